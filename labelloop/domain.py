@@ -1,0 +1,97 @@
+"""Small frozen values shared by the rooms: what comes in, what the learner sees, what goes out."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.sparse import csr_matrix
+
+MISSING = -1
+"""``Pool.y`` value for "no resolved label yet" (scikit-activeml's convention)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ItemIn:
+    """One record read by an importer, before it touches the store.
+
+    ``line`` is the 1-based line (JSONL) or record number (CSV) the record came from, so every
+    later error can name it. ``label`` is the raw value the record came with (a label name for a
+    ``choice`` control, a list of names for ``multi_choice``) or ``None``.
+    """
+
+    line: int
+    payload: Mapping[str, Any]
+    external_id: str | None = None
+    label: Any = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Pool:
+    """One round's read-only snapshot; row ``i`` is ``item_ids[i]``."""
+
+    item_ids: NDArray[np.int64]
+    X: NDArray[np.floating] | csr_matrix
+    y: NDArray[np.int64]
+    classes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Pool rows picked by a strategy, best first, with the utility and a sentence for each."""
+
+    indices: NDArray[np.intp]
+    scores: NDArray[np.floating]
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RoundSummary:
+    """What one persisted training round tells the stopping criteria."""
+
+    model_version: int
+    n_labeled: int
+    stop_predictions: NDArray[np.int64]
+    eval_metrics: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StopDecision:
+    """A stopping criterion's verdict: its current value and one sentence a manager can read."""
+
+    criterion: str
+    stop: bool
+    value: float | None
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ExportRecord:
+    """One labeled item as exported: its label and where the label came from."""
+
+    item_id: int
+    external_id: str | None
+    text: str
+    label: Any
+    resolution: str
+    annotator: str | None
+    annotated_at: datetime | None
+    active_ms: int | None
+    guideline_version: int | None
+    schema_version: int | None
+    model_version: int | None
+    suggestion: str | None
+    suggestion_confidence: float | None
+    strategy: str | None
+    score: float | None
+    rank: int | None
+    reason: str | None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+EXPORT_COLUMNS: Sequence[str] = tuple(ExportRecord.__dataclass_fields__)

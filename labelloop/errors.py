@@ -1,0 +1,50 @@
+"""Errors a user can hit: each ends as one clear line in the CLI and a 4xx JSON body in the API."""
+
+from __future__ import annotations
+
+
+class LabelloopError(Exception):
+    """Base of every error labelloop reports to a user; ``status`` is the HTTP status it maps to."""
+
+    status: int = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ImportFormatError(LabelloopError):
+    """A record of an import could not be read; names the line (1-based) and, when known, the field."""
+
+    status = 422
+
+    def __init__(self, *, line: int, reason: str, field: str | None = None) -> None:
+        where = f"line {line}" + (f", field '{field}'" if field else "")
+        super().__init__(f"{where}: {reason}")
+        self.line = line
+        self.field = field
+        self.reason = reason
+
+
+class SchemaError(LabelloopError):
+    """A project schema or an annotation value does not fit the schema."""
+
+    status = 422
+
+
+class NotFound(LabelloopError):
+    status = 404
+
+
+class PermissionDenied(LabelloopError):
+    status = 403
+
+
+class AuthenticationFailed(LabelloopError):
+    status = 401
+
+
+class Conflict(LabelloopError):
+    """The request is valid but the state has moved on (lease expired, item leased to another)."""
+
+    status = 409
