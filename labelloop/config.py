@@ -1,0 +1,52 @@
+"""Settings from LABELLOOP_* environment variables, built by a function and never at import time."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_home() -> Path:
+    return Path.home() / ".labelloop"
+
+
+class Settings(BaseSettings):
+    """Where labelloop keeps its data, how it serves, and how the learner runs."""
+
+    model_config = SettingsConfigDict(env_prefix="LABELLOOP_", extra="ignore")
+
+    home: Path = Field(default_factory=default_home)
+    database_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8765
+    secret_key: str | None = None
+    session_max_age_s: int = 14 * 24 * 3600
+    learner: str = "thread"  # thread | off: who retrains in `serve` (team mode runs `worker`)
+    learner_poll_s: float = 0.5
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'labelloop.db'}"
+
+    def ensure_home(self) -> Path:
+        self.home.mkdir(parents=True, exist_ok=True)
+        return self.home
+
+    def secret(self) -> str:
+        """The signing key for sessions: from the environment, or created once in the data dir."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.ensure_home() / "secret_key"
+        if not path.exists():
+            path.touch(mode=0o600)
+            path.write_text(secrets.token_urlsafe(48))
+        self.secret_key = path.read_text().strip()
+        return self.secret_key
+
+
+def get_settings(**overrides: object) -> Settings:
+    """Build settings from the environment, with explicit overrides (CLI flags, tests) on top."""
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]

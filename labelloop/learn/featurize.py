@@ -1,0 +1,187 @@
+"""Featurizers: raw item payloads in, a feature matrix the model and the strategies read out."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar, Protocol, Self, runtime_checkable
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.sparse import csr_matrix
+from sklearn.base import BaseEstimator
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from labelloop.errors import SchemaError
+
+SMALL_CORPUS = 50
+"""Below this many documents a ``min_df`` above 1 would throw most of the vocabulary away."""
+
+
+@runtime_checkable
+class Featurizer(Protocol):
+    """A scikit-learn transformer over raw payloads, with a version string for the feature cache."""
+
+    version: str
+
+    def fit(self, payloads: Sequence[Mapping[str, Any]]) -> Self: ...
+
+    def transform(self, payloads: Sequence[Mapping[str, Any]]) -> NDArray[Any] | csr_matrix: ...
+
+
+FEATURIZERS: dict[str, type] = {}
+"""Registry of featurizer classes by name; built-ins register exactly as plug-ins do."""
+
+
+def register_featurizer(name: str) -> Callable[[type], type]:
+    """Class decorator that registers a featurizer under ``name`` in :data:`FEATURIZERS`."""
+
+    def decorate(cls: type) -> type:
+        FEATURIZERS[name] = cls
+        return cls
+
+    return decorate
+
+
+def make_featurizer(name: str = "tfidf") -> Featurizer:
+    """Build the registered featurizer called ``name`` with its default parameters.
+
+    Raises
+    ------
+    SchemaError
+        When no featurizer of that name is registered; the message lists the known ones.
+    """
+    try:
+        cls = FEATURIZERS[name]
+    except KeyError:
+        known = ", ".join(sorted(FEATURIZERS))
+        raise SchemaError(f"unknown featurizer '{name}'; known featurizers: {known}") from None
+    featurizer: Featurizer = cls()
+    return featurizer
+
+
+@register_featurizer("tfidf")
+class TfidfFeaturizer(BaseEstimator):
+    """Word n-gram TF-IDF over one text field of each payload.
+
+    Sublinear TF with L2-normalised rows is the strong linear-text baseline of Joachims (1998) and
+    of Wang & Manning, "Baselines and Bigrams" (ACL 2012), which the default logistic regression
+    of :mod:`labelloop.learn.model` is tuned for.
+
+    Parameters
+    ----------
+    field : str
+        Payload key that holds the text; a missing key or ``None`` reads as empty text.
+    ngram_range : tuple of int
+        Word n-gram lengths, as in :class:`~sklearn.feature_extraction.text.TfidfVectorizer`.
+    min_df : int or float
+        Minimum document frequency of a term. An integer above 1 is lowered to 1 when ``fit``
+        sees fewer than ``SMALL_CORPUS`` documents, so tiny projects still get a vocabulary.
+    max_features : int or None
+        Keep only the most frequent terms, bounding memory on large pools.
+    sublinear_tf : bool
+        Use ``1 + log(tf)`` instead of raw counts.
+
+    Attributes
+    ----------
+    vectorizer_ : TfidfVectorizer
+        The fitted vectorizer.
+    n_features_out_ : int
+        Number of columns ``transform`` returns.
+    """
+
+    version: ClassVar[str] = "tfidf-1"
+
+    def __init__(
+        self,
+        *,
+        field: str = "text",
+        ngram_range: tuple[int, int] = (1, 2),
+        min_df: int | float = 2,
+        max_features: int | None = 200_000,
+        sublinear_tf: bool = True,
+    ) -> None:
+        self.field = field
+        self.ngram_range = ngram_range
+        self.min_df = min_df
+        self.max_features = max_features
+        self.sublinear_tf = sublinear_tf
+
+    def _texts(self, payloads: Sequence[Mapping[str, Any]]) -> list[str]:
+        texts = []
+        for payload in payloads:
+            value = payload.get(self.field)
+            texts.append("" if value is None else str(value))
+        return texts
+
+    def _vectorizer(self, n_docs: int, *, analyzer: str = "word") -> TfidfVectorizer:
+        min_df = self.min_df
+        if isinstance(min_df, int | np.integer) and min_df > 1 and n_docs < SMALL_CORPUS:
+            min_df = 1
+        ngram_range = tuple(self.ngram_range) if analyzer == "word" else (1, 3)
+        return TfidfVectorizer(
+            analyzer=analyzer,
+            ngram_range=ngram_range,
+            min_df=min_df,
+            max_features=self.max_features,
+            sublinear_tf=self.sublinear_tf,
+            dtype=np.float64,
+        )
+
+    def _fit(self, texts: list[str]) -> csr_matrix:
+        # Texts of emoji, numbers or one-letter words have no word tokens; character n-grams
+        # still tell them apart, so fall back to them rather than fail the whole project.
+        for analyzer in ("word", "char_wb"):
+            vectorizer = self._vectorizer(len(texts), analyzer=analyzer)
+            try:
+                X = vectorizer.fit_transform(texts)
+            except ValueError:
+                continue
+            self.vectorizer_ = vectorizer
+            self.n_features_out_ = X.shape[1]
+            return csr_matrix(X)
+        raise ValueError(
+            f"cannot build features: the '{self.field}' field is empty in every one of "
+            f"{len(texts)} payloads"
+        )
+
+    def fit(self, payloads: Sequence[Mapping[str, Any]]) -> Self:
+        """Learn the vocabulary and IDF weights.
+
+        Parameters
+        ----------
+        payloads : sequence of mapping, length n_docs
+            Item payloads such as ``{"text": "..."}``.
+
+        Returns
+        -------
+        self
+        """
+        self._fit(self._texts(payloads))
+        return self
+
+    def transform(self, payloads: Sequence[Mapping[str, Any]]) -> csr_matrix:
+        """Map payloads to TF-IDF rows.
+
+        Parameters
+        ----------
+        payloads : sequence of mapping, length n_docs
+
+        Returns
+        -------
+        csr_matrix, shape (n_docs, n_features_out_)
+        """
+        return csr_matrix(self.vectorizer_.transform(self._texts(payloads)))
+
+    def fit_transform(self, payloads: Sequence[Mapping[str, Any]], y: object = None) -> csr_matrix:
+        """Fit and transform in one pass over the texts.
+
+        Parameters
+        ----------
+        payloads : sequence of mapping, length n_docs
+        y : ignored
+
+        Returns
+        -------
+        csr_matrix, shape (n_docs, n_features_out_)
+        """
+        return self._fit(self._texts(payloads))

@@ -1,0 +1,189 @@
+"""One training round as a pure function: fit on the labels, rank the pool, measure, explain."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.sparse import csr_matrix
+from sklearn.metrics import accuracy_score, f1_score
+
+from labelloop.domain import MISSING, Pool, Selection
+from labelloop.learn.coldstart import diverse_selection
+from labelloop.learn.model import (
+    default_model,
+    fit_model,
+    json_safe_params,
+    predict_proba_chunked,
+)
+from labelloop.learn.strategies import QueryStrategy
+
+COLD_START_STRATEGY = "diversity"
+"""``RoundResult.strategy`` of a round that had no model yet."""
+
+
+@dataclass(frozen=True)
+class RoundResult:
+    """What one round produced, ready for the store to persist.
+
+    Attributes
+    ----------
+    selection : Selection
+        Ranked queue of pool rows, best first, at most ``queue_size`` long.
+    strategy : str
+        Name of the strategy that produced it (``"diversity"`` in cold start).
+    suggestions : tuple
+        Per selected row, ``(predicted label name, its probability)``; ``None`` in cold start.
+    metrics : dict
+        ``"accuracy"``, ``"macro_f1"``, ``"n_eval"`` on the eval split; empty without eval
+        labels or without a model.
+    stop_predictions : ndarray of shape (n_stop,)
+        Class indices predicted for the stop set; empty without a model.
+    n_train : int
+        Labeled rows the model was fitted on (labeled rows present in cold start).
+    model : estimator or None
+        The fitted estimator, ``None`` in cold start.
+    params : dict
+        ``model.get_params()`` with JSON-safe values; empty in cold start.
+    cold_start : bool
+        Whether the round ran before there were two labeled classes.
+    """
+
+    selection: Selection
+    strategy: str
+    suggestions: tuple[tuple[str, float] | None, ...]
+    metrics: dict[str, float]
+    stop_predictions: NDArray[np.int64]
+    n_train: int
+    model: object | None
+    params: dict[str, Any]
+    cold_start: bool
+
+
+def choose_stop_set(
+    n_candidates: int, rng: np.random.Generator, size: int = 1000
+) -> NDArray[np.intp]:
+    """Pick the fixed stop set of :class:`~labelloop.learn.stopping.StabilizingPredictions`.
+
+    Parameters
+    ----------
+    n_candidates : int
+        Number of rows to choose from (typically the unlabeled pool when the set is drawn).
+    rng : numpy.random.Generator
+    size : int
+        Rows wanted; Bloodgood & Vijay-Shanker (2009) find a few thousand enough.
+
+    Returns
+    -------
+    ndarray of shape (min(size, n_candidates),)
+        Distinct positions in ``range(n_candidates)``, ascending.
+    """
+    k = max(0, min(size, n_candidates))
+    return np.sort(rng.choice(n_candidates, size=k, replace=False)).astype(np.intp)
+
+
+def run_round(
+    pool: Pool,
+    *,
+    strategy: QueryStrategy,
+    queue_size: int,
+    rng: np.random.Generator,
+    eval_X: NDArray[np.floating] | csr_matrix | None = None,
+    eval_y: NDArray[np.int64] | None = None,
+    stop_X: NDArray[np.floating] | csr_matrix | None = None,
+    model: Any = None,
+) -> RoundResult:
+    """Train on the labeled rows of ``pool`` and rank its unlabeled rows.
+
+    With fewer than two distinct labeled classes there is nothing to train: the round is a cold
+    start and :func:`~labelloop.learn.coldstart.diverse_selection` fills the queue.
+
+    Parameters
+    ----------
+    pool : Pool
+        ``X`` of shape (n_pool, n_features); ``y`` of shape (n_pool,) with class indices or
+        ``MISSING``.
+    strategy : QueryStrategy
+        Ranks the unlabeled rows once a model exists.
+    queue_size : int
+        Length of the queue wanted.
+    rng : numpy.random.Generator
+    eval_X : ndarray or csr_matrix of shape (n_eval, n_features), optional
+    eval_y : ndarray of shape (n_eval,), optional
+        Class indices of the eval split; ``MISSING`` entries are ignored.
+    stop_X : ndarray or csr_matrix of shape (n_stop, n_features), optional
+        The fixed stop set, whose predictions feed the stabilizing-predictions criterion.
+    model : scikit-learn classifier, optional
+        Cloned before fitting; :func:`~labelloop.learn.model.default_model` when ``None``.
+
+    Returns
+    -------
+    RoundResult
+    """
+    if queue_size < 0:
+        raise ValueError(f"queue_size must be >= 0, got {queue_size}")
+    y = np.asarray(pool.y)
+    labeled = np.flatnonzero(y != MISSING)
+    n_classes = len(pool.classes)
+    if np.unique(y[labeled]).shape[0] < 2:
+        selection = diverse_selection(pool, queue_size, rng)
+        return RoundResult(
+            selection=selection,
+            strategy=COLD_START_STRATEGY,
+            suggestions=(None,) * len(selection.indices),
+            metrics={},
+            stop_predictions=np.empty(0, dtype=np.int64),
+            n_train=int(labeled.shape[0]),
+            model=None,
+            params={},
+            cold_start=True,
+        )
+
+    estimator = fit_model(default_model() if model is None else model, pool.X[labeled], y[labeled])
+    # Scoring the whole pool costs the few labeled rows extra but keeps rows aligned without
+    # copying the candidate rows of a large sparse matrix.
+    proba = predict_proba_chunked(estimator, pool.X, n_classes=n_classes)
+    selection = strategy.query(pool, proba, queue_size, rng)
+    best = proba[selection.indices].argmax(axis=1)
+    suggestions = tuple(
+        (pool.classes[c], float(proba[i, c])) for i, c in zip(selection.indices, best, strict=True)
+    )
+    stop_predictions = np.empty(0, dtype=np.int64)
+    if stop_X is not None and stop_X.shape[0] > 0:
+        stop_proba = predict_proba_chunked(estimator, stop_X, n_classes=n_classes)
+        stop_predictions = stop_proba.argmax(axis=1).astype(np.int64)
+    return RoundResult(
+        selection=selection,
+        strategy=strategy.name,
+        suggestions=suggestions,
+        metrics=_evaluate(estimator, eval_X, eval_y, n_classes),
+        stop_predictions=stop_predictions,
+        n_train=int(labeled.shape[0]),
+        model=estimator,
+        params=json_safe_params(estimator),
+        cold_start=False,
+    )
+
+
+def _evaluate(
+    estimator: Any,
+    eval_X: NDArray[np.floating] | csr_matrix | None,
+    eval_y: NDArray[np.int64] | None,
+    n_classes: int,
+) -> dict[str, float]:
+    """Accuracy and macro-F1 (over classes in truth or prediction) on the labeled eval rows."""
+    if eval_X is None or eval_y is None:
+        return {}
+    eval_y = np.asarray(eval_y)
+    keep = np.flatnonzero(eval_y != MISSING)
+    if keep.shape[0] == 0:
+        return {}
+    truth = eval_y[keep]
+    predicted = predict_proba_chunked(estimator, eval_X[keep], n_classes=n_classes).argmax(axis=1)
+    return {
+        "accuracy": float(accuracy_score(truth, predicted)),
+        "macro_f1": float(f1_score(truth, predicted, average="macro", zero_division=0)),
+        "n_eval": float(keep.shape[0]),
+    }

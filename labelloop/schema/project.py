@@ -1,0 +1,333 @@
+"""The project schema: what a project's data is and which controls annotators fill in."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from labelloop.errors import SchemaError
+from labelloop.schema.settings import parse_settings
+
+SUPPORTED_DATA_TYPES: tuple[str, ...] = ("text",)
+"""Data types a project may declare; later work adds image and table here."""
+
+CHOICE_TYPES: tuple[str, ...] = ("choice", "multi_choice")
+"""Control types whose labels a model can learn, so one of them is the project's target."""
+
+SUPPORTED_CONTROL_TYPES: tuple[str, ...] = CHOICE_TYPES
+"""Control types a schema may use today; spans, boxes, rating and text come later."""
+
+MAX_NAME_CHARS = 200
+MAX_CONTROL_NAME_CHARS = 100
+MAX_LABELS = 50
+MAX_LABEL_CHARS = 100
+DEFAULT_HOTKEYS: tuple[str, ...] = tuple("123456789")
+"""Keys given to the first nine labels of a control that lists no hotkeys."""
+
+RESERVED_HOTKEYS: Mapping[str, str] = {
+    "s": "s",
+    "S": "S",
+    "?": "?",
+    " ": "Space",
+    "\n": "Enter",
+    "\r": "Enter",
+    "\t": "Tab",
+    "\x08": "Backspace",
+    "\x7f": "Delete",
+    "\x1b": "Escape",
+}
+"""Keys the annotate page keeps for itself (skip, help, submit, undo, focus); key -> display name."""
+
+_TOP_KEYS = ("name", "data", "controls", "guideline", "settings")
+_DATA_KEYS = ("type", "field")
+_CONTROL_KEYS = ("name", "type", "labels", "hotkeys", "descriptions", "target")
+
+
+@dataclass(frozen=True)
+class Control:
+    """One thing an annotator fills in; ``hotkeys[i]`` is the key of ``labels[i]`` (may be shorter)."""
+
+    name: str
+    type: str
+    labels: tuple[str, ...]
+    hotkeys: tuple[str, ...] = ()
+    descriptions: Mapping[str, str] = field(default_factory=dict)
+    target: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """The control in the user-facing format, JSON-able."""
+        return {
+            "name": self.name,
+            "type": self.type,
+            "labels": list(self.labels),
+            "hotkeys": list(self.hotkeys),
+            "descriptions": dict(self.descriptions),
+            "target": self.target,
+        }
+
+
+def _default_settings() -> dict[str, Any]:
+    """Every setting at its default, for schemas built in code."""
+    return parse_settings(None)
+
+
+@dataclass(frozen=True)
+class ProjectSchema:
+    """A parsed, validated project schema; ``settings`` holds every setting with defaults filled."""
+
+    name: str
+    data_type: str
+    data_field: str
+    controls: tuple[Control, ...]
+    guideline: str = ""
+    settings: Mapping[str, Any] = field(default_factory=_default_settings)
+
+    @property
+    def target(self) -> Control:
+        """The control the model learns: the one marked target, else the first choice control."""
+        choices = [c for c in self.controls if c.type in CHOICE_TYPES]
+        marked = [c for c in choices if c.target]
+        if marked:
+            return marked[0]
+        if choices:
+            return choices[0]
+        raise SchemaError("controls: no choice or multi_choice control to learn from")
+
+    def control(self, name: str) -> Control:
+        """The control called ``name``, or a SchemaError listing the controls there are."""
+        for control in self.controls:
+            if control.name == name:
+                return control
+        known = ", ".join(c.name for c in self.controls)
+        raise SchemaError(f"{name!r} is not a control; controls are: {known}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The schema in the user-facing format, JSON-able; ``parse_schema`` reads it back."""
+        return {
+            "name": self.name,
+            "data": {"type": self.data_type, "field": self.data_field},
+            "controls": [c.to_dict() for c in self.controls],
+            "guideline": self.guideline,
+            "settings": dict(self.settings),
+        }
+
+
+def parse_schema(source: str | bytes | Mapping[str, Any]) -> ProjectSchema:
+    """Read a project schema from YAML or JSON text (or a parsed mapping) and validate it."""
+    doc = _load(source) if isinstance(source, str | bytes) else source
+    if not isinstance(doc, Mapping):
+        raise SchemaError(
+            f"schema: must be a mapping with name, data and controls; got {_kind(doc)}"
+        )
+    _check_keys(doc, _TOP_KEYS, "schema")
+    name = doc.get("name")
+    if name is None:
+        raise SchemaError("name: required")
+    if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME_CHARS:
+        raise SchemaError(f"name: must be a non-empty string of at most {MAX_NAME_CHARS} characters")
+    data_type, data_field = _data(doc.get("data"))
+    guideline = doc.get("guideline")
+    if guideline is None:
+        guideline = ""
+    if not isinstance(guideline, str):
+        raise SchemaError(f"guideline: must be a string of Markdown; got {_kind(guideline)}")
+    return ProjectSchema(
+        name=name,
+        data_type=data_type,
+        data_field=data_field,
+        controls=_controls(doc.get("controls")),
+        guideline=guideline,
+        settings=parse_settings(doc.get("settings")),
+    )
+
+
+def _load(source: str | bytes) -> Any:
+    """Parse YAML or JSON text; JSON errors are reported for text that looks like JSON."""
+    if isinstance(source, bytes):
+        try:
+            source = source.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise SchemaError(
+                f"schema is not valid UTF-8 (byte 0x{source[exc.start]:02x} at offset {exc.start})"
+            ) from None
+    source = source.removeprefix("\ufeff")
+    json_error: str | None = None
+    if source.lstrip().startswith("{"):
+        try:
+            return json.loads(source)
+        except json.JSONDecodeError as exc:
+            json_error = f"{exc.msg} (line {exc.lineno}, column {exc.colno})"
+    try:
+        return yaml.safe_load(source)
+    except yaml.YAMLError as exc:
+        message = json_error or _yaml_message(exc)
+        raise SchemaError(f"schema is not valid YAML or JSON: {message}") from None
+
+
+def _yaml_message(exc: yaml.YAMLError) -> str:
+    """A one-line YAML error with the line and column of the problem."""
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        problem = exc.problem or exc.context or "syntax error"
+        if mark is not None:
+            return f"{problem} (line {mark.line + 1}, column {mark.column + 1})"
+        return problem
+    return str(exc).splitlines()[0]
+
+
+def _kind(value: Any) -> str:
+    """The user-format name of a parsed value's type, for error messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, Mapping):
+        return "mapping"
+    if isinstance(value, list | tuple):
+        return "list"
+    return type(value).__name__
+
+
+def _check_keys(doc: Mapping[str, Any], known: tuple[str, ...], path: str) -> None:
+    """Reject keys the format does not define, so a typo is not silently ignored."""
+    for key in doc:
+        if key not in known:
+            raise SchemaError(f"{path}: unknown key {key!r}; known keys are: {', '.join(known)}")
+
+
+def _data(raw: Any) -> tuple[str, str]:
+    """The ``data:`` block as (type, field); both default to text."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, Mapping):
+        raise SchemaError(f"data: must be a mapping with type and field; got {_kind(raw)}")
+    _check_keys(raw, _DATA_KEYS, "data")
+    data_type = raw.get("type", "text")
+    if data_type not in SUPPORTED_DATA_TYPES:
+        supported = ", ".join(SUPPORTED_DATA_TYPES)
+        raise SchemaError(f"data.type: {data_type!r} is not one of {supported}")
+    data_field = raw.get("field", "text")
+    if not isinstance(data_field, str) or not data_field.strip():
+        raise SchemaError("data.field: must be a non-empty string naming the record field")
+    return data_type, data_field
+
+
+def _controls(raw: Any) -> tuple[Control, ...]:
+    """The ``controls:`` list, with distinct names and at most one target."""
+    if not isinstance(raw, list | tuple) or not raw:
+        raise SchemaError("controls: must be a non-empty list of controls")
+    controls = tuple(_control(item, f"controls[{i}]") for i, item in enumerate(raw))
+    seen: set[str] = set()
+    for i, control in enumerate(controls):
+        if control.name in seen:
+            raise SchemaError(f"controls[{i}].name: {control.name!r} is used twice")
+        seen.add(control.name)
+    marked = [c.name for c in controls if c.target]
+    if len(marked) > 1:
+        raise SchemaError(
+            f"controls: {', '.join(marked)} are all marked target; mark exactly one"
+        )
+    return controls
+
+
+def _control(raw: Any, path: str) -> Control:
+    """One control, validated; ``path`` (e.g. ``controls[0]``) prefixes every message."""
+    if not isinstance(raw, Mapping):
+        raise SchemaError(f"{path}: must be a mapping with name, type and labels; got {_kind(raw)}")
+    _check_keys(raw, _CONTROL_KEYS, path)
+    name = raw.get("name")
+    if not isinstance(name, str) or not name.strip() or len(name) > MAX_CONTROL_NAME_CHARS:
+        raise SchemaError(
+            f"{path}.name: must be a non-empty string of at most {MAX_CONTROL_NAME_CHARS} characters"
+        )
+    control_type = raw.get("type")
+    if control_type not in SUPPORTED_CONTROL_TYPES:
+        supported = ", ".join(SUPPORTED_CONTROL_TYPES)
+        if control_type is None:
+            raise SchemaError(f"{path}.type: required; one of {supported}")
+        raise SchemaError(f"{path}.type: {control_type!r} is not supported yet; one of {supported}")
+    labels = _labels(raw.get("labels"), f"{path}.labels", multi=control_type == "multi_choice")
+    target = raw.get("target", False)
+    if not isinstance(target, bool):
+        raise SchemaError(f"{path}.target: must be true or false; got {_kind(target)}")
+    return Control(
+        name=name,
+        type=control_type,
+        labels=labels,
+        hotkeys=_hotkeys(raw.get("hotkeys"), labels, f"{path}.hotkeys"),
+        descriptions=_descriptions(raw.get("descriptions"), labels, f"{path}.descriptions"),
+        target=target,
+    )
+
+
+def _labels(raw: Any, path: str, *, multi: bool) -> tuple[str, ...]:
+    """Label names: distinct non-empty strings; multi_choice names avoid the "," and "|" separators."""
+    if not isinstance(raw, list | tuple) or not raw:
+        raise SchemaError(f"{path}: must be a non-empty list of distinct label names")
+    if len(raw) > MAX_LABELS:
+        raise SchemaError(f"{path}: {len(raw)} labels; at most {MAX_LABELS} are allowed")
+    seen: set[str] = set()
+    for i, label in enumerate(raw):
+        if not isinstance(label, str):
+            hint = " (quote it in YAML)" if isinstance(label, bool | int | float) else ""
+            raise SchemaError(f"{path}[{i}]: must be a string, got {_kind(label)} {label!r}{hint}")
+        if not label.strip() or len(label) > MAX_LABEL_CHARS:
+            raise SchemaError(
+                f"{path}[{i}]: must be a non-empty string of at most {MAX_LABEL_CHARS} characters"
+            )
+        if label != label.strip():
+            raise SchemaError(f"{path}[{i}]: {label!r} starts or ends with whitespace")
+        if multi and ("," in label or "|" in label):
+            raise SchemaError(
+                f"{path}[{i}]: {label!r} contains ',' or '|', which separate multi_choice labels"
+            )
+        if label in seen:
+            raise SchemaError(f"{path}: {label!r} is listed twice")
+        seen.add(label)
+    return tuple(raw)
+
+
+def _hotkeys(raw: Any, labels: tuple[str, ...], path: str) -> tuple[str, ...]:
+    """Hotkeys by label position; default "1".."9" for the first nine labels."""
+    if raw is None:
+        return DEFAULT_HOTKEYS[: len(labels)]
+    if not isinstance(raw, list | tuple):
+        raise SchemaError(f"{path}: must be a list of single characters, one per label")
+    if len(raw) > len(labels):
+        raise SchemaError(f"{path}: {len(raw)} hotkeys for {len(labels)} labels")
+    keys: list[str] = []
+    for i, key in enumerate(raw):
+        if isinstance(key, int) and not isinstance(key, bool) and 0 <= key <= 9:
+            key = str(key)  # YAML reads [1, 2, 3] as numbers; the user meant the digit keys
+        if not isinstance(key, str) or len(key) != 1:
+            raise SchemaError(f"{path}[{i}]: {key!r} must be a single character")
+        if key in RESERVED_HOTKEYS:
+            reserved = ", ".join(dict.fromkeys(RESERVED_HOTKEYS.values()))
+            shown = repr(key) if key.isprintable() and not key.isspace() else RESERVED_HOTKEYS[key]
+            raise SchemaError(f"{path}[{i}]: {shown} is reserved (reserved keys: {reserved})")
+        if key in keys:
+            raise SchemaError(f"{path}: {key!r} is used twice")
+        keys.append(key)
+    return tuple(keys)
+
+
+def _descriptions(raw: Any, labels: tuple[str, ...], path: str) -> dict[str, str]:
+    """Optional one-line description per label, shown next to the label while annotating."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise SchemaError(f"{path}: must be a mapping of label name to description")
+    for label, text in raw.items():
+        if label not in labels:
+            raise SchemaError(f"{path}: {label!r} is not one of {', '.join(labels)}")
+        if not isinstance(text, str):
+            raise SchemaError(f"{path}.{label}: must be a string; got {_kind(text)}")
+    return dict(raw)

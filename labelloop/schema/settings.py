@@ -1,0 +1,50 @@
+"""Project settings: the knobs of the loop a manager may set in the schema, each with a default."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from labelloop.errors import SchemaError
+
+
+class ProjectSettings(BaseModel):
+    """The ``settings:`` block of a project schema; strict so a typo or wrong type fails loudly."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    strategy: str = Field(default="margin", min_length=1)
+    retrain_every: int = Field(default=10, ge=1)
+    overlap: int = Field(default=1, ge=1, le=10)
+    lease_minutes: int = Field(default=10, ge=1)
+    batch_size: int = Field(default=10, ge=1)
+    queue_size: int = Field(default=500, ge=1)
+    budget: int | None = Field(default=None, ge=1)
+    preselect_suggestion: bool = False
+    stop_kappa: float = Field(default=0.99, ge=0.0, le=1.0)
+    stop_window: int = Field(default=3, ge=1)
+    eval_fraction: float = Field(default=0.0, ge=0.0, le=0.5)
+
+
+def parse_settings(raw: Any) -> dict[str, Any]:
+    """Validate a ``settings:`` block and return every setting with defaults filled in."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, Mapping):
+        raise SchemaError("settings: must be a mapping of setting name to value")
+    try:
+        return ProjectSettings.model_validate(dict(raw)).model_dump()
+    except ValidationError as exc:
+        raise SchemaError("; ".join(_message(err) for err in exc.errors())) from None
+
+
+def _message(err: Any) -> str:
+    """One pydantic error as 'settings.<key>: <what is wrong>'."""
+    path = str(err["loc"][0]) if err["loc"] else ""  # settings are flat: the key is enough
+    if err["type"] == "extra_forbidden":
+        known = ", ".join(ProjectSettings.model_fields)
+        return f"settings.{path}: unknown setting; known settings are: {known}"
+    msg = str(err["msg"])
+    return f"settings.{path}: {msg[:1].lower()}{msg[1:]}"

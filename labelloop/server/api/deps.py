@@ -1,0 +1,49 @@
+"""Request dependencies: the database, the signed-in user, and the project they may act in."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from labelloop.errors import AuthenticationFailed, PermissionDenied
+from labelloop.store.db import Database
+from labelloop.workflow import accounts
+from labelloop.workflow.accounts import User
+from labelloop.server.auth import csrf_ok
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def get_db(request: Request) -> Database:
+    return request.app.state.db
+
+
+def current_user(request: Request, db: Annotated[Database, Depends(get_db)]) -> User:
+    """The caller, by bearer token or by session cookie (with its CSRF token on writes)."""
+    header = request.headers.get("authorization", "")
+    if header:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise AuthenticationFailed("use 'Authorization: Bearer <token>'")
+        return accounts.user_for_token(db, token.strip())
+    session = request.app.state.sessions.read(request)
+    if session is None:
+        raise AuthenticationFailed("sign in first (session missing or expired)")
+    if request.method not in SAFE_METHODS and not csrf_ok(session, request):
+        raise PermissionDenied("missing or wrong CSRF token; reload the page")
+    user = accounts.user_by_id(db, session.user_id)
+    if user is None:
+        raise AuthenticationFailed("this account no longer exists; sign in again")
+    return user
+
+
+def admin_user(user: Annotated[User, Depends(current_user)]) -> User:
+    if not user.is_admin:
+        raise PermissionDenied("only a site admin may do this")
+    return user
+
+
+DbDep = Annotated[Database, Depends(get_db)]
+CurrentUser = Annotated[User, Depends(current_user)]
+AdminUser = Annotated[User, Depends(admin_user)]

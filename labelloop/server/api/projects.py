@@ -1,0 +1,122 @@
+"""Projects: list, create, read, status, model versions, members, import and export."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from pathlib import PurePath
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Query, UploadFile
+from fastapi.responses import StreamingResponse
+
+from labelloop.errors import LabelloopError
+from labelloop.govern.guidelines import render_markdown
+from labelloop.govern.permissions import Permission
+from labelloop.ingest import importer_for_path
+from labelloop.server.api.deps import AdminUser, CurrentUser, DbDep
+from labelloop.server.api.schemas import MemberIn, ProjectIn
+from labelloop.workflow import export as wf_export
+from labelloop.workflow import imports, projects, status
+
+router = APIRouter(prefix="/api/projects", tags=["projects"])
+MAX_UPLOAD_BYTES = 2 * 1024**3
+
+
+@router.get("")
+def list_projects(db: DbDep, user: CurrentUser) -> list[dict[str, Any]]:
+    return projects.projects_for(db, user)
+
+
+@router.post("", status_code=201)
+def create_project(body: ProjectIn, db: DbDep, admin: AdminUser) -> dict[str, Any]:
+    projects.create_project(db, body.slug, body.project_schema, actor=admin)
+    return project_detail(body.slug, db, admin)
+
+
+@router.get("/{slug}")
+def project_detail(slug: str, db: DbDep, user: CurrentUser) -> dict[str, Any]:
+    ctx = projects.access(db, slug, user, Permission.VIEW_PROJECT)
+    guideline = projects.guideline(db, ctx)
+    return {
+        "slug": ctx.slug,
+        "name": ctx.name,
+        "role": ctx.role,
+        "schema": ctx.schema.to_dict(),
+        "schema_version": ctx.schema_version,
+        "settings": ctx.settings.model_dump(),
+        "guideline": {**guideline, "html": render_markdown(guideline["body"])},
+    }
+
+
+@router.get("/{slug}/status")
+def project_status(slug: str, db: DbDep, user: CurrentUser) -> dict[str, Any]:
+    return status.status(db, projects.access(db, slug, user, Permission.VIEW_PROJECT))
+
+
+@router.get("/{slug}/models")
+def model_versions(slug: str, db: DbDep, user: CurrentUser) -> list[dict[str, Any]]:
+    return status.models(db, projects.access(db, slug, user, Permission.VIEW_PROJECT))
+
+
+@router.get("/{slug}/members")
+def list_members(slug: str, db: DbDep, user: CurrentUser) -> list[dict[str, Any]]:
+    return projects.members(db, projects.access(db, slug, user, Permission.VIEW_PROJECT))
+
+
+@router.put("/{slug}/members")
+def set_member(slug: str, body: MemberIn, db: DbDep, user: CurrentUser) -> dict[str, Any]:
+    ctx = projects.access(db, slug, user, Permission.MANAGE_MEMBERS)
+    projects.set_member(db, ctx, body.username, body.role)
+    return {"username": body.username, "role": body.role}
+
+
+@router.post("/{slug}/imports", status_code=201)
+def import_file(
+    slug: str,
+    db: DbDep,
+    user: CurrentUser,
+    file: Annotated[UploadFile, File()],
+    text_field: Annotated[str, Form()] = "text",
+    id_field: Annotated[str | None, Form()] = None,
+    label_field: Annotated[str | None, Form()] = None,
+    split: Annotated[str, Form()] = "pool",
+    format: Annotated[str | None, Form()] = None,
+) -> dict[str, Any]:
+    """Import an uploaded JSONL or CSV file; all records or none."""
+    ctx = projects.access(db, slug, user, Permission.IMPORT)
+    filename = PurePath(file.filename or "upload").name
+    fmt = format or importer_for_path(filename)
+    if file.size is not None and file.size > MAX_UPLOAD_BYTES:
+        raise LabelloopError("the file is larger than 2 GiB")
+    report = imports.import_items(
+        db, ctx, file.file, fmt=fmt, filename=filename, text_field=text_field,
+        id_field=id_field or None, label_field=label_field or None, split=split,
+    )
+    return {
+        "batch_id": report.batch_id, "items": report.n_items, "labeled": report.n_labeled,
+        "duplicates": report.n_duplicates, "duplicate_lines": list(report.duplicate_lines[:100]),
+        "split": report.split,
+    }
+
+
+@router.get("/{slug}/export")
+def export(
+    slug: str, db: DbDep, user: CurrentUser, format: Annotated[str, Query()] = "jsonl"
+) -> StreamingResponse:
+    """Download every labeled item with its provenance, as JSONL or CSV."""
+    ctx = projects.access(db, slug, user, Permission.EXPORT)
+    spool = tempfile.SpooledTemporaryFile(max_size=16 * 1024**2)  # noqa: SIM115 (closed below)
+    wf_export.export(db, ctx, spool, fmt=format)
+    spool.seek(0)
+
+    def chunks() -> Iterator[bytes]:
+        with spool:
+            while block := spool.read(1 << 16):
+                yield block
+
+    media = "text/csv" if format == "csv" else "application/x-ndjson"
+    return StreamingResponse(
+        chunks(), media_type=media,
+        headers={"content-disposition": f'attachment; filename="{ctx.slug}.{format}"'},
+    )

@@ -1,0 +1,41 @@
+"""Request bodies of the JSON API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class LoginIn(BaseModel):
+    username: str = Field(max_length=100)
+    password: str = Field(max_length=1000)
+
+
+class ProjectIn(BaseModel):
+    slug: str = Field(max_length=64)
+    project_schema: dict[str, Any] | str = Field(alias="schema")
+
+
+class NextIn(BaseModel):
+    held: list[int] = Field(default_factory=list, max_length=20)
+
+
+class SubmitIn(BaseModel):
+    value: dict[str, Any]
+    active_ms: int = Field(default=0, ge=0)
+
+
+class MemberIn(BaseModel):
+    username: str = Field(max_length=100)
+    role: str = Field(max_length=20)
+
+
+class UserIn(BaseModel):
+    username: str = Field(max_length=100)
+    password: str = Field(min_length=8, max_length=1000)
+    is_admin: bool = False
+
+
+class TokenIn(BaseModel):
+    name: str = Field(default="api", max_length=100)

@@ -1,0 +1,37 @@
+"""Who am I, users (admins), and API tokens."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from labelloop.server.api.deps import AdminUser, CurrentUser, DbDep
+from labelloop.server.api.schemas import TokenIn, UserIn
+from labelloop.workflow import accounts
+
+router = APIRouter(prefix="/api", tags=["users"])
+
+
+@router.get("/me")
+def me(user: CurrentUser) -> dict[str, Any]:
+    return {"id": user.id, "username": user.username, "is_admin": user.is_admin}
+
+
+@router.get("/users")
+def list_users(db: DbDep, _admin: AdminUser) -> list[dict[str, Any]]:
+    return accounts.list_users(db)
+
+
+@router.post("/users", status_code=201)
+def create_user(body: UserIn, db: DbDep, admin: AdminUser) -> dict[str, Any]:
+    user = accounts.create_user(
+        db, body.username, body.password, is_admin=body.is_admin, actor_id=admin.id
+    )
+    return {"id": user.id, "username": user.username, "is_admin": user.is_admin}
+
+
+@router.post("/tokens", status_code=201)
+def create_token(body: TokenIn, db: DbDep, user: CurrentUser) -> dict[str, str]:
+    """A new bearer token for the caller, shown once."""
+    return {"token": accounts.create_token(db, user.username, body.name)}

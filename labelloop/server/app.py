@@ -1,0 +1,104 @@
+"""``create_app(settings)``: the FastAPI application, its error handling and its learner."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from labelloop import __version__
+from labelloop.config import Settings
+from labelloop.errors import AuthenticationFailed, LabelloopError
+from labelloop.server.api import projects, tasks, users
+from labelloop.server.auth import Sessions
+from labelloop.server.web import pages
+from labelloop.store.db import Database
+from labelloop.store.migrate import upgrade
+
+log = logging.getLogger("labelloop.server")
+WEB = Path(__file__).parent / "web"
+
+
+def _is_page(request: Request) -> bool:
+    return not request.url.path.startswith("/api")
+
+
+def create_app(settings: Settings, *, db: Database | None = None, learner: bool | None = None) -> FastAPI:
+    """Build the app on ``settings``; migrations run here, the learner starts with the server."""
+    database = db or Database(settings.db_url)
+    if db is None:
+        settings.ensure_home()
+        upgrade(database)
+    run_learner = settings.learner == "thread" if learner is None else learner
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        bg = None
+        if run_learner:
+            from labelloop.workflow.learning import Learner  # scikit-learn loads off the start path
+
+            bg = Learner(database, poll_s=settings.learner_poll_s)
+            bg.start()
+        app.state.learner = bg
+        yield
+        if bg is not None:
+            bg.stop()
+
+    app = FastAPI(title="labelloop", version=__version__, lifespan=lifespan)
+    app.state.db = database
+    app.state.settings = settings
+    app.state.sessions = Sessions(settings.secret(), max_age_s=settings.session_max_age_s)
+    app.state.templates = Jinja2Templates(directory=str(WEB / "templates"))
+    app.mount("/static", StaticFiles(directory=str(WEB / "static")), name="static")
+    for router in (users.router, projects.router, tasks.router, pages.router):
+        app.include_router(router)
+
+    @app.exception_handler(LabelloopError)
+    async def labelloop_error(request: Request, exc: LabelloopError) -> Response:
+        if isinstance(exc, AuthenticationFailed) and _is_page(request):
+            return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
+        return JSONResponse(
+            {"error": type(exc).__name__, "detail": exc.message}, status_code=exc.status
+        )
+
+    @app.exception_handler(pages.LoginRequired)
+    async def login_required(request: Request, exc: pages.LoginRequired) -> Response:
+        return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError) -> Response:
+        problems = [
+            f"{'.'.join(str(p) for p in e['loc'] if p != 'body')}: {e['msg']}" for e in exc.errors()
+        ]
+        return JSONResponse(
+            {"error": "ValidationError", "detail": "; ".join(problems)[:2000]}, status_code=422
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        return JSONResponse(
+            {"error": "HTTPError", "detail": str(exc.detail)}, status_code=exc.status_code
+        )
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return JSONResponse(
+            {"error": "InternalError", "detail": "an unexpected error happened; see the server log"},
+            status_code=500,
+        )
+
+    @app.get("/api/health", tags=["health"])
+    def health() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    return app

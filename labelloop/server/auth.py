@@ -1,0 +1,77 @@
+"""Sessions: a signed HttpOnly cookie carrying the user id and its CSRF token."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from fastapi import Request, Response
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+SESSION_COOKIE = "labelloop_session"
+LOGIN_CSRF_COOKIE = "labelloop_login_csrf"
+CSRF_HEADER = "x-csrf-token"
+
+
+@dataclass(frozen=True)
+class Session:
+    user_id: int
+    csrf: str
+
+
+class Sessions:
+    """Issues and reads session cookies; nothing is stored server-side."""
+
+    def __init__(self, secret: str, *, max_age_s: int, secure: bool = False) -> None:
+        self._signer = URLSafeTimedSerializer(secret, salt="labelloop-session")
+        self._login = URLSafeTimedSerializer(secret, salt="labelloop-login")
+        self.max_age_s = max_age_s
+        self.secure = secure
+
+    def issue(self, response: Response, user_id: int) -> Session:
+        session = Session(user_id=user_id, csrf=secrets.token_urlsafe(24))
+        token = self._signer.dumps({"uid": user_id, "csrf": session.csrf})
+        response.set_cookie(
+            SESSION_COOKIE, token, max_age=self.max_age_s, httponly=True, samesite="lax",
+            secure=self.secure, path="/",
+        )
+        return session
+
+    def read(self, request: Request) -> Session | None:
+        raw = request.cookies.get(SESSION_COOKIE)
+        if not raw:
+            return None
+        try:
+            data = self._signer.loads(raw, max_age=self.max_age_s)
+        except BadSignature:
+            return None
+        return Session(user_id=int(data["uid"]), csrf=str(data["csrf"]))
+
+    def clear(self, response: Response) -> None:
+        response.delete_cookie(SESSION_COOKIE, path="/")
+
+    def new_login_token(self) -> str:
+        """A CSRF token for the login form; ``set_login_cookie`` binds it to the browser."""
+        return secrets.token_urlsafe(16)
+
+    def set_login_cookie(self, response: Response, nonce: str) -> None:
+        response.set_cookie(
+            LOGIN_CSRF_COOKIE, self._login.dumps(nonce), max_age=3600, httponly=True,
+            samesite="lax", secure=self.secure, path="/",
+        )
+
+    def check_login_token(self, request: Request, submitted: str) -> bool:
+        raw = request.cookies.get(LOGIN_CSRF_COOKIE)
+        if not raw or not submitted:
+            return False
+        try:
+            nonce = self._login.loads(raw, max_age=3600)
+        except BadSignature:
+            return False
+        return hmac.compare_digest(str(nonce), submitted)
+
+
+def csrf_ok(session: Session, request: Request, form_token: str | None = None) -> bool:
+    submitted = request.headers.get(CSRF_HEADER) or form_token or ""
+    return hmac.compare_digest(session.csrf, submitted)

@@ -1,0 +1,144 @@
+"""HTML pages. Each reads the same workflow functions as its JSON twin under /api."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from labelloop.errors import AuthenticationFailed, LabelloopError
+from labelloop.govern.guidelines import render_markdown
+from labelloop.govern.permissions import Permission
+from labelloop.server.api.deps import DbDep
+from labelloop.server.auth import csrf_ok
+from labelloop.workflow import accounts, projects, status
+from labelloop.workflow.accounts import User
+
+HERE = Path(__file__).parent
+router = APIRouter(include_in_schema=False)
+
+
+def templates() -> Jinja2Templates:
+    return Jinja2Templates(directory=str(HERE / "templates"))
+
+
+class LoginRequired(Exception):
+    """Raised by a page whose visitor has no session; answered with a redirect to /login."""
+
+
+def _page_user(request: Request, db: Any) -> tuple[User, str]:
+    session = request.app.state.sessions.read(request)
+    user = accounts.user_by_id(db, session.user_id) if session else None
+    if session is None or user is None:
+        raise LoginRequired()
+    return user, session.csrf
+
+
+def _render(request: Request, name: str, **context: Any) -> HTMLResponse:
+    response = request.app.state.templates.TemplateResponse(request, name, context)
+    response.headers["cache-control"] = "no-store"
+    return response
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths: an open redirect would let a link send a user elsewhere."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request, next: str | None = None, error: str | None = None) -> Response:
+    sessions = request.app.state.sessions
+    token = sessions.new_login_token()
+    page = _render(request, "login.html", next=_safe_next(next), error=error, login_csrf=token)
+    sessions.set_login_cookie(page, token)
+    return page
+
+
+@router.post("/login")
+def login(
+    request: Request,
+    db: DbDep,
+    username: Annotated[str, Form(max_length=100)],
+    password: Annotated[str, Form(max_length=1000)],
+    csrf_token: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "/",
+) -> Response:
+    sessions = request.app.state.sessions
+    target = _safe_next(next)
+    if not sessions.check_login_token(request, csrf_token):
+        return RedirectResponse(
+            f"/login?next={quote(target)}&error=" + quote("the form expired; please try again"),
+            status_code=303,
+        )
+    try:
+        user = accounts.authenticate(db, username, password)
+    except AuthenticationFailed as exc:
+        return RedirectResponse(
+            f"/login?next={quote(target)}&error={quote(exc.message)}", status_code=303
+        )
+    response = RedirectResponse(target, status_code=303)
+    sessions.issue(response, user.id)
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, csrf_token: Annotated[str, Form()] = "") -> Response:
+    sessions = request.app.state.sessions
+    session = sessions.read(request)
+    response = RedirectResponse("/login", status_code=303)
+    if session is not None and csrf_ok(session, request, csrf_token):
+        sessions.clear(response)
+    return response
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(request: Request, db: DbDep) -> Response:
+    user, csrf = _page_user(request, db)
+    return _render(
+        request, "projects.html", user=user, csrf=csrf, projects=projects.projects_for(db, user)
+    )
+
+
+@router.get("/p/{slug}", response_class=HTMLResponse)
+def project_page(slug: str, request: Request, db: DbDep) -> Response:
+    user, csrf = _page_user(request, db)
+    ctx = projects.access(db, slug, user, Permission.VIEW_PROJECT)
+    return _render(
+        request, "project.html", user=user, csrf=csrf, project=_detail(db, ctx),
+        status=status.status(db, ctx), models=status.models(db, ctx),
+        can_export=_allows(ctx, Permission.EXPORT), can_annotate=_allows(ctx, Permission.ANNOTATE),
+    )
+
+
+@router.get("/p/{slug}/label", response_class=HTMLResponse)
+def label_page(slug: str, request: Request, db: DbDep) -> Response:
+    user, csrf = _page_user(request, db)
+    ctx = projects.access(db, slug, user, Permission.ANNOTATE)
+    return _render(request, "label.html", user=user, csrf=csrf, project=_detail(db, ctx))
+
+
+def _allows(ctx: projects.ProjectContext, permission: Permission) -> bool:
+    try:
+        ctx.require(permission)
+    except LabelloopError:
+        return False
+    return True
+
+
+def _detail(db: Any, ctx: projects.ProjectContext) -> dict[str, Any]:
+    guideline = projects.guideline(db, ctx)
+    return {
+        "slug": ctx.slug,
+        "name": ctx.name,
+        "role": ctx.role,
+        "schema": ctx.schema.to_dict(),
+        "settings": ctx.settings.model_dump(),
+        "guideline_version": guideline["version"],
+        "guideline_html": render_markdown(guideline["body"]),
+    }

@@ -1,0 +1,1 @@
+"""The only module family that issues SQL: tables, migrations and the queries the rooms need."""

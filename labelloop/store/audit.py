@@ -1,0 +1,72 @@
+"""Append-only audit events, each holding the hash of the previous event of its project."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from labelloop.govern.audit import GENESIS_HASH, event_hash
+from labelloop.store.db import Database
+from labelloop.store.tables import audit_event
+
+SITE_CHAIN = 0  # lock key of events that belong to no project
+
+
+def record(
+    db: Database,
+    conn: Connection,
+    *,
+    action: str,
+    actor_id: int | None,
+    project_id: int | None,
+    subject: str,
+    payload: Mapping[str, Any] | None = None,
+) -> None:
+    """Write one audit event inside the caller's transaction (the state change it records)."""
+    db.lock_key(conn, (1 << 40) + (project_id or SITE_CHAIN))
+    chain = (
+        audit_event.c.project_id.is_(None)
+        if project_id is None
+        else audit_event.c.project_id == project_id
+    )
+    prev = conn.execute(
+        select(audit_event.c.hash).where(chain).order_by(audit_event.c.id.desc()).limit(1)
+    ).scalar()
+    prev = prev or GENESIS_HASH
+    at = datetime.now(UTC)
+    body = dict(payload or {})
+    digest = event_hash(
+        prev,
+        action=action,
+        actor_id=actor_id,
+        project_id=project_id,
+        subject=subject,
+        payload=body,
+        at=at,
+    )
+    conn.execute(
+        audit_event.insert().values(
+            at=at,
+            actor_id=actor_id,
+            project_id=project_id,
+            action=action,
+            subject=subject,
+            payload=body,
+            prev_hash=prev,
+            hash=digest,
+        )
+    )
+
+
+def chain_rows(conn: Connection, project_id: int | None) -> list[dict[str, Any]]:
+    """All events of one chain in order, as the plain rows ``verify_chain`` checks."""
+    chain = (
+        audit_event.c.project_id.is_(None)
+        if project_id is None
+        else audit_event.c.project_id == project_id
+    )
+    rows = conn.execute(select(audit_event).where(chain).order_by(audit_event.c.id)).mappings()
+    return [dict(r) for r in rows]

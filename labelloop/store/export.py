@@ -1,0 +1,31 @@
+"""The export query: resolved labels joined with the annotation and selection they came from."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from sqlalchemy import Connection, RowMapping, select
+
+from labelloop.store.tables import annotation, assignment, item, item_label, user
+
+
+def labeled_rows(conn: Connection, project_id: int) -> Iterator[RowMapping]:
+    q = (
+        select(
+            item.c.id.label("item_id"), item.c.external_id, item.c.payload, item.c.meta,
+            item_label.c.value, item_label.c.resolution, item_label.c.decided_at,
+            user.c.username, annotation.c.created_at.label("annotated_at"),
+            annotation.c.active_ms, annotation.c.guideline_version, annotation.c.schema_version,
+            annotation.c.model_version, annotation.c.suggestion,
+            annotation.c.suggestion_confidence, assignment.c.strategy, assignment.c.score,
+            assignment.c.rank, assignment.c.reason,
+        )
+        .select_from(item_label)
+        .join(item, item.c.id == item_label.c.item_id)
+        .outerjoin(annotation, annotation.c.id == item_label.c.annotation_id)
+        .outerjoin(user, user.c.id == annotation.c.user_id)
+        .outerjoin(assignment, assignment.c.id == annotation.c.assignment_id)
+        .where(item_label.c.project_id == project_id, item.c.split == "pool")
+        .order_by(item.c.id)
+    )
+    yield from conn.execution_options(yield_per=2000).execute(q).mappings()

@@ -1,0 +1,81 @@
+"""What the learner reads (one snapshot) and writes (a model version and its queue, at once)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, RowMapping, delete, func, select
+
+from labelloop.store.tables import item, item_label, model_version, queue_entry
+from labelloop.store.users import now
+
+
+def items_of(conn: Connection, project_id: int, split: str) -> list[RowMapping]:
+    """Every item of a split with its resolved target label (None when unlabeled), in id order."""
+    q = (
+        select(item.c.id, item.c.payload, item_label.c.label)
+        .outerjoin(item_label, item_label.c.item_id == item.c.id)
+        .where(item.c.project_id == project_id, item.c.split == split)
+        .order_by(item.c.id)
+    )
+    return list(conn.execute(q).mappings())
+
+
+def n_labeled_pool(conn: Connection, project_id: int) -> int:
+    q = (
+        select(func.count())
+        .select_from(item_label.join(item, item.c.id == item_label.c.item_id))
+        .where(item_label.c.project_id == project_id, item.c.split == "pool")
+    )
+    return int(conn.execute(q).scalar_one())
+
+
+def n_items(conn: Connection, project_id: int, split: str = "pool") -> int:
+    q = select(func.count()).where(item.c.project_id == project_id, item.c.split == split)
+    return int(conn.execute(q).scalar_one())
+
+
+def latest(conn: Connection, project_id: int) -> RowMapping | None:
+    q = (
+        select(model_version)
+        .where(model_version.c.project_id == project_id)
+        .order_by(model_version.c.version.desc())
+        .limit(1)
+    )
+    return conn.execute(q).mappings().first()
+
+
+def history(conn: Connection, project_id: int) -> list[RowMapping]:
+    q = (
+        select(model_version)
+        .where(model_version.c.project_id == project_id)
+        .order_by(model_version.c.version)
+    )
+    return list(conn.execute(q).mappings())
+
+
+def save_round(
+    conn: Connection,
+    *,
+    project_id: int,
+    version: dict[str, Any],
+    queue: Sequence[dict[str, Any]],
+) -> int:
+    """Store a model version and swap its ranked queue in for the old one."""
+    res = conn.execute(
+        model_version.insert().values(project_id=project_id, created_at=now(), **version)
+    )
+    mv_id = int(res.inserted_primary_key[0])
+    conn.execute(
+        delete(queue_entry).where(
+            queue_entry.c.project_id == project_id, queue_entry.c.model_version_id != mv_id
+        )
+    )
+    if queue:
+        conn.execute(
+            queue_entry.insert(),
+            [dict(row, model_version_id=mv_id, project_id=project_id) for row in queue],
+        )
+    return mv_id
+

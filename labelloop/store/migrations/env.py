@@ -1,0 +1,22 @@
+"""Alembic environment: runs migrations on the connection labelloop hands it."""
+
+from __future__ import annotations
+
+from alembic import context
+
+from labelloop.store.tables import metadata
+
+config = context.config
+connection = config.attributes.get("connection")
+if connection is None:  # `alembic` run by hand with sqlalchemy.url set
+    from sqlalchemy import create_engine
+
+    connectable = create_engine(config.get_main_option("sqlalchemy.url") or "")
+    with connectable.connect() as connection:
+        context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
+        with context.begin_transaction():
+            context.run_migrations()
+else:
+    context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
+    with context.begin_transaction():
+        context.run_migrations()

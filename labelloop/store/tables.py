@@ -1,0 +1,277 @@
+"""The tables. Alembic migrations under ``migrations/`` create them; this is their one description."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+Id = BigInteger().with_variant(Integer(), "sqlite")  # rowid aliases on SQLite
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timestamps stored in UTC and always read back timezone-aware, on SQLite as on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if value is not None and dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+
+TS = UTCDateTime()
+
+
+def _id() -> Column:
+    return Column("id", Id, primary_key=True, autoincrement=True)
+
+
+user = Table(
+    "user",
+    metadata,
+    _id(),
+    Column("username", String(100), nullable=False, unique=True),
+    Column("password_hash", String(200), nullable=True),
+    Column("is_admin", Boolean, nullable=False, default=False),
+    Column("is_active", Boolean, nullable=False, default=True),
+    Column("created_at", TS, nullable=False),
+)
+
+api_token = Table(
+    "api_token",
+    metadata,
+    _id(),
+    Column("user_id", ForeignKey("user.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("name", String(100), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", TS, nullable=False),
+    Column("revoked_at", TS, nullable=True),
+)
+
+project = Table(
+    "project",
+    metadata,
+    _id(),
+    Column("slug", String(64), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("schema", JSON, nullable=False),
+    Column("schema_version", Integer, nullable=False, default=1),
+    Column("created_by", ForeignKey("user.id"), nullable=True),
+    Column("created_at", TS, nullable=False),
+)
+
+membership = Table(
+    "membership",
+    metadata,
+    Column("project_id", ForeignKey("project.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", ForeignKey("user.id", ondelete="CASCADE"), primary_key=True),
+    Column("role", String(20), nullable=False),
+    Column("created_at", TS, nullable=False),
+    Index("ix_membership_user", "user_id"),
+)
+
+guideline = Table(
+    "guideline",
+    metadata,
+    _id(),
+    Column("project_id", ForeignKey("project.id", ondelete="CASCADE"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("change_summary", String(500), nullable=False, default=""),
+    Column("author_id", ForeignKey("user.id"), nullable=True),
+    Column("created_at", TS, nullable=False),
+    UniqueConstraint("project_id", "version", name="uq_guideline_project_version"),
+)
+
+import_batch = Table(
+    "import_batch",
+    metadata,
+    _id(),
+    Column("project_id", ForeignKey("project.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("user_id", ForeignKey("user.id"), nullable=True),
+    Column("filename", String(500), nullable=False),
+    Column("format", String(20), nullable=False),
+    Column("split", String(10), nullable=False),
+    Column("n_items", Integer, nullable=False),
+    Column("n_labeled", Integer, nullable=False),
+    Column("n_duplicates", Integer, nullable=False),
+    Column("created_at", TS, nullable=False),
+)
+
+item = Table(
+    "item",
+    metadata,
+    _id(),
+    Column("project_id", ForeignKey("project.id", ondelete="CASCADE"), nullable=False),
+    Column("external_id", String(200), nullable=True),
+    Column("payload", JSON, nullable=False),
+    Column("meta", JSON, nullable=False),
+    Column("split", String(10), nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("import_batch_id", ForeignKey("import_batch.id"), nullable=True),
+    Index("ix_item_project_hash", "project_id", "content_hash"),
+    Index("ix_item_project_split", "project_id", "split"),
+    Index("ix_item_project_external", "project_id", "external_id"),
+)
+
+model_version = Table(
+    "model_version",
+    metadata,
+    _id(),
+    Column("project_id", ForeignKey("project.id", ondelete="CASCADE"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("n_train", Integer, nullable=False),
+    Column("strategy", String(50), nullable=False),
+    Column("featurizer", String(100), nullable=False),
+    Column("model", String(200), nullable=False),
+    Column("params", JSON, nullable=False),
+    Column("metrics", JSON, nullable=False),
+    Column("stop_predictions", JSON, nullable=False),
+    Column("stopping", JSON, nullable=False),
+    Column("train_seconds", Float, nullable=False),
+    Column("created_at", TS, nullable=False),
+    UniqueConstraint("project_id", "version", name="uq_model_version_project_version"),
+)
+
+queue_entry = Table(
+    "queue_entry",
+    metadata,
+    Column("model_version_id", ForeignKey("model_version.id", ondelete="CASCADE"), primary_key=True),
+    Column("rank", Integer, primary_key=True),
+    Column("project_id", ForeignKey("project.id", ondelete="CASCADE"), nullable=False),
+    Column("item_id", ForeignKey("item.id", ondelete="CASCADE"), nullable=False),
+    Column("score", Float, nullable=False),
+    Column("reason", String(300), nullable=False),
+    Column("suggestion", String(200), nullable=True),
+    Column("suggestion_confidence", Float, nullable=True),
+    Index("ix_queue_entry_item", "item_id"),
+)
+
+assignment = Table(
+    "assignment",
+    metadata,
+    _id(),
+    Column("project_id", ForeignKey("project.id", ondelete="CASCADE"), nullable=False),
+    Column("item_id", ForeignKey("item.id", ondelete="CASCADE"), nullable=False),
+    Column("user_id", ForeignKey("user.id"), nullable=False),
+    Column("state", String(12), nullable=False),  # leased | submitted | skipped | released
+    Column("leased_at", TS, nullable=False),
+    Column("lease_expires_at", TS, nullable=False),
+    Column("model_version_id", ForeignKey("model_version.id", ondelete="SET NULL"), nullable=True),
+    Column("model_version", Integer, nullable=True),
+    Column("strategy", String(50), nullable=True),
+    Column("score", Float, nullable=True),
+    Column("rank", Integer, nullable=True),
+    Column("reason", String(300), nullable=True),
+    Column("suggestion", String(200), nullable=True),
+    Column("suggestion_confidence", Float, nullable=True),
+    Index("ix_assignment_item_state", "item_id", "state"),
+    Index("ix_assignment_user_state", "project_id", "user_id", "state"),
+)
+
+annotation = Table(
+    "annotation",
+    metadata,
+    _id(),
+    Column("project_id", ForeignKey("project.id", ondelete="CASCADE"), nullable=False),
+    Column("item_id", ForeignKey("item.id", ondelete="CASCADE"), nullable=False),
+    Column("user_id", ForeignKey("user.id"), nullable=False),
+    Column("assignment_id", ForeignKey("assignment.id"), nullable=True, unique=True),
+    Column("value", JSON, nullable=False),
+    Column("status", String(12), nullable=False),  # submitted
+    Column("schema_version", Integer, nullable=False),
+    Column("guideline_version", Integer, nullable=True),
+    Column("model_version", Integer, nullable=True),
+    Column("suggestion", String(200), nullable=True),
+    Column("suggestion_confidence", Float, nullable=True),
+    Column("active_ms", Integer, nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("updated_at", TS, nullable=False),
+    Index("ix_annotation_item", "item_id"),
+    Index("ix_annotation_project_user", "project_id", "user_id"),
+)
+
+review = Table(
+    "review",
+    metadata,
+    _id(),
+    Column("annotation_id", ForeignKey("annotation.id", ondelete="CASCADE"), nullable=False),
+    Column("reviewer_id", ForeignKey("user.id"), nullable=False),
+    Column("verdict", String(10), nullable=False),  # accept | reject | fix
+    Column("corrected_value", JSON, nullable=True),
+    Column("comment", Text, nullable=True),
+    Column("created_at", TS, nullable=False),
+)
+
+item_label = Table(
+    "item_label",
+    metadata,
+    Column("item_id", ForeignKey("item.id", ondelete="CASCADE"), primary_key=True),
+    Column("project_id", ForeignKey("project.id", ondelete="CASCADE"), nullable=False),
+    Column("value", JSON, nullable=False),
+    Column("label", String(200), nullable=True),  # the target control's label, for training
+    Column("resolution", String(20), nullable=False),  # imported | single | consensus | ...
+    Column("annotation_id", ForeignKey("annotation.id", ondelete="SET NULL"), nullable=True),
+    Column("decided_by", ForeignKey("user.id"), nullable=True),
+    Column("decided_at", TS, nullable=False),
+    Index("ix_item_label_project", "project_id"),
+)
+
+audit_event = Table(
+    "audit_event",
+    metadata,
+    _id(),
+    Column("at", TS, nullable=False),
+    Column("actor_id", ForeignKey("user.id", ondelete="SET NULL"), nullable=True),
+    Column("project_id", ForeignKey("project.id", ondelete="SET NULL"), nullable=True),
+    Column("action", String(50), nullable=False),
+    Column("subject", String(200), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Index("ix_audit_event_project", "project_id", "id"),
+)
+
+alert = Table(
+    "alert",
+    metadata,
+    _id(),
+    Column("project_id", ForeignKey("project.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("message", String(500), nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("resolved_at", TS, nullable=True),
+)

@@ -1,0 +1,106 @@
+"""Users, their API tokens and their project memberships."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, RowMapping, func, select
+
+from labelloop.store.tables import api_token, membership, project, user
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def insert_user(conn: Connection, *, username: str, password_hash: str | None, is_admin: bool) -> int:
+    res = conn.execute(
+        user.insert().values(
+            username=username,
+            password_hash=password_hash,
+            is_admin=is_admin,
+            is_active=True,
+            created_at=now(),
+        )
+    )
+    return int(res.inserted_primary_key[0])
+
+
+def set_password(conn: Connection, user_id: int, password_hash: str) -> None:
+    conn.execute(user.update().where(user.c.id == user_id).values(password_hash=password_hash))
+
+
+def by_name(conn: Connection, username: str) -> RowMapping | None:
+    return conn.execute(select(user).where(user.c.username == username)).mappings().first()
+
+
+def by_id(conn: Connection, user_id: int) -> RowMapping | None:
+    return conn.execute(select(user).where(user.c.id == user_id)).mappings().first()
+
+
+def by_token_hash(conn: Connection, token_hash: str) -> RowMapping | None:
+    q = (
+        select(user)
+        .join(api_token, api_token.c.user_id == user.c.id)
+        .where(api_token.c.token_hash == token_hash, api_token.c.revoked_at.is_(None))
+    )
+    return conn.execute(q).mappings().first()
+
+
+def insert_token(conn: Connection, *, user_id: int, name: str, token_hash: str) -> int:
+    res = conn.execute(
+        api_token.insert().values(
+            user_id=user_id, name=name, token_hash=token_hash, created_at=now()
+        )
+    )
+    return int(res.inserted_primary_key[0])
+
+
+def count_users(conn: Connection) -> int:
+    return int(conn.execute(select(func.count()).select_from(user)).scalar_one())
+
+
+def list_users(conn: Connection) -> list[dict[str, Any]]:
+    q = select(user.c.id, user.c.username, user.c.is_admin, user.c.created_at).order_by(user.c.id)
+    return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def role_in(conn: Connection, *, project_id: int, user_id: int) -> str | None:
+    q = select(membership.c.role).where(
+        membership.c.project_id == project_id, membership.c.user_id == user_id
+    )
+    return conn.execute(q).scalar()
+
+
+def set_role(conn: Connection, *, project_id: int, user_id: int, role: str) -> None:
+    conn.execute(
+        membership.delete().where(
+            membership.c.project_id == project_id, membership.c.user_id == user_id
+        )
+    )
+    conn.execute(
+        membership.insert().values(
+            project_id=project_id, user_id=user_id, role=role, created_at=now()
+        )
+    )
+
+
+def members(conn: Connection, project_id: int) -> list[dict[str, Any]]:
+    q = (
+        select(user.c.id, user.c.username, membership.c.role)
+        .join(membership, membership.c.user_id == user.c.id)
+        .where(membership.c.project_id == project_id)
+        .order_by(user.c.username)
+    )
+    return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def projects_of(conn: Connection, user_id: int, *, is_admin: bool) -> list[dict[str, Any]]:
+    """Projects a user may see, with their role (admins see all; role None where not a member)."""
+    q = select(project.c.id, project.c.slug, project.c.name, membership.c.role).outerjoin(
+        membership, (membership.c.project_id == project.c.id) & (membership.c.user_id == user_id)
+    )
+    if not is_admin:
+        q = q.where(membership.c.user_id == user_id)
+    return [dict(r) for r in conn.execute(q.order_by(project.c.slug)).mappings()]

@@ -1,0 +1,112 @@
+"""Accounts: argon2 password hashes, hashed API tokens, and who may do what in a project."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from functools import lru_cache
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from labelloop.errors import AuthenticationFailed, Conflict, LabelloopError
+from labelloop.store import audit
+from labelloop.store import users as store_users
+from labelloop.store.db import Database
+
+USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,100}$")
+TOKEN_PREFIX = "ll_"
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: int
+    username: str
+    is_admin: bool
+
+
+@lru_cache(maxsize=1)
+def _hasher() -> PasswordHasher:
+    return PasswordHasher()
+
+
+def hash_token(token: str) -> str:
+    """Tokens are long and random, so one SHA-256 is enough (and keeps every request fast)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _user(row: object) -> User:
+    return User(id=int(row["id"]), username=row["username"], is_admin=bool(row["is_admin"]))  # type: ignore[index]
+
+
+def create_user(
+    db: Database, username: str, password: str | None, *, is_admin: bool = False,
+    actor_id: int | None = None,
+) -> User:
+    if not USERNAME.match(username):
+        raise LabelloopError(
+            f"username '{username[:100]}' may use only letters, digits and _ . @ - (1-100 chars)"
+        )
+    if password is not None and len(password) < 8:
+        raise LabelloopError("password must have at least 8 characters")
+    pw_hash = _hasher().hash(password) if password is not None else None
+    with db.write() as conn:
+        if store_users.by_name(conn, username) is not None:
+            raise Conflict(f"user '{username}' already exists")
+        uid = store_users.insert_user(conn, username=username, password_hash=pw_hash, is_admin=is_admin)
+        audit.record(
+            db, conn, action="user.create", actor_id=actor_id, project_id=None,
+            subject=f"user:{uid}", payload={"username": username, "is_admin": is_admin},
+        )
+    return User(id=uid, username=username, is_admin=is_admin)
+
+
+def authenticate(db: Database, username: str, password: str) -> User:
+    """The user with this password, or AuthenticationFailed (same message either way)."""
+    with db.read() as conn:
+        row = store_users.by_name(conn, username)
+    failure = AuthenticationFailed("wrong username or password")
+    if row is None or not row["is_active"] or not row["password_hash"]:
+        _hasher().hash(password)  # same cost whether or not the user exists
+        raise failure
+    try:
+        _hasher().verify(row["password_hash"], password)
+    except (VerificationError, InvalidHashError):
+        raise failure from None
+    return _user(row)
+
+
+def create_token(db: Database, username: str, name: str = "cli") -> str:
+    """A new bearer token for a user; only its hash is stored, so it is shown once."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    with db.write() as conn:
+        row = store_users.by_name(conn, username)
+        if row is None:
+            raise LabelloopError(f"no user named '{username}'")
+        store_users.insert_token(conn, user_id=row["id"], name=name, token_hash=hash_token(token))
+        audit.record(
+            db, conn, action="token.create", actor_id=row["id"], project_id=None,
+            subject=f"user:{row['id']}", payload={"name": name},
+        )
+    return token
+
+
+def user_for_token(db: Database, token: str) -> User:
+    with db.read() as conn:
+        row = store_users.by_token_hash(conn, hash_token(token))
+    if row is None or not row["is_active"]:
+        raise AuthenticationFailed("the API token is not valid")
+    return _user(row)
+
+
+def user_by_id(db: Database, user_id: int) -> User | None:
+    with db.read() as conn:
+        row = store_users.by_id(conn, user_id)
+    return _user(row) if row is not None and row["is_active"] else None
+
+
+def list_users(db: Database) -> list[dict[str, object]]:
+    with db.read() as conn:
+        return store_users.list_users(conn)

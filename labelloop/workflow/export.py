@@ -1,0 +1,61 @@
+"""Exports: one row per labeled item with its label and provenance, streamed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import BinaryIO
+
+from labelloop.domain import ExportRecord
+from labelloop.govern.permissions import Permission
+from labelloop.ingest import make_exporter
+from labelloop.store import audit
+from labelloop.store import export as store_export
+from labelloop.store.db import Database
+from labelloop.workflow.projects import ProjectContext
+
+
+def records(db: Database, ctx: ProjectContext) -> Iterator[ExportRecord]:
+    """Labeled items in id order; the target control's value is the label column."""
+    target = ctx.schema.target.name
+    multi = len(ctx.schema.controls) > 1
+    with db.read() as conn:
+        for row in store_export.labeled_rows(conn, ctx.id):
+            value = row["value"]
+            yield ExportRecord(
+                item_id=row["item_id"], external_id=row["external_id"],
+                text=row["payload"].get(ctx.schema.data_field, row["payload"].get("text", "")),
+                label=value if multi else value.get(target),
+                resolution=row["resolution"], annotator=row["username"],
+                annotated_at=row["annotated_at"] or row["decided_at"], active_ms=row["active_ms"],
+                guideline_version=row["guideline_version"], schema_version=row["schema_version"],
+                model_version=row["model_version"], suggestion=row["suggestion"],
+                suggestion_confidence=row["suggestion_confidence"], strategy=row["strategy"],
+                score=row["score"], rank=row["rank"], reason=row["reason"], metadata=row["meta"],
+            )
+
+
+def export(db: Database, ctx: ProjectContext, sink: BinaryIO, *, fmt: str) -> int:
+    """Write the project's labeled items to ``sink``; returns the row count, audited."""
+    ctx.require(Permission.EXPORT)
+    exporter = make_exporter(fmt)
+    counted = _Counter(records(db, ctx))
+    exporter.write(counted, sink)
+    with db.write() as conn:
+        audit.record(
+            db, conn, action="export", actor_id=ctx.actor_id, project_id=ctx.id,
+            subject=f"project:{ctx.slug}", payload={"format": fmt, "rows": counted.n},
+        )
+    return counted.n
+
+
+class _Counter:
+    """Passes records through while counting them."""
+
+    def __init__(self, source: Iterator[ExportRecord]) -> None:
+        self.source = source
+        self.n = 0
+
+    def __iter__(self) -> Iterator[ExportRecord]:
+        for record in self.source:
+            self.n += 1
+            yield record

@@ -1,0 +1,236 @@
+"""Training rounds: read one snapshot, fit outside any transaction, swap in the new queue at once."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from labelloop.domain import MISSING, Pool, RoundSummary
+from labelloop.learn import (
+    STOPPING,
+    choose_stop_set,
+    make_featurizer,
+    make_strategy,
+    run_round,
+)
+from labelloop.store import learning as store_learning
+from labelloop.store import projects as store_projects
+from labelloop.store import tasks as store_tasks
+from labelloop.store.db import Database
+from labelloop.workflow.projects import ProjectContext, system_context
+
+log = logging.getLogger("labelloop.learner")
+STOP_SET_SIZE = 1000
+
+
+@dataclass
+class _Features:
+    key: tuple[Any, ...]
+    ids: np.ndarray
+    X: Any
+
+
+class FeatureCache:
+    """Features of every item of a project, refitted only when the project's items change."""
+
+    def __init__(self) -> None:
+        self._by_project: dict[int, _Features] = {}
+
+    def get(self, project_id: int, featurizer_name: str, rows: list[Any]) -> _Features:
+        ids = np.fromiter((r["id"] for r in rows), dtype=np.int64, count=len(rows))
+        key = (featurizer_name, len(rows), int(ids.sum()) if len(ids) else 0)
+        hit = self._by_project.get(project_id)
+        if hit is None or hit.key != key:
+            featurizer = make_featurizer(featurizer_name)
+            X = featurizer.fit(payloads := [r["payload"] for r in rows]).transform(payloads)
+            hit = _Features(key=key + (featurizer.version,), ids=ids, X=X)
+            hit.key = key
+            self._by_project[project_id] = hit
+        return hit
+
+
+def due(db: Database, project_id: int) -> bool:
+    """Whether a project needs a round: no queue yet, enough new labels, or an empty queue."""
+    ctx = system_context_by_id(db, project_id)
+    if ctx is None:
+        return False
+    with db.read() as conn:
+        latest = store_learning.latest(conn, project_id)
+        n_pool = store_learning.n_items(conn, project_id)
+        if n_pool == 0:
+            return False
+        labeled = store_learning.n_labeled_pool(conn, project_id)
+        if latest is None:
+            return True
+        if labeled - latest["n_train"] >= ctx.settings.retrain_every:
+            return True
+        if labeled < n_pool and store_tasks.queue_remaining(conn, latest["id"]) == 0:
+            return True
+    return False
+
+
+def system_context_by_id(db: Database, project_id: int) -> ProjectContext | None:
+    with db.read() as conn:
+        row = store_projects.by_id(conn, project_id)
+    return system_context(db, row["slug"]) if row is not None else None
+
+
+def train(db: Database, ctx: ProjectContext, *, cache: FeatureCache | None = None) -> int:
+    """Run one training round for a project and return the new model version number."""
+    started = time.perf_counter()
+    cache = cache or FeatureCache()
+    settings = ctx.settings
+    target = ctx.schema.target
+    classes = tuple(target.labels)
+    index = {name: i for i, name in enumerate(classes)}
+    with db.read() as conn:
+        pool_rows = store_learning.items_of(conn, ctx.id, "pool")
+        eval_rows = [r for r in store_learning.items_of(conn, ctx.id, "eval") if r["label"]]
+        history = store_learning.history(conn, ctx.id)
+    features = cache.get(ctx.id, "tfidf", pool_rows + eval_rows)
+    n_pool = len(pool_rows)
+    X_pool = features.X[:n_pool]
+    y = np.array([index.get(r["label"], MISSING) if r["label"] else MISSING for r in pool_rows],
+                 dtype=np.int64)
+    if target.type != "choice":  # multi-label learning comes later: keep the diverse order
+        y = np.full(n_pool, MISSING, dtype=np.int64)
+    pool = Pool(item_ids=features.ids[:n_pool], X=X_pool, y=y, classes=classes)
+    eval_X = features.X[n_pool:] if eval_rows else None
+    eval_y = np.array([index.get(r["label"], MISSING) for r in eval_rows], dtype=np.int64)
+    rng = np.random.default_rng(ctx.id * 1_000_003 + len(history))
+
+    stop_ids = _stop_set(history, pool.item_ids, ctx.id)
+    row_of = {int(i): k for k, i in enumerate(pool.item_ids)}
+    stop_rows = np.array([row_of[i] for i in stop_ids if i in row_of], dtype=np.intp)
+    result = run_round(
+        pool,
+        strategy=make_strategy(settings.strategy),
+        queue_size=settings.queue_size,
+        rng=rng,
+        eval_X=eval_X if eval_X is not None and eval_y.size and (eval_y != MISSING).all() else None,
+        eval_y=eval_y if eval_y.size else None,
+        stop_X=X_pool[stop_rows] if stop_rows.size else None,
+    )
+    n_train = int((y != MISSING).sum())
+    version = (history[-1]["version"] + 1) if history else 1
+    summaries = [
+        RoundSummary(
+            model_version=h["version"], n_labeled=h["n_train"],
+            stop_predictions=np.asarray(h["stop_predictions"], dtype=np.int64),
+            eval_metrics=h["metrics"],
+        )
+        for h in history
+        if not h["stopping"].get("cold_start")
+    ]
+    if not result.cold_start:
+        summaries.append(
+            RoundSummary(model_version=version, n_labeled=n_train,
+                         stop_predictions=result.stop_predictions, eval_metrics=result.metrics)
+        )
+    decisions = [
+        criterion.evaluate(summaries) for criterion in _criteria(settings) if summaries
+    ]
+    queue = [
+        {
+            "rank": rank,
+            "item_id": int(pool.item_ids[row]),
+            "score": float(result.selection.scores[rank]),
+            "reason": result.selection.reasons[rank][:300],
+            "suggestion": sug[0] if (sug := result.suggestions[rank]) else None,
+            "suggestion_confidence": float(sug[1]) if sug else None,
+        }
+        for rank, row in enumerate(result.selection.indices.tolist())
+    ]
+    stopping = {
+        "cold_start": result.cold_start,
+        "stop_set": [int(i) for i in stop_ids],
+        "decisions": [
+            {"criterion": d.criterion, "stop": d.stop, "value": d.value, "reason": d.reason}
+            for d in decisions
+        ],
+        "stop_recommended": any(d.stop for d in decisions),
+    }
+    with db.write() as conn:
+        store_learning.save_round(
+            conn,
+            project_id=ctx.id,
+            version={
+                "version": version, "n_train": n_train, "strategy": result.strategy,
+                "featurizer": "tfidf",
+                "model": "none (cold start)" if result.model is None
+                else type(result.model).__name__,
+                "params": result.params, "metrics": result.metrics,
+                "stop_predictions": [int(v) for v in result.stop_predictions.tolist()],
+                "stopping": stopping, "train_seconds": time.perf_counter() - started,
+            },
+            queue=queue,
+        )
+    log.info("project %s: model version %s (%s labels)", ctx.slug, version, n_train)
+    return version
+
+
+def _stop_set(history: list[Any], item_ids: np.ndarray, project_id: int) -> list[int]:
+    """The fixed unlabeled sample stabilizing predictions are measured on, chosen once."""
+    for h in reversed(history):
+        if h["stopping"].get("stop_set"):
+            return list(h["stopping"]["stop_set"])
+    if not len(item_ids):
+        return []
+    rows = choose_stop_set(len(item_ids), np.random.default_rng(project_id), size=STOP_SET_SIZE)
+    return [int(item_ids[r]) for r in rows]
+
+
+def _criteria(settings: Any) -> list[Any]:
+    found = [STOPPING["stabilizing_predictions"](
+        threshold=settings.stop_kappa, window=settings.stop_window)]
+    if settings.budget:
+        found.append(STOPPING["budget"](budget=settings.budget))
+    return found
+
+
+class Learner:
+    """The background learner of `labelloop serve`: retrains every project when a round is due."""
+
+    def __init__(self, db: Database, *, poll_s: float = 0.5) -> None:
+        self.db = db
+        self.poll_s = poll_s
+        self.cache = FeatureCache()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def run_once(self) -> int:
+        """One pass over the projects; returns how many rounds ran."""
+        with self.db.read() as conn:
+            ids = store_projects.all_ids(conn)
+        ran = 0
+        for project_id in ids:
+            if self._stop.is_set():
+                break
+            try:
+                if due(self.db, project_id):
+                    ctx = system_context_by_id(self.db, project_id)
+                    if ctx is not None:
+                        train(self.db, ctx, cache=self.cache)
+                        ran += 1
+            except Exception:  # a broken project must not stop learning for the others
+                log.exception("training round for project %s failed", project_id)
+        return ran
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            if self.run_once() == 0:
+                self._stop.wait(self.poll_s)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="labelloop-learner", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)

@@ -1,0 +1,158 @@
+"""Projects: creation from a schema file, membership, and the access check every route makes."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from labelloop.errors import Conflict, LabelloopError, NotFound, PermissionDenied
+from labelloop.govern.permissions import ROLES, Permission, role_allows
+from labelloop.schema import ProjectSchema, ProjectSettings, parse_schema
+from labelloop.store import audit
+from labelloop.store import projects as store_projects
+from labelloop.store import users as store_users
+from labelloop.store.db import Database
+from labelloop.workflow.accounts import User
+
+SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+
+
+@dataclass(frozen=True)
+class ProjectContext:
+    """A project as one request sees it: its parsed schema and the caller's role in it."""
+
+    id: int
+    slug: str
+    name: str
+    schema: ProjectSchema
+    schema_version: int
+    role: str | None
+    user: User
+
+    @property
+    def settings(self) -> ProjectSettings:
+        return _settings(self.schema)
+
+    @property
+    def actor_id(self) -> int | None:
+        """The acting user's id for audit rows (None for the local operator)."""
+        return self.user.id or None
+
+    def require(self, permission: Permission) -> None:
+        if not role_allows(self.role, permission, is_admin=self.user.is_admin):
+            raise PermissionDenied(
+                f"your role in project '{self.slug}' does not allow {permission.value}"
+            )
+
+
+_schemas: dict[tuple[int, int], ProjectSchema] = {}
+_settings_of: dict[int, ProjectSettings] = {}
+
+
+def _settings(schema: ProjectSchema) -> ProjectSettings:
+    """The schema's settings as a typed object, built once per parsed schema."""
+    key = id(schema)
+    if key not in _settings_of:
+        _settings_of[key] = ProjectSettings(**schema.settings)
+    return _settings_of[key]
+
+
+def _parsed(project_id: int, version: int, raw: Any) -> ProjectSchema:
+    key = (project_id, version)
+    if key not in _schemas:
+        _schemas[key] = parse_schema(raw)
+    return _schemas[key]
+
+
+def create_project(db: Database, slug: str, schema_source: Any, *, actor: User | None) -> int:
+    """Create a project from a schema (YAML/JSON text or mapping); its creator becomes manager."""
+    if not SLUG.match(slug):
+        raise LabelloopError(
+            f"project slug '{slug[:64]}' must be lowercase letters, digits and '-' (max 64)"
+        )
+    schema = parse_schema(schema_source)
+    with db.write() as conn:
+        if store_projects.by_slug(conn, slug) is not None:
+            raise Conflict(f"project '{slug}' already exists")
+        pid = store_projects.insert_project(
+            conn, slug=slug, name=schema.name, schema=schema.to_dict(),
+            created_by=actor.id if actor else None,
+        )
+        store_projects.insert_guideline(
+            conn, project_id=pid, body=schema.guideline or "",
+            author_id=actor.id if actor else None, change_summary="initial guideline",
+        )
+        if actor is not None:
+            store_users.set_role(conn, project_id=pid, user_id=actor.id, role="manager")
+        audit.record(
+            db, conn, action="project.create", actor_id=actor.id if actor else None,
+            project_id=pid, subject=f"project:{slug}", payload={"schema": schema.to_dict()},
+        )
+    return pid
+
+
+def access(db: Database, slug: str, user: User, permission: Permission) -> ProjectContext:
+    """The project if ``user`` may do ``permission`` in it; non-members learn nothing about it."""
+    with db.read() as conn:
+        row = store_projects.by_slug(conn, slug)
+        role = (
+            store_users.role_in(conn, project_id=row["id"], user_id=user.id)
+            if row is not None
+            else None
+        )
+    if row is None or (role is None and not user.is_admin):
+        raise NotFound(f"no project '{slug[:64]}' that you are a member of")
+    ctx = ProjectContext(
+        id=int(row["id"]), slug=row["slug"], name=row["name"],
+        schema=_parsed(int(row["id"]), int(row["schema_version"]), row["schema"]),
+        schema_version=int(row["schema_version"]), role=role, user=user,
+    )
+    ctx.require(permission)
+    return ctx
+
+
+def system_context(db: Database, slug: str) -> ProjectContext:
+    """The project as the local operator (CLI on the server's machine) sees it: full rights."""
+    with db.read() as conn:
+        row = store_projects.by_slug(conn, slug)
+    if row is None:
+        raise NotFound(f"no project '{slug[:64]}'")
+    return ProjectContext(
+        id=int(row["id"]), slug=row["slug"], name=row["name"],
+        schema=_parsed(int(row["id"]), int(row["schema_version"]), row["schema"]),
+        schema_version=int(row["schema_version"]), role="manager",
+        user=User(id=0, username="(local)", is_admin=True),
+    )
+
+
+def set_member(db: Database, ctx: ProjectContext, username: str, role: str) -> None:
+    """Give a user a role in the project (a manager's act), audited."""
+    ctx.require(Permission.MANAGE_MEMBERS)
+    if role not in ROLES:
+        raise LabelloopError(f"role '{role}' is not one of {', '.join(ROLES)}")
+    with db.write() as conn:
+        row = store_users.by_name(conn, username)
+        if row is None:
+            raise NotFound(f"no user named '{username[:100]}'")
+        store_users.set_role(conn, project_id=ctx.id, user_id=row["id"], role=role)
+        audit.record(
+            db, conn, action="member.set", actor_id=ctx.actor_id, project_id=ctx.id,
+            subject=f"user:{row['id']}", payload={"username": username, "role": role},
+        )
+
+
+def members(db: Database, ctx: ProjectContext) -> list[dict[str, Any]]:
+    with db.read() as conn:
+        return store_users.members(conn, ctx.id)
+
+
+def projects_for(db: Database, user: User) -> list[dict[str, Any]]:
+    with db.read() as conn:
+        return store_users.projects_of(conn, user.id, is_admin=user.is_admin)
+
+
+def guideline(db: Database, ctx: ProjectContext) -> dict[str, Any]:
+    with db.read() as conn:
+        row = store_projects.latest_guideline(conn, ctx.id)
+    return {"version": row["version"], "body": row["body"]} if row else {"version": 0, "body": ""}

@@ -1,0 +1,53 @@
+"""A project's progress, model and stopping state, derived from the store on every call."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from labelloop.govern.permissions import Permission
+from labelloop.store import items as store_items
+from labelloop.store import learning as store_learning
+from labelloop.store.db import Database
+from labelloop.workflow.projects import ProjectContext
+
+
+def _model(row: Any) -> dict[str, Any]:
+    return {
+        "version": row["version"],
+        "n_train": row["n_train"],
+        "strategy": row["strategy"],
+        "featurizer": row["featurizer"],
+        "model": row["model"],
+        "params": row["params"],
+        "metrics": row["metrics"],
+        "stopping": row["stopping"].get("decisions", []),
+        "stop_recommended": bool(row["stopping"].get("stop_recommended")),
+        "cold_start": bool(row["stopping"].get("cold_start")),
+        "train_seconds": round(row["train_seconds"], 3),
+        "created_at": row["created_at"].isoformat(),
+    }
+
+
+def status(db: Database, ctx: ProjectContext) -> dict[str, Any]:
+    """Counts, the current model with its eval metrics, and whether to stop labeling."""
+    ctx.require(Permission.VIEW_PROJECT)
+    with db.read() as conn:
+        counts = store_items.counts(conn, ctx.id)
+        latest = store_learning.latest(conn, ctx.id)
+    model = _model(latest) if latest is not None else None
+    return {
+        "project": {"slug": ctx.slug, "name": ctx.name},
+        "role": ctx.role,
+        "counts": counts,
+        "model": model,
+        "strategy": ctx.settings.strategy,
+        "stop_recommended": bool(model and model["stop_recommended"]),
+    }
+
+
+def models(db: Database, ctx: ProjectContext) -> list[dict[str, Any]]:
+    """Every model version of the project, oldest first (the learning curve)."""
+    ctx.require(Permission.VIEW_PROJECT)
+    with db.read() as conn:
+        rows = store_learning.history(conn, ctx.id)
+    return [_model(r) for r in rows]

@@ -1,0 +1,211 @@
+"""Serving and taking work: lease the next queued item, submit, skip, go back and change."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from typing import Any
+
+from labelloop.errors import Conflict, LabelloopError, NotFound
+from labelloop.govern.permissions import Permission
+from labelloop.schema import validate_value
+from labelloop.store import audit
+from labelloop.store import projects as store_projects
+from labelloop.store import tasks as store_tasks
+from labelloop.store.db import Database
+from labelloop.store.users import now
+from labelloop.workflow.imports import _label_text
+from labelloop.workflow.projects import ProjectContext
+
+MAX_ACTIVE_MS = 24 * 3600 * 1000
+
+
+def _task(row: Mapping[str, Any]) -> dict[str, Any]:
+    suggestion = None
+    if row["suggestion"] is not None:
+        suggestion = {"label": row["suggestion"], "confidence": row["suggestion_confidence"]}
+    return {
+        "assignment_id": row["id"],
+        "item": {
+            "id": row["item_id"],
+            "external_id": row["external_id"],
+            "data": row["payload"],
+            "metadata": row["meta"],
+        },
+        "selection": {
+            "strategy": row["strategy"],
+            "score": row["score"],
+            "rank": row["rank"],
+            "model_version": row["model_version"],
+            "reason": row["reason"],
+        },
+        "suggestion": suggestion,
+        "lease_expires_at": row["lease_expires_at"].isoformat(),
+    }
+
+
+def next_task(db: Database, ctx: ProjectContext, *, held: Sequence[int] = ()) -> dict[str, Any] | None:
+    """Lease the user's next item: a live lease they hold first, else the best queued item.
+
+    ``held`` lists assignments the client already shows or has prefetched, so asking again
+    returns the item after them. ``None`` means the queue has nothing for this user right now.
+    """
+    ctx.require(Permission.ANNOTATE)
+    settings = ctx.settings
+    at = now()
+    with db.write() as conn:
+        lease = store_tasks.held_lease(
+            conn, project_id=ctx.id, user_id=ctx.user.id, exclude=held, at=at
+        )
+        if lease is not None:
+            return _task(store_tasks.task_view(conn, lease["id"]))  # type: ignore[arg-type]
+        current = store_tasks.current_round(conn, ctx.id)
+        if current is None:
+            return None
+        entry = store_tasks.next_candidate(
+            conn, model_version_id=current["id"], user_id=ctx.user.id,
+            overlap=settings.overlap, at=at, skip_locked=not db.is_sqlite,
+        )
+        if entry is None:
+            return None
+        store_tasks.release_expired(conn, item_id=entry["item_id"], at=at)
+        assignment_id = store_tasks.insert_lease(
+            conn, project_id=ctx.id, user_id=ctx.user.id, entry=entry,
+            model_version=current["version"], strategy=current["strategy"],
+            lease=timedelta(minutes=settings.lease_minutes), at=at,
+        )
+        return _task(store_tasks.task_view(conn, assignment_id))  # type: ignore[arg-type]
+
+
+def _own_live_lease(conn: Any, ctx: ProjectContext, assignment_id: int) -> Mapping[str, Any]:
+    row = store_tasks.get_assignment(conn, assignment_id)
+    if row is None or row["project_id"] != ctx.id:
+        raise NotFound(f"no task {assignment_id} in project '{ctx.slug}'")
+    if row["user_id"] != ctx.user.id:
+        raise Conflict(f"task {assignment_id} is leased to another annotator")
+    if row["state"] == "submitted":
+        raise Conflict(f"task {assignment_id} was already submitted; change it with Back")
+    if row["state"] != "leased" or row["lease_expires_at"] <= now():
+        raise Conflict(
+            f"your lease on task {assignment_id} expired; the item may have gone to someone else"
+        )
+    return row
+
+
+def submit(
+    db: Database,
+    ctx: ProjectContext,
+    assignment_id: int,
+    value: Mapping[str, Any],
+    *,
+    active_ms: int,
+) -> dict[str, Any]:
+    """Record an annotation for a leased item, resolve the item's label when it has enough."""
+    ctx.require(Permission.ANNOTATE)
+    clean = validate_value(ctx.schema, value)
+    if not 0 <= active_ms <= MAX_ACTIVE_MS:
+        raise LabelloopError(f"active_ms must be between 0 and {MAX_ACTIVE_MS}")
+    with db.write() as conn:
+        lease = _own_live_lease(conn, ctx, assignment_id)
+        guideline = store_projects.latest_guideline(conn, ctx.id)
+        annotation_id = store_tasks.insert_annotation(
+            conn, project_id=ctx.id, item_id=lease["item_id"], user_id=ctx.user.id,
+            assignment_id=assignment_id, value=clean, status="submitted",
+            schema_version=ctx.schema_version,
+            guideline_version=guideline["version"] if guideline else None,
+            model_version=lease["model_version"], suggestion=lease["suggestion"],
+            suggestion_confidence=lease["suggestion_confidence"], active_ms=active_ms,
+        )
+        store_tasks.set_state(conn, assignment_id, "submitted")
+        resolution = _resolve(conn, ctx, lease["item_id"])
+        audit.record(
+            db, conn, action="annotation.submit", actor_id=ctx.actor_id, project_id=ctx.id,
+            subject=f"item:{lease['item_id']}",
+            payload={"annotation_id": annotation_id, "value": clean, "active_ms": active_ms},
+        )
+    return {"annotation_id": annotation_id, "item_id": lease["item_id"], "resolution": resolution}
+
+
+def _resolve(conn: Any, ctx: ProjectContext, item_id: int) -> str | None:
+    """Resolve an item once it has ``overlap`` annotations: the one, or the majority's."""
+    done = store_tasks.item_annotations(conn, item_id)
+    if len(done) < ctx.settings.overlap:
+        return None
+    target = ctx.schema.target.name
+    if len(done) == 1:
+        chosen, how = done[0], "single"
+    else:
+        votes = Counter(_label_text(a["value"].get(target)) for a in done)
+        top = votes.most_common(1)[0][0]
+        chosen = next(a for a in done if _label_text(a["value"].get(target)) == top)
+        how = "consensus"
+    store_tasks.upsert_label(
+        conn, item_id=item_id, project_id=ctx.id, value=chosen["value"],
+        label=_label_text(chosen["value"].get(target)), resolution=how,
+        annotation_id=chosen["id"], decided_by=None,
+    )
+    store_tasks.leave_queue(conn, item_id)
+    return how
+
+
+def skip(db: Database, ctx: ProjectContext, assignment_id: int) -> None:
+    """Give an item back without labeling it; it will not be served to this user again."""
+    ctx.require(Permission.ANNOTATE)
+    with db.write() as conn:
+        lease = _own_live_lease(conn, ctx, assignment_id)
+        store_tasks.set_state(conn, assignment_id, "skipped")
+        audit.record(
+            db, conn, action="assignment.skip", actor_id=ctx.actor_id, project_id=ctx.id,
+            subject=f"item:{lease['item_id']}", payload={"assignment_id": assignment_id},
+        )
+
+
+def previous(db: Database, ctx: ProjectContext, *, before: int | None = None) -> dict[str, Any] | None:
+    """The user's annotation before ``before`` (or their latest), to look at and change."""
+    ctx.require(Permission.ANNOTATE)
+    with db.read() as conn:
+        rows = store_tasks.last_annotations(
+            conn, project_id=ctx.id, user_id=ctx.user.id, before_id=before
+        )
+    if not rows:
+        return None
+    row = rows[0]
+    return {
+        "annotation_id": row["id"],
+        "item": {
+            "id": row["item_id"], "external_id": row["external_id"], "data": row["payload"],
+            "metadata": row["meta"],
+        },
+        "value": row["value"],
+        "suggestion": (
+            {"label": row["suggestion"], "confidence": row["suggestion_confidence"]}
+            if row["suggestion"] is not None
+            else None
+        ),
+        "created_at": row["created_at"].isoformat(),
+    }
+
+
+def edit(
+    db: Database, ctx: ProjectContext, annotation_id: int, value: Mapping[str, Any],
+    *, active_ms: int = 0,
+) -> dict[str, Any]:
+    """Change one's own earlier annotation; the item's resolved label follows."""
+    ctx.require(Permission.ANNOTATE)
+    clean = validate_value(ctx.schema, value)
+    with db.write() as conn:
+        row = store_tasks.get_annotation(conn, annotation_id)
+        if row is None or row["project_id"] != ctx.id or row["user_id"] != ctx.user.id:
+            raise NotFound(f"no annotation {annotation_id} of yours in project '{ctx.slug}'")
+        store_tasks.update_annotation(
+            conn, annotation_id, value=clean,
+            active_ms=min(MAX_ACTIVE_MS, row["active_ms"] + max(0, active_ms)),
+        )
+        resolution = _resolve(conn, ctx, row["item_id"])
+        audit.record(
+            db, conn, action="annotation.edit", actor_id=ctx.actor_id, project_id=ctx.id,
+            subject=f"item:{row['item_id']}",
+            payload={"annotation_id": annotation_id, "old": row["value"], "new": clean},
+        )
+    return {"annotation_id": annotation_id, "item_id": row["item_id"], "resolution": resolution}

@@ -1,0 +1,134 @@
+"""Exports: every column present, round-trips through the importers, safe in spreadsheets."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from labelloop.domain import EXPORT_COLUMNS, ExportRecord
+from labelloop.ingest import CsvExporter, CsvImporter, JsonlExporter, JsonlImporter
+
+
+def record(item_id: int, **changes: object) -> ExportRecord:
+    fields: dict[str, object] = {
+        "item_id": item_id,
+        "external_id": f"ext-{item_id}",
+        "text": f"text number {item_id}",
+        "label": "positive",
+        "resolution": "consensus",
+        "annotator": "alice",
+        "annotated_at": datetime(2024, 5, 1, 12, 30, tzinfo=UTC),
+        "active_ms": 1500,
+        "guideline_version": 2,
+        "schema_version": 1,
+        "model_version": 4,
+        "suggestion": "positive",
+        "suggestion_confidence": 0.9,
+        "strategy": "margin",
+        "score": 0.25,
+        "rank": 3,
+        "reason": "the model is torn between positive and neutral",
+        "metadata": {"lang": "en", "tags": ["a"]},
+    }
+    fields.update(changes)
+    return ExportRecord(**fields)  # type: ignore[arg-type]
+
+
+RECORDS = [
+    record(1),
+    record(2, label=["sport", "tech"], text="line one\nline two, with comma"),
+    record(3, external_id="ünïcode", text='quote " and émoji 🙂', annotated_at=None, metadata={}),
+]
+
+
+def export(exporter: object, records: list[ExportRecord]) -> bytes:
+    sink = io.BytesIO()
+    exporter.write(records, sink)  # type: ignore[attr-defined]
+    return sink.getvalue()
+
+
+def test_jsonl_has_every_column_and_iso_timestamps() -> None:
+    rows = [json.loads(line) for line in export(JsonlExporter(), RECORDS).decode().splitlines()]
+    assert len(rows) == 3
+    assert all(list(row) == list(EXPORT_COLUMNS) for row in rows)
+    assert rows[0]["annotated_at"] == "2024-05-01T12:30:00+00:00"
+    assert rows[0]["metadata"] == {"lang": "en", "tags": ["a"]}
+    assert rows[1]["label"] == ["sport", "tech"]
+    assert rows[2]["annotated_at"] is None
+
+
+def test_jsonl_timestamps_are_utc_with_offset() -> None:
+    naive = record(1, annotated_at=datetime(2024, 5, 1, 12, 30))
+    plus2 = record(2, annotated_at=datetime(2024, 5, 1, 14, 30, tzinfo=timezone(timedelta(hours=2))))
+    rows = [json.loads(line) for line in export(JsonlExporter(), [naive, plus2]).splitlines()]
+    assert {row["annotated_at"] for row in rows} == {"2024-05-01T12:30:00+00:00"}
+
+
+def test_jsonl_never_writes_nan() -> None:
+    (line,) = export(JsonlExporter(), [record(1, score=float("nan"))]).splitlines()
+    assert json.loads(line)["score"] is None
+
+
+def test_jsonl_round_trip_through_the_importer() -> None:
+    data = export(JsonlExporter(), RECORDS)
+    importer = JsonlImporter(text_field="text", id_field="external_id", label_field="label")
+    items = list(importer.read(io.BytesIO(data)))
+    assert [i.payload["text"] for i in items] == [r.text for r in RECORDS]
+    assert [i.external_id for i in items] == [r.external_id for r in RECORDS]
+    assert [i.label for i in items] == [r.label for r in RECORDS]
+
+
+def test_csv_header_labels_and_metadata() -> None:
+    rows = list(csv.reader(io.StringIO(export(CsvExporter(), RECORDS).decode(), newline="")))
+    assert rows[0] == list(EXPORT_COLUMNS)
+    body = [dict(zip(rows[0], row, strict=True)) for row in rows[1:]]
+    assert [row["label"] for row in body] == ["positive", "sport|tech", "positive"]
+    assert json.loads(body[0]["metadata"]) == {"lang": "en", "tags": ["a"]}
+    assert body[2]["metadata"] == "{}"
+    assert body[0]["annotated_at"] == "2024-05-01T12:30:00+00:00"
+    assert body[2]["annotated_at"] == ""
+    assert body[1]["text"] == "line one\nline two, with comma"
+
+
+def test_csv_round_trip_through_the_importer() -> None:
+    data = export(CsvExporter(), RECORDS)
+    importer = CsvImporter(text_field="text", id_field="external_id", label_field="label")
+    items = list(importer.read(io.BytesIO(data)))
+    assert [i.payload["text"] for i in items] == [r.text for r in RECORDS]
+    assert [i.external_id for i in items] == [r.external_id for r in RECORDS]
+    assert [i.label for i in items] == ["positive", "sport|tech", "positive"]
+    assert [i.line for i in items] == [2, 3, 5]
+
+
+@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t"])
+def test_csv_guards_against_formula_injection(start: str) -> None:
+    evil = record(1, text=f"{start}HYPERLINK(\"http://x\")", external_id=f"{start}1", label=start)
+    row = list(csv.reader(io.StringIO(export(CsvExporter(), [evil]).decode(), newline="")))[1]
+    cells = dict(zip(EXPORT_COLUMNS, row, strict=True))
+    assert cells["text"] == f"'{start}HYPERLINK(\"http://x\")"
+    assert cells["external_id"] == f"'{start}1"
+    assert cells["label"] == f"'{start}"
+
+
+def test_csv_leaves_numbers_and_jsonl_text_alone() -> None:
+    negative = record(1, score=-0.5, text="-1 is fine in JSON")
+    row = list(csv.reader(io.StringIO(export(CsvExporter(), [negative]).decode(), newline="")))[1]
+    assert dict(zip(EXPORT_COLUMNS, row, strict=True))["score"] == "-0.5"
+    (line,) = export(JsonlExporter(), [negative]).splitlines()
+    assert json.loads(line)["text"] == "-1 is fine in JSON"
+
+
+def test_exports_stream_many_records() -> None:
+    many = (record(i) for i in range(5000))
+    data = export(CsvExporter(), many)  # a generator: nothing is held in a list
+    assert data.count(b"\n") == 5001
+    assert export(JsonlExporter(), (record(i) for i in range(5000))).count(b"\n") == 5000
+
+
+def test_empty_exports() -> None:
+    assert export(JsonlExporter(), []) == b""
+    assert export(CsvExporter(), []).decode().strip() == ",".join(EXPORT_COLUMNS)

@@ -1,0 +1,273 @@
+"""Project schemas: the user-facing YAML/JSON format and the messages a bad one gives."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+import labelloop.schema
+from labelloop.errors import SchemaError
+from labelloop.schema import ProjectSchema, ProjectSettings, parse_schema
+
+TWEETS = """\
+name: Tweet sentiment
+data:
+  type: text
+  field: text
+controls:
+  - name: sentiment
+    type: choice
+    labels: [negative, neutral, positive]
+    hotkeys: ["1", "2", "3"]
+    target: true
+guideline: |
+  Label the author's attitude, not the topic.
+settings:
+  strategy: margin
+  retrain_every: 10
+  overlap: 1
+"""
+
+
+def schema_with(**control: object) -> dict[str, object]:
+    """A minimal schema dict whose one control has the given keys."""
+    base: dict[str, object] = {"name": "c", "type": "choice", "labels": ["a", "b"]}
+    base.update(control)
+    return {"name": "P", "controls": [base]}
+
+
+def error_of(source: object) -> str:
+    with pytest.raises(SchemaError) as info:
+        parse_schema(source)  # type: ignore[arg-type]
+    return info.value.message
+
+
+def test_design_example_parses_with_defaults_filled() -> None:
+    schema = parse_schema(TWEETS)
+    assert schema.name == "Tweet sentiment"
+    assert (schema.data_type, schema.data_field) == ("text", "text")
+    assert schema.target.name == "sentiment"
+    assert schema.target.labels == ("negative", "neutral", "positive")
+    assert schema.guideline.startswith("Label the author's attitude")
+    assert schema.settings["queue_size"] == 500
+    assert schema.settings["budget"] is None
+    assert schema.settings["eval_fraction"] == 0.0
+
+
+def test_json_text_bytes_and_mapping_give_the_same_schema() -> None:
+    from_yaml = parse_schema(TWEETS)
+    as_json = json.dumps(from_yaml.to_dict())
+    assert parse_schema(as_json) == from_yaml
+    assert parse_schema(as_json.encode()) == from_yaml
+    assert parse_schema(from_yaml.to_dict()) == from_yaml
+    assert parse_schema("\ufeff" + TWEETS) == from_yaml
+
+
+def test_to_dict_is_the_user_format() -> None:
+    data = parse_schema(TWEETS).to_dict()
+    assert data["data"] == {"type": "text", "field": "text"}
+    assert data["controls"][0]["labels"] == ["negative", "neutral", "positive"]
+    assert data["controls"][0]["target"] is True
+    json.dumps(data)
+
+
+def test_target_defaults_to_the_first_choice_control() -> None:
+    schema = parse_schema(
+        {
+            "name": "P",
+            "controls": [
+                {"name": "topics", "type": "multi_choice", "labels": ["x", "y"]},
+                {"name": "tone", "type": "choice", "labels": ["a", "b"]},
+            ],
+        }
+    )
+    assert schema.target.name == "topics"
+    marked = schema.to_dict()
+    marked["controls"][1]["target"] = True
+    assert parse_schema(marked).target.name == "tone"
+
+
+def test_hotkeys_default_to_digits_for_the_first_nine_labels() -> None:
+    labels = [f"l{i}" for i in range(12)]
+    control = parse_schema(schema_with(labels=labels)).controls[0]
+    assert control.hotkeys == tuple("123456789")
+    assert parse_schema(schema_with()).controls[0].hotkeys == ("1", "2")
+
+
+def test_yaml_number_hotkeys_mean_digit_keys() -> None:
+    control = parse_schema("name: P\ncontrols: [{name: c, type: choice, labels: [a, b], hotkeys: [1, 2]}]")
+    assert control.controls[0].hotkeys == ("1", "2")
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        (schema_with(labels=[]), "controls[0].labels: must be a non-empty list of distinct label names"),
+        (schema_with(labels="a,b"), "controls[0].labels: must be a non-empty list of distinct label names"),
+        (schema_with(labels=["a", "a"]), "controls[0].labels: 'a' is listed twice"),
+        (schema_with(labels=["a", ""]), "controls[0].labels[1]: must be a non-empty string of at most 100 characters"),
+        (schema_with(labels=["a", "x" * 101]), "controls[0].labels[1]: must be a non-empty string of at most 100 characters"),
+        (schema_with(labels=[str(i) for i in range(51)]), "controls[0].labels: 51 labels; at most 50 are allowed"),
+        (schema_with(labels=["a", " b"]), "controls[0].labels[1]: ' b' starts or ends with whitespace"),
+        (schema_with(hotkeys=["1", "1"]), "controls[0].hotkeys: '1' is used twice"),
+        (schema_with(hotkeys=["1", "2", "3"]), "controls[0].hotkeys: 3 hotkeys for 2 labels"),
+        (schema_with(hotkeys=["ab"]), "controls[0].hotkeys[0]: 'ab' must be a single character"),
+        (schema_with(target="yes"), "controls[0].target: must be true or false; got string"),
+        (schema_with(colour="red"), "controls[0]: unknown key 'colour'; known keys are: name, type, labels, hotkeys, descriptions, target"),
+        (schema_with(descriptions={"z": "?"}), "controls[0].descriptions: 'z' is not one of a, b"),
+        (schema_with(name=""), "controls[0].name: must be a non-empty string of at most 100 characters"),
+        (schema_with(type=None), "controls[0].type: required; one of choice, multi_choice"),
+        ({"name": "P", "data": {"type": "video"}, "controls": []}, "data.type: 'video' is not one of text"),
+        ({"name": "P", "controls": []}, "controls: must be a non-empty list of controls"),
+        ({"name": "P"}, "controls: must be a non-empty list of controls"),
+        ({"controls": []}, "name: required"),
+        ({"name": "x" * 201, "controls": []}, "name: must be a non-empty string of at most 200 characters"),
+        ({"name": "P", "contorls": []}, "schema: unknown key 'contorls'; known keys are: name, data, controls, guideline, settings"),
+        ("- a\n- b\n", "schema: must be a mapping with name, data and controls; got list"),
+        ("", "schema: must be a mapping with name, data and controls; got null"),
+    ],
+)
+def test_bad_schema_names_the_path(source: object, message: str) -> None:
+    assert error_of(source) == message
+
+
+def test_unsupported_control_type_lists_the_supported_ones() -> None:
+    source = {
+        "name": "P",
+        "controls": [
+            {"name": "c", "type": "choice", "labels": ["a"]},
+            {"name": "ents", "type": "spans", "labels": ["PER"]},
+        ],
+    }
+    assert error_of(source) == (
+        "controls[1].type: 'spans' is not supported yet; one of choice, multi_choice"
+    )
+
+
+def test_two_controls_marked_target_is_an_error() -> None:
+    source = {
+        "name": "P",
+        "controls": [
+            {"name": "a", "type": "choice", "labels": ["x"], "target": True},
+            {"name": "b", "type": "multi_choice", "labels": ["y"], "target": True},
+        ],
+    }
+    assert error_of(source) == "controls: a, b are all marked target; mark exactly one"
+
+
+def test_duplicate_control_names_are_an_error() -> None:
+    source = {
+        "name": "P",
+        "controls": [
+            {"name": "a", "type": "choice", "labels": ["x"]},
+            {"name": "a", "type": "choice", "labels": ["y"]},
+        ],
+    }
+    assert error_of(source) == "controls[1].name: 'a' is used twice"
+
+
+@pytest.mark.parametrize(
+    ("key", "shown"), [("s", "'s'"), ("S", "'S'"), ("?", "'?'"), (" ", "Space"), ("\n", "Enter")]
+)
+def test_reserved_hotkeys_are_refused(key: str, shown: str) -> None:
+    message = error_of(schema_with(hotkeys=["1", key]))
+    assert message.startswith(f"controls[0].hotkeys[1]: {shown} is reserved (reserved keys: s, S, ?")
+
+
+def test_yaml_booleans_as_labels_get_a_quoting_hint() -> None:
+    message = error_of("name: P\ncontrols: [{name: c, type: choice, labels: [yes, no]}]")
+    assert message == "controls[0].labels[0]: must be a string, got boolean True (quote it in YAML)"
+
+
+def test_multi_choice_labels_cannot_contain_separators() -> None:
+    message = error_of(schema_with(type="multi_choice", labels=["a|b", "c"]))
+    assert message.startswith("controls[0].labels[0]: 'a|b' contains ',' or '|'")
+
+
+def test_malformed_yaml_names_the_line() -> None:
+    message = error_of("name: P\ncontrols:\n  - name: [unclosed\n")
+    assert message.startswith("schema is not valid YAML or JSON: ")
+    assert "(line 4, column 1)" in message
+
+
+def test_malformed_json_names_the_line() -> None:
+    message = error_of('{\n  "name": "P",\n  "controls": [}\n')
+    assert message.startswith("schema is not valid YAML or JSON: ")
+    assert "line 3" in message
+
+
+def test_settings_errors_name_the_setting() -> None:
+    assert error_of({**schema_with(), "settings": {"retrain_evry": 5}}).startswith(
+        "settings.retrain_evry: unknown setting; known settings are: strategy, retrain_every"
+    )
+    assert error_of({**schema_with(), "settings": {"overlap": 11}}) == (
+        "settings.overlap: input should be less than or equal to 10"
+    )
+    assert error_of({**schema_with(), "settings": {"eval_fraction": 0.6}}) == (
+        "settings.eval_fraction: input should be less than or equal to 0.5"
+    )
+    assert error_of({**schema_with(), "settings": {"retrain_every": True}}) == (
+        "settings.retrain_every: input should be a valid integer"
+    )
+    assert error_of({**schema_with(), "settings": {"budget": 0}}) == (
+        "settings.budget: input should be greater than or equal to 1"
+    )
+    assert error_of({**schema_with(), "settings": [1]}) == (
+        "settings: must be a mapping of setting name to value"
+    )
+
+
+def test_settings_defaults() -> None:
+    assert ProjectSettings().model_dump() == {
+        "strategy": "margin",
+        "retrain_every": 10,
+        "overlap": 1,
+        "lease_minutes": 10,
+        "batch_size": 10,
+        "queue_size": 500,
+        "budget": None,
+        "preselect_suggestion": False,
+        "stop_kappa": 0.99,
+        "stop_window": 3,
+        "eval_fraction": 0.0,
+    }
+    schema = parse_schema({**schema_with(), "settings": {"budget": 300, "stop_kappa": 1}})
+    assert schema.settings["budget"] == 300
+    assert schema.settings["stop_kappa"] == 1.0
+
+
+def test_schema_built_in_code_gets_default_settings() -> None:
+    schema = ProjectSchema(
+        name="P", data_type="text", data_field="text", controls=parse_schema(schema_with()).controls
+    )
+    assert schema.settings == ProjectSettings().model_dump()
+    assert schema.control("c").labels == ("a", "b")
+    with pytest.raises(SchemaError, match="'zz' is not a control; controls are: c"):
+        schema.control("zz")
+
+
+def test_public_api() -> None:
+    assert set(labelloop.schema.__all__) >= {
+        "Control",
+        "ProjectSchema",
+        "ProjectSettings",
+        "parse_schema",
+        "validate_value",
+        "label_value",
+        "SUPPORTED_DATA_TYPES",
+        "SUPPORTED_CONTROL_TYPES",
+        "RESERVED_HOTKEYS",
+    }
+
+
+def test_schema_is_pure() -> None:
+    code = (
+        "import sys, labelloop.schema; "
+        "bad = [m for m in ('sqlalchemy', 'fastapi', 'labelloop.store', 'labelloop.server') "
+        "if m in sys.modules]; print(bad)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
