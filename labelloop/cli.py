@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import sys
@@ -86,8 +87,12 @@ class _ProgressReader:
 
 def _progress() -> Progress:
     return Progress(
-        TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
-        console=err, transient=True,
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
     )
 
 
@@ -132,7 +137,9 @@ def users_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None
 
 
 @tokens_app.command("create")
-def tokens_create(name: str, label: Annotated[str, typer.Option(help="Token name")] = "cli") -> None:
+def tokens_create(
+    name: str, label: Annotated[str, typer.Option(help="Token name")] = "cli"
+) -> None:
     """Create a bearer token for user NAME and print it (it is stored hashed, shown once)."""
     from labelloop.workflow import accounts
 
@@ -210,14 +217,24 @@ def import_(
             task = progress.add_task(f"importing {file.name}", total=file.stat().st_size)
             reader = _ProgressReader(raw, lambda n: progress.advance(task, n))
             return imports.import_items(
-                db, ctx, reader, fmt=fmt, filename=file.name, text_field=text_field,  # type: ignore[arg-type]
-                id_field=id_field, label_field=label_field, split=split,
+                db,
+                ctx,
+                reader,
+                fmt=fmt,
+                filename=file.name,
+                text_field=text_field,  # type: ignore[arg-type]
+                id_field=id_field,
+                label_field=label_field,
+                split=split,
             )
 
     report = _run(go)
     summary = {
-        "items": report.n_items, "labeled": report.n_labeled, "duplicates": report.n_duplicates,
-        "split": report.split, "batch_id": report.batch_id,
+        "items": report.n_items,
+        "labeled": report.n_labeled,
+        "duplicates": report.n_duplicates,
+        "split": report.split,
+        "batch_id": report.batch_id,
     }
     if as_json:
         typer.echo(json.dumps(summary))
@@ -228,7 +245,9 @@ def import_(
     )
     if report.duplicate_lines:
         shown = ", ".join(str(n) for n in report.duplicate_lines[:10])
-        out.print(f"duplicate texts at lines {shown}" + (" ..." if report.n_duplicates > 10 else ""))
+        out.print(
+            f"duplicate texts at lines {shown}" + (" ..." if report.n_duplicates > 10 else "")
+        )
 
 
 @app.command()
@@ -306,7 +325,10 @@ def _serve(settings: Settings, *, on_ready: Callable[[], None] | None = None) ->
     url = f"http://{settings.host}:{settings.port}/"
     out.print(f"labelloop serving on [bold]{url}[/bold]  (Ctrl+C stops)")
     config = uvicorn.Config(
-        create_app(settings), host=settings.host, port=settings.port, log_level="warning",
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
         access_log=False,
     )
     server = uvicorn.Server(config)
@@ -333,10 +355,8 @@ def worker() -> None:
     settings, db = _open()
     out.print(f"labelloop worker on {db.engine.url!r}")
     learner = Learner(db, poll_s=settings.learner_poll_s)
-    try:
-        learner._loop()
-    except KeyboardInterrupt:
-        pass
+    with contextlib.suppress(KeyboardInterrupt):
+        learner.run_forever()
 
 
 @app.command()
@@ -351,10 +371,19 @@ def demo(
     settings, db = _open(get_settings(port=port))
     with _progress() as progress:
         task = progress.add_task("building the demo project", total=None)
-        info = _run(lambda: setup_demo(db, eval_size=eval_size, progress=lambda n: progress.update(task, completed=n)))
+        info = _run(
+            lambda: setup_demo(
+                db, eval_size=eval_size, progress=lambda n: progress.update(task, completed=n)
+            )
+        )
     if info.password:
-        out.print(f"demo project '{info.slug}': {info.n_pool:,} tweets to label, {info.n_eval:,} held out")
-        out.print(f"sign in as [bold]{info.username}[/bold] with password [bold]{info.password}[/bold] (shown once)")
+        out.print(
+            f"demo project '{info.slug}': {info.n_pool:,} tweets to label, {info.n_eval:,} held out"
+        )
+        out.print(
+            f"sign in as [bold]{info.username}[/bold] with password "
+            f"[bold]{info.password}[/bold] (shown once)"
+        )
     else:
         out.print(f"demo project '{info.slug}' already exists; sign in as {info.username}")
     url = f"http://{settings.host}:{settings.port}/p/{info.slug}/label"

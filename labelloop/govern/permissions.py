@@ -1,4 +1,4 @@
-"""Who may do what in a project: roles ordered by trust, each granting a fixed set of permissions."""
+"""Who may do what in a project: roles ordered by trust, each granting a set of permissions."""
 
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 class CsvImporter(TextImporter):
-    """Reads a comma-separated file with a header row; errors name the physical line of the record."""
+    """Reads CSV with a header row; errors name the physical line where the record starts."""
 
     format: ClassVar[str] = "csv"
 
@@ -62,7 +62,9 @@ class CsvImporter(TextImporter):
         seen: set[str] = set()
         for name in header:
             if name in seen:
-                raise ImportFormatError(line=1, reason=f"column {name!r} appears twice in the header")
+                raise ImportFormatError(
+                    line=1, reason=f"column {name!r} appears twice in the header"
+                )
             seen.add(name)
         for field in (self.text_field, self.id_field):
             if field is not None and field not in seen:
@@ -106,16 +108,11 @@ class CsvExporter:
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(columns)
-        rows = 0
-        for record in records:
+        for count, record in enumerate(records, 1):
             writer.writerow(
-                [
-                    convert(value)
-                    for convert, value in zip(converters, values(record), strict=True)
-                ]
+                [convert(value) for convert, value in zip(converters, values(record), strict=True)]
             )
-            rows += 1
-            if rows % _FLUSH_ROWS == 0:
+            if count % _FLUSH_ROWS == 0:
                 sink.write(buffer.getvalue().encode("utf-8"))
                 buffer.seek(0)
                 buffer.truncate()

@@ -26,7 +26,7 @@ _SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
 
 
 def make_importer(format: str, **options: Any) -> Importer:
-    """An importer for ``format`` built with ``options`` (text_field, id_field, label_field, ...)."""
+    """An importer for ``format`` built with ``options`` (text_field, id_field, ...)."""
     try:
         cls = IMPORTERS[format]
     except KeyError:
@@ -54,6 +54,4 @@ def importer_for_path(path: str) -> str:
         return _SUFFIXES[PurePath(path).suffix.lower()]
     except KeyError:
         known = " or ".join(sorted(IMPORTERS))
-        raise LabelloopError(
-            f"cannot tell the format of {name!r}; pass --format {known}"
-        ) from None
+        raise LabelloopError(f"cannot tell the format of {name!r}; pass --format {known}") from None

@@ -25,7 +25,7 @@ def _reject_constant(name: str) -> Any:
 
 
 class JsonlImporter(TextImporter):
-    """Reads JSON Lines (``.jsonl`` / ``.ndjson``); blank lines are skipped, errors name the line."""
+    """Reads JSON Lines (.jsonl / .ndjson); blank lines are skipped, errors name the line."""
 
     format: ClassVar[str] = "jsonl"
 
@@ -40,13 +40,17 @@ class JsonlImporter(TextImporter):
             try:
                 record = json.loads(text, parse_constant=_reject_constant)
             except _ConstantError as exc:
-                raise ImportFormatError(line=line, reason=f"not valid JSON: {exc} is not allowed") from None
+                raise ImportFormatError(
+                    line=line, reason=f"not valid JSON: {exc} is not allowed"
+                ) from None
             except json.JSONDecodeError as exc:
                 raise ImportFormatError(
                     line=line, reason=f"not valid JSON: {exc.msg} (column {exc.colno})"
                 ) from None
             except RecursionError:
-                raise ImportFormatError(line=line, reason="not valid JSON: nested too deeply") from None
+                raise ImportFormatError(
+                    line=line, reason="not valid JSON: nested too deeply"
+                ) from None
             if not isinstance(record, dict):
                 raise ImportFormatError(
                     line=line, reason=f"expected a JSON object, got {_python_kind(record)}"

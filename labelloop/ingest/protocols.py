@@ -10,7 +10,7 @@ from labelloop.domain import ExportRecord, ItemIn
 
 @runtime_checkable
 class Importer(Protocol):
-    """Streams validated records from a file; raises ImportFormatError(line=, reason=) on bad ones."""
+    """Streams validated records; a bad one raises ImportFormatError(line=, reason=)."""
 
     format: ClassVar[str]
 

@@ -69,7 +69,11 @@ class TextImporter:
         skip = (self.text_field, self.id_field, self.label_field)
         metadata = {key: value for key, value in record.items() if key not in skip}
         return ItemIn(
-            line=line, payload={"text": text}, external_id=external_id, label=label, metadata=metadata
+            line=line,
+            payload={"text": text},
+            external_id=external_id,
+            label=label,
+            metadata=metadata,
         )
 
     def _external_id(self, line: int, value: Any) -> str:
@@ -78,7 +82,9 @@ class TextImporter:
             raise ImportFormatError(line=line, field=self.id_field, reason="missing")
         if isinstance(value, bool) or not isinstance(value, str | int):
             raise ImportFormatError(
-                line=line, field=self.id_field, reason=f"must be a string or integer, got {kind(value)}"
+                line=line,
+                field=self.id_field,
+                reason=f"must be a string or integer, got {kind(value)}",
             )
         external_id = str(value)
         if not external_id.strip():

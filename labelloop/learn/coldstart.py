@@ -3,7 +3,7 @@
 Representative sampling by clustering, as in Nguyen & Smeulders, "Active Learning Using
 Pre-clustering" (ICML 2004) and Zhu et al., "Active Learning with Sampling by Uncertainty and
 Density" (COLING 2008): reduce TF-IDF with latent semantic analysis (Deerwester et al. 1990),
-cluster with mini-batch k-means (Sculley, WWW 2010), and take the item nearest each centroid.
+cluster with k-means (mini-batch k-means, Sculley, WWW 2010, on large pools), and take the item nearest each centroid.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import warnings
 import numpy as np
 from numpy.typing import NDArray
 from scipy.sparse import csr_matrix, issparse
-from sklearn.cluster import MiniBatchKMeans
+from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.decomposition import TruncatedSVD
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import normalize
@@ -28,6 +28,8 @@ MAX_SVD_ROWS = 5_000
 """Rows the SVD is fitted on at most."""
 MAX_COMPONENTS = 100
 """LSA dimensions at most (fewer for tiny data)."""
+LLOYD_MAX_ROWS = 5_000
+"""Samples up to this size are clustered with full k-means, larger ones with mini-batch."""
 MAX_CLUSTERS = 256
 """Clusters at most; longer queues take several items per cluster in round-robin."""
 
@@ -129,17 +131,23 @@ def _embed(X: NDArray[np.floating] | csr_matrix, rng: np.random.Generator) -> ND
 def _cluster(
     Z: NDArray[np.float64], n_clusters: int, rng: np.random.Generator
 ) -> tuple[NDArray[np.intp], NDArray[np.float64]]:
-    """Mini-batch k-means labels and distance to the own centroid, each shape (n_rows,)."""
+    """k-means labels and distance to the own centroid, each shape (n_rows,).
+
+    Up to ``LLOYD_MAX_ROWS`` rows run full Lloyd k-means with three restarts: cheap there, and
+    mini-batch k-means picks its one run from the initialisations alone, which on small pools
+    merges clear topics too often. Larger samples use mini-batch k-means (Sculley 2010).
+    """
     if n_clusters == 1:
         centre = Z.mean(axis=0, keepdims=True)
         return np.zeros(Z.shape[0], dtype=np.intp), np.linalg.norm(Z - centre, axis=1)
-    kmeans = MiniBatchKMeans(
-        n_clusters=n_clusters,
-        n_init=1,
-        batch_size=2048,
-        max_iter=20,
-        random_state=int(rng.integers(2**31 - 1)),
-    )
+    seed = int(rng.integers(2**31 - 1))
+    kmeans: KMeans | MiniBatchKMeans
+    if Z.shape[0] <= LLOYD_MAX_ROWS:
+        kmeans = KMeans(n_clusters=n_clusters, n_init=3, max_iter=100, random_state=seed)
+    else:
+        kmeans = MiniBatchKMeans(
+            n_clusters=n_clusters, n_init=3, batch_size=2048, max_iter=20, random_state=seed
+        )
     with warnings.catch_warnings(), threadpool_limits(limits=1):
         # Identical texts give fewer distinct points than clusters; the round-robin copes.
         warnings.simplefilter("ignore", ConvergenceWarning)

@@ -1,4 +1,4 @@
-"""The project schema: data type, controls and settings, and annotation values checked against it."""
+"""The project schema: data type, controls, settings; annotation values checked against it."""
 
 from labelloop.schema.project import (
     CHOICE_TYPES,

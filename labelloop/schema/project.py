@@ -40,7 +40,7 @@ RESERVED_HOTKEYS: Mapping[str, str] = {
     "\x7f": "Delete",
     "\x1b": "Escape",
 }
-"""Keys the annotate page keeps for itself (skip, help, submit, undo, focus); key -> display name."""
+"""Keys the annotate page keeps (skip, help, submit, undo, focus); key -> display name."""
 
 _TOP_KEYS = ("name", "data", "controls", "guideline", "settings")
 _DATA_KEYS = ("type", "field")
@@ -49,7 +49,7 @@ _CONTROL_KEYS = ("name", "type", "labels", "hotkeys", "descriptions", "target")
 
 @dataclass(frozen=True)
 class Control:
-    """One thing an annotator fills in; ``hotkeys[i]`` is the key of ``labels[i]`` (may be shorter)."""
+    """One thing an annotator fills in; ``hotkeys[i]`` keys ``labels[i]`` (later labels: none)."""
 
     name: str
     type: str
@@ -128,7 +128,9 @@ def parse_schema(source: str | bytes | Mapping[str, Any]) -> ProjectSchema:
     if name is None:
         raise SchemaError("name: required")
     if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME_CHARS:
-        raise SchemaError(f"name: must be a non-empty string of at most {MAX_NAME_CHARS} characters")
+        raise SchemaError(
+            f"name: must be a non-empty string of at most {MAX_NAME_CHARS} characters"
+        )
     data_type, data_field = _data(doc.get("data"))
     guideline = doc.get("guideline")
     if guideline is None:
@@ -232,9 +234,7 @@ def _controls(raw: Any) -> tuple[Control, ...]:
         seen.add(control.name)
     marked = [c.name for c in controls if c.target]
     if len(marked) > 1:
-        raise SchemaError(
-            f"controls: {', '.join(marked)} are all marked target; mark exactly one"
-        )
+        raise SchemaError(f"controls: {', '.join(marked)} are all marked target; mark exactly one")
     return controls
 
 
@@ -246,7 +246,8 @@ def _control(raw: Any, path: str) -> Control:
     name = raw.get("name")
     if not isinstance(name, str) or not name.strip() or len(name) > MAX_CONTROL_NAME_CHARS:
         raise SchemaError(
-            f"{path}.name: must be a non-empty string of at most {MAX_CONTROL_NAME_CHARS} characters"
+            f"{path}.name: must be a non-empty string "
+            f"of at most {MAX_CONTROL_NAME_CHARS} characters"
         )
     control_type = raw.get("type")
     if control_type not in SUPPORTED_CONTROL_TYPES:
@@ -269,7 +270,7 @@ def _control(raw: Any, path: str) -> Control:
 
 
 def _labels(raw: Any, path: str, *, multi: bool) -> tuple[str, ...]:
-    """Label names: distinct non-empty strings; multi_choice names avoid the "," and "|" separators."""
+    """Label names: distinct non-empty strings; multi_choice ones without "," or "|"."""
     if not isinstance(raw, list | tuple) or not raw:
         raise SchemaError(f"{path}: must be a non-empty list of distinct label names")
     if len(raw) > MAX_LABELS:

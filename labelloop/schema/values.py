@@ -40,7 +40,9 @@ def validate_value(schema: ProjectSchema, value: Mapping[str, Any]) -> dict[str,
             result[control.name] = raw
         else:
             if not isinstance(raw, list | tuple):
-                raise SchemaError(f"{control.name}: must be a list of label names; got {_kind(raw)}")
+                raise SchemaError(
+                    f"{control.name}: must be a list of label names; got {_kind(raw)}"
+                )
             seen: set[str] = set()
             for label in raw:
                 if not isinstance(label, str):
@@ -100,4 +102,3 @@ def _check_label(control: Control, label: str) -> None:
     """Raise unless ``label`` is exactly one of the control's labels."""
     if label not in control.labels:
         raise SchemaError(f"{control.name}: {label!r} is not one of {', '.join(control.labels)}")
-

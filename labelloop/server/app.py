@@ -32,7 +32,9 @@ def _is_page(request: Request) -> bool:
     return not request.url.path.startswith("/api")
 
 
-def create_app(settings: Settings, *, db: Database | None = None, learner: bool | None = None) -> FastAPI:
+def create_app(
+    settings: Settings, *, db: Database | None = None, learner: bool | None = None
+) -> FastAPI:
     """Build the app on ``settings``; migrations run here, the learner starts with the server."""
     database = db or Database(settings.db_url)
     if db is None:
@@ -93,7 +95,10 @@ def create_app(settings: Settings, *, db: Database | None = None, learner: bool 
     async def unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unexpected error on %s %s", request.method, request.url.path)
         return JSONResponse(
-            {"error": "InternalError", "detail": "an unexpected error happened; see the server log"},
+            {
+                "error": "InternalError",
+                "detail": "an unexpected error happened; see the server log",
+            },
             status_code=500,
         )
 

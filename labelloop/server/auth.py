@@ -33,8 +33,13 @@ class Sessions:
         session = Session(user_id=user_id, csrf=secrets.token_urlsafe(24))
         token = self._signer.dumps({"uid": user_id, "csrf": session.csrf})
         response.set_cookie(
-            SESSION_COOKIE, token, max_age=self.max_age_s, httponly=True, samesite="lax",
-            secure=self.secure, path="/",
+            SESSION_COOKIE,
+            token,
+            max_age=self.max_age_s,
+            httponly=True,
+            samesite="lax",
+            secure=self.secure,
+            path="/",
         )
         return session
 
@@ -57,8 +62,13 @@ class Sessions:
 
     def set_login_cookie(self, response: Response, nonce: str) -> None:
         response.set_cookie(
-            LOGIN_CSRF_COOKIE, self._login.dumps(nonce), max_age=3600, httponly=True,
-            samesite="lax", secure=self.secure, path="/",
+            LOGIN_CSRF_COOKIE,
+            self._login.dumps(nonce),
+            max_age=3600,
+            httponly=True,
+            samesite="lax",
+            secure=self.secure,
+            path="/",
         )
 
     def check_login_token(self, request: Request, submitted: str) -> bool:

@@ -75,7 +75,7 @@ class Database:
             yield conn
 
     def lock_key(self, conn: Connection, key: int) -> None:
-        """Serialize writers on ``key`` until the transaction ends (PostgreSQL; SQLite already is)."""
+        """Serialize writers on ``key`` until the transaction ends (PostgreSQL only)."""
         if not self.is_sqlite:
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
 

@@ -12,13 +12,25 @@ from labelloop.store.tables import annotation, assignment, item, item_label, use
 def labeled_rows(conn: Connection, project_id: int) -> Iterator[RowMapping]:
     q = (
         select(
-            item.c.id.label("item_id"), item.c.external_id, item.c.payload, item.c.meta,
-            item_label.c.value, item_label.c.resolution, item_label.c.decided_at,
-            user.c.username, annotation.c.created_at.label("annotated_at"),
-            annotation.c.active_ms, annotation.c.guideline_version, annotation.c.schema_version,
-            annotation.c.model_version, annotation.c.suggestion,
-            annotation.c.suggestion_confidence, assignment.c.strategy, assignment.c.score,
-            assignment.c.rank, assignment.c.reason,
+            item.c.id.label("item_id"),
+            item.c.external_id,
+            item.c.payload,
+            item.c.meta,
+            item_label.c.value,
+            item_label.c.resolution,
+            item_label.c.decided_at,
+            user.c.username,
+            annotation.c.created_at.label("annotated_at"),
+            annotation.c.active_ms,
+            annotation.c.guideline_version,
+            annotation.c.schema_version,
+            annotation.c.model_version,
+            annotation.c.suggestion,
+            annotation.c.suggestion_confidence,
+            assignment.c.strategy,
+            assignment.c.score,
+            assignment.c.rank,
+            assignment.c.reason,
         )
         .select_from(item_label)
         .join(item, item.c.id == item_label.c.item_id)

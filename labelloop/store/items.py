@@ -25,9 +25,7 @@ def insert_items(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
     """Insert many items at once and return their ids in the order given."""
     if not rows:
         return []
-    res = conn.execute(
-        item.insert().returning(item.c.id, sort_by_parameter_order=True), list(rows)
-    )
+    res = conn.execute(item.insert().returning(item.c.id, sort_by_parameter_order=True), list(rows))
     return [int(r[0]) for r in res]
 
 

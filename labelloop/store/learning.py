@@ -78,4 +78,3 @@ def save_round(
             [dict(row, model_version_id=mv_id, project_id=project_id) for row in queue],
         )
     return mv_id
-

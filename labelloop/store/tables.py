@@ -1,4 +1,4 @@
-"""The tables. Alembic migrations under ``migrations/`` create them; this is their one description."""
+"""The tables: their one description. Alembic migrations under ``migrations/`` create them."""
 
 from __future__ import annotations
 
@@ -44,7 +44,9 @@ class UTCDateTime(TypeDecorator[datetime]):
     def process_bind_param(self, value: Any, dialect: Any) -> datetime | None:
         if value is not None and value.tzinfo is not None:
             value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if value is not None and dialect.name == "sqlite" else value
+        return (
+            value.replace(tzinfo=None) if value is not None and dialect.name == "sqlite" else value
+        )
 
     def process_result_value(self, value: Any, dialect: Any) -> datetime | None:
         if value is not None and value.tzinfo is None:
@@ -169,7 +171,9 @@ model_version = Table(
 queue_entry = Table(
     "queue_entry",
     metadata,
-    Column("model_version_id", ForeignKey("model_version.id", ondelete="CASCADE"), primary_key=True),
+    Column(
+        "model_version_id", ForeignKey("model_version.id", ondelete="CASCADE"), primary_key=True
+    ),
     Column("rank", Integer, primary_key=True),
     Column("project_id", ForeignKey("project.id", ondelete="CASCADE"), nullable=False),
     Column("item_id", ForeignKey("item.id", ondelete="CASCADE"), nullable=False),

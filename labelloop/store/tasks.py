@@ -61,7 +61,8 @@ def next_candidate(
     mine = exists().where(
         a.c.item_id == queue_entry.c.item_id,
         a.c.user_id == user_id,
-        a.c.state.in_(("submitted", "skipped")) | ((a.c.state == ACTIVE) & (a.c.lease_expires_at > at)),
+        a.c.state.in_(("submitted", "skipped"))
+        | ((a.c.state == ACTIVE) & (a.c.lease_expires_at > at)),
     )
     b = assignment.alias("b")
     taken = (

@@ -14,7 +14,9 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-def insert_user(conn: Connection, *, username: str, password_hash: str | None, is_admin: bool) -> int:
+def insert_user(
+    conn: Connection, *, username: str, password_hash: str | None, is_admin: bool
+) -> int:
     res = conn.execute(
         user.insert().values(
             username=username,

@@ -42,7 +42,11 @@ def _user(row: object) -> User:
 
 
 def create_user(
-    db: Database, username: str, password: str | None, *, is_admin: bool = False,
+    db: Database,
+    username: str,
+    password: str | None,
+    *,
+    is_admin: bool = False,
     actor_id: int | None = None,
 ) -> User:
     if not USERNAME.match(username):
@@ -55,10 +59,17 @@ def create_user(
     with db.write() as conn:
         if store_users.by_name(conn, username) is not None:
             raise Conflict(f"user '{username}' already exists")
-        uid = store_users.insert_user(conn, username=username, password_hash=pw_hash, is_admin=is_admin)
+        uid = store_users.insert_user(
+            conn, username=username, password_hash=pw_hash, is_admin=is_admin
+        )
         audit.record(
-            db, conn, action="user.create", actor_id=actor_id, project_id=None,
-            subject=f"user:{uid}", payload={"username": username, "is_admin": is_admin},
+            db,
+            conn,
+            action="user.create",
+            actor_id=actor_id,
+            project_id=None,
+            subject=f"user:{uid}",
+            payload={"username": username, "is_admin": is_admin},
         )
     return User(id=uid, username=username, is_admin=is_admin)
 
@@ -87,8 +98,13 @@ def create_token(db: Database, username: str, name: str = "cli") -> str:
             raise LabelloopError(f"no user named '{username}'")
         store_users.insert_token(conn, user_id=row["id"], name=name, token_hash=hash_token(token))
         audit.record(
-            db, conn, action="token.create", actor_id=row["id"], project_id=None,
-            subject=f"user:{row['id']}", payload={"name": name},
+            db,
+            conn,
+            action="token.create",
+            actor_id=row["id"],
+            project_id=None,
+            subject=f"user:{row['id']}",
+            payload={"name": name},
         )
     return token
 

@@ -22,15 +22,24 @@ def records(db: Database, ctx: ProjectContext) -> Iterator[ExportRecord]:
         for row in store_export.labeled_rows(conn, ctx.id):
             value = row["value"]
             yield ExportRecord(
-                item_id=row["item_id"], external_id=row["external_id"],
+                item_id=row["item_id"],
+                external_id=row["external_id"],
                 text=row["payload"].get(ctx.schema.data_field, row["payload"].get("text", "")),
                 label=value if multi else value.get(target),
-                resolution=row["resolution"], annotator=row["username"],
-                annotated_at=row["annotated_at"] or row["decided_at"], active_ms=row["active_ms"],
-                guideline_version=row["guideline_version"], schema_version=row["schema_version"],
-                model_version=row["model_version"], suggestion=row["suggestion"],
-                suggestion_confidence=row["suggestion_confidence"], strategy=row["strategy"],
-                score=row["score"], rank=row["rank"], reason=row["reason"], metadata=row["meta"],
+                resolution=row["resolution"],
+                annotator=row["username"],
+                annotated_at=row["annotated_at"] or row["decided_at"],
+                active_ms=row["active_ms"],
+                guideline_version=row["guideline_version"],
+                schema_version=row["schema_version"],
+                model_version=row["model_version"],
+                suggestion=row["suggestion"],
+                suggestion_confidence=row["suggestion_confidence"],
+                strategy=row["strategy"],
+                score=row["score"],
+                rank=row["rank"],
+                reason=row["reason"],
+                metadata=row["meta"],
             )
 
 
@@ -42,8 +51,13 @@ def export(db: Database, ctx: ProjectContext, sink: BinaryIO, *, fmt: str) -> in
     exporter.write(counted, sink)
     with db.write() as conn:
         audit.record(
-            db, conn, action="export", actor_id=ctx.actor_id, project_id=ctx.id,
-            subject=f"project:{ctx.slug}", payload={"format": fmt, "rows": counted.n},
+            db,
+            conn,
+            action="export",
+            actor_id=ctx.actor_id,
+            project_id=ctx.id,
+            subject=f"project:{ctx.slug}",
+            payload={"format": fmt, "rows": counted.n},
         )
     return counted.n
 

@@ -54,8 +54,15 @@ def import_items(
     with db.write() as conn:
         seen = store_items.existing_hashes(conn, ctx.id)
         batch_id = store_items.insert_batch(
-            conn, project_id=ctx.id, user_id=ctx.actor_id, filename=filename[:500], format=fmt,
-            split=split, n_items=0, n_labeled=0, n_duplicates=0,
+            conn,
+            project_id=ctx.id,
+            user_id=ctx.actor_id,
+            filename=filename[:500],
+            format=fmt,
+            split=split,
+            n_items=0,
+            n_labeled=0,
+            n_duplicates=0,
         )
         rows: list[dict[str, object]] = []
         labels: list[object] = []
@@ -66,10 +73,14 @@ def import_items(
                 conn,
                 [
                     {
-                        "item_id": item_id, "project_id": ctx.id,
-                        "value": {target.name: value}, "label": _label_text(value),
-                        "resolution": "imported", "annotation_id": None,
-                        "decided_by": ctx.actor_id, "decided_at": now(),
+                        "item_id": item_id,
+                        "project_id": ctx.id,
+                        "value": {target.name: value},
+                        "label": _label_text(value),
+                        "resolution": "imported",
+                        "annotation_id": None,
+                        "decided_by": ctx.actor_id,
+                        "decided_at": now(),
                     }
                     for item_id, value in zip(ids, labels, strict=True)
                     if value is not None
@@ -95,9 +106,13 @@ def import_items(
                 n_labeled += 1
             rows.append(
                 {
-                    "project_id": ctx.id, "external_id": record.external_id,
-                    "payload": dict(record.payload), "meta": dict(record.metadata),
-                    "split": split, "content_hash": digest, "import_batch_id": batch_id,
+                    "project_id": ctx.id,
+                    "external_id": record.external_id,
+                    "payload": dict(record.payload),
+                    "meta": dict(record.metadata),
+                    "split": split,
+                    "content_hash": digest,
+                    "import_batch_id": batch_id,
                 }
             )
             labels.append(value)
@@ -115,16 +130,28 @@ def import_items(
             conn, batch_id, n_items=n_items, n_labeled=n_labeled, n_duplicates=len(duplicates)
         )
         audit.record(
-            db, conn, action="import", actor_id=ctx.actor_id, project_id=ctx.id,
+            db,
+            conn,
+            action="import",
+            actor_id=ctx.actor_id,
+            project_id=ctx.id,
             subject=f"import_batch:{batch_id}",
             payload={
-                "filename": filename[:500], "format": fmt, "split": split, "items": n_items,
-                "labeled": n_labeled, "duplicates": len(duplicates),
+                "filename": filename[:500],
+                "format": fmt,
+                "split": split,
+                "items": n_items,
+                "labeled": n_labeled,
+                "duplicates": len(duplicates),
             },
         )
     return ImportReport(
-        batch_id=batch_id, n_items=n_items, n_labeled=n_labeled, n_duplicates=len(duplicates),
-        duplicate_lines=tuple(duplicates[:1000]), split=split,
+        batch_id=batch_id,
+        n_items=n_items,
+        n_labeled=n_labeled,
+        n_duplicates=len(duplicates),
+        duplicate_lines=tuple(duplicates[:1000]),
+        split=split,
     )
 
 

@@ -1,4 +1,4 @@
-"""Training rounds: read one snapshot, fit outside any transaction, swap in the new queue at once."""
+"""Training rounds: read a snapshot, fit outside any transaction, swap in the new queue at once."""
 
 from __future__ import annotations
 
@@ -42,14 +42,14 @@ class FeatureCache:
         self._by_project: dict[int, _Features] = {}
 
     def get(self, project_id: int, featurizer_name: str, rows: list[Any]) -> _Features:
+        """Features of ``rows`` (in order); items are never edited, so their ids identify them."""
         ids = np.fromiter((r["id"] for r in rows), dtype=np.int64, count=len(rows))
         key = (featurizer_name, len(rows), int(ids.sum()) if len(ids) else 0)
         hit = self._by_project.get(project_id)
         if hit is None or hit.key != key:
-            featurizer = make_featurizer(featurizer_name)
-            X = featurizer.fit(payloads := [r["payload"] for r in rows]).transform(payloads)
-            hit = _Features(key=key + (featurizer.version,), ids=ids, X=X)
-            hit.key = key
+            payloads = [r["payload"] for r in rows]
+            X = make_featurizer(featurizer_name).fit(payloads).transform(payloads)
+            hit = _Features(key=key, ids=ids, X=X)
             self._by_project[project_id] = hit
         return hit
 
@@ -95,8 +95,10 @@ def train(db: Database, ctx: ProjectContext, *, cache: FeatureCache | None = Non
     features = cache.get(ctx.id, "tfidf", pool_rows + eval_rows)
     n_pool = len(pool_rows)
     X_pool = features.X[:n_pool]
-    y = np.array([index.get(r["label"], MISSING) if r["label"] else MISSING for r in pool_rows],
-                 dtype=np.int64)
+    y = np.array(
+        [index.get(r["label"], MISSING) if r["label"] else MISSING for r in pool_rows],
+        dtype=np.int64,
+    )
     if target.type != "choice":  # multi-label learning comes later: keep the diverse order
         y = np.full(n_pool, MISSING, dtype=np.int64)
     pool = Pool(item_ids=features.ids[:n_pool], X=X_pool, y=y, classes=classes)
@@ -120,7 +122,8 @@ def train(db: Database, ctx: ProjectContext, *, cache: FeatureCache | None = Non
     version = (history[-1]["version"] + 1) if history else 1
     summaries = [
         RoundSummary(
-            model_version=h["version"], n_labeled=h["n_train"],
+            model_version=h["version"],
+            n_labeled=h["n_train"],
             stop_predictions=np.asarray(h["stop_predictions"], dtype=np.int64),
             eval_metrics=h["metrics"],
         )
@@ -129,12 +132,14 @@ def train(db: Database, ctx: ProjectContext, *, cache: FeatureCache | None = Non
     ]
     if not result.cold_start:
         summaries.append(
-            RoundSummary(model_version=version, n_labeled=n_train,
-                         stop_predictions=result.stop_predictions, eval_metrics=result.metrics)
+            RoundSummary(
+                model_version=version,
+                n_labeled=n_train,
+                stop_predictions=result.stop_predictions,
+                eval_metrics=result.metrics,
+            )
         )
-    decisions = [
-        criterion.evaluate(summaries) for criterion in _criteria(settings) if summaries
-    ]
+    decisions = [criterion.evaluate(summaries) for criterion in _criteria(settings) if summaries]
     queue = [
         {
             "rank": rank,
@@ -160,13 +165,18 @@ def train(db: Database, ctx: ProjectContext, *, cache: FeatureCache | None = Non
             conn,
             project_id=ctx.id,
             version={
-                "version": version, "n_train": n_train, "strategy": result.strategy,
+                "version": version,
+                "n_train": n_train,
+                "strategy": result.strategy,
                 "featurizer": "tfidf",
-                "model": "none (cold start)" if result.model is None
+                "model": "none (cold start)"
+                if result.model is None
                 else type(result.model).__name__,
-                "params": result.params, "metrics": result.metrics,
+                "params": result.params,
+                "metrics": result.metrics,
                 "stop_predictions": [int(v) for v in result.stop_predictions.tolist()],
-                "stopping": stopping, "train_seconds": time.perf_counter() - started,
+                "stopping": stopping,
+                "train_seconds": time.perf_counter() - started,
             },
             queue=queue,
         )
@@ -186,8 +196,11 @@ def _stop_set(history: list[Any], item_ids: np.ndarray, project_id: int) -> list
 
 
 def _criteria(settings: Any) -> list[Any]:
-    found = [STOPPING["stabilizing_predictions"](
-        threshold=settings.stop_kappa, window=settings.stop_window)]
+    found = [
+        STOPPING["stabilizing_predictions"](
+            threshold=settings.stop_kappa, window=settings.stop_window
+        )
+    ]
     if settings.budget:
         found.append(STOPPING["budget"](budget=settings.budget))
     return found
@@ -221,13 +234,16 @@ class Learner:
                 log.exception("training round for project %s failed", project_id)
         return ran
 
-    def _loop(self) -> None:
+    def run_forever(self) -> None:
+        """Poll and train until ``stop()``; `labelloop worker` runs this in the foreground."""
         while not self._stop.is_set():
             if self.run_once() == 0:
                 self._stop.wait(self.poll_s)
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="labelloop-learner", daemon=True)
+        self._thread = threading.Thread(
+            target=self.run_forever, name="labelloop-learner", daemon=True
+        )
         self._thread.start()
 
     def stop(self) -> None:

@@ -76,18 +76,29 @@ def create_project(db: Database, slug: str, schema_source: Any, *, actor: User |
         if store_projects.by_slug(conn, slug) is not None:
             raise Conflict(f"project '{slug}' already exists")
         pid = store_projects.insert_project(
-            conn, slug=slug, name=schema.name, schema=schema.to_dict(),
+            conn,
+            slug=slug,
+            name=schema.name,
+            schema=schema.to_dict(),
             created_by=actor.id if actor else None,
         )
         store_projects.insert_guideline(
-            conn, project_id=pid, body=schema.guideline or "",
-            author_id=actor.id if actor else None, change_summary="initial guideline",
+            conn,
+            project_id=pid,
+            body=schema.guideline or "",
+            author_id=actor.id if actor else None,
+            change_summary="initial guideline",
         )
         if actor is not None:
             store_users.set_role(conn, project_id=pid, user_id=actor.id, role="manager")
         audit.record(
-            db, conn, action="project.create", actor_id=actor.id if actor else None,
-            project_id=pid, subject=f"project:{slug}", payload={"schema": schema.to_dict()},
+            db,
+            conn,
+            action="project.create",
+            actor_id=actor.id if actor else None,
+            project_id=pid,
+            subject=f"project:{slug}",
+            payload={"schema": schema.to_dict()},
         )
     return pid
 
@@ -104,9 +115,13 @@ def access(db: Database, slug: str, user: User, permission: Permission) -> Proje
     if row is None or (role is None and not user.is_admin):
         raise NotFound(f"no project '{slug[:64]}' that you are a member of")
     ctx = ProjectContext(
-        id=int(row["id"]), slug=row["slug"], name=row["name"],
+        id=int(row["id"]),
+        slug=row["slug"],
+        name=row["name"],
         schema=_parsed(int(row["id"]), int(row["schema_version"]), row["schema"]),
-        schema_version=int(row["schema_version"]), role=role, user=user,
+        schema_version=int(row["schema_version"]),
+        role=role,
+        user=user,
     )
     ctx.require(permission)
     return ctx
@@ -119,9 +134,12 @@ def system_context(db: Database, slug: str) -> ProjectContext:
     if row is None:
         raise NotFound(f"no project '{slug[:64]}'")
     return ProjectContext(
-        id=int(row["id"]), slug=row["slug"], name=row["name"],
+        id=int(row["id"]),
+        slug=row["slug"],
+        name=row["name"],
         schema=_parsed(int(row["id"]), int(row["schema_version"]), row["schema"]),
-        schema_version=int(row["schema_version"]), role="manager",
+        schema_version=int(row["schema_version"]),
+        role="manager",
         user=User(id=0, username="(local)", is_admin=True),
     )
 
@@ -137,8 +155,13 @@ def set_member(db: Database, ctx: ProjectContext, username: str, role: str) -> N
             raise NotFound(f"no user named '{username[:100]}'")
         store_users.set_role(conn, project_id=ctx.id, user_id=row["id"], role=role)
         audit.record(
-            db, conn, action="member.set", actor_id=ctx.actor_id, project_id=ctx.id,
-            subject=f"user:{row['id']}", payload={"username": username, "role": role},
+            db,
+            conn,
+            action="member.set",
+            actor_id=ctx.actor_id,
+            project_id=ctx.id,
+            subject=f"user:{row['id']}",
+            payload={"username": username, "role": role},
         )
 
 

@@ -45,7 +45,9 @@ def _task(row: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def next_task(db: Database, ctx: ProjectContext, *, held: Sequence[int] = ()) -> dict[str, Any] | None:
+def next_task(
+    db: Database, ctx: ProjectContext, *, held: Sequence[int] = ()
+) -> dict[str, Any] | None:
     """Lease the user's next item: a live lease they hold first, else the best queued item.
 
     ``held`` lists assignments the client already shows or has prefetched, so asking again
@@ -64,16 +66,25 @@ def next_task(db: Database, ctx: ProjectContext, *, held: Sequence[int] = ()) ->
         if current is None:
             return None
         entry = store_tasks.next_candidate(
-            conn, model_version_id=current["id"], user_id=ctx.user.id,
-            overlap=settings.overlap, at=at, skip_locked=not db.is_sqlite,
+            conn,
+            model_version_id=current["id"],
+            user_id=ctx.user.id,
+            overlap=settings.overlap,
+            at=at,
+            skip_locked=not db.is_sqlite,
         )
         if entry is None:
             return None
         store_tasks.release_expired(conn, item_id=entry["item_id"], at=at)
         assignment_id = store_tasks.insert_lease(
-            conn, project_id=ctx.id, user_id=ctx.user.id, entry=entry,
-            model_version=current["version"], strategy=current["strategy"],
-            lease=timedelta(minutes=settings.lease_minutes), at=at,
+            conn,
+            project_id=ctx.id,
+            user_id=ctx.user.id,
+            entry=entry,
+            model_version=current["version"],
+            strategy=current["strategy"],
+            lease=timedelta(minutes=settings.lease_minutes),
+            at=at,
         )
         return _task(store_tasks.task_view(conn, assignment_id))  # type: ignore[arg-type]
 
@@ -110,17 +121,28 @@ def submit(
         lease = _own_live_lease(conn, ctx, assignment_id)
         guideline = store_projects.latest_guideline(conn, ctx.id)
         annotation_id = store_tasks.insert_annotation(
-            conn, project_id=ctx.id, item_id=lease["item_id"], user_id=ctx.user.id,
-            assignment_id=assignment_id, value=clean, status="submitted",
+            conn,
+            project_id=ctx.id,
+            item_id=lease["item_id"],
+            user_id=ctx.user.id,
+            assignment_id=assignment_id,
+            value=clean,
+            status="submitted",
             schema_version=ctx.schema_version,
             guideline_version=guideline["version"] if guideline else None,
-            model_version=lease["model_version"], suggestion=lease["suggestion"],
-            suggestion_confidence=lease["suggestion_confidence"], active_ms=active_ms,
+            model_version=lease["model_version"],
+            suggestion=lease["suggestion"],
+            suggestion_confidence=lease["suggestion_confidence"],
+            active_ms=active_ms,
         )
         store_tasks.set_state(conn, assignment_id, "submitted")
         resolution = _resolve(conn, ctx, lease["item_id"])
         audit.record(
-            db, conn, action="annotation.submit", actor_id=ctx.actor_id, project_id=ctx.id,
+            db,
+            conn,
+            action="annotation.submit",
+            actor_id=ctx.actor_id,
+            project_id=ctx.id,
             subject=f"item:{lease['item_id']}",
             payload={"annotation_id": annotation_id, "value": clean, "active_ms": active_ms},
         )
@@ -141,9 +163,14 @@ def _resolve(conn: Any, ctx: ProjectContext, item_id: int) -> str | None:
         chosen = next(a for a in done if _label_text(a["value"].get(target)) == top)
         how = "consensus"
     store_tasks.upsert_label(
-        conn, item_id=item_id, project_id=ctx.id, value=chosen["value"],
-        label=_label_text(chosen["value"].get(target)), resolution=how,
-        annotation_id=chosen["id"], decided_by=None,
+        conn,
+        item_id=item_id,
+        project_id=ctx.id,
+        value=chosen["value"],
+        label=_label_text(chosen["value"].get(target)),
+        resolution=how,
+        annotation_id=chosen["id"],
+        decided_by=None,
     )
     store_tasks.leave_queue(conn, item_id)
     return how
@@ -156,12 +183,19 @@ def skip(db: Database, ctx: ProjectContext, assignment_id: int) -> None:
         lease = _own_live_lease(conn, ctx, assignment_id)
         store_tasks.set_state(conn, assignment_id, "skipped")
         audit.record(
-            db, conn, action="assignment.skip", actor_id=ctx.actor_id, project_id=ctx.id,
-            subject=f"item:{lease['item_id']}", payload={"assignment_id": assignment_id},
+            db,
+            conn,
+            action="assignment.skip",
+            actor_id=ctx.actor_id,
+            project_id=ctx.id,
+            subject=f"item:{lease['item_id']}",
+            payload={"assignment_id": assignment_id},
         )
 
 
-def previous(db: Database, ctx: ProjectContext, *, before: int | None = None) -> dict[str, Any] | None:
+def previous(
+    db: Database, ctx: ProjectContext, *, before: int | None = None
+) -> dict[str, Any] | None:
     """The user's annotation before ``before`` (or their latest), to look at and change."""
     ctx.require(Permission.ANNOTATE)
     with db.read() as conn:
@@ -174,7 +208,9 @@ def previous(db: Database, ctx: ProjectContext, *, before: int | None = None) ->
     return {
         "annotation_id": row["id"],
         "item": {
-            "id": row["item_id"], "external_id": row["external_id"], "data": row["payload"],
+            "id": row["item_id"],
+            "external_id": row["external_id"],
+            "data": row["payload"],
             "metadata": row["meta"],
         },
         "value": row["value"],
@@ -188,8 +224,12 @@ def previous(db: Database, ctx: ProjectContext, *, before: int | None = None) ->
 
 
 def edit(
-    db: Database, ctx: ProjectContext, annotation_id: int, value: Mapping[str, Any],
-    *, active_ms: int = 0,
+    db: Database,
+    ctx: ProjectContext,
+    annotation_id: int,
+    value: Mapping[str, Any],
+    *,
+    active_ms: int = 0,
 ) -> dict[str, Any]:
     """Change one's own earlier annotation; the item's resolved label follows."""
     ctx.require(Permission.ANNOTATE)
@@ -199,12 +239,18 @@ def edit(
         if row is None or row["project_id"] != ctx.id or row["user_id"] != ctx.user.id:
             raise NotFound(f"no annotation {annotation_id} of yours in project '{ctx.slug}'")
         store_tasks.update_annotation(
-            conn, annotation_id, value=clean,
+            conn,
+            annotation_id,
+            value=clean,
             active_ms=min(MAX_ACTIVE_MS, row["active_ms"] + max(0, active_ms)),
         )
         resolution = _resolve(conn, ctx, row["item_id"])
         audit.record(
-            db, conn, action="annotation.edit", actor_id=ctx.actor_id, project_id=ctx.id,
+            db,
+            conn,
+            action="annotation.edit",
+            actor_id=ctx.actor_id,
+            project_id=ctx.id,
             subject=f"item:{row['item_id']}",
             payload={"annotation_id": annotation_id, "old": row["value"], "new": clean},
         )

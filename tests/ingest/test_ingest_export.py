@@ -63,7 +63,9 @@ def test_jsonl_has_every_column_and_iso_timestamps() -> None:
 
 def test_jsonl_timestamps_are_utc_with_offset() -> None:
     naive = record(1, annotated_at=datetime(2024, 5, 1, 12, 30))
-    plus2 = record(2, annotated_at=datetime(2024, 5, 1, 14, 30, tzinfo=timezone(timedelta(hours=2))))
+    plus2 = record(
+        2, annotated_at=datetime(2024, 5, 1, 14, 30, tzinfo=timezone(timedelta(hours=2)))
+    )
     rows = [json.loads(line) for line in export(JsonlExporter(), [naive, plus2]).splitlines()]
     assert {row["annotated_at"] for row in rows} == {"2024-05-01T12:30:00+00:00"}
 
@@ -106,10 +108,10 @@ def test_csv_round_trip_through_the_importer() -> None:
 
 @pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t"])
 def test_csv_guards_against_formula_injection(start: str) -> None:
-    evil = record(1, text=f"{start}HYPERLINK(\"http://x\")", external_id=f"{start}1", label=start)
+    evil = record(1, text=f'{start}HYPERLINK("http://x")', external_id=f"{start}1", label=start)
     row = list(csv.reader(io.StringIO(export(CsvExporter(), [evil]).decode(), newline="")))[1]
     cells = dict(zip(EXPORT_COLUMNS, row, strict=True))
-    assert cells["text"] == f"'{start}HYPERLINK(\"http://x\")"
+    assert cells["text"] == f'\'{start}HYPERLINK("http://x")'
     assert cells["external_id"] == f"'{start}1"
     assert cells["label"] == f"'{start}"
 

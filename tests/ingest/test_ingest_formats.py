@@ -44,15 +44,24 @@ def test_make_importer_passes_options() -> None:
 
 
 def test_unknown_format_lists_known_ones() -> None:
-    with pytest.raises(LabelloopError, match="unknown import format 'xml'; known formats: csv, jsonl"):
+    with pytest.raises(
+        LabelloopError, match="unknown import format 'xml'; known formats: csv, jsonl"
+    ):
         make_importer("xml")
-    with pytest.raises(LabelloopError, match="unknown export format 'xlsx'; known formats: csv, jsonl"):
+    with pytest.raises(
+        LabelloopError, match="unknown export format 'xlsx'; known formats: csv, jsonl"
+    ):
         make_exporter("xlsx")
 
 
 @pytest.mark.parametrize(
     ("path", "fmt"),
-    [("data.jsonl", "jsonl"), ("/a/b/DATA.NDJSON", "jsonl"), ("x.csv", "csv"), ("x.tar.CSV", "csv")],
+    [
+        ("data.jsonl", "jsonl"),
+        ("/a/b/DATA.NDJSON", "jsonl"),
+        ("x.csv", "csv"),
+        ("x.tar.CSV", "csv"),
+    ],
 )
 def test_importer_for_path(path: str, fmt: str) -> None:
     assert importer_for_path(path) == fmt

@@ -26,8 +26,10 @@ def lines(*records: object) -> bytes:
 
 
 def test_records_become_items_with_line_numbers_and_metadata() -> None:
-    data = lines({"id": 7, "text": "good", "label": "positive", "lang": "en"}) + b"\n" + lines(
-        {"id": "b", "text": "meh", "tags": ["x"], "extra": {"k": 1}}
+    data = (
+        lines({"id": 7, "text": "good", "label": "positive", "lang": "en"})
+        + b"\n"
+        + lines({"id": "b", "text": "meh", "tags": ["x"], "extra": {"k": 1}})
     )
     first, second = read(data, id_field="id", label_field="label")
     assert first.line == 1
@@ -61,7 +63,11 @@ def test_null_label_means_unlabeled() -> None:
 @pytest.mark.parametrize(
     ("line3", "reason", "field"),
     [
-        (b'{"text": "a",', "not valid JSON: Expecting property name enclosed in double quotes (column 14)", None),
+        (
+            b'{"text": "a",',
+            "not valid JSON: Expecting property name enclosed in double quotes (column 14)",
+            None,
+        ),
         (b"[1, 2]", "expected a JSON object, got list", None),
         (b'"text"', "expected a JSON object, got string", None),
         (b'{"txt": "a"}', "missing", "text"),

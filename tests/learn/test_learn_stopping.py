@@ -58,7 +58,9 @@ def test_stabilizing_predictions_fires_exactly_after_three_stable_rounds() -> No
     stops = [criterion.evaluate(history[:n]).stop for n in range(len(history) + 1)]
     assert stops == [False, False, False, False, False, True]
     decision = criterion.evaluate(history)
-    assert decision.value == pytest.approx(cohen_kappa_score(history[3].stop_predictions, BASE * 0 + history[4].stop_predictions))
+    assert decision.value == pytest.approx(
+        cohen_kappa_score(history[3].stop_predictions, history[4].stop_predictions)
+    )
     assert decision.reason.startswith("predictions on 1,000 unlabeled items stable for 3 rounds")
     assert "≥ 0.99" in decision.reason
 

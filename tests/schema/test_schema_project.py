@@ -98,34 +98,71 @@ def test_hotkeys_default_to_digits_for_the_first_nine_labels() -> None:
 
 
 def test_yaml_number_hotkeys_mean_digit_keys() -> None:
-    control = parse_schema("name: P\ncontrols: [{name: c, type: choice, labels: [a, b], hotkeys: [1, 2]}]")
+    control = parse_schema(
+        "name: P\ncontrols: [{name: c, type: choice, labels: [a, b], hotkeys: [1, 2]}]"
+    )
     assert control.controls[0].hotkeys == ("1", "2")
 
 
 @pytest.mark.parametrize(
     ("source", "message"),
     [
-        (schema_with(labels=[]), "controls[0].labels: must be a non-empty list of distinct label names"),
-        (schema_with(labels="a,b"), "controls[0].labels: must be a non-empty list of distinct label names"),
+        (
+            schema_with(labels=[]),
+            "controls[0].labels: must be a non-empty list of distinct label names",
+        ),
+        (
+            schema_with(labels="a,b"),
+            "controls[0].labels: must be a non-empty list of distinct label names",
+        ),
         (schema_with(labels=["a", "a"]), "controls[0].labels: 'a' is listed twice"),
-        (schema_with(labels=["a", ""]), "controls[0].labels[1]: must be a non-empty string of at most 100 characters"),
-        (schema_with(labels=["a", "x" * 101]), "controls[0].labels[1]: must be a non-empty string of at most 100 characters"),
-        (schema_with(labels=[str(i) for i in range(51)]), "controls[0].labels: 51 labels; at most 50 are allowed"),
-        (schema_with(labels=["a", " b"]), "controls[0].labels[1]: ' b' starts or ends with whitespace"),
+        (
+            schema_with(labels=["a", ""]),
+            "controls[0].labels[1]: must be a non-empty string of at most 100 characters",
+        ),
+        (
+            schema_with(labels=["a", "x" * 101]),
+            "controls[0].labels[1]: must be a non-empty string of at most 100 characters",
+        ),
+        (
+            schema_with(labels=[str(i) for i in range(51)]),
+            "controls[0].labels: 51 labels; at most 50 are allowed",
+        ),
+        (
+            schema_with(labels=["a", " b"]),
+            "controls[0].labels[1]: ' b' starts or ends with whitespace",
+        ),
         (schema_with(hotkeys=["1", "1"]), "controls[0].hotkeys: '1' is used twice"),
         (schema_with(hotkeys=["1", "2", "3"]), "controls[0].hotkeys: 3 hotkeys for 2 labels"),
         (schema_with(hotkeys=["ab"]), "controls[0].hotkeys[0]: 'ab' must be a single character"),
         (schema_with(target="yes"), "controls[0].target: must be true or false; got string"),
-        (schema_with(colour="red"), "controls[0]: unknown key 'colour'; known keys are: name, type, labels, hotkeys, descriptions, target"),
+        (
+            schema_with(colour="red"),
+            "controls[0]: unknown key 'colour'; known keys are: "
+            "name, type, labels, hotkeys, descriptions, target",
+        ),
         (schema_with(descriptions={"z": "?"}), "controls[0].descriptions: 'z' is not one of a, b"),
-        (schema_with(name=""), "controls[0].name: must be a non-empty string of at most 100 characters"),
+        (
+            schema_with(name=""),
+            "controls[0].name: must be a non-empty string of at most 100 characters",
+        ),
         (schema_with(type=None), "controls[0].type: required; one of choice, multi_choice"),
-        ({"name": "P", "data": {"type": "video"}, "controls": []}, "data.type: 'video' is not one of text"),
+        (
+            {"name": "P", "data": {"type": "video"}, "controls": []},
+            "data.type: 'video' is not one of text",
+        ),
         ({"name": "P", "controls": []}, "controls: must be a non-empty list of controls"),
         ({"name": "P"}, "controls: must be a non-empty list of controls"),
         ({"controls": []}, "name: required"),
-        ({"name": "x" * 201, "controls": []}, "name: must be a non-empty string of at most 200 characters"),
-        ({"name": "P", "contorls": []}, "schema: unknown key 'contorls'; known keys are: name, data, controls, guideline, settings"),
+        (
+            {"name": "x" * 201, "controls": []},
+            "name: must be a non-empty string of at most 200 characters",
+        ),
+        (
+            {"name": "P", "contorls": []},
+            "schema: unknown key 'contorls'; known keys are: "
+            "name, data, controls, guideline, settings",
+        ),
         ("- a\n- b\n", "schema: must be a mapping with name, data and controls; got list"),
         ("", "schema: must be a mapping with name, data and controls; got null"),
     ],
@@ -174,7 +211,9 @@ def test_duplicate_control_names_are_an_error() -> None:
 )
 def test_reserved_hotkeys_are_refused(key: str, shown: str) -> None:
     message = error_of(schema_with(hotkeys=["1", key]))
-    assert message.startswith(f"controls[0].hotkeys[1]: {shown} is reserved (reserved keys: s, S, ?")
+    assert message.startswith(
+        f"controls[0].hotkeys[1]: {shown} is reserved (reserved keys: s, S, ?"
+    )
 
 
 def test_yaml_booleans_as_labels_get_a_quoting_hint() -> None:

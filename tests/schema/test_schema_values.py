@@ -40,11 +40,23 @@ def test_optional_controls_may_be_left_out_or_empty() -> None:
         ({}, "sentiment: required"),
         ({"sentiment": None}, "sentiment: required"),
         ({"sentiment": ["positive"]}, "sentiment: must be one label name; got list"),
-        ({"sentiment": "positive", "mood": "x"}, "'mood' is not a control; controls are: sentiment, topics"),
-        ({"sentiment": "positive", "topics": "tech"}, "topics: must be a list of label names; got string"),
+        (
+            {"sentiment": "positive", "mood": "x"},
+            "'mood' is not a control; controls are: sentiment, topics",
+        ),
+        (
+            {"sentiment": "positive", "topics": "tech"},
+            "topics: must be a list of label names; got string",
+        ),
         ({"sentiment": "positive", "topics": ["tech", "tech"]}, "topics: 'tech' is given twice"),
-        ({"sentiment": "positive", "topics": ["art"]}, "topics: 'art' is not one of sport, politics, tech"),
-        ({"sentiment": "positive", "topics": [1]}, "topics: must be a list of label names; got a number"),
+        (
+            {"sentiment": "positive", "topics": ["art"]},
+            "topics: 'art' is not one of sport, politics, tech",
+        ),
+        (
+            {"sentiment": "positive", "topics": [1]},
+            "topics: must be a list of label names; got a number",
+        ),
     ],
 )
 def test_bad_value_names_control_and_label(value: dict[str, object], message: str) -> None:
@@ -95,7 +107,9 @@ def test_label_value_for_multi_choice(raw: object, expected: object) -> None:
 
 
 def test_label_value_accepts_numeric_labels() -> None:
-    binary = parse_schema({"name": "P", "controls": [{"name": "y", "type": "choice", "labels": ["0", "1"]}]})
+    binary = parse_schema(
+        {"name": "P", "controls": [{"name": "y", "type": "choice", "labels": ["0", "1"]}]}
+    )
     assert label_value(binary.target, 1) == "1"
 
 

@@ -7,10 +7,10 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from labelloop.errors import AuthenticationFailed, PermissionDenied
+from labelloop.server.auth import csrf_ok
 from labelloop.store.db import Database
 from labelloop.workflow import accounts
 from labelloop.workflow.accounts import User
-from labelloop.server.auth import csrf_ok
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 

@@ -90,12 +90,22 @@ def import_file(
     if file.size is not None and file.size > MAX_UPLOAD_BYTES:
         raise LabelloopError("the file is larger than 2 GiB")
     report = imports.import_items(
-        db, ctx, file.file, fmt=fmt, filename=filename, text_field=text_field,
-        id_field=id_field or None, label_field=label_field or None, split=split,
+        db,
+        ctx,
+        file.file,
+        fmt=fmt,
+        filename=filename,
+        text_field=text_field,
+        id_field=id_field or None,
+        label_field=label_field or None,
+        split=split,
     )
     return {
-        "batch_id": report.batch_id, "items": report.n_items, "labeled": report.n_labeled,
-        "duplicates": report.n_duplicates, "duplicate_lines": list(report.duplicate_lines[:100]),
+        "batch_id": report.batch_id,
+        "items": report.n_items,
+        "labeled": report.n_labeled,
+        "duplicates": report.n_duplicates,
+        "duplicate_lines": list(report.duplicate_lines[:100]),
         "split": report.split,
     }
 
@@ -117,6 +127,7 @@ def export(
 
     media = "text/csv" if format == "csv" else "application/x-ndjson"
     return StreamingResponse(
-        chunks(), media_type=media,
+        chunks(),
+        media_type=media,
         headers={"content-disposition": f'attachment; filename="{ctx.slug}.{format}"'},
     )

@@ -38,9 +38,7 @@ def skip(slug: str, assignment_id: int, db: DbDep, user: CurrentUser) -> dict[st
 
 
 @router.get("/annotations/previous")
-def previous(
-    slug: str, db: DbDep, user: CurrentUser, before: int | None = None
-) -> dict[str, Any]:
+def previous(slug: str, db: DbDep, user: CurrentUser, before: int | None = None) -> dict[str, Any]:
     """The caller's annotation before ``before`` (or their latest); null when there is none."""
     ctx = projects.access(db, slug, user, Permission.ANNOTATE)
     return {"annotation": tasks.previous(db, ctx, before=before)}

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 
 from labelloop.errors import AuthenticationFailed, LabelloopError
 from labelloop.govern.guidelines import render_markdown
@@ -18,12 +16,7 @@ from labelloop.server.auth import csrf_ok
 from labelloop.workflow import accounts, projects, status
 from labelloop.workflow.accounts import User
 
-HERE = Path(__file__).parent
 router = APIRouter(include_in_schema=False)
-
-
-def templates() -> Jinja2Templates:
-    return Jinja2Templates(directory=str(HERE / "templates"))
 
 
 class LoginRequired(Exception):
@@ -110,9 +103,15 @@ def project_page(slug: str, request: Request, db: DbDep) -> Response:
     user, csrf = _page_user(request, db)
     ctx = projects.access(db, slug, user, Permission.VIEW_PROJECT)
     return _render(
-        request, "project.html", user=user, csrf=csrf, project=_detail(db, ctx),
-        status=status.status(db, ctx), models=status.models(db, ctx),
-        can_export=_allows(ctx, Permission.EXPORT), can_annotate=_allows(ctx, Permission.ANNOTATE),
+        request,
+        "project.html",
+        user=user,
+        csrf=csrf,
+        project=_detail(db, ctx),
+        status=status.status(db, ctx),
+        models=status.models(db, ctx),
+        can_export=_allows(ctx, Permission.EXPORT),
+        can_annotate=_allows(ctx, Permission.ANNOTATE),
     )
 
 

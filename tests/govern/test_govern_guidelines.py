@@ -1,0 +1,71 @@
+"""Guideline Markdown renders to HTML a browser cannot be tricked by; versions diff line by line."""
+
+from __future__ import annotations
+
+import pytest
+
+from labelloop.govern import guideline_diff, render_markdown
+
+
+def test_markdown_renders() -> None:
+    html = render_markdown("# Sentiment\n\nLabel the **author's** attitude.\n\n- one\n- two\n")
+    assert "<h1>Sentiment</h1>" in html
+    assert "<strong>author's</strong>" in html
+    assert "<li>one</li>" in html
+
+
+def test_raw_html_is_escaped() -> None:
+    html = render_markdown('Hi <script>alert("x")</script>\n\n<img src=x onerror=alert(1)>\n')
+    assert "<script>" not in html
+    assert "&lt;script&gt;" in html
+    assert "<img" not in html
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "[click](javascript:alert(1))",
+        "[click](JAVASCRIPT:alert(1))",
+        "[click](  javascript:alert(1) )",
+        "<javascript:alert(1)>",
+        "![x](data:text/html;base64,PHNjcmlwdD4=)",
+        "[click](vbscript:msgbox)",
+        "[click](file:///etc/passwd)",
+        "[click]: javascript:alert(1)\n\n[click]",
+    ],
+)
+def test_dangerous_links_are_inert(source: str) -> None:
+    html = render_markdown(source)
+    assert "href=" not in html
+    assert "src=" not in html
+
+
+@pytest.mark.parametrize(
+    ("source", "href"),
+    [
+        ("[a](https://example.org/x?y=1)", "https://example.org/x?y=1"),
+        ("[a](http://example.org)", "http://example.org"),
+        ("[a](mailto:lead@example.org)", "mailto:lead@example.org"),
+        ("[a](../exemplars/42)", "../exemplars/42"),
+        ("[a](#labels)", "#labels"),
+        ("<https://example.org>", "https://example.org"),
+    ],
+)
+def test_safe_links_work(source: str, href: str) -> None:
+    assert f'href="{href}"' in render_markdown(source)
+
+
+def test_guideline_diff() -> None:
+    old = "Label the attitude.\nIgnore sarcasm."
+    new = "Label the attitude.\nSarcasm counts as negative.\n"
+    diff = guideline_diff(old, new)
+    assert diff.splitlines() == [
+        "--- before",
+        "+++ after",
+        "@@ -1,2 +1,2 @@",
+        " Label the attitude.",
+        "-Ignore sarcasm.",
+        "+Sarcasm counts as negative.",
+    ]
+    assert guideline_diff(new, new) == ""
+    assert guideline_diff("", "x", old_name="v1", new_name="v2").startswith("--- v1\n+++ v2\n")

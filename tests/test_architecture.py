@@ -1,0 +1,78 @@
+"""The house rules that keep labelloop's rooms apart and its start-up cheap."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PURE = ["schema", "learn", "ingest", "govern"]
+FORBIDDEN = [
+    "sqlalchemy",
+    "fastapi",
+    "starlette",
+    "labelloop.store",
+    "labelloop.server",
+    "labelloop.workflow",
+]
+
+
+@pytest.mark.parametrize("room", PURE)
+def test_pure_rooms_import_no_store_server_or_workflow(room: str) -> None:
+    code = (
+        f"import sys, labelloop.{room}\n"
+        f"bad = [m for m in {FORBIDDEN!r} if m in sys.modules]\n"
+        "print(','.join(bad))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "", f"labelloop.{room} pulled in {out.stdout.strip()}"
+
+
+def test_pure_rooms_do_not_mention_sql_layers_in_source() -> None:
+    for room in PURE:
+        for path in (ROOT / "labelloop" / room).rglob("*.py"):
+            text = path.read_text()
+            for name in FORBIDDEN:
+                assert not re.search(rf"^\s*(from|import)\s+{re.escape(name)}\b", text, re.M), (
+                    f"{path.relative_to(ROOT)} imports {name}"
+                )
+
+
+def test_only_store_issues_sql() -> None:
+    for path in (ROOT / "labelloop").rglob("*.py"):
+        rel = path.relative_to(ROOT / "labelloop").as_posix()
+        if rel.startswith("store/"):
+            continue
+        text = path.read_text()
+        assert not re.search(r"^\s*from sqlalchemy|^\s*import sqlalchemy", text, re.M), (
+            f"{rel} speaks SQL; only labelloop/store may"
+        )
+
+
+def test_importing_the_app_does_no_work() -> None:
+    """No engine, settings, app or scikit-learn at import time: the CLI starts fast."""
+    code = (
+        "import sys, labelloop.cli, labelloop.server.app\n"
+        "print('sklearn' in sys.modules, 'uvicorn' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
+
+
+def test_every_cli_command_is_documented_in_the_readme() -> None:
+    from typer.main import get_command
+
+    from labelloop.cli import app
+
+    readme = (ROOT / "README.md").read_text()
+    root = get_command(app)
+    names = []
+    for name, cmd in root.commands.items():  # type: ignore[attr-defined]
+        subs = getattr(cmd, "commands", None)
+        names += [f"{name} {sub}" for sub in subs] if subs else [name]
+    missing = [n for n in names if f"labelloop {n}" not in readme]
+    assert not missing, f"README does not document: {', '.join(missing)}"
