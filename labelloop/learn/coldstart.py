@@ -3,7 +3,8 @@
 Representative sampling by clustering, as in Nguyen & Smeulders, "Active Learning Using
 Pre-clustering" (ICML 2004) and Zhu et al., "Active Learning with Sampling by Uncertainty and
 Density" (COLING 2008): reduce TF-IDF with latent semantic analysis (Deerwester et al. 1990),
-cluster with k-means (mini-batch k-means, Sculley, WWW 2010, on large pools), and take the item nearest each centroid.
+cluster with k-means (mini-batch k-means, Sculley, WWW 2010, on large pools), and take the item
+nearest each centroid.
 """
 
 from __future__ import annotations
@@ -122,7 +123,7 @@ def _embed(X: NDArray[np.floating] | csr_matrix, rng: np.random.Generator) -> ND
             svd.fit(X[fit_rows])
             Z = svd.transform(X)
     else:
-        Z = X.toarray() if issparse(X) else X
+        Z = X if isinstance(X, np.ndarray) else X.toarray()
     if Z.shape[1] == 0:
         Z = np.zeros((n_rows, 1))
     return normalize(np.asarray(Z, dtype=np.float64))
@@ -133,7 +134,7 @@ def _cluster(
 ) -> tuple[NDArray[np.intp], NDArray[np.float64]]:
     """k-means labels and distance to the own centroid, each shape (n_rows,).
 
-    Up to ``LLOYD_MAX_ROWS`` rows run full Lloyd k-means with three restarts: cheap there, and
+    Up to ``LLOYD_MAX_ROWS`` rows run full Lloyd k-means with several restarts: cheap there, and
     mini-batch k-means picks its one run from the initialisations alone, which on small pools
     merges clear topics too often. Larger samples use mini-batch k-means (Sculley 2010).
     """
@@ -143,7 +144,9 @@ def _cluster(
     seed = int(rng.integers(2**31 - 1))
     kmeans: KMeans | MiniBatchKMeans
     if Z.shape[0] <= LLOYD_MAX_ROWS:
-        kmeans = KMeans(n_clusters=n_clusters, n_init=3, max_iter=100, random_state=seed)
+        # More restarts where they are nearly free: the first queue of a small project.
+        n_init = 10 if Z.shape[0] * n_clusters <= 100_000 else 3
+        kmeans = KMeans(n_clusters=n_clusters, n_init=n_init, max_iter=100, random_state=seed)
     else:
         kmeans = MiniBatchKMeans(
             n_clusters=n_clusters, n_init=3, batch_size=2048, max_iter=20, random_state=seed

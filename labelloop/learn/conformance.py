@@ -158,7 +158,7 @@ def check_stopping(criterion_factory: Callable[[], Any]) -> None:
     for end in range(len(history) + 1):
         prefix = history[:end]
         decision = criterion.evaluate(prefix)
-        _check_decision(decision, name, f"{who} ({end} rounds)")
+        _check_decision(decision, str(name), f"{who} ({end} rounds)")
         fresh = criterion_factory().evaluate(list(prefix))
         _require(decision == fresh, f"{who}: decision depends on more than the history")
     copy = [RoundSummary(r.model_version, r.n_labeled, r.stop_predictions.copy()) for r in history]

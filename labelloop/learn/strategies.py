@@ -104,7 +104,7 @@ def top_k(utility: NDArray[np.floating], k: int, rng: np.random.Generator) -> ND
     """
     n = utility.shape[0]
     k = max(0, min(k, n))
-    tiebreak = rng.random(n)
+    tiebreak = rng.random(size=(n,))
     if k == 0:
         return np.empty(0, dtype=np.intp)
     if k == n:
@@ -201,7 +201,7 @@ class Margin(_UncertaintyStrategy):
     def reason(self, p: NDArray[np.float64], classes: tuple[str, ...]) -> str:
         order = np.argsort(-p, kind="stable")
         if len(order) < 2:
-            return f"model sure of nothing but {classes[order[0]]} ({_fmt(p[order[0]])})"
+            return f"model knows only {classes[order[0]]} ({_fmt(p[order[0]])})"
         a, b = order[0], order[1]
         return f"model unsure between {classes[a]} ({_fmt(p[a])}) and {classes[b]} ({_fmt(p[b])})"
 

@@ -4,15 +4,27 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from labelloop.govern.audit import GENESIS_HASH, event_hash
 from labelloop.store.db import Database
 from labelloop.store.tables import audit_event
 
 SITE_CHAIN = 0  # lock key of events that belong to no project
+
+
+@cache
+def _head_stmt(site: bool) -> Any:
+    """The newest event of one chain (a project's, or the site's when ``site``)."""
+    chain = (
+        audit_event.c.project_id.is_(None)
+        if site
+        else audit_event.c.project_id == bindparam("project_id")
+    )
+    return select(audit_event.c.hash).where(chain).order_by(audit_event.c.id.desc()).limit(1)
 
 
 def record(
@@ -27,14 +39,7 @@ def record(
 ) -> None:
     """Write one audit event inside the caller's transaction (the state change it records)."""
     db.lock_key(conn, (1 << 40) + (project_id or SITE_CHAIN))
-    chain = (
-        audit_event.c.project_id.is_(None)
-        if project_id is None
-        else audit_event.c.project_id == project_id
-    )
-    prev = conn.execute(
-        select(audit_event.c.hash).where(chain).order_by(audit_event.c.id.desc()).limit(1)
-    ).scalar()
+    prev = conn.execute(_head_stmt(project_id is None), {"project_id": project_id}).scalar()
     prev = prev or GENESIS_HASH
     at = datetime.now(UTC)
     body = dict(payload or {})
@@ -48,16 +53,17 @@ def record(
         at=at,
     )
     conn.execute(
-        audit_event.insert().values(
-            at=at,
-            actor_id=actor_id,
-            project_id=project_id,
-            action=action,
-            subject=subject,
-            payload=body,
-            prev_hash=prev,
-            hash=digest,
-        )
+        audit_event.insert(),
+        {
+            "at": at,
+            "actor_id": actor_id,
+            "project_id": project_id,
+            "action": action,
+            "subject": subject,
+            "payload": body,
+            "prev_hash": prev,
+            "hash": digest,
+        },
     )
 
 

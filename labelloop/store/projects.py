@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, func, select
+from sqlalchemy import Connection, RowMapping, bindparam, func, select
 
-from labelloop.store.tables import guideline, project
+from labelloop.store.tables import guideline, membership, project
 from labelloop.store.users import now
 
 
@@ -28,6 +29,24 @@ def insert_project(
 
 def by_slug(conn: Connection, slug: str) -> RowMapping | None:
     return conn.execute(select(project).where(project.c.slug == slug)).mappings().first()
+
+
+@cache
+def _with_role_stmt() -> Any:
+    role = (
+        select(membership.c.role)
+        .where(
+            membership.c.project_id == project.c.id,
+            membership.c.user_id == bindparam("user_id"),
+        )
+        .scalar_subquery()
+    )
+    return select(project, role.label("role")).where(project.c.slug == bindparam("slug"))
+
+
+def with_role(conn: Connection, *, slug: str, user_id: int) -> RowMapping | None:
+    """A project by slug with the user's role in it (None when not a member), in one query."""
+    return conn.execute(_with_role_stmt(), {"slug": slug, "user_id": user_id}).mappings().first()
 
 
 def by_id(conn: Connection, project_id: int) -> RowMapping | None:

@@ -4,9 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, and_, delete, exists, func, select, update
+from sqlalchemy import (
+    Connection,
+    RowMapping,
+    Select,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    select,
+    update,
+)
 
 from labelloop.store.tables import (
     annotation,
@@ -32,35 +44,44 @@ def current_round(conn: Connection, project_id: int) -> RowMapping | None:
     return conn.execute(q).mappings().first()
 
 
+# The serving path runs these on every request: each statement is built once, with bind
+# parameters, so SQLAlchemy's compiled cache is hit without rebuilding the expression.
+
+
+@cache
+def _held_lease_stmt(n_exclude: int) -> Select[Any]:
+    q = (
+        select(assignment, item.c.external_id, item.c.payload, item.c.meta)
+        .join(item, item.c.id == assignment.c.item_id)
+        .where(
+            assignment.c.project_id == bindparam("project_id"),
+            assignment.c.user_id == bindparam("user_id"),
+            assignment.c.state == ACTIVE,
+            assignment.c.lease_expires_at > bindparam("at"),
+        )
+    )
+    if n_exclude:
+        q = q.where(assignment.c.id.not_in(bindparam("exclude", expanding=True)))
+    return q.order_by(assignment.c.id).limit(1)
+
+
 def held_lease(
     conn: Connection, *, project_id: int, user_id: int, exclude: Sequence[int], at: datetime
 ) -> RowMapping | None:
-    """The user's oldest live lease that the client does not already hold."""
-    q = select(assignment).where(
-        assignment.c.project_id == project_id,
-        assignment.c.user_id == user_id,
-        assignment.c.state == ACTIVE,
-        assignment.c.lease_expires_at > at,
-    )
+    """The user's oldest live lease (with its item) that the client does not already hold."""
+    params: dict[str, Any] = {"project_id": project_id, "user_id": user_id, "at": at}
     if exclude:
-        q = q.where(assignment.c.id.not_in(list(exclude)))
-    return conn.execute(q.order_by(assignment.c.id).limit(1)).mappings().first()
+        params["exclude"] = list(exclude)
+    return conn.execute(_held_lease_stmt(len(exclude) > 0), params).mappings().first()
 
 
-def next_candidate(
-    conn: Connection,
-    *,
-    model_version_id: int,
-    user_id: int,
-    overlap: int,
-    at: datetime,
-    skip_locked: bool,
-) -> RowMapping | None:
-    """The best-ranked queue entry this user has not seen and that still needs labels."""
+@cache
+def _candidate_stmt(skip_locked: bool) -> Select[Any]:
+    at = bindparam("at")
     a = assignment.alias("a")
     mine = exists().where(
         a.c.item_id == queue_entry.c.item_id,
-        a.c.user_id == user_id,
+        a.c.user_id == bindparam("user_id"),
         a.c.state.in_(("submitted", "skipped"))
         | ((a.c.state == ACTIVE) & (a.c.lease_expires_at > at)),
     )
@@ -74,28 +95,47 @@ def next_candidate(
         .scalar_subquery()
     )
     resolved = exists().where(item_label.c.item_id == queue_entry.c.item_id)
+    newest = (
+        select(model_version.c.id)
+        .where(model_version.c.project_id == bindparam("project_id"))
+        .order_by(model_version.c.version.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
     q = (
-        select(queue_entry)
-        .where(queue_entry.c.model_version_id == model_version_id, ~mine, ~resolved)
-        .where(taken < overlap)
+        select(
+            queue_entry,
+            model_version.c.version.label("model_version"),
+            model_version.c.strategy,
+            item.c.external_id,
+            item.c.payload,
+            item.c.meta,
+        )
+        .join(model_version, model_version.c.id == queue_entry.c.model_version_id)
+        .join(item, item.c.id == queue_entry.c.item_id)
+        .where(queue_entry.c.model_version_id == newest, ~mine, ~resolved)
+        .where(taken < bindparam("overlap"))
         .order_by(queue_entry.c.rank)
         .limit(1)
     )
     if skip_locked:
         q = q.with_for_update(skip_locked=True, of=queue_entry)
-    return conn.execute(q).mappings().first()
+    return q
 
 
-def release_expired(conn: Connection, *, item_id: int, at: datetime) -> None:
-    conn.execute(
-        update(assignment)
-        .where(
-            assignment.c.item_id == item_id,
-            assignment.c.state == ACTIVE,
-            assignment.c.lease_expires_at <= at,
-        )
-        .values(state="released")
-    )
+def next_candidate(
+    conn: Connection,
+    *,
+    project_id: int,
+    user_id: int,
+    overlap: int,
+    at: datetime,
+    skip_locked: bool,
+) -> RowMapping | None:
+    """The best-ranked entry of the newest queue that this user has not seen and that still
+    needs labels, with its model version and item."""
+    params = {"project_id": project_id, "user_id": user_id, "overlap": overlap, "at": at}
+    return conn.execute(_candidate_stmt(skip_locked), params).mappings().first()
 
 
 def insert_lease(
@@ -104,59 +144,58 @@ def insert_lease(
     project_id: int,
     user_id: int,
     entry: RowMapping,
-    model_version: int,
-    strategy: str,
     lease: timedelta,
     at: datetime,
-) -> int:
+) -> tuple[int, datetime]:
+    """Lease a queue entry to a user; returns the assignment id and when the lease ends."""
+    expires = at + lease
     res = conn.execute(
-        assignment.insert().values(
-            project_id=project_id,
-            item_id=entry["item_id"],
-            user_id=user_id,
-            state=ACTIVE,
-            leased_at=at,
-            lease_expires_at=at + lease,
-            model_version_id=entry["model_version_id"],
-            model_version=model_version,
-            strategy=strategy,
-            score=entry["score"],
-            rank=entry["rank"],
-            reason=entry["reason"],
-            suggestion=entry["suggestion"],
-            suggestion_confidence=entry["suggestion_confidence"],
-        )
+        assignment.insert(),
+        {
+            "project_id": project_id,
+            "item_id": entry["item_id"],
+            "user_id": user_id,
+            "state": ACTIVE,
+            "leased_at": at,
+            "lease_expires_at": expires,
+            "model_version_id": entry["model_version_id"],
+            "model_version": entry["model_version"],
+            "strategy": entry["strategy"],
+            "score": entry["score"],
+            "rank": entry["rank"],
+            "reason": entry["reason"],
+            "suggestion": entry["suggestion"],
+            "suggestion_confidence": entry["suggestion_confidence"],
+        },
     )
-    return int(res.inserted_primary_key[0])
+    return int(res.inserted_primary_key[0]), expires
+
+
+@cache
+def _assignment_stmt() -> Any:
+    return select(assignment).where(assignment.c.id == bindparam("assignment_id"))
 
 
 def get_assignment(conn: Connection, assignment_id: int) -> RowMapping | None:
-    q = select(assignment).where(assignment.c.id == assignment_id)
-    return conn.execute(q).mappings().first()
+    return conn.execute(_assignment_stmt(), {"assignment_id": assignment_id}).mappings().first()
 
 
-def task_view(conn: Connection, assignment_id: int) -> RowMapping | None:
-    """An assignment joined with its item, as the labeling page shows it."""
-    q = (
-        select(
-            assignment,
-            item.c.external_id,
-            item.c.payload,
-            item.c.meta,
-        )
-        .join(item, item.c.id == assignment.c.item_id)
-        .where(assignment.c.id == assignment_id)
+@cache
+def _set_state_stmt() -> Any:
+    return (
+        update(assignment)
+        .where(assignment.c.id == bindparam("assignment_id"))
+        .values(state=bindparam("state"))
     )
-    return conn.execute(q).mappings().first()
 
 
 def set_state(conn: Connection, assignment_id: int, state: str) -> None:
-    conn.execute(update(assignment).where(assignment.c.id == assignment_id).values(state=state))
+    conn.execute(_set_state_stmt(), {"assignment_id": assignment_id, "state": state})
 
 
 def insert_annotation(conn: Connection, **values: Any) -> int:
     at = now()
-    res = conn.execute(annotation.insert().values(created_at=at, updated_at=at, **values))
+    res = conn.execute(annotation.insert(), {"created_at": at, "updated_at": at, **values})
     return int(res.inserted_primary_key[0])
 
 
@@ -178,18 +217,28 @@ def item_annotations(conn: Connection, item_id: int) -> list[RowMapping]:
     return list(conn.execute(q).mappings())
 
 
+@cache
+def _unlabel_stmt() -> Any:
+    return delete(item_label).where(item_label.c.item_id == bindparam("item_id"))
+
+
+@cache
+def _leave_queue_stmt() -> Any:
+    return delete(queue_entry).where(queue_entry.c.item_id == bindparam("item_id"))
+
+
 def upsert_label(conn: Connection, *, item_id: int, project_id: int, **values: Any) -> None:
     """Set an item's resolved label, replacing the one it had."""
-    conn.execute(delete(item_label).where(item_label.c.item_id == item_id))
+    conn.execute(_unlabel_stmt(), {"item_id": item_id})
     conn.execute(
-        item_label.insert().values(
-            item_id=item_id, project_id=project_id, decided_at=now(), **values
-        )
+        item_label.insert(),
+        {"item_id": item_id, "project_id": project_id, "decided_at": now(), **values},
     )
 
 
 def leave_queue(conn: Connection, item_id: int) -> None:
-    conn.execute(delete(queue_entry).where(queue_entry.c.item_id == item_id))
+    """Take a resolved item out of every queue of its project."""
+    conn.execute(_leave_queue_stmt(), {"item_id": item_id})
 
 
 def last_annotations(

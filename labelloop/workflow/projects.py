@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -59,7 +60,8 @@ def _settings(schema: ProjectSchema) -> ProjectSettings:
 
 
 def _parsed(project_id: int, version: int, raw: Any) -> ProjectSchema:
-    key = (project_id, version)
+    # The stored text is part of the key: ids repeat across databases open in one process.
+    key = (project_id, version, json.dumps(raw, sort_keys=True))
     if key not in _schemas:
         _schemas[key] = parse_schema(raw)
     return _schemas[key]
@@ -106,12 +108,8 @@ def create_project(db: Database, slug: str, schema_source: Any, *, actor: User |
 def access(db: Database, slug: str, user: User, permission: Permission) -> ProjectContext:
     """The project if ``user`` may do ``permission`` in it; non-members learn nothing about it."""
     with db.read() as conn:
-        row = store_projects.by_slug(conn, slug)
-        role = (
-            store_users.role_in(conn, project_id=row["id"], user_id=user.id)
-            if row is not None
-            else None
-        )
+        row = store_projects.with_role(conn, slug=slug, user_id=user.id)
+    role = row["role"] if row is not None else None
     if row is None or (role is None and not user.is_admin):
         raise NotFound(f"no project '{slug[:64]}' that you are a member of")
     ctx = ProjectContext(

@@ -61,13 +61,10 @@ def next_task(
             conn, project_id=ctx.id, user_id=ctx.user.id, exclude=held, at=at
         )
         if lease is not None:
-            return _task(store_tasks.task_view(conn, lease["id"]))  # type: ignore[arg-type]
-        current = store_tasks.current_round(conn, ctx.id)
-        if current is None:
-            return None
+            return _task(lease)
         entry = store_tasks.next_candidate(
             conn,
-            model_version_id=current["id"],
+            project_id=ctx.id,
             user_id=ctx.user.id,
             overlap=settings.overlap,
             at=at,
@@ -75,18 +72,15 @@ def next_task(
         )
         if entry is None:
             return None
-        store_tasks.release_expired(conn, item_id=entry["item_id"], at=at)
-        assignment_id = store_tasks.insert_lease(
+        assignment_id, expires = store_tasks.insert_lease(
             conn,
             project_id=ctx.id,
             user_id=ctx.user.id,
             entry=entry,
-            model_version=current["version"],
-            strategy=current["strategy"],
             lease=timedelta(minutes=settings.lease_minutes),
             at=at,
         )
-        return _task(store_tasks.task_view(conn, assignment_id))  # type: ignore[arg-type]
+    return _task({**entry, "id": assignment_id, "lease_expires_at": expires})
 
 
 def _own_live_lease(conn: Any, ctx: ProjectContext, assignment_id: int) -> Mapping[str, Any]:

@@ -1,0 +1,264 @@
+"""Shared helpers of the benchmarks: the CLI as a subprocess, synthetic texts, a throwaway
+PostgreSQL cluster, percentiles, and memory readings. Standard library (+ numpy) only."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+LABELS = ("negative", "neutral", "positive")
+POSITIVE = (
+    "good great excellent lovely wonderful happy amazing brilliant superb delightful pleasant "
+    "fantastic enjoyable perfect charming solid reliable friendly helpful impressive"
+).split()
+NEGATIVE = (
+    "bad awful terrible poor horrible sad broken annoying disappointing useless ugly slow rude "
+    "boring faulty dreadful mediocre painful noisy unreliable"
+).split()
+_ONSETS = "b c d f g h j k l m n p r s t v w z br cl dr fl gr pl st tr".split()
+_VOWELS = "a e i o u ai ea io ou".split()
+_CODAS = ["", "n", "r", "s", "t", "l", "m", "nd", "st"]
+
+
+def log(msg: str) -> None:
+    """Progress goes to stderr; stdout is kept for the final JSON line."""
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def emit(figures: Mapping[str, Any]) -> None:
+    """The benchmark's result: one JSON object as the last stdout line."""
+    sys.stdout.flush()
+    print(json.dumps(figures, sort_keys=False), flush=True)
+
+
+# --- synthetic data -----------------------------------------------------------------------------
+
+
+def vocabulary(n_words: int = 3000, seed: int = 7) -> list[str]:
+    """Pronounceable filler words (deterministic), plus nothing sentiment-bearing."""
+    rng = np.random.default_rng(seed)
+    words: set[str] = set()
+    while len(words) < n_words:
+        n_syl = int(rng.integers(1, 4))
+        w = "".join(
+            _ONSETS[rng.integers(len(_ONSETS))] + _VOWELS[rng.integers(len(_VOWELS))]
+            for _ in range(n_syl)
+        ) + _CODAS[rng.integers(len(_CODAS))]
+        if w not in POSITIVE and w not in NEGATIVE:
+            words.add(w)
+    return sorted(words)
+
+
+def label_of(text: str) -> str:
+    """The 'true' sentiment of a synthetic text: more positive than negative words, or the reverse."""
+    score = 0
+    for w in text.split():
+        if w in _POS_SET:
+            score += 1
+        elif w in _NEG_SET:
+            score -= 1
+    return "positive" if score > 0 else "negative" if score < 0 else "neutral"
+
+
+_POS_SET = frozenset(POSITIVE)
+_NEG_SET = frozenset(NEGATIVE)
+
+
+def make_texts(n: int, seed: int = 1, min_words: int = 5, max_words: int = 12) -> list[str]:
+    """``n`` unique short texts (5-12 words) with a learnable sentiment signal."""
+    rng = np.random.default_rng(seed)
+    vocab = np.array(vocabulary())
+    sent = np.array(POSITIVE + NEGATIVE)
+    out: list[str] = []
+    seen: set[str] = set()
+    while len(out) < n:
+        m = int((n - len(out)) * 1.05) + 16
+        lengths = rng.integers(min_words, max_words + 1, size=m)
+        words = vocab[rng.integers(len(vocab), size=(m, max_words))]
+        n_sent = rng.choice(3, size=m, p=[0.3, 0.5, 0.2])  # 0, 1 or 2 sentiment words
+        sw = sent[rng.integers(len(sent), size=(m, 2))]
+        pos = rng.integers(0, min_words, size=(m, 2))
+        for i in range(m):
+            row = list(words[i, : lengths[i]])
+            for k in range(n_sent[i]):
+                row[pos[i, k]] = sw[i, k]
+            t = " ".join(row)
+            if t not in seen:
+                seen.add(t)
+                out.append(t)
+                if len(out) == n:
+                    break
+    return out
+
+
+# --- the CLI as a subprocess --------------------------------------------------------------------
+
+
+def labelloop_cmd() -> list[str]:
+    """The installed `labelloop` console script of this interpreter (no pyenv shim in between)."""
+    beside = Path(sys.executable).with_name("labelloop")
+    if beside.is_file():
+        return [str(beside)]
+    found = shutil.which("labelloop")
+    if found:
+        return [found]
+    return [sys.executable, "-c", "from labelloop.cli import main; main()"]
+
+
+@dataclass
+class Run:
+    rc: int
+    stdout: str
+    stderr: str
+    wall_s: float
+    maxrss_mb: float
+    cpu_s: float
+
+
+def run_measured(
+    args: Sequence[str], env: Mapping[str, str], *, stdin: str | None = None, check: bool = True,
+    cwd: str | None = None,
+) -> Run:
+    """Run a command; wall time, and peak RSS / CPU of that child alone (os.wait4)."""
+    with tempfile.TemporaryFile() as fout, tempfile.TemporaryFile() as ferr:
+        t0 = time.perf_counter()
+        p = subprocess.Popen(
+            list(args), env=dict(env), cwd=cwd,
+            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+            stdout=fout, stderr=ferr,
+        )
+        if stdin is not None:
+            assert p.stdin is not None
+            p.stdin.write(stdin.encode())
+            p.stdin.close()
+        _, status, ru = os.wait4(p.pid, 0)  # reap it ourselves: rusage of this child alone
+        wall = time.perf_counter() - t0
+        p.returncode = rc = os.waitstatus_to_exitcode(status)
+        fout.seek(0)
+        ferr.seek(0)
+        out = fout.read().decode(errors="replace")
+        err = ferr.read().decode(errors="replace")
+    run = Run(rc=rc, stdout=out, stderr=err, wall_s=wall, maxrss_mb=ru.ru_maxrss / 1024,
+              cpu_s=ru.ru_utime + ru.ru_stime)
+    if check and rc != 0:
+        raise RuntimeError(f"command failed ({rc}): {' '.join(args)}\n{err[-2000:]}{out[-500:]}")
+    return run
+
+
+def cli(args: Sequence[str], env: Mapping[str, str], **kw: Any) -> Run:
+    return run_measured(labelloop_cmd() + list(args), env, **kw)
+
+
+def fresh_env(home: Path, database_url: str | None = None, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LABELLOOP_")}
+    env["LABELLOOP_HOME"] = str(home)
+    if database_url:
+        env["LABELLOOP_DATABASE_URL"] = database_url
+    env.update(extra)
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
+
+
+SCHEMA = {
+    "name": "Bench sentiment",
+    "data": {"type": "text", "field": "text"},
+    "controls": [
+        {"name": "sentiment", "type": "choice", "labels": list(LABELS), "target": True}
+    ],
+    "settings": {"retrain_every": 10},
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# --- statistics and /proc -----------------------------------------------------------------------
+
+
+def pct(values: Sequence[float], q: float) -> float | None:
+    if not len(values):
+        return None
+    return round(float(np.percentile(np.asarray(values, dtype=float), q)), 3)
+
+
+def proc_status_mb(pid: int, field: str) -> float | None:
+    """VmRSS / VmHWM of a process in MB, from /proc (Linux)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        return None
+    return None
+
+
+def proc_cpu_s(pid: int) -> float | None:
+    """utime + stime of a process in seconds."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+# --- a throwaway PostgreSQL cluster ------------------------------------------------------------
+
+
+@contextmanager
+def postgres_cluster() -> Iterator[str]:
+    """initdb + pg_ctl in a temp dir (as user postgres when we are root), fsync off; yields a URL."""
+    for tool in ("initdb", "pg_ctl"):
+        if shutil.which(tool) is None:
+            raise RuntimeError(f"--postgres needs {tool} on PATH")
+    root = Path(tempfile.mkdtemp(prefix="llbench-pg-"))
+    data, sock = root / "data", root / "sock"
+    sock.mkdir()
+    prefix: list[str] = []
+    if os.geteuid() == 0:
+        import pwd
+
+        pw = pwd.getpwnam("postgres")
+        for p in (root, sock):
+            os.chown(p, pw.pw_uid, pw.pw_gid)
+        prefix = ["runuser", "-u", "postgres", "--"]
+    port = free_port()
+    logfile = root / "postgres.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    subprocess.run(
+        prefix + ["initdb", "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
+                  "--no-locale"],
+        check=True, env=env, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    opts = (f"-F -p {port} -k {sock} -c listen_addresses=127.0.0.1 -c max_connections=200 "
+            "-c shared_buffers=256MB")
+    subprocess.run(
+        prefix + ["pg_ctl", "-D", str(data), "-o", opts, "-l", str(logfile), "-w", "-t", "60",
+                  "start"],
+        check=True, env=env, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    log(f"postgres cluster up in {root} on port {port} (fsync off)")
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run(
+            prefix + ["pg_ctl", "-D", str(data), "-m", "fast", "-w", "stop"],
+            env=env, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        shutil.rmtree(root, ignore_errors=True)
+        log("postgres cluster stopped and removed")

@@ -1,0 +1,877 @@
+// The labeling page: keyboard-first, everything through the JSON API, the next item prefetched.
+// Item text and metadata are untrusted: they only ever reach the DOM through textContent.
+(() => {
+  "use strict";
+
+  const $ = (id) => document.getElementById(id);
+  const app = $("label-app");
+  const project = JSON.parse($("project-data").textContent);
+  const csrfMeta = document.querySelector('meta[name="csrf-token"]');
+  const csrf = csrfMeta ? csrfMeta.getAttribute("content") : "";
+  const base = "/api/projects/" + encodeURIComponent(project.slug);
+  const schema = project.schema || {};
+  const settings = project.settings || schema.settings || {};
+  const dataField = (schema.data && schema.data.field) || "text";
+  const controls = (schema.controls || []).filter(
+    (c) => c.type === "choice" || c.type === "multi_choice",
+  );
+  const target = controls.find((c) => c.target) || controls[0];
+
+  const IDLE_MS = 60000; // activity older than this stops the per-item clock
+  const EMPTY_POLL_MS = 2000;
+  const STATUS_POLL_MS = 4000;
+  const MAX_HELD = 20;
+
+  const el = {
+    card: $("item-card"),
+    itemId: $("item-id"),
+    text: $("item-text"),
+    meta: $("item-meta"),
+    suggestion: $("suggestion"),
+    why: $("why"),
+    whyReason: $("why-reason"),
+    whyStrategy: $("why-strategy"),
+    whyRank: $("why-rank"),
+    whyScore: $("why-score"),
+    whyModel: $("why-model"),
+    empty: $("empty-state"),
+    editBanner: $("edit-banner"),
+    controls: $("controls"),
+    submit: $("submit-btn"),
+    submitLabel: $("submit-label"),
+    skip: $("skip-btn"),
+    back: $("back-btn"),
+    help: $("help-btn"),
+    sheet: $("shortcuts"),
+    sheetBody: $("shortcuts-body"),
+    sheetClose: $("shortcuts-close"),
+    messages: $("messages"),
+    progress: $("progress"),
+    progressBar: $("progress-bar"),
+    progressText: $("progress-text"),
+    remainingText: $("remaining-text"),
+    modelVersion: $("model-version"),
+    evalAccuracy: $("eval-accuracy"),
+    stopHint: $("stop-hint"),
+    guideline: $("guideline"),
+    definitions: $("label-definitions"),
+  };
+
+  // ---------------------------------------------------------------- API
+
+  class ApiError extends Error {
+    constructor(status, error, detail) {
+      super(detail);
+      this.status = status;
+      this.error = error;
+      this.detail = detail;
+    }
+  }
+
+  async function api(method, path, body) {
+    const headers = { Accept: "application/json" };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    if (method !== "GET" && method !== "HEAD") headers["X-CSRF-Token"] = csrf;
+    let res;
+    try {
+      res = await fetch(base + path, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        credentials: "same-origin",
+        cache: "no-store",
+      });
+    } catch (_err) {
+      throw new ApiError(0, "NetworkError", "Cannot reach the server; check your connection.");
+    }
+    if (res.status === 401) {
+      const here = location.pathname + location.search;
+      location.assign("/login?next=" + encodeURIComponent(here));
+      throw new ApiError(401, "AuthenticationFailed", "Your session ended; sign in again.");
+    }
+    let data = null;
+    try {
+      data = await res.json();
+    } catch (_err) {
+      data = null;
+    }
+    if (!res.ok) {
+      const detail = (data && (data.detail || data.error)) || `Request failed (${res.status}).`;
+      throw new ApiError(res.status, (data && data.error) || "HTTPError", String(detail));
+    }
+    return data;
+  }
+
+  // ---------------------------------------------------------------- messages
+
+  function showMessage(text, kind = "error", { timeout = 0 } = {}) {
+    const box = document.createElement("div");
+    box.className = "message message-" + kind;
+    const span = document.createElement("span");
+    span.className = "message-text";
+    span.textContent = text;
+    const close = document.createElement("button");
+    close.type = "button";
+    close.className = "message-close";
+    close.setAttribute("aria-label", "Dismiss message");
+    close.textContent = "×";
+    close.addEventListener("click", () => box.remove());
+    box.append(span, close);
+    el.messages.append(box);
+    while (el.messages.children.length > 3) el.messages.firstElementChild.remove();
+    if (timeout) setTimeout(() => box.remove(), timeout);
+    return box;
+  }
+
+  function report(err) {
+    if (err instanceof ApiError) {
+      if (err.status === 401) return;
+      showMessage(err.detail, "error");
+    } else {
+      console.error(err);
+      showMessage("Something went wrong on this page: " + (err && err.message), "error");
+    }
+  }
+
+  // ---------------------------------------------------------------- active time
+
+  // Milliseconds the tab was visible while the user had been active (key, pointer, scroll)
+  // within the last minute: the time an item really took, not the time the tab stayed open.
+  const clock = {
+    ms: 0,
+    last: performance.now(),
+    lastActivity: performance.now(),
+    visible: document.visibilityState === "visible",
+    tick() {
+      const now = performance.now();
+      if (this.visible) {
+        const end = Math.min(now, this.lastActivity + IDLE_MS);
+        if (end > this.last) this.ms += end - this.last;
+      }
+      this.last = now;
+    },
+    activity() {
+      this.tick();
+      this.lastActivity = performance.now();
+    },
+    take() {
+      this.tick();
+      const value = Math.max(0, Math.round(this.ms));
+      this.ms = 0;
+      return value;
+    },
+    set(ms) {
+      this.tick();
+      this.ms = ms || 0;
+    },
+  };
+  for (const type of ["keydown", "pointerdown", "pointermove", "wheel", "touchstart", "scroll"]) {
+    window.addEventListener(type, () => clock.activity(), { passive: true, capture: true });
+  }
+  document.addEventListener("visibilitychange", () => {
+    clock.tick();
+    clock.visible = document.visibilityState === "visible";
+    if (clock.visible) {
+      clock.lastActivity = performance.now();
+      refreshStatus();
+    }
+  });
+  setInterval(() => clock.tick(), 1000);
+
+  // ---------------------------------------------------------------- state
+
+  const state = {
+    mode: "loading", // loading | task | edit | empty
+    current: null, // the leased task on screen (kept aside while editing)
+    currentValues: null, // its selection while editing an earlier item
+    currentMs: 0, // its active time while editing an earlier item
+    next: null, // the prefetched task
+    prefetching: null, // the in-flight prefetch promise
+    editing: null, // the earlier annotation being changed
+    values: {}, // control name -> label (choice) or [labels] (multi_choice)
+    inflight: new Set(), // assignment ids being submitted or skipped
+    pending: Promise.resolve(), // settles when every submit so far has settled
+    busy: false,
+    emptyTimer: null,
+  };
+
+  function setMode(mode) {
+    state.mode = mode;
+    app.dataset.state = mode;
+    const working = mode === "task" || mode === "edit";
+    el.card.setAttribute("aria-busy", mode === "loading" ? "true" : "false");
+    el.empty.hidden = mode !== "empty";
+    el.text.hidden = !working;
+    el.editBanner.hidden = mode !== "edit";
+    app.classList.toggle("is-editing", mode === "edit");
+    el.submitLabel.textContent = mode === "edit" ? "Save change" : "Submit";
+    el.submit.disabled = !working;
+    el.skip.disabled = mode !== "task";
+    for (const button of el.controls.querySelectorAll("button.label-btn")) {
+      button.disabled = !working;
+    }
+    if (!working) {
+      el.meta.hidden = true;
+      el.why.hidden = true;
+      el.suggestion.hidden = true;
+      el.itemId.textContent = "";
+      if (mode === "loading") el.text.textContent = "";
+    }
+    if (mode !== "empty") stopEmptyPoll();
+  }
+
+  // ---------------------------------------------------------------- rendering
+
+  function itemText(item) {
+    const data = (item && item.data) || {};
+    const value = data[dataField] !== undefined ? data[dataField] : data.text;
+    if (value === undefined || value === null) return "";
+    return typeof value === "string" ? value : JSON.stringify(value);
+  }
+
+  function renderMeta(metadata) {
+    el.meta.replaceChildren();
+    const entries = Object.entries(metadata || {}).slice(0, 12);
+    for (const [key, raw] of entries) {
+      const value = typeof raw === "string" ? raw : JSON.stringify(raw);
+      const row = document.createElement("div");
+      const dt = document.createElement("dt");
+      dt.textContent = key;
+      const dd = document.createElement("dd");
+      dd.textContent = value.length > 160 ? value.slice(0, 157) + "…" : value;
+      if (value.length > 160) dd.title = value;
+      row.append(dt, dd);
+      el.meta.append(row);
+    }
+    el.meta.hidden = entries.length === 0;
+  }
+
+  function formatConfidence(value) {
+    return typeof value === "number" ? value.toFixed(2) : "";
+  }
+
+  function renderSuggestion(suggestion, prefix) {
+    if (!suggestion || suggestion.label === null || suggestion.label === undefined) {
+      el.suggestion.hidden = true;
+      el.suggestion.replaceChildren();
+      return;
+    }
+    const strong = document.createElement("strong");
+    strong.textContent = String(suggestion.label);
+    const conf = formatConfidence(suggestion.confidence);
+    el.suggestion.replaceChildren(
+      document.createTextNode(prefix + " "),
+      strong,
+      document.createTextNode(conf ? ` (${conf})` : ""),
+    );
+    el.suggestion.hidden = false;
+  }
+
+  function renderWhy(selection) {
+    if (!selection || (!selection.reason && !selection.strategy)) {
+      el.why.hidden = true;
+      return;
+    }
+    el.whyReason.textContent = selection.reason || "queued by " + selection.strategy;
+    el.whyStrategy.textContent = selection.strategy || "–";
+    el.whyRank.textContent =
+      selection.rank === null || selection.rank === undefined ? "–" : "#" + (selection.rank + 1);
+    el.whyScore.textContent =
+      typeof selection.score === "number" ? selection.score.toFixed(3) : "–";
+    el.whyModel.textContent =
+      selection.model_version === null || selection.model_version === undefined
+        ? "–"
+        : "v" + selection.model_version;
+    el.why.hidden = false;
+  }
+
+  function markSuggested(label) {
+    for (const button of el.controls.querySelectorAll("button.label-btn")) {
+      const yes =
+        label !== null &&
+        label !== undefined &&
+        button.dataset.control === target.name &&
+        button.dataset.label === String(label);
+      button.classList.toggle("is-suggested", yes);
+      const tag = button.querySelector(".label-tag");
+      if (tag) tag.hidden = !yes;
+    }
+  }
+
+  function renderPressed() {
+    for (const button of el.controls.querySelectorAll("button.label-btn")) {
+      const value = state.values[button.dataset.control];
+      const on = Array.isArray(value) ? value.includes(button.dataset.label) : value === button.dataset.label;
+      button.setAttribute("aria-pressed", on ? "true" : "false");
+    }
+  }
+
+  function initialValues(suggestion) {
+    const values = {};
+    for (const c of controls) values[c.name] = c.type === "multi_choice" ? [] : null;
+    if (settings.preselect_suggestion && suggestion && target) {
+      const label = String(suggestion.label);
+      if (target.labels.includes(label)) {
+        values[target.name] = target.type === "multi_choice" ? [label] : label;
+      }
+    }
+    return values;
+  }
+
+  function copyValues(values) {
+    const out = {};
+    for (const c of controls) {
+      const v = values ? values[c.name] : undefined;
+      if (c.type === "multi_choice") out[c.name] = Array.isArray(v) ? v.slice() : v ? [v] : [];
+      else out[c.name] = typeof v === "string" ? v : null;
+    }
+    return out;
+  }
+
+  function showTask(task, { values = null, ms = 0 } = {}) {
+    state.current = task;
+    state.editing = null;
+    state.values = values ? copyValues(values) : initialValues(task.suggestion);
+    setMode("task");
+    app.dataset.assignmentId = String(task.assignment_id);
+    delete app.dataset.annotationId;
+    const item = task.item || {};
+    el.itemId.textContent = item.external_id ? String(item.external_id) : "#" + item.id;
+    el.text.textContent = itemText(item);
+    renderMeta(item.metadata);
+    renderSuggestion(task.suggestion, "Model suggests");
+    renderWhy(task.selection);
+    markSuggested(task.suggestion ? task.suggestion.label : null);
+    renderPressed();
+    clock.set(ms);
+    el.text.scrollTop = 0;
+    prefetch();
+  }
+
+  function showEdit(annotation) {
+    if (state.mode === "task" && state.current) {
+      state.currentValues = copyValues(state.values);
+      state.currentMs = clock.take();
+    }
+    state.editing = annotation;
+    state.values = copyValues(annotation.value);
+    setMode("edit");
+    app.dataset.annotationId = String(annotation.annotation_id);
+    const item = annotation.item || {};
+    el.itemId.textContent = item.external_id ? String(item.external_id) : "#" + item.id;
+    el.text.textContent = itemText(item);
+    renderMeta(item.metadata);
+    renderSuggestion(annotation.suggestion, "Model suggested");
+    el.why.hidden = true;
+    markSuggested(annotation.suggestion ? annotation.suggestion.label : null);
+    renderPressed();
+    clock.set(0);
+  }
+
+  function showEmpty() {
+    state.current = null;
+    setMode("empty");
+    delete app.dataset.assignmentId;
+    startEmptyPoll();
+  }
+
+  // ---------------------------------------------------------------- controls
+
+  const hotkeys = new Map(); // key -> {control, label}
+
+  function buildControls() {
+    el.controls.replaceChildren();
+    for (const c of controls) {
+      const fieldset = document.createElement("fieldset");
+      fieldset.className = "control";
+      fieldset.dataset.control = c.name;
+      const legend = document.createElement("legend");
+      const name = document.createElement("span");
+      name.className = "control-name";
+      name.textContent = c.name;
+      const hint = document.createElement("span");
+      hint.className = "control-hint";
+      hint.textContent = c.type === "multi_choice" ? "choose any" : "choose one";
+      legend.append(name, hint);
+      const grid = document.createElement("div");
+      grid.className = "label-buttons";
+      c.labels.forEach((label, i) => {
+        const key = (c.hotkeys || [])[i];
+        const button = document.createElement("button");
+        button.type = "button";
+        button.className = "label-btn";
+        button.dataset.control = c.name;
+        button.dataset.label = label;
+        button.setAttribute("aria-pressed", "false");
+        const description = (c.descriptions || {})[label];
+        if (description) button.title = description;
+        if (key) {
+          const kbd = document.createElement("kbd");
+          kbd.className = "hotkey";
+          kbd.textContent = key;
+          button.append(kbd);
+          button.setAttribute("aria-keyshortcuts", key);
+          if (!hotkeys.has(key)) hotkeys.set(key, { control: c, label });
+        }
+        const text = document.createElement("span");
+        text.className = "label-name";
+        text.textContent = label;
+        const tag = document.createElement("span");
+        tag.className = "label-tag";
+        tag.textContent = "suggested";
+        tag.hidden = true;
+        button.append(text, tag);
+        button.addEventListener("click", () => choose(c, label));
+        grid.append(button);
+      });
+      fieldset.append(legend, grid);
+      el.controls.append(fieldset);
+    }
+  }
+
+  function choose(control, label) {
+    if (state.mode !== "task" && state.mode !== "edit") return;
+    if (control.type === "multi_choice") {
+      const chosen = Array.isArray(state.values[control.name]) ? state.values[control.name] : [];
+      state.values[control.name] = chosen.includes(label)
+        ? chosen.filter((l) => l !== label)
+        : chosen.concat([label]);
+    } else {
+      state.values[control.name] = label;
+    }
+    renderPressed();
+  }
+
+  function currentValue() {
+    const value = {};
+    for (const c of controls) {
+      const v = state.values[c.name];
+      if (c.type === "multi_choice") {
+        if (Array.isArray(v) && (v.length || c === target)) value[c.name] = v.slice();
+      } else if (typeof v === "string") {
+        value[c.name] = v;
+      }
+    }
+    const t = value[target.name];
+    if (t === undefined || (Array.isArray(t) && t.length === 0 && target.type === "choice")) {
+      return null;
+    }
+    return value;
+  }
+
+  function keysFor(c) {
+    return c.labels
+      .map((_, i) => (c.hotkeys || [])[i])
+      .filter(Boolean)
+      .join(", ");
+  }
+
+  function buildHelp() {
+    el.sheetBody.replaceChildren();
+    const addRow = (tbody, keys, what, note) => {
+      const tr = document.createElement("tr");
+      const th = document.createElement("th");
+      th.scope = "row";
+      for (const k of keys) {
+        const kbd = document.createElement("kbd");
+        kbd.textContent = k;
+        th.append(kbd, " ");
+      }
+      const td = document.createElement("td");
+      td.textContent = what;
+      if (note) {
+        const small = document.createElement("span");
+        small.className = "muted small";
+        small.textContent = " — " + note;
+        td.append(small);
+      }
+      tr.append(th, td);
+      tbody.append(tr);
+    };
+    for (const c of controls) {
+      const h = document.createElement("h3");
+      h.textContent = c.name + (c.type === "multi_choice" ? " (toggle any)" : " (choose one)");
+      const table = document.createElement("table");
+      table.className = "keys";
+      const tbody = document.createElement("tbody");
+      c.labels.forEach((label, i) => {
+        const key = (c.hotkeys || [])[i];
+        addRow(tbody, key ? [key] : ["—"], label, (c.descriptions || {})[label]);
+      });
+      table.append(tbody);
+      el.sheetBody.append(h, table);
+    }
+    const h = document.createElement("h3");
+    h.textContent = "Everywhere";
+    const table = document.createElement("table");
+    table.className = "keys";
+    const tbody = document.createElement("tbody");
+    addRow(tbody, ["Enter"], "Submit (or save the change to an earlier item)");
+    addRow(tbody, ["S"], "Skip this item");
+    addRow(tbody, ["Backspace"], "Go back to your previous item to change it");
+    addRow(tbody, ["Esc"], "Leave an earlier item unchanged / close this sheet");
+    addRow(tbody, ["?"], "Show or hide these shortcuts");
+    table.append(tbody);
+    el.sheetBody.append(h, table);
+  }
+
+  function buildDefinitions() {
+    el.definitions.replaceChildren();
+    for (const c of controls) {
+      const described = c.labels.filter((l) => (c.descriptions || {})[l]);
+      if (!described.length) continue;
+      const h = document.createElement("h3");
+      h.textContent = "Labels: " + c.name;
+      const dl = document.createElement("dl");
+      for (const label of described) {
+        const dt = document.createElement("dt");
+        dt.textContent = label;
+        const dd = document.createElement("dd");
+        dd.textContent = c.descriptions[label];
+        dl.append(dt, dd);
+      }
+      el.definitions.append(h, dl);
+    }
+  }
+
+  function toggleHelp(open) {
+    const show = open === undefined ? el.sheet.hidden : open;
+    el.sheet.hidden = !show;
+    el.help.setAttribute("aria-expanded", show ? "true" : "false");
+  }
+
+  // ---------------------------------------------------------------- the loop
+
+  function heldIds() {
+    const held = [];
+    if (state.current) held.push(state.current.assignment_id);
+    if (state.next) held.push(state.next.assignment_id);
+    for (const id of state.inflight) held.push(id);
+    return held.slice(0, MAX_HELD);
+  }
+
+  async function fetchTask() {
+    const data = await api("POST", "/tasks/next", { held: heldIds() });
+    return data ? data.task : null;
+  }
+
+  // Lease the item after the one on screen so the next submit shows it without waiting.
+  function prefetch() {
+    if (state.next || state.prefetching || !state.current) return state.prefetching;
+    const forId = state.current.assignment_id;
+    const p = fetchTask()
+      .then((task) => {
+        if (task && task.assignment_id !== forId && !state.inflight.has(task.assignment_id)) {
+          if (state.current && state.current.assignment_id === task.assignment_id) return;
+          state.next = task;
+        }
+      })
+      .catch((err) => {
+        if (!(err instanceof ApiError) || err.status !== 0) report(err);
+      })
+      .finally(() => {
+        if (state.prefetching === p) state.prefetching = null;
+      });
+    state.prefetching = p;
+    return p;
+  }
+
+  async function advance() {
+    state.current = null;
+    let task = state.next;
+    state.next = null;
+    if (!task && state.prefetching) {
+      setMode("loading");
+      await state.prefetching;
+      task = state.next;
+      state.next = null;
+    }
+    if (!task) {
+      setMode("loading");
+      try {
+        task = await fetchTask();
+      } catch (err) {
+        report(err);
+        task = null;
+      }
+    }
+    if (task) showTask(task);
+    else showEmpty();
+  }
+
+  function startEmptyPoll() {
+    stopEmptyPoll();
+    state.emptyTimer = setTimeout(async function poll() {
+      state.emptyTimer = null;
+      if (state.mode !== "empty") return;
+      try {
+        const task = await fetchTask();
+        if (state.mode !== "empty") return;
+        if (task) {
+          showTask(task);
+          return;
+        }
+      } catch (err) {
+        if (!(err instanceof ApiError) || err.status !== 0) report(err);
+      }
+      if (state.mode === "empty") state.emptyTimer = setTimeout(poll, EMPTY_POLL_MS);
+    }, EMPTY_POLL_MS);
+  }
+
+  function stopEmptyPoll() {
+    if (state.emptyTimer) clearTimeout(state.emptyTimer);
+    state.emptyTimer = null;
+  }
+
+  // Send a submit or skip in the background; the next item is already on screen.
+  function send(task, path, body, { value = null, ms = 0 } = {}) {
+    const id = task.assignment_id;
+    state.inflight.add(id);
+    const done = api("POST", path, body)
+      .then(() => scheduleStatus())
+      .catch((err) => {
+        if (err instanceof ApiError && err.status === 409) {
+          showMessage(err.detail + " — moved on to the next item.", "warn");
+          return;
+        }
+        report(err);
+        if (err instanceof ApiError && err.status === 401) return;
+        // The item was not stored: bring it back so the work is not lost.
+        if (state.mode === "task" && state.current) {
+          if (!state.next) state.next = state.current;
+          showTask(task, { values: value, ms });
+        } else if (state.mode === "empty" || state.mode === "loading") {
+          showTask(task, { values: value, ms });
+        }
+      })
+      .finally(() => state.inflight.delete(id));
+    state.pending = Promise.all([state.pending, done]).then(() => undefined);
+    return done;
+  }
+
+  async function submit() {
+    if (state.busy) return;
+    if (state.mode === "edit") return saveEdit();
+    if (state.mode !== "task" || !state.current) return;
+    const value = currentValue();
+    if (!value) {
+      const keys = keysFor(target);
+      showMessage(`Choose a ${target.name} label first${keys ? " (keys " + keys + ")" : ""}.`, "warn", {
+        timeout: 4000,
+      });
+      return;
+    }
+    const task = state.current;
+    const ms = clock.take();
+    send(task, `/tasks/${task.assignment_id}/submit`, { value, active_ms: ms }, { value, ms });
+    state.busy = true;
+    try {
+      await advance();
+    } finally {
+      state.busy = false;
+    }
+  }
+
+  async function skip() {
+    if (state.busy || state.mode !== "task" || !state.current) return;
+    const task = state.current;
+    clock.take();
+    send(task, `/tasks/${task.assignment_id}/skip`, undefined);
+    state.busy = true;
+    try {
+      await advance();
+    } finally {
+      state.busy = false;
+    }
+  }
+
+  async function goBack() {
+    if (state.busy || state.mode === "loading") return;
+    state.busy = true;
+    try {
+      await state.pending; // the latest submit must be stored before we can go back to it
+      const before = state.mode === "edit" && state.editing ? state.editing.annotation_id : null;
+      const data = await api(
+        "GET",
+        "/annotations/previous" + (before ? "?before=" + encodeURIComponent(before) : ""),
+      );
+      if (!data || !data.annotation) {
+        showMessage(
+          before ? "That was your first annotation in this project." : "Nothing labeled yet to go back to.",
+          "info",
+          { timeout: 3000 },
+        );
+        return;
+      }
+      if (state.mode === "empty") stopEmptyPoll();
+      showEdit(data.annotation);
+    } catch (err) {
+      report(err);
+    } finally {
+      state.busy = false;
+    }
+  }
+
+  async function saveEdit() {
+    const value = currentValue();
+    if (!value) {
+      showMessage(`Choose a ${target.name} label first.`, "warn", { timeout: 4000 });
+      return;
+    }
+    state.busy = true;
+    try {
+      await api("PUT", "/annotations/" + state.editing.annotation_id, {
+        value,
+        active_ms: clock.take(),
+      });
+      showMessage("Change saved.", "info", { timeout: 2500 });
+      scheduleStatus();
+      resume();
+    } catch (err) {
+      report(err);
+    } finally {
+      state.busy = false;
+    }
+  }
+
+  // Back from an earlier item to the leased one (or to the queue).
+  function resume() {
+    state.editing = null;
+    if (state.current) {
+      showTask(state.current, { values: state.currentValues, ms: state.currentMs });
+      state.currentValues = null;
+      state.currentMs = 0;
+    } else {
+      state.busy = true;
+      advance().finally(() => {
+        state.busy = false;
+      });
+    }
+  }
+
+  // ---------------------------------------------------------------- status line
+
+  let statusTimer = null;
+  let shownVersion = null;
+
+  function scheduleStatus() {
+    if (statusTimer) clearTimeout(statusTimer);
+    statusTimer = setTimeout(refreshStatus, 250);
+  }
+
+  async function refreshStatus() {
+    statusTimer = null;
+    let data;
+    try {
+      data = await api("GET", "/status");
+    } catch (_err) {
+      return; // the status line is informative; labeling goes on without it
+    }
+    const c = data.counts || {};
+    const pool = c.pool || 0;
+    const labeled = c.labeled || 0;
+    const pct = pool ? (100 * labeled) / pool : 0;
+    el.progressBar.style.width = pct.toFixed(2) + "%";
+    el.progress.setAttribute("aria-valuenow", pct.toFixed(1));
+    el.progressText.textContent = `${labeled.toLocaleString()} / ${pool.toLocaleString()} labeled`;
+    el.remainingText.textContent = `${(c.remaining || 0).toLocaleString()} remaining`;
+    const model = data.model;
+    const version = model ? "v" + model.version : "none yet";
+    if (shownVersion !== null && shownVersion !== version) {
+      el.modelVersion.classList.remove("flash");
+      void el.modelVersion.offsetWidth; // restart the highlight animation
+      el.modelVersion.classList.add("flash");
+    }
+    shownVersion = version;
+    el.modelVersion.textContent = version;
+    el.modelVersion.title = model
+      ? `${model.model} trained on ${model.n_train} labels` + (model.cold_start ? " (cold start)" : "")
+      : "the learner trains once there are items";
+    const acc = model && model.metrics ? model.metrics.accuracy : undefined;
+    el.evalAccuracy.textContent = typeof acc === "number" ? acc.toFixed(3) : "–";
+    el.stopHint.hidden = !data.stop_recommended;
+  }
+
+  // ---------------------------------------------------------------- keyboard
+
+  function typingIn(node) {
+    if (!node || node === document.body) return false;
+    if (node.isContentEditable) return true;
+    return /^(INPUT|TEXTAREA|SELECT)$/.test(node.tagName);
+  }
+
+  document.addEventListener("keydown", (e) => {
+    if (e.defaultPrevented || e.ctrlKey || e.metaKey || e.altKey || e.isComposing) return;
+    if (typingIn(e.target)) return;
+    const key = e.key;
+    // Enter and Space on a link or another button keep their usual meaning.
+    const other = e.target instanceof Element && e.target.closest("a, button, summary");
+    const onOther = other && !other.classList.contains("label-btn");
+
+    if (key === "?") {
+      e.preventDefault();
+      toggleHelp();
+      return;
+    }
+    if (key === "Escape") {
+      if (!el.sheet.hidden) {
+        toggleHelp(false);
+        e.preventDefault();
+      } else if (state.mode === "edit" && !state.busy) {
+        e.preventDefault();
+        resume();
+      }
+      return;
+    }
+    if (key === "Enter") {
+      if (onOther) return;
+      e.preventDefault();
+      if (!e.repeat) submit();
+      return;
+    }
+    if (key === "Backspace") {
+      e.preventDefault();
+      if (!e.repeat) goBack();
+      return;
+    }
+    if (key === "s" || key === "S") {
+      if (!hotkeys.has(key)) {
+        e.preventDefault();
+        if (!e.repeat) skip();
+        return;
+      }
+    }
+    let hit = hotkeys.get(key);
+    if (!hit && key.length === 1) {
+      const flipped = key === key.toLowerCase() ? key.toUpperCase() : key.toLowerCase();
+      hit = hotkeys.get(flipped);
+    }
+    if (hit) {
+      e.preventDefault();
+      choose(hit.control, hit.label);
+    }
+  });
+
+  el.submit.addEventListener("click", () => submit());
+  el.skip.addEventListener("click", () => skip());
+  el.back.addEventListener("click", () => goBack());
+  el.help.addEventListener("click", () => toggleHelp());
+  el.sheetClose.addEventListener("click", () => toggleHelp(false));
+
+  // ---------------------------------------------------------------- start
+
+  if (!target) {
+    showMessage("This project has no choice control to label with.", "error");
+    return;
+  }
+  buildControls();
+  buildHelp();
+  buildDefinitions();
+  if (window.matchMedia("(max-width: 600px)").matches) el.guideline.open = false;
+  setMode("loading");
+  refreshStatus();
+  setInterval(() => {
+    if (document.visibilityState === "visible") refreshStatus();
+  }, STATUS_POLL_MS);
+  advance();
+})();

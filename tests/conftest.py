@@ -1,0 +1,374 @@
+"""Shared fixtures: a fresh migrated store per test on SQLite and on a throwaway PostgreSQL 15."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from labelloop.store.db import Database
+from labelloop.store.migrate import upgrade
+
+PG_FALLBACK_BIN = Path("/usr/lib/postgresql/15/bin")
+PG_OPTIONS = (
+    "-c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
+    "-c full_page_writes=off -c max_connections=300 -c shared_buffers=32MB"
+)
+
+SCHEMA: dict[str, Any] = {
+    "name": "Review sentiment",
+    "data": {"type": "text", "field": "text"},
+    "controls": [
+        {
+            "name": "sentiment",
+            "type": "choice",
+            "labels": ["negative", "neutral", "positive"],
+            "target": True,
+        }
+    ],
+    "guideline": "Label the author's attitude, not the topic.",
+}
+
+# Words that carry each class, so a bag-of-words model can learn from a few labels.
+_WORDS = {
+    "negative": ["awful", "terrible", "hate", "broken", "worst", "angry"],
+    "neutral": ["report", "schedule", "meeting", "update", "listed", "monday"],
+    "positive": ["great", "love", "excellent", "wonderful", "best", "happy"],
+}
+CLASSES = tuple(_WORDS)
+
+
+def truth_of(text: str) -> str:
+    """The class whose words a generated text uses (the oracle of these tests)."""
+    first = text.split()[0]
+    return next(c for c, words in _WORDS.items() if first in words)
+
+
+def make_rows(
+    n: int, *, start: int = 0, prefix: str = "doc", labeled: bool = False
+) -> list[dict[str, Any]]:
+    """``n`` distinct records cycling through the classes (``label`` holds the truth if asked)."""
+    rows = []
+    for i in range(start, start + n):
+        label = CLASSES[i % 3]
+        words = _WORDS[label]
+        text = f"{words[i % 6]} {words[(i // 3) % 6]} {prefix} number {i}"
+        row = {"id": f"{prefix}-{i}", "text": text}
+        rows.append({**row, "label": label} if labeled else row)
+    return rows
+
+
+def jsonl(rows: Iterable[Mapping[str, Any] | str]) -> io.BytesIO:
+    """An in-memory JSONL file; strings are written as raw lines (to plant bad ones)."""
+    lines = [r if isinstance(r, str) else json.dumps(r) for r in rows]
+    return io.BytesIO(("\n".join(lines) + "\n").encode())
+
+
+# --------------------------------------------------------------------------------------------
+# The throwaway PostgreSQL cluster
+# --------------------------------------------------------------------------------------------
+
+
+def _pg_bin(name: str) -> str | None:
+    found = shutil.which(name)
+    if found:
+        return found
+    candidate = PG_FALLBACK_BIN / name
+    return str(candidate) if candidate.exists() else None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class PgCluster:
+    port: int
+    datadir: Path
+    as_postgres: list[str]
+    pg_ctl: str
+
+    def url(self, dbname: str = "postgres") -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{dbname}"
+
+    def create_database(self) -> str:
+        """A new empty database; returns its SQLAlchemy URL."""
+        import psycopg
+
+        name = f"t_{uuid.uuid4().hex[:16]}"
+        with psycopg.connect(
+            f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres", autocommit=True
+        ) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+    def stop(self) -> None:
+        subprocess.run(
+            [*self.as_postgres, self.pg_ctl, "-D", str(self.datadir), "-m", "immediate", "stop"],
+            capture_output=True,
+            check=False,
+        )
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[PgCluster]:
+    """Start a private PostgreSQL cluster once per session (trust auth, durability off)."""
+    binaries = {name: _pg_bin(name) for name in ("initdb", "pg_ctl", "postgres")}
+    missing = [name for name, path in binaries.items() if path is None]
+    if missing:
+        message = f"PostgreSQL binaries not found: {', '.join(missing)} (install postgresql-15)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    root = Path(tempfile.mkdtemp(prefix="labelloop-pg-", dir="/tmp"))
+    root.chmod(0o755)
+    datadir, sockets = root / "data", root / "sock"
+    sockets.mkdir()
+    if as_postgres:
+        shutil.chown(root, "postgres")
+        shutil.chown(sockets, "postgres")
+    subprocess.run(
+        [*as_postgres, binaries["initdb"], "-D", str(datadir), "-A", "trust", "-U", "postgres",
+         "-E", "UTF8", "--no-sync", "--locale=C"],
+        check=True, capture_output=True,
+    )
+    port = _free_port()
+    cluster = PgCluster(port=port, datadir=datadir, as_postgres=as_postgres,
+                        pg_ctl=binaries["pg_ctl"] or "pg_ctl")
+    started = subprocess.run(
+        [*as_postgres, cluster.pg_ctl, "-D", str(datadir), "-w", "-t", "60",
+         "-l", str(root / "server.log"), "-o", f"-k {sockets} -p {port} {PG_OPTIONS}", "start"],
+        capture_output=True, text=True, check=False,
+    )
+    if started.returncode != 0:
+        log = (root / "server.log").read_text() if (root / "server.log").exists() else ""
+        pytest.fail(f"PostgreSQL did not start: {started.stderr}\n{log}")
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------------------------
+# The store
+# --------------------------------------------------------------------------------------------
+
+ENGINES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+def _open(request: pytest.FixtureRequest, engine: str, tmp_path: Path) -> Database:
+    if engine == "sqlite":
+        db = Database(f"sqlite:///{tmp_path}/t.db")
+        upgrade(db)
+        return db
+    cluster: PgCluster = request.getfixturevalue("pg_cluster")
+    db = Database(cluster.create_database())
+    upgrade(db)
+    return db
+
+
+@pytest.fixture(params=ENGINES)
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """A fresh migrated store, once on SQLite and once on PostgreSQL."""
+    database = _open(request, request.param, tmp_path)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def sqlite_db(tmp_path: Path) -> Iterator[Database]:
+    database = Database(f"sqlite:///{tmp_path}/t.db")
+    upgrade(database)
+    yield database
+    database.dispose()
+
+
+# --------------------------------------------------------------------------------------------
+# Users, projects and items
+# --------------------------------------------------------------------------------------------
+
+
+def schema_with(**settings: Any) -> dict[str, Any]:
+    """The test schema with some settings overridden."""
+    return {**SCHEMA, "settings": settings} if settings else dict(SCHEMA)
+
+
+@dataclass
+class Lab:
+    """Builds the people, projects and items a test needs on one store."""
+
+    db: Database
+    _admin: Any = None
+    users: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def admin(self) -> Any:
+        if self._admin is None:
+            self._admin = self.user("admin", admin=True)
+        return self._admin
+
+    def user(self, name: str, *, password: str | None = None, admin: bool = False) -> Any:
+        """A user; without a password no argon2 hash is computed (fast)."""
+        from labelloop.workflow import accounts
+
+        made = accounts.create_user(self.db, name, password, is_admin=admin)
+        self.users[name] = made
+        return made
+
+    def project(self, slug: str = "sent", **settings: Any) -> Any:
+        """A project from the small schema, created by the admin; returns the admin's context."""
+        from labelloop.workflow import projects
+
+        projects.create_project(self.db, slug, schema_with(**settings), actor=self.admin)
+        return self.ctx(slug, self.admin)
+
+    def member(self, slug: str, name: str, role: str) -> Any:
+        """A new user with ``role`` in project ``slug``; returns their context."""
+        from labelloop.workflow import projects
+
+        made = self.users.get(name) or self.user(name)
+        projects.set_member(self.db, self.ctx(slug, self.admin), name, role)
+        return self.ctx(slug, made)
+
+    def ctx(self, slug: str, who: Any) -> Any:
+        from labelloop.govern.permissions import Permission
+        from labelloop.workflow import projects
+
+        return projects.access(self.db, slug, who, Permission.VIEW_PROJECT)
+
+    def import_rows(
+        self, ctx: Any, rows: Iterable[Mapping[str, Any] | str], *, labeled: bool = False,
+        split: str = "pool", filename: str = "items.jsonl",
+    ) -> Any:
+        """Import records through the real JSONL importer (labels only when ``labeled``)."""
+        from labelloop.workflow import imports
+
+        return imports.import_items(
+            self.db, ctx, jsonl(rows), fmt="jsonl", filename=filename, id_field="id",
+            label_field="label" if labeled else None, split=split,
+        )
+
+    def train(self, ctx: Any) -> int:
+        from labelloop.workflow import learning
+
+        return learning.train(self.db, ctx)
+
+    def label_next(self, ctx: Any, *, n: int, active_ms: int = 1500) -> list[dict[str, Any]]:
+        """Take and truthfully label ``n`` served items; returns the tasks served."""
+        from labelloop.workflow import tasks
+
+        served = []
+        for _ in range(n):
+            task = tasks.next_task(self.db, ctx)
+            assert task is not None, "the queue ran dry"
+            value = {"sentiment": truth_of(task["item"]["data"]["text"])}
+            tasks.submit(self.db, ctx, task["assignment_id"], value, active_ms=active_ms)
+            served.append(task)
+        return served
+
+
+@pytest.fixture
+def lab(db: Database) -> Lab:
+    return Lab(db)
+
+
+@pytest.fixture
+def sqlite_lab(sqlite_db: Database) -> Lab:
+    return Lab(sqlite_db)
+
+
+@pytest.fixture
+def ready(lab: Lab) -> Any:
+    """A project with 60 pool items, 15 labeled eval items and its cold-start queue."""
+    ctx = lab.project()
+    lab.import_rows(ctx, make_rows(60))
+    lab.import_rows(ctx, make_rows(15, start=1000, prefix="ev", labeled=True), labeled=True, split="eval")
+    lab.train(ctx)
+    return ctx
+
+
+# --------------------------------------------------------------------------------------------
+# The HTTP API
+# --------------------------------------------------------------------------------------------
+
+ROLES = ("admin", "manager", "reviewer", "annotator", "outsider")
+
+
+@dataclass
+class Api:
+    """A TestClient on a project with a member of every role, each with a bearer token."""
+
+    client: Any
+    lab: Lab
+    slug: str
+    tokens: dict[str, str]
+
+    def auth(self, role: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[role]}"}
+
+    def get(self, path: str, role: str = "admin", **kw: Any) -> Any:
+        return self.client.get(path, headers={**self.auth(role), **kw.pop("headers", {})}, **kw)
+
+    def post(self, path: str, role: str = "admin", **kw: Any) -> Any:
+        return self.client.post(path, headers={**self.auth(role), **kw.pop("headers", {})}, **kw)
+
+    def put(self, path: str, role: str = "admin", **kw: Any) -> Any:
+        return self.client.put(path, headers={**self.auth(role), **kw.pop("headers", {})}, **kw)
+
+
+def _make_api(lab: Lab, tmp_path: Path) -> Iterator[Api]:
+    from fastapi.testclient import TestClient
+
+    from labelloop.config import get_settings
+    from labelloop.server.app import create_app
+    from labelloop.workflow.accounts import create_token
+
+    ctx = lab.project("sent")
+    lab.import_rows(ctx, make_rows(30))
+    lab.import_rows(ctx, make_rows(9, start=1000, prefix="ev", labeled=True), labeled=True, split="eval")
+    lab.train(ctx)
+    for role in ("manager", "reviewer", "annotator"):
+        lab.member("sent", role, role)
+    lab.project("other")
+    lab.member("other", "outsider", "manager")  # a manager elsewhere, nobody in "sent"
+    tokens = {name: create_token(lab.db, name) for name in ROLES}
+    settings = get_settings(home=tmp_path, secret_key="test")
+    app = create_app(settings, db=lab.db, learner=False)
+    with TestClient(app, follow_redirects=False) as client:
+        yield Api(client=client, lab=lab, slug="sent", tokens=tokens)
+
+
+@pytest.fixture
+def api(lab: Lab, tmp_path: Path) -> Iterator[Api]:
+    """The API on both engines."""
+    yield from _make_api(lab, tmp_path)
+
+
+@pytest.fixture
+def sqlite_api(sqlite_lab: Lab, tmp_path: Path) -> Iterator[Api]:
+    """The API on SQLite only (for the long matrices)."""
+    yield from _make_api(sqlite_lab, tmp_path)
+
+
+@pytest.fixture
+def no_labelloop_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep a developer's LABELLOOP_* variables out of a test."""
+    for name in list(os.environ):
+        if name.startswith("LABELLOOP_"):
+            monkeypatch.delenv(name)
+

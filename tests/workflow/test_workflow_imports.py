@@ -1,0 +1,128 @@
+"""Imports: all records or none, errors that name the line, duplicates reported, splits kept."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from conftest import make_rows
+from sqlalchemy import func, select
+
+from labelloop.errors import ImportFormatError
+from labelloop.store.db import Database
+from labelloop.store.tables import audit_event, import_batch, item, item_label
+from labelloop.workflow import imports, tasks
+
+
+def _written(db: Database) -> dict[str, int]:
+    with db.read() as conn:
+        return {
+            t.name: conn.execute(select(func.count()).select_from(t)).scalar_one()
+            for t in (item, import_batch, item_label, audit_event)
+        }
+
+
+@pytest.mark.parametrize(
+    ("bad_line", "field", "reason"),
+    [
+        ('{"id": "x", "text": 42}', "text", "must be a string"),
+        ('{"id": "x", "body": "no text here"}', "text", "missing"),
+        ('{"id": "x", "text": "fine", "label": "furious"}', "label", "furious"),
+    ],
+    ids=["wrong-type", "missing-field", "unknown-label"],
+)
+def test_a_bad_line_57_writes_nothing_and_is_named(
+    lab: Any, monkeypatch: pytest.MonkeyPatch, bad_line: str, field: str, reason: str
+) -> None:
+    ctx = lab.project()
+    monkeypatch.setattr(imports, "CHUNK", 10)  # earlier chunks are already flushed when it fails
+    rows: list[Any] = make_rows(80, labeled=True)
+    rows[56] = bad_line
+    before = _written(lab.db)
+    with pytest.raises(ImportFormatError) as caught:
+        lab.import_rows(ctx, rows, labeled=True)
+    assert caught.value.line == 57
+    assert caught.value.field == field
+    assert caught.value.message.startswith(f"line 57, field '{field}'")
+    assert reason in caught.value.message
+    assert _written(lab.db) == before
+
+
+def test_malformed_json_names_the_line(lab: Any) -> None:
+    ctx = lab.project()
+    rows: list[Any] = make_rows(5)
+    rows[3] = '{"id": "x", "text": "unterminated'
+    with pytest.raises(ImportFormatError, match=r"^line 4: not valid JSON"):
+        lab.import_rows(ctx, rows)
+    assert _written(lab.db)["item"] == 0
+
+
+def test_duplicates_in_one_file_are_reported_not_doubled(lab: Any) -> None:
+    ctx = lab.project()
+    rows = make_rows(10)
+    rows.insert(6, {"id": "again", "text": "  " + rows[2]["text"].upper() + " "})
+    rows.append(dict(rows[0], id="again-2"))
+    report = lab.import_rows(ctx, rows)
+    assert (report.n_items, report.n_duplicates) == (10, 2)
+    assert report.duplicate_lines == (7, 12)
+    assert _written(lab.db)["item"] == 10
+
+
+def test_reimporting_a_file_adds_only_the_new_records(lab: Any) -> None:
+    ctx = lab.project()
+    lab.import_rows(ctx, make_rows(10))
+    report = lab.import_rows(ctx, make_rows(12))  # the first 10 again, and 2 new
+    assert (report.n_items, report.n_duplicates) == (2, 10)
+    assert report.duplicate_lines == tuple(range(1, 11))
+    assert _written(lab.db)["item"] == 12
+
+
+def test_imported_labels_are_normalized_and_become_resolved_labels(lab: Any) -> None:
+    ctx = lab.project()
+    rows = [
+        {"id": "a", "text": "one", "label": "Positive"},
+        {"id": "b", "text": "two", "label": ""},
+        {"id": "c", "text": "three", "label": "negative"},
+    ]
+    report = lab.import_rows(ctx, rows, labeled=True)
+    assert (report.n_items, report.n_labeled) == (3, 2)
+    with lab.db.read() as conn:
+        labels = dict(conn.execute(select(item_label.c.item_id, item_label.c.label)).all())
+    assert sorted(labels.values()) == ["negative", "positive"]
+
+
+def test_the_import_is_audited_with_its_counts(lab: Any) -> None:
+    ctx = lab.project()
+    lab.import_rows(ctx, [*make_rows(4), make_rows(1)[0]], filename="batch.jsonl")
+    with lab.db.read() as conn:
+        event = conn.execute(
+            select(audit_event.c.payload).where(audit_event.c.action == "import")
+        ).scalar_one()
+    assert (event["filename"], event["items"], event["duplicates"]) == ("batch.jsonl", 4, 1)
+
+
+def test_an_unknown_split_is_refused(lab: Any) -> None:
+    ctx = lab.project()
+    with pytest.raises(Exception, match="split 'test'"):
+        lab.import_rows(ctx, make_rows(3), split="test")
+    assert _written(lab.db)["item"] == 0
+
+
+def test_eval_items_are_never_served(lab: Any) -> None:
+    ctx = lab.project()
+    pool = lab.import_rows(ctx, make_rows(6))
+    lab.import_rows(ctx, make_rows(20, start=100, prefix="ev", labeled=True), labeled=True,
+                    split="eval")
+    lab.import_rows(ctx, make_rows(10, start=200, prefix="ev2"), split="eval")  # unlabeled
+    lab.train(ctx)
+    served = []
+    for name in ("a", "b"):
+        who = lab.member("sent", name, "annotator")
+        while (task := tasks.next_task(lab.db, who)) is not None:
+            served.append(task["item"]["external_id"])
+            tasks.submit(lab.db, who, task["assignment_id"], {"sentiment": "neutral"},
+                         active_ms=10)
+        lab.train(ctx)
+    assert sorted(served) == sorted(r["id"] for r in make_rows(6))
+    assert pool.n_items == 6
+

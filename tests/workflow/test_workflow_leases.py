@@ -1,0 +1,175 @@
+"""Serving work: the ranked queue, leases that never double-book an item, and their expiry."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select, update
+
+from labelloop.errors import Conflict, NotFound
+from labelloop.store.tables import annotation, assignment, audit_event, item_label
+from labelloop.store.users import now
+from labelloop.workflow import status, tasks
+
+
+def _expire(db: Any, assignment_id: int) -> None:
+    """Travel past the lease's end (as if lease_minutes had passed)."""
+    with db.write() as conn:
+        conn.execute(
+            update(assignment)
+            .where(assignment.c.id == assignment_id)
+            .values(lease_expires_at=now() - timedelta(seconds=1))
+        )
+
+
+def _count(db: Any, table: Any) -> int:
+    with db.read() as conn:
+        return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
+
+
+def test_cold_start_queue_exists_and_is_not_file_order(lab: Any, ready: Any) -> None:
+    info = status.status(lab.db, ready)
+    assert info["model"]["version"] == 1
+    assert info["model"]["cold_start"] is True
+    ann = lab.member("sent", "ann", "annotator")
+    served = [t["item"]["id"] for t in lab.label_next(ann, n=10)]
+    assert len(set(served)) == 10
+    assert served != list(range(1, 11))
+    assert served != sorted(served)
+
+
+def test_cold_start_task_explains_itself(lab: Any, ready: Any) -> None:
+    task = tasks.next_task(lab.db, lab.member("sent", "ann", "annotator"))
+    assert task["selection"]["strategy"] == "diversity"
+    assert task["selection"]["model_version"] == 1
+    assert task["selection"]["reason"]
+    assert task["suggestion"] is None
+
+
+def test_no_queue_before_the_first_round(lab: Any) -> None:
+    ctx = lab.project()
+    lab.import_rows(ctx, [{"id": "a", "text": "hello"}])
+    assert tasks.next_task(lab.db, ctx) is None
+
+
+def test_two_users_never_receive_the_same_item(lab: Any, ready: Any) -> None:
+    a = lab.member("sent", "a", "annotator")
+    b = lab.member("sent", "b", "annotator")
+    held: dict[str, list[int]] = {"a": [], "b": []}
+    items: dict[str, list[int]] = {"a": [], "b": []}
+    for _ in range(5):
+        for name, who in (("a", a), ("b", b)):
+            task = tasks.next_task(lab.db, who, held=held[name])
+            held[name].append(task["assignment_id"])
+            items[name].append(task["item"]["id"])
+    assert len(set(items["a"])) == len(set(items["b"])) == 5
+    assert not set(items["a"]) & set(items["b"])
+
+
+def test_asking_again_returns_the_same_live_lease(lab: Any, ready: Any) -> None:
+    ann = lab.member("sent", "ann", "annotator")
+    first = tasks.next_task(lab.db, ann)
+    again = tasks.next_task(lab.db, ann, held=[])
+    assert again["assignment_id"] == first["assignment_id"]
+    assert again["item"] == first["item"]
+    assert _count(lab.db, assignment) == 1
+
+
+def test_prefetch_with_held_returns_a_different_item(lab: Any, ready: Any) -> None:
+    ann = lab.member("sent", "ann", "annotator")
+    first = tasks.next_task(lab.db, ann)
+    second = tasks.next_task(lab.db, ann, held=[first["assignment_id"]])
+    assert second["item"]["id"] != first["item"]["id"]
+    assert second["selection"]["rank"] > first["selection"]["rank"]
+    # after submitting the first, the live prefetched one comes back rather than a third
+    tasks.submit(lab.db, ann, first["assignment_id"], {"sentiment": "neutral"}, active_ms=5)
+    assert tasks.next_task(lab.db, ann)["assignment_id"] == second["assignment_id"]
+
+
+def test_an_expired_lease_goes_to_someone_else_and_its_submit_conflicts(
+    lab: Any, ready: Any
+) -> None:
+    a = lab.member("sent", "a", "annotator")
+    b = lab.member("sent", "b", "annotator")
+    stale = tasks.next_task(lab.db, a)
+    _expire(lab.db, stale["assignment_id"])
+    taken = tasks.next_task(lab.db, b)
+    assert taken["item"]["id"] == stale["item"]["id"]
+    before = (_count(lab.db, annotation), _count(lab.db, item_label), _count(lab.db, audit_event))
+    with pytest.raises(Conflict, match="expired"):
+        tasks.submit(lab.db, a, stale["assignment_id"], {"sentiment": "positive"}, active_ms=9)
+    assert (_count(lab.db, annotation), _count(lab.db, item_label),
+            _count(lab.db, audit_event)) == before
+    # the new holder's submit counts
+    tasks.submit(lab.db, b, taken["assignment_id"], {"sentiment": "negative"}, active_ms=9)
+    with lab.db.read() as conn:
+        label = conn.execute(
+            select(item_label.c.label).where(item_label.c.item_id == stale["item"]["id"])
+        ).scalar_one()
+    assert label == "negative"
+
+
+def test_an_expired_lease_cannot_be_submitted_even_if_nobody_took_it(
+    lab: Any, ready: Any
+) -> None:
+    a = lab.member("sent", "a", "annotator")
+    stale = tasks.next_task(lab.db, a)
+    _expire(lab.db, stale["assignment_id"])
+    with pytest.raises(Conflict, match="expired"):
+        tasks.submit(lab.db, a, stale["assignment_id"], {"sentiment": "positive"}, active_ms=9)
+    assert _count(lab.db, annotation) == 0
+    assert status.status(lab.db, ready)["counts"]["leased"] == 0
+
+
+def test_submitting_on_another_users_lease_conflicts(lab: Any, ready: Any) -> None:
+    a = lab.member("sent", "a", "annotator")
+    b = lab.member("sent", "b", "annotator")
+    task = tasks.next_task(lab.db, a)
+    with pytest.raises(Conflict, match="another annotator"):
+        tasks.submit(lab.db, b, task["assignment_id"], {"sentiment": "positive"}, active_ms=1)
+    assert _count(lab.db, annotation) == 0
+    tasks.submit(lab.db, a, task["assignment_id"], {"sentiment": "positive"}, active_ms=1)
+    assert _count(lab.db, annotation) == 1
+
+
+def test_a_task_is_submitted_once(lab: Any, ready: Any) -> None:
+    ann = lab.member("sent", "ann", "annotator")
+    task = tasks.next_task(lab.db, ann)
+    tasks.submit(lab.db, ann, task["assignment_id"], {"sentiment": "positive"}, active_ms=1)
+    with pytest.raises(Conflict, match="already submitted"):
+        tasks.submit(lab.db, ann, task["assignment_id"], {"sentiment": "negative"}, active_ms=1)
+    assert _count(lab.db, annotation) == 1
+
+
+def test_a_task_of_another_project_is_not_found(lab: Any, ready: Any) -> None:
+    other = lab.project("other")
+    task = tasks.next_task(lab.db, ready)
+    with pytest.raises(NotFound):
+        tasks.submit(lab.db, other, task["assignment_id"], {"sentiment": "positive"},
+                     active_ms=1)
+
+
+def test_a_skipped_item_is_not_served_to_the_same_user_again(lab: Any, ready: Any) -> None:
+    a = lab.member("sent", "a", "annotator")
+    b = lab.member("sent", "b", "annotator")
+    skipped = tasks.next_task(lab.db, a)
+    tasks.skip(lab.db, a, skipped["assignment_id"])
+    assert tasks.next_task(lab.db, a)["item"]["id"] != skipped["item"]["id"]
+    assert tasks.next_task(lab.db, b)["item"]["id"] == skipped["item"]["id"]
+
+
+def test_overlap_two_serves_each_item_to_two_people_then_resolves(lab: Any) -> None:
+    ctx = lab.project(overlap=2)
+    lab.import_rows(ctx, [{"id": "only", "text": "the single item"}])
+    lab.train(ctx)
+    a, b, c = (lab.member("sent", n, "annotator") for n in "abc")
+    ta, tb = tasks.next_task(lab.db, a), tasks.next_task(lab.db, b)
+    assert ta["item"]["id"] == tb["item"]["id"]
+    assert tasks.next_task(lab.db, c) is None
+    first = tasks.submit(lab.db, a, ta["assignment_id"], {"sentiment": "positive"}, active_ms=1)
+    assert first["resolution"] is None
+    second = tasks.submit(lab.db, b, tb["assignment_id"], {"sentiment": "positive"}, active_ms=1)
+    assert second["resolution"] == "consensus"
+    assert status.status(lab.db, ctx)["counts"]["labeled"] == 1
