@@ -23,6 +23,7 @@ class Database:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         self._write_lock = threading.RLock()
+        self._named: dict[int, threading.Lock] = {}
         self.engine: Engine = self._make_engine(url)
 
     def _make_engine(self, url: str) -> Engine:
@@ -78,6 +79,32 @@ class Database:
         """Serialize writers on ``key`` until the transaction ends (PostgreSQL only)."""
         if not self.is_sqlite:
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+
+    @contextmanager
+    def exclusive(self, key: int) -> Iterator[bool]:
+        """Try to become the only holder of ``key`` (across processes on PostgreSQL).
+
+        Yields whether it was obtained; the learner uses it so two workers never train the same
+        project at once. Held for the whole block, outside any write transaction.
+        """
+        if self.is_sqlite:
+            lock = self._named.setdefault(key, threading.Lock())
+            got = lock.acquire(blocking=False)
+            try:
+                yield got
+            finally:
+                if got:
+                    lock.release()
+            return
+        with self.engine.connect() as conn:
+            got = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar())
+            conn.commit()
+            try:
+                yield got
+            finally:
+                if got:
+                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                    conn.commit()
 
     def dispose(self) -> None:
         self.engine.dispose()

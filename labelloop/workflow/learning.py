@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from labelloop.domain import MISSING, Pool, RoundSummary
 from labelloop.learn import (
@@ -26,6 +27,7 @@ from labelloop.workflow.projects import ProjectContext, system_context
 
 log = logging.getLogger("labelloop.learner")
 STOP_SET_SIZE = 1000
+TRAINING_LOCKS = 3 << 40  # one lock per project: a single learner trains it at a time
 
 
 @dataclass
@@ -114,8 +116,8 @@ def train(db: Database, ctx: ProjectContext, *, cache: FeatureCache | None = Non
         strategy=make_strategy(settings.strategy),
         queue_size=settings.queue_size,
         rng=rng,
-        eval_X=eval_X if eval_X is not None and eval_y.size and (eval_y != MISSING).all() else None,
-        eval_y=eval_y if eval_y.size else None,
+        eval_X=eval_X,
+        eval_y=eval_y if eval_X is not None else None,
         stop_X=X_pool[stop_rows] if stop_rows.size else None,
     )
     n_train = int((y != MISSING).sum())
@@ -225,11 +227,13 @@ class Learner:
             if self._stop.is_set():
                 break
             try:
-                if due(self.db, project_id):
-                    ctx = system_context_by_id(self.db, project_id)
-                    if ctx is not None:
-                        train(self.db, ctx, cache=self.cache)
-                        ran += 1
+                with self.db.exclusive(TRAINING_LOCKS + project_id) as mine:
+                    if mine and due(self.db, project_id):
+                        ctx = system_context_by_id(self.db, project_id)
+                        if ctx is not None:
+                            with threadpool_limits(1):  # small fits are ~10x slower threaded
+                                train(self.db, ctx, cache=self.cache)
+                            ran += 1
             except Exception:  # a broken project must not stop learning for the others
                 log.exception("training round for project %s failed", project_id)
         return ran

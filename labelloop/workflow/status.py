@@ -35,6 +35,8 @@ def status(db: Database, ctx: ProjectContext) -> dict[str, Any]:
         counts = store_items.counts(conn, ctx.id)
         latest = store_learning.latest(conn, ctx.id)
     model = _model(latest) if latest is not None else None
+    every = ctx.settings.retrain_every
+    since = counts["labeled"] - (latest["n_train"] if latest is not None else 0)
     return {
         "project": {"slug": ctx.slug, "name": ctx.name},
         "role": ctx.role,
@@ -42,6 +44,11 @@ def status(db: Database, ctx: ProjectContext) -> dict[str, Any]:
         "model": model,
         "strategy": ctx.settings.strategy,
         "stop_recommended": bool(model and model["stop_recommended"]),
+        "training": {
+            "retrain_every": every,
+            "labels_since_model": since,
+            "due": latest is None or since >= every,
+        },
     }
 
 

@@ -1,4 +1,8 @@
-"""Request dependencies: the database, the signed-in user, and the project they may act in."""
+"""Request dependencies: the database and the signed-in user.
+
+They are ``async`` on purpose: each is one short indexed read, cheaper to run on the event loop
+than to hand to the thread pool, which the route itself already uses.
+"""
 
 from __future__ import annotations
 
@@ -15,11 +19,11 @@ from labelloop.workflow.accounts import User
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def get_db(request: Request) -> Database:
+async def get_db(request: Request) -> Database:
     return request.app.state.db
 
 
-def current_user(request: Request, db: Annotated[Database, Depends(get_db)]) -> User:
+async def current_user(request: Request, db: Annotated[Database, Depends(get_db)]) -> User:
     """The caller, by bearer token or by session cookie (with its CSRF token on writes)."""
     header = request.headers.get("authorization", "")
     if header:
@@ -38,7 +42,7 @@ def current_user(request: Request, db: Annotated[Database, Depends(get_db)]) -> 
     return user
 
 
-def admin_user(user: Annotated[User, Depends(current_user)]) -> User:
+async def admin_user(user: Annotated[User, Depends(current_user)]) -> User:
     if not user.is_admin:
         raise PermissionDenied("only a site admin may do this")
     return user
