@@ -53,6 +53,7 @@
     modelVersion: $("model-version"),
     evalAccuracy: $("eval-accuracy"),
     stopHint: $("stop-hint"),
+    training: $("training-text"),
     guideline: $("guideline"),
     definitions: $("label-definitions"),
   };
@@ -109,7 +110,7 @@
     box.className = "message message-" + kind;
     const span = document.createElement("span");
     span.className = "message-text";
-    span.textContent = text;
+    span.textContent = text ? text.charAt(0).toUpperCase() + text.slice(1) : "";
     const close = document.createElement("button");
     close.type = "button";
     close.className = "message-close";
@@ -552,7 +553,15 @@
 
   async function fetchTask() {
     const data = await api("POST", "/tasks/next", { held: heldIds() });
-    return data ? data.task : null;
+    const task = data ? data.task : null;
+    if (task) task.fetchedAt = Date.now();
+    return task;
+  }
+
+  // A prefetched lease that is about to run out is not worth showing: its submit would fail.
+  function fresh(task) {
+    const leaseMs = (settings.lease_minutes || 10) * 60000;
+    return task && Date.now() - (task.fetchedAt || 0) < leaseMs - 30000;
   }
 
   // Lease the item after the one on screen so the next submit shows it without waiting.
@@ -578,7 +587,7 @@
 
   async function advance() {
     state.current = null;
-    let task = state.next;
+    let task = fresh(state.next) ? state.next : null;
     state.next = null;
     if (!task && state.prefetching) {
       setMode("loading");
@@ -790,6 +799,16 @@
     const acc = model && model.metrics ? model.metrics.accuracy : undefined;
     el.evalAccuracy.textContent = typeof acc === "number" ? acc.toFixed(3) : "–";
     el.stopHint.hidden = !data.stop_recommended;
+    const training = data.training;
+    if (training && typeof training.retrain_every === "number") {
+      const left = training.retrain_every - (training.labels_since_model || 0);
+      el.training.textContent =
+        training.due || left <= 0
+          ? "training a new model…"
+          : `next model in ${left} label${left === 1 ? "" : "s"}`;
+    } else {
+      el.training.textContent = "";
+    }
   }
 
   // ---------------------------------------------------------------- keyboard

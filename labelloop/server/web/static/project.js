@@ -20,8 +20,8 @@
   }
 
   const NS = "http://www.w3.org/2000/svg";
-  const W = 720;
-  const H = 240;
+  const W = Math.max(320, Math.round(host.clientWidth || 720)); // 1 unit = 1 px: text stays small
+  const H = 220;
   const pad = { left: 44, right: 16, top: 14, bottom: 36 };
   const make = (name, attrs, text) => {
     const node = document.createElementNS(NS, name);

@@ -1,0 +1,308 @@
+"""End-to-end fixtures: a real `labelloop serve` on a fresh data dir, driven by Debian Chromium."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+USERNAME = "alice"
+PASSWORD = "correct-horse-battery"
+MAIN = "reviews"
+HOSTILE = "hostile"
+HOSTILE_TEXTS = (
+    "<script>window.__xss=1</script><b>bold</b>",
+    "<img src=x onerror=window.__xss=1>",
+)
+LABELS = ("negative", "neutral", "positive")
+
+# Review templates with a distinct vocabulary per class, so a dozen labels teach the model something
+# measurable; a few carry a clause in another class's words, so it is not trivially perfect.
+TEMPLATES = {
+    "negative": (
+        "The {p} broke {when}. Really disappointed, sending it back for a refund.",
+        "Flimsy {p}: the handle snapped {when}. Waste of money.",
+        "Worst {p} I have owned, it stopped working {when}.",
+        "Awful build quality; the {p} was useless {when} and support never replied.",
+        "Returned the {p}. It felt cheap and failed {when}.",
+    ),
+    "neutral": (
+        "The {p} arrived on {day} in a plain cardboard box.",
+        "Package contained the {p}, a printed manual and a cable.",
+        "The {p} measures about {n} cm and comes in {color}.",
+        "Ordered the {p} on {day}; it shipped two days later.",
+        "This {p} is the {year} model, sold in {color} and black.",
+    ),
+    "positive": (
+        "Love this {p}! Excellent quality and it works perfectly {often}.",
+        "Fantastic {p}, the whole family uses it {often}. Highly recommend.",
+        "Brilliant value: the {p} is sturdy, quiet and beautifully made.",
+        "Delighted with the {p}; it exceeded my expectations {often}.",
+        "Superb {p}. I would happily buy it again.",
+    ),
+}
+ASIDES = {
+    "negative": " Shame, because it arrived on {day}.",
+    "neutral": " Seems fine so far.",
+    "positive": " The first one broke, though.",
+}
+SLOTS = {
+    "p": [
+        "kettle",
+        "headset",
+        "backpack",
+        "desk lamp",
+        "blender",
+        "keyboard",
+        "tent",
+        "rain jacket",
+        "coffee grinder",
+        "phone stand",
+    ],
+    "when": [
+        "after two days",
+        "within a week",
+        "on first use",
+        "right out of the box",
+        "after a month",
+    ],
+    "often": ["every single day", "on every trip", "all winter", "at work and at home"],
+    "day": ["Monday", "Tuesday", "Friday", "the weekend"],
+    "n": ["20", "35", "42", "60"],
+    "color": ["blue", "grey", "olive", "white"],
+    "year": ["2023", "2024"],
+}
+
+
+def _sentence(label: str, rng: random.Random) -> str:
+    text = rng.choice(TEMPLATES[label])
+    if rng.random() < 0.15:
+        text += ASIDES[label]
+    return text.format(**{k: rng.choice(v) for k, v in SLOTS.items()})
+
+
+def make_reviews(n_pool: int, n_eval: int, seed: int = 11) -> tuple[list[dict], list[dict]]:
+    """Distinct review texts with their true class, split into a pool and a labeled eval set."""
+    rng = random.Random(seed)
+    seen: set[str] = set()
+    rows: list[dict[str, Any]] = []
+    while len(rows) < n_pool + n_eval:
+        label = LABELS[len(rows) % len(LABELS)]
+        text = _sentence(label, rng)
+        if text in seen:
+            continue
+        seen.add(text)
+        rows.append({"id": f"r{len(rows):03d}", "text": text, "label": label, "shop": "demo-shop"})
+    rng.shuffle(rows)
+    return rows[:n_pool], rows[n_pool:]
+
+
+@dataclass
+class Server:
+    """The live server and what the tests need to know about the data behind it."""
+
+    url: str
+    home: Path
+    truth: dict[str, str] = field(default_factory=dict)  # pool text -> its true class
+    username: str = USERNAME
+    password: str = PASSWORD
+    main: str = MAIN
+    hostile: str = HOSTILE
+    labels: tuple[str, ...] = LABELS
+    hostile_texts: tuple[str, ...] = HOSTILE_TEXTS
+
+    def cli(self, *args: str, stdin: str | None = None) -> str:
+        return run_cli(self.home, *args, stdin=stdin)
+
+
+def run_cli(home: Path, *args: str, stdin: str | None = None) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "labelloop", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=_env(home),
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, f"labelloop {' '.join(args)} failed:\n{done.stderr}"
+    return done.stdout
+
+
+def _env(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LABELLOOP_")}
+    env["LABELLOOP_HOME"] = str(home)
+    env["LABELLOOP_LEARNER_POLL_S"] = "0.2"
+    return env
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def _schema(path: Path, name: str) -> Path:
+    schema = {
+        "name": name,
+        "data": {"type": "text", "field": "text"},
+        "controls": [
+            {
+                "name": "sentiment",
+                "type": "choice",
+                "labels": list(LABELS),
+                "hotkeys": ["1", "2", "3"],
+                "descriptions": {
+                    "negative": "The reviewer is unhappy with the product.",
+                    "neutral": "Facts about the product or delivery, no opinion.",
+                    "positive": "The reviewer likes the product.",
+                },
+                "target": True,
+            }
+        ],
+        "guideline": (
+            "# Review sentiment\n\nLabel the **reviewer's opinion** of the product.\n\n"
+            "- *negative*: complaints, returns, refunds.\n"
+            "- *neutral*: delivery, packaging, measurements.\n"
+            "- *positive*: praise, recommendations.\n"
+        ),
+        "settings": {"retrain_every": 5, "preselect_suggestion": True},
+    }
+    path.write_text(json.dumps(schema), encoding="utf-8")
+    return path
+
+
+def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"labelloop serve exited early:\n{log.read_text()}")
+        try:
+            with urllib.request.urlopen(url + "/api/health", timeout=2) as response:
+                if json.load(response).get("status") == "ok":
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError(f"labelloop serve did not become healthy:\n{log.read_text()}")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """Two projects made with the CLI (reviews to learn from, hostile texts) and a live server."""
+    home = tmp_path_factory.mktemp("labelloop-home")
+    work = tmp_path_factory.mktemp("labelloop-data")
+    run_cli(home, "init")
+    run_cli(home, "users", "add", USERNAME, "--admin", "--password-stdin", stdin=PASSWORD + "\n")
+    run_cli(home, "projects", "create", MAIN, "--schema", str(_schema(work / "a.json", "Reviews")))
+    run_cli(
+        home,
+        "projects",
+        "create",
+        HOSTILE,
+        "--schema",
+        str(_schema(work / "b.json", "Hostile <texts>")),
+    )
+    pool, held_out = make_reviews(n_pool=120, n_eval=30)
+    pool_file = _write_jsonl(
+        work / "pool.jsonl", [{k: v for k, v in r.items() if k != "label"} for r in pool]
+    )
+    run_cli(home, "import", MAIN, str(pool_file), "--id-field", "id")
+    eval_file = _write_jsonl(work / "eval.jsonl", held_out)
+    run_cli(
+        home,
+        "import",
+        MAIN,
+        str(eval_file),
+        "--id-field",
+        "id",
+        "--split",
+        "eval",
+        "--label-field",
+        "label",
+    )
+    hostile = [
+        {"id": f"h{i}", "text": text, "note": "<img src=x onerror=window.__xss=1>"}
+        for i, text in enumerate(HOSTILE_TEXTS)
+    ]
+    run_cli(
+        home,
+        "import",
+        HOSTILE,
+        str(_write_jsonl(work / "hostile.jsonl", hostile)),
+        "--id-field",
+        "id",
+    )
+
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = work / "serve.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "labelloop", "serve", "--port", str(port)],
+            env=_env(home),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        _wait_healthy(url, proc, log)
+        yield Server(url=url, home=home, truth={r["text"]: r["label"] for r in pool})
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _chromium() -> Path:
+    if CHROMIUM.exists():
+        return CHROMIUM
+    apt = shutil.which("apt-get")
+    if apt and os.geteuid() == 0:
+        subprocess.run(
+            [apt, "install", "-y", "chromium"], capture_output=True, timeout=600, check=False
+        )
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing and apt-get could not install chromium")
+    return CHROMIUM
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium under Playwright (Playwright's own browser download is not used)."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    executable = _chromium()
+    with sync_api.sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=str(executable), args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()

@@ -1,0 +1,233 @@
+"""The labeling page in real Chromium against a real server: keyboard labeling drives the loop."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+N_LABELS = 12
+
+
+def _login(page: Any, server: Any, path: str) -> None:
+    """Open ``path`` signed out, get sent to the login form, sign in, and land back on it."""
+    page.goto(server.url + path)
+    assert "/login" in page.url
+    page.fill("#username", server.username)
+    page.fill("#password", server.password)
+    page.click("#login-submit")
+    page.wait_for_url(server.url + path)
+
+
+def _wait_task(page: Any, *, other_than: str | None = None, timeout_ms: int = 20000) -> str:
+    """Wait until a leased item is on screen (a new one when ``other_than`` is given)."""
+    page.wait_for_function(
+        """(prev) => {
+            const app = document.getElementById('label-app');
+            return app.dataset.state === 'task' && app.dataset.assignmentId !== prev;
+        }""",
+        arg=other_than or "",
+        timeout=timeout_ms,
+    )
+    return page.get_attribute("#label-app", "data-assignment-id")
+
+
+def _shown(page: Any) -> dict[str, Any]:
+    return page.evaluate(
+        """() => ({
+            text: document.getElementById('item-text').textContent,
+            id: document.getElementById('item-id').textContent,
+            model: document.getElementById('model-version').textContent,
+            suggestion: !document.getElementById('suggestion').hidden,
+            why: !document.getElementById('why').hidden
+                 && document.getElementById('why-reason').textContent.length > 0,
+        })"""
+    )
+
+
+def _pressed(page: Any) -> list[str]:
+    return page.eval_on_selector_all(
+        ".label-btn[aria-pressed=true]", "bs => bs.map(b => b.dataset.label)"
+    )
+
+
+class Labeler:
+    """Labels what the page shows with the keyboard, choosing by the text's vocabulary."""
+
+    def __init__(self, page: Any, server: Any) -> None:
+        self.page = page
+        self.server = server
+        self.keys = {label: str(i + 1) for i, label in enumerate(server.labels)}
+        self.chosen: dict[str, str] = {}  # external id -> label
+        self.screenshot: Path | None = None
+
+    def label(self, n: int) -> None:
+        for _ in range(n):
+            shown = _shown(self.page)
+            label = self.server.truth[shown["text"]]
+            self.page.keyboard.press(self.keys[label])
+            assert _pressed(self.page) == [label]
+            assignment = self.page.get_attribute("#label-app", "data-assignment-id")
+            self.page.keyboard.press("Enter")
+            self.chosen[shown["id"]] = label
+            _wait_task(self.page, other_than=assignment)
+            self.maybe_screenshot()
+
+    def maybe_screenshot(self) -> None:
+        """The README picture: a few labels in, with the model's suggestion and reason shown."""
+        shown = _shown(self.page)
+        if self.screenshot is None and shown["suggestion"] and shown["why"]:
+            self.page.wait_for_timeout(300)  # let the status line refresh, then settle
+            self.page.wait_for_function("document.getAnimations().length === 0", timeout=5000)
+            self.screenshot = SCREENSHOTS / "labeling.png"
+            self.page.screenshot(path=str(self.screenshot))
+
+
+def test_e2e_keyboard_labeling_drives_the_loop(server: Any, browser: Any) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    _login(page, server, f"/p/{server.main}/label")
+    _wait_task(page)
+    page.wait_for_function("document.getElementById('model-version').textContent.startsWith('v')")
+    first_model = _shown(page)["model"]
+    labeler = Labeler(page, server)
+
+    # The learner retrains in the background every 5 labels; the page shows the new version.
+    labeler.label(5)
+    page.wait_for_function(
+        "(first) => document.getElementById('model-version').textContent !== first",
+        arg=first_model,
+        timeout=30000,
+    )
+    labeler.label(4)
+
+    # Backspace goes back to the last labeled item with its saved label; change it; Enter saves
+    # and returns to the item that was leased.
+    current = page.get_attribute("#label-app", "data-assignment-id")
+    page.keyboard.press("Backspace")
+    page.wait_for_function("document.getElementById('label-app').dataset.state === 'edit'")
+    earlier = _shown(page)
+    assert _pressed(page) == [labeler.chosen[earlier["id"]]]
+    changed = next(x for x in server.labels if x != labeler.chosen[earlier["id"]])
+    page.keyboard.press(labeler.keys[changed])
+    assert _pressed(page) == [changed]
+    page.keyboard.press("Enter")
+    page.wait_for_function("document.getElementById('label-app').dataset.state === 'task'")
+    assert page.get_attribute("#label-app", "data-assignment-id") == current
+    labeler.chosen[earlier["id"]] = changed
+
+    labeler.label(N_LABELS - len(labeler.chosen))
+    assert len(labeler.chosen) == N_LABELS
+    assert labeler.screenshot is not None, "no item with a model suggestion was served"
+    page.wait_for_function(
+        f"document.getElementById('progress-text').textContent.startsWith('{N_LABELS} /')",
+        timeout=10000,
+    )
+
+    # The shortcut sheet is generated from the schema: every label with its key.
+    page.keyboard.press("?")
+    sheet = page.locator("#shortcuts")
+    sheet.wait_for(state="visible")
+    sheet_text = sheet.inner_text()
+    for label, key in labeler.keys.items():
+        assert label in sheet_text
+        assert key in sheet_text
+    page.keyboard.press("Escape")
+    sheet.wait_for(state="hidden")
+
+    # The export, downloaded with the page's own session, holds what was chosen and provenance.
+    base = f"/api/projects/{server.main}/export"
+    body = page.evaluate(f"fetch('{base}?format=jsonl').then(r => r.text())")
+    rows = [json.loads(line) for line in body.splitlines() if line.strip()]
+    assert len(rows) == N_LABELS
+    assert {r["external_id"]: r["label"] for r in rows} == labeler.chosen
+    for row in rows:
+        assert row["annotator"] == server.username
+        assert row["guideline_version"] == 1
+        assert isinstance(row["model_version"], int)
+        assert row["reason"]
+        assert isinstance(row["active_ms"], int)
+    assert sum(r["active_ms"] for r in rows) > 0
+    table = page.evaluate(f"fetch('{base}?format=csv').then(r => r.text())")
+    header = next(csv.reader(io.StringIO(table)))
+    for column in ("label", "annotator", "guideline_version", "model_version", "reason"):
+        assert column in header
+
+    # The overview shows the same progress, the learning curve and the export links.
+    page.goto(server.url + "/")
+    page.click(f"a[href='/p/{server.main}']")
+    page.wait_for_url(server.url + f"/p/{server.main}")
+    assert page.inner_text("#stat-labeled") == str(N_LABELS)
+    assert page.locator("#learning-curve svg circle").count() >= 2
+    assert page.locator("#models-table tbody tr").count() >= 2
+    assert page.get_attribute("#export-csv", "href") == f"{base}?format=csv"
+    page.screenshot(path=str(SCREENSHOTS / "project.png"), full_page=True)
+    assert errors == []
+    context.close()
+
+
+def test_e2e_phone_width_has_no_horizontal_scroll(server: Any, browser: Any) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, device_scale_factor=2, has_touch=True
+    )
+    page = context.new_page()
+    _login(page, server, f"/p/{server.main}/label")
+    _wait_task(page)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    for label in server.labels:
+        button = page.locator(f".label-btn[data-label='{label}']")
+        assert button.is_visible()
+        box = button.bounding_box()
+        assert box is not None
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 390
+        assert box["height"] >= 44  # a comfortable tap target
+    page.wait_for_function("document.getElementById('model-version').textContent.startsWith('v')")
+    page.screenshot(path=str(SCREENSHOTS / "labeling-mobile.png"), full_page=True)
+    context.close()
+
+
+def test_e2e_hostile_item_text_stays_text(server: Any, browser: Any) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    _login(page, server, f"/p/{server.hostile}/label")
+    seen: set[str] = set()
+    assignment = _wait_task(page)
+    deadline = time.monotonic() + 20
+    while len(seen) < len(server.hostile_texts) and time.monotonic() < deadline:
+        shown = page.evaluate(
+            """() => {
+                const t = document.getElementById('item-text');
+                return {text: t.textContent, children: t.children.length,
+                        meta: document.getElementById('item-meta').textContent,
+                        metaElements: document.querySelectorAll('#item-meta dd *').length};
+            }"""
+        )
+        assert shown["text"] in server.hostile_texts
+        assert shown["children"] == 0  # rendered as text: no <script>, <b> or <img> element
+        assert "<img src=x onerror=window.__xss=1>" in shown["meta"]
+        assert shown["metaElements"] == 0
+        seen.add(shown["text"])
+        page.keyboard.press("1")
+        page.keyboard.press("Enter")
+        if len(seen) < len(server.hostile_texts):
+            assignment = _wait_task(page, other_than=assignment)
+    assert seen == set(server.hostile_texts)
+    page.wait_for_timeout(300)  # an onerror handler would have fired by now
+    assert page.evaluate("typeof window.__xss") == "undefined"
+    assert page.locator("h1").first.inner_text() == "Hostile <texts>"
+    assert dialogs == []
+    context.close()
