@@ -94,7 +94,12 @@ def logout(request: Request, csrf_token: Annotated[str, Form()] = "") -> Respons
 def home(request: Request, db: DbDep) -> Response:
     user, csrf = _page_user(request, db)
     return _render(
-        request, "projects.html", user=user, csrf=csrf, projects=projects.projects_for(db, user)
+        request,
+        "projects.html",
+        user=user,
+        csrf=csrf,
+        projects=projects.projects_for(db, user),
+        is_admin=user.is_admin,
     )
 
 
@@ -112,6 +117,8 @@ def project_page(slug: str, request: Request, db: DbDep) -> Response:
         models=status.models(db, ctx),
         can_export=_allows(ctx, Permission.EXPORT),
         can_annotate=_allows(ctx, Permission.ANNOTATE),
+        can_import=_allows(ctx, Permission.IMPORT),
+        can_manage=_allows(ctx, Permission.MANAGE_MEMBERS),
     )
 
 

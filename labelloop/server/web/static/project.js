@@ -1,76 +1,348 @@
-// The project overview: draws the learning curve (eval accuracy per model version) as inline SVG.
+// The project overview: the learning curve (eval accuracy per model version) as inline SVG, and
+// for managers the Import and Members panels. Server text only reaches the DOM via textContent.
 (() => {
   "use strict";
 
-  const host = document.getElementById("learning-curve");
-  const source = document.getElementById("models-data");
-  if (!host || !source) return;
-  const models = JSON.parse(source.textContent) || [];
-  const points = models
-    .filter((m) => m.metrics && typeof m.metrics.accuracy === "number")
-    .map((m) => ({ version: m.version, n: m.n_train, acc: m.metrics.accuracy }));
-  if (points.length === 0) {
-    const p = document.createElement("p");
-    p.className = "muted";
-    p.textContent =
-      "The curve appears once a model is measured on labeled eval items (import them with --split eval).";
-    host.append(p);
-    host.removeAttribute("aria-hidden");
-    return;
-  }
+  const $ = (id) => document.getElementById(id);
+  const pageData = $("page-data");
+  const page = pageData ? JSON.parse(pageData.textContent) : {};
+  const csrfMeta = document.querySelector('meta[name="csrf-token"]');
+  const csrf = csrfMeta ? csrfMeta.getAttribute("content") : "";
+  const base = "/api/projects/" + encodeURIComponent(page.slug || "");
+  const fmt = (n) => Number(n).toLocaleString("en-US");
+  const plural = (n, word) => (n === 1 ? word : word + "s");
 
-  const NS = "http://www.w3.org/2000/svg";
-  const W = Math.max(320, Math.round(host.clientWidth || 720)); // 1 unit = 1 px: text stays small
-  const H = 220;
-  const pad = { left: 44, right: 16, top: 14, bottom: 36 };
-  const make = (name, attrs, text) => {
-    const node = document.createElementNS(NS, name);
-    for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
-    if (text !== undefined) node.textContent = text;
-    return node;
-  };
+  // ---------------------------------------------------------------- helpers
 
-  const xs = points.map((p) => p.n);
-  const minX = Math.min(...xs);
-  const maxX = Math.max(...xs);
-  const accs = points.map((p) => p.acc);
-  const lo = Math.max(0, Math.floor((Math.min(...accs) - 0.05) * 10) / 10);
-  const hi = Math.min(1, Math.ceil((Math.max(...accs) + 0.02) * 10) / 10);
-  const x = (n) =>
-    maxX === minX
-      ? (pad.left + W - pad.right) / 2
-      : pad.left + ((n - minX) / (maxX - minX)) * (W - pad.left - pad.right);
-  const y = (a) => pad.top + (1 - (a - lo) / (hi - lo || 1)) * (H - pad.top - pad.bottom);
-
-  const svg = make("svg", {
-    viewBox: `0 0 ${W} ${H}`,
-    role: "img",
-    "aria-label": `Eval accuracy by number of training labels, ${points.length} model versions`,
-  });
-  const ticks = 4;
-  for (let i = 0; i <= ticks; i += 1) {
-    const a = lo + ((hi - lo) * i) / ticks;
-    svg.append(make("line", { class: "grid", x1: pad.left, x2: W - pad.right, y1: y(a), y2: y(a) }));
-    svg.append(make("text", { x: pad.left - 8, y: y(a) + 4, "text-anchor": "end" }, a.toFixed(2)));
-  }
-  svg.append(
-    make("line", { class: "axis", x1: pad.left, x2: W - pad.right, y1: H - pad.bottom, y2: H - pad.bottom }),
-  );
-  const labelEvery = Math.max(1, Math.ceil(points.length / 8));
-  points.forEach((p, i) => {
-    if (i % labelEvery === 0 || i === points.length - 1) {
-      svg.append(make("text", { x: x(p.n), y: H - pad.bottom + 16, "text-anchor": "middle" }, p.n));
+  /** The server's error detail from a response body, or a sentence about the status. */
+  function detailOf(status, text) {
+    try {
+      const body = JSON.parse(text);
+      if (body && typeof body.detail === "string" && body.detail) return body.detail;
+    } catch (_) {
+      // not JSON (a proxy's error page): fall through
     }
-  });
-  svg.append(
-    make("text", { x: (pad.left + W - pad.right) / 2, y: H - 4, "text-anchor": "middle" }, "labels used for training"),
-  );
-  const d = points.map((p, i) => `${i ? "L" : "M"}${x(p.n).toFixed(1)},${y(p.acc).toFixed(1)}`).join(" ");
-  svg.append(make("path", { class: "line", d }));
-  for (const p of points) {
-    const dot = make("circle", { class: "point", cx: x(p.n), cy: y(p.acc), r: 4 });
-    dot.append(make("title", {}, `v${p.version}: accuracy ${p.acc.toFixed(3)} on ${p.n} labels`));
-    svg.append(dot);
+    if (!status) return "the server could not be reached; check the connection and try again";
+    if (status === 413) return "the file is too large for the server";
+    return `the server answered ${status}`;
   }
-  host.append(svg);
+
+  async function api(method, path, body) {
+    const headers = { Accept: "application/json" };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    if (method !== "GET" && method !== "HEAD") headers["X-CSRF-Token"] = csrf;
+    let res;
+    try {
+      res = await fetch(path, {
+        method,
+        headers,
+        credentials: "same-origin",
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch (_) {
+      throw new Error(detailOf(0, ""));
+    }
+    const text = await res.text();
+    if (!res.ok) throw new Error(detailOf(res.status, text));
+    return text ? JSON.parse(text) : null;
+  }
+
+  /** Show one message (kind: info | error) in a role="alert" box, replacing what was there. */
+  function say(box, kind, text) {
+    const message = document.createElement("div");
+    message.className = `message message-${kind}`;
+    const span = document.createElement("span");
+    span.className = "message-text";
+    span.textContent = text;
+    message.append(span);
+    box.replaceChildren(message);
+  }
+
+  // ---------------------------------------------------------------- progress counts
+
+  async function refreshCounts() {
+    const s = await api("GET", base + "/status");
+    const c = s.counts;
+    const set = (id, value) => {
+      const node = $(id);
+      if (node) node.textContent = fmt(value);
+    };
+    set("stat-labeled", c.labeled);
+    set("stat-pool", c.pool);
+    set("stat-remaining", c.remaining);
+    set("stat-leased", c.leased);
+    set("stat-annotations", c.annotations);
+    set("stat-eval", c.eval);
+    const pct = c.pool ? (100 * c.labeled) / c.pool : 0;
+    const bar = $("pool-progress");
+    if (bar) bar.setAttribute("aria-valuenow", pct.toFixed(1));
+    const fill = $("pool-progress-fill");
+    if (fill) fill.style.width = `${pct.toFixed(2)}%`;
+  }
+
+  // ---------------------------------------------------------------- import
+
+  function importSummary(r) {
+    const what = r.split === "eval" ? "eval item" : "item";
+    let text = `Imported ${fmt(r.items)} ${plural(r.items, what)}`;
+    if (r.labeled) text += `, ${fmt(r.labeled)} with labels`;
+    if (r.duplicates) {
+      text += `, ${fmt(r.duplicates)} ${plural(r.duplicates, "duplicate")} skipped`;
+      const lines = (r.duplicate_lines || []).slice(0, 10);
+      if (lines.length) {
+        const more = r.duplicates > lines.length ? ", …" : "";
+        text += ` (${plural(lines.length, "line")} ${lines.join(", ")}${more})`;
+      }
+    }
+    return text;
+  }
+
+  function setupImport() {
+    const form = $("import-form");
+    if (!form) return;
+    const el = {
+      file: $("import-file"),
+      textField: $("import-text-field"),
+      idField: $("import-id-field"),
+      labelField: $("import-label-field"),
+      split: $("import-split"),
+      format: $("import-format"),
+      submit: $("import-submit"),
+      upload: $("import-upload"),
+      bar: $("import-progress"),
+      fill: $("import-progress-fill"),
+      percent: $("import-progress-text"),
+      result: $("import-result"),
+    };
+
+    const progress = (fraction, note) => {
+      const pct = Math.round(100 * Math.min(1, Math.max(0, fraction)));
+      el.bar.setAttribute("aria-valuenow", String(pct));
+      el.bar.setAttribute("aria-valuetext", note ? `${pct}%, ${note}` : `${pct}%`);
+      el.fill.style.width = `${pct}%`;
+      el.percent.textContent = note ? `${pct}% · ${note}` : `${pct}%`;
+    };
+
+    const finish = (state) => {
+      form.dataset.state = state;
+      form.removeAttribute("aria-busy");
+      el.submit.disabled = false;
+    };
+
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      if (form.dataset.state === "uploading") return;
+      const file = el.file.files && el.file.files[0];
+      if (!file) {
+        say(el.result, "error", "Choose a .jsonl or .csv file first.");
+        el.file.focus();
+        return;
+      }
+      const data = new FormData();
+      data.append("file", file, file.name);
+      data.append("text_field", el.textField.value.trim() || "text");
+      if (el.idField.value.trim()) data.append("id_field", el.idField.value.trim());
+      if (el.labelField.value.trim()) data.append("label_field", el.labelField.value.trim());
+      data.append("split", el.split.value);
+      if (el.format.value) data.append("format", el.format.value);
+
+      const xhr = new XMLHttpRequest();
+      xhr.open("POST", base + "/imports");
+      xhr.setRequestHeader("Accept", "application/json");
+      xhr.setRequestHeader("X-CSRF-Token", csrf);
+      xhr.upload.addEventListener("progress", (e) => {
+        if (e.lengthComputable && e.total > 0) progress(e.loaded / e.total, "uploading");
+      });
+      // The upload is done; the server now checks every record before it answers.
+      xhr.upload.addEventListener("load", () => progress(1, "checking records…"));
+      xhr.addEventListener("load", () => {
+        if (xhr.status === 201) {
+          let report;
+          try {
+            report = JSON.parse(xhr.responseText);
+          } catch (_) {
+            report = null;
+          }
+          progress(1);
+          finish("done");
+          if (report) say(el.result, "info", importSummary(report));
+          else say(el.result, "info", "Imported.");
+          el.file.value = ""; // the same file again would only add duplicates
+          refreshCounts().catch((err) => say(el.result, "error", `Imported, but ${err.message}`));
+        } else {
+          finish("error");
+          say(el.result, "error", `Nothing was imported: ${detailOf(xhr.status, xhr.responseText)}`);
+        }
+      });
+      const failed = () => {
+        finish("error");
+        say(el.result, "error", `Nothing was imported: ${detailOf(0, "")}`);
+      };
+      xhr.addEventListener("error", failed);
+      xhr.addEventListener("abort", failed);
+
+      form.dataset.state = "uploading";
+      form.setAttribute("aria-busy", "true");
+      el.submit.disabled = true;
+      el.result.replaceChildren();
+      el.upload.hidden = false;
+      progress(0, "uploading");
+      xhr.send(data);
+    });
+  }
+
+  // ---------------------------------------------------------------- members
+
+  function setupMembers() {
+    const form = $("member-form");
+    if (!form) return;
+    const table = $("members-table");
+    const body = table.tBodies[0];
+    const status = $("members-status");
+    const username = $("member-username");
+    const role = $("member-role");
+    const submit = $("member-submit");
+    const result = $("member-result");
+
+    async function load() {
+      const members = await api("GET", base + "/members");
+      const rows = members.map((m) => {
+        const tr = document.createElement("tr");
+        tr.dataset.username = m.username;
+        const name = document.createElement("td");
+        name.textContent = m.username;
+        const r = document.createElement("td");
+        const badge = document.createElement("span");
+        badge.className = `badge role-badge role-${m.role}`;
+        badge.textContent = m.role;
+        r.append(badge);
+        tr.append(name, r);
+        return tr;
+      });
+      body.replaceChildren(...rows);
+      table.hidden = rows.length === 0;
+      status.textContent =
+        rows.length === 0 ? "No members yet." : `${fmt(rows.length)} ${plural(rows.length, "member")}`;
+    }
+
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const who = username.value.trim();
+      if (!who) {
+        say(result, "error", "Enter a username.");
+        username.focus();
+        return;
+      }
+      submit.disabled = true;
+      try {
+        const done = await api("PUT", base + "/members", { username: who, role: role.value });
+        say(result, "info", `${done.username} is now ${done.role}.`);
+        username.value = "";
+        await load();
+      } catch (err) {
+        say(result, "error", `Could not set the role: ${err.message}`);
+      } finally {
+        submit.disabled = false;
+      }
+    });
+
+    load().catch((err) => {
+      status.textContent = `Could not load the members: ${err.message}`;
+    });
+
+    const known = $("known-users");
+    if (known && page.is_admin) {
+      api("GET", "/api/users")
+        .then((users) => {
+          known.replaceChildren(
+            ...users.map((u) => {
+              const option = document.createElement("option");
+              option.value = u.username;
+              return option;
+            }),
+          );
+        })
+        .catch(() => {}); // suggestions only; typing a name still works
+    }
+  }
+
+  // ---------------------------------------------------------------- learning curve
+
+  function drawCurve() {
+    const host = $("learning-curve");
+    const source = $("models-data");
+    if (!host || !source) return;
+    const models = JSON.parse(source.textContent) || [];
+    const points = models
+      .filter((m) => m.metrics && typeof m.metrics.accuracy === "number")
+      .map((m) => ({ version: m.version, n: m.n_train, acc: m.metrics.accuracy }));
+    if (points.length === 0) {
+      const p = document.createElement("p");
+      p.className = "muted";
+      p.textContent =
+        "The curve appears once a model is measured on labeled eval items (import them into the eval split).";
+      host.append(p);
+      host.removeAttribute("aria-hidden");
+      return;
+    }
+
+    const NS = "http://www.w3.org/2000/svg";
+    const W = Math.max(320, Math.round(host.clientWidth || 720)); // 1 unit = 1 px: text stays small
+    const H = 220;
+    const pad = { left: 44, right: 16, top: 14, bottom: 36 };
+    const make = (name, attrs, text) => {
+      const node = document.createElementNS(NS, name);
+      for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
+      if (text !== undefined) node.textContent = text;
+      return node;
+    };
+
+    const xs = points.map((p) => p.n);
+    const minX = Math.min(...xs);
+    const maxX = Math.max(...xs);
+    const accs = points.map((p) => p.acc);
+    const lo = Math.max(0, Math.floor((Math.min(...accs) - 0.05) * 10) / 10);
+    const hi = Math.min(1, Math.ceil((Math.max(...accs) + 0.02) * 10) / 10);
+    const x = (n) =>
+      maxX === minX
+        ? (pad.left + W - pad.right) / 2
+        : pad.left + ((n - minX) / (maxX - minX)) * (W - pad.left - pad.right);
+    const y = (a) => pad.top + (1 - (a - lo) / (hi - lo || 1)) * (H - pad.top - pad.bottom);
+
+    const svg = make("svg", {
+      viewBox: `0 0 ${W} ${H}`,
+      role: "img",
+      "aria-label": `Eval accuracy by number of training labels, ${points.length} model versions`,
+    });
+    const ticks = 4;
+    for (let i = 0; i <= ticks; i += 1) {
+      const a = lo + ((hi - lo) * i) / ticks;
+      svg.append(make("line", { class: "grid", x1: pad.left, x2: W - pad.right, y1: y(a), y2: y(a) }));
+      svg.append(make("text", { x: pad.left - 8, y: y(a) + 4, "text-anchor": "end" }, a.toFixed(2)));
+    }
+    svg.append(
+      make("line", { class: "axis", x1: pad.left, x2: W - pad.right, y1: H - pad.bottom, y2: H - pad.bottom }),
+    );
+    const labelEvery = Math.max(1, Math.ceil(points.length / 8));
+    points.forEach((p, i) => {
+      if (i % labelEvery === 0 || i === points.length - 1) {
+        svg.append(make("text", { x: x(p.n), y: H - pad.bottom + 16, "text-anchor": "middle" }, p.n));
+      }
+    });
+    svg.append(
+      make("text", { x: (pad.left + W - pad.right) / 2, y: H - 4, "text-anchor": "middle" }, "labels used for training"),
+    );
+    const d = points.map((p, i) => `${i ? "L" : "M"}${x(p.n).toFixed(1)},${y(p.acc).toFixed(1)}`).join(" ");
+    svg.append(make("path", { class: "line", d }));
+    for (const p of points) {
+      const dot = make("circle", { class: "point", cx: x(p.n), cy: y(p.acc), r: 4 });
+      dot.append(make("title", {}, `v${p.version}: accuracy ${p.acc.toFixed(3)} on ${p.n} labels`));
+      svg.append(dot);
+    }
+    host.append(svg);
+  }
+
+  drawCurve();
+  setupImport();
+  setupMembers();
 })();

@@ -1,0 +1,145 @@
+// The projects page, for site admins: create a project from a schema, list and add users.
+// Server text only reaches the DOM via textContent.
+(() => {
+  "use strict";
+
+  const $ = (id) => document.getElementById(id);
+  const csrfMeta = document.querySelector('meta[name="csrf-token"]');
+  const csrf = csrfMeta ? csrfMeta.getAttribute("content") : "";
+  const fmt = (n) => Number(n).toLocaleString("en-US");
+
+  /** The server's error detail from a response body, or a sentence about the status. */
+  function detailOf(status, text) {
+    try {
+      const body = JSON.parse(text);
+      if (body && typeof body.detail === "string" && body.detail) return body.detail;
+    } catch (_) {
+      // not JSON (a proxy's error page): fall through
+    }
+    if (!status) return "the server could not be reached; check the connection and try again";
+    return `the server answered ${status}`;
+  }
+
+  async function api(method, path, body) {
+    const headers = { Accept: "application/json" };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    if (method !== "GET" && method !== "HEAD") headers["X-CSRF-Token"] = csrf;
+    let res;
+    try {
+      res = await fetch(path, {
+        method,
+        headers,
+        credentials: "same-origin",
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch (_) {
+      throw new Error(detailOf(0, ""));
+    }
+    const text = await res.text();
+    if (!res.ok) throw new Error(detailOf(res.status, text));
+    return text ? JSON.parse(text) : null;
+  }
+
+  /** Show one message (kind: info | error) in a role="alert" box, replacing what was there. */
+  function say(box, kind, text) {
+    const message = document.createElement("div");
+    message.className = `message message-${kind}`;
+    const span = document.createElement("span");
+    span.className = "message-text";
+    span.textContent = text;
+    message.append(span);
+    box.replaceChildren(message);
+  }
+
+  // ---------------------------------------------------------------- new project
+
+  function setupNewProject() {
+    const form = $("new-project-form");
+    if (!form) return;
+    const slug = $("new-project-slug");
+    const schema = $("new-project-schema");
+    const submit = $("new-project-submit");
+    const result = $("new-project-result");
+
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      submit.disabled = true;
+      result.replaceChildren();
+      try {
+        // The schema goes as the text typed: the server parses YAML or JSON and names the path
+        // of the first problem (e.g. "controls[0].labels: ...").
+        const created = await api("POST", "/api/projects", {
+          slug: slug.value.trim(),
+          schema: schema.value,
+        });
+        window.location.assign("/p/" + encodeURIComponent(created.slug));
+      } catch (err) {
+        say(result, "error", `The project was not created: ${err.message}`);
+        submit.disabled = false;
+      }
+    });
+  }
+
+  // ---------------------------------------------------------------- users
+
+  function setupUsers() {
+    const form = $("user-form");
+    if (!form) return;
+    const table = $("users-table");
+    const body = table.tBodies[0];
+    const status = $("users-status");
+    const username = $("user-username");
+    const password = $("user-password");
+    const admin = $("user-admin");
+    const submit = $("user-submit");
+    const result = $("user-result");
+
+    async function load() {
+      const users = await api("GET", "/api/users");
+      const rows = users.map((u) => {
+        const tr = document.createElement("tr");
+        tr.dataset.username = u.username;
+        const name = document.createElement("td");
+        name.textContent = u.username;
+        const isAdmin = document.createElement("td");
+        isAdmin.textContent = u.is_admin ? "yes" : "—";
+        const added = document.createElement("td");
+        const when = String(u.created_at || "");
+        const time = document.createElement("time");
+        time.dateTime = when;
+        time.textContent = when.slice(0, 16).replace("T", " ");
+        added.append(time);
+        tr.append(name, isAdmin, added);
+        return tr;
+      });
+      body.replaceChildren(...rows);
+      status.textContent = `${fmt(rows.length)} ${rows.length === 1 ? "user" : "users"}`;
+    }
+
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      submit.disabled = true;
+      try {
+        const user = await api("POST", "/api/users", {
+          username: username.value.trim(),
+          password: password.value,
+          is_admin: admin.checked,
+        });
+        say(result, "info", `Added ${user.is_admin ? "site admin" : "user"} ${user.username}.`);
+        form.reset();
+        await load();
+      } catch (err) {
+        say(result, "error", `The user was not added: ${err.message}`);
+      } finally {
+        submit.disabled = false;
+      }
+    });
+
+    load().catch((err) => {
+      status.textContent = `Could not load the users: ${err.message}`;
+    });
+  }
+
+  setupNewProject();
+  setupUsers();
+})();

@@ -1,0 +1,196 @@
+"""Managing from the browser: create a project, add a user, give a role, import; roles hide it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+SLUG = "news-topics"
+ANNOTATOR = ("bob", "bob-password-123")
+BROKEN_SCHEMA = """name: News
+data: {type: text, field: text}
+controls:
+  - name: topic
+    type: choice
+    labels: []
+"""
+SCHEMA = """name: News <topics>
+data: {type: text, field: text}
+controls:
+  - name: topic
+    type: choice
+    labels: [business, sport, tech, politics]
+    target: true
+"""
+GOOD_ROWS = [
+    {"id": "n1", "text": "Stocks rallied after the central bank held rates.", "label": "business"},
+    {"id": "n2", "text": "The striker scored twice in the derby.", "label": "sport"},
+    {"id": "n3", "text": "A new phone chip promises longer battery life."},
+    {"id": "n4", "text": "Parliament passed the budget late on Tuesday."},
+    {"id": "n5", "text": "Stocks rallied after the central bank held rates."},  # duplicate of n1
+    {"id": "n6", "text": "<img src=x onerror=window.__xss=1> a hostile headline"},
+]
+BAD_LINES = [
+    json.dumps({"id": "m1", "text": "Fresh text that must not be imported."}),
+    json.dumps({"id": "m2", "text": "Another fresh text, also rolled back."}),
+    '{"id": "m3", "text": ',
+    json.dumps({"id": "m4", "text": "Never read."}),
+]
+
+
+def _login(page: Any, server: Any, path: str, username: str, password: str) -> None:
+    page.goto(server.url + path)
+    assert "/login" in page.url
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.click("#login-submit")
+    page.wait_for_url(server.url + path)
+
+
+def _counts(page: Any) -> dict[str, str]:
+    return page.evaluate(
+        """() => Object.fromEntries(['labeled', 'pool', 'remaining', 'eval'].map(
+            k => [k, document.getElementById('stat-' + k).textContent]))"""
+    )
+
+
+def _api_counts(page: Any) -> dict[str, int]:
+    return page.evaluate(
+        f"fetch('/api/projects/{SLUG}/status').then(r => r.json()).then(s => s.counts)"
+    )
+
+
+def _message(page: Any, box: str, containing: str) -> str:
+    """The text of the message shown in ``box`` once it contains ``containing``."""
+    page.wait_for_function(
+        """([box, part]) => {
+            const m = document.querySelector('#' + box + ' .message');
+            return m !== null && m.textContent.includes(part);
+        }""",
+        arg=[box, containing],
+        timeout=10000,
+    )
+    return page.inner_text(f"#{box} .message")
+
+
+def test_e2e_admin_manages_from_the_browser(server: Any, browser: Any, tmp_path: Path) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    good = tmp_path / "news.jsonl"
+    good.write_text("".join(json.dumps(r) + "\n" for r in GOOD_ROWS), encoding="utf-8")
+    bad = tmp_path / "broken.jsonl"
+    bad.write_text("\n".join(BAD_LINES) + "\n", encoding="utf-8")
+
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    _login(page, server, "/", server.username, server.password)
+
+    # A broken schema: the server's error names the path of the problem; nothing is created.
+    page.fill("#new-project-slug", SLUG)
+    page.fill("#new-project-schema", BROKEN_SCHEMA)
+    page.click("#new-project-submit")
+    problem = _message(page, "new-project-result", "not created")
+    assert "controls[0].labels" in problem
+    assert page.url == server.url + "/"
+
+    # A valid one (submitted with Enter from the slug field): the browser lands on the project.
+    page.fill("#new-project-schema", SCHEMA)
+    page.focus("#new-project-slug")
+    page.keyboard.press("Enter")
+    page.wait_for_url(server.url + f"/p/{SLUG}")
+    assert page.locator("h1").first.inner_text() == "News <topics>"
+    assert page.locator("#import-panel").is_visible()
+    page.wait_for_selector(f"#members-table tr[data-username='{server.username}']")
+    assert page.inner_text(f"#members-table tr[data-username='{server.username}']").split() == [
+        server.username,
+        "manager",
+    ]
+
+    # Users panel: add bob; he appears in the list.
+    page.goto(server.url + "/")
+    page.fill("#user-username", ANNOTATOR[0])
+    page.fill("#user-password", ANNOTATOR[1])
+    page.click("#user-submit")
+    assert _message(page, "user-result", "Added") == f"Added user {ANNOTATOR[0]}."
+    page.wait_for_selector(f"#users-table tr[data-username='{ANNOTATOR[0]}']")
+
+    # Members panel: an unknown name is refused; bob becomes an annotator, from the keyboard.
+    page.goto(server.url + f"/p/{SLUG}")
+    page.fill("#member-username", "nobody-here")
+    page.click("#member-submit")
+    assert _message(page, "member-result", "nobody-here") == (
+        "Could not set the role: no user named 'nobody-here'"
+    )
+    page.fill("#member-username", ANNOTATOR[0])
+    page.select_option("#member-role", "annotator")
+    page.focus("#member-username")
+    page.keyboard.press("Enter")
+    assert _message(page, "member-result", "now") == f"{ANNOTATOR[0]} is now annotator."
+    page.wait_for_selector(f"#members-table tr[data-username='{ANNOTATOR[0]}']")
+    assert "annotator" in page.inner_text(f"#members-table tr[data-username='{ANNOTATOR[0]}']")
+
+    # Import: upload progress, then the server's counts, and the page's counts refreshed.
+    assert _counts(page) == {"labeled": "0", "pool": "0", "remaining": "0", "eval": "0"}
+    page.set_input_files("#import-file", str(good))
+    page.fill("#import-id-field", "id")
+    page.fill("#import-label-field", "label")
+    page.click("#import-submit")
+    done = _message(page, "import-result", "Imported")
+    assert done == "Imported 5 items, 2 with labels, 1 duplicate skipped (line 5)"
+    assert page.get_attribute("#import-progress", "aria-valuenow") == "100"
+    assert page.inner_text("#import-progress-text") == "100%"
+    page.wait_for_function("document.getElementById('stat-pool').textContent === '5'")
+    assert _counts(page) == {"labeled": "2", "pool": "5", "remaining": "3", "eval": "0"}
+    page.wait_for_function("document.getAnimations().length === 0", timeout=5000)
+    page.screenshot(path=str(SCREENSHOTS / "project-manage.png"), full_page=True)
+
+    # A malformed file: the error names line 3 and nothing from it is imported.
+    before = _api_counts(page)
+    page.set_input_files("#import-file", str(bad))
+    page.click("#import-submit")
+    page.wait_for_function("document.getElementById('import-form').dataset.state === 'error'")
+    failure = _message(page, "import-result", "Nothing")
+    assert failure.startswith("Nothing was imported: line 3")
+    assert page.locator("#import-result .message-error").count() == 1
+    assert _api_counts(page) == before
+    assert _counts(page) == {"labeled": "2", "pool": "5", "remaining": "3", "eval": "0"}
+
+    # Every panel fits a phone's width.
+    page.set_viewport_size({"width": 390, "height": 844})
+    for path in (f"/p/{SLUG}", "/"):
+        page.goto(server.url + path)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390, path
+    assert page.evaluate("typeof window.__xss") == "undefined"
+    assert errors == []
+    context.close()
+
+    # The annotator sees neither the panels nor New project, and the API refuses him too.
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    _login(page, server, "/", *ANNOTATOR)
+    assert page.locator(f"#project-list a[href='/p/{SLUG}']").count() >= 1
+    assert page.locator("#new-project-form").count() == 0
+    assert page.locator("#users-panel").count() == 0
+    assert "New project" not in page.inner_text("main")
+    page.goto(server.url + f"/p/{SLUG}")
+    assert page.locator("#label-link").is_visible()
+    assert page.locator("#import-panel").count() == 0
+    assert page.locator("#members-panel").count() == 0
+    refused = page.evaluate(
+        """(slug) => fetch('/api/projects/' + slug + '/members', {
+            method: 'PUT',
+            headers: {'Content-Type': 'application/json', 'X-CSRF-Token':
+                      document.querySelector('meta[name=csrf-token]').content},
+            body: JSON.stringify({username: 'bob', role: 'manager'}),
+        }).then(r => r.status)""",
+        SLUG,
+    )
+    assert refused == 403
+    context.close()
