@@ -9,10 +9,11 @@ import sys
 import webbrowser
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, BinaryIO, TypeVar
+from typing import Annotated, Any, BinaryIO, TypeVar, cast
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -48,7 +49,8 @@ def _run(fn: Callable[[], T]) -> T:
     try:
         return fn()
     except LabelloopError as exc:
-        err.print(f"[red]error:[/red] {exc.message}", highlight=False, markup=True)
+        # soft_wrap: one line however narrow the terminal; escape: messages quote user text
+        err.print(f"[red]error:[/red] {escape(exc.message)}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
 
 
@@ -161,7 +163,7 @@ def projects_create(
     def go() -> None:
         if not schema.is_file():
             raise LabelloopError(f"no schema file at {schema}")
-        projects.create_project(db, slug, schema.read_text(encoding="utf-8"), actor=None)
+        projects.create_project(db, slug, schema.read_bytes(), actor=None)
         if manager:
             projects.set_member(db, projects.system_context(db, slug), manager, "manager")
 
@@ -215,7 +217,7 @@ def import_(
         ctx = projects.system_context(db, slug)
         with _progress() as progress, file.open("rb") as raw:
             task = progress.add_task(f"importing {file.name}", total=file.stat().st_size)
-            reader = _ProgressReader(raw, lambda n: progress.advance(task, n))
+            reader = cast(BinaryIO, _ProgressReader(raw, lambda n: progress.advance(task, n)))
             return imports.import_items(
                 db,
                 ctx,
@@ -267,8 +269,12 @@ def export(
         if str(output) == "-":
             return wf_export.export(db, ctx, sys.stdout.buffer, fmt=format)
         tmp = output.with_name(output.name + ".part")
-        with tmp.open("wb") as sink:
-            n = wf_export.export(db, ctx, sink, fmt=format)
+        try:
+            with tmp.open("wb") as sink:
+                n = wf_export.export(db, ctx, sink, fmt=format)
+        except BaseException:
+            tmp.unlink(missing_ok=True)  # a failed export leaves no half-written file
+            raise
         tmp.replace(output)
         return n
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, RowMapping, func, select
 
+from labelloop.store.db import new_id
 from labelloop.store.tables import annotation, assignment, import_batch, item, item_label
 from labelloop.store.users import now
 
@@ -18,7 +19,7 @@ def existing_hashes(conn: Connection, project_id: int) -> set[str]:
 
 def insert_batch(conn: Connection, **values: Any) -> int:
     res = conn.execute(import_batch.insert().values(created_at=now(), **values))
-    return int(res.inserted_primary_key[0])
+    return new_id(res)
 
 
 def insert_items(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
@@ -41,13 +42,12 @@ def get_item(conn: Connection, *, project_id: int, item_id: int) -> RowMapping |
 
 def counts(conn: Connection, project_id: int) -> dict[str, int]:
     """Items per split, labeled pool items and annotations: the project's progress, derived."""
-    by_split = dict(
-        conn.execute(
-            select(item.c.split, func.count())
-            .where(item.c.project_id == project_id)
-            .group_by(item.c.split)
-        ).all()
+    per_split = (
+        select(item.c.split, func.count())
+        .where(item.c.project_id == project_id)
+        .group_by(item.c.split)
     )
+    by_split = {str(split): int(n) for split, n in conn.execute(per_split)}
     labeled = conn.execute(
         select(func.count())
         .select_from(item_label.join(item, item.c.id == item_label.c.item_id))

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, RowMapping, delete, func, select
 
+from labelloop.store.db import new_id
 from labelloop.store.tables import item, item_label, model_version, queue_entry
 from labelloop.store.users import now
 
@@ -66,7 +67,7 @@ def save_round(
     res = conn.execute(
         model_version.insert().values(project_id=project_id, created_at=now(), **version)
     )
-    mv_id = int(res.inserted_primary_key[0])
+    mv_id = new_id(res)
     conn.execute(
         delete(queue_entry).where(
             queue_entry.c.project_id == project_id, queue_entry.c.model_version_id != mv_id

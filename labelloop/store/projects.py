@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, RowMapping, bindparam, func, select
 
+from labelloop.store.db import new_id
 from labelloop.store.tables import guideline, membership, project
 from labelloop.store.users import now
 
@@ -24,7 +25,7 @@ def insert_project(
             created_at=now(),
         )
     )
-    return int(res.inserted_primary_key[0])
+    return new_id(res)
 
 
 def by_slug(conn: Connection, slug: str) -> RowMapping | None:

@@ -20,6 +20,7 @@ from sqlalchemy import (
     update,
 )
 
+from labelloop.store.db import Database
 from labelloop.store.tables import (
     annotation,
     assignment,
@@ -31,6 +32,7 @@ from labelloop.store.tables import (
 from labelloop.store.users import now
 
 ACTIVE = "leased"
+ITEM_LOCKS = 2 << 40  # lock keys of items (audit chains use 1 << 40 + project id)
 
 
 def current_round(conn: Connection, project_id: int) -> RowMapping | None:
@@ -131,11 +133,48 @@ def next_candidate(
     overlap: int,
     at: datetime,
     skip_locked: bool,
+    passed: Sequence[int] = (),
 ) -> RowMapping | None:
     """The best-ranked entry of the newest queue that this user has not seen and that still
-    needs labels, with its model version and item."""
-    params = {"project_id": project_id, "user_id": user_id, "overlap": overlap, "at": at}
-    return conn.execute(_candidate_stmt(skip_locked), params).mappings().first()
+    needs labels (and is not in ``passed``), with its model version and item."""
+    params: dict[str, Any] = {
+        "project_id": project_id,
+        "user_id": user_id,
+        "overlap": overlap,
+        "at": at,
+    }
+    q = _candidate_stmt(skip_locked)
+    if passed:
+        q = q.where(queue_entry.c.item_id.not_in(list(passed)))
+    return conn.execute(q, params).mappings().first()
+
+
+@cache
+def _open_stmt() -> Select[Any]:
+    at = bindparam("at")
+    live = (assignment.c.state == ACTIVE) & (assignment.c.lease_expires_at > at)
+    mine = select(func.count()).where(
+        assignment.c.item_id == bindparam("item_id"),
+        assignment.c.user_id == bindparam("user_id"),
+        assignment.c.state.in_(("submitted", "skipped")) | live,
+    )
+    taken = select(func.count()).where(
+        assignment.c.item_id == bindparam("item_id"),
+        (assignment.c.state == "submitted") | live,
+    )
+    resolved = select(func.count()).where(item_label.c.item_id == bindparam("item_id"))
+    return select(mine.scalar_subquery(), taken.scalar_subquery(), resolved.scalar_subquery())
+
+
+def still_open(conn: Connection, *, item_id: int, user_id: int, overlap: int, at: datetime) -> bool:
+    """Re-check a locked candidate in a new statement (PostgreSQL, READ COMMITTED).
+
+    The candidate query's snapshot is taken before its row lock: a lease committed in between
+    (by the transaction that held the lock) is only visible to a later statement.
+    """
+    params = {"item_id": item_id, "user_id": user_id, "at": at}
+    mine, taken, resolved = conn.execute(_open_stmt(), params).one()
+    return not mine and not resolved and taken < overlap
 
 
 def insert_lease(
@@ -169,6 +208,11 @@ def insert_lease(
         },
     )
     return int(res.inserted_primary_key[0]), expires
+
+
+def lock_item(db: Database, conn: Connection, item_id: int) -> None:
+    """Serialize the writers of one item's annotations, so resolving it counts them all."""
+    db.lock_key(conn, ITEM_LOCKS + item_id)
 
 
 @cache

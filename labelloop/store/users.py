@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, RowMapping, func, select
 
+from labelloop.store.db import new_id
 from labelloop.store.tables import api_token, membership, project, user
 
 
@@ -26,7 +27,7 @@ def insert_user(
             created_at=now(),
         )
     )
-    return int(res.inserted_primary_key[0])
+    return new_id(res)
 
 
 def set_password(conn: Connection, user_id: int, password_hash: str) -> None:
@@ -56,7 +57,7 @@ def insert_token(conn: Connection, *, user_id: int, name: str, token_hash: str) 
             user_id=user_id, name=name, token_hash=token_hash, created_at=now()
         )
     )
-    return int(res.inserted_primary_key[0])
+    return new_id(res)
 
 
 def count_users(conn: Connection) -> int:

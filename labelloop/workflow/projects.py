@@ -47,7 +47,7 @@ class ProjectContext:
             )
 
 
-_schemas: dict[tuple[int, int], ProjectSchema] = {}
+_schemas: dict[tuple[int, int, str], ProjectSchema] = {}
 _settings_of: dict[int, ProjectSettings] = {}
 
 

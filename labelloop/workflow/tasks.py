@@ -62,16 +62,28 @@ def next_task(
         )
         if lease is not None:
             return _task(lease)
-        entry = store_tasks.next_candidate(
-            conn,
-            project_id=ctx.id,
-            user_id=ctx.user.id,
-            overlap=settings.overlap,
-            at=at,
-            skip_locked=not db.is_sqlite,
-        )
-        if entry is None:
-            return None
+        passed: list[int] = []
+        while True:
+            entry = store_tasks.next_candidate(
+                conn,
+                project_id=ctx.id,
+                user_id=ctx.user.id,
+                overlap=settings.overlap,
+                at=at,
+                skip_locked=not db.is_sqlite,
+                passed=passed,
+            )
+            if entry is None:
+                return None
+            if db.is_sqlite or store_tasks.still_open(  # SQLite: one writer, nothing moved
+                conn,
+                item_id=entry["item_id"],
+                user_id=ctx.user.id,
+                overlap=settings.overlap,
+                at=at,
+            ):
+                break
+            passed.append(entry["item_id"])
         assignment_id, expires = store_tasks.insert_lease(
             conn,
             project_id=ctx.id,
@@ -83,8 +95,13 @@ def next_task(
     return _task({**entry, "id": assignment_id, "lease_expires_at": expires})
 
 
-def _own_live_lease(conn: Any, ctx: ProjectContext, assignment_id: int) -> Mapping[str, Any]:
+def _own_live_lease(
+    db: Database, conn: Any, ctx: ProjectContext, assignment_id: int
+) -> Mapping[str, Any]:
     row = store_tasks.get_assignment(conn, assignment_id)
+    if row is not None and not db.is_sqlite:  # PostgreSQL: wait for the item's other writers
+        store_tasks.lock_item(db, conn, row["item_id"])
+        row = store_tasks.get_assignment(conn, assignment_id)
     if row is None or row["project_id"] != ctx.id:
         raise NotFound(f"no task {assignment_id} in project '{ctx.slug}'")
     if row["user_id"] != ctx.user.id:
@@ -112,7 +129,7 @@ def submit(
     if not 0 <= active_ms <= MAX_ACTIVE_MS:
         raise LabelloopError(f"active_ms must be between 0 and {MAX_ACTIVE_MS}")
     with db.write() as conn:
-        lease = _own_live_lease(conn, ctx, assignment_id)
+        lease = _own_live_lease(db, conn, ctx, assignment_id)
         guideline = store_projects.latest_guideline(conn, ctx.id)
         annotation_id = store_tasks.insert_annotation(
             conn,
@@ -174,7 +191,7 @@ def skip(db: Database, ctx: ProjectContext, assignment_id: int) -> None:
     """Give an item back without labeling it; it will not be served to this user again."""
     ctx.require(Permission.ANNOTATE)
     with db.write() as conn:
-        lease = _own_live_lease(conn, ctx, assignment_id)
+        lease = _own_live_lease(db, conn, ctx, assignment_id)
         store_tasks.set_state(conn, assignment_id, "skipped")
         audit.record(
             db,
@@ -232,6 +249,9 @@ def edit(
         row = store_tasks.get_annotation(conn, annotation_id)
         if row is None or row["project_id"] != ctx.id or row["user_id"] != ctx.user.id:
             raise NotFound(f"no annotation {annotation_id} of yours in project '{ctx.slug}'")
+        if not db.is_sqlite:  # PostgreSQL: wait for the item's other writers, then re-read
+            store_tasks.lock_item(db, conn, row["item_id"])
+            row = store_tasks.get_annotation(conn, annotation_id)
         store_tasks.update_annotation(
             conn,
             annotation_id,

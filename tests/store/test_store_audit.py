@@ -35,7 +35,7 @@ def _act(lab: Any, ready: Any) -> dict[str, Any]:
 def test_every_state_change_writes_one_event(lab: Any, ready: Any) -> None:
     before = _actions(lab.db, ready.id)
     acted = _act(lab, ready)
-    after = _actions(lab.db, ready.id)[len(before):]
+    after = _actions(lab.db, ready.id)[len(before) :]
     ann_id, admin_id = acted["ann"].user.id, lab.admin.id
     assert after == [
         ("member.set", admin_id),
@@ -78,9 +78,7 @@ def test_editing_a_stored_payload_breaks_the_chain_at_that_row(lab: Any, ready: 
         forged["value"] = {"sentiment": "negative"}
     with lab.db.write() as conn:
         conn.execute(
-            update(audit_event)
-            .where(audit_event.c.id == rows[victim]["id"])
-            .values(payload=forged)
+            update(audit_event).where(audit_event.c.id == rows[victim]["id"]).values(payload=forged)
         )
     with lab.db.read() as conn:
         assert verify_chain(chain_rows(conn, ready.id)) == victim
@@ -100,4 +98,3 @@ def test_deleting_an_event_breaks_the_chain_after_it(lab: Any, ready: Any) -> No
         conn.execute(audit_event.delete().where(audit_event.c.id == ids[3]))
     with lab.db.read() as conn:
         assert verify_chain(chain_rows(conn, ready.id)) == 3
-

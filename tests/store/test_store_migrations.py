@@ -11,14 +11,14 @@ from labelloop.store.migrate import upgrade
 from labelloop.store.tables import metadata
 
 
-def test_upgrade_creates_every_table(db: Database) -> None:
-    names = set(inspect(db.engine).get_table_names())
+def test_upgrade_creates_every_table(fresh_db: Database) -> None:
+    names = set(inspect(fresh_db.engine).get_table_names())
     assert set(metadata.tables) <= names
     assert "alembic_version" in names
 
 
-def test_migrated_database_matches_the_table_descriptions(db: Database) -> None:
-    with db.engine.connect() as conn:
+def test_migrated_database_matches_the_table_descriptions(fresh_db: Database) -> None:
+    with fresh_db.engine.connect() as conn:
         context = MigrationContext.configure(
             conn, opts={"compare_type": True, "compare_server_default": False}
         )

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import make_rows
 from sqlalchemy import func, select
 
 from labelloop.errors import ImportFormatError
@@ -36,7 +35,7 @@ def test_a_bad_line_57_writes_nothing_and_is_named(
 ) -> None:
     ctx = lab.project()
     monkeypatch.setattr(imports, "CHUNK", 10)  # earlier chunks are already flushed when it fails
-    rows: list[Any] = make_rows(80, labeled=True)
+    rows: list[Any] = lab.rows(80, labeled=True)
     rows[56] = bad_line
     before = _written(lab.db)
     with pytest.raises(ImportFormatError) as caught:
@@ -50,7 +49,7 @@ def test_a_bad_line_57_writes_nothing_and_is_named(
 
 def test_malformed_json_names_the_line(lab: Any) -> None:
     ctx = lab.project()
-    rows: list[Any] = make_rows(5)
+    rows: list[Any] = lab.rows(5)
     rows[3] = '{"id": "x", "text": "unterminated'
     with pytest.raises(ImportFormatError, match=r"^line 4: not valid JSON"):
         lab.import_rows(ctx, rows)
@@ -59,7 +58,7 @@ def test_malformed_json_names_the_line(lab: Any) -> None:
 
 def test_duplicates_in_one_file_are_reported_not_doubled(lab: Any) -> None:
     ctx = lab.project()
-    rows = make_rows(10)
+    rows = lab.rows(10)
     rows.insert(6, {"id": "again", "text": "  " + rows[2]["text"].upper() + " "})
     rows.append(dict(rows[0], id="again-2"))
     report = lab.import_rows(ctx, rows)
@@ -70,8 +69,8 @@ def test_duplicates_in_one_file_are_reported_not_doubled(lab: Any) -> None:
 
 def test_reimporting_a_file_adds_only_the_new_records(lab: Any) -> None:
     ctx = lab.project()
-    lab.import_rows(ctx, make_rows(10))
-    report = lab.import_rows(ctx, make_rows(12))  # the first 10 again, and 2 new
+    lab.import_rows(ctx, lab.rows(10))
+    report = lab.import_rows(ctx, lab.rows(12))  # the first 10 again, and 2 new
     assert (report.n_items, report.n_duplicates) == (2, 10)
     assert report.duplicate_lines == tuple(range(1, 11))
     assert _written(lab.db)["item"] == 12
@@ -93,7 +92,7 @@ def test_imported_labels_are_normalized_and_become_resolved_labels(lab: Any) -> 
 
 def test_the_import_is_audited_with_its_counts(lab: Any) -> None:
     ctx = lab.project()
-    lab.import_rows(ctx, [*make_rows(4), make_rows(1)[0]], filename="batch.jsonl")
+    lab.import_rows(ctx, [*lab.rows(4), lab.rows(1)[0]], filename="batch.jsonl")
     with lab.db.read() as conn:
         event = conn.execute(
             select(audit_event.c.payload).where(audit_event.c.action == "import")
@@ -104,25 +103,24 @@ def test_the_import_is_audited_with_its_counts(lab: Any) -> None:
 def test_an_unknown_split_is_refused(lab: Any) -> None:
     ctx = lab.project()
     with pytest.raises(Exception, match="split 'test'"):
-        lab.import_rows(ctx, make_rows(3), split="test")
+        lab.import_rows(ctx, lab.rows(3), split="test")
     assert _written(lab.db)["item"] == 0
 
 
 def test_eval_items_are_never_served(lab: Any) -> None:
     ctx = lab.project()
-    pool = lab.import_rows(ctx, make_rows(6))
-    lab.import_rows(ctx, make_rows(20, start=100, prefix="ev", labeled=True), labeled=True,
-                    split="eval")
-    lab.import_rows(ctx, make_rows(10, start=200, prefix="ev2"), split="eval")  # unlabeled
+    pool = lab.import_rows(ctx, lab.rows(6))
+    lab.import_rows(
+        ctx, lab.rows(20, start=100, prefix="ev", labeled=True), labeled=True, split="eval"
+    )
+    lab.import_rows(ctx, lab.rows(10, start=200, prefix="ev2"), split="eval")  # unlabeled
     lab.train(ctx)
     served = []
     for name in ("a", "b"):
         who = lab.member("sent", name, "annotator")
         while (task := tasks.next_task(lab.db, who)) is not None:
             served.append(task["item"]["external_id"])
-            tasks.submit(lab.db, who, task["assignment_id"], {"sentiment": "neutral"},
-                         active_ms=10)
+            tasks.submit(lab.db, who, task["assignment_id"], {"sentiment": "neutral"}, active_ms=10)
         lab.train(ctx)
-    assert sorted(served) == sorted(r["id"] for r in make_rows(6))
+    assert sorted(served) == sorted(r["id"] for r in lab.rows(6))
     assert pool.n_items == 6
-

@@ -100,8 +100,11 @@ def test_an_expired_lease_goes_to_someone_else_and_its_submit_conflicts(
     before = (_count(lab.db, annotation), _count(lab.db, item_label), _count(lab.db, audit_event))
     with pytest.raises(Conflict, match="expired"):
         tasks.submit(lab.db, a, stale["assignment_id"], {"sentiment": "positive"}, active_ms=9)
-    assert (_count(lab.db, annotation), _count(lab.db, item_label),
-            _count(lab.db, audit_event)) == before
+    assert (
+        _count(lab.db, annotation),
+        _count(lab.db, item_label),
+        _count(lab.db, audit_event),
+    ) == before
     # the new holder's submit counts
     tasks.submit(lab.db, b, taken["assignment_id"], {"sentiment": "negative"}, active_ms=9)
     with lab.db.read() as conn:
@@ -111,9 +114,7 @@ def test_an_expired_lease_goes_to_someone_else_and_its_submit_conflicts(
     assert label == "negative"
 
 
-def test_an_expired_lease_cannot_be_submitted_even_if_nobody_took_it(
-    lab: Any, ready: Any
-) -> None:
+def test_an_expired_lease_cannot_be_submitted_even_if_nobody_took_it(lab: Any, ready: Any) -> None:
     a = lab.member("sent", "a", "annotator")
     stale = tasks.next_task(lab.db, a)
     _expire(lab.db, stale["assignment_id"])
@@ -147,8 +148,7 @@ def test_a_task_of_another_project_is_not_found(lab: Any, ready: Any) -> None:
     other = lab.project("other")
     task = tasks.next_task(lab.db, ready)
     with pytest.raises(NotFound):
-        tasks.submit(lab.db, other, task["assignment_id"], {"sentiment": "positive"},
-                     active_ms=1)
+        tasks.submit(lab.db, other, task["assignment_id"], {"sentiment": "positive"}, active_ms=1)
 
 
 def test_a_skipped_item_is_not_served_to_the_same_user_again(lab: Any, ready: Any) -> None:

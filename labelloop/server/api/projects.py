@@ -5,7 +5,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Iterator
 from pathlib import PurePath
-from typing import Annotated, Any
+from typing import Annotated, Any, BinaryIO, cast
 
 from fastapi import APIRouter, File, Form, Query, UploadFile
 from fastapi.responses import StreamingResponse
@@ -117,7 +117,7 @@ def export(
     """Download every labeled item with its provenance, as JSONL or CSV."""
     ctx = projects.access(db, slug, user, Permission.EXPORT)
     spool = tempfile.SpooledTemporaryFile(max_size=16 * 1024**2)  # noqa: SIM115 (closed below)
-    wf_export.export(db, ctx, spool, fmt=format)
+    wf_export.export(db, ctx, cast(BinaryIO, spool), fmt=format)
     spool.seek(0)
 
     def chunks() -> Iterator[bytes]:

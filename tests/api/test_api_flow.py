@@ -1,0 +1,150 @@
+"""The whole labeling flow over HTTP, as a client or the page's JavaScript drives it."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+BASE = "/api/projects/sent"
+
+
+def _label(api: Any, role: str, n: int) -> list[dict[str, Any]]:
+    done = []
+    for _ in range(n):
+        task = api.post(f"{BASE}/tasks/next", role, json={"held": []}).json()["task"]
+        value = {"sentiment": api.lab.truth(task["item"]["data"]["text"])}
+        response = api.post(
+            f"{BASE}/tasks/{task['assignment_id']}/submit",
+            role,
+            json={"value": value, "active_ms": 2500},
+        )
+        assert response.status_code == 200, response.text
+        done.append({**task, "value": value, **response.json()})
+    return done
+
+
+def test_openapi_lists_the_task_routes(api: Any) -> None:
+    response = api.client.get("/openapi.json")
+    assert response.status_code == 200
+    paths = response.json()["paths"]
+    for path in (
+        "/api/projects/{slug}/tasks/next",
+        "/api/projects/{slug}/tasks/{assignment_id}/submit",
+        "/api/projects/{slug}/tasks/{assignment_id}/skip",
+        "/api/projects/{slug}/annotations/previous",
+        "/api/projects/{slug}/annotations/{annotation_id}",
+        "/api/projects/{slug}/status",
+        "/api/projects/{slug}/export",
+        "/api/projects/{slug}/imports",
+    ):
+        assert path in paths, path
+    assert "/login" not in paths  # pages are not API
+
+
+def test_next_submit_status_export(api: Any) -> None:
+    before = api.get(f"{BASE}/status", "annotator").json()
+    assert before["counts"]["pool"] == 30
+    assert before["counts"]["eval"] == 9
+    assert before["model"]["version"] == 1
+    done = _label(api, "annotator", 4) + _label(api, "reviewer", 2)
+    status = api.get(f"{BASE}/status", "annotator").json()
+    assert status["counts"]["labeled"] == 6
+    assert status["counts"]["annotations"] == 6
+    assert status["counts"]["remaining"] == 24
+    assert status["counts"]["leased"] == 0
+
+    exported = api.get(f"{BASE}/export?format=jsonl", "manager")
+    assert exported.status_code == 200
+    assert exported.headers["content-type"].startswith("application/x-ndjson")
+    assert 'filename="sent.jsonl"' in exported.headers["content-disposition"]
+    rows = [json.loads(line) for line in exported.text.splitlines()]
+    assert len(rows) == 6
+    by_item = {r["item_id"]: r for r in rows}
+    for task in done:
+        row = by_item[task["item"]["id"]]
+        assert row["label"] == task["value"]["sentiment"]
+        assert row["text"] == task["item"]["data"]["text"]
+        assert row["active_ms"] == 2500
+        assert row["model_version"] == 1
+        assert row["strategy"] == "diversity"
+        assert row["guideline_version"] == 1
+    assert {r["annotator"] for r in rows} == {"annotator", "reviewer"}
+
+    as_csv = api.get(f"{BASE}/export?format=csv", "manager")
+    assert as_csv.status_code == 200
+    assert as_csv.headers["content-type"].startswith("text/csv")
+    table = list(csv.DictReader(io.StringIO(as_csv.text)))
+    assert [(int(r["item_id"]), r["label"]) for r in table] == [
+        (r["item_id"], r["label"]) for r in rows
+    ]
+
+
+def test_previous_and_edit_over_http(api: Any) -> None:
+    first, second = _label(api, "annotator", 2)
+    latest = api.get(f"{BASE}/annotations/previous", "annotator").json()["annotation"]
+    assert latest["item"]["id"] == second["item"]["id"]
+    earlier = api.get(
+        f"{BASE}/annotations/previous?before={latest['annotation_id']}", "annotator"
+    ).json()["annotation"]
+    assert earlier["item"]["id"] == first["item"]["id"]
+    new = next(c for c in api.lab.classes if c != first["value"]["sentiment"])
+    changed = api.put(
+        f"{BASE}/annotations/{earlier['annotation_id']}",
+        "annotator",
+        json={"value": {"sentiment": new}},
+    )
+    assert changed.status_code == 200
+    rows = [json.loads(x) for x in api.get(f"{BASE}/export", "manager").text.splitlines()]
+    assert {r["item_id"]: r["label"] for r in rows}[first["item"]["id"]] == new
+    refused = api.put(
+        f"{BASE}/annotations/{earlier['annotation_id']}",
+        "reviewer",
+        json={"value": {"sentiment": new}},
+    )
+    assert refused.status_code == 404
+
+
+def test_prefetch_and_skip_over_http(api: Any) -> None:
+    first = api.post(f"{BASE}/tasks/next", "annotator", json={}).json()["task"]
+    again = api.post(f"{BASE}/tasks/next", "annotator", json={}).json()["task"]
+    assert again["assignment_id"] == first["assignment_id"]
+    ahead = api.post(
+        f"{BASE}/tasks/next", "annotator", json={"held": [first["assignment_id"]]}
+    ).json()["task"]
+    assert ahead["item"]["id"] != first["item"]["id"]
+    skipped = api.post(f"{BASE}/tasks/{first['assignment_id']}/skip", "annotator")
+    assert skipped.status_code == 200
+    late = api.post(
+        f"{BASE}/tasks/{first['assignment_id']}/submit",
+        "annotator",
+        json={"value": {"sentiment": "neutral"}},
+    )
+    assert late.status_code == 409
+    assert late.json()["error"] == "Conflict"
+
+
+def test_someone_elses_task_is_409(api: Any) -> None:
+    task = api.post(f"{BASE}/tasks/next", "annotator", json={}).json()["task"]
+    response = api.post(
+        f"{BASE}/tasks/{task['assignment_id']}/submit",
+        "reviewer",
+        json={"value": {"sentiment": "neutral"}},
+    )
+    assert response.status_code == 409
+    assert "another annotator" in response.json()["detail"]
+
+
+def test_an_exhausted_queue_answers_null(sqlite_api: Any) -> None:
+    _label(sqlite_api, "annotator", 30)
+    response = sqlite_api.post(f"{BASE}/tasks/next", "reviewer", json={})
+    assert response.status_code == 200
+    assert response.json() == {"task": None}
+    assert sqlite_api.get(f"{BASE}/status").json()["counts"]["remaining"] == 0
+
+
+def test_health_answers_without_a_token(sqlite_api: Any) -> None:
+    response = sqlite_api.client.get("/api/health")
+    assert response.status_code == 200
+    assert response.json()["status"] == "ok"

@@ -1,0 +1,215 @@
+"""Bad input over HTTP: always a 4xx JSON body with a ``detail`` string, and nothing written."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+BASE = "/api/projects/sent"
+
+
+def _assert_json_error(response: Any, status: int) -> str:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    body = response.json()
+    assert isinstance(body["detail"], str) and body["detail"]
+    assert "Traceback" not in response.text
+    return body["detail"]
+
+
+def _task(api: Any, role: str = "annotator") -> dict[str, Any]:
+    return api.post(f"{BASE}/tasks/next", role, json={}).json()["task"]
+
+
+def _counts(api: Any) -> dict[str, int]:
+    return api.get(f"{BASE}/status").json()["counts"]
+
+
+def test_a_label_outside_the_schema_is_422_naming_it(api: Any) -> None:
+    task = _task(api)
+    response = api.post(
+        f"{BASE}/tasks/{task['assignment_id']}/submit",
+        "annotator",
+        json={"value": {"sentiment": "ecstatic"}},
+    )
+    assert "ecstatic" in _assert_json_error(response, 422)
+    assert _counts(api)["annotations"] == 0
+
+
+def test_an_unknown_control_is_422(sqlite_api: Any) -> None:
+    task = _task(sqlite_api)
+    response = sqlite_api.post(
+        f"{BASE}/tasks/{task['assignment_id']}/submit",
+        "annotator",
+        json={"value": {"sentiment": "neutral", "mood": "calm"}},
+    )
+    assert "'mood' is not a control" in _assert_json_error(response, 422)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"value": {"sentiment": "neutral"',
+        b"not json at all",
+        b"[1, 2]",
+        b'{"value": 3}',
+        b'{"value": {"sentiment": "neutral"}, "active_ms": -5}',
+    ],
+    ids=["truncated", "not-json", "array", "value-not-object", "negative-time"],
+)
+def test_malformed_bodies_are_422_json(sqlite_api: Any, body: bytes) -> None:
+    task = _task(sqlite_api)
+    response = sqlite_api.post(
+        f"{BASE}/tasks/{task['assignment_id']}/submit",
+        "annotator",
+        content=body,
+        headers={"content-type": "application/json"},
+    )
+    _assert_json_error(response, 422)
+
+
+def test_a_malformed_next_body_is_422_json(sqlite_api: Any) -> None:
+    response = sqlite_api.post(
+        f"{BASE}/tasks/next",
+        "annotator",
+        content=b"{",
+        headers={"content-type": "application/json"},
+    )
+    _assert_json_error(response, 422)
+    response = sqlite_api.post(f"{BASE}/tasks/next", "annotator", json={"held": ["x"]})
+    _assert_json_error(response, 422)
+
+
+def _upload(api: Any, lines: list[str], name: str = "more.jsonl", **form: str) -> Any:
+    body = ("\n".join(lines) + "\n").encode()
+    return api.post(f"{BASE}/imports", files={"file": (name, body)}, data=form)
+
+
+def test_a_ten_megabyte_text_is_422_naming_the_line(api: Any) -> None:
+    before = _counts(api)
+    lines = [json.dumps({"text": "fine"}), json.dumps({"text": "x" * (10 * 1024 * 1024)})]
+    detail = _assert_json_error(_upload(api, lines), 422)
+    assert detail.startswith("line 2, field 'text'")
+    assert _counts(api) == before
+
+
+def test_an_upload_with_a_bad_line_is_422_and_writes_nothing(api: Any) -> None:
+    before = _counts(api)
+    lines = [json.dumps({"text": f"new item {i}"}) for i in range(20)]
+    lines[13] = '{"text": "broken'
+    detail = _assert_json_error(_upload(api, lines), 422)
+    assert detail.startswith("line 14")
+    assert _counts(api) == before
+    ok = _upload(api, [json.dumps({"text": f"new item {i}"}) for i in range(20)])
+    assert ok.status_code == 201
+    assert _counts(api)["pool"] == before["pool"] + 20
+
+
+def test_a_csv_upload_with_a_bad_label_names_the_record(sqlite_api: Any) -> None:
+    before = _counts(sqlite_api)
+    lines = ["text,label", "good one,positive", "bad one,furious"]
+    response = _upload(sqlite_api, lines, name="more.csv", label_field="label")
+    detail = _assert_json_error(response, 422)
+    assert "furious" in detail and "line" in detail
+    assert _counts(sqlite_api) == before
+
+
+def test_an_unknown_format_is_a_4xx_json(sqlite_api: Any) -> None:
+    response = _upload(sqlite_api, ["whatever"], name="data.xlsx")
+    assert 400 <= response.status_code < 500
+    _assert_json_error(response, response.status_code)
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/api/projects/nope"),
+        ("GET", "/api/projects/nope/status"),
+        ("POST", "/api/projects/nope/tasks/next"),
+        ("GET", "/api/projects/nope/export"),
+        ("GET", "/api/no/such/route"),
+    ],
+)
+def test_unknown_things_are_404_json(sqlite_api: Any, method: str, path: str) -> None:
+    response = sqlite_api.client.request(method, path, headers=sqlite_api.auth("admin"), json={})
+    _assert_json_error(response, 404)
+
+
+def test_unknown_task_is_404_and_wrong_method_is_405_json(sqlite_api: Any) -> None:
+    response = sqlite_api.post(
+        f"{BASE}/tasks/999999/submit", json={"value": {"sentiment": "neutral"}}
+    )
+    _assert_json_error(response, 404)
+    _assert_json_error(
+        sqlite_api.client.delete(f"{BASE}/status", headers=sqlite_api.auth("admin")), 405
+    )
+
+
+def test_a_bad_project_schema_is_422_naming_the_problem(sqlite_api: Any) -> None:
+    body = {
+        "slug": "bad",
+        "schema": {
+            "name": "Bad",
+            "data": {"type": "text"},
+            "controls": [{"name": "c", "type": "sliders"}],
+        },
+    }
+    detail = _assert_json_error(sqlite_api.post("/api/projects", json=body), 422)
+    assert "sliders" in detail
+
+
+def test_script_in_item_text_is_returned_verbatim_and_never_in_the_page(
+    sqlite_api: Any,
+) -> None:
+    from labelloop.workflow import projects
+
+    api = sqlite_api
+    evil = '</script><script>alert("owned")</script> & <img src=x onerror=alert(1)>'
+    schema = api.get(f"{BASE}").json()["schema"]
+    projects.create_project(
+        api.lab.db,
+        "xss",
+        {"name": "Evil " + evil, "data": schema["data"], "controls": schema["controls"]},
+        actor=api.lab.admin,
+    )
+    ctx = api.lab.ctx("xss", api.lab.admin)
+    api.lab.import_rows(ctx, [{"id": "e", "text": evil}])
+    api.lab.train(ctx)
+    projects.set_member(api.lab.db, ctx, "annotator", "annotator")
+    task = api.post("/api/projects/xss/tasks/next", "annotator", json={}).json()["task"]
+    assert task["item"]["data"]["text"] == evil
+    page = _label_page(api, "xss")
+    assert evil not in page
+    assert "<script>alert" not in page
+    assert "<img src=x" not in page
+    assert "&lt;img src=x" in page  # the project name is there, escaped
+
+
+def _label_page(api: Any, slug: str) -> str:
+    from labelloop.workflow import projects
+
+    lab = api.lab
+    lab.user("page-user", password="page-user-password")
+    projects.set_member(lab.db, lab.ctx(slug, lab.admin), "page-user", "annotator")
+    form = api.client.get("/login").text
+    token = form.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    api.client.post(
+        "/login",
+        data={"username": "page-user", "password": "page-user-password", "csrf_token": token},
+    )
+    page = api.client.get(f"/p/{slug}/label")
+    assert page.status_code == 200
+    return page.text
+
+
+def test_unknown_export_format_and_split_are_4xx_json(sqlite_api: Any) -> None:
+    before = _counts(sqlite_api)
+    export = sqlite_api.get(f"{BASE}/export?format=xml")
+    assert "xml" in _assert_json_error(export, export.status_code)
+    assert 400 <= export.status_code < 500
+    upload = _upload(sqlite_api, [json.dumps({"text": "a new one"})], split="holdout")
+    assert "holdout" in _assert_json_error(upload, upload.status_code)
+    assert 400 <= upload.status_code < 500
+    assert _counts(sqlite_api) == before

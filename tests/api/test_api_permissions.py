@@ -1,0 +1,150 @@
+"""Who may do what over HTTP: members by role, non-members learn nothing, no token no entry."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+SLUG = "sent"
+MEMBERS = ("admin", "manager", "reviewer", "annotator")
+
+
+def _upload(text: str) -> dict[str, Any]:
+    body = (json.dumps({"text": text}) + "\n").encode()
+    return {"files": {"file": ("more.jsonl", body, "application/x-ndjson")}}
+
+
+def _call(api: Any, role: str, action: str, slug: str = SLUG) -> Any:
+    base = f"/api/projects/{slug}"
+    if action == "detail":
+        return api.get(base, role)
+    if action == "status":
+        return api.get(f"{base}/status", role)
+    if action == "models":
+        return api.get(f"{base}/models", role)
+    if action == "members":
+        return api.get(f"{base}/members", role)
+    if action == "next":
+        return api.post(f"{base}/tasks/next", role, json={})
+    if action == "submit":
+        return api.post(f"{base}/tasks/1/submit", role, json={"value": {"sentiment": "neutral"}})
+    if action == "previous":
+        return api.get(f"{base}/annotations/previous", role)
+    if action == "export":
+        return api.get(f"{base}/export", role)
+    if action == "import":
+        return api.post(f"{base}/imports", role, **_upload(f"new text from {role}"))
+    if action == "set_member":
+        return api.put(f"{base}/members", role, json={"username": "annotator", "role": "annotator"})
+    raise AssertionError(action)
+
+
+ALLOWED = {
+    # action: (status for roles allowed, roles allowed)
+    "detail": (200, MEMBERS),
+    "status": (200, MEMBERS),
+    "models": (200, MEMBERS),
+    "members": (200, MEMBERS),
+    "next": (200, MEMBERS),
+    "previous": (200, MEMBERS),
+    "export": (200, ("admin", "manager")),
+    "import": (201, ("admin", "manager")),
+    "set_member": (200, ("admin", "manager")),
+}
+
+
+@pytest.mark.parametrize("action", sorted(ALLOWED))
+def test_permission_matrix(sqlite_api: Any, action: str) -> None:
+    ok, allowed = ALLOWED[action]
+    for role in (*MEMBERS, "outsider"):
+        response = _call(sqlite_api, role, action)
+        expected = ok if role in allowed else 404 if role == "outsider" else 403
+        assert response.status_code == expected, (role, action, response.text)
+        if expected >= 400:
+            assert response.headers["content-type"].startswith("application/json")
+            assert isinstance(response.json()["detail"], str)
+
+
+@pytest.mark.parametrize("action", ["status", "next", "submit", "export", "import"])
+def test_a_non_member_learns_nothing(api: Any, action: str) -> None:
+    hidden = _call(api, "outsider", action)
+    unknown = _call(api, "outsider", action, slug="no-such-project")
+    assert hidden.status_code == unknown.status_code == 404
+    assert hidden.json()["detail"].replace(SLUG, "X") == unknown.json()["detail"].replace(
+        "no-such-project", "X"
+    )
+    assert set(hidden.json()) == set(unknown.json())
+
+
+def test_non_member_writes_leave_no_trace(api: Any) -> None:
+    before = api.get(f"/api/projects/{SLUG}/status").json()["counts"]
+    _call(api, "outsider", "import")
+    _call(api, "outsider", "next")
+    assert api.get(f"/api/projects/{SLUG}/status").json()["counts"] == before
+
+
+def test_annotator_cannot_manage_but_can_label(sqlite_api: Any) -> None:
+    api = sqlite_api
+    for action in ("import", "export", "set_member"):
+        refused = _call(api, "annotator", action)
+        assert refused.status_code == 403
+        assert refused.json()["error"] == "PermissionDenied"
+    task = api.post(f"/api/projects/{SLUG}/tasks/next", "annotator", json={}).json()["task"]
+    done = api.post(
+        f"/api/projects/{SLUG}/tasks/{task['assignment_id']}/submit",
+        "annotator",
+        json={"value": {"sentiment": "positive"}, "active_ms": 1200},
+    )
+    assert done.status_code == 200
+    assert done.json()["resolution"] == "single"
+
+
+def test_only_admins_manage_users_and_create_projects(sqlite_api: Any) -> None:
+    api = sqlite_api
+    schema = api.get(f"/api/projects/{SLUG}").json()["schema"]
+    body = {
+        "slug": "new-one",
+        "schema": {"name": "New", "data": {"type": "text"}, "controls": schema["controls"]},
+    }
+    for role in ("manager", "annotator", "outsider"):
+        assert api.get("/api/users", role).status_code == 403
+        assert api.post("/api/projects", role, json=body).status_code == 403
+        assert (
+            api.post("/api/users", role, json={"username": "x", "password": "x" * 12}).status_code
+            == 403
+        )
+    assert api.get("/api/users").status_code == 200
+    assert api.post("/api/projects", json=body).status_code == 201
+    listed = {p["slug"] for p in api.get("/api/projects", "annotator").json()}
+    assert listed == {SLUG}
+
+
+@pytest.mark.parametrize(
+    "header",
+    [None, "Bearer ll_not-a-real-token", "Bearer ", "Basic dXNlcjpwdw==", "ll_token-alone"],
+    ids=["missing", "invalid", "empty", "basic", "no-scheme"],
+)
+def test_missing_or_invalid_token_is_401_json(sqlite_api: Any, header: str | None) -> None:
+    headers = {"Authorization": header} if header is not None else {}
+    for method, path in (
+        ("GET", f"/api/projects/{SLUG}/status"),
+        ("POST", f"/api/projects/{SLUG}/tasks/next"),
+        ("GET", "/api/me"),
+    ):
+        response = sqlite_api.client.request(method, path, headers=headers, json={})
+        assert response.status_code == 401, (method, path, response.text)
+        assert response.headers["content-type"].startswith("application/json")
+        assert isinstance(response.json()["detail"], str)
+
+
+def test_a_token_works_and_says_who_it_is(sqlite_api: Any) -> None:
+    me = sqlite_api.get("/api/me", "annotator").json()
+    assert (me["username"], me["is_admin"]) == ("annotator", False)
+    new = sqlite_api.post("/api/tokens", "annotator", json={"name": "laptop"})
+    assert new.status_code == 201
+    again = sqlite_api.client.get(
+        "/api/me", headers={"Authorization": f"Bearer {new.json()['token']}"}
+    )
+    assert again.json()["username"] == "annotator"

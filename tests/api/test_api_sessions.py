@@ -1,0 +1,175 @@
+"""Browser sessions: the login form with its CSRF token, the cookie, and CSRF on API writes."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+import pytest
+from itsdangerous import TimestampSigner, URLSafeTimedSerializer
+
+from labelloop.server.auth import SESSION_COOKIE
+
+PASSWORD = "correct horse battery"
+NEXT = "/api/projects/sent/tasks/next"
+
+
+@pytest.fixture
+def web(sqlite_api: Any) -> Any:
+    """The API with a password user 'pat' who annotates in 'sent'; no cookies yet."""
+    from labelloop.workflow import projects
+
+    sqlite_api.lab.user("pat", password=PASSWORD)
+    admin_ctx = sqlite_api.lab.ctx("sent", sqlite_api.lab.admin)
+    projects.set_member(sqlite_api.lab.db, admin_ctx, "pat", "annotator")
+    return sqlite_api
+
+
+def _login_form(client: Any) -> str:
+    page = client.get("/login")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert found, "the login form carries no CSRF token"
+    assert client.cookies.get("labelloop_login_csrf")
+    return found.group(1)
+
+
+def _sign_in(client: Any) -> Any:
+    token = _login_form(client)
+    return client.post(
+        "/login",
+        data={
+            "username": "pat",
+            "password": PASSWORD,
+            "csrf_token": token,
+            "next": "/p/sent/label",
+        },
+    )
+
+
+def _page_csrf(client: Any) -> str:
+    page = client.get("/p/sent/label")
+    assert page.status_code == 200
+    return re.search(r'<meta name="csrf-token" content="([^"]+)"', page.text).group(1)
+
+
+def test_login_sets_an_httponly_lax_session_cookie(web: Any) -> None:
+    response = _sign_in(web.client)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/p/sent/label"
+    cookie = next(
+        c for c in response.headers.get_list("set-cookie") if c.startswith(SESSION_COOKIE + "=")
+    )
+    attributes = {part.strip().lower() for part in cookie.split(";")}
+    assert "httponly" in attributes
+    assert "samesite=lax" in attributes
+    assert "path=/" in attributes
+
+
+def test_api_writes_with_a_cookie_need_the_csrf_header(web: Any) -> None:
+    _sign_in(web.client)
+    assert web.client.get("/api/me").json()["username"] == "pat"  # reads need no token
+    refused = web.client.post(NEXT, json={})
+    assert refused.status_code == 403
+    assert "CSRF" in refused.json()["detail"]
+    wrong = web.client.post(NEXT, json={}, headers={"X-CSRF-Token": "guess"})
+    assert wrong.status_code == 403
+    csrf = _page_csrf(web.client)
+    accepted = web.client.post(NEXT, json={}, headers={"X-CSRF-Token": csrf})
+    assert accepted.status_code == 200
+    assert accepted.json()["task"]["item"]["id"]
+
+
+def test_a_refused_write_changes_nothing(web: Any) -> None:
+    _sign_in(web.client)
+    web.client.post(NEXT, json={})
+    assert web.get("/api/projects/sent/status").json()["counts"]["leased"] == 0
+
+
+@pytest.mark.parametrize("token", ["", "forged-token"], ids=["missing", "forged"])
+def test_login_without_the_form_token_fails(web: Any, token: str) -> None:
+    _login_form(web.client)
+    data = {"username": "pat", "password": PASSWORD, "next": "/"}
+    if token:
+        data["csrf_token"] = token
+    response = web.client.post("/login", data=data)
+    assert response.status_code == 303
+    assert response.headers["location"].startswith("/login")
+    assert "error=" in response.headers["location"]
+    assert SESSION_COOKIE not in web.client.cookies
+    assert web.client.get("/api/me").status_code == 401
+
+
+def test_a_wrong_password_fails_with_the_same_message_as_an_unknown_user(web: Any) -> None:
+    places = []
+    for user, password in (("pat", "wrong password"), ("nobody", PASSWORD)):
+        token = _login_form(web.client)
+        response = web.client.post(
+            "/login", data={"username": user, "password": password, "csrf_token": token}
+        )
+        assert response.status_code == 303
+        places.append(response.headers["location"])
+    assert places[0] == places[1]
+    assert SESSION_COOKIE not in web.client.cookies
+
+
+def _cookie(uid: int, *, age_s: int, secret: str = "test") -> str:
+    class Aged(TimestampSigner):
+        def get_timestamp(self) -> int:
+            return int(time.time()) - age_s
+
+    signer = URLSafeTimedSerializer(secret, salt="labelloop-session", signer=Aged)
+    return signer.dumps({"uid": uid, "csrf": "c"})
+
+
+def test_a_fresh_forged_cookie_with_the_right_key_is_accepted(web: Any) -> None:
+    """Control for the next test: the hand-made cookies are well formed."""
+    web.client.cookies.set(SESSION_COOKIE, _cookie(web.lab.users["pat"].id, age_s=0))
+    assert web.client.get("/api/me").json()["username"] == "pat"
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["expired", "garbled", "wrong-key"],
+)
+def test_a_bad_session_cookie_is_401_on_the_api_and_a_redirect_on_pages(
+    web: Any, value: str
+) -> None:
+    uid = web.lab.users["pat"].id
+    cookie = {
+        "expired": _cookie(uid, age_s=15 * 24 * 3600),
+        "garbled": "eyJ1aWQiOjF9.garbage.!!",
+        "wrong-key": _cookie(uid, age_s=0, secret="not-the-key"),
+    }[value]
+    web.client.cookies.set(SESSION_COOKIE, cookie)
+    api = web.client.get("/api/projects/sent/status")
+    assert api.status_code == 401
+    assert api.headers["content-type"].startswith("application/json")
+    assert isinstance(api.json()["detail"], str)
+    page = web.client.get("/p/sent/label")
+    assert page.status_code == 303
+    assert page.headers["location"] == "/login?next=/p/sent/label"
+
+
+def test_pages_without_a_session_redirect_to_login(web: Any) -> None:
+    for path in ("/", "/p/sent", "/p/sent/label"):
+        response = web.client.get(path)
+        assert response.status_code == 303
+        assert response.headers["location"].startswith("/login?next=")
+
+
+def test_login_next_never_leaves_the_site(web: Any) -> None:
+    token = _login_form(web.client)
+    response = web.client.post(
+        "/login",
+        data={
+            "username": "pat",
+            "password": PASSWORD,
+            "csrf_token": token,
+            "next": "//evil.example/steal",
+        },
+    )
+    assert response.status_code == 303
+    assert response.headers["location"] == "/"

@@ -1,0 +1,338 @@
+"""The `labelloop` command as a user types it: set up, import, inspect, export."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from labelloop.cli import app
+
+SCHEMA_YAML = """\
+name: Review sentiment
+data:
+  type: text
+  field: text
+controls:
+  - name: sentiment
+    type: choice
+    labels: [negative, neutral, positive]
+    target: true
+guideline: |
+  Label the author's attitude.
+settings:
+  retrain_every: 5
+"""
+
+
+@pytest.fixture
+def cli(tmp_path: Path, no_labelloop_env: None) -> Any:
+    """Runs `labelloop ...` in-process with LABELLOOP_HOME in tmp_path; asserts the exit code."""
+    env = {"LABELLOOP_HOME": str(tmp_path / "home"), "COLUMNS": "60"}
+
+    def run(*args: str, code: int = 0, stdin: str | None = None, **extra_env: str) -> Any:
+        result = CliRunner().invoke(app, list(args), input=stdin, env={**env, **extra_env})
+        assert result.exit_code == code, (args, result.output, result.exception)
+        if code == 0:
+            assert result.exception is None
+        return result
+
+    run.home = tmp_path / "home"  # type: ignore[attr-defined]
+    return run
+
+
+def _write_jsonl(path: Path, rows: list[Any]) -> Path:
+    path.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows))
+    return path
+
+
+def _rows(n: int, *, labeled: bool = True, start: int = 0) -> list[dict[str, Any]]:
+    labels = ("negative", "neutral", "positive")
+    return [
+        {
+            "id": f"r{i}",
+            "text": f"review number {i}",
+            **({"label": labels[i % 3]} if labeled else {}),
+        }
+        for i in range(start, start + n)
+    ]
+
+
+@pytest.fixture
+def project(cli: Any, tmp_path: Path) -> str:
+    cli("init")
+    schema = tmp_path / "schema.yaml"
+    schema.write_text(SCHEMA_YAML)
+    cli("projects", "create", "reviews", "--schema", str(schema))
+    return "reviews"
+
+
+def _status(cli: Any, slug: str = "reviews") -> dict[str, Any]:
+    return json.loads(cli("status", slug, "--json").stdout)
+
+
+def _one_error_line(result: Any) -> str:
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    assert "Traceback" not in result.output
+    return lines[0]
+
+
+def test_init_creates_the_database_in_the_home(cli: Any) -> None:
+    result = cli("init")
+    assert (cli.home / "labelloop.db").is_file()
+    assert str(cli.home) in result.stdout.replace("\n", "")
+
+
+def test_users_add_with_password_stdin_and_a_token_that_authenticates(cli: Any) -> None:
+    from labelloop.store.db import Database
+    from labelloop.workflow import accounts
+
+    added = cli("users", "add", "alice", "--admin", "--password-stdin", stdin="a long password\n")
+    assert "alice" in added.stdout and "password:" not in added.stdout
+    token = cli("tokens", "create", "alice").stdout.strip()
+    assert token.startswith("ll_") and "\n" not in token
+    db = Database(f"sqlite:///{cli.home / 'labelloop.db'}")
+    try:
+        assert accounts.user_for_token(db, token).username == "alice"
+        assert accounts.authenticate(db, "alice", "a long password").is_admin
+    finally:
+        db.dispose()
+    listed = json.loads(cli("users", "list", "--json").stdout)
+    assert [u["username"] for u in listed] == ["alice"]
+
+
+def test_users_add_without_stdin_prints_a_working_password(cli: Any) -> None:
+    from labelloop.store.db import Database
+    from labelloop.workflow import accounts
+
+    out = cli("users", "add", "bob").stdout
+    password = out.split("password:", 1)[1].strip()
+    db = Database(f"sqlite:///{cli.home / 'labelloop.db'}")
+    try:
+        assert accounts.authenticate(db, "bob", password).username == "bob"
+    finally:
+        db.dispose()
+
+
+def test_user_errors_are_one_line(cli: Any) -> None:
+    cli("users", "add", "carol", "--password-stdin", stdin="long enough pw\n")
+    again = cli("users", "add", "carol", "--password-stdin", stdin="long enough pw\n", code=1)
+    assert "already exists" in _one_error_line(again)
+    short = cli("users", "add", "dave", "--password-stdin", stdin="short\n", code=1)
+    assert "at least 8 characters" in _one_error_line(short)
+    nobody = cli("tokens", "create", "nobody", code=1)
+    assert "nobody" in _one_error_line(nobody)
+
+
+def test_projects_create_from_a_yaml_schema(cli: Any, project: str) -> None:
+    listed = cli("projects", "list").stdout
+    assert "reviews" in listed and "Review sentiment" in listed
+    info = _status(cli)
+    assert info["project"] == {"slug": "reviews", "name": "Review sentiment"}
+    assert info["counts"]["pool"] == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("name: [unclosed", "not valid YAML"),
+        ("- just\n- a list\n", "must be a mapping"),
+        (SCHEMA_YAML.replace("type: choice", "type: slider"), "slider"),
+        (SCHEMA_YAML.replace("retrain_every: 5", "retrain_evry: 5"), "retrain_evry"),
+        (
+            SCHEMA_YAML.replace("labels: [negative, neutral, positive]", 'labels: ["[b]", "[b]"]'),
+            "'[b]' is listed twice",
+        ),
+        (b"\xff\xfe not utf-8", "not valid UTF-8"),
+    ],
+    ids=[
+        "yaml-syntax",
+        "not-mapping",
+        "unknown-control",
+        "unknown-setting",
+        "markup-like",
+        "bad-bytes",
+    ],
+)
+def test_a_bad_schema_file_is_exit_1_with_one_line(
+    cli: Any, tmp_path: Path, text: str | bytes, problem: str
+) -> None:
+    cli("init")
+    schema = tmp_path / "bad.yaml"
+    if isinstance(text, bytes):
+        schema.write_bytes(text)
+    else:
+        schema.write_text(text)
+    result = cli("projects", "create", "p", "--schema", str(schema), code=1)
+    assert problem in _one_error_line(result)
+    assert cli("projects", "list").stdout.strip() == ""
+
+
+def test_a_missing_schema_file_is_one_line(cli: Any, tmp_path: Path) -> None:
+    result = cli("projects", "create", "p", "--schema", str(tmp_path / "nope.yaml"), code=1)
+    assert "nope.yaml" in _one_error_line(result)
+
+
+def test_import_json_summary_and_status(cli: Any, project: str, tmp_path: Path) -> None:
+    data = _write_jsonl(tmp_path / "data.jsonl", [*_rows(6, labeled=False), *_rows(2)[:1]])
+    result = cli("import", project, str(data), "--id-field", "id", "--json")
+    assert json.loads(result.stdout) == {
+        "items": 6,
+        "labeled": 0,
+        "duplicates": 1,
+        "split": "pool",
+        "batch_id": 1,
+    }
+    evals = _write_jsonl(tmp_path / "eval.jsonl", _rows(4, start=100))
+    summary = json.loads(
+        cli(
+            "import", project, str(evals), "--label-field", "label", "--split", "eval", "--json"
+        ).stdout
+    )
+    assert (summary["items"], summary["labeled"], summary["split"]) == (4, 4, "eval")
+    counts = _status(cli)["counts"]
+    assert (counts["pool"], counts["eval"], counts["labeled"]) == (6, 4, 0)
+
+
+def test_import_without_json_says_what_happened(cli: Any, project: str, tmp_path: Path) -> None:
+    data = _write_jsonl(tmp_path / "data.jsonl", _rows(3, labeled=False) * 2)
+    out = " ".join(cli("import", project, str(data)).stdout.split())  # as wrapped for COLUMNS
+    assert "imported 3 items" in out
+    assert "3 duplicates" in out
+
+
+def test_a_malformed_file_is_exit_1_naming_the_line_and_writes_nothing(
+    cli: Any, project: str, tmp_path: Path
+) -> None:
+    rows: list[Any] = _rows(80)
+    rows[56] = {"id": "x", "text": ["not", "[a] string"]}
+    data = _write_jsonl(tmp_path / "data.jsonl", rows)
+    result = cli("import", project, str(data), "--label-field", "label", "--json", code=1)
+    line = _one_error_line(result)
+    assert "line 57" in line and "'text'" in line
+    assert result.stdout == ""
+    counts = _status(cli)["counts"]
+    assert (counts["pool"], counts["labeled"]) == (0, 0)
+
+
+def test_import_errors_for_missing_things_are_one_line(
+    cli: Any, project: str, tmp_path: Path
+) -> None:
+    missing = cli("import", project, str(tmp_path / "none.jsonl"), code=1)
+    assert "none.jsonl" in _one_error_line(missing)
+    data = _write_jsonl(tmp_path / "d.jsonl", _rows(2))
+    unknown = cli("import", "no-such", str(data), code=1)
+    assert "no-such" in _one_error_line(unknown)
+    assert "no-such" in _one_error_line(cli("status", "no-such", code=1))
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_export_to_a_file_matches_the_labels(
+    cli: Any, project: str, tmp_path: Path, fmt: str
+) -> None:
+    rows = _rows(9)
+    for row in rows[::3]:
+        row["label"] = ""  # three records arrive unlabeled
+    cli(
+        "import",
+        project,
+        str(_write_jsonl(tmp_path / "d.jsonl", rows)),
+        "--id-field",
+        "id",
+        "--label-field",
+        "label",
+    )
+    target = tmp_path / f"out.{fmt}"
+    result = cli("export", project, "--format", fmt, "-o", str(target))
+    assert "exported 6" in result.stdout
+    text = target.read_text()
+    exported = (
+        [json.loads(line) for line in text.splitlines()]
+        if fmt == "jsonl"
+        else list(csv.DictReader(text.splitlines()))
+    )
+    expected = {r["id"]: r["label"] for r in rows if r["label"]}
+    assert {r["external_id"]: r["label"] for r in exported} == expected
+    assert {r["resolution"] for r in exported} == {"imported"}
+    assert not list(tmp_path.glob("*.part"))
+
+
+def test_export_to_stdout(cli: Any, project: str, tmp_path: Path) -> None:
+    cli(
+        "import",
+        project,
+        str(_write_jsonl(tmp_path / "d.jsonl", _rows(2))),
+        "--id-field",
+        "id",
+        "--label-field",
+        "label",
+    )
+    out = cli("export", project).stdout
+    assert [json.loads(line)["external_id"] for line in out.splitlines()] == ["r0", "r1"]
+
+
+def test_a_failed_export_leaves_no_file(cli: Any, project: str, tmp_path: Path) -> None:
+    target = tmp_path / "out.xml"
+    result = cli("export", project, "--format", "xml", "-o", str(target), code=1)
+    assert "xml" in _one_error_line(result)
+    assert list(tmp_path.glob("out.xml*")) == []
+
+
+def test_status_in_words(cli: Any, project: str) -> None:
+    out = cli("status", project).stdout
+    assert "Review sentiment" in out and "none yet" in out
+
+
+def test_demo_help(cli: Any) -> None:
+    out = cli("demo", "--help").stdout
+    assert "--port" in out and "--no-browser" in out
+
+
+def test_the_installed_command_runs_as_a_process(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LABELLOOP_")}
+    env.update(LABELLOOP_HOME=str(tmp_path / "home"), COLUMNS="40")
+    schema = tmp_path / "bad.yaml"
+    schema.write_text(SCHEMA_YAML.replace("type: choice", "type: slider"))
+    result = subprocess.run(
+        [sys.executable, "-m", "labelloop", "projects", "create", "p", "--schema", str(schema)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "slider" in lines[0], lines
+
+
+@pytest.mark.postgres
+def test_team_mode_database_url(cli: Any, pg_cluster: Any, tmp_path: Path) -> None:
+    url = pg_cluster.create_database()
+    cli("init", LABELLOOP_DATABASE_URL=url)
+    schema = tmp_path / "schema.yaml"
+    schema.write_text(SCHEMA_YAML)
+    cli("projects", "create", "reviews", "--schema", str(schema), LABELLOOP_DATABASE_URL=url)
+    data = _write_jsonl(tmp_path / "d.jsonl", _rows(5))
+    summary = cli(
+        "import",
+        "reviews",
+        str(data),
+        "--label-field",
+        "label",
+        "--json",
+        LABELLOOP_DATABASE_URL=url,
+    )
+    assert json.loads(summary.stdout)["items"] == 5
+    status = json.loads(cli("status", "reviews", "--json", LABELLOOP_DATABASE_URL=url).stdout)
+    assert (status["counts"]["pool"], status["counts"]["labeled"]) == (5, 5)
+    assert not (cli.home / "labelloop.db").exists()  # nothing went to the SQLite default

@@ -1,0 +1,129 @@
+"""Going back to change a label, and exporting what was labeled with where it came from."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from labelloop.domain import EXPORT_COLUMNS
+from labelloop.errors import NotFound, PermissionDenied, SchemaError
+from labelloop.store.audit import chain_rows
+from labelloop.store.tables import item_label
+from labelloop.workflow import export, status, tasks
+
+
+def _label_of(db: Any, item_id: int) -> str:
+    with db.read() as conn:
+        return conn.execute(
+            select(item_label.c.label).where(item_label.c.item_id == item_id)
+        ).scalar_one()
+
+
+def test_previous_then_edit_changes_the_resolved_label_and_audits_it(lab: Any, ready: Any) -> None:
+    ann = lab.member("sent", "ann", "annotator")
+    first, second = lab.label_next(ann, n=2)
+    latest = tasks.previous(lab.db, ann)
+    assert latest["item"]["id"] == second["item"]["id"]
+    earlier = tasks.previous(lab.db, ann, before=latest["annotation_id"])
+    assert earlier["item"]["id"] == first["item"]["id"]
+    assert tasks.previous(lab.db, ann, before=earlier["annotation_id"]) is None
+    old = earlier["value"]["sentiment"]
+    new = next(c for c in ("negative", "neutral", "positive") if c != old)
+    tasks.edit(lab.db, ann, earlier["annotation_id"], {"sentiment": new}, active_ms=100)
+    assert _label_of(lab.db, first["item"]["id"]) == new
+    with lab.db.read() as conn:
+        event = chain_rows(conn, ready.id)[-1]
+    assert event["action"] == "annotation.edit"
+    assert event["payload"]["old"] == {"sentiment": old}
+    assert event["payload"]["new"] == {"sentiment": new}
+    assert status.status(lab.db, ready)["counts"]["annotations"] == 2
+
+
+def test_nobody_edits_someone_elses_annotation(lab: Any, ready: Any) -> None:
+    a = lab.member("sent", "a", "annotator")
+    b = lab.member("sent", "b", "annotator")
+    lab.label_next(a, n=1)
+    theirs = tasks.previous(lab.db, a)
+    assert tasks.previous(lab.db, b) is None
+    with pytest.raises(NotFound):
+        tasks.edit(lab.db, b, theirs["annotation_id"], {"sentiment": "neutral"})
+    assert _label_of(lab.db, theirs["item"]["id"]) == theirs["value"]["sentiment"]
+
+
+def test_values_outside_the_schema_are_refused_by_name(lab: Any, ready: Any) -> None:
+    ann = lab.member("sent", "ann", "annotator")
+    task = tasks.next_task(lab.db, ann)
+    with pytest.raises(SchemaError, match="furious"):
+        tasks.submit(lab.db, ann, task["assignment_id"], {"sentiment": "furious"}, active_ms=1)
+    with pytest.raises(SchemaError, match="'topic' is not a control"):
+        tasks.submit(
+            lab.db, ann, task["assignment_id"], {"sentiment": "neutral", "topic": "x"}, active_ms=1
+        )
+    with pytest.raises(SchemaError, match="sentiment: required"):
+        tasks.submit(lab.db, ann, task["assignment_id"], {}, active_ms=1)
+    assert status.status(lab.db, ready)["counts"]["annotations"] == 0
+
+
+def _export(lab: Any, ctx: Any, fmt: str) -> list[dict[str, Any]]:
+    sink = io.BytesIO()
+    n = export.export(lab.db, ctx, sink, fmt=fmt)
+    text = sink.getvalue().decode("utf-8")
+    rows = (
+        [json.loads(line) for line in text.splitlines()]
+        if fmt == "jsonl"
+        else list(csv.DictReader(io.StringIO(text)))
+    )
+    assert n == len(rows)
+    return rows
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_export_has_one_row_per_labeled_item_with_provenance(
+    lab: Any, ready: Any, fmt: str
+) -> None:
+    ann = lab.member("sent", "ann", "annotator")
+    served = lab.label_next(ann, n=10, active_ms=777)
+    lab.train(ready)
+    served += lab.label_next(ann, n=3, active_ms=777)
+    rows = _export(lab, ready, fmt)
+    assert len(rows) == status.status(lab.db, ready)["counts"]["labeled"] == 13
+    assert set(EXPORT_COLUMNS) <= set(rows[0])
+    by_id = {str(r["external_id"]): r for r in rows}
+    assert set(by_id) == {t["item"]["external_id"] for t in served}  # eval items stay out
+    for task in served:
+        row = by_id[task["item"]["external_id"]]
+        assert row["text"] == task["item"]["data"]["text"]
+        assert row["annotator"] == "ann"
+        assert str(row["guideline_version"]) == "1"
+        assert str(row["schema_version"]) == "1"
+        assert str(row["active_ms"]) == "777"
+        assert str(row["model_version"]) == str(task["selection"]["model_version"])
+        assert row["strategy"] == task["selection"]["strategy"]
+        assert row["reason"] == task["selection"]["reason"]
+        assert row["resolution"] == "single"
+    margin = [r for r in rows if r["strategy"] == "margin"]
+    assert len(margin) == 3 and all(r["suggestion"] for r in margin)
+
+
+def test_annotators_cannot_export_and_an_export_is_audited(lab: Any, ready: Any) -> None:
+    ann = lab.member("sent", "ann", "annotator")
+    with pytest.raises(PermissionDenied):
+        export.export(lab.db, ann, io.BytesIO(), fmt="jsonl")
+    lab.label_next(ann, n=2)
+    assert len(_export(lab, ready, "jsonl")) == 2
+    with lab.db.read() as conn:
+        event = chain_rows(conn, ready.id)[-1]
+    assert (event["action"], event["payload"]) == ("export", {"format": "jsonl", "rows": 2})
+
+
+def test_imported_labels_are_exported_as_imported(lab: Any) -> None:
+    ctx = lab.project()
+    lab.import_rows(ctx, [{"id": "x", "text": "hi", "label": "positive"}], labeled=True)
+    (row,) = _export(lab, ctx, "jsonl")
+    assert (row["external_id"], row["label"], row["resolution"]) == ("x", "positive", "imported")
+    assert row["annotator"] is None

@@ -1,0 +1,133 @@
+"""The loop: labels train a model, the model ranks the queue, every label keeps its provenance."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy import select
+
+from labelloop.store.tables import annotation, assignment
+from labelloop.workflow import status, tasks
+
+REASON = re.compile(r"^model unsure between (\w+) \((0\.\d\d)\) and (\w+) \((0\.\d\d)\)$")
+
+
+def _round_two(lab: Any, ready: Any) -> Any:
+    ann = lab.member("sent", "ann", "annotator")
+    lab.label_next(ann, n=10)
+    assert lab.train(ready) == 2
+    return ann
+
+
+def test_ten_labels_train_version_two_measured_on_the_eval_split(lab: Any, ready: Any) -> None:
+    _round_two(lab, ready)
+    model = status.status(lab.db, ready)["model"]
+    assert model["version"] == 2
+    assert model["cold_start"] is False
+    assert model["n_train"] == 10
+    assert model["metrics"]["n_eval"] == 15
+    assert 0.0 <= model["metrics"]["macro_f1"] <= 1.0
+    assert model["metrics"]["accuracy"] > 1 / 3  # the words give the classes away
+    assert model["params"]  # get_params() saved with the version
+    assert [m["version"] for m in status.models(lab.db, ready)] == [1, 2]
+
+
+def test_after_training_the_queue_is_ranked_by_margin_and_explained(lab: Any, ready: Any) -> None:
+    ann = _round_two(lab, ready)
+    task = tasks.next_task(lab.db, ann)
+    selection = task["selection"]
+    assert selection["strategy"] == "margin"
+    assert selection["model_version"] == 2
+    assert selection["rank"] == 0
+    found = REASON.match(selection["reason"])
+    assert found, selection["reason"]
+    first, p1, second, p2 = found.groups()
+    assert {first, second} <= set(lab.classes) and first != second
+    assert 1.0 >= float(p1) >= float(p2) >= 0.0
+    assert task["suggestion"]["label"] in lab.classes
+    assert task["suggestion"]["label"] == first
+    assert abs(task["suggestion"]["confidence"] - float(p1)) <= 0.005
+
+
+def test_a_new_round_never_serves_labeled_items_again(lab: Any, ready: Any) -> None:
+    ann = lab.member("sent", "ann", "annotator")
+    done = {t["item"]["id"] for t in lab.label_next(ann, n=10)}
+    lab.train(ready)
+    other = lab.member("sent", "other", "annotator")
+    later = {t["item"]["id"] for t in lab.label_next(other, n=20)}
+    assert not done & later
+
+
+def test_an_annotation_carries_its_provenance(lab: Any, ready: Any) -> None:
+    ann = _round_two(lab, ready)
+    task = tasks.next_task(lab.db, ann)
+    done = tasks.submit(
+        lab.db, ann, task["assignment_id"], {"sentiment": "neutral"}, active_ms=4321
+    )
+    assert done["resolution"] == "single"
+    with lab.db.read() as conn:
+        row = (
+            conn.execute(select(annotation).where(annotation.c.id == done["annotation_id"]))
+            .mappings()
+            .one()
+        )
+        lease = (
+            conn.execute(select(assignment).where(assignment.c.id == task["assignment_id"]))
+            .mappings()
+            .one()
+        )
+    assert row["value"] == {"sentiment": "neutral"}
+    assert (row["guideline_version"], row["schema_version"], row["model_version"]) == (1, 1, 2)
+    assert row["suggestion"] == task["suggestion"]["label"]
+    assert row["suggestion_confidence"] == task["suggestion"]["confidence"]
+    assert row["active_ms"] == 4321
+    assert row["user_id"] == ann.user.id
+    assert lease["state"] == "submitted"
+    assert (lease["strategy"], lease["model_version"], lease["rank"]) == ("margin", 2, 0)
+    assert lease["reason"] == task["selection"]["reason"]
+    assert lease["score"] == task["selection"]["score"]
+
+
+def test_stopping_decisions_appear_with_a_reason(lab: Any, ready: Any) -> None:
+    ann = _round_two(lab, ready)
+    decisions = status.status(lab.db, ready)["model"]["stopping"]
+    assert [d["criterion"] for d in decisions] == ["stabilizing_predictions"]
+    assert decisions[0]["stop"] is False
+    assert "two trained rounds" in decisions[0]["reason"]
+    for _ in range(2):
+        lab.label_next(ann, n=4)
+        lab.train(ready)
+    info = status.status(lab.db, ready)
+    decision = info["model"]["stopping"][0]
+    assert decision["value"] is not None and -1.0 <= decision["value"] <= 1.0
+    assert "κ" in decision["reason"]
+    assert info["stop_recommended"] is decision["stop"]
+
+
+def test_stable_predictions_recommend_stopping(lab: Any) -> None:
+    ctx = lab.project(stop_kappa=0.0, stop_window=1)
+    lab.import_rows(ctx, lab.rows(40))
+    lab.train(ctx)
+    ann = lab.member("sent", "ann", "annotator")
+    lab.label_next(ann, n=9)
+    lab.train(ctx)
+    assert status.status(lab.db, ctx)["stop_recommended"] is False
+    lab.label_next(ann, n=3)
+    lab.train(ctx)
+    info = status.status(lab.db, ctx)
+    assert info["stop_recommended"] is True
+    assert "stable for 1 rounds" in info["model"]["stopping"][0]["reason"]
+
+
+def test_a_budget_adds_its_own_stopping_decision(lab: Any) -> None:
+    ctx = lab.project(budget=6)
+    lab.import_rows(ctx, lab.rows(30))
+    lab.train(ctx)
+    lab.label_next(lab.member("sent", "ann", "annotator"), n=6)
+    lab.train(ctx)
+    info = status.status(lab.db, ctx)
+    budget = next(d for d in info["model"]["stopping"] if d["criterion"] == "budget")
+    assert budget["stop"] is True
+    assert "budget of 6 reached" in budget["reason"]
+    assert info["stop_recommended"] is True
