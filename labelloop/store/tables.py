@@ -237,7 +237,52 @@ review = Table(
     Column("verdict", String(10), nullable=False),  # accept | reject | fix
     Column("corrected_value", JSON, nullable=True),
     Column("comment", Text, nullable=True),
+    Column("tier", Integer, nullable=False, server_default="1"),  # 1 review, 2 expert tier
     Column("created_at", TS, nullable=False),
+    Index("ix_review_annotation", "annotation_id"),
+)
+
+flag = Table(
+    "flag",
+    metadata,
+    _id(),
+    Column("project_id", ForeignKey("project.id", ondelete="CASCADE"), nullable=False),
+    Column("item_id", ForeignKey("item.id", ondelete="CASCADE"), nullable=False),
+    Column("annotation_id", ForeignKey("annotation.id", ondelete="CASCADE"), nullable=True),
+    Column("user_id", ForeignKey("user.id", ondelete="SET NULL"), nullable=True),
+    # ambiguous | disagreement | model_contradicts | label_issue | gold_wrong | too_fast
+    Column("kind", String(30), nullable=False),
+    Column("note", Text, nullable=False, server_default=""),
+    Column("score", Float, nullable=True),
+    Column("created_at", TS, nullable=False),
+    Column("resolved_at", TS, nullable=True),
+    Column("resolved_by", ForeignKey("user.id", ondelete="SET NULL"), nullable=True),
+    Index("ix_flag_project_item", "project_id", "item_id"),
+    Index("ix_flag_project_kind", "project_id", "kind"),
+)
+
+seed_pick = Table(
+    "seed_pick",
+    metadata,
+    _id(),
+    Column("project_id", ForeignKey("project.id", ondelete="CASCADE"), nullable=False),
+    Column("item_id", ForeignKey("item.id", ondelete="CASCADE"), nullable=False),
+    Column("reason", String(300), nullable=False),  # "searched by ana for 'refund'"
+    Column("created_by", ForeignKey("user.id", ondelete="SET NULL"), nullable=True),
+    Column("created_at", TS, nullable=False),
+    Index("ix_seed_pick_project", "project_id", "id"),
+    Index("ix_seed_pick_item", "item_id"),
+)
+
+gold_answer = Table(
+    "gold_answer",
+    metadata,
+    Column("item_id", ForeignKey("item.id", ondelete="CASCADE"), primary_key=True),
+    Column("project_id", ForeignKey("project.id", ondelete="CASCADE"), nullable=False),
+    Column("value", JSON, nullable=False),
+    Column("created_by", ForeignKey("user.id", ondelete="SET NULL"), nullable=True),
+    Column("created_at", TS, nullable=False),
+    Index("ix_gold_answer_project", "project_id"),
 )
 
 item_label = Table(
