@@ -8,6 +8,7 @@ from typing import Any, BinaryIO, ClassVar
 
 from labelloop.domain import ItemIn
 from labelloop.errors import ImportFormatError
+from labelloop.kinds import kind
 
 BOM = b"\xef\xbb\xbf"
 _ABSENT = object()
@@ -101,23 +102,6 @@ def decode_line(raw: bytes, line: int) -> str:
         raise ImportFormatError(
             line=line, reason=f"not valid UTF-8 (byte 0x{byte:02x} at column {exc.start + 1})"
         ) from None
-
-
-def kind(value: Any) -> str:
-    """The JSON name of a value's type, for error messages."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list | tuple):
-        return "list"
-    if isinstance(value, Mapping):
-        return "object"
-    return type(value).__name__
 
 
 def iso_utc(value: datetime) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Protocol, Self, runtime_checkable
 
 import numpy as np
@@ -11,7 +11,7 @@ from scipy.sparse import csr_matrix
 from sklearn.base import BaseEstimator
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from labelloop.errors import SchemaError
+from labelloop.learn.registry import Registry
 
 SMALL_CORPUS = 50
 """Below this many documents a ``min_df`` above 1 would throw most of the vocabulary away."""
@@ -28,18 +28,11 @@ class Featurizer(Protocol):
     def transform(self, payloads: Sequence[Mapping[str, Any]]) -> NDArray[Any] | csr_matrix: ...
 
 
-FEATURIZERS: dict[str, type] = {}
+FEATURIZERS: Registry[Featurizer] = Registry("featurizer", "featurizers")
 """Registry of featurizer classes by name; built-ins register exactly as plug-ins do."""
 
-
-def register_featurizer(name: str) -> Callable[[type], type]:
-    """Class decorator that registers a featurizer under ``name`` in :data:`FEATURIZERS`."""
-
-    def decorate(cls: type) -> type:
-        FEATURIZERS[name] = cls
-        return cls
-
-    return decorate
+register_featurizer = FEATURIZERS.register_as
+"""Class decorator factory: ``@register_featurizer(name)`` adds a class to :data:`FEATURIZERS`."""
 
 
 def make_featurizer(name: str = "tfidf") -> Featurizer:
@@ -50,13 +43,7 @@ def make_featurizer(name: str = "tfidf") -> Featurizer:
     SchemaError
         When no featurizer of that name is registered; the message lists the known ones.
     """
-    try:
-        cls = FEATURIZERS[name]
-    except KeyError:
-        known = ", ".join(sorted(FEATURIZERS))
-        raise SchemaError(f"unknown featurizer '{name}'; known featurizers: {known}") from None
-    featurizer: Featurizer = cls()
-    return featurizer
+    return FEATURIZERS.make(name)
 
 
 @register_featurizer("tfidf")

@@ -8,16 +8,14 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Iterable, Sequence
-from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 from numpy.typing import NDArray
 from sklearn.metrics import cohen_kappa_score
 
 from labelloop.domain import RoundSummary, StopDecision
-from labelloop.errors import SchemaError
-
-T = TypeVar("T", bound=type)
+from labelloop.learn.registry import Registry
 
 
 @runtime_checkable
@@ -31,17 +29,11 @@ class StoppingCriterion(Protocol):
         ...
 
 
-STOPPING: dict[str, type] = {}
+STOPPING: Registry[StoppingCriterion] = Registry("stopping rule", "rules")
 """Registry of stopping criterion classes by ``name``; built-ins register as plug-ins do."""
 
-
-def register_stopping(cls: T) -> T:
-    """Class decorator that registers a criterion class under its ``name`` in :data:`STOPPING`."""
-    name = getattr(cls, "name", None)
-    if not isinstance(name, str) or not name:
-        raise TypeError(f"{cls.__qualname__} needs a non-empty class attribute 'name'")
-    STOPPING[name] = cls
-    return cls
+register_stopping = STOPPING.register
+"""Class decorator that registers a criterion class under its ``name`` in :data:`STOPPING`."""
 
 
 def make_stopping(name: str, **params: Any) -> StoppingCriterion:
@@ -52,13 +44,7 @@ def make_stopping(name: str, **params: Any) -> StoppingCriterion:
     SchemaError
         When no criterion of that name is registered; the message lists the known ones.
     """
-    try:
-        cls = STOPPING[name]
-    except KeyError:
-        known = ", ".join(sorted(STOPPING))
-        raise SchemaError(f"unknown stopping rule '{name}'; known rules: {known}") from None
-    criterion: StoppingCriterion = cls(**params)
-    return criterion
+    return STOPPING.make(name, **params)
 
 
 def evaluate_all(

@@ -7,15 +7,13 @@ least confidence (Culotta & McCallum 2005), margin (Scheffer et al. 2001) and en
 
 from __future__ import annotations
 
-from typing import ClassVar, Protocol, TypeVar, runtime_checkable
+from typing import ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 from numpy.typing import NDArray
 
 from labelloop.domain import MISSING, Pool, Selection
-from labelloop.errors import SchemaError
-
-T = TypeVar("T", bound=type)
+from labelloop.learn.registry import Registry
 
 
 @runtime_checkable
@@ -52,17 +50,11 @@ class QueryStrategy(Protocol):
         ...
 
 
-STRATEGIES: dict[str, type] = {}
+STRATEGIES: Registry[QueryStrategy] = Registry("strategy", "strategies")
 """Registry of query strategy classes by ``name``; built-ins register exactly as plug-ins do."""
 
-
-def register_strategy(cls: T) -> T:
-    """Class decorator that registers a strategy class under its ``name`` in :data:`STRATEGIES`."""
-    name = getattr(cls, "name", None)
-    if not isinstance(name, str) or not name:
-        raise TypeError(f"{cls.__qualname__} needs a non-empty class attribute 'name'")
-    STRATEGIES[name] = cls
-    return cls
+register_strategy = STRATEGIES.register
+"""Class decorator that registers a strategy class under its ``name`` in :data:`STRATEGIES`."""
 
 
 def make_strategy(name: str) -> QueryStrategy:
@@ -73,13 +65,7 @@ def make_strategy(name: str) -> QueryStrategy:
     SchemaError
         When no strategy of that name is registered; the message lists the known ones.
     """
-    try:
-        cls = STRATEGIES[name]
-    except KeyError:
-        known = ", ".join(sorted(STRATEGIES))
-        raise SchemaError(f"unknown strategy '{name}'; known strategies: {known}") from None
-    strategy: QueryStrategy = cls()
-    return strategy
+    return STRATEGIES.make(name)
 
 
 def candidate_rows(pool: Pool) -> NDArray[np.intp]:

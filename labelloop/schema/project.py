@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from labelloop.errors import SchemaError
+from labelloop.kinds import kind
 from labelloop.schema.settings import parse_settings
 
 SUPPORTED_DATA_TYPES: tuple[str, ...] = ("text",)
@@ -182,20 +183,8 @@ def _yaml_message(exc: yaml.YAMLError) -> str:
 
 
 def _kind(value: Any) -> str:
-    """The user-format name of a parsed value's type, for error messages."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, Mapping):
-        return "mapping"
-    if isinstance(value, list | tuple):
-        return "list"
-    return type(value).__name__
+    """The YAML name of a parsed value's type, for error messages."""
+    return kind(value, mapping="mapping")
 
 
 def _check_keys(doc: Mapping[str, Any], known: tuple[str, ...], path: str) -> None:

@@ -6,8 +6,7 @@
   const $ = (id) => document.getElementById(id);
   const app = $("label-app");
   const project = JSON.parse($("project-data").textContent);
-  const csrfMeta = document.querySelector('meta[name="csrf-token"]');
-  const csrf = csrfMeta ? csrfMeta.getAttribute("content") : "";
+  const { ApiError } = window.labelloop;
   const base = "/api/projects/" + encodeURIComponent(project.slug);
   const schema = project.schema || {};
   const settings = project.settings || schema.settings || {};
@@ -60,47 +59,9 @@
 
   // ---------------------------------------------------------------- API
 
-  class ApiError extends Error {
-    constructor(status, error, detail) {
-      super(detail);
-      this.status = status;
-      this.error = error;
-      this.detail = detail;
-    }
-  }
-
-  async function api(method, path, body) {
-    const headers = { Accept: "application/json" };
-    if (body !== undefined) headers["Content-Type"] = "application/json";
-    if (method !== "GET" && method !== "HEAD") headers["X-CSRF-Token"] = csrf;
-    let res;
-    try {
-      res = await fetch(base + path, {
-        method,
-        headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
-        credentials: "same-origin",
-        cache: "no-store",
-      });
-    } catch (_err) {
-      throw new ApiError(0, "NetworkError", "Cannot reach the server; check your connection.");
-    }
-    if (res.status === 401) {
-      const here = location.pathname + location.search;
-      location.assign("/login?next=" + encodeURIComponent(here));
-      throw new ApiError(401, "AuthenticationFailed", "Your session ended; sign in again.");
-    }
-    let data = null;
-    try {
-      data = await res.json();
-    } catch (_err) {
-      data = null;
-    }
-    if (!res.ok) {
-      const detail = (data && (data.detail || data.error)) || `Request failed (${res.status}).`;
-      throw new ApiError(res.status, (data && data.error) || "HTTPError", String(detail));
-    }
-    return data;
+  /** A call to this project's API; a 401 (the session ended) sends the annotator to sign in. */
+  function api(method, path, body) {
+    return window.labelloop.api(method, base + path, body, { loginOn401: true });
   }
 
   // ---------------------------------------------------------------- messages

@@ -6,57 +6,10 @@
   const $ = (id) => document.getElementById(id);
   const pageData = $("page-data");
   const page = pageData ? JSON.parse(pageData.textContent) : {};
-  const csrfMeta = document.querySelector('meta[name="csrf-token"]');
-  const csrf = csrfMeta ? csrfMeta.getAttribute("content") : "";
+  const { api, csrf, detailOf, say } = window.labelloop;
   const base = "/api/projects/" + encodeURIComponent(page.slug || "");
   const fmt = (n) => Number(n).toLocaleString("en-US");
   const plural = (n, word) => (n === 1 ? word : word + "s");
-
-  // ---------------------------------------------------------------- helpers
-
-  /** The server's error detail from a response body, or a sentence about the status. */
-  function detailOf(status, text) {
-    try {
-      const body = JSON.parse(text);
-      if (body && typeof body.detail === "string" && body.detail) return body.detail;
-    } catch (_) {
-      // not JSON (a proxy's error page): fall through
-    }
-    if (!status) return "the server could not be reached; check the connection and try again";
-    if (status === 413) return "the file is too large for the server";
-    return `the server answered ${status}`;
-  }
-
-  async function api(method, path, body) {
-    const headers = { Accept: "application/json" };
-    if (body !== undefined) headers["Content-Type"] = "application/json";
-    if (method !== "GET" && method !== "HEAD") headers["X-CSRF-Token"] = csrf;
-    let res;
-    try {
-      res = await fetch(path, {
-        method,
-        headers,
-        credentials: "same-origin",
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-    } catch (_) {
-      throw new Error(detailOf(0, ""));
-    }
-    const text = await res.text();
-    if (!res.ok) throw new Error(detailOf(res.status, text));
-    return text ? JSON.parse(text) : null;
-  }
-
-  /** Show one message (kind: info | error) in a role="alert" box, replacing what was there. */
-  function say(box, kind, text) {
-    const message = document.createElement("div");
-    message.className = `message message-${kind}`;
-    const span = document.createElement("span");
-    span.className = "message-text";
-    span.textContent = text;
-    message.append(span);
-    box.replaceChildren(message);
-  }
 
   // ---------------------------------------------------------------- progress counts
 

@@ -1,0 +1,84 @@
+// What the page scripts share, as one global (a classic script, no build step: base.html loads it
+// before them): JSON API calls with the CSRF header, the server's error detail, message boxes.
+// Server text only reaches the DOM via textContent.
+window.labelloop = (() => {
+  "use strict";
+
+  const csrfMeta = document.querySelector('meta[name="csrf-token"]');
+  const csrf = csrfMeta ? csrfMeta.getAttribute("content") : "";
+
+  /** A failed API call: `status` is 0 when the server was not reached; the message is `detail`. */
+  class ApiError extends Error {
+    constructor(status, error, detail) {
+      super(detail);
+      this.status = status;
+      this.error = error;
+      this.detail = detail;
+    }
+  }
+
+  /** The server's error detail from a response body, or a sentence about the status. */
+  function detailOf(status, text) {
+    try {
+      const body = JSON.parse(text);
+      if (body && typeof body.detail === "string" && body.detail) return body.detail;
+    } catch (_) {
+      // not JSON (a proxy's error page): fall through
+    }
+    if (!status) return "the server could not be reached; check the connection and try again";
+    if (status === 413) return "the file is too large for the server";
+    return `the server answered ${status}`;
+  }
+
+  /**
+   * Call the JSON API and return the parsed body (null when there is none). Writes carry the
+   * X-CSRF-Token header; a failure throws ApiError with the server's detail. With `loginOn401`,
+   * a 401 (the session ended) also sends the browser to /login?next=<this page>.
+   */
+  async function api(method, path, body, { loginOn401 = false } = {}) {
+    const headers = { Accept: "application/json" };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    if (method !== "GET" && method !== "HEAD") headers["X-CSRF-Token"] = csrf;
+    let res;
+    try {
+      res = await fetch(path, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        credentials: "same-origin",
+        cache: "no-store",
+      });
+    } catch (_) {
+      throw new ApiError(0, "NetworkError", detailOf(0, ""));
+    }
+    if (res.status === 401 && loginOn401) {
+      const here = location.pathname + location.search;
+      location.assign("/login?next=" + encodeURIComponent(here));
+      throw new ApiError(401, "AuthenticationFailed", "Your session ended; sign in again.");
+    }
+    const text = await res.text();
+    let data = null;
+    try {
+      data = text ? JSON.parse(text) : null;
+    } catch (_) {
+      data = null;
+    }
+    if (!res.ok) {
+      throw new ApiError(res.status, (data && data.error) || "HTTPError", detailOf(res.status, text));
+    }
+    return data;
+  }
+
+  /** Show one message (kind: info | error) in a role="alert" box, replacing what was there. */
+  function say(box, kind, text) {
+    const message = document.createElement("div");
+    message.className = `message message-${kind}`;
+    const span = document.createElement("span");
+    span.className = "message-text";
+    span.textContent = text;
+    message.append(span);
+    box.replaceChildren(message);
+  }
+
+  return { csrf, ApiError, detailOf, api, say };
+})();
