@@ -9,6 +9,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -306,3 +307,16 @@ def browser() -> Iterator[Any]:
             yield launched
         finally:
             launched.close()
+
+
+@pytest.fixture(scope="session")
+def screenshots() -> Path:
+    """Where browser tests save screenshots: the README's folder only when asked.
+
+    ``LABELLOOP_SCREENSHOTS=docs/screenshots`` refreshes the README's pictures; otherwise they
+    go to a temporary folder so a test run leaves the work tree as it found it.
+    """
+    target = os.environ.get("LABELLOOP_SCREENSHOTS")
+    path = Path(target) if target else Path(tempfile.gettempdir()) / "labelloop-screenshots"
+    path.mkdir(parents=True, exist_ok=True)
+    return path

@@ -13,7 +13,6 @@ import pytest
 
 pytestmark = pytest.mark.browser
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 N_LABELS = 12
 
 
@@ -62,7 +61,8 @@ def _pressed(page: Any) -> list[str]:
 class Labeler:
     """Labels what the page shows with the keyboard, choosing by the text's vocabulary."""
 
-    def __init__(self, page: Any, server: Any) -> None:
+    def __init__(self, page: Any, server: Any, shots: Path) -> None:
+        self.shots = shots
         self.page = page
         self.server = server
         self.keys = {label: str(i + 1) for i, label in enumerate(server.labels)}
@@ -87,12 +87,13 @@ class Labeler:
         if self.screenshot is None and shown["suggestion"] and shown["why"]:
             self.page.wait_for_timeout(300)  # let the status line refresh, then settle
             self.page.wait_for_function("document.getAnimations().length === 0", timeout=5000)
-            self.screenshot = SCREENSHOTS / "labeling.png"
+            self.screenshot = self.shots / "labeling.png"
             self.page.screenshot(path=str(self.screenshot))
 
 
-def test_e2e_keyboard_labeling_drives_the_loop(server: Any, browser: Any) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+def test_e2e_keyboard_labeling_drives_the_loop(
+    server: Any, browser: Any, screenshots: Path
+) -> None:
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
     errors: list[str] = []
@@ -101,7 +102,7 @@ def test_e2e_keyboard_labeling_drives_the_loop(server: Any, browser: Any) -> Non
     _wait_task(page)
     page.wait_for_function("document.getElementById('model-version').textContent.startsWith('v')")
     first_model = _shown(page)["model"]
-    labeler = Labeler(page, server)
+    labeler = Labeler(page, server, screenshots)
 
     # The learner retrains in the background every 5 labels; the page shows the new version.
     labeler.label(5)
@@ -172,13 +173,14 @@ def test_e2e_keyboard_labeling_drives_the_loop(server: Any, browser: Any) -> Non
     assert page.locator("#learning-curve svg circle").count() >= 2
     assert page.locator("#models-table tbody tr").count() >= 2
     assert page.get_attribute("#export-csv", "href") == f"{base}?format=csv"
-    page.screenshot(path=str(SCREENSHOTS / "project.png"), full_page=True)
+    page.screenshot(path=str(screenshots / "project.png"), full_page=True)
     assert errors == []
     context.close()
 
 
-def test_e2e_phone_width_has_no_horizontal_scroll(server: Any, browser: Any) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+def test_e2e_phone_width_has_no_horizontal_scroll(
+    server: Any, browser: Any, screenshots: Path
+) -> None:
     context = browser.new_context(
         viewport={"width": 390, "height": 844}, device_scale_factor=2, has_touch=True
     )
@@ -194,7 +196,7 @@ def test_e2e_phone_width_has_no_horizontal_scroll(server: Any, browser: Any) -> 
         assert box["x"] >= 0 and box["x"] + box["width"] <= 390
         assert box["height"] >= 44  # a comfortable tap target
     page.wait_for_function("document.getElementById('model-version').textContent.startsWith('v')")
-    page.screenshot(path=str(SCREENSHOTS / "labeling-mobile.png"), full_page=True)
+    page.screenshot(path=str(screenshots / "labeling-mobile.png"), full_page=True)
     context.close()
 
 

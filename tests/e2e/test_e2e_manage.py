@@ -10,7 +10,6 @@ import pytest
 
 pytestmark = pytest.mark.browser
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 SLUG = "news-topics"
 ANNOTATOR = ("bob", "bob-password-123")
 BROKEN_SCHEMA = """name: News
@@ -79,8 +78,9 @@ def _message(page: Any, box: str, containing: str) -> str:
     return page.inner_text(f"#{box} .message")
 
 
-def test_e2e_admin_manages_from_the_browser(server: Any, browser: Any, tmp_path: Path) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+def test_e2e_admin_manages_from_the_browser(
+    server: Any, browser: Any, tmp_path: Path, screenshots: Path
+) -> None:
     good = tmp_path / "news.jsonl"
     good.write_text("".join(json.dumps(r) + "\n" for r in GOOD_ROWS), encoding="utf-8")
     bad = tmp_path / "broken.jsonl"
@@ -149,7 +149,7 @@ def test_e2e_admin_manages_from_the_browser(server: Any, browser: Any, tmp_path:
     page.wait_for_function("document.getElementById('stat-pool').textContent === '5'")
     assert _counts(page) == {"labeled": "2", "pool": "5", "remaining": "3", "eval": "0"}
     page.wait_for_function("document.getAnimations().length === 0", timeout=5000)
-    page.screenshot(path=str(SCREENSHOTS / "project-manage.png"), full_page=True)
+    page.screenshot(path=str(screenshots / "project-manage.png"), full_page=True)
 
     # A malformed file: the error names line 3 and nothing from it is imported.
     before = _api_counts(page)
