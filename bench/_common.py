@@ -20,16 +20,79 @@ from typing import Any
 import numpy as np
 
 LABELS = ("negative", "neutral", "positive")
-POSITIVE = (
-    "good great excellent lovely wonderful happy amazing brilliant superb delightful pleasant "
-    "fantastic enjoyable perfect charming solid reliable friendly helpful impressive"
-).split()
-NEGATIVE = (
-    "bad awful terrible poor horrible sad broken annoying disappointing useless ugly slow rude "
-    "boring faulty dreadful mediocre painful noisy unreliable"
-).split()
-_ONSETS = "b c d f g h j k l m n p r s t v w z br cl dr fl gr pl st tr".split()
-_VOWELS = "a e i o u ai ea io ou".split()
+POSITIVE = [
+    "good",
+    "great",
+    "excellent",
+    "lovely",
+    "wonderful",
+    "happy",
+    "amazing",
+    "brilliant",
+    "superb",
+    "delightful",
+    "pleasant",
+    "fantastic",
+    "enjoyable",
+    "perfect",
+    "charming",
+    "solid",
+    "reliable",
+    "friendly",
+    "helpful",
+    "impressive",
+]
+NEGATIVE = [
+    "bad",
+    "awful",
+    "terrible",
+    "poor",
+    "horrible",
+    "sad",
+    "broken",
+    "annoying",
+    "disappointing",
+    "useless",
+    "ugly",
+    "slow",
+    "rude",
+    "boring",
+    "faulty",
+    "dreadful",
+    "mediocre",
+    "painful",
+    "noisy",
+    "unreliable",
+]
+_ONSETS = [
+    "b",
+    "c",
+    "d",
+    "f",
+    "g",
+    "h",
+    "j",
+    "k",
+    "l",
+    "m",
+    "n",
+    "p",
+    "r",
+    "s",
+    "t",
+    "v",
+    "w",
+    "z",
+    "br",
+    "cl",
+    "dr",
+    "fl",
+    "gr",
+    "pl",
+    "st",
+    "tr",
+]
+_VOWELS = ["a", "e", "i", "o", "u", "ai", "ea", "io", "ou"]
 _CODAS = ["", "n", "r", "s", "t", "l", "m", "nd", "st"]
 
 
@@ -53,17 +116,20 @@ def vocabulary(n_words: int = 3000, seed: int = 7) -> list[str]:
     words: set[str] = set()
     while len(words) < n_words:
         n_syl = int(rng.integers(1, 4))
-        w = "".join(
-            _ONSETS[rng.integers(len(_ONSETS))] + _VOWELS[rng.integers(len(_VOWELS))]
-            for _ in range(n_syl)
-        ) + _CODAS[rng.integers(len(_CODAS))]
+        w = (
+            "".join(
+                _ONSETS[rng.integers(len(_ONSETS))] + _VOWELS[rng.integers(len(_VOWELS))]
+                for _ in range(n_syl)
+            )
+            + _CODAS[rng.integers(len(_CODAS))]
+        )
         if w not in POSITIVE and w not in NEGATIVE:
             words.add(w)
     return sorted(words)
 
 
 def label_of(text: str) -> str:
-    """The 'true' sentiment of a synthetic text: more positive than negative words, or the reverse."""
+    """The 'true' sentiment of a synthetic text: more positive than negative words, or less."""
     score = 0
     for w in text.split():
         if w in _POS_SET:
@@ -128,31 +194,60 @@ class Run:
     cpu_s: float
 
 
+# A tiny launcher between us and the measured command: on Linux a child's ru_maxrss starts from
+# its parent's RSS at fork, so forking the command from this (large) bench process would report
+# our own size. The launcher is ~10 MB, far below any labelloop process.
+_LAUNCHER = (
+    "import resource, subprocess, sys\n"
+    "rc = subprocess.call(sys.argv[2:])\n"
+    "ru = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+    "open(sys.argv[1], 'w').write(f'{ru.ru_maxrss} {ru.ru_utime + ru.ru_stime}')\n"
+    "sys.exit(rc)\n"
+)
+
+
 def run_measured(
-    args: Sequence[str], env: Mapping[str, str], *, stdin: str | None = None, check: bool = True,
+    args: Sequence[str],
+    env: Mapping[str, str],
+    *,
+    stdin: str | None = None,
+    check: bool = True,
     cwd: str | None = None,
 ) -> Run:
-    """Run a command; wall time, and peak RSS / CPU of that child alone (os.wait4)."""
-    with tempfile.TemporaryFile() as fout, tempfile.TemporaryFile() as ferr:
+    """Run a command; wall time, and peak RSS / CPU of that command alone."""
+    with (
+        tempfile.TemporaryFile() as fout,
+        tempfile.TemporaryFile() as ferr,
+        tempfile.NamedTemporaryFile("r", suffix=".rusage") as fru,
+    ):
         t0 = time.perf_counter()
         p = subprocess.Popen(
-            list(args), env=dict(env), cwd=cwd,
+            [sys.executable, "-I", "-S", "-c", _LAUNCHER, fru.name, *args],
+            env=dict(env),
+            cwd=cwd,
             stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-            stdout=fout, stderr=ferr,
+            stdout=fout,
+            stderr=ferr,
         )
         if stdin is not None:
             assert p.stdin is not None
             p.stdin.write(stdin.encode())
             p.stdin.close()
-        _, status, ru = os.wait4(p.pid, 0)  # reap it ourselves: rusage of this child alone
+        rc = p.wait()
         wall = time.perf_counter() - t0
-        p.returncode = rc = os.waitstatus_to_exitcode(status)
         fout.seek(0)
         ferr.seek(0)
         out = fout.read().decode(errors="replace")
         err = ferr.read().decode(errors="replace")
-    run = Run(rc=rc, stdout=out, stderr=err, wall_s=wall, maxrss_mb=ru.ru_maxrss / 1024,
-              cpu_s=ru.ru_utime + ru.ru_stime)
+        maxrss_kb, cpu = (fru.read().split() + ["0", "0"])[:2]
+    run = Run(
+        rc=rc,
+        stdout=out,
+        stderr=err,
+        wall_s=wall,
+        maxrss_mb=int(maxrss_kb) / 1024,
+        cpu_s=float(cpu),
+    )
     if check and rc != 0:
         raise RuntimeError(f"command failed ({rc}): {' '.join(args)}\n{err[-2000:]}{out[-500:]}")
     return run
@@ -175,9 +270,7 @@ def fresh_env(home: Path, database_url: str | None = None, **extra: str) -> dict
 SCHEMA = {
     "name": "Bench sentiment",
     "data": {"type": "text", "field": "text"},
-    "controls": [
-        {"name": "sentiment", "type": "choice", "labels": list(LABELS), "target": True}
-    ],
+    "controls": [{"name": "sentiment", "type": "choice", "labels": list(LABELS), "target": True}],
     "settings": {"retrain_every": 10},
 }
 
@@ -222,7 +315,7 @@ def proc_cpu_s(pid: int) -> float | None:
 
 @contextmanager
 def postgres_cluster() -> Iterator[str]:
-    """initdb + pg_ctl in a temp dir (as user postgres when we are root), fsync off; yields a URL."""
+    """initdb + pg_ctl in a temp dir (as user postgres when root), fsync off; yields a URL."""
     for tool in ("initdb", "pg_ctl"):
         if shutil.which(tool) is None:
             raise RuntimeError(f"--postgres needs {tool} on PATH")
@@ -241,16 +334,36 @@ def postgres_cluster() -> Iterator[str]:
     logfile = root / "postgres.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
     subprocess.run(
-        prefix + ["initdb", "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
-                  "--no-locale"],
-        check=True, env=env, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        prefix
+        + [
+            "initdb",
+            "-D",
+            str(data),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--no-locale",
+        ],
+        check=True,
+        env=env,
+        cwd=root,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
-    opts = (f"-F -p {port} -k {sock} -c listen_addresses=127.0.0.1 -c max_connections=200 "
-            "-c shared_buffers=256MB")
+    opts = (
+        f"-F -p {port} -k {sock} -c listen_addresses=127.0.0.1 -c max_connections=200 "
+        "-c shared_buffers=256MB"
+    )
     subprocess.run(
-        prefix + ["pg_ctl", "-D", str(data), "-o", opts, "-l", str(logfile), "-w", "-t", "60",
-                  "start"],
-        check=True, env=env, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        prefix
+        + ["pg_ctl", "-D", str(data), "-o", opts, "-l", str(logfile), "-w", "-t", "60", "start"],
+        check=True,
+        env=env,
+        cwd=root,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     log(f"postgres cluster up in {root} on port {port} (fsync off)")
     try:
@@ -258,7 +371,10 @@ def postgres_cluster() -> Iterator[str]:
     finally:
         subprocess.run(
             prefix + ["pg_ctl", "-D", str(data), "-m", "fast", "-w", "stop"],
-            env=env, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env=env,
+            cwd=root,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         shutil.rmtree(root, ignore_errors=True)
         log("postgres cluster stopped and removed")

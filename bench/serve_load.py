@@ -39,8 +39,8 @@ from _common import (  # noqa: E402
     SCHEMA,
     cli,
     emit,
-    fresh_env,
     free_port,
+    fresh_env,
     label_of,
     labelloop_cmd,
     log,
@@ -61,29 +61,67 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seconds", type=float, default=30.0, help="measured window (default 30)")
     p.add_argument("--warmup", type=float, default=5.0, help="warm-up before it (default 5)")
     load = p.add_mutually_exclusive_group()
-    load.add_argument("--rate-per-client", type=float, default=10.0,
-                      help="paced mode: annotations/s each client offers (default 10)")
-    load.add_argument("--think-ms", type=float, default=None,
-                      help="fixed think time between next and submit, no pacing")
-    load.add_argument("--closed-loop", action="store_true",
-                      help="no think time, no pacing: each client sends as fast as it is answered")
-    p.add_argument("--no-learner", action="store_true",
-                   help="LABELLOOP_LEARNER=off: no retraining during the run (the first queue is "
-                        "built by a short `labelloop worker` and covers the whole pool)")
-    p.add_argument("--queue-size", type=int, default=None,
-                   help="project setting queue_size (default: product default; whole pool "
-                        "with --no-learner)")
+    load.add_argument(
+        "--rate-per-client",
+        type=float,
+        default=10.0,
+        help="paced mode: annotations/s each client offers (default 10)",
+    )
+    load.add_argument(
+        "--think-ms",
+        type=float,
+        default=None,
+        help="fixed think time between next and submit, no pacing",
+    )
+    load.add_argument(
+        "--closed-loop",
+        action="store_true",
+        help="no think time, no pacing: each client sends as fast as it is answered",
+    )
+    p.add_argument(
+        "--no-learner",
+        action="store_true",
+        help="LABELLOOP_LEARNER=off: no retraining during the run (the first queue is "
+        "built by a short `labelloop worker` and covers the whole pool)",
+    )
+    p.add_argument(
+        "--queue-size",
+        type=int,
+        default=None,
+        help="project setting queue_size (default: product default; whole pool with --no-learner)",
+    )
     db = p.add_mutually_exclusive_group()
-    db.add_argument("--database-url", default=None,
-                    help="run against this database (postgresql+psycopg://...) instead of SQLite")
-    db.add_argument("--postgres", action="store_true",
-                    help="start a throwaway PostgreSQL cluster (initdb/pg_ctl) and use it")
+    db.add_argument(
+        "--database-url",
+        default=None,
+        help="run against this database (postgresql+psycopg://...) instead of SQLite",
+    )
+    db.add_argument(
+        "--postgres",
+        action="store_true",
+        help="start a throwaway PostgreSQL cluster (initdb/pg_ctl) and use it",
+    )
+    p.add_argument(
+        "--setup",
+        choices=("mixed", "cli"),
+        default="mixed",
+        help="mixed (default): admin and first annotator with the CLI, the rest through the "
+        "library; cli: every account with `labelloop users add/projects member/tokens create`",
+    )
     p.add_argument("--setup-jobs", type=int, default=4, help="CLI setup commands run in parallel")
-    p.add_argument("--queue-timeout", type=float, default=120.0,
-                   help="max seconds to wait for the first queue (default 120)")
-    p.add_argument("--profile", default=None, metavar="FILE",
-                   help="record the server with py-spy during the window (.svg flamegraph, "
-                        ".txt collapsed stacks, .json speedscope)")
+    p.add_argument(
+        "--queue-timeout",
+        type=float,
+        default=120.0,
+        help="max seconds to wait for the first queue (default 120)",
+    )
+    p.add_argument(
+        "--profile",
+        default=None,
+        metavar="FILE",
+        help="record the server with py-spy during the window (.svg flamegraph, "
+        ".txt collapsed stacks, .json speedscope)",
+    )
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--keep", action="store_true", help="keep the temp data dir (path on stderr)")
     args = p.parse_args(argv)
@@ -112,28 +150,68 @@ def setup(args: argparse.Namespace, work: Path, env: dict[str, str], tag: str) -
             f.write(json.dumps({"id": f"t{i}", "text": text}) + "\n")
     r = cli(["import", slug, str(work / "items.jsonl"), "--id-field", "id", "--json"], env)
     report = json.loads(r.stdout.strip().splitlines()[-1])
-    log(f"imported {report['items']} items in {r.wall_s:.1f}s "
-        f"({report['items'] / r.wall_s:,.0f}/s incl. CLI start-up)")
+    log(
+        f"imported {report['items']} items in {r.wall_s:.1f}s "
+        f"({report['items'] / r.wall_s:,.0f}/s incl. CLI start-up)"
+    )
 
     def add_user(name: str, *, role: str | None = "annotator", admin: bool = False) -> str:
-        cli(["users", "add", name, "--password-stdin"] + (["--admin"] if admin else []), env,
-            stdin=PASSWORD + "\n")
+        cli(
+            ["users", "add", name, "--password-stdin"] + (["--admin"] if admin else []),
+            env,
+            stdin=PASSWORD + "\n",
+        )
         if role:
             cli(["projects", "member", slug, name, role], env)
         return cli(["tokens", "create", name], env).stdout.strip().splitlines()[-1]
 
     names = [f"b{tag}-ann{i:02d}" for i in range(args.clients)]
     t_users = time.perf_counter()
+    # The admin and the first annotator always go through the CLI; the others too with
+    # --setup cli (each command is a ~0.5 s CPU Python start-up, ~100 of them for 32 clients),
+    # by default through the library calls those commands make (same code, no start-up).
+    n_cli = args.clients if args.setup == "cli" else 1
     with ThreadPoolExecutor(max(1, args.setup_jobs)) as pool:
         admin_future = pool.submit(add_user, f"b{tag}-admin", role=None, admin=True)
-        tokens = list(pool.map(add_user, names))
+        tokens = list(pool.map(add_user, names[:n_cli]))
         admin_token = admin_future.result()
-    log(f"{args.clients} annotators + 1 admin created with the CLI in "
-        f"{time.perf_counter() - t_users:.1f}s ({args.setup_jobs} in parallel)")
+    if n_cli < args.clients:
+        tokens += add_users_library(env, slug, names[n_cli:])
+    log(
+        f"{args.clients} annotators + 1 admin created in {time.perf_counter() - t_users:.1f}s "
+        f"({n_cli + 1} with the CLI, {args.clients - n_cli} through the library)"
+    )
     return {
-        "slug": slug, "names": names, "tokens": tokens, "admin_token": admin_token,
-        "texts": texts, "import_s": r.wall_s, "setup_s": time.perf_counter() - t0,
+        "slug": slug,
+        "names": names,
+        "tokens": tokens,
+        "admin_token": admin_token,
+        "texts": texts,
+        "import_s": r.wall_s,
+        "setup_s": time.perf_counter() - t0,
     }
+
+
+def add_users_library(env: dict[str, str], slug: str, names: list[str]) -> list[str]:
+    """What `users add`, `projects member` and `tokens create` do, without the process start."""
+    from labelloop.config import get_settings
+    from labelloop.store.db import Database
+    from labelloop.workflow import accounts, projects
+
+    settings = get_settings(
+        home=Path(env["LABELLOOP_HOME"]), database_url=env.get("LABELLOOP_DATABASE_URL")
+    )
+    db = Database(settings.db_url)
+    try:
+        ctx = projects.system_context(db, slug)
+        tokens = []
+        for name in names:
+            accounts.create_user(db, name, PASSWORD)
+            projects.set_member(db, ctx, name, "annotator")
+            tokens.append(accounts.create_token(db, name, "cli"))
+        return tokens
+    finally:
+        db.dispose()
 
 
 # --- the server --------------------------------------------------------------------------------
@@ -143,8 +221,11 @@ def start_server(env: dict[str, str], port: int, logpath: Path) -> tuple[subproc
     logf = logpath.open("wb")
     t0 = time.perf_counter()
     proc = subprocess.Popen(
-        labelloop_cmd() + ["serve", "--port", str(port)], env=env, stdin=subprocess.DEVNULL,
-        stdout=logf, stderr=subprocess.STDOUT,
+        labelloop_cmd() + ["serve", "--port", str(port)],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=logf,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}/api/health"
     with httpx.Client(timeout=2.0) as c:
@@ -181,17 +262,24 @@ def _tail(path: Path, n: int = 3000) -> str:
         return ""
 
 
-def wait_for_queue(base: str, slug: str, token: str, timeout: float,
-                   proc: subprocess.Popen) -> float:
+def wait_for_queue(
+    base: str, slug: str, token: str, timeout: float, proc: subprocess.Popen
+) -> float:
     t0 = time.perf_counter()
-    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"},
-                      timeout=10.0) as c:
+    with httpx.Client(
+        base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=10.0
+    ) as c:
+        failures = 0
         while time.perf_counter() - t0 < timeout:
             if proc.poll() is not None:
-                raise RuntimeError(f"{proc.args[-1] if proc.args else 'process'} exited early")
+                raise RuntimeError(f"{' '.join(map(str, proc.args))} exited early")
             r = c.get(f"/api/projects/{slug}/status")
             if r.status_code == 200 and r.json().get("model"):
                 return time.perf_counter() - t0
+            if r.status_code != 200:
+                failures += 1
+                if failures >= 5:
+                    raise RuntimeError(f"GET status answers {r.status_code}: {r.text[:300]}")
             time.sleep(0.25)
     raise RuntimeError(f"no queue after {timeout:.0f}s (is the learner running?)")
 
@@ -216,8 +304,9 @@ class Stats:
     empty: list[tuple[float, float]] = field(default_factory=list)  # next answered with no task
 
 
-async def _post(c: httpx.AsyncClient, url: str, payload: dict[str, Any], kind: str,
-                st: Stats) -> tuple[int, Any]:
+async def _post(
+    c: httpx.AsyncClient, url: str, payload: dict[str, Any], kind: str, st: Stats
+) -> tuple[int, Any]:
     t0 = time.perf_counter()
     try:
         r = await c.post(url, json=payload)
@@ -235,15 +324,25 @@ async def _post(c: httpx.AsyncClient, url: str, payload: dict[str, Any], kind: s
     return status, r.json()
 
 
-async def annotator(name: str, token: str, base: str, slug: str, args: argparse.Namespace,
-                    t_start: float, t_end: float, st: Stats) -> None:
+async def annotator(
+    name: str,
+    token: str,
+    base: str,
+    slug: str,
+    args: argparse.Namespace,
+    t_start: float,
+    t_end: float,
+    st: Stats,
+) -> None:
     rng = random.Random(f"{args.seed}-{name}")
     paced = not args.closed_loop and args.think_ms is None
     interval = 1.0 / args.rate_per_client if paced else 0.0
     think = 0.0 if args.closed_loop else (args.think_ms or 0.0) / 1000.0
     next_cycle = t_start + rng.random() * interval  # random phase: no synchronized bursts
     async with httpx.AsyncClient(
-        base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30.0,
+        base_url=base,
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30.0,
         limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
     ) as c:
         while True:
@@ -253,8 +352,9 @@ async def annotator(name: str, token: str, base: str, slug: str, args: argparse.
             cycle = time.perf_counter()
             if cycle >= t_end:
                 return
-            status, body = await _post(c, f"/api/projects/{slug}/tasks/next", {"held": []},
-                                       "next", st)
+            status, body = await _post(
+                c, f"/api/projects/{slug}/tasks/next", {"held": []}, "next", st
+            )
             if body is None:
                 await asyncio.sleep(0.05)
                 continue
@@ -267,32 +367,37 @@ async def annotator(name: str, token: str, base: str, slug: str, args: argparse.
             lease = Lease(user=name, served_at=time.perf_counter())
             st.leases[item_id].append(lease)
             label = label_of(task["item"]["data"]["text"])
-            if paced:
-                wait = cycle + interval / 2 - time.perf_counter()  # half the cycle "reading"
-            else:
-                wait = think
+            # paced: submit half-way through the cycle ("reading"); else a fixed think time
+            wait = cycle + interval / 2 - time.perf_counter() if paced else think
             if wait > 0:
                 await asyncio.sleep(wait)
             lease.submit_sent = time.perf_counter()
             status, body = await _post(
-                c, f"/api/projects/{slug}/tasks/{task['assignment_id']}/submit",
-                {"value": {"sentiment": label}, "active_ms": 1200}, "submit", st,
+                c,
+                f"/api/projects/{slug}/tasks/{task['assignment_id']}/submit",
+                {"value": {"sentiment": label}, "active_ms": 1200},
+                "submit",
+                st,
             )
             if body is not None:
                 lease.acked_at = time.perf_counter()
-                st.acked.append((int(body["annotation_id"]), int(body["item_id"]), name, label,
-                                 lease.acked_at))
+                st.acked.append(
+                    (int(body["annotation_id"]), int(body["item_id"]), name, label, lease.acked_at)
+                )
             if paced:
                 next_cycle = max(next_cycle + interval, time.perf_counter())
 
 
-async def drive(args: argparse.Namespace, base: str, info: dict[str, Any], pid: int) -> dict[str, Any]:
+async def drive(
+    args: argparse.Namespace, base: str, info: dict[str, Any], pid: int
+) -> dict[str, Any]:
     st = Stats()
     t_start = time.perf_counter() + 0.2
     t_warm = t_start + args.warmup
     t_end = t_warm + args.seconds
-    admin = httpx.AsyncClient(base_url=base, timeout=30.0,
-                              headers={"Authorization": f"Bearer {info['admin_token']}"})
+    admin = httpx.AsyncClient(
+        base_url=base, timeout=30.0, headers={"Authorization": f"Bearer {info['admin_token']}"}
+    )
     slug = info["slug"]
     tasks = [
         asyncio.create_task(annotator(n, t, base, slug, args, t_start, t_end, st))
@@ -302,8 +407,12 @@ async def drive(args: argparse.Namespace, base: str, info: dict[str, Any], pid: 
     async def mark() -> dict[str, Any]:
         await asyncio.sleep(max(0.0, t_warm - time.perf_counter()))
         s = (await admin.get(f"/api/projects/{slug}/status")).json()
-        return {"version": (s.get("model") or {}).get("version"),
-                "server_cpu": proc_cpu_s(pid), "self_cpu": _self_cpu(), "t": time.perf_counter()}
+        return {
+            "version": (s.get("model") or {}).get("version"),
+            "server_cpu": proc_cpu_s(pid),
+            "self_cpu": _self_cpu(),
+            "t": time.perf_counter(),
+        }
 
     profiler = None
     if args.profile:
@@ -319,8 +428,17 @@ async def drive(args: argparse.Namespace, base: str, info: dict[str, Any], pid: 
     await admin.aclose()
     if profiler is not None:
         await profiler
-    return {"st": st, "t_warm": t_warm, "t_end": t_end, "before": before, "after": after_cpu,
-            "status": status, "models": models, "rss": rss, "hwm": hwm}
+    return {
+        "st": st,
+        "t_warm": t_warm,
+        "t_end": t_end,
+        "before": before,
+        "after": after_cpu,
+        "status": status,
+        "models": models,
+        "rss": rss,
+        "hwm": hwm,
+    }
 
 
 def _self_cpu() -> float:
@@ -336,9 +454,21 @@ async def _profile(args: argparse.Namespace, pid: int, t_warm: float) -> None:
     await asyncio.sleep(max(0.0, t_warm - time.perf_counter()))
     fmt = {".txt": "raw", ".json": "speedscope"}.get(Path(args.profile).suffix, "flamegraph")
     proc = await asyncio.create_subprocess_exec(
-        exe, "record", "-o", args.profile, "--pid", str(pid), "--duration",
-        str(max(1, int(args.seconds))), "--format", fmt, "--rate", "200",
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+        exe,
+        "record",
+        "-o",
+        args.profile,
+        "--pid",
+        str(pid),
+        "--duration",
+        str(max(1, int(args.seconds))),
+        "--format",
+        fmt,
+        "--rate",
+        "100",
+        "--nonblocking",
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
     )
     _, err = await proc.communicate()
     log(f"py-spy ({proc.returncode}) wrote {args.profile}: {err.decode()[-300:].strip()}")
@@ -403,12 +533,19 @@ def run(args: argparse.Namespace, database_url: str | None) -> dict[str, Any]:
     tag = secrets.token_hex(3)
     extra = {"LABELLOOP_LEARNER": "off"} if args.no_learner else {}
     env = fresh_env(work / "home", database_url, **extra)
-    mode = ("closed-loop" if args.closed_loop else
-            f"think {args.think_ms:g} ms" if args.think_ms is not None else
-            f"paced {args.rate_per_client:g}/s per client")
-    log(f"serve_load: {backend}, {args.items} items, {args.clients} clients, {mode}, "
-        f"learner {'off' if args.no_learner else 'on'}; data in {work}")
+    mode = (
+        "closed-loop"
+        if args.closed_loop
+        else f"think {args.think_ms:g} ms"
+        if args.think_ms is not None
+        else f"paced {args.rate_per_client:g}/s per client"
+    )
+    log(
+        f"serve_load: {backend}, {args.items} items, {args.clients} clients, {mode}, "
+        f"learner {'off' if args.no_learner else 'on'}; data in {work}"
+    )
     server = worker = None
+    ok = False
     try:
         info = setup(args, work, env, tag)
         port = free_port()
@@ -416,22 +553,32 @@ def run(args: argparse.Namespace, database_url: str | None) -> dict[str, Any]:
         server, cold = start_server(env, port, work / "server.log")
         log(f"server pid {server.pid} answered /api/health {cold:.2f}s after spawn")
         if args.no_learner:  # one round from a short-lived worker, then no learner at all
-            worker = subprocess.Popen(labelloop_cmd() + ["worker"], env=env,
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            worker = subprocess.Popen(
+                labelloop_cmd() + ["worker"],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             wq = wait_for_queue(base, info["slug"], info["admin_token"], args.queue_timeout, worker)
             stop_process(worker, "worker")
         else:
             wq = wait_for_queue(base, info["slug"], info["admin_token"], args.queue_timeout, server)
-        log(f"first queue ready {wq:.1f}s later; running {args.warmup:g}s warm-up + "
-            f"{args.seconds:g}s measured")
+        log(
+            f"first queue ready {wq:.1f}s later; running {args.warmup:g}s warm-up + "
+            f"{args.seconds:g}s measured"
+        )
         res = asyncio.run(drive(args, base, info, server.pid))
         stop_process(server, "server")
         server_log = _tail(work / "server.log", 200_000)
-        exp = cli(["export", info["slug"], "--format", "jsonl", "-o", str(work / "export.jsonl")],
-                  env)
+        exp = cli(
+            ["export", info["slug"], "--format", "jsonl", "-o", str(work / "export.jsonl")], env
+        )
         rows = read_export(work / "export.jsonl")
         log(f"exported {len(rows)} labeled items after stopping the server ({exp.wall_s:.1f}s)")
+        ok = True
     finally:
+        if not ok:
+            log(f"FAILED; data dir and server log kept in {work}:\n{_tail(work / 'server.log')}")
         for p, name in ((worker, "worker"), (server, "server")):
             if p is not None:
                 stop_process(p, name)
@@ -451,11 +598,20 @@ def run(args: argparse.Namespace, database_url: str | None) -> dict[str, Any]:
     v_before, v_after = res["before"]["version"], (res["status"].get("model") or {}).get("version")
     trained = [m for m in models if v_before is not None and m["version"] > v_before]
     dt_cpu = res["after"]["t"] - res["before"]["t"]
-    srv_cpu = (res["after"]["server_cpu"] - res["before"]["server_cpu"]
-               if res["before"]["server_cpu"] is not None and res["after"]["server_cpu"] is not None
-               else None)
+    srv_cpu = (
+        res["after"]["server_cpu"] - res["before"]["server_cpu"]
+        if res["before"]["server_cpu"] is not None and res["after"]["server_cpu"] is not None
+        else None
+    )
     if st.errors:
         log("errors: " + "; ".join(f"{k} x{n}" for k, n in st.errors.most_common(8)))
+    if http_errors:
+        t_first = min(r[1] for r in st.reqs)
+        buckets = Counter(int((r[1] - t_first) // 5) * 5 for r in st.reqs if r[3] != 200)
+        log(
+            "errors by time since the first request (5 s buckets): "
+            + ", ".join(f"{k}s: {v}" for k, v in sorted(buckets.items()))
+        )
     n_tracebacks = server_log.count("Traceback")
     if n_tracebacks:
         log(f"server log has {n_tracebacks} tracebacks; last:\n{server_log[-1500:]}")
@@ -474,8 +630,11 @@ def run(args: argparse.Namespace, database_url: str | None) -> dict[str, Any]:
         "submit_p95_ms": pct(lat["submit"], 95),
         "submit_p99_ms": pct(lat["submit"], 99),
         "annotations_per_s": round(acked_in / window, 1),
-        "offered_per_s": (round(args.clients * args.rate_per_client, 1)
-                          if not args.closed_loop and args.think_ms is None else None),
+        "offered_per_s": (
+            round(args.clients * args.rate_per_client, 1)
+            if not args.closed_loop and args.think_ms is None
+            else None
+        ),
         "annotations_acked": len(st.acked),
         "server_annotations": res["status"]["counts"]["annotations"],
         "http_5xx": http_5xx,
@@ -492,17 +651,22 @@ def run(args: argparse.Namespace, database_url: str | None) -> dict[str, Any]:
         "server_rss_mb": res["rss"],
         "server_peak_rss_mb": res["hwm"],
         "server_cpu_cores": round(srv_cpu / dt_cpu, 2) if srv_cpu is not None else None,
-        "client_cpu_cores": round((res["after"]["self_cpu"] - res["before"]["self_cpu"]) / dt_cpu,
-                                  2),
+        "client_cpu_cores": round(
+            (res["after"]["self_cpu"] - res["before"]["self_cpu"]) / dt_cpu, 2
+        ),
+        "setup": args.setup,
         "setup_s": round(info["setup_s"], 1),
         "cpus": os.cpu_count(),
+        "loadavg_1m": round(os.getloadavg()[0], 2),
     }
-    log(f"next p50/p95/p99 {figures['next_p50_ms']}/{figures['next_p95_ms']}/"
+    log(
+        f"next p50/p95/p99 {figures['next_p50_ms']}/{figures['next_p95_ms']}/"
         f"{figures['next_p99_ms']} ms; submit {figures['submit_p50_ms']}/"
         f"{figures['submit_p95_ms']}/{figures['submit_p99_ms']} ms; "
         f"{figures['annotations_per_s']} annotations/s; 5xx {http_5xx}; errors {http_errors}; "
         f"duplicates {checks['duplicate_assignments']}; lost {checks['lost_annotations']}; "
-        f"empty nexts {len(blocked)}; model v{v_before} -> v{v_after}")
+        f"empty nexts {len(blocked)}; model v{v_before} -> v{v_after}"
+    )
     if args.keep:
         log(f"kept {work}")
     else:
