@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import secrets
 import sys
+import time
 import webbrowser
 from collections.abc import Callable
 from pathlib import Path
@@ -289,8 +291,12 @@ def status(slug: str, as_json: Annotated[bool, typer.Option("--json")] = False) 
     from labelloop.workflow import projects
     from labelloop.workflow import status as wf_status
 
-    _, db = _open()
-    info = _run(lambda: wf_status.status(db, projects.system_context(db, slug)))
+    settings, db = _open()
+    info = _run(
+        lambda: wf_status.status(
+            db, projects.system_context(db, slug), features_dir=settings.features_dir
+        )
+    )
     if as_json:
         typer.echo(json.dumps(info, default=str))
         return
@@ -301,10 +307,24 @@ def status(slug: str, as_json: Annotated[bool, typer.Option("--json")] = False) 
     table.add_row("eval items", f"{c['eval']:,}")
     table.add_row("annotations", f"{c['annotations']:,}")
     table.add_row("strategy", info["strategy"])
+    table.add_row("featurizer", info["featurizer"])
+    table.add_row("classifier", info["model_setting"])
+    if info["random_share"]:
+        table.add_row("random control", f"{info['random_share']:.0%} of served items")
+    feats = info["features"]
+    if feats:
+        done = "unknown" if feats["computed"] is None else f"{feats['computed']:,}"
+        table.add_row("features", f"{done} / {feats['total']:,} items computed")
+        if feats["error"]:
+            table.add_row("features error", feats["error"])
     model = info["model"]
     if model:
         metrics = ", ".join(f"{k} {v:.3f}" for k, v in model["metrics"].items() if k != "n_eval")
-        table.add_row("model", f"v{model['version']} {model['model']} on {model['n_train']} labels")
+        table.add_row(
+            "model",
+            f"v{model['version']} {model['model']} on {model['featurizer']}, "
+            f"{model['n_train']} labels",
+        )
         table.add_row("eval", metrics or "no labeled eval items")
         for d in model["stopping"]:
             table.add_row("stop?" if not d["stop"] else "STOP recommended", d["reason"])
@@ -354,15 +374,477 @@ def _serve(settings: Settings, *, on_ready: Callable[[], None] | None = None) ->
 
 
 @app.command()
-def worker() -> None:
+def simulate(
+    file: Path,
+    label_field: Annotated[
+        str, typer.Option(help="Field holding each record's true label (the oracle).")
+    ] = "label",
+    text_field: Annotated[str, typer.Option(help="Field holding the text.")] = "text",
+    strategies: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated strategy names, or 'all' (default: random and the "
+            "project default)."
+        ),
+    ] = None,
+    seeds: Annotated[int, typer.Option(min=1, help="Seeds (splits and seed sets).")] = 5,
+    budget: Annotated[int, typer.Option(min=1, help="Labels each strategy may buy.")] = 500,
+    batch: Annotated[int, typer.Option(min=1, help="Labels per round.")] = 10,
+    featurizer: Annotated[str, typer.Option(help="Registered featurizer, e.g. tfidf.")] = "tfidf",
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Folder for curves.png/.html and results.json.")
+    ] = None,
+    max_seconds: Annotated[
+        float, typer.Option(min=1, help="Stop cleanly after this long (whole seeds only).")
+    ] = 3600.0,
+    format: Annotated[str | None, typer.Option(help="jsonl or csv (default: by suffix).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
+) -> None:
+    """Replay active learning on a labeled file to choose a strategy before paying annotators."""
+    from rich.progress import MofNCompleteColumn, SpinnerColumn
+
+    from labelloop.learn import simulate as sim
+
+    out_dir = out_dir or Path(f"{file.stem}-simulation")
+
+    def go() -> tuple[Any, dict[str, Any]]:
+        records = _sim_read(file, fmt=format, text_field=text_field, label_field=label_field)
+        names = _sim_strategy_names(strategies)
+        with Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=err,
+            transient=True,
+        ) as progress:
+            task = progress.add_task(f"featurizing {len(records['texts']):,} texts", total=None)
+            X = _sim_features(featurizer, records["texts"])
+            progress.update(task, description=f"simulating {len(names)} strategies × {seeds} seeds")
+            try:
+                result = sim.simulate(
+                    X,
+                    records["y"],
+                    classes=records["classes"],
+                    strategies={name: _sim_strategy(name) for name in names},
+                    seeds=list(range(seeds)),
+                    budget=budget,
+                    batch_size=batch,
+                    stopping=_sim_stopping(),
+                    max_seconds=max_seconds,
+                    progress=lambda done, total: progress.update(task, completed=done, total=total),
+                )
+            except ValueError as exc:  # e.g. a test split smaller than the number of classes
+                raise LabelloopError(f"cannot simulate on {file.name}: {exc}") from None
+        if not result.runs:
+            raise LabelloopError(
+                f"no seed finished within --max-seconds {max_seconds:g}; raise it or lower --budget"
+            )
+        info = {k: v for k, v in records.items() if k not in ("texts", "y")}
+        info["classes"] = list(records["classes"])
+        return result, info
+
+    result, info = _run(go)
+    data = {"file": str(file), "featurizer": featurizer, **info, **sim.to_json(result)}
+    written = _sim_write(out_dir, result, data, title=f"Active learning on {file.name}")
+    data["outputs"] = written
+    if as_json:
+        typer.echo(json.dumps(data))
+        return
+    out.print(_sim_table(result, data))
+    note = (
+        f"{info['n_records']:,} labeled records ({info['n_duplicates']:,} duplicate texts, "
+        f"{info['n_unlabeled']:,} without a label skipped), {len(result.classes)} classes; "
+        f"full-data accuracy {data['full_accuracy']:.3f} on {data['n_test']:,} test records"
+    )
+    out.print(note, highlight=False)
+    if result.timed_out:
+        out.print(
+            f"[yellow]stopped at --max-seconds {max_seconds:g}:[/yellow] {len(result.runs)} of "
+            f"{seeds} seeds finished; the figures are over those"
+        )
+    out.print(f"wrote {', '.join(written)} to {out_dir}", highlight=False)
+
+
+def _sim_read(file: Path, *, fmt: str | None, text_field: str, label_field: str) -> dict[str, Any]:
+    """Labeled records of a JSONL/CSV file, duplicate texts dropped, labels as class indices."""
+    import numpy as np
+
+    from labelloop.ingest import content_hash, importer_for_path, make_importer
+
+    if not file.is_file():
+        raise LabelloopError(f"no file at {file}")
+    importer = make_importer(
+        fmt or importer_for_path(file.name), text_field=text_field, label_field=label_field
+    )
+    texts: list[str] = []
+    labels: list[str] = []
+    seen: set[str] = set()
+    duplicates = unlabeled = 0
+    with file.open("rb") as raw:
+        for item in importer.read(raw):
+            if item.label is None:
+                unlabeled += 1
+                continue
+            if isinstance(item.label, list | dict):
+                raise LabelloopError(
+                    f"line {item.line}, field '{label_field}': simulate needs one label per "
+                    "record, got a list or object"
+                )
+            key = content_hash(str(item.payload["text"]))
+            if key in seen:
+                duplicates += 1
+                continue
+            seen.add(key)
+            texts.append(str(item.payload["text"]))
+            labels.append(str(item.label))
+    if not labels:
+        raise LabelloopError(
+            f"no record of {file.name} has a label in field '{label_field}' (see --label-field)"
+        )
+    classes = tuple(sorted(set(labels)))
+    if len(classes) < 2:
+        raise LabelloopError(
+            f"every label in field '{label_field}' is {classes[0]!r}; simulate needs two classes"
+        )
+    if len(labels) < max(40, 8 * len(classes)):
+        raise LabelloopError(
+            f"{len(labels)} labeled records is too few to simulate; "
+            f"need at least {max(40, 8 * len(classes))}"
+        )
+    index = {c: i for i, c in enumerate(classes)}
+    return {
+        "texts": texts,
+        "y": np.asarray([index[label] for label in labels], dtype=np.int64),
+        "classes": classes,
+        "n_records": len(labels),
+        "n_duplicates": duplicates,
+        "n_unlabeled": unlabeled,
+    }
+
+
+def _sim_strategy_names(spec: str | None) -> list[str]:
+    """Strategy names from --strategies: a list, 'all', or random plus the project default."""
+    from labelloop.learn import STRATEGIES, make_strategy
+    from labelloop.schema.settings import ProjectSettings
+
+    if spec is None:
+        names = ["random", ProjectSettings().strategy, *_sim_default_policy()]
+    elif spec.strip() == "all":
+        names = ["random", *STRATEGIES.names()]  # the control first, in tables and charts
+    else:
+        names = [n.strip() for n in spec.split(",") if n.strip()]
+    names = list(dict.fromkeys(names))
+    if not names:
+        raise LabelloopError("--strategies names no strategy")
+    for name in names:
+        make_strategy(name)  # an unknown name fails here, listing the known ones
+    return names
+
+
+def _sim_default_policy() -> list[str]:
+    """The learner's adaptive default policy, when one is registered (``DEFAULT_STRATEGY``)."""
+    import labelloop.learn as learn
+
+    policy = getattr(learn, "DEFAULT_STRATEGY", None)
+    return [policy] if isinstance(policy, str) and policy in learn.STRATEGIES else []
+
+
+def _sim_strategy(name: str) -> Any:
+    from labelloop.learn import make_strategy
+
+    return make_strategy(name)
+
+
+def _sim_stopping() -> list[Any]:
+    """Every registered stopping rule that builds with its defaults (the budget is --budget)."""
+    from labelloop.learn import STOPPING, make_stopping
+
+    rules = []
+    for name in STOPPING.names():
+        if name == "budget":  # fires at --budget by construction: nothing to learn from it
+            continue
+        with contextlib.suppress(TypeError):
+            rules.append(make_stopping(name))
+    return rules
+
+
+def _sim_features(name: str, texts: list[str]) -> Any:
+    from labelloop.learn import make_featurizer
+
+    featurizer = make_featurizer(name)
+    payloads = [{"text": t} for t in texts]
+    try:
+        return featurizer.fit(payloads).transform(payloads)
+    except (ImportError, OSError) as exc:
+        raise LabelloopError(f"featurizer '{name}' cannot run here: {exc}") from None
+
+
+def _sim_write(out_dir: Path, result: Any, data: dict[str, Any], *, title: str) -> list[str]:
+    """results.json, curves.html and (with matplotlib) curves.png; the names written."""
+    from labelloop.insight import curves
+    from labelloop.learn import simulate
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "results.json").write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    chart = curves.Chart(
+        title=title,
+        subtitle=(
+            f"{len(result.runs)} seeds, batch {result.batch_size}, budget {result.budget}, "
+            f"featurizer {data['featurizer']}; {data['n_pool']:,} pool / {data['n_test']:,} test"
+        ),
+        curves={
+            m: simulate.mean_curves(result, metric=m, up_to=result.budget)
+            for m in ("accuracy", "macro_f1")
+        },
+        full={"accuracy": data["full_accuracy"], "macro_f1": data["full_macro_f1"]},
+        table=_sim_rows(result, data),
+        text_columns=(0, 5),
+    )
+    curves.write_html(out_dir / "curves.html", chart)
+    written = ["results.json", "curves.html"]
+    try:
+        curves.write_png(out_dir / "curves.png", chart)
+        written.append("curves.png")
+    except ImportError:
+        err.print("curves.png skipped: matplotlib is missing (pip install 'labelloop[sim]')")
+    return written
+
+
+def _sim_rows(result: Any, data: dict[str, Any]) -> list[list[str]]:
+    """The summary as text cells, header first: the terminal table and the HTML page share it."""
+    n = len(result.runs)
+
+    def reach(entry: dict[str, Any], pct: int) -> str:
+        mean, hit = entry[f"labels_to_{pct}"], entry[f"reached_{pct}"]
+        if mean is not None:
+            return f"{mean:,.0f}"
+        return "not reached" if hit == 0 else f"not reached ({hit}/{n})"
+
+    def stops(entry: dict[str, Any]) -> str:
+        lines = []
+        for rule, s in entry["stopping"].items():
+            if not s["fired"]:
+                lines.append(f"{rule}: never")
+            else:
+                lines.append(
+                    f"{rule}: {s['labels_mean']:,.0f} labels, {s['kept_mean']:.1%} of full"
+                    + (f" ({s['fired']}/{n} seeds)" if s["fired"] < n else "")
+                )
+        return "\n".join(lines) or "none registered"
+
+    rows = [
+        ["strategy", "labels to 95%", "labels to 98%", "AUC", "at budget", "stopping", "query ms"]
+    ]
+    for e in data["strategies"]:
+        rows.append(
+            [
+                e["strategy"],
+                reach(e, 95),
+                reach(e, 98),
+                f"{e['auc']:.3f}",
+                f"{e['kept_at_budget']:.1%}",
+                stops(e),
+                f"{e['query_ms_median']:.1f}",
+            ]
+        )
+    return rows
+
+
+def _sim_table(result: Any, data: dict[str, Any]) -> Table:
+    head, *rows = _sim_rows(result, data)
+    table = Table(
+        title=f"labels to reach a share of full-data accuracy (mean of {len(result.runs)} seeds)",
+        caption="(k/n): seeds that reached the level within the budget",
+    )
+    for i, name in enumerate(head):
+        table.add_column(
+            name,
+            justify="left" if i in (0, 5) else "right",
+            overflow="fold",
+            ratio=3 if i == 5 else 1,
+        )
+    for row in rows:
+        table.add_row(*(escape(cell) for cell in row))
+    return table
+
+
+@app.command()
+def worker(
+    parent_pid: Annotated[
+        int | None, typer.Option(hidden=True, help="Stop when this process is gone.")
+    ] = None,
+) -> None:
     """Run the learner alone (team mode: serve with LABELLOOP_LEARNER=off, run workers beside)."""
-    from labelloop.workflow.learning import Learner
+    import signal
+    import threading
+
+    from labelloop.workflow.learning import FeatureCache, Learner
 
     settings, db = _open()
     out.print(f"labelloop worker on {db.engine.url!r}")
-    learner = Learner(db, poll_s=settings.learner_poll_s)
+    learner = Learner(db, poll_s=settings.learner_poll_s, cache=FeatureCache(settings.features_dir))
+    signal.signal(signal.SIGTERM, lambda *_: learner.stop())
+    if parent_pid is not None:
+
+        def watch_parent() -> None:  # a server killed hard must not leave its learner behind
+            while os.getppid() == parent_pid and not learner.stopped:
+                time.sleep(1)
+            learner.stop()
+
+        threading.Thread(target=watch_parent, daemon=True).start()
     with contextlib.suppress(KeyboardInterrupt):
         learner.run_forever()
+
+
+gold_app = typer.Typer(no_args_is_help=True, help="Mark items with known answers (gold).")
+app.add_typer(gold_app, name="gold")
+
+
+@app.command()
+def quality(
+    slug: str,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    cohort: Annotated[str, typer.Option(help="Item metadata field to group by.")] = "cohort",
+    scan: Annotated[
+        bool, typer.Option("--scan", help="First flag likely label errors (confident learning).")
+    ] = False,
+    n_boot: Annotated[int, typer.Option(help="Bootstrap resamples per interval.")] = 200,
+) -> None:
+    """Agreement (κ, α, per label, pair, cohort, week), the annotator table and flags."""
+    from labelloop.workflow import projects
+    from labelloop.workflow import quality as wf_quality
+
+    _, db = _open()
+
+    def go() -> tuple[dict[str, Any] | None, dict[str, Any]]:
+        ctx = projects.system_context(db, slug)
+        found = wf_quality.scan(db, ctx) if scan else None
+        return found, wf_quality.report(db, ctx, cohort_field=cohort, n_boot=max(0, n_boot))
+
+    found, info = _run(go)
+    if as_json:
+        typer.echo(json.dumps({**info, "scan": found} if found else info, default=str))
+        return
+    if found is not None:
+        out.print(f"scan: {found['checked']} labels checked, {found['flagged']} newly flagged")
+    _print_quality(info)
+
+
+def _fmt(value: float | None, pct: bool = False) -> str:
+    if value is None:
+        return "—"
+    return f"{100 * value:.1f}%" if pct else f"{value:.3f}"
+
+
+def _print_quality(info: dict[str, Any]) -> None:
+    a = info["agreement"]
+    o = a["overall"]
+
+    def stat(s: dict[str, Any], pct: bool = False) -> str:
+        text = _fmt(s["value"], pct)
+        if s["ci"]:
+            text += f"  [{_fmt(s['ci'][0], pct)}, {_fmt(s['ci'][1], pct)}]"
+        elif s["reason"]:
+            text += f"  ({s['reason']})"
+        return text
+
+    head = Table(title=f"{info['project']['name']}: agreement", show_header=False)
+    head.add_row("items compared", f"{o['n_items_compared']:,} ({a['n_raters']} annotators)")
+    head.add_row("percent agreement", stat(o["percent"], pct=True))
+    head.add_row("Fleiss' kappa", stat(o["fleiss"]))
+    head.add_row("Krippendorff's alpha", stat(o["alpha"]))
+    review = info["review"]
+    head.add_row("review", f"{review['in_review']} waiting, {review['escalated']} escalated")
+    head.add_row("flags", f"{info['flags']['open']} open of {info['flags']['total']}")
+    out.print(head)
+    raters = a["pairwise"]["raters"]
+    if len(raters) >= 2:
+        pairs = Table(title="Cohen's kappa per pair")
+        pairs.add_column("")
+        for r in raters:
+            pairs.add_column(escape(r))
+        for i, r in enumerate(raters):
+            cells = [
+                "" if i == j else _fmt(a["pairwise"]["kappa"][i][j]) for j in range(len(raters))
+            ]
+            pairs.add_row(escape(r), *cells)
+        out.print(pairs)
+    people = Table(title="Annotators")
+    for col in ("annotator", "labels", "s/label", "agree", "gold", "reviewed", "rejected", "flags"):
+        people.add_column(col)
+    for u in info["annotators"]:
+        people.add_row(
+            escape(u["username"]),
+            f"{u['labels']:,}",
+            "—" if u["active_s_per_label"] is None else f"{u['active_s_per_label']:.1f}",
+            _fmt(u["agreement_with_resolved"], pct=True),
+            _fmt(u["gold_accuracy"], pct=True),
+            str(u["reviewed"]),
+            _fmt(u["rejection_rate"], pct=True),
+            ", ".join(f"{k} {n}" for k, n in u["flags"].items()) or "—",
+        )
+    out.print(people)
+
+
+@gold_app.command("set")
+def gold_set(slug: str, item: str, label: str) -> None:
+    """Mark ITEM (its external id, or #number) of SLUG as gold with the known LABEL."""
+    from labelloop.workflow import projects
+    from labelloop.workflow import quality as wf_quality
+
+    _, db = _open()
+
+    def go() -> dict[str, Any]:
+        ctx = projects.system_context(db, slug)
+        target = ctx.schema.target
+        value = {target.name: label.split("|") if target.type == "multi_choice" else label}
+        number = int(item[1:]) if item[:1] == "#" and item[1:].isdigit() else None
+        external = None if number is not None else item
+        return wf_quality.set_gold(db, ctx, value, item_id=number, external_id=external)
+
+    done = _run(go)
+    name = str(done["external_id"] or done["item_id"])
+    out.print(f"item {escape(name)} is gold: {escape(label)}")
+
+
+@gold_app.command("list")
+def gold_list(slug: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List the gold items of SLUG with their answers."""
+    from labelloop.workflow import projects
+    from labelloop.workflow import quality as wf_quality
+
+    _, db = _open()
+    rows = _run(lambda: wf_quality.gold_items(db, projects.system_context(db, slug)))
+    if as_json:
+        typer.echo(json.dumps(rows, default=str))
+        return
+    for r in rows:
+        out.print(
+            f"{r['external_id'] or '#' + str(r['item_id'])}\t{json.dumps(r['value'])}"
+            f"\tanswered {r['answered']}",
+            highlight=False,
+        )
+
+
+@gold_app.command("remove")
+def gold_remove(slug: str, item: str) -> None:
+    """Stop using ITEM (external id or #number) of SLUG as a gold check."""
+    from labelloop.workflow import projects
+    from labelloop.workflow import quality as wf_quality
+
+    _, db = _open()
+
+    def go() -> None:
+        ctx = projects.system_context(db, slug)
+        if item[:1] == "#" and item[1:].isdigit():
+            wf_quality.remove_gold(db, ctx, item_id=int(item[1:]))
+        else:
+            wf_quality.remove_gold(db, ctx, external_id=item)
+
+    _run(go)
+    out.print(f"item {escape(item)} is no longer gold")
 
 
 @app.command()

@@ -24,12 +24,20 @@ class Settings(BaseSettings):
     port: int = 8765
     secret_key: str | None = None
     session_max_age_s: int = 14 * 24 * 3600
-    learner: str = "thread"  # thread | off: who retrains in `serve` (team mode runs `worker`)
+    # Who retrains for `serve`: "process" (a `labelloop worker` child on another core, so
+    # training never competes with serving for the interpreter), "thread", or "off" (team mode
+    # runs `labelloop worker` processes itself).
+    learner: str = "process"
     learner_poll_s: float = 0.5
 
     @property
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{self.home / 'labelloop.db'}"
+
+    @property
+    def features_dir(self) -> Path:
+        """Where features that are computed once per item (embeddings) are kept."""
+        return self.home / "features"
 
     def ensure_home(self) -> Path:
         self.home.mkdir(parents=True, exist_ok=True)

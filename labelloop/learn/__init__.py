@@ -1,11 +1,16 @@
 """The learner: featurizers, models, query strategies, cold start, stopping criteria, rounds.
 
-PURE: imports only the standard library, numpy, scipy, scikit-learn, threadpoolctl and
-``labelloop.domain`` / ``labelloop.errors``.
+PURE: imports only the standard library, numpy, scipy, scikit-learn, threadpoolctl, cleanlab
+(lazily, for re-label suggestions) and ``labelloop.domain`` / ``labelloop.errors``. Importing
+the package registers the built-in strategies and stopping criteria; it computes nothing.
 """
 
+from labelloop.learn.batch import Badge, ClusterMargin, CoreSet
 from labelloop.learn.coldstart import diverse_selection
+from labelloop.learn.committee import QBCKullbackLeibler, QBCVoteEntropy, bootstrap_committee
 from labelloop.learn.conformance import check_featurizer, check_stopping, check_strategy
+from labelloop.learn.density import DensityWeighted
+from labelloop.learn.embeddings import MiniLMFeaturizer
 from labelloop.learn.featurize import (
     FEATURIZERS,
     Featurizer,
@@ -13,10 +18,16 @@ from labelloop.learn.featurize import (
     make_featurizer,
     register_featurizer,
 )
-from labelloop.learn.model import default_model, fit_model, predict_proba_chunked
+from labelloop.learn.images import HogFeaturizer, PixelFeaturizer
+from labelloop.learn.model import default_model, fit_model, make_model, predict_proba_chunked
+from labelloop.learn.policy import AutoPolicy
+from labelloop.learn.relabel import relabel_candidates
 from labelloop.learn.round import RoundResult, choose_stop_set, run_round
+from labelloop.learn.similarity import most_similar
 from labelloop.learn.stopping import (
     STOPPING,
+    EvalPlateau,
+    KappaAverage,
     LabelBudget,
     StabilizingPredictions,
     StoppingCriterion,
@@ -34,22 +45,43 @@ from labelloop.learn.strategies import (
     make_strategy,
     register_strategy,
 )
+from labelloop.learn.tabular import TableFeaturizer
+from labelloop.learn.typicality import TypiClust
+
+DEFAULT_STRATEGY = "auto"
+"""The strategy a project uses unless its settings name another."""
 
 __all__ = [
+    "DEFAULT_STRATEGY",
     "FEATURIZERS",
     "STOPPING",
     "STRATEGIES",
+    "AutoPolicy",
+    "Badge",
+    "ClusterMargin",
+    "CoreSet",
+    "DensityWeighted",
     "Entropy",
+    "EvalPlateau",
     "Featurizer",
+    "HogFeaturizer",
+    "KappaAverage",
     "LabelBudget",
     "LeastConfidence",
     "Margin",
+    "MiniLMFeaturizer",
+    "PixelFeaturizer",
+    "QBCKullbackLeibler",
+    "QBCVoteEntropy",
     "QueryStrategy",
     "RandomSampling",
     "RoundResult",
     "StabilizingPredictions",
     "StoppingCriterion",
+    "TableFeaturizer",
     "TfidfFeaturizer",
+    "TypiClust",
+    "bootstrap_committee",
     "check_featurizer",
     "check_stopping",
     "check_strategy",
@@ -59,11 +91,14 @@ __all__ = [
     "evaluate_all",
     "fit_model",
     "make_featurizer",
+    "make_model",
     "make_stopping",
     "make_strategy",
+    "most_similar",
     "predict_proba_chunked",
     "register_featurizer",
     "register_stopping",
     "register_strategy",
+    "relabel_candidates",
     "run_round",
 ]

@@ -7,6 +7,7 @@ built-ins and plug-ins alike. Each check raises ``AssertionError`` naming what b
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -20,9 +21,16 @@ def _require(condition: bool, message: str) -> None:
         raise AssertionError(message)
 
 
-def _fixture_pool(n_rows: int = 40, n_classes: int = 3, n_labeled: int = 12) -> Pool:
+MAX_REASON_CHARS = 300
+"""Reasons are stored and shown up to this length."""
+
+
+def _fixture_pool(
+    n_rows: int = 40, n_classes: int = 3, n_labeled: int = 12, *, dense: bool = False
+) -> Pool:
     rng = np.random.default_rng(7)
-    X = csr_matrix(rng.random((n_rows, 5)))
+    values = rng.random((n_rows, 5))
+    X = values if dense else csr_matrix(values)
     y = np.full(n_rows, MISSING, dtype=np.int64)
     labeled = rng.choice(n_rows, size=n_labeled, replace=False)
     y[labeled] = rng.integers(0, n_classes, size=n_labeled)
@@ -32,6 +40,12 @@ def _fixture_pool(n_rows: int = 40, n_classes: int = 3, n_labeled: int = 12) -> 
         y=y,
         classes=tuple(f"class_{c}" for c in range(n_classes)),
     )
+
+
+def _fixture_committee(pool: Pool, n_members: int = 4) -> np.ndarray:
+    rng = np.random.default_rng(13)
+    shape = (n_members, pool.y.shape[0])
+    return rng.dirichlet(np.ones(len(pool.classes)), size=shape)
 
 
 def _fixture_proba(pool: Pool) -> np.ndarray:
@@ -66,6 +80,10 @@ def _check_selection(sel: Any, pool: Pool, batch_size: int, who: str) -> None:
         all(isinstance(r, str) and r.strip() for r in sel.reasons),
         f"{who}: every reason must be a non-empty string",
     )
+    _require(
+        all(len(r) <= MAX_REASON_CHARS and "\n" not in r for r in sel.reasons),
+        f"{who}: every reason must be one line of at most {MAX_REASON_CHARS} characters",
+    )
 
 
 def _same(a: Selection, b: Selection) -> bool:
@@ -83,26 +101,41 @@ def check_strategy(strategy_cls: Callable[[], Any]) -> None:
     scikit-learn). Checked: a non-empty ``name``; only unlabeled rows, without duplicates;
     ``len(indices) == len(scores) == len(reasons) == min(batch_size, n_candidates)``, also for
     a batch larger than the pool and for a fully labeled pool; finite scores; non-empty reasons;
-    the same selection for the same seed; inputs left unmodified; and with ``proba=None``
-    either a valid selection or a ``ValueError`` that mentions ``proba``.
+    the same selection for the same seed; inputs left unmodified, with sparse and with dense
+    features; one-line reasons of at most ``MAX_REASON_CHARS`` characters; and with
+    ``proba=None`` either a valid selection or a ``ValueError`` that mentions ``proba``.
+
+    A strategy that declares ``needs_committee = True`` is also run with
+    ``Pool.committee_proba`` set. One that declares ``cold_start = True`` must give a valid
+    selection without ``proba``, also on a pool with no label at all.
     """
     strategy = strategy_cls()
     who = getattr(strategy_cls, "__qualname__", repr(strategy_cls))
     name = getattr(strategy, "name", None)
     _require(isinstance(name, str) and bool(name), f"{who}: needs a non-empty str 'name'")
-    pool = _fixture_pool()
-    proba = _fixture_proba(pool)
-    before = (proba.copy(), pool.y.copy())
-    n_candidates = int(np.sum(pool.y == MISSING))
-    for batch_size in (0, 1, 5, n_candidates, n_candidates + 10):
-        sel = strategy.query(pool, proba, batch_size, np.random.default_rng(3))
-        _check_selection(sel, pool, batch_size, f"{who} (batch_size={batch_size})")
-        again = strategy.query(pool, proba, batch_size, np.random.default_rng(3))
-        _require(_same(sel, again), f"{who}: same rng seed gave a different selection")
-    _require(
-        np.array_equal(proba, before[0]) and np.array_equal(pool.y, before[1]),
-        f"{who}: query modified its inputs",
-    )
+    pools = [_fixture_pool(), _fixture_pool(dense=True)]
+    if getattr(strategy, "needs_committee", False):
+        pools.append(replace(pools[0], committee_proba=_fixture_committee(pools[0])))
+    for pool in pools:
+        proba = _fixture_proba(pool)
+        before = (
+            proba.copy(),
+            pool.y.copy(),
+            None if pool.committee_proba is None else pool.committee_proba.copy(),
+        )
+        n_candidates = int(np.sum(pool.y == MISSING))
+        for batch_size in (0, 1, 5, n_candidates, n_candidates + 10):
+            sel = strategy.query(pool, proba, batch_size, np.random.default_rng(3))
+            _check_selection(sel, pool, batch_size, f"{who} (batch_size={batch_size})")
+            again = strategy.query(pool, proba, batch_size, np.random.default_rng(3))
+            _require(_same(sel, again), f"{who}: same rng seed gave a different selection")
+        _require(
+            np.array_equal(proba, before[0])
+            and np.array_equal(pool.y, before[1])
+            and (before[2] is None or np.array_equal(np.asarray(pool.committee_proba), before[2])),
+            f"{who}: query modified its inputs",
+        )
+    pool = pools[0]
 
     full = Pool(pool.item_ids, pool.X, np.zeros_like(pool.y), pool.classes)
     sel = strategy.query(full, _fixture_proba(full), 5, np.random.default_rng(3))
@@ -115,15 +148,23 @@ def check_strategy(strategy_cls: Callable[[], Any]) -> None:
     else:
         _check_selection(sel, pool, 5, f"{who} (proba=None)")
 
+    if getattr(strategy, "cold_start", False):
+        blank = replace(pool, y=np.full_like(pool.y, MISSING))
+        for batch_size in (1, 7):
+            sel = strategy.query(blank, None, batch_size, np.random.default_rng(3))
+            _check_selection(sel, blank, batch_size, f"{who} (cold start, no labels)")
+
 
 def _fixture_history() -> list[RoundSummary]:
     rng = np.random.default_rng(5)
     base = rng.integers(0, 3, size=200)
     history = [RoundSummary(0, 10, np.empty(0, dtype=np.int64))]
+    accuracy = (0.6, 0.7, 0.75, 0.78, 0.79, 0.79, 0.79)
     for version, flips in enumerate((80, 40, 10, 1, 0, 0, 0), start=1):
         predictions = base.copy()
         predictions[:flips] = (predictions[:flips] + 1) % 3
-        history.append(RoundSummary(version, 10 + 50 * version, predictions, {"accuracy": 0.8}))
+        metrics = {"accuracy": accuracy[version - 1]}
+        history.append(RoundSummary(version, 10 + 50 * version, predictions, metrics))
     return history
 
 
@@ -139,6 +180,11 @@ def _check_decision(decision: Any, name: str, who: str) -> None:
     _require(
         isinstance(decision.reason, str) and bool(decision.reason.strip()),
         f"{who}: decision.reason must be a non-empty sentence",
+    )
+    more = getattr(decision, "more_labels", None)
+    _require(
+        more is None or (isinstance(more, int) and not isinstance(more, bool) and more >= 0),
+        f"{who}: decision.more_labels must be None or a non-negative int",
     )
 
 

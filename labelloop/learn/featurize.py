@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Protocol, Self, runtime_checkable
 
@@ -11,6 +12,7 @@ from scipy.sparse import csr_matrix
 from sklearn.base import BaseEstimator
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from labelloop.errors import LabelloopError
 from labelloop.learn.registry import Registry
 
 SMALL_CORPUS = 50
@@ -19,7 +21,13 @@ SMALL_CORPUS = 50
 
 @runtime_checkable
 class Featurizer(Protocol):
-    """A scikit-learn transformer over raw payloads, with a version string for the feature cache."""
+    """A scikit-learn transformer over raw payloads, with a version string for the feature cache.
+
+    Optional class attributes: ``cache_per_item = True`` when each row depends on its own payload
+    only and is costly (a pretrained encoder), so rows are computed once per item and kept on disk
+    under the version; ``requires`` (import names of optional packages) and ``install_hint`` (the
+    command that installs them), checked without importing by :func:`missing_requirement`.
+    """
 
     version: str
 
@@ -44,6 +52,34 @@ def make_featurizer(name: str = "tfidf") -> Featurizer:
         When no featurizer of that name is registered; the message lists the known ones.
     """
     return FEATURIZERS.make(name)
+
+
+def missing_requirement(name: str) -> str | None:
+    """Why the featurizer registered as ``name`` cannot run here, or ``None`` when it can.
+
+    A featurizer that needs optional packages lists their import names in a class attribute
+    ``requires`` and the command that installs them in ``install_hint``; nothing is imported.
+    """
+    cls = FEATURIZERS[name]
+    modules = getattr(cls, "requires", ())
+    if all(importlib.util.find_spec(m) is not None for m in modules):
+        return None
+    return f"featurizer '{name}' needs: {getattr(cls, 'install_hint', 'its optional packages')}"
+
+
+def require_modules(name: str, modules: Sequence[str], install_hint: str) -> None:
+    """Raise a :class:`LabelloopError` naming ``install_hint`` unless ``modules`` are importable."""
+    if not all(importlib.util.find_spec(m) is not None for m in modules):
+        raise LabelloopError(f"featurizer '{name}' needs: {install_hint}")
+
+
+def caches_per_item(name: str) -> bool:
+    """Whether a featurizer's rows depend on their own payload only and are worth a disk cache.
+
+    Such featurizers (pretrained encoders) set the class attribute ``cache_per_item = True``;
+    corpus-fitted ones such as TF-IDF are recomputed with the items instead.
+    """
+    return bool(getattr(FEATURIZERS[name], "cache_per_item", False))
 
 
 @register_featurizer("tfidf")

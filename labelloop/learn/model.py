@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+import re
+from typing import Any, Self
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy.sparse import csr_matrix
-from sklearn.base import clone
+from scipy.special import expit, softmax
+from sklearn.base import BaseEstimator, ClassifierMixin, clone, is_classifier
+from sklearn.calibration import CalibratedClassifierCV
 from sklearn.linear_model import LogisticRegression
 from threadpoolctl import threadpool_limits
+
+from labelloop.errors import SchemaError
+
+DEFAULT_MODEL = "logistic_regression"
+"""The ``model`` setting that means :func:`default_model`."""
+MODEL_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
+CALIBRATION_FOLDS = 3
 
 
 def default_model() -> LogisticRegression:
@@ -28,11 +39,127 @@ def default_model() -> LogisticRegression:
     return LogisticRegression(C=4.0, class_weight="balanced", max_iter=1000)
 
 
+def model_class(name: str) -> type:
+    """The classifier class a ``model`` setting names: ``logistic_regression`` or an import path.
+
+    Parameters
+    ----------
+    name : str
+        ``"logistic_regression"`` or a dotted path such as ``"sklearn.svm.LinearSVC"``.
+
+    Returns
+    -------
+    type
+        A scikit-learn classifier class that can be built without arguments.
+
+    Raises
+    ------
+    SchemaError
+        When the path is malformed, does not import, or names something that is not a
+        classifier; the message says which.
+    """
+    if name == DEFAULT_MODEL:
+        return LogisticRegression
+    if not MODEL_PATH.match(name):
+        raise SchemaError(
+            f"model '{name[:200]}' must be '{DEFAULT_MODEL}' or the import path of a "
+            "scikit-learn classifier, such as 'sklearn.svm.LinearSVC'"
+        )
+    module_name, _, attr = name.rpartition(".")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise SchemaError(f"model '{name}': cannot import '{module_name}' ({exc})") from None
+    cls = getattr(module, attr, None)
+    if not isinstance(cls, type):
+        raise SchemaError(f"model '{name}': '{module_name}' has no class '{attr}'")
+    try:
+        instance = cls()
+    except Exception as exc:  # any constructor error means "not usable by name"
+        raise SchemaError(f"model '{name}' cannot be built without arguments: {exc}") from None
+    if not is_classifier(instance) or not hasattr(instance, "fit"):
+        raise SchemaError(f"model '{name}' is not a scikit-learn classifier")
+    return cls
+
+
+def make_model(name: str = DEFAULT_MODEL) -> Any:
+    """An unfitted classifier for a ``model`` setting (see :func:`model_class`)."""
+    if name == DEFAULT_MODEL:
+        return default_model()
+    return model_class(name)()
+
+
+def model_label(estimator: Any) -> str:
+    """A fitted model's name for people: its class, and whether its probabilities are calibrated."""
+    if isinstance(estimator, CalibratedClassifierCV | DecisionSoftmax):
+        return f"{type(estimator.estimator).__name__} (calibrated)"
+    return type(estimator).__name__
+
+
+class DecisionSoftmax(ClassifierMixin, BaseEstimator):
+    """Probabilities from a classifier's decision function: a logistic for two classes, a
+    softmax for more.
+
+    The stand-in for :class:`~sklearn.calibration.CalibratedClassifierCV` while some class has a
+    single label, too few for Platt scaling's cross-validation (Platt 1999); uncalibrated, but
+    monotone in the margin, which is what the uncertainty strategies rank by.
+
+    Parameters
+    ----------
+    estimator : classifier with ``decision_function``
+
+    Attributes
+    ----------
+    estimator_ : classifier
+        The fitted clone.
+    classes_ : ndarray of shape (n_classes,)
+    """
+
+    def __init__(self, estimator: Any = None) -> None:
+        self.estimator = estimator
+
+    def fit(self, X: Any, y: Any) -> Self:
+        self.estimator_ = clone(self.estimator).fit(X, y)
+        self.classes_ = self.estimator_.classes_
+        return self
+
+    def decision_function(self, X: Any) -> NDArray[np.float64]:
+        return np.asarray(self.estimator_.decision_function(X), dtype=np.float64)
+
+    def predict_proba(self, X: Any) -> NDArray[np.float64]:
+        scores = self.decision_function(X)
+        if scores.ndim == 1:
+            positive = expit(scores)
+            return np.column_stack([1.0 - positive, positive])
+        return np.asarray(softmax(scores, axis=1), dtype=np.float64)
+
+    def predict(self, X: Any) -> NDArray[Any]:
+        return np.asarray(self.classes_[self.predict_proba(X).argmax(axis=1)])
+
+
+def with_probabilities(model: Any, y: NDArray[np.int64]) -> Any:
+    """``model`` itself when it has ``predict_proba``, else a calibrated wrapper around it.
+
+    Sigmoid (Platt) calibration with stratified cross-validation when every labeled class has at
+    least two labels; :class:`DecisionSoftmax` before that.
+    """
+    if hasattr(model, "predict_proba"):
+        return model
+    smallest = int(np.bincount(np.asarray(y))[np.unique(y)].min()) if len(y) else 0
+    if smallest >= 2:
+        return CalibratedClassifierCV(
+            model, method="sigmoid", cv=min(CALIBRATION_FOLDS, smallest), ensemble=False
+        )
+    return DecisionSoftmax(model)
+
+
 def fit_model(model: Any, X: NDArray[np.floating] | csr_matrix, y: NDArray[np.int64]) -> Any:
     """Fit a fresh clone of ``model`` with BLAS and OpenMP limited to one thread.
 
     One thread keeps a background training round from starving the web server's threads and
-    makes results independent of the machine's core count.
+    makes results independent of the machine's core count. A classifier without
+    ``predict_proba`` (``LinearSVC``, ``RidgeClassifier``) is calibrated, see
+    :func:`with_probabilities`.
 
     Parameters
     ----------
@@ -47,7 +174,7 @@ def fit_model(model: Any, X: NDArray[np.floating] | csr_matrix, y: NDArray[np.in
     estimator
         The fitted clone.
     """
-    estimator = clone(model)
+    estimator = with_probabilities(clone(model), np.asarray(y))
     with threadpool_limits(limits=1):
         estimator.fit(X, np.asarray(y))
     return estimator

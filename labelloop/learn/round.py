@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -12,16 +12,23 @@ from sklearn.metrics import accuracy_score, f1_score
 
 from labelloop.domain import MISSING, Pool, Selection
 from labelloop.learn.coldstart import diverse_selection
+from labelloop.learn.committee import bootstrap_committee
 from labelloop.learn.model import (
     default_model,
     fit_model,
     json_safe_params,
     predict_proba_chunked,
 )
+from labelloop.learn.relabel import relabel_candidates
 from labelloop.learn.strategies import QueryStrategy
 
 COLD_START_STRATEGY = "diversity"
-"""``RoundResult.strategy`` of a round that had no model yet."""
+"""``RoundResult.strategy`` of a round that had no model yet (unless the strategy does cold
+start itself, see ``QueryStrategy``)."""
+RELABEL_MIN_LABELS = 30
+"""Labeled rows a round needs before it looks for labels to re-check."""
+RELABEL_FOLDS = 3
+RELABEL_MAX_ITEMS = 50
 
 
 @dataclass(frozen=True)
@@ -49,6 +56,10 @@ class RoundResult:
         ``model.get_params()`` with JSON-safe values; empty in cold start.
     cold_start : bool
         Whether the round ran before there were two labeled classes.
+    relabel : Selection or None
+        Labeled rows whose label the model confidently contradicts, most suspicious first
+        (:func:`~labelloop.learn.relabel.relabel_candidates`); ``None`` in cold start, below
+        ``RELABEL_MIN_LABELS`` labels or when not asked for.
     """
 
     selection: Selection
@@ -60,6 +71,7 @@ class RoundResult:
     model: object | None
     params: dict[str, Any]
     cold_start: bool
+    relabel: Selection | None = None
 
 
 def choose_stop_set(
@@ -94,11 +106,15 @@ def run_round(
     eval_y: NDArray[np.int64] | None = None,
     stop_X: NDArray[np.floating] | csr_matrix | None = None,
     model: Any = None,
+    relabel: bool = True,
 ) -> RoundResult:
     """Train on the labeled rows of ``pool`` and rank its unlabeled rows.
 
     With fewer than two distinct labeled classes there is nothing to train: the round is a cold
-    start and :func:`~labelloop.learn.coldstart.diverse_selection` fills the queue.
+    start, and the strategy fills the queue without ``proba`` when it declares
+    ``cold_start = True``, :func:`~labelloop.learn.coldstart.diverse_selection` otherwise. A
+    strategy declaring ``needs_committee = True`` gets ``Pool.committee_proba`` from a bootstrap
+    committee of the round's model.
 
     Parameters
     ----------
@@ -117,6 +133,9 @@ def run_round(
         The fixed stop set, whose predictions feed the stabilizing-predictions criterion.
     model : scikit-learn classifier, optional
         Cloned before fitting; :func:`~labelloop.learn.model.default_model` when ``None``.
+    relabel : bool
+        Look for labels to re-check (``RoundResult.relabel``) once the pool has at least
+        ``RELABEL_MIN_LABELS`` labels; costs ``RELABEL_FOLDS`` extra fits.
 
     Returns
     -------
@@ -128,10 +147,14 @@ def run_round(
     labeled = np.flatnonzero(y != MISSING)
     n_classes = len(pool.classes)
     if np.unique(y[labeled]).shape[0] < 2:
-        selection = diverse_selection(pool, queue_size, rng)
+        own = bool(getattr(strategy, "cold_start", False))
+        if own:
+            selection = strategy.query(pool, None, queue_size, rng)
+        else:
+            selection = diverse_selection(pool, queue_size, rng)
         return RoundResult(
             selection=selection,
-            strategy=COLD_START_STRATEGY,
+            strategy=strategy.name if own else COLD_START_STRATEGY,
             suggestions=(None,) * len(selection.indices),
             metrics={},
             stop_predictions=np.empty(0, dtype=np.int64),
@@ -141,10 +164,14 @@ def run_round(
             cold_start=True,
         )
 
-    estimator = fit_model(default_model() if model is None else model, pool.X[labeled], y[labeled])
+    template = default_model() if model is None else model
+    estimator = fit_model(template, pool.X[labeled], y[labeled])
     # Scoring the whole pool costs the few labeled rows extra but keeps rows aligned without
     # copying the candidate rows of a large sparse matrix.
     proba = predict_proba_chunked(estimator, pool.X, n_classes=n_classes)
+    if getattr(strategy, "needs_committee", False) and pool.committee_proba is None:
+        committee = bootstrap_committee(template, pool.X, y, n_classes=n_classes, rng=rng)
+        pool = replace(pool, committee_proba=committee)
     selection = strategy.query(pool, proba, queue_size, rng)
     best = proba[selection.indices].argmax(axis=1)
     suggestions = tuple(
@@ -154,6 +181,18 @@ def run_round(
     if stop_X is not None and stop_X.shape[0] > 0:
         stop_proba = predict_proba_chunked(estimator, stop_X, n_classes=n_classes)
         stop_predictions = stop_proba.argmax(axis=1).astype(np.int64)
+    suspects = None
+    if relabel and labeled.shape[0] >= RELABEL_MIN_LABELS:
+        suspects = relabel_candidates(
+            pool.X,
+            labeled,
+            y[labeled],
+            template,
+            rng=rng,
+            classes=pool.classes,
+            cv=RELABEL_FOLDS,
+            max_items=RELABEL_MAX_ITEMS,
+        )
     return RoundResult(
         selection=selection,
         strategy=strategy.name,
@@ -164,6 +203,7 @@ def run_round(
         model=estimator,
         params=json_safe_params(estimator),
         cold_start=False,
+        relabel=suspects,
     )
 
 

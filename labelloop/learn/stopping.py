@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
@@ -93,6 +94,104 @@ def agreement(a: NDArray[np.int64], b: NDArray[np.int64]) -> float:
     return kappa if math.isfinite(kappa) else 0.0
 
 
+def successive_kappas(history: Sequence[RoundSummary]) -> list[float]:
+    """Cohen's kappa of each trained round's stop-set predictions against the previous one's.
+
+    Rounds without a model (empty ``stop_predictions``) are skipped; a pair whose stop sets
+    differ in size is not comparable and gets NaN.
+
+    Returns
+    -------
+    list of float
+        One per pair of successive trained rounds, oldest first.
+    """
+    trained = [np.asarray(r.stop_predictions) for r in history if len(r.stop_predictions)]
+    return [
+        agreement(prev, cur) if prev.shape == cur.shape else math.nan
+        for prev, cur in zip(trained, trained[1:], strict=False)
+    ]
+
+
+def labels_to_change(
+    history: Sequence[RoundSummary], *, share: float = 0.01, rounds: int = 3
+) -> int | None:
+    """Labels more after which about ``share`` of the stop-set predictions would change.
+
+    The rate of change per label is measured over the last ``rounds`` comparable pairs of
+    trained rounds (changed share of the stop set divided by labels added) and extrapolated
+    linearly: a cheap reading of "how many labels more would change the model".
+
+    Parameters
+    ----------
+    history : sequence of RoundSummary, oldest first
+    share : float
+        Share of the stop set that counts as a change of the model.
+    rounds : int
+
+    Returns
+    -------
+    int or None
+        ``None`` when fewer than two comparable trained rounds exist, no labels were added, or
+        no prediction changed at all.
+    """
+    trained = [r for r in history if len(r.stop_predictions)]
+    changed, added = 0.0, 0
+    pairs = 0
+    for prev, cur in reversed(list(zip(trained, trained[1:], strict=False))):
+        a, b = np.asarray(prev.stop_predictions), np.asarray(cur.stop_predictions)
+        if a.shape != b.shape or pairs == rounds:
+            break
+        changed += float(np.mean(a != b))
+        added += max(0, cur.n_labeled - prev.n_labeled)
+        pairs += 1
+    if pairs == 0 or added == 0 or changed == 0.0:
+        return None
+    return max(1, math.ceil(share * added / changed - 1e-9))  # 1e-9: float noise, not a label
+
+
+def labels_for_gain(
+    points: Sequence[tuple[int, float]], *, gain: float = 0.01, rounds: int = 5
+) -> int | None:
+    """Labels more the learning curve says are needed to raise a metric by ``gain``.
+
+    Fits ``metric = a + b * ln(n_labels)`` (learning curves grow roughly logarithmically in the
+    labels; Figueroa et al., "Predicting sample size required for classification performance",
+    BMC Med. Inform. Decis. Mak. 2012, use the inverse power law of the same shape) to the last
+    ``rounds`` points and solves ``b * ln(n' / n) = gain`` for ``n' - n``.
+
+    Parameters
+    ----------
+    points : sequence of (n_labels, metric), oldest first
+    gain : float
+    rounds : int
+
+    Returns
+    -------
+    int or None
+        ``None`` with fewer than three distinct label counts, or when the curve is flat or
+        falling (no labels are expected to buy the gain), or beyond a billion.
+    """
+    recent = [(n, m) for n, m in points if n > 0][-rounds:]
+    n = np.array([p[0] for p in recent], dtype=np.float64)
+    m = np.array([p[1] for p in recent], dtype=np.float64)
+    if np.unique(n).shape[0] < 3:
+        return None
+    slope = float(np.polyfit(np.log(n), m, 1)[0])
+    if not slope > 0:
+        return None
+    exponent = gain / slope
+    if exponent > math.log(1e9):
+        return None
+    more = n[-1] * math.expm1(exponent)
+    return max(1, math.ceil(more)) if more < 1e9 else None
+
+
+def _change_estimate(more: int | None) -> str:
+    if more is None:
+        return "; no prediction changed lately"
+    return f"; about {more:,} more labels would change 1% of its predictions"
+
+
 def _floor(value: float, digits: int = 3) -> str:
     # Round down so a kappa just under the threshold never prints as equal to it.
     scale = 10**digits
@@ -128,13 +227,15 @@ class StabilizingPredictions:
 
         A pair whose stop sets differ in size is not comparable and gets NaN.
         """
-        trained = [np.asarray(r.stop_predictions) for r in history if len(r.stop_predictions)]
-        return [
-            agreement(prev, cur) if prev.shape == cur.shape else math.nan
-            for prev, cur in zip(trained, trained[1:], strict=False)
-        ]
+        return successive_kappas(history)
 
     def evaluate(self, history: Sequence[RoundSummary]) -> StopDecision:
+        decision = self._evaluate(history)
+        more = labels_to_change(history)
+        reason = decision.reason + (_change_estimate(more) if decision.stop else "")
+        return replace(decision, reason=reason, more_labels=more)
+
+    def _evaluate(self, history: Sequence[RoundSummary]) -> StopDecision:
         kappas = self.kappas(history)
         if not kappas:
             return StopDecision(self.name, False, None, "needs two trained rounds")
@@ -165,3 +266,112 @@ class StabilizingPredictions:
             f"predictions stable for {run} of {self.window} rounds (κ = {_floor(latest)} ≥ {t})"
         )
         return StopDecision(self.name, False, latest, reason)
+
+
+@register_stopping
+class KappaAverage:
+    """Stop when the mean kappa of the last ``window`` successive rounds reaches ``threshold``.
+
+    small-text's ``KappaAverage`` (Schröder et al., "Small-Text: Active Learning for Text
+    Classification in Python", EACL 2023 demo), a variant of Bloodgood & Vijay-Shanker (CoNLL
+    2009): averaging tolerates one slightly unstable round that
+    :class:`StabilizingPredictions`, which needs every kappa of the window above the threshold,
+    would not. Only comparisons since the last change of stop set count.
+
+    Parameters
+    ----------
+    threshold : float
+    window : int
+    """
+
+    name: ClassVar[str] = "kappa_average"
+
+    def __init__(self, threshold: float = 0.99, window: int = 3) -> None:
+        self.threshold = threshold
+        self.window = window
+
+    def evaluate(self, history: Sequence[RoundSummary]) -> StopDecision:
+        kappas = successive_kappas(history)
+        since = next((i + 1 for i in range(len(kappas) - 1, -1, -1) if math.isnan(kappas[i])), 0)
+        recent = kappas[since:][-self.window :]
+        more = labels_to_change(history)
+        if len(recent) < self.window:
+            return StopDecision(
+                self.name,
+                False,
+                None,
+                f"needs {self.window} comparisons of successive models, has {len(recent)}",
+                more,
+            )
+        mean = float(np.mean(recent))
+        t = f"{self.threshold:g}"
+        if mean >= self.threshold:
+            reason = (
+                f"predictions stable on average over the last {self.window} rounds "
+                f"(mean κ = {_floor(mean)} ≥ {t})" + _change_estimate(more)
+            )
+            return StopDecision(self.name, True, mean, reason, more)
+        reason = (
+            f"predictions still changing (mean κ over {self.window} rounds = {_floor(mean)} < {t})"
+        )
+        return StopDecision(self.name, False, mean, reason, more)
+
+
+@register_stopping
+class EvalPlateau:
+    """Stop when the eval metric gained less than ``min_gain`` over the last ``window`` rounds.
+
+    The plateau of the held-out learning curve (Laws & Schütze, "Stopping Criteria for Active
+    Learning of Named Entity Recognition", COLING 2008, use the same idea on confidence): the
+    gain is the best of the last ``window`` evaluated rounds minus the best before them, so a
+    noisy dip does not read as progress. Needs an eval split: rounds without
+    ``eval_metrics[metric]`` are skipped. ``more_labels`` is the learning-curve estimate of the
+    labels needed for another ``+0.01`` (see :func:`labels_for_gain`).
+
+    Parameters
+    ----------
+    metric : str
+        Key of ``RoundSummary.eval_metrics``, e.g. ``"accuracy"`` or ``"macro_f1"``.
+    window : int
+    min_gain : float
+    """
+
+    name: ClassVar[str] = "eval_plateau"
+
+    def __init__(self, metric: str = "accuracy", window: int = 3, min_gain: float = 0.005) -> None:
+        self.metric = metric
+        self.window = window
+        self.min_gain = min_gain
+
+    def evaluate(self, history: Sequence[RoundSummary]) -> StopDecision:
+        points = [
+            (r.n_labeled, float(r.eval_metrics[self.metric]))
+            for r in history
+            if self.metric in r.eval_metrics and math.isfinite(float(r.eval_metrics[self.metric]))
+        ]
+        if not points:
+            return StopDecision(
+                self.name, False, None, f"no eval {self.metric} yet: needs labeled eval items"
+            )
+        if len(points) <= self.window:
+            return StopDecision(
+                self.name,
+                False,
+                None,
+                f"needs {self.window + 1} evaluated rounds, has {len(points)}",
+            )
+        metrics = [m for _, m in points]
+        gain = max(metrics[-self.window :]) - max(metrics[: -self.window])
+        more = labels_for_gain(points)
+        estimate = (
+            f"; about {more:,} more labels for +0.01"
+            if more is not None
+            else "; the learning curve is flat"
+        )
+        what = (
+            f"eval {self.metric} {metrics[-1]:.3f}, {gain:+.3f} over the last {self.window} rounds"
+        )
+        if gain < self.min_gain:
+            reason = f"{what} (< {self.min_gain:g}){estimate}"
+            return StopDecision(self.name, True, gain, reason, more)
+        return StopDecision(self.name, False, gain, f"{what}, still improving{estimate}", more)

@@ -3,6 +3,10 @@
 The uncertainty strategies follow Settles, "Active Learning Literature Survey" (2009), §3.1:
 least confidence (Culotta & McCallum 2005), margin (Scheffer et al. 2001) and entropy
 (Shannon 1948; Settles & Craven 2008). Random sampling is the control every study compares to.
+Query-by-committee lives in :mod:`~labelloop.learn.committee`, information density in
+:mod:`~labelloop.learn.density`, batch-diverse strategies in :mod:`~labelloop.learn.batch`,
+TypiClust in :mod:`~labelloop.learn.typicality` and the default policy in
+:mod:`~labelloop.learn.policy`; all register here, in :data:`STRATEGIES`.
 """
 
 from __future__ import annotations
@@ -18,7 +22,16 @@ from labelloop.learn.registry import Registry
 
 @runtime_checkable
 class QueryStrategy(Protocol):
-    """Ranks the unlabeled rows of a pool; ``name`` is the registry key."""
+    """Ranks the unlabeled rows of a pool; ``name`` is the registry key.
+
+    Two optional class attributes tell :func:`~labelloop.learn.round.run_round` what a strategy
+    needs, without changing the one ``query`` signature:
+
+    - ``needs_committee = True``: fill ``Pool.committee_proba`` with a bootstrap committee
+      trained with the round's model (query-by-committee);
+    - ``cold_start = True``: the strategy selects well without ``proba``, so it also fills the
+      queue before the first model instead of the generic diverse selection.
+    """
 
     name: ClassVar[str]
 
@@ -73,6 +86,64 @@ def candidate_rows(pool: Pool) -> NDArray[np.intp]:
     return np.flatnonzero(np.asarray(pool.y) == MISSING)
 
 
+def candidate_proba(
+    name: str, pool: Pool, proba: NDArray[np.floating] | None, rows: NDArray[np.intp]
+) -> NDArray[np.float64]:
+    """Validated probabilities of the candidate ``rows``; shape (n_rows, n_classes).
+
+    Raises
+    ------
+    ValueError
+        When ``proba`` is ``None``, has the wrong shape or holds non-finite values.
+    """
+    if proba is None:
+        raise ValueError(
+            f"strategy '{name}' needs class probabilities (proba) from a trained model; "
+            "got None. Use cold start or the 'random' strategy before the first model."
+        )
+    proba = np.asarray(proba)
+    expected = (np.asarray(pool.y).shape[0], len(pool.classes))
+    if proba.shape != expected:
+        raise ValueError(
+            f"proba has shape {proba.shape}; expected (n_pool, n_classes) = {expected}"
+        )
+    p = proba[rows].astype(np.float64, copy=False)
+    if not np.all(np.isfinite(p)):
+        raise ValueError("proba holds NaN or infinite values for unlabeled rows")
+    return p
+
+
+def empty_selection() -> Selection:
+    """A selection of no rows."""
+    return Selection(np.empty(0, dtype=np.intp), np.empty(0, dtype=np.float64), ())
+
+
+def rank(
+    primary: NDArray[np.floating],
+    secondary: NDArray[np.floating],
+    k: int,
+    rng: np.random.Generator,
+) -> NDArray[np.intp]:
+    """Positions of the ``k`` best rows by ``primary``, then ``secondary``, then ``rng``.
+
+    For utilities with many exact ties (vote counts), where a second score orders the ties.
+
+    Parameters
+    ----------
+    primary, secondary : ndarray of shape (n,)
+    k : int
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    ndarray of shape (min(k, n),)
+    """
+    n = primary.shape[0]
+    k = max(0, min(k, n))
+    tiebreak = rng.random(size=(n,))
+    return np.lexsort((tiebreak, -secondary, -primary))[:k].astype(np.intp)
+
+
 def top_k(utility: NDArray[np.floating], k: int, rng: np.random.Generator) -> NDArray[np.intp]:
     """Positions of the ``k`` largest utilities, best first, ties broken by ``rng``.
 
@@ -111,6 +182,21 @@ def _fmt(p: float) -> str:
     return f"{p:.2f}"
 
 
+def margin_utility(p: NDArray[np.float64]) -> NDArray[np.float64]:
+    """``1 - (p_1 - p_2)`` of each row of ``p`` (shape (n, n_classes)); shape (n,)."""
+    first, second = _top_two(p)
+    return 1.0 - (first - second)
+
+
+def margin_reason(p: NDArray[np.float64], classes: tuple[str, ...]) -> str:
+    """ "model unsure between A (0.50) and B (0.49)" for one row ``p`` of shape (n_classes,)."""
+    order = np.argsort(-p, kind="stable")
+    if len(order) < 2:
+        return f"model knows only {classes[order[0]]} ({_fmt(p[order[0]])})"
+    a, b = order[0], order[1]
+    return f"model unsure between {classes[a]} ({_fmt(p[a])}) and {classes[b]} ({_fmt(p[b])})"
+
+
 class _UncertaintyStrategy:
     """Shared plumbing: validate ``proba``, score candidates, take the top k, explain each."""
 
@@ -123,21 +209,8 @@ class _UncertaintyStrategy:
         batch_size: int,
         rng: np.random.Generator,
     ) -> Selection:
-        if proba is None:
-            raise ValueError(
-                f"strategy '{self.name}' needs class probabilities (proba) from a trained model; "
-                "got None. Use cold start or the 'random' strategy before the first model."
-            )
-        proba = np.asarray(proba)
-        expected = (np.asarray(pool.y).shape[0], len(pool.classes))
-        if proba.shape != expected:
-            raise ValueError(
-                f"proba has shape {proba.shape}; expected (n_pool, n_classes) = {expected}"
-            )
         rows = candidate_rows(pool)
-        p = proba[rows].astype(np.float64, copy=False)
-        if not np.all(np.isfinite(p)):
-            raise ValueError("proba holds NaN or infinite values for unlabeled rows")
+        p = candidate_proba(self.name, pool, proba, rows)
         utility = self.utility(p)
         picked = top_k(utility, batch_size, rng)
         reasons = tuple(self.reason(p[i], pool.classes) for i in picked)
@@ -181,15 +254,10 @@ class Margin(_UncertaintyStrategy):
     name: ClassVar[str] = "margin"
 
     def utility(self, p: NDArray[np.float64]) -> NDArray[np.float64]:
-        first, second = _top_two(p)
-        return 1.0 - (first - second)
+        return margin_utility(p)
 
     def reason(self, p: NDArray[np.float64], classes: tuple[str, ...]) -> str:
-        order = np.argsort(-p, kind="stable")
-        if len(order) < 2:
-            return f"model knows only {classes[order[0]]} ({_fmt(p[order[0]])})"
-        a, b = order[0], order[1]
-        return f"model unsure between {classes[a]} ({_fmt(p[a])}) and {classes[b]} ({_fmt(p[b])})"
+        return margin_reason(p, classes)
 
 
 @register_strategy

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
 
 from labelloop.errors import SchemaError
 
@@ -26,6 +27,49 @@ class ProjectSettings(BaseModel):
     stop_kappa: float = Field(default=0.99, ge=0.0, le=1.0)
     stop_window: int = Field(default=3, ge=1)
     eval_fraction: float = Field(default=0.0, ge=0.0, le=0.5)
+    # Active learning (README "Features, models and seeding").
+    featurizer: str = Field(default="tfidf", min_length=1, max_length=100)
+    model: str = Field(default="logistic_regression", min_length=1, max_length=200)
+    random_share: float = Field(default=0.0, ge=0.0, le=0.5)
+
+    @field_validator("featurizer")
+    @classmethod
+    def _registered_featurizer(cls, value: str) -> str:
+        from labelloop.learn import FEATURIZERS  # scikit-learn loads on first parse, not import
+
+        if value not in FEATURIZERS:
+            known = ", ".join(FEATURIZERS.names())
+            raise PydanticCustomError(
+                "featurizer",
+                "unknown featurizer '{name}'; known featurizers: {known}",
+                {"name": value, "known": known},
+            )
+        return value
+
+    @field_validator("model")
+    @classmethod
+    def _classifier(cls, value: str) -> str:
+        from labelloop.learn.model import model_class
+
+        try:
+            model_class(value)
+        except SchemaError as exc:
+            raise PydanticCustomError("model", "{why}", {"why": exc.message}) from None
+        return value
+
+    # Review and quality (README "Review and quality"); the defaults mean: no review.
+    review_policy: Literal[
+        "none", "all", "share", "disagreements", "low_model_agreement", "flagged", "qualification"
+    ] = "none"
+    review_share: float = Field(default=0.1, ge=0.0, le=1.0)
+    qualification_items: int = Field(default=20, ge=1)
+    qualification_accept_rate: float = Field(default=0.9, ge=0.0, le=1.0)
+    resolution: Literal["majority", "dawid_skene", "adjudication"] = "majority"
+    escalate_to: list[str] = Field(default_factory=list, max_length=100)
+    double_label_share: float = Field(default=0.0, ge=0.0, le=1.0)
+    gold_rate: float = Field(default=0.0, ge=0.0, le=0.5)
+    contradiction_threshold: float = Field(default=0.8, ge=0.5, le=1.0)
+    rework_hours: int = Field(default=24, ge=1)
 
 
 def parse_settings(raw: Any) -> dict[str, Any]:

@@ -19,10 +19,15 @@ from labelloop import __version__
 from labelloop.config import Settings
 from labelloop.errors import AuthenticationFailed, LabelloopError
 from labelloop.server.api import projects, tasks, users
+from labelloop.server.api import quality as quality_api
+from labelloop.server.api import review as review_api
+from labelloop.server.api import search as search_api
 from labelloop.server.auth import Sessions
 from labelloop.server.web import pages
+from labelloop.server.worker import spawn_worker, stop_worker
 from labelloop.store.db import Database
 from labelloop.store.migrate import upgrade
+from labelloop.workflow.features import FeatureCache
 
 log = logging.getLogger("labelloop.server")
 WEB = Path(__file__).parent / "web"
@@ -40,28 +45,44 @@ def create_app(
     if db is None:
         settings.ensure_home()
         upgrade(database)
-    run_learner = settings.learner == "thread" if learner is None else learner
+    mode = settings.learner if learner is None else ("thread" if learner else "off")
+    if mode not in ("process", "thread", "off"):
+        raise LabelloopError(f"LABELLOOP_LEARNER must be process, thread or off, not '{mode}'")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         bg = None
-        if run_learner:
+        child = None
+        if mode == "thread":
             from labelloop.workflow.learning import Learner  # scikit-learn loads off the start path
 
-            bg = Learner(database, poll_s=settings.learner_poll_s)
+            bg = Learner(database, poll_s=settings.learner_poll_s, cache=app.state.features)
             bg.start()
+        elif mode == "process":
+            child = spawn_worker(settings)
         app.state.learner = bg
         yield
         if bg is not None:
             bg.stop()
+        if child is not None:
+            stop_worker(child)
 
     app = FastAPI(title="labelloop", version=__version__, lifespan=lifespan)
     app.state.db = database
     app.state.settings = settings
+    app.state.features = FeatureCache(settings.features_dir)  # shared by learner and search
     app.state.sessions = Sessions(settings.secret(), max_age_s=settings.session_max_age_s)
     app.state.templates = Jinja2Templates(directory=str(WEB / "templates"))
     app.mount("/static", StaticFiles(directory=str(WEB / "static")), name="static")
-    for router in (users.router, projects.router, tasks.router, pages.router):
+    for router in (
+        users.router,
+        projects.router,
+        tasks.router,
+        review_api.router,
+        search_api.router,
+        quality_api.router,
+        pages.router,
+    ):
         app.include_router(router)
 
     @app.exception_handler(LabelloopError)

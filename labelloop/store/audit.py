@@ -10,10 +10,8 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, select
 
 from labelloop.govern.audit import GENESIS_HASH, event_hash
-from labelloop.store.db import Database
+from labelloop.store.db import Database, chain_key
 from labelloop.store.tables import audit_event
-
-SITE_CHAIN = 0  # lock key of events that belong to no project
 
 
 @cache
@@ -38,7 +36,7 @@ def record(
     payload: Mapping[str, Any] | None = None,
 ) -> None:
     """Write one audit event inside the caller's transaction (the state change it records)."""
-    db.lock_key(conn, (1 << 40) + (project_id or SITE_CHAIN))
+    db.lock_key(conn, chain_key(project_id))
     prev = conn.execute(_head_stmt(project_id is None), {"project_id": project_id}).scalar()
     prev = prev or GENESIS_HASH
     at = datetime.now(UTC)

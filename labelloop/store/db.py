@@ -11,6 +11,13 @@ from typing import Any
 from sqlalchemy import Connection, CursorResult, Engine, create_engine, event, text
 from sqlalchemy.pool import NullPool
 
+CHAIN_LOCKS = 1 << 40  # lock keys of audit chains: CHAIN_LOCKS + project id (0: the site)
+
+
+def chain_key(project_id: int | None) -> int:
+    """The advisory-lock key that serializes one audit chain's writers."""
+    return CHAIN_LOCKS + (project_id or 0)
+
 
 class Database:
     """Wraps the engine; ``write()`` is the only way to change state.
@@ -56,10 +63,17 @@ class Database:
         return engine
 
     @contextmanager
-    def write(self) -> Iterator[Connection]:
-        """One short write transaction; commits on success, rolls back on any error."""
+    def write(self, *, project_id: int | None = None) -> Iterator[Connection]:
+        """One short write transaction; commits on success, rolls back on any error.
+
+        ``project_id`` names the project whose audit chain the transaction will extend. On
+        PostgreSQL its lock is taken first, before any row lock, so writers of one project
+        always lock in the same order and cannot deadlock.
+        """
         if not self.is_sqlite:
             with self.engine.begin() as conn:
+                if project_id is not None:
+                    self.lock_key(conn, chain_key(project_id))
                 yield conn
             return
         with self._write_lock, self.engine.connect() as conn:

@@ -23,11 +23,24 @@ def insert_batch(conn: Connection, **values: Any) -> int:
 
 
 def insert_items(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
-    """Insert many items at once and return their ids in the order given."""
+    """Insert many items of one import batch and return their ids in the order given.
+
+    A plain executemany (RETURNING would make SQLite insert row by row); the ids are then read
+    back by content hash, which is unique within a project once duplicates are dropped.
+    """
     if not rows:
         return []
-    res = conn.execute(item.insert().returning(item.c.id, sort_by_parameter_order=True), list(rows))
-    return [int(r[0]) for r in res]
+    conn.execute(item.insert(), list(rows))
+    batch_id = rows[0]["import_batch_id"]
+    first_hash = rows[0]["content_hash"]
+    q = select(item.c.content_hash, item.c.id).where(
+        item.c.import_batch_id == batch_id,
+        item.c.id >= select(item.c.id)
+        .where(item.c.import_batch_id == batch_id, item.c.content_hash == first_hash)
+        .scalar_subquery(),
+    )
+    ids = {h: int(i) for h, i in conn.execute(q)}
+    return [ids[r["content_hash"]] for r in rows]
 
 
 def insert_labels(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:

@@ -63,19 +63,23 @@ def save_round(
     version: dict[str, Any],
     queue: Sequence[dict[str, Any]],
 ) -> int:
-    """Store a model version and swap its ranked queue in for the old one."""
+    """Store a model version with its ranked queue; serving switches to it at commit."""
     res = conn.execute(
         model_version.insert().values(project_id=project_id, created_at=now(), **version)
     )
     mv_id = new_id(res)
-    conn.execute(
-        delete(queue_entry).where(
-            queue_entry.c.project_id == project_id, queue_entry.c.model_version_id != mv_id
-        )
-    )
     if queue:
         conn.execute(
             queue_entry.insert(),
             [dict(row, model_version_id=mv_id, project_id=project_id) for row in queue],
         )
     return mv_id
+
+
+def prune_queues(conn: Connection, *, project_id: int, keep: int) -> None:
+    """Drop the queues of older model versions (after the new one is committed and served)."""
+    conn.execute(
+        delete(queue_entry).where(
+            queue_entry.c.project_id == project_id, queue_entry.c.model_version_id != keep
+        )
+    )

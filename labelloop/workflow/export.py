@@ -49,7 +49,7 @@ def export(db: Database, ctx: ProjectContext, sink: BinaryIO, *, fmt: str) -> in
     exporter = make_exporter(fmt)
     counted = _Counter(records(db, ctx))
     exporter.write(counted, sink)
-    with db.write() as conn:
+    with db.write(project_id=ctx.id) as conn:
         audit.record(
             db,
             conn,

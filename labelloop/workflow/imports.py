@@ -51,7 +51,7 @@ def import_items(
     target = ctx.schema.target
     n_items = n_labeled = 0
     duplicates: list[int] = []
-    with db.write() as conn:
+    with db.write(project_id=ctx.id) as conn:
         seen = store_items.existing_hashes(conn, ctx.id)
         batch_id = store_items.insert_batch(
             conn,

@@ -5,59 +5,41 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
 from labelloop.domain import MISSING, Pool, RoundSummary
+from labelloop.errors import LabelloopError
 from labelloop.learn import (
     STOPPING,
     choose_stop_set,
-    make_featurizer,
+    make_model,
     make_strategy,
     run_round,
 )
+from labelloop.learn.featurize import caches_per_item, missing_requirement
+from labelloop.learn.model import model_label
+from labelloop.store import audit
 from labelloop.store import learning as store_learning
 from labelloop.store import projects as store_projects
 from labelloop.store import tasks as store_tasks
 from labelloop.store.db import Database
+from labelloop.workflow.features import FeatureCache
 from labelloop.workflow.projects import ProjectContext, system_context
 
 log = logging.getLogger("labelloop.learner")
 STOP_SET_SIZE = 1000
 TRAINING_LOCKS = 3 << 40  # one lock per project: a single learner trains it at a time
+FEATURE_SLICE_S = 10.0  # embeddings computed per learner pass, so other projects get their turn
+FALLBACK_FEATURIZER = "tfidf"
+__all__ = ["FeatureCache", "Learner", "due", "prepare_features", "train"]
 
 
-@dataclass
-class _Features:
-    key: tuple[Any, ...]
-    ids: np.ndarray
-    X: Any
-
-
-class FeatureCache:
-    """Features of every item of a project, refitted only when the project's items change."""
-
-    def __init__(self) -> None:
-        self._by_project: dict[int, _Features] = {}
-
-    def get(self, project_id: int, featurizer_name: str, rows: list[Any]) -> _Features:
-        """Features of ``rows`` (in order); items are never edited, so their ids identify them."""
-        ids = np.fromiter((r["id"] for r in rows), dtype=np.int64, count=len(rows))
-        key = (featurizer_name, len(rows), int(ids.sum()) if len(ids) else 0)
-        hit = self._by_project.get(project_id)
-        if hit is None or hit.key != key:
-            payloads = [r["payload"] for r in rows]
-            X = make_featurizer(featurizer_name).fit(payloads).transform(payloads)
-            hit = _Features(key=key, ids=ids, X=X)
-            self._by_project[project_id] = hit
-        return hit
-
-
-def due(db: Database, project_id: int) -> bool:
-    """Whether a project needs a round: no queue yet, enough new labels, or an empty queue."""
+def due(db: Database, project_id: int, *, cache: FeatureCache | None = None) -> bool:
+    """Whether a project needs a round: no queue yet, enough new labels, an empty queue, or the
+    project's embeddings just finished while the last round had to use TF-IDF."""
     ctx = system_context_by_id(db, project_id)
     if ctx is None:
         return False
@@ -73,7 +55,58 @@ def due(db: Database, project_id: int) -> bool:
             return True
         if labeled < n_pool and store_tasks.queue_remaining(conn, latest["id"]) == 0:
             return True
-    return False
+        n_items = n_pool + store_learning.n_items(conn, project_id, "eval")
+    wanted = ctx.settings.featurizer
+    return (
+        cache is not None
+        and latest["featurizer"] != wanted
+        and caches_per_item(wanted)
+        and missing_requirement(wanted) is None
+        and cache.computed(project_id, wanted) >= n_items
+    )
+
+
+def prepare_features(
+    db: Database, ctx: ProjectContext, cache: FeatureCache, *, budget_s: float
+) -> bool:
+    """Compute a project's missing per-item features for about ``budget_s`` seconds (one chunk
+    at least).
+
+    Returns whether there was work to do, so the learner comes straight back for the next slice
+    instead of sleeping. Rounds meanwhile train on TF-IDF; annotators are never kept waiting.
+    """
+    name = ctx.settings.featurizer
+    if not caches_per_item(name) or missing_requirement(name) is not None:
+        return False
+    with db.read() as conn:
+        total = store_learning.n_items(conn, ctx.id) + store_learning.n_items(conn, ctx.id, "eval")
+    if cache.computed(ctx.id, name) >= total:
+        return False
+    with db.read() as conn:
+        rows = store_learning.items_of(conn, ctx.id, "pool")
+        rows += store_learning.items_of(conn, ctx.id, "eval")
+    cache.get(ctx.id, name, rows, budget_s=max(budget_s, 1e-6))  # at least one chunk
+    return True
+
+
+def _features(
+    ctx: ProjectContext, cache: FeatureCache, rows: list[Any], *, wait: bool
+) -> tuple[Any, str, str | None]:
+    """The round's features, the featurizer that made them, and why it is not the wanted one."""
+    wanted = ctx.settings.featurizer
+    problem = missing_requirement(wanted)
+    if problem is None:
+        try:
+            found = cache.get(ctx.id, wanted, rows, budget_s=None if wait else 0)
+        except (LabelloopError, ValueError) as exc:
+            problem = f"featurizer '{wanted}' failed: {getattr(exc, 'message', exc)}"
+        else:
+            if found is not None:
+                return found, wanted, None
+            problem = f"featurizer '{wanted}' is still computing features"
+    if problem:
+        log.warning("project %s: %s; this round uses tfidf", ctx.slug, problem)
+    return cache.get(ctx.id, FALLBACK_FEATURIZER, rows), FALLBACK_FEATURIZER, problem
 
 
 def system_context_by_id(db: Database, project_id: int) -> ProjectContext | None:
@@ -82,8 +115,19 @@ def system_context_by_id(db: Database, project_id: int) -> ProjectContext | None
     return system_context(db, row["slug"]) if row is not None else None
 
 
-def train(db: Database, ctx: ProjectContext, *, cache: FeatureCache | None = None) -> int:
-    """Run one training round for a project and return the new model version number."""
+def train(
+    db: Database,
+    ctx: ProjectContext,
+    *,
+    cache: FeatureCache | None = None,
+    wait_for_features: bool = True,
+) -> int:
+    """Run one training round for a project and return the new model version number.
+
+    The project's featurizer and model settings are used. Per-item features not computed yet are
+    computed first, unless ``wait_for_features`` is False (the background learner): then the
+    round trains on TF-IDF and the features are finished by :func:`prepare_features`.
+    """
     started = time.perf_counter()
     cache = cache or FeatureCache()
     settings = ctx.settings
@@ -94,7 +138,9 @@ def train(db: Database, ctx: ProjectContext, *, cache: FeatureCache | None = Non
         pool_rows = store_learning.items_of(conn, ctx.id, "pool")
         eval_rows = [r for r in store_learning.items_of(conn, ctx.id, "eval") if r["label"]]
         history = store_learning.history(conn, ctx.id)
-    features = cache.get(ctx.id, "tfidf", pool_rows + eval_rows)
+    features, featurizer, feature_problem = _features(
+        ctx, cache, pool_rows + eval_rows, wait=wait_for_features
+    )
     n_pool = len(pool_rows)
     X_pool = features.X[:n_pool]
     y = np.array(
@@ -119,6 +165,7 @@ def train(db: Database, ctx: ProjectContext, *, cache: FeatureCache | None = Non
         eval_X=eval_X,
         eval_y=eval_y if eval_X is not None else None,
         stop_X=X_pool[stop_rows] if stop_rows.size else None,
+        model=make_model(settings.model),
     )
     n_train = int((y != MISSING).sum())
     version = (history[-1]["version"] + 1) if history else 1
@@ -161,19 +208,18 @@ def train(db: Database, ctx: ProjectContext, *, cache: FeatureCache | None = Non
             for d in decisions
         ],
         "stop_recommended": any(d.stop for d in decisions),
+        "features": {"wanted": settings.featurizer, "used": featurizer, "problem": feature_problem},
     }
-    with db.write() as conn:
-        store_learning.save_round(
+    with db.write(project_id=ctx.id) as conn:
+        mv_id = store_learning.save_round(
             conn,
             project_id=ctx.id,
             version={
                 "version": version,
                 "n_train": n_train,
                 "strategy": result.strategy,
-                "featurizer": "tfidf",
-                "model": "none (cold start)"
-                if result.model is None
-                else type(result.model).__name__,
+                "featurizer": featurizer,
+                "model": "none (cold start)" if result.model is None else model_label(result.model),
                 "params": result.params,
                 "metrics": result.metrics,
                 "stop_predictions": [int(v) for v in result.stop_predictions.tolist()],
@@ -182,6 +228,19 @@ def train(db: Database, ctx: ProjectContext, *, cache: FeatureCache | None = Non
             },
             queue=queue,
         )
+        audit.record(
+            db,
+            conn,
+            action="model.train",
+            actor_id=None,
+            project_id=ctx.id,
+            subject=f"model_version:{version}",
+            payload={"n_train": n_train, "strategy": result.strategy, "metrics": result.metrics},
+        )
+    # Old queues leave in a second transaction: deleting them while the new one is swapped in
+    # would row-lock the entries annotators are being served from.
+    with db.write() as conn:
+        store_learning.prune_queues(conn, project_id=ctx.id, keep=mv_id)
     log.info("project %s: model version %s (%s labels)", ctx.slug, version, n_train)
     return version
 
@@ -211,10 +270,12 @@ def _criteria(settings: Any) -> list[Any]:
 class Learner:
     """The background learner of `labelloop serve`: retrains every project when a round is due."""
 
-    def __init__(self, db: Database, *, poll_s: float = 0.5) -> None:
+    def __init__(
+        self, db: Database, *, poll_s: float = 0.5, cache: FeatureCache | None = None
+    ) -> None:
         self.db = db
         self.poll_s = poll_s
-        self.cache = FeatureCache()
+        self.cache = cache or FeatureCache()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -228,12 +289,19 @@ class Learner:
                 break
             try:
                 with self.db.exclusive(TRAINING_LOCKS + project_id) as mine:
-                    if mine and due(self.db, project_id):
+                    if not mine:
+                        continue
+                    if due(self.db, project_id, cache=self.cache):
                         ctx = system_context_by_id(self.db, project_id)
                         if ctx is not None:
                             with threadpool_limits(1):  # small fits are ~10x slower threaded
-                                train(self.db, ctx, cache=self.cache)
+                                train(self.db, ctx, cache=self.cache, wait_for_features=False)
                             ran += 1
+                    ctx = system_context_by_id(self.db, project_id)
+                    if ctx is not None and prepare_features(
+                        self.db, ctx, self.cache, budget_s=FEATURE_SLICE_S
+                    ):
+                        ran += 1
             except Exception:  # a broken project must not stop learning for the others
                 log.exception("training round for project %s failed", project_id)
         return ran
@@ -249,6 +317,10 @@ class Learner:
             target=self.run_forever, name="labelloop-learner", daemon=True
         )
         self._thread.start()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
 
     def stop(self) -> None:
         self._stop.set()

@@ -147,7 +147,7 @@ def set_member(db: Database, ctx: ProjectContext, username: str, role: str) -> N
     ctx.require(Permission.MANAGE_MEMBERS)
     if role not in ROLES:
         raise LabelloopError(f"role '{role}' is not one of {', '.join(ROLES)}")
-    with db.write() as conn:
+    with db.write(project_id=ctx.id) as conn:
         row = store_users.by_name(conn, username)
         if row is None:
             raise NotFound(f"no user named '{username[:100]}'")

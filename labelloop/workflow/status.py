@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from labelloop.govern.permissions import Permission
@@ -28,8 +29,31 @@ def _model(row: Any) -> dict[str, Any]:
     }
 
 
-def status(db: Database, ctx: ProjectContext) -> dict[str, Any]:
-    """Counts, the current model with its eval metrics, and whether to stop labeling."""
+def features(ctx: ProjectContext, counts: dict[str, int], features_dir: Path | None) -> Any:
+    """Progress of the per-item features (embeddings) of the project's featurizer, or None."""
+    from labelloop.learn.featurize import caches_per_item, missing_requirement
+    from labelloop.workflow.features import FeatureCache
+
+    name = ctx.settings.featurizer
+    if not caches_per_item(name):
+        return None
+    total = counts["pool"] + counts["eval"]
+    computed = FeatureCache(features_dir).computed(ctx.id, name) if features_dir else None
+    return {
+        "featurizer": name,
+        "computed": computed if computed is None else min(computed, total),
+        "total": total,
+        "error": missing_requirement(name),
+    }
+
+
+def status(
+    db: Database, ctx: ProjectContext, *, features_dir: Path | None = None
+) -> dict[str, Any]:
+    """Counts, the current model with its eval metrics, and whether to stop labeling.
+
+    ``features_dir`` (the data dir's ``features`` folder) lets it count computed embeddings.
+    """
     ctx.require(Permission.VIEW_PROJECT)
     with db.read() as conn:
         counts = store_items.counts(conn, ctx.id)
@@ -43,6 +67,10 @@ def status(db: Database, ctx: ProjectContext) -> dict[str, Any]:
         "counts": counts,
         "model": model,
         "strategy": ctx.settings.strategy,
+        "featurizer": ctx.settings.featurizer,
+        "model_setting": ctx.settings.model,
+        "random_share": ctx.settings.random_share,
+        "features": features(ctx, counts, features_dir),
         "stop_recommended": bool(model and model["stop_recommended"]),
         "training": {
             "retrain_every": every,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
@@ -15,7 +14,7 @@ from labelloop.store import projects as store_projects
 from labelloop.store import tasks as store_tasks
 from labelloop.store.db import Database
 from labelloop.store.users import now
-from labelloop.workflow.imports import _label_text
+from labelloop.workflow import review, seeding
 from labelloop.workflow.projects import ProjectContext
 
 MAX_ACTIVE_MS = 24 * 3600 * 1000
@@ -56,34 +55,41 @@ def next_task(
     ctx.require(Permission.ANNOTATE)
     settings = ctx.settings
     at = now()
-    with db.write() as conn:
+    with db.write() as conn:  # leases take row locks only, never the audit chain
         lease = store_tasks.held_lease(
             conn, project_id=ctx.id, user_id=ctx.user.id, exclude=held, at=at
         )
         if lease is not None:
-            return _task(lease)
+            return review.with_rework(conn, _task(lease))
         passed: list[int] = []
         while True:
-            entry = store_tasks.next_candidate(
+            entry = seeding.next_candidate(  # seed picks, random controls, then the queue
+                ctx,
                 conn,
                 project_id=ctx.id,
                 user_id=ctx.user.id,
-                overlap=settings.overlap,
+                overlap=review.max_overlap(settings),
                 at=at,
                 skip_locked=not db.is_sqlite,
                 passed=passed,
             )
             if entry is None:
                 return None
-            if db.is_sqlite or store_tasks.still_open(  # SQLite: one writer, nothing moved
-                conn,
-                item_id=entry["item_id"],
-                user_id=ctx.user.id,
-                overlap=settings.overlap,
-                at=at,
-            ):
+            if (
+                db.is_sqlite  # SQLite: one writer, nothing moved
+                or store_tasks.still_open(
+                    conn,
+                    item_id=entry["item_id"],
+                    user_id=ctx.user.id,
+                    overlap=review.max_overlap(settings),
+                    at=at,
+                )
+            ) and review.wants_another(conn, ctx, entry["item_id"], at=at):
                 break
             passed.append(entry["item_id"])
+        gold = review.gold_instead(conn, ctx, entry)  # a gold check, at the gold_rate
+        if gold is not None:
+            entry = gold
         assignment_id, expires = store_tasks.insert_lease(
             conn,
             project_id=ctx.id,
@@ -128,7 +134,7 @@ def submit(
     clean = validate_value(ctx.schema, value)
     if not 0 <= active_ms <= MAX_ACTIVE_MS:
         raise LabelloopError(f"active_ms must be between 0 and {MAX_ACTIVE_MS}")
-    with db.write() as conn:
+    with db.write(project_id=ctx.id) as conn:
         lease = _own_live_lease(db, conn, ctx, assignment_id)
         guideline = store_projects.latest_guideline(conn, ctx.id)
         annotation_id = store_tasks.insert_annotation(
@@ -147,6 +153,15 @@ def submit(
             active_ms=active_ms,
         )
         store_tasks.set_state(conn, assignment_id, "submitted")
+        review.after_submit(
+            db,
+            conn,
+            ctx,
+            annotation_id=annotation_id,
+            lease=lease,
+            value=clean,
+            active_ms=active_ms,
+        )
         resolution = _resolve(conn, ctx, lease["item_id"])
         audit.record(
             db,
@@ -161,36 +176,15 @@ def submit(
 
 
 def _resolve(conn: Any, ctx: ProjectContext, item_id: int) -> str | None:
-    """Resolve an item once it has ``overlap`` annotations: the one, or the majority's."""
-    done = store_tasks.item_annotations(conn, item_id)
-    if len(done) < ctx.settings.overlap:
-        return None
-    target = ctx.schema.target.name
-    if len(done) == 1:
-        chosen, how = done[0], "single"
-    else:
-        votes = Counter(_label_text(a["value"].get(target)) for a in done)
-        top = votes.most_common(1)[0][0]
-        chosen = next(a for a in done if _label_text(a["value"].get(target)) == top)
-        how = "consensus"
-    store_tasks.upsert_label(
-        conn,
-        item_id=item_id,
-        project_id=ctx.id,
-        value=chosen["value"],
-        label=_label_text(chosen["value"].get(target)),
-        resolution=how,
-        annotation_id=chosen["id"],
-        decided_by=None,
-    )
-    store_tasks.leave_queue(conn, item_id)
-    return how
+    """Resolve an item once it has its annotations and none waits for review (see
+    ``workflow.review.resolve``: single, reviewed, consensus, Dawid–Skene or adjudication)."""
+    return review.resolve(conn, ctx, item_id)
 
 
 def skip(db: Database, ctx: ProjectContext, assignment_id: int) -> None:
     """Give an item back without labeling it; it will not be served to this user again."""
     ctx.require(Permission.ANNOTATE)
-    with db.write() as conn:
+    with db.write(project_id=ctx.id) as conn:
         lease = _own_live_lease(db, conn, ctx, assignment_id)
         store_tasks.set_state(conn, assignment_id, "skipped")
         audit.record(
@@ -245,7 +239,7 @@ def edit(
     """Change one's own earlier annotation; the item's resolved label follows."""
     ctx.require(Permission.ANNOTATE)
     clean = validate_value(ctx.schema, value)
-    with db.write() as conn:
+    with db.write(project_id=ctx.id) as conn:
         row = store_tasks.get_annotation(conn, annotation_id)
         if row is None or row["project_id"] != ctx.id or row["user_id"] != ctx.user.id:
             raise NotFound(f"no annotation {annotation_id} of yours in project '{ctx.slug}'")

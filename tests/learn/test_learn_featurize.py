@@ -64,5 +64,5 @@ def test_fit_transform_equals_fit_then_transform() -> None:
 def test_registry() -> None:
     assert isinstance(make_featurizer(), TfidfFeaturizer)
     assert FEATURIZERS["tfidf"] is TfidfFeaturizer
-    with pytest.raises(SchemaError, match="known featurizers: tfidf"):
+    with pytest.raises(SchemaError, match="known featurizers: .*tfidf"):
         make_featurizer("bert")

@@ -140,5 +140,9 @@ def test_random_is_reproducible_and_spreads_over_the_pool() -> None:
 
 
 def test_unknown_strategy_names_the_known_ones() -> None:
-    with pytest.raises(SchemaError, match="entropy, least_confidence, margin, random"):
+    known = (
+        "auto, badge, cluster_margin, coreset, density_weighted, entropy, least_confidence, "
+        "margin, qbc_kl, qbc_vote_entropy, random, typiclust"
+    )
+    with pytest.raises(SchemaError, match=known):
         make_strategy("smartest")

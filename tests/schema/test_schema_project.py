@@ -272,6 +272,19 @@ def test_settings_defaults() -> None:
         "stop_kappa": 0.99,
         "stop_window": 3,
         "eval_fraction": 0.0,
+        "featurizer": "tfidf",
+        "model": "logistic_regression",
+        "random_share": 0.0,
+        "review_policy": "none",
+        "review_share": 0.1,
+        "qualification_items": 20,
+        "qualification_accept_rate": 0.9,
+        "resolution": "majority",
+        "escalate_to": [],
+        "double_label_share": 0.0,
+        "gold_rate": 0.0,
+        "contradiction_threshold": 0.8,
+        "rework_hours": 24,
     }
     schema = parse_schema({**schema_with(), "settings": {"budget": 300, "stop_kappa": 1}})
     assert schema.settings["budget"] == 300

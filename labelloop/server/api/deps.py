@@ -6,7 +6,7 @@ than to hand to the thread pool, which the route itself already uses.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
@@ -48,6 +48,12 @@ async def admin_user(user: Annotated[User, Depends(current_user)]) -> User:
     return user
 
 
+async def get_features(request: Request) -> Any:
+    """The process's feature cache (a FeatureCache), shared with its learner."""
+    return request.app.state.features
+
+
 DbDep = Annotated[Database, Depends(get_db)]
+FeaturesDep = Annotated[Any, Depends(get_features)]
 CurrentUser = Annotated[User, Depends(current_user)]
 AdminUser = Annotated[User, Depends(admin_user)]

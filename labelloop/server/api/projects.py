@@ -14,7 +14,7 @@ from labelloop.errors import LabelloopError
 from labelloop.govern.guidelines import render_markdown
 from labelloop.govern.permissions import Permission
 from labelloop.ingest import importer_for_path
-from labelloop.server.api.deps import AdminUser, CurrentUser, DbDep
+from labelloop.server.api.deps import AdminUser, CurrentUser, DbDep, FeaturesDep
 from labelloop.server.api.schemas import MemberIn, ProjectIn
 from labelloop.workflow import export as wf_export
 from labelloop.workflow import imports, projects, status
@@ -50,8 +50,11 @@ def project_detail(slug: str, db: DbDep, user: CurrentUser) -> dict[str, Any]:
 
 
 @router.get("/{slug}/status")
-def project_status(slug: str, db: DbDep, user: CurrentUser) -> dict[str, Any]:
-    return status.status(db, projects.access(db, slug, user, Permission.VIEW_PROJECT))
+def project_status(
+    slug: str, db: DbDep, user: CurrentUser, features: FeaturesDep
+) -> dict[str, Any]:
+    ctx = projects.access(db, slug, user, Permission.VIEW_PROJECT)
+    return status.status(db, ctx, features_dir=features.root)
 
 
 @router.get("/{slug}/models")

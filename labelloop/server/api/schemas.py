@@ -39,3 +39,11 @@ class UserIn(BaseModel):
 
 class TokenIn(BaseModel):
     name: str = Field(default="api", max_length=100)
+
+
+class SeedsIn(BaseModel):
+    """Found pool items to send to the front of the queue, and how they were found."""
+
+    item_ids: list[int] = Field(min_length=1, max_length=200)
+    query: str | None = Field(default=None, max_length=200)
+    like: int | None = None

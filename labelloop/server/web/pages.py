@@ -8,12 +8,12 @@ from urllib.parse import quote
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from labelloop.errors import AuthenticationFailed, LabelloopError
+from labelloop.errors import AuthenticationFailed, LabelloopError, PermissionDenied
 from labelloop.govern.guidelines import render_markdown
 from labelloop.govern.permissions import Permission
 from labelloop.server.api.deps import DbDep
 from labelloop.server.auth import csrf_ok
-from labelloop.workflow import accounts, projects, status
+from labelloop.workflow import accounts, projects, quality, review, seeding, status
 from labelloop.workflow.accounts import User
 
 router = APIRouter(include_in_schema=False)
@@ -113,12 +113,14 @@ def project_page(slug: str, request: Request, db: DbDep) -> Response:
         user=user,
         csrf=csrf,
         project=_detail(db, ctx),
-        status=status.status(db, ctx),
+        status=status.status(db, ctx, features_dir=request.app.state.features.root),
         models=status.models(db, ctx),
         can_export=_allows(ctx, Permission.EXPORT),
         can_annotate=_allows(ctx, Permission.ANNOTATE),
         can_import=_allows(ctx, Permission.IMPORT),
         can_manage=_allows(ctx, Permission.MANAGE_MEMBERS),
+        can_review=_allows(ctx, Permission.REVIEW),
+        can_adjudicate=_allows(ctx, Permission.REVIEW) and review.is_expert(ctx),
     )
 
 
@@ -127,6 +129,77 @@ def label_page(slug: str, request: Request, db: DbDep) -> Response:
     user, csrf = _page_user(request, db)
     ctx = projects.access(db, slug, user, Permission.ANNOTATE)
     return _render(request, "label.html", user=user, csrf=csrf, project=_detail(db, ctx))
+
+
+@router.get("/p/{slug}/review", response_class=HTMLResponse)
+def review_page(slug: str, request: Request, db: DbDep) -> Response:
+    user, csrf = _page_user(request, db)
+    ctx = projects.access(db, slug, user, Permission.REVIEW)
+    return _render(
+        request,
+        "review.html",
+        user=user,
+        csrf=csrf,
+        project=_detail(db, ctx),
+        can_adjudicate=review.is_expert(ctx),
+    )
+
+
+@router.get("/p/{slug}/adjudicate", response_class=HTMLResponse)
+def adjudicate_page(slug: str, request: Request, db: DbDep, item: int | None = None) -> Response:
+    user, csrf = _page_user(request, db)
+    ctx = projects.access(db, slug, user, Permission.REVIEW)
+    if not review.is_expert(ctx):
+        raise PermissionDenied(f"only managers and the expert tier of '{ctx.slug}' adjudicate")
+    return _render(
+        request, "adjudicate.html", user=user, csrf=csrf, project=_detail(db, ctx), item=item
+    )
+
+
+@router.get("/p/{slug}/quality", response_class=HTMLResponse)
+def quality_page(slug: str, request: Request, db: DbDep, cohort_field: str = "cohort") -> Response:
+    user, csrf = _page_user(request, db)
+    ctx = projects.access(db, slug, user, Permission.REVIEW)
+    return _render(
+        request,
+        "quality.html",
+        user=user,
+        csrf=csrf,
+        project=_detail(db, ctx),
+        report=quality.report(db, ctx, cohort_field=cohort_field[:100]),
+        target=ctx.schema.target,
+        can_manage=_allows(ctx, Permission.MANAGE_PROJECT),
+    )
+
+
+@router.get("/p/{slug}/search", response_class=HTMLResponse)
+def search_page(
+    slug: str, request: Request, db: DbDep, q: str | None = None, like: int | None = None
+) -> Response:
+    """Search the pool and send hits to the queue; ``?q=`` or ``?like=`` opens with results."""
+    user, csrf = _page_user(request, db)
+    ctx = projects.access(db, slug, user, Permission.ANNOTATE)
+    initial, error = None, None
+    words = (q or "").strip()[: seeding.MAX_QUERY_CHARS]
+    if words or like is not None:
+        try:
+            initial = seeding.search(
+                db,
+                ctx,
+                q=words or None,
+                like=None if words else like,
+                cache=request.app.state.features,
+            )
+        except LabelloopError as exc:
+            error = exc.message
+    return _render(
+        request,
+        "search.html",
+        user=user,
+        csrf=csrf,
+        project=_detail(db, ctx),
+        page={"slug": ctx.slug, "q": words, "initial": initial, "error": error},
+    )
 
 
 def _allows(ctx: projects.ProjectContext, permission: Permission) -> bool:

@@ -1,0 +1,116 @@
+"""Re-label suggestions: labeled items whose label the model confidently contradicts.
+
+Confident learning (Northcutt, Jiang & Chuang, "Confident Learning: Estimating Uncertainty in
+Dataset Labels", JAIR 2021) through cleanlab's ``find_label_issues``, over out-of-fold
+probabilities from stratified cross-validation, so no item is judged by a model that saw its
+own label.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.sparse import csr_matrix
+from sklearn.model_selection import StratifiedKFold
+
+from labelloop.domain import Selection
+from labelloop.learn.model import fit_model, predict_proba_chunked
+from labelloop.learn.space import sample_rows
+from labelloop.learn.strategies import empty_selection
+
+MAX_ROWS = 5_000
+"""Labeled rows cross-validated at most (a uniform sample beyond), bounding the cost."""
+
+
+def relabel_candidates(
+    X: NDArray[np.floating] | csr_matrix,
+    y_labeled_idx: NDArray[np.intp],
+    y: NDArray[np.int64],
+    model: Any,
+    *,
+    rng: np.random.Generator,
+    classes: Sequence[str] | None = None,
+    cv: int = 5,
+    max_items: int = 50,
+    max_rows: int = MAX_ROWS,
+) -> Selection:
+    """Labeled rows whose label is most likely wrong, most suspicious first.
+
+    Out-of-fold probabilities come from ``cv``-fold stratified cross-validation (fewer folds
+    when a class has fewer labels; classes with a single label cannot be checked and are left
+    out). cleanlab's confident learning (``filter_by="prune_by_noise_rate"``) flags the issues,
+    ranked by self-confidence (the out-of-fold probability of the given label).
+
+    Parameters
+    ----------
+    X : ndarray or csr_matrix of shape (n_pool, n_features)
+    y_labeled_idx : ndarray of shape (n_labeled,)
+        Rows of ``X`` that carry a label.
+    y : ndarray of shape (n_labeled,)
+        Their class indices (into ``classes``), aligned with ``y_labeled_idx``.
+    model : scikit-learn classifier
+        Template, cloned per fold; needs ``predict_proba``.
+    rng : numpy.random.Generator
+        Seeds the folds and the sample of at most ``max_rows`` rows.
+    classes : sequence of str, optional
+        Class names for the reasons; the indices themselves when omitted.
+    cv : int
+        Folds at most.
+    max_items : int
+        Suggestions returned at most.
+    max_rows : int
+
+    Returns
+    -------
+    Selection
+        ``indices`` are rows of ``X``; ``scores`` are ``1 - p(given label)`` out of fold; each
+        reason reads "labeled 'ham' but the model is 0.97 sure it is 'spam'".
+    """
+    from cleanlab.filter import find_label_issues  # heavy (pandas): only when asked
+
+    rows = np.asarray(y_labeled_idx, dtype=np.intp)
+    y = np.asarray(y, dtype=np.int64)
+    if rows.shape != y.shape:
+        raise ValueError(f"y has shape {y.shape}; expected {rows.shape} like y_labeled_idx")
+    keep = sample_rows(np.arange(rows.shape[0]), max_rows, rng)
+    present, counts = np.unique(y[keep], return_counts=True)
+    checkable = present[counts >= 2]
+    keep = keep[np.isin(y[keep], checkable)]
+    if checkable.shape[0] < 2 or max_items <= 0:
+        return empty_selection()
+    rows, given = rows[keep], np.searchsorted(checkable, y[keep])  # compact class indices
+    n_folds = int(min(cv, np.bincount(given).min()))
+    folds = StratifiedKFold(
+        n_splits=max(2, n_folds), shuffle=True, random_state=int(rng.integers(2**31 - 1))
+    )
+    pred_probs = np.zeros((rows.shape[0], checkable.shape[0]))
+    for train, test in folds.split(np.zeros(rows.shape[0]), given):
+        member = fit_model(model, X[rows[train]], given[train])
+        pred_probs[test] = predict_proba_chunked(
+            member, X[rows[test]], n_classes=checkable.shape[0]
+        )
+    issues = find_label_issues(
+        labels=given,
+        pred_probs=pred_probs,
+        return_indices_ranked_by="self_confidence",
+        n_jobs=1,
+    )
+    issues = np.asarray(issues, dtype=np.intp)
+    # Keep only contradictions: an item whose own label is still the model's best guess is
+    # borderline, not mislabeled.
+    issues = issues[pred_probs[issues].argmax(axis=1) != given[issues]][:max_items]
+    names = [classes[c] if classes is not None else str(c) for c in checkable]
+    guess = pred_probs[issues].argmax(axis=1)
+    reasons = tuple(
+        f"labeled '{names[given[i]]}' but the model is {pred_probs[i, g]:.2f} sure it is "
+        f"'{names[g]}'"
+        for i, g in zip(issues, guess, strict=True)
+    )
+    return Selection(
+        indices=rows[issues],
+        scores=1.0 - pred_probs[issues, given[issues]],
+        reasons=reasons,
+    )

@@ -1,0 +1,59 @@
+"""The quality API: agreement and the annotator table, gold answers, the label-error scan."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+
+from labelloop.govern.permissions import Permission
+from labelloop.server.api.deps import CurrentUser, DbDep
+from labelloop.workflow import projects, quality
+
+router = APIRouter(prefix="/api/projects/{slug}", tags=["quality"])
+
+
+class GoldIn(BaseModel):
+    item_id: int | None = None
+    external_id: str | None = Field(default=None, max_length=200)
+    value: dict[str, Any]
+
+
+@router.get("/quality")
+def quality_report(
+    slug: str,
+    db: DbDep,
+    user: CurrentUser,
+    cohort_field: Annotated[str, Query(max_length=100)] = "cohort",
+    n_boot: Annotated[int, Query(ge=0, le=2000)] = 200,
+) -> dict[str, Any]:
+    """Agreement overall, per label, pair, cohort and week; the annotator table; flags."""
+    ctx = projects.access(db, slug, user, Permission.REVIEW)
+    return quality.report(db, ctx, cohort_field=cohort_field, n_boot=n_boot)
+
+
+@router.post("/quality/scan")
+def scan(slug: str, db: DbDep, user: CurrentUser) -> dict[str, Any]:
+    """Flag likely label errors among the resolved labels (cross-validated confident learning)."""
+    ctx = projects.access(db, slug, user, Permission.MANAGE_PROJECT)
+    return quality.scan(db, ctx)
+
+
+@router.get("/gold")
+def list_gold(slug: str, db: DbDep, user: CurrentUser) -> dict[str, Any]:
+    ctx = projects.access(db, slug, user, Permission.MANAGE_PROJECT)
+    return {"gold": quality.gold_items(db, ctx)}
+
+
+@router.put("/gold")
+def set_gold(slug: str, body: GoldIn, db: DbDep, user: CurrentUser) -> dict[str, Any]:
+    """Mark an item (by ``item_id`` or ``external_id``) as gold with its known answer."""
+    ctx = projects.access(db, slug, user, Permission.MANAGE_PROJECT)
+    return quality.set_gold(db, ctx, body.value, item_id=body.item_id, external_id=body.external_id)
+
+
+@router.delete("/gold/{item_id}")
+def remove_gold(slug: str, item_id: int, db: DbDep, user: CurrentUser) -> dict[str, Any]:
+    ctx = projects.access(db, slug, user, Permission.MANAGE_PROJECT)
+    return quality.remove_gold(db, ctx, item_id=item_id)

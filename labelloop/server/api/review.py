@@ -1,0 +1,106 @@
+"""The review API: the review queue and verdicts, the expert tier's adjudication, an item's
+whole story, flags, and an annotator's own feedback."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+
+from labelloop.govern.permissions import Permission
+from labelloop.server.api.deps import CurrentUser, DbDep
+from labelloop.workflow import projects, review
+
+router = APIRouter(prefix="/api/projects/{slug}", tags=["review"])
+
+SkipQuery = Annotated[list[int], Query(max_length=200)]
+
+
+class VerdictIn(BaseModel):
+    verdict: str = Field(max_length=10)
+    value: dict[str, Any] | None = None
+    comment: str | None = Field(default=None, max_length=2000)
+
+
+class AdjudicateIn(BaseModel):
+    value: dict[str, Any]
+    comment: str | None = Field(default=None, max_length=2000)
+
+
+@router.get("/reviews/summary")
+def summary(slug: str, db: DbDep, user: CurrentUser) -> dict[str, Any]:
+    """What waits in each tier, the policy, and the open flags by kind."""
+    return review.summary(db, projects.access(db, slug, user, Permission.REVIEW))
+
+
+@router.get("/reviews/next")
+def next_review(
+    slug: str,
+    db: DbDep,
+    user: CurrentUser,
+    skip: SkipQuery = [],  # noqa: B006 (FastAPI copies)
+) -> dict[str, Any]:
+    """The next annotation to review (not the caller's own); ``review`` is null when none waits."""
+    ctx = projects.access(db, slug, user, Permission.REVIEW)
+    return {"review": review.next_review(db, ctx, skip=skip)}
+
+
+@router.post("/reviews/{annotation_id}")
+def give_verdict(
+    slug: str, annotation_id: int, body: VerdictIn, db: DbDep, user: CurrentUser
+) -> dict[str, Any]:
+    """Accept, reject (with a comment: back to its annotator), fix (with the value) or escalate."""
+    ctx = projects.access(db, slug, user, Permission.REVIEW)
+    return review.review_annotation(
+        db, ctx, annotation_id, verdict=body.verdict, value=body.value, comment=body.comment
+    )
+
+
+@router.get("/reviews/mine")
+def my_reviews(slug: str, db: DbDep, user: CurrentUser, limit: int = 50) -> dict[str, Any]:
+    """The verdicts on the caller's own annotations, newest first."""
+    ctx = projects.access(db, slug, user, Permission.ANNOTATE)
+    return {"reviews": review.my_reviews(db, ctx, limit=limit)}
+
+
+@router.get("/adjudications/next")
+def next_adjudication(
+    slug: str,
+    db: DbDep,
+    user: CurrentUser,
+    skip: SkipQuery = [],  # noqa: B006 (FastAPI copies)
+) -> dict[str, Any]:
+    """The next item waiting at the expert tier; ``item`` is null when none waits."""
+    ctx = projects.access(db, slug, user, Permission.REVIEW)
+    return {"item": review.next_adjudication(db, ctx, skip=skip)}
+
+
+@router.post("/items/{item_id}/adjudicate")
+def adjudicate(
+    slug: str, item_id: int, body: AdjudicateIn, db: DbDep, user: CurrentUser
+) -> dict[str, Any]:
+    """The expert tier sets an item's final label."""
+    ctx = projects.access(db, slug, user, Permission.REVIEW)
+    return review.adjudicate(db, ctx, item_id, body.value, comment=body.comment)
+
+
+@router.get("/items/{item_id}/review")
+def item_detail(slug: str, item_id: int, db: DbDep, user: CurrentUser) -> dict[str, Any]:
+    """Every annotation of an item, the model's prediction, flags, verdicts and audit history."""
+    ctx = projects.access(db, slug, user, Permission.REVIEW)
+    return review.item_detail(db, ctx, item_id)
+
+
+@router.get("/flags")
+def list_flags(
+    slug: str,
+    db: DbDep,
+    user: CurrentUser,
+    kind: Annotated[str | None, Query(max_length=30)] = None,
+    open: bool = True,
+    limit: int = 200,
+) -> dict[str, Any]:
+    """Flags raised by the automated checks, newest first."""
+    ctx = projects.access(db, slug, user, Permission.REVIEW)
+    return {"flags": review.flags(db, ctx, kind=kind, open_only=open, limit=limit)}

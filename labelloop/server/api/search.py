@@ -1,0 +1,37 @@
+"""Searching the pool and sending what was found to the front of the queue (seeding)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from labelloop.govern.permissions import Permission
+from labelloop.server.api.deps import CurrentUser, DbDep, FeaturesDep
+from labelloop.server.api.schemas import SeedsIn
+from labelloop.workflow import projects, seeding
+
+router = APIRouter(prefix="/api/projects/{slug}", tags=["search"])
+
+
+@router.get("/search")
+def search(
+    slug: str,
+    db: DbDep,
+    user: CurrentUser,
+    features: FeaturesDep,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    like: int | None = None,
+    limit: Annotated[int, Query(ge=1, le=seeding.MAX_LIMIT)] = 20,
+    offset: Annotated[int, Query(ge=0, le=seeding.MAX_OFFSET)] = 0,
+) -> dict[str, Any]:
+    """Pool items containing every word of ``q``, or most like item ``like``; paginated."""
+    ctx = projects.access(db, slug, user, Permission.ANNOTATE)
+    return seeding.search(db, ctx, q=q, like=like, limit=limit, offset=offset, cache=features)
+
+
+@router.post("/seeds", status_code=201)
+def send_seeds(slug: str, body: SeedsIn, db: DbDep, user: CurrentUser) -> dict[str, Any]:
+    """Queue found items ahead of the model's ranking ("searched by ana for 'refund'")."""
+    ctx = projects.access(db, slug, user, Permission.ANNOTATE)
+    return seeding.send_to_queue(db, ctx, body.item_ids, query=body.query, like=body.like)

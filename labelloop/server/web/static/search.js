@@ -1,0 +1,306 @@
+// The pool search page: words or "more like this", pick hits by keyboard, send them to the queue.
+// Item text is untrusted: it only ever reaches the DOM through textContent.
+(() => {
+  "use strict";
+
+  const { api, say } = window.labelloop;
+  const $ = (id) => document.getElementById(id);
+  const page = JSON.parse($("search-data").textContent);
+  const base = "/api/projects/" + encodeURIComponent(page.slug);
+  const LIMIT = 20;
+
+  const el = {
+    form: $("search-form"),
+    q: $("search-q"),
+    messages: $("search-messages"),
+    summary: $("results-summary"),
+    results: $("results"),
+    send: $("send-btn"),
+    selectAll: $("select-all-btn"),
+    prev: $("prev-btn"),
+    next: $("next-btn"),
+    likeBanner: $("like-banner"),
+    likeName: $("like-name"),
+    likeBy: $("like-by"),
+    likeClear: $("like-clear"),
+  };
+
+  const state = {
+    result: null, // the last search's JSON
+    selected: new Set(), // item ids ticked
+    busy: false,
+  };
+
+  const plural = (n, word) => `${n.toLocaleString()} ${n === 1 ? word : word + "s"}`;
+
+  // ---------------------------------------------------------------- rendering
+
+  function badge(text, kind) {
+    const span = document.createElement("span");
+    span.className = "badge " + kind;
+    span.textContent = text;
+    return span;
+  }
+
+  function renderHit(hit) {
+    const li = document.createElement("li");
+    li.className = "hit";
+    li.dataset.itemId = String(hit.id);
+    li.tabIndex = -1; // the arrow keys move focus between rows
+    const label = document.createElement("label");
+    label.className = "hit-label";
+    const box = document.createElement("input");
+    box.type = "checkbox";
+    box.className = "hit-check";
+    box.value = String(hit.id);
+    box.tabIndex = -1;
+    box.disabled = hit.labeled || hit.queued;
+    box.checked = state.selected.has(hit.id);
+    box.addEventListener("change", () => {
+      if (box.checked) state.selected.add(hit.id);
+      else state.selected.delete(hit.id);
+      li.classList.toggle("is-selected", box.checked);
+      renderSendButton();
+    });
+    const body = document.createElement("span");
+    body.className = "hit-body";
+    const head = document.createElement("span");
+    head.className = "hit-head";
+    const name = document.createElement("span");
+    name.className = "hit-id";
+    name.textContent = hit.external_id ? String(hit.external_id) : "#" + hit.id;
+    head.append(name);
+    if (typeof hit.score === "number") head.append(badge("similarity " + hit.score.toFixed(3), "badge-muted"));
+    if (hit.labeled) head.append(badge("labeled", "badge-muted"));
+    else if (hit.queued) head.append(badge("in the queue", "badge-warn"));
+    const text = document.createElement("span");
+    text.className = "hit-text";
+    text.textContent = hit.text + (hit.truncated ? "…" : "");
+    body.append(head, text);
+    label.append(box, body);
+    const more = document.createElement("button");
+    more.type = "button";
+    more.className = "btn btn-quiet btn-small hit-more";
+    more.textContent = "More like this";
+    more.addEventListener("click", () => runLike(hit.id, 0));
+    li.classList.toggle("is-selected", box.checked);
+    li.append(label, more);
+    return li;
+  }
+
+  function render(result) {
+    const focused = hitRows().indexOf(document.activeElement && document.activeElement.closest("li.hit"));
+    state.result = result;
+    el.results.replaceChildren(...result.items.map(renderHit));
+    if (focused >= 0) focusHit(focused);
+    const first = result.offset + 1;
+    const last = result.offset + result.items.length;
+    if (result.mode === "like") {
+      el.likeBanner.hidden = false;
+      el.likeName.textContent = result.like.external_id
+        ? String(result.like.external_id)
+        : "#" + result.like.id;
+      el.likeBy.textContent = result.by;
+      el.summary.textContent = result.items.length
+        ? `Most similar ${first}–${last} of ${plural(result.total, "pool item")}.`
+        : "No other pool items.";
+    } else {
+      el.likeBanner.hidden = true;
+      el.summary.textContent = result.total
+        ? `${plural(result.total, "item")} contain “${result.q}”; showing ${first}–${last}.`
+        : `No pool item contains “${result.q}”.`;
+    }
+    el.prev.disabled = result.offset === 0;
+    el.next.disabled = result.offset + result.items.length >= result.total;
+    renderSendButton();
+  }
+
+  function renderSendButton() {
+    const n = state.selected.size;
+    el.send.disabled = n === 0 || state.busy;
+    el.send.firstChild.textContent = n ? `Send ${n} to queue ` : "Send to queue ";
+  }
+
+  // ---------------------------------------------------------------- searching
+
+  function remember(params) {
+    const url = new URL(location.href);
+    url.search = new URLSearchParams(params).toString();
+    history.replaceState(null, "", url);
+  }
+
+  async function load(params) {
+    state.busy = true;
+    el.summary.textContent = "Searching…";
+    try {
+      const query = new URLSearchParams({ ...params, limit: String(LIMIT) });
+      const result = await api("GET", `${base}/search?${query}`, undefined, { loginOn401: true });
+      el.messages.replaceChildren();
+      render(result);
+      return result;
+    } catch (err) {
+      say(el.messages, "error", err.detail || String(err));
+      el.summary.textContent = "The search failed.";
+      return null;
+    } finally {
+      state.busy = false;
+      renderSendButton();
+    }
+  }
+
+  function runText(q, offset) {
+    const words = q.trim();
+    if (!words) {
+      say(el.messages, "info", "Type a word to search for.");
+      el.q.focus();
+      return;
+    }
+    if (!state.result || state.result.mode !== "text" || state.result.q !== words) {
+      state.selected.clear();
+    }
+    remember({ q: words });
+    load({ q: words, offset: String(offset) });
+  }
+
+  async function runLike(id, offset) {
+    if (!state.result || state.result.mode !== "like" || state.result.like.id !== id) {
+      state.selected.clear();
+    }
+    remember({ like: String(id) });
+    const result = await load({ like: String(id), offset: String(offset) });
+    if (result && offset === 0) focusHit(0);
+  }
+
+  // ---------------------------------------------------------------- sending
+
+  async function send() {
+    const result = state.result;
+    if (!result || state.selected.size === 0 || state.busy) return;
+    const body = { item_ids: Array.from(state.selected) };
+    if (result.mode === "like") body.like = result.like.id;
+    else body.query = result.q;
+    state.busy = true;
+    renderSendButton();
+    try {
+      const done = await api("POST", `${base}/seeds`, body, { loginOn401: true });
+      const sentIds = new Set(done.added);
+      for (const hit of result.items) {
+        if (sentIds.has(hit.id)) hit.queued = true;
+      }
+      state.selected.clear();
+      render(result);
+      const skipped = done.already_labeled.length + done.already_queued.length;
+      say(
+        el.messages,
+        "info",
+        `Sent ${plural(done.added.length, "item")} to the front of the queue (“${done.reason}”).` +
+          (skipped ? ` ${plural(skipped, "item")} were already labeled or queued.` : "") +
+          " They come next on the labeling page.",
+      );
+    } catch (err) {
+      say(el.messages, "error", err.detail || String(err));
+    } finally {
+      state.busy = false;
+      renderSendButton();
+    }
+  }
+
+  // ---------------------------------------------------------------- keyboard
+
+  function hitRows() {
+    return Array.from(el.results.querySelectorAll("li.hit"));
+  }
+
+  function focusHit(index) {
+    const rows = hitRows();
+    if (!rows.length) return;
+    rows[Math.max(0, Math.min(index, rows.length - 1))].focus();
+  }
+
+  function toggle(row) {
+    const box = row.querySelector("input.hit-check");
+    if (box && !box.disabled) box.click();
+  }
+
+  function typing(node) {
+    if (!node || !node.tagName) return false;
+    if (node.tagName === "INPUT") return node.type !== "checkbox";
+    return /^(TEXTAREA|SELECT)$/.test(node.tagName) || node.isContentEditable;
+  }
+
+  document.addEventListener("keydown", (e) => {
+    if (e.defaultPrevented || e.isComposing) return;
+    if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) {
+      e.preventDefault();
+      send();
+      return;
+    }
+    if (e.ctrlKey || e.metaKey || e.altKey) return;
+    if (e.target === el.q && e.key === "ArrowDown") {
+      e.preventDefault();
+      focusHit(0);
+      return;
+    }
+    if (typing(e.target)) return;
+    const rows = hitRows();
+    const row = e.target instanceof Element ? e.target.closest("li.hit") : null;
+    const at = row ? rows.indexOf(row) : -1;
+    const onRow = at >= 0 && e.target === row; // not on its checkbox or its button
+    if (e.key === "/") {
+      e.preventDefault();
+      el.q.focus();
+      el.q.select();
+    } else if ((e.key === "ArrowDown" || e.key === "j") && at >= 0) {
+      e.preventDefault();
+      focusHit(at + 1);
+    } else if ((e.key === "ArrowUp" || e.key === "k") && at >= 0) {
+      e.preventDefault();
+      if (at === 0) el.q.focus();
+      else focusHit(at - 1);
+    } else if ((e.key === " " || e.key === "Enter" || e.key === "x") && onRow) {
+      e.preventDefault();
+      toggle(row);
+    } else if ((e.key === "m" || e.key === "M") && at >= 0) {
+      e.preventDefault();
+      runLike(Number(row.dataset.itemId), 0);
+    } else if (e.key === "a" || e.key === "A") {
+      e.preventDefault();
+      selectAll();
+    } else if (e.key === "Escape") {
+      el.q.focus();
+    }
+  });
+
+  function selectAll() {
+    for (const box of el.results.querySelectorAll("input.hit-check")) {
+      if (!box.disabled && !box.checked) box.click();
+    }
+  }
+
+  el.form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    runText(el.q.value, 0);
+  });
+  el.send.addEventListener("click", () => send());
+  el.selectAll.addEventListener("click", () => selectAll());
+  el.likeClear.addEventListener("click", () => {
+    el.q.focus();
+    if (el.q.value.trim()) runText(el.q.value, 0);
+  });
+  el.prev.addEventListener("click", () => turnPage(-1));
+  el.next.addEventListener("click", () => turnPage(1));
+
+  function turnPage(direction) {
+    const result = state.result;
+    if (!result) return;
+    const offset = Math.max(0, result.offset + direction * LIMIT);
+    if (result.mode === "like") runLike(result.like.id, offset);
+    else runText(result.q, offset);
+  }
+
+  // ---------------------------------------------------------------- start
+
+  if (page.error) say(el.messages, "error", page.error);
+  if (page.initial) render(page.initial);
+  renderSendButton();
+})();

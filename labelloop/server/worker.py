@@ -1,0 +1,40 @@
+"""The learner as a child process of `labelloop serve`: training runs on its own core.
+
+A learner thread in the server process would hold the interpreter lock for most of every round
+(featurizing, fitting, scoring), so annotators' requests would wait behind it. A child process
+runs the same `labelloop worker` loop that team mode runs, against the same database.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from labelloop.config import Settings
+
+
+def spawn_worker(settings: Settings) -> subprocess.Popen[bytes]:
+    """Start `labelloop worker` for this server's database, at a lower CPU priority."""
+    env = dict(os.environ)
+    env["LABELLOOP_HOME"] = str(settings.home)
+    env["LABELLOOP_DATABASE_URL"] = settings.db_url
+    return subprocess.Popen(
+        [sys.executable, "-m", "labelloop", "worker", "--parent-pid", str(os.getpid())],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        preexec_fn=lambda: os.nice(5),  # serving requests wins a contested core
+    )
+
+
+def stop_worker(child: subprocess.Popen[bytes]) -> None:
+    """Ask the worker to finish its round, then make sure it is gone."""
+    if child.poll() is not None:
+        return
+    child.terminate()
+    try:
+        child.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()

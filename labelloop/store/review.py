@@ -1,0 +1,608 @@
+"""Reviews, flags, gold answers and the reads the quality report is computed from."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, RowMapping, and_, delete, func, select, update
+
+from labelloop.store.db import new_id
+from labelloop.store.tables import (
+    annotation,
+    assignment,
+    audit_event,
+    flag,
+    gold_answer,
+    item,
+    item_label,
+    model_version,
+    queue_entry,
+    review,
+    user,
+)
+from labelloop.store.users import now
+
+LIVE_STATES = ("submitted", "in_review", "escalated", "accepted", "fixed", "adjudicated")
+"""Annotation states that count towards an item's label (``rejected`` ones were sent back)."""
+
+
+# ------------------------------------------------------------------------------ serving
+
+
+def taken(conn: Connection, item_id: int, at: datetime) -> int:
+    """Submitted assignments plus live leases of an item: the labels it has or will soon have."""
+    q = select(func.count()).where(
+        assignment.c.item_id == item_id,
+        (assignment.c.state == "submitted")
+        | ((assignment.c.state == "leased") & (assignment.c.lease_expires_at > at)),
+    )
+    return int(conn.execute(q).scalar_one())
+
+
+def n_assignments(conn: Connection, *, project_id: int, user_id: int) -> int:
+    q = select(func.count()).where(
+        assignment.c.project_id == project_id, assignment.c.user_id == user_id
+    )
+    return int(conn.execute(q).scalar_one())
+
+
+def gold_for(conn: Connection, *, project_id: int, user_id: int) -> RowMapping | None:
+    """A pool gold item this user was never given, with the newest round's entry for it if any."""
+    seen = select(assignment.c.id).where(
+        assignment.c.item_id == gold_answer.c.item_id, assignment.c.user_id == user_id
+    )
+    newest = (
+        select(model_version.c.id, model_version.c.version, model_version.c.strategy)
+        .where(model_version.c.project_id == project_id)
+        .order_by(model_version.c.version.desc())
+        .limit(1)
+        .subquery()
+    )
+    q = (
+        select(
+            gold_answer.c.item_id,
+            item.c.external_id,
+            item.c.payload,
+            item.c.meta,
+            queue_entry.c.rank,
+            queue_entry.c.score,
+            queue_entry.c.reason,
+            queue_entry.c.suggestion,
+            queue_entry.c.suggestion_confidence,
+            newest.c.id.label("model_version_id"),
+            newest.c.version.label("model_version"),
+            newest.c.strategy,
+        )
+        .join(item, item.c.id == gold_answer.c.item_id)
+        .outerjoin(newest, newest.c.id.is_not(None))
+        .outerjoin(
+            queue_entry,
+            and_(
+                queue_entry.c.item_id == gold_answer.c.item_id,
+                queue_entry.c.model_version_id == newest.c.id,
+            ),
+        )
+        .where(gold_answer.c.project_id == project_id, item.c.split == "pool", ~seen.exists())
+        .order_by(gold_answer.c.created_at, gold_answer.c.item_id)
+        .limit(1)
+    )
+    return conn.execute(q).mappings().first()
+
+
+def insert_assignment(conn: Connection, **values: Any) -> int:
+    """A lease written outside the ranked queue (a gold check or a rework), with its selection."""
+    return new_id(conn.execute(assignment.insert().values(**values)))
+
+
+def rework_lease(conn: Connection, assignment_id: int) -> RowMapping | None:
+    """The rejected annotation (and its latest review) a rework lease was made for."""
+    q = (
+        select(
+            annotation.c.id.label("annotation_id"),
+            annotation.c.value,
+            review.c.comment,
+            user.c.username.label("reviewer"),
+        )
+        .select_from(assignment)
+        .join(
+            annotation,
+            and_(
+                annotation.c.item_id == assignment.c.item_id,
+                annotation.c.user_id == assignment.c.user_id,
+                annotation.c.status == "rejected",
+            ),
+        )
+        .join(review, review.c.annotation_id == annotation.c.id)
+        .join(user, user.c.id == review.c.reviewer_id)
+        .where(assignment.c.id == assignment_id, review.c.verdict == "reject")
+        .order_by(review.c.id.desc())
+        .limit(1)
+    )
+    return conn.execute(q).mappings().first()
+
+
+# ------------------------------------------------------------------------------ gold
+
+
+def gold_of(conn: Connection, item_id: int) -> RowMapping | None:
+    return (
+        conn.execute(select(gold_answer).where(gold_answer.c.item_id == item_id)).mappings().first()
+    )
+
+
+def set_gold(
+    conn: Connection, *, project_id: int, item_id: int, value: dict[str, Any], by: int | None
+) -> None:
+    conn.execute(delete(gold_answer).where(gold_answer.c.item_id == item_id))
+    conn.execute(
+        gold_answer.insert().values(
+            item_id=item_id, project_id=project_id, value=value, created_by=by, created_at=now()
+        )
+    )
+
+
+def remove_gold(conn: Connection, item_id: int) -> int:
+    return int(conn.execute(delete(gold_answer).where(gold_answer.c.item_id == item_id)).rowcount)
+
+
+def gold_list(conn: Connection, project_id: int) -> list[dict[str, Any]]:
+    """Gold items with their answer and how many annotators answered them."""
+    answered = (
+        select(func.count())
+        .where(annotation.c.item_id == gold_answer.c.item_id)
+        .scalar_subquery()
+        .label("answered")
+    )
+    q = (
+        select(
+            gold_answer.c.item_id,
+            item.c.external_id,
+            item.c.payload,
+            gold_answer.c.value,
+            gold_answer.c.created_at,
+            answered,
+        )
+        .join(item, item.c.id == gold_answer.c.item_id)
+        .where(gold_answer.c.project_id == project_id)
+        .order_by(gold_answer.c.item_id)
+    )
+    return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def item_by_external(conn: Connection, *, project_id: int, external_id: str) -> RowMapping | None:
+    q = select(item).where(item.c.project_id == project_id, item.c.external_id == external_id)
+    return conn.execute(q.order_by(item.c.id).limit(1)).mappings().first()
+
+
+# ------------------------------------------------------------------------------ flags
+
+
+def insert_flags(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(flag.insert(), [{"created_at": now(), "note": "", **r} for r in rows])
+
+
+def flagged(
+    conn: Connection, *, item_id: int, kind: str | None = None, open_only: bool = True
+) -> bool:
+    """Whether an item has a flag (of ``kind`` when given; only open ones if ``open_only``)."""
+    q = select(flag.c.id).where(flag.c.item_id == item_id)
+    if open_only:
+        q = q.where(flag.c.resolved_at.is_(None))
+    if kind is not None:
+        q = q.where(flag.c.kind == kind)
+    return conn.execute(q.limit(1)).first() is not None
+
+
+def resolve_flags(conn: Connection, *, item_id: int, by: int | None) -> int:
+    res = conn.execute(
+        update(flag)
+        .where(flag.c.item_id == item_id, flag.c.resolved_at.is_(None))
+        .values(resolved_at=now(), resolved_by=by)
+    )
+    return int(res.rowcount)
+
+
+def resolve_annotation_flags(conn: Connection, annotation_id: int, *, by: int | None) -> None:
+    conn.execute(
+        update(flag)
+        .where(flag.c.annotation_id == annotation_id, flag.c.resolved_at.is_(None))
+        .values(resolved_at=now(), resolved_by=by)
+    )
+
+
+def flags_of(conn: Connection, item_id: int) -> list[dict[str, Any]]:
+    q = (
+        select(flag, user.c.username)
+        .outerjoin(user, user.c.id == flag.c.user_id)
+        .where(flag.c.item_id == item_id)
+        .order_by(flag.c.id)
+    )
+    return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def flag_list(
+    conn: Connection, project_id: int, *, kind: str | None, open_only: bool, limit: int
+) -> list[dict[str, Any]]:
+    q = (
+        select(flag, user.c.username, item.c.external_id)
+        .join(item, item.c.id == flag.c.item_id)
+        .outerjoin(user, user.c.id == flag.c.user_id)
+        .where(flag.c.project_id == project_id)
+    )
+    if kind:
+        q = q.where(flag.c.kind == kind)
+    if open_only:
+        q = q.where(flag.c.resolved_at.is_(None))
+    return [dict(r) for r in conn.execute(q.order_by(flag.c.id.desc()).limit(limit)).mappings()]
+
+
+def open_flag_counts(conn: Connection, project_id: int) -> dict[str, int]:
+    q = (
+        select(flag.c.kind, func.count())
+        .where(flag.c.project_id == project_id, flag.c.resolved_at.is_(None))
+        .group_by(flag.c.kind)
+    )
+    return {str(k): int(n) for k, n in conn.execute(q)}
+
+
+def flag_rows(conn: Connection, project_id: int) -> list[dict[str, Any]]:
+    q = select(
+        flag.c.kind, flag.c.user_id, flag.c.annotation_id, flag.c.item_id, flag.c.resolved_at
+    ).where(flag.c.project_id == project_id)
+    return [dict(r) for r in conn.execute(q).mappings()]
+
+
+# ------------------------------------------------------------------------------ reviews
+
+
+def _corrected() -> Any:
+    """The corrected value of an annotation's latest fix (NULL when it was never fixed)."""
+    return (
+        select(review.c.corrected_value)
+        .where(review.c.annotation_id == annotation.c.id, review.c.verdict == "fix")
+        .order_by(review.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def item_annotations(conn: Connection, item_id: int) -> list[dict[str, Any]]:
+    """Every annotation of an item, oldest first, with its annotator and latest correction."""
+    q = (
+        select(
+            annotation,
+            user.c.username,
+            _corrected().label("corrected_value"),
+            assignment.c.strategy.label("served_as"),
+        )
+        .join(user, user.c.id == annotation.c.user_id)
+        .outerjoin(assignment, assignment.c.id == annotation.c.assignment_id)
+        .where(annotation.c.item_id == item_id)
+        .order_by(annotation.c.id)
+    )
+    return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def set_status(conn: Connection, annotation_ids: Iterable[int], status: str) -> None:
+    ids = list(annotation_ids)
+    if ids:
+        conn.execute(
+            update(annotation)
+            .where(annotation.c.id.in_(ids))
+            .values(status=status, updated_at=now())
+        )
+
+
+def release_assignment(conn: Connection, assignment_id: int | None) -> None:
+    """Stop counting a rejected annotation's assignment as a label the item has."""
+    if assignment_id is not None:
+        conn.execute(
+            update(assignment).where(assignment.c.id == assignment_id).values(state="released")
+        )
+
+
+def unlabel(conn: Connection, item_id: int) -> None:
+    """Withdraw an item's resolved label (its source annotation was rejected)."""
+    conn.execute(delete(item_label).where(item_label.c.item_id == item_id))
+
+
+def insert_review(conn: Connection, **values: Any) -> int:
+    return new_id(conn.execute(review.insert().values(created_at=now(), **values)))
+
+
+def item_reviews(conn: Connection, item_id: int) -> list[dict[str, Any]]:
+    q = (
+        select(review, user.c.username.label("reviewer"), annotation.c.user_id)
+        .join(annotation, annotation.c.id == review.c.annotation_id)
+        .join(user, user.c.id == review.c.reviewer_id)
+        .where(annotation.c.item_id == item_id)
+        .order_by(review.c.id)
+    )
+    return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def verdict_counts(conn: Connection, *, project_id: int, user_id: int) -> dict[str, int]:
+    """Tier-1 verdicts on one annotator's work (what qualification is measured on)."""
+    q = (
+        select(review.c.verdict, func.count())
+        .join(annotation, annotation.c.id == review.c.annotation_id)
+        .where(
+            annotation.c.project_id == project_id,
+            annotation.c.user_id == user_id,
+            review.c.tier == 1,
+        )
+        .group_by(review.c.verdict)
+    )
+    return {str(v): int(n) for v, n in conn.execute(q)}
+
+
+def _not_annotated_by(reviewer_id: int) -> Any:
+    mine = annotation.alias("mine")
+    own = select(mine.c.id).where(mine.c.item_id == item.c.id, mine.c.user_id == reviewer_id)
+    return ~own.exists()
+
+
+def review_candidates(
+    conn: Connection,
+    *,
+    project_id: int,
+    reviewer_id: int,
+    status: str,
+    skip: Sequence[int],
+    limit: int,
+) -> list[int]:
+    """Annotations waiting in a review tier, oldest first, on items the reviewer never labeled."""
+    q = (
+        select(annotation.c.id)
+        .join(item, item.c.id == annotation.c.item_id)
+        .where(
+            annotation.c.project_id == project_id,
+            annotation.c.status == status,
+            _not_annotated_by(reviewer_id),
+        )
+    )
+    if skip:
+        q = q.where(annotation.c.id.not_in(list(skip)))
+    return [int(i) for i in conn.execute(q.order_by(annotation.c.id).limit(limit)).scalars()]
+
+
+def escalated_items(
+    conn: Connection, *, project_id: int, manager_id: int, skip: Sequence[int], limit: int
+) -> list[int]:
+    """Items waiting for adjudication, oldest escalation first, that the manager never labeled."""
+    q = (
+        select(item.c.id, func.min(annotation.c.id).label("first"))
+        .join(annotation, annotation.c.item_id == item.c.id)
+        .where(
+            item.c.project_id == project_id,
+            annotation.c.status == "escalated",
+            _not_annotated_by(manager_id),
+        )
+        .group_by(item.c.id)
+    )
+    if skip:
+        q = q.where(item.c.id.not_in(list(skip)))
+    return [int(r[0]) for r in conn.execute(q.order_by("first").limit(limit))]
+
+
+def status_counts(conn: Connection, project_id: int) -> dict[str, int]:
+    q = (
+        select(annotation.c.status, func.count())
+        .where(annotation.c.project_id == project_id)
+        .group_by(annotation.c.status)
+    )
+    return {str(s): int(n) for s, n in conn.execute(q)}
+
+
+def n_escalated_items(conn: Connection, project_id: int) -> int:
+    q = select(func.count(func.distinct(annotation.c.item_id))).where(
+        annotation.c.project_id == project_id, annotation.c.status == "escalated"
+    )
+    return int(conn.execute(q).scalar_one())
+
+
+def own_reviews(
+    conn: Connection, *, project_id: int, user_id: int, limit: int
+) -> list[dict[str, Any]]:
+    """Verdicts on one annotator's work, newest first (their feedback; never others' work)."""
+    q = (
+        select(
+            review.c.id,
+            review.c.verdict,
+            review.c.comment,
+            review.c.corrected_value,
+            review.c.tier,
+            review.c.created_at,
+            annotation.c.id.label("annotation_id"),
+            annotation.c.item_id,
+            annotation.c.value,
+            annotation.c.status,
+            item.c.external_id,
+        )
+        .join(annotation, annotation.c.id == review.c.annotation_id)
+        .join(item, item.c.id == annotation.c.item_id)
+        .where(
+            annotation.c.project_id == project_id,
+            annotation.c.user_id == user_id,
+            review.c.verdict != "escalate",
+        )
+        .order_by(review.c.id.desc())
+        .limit(limit)
+    )
+    return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def item_label_of(conn: Connection, item_id: int) -> dict[str, Any] | None:
+    q = (
+        select(item_label, user.c.username.label("decided_by_name"))
+        .outerjoin(user, user.c.id == item_label.c.decided_by)
+        .where(item_label.c.item_id == item_id)
+    )
+    row = conn.execute(q).mappings().first()
+    return dict(row) if row is not None else None
+
+
+def prediction_for(conn: Connection, item_id: int) -> dict[str, Any] | None:
+    """The model's latest word on an item: its newest queue suggestion, else the last one shown."""
+    q = (
+        select(
+            queue_entry.c.suggestion,
+            queue_entry.c.suggestion_confidence,
+            model_version.c.version,
+        )
+        .join(model_version, model_version.c.id == queue_entry.c.model_version_id)
+        .where(queue_entry.c.item_id == item_id, queue_entry.c.suggestion.is_not(None))
+        .order_by(model_version.c.version.desc())
+        .limit(1)
+    )
+    row = conn.execute(q).mappings().first()
+    if row is None:
+        q = (
+            select(
+                annotation.c.suggestion,
+                annotation.c.suggestion_confidence,
+                annotation.c.model_version.label("version"),
+            )
+            .where(annotation.c.item_id == item_id, annotation.c.suggestion.is_not(None))
+            .order_by(annotation.c.model_version.desc(), annotation.c.id.desc())
+            .limit(1)
+        )
+        row = conn.execute(q).mappings().first()
+    if row is None:
+        return None
+    return {
+        "label": row["suggestion"],
+        "confidence": row["suggestion_confidence"],
+        "model_version": row["version"],
+    }
+
+
+def item_history(conn: Connection, *, project_id: int, item_id: int) -> list[dict[str, Any]]:
+    """The audit events about one item, oldest first."""
+    q = (
+        select(
+            audit_event.c.at,
+            audit_event.c.action,
+            audit_event.c.payload,
+            user.c.username.label("actor"),
+        )
+        .outerjoin(user, user.c.id == audit_event.c.actor_id)
+        .where(
+            audit_event.c.project_id == project_id,
+            audit_event.c.subject == f"item:{item_id}",
+        )
+        .order_by(audit_event.c.id)
+        .limit(500)
+    )
+    return [dict(r) for r in conn.execute(q).mappings()]
+
+
+# ------------------------------------------------------------------------------ resolution
+
+
+def live_votes(conn: Connection, project_id: int, *, limit_items: int) -> list[dict[str, Any]]:
+    """(item, annotator, effective value) of live annotations on recently labeled multi-annotated
+    items: the matrix Dawid–Skene estimates annotator reliability from."""
+    multi = (
+        select(annotation.c.item_id)
+        .where(annotation.c.project_id == project_id, annotation.c.status.in_(LIVE_STATES))
+        .group_by(annotation.c.item_id)
+        .having(func.count() >= 2)
+        .order_by(annotation.c.item_id.desc())
+        .limit(limit_items)
+        .subquery()
+    )
+    q = (
+        select(
+            annotation.c.item_id,
+            annotation.c.user_id,
+            annotation.c.value,
+            _corrected().label("corrected_value"),
+        )
+        .where(annotation.c.item_id.in_(select(multi.c.item_id)))
+        .where(annotation.c.status.in_(LIVE_STATES))
+        .order_by(annotation.c.id)
+    )
+    return [dict(r) for r in conn.execute(q).mappings()]
+
+
+# ------------------------------------------------------------------------------ quality reads
+
+
+def annotation_rows(conn: Connection, project_id: int) -> list[dict[str, Any]]:
+    """Every annotation with its annotator, item metadata, resolved label and gold answer."""
+    q = (
+        select(
+            annotation.c.id,
+            annotation.c.item_id,
+            annotation.c.user_id,
+            user.c.username,
+            annotation.c.value,
+            annotation.c.status,
+            annotation.c.active_ms,
+            annotation.c.created_at,
+            item.c.meta,
+            item_label.c.label.label("resolved"),
+            item_label.c.resolution,
+            item_label.c.annotation_id.label("resolved_from"),
+            gold_answer.c.value.label("gold"),
+        )
+        .join(user, user.c.id == annotation.c.user_id)
+        .join(item, item.c.id == annotation.c.item_id)
+        .outerjoin(item_label, item_label.c.item_id == annotation.c.item_id)
+        .outerjoin(gold_answer, gold_answer.c.item_id == annotation.c.item_id)
+        .where(annotation.c.project_id == project_id)
+        .order_by(annotation.c.id)
+    )
+    return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def review_rows(conn: Connection, project_id: int) -> list[dict[str, Any]]:
+    """Every verdict with the annotator it was about and the reviewer who gave it."""
+    q = (
+        select(
+            review.c.verdict,
+            review.c.tier,
+            review.c.reviewer_id,
+            annotation.c.user_id,
+            annotation.c.id.label("annotation_id"),
+        )
+        .join(annotation, annotation.c.id == review.c.annotation_id)
+        .where(annotation.c.project_id == project_id)
+    )
+    return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def labeled_pool(conn: Connection, project_id: int) -> list[dict[str, Any]]:
+    """Resolved pool items with their payload and the annotation (and annotator) behind each."""
+    q = (
+        select(
+            item.c.id,
+            item.c.payload,
+            item_label.c.label,
+            item_label.c.annotation_id,
+            annotation.c.user_id,
+        )
+        .join(item_label, item_label.c.item_id == item.c.id)
+        .outerjoin(annotation, annotation.c.id == item_label.c.annotation_id)
+        .outerjoin(gold_answer, gold_answer.c.item_id == item.c.id)
+        .where(
+            item.c.project_id == project_id,
+            item.c.split == "pool",
+            item_label.c.label.is_not(None),
+            gold_answer.c.item_id.is_(None),
+        )
+        .order_by(item.c.id)
+    )
+    return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def usernames(conn: Connection, user_ids: Iterable[int]) -> dict[int, str]:
+    ids = sorted(set(user_ids))
+    if not ids:
+        return {}
+    q = select(user.c.id, user.c.username).where(user.c.id.in_(ids))
+    return {int(i): str(n) for i, n in conn.execute(q)}

@@ -1,0 +1,270 @@
+"""Searching the pool and the seed picks people send from it to the front of the queue."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    RowMapping,
+    Select,
+    bindparam,
+    exists,
+    func,
+    select,
+)
+
+from labelloop.store.tables import assignment, item, item_label, model_version, seed_pick
+from labelloop.store.users import now
+
+ACTIVE = "leased"
+
+
+def _text() -> ColumnElement[Any]:
+    """The item's text (``payload.text``) in lower case, on SQLite and PostgreSQL alike."""
+    return func.lower(item.c.payload["text"].as_string())
+
+
+def _matches(words: Sequence[str]) -> list[ColumnElement[bool]]:
+    text = _text()
+    return [text.contains(w.lower(), autoescape=True) for w in words]
+
+
+def _pending(project_id: int) -> Any:
+    """Seed picks of the project whose item has no resolved label yet."""
+    return exists().where(
+        seed_pick.c.item_id == item.c.id,
+        seed_pick.c.project_id == project_id,
+        ~exists().where(item_label.c.item_id == seed_pick.c.item_id),
+    )
+
+
+def search(
+    conn: Connection, *, project_id: int, words: Sequence[str], limit: int, offset: int
+) -> tuple[list[RowMapping], int]:
+    """Pool items whose text contains every word (case-insensitive), in id order, and how many.
+
+    Each row has id, external_id, text, labeled (a resolved label exists) and queued (a seed
+    pick is waiting for it).
+    """
+    where = [item.c.project_id == project_id, item.c.split == "pool", *_matches(words)]
+    total = int(conn.execute(select(func.count()).where(*where)).scalar_one())
+    q = (
+        select(
+            item.c.id,
+            item.c.external_id,
+            item.c.payload,
+            exists().where(item_label.c.item_id == item.c.id).label("labeled"),
+            _pending(project_id).label("queued"),
+        )
+        .where(*where)
+        .order_by(item.c.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return list(conn.execute(q).mappings()), total
+
+
+def pool_items(conn: Connection, *, project_id: int, item_ids: Sequence[int]) -> list[RowMapping]:
+    """The given items of the project's pool (others are left out), with labeled and queued."""
+    if not item_ids:
+        return []
+    q = select(
+        item.c.id,
+        item.c.external_id,
+        item.c.payload,
+        exists().where(item_label.c.item_id == item.c.id).label("labeled"),
+        _pending(project_id).label("queued"),
+    ).where(
+        item.c.project_id == project_id,
+        item.c.split == "pool",
+        item.c.id.in_(list(item_ids)),
+    )
+    return list(conn.execute(q).mappings())
+
+
+def pool_item_ids(conn: Connection, project_id: int) -> set[int]:
+    """Ids of the project's pool items (to tell them from eval items in a feature matrix)."""
+    q = select(item.c.id).where(item.c.project_id == project_id, item.c.split == "pool")
+    return {int(i) for i in conn.execute(q).scalars()}
+
+
+def find_item(conn: Connection, *, project_id: int, item_id: int) -> RowMapping | None:
+    q = select(item.c.id, item.c.external_id, item.c.split).where(
+        item.c.id == item_id, item.c.project_id == project_id
+    )
+    return conn.execute(q).mappings().first()
+
+
+def add_picks(
+    conn: Connection, *, project_id: int, item_ids: Sequence[int], reason: str, user_id: int | None
+) -> None:
+    """Queue items ahead of the model's ranking, each with the sentence saying who found it how."""
+    at = now()
+    conn.execute(
+        seed_pick.insert(),
+        [
+            {
+                "project_id": project_id,
+                "item_id": i,
+                "reason": reason[:300],
+                "created_by": user_id,
+                "created_at": at,
+            }
+            for i in item_ids
+        ],
+    )
+
+
+def n_pending(conn: Connection, project_id: int) -> int:
+    """Seed picks still waiting for a label."""
+    resolved = exists().where(item_label.c.item_id == seed_pick.c.item_id)
+    q = select(func.count()).where(seed_pick.c.project_id == project_id, ~resolved)
+    return int(conn.execute(q).scalar_one())
+
+
+# The serving path: both statements are built once with bind parameters.
+
+
+def _open_for(item_id: Any) -> tuple[Any, Any, Any]:
+    """(mine, taken, resolved) conditions for one candidate item, as in the queue's query."""
+    at: Any = bindparam("at")
+    a = assignment.alias("a")
+    mine = exists().where(
+        a.c.item_id == item_id,
+        a.c.user_id == bindparam("user_id"),
+        a.c.state.in_(("submitted", "skipped"))
+        | ((a.c.state == ACTIVE) & (a.c.lease_expires_at > at)),
+    )
+    b = assignment.alias("b")
+    taken = (
+        select(func.count())
+        .where(
+            b.c.item_id == item_id,
+            (b.c.state == "submitted") | ((b.c.state == ACTIVE) & (b.c.lease_expires_at > at)),
+        )
+        .scalar_subquery()
+    )
+    resolved = exists().where(item_label.c.item_id == item_id)
+    return mine, taken, resolved
+
+
+def _newest(column: Any) -> Any:
+    return (
+        select(column)
+        .where(model_version.c.project_id == bindparam("project_id"))
+        .order_by(model_version.c.version.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+@cache
+def _seed_stmt(skip_locked: bool) -> Select[Any]:
+    mine, taken, resolved = _open_for(seed_pick.c.item_id)
+    q = (
+        select(
+            seed_pick.c.item_id,
+            seed_pick.c.reason,
+            item.c.external_id,
+            item.c.payload,
+            item.c.meta,
+            _newest(model_version.c.id).label("model_version_id"),
+            _newest(model_version.c.version).label("model_version"),
+        )
+        .join(item, item.c.id == seed_pick.c.item_id)
+        .where(seed_pick.c.project_id == bindparam("project_id"), ~mine, ~resolved)
+        .where(taken < bindparam("overlap"))
+        .order_by(seed_pick.c.id)
+        .limit(1)
+    )
+    if skip_locked:
+        q = q.with_for_update(skip_locked=True, of=seed_pick)
+    return q
+
+
+def next_seed(
+    conn: Connection,
+    *,
+    project_id: int,
+    user_id: int,
+    overlap: int,
+    at: datetime,
+    skip_locked: bool,
+    passed: Sequence[int] = (),
+) -> RowMapping | None:
+    """The oldest seed pick this user has not seen whose item still needs labels."""
+    params = {"project_id": project_id, "user_id": user_id, "overlap": overlap, "at": at}
+    q = _seed_stmt(skip_locked)
+    if passed:
+        q = q.where(seed_pick.c.item_id.not_in(list(passed)))
+    return conn.execute(q, params).mappings().first()
+
+
+def id_range(conn: Connection, project_id: int) -> tuple[int, int] | None:
+    """Smallest and largest pool item id of the project (None for an empty pool)."""
+    q = select(func.min(item.c.id), func.max(item.c.id)).where(
+        item.c.project_id == project_id, item.c.split == "pool"
+    )
+    low, high = conn.execute(q).one()
+    return None if low is None else (int(low), int(high))
+
+
+@cache
+def _open_item_stmt(skip_locked: bool) -> Select[Any]:
+    mine, taken, resolved = _open_for(item.c.id)
+    q = (
+        select(
+            item.c.id.label("item_id"),
+            item.c.external_id,
+            item.c.payload,
+            item.c.meta,
+            _newest(model_version.c.id).label("model_version_id"),
+            _newest(model_version.c.version).label("model_version"),
+        )
+        .where(
+            item.c.project_id == bindparam("project_id"),
+            item.c.split == "pool",
+            item.c.id >= bindparam("low"),
+            item.c.id <= bindparam("high"),
+            ~mine,
+            ~resolved,
+        )
+        .where(taken < bindparam("overlap"))
+        .order_by(item.c.id)
+        .limit(1)
+    )
+    if skip_locked:
+        q = q.with_for_update(skip_locked=True, of=item)
+    return q
+
+
+def first_open_item(
+    conn: Connection,
+    *,
+    project_id: int,
+    user_id: int,
+    overlap: int,
+    at: datetime,
+    low: int,
+    high: int,
+    skip_locked: bool,
+    passed: Sequence[int] = (),
+) -> RowMapping | None:
+    """The pool item with the smallest id in [low, high] that this user may label next."""
+    params = {
+        "project_id": project_id,
+        "user_id": user_id,
+        "overlap": overlap,
+        "at": at,
+        "low": low,
+        "high": high,
+    }
+    q = _open_item_stmt(skip_locked)
+    if passed:
+        q = q.where(item.c.id.not_in(list(passed)))
+    return conn.execute(q, params).mappings().first()

@@ -1,0 +1,262 @@
+"""Feature matrices of a project's items: refitted in memory, or computed once per item on disk.
+
+Corpus-fitted featurizers (TF-IDF, table) are refitted whenever the project's items change; the
+matrix stays in memory. Featurizers whose rows depend on their own payload only and cost real
+time (``cache_per_item``: sentence embeddings) compute each item once, in chunks, and keep the
+rows under ``LABELLOOP_HOME/features/<project id>/<featurizer version>/`` so a restart, a second
+process or a new import recomputes nothing that was already done.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+log = logging.getLogger("labelloop.learner")
+CHUNK = 512
+"""Items computed and written per part; progress advances in these steps."""
+MAX_PARTS = 256
+"""More parts than this are merged into one when loaded."""
+
+
+@dataclass
+class Features:
+    """Rows of ``X`` belong to the items ``ids``, in the order asked for."""
+
+    key: tuple[Any, ...]
+    ids: NDArray[np.int64]
+    X: Any
+
+
+class FeatureFiles:
+    """One featurizer version's rows for one project: append-only parts of (ids, rows).
+
+    A part is ``<name>.X.npy`` plus ``<name>.ids.npy``; the ids file is written last (each file
+    by rename), so a part counts only once it is whole. With ``folder=None`` the parts live in
+    memory (tests, and processes without a data dir).
+    """
+
+    def __init__(self, folder: Path | None) -> None:
+        self.folder = folder
+        self._parts: list[tuple[NDArray[np.int64], NDArray[Any]]] = []
+
+    def _names(self) -> list[str]:
+        if self.folder is None or not self.folder.is_dir():
+            return []
+        return sorted(p.name[: -len(".ids.npy")] for p in self.folder.glob("*.ids.npy"))
+
+    def count(self) -> int:
+        """Rows stored (reads only the ids files' headers)."""
+        if self.folder is None:
+            return sum(len(ids) for ids, _ in self._parts)
+        total = 0
+        for name in self._names():
+            try:
+                total += int(np.load(self.folder / f"{name}.ids.npy", mmap_mode="r").shape[0])
+            except (FileNotFoundError, ValueError):  # merged away meanwhile, or half-written
+                continue
+        return total
+
+    def ids(self) -> NDArray[np.int64]:
+        """The item ids with stored rows, sorted (reads no feature rows)."""
+        if self.folder is None:
+            parts = [ids for ids, _ in self._parts]
+        else:
+            parts = []
+            for name in self._names():
+                try:
+                    parts.append(np.load(self.folder / f"{name}.ids.npy", allow_pickle=False))
+                except (FileNotFoundError, ValueError):
+                    continue
+        return np.unique(np.concatenate(parts)) if parts else np.empty(0, dtype=np.int64)
+
+    def append(self, ids: NDArray[np.int64], X: NDArray[Any]) -> None:
+        """Store rows for ``ids`` (one part)."""
+        ids = np.asarray(ids, dtype=np.int64)
+        if self.folder is None:
+            self._parts.append((ids, np.asarray(X)))
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        name = f"{time.time_ns():020d}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self._save(f"{name}.X.npy", np.asarray(X))
+        self._save(f"{name}.ids.npy", ids)
+
+    def _save(self, filename: str, array: NDArray[Any]) -> None:
+        assert self.folder is not None
+        tmp = self.folder / f".{filename}.tmp"
+        with tmp.open("wb") as out:
+            np.save(out, array, allow_pickle=False)
+        tmp.replace(self.folder / filename)
+
+    def load(self) -> tuple[NDArray[np.int64], NDArray[Any] | None]:
+        """Every stored row once (the first copy of an id wins); ``X`` is None when empty."""
+        parts = list(self._parts) if self.folder is None else self._read_parts()
+        if not parts:
+            return np.empty(0, dtype=np.int64), None
+        ids = np.concatenate([p[0] for p in parts])
+        X = np.concatenate([p[1] for p in parts])
+        ids, first = np.unique(ids, return_index=True)
+        return ids, X[first]
+
+    def _read_parts(self) -> list[tuple[NDArray[np.int64], NDArray[Any]]]:
+        assert self.folder is not None
+        for _attempt in range(3):  # another process may merge parts while we list them
+            names = self._names()
+            try:
+                parts = [
+                    (
+                        np.load(self.folder / f"{n}.ids.npy", allow_pickle=False),
+                        np.load(self.folder / f"{n}.X.npy", allow_pickle=False),
+                    )
+                    for n in names
+                ]
+            except FileNotFoundError:
+                continue
+            if len(parts) > MAX_PARTS:
+                self._merge(names, parts)
+            return parts
+        raise RuntimeError(f"feature files under {self.folder} kept changing while read")
+
+    def _merge(self, names: list[str], parts: list[tuple[NDArray[Any], NDArray[Any]]]) -> None:
+        assert self.folder is not None
+        self.append(np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]))
+        for name in names:
+            (self.folder / f"{name}.ids.npy").unlink(missing_ok=True)
+            (self.folder / f"{name}.X.npy").unlink(missing_ok=True)
+
+
+def _safe(version: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "_", version)[:100] or "_"
+
+
+class FeatureCache:
+    """Features of a project's items per featurizer: in memory, and on disk for per-item ones.
+
+    Thread-safe: the learner thread and request threads (search by similarity) share one.
+
+    Parameters
+    ----------
+    root : Path, optional
+        The data dir's ``features`` folder; without it per-item rows are kept in memory only.
+    """
+
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = root
+        self._memory: dict[tuple[int, str], Features] = {}
+        self._files: dict[tuple[int, str], FeatureFiles] = {}
+        self._locks: dict[tuple[int, str], threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def _lock(self, key: tuple[int, str]) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(key, threading.Lock())
+
+    def files(self, project_id: int, featurizer_name: str) -> FeatureFiles:
+        """The stored rows of a per-item featurizer for a project."""
+        from labelloop.learn import make_featurizer
+
+        version = _safe(str(make_featurizer(featurizer_name).version))
+        if self.root is not None:
+            return FeatureFiles(self.root / str(project_id) / version)
+        with self._guard:
+            return self._files.setdefault((project_id, version), FeatureFiles(None))
+
+    def computed(self, project_id: int, featurizer_name: str) -> int:
+        """How many items have stored rows for this featurizer."""
+        return self.files(project_id, featurizer_name).count()
+
+    def get(
+        self,
+        project_id: int,
+        featurizer_name: str,
+        rows: Sequence[Mapping[Any, Any]],
+        *,
+        budget_s: float | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> Features | None:
+        """Features of ``rows`` (dicts with ``id`` and ``payload``), in their order.
+
+        Items are never edited, so their ids identify their rows. For a per-item featurizer the
+        missing rows are computed in chunks of ``CHUNK`` and stored; with ``budget_s`` the work
+        stops after that many seconds and ``None`` is returned while rows are still missing
+        (``budget_s=0``: use only what is stored). ``progress(done, total)`` follows the chunks.
+        """
+        from labelloop.learn.featurize import caches_per_item
+
+        ids = np.fromiter((r["id"] for r in rows), dtype=np.int64, count=len(rows))
+        key = (featurizer_name, len(rows), int(ids.sum()) if len(ids) else 0)
+        hit = self._memory.get((project_id, featurizer_name))
+        if hit is not None and hit.key == key:
+            return hit
+        with self._lock((project_id, featurizer_name)):
+            hit = self._memory.get((project_id, featurizer_name))
+            if hit is not None and hit.key == key:
+                return hit
+            if caches_per_item(featurizer_name):
+                X = self._per_item(
+                    project_id, featurizer_name, rows, ids, budget_s=budget_s, progress=progress
+                )
+                if X is None:
+                    return None
+            else:
+                X = _fit_transform(featurizer_name, [r["payload"] for r in rows])
+            hit = Features(key=key, ids=ids, X=X)
+            self._memory[(project_id, featurizer_name)] = hit
+            return hit
+
+    def _per_item(
+        self,
+        project_id: int,
+        name: str,
+        rows: Sequence[Mapping[Any, Any]],
+        ids: NDArray[np.int64],
+        *,
+        budget_s: float | None,
+        progress: Callable[[int, int], None] | None,
+    ) -> NDArray[Any] | None:
+        from labelloop.learn import make_featurizer
+
+        files = self.files(project_id, name)
+        missing = np.flatnonzero(~np.isin(ids, files.ids()))
+        if missing.size:
+            if budget_s is not None and budget_s <= 0:
+                return None
+            started = time.monotonic()
+            featurizer = make_featurizer(name).fit([])
+            done = len(ids) - missing.size
+            for start in range(0, missing.size, CHUNK):
+                chunk = missing[start : start + CHUNK]
+                files.append(ids[chunk], featurizer.transform([rows[i]["payload"] for i in chunk]))
+                done += chunk.size
+                log.info(
+                    "project %s: %s features for %d of %d items", project_id, name, done, len(ids)
+                )
+                if progress is not None:
+                    progress(done, len(ids))
+                more = start + CHUNK < missing.size
+                if more and budget_s is not None and time.monotonic() - started >= budget_s:
+                    return None
+        have, X = files.load()
+        if X is None:
+            return np.empty((0, 0), dtype=np.float32)
+        return X[np.searchsorted(have, ids)]
+
+
+def _fit_transform(name: str, payloads: list[Any]) -> Any:
+    from labelloop.learn import make_featurizer
+
+    featurizer: Any = make_featurizer(name)
+    if hasattr(featurizer, "fit_transform"):
+        return featurizer.fit_transform(payloads)
+    return featurizer.fit(payloads).transform(payloads)

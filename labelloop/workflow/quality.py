@@ -1,0 +1,462 @@
+"""Quality: the agreement and annotator report, gold answers, and the likely-label-error scan.
+
+The numbers come from :mod:`labelloop.quality` (pure); this module reads the rows they are
+computed from, writes gold answers and flags, and audits both.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from statistics import median
+from typing import Any
+
+import numpy as np
+
+from labelloop.errors import LabelloopError, NotFound
+from labelloop.govern.permissions import Permission
+from labelloop.quality import (
+    UndefinedStatistic,
+    agreement_report,
+    dawid_skene,
+    gold_accuracy,
+    label_issues,
+    model_contradicts,
+    too_fast,
+)
+from labelloop.schema import validate_value
+from labelloop.store import audit
+from labelloop.store import items as store_items
+from labelloop.store import review as store_review
+from labelloop.store.db import Database
+from labelloop.workflow.imports import _label_text
+from labelloop.workflow.projects import ProjectContext
+from labelloop.workflow.review import LIVE, is_expert
+
+FLAG_KINDS = ("disagreement", "model_contradicts", "label_issue", "gold_wrong", "too_fast")
+MAX_COHORTS = 20
+MAX_WEEKS = 26
+
+
+# ------------------------------------------------------------------------------ checks
+
+
+def is_too_fast(active_ms: int, text_length: int) -> bool:
+    """Whether one annotation was implausibly fast for its text (see ``quality.too_fast``)."""
+    return bool(too_fast(np.array([active_ms]), np.array([text_length]))[0])
+
+
+def model_contradicts_one(
+    label: str | None,
+    suggestion: str,
+    confidence: float,
+    *,
+    labels: Sequence[str],
+    threshold: float,
+) -> bool:
+    """Whether the model's suggestion, shown with ``confidence``, contradicts a human label.
+
+    Only the top class and its probability are kept with an annotation, so the rest of the
+    probability is spread evenly over the other classes.
+    """
+    if label not in labels or suggestion not in labels or len(labels) < 2:
+        return False
+    proba = np.full((1, len(labels)), (1.0 - confidence) / (len(labels) - 1))
+    proba[0, labels.index(suggestion)] = confidence
+    y = np.array([labels.index(label)])
+    return bool(model_contradicts(y, proba, threshold=threshold)[0])
+
+
+def _categories(classes: Sequence[str], seen: Iterable[str | None]) -> list[str]:
+    """The categories ratings are indexed by: the schema's labels, then any other seen value
+    (multi_choice answers, joined with '|')."""
+    out = list(classes)
+    extra = sorted({s for s in seen if s is not None and s not in out})
+    return out + extra
+
+
+def dawid_skene_labels(
+    rows: Sequence[tuple[int, int, str | None]], *, classes: Sequence[str]
+) -> dict[int, str]:
+    """Dawid–Skene labels of items from ``(item_id, annotator_id, label)`` rows."""
+    cats = _categories(classes, (r[2] for r in rows))
+    index = {c: i for i, c in enumerate(cats)}
+    items = sorted({r[0] for r in rows})
+    raters = sorted({r[1] for r in rows})
+    col = {i: k for k, i in enumerate(items)}
+    row = {u: k for k, u in enumerate(raters)}
+    R = np.full((len(raters), len(items)), np.nan)
+    for item_id, user_id, label in rows:
+        if label in index:
+            R[row[user_id], col[item_id]] = index[label]
+    if not items:
+        return {}
+    found = dawid_skene(R, n_categories=len(cats))
+    return {i: cats[int(found.labels[col[i]])] for i in items if found.labels[col[i]] >= 0}
+
+
+# ------------------------------------------------------------------------------ gold
+
+
+def set_gold(
+    db: Database,
+    ctx: ProjectContext,
+    value: Mapping[str, Any],
+    *,
+    item_id: int | None = None,
+    external_id: str | None = None,
+) -> dict[str, Any]:
+    """Mark a pool item as gold with its known answer (a manager's act), audited."""
+    ctx.require(Permission.MANAGE_PROJECT)
+    clean = validate_value(ctx.schema, value)
+    with db.write(project_id=ctx.id) as conn:
+        row = _find_item(conn, ctx, item_id=item_id, external_id=external_id)
+        if row["split"] != "pool":
+            raise LabelloopError(f"item {row['id']} is in the {row['split']} split, not the pool")
+        store_review.set_gold(
+            conn, project_id=ctx.id, item_id=row["id"], value=clean, by=ctx.user.id or None
+        )
+        audit.record(
+            db,
+            conn,
+            action="gold.set",
+            actor_id=ctx.actor_id,
+            project_id=ctx.id,
+            subject=f"item:{row['id']}",
+            payload={"value": clean},
+        )
+    return {"item_id": row["id"], "external_id": row["external_id"], "value": clean}
+
+
+def remove_gold(
+    db: Database, ctx: ProjectContext, *, item_id: int | None = None, external_id: str | None = None
+) -> dict[str, Any]:
+    ctx.require(Permission.MANAGE_PROJECT)
+    with db.write(project_id=ctx.id) as conn:
+        row = _find_item(conn, ctx, item_id=item_id, external_id=external_id)
+        if not store_review.remove_gold(conn, row["id"]):
+            raise NotFound(f"item {row['id']} is not a gold item")
+        audit.record(
+            db,
+            conn,
+            action="gold.remove",
+            actor_id=ctx.actor_id,
+            project_id=ctx.id,
+            subject=f"item:{row['id']}",
+            payload={},
+        )
+    return {"item_id": row["id"], "removed": True}
+
+
+def gold_items(db: Database, ctx: ProjectContext) -> list[dict[str, Any]]:
+    ctx.require(Permission.MANAGE_PROJECT)
+    with db.read() as conn:
+        rows = store_review.gold_list(conn, ctx.id)
+    field = ctx.schema.data_field
+    return [
+        {
+            "item_id": r["item_id"],
+            "external_id": r["external_id"],
+            "text": str(r["payload"].get(field, ""))[:200],
+            "value": r["value"],
+            "answered": r["answered"],
+            "created_at": r["created_at"].isoformat(),
+        }
+        for r in rows
+    ]
+
+
+def _find_item(
+    conn: Any, ctx: ProjectContext, *, item_id: int | None, external_id: str | None
+) -> Any:
+    if item_id is not None:
+        row = store_items.get_item(conn, project_id=ctx.id, item_id=item_id)
+    elif external_id is not None:
+        row = store_review.item_by_external(conn, project_id=ctx.id, external_id=external_id)
+    else:
+        raise LabelloopError("name the item by item_id or external_id")
+    if row is None:
+        raise NotFound(f"no item {item_id if item_id is not None else external_id!r} here")
+    return row
+
+
+# ------------------------------------------------------------------------------ the scan
+
+
+def scan(db: Database, ctx: ProjectContext, *, folds: int = 5) -> dict[str, Any]:
+    """Flag likely label errors among resolved labels by confident learning over
+    cross-validated probabilities (Northcutt et al. 2021); new flags feed the review queue when
+    the project reviews flagged items."""
+    ctx.require(Permission.MANAGE_PROJECT)
+    classes = list(ctx.schema.target.labels)
+    with db.read() as conn:
+        rows = [r for r in store_review.labeled_pool(conn, ctx.id) if r["label"] in classes]
+    y = np.array([classes.index(r["label"]) for r in rows], dtype=np.int64)
+    counts = np.bincount(y, minlength=len(classes)) if len(y) else np.zeros(len(classes), int)
+    present = counts[counts > 0]
+    k = int(min(folds, present.min())) if len(present) else 0
+    if len(present) < 2 or k < 2:
+        return {
+            "checked": len(rows),
+            "flagged": 0,
+            "items": [],
+            "reason": "needs at least two labels of each of two classes",
+        }
+    proba = _cross_val_proba(ctx, rows, y, k)
+    issues = np.flatnonzero(label_issues(y, proba))
+    flagged_ids: list[int] = []
+    with db.write(project_id=ctx.id) as conn:
+        new: list[dict[str, Any]] = []
+        for i in issues.tolist():
+            r = rows[i]
+            if store_review.flagged(conn, item_id=r["id"], kind="label_issue"):
+                continue
+            guess = classes[int(proba[i].argmax())]
+            new.append(
+                {
+                    "project_id": ctx.id,
+                    "item_id": r["id"],
+                    "annotation_id": r["annotation_id"],
+                    "user_id": r["user_id"],
+                    "kind": "label_issue",
+                    "note": f"cross-validated model says {guess} ({proba[i].max():.2f})",
+                    "score": float(proba[i, y[i]]),
+                }
+            )
+            flagged_ids.append(int(r["id"]))
+        store_review.insert_flags(conn, new)
+        if ctx.settings.review_policy == "flagged":
+            store_review.set_status(
+                conn, [f["annotation_id"] for f in new if f["annotation_id"]], "in_review"
+            )
+        audit.record(
+            db,
+            conn,
+            action="quality.scan",
+            actor_id=ctx.actor_id,
+            project_id=ctx.id,
+            subject=f"project:{ctx.slug}",
+            payload={"checked": len(rows), "flagged": flagged_ids[:1000]},
+        )
+    return {"checked": len(rows), "flagged": len(flagged_ids), "items": flagged_ids}
+
+
+def _cross_val_proba(
+    ctx: ProjectContext, rows: Sequence[Mapping[str, Any]], y: np.ndarray, folds: int
+) -> np.ndarray:
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    from labelloop.learn import default_model, make_featurizer
+
+    payloads = [r["payload"] for r in rows]
+    X = make_featurizer("tfidf").fit(payloads).transform(payloads)
+    cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=ctx.id)
+    present = np.unique(y)
+    proba = cross_val_predict(default_model(), X, y, cv=cv, method="predict_proba")
+    full = np.zeros((len(y), len(ctx.schema.target.labels)))
+    full[:, present] = proba
+    return full
+
+
+# ------------------------------------------------------------------------------ the report
+
+
+def report(
+    db: Database,
+    ctx: ProjectContext,
+    *,
+    cohort_field: str = "cohort",
+    n_boot: int = 200,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Agreement (overall, per label, per pair, per cohort, by week), the annotator table, flags
+    per kind and label, and the review tiers' state: every number the quality page shows."""
+    ctx.require(Permission.REVIEW)
+    target = ctx.schema.target.name
+    with db.read() as conn:
+        rows = store_review.annotation_rows(conn, ctx.id)
+        verdicts = store_review.review_rows(conn, ctx.id)
+        flag_rows = store_review.flag_rows(conn, ctx.id)
+        statuses = store_review.status_counts(conn, ctx.id)
+        n_gold = len(store_review.gold_list(conn, ctx.id))
+        names = store_review.usernames(conn, [f["user_id"] for f in flag_rows if f["user_id"]])
+    for r in rows:
+        r["label"] = _label_text((r["value"] or {}).get(target))
+        if r["gold"] is not None:
+            r["gold_label"] = _label_text(r["gold"].get(target))
+    cats = _categories(ctx.schema.target.labels, (r["label"] for r in rows))
+    agreement = _agreement(rows, cats, cohort_field=cohort_field, n_boot=n_boot, seed=seed)
+    names.update({r["user_id"]: r["username"] for r in rows})
+    return {
+        "project": {"slug": ctx.slug, "name": ctx.name},
+        "settings": {
+            "review_policy": ctx.settings.review_policy,
+            "resolution": ctx.settings.resolution,
+            "overlap": ctx.settings.overlap,
+            "double_label_share": ctx.settings.double_label_share,
+            "gold_rate": ctx.settings.gold_rate,
+        },
+        "labels": cats,
+        "labels_given": dict(Counter(r["label"] for r in _latest_live(rows).values())),
+        "cohort_field": cohort_field,
+        "agreement": agreement["report"],
+        "over_time": agreement["weeks"],
+        "annotators": _annotators(rows, verdicts, flag_rows, cats, names),
+        "flags": _flag_counts(rows, flag_rows, show_gold=is_expert(ctx)),
+        "review": {
+            "annotations": statuses,
+            "in_review": statuses.get("in_review", 0),
+            "escalated": statuses.get("escalated", 0),
+        },
+        "gold": {"items": n_gold},
+    }
+
+
+def _latest_live(rows: Sequence[Mapping[str, Any]]) -> dict[tuple[int, int], Mapping[str, Any]]:
+    """Each annotator's latest live annotation per item (a rework replaces the rejected one)."""
+    out: dict[tuple[int, int], Mapping[str, Any]] = {}
+    for r in rows:
+        if r["status"] in LIVE and r["label"] is not None:
+            out[(r["user_id"], r["item_id"])] = r
+    return out
+
+
+def _agreement(
+    rows: Sequence[Mapping[str, Any]],
+    cats: Sequence[str],
+    *,
+    cohort_field: str,
+    n_boot: int,
+    seed: int,
+) -> dict[str, Any]:
+    latest = _latest_live(rows)
+    per_item: dict[int, list[Mapping[str, Any]]] = defaultdict(list)
+    for r in latest.values():
+        per_item[r["item_id"]].append(r)
+    items = sorted(i for i, rs in per_item.items() if len(rs) >= 2)
+    raters = sorted({r["user_id"] for i in items for r in per_item[i]})
+    rater_names = {r["user_id"]: r["username"] for r in rows}
+    index = {c: k for k, c in enumerate(cats)}
+    R = np.full((len(raters), len(items)), np.nan)
+    row_of = {u: k for k, u in enumerate(raters)}
+    for col, i in enumerate(items):
+        for r in per_item[i]:
+            R[row_of[r["user_id"]], col] = index[r["label"]]
+    cohort_of = [_cohort(per_item[i][0]["meta"], cohort_field) for i in items]
+    tags = [t for t, _ in Counter(t for t in cohort_of if t is not None).most_common(MAX_COHORTS)]
+    cohorts = {t: np.array([c == t for c in cohort_of], dtype=bool) for t in tags}
+    names = [rater_names[u] for u in raters]
+    full = agreement_report(
+        R, labels=list(cats), raters=names, cohorts=cohorts, rng=seed, n_boot=n_boot
+    )
+    week_of = [_week(max(r["created_at"] for r in per_item[i])) for i in items]
+    weeks = []
+    for week in sorted(set(week_of))[-MAX_WEEKS:]:
+        mask = np.array([w == week for w in week_of], dtype=bool)
+        part = agreement_report(R[:, mask], labels=list(cats), raters=names, rng=seed, n_boot=0)[
+            "overall"
+        ]
+        weeks.append({"week": week, **part})
+    return {"report": full, "weeks": weeks}
+
+
+def _cohort(meta: Any, field: str) -> str | None:
+    value = meta.get(field) if isinstance(meta, Mapping) else None
+    return None if value is None else str(value)[:100]
+
+
+def _week(at: datetime) -> str:
+    year, week, _ = at.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def _annotators(
+    rows: Sequence[Mapping[str, Any]],
+    verdicts: Sequence[Mapping[str, Any]],
+    flag_rows: Sequence[Mapping[str, Any]],
+    cats: Sequence[str],
+    names: Mapping[int, str],
+) -> list[dict[str, Any]]:
+    index = {c: k for k, c in enumerate(cats)}
+    by_user: dict[int, list[Mapping[str, Any]]] = defaultdict(list)
+    for r in rows:
+        by_user[r["user_id"]].append(r)
+    verdict_of: dict[int, Counter[str]] = defaultdict(Counter)
+    for v in verdicts:
+        if v["verdict"] != "escalate":
+            verdict_of[v["user_id"]][v["verdict"]] += 1
+    flags_of: dict[int, Counter[str]] = defaultdict(Counter)
+    for f in flag_rows:
+        if f["user_id"] is not None:
+            flags_of[f["user_id"]][f["kind"]] += 1
+    table = []
+    for user_id in sorted(by_user, key=lambda u: names.get(u, "")):
+        mine = by_user[user_id]
+        times = [r["active_ms"] for r in mine if r["active_ms"]]
+        live = [r for r in mine if r["status"] in LIVE]
+        # Agreement with the resolved label, where the label was not simply this annotation.
+        checked = [
+            r
+            for r in live
+            if r["resolved"] is not None
+            and r["gold"] is None
+            and not (r["resolution"] == "single" and r["resolved_from"] == r["id"])
+        ]
+        agree = sum(r["label"] == r["resolved"] for r in checked)
+        gold_rows = [r for r in live if r["gold"] is not None]
+        try:
+            gold_acc: float | None = gold_accuracy(
+                [index.get(r["label"], -1) for r in gold_rows],
+                [index.get(r["gold_label"], -1) for r in gold_rows],
+            )
+        except UndefinedStatistic:
+            gold_acc = None
+        v = verdict_of[user_id]
+        reviewed = v["accept"] + v["fix"] + v["reject"]
+        table.append(
+            {
+                "user_id": user_id,
+                "username": names.get(user_id, str(user_id)),
+                "labels": len(mine),
+                "active_s_per_label": round(sum(times) / len(times) / 1000, 2) if times else None,
+                "median_active_s": round(median(times) / 1000, 2) if times else None,
+                "agreement_with_resolved": round(agree / len(checked), 4) if checked else None,
+                "n_compared": len(checked),
+                "gold_answered": len(gold_rows),
+                "gold_accuracy": None if gold_acc is None else round(gold_acc, 4),
+                "reviewed": reviewed,
+                "accepted": v["accept"],
+                "fixed": v["fix"],
+                "rejected": v["reject"],
+                "rejection_rate": round(v["reject"] / reviewed, 4) if reviewed else None,
+                "flags": dict(flags_of[user_id]),
+                "flags_total": sum(flags_of[user_id].values()),
+            }
+        )
+    return table
+
+
+def _flag_counts(
+    rows: Sequence[Mapping[str, Any]], flag_rows: Sequence[Mapping[str, Any]], *, show_gold: bool
+) -> dict[str, Any]:
+    label_of_annotation = {r["id"]: r["label"] for r in rows}
+    label_of_item = {r["item_id"]: r["resolved"] for r in rows if r["resolved"] is not None}
+    by_kind: Counter[str] = Counter()
+    open_by_kind: Counter[str] = Counter()
+    by_label: dict[str, Counter[str]] = defaultdict(Counter)
+    for f in flag_rows:
+        if f["kind"] == "gold_wrong" and not show_gold:
+            continue
+        by_kind[f["kind"]] += 1
+        if f["resolved_at"] is None:
+            open_by_kind[f["kind"]] += 1
+        label = label_of_annotation.get(f["annotation_id"]) or label_of_item.get(f["item_id"])
+        by_label[label or "(none)"][f["kind"]] += 1
+    return {
+        "by_kind": dict(by_kind),
+        "open_by_kind": dict(open_by_kind),
+        "by_label": {k: dict(v) for k, v in sorted(by_label.items())},
+        "total": sum(by_kind.values()),
+        "open": sum(open_by_kind.values()),
+    }

@@ -1,0 +1,792 @@
+"""Review tiers: which annotations get reviewed, the reviewer's verdicts, escalation to the expert
+tier, adjudication, and how an item's label is resolved from its annotations.
+
+The hooks ``wants_another``, ``gold_instead``, ``with_rework``, ``after_submit`` and ``resolve``
+are called from ``workflow.tasks`` inside the serving path's own transactions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from labelloop.errors import Conflict, LabelloopError, NotFound, PermissionDenied
+from labelloop.govern.permissions import Permission, role_allows
+from labelloop.schema import ProjectSettings, validate_value
+from labelloop.store import audit
+from labelloop.store import items as store_items
+from labelloop.store import review as store_review
+from labelloop.store import tasks as store_tasks
+from labelloop.store.db import Database
+from labelloop.store.users import now
+from labelloop.workflow.imports import _label_text
+from labelloop.workflow.projects import ProjectContext
+
+VERDICTS = ("accept", "reject", "fix", "escalate")
+STATUS_AFTER = {"accept": "accepted", "reject": "rejected", "fix": "fixed", "escalate": "escalated"}
+LIVE = store_review.LIVE_STATES
+PENDING = ("in_review", "escalated")
+DS_ITEMS = 5000  # Dawid–Skene learns annotator reliability from this many recent items
+MAX_COMMENT = 2000
+
+# Salts keep the deterministic draws of different decisions independent of each other.
+_DOUBLE, _SHARE, _GOLD, _SPREAD = 1, 2, 3, 4
+
+
+def _fraction(*keys: int) -> float:
+    """A stable pseudo-random number in [0, 1) for a tuple of ids: sampling that a restart or a
+    second server process repeats exactly."""
+    digest = hashlib.blake2b(repr(keys).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64
+
+
+# ------------------------------------------------------------------------------ serving hooks
+
+
+def needed_labels(settings: ProjectSettings, item_id: int) -> int:
+    """How many annotators an item needs: ``overlap``, or two for the double-labeled share."""
+    share = settings.double_label_share
+    second = 2 if share > 0 and _fraction(_DOUBLE, item_id) < share else 1
+    return max(settings.overlap, second)
+
+
+def max_overlap(settings: ProjectSettings) -> int:
+    """The most annotators any item of the project may need (what the candidate query admits)."""
+    return max(settings.overlap, 2 if settings.double_label_share > 0 else 1)
+
+
+def wants_another(conn: Any, ctx: ProjectContext, item_id: int, *, at: datetime) -> bool:
+    """Whether a candidate item still needs another annotator under ``double_label_share``."""
+    settings = ctx.settings
+    if settings.double_label_share <= 0:
+        return True  # the candidate query already counted against ``overlap``
+    return store_review.taken(conn, item_id, at) < needed_labels(settings, item_id)
+
+
+def gold_instead(conn: Any, ctx: ProjectContext, entry: Any) -> Any:
+    """A gold item to serve in place of ``entry`` at the project's ``gold_rate``, or None.
+
+    It carries the gold item's own queue entry when the model ranked it, else ``entry``'s selection
+    record, so nothing on the task tells an annotator it is a check.
+    """
+    rate = ctx.settings.gold_rate
+    if rate <= 0:
+        return None
+    n = store_review.n_assignments(conn, project_id=ctx.id, user_id=ctx.user.id)
+    if _fraction(_GOLD, ctx.user.id, n) >= rate:
+        return None
+    gold = store_review.gold_for(conn, project_id=ctx.id, user_id=ctx.user.id)
+    if gold is None:
+        return None
+    chosen = dict(entry)
+    chosen.update(
+        item_id=gold["item_id"],
+        external_id=gold["external_id"],
+        payload=gold["payload"],
+        meta=gold["meta"],
+    )
+    if gold["rank"] is not None:
+        for key in ("rank", "score", "reason", "suggestion", "suggestion_confidence"):
+            chosen[key] = gold[key]
+    else:
+        prediction = store_review.prediction_for(conn, gold["item_id"])
+        chosen["suggestion"] = prediction["label"] if prediction else None
+        chosen["suggestion_confidence"] = prediction["confidence"] if prediction else None
+    return chosen
+
+
+def with_rework(conn: Any, task: dict[str, Any]) -> dict[str, Any]:
+    """Add the reviewer's comment and the rejected value to a task that was sent back."""
+    if task["selection"]["strategy"] != "rework":
+        return task
+    found = store_review.rework_lease(conn, task["assignment_id"])
+    if found is not None:
+        task["rework"] = {
+            "annotation_id": found["annotation_id"],
+            "previous_value": found["value"],
+            "comment": found["comment"],
+            "reviewer": found["reviewer"],
+        }
+    return task
+
+
+def after_submit(
+    db: Database,
+    conn: Any,
+    ctx: ProjectContext,
+    *,
+    annotation_id: int,
+    lease: Mapping[str, Any],
+    value: Mapping[str, Any],
+    active_ms: int,
+) -> list[str]:
+    """Run the automated checks on a new annotation, flag it, and queue it for review by policy.
+
+    Returns the kinds of flag raised.
+    """
+    from labelloop.workflow import quality  # numpy-backed checks, off the import path
+
+    item_id = int(lease["item_id"])
+    target = ctx.schema.target
+    label = _label_text(value.get(target.name))
+    row = store_items.get_item(conn, project_id=ctx.id, item_id=item_id)
+    text = row["payload"].get(ctx.schema.data_field, "") if row is not None else ""
+    gold = store_review.gold_of(conn, item_id)
+    flags: list[dict[str, Any]] = []
+
+    def raise_flag(kind: str, note: str, score: float | None) -> None:
+        flags.append(
+            {
+                "project_id": ctx.id,
+                "item_id": item_id,
+                "annotation_id": annotation_id,
+                "user_id": ctx.user.id or None,
+                "kind": kind,
+                "note": note,
+                "score": score,
+            }
+        )
+
+    if active_ms > 0 and quality.is_too_fast(active_ms, len(str(text))):
+        raise_flag("too_fast", f"{active_ms / 1000:.1f} s for {len(str(text))} characters", None)
+    suggestion, confidence = lease["suggestion"], lease["suggestion_confidence"]
+    if (
+        suggestion is not None
+        and confidence is not None
+        and label != suggestion
+        and quality.model_contradicts_one(
+            label,
+            suggestion,
+            float(confidence),
+            labels=target.labels,
+            threshold=ctx.settings.contradiction_threshold,
+        )
+    ):
+        raise_flag(
+            "model_contradicts", f"model says {suggestion} ({confidence:.2f})", float(confidence)
+        )
+    if gold is not None and _label_text(gold["value"].get(target.name)) != label:
+        raise_flag("gold_wrong", "answer differs from the gold answer", None)
+    store_review.insert_flags(conn, flags)
+    kinds = [f["kind"] for f in flags]
+    if flags:
+        audit.record(
+            db,
+            conn,
+            action="flag.raise",
+            actor_id=None,
+            project_id=ctx.id,
+            subject=f"item:{item_id}",
+            payload={"annotation_id": annotation_id, "kinds": kinds},
+        )
+    if gold is None and _needs_review(conn, ctx, annotation_id, lease, kinds):
+        store_review.set_status(conn, [annotation_id], "in_review")
+    return kinds
+
+
+def _needs_review(
+    conn: Any,
+    ctx: ProjectContext,
+    annotation_id: int,
+    lease: Mapping[str, Any],
+    kinds: Sequence[str],
+) -> bool:
+    settings = ctx.settings
+    policy = settings.review_policy
+    if policy == "none":
+        return False
+    if lease["strategy"] == "rework" or policy == "all":
+        return True  # a reworked answer re-enters review under every policy
+    if policy == "share":
+        return _fraction(_SHARE, annotation_id) < settings.review_share
+    if policy == "low_model_agreement":
+        return "model_contradicts" in kinds
+    if policy == "flagged":
+        return bool(kinds)
+    if policy == "qualification":
+        return not qualified(conn, ctx, ctx.user.id)
+    return False  # "disagreements" is decided when the item has all its annotations
+
+
+def qualified(conn: Any, ctx: ProjectContext, user_id: int) -> bool:
+    """Whether an annotator has passed qualification: enough reviewed items, enough accepted."""
+    settings = ctx.settings
+    counts = store_review.verdict_counts(conn, project_id=ctx.id, user_id=user_id)
+    reviewed = counts.get("accept", 0) + counts.get("fix", 0) + counts.get("reject", 0)
+    if reviewed < settings.qualification_items:
+        return False
+    return counts.get("accept", 0) / reviewed >= settings.qualification_accept_rate
+
+
+# ------------------------------------------------------------------------------ resolution
+
+
+def _effective(a: Mapping[str, Any]) -> dict[str, Any]:
+    """An annotation's value as it counts: the reviewer's correction when it was fixed."""
+    if a["status"] == "fixed" and a.get("corrected_value") is not None:
+        return dict(a["corrected_value"])
+    return dict(a["value"])
+
+
+def resolve(conn: Any, ctx: ProjectContext, item_id: int) -> str | None:
+    """Resolve an item once it has all its annotations and none waits for review.
+
+    One annotation: ``single`` (``reviewed`` when a reviewer accepted or fixed it); several: the
+    majority (``consensus``), or Dawid–Skene for three or more when the project says so; a
+    disagreement goes to the expert tier when ``resolution`` is ``adjudication``. Gold items and
+    adjudicated labels are never changed by annotators. Returns how it was resolved, or None.
+    """
+    settings = ctx.settings
+    target = ctx.schema.target.name
+    if store_review.gold_of(conn, item_id) is not None:
+        return None
+    current = store_review.item_label_of(conn, item_id)
+    if current is not None and current["resolution"] == "adjudicated":
+        return None
+    live = [a for a in store_review.item_annotations(conn, item_id) if a["status"] in LIVE]
+    if not live or any(a["status"] in PENDING for a in live):
+        return None
+    if len(live) < needed_labels(settings, item_id):
+        return None
+    values = [_effective(a) for a in live]
+    labels = [_label_text(v.get(target)) for v in values]
+    if len(set(labels)) > 1:
+        if not store_review.flagged(conn, item_id=item_id, kind="disagreement", open_only=False):
+            _flag_disagreement(conn, ctx, item_id, live, labels)
+            if settings.review_policy in ("disagreements", "flagged"):
+                fresh = [a["id"] for a in live if a["status"] == "submitted"]
+                if fresh:
+                    store_review.set_status(conn, fresh, "in_review")
+                    return None
+        if settings.resolution == "adjudication":
+            store_review.set_status(conn, [a["id"] for a in live], "escalated")
+            return None
+    decided_by = None
+    if len(live) == 1:
+        chosen_label = labels[0]
+        how = "single"
+        if live[0]["status"] in ("accepted", "fixed"):
+            how = "reviewed"
+            decided_by = _last_reviewer(conn, item_id, live[0]["id"])
+    elif settings.resolution == "dawid_skene" and len(live) >= 3:
+        chosen_label = _dawid_skene_label(conn, ctx, item_id, labels)
+        how = "dawid_skene"
+    else:
+        chosen_label = Counter(labels).most_common(1)[0][0]  # ties: the earliest answer's label
+        how = "consensus"
+    k = labels.index(chosen_label) if chosen_label in labels else 0
+    store_tasks.upsert_label(
+        conn,
+        item_id=item_id,
+        project_id=ctx.id,
+        value=values[k],
+        label=labels[k],
+        resolution=how,
+        annotation_id=live[k]["id"],
+        decided_by=decided_by,
+    )
+    store_tasks.leave_queue(conn, item_id)
+    return how
+
+
+def _last_reviewer(conn: Any, item_id: int, annotation_id: int) -> int | None:
+    mine = [
+        r for r in store_review.item_reviews(conn, item_id) if r["annotation_id"] == annotation_id
+    ]
+    return int(mine[-1]["reviewer_id"]) if mine else None
+
+
+def _flag_disagreement(
+    conn: Any,
+    ctx: ProjectContext,
+    item_id: int,
+    live: Sequence[Mapping[str, Any]],
+    labels: Sequence[str | None],
+) -> None:
+    votes = Counter(labels)
+    note = ", ".join(f"{label}: {n}" for label, n in votes.most_common())
+    share = votes.most_common(1)[0][1] / len(labels)
+    store_review.insert_flags(
+        conn,
+        [
+            {
+                "project_id": ctx.id,
+                "item_id": item_id,
+                "annotation_id": a["id"],
+                "user_id": a["user_id"],
+                "kind": "disagreement",
+                "note": note[:500],
+                "score": share,
+            }
+            for a in live
+        ],
+    )
+
+
+def _dawid_skene_label(
+    conn: Any, ctx: ProjectContext, item_id: int, labels: Sequence[str | None]
+) -> str | None:
+    """The item's label under Dawid & Skene (1979), with annotator reliabilities estimated over the
+    project's recent multi-annotated items; the majority when the estimate cannot be made."""
+    from labelloop.workflow import quality
+
+    target = ctx.schema.target.name
+    votes = store_review.live_votes(conn, ctx.id, limit_items=DS_ITEMS)
+    rows = [
+        (int(v["item_id"]), int(v["user_id"]), _label_text(_effective_vote(v).get(target)))
+        for v in votes
+    ]
+    found = quality.dawid_skene_labels(rows, classes=ctx.schema.target.labels)
+    chosen = found.get(item_id)
+    if chosen is None or chosen not in labels:
+        return Counter(labels).most_common(1)[0][0]
+    return chosen
+
+
+def _effective_vote(v: Mapping[str, Any]) -> dict[str, Any]:
+    return dict(v["corrected_value"] if v["corrected_value"] is not None else v["value"])
+
+
+# ------------------------------------------------------------------------------ reviewing
+
+
+def is_expert(ctx: ProjectContext) -> bool:
+    """Managers (and site admins) form the expert tier, with the users ``escalate_to`` names."""
+    if role_allows(ctx.role, Permission.MANAGE_PROJECT, is_admin=ctx.user.is_admin):
+        return True
+    return ctx.role is not None and ctx.user.username in ctx.settings.escalate_to
+
+
+def _require_expert(ctx: ProjectContext) -> None:
+    if not is_expert(ctx):
+        raise PermissionDenied(
+            f"only managers and the expert tier of project '{ctx.slug}' may adjudicate"
+        )
+
+
+def _not_own_work(conn: Any, ctx: ProjectContext, item_id: int) -> None:
+    if any(a["user_id"] == ctx.user.id for a in store_review.item_annotations(conn, item_id)):
+        raise PermissionDenied("you labeled this item yourself; no one reviews their own work")
+
+
+def _lock(db: Database, conn: Any, item_id: int) -> None:
+    if not db.is_sqlite:  # PostgreSQL: wait for the item's other writers
+        store_tasks.lock_item(db, conn, item_id)
+
+
+def review_annotation(
+    db: Database,
+    ctx: ProjectContext,
+    annotation_id: int,
+    *,
+    verdict: str,
+    value: Mapping[str, Any] | None = None,
+    comment: str | None = None,
+) -> dict[str, Any]:
+    """Accept, reject (back to its annotator with the comment), fix, or escalate an annotation."""
+    ctx.require(Permission.REVIEW)
+    if verdict not in VERDICTS:
+        raise LabelloopError(f"verdict '{verdict[:20]}' is not one of {', '.join(VERDICTS)}")
+    note = (comment or "").strip()[:MAX_COMMENT] or None
+    if verdict == "reject" and note is None:
+        raise LabelloopError("a rejection needs a comment that tells the annotator what to change")
+    corrected = None
+    if verdict == "fix":
+        if value is None:
+            raise LabelloopError("a fix needs the corrected value")
+        corrected = validate_value(ctx.schema, value)
+    with db.write(project_id=ctx.id) as conn:
+        row = store_tasks.get_annotation(conn, annotation_id)
+        if row is not None:
+            _lock(db, conn, row["item_id"])
+            row = store_tasks.get_annotation(conn, annotation_id)
+        if row is None or row["project_id"] != ctx.id:
+            raise NotFound(f"no annotation {annotation_id} in project '{ctx.slug}'")
+        if row["status"] == "in_review":
+            tier = 1
+        elif row["status"] == "escalated":
+            tier = 2
+            _require_expert(ctx)
+            if verdict == "escalate":
+                raise Conflict(f"annotation {annotation_id} is already at the expert tier")
+        else:
+            raise Conflict(
+                f"annotation {annotation_id} is not waiting for review ({row['status']})"
+            )
+        item_id = int(row["item_id"])
+        _not_own_work(conn, ctx, item_id)
+        review_id = store_review.insert_review(
+            conn,
+            annotation_id=annotation_id,
+            reviewer_id=ctx.user.id,
+            verdict=verdict,
+            corrected_value=corrected,
+            comment=note,
+            tier=tier,
+        )
+        store_review.set_status(conn, [annotation_id], STATUS_AFTER[verdict])
+        rework = None
+        if verdict == "reject":
+            rework = _send_back(conn, ctx, row, note or "")
+        if verdict != "escalate":
+            store_review.resolve_annotation_flags(conn, annotation_id, by=ctx.user.id or None)
+        resolution = None if verdict == "escalate" else resolve(conn, ctx, item_id)
+        audit.record(
+            db,
+            conn,
+            action=f"review.{verdict}",
+            actor_id=ctx.actor_id,
+            project_id=ctx.id,
+            subject=f"item:{item_id}",
+            payload={
+                "annotation_id": annotation_id,
+                "review_id": review_id,
+                "tier": tier,
+                "comment": note,
+                "corrected_value": corrected,
+                "resolution": resolution,
+                "rework_assignment_id": rework,
+            },
+        )
+    return {
+        "review_id": review_id,
+        "annotation_id": annotation_id,
+        "item_id": item_id,
+        "verdict": verdict,
+        "tier": tier,
+        "status": STATUS_AFTER[verdict],
+        "resolution": resolution,
+        "rework_assignment_id": rework,
+    }
+
+
+def _send_back(conn: Any, ctx: ProjectContext, row: Any, comment: str) -> int:
+    """Lease the item back to its annotator with the reviewer's comment as the reason.
+
+    The rejected annotation's assignment stops counting, and its label (if it had become the
+    item's) is withdrawn; when the annotator does not come back before the lease ends, the item
+    is open to others again.
+    """
+    store_review.release_assignment(conn, row["assignment_id"])
+    current = store_review.item_label_of(conn, row["item_id"])
+    if current is not None and current["annotation_id"] == row["id"]:
+        store_review.unlabel(conn, row["item_id"])
+    original = (
+        store_tasks.get_assignment(conn, row["assignment_id"]) if row["assignment_id"] else None
+    )
+    at = now()
+    return store_review.insert_assignment(
+        conn,
+        project_id=ctx.id,
+        item_id=row["item_id"],
+        user_id=row["user_id"],
+        state="leased",
+        leased_at=at,
+        lease_expires_at=at + timedelta(hours=ctx.settings.rework_hours),
+        model_version_id=original["model_version_id"] if original else None,
+        model_version=original["model_version"] if original else None,
+        strategy="rework",
+        score=original["score"] if original else None,
+        rank=original["rank"] if original else None,
+        reason=f"sent back by {ctx.user.username}: {comment}"[:300],
+        suggestion=original["suggestion"] if original else None,
+        suggestion_confidence=original["suggestion_confidence"] if original else None,
+    )
+
+
+def adjudicate(
+    db: Database,
+    ctx: ProjectContext,
+    item_id: int,
+    value: Mapping[str, Any],
+    *,
+    comment: str | None = None,
+) -> dict[str, Any]:
+    """The expert tier decides an item's final label, whatever its annotations said."""
+    ctx.require(Permission.REVIEW)
+    _require_expert(ctx)
+    clean = validate_value(ctx.schema, value)
+    note = (comment or "").strip()[:MAX_COMMENT] or None
+    target = ctx.schema.target.name
+    label = _label_text(clean.get(target))
+    with db.write(project_id=ctx.id) as conn:
+        _lock(db, conn, item_id)
+        if store_items.get_item(conn, project_id=ctx.id, item_id=item_id) is None:
+            raise NotFound(f"no item {item_id} in project '{ctx.slug}'")
+        if store_review.gold_of(conn, item_id) is not None:
+            raise Conflict(f"item {item_id} is a gold item; change its gold answer instead")
+        _not_own_work(conn, ctx, item_id)
+        before = store_review.item_label_of(conn, item_id)
+        annotations = store_review.item_annotations(conn, item_id)
+        live = [a for a in annotations if a["status"] in LIVE]
+        source = next((a for a in live if _label_text(_effective(a).get(target)) == label), None)
+        store_tasks.upsert_label(
+            conn,
+            item_id=item_id,
+            project_id=ctx.id,
+            value=clean,
+            label=label,
+            resolution="adjudicated",
+            annotation_id=source["id"] if source else None,
+            decided_by=ctx.user.id or None,
+        )
+        store_review.set_status(
+            conn, [a["id"] for a in live if a["status"] in PENDING], "adjudicated"
+        )
+        store_review.resolve_flags(conn, item_id=item_id, by=ctx.user.id or None)
+        store_tasks.leave_queue(conn, item_id)
+        audit.record(
+            db,
+            conn,
+            action="item.adjudicate",
+            actor_id=ctx.actor_id,
+            project_id=ctx.id,
+            subject=f"item:{item_id}",
+            payload={
+                "value": clean,
+                "comment": note,
+                "previous": before["value"] if before else None,
+                "previous_resolution": before["resolution"] if before else None,
+            },
+        )
+    return {"item_id": item_id, "value": clean, "label": label, "resolution": "adjudicated"}
+
+
+# ------------------------------------------------------------------------------ reading
+
+
+def next_review(db: Database, ctx: ProjectContext, *, skip: Sequence[int] = ()) -> dict | None:
+    """The next annotation waiting for review that the caller did not make (None: queue empty).
+
+    Reviewers start at different places among the oldest few, so two rarely take the same one.
+    """
+    ctx.require(Permission.REVIEW)
+    with db.read() as conn:
+        ids = store_review.review_candidates(
+            conn,
+            project_id=ctx.id,
+            reviewer_id=ctx.user.id,
+            status="in_review",
+            skip=skip,
+            limit=5,
+        )
+        if not ids:
+            return None
+        pick = ids[int(_fraction(_SPREAD, ctx.user.id) * len(ids))]
+        view = _item_view(conn, ctx, _annotation_item(conn, pick), expert=is_expert(ctx))
+        view["annotation"] = next(a for a in view["annotations"] if a["id"] == pick)
+        view["waiting"] = store_review.status_counts(conn, ctx.id).get("in_review", 0)
+        return view
+
+
+def next_adjudication(
+    db: Database, ctx: ProjectContext, *, skip: Sequence[int] = ()
+) -> dict | None:
+    """The next item waiting at the expert tier that the caller never labeled."""
+    ctx.require(Permission.REVIEW)
+    _require_expert(ctx)
+    with db.read() as conn:
+        ids = store_review.escalated_items(
+            conn, project_id=ctx.id, manager_id=ctx.user.id, skip=skip, limit=1
+        )
+        if not ids:
+            return None
+        view = _item_view(conn, ctx, ids[0], expert=True)
+        view["waiting"] = store_review.n_escalated_items(conn, ctx.id)
+        return view
+
+
+def item_detail(db: Database, ctx: ProjectContext, item_id: int) -> dict[str, Any]:
+    """Everything about one item a reviewer weighs: annotations, model, flags, reviews, history."""
+    ctx.require(Permission.REVIEW)
+    with db.read() as conn:
+        if store_items.get_item(conn, project_id=ctx.id, item_id=item_id) is None:
+            raise NotFound(f"no item {item_id} in project '{ctx.slug}'")
+        return _item_view(conn, ctx, item_id, expert=is_expert(ctx))
+
+
+def _annotation_item(conn: Any, annotation_id: int) -> int:
+    row = store_tasks.get_annotation(conn, annotation_id)
+    assert row is not None
+    return int(row["item_id"])
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def _item_view(conn: Any, ctx: ProjectContext, item_id: int, *, expert: bool) -> dict[str, Any]:
+    row = store_items.get_item(conn, project_id=ctx.id, item_id=item_id)
+    assert row is not None
+    annotations = store_review.item_annotations(conn, item_id)
+    label = store_review.item_label_of(conn, item_id)
+    gold = store_review.gold_of(conn, item_id) if expert else None
+    return {
+        "item": {
+            "id": row["id"],
+            "external_id": row["external_id"],
+            "data": row["payload"],
+            "metadata": row["meta"],
+        },
+        "annotations": [
+            {
+                "id": a["id"],
+                "user": a["username"],
+                "value": a["value"],
+                "corrected_value": a["corrected_value"],
+                "status": a["status"],
+                "active_ms": a["active_ms"],
+                "guideline_version": a["guideline_version"],
+                "model_version": a["model_version"],
+                "suggestion": (
+                    {"label": a["suggestion"], "confidence": a["suggestion_confidence"]}
+                    if a["suggestion"] is not None
+                    else None
+                ),
+                "rework": a["served_as"] == "rework",
+                "created_at": _iso(a["created_at"]),
+            }
+            for a in annotations
+        ],
+        "prediction": store_review.prediction_for(conn, item_id),
+        "label": (
+            {
+                "value": label["value"],
+                "label": label["label"],
+                "resolution": label["resolution"],
+                "decided_by": label["decided_by_name"],
+                "decided_at": _iso(label["decided_at"]),
+            }
+            if label is not None
+            else None
+        ),
+        "flags": [
+            {
+                "id": f["id"],
+                "kind": f["kind"],
+                "note": f["note"],
+                "score": f["score"],
+                "user": f["username"],
+                "annotation_id": f["annotation_id"],
+                "open": f["resolved_at"] is None,
+                "created_at": _iso(f["created_at"]),
+            }
+            for f in store_review.flags_of(conn, item_id)
+            if expert or f["kind"] != "gold_wrong"
+        ],
+        "reviews": [
+            {
+                "id": r["id"],
+                "annotation_id": r["annotation_id"],
+                "reviewer": r["reviewer"],
+                "verdict": r["verdict"],
+                "tier": r["tier"],
+                "comment": r["comment"],
+                "corrected_value": r["corrected_value"],
+                "created_at": _iso(r["created_at"]),
+            }
+            for r in store_review.item_reviews(conn, item_id)
+        ],
+        "history": _history(
+            store_review.item_history(conn, project_id=ctx.id, item_id=item_id), expert=expert
+        ),
+        "gold": {"value": gold["value"]} if gold is not None else None,
+    }
+
+
+def _history(rows: Sequence[Mapping[str, Any]], *, expert: bool) -> list[dict[str, Any]]:
+    """An item's audit events; gold checks stay with the expert tier (they must not leak)."""
+    out = []
+    for h in rows:
+        payload = dict(h["payload"])
+        if not expert:
+            if h["action"].startswith("gold."):
+                continue
+            if h["action"] == "flag.raise":
+                payload["kinds"] = [k for k in payload.get("kinds", []) if k != "gold_wrong"]
+                if not payload["kinds"]:
+                    continue
+        out.append(
+            {"at": _iso(h["at"]), "action": h["action"], "actor": h["actor"], "payload": payload}
+        )
+    return out
+
+
+def my_reviews(db: Database, ctx: ProjectContext, *, limit: int = 50) -> list[dict[str, Any]]:
+    """The verdicts on the caller's own work, newest first (never anyone else's)."""
+    ctx.require(Permission.ANNOTATE)
+    with db.read() as conn:
+        rows = store_review.own_reviews(
+            conn, project_id=ctx.id, user_id=ctx.user.id, limit=min(max(limit, 1), 500)
+        )
+    return [
+        {
+            "annotation_id": r["annotation_id"],
+            "item_id": r["item_id"],
+            "external_id": r["external_id"],
+            "value": r["value"],
+            "verdict": r["verdict"],
+            "comment": r["comment"],
+            "corrected_value": r["corrected_value"],
+            "tier": r["tier"],
+            "status": r["status"],
+            "created_at": _iso(r["created_at"]),
+        }
+        for r in rows
+    ]
+
+
+def summary(db: Database, ctx: ProjectContext) -> dict[str, Any]:
+    """How much waits in each tier and how many flags are open."""
+    ctx.require(Permission.REVIEW)
+    with db.read() as conn:
+        counts = store_review.status_counts(conn, ctx.id)
+        escalated = store_review.n_escalated_items(conn, ctx.id)
+        open_flags = store_review.open_flag_counts(conn, ctx.id)
+    if not is_expert(ctx):
+        open_flags.pop("gold_wrong", None)
+    return {
+        "policy": ctx.settings.review_policy,
+        "resolution": ctx.settings.resolution,
+        "in_review": counts.get("in_review", 0),
+        "escalated_items": escalated,
+        "annotations": counts,
+        "open_flags": open_flags,
+        "expert": is_expert(ctx),
+    }
+
+
+def flags(
+    db: Database,
+    ctx: ProjectContext,
+    *,
+    kind: str | None = None,
+    open_only: bool = True,
+    limit: int = 200,
+) -> list[dict[str, Any]]:
+    """Flags of the project, newest first (gold checks only for the expert tier)."""
+    ctx.require(Permission.REVIEW)
+    with db.read() as conn:
+        rows = store_review.flag_list(
+            conn, ctx.id, kind=kind, open_only=open_only, limit=min(max(limit, 1), 5000)
+        )
+    expert = is_expert(ctx)
+    return [
+        {
+            "id": f["id"],
+            "item_id": f["item_id"],
+            "external_id": f["external_id"],
+            "annotation_id": f["annotation_id"],
+            "user": f["username"],
+            "kind": f["kind"],
+            "note": f["note"],
+            "score": f["score"],
+            "open": f["resolved_at"] is None,
+            "created_at": _iso(f["created_at"]),
+        }
+        for f in rows
+        if expert or f["kind"] != "gold_wrong"
+    ]

@@ -1,0 +1,285 @@
+"""Seeding rare classes and honest controls: what the queue serves besides the model's ranking.
+
+A team whose class is 1% of the data finds its first positives by searching the pool (words, or
+"more like this" item) and sending the hits to the front of the queue; each pick says who found
+it and how. A share of served items (``random_share``) is drawn uniformly at random from the
+unlabeled pool and recorded as such, so the project can later measure what active learning
+bought it against labels nobody chose.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from labelloop.errors import LabelloopError, NotFound
+from labelloop.govern.permissions import Permission
+from labelloop.store import audit
+from labelloop.store import learning as store_learning
+from labelloop.store import seeds as store_seeds
+from labelloop.store import tasks as store_tasks
+from labelloop.store.db import Database
+from labelloop.workflow.features import FeatureCache
+from labelloop.workflow.projects import ProjectContext
+
+MAX_LIMIT = 100
+MAX_OFFSET = 10_000
+MAX_WORDS = 8
+MAX_QUERY_CHARS = 200
+MAX_PICKS = 200
+MAX_TEXT_CHARS = 2_000
+RANDOM_TRIES = 8
+SEARCH_STRATEGY = "search"
+CONTROL_STRATEGY = "random"
+CONTROL_REASON = "picked at random (control)"
+FALLBACK_FEATURIZER = "tfidf"
+
+_coin = random.Random()
+"""Draws the random-control share and its items (tests seed or replace it)."""
+
+
+def _words(q: str) -> list[str]:
+    words = [w[:100] for w in q.split()][:MAX_WORDS]
+    if not words:
+        raise LabelloopError("type a word to search for")
+    return words
+
+
+def _hit(row: Mapping[Any, Any], score: float | None = None) -> dict[str, Any]:
+    text = row["payload"].get("text")
+    text = "" if text is None else str(text)
+    return {
+        "id": int(row["id"]),
+        "external_id": row["external_id"],
+        "text": text[:MAX_TEXT_CHARS],
+        "truncated": len(text) > MAX_TEXT_CHARS,
+        "labeled": bool(row["labeled"]),
+        "queued": bool(row["queued"]),
+        "score": score,
+    }
+
+
+def search(
+    db: Database,
+    ctx: ProjectContext,
+    *,
+    q: str | None = None,
+    like: int | None = None,
+    limit: int = 20,
+    offset: int = 0,
+    cache: FeatureCache | None = None,
+) -> dict[str, Any]:
+    """Pool items by words in their text (all of them, any case), or by similarity to an item.
+
+    Only the project's own pool items are searched; the result says for each item whether it is
+    labeled already or waiting in the queue.
+    """
+    ctx.require(Permission.ANNOTATE)
+    if (q is None or not q.strip()) == (like is None):
+        raise LabelloopError("give either q (words to search for) or like (an item id)")
+    if not 1 <= limit <= MAX_LIMIT:
+        raise LabelloopError(f"limit must be between 1 and {MAX_LIMIT}")
+    if not 0 <= offset <= MAX_OFFSET:
+        raise LabelloopError(f"offset must be between 0 and {MAX_OFFSET}")
+    page = {"limit": limit, "offset": offset}
+    if like is None:
+        query = (q or "").strip()[:MAX_QUERY_CHARS]
+        with db.read() as conn:
+            rows, total = store_seeds.search(
+                conn, project_id=ctx.id, words=_words(query), limit=limit, offset=offset
+            )
+        return {
+            "mode": "text",
+            "q": query,
+            "total": total,
+            **page,
+            "items": [_hit(r) for r in rows],
+        }
+    return _like(db, ctx, like, cache=cache or FeatureCache(), **page)
+
+
+def _like(
+    db: Database, ctx: ProjectContext, like: int, *, cache: FeatureCache, limit: int, offset: int
+) -> dict[str, Any]:
+    from labelloop.learn import most_similar
+    from labelloop.learn.featurize import caches_per_item
+
+    with db.read() as conn:
+        origin = store_seeds.find_item(conn, project_id=ctx.id, item_id=like)
+        if origin is None:
+            raise NotFound(f"no item {like} in project '{ctx.slug}'")
+        rows = store_learning.items_of(conn, ctx.id, "pool")
+        n_pool = len(rows)
+        rows += store_learning.items_of(conn, ctx.id, "eval")
+    wanted = ctx.settings.featurizer
+    features = None
+    if caches_per_item(wanted):  # only embeddings already computed: a search never waits
+        features = cache.get(ctx.id, wanted, rows, budget_s=0)
+    elif wanted != FALLBACK_FEATURIZER:
+        try:
+            features = cache.get(ctx.id, wanted, rows)
+        except (LabelloopError, ValueError):
+            features = None
+    by = wanted if features is not None else FALLBACK_FEATURIZER
+    if features is None:
+        features = cache.get(ctx.id, FALLBACK_FEATURIZER, rows)
+    assert features is not None
+    where = np.flatnonzero(features.ids == like)
+    if where.size == 0:
+        raise NotFound(f"item {like} has no features in project '{ctx.slug}'")
+    row = int(where[0])
+    candidates = np.zeros(len(rows), dtype=bool)
+    candidates[:n_pool] = True
+    indices, scores = most_similar(features.X, row, offset + limit, candidates=candidates)
+    picked = [int(features.ids[i]) for i in indices[offset:]]
+    score_of = dict(zip(picked, scores[offset:].tolist(), strict=True))
+    with db.read() as conn:
+        found = {
+            int(r["id"]): r
+            for r in store_seeds.pool_items(conn, project_id=ctx.id, item_ids=picked)
+        }
+    return {
+        "mode": "like",
+        "like": {"id": int(origin["id"]), "external_id": origin["external_id"]},
+        "by": by,
+        "total": max(0, int(candidates.sum()) - (1 if row < n_pool else 0)),
+        "limit": limit,
+        "offset": offset,
+        "items": [_hit(found[i], round(score_of[i], 4)) for i in picked if i in found],
+    }
+
+
+def _name(origin: Mapping[Any, Any]) -> str:
+    return str(origin["external_id"]) if origin["external_id"] else f"#{origin['id']}"
+
+
+def send_to_queue(
+    db: Database,
+    ctx: ProjectContext,
+    item_ids: Sequence[int],
+    *,
+    query: str | None = None,
+    like: int | None = None,
+) -> dict[str, Any]:
+    """Put found pool items at the front of the queue, saying who found them and how; audited.
+
+    Items already labeled or already waiting are left as they are and reported. Any id that is
+    not a pool item of this project refuses the whole request.
+    """
+    ctx.require(Permission.ANNOTATE)
+    wanted = list(dict.fromkeys(int(i) for i in item_ids))
+    if not 1 <= len(wanted) <= MAX_PICKS:
+        raise LabelloopError(f"send between 1 and {MAX_PICKS} items at a time")
+    if (query is None or not query.strip()) == (like is None):
+        raise LabelloopError("say how the items were found: query (the words) or like (an item)")
+    who = ctx.user.username
+    with db.write() as conn:
+        if like is not None:
+            origin = store_seeds.find_item(conn, project_id=ctx.id, item_id=like)
+            if origin is None:
+                raise NotFound(f"no item {like} in project '{ctx.slug}'")
+            reason = f"like item {_name(origin)}, found by {who}"
+        else:
+            words = " ".join((query or "").split())
+            shown = words if len(words) <= 120 else words[:119] + "…"
+            reason = f"searched by {who} for '{shown}'"
+        rows = store_seeds.pool_items(conn, project_id=ctx.id, item_ids=wanted)
+        found = {int(r["id"]): r for r in rows}
+        unknown = [i for i in wanted if i not in found]
+        if unknown:
+            shown_ids = ", ".join(str(i) for i in unknown[:10])
+            raise NotFound(f"no pool item {shown_ids} in project '{ctx.slug}'")
+        labeled = [i for i in wanted if found[i]["labeled"]]
+        queued = [i for i in wanted if found[i]["queued"] and not found[i]["labeled"]]
+        added = [i for i in wanted if i not in labeled and i not in queued]
+        if added:
+            store_seeds.add_picks(
+                conn, project_id=ctx.id, item_ids=added, reason=reason, user_id=ctx.actor_id
+            )
+            audit.record(
+                db,
+                conn,
+                action="seed.add",
+                actor_id=ctx.actor_id,
+                project_id=ctx.id,
+                subject=f"project:{ctx.slug}",
+                payload={"item_ids": added, "reason": reason},
+            )
+        pending = store_seeds.n_pending(conn, ctx.id)
+    return {
+        "added": added,
+        "already_labeled": labeled,
+        "already_queued": queued,
+        "reason": reason,
+        "pending": pending,
+    }
+
+
+def _entry(row: Mapping[Any, Any], *, strategy: str, reason: str) -> dict[str, Any]:
+    """A candidate in the shape of a queue entry, for the lease and the task."""
+    return {
+        **dict(row),
+        "strategy": strategy,
+        "score": None,
+        "rank": None,
+        "reason": reason,
+        "suggestion": None,
+        "suggestion_confidence": None,
+    }
+
+
+def next_candidate(
+    ctx: ProjectContext,
+    conn: Any,
+    *,
+    project_id: int,
+    user_id: int,
+    overlap: int,
+    at: datetime,
+    skip_locked: bool,
+    passed: Sequence[int] = (),
+) -> Mapping[Any, Any] | None:
+    """What to serve next: a seed pick first, else (at ``random_share``) a random control item,
+    else the model's best-ranked queue entry."""
+    common: dict[str, Any] = {
+        "project_id": project_id,
+        "user_id": user_id,
+        "overlap": overlap,
+        "at": at,
+        "skip_locked": skip_locked,
+        "passed": passed,
+    }
+    seed = store_seeds.next_seed(conn, **common)
+    if seed is not None:
+        return _entry(seed, strategy=SEARCH_STRATEGY, reason=seed["reason"])
+    share = ctx.settings.random_share
+    if share > 0 and _coin.random() < share:
+        picked = _random_item(conn, common)
+        if picked is not None:
+            return _entry(picked, strategy=CONTROL_STRATEGY, reason=CONTROL_REASON)
+    return store_tasks.next_candidate(conn, **common)
+
+
+def _random_item(conn: Any, common: dict[str, Any]) -> Mapping[Any, Any] | None:
+    """A uniformly drawn pool item this user may label.
+
+    Draws ids in the project's id range until one is open (uniform over open items); after a
+    few misses (a mostly labeled pool) takes the first open item after a random id instead.
+    """
+    bounds = store_seeds.id_range(conn, common["project_id"])
+    if bounds is None:
+        return None
+    low, high = bounds
+    for _ in range(RANDOM_TRIES):
+        r = _coin.randint(low, high)
+        row = store_seeds.first_open_item(conn, low=r, high=r, **common)
+        if row is not None:
+            return row
+    r = _coin.randint(low, high)
+    return store_seeds.first_open_item(
+        conn, low=r, high=high, **common
+    ) or store_seeds.first_open_item(conn, low=low, high=r - 1, **common)

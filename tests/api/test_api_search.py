@@ -1,0 +1,144 @@
+"""The search and seeds API: one project's pool only, members only, untrusted text kept verbatim."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+
+HOSTILE = "angry <script>alert('refund')</script> & <b>refund</b> please"
+SEARCH = "/api/projects/sent/search"
+SEEDS = "/api/projects/sent/seeds"
+
+
+@pytest.fixture
+def search_api(api: Any) -> Any:
+    """The API fixture plus refund texts in 'sent' and in 'other' (which must never show up)."""
+    lab = api.lab
+    lab.import_rows(
+        lab.ctx("sent", lab.admin),
+        [
+            {"id": "r-1", "text": "angry please refund my order"},
+            {"id": "r-2", "text": HOSTILE},
+        ],
+        filename="refunds.jsonl",
+    )
+    lab.import_rows(
+        lab.ctx("other", lab.admin),
+        [{"id": "o-1", "text": "angry refund in another project"}],
+        filename="other.jsonl",
+    )
+    return api
+
+
+def test_annotator_searches_this_projects_pool_only(search_api: Any) -> None:
+    r = search_api.get(SEARCH, "annotator", params={"q": "Refund"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["mode"] == "text" and body["total"] == 2
+    assert [h["external_id"] for h in body["items"]] == ["r-1", "r-2"]
+    other = search_api.get("/api/projects/other/search", "outsider", params={"q": "refund"})
+    assert [h["external_id"] for h in other.json()["items"]] == ["o-1"]
+
+
+def test_untrusted_text_comes_back_verbatim_in_json(search_api: Any) -> None:
+    r = search_api.get(SEARCH, "annotator", params={"q": "<script>"})
+    assert r.headers["content-type"].startswith("application/json")
+    assert [h["text"] for h in r.json()["items"]] == [HOSTILE]
+
+
+def test_non_members_get_404_and_never_learn_about_the_project(search_api: Any) -> None:
+    for path, call in ((SEARCH, "get"), (SEEDS, "post")):
+        kwargs = {"params": {"q": "refund"}} if call == "get" else {"json": {"item_ids": [1]}}
+        r = getattr(search_api, call)(path, "outsider", **kwargs)
+        assert r.status_code == 404, r.text
+        assert "refund" not in r.text and "sent" in r.json()["detail"]
+
+
+def test_sending_hits_puts_them_first_with_who_searched_for_what(search_api: Any) -> None:
+    hits = search_api.get(SEARCH, "annotator", params={"q": "refund"}).json()["items"]
+    ids = [h["id"] for h in hits]
+    r = search_api.post(SEEDS, "annotator", json={"item_ids": ids, "query": "refund"})
+    assert r.status_code == 201, r.text
+    assert r.json()["added"] == ids
+    assert r.json()["reason"] == "searched by annotator for 'refund'"
+    again = search_api.get(SEARCH, "annotator", params={"q": "refund"}).json()["items"]
+    assert all(h["queued"] for h in again)
+
+    task = search_api.post("/api/projects/sent/tasks/next", "reviewer", json={}).json()["task"]
+    assert task["item"]["external_id"] == "r-1"
+    assert task["selection"]["strategy"] == "search"
+    assert task["selection"]["reason"] == "searched by annotator for 'refund'"
+
+
+def test_more_like_this_and_its_reason(search_api: Any) -> None:
+    hits = search_api.get(SEARCH, "annotator", params={"q": "refund"}).json()["items"]
+    origin = hits[0]["id"]
+    like = search_api.get(SEARCH, "annotator", params={"like": origin, "limit": 3}).json()
+    assert like["mode"] == "like" and like["like"]["external_id"] == "r-1"
+    assert like["items"][0]["external_id"] == "r-2"  # shares "angry", "refund", "please"
+    assert all(h["id"] != origin for h in like["items"])
+    r = search_api.post(
+        SEEDS, "manager", json={"item_ids": [like["items"][0]["id"]], "like": origin}
+    )
+    assert r.json()["reason"] == "like item r-1, found by manager"
+
+
+def test_items_of_another_project_are_refused_whole(search_api: Any) -> None:
+    other_id = search_api.get(
+        "/api/projects/other/search", "outsider", params={"q": "refund"}
+    ).json()["items"][0]["id"]
+    mine = search_api.get(SEARCH, "annotator", params={"q": "refund"}).json()["items"][0]["id"]
+    r = search_api.post(SEEDS, "annotator", json={"item_ids": [mine, other_id], "query": "refund"})
+    assert r.status_code == 404
+    assert not search_api.get(SEARCH, "annotator", params={"q": "refund"}).json()["items"][0][
+        "queued"
+    ]
+    like_other = search_api.get(SEARCH, "annotator", params={"like": other_id})
+    assert like_other.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("params", "status"),
+    [({}, 400), ({"q": "a", "like": 1}, 400), ({"q": "a", "limit": 1000}, 422), ({"q": "  "}, 400)],
+)
+def test_bad_queries_are_4xx_with_a_detail(search_api: Any, params: Any, status: int) -> None:
+    r = search_api.get(SEARCH, "annotator", params=params)
+    assert r.status_code == status and r.json()["detail"]
+
+
+def test_status_names_the_featurizer_and_model(search_api: Any) -> None:
+    info = search_api.get("/api/projects/sent/status", "annotator").json()
+    assert info["featurizer"] == "tfidf" and info["model_setting"] == "logistic_regression"
+    assert info["features"] is None  # TF-IDF is refitted in memory, nothing to compute ahead
+    assert info["model"]["featurizer"] == "tfidf"
+
+
+def test_the_search_page_escapes_text_in_its_embedded_results(sqlite_api: Any) -> None:
+    from labelloop.workflow import projects
+
+    lab = sqlite_api.lab
+    lab.import_rows(
+        lab.ctx("sent", lab.admin), [{"id": "h-1", "text": HOSTILE}], filename="h.jsonl"
+    )
+    lab.user("pat", password="correct horse battery")
+    projects.set_member(lab.db, lab.ctx("sent", lab.admin), "pat", "annotator")
+    client = sqlite_api.client
+    login = client.get("/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', login.text).group(1)
+    client.post(
+        "/login",
+        data={"username": "pat", "password": "correct horse battery", "csrf_token": token},
+    )
+    page = client.get("/p/sent/search", params={"q": "<script>"})
+    assert page.status_code == 200
+    assert "<script>alert" not in page.text and "<b>refund" not in page.text
+    data = re.search(r'<script id="search-data" type="application/json">(.*?)</script>', page.text)
+    embedded = json.loads(data.group(1))
+    assert embedded["initial"]["items"][0]["text"] == HOSTILE
+    assert 'value="&lt;script&gt;"' in page.text  # the query in the box, escaped too
+    label = client.get("/p/sent/label")
+    assert 'href="/p/sent/search"' in label.text
+    assert 'href="/p/sent/search"' in client.get("/p/sent").text

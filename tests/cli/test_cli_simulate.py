@@ -1,0 +1,194 @@
+"""`labelloop simulate` as a user types it: a labeled file in, a table and charts out."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from labelloop.cli import app
+
+
+@pytest.fixture
+def cli(tmp_path: Path, no_labelloop_env: None) -> Any:
+    env = {"LABELLOOP_HOME": str(tmp_path / "home"), "COLUMNS": "160"}
+
+    def run(*args: str, code: int = 0) -> Any:
+        result = CliRunner().invoke(app, list(args), env=env)
+        assert result.exit_code == code, (args, result.output, result.exception)
+        return result
+
+    return run
+
+
+def two_topics(n: int, *, seed: int = 0) -> list[dict[str, Any]]:
+    rng = np.random.default_rng(seed)
+    topics = {
+        "sports": [f"sport{i}" for i in range(120)],
+        "cooking": [f"cook{i}" for i in range(120)],
+    }
+    filler = [f"word{i}" for i in range(40)]
+    rows = []
+    for i in range(n):
+        label = ("sports", "cooking")[int(rng.integers(2))]
+        words = [*rng.choice(topics[label], size=2, replace=False), *rng.choice(filler, size=5)]
+        rng.shuffle(words)
+        rows.append({"id": i, "text": " ".join(words), "label": label})
+    return rows
+
+
+def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def one_error_line(result: Any) -> str:
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ") and "Traceback" not in result.output
+    return lines[0]
+
+
+def test_simulate_prints_the_table_and_writes_the_charts(cli: Any, tmp_path: Path) -> None:
+    rows = two_topics(500)
+    rows += [dict(rows[0], id=999), {"id": 1000, "text": "no label here"}]  # a dup, an unlabeled
+    data = write_jsonl(tmp_path / "topics.jsonl", rows)
+    out = tmp_path / "sim"
+    result = cli(
+        "simulate",
+        str(data),
+        "--strategies",
+        "random,margin",
+        "--seeds",
+        "2",
+        "--budget",
+        "200",
+        "--out",
+        str(out),
+    )
+    text = result.stdout
+    for expected in (
+        "labels to 95%",
+        "labels to 98%",
+        "AUC",
+        "random",
+        "margin",
+        "stabilizing_predictions",
+        "500 labeled records",
+        "1 duplicate",
+        "1 without a label",
+    ):
+        assert expected in text, expected
+    assert {p.name for p in out.iterdir()} == {"curves.png", "curves.html", "results.json"}
+    page = (out / "curves.html").read_text()
+    assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", page, re.I)
+    assert "<svg" in page and "margin" in page
+    results = json.loads((out / "results.json").read_text())
+    assert results["n_records"] == 500 and results["classes"] == ["cooking", "sports"]
+    by_name = {s["strategy"]: s for s in results["strategies"]}
+    assert by_name["margin"]["reached_95"] == 2
+
+
+def test_json_output_and_csv_input(cli: Any, tmp_path: Path) -> None:
+    path = tmp_path / "topics.csv"
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=["body", "topic"])
+        writer.writeheader()
+        for r in two_topics(300, seed=1):
+            writer.writerow({"body": r["text"], "topic": r["label"]})
+    result = cli(
+        "simulate",
+        str(path),
+        "--text-field",
+        "body",
+        "--label-field",
+        "topic",
+        "--strategies",
+        "margin",
+        "--seeds",
+        "1",
+        "--budget",
+        "60",
+        "--out",
+        str(tmp_path / "o"),
+        "--json",
+    )
+    data = json.loads(result.stdout)
+    assert [s["strategy"] for s in data["strategies"]] == ["margin"]
+    assert data["seeds"] == [0] and data["budget"] == 60 and data["n_pool"] == 225
+    assert data["outputs"][:2] == ["results.json", "curves.html"]
+
+
+def test_all_runs_every_registered_strategy(cli: Any, tmp_path: Path) -> None:
+    from labelloop.learn import STRATEGIES
+
+    data = write_jsonl(tmp_path / "t.jsonl", two_topics(200))
+    result = cli(
+        "simulate",
+        str(data),
+        "--strategies",
+        "all",
+        "--seeds",
+        "1",
+        "--budget",
+        "40",
+        "--out",
+        str(tmp_path / "o"),
+        "--json",
+    )
+    names = [s["strategy"] for s in json.loads(result.stdout)["strategies"]]
+    assert names[0] == "random" and sorted(names) == sorted(STRATEGIES.names())
+
+
+def test_default_strategies_are_random_and_the_project_default(cli: Any, tmp_path: Path) -> None:
+    import labelloop.learn as learn
+    from labelloop.schema.settings import ProjectSettings
+
+    data = write_jsonl(tmp_path / "t.jsonl", two_topics(200))
+    result = cli(
+        "simulate",
+        str(data),
+        "--seeds",
+        "1",
+        "--budget",
+        "40",
+        "--out",
+        str(tmp_path / "o"),
+        "--json",
+    )
+    names = [s["strategy"] for s in json.loads(result.stdout)["strategies"]]
+    policy = [p for p in [getattr(learn, "DEFAULT_STRATEGY", None)] if p in learn.STRATEGIES]
+    assert names == list(dict.fromkeys(["random", ProjectSettings().strategy, *policy]))
+
+
+def test_bad_inputs_are_one_line_and_exit_1(cli: Any, tmp_path: Path) -> None:
+    rows = two_topics(100)
+    good = write_jsonl(tmp_path / "good.jsonl", rows)
+    o = str(tmp_path / "o")
+
+    missing = cli("simulate", str(good), "--label-field", "topic", "--out", o, code=1)
+    assert "no record of good.jsonl has a label in field 'topic'" in one_error_line(missing)
+
+    one = write_jsonl(tmp_path / "one.jsonl", [dict(r, label="sports") for r in rows])
+    single = cli("simulate", str(one), "--out", o, code=1)
+    assert "two classes" in one_error_line(single)
+
+    unknown = cli("simulate", str(good), "--strategies", "random,psychic", "--out", o, code=1)
+    assert "psychic" in one_error_line(unknown) and "margin" in unknown.stderr
+
+    few = write_jsonl(tmp_path / "few.jsonl", rows[:10])
+    assert "too few" in one_error_line(cli("simulate", str(few), "--out", o, code=1))
+
+    nofile = cli("simulate", str(tmp_path / "nope.jsonl"), "--out", o, code=1)
+    assert "no file" in one_error_line(nofile)
+
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text(json.dumps(rows[0]) + "\n{not json\n")
+    assert "line 2" in one_error_line(cli("simulate", str(broken), "--out", o, code=1))
+    assert not (tmp_path / "o").exists()  # nothing written on an error

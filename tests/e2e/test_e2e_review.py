@@ -1,0 +1,522 @@
+"""Teams against a real `labelloop serve`: three annotators and a reviewer as concurrent HTTP
+clients through overlap, review, rejection-and-rework and adjudication; and the review and
+adjudication pages driven by the keyboard alone in real Chromium."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import krippendorff
+import numpy as np
+import pytest
+from sklearn.metrics import cohen_kappa_score
+from statsmodels.stats.inter_rater import aggregate_raters, fleiss_kappa
+
+LABELS = ("negative", "neutral", "positive")
+WORDS = {
+    "negative": ["awful", "broken", "refund", "worst"],
+    "neutral": ["arrived", "measures", "contains", "shipped"],
+    "positive": ["love", "excellent", "superb", "delighted"],
+}
+PASSWORD = "review-password-123"
+PEOPLE = ("a1", "a2", "a3", "rev", "mgr")
+
+
+def _rows(prefix: str, n: int) -> list[dict[str, Any]]:
+    rows = []
+    for i in range(n):
+        label = LABELS[i % 3]
+        words = WORDS[label]
+        text = f"{words[i % 4]} and {words[(i + 1) % 4]}: {prefix} review number {i}"
+        rows.append({"id": f"{prefix}-{i}", "text": text, "label": label})
+    return rows
+
+
+ADMIN = "alice"
+
+
+@dataclass
+class LiveServer:
+    """A `labelloop serve` of this module's own: one admin, no projects (the team makes them)."""
+
+    url: str
+    home: Path
+    username: str = ADMIN
+    password: str = PASSWORD
+
+    def cli(self, *args: str, stdin: str | None = None) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "labelloop", *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            env=_env(self.home),
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 0, f"labelloop {' '.join(args)} failed:\n{done.stderr}"
+        return done.stdout
+
+
+def _env(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LABELLOOP_")}
+    env["LABELLOOP_HOME"] = str(home)
+    env["LABELLOOP_LEARNER_POLL_S"] = "0.2"
+    return env
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """Overrides the e2e server: this module needs no pre-made projects, only a fresh site."""
+    home = tmp_path_factory.mktemp("review-home")
+    live = LiveServer(url="", home=home)
+    live.cli("users", "add", ADMIN, "--admin", "--password-stdin", stdin=PASSWORD + "\n")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    live.url = f"http://127.0.0.1:{port}"
+    log = home / "serve.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "labelloop", "serve", "--port", str(port)],
+            env=_env(home),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert proc.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            try:
+                with urllib.request.urlopen(live.url + "/api/health", timeout=2):
+                    break
+            except OSError:
+                time.sleep(0.1)
+        yield live
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _http_token(url: str, username: str, password: str) -> str:
+    """Sign in through the login form and create an API token with the session."""
+    with httpx.Client(base_url=url, timeout=30) as http:
+        form = http.get("/login").text
+        login_csrf = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)  # type: ignore[union-attr]
+        signed = http.post(
+            "/login",
+            data={"username": username, "password": password, "csrf_token": login_csrf},
+        )
+        assert signed.status_code == 303 and "error" not in signed.headers["location"]
+        page = http.get("/").text
+        csrf = re.search(r'<meta name="csrf-token" content="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+        made = http.post("/api/tokens", json={"name": "test"}, headers={"X-CSRF-Token": csrf})
+        assert made.status_code == 201, made.text
+        return str(made.json()["token"])
+
+
+@dataclass
+class Team:
+    server: Any
+    tokens: dict[str, str]
+    truth: dict[str, str] = field(default_factory=dict)  # external id -> label
+
+    def client(self, who: str) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {self.tokens[who]}"}
+        return httpx.Client(base_url=self.server.url, headers=headers, timeout=30)
+
+
+def _schema(name: str, **settings: Any) -> dict[str, Any]:
+    return {
+        "name": name,
+        "data": {"type": "text", "field": "text"},
+        "controls": [
+            {"name": "sentiment", "type": "choice", "labels": list(LABELS), "target": True}
+        ],
+        "settings": {"retrain_every": 100, **settings},
+    }
+
+
+@pytest.fixture(scope="module")
+def team(server: Any) -> Team:
+    """Users, tokens and two projects made through the API (the admin's) and the CLI."""
+    alice = _http_token(server.url, server.username, server.password)
+    admin = httpx.Client(
+        base_url=server.url, headers={"Authorization": f"Bearer {alice}"}, timeout=30
+    )
+    for who in PEOPLE:
+        made = admin.post("/api/users", json={"username": who, "password": PASSWORD})
+        assert made.status_code == 201, made.text
+    tokens = {who: _http_token(server.url, who, PASSWORD) for who in PEOPLE}
+    out = Team(server=server, tokens=tokens)
+    projects = {
+        "team": _schema("Team <review>", overlap=3, review_policy="all", resolution="adjudication"),
+        "ui": _schema("Review UI", review_policy="all"),
+    }
+    for slug, schema in projects.items():
+        made = admin.post("/api/projects", json={"slug": slug, "schema": schema})
+        assert made.status_code == 201, made.text
+        roles = {"a1": "annotator", "a2": "annotator", "a3": "annotator"}
+        roles.update({"rev": "reviewer", "mgr": "manager"})
+        for who, role in roles.items():
+            set_role = admin.put(
+                f"/api/projects/{slug}/members", json={"username": who, "role": role}
+            )
+            assert set_role.status_code == 200, set_role.text
+        rows = _rows(slug, 12 if slug == "team" else 9)
+        body = "".join(json.dumps({k: r[k] for k in ("id", "text")}) + "\n" for r in rows)
+        imported = admin.post(
+            f"/api/projects/{slug}/imports",
+            files={"file": (f"{slug}.jsonl", body.encode(), "application/x-ndjson")},
+            data={"id_field": "id"},
+        )
+        assert imported.status_code == 201, imported.text
+        out.truth.update({r["id"]: r["label"] for r in rows})
+    # The learner in the server builds each project's first queue.
+    deadline = time.monotonic() + 30
+    for slug in projects:
+        while admin.get(f"/api/projects/{slug}/status").json()["model"] is None:
+            assert time.monotonic() < deadline, "the learner built no queue"
+            time.sleep(0.1)
+    admin.close()
+    return out
+
+
+# ------------------------------------------------------------------------------ concurrent clients
+
+
+def _annotator(team: Team, who: str, done: threading.Event, log: list, errors: list) -> None:
+    """Labels truthfully, except a3's first answer on every third item."""
+    with team.client(who) as http:
+        while not done.is_set():
+            try:
+                r = http.post("/api/projects/team/tasks/next", json={})
+                task = r.json()["task"]
+                if task is None:
+                    time.sleep(0.05)
+                    continue
+                ext = task["item"]["external_id"]
+                truth = team.truth[ext]
+                rework = task["selection"]["strategy"] == "rework"
+                answer = truth
+                if who == "a3" and not rework and int(ext.rsplit("-", 1)[1]) % 3 == 0:
+                    answer = LABELS[(LABELS.index(truth) + 1) % 3]
+                sent = http.post(
+                    f"/api/projects/team/tasks/{task['assignment_id']}/submit",
+                    json={"value": {"sentiment": answer}, "active_ms": 2500},
+                )
+                assert sent.status_code == 200, sent.text
+                log.append((who, task["item"]["id"], ext, rework, answer, task.get("rework")))
+            except Exception as exc:  # surfaced by the test
+                errors.append(f"{who}: {exc!r}")
+                return
+
+
+def _reviewer(team: Team, done: threading.Event, verdicts: list, errors: list) -> None:
+    """Rejects a3's wrong answers on even items, accepts everything else."""
+    with team.client("rev") as http:
+        while not done.is_set():
+            try:
+                view = http.get("/api/projects/team/reviews/next").json()["review"]
+                if view is None:
+                    time.sleep(0.05)
+                    continue
+                a = view["annotation"]
+                ext = view["item"]["external_id"]
+                wrong = a["value"]["sentiment"] != team.truth[ext]
+                body: dict[str, Any] = {"verdict": "accept"}
+                if a["user"] == "a3" and wrong and int(ext.rsplit("-", 1)[1]) % 2 == 0:
+                    body = {"verdict": "reject", "comment": f"look again at {ext}"}
+                r = http.post(f"/api/projects/team/reviews/{a['id']}", json=body)
+                assert r.status_code == 200, r.text
+                verdicts.append((a["user"], ext, body["verdict"]))
+            except Exception as exc:
+                errors.append(f"rev: {exc!r}")
+                return
+
+
+def _adjudicator(team: Team, done: threading.Event, decided: list, errors: list) -> None:
+    with team.client("mgr") as http:
+        while not done.is_set():
+            try:
+                view = http.get("/api/projects/team/adjudications/next").json()["item"]
+                if view is None:
+                    time.sleep(0.05)
+                    continue
+                ext = view["item"]["external_id"]
+                assert {a["user"] for a in view["annotations"]} == {"a1", "a2", "a3"}
+                assert {f["kind"] for f in view["flags"]} >= {"disagreement"}
+                r = http.post(
+                    f"/api/projects/team/items/{view['item']['id']}/adjudicate",
+                    json={"value": {"sentiment": team.truth[ext]}, "comment": "checked"},
+                )
+                assert r.status_code == 200, r.text
+                decided.append(ext)
+            except Exception as exc:
+                errors.append(f"mgr: {exc!r}")
+                return
+
+
+def test_three_annotators_and_a_reviewer_through_overlap_review_rework_adjudication(
+    team: Team,
+) -> None:
+    done = threading.Event()
+    log: list = []
+    verdicts: list = []
+    decided: list = []
+    errors: list = []
+    threads = [
+        threading.Thread(target=_annotator, args=(team, who, done, log, errors))
+        for who in ("a1", "a2", "a3")
+    ]
+    threads.append(threading.Thread(target=_reviewer, args=(team, done, verdicts, errors)))
+    threads.append(threading.Thread(target=_adjudicator, args=(team, done, decided, errors)))
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 60
+    with team.client("mgr") as http:
+        try:
+            while http.get("/api/projects/team/status").json()["counts"]["labeled"] < 12:
+                assert not errors, errors
+                assert time.monotonic() < deadline, "the team did not finish in time"
+                time.sleep(0.1)
+        finally:
+            done.set()
+            for t in threads:
+                t.join(timeout=30)
+        assert not errors, errors
+
+        # No item went twice to one person: each served every item once, plus the reworks of
+        # exactly their rejected answers.
+        rejected = {(u, ext) for u, ext, v in verdicts if v == "reject"}
+        assert rejected == {("a3", "team-0"), ("a3", "team-6")}
+        for who in ("a1", "a2", "a3"):
+            served = [ext for w, _, ext, rework, _, _ in log if w == who and not rework]
+            assert sorted(served) == sorted(e for e in team.truth if e.startswith("team-")), who
+            reworks = {(w, ext) for w, _, ext, rework, _, _ in log if w == who and rework}
+            assert reworks == {r for r in rejected if r[0] == who}
+        comments = {ext: info["comment"] for w, _, ext, rework, _, info in log if rework}
+        assert comments == {"team-0": "look again at team-0", "team-6": "look again at team-6"}
+
+        # The resolved labels: all true; the two accepted disagreements were adjudicated.
+        assert sorted(decided) == ["team-3", "team-9"]
+        item_ids = {ext: item_id for _, item_id, ext, _, _, _ in log}
+        for ext, item_id in item_ids.items():
+            detail = http.get(f"/api/projects/team/items/{item_id}/review").json()
+            label = detail["label"]
+            assert label["label"] == team.truth[ext], ext
+            expected = "adjudicated" if ext in ("team-3", "team-9") else "consensus"
+            assert label["resolution"] == expected, ext
+            if expected == "adjudicated":
+                assert label["decided_by"] == "mgr"
+            live = [a["user"] for a in detail["annotations"] if a["status"] != "rejected"]
+            assert sorted(live) == ["a1", "a2", "a3"], ext
+
+        # The agreement figures against the reference implementations.
+        final = {(w, ext): answer for w, _, ext, _, answer, _ in log}  # the last answer counts
+        exts = sorted(item_ids)
+        R = np.array(
+            [[LABELS.index(final[(w, ext)]) for ext in exts] for w in ("a1", "a2", "a3")],
+            dtype=float,
+        )
+        report = http.get("/api/projects/team/quality").json()
+        a = report["agreement"]
+        assert a["pairwise"]["raters"] == ["a1", "a2", "a3"]
+        for i in range(3):
+            for j in range(3):
+                if i != j:
+                    expected_k = cohen_kappa_score(R[i], R[j])
+                    assert a["pairwise"]["kappa"][i][j] == pytest.approx(expected_k, abs=1e-9)
+        counts = aggregate_raters(R.T.astype(int), n_cat=3)[0]
+        assert a["overall"]["fleiss"]["value"] == pytest.approx(fleiss_kappa(counts), abs=1e-9)
+        alpha = krippendorff.alpha(reliability_data=R, level_of_measurement="nominal")
+        assert a["overall"]["alpha"]["value"] == pytest.approx(alpha, abs=1e-9)
+        people = {u["username"]: u for u in report["annotators"]}
+        assert people["a3"]["rejected"] == 2 and people["a3"]["reviewed"] == 14
+        assert people["a3"]["rejection_rate"] == pytest.approx(2 / 14, abs=1e-4)
+        assert people["a1"]["rejection_rate"] == 0
+        assert people["a1"]["agreement_with_resolved"] == 1.0
+        assert people["a3"]["agreement_with_resolved"] == pytest.approx(10 / 12, abs=1e-4)
+
+    # The CLI reports the same numbers.
+    cli = json.loads(team.server.cli("quality", "team", "--json"))
+    assert cli["agreement"]["pairwise"] == a["pairwise"]
+    assert cli["agreement"]["overall"]["fleiss"]["value"] == a["overall"]["fleiss"]["value"]
+    assert cli["annotators"] == report["annotators"]
+
+
+# ------------------------------------------------------------------------------ the pages
+
+
+def _sign_in(page: Any, team: Team, path: str, who: str, password: str) -> None:
+    """Open ``path`` signed out and sign in with the keyboard alone."""
+    page.goto(team.server.url + path)
+    assert "/login" in page.url
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'username'")
+    page.keyboard.type(who)
+    page.keyboard.press("Tab")
+    page.keyboard.type(password)
+    page.keyboard.press("Enter")
+    page.wait_for_url(team.server.url + path)
+
+
+def _wait_state(
+    page: Any, state: str, *, other_than: str | None = None, key: str = "annotationId"
+) -> str:
+    page.wait_for_function(
+        """([state, prev, key]) => {
+            const app = document.getElementById('review-app');
+            return app.dataset.state === state && (prev === null || app.dataset[key] !== prev);
+        }""",
+        arg=[state, other_than, key],
+        timeout=15000,
+    )
+    return page.evaluate(f"document.getElementById('review-app').dataset.{key} || ''")
+
+
+def _submit_as(team: Team, who: str, slug: str, n: int) -> list[dict[str, Any]]:
+    out = []
+    with team.client(who) as http:
+        for _ in range(n):
+            task = http.post(f"/api/projects/{slug}/tasks/next", json={}).json()["task"]
+            ext = task["item"]["external_id"]
+            r = http.post(
+                f"/api/projects/{slug}/tasks/{task['assignment_id']}/submit",
+                json={"value": {"sentiment": team.truth[ext]}, "active_ms": 3000},
+            )
+            assert r.status_code == 200, r.text
+            out.append({**r.json(), "external_id": ext})
+    return out
+
+
+@pytest.mark.browser
+def test_review_page_by_keyboard(team: Team, browser: Any, screenshots: Path) -> None:
+    submitted = _submit_as(team, "a1", "ui", 5)
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    _sign_in(page, team, "/p/ui/review", "rev", PASSWORD)
+
+    first = _wait_state(page, "review")
+    assert page.text_content("#review-annotator") == "a1"
+    assert page.text_content("#waiting-count") == "5"
+    page.screenshot(path=str(screenshots / "review.png"))
+    page.keyboard.press("?")
+    assert page.is_visible("#shortcuts")
+    page.keyboard.press("Escape")
+    assert not page.is_visible("#shortcuts")
+
+    page.keyboard.press("a")  # accept
+    second = _wait_state(page, "review", other_than=first)
+    page.keyboard.press("r")  # reject: the comment box takes the keys
+    page.wait_for_function("document.activeElement.id === 'review-comment'")
+    page.keyboard.type("Please read the <b>whole</b> review")
+    page.keyboard.press("Enter")
+    third = _wait_state(page, "review", other_than=second)
+    page.keyboard.press("f")  # fix: a number picks the corrected label, Enter saves
+    assert page.is_visible("#fix-panel")
+    page.keyboard.press("2")
+    assert page.get_attribute('.label-btn[data-label="neutral"]', "aria-pressed") == "true"
+    page.keyboard.press("Enter")
+    fourth = _wait_state(page, "review", other_than=third)
+    page.keyboard.press("e")  # escalate
+    fifth = _wait_state(page, "review", other_than=fourth)
+    page.keyboard.press("n")  # pass: nothing else waits
+    _wait_state(page, "empty")
+    assert not errors, errors
+    context.close()
+
+    by_id = {str(s["annotation_id"]): s for s in submitted}
+    with team.client("mgr") as http:
+
+        def status_of(annotation_id: str) -> tuple[str, Any]:
+            item_id = by_id[annotation_id]["item_id"]
+            detail = http.get(f"/api/projects/ui/items/{item_id}/review").json()
+            a = next(x for x in detail["annotations"] if str(x["id"]) == annotation_id)
+            return a["status"], detail
+
+        assert status_of(first)[0] == "accepted"
+        state, detail = status_of(second)
+        assert state == "rejected"
+        assert detail["reviews"][-1]["comment"] == "Please read the <b>whole</b> review"
+        state, detail = status_of(third)
+        assert state == "fixed" and detail["label"]["value"] == {"sentiment": "neutral"}
+        assert status_of(fourth)[0] == "escalated"
+        assert status_of(fifth)[0] == "in_review"
+    with team.client("a1") as http:
+        task = http.post("/api/projects/ui/tasks/next", json={}).json()["task"]
+        assert task["item"]["id"] == by_id[second]["item_id"]
+        assert task["rework"]["comment"] == "Please read the <b>whole</b> review"
+
+
+@pytest.mark.browser
+def test_adjudication_page_by_keyboard(team: Team, browser: Any, screenshots: Path) -> None:
+    (done,) = _submit_as(team, "a2", "ui", 1)
+    with team.client("rev") as http:
+        r = http.post(
+            f"/api/projects/ui/reviews/{done['annotation_id']}",
+            json={"verdict": "escalate", "comment": "unsure <i>sarcasm?</i>"},
+        )
+        assert r.status_code == 200, r.text
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    _sign_in(page, team, "/p/ui/adjudicate", "mgr", PASSWORD)
+    # The review test may have escalated one earlier; decide every waiting item.
+    decided = []
+    while True:
+        page.wait_for_function(
+            "['item', 'empty'].includes(document.getElementById('review-app').dataset.state)",
+            timeout=15000,
+        )
+        if page.get_attribute("#review-app", "data-state") == "empty":
+            break
+        item_id = page.get_attribute("#review-app", "data-item-id")
+        if item_id == str(done["item_id"]):
+            assert "unsure <i>sarcasm?</i>" in page.text_content("#history")
+            assert page.locator("#others li").count() == 1
+            page.screenshot(path=str(screenshots / "adjudicate.png"))
+        page.keyboard.press("3")  # positive
+        assert page.get_attribute('.label-btn[data-label="positive"]', "aria-pressed") == "true"
+        page.keyboard.press("Enter")
+        decided.append(item_id)
+        page.wait_for_function(
+            "(prev) => document.getElementById('review-app').dataset.itemId !== prev",
+            arg=item_id,
+            timeout=15000,
+        )
+    assert str(done["item_id"]) in decided
+    assert not errors, errors
+
+    page.goto(team.server.url + "/p/team/quality")
+    page.wait_for_selector("#kappa-heatmap")
+    assert page.locator("#kappa-heatmap .hm-cell").count() == 9
+    assert page.locator("#annotator-table tbody tr").count() == 3
+    page.screenshot(path=str(screenshots / "quality.png"), full_page=True)
+    context.close()
+    with team.client("mgr") as http:
+        label = http.get(f"/api/projects/ui/items/{done['item_id']}/review").json()["label"]
+    assert (label["label"], label["resolution"], label["decided_by"]) == (
+        "positive",
+        "adjudicated",
+        "mgr",
+    )

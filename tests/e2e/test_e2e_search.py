@@ -1,0 +1,130 @@
+"""Seeding in real Chromium: search the pool by keyboard, send hits to the queue, label first."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+
+def _login(page: Any, server: Any, path: str) -> None:
+    page.goto(server.url + path)
+    assert "/login" in page.url
+    page.fill("#username", server.username)
+    page.fill("#password", server.password)
+    page.click("#login-submit")
+    page.wait_for_url(server.url + path)
+
+
+def _hits(page: Any) -> list[dict[str, Any]]:
+    return page.eval_on_selector_all(
+        "#results li.hit",
+        """items => items.map(li => ({
+            id: li.dataset.itemId,
+            text: li.querySelector('.hit-text').textContent,
+            checked: li.querySelector('input').checked,
+            disabled: li.querySelector('input').disabled,
+            badges: Array.from(li.querySelectorAll('.badge')).map(b => b.textContent),
+            elements: li.querySelector('.hit-text').children.length,
+        }))""",
+    )
+
+
+def _wait_task(page: Any, *, other_than: str = "") -> str:
+    page.wait_for_function(
+        """(prev) => {
+            const app = document.getElementById('label-app');
+            return app.dataset.state === 'task' && app.dataset.assignmentId !== prev;
+        }""",
+        arg=other_than,
+        timeout=20000,
+    )
+    return page.get_attribute("#label-app", "data-assignment-id")
+
+
+def test_e2e_search_select_by_keyboard_send_and_label_them_first(
+    server: Any, browser: Any, screenshots: Path
+) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    _login(page, server, f"/p/{server.main}/search")
+    refunds = sorted(t for t in server.truth if "refund" in t.lower())
+    assert len(refunds) >= 3, "the generated reviews should mention refunds"
+
+    # Type, Enter: the results list every pool text with the word, in any case.
+    page.keyboard.type("REFUND")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#results li.hit")
+    hits = _hits(page)
+    assert sorted(h["text"] for h in hits) == refunds[:20]
+    assert "contain" in page.inner_text("#results-summary")
+    assert "q=REFUND" in page.url  # a reload or a shared link shows the same results
+
+    # Down arrow into the results, Space ticks, Down, Space; Ctrl+Enter sends.
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Space")
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Space")
+    assert [h["checked"] for h in _hits(page)][:3] == [True, True, False]
+    assert page.inner_text("#send-btn").startswith("Send 2 to queue")
+    page.screenshot(path=str(screenshots / "search.png"), full_page=True)
+    page.keyboard.press("Control+Enter")
+    page.wait_for_selector("#search-messages .message-info")
+    message = page.inner_text("#search-messages")
+    assert "Sent 2 items" in message and "searched by alice for 'REFUND'" in message
+    sent = _hits(page)[:2]
+    assert all(h["disabled"] and "in the queue" in h["badges"] for h in sent)
+    chosen = {h["text"] for h in sent}
+
+    # "More like this" from the third hit, by keyboard.
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("m")
+    page.wait_for_selector("#like-banner:not([hidden])")
+    assert page.inner_text("#like-by") == "tfidf"
+    assert all(h["badges"][0].startswith("similarity") for h in _hits(page))
+
+    # The labeling page serves the two picks first and says who found them.
+    page.click("#label-link")
+    page.wait_for_url(f"{server.url}/p/{server.main}/label")
+    served: set[str] = set()
+    assignment = ""
+    for _ in range(2):
+        assignment = _wait_task(page, other_than=assignment)
+        served.add(page.inner_text("#item-text"))
+        assert page.inner_text("#why-reason") == "searched by alice for 'REFUND'"
+        assert page.get_attribute("#why", "data-strategy") == "search"
+        assert page.inner_text("#why-strategy") == "search"
+        if len(served) == 1:
+            page.screenshot(path=str(screenshots / "labeling-seeded.png"))
+        page.keyboard.press("1")
+        page.keyboard.press("Enter")
+    assert served == chosen
+    assignment = _wait_task(page, other_than=assignment)
+    assert page.inner_text("#why-strategy") != "search"  # then the model's queue
+    assert errors == []
+    context.close()
+
+
+def test_e2e_search_results_show_hostile_text_as_text(server: Any, browser: Any) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    _login(page, server, f"/p/{server.hostile}/search")
+    page.goto(f"{server.url}/p/{server.hostile}/search?q=%3Cscript%3E")
+    page.wait_for_selector("#results li.hit")
+    hits = _hits(page)
+    assert [h["text"] for h in hits] == [server.hostile_texts[0]]
+    assert hits[0]["elements"] == 0  # no <script> or <b> element was made from it
+    assert page.input_value("#search-q") == "<script>"
+    page.fill("#search-q", "onerror")
+    page.keyboard.press("Enter")
+    page.wait_for_function(
+        "document.querySelector('#results .hit-text').textContent.includes('onerror')"
+    )
+    page.wait_for_timeout(300)
+    assert page.evaluate("typeof window.__xss") == "undefined"
+    context.close()

@@ -1,0 +1,61 @@
+"""Learning-curve charts: a PNG, and an HTML page that works offline and escapes names."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from labelloop.insight.curves import Chart, render_html, write_html, write_png
+from labelloop.learn.simulate import MeanCurve
+
+EXTERNAL = re.compile(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", re.I)
+
+
+def chart(name: str = "margin") -> Chart:
+    x = np.array([20, 30, 40, 50])
+    curves = [
+        MeanCurve("random", x, np.array([0.6, 0.65, 0.7, 0.72]), np.full(4, 0.55), np.full(4, 0.8)),
+        MeanCurve(name, x, np.array([0.6, 0.75, 0.85, 0.9]), np.full(4, 0.58), np.full(4, 0.92)),
+    ]
+    return Chart(
+        title="Simulation <of> a file",
+        subtitle="3 seeds",
+        curves={"accuracy": curves, "macro_f1": curves},
+        full={"accuracy": 0.92, "macro_f1": 0.9},
+        table=[["strategy", "labels to 95%"], [name, "40"], ["random", "not reached"]],
+    )
+
+
+def test_html_is_self_contained_and_draws_every_series() -> None:
+    page = render_html(chart())
+    assert not EXTERNAL.search(page)
+    assert page.count("<svg") == 2 and page.count("<polyline") == 4  # 2 metrics x 2 strategies
+    data = json.loads(re.search(r'id="chart-data">(.*?)</script>', page, re.S).group(1))
+    assert data["metrics"] == ["accuracy", "macro_f1"]
+    margin = data["geometry"]["accuracy"]["series"][1]
+    assert margin["name"] == "margin" and margin["x"] == [20, 30, 40, 50]
+    assert margin["mean"] == [0.6, 0.75, 0.85, 0.9]
+    assert "95% of full" in page and "98% of full" in page and "full data" in page
+
+
+def test_html_escapes_names_in_markup_and_in_the_data() -> None:
+    name = '<img src="http://evil.example/x"></script>'
+    page = render_html(chart(name))
+    assert "<img" not in page and page.count("</script>") == 2  # the data's and the code's
+    assert not EXTERNAL.search(page)
+    assert "&lt;img" in page and "Simulation &lt;of&gt; a file" in page
+    data = re.search(r'id="chart-data">(.*?)</script>', page, re.S).group(1)
+    assert json.loads(data)["geometry"]["accuracy"]["series"][1]["name"] == name
+
+
+def test_files_are_written(tmp_path: Path) -> None:
+    write_html(tmp_path / "c.html", chart())
+    assert (tmp_path / "c.html").read_text(encoding="utf-8").startswith("<!doctype html>")
+    pytest.importorskip("matplotlib")
+    write_png(tmp_path / "c.png", chart())
+    data = (tmp_path / "c.png").read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000

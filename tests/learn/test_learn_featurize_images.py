@@ -1,0 +1,94 @@
+"""Pixels and HOG: any image size and type in, fixed-width rows in [0, 1] out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+from sklearn.linear_model import LogisticRegression
+
+from labelloop.errors import LabelloopError
+from labelloop.learn import HogFeaturizer, PixelFeaturizer, check_featurizer
+from labelloop.learn.images import load_image, numpy_hog, to_grey
+
+
+def test_pixels_are_resized_greyed_and_scaled() -> None:
+    rgb = np.zeros((4, 6, 3), dtype=np.uint8)
+    rgb[:, :3] = 255  # left half white
+    f = PixelFeaturizer(size=(2, 2)).fit([])
+    X = f.transform([{"image": rgb}, {"image": [[0, 10], [20, 40]]}, {}])
+    assert X.shape == (3, 4) and X.dtype == np.float32
+    assert np.allclose(X[0], [1, 0, 1, 0], atol=0.01)  # white left, black right, each row
+    assert np.allclose(X[1], np.array([0, 10, 20, 40]) / 255)  # 0..255 integers
+    assert np.all(X[2] == 0)  # no image: a blank row
+    assert f.n_features_out_ == 4
+
+
+def test_float_pixels_outside_unit_range_are_min_max_scaled() -> None:
+    digit = load_digits().images[0]  # floats 0..15 here
+    row = PixelFeaturizer(size=(8, 8)).fit([]).transform([{"image": digit}])[0]
+    assert row.min() == 0.0 and row.max() == 1.0
+    assert np.allclose(row, digit.ravel() / digit.max())
+
+
+def test_paths_are_read_under_the_media_root_only(tmp_path: Path) -> None:
+    np.save(tmp_path / "a.npy", np.eye(4, dtype=np.uint8) * 255)
+    f = PixelFeaturizer(size=(4, 4), root=str(tmp_path)).fit([])
+    assert np.allclose(f.transform([{"image": "a.npy"}])[0], np.eye(4).ravel())
+    with pytest.raises(LabelloopError, match="outside the media root"):
+        f.transform([{"image": "../elsewhere.npy"}])
+    with pytest.raises(LabelloopError, match="no image file"):
+        f.transform([{"image": "missing.npy"}])
+
+
+def test_image_files_are_read_with_pillow(tmp_path: Path) -> None:
+    image = pytest.importorskip("PIL.Image")
+    pixels = np.zeros((10, 10), dtype=np.uint8)
+    pixels[:5] = 200
+    image.fromarray(pixels).save(tmp_path / "top.png")
+    grey = load_image(str(tmp_path / "top.png"))
+    assert grey is not None and grey.shape == (10, 10)
+    assert np.isclose(grey[0, 0], 200 / 255) and grey[9, 9] == 0
+
+
+def test_bad_shapes_are_clear_errors() -> None:
+    with pytest.raises(LabelloopError, match="2-D or 3-D"):
+        to_grey(np.zeros(5), (2, 2))
+
+
+def test_hog_sees_edge_orientation() -> None:
+    vertical = np.zeros((8, 8))
+    vertical[:, 4:] = 1.0  # a vertical edge: horizontal gradient, orientation bin 0
+    horizontal = vertical.T
+    a = numpy_hog(vertical, orientations=4, cell=4).reshape(2, 2, 4)
+    b = numpy_hog(horizontal, orientations=4, cell=4).reshape(2, 2, 4)
+    assert a[..., 0].sum() > 0 and a[..., 2].sum() == 0
+    assert b[..., 2].sum() > 0 and b[..., 0].sum() == 0  # 90 degrees: bin 2 of 4
+    assert np.isclose(np.linalg.norm(numpy_hog(vertical)), 1.0)
+    assert not numpy_hog(np.ones((8, 8))).any()  # flat image, no gradient
+
+
+def test_hog_featurizer_width_and_version() -> None:
+    f = HogFeaturizer(size=(16, 16), cell=4, orientations=9).fit([])
+    X = f.transform([{"image": np.random.default_rng(0).random((20, 20))}])
+    assert X.shape == (1, f.n_features_out_)
+    assert f.version in ("hog-1-numpy", "hog-1-skimage")
+
+
+@pytest.mark.parametrize("cls", [PixelFeaturizer, HogFeaturizer])
+def test_conformance(cls: type) -> None:
+    check_featurizer(cls)
+
+
+@pytest.mark.parametrize(
+    "featurizer", [PixelFeaturizer(size=(8, 8)), HogFeaturizer(size=(16, 16), cell=4)]
+)
+def test_digits_are_learnable_from_either_representation(featurizer: Any) -> None:
+    digits = load_digits()
+    payloads = [{"image": image} for image in digits.images]
+    X = featurizer.fit_transform(payloads)
+    model = LogisticRegression(max_iter=2000).fit(X[:1000], digits.target[:1000])
+    assert model.score(X[1000:], digits.target[1000:]) > 0.85

@@ -1,0 +1,75 @@
+"""Re-label suggestions find planted label flips on an easy problem, and say what they think."""
+
+import re
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+
+from labelloop.learn import relabel_candidates
+
+
+def blobs(n: int = 200, flips: int = 10, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    truth = np.repeat([0, 1], n // 2)
+    X = rng.normal(size=(n, 5)) + np.where(truth[:, None] == 1, 3.0, -3.0)
+    noisy = truth.copy()
+    flipped = rng.choice(n, size=flips, replace=False)
+    noisy[flipped] = 1 - noisy[flipped]
+    return X, truth, noisy, flipped
+
+
+def test_finds_the_planted_flips() -> None:
+    X, _, noisy, flipped = blobs()
+    sel = relabel_candidates(
+        X,
+        np.arange(200),
+        noisy,
+        LogisticRegression(),
+        classes=("ham", "spam"),
+        cv=5,
+        rng=np.random.default_rng(0),
+    )
+    found = set(sel.indices.tolist())
+    recall = len(found & set(flipped.tolist())) / len(flipped)
+    precision = len(found & set(flipped.tolist())) / max(1, len(found))
+    assert recall >= 0.8 and precision >= 0.8
+    assert np.all(np.diff(sel.scores) <= 1e-12)  # most suspicious first
+    pattern = r"labeled '(ham|spam)' but the model is (0\.\d\d|1\.00) sure it is '(ham|spam)'"
+    for i, reason in zip(sel.indices, sel.reasons, strict=True):
+        match = re.fullmatch(pattern, reason)
+        assert match and match.group(1) != match.group(3)
+        assert match.group(1) == ("ham", "spam")[noisy[i]]
+
+
+def test_indices_are_pool_rows_and_unlabeled_rows_are_never_suggested() -> None:
+    X, _, noisy, flipped = blobs()
+    labeled = np.arange(0, 200, 2)  # only even rows carry a label
+    sel = relabel_candidates(
+        X, labeled, noisy[labeled], LogisticRegression(), rng=np.random.default_rng(0)
+    )
+    assert set(sel.indices.tolist()) <= set(labeled.tolist())
+    assert set(sel.indices.tolist()) <= set(flipped.tolist())
+
+
+def test_clean_labels_give_no_suggestions_and_tiny_sets_are_skipped() -> None:
+    X, truth, _, _ = blobs(flips=0)
+    clean = relabel_candidates(
+        X, np.arange(200), truth, LogisticRegression(), rng=np.random.default_rng(0)
+    )
+    assert len(clean.indices) == 0
+    one_each = relabel_candidates(
+        X[:2],
+        np.array([0, 1]),
+        np.array([0, 1]),
+        LogisticRegression(),
+        rng=np.random.default_rng(0),
+    )
+    assert len(one_each.indices) == 0  # a class with one label cannot be cross-validated
+
+
+def test_max_items_bounds_the_list() -> None:
+    X, _, noisy, _ = blobs(flips=30)
+    sel = relabel_candidates(
+        X, np.arange(200), noisy, LogisticRegression(), rng=np.random.default_rng(0), max_items=5
+    )
+    assert len(sel.indices) == len(sel.reasons) == len(sel.scores) == 5

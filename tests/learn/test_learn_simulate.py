@@ -1,0 +1,282 @@
+"""Simulation: the loop replayed with known labels, on two topics of made-up words."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+
+from labelloop.domain import Pool, RoundSummary, Selection, StopDecision
+from labelloop.learn import TfidfFeaturizer, make_strategy
+from labelloop.learn.simulate import (
+    Curve,
+    curve_auc,
+    initial_labels,
+    label_grid,
+    labels_to_reach,
+    make_split,
+    mean_curves,
+    simulate,
+    summarize,
+    to_json,
+)
+from labelloop.learn.stopping import StabilizingPredictions
+
+CLASSES = ("sports", "cooking")
+
+
+def two_topics(
+    n: int = 600, *, seed: int = 0, vocabulary: int = 120
+) -> tuple[list[str], np.ndarray]:
+    """Texts of two topic words (from 120 per topic) among five shared filler words.
+
+    A model needs to have seen most topic words to be accurate, so labels that cover new words
+    (the uncertain items) pay off far more than random ones: the case active learning is for.
+    """
+    rng = np.random.default_rng(seed)
+    topics = [[f"sport{i}" for i in range(vocabulary)], [f"cook{i}" for i in range(vocabulary)]]
+    filler = [f"word{i}" for i in range(40)]
+    y = rng.integers(0, 2, size=n)
+    texts = []
+    for c in y:
+        words = [*rng.choice(topics[int(c)], size=2, replace=False), *rng.choice(filler, size=5)]
+        rng.shuffle(words)
+        texts.append(" ".join(words))
+    return texts, y.astype(np.int64)
+
+
+@pytest.fixture(scope="module")
+def data() -> tuple[object, np.ndarray]:
+    texts, y = two_topics()
+    payloads = [{"text": t} for t in texts]
+    return TfidfFeaturizer().fit(payloads).transform(payloads), y
+
+
+@pytest.fixture(scope="module")
+def run(data: tuple[object, np.ndarray]) -> object:
+    X, y = data
+    return simulate(
+        X,
+        y,
+        classes=CLASSES,
+        strategies={"random": make_strategy("random"), "margin": make_strategy("margin")},
+        seeds=[0, 1, 2],
+        budget=300,
+        batch_size=10,
+        stopping=[StabilizingPredictions()],
+    )
+
+
+def test_margin_reaches_95_percent_of_full_accuracy_with_fewer_labels_than_random(run) -> None:
+    random, margin = summarize(run)
+    assert [s.strategy for s in (random, margin)] == ["random", "margin"]
+    assert all(r.full_accuracy > 0.95 for r in run.runs)  # the task is learnable
+    assert margin.reached(0.95) == 3
+    # A seed where random never got there counts as more than the budget.
+    for seed, (m, r) in enumerate(zip(margin.labels[0.95], random.labels[0.95], strict=True)):
+        assert m is not None and m < (r if r is not None else run.budget + 1), seed
+    assert margin.mean_auc > random.mean_auc + 0.03
+
+
+def test_every_strategy_of_a_seed_starts_from_the_same_labels(run) -> None:
+    for seed_run in run.runs:
+        first = {name: (c.n_labels[0], c.accuracy[0]) for name, c in seed_run.curves.items()}
+        assert len(set(first.values())) == 1, first
+        assert next(iter(first.values()))[0] == 20
+
+
+def test_curves_are_measured_once_per_batch_up_to_the_budget(run) -> None:
+    for seed_run in run.runs:
+        for curve in seed_run.curves.values():
+            assert curve.n_labels.tolist() == list(range(20, 301, 10))
+            assert curve.query_s.shape == (28,) and curve.fit_s.shape == (29,)
+
+
+def test_the_stop_point_keeps_its_labels_and_accuracy(run) -> None:
+    for seed_run in run.runs:
+        curve = seed_run.curves["margin"]
+        stop = curve.stops["stabilizing_predictions"]
+        assert stop is not None, "margin's predictions stabilise long before 300 labels here"
+        at = int(np.flatnonzero(curve.n_labels == stop.n_labels)[0])
+        assert stop.accuracy == curve.accuracy[at]
+        assert "stable" in stop.reason
+
+
+def test_json_has_the_figures_a_script_needs(run) -> None:
+    data = to_json(run)
+    assert data["seeds"] == [0, 1, 2] and data["timed_out"] is False
+    margin = next(s for s in data["strategies"] if s["strategy"] == "margin")
+    assert margin["reached_95"] == 3 and margin["labels_to_95"] is not None
+    assert set(margin["stopping"]) == {"stabilizing_predictions"}
+    assert {c["strategy"] for c in data["curves"]["accuracy"]} == {"random", "margin"}
+
+
+def test_split_is_stratified_and_the_seed_set_has_two_classes() -> None:
+    y = np.array([0] * 380 + [1] * 20, dtype=np.int64)
+    split = make_split(y, seed=3)
+    assert split.test.shape == (100,) and split.pool.shape == (300,)
+    assert np.intersect1d(split.pool, split.test).size == 0
+    assert int(y[split.test].sum()) == 5  # 25% of the 20 rare rows
+    # Rare class: a draw of 20 from 95% majority often holds one class only; it is repaired.
+    y_pool = np.array([0] * 99 + [1], dtype=np.int64)
+    for seed in range(20):
+        chosen = initial_labels(y_pool, 20, np.random.default_rng(seed))
+        assert chosen.shape == (20,) and np.unique(chosen).shape == (20,)
+        assert set(y_pool[chosen].tolist()) == {0, 1}
+
+
+def test_label_grid_with_and_without_the_whole_pool() -> None:
+    assert label_grid(n_initial=20, budget=60, batch_size=10, n_pool=1000).tolist() == [
+        20,
+        30,
+        40,
+        50,
+        60,
+    ]
+    assert label_grid(n_initial=20, budget=55, batch_size=10, n_pool=40).tolist() == [20, 30, 40]
+    full = label_grid(n_initial=20, budget=60, batch_size=10, n_pool=200, to_pool=True)
+    assert full[:5].tolist() == [20, 30, 40, 50, 60] and full[-1] == 200
+    steps = np.diff(full[4:])
+    # At least a batch, about 15% more each step, the last one cut at the pool size.
+    assert (steps[:-1] >= 10).all() and (full[5:] <= np.ceil(full[4:-1] * 1.15) + 10).all()
+
+
+def test_random_to_pool_measures_random_instead_of_censoring_it(data) -> None:
+    X, y = data
+    sim = simulate(
+        X,
+        y,
+        classes=CLASSES,
+        strategies={"random": make_strategy("random"), "margin": make_strategy("margin")},
+        seeds=[5],
+        budget=60,
+        batch_size=10,
+        random_to_pool=True,
+    )
+    seed_run = sim.runs[0]
+    random, margin = seed_run.curves["random"], seed_run.curves["margin"]
+    assert margin.n_labels[-1] == 60
+    assert random.n_labels[-1] == seed_run.n_pool
+    # With every pool row labeled, random's model is the full-data model.
+    assert random.accuracy[-1] == pytest.approx(seed_run.full_accuracy)
+    assert labels_to_reach(random, 0.98 * seed_run.full_accuracy) is not None
+    # AUC and the chart stop at the budget so strategies compare on the same range.
+    assert curve_auc(random, up_to=60) == pytest.approx(float(random.accuracy[:5].mean()))
+    assert mean_curves(sim, up_to=60)[0].n_labels[-1] == 60
+
+
+def test_reading_a_curve_by_hand() -> None:
+    curve = Curve(
+        strategy="x",
+        seed=0,
+        n_labels=np.array([20, 30, 40, 50]),
+        accuracy=np.array([0.5, 0.7, 0.69, 0.9]),
+        macro_f1=np.array([0.4, 0.6, 0.8, 0.85]),
+        query_s=np.zeros(3),
+        fit_s=np.zeros(4),
+        stops={},
+    )
+    assert labels_to_reach(curve, 0.7) == 30  # the first point that reaches it
+    assert labels_to_reach(curve, 0.8, metric="macro_f1") == 40
+    assert labels_to_reach(curve, 0.95) is None
+    assert curve_auc(curve) == pytest.approx(0.6975)
+    assert curve_auc(curve, up_to=30) == pytest.approx(0.6)
+
+
+def test_max_seconds_stops_cleanly_and_says_so(data) -> None:
+    X, y = data
+    sim = simulate(
+        X,
+        y,
+        classes=CLASSES,
+        strategies={"random": make_strategy("random")},
+        seeds=[0, 1],
+        budget=300,
+        batch_size=10,
+        max_seconds=0.0,
+    )
+    assert sim.timed_out and sim.runs == ()
+    assert to_json(sim)["seeds"] == [] and to_json(sim)["full_accuracy"] is None
+
+
+def test_progress_reaches_the_total(data) -> None:
+    X, y = data
+    seen: list[tuple[int, int]] = []
+    simulate(
+        X,
+        y,
+        classes=CLASSES,
+        strategies={"random": make_strategy("random")},
+        seeds=[0],
+        budget=50,
+        batch_size=10,
+        progress=lambda done, total: seen.append((done, total)),
+    )
+    assert seen[-1] == (4, 4) and [d for d, _ in seen] == sorted(d for d, _ in seen)
+
+
+class _Cheat:
+    """Returns a row that is already labeled: the replay must refuse it."""
+
+    name = "cheat"
+
+    def query(self, pool: Pool, proba: object, batch_size: int, rng: object) -> Selection:
+        labeled = np.flatnonzero(pool.y >= 0)[:1]
+        return Selection(labeled.astype(np.intp), np.zeros(1), ("already labeled",))
+
+
+def test_a_strategy_that_picks_labeled_rows_is_an_error(data) -> None:
+    X, y = data
+    with pytest.raises(ValueError, match="cheat"):
+        simulate(X, y, classes=CLASSES, strategies={"cheat": _Cheat()}, seeds=[0], budget=40,
+                 batch_size=10)  # fmt: skip
+
+
+def test_a_single_class_is_an_error(data) -> None:
+    X, _ = data
+    with pytest.raises(ValueError, match="single class"):
+        simulate(
+            X,
+            np.zeros(X.shape[0], dtype=np.int64),
+            classes=CLASSES,
+            strategies={"random": make_strategy("random")},
+            seeds=[0],
+            budget=40,
+            batch_size=10,
+        )
+
+
+class _StopAtSecond:
+    name = "second_round"
+
+    def evaluate(self, history: Sequence[RoundSummary]) -> StopDecision:
+        return StopDecision(self.name, len(history) >= 2, float(len(history)), "two rounds seen")
+
+
+def test_stop_points_are_where_the_rule_first_fires(data) -> None:
+    X, y = data
+    sim = simulate(
+        X,
+        y,
+        classes=CLASSES,
+        strategies={"margin": make_strategy("margin")},
+        seeds=[0, 1],
+        budget=60,
+        batch_size=10,
+        stopping=[_StopAtSecond()],
+    )
+    (summary,) = summarize(sim)
+    (stop,) = summary.stops
+    assert [p.n_labels for p in stop.points if p] == [30, 30] and stop.fired == 2
+    for p, kept, seed_run in zip(stop.points, stop.kept, sim.runs, strict=True):
+        assert kept == pytest.approx(p.accuracy / seed_run.full_accuracy)
+
+
+def test_summary_of_no_runs_is_empty_not_an_error() -> None:
+    from labelloop.learn.simulate import Simulation
+
+    empty = Simulation(("a", "b"), ("random",), (), (0,), (), 10, 10, 20, True, 0.0)
+    (summary,) = summarize(empty)
+    assert summary.mean_labels(0.95) is None and math.isnan(summary.mean_auc)

