@@ -18,10 +18,10 @@ from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.decomposition import TruncatedSVD
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import normalize
-from threadpoolctl import threadpool_limits
 
 from labelloop.domain import Pool, Selection
 from labelloop.learn.strategies import candidate_rows
+from labelloop.learn.threads import one_thread
 
 MAX_FIT_ROWS = 20_000
 """Candidates the clustering sees at most; a uniform sample of that size covers the pool."""
@@ -119,7 +119,7 @@ def _embed(X: NDArray[np.floating] | csr_matrix, rng: np.random.Generator) -> ND
             n_iter=3,
             random_state=int(rng.integers(2**31 - 1)),
         )
-        with threadpool_limits(limits=1):
+        with one_thread():
             svd.fit(X[fit_rows])
             Z = svd.transform(X)
     else:
@@ -151,7 +151,7 @@ def _cluster(
         kmeans = MiniBatchKMeans(
             n_clusters=n_clusters, n_init=3, batch_size=2048, max_iter=20, random_state=seed
         )
-    with warnings.catch_warnings(), threadpool_limits(limits=1):
+    with warnings.catch_warnings(), one_thread():
         # Identical texts give fewer distinct points than clusters; the round-robin copes.
         warnings.simplefilter("ignore", ConvergenceWarning)
         labels = kmeans.fit_predict(Z).astype(np.intp)

@@ -13,9 +13,9 @@ from scipy.special import expit, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin, clone, is_classifier
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.linear_model import LogisticRegression
-from threadpoolctl import threadpool_limits
 
 from labelloop.errors import SchemaError
+from labelloop.learn.threads import one_thread
 
 DEFAULT_MODEL = "logistic_regression"
 """The ``model`` setting that means :func:`default_model`."""
@@ -175,7 +175,7 @@ def fit_model(model: Any, X: NDArray[np.floating] | csr_matrix, y: NDArray[np.in
         The fitted clone.
     """
     estimator = with_probabilities(clone(model), np.asarray(y))
-    with threadpool_limits(limits=1):
+    with one_thread():
         estimator.fit(X, np.asarray(y))
     return estimator
 
@@ -215,7 +215,7 @@ def predict_proba_chunked(
     n_rows = X.shape[0]
     proba = np.zeros((n_rows, width), dtype=np.float64)
     step = max(1, int(chunk))
-    with threadpool_limits(limits=1):
+    with one_thread():
         for start in range(0, n_rows, step):
             stop = min(start + step, n_rows)
             proba[start:stop, seen] = model.predict_proba(X[start:stop])

@@ -17,7 +17,8 @@ from scipy.sparse import csr_matrix, issparse
 from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.decomposition import TruncatedSVD
 from sklearn.exceptions import ConvergenceWarning
-from threadpoolctl import threadpool_limits
+
+from labelloop.learn.threads import one_thread
 
 MAX_CANDIDATES = 20_000
 """Rows a diversity strategy looks at at most; a uniform sample of that size covers the pool."""
@@ -91,7 +92,7 @@ def project(
     svd = TruncatedSVD(
         n_components=n_components, n_iter=3, random_state=int(rng.integers(2**31 - 1))
     )
-    with threadpool_limits(limits=1):
+    with one_thread():
         svd.fit(sub[fit])
         out = svd.transform(sub)
     return np.ascontiguousarray(out, dtype=np.float32)
@@ -122,7 +123,7 @@ def nearest_sq_dist(Z: NDArray[np.float32], centers: NDArray[np.float32]) -> NDA
     z_sq = np.einsum("ij,ij->i", Z, Z)
     c_sq = np.einsum("ij,ij->i", centers, centers)
     best = np.full(Z.shape[0], np.inf, dtype=np.float32)
-    with threadpool_limits(limits=1):
+    with one_thread():
         for start in range(0, Z.shape[0], CHUNK):
             stop = min(start + CHUNK, Z.shape[0])
             block = Z[start:stop]
@@ -170,7 +171,7 @@ def kmeans(
             init_size=min(Z.shape[0], max(3 * n_clusters, 2048)),
             random_state=seed,
         )
-    with warnings.catch_warnings(), threadpool_limits(limits=1):
+    with warnings.catch_warnings(), one_thread():
         # Duplicate rows give fewer distinct points than clusters; callers cope with empty ones.
         warnings.simplefilter("ignore", ConvergenceWarning)
         labels = model.fit_predict(Z).astype(np.intp)

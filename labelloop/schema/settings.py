@@ -10,6 +10,9 @@ from pydantic_core import PydanticCustomError
 
 from labelloop.errors import SchemaError
 
+DEFAULT_FEATURIZER = "tfidf"  # registered in labelloop.learn; validated lazily, see below
+DEFAULT_MODEL = "logistic_regression"
+
 
 class ProjectSettings(BaseModel):
     """The ``settings:`` block of a project schema; strict so a typo or wrong type fails loudly."""
@@ -28,14 +31,16 @@ class ProjectSettings(BaseModel):
     stop_window: int = Field(default=3, ge=1)
     eval_fraction: float = Field(default=0.0, ge=0.0, le=0.5)
     # Active learning (README "Features, models and seeding").
-    featurizer: str = Field(default="tfidf", min_length=1, max_length=100)
-    model: str = Field(default="logistic_regression", min_length=1, max_length=200)
+    featurizer: str = Field(default=DEFAULT_FEATURIZER, min_length=1, max_length=100)
+    model: str = Field(default=DEFAULT_MODEL, min_length=1, max_length=200)
     random_share: float = Field(default=0.0, ge=0.0, le=0.5)
 
     @field_validator("featurizer")
     @classmethod
     def _registered_featurizer(cls, value: str) -> str:
-        from labelloop.learn import FEATURIZERS  # scikit-learn loads on first parse, not import
+        if value == DEFAULT_FEATURIZER:  # the common case needs no registry (and no scikit-learn)
+            return value
+        from labelloop.learn import FEATURIZERS
 
         if value not in FEATURIZERS:
             known = ", ".join(FEATURIZERS.names())
@@ -49,6 +54,8 @@ class ProjectSettings(BaseModel):
     @field_validator("model")
     @classmethod
     def _classifier(cls, value: str) -> str:
+        if value == DEFAULT_MODEL:
+            return value
         from labelloop.learn.model import model_class
 
         try:

@@ -12,15 +12,28 @@ from labelloop.store.tables import item, item_label, model_version, queue_entry
 from labelloop.store.users import now
 
 
-def items_of(conn: Connection, project_id: int, split: str) -> list[RowMapping]:
-    """Every item of a split with its resolved target label (None when unlabeled), in id order."""
+def items_of(
+    conn: Connection, project_id: int, split: str, *, payloads: bool = True
+) -> list[RowMapping]:
+    """Every item of a split with its resolved target label (None when unlabeled), in id order.
+
+    ``payloads=False`` leaves the item content out: decoding it dominates a round's read, and
+    the learner needs it only when the project's items changed.
+    """
+    columns = [item.c.id, item_label.c.label] + ([item.c.payload] if payloads else [])
     q = (
-        select(item.c.id, item.c.payload, item_label.c.label)
+        select(*columns)
         .outerjoin(item_label, item_label.c.item_id == item.c.id)
         .where(item.c.project_id == project_id, item.c.split == split)
         .order_by(item.c.id)
     )
     return list(conn.execute(q).mappings())
+
+
+def payloads_of(conn: Connection, project_id: int) -> dict[int, Any]:
+    """Every item's content by id (pool and eval)."""
+    q = select(item.c.id, item.c.payload).where(item.c.project_id == project_id)
+    return {int(i): p for i, p in conn.execute(q)}
 
 
 def n_labeled_pool(conn: Connection, project_id: int) -> int:

@@ -24,6 +24,7 @@ from labelloop.store.db import Database
 from labelloop.store.tables import (
     annotation,
     assignment,
+    gold_answer,
     item,
     item_label,
     model_version,
@@ -299,9 +300,21 @@ def last_annotations(
     return list(conn.execute(q.order_by(annotation.c.id.desc()).limit(limit)).mappings())
 
 
-def queue_remaining(conn: Connection, model_version_id: int) -> int:
+def queue_remaining(conn: Connection, model_version_id: int, *, overlap: int) -> int:
+    """Entries of a queue that can still be served: unresolved, not gold, short of annotations.
+
+    Items waiting in review have their annotations already, so they do not count: a queue
+    holding only those is empty for annotators.
+    """
     resolved = exists().where(item_label.c.item_id == queue_entry.c.item_id)
+    gold = exists().where(gold_answer.c.item_id == queue_entry.c.item_id)
+    submitted = (
+        select(func.count())
+        .where(assignment.c.item_id == queue_entry.c.item_id, assignment.c.state == "submitted")
+        .scalar_subquery()
+    )
     q = select(func.count()).where(
-        and_(queue_entry.c.model_version_id == model_version_id, ~resolved)
+        and_(queue_entry.c.model_version_id == model_version_id, ~resolved, ~gold),
+        submitted < overlap,
     )
     return int(conn.execute(q).scalar_one())

@@ -154,6 +154,7 @@ class FeatureCache:
     def __init__(self, root: Path | None = None) -> None:
         self.root = root
         self._memory: dict[tuple[int, str], Features] = {}
+        self._rows: dict[int, tuple[list[int], list[dict[str, Any]]]] = {}
         self._files: dict[tuple[int, str], FeatureFiles] = {}
         self._locks: dict[tuple[int, str], threading.Lock] = {}
         self._guard = threading.Lock()
@@ -171,6 +172,22 @@ class FeatureCache:
             return FeatureFiles(self.root / str(project_id) / version)
         with self._guard:
             return self._files.setdefault((project_id, version), FeatureFiles(None))
+
+    def with_payloads(
+        self, project_id: int, ids: list[int], load: Callable[[], Mapping[int, Any]]
+    ) -> list[dict[str, Any]]:
+        """Rows ``{"id", "payload"}`` for ``ids``, read through ``load`` only when they changed.
+
+        Items are never edited, so the same ids mean the same content: a round in a project
+        whose items did not change skips reading and decoding every payload again.
+        """
+        memo = self._rows.get(project_id)
+        if memo is not None and memo[0] == ids:
+            return memo[1]
+        payloads = load()
+        rows = [{"id": i, "payload": payloads[i]} for i in ids]
+        self._rows[project_id] = (ids, rows)
+        return rows
 
     def computed(self, project_id: int, featurizer_name: str) -> int:
         """How many items have stored rows for this featurizer."""

@@ -8,7 +8,6 @@ import time
 from typing import Any
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from labelloop.domain import MISSING, Pool, RoundSummary
 from labelloop.errors import LabelloopError
@@ -21,16 +20,19 @@ from labelloop.learn import (
 )
 from labelloop.learn.featurize import caches_per_item, missing_requirement
 from labelloop.learn.model import model_label
+from labelloop.learn.threads import one_thread
 from labelloop.store import audit
 from labelloop.store import learning as store_learning
 from labelloop.store import projects as store_projects
 from labelloop.store import tasks as store_tasks
 from labelloop.store.db import Database
+from labelloop.store.users import now
 from labelloop.workflow.features import FeatureCache
 from labelloop.workflow.projects import ProjectContext, system_context
 
 log = logging.getLogger("labelloop.learner")
 STOP_SET_SIZE = 1000
+MIN_ROUND_GAP_S = 1.0
 TRAINING_LOCKS = 3 << 40  # one lock per project: a single learner trains it at a time
 FEATURE_SLICE_S = 10.0  # embeddings computed per learner pass, so other projects get their turn
 FALLBACK_FEATURIZER = "tfidf"
@@ -51,9 +53,17 @@ def due(db: Database, project_id: int, *, cache: FeatureCache | None = None) -> 
         labeled = store_learning.n_labeled_pool(conn, project_id)
         if latest is None:
             return True
-        if labeled - latest["n_train"] >= ctx.settings.retrain_every:
+        if (
+            labeled < n_pool
+            and store_tasks.queue_remaining(conn, latest["id"], overlap=ctx.settings.overlap) == 0
+        ):
             return True
-        if labeled < n_pool and store_tasks.queue_remaining(conn, latest["id"]) == 0:
+        # Under a burst of labels a new round every few labels would only chase its own tail:
+        # rounds are spaced by at least twice the last one's training time.
+        rested = (now() - latest["created_at"]).total_seconds() >= max(
+            MIN_ROUND_GAP_S, 2 * latest["train_seconds"]
+        )
+        if rested and labeled - latest["n_train"] >= ctx.settings.retrain_every:
             return True
         n_items = n_pool + store_learning.n_items(conn, project_id, "eval")
     wanted = ctx.settings.featurizer
@@ -135,12 +145,18 @@ def train(
     classes = tuple(target.labels)
     index = {name: i for i, name in enumerate(classes)}
     with db.read() as conn:
-        pool_rows = store_learning.items_of(conn, ctx.id, "pool")
-        eval_rows = [r for r in store_learning.items_of(conn, ctx.id, "eval") if r["label"]]
+        pool_rows = store_learning.items_of(conn, ctx.id, "pool", payloads=False)
+        eval_rows = [
+            r for r in store_learning.items_of(conn, ctx.id, "eval", payloads=False) if r["label"]
+        ]
         history = store_learning.history(conn, ctx.id)
-    features, featurizer, feature_problem = _features(
-        ctx, cache, pool_rows + eval_rows, wait=wait_for_features
-    )
+
+    def load() -> dict[int, Any]:
+        with db.read() as conn:
+            return store_learning.payloads_of(conn, ctx.id)
+
+    rows = cache.with_payloads(ctx.id, [int(r["id"]) for r in pool_rows + eval_rows], load)
+    features, featurizer, feature_problem = _features(ctx, cache, rows, wait=wait_for_features)
     n_pool = len(pool_rows)
     X_pool = features.X[:n_pool]
     y = np.array(
@@ -294,7 +310,7 @@ class Learner:
                     if due(self.db, project_id, cache=self.cache):
                         ctx = system_context_by_id(self.db, project_id)
                         if ctx is not None:
-                            with threadpool_limits(1):  # small fits are ~10x slower threaded
+                            with one_thread():  # small fits are ~10x slower threaded
                                 train(self.db, ctx, cache=self.cache, wait_for_features=False)
                             ran += 1
                     ctx = system_context_by_id(self.db, project_id)
