@@ -48,7 +48,7 @@ SCHEMA = {
         "- *positive*: excitement, trust, wanting one.\n\n"
         "When a tweet mixes both, label the attitude that ends it. Sarcasm counts as what it means."
     ),
-    "settings": {"strategy": "margin", "retrain_every": 10, "preselect_suggestion": True},
+    "settings": {"strategy": "auto", "retrain_every": 10, "preselect_suggestion": True},
 }
 NOISE = re.compile("[\ufffd\u0080-\u009f]+")
 

@@ -38,6 +38,10 @@ class Pool:
     ``committee_proba``, shape (n_members, n_pool, n_classes), holds the class probabilities of
     a bootstrap committee for the query-by-committee strategies; ``run_round`` fills it for a
     strategy whose class attribute ``needs_committee`` is true, and it is ``None`` otherwise.
+
+    ``batch_size`` is how many items will be labeled before the next round, when that differs
+    from how many a strategy is asked to rank: a served queue is longer than the batch it feeds
+    (``None``: the two are the same).
     """
 
     item_ids: NDArray[np.int64]
@@ -45,6 +49,7 @@ class Pool:
     y: NDArray[np.int64]
     classes: tuple[str, ...]
     committee_proba: NDArray[np.floating] | None = None
+    batch_size: int | None = None
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,9 @@ SCHEMA: dict[str, Any] = {
         }
     ],
     "guideline": "Label the author's attitude, not the topic.",
+    # The serving tests check picks by hand against margin's rule; the default policy ("auto")
+    # has its own tests.
+    "settings": {"strategy": "margin"},
 }
 
 # Words that carry each class, so a bag-of-words model can learn from a few labels.
@@ -270,7 +273,7 @@ def sqlite_db(tmp_path: Path) -> Iterator[Database]:
 
 def schema_with(**settings: Any) -> dict[str, Any]:
     """The test schema with some settings overridden."""
-    return {**SCHEMA, "settings": settings} if settings else dict(SCHEMA)
+    return {**SCHEMA, "settings": {**SCHEMA["settings"], **settings}}
 
 
 @dataclass

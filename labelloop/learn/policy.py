@@ -79,6 +79,7 @@ class AutoPolicy:
         if few and counts.sum() < self.cold_per_class * len(pool.classes):
             return "typical"
         n_pool = np.asarray(pool.y).shape[0]
+        batch_size = pool.batch_size or batch_size  # the labeling batch, not the queue length
         if batch_size >= self.large_batch or batch_size >= self.large_share * n_pool:
             return "cluster_margin"
         return "margin"

@@ -19,7 +19,7 @@ class ProjectSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
-    strategy: str = Field(default="margin", min_length=1)
+    strategy: str = Field(default="auto", min_length=1)  # learn.DEFAULT_STRATEGY
     retrain_every: int = Field(default=10, ge=1)
     overlap: int = Field(default=1, ge=1, le=10)
     lease_minutes: int = Field(default=10, ge=1)

@@ -165,7 +165,13 @@ def train(
     )
     if target.type != "choice":  # multi-label learning comes later: keep the diverse order
         y = np.full(n_pool, MISSING, dtype=np.int64)
-    pool = Pool(item_ids=features.ids[:n_pool], X=X_pool, y=y, classes=classes)
+    pool = Pool(
+        item_ids=features.ids[:n_pool],
+        X=X_pool,
+        y=y,
+        classes=classes,
+        batch_size=max(settings.batch_size, settings.retrain_every),
+    )
     eval_X = features.X[n_pool:] if eval_rows else None
     eval_y = np.array([index.get(r["label"], MISSING) for r in eval_rows], dtype=np.int64)
     rng = np.random.default_rng(ctx.id * 1_000_003 + len(history))

@@ -261,7 +261,7 @@ def test_settings_errors_name_the_setting() -> None:
 
 def test_settings_defaults() -> None:
     assert ProjectSettings().model_dump() == {
-        "strategy": "margin",
+        "strategy": "auto",
         "retrain_every": 10,
         "overlap": 1,
         "lease_minutes": 10,

@@ -131,3 +131,25 @@ def test_a_budget_adds_its_own_stopping_decision(lab: Any) -> None:
     assert budget["stop"] is True
     assert "budget of 6 reached" in budget["reason"]
     assert info["stop_recommended"] is True
+
+
+def test_default_policy_starts_typical_then_turns_to_the_models_doubt(lab: Any) -> None:
+    """A project that names no strategy gets `auto`: typical items first, margin once each
+    class has a few labels."""
+    from labelloop.schema import ProjectSettings
+
+    assert ProjectSettings().strategy == "auto"
+    ctx = lab.project("auto-policy", strategy="auto")
+    lab.import_rows(ctx, lab.rows(60))
+    lab.train(ctx)
+    first = tasks.next_task(lab.db, ctx)
+    assert first["selection"]["strategy"] == "auto"
+    assert "typical" in first["selection"]["reason"]
+    tasks.skip(lab.db, ctx, first["assignment_id"])
+    lab.label_next(ctx, n=12)  # four labels of each class: past the typicality phase
+    lab.train(ctx)
+    later = tasks.next_task(lab.db, ctx)
+    assert later["selection"]["strategy"] == "auto"
+    # a batch of 10 is over 1% of this 60-item pool, so margin picks are spread over clusters
+    reason = later["selection"]["reason"]
+    assert REASON.match(reason.split(";")[0]), reason
