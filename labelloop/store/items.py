@@ -33,11 +33,13 @@ def insert_items(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
     conn.execute(item.insert(), list(rows))
     batch_id = rows[0]["import_batch_id"]
     first_hash = rows[0]["content_hash"]
-    q = select(item.c.content_hash, item.c.id).where(
-        item.c.import_batch_id == batch_id,
-        item.c.id >= select(item.c.id)
+    first = (
+        select(item.c.id)
         .where(item.c.import_batch_id == batch_id, item.c.content_hash == first_hash)
-        .scalar_subquery(),
+        .scalar_subquery()
+    )
+    q = select(item.c.content_hash, item.c.id).where(
+        item.c.import_batch_id == batch_id, item.c.id >= first
     )
     ids = {h: int(i) for h, i in conn.execute(q)}
     return [ids[r["content_hash"]] for r in rows]
