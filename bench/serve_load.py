@@ -619,7 +619,7 @@ def run(args: argparse.Namespace, database_url: str | None) -> dict[str, Any]:
         "benchmark": "serve_load",
         "backend": backend,
         "mode": mode,
-        "learner": "off" if args.no_learner else "thread",
+        "learner": "off" if args.no_learner else os.environ.get("LABELLOOP_LEARNER", "process"),
         "clients": args.clients,
         "items": args.items,
         "seconds": args.seconds,

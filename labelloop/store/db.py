@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -10,6 +12,8 @@ from typing import Any
 
 from sqlalchemy import Connection, CursorResult, Engine, create_engine, event, text
 from sqlalchemy.pool import NullPool
+
+from labelloop.memo import Memo
 
 CHAIN_LOCKS = 1 << 40  # lock keys of audit chains: CHAIN_LOCKS + project id (0: the site)
 
@@ -22,16 +26,22 @@ def chain_key(project_id: int | None) -> int:
 class Database:
     """Wraps the engine; ``write()`` is the only way to change state.
 
-    On SQLite every write transaction is serialized by a process-wide lock and begins IMMEDIATE,
-    so "database is locked" cannot happen inside one process and readers never block (WAL). On
-    PostgreSQL concurrent writers coordinate with row locks (``FOR UPDATE SKIP LOCKED``).
+    On SQLite every write transaction is serialized by a process-wide lock, and across processes
+    (the server, its learner, a CLI import) by an exclusive lock on a file beside the database,
+    then begins IMMEDIATE: "database is locked" cannot happen, a waiting writer is woken the
+    moment the lock is free (SQLite's own busy wait polls, sleeping up to 100 ms at a time), and
+    readers never block (WAL). On PostgreSQL concurrent writers coordinate with row locks
+    (``FOR UPDATE SKIP LOCKED``) and advisory locks.
     """
 
     def __init__(self, url: str) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         self._write_lock = threading.RLock()
+        self.memo = Memo()  # request-path lookups (tokens, roles); see labelloop.memo
         self._named: dict[int, threading.Lock] = {}
+        self._writer_file: int | None = None
+        self._depth = 0
         self.engine: Engine = self._make_engine(url)
 
     def _make_engine(self, url: str) -> Engine:
@@ -76,13 +86,32 @@ class Database:
                     self.lock_key(conn, chain_key(project_id))
                 yield conn
             return
-        with self._write_lock, self.engine.connect() as conn:
+        with self._write_lock, self._across_processes(), self.engine.connect() as conn:
             conn.info["write"] = True
             try:
                 with conn.begin():
                     yield conn
             finally:
                 conn.info["write"] = False
+
+    @contextmanager
+    def _across_processes(self) -> Iterator[None]:
+        """Hold the database's writer file lock (a no-op for in-memory databases)."""
+        path = self.url.split("///", 1)[-1]
+        if not path or path == ":memory:":
+            yield
+            return
+        if self._writer_file is None:
+            self._writer_file = os.open(f"{path}-writer.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        self._depth += 1  # under the thread lock: only the outermost write takes the file lock
+        try:
+            if self._depth == 1:
+                fcntl.flock(self._writer_file, fcntl.LOCK_EX)
+            yield
+        finally:
+            if self._depth == 1:
+                fcntl.flock(self._writer_file, fcntl.LOCK_UN)
+            self._depth -= 1
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -123,6 +152,9 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._writer_file is not None:
+            os.close(self._writer_file)
+            self._writer_file = None
 
 
 def new_id(result: CursorResult[Any]) -> int:

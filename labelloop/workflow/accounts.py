@@ -71,6 +71,7 @@ def create_user(
             subject=f"user:{uid}",
             payload={"username": username, "is_admin": is_admin},
         )
+    db.memo.forget()
     return User(id=uid, username=username, is_admin=is_admin)
 
 
@@ -110,17 +111,26 @@ def create_token(db: Database, username: str, name: str = "cli") -> str:
 
 
 def user_for_token(db: Database, token: str) -> User:
-    with db.read() as conn:
-        row = store_users.by_token_hash(conn, hash_token(token))
-    if row is None or not row["is_active"]:
+    digest = hash_token(token)
+
+    def lookup() -> User | None:
+        with db.read() as conn:
+            row = store_users.by_token_hash(conn, digest)
+        return _user(row) if row is not None and row["is_active"] else None
+
+    user = db.memo.get(("token", digest), lookup)
+    if user is None:
         raise AuthenticationFailed("the API token is not valid")
-    return _user(row)
+    return user
 
 
 def user_by_id(db: Database, user_id: int) -> User | None:
-    with db.read() as conn:
-        row = store_users.by_id(conn, user_id)
-    return _user(row) if row is not None and row["is_active"] else None
+    def lookup() -> User | None:
+        with db.read() as conn:
+            row = store_users.by_id(conn, user_id)
+        return _user(row) if row is not None and row["is_active"] else None
+
+    return db.memo.get(("user", user_id), lookup)
 
 
 def list_users(db: Database) -> list[dict[str, object]]:

@@ -182,7 +182,7 @@ def train(
     result = run_round(
         pool,
         strategy=make_strategy(settings.strategy),
-        queue_size=settings.queue_size,
+        queue_size=_queue_length(settings.queue_size, history, n_labeled=int((y != MISSING).sum())),
         rng=rng,
         eval_X=eval_X,
         eval_y=eval_y if eval_X is not None else None,
@@ -265,6 +265,16 @@ def train(
         store_learning.prune_queues(conn, project_id=ctx.id, keep=mv_id)
     log.info("project %s: model version %s (%s labels)", ctx.slug, version, n_train)
     return version
+
+
+def _queue_length(setting: int, history: list[Any], *, n_labeled: int) -> int:
+    """The queue's length: the setting, or more when the team labels faster than rounds run.
+
+    A round lasts a while; until the next one, annotators are served from this queue. Five
+    times the labels that arrived since the last round keeps a fast team from running it dry.
+    """
+    gained = n_labeled - history[-1]["n_train"] if history else 0
+    return max(setting, 5 * gained)
 
 
 def _stop_set(history: list[Any], item_ids: np.ndarray, project_id: int) -> list[int]:

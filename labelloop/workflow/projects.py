@@ -102,13 +102,18 @@ def create_project(db: Database, slug: str, schema_source: Any, *, actor: User |
             subject=f"project:{slug}",
             payload={"schema": schema.to_dict()},
         )
+    db.memo.forget()  # an earlier "no such project" answer may be cached
     return pid
 
 
 def access(db: Database, slug: str, user: User, permission: Permission) -> ProjectContext:
     """The project if ``user`` may do ``permission`` in it; non-members learn nothing about it."""
-    with db.read() as conn:
-        row = store_projects.with_role(conn, slug=slug, user_id=user.id)
+    def lookup() -> Any:
+        with db.read() as conn:
+            found = store_projects.with_role(conn, slug=slug, user_id=user.id)
+        return dict(found) if found is not None else None
+
+    row = db.memo.get(("access", slug, user.id), lookup)
     role = row["role"] if row is not None else None
     if row is None or (role is None and not user.is_admin):
         raise NotFound(f"no project '{slug[:64]}' that you are a member of")
@@ -161,6 +166,7 @@ def set_member(db: Database, ctx: ProjectContext, username: str, role: str) -> N
             subject=f"user:{row['id']}",
             payload={"username": username, "role": role},
         )
+    db.memo.forget()  # roles are cached per request path
 
 
 def members(db: Database, ctx: ProjectContext) -> list[dict[str, Any]]:

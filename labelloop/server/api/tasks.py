@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
+from fastapi.responses import JSONResponse
 
 from labelloop.govern.permissions import Permission
 from labelloop.server.api.deps import CurrentUser, DbDep
@@ -14,20 +15,25 @@ from labelloop.workflow import projects, tasks
 router = APIRouter(prefix="/api/projects/{slug}", tags=["tasks"])
 
 
+# The two calls every annotator makes for every item run on the event loop, not the thread pool:
+# each is one short transaction behind the single writer anyway, so a thread hop only adds
+# latency. They answer with a ready JSONResponse (already JSON-safe), skipping re-encoding.
+
+
 @router.post("/tasks/next")
-def next_task(slug: str, body: NextIn, db: DbDep, user: CurrentUser) -> dict[str, Any]:
+async def next_task(slug: str, body: NextIn, db: DbDep, user: CurrentUser) -> JSONResponse:
     """Lease the next item for the caller; ``task`` is null when the queue has none right now."""
     ctx = projects.access(db, slug, user, Permission.ANNOTATE)
     task = tasks.next_task(db, ctx, held=body.held)
-    return {"task": task}
+    return JSONResponse({"task": task})
 
 
 @router.post("/tasks/{assignment_id}/submit")
-def submit(
+async def submit(
     slug: str, assignment_id: int, body: SubmitIn, db: DbDep, user: CurrentUser
-) -> dict[str, Any]:
+) -> JSONResponse:
     ctx = projects.access(db, slug, user, Permission.ANNOTATE)
-    return tasks.submit(db, ctx, assignment_id, body.value, active_ms=body.active_ms)
+    return JSONResponse(tasks.submit(db, ctx, assignment_id, body.value, active_ms=body.active_ms))
 
 
 @router.post("/tasks/{assignment_id}/skip")

@@ -1,0 +1,45 @@
+"""A small time-bounded memo for the lookups every request repeats (token, project and role)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Hashable
+from typing import Any
+
+MISS = object()
+
+
+class Memo:
+    """Values kept for ``ttl_s`` seconds; ``forget`` drops them at once after a change here.
+
+    Each request authenticates and checks its project role, which would otherwise be two extra
+    database round trips on the hottest path. A change made through this process is forgotten
+    at once; one made by another process (team mode) is seen within ``ttl_s``.
+    """
+
+    def __init__(self, ttl_s: float = 5.0, max_items: int = 10_000) -> None:
+        self.ttl_s = ttl_s
+        self.max_items = max_items
+        self._items: dict[Hashable, tuple[float, Any]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+        now = time.monotonic()
+        hit = self._items.get(key, (0.0, MISS))
+        if hit[1] is not MISS and hit[0] > now:
+            return hit[1]
+        value = compute()
+        with self._lock:
+            if len(self._items) >= self.max_items:
+                self._items.clear()
+            self._items[key] = (now + self.ttl_s, value)
+        return value
+
+    def forget(self, match: Callable[[Hashable], bool] | None = None) -> None:
+        with self._lock:
+            if match is None:
+                self._items.clear()
+            else:
+                for key in [k for k in self._items if match(k)]:
+                    del self._items[key]
