@@ -24,7 +24,7 @@ def spawn_worker(settings: Settings) -> subprocess.Popen[bytes]:
         env=env,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
-        preexec_fn=lambda: os.nice(5),  # serving requests wins a contested core
+        preexec_fn=lambda: os.nice(19),  # training takes only the CPU serving leaves idle
     )
 
 
