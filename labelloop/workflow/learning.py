@@ -33,6 +33,7 @@ from labelloop.workflow.projects import ProjectContext, system_context
 log = logging.getLogger("labelloop.learner")
 STOP_SET_SIZE = 1000
 MIN_ROUND_GAP_S = 1.0
+SCAN_EVERY = 10  # rounds between scans of the labeled set for likely label errors
 TRAINING_LOCKS = 3 << 40  # one lock per project: a single learner trains it at a time
 FEATURE_SLICE_S = 10.0  # embeddings computed per learner pass, so other projects get their turn
 FALLBACK_FEATURIZER = "tfidf"
@@ -117,6 +118,15 @@ def _features(
     if problem:
         log.warning("project %s: %s; this round uses tfidf", ctx.slug, problem)
     return cache.get(ctx.id, FALLBACK_FEATURIZER, rows), FALLBACK_FEATURIZER, problem
+
+
+def scan_label_issues(db: Database, ctx: ProjectContext) -> None:
+    """Flag likely label errors among the resolved labels (periodic confident learning)."""
+    from labelloop.workflow.quality import scan  # review/quality builds on learning, not back
+
+    found = scan(db, ctx)
+    if found.get("flagged"):
+        log.info("project %s: %s likely label errors flagged", ctx.slug, found["flagged"])
 
 
 def system_context_by_id(db: Database, project_id: int) -> ProjectContext | None:
@@ -327,7 +337,11 @@ class Learner:
                         ctx = system_context_by_id(self.db, project_id)
                         if ctx is not None:
                             with one_thread():  # small fits are ~10x slower threaded
-                                train(self.db, ctx, cache=self.cache, wait_for_features=False)
+                                version = train(
+                                    self.db, ctx, cache=self.cache, wait_for_features=False
+                                )
+                                if version % SCAN_EVERY == 0:
+                                    scan_label_issues(self.db, ctx)
                             ran += 1
                     ctx = system_context_by_id(self.db, project_id)
                     if ctx is not None and prepare_features(

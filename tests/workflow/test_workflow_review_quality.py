@@ -253,3 +253,21 @@ def test_the_cli_reports_the_same_numbers_and_manages_gold(
     assert "happy" in run("gold", "set", "sent", "doc-5", "happy", code=1)
     scanned = json.loads(run("quality", "sent", "--json", "--scan", "--n-boot", "0"))
     assert scanned["scan"]["checked"] == 11  # the gold item is not scanned
+
+
+def test_the_learner_scans_for_label_errors_every_few_rounds(lab: Any, monkeypatch: Any) -> None:
+    """Confident learning runs periodically in the background, not only when asked."""
+    from labelloop.workflow import learning
+
+    calls: list[str] = []
+    monkeypatch.setattr(learning, "SCAN_EVERY", 2)
+    monkeypatch.setattr(learning, "due", lambda db, project_id, cache=None: True)
+    monkeypatch.setattr(learning, "scan_label_issues", lambda db, ctx: calls.append(ctx.slug))
+    ctx = lab.project("scan", retrain_every=1)
+    lab.import_rows(ctx, lab.rows(30))
+    learner = learning.Learner(lab.db)
+    learner.run_once()  # version 1: cold start
+    assert calls == []
+    lab.label_next(ctx, n=3)
+    learner.run_once()  # version 2
+    assert calls == ["scan"]
