@@ -108,6 +108,7 @@ def create_project(db: Database, slug: str, schema_source: Any, *, actor: User |
 
 def access(db: Database, slug: str, user: User, permission: Permission) -> ProjectContext:
     """The project if ``user`` may do ``permission`` in it; non-members learn nothing about it."""
+
     def lookup() -> Any:
         with db.read() as conn:
             found = store_projects.with_role(conn, slug=slug, user_id=user.id)
