@@ -325,7 +325,12 @@ def status(slug: str, as_json: Annotated[bool, typer.Option("--json")] = False) 
             f"v{model['version']} {model['model']} on {model['featurizer']}, "
             f"{model['n_train']} labels",
         )
-        table.add_row("eval", metrics or "no labeled eval items")
+        if metrics:
+            table.add_row("eval", metrics)
+        elif model["cold_start"]:
+            table.add_row("eval", "measured from the first trained model")
+        else:
+            table.add_row("eval", "no labeled eval items (import some with --split eval)")
         for d in model["stopping"]:
             table.add_row("stop?" if not d["stop"] else "STOP recommended", d["reason"])
     else:
