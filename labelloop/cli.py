@@ -333,6 +333,16 @@ def status(slug: str, as_json: Annotated[bool, typer.Option("--json")] = False) 
             table.add_row("eval", "no labeled eval items (import some with --split eval)")
         for d in model["stopping"]:
             table.add_row("stop?" if not d["stop"] else "STOP recommended", d["reason"])
+        if model["more_labels"] is not None:
+            table.add_row(
+                "more labels", f"~{model['more_labels']:,} more labels would change the model"
+            )
+        if model["relabel_suggestions"]:
+            table.add_row(
+                "re-check",
+                f"{model['relabel_suggestions']} labels the model contradicts "
+                "(flagged label_issue for review)",
+            )
     else:
         table.add_row("model", "none yet")
     out.print(table)

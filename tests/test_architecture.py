@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PURE = ["schema", "learn", "ingest", "govern", "quality"]
+PURE = ["schema", "learn", "ingest", "govern", "quality", "insight"]
 FORBIDDEN = [
     "sqlalchemy",
     "fastapi",

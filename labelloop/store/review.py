@@ -600,6 +600,21 @@ def labeled_pool(conn: Connection, project_id: int) -> list[dict[str, Any]]:
     return [dict(r) for r in conn.execute(q).mappings()]
 
 
+def label_sources(conn: Connection, item_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+    """The annotation (and annotator) behind each resolved label of ``item_ids``; gold items are
+    left out (their label is the answer key, not something to re-check)."""
+    ids = sorted(set(item_ids))
+    if not ids:
+        return {}
+    q = (
+        select(item_label.c.item_id, item_label.c.annotation_id, annotation.c.user_id)
+        .outerjoin(annotation, annotation.c.id == item_label.c.annotation_id)
+        .outerjoin(gold_answer, gold_answer.c.item_id == item_label.c.item_id)
+        .where(item_label.c.item_id.in_(ids), gold_answer.c.item_id.is_(None))
+    )
+    return {int(r["item_id"]): dict(r) for r in conn.execute(q).mappings()}
+
+
 def usernames(conn: Connection, user_ids: Iterable[int]) -> dict[int, str]:
     ids = sorted(set(user_ids))
     if not ids:

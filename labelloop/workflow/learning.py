@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from labelloop.domain import MISSING, Pool, RoundSummary
+from labelloop.domain import MISSING, Pool, RoundSummary, Selection
 from labelloop.errors import LabelloopError
 from labelloop.learn import (
     STOPPING,
@@ -24,6 +24,7 @@ from labelloop.learn.threads import one_thread
 from labelloop.store import audit
 from labelloop.store import learning as store_learning
 from labelloop.store import projects as store_projects
+from labelloop.store import review as store_review
 from labelloop.store import tasks as store_tasks
 from labelloop.store.db import Database
 from labelloop.store.users import now
@@ -127,6 +128,47 @@ def scan_label_issues(db: Database, ctx: ProjectContext) -> None:
     found = scan(db, ctx)
     if found.get("flagged"):
         log.info("project %s: %s likely label errors flagged", ctx.slug, found["flagged"])
+
+
+def _relabel_rows(found: Selection | None, item_ids: np.ndarray) -> list[dict[str, Any]]:
+    """A round's re-label suggestions as JSON: item, sentence and suspicion (1 - p(label))."""
+    if found is None:
+        return []
+    return [
+        {"item_id": int(item_ids[row]), "reason": reason, "score": round(float(score), 4)}
+        for row, score, reason in zip(
+            found.indices.tolist(), found.scores.tolist(), found.reasons, strict=True
+        )
+    ]
+
+
+def _flag_relabel(conn: Any, ctx: ProjectContext, rows: list[dict[str, Any]]) -> list[int]:
+    """Raise a ``label_issue`` flag on each suggested item never flagged so before (a reviewer
+    who kept the label is not asked again every round); under the "flagged" review policy the
+    annotation goes back to review. Returns the items flagged."""
+    sources = store_review.label_sources(conn, [r["item_id"] for r in rows])
+    new = [
+        {
+            "project_id": ctx.id,
+            "item_id": r["item_id"],
+            "annotation_id": src["annotation_id"],
+            "user_id": src["user_id"],
+            "kind": "label_issue",
+            "note": r["reason"],
+            "score": 1.0 - r["score"],  # like the scan's flags: p(given label)
+        }
+        for r in rows
+        if (src := sources.get(r["item_id"])) is not None
+        and not store_review.flagged(
+            conn, item_id=r["item_id"], kind="label_issue", open_only=False
+        )
+    ]
+    store_review.insert_flags(conn, new)
+    if ctx.settings.review_policy == "flagged":
+        store_review.set_status(
+            conn, [f["annotation_id"] for f in new if f["annotation_id"]], "in_review"
+        )
+    return [f["item_id"] for f in new]
 
 
 def system_context_by_id(db: Database, project_id: int) -> ProjectContext | None:
@@ -236,11 +278,18 @@ def train(
         "cold_start": result.cold_start,
         "stop_set": [int(i) for i in stop_ids],
         "decisions": [
-            {"criterion": d.criterion, "stop": d.stop, "value": d.value, "reason": d.reason}
+            {
+                "criterion": d.criterion,
+                "stop": d.stop,
+                "value": d.value,
+                "reason": d.reason,
+                "more_labels": d.more_labels,
+            }
             for d in decisions
         ],
         "stop_recommended": any(d.stop for d in decisions),
         "features": {"wanted": settings.featurizer, "used": featurizer, "problem": feature_problem},
+        "relabel": _relabel_rows(result.relabel, pool.item_ids),
     }
     with db.write(project_id=ctx.id) as conn:
         mv_id = store_learning.save_round(
@@ -260,6 +309,7 @@ def train(
             },
             queue=queue,
         )
+        relabel_flagged = _flag_relabel(conn, ctx, stopping["relabel"])
         audit.record(
             db,
             conn,
@@ -267,7 +317,12 @@ def train(
             actor_id=None,
             project_id=ctx.id,
             subject=f"model_version:{version}",
-            payload={"n_train": n_train, "strategy": result.strategy, "metrics": result.metrics},
+            payload={
+                "n_train": n_train,
+                "strategy": result.strategy,
+                "metrics": result.metrics,
+                "relabel_flagged": relabel_flagged,
+            },
         )
     # Old queues leave in a second transaction: deleting them while the new one is swapped in
     # would row-lock the entries annotators are being served from.

@@ -13,6 +13,8 @@ from labelloop.workflow.projects import ProjectContext
 
 
 def _model(row: Any) -> dict[str, Any]:
+    decisions = row["stopping"].get("decisions", [])
+    estimates = [d["more_labels"] for d in decisions if d.get("more_labels") is not None]
     return {
         "version": row["version"],
         "n_train": row["n_train"],
@@ -21,8 +23,11 @@ def _model(row: Any) -> dict[str, Any]:
         "model": row["model"],
         "params": row["params"],
         "metrics": row["metrics"],
-        "stopping": row["stopping"].get("decisions", []),
+        "stopping": decisions,
         "stop_recommended": bool(row["stopping"].get("stop_recommended")),
+        # labels more that would still change the model noticeably (the smallest estimate)
+        "more_labels": min(estimates) if estimates else None,
+        "relabel_suggestions": len(row["stopping"].get("relabel", [])),
         "cold_start": bool(row["stopping"].get("cold_start")),
         "train_seconds": round(row["train_seconds"], 3),
         "created_at": row["created_at"].isoformat(),

@@ -248,27 +248,7 @@
           ? "v" + selection.model_version
           : `no (v${selection.model_version} was current)`; // a search pick or a random control
     el.why.dataset.strategy = selection.strategy || "";
-    renderComponents(selection.components);
     el.why.hidden = false;
-  }
-
-  // The parts a strategy's score is made of (e.g. {margin: 0.12, density: 0.8}), when it says.
-  function renderComponents(components) {
-    const box = $("why-components");
-    const entries =
-      components && typeof components === "object" ? Object.entries(components).slice(0, 8) : [];
-    box.replaceChildren(
-      ...entries.map(([name, value]) => {
-        const row = document.createElement("div");
-        const dt = document.createElement("dt");
-        dt.textContent = name;
-        const dd = document.createElement("dd");
-        dd.textContent = typeof value === "number" ? value.toFixed(3) : String(value);
-        row.append(dt, dd);
-        return row;
-      }),
-    );
-    box.hidden = entries.length === 0;
   }
 
   function markSuggested(label) {
