@@ -204,15 +204,33 @@ def import_(
     label_field: Annotated[str | None, typer.Option(help="Field with an existing label.")] = None,
     split: Annotated[str, typer.Option(help="pool (to label) or eval (held out).")] = "pool",
     format: Annotated[str | None, typer.Option(help="jsonl or csv (default: by suffix).")] = None,
+    labels_from_folders: Annotated[
+        bool, typer.Option(help="Image folder: label each image by its subfolder's name.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Import a JSONL or CSV file into a project: every record or none."""
+    """Import a JSONL or CSV file, or a folder of images, into a project: every record or none."""
     from labelloop.ingest import importer_for_path
     from labelloop.workflow import imports, projects
 
-    _, db = _open()
+    settings, db = _open()
 
     def go() -> imports.ImportReport:
+        if file.is_dir():
+            ctx = projects.system_context(db, slug)
+            with _progress() as progress:
+                task = progress.add_task(f"importing {file.name or file}", total=None)
+                return imports.import_folder(
+                    db,
+                    ctx,
+                    file,
+                    media_roots=settings.media_root_paths,
+                    labels_from_folders=labels_from_folders,
+                    split=split,
+                    progress=lambda n: progress.update(task, completed=n),
+                )
+        if labels_from_folders:
+            raise LabelloopError("--labels-from-folders needs a folder of images")
         if not file.is_file():
             raise LabelloopError(f"no file at {file}")
         fmt = format or importer_for_path(file.name)
@@ -230,6 +248,7 @@ def import_(
                 id_field=id_field,
                 label_field=label_field,
                 split=split,
+                media_roots=settings.media_root_paths,
             )
 
     report = _run(go)
@@ -249,9 +268,8 @@ def import_(
     )
     if report.duplicate_lines:
         shown = ", ".join(str(n) for n in report.duplicate_lines[:10])
-        out.print(
-            f"duplicate texts at lines {shown}" + (" ..." if report.n_duplicates > 10 else "")
-        )
+        what = "images at files" if file.is_dir() else "texts at lines"
+        out.print(f"duplicate {what} {shown}" + (" ..." if report.n_duplicates > 10 else ""))
 
 
 @app.command()
@@ -340,8 +358,8 @@ def status(slug: str, as_json: Annotated[bool, typer.Option("--json")] = False) 
         if model["relabel_suggestions"]:
             table.add_row(
                 "re-check",
-                f"{model['relabel_suggestions']} labels the model contradicts "
-                "(flagged label_issue for review)",
+                f"{model['relabel_suggestions']} labels the model contradicts, flagged for a "
+                "second look (label issues in `labelloop quality`)",
             )
     else:
         table.add_row("model", "none yet")
@@ -699,7 +717,8 @@ def worker(
 
     settings, db = _open()
     out.print(f"labelloop worker on {db.engine.url!r}")
-    learner = Learner(db, poll_s=settings.learner_poll_s, cache=FeatureCache(settings.features_dir))
+    cache = FeatureCache(settings.features_dir, media_roots=settings.media_root_paths)
+    learner = Learner(db, poll_s=settings.learner_poll_s, cache=cache)
     signal.signal(signal.SIGTERM, lambda *_: learner.stop())
     if parent_pid is not None:
 
@@ -866,22 +885,41 @@ def gold_remove(slug: str, item: str) -> None:
 def demo(
     port: Annotated[int | None, typer.Option(help="Port (default 8765).")] = None,
     no_browser: Annotated[bool, typer.Option("--no-browser", help="Don't open a browser.")] = False,
-    eval_size: Annotated[int, typer.Option(help="Items held out to measure the model.")] = 1000,
+    eval_size: Annotated[
+        int | None,
+        typer.Option(help="Items held out to measure the model (tweets 1000, digits 300)."),
+    ] = None,
+    dataset: Annotated[
+        str, typer.Option(help="tweets (text sentiment) or digits (8x8 images of 0-9).")
+    ] = "tweets",
 ) -> None:
-    """Create the tweet-sentiment demo project (real data) and serve it."""
-    from labelloop.demo import setup_demo
+    """Create a demo project from real data (tweet sentiment or digit images) and serve it."""
+    from labelloop.demo import setup_demo, setup_digits_demo
 
     settings, db = _open(get_settings(port=port))
+    if dataset not in ("tweets", "digits"):
+        _run(lambda: _fail(f"unknown demo dataset '{dataset}'; known: tweets, digits"))
     with _progress() as progress:
         task = progress.add_task("building the demo project", total=None)
-        info = _run(
-            lambda: setup_demo(
-                db, eval_size=eval_size, progress=lambda n: progress.update(task, completed=n)
+
+        def build() -> Any:
+            report = lambda n: progress.update(task, completed=n)  # noqa: E731
+            if dataset == "digits":
+                return setup_digits_demo(
+                    db,
+                    media_root=settings.media_root_paths[0],
+                    eval_size=300 if eval_size is None else eval_size,
+                    progress=report,
+                )
+            return setup_demo(
+                db, eval_size=1000 if eval_size is None else eval_size, progress=report
             )
-        )
+
+        info = _run(build)
     if info.password:
+        what = "images" if dataset == "digits" else "tweets"
         out.print(
-            f"demo project '{info.slug}': {info.n_pool:,} tweets to label, {info.n_eval:,} held out"
+            f"demo project '{info.slug}': {info.n_pool:,} {what} to label, {info.n_eval:,} held out"
         )
         out.print(
             f"sign in as [bold]{info.username}[/bold] with password "
@@ -897,6 +935,10 @@ def demo(
             webbrowser.open(url)
 
     _serve(settings, on_ready=ready)
+
+
+def _fail(message: str) -> None:
+    raise LabelloopError(message)
 
 
 def main() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 
@@ -29,10 +30,20 @@ class Settings(BaseSettings):
     # runs `labelloop worker` processes itself).
     learner: str = "process"
     learner_poll_s: float = 0.5
+    # Folders image items are read from, separated by os.pathsep; default: <home>/media.
+    media_roots: str | None = None
 
     @property
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{self.home / 'labelloop.db'}"
+
+    @property
+    def media_root_paths(self) -> tuple[Path, ...]:
+        """The media roots images are served and imported from (absolute paths)."""
+        if not self.media_roots:
+            return (self.home / "media",)
+        parts = [p for p in self.media_roots.split(os.pathsep) if p.strip()]
+        return tuple(Path(p).expanduser().absolute() for p in parts)
 
     @property
     def features_dir(self) -> Path:

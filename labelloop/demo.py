@@ -137,3 +137,96 @@ def setup_demo(
         n_pool=po.n_items,
         n_eval=ev.n_items,
     )
+
+
+DIGITS_SLUG = "digits"
+DIGITS_SCHEMA = {
+    "name": "Handwritten digits (scikit-learn)",
+    "data": {"type": "image", "field": "image"},
+    "controls": [
+        {
+            "name": "digit",
+            "type": "choice",
+            "labels": [str(d) for d in range(10)],
+            "hotkeys": [str(d) for d in range(10)],
+            "target": True,
+        }
+    ],
+    "guideline": (
+        "# Handwritten digits\n\n"
+        "Press the digit the 8×8 image shows. When two digits look equally likely, skip (`s`)."
+    ),
+    "settings": {"strategy": "auto", "retrain_every": 10, "preselect_suggestion": True},
+}
+
+
+def render_digits(folder: Path) -> list[tuple[str, str]]:
+    """scikit-learn's 1,797 digits as 8×8 grey PNGs under ``folder`` (written once).
+
+    Returns (path relative to the folder's parent, digit) pairs in the dataset's order.
+    """
+    from PIL import Image
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for i, (pixels, target) in enumerate(zip(digits.images, digits.target, strict=True)):
+        path = folder / f"{i:04d}.png"
+        if not path.exists():
+            grey = (255 - np.asarray(pixels) * 255 / 16).round().astype(np.uint8)  # ink is dark
+            tmp = path.with_suffix(".part")
+            Image.fromarray(grey, mode="L").save(tmp, format="PNG")
+            tmp.replace(path)
+        out.append((f"{folder.name}/{path.name}", str(int(target))))
+    return out
+
+
+def setup_digits_demo(
+    db: Database,
+    *,
+    media_root: Path,
+    eval_size: int = 300,
+    progress: Callable[[int], None] | None = None,
+) -> DemoInfo:
+    """Render the digits under ``media_root`` and create the digits project once."""
+    with db.read() as conn:
+        exists = store_projects.by_slug(conn, DIGITS_SLUG) is not None
+    if exists:
+        return DemoInfo(slug=DIGITS_SLUG, username=ADMIN, password=None, n_pool=0, n_eval=0)
+    images = render_digits(media_root / "sklearn-digits")
+    order = np.random.default_rng(7).permutation(len(images))
+    password = secrets.token_urlsafe(9)
+    with db.read() as conn:
+        have_admin = store_users.by_name(conn, ADMIN) is not None
+    admin = None if have_admin else accounts.create_user(db, ADMIN, password, is_admin=True)
+    projects.create_project(db, DIGITS_SLUG, DIGITS_SCHEMA, actor=admin)
+    ctx = projects.system_context(db, DIGITS_SLUG)
+    rows = [{"id": f"d{i}", "image": images[i][0], "digit": images[i][1]} for i in order]
+    common = {"fmt": "jsonl", "text_field": "image", "id_field": "id", "progress": progress}
+    ev = imports.import_items(
+        db,
+        ctx,
+        _jsonl(rows[:eval_size]),
+        filename="digits-eval.jsonl",
+        label_field="digit",
+        split="eval",
+        media_roots=(media_root,),
+        **common,  # type: ignore[arg-type]
+    )
+    po = imports.import_items(
+        db,
+        ctx,
+        _jsonl([{"id": r["id"], "image": r["image"]} for r in rows[eval_size:]]),
+        filename="digits-pool.jsonl",
+        split="pool",
+        media_roots=(media_root,),
+        **common,  # type: ignore[arg-type]
+    )
+    return DemoInfo(
+        slug=DIGITS_SLUG,
+        username=ADMIN,
+        password=password if admin else None,
+        n_pool=po.n_items,
+        n_eval=ev.n_items,
+    )

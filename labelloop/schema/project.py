@@ -13,8 +13,11 @@ from labelloop.errors import SchemaError
 from labelloop.kinds import kind
 from labelloop.schema.settings import parse_settings
 
-SUPPORTED_DATA_TYPES: tuple[str, ...] = ("text",)
-"""Data types a project may declare; later work adds image and table here."""
+SUPPORTED_DATA_TYPES: tuple[str, ...] = ("text", "image")
+"""Data types a project may declare; later work adds table, audio and html here."""
+
+DEFAULT_FEATURIZERS: Mapping[str, str] = {"image": "pixels"}
+"""The featurizer a data type gets when its schema's settings name none (text: tfidf)."""
 
 CHOICE_TYPES: tuple[str, ...] = ("choice", "multi_choice")
 """Control types whose labels a model can learn, so one of them is the project's target."""
@@ -144,8 +147,18 @@ def parse_schema(source: str | bytes | Mapping[str, Any]) -> ProjectSchema:
         data_field=data_field,
         controls=_controls(doc.get("controls")),
         guideline=guideline,
-        settings=parse_settings(doc.get("settings")),
+        settings=parse_settings(_with_default_featurizer(doc.get("settings"), data_type)),
     )
+
+
+def _with_default_featurizer(raw: Any, data_type: str) -> Any:
+    """The ``settings:`` block with the data type's default featurizer when it names none."""
+    default = DEFAULT_FEATURIZERS.get(data_type)
+    if default is None or (isinstance(raw, Mapping) and "featurizer" in raw):
+        return raw
+    if raw is None:
+        return {"featurizer": default}
+    return {**raw, "featurizer": default} if isinstance(raw, Mapping) else raw
 
 
 def _load(source: str | bytes) -> Any:

@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from labelloop import __version__
 from labelloop.config import Settings
 from labelloop.errors import AuthenticationFailed, LabelloopError
+from labelloop.server.api import media as media_api
 from labelloop.server.api import projects, tasks, users
 from labelloop.server.api import quality as quality_api
 from labelloop.server.api import review as review_api
@@ -70,7 +71,9 @@ def create_app(
     app = FastAPI(title="labelloop", version=__version__, lifespan=lifespan)
     app.state.db = database
     app.state.settings = settings
-    app.state.features = FeatureCache(settings.features_dir)  # shared by learner and search
+    app.state.features = FeatureCache(
+        settings.features_dir, media_roots=settings.media_root_paths
+    )  # shared by learner and search
     app.state.sessions = Sessions(settings.secret(), max_age_s=settings.session_max_age_s)
     app.state.templates = Jinja2Templates(directory=str(WEB / "templates"))
     app.mount("/static", StaticFiles(directory=str(WEB / "static")), name="static")
@@ -80,6 +83,7 @@ def create_app(
         tasks.router,
         review_api.router,
         search_api.router,
+        media_api.router,
         quality_api.router,
         pages.router,
     ):

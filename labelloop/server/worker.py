@@ -19,6 +19,7 @@ def spawn_worker(settings: Settings) -> subprocess.Popen[bytes]:
     env = dict(os.environ)
     env["LABELLOOP_HOME"] = str(settings.home)
     env["LABELLOOP_DATABASE_URL"] = settings.db_url
+    env["LABELLOOP_MEDIA_ROOTS"] = os.pathsep.join(str(p) for p in settings.media_root_paths)
     return subprocess.Popen(
         [sys.executable, "-m", "labelloop", "worker", "--parent-pid", str(os.getpid())],
         env=env,

@@ -89,10 +89,33 @@ def save_round(
     return mv_id
 
 
-def prune_queues(conn: Connection, *, project_id: int, keep: int) -> None:
-    """Drop the queues of older model versions (after the new one is committed and served)."""
+def append_queue(
+    conn: Connection, *, project_id: int, model_version_id: int, rows: Sequence[dict[str, Any]]
+) -> None:
+    """Add lower-ranked entries to a queue already being served."""
+    conn.execute(
+        queue_entry.insert(),
+        [dict(row, model_version_id=model_version_id, project_id=project_id) for row in rows],
+    )
+
+
+def old_queues(conn: Connection, *, project_id: int, keep: int) -> list[tuple[int, int]]:
+    """The queues of a project other than ``keep``: (model version id, highest rank)."""
+    q = (
+        select(queue_entry.c.model_version_id, func.max(queue_entry.c.rank))
+        .where(queue_entry.c.project_id == project_id, queue_entry.c.model_version_id != keep)
+        .group_by(queue_entry.c.model_version_id)
+    )
+    return [(int(mv), int(top)) for mv, top in conn.execute(q)]
+
+
+def prune_queue(conn: Connection, model_version_id: int, *, ranks: tuple[int, int]) -> None:
+    """Drop the entries of an old queue whose rank is in ``[start, stop)``."""
+    start, stop = ranks
     conn.execute(
         delete(queue_entry).where(
-            queue_entry.c.project_id == project_id, queue_entry.c.model_version_id != keep
+            queue_entry.c.model_version_id == model_version_id,
+            queue_entry.c.rank >= start,
+            queue_entry.c.rank < stop,
         )
     )

@@ -149,10 +149,13 @@ class FeatureCache:
     ----------
     root : Path, optional
         The data dir's ``features`` folder; without it per-item rows are kept in memory only.
+    media_roots : sequence of Path
+        Where image items' files are read from (settings ``media_root_paths``).
     """
 
-    def __init__(self, root: Path | None = None) -> None:
+    def __init__(self, root: Path | None = None, *, media_roots: Sequence[Path] = ()) -> None:
         self.root = root
+        self.media_roots = tuple(media_roots)
         self._memory: dict[tuple[int, str], Features] = {}
         self._rows: dict[int, tuple[list[int], list[dict[str, Any]]]] = {}
         self._files: dict[tuple[int, str], FeatureFiles] = {}

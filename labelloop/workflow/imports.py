@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import BinaryIO
 
+from labelloop.domain import ItemIn
 from labelloop.errors import ImportFormatError, LabelloopError, SchemaError
 from labelloop.govern.permissions import Permission
 from labelloop.ingest import content_hash, make_importer
+from labelloop.ingest.images import ImageFolderImporter
+from labelloop.ingest.media import file_hash, resolve_media, root_of
 from labelloop.schema import label_value
 from labelloop.store import audit
 from labelloop.store import items as store_items
@@ -42,12 +46,98 @@ def import_items(
     label_field: str | None = None,
     split: str = "pool",
     progress: Callable[[int], None] | None = None,
+    media_roots: Sequence[Path] = (),
 ) -> ImportReport:
-    """Stream ``source`` into the project in one transaction; the first bad record aborts it."""
+    """Stream ``source`` into the project in one transaction; the first bad record aborts it.
+
+    In an image project ``text_field`` names the field holding each image's path under one of
+    ``media_roots``.
+    """
     ctx.require(Permission.IMPORT)
+    importer = make_importer(fmt, text_field=text_field, id_field=id_field, label_field=label_field)
+    return _import_records(
+        db,
+        ctx,
+        importer.read(source),
+        fmt=fmt,
+        filename=filename,
+        path_field=text_field,
+        label_field=label_field,
+        split=split,
+        progress=progress,
+        media_roots=media_roots,
+    )
+
+
+def import_folder(
+    db: Database,
+    ctx: ProjectContext,
+    folder: Path,
+    *,
+    media_roots: Sequence[Path],
+    labels_from_folders: bool = False,
+    split: str = "pool",
+    progress: Callable[[int], None] | None = None,
+) -> ImportReport:
+    """Import every image under ``folder``, which must lie under a media root; nothing is copied."""
+    ctx.require(Permission.IMPORT)
+    if ctx.schema.data_type != "image":
+        raise LabelloopError(
+            f"project '{ctx.slug}' holds {ctx.schema.data_type} items; "
+            "a folder can only be imported into an image project"
+        )
+    if not folder.is_dir():
+        raise LabelloopError(f"no folder at {folder}")
+    root = root_of(folder, media_roots)
+    importer = ImageFolderImporter(
+        folder=folder, root=root, labels_from_folders=labels_from_folders
+    )
+    return _import_records(
+        db,
+        ctx,
+        importer.read(),
+        fmt=importer.format,
+        filename=folder.name or str(folder),
+        path_field=None,
+        label_field="folder" if labels_from_folders else None,
+        split=split,
+        progress=progress,
+        media_roots=(root,),
+    )
+
+
+def _image_payload(
+    record: ItemIn, *, path_field: str | None, roots: Sequence[Path]
+) -> tuple[dict[str, object], str]:
+    """An image record's payload and the hash of its file's bytes, the path checked under roots."""
+    relative = record.payload.get("image", record.payload.get("text"))
+    where = f"'{relative}': " if path_field is None else ""
+    try:
+        found, _ = resolve_media(str(relative), roots)
+    except LabelloopError as exc:
+        raise ImportFormatError(
+            line=record.line, field=path_field, reason=where + exc.message
+        ) from None
+    return {"image": str(relative)}, file_hash(found)
+
+
+def _import_records(
+    db: Database,
+    ctx: ProjectContext,
+    records: Iterable[ItemIn],
+    *,
+    fmt: str,
+    filename: str,
+    path_field: str | None,
+    label_field: str | None,
+    split: str,
+    progress: Callable[[int], None] | None,
+    media_roots: Sequence[Path],
+) -> ImportReport:
+    """Write validated records in one transaction; duplicates (by content) are skipped."""
     if split not in SPLITS:
         raise LabelloopError(f"split '{split}' is not one of {', '.join(SPLITS)}")
-    importer = make_importer(fmt, text_field=text_field, id_field=id_field, label_field=label_field)
+    images = ctx.schema.data_type == "image"
     target = ctx.schema.target
     n_items = n_labeled = 0
     duplicates: list[int] = []
@@ -89,8 +179,11 @@ def import_items(
             rows.clear()
             labels.clear()
 
-        for record in importer.read(source):
-            digest = content_hash(record.payload["text"])
+        for record in records:
+            if images:
+                payload, digest = _image_payload(record, path_field=path_field, roots=media_roots)
+            else:
+                payload, digest = dict(record.payload), content_hash(record.payload["text"])
             if digest in seen:
                 duplicates.append(record.line)
                 continue
@@ -108,7 +201,7 @@ def import_items(
                 {
                     "project_id": ctx.id,
                     "external_id": record.external_id,
-                    "payload": dict(record.payload),
+                    "payload": payload,
                     "meta": dict(record.metadata),
                     "split": split,
                     "content_hash": digest,

@@ -29,6 +29,7 @@ from labelloop.store import tasks as store_tasks
 from labelloop.store.db import Database
 from labelloop.store.users import now
 from labelloop.workflow.features import FeatureCache
+from labelloop.workflow.media import absolute_payloads
 from labelloop.workflow.projects import ProjectContext, system_context
 
 log = logging.getLogger("labelloop.learner")
@@ -38,6 +39,8 @@ SCAN_EVERY = 10  # rounds between scans of the labeled set for likely label erro
 TRAINING_LOCKS = 3 << 40  # one lock per project: a single learner trains it at a time
 FEATURE_SLICE_S = 10.0  # embeddings computed per learner pass, so other projects get their turn
 FALLBACK_FEATURIZER = "tfidf"
+QUEUE_SLICE = 500  # queue entries written or deleted per transaction (a few ms of writer lock)
+WRITE_PAUSE_S = 0.002  # between slices, so waiting annotators' writes get the lock first
 __all__ = ["FeatureCache", "Learner", "due", "prepare_features", "train"]
 
 
@@ -205,7 +208,10 @@ def train(
 
     def load() -> dict[int, Any]:
         with db.read() as conn:
-            return store_learning.payloads_of(conn, ctx.id)
+            payloads = store_learning.payloads_of(conn, ctx.id)
+        if ctx.schema.data_type == "image":
+            return absolute_payloads(payloads, cache.media_roots)
+        return payloads
 
     rows = cache.with_payloads(ctx.id, [int(r["id"]) for r in pool_rows + eval_rows], load)
     features, featurizer, feature_problem = _features(ctx, cache, rows, wait=wait_for_features)
@@ -274,6 +280,7 @@ def train(
         }
         for rank, row in enumerate(result.selection.indices.tolist())
     ]
+    relabel = _relabel_rows(result.relabel, pool.item_ids)
     stopping = {
         "cold_start": result.cold_start,
         "stop_set": [int(i) for i in stop_ids],
@@ -289,7 +296,7 @@ def train(
         ],
         "stop_recommended": any(d.stop for d in decisions),
         "features": {"wanted": settings.featurizer, "used": featurizer, "problem": feature_problem},
-        "relabel": _relabel_rows(result.relabel, pool.item_ids),
+        "relabel": relabel,
     }
     with db.write(project_id=ctx.id) as conn:
         mv_id = store_learning.save_round(
@@ -307,9 +314,9 @@ def train(
                 "stopping": stopping,
                 "train_seconds": time.perf_counter() - started,
             },
-            queue=queue,
+            queue=queue[:QUEUE_SLICE],
         )
-        relabel_flagged = _flag_relabel(conn, ctx, stopping["relabel"])
+        relabel_flagged = _flag_relabel(conn, ctx, relabel)
         audit.record(
             db,
             conn,
@@ -324,12 +331,35 @@ def train(
                 "relabel_flagged": relabel_flagged,
             },
         )
-    # Old queues leave in a second transaction: deleting them while the new one is swapped in
-    # would row-lock the entries annotators are being served from.
-    with db.write() as conn:
-        store_learning.prune_queues(conn, project_id=ctx.id, keep=mv_id)
+    _finish_queues(db, ctx.id, mv_id, queue[QUEUE_SLICE:])
     log.info("project %s: model version %s (%s labels)", ctx.slug, version, n_train)
     return version
+
+
+def _finish_queues(db: Database, project_id: int, mv_id: int, rest: list[Any]) -> None:
+    """Append the rest of the new queue, then drop the old queues, a slice per transaction.
+
+    Serving waits for every write (on SQLite, on the event loop): writing or deleting a
+    20,000-entry queue at once held the writer lock for ~300 ms and stalled every annotator's
+    request for that long. Serving switched to the new queue with its best entries already;
+    the lower ranks arrive well before anyone reaches them.
+    """
+    for start in range(0, len(rest), QUEUE_SLICE):
+        with db.write() as conn:
+            store_learning.append_queue(
+                conn,
+                project_id=project_id,
+                model_version_id=mv_id,
+                rows=rest[start : start + QUEUE_SLICE],
+            )
+        time.sleep(WRITE_PAUSE_S)
+    with db.read() as conn:
+        old = store_learning.old_queues(conn, project_id=project_id, keep=mv_id)
+    for old_id, top in old:
+        for start in range(0, top + 1, QUEUE_SLICE):
+            with db.write() as conn:
+                store_learning.prune_queue(conn, old_id, ranks=(start, start + QUEUE_SLICE))
+            time.sleep(WRITE_PAUSE_S)
 
 
 def _queue_length(setting: int, history: list[Any], *, n_labeled: int) -> int:

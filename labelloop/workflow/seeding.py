@@ -112,9 +112,14 @@ def _like(
         origin = store_seeds.find_item(conn, project_id=ctx.id, item_id=like)
         if origin is None:
             raise NotFound(f"no item {like} in project '{ctx.slug}'")
-        rows = store_learning.items_of(conn, ctx.id, "pool")
+        rows: list[Any] = store_learning.items_of(conn, ctx.id, "pool")
         n_pool = len(rows)
         rows += store_learning.items_of(conn, ctx.id, "eval")
+    if ctx.schema.data_type == "image":  # files are read only through the media-root check
+        from labelloop.workflow.media import absolute_payloads
+
+        found = absolute_payloads({int(r["id"]): r["payload"] for r in rows}, cache.media_roots)
+        rows = [{"id": r["id"], "label": r["label"], "payload": found[int(r["id"])]} for r in rows]
     wanted = ctx.settings.featurizer
     features = None
     if caches_per_item(wanted):  # only embeddings already computed: a search never waits

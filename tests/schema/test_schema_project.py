@@ -149,7 +149,7 @@ def test_yaml_number_hotkeys_mean_digit_keys() -> None:
         (schema_with(type=None), "controls[0].type: required; one of choice, multi_choice"),
         (
             {"name": "P", "data": {"type": "video"}, "controls": []},
-            "data.type: 'video' is not one of text",
+            "data.type: 'video' is not one of text, image",
         ),
         ({"name": "P", "controls": []}, "controls: must be a non-empty list of controls"),
         ({"name": "P"}, "controls: must be a non-empty list of controls"),

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import PurePath
 from typing import Annotated, Any, BinaryIO, cast
 
-from fastapi import APIRouter, File, Form, Query, UploadFile
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import StreamingResponse
 
 from labelloop.errors import LabelloopError
@@ -77,6 +77,7 @@ def set_member(slug: str, body: MemberIn, db: DbDep, user: CurrentUser) -> dict[
 @router.post("/{slug}/imports", status_code=201)
 def import_file(
     slug: str,
+    request: Request,
     db: DbDep,
     user: CurrentUser,
     file: Annotated[UploadFile, File()],
@@ -102,6 +103,7 @@ def import_file(
         id_field=id_field or None,
         label_field=label_field or None,
         split=split,
+        media_roots=request.app.state.settings.media_root_paths,  # image paths are checked
     )
     return {
         "batch_id": report.batch_id,

@@ -191,6 +191,19 @@
     return typeof value === "string" ? value : JSON.stringify(value);
   }
 
+  // Image items: an <img> from the item's media URL (served only from the media roots).
+  function renderItem(item) {
+    if (!(schema.data && schema.data.type === "image")) {
+      el.text.textContent = itemText(item);
+      return;
+    }
+    const img = document.createElement("img");
+    img.className = "item-image";
+    img.src = base + "/items/" + encodeURIComponent(item.id) + "/media";
+    img.alt = item.external_id ? String(item.external_id) : "item " + item.id;
+    el.text.replaceChildren(img);
+  }
+
   function renderMeta(metadata) {
     el.meta.replaceChildren();
     const entries = Object.entries(metadata || {}).slice(0, 12);
@@ -303,7 +316,7 @@
     delete app.dataset.annotationId;
     const item = task.item || {};
     el.itemId.textContent = item.external_id ? String(item.external_id) : "#" + item.id;
-    el.text.textContent = itemText(item);
+    renderItem(item);
     renderMeta(item.metadata);
     renderSuggestion(task.suggestion, "Model suggests");
     renderWhy(task.selection);
@@ -325,7 +338,7 @@
     app.dataset.annotationId = String(annotation.annotation_id);
     const item = annotation.item || {};
     el.itemId.textContent = item.external_id ? String(item.external_id) : "#" + item.id;
-    el.text.textContent = itemText(item);
+    renderItem(item);
     renderMeta(item.metadata);
     renderSuggestion(annotation.suggestion, "Model suggested");
     el.why.hidden = true;

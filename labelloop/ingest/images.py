@@ -1,0 +1,46 @@
+"""Image folders: every JPEG/PNG/WebP file under a folder, optionally labeled by its subfolder."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO, ClassVar
+
+from labelloop.domain import ItemIn
+from labelloop.ingest.media import IMAGE_SUFFIXES
+
+
+class ImageFolderImporter:
+    """Walks ``folder`` recursively in name order; payloads hold the path relative to ``root``.
+
+    ``root`` is the media root the folder lies under (see :func:`labelloop.ingest.media.root_of`);
+    nothing is copied. With ``labels_from_folders`` a file's label is the name of the folder it
+    sits in directly below ``folder`` (files at the top level come unlabeled). Record numbers
+    (``ItemIn.line``) count image files in that order; the path is the item's external id.
+    """
+
+    format: ClassVar[str] = "folder"
+
+    def __init__(self, *, folder: Path, root: Path, labels_from_folders: bool = False) -> None:
+        self.folder = folder
+        self.root = root
+        self.labels_from_folders = labels_from_folders
+
+    def read(self, source: BinaryIO | None = None) -> Iterator[ItemIn]:
+        """Yield one ItemIn per image file; ``source`` is unused (the folder is the source)."""
+        top = self.folder.resolve()
+        files = sorted(
+            p for p in top.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and not p.is_dir()
+        )
+        for number, path in enumerate(files, 1):
+            relative = path.relative_to(self.root).as_posix()
+            label = None
+            inner = path.relative_to(top).parts
+            if self.labels_from_folders and len(inner) >= 2:
+                label = inner[0]
+            yield ItemIn(
+                line=number,
+                payload={"image": relative},
+                external_id=path.relative_to(top).as_posix(),
+                label=label,
+            )

@@ -1,0 +1,99 @@
+"""Media files under configured roots: the one place a stored path becomes a file on disk.
+
+A stored path is relative to a media root. It is refused when it is absolute, climbs with
+``..``, resolves (through symlinks) outside its root, or is not a JPEG, PNG or WebP file by both
+its suffix and its first bytes. Nothing is ever read from a path a client sent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from pathlib import Path, PurePosixPath, PureWindowsPath
+
+from labelloop.errors import LabelloopError, NotFound
+
+IMAGE_SUFFIXES: dict[str, str] = {
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".png": "image/png",
+    ".webp": "image/webp",
+}
+"""Image file suffixes served and imported, with the content type each should hold."""
+
+
+def sniff_image(head: bytes) -> str | None:
+    """The content type the first bytes of a file announce (JPEG, PNG, WebP), else ``None``."""
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+def check_relative(path: str) -> PurePosixPath:
+    """``path`` as a clean relative path, or a LabelloopError saying why it is refused."""
+    if not isinstance(path, str) or not path.strip():
+        raise LabelloopError("media path: must be a non-empty string")
+    if "\x00" in path or "\\" in path:
+        raise LabelloopError(f"media path '{path[:200]}': contains a NUL or a backslash")
+    pure = PurePosixPath(path)
+    if pure.is_absolute() or PureWindowsPath(path).drive:
+        raise LabelloopError(f"media path '{path[:200]}': absolute paths are refused")
+    if ".." in pure.parts:
+        raise LabelloopError(f"media path '{path[:200]}': '..' is refused")
+    if pure.suffix.lower() not in IMAGE_SUFFIXES:
+        known = ", ".join(IMAGE_SUFFIXES)
+        raise LabelloopError(f"media path '{path[:200]}': not an image file ({known})")
+    return pure
+
+
+def resolve_media(path: str, roots: Sequence[Path]) -> tuple[Path, str]:
+    """The file a stored path names under the first root holding it, and its content type.
+
+    Raises
+    ------
+    LabelloopError
+        The path is refused (absolute, ``..``, out of its root by a symlink, not an image).
+    NotFound
+        No root holds the file.
+    """
+    relative = check_relative(path)
+    for root in roots:
+        base = Path(root).resolve()
+        found = (base / relative).resolve()
+        if not found.is_relative_to(base):
+            raise LabelloopError(f"media path '{path[:200]}': resolves outside the media root")
+        if not found.is_file():
+            continue
+        with found.open("rb") as file:
+            kind = sniff_image(file.read(16))
+        if kind is None:
+            raise LabelloopError(f"media path '{path[:200]}': not a JPEG, PNG or WebP file")
+        return found, kind
+    raise NotFound(f"media path '{path[:200]}': no such file under the media roots")
+
+
+def root_of(folder: Path, roots: Sequence[Path]) -> Path:
+    """The media root ``folder`` lies under (resolved), or an error naming the roots."""
+    target = folder.resolve()
+    for root in roots:
+        base = Path(root).resolve()
+        if target.is_relative_to(base):
+            return base
+    shown = ", ".join(str(r) for r in roots) or "(none)"
+    raise LabelloopError(
+        f"'{folder}' is not under a media root; move it under one of: {shown} "
+        "(or add its parent to LABELLOOP_MEDIA_ROOTS)"
+    )
+
+
+def file_hash(path: Path) -> str:
+    """Hex sha256 of a file's bytes, so the same image imported twice is a duplicate."""
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        for chunk in iter(lambda: file.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

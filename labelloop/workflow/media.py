@@ -1,0 +1,50 @@
+"""Item media: the file behind an image item, found only under the configured media roots."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from labelloop.errors import LabelloopError, NotFound
+from labelloop.govern.permissions import Permission
+from labelloop.ingest.media import resolve_media
+from labelloop.store import items as store_items
+from labelloop.store.db import Database
+from labelloop.workflow.projects import ProjectContext
+
+log = logging.getLogger("labelloop.media")
+
+
+def item_media(
+    db: Database, ctx: ProjectContext, item_id: int, *, roots: Sequence[Path]
+) -> tuple[Path, str]:
+    """The file of an image item of this project and its content type (refused paths: 4xx)."""
+    ctx.require(Permission.VIEW_PROJECT)
+    with db.read() as conn:
+        row = store_items.get_item(conn, project_id=ctx.id, item_id=item_id)
+    if row is None or ctx.schema.data_type != "image":
+        raise NotFound(f"no image item {item_id} in project '{ctx.slug}'")
+    payload = row["payload"] or {}
+    return resolve_media(str(payload.get("image") or ""), roots)
+
+
+def absolute_payloads(
+    payloads: Mapping[int, Mapping[str, Any]], roots: Sequence[Path]
+) -> dict[int, dict[str, Any]]:
+    """Image payloads with the checked absolute file path; a refused or missing file gives None.
+
+    The featurizer then reads only files that passed the same root check as serving, and an
+    image that vanished becomes a blank row instead of failing the round.
+    """
+    out: dict[int, dict[str, Any]] = {}
+    for item_id, payload in payloads.items():
+        try:
+            found, _ = resolve_media(str(payload.get("image") or ""), roots)
+        except LabelloopError as exc:
+            log.warning("item %s: %s", item_id, exc.message)
+            out[item_id] = {"image": None}
+        else:
+            out[item_id] = {"image": str(found)}
+    return out

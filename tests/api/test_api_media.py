@@ -1,0 +1,153 @@
+"""Image serving: members get a file from a media root; hostile paths and outsiders get 4xx."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from tests.conftest import Lab
+
+SLUG = "pics"
+IMAGE_SCHEMA = {
+    "name": "Pictures",
+    "data": {"type": "image", "field": "image"},
+    "controls": [{"name": "kind", "type": "choice", "labels": ["cat", "dog"], "target": True}],
+}
+
+
+def _png(shade: int) -> bytes:
+    out = io.BytesIO()
+    Image.new("L", (4, 4), shade).save(out, format="PNG")
+    return out.getvalue()
+
+
+def _plant(lab: Lab, project_id: int, payloads: list[dict[str, Any]]) -> list[int]:
+    """Items written straight to the store, past the import checks (a hostile or stale row)."""
+    from labelloop.store import items as store_items
+
+    with lab.db.write(project_id=project_id) as conn:
+        batch = store_items.insert_batch(
+            conn,
+            project_id=project_id,
+            user_id=None,
+            filename="planted",
+            format="jsonl",
+            split="pool",
+            n_items=0,
+            n_labeled=0,
+            n_duplicates=0,
+        )
+        rows = [
+            {
+                "project_id": project_id,
+                "external_id": f"p{i}",
+                "payload": p,
+                "meta": {},
+                "split": "pool",
+                "content_hash": f"planted-{i}",
+                "import_batch_id": batch,
+            }
+            for i, p in enumerate(payloads)
+        ]
+        return store_items.insert_items(conn, rows)
+
+
+@pytest.fixture
+def media_api(sqlite_lab: Lab, tmp_path: Path) -> Iterator[tuple[Any, dict[str, int], Path]]:
+    from fastapi.testclient import TestClient
+
+    from labelloop.config import get_settings
+    from labelloop.server.app import create_app
+    from labelloop.workflow import imports, projects
+    from labelloop.workflow.accounts import create_token
+
+    lab = sqlite_lab
+    media = tmp_path / "media"
+    (media / "set").mkdir(parents=True)
+    (media / "set" / "cat.png").write_bytes(_png(10))
+    (media / "set" / "renamed.png").write_text("just text\n")
+    (tmp_path / "outside.png").write_bytes(_png(200))
+    (media / "set" / "link.png").symlink_to(tmp_path / "outside.png")
+    projects.create_project(lab.db, SLUG, IMAGE_SCHEMA, actor=lab.admin)
+    ctx = lab.ctx(SLUG, lab.admin)
+    body = json.dumps({"id": "c1", "image": "set/cat.png"}) + "\n"
+    imports.import_items(
+        lab.db,
+        ctx,
+        io.BytesIO(body.encode()),
+        fmt="jsonl",
+        filename="pics.jsonl",
+        text_field="image",
+        id_field="id",
+        media_roots=(media,),
+    )
+    hostile = ["../../etc/passwd", "/etc/passwd", "set/link.png", "set/renamed.png"]
+    planted = _plant(lab, ctx.id, [{"image": h} for h in hostile])
+    ids = {"cat": 1, **dict(zip(hostile, planted, strict=True))}
+    lab.member(SLUG, "annotator", "annotator")
+    lab.user("outsider")
+    tokens = {n: create_token(lab.db, n) for n in ("admin", "annotator", "outsider")}
+    settings = get_settings(home=tmp_path, secret_key="test", media_roots=str(media))
+    app = create_app(settings, db=lab.db, learner=False)
+    with TestClient(app) as client:
+        yield client, ids, tokens  # type: ignore[misc]
+
+
+def _get(client: Any, tokens: Any, who: str, item_id: int) -> Any:
+    return client.get(
+        f"/api/projects/{SLUG}/items/{item_id}/media",
+        headers={"Authorization": f"Bearer {tokens[who]}"},
+    )
+
+
+def test_a_member_gets_the_image_with_its_type(media_api: Any) -> None:
+    client, ids, tokens = media_api
+    got = _get(client, tokens, "annotator", ids["cat"])
+    assert got.status_code == 200
+    assert got.headers["content-type"] == "image/png"
+    assert got.headers["cache-control"].startswith("private")
+    assert got.content == _png(10)
+
+
+def test_a_non_member_learns_nothing(media_api: Any) -> None:
+    client, ids, tokens = media_api
+    got = _get(client, tokens, "outsider", ids["cat"])
+    assert got.status_code == 404
+    assert got.json()["error"] == "NotFound"
+    assert client.get(f"/api/projects/{SLUG}/items/{ids['cat']}/media").status_code == 401
+
+
+@pytest.mark.parametrize(
+    "hostile", ["../../etc/passwd", "/etc/passwd", "set/link.png", "set/renamed.png"]
+)
+def test_hostile_stored_paths_are_refused_with_json(media_api: Any, hostile: str) -> None:
+    client, ids, tokens = media_api
+    got = _get(client, tokens, "admin", ids[hostile])
+    assert 400 <= got.status_code < 500
+    assert got.headers["content-type"].startswith("application/json")
+    assert "detail" in got.json()
+    assert b"root:" not in got.content
+
+
+def test_an_unknown_item_is_not_found(media_api: Any) -> None:
+    client, _, tokens = media_api
+    assert _get(client, tokens, "admin", 999_999).status_code == 404
+
+
+def test_an_uploaded_jsonl_of_image_paths_is_checked_under_the_roots(media_api: Any) -> None:
+    client, _, tokens = media_api
+    body = json.dumps({"image": "set/cat.png"}) + "\n" + json.dumps({"image": "../x.png"})
+    got = client.post(
+        f"/api/projects/{SLUG}/imports",
+        headers={"Authorization": f"Bearer {tokens['admin']}"},
+        files={"file": ("more.jsonl", (body + "\n").encode(), "application/x-ndjson")},
+        data={"text_field": "image"},
+    )
+    assert got.status_code == 422
+    assert got.json()["detail"].startswith("line 2, field 'image'")

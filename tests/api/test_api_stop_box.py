@@ -1,0 +1,75 @@
+"""The project page's stop box says how many labels more would change the model, and how many
+labels the model wants re-checked."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.responses import Response
+
+from labelloop.workflow import status, tasks
+
+SLUG = "sent"
+
+
+class Page:
+    def __init__(self, lab: Any, client: Any, app: Any) -> None:
+        self.lab, self.client, self.app = lab, client, app
+
+    def html(self) -> str:
+        response = Response()
+        self.app.state.sessions.issue(response, self.lab.admin.id)
+        cookie = response.headers["set-cookie"].split(";", 1)[0]
+        page = self.client.get(f"/p/{SLUG}", headers={"cookie": cookie})
+        assert page.status_code == 200
+        return " ".join(page.text.split())
+
+
+@pytest.fixture
+def page(sqlite_lab: Any, tmp_path: Path) -> Iterator[Page]:
+    from fastapi.testclient import TestClient
+
+    from labelloop.config import get_settings
+    from labelloop.server.app import create_app
+
+    app = create_app(
+        get_settings(home=tmp_path, secret_key="test"), db=sqlite_lab.db, learner=False
+    )
+    with TestClient(app, follow_redirects=False) as client:
+        yield Page(sqlite_lab, client, app)
+
+
+def _label(lab: Any, ann: Any, *, n: int, flip_every: int = 0) -> None:
+    for k in range(n):
+        task = tasks.next_task(lab.db, ann)
+        assert task is not None
+        label = lab.truth(task["item"]["data"]["text"])
+        if flip_every and k % flip_every == flip_every - 1:
+            label = lab.classes[(lab.classes.index(label) + 1) % 3]
+        tasks.submit(lab.db, ann, task["assignment_id"], {"sentiment": label}, active_ms=4000)
+
+
+def test_stop_box_shows_the_more_labels_estimate_and_the_labels_to_recheck(page: Page) -> None:
+    lab = page.lab
+    ctx = lab.project(SLUG)
+    lab.import_rows(ctx, lab.rows(120))
+    lab.train(ctx)
+    assert "more labels would change the model" not in page.html()  # cold start: no estimate
+    ann = lab.member(SLUG, "ann", "annotator")
+    for n in (3, 3, 3):
+        _label(lab, ann, n=n)
+        lab.train(ctx)
+    more = status.status(lab.db, ctx)["model"]["more_labels"]
+    assert more is not None
+    html = page.html()
+    assert f"~{more:,} more labels would change the model." in html
+    assert "flagged for a second look" not in html
+
+    _label(lab, ann, n=40, flip_every=8)
+    lab.train(ctx)
+    n = status.status(lab.db, ctx)["model"]["relabel_suggestions"]
+    assert n >= 3
+    assert f"{n} labels the model contradicts are flagged for a second look" in page.html()

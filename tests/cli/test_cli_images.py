@@ -1,0 +1,55 @@
+"""`labelloop import SLUG FOLDER/`: an image folder under a media root, labeled by subfolder."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from labelloop.cli import app
+
+SCHEMA = {
+    "name": "Pets",
+    "data": {"type": "image", "field": "path"},
+    "controls": [{"name": "pet", "type": "choice", "labels": ["cat", "dog"], "target": True}],
+}
+
+
+@pytest.fixture
+def cli(tmp_path: Path, no_labelloop_env: None) -> Any:
+    env = {"LABELLOOP_HOME": str(tmp_path / "home"), "COLUMNS": "200"}
+
+    def run(*args: str, code: int = 0) -> Any:
+        result = CliRunner().invoke(app, list(args), env=env)
+        assert result.exit_code == code, (args, result.output, result.exception)
+        return result
+
+    return run
+
+
+def _png(path: Path, shade: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.full((6, 6), shade, dtype=np.uint8), mode="L").save(path, format="PNG")
+
+
+def test_import_a_folder_with_labels_from_subfolders(cli: Any, tmp_path: Path) -> None:
+    schema = tmp_path / "pets.json"
+    schema.write_text(json.dumps(SCHEMA))
+    cli("init")
+    cli("projects", "create", "pets", "--schema", str(schema))
+    folder = tmp_path / "home" / "media" / "pets"
+    _png(folder / "cat" / "a.png", 10)
+    _png(folder / "dog" / "b.png", 200)
+    (folder / "dog" / "c.png").write_bytes((folder / "cat" / "a.png").read_bytes())
+    done = cli("import", "pets", str(folder), "--labels-from-folders", "--json")
+    assert json.loads(done.output)["items"] == 2
+    assert json.loads(done.output)["labeled"] == 2
+    assert json.loads(done.output)["duplicates"] == 1
+    _png(tmp_path / "elsewhere" / "x.png", 90)
+    refused = cli("import", "pets", str(tmp_path / "elsewhere"), code=1)
+    assert "not under a media root" in refused.output

@@ -1,0 +1,111 @@
+"""Image classification in real Chromium: the digits demo served, digits labeled by keyboard."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import (
+    PASSWORD,
+    USERNAME,
+    _env,
+    _free_port,
+    _wait_healthy,
+    run_cli,
+)
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def digits_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`labelloop demo --dataset digits` on a fresh data dir, with alice as site admin."""
+    home = tmp_path_factory.mktemp("labelloop-digits")
+    run_cli(home, "init")
+    run_cli(home, "users", "add", USERNAME, "--admin", "--password-stdin", stdin=PASSWORD + "\n")
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = home / "demo.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "labelloop", "demo", "--dataset", "digits", "--no-browser"]
+            + ["--port", str(port)],
+            env=_env(home),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        _wait_healthy(url, proc, log)
+        assert len(list((home / "media" / "sklearn-digits").glob("*.png"))) == 1797
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _wait_image(page: Any, *, other_than: str = "") -> dict[str, Any]:
+    """Wait for a new leased item whose image has loaded; its assignment, alt text and size."""
+    page.wait_for_function(
+        """(prev) => {
+            const app = document.getElementById('label-app');
+            const img = document.querySelector('#item-text img.item-image');
+            return app.dataset.state === 'task' && app.dataset.assignmentId !== prev
+                && img && img.complete && img.naturalWidth > 0;
+        }""",
+        arg=other_than,
+        timeout=30000,
+    )
+    return page.evaluate(
+        """() => {
+            const img = document.querySelector('#item-text img.item-image');
+            return {
+                assignment: document.getElementById('label-app').dataset.assignmentId,
+                alt: img.alt,
+                width: img.naturalWidth,
+                id: document.getElementById('item-id').textContent,
+                src: img.getAttribute('src'),
+            };
+        }"""
+    )
+
+
+def test_label_digit_images_by_keyboard(
+    digits_server: str, browser: Any, screenshots: Path
+) -> None:
+    from sklearn.datasets import load_digits
+
+    target = load_digits().target
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    page.goto(digits_server + "/p/digits/label")
+    page.fill("#username", USERNAME)
+    page.fill("#password", PASSWORD)
+    page.click("#login-submit")
+    page.wait_for_url(digits_server + "/p/digits/label")
+    shown = _wait_image(page)
+    page.screenshot(path=str(screenshots / "label-image.png"))
+    for _ in range(4):
+        assert shown["width"] == 8  # the 8x8 PNG, scaled up by CSS
+        assert shown["alt"] == shown["id"] and shown["id"].startswith("d")
+        assert "/media" in shown["src"]
+        digit = str(int(target[int(shown["id"][1:])]))
+        page.keyboard.press(digit)
+        pressed = page.eval_on_selector_all(
+            ".label-btn[aria-pressed=true]", "bs => bs.map(b => b.dataset.label)"
+        )
+        assert pressed == [digit]
+        page.keyboard.press("Enter")
+        shown = _wait_image(page, other_than=shown["assignment"])
+    status = page.request.get(digits_server + "/api/projects/digits/status").json()
+    assert status["featurizer"] == "pixels"
+    assert status["counts"]["labeled"] >= 4
+    assert page.evaluate("() => window.__xss") is None
+    page.close()

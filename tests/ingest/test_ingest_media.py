@@ -1,0 +1,87 @@
+"""Media paths: only image files under a root, refused for every hostile path a payload may hold."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from labelloop.errors import LabelloopError, NotFound
+from labelloop.ingest.images import ImageFolderImporter
+from labelloop.ingest.media import resolve_media, root_of, sniff_image
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    media = tmp_path / "media"
+    (media / "cats").mkdir(parents=True)
+    (media / "cats" / "a.png").write_bytes(PNG)
+    (media / "fake.png").write_text("root:x:0:0:root:/root:/bin/bash\n")
+    outside = tmp_path / "secret.png"
+    outside.write_bytes(PNG)
+    (media / "escape.png").symlink_to(outside)
+    (media / "inside.png").symlink_to(media / "cats" / "a.png")
+    return media
+
+
+def test_an_image_under_the_root_resolves_with_its_sniffed_type(root: Path) -> None:
+    path, kind = resolve_media("cats/a.png", [root])
+    assert path == (root / "cats" / "a.png").resolve()
+    assert kind == "image/png"
+    assert resolve_media("inside.png", [root])[0] == path  # a symlink that stays inside is fine
+
+
+@pytest.mark.parametrize(
+    ("hostile", "why"),
+    [
+        ("../../etc/passwd", "'..'"),
+        ("notes.txt", "not an image"),
+        ("../secret.png", "'..'"),
+        ("cats/../../secret.png", "'..'"),
+        ("/etc/passwd", "absolute"),
+        ("/tmp/x.png", "absolute"),
+        ("C:/Windows/win.png", "absolute"),
+        ("escape.png", "outside the media root"),
+        ("fake.png", "not a JPEG, PNG or WebP"),
+        ("cats\\..\\..\\secret.png", "backslash"),
+        ("a.png\x00.txt", "NUL"),
+        ("", "non-empty"),
+    ],
+)
+def test_hostile_paths_are_refused(root: Path, hostile: str, why: str) -> None:
+    with pytest.raises(LabelloopError) as caught:
+        resolve_media(hostile, [root])
+    assert not isinstance(caught.value, NotFound)
+    assert why in caught.value.message
+
+
+def test_a_missing_file_is_not_found(root: Path) -> None:
+    with pytest.raises(NotFound):
+        resolve_media("cats/b.png", [root])
+
+
+def test_magic_bytes() -> None:
+    assert sniff_image(b"\xff\xd8\xff\xe0") == "image/jpeg"
+    assert sniff_image(b"RIFF\x00\x00\x00\x00WEBPVP8 ") == "image/webp"
+    assert sniff_image(b"GIF89a") is None
+
+
+def test_a_folder_outside_every_root_is_refused(tmp_path: Path, root: Path) -> None:
+    assert root_of(root / "cats", [tmp_path / "other", root]) == root.resolve()
+    with pytest.raises(LabelloopError, match="not under a media root"):
+        root_of(tmp_path, [root])
+
+
+def test_folder_importer_labels_by_subfolder(root: Path) -> None:
+    (root / "dogs").mkdir()
+    (root / "dogs" / "b.PNG").write_bytes(PNG)
+    (root / "dogs" / "notes.txt").write_text("not an image")
+    got = list(ImageFolderImporter(folder=root, root=root, labels_from_folders=True).read())
+    by_path = {r.payload["image"]: r.label for r in got}
+    assert by_path["cats/a.png"] == "cats"
+    assert by_path["dogs/b.PNG"] == "dogs"
+    assert by_path["fake.png"] is None  # top level: no label; its bytes are checked on import
+    assert "dogs/notes.txt" not in by_path
+    assert [r.line for r in got] == list(range(1, len(got) + 1))

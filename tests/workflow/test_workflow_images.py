@@ -1,0 +1,153 @@
+"""Image projects: folder and JSONL imports, duplicates by file bytes, and learning on pixels."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from labelloop.errors import ImportFormatError, LabelloopError
+from labelloop.workflow import imports, projects
+from tests.conftest import Lab
+
+SCHEMA = {
+    "name": "Shapes",
+    "data": {"type": "image", "field": "path"},
+    "controls": [{"name": "shape", "type": "choice", "labels": ["dark", "light"], "target": True}],
+}
+
+
+def _png(path: Path, shade: int, *, noise: int = 0) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pixels = np.full((8, 8), shade, dtype=np.uint8)
+    pixels[0, 0] = noise  # distinct bytes per file
+    Image.fromarray(pixels, mode="L").save(path, format="PNG")
+
+
+@pytest.fixture
+def shapes(sqlite_lab: Lab, tmp_path: Path) -> tuple[Lab, Any, Path]:
+    media = tmp_path / "media"
+    projects.create_project(sqlite_lab.db, "shapes", SCHEMA, actor=sqlite_lab.admin)
+    return sqlite_lab, sqlite_lab.ctx("shapes", sqlite_lab.admin), media
+
+
+def test_image_schema_defaults_to_the_pixels_featurizer(shapes: Any) -> None:
+    _, ctx, _ = shapes
+    assert ctx.schema.data_type == "image"
+    assert ctx.settings.featurizer == "pixels"
+
+
+def test_folder_import_labels_from_subfolders_and_reports_duplicates(shapes: Any) -> None:
+    lab, ctx, media = shapes
+    folder = media / "batch1"
+    for i in range(3):
+        _png(folder / "dark" / f"d{i}.png", 20, noise=i)
+        _png(folder / "light" / f"l{i}.png", 230, noise=i)
+    (folder / "light" / "copy.png").write_bytes((folder / "dark" / "d0.png").read_bytes())
+    _png(folder / "loose.png", 128)
+    report = imports.import_folder(
+        lab.db, ctx, folder, media_roots=(media,), labels_from_folders=True
+    )
+    assert (report.n_items, report.n_labeled, report.n_duplicates) == (7, 6, 1)
+    again = imports.import_folder(lab.db, ctx, folder, media_roots=(media,))
+    assert (again.n_items, again.n_duplicates) == (0, 8)
+
+
+def test_a_folder_outside_the_media_roots_is_refused(shapes: Any, tmp_path: Path) -> None:
+    lab, ctx, media = shapes
+    _png(tmp_path / "elsewhere" / "a.png", 10)
+    with pytest.raises(LabelloopError, match="not under a media root"):
+        imports.import_folder(lab.db, ctx, tmp_path / "elsewhere", media_roots=(media,))
+
+
+def test_a_fake_image_in_a_folder_aborts_the_import_naming_the_file(shapes: Any) -> None:
+    lab, ctx, media = shapes
+    _png(media / "b" / "a.png", 10)
+    (media / "b" / "b.png").write_text("hello")
+    with pytest.raises(ImportFormatError, match="b/b.png") as caught:
+        imports.import_folder(lab.db, ctx, media / "b", media_roots=(media,))
+    assert caught.value.line == 2
+    from labelloop.store import items as store_items
+
+    with lab.db.read() as conn:
+        assert store_items.counts(conn, ctx.id).get("pool", 0) == 0  # nothing half-written
+
+
+@pytest.mark.parametrize(
+    ("path", "why"),
+    [("../secret.png", "'..'"), ("/etc/passwd", "absolute"), ("a/missing.png", "no such file")],
+)
+def test_jsonl_image_paths_are_checked_per_line(shapes: Any, path: str, why: str) -> None:
+    lab, ctx, media = shapes
+    _png(media / "a" / "ok.png", 10)
+    body = json.dumps({"path": "a/ok.png"}) + "\n" + json.dumps({"path": path}) + "\n"
+    with pytest.raises(ImportFormatError, match=why) as caught:
+        imports.import_items(
+            lab.db,
+            ctx,
+            io.BytesIO(body.encode()),
+            fmt="jsonl",
+            filename="x.jsonl",
+            text_field="path",
+            media_roots=(media,),
+        )
+    assert caught.value.line == 2
+    assert caught.value.field == "path"
+
+
+def test_digits_demo_first_model_beats_chance(sqlite_lab: Lab, tmp_path: Path) -> None:
+    from labelloop.demo import DIGITS_SLUG, setup_digits_demo
+    from labelloop.workflow import learning, tasks
+    from labelloop.workflow.features import FeatureCache
+
+    lab = sqlite_lab
+    media = tmp_path / "media"
+    info = setup_digits_demo(lab.db, media_root=media)
+    assert (info.n_pool, info.n_eval) == (1497, 300)
+    assert len(list((media / "sklearn-digits").glob("*.png"))) == 1797
+    from sklearn.datasets import load_digits
+
+    target = load_digits().target
+    truth = {f"sklearn-digits/{i:04d}.png": str(int(t)) for i, t in enumerate(target)}
+    ctx = projects.system_context(lab.db, DIGITS_SLUG)
+    cache = FeatureCache(media_roots=(media,))
+    learning.train(lab.db, ctx, cache=cache)  # cold start: a diverse first batch
+    from labelloop.govern.permissions import Permission
+
+    projects.set_member(lab.db, ctx, lab.user("ann").username, "annotator")
+    labeler = projects.access(lab.db, DIGITS_SLUG, lab.users["ann"], Permission.ANNOTATE)
+    for _ in range(60):
+        task = tasks.next_task(lab.db, labeler)
+        assert task is not None
+        value = {"digit": truth[task["item"]["data"]["image"]]}
+        tasks.submit(lab.db, labeler, task["assignment_id"], value, active_ms=500)
+    learning.train(lab.db, ctx, cache=cache)
+    from labelloop.store import learning as store_learning
+
+    with lab.db.read() as conn:
+        latest = store_learning.history(conn, ctx.id)[-1]
+    assert latest["featurizer"] == "pixels"
+    assert latest["metrics"]["accuracy"] > 0.5  # chance is 0.1
+
+
+def test_more_like_this_finds_images_of_the_same_shape(shapes: Any) -> None:
+    from labelloop.workflow import seeding
+    from labelloop.workflow.features import FeatureCache
+
+    lab, ctx, media = shapes
+    for i in range(4):
+        for side, columns in (("left", slice(0, 4)), ("right", slice(4, 8))):
+            pixels = np.zeros((8, 8), dtype=np.uint8)
+            pixels[:, columns] = 200 + i
+            path = media / "s" / f"{side}{i}.png"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(pixels, mode="L").save(path, format="PNG")
+    imports.import_folder(lab.db, ctx, media / "s", media_roots=(media,))
+    found = seeding.search(lab.db, ctx, like=1, cache=FeatureCache(media_roots=(media,)))
+    top = [hit["external_id"] for hit in found["items"][:3]]
+    assert top and all(name.startswith("left") for name in top), top  # item 1 is s/left0.png
