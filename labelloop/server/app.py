@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -38,6 +39,18 @@ def _is_page(request: Request) -> bool:
     return not request.url.path.startswith("/api")
 
 
+def _no_telemetry() -> dict[str, object]:
+    """Turn off FastAPI's built-in OpenTelemetry where the installed FastAPI has it.
+
+    labelloop sends nothing anywhere (an environment variable could otherwise attach exporters),
+    and the per-request spans and metrics cost CPU on the annotators' hot path.
+    """
+    if "telemetry" not in inspect.signature(FastAPI.__init__).parameters:
+        return {}
+    off = {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}
+    return {"telemetry": {**off, "auto_configure": False}}
+
+
 def create_app(
     settings: Settings, *, db: Database | None = None, learner: bool | None = None
 ) -> FastAPI:
@@ -68,7 +81,7 @@ def create_app(
         if child is not None:
             stop_worker(child)
 
-    app = FastAPI(title="labelloop", version=__version__, lifespan=lifespan)
+    app = FastAPI(title="labelloop", version=__version__, lifespan=lifespan, **_no_telemetry())
     app.state.db = database
     app.state.settings = settings
     app.state.features = FeatureCache(
