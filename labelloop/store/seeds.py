@@ -18,10 +18,9 @@ from sqlalchemy import (
     select,
 )
 
-from labelloop.store.tables import assignment, item, item_label, model_version, seed_pick
+from labelloop.store.tables import item, item_label, model_version, seed_pick
+from labelloop.store.tasks import newest_version, open_conditions
 from labelloop.store.users import now
-
-ACTIVE = "leased"
 
 
 def _text() -> ColumnElement[Any]:
@@ -130,42 +129,9 @@ def n_pending(conn: Connection, project_id: int) -> int:
 # The serving path: both statements are built once with bind parameters.
 
 
-def _open_for(item_id: Any) -> tuple[Any, Any, Any]:
-    """(mine, taken, resolved) conditions for one candidate item, as in the queue's query."""
-    at: Any = bindparam("at")
-    a = assignment.alias("a")
-    mine = exists().where(
-        a.c.item_id == item_id,
-        a.c.user_id == bindparam("user_id"),
-        a.c.state.in_(("submitted", "skipped"))
-        | ((a.c.state == ACTIVE) & (a.c.lease_expires_at > at)),
-    )
-    b = assignment.alias("b")
-    taken = (
-        select(func.count())
-        .where(
-            b.c.item_id == item_id,
-            (b.c.state == "submitted") | ((b.c.state == ACTIVE) & (b.c.lease_expires_at > at)),
-        )
-        .scalar_subquery()
-    )
-    resolved = exists().where(item_label.c.item_id == item_id)
-    return mine, taken, resolved
-
-
-def _newest(column: Any) -> Any:
-    return (
-        select(column)
-        .where(model_version.c.project_id == bindparam("project_id"))
-        .order_by(model_version.c.version.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
-
-
 @cache
 def _seed_stmt(skip_locked: bool) -> Select[Any]:
-    mine, taken, resolved = _open_for(seed_pick.c.item_id)
+    mine, taken, resolved = open_conditions(seed_pick.c.item_id)
     q = (
         select(
             seed_pick.c.item_id,
@@ -173,8 +139,8 @@ def _seed_stmt(skip_locked: bool) -> Select[Any]:
             item.c.external_id,
             item.c.payload,
             item.c.meta,
-            _newest(model_version.c.id).label("model_version_id"),
-            _newest(model_version.c.version).label("model_version"),
+            newest_version(model_version.c.id).label("model_version_id"),
+            newest_version(model_version.c.version).label("model_version"),
         )
         .join(item, item.c.id == seed_pick.c.item_id)
         .where(seed_pick.c.project_id == bindparam("project_id"), ~mine, ~resolved)
@@ -216,15 +182,15 @@ def id_range(conn: Connection, project_id: int) -> tuple[int, int] | None:
 
 @cache
 def _open_item_stmt(skip_locked: bool) -> Select[Any]:
-    mine, taken, resolved = _open_for(item.c.id)
+    mine, taken, resolved = open_conditions(item.c.id)
     q = (
         select(
             item.c.id.label("item_id"),
             item.c.external_id,
             item.c.payload,
             item.c.meta,
-            _newest(model_version.c.id).label("model_version_id"),
-            _newest(model_version.c.version).label("model_version"),
+            newest_version(model_version.c.id).label("model_version_id"),
+            newest_version(model_version.c.version).label("model_version"),
         )
         .where(
             item.c.project_id == bindparam("project_id"),

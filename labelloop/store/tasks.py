@@ -78,33 +78,49 @@ def held_lease(
     return conn.execute(_held_lease_stmt(len(exclude) > 0), params).mappings().first()
 
 
-@cache
-def _candidate_stmt(skip_locked: bool) -> Select[Any]:
-    at = bindparam("at")
+def open_conditions(item_id: Any) -> tuple[Any, Any, Any]:
+    """The conditions that keep an item from a user, for the item named by ``item_id``.
+
+    ``(mine, taken, resolved)``: the user already has it (submitted, skipped or leased live),
+    how many annotations and live leases it has (compared with the overlap), and whether its
+    label is resolved. Every serving query (queue, seed picks, the PostgreSQL re-check) uses
+    these, so "what may be served" is decided in one place.
+    """
+    at: Any = bindparam("at")
+
+    def live(c: Any) -> Any:
+        return (c.state == ACTIVE) & (c.lease_expires_at > at)
+
     a = assignment.alias("a")
     mine = exists().where(
-        a.c.item_id == queue_entry.c.item_id,
+        a.c.item_id == item_id,
         a.c.user_id == bindparam("user_id"),
-        a.c.state.in_(("submitted", "skipped"))
-        | ((a.c.state == ACTIVE) & (a.c.lease_expires_at > at)),
+        a.c.state.in_(("submitted", "skipped")) | live(a.c),
     )
     b = assignment.alias("b")
     taken = (
         select(func.count())
-        .where(
-            b.c.item_id == queue_entry.c.item_id,
-            (b.c.state == "submitted") | ((b.c.state == ACTIVE) & (b.c.lease_expires_at > at)),
-        )
+        .where(b.c.item_id == item_id, (b.c.state == "submitted") | live(b.c))
         .scalar_subquery()
     )
-    resolved = exists().where(item_label.c.item_id == queue_entry.c.item_id)
-    newest = (
-        select(model_version.c.id)
+    resolved = exists().where(item_label.c.item_id == item_id)
+    return mine, taken, resolved
+
+
+def newest_version(column: Any) -> Any:
+    """``column`` of the project's newest model version (the one whose queue is served)."""
+    return (
+        select(column)
         .where(model_version.c.project_id == bindparam("project_id"))
         .order_by(model_version.c.version.desc())
         .limit(1)
         .scalar_subquery()
     )
+
+
+@cache
+def _candidate_stmt(skip_locked: bool) -> Select[Any]:
+    mine, taken, resolved = open_conditions(queue_entry.c.item_id)
     q = (
         select(
             queue_entry,
@@ -116,7 +132,9 @@ def _candidate_stmt(skip_locked: bool) -> Select[Any]:
         )
         .join(model_version, model_version.c.id == queue_entry.c.model_version_id)
         .join(item, item.c.id == queue_entry.c.item_id)
-        .where(queue_entry.c.model_version_id == newest, ~mine, ~resolved)
+        .where(
+            queue_entry.c.model_version_id == newest_version(model_version.c.id), ~mine, ~resolved
+        )
         .where(taken < bindparam("overlap"))
         .order_by(queue_entry.c.rank)
         .limit(1)
@@ -152,19 +170,7 @@ def next_candidate(
 
 @cache
 def _open_stmt() -> Select[Any]:
-    at = bindparam("at")
-    live = (assignment.c.state == ACTIVE) & (assignment.c.lease_expires_at > at)
-    mine = select(func.count()).where(
-        assignment.c.item_id == bindparam("item_id"),
-        assignment.c.user_id == bindparam("user_id"),
-        assignment.c.state.in_(("submitted", "skipped")) | live,
-    )
-    taken = select(func.count()).where(
-        assignment.c.item_id == bindparam("item_id"),
-        (assignment.c.state == "submitted") | live,
-    )
-    resolved = select(func.count()).where(item_label.c.item_id == bindparam("item_id"))
-    return select(mine.scalar_subquery(), taken.scalar_subquery(), resolved.scalar_subquery())
+    return select(*open_conditions(bindparam("item_id")))
 
 
 def still_open(conn: Connection, *, item_id: int, user_id: int, overlap: int, at: datetime) -> bool:
