@@ -80,5 +80,28 @@ window.labelloop = (() => {
     box.replaceChildren(message);
   }
 
-  return { csrf, ApiError, detailOf, api, say };
+  /**
+   * Add a dismissible message to ``list`` (newest last, at most three kept); with ``timeout``
+   * (ms) it goes away by itself. Text is set as text, never as HTML.
+   */
+  function notify(list, text, kind = "error", timeout = 0) {
+    const box = document.createElement("div");
+    box.className = "message message-" + kind;
+    const span = document.createElement("span");
+    span.className = "message-text";
+    span.textContent = text ? text.charAt(0).toUpperCase() + text.slice(1) : "";
+    const close = document.createElement("button");
+    close.type = "button";
+    close.className = "message-close";
+    close.setAttribute("aria-label", "Dismiss message");
+    close.textContent = "×";
+    close.addEventListener("click", () => box.remove());
+    box.append(span, close);
+    list.append(box);
+    while (list.children.length > 3) list.firstElementChild.remove();
+    if (timeout) setTimeout(() => box.remove(), timeout);
+    return box;
+  }
+
+  return { csrf, ApiError, detailOf, api, say, notify };
 })();

@@ -54,21 +54,7 @@
   }
 
   function showMessage(text, kind = "error", timeout = 0) {
-    const box = document.createElement("div");
-    box.className = "message message-" + kind;
-    const span = document.createElement("span");
-    span.className = "message-text";
-    span.textContent = text ? text.charAt(0).toUpperCase() + text.slice(1) : "";
-    const close = document.createElement("button");
-    close.type = "button";
-    close.className = "message-close";
-    close.setAttribute("aria-label", "Dismiss message");
-    close.textContent = "×";
-    close.addEventListener("click", () => box.remove());
-    box.append(span, close);
-    el.messages.append(box);
-    while (el.messages.children.length > 3) el.messages.firstElementChild.remove();
-    if (timeout) setTimeout(() => box.remove(), timeout);
+    window.labelloop.notify(el.messages, text, kind, timeout);
   }
 
   function report(err) {
