@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -30,10 +29,7 @@ class ProjectContext:
     schema_version: int
     role: str | None
     user: User
-
-    @property
-    def settings(self) -> ProjectSettings:
-        return _settings(self.schema)
+    settings: ProjectSettings
 
     @property
     def actor_id(self) -> int | None:
@@ -47,24 +43,14 @@ class ProjectContext:
             )
 
 
-_schemas: dict[tuple[int, int, str], ProjectSchema] = {}
-_settings_of: dict[int, ProjectSettings] = {}
+def _compiled(db: Database, row: Any) -> tuple[ProjectSchema, ProjectSettings]:
+    """A project row's parsed schema and typed settings, parsed once per database and version."""
 
+    def parse() -> tuple[ProjectSchema, ProjectSettings]:
+        schema = parse_schema(row["schema"])
+        return schema, ProjectSettings(**schema.settings)
 
-def _settings(schema: ProjectSchema) -> ProjectSettings:
-    """The schema's settings as a typed object, built once per parsed schema."""
-    key = id(schema)
-    if key not in _settings_of:
-        _settings_of[key] = ProjectSettings(**schema.settings)
-    return _settings_of[key]
-
-
-def _parsed(project_id: int, version: int, raw: Any) -> ProjectSchema:
-    # The stored text is part of the key: ids repeat across databases open in one process.
-    key = (project_id, version, json.dumps(raw, sort_keys=True))
-    if key not in _schemas:
-        _schemas[key] = parse_schema(raw)
-    return _schemas[key]
+    return db.memo.get(("schema", int(row["id"]), int(row["schema_version"])), parse)
 
 
 def create_project(db: Database, slug: str, schema_source: Any, *, actor: User | None) -> int:
@@ -118,14 +104,16 @@ def access(db: Database, slug: str, user: User, permission: Permission) -> Proje
     role = row["role"] if row is not None else None
     if row is None or (role is None and not user.is_admin):
         raise NotFound(f"no project '{slug[:64]}' that you are a member of")
+    schema, settings = _compiled(db, row)
     ctx = ProjectContext(
         id=int(row["id"]),
         slug=row["slug"],
         name=row["name"],
-        schema=_parsed(int(row["id"]), int(row["schema_version"]), row["schema"]),
+        schema=schema,
         schema_version=int(row["schema_version"]),
         role=role,
         user=user,
+        settings=settings,
     )
     ctx.require(permission)
     return ctx
@@ -137,14 +125,16 @@ def system_context(db: Database, slug: str) -> ProjectContext:
         row = store_projects.by_slug(conn, slug)
     if row is None:
         raise NotFound(f"no project '{slug[:64]}'")
+    schema, settings = _compiled(db, row)
     return ProjectContext(
         id=int(row["id"]),
         slug=row["slug"],
         name=row["name"],
-        schema=_parsed(int(row["id"]), int(row["schema_version"]), row["schema"]),
+        schema=schema,
         schema_version=int(row["schema_version"]),
         role="manager",
         user=User(id=0, username="(local)", is_admin=True),
+        settings=settings,
     )
 
 
