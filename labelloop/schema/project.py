@@ -13,8 +13,8 @@ from labelloop.errors import SchemaError
 from labelloop.kinds import kind
 from labelloop.schema.settings import parse_settings
 
-SUPPORTED_DATA_TYPES: tuple[str, ...] = ("text", "image")
-"""Data types a project may declare; later work adds table, audio and html here."""
+SUPPORTED_DATA_TYPES: tuple[str, ...] = ("text", "image", "table", "audio", "html")
+"""Data types a project may declare."""
 
 DEFAULT_FEATURIZERS: Mapping[str, str] = {"image": "pixels"}
 """The featurizer a data type gets when its schema's settings name none (text: tfidf)."""
@@ -22,8 +22,25 @@ DEFAULT_FEATURIZERS: Mapping[str, str] = {"image": "pixels"}
 CHOICE_TYPES: tuple[str, ...] = ("choice", "multi_choice")
 """Control types whose labels a model can learn, so one of them is the project's target."""
 
-SUPPORTED_CONTROL_TYPES: tuple[str, ...] = CHOICE_TYPES
-"""Control types a schema may use today; spans, boxes, rating and text come later."""
+STRUCTURED_TYPES: tuple[str, ...] = ("spans", "boxes")
+"""Control types whose value is a list of labeled regions: text spans, image boxes."""
+
+LEARNABLE_TYPES: tuple[str, ...] = CHOICE_TYPES + STRUCTURED_TYPES
+"""Control types the model can learn and the queue can rank by; one of them is the target."""
+
+LABELED_TYPES: tuple[str, ...] = CHOICE_TYPES + STRUCTURED_TYPES
+"""Control types that list label names (rating and text do not)."""
+
+SUPPORTED_CONTROL_TYPES: tuple[str, ...] = LABELED_TYPES + ("rating", "text")
+"""Control types a schema may use."""
+
+CONTROL_DATA_TYPES: Mapping[str, tuple[str, ...]] = {"spans": ("text",), "boxes": ("image",)}
+"""Controls that only make sense on some data types; the others work on every type."""
+
+DEFAULT_RATING_MAX = 5
+MAX_RATING = 10
+DEFAULT_TEXT_CHARS = 2_000
+MAX_TEXT_CHARS = 100_000
 
 MAX_NAME_CHARS = 200
 MAX_CONTROL_NAME_CHARS = 100
@@ -47,13 +64,28 @@ RESERVED_HOTKEYS: Mapping[str, str] = {
 """Keys the annotate page keeps (skip, help, submit, undo, focus); key -> display name."""
 
 _TOP_KEYS = ("name", "data", "controls", "guideline", "settings")
-_DATA_KEYS = ("type", "field")
-_CONTROL_KEYS = ("name", "type", "labels", "hotkeys", "descriptions", "target")
+_DATA_KEYS = ("type", "field", "columns")
+_CONTROL_KEYS = (
+    "name",
+    "type",
+    "labels",
+    "hotkeys",
+    "descriptions",
+    "target",
+    "overlap",
+    "max",
+    "max_chars",
+)
 
 
 @dataclass(frozen=True)
 class Control:
-    """One thing an annotator fills in; ``hotkeys[i]`` keys ``labels[i]`` (later labels: none)."""
+    """One thing an annotator fills in; ``hotkeys[i]`` keys ``labels[i]`` (later labels: none).
+
+    ``labels`` of a rating control are its values "1".."max"; a text control has none.
+    ``overlap`` (spans) allows spans to overlap; ``max`` is a rating's top value and
+    ``max_chars`` a text answer's length limit.
+    """
 
     name: str
     type: str
@@ -61,10 +93,13 @@ class Control:
     hotkeys: tuple[str, ...] = ()
     descriptions: Mapping[str, str] = field(default_factory=dict)
     target: bool = False
+    overlap: bool = False
+    max: int | None = None
+    max_chars: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """The control in the user-facing format, JSON-able."""
-        return {
+        """The control in the user-facing format, JSON-able; options a type lacks are left out."""
+        out: dict[str, Any] = {
             "name": self.name,
             "type": self.type,
             "labels": list(self.labels),
@@ -72,6 +107,13 @@ class Control:
             "descriptions": dict(self.descriptions),
             "target": self.target,
         }
+        if self.type == "spans":
+            out["overlap"] = self.overlap
+        if self.type == "rating":
+            out["max"] = self.max
+        if self.type == "text":
+            out["max_chars"] = self.max_chars
+        return out
 
 
 def _default_settings() -> dict[str, Any]:
@@ -89,17 +131,16 @@ class ProjectSchema:
     controls: tuple[Control, ...]
     guideline: str = ""
     settings: Mapping[str, Any] = field(default_factory=_default_settings)
+    data_columns: tuple[str, ...] = ()
+    """Table projects: the row fields shown and learned from, in order (empty: all of them)."""
 
     @property
     def target(self) -> Control:
-        """The control the model learns: the one marked target, else the first choice control."""
-        choices = [c for c in self.controls if c.type in CHOICE_TYPES]
-        marked = [c for c in choices if c.target]
-        if marked:
-            return marked[0]
-        if choices:
-            return choices[0]
-        raise SchemaError("controls: no choice or multi_choice control to learn from")
+        """The control the model learns: the one marked target, else the first learnable one.
+
+        Learnable controls are preferred in the order choice/multi_choice, spans, boxes.
+        """
+        return _target_of(self.controls)
 
     def control(self, name: str) -> Control:
         """The control called ``name``, or a SchemaError listing the controls there are."""
@@ -113,11 +154,32 @@ class ProjectSchema:
         """The schema in the user-facing format, JSON-able; ``parse_schema`` reads it back."""
         return {
             "name": self.name,
-            "data": {"type": self.data_type, "field": self.data_field},
+            "data": self._data_dict(),
             "controls": [c.to_dict() for c in self.controls],
             "guideline": self.guideline,
             "settings": dict(self.settings),
         }
+
+    def _data_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"type": self.data_type, "field": self.data_field}
+        if self.data_columns:
+            data["columns"] = list(self.data_columns)
+        return data
+
+
+def _target_of(controls: tuple[Control, ...]) -> Control:
+    """The marked target among learnable controls, else the first by preference."""
+    learnable = [c for c in controls if c.type in LEARNABLE_TYPES]
+    marked = [c for c in learnable if c.target]
+    if marked:
+        return marked[0]
+    for types in (CHOICE_TYPES, ("spans",), ("boxes",)):
+        for control in learnable:
+            if control.type in types:
+                return control
+    raise SchemaError(
+        "controls: no control to learn from; add a choice, multi_choice, spans or boxes control"
+    )
 
 
 def parse_schema(source: str | bytes | Mapping[str, Any]) -> ProjectSchema:
@@ -135,7 +197,15 @@ def parse_schema(source: str | bytes | Mapping[str, Any]) -> ProjectSchema:
         raise SchemaError(
             f"name: must be a non-empty string of at most {MAX_NAME_CHARS} characters"
         )
-    data_type, data_field = _data(doc.get("data"))
+    data_type, data_field, data_columns = _data(doc.get("data"))
+    controls = _controls(doc.get("controls"))
+    for i, control in enumerate(controls):
+        allowed = CONTROL_DATA_TYPES.get(control.type)
+        if allowed is not None and data_type not in allowed:
+            raise SchemaError(
+                f"controls[{i}].type: {control.type} needs data.type "
+                f"{' or '.join(allowed)}; this project's data is {data_type}"
+            )
     guideline = doc.get("guideline")
     if guideline is None:
         guideline = ""
@@ -145,9 +215,10 @@ def parse_schema(source: str | bytes | Mapping[str, Any]) -> ProjectSchema:
         name=name,
         data_type=data_type,
         data_field=data_field,
-        controls=_controls(doc.get("controls")),
+        controls=controls,
         guideline=guideline,
         settings=parse_settings(_with_default_featurizer(doc.get("settings"), data_type)),
+        data_columns=data_columns,
     )
 
 
@@ -207,8 +278,8 @@ def _check_keys(doc: Mapping[str, Any], known: tuple[str, ...], path: str) -> No
             raise SchemaError(f"{path}: unknown key {key!r}; known keys are: {', '.join(known)}")
 
 
-def _data(raw: Any) -> tuple[str, str]:
-    """The ``data:`` block as (type, field); both default to text."""
+def _data(raw: Any) -> tuple[str, str, tuple[str, ...]]:
+    """The ``data:`` block as (type, field, columns); type and field default to text."""
     if raw is None:
         raw = {}
     if not isinstance(raw, Mapping):
@@ -221,7 +292,20 @@ def _data(raw: Any) -> tuple[str, str]:
     data_field = raw.get("field", "text")
     if not isinstance(data_field, str) or not data_field.strip():
         raise SchemaError("data.field: must be a non-empty string naming the record field")
-    return data_type, data_field
+    columns = raw.get("columns")
+    if columns is None:
+        return data_type, data_field, ()
+    if data_type != "table":
+        raise SchemaError("data.columns: only table data has columns")
+    if (
+        not isinstance(columns, list | tuple)
+        or not columns
+        or not all(isinstance(c, str) and c.strip() for c in columns)
+    ):
+        raise SchemaError("data.columns: must be a non-empty list of column names")
+    if len(set(columns)) != len(columns):
+        raise SchemaError("data.columns: a column is listed twice")
+    return data_type, data_field, tuple(columns)
 
 
 def _controls(raw: Any) -> tuple[Control, ...]:
@@ -237,6 +321,7 @@ def _controls(raw: Any) -> tuple[Control, ...]:
     marked = [c.name for c in controls if c.target]
     if len(marked) > 1:
         raise SchemaError(f"controls: {', '.join(marked)} are all marked target; mark exactly one")
+    _target_of(controls)  # a project needs something to learn from
     return controls
 
 
@@ -256,11 +341,38 @@ def _control(raw: Any, path: str) -> Control:
         supported = ", ".join(SUPPORTED_CONTROL_TYPES)
         if control_type is None:
             raise SchemaError(f"{path}.type: required; one of {supported}")
-        raise SchemaError(f"{path}.type: {control_type!r} is not supported yet; one of {supported}")
-    labels = _labels(raw.get("labels"), f"{path}.labels", multi=control_type == "multi_choice")
+        raise SchemaError(
+            f"{path}.type: {control_type!r} is not a control type; one of {supported}"
+        )
+    for key, types in (("overlap", ("spans",)), ("max", ("rating",)), ("max_chars", ("text",))):
+        if key in raw and control_type not in types:
+            raise SchemaError(f"{path}.{key}: only a {' or '.join(types)} control has {key}")
+    if control_type in LABELED_TYPES:
+        labels = _labels(raw.get("labels"), f"{path}.labels", multi=control_type == "multi_choice")
+    elif "labels" in raw:
+        raise SchemaError(f"{path}.labels: a {control_type} control has no labels")
+    else:
+        labels = ()
+    top = None
+    if control_type == "rating":
+        top = _bounded_int(raw.get("max", DEFAULT_RATING_MAX), 2, MAX_RATING, f"{path}.max")
+        labels = tuple(str(v) for v in range(1, top + 1))
+    max_chars = None
+    if control_type == "text":
+        max_chars = _bounded_int(
+            raw.get("max_chars", DEFAULT_TEXT_CHARS), 1, MAX_TEXT_CHARS, f"{path}.max_chars"
+        )
     target = raw.get("target", False)
     if not isinstance(target, bool):
         raise SchemaError(f"{path}.target: must be true or false; got {_kind(target)}")
+    if target and control_type not in LEARNABLE_TYPES:
+        raise SchemaError(
+            f"{path}.target: a {control_type} control cannot be learned; "
+            f"the target is one of {', '.join(LEARNABLE_TYPES)}"
+        )
+    overlap = raw.get("overlap", False)
+    if not isinstance(overlap, bool):
+        raise SchemaError(f"{path}.overlap: must be true or false; got {_kind(overlap)}")
     return Control(
         name=name,
         type=control_type,
@@ -268,7 +380,17 @@ def _control(raw: Any, path: str) -> Control:
         hotkeys=_hotkeys(raw.get("hotkeys"), labels, f"{path}.hotkeys"),
         descriptions=_descriptions(raw.get("descriptions"), labels, f"{path}.descriptions"),
         target=target,
+        overlap=overlap,
+        max=top,
+        max_chars=max_chars,
     )
+
+
+def _bounded_int(raw: Any, low: int, high: int, path: str) -> int:
+    """An integer option between ``low`` and ``high`` inclusive."""
+    if isinstance(raw, bool) or not isinstance(raw, int) or not low <= raw <= high:
+        raise SchemaError(f"{path}: must be a whole number from {low} to {high}; got {raw!r}")
+    return raw
 
 
 def _labels(raw: Any, path: str, *, multi: bool) -> tuple[str, ...]:

@@ -144,6 +144,8 @@ item = Table(
     Column("split", String(10), nullable=False),
     Column("content_hash", String(64), nullable=False),
     Column("import_batch_id", ForeignKey("import_batch.id"), nullable=True),
+    # pre-annotations from the import file: control name -> value with scores, or NULL
+    Column("prediction", JSON, nullable=True),
     Index("ix_item_project_hash", "project_id", "content_hash"),
     Index("ix_item_project_split", "project_id", "split"),
     Index("ix_item_project_external", "project_id", "external_id"),
@@ -181,6 +183,7 @@ queue_entry = Table(
     Column("reason", String(300), nullable=False),
     Column("suggestion", String(200), nullable=True),
     Column("suggestion_confidence", Float, nullable=True),
+    Column("suggestion_value", JSON, nullable=True),  # suggested spans/boxes by control
     Index("ix_queue_entry_item", "item_id"),
 )
 
@@ -202,6 +205,7 @@ assignment = Table(
     Column("reason", String(300), nullable=True),
     Column("suggestion", String(200), nullable=True),
     Column("suggestion_confidence", Float, nullable=True),
+    Column("suggestion_value", JSON, nullable=True),  # suggested spans/boxes by control
     Index("ix_assignment_item_state", "item_id", "state"),
     Index("ix_assignment_user_state", "project_id", "user_id", "state"),
 )
@@ -221,6 +225,7 @@ annotation = Table(
     Column("model_version", Integer, nullable=True),
     Column("suggestion", String(200), nullable=True),
     Column("suggestion_confidence", Float, nullable=True),
+    Column("suggestion_value", JSON, nullable=True),  # suggested spans/boxes by control
     Column("active_ms", Integer, nullable=False),
     Column("created_at", TS, nullable=False),
     Column("updated_at", TS, nullable=False),

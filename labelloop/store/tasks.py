@@ -54,7 +54,7 @@ def current_round(conn: Connection, project_id: int) -> RowMapping | None:
 @cache
 def _held_lease_stmt(n_exclude: int) -> Select[Any]:
     q = (
-        select(assignment, item.c.external_id, item.c.payload, item.c.meta)
+        select(assignment, item.c.external_id, item.c.payload, item.c.meta, item.c.prediction)
         .join(item, item.c.id == assignment.c.item_id)
         .where(
             assignment.c.project_id == bindparam("project_id"),
@@ -129,6 +129,7 @@ def _candidate_stmt(skip_locked: bool) -> Select[Any]:
             item.c.external_id,
             item.c.payload,
             item.c.meta,
+            item.c.prediction,
         )
         .join(model_version, model_version.c.id == queue_entry.c.model_version_id)
         .join(item, item.c.id == queue_entry.c.item_id)
@@ -212,9 +213,15 @@ def insert_lease(
             "reason": entry["reason"],
             "suggestion": entry["suggestion"],
             "suggestion_confidence": entry["suggestion_confidence"],
+            "suggestion_value": entry.get("suggestion_value"),
         },
     )
     return int(res.inserted_primary_key[0]), expires
+
+
+def item_payload(conn: Connection, item_id: int) -> Any:
+    """One item's stored payload (text, image reference with its size, row)."""
+    return conn.execute(select(item.c.payload).where(item.c.id == item_id)).scalar_one()
 
 
 def lock_item(db: Database, conn: Connection, item_id: int) -> None:
@@ -297,7 +304,7 @@ def last_annotations(
 ) -> list[RowMapping]:
     """The user's most recent annotations in a project, newest first (the page's Back key)."""
     q = (
-        select(annotation, item.c.payload, item.c.external_id, item.c.meta)
+        select(annotation, item.c.payload, item.c.external_id, item.c.meta, item.c.prediction)
         .join(item, item.c.id == annotation.c.item_id)
         .where(annotation.c.project_id == project_id, annotation.c.user_id == user_id)
     )

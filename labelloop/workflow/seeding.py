@@ -234,6 +234,7 @@ def _entry(row: Mapping[Any, Any], *, strategy: str, reason: str) -> dict[str, A
         "reason": reason,
         "suggestion": None,
         "suggestion_confidence": None,
+        "suggestion_value": None,
     }
 
 

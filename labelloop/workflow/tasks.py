@@ -9,6 +9,7 @@ from typing import Any
 from labelloop.errors import Conflict, LabelloopError, NotFound
 from labelloop.govern.permissions import Permission
 from labelloop.schema import validate_value
+from labelloop.schema.project import STRUCTURED_TYPES
 from labelloop.store import audit
 from labelloop.store import projects as store_projects
 from labelloop.store import tasks as store_tasks
@@ -20,10 +21,25 @@ from labelloop.workflow.projects import ProjectContext
 MAX_ACTIVE_MS = 24 * 3600 * 1000
 
 
+def suggestion_of(row: Mapping[str, Any]) -> dict[str, Any] | None:
+    """What the page offers as the answer: the model's label for the target (``label``,
+    ``confidence``) and ``value``, a control -> suggested value mapping made of the item's
+    imported pre-annotations overlaid with the model's structured suggestion (spans, boxes).
+    Spans and boxes in ``value`` may carry a ``score``; the page pre-fills them as editable.
+    """
+    value = dict(row.get("prediction") or {})
+    value.update(row.get("suggestion_value") or {})
+    if row["suggestion"] is None and not value:
+        return None
+    return {
+        "label": row["suggestion"],
+        "confidence": row["suggestion_confidence"],
+        "value": value,
+    }
+
+
 def _task(row: Mapping[str, Any]) -> dict[str, Any]:
-    suggestion = None
-    if row["suggestion"] is not None:
-        suggestion = {"label": row["suggestion"], "confidence": row["suggestion_confidence"]}
+    suggestion = suggestion_of(row)
     return {
         "assignment_id": row["id"],
         "item": {
@@ -136,6 +152,7 @@ def submit(
         raise LabelloopError(f"active_ms must be between 0 and {MAX_ACTIVE_MS}")
     with db.write(project_id=ctx.id) as conn:
         lease = _own_live_lease(db, conn, ctx, assignment_id)
+        clean = checked_on_item(conn, ctx, clean, lease["item_id"])
         guideline = store_projects.latest_guideline(conn, ctx.id)
         annotation_id = store_tasks.insert_annotation(
             conn,
@@ -150,6 +167,7 @@ def submit(
             model_version=lease["model_version"],
             suggestion=lease["suggestion"],
             suggestion_confidence=lease["suggestion_confidence"],
+            suggestion_value=lease["suggestion_value"],
             active_ms=active_ms,
         )
         store_tasks.set_state(conn, assignment_id, "submitted")
@@ -173,6 +191,16 @@ def submit(
             payload={"annotation_id": annotation_id, "value": clean, "active_ms": active_ms},
         )
     return {"annotation_id": annotation_id, "item_id": lease["item_id"], "resolution": resolution}
+
+
+def checked_on_item(
+    conn: Any, ctx: ProjectContext, value: Mapping[str, Any], item_id: int
+) -> dict[str, Any]:
+    """``value`` checked again with the item's payload when the schema has spans or boxes
+    (offsets inside the text, boxes inside the image); other schemas need no item."""
+    if not any(c.type in STRUCTURED_TYPES for c in ctx.schema.controls):
+        return dict(value)
+    return validate_value(ctx.schema, value, store_tasks.item_payload(conn, item_id))
 
 
 def _resolve(conn: Any, ctx: ProjectContext, item_id: int) -> str | None:
@@ -219,11 +247,7 @@ def previous(
             "metadata": row["meta"],
         },
         "value": row["value"],
-        "suggestion": (
-            {"label": row["suggestion"], "confidence": row["suggestion_confidence"]}
-            if row["suggestion"] is not None
-            else None
-        ),
+        "suggestion": suggestion_of(row),
         "created_at": row["created_at"].isoformat(),
     }
 
@@ -246,6 +270,7 @@ def edit(
         if not db.is_sqlite:  # PostgreSQL: wait for the item's other writers, then re-read
             store_tasks.lock_item(db, conn, row["item_id"])
             row = store_tasks.get_annotation(conn, annotation_id)
+        clean = checked_on_item(conn, ctx, clean, row["item_id"])
         store_tasks.update_annotation(
             conn,
             annotation_id,

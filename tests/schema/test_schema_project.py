@@ -139,17 +139,20 @@ def test_yaml_number_hotkeys_mean_digit_keys() -> None:
         (
             schema_with(colour="red"),
             "controls[0]: unknown key 'colour'; known keys are: "
-            "name, type, labels, hotkeys, descriptions, target",
+            "name, type, labels, hotkeys, descriptions, target, overlap, max, max_chars",
         ),
         (schema_with(descriptions={"z": "?"}), "controls[0].descriptions: 'z' is not one of a, b"),
         (
             schema_with(name=""),
             "controls[0].name: must be a non-empty string of at most 100 characters",
         ),
-        (schema_with(type=None), "controls[0].type: required; one of choice, multi_choice"),
+        (
+            schema_with(type=None),
+            ("controls[0].type: required; one of choice, multi_choice, spans, boxes, rating, text"),
+        ),
         (
             {"name": "P", "data": {"type": "video"}, "controls": []},
-            "data.type: 'video' is not one of text, image",
+            "data.type: 'video' is not one of text, image, table, audio, html",
         ),
         ({"name": "P", "controls": []}, "controls: must be a non-empty list of controls"),
         ({"name": "P"}, "controls: must be a non-empty list of controls"),
@@ -176,11 +179,12 @@ def test_unsupported_control_type_lists_the_supported_ones() -> None:
         "name": "P",
         "controls": [
             {"name": "c", "type": "choice", "labels": ["a"]},
-            {"name": "ents", "type": "spans", "labels": ["PER"]},
+            {"name": "ents", "type": "polygons", "labels": ["PER"]},
         ],
     }
     assert error_of(source) == (
-        "controls[1].type: 'spans' is not supported yet; one of choice, multi_choice"
+        "controls[1].type: 'polygons' is not a control type; "
+        "one of choice, multi_choice, spans, boxes, rating, text"
     )
 
 
