@@ -53,6 +53,11 @@ RESERVED_HOTKEYS: Mapping[str, str] = {
     "s": "s",
     "S": "S",
     "?": "?",
+    "!": "!",
+    "[": "[",
+    "]": "]",
+    "+": "+",
+    "-": "-",
     " ": "Space",
     "\n": "Enter",
     "\r": "Enter",
@@ -61,7 +66,8 @@ RESERVED_HOTKEYS: Mapping[str, str] = {
     "\x7f": "Delete",
     "\x1b": "Escape",
 }
-"""Keys the annotate page keeps (skip, help, submit, undo, focus); key -> display name."""
+"""Keys the annotate page keeps (skip, help, flag, previous/next region, zoom, submit, undo,
+focus); key -> display name."""
 
 _TOP_KEYS = ("name", "data", "controls", "guideline", "settings")
 _DATA_KEYS = ("type", "field", "columns")
