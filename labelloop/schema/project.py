@@ -353,16 +353,16 @@ def _control(raw: Any, path: str) -> Control:
     for key, types in (("overlap", ("spans",)), ("max", ("rating",)), ("max_chars", ("text",))):
         if key in raw and control_type not in types:
             raise SchemaError(f"{path}.{key}: only a {' or '.join(types)} control has {key}")
-    if control_type in LABELED_TYPES:
-        labels = _labels(raw.get("labels"), f"{path}.labels", multi=control_type == "multi_choice")
-    elif "labels" in raw:
-        raise SchemaError(f"{path}.labels: a {control_type} control has no labels")
-    else:
-        labels = ()
+    labels: tuple[str, ...] = ()
     top = None
     if control_type == "rating":
         top = _bounded_int(raw.get("max", DEFAULT_RATING_MAX), 2, MAX_RATING, f"{path}.max")
         labels = tuple(str(v) for v in range(1, top + 1))
+    if control_type in LABELED_TYPES:
+        labels = _labels(raw.get("labels"), f"{path}.labels", multi=control_type == "multi_choice")
+    elif "labels" in raw and list(raw["labels"] or ()) != list(labels):
+        # to_dict() writes a rating's implied labels "1".."max" (and a text control's []) back
+        raise SchemaError(f"{path}.labels: a {control_type} control has no labels")
     max_chars = None
     if control_type == "text":
         max_chars = _bounded_int(
