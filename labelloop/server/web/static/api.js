@@ -103,5 +103,7 @@ window.labelloop = (() => {
     return box;
   }
 
-  return { csrf, ApiError, detailOf, api, say, notify };
+  // The labeling page's plug-in points (label.js documents them): data type -> renderer,
+  // control type -> widget factory. Scripts loaded before label.js register into them.
+  return { csrf, ApiError, detailOf, api, say, notify, renderers: {}, widgets: {} };
 })();

@@ -1,20 +1,46 @@
-// The labeling page: keyboard-first, everything through the JSON API, the next item prefetched.
-// Item text and metadata are untrusted: they only ever reach the DOM through textContent.
+// The labeling page host: keyboard-first, everything through the JSON API, the next item
+// prefetched. Item text and metadata are untrusted: they only ever reach the DOM through
+// textContent.
+//
+// Other scripts (loaded before this one) plug data types and control types in:
+//   window.labelloop.renderers[dataType] = (item, container, ctx) => void
+//       fills the item area for an item of that data type;
+//       ctx = {base, schema, settings, mediaUrl(item), keyTakenElsewhere(key, control)}.
+//   window.labelloop.widgets[controlType] = { create(control, ctx) -> widget }, where a widget has
+//       element, show(item, itemArea, value, suggested), value(), key(event) -> bool,
+//       shortcuts() -> [{keys, what}], disable(bool).
+// choice and multi_choice are built in; the host keeps Enter, S, Backspace, Esc, ? and !.
 (() => {
   "use strict";
 
   const $ = (id) => document.getElementById(id);
   const app = $("label-app");
   const project = JSON.parse($("project-data").textContent);
-  const { ApiError } = window.labelloop;
+  const L = window.labelloop;
+  L.renderers = L.renderers || {};
+  L.widgets = L.widgets || {};
+  const { ApiError } = L;
   const base = "/api/projects/" + encodeURIComponent(project.slug);
   const schema = project.schema || {};
   const settings = project.settings || schema.settings || {};
+  const dataType = (schema.data && schema.data.type) || "text";
   const dataField = (schema.data && schema.data.field) || "text";
-  const controls = (schema.controls || []).filter(
-    (c) => c.type === "choice" || c.type === "multi_choice",
-  );
-  const target = controls.find((c) => c.target) || controls[0];
+  const isChoice = (c) => c.type === "choice" || c.type === "multi_choice";
+  const allControls = schema.controls || [];
+  const controls = allControls.filter(isChoice); // the host's own (choice) controls
+  const target = targetOf(allControls);
+
+  /** The learned control, as the schema picks it: marked, else choice, spans, boxes. */
+  function targetOf(list) {
+    const learnable = list.filter((c) => isChoice(c) || c.type === "spans" || c.type === "boxes");
+    const marked = learnable.find((c) => c.target);
+    if (marked) return marked;
+    for (const types of [["choice", "multi_choice"], ["spans"], ["boxes"]]) {
+      const hit = learnable.find((c) => types.includes(c.type));
+      if (hit) return hit;
+    }
+    return list[0];
+  }
 
   const IDLE_MS = 60000; // activity older than this stops the per-item clock
   const EMPTY_POLL_MS = 2000;
@@ -157,6 +183,13 @@
     for (const button of el.controls.querySelectorAll("button.label-btn")) {
       button.disabled = !working;
     }
+    for (const widget of widgets.values()) {
+      try {
+        widget.disable(!working);
+      } catch (err) {
+        console.error(err);
+      }
+    }
     if (!working) {
       el.meta.hidden = true;
       el.why.hidden = true;
@@ -176,17 +209,62 @@
     return typeof value === "string" ? value : JSON.stringify(value);
   }
 
-  // Image items: an <img> from the item's media URL (served only from the media roots).
+  const hostKeys = new Map(); // key -> control, for every control's label hotkeys
+
+  const ctx = {
+    base,
+    schema,
+    settings,
+    text: itemText,
+    /** The item's media file (images, audio), served only from the media roots. */
+    mediaUrl: (item) => base + "/items/" + encodeURIComponent(item.id) + "/media",
+    /** True when another control than `control` also uses `key` as a label hotkey. */
+    keyTakenElsewhere(key, control) {
+      const owners = hostKeys.get(key) || [];
+      return owners.some((c) => c !== control);
+    },
+  };
+
+  if (!L.renderers.text) {
+    L.renderers.text = (item, container, c) => {
+      container.textContent = c.text(item);
+    };
+  }
+  if (!L.renderers.image) {
+    L.renderers.image = (item, container, c) => {
+      const img = document.createElement("img");
+      img.className = "item-image";
+      img.src = c.mediaUrl(item);
+      img.alt = item.external_id ? String(item.external_id) : "item " + item.id;
+      container.replaceChildren(img);
+    };
+  }
+
+  // The data type's renderer fills the item area; an unknown type is shown as text.
   function renderItem(item) {
-    if (!(schema.data && schema.data.type === "image")) {
+    el.text.replaceChildren();
+    el.text.className = "item-text";
+    el.text.dataset.type = dataType;
+    const render = L.renderers[dataType] || L.renderers.text;
+    try {
+      render(item, el.text, ctx);
+    } catch (err) {
+      console.error(err);
       el.text.textContent = itemText(item);
-      return;
     }
-    const img = document.createElement("img");
-    img.className = "item-image";
-    img.src = base + "/items/" + encodeURIComponent(item.id) + "/media";
-    img.alt = item.external_id ? String(item.external_id) : "item " + item.id;
-    el.text.replaceChildren(img);
+  }
+
+  /** Show every widget on the item just rendered; `values` maps control name -> value. */
+  function showWidgets(item, values, suggestion) {
+    const suggested = (suggestion && suggestion.value) || {};
+    for (const [name, widget] of widgets) {
+      try {
+        const value = values ? values[name] : undefined;
+        widget.show(item, el.text, value === null ? undefined : value, suggested[name]);
+      } catch (err) {
+        report(err);
+      }
+    }
   }
 
   function renderMeta(metadata) {
@@ -273,7 +351,7 @@
   function initialValues(suggestion) {
     const values = {};
     for (const c of controls) values[c.name] = c.type === "multi_choice" ? [] : null;
-    if (settings.preselect_suggestion && suggestion && target) {
+    if (settings.preselect_suggestion && suggestion && target && isChoice(target)) {
       const label = String(suggestion.label);
       if (target.labels.includes(label)) {
         values[target.name] = target.type === "multi_choice" ? [label] : label;
@@ -296,12 +374,14 @@
     state.current = task;
     state.editing = null;
     state.values = values ? copyValues(values) : initialValues(task.suggestion);
+    state.widgetValues = values ? Object.assign({}, values) : null;
     setMode("task");
     app.dataset.assignmentId = String(task.assignment_id);
     delete app.dataset.annotationId;
     const item = task.item || {};
     el.itemId.textContent = item.external_id ? String(item.external_id) : "#" + item.id;
     renderItem(item);
+    showWidgets(item, state.widgetValues, task.suggestion);
     renderMeta(item.metadata);
     renderSuggestion(task.suggestion, "Model suggests");
     renderWhy(task.selection);
@@ -314,7 +394,7 @@
 
   function showEdit(annotation) {
     if (state.mode === "task" && state.current) {
-      state.currentValues = copyValues(state.values);
+      state.currentValues = collectValues();
       state.currentMs = clock.take();
     }
     state.editing = annotation;
@@ -324,6 +404,7 @@
     const item = annotation.item || {};
     el.itemId.textContent = item.external_id ? String(item.external_id) : "#" + item.id;
     renderItem(item);
+    showWidgets(item, annotation.value || {}, annotation.suggestion);
     renderMeta(item.metadata);
     renderSuggestion(annotation.suggestion, "Model suggested");
     el.why.hidden = true;
@@ -341,56 +422,114 @@
 
   // ---------------------------------------------------------------- controls
 
-  const hotkeys = new Map(); // key -> {control, label}
+  const hotkeys = new Map(); // key -> {control, label}, the choice controls' label keys
+  const widgets = new Map(); // control name -> widget, for every non-choice control shown
+
+  const HINTS = {
+    choice: "choose one",
+    multi_choice: "choose any",
+    spans: "mark spans",
+    boxes: "draw boxes",
+    rating: "rate",
+    text: "write",
+  };
+
+  function legendFor(c) {
+    const legend = document.createElement("legend");
+    const name = document.createElement("span");
+    name.className = "control-name";
+    name.textContent = c.name;
+    const hint = document.createElement("span");
+    hint.className = "control-hint";
+    hint.textContent = HINTS[c.type] || c.type;
+    legend.append(name, hint);
+    return legend;
+  }
 
   function buildControls() {
     el.controls.replaceChildren();
-    for (const c of controls) {
-      const fieldset = document.createElement("fieldset");
-      fieldset.className = "control";
-      fieldset.dataset.control = c.name;
-      const legend = document.createElement("legend");
-      const name = document.createElement("span");
-      name.className = "control-name";
-      name.textContent = c.name;
-      const hint = document.createElement("span");
-      hint.className = "control-hint";
-      hint.textContent = c.type === "multi_choice" ? "choose any" : "choose one";
-      legend.append(name, hint);
-      const grid = document.createElement("div");
-      grid.className = "label-buttons";
-      c.labels.forEach((label, i) => {
-        const key = (c.hotkeys || [])[i];
-        const button = document.createElement("button");
-        button.type = "button";
-        button.className = "label-btn";
-        button.dataset.control = c.name;
-        button.dataset.label = label;
-        button.setAttribute("aria-pressed", "false");
-        const description = (c.descriptions || {})[label];
-        if (description) button.title = description;
-        if (key) {
-          const kbd = document.createElement("kbd");
-          kbd.className = "hotkey";
-          kbd.textContent = key;
-          button.append(kbd);
-          button.setAttribute("aria-keyshortcuts", key);
-          if (!hotkeys.has(key)) hotkeys.set(key, { control: c, label });
-        }
-        const text = document.createElement("span");
-        text.className = "label-name";
-        text.textContent = label;
-        const tag = document.createElement("span");
-        tag.className = "label-tag";
-        tag.textContent = "suggested";
-        tag.hidden = true;
-        button.append(text, tag);
-        button.addEventListener("click", () => choose(c, label));
-        grid.append(button);
+    for (const c of allControls) {
+      (c.hotkeys || []).forEach((key) => {
+        if (!key) return;
+        if (!hostKeys.has(key)) hostKeys.set(key, []);
+        hostKeys.get(key).push(c);
       });
-      fieldset.append(legend, grid);
-      el.controls.append(fieldset);
     }
+    for (const c of allControls) {
+      if (isChoice(c)) buildChoice(c);
+      else buildWidget(c);
+    }
+  }
+
+  // A control type with a registered widget gets it; any other shows why it cannot be filled.
+  function buildWidget(c) {
+    const fieldset = document.createElement("fieldset");
+    fieldset.className = "control control-" + c.type;
+    fieldset.dataset.control = c.name;
+    fieldset.dataset.type = c.type;
+    fieldset.append(legendFor(c));
+    const factory = L.widgets[c.type];
+    let widget = null;
+    if (factory && typeof factory.create === "function") {
+      try {
+        widget = factory.create(c, ctx);
+      } catch (err) {
+        console.error(err);
+        widget = null;
+      }
+    }
+    if (widget) {
+      widgets.set(c.name, widget);
+      if (widget.element) fieldset.append(widget.element);
+    } else {
+      const p = document.createElement("p");
+      p.className = "control-missing";
+      p.textContent =
+        `This page cannot show "${c.type}" controls yet, so "${c.name}" stays unanswered` +
+        (c === target ? " and items cannot be submitted here." : ".");
+      fieldset.append(p);
+    }
+    el.controls.append(fieldset);
+  }
+
+  function buildChoice(c) {
+    const fieldset = document.createElement("fieldset");
+    fieldset.className = "control";
+    fieldset.dataset.control = c.name;
+    fieldset.append(legendFor(c));
+    const grid = document.createElement("div");
+    grid.className = "label-buttons";
+    c.labels.forEach((label, i) => {
+      const key = (c.hotkeys || [])[i];
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "label-btn";
+      button.dataset.control = c.name;
+      button.dataset.label = label;
+      button.setAttribute("aria-pressed", "false");
+      const description = (c.descriptions || {})[label];
+      if (description) button.title = description;
+      if (key) {
+        const kbd = document.createElement("kbd");
+        kbd.className = "hotkey";
+        kbd.textContent = key;
+        button.append(kbd);
+        button.setAttribute("aria-keyshortcuts", key);
+        if (!hotkeys.has(key)) hotkeys.set(key, { control: c, label });
+      }
+      const text = document.createElement("span");
+      text.className = "label-name";
+      text.textContent = label;
+      const tag = document.createElement("span");
+      tag.className = "label-tag";
+      tag.textContent = "suggested";
+      tag.hidden = true;
+      button.append(text, tag);
+      button.addEventListener("click", () => choose(c, label));
+      grid.append(button);
+    });
+    fieldset.append(grid);
+    el.controls.append(fieldset);
   }
 
   function choose(control, label) {
@@ -406,6 +545,20 @@
     renderPressed();
   }
 
+  /** Every control's answer so far (choice controls and widgets), to restore it later. */
+  function collectValues() {
+    const out = copyValues(state.values);
+    for (const [name, widget] of widgets) {
+      try {
+        const v = widget.value();
+        if (v !== undefined) out[name] = v;
+      } catch (err) {
+        console.error(err);
+      }
+    }
+    return out;
+  }
+
   function currentValue() {
     const value = {};
     for (const c of controls) {
@@ -416,11 +569,23 @@
         value[c.name] = v;
       }
     }
+    for (const [name, widget] of widgets) {
+      const v = widget.value();
+      if (v !== undefined && v !== null) value[name] = v;
+    }
     const t = value[target.name];
     if (t === undefined || (Array.isArray(t) && t.length === 0 && target.type === "choice")) {
       return null;
     }
     return value;
+  }
+
+  function missingTargetMessage() {
+    if (isChoice(target)) {
+      const keys = keysFor(target);
+      return `Choose a ${target.name} label first${keys ? " (keys " + keys + ")" : ""}.`;
+    }
+    return `Answer ${target.name} first.`;
   }
 
   function keysFor(c) {
@@ -452,16 +617,32 @@
       tr.append(th, td);
       tbody.append(tr);
     };
-    for (const c of controls) {
+    for (const c of allControls) {
       const h = document.createElement("h3");
-      h.textContent = c.name + (c.type === "multi_choice" ? " (toggle any)" : " (choose one)");
       const table = document.createElement("table");
       table.className = "keys";
       const tbody = document.createElement("tbody");
-      c.labels.forEach((label, i) => {
-        const key = (c.hotkeys || [])[i];
-        addRow(tbody, key ? [key] : ["—"], label, (c.descriptions || {})[label]);
-      });
+      if (isChoice(c)) {
+        h.textContent = c.name + (c.type === "multi_choice" ? " (toggle any)" : " (choose one)");
+        c.labels.forEach((label, i) => {
+          const key = (c.hotkeys || [])[i];
+          addRow(tbody, key ? [key] : ["—"], label, (c.descriptions || {})[label]);
+        });
+      } else {
+        h.textContent = `${c.name} (${c.type})`;
+        const widget = widgets.get(c.name);
+        let rows = [];
+        try {
+          rows = widget ? widget.shortcuts() || [] : [];
+        } catch (err) {
+          console.error(err);
+        }
+        for (const row of rows) addRow(tbody, row.keys || ["—"], row.what || "", row.note);
+        if (!rows.length) addRow(tbody, ["—"], widget ? "Use the mouse" : "Not available here");
+      }
+      for (const key of collisions(c)) {
+        addRow(tbody, [key], "also a key of another control: the first control listed takes it");
+      }
       table.append(tbody);
       el.sheetBody.append(h, table);
     }
@@ -479,10 +660,14 @@
     el.sheetBody.append(h, table);
   }
 
+  function collisions(c) {
+    return (c.hotkeys || []).filter((k) => k && (hostKeys.get(k) || [])[0] !== c);
+  }
+
   function buildDefinitions() {
     el.definitions.replaceChildren();
-    for (const c of controls) {
-      const described = c.labels.filter((l) => (c.descriptions || {})[l]);
+    for (const c of allControls) {
+      const described = (c.labels || []).filter((l) => (c.descriptions || {})[l]);
       if (!described.length) continue;
       const h = document.createElement("h3");
       h.textContent = "Labels: " + c.name;
@@ -627,10 +812,7 @@
     if (state.mode !== "task" || !state.current) return;
     const value = currentValue();
     if (!value) {
-      const keys = keysFor(target);
-      showMessage(`Choose a ${target.name} label first${keys ? " (keys " + keys + ")" : ""}.`, "warn", {
-        timeout: 4000,
-      });
+      showMessage(missingTargetMessage(), "warn", { timeout: 4000 });
       return;
     }
     const task = state.current;
@@ -687,7 +869,7 @@
   async function saveEdit() {
     const value = currentValue();
     if (!value) {
-      showMessage(`Choose a ${target.name} label first.`, "warn", { timeout: 4000 });
+      showMessage(missingTargetMessage(), "warn", { timeout: 4000 });
       return;
     }
     state.busy = true;
@@ -790,6 +972,22 @@
     const other = e.target instanceof Element && e.target.closest("a, button, summary");
     const onOther = other && !other.classList.contains("label-btn");
 
+    // Widgets see each key first, in control order; a widget that handles it ends it here.
+    if ((state.mode === "task" || state.mode === "edit") && !state.busy) {
+      for (const widget of widgets.values()) {
+        let handled = false;
+        try {
+          handled = widget.key(e);
+        } catch (err) {
+          console.error(err);
+        }
+        if (handled) {
+          e.preventDefault();
+          return;
+        }
+      }
+    }
+
     if (key === "?") {
       e.preventDefault();
       toggleHelp();
@@ -843,7 +1041,7 @@
   // ---------------------------------------------------------------- start
 
   if (!target) {
-    showMessage("This project has no choice control to label with.", "error");
+    showMessage("This project has no control to label with.", "error");
     return;
   }
   buildControls();
