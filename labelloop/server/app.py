@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from labelloop import __version__
 from labelloop.config import Settings
 from labelloop.errors import AuthenticationFailed, LabelloopError
+from labelloop.server.api import flags as flags_api
 from labelloop.server.api import media as media_api
 from labelloop.server.api import projects, tasks, users
 from labelloop.server.api import quality as quality_api
@@ -94,6 +95,7 @@ def create_app(
         users.router,
         projects.router,
         tasks.router,
+        flags_api.router,
         review_api.router,
         search_api.router,
         media_api.router,

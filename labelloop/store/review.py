@@ -184,6 +184,22 @@ def insert_flags(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
         conn.execute(flag.insert(), [{"created_at": now(), "note": "", **r} for r in rows])
 
 
+def raise_user_flag(conn: Connection, **row: Any) -> tuple[int, bool]:
+    """A person's flag (``project_id``, ``item_id``, ``user_id``, ``kind``, ``note``, ...): their
+    open one of that kind on the item gets the new note, else a row is added; (id, added)."""
+    q = select(flag.c.id).where(
+        flag.c.item_id == row["item_id"],
+        flag.c.user_id == row["user_id"],
+        flag.c.kind == row["kind"],
+        flag.c.resolved_at.is_(None),
+    )
+    found = conn.execute(q.order_by(flag.c.id).limit(1)).scalar()
+    if found is not None:
+        conn.execute(update(flag).where(flag.c.id == found).values(note=row["note"]))
+        return int(found), False
+    return new_id(conn.execute(flag.insert().values(created_at=now(), **row))), True
+
+
 def flagged(
     conn: Connection, *, item_id: int, kind: str | None = None, open_only: bool = True
 ) -> bool:
