@@ -2,27 +2,34 @@
 
 from __future__ import annotations
 
+import inspect
 from pathlib import PurePath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from labelloop.errors import LabelloopError
+from labelloop.ingest.coco import CocoExporter, CocoImporter
 from labelloop.ingest.csv import CsvExporter, CsvImporter
 from labelloop.ingest.jsonl import JsonlExporter, JsonlImporter
 from labelloop.ingest.protocols import Exporter, Importer
 
+if TYPE_CHECKING:
+    from labelloop.schema import ProjectSchema
+
 IMPORTERS: dict[str, type[Importer]] = {
     JsonlImporter.format: JsonlImporter,
     CsvImporter.format: CsvImporter,
+    CocoImporter.format: CocoImporter,
 }
 """Import format name -> importer class; a plug-in format registers by adding itself here."""
 
 EXPORTERS: dict[str, type[Exporter]] = {
     JsonlExporter.format: JsonlExporter,
     CsvExporter.format: CsvExporter,
+    CocoExporter.format: CocoExporter,
 }
 """Export format name -> exporter class; a plug-in format registers by adding itself here."""
 
-_SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
+_SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet"}
 
 
 def make_importer(format: str, **options: Any) -> Importer:
@@ -36,14 +43,17 @@ def make_importer(format: str, **options: Any) -> Importer:
     return cls(**options)
 
 
-def make_exporter(format: str) -> Exporter:
-    """An exporter for ``format``."""
+def make_exporter(format: str, *, schema: ProjectSchema | None = None) -> Exporter:
+    """An exporter for ``format``; one whose constructor takes ``schema`` gets the project's,
+    so it can refuse controls it cannot hold or name categories after labels."""
     try:
         cls = EXPORTERS[format]
     except KeyError:
         raise LabelloopError(
             f"unknown export format {format!r}; known formats: {', '.join(sorted(EXPORTERS))}"
         ) from None
+    if schema is not None and "schema" in inspect.signature(cls).parameters:
+        return cls(schema=schema)  # type: ignore[call-arg]
     return cls()
 
 

@@ -46,12 +46,20 @@ def _is_blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
+def _cells(payload: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A table item's fields: its ``row`` (how table imports store them), else the payload."""
+    row = payload.get("row")
+    return row if isinstance(row, Mapping) else payload
+
+
 @register_featurizer("table")
 class TableFeaturizer(BaseEstimator):
     """Standardised numeric fields and one-hot categorical fields of each payload.
 
     A field is numeric when every non-blank value in ``fit`` is a number or a string that reads
-    as one (CSV cells are strings); any other scalar field is categorical.
+    as one (CSV cells are strings); any other scalar field is categorical. Fields are read from
+    the payload's ``row`` (``{"row": {column: value}}``, as table imports store them), or from
+    the payload itself when it has no ``row``.
 
     Parameters
     ----------
@@ -68,7 +76,7 @@ class TableFeaturizer(BaseEstimator):
     n_features_out_ : int
     """
 
-    version: ClassVar[str] = "table-1"
+    version: ClassVar[str] = "table-2"
 
     def __init__(self, *, fields: tuple[str, ...] | None = None, max_categories: int = 50) -> None:
         self.fields = fields
@@ -79,7 +87,7 @@ class TableFeaturizer(BaseEstimator):
             return list(self.fields)
         seen: dict[str, None] = {}
         for payload in payloads:
-            for key, value in payload.items():
+            for key, value in _cells(payload).items():
                 if value is None or isinstance(value, str | int | float | bool):
                     seen.setdefault(str(key), None)
         return sorted(seen)
@@ -89,8 +97,9 @@ class TableFeaturizer(BaseEstimator):
         out = np.empty((len(payloads), len(columns)), dtype=object)
         n_numeric = len(self.numeric_)
         for i, payload in enumerate(payloads):
+            cells = _cells(payload)
             for j, name in enumerate(columns):
-                value = payload.get(name)
+                value = cells.get(name)
                 if j < n_numeric:
                     number = _number(value)
                     out[i, j] = np.nan if number is None else number
@@ -126,7 +135,7 @@ class TableFeaturizer(BaseEstimator):
         numeric: list[str] = []
         categorical: list[str] = []
         for name in fields:
-            values = [p.get(name) for p in payloads if not _is_blank(p.get(name))]
+            values = [v for p in payloads if not _is_blank(v := _cells(p).get(name))]
             is_number = bool(values) and all(_number(v) is not None for v in values)
             (numeric if is_number else categorical).append(name)
         self.numeric_ = tuple(numeric)

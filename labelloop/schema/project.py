@@ -16,8 +16,8 @@ from labelloop.schema.settings import parse_settings
 SUPPORTED_DATA_TYPES: tuple[str, ...] = ("text", "image", "table", "audio", "html")
 """Data types a project may declare."""
 
-DEFAULT_FEATURIZERS: Mapping[str, str] = {"image": "pixels"}
-"""The featurizer a data type gets when its schema's settings name none (text: tfidf)."""
+DEFAULT_FEATURIZERS: Mapping[str, str] = {"image": "pixels", "table": "table"}
+"""The featurizer a data type gets when its schema's settings name none (text, html: tfidf)."""
 
 CHOICE_TYPES: tuple[str, ...] = ("choice", "multi_choice")
 """Control types whose labels a model can learn, so one of them is the project's target."""

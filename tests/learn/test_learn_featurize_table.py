@@ -52,3 +52,10 @@ def test_params_and_conformance() -> None:
     f = TableFeaturizer(fields=("a",), max_categories=5)
     assert clone(f).get_params() == {"fields": ("a",), "max_categories": 5}
     check_featurizer(TableFeaturizer)
+
+
+def test_row_payloads_of_table_imports_are_read_like_flat_ones() -> None:
+    flat = TableFeaturizer().fit_transform(ROWS).toarray()
+    nested = TableFeaturizer().fit_transform([{"row": r} for r in ROWS]).toarray()
+    assert np.array_equal(flat, nested)
+    assert TableFeaturizer().fit([{"row": r} for r in ROWS]).numeric_ == ("age",)

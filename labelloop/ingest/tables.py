@@ -1,0 +1,236 @@
+"""Table rows: CSV, JSON Lines and Parquet records in, payloads ``{"row": {column: value}}`` out.
+
+A table project shows and learns from the fields of each row. ``columns`` (the schema's
+``data.columns``) picks the fields that form the row, in order; the other fields (except the id
+and the label) are kept as metadata. Without ``columns`` every other field is part of the row.
+Cells are kept as they come (CSV cells stay text, so "007" keeps its zeros); an empty cell or a
+NaN is ``None``. Errors name the line (CSV, JSONL) or the row number (Parquet) and the field.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import date, datetime, time
+from decimal import Decimal
+from typing import Any, BinaryIO, ClassVar
+
+from labelloop.domain import ItemIn
+from labelloop.errors import ImportFormatError, LabelloopError
+from labelloop.ingest.csv import CsvImporter
+from labelloop.ingest.jsonl import JsonlImporter
+from labelloop.ingest.records import TextImporter
+from labelloop.kinds import kind
+
+_ABSENT = object()
+PARQUET_BATCH_ROWS = 2000
+PARQUET_HINT = "pip install 'labelloop[tables]' (pyarrow)"
+
+
+class _TableRecords:
+    """What the three table readers share: turning one record into a row payload.
+
+    ``_external_id`` comes from :class:`~labelloop.ingest.records.TextImporter`.
+    """
+
+    columns: tuple[str, ...]
+    id_field: str | None
+    label_field: str | None
+    max_text_chars: int
+    _external_id: Any
+
+    def _item(self, line: int, record: Mapping[str, Any]) -> ItemIn:
+        """One record as an ItemIn: id and label split off, the row picked, the rest metadata."""
+        external_id = None
+        if self.id_field is not None:
+            external_id = self._external_id(line, record.get(self.id_field, _ABSENT))
+        label = None
+        if self.label_field is not None:
+            label = record.get(self.label_field)
+            if _blank(label):
+                label = None  # an empty cell means "not labeled yet", as a missing key does
+        skip = {self.id_field, self.label_field}
+        names = self.columns or tuple(str(k) for k in record if k not in skip)
+        row: dict[str, Any] = {}
+        for name in names:
+            value = record.get(name, _ABSENT)
+            if value is _ABSENT:
+                raise ImportFormatError(line=line, field=name, reason="missing")
+            row[name] = self._cell(line, name, value)
+        if not row:
+            raise ImportFormatError(
+                line=line, reason="no fields besides the id and the label to show or learn from"
+            )
+        if all(v is None for v in row.values()):
+            raise ImportFormatError(line=line, reason="every field of the row is empty")
+        shown = set(names) | skip
+        metadata = {key: value for key, value in record.items() if key not in shown}
+        return ItemIn(
+            line=line,
+            payload={"row": row},
+            external_id=external_id,
+            label=label,
+            metadata=metadata,
+        )
+
+    def _cell(self, line: int, name: str, value: Any) -> Any:
+        """A cell as a JSON scalar: text, number, true/false or None (empty)."""
+        if value is None or isinstance(value, bool | int):
+            return value
+        if isinstance(value, float):
+            return value if math.isfinite(value) else None
+        if isinstance(value, Decimal):
+            return float(value) if value.is_finite() else None
+        if isinstance(value, datetime | date | time):
+            return value.isoformat()
+        if isinstance(value, str):
+            if not value.strip():
+                return None
+            if len(value) > self.max_text_chars:
+                raise ImportFormatError(
+                    line=line,
+                    field=name,
+                    reason=f"{len(value):,} characters; the limit is {self.max_text_chars:,}",
+                )
+            return value
+        raise ImportFormatError(
+            line=line,
+            field=name,
+            reason=f"must be text, a number, true/false or empty; got {kind(value)}",
+        )
+
+    def _check_names(self, line: int, names: Sequence[str]) -> None:
+        """The file's fields hold every asked-for column and the label field."""
+        have = set(names)
+        for name in (*self.columns, self.label_field):
+            if name is not None and name not in have:
+                raise ImportFormatError(
+                    line=line, field=name, reason=f"no such column; columns are: {', '.join(names)}"
+                )
+
+
+def _blank(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, float) and not math.isfinite(value):
+        return True
+    return isinstance(value, str) and not value.strip()
+
+
+class CsvTableImporter(_TableRecords, CsvImporter):
+    """CSV with a header row; each data row becomes one table item."""
+
+    format: ClassVar[str] = "csv"
+
+    def __init__(
+        self,
+        *,
+        columns: Sequence[str] = (),
+        id_field: str | None = None,
+        label_field: str | None = None,
+        max_text_chars: int = 100_000,
+    ) -> None:
+        super().__init__(
+            text_field="", id_field=id_field, label_field=label_field, max_text_chars=max_text_chars
+        )
+        self.text_field = None  # type: ignore[assignment]  # rows have no text field to check
+        self.columns = tuple(columns)
+
+    def _header(self, reader: Any) -> list[str]:
+        header = super()._header(reader)
+        self._check_names(1, header)
+        return header
+
+
+class JsonlTableImporter(_TableRecords, JsonlImporter):
+    """JSON Lines; each object becomes one table item (nested values are refused)."""
+
+    format: ClassVar[str] = "jsonl"
+
+    def __init__(
+        self,
+        *,
+        columns: Sequence[str] = (),
+        id_field: str | None = None,
+        label_field: str | None = None,
+        max_text_chars: int = 100_000,
+    ) -> None:
+        super().__init__(
+            text_field="", id_field=id_field, label_field=label_field, max_text_chars=max_text_chars
+        )
+        self.columns = tuple(columns)
+
+
+class ParquetTableImporter(_TableRecords):
+    """Parquet files (needs pyarrow); read in batches, errors name the 1-based row number."""
+
+    format: ClassVar[str] = "parquet"
+
+    def __init__(
+        self,
+        *,
+        columns: Sequence[str] = (),
+        id_field: str | None = None,
+        label_field: str | None = None,
+        max_text_chars: int = 100_000,
+    ) -> None:
+        self.columns = tuple(columns)
+        self.id_field = id_field
+        self.label_field = label_field
+        self.max_text_chars = max_text_chars
+
+    _external_id = TextImporter._external_id
+
+    def read(self, source: BinaryIO) -> Iterator[ItemIn]:
+        """Yield one ItemIn per row of the Parquet file ``source``."""
+        if importlib.util.find_spec("pyarrow") is None:
+            raise LabelloopError(f"reading Parquet needs pyarrow: {PARQUET_HINT}")
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        try:
+            file = pq.ParquetFile(source)
+        except (pa.ArrowException, OSError) as exc:
+            raise ImportFormatError(line=1, reason=f"not a Parquet file: {exc}") from None
+        names = list(file.schema_arrow.names)
+        self._check_names(1, names)
+        for field in (self.id_field,):
+            if field is not None and field not in names:
+                raise ImportFormatError(
+                    line=1, field=field, reason=f"no such column; columns are: {', '.join(names)}"
+                )
+        number = 0
+        try:
+            for batch in file.iter_batches(batch_size=PARQUET_BATCH_ROWS):
+                for record in batch.to_pylist():
+                    number += 1
+                    yield self._item(number, record)
+        except pa.ArrowException as exc:
+            raise ImportFormatError(line=number + 1, reason=f"unreadable Parquet: {exc}") from None
+
+
+TABLE_IMPORTERS: dict[str, type[_TableRecords]] = {
+    CsvTableImporter.format: CsvTableImporter,
+    JsonlTableImporter.format: JsonlTableImporter,
+    ParquetTableImporter.format: ParquetTableImporter,
+}
+"""Import format name -> reader of table rows."""
+
+
+def make_table_importer(
+    format: str,
+    *,
+    columns: Sequence[str] = (),
+    id_field: str | None = None,
+    label_field: str | None = None,
+) -> Any:
+    """A reader of table rows in ``format`` (csv, jsonl or parquet)."""
+    try:
+        cls = TABLE_IMPORTERS[format]
+    except KeyError:
+        known = ", ".join(sorted(TABLE_IMPORTERS))
+        raise LabelloopError(
+            f"table rows cannot be read from {format!r}; known formats: {known}"
+        ) from None
+    return cls(columns=columns, id_field=id_field, label_field=label_field)  # type: ignore[call-arg]

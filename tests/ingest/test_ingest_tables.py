@@ -1,0 +1,124 @@
+"""Table rows from CSV, JSON Lines and Parquet: the row payload, the column subset, and errors."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from labelloop.errors import ImportFormatError, LabelloopError
+from labelloop.ingest.payloads import row_hash
+from labelloop.ingest.tables import make_table_importer
+
+
+def read(fmt: str, data: bytes, **options: object) -> list:
+    return list(make_table_importer(fmt, **options).read(io.BytesIO(data)))  # type: ignore[arg-type]
+
+
+def error(fmt: str, data: bytes, **options: object) -> ImportFormatError:
+    with pytest.raises(ImportFormatError) as info:
+        read(fmt, data, **options)
+    return info.value
+
+
+CSV = b"id,alcohol,colour,grade,note\r\nw1,13.2,red,good,from the cellar\r\nw2,,white,,\r\n"
+
+
+def test_csv_rows_become_row_payloads_with_id_and_label_split_off() -> None:
+    first, second = read("csv", CSV, id_field="id", label_field="grade")
+    assert (first.line, first.external_id, first.label) == (2, "w1", "good")
+    assert first.payload == {"row": {"alcohol": "13.2", "colour": "red", "note": "from the cellar"}}
+    assert second.label is None  # an empty label cell is "not labeled yet"
+    assert second.payload["row"] == {"alcohol": None, "colour": "white", "note": None}
+
+
+def test_columns_pick_and_order_the_row_and_the_rest_is_metadata() -> None:
+    (first, _) = read("csv", CSV, columns=("colour", "alcohol"), id_field="id")
+    assert list(first.payload["row"]) == ["colour", "alcohol"]
+    assert first.metadata == {"grade": "good", "note": "from the cellar"}
+
+
+def test_a_missing_column_or_label_column_is_named_on_the_header_line() -> None:
+    exc = error("csv", CSV, columns=("colour", "acidity"))
+    assert (exc.line, exc.field) == (1, "acidity")
+    assert "alcohol" in exc.reason  # the message lists the columns there are
+    exc = error("csv", CSV, label_field="quality")
+    assert (exc.line, exc.field) == (1, "quality")
+
+
+def test_csv_errors_name_the_line() -> None:
+    exc = error("csv", CSV + b"w3,12,red\r\n")
+    assert exc.line == 4 and "expected 5 columns" in exc.reason
+    exc = error("csv", b"a,b\n1,2\n,\n", columns=("a", "b"))
+    assert (exc.line, exc.reason) == (3, "every field of the row is empty")
+
+
+def test_jsonl_rows_keep_numbers_and_refuse_nested_values() -> None:
+    data = b'{"id": 1, "pH": 3.4, "organic": true, "grape": "merlot"}\n\n{"id": 2, "pH": 3.1}\n'
+    first, second = read("jsonl", data, id_field="id")
+    assert first.payload == {"row": {"pH": 3.4, "organic": True, "grape": "merlot"}}
+    assert second.line == 3
+    exc = error("jsonl", data + b'{"id": 3, "pH": [1, 2]}\n', id_field="id")
+    assert (exc.line, exc.field) == (4, "pH")
+    assert "got a list" in exc.reason or "list" in exc.reason
+    exc = error("jsonl", b'{"a": 1}\n{"b": 2}\n', columns=("a",))
+    assert (exc.line, exc.field, exc.reason) == (2, "a", "missing")
+
+
+def test_parquet_rows_are_read_with_row_numbers() -> None:
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    table = pa.table(
+        {
+            "id": ["a", "b", "c"],
+            "alcohol": [13.2, float("nan"), 12.0],
+            "colour": ["red", "rosé", None],
+            "grade": ["good", None, "poor"],
+        }
+    )
+    sink = io.BytesIO()
+    pq.write_table(table, sink)
+    items = read("parquet", sink.getvalue(), id_field="id", label_field="grade")
+    assert [i.line for i in items] == [1, 2, 3]
+    assert items[0].payload == {"row": {"alcohol": 13.2, "colour": "red"}}
+    assert items[1].payload == {"row": {"alcohol": None, "colour": "rosé"}}  # NaN is empty
+    assert items[2].payload == {"row": {"alcohol": 12.0, "colour": None}}
+    assert [i.label for i in items] == ["good", None, "poor"]
+    exc = error("parquet", sink.getvalue(), columns=("acidity",))
+    assert (exc.line, exc.field) == (1, "acidity")
+
+
+def test_parquet_all_empty_row_names_its_row_number() -> None:
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    sink = io.BytesIO()
+    pq.write_table(pa.table({"a": [1.0, None], "b": ["x", None]}), sink)
+    exc = error("parquet", sink.getvalue())
+    assert (exc.line, exc.reason) == (2, "every field of the row is empty")
+
+
+def test_not_a_parquet_file_is_a_clear_error() -> None:
+    pytest.importorskip("pyarrow")
+    exc = error("parquet", b"id,text\n1,hello\n")
+    assert exc.line == 1 and exc.reason.startswith("not a Parquet file")
+
+
+def test_parquet_without_pyarrow_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "pyarrow" else real(name, *a)
+    )
+    with pytest.raises(LabelloopError, match=r"labelloop\[tables\]"):
+        read("parquet", b"PAR1")
+
+
+def test_unknown_table_format_lists_the_known_ones() -> None:
+    with pytest.raises(LabelloopError, match="csv, jsonl, parquet"):
+        make_table_importer("xlsx")
+
+
+def test_same_row_has_the_same_hash_whatever_the_key_order() -> None:
+    assert row_hash({"a": 1, "b": "x"}) == row_hash({"b": "x", "a": 1})
+    assert row_hash({"a": 1, "b": "x"}) != row_hash({"a": 1, "b": "X"})
