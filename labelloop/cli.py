@@ -202,8 +202,14 @@ def import_(
     text_field: Annotated[str, typer.Option(help="Field holding the text.")] = "text",
     id_field: Annotated[str | None, typer.Option(help="Field holding your item id.")] = None,
     label_field: Annotated[str | None, typer.Option(help="Field with an existing label.")] = None,
+    predictions_field: Annotated[
+        str | None,
+        typer.Option(help="Field with pre-annotations: control name -> predicted value."),
+    ] = None,
     split: Annotated[str, typer.Option(help="pool (to label) or eval (held out).")] = "pool",
-    format: Annotated[str | None, typer.Option(help="jsonl or csv (default: by suffix).")] = None,
+    format: Annotated[
+        str | None, typer.Option(help="jsonl, csv or coco (default: by suffix).")
+    ] = None,
     labels_from_folders: Annotated[
         bool, typer.Option(help="Image folder: label each image by its subfolder's name.")
     ] = False,
@@ -247,6 +253,7 @@ def import_(
                 text_field=text_field,  # type: ignore[arg-type]
                 id_field=id_field,
                 label_field=label_field,
+                prediction_field=predictions_field,
                 split=split,
                 media_roots=settings.media_root_paths,
             )
@@ -275,7 +282,9 @@ def import_(
 @app.command()
 def export(
     slug: str,
-    format: Annotated[str, typer.Option("--format", help="jsonl or csv")] = "jsonl",
+    format: Annotated[
+        str, typer.Option("--format", help="jsonl, csv (no spans/boxes) or coco (boxes)")
+    ] = "jsonl",
     output: Annotated[Path, typer.Option("-o", "--output", help="File to write.")] = Path("-"),
 ) -> None:
     """Export every labeled item with its provenance."""

@@ -21,7 +21,9 @@ class ItemIn:
 
     ``line`` is the 1-based line (JSONL) or record number (CSV) the record came from, so every
     later error can name it. ``label`` is the raw value the record came with (a label name for a
-    ``choice`` control, a list of names for ``multi_choice``) or ``None``.
+    ``choice`` control, a list of names for ``multi_choice``, a mapping of control name to value
+    for several controls) or ``None``. ``prediction`` is the raw pre-annotation (control name ->
+    predicted value, scores kept) or ``None``.
     """
 
     line: int
@@ -29,6 +31,7 @@ class ItemIn:
     external_id: str | None = None
     label: Any = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    prediction: Any = None
 
 
 @dataclass(frozen=True)
@@ -89,7 +92,11 @@ class StopDecision:
 
 @dataclass(frozen=True, slots=True)
 class ExportRecord:
-    """One labeled item as exported: its label and where the label came from."""
+    """One labeled item as exported: its label and where the label came from.
+
+    ``label`` is the target control's value and ``value`` every control's (spans carry their
+    ``text``). ``payload`` is the item's stored payload (image size for COCO); it is not a column.
+    """
 
     item_id: int
     external_id: str | None
@@ -109,6 +116,10 @@ class ExportRecord:
     rank: int | None
     reason: str | None
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    value: Mapping[str, Any] = field(default_factory=dict)
+    payload: Mapping[str, Any] = field(default_factory=dict)
 
 
-EXPORT_COLUMNS: Sequence[str] = tuple(ExportRecord.__dataclass_fields__)
+EXPORT_COLUMNS: Sequence[str] = tuple(
+    name for name in ExportRecord.__dataclass_fields__ if name != "payload"
+)

@@ -1,5 +1,6 @@
 """Intake and export: streaming importers and exporters, one module per format."""
 
+from labelloop.ingest.coco import CocoExporter, CocoImporter
 from labelloop.ingest.csv import CsvExporter, CsvImporter
 from labelloop.ingest.fingerprint import content_hash
 from labelloop.ingest.formats import (
@@ -15,6 +16,8 @@ from labelloop.ingest.protocols import Exporter, Importer
 __all__ = [
     "EXPORTERS",
     "IMPORTERS",
+    "CocoExporter",
+    "CocoImporter",
     "CsvExporter",
     "CsvImporter",
     "Exporter",

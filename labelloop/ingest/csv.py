@@ -8,11 +8,15 @@ import json
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from operator import attrgetter
-from typing import Any, BinaryIO, ClassVar
+from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
 
 from labelloop.domain import EXPORT_COLUMNS, ExportRecord, ItemIn
-from labelloop.errors import ImportFormatError
+from labelloop.errors import ImportFormatError, LabelloopError
 from labelloop.ingest.records import BOM, TextImporter, decode_line, iso_utc, json_default
+from labelloop.schema.project import STRUCTURED_TYPES
+
+if TYPE_CHECKING:
+    from labelloop.schema import ProjectSchema
 
 _FLUSH_ROWS = 2000
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -93,12 +97,23 @@ def _csv_reason(exc: csv.Error) -> str:
 class CsvExporter:
     """Writes a header of the export columns and one row per record, safe to open in a spreadsheet.
 
-    A multi_choice label is joined with "|", metadata is a JSON object, timestamps are ISO 8601
-    UTC, and text cells starting with =, +, -, @, tab or CR get a leading "'" so spreadsheets do
-    not run them as formulas.
+    A multi_choice label is joined with "|", metadata and the value of every control are JSON
+    objects, timestamps are ISO 8601 UTC, and text cells starting with =, +, -, @, tab or CR get
+    a leading "'" so spreadsheets do not run them as formulas. Spans and boxes do not fit a
+    cell: a project with them is refused (export JSONL, COCO or CoNLL).
     """
 
     format: ClassVar[str] = "csv"
+
+    def __init__(self, *, schema: ProjectSchema | None = None) -> None:
+        structured = [c for c in schema.controls if c.type in STRUCTURED_TYPES] if schema else []
+        if structured:
+            control = structured[0]
+            other = "coco (boxes)" if control.type == "boxes" else "conll (spans)"
+            raise LabelloopError(
+                f"CSV cannot hold the {control.type} of control '{control.name}'; "
+                f"export jsonl or {other} instead"
+            )
 
     def write(self, records: Iterable[ExportRecord], sink: BinaryIO) -> None:
         """Write ``records`` to ``sink`` as UTF-8 CSV, in buffered chunks."""
@@ -142,4 +157,8 @@ def _metadata(value: Any) -> str:
     return json.dumps(value or {}, ensure_ascii=False, separators=(",", ":"), default=json_default)
 
 
-_CONVERTERS: dict[str, Callable[[Any], Any]] = {"label": _label, "metadata": _metadata}
+_CONVERTERS: dict[str, Callable[[Any], Any]] = {
+    "label": _label,
+    "metadata": _metadata,
+    "value": _metadata,
+}

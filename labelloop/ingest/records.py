@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any, BinaryIO, ClassVar
@@ -25,11 +26,13 @@ class TextImporter:
         text_field: str = "text",
         id_field: str | None = None,
         label_field: str | None = None,
+        prediction_field: str | None = None,
         max_text_chars: int = 100_000,
     ) -> None:
         self.text_field = text_field
         self.id_field = id_field
         self.label_field = label_field
+        self.prediction_field = prediction_field
         self.max_text_chars = max_text_chars
 
     def read(self, source: BinaryIO) -> Iterator[ItemIn]:
@@ -39,7 +42,8 @@ class TextImporter:
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}(text_field={self.text_field!r}, id_field={self.id_field!r}, "
-            f"label_field={self.label_field!r}, max_text_chars={self.max_text_chars!r})"
+            f"label_field={self.label_field!r}, prediction_field={self.prediction_field!r}, "
+            f"max_text_chars={self.max_text_chars!r})"
         )
 
     def _item(self, line: int, record: Mapping[str, Any]) -> ItemIn:
@@ -67,7 +71,12 @@ class TextImporter:
             label = record.get(self.label_field)
             if isinstance(label, str) and not label.strip():
                 label = None  # an empty cell means "not labeled yet", as a missing key does
-        skip = (self.text_field, self.id_field, self.label_field)
+        prediction = None
+        if self.prediction_field is not None:
+            prediction = record.get(self.prediction_field)
+            if isinstance(prediction, str):
+                prediction = _json_cell(line, self.prediction_field, prediction)
+        skip = (self.text_field, self.id_field, self.label_field, self.prediction_field)
         metadata = {key: value for key, value in record.items() if key not in skip}
         return ItemIn(
             line=line,
@@ -75,6 +84,7 @@ class TextImporter:
             external_id=external_id,
             label=label,
             metadata=metadata,
+            prediction=prediction,
         )
 
     def _external_id(self, line: int, value: Any) -> str:
@@ -91,6 +101,18 @@ class TextImporter:
         if not external_id.strip():
             raise ImportFormatError(line=line, field=self.id_field, reason="empty id")
         return external_id
+
+
+def _json_cell(line: int, field: str, cell: str) -> Any:
+    """A pre-annotation that came as text (a CSV cell) parsed as JSON; blank means none."""
+    if not cell.strip():
+        return None
+    try:
+        return json.loads(cell)
+    except json.JSONDecodeError as exc:
+        raise ImportFormatError(
+            line=line, field=field, reason=f"not valid JSON: {exc.msg} (column {exc.colno})"
+        ) from None
 
 
 def decode_line(raw: bytes, line: int) -> str:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import BinaryIO
+from collections.abc import Iterator, Mapping
+from typing import Any, BinaryIO
 
 from labelloop.domain import ExportRecord
 from labelloop.govern.permissions import Permission
@@ -15,17 +15,22 @@ from labelloop.workflow.projects import ProjectContext
 
 
 def records(db: Database, ctx: ProjectContext) -> Iterator[ExportRecord]:
-    """Labeled items in id order; the target control's value is the label column."""
+    """Labeled items in id order: ``label`` is the target control's value, ``value`` every
+    control's (spans with the text they cover, boxes in image pixels)."""
     target = ctx.schema.target.name
-    multi = len(ctx.schema.controls) > 1
+    field = ctx.schema.data_field
+    spans = [c.name for c in ctx.schema.controls if c.type == "spans"]
     with db.read() as conn:
         for row in store_export.labeled_rows(conn, ctx.id):
             value = row["value"]
+            payload = row["payload"]
+            if spans:
+                value = _with_span_text(value, spans, payload.get("text", ""))
             yield ExportRecord(
                 item_id=row["item_id"],
                 external_id=row["external_id"],
-                text=row["payload"].get(ctx.schema.data_field, row["payload"].get("text", "")),
-                label=value if multi else value.get(target),
+                text=payload.get(field, payload.get("text", "")),
+                label=value.get(target),
                 resolution=row["resolution"],
                 annotator=row["username"],
                 annotated_at=row["annotated_at"] or row["decided_at"],
@@ -40,13 +45,24 @@ def records(db: Database, ctx: ProjectContext) -> Iterator[ExportRecord]:
                 rank=row["rank"],
                 reason=row["reason"],
                 metadata=row["meta"],
+                value=value,
+                payload=payload,
             )
+
+
+def _with_span_text(value: Mapping[str, Any], controls: list[str], text: str) -> dict[str, Any]:
+    """``value`` with each span of the spans controls carrying the text it covers."""
+    out = dict(value)
+    for name in controls:
+        if isinstance(out.get(name), list):
+            out[name] = [{**s, "text": text[s["start"] : s["end"]]} for s in out[name]]
+    return out
 
 
 def export(db: Database, ctx: ProjectContext, sink: BinaryIO, *, fmt: str) -> int:
     """Write the project's labeled items to ``sink``; returns the row count, audited."""
     ctx.require(Permission.EXPORT)
-    exporter = make_exporter(fmt)
+    exporter = make_exporter(fmt, schema=ctx.schema)
     counted = _Counter(records(db, ctx))
     exporter.write(counted, sink)
     with db.write(project_id=ctx.id) as conn:

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from itertools import groupby
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from labelloop.domain import ItemIn
 from labelloop.errors import ImportFormatError, LabelloopError, SchemaError
 from labelloop.govern.permissions import Permission
 from labelloop.ingest import content_hash, make_importer
 from labelloop.ingest.images import ImageFolderImporter
+from labelloop.ingest.imaging import image_size
 from labelloop.ingest.media import file_hash, resolve_media, root_of
-from labelloop.schema import label_value
+from labelloop.ingest.predictions import imported_value, prediction_value
 from labelloop.store import audit
 from labelloop.store import items as store_items
 from labelloop.store.db import Database
@@ -44,6 +46,7 @@ def import_items(
     text_field: str = "text",
     id_field: str | None = None,
     label_field: str | None = None,
+    prediction_field: str | None = None,
     split: str = "pool",
     progress: Callable[[int], None] | None = None,
     media_roots: Sequence[Path] = (),
@@ -51,10 +54,11 @@ def import_items(
     """Stream ``source`` into the project in one transaction; the first bad record aborts it.
 
     In an image project ``text_field`` names the field holding each image's path under one of
-    ``media_roots``.
+    ``media_roots``. ``prediction_field`` names the field holding pre-annotations (control name
+    -> predicted value), shown to annotators as editable suggestions.
     """
     ctx.require(Permission.IMPORT)
-    importer = make_importer(fmt, text_field=text_field, id_field=id_field, label_field=label_field)
+    importer = make_importer(fmt, **_importer_options(ctx, fmt, locals()))
     return _import_records(
         db,
         ctx,
@@ -63,10 +67,26 @@ def import_items(
         filename=filename,
         path_field=text_field,
         label_field=label_field,
+        prediction_field=prediction_field,
         split=split,
         progress=progress,
         media_roots=media_roots,
     )
+
+
+def _importer_options(ctx: ProjectContext, fmt: str, given: dict[str, Any]) -> dict[str, Any]:
+    """The options ``fmt``'s importer takes: COCO files name their boxes control, not fields."""
+    if fmt == "coco":
+        boxes = [c.name for c in ctx.schema.controls if c.type == "boxes"]
+        if ctx.schema.data_type != "image" or not boxes:
+            raise LabelloopError(
+                "a COCO file can only be imported into an image project with a boxes control"
+            )
+        return {"control": boxes[0]}
+    options = {key: given[key] for key in ("text_field", "id_field", "label_field")}
+    if given["prediction_field"] is not None:  # only the formats that read pre-annotations take it
+        options["prediction_field"] = given["prediction_field"]
+    return options
 
 
 def import_folder(
@@ -100,6 +120,7 @@ def import_folder(
         filename=folder.name or str(folder),
         path_field=None,
         label_field="folder" if labels_from_folders else None,
+        prediction_field=None,
         split=split,
         progress=progress,
         media_roots=(root,),
@@ -118,7 +139,7 @@ def _image_payload(
         raise ImportFormatError(
             line=record.line, field=path_field, reason=where + exc.message
         ) from None
-    return {"image": str(relative)}, file_hash(found)
+    return {"image": str(relative), **image_size(found)}, file_hash(found)
 
 
 def _import_records(
@@ -130,6 +151,7 @@ def _import_records(
     filename: str,
     path_field: str | None,
     label_field: str | None,
+    prediction_field: str | None,
     split: str,
     progress: Callable[[int], None] | None,
     media_roots: Sequence[Path],
@@ -155,18 +177,18 @@ def _import_records(
             n_duplicates=0,
         )
         rows: list[dict[str, object]] = []
-        labels: list[object] = []
+        labels: list[dict[str, Any] | None] = []
 
         def flush() -> None:
-            ids = store_items.insert_items(conn, rows)
+            ids = _insert_items(conn, rows)
             store_items.insert_labels(
                 conn,
                 [
                     {
                         "item_id": item_id,
                         "project_id": ctx.id,
-                        "value": {target.name: value},
-                        "label": _label_text(value),
+                        "value": value,
+                        "label": _label_text(value[target.name]),
                         "resolution": "imported",
                         "annotation_id": None,
                         "decided_by": ctx.actor_id,
@@ -191,23 +213,31 @@ def _import_records(
             value = None
             if record.label is not None:
                 try:
-                    value = label_value(target, record.label)
+                    value = imported_value(ctx.schema, record.label, payload)
                 except SchemaError as exc:
                     raise ImportFormatError(
                         line=record.line, field=label_field, reason=exc.message
                     ) from None
-                n_labeled += 1
-            rows.append(
-                {
-                    "project_id": ctx.id,
-                    "external_id": record.external_id,
-                    "payload": payload,
-                    "meta": dict(record.metadata),
-                    "split": split,
-                    "content_hash": digest,
-                    "import_batch_id": batch_id,
-                }
-            )
+                n_labeled += int(value is not None)
+            row: dict[str, object] = {
+                "project_id": ctx.id,
+                "external_id": record.external_id,
+                "payload": payload,
+                "meta": dict(record.metadata),
+                "split": split,
+                "content_hash": digest,
+                "import_batch_id": batch_id,
+            }
+            if record.prediction is not None:
+                try:
+                    prediction = prediction_value(ctx.schema, record.prediction, payload)
+                except SchemaError as exc:
+                    raise ImportFormatError(
+                        line=record.line, field=prediction_field, reason=exc.message
+                    ) from None
+                if prediction:
+                    row["prediction"] = prediction
+            rows.append(row)
             labels.append(value)
             n_items += 1
             if len(rows) >= CHUNK:
@@ -246,6 +276,15 @@ def _import_records(
         duplicate_lines=tuple(duplicates[:1000]),
         split=split,
     )
+
+
+def _insert_items(conn: Any, rows: list[dict[str, object]]) -> list[int]:
+    """Insert rows in file order and return their ids; runs with pre-annotations go in their own
+    statements, so items without one keep a SQL NULL rather than a JSON null."""
+    ids: list[int] = []
+    for _, run in groupby(rows, key=lambda r: "prediction" in r):
+        ids += store_items.insert_items(conn, list(run))
+    return ids
 
 
 def _label_text(value: object) -> str | None:

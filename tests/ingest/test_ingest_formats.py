@@ -24,8 +24,8 @@ from labelloop.ingest import (
 
 
 def test_registries_hold_the_built_in_formats() -> None:
-    assert set(IMPORTERS) == {"jsonl", "csv"}
-    assert set(EXPORTERS) == {"jsonl", "csv"}
+    assert {"jsonl", "csv", "coco"} <= set(IMPORTERS)
+    assert {"jsonl", "csv", "coco"} <= set(EXPORTERS)
     for name, cls in IMPORTERS.items():
         assert cls.format == name
         assert isinstance(cls(), Importer)
@@ -45,11 +45,11 @@ def test_make_importer_passes_options() -> None:
 
 def test_unknown_format_lists_known_ones() -> None:
     with pytest.raises(
-        LabelloopError, match="unknown import format 'xml'; known formats: csv, jsonl"
+        LabelloopError, match="unknown import format 'xml'; known formats: coco, csv, jsonl"
     ):
         make_importer("xml")
     with pytest.raises(
-        LabelloopError, match="unknown export format 'xlsx'; known formats: csv, jsonl"
+        LabelloopError, match="unknown export format 'xlsx'; known formats: coco, csv, jsonl"
     ):
         make_exporter("xlsx")
 
@@ -71,7 +71,8 @@ def test_importer_for_path(path: str, fmt: str) -> None:
 def test_importer_for_path_refuses_unknown_suffixes(path: str) -> None:
     with pytest.raises(LabelloopError) as info:
         importer_for_path(path)
-    assert info.value.message == f"cannot tell the format of {path!r}; pass --format csv or jsonl"
+    known = " or ".join(sorted(IMPORTERS))
+    assert info.value.message == f"cannot tell the format of {path!r}; pass --format {known}"
 
 
 def test_content_hash_ignores_case_whitespace_and_composition() -> None:
@@ -87,6 +88,8 @@ def test_public_api() -> None:
     assert set(labelloop.ingest.__all__) == {
         "EXPORTERS",
         "IMPORTERS",
+        "CocoExporter",
+        "CocoImporter",
         "CsvExporter",
         "CsvImporter",
         "Exporter",

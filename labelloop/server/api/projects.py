@@ -84,6 +84,7 @@ def import_file(
     text_field: Annotated[str, Form()] = "text",
     id_field: Annotated[str | None, Form()] = None,
     label_field: Annotated[str | None, Form()] = None,
+    prediction_field: Annotated[str | None, Form()] = None,
     split: Annotated[str, Form()] = "pool",
     format: Annotated[str | None, Form()] = None,
 ) -> dict[str, Any]:
@@ -102,6 +103,7 @@ def import_file(
         text_field=text_field,
         id_field=id_field or None,
         label_field=label_field or None,
+        prediction_field=prediction_field or None,
         split=split,
         media_roots=request.app.state.settings.media_root_paths,  # image paths are checked
     )
@@ -130,9 +132,10 @@ def export(
             while block := spool.read(1 << 16):
                 yield block
 
-    media = "text/csv" if format == "csv" else "application/x-ndjson"
+    media = {"csv": "text/csv", "coco": "application/json"}.get(format, "application/x-ndjson")
+    suffix = "coco.json" if format == "coco" else format
     return StreamingResponse(
         chunks(),
         media_type=media,
-        headers={"content-disposition": f'attachment; filename="{ctx.slug}.{format}"'},
+        headers={"content-disposition": f'attachment; filename="{ctx.slug}.{suffix}"'},
     )

@@ -1,0 +1,198 @@
+"""COCO object-detection JSON: boxes of an image project in and out.
+
+Out: ``images`` (labelloop item id, ``file_name`` under the media root, ``width``, ``height``),
+``categories`` (the boxes control's labels, ids from 1) and ``annotations`` (``bbox`` as
+``[x, y, w, h]`` in pixels, ``area``). In: every image becomes an item whose ``file_name`` must
+lie under a media root; its annotations become its boxes label, and annotations with a ``score``
+become pre-annotations instead. An image with no annotations comes in unlabeled, unless it says
+``"labeled": true`` (as exported images do: an empty answer is an answer).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any, BinaryIO, ClassVar
+
+from labelloop.domain import ExportRecord, ItemIn
+from labelloop.errors import ImportFormatError, LabelloopError
+from labelloop.ingest.records import BOM
+from labelloop.kinds import kind
+from labelloop.schema import ProjectSchema
+
+
+class CocoImporter:
+    """Reads one COCO JSON document; record numbers count its images in file order."""
+
+    format: ClassVar[str] = "coco"
+
+    def __init__(self, *, control: str = "boxes") -> None:
+        self.control = control
+
+    def __repr__(self) -> str:
+        return f"CocoImporter(control={self.control!r})"
+
+    def read(self, source: BinaryIO) -> Iterator[ItemIn]:
+        """Yield one ItemIn per image of the document."""
+        doc = _document(source)
+        categories = _categories(doc.get("categories", []))
+        by_image: dict[Any, list[tuple[int, Mapping[str, Any]]]] = {}
+        annotations = doc.get("annotations", [])
+        if not isinstance(annotations, list):
+            raise ImportFormatError(line=1, field="annotations", reason="must be a list")
+        for k, ann in enumerate(annotations):
+            if not isinstance(ann, Mapping):
+                raise ImportFormatError(
+                    line=1, field=f"annotations[{k}]", reason=f"must be an object, got {kind(ann)}"
+                )
+            by_image.setdefault(ann.get("image_id"), []).append((k, ann))
+        images = doc.get("images")
+        if not isinstance(images, list):
+            raise ImportFormatError(line=1, field="images", reason="missing or not a list")
+        for number, image in enumerate(images, 1):
+            yield self._item(number, image, by_image.get(_image_id(number, image), []), categories)
+
+    def _item(
+        self,
+        number: int,
+        image: Any,
+        annotations: list[tuple[int, Mapping[str, Any]]],
+        categories: Mapping[Any, str],
+    ) -> ItemIn:
+        file_name = image.get("file_name")
+        if not isinstance(file_name, str) or not file_name.strip():
+            raise ImportFormatError(
+                line=number, field="file_name", reason="must be a path under a media root"
+            )
+        boxes: list[dict[str, Any]] = []
+        scored: list[dict[str, Any]] = []
+        for k, ann in annotations:
+            box = _box(number, k, ann, categories)
+            (scored if "score" in box else boxes).append(box)
+        labeled = bool(boxes) or image.get("labeled") is True
+        external_id = image.get("external_id")
+        return ItemIn(
+            line=number,
+            payload={"image": file_name},
+            external_id=str(external_id) if external_id is not None else file_name,
+            label={self.control: boxes} if labeled else None,
+            prediction={self.control: scored} if scored else None,
+        )
+
+
+def _document(source: BinaryIO) -> Mapping[str, Any]:
+    raw = source.read().removeprefix(BOM)
+    try:
+        doc = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ImportFormatError(line=1, reason="not valid UTF-8") from None
+    except json.JSONDecodeError as exc:
+        raise ImportFormatError(
+            line=exc.lineno, reason=f"not valid JSON: {exc.msg} (column {exc.colno})"
+        ) from None
+    if not isinstance(doc, dict):
+        raise ImportFormatError(line=1, reason=f"expected a COCO JSON object, got {kind(doc)}")
+    return doc
+
+
+def _categories(raw: Any) -> dict[Any, str]:
+    if not isinstance(raw, list):
+        raise ImportFormatError(line=1, field="categories", reason="must be a list")
+    out = {}
+    for k, category in enumerate(raw):
+        if not isinstance(category, Mapping) or not isinstance(category.get("name"), str):
+            raise ImportFormatError(
+                line=1, field=f"categories[{k}]", reason="must be an object with a name"
+            )
+        out[category.get("id")] = category["name"]
+    return out
+
+
+def _image_id(number: int, image: Any) -> Any:
+    if not isinstance(image, Mapping):
+        raise ImportFormatError(
+            line=number, field="images", reason=f"an image must be an object, got {kind(image)}"
+        )
+    if "id" not in image:
+        raise ImportFormatError(line=number, field="id", reason="missing")
+    return image["id"]
+
+
+def _box(
+    number: int, k: int, ann: Mapping[str, Any], categories: Mapping[Any, str]
+) -> dict[str, Any]:
+    """One annotation as a labelloop box (its score kept when it has one)."""
+    where = f"annotations[{k}]"
+    bbox = ann.get("bbox")
+    if not isinstance(bbox, list) or len(bbox) != 4:
+        raise ImportFormatError(line=number, field=f"{where}.bbox", reason="must be [x, y, w, h]")
+    label = categories.get(ann.get("category_id"))
+    if label is None:
+        raise ImportFormatError(
+            line=number,
+            field=f"{where}.category_id",
+            reason=f"{ann.get('category_id')!r} is not one of the file's categories",
+        )
+    x, y, w, h = bbox
+    box: dict[str, Any] = {"x": x, "y": y, "w": w, "h": h, "label": label}
+    if ann.get("score") is not None:
+        box["score"] = ann["score"]
+    return box
+
+
+class CocoExporter:
+    """Writes the labeled images of a boxes project as one COCO JSON document."""
+
+    format: ClassVar[str] = "coco"
+
+    def __init__(self, *, schema: ProjectSchema | None = None) -> None:
+        self.schema = schema
+        boxes = [c for c in schema.controls if c.type == "boxes"] if schema else []
+        if schema is not None and not boxes:
+            raise LabelloopError(
+                "COCO export needs a boxes control; export jsonl or csv for this project"
+            )
+        self.control = boxes[0].name if boxes else "boxes"
+        self.labels: tuple[str, ...] = boxes[0].labels if boxes else ()
+
+    def write(self, records: Iterable[ExportRecord], sink: BinaryIO) -> None:
+        """Write ``records`` to ``sink`` as one COCO document (annotation ids from 1)."""
+        labels = list(self.labels)
+        images: list[dict[str, Any]] = []
+        annotations: list[dict[str, Any]] = []
+        for record in records:
+            image: dict[str, Any] = {"id": record.item_id, "file_name": record.text}
+            for key in ("width", "height"):
+                if isinstance(record.payload.get(key), int):
+                    image[key] = record.payload[key]
+            image["external_id"] = record.external_id
+            image["labeled"] = True
+            images.append(image)
+            for box in record.value.get(self.control) or ():
+                if box["label"] not in labels:
+                    labels.append(box["label"])  # only without a schema: labels as met
+                x, y, w, h = box["x"], box["y"], box["w"], box["h"]
+                annotations.append(
+                    {
+                        "id": len(annotations) + 1,
+                        "image_id": record.item_id,
+                        "category_id": labels.index(box["label"]) + 1,
+                        "bbox": [x, y, w, h],
+                        "area": round(w * h, 4),
+                        "iscrowd": 0,
+                    }
+                )
+        doc = {
+            "info": {
+                "description": "labelloop export",
+                "date_created": datetime.now(UTC).isoformat(timespec="seconds"),
+            },
+            "images": images,
+            "annotations": annotations,
+            "categories": [
+                {"id": i, "name": name, "supercategory": self.control}
+                for i, name in enumerate(labels, 1)
+            ],
+        }
+        sink.write(json.dumps(doc, ensure_ascii=False).encode("utf-8"))

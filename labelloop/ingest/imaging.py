@@ -1,0 +1,56 @@
+"""Image files read with Pillow: their size as shown (EXIF orientation applied) and thumbnails."""
+
+from __future__ import annotations
+
+import io
+import logging
+from pathlib import Path
+
+log = logging.getLogger("labelloop.imaging")
+
+MAX_THUMBNAIL = 512
+"""The largest thumbnail side served; larger requests are refused."""
+
+_TRANSPOSED = (5, 6, 7, 8)
+"""EXIF orientations that turn the picture by 90 degrees, so width and height swap on screen."""
+
+
+def image_size(path: Path) -> dict[str, int]:
+    """``{"width", "height"}`` of an image as a browser shows it; ``{}`` if Pillow cannot read it.
+
+    Only the header is read. Boxes are drawn and checked in these pixels.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            width, height = img.size
+            if img.getexif().get(0x0112) in _TRANSPOSED:
+                width, height = height, width
+    except (OSError, UnidentifiedImageError, ValueError) as exc:
+        log.warning("cannot read the size of %s: %s", path, exc)
+        return {}
+    return {"width": int(width), "height": int(height)}
+
+
+def thumbnail(path: Path, size: int) -> tuple[bytes, str]:
+    """A thumbnail of at most ``size`` pixels a side, upright, and its content type.
+
+    Pictures with transparency become PNG, the rest JPEG.
+    """
+    from PIL import Image, ImageOps
+
+    if not 1 <= size <= MAX_THUMBNAIL:
+        raise ValueError(f"thumbnail size must be from 1 to {MAX_THUMBNAIL}")
+    with Image.open(path) as img:
+        img.draft("RGB", (size, size))  # JPEG: decode at a reduced scale, much faster
+        upright = ImageOps.exif_transpose(img)
+        upright.thumbnail((size, size))
+        out = io.BytesIO()
+        if upright.mode in ("RGBA", "LA", "P") and (
+            upright.mode != "P" or "transparency" in upright.info
+        ):
+            upright.save(out, format="PNG", optimize=True)
+            return out.getvalue(), "image/png"
+        upright.convert("RGB").save(out, format="JPEG", quality=85)
+        return out.getvalue(), "image/jpeg"
