@@ -34,6 +34,8 @@ class ProjectSettings(BaseModel):
     featurizer: str = Field(default=DEFAULT_FEATURIZER, min_length=1, max_length=100)
     model: str = Field(default=DEFAULT_MODEL, min_length=1, max_length=200)
     random_share: float = Field(default=0.0, ge=0.0, le=0.5)
+    span_scoring: Literal["mean", "max"] = "mean"  # spans: an item's mean or max token entropy
+    detector: str = Field(default="imported_scores", min_length=1, max_length=100)  # boxes
 
     @field_validator("featurizer")
     @classmethod

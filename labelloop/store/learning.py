@@ -30,6 +30,18 @@ def items_of(
     return list(conn.execute(q).mappings())
 
 
+def values_of(conn: Connection, project_id: int, split: str) -> list[RowMapping]:
+    """Every item of a split with its content, imported prediction and resolved value (None when
+    unlabeled), in id order: what a spans or boxes round learns from."""
+    q = (
+        select(item.c.id, item.c.payload, item.c.prediction, item_label.c.value)
+        .outerjoin(item_label, item_label.c.item_id == item.c.id)
+        .where(item.c.project_id == project_id, item.c.split == split)
+        .order_by(item.c.id)
+    )
+    return list(conn.execute(q).mappings())
+
+
 def payloads_of(conn: Connection, project_id: int) -> dict[int, Any]:
     """Every item's content by id (pool and eval)."""
     q = select(item.c.id, item.c.payload).where(item.c.project_id == project_id)

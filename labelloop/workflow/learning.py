@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -21,6 +22,7 @@ from labelloop.learn import (
 from labelloop.learn.featurize import caches_per_item, missing_requirement
 from labelloop.learn.model import model_label
 from labelloop.learn.threads import one_thread
+from labelloop.schema.project import STRUCTURED_TYPES
 from labelloop.store import audit
 from labelloop.store import learning as store_learning
 from labelloop.store import projects as store_projects
@@ -41,7 +43,16 @@ FEATURE_SLICE_S = 10.0  # embeddings computed per learner pass, so other project
 FALLBACK_FEATURIZER = "tfidf"
 QUEUE_SLICE = 500  # queue entries written or deleted per transaction (a few ms of writer lock)
 WRITE_PAUSE_S = 0.002  # between slices, so waiting annotators' writes get the lock first
-__all__ = ["FeatureCache", "Learner", "due", "prepare_features", "train"]
+__all__ = [
+    "FeatureCache",
+    "Learner",
+    "RoundOutcome",
+    "due",
+    "prepare_features",
+    "queue_length",
+    "stop_set",
+    "train",
+]
 
 
 def due(db: Database, project_id: int, *, cache: FeatureCache | None = None) -> bool:
@@ -180,6 +191,29 @@ def system_context_by_id(db: Database, project_id: int) -> ProjectContext | None
     return system_context(db, row["slug"]) if row is not None else None
 
 
+@dataclass(frozen=True)
+class RoundOutcome:
+    """What a round of any target type (choice, spans, boxes) hands over to be saved at once.
+
+    ``queue`` holds the ranked queue rows (``rank``, ``item_id``, ``score``, ``reason`` and the
+    suggestion columns); ``stop_predictions`` the stop set's predicted classes or token tags
+    (empty without a model); ``relabel`` the re-label suggestions as JSON rows.
+    """
+
+    n_train: int
+    strategy: str
+    featurizer: str
+    model: str
+    params: dict[str, Any]
+    metrics: dict[str, float]
+    stop_predictions: np.ndarray
+    cold_start: bool
+    stop_ids: list[int]
+    queue: list[dict[str, Any]]
+    relabel: list[dict[str, Any]] = field(default_factory=list)
+    feature_problem: str | None = None
+
+
 def train(
     db: Database,
     ctx: ProjectContext,
@@ -191,10 +225,26 @@ def train(
 
     The project's featurizer and model settings are used. Per-item features not computed yet are
     computed first, unless ``wait_for_features`` is False (the background learner): then the
-    round trains on TF-IDF and the features are finished by :func:`prepare_features`.
+    round trains on TF-IDF and the features are finished by :func:`prepare_features`. A spans
+    or boxes target runs the structured round of :mod:`labelloop.workflow.structured`.
     """
     started = time.perf_counter()
     cache = cache or FeatureCache()
+    with db.read() as conn:
+        history = store_learning.history(conn, ctx.id)
+    if ctx.schema.target.type in STRUCTURED_TYPES:
+        from labelloop.workflow.structured import structured_round  # it builds on this module
+
+        outcome = structured_round(db, ctx, history=history, cache=cache)
+    else:
+        outcome = _choice_round(db, ctx, history=history, cache=cache, wait=wait_for_features)
+    return _save(db, ctx, outcome, history=history, started=started)
+
+
+def _choice_round(
+    db: Database, ctx: ProjectContext, *, history: list[Any], cache: FeatureCache, wait: bool
+) -> RoundOutcome:
+    """Fit the classifier on the resolved labels and rank the pool with the project's strategy."""
     settings = ctx.settings
     target = ctx.schema.target
     classes = tuple(target.labels)
@@ -204,7 +254,6 @@ def train(
         eval_rows = [
             r for r in store_learning.items_of(conn, ctx.id, "eval", payloads=False) if r["label"]
         ]
-        history = store_learning.history(conn, ctx.id)
 
     def load() -> dict[int, Any]:
         with db.read() as conn:
@@ -214,7 +263,7 @@ def train(
         return payloads
 
     rows = cache.with_payloads(ctx.id, [int(r["id"]) for r in pool_rows + eval_rows], load)
-    features, featurizer, feature_problem = _features(ctx, cache, rows, wait=wait_for_features)
+    features, featurizer, feature_problem = _features(ctx, cache, rows, wait=wait)
     n_pool = len(pool_rows)
     X_pool = features.X[:n_pool]
     y = np.array(
@@ -234,41 +283,20 @@ def train(
     eval_y = np.array([index.get(r["label"], MISSING) for r in eval_rows], dtype=np.int64)
     rng = np.random.default_rng(ctx.id * 1_000_003 + len(history))
 
-    stop_ids = _stop_set(history, pool.item_ids, ctx.id)
+    stop_ids = stop_set(history, pool.item_ids, ctx.id)
     row_of = {int(i): k for k, i in enumerate(pool.item_ids)}
     stop_rows = np.array([row_of[i] for i in stop_ids if i in row_of], dtype=np.intp)
+    n_train = int((y != MISSING).sum())
     result = run_round(
         pool,
         strategy=make_strategy(settings.strategy),
-        queue_size=_queue_length(settings.queue_size, history, n_labeled=int((y != MISSING).sum())),
+        queue_size=queue_length(settings.queue_size, history, n_labeled=n_train),
         rng=rng,
         eval_X=eval_X,
         eval_y=eval_y if eval_X is not None else None,
         stop_X=X_pool[stop_rows] if stop_rows.size else None,
         model=make_model(settings.model),
     )
-    n_train = int((y != MISSING).sum())
-    version = (history[-1]["version"] + 1) if history else 1
-    summaries = [
-        RoundSummary(
-            model_version=h["version"],
-            n_labeled=h["n_train"],
-            stop_predictions=np.asarray(h["stop_predictions"], dtype=np.int64),
-            eval_metrics=h["metrics"],
-        )
-        for h in history
-        if not h["stopping"].get("cold_start")
-    ]
-    if not result.cold_start:
-        summaries.append(
-            RoundSummary(
-                model_version=version,
-                n_labeled=n_train,
-                stop_predictions=result.stop_predictions,
-                eval_metrics=result.metrics,
-            )
-        )
-    decisions = [criterion.evaluate(summaries) for criterion in _criteria(settings) if summaries]
     queue = [
         {
             "rank": rank,
@@ -280,10 +308,59 @@ def train(
         }
         for rank, row in enumerate(result.selection.indices.tolist())
     ]
-    relabel = _relabel_rows(result.relabel, pool.item_ids)
+    return RoundOutcome(
+        n_train=n_train,
+        strategy=result.strategy,
+        featurizer=featurizer,
+        model="none (cold start)" if result.model is None else model_label(result.model),
+        params=result.params,
+        metrics=result.metrics,
+        stop_predictions=result.stop_predictions,
+        cold_start=result.cold_start,
+        stop_ids=stop_ids,
+        queue=queue,
+        relabel=_relabel_rows(result.relabel, pool.item_ids),
+        feature_problem=feature_problem,
+    )
+
+
+def _save(
+    db: Database,
+    ctx: ProjectContext,
+    outcome: RoundOutcome,
+    *,
+    history: list[Any],
+    started: float,
+) -> int:
+    """Judge stopping over the history, then store the model version, its queue and the audit
+    row in one transaction; the rest of a long queue follows in slices."""
+    settings = ctx.settings
+    version = (history[-1]["version"] + 1) if history else 1
+    summaries = [
+        RoundSummary(
+            model_version=h["version"],
+            n_labeled=h["n_train"],
+            stop_predictions=np.asarray(h["stop_predictions"], dtype=np.int64),
+            eval_metrics=h["metrics"],
+        )
+        for h in history
+        if not h["stopping"].get("cold_start")
+    ]
+    if not outcome.cold_start:
+        summaries.append(
+            RoundSummary(
+                model_version=version,
+                n_labeled=outcome.n_train,
+                stop_predictions=outcome.stop_predictions,
+                eval_metrics=outcome.metrics,
+            )
+        )
+    decisions = [criterion.evaluate(summaries) for criterion in _criteria(settings) if summaries]
+    queue = outcome.queue
+    relabel = outcome.relabel
     stopping = {
-        "cold_start": result.cold_start,
-        "stop_set": [int(i) for i in stop_ids],
+        "cold_start": outcome.cold_start,
+        "stop_set": [int(i) for i in outcome.stop_ids],
         "decisions": [
             {
                 "criterion": d.criterion,
@@ -295,7 +372,11 @@ def train(
             for d in decisions
         ],
         "stop_recommended": any(d.stop for d in decisions),
-        "features": {"wanted": settings.featurizer, "used": featurizer, "problem": feature_problem},
+        "features": {
+            "wanted": settings.featurizer,
+            "used": outcome.featurizer,
+            "problem": outcome.feature_problem,
+        },
         "relabel": relabel,
     }
     with db.write(project_id=ctx.id) as conn:
@@ -304,13 +385,13 @@ def train(
             project_id=ctx.id,
             version={
                 "version": version,
-                "n_train": n_train,
-                "strategy": result.strategy,
-                "featurizer": featurizer,
-                "model": "none (cold start)" if result.model is None else model_label(result.model),
-                "params": result.params,
-                "metrics": result.metrics,
-                "stop_predictions": [int(v) for v in result.stop_predictions.tolist()],
+                "n_train": outcome.n_train,
+                "strategy": outcome.strategy,
+                "featurizer": outcome.featurizer,
+                "model": outcome.model,
+                "params": outcome.params,
+                "metrics": outcome.metrics,
+                "stop_predictions": [int(v) for v in outcome.stop_predictions.tolist()],
                 "stopping": stopping,
                 "train_seconds": time.perf_counter() - started,
             },
@@ -325,14 +406,14 @@ def train(
             project_id=ctx.id,
             subject=f"model_version:{version}",
             payload={
-                "n_train": n_train,
-                "strategy": result.strategy,
-                "metrics": result.metrics,
+                "n_train": outcome.n_train,
+                "strategy": outcome.strategy,
+                "metrics": outcome.metrics,
                 "relabel_flagged": relabel_flagged,
             },
         )
     _finish_queues(db, ctx.id, mv_id, queue[QUEUE_SLICE:])
-    log.info("project %s: model version %s (%s labels)", ctx.slug, version, n_train)
+    log.info("project %s: model version %s (%s labels)", ctx.slug, version, outcome.n_train)
     return version
 
 
@@ -362,7 +443,7 @@ def _finish_queues(db: Database, project_id: int, mv_id: int, rest: list[Any]) -
             time.sleep(WRITE_PAUSE_S)
 
 
-def _queue_length(setting: int, history: list[Any], *, n_labeled: int) -> int:
+def queue_length(setting: int, history: list[Any], *, n_labeled: int) -> int:
     """The queue's length: the setting, or more when the team labels faster than rounds run.
 
     A round lasts a while; until the next one, annotators are served from this queue. Five
@@ -372,7 +453,7 @@ def _queue_length(setting: int, history: list[Any], *, n_labeled: int) -> int:
     return max(setting, 5 * gained)
 
 
-def _stop_set(history: list[Any], item_ids: np.ndarray, project_id: int) -> list[int]:
+def stop_set(history: list[Any], item_ids: np.ndarray, project_id: int) -> list[int]:
     """The fixed unlabeled sample stabilizing predictions are measured on, chosen once."""
     for h in reversed(history):
         if h["stopping"].get("stop_set"):

@@ -1,0 +1,236 @@
+"""Spans and boxes targets: the queue follows the span model's token uncertainty or the
+detector's box confidence, and the predicted regions come back as editable suggestions."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+from sqlalchemy import update
+
+from labelloop.learn.spans import CrfSpanModel
+from labelloop.store.tables import item
+from labelloop.workflow import imports, projects, status, tasks
+from labelloop.workflow.features import FeatureCache
+from labelloop.workflow.learning import train
+from tests.conftest import Lab
+
+SPANS_SCHEMA = {
+    "name": "Places and people",
+    "data": {"type": "text", "field": "text"},
+    "controls": [{"name": "entities", "type": "spans", "labels": ["city", "person"]}],
+    "settings": {"retrain_every": 5, "budget": 30},
+}
+CITIES = ["Paris", "Lagos", "Quito", "Oslo", "Hanoi", "Lima", "Cairo", "Perth"]
+PEOPLE = ["Anna", "Tomas", "Ines", "Kofi", "Mei", "Ravi", "Olga", "Sami"]
+REASON = re.compile(r"^model unsure about '.+' \([BIO][-\w]* 0\.\d\d vs [BIO][-\w]* 0\.\d\d\)")
+
+
+def _sentence(i: int) -> tuple[str, list[dict[str, Any]]]:
+    """A text naming a city and a person, with their true spans (hand-checkable offsets)."""
+    city, person = CITIES[i % 8], PEOPLE[(i * 3) % 8]
+    if i % 3 == 0:
+        text = f"{person} flew to {city} on day {i}"
+    elif i % 3 == 1:
+        text = f"In {city} we met {person} after lunch number {i}"
+    else:
+        return f"nothing much happened today, note {i}", []
+    found = [
+        {"start": text.index(word), "end": text.index(word) + len(word), "label": label}
+        for word, label in ((city, "city"), (person, "person"))
+    ]
+    found.sort(key=lambda s: s["start"])
+    return text, found
+
+
+def _jsonl(rows: list[dict[str, Any]]) -> io.BytesIO:
+    return io.BytesIO(("\n".join(json.dumps(r) for r in rows) + "\n").encode())
+
+
+def _import(lab: Lab, ctx: Any, rows: list[dict[str, Any]], *, split: str = "pool") -> None:
+    imports.import_items(
+        lab.db,
+        ctx,
+        _jsonl(rows),
+        fmt="jsonl",
+        filename="items.jsonl",
+        id_field="id",
+        label_field="label" if any("label" in r for r in rows) else None,
+        split=split,
+    )
+
+
+@pytest.fixture
+def spans_project(lab: Lab) -> Any:
+    projects.create_project(lab.db, "ents", SPANS_SCHEMA, actor=lab.admin)
+    return lab.ctx("ents", lab.admin)
+
+
+def test_before_any_labeled_span_the_queue_is_a_diverse_pick(lab: Lab, spans_project: Any) -> None:
+    ctx = spans_project
+    _import(lab, ctx, [{"id": f"p{i}", "text": _sentence(i)[0]} for i in range(30)])
+    assert train(lab.db, ctx) == 1
+    model = status.status(lab.db, ctx)["model"]
+    assert model["cold_start"] is True
+    assert model["strategy"] == "diversity"
+    task = tasks.next_task(lab.db, ctx)
+    assert task is not None
+    assert "no model yet" in task["selection"]["reason"]
+
+
+def test_the_queue_follows_mean_token_entropy_and_suggests_the_predicted_spans(
+    lab: Lab, spans_project: Any
+) -> None:
+    ctx = spans_project
+    labeled = [_sentence(i) for i in range(12)]
+    _import(
+        lab,
+        ctx,
+        [{"id": f"l{i}", "text": t, "label": s} for i, (t, s) in enumerate(labeled)],
+    )
+    pool_texts = [_sentence(i)[0] for i in range(100, 140)]
+    _import(lab, ctx, [{"id": f"p{i}", "text": t} for i, t in enumerate(pool_texts)])
+    eval_rows = [_sentence(i) for i in range(200, 215)]
+    _import(
+        lab,
+        ctx,
+        [{"id": f"e{i}", "text": t, "label": s} for i, (t, s) in enumerate(eval_rows)],
+        split="eval",
+    )
+    assert train(lab.db, ctx) == 1
+    model = status.status(lab.db, ctx)["model"]
+    assert model["cold_start"] is False
+    assert model["strategy"] == "mean_token_entropy"
+    assert model["n_train"] == 12
+    assert model["metrics"]["n_eval"] == 15
+    assert model["metrics"]["span_f1"] > 0.5  # the sentence patterns give the entities away
+
+    # The same model, fitted independently, and token entropy computed here by hand.
+    crf = CrfSpanModel(labels=("city", "person")).fit(
+        [t for t, _ in labeled], [s for _, s in labeled]
+    )
+    expected: dict[str, float] = {}
+    for text, tagged in zip(pool_texts, crf.tag(pool_texts), strict=True):
+        p = np.clip(tagged.marginals, 1e-300, 1.0)
+        expected[text] = float((-(p * np.log(p)).sum(axis=1)).mean())
+
+    served = []
+    for _ in range(len(pool_texts)):
+        task = tasks.next_task(lab.db, ctx)
+        assert task is not None
+        served.append(task)
+        tasks.skip(lab.db, ctx, task["assignment_id"])
+    texts = [t["item"]["data"]["text"] for t in served]
+    assert sorted(texts) == sorted(pool_texts)
+    scores = [t["selection"]["score"] for t in served]
+    assert scores == sorted(scores, reverse=True)
+    for task in served:
+        assert task["selection"]["score"] == pytest.approx(
+            expected[task["item"]["data"]["text"]], abs=1e-6
+        )
+    top = served[0]
+    assert REASON.match(top["selection"]["reason"]), top["selection"]["reason"]
+    assert all(0 <= s["score"] <= 1 for s in top["suggestion"]["value"]["entities"])
+    sure = [t for t in served if t["suggestion"]["value"]["entities"]]
+    assert sure, "the model predicts entities in these sentences"
+    for task in sure[:5]:
+        text = task["item"]["data"]["text"]
+        for span in task["suggestion"]["value"]["entities"]:
+            assert text[span["start"] : span["end"]] in CITIES + PEOPLE
+
+
+def test_accepting_the_suggested_spans_submits_them(lab: Lab, spans_project: Any) -> None:
+    ctx = spans_project
+    labeled = [_sentence(i) for i in range(12)]
+    _import(lab, ctx, [{"id": f"l{i}", "text": t, "label": s} for i, (t, s) in enumerate(labeled)])
+    _import(lab, ctx, [{"id": f"p{i}", "text": _sentence(i)[0]} for i in range(300, 310)])
+    train(lab.db, ctx)
+    task = tasks.next_task(lab.db, ctx)
+    assert task is not None
+    value = {"entities": task["suggestion"]["value"]["entities"]}
+    tasks.submit(lab.db, ctx, task["assignment_id"], value, active_ms=900)
+    assert train(lab.db, ctx) == 2
+    assert status.status(lab.db, ctx)["model"]["n_train"] == 13
+
+
+def test_stabilizing_token_tags_and_the_budget_judge_span_rounds(
+    lab: Lab, spans_project: Any
+) -> None:
+    ctx = spans_project
+    rows = [_sentence(i) for i in range(60)]
+    _import(lab, ctx, [{"id": f"l{i}", "text": t, "label": s} for i, (t, s) in enumerate(rows)])
+    _import(lab, ctx, [{"id": f"p{i}", "text": _sentence(i)[0]} for i in range(500, 540)])
+    train(lab.db, ctx)
+    train(lab.db, ctx)
+    model = status.status(lab.db, ctx)["model"]
+    decisions = {d["criterion"]: d for d in model["stopping"]}
+    assert decisions["budget"]["stop"] is True  # 60 labels of a budget of 30
+    # The same labels twice: the stop set's token tags agree completely.
+    assert decisions["stabilizing_predictions"]["value"] == pytest.approx(1.0)
+    assert model["stop_recommended"] is True
+
+
+BOXES_SCHEMA = {
+    "name": "Boxes",
+    "data": {"type": "image", "field": "image"},
+    "controls": [{"name": "objects", "type": "boxes", "labels": ["cat", "dog"]}],
+}
+
+
+def _png(path: Path, shade: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pixels = np.full((16, 16), shade, dtype=np.uint8)
+    Image.fromarray(pixels, mode="L").save(path, format="PNG")
+
+
+def test_boxes_queue_puts_the_least_confident_predictions_first(lab: Lab, tmp_path: Path) -> None:
+    media = tmp_path / "media"
+    for i in range(5):
+        _png(media / f"img{i}.png", 10 + 40 * i)
+    projects.create_project(lab.db, "boxes", BOXES_SCHEMA, actor=lab.admin)
+    ctx = lab.ctx("boxes", lab.admin)
+    imports.import_items(
+        lab.db,
+        ctx,
+        _jsonl([{"id": f"i{i}", "image": f"img{i}.png"} for i in range(5)]),
+        fmt="jsonl",
+        filename="images.jsonl",
+        text_field="image",
+        id_field="id",
+        media_roots=(media,),
+    )
+    box = {"x": 1, "y": 1, "w": 5, "h": 5, "label": "cat"}
+    predictions = {
+        "i0": [{**box, "score": 0.9}, {**box, "x": 8, "score": 0.8}],
+        "i1": [{**box, "score": 0.95}, {**box, "label": "dog", "score": 0.31}, {**box, "score": 1}],
+        "i2": None,  # no prediction: after every predicted image
+        "i3": [{**box, "score": 0.6}],
+        "i4": [{**box, "score": 0.99}],
+    }
+    with lab.db.write() as conn:
+        for external, boxes in predictions.items():
+            if boxes is not None:
+                conn.execute(
+                    update(item)
+                    .where(item.c.external_id == external)
+                    .values(prediction={"objects": boxes})
+                )
+    train(lab.db, ctx, cache=FeatureCache(media_roots=(media,)))
+    served = []
+    while (task := tasks.next_task(lab.db, ctx)) is not None:
+        served.append(task)
+        tasks.skip(lab.db, ctx, task["assignment_id"])
+    order = [t["item"]["external_id"] for t in served]
+    assert order == ["i1", "i3", "i0", "i4", "i2"]
+    first = served[0]
+    assert first["selection"]["reason"] == "lowest box confidence 0.31 of 3 predicted boxes"
+    assert first["selection"]["score"] == pytest.approx(0.69)
+    assert [b["score"] for b in first["suggestion"]["value"]["objects"]] == [0.95, 0.31, 1]
+    assert served[-1]["selection"]["reason"] == "no prediction for this image yet"
+    assert status.status(lab.db, ctx)["model"]["strategy"] == "box_confidence"
