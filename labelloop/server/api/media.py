@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import FileResponse, Response
 
 from labelloop.govern.permissions import Permission
+from labelloop.ingest.imaging import MAX_THUMBNAIL
 from labelloop.server.api.deps import CurrentUser, DbDep
-from labelloop.workflow import media, projects
+from labelloop.workflow import media, projects, thumbnails
 
 router = APIRouter(prefix="/api/projects/{slug}", tags=["media"])
 
@@ -25,3 +28,33 @@ def item_media(
         media_type=content_type,
         headers={"Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff"},
     )
+
+
+@router.get("/items/{item_id}/thumbnail")
+def item_thumbnail(
+    slug: str,
+    item_id: int,
+    request: Request,
+    db: DbDep,
+    user: CurrentUser,
+    size: Annotated[int, Query(ge=16, le=MAX_THUMBNAIL)] = 128,
+) -> Response:
+    """A small JPEG (PNG when transparent) of the item's image, made once and cached."""
+    ctx = projects.access(db, slug, user, Permission.VIEW_PROJECT)
+    settings = request.app.state.settings
+    data, content_type, tag = thumbnails.item_thumbnail(
+        db,
+        ctx,
+        item_id,
+        roots=settings.media_root_paths,
+        size=size,
+        cache_dir=settings.home / "thumbnails",
+    )
+    headers = {
+        "Cache-Control": "private, max-age=86400",
+        "ETag": f'"{tag[:32]}"',
+        "X-Content-Type-Options": "nosniff",
+    }
+    if request.headers.get("if-none-match") == headers["ETag"]:
+        return Response(status_code=304, headers=headers)
+    return Response(data, media_type=content_type, headers=headers)
