@@ -1,4 +1,4 @@
-"""Image folders: every JPEG/PNG/WebP file under a folder, optionally labeled by its subfolder."""
+"""Media folders: every image (or audio) file under a folder, labeled by its subfolder if asked."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import BinaryIO, ClassVar
 
 from labelloop.domain import ItemIn
-from labelloop.ingest.media import IMAGE_SUFFIXES
+from labelloop.ingest.media import MEDIA_SUFFIXES
 
 
 class ImageFolderImporter:
@@ -17,21 +17,24 @@ class ImageFolderImporter:
     nothing is copied. With ``labels_from_folders`` a file's label is the name of the folder it
     sits in directly below ``folder`` (files at the top level come unlabeled). Record numbers
     (``ItemIn.line``) count image files in that order; the path is the item's external id.
+    ``kind`` "audio" reads WAV/MP3/Ogg/FLAC files into ``{"audio": path}`` payloads instead.
     """
 
     format: ClassVar[str] = "folder"
 
-    def __init__(self, *, folder: Path, root: Path, labels_from_folders: bool = False) -> None:
+    def __init__(
+        self, *, folder: Path, root: Path, labels_from_folders: bool = False, kind: str = "image"
+    ) -> None:
         self.folder = folder
         self.root = root
         self.labels_from_folders = labels_from_folders
+        self.kind = kind
 
     def read(self, source: BinaryIO | None = None) -> Iterator[ItemIn]:
         """Yield one ItemIn per image file; ``source`` is unused (the folder is the source)."""
         top = self.folder.resolve()
-        files = sorted(
-            p for p in top.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and not p.is_dir()
-        )
+        suffixes = MEDIA_SUFFIXES[self.kind]
+        files = sorted(p for p in top.rglob("*") if p.suffix.lower() in suffixes and not p.is_dir())
         for number, path in enumerate(files, 1):
             relative = path.relative_to(self.root).as_posix()
             label = None
@@ -40,7 +43,7 @@ class ImageFolderImporter:
                 label = inner[0]
             yield ItemIn(
                 line=number,
-                payload={"image": relative},
+                payload={self.kind: relative},
                 external_id=path.relative_to(top).as_posix(),
                 label=label,
             )

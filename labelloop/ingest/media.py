@@ -1,8 +1,9 @@
 """Media files under configured roots: the one place a stored path becomes a file on disk.
 
 A stored path is relative to a media root. It is refused when it is absolute, climbs with
-``..``, resolves (through symlinks) outside its root, or is not a JPEG, PNG or WebP file by both
-its suffix and its first bytes. Nothing is ever read from a path a client sent.
+``..``, resolves (through symlinks) outside its root, or is not a file of the item's kind by both
+its suffix and its first bytes (images: JPEG, PNG, WebP; audio: WAV, MP3, Ogg, FLAC). Nothing is
+ever read from a path a client sent.
 """
 
 from __future__ import annotations
@@ -21,6 +22,18 @@ IMAGE_SUFFIXES: dict[str, str] = {
 }
 """Image file suffixes served and imported, with the content type each should hold."""
 
+AUDIO_SUFFIXES: dict[str, str] = {
+    ".wav": "audio/wav",
+    ".mp3": "audio/mpeg",
+    ".ogg": "audio/ogg",
+    ".oga": "audio/ogg",
+    ".flac": "audio/flac",
+}
+"""Audio file suffixes served and imported, with the content type each should hold."""
+
+MEDIA_SUFFIXES: dict[str, dict[str, str]] = {"image": IMAGE_SUFFIXES, "audio": AUDIO_SUFFIXES}
+"""Media data type -> its file suffixes; the payload key of a media item is its data type."""
+
 
 def sniff_image(head: bytes) -> str | None:
     """The content type the first bytes of a file announce (JPEG, PNG, WebP), else ``None``."""
@@ -33,7 +46,24 @@ def sniff_image(head: bytes) -> str | None:
     return None
 
 
-def check_relative(path: str) -> PurePosixPath:
+def sniff_audio(head: bytes) -> str | None:
+    """The content type the first bytes of a file announce (WAV, MP3, Ogg, FLAC), else ``None``."""
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        return "audio/wav"
+    if head.startswith(b"ID3") or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0):
+        return "audio/mpeg"
+    if head.startswith(b"OggS"):
+        return "audio/ogg"
+    if head.startswith(b"fLaC"):
+        return "audio/flac"
+    return None
+
+
+_SNIFFERS = {"image": sniff_image, "audio": sniff_audio}
+_KIND_NAMES = {"image": "a JPEG, PNG or WebP file", "audio": "a WAV, MP3, Ogg or FLAC file"}
+
+
+def check_relative(path: str, *, kind: str = "image") -> PurePosixPath:
     """``path`` as a clean relative path, or a LabelloopError saying why it is refused."""
     if not isinstance(path, str) or not path.strip():
         raise LabelloopError("media path: must be a non-empty string")
@@ -44,23 +74,24 @@ def check_relative(path: str) -> PurePosixPath:
         raise LabelloopError(f"media path '{path[:200]}': absolute paths are refused")
     if ".." in pure.parts:
         raise LabelloopError(f"media path '{path[:200]}': '..' is refused")
-    if pure.suffix.lower() not in IMAGE_SUFFIXES:
-        known = ", ".join(IMAGE_SUFFIXES)
-        raise LabelloopError(f"media path '{path[:200]}': not an image file ({known})")
+    suffixes = MEDIA_SUFFIXES[kind]
+    if pure.suffix.lower() not in suffixes:
+        known = ", ".join(suffixes)
+        raise LabelloopError(f"media path '{path[:200]}': not an {kind} file ({known})")
     return pure
 
 
-def resolve_media(path: str, roots: Sequence[Path]) -> tuple[Path, str]:
+def resolve_media(path: str, roots: Sequence[Path], *, kind: str = "image") -> tuple[Path, str]:
     """The file a stored path names under the first root holding it, and its content type.
 
     Raises
     ------
     LabelloopError
-        The path is refused (absolute, ``..``, out of its root by a symlink, not an image).
+        The path is refused (absolute, ``..``, out of its root by a symlink, not of ``kind``).
     NotFound
         No root holds the file.
     """
-    relative = check_relative(path)
+    relative = check_relative(path, kind=kind)
     for root in roots:
         base = Path(root).resolve()
         found = (base / relative).resolve()
@@ -69,10 +100,10 @@ def resolve_media(path: str, roots: Sequence[Path]) -> tuple[Path, str]:
         if not found.is_file():
             continue
         with found.open("rb") as file:
-            kind = sniff_image(file.read(16))
-        if kind is None:
-            raise LabelloopError(f"media path '{path[:200]}': not a JPEG, PNG or WebP file")
-        return found, kind
+            content_type = _SNIFFERS[kind](file.read(16))
+        if content_type is None:
+            raise LabelloopError(f"media path '{path[:200]}': not {_KIND_NAMES[kind]}")
+        return found, content_type
     raise NotFound(f"media path '{path[:200]}': no such file under the media roots")
 
 

@@ -11,11 +11,13 @@ from typing import Any, BinaryIO
 from labelloop.domain import ItemIn
 from labelloop.errors import ImportFormatError, LabelloopError, SchemaError
 from labelloop.govern.permissions import Permission
-from labelloop.ingest import content_hash, make_importer
+from labelloop.ingest import make_importer
 from labelloop.ingest.images import ImageFolderImporter
 from labelloop.ingest.imaging import image_size
-from labelloop.ingest.media import file_hash, resolve_media, root_of
+from labelloop.ingest.media import MEDIA_SUFFIXES, file_hash, resolve_media, root_of
+from labelloop.ingest.payloads import stored_payload
 from labelloop.ingest.predictions import imported_value, prediction_value
+from labelloop.ingest.tables import make_table_importer
 from labelloop.store import audit
 from labelloop.store import items as store_items
 from labelloop.store.db import Database
@@ -58,7 +60,12 @@ def import_items(
     -> predicted value), shown to annotators as editable suggestions.
     """
     ctx.require(Permission.IMPORT)
-    importer = make_importer(fmt, **_importer_options(ctx, fmt, locals()))
+    if ctx.schema.data_type == "table":  # rows, not texts: the schema's columns pick the fields
+        importer = make_table_importer(
+            fmt, columns=ctx.schema.data_columns, id_field=id_field, label_field=label_field
+        )
+    else:
+        importer = make_importer(fmt, **_importer_options(ctx, fmt, locals()))
     return _import_records(
         db,
         ctx,
@@ -99,18 +106,22 @@ def import_folder(
     split: str = "pool",
     progress: Callable[[int], None] | None = None,
 ) -> ImportReport:
-    """Import every image under ``folder``, which must lie under a media root; nothing is copied."""
+    """Import every image (audio project: audio file) under ``folder``, which must lie under a
+    media root; nothing is copied."""
     ctx.require(Permission.IMPORT)
-    if ctx.schema.data_type != "image":
+    if ctx.schema.data_type not in MEDIA_SUFFIXES:
         raise LabelloopError(
             f"project '{ctx.slug}' holds {ctx.schema.data_type} items; "
-            "a folder can only be imported into an image project"
+            "a folder can only be imported into an image or audio project"
         )
     if not folder.is_dir():
         raise LabelloopError(f"no folder at {folder}")
     root = root_of(folder, media_roots)
     importer = ImageFolderImporter(
-        folder=folder, root=root, labels_from_folders=labels_from_folders
+        folder=folder,
+        root=root,
+        labels_from_folders=labels_from_folders,
+        kind=ctx.schema.data_type,
     )
     return _import_records(
         db,
@@ -128,17 +139,19 @@ def import_folder(
 
 
 def _image_payload(
-    record: ItemIn, *, path_field: str | None, roots: Sequence[Path]
+    record: ItemIn, *, path_field: str | None, roots: Sequence[Path], kind: str = "image"
 ) -> tuple[dict[str, object], str]:
-    """An image record's payload and the hash of its file's bytes, the path checked under roots."""
-    relative = record.payload.get("image", record.payload.get("text"))
+    """A media record's payload and the hash of its file's bytes, the path checked under roots."""
+    relative = record.payload.get(kind, record.payload.get("text"))
     where = f"'{relative}': " if path_field is None else ""
     try:
-        found, _ = resolve_media(str(relative), roots)
+        found, _ = resolve_media(str(relative), roots, kind=kind)
     except LabelloopError as exc:
         raise ImportFormatError(
             line=record.line, field=path_field, reason=where + exc.message
         ) from None
+    if kind != "image":
+        return {kind: str(relative)}, file_hash(found)
     return {"image": str(relative), **image_size(found)}, file_hash(found)
 
 
@@ -159,7 +172,8 @@ def _import_records(
     """Write validated records in one transaction; duplicates (by content) are skipped."""
     if split not in SPLITS:
         raise LabelloopError(f"split '{split}' is not one of {', '.join(SPLITS)}")
-    images = ctx.schema.data_type == "image"
+    data_type = ctx.schema.data_type
+    images = data_type in MEDIA_SUFFIXES
     target = ctx.schema.target
     n_items = n_labeled = 0
     duplicates: list[int] = []
@@ -203,9 +217,13 @@ def _import_records(
 
         for record in records:
             if images:
-                payload, digest = _image_payload(record, path_field=path_field, roots=media_roots)
+                payload, digest = _image_payload(
+                    record, path_field=path_field, roots=media_roots, kind=data_type
+                )
             else:
-                payload, digest = dict(record.payload), content_hash(record.payload["text"])
+                payload, digest = stored_payload(
+                    data_type, record.payload, line=record.line, field=path_field
+                )
             if digest in seen:
                 duplicates.append(record.line)
                 continue

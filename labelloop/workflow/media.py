@@ -1,4 +1,4 @@
-"""Item media: the file behind an image item, found only under the configured media roots."""
+"""Item media: the file behind an image or audio item, found only under the media roots."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 from labelloop.errors import LabelloopError, NotFound
 from labelloop.govern.permissions import Permission
-from labelloop.ingest.media import resolve_media
+from labelloop.ingest.media import MEDIA_SUFFIXES, resolve_media
 from labelloop.store import items as store_items
 from labelloop.store.db import Database
 from labelloop.workflow.projects import ProjectContext
@@ -20,14 +20,15 @@ log = logging.getLogger("labelloop.media")
 def item_media(
     db: Database, ctx: ProjectContext, item_id: int, *, roots: Sequence[Path]
 ) -> tuple[Path, str]:
-    """The file of an image item of this project and its content type (refused paths: 4xx)."""
+    """The file of a media item of this project and its content type (refused paths: 4xx)."""
     ctx.require(Permission.VIEW_PROJECT)
+    kind = ctx.schema.data_type
     with db.read() as conn:
         row = store_items.get_item(conn, project_id=ctx.id, item_id=item_id)
-    if row is None or ctx.schema.data_type != "image":
-        raise NotFound(f"no image item {item_id} in project '{ctx.slug}'")
+    if row is None or kind not in MEDIA_SUFFIXES:
+        raise NotFound(f"no image or audio item {item_id} in project '{ctx.slug}'")
     payload = row["payload"] or {}
-    return resolve_media(str(payload.get("image") or ""), roots)
+    return resolve_media(str(payload.get(kind) or ""), roots, kind=kind)
 
 
 def absolute_payloads(
