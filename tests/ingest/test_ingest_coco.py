@@ -1,0 +1,199 @@
+"""COCO JSON: boxes in and out, through the format classes and the command line."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from labelloop.cli import app
+from labelloop.domain import ExportRecord
+from labelloop.errors import ImportFormatError, LabelloopError
+from labelloop.ingest import CocoExporter, CocoImporter, make_exporter
+from labelloop.schema import parse_schema
+
+SCHEMA = {
+    "name": "Street",
+    "data": {"type": "image", "field": "image"},
+    "controls": [
+        {"name": "scene", "type": "choice", "labels": ["day", "night"]},
+        {"name": "objects", "type": "boxes", "labels": ["car", "person"]},
+    ],
+}
+CATEGORIES = [{"id": 7, "name": "car"}, {"id": 9, "name": "person"}]
+
+
+def _doc(**changes: Any) -> dict[str, Any]:
+    doc = {
+        "images": [
+            {"id": 1, "file_name": "a.png", "width": 40, "height": 30},
+            {"id": 2, "file_name": "b.png"},
+            {"id": 3, "file_name": "c.png"},
+        ],
+        "annotations": [
+            {"id": 1, "image_id": 1, "category_id": 7, "bbox": [1, 2, 10, 5]},
+            {"id": 2, "image_id": 1, "category_id": 9, "bbox": [20, 0, 5, 25.5]},
+            {"id": 3, "image_id": 3, "category_id": 9, "bbox": [0, 0, 4, 4], "score": 0.25},
+        ],
+        "categories": CATEGORIES,
+    }
+    return {**doc, **changes}
+
+
+def _read(doc: Any) -> list[Any]:
+    raw = doc if isinstance(doc, bytes) else json.dumps(doc).encode()
+    return list(CocoImporter(control="objects").read(io.BytesIO(raw)))
+
+
+def test_annotations_become_box_labels_and_scored_ones_pre_annotations() -> None:
+    a, b, c = _read(_doc())
+    assert (a.line, a.payload, a.external_id) == (1, {"image": "a.png"}, "a.png")
+    assert a.label == {
+        "objects": [
+            {"x": 1, "y": 2, "w": 10, "h": 5, "label": "car"},
+            {"x": 20, "y": 0, "w": 5, "h": 25.5, "label": "person"},
+        ]
+    }
+    assert a.prediction is None
+    assert b.label is None and b.prediction is None  # no annotations: not labeled yet
+    assert c.label is None
+    assert c.prediction == {
+        "objects": [{"x": 0, "y": 0, "w": 4, "h": 4, "label": "person", "score": 0.25}]
+    }
+
+
+@pytest.mark.parametrize(
+    ("doc", "message"),
+    [
+        (b"{not json", "line 1: not valid JSON"),
+        (b"[]", "line 1: expected a COCO JSON object, got list"),
+        (_doc(images=None), "line 1, field 'images': missing or not a list"),
+        (
+            _doc(annotations=[{"image_id": 2, "category_id": 8, "bbox": [0, 0, 1, 1]}]),
+            "line 2, field 'annotations[0].category_id': 8 is not one of the file's categories",
+        ),
+        (
+            _doc(annotations=[{"image_id": 3, "category_id": 7, "bbox": [0, 0, 1]}]),
+            "line 3, field 'annotations[0].bbox': must be [x, y, w, h]",
+        ),
+        (_doc(images=[{"id": 1, "file_name": ""}]), "line 1, field 'file_name'"),
+        (_doc(images=[{"file_name": "a.png"}]), "line 1, field 'id': missing"),
+    ],
+)
+def test_bad_documents_name_the_image_and_field(doc: Any, message: str) -> None:
+    with pytest.raises(ImportFormatError) as info:
+        _read(doc)
+    assert info.value.message.startswith(message)
+
+
+def _record(item_id: int, boxes: list[dict[str, Any]], **payload: Any) -> ExportRecord:
+    return ExportRecord(
+        item_id=item_id,
+        external_id=f"e{item_id}",
+        text=f"img/{item_id}.png",
+        label="day",
+        resolution="single",
+        annotator="ann",
+        annotated_at=None,
+        active_ms=None,
+        guideline_version=None,
+        schema_version=None,
+        model_version=None,
+        suggestion=None,
+        suggestion_confidence=None,
+        strategy=None,
+        score=None,
+        rank=None,
+        reason=None,
+        value={"scene": "day", "objects": boxes},
+        payload={"image": f"img/{item_id}.png", **payload},
+    )
+
+
+def test_the_exporter_writes_images_categories_and_boxes_with_area() -> None:
+    exporter = make_exporter("coco", schema=parse_schema(SCHEMA))
+    sink = io.BytesIO()
+    boxes = [{"x": 1.5, "y": 2, "w": 10, "h": 4, "label": "person"}]
+    exporter.write([_record(5, boxes, width=64, height=48), _record(6, [])], sink)
+    doc = json.loads(sink.getvalue())
+    assert doc["categories"] == [
+        {"id": 1, "name": "car", "supercategory": "objects"},
+        {"id": 2, "name": "person", "supercategory": "objects"},
+    ]
+    assert [(i["id"], i["file_name"], i.get("width"), i.get("height")) for i in doc["images"]] == [
+        (5, "img/5.png", 64, 48),
+        (6, "img/6.png", None, None),
+    ]
+    assert doc["annotations"] == [
+        {
+            "id": 1,
+            "image_id": 5,
+            "category_id": 2,
+            "bbox": [1.5, 2, 10, 4],
+            "area": 40,
+            "iscrowd": 0,
+        }
+    ]
+    again = list(CocoImporter(control="objects").read(io.BytesIO(sink.getvalue())))
+    assert [r.label for r in again] == [
+        {"objects": boxes},
+        {"objects": []},
+    ]  # empty stays an answer
+
+
+def test_coco_export_needs_a_boxes_control() -> None:
+    text = {"name": "t", "controls": [{"name": "c", "type": "choice", "labels": ["a", "b"]}]}
+    with pytest.raises(LabelloopError, match="COCO export needs a boxes control"):
+        make_exporter("coco", schema=parse_schema(text))
+    assert isinstance(make_exporter("coco"), CocoExporter)
+
+
+@pytest.fixture
+def cli(tmp_path: Path, no_labelloop_env: None) -> Any:
+    env = {"LABELLOOP_HOME": str(tmp_path / "home"), "COLUMNS": "200"}
+
+    def run(*args: str, code: int = 0) -> Any:
+        result = CliRunner().invoke(app, list(args), env=env)
+        assert result.exit_code == code, (args, result.output, result.exception)
+        return result
+
+    schema = tmp_path / "street.json"
+    schema.write_text(json.dumps(SCHEMA))
+    run("init")
+    run("projects", "create", "street", "--schema", str(schema))
+    media = tmp_path / "home" / "media" / "set"
+    media.mkdir(parents=True)
+    for name, shade in (("a.png", 10), ("b.png", 90), ("c.png", 200)):
+        Image.new("L", (40, 30), shade).save(media / name)
+    return run
+
+
+def _write(tmp_path: Path, doc: dict[str, Any]) -> str:
+    for image in doc["images"]:
+        image["file_name"] = "set/" + image["file_name"]
+    path = tmp_path / "coco.json"
+    path.write_text(json.dumps(doc))
+    return str(path)
+
+
+def test_cli_imports_coco_checks_boxes_against_the_image_and_exports_it_back(
+    cli: Any, tmp_path: Path
+) -> None:
+    too_wide = _doc(annotations=[{"image_id": 2, "category_id": 7, "bbox": [35, 0, 10, 5]}])
+    refused = cli("import", "street", _write(tmp_path, too_wide), "--format", "coco", code=1)
+    assert "line 2" in refused.output and "past the image width (40)" in refused.output
+    done = cli("import", "street", _write(tmp_path, _doc()), "--format", "coco", "--json")
+    assert json.loads(done.output)["items"] == 3
+    # the target is the choice control, so boxes alone do not make an item labeled
+    assert json.loads(done.output)["labeled"] == 0
+    out = tmp_path / "out.json"
+    cli("export", "street", "--format", "coco", "-o", str(out))
+    assert json.loads(out.read_text())["images"] == []
+    csv = cli("export", "street", "--format", "csv", code=1)
+    assert "CSV cannot hold the boxes of control 'objects'" in csv.output
+    assert "jsonl or coco" in csv.output
