@@ -896,23 +896,30 @@ def demo(
     no_browser: Annotated[bool, typer.Option("--no-browser", help="Don't open a browser.")] = False,
     eval_size: Annotated[
         int | None,
-        typer.Option(help="Items held out to measure the model (tweets 1000, digits 300)."),
+        typer.Option(help="Items held out to measure the model (tweets 1000, digits 300, wine 50)"),
     ] = None,
     dataset: Annotated[
-        str, typer.Option(help="tweets (text sentiment) or digits (8x8 images of 0-9).")
+        str,
+        typer.Option(
+            help="tweets (text sentiment), digits (8x8 images of 0-9) or wine (table rows)."
+        ),
     ] = "tweets",
 ) -> None:
     """Create a demo project from real data (tweet sentiment or digit images) and serve it."""
-    from labelloop.demo import setup_demo, setup_digits_demo
+    from labelloop.demo import setup_demo, setup_digits_demo, setup_wine_demo
 
     settings, db = _open(get_settings(port=port))
-    if dataset not in ("tweets", "digits"):
-        _run(lambda: _fail(f"unknown demo dataset '{dataset}'; known: tweets, digits"))
+    if dataset not in ("tweets", "digits", "wine"):
+        _run(lambda: _fail(f"unknown demo dataset '{dataset}'; known: tweets, digits, wine"))
     with _progress() as progress:
         task = progress.add_task("building the demo project", total=None)
 
         def build() -> Any:
             report = lambda n: progress.update(task, completed=n)  # noqa: E731
+            if dataset == "wine":
+                return setup_wine_demo(
+                    db, eval_size=50 if eval_size is None else eval_size, progress=report
+                )
             if dataset == "digits":
                 return setup_digits_demo(
                     db,
@@ -926,7 +933,7 @@ def demo(
 
         info = _run(build)
     if info.password:
-        what = "images" if dataset == "digits" else "tweets"
+        what = {"digits": "images", "wine": "wines"}.get(dataset, "tweets")
         out.print(
             f"demo project '{info.slug}': {info.n_pool:,} {what} to label, {info.n_eval:,} held out"
         )

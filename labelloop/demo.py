@@ -230,3 +230,103 @@ def setup_digits_demo(
         n_pool=po.n_items,
         n_eval=ev.n_items,
     )
+
+
+WINE_SLUG = "wine"
+WINE_COLUMNS = (
+    "alcohol",
+    "malic_acid",
+    "flavanoids",
+    "color_intensity",
+    "hue",
+    "od280/od315_of_diluted_wines",
+    "proline",
+)
+"""The wine measurements shown and learned from (scikit-learn's names); the rest are left out."""
+WINE_SCHEMA = {
+    "name": "Wine cultivars (scikit-learn)",
+    "data": {"type": "table", "field": "row", "columns": list(WINE_COLUMNS)},
+    "controls": [
+        {
+            "name": "cultivar",
+            "type": "choice",
+            "labels": ["cultivar 1", "cultivar 2", "cultivar 3"],
+            "hotkeys": ["1", "2", "3"],
+            "descriptions": {
+                "cultivar 1": "Strong (alcohol near 13.7%) with the most proline (about 1100).",
+                "cultivar 2": "Light: the least alcohol (about 12.3%) and colour (about 3).",
+                "cultivar 3": "Deep colour (about 7.4), few flavanoids (under 1), low hue.",
+            },
+            "target": True,
+        },
+        {"name": "confidence", "type": "rating", "max": 3},
+    ],
+    "guideline": (
+        "# Wine cultivars\n\n"
+        "Each row is the chemical analysis of one Italian wine from one of three cultivars "
+        "(Forina et al., UCI). Pick the cultivar the measurements point to; the label "
+        "definitions give each one's typical values. Rate how sure you are (1 guess, 3 sure); "
+        "the rating is optional."
+    ),
+    "settings": {"strategy": "auto", "retrain_every": 10, "preselect_suggestion": True},
+}
+
+
+def wine_rows() -> list[dict[str, object]]:
+    """scikit-learn's 178 wines as records: an id, the shown measurements and the cultivar."""
+    from sklearn.datasets import load_wine
+
+    wine = load_wine()
+    names = list(wine.feature_names)
+    rows: list[dict[str, object]] = []
+    for i, (values, target) in enumerate(zip(wine.data, wine.target, strict=True)):
+        row: dict[str, object] = {"id": f"w{i:03d}"}
+        row.update({name: float(values[names.index(name)]) for name in WINE_COLUMNS})
+        row["cultivar"] = f"cultivar {int(target) + 1}"
+        rows.append(row)
+    return rows
+
+
+def setup_wine_demo(
+    db: Database, *, eval_size: int = 50, progress: Callable[[int], None] | None = None
+) -> DemoInfo:
+    """Create the wine table project once, with ``eval_size`` labeled rows held out."""
+    with db.read() as conn:
+        exists = store_projects.by_slug(conn, WINE_SLUG) is not None
+    if exists:
+        return DemoInfo(slug=WINE_SLUG, username=ADMIN, password=None, n_pool=0, n_eval=0)
+    rows = wine_rows()
+    order = np.random.default_rng(7).permutation(len(rows))
+    rows = [rows[i] for i in order]
+    password = secrets.token_urlsafe(9)
+    with db.read() as conn:
+        have_admin = store_users.by_name(conn, ADMIN) is not None
+    admin = None if have_admin else accounts.create_user(db, ADMIN, password, is_admin=True)
+    projects.create_project(db, WINE_SLUG, WINE_SCHEMA, actor=admin)
+    ctx = projects.system_context(db, WINE_SLUG)
+    common = {"fmt": "jsonl", "id_field": "id", "progress": progress}
+    ev = imports.import_items(
+        db,
+        ctx,
+        _jsonl(rows[:eval_size]),
+        filename="wine-eval.jsonl",
+        label_field="cultivar",
+        split="eval",
+        **common,  # type: ignore[arg-type]
+    )
+    pool = [{k: v for k, v in r.items() if k != "cultivar"} for r in rows[eval_size:]]
+    po = imports.import_items(
+        db,
+        ctx,
+        _jsonl(pool),
+        filename="wine-pool.jsonl",
+        split="pool",
+        **common,  # type: ignore[arg-type]
+    )
+    return DemoInfo(
+        slug=WINE_SLUG,
+        username=ADMIN,
+        password=password if admin else None,
+        n_pool=po.n_items,
+        n_eval=ev.n_items,
+    )
