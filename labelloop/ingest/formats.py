@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from labelloop.errors import LabelloopError
 from labelloop.ingest.coco import CocoExporter, CocoImporter
+from labelloop.ingest.conll import ConllExporter, ConllImporter
 from labelloop.ingest.csv import CsvExporter, CsvImporter
 from labelloop.ingest.jsonl import JsonlExporter, JsonlImporter
 from labelloop.ingest.protocols import Exporter, Importer
@@ -19,6 +20,7 @@ IMPORTERS: dict[str, type[Importer]] = {
     JsonlImporter.format: JsonlImporter,
     CsvImporter.format: CsvImporter,
     CocoImporter.format: CocoImporter,
+    ConllImporter.format: ConllImporter,
 }
 """Import format name -> importer class; a plug-in format registers by adding itself here."""
 
@@ -26,10 +28,17 @@ EXPORTERS: dict[str, type[Exporter]] = {
     JsonlExporter.format: JsonlExporter,
     CsvExporter.format: CsvExporter,
     CocoExporter.format: CocoExporter,
+    ConllExporter.format: ConllExporter,
 }
 """Export format name -> exporter class; a plug-in format registers by adding itself here."""
 
-_SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet"}
+_SUFFIXES = {
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".csv": "csv",
+    ".parquet": "parquet",
+    ".conll": "conll",
+}
 
 
 def make_importer(format: str, **options: Any) -> Importer:

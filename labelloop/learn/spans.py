@@ -9,7 +9,6 @@ Sequence Labeling Tasks", EMNLP 2008).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,95 +17,40 @@ import numpy as np
 from numpy.typing import NDArray
 from sklearn.base import BaseEstimator
 
-TOKEN = re.compile(r"https?://\S+|www\.\S+|[@#]\w+|\w+(?:['’]\w+)*|[^\s\w]")
-"""A link, an @mention or #hashtag, a word (with inner apostrophes, as in "don't"), or one
-punctuation character."""
-OUTSIDE = "O"
+from labelloop.schema.tokens import (
+    OUTSIDE,
+    TOKEN,
+    Token,
+    spans_to_tags,
+    tag_set,
+    tags_to_spans,
+    tokenize,
+)
+
+__all__ = [
+    "OUTSIDE",
+    "TOKEN",
+    "CrfSpanModel",
+    "TaggedText",
+    "Token",
+    "item_score",
+    "span_f1",
+    "spans_to_tags",
+    "tag_indices",
+    "tag_set",
+    "tags_to_spans",
+    "token_entropy",
+    "token_features",
+    "tokenize",
+    "uncertainty_selection",
+    "unsure_reason",
+]
+
 UNSURE_BELOW = 0.75
 """A token whose most likely tag has less probability than this counts as unsure in reasons."""
 SCORINGS = ("mean", "max")
 """How token entropies make an item's score: their mean (default) or their maximum."""
 MAX_QUOTE = 30
-
-Token = tuple[int, int]
-"""A token as (start, end) character offsets, end exclusive."""
-
-
-def tokenize(text: str) -> list[Token]:
-    """The tokens of ``text`` as (start, end) character offsets, in order."""
-    return [m.span() for m in TOKEN.finditer(text)]
-
-
-def tag_set(labels: Sequence[str]) -> tuple[str, ...]:
-    """Every BIO tag of a control's labels, in a fixed order: O, B-a, I-a, B-b, I-b, ..."""
-    return (OUTSIDE, *(f"{p}-{label}" for label in labels for p in ("B", "I")))
-
-
-def spans_to_tags(tokens: Sequence[Token], spans: Sequence[Mapping[str, Any]]) -> list[str]:
-    """BIO tags of ``tokens`` for character-offset ``spans``, each snapped to the tokens it touches.
-
-    A token belongs to a span when their characters overlap. Where spans overlap (controls that
-    allow it), a token keeps the first span that claimed it, by start offset.
-    """
-    tags = [OUTSIDE] * len(tokens)
-    starts = [s for s, _ in tokens]
-    for span in sorted(spans, key=lambda s: (s["start"], s["end"])):
-        first = True
-        k = max(0, _bisect_right(starts, span["start"]) - 1)
-        while k < len(tokens) and tokens[k][0] < span["end"]:
-            if tokens[k][1] > span["start"] and tags[k] == OUTSIDE:
-                # a token already taken breaks the span; what follows still continues it
-                tags[k] = f"{'B' if first else 'I'}-{span['label']}"
-                first = False
-            k += 1
-    return tags
-
-
-def _bisect_right(values: Sequence[int], x: int) -> int:
-    lo, hi = 0, len(values)
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if x < values[mid]:
-            hi = mid
-        else:
-            lo = mid + 1
-    return lo
-
-
-def tags_to_spans(
-    tokens: Sequence[Token],
-    tags: Sequence[str],
-    *,
-    scores: Sequence[float] | None = None,
-) -> list[dict[str, Any]]:
-    """Character-offset spans of BIO ``tags``; an I- tag that continues nothing starts a span.
-
-    With ``scores`` (one per token: the probability of its tag) each span gets ``"score"``, the
-    mean over its tokens, rounded to 4 places.
-    """
-    out: list[dict[str, Any]] = []
-    current: dict[str, Any] | None = None
-    members: list[int] = []
-
-    def close() -> None:
-        if current is not None:
-            if scores is not None:
-                current["score"] = round(float(np.mean([scores[m] for m in members])), 4)
-            out.append(current)
-
-    for k, tag in enumerate(tags):
-        prefix, _, label = tag.partition("-")
-        if prefix == "I" and current is not None and current["label"] == label:
-            current["end"] = tokens[k][1]
-            members.append(k)
-            continue
-        close()
-        current, members = None, []
-        if prefix in ("B", "I") and label:
-            current = {"start": tokens[k][0], "end": tokens[k][1], "label": label}
-            members = [k]
-    close()
-    return out
 
 
 def _shape(word: str) -> str:

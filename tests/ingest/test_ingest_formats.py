@@ -45,11 +45,11 @@ def test_make_importer_passes_options() -> None:
 
 def test_unknown_format_lists_known_ones() -> None:
     with pytest.raises(
-        LabelloopError, match="unknown import format 'xml'; known formats: coco, csv, jsonl"
+        LabelloopError, match="unknown import format 'xml'; known formats: coco, conll, csv, jsonl"
     ):
         make_importer("xml")
     with pytest.raises(
-        LabelloopError, match="unknown export format 'xlsx'; known formats: coco, csv, jsonl"
+        LabelloopError, match="unknown export format 'xlsx'; known formats: coco, conll, csv, jsonl"
     ):
         make_exporter("xlsx")
 
