@@ -8,7 +8,8 @@
 //       ctx = {base, schema, settings, mediaUrl(item), keyTakenElsewhere(key, control)}.
 //   window.labelloop.widgets[controlType] = { create(control, ctx) -> widget }, where a widget has
 //       element, show(item, itemArea, value, suggested), value(), key(event) -> bool,
-//       shortcuts() -> [{keys, what}], disable(bool).
+//       shortcuts() -> [{keys, what}], disable(bool). A widget's buttons marked data-pass-keys
+//       leave Enter to the page (submit) when they have the focus.
 // choice and multi_choice are built in; the host keeps Enter, S, Backspace, Esc, ? and !.
 (() => {
   "use strict";
@@ -67,6 +68,11 @@
     skip: $("skip-btn"),
     back: $("back-btn"),
     help: $("help-btn"),
+    flag: $("flag-btn"),
+    flagBox: $("flag-box"),
+    flagNote: $("flag-note"),
+    flagCancel: $("flag-cancel"),
+    flagChip: $("flag-chip"),
     sheet: $("shortcuts"),
     sheetBody: $("shortcuts-body"),
     sheetClose: $("shortcuts-close"),
@@ -180,6 +186,9 @@
     el.submitLabel.textContent = mode === "edit" ? "Save change" : "Submit";
     el.submit.disabled = !working;
     el.skip.disabled = mode !== "task";
+    el.flag.disabled = !working;
+    closeFlag();
+    renderFlagged();
     for (const button of el.controls.querySelectorAll("button.label-btn")) {
       button.disabled = !working;
     }
@@ -655,6 +664,7 @@
     addRow(tbody, ["S"], "Skip this item");
     addRow(tbody, ["Backspace"], "Go back to your previous item to change it");
     addRow(tbody, ["Esc"], "Leave an earlier item unchanged / close this sheet");
+    addRow(tbody, ["!"], "Flag the item as ambiguous, with a note (Enter saves it)");
     addRow(tbody, ["?"], "Show or hide these shortcuts");
     table.append(tbody);
     el.sheetBody.append(h, table);
@@ -688,6 +698,77 @@
     el.sheet.hidden = !show;
     el.help.setAttribute("aria-expanded", show ? "true" : "false");
   }
+
+  // ---------------------------------------------------------------- flag as ambiguous
+
+  const flagged = new Map(); // "task:<id>" or "annotation:<id>" -> the note sent
+
+  /** The flag route and key of what is on screen: the leased task, or the earlier annotation. */
+  function flagTarget() {
+    if (state.mode === "edit" && state.editing) {
+      const id = state.editing.annotation_id;
+      return { key: "annotation:" + id, path: `/annotations/${id}/flag` };
+    }
+    if (state.mode === "task" && state.current) {
+      const id = state.current.assignment_id;
+      return { key: "task:" + id, path: `/tasks/${id}/flag` };
+    }
+    return null;
+  }
+
+  function renderFlagged() {
+    const t = flagTarget();
+    const note = t ? flagged.get(t.key) : undefined;
+    el.flagChip.hidden = note === undefined;
+    el.flagChip.title = note ? "Your note: " + note : "";
+  }
+
+  function openFlag() {
+    const t = flagTarget();
+    if (!t) return;
+    el.flagNote.value = flagged.get(t.key) || "";
+    el.flagBox.hidden = false;
+    el.flag.setAttribute("aria-expanded", "true");
+    el.flagNote.focus();
+  }
+
+  function closeFlag() {
+    if (el.flagBox.hidden) return;
+    el.flagBox.hidden = true;
+    el.flag.setAttribute("aria-expanded", "false");
+    if (document.activeElement === el.flagNote) el.flagNote.blur();
+  }
+
+  async function saveFlag() {
+    const t = flagTarget();
+    if (!t) return closeFlag();
+    const note = el.flagNote.value.trim();
+    try {
+      await api("POST", t.path, { note });
+      flagged.set(t.key, note);
+      closeFlag();
+      renderFlagged();
+      showMessage("Flagged as ambiguous. Label it as best you can, or skip it.", "info", {
+        timeout: 3500,
+      });
+    } catch (err) {
+      report(err);
+    }
+  }
+
+  el.flag.addEventListener("click", () => (el.flagBox.hidden ? openFlag() : closeFlag()));
+  el.flagCancel.addEventListener("click", () => closeFlag());
+  el.flagBox.addEventListener("submit", (e) => {
+    e.preventDefault();
+    saveFlag();
+  });
+  el.flagNote.addEventListener("keydown", (e) => {
+    if (e.key === "Escape") {
+      e.preventDefault();
+      e.stopPropagation();
+      closeFlag();
+    }
+  });
 
   // ---------------------------------------------------------------- the loop
 
@@ -965,12 +1046,12 @@
   }
 
   document.addEventListener("keydown", (e) => {
-    if (e.defaultPrevented || e.ctrlKey || e.metaKey || e.altKey || e.isComposing) return;
+    if (e.defaultPrevented || e.ctrlKey || e.metaKey || e.isComposing) return;
     if (typingIn(e.target)) return;
     const key = e.key;
     // Enter and Space on a link or another button keep their usual meaning.
     const other = e.target instanceof Element && e.target.closest("a, button, summary");
-    const onOther = other && !other.classList.contains("label-btn");
+    const onOther = other && !other.matches(".label-btn, [data-pass-keys]");
 
     // Widgets see each key first, in control order; a widget that handles it ends it here.
     if ((state.mode === "task" || state.mode === "edit") && !state.busy) {
@@ -987,10 +1068,16 @@
         }
       }
     }
+    if (e.altKey) return; // Alt+key is a widget's (boxes: Alt+arrows resize) or the browser's
 
     if (key === "?") {
       e.preventDefault();
       toggleHelp();
+      return;
+    }
+    if (key === "!") {
+      e.preventDefault();
+      if (state.mode === "task" || state.mode === "edit") openFlag();
       return;
     }
     if (key === "Escape") {

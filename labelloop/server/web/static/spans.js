@@ -1,0 +1,558 @@
+// The spans widget of the labeling page (data type text): mark entities by mouse or keyboard.
+// It draws the item text itself as token elements, so selections snap to token boundaries.
+// Item text is untrusted: it only reaches the DOM through textContent. Offsets sent to the
+// server count Unicode code points (as Python does), not UTF-16 units.
+(() => {
+  "use strict";
+
+  const L = window.labelloop;
+  L.widgets = L.widgets || {};
+
+  const WORD = "\\p{L}\\p{N}\\p{M}_";
+  const TOKEN = new RegExp(`[${WORD}]+(?:['’][${WORD}]+)*|[^\\s${WORD}]`, "gu");
+
+  // One colour per label index: [strong (border, tag), soft (background)].
+  const PALETTE = [
+    ["#3b5bdb", "#dbe4ff"],
+    ["#e8590c", "#ffe8cc"],
+    ["#2b8a3e", "#d3f9d8"],
+    ["#c2255c", "#ffdeeb"],
+    ["#7048e8", "#e5dbff"],
+    ["#0c8599", "#c5f6fa"],
+    ["#a86200", "#fff3bf"],
+    ["#5c940d", "#e9fac8"],
+    ["#862e9c", "#f3d9fa"],
+    ["#495057", "#e9ecef"],
+  ];
+
+  /** Token boundaries of `text` in UTF-16 units: [{s, e}]. */
+  function tokenize(text) {
+    const out = [];
+    for (const m of text.matchAll(TOKEN)) out.push({ s: m.index, e: m.index + m[0].length });
+    return out;
+  }
+
+  /** Maps between UTF-16 indices and code-point offsets of `text`. */
+  function offsetMaps(text) {
+    const toCp = new Int32Array(text.length + 1);
+    const toU16 = [];
+    let cp = 0;
+    for (let i = 0; i < text.length; ) {
+      const width = text.codePointAt(i) > 0xffff ? 2 : 1;
+      toU16[cp] = i;
+      toCp[i] = cp;
+      if (width === 2) toCp[i + 1] = cp + 1; // a split surrogate pair rounds up
+      i += width;
+      cp += 1;
+    }
+    toCp[text.length] = cp;
+    toU16[cp] = text.length;
+    return { toCp, toU16, length: cp };
+  }
+
+  const byPosition = (a, b) => a.s - b.s || a.e - b.e || (a.label < b.label ? -1 : a.label > b.label ? 1 : 0);
+
+  class SpansWidget {
+    constructor(control, ctx) {
+      this.control = control;
+      this.ctx = ctx;
+      this.labels = control.labels || [];
+      this.hotkeys = control.hotkeys || [];
+      this.active = this.labels[0];
+      this.text = "";
+      this.tokens = [];
+      this.spans = []; // {s, e, label, suggested} in UTF-16 units, sorted
+      this.cursor = -1; // token index of the keyboard cursor, -1: none
+      this.anchor = -1; // token index where the selection started
+      this.selected = null; // the selected span
+      this.shown = false;
+      this.disabled = false;
+      this.area = null;
+      this.build();
+    }
+
+    // ------------------------------------------------------------ the label bar
+
+    build() {
+      const root = document.createElement("div");
+      root.className = "spans-widget";
+      root.dataset.control = this.control.name;
+      const bar = document.createElement("div");
+      bar.className = "spans-bar";
+      bar.setAttribute("role", "toolbar");
+      bar.setAttribute("aria-label", `Labels for ${this.control.name}`);
+      this.buttons = this.labels.map((label, i) => {
+        const button = document.createElement("button");
+        button.type = "button";
+        button.className = "span-label-btn";
+        button.dataset.passKeys = "";
+        button.dataset.label = label;
+        button.style.setProperty("--span-c", this.colour(label)[0]);
+        button.style.setProperty("--span-bg", this.colour(label)[1]);
+        const swatch = document.createElement("span");
+        swatch.className = "span-swatch";
+        swatch.setAttribute("aria-hidden", "true");
+        const name = document.createElement("span");
+        name.className = "span-label-name";
+        name.textContent = label;
+        button.append(swatch, name);
+        const key = this.hotkeys[i];
+        if (key) {
+          const kbd = document.createElement("kbd");
+          kbd.className = "hotkey";
+          kbd.textContent = key;
+          button.append(kbd);
+          button.setAttribute("aria-keyshortcuts", key);
+        }
+        const description = (this.control.descriptions || {})[label];
+        if (description) button.title = description;
+        button.addEventListener("click", () => this.applyLabel(label));
+        bar.append(button);
+        return button;
+      });
+      this.status = document.createElement("p");
+      this.status.className = "spans-status";
+      this.status.setAttribute("aria-live", "polite");
+      root.append(bar, this.status);
+      this.element = root;
+      this.renderBar();
+    }
+
+    colour(label) {
+      const i = Math.max(0, this.labels.indexOf(label));
+      return PALETTE[i % PALETTE.length];
+    }
+
+    renderBar() {
+      for (const button of this.buttons) {
+        button.setAttribute("aria-pressed", button.dataset.label === this.active ? "true" : "false");
+        button.disabled = this.disabled;
+      }
+    }
+
+    say(text, kind = "") {
+      this.status.textContent = text;
+      this.status.dataset.kind = kind;
+    }
+
+    summary() {
+      const n = this.spans.length;
+      const suggested = this.spans.filter((s) => s.suggested).length;
+      let text = n ? `${n} span${n === 1 ? "" : "s"}` : "No spans yet: select words, then a label";
+      if (suggested) text += ` · ${suggested} suggested (dashed): Enter accepts them`;
+      else if (!n) text += " (Enter with none submits “nothing here”)";
+      this.say(text + ".");
+    }
+
+    // ------------------------------------------------------------ host API
+
+    show(item, itemArea, value, suggested) {
+      this.area = itemArea;
+      this.text = this.ctx.text ? this.ctx.text(item) : String((item.data || {}).text || "");
+      this.maps = offsetMaps(this.text);
+      this.tokens = tokenize(this.text);
+      this.cursor = -1;
+      this.anchor = -1;
+      this.selected = null;
+      this.shown = true;
+      const given = value !== undefined && value !== null;
+      this.spans = this.fromValue(given ? value : suggested, !given);
+      this.render();
+      this.summary();
+    }
+
+    value() {
+      if (!this.shown) return undefined;
+      return this.spans
+        .map((sp) => ({ start: this.maps.toCp[sp.s], end: this.maps.toCp[sp.e], label: sp.label }))
+        .sort((a, b) => a.start - b.start || a.end - b.end || (a.label < b.label ? -1 : 1));
+    }
+
+    disable(off) {
+      this.disabled = !!off;
+      this.renderBar();
+    }
+
+    shortcuts() {
+      const rows = [];
+      this.labels.forEach((label, i) => {
+        const key = this.hotkeys[i];
+        const note = i === 0 ? "a label key marks the selection, or relabels the selected span" : "";
+        rows.push({ keys: [key || "—"], what: label, note });
+      });
+      rows.push({ keys: ["←", "→"], what: "Move the word cursor" });
+      rows.push({ keys: ["Shift+←", "Shift+→"], what: "Extend the selection word by word" });
+      rows.push({ keys: ["[", "]"], what: "Select the previous / next span" });
+      rows.push({ keys: ["Delete"], what: "Remove the selected span" });
+      rows.push({ keys: ["Esc"], what: "Clear the selection" });
+      rows.push({ keys: ["Enter"], what: "Submit, accepting the suggested (dashed) spans" });
+      rows.push({
+        keys: ["drag"],
+        what: "Mark the words dragged over with the active label; click a span to select it",
+      });
+      return rows;
+    }
+
+    key(e) {
+      if (!this.shown || this.disabled || e.ctrlKey || e.metaKey || e.altKey) return false;
+      const key = e.key;
+      if (key === "ArrowRight" || key === "ArrowLeft") {
+        this.move(key === "ArrowRight" ? 1 : -1, e.shiftKey);
+        return true;
+      }
+      if (key === "[" || key === "]") {
+        this.step(key === "]" ? 1 : -1);
+        return true;
+      }
+      if (key === "Delete") {
+        if (!this.selected) return false;
+        this.remove(this.selected);
+        return true;
+      }
+      if (key === "Escape") {
+        if (this.cursor < 0 && !this.selected) return false;
+        this.clear();
+        return true;
+      }
+      const label = this.labelOfKey(key);
+      if (label === undefined) return false;
+      const pending = this.selected || this.cursor >= 0;
+      if (!pending && this.ctx.keyTakenElsewhere && this.ctx.keyTakenElsewhere(key, this.control)) {
+        return false; // nothing to mark here: the key is the other control's
+      }
+      this.applyLabel(label);
+      return true;
+    }
+
+    labelOfKey(key) {
+      let i = this.hotkeys.indexOf(key);
+      if (i < 0 && key.length === 1) {
+        const flipped = key === key.toLowerCase() ? key.toUpperCase() : key.toLowerCase();
+        i = this.hotkeys.indexOf(flipped);
+      }
+      return i >= 0 ? this.labels[i] : undefined;
+    }
+
+    // ------------------------------------------------------------ editing
+
+    fromValue(raw, suggested) {
+      const out = [];
+      if (!Array.isArray(raw)) return out;
+      const max = this.maps.length;
+      for (const r of raw) {
+        const one = Array.isArray(r) ? { start: r[0], end: r[1], label: r[2] } : r || {};
+        let label = one.label;
+        if (label && typeof label === "object") label = label.label;
+        const start = Number(one.start);
+        const end = Number(one.end);
+        if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end > max || start >= end) continue;
+        if (!this.labels.includes(label)) continue;
+        const span = { s: this.maps.toU16[start], e: this.maps.toU16[end], label, suggested };
+        if (typeof one.score === "number") span.score = one.score;
+        if (this.conflict(span, out)) continue;
+        out.push(span);
+      }
+      return out.sort(byPosition);
+    }
+
+    /** Why `span` cannot join `list` (besides `except`), or "" when it can. */
+    conflict(span, list = this.spans, except = null) {
+      for (const other of list) {
+        if (other === except) continue;
+        if (other.s === span.s && other.e === span.e && other.label === span.label) {
+          return "That span is already marked.";
+        }
+        if (!this.control.overlap && span.s < other.e && other.s < span.e) {
+          return `Spans may not overlap in ${this.control.name}; remove or change “${other.label}” first.`;
+        }
+      }
+      return "";
+    }
+
+    /** The token range [first, last] the keyboard selection covers, or null. */
+    selection() {
+      if (this.cursor < 0) return null;
+      const a = this.anchor < 0 ? this.cursor : this.anchor;
+      return [Math.min(a, this.cursor), Math.max(a, this.cursor)];
+    }
+
+    applyLabel(label) {
+      if (this.disabled || !this.shown) return;
+      this.active = label;
+      this.renderBar();
+      if (this.selected) {
+        const span = this.selected;
+        const changed = { s: span.s, e: span.e, label };
+        const why = this.conflict(changed, this.spans, span);
+        if (why && span.label !== label) {
+          this.say(why, "warn");
+          return;
+        }
+        span.label = label;
+        span.suggested = false;
+        this.spans.sort(byPosition);
+        this.render();
+        this.summary();
+        return;
+      }
+      const range = this.selection();
+      if (!range) {
+        this.say(`Active label: ${label}. Select words to mark them.`);
+        return;
+      }
+      this.add(this.tokens[range[0]].s, this.tokens[range[1]].e, label);
+    }
+
+    add(s, e, label) {
+      const span = { s, e, label, suggested: false };
+      const why = this.conflict(span);
+      if (why) {
+        this.say(why, "warn");
+        return false;
+      }
+      this.spans.push(span);
+      this.spans.sort(byPosition);
+      this.selected = span;
+      this.cursor = -1;
+      this.anchor = -1;
+      this.render();
+      this.summary();
+      return true;
+    }
+
+    remove(span) {
+      this.spans = this.spans.filter((x) => x !== span);
+      if (this.selected === span) this.selected = null;
+      this.render();
+      this.summary();
+    }
+
+    clear() {
+      this.cursor = -1;
+      this.anchor = -1;
+      this.selected = null;
+      this.render();
+      this.summary();
+    }
+
+    move(dir, extend) {
+      if (!this.tokens.length) return;
+      let from = this.cursor;
+      if (from < 0 && this.selected) {
+        // Continue from the selected span: after it going right, before it going left.
+        const sp = this.selected;
+        const inside = this.tokens.map((t, i) => (t.s >= sp.s && t.e <= sp.e ? i : -1)).filter((i) => i >= 0);
+        from = dir > 0 ? inside[inside.length - 1] : inside[0];
+        if (extend) this.anchor = dir > 0 ? inside[0] : inside[inside.length - 1];
+      } else if (from < 0) {
+        from = dir > 0 ? -1 : this.tokens.length;
+      }
+      const next = Math.min(this.tokens.length - 1, Math.max(0, from + dir));
+      if (extend) {
+        if (this.anchor < 0) this.anchor = this.cursor < 0 ? next : this.cursor;
+      } else {
+        this.anchor = -1;
+      }
+      this.cursor = next;
+      this.selected = null;
+      this.render();
+      const words = this.selection();
+      const n = words ? words[1] - words[0] + 1 : 0;
+      this.say(`${n} word${n === 1 ? "" : "s"} selected: press a label key to mark ${n === 1 ? "it" : "them"}.`);
+    }
+
+    step(dir) {
+      if (!this.spans.length) {
+        this.say("No spans to select.");
+        return;
+      }
+      let i = this.selected ? this.spans.indexOf(this.selected) : -1;
+      if (i < 0) {
+        const at = this.cursor >= 0 ? this.tokens[this.cursor].s : dir > 0 ? -1 : Infinity;
+        i = dir > 0 ? this.spans.findIndex((sp) => sp.s > at) : this.spans.map((sp) => sp.s < at).lastIndexOf(true);
+        if (i < 0) i = dir > 0 ? 0 : this.spans.length - 1;
+      } else {
+        i = (i + dir + this.spans.length) % this.spans.length;
+      }
+      this.selected = this.spans[i];
+      this.cursor = -1;
+      this.anchor = -1;
+      this.render();
+      const sp = this.selected;
+      this.say(`Selected “${this.text.slice(sp.s, sp.e)}” (${sp.label}): a label key relabels it, Delete removes it.`);
+    }
+
+    // ------------------------------------------------------------ mouse
+
+    /** The UTF-16 offset of a DOM selection boundary inside the text, or null. */
+    offsetOf(node, offset) {
+      const root = this.textRoot;
+      if (!root || !root.contains(node)) return null;
+      if (node === root) {
+        const child = root.childNodes[offset];
+        if (!child) return this.text.length;
+        return child.dataset && child.dataset.s !== undefined ? Number(child.dataset.s) : Number(child.dataset.at || 0);
+      }
+      const el = node.nodeType === Node.TEXT_NODE ? node.parentElement : node;
+      const tag = el.closest(".span-tag");
+      if (tag) return Number(tag.dataset.at);
+      const piece = el.closest("[data-s]");
+      if (!piece) return null;
+      const s = Number(piece.dataset.s);
+      if (node.nodeType === Node.TEXT_NODE) return s + offset;
+      return offset === 0 ? s : Number(piece.dataset.e);
+    }
+
+    onPointerUp(e) {
+      if (this.disabled || !this.shown) return;
+      if (e.target instanceof Element && e.target.closest(".span-tag")) return;
+      const sel = window.getSelection();
+      if (sel && !sel.isCollapsed && sel.rangeCount) {
+        const range = sel.getRangeAt(0);
+        const a = this.offsetOf(range.startContainer, range.startOffset);
+        const b = this.offsetOf(range.endContainer, range.endOffset);
+        sel.removeAllRanges();
+        if (a === null || b === null) return;
+        const [lo, hi] = a <= b ? [a, b] : [b, a];
+        const first = this.tokens.findIndex((t) => t.e > lo);
+        let last = -1;
+        for (let i = this.tokens.length - 1; i >= 0; i--) {
+          if (this.tokens[i].s < hi) {
+            last = i;
+            break;
+          }
+        }
+        if (first < 0 || last < first) return;
+        this.selected = null;
+        this.add(this.tokens[first].s, this.tokens[last].e, this.active);
+        return;
+      }
+      // A click: select the innermost span under the pointer, else put the cursor on the word.
+      const piece = e.target instanceof Element ? e.target.closest("[data-s]") : null;
+      if (!piece) return;
+      const at = Number(piece.dataset.s);
+      const under = this.spans.filter((sp) => sp.s <= at && at < sp.e).sort((x, y) => x.e - x.s - (y.e - y.s));
+      if (under.length) {
+        this.selected = under[0];
+        this.cursor = -1;
+        this.anchor = -1;
+        this.render();
+        this.say(`Selected “${this.text.slice(under[0].s, under[0].e)}” (${under[0].label}): a label relabels it, × or Delete removes it.`);
+        return;
+      }
+      const token = this.tokens.findIndex((t) => t.s <= at && at < t.e);
+      if (token >= 0) {
+        this.selected = null;
+        this.cursor = token;
+        this.anchor = -1;
+        this.render();
+        this.say("1 word selected: a label marks it; Shift+→ extends.");
+      }
+    }
+
+    // ------------------------------------------------------------ drawing
+
+    render() {
+      if (!this.area) return;
+      const text = this.text;
+      const cuts = new Set([0, text.length]);
+      for (const t of this.tokens) cuts.add(t.s).add(t.e);
+      for (const sp of this.spans) cuts.add(sp.s).add(sp.e);
+      const points = [...cuts].sort((a, b) => a - b);
+      const range = this.selection();
+      const selS = range ? this.tokens[range[0]].s : -1;
+      const selE = range ? this.tokens[range[1]].e : -1;
+      const tokenAt = new Map(this.tokens.map((t, i) => [t.s, i]));
+      const ends = new Map(); // offset -> spans ending there, for their tags
+      for (const sp of this.spans) {
+        if (!ends.has(sp.e)) ends.set(sp.e, []);
+        ends.get(sp.e).push(sp);
+      }
+
+      const root = document.createElement("div");
+      root.className = "spans-text";
+      root.dataset.control = this.control.name;
+      for (let k = 0; k < points.length - 1; k++) {
+        const s = points[k];
+        const e = points[k + 1];
+        const piece = document.createElement("span");
+        piece.dataset.s = String(s);
+        piece.dataset.e = String(e);
+        piece.textContent = text.slice(s, e);
+        const ti = tokenAt.get(s);
+        if (ti !== undefined && this.tokens[ti].e >= e) {
+          piece.className = "tok";
+          if (ti === this.cursor) piece.classList.add("is-cursor");
+        } else {
+          piece.className = "gap";
+        }
+        const over = this.spans.filter((sp) => sp.s <= s && e <= sp.e);
+        if (over.length) {
+          const outer = over.reduce((x, y) => (y.e - y.s > x.e - x.s ? y : x));
+          const [strong, soft] = this.colour(outer.label);
+          piece.classList.add("in-span");
+          piece.style.setProperty("--span-c", strong);
+          piece.style.setProperty("--span-bg", soft);
+          if (outer.suggested) piece.classList.add("is-suggested");
+          if (over.includes(this.selected)) piece.classList.add("is-selected-span");
+          if (s === outer.s) piece.classList.add("span-start");
+          if (e === outer.e) piece.classList.add("span-end");
+          if (over.length > 1) {
+            // Inner (overlapping) spans: one underline per extra span, in its colour.
+            const lines = over
+              .filter((sp) => sp !== outer)
+              .map((sp, i) => `inset 0 ${-3 * (i + 1)}px 0 0 ${this.colour(sp.label)[0]}`);
+            piece.style.boxShadow = lines.join(", ");
+            piece.classList.add("is-overlap");
+          }
+        }
+        if (selS >= 0 && s >= selS && e <= selE) piece.classList.add("is-selection");
+        root.append(piece);
+        for (const sp of ends.get(e) || []) root.append(this.tagFor(sp));
+      }
+      this.textRoot = root;
+      root.addEventListener("pointerup", (ev) => this.onPointerUp(ev));
+      this.area.replaceChildren(root);
+      const focus = root.querySelector(".is-cursor") || root.querySelector(".is-selected-span");
+      if (focus && focus.scrollIntoView) focus.scrollIntoView({ block: "nearest" });
+    }
+
+    tagFor(sp) {
+      const tag = document.createElement("span");
+      tag.className = "span-tag" + (sp.suggested ? " is-suggested" : "") + (sp === this.selected ? " is-selected" : "");
+      tag.dataset.at = String(sp.e);
+      tag.dataset.label = sp.label;
+      tag.dataset.start = String(this.maps.toCp[sp.s]);
+      tag.dataset.end = String(this.maps.toCp[sp.e]);
+      tag.style.setProperty("--span-c", this.colour(sp.label)[0]);
+      tag.style.setProperty("--span-bg", this.colour(sp.label)[1]);
+      const name = document.createElement("span");
+      name.className = "span-tag-name";
+      name.textContent = sp.label + (sp.suggested ? "?" : "");
+      if (sp.suggested) name.title = "suggested" + (typeof sp.score === "number" ? ` (${sp.score.toFixed(2)})` : "");
+      const x = document.createElement("button");
+      x.type = "button";
+      x.className = "span-x";
+      x.textContent = "×";
+      x.setAttribute("aria-label", `Remove ${sp.label} span “${this.text.slice(sp.s, sp.e)}”`);
+      x.disabled = this.disabled;
+      x.addEventListener("click", (ev) => {
+        ev.stopPropagation();
+        if (!this.disabled) this.remove(sp);
+      });
+      name.addEventListener("click", () => {
+        if (this.disabled) return;
+        this.selected = sp;
+        this.cursor = -1;
+        this.anchor = -1;
+        this.render();
+        this.say(`Selected “${this.text.slice(sp.s, sp.e)}” (${sp.label}): a label relabels it, × or Delete removes it.`);
+      });
+      tag.append(name, x);
+      return tag;
+    }
+  }
+
+  L.widgets.spans = { create: (control, ctx) => new SpansWidget(control, ctx) };
+  L.spans = { tokenize, offsetMaps }; // for tests and other widgets
+})();
