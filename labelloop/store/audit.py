@@ -25,6 +25,31 @@ def _head_stmt(site: bool) -> Any:
     return select(audit_event.c.hash).where(chain).order_by(audit_event.c.id.desc()).limit(1)
 
 
+_HEAD = "labelloop.audit_head"  # conn.info key: (transaction, project id, newest hash)
+
+
+def known_head(conn: Connection, project_id: int | None, head: str | None) -> None:
+    """Tell ``record`` the chain's newest hash, read under the chain's lock in this transaction.
+
+    The serving path reads it together with the rest of what a submit needs, saving a query;
+    it is trusted only within the same transaction.
+    """
+    conn.info[_HEAD] = (conn.get_transaction(), project_id, head or GENESIS_HASH)
+
+
+def _head(conn: Connection, project_id: int | None) -> str:
+    known = conn.info.get(_HEAD)
+    if (
+        known is not None
+        and known[0] is conn.get_transaction()
+        and known[1] == project_id
+        and not conn.in_nested_transaction()
+    ):
+        return str(known[2])
+    prev = conn.execute(_head_stmt(project_id is None), {"project_id": project_id}).scalar()
+    return prev or GENESIS_HASH
+
+
 def record(
     db: Database,
     conn: Connection,
@@ -37,8 +62,7 @@ def record(
 ) -> None:
     """Write one audit event inside the caller's transaction (the state change it records)."""
     db.lock_key(conn, chain_key(project_id))
-    prev = conn.execute(_head_stmt(project_id is None), {"project_id": project_id}).scalar()
-    prev = prev or GENESIS_HASH
+    prev = _head(conn, project_id)
     at = datetime.now(UTC)
     body = dict(payload or {})
     digest = event_hash(
@@ -63,6 +87,10 @@ def record(
             "hash": digest,
         },
     )
+    if conn.in_nested_transaction():  # a savepoint could still roll back what it wrote
+        conn.info.pop(_HEAD, None)
+    else:
+        conn.info[_HEAD] = (conn.get_transaction(), project_id, digest)
 
 
 def chain_rows(conn: Connection, project_id: int | None) -> list[dict[str, Any]]:

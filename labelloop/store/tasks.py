@@ -24,7 +24,9 @@ from labelloop.store.db import Database
 from labelloop.store.tables import (
     annotation,
     assignment,
+    audit_event,
     gold_answer,
+    guideline,
     item,
     item_label,
     model_version,
@@ -239,6 +241,48 @@ def get_assignment(conn: Connection, assignment_id: int) -> RowMapping | None:
 
 
 @cache
+def _submit_facts_stmt() -> Any:
+    item_id = assignment.c.item_id
+    project_id = assignment.c.project_id
+
+    def newest(column: Any, table: Any, order: Any) -> Any:
+        chain = table.c.project_id == project_id
+        return select(column).where(chain).order_by(order.desc()).limit(1).scalar_subquery()
+
+    return (
+        select(
+            assignment,
+            item.c.payload,
+            newest(guideline.c.version, guideline, guideline.c.version).label("guideline_version"),
+            select(gold_answer.c.value)
+            .where(gold_answer.c.item_id == item_id)
+            .scalar_subquery()
+            .label("gold_value"),
+            select(item_label.c.resolution)
+            .where(item_label.c.item_id == item_id)
+            .scalar_subquery()
+            .label("label_resolution"),
+            newest(audit_event.c.hash, audit_event, audit_event.c.id).label("audit_head"),
+        )
+        .join(item, item.c.id == item_id)
+        .where(assignment.c.id == bindparam("assignment_id"))
+    )
+
+
+def submit_facts(conn: Connection, assignment_id: int) -> RowMapping | None:
+    """An assignment with everything its submit reads, in one statement.
+
+    Besides the assignment's columns: the item's ``payload``, the project's newest
+    ``guideline_version``, the item's gold answer (``gold_value``, None when it is not gold), its
+    resolved label's ``label_resolution`` (None when unresolved) and ``audit_head``, the newest
+    hash of the project's audit chain. Read inside the submit's write transaction, they cannot
+    change under it (SQLite's single writer; the chain lock on PostgreSQL).
+    """
+    params = {"assignment_id": assignment_id}
+    return conn.execute(_submit_facts_stmt(), params).mappings().first()
+
+
+@cache
 def _set_state_stmt() -> Any:
     return (
         update(assignment)
@@ -285,9 +329,12 @@ def _leave_queue_stmt() -> Any:
     return delete(queue_entry).where(queue_entry.c.item_id == bindparam("item_id"))
 
 
-def upsert_label(conn: Connection, *, item_id: int, project_id: int, **values: Any) -> None:
-    """Set an item's resolved label, replacing the one it had."""
-    conn.execute(_unlabel_stmt(), {"item_id": item_id})
+def upsert_label(
+    conn: Connection, *, item_id: int, project_id: int, replace: bool = True, **values: Any
+) -> None:
+    """Set an item's resolved label, replacing the one it had (``replace=False``: it had none)."""
+    if replace:
+        conn.execute(_unlabel_stmt(), {"item_id": item_id})
     conn.execute(
         item_label.insert(),
         {"item_id": item_id, "project_id": project_id, "decided_at": now(), **values},

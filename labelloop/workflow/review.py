@@ -125,16 +125,25 @@ def after_submit(
 ) -> list[str]:
     """Run the automated checks on a new annotation, flag it, and queue it for review by policy.
 
-    Returns the kinds of flag raised.
+    Returns the kinds of flag raised. A ``lease`` read with ``store.tasks.submit_facts`` carries
+    the item's ``payload`` and ``gold_value``, which are then not read again.
     """
     from labelloop.workflow import quality  # numpy-backed checks, off the import path
 
     item_id = int(lease["item_id"])
     target = ctx.schema.target
     label = _label_text(value.get(target.name))
-    row = store_items.get_item(conn, project_id=ctx.id, item_id=item_id)
-    text = row["payload"].get(ctx.schema.data_field, "") if row is not None else ""
-    gold = store_review.gold_of(conn, item_id)
+    if "payload" in lease:
+        payload = lease["payload"] or {}
+    else:
+        row = store_items.get_item(conn, project_id=ctx.id, item_id=item_id)
+        payload = row["payload"] if row is not None else {}
+    text = payload.get(ctx.schema.data_field, "")
+    if "gold_value" in lease:
+        gold_value = lease["gold_value"]
+    else:
+        found = store_review.gold_of(conn, item_id)
+        gold_value = found["value"] if found is not None else None
     flags: list[dict[str, Any]] = []
 
     def raise_flag(kind: str, note: str, score: float | None) -> None:
@@ -168,7 +177,7 @@ def after_submit(
         raise_flag(
             "model_contradicts", f"model says {suggestion} ({confidence:.2f})", float(confidence)
         )
-    if gold is not None and _label_text(gold["value"].get(target.name)) != label:
+    if gold_value is not None and _label_text(gold_value.get(target.name)) != label:
         raise_flag("gold_wrong", "answer differs from the gold answer", None)
     store_review.insert_flags(conn, flags)
     kinds = [f["kind"] for f in flags]
@@ -182,7 +191,7 @@ def after_submit(
             subject=f"item:{item_id}",
             payload={"annotation_id": annotation_id, "kinds": kinds},
         )
-    if gold is None and _needs_review(conn, ctx, annotation_id, lease, kinds):
+    if gold_value is None and _needs_review(conn, ctx, annotation_id, lease, kinds):
         store_review.set_status(conn, [annotation_id], "in_review")
     return kinds
 
@@ -231,20 +240,27 @@ def _effective(a: Mapping[str, Any]) -> dict[str, Any]:
     return dict(a["value"])
 
 
-def resolve(conn: Any, ctx: ProjectContext, item_id: int) -> str | None:
+def resolve(
+    conn: Any, ctx: ProjectContext, item_id: int, *, known: Mapping[str, Any] | None = None
+) -> str | None:
     """Resolve an item once it has all its annotations and none waits for review.
 
     One annotation: ``single`` (``reviewed`` when a reviewer accepted or fixed it); several: the
     majority (``consensus``), or Dawid–Skene for three or more when the project says so; a
     disagreement goes to the expert tier when ``resolution`` is ``adjudication``. Gold items and
     adjudicated labels are never changed by annotators. Returns how it was resolved, or None.
+    ``known`` carries the item's ``gold`` value and current label ``resolution`` (None: none)
+    when the caller read them in this transaction.
     """
     settings = ctx.settings
     target = ctx.schema.target.name
-    if store_review.gold_of(conn, item_id) is not None:
-        return None
-    current = store_review.item_label_of(conn, item_id)
-    if current is not None and current["resolution"] == "adjudicated":
+    if known is not None:
+        gold, resolution = known["gold"], known["resolution"]
+    else:
+        gold = store_review.gold_of(conn, item_id)
+        current = store_review.item_label_of(conn, item_id)
+        resolution = current["resolution"] if current is not None else None
+    if gold is not None or resolution == "adjudicated":
         return None
     live = [a for a in store_review.item_annotations(conn, item_id) if a["status"] in LIVE]
     if not live or any(a["status"] in PENDING for a in live):
@@ -282,6 +298,7 @@ def resolve(conn: Any, ctx: ProjectContext, item_id: int) -> str | None:
         conn,
         item_id=item_id,
         project_id=ctx.id,
+        replace=resolution is not None,
         value=values[k],
         label=labels[k],
         resolution=how,

@@ -11,7 +11,6 @@ from labelloop.govern.permissions import Permission
 from labelloop.schema import validate_value
 from labelloop.schema.project import STRUCTURED_TYPES
 from labelloop.store import audit
-from labelloop.store import projects as store_projects
 from labelloop.store import tasks as store_tasks
 from labelloop.store.db import Database
 from labelloop.store.users import now
@@ -118,12 +117,14 @@ def next_task(
 
 
 def _own_live_lease(
-    db: Database, conn: Any, ctx: ProjectContext, assignment_id: int
+    db: Database, conn: Any, ctx: ProjectContext, assignment_id: int, *, facts: bool = False
 ) -> Mapping[str, Any]:
-    row = store_tasks.get_assignment(conn, assignment_id)
+    """The caller's live lease; with ``facts``, also what a submit reads (``submit_facts``)."""
+    read = store_tasks.submit_facts if facts else store_tasks.get_assignment
+    row = read(conn, assignment_id)
     if row is not None and not db.is_sqlite:  # PostgreSQL: wait for the item's other writers
         store_tasks.lock_item(db, conn, row["item_id"])
-        row = store_tasks.get_assignment(conn, assignment_id)
+        row = read(conn, assignment_id)
     if row is None or row["project_id"] != ctx.id:
         raise NotFound(f"no task {assignment_id} in project '{ctx.slug}'")
     if row["user_id"] != ctx.user.id:
@@ -151,9 +152,9 @@ def submit(
     if not 0 <= active_ms <= MAX_ACTIVE_MS:
         raise LabelloopError(f"active_ms must be between 0 and {MAX_ACTIVE_MS}")
     with db.write(project_id=ctx.id) as conn:
-        lease = _own_live_lease(db, conn, ctx, assignment_id)
-        clean = checked_on_item(conn, ctx, clean, lease["item_id"])
-        guideline = store_projects.latest_guideline(conn, ctx.id)
+        lease = _own_live_lease(db, conn, ctx, assignment_id, facts=True)
+        audit.known_head(conn, ctx.id, lease["audit_head"])
+        clean = checked_on_item(conn, ctx, clean, lease["item_id"], payload=lease["payload"])
         annotation_id = store_tasks.insert_annotation(
             conn,
             project_id=ctx.id,
@@ -163,7 +164,7 @@ def submit(
             value=clean,
             status="submitted",
             schema_version=ctx.schema_version,
-            guideline_version=guideline["version"] if guideline else None,
+            guideline_version=lease["guideline_version"],
             model_version=lease["model_version"],
             suggestion=lease["suggestion"],
             suggestion_confidence=lease["suggestion_confidence"],
@@ -180,7 +181,12 @@ def submit(
             value=clean,
             active_ms=active_ms,
         )
-        resolution = _resolve(conn, ctx, lease["item_id"])
+        resolution = review.resolve(
+            conn,
+            ctx,
+            lease["item_id"],
+            known={"gold": lease["gold_value"], "resolution": lease["label_resolution"]},
+        )
         audit.record(
             db,
             conn,
@@ -194,13 +200,21 @@ def submit(
 
 
 def checked_on_item(
-    conn: Any, ctx: ProjectContext, value: Mapping[str, Any], item_id: int
+    conn: Any,
+    ctx: ProjectContext,
+    value: Mapping[str, Any],
+    item_id: int,
+    *,
+    payload: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """``value`` checked again with the item's payload when the schema has spans or boxes
-    (offsets inside the text, boxes inside the image); other schemas need no item."""
+    (offsets inside the text, boxes inside the image); other schemas need no item.
+    ``payload`` is the item's, when the caller has read it already."""
     if not any(c.type in STRUCTURED_TYPES for c in ctx.schema.controls):
         return dict(value)
-    return validate_value(ctx.schema, value, store_tasks.item_payload(conn, item_id))
+    if payload is None:
+        payload = store_tasks.item_payload(conn, item_id)
+    return validate_value(ctx.schema, value, payload)
 
 
 def _resolve(conn: Any, ctx: ProjectContext, item_id: int) -> str | None:

@@ -100,3 +100,22 @@ def test_deleting_an_event_breaks_the_chain_after_it(lab: Any, ready: Any) -> No
         conn.execute(audit_event.delete().where(audit_event.c.id == ids[3]))
     with lab.db.read() as conn:
         assert verify_chain(chain_rows(conn, ready.id)) == 3
+
+
+def test_chain_holds_when_one_submit_writes_two_events(lab: Any, ready: Any) -> None:
+    """A too-fast answer raises a flag and records the submit in the same transaction: both
+    events are chained, each to the one before, and the next submit continues the chain."""
+    ann = lab.member("sent", "ann", "annotator")
+    for active_ms in (50, 5000):  # the first is implausibly fast for its text
+        task = tasks.next_task(lab.db, ann)
+        value = {"sentiment": lab.truth(task["item"]["data"]["text"])}
+        tasks.submit(lab.db, ann, task["assignment_id"], value, active_ms=active_ms)
+    with lab.db.read() as conn:
+        rows = chain_rows(conn, ready.id)
+    assert [r["action"] for r in rows[-3:]] == [
+        "flag.raise",
+        "annotation.submit",
+        "annotation.submit",
+    ]
+    assert verify_chain(rows) is None
+    assert rows[-2]["prev_hash"] == rows[-3]["hash"]
