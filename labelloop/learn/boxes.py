@@ -165,8 +165,10 @@ def rank_by_confidence(
             )
         elif boxes is not None:
             utility.append(0.0)
+            n = len(boxes)
+            plural = "es" if n != 1 else ""
             reasons.append(
-                f"{len(boxes)} predicted boxes without scores" if boxes else "no boxes predicted"
+                f"{n} predicted box{plural} without scores" if n else "no boxes predicted"
             )
         else:
             utility.append(0.0)
