@@ -22,12 +22,15 @@ def imported_value(
     names (as ``value`` in a labelloop JSONL export), the value of several controls. A JSON
     object in a text cell (CSV) is read as such a mapping.
     """
-    if isinstance(raw, str) and raw.lstrip().startswith("{") and len(schema.controls) > 1:
-        try:
-            raw = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise SchemaError(f"not valid JSON: {exc.msg} (column {exc.colno})") from None
     names = {c.name for c in schema.controls}
+    if isinstance(raw, str) and raw.lstrip().startswith("{"):
+        try:
+            parsed = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            if len(schema.controls) > 1:
+                raise SchemaError(f"not valid JSON: {exc.msg} (column {exc.colno})") from None
+        else:
+            raw = parsed if isinstance(parsed, Mapping) else raw
     target = schema.target
     if isinstance(raw, Mapping) and raw and set(raw) <= names:
         values = {}

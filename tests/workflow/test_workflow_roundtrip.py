@@ -1,0 +1,223 @@
+"""Round trips: import labeled items, export, import the export into a fresh project, export
+again, and every control's labels come back the same (JSONL for every type, CSV for the types a
+cell can hold, COCO for boxes)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from labelloop.errors import LabelloopError
+from labelloop.workflow import export, imports, projects, tasks
+from tests.conftest import Lab
+
+CHOICE = {"name": "c", "type": "choice", "labels": ["pos", "neg", "mixed"]}
+TEXTS = ["Ann flew to Rome", "Bob stayed in Oslo", "A quiet day", "Rome = Eternal City"]
+
+CASES: dict[str, dict[str, Any]] = {
+    "choice": {
+        "controls": [CHOICE],
+        "labels": ["pos", "neg", "mixed", None],
+    },
+    "multi_choice": {
+        "controls": [{"name": "topics", "type": "multi_choice", "labels": ["travel", "home"]}],
+        "labels": [["travel"], "home|travel", [], None],
+    },
+    "rating": {
+        "controls": [CHOICE, {"name": "stars", "type": "rating", "max": 4}],
+        "labels": [{"c": "pos", "stars": 4}, {"c": "neg", "stars": "1"}, {"c": "pos"}, None],
+    },
+    "text": {
+        "controls": [CHOICE, {"name": "note", "type": "text"}],
+        "labels": [
+            {"c": "pos", "note": 'says "hi", then\nleaves'},
+            {"c": "neg", "note": "ünïcödé ✓"},
+            {"c": "mixed", "note": ""},
+            None,
+        ],
+    },
+    "spans": {
+        "controls": [
+            {
+                "name": "ents",
+                "type": "spans",
+                "labels": ["PER", "LOC"],
+                "overlap": True,
+                "target": True,
+            },
+            {"name": "c", "type": "choice", "labels": ["pos", "neg"]},
+        ],
+        "labels": [
+            {"ents": [[12, 16, "LOC"], [0, 3, "PER"]], "c": "pos"},
+            {"ents": [{"start": 0, "end": 3, "label": "PER"}, [0, 18, "LOC"]]},
+            {"ents": []},
+            None,
+        ],
+    },
+}
+BOXES = {
+    "name": "Street",
+    "data": {"type": "image", "field": "image"},
+    "controls": [{"name": "objects", "type": "boxes", "labels": ["car", "person"]}],
+}
+BOX_LABELS = [
+    [{"x": 1, "y": 2, "w": 10.25, "h": 5, "label": "car"}],
+    [
+        {"x": 0, "y": 0, "w": 40, "h": 30, "label": "person"},
+        {"x": 3, "y": 3, "w": 1, "h": 1, "label": "car"},
+    ],
+    [],
+    None,
+]
+
+
+def _schema(controls: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"name": "Round trip", "data": {"type": "text", "field": "text"}, "controls": controls}
+
+
+def _export(lab: Lab, ctx: Any, fmt: str) -> bytes:
+    sink = io.BytesIO()
+    export.export(lab.db, ctx, sink, fmt=fmt)
+    return sink.getvalue()
+
+
+def _values(data: bytes, fmt: str) -> dict[str, Any]:
+    """external id -> every control's value, as an export says it."""
+    if fmt == "jsonl":
+        rows = [json.loads(line) for line in data.decode().splitlines()]
+        return {r["external_id"]: r["value"] for r in rows}
+    if fmt == "csv":
+        rows = list(csv.DictReader(io.StringIO(data.decode())))
+        return {r["external_id"]: json.loads(r["value"]) for r in rows}
+    doc = json.loads(data)
+    names = {c["id"]: c["name"] for c in doc["categories"]}
+    out: dict[str, Any] = {i["external_id"]: {"objects": []} for i in doc["images"]}
+    by_id = {i["id"]: i["external_id"] for i in doc["images"]}
+    for a in doc["annotations"]:
+        x, y, w, h = a["bbox"]
+        box = {"x": x, "y": y, "w": w, "h": h, "label": names[a["category_id"]]}
+        out[by_id[a["image_id"]]]["objects"].append(box)
+    return out
+
+
+def _import(lab: Lab, ctx: Any, data: bytes, fmt: str, **options: Any) -> Any:
+    if fmt != "coco":
+        options = {
+            "text_field": "text",
+            "id_field": "external_id",
+            "label_field": "value",
+            **options,
+        }
+    return imports.import_items(
+        lab.db, ctx, io.BytesIO(data), fmt=fmt, filename=f"x.{fmt}", **options
+    )
+
+
+@pytest.mark.parametrize(
+    ("case", "fmt"),
+    [(case, "jsonl") for case in CASES]
+    + [(case, "csv") for case in ("choice", "multi_choice", "rating", "text")],
+)
+def test_text_labels_survive_export_and_import(lab: Lab, case: str, fmt: str) -> None:
+    schema = _schema(CASES[case]["controls"])
+    projects.create_project(lab.db, "first", schema, actor=lab.admin)
+    first = lab.ctx("first", lab.admin)
+    rows = [
+        {"id": f"t{i}", "text": text, "label": label}
+        for i, (text, label) in enumerate(zip(TEXTS, CASES[case]["labels"], strict=True))
+    ]
+    report = imports.import_items(
+        lab.db,
+        first,
+        lab.jsonl(rows),
+        fmt="jsonl",
+        filename="in.jsonl",
+        id_field="id",
+        label_field="label",
+    )
+    assert report.n_labeled == 3
+    exported = _export(lab, first, fmt)
+    before = _values(exported, fmt)
+    assert set(before) == {"t0", "t1", "t2"}
+    projects.create_project(lab.db, "second", schema, actor=lab.admin)
+    second = lab.ctx("second", lab.admin)
+    assert _import(lab, second, exported, fmt).n_labeled == 3
+    after = _export(lab, second, fmt)
+    assert _values(after, fmt) == before
+    if case == "spans":
+        assert before["t0"]["ents"] == [
+            {"start": 0, "end": 3, "label": "PER", "text": "Ann"},
+            {"start": 12, "end": 16, "label": "LOC", "text": "Rome"},
+        ]
+        assert before["t2"] == {"ents": []}  # "nothing here" is an answer, kept as one
+    if case == "rating":
+        assert before["t1"] == {"c": "neg", "stars": 1}
+
+
+def test_an_annotated_value_of_every_control_is_exported(lab: Lab) -> None:
+    controls = [*CASES["spans"]["controls"], {"name": "note", "type": "text"}]
+    projects.create_project(lab.db, "ner", _schema(controls), actor=lab.admin)
+    ctx = lab.ctx("ner", lab.admin)
+    lab.import_rows(ctx, [{"id": "a", "text": TEXTS[0]}])
+    lab.train(ctx)
+    task = tasks.next_task(lab.db, ctx)
+    assert task is not None
+    value = {"ents": [{"start": 4, "end": 8, "label": "PER"}], "c": "neg", "note": "flew?"}
+    tasks.submit(lab.db, ctx, task["assignment_id"], value, active_ms=5)
+    (row,) = [json.loads(line) for line in _export(lab, ctx, "jsonl").decode().splitlines()]
+    assert row["value"] == {**value, "ents": [{**value["ents"][0], "text": "flew"}]}
+    assert row["label"] == [{**value["ents"][0], "text": "flew"}]
+    assert (row["resolution"], row["annotator"]) == ("single", "admin")
+
+
+def _media(tmp_path: Path) -> Path:
+    media = tmp_path / "media"
+    (media / "street").mkdir(parents=True)
+    for i in range(4):
+        Image.new("L", (40, 30), 20 + 50 * i).save(media / "street" / f"{i}.png")
+    return media
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "coco"])
+def test_boxes_survive_export_and_import(lab: Lab, tmp_path: Path, fmt: str) -> None:
+    media = _media(tmp_path)
+    projects.create_project(lab.db, "first", BOXES, actor=lab.admin)
+    first = lab.ctx("first", lab.admin)
+    rows = [
+        {"id": f"b{i}", "image": f"street/{i}.png", "label": label}
+        for i, label in enumerate(BOX_LABELS)
+    ]
+    imports.import_items(
+        lab.db,
+        first,
+        lab.jsonl(rows),
+        fmt="jsonl",
+        filename="in.jsonl",
+        text_field="image",
+        id_field="id",
+        label_field="label",
+        media_roots=(media,),
+    )
+    exported = _export(lab, first, fmt)
+    before = _values(exported, fmt)
+    assert before == {f"b{i}": {"objects": BOX_LABELS[i]} for i in range(3)}
+    if fmt == "coco":
+        doc = json.loads(exported)
+        assert {(i["width"], i["height"]) for i in doc["images"]} == {(40, 30)}
+        assert [a["area"] for a in doc["annotations"]] == [51.25, 1200, 1]
+    projects.create_project(lab.db, "second", BOXES, actor=lab.admin)
+    second = lab.ctx("second", lab.admin)
+    assert _import(lab, second, exported, fmt, media_roots=(media,)).n_labeled == 3
+    assert _values(_export(lab, second, fmt), fmt) == before
+
+
+def test_csv_export_of_spans_points_to_the_formats_that_hold_them(lab: Lab) -> None:
+    projects.create_project(lab.db, "ner", _schema(CASES["spans"]["controls"]), actor=lab.admin)
+    with pytest.raises(LabelloopError, match="CSV cannot hold the spans.*jsonl or conll"):
+        _export(lab, lab.ctx("ner", lab.admin), "csv")
