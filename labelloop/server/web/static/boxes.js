@@ -1,0 +1,669 @@
+// The boxes widget of the labeling page: draw, move, resize, relabel and delete bounding boxes on
+// an image, by pointer (mouse or touch) or by keyboard alone. Boxes are kept in the image's own
+// pixels; the page only ever shows them scaled. Label names reach the DOM through textContent.
+(() => {
+  "use strict";
+
+  const ns = (window.labelloop = window.labelloop || {});
+  ns.widgets = ns.widgets || {};
+
+  const COLOURS = [
+    "#e03131",
+    "#1c7ed6",
+    "#2f9e44",
+    "#f08c00",
+    "#9c36b5",
+    "#0c8599",
+    "#d6336c",
+    "#5c940d",
+    "#e8590c",
+    "#3b5bdb",
+  ];
+  const ZOOMS = [1, 1.5, 2, 3, 4, 6, 8];
+  const DRAG_PX = 4; // a press that moves less than this (screen px) is a click, not a drag
+  const PAN_PX = 60;
+  const CORNERS = ["nw", "ne", "sw", "se"];
+
+  const round2 = (v) => Math.round(v * 100) / 100;
+  const clamp = (v, lo, hi) => Math.min(Math.max(v, lo), hi);
+
+  function node(tag, className, text) {
+    const n = document.createElement(tag);
+    if (className) n.className = className;
+    if (text !== undefined) n.textContent = text;
+    return n;
+  }
+
+  function kbd(key) {
+    return node("kbd", "hotkey", key);
+  }
+
+  // Buttons that act on the image keep the keyboard focus where it was, so Enter still submits.
+  function keepFocus(button) {
+    button.addEventListener("mousedown", (e) => e.preventDefault());
+    return button;
+  }
+
+  /** A box in image pixels with its label; `suggested` until the annotator touches it. */
+  function boxOf(raw, labels) {
+    if (!raw || typeof raw !== "object") return null;
+    const nums = ["x", "y", "w", "h"].map((k) => Number(raw[k]));
+    if (nums.some((v) => !Number.isFinite(v))) return null;
+    if (!labels.includes(String(raw.label))) return null;
+    const [x, y, w, h] = nums;
+    if (w <= 0 || h <= 0) return null;
+    return { x, y, w, h, label: String(raw.label) };
+  }
+
+  function create(control, ctx) {
+    const labels = (control.labels || []).map(String);
+    const hotkeys = control.hotkeys || [];
+    const colour = (label) => COLOURS[Math.max(0, labels.indexOf(label)) % COLOURS.length];
+    // "=" zooms in too (it is + without Shift) unless some control uses it as a label key.
+    const equalsFree = !((ctx.schema && ctx.schema.controls) || []).some((c) =>
+      (c.hotkeys || []).includes("="),
+    );
+
+    const st = {
+      boxes: [],
+      selected: -1,
+      active: labels[0],
+      zoom: 1,
+      fit: 1,
+      natW: 0,
+      natH: 0,
+      disabled: false,
+      shown: false,
+      drag: null,
+    };
+
+    // ------------------------------------------------------------ the control's own panel
+
+    const element = node("div", "boxes-widget");
+    element.dataset.control = control.name;
+    const bar = node("div", "boxes-labels");
+    bar.setAttribute("role", "group");
+    bar.setAttribute("aria-label", control.name + ": label for new boxes");
+    const labelButtons = labels.map((label, i) => {
+      const b = keepFocus(node("button", "boxes-label"));
+      b.type = "button";
+      b.dataset.label = label;
+      b.style.setProperty("--c", colour(label));
+      b.setAttribute("aria-pressed", "false");
+      const description = (control.descriptions || {})[label];
+      if (description) b.title = description;
+      b.append(node("span", "boxes-swatch"));
+      if (hotkeys[i]) {
+        b.append(kbd(hotkeys[i]));
+        b.setAttribute("aria-keyshortcuts", hotkeys[i]);
+      }
+      b.append(node("span", "boxes-label-name", label));
+      b.addEventListener("click", () => applyLabel(label));
+      bar.append(b);
+      return b;
+    });
+
+    const tools = node("div", "boxes-tools");
+    const zoomOut = keepFocus(node("button", "btn btn-small boxes-zoom-out", "−"));
+    zoomOut.type = "button";
+    zoomOut.title = "Zoom out (-)";
+    zoomOut.setAttribute("aria-label", "Zoom out");
+    const zoomText = node("span", "boxes-zoom-text", "100%");
+    zoomText.setAttribute("aria-live", "polite");
+    const zoomIn = keepFocus(node("button", "btn btn-small boxes-zoom-in", "+"));
+    zoomIn.type = "button";
+    zoomIn.title = "Zoom in (+)";
+    zoomIn.setAttribute("aria-label", "Zoom in");
+    const removeBtn = keepFocus(node("button", "btn btn-small boxes-remove", "Delete box"));
+    removeBtn.type = "button";
+    removeBtn.title = "Delete the selected box (Delete)";
+    const hint = node("span", "boxes-hint muted small");
+    hint.textContent = "Drag on the image to draw a box; drag a box to move it, its corners to resize.";
+    tools.append(zoomOut, zoomText, zoomIn, removeBtn, hint);
+    zoomOut.addEventListener("click", () => setZoom(-1));
+    zoomIn.addEventListener("click", () => setZoom(1));
+    removeBtn.addEventListener("click", () => removeSelected());
+
+    const list = node("ol", "boxes-list");
+    list.setAttribute("aria-label", control.name + ": boxes on this image");
+    const empty = node("p", "boxes-empty muted small", "No boxes yet.");
+    element.append(bar, tools, list, empty);
+
+    // ------------------------------------------------------------ the stage over the image
+
+    const stage = node("div", "boxes-stage");
+    stage.dataset.control = control.name;
+    const canvas = node("div", "boxes-canvas");
+    const img = node("img", "boxes-image");
+    img.draggable = false;
+    img.decoding = "async";
+    const layer = node("div", "boxes-layer");
+    const ghost = node("div", "bx bx-ghost");
+    ghost.hidden = true;
+    canvas.append(img, layer);
+    stage.append(canvas);
+
+    img.addEventListener("load", () => {
+      st.natW = img.naturalWidth;
+      st.natH = img.naturalHeight;
+      stage.dataset.ready = "true";
+      layout();
+      render();
+    });
+
+    const resized = new ResizeObserver(() => {
+      if (st.natW) layout();
+    });
+    resized.observe(stage);
+
+    /** Size the canvas: the whole image fits the stage at zoom 1. */
+    function layout() {
+      if (!st.natW || !st.natH) return;
+      const styles = getComputedStyle(stage);
+      const pad = parseFloat(styles.paddingLeft) + parseFloat(styles.paddingRight);
+      const width = Math.max(50, stage.getBoundingClientRect().width - pad);
+      const maxH = Math.max(180, Math.round(window.innerHeight * 0.62));
+      st.fit = Math.min(width / st.natW, maxH / st.natH);
+      canvas.style.width = st.natW * st.fit * st.zoom + "px";
+      canvas.style.height = st.natH * st.fit * st.zoom + "px";
+      stage.style.maxHeight = maxH + 2 * parseFloat(styles.paddingTop) + "px";
+      canvas.classList.toggle("is-pixelated", st.fit * st.zoom >= 3);
+    }
+
+    function scale() {
+      return st.fit * st.zoom;
+    }
+
+    /** The image pixel under a pointer event, clamped to the image. */
+    function pointAt(e) {
+      const rect = canvas.getBoundingClientRect();
+      return {
+        x: clamp(((e.clientX - rect.left) / rect.width) * st.natW, 0, st.natW),
+        y: clamp(((e.clientY - rect.top) / rect.height) * st.natH, 0, st.natH),
+      };
+    }
+
+    /** The part of the image in view, in image pixels. */
+    function visible() {
+      const s = scale();
+      const rect = stage.getBoundingClientRect();
+      const c = canvas.getBoundingClientRect();
+      const left = clamp((Math.max(rect.left, c.left) - c.left) / s, 0, st.natW);
+      const top = clamp((Math.max(rect.top, c.top, 0) - c.top) / s, 0, st.natH);
+      const right = clamp(
+        (Math.min(rect.right, c.right, window.innerWidth) - c.left) / s,
+        left,
+        st.natW,
+      );
+      const bottom = clamp(
+        (Math.min(rect.bottom, c.bottom, window.innerHeight) - c.top) / s,
+        top,
+        st.natH,
+      );
+      return { left, top, w: right - left, h: bottom - top };
+    }
+
+    function clampBox(b) {
+      b.w = clamp(b.w, Math.min(1, st.natW), st.natW);
+      b.h = clamp(b.h, Math.min(1, st.natH), st.natH);
+      b.x = clamp(b.x, 0, st.natW - b.w);
+      b.y = clamp(b.y, 0, st.natH - b.h);
+      return b;
+    }
+
+    // ------------------------------------------------------------ drawing the boxes
+
+    function place(div, b) {
+      div.style.left = (100 * b.x) / st.natW + "%";
+      div.style.top = (100 * b.y) / st.natH + "%";
+      div.style.width = (100 * b.w) / st.natW + "%";
+      div.style.height = (100 * b.h) / st.natH + "%";
+    }
+
+    function coords(b) {
+      const f = (v) => String(Math.round(v * 10) / 10);
+      return `x ${f(b.x)} · y ${f(b.y)} · ${f(b.w)} × ${f(b.h)}`;
+    }
+
+    function render() {
+      layer.replaceChildren();
+      list.replaceChildren();
+      if (st.natW) {
+        st.boxes.forEach((b, i) => {
+          const div = node("div", "bx");
+          div.dataset.index = String(i);
+          div.dataset.label = b.label;
+          div.dataset.x = String(round2(b.x));
+          div.dataset.y = String(round2(b.y));
+          div.dataset.w = String(round2(b.w));
+          div.dataset.h = String(round2(b.h));
+          div.style.setProperty("--c", colour(b.label));
+          div.classList.toggle("is-suggested", !!b.suggested);
+          div.classList.toggle("is-selected", i === st.selected);
+          place(div, b);
+          const tag = node("span", "bx-tag");
+          tag.append(node("span", "bx-tag-name", b.label));
+          if (b.suggested && typeof b.score === "number") {
+            tag.append(node("span", "bx-score", b.score.toFixed(2)));
+          }
+          div.append(tag);
+          if (i === st.selected) {
+            const del = keepFocus(node("button", "bx-del", "×"));
+            del.type = "button";
+            del.title = "Delete this box (Delete)";
+            del.setAttribute("aria-label", "Delete box " + (i + 1));
+            del.addEventListener("pointerdown", (e) => e.stopPropagation());
+            del.addEventListener("click", (e) => {
+              e.stopPropagation();
+              remove(i);
+            });
+            tag.append(del);
+            for (const corner of CORNERS) {
+              const h = node("span", "bx-handle bx-" + corner);
+              h.dataset.corner = corner;
+              div.append(h);
+            }
+          }
+          layer.append(div);
+        });
+      }
+      layer.append(ghost);
+      st.boxes.forEach((b, i) => {
+        const li = node("li", "boxes-item");
+        li.dataset.index = String(i);
+        li.style.setProperty("--c", colour(b.label));
+        li.classList.toggle("is-selected", i === st.selected);
+        li.classList.toggle("is-suggested", !!b.suggested);
+        const pick = keepFocus(node("button", "boxes-item-pick"));
+        pick.type = "button";
+        pick.setAttribute("aria-pressed", i === st.selected ? "true" : "false");
+        pick.append(node("span", "boxes-swatch"), node("span", "boxes-item-label", b.label));
+        if (b.suggested) {
+          const score = typeof b.score === "number" ? " " + b.score.toFixed(2) : "";
+          pick.append(node("span", "boxes-item-sugg", "suggested" + score));
+        }
+        pick.append(node("span", "boxes-item-coords", coords(b)));
+        pick.addEventListener("click", () => select(i === st.selected ? -1 : i));
+        const del = keepFocus(node("button", "boxes-item-del", "×"));
+        del.type = "button";
+        del.title = "Delete this box";
+        del.setAttribute("aria-label", "Delete box " + (i + 1) + " (" + b.label + ")");
+        del.addEventListener("click", () => remove(i));
+        li.append(pick, del);
+        list.append(li);
+      });
+      empty.hidden = st.boxes.length > 0;
+      const sel = st.boxes[st.selected];
+      for (const b of labelButtons) {
+        const on = sel ? sel.label === b.dataset.label : st.active === b.dataset.label;
+        b.setAttribute("aria-pressed", on ? "true" : "false");
+        b.disabled = st.disabled;
+      }
+      removeBtn.disabled = st.disabled || !sel;
+      zoomOut.disabled = st.disabled || st.zoom <= ZOOMS[0];
+      zoomIn.disabled = st.disabled || st.zoom >= ZOOMS[ZOOMS.length - 1];
+      zoomText.textContent = Math.round(st.zoom * 100) + "%";
+      stage.classList.toggle("is-zoomed", st.zoom > 1);
+      stage.dataset.zoom = String(st.zoom);
+      stage.dataset.selected = String(st.selected);
+    }
+
+    // ------------------------------------------------------------ edits
+
+    function select(i) {
+      st.selected = i >= 0 && i < st.boxes.length ? i : -1;
+      render();
+      if (st.selected >= 0) reveal(st.boxes[st.selected]);
+    }
+
+    /** Scroll a zoomed stage so the box is in view. */
+    function reveal(b) {
+      if (st.zoom <= 1) return;
+      const s = scale();
+      const pad = parseFloat(getComputedStyle(stage).paddingLeft) || 0;
+      const left = b.x * s + pad;
+      const top = b.y * s + pad;
+      if (left < stage.scrollLeft || left + b.w * s > stage.scrollLeft + stage.clientWidth) {
+        stage.scrollLeft = left - (stage.clientWidth - b.w * s) / 2;
+      }
+      if (top < stage.scrollTop || top + b.h * s > stage.scrollTop + stage.clientHeight) {
+        stage.scrollTop = top - (stage.clientHeight - b.h * s) / 2;
+      }
+    }
+
+    function touch(b) {
+      delete b.suggested;
+      delete b.score;
+    }
+
+    function applyLabel(label) {
+      if (st.disabled || !st.shown) return;
+      const sel = st.boxes[st.selected];
+      if (sel) {
+        sel.label = label;
+        touch(sel);
+      }
+      st.active = label;
+      render();
+    }
+
+    /** A new box of `label` in the middle of what is on screen, selected. */
+    function addCentred(label) {
+      if (!st.natW) return;
+      const v = visible();
+      const side = Math.max(1, Math.round(Math.min(v.w, v.h) / 4));
+      const b = clampBox({
+        x: Math.round(v.left + v.w / 2 - side / 2),
+        y: Math.round(v.top + v.h / 2 - side / 2),
+        w: side,
+        h: side,
+        label,
+      });
+      st.active = label;
+      st.boxes.push(b);
+      select(st.boxes.length - 1);
+    }
+
+    function remove(i) {
+      if (st.disabled || i < 0 || i >= st.boxes.length) return;
+      st.boxes.splice(i, 1);
+      st.selected = -1;
+      render();
+    }
+
+    function removeSelected() {
+      remove(st.selected);
+    }
+
+    function nudge(dx, dy) {
+      const b = st.boxes[st.selected];
+      b.x = clamp(b.x + dx, 0, st.natW - b.w);
+      b.y = clamp(b.y + dy, 0, st.natH - b.h);
+      touch(b);
+      render();
+      reveal(b);
+    }
+
+    function grow(dw, dh) {
+      const b = st.boxes[st.selected];
+      b.w = clamp(b.w + dw, Math.min(1, st.natW), st.natW - b.x);
+      b.h = clamp(b.h + dh, Math.min(1, st.natH), st.natH - b.y);
+      touch(b);
+      render();
+      reveal(b);
+    }
+
+    /** Step the zoom up (+1) or down (-1), keeping the middle of the view where it was. */
+    function setZoom(step) {
+      if (st.disabled || !st.natW) return;
+      const at = ZOOMS.indexOf(st.zoom);
+      const next = ZOOMS[clamp((at < 0 ? 0 : at) + step, 0, ZOOMS.length - 1)];
+      if (next === st.zoom) return;
+      const v = visible();
+      const cx = v.left + v.w / 2;
+      const cy = v.top + v.h / 2;
+      st.zoom = next;
+      layout();
+      render();
+      const s = scale();
+      const pad = parseFloat(getComputedStyle(stage).paddingLeft) || 0;
+      stage.scrollLeft = cx * s + pad - stage.clientWidth / 2;
+      stage.scrollTop = cy * s + pad - stage.clientHeight / 2;
+    }
+
+    // ------------------------------------------------------------ pointer (mouse, pen, touch)
+
+    layer.addEventListener("pointerdown", (e) => {
+      if (st.disabled || !st.natW || (e.pointerType === "mouse" && e.button !== 0)) return;
+      e.preventDefault();
+      const p = pointAt(e);
+      const handle = e.target.closest(".bx-handle");
+      const boxDiv = e.target.closest(".bx");
+      const index = boxDiv && !boxDiv.hidden ? Number(boxDiv.dataset.index) : -1;
+      if (handle && index >= 0) {
+        const b = st.boxes[index];
+        const corner = handle.dataset.corner;
+        // The corner opposite the grabbed one stays put.
+        const fx = corner.includes("w") ? b.x + b.w : b.x;
+        const fy = corner.includes("n") ? b.y + b.h : b.y;
+        st.drag = { mode: "resize", index, fx, fy, sx: e.clientX, sy: e.clientY, moved: false };
+      } else if (index >= 0) {
+        const b = st.boxes[index];
+        st.drag = {
+          mode: "move",
+          index,
+          p,
+          ox: b.x,
+          oy: b.y,
+          sx: e.clientX,
+          sy: e.clientY,
+          moved: false,
+        };
+        if (st.selected !== index) select(index);
+      } else {
+        st.drag = { mode: "draw", p, sx: e.clientX, sy: e.clientY, moved: false };
+      }
+      layer.setPointerCapture(e.pointerId);
+    });
+
+    layer.addEventListener("pointermove", (e) => {
+      const d = st.drag;
+      if (!d) return;
+      if (!d.moved && Math.hypot(e.clientX - d.sx, e.clientY - d.sy) < DRAG_PX) return;
+      d.moved = true;
+      const p = pointAt(e);
+      if (d.mode === "draw") {
+        d.box = {
+          x: Math.min(p.x, d.p.x),
+          y: Math.min(p.y, d.p.y),
+          w: Math.abs(p.x - d.p.x),
+          h: Math.abs(p.y - d.p.y),
+          label: st.active,
+        };
+        ghost.hidden = false;
+        ghost.style.setProperty("--c", colour(st.active));
+        place(ghost, d.box);
+        return;
+      }
+      const b = st.boxes[d.index];
+      if (d.mode === "move") {
+        b.x = clamp(d.ox + p.x - d.p.x, 0, st.natW - b.w);
+        b.y = clamp(d.oy + p.y - d.p.y, 0, st.natH - b.h);
+      } else {
+        const min = 1;
+        b.x = Math.min(p.x, d.fx);
+        b.y = Math.min(p.y, d.fy);
+        b.w = Math.max(Math.abs(p.x - d.fx), min);
+        b.h = Math.max(Math.abs(p.y - d.fy), min);
+        clampBox(b);
+      }
+      touch(b);
+      render();
+    });
+
+    function endDrag(e, cancelled) {
+      const d = st.drag;
+      if (!d) return;
+      st.drag = null;
+      ghost.hidden = true;
+      if (layer.hasPointerCapture(e.pointerId)) layer.releasePointerCapture(e.pointerId);
+      if (d.mode === "draw") {
+        if (!cancelled && d.moved && d.box && d.box.w >= 1 && d.box.h >= 1) {
+          st.boxes.push(clampBox(d.box));
+          select(st.boxes.length - 1);
+        } else if (!d.moved) {
+          select(-1); // a click on the bare image deselects
+        } else {
+          render();
+        }
+      }
+    }
+    layer.addEventListener("pointerup", (e) => endDrag(e, false));
+    layer.addEventListener("pointercancel", (e) => endDrag(e, true));
+
+    // ------------------------------------------------------------ keyboard
+
+    /** The label whose hotkey is `key` (either case), or null. */
+    function hotkeyIndex(key) {
+      let i = hotkeys.indexOf(key);
+      if (i < 0 && key.length === 1) {
+        const flipped = key === key.toLowerCase() ? key.toUpperCase() : key.toLowerCase();
+        i = hotkeys.indexOf(flipped);
+      }
+      return i >= 0 && i < labels.length ? i : -1;
+    }
+
+    // A label key another control also uses only relabels a selected box; otherwise it is theirs.
+    function shared(i) {
+      return !!(ctx.keyTakenElsewhere && ctx.keyTakenElsewhere(hotkeys[i], control));
+    }
+
+    function key(e) {
+      if (st.disabled || !st.shown || e.ctrlKey || e.metaKey) return false;
+      const k = e.key;
+      const sel = st.selected >= 0 ? st.boxes[st.selected] : null;
+      const arrows = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };
+      if (arrows[k]) {
+        const [dx, dy] = arrows[k];
+        const step = e.shiftKey ? 10 : 1;
+        if (sel) {
+          if (e.altKey) grow(dx * step, dy * step);
+          else nudge(dx * step, dy * step);
+          return true;
+        }
+        if (st.zoom > 1 && !e.altKey) {
+          stage.scrollLeft += dx * PAN_PX * (e.shiftKey ? 4 : 1);
+          stage.scrollTop += dy * PAN_PX * (e.shiftKey ? 4 : 1);
+          return true;
+        }
+        return false;
+      }
+      if (e.altKey) return false;
+      if (k === "Escape") {
+        if (!sel) return false;
+        select(-1);
+        return true;
+      }
+      if (k === "Delete") {
+        if (!sel) return false;
+        removeSelected();
+        return true;
+      }
+      if (k === "[" || k === "]") {
+        const n = st.boxes.length;
+        if (!n) return true;
+        if (st.selected < 0) select(k === "]" ? 0 : n - 1);
+        else select((st.selected + (k === "]" ? 1 : n - 1)) % n);
+        return true;
+      }
+      if (k === "+" || (k === "=" && equalsFree)) {
+        setZoom(1);
+        return true;
+      }
+      if (k === "-") {
+        setZoom(-1);
+        return true;
+      }
+      const i = hotkeyIndex(k);
+      if (i < 0 || (!sel && shared(i))) return false;
+      if (!e.repeat) {
+        if (sel) applyLabel(labels[i]);
+        else addCentred(labels[i]);
+      }
+      return true;
+    }
+
+    // ------------------------------------------------------------ the widget
+
+    return {
+      element,
+
+      show(item, itemArea, value, suggested) {
+        st.drag = null;
+        st.selected = -1;
+        st.zoom = 1;
+        st.shown = true;
+        const fromValue = Array.isArray(value);
+        const source = fromValue ? value : Array.isArray(suggested) ? suggested : [];
+        st.boxes = [];
+        for (const raw of source) {
+          const b = boxOf(raw, labels);
+          if (!b) continue;
+          if (!fromValue) {
+            b.suggested = true;
+            const score = Number(raw.score);
+            if (raw.score !== undefined && raw.score !== null && Number.isFinite(score)) {
+              b.score = score;
+            }
+          }
+          st.boxes.push(b);
+        }
+        const src = ctx.mediaUrl(item);
+        const same = img.getAttribute("src") === src && img.complete && img.naturalWidth > 0;
+        if (!same) {
+          st.natW = 0;
+          st.natH = 0;
+          delete stage.dataset.ready;
+          img.alt = item && item.external_id ? String(item.external_id) : "item " + item.id;
+          img.src = src;
+        }
+        itemArea.classList.add("has-boxes");
+        itemArea.replaceChildren(stage);
+        stage.scrollLeft = 0;
+        stage.scrollTop = 0;
+        layout();
+        render();
+      },
+
+      value() {
+        if (!st.shown) return undefined;
+        return st.boxes.map((b) => ({
+          x: round2(b.x),
+          y: round2(b.y),
+          w: round2(b.w),
+          h: round2(b.h),
+          label: b.label,
+        }));
+      },
+
+      key,
+
+      shortcuts() {
+        const rows = [];
+        labels.forEach((label, i) => {
+          if (hotkeys[i]) {
+            rows.push({
+              keys: [hotkeys[i]],
+              what: shared(i)
+                ? `${label}: relabel the selected box`
+                : `${label}: new box in the middle of the view, or relabel the selected box`,
+            });
+          }
+        });
+        rows.push(
+          { keys: ["Drag"], what: "Draw a box on the image; drag a box to move it, a corner to resize" },
+          { keys: ["[", "]"], what: "Select the previous / next box" },
+          { keys: ["←", "↑", "→", "↓"], what: "Move the selected box 1 px (with Shift: 10 px)" },
+          {
+            keys: ["Alt", "←↑→↓"],
+            what: "Resize the selected box: → ↓ wider / taller, ← ↑ narrower / shorter (Shift: 10 px)",
+          },
+          { keys: ["Delete"], what: "Delete the selected box" },
+          { keys: ["Esc"], what: "Deselect the box" },
+          { keys: ["+", "-"], what: "Zoom in / out; arrows pan while zoomed and nothing is selected" },
+          { keys: ["Enter"], what: "Submit: dashed suggested boxes are accepted as they are" },
+        );
+        return rows;
+      },
+
+      disable(off) {
+        st.disabled = !!off;
+        if (st.disabled && st.drag) st.drag = null;
+        stage.classList.toggle("is-disabled", st.disabled);
+        render();
+      },
+    };
+  }
+
+  ns.widgets.boxes = { create };
+})();

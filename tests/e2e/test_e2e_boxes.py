@@ -1,0 +1,399 @@
+"""Bounding boxes in real Chromium: draw, move, resize, relabel, delete and submit, by mouse,
+by keyboard alone and by touch at phone width, checked against what the API stored."""
+
+from __future__ import annotations
+
+import json
+import struct
+import subprocess
+import sys
+import time
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import PASSWORD, USERNAME, _env, _free_port, _wait_healthy, run_cli
+
+pytestmark = pytest.mark.browser
+
+WIDTH, HEIGHT = 400, 300
+BOXES = "boxes"  # project: one boxes control (the learned one)
+MIXED = "mixed"  # project: a scene choice (learned) and a boxes control
+OBJECTS = ["car", "person", "sign"]
+
+
+def _png(path: Path, rects: list[tuple[int, int, int, int, tuple[int, int, int]]]) -> None:
+    """Write an RGB PNG of WIDTH x HEIGHT: a light background with filled rectangles."""
+    rows = [bytearray([235, 238, 242] * WIDTH) for _ in range(HEIGHT)]
+    for x, y, w, h, rgb in rects:
+        for row in rows[y : y + h]:
+            row[3 * x : 3 * (x + w)] = bytes(rgb) * w
+    raw = b"".join(b"\x00" + bytes(row) for row in rows)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", WIDTH, HEIGHT, 8, 2, 0, 0, 0)
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
+
+
+def _schema(path: Path, *, mixed: bool) -> Path:
+    boxes: dict[str, Any] = {"name": "objects", "type": "boxes", "labels": OBJECTS}
+    controls: list[dict[str, Any]] = [boxes]
+    if mixed:
+        boxes["hotkeys"] = ["c", "p", "g"]
+        scene = {"name": "scene", "type": "choice", "labels": ["indoor", "outdoor"]}
+        controls = [{**scene, "hotkeys": ["1", "2"], "target": True}, boxes]
+    schema = {
+        "name": "Street objects" if not mixed else "Scenes and objects",
+        "data": {"type": "image", "field": "image"},
+        "controls": controls,
+        "guideline": "Draw a tight box around every car, person and sign.",
+    }
+    path.write_text(json.dumps(schema), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def boxes_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Two image projects fed from one folder of PNGs under the default media root."""
+    home = tmp_path_factory.mktemp("labelloop-boxes")
+    run_cli(home, "init")
+    run_cli(home, "users", "add", USERNAME, "--admin", "--password-stdin", stdin=PASSWORD + "\n")
+    folder = home / "media" / "street"
+    folder.mkdir(parents=True)
+    for i in range(6):
+        _png(
+            folder / f"scene{i}.png",
+            [
+                (20 + 30 * i, 40, 120, 70, (200, 40, 40)),
+                (250, 120 + 10 * i, 60, 110, (30, 90, 200)),
+            ],
+        )
+    for slug, mixed in ((BOXES, False), (MIXED, True)):
+        schema = _schema(home / f"{slug}.json", mixed=mixed)
+        run_cli(home, "projects", "create", slug, "--schema", str(schema))
+        run_cli(home, "import", slug, str(folder))
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = home / "serve.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "labelloop", "serve", "--port", str(port)],
+            env=_env(home),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        _wait_healthy(url, proc, log)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _login(page: Any, url: str, path: str) -> None:
+    page.goto(url + path)
+    page.fill("#username", USERNAME)
+    page.fill("#password", PASSWORD)
+    page.click("#login-submit")
+    page.wait_for_url(url + path)
+
+
+def _wait_stage(page: Any, *, other_than: str = "") -> str:
+    """Wait for a new leased item whose image is loaded into the boxes stage; its assignment."""
+    page.wait_for_function(
+        """(prev) => {
+            const app = document.getElementById('label-app');
+            const stage = document.querySelector('#item-text .boxes-stage');
+            return app.dataset.state === 'task' && app.dataset.assignmentId !== prev
+                && stage && stage.dataset.ready === 'true';
+        }""",
+        arg=other_than,
+        timeout=30000,
+    )
+    return str(page.get_attribute("#label-app", "data-assignment-id"))
+
+
+def _boxes(page: Any) -> list[dict[str, Any]]:
+    """The boxes on screen, in image pixels, with their label and whether each is selected."""
+    return page.eval_on_selector_all(
+        ".boxes-layer .bx[data-index]",
+        """divs => divs.map(d => ({
+            x: +d.dataset.x, y: +d.dataset.y, w: +d.dataset.w, h: +d.dataset.h,
+            label: d.dataset.label, selected: d.classList.contains('is-selected'),
+            suggested: d.classList.contains('is-suggested'),
+        }))""",
+    )
+
+
+class Stage:
+    """Converts image pixels to page coordinates for the image on screen."""
+
+    def __init__(self, page: Any) -> None:
+        box = page.locator(".boxes-canvas").bounding_box()
+        natural = page.eval_on_selector(
+            ".boxes-image", "img => [img.naturalWidth, img.naturalHeight]"
+        )
+        assert natural == [WIDTH, HEIGHT]
+        self.left, self.top = box["x"], box["y"]
+        self.scale = box["width"] / WIDTH
+        assert abs(box["height"] / HEIGHT - self.scale) < 0.01  # aspect ratio kept
+
+    def at(self, x: float, y: float) -> tuple[float, float]:
+        return self.left + x * self.scale, self.top + y * self.scale
+
+
+def _drag(page: Any, start: tuple[float, float], end: tuple[float, float]) -> None:
+    page.mouse.move(*start)
+    page.mouse.down()
+    page.mouse.move(*end, steps=8)
+    page.mouse.up()
+
+
+def _close(box: dict[str, Any], tol: float, **expected: float) -> None:
+    for key, value in expected.items():
+        assert abs(box[key] - value) <= tol, f"{key}: {box[key]} is not within {tol} of {value}"
+
+
+def _stored(page: Any, url: str, slug: str, item_id: str) -> dict[str, Any]:
+    """The caller's latest annotation once it is the one for ``item_id`` (submits are async)."""
+    deadline = time.monotonic() + 15
+    while True:
+        got = page.request.get(f"{url}/api/projects/{slug}/annotations/previous").json()
+        annotation = got["annotation"]
+        if annotation and str(annotation["item"]["external_id"]) == item_id:
+            return annotation["value"]
+        assert time.monotonic() < deadline, f"no annotation stored for {item_id}: {got}"
+        time.sleep(0.2)
+
+
+def test_boxes_by_mouse(boxes_server: str, browser: Any, screenshots: Path) -> None:
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    _login(page, boxes_server, f"/p/{BOXES}/label")
+    _wait_stage(page)
+    item = page.text_content("#item-id")
+    stage = Stage(page)
+    assert stage.scale > 1  # a 400 px image fills the wide stage
+
+    # Draw: a drag on bare image makes a box of the active (first) label, selected.
+    _drag(page, stage.at(40, 30), stage.at(140, 110))
+    [box] = _boxes(page)
+    assert box["label"] == "car" and box["selected"]
+    _close(box, 1, x=40, y=30, w=100, h=80)
+
+    # Move: drag the box by its middle.
+    _drag(page, stage.at(90, 70), stage.at(110, 80))
+    [box] = _boxes(page)
+    _close(box, 1, x=60, y=40, w=100, h=80)
+
+    # Resize: drag the bottom-right handle; the top-left corner stays.
+    handle = page.locator(".bx.is-selected .bx-se").bounding_box()
+    assert handle["width"] >= 24 and handle["height"] >= 24
+    corner = (handle["x"] + handle["width"] / 2, handle["y"] + handle["height"] / 2)
+    _drag(page, corner, stage.at(200, 150))
+    [box] = _boxes(page)
+    _close(box, 1, x=60, y=40, w=140, h=110)
+
+    # Relabel: the label bar changes the selected box.
+    page.click(".boxes-label[data-label='person']")
+    [box] = _boxes(page)
+    assert box["label"] == "person"
+    assert (
+        page.eval_on_selector(
+            ".boxes-label[data-label='person']", "b => b.getAttribute('aria-pressed')"
+        )
+        == "true"
+    )
+
+    # A second box, dragged past the image edge, is clamped inside the image.
+    stage = Stage(page)  # the click may have scrolled the page
+    _drag(page, stage.at(300, 200), stage.at(WIDTH + 40, HEIGHT + 40))
+    boxes = _boxes(page)
+    assert len(boxes) == 2 and boxes[1]["label"] == "person" and boxes[1]["selected"]
+    _close(boxes[1], 1, x=300, y=200, w=WIDTH - 300, h=HEIGHT - 200)
+    assert page.locator(".boxes-list .boxes-item").count() == 2
+    page.screenshot(path=str(screenshots / "boxes.png"))
+
+    # A click on bare image deselects; clicking a box selects it; its × deletes it.
+    page.mouse.click(*stage.at(250, 20))
+    assert not any(b["selected"] for b in _boxes(page))
+    page.mouse.click(*stage.at(350, 250))
+    assert _boxes(page)[1]["selected"]
+    page.click(".bx.is-selected .bx-del")
+    [box] = _boxes(page)
+    assert box["label"] == "person"
+
+    page.click("#submit-btn")
+    _wait_stage(page, other_than=item)
+    [stored] = _stored(page, boxes_server, BOXES, str(item))["objects"]
+    assert stored["label"] == "person"
+    _close(stored, 1, x=60, y=40, w=140, h=110)
+    assert stored == {k: round(box[k], 2) for k in ("x", "y", "w", "h")} | {"label": "person"}
+    page.close()
+
+
+def test_boxes_by_keyboard_alone(boxes_server: str, browser: Any) -> None:
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    _login(page, boxes_server, f"/p/{BOXES}/label")
+    assignment = _wait_stage(page)
+    item = page.text_content("#item-id")
+    sheet = page.text_content("#shortcuts-body")
+    for words in ("Alt", "Resize the selected box", "Delete the selected box", "Zoom in"):
+        assert words in sheet
+
+    # A label key with nothing selected: a new box of that label in the middle of the view.
+    page.keyboard.press("2")
+    [box] = _boxes(page)
+    assert box["label"] == "person" and box["selected"]
+    assert box["x"] + box["w"] / 2 == pytest.approx(WIDTH / 2, abs=1)
+    assert box["y"] + box["h"] / 2 == pytest.approx(HEIGHT / 2, abs=1)
+    x, y, w, h = box["x"], box["y"], box["w"], box["h"]
+
+    # Nudge: arrows move 1 px, Shift+arrows 10 px.
+    for key in ("ArrowRight", "ArrowRight", "ArrowDown", "Shift+ArrowLeft", "ArrowUp", "ArrowUp"):
+        page.keyboard.press(key)
+    x, y = x + 2 - 10, y + 1 - 2
+    # Resize: Alt+arrows (Shift: 10 px); the top-left corner stays.
+    for key in ("Alt+ArrowRight", "Alt+Shift+ArrowDown", "Alt+ArrowLeft", "Alt+ArrowLeft"):
+        page.keyboard.press(key)
+    w, h = w + 1 - 2, h + 10
+    assert page.url.endswith(f"/p/{BOXES}/label")  # Alt+Left did not leave the page
+    # Relabel: a label key with a box selected.
+    page.keyboard.press("3")
+    [box] = _boxes(page)
+    assert (box["x"], box["y"], box["w"], box["h"], box["label"]) == (x, y, w, h, "sign")
+
+    # Esc deselects; the next label key makes a second box; [ and ] walk the boxes.
+    page.keyboard.press("Escape")
+    assert not _boxes(page)[0]["selected"]
+    page.keyboard.press("1")
+    assert [b["label"] for b in _boxes(page)] == ["sign", "car"]
+    assert _boxes(page)[1]["selected"]
+    page.keyboard.press("]")
+    assert [b["selected"] for b in _boxes(page)] == [True, False]
+    page.keyboard.press("[")
+    assert [b["selected"] for b in _boxes(page)] == [False, True]
+    # Delete removes the selected box.
+    page.keyboard.press("Delete")
+    assert [b["label"] for b in _boxes(page)] == ["sign"]
+
+    # Zoom: + and - step the zoom; the stage scrolls (arrows pan with nothing selected).
+    fit = Stage(page).scale
+    page.keyboard.press("+")
+    page.keyboard.press("+")
+    assert page.get_attribute(".boxes-stage", "data-zoom") == "2"
+    assert Stage(page).scale == pytest.approx(2 * fit, rel=0.01)
+    before = page.eval_on_selector(".boxes-stage", "s => [s.scrollLeft, s.scrollTop]")
+    page.keyboard.press("ArrowRight")
+    after = page.eval_on_selector(".boxes-stage", "s => [s.scrollLeft, s.scrollTop]")
+    assert after[0] > before[0] and after[1] == before[1]
+    [box] = _boxes(page)
+    assert (box["x"], box["y"]) == (x, y)  # panning moved no box
+    page.keyboard.press("-")
+    page.keyboard.press("-")
+    assert page.get_attribute(".boxes-stage", "data-zoom") == "1"
+
+    page.keyboard.press("Enter")
+    _wait_stage(page, other_than=assignment)
+    stored = _stored(page, boxes_server, BOXES, str(item))
+    assert stored == {"objects": [{"x": x, "y": y, "w": w, "h": h, "label": "sign"}]}
+    page.close()
+
+
+def test_choice_and_boxes_in_one_project(boxes_server: str, browser: Any) -> None:
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    _login(page, boxes_server, f"/p/{MIXED}/label")
+    assignment = _wait_stage(page)
+    item = page.text_content("#item-id")
+    page.keyboard.press("2")  # scene: outdoor (a choice key)
+    assert page.eval_on_selector_all(
+        ".label-btn[aria-pressed=true]", "bs => bs.map(b => b.dataset.label)"
+    ) == ["outdoor"]
+    assert _boxes(page) == []
+    page.keyboard.press("p")  # objects: a person box
+    page.keyboard.press("Shift+ArrowRight")
+    page.keyboard.press("c")  # relabel it as a car
+    [box] = _boxes(page)
+    assert box["label"] == "car"
+    page.keyboard.press("Enter")
+    _wait_stage(page, other_than=assignment)
+    stored = _stored(page, boxes_server, MIXED, str(item))
+    assert stored["scene"] == "outdoor"
+    assert stored["objects"] == [{k: box[k] for k in ("x", "y", "w", "h", "label")}]
+    page.close()
+
+
+def _touch_drag(page: Any, start: tuple[float, float], end: tuple[float, float]) -> None:
+    """A one-finger drag through Chromium's touch input (pointer events of type touch)."""
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [_pt(start)]})
+    for i in range(1, 9):
+        point = (start[0] + (end[0] - start[0]) * i / 8, start[1] + (end[1] - start[1]) * i / 8)
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [_pt(point)]})
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    cdp.detach()
+
+
+def _pt(point: tuple[float, float]) -> dict[str, float]:
+    return {"x": point[0], "y": point[1], "radiusX": 4, "radiusY": 4, "force": 1}
+
+
+def test_boxes_by_touch_at_phone_width(boxes_server: str, browser: Any, screenshots: Path) -> None:
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True
+    )
+    page = context.new_page()
+    _login(page, boxes_server, f"/p/{BOXES}/label")
+    assignment = _wait_stage(page)
+    item = page.text_content("#item-id")
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
+    stage = Stage(page)
+    assert stage.left >= 0 and stage.left + WIDTH * stage.scale <= 390
+
+    page.tap(".boxes-label[data-label='sign']")
+    page.wait_for_selector(".boxes-label[data-label='sign'][aria-pressed=true]")
+    _touch_drag(page, stage.at(50, 50), stage.at(150, 120))
+    [box] = _boxes(page)
+    assert box["label"] == "sign" and box["selected"]
+    tol = max(1.0, 1.5 / stage.scale)
+    _close(box, tol, x=50, y=50, w=100, h=70)
+    for corner in ("nw", "ne", "sw", "se"):
+        size = page.locator(f".bx.is-selected .bx-{corner}").bounding_box()
+        assert size["width"] >= 24 and size["height"] >= 24, corner
+    handle = page.locator(".bx.is-selected .bx-nw").bounding_box()
+    grip = (handle["x"] + handle["width"] / 2, handle["y"] + handle["height"] / 2)
+    _touch_drag(page, grip, stage.at(30, 20))
+    [box] = _boxes(page)
+    _close(box, tol, x=30, y=20, w=120, h=100)
+    page.screenshot(path=str(screenshots / "boxes-mobile.png"))
+
+    _touch_drag(page, stage.at(200, 200), stage.at(260, 260))
+    assert len(_boxes(page)) == 2
+    delete = page.locator(".boxes-item:nth-child(2) .boxes-item-del")
+    delete.scroll_into_view_if_needed()
+    page.wait_for_timeout(400)  # a tap while the page still scrolls only stops the scroll
+    delete.tap()
+    page.wait_for_function(
+        "() => document.querySelectorAll('.boxes-layer .bx[data-index]').length === 1"
+    )
+
+    page.tap("#submit-btn")
+    _wait_stage(page, other_than=assignment)
+    [stored] = _stored(page, boxes_server, BOXES, str(item))["objects"]
+    assert stored["label"] == "sign"
+    _close(stored, tol, x=30, y=20, w=120, h=100)
+    context.close()
