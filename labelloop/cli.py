@@ -208,7 +208,7 @@ def import_(
     ] = None,
     split: Annotated[str, typer.Option(help="pool (to label) or eval (held out).")] = "pool",
     format: Annotated[
-        str | None, typer.Option(help="jsonl, csv or coco (default: by suffix).")
+        str | None, typer.Option(help="jsonl, csv, coco or conll (default: by suffix).")
     ] = None,
     labels_from_folders: Annotated[
         bool, typer.Option(help="Image folder: label each image by its subfolder's name.")
@@ -283,7 +283,8 @@ def import_(
 def export(
     slug: str,
     format: Annotated[
-        str, typer.Option("--format", help="jsonl, csv (no spans/boxes) or coco (boxes)")
+        str,
+        typer.Option("--format", help="jsonl, csv (no spans/boxes), coco (boxes) or conll (spans)"),
     ] = "jsonl",
     output: Annotated[Path, typer.Option("-o", "--output", help="File to write.")] = Path("-"),
 ) -> None:
@@ -896,26 +897,33 @@ def demo(
     no_browser: Annotated[bool, typer.Option("--no-browser", help="Don't open a browser.")] = False,
     eval_size: Annotated[
         int | None,
-        typer.Option(help="Items held out to measure the model (tweets 1000, digits 300, wine 50)"),
+        typer.Option(
+            help="Items held out to measure the model (tweets 1000, digits 300, wine 50, wnut 500)."
+        ),
     ] = None,
     dataset: Annotated[
         str,
         typer.Option(
-            help="tweets (text sentiment), digits (8x8 images of 0-9) or wine (table rows)."
+            help="tweets (text sentiment), digits (8x8 images of 0-9), wine (table rows) or "
+            "wnut (entity spans in tweets)."
         ),
     ] = "tweets",
 ) -> None:
     """Create a demo project from real data (tweet sentiment or digit images) and serve it."""
-    from labelloop.demo import setup_demo, setup_digits_demo, setup_wine_demo
+    from labelloop.demo import setup_demo, setup_digits_demo, setup_wine_demo, setup_wnut_demo
 
     settings, db = _open(get_settings(port=port))
-    if dataset not in ("tweets", "digits", "wine"):
-        _run(lambda: _fail(f"unknown demo dataset '{dataset}'; known: tweets, digits, wine"))
+    if dataset not in ("tweets", "digits", "wine", "wnut"):
+        _run(lambda: _fail(f"unknown demo dataset '{dataset}'; known: tweets, digits, wine, wnut"))
     with _progress() as progress:
         task = progress.add_task("building the demo project", total=None)
 
         def build() -> Any:
             report = lambda n: progress.update(task, completed=n)  # noqa: E731
+            if dataset == "wnut":
+                return setup_wnut_demo(
+                    db, eval_size=500 if eval_size is None else eval_size, progress=report
+                )
             if dataset == "wine":
                 return setup_wine_demo(
                     db, eval_size=50 if eval_size is None else eval_size, progress=report

