@@ -33,6 +33,7 @@ from labelloop.store.db import Database
 from labelloop.workflow.imports import _label_text
 from labelloop.workflow.projects import ProjectContext
 from labelloop.workflow.review import LIVE, is_expert
+from labelloop.workflow.values import checked_on_item
 
 FLAG_KINDS = ("disagreement", "model_contradicts", "label_issue", "gold_wrong", "too_fast")
 MAX_COHORTS = 20
@@ -114,6 +115,7 @@ def set_gold(
         row = _find_item(conn, ctx, item_id=item_id, external_id=external_id)
         if row["split"] != "pool":
             raise LabelloopError(f"item {row['id']} is in the {row['split']} split, not the pool")
+        clean = checked_on_item(conn, ctx, clean, row["id"])
         store_review.set_gold(
             conn, project_id=ctx.id, item_id=row["id"], value=clean, by=ctx.user.id or None
         )

@@ -24,6 +24,7 @@ from labelloop.store.db import Database
 from labelloop.store.users import now
 from labelloop.workflow.imports import _label_text
 from labelloop.workflow.projects import ProjectContext
+from labelloop.workflow.values import checked_on_item
 
 VERDICTS = ("accept", "reject", "fix", "escalate")
 STATUS_AFTER = {"accept": "accepted", "reject": "rejected", "fix": "fixed", "escalate": "escalated"}
@@ -435,6 +436,8 @@ def review_annotation(
             )
         item_id = int(row["item_id"])
         _not_own_work(conn, ctx, item_id)
+        if corrected is not None:
+            corrected = checked_on_item(conn, ctx, corrected, item_id)
         review_id = store_review.insert_review(
             conn,
             annotation_id=annotation_id,
@@ -536,6 +539,7 @@ def adjudicate(
         if store_review.gold_of(conn, item_id) is not None:
             raise Conflict(f"item {item_id} is a gold item; change its gold answer instead")
         _not_own_work(conn, ctx, item_id)
+        clean = checked_on_item(conn, ctx, clean, item_id)
         before = store_review.item_label_of(conn, item_id)
         annotations = store_review.item_annotations(conn, item_id)
         live = [a for a in annotations if a["status"] in LIVE]

@@ -9,13 +9,13 @@ from typing import Any
 from labelloop.errors import Conflict, LabelloopError, NotFound
 from labelloop.govern.permissions import Permission
 from labelloop.schema import validate_value
-from labelloop.schema.project import STRUCTURED_TYPES
 from labelloop.store import audit
 from labelloop.store import tasks as store_tasks
 from labelloop.store.db import Database
 from labelloop.store.users import now
 from labelloop.workflow import review, seeding
 from labelloop.workflow.projects import ProjectContext
+from labelloop.workflow.values import checked_on_item
 
 MAX_ACTIVE_MS = 24 * 3600 * 1000
 
@@ -197,24 +197,6 @@ def submit(
             payload={"annotation_id": annotation_id, "value": clean, "active_ms": active_ms},
         )
     return {"annotation_id": annotation_id, "item_id": lease["item_id"], "resolution": resolution}
-
-
-def checked_on_item(
-    conn: Any,
-    ctx: ProjectContext,
-    value: Mapping[str, Any],
-    item_id: int,
-    *,
-    payload: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    """``value`` checked again with the item's payload when the schema has spans or boxes
-    (offsets inside the text, boxes inside the image); other schemas need no item.
-    ``payload`` is the item's, when the caller has read it already."""
-    if not any(c.type in STRUCTURED_TYPES for c in ctx.schema.controls):
-        return dict(value)
-    if payload is None:
-        payload = store_tasks.item_payload(conn, item_id)
-    return validate_value(ctx.schema, value, payload)
 
 
 def _resolve(conn: Any, ctx: ProjectContext, item_id: int) -> str | None:
