@@ -5,6 +5,7 @@ PURE: imports only the standard library, numpy, scipy, scikit-learn, threadpoolc
 the package registers the built-in strategies and stopping criteria; it computes nothing.
 """
 
+from labelloop.learn.audio import AudioFeaturizer
 from labelloop.learn.batch import Badge, ClusterMargin, CoreSet
 from labelloop.learn.coldstart import diverse_selection
 from labelloop.learn.committee import QBCKullbackLeibler, QBCVoteEntropy, bootstrap_committee
@@ -52,6 +53,7 @@ DEFAULT_STRATEGY = "auto"
 """The strategy a project uses unless its settings name another."""
 
 __all__ = [
+    "AudioFeaturizer",
     "DEFAULT_STRATEGY",
     "FEATURIZERS",
     "STOPPING",

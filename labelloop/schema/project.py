@@ -16,7 +16,7 @@ from labelloop.schema.settings import parse_settings
 SUPPORTED_DATA_TYPES: tuple[str, ...] = ("text", "image", "table", "audio", "html")
 """Data types a project may declare."""
 
-DEFAULT_FEATURIZERS: Mapping[str, str] = {"image": "pixels", "table": "table"}
+DEFAULT_FEATURIZERS: Mapping[str, str] = {"image": "pixels", "table": "table", "audio": "audio"}
 """The featurizer a data type gets when its schema's settings name none (text, html: tfidf)."""
 
 CHOICE_TYPES: tuple[str, ...] = ("choice", "multi_choice")

@@ -258,7 +258,7 @@ def _choice_round(
     def load() -> dict[int, Any]:
         with db.read() as conn:
             payloads = store_learning.payloads_of(conn, ctx.id)
-        if ctx.schema.data_type == "image":
+        if ctx.schema.data_type in ("image", "audio"):  # files only from the media roots
             return absolute_payloads(payloads, cache.media_roots)
         return payloads
 

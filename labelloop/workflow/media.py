@@ -34,18 +34,20 @@ def item_media(
 def absolute_payloads(
     payloads: Mapping[int, Mapping[str, Any]], roots: Sequence[Path]
 ) -> dict[int, dict[str, Any]]:
-    """Image payloads with the checked absolute file path; a refused or missing file gives None.
+    """Image (or audio) payloads with the checked absolute file path; a refused or missing file
+    gives None.
 
-    The featurizer then reads only files that passed the same root check as serving, and an
-    image that vanished becomes a blank row instead of failing the round.
+    The featurizer then reads only files that passed the same root check as serving, and a
+    file that vanished becomes a blank row instead of failing the round.
     """
     out: dict[int, dict[str, Any]] = {}
     for item_id, payload in payloads.items():
+        kind = "audio" if "audio" in payload else "image"
         try:
-            found, _ = resolve_media(str(payload.get("image") or ""), roots)
+            found, _ = resolve_media(str(payload.get(kind) or ""), roots, kind=kind)
         except LabelloopError as exc:
             log.warning("item %s: %s", item_id, exc.message)
-            out[item_id] = {"image": None}
+            out[item_id] = {kind: None}
         else:
-            out[item_id] = {"image": str(found)}
+            out[item_id] = {kind: str(found)}
     return out

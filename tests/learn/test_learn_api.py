@@ -55,6 +55,7 @@ def test_public_api_is_what_we_mean() -> None:
         "StabilizingPredictions",
         "StoppingCriterion",
         "TableFeaturizer",
+        "AudioFeaturizer",
         "TfidfFeaturizer",
         "TypiClust",
         "bootstrap_committee",

@@ -1,0 +1,92 @@
+"""Audio projects over the API: folder import, a served clip with its type, Range for seeking."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import Lab
+from tests.learn.test_learn_featurize_audio import write_tone
+
+SLUG = "calls"
+SCHEMA = {
+    "name": "Calls",
+    "data": {"type": "audio", "field": "audio"},
+    "controls": [
+        {"name": "sound", "type": "choice", "labels": ["low", "high"], "target": True},
+        {"name": "transcript", "type": "text", "max_chars": 500},
+    ],
+}
+
+
+@pytest.fixture
+def audio_api(sqlite_lab: Lab, tmp_path: Path) -> Iterator[tuple[Any, dict[str, str], Any]]:
+    from fastapi.testclient import TestClient
+
+    from labelloop.config import get_settings
+    from labelloop.server.app import create_app
+    from labelloop.workflow import imports, learning, projects
+    from labelloop.workflow.accounts import create_token
+    from labelloop.workflow.features import FeatureCache
+
+    lab = sqlite_lab
+    media = tmp_path / "media"
+    for i in range(3):
+        write_tone(media / "clips" / "low" / f"l{i}.wav", hz=200 + 20 * i, seconds=2, volume=0.5)
+        write_tone(media / "clips" / "high" / f"h{i}.wav", hz=2000 + 50 * i, seconds=2, volume=0.5)
+    (media / "clips" / "notes.txt").write_text("not a clip")
+    (media / "clips" / "fake.wav").write_text("not a wav either")
+    projects.create_project(lab.db, SLUG, SCHEMA, actor=lab.admin)
+    ctx = lab.ctx(SLUG, lab.admin)
+    with pytest.raises(Exception, match="fake.wav"):  # a file that is not audio aborts it all
+        imports.import_folder(lab.db, ctx, media / "clips", media_roots=(media,))
+    (media / "clips" / "fake.wav").unlink()
+    report = imports.import_folder(
+        lab.db, ctx, media / "clips", media_roots=(media,), labels_from_folders=True
+    )
+    assert (report.n_items, report.n_labeled) == (6, 6)
+    write_tone(media / "more" / "x.wav", hz=300, seconds=2, volume=0.5)
+    imports.import_folder(lab.db, ctx, media / "more", media_roots=(media,))
+    learning.train(lab.db, ctx, cache=FeatureCache(media_roots=(media,)))
+    lab.member(SLUG, "annotator", "annotator")
+    tokens = {n: create_token(lab.db, n) for n in ("admin", "annotator")}
+    settings = get_settings(home=tmp_path, secret_key="test", media_roots=str(media))
+    app = create_app(settings, db=lab.db, learner=False)
+    with TestClient(app) as client:
+        yield client, tokens, media  # type: ignore[misc]
+
+
+def test_the_served_task_is_the_clip_and_its_file_comes_with_an_audio_type(
+    audio_api: Any,
+) -> None:
+    client, tokens, media = audio_api
+    auth = {"Authorization": f"Bearer {tokens['annotator']}"}
+    task = client.post(f"/api/projects/{SLUG}/tasks/next", json={}, headers=auth).json()["task"]
+    assert task["item"]["data"] == {"audio": "more/x.wav"}
+    got = client.get(f"/api/projects/{SLUG}/items/{task['item']['id']}/media", headers=auth)
+    assert got.status_code == 200
+    assert got.headers["content-type"] == "audio/wav"
+    assert got.headers["x-content-type-options"] == "nosniff"
+    assert got.content == (media / "more" / "x.wav").read_bytes()
+    assert got.headers.get("accept-ranges") == "bytes"
+    part = client.get(
+        f"/api/projects/{SLUG}/items/{task['item']['id']}/media",
+        headers={**auth, "Range": "bytes=1000-1999"},
+    )
+    assert part.status_code == 206
+    assert part.content == (media / "more" / "x.wav").read_bytes()[1000:2000]
+    assert part.headers["content-range"].startswith("bytes 1000-1999/")
+    value = {"sound": "low", "transcript": "a hum"}
+    done = client.post(
+        f"/api/projects/{SLUG}/tasks/{task['assignment_id']}/submit",
+        json={"value": value, "active_ms": 1200},
+        headers=auth,
+    )
+    assert done.status_code == 200, done.text
+    back = client.get(f"/api/projects/{SLUG}/annotations/previous", headers=auth).json()
+    assert back["annotation"]["value"] == value
+    assert json.dumps(back).count("a hum") >= 1
