@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import groupby
 from pathlib import Path
@@ -306,9 +308,13 @@ def _insert_items(conn: Any, rows: list[dict[str, object]]) -> list[int]:
 
 
 def _label_text(value: object) -> str | None:
-    """The target label as one string for training (multi-label values join with '|')."""
+    """The target label as one string for training and comparing answers (multi-label values
+    join with '|'; spans and boxes become a digest of their JSON, so any number fits)."""
     if value is None:
         return None
     if isinstance(value, list | tuple):
+        if any(isinstance(v, Mapping) for v in value):
+            canonical = json.dumps(value, sort_keys=True, separators=(",", ":"))
+            return "regions:" + hashlib.sha256(canonical.encode()).hexdigest()[:40]
         return "|".join(str(v) for v in value)
     return str(value)

@@ -234,3 +234,27 @@ def test_boxes_queue_puts_the_least_confident_predictions_first(lab: Lab, tmp_pa
     assert [b["score"] for b in first["suggestion"]["value"]["objects"]] == [0.95, 0.31, 1]
     assert served[-1]["selection"]["reason"] == "no prediction for this image yet"
     assert status.status(lab.db, ctx)["model"]["strategy"] == "box_confidence"
+
+
+def test_a_text_with_many_entities_is_imported_labeled_and_learned(
+    lab: Lab, spans_project: Any
+) -> None:
+    ctx = spans_project
+    people = " and ".join(f"{PEOPLE[i % 8]}{i}" for i in range(25))
+    spans = [
+        {"start": m.start(), "end": m.end(), "label": "person"}
+        for m in re.finditer(r"[A-Z]\w+", people)
+    ]
+    _import(lab, ctx, [{"id": "many", "text": people, "label": spans}])
+    _import(lab, ctx, [{"id": f"p{i}", "text": _sentence(i)[0]} for i in range(3)])
+    _import(lab, ctx, [{"id": "more", "text": people + " too"}])
+    train(lab.db, ctx)
+    ann = lab.member("ents", "ann", "annotator")
+    while (task := tasks.next_task(lab.db, ann)) is not None:
+        if task["item"]["external_id"] == "more":
+            break
+        tasks.skip(lab.db, ann, task["assignment_id"])
+    assert task is not None
+    tasks.submit(lab.db, ann, task["assignment_id"], {"entities": spans}, active_ms=900)
+    assert train(lab.db, ctx) == 2
+    assert status.status(lab.db, ctx)["model"]["n_train"] == 2
