@@ -258,3 +258,36 @@ def test_a_text_with_many_entities_is_imported_labeled_and_learned(
     tasks.submit(lab.db, ann, task["assignment_id"], {"entities": spans}, active_ms=900)
     assert train(lab.db, ctx) == 2
     assert status.status(lab.db, ctx)["model"]["n_train"] == 2
+
+
+def test_the_project_page_shows_the_span_f1(sqlite_lab: Lab, tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+    from starlette.responses import Response
+
+    from labelloop.config import get_settings
+    from labelloop.server.app import create_app
+
+    lab = sqlite_lab
+    projects.create_project(lab.db, "ents", SPANS_SCHEMA, actor=lab.admin)
+    ctx = lab.ctx("ents", lab.admin)
+    rows = [_sentence(i) for i in range(12)]
+    _import(lab, ctx, [{"id": f"l{i}", "text": t, "label": s} for i, (t, s) in enumerate(rows)])
+    _import(lab, ctx, [{"id": f"p{i}", "text": _sentence(i)[0]} for i in range(100, 110)])
+    held = [_sentence(i) for i in range(200, 206)]
+    _import(
+        lab,
+        ctx,
+        [{"id": f"e{i}", "text": t, "label": s} for i, (t, s) in enumerate(held)],
+        split="eval",
+    )
+    train(lab.db, ctx)
+    f1 = status.status(lab.db, ctx)["model"]["metrics"]["span_f1"]
+    app = create_app(get_settings(home=tmp_path, secret_key="test"), db=lab.db, learner=False)
+    with TestClient(app) as client:
+        response = Response()
+        app.state.sessions.issue(response, lab.admin.id)
+        cookie = response.headers["set-cookie"].split(";", 1)[0]
+        html = client.get("/p/ents", headers={"cookie": cookie}).text
+    assert f'id="stat-accuracy">{f1:.3f}</span>' in html
+    assert "span F1 (exact match" in html
+    assert f"{f1:.3f} span</td>" in html
