@@ -22,7 +22,20 @@ pytestmark = pytest.mark.browser
 WIDTH, HEIGHT = 400, 300
 BOXES = "boxes"  # project: one boxes control (the learned one)
 MIXED = "mixed"  # project: a scene choice (learned) and a boxes control
+PREBOXED = "preboxed"  # project: one boxes control, items imported with predicted boxes
 OBJECTS = ["car", "person", "sign"]
+
+
+PREDICTED = {  # item -> a detector's boxes, with scores
+    "p0": [
+        {"x": 20, "y": 40, "w": 120, "h": 70, "label": "car", "score": 0.91},
+        {"x": 250.5, "y": 120, "w": 60, "h": 110.25, "label": "person", "score": 0.42},
+    ],
+    "p1": [
+        {"x": 50, "y": 40, "w": 120, "h": 70, "label": "car", "score": 0.55},
+        {"x": 250, "y": 129, "w": 60, "h": 110, "label": "sign", "score": 0.3},
+    ],
+}
 
 
 def _png(path: Path, rects: list[tuple[int, int, int, int, tuple[int, int, int]]]) -> None:
@@ -83,6 +96,26 @@ def boxes_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         schema = _schema(home / f"{slug}.json", mixed=mixed)
         run_cli(home, "projects", "create", slug, "--schema", str(schema))
         run_cli(home, "import", slug, str(folder))
+    schema = _schema(home / f"{PREBOXED}.json", mixed=False)
+    run_cli(home, "projects", "create", PREBOXED, "--schema", str(schema))
+    rows = [
+        {"id": item, "image": f"street/scene{i}.png", "predicted": {"objects": boxes}}
+        for i, (item, boxes) in enumerate(PREDICTED.items())
+    ]
+    jsonl = home / "predicted.jsonl"
+    jsonl.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    run_cli(
+        home,
+        "import",
+        PREBOXED,
+        str(jsonl),
+        "--text-field",
+        "image",
+        "--id-field",
+        "id",
+        "--predictions-field",
+        "predicted",
+    )
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     log = home / "serve.log"
@@ -226,7 +259,7 @@ def test_boxes_by_mouse(boxes_server: str, browser: Any, screenshots: Path) -> N
     assert len(boxes) == 2 and boxes[1]["label"] == "person" and boxes[1]["selected"]
     _close(boxes[1], 1, x=300, y=200, w=WIDTH - 300, h=HEIGHT - 200)
     assert page.locator(".boxes-list .boxes-item").count() == 2
-    page.screenshot(path=str(screenshots / "boxes.png"))
+    page.screenshot(path=str(screenshots / "boxes.png"), full_page=True)
 
     # A click on bare image deselects; clicking a box selects it; its × deletes it.
     page.mouse.click(*stage.at(250, 20))
@@ -397,3 +430,42 @@ def test_boxes_by_touch_at_phone_width(boxes_server: str, browser: Any, screensh
     assert stored["label"] == "sign"
     _close(stored, tol, x=30, y=20, w=120, h=100)
     context.close()
+
+
+def _plain(box: dict[str, Any]) -> dict[str, Any]:
+    return {k: box[k] for k in ("x", "y", "w", "h", "label")}
+
+
+def test_suggested_boxes_accepted_with_one_key(boxes_server: str, browser: Any) -> None:
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    _login(page, boxes_server, f"/p/{PREBOXED}/label")
+    assignment = _wait_stage(page)
+    item = str(page.text_content("#item-id"))
+    predicted = PREDICTED[item]
+    shown = _boxes(page)
+    assert [_plain(b) for b in shown] == [_plain(b) for b in predicted]
+    assert all(b["suggested"] and not b["selected"] for b in shown)
+    scores = page.eval_on_selector_all(
+        ".bx.is-suggested .bx-score", "s => s.map(e => e.textContent)"
+    )
+    assert scores == [f"{b['score']:.2f}" for b in predicted]
+
+    page.keyboard.press("Enter")  # agreeing with the detector costs one key
+    assignment = _wait_stage(page, other_than=assignment)
+    stored = _stored(page, boxes_server, PREBOXED, item)
+    assert stored == {"objects": [_plain(b) for b in predicted]}
+
+    # On the next item: fix one suggestion (it turns solid), delete the other, then submit.
+    item = str(page.text_content("#item-id"))
+    predicted = PREDICTED[item]
+    page.keyboard.press("]")
+    page.keyboard.press("ArrowLeft")
+    first = _boxes(page)[0]
+    assert first["selected"] and not first["suggested"]
+    assert first["x"] == predicted[0]["x"] - 1
+    page.keyboard.press("]")
+    page.keyboard.press("Delete")
+    page.keyboard.press("Enter")  # the last item: the page then waits for more
+    stored = _stored(page, boxes_server, PREBOXED, item)
+    assert stored == {"objects": [{**_plain(predicted[0]), "x": predicted[0]["x"] - 1}]}
+    page.close()

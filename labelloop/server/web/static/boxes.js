@@ -162,7 +162,7 @@
       const styles = getComputedStyle(stage);
       const pad = parseFloat(styles.paddingLeft) + parseFloat(styles.paddingRight);
       const width = Math.max(50, stage.getBoundingClientRect().width - pad);
-      const maxH = Math.max(180, Math.round(window.innerHeight * 0.62));
+      const maxH = Math.max(180, Math.round(window.innerHeight * 0.55));
       st.fit = Math.min(width / st.natW, maxH / st.natH);
       canvas.style.width = st.natW * st.fit * st.zoom + "px";
       canvas.style.height = st.natH * st.fit * st.zoom + "px";
