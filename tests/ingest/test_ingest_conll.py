@@ -163,3 +163,29 @@ def test_a_label_outside_the_schema_names_the_items_first_line(lab: Lab) -> None
         imports.import_items(lab.db, ctx, io.BytesIO(body.encode()), fmt="conll", filename="x")
     assert info.value.line == 3
     assert "movie" in info.value.message
+
+
+def test_the_api_downloads_a_conll_file(sqlite_lab: Lab, tmp_path: Any) -> None:
+    from fastapi.testclient import TestClient
+
+    from labelloop.config import get_settings
+    from labelloop.server.app import create_app
+    from labelloop.workflow.accounts import create_token
+
+    lab = sqlite_lab
+    projects.create_project(lab.db, "a", SCHEMA, actor=lab.admin)
+    imports.import_items(
+        lab.db, lab.ctx("a", lab.admin), io.BytesIO(WNUT.encode()), fmt="conll", filename="w"
+    )
+    token = create_token(lab.db, "admin")
+    app = create_app(get_settings(home=tmp_path, secret_key="test"), db=lab.db, learner=False)
+    with TestClient(app) as client:
+        got = client.get(
+            "/api/projects/a/export",
+            params={"format": "conll"},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+    assert got.status_code == 200
+    assert got.headers["content-type"].startswith("text/plain")
+    assert 'filename="a.conll"' in got.headers["content-disposition"]
+    assert [_words(i) for i in _read(got.text)] == [_words(i) for i in _read(WNUT)]

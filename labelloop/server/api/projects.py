@@ -132,7 +132,11 @@ def export(
             while block := spool.read(1 << 16):
                 yield block
 
-    media = {"csv": "text/csv", "coco": "application/json"}.get(format, "application/x-ndjson")
+    media = {
+        "csv": "text/csv",
+        "coco": "application/json",
+        "conll": "text/plain; charset=utf-8",
+    }.get(format, "application/x-ndjson")
     suffix = "coco.json" if format == "coco" else format
     return StreamingResponse(
         chunks(),
