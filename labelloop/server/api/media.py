@@ -1,4 +1,4 @@
-"""Item media: an image item's file, for members only, never by a path the client sends."""
+"""Item media: an image or audio item's file, for members only, never by a path the client sends."""
 
 from __future__ import annotations
 
@@ -19,7 +19,10 @@ router = APIRouter(prefix="/api/projects/{slug}", tags=["media"])
 def item_media(
     slug: str, item_id: int, request: Request, db: DbDep, user: CurrentUser
 ) -> FileResponse:
-    """The item's image file from its media root, with its sniffed content type."""
+    """The item's image or audio file from its media root, with its sniffed content type.
+
+    Range requests are answered with 206 and the asked bytes, so an audio player can seek.
+    """
     ctx = projects.access(db, slug, user, Permission.VIEW_PROJECT)
     roots = request.app.state.settings.media_root_paths
     path, content_type = media.item_media(db, ctx, item_id, roots=roots)

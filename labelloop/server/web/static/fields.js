@@ -170,7 +170,7 @@
     for (const [key, what] of [
       ["Space", "play / pause"],
       ["←", `back ${SEEK_S} s`],
-      ["→", `on ${SEEK_S} s`],
+      ["→", `forward ${SEEK_S} s`],
     ]) {
       hint.append(make("kbd", "", key), " " + what + " ");
     }

@@ -1,0 +1,373 @@
+"""Table, HTML and audio items with rating and text controls, in real Chromium on a real server."""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+import subprocess
+import sys
+import wave
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import PASSWORD, USERNAME, _env, _free_port, _wait_healthy, run_cli
+
+pytestmark = pytest.mark.browser
+
+WINE_COLUMNS = ["alcohol", "flavanoids", "color_intensity", "proline"]
+WINE_SCHEMA = {
+    "name": "Wines",
+    "data": {"type": "table", "field": "row", "columns": WINE_COLUMNS},
+    "controls": [
+        {
+            "name": "cultivar",
+            "type": "choice",
+            "labels": ["c1", "c2", "c3"],
+            "hotkeys": ["1", "2", "3"],
+            "target": True,
+        },
+        {"name": "sure", "type": "rating", "max": 3, "hotkeys": ["q", "w", "e"]},
+        {"name": "note", "type": "text", "max_chars": 500},
+    ],
+    "settings": {"retrain_every": 5},
+}
+PAGES_SCHEMA = {
+    "name": "Support pages",
+    "data": {"type": "html", "field": "body"},
+    "controls": [
+        {"name": "kind", "type": "choice", "labels": ["spam", "ham"], "target": True},
+        {"name": "summary", "type": "text", "max_chars": 120},
+    ],
+}
+CLIPS_SCHEMA = {
+    "name": "Clips",
+    "data": {"type": "audio", "field": "audio"},
+    "controls": [
+        {"name": "pitch", "type": "choice", "labels": ["low", "high"], "target": True},
+        {"name": "transcript", "type": "text"},
+    ],
+}
+HOSTILE_PAGES = [
+    '<p>Refund <b>now</b></p><img src="x" onerror="window.__pwned = 1">',
+    '<a id="bad" href="javascript:window.__pwned = 1">claim your prize</a> <i>today</i>',
+    '<svg onload="window.__pwned = 1"><circle r="4"/></svg><p>svg</p>',
+    "<scr<script>ipt>window.__pwned = 1</scr</script>ipt><p>split</p>",
+    '<iframe srcdoc="<script>parent.__pwned = 1</script>"></iframe><p>frame</p>',
+    '<details open ontoggle="window.__pwned = 1"><summary>more</summary>x</details>',
+    "<table><tr><th>Order</th><td>7</td></tr></table><style>body{display:none}</style>",
+]
+CLIP_SECONDS = 12
+
+
+@dataclass
+class FieldsServer:
+    url: str
+    home: Path
+    wines: dict[str, dict[str, Any]]  # external id -> row
+
+
+def _tone(path: Path, *, hz: float, seconds: float = CLIP_SECONDS, rate: int = 8000) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frames = b"".join(
+        struct.pack("<h", int(0.3 * 32767 * math.sin(2 * math.pi * hz * i / rate)))
+        for i in range(int(rate * seconds))
+    )
+    with wave.open(str(path), "wb") as clip:
+        clip.setnchannels(1)
+        clip.setsampwidth(2)
+        clip.setframerate(rate)
+        clip.writeframes(frames)
+
+
+def _write(path: Path, text: str) -> str:
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def fields_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FieldsServer]:
+    """Three projects made with the CLI (wine rows, hostile HTML, WAV clips) and a live server."""
+    home = tmp_path_factory.mktemp("labelloop-fields")
+    work = tmp_path_factory.mktemp("fields-data")
+    run_cli(home, "init")
+    run_cli(home, "users", "add", USERNAME, "--admin", "--password-stdin", stdin=PASSWORD + "\n")
+    for slug, schema in (("wines", WINE_SCHEMA), ("pages", PAGES_SCHEMA), ("clips", CLIPS_SCHEMA)):
+        run_cli(
+            home,
+            "projects",
+            "create",
+            slug,
+            "--schema",
+            _write(work / f"{slug}.json", json.dumps(schema)),
+        )
+    from sklearn.datasets import load_wine
+
+    wine = load_wine()
+    names = list(wine.feature_names)
+    lines = ["id," + ",".join(n.replace("/", "_") for n in names)]
+    wines: dict[str, dict[str, Any]] = {}
+    for i in range(0, 178, 6):
+        lines.append(f"w{i}," + ",".join(f"{v:g}" for v in wine.data[i]))
+        wines[f"w{i}"] = {n: f"{wine.data[i][names.index(n)]:g}" for n in WINE_COLUMNS}
+    run_cli(
+        home,
+        "import",
+        "wines",
+        _write(work / "wines.csv", "\n".join(lines) + "\n"),
+        "--id-field",
+        "id",
+    )
+    pages = [{"id": f"p{i}", "body": body} for i, body in enumerate(HOSTILE_PAGES)]
+    run_cli(
+        home,
+        "import",
+        "pages",
+        _write(work / "pages.jsonl", "".join(json.dumps(p) + "\n" for p in pages)),
+        "--id-field",
+        "id",
+        "--text-field",
+        "body",
+    )
+    for i, hz in enumerate((220, 260, 1800, 2100)):
+        _tone(home / "media" / "clips" / f"clip{i}.wav", hz=hz)
+    run_cli(home, "import", "clips", str(home / "media" / "clips"))
+
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = work / "serve.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "labelloop", "serve", "--port", str(port)],
+            env=_env(home),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        _wait_healthy(url, proc, log)
+        yield FieldsServer(url=url, home=home, wines=wines)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _open(browser: Any, server: FieldsServer, slug: str, *, width: int = 1200) -> Any:
+    page = browser.new_page(viewport={"width": width, "height": 900 if width > 600 else 844})
+    page.goto(f"{server.url}/p/{slug}/label")
+    page.fill("#username", USERNAME)
+    page.fill("#password", PASSWORD)
+    page.click("#login-submit")
+    page.wait_for_url(f"{server.url}/p/{slug}/label")
+    return page
+
+
+def _wait_task(page: Any, *, other_than: str = "") -> str:
+    page.wait_for_function(
+        """(prev) => {
+            const app = document.getElementById('label-app');
+            return app.dataset.state === 'task' && app.dataset.assignmentId !== prev;
+        }""",
+        arg=other_than,
+        timeout=30000,
+    )
+    return page.get_attribute("#label-app", "data-assignment-id")
+
+
+def _latest(page: Any, server: FieldsServer, slug: str) -> dict[str, Any]:
+    """The signed-in user's latest annotation, read back through the API."""
+    for _ in range(50):  # the page submits in the background
+        got = page.request.get(f"{server.url}/api/projects/{slug}/annotations/previous").json()
+        if got["annotation"] is not None:
+            return got["annotation"]
+        page.wait_for_timeout(100)
+    raise AssertionError("no annotation was stored")
+
+
+def _row(page: Any) -> dict[str, str]:
+    return page.evaluate(
+        """() => Object.fromEntries(Array.from(
+            document.querySelectorAll('#item-text .row-table tr'),
+            tr => [tr.querySelector('th').textContent, tr.querySelector('td').textContent]))"""
+    )
+
+
+def test_table_rows_labeled_by_keyboard_alone(
+    fields_server: FieldsServer, browser: Any, screenshots: Path
+) -> None:
+    server = fields_server
+    page = _open(browser, server, "wines")
+    assignment = _wait_task(page)
+    row = _row(page)
+    assert list(row) == WINE_COLUMNS  # the schema's columns, in order, and nothing else
+    item = page.text_content("#item-id")
+    assert row == server.wines[item]
+    page.keyboard.press("2")
+    page.keyboard.press("w")
+    assert page.get_attribute(".rating-btn[data-value='2']", "aria-pressed") == "true"
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.classList.contains('text-field')")
+    page.keyboard.type("fruity, 2 glasses")  # digits typed here are text, not labels
+    assert page.eval_on_selector_all(
+        ".label-btn[aria-pressed=true]", "bs => bs.map(b => b.dataset.label)"
+    ) == ["c2"]
+    assert page.text_content(".text-counter").startswith("17 /")
+    page.screenshot(path=str(screenshots / "table.png"))
+    page.keyboard.press("Escape")  # leave the field: keys label again
+    page.keyboard.press("Enter")
+    assignment = _wait_task(page, other_than=assignment)
+    first = _latest(page, server, "wines")
+    assert first["value"] == {"cultivar": "c2", "sure": 2, "note": "fruity, 2 glasses"}
+    assert first["item"]["external_id"] == item
+
+    # Ctrl+Enter submits from inside the answer; the next item's keys reach the page again.
+    item = page.text_content("#item-id")
+    page.keyboard.press("3")
+    page.keyboard.press("q")
+    page.keyboard.press("q")  # the same key again clears the optional rating
+    page.keyboard.press("Tab")
+    page.keyboard.type("dark\nred")
+    page.keyboard.press("Control+Enter")
+    assignment = _wait_task(page, other_than=assignment)
+    second = _latest(page, server, "wines")
+    assert second["item"]["external_id"] == item
+    assert second["value"] == {"cultivar": "c3", "note": "dark\nred"}
+    assert not page.evaluate("document.activeElement.classList.contains('text-field')")
+    assert page.input_value(".text-field") == ""  # a fresh item starts with an empty answer
+    page.keyboard.press("1")
+    assert page.get_attribute(".label-btn[data-label='c1']", "aria-pressed") == "true"
+    page.keyboard.press("?")
+    sheet = page.text_content("#shortcuts")
+    assert "Rate 1–3" in sheet and "Ctrl" in sheet and "Tab" in sheet
+    page.close()
+
+
+def test_table_rows_labeled_by_mouse_at_phone_width(
+    fields_server: FieldsServer, browser: Any
+) -> None:
+    server = fields_server
+    page = _open(browser, server, "wines", width=390)
+    _wait_task(page)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    table = page.locator("#item-text .row-table").bounding_box()
+    assert table["x"] >= 0 and table["x"] + table["width"] <= 390
+    item = page.text_content("#item-id")
+    page.click(".label-btn[data-label='c1']")
+    page.click(".rating-btn[data-value='3']")
+    page.click(".text-field")
+    page.keyboard.type("by mouse")
+    page.click("#submit-btn")
+    page.wait_for_function(
+        "(prev) => document.getElementById('item-id').textContent !== prev", arg=item
+    )
+    latest = _latest(page, server, "wines")
+    assert latest["item"]["external_id"] == item
+    assert latest["value"] == {"cultivar": "c1", "sure": 3, "note": "by mouse"}
+    page.close()
+
+
+def test_hostile_html_items_render_without_running(
+    fields_server: FieldsServer, browser: Any, screenshots: Path
+) -> None:
+    server = fields_server
+    page = _open(browser, server, "pages")
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    assignment = _wait_task(page)
+    seen = set()
+    for _ in range(len(HOSTILE_PAGES)):
+        page.wait_for_timeout(150)  # give any injected handler the chance to fire
+        item = page.text_content("#item-id")
+        seen.add(item)
+        found = page.evaluate(
+            """() => {
+                const area = document.querySelector('#item-text .item-html');
+                const all = Array.from(area.querySelectorAll('*'));
+                return {
+                    html: area.innerHTML,
+                    handlers: all.filter(n => Array.from(n.attributes)
+                        .some(a => a.name.startsWith('on'))).length,
+                    bad: area.querySelectorAll('script, svg, iframe, style, object').length,
+                    js: all.filter(n => /javascript:/i.test(n.getAttribute('href') || '')
+                        || /javascript:/i.test(n.getAttribute('src') || '')).length,
+                };
+            }"""
+        )
+        assert found["handlers"] == 0 and found["bad"] == 0 and found["js"] == 0, found
+        if item == "p0":
+            assert "<b>now</b>" in found["html"]  # formatting survives
+            page.screenshot(path=str(screenshots / "html.png"))
+        if item == "p1":
+            assert page.locator("#item-text a").count() == 1
+            page.click("#item-text a")  # its javascript: URL is gone: clicking does nothing
+        if item == "p6":
+            assert page.locator("#item-text table td").text_content() == "7"
+            assert page.evaluate("getComputedStyle(document.body).display") != "none"
+        assert page.evaluate("() => window.__pwned") is None
+        page.keyboard.press("2")
+        page.keyboard.press("Enter")
+        if len(seen) < len(HOSTILE_PAGES):
+            assignment = _wait_task(page, other_than=assignment)
+    assert seen == {f"p{i}" for i in range(len(HOSTILE_PAGES))}
+    assert page.evaluate("() => window.__pwned") is None
+    assert _latest(page, server, "pages")["value"] == {"kind": "ham"}
+    assert not errors
+    page.close()
+
+
+def test_audio_plays_pauses_and_seeks_by_keyboard(
+    fields_server: FieldsServer, browser: Any, screenshots: Path
+) -> None:
+    server = fields_server
+    page = _open(browser, server, "clips")
+    assignment = _wait_task(page)
+    page.wait_for_function(
+        "() => { const a = document.querySelector('#item-text audio');"
+        " return a && a.readyState >= 1 && a.duration > 0; }",
+        timeout=20000,
+    )
+    state = (
+        "() => { const a = document.querySelector('#item-text audio');"
+        " return {paused: a.paused, time: a.currentTime, duration: a.duration}; }"
+    )
+    assert abs(page.evaluate(state)["duration"] - CLIP_SECONDS) < 0.1
+    page.keyboard.press(" ")
+    page.wait_for_function("() => !document.querySelector('#item-text audio').paused")
+    page.wait_for_function("() => document.querySelector('#item-text audio').currentTime > 0.2")
+    page.keyboard.press(" ")
+    page.wait_for_function("() => document.querySelector('#item-text audio').paused")
+    before = page.evaluate(state)["time"]
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function(
+        "(t) => document.querySelector('#item-text audio').currentTime >= t + 4.9", arg=before
+    )
+    after = page.evaluate(state)["time"]
+    assert after == pytest.approx(before + 5, abs=0.3)
+    page.keyboard.press("ArrowLeft")
+    page.wait_for_function(
+        "(t) => document.querySelector('#item-text audio').currentTime <= t - 4.9", arg=after
+    )
+    assert page.evaluate(state)["paused"]
+    page.screenshot(path=str(screenshots / "audio.png"))
+    item = page.text_content("#item-id")
+    page.keyboard.press("1")
+    page.keyboard.press("Tab")
+    page.keyboard.type("a low hum")
+    page.keyboard.press("Escape")
+    page.keyboard.press(" ")  # out of the field, Space is the player's again
+    page.wait_for_function("() => !document.querySelector('#item-text audio').paused")
+    page.keyboard.press("Enter")
+    _wait_task(page, other_than=assignment)
+    latest = _latest(page, server, "clips")
+    assert latest["item"]["external_id"] == item
+    assert latest["value"] == {"pitch": "low", "transcript": "a low hum"}
+    page.keyboard.press("?")
+    assert "Forward 5 seconds" in page.text_content("#shortcuts")
+    page.close()
