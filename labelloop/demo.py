@@ -259,14 +259,14 @@ WINE_SCHEMA = {
             },
             "target": True,
         },
-        {"name": "confidence", "type": "rating", "max": 3},
+        {"name": "confidence", "type": "rating", "max": 3, "hotkeys": ["q", "w", "e"]},
     ],
     "guideline": (
         "# Wine cultivars\n\n"
         "Each row is the chemical analysis of one Italian wine from one of three cultivars "
         "(Forina et al., UCI). Pick the cultivar the measurements point to; the label "
-        "definitions give each one's typical values. Rate how sure you are (1 guess, 3 sure); "
-        "the rating is optional."
+        "definitions give each one's typical values. Rate how sure you are with q, w or e "
+        "(1 a guess, 3 sure); the rating is optional."
     ),
     "settings": {"strategy": "auto", "retrain_every": 10, "preselect_suggestion": True},
 }

@@ -166,3 +166,32 @@ def test_parquet_rows_import_into_a_table_project(sqlite_lab: Lab, tmp_path: Pat
         )
     assert (report.n_items, report.n_labeled, report.n_duplicates) == (2, 1, 1)
     assert report.duplicate_lines == (3,)
+
+
+def test_wine_demo_learns_the_cultivars_from_twenty_labels(sqlite_lab: Lab) -> None:
+    from labelloop.demo import WINE_SLUG, setup_wine_demo, wine_rows
+    from labelloop.store import learning as store_learning
+
+    lab = sqlite_lab
+    info = setup_wine_demo(lab.db)
+    assert (info.n_pool, info.n_eval) == (128, 50)
+    truth = {str(r["id"]): str(r["cultivar"]) for r in wine_rows()}
+    ctx = projects.system_context(lab.db, WINE_SLUG)
+    assert ctx.settings.featurizer == "table"
+    cache = FeatureCache()
+    learning.train(lab.db, ctx, cache=cache)
+    from labelloop.govern.permissions import Permission
+
+    projects.set_member(lab.db, ctx, lab.user("ann").username, "annotator")
+    ann = projects.access(lab.db, WINE_SLUG, lab.users["ann"], Permission.ANNOTATE)
+    for _ in range(20):
+        task = tasks.next_task(lab.db, ann)
+        assert task is not None
+        assert list(task["item"]["data"]["row"])[:2] == ["alcohol", "malic_acid"]
+        value = {"cultivar": truth[task["item"]["external_id"]], "confidence": 3}
+        tasks.submit(lab.db, ann, task["assignment_id"], value, active_ms=700)
+    learning.train(lab.db, ctx, cache=cache)
+    with lab.db.read() as conn:
+        latest = store_learning.history(conn, ctx.id)[-1]
+    assert latest["featurizer"] == "table"
+    assert latest["metrics"]["accuracy"] > 0.8  # chance is about 0.4
