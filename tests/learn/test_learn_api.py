@@ -14,7 +14,12 @@ ALLOWED_ROOTS = {
     "labelloop",
     "__future__",
 }
-ALLOWED_LABELLOOP = ("labelloop.domain", "labelloop.errors", "labelloop.learn")
+ALLOWED_LABELLOOP = (
+    "labelloop.domain",
+    "labelloop.errors",
+    "labelloop.learn",
+    "labelloop.schema.tokens",  # the one tokenizer spans are snapped to (no schema parsing)
+)
 # Optional extras (embeddings, image files): imported inside the functions that need them only.
 OPTIONAL_LAZY = {
     "torch",
@@ -23,6 +28,7 @@ OPTIONAL_LAZY = {
     "transformers",
     "PIL",
     "skimage",
+    "sklearn_crfsuite",  # the span model, loaded by the first spans round
 }
 
 

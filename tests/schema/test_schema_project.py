@@ -279,6 +279,8 @@ def test_settings_defaults() -> None:
         "featurizer": "tfidf",
         "model": "logistic_regression",
         "random_share": 0.0,
+        "span_scoring": "mean",
+        "detector": "imported_scores",
         "review_policy": "none",
         "review_share": 0.1,
         "qualification_items": 20,
