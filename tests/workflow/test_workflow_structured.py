@@ -291,3 +291,28 @@ def test_the_project_page_shows_the_span_f1(sqlite_lab: Lab, tmp_path: Path) -> 
     assert f'id="stat-accuracy">{f1:.3f}</span>' in html
     assert "span F1 (exact match" in html
     assert f"{f1:.3f} span</td>" in html
+
+
+def test_max_scoring_ranks_by_the_most_uncertain_token(lab: Lab) -> None:
+    schema = {**SPANS_SCHEMA, "settings": {"span_scoring": "max"}}
+    projects.create_project(lab.db, "maxed", schema, actor=lab.admin)
+    ctx = lab.ctx("maxed", lab.admin)
+    labeled = [_sentence(i) for i in range(9)]
+    _import(lab, ctx, [{"id": f"l{i}", "text": t, "label": s} for i, (t, s) in enumerate(labeled)])
+    pool_texts = [_sentence(i)[0] for i in range(400, 415)] + ["Zorb quux Flim at Mork"]
+    _import(lab, ctx, [{"id": f"p{i}", "text": t} for i, t in enumerate(pool_texts)])
+    train(lab.db, ctx)
+    assert status.status(lab.db, ctx)["model"]["strategy"] == "max_token_entropy"
+    crf = CrfSpanModel(labels=("city", "person")).fit(
+        [t for t, _ in labeled], [s for _, s in labeled]
+    )
+    expected = {}
+    for text, tagged in zip(pool_texts, crf.tag(pool_texts), strict=True):
+        p = np.clip(tagged.marginals, 1e-300, 1.0)
+        expected[text] = float((-(p * np.log(p)).sum(axis=1)).max())
+    served = []
+    while (task := tasks.next_task(lab.db, ctx)) is not None:
+        served.append((task["item"]["data"]["text"], task["selection"]["score"]))
+        tasks.skip(lab.db, ctx, task["assignment_id"])
+    assert [t for t, _ in served] == sorted(pool_texts, key=lambda t: -expected[t])
+    assert [s for _, s in served] == pytest.approx([expected[t] for t, _ in served])
