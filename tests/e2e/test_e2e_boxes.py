@@ -341,9 +341,29 @@ def test_boxes_by_keyboard_alone(boxes_server: str, browser: Any) -> None:
     assert page.get_attribute(".boxes-stage", "data-zoom") == "1"
 
     page.keyboard.press("Enter")
-    _wait_stage(page, other_than=assignment)
+    assignment = _wait_stage(page, other_than=assignment)
     stored = _stored(page, boxes_server, BOXES, str(item))
     assert stored == {"objects": [{"x": x, "y": y, "w": w, "h": h, "label": "sign"}]}
+
+    # Backspace goes back to it: the stored box is shown, solid, and can still be changed.
+    page.keyboard.press("Backspace")
+    page.wait_for_function(
+        """() => document.getElementById('label-app').dataset.state === 'edit'
+            && document.querySelector('.boxes-stage').dataset.ready === 'true'"""
+    )
+    assert page.text_content("#item-id") == item
+    [box] = _boxes(page)
+    assert _plain(box) == {"x": x, "y": y, "w": w, "h": h, "label": "sign"}
+    assert not box["suggested"] and not box["selected"]
+    page.keyboard.press("]")
+    page.keyboard.press("Shift+ArrowDown")
+    page.keyboard.press("Enter")  # saves the change and returns to the leased item
+    _wait_stage(page, other_than="")
+    assert page.get_attribute("#label-app", "data-assignment-id") == assignment
+    deadline = time.monotonic() + 15
+    while _stored(page, boxes_server, BOXES, str(item))["objects"][0]["y"] != y + 10:
+        assert time.monotonic() < deadline, "the changed box was not saved"
+        time.sleep(0.2)
     page.close()
 
 

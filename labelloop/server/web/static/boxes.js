@@ -143,12 +143,25 @@
     canvas.append(img, layer);
     stage.append(canvas);
 
+    stage.setAttribute("aria-label", control.name + ": the image; drag on it to draw a box");
+    // With several boxes controls each gets its own copy of the image, named.
+    const boxControls = ((ctx.schema && ctx.schema.controls) || []).filter((c) => c.type === "boxes");
+    if (boxControls.length > 1) stage.prepend(node("p", "boxes-stage-name", control.name));
+    const broken = node("p", "boxes-broken", "The image could not be loaded.");
+    broken.hidden = true;
+    stage.append(broken);
+
     img.addEventListener("load", () => {
       st.natW = img.naturalWidth;
       st.natH = img.naturalHeight;
       stage.dataset.ready = "true";
+      broken.hidden = true;
       layout();
       render();
+    });
+    img.addEventListener("error", () => {
+      stage.dataset.ready = "error";
+      broken.hidden = false;
     });
 
     const resized = new ResizeObserver(() => {
@@ -540,7 +553,8 @@
       }
       if (e.altKey) return false;
       if (k === "Escape") {
-        if (!sel) return false;
+        const sheet = document.getElementById("shortcuts");
+        if (!sel || (sheet && !sheet.hidden)) return false; // Esc closes the sheet first
         select(-1);
         return true;
       }
@@ -604,11 +618,16 @@
           st.natW = 0;
           st.natH = 0;
           delete stage.dataset.ready;
+          broken.hidden = true;
           img.alt = item && item.external_id ? String(item.external_id) : "item " + item.id;
           img.src = src;
         }
+        // The stage replaces what the image renderer drew; other boxes controls keep theirs.
         itemArea.classList.add("has-boxes");
-        itemArea.replaceChildren(stage);
+        for (const child of Array.from(itemArea.children)) {
+          if (!child.classList.contains("boxes-stage")) child.remove();
+        }
+        itemArea.append(stage);
         stage.scrollLeft = 0;
         stage.scrollTop = 0;
         layout();
