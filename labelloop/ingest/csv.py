@@ -152,9 +152,12 @@ def _label(value: Any) -> Any:
     return _cell(value)
 
 
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=json_default).encode
+
+
 def _metadata(value: Any) -> str:
     """Metadata as one JSON object per cell (starts with "{", so no formula guard is needed)."""
-    return json.dumps(value or {}, ensure_ascii=False, separators=(",", ":"), default=json_default)
+    return _ENCODE(value or {})
 
 
 _CONVERTERS: dict[str, Callable[[Any], Any]] = {

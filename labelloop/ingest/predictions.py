@@ -14,25 +14,23 @@ from labelloop.schema.project import Control
 
 
 def imported_value(
-    schema: ProjectSchema, raw: Any, payload: Mapping[str, Any] | None = None
+    schema: ProjectSchema,
+    raw: Any,
+    payload: Mapping[str, Any] | None = None,
+    *,
+    target: Control | None = None,
 ) -> dict[str, Any] | None:
     """An imported label as a full value (control name -> value), or ``None`` for unlabeled.
 
     ``raw`` is the target control's label, or, when it is a mapping whose keys are all control
     names (as ``value`` in a labelloop JSONL export), the value of several controls. A JSON
-    object in a text cell (CSV) is read as such a mapping.
+    object in a text cell (CSV) is read as such a mapping. ``target`` is ``schema.target``,
+    passed by callers that convert many labels.
     """
-    names = {c.name for c in schema.controls}
+    target = target or schema.target
     if isinstance(raw, str) and raw.lstrip().startswith("{"):
-        try:
-            parsed = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            if len(schema.controls) > 1:
-                raise SchemaError(f"not valid JSON: {exc.msg} (column {exc.colno})") from None
-        else:
-            raw = parsed if isinstance(parsed, Mapping) else raw
-    target = schema.target
-    if isinstance(raw, Mapping) and raw and set(raw) <= names:
+        raw = _json_object(schema, raw)
+    if isinstance(raw, Mapping) and raw and all(_is_control(schema, name) for name in raw):
         values = {}
         for control in schema.controls:
             value = label_value(control, raw.get(control.name), payload)
@@ -43,6 +41,21 @@ def imported_value(
         return validate_value(schema, values, payload)
     value = label_value(target, raw, payload)
     return None if value is None else {target.name: value}
+
+
+def _is_control(schema: ProjectSchema, name: Any) -> bool:
+    return any(c.name == name for c in schema.controls)
+
+
+def _json_object(schema: ProjectSchema, raw: str) -> Any:
+    """A text cell holding a JSON object, parsed; a label that merely starts with "{" stays."""
+    try:
+        parsed = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        if len(schema.controls) > 1:
+            raise SchemaError(f"not valid JSON: {exc.msg} (column {exc.colno})") from None
+        return raw
+    return parsed if isinstance(parsed, Mapping) else raw
 
 
 def prediction_value(

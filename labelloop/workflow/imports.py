@@ -233,7 +233,7 @@ def _import_records(
             value = None
             if record.label is not None:
                 try:
-                    value = imported_value(ctx.schema, record.label, payload)
+                    value = imported_value(ctx.schema, record.label, payload, target=target)
                 except SchemaError as exc:
                     raise ImportFormatError(
                         line=record.line, field=label_field, reason=exc.message
