@@ -58,6 +58,7 @@
       textField: $("import-text-field"),
       idField: $("import-id-field"),
       labelField: $("import-label-field"),
+      predictionField: $("import-prediction-field"),
       split: $("import-split"),
       format: $("import-format"),
       submit: $("import-submit"),
@@ -96,6 +97,8 @@
       data.append("text_field", el.textField.value.trim() || "text");
       if (el.idField.value.trim()) data.append("id_field", el.idField.value.trim());
       if (el.labelField.value.trim()) data.append("label_field", el.labelField.value.trim());
+      const predictions = el.predictionField ? el.predictionField.value.trim() : "";
+      if (predictions) data.append("prediction_field", predictions);
       data.append("split", el.split.value);
       if (el.format.value) data.append("format", el.format.value);
 

@@ -1,0 +1,106 @@
+"""Export downloads and the project page: each project offers the formats its controls fit."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+from starlette.responses import Response
+
+from labelloop.workflow import imports, projects
+from tests.conftest import Lab
+
+BOXES = {
+    "name": "Street",
+    "data": {"type": "image", "field": "image"},
+    "controls": [{"name": "objects", "type": "boxes", "labels": ["car", "person"]}],
+}
+SPANS = {
+    "name": "Entities",
+    "controls": [{"name": "ents", "type": "spans", "labels": ["PER", "LOC"]}],
+}
+CHOICE = {
+    "name": "Mood",
+    "controls": [{"name": "mood", "type": "choice", "labels": ["pos", "neg"]}],
+}
+
+
+@pytest.fixture
+def site(sqlite_lab: Lab, tmp_path: Path) -> Iterator[Any]:
+    from fastapi.testclient import TestClient
+
+    from labelloop.config import get_settings
+    from labelloop.server.app import create_app
+    from labelloop.workflow.accounts import create_token
+
+    lab = sqlite_lab
+    media = tmp_path / "media"
+    media.mkdir()
+    Image.new("RGB", (64, 48), "gray").save(media / "street.png")
+    for slug, schema in (("street", BOXES), ("ents", SPANS), ("mood", CHOICE)):
+        projects.create_project(lab.db, slug, schema, actor=lab.admin)
+    row = {"image": "street.png", "label": [{"x": 4, "y": 4, "w": 20, "h": 10, "label": "car"}]}
+    imports.import_items(
+        lab.db,
+        lab.ctx("street", lab.admin),
+        io.BytesIO((json.dumps(row) + "\n").encode()),
+        fmt="jsonl",
+        filename="street.jsonl",
+        text_field="image",
+        label_field="label",
+        media_roots=(media,),
+    )
+    token = create_token(lab.db, "admin")
+    settings = get_settings(home=tmp_path, secret_key="test", media_roots=str(media))
+    app = create_app(settings, db=lab.db, learner=False)
+    with TestClient(app) as client:
+        client.headers["Authorization"] = f"Bearer {token}"
+        response = Response()
+        app.state.sessions.issue(response, lab.admin.id)
+        cookie = response.headers["set-cookie"].split(";", 1)[0]
+
+        def page(slug: str) -> str:
+            got = client.get(f"/p/{slug}", headers={"cookie": cookie, "Authorization": ""})
+            assert got.status_code == 200
+            return got.text
+
+        client.page = page
+        yield client
+
+
+def test_a_boxes_project_downloads_coco_with_the_image_size(site: Any) -> None:
+    got = site.get("/api/projects/street/export", params={"format": "coco"})
+    assert got.status_code == 200
+    assert got.headers["content-type"].startswith("application/json")
+    assert 'filename="street.coco.json"' in got.headers["content-disposition"]
+    doc = json.loads(got.content)
+    assert [(i["file_name"], i["width"], i["height"]) for i in doc["images"]] == [
+        ("street.png", 64, 48)
+    ]
+    assert [a["bbox"] for a in doc["annotations"]] == [[4, 4, 20, 10]]
+    jsonl = site.get("/api/projects/street/export", params={"format": "jsonl"})
+    (row,) = [json.loads(line) for line in jsonl.text.splitlines()]
+    assert row["value"] == {"objects": [{"x": 4, "y": 4, "w": 20, "h": 10, "label": "car"}]}
+
+
+@pytest.mark.parametrize(("slug", "fmt"), [("ents", "csv"), ("street", "csv"), ("mood", "coco")])
+def test_a_format_that_cannot_hold_the_controls_is_refused_with_json(
+    site: Any, slug: str, fmt: str
+) -> None:
+    got = site.get(f"/api/projects/{slug}/export", params={"format": fmt})
+    assert got.status_code == 400
+    assert "jsonl" in got.json()["detail"]
+
+
+def test_the_project_page_offers_the_formats_the_controls_fit(site: Any) -> None:
+    street, ents, mood = (site.page(slug) for slug in ("street", "ents", "mood"))
+    assert 'id="export-coco"' in street and 'id="export-csv"' not in street
+    assert 'value="coco"' in street  # COCO import too
+    assert 'id="export-coco"' not in ents and 'id="export-csv"' not in ents
+    assert 'id="export-csv"' in mood and 'id="export-coco"' not in mood
+    assert all('id="import-prediction-field"' in html for html in (street, ents, mood))
