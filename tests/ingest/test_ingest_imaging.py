@@ -1,0 +1,69 @@
+"""Image sizes as a browser shows them, stored at import so boxes are checked against them."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from sqlalchemy import select
+
+from labelloop.ingest.imaging import image_size, thumbnail
+from labelloop.store.tables import item
+from labelloop.workflow import imports, projects
+from tests.conftest import Lab
+
+
+def test_sizes_of_png_jpeg_and_webp(tmp_path: Path) -> None:
+    for fmt, suffix in (("PNG", "png"), ("JPEG", "jpg"), ("WEBP", "webp")):
+        path = tmp_path / f"x.{suffix}"
+        Image.new("RGB", (30, 20), "red").save(path, format=fmt)
+        assert image_size(path) == {"width": 30, "height": 20}
+
+
+def test_a_jpeg_turned_by_exif_reports_its_upright_size(tmp_path: Path) -> None:
+    path = tmp_path / "phone.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 CW to view": browsers show it 20 wide, 30 high
+    Image.new("RGB", (30, 20), "blue").save(path, format="JPEG", exif=exif)
+    assert image_size(path) == {"width": 20, "height": 30}
+    data, content_type = thumbnail(path, 15)
+    assert content_type == "image/jpeg"
+    shown = Image.open(io.BytesIO(data))
+    assert shown.size == (10, 15)
+
+
+def test_an_unreadable_file_has_no_size(tmp_path: Path) -> None:
+    path = tmp_path / "cut.png"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 8)
+    assert image_size(path) == {}
+
+
+def test_a_folder_import_stores_each_images_size(sqlite_lab: Lab, tmp_path: Path) -> None:
+    media = tmp_path / "media"
+    (media / "set" / "car").mkdir(parents=True)
+    Image.new("L", (40, 30), 10).save(media / "set" / "car" / "a.png")
+    Image.new("L", (8, 64), 90).save(media / "set" / "b.png")
+    schema = {
+        "name": "Cars",
+        "data": {"type": "image", "field": "image"},
+        "controls": [{"name": "objects", "type": "boxes", "labels": ["car"]}],
+    }
+    projects.create_project(sqlite_lab.db, "cars", schema, actor=sqlite_lab.admin)
+    ctx = sqlite_lab.ctx("cars", sqlite_lab.admin)
+    imports.import_folder(sqlite_lab.db, ctx, media / "set", media_roots=(media,))
+    with sqlite_lab.db.read() as conn:
+        payloads = list(conn.execute(select(item.c.payload).order_by(item.c.id)).scalars())
+    assert payloads == [
+        {"image": "set/b.png", "width": 8, "height": 64},
+        {"image": "set/car/a.png", "width": 40, "height": 30},
+    ]
+
+
+@pytest.mark.parametrize("size", [0, 513])
+def test_thumbnail_sizes_are_bounded(tmp_path: Path, size: int) -> None:
+    path = tmp_path / "x.png"
+    Image.new("RGB", (4, 4)).save(path)
+    with pytest.raises(ValueError, match="from 1 to 512"):
+        thumbnail(path, size)
