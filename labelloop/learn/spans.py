@@ -34,6 +34,7 @@ __all__ = [
     "TaggedText",
     "Token",
     "item_score",
+    "rank_by_uncertainty",
     "span_f1",
     "spans_to_tags",
     "tag_indices",
@@ -177,24 +178,44 @@ class CrfSpanModel(BaseEstimator):
         self.crf_.fit(X, y)
         return self
 
+    def _marginals(self, feats: list[dict[str, Any]]) -> NDArray[np.float64]:
+        """Tag probabilities of one text's tokens, shape (n_tokens, n_tags)."""
+        column = {t: j for j, t in enumerate(self.tags_)}
+        marginals = np.zeros((len(feats), len(self.tags_)))
+        if feats:
+            for k, probs in enumerate(self.crf_.predict_marginals_single(feats)):
+                for tag, p in probs.items():
+                    if tag in column:
+                        marginals[k, column[tag]] = p
+        return marginals
+
     def tag(self, texts: Sequence[str]) -> list[TaggedText]:
         """Tag probabilities and best tag sequence of each text."""
-        column = {t: j for j, t in enumerate(self.tags_)}
         out = []
         for text in texts:
             tokens, feats = text_features(text)
-            marginals = np.zeros((len(tokens), len(self.tags_)))
             best: list[str] = []
             if tokens:
-                for k, probs in enumerate(self.crf_.predict_marginals_single(feats)):
-                    for tag, p in probs.items():
-                        if tag in column:
-                            marginals[k, column[tag]] = p
-                best = [t if t in column else OUTSIDE for t in self.crf_.predict_single(feats)]
+                known = set(self.tags_)
+                best = [t if t in known else OUTSIDE for t in self.crf_.predict_single(feats)]
             out.append(
-                TaggedText(tokens=tokens, marginals=marginals, tags=best, tag_names=self.tags_)
+                TaggedText(
+                    tokens=tokens,
+                    marginals=self._marginals(feats),
+                    tags=best,
+                    tag_names=self.tags_,
+                )
             )
         return out
+
+    def uncertainty(self, texts: Sequence[str], how: str = "mean") -> NDArray[np.float64]:
+        """Each text's mean (or max) token entropy, shape (n,); one text at a time, so memory
+        stays flat however many texts are scored."""
+        return np.fromiter(
+            (item_score(self._marginals(text_features(text)[1]), how) for text in texts),
+            dtype=np.float64,
+            count=len(texts),
+        )
 
 
 def token_entropy(marginals: NDArray[np.floating]) -> NDArray[np.float64]:
@@ -307,3 +328,27 @@ def uncertainty_selection(
     rows = np.argsort(-scores, kind="stable")[:k].astype(np.intp)
     reasons = tuple(unsure_reason(texts[r], tagged[r]) for r in rows)
     return rows, scores[rows], reasons
+
+
+def rank_by_uncertainty(
+    model: CrfSpanModel, texts: Sequence[str], size: int, *, how: str = "mean"
+) -> tuple[NDArray[np.intp], NDArray[np.float64], list[TaggedText], tuple[str, ...]]:
+    """The ``size`` texts the model is least sure of, best first, tagged and explained.
+
+    Every text is scored with :meth:`CrfSpanModel.uncertainty` (flat memory); only the picked
+    ones are tagged in full, for their predicted spans and reasons.
+
+    Returns
+    -------
+    rows : ndarray of shape (k,)
+        Positions in ``texts``, highest score first (ties: earlier position first).
+    scores : ndarray of shape (k,)
+    tagged : list of TaggedText, length k
+    reasons : tuple of str, length k
+    """
+    scores = model.uncertainty(texts, how)
+    k = max(0, min(size, scores.shape[0]))
+    rows = np.argsort(-scores, kind="stable")[:k].astype(np.intp)
+    tagged = model.tag([texts[r] for r in rows])
+    reasons = tuple(unsure_reason(texts[r], t) for r, t in zip(rows, tagged, strict=True))
+    return rows, scores[rows], tagged, reasons

@@ -20,9 +20,9 @@ from labelloop.learn.boxes import (
 )
 from labelloop.learn.spans import (
     CrfSpanModel,
+    rank_by_uncertainty,
     span_f1,
     tag_indices,
-    uncertainty_selection,
 )
 from labelloop.store import learning as store_learning
 from labelloop.store.db import Database
@@ -40,6 +40,8 @@ log = logging.getLogger("labelloop.learner")
 SPAN_FEATURES = "crf-tokens"
 """What ``model_version.featurizer`` says a trained spans round used: the CRF's token features."""
 MAX_REASON = 300
+MAX_SCORED = 50_000
+"""Unlabeled texts a spans round scores at most (about half a minute of CRF inference)."""
 
 __all__ = ["structured_round"]
 
@@ -91,12 +93,16 @@ def spans_round(
 
     model = CrfSpanModel(labels=target.labels)
     model.fit([_text(pool_rows[k]) for k in labeled], [gold[k] for k in labeled])
+    if len(candidates) > MAX_SCORED:  # a fresh uniform sample each round covers a huge pool
+        rng = np.random.default_rng(ctx.id * 1_000_003 + len(history))
+        candidates = sorted(rng.choice(candidates, size=MAX_SCORED, replace=False).tolist())
     texts = [_text(pool_rows[k]) for k in candidates]
-    tagged = model.tag(texts)
-    rows, scores, reasons = uncertainty_selection(texts, tagged, size, how=settings.span_scoring)
+    rows, scores, tagged, reasons = rank_by_uncertainty(
+        model, texts, size, how=settings.span_scoring
+    )
     queue = []
     for rank, (row, score, reason) in enumerate(zip(rows.tolist(), scores, reasons, strict=True)):
-        spans = tagged[row].spans()
+        spans = tagged[rank].spans()
         queue.append(
             {
                 "rank": rank,

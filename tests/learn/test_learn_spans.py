@@ -10,6 +10,7 @@ import pytest
 from labelloop.learn.spans import (
     CrfSpanModel,
     item_score,
+    rank_by_uncertainty,
     span_f1,
     spans_to_tags,
     tag_set,
@@ -158,3 +159,19 @@ def test_span_f1_counts_exact_matches_only() -> None:
     assert got["span_f1"] == pytest.approx(0.5)
     assert span_f1([[]], [[]])["span_f1"] == 1.0
     assert span_f1(truth, [[], []])["span_f1"] == 0.0
+
+
+def test_ranking_by_scores_alone_picks_what_full_tagging_picks(crf: CrfSpanModel) -> None:
+    texts = [f"we flew to {c} on day {i}" for i, c in enumerate(["Accra", "Lima", "x"])] + [
+        "Zorblat quux Flim",
+        "",
+    ]
+    rows, scores, tagged, reasons = rank_by_uncertainty(crf, texts, 4, how="max")
+    full_rows, full_scores, full_reasons = uncertainty_selection(
+        texts, crf.tag(texts), 4, how="max"
+    )
+    assert rows.tolist() == full_rows.tolist()
+    assert scores == pytest.approx(full_scores)
+    assert reasons == full_reasons
+    assert [t.tokens for t in tagged] == [tokenize(texts[r]) for r in rows]
+    assert crf.uncertainty([""]).tolist() == [0.0]

@@ -316,3 +316,22 @@ def test_max_scoring_ranks_by_the_most_uncertain_token(lab: Lab) -> None:
         tasks.skip(lab.db, ctx, task["assignment_id"])
     assert [t for t, _ in served] == sorted(pool_texts, key=lambda t: -expected[t])
     assert [s for _, s in served] == pytest.approx([expected[t] for t, _ in served])
+
+
+def test_a_huge_pool_is_scored_on_a_sample(
+    lab: Lab, spans_project: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from labelloop.workflow import structured
+
+    monkeypatch.setattr(structured, "MAX_SCORED", 4)
+    ctx = spans_project
+    labeled = [_sentence(i) for i in range(6)]
+    _import(lab, ctx, [{"id": f"l{i}", "text": t, "label": s} for i, (t, s) in enumerate(labeled)])
+    _import(lab, ctx, [{"id": f"p{i}", "text": _sentence(i)[0]} for i in range(600, 620)])
+    train(lab.db, ctx)
+    served = 0
+    while (task := tasks.next_task(lab.db, ctx)) is not None:
+        served += 1
+        assert task["selection"]["strategy"] == "mean_token_entropy"
+        tasks.skip(lab.db, ctx, task["assignment_id"])
+    assert served == 4
