@@ -184,3 +184,47 @@ def suggested_boxes(boxes: Boxes) -> Boxes:
     """Predicted boxes in the value shape, keeping ``score`` for the page to show."""
     keys = ("x", "y", "w", "h", "label", "score")
     return [{k: b[k] for k in keys if k in b} for b in boxes]
+
+
+def check_detector(detector: Detector) -> None:
+    """The detector contract as code, like scikit-learn's ``check_estimator``.
+
+    ``fit`` returns the detector; ``predict`` gives one entry per row, ``None`` or a list of
+    boxes in the value shape with a ``score`` in [0, 1] when present and labels of the pool.
+
+    Raises
+    ------
+    AssertionError
+        Naming the first rule broken.
+    """
+    labels = ("cat", "dog")
+    box = {"x": 1.0, "y": 2.0, "w": 3.0, "h": 4.0, "label": "cat"}
+    pool = BoxPool(
+        item_ids=np.arange(3, dtype=np.int64),
+        payloads=[{"image": None}, {"image": None, "width": 8, "height": 8}, {"image": None}],
+        imported=[[{**box, "score": 0.4}], None, []],
+        labeled=[None, [dict(box)], None],
+        labels=labels,
+    )
+    name = getattr(type(detector), "name", None)
+    if not isinstance(name, str) or not name:
+        raise AssertionError(f"{type(detector).__qualname__} needs a class attribute 'name'")
+    if detector.fit(pool) is not detector:
+        raise AssertionError(f"{name}: fit must return the detector itself")
+    predicted = detector.predict(pool)
+    if len(predicted) != len(pool.item_ids):
+        raise AssertionError(f"{name}: predict gave {len(predicted)} entries for 3 rows")
+    for i, boxes in enumerate(predicted):
+        if boxes is None:
+            continue
+        if not isinstance(boxes, list):
+            raise AssertionError(f"{name}: row {i} is {type(boxes).__name__}, not a list or None")
+        for b in boxes:
+            missing = [k for k in ("x", "y", "w", "h", "label") if k not in b]
+            if missing:
+                raise AssertionError(f"{name}: row {i} has a box without {', '.join(missing)}")
+            if b["label"] not in labels:
+                raise AssertionError(f"{name}: row {i} has a box labeled {b['label']!r}")
+            score = b.get("score")
+            if score is not None and not (isinstance(score, int | float) and 0 <= score <= 1):
+                raise AssertionError(f"{name}: row {i} has a score {score!r} outside [0, 1]")

@@ -13,6 +13,7 @@ from labelloop.learn.boxes import (
     BoxPool,
     Detector,
     ImportedScores,
+    check_detector,
     confidence,
     make_detector,
     rank_by_confidence,
@@ -104,3 +105,32 @@ def test_a_team_registers_its_own_detector_by_name() -> None:
         del DETECTORS._classes["corner_test"]
     with pytest.raises(SchemaError, match="unknown detector 'corner_test'; known detectors"):
         make_detector("corner_test")
+
+
+@pytest.mark.parametrize("name", sorted(DETECTORS))
+def test_every_registered_detector_passes_the_conformance_check(name: str) -> None:
+    check_detector(make_detector(name))
+
+
+def test_the_conformance_check_catches_a_broken_detector() -> None:
+    class Sloppy:
+        name: ClassVar[str] = "sloppy"
+
+        def fit(self, pool: BoxPool) -> None:
+            return None
+
+        def predict(self, pool: BoxPool) -> list[Any]:
+            return []
+
+    with pytest.raises(AssertionError, match="sloppy: fit must return the detector itself"):
+        check_detector(Sloppy())  # type: ignore[arg-type]
+
+    class Wrong(Sloppy):
+        def fit(self, pool: BoxPool) -> Any:
+            return self
+
+        def predict(self, pool: BoxPool) -> list[Any]:
+            return [None, [{"x": 0, "y": 0, "w": 1, "h": 1, "label": "cat", "score": 3}], None]
+
+    with pytest.raises(AssertionError, match="row 1 has a score 3 outside"):
+        check_detector(Wrong())  # type: ignore[arg-type]
