@@ -43,7 +43,9 @@ PAGES_SCHEMA = {
         {"name": "kind", "type": "choice", "labels": ["spam", "ham"], "target": True},
         {"name": "summary", "type": "text", "max_chars": 120},
     ],
+    "settings": {"review_policy": "all"},
 }
+ANNOTATOR = "bob"
 CLIPS_SCHEMA = {
     "name": "Clips",
     "data": {"type": "audio", "field": "audio"},
@@ -96,6 +98,7 @@ def fields_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FieldsSe
     work = tmp_path_factory.mktemp("fields-data")
     run_cli(home, "init")
     run_cli(home, "users", "add", USERNAME, "--admin", "--password-stdin", stdin=PASSWORD + "\n")
+    run_cli(home, "users", "add", ANNOTATOR, "--password-stdin", stdin=PASSWORD + "\n")
     for slug, schema in (("wines", WINE_SCHEMA), ("pages", PAGES_SCHEMA), ("clips", CLIPS_SCHEMA)):
         run_cli(
             home,
@@ -136,6 +139,7 @@ def fields_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FieldsSe
     for i, hz in enumerate((220, 260, 1800, 2100)):
         _tone(home / "media" / "clips" / f"clip{i}.wav", hz=hz)
     run_cli(home, "import", "clips", str(home / "media" / "clips"))
+    run_cli(home, "projects", "member", "pages", ANNOTATOR, "annotator")
 
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
@@ -159,13 +163,22 @@ def fields_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FieldsSe
             proc.wait()
 
 
-def _open(browser: Any, server: FieldsServer, slug: str, *, width: int = 1200) -> Any:
-    page = browser.new_page(viewport={"width": width, "height": 900 if width > 600 else 844})
-    page.goto(f"{server.url}/p/{slug}/label")
-    page.fill("#username", USERNAME)
+def _open(
+    browser: Any,
+    server: FieldsServer,
+    slug: str,
+    *,
+    width: int = 1200,
+    user: str = USERNAME,
+    view: str = "label",
+) -> Any:
+    context = browser.new_context(viewport={"width": width, "height": 900 if width > 600 else 844})
+    page = context.new_page()
+    page.goto(f"{server.url}/p/{slug}/{view}")
+    page.fill("#username", user)
     page.fill("#password", PASSWORD)
     page.click("#login-submit")
-    page.wait_for_url(f"{server.url}/p/{slug}/label")
+    page.wait_for_url(f"{server.url}/p/{slug}/{view}")
     return page
 
 
@@ -277,7 +290,7 @@ def test_hostile_html_items_render_without_running(
     fields_server: FieldsServer, browser: Any, screenshots: Path
 ) -> None:
     server = fields_server
-    page = _open(browser, server, "pages")
+    page = _open(browser, server, "pages", user=ANNOTATOR)
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     assignment = _wait_task(page)
@@ -320,6 +333,37 @@ def test_hostile_html_items_render_without_running(
     assert _latest(page, server, "pages")["value"] == {"kind": "ham"}
     assert not errors
     page.close()
+
+    # The reviewer sees the same cleaned markup, and nothing in it runs there either.
+    review = _open(browser, server, "pages", view="review")
+    review.on("pageerror", lambda exc: errors.append(str(exc)))
+    reviewed = set()
+    for _ in range(len(HOSTILE_PAGES)):
+        review.wait_for_function(
+            """(done) => {
+                const app = document.getElementById('review-app');
+                return app.dataset.state === 'review'
+                    && !done.includes(document.getElementById('item-id').textContent);
+            }""",
+            arg=sorted(reviewed),
+            timeout=15000,
+        )
+        review.wait_for_timeout(150)
+        item = review.text_content("#item-id")
+        reviewed.add(item)
+        area = review.locator("#item-text .item-html")
+        assert area.count() == 1
+        assert review.evaluate(
+            """() => Array.from(document.querySelectorAll('#item-text *')).every(n =>
+                !Array.from(n.attributes).some(a => a.name.startsWith('on'))
+                && !['SCRIPT', 'IFRAME', 'STYLE'].includes(n.tagName))"""
+        )
+        if item == "p0":
+            assert "<b>now</b>" in area.inner_html()
+        assert review.evaluate("() => window.__pwned") is None
+        review.keyboard.press("a")
+    assert reviewed == seen
+    assert not errors
 
 
 def test_audio_plays_pauses_and_seeks_by_keyboard(

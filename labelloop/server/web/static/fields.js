@@ -217,7 +217,7 @@
     document.addEventListener("DOMContentLoaded", () => {
       // One shortcut sheet: the host built it from the controls; the player's keys join it.
       const body = document.getElementById("shortcuts-body");
-      if (!body) return;
+      if (!body || !document.getElementById("label-app")) return; // the labeling page only
       const h = make("h3", "", "Recording");
       const table = make("table", "keys");
       const tbody = document.createElement("tbody");

@@ -135,7 +135,24 @@
     const item = view.item || {};
     el.itemId.textContent = item.external_id ? String(item.external_id) : "#" + item.id;
     const data = item.data || {};
-    el.text.textContent = text(data[dataField] !== undefined ? data[dataField] : data.text);
+    // Table rows, HTML and audio are drawn by the labeling page's renderers (fields.js).
+    const render = (window.labelloop.renderers || {})[(schema.data && schema.data.type) || "text"];
+    el.text.className = "item-text";
+    el.text.replaceChildren();
+    const plain = () => {
+      el.text.textContent = text(data[dataField] !== undefined ? data[dataField] : data.text);
+    };
+    if (render) {
+      const mediaUrl = (it) => base + "/items/" + encodeURIComponent(it.id) + "/media";
+      try {
+        render(item, el.text, { base, schema, settings: schema.settings || {}, mediaUrl });
+      } catch (err) {
+        console.error(err);
+        plain();
+      }
+    } else {
+      plain();
+    }
     el.text.scrollTop = 0;
     el.meta.replaceChildren();
     const entries = Object.entries(item.metadata || {}).slice(0, 12);
