@@ -94,13 +94,14 @@ class StopDecision:
 class ExportRecord:
     """One labeled item as exported: its label and where the label came from.
 
+    ``text`` is the item's content: its text, media path, sanitized HTML or table row (an object).
     ``label`` is the target control's value and ``value`` every control's (spans carry their
     ``text``). ``payload`` is the item's stored payload (image size for COCO); it is not a column.
     """
 
     item_id: int
     external_id: str | None
-    text: str
+    text: Any
     label: Any
     resolution: str
     annotator: str | None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
@@ -160,8 +160,14 @@ def _metadata(value: Any) -> str:
     return _ENCODE(value or {})
 
 
+def _content(value: Any) -> Any:
+    """The item's content: a text or path as a guarded cell, a table row as a JSON object."""
+    return _ENCODE(value) if isinstance(value, Mapping) else _cell(value)
+
+
 _CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "label": _label,
+    "text": _content,
     "metadata": _metadata,
     "value": _metadata,
 }

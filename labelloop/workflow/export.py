@@ -13,12 +13,16 @@ from labelloop.store import export as store_export
 from labelloop.store.db import Database
 from labelloop.workflow.projects import ProjectContext
 
+CONTENT_KEYS = {"text": "text", "image": "image", "audio": "audio", "html": "html", "table": "row"}
+"""Data type -> the payload key exported as ``text``: the text, the media path under its root,
+the sanitized HTML, or the table row (an object)."""
+
 
 def records(db: Database, ctx: ProjectContext) -> Iterator[ExportRecord]:
     """Labeled items in id order: ``label`` is the target control's value, ``value`` every
     control's (spans with the text they cover, boxes in image pixels)."""
     target = ctx.schema.target.name
-    field = ctx.schema.data_field
+    key = CONTENT_KEYS.get(ctx.schema.data_type, "text")
     spans = [c.name for c in ctx.schema.controls if c.type == "spans"]
     with db.read() as conn:
         for row in store_export.labeled_rows(conn, ctx.id):
@@ -29,7 +33,7 @@ def records(db: Database, ctx: ProjectContext) -> Iterator[ExportRecord]:
             yield ExportRecord(
                 item_id=row["item_id"],
                 external_id=row["external_id"],
-                text=payload.get(field, payload.get("text", "")),
+                text=payload.get(key, ""),
                 label=value.get(target),
                 resolution=row["resolution"],
                 annotator=row["username"],

@@ -221,3 +221,46 @@ def test_csv_export_of_spans_points_to_the_formats_that_hold_them(lab: Lab) -> N
     projects.create_project(lab.db, "ner", _schema(CASES["spans"]["controls"]), actor=lab.admin)
     with pytest.raises(LabelloopError, match="CSV cannot hold the spans.*jsonl or conll"):
         _export(lab, lab.ctx("ner", lab.admin), "csv")
+
+
+def test_an_image_project_with_its_own_path_field_exports_the_path(
+    lab: Lab, tmp_path: Path
+) -> None:
+    media = _media(tmp_path)
+    projects.create_project(
+        lab.db, "pets", {**BOXES, "data": {"type": "image", "field": "path"}}, actor=lab.admin
+    )
+    ctx = lab.ctx("pets", lab.admin)
+    row = {"path": "street/1.png", "box": BOX_LABELS[0]}
+    imports.import_items(
+        lab.db,
+        ctx,
+        lab.jsonl([row]),
+        fmt="jsonl",
+        filename="p.jsonl",
+        text_field="path",
+        label_field="box",
+        media_roots=(media,),
+    )
+    (exported,) = [json.loads(line) for line in _export(lab, ctx, "jsonl").decode().splitlines()]
+    assert exported["text"] == "street/1.png"
+    (image,) = json.loads(_export(lab, ctx, "coco"))["images"]
+    assert (image["file_name"], image["width"], image["height"]) == ("street/1.png", 40, 30)
+
+
+def test_a_table_row_is_exported_as_an_object(lab: Lab) -> None:
+    schema = {
+        "name": "Wines",
+        "data": {"type": "table", "columns": ["alcohol", "hue"]},
+        "controls": [CHOICE],
+    }
+    projects.create_project(lab.db, "wine", schema, actor=lab.admin)
+    ctx = lab.ctx("wine", lab.admin)
+    body = b"alcohol,hue,label\n13.2,=1.05,pos\n12.1,0.9,\n"
+    imports.import_items(
+        lab.db, ctx, io.BytesIO(body), fmt="csv", filename="w.csv", label_field="label"
+    )
+    (row,) = [json.loads(line) for line in _export(lab, ctx, "jsonl").decode().splitlines()]
+    assert isinstance(row["text"], dict) and row["label"] == "pos"
+    (cell,) = [r["text"] for r in csv.DictReader(io.StringIO(_export(lab, ctx, "csv").decode()))]
+    assert json.loads(cell) == row["text"]
