@@ -74,7 +74,7 @@ def import_items(
         importer.read(source),
         fmt=fmt,
         filename=filename,
-        path_field=text_field,
+        path_field="file_name" if fmt == "coco" else text_field,
         label_field=label_field,
         prediction_field=prediction_field,
         split=split,

@@ -197,3 +197,20 @@ def test_cli_imports_coco_checks_boxes_against_the_image_and_exports_it_back(
     csv = cli("export", "street", "--format", "csv", code=1)
     assert "CSV cannot hold the boxes of control 'objects'" in csv.output
     assert "jsonl or coco" in csv.output
+
+
+@pytest.mark.parametrize("hostile", ["../outside.png", "/etc/passwd", "set/missing.png"])
+def test_cli_refuses_coco_file_names_outside_the_media_root(
+    cli: Any, tmp_path: Path, hostile: str
+) -> None:
+    (tmp_path / "home" / "outside.png").write_bytes(
+        (tmp_path / "home" / "media" / "set" / "a.png").read_bytes()
+    )
+    doc = _doc(images=[{"id": 1, "file_name": "a.png"}, {"id": 2, "file_name": hostile}])
+    path = _write(tmp_path, doc)
+    raw = json.loads(Path(path).read_text())
+    raw["images"][1]["file_name"] = hostile
+    Path(path).write_text(json.dumps(raw))
+    refused = cli("import", "street", path, "--format", "coco", code=1)
+    assert "line 2, field 'file_name'" in refused.output
+    assert "imported" not in refused.output
