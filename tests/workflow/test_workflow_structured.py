@@ -335,3 +335,16 @@ def test_a_huge_pool_is_scored_on_a_sample(
         assert task["selection"]["strategy"] == "mean_token_entropy"
         tasks.skip(lab.db, ctx, task["assignment_id"])
     assert served == 4
+
+
+def test_the_background_learner_trains_a_spans_project(lab: Lab, spans_project: Any) -> None:
+    from labelloop.workflow.learning import Learner
+
+    ctx = spans_project
+    labeled = [_sentence(i) for i in range(6)]
+    _import(lab, ctx, [{"id": f"l{i}", "text": t, "label": s} for i, (t, s) in enumerate(labeled)])
+    _import(lab, ctx, [{"id": f"p{i}", "text": _sentence(i)[0]} for i in range(700, 710)])
+    assert Learner(lab.db).run_once() >= 1
+    model = status.status(lab.db, ctx)["model"]
+    assert (model["version"], model["strategy"]) == (1, "mean_token_entropy")
+    assert Learner(lab.db).run_once() == 0  # nothing new: no round is due
