@@ -56,7 +56,7 @@ MAX_QUOTE = 30
 
 def _shape(word: str) -> str:
     """Word shape with runs collapsed: "Portland" -> "Xx", "COVID-19" -> "X-d"."""
-    out = []
+    out: list[str] = []
     for ch in word:
         c = "X" if ch.isupper() else "x" if ch.islower() else "d" if ch.isdigit() else ch
         if not out or out[-1] != c:

@@ -55,7 +55,7 @@ def structured_round(
     return boxes_round(db, ctx, history=history, cache=cache)
 
 
-def _target_value(row: Mapping[str, Any], control: str) -> Any:
+def _target_value(row: Mapping[Any, Any], control: str) -> Any:
     """The resolved value of ``control`` in an item row, or None when the item is unlabeled."""
     value = row["value"]
     if not isinstance(value, Mapping):
@@ -63,7 +63,7 @@ def _target_value(row: Mapping[str, Any], control: str) -> Any:
     return value.get(control)
 
 
-def _text(row: Mapping[str, Any]) -> str:
+def _text(row: Mapping[Any, Any]) -> str:
     payload = row["payload"] or {}
     text = payload.get("text")
     return text if isinstance(text, str) else ""
@@ -144,7 +144,7 @@ def spans_round(
 
 def _spans_cold_start(
     ctx: ProjectContext,
-    pool_rows: Sequence[Mapping[str, Any]],
+    pool_rows: Sequence[Mapping[Any, Any]],
     candidates: list[int],
     *,
     cache: FeatureCache,
@@ -158,6 +158,7 @@ def _spans_cold_start(
     if candidates:
         rows = [{"id": int(r["id"]), "payload": r["payload"]} for r in pool_rows]
         features = cache.get(ctx.id, FALLBACK_FEATURIZER, rows)
+        assert features is not None  # TF-IDF is fitted in memory, never left pending
         y = np.zeros(len(pool_rows), dtype=np.int64)
         y[candidates] = MISSING
         pool = Pool(item_ids=ids, X=features.X, y=y, classes=tuple(ctx.schema.target.labels))
