@@ -405,6 +405,14 @@ def _pt(point: tuple[float, float]) -> dict[str, float]:
     return {"x": point[0], "y": point[1], "radiusX": 4, "radiusY": 4, "force": 1}
 
 
+def _tap_settled(page: Any, selector: str) -> None:
+    """Tap an element once it is scrolled into view (a tap on a moving page only stops it)."""
+    target = page.locator(selector)
+    target.scroll_into_view_if_needed()
+    page.wait_for_timeout(400)
+    target.tap()
+
+
 def test_boxes_by_touch_at_phone_width(boxes_server: str, browser: Any, screenshots: Path) -> None:
     context = browser.new_context(
         viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True
@@ -436,15 +444,31 @@ def test_boxes_by_touch_at_phone_width(boxes_server: str, browser: Any, screensh
 
     _touch_drag(page, stage.at(200, 200), stage.at(260, 260))
     assert len(_boxes(page)) == 2
-    delete = page.locator(".boxes-item:nth-child(2) .boxes-item-del")
-    delete.scroll_into_view_if_needed()
-    page.wait_for_timeout(400)  # a tap while the page still scrolls only stops the scroll
-    delete.tap()
+    _tap_settled(page, ".boxes-item:nth-child(2) .boxes-item-del")
     page.wait_for_function(
         "() => document.querySelectorAll('.boxes-layer .bx[data-index]').length === 1"
     )
 
-    page.tap("#submit-btn")
+    # Pinch-free zoom: the + button, then Pan turns a one-finger drag into scrolling.
+    _tap_settled(page, ".boxes-zoom-in")
+    _tap_settled(page, ".boxes-zoom-in")
+    page.wait_for_selector(".boxes-stage[data-zoom='2']")
+    _tap_settled(page, ".boxes-pan")
+    page.wait_for_selector(".boxes-pan[aria-pressed=true]")
+    page.locator(".boxes-stage").scroll_into_view_if_needed()
+    page.wait_for_timeout(400)
+    stage_box = page.locator(".boxes-stage").bounding_box()
+    middle = (stage_box["x"] + stage_box["width"] / 2, stage_box["y"] + stage_box["height"] / 2)
+    scrolled = "s => [s.scrollLeft, s.scrollTop, s.scrollHeight - s.clientHeight]"
+    before = page.eval_on_selector(".boxes-stage", scrolled)
+    _touch_drag(page, middle, (middle[0] - 80, middle[1] - 40))
+    after = page.eval_on_selector(".boxes-stage", scrolled)
+    assert after[0] == pytest.approx(before[0] + 80, abs=2)
+    assert after[1] == pytest.approx(min(before[1] + 40, before[2]), abs=2)
+    assert len(_boxes(page)) == 1  # panning drew nothing
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
+
+    _tap_settled(page, "#submit-btn")
     _wait_stage(page, other_than=assignment)
     [stored] = _stored(page, boxes_server, BOXES, str(item))["objects"]
     assert stored["label"] == "sign"

@@ -75,6 +75,7 @@
       disabled: false,
       shown: false,
       drag: null,
+      panning: false,
     };
 
     // ------------------------------------------------------------ the control's own panel
@@ -119,7 +120,16 @@
     removeBtn.title = "Delete the selected box (Delete)";
     const hint = node("span", "boxes-hint muted small");
     hint.textContent = "Drag on the image to draw a box; drag a box to move it, its corners to resize.";
-    tools.append(zoomOut, zoomText, zoomIn, removeBtn, hint);
+    // Pan: while zoomed, a drag (one finger on a phone) scrolls the image instead of drawing.
+    const panBtn = keepFocus(node("button", "btn btn-small boxes-pan", "Pan"));
+    panBtn.type = "button";
+    panBtn.title = "Drag to move around the zoomed image instead of drawing";
+    panBtn.setAttribute("aria-pressed", "false");
+    panBtn.addEventListener("click", () => {
+      st.panning = !st.panning;
+      render();
+    });
+    tools.append(zoomOut, zoomText, zoomIn, panBtn, removeBtn, hint);
     zoomOut.addEventListener("click", () => setZoom(-1));
     zoomIn.addEventListener("click", () => setZoom(1));
     removeBtn.addEventListener("click", () => removeSelected());
@@ -316,6 +326,11 @@
       zoomOut.disabled = st.disabled || st.zoom <= ZOOMS[0];
       zoomIn.disabled = st.disabled || st.zoom >= ZOOMS[ZOOMS.length - 1];
       zoomText.textContent = Math.round(st.zoom * 100) + "%";
+      if (st.zoom <= 1) st.panning = false;
+      panBtn.hidden = st.zoom <= 1;
+      panBtn.disabled = st.disabled;
+      panBtn.setAttribute("aria-pressed", st.panning ? "true" : "false");
+      stage.classList.toggle("is-panning", st.panning);
       stage.classList.toggle("is-zoomed", st.zoom > 1);
       stage.dataset.zoom = String(st.zoom);
       stage.dataset.selected = String(st.selected);
@@ -430,6 +445,12 @@
       if (st.disabled || !st.natW || (e.pointerType === "mouse" && e.button !== 0)) return;
       e.preventDefault();
       const p = pointAt(e);
+      if (st.panning) {
+        const { scrollLeft, scrollTop } = stage;
+        st.drag = { mode: "pan", sx: e.clientX, sy: e.clientY, scrollLeft, scrollTop };
+        layer.setPointerCapture(e.pointerId);
+        return;
+      }
       const handle = e.target.closest(".bx-handle");
       const boxDiv = e.target.closest(".bx");
       const index = boxDiv && !boxDiv.hidden ? Number(boxDiv.dataset.index) : -1;
@@ -462,6 +483,11 @@
     layer.addEventListener("pointermove", (e) => {
       const d = st.drag;
       if (!d) return;
+      if (d.mode === "pan") {
+        stage.scrollLeft = d.scrollLeft - (e.clientX - d.sx);
+        stage.scrollTop = d.scrollTop - (e.clientY - d.sy);
+        return;
+      }
       if (!d.moved && Math.hypot(e.clientX - d.sx, e.clientY - d.sy) < DRAG_PX) return;
       d.moved = true;
       const p = pointAt(e);
