@@ -49,9 +49,18 @@ def _words(q: str) -> list[str]:
     return words
 
 
+def _shown_text(payload: Mapping[str, Any]) -> str:
+    """What a hit shows of its item: the text, a table row's fields, or a media file's path."""
+    text = payload.get("text")
+    if text is None and isinstance(payload.get("row"), Mapping):
+        text = " · ".join(f"{key}: {value}" for key, value in payload["row"].items())
+    if text is None:
+        text = payload.get("audio", payload.get("image"))
+    return "" if text is None else str(text)
+
+
 def _hit(row: Mapping[Any, Any], score: float | None = None) -> dict[str, Any]:
-    text = row["payload"].get("text")
-    text = "" if text is None else str(text)
+    text = _shown_text(row["payload"])
     return {
         "id": int(row["id"]),
         "external_id": row["external_id"],

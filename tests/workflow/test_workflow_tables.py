@@ -195,3 +195,36 @@ def test_wine_demo_learns_the_cultivars_from_twenty_labels(sqlite_lab: Lab) -> N
         latest = store_learning.history(conn, ctx.id)[-1]
     assert latest["featurizer"] == "table"
     assert latest["metrics"]["accuracy"] > 0.8  # chance is about 0.4
+
+
+def test_more_like_this_finds_rows_and_shows_their_fields(wines: Any) -> None:
+    from sklearn.metrics.pairwise import cosine_similarity
+
+    from labelloop.store import learning as store_learning
+    from labelloop.workflow import seeding
+
+    lab, ctx, _ = wines
+    first = min(_item_ids(lab, ctx))
+    found = seeding.search(lab.db, ctx, like=first, cache=FeatureCache())
+    assert found["by"] == "table"
+    shown = found["items"][0]["text"]
+    assert shown.startswith("alcohol: ") and " · flavanoids: " in shown
+    with lab.db.read() as conn:
+        rows = store_learning.items_of(conn, ctx.id, "pool")
+        rows += store_learning.items_of(conn, ctx.id, "eval")
+    X = TableFeaturizer().fit_transform([r["payload"] for r in rows])
+    ids = [int(r["id"]) for r in rows]
+    pool = set(_item_ids(lab, ctx))
+    sims = cosine_similarity(X[ids.index(first)], X).ravel()
+    nearest = [
+        ids[i] for i in np.argsort(-sims, kind="stable") if ids[i] in pool and ids[i] != first
+    ]
+    assert [h["id"] for h in found["items"][:5]] == nearest[:5]
+
+
+def _item_ids(lab: Lab, ctx: Any) -> list[int]:
+    with lab.db.read() as conn:
+        rows = conn.exec_driver_sql(
+            "SELECT id FROM item WHERE project_id = ? AND split = 'pool'", (ctx.id,)
+        ).all()
+    return [int(r[0]) for r in rows]
