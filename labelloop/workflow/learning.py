@@ -308,6 +308,10 @@ def _choice_round(
         }
         for rank, row in enumerate(result.selection.indices.tolist())
     ]
+    if any(c.type == "spans" for c in ctx.schema.controls):
+        from labelloop.workflow.structured import side_span_suggestions
+
+        side_span_suggestions(db, ctx, queue)
     return RoundOutcome(
         n_train=n_train,
         strategy=result.strategy,

@@ -43,7 +43,10 @@ MAX_REASON = 300
 MAX_SCORED = 50_000
 """Unlabeled texts a spans round scores at most (about half a minute of CRF inference)."""
 
-__all__ = ["structured_round"]
+MAX_SIDE_SUGGESTIONS = 1_000
+"""Queue entries (best first) that get spans suggested for a spans control beside the target."""
+
+__all__ = ["side_span_suggestions", "structured_round"]
 
 
 def structured_round(
@@ -247,3 +250,31 @@ def boxes_round(
         stop_ids=[],
         queue=queue,
     )
+
+
+def side_span_suggestions(db: Database, ctx: ProjectContext, queue: list[dict[str, Any]]) -> None:
+    """Suggest spans for each spans control that is not the target (a choice project with
+    entity spans): a CRF per control, fitted on the labels that control has, tags the first
+    ``MAX_SIDE_SUGGESTIONS`` queue entries; their ``suggestion_value`` gets its spans."""
+    target = ctx.schema.target.name
+    controls = [c for c in ctx.schema.controls if c.type == "spans" and c.name != target]
+    if not controls or not queue:
+        return
+    with db.read() as conn:
+        rows = store_learning.values_of(conn, ctx.id, "pool")
+    by_id = {int(r["id"]): r for r in rows}
+    head = queue[:MAX_SIDE_SUGGESTIONS]
+    found: dict[int, dict[str, Any]] = {}
+    for control in controls:
+        labeled = [(r, v) for r in rows if isinstance(v := _target_value(r, control.name), list)]
+        if not any(v for _, v in labeled):
+            continue  # no span of this control labeled yet: nothing to learn
+        model = CrfSpanModel(labels=control.labels)
+        model.fit([_text(r) for r, _ in labeled], [v for _, v in labeled])
+        tagged = model.tag([_text(by_id[int(q["item_id"])]) for q in head])
+        for k, one in enumerate(tagged):
+            found.setdefault(k, {})[control.name] = one.spans()
+    if not found:
+        return
+    for k, entry in enumerate(queue):  # every row the same keys: they are inserted in bulk
+        entry["suggestion_value"] = found.get(k)

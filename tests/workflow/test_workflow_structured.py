@@ -348,3 +348,44 @@ def test_the_background_learner_trains_a_spans_project(lab: Lab, spans_project: 
     model = status.status(lab.db, ctx)["model"]
     assert (model["version"], model["strategy"]) == (1, "mean_token_entropy")
     assert Learner(lab.db).run_once() == 0  # nothing new: no round is due
+
+
+MIXED_SCHEMA = {
+    "name": "Travel notes",
+    "data": {"type": "text", "field": "text"},
+    "controls": [
+        {"name": "kind", "type": "choice", "labels": ["trip", "other"], "target": True},
+        {"name": "entities", "type": "spans", "labels": ["city", "person"]},
+    ],
+    "settings": {"strategy": "margin"},
+}
+
+
+def test_a_choice_project_with_spans_gets_span_suggestions_too(lab: Lab) -> None:
+    projects.create_project(lab.db, "mixed", MIXED_SCHEMA, actor=lab.admin)
+    ctx = lab.ctx("mixed", lab.admin)
+    rows = []
+    for i in range(12):
+        text, spans = _sentence(i)
+        rows.append(
+            {
+                "id": f"l{i}",
+                "text": text,
+                "label": {"kind": "trip" if spans else "other", "entities": spans},
+            }
+        )
+    _import(lab, ctx, rows)
+    _import(lab, ctx, [{"id": f"p{i}", "text": _sentence(i)[0]} for i in range(800, 806)])
+    train(lab.db, ctx)
+    seen = 0
+    while (task := tasks.next_task(lab.db, ctx)) is not None:
+        assert task["suggestion"]["label"] in ("trip", "other")  # the classifier's
+        suggested = task["suggestion"]["value"]["entities"]  # and the CRF's spans
+        text = task["item"]["data"]["text"]
+        truth = _sentence(int(task["item"]["external_id"][1:]))[1]
+        assert [(s["start"], s["end"], s["label"]) for s in suggested] == [
+            (s["start"], s["end"], s["label"]) for s in truth
+        ], text
+        seen += 1
+        tasks.skip(lab.db, ctx, task["assignment_id"])
+    assert seen == 6
