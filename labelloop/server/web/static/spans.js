@@ -8,8 +8,13 @@
   const L = window.labelloop;
   L.widgets = L.widgets || {};
 
-  const WORD = "\\p{L}\\p{N}\\p{M}_";
-  const TOKEN = new RegExp(`[${WORD}]+(?:['’][${WORD}]+)*|[^\\s${WORD}]`, "gu");
+  // The tokenizer of labelloop/schema/tokens.py (the span model's tokens), with Python's
+  // Unicode \w spelled out: a link, an @mention or #hashtag, a word, or one other character.
+  const W = "[\\p{L}\\p{N}_]";
+  const TOKEN = new RegExp(
+    `https?://\\S+|www\\.\\S+|[@#]${W}+|${W}+(?:['’]${W}+)*|[^\\s\\p{L}\\p{N}_]`,
+    "gu",
+  );
 
   // One colour per label index: [strong (border, tag), soft (background)].
   const PALETTE = [
@@ -69,6 +74,12 @@
       this.disabled = false;
       this.area = null;
       this.build();
+      // A drag may end outside the text (past its last word): listen on the whole page.
+      document.addEventListener("pointerup", (e) => this.onPointerUp(e));
+      document.addEventListener("pointermove", (e) => this.onPointerMove(e));
+      document.addEventListener("pointercancel", () => {
+        this.drag = null;
+      });
     }
 
     // ------------------------------------------------------------ the label bar
@@ -106,7 +117,8 @@
         }
         const description = (this.control.descriptions || {})[label];
         if (description) button.title = description;
-        button.addEventListener("click", () => this.applyLabel(label));
+        button.addEventListener("mousedown", (e) => e.preventDefault()); // keep a text selection
+        button.addEventListener("click", () => this.applyLabel(label, { button: true }));
         bar.append(button);
         return button;
       });
@@ -276,10 +288,25 @@
       return [Math.min(a, this.cursor), Math.max(a, this.cursor)];
     }
 
-    applyLabel(label) {
+    applyLabel(label, { button = false } = {}) {
       if (this.disabled || !this.shown) return;
       this.active = label;
       this.renderBar();
+      const native = button ? this.nativeRange() : null;
+      if (native) {
+        // Words selected the platform's way (touch: long press), then a label tapped.
+        window.getSelection().removeAllRanges();
+        this.markRange(...native);
+        return;
+      }
+      if (this.selected && button && this.fresh) {
+        // A span just made by keyboard is not what a click on a label means to change.
+        this.selected = null;
+        this.fresh = false;
+        this.render();
+        this.say(`Active label: ${label}. Drag over words to mark them.`);
+        return;
+      }
       if (this.selected) {
         const span = this.selected;
         const changed = { s: span.s, e: span.e, label };
@@ -303,7 +330,8 @@
       this.add(this.tokens[range[0]].s, this.tokens[range[1]].e, label);
     }
 
-    add(s, e, label) {
+    /** Mark [s, e) as `label`; from the keyboard the new span stays selected, for a quick fix. */
+    add(s, e, label, { select = true } = {}) {
       const span = { s, e, label, suggested: false };
       const why = this.conflict(span);
       if (why) {
@@ -312,7 +340,8 @@
       }
       this.spans.push(span);
       this.spans.sort(byPosition);
-      this.selected = span;
+      this.selected = select ? span : null;
+      this.fresh = select;
       this.cursor = -1;
       this.anchor = -1;
       this.render();
@@ -322,7 +351,12 @@
 
     remove(span) {
       this.spans = this.spans.filter((x) => x !== span);
-      if (this.selected === span) this.selected = null;
+      if (this.selected === span) {
+        // The cursor stays where the span was, so the keyboard carries on from there.
+        this.selected = null;
+        this.cursor = this.tokens.findIndex((t) => t.s >= span.s);
+        this.anchor = -1;
+      }
       this.render();
       this.summary();
     }
@@ -375,6 +409,7 @@
         i = (i + dir + this.spans.length) % this.spans.length;
       }
       this.selected = this.spans[i];
+      this.fresh = false;
       this.cursor = -1;
       this.anchor = -1;
       this.render();
@@ -387,7 +422,7 @@
     /** The UTF-16 offset of a DOM selection boundary inside the text, or null. */
     offsetOf(node, offset) {
       const root = this.textRoot;
-      if (!root || !root.contains(node)) return null;
+      if (!root || !root.isConnected || !root.contains(node)) return null;
       if (node === root) {
         const child = root.childNodes[offset];
         if (!child) return this.text.length;
@@ -403,41 +438,114 @@
       return offset === 0 ? s : Number(piece.dataset.e);
     }
 
-    onPointerUp(e) {
-      if (this.disabled || !this.shown) return;
-      if (e.target instanceof Element && e.target.closest(".span-tag")) return;
-      const sel = window.getSelection();
-      if (sel && !sel.isCollapsed && sel.rangeCount) {
-        const range = sel.getRangeAt(0);
-        const a = this.offsetOf(range.startContainer, range.startOffset);
-        const b = this.offsetOf(range.endContainer, range.endOffset);
-        sel.removeAllRanges();
-        if (a === null || b === null) return;
-        const [lo, hi] = a <= b ? [a, b] : [b, a];
-        const first = this.tokens.findIndex((t) => t.e > lo);
-        let last = -1;
-        for (let i = this.tokens.length - 1; i >= 0; i--) {
-          if (this.tokens[i].s < hi) {
-            last = i;
-            break;
-          }
+    /** Token indices [first, last] touching the UTF-16 range [lo, hi), or null. */
+    tokensIn(lo, hi) {
+      const first = this.tokens.findIndex((t) => t.e > lo);
+      let last = -1;
+      for (let i = this.tokens.length - 1; i >= 0; i--) {
+        if (this.tokens[i].s < hi) {
+          last = i;
+          break;
         }
-        if (first < 0 || last < first) return;
-        this.selected = null;
-        this.add(this.tokens[first].s, this.tokens[last].e, this.active);
+      }
+      return first < 0 || last < first ? null : [first, last];
+    }
+
+    /** The native text selection inside the text as a UTF-16 range, or null. */
+    nativeRange() {
+      const sel = window.getSelection();
+      if (!sel || sel.isCollapsed || !sel.rangeCount) return null;
+      const range = sel.getRangeAt(0);
+      let a = this.offsetOf(range.startContainer, range.startOffset);
+      let b = this.offsetOf(range.endContainer, range.endOffset);
+      if (a === null && b === null) return null; // a selection elsewhere on the page
+      if (a === null) a = 0;
+      if (b === null) b = this.text.length;
+      return a <= b ? [a, b] : [b, a];
+    }
+
+    /** Mark the words touching [lo, hi) with the active label (a mouse or touch selection). */
+    markRange(lo, hi) {
+      const words = this.tokensIn(lo, hi);
+      if (!words) return false;
+      this.selected = null;
+      // A pointer-made span is not selected: clicking a label next only picks the active label.
+      return this.add(this.tokens[words[0]].s, this.tokens[words[1]].e, this.active, {
+        select: false,
+      });
+    }
+
+    pieceAt(x, y) {
+      const el = document.elementFromPoint(x, y);
+      const piece = el && el.closest ? el.closest("[data-s]") : null;
+      return piece && this.textRoot && this.textRoot.contains(piece) ? piece : null;
+    }
+
+    // The mouse draws its own selection (word by word, while dragging); touch and pen keep the
+    // platform's selection (long press and handles), marked on release or with a label button.
+    onPointerDown(e) {
+      if (this.disabled || !this.shown || e.pointerType !== "mouse" || e.button !== 0) return;
+      if (!(e.target instanceof Element) || e.target.closest(".span-tag")) return;
+      const piece = e.target.closest("[data-s]");
+      if (!piece) return;
+      e.preventDefault();
+      const sel = window.getSelection();
+      if (sel) sel.removeAllRanges();
+      this.drag = { from: piece, to: piece, x: e.clientX, y: e.clientY, moved: false };
+    }
+
+    onPointerMove(e) {
+      const drag = this.drag;
+      if (!drag) return;
+      if (Math.abs(e.clientX - drag.x) + Math.abs(e.clientY - drag.y) > 3) drag.moved = true;
+      const piece = this.pieceAt(e.clientX, e.clientY);
+      if (piece) drag.to = piece;
+      if (!drag.moved) return;
+      const words = this.tokensIn(...this.dragRange(drag));
+      const lo = words ? this.tokens[words[0]].s : -1;
+      const hi = words ? this.tokens[words[1]].e : -1;
+      for (const p of this.textRoot.querySelectorAll("[data-s]")) {
+        p.classList.toggle("is-dragging", Number(p.dataset.s) >= lo && Number(p.dataset.e) <= hi);
+      }
+    }
+
+    dragRange(drag) {
+      const a = [Number(drag.from.dataset.s), Number(drag.from.dataset.e)];
+      const b = [Number(drag.to.dataset.s), Number(drag.to.dataset.e)];
+      return [Math.min(a[0], b[0]), Math.max(a[1], b[1])];
+    }
+
+    onPointerUp(e) {
+      if (this.disabled || !this.shown) {
+        this.drag = null;
         return;
       }
-      // A click: select the innermost span under the pointer, else put the cursor on the word.
+      const drag = this.drag;
+      this.drag = null;
+      if (drag) {
+        if (drag.moved) this.markRange(...this.dragRange(drag));
+        else this.clickPiece(drag.from);
+        return;
+      }
+      if (e.target instanceof Element && e.target.closest(".span-tag, .spans-bar")) return;
+      const range = this.nativeRange();
+      if (range) {
+        window.getSelection().removeAllRanges();
+        this.markRange(...range);
+        return;
+      }
       const piece = e.target instanceof Element ? e.target.closest("[data-s]") : null;
-      if (!piece) return;
+      if (piece && this.textRoot && this.textRoot.contains(piece)) this.clickPiece(piece);
+    }
+
+    /** A click: select the innermost span under the pointer, else put the cursor on the word. */
+    clickPiece(piece) {
       const at = Number(piece.dataset.s);
-      const under = this.spans.filter((sp) => sp.s <= at && at < sp.e).sort((x, y) => x.e - x.s - (y.e - y.s));
+      const under = this.spans
+        .filter((sp) => sp.s <= at && at < sp.e)
+        .sort((x, y) => x.e - x.s - (y.e - y.s));
       if (under.length) {
-        this.selected = under[0];
-        this.cursor = -1;
-        this.anchor = -1;
-        this.render();
-        this.say(`Selected “${this.text.slice(under[0].s, under[0].e)}” (${under[0].label}): a label relabels it, × or Delete removes it.`);
+        this.pick(under[0]);
         return;
       }
       const token = this.tokens.findIndex((t) => t.s <= at && at < t.e);
@@ -447,7 +555,20 @@
         this.anchor = -1;
         this.render();
         this.say("1 word selected: a label marks it; Shift+→ extends.");
+      } else {
+        this.clear();
       }
+    }
+
+    /** Select `span` (by click or tag), so a label relabels it and Delete or × removes it. */
+    pick(span) {
+      this.selected = span;
+      this.fresh = false;
+      this.cursor = -1;
+      this.anchor = -1;
+      this.render();
+      const words = this.text.slice(span.s, span.e);
+      this.say(`Selected “${words}” (${span.label}): a label relabels it, × or Delete removes it.`);
     }
 
     // ------------------------------------------------------------ drawing
@@ -511,7 +632,7 @@
         for (const sp of ends.get(e) || []) root.append(this.tagFor(sp));
       }
       this.textRoot = root;
-      root.addEventListener("pointerup", (ev) => this.onPointerUp(ev));
+      root.addEventListener("pointerdown", (ev) => this.onPointerDown(ev));
       this.area.replaceChildren(root);
       const focus = root.querySelector(".is-cursor") || root.querySelector(".is-selected-span");
       if (focus && focus.scrollIntoView) focus.scrollIntoView({ block: "nearest" });
@@ -541,12 +662,7 @@
         if (!this.disabled) this.remove(sp);
       });
       name.addEventListener("click", () => {
-        if (this.disabled) return;
-        this.selected = sp;
-        this.cursor = -1;
-        this.anchor = -1;
-        this.render();
-        this.say(`Selected “${this.text.slice(sp.s, sp.e)}” (${sp.label}): a label relabels it, × or Delete removes it.`);
+        if (!this.disabled) this.pick(sp);
       });
       tag.append(name, x);
       return tag;

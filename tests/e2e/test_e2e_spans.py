@@ -1,0 +1,418 @@
+"""Entity spans in real Chromium: mark, relabel, delete and submit by keyboard alone and by mouse,
+imported predictions pre-filled and accepted with one key, flag as ambiguous, a choice control
+beside spans at phone width, and item text that stays text."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import (
+    PASSWORD,
+    USERNAME,
+    _env,
+    _free_port,
+    _wait_healthy,
+    run_cli,
+)
+
+pytestmark = pytest.mark.browser
+
+ENTITIES = {
+    "name": "entities",
+    "type": "spans",
+    "labels": ["person", "place", "org"],
+    "hotkeys": ["p", "l", "o"],
+}
+KEYBOARD_TEXT = "Ada Lovelace met Charles Babbage in London."
+MOUSE_TEXT = "Grace Hopper visited Geneva and Paris last spring."
+PREDICTED_TEXT = "<script>window.__xss=1</script> 🙂 Zoë met Ada Lovelace in Paris."
+MIXED_TEXT = "Angela Merkel spoke in Berlin about the election."
+TOKEN = re.compile(r"https?://\S+|www\.\S+|[@#]\w+|\w+(?:['’]\w+)*|[^\s\w]")
+
+
+def _span(text: str, words: str, label: str) -> dict[str, Any]:
+    """``words`` in ``text`` as a span in code-point offsets (Python's, as the server's)."""
+    start = text.index(words)
+    return {"start": start, "end": start + len(words), "label": label}
+
+
+def _token_index(text: str, word: str) -> int:
+    return [m.group() for m in TOKEN.finditer(text)].index(word)
+
+
+@dataclass
+class SpansServer:
+    url: str
+    home: Path
+
+
+def _write(path: Path, data: Any) -> Path:
+    if isinstance(data, list):
+        path.write_text("".join(json.dumps(r) + "\n" for r in data), encoding="utf-8")
+    else:
+        path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def spans_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SpansServer]:
+    """Four one-item projects made with the CLI (spans; spans with predictions; choice + spans)."""
+    home = tmp_path_factory.mktemp("labelloop-spans")
+    work = tmp_path_factory.mktemp("labelloop-spans-data")
+    run_cli(home, "init")
+    run_cli(home, "users", "add", USERNAME, "--admin", "--password-stdin", stdin=PASSWORD + "\n")
+    spans_schema = _write(
+        work / "spans.json",
+        {
+            "name": "People and places",
+            "data": {"type": "text", "field": "text"},
+            "controls": [ENTITIES],
+            "guideline": "Mark every person, place and organisation.",
+        },
+    )
+    mixed_schema = _write(
+        work / "mixed.json",
+        {
+            "name": "News topics and entities",
+            "data": {"type": "text", "field": "text"},
+            "controls": [
+                {
+                    "name": "topic",
+                    "type": "choice",
+                    "labels": ["sport", "politics"],
+                    "hotkeys": ["1", "2"],
+                    "target": True,
+                },
+                {
+                    "name": "entities",
+                    "type": "spans",
+                    "labels": ["person", "place"],
+                    "hotkeys": ["q", "w"],
+                },
+            ],
+        },
+    )
+    for slug, schema in (("kbd", spans_schema), ("mouse", spans_schema), ("pred", spans_schema)):
+        run_cli(home, "projects", "create", slug, "--schema", str(schema))
+    run_cli(home, "projects", "create", "mixed", "--schema", str(mixed_schema))
+    run_cli(
+        home,
+        "import",
+        "kbd",
+        str(_write(work / "k.jsonl", [{"id": "k1", "text": KEYBOARD_TEXT}])),
+        "--id-field",
+        "id",
+    )
+    run_cli(
+        home,
+        "import",
+        "mouse",
+        str(_write(work / "m.jsonl", [{"id": "m1", "text": MOUSE_TEXT}])),
+        "--id-field",
+        "id",
+    )
+    run_cli(
+        home,
+        "import",
+        "mixed",
+        str(_write(work / "x.jsonl", [{"id": "x1", "text": MIXED_TEXT}])),
+        "--id-field",
+        "id",
+    )
+    predicted = [
+        {**_span(PREDICTED_TEXT, "Ada Lovelace", "person"), "score": 0.83},
+        {**_span(PREDICTED_TEXT, "Paris", "place"), "score": 0.61},
+    ]
+    pred_rows = [{"id": "p1", "text": PREDICTED_TEXT, "pred": {"entities": predicted}}]
+    run_cli(
+        home,
+        "import",
+        "pred",
+        str(_write(work / "p.jsonl", pred_rows)),
+        "--id-field",
+        "id",
+        "--predictions-field",
+        "pred",
+    )
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = work / "serve.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "labelloop", "serve", "--port", str(port)],
+            env=_env(home),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        _wait_healthy(url, proc, log)
+        yield SpansServer(url=url, home=home)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _open(browser: Any, server: SpansServer, slug: str, *, width: int = 1200) -> Any:
+    """A signed-in page on the labeling page of ``slug`` with its item on screen."""
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.errors = errors
+    path = f"/p/{slug}/label"
+    page.goto(server.url + path)
+    page.fill("#username", USERNAME)
+    page.fill("#password", PASSWORD)
+    page.click("#login-submit")
+    page.wait_for_url(server.url + path)
+    page.wait_for_function(
+        "document.getElementById('label-app').dataset.state === 'task'", timeout=30000
+    )
+    page.wait_for_selector(".spans-text .tok")
+    return page
+
+
+def _tags(page: Any) -> list[tuple[int, int, str, bool]]:
+    """The spans drawn in the text: (start, end, label, suggested) in code points."""
+    return [
+        tuple(t)
+        for t in page.eval_on_selector_all(
+            ".spans-text .span-tag",
+            """ts => ts.map(t => [Number(t.dataset.start), Number(t.dataset.end),
+                                  t.dataset.label, t.classList.contains('is-suggested')])""",
+        )
+    ]
+
+
+def _status(page: Any) -> str:
+    return page.inner_text(".spans-status")
+
+
+def _stored(page: Any, server: SpansServer, slug: str) -> dict[str, Any]:
+    """The signed-in user's latest annotation in ``slug``, once the page's submit is stored."""
+    page.wait_for_function(
+        "['empty', 'task'].includes(document.getElementById('label-app').dataset.state)"
+    )
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        body = page.request.get(f"{server.url}/api/projects/{slug}/annotations/previous").json()
+        if body["annotation"] is not None:
+            return body["annotation"]
+        time.sleep(0.2)
+    raise AssertionError("the submitted annotation was not stored")
+
+
+def _drag(page: Any, first: Any, last: Any, *, start: float = 0.35, end: float = 0.65) -> None:
+    """Press the mouse inside ``first`` and release it inside ``last`` (partly over words)."""
+    first.scroll_into_view_if_needed()
+    a = first.bounding_box()
+    b = last.bounding_box()
+    page.mouse.move(a["x"] + a["width"] * start, a["y"] + a["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(b["x"] + b["width"] * end, b["y"] + b["height"] / 2, steps=8)
+    page.mouse.up()
+
+
+def _tok(page: Any, word: str) -> Any:
+    return page.locator(".spans-text .tok").filter(has_text=re.compile(f"^{re.escape(word)}$"))
+
+
+def test_spans_by_keyboard_alone_with_a_flag(
+    spans_server: SpansServer, browser: Any, screenshots: Path
+) -> None:
+    page = _open(browser, spans_server, "kbd")
+    text = KEYBOARD_TEXT
+    assert page.inner_text("#item-text").startswith("Ada Lovelace")
+
+    # Create: → puts the cursor on the first word, Shift+→ extends, a label key marks.
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("Shift+ArrowRight")
+    page.keyboard.press("o")
+    assert _tags(page) == [(0, 12, "org", False)]
+    # Relabel: the new span is selected, so another label key changes it.
+    page.keyboard.press("p")
+    assert _tags(page) == [(0, 12, "person", False)]
+
+    # Two words further on (met, Charles), Shift+→ to Babbage, mark as place, relabel person.
+    for _ in range(_token_index(text, "Charles") - _token_index(text, "Lovelace")):
+        page.keyboard.press("ArrowRight")
+    page.keyboard.press("Shift+ArrowRight")
+    page.keyboard.press("l")
+    page.keyboard.press("p")
+    charles = _span(text, "Charles Babbage", "person")
+    assert _tags(page)[1] == (charles["start"], charles["end"], "person", False)
+
+    # A wrong span ("in"), then Delete removes it.
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("o")
+    wrong = _span(text, "in", "org")
+    assert (wrong["start"], wrong["end"], "org", False) in _tags(page)
+    page.keyboard.press("Delete")
+    assert len(_tags(page)) == 2
+
+    # The cursor stays where the deleted span was: → goes on to London, marked as a place.
+    # Then an overlapping span is refused (this control forbids overlap).
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("l")
+    assert len(_tags(page)) == 3
+    page.keyboard.press("Escape")
+    page.keyboard.press("ArrowRight")  # with nothing selected: the first word again
+    page.keyboard.press("l")
+    assert "overlap" in _status(page)
+    assert [t[2] for t in _tags(page)] == ["person", "person", "place"]
+
+    # [ and ] step through the spans.
+    page.keyboard.press("Escape")
+    page.keyboard.press("]")
+    assert page.get_attribute(".span-tag.is-selected", "data-start") == "0"
+    page.keyboard.press("]")
+    assert page.get_attribute(".span-tag.is-selected", "data-start") == str(charles["start"])
+    page.keyboard.press("[")
+    assert page.get_attribute(".span-tag.is-selected", "data-start") == "0"
+    page.keyboard.press("Escape")
+    assert page.locator(".span-tag.is-selected").count() == 0
+
+    # ! opens the note box; Enter in it saves the flag; the item stays on screen.
+    page.keyboard.press("!")
+    page.wait_for_selector("#flag-note", state="visible")
+    page.keyboard.type("Is Babbage's first name part of the entity?")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#flag-chip", state="visible")
+    assert page.is_hidden("#flag-box")
+    flags = page.request.get(f"{spans_server.url}/api/projects/kbd/flags?kind=ambiguous").json()[
+        "flags"
+    ]
+    assert [(f["external_id"], f["note"]) for f in flags] == [
+        ("k1", "Is Babbage's first name part of the entity?")
+    ]
+    assert page.get_attribute("#label-app", "data-state") == "task"
+    page.screenshot(path=str(screenshots / "spans.png"))
+
+    page.keyboard.press("Enter")
+    stored = _stored(page, spans_server, "kbd")
+    assert stored["value"] == {
+        "entities": [
+            _span(text, "Ada Lovelace", "person"),
+            charles,
+            _span(text, "London", "place"),
+        ]
+    }
+    assert page.errors == []
+    page.close()
+
+
+def test_spans_by_mouse(spans_server: SpansServer, browser: Any) -> None:
+    page = _open(browser, spans_server, "mouse")
+    text = MOUSE_TEXT
+
+    # The active label is the one last clicked; a drag over part of a word takes the whole word.
+    page.click(".span-label-btn[data-label=place]")
+    _drag(page, _tok(page, "Geneva"), _tok(page, "Geneva"), start=0.3, end=0.6)
+    _drag(page, _tok(page, "Paris"), _tok(page, "Paris"))
+    page.click(".span-label-btn[data-label=person]")
+    _drag(page, _tok(page, "Grace"), _tok(page, "Hopper"), start=0.5, end=0.4)
+    geneva = _span(text, "Geneva", "place")
+    assert _tags(page) == [
+        (0, len("Grace Hopper"), "person", False),
+        (geneva["start"], geneva["end"], "place", False),
+        (text.index("Paris"), text.index("Paris") + 5, "place", False),
+    ]
+
+    # Click a span to select it, then a label button relabels it; × removes another.
+    _tok(page, "Paris").click()
+    page.click(".span-label-btn[data-label=org]")
+    page.click(f".span-tag[data-start='{geneva['start']}'] .span-x")
+    assert [t[2] for t in _tags(page)] == ["person", "org"]
+
+    page.click("#submit-btn")
+    stored = _stored(page, spans_server, "mouse")
+    assert stored["value"] == {
+        "entities": [_span(text, "Grace Hopper", "person"), _span(text, "Paris", "org")]
+    }
+    assert page.errors == []
+    page.close()
+
+
+def test_predicted_spans_are_prefilled_and_item_text_stays_text(
+    spans_server: SpansServer, browser: Any
+) -> None:
+    page = _open(browser, spans_server, "pred")
+    text = PREDICTED_TEXT
+
+    # Markup in the item is shown as text, never run.
+    assert page.inner_text("#item-text").startswith("<script>window.__xss=1</script>")
+    assert page.locator("#item-text script").count() == 0
+    assert page.evaluate("typeof window.__xss") == "undefined"
+
+    # The imported prediction is pre-filled as dashed suggestions, in code points (the emoji
+    # before them is one character on the server, two UTF-16 units in the browser).
+    ada = _span(text, "Ada Lovelace", "person")
+    paris = _span(text, "Paris", "place")
+    assert _tags(page) == [
+        (ada["start"], ada["end"], "person", True),
+        (paris["start"], paris["end"], "place", True),
+    ]
+    assert page.locator(".spans-text .in-span.is-suggested").count() >= 3
+    assert "Enter accepts" in _status(page)
+
+    # One keystroke accepts them.
+    page.keyboard.press("Enter")
+    stored = _stored(page, spans_server, "pred")
+    assert stored["value"] == {"entities": [ada, paris]}
+    assert page.evaluate("typeof window.__xss") == "undefined"
+    assert page.errors == []
+    page.close()
+
+
+def test_choice_and_spans_together_at_phone_width(
+    spans_server: SpansServer, browser: Any, screenshots: Path
+) -> None:
+    page = _open(browser, spans_server, "mixed", width=390)
+    text = MIXED_TEXT
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+    # The choice control keeps its digits; the spans control its own letters.
+    page.keyboard.press("2")
+    assert page.eval_on_selector_all(
+        ".label-btn[aria-pressed=true]", "bs => bs.map(b => b.dataset.label)"
+    ) == ["politics"]
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("Shift+ArrowRight")
+    page.keyboard.press("q")
+    page.click(".span-label-btn[data-label=place]")
+    _drag(page, _tok(page, "Berlin"), _tok(page, "Berlin"))
+    assert [t[2] for t in _tags(page)] == ["person", "place"]
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+    # One sheet lists the keys of both controls and the page's own.
+    page.keyboard.press("?")
+    sheet = page.text_content("#shortcuts") or ""
+    for expected in ("topic", "politics", "entities (spans)", "Shift+→", "Flag", "Skip"):
+        assert expected in sheet
+    page.keyboard.press("Escape")
+    page.screenshot(path=str(screenshots / "spans-phone.png"), full_page=True)
+
+    page.keyboard.press("Enter")
+    stored = _stored(page, spans_server, "mixed")
+    assert stored["value"] == {
+        "topic": "politics",
+        "entities": [
+            _span(text, "Angela Merkel", "person"),
+            _span(text, "Berlin", "place"),
+        ],
+    }
+    assert page.errors == []
+    page.close()
