@@ -20,7 +20,7 @@ from labelloop.domain import ItemIn
 from labelloop.errors import ImportFormatError, LabelloopError
 from labelloop.ingest.csv import CsvImporter
 from labelloop.ingest.jsonl import JsonlImporter
-from labelloop.ingest.records import TextImporter
+from labelloop.ingest.records import TextImporter, _json_cell
 from labelloop.kinds import kind
 
 _ABSENT = object()
@@ -37,6 +37,7 @@ class _TableRecords:
     columns: tuple[str, ...]
     id_field: str | None
     label_field: str | None
+    prediction_field: str | None
     max_text_chars: int
     _external_id: Any
 
@@ -50,7 +51,12 @@ class _TableRecords:
             label = record.get(self.label_field)
             if _blank(label):
                 label = None  # an empty cell means "not labeled yet", as a missing key does
-        skip = {self.id_field, self.label_field}
+        prediction = None
+        if self.prediction_field is not None:
+            prediction = record.get(self.prediction_field)
+            if isinstance(prediction, str):  # a CSV cell holds the pre-annotation as JSON text
+                prediction = _json_cell(line, self.prediction_field, prediction)
+        skip = {self.id_field, self.label_field, self.prediction_field}
         names = self.columns or tuple(str(k) for k in record if k not in skip)
         row: dict[str, Any] = {}
         for name in names:
@@ -72,6 +78,7 @@ class _TableRecords:
             external_id=external_id,
             label=label,
             metadata=metadata,
+            prediction=prediction,
         )
 
     def _cell(self, line: int, name: str, value: Any) -> Any:
@@ -129,10 +136,15 @@ class CsvTableImporter(_TableRecords, CsvImporter):
         columns: Sequence[str] = (),
         id_field: str | None = None,
         label_field: str | None = None,
+        prediction_field: str | None = None,
         max_text_chars: int = 100_000,
     ) -> None:
         super().__init__(
-            text_field="", id_field=id_field, label_field=label_field, max_text_chars=max_text_chars
+            text_field="",
+            id_field=id_field,
+            label_field=label_field,
+            prediction_field=prediction_field,
+            max_text_chars=max_text_chars,
         )
         self.text_field = None  # type: ignore[assignment]  # rows have no text field to check
         self.columns = tuple(columns)
@@ -154,10 +166,15 @@ class JsonlTableImporter(_TableRecords, JsonlImporter):
         columns: Sequence[str] = (),
         id_field: str | None = None,
         label_field: str | None = None,
+        prediction_field: str | None = None,
         max_text_chars: int = 100_000,
     ) -> None:
         super().__init__(
-            text_field="", id_field=id_field, label_field=label_field, max_text_chars=max_text_chars
+            text_field="",
+            id_field=id_field,
+            label_field=label_field,
+            prediction_field=prediction_field,
+            max_text_chars=max_text_chars,
         )
         self.columns = tuple(columns)
 
@@ -173,11 +190,13 @@ class ParquetTableImporter(_TableRecords):
         columns: Sequence[str] = (),
         id_field: str | None = None,
         label_field: str | None = None,
+        prediction_field: str | None = None,
         max_text_chars: int = 100_000,
     ) -> None:
         self.columns = tuple(columns)
         self.id_field = id_field
         self.label_field = label_field
+        self.prediction_field = prediction_field
         self.max_text_chars = max_text_chars
 
     _external_id = TextImporter._external_id
@@ -224,6 +243,7 @@ def make_table_importer(
     columns: Sequence[str] = (),
     id_field: str | None = None,
     label_field: str | None = None,
+    prediction_field: str | None = None,
 ) -> Any:
     """A reader of table rows in ``format`` (csv, jsonl or parquet)."""
     try:
@@ -233,4 +253,9 @@ def make_table_importer(
         raise LabelloopError(
             f"table rows cannot be read from {format!r}; known formats: {known}"
         ) from None
-    return cls(columns=columns, id_field=id_field, label_field=label_field)  # type: ignore[call-arg]
+    return cls(  # type: ignore[call-arg]
+        columns=columns,
+        id_field=id_field,
+        label_field=label_field,
+        prediction_field=prediction_field,
+    )

@@ -64,7 +64,11 @@ def import_items(
     ctx.require(Permission.IMPORT)
     if ctx.schema.data_type == "table":  # rows, not texts: the schema's columns pick the fields
         importer = make_table_importer(
-            fmt, columns=ctx.schema.data_columns, id_field=id_field, label_field=label_field
+            fmt,
+            columns=ctx.schema.data_columns,
+            id_field=id_field,
+            label_field=label_field,
+            prediction_field=prediction_field,
         )
     else:
         importer = make_importer(fmt, **_importer_options(ctx, fmt, locals()))

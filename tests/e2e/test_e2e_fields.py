@@ -46,6 +46,11 @@ PAGES_SCHEMA = {
     "settings": {"review_policy": "all"},
 }
 ANNOTATOR = "bob"
+GRADED_SCHEMA = {
+    **WINE_SCHEMA,
+    "name": "Graded wines",
+    "settings": {"preselect_suggestion": True},
+}
 CLIPS_SCHEMA = {
     "name": "Clips",
     "data": {"type": "audio", "field": "audio"},
@@ -99,7 +104,12 @@ def fields_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FieldsSe
     run_cli(home, "init")
     run_cli(home, "users", "add", USERNAME, "--admin", "--password-stdin", stdin=PASSWORD + "\n")
     run_cli(home, "users", "add", ANNOTATOR, "--password-stdin", stdin=PASSWORD + "\n")
-    for slug, schema in (("wines", WINE_SCHEMA), ("pages", PAGES_SCHEMA), ("clips", CLIPS_SCHEMA)):
+    for slug, schema in (
+        ("wines", WINE_SCHEMA),
+        ("pages", PAGES_SCHEMA),
+        ("clips", CLIPS_SCHEMA),
+        ("graded", GRADED_SCHEMA),
+    ):
         run_cli(
             home,
             "projects",
@@ -124,6 +134,24 @@ def fields_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FieldsSe
         _write(work / "wines.csv", "\n".join(lines) + "\n"),
         "--id-field",
         "id",
+    )
+    graded = [
+        {
+            "id": f"g{i}",
+            **{c: 10 + i for c in WINE_COLUMNS},
+            "pred": {"sure": 2, "note": f"dry {i}"},
+        }
+        for i in range(3)
+    ]
+    run_cli(
+        home,
+        "import",
+        "graded",
+        _write(work / "graded.jsonl", "".join(json.dumps(g) + "\n" for g in graded)),
+        "--id-field",
+        "id",
+        "--predictions-field",
+        "pred",
     )
     pages = [{"id": f"p{i}", "body": body} for i, body in enumerate(HOSTILE_PAGES)]
     run_cli(
@@ -414,4 +442,23 @@ def test_audio_plays_pauses_and_seeks_by_keyboard(
     assert latest["value"] == {"pitch": "low", "transcript": "a low hum"}
     page.keyboard.press("?")
     assert "Forward 5 seconds" in page.text_content("#shortcuts")
+    page.close()
+
+
+def test_suggested_rating_and_text_are_accepted_with_enter(
+    fields_server: FieldsServer, browser: Any
+) -> None:
+    server = fields_server
+    page = _open(browser, server, "graded")
+    assignment = _wait_task(page)
+    item = page.text_content("#item-id")
+    assert page.get_attribute(".rating-btn[data-value='2']", "aria-pressed") == "true"
+    assert page.input_value(".text-field") == f"dry {item[1:]}"
+    assert page.locator(".text-answer.is-suggested").count() == 1
+    page.keyboard.press("1")
+    page.keyboard.press("Enter")
+    _wait_task(page, other_than=assignment)
+    latest = _latest(page, server, "graded")
+    assert latest["item"]["external_id"] == item
+    assert latest["value"] == {"cultivar": "c1", "sure": 2, "note": f"dry {item[1:]}"}
     page.close()

@@ -122,3 +122,13 @@ def test_unknown_table_format_lists_the_known_ones() -> None:
 def test_same_row_has_the_same_hash_whatever_the_key_order() -> None:
     assert row_hash({"a": 1, "b": "x"}) == row_hash({"b": "x", "a": 1})
     assert row_hash({"a": 1, "b": "x"}) != row_hash({"a": 1, "b": "X"})
+
+
+def test_pre_annotations_come_from_their_own_column_as_json() -> None:
+    data = b'id,alcohol,pred\nw1,13.2,"{""sure"": 2, ""note"": ""dry""}"\nw2,12.1,\n'
+    first, second = read("csv", data, id_field="id", prediction_field="pred")
+    assert first.prediction == {"sure": 2, "note": "dry"}
+    assert first.payload == {"row": {"alcohol": "13.2"}} and "pred" not in first.metadata
+    assert second.prediction is None
+    exc = error("csv", data.replace(b'""dry""}', b'dry}'), prediction_field="pred")
+    assert (exc.line, exc.field) == (2, "pred") and "not valid JSON" in exc.reason
