@@ -102,8 +102,8 @@ def spans_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SpansServ
             ],
         },
     )
-    for slug, schema in (("kbd", spans_schema), ("mouse", spans_schema), ("pred", spans_schema)):
-        run_cli(home, "projects", "create", slug, "--schema", str(schema))
+    for slug in ("kbd", "mouse", "pred", "fix"):
+        run_cli(home, "projects", "create", slug, "--schema", str(spans_schema))
     run_cli(home, "projects", "create", "mixed", "--schema", str(mixed_schema))
     run_cli(
         home,
@@ -134,16 +134,17 @@ def spans_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SpansServ
         {**_span(PREDICTED_TEXT, "Paris", "place"), "score": 0.61},
     ]
     pred_rows = [{"id": "p1", "text": PREDICTED_TEXT, "pred": {"entities": predicted}}]
-    run_cli(
-        home,
-        "import",
-        "pred",
-        str(_write(work / "p.jsonl", pred_rows)),
-        "--id-field",
-        "id",
-        "--predictions-field",
-        "pred",
-    )
+    for slug in ("pred", "fix"):
+        run_cli(
+            home,
+            "import",
+            slug,
+            str(_write(work / f"{slug}.jsonl", pred_rows)),
+            "--id-field",
+            "id",
+            "--predictions-field",
+            "pred",
+        )
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     log = work / "serve.log"
@@ -414,5 +415,36 @@ def test_choice_and_spans_together_at_phone_width(
             _span(text, "Berlin", "place"),
         ],
     }
+    assert page.errors == []
+    page.close()
+
+
+def test_words_marked_over_a_suggestion_replace_it(spans_server: SpansServer, browser: Any) -> None:
+    page = _open(browser, spans_server, "fix")
+    text = PREDICTED_TEXT
+    assert [t[3] for t in _tags(page)] == [True, True]
+
+    # "Ada" alone is an organisation here: marking it replaces the suggested "Ada Lovelace".
+    for _ in range(_token_index(text, "Ada") + 1):
+        page.keyboard.press("ArrowRight")
+    page.keyboard.press("o")
+    ada = _span(text, "Ada", "org")
+    paris = _span(text, "Paris", "place")
+    assert _tags(page) == [
+        (ada["start"], ada["end"], "org", False),
+        (paris["start"], paris["end"], "place", True),
+    ]
+    assert "Replaced 1 suggested span" in _status(page)
+
+    # Relabeling the other suggestion (] selects it) makes it the annotator's own.
+    page.keyboard.press("Escape")
+    page.keyboard.press("]")
+    page.keyboard.press("]")
+    page.keyboard.press("p")
+    assert _tags(page)[1] == (paris["start"], paris["end"], "person", False)
+
+    page.keyboard.press("Enter")
+    stored = _stored(page, spans_server, "fix")
+    assert stored["value"] == {"entities": [ada, {**paris, "label": "person"}]}
     assert page.errors == []
     page.close()

@@ -333,11 +333,17 @@
     /** Mark [s, e) as `label`; from the keyboard the new span stays selected, for a quick fix. */
     add(s, e, label, { select = true } = {}) {
       const span = { s, e, label, suggested: false };
-      const why = this.conflict(span);
+      // Words marked over a suggestion replace it (where spans may not overlap).
+      const replaced = this.control.overlap
+        ? []
+        : this.spans.filter((o) => o.suggested && s < o.e && o.s < e);
+      const kept = this.spans.filter((o) => !replaced.includes(o));
+      const why = this.conflict(span, kept);
       if (why) {
         this.say(why, "warn");
         return false;
       }
+      this.spans = kept;
       this.spans.push(span);
       this.spans.sort(byPosition);
       this.selected = select ? span : null;
@@ -346,6 +352,10 @@
       this.anchor = -1;
       this.render();
       this.summary();
+      if (replaced.length) {
+        const n = replaced.length;
+        this.say(`Replaced ${n} suggested span${n === 1 ? "" : "s"}. ` + this.status.textContent);
+      }
       return true;
     }
 
