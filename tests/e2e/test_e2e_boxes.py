@@ -252,6 +252,18 @@ def test_boxes_by_mouse(boxes_server: str, browser: Any, screenshots: Path) -> N
         == "true"
     )
 
+    # Shift+drag draws a box inside another one (a plain drag there moves the outer box).
+    stage = Stage(page)  # the click may have scrolled the page
+    page.keyboard.down("Shift")
+    _drag(page, stage.at(80, 60), stage.at(120, 100))
+    page.keyboard.up("Shift")
+    boxes = _boxes(page)
+    assert len(boxes) == 2 and boxes[1]["selected"]
+    _close(boxes[0], 1, x=60, y=40, w=140, h=110)
+    _close(boxes[1], 1, x=80, y=60, w=40, h=40)
+    page.click(".bx.is-selected .bx-del")
+    assert len(_boxes(page)) == 1
+
     # A second box, dragged past the image edge, is clamped inside the image.
     stage = Stage(page)  # the click may have scrolled the page
     _drag(page, stage.at(300, 200), stage.at(WIDTH + 40, HEIGHT + 40))

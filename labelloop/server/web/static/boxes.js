@@ -60,9 +60,8 @@
     const hotkeys = control.hotkeys || [];
     const colour = (label) => COLOURS[Math.max(0, labels.indexOf(label)) % COLOURS.length];
     // "=" zooms in too (it is + without Shift) unless some control uses it as a label key.
-    const equalsFree = !((ctx.schema && ctx.schema.controls) || []).some((c) =>
-      (c.hotkeys || []).includes("="),
-    );
+    const schemaControls = (ctx.schema && ctx.schema.controls) || [];
+    const equalsFree = !schemaControls.some((c) => (c.hotkeys || []).includes("="));
 
     const st = {
       boxes: [],
@@ -119,7 +118,9 @@
     removeBtn.type = "button";
     removeBtn.title = "Delete the selected box (Delete)";
     const hint = node("span", "boxes-hint muted small");
-    hint.textContent = "Drag on the image to draw a box; drag a box to move it, its corners to resize.";
+    hint.textContent =
+      "Drag on the image to draw a box (Shift+drag: over another box); drag a box to move it, " +
+      "its corners to resize.";
     // Pan: while zoomed, a drag (one finger on a phone) scrolls the image instead of drawing.
     const panBtn = keepFocus(node("button", "btn btn-small boxes-pan", "Pan"));
     panBtn.type = "button";
@@ -155,8 +156,9 @@
 
     stage.setAttribute("aria-label", control.name + ": the image; drag on it to draw a box");
     // With several boxes controls each gets its own copy of the image, named.
-    const boxControls = ((ctx.schema && ctx.schema.controls) || []).filter((c) => c.type === "boxes");
-    if (boxControls.length > 1) stage.prepend(node("p", "boxes-stage-name", control.name));
+    if (schemaControls.filter((c) => c.type === "boxes").length > 1) {
+      stage.prepend(node("p", "boxes-stage-name", control.name));
+    }
     const broken = node("p", "boxes-broken", "The image could not be loaded.");
     broken.hidden = true;
     stage.append(broken);
@@ -271,6 +273,12 @@
           }
           div.append(tag);
           if (i === st.selected) {
+            // The selected box's tag (with its ×) sits clear of the corner handles: above the
+            // box, else below it, else inside when the box fills the image's height.
+            const s = scale();
+            const need = 56; // handle overhang + tag height, in screen px, with touch sizes
+            if (b.y * s >= need) div.classList.add("tag-above");
+            else if ((st.natH - b.y - b.h) * s >= need) div.classList.add("tag-below");
             const del = keepFocus(node("button", "bx-del", "×"));
             del.type = "button";
             del.title = "Delete this box (Delete)";
@@ -309,6 +317,8 @@
         pick.addEventListener("click", () => select(i === st.selected ? -1 : i));
         const del = keepFocus(node("button", "boxes-item-del", "×"));
         del.type = "button";
+        pick.disabled = st.disabled;
+        del.disabled = st.disabled;
         del.title = "Delete this box";
         del.setAttribute("aria-label", "Delete box " + (i + 1) + " (" + b.label + ")");
         del.addEventListener("click", () => remove(i));
@@ -453,7 +463,8 @@
       }
       const handle = e.target.closest(".bx-handle");
       const boxDiv = e.target.closest(".bx");
-      const index = boxDiv && !boxDiv.hidden ? Number(boxDiv.dataset.index) : -1;
+      // Shift+drag draws even where a box already is (a box inside a box).
+      const index = boxDiv && !boxDiv.hidden && !e.shiftKey ? Number(boxDiv.dataset.index) : -1;
       if (handle && index >= 0) {
         const b = st.boxes[index];
         const corner = handle.dataset.corner;
@@ -561,7 +572,12 @@
       if (st.disabled || !st.shown || e.ctrlKey || e.metaKey) return false;
       const k = e.key;
       const sel = st.selected >= 0 ? st.boxes[st.selected] : null;
-      const arrows = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };
+      const arrows = {
+        ArrowLeft: [-1, 0],
+        ArrowRight: [1, 0],
+        ArrowUp: [0, -1],
+        ArrowDown: [0, 1],
+      };
       if (arrows[k]) {
         const [dx, dy] = arrows[k];
         const step = e.shiftKey ? 10 : 1;
@@ -686,16 +702,29 @@
           }
         });
         rows.push(
-          { keys: ["Drag"], what: "Draw a box on the image; drag a box to move it, a corner to resize" },
+          {
+            keys: ["Drag"],
+            what:
+              "Draw a box on the image (Shift+drag: over another box too); " +
+              "drag a box to move it, a corner to resize",
+          },
           { keys: ["[", "]"], what: "Select the previous / next box" },
-          { keys: ["←", "↑", "→", "↓"], what: "Move the selected box 1 px (with Shift: 10 px)" },
+          {
+            keys: ["←", "↑", "→", "↓"],
+            what: "Move the selected box 1 px (with Shift: 10 px)",
+          },
           {
             keys: ["Alt", "←↑→↓"],
-            what: "Resize the selected box: → ↓ wider / taller, ← ↑ narrower / shorter (Shift: 10 px)",
+            what:
+              "Resize the selected box: → ↓ wider / taller, ← ↑ narrower / shorter " +
+              "(Shift: 10 px)",
           },
           { keys: ["Delete"], what: "Delete the selected box" },
           { keys: ["Esc"], what: "Deselect the box" },
-          { keys: ["+", "-"], what: "Zoom in / out; arrows pan while zoomed and nothing is selected" },
+          {
+            keys: ["+", "-"],
+            what: "Zoom in / out; arrows pan while zoomed and nothing is selected",
+          },
           { keys: ["Enter"], what: "Submit: dashed suggested boxes are accepted as they are" },
         );
         return rows;
