@@ -37,6 +37,7 @@ KEYBOARD_TEXT = "Ada Lovelace met Charles Babbage in London."
 MOUSE_TEXT = "Grace Hopper visited Geneva and Paris last spring."
 PREDICTED_TEXT = "<script>window.__xss=1</script> 🙂 Zoë met Ada Lovelace in Paris."
 MIXED_TEXT = "Angela Merkel spoke in Berlin about the election."
+NESTED_TEXT = "The New York Times reported on New York."
 TOKEN = re.compile(r"https?://\S+|www\.\S+|[@#]\w+|\w+(?:['’]\w+)*|[^\s\w]")
 
 
@@ -102,8 +103,20 @@ def spans_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SpansServ
             ],
         },
     )
-    for slug in ("kbd", "mouse", "pred", "fix"):
+    for slug in ("kbd", "mouse", "pred", "fix", "touch"):
         run_cli(home, "projects", "create", slug, "--schema", str(spans_schema))
+    nested_schema = _write(
+        work / "nested.json",
+        {
+            "name": "Nested entities",
+            "data": {"type": "text", "field": "text"},
+            "controls": [{**ENTITIES, "overlap": True}],
+        },
+    )
+    run_cli(home, "projects", "create", "nested", "--schema", str(nested_schema))
+    for slug, text in (("touch", MOUSE_TEXT), ("nested", NESTED_TEXT)):
+        rows = [{"id": f"{slug}1", "text": text}]
+        run_cli(home, "import", slug, str(_write(work / f"{slug}.jsonl", rows)), "--id-field", "id")
     run_cli(home, "projects", "create", "mixed", "--schema", str(mixed_schema))
     run_cli(
         home,
@@ -167,9 +180,15 @@ def spans_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SpansServ
             proc.wait()
 
 
-def _open(browser: Any, server: SpansServer, slug: str, *, width: int = 1200) -> Any:
+def _open(
+    browser: Any, server: SpansServer, slug: str, *, width: int = 1200, touch: bool = False
+) -> Any:
     """A signed-in page on the labeling page of ``slug`` with its item on screen."""
-    page = browser.new_page(viewport={"width": width, "height": 900})
+    viewport = {"width": width, "height": 900}
+    if touch:
+        page = browser.new_context(viewport=viewport, has_touch=True).new_page()
+    else:
+        page = browser.new_page(viewport=viewport)
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.errors = errors
@@ -446,5 +465,67 @@ def test_words_marked_over_a_suggestion_replace_it(spans_server: SpansServer, br
     page.keyboard.press("Enter")
     stored = _stored(page, spans_server, "fix")
     assert stored["value"] == {"entities": [ada, {**paris, "label": "person"}]}
+    assert page.errors == []
+    page.close()
+
+
+def test_spans_by_touch_taps_at_phone_width(spans_server: SpansServer, browser: Any) -> None:
+    page = _open(browser, spans_server, "touch", width=390, touch=True)
+    text = MOUSE_TEXT
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+    # Tap the first and the last word, then a label.
+    _tok(page, "Grace").tap()
+    _tok(page, "Hopper").tap()
+    page.tap(".span-label-btn[data-label=person]")
+    _tok(page, "Geneva").tap()
+    page.tap(".span-label-btn[data-label=org]")
+    geneva = _span(text, "Geneva", "org")
+    assert _tags(page) == [
+        (0, len("Grace Hopper"), "person", False),
+        (geneva["start"], geneva["end"], "org", False),
+    ]
+    # Tap a span, then a label, to relabel it; tap its × to remove it.
+    _tok(page, "Geneva").tap()
+    page.tap(".span-label-btn[data-label=place]")
+    assert _tags(page)[1][2] == "place"
+    page.tap(".span-tag[data-start='0'] .span-x")
+    assert [t[2] for t in _tags(page)] == ["place"]
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+    page.tap("#submit-btn")
+    stored = _stored(page, spans_server, "touch")
+    assert stored["value"] == {"entities": [_span(text, "Geneva", "place")]}
+    assert page.errors == []
+    page.context.close()
+
+
+def test_nested_spans_where_the_control_allows_overlap(
+    spans_server: SpansServer, browser: Any
+) -> None:
+    page = _open(browser, spans_server, "nested")
+    text = NESTED_TEXT
+
+    for _ in range(2):  # The, New
+        page.keyboard.press("ArrowRight")
+    page.keyboard.press("Shift+ArrowRight")
+    page.keyboard.press("Shift+ArrowRight")
+    page.keyboard.press("o")
+    page.keyboard.press("Escape")
+    for _ in range(2):
+        page.keyboard.press("ArrowRight")
+    page.keyboard.press("Shift+ArrowRight")
+    page.keyboard.press("l")
+    times = _span(text, "New York Times", "org")
+    city = _span(text, "New York", "place")
+    assert _tags(page) == [
+        (city["start"], city["end"], "place", False),
+        (times["start"], times["end"], "org", False),
+    ]
+    assert page.locator(".spans-text .is-overlap").count() >= 2  # New, York carry both
+
+    page.keyboard.press("Enter")
+    stored = _stored(page, spans_server, "nested")
+    assert stored["value"] == {"entities": [city, times]}
     assert page.errors == []
     page.close()

@@ -200,7 +200,9 @@
       rows.push({ keys: ["Enter"], what: "Submit, accepting the suggested (dashed) spans" });
       rows.push({
         keys: ["drag"],
-        what: "Mark the words dragged over with the active label; click a span to select it",
+        what:
+          "Mark the words dragged over with the active label (touch: tap the first and last" +
+          " word, then a label); click a span to select it",
       });
       return rows;
     }
@@ -534,7 +536,7 @@
       this.drag = null;
       if (drag) {
         if (drag.moved) this.markRange(...this.dragRange(drag));
-        else this.clickPiece(drag.from);
+        else this.clickPiece(drag.from, { extend: e.shiftKey });
         return;
       }
       if (e.target instanceof Element && e.target.closest(".span-tag, .spans-bar")) return;
@@ -545,12 +547,32 @@
         return;
       }
       const piece = e.target instanceof Element ? e.target.closest("[data-s]") : null;
-      if (piece && this.textRoot && this.textRoot.contains(piece)) this.clickPiece(piece);
+      if (piece && this.textRoot && this.textRoot.contains(piece)) {
+        // On a touch screen a second tap extends the selection: tap the first and last word.
+        this.clickPiece(piece, { extend: e.shiftKey || e.pointerType !== "mouse", tap: true });
+      }
     }
 
-    /** A click: select the innermost span under the pointer, else put the cursor on the word. */
-    clickPiece(piece) {
+    /**
+     * A click: with `extend` (Shift, or a second tap) the word selection grows to the word;
+     * otherwise select the innermost span under the pointer, else put the cursor on the word.
+     */
+    clickPiece(piece, { extend = false, tap = false } = {}) {
       const at = Number(piece.dataset.s);
+      const token = this.tokens.findIndex((t) => t.s <= at && at < t.e);
+      const words = this.selection();
+      if (extend && words && token >= 0) {
+        if (tap && token >= words[0] && token <= words[1]) {
+          this.clear(); // tapping the selection again lets go of it
+          return;
+        }
+        if (this.anchor < 0) this.anchor = this.cursor;
+        this.cursor = token;
+        this.render();
+        const n = Math.abs(this.cursor - this.anchor) + 1;
+        this.say(`${n} words selected: a label marks them.`);
+        return;
+      }
       const under = this.spans
         .filter((sp) => sp.s <= at && at < sp.e)
         .sort((x, y) => x.e - x.s - (y.e - y.s));
@@ -558,13 +580,12 @@
         this.pick(under[0]);
         return;
       }
-      const token = this.tokens.findIndex((t) => t.s <= at && at < t.e);
       if (token >= 0) {
         this.selected = null;
         this.cursor = token;
         this.anchor = -1;
         this.render();
-        this.say("1 word selected: a label marks it; Shift+→ extends.");
+        this.say("1 word selected: a label marks it; Shift+→ or a tap on another word extends.");
       } else {
         this.clear();
       }
