@@ -553,7 +553,7 @@
 
     // ------------------------------------------------------------ keyboard
 
-    /** The label whose hotkey is `key` (either case), or null. */
+    /** The index of the label whose hotkey is `key` (either case), or -1. */
     function hotkeyIndex(key) {
       let i = hotkeys.indexOf(key);
       if (i < 0 && key.length === 1) {
