@@ -8,7 +8,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from labelloop.errors import LabelloopError
+from labelloop.errors import LabelloopError, NotFound
 from labelloop.ingest.imaging import MAX_THUMBNAIL, thumbnail
 from labelloop.store.db import Database
 from labelloop.workflow import media
@@ -36,6 +36,8 @@ def item_thumbnail(
 
     if not 1 <= size <= MAX_THUMBNAIL:
         raise LabelloopError(f"size must be from 1 to {MAX_THUMBNAIL}")
+    if ctx.schema.data_type != "image":
+        raise NotFound(f"no image item {item_id} in project '{ctx.slug}'")
     path, _ = media.item_media(db, ctx, item_id, roots=roots)
     stat = path.stat()
     key = hashlib.sha256(f"{path}\0{stat.st_mtime_ns}\0{stat.st_size}\0{size}".encode()).hexdigest()

@@ -131,3 +131,22 @@ def test_hostile_stored_paths_are_refused(thumbs: Any, hostile: str) -> None:
     assert got.headers["content-type"].startswith("application/json")
     assert b"root:" not in got.content
     assert not (home / "thumbnails").exists() or not list((home / "thumbnails").rglob("*.*"))
+
+
+def test_a_text_project_has_no_thumbnails(sqlite_lab: Lab, thumbs: Any) -> None:
+    from sqlalchemy import select
+
+    from labelloop.store.tables import item
+    from labelloop.workflow.accounts import create_token
+
+    client, _, _, _ = thumbs
+    ctx = sqlite_lab.project("words")
+    sqlite_lab.import_rows(ctx, [{"id": "a", "text": "hello there"}])
+    with sqlite_lab.db.read() as conn:
+        item_id = conn.execute(select(item.c.id).where(item.c.project_id == ctx.id)).scalar_one()
+    got = client.get(
+        f"/api/projects/words/items/{item_id}/thumbnail",
+        headers={"Authorization": f"Bearer {create_token(sqlite_lab.db, 'admin')}"},
+    )
+    assert got.status_code == 404
+    assert "no image item" in got.json()["detail"]
