@@ -1,0 +1,91 @@
+"""Conformance checks every import and export format must pass, built-in or plug-in (in the
+spirit of scikit-learn's ``check_estimator``): a new format is tested by running these on it."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from labelloop.domain import ExportRecord, ItemIn
+from labelloop.errors import ImportFormatError
+from labelloop.ingest.protocols import Exporter, Importer
+
+GARBAGE = (b"\xff\xfe\x00garbage", b"{", b"\x00\x01\x02\n\n\x03", b'a\tb\tc\n,,,\n"')
+"""Inputs no format reads: each must end in ImportFormatError, never another exception."""
+
+
+def sample_record(item_id: int = 1) -> ExportRecord:
+    """A small labeled text record, as ``workflow.export.records`` yields them."""
+    return ExportRecord(
+        item_id=item_id,
+        external_id=f"doc-{item_id}",
+        text="Ann flew to Rome",
+        label="pos",
+        resolution="single",
+        annotator="ann",
+        annotated_at=None,
+        active_ms=1200,
+        guideline_version=1,
+        schema_version=1,
+        model_version=None,
+        suggestion=None,
+        suggestion_confidence=None,
+        strategy="margin",
+        score=0.5,
+        rank=0,
+        reason="picked",
+        value={"mood": "pos"},
+        payload={"text": "Ann flew to Rome"},
+    )
+
+
+class _Sink(io.BytesIO):
+    """A sink that fails the check if the exporter closes it (the caller owns it)."""
+
+    def close(self) -> None:
+        raise AssertionError("an exporter must not close the sink; the caller owns it")
+
+
+def check_exporter(name: str, cls: Callable[[], Any]) -> None:
+    """An exporter is built without arguments, has its registry name, writes bytes, consumes its
+    records once as they come (a generator is enough), and leaves the sink open."""
+    exporter = cls()
+    assert isinstance(exporter, Exporter), f"{name}: not an Exporter"
+    assert exporter.format == name, f"{name}: format is {exporter.format!r}"
+    for records in ([], [sample_record(1), sample_record(2)]):
+        pulled: list[int] = []
+        sink = _Sink()
+        exporter.write(_stream(records, pulled), sink)
+        assert pulled == [r.item_id for r in records], f"{name}: records read {pulled}"
+        assert isinstance(sink.getvalue(), bytes)
+        if records:
+            assert sink.getvalue(), f"{name}: two records wrote nothing"
+
+
+def _stream(records: list[ExportRecord], pulled: list[int]) -> Iterator[ExportRecord]:
+    """``records`` as a one-pass generator that notes each record read."""
+    for record in records:
+        pulled.append(record.item_id)
+        yield record
+
+
+def check_importer(name: str, cls: Callable[[], Any]) -> None:
+    """An importer is built without arguments, has its registry name, yields ItemIn records
+    lazily, and turns unreadable input into ImportFormatError with a line of at least 1."""
+    importer = cls()
+    assert isinstance(importer, Importer), f"{name}: not an Importer"
+    assert importer.format == name, f"{name}: format is {importer.format!r}"
+    records = importer.read(io.BytesIO(b""))
+    assert iter(records) is records, f"{name}: read() must return an iterator, not a list"
+    try:
+        found = list(records)
+    except ImportFormatError as exc:
+        assert exc.line >= 1, f"{name}: error line {exc.line}"
+    else:
+        assert all(isinstance(r, ItemIn) for r in found), f"{name}: yields non-ItemIn values"
+    for raw in GARBAGE:
+        try:
+            list(importer.read(io.BytesIO(raw)))
+        except ImportFormatError as exc:
+            assert exc.line >= 1, f"{name}: error line {exc.line} for {raw!r}"
