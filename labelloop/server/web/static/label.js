@@ -5,7 +5,8 @@
 // Other scripts (loaded before this one) plug data types and control types in:
 //   window.labelloop.renderers[dataType] = (item, container, ctx) => void
 //       fills the item area for an item of that data type;
-//       ctx = {base, schema, settings, mediaUrl(item), keyTakenElsewhere(key, control)}.
+//       ctx = {base, schema, settings, text(item) (the data field as text), mediaUrl(item),
+//              keyTakenElsewhere(key, control) (another control's label hotkey too)}.
 //   window.labelloop.widgets[controlType] = { create(control, ctx) -> widget }, where a widget has
 //       element, show(item, itemArea, value, suggested), value(), key(event) -> bool,
 //       shortcuts() -> [{keys, what}], disable(bool). A widget's buttons marked data-pass-keys
