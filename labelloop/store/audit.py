@@ -25,6 +25,11 @@ def _head_stmt(site: bool) -> Any:
     return select(audit_event.c.hash).where(chain).order_by(audit_event.c.id.desc()).limit(1)
 
 
+@cache
+def _insert_stmt() -> Any:
+    return audit_event.insert()
+
+
 _HEAD = "labelloop.audit_head"  # conn.info key: (transaction, project id, newest hash)
 
 
@@ -75,7 +80,7 @@ def record(
         at=at,
     )
     conn.execute(
-        audit_event.insert(),
+        _insert_stmt(),
         {
             "at": at,
             "actor_id": actor_id,

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, and_, delete, func, select, update
+from sqlalchemy import Connection, RowMapping, and_, bindparam, delete, func, select, update
 
 from labelloop.store.db import new_id
 from labelloop.store.tables import (
@@ -285,9 +286,9 @@ def _corrected() -> Any:
     )
 
 
-def item_annotations(conn: Connection, item_id: int) -> list[dict[str, Any]]:
-    """Every annotation of an item, oldest first, with its annotator and latest correction."""
-    q = (
+@cache
+def _item_annotations_stmt() -> Any:
+    return (
         select(
             annotation,
             user.c.username,
@@ -296,10 +297,15 @@ def item_annotations(conn: Connection, item_id: int) -> list[dict[str, Any]]:
         )
         .join(user, user.c.id == annotation.c.user_id)
         .outerjoin(assignment, assignment.c.id == annotation.c.assignment_id)
-        .where(annotation.c.item_id == item_id)
+        .where(annotation.c.item_id == bindparam("item_id"))
         .order_by(annotation.c.id)
     )
-    return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def item_annotations(conn: Connection, item_id: int) -> list[dict[str, Any]]:
+    """Every annotation of an item, oldest first, with its annotator and latest correction."""
+    rows = conn.execute(_item_annotations_stmt(), {"item_id": item_id}).mappings()
+    return [dict(r) for r in rows]
 
 
 def set_status(conn: Connection, annotation_ids: Iterable[int], status: str) -> None:

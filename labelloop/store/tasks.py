@@ -187,6 +187,12 @@ def still_open(conn: Connection, *, item_id: int, user_id: int, overlap: int, at
     return not mine and not resolved and taken < overlap
 
 
+@cache
+def _insert_stmt(table: Any) -> Any:
+    """One INSERT object per table, so its compiled form is found without rebuilding it."""
+    return table.insert()
+
+
 def insert_lease(
     conn: Connection,
     *,
@@ -199,7 +205,7 @@ def insert_lease(
     """Lease a queue entry to a user; returns the assignment id and when the lease ends."""
     expires = at + lease
     res = conn.execute(
-        assignment.insert(),
+        _insert_stmt(assignment),
         {
             "project_id": project_id,
             "item_id": entry["item_id"],
@@ -297,7 +303,7 @@ def set_state(conn: Connection, assignment_id: int, state: str) -> None:
 
 def insert_annotation(conn: Connection, **values: Any) -> int:
     at = now()
-    res = conn.execute(annotation.insert(), {"created_at": at, "updated_at": at, **values})
+    res = conn.execute(_insert_stmt(annotation), {"created_at": at, "updated_at": at, **values})
     return int(res.inserted_primary_key[0])
 
 
@@ -336,7 +342,7 @@ def upsert_label(
     if replace:
         conn.execute(_unlabel_stmt(), {"item_id": item_id})
     conn.execute(
-        item_label.insert(),
+        _insert_stmt(item_label),
         {"item_id": item_id, "project_id": project_id, "decided_at": now(), **values},
     )
 
