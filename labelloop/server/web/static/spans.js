@@ -305,7 +305,7 @@
         // A span just made by keyboard is not what a click on a label means to change.
         this.selected = null;
         this.fresh = false;
-        this.render();
+        this.paint();
         this.say(`Active label: ${label}. Drag over words to mark them.`);
         return;
       }
@@ -377,7 +377,7 @@
       this.cursor = -1;
       this.anchor = -1;
       this.selected = null;
-      this.render();
+      this.paint();
       this.summary();
     }
 
@@ -401,7 +401,7 @@
       }
       this.cursor = next;
       this.selected = null;
-      this.render();
+      this.paint();
       const words = this.selection();
       const n = words ? words[1] - words[0] + 1 : 0;
       this.say(`${n} word${n === 1 ? "" : "s"} selected: press a label key to mark ${n === 1 ? "it" : "them"}.`);
@@ -424,7 +424,7 @@
       this.fresh = false;
       this.cursor = -1;
       this.anchor = -1;
-      this.render();
+      this.paint();
       const sp = this.selected;
       this.say(`Selected “${this.text.slice(sp.s, sp.e)}” (${sp.label}): a label key relabels it, Delete removes it.`);
     }
@@ -568,7 +568,7 @@
         }
         if (this.anchor < 0) this.anchor = this.cursor;
         this.cursor = token;
-        this.render();
+        this.paint();
         const n = Math.abs(this.cursor - this.anchor) + 1;
         this.say(`${n} words selected: a label marks them.`);
         return;
@@ -584,7 +584,7 @@
         this.selected = null;
         this.cursor = token;
         this.anchor = -1;
-        this.render();
+        this.paint();
         this.say("1 word selected: a label marks it; Shift+→ or a tap on another word extends.");
       } else {
         this.clear();
@@ -597,7 +597,7 @@
       this.fresh = false;
       this.cursor = -1;
       this.anchor = -1;
-      this.render();
+      this.paint();
       const words = this.text.slice(span.s, span.e);
       this.say(`Selected “${words}” (${span.label}): a label relabels it, × or Delete removes it.`);
     }
@@ -611,9 +611,6 @@
       for (const t of this.tokens) cuts.add(t.s).add(t.e);
       for (const sp of this.spans) cuts.add(sp.s).add(sp.e);
       const points = [...cuts].sort((a, b) => a - b);
-      const range = this.selection();
-      const selS = range ? this.tokens[range[0]].s : -1;
-      const selE = range ? this.tokens[range[1]].e : -1;
       const tokenAt = new Map(this.tokens.map((t, i) => [t.s, i]));
       const ends = new Map(); // offset -> spans ending there, for their tags
       for (const sp of this.spans) {
@@ -624,6 +621,9 @@
       const root = document.createElement("div");
       root.className = "spans-text";
       root.dataset.control = this.control.name;
+      this.pieces = [];
+      this.tagOf = new Map();
+      this.painted = [];
       for (let k = 0; k < points.length - 1; k++) {
         const s = points[k];
         const e = points[k + 1];
@@ -634,7 +634,6 @@
         const ti = tokenAt.get(s);
         if (ti !== undefined && this.tokens[ti].e >= e) {
           piece.className = "tok";
-          if (ti === this.cursor) piece.classList.add("is-cursor");
         } else {
           piece.className = "gap";
         }
@@ -646,7 +645,6 @@
           piece.style.setProperty("--span-c", strong);
           piece.style.setProperty("--span-bg", soft);
           if (outer.suggested) piece.classList.add("is-suggested");
-          if (over.includes(this.selected)) piece.classList.add("is-selected-span");
           if (s === outer.s) piece.classList.add("span-start");
           if (e === outer.e) piece.classList.add("span-end");
           if (over.length > 1) {
@@ -658,20 +656,72 @@
             piece.classList.add("is-overlap");
           }
         }
-        if (selS >= 0 && s >= selS && e <= selE) piece.classList.add("is-selection");
         root.append(piece);
-        for (const sp of ends.get(e) || []) root.append(this.tagFor(sp));
+        this.pieces.push(piece);
+        for (const sp of ends.get(e) || []) {
+          const tag = this.tagFor(sp);
+          this.tagOf.set(sp, tag);
+          root.append(tag);
+        }
       }
+      this.pieceStarts = points.slice(0, -1);
       this.textRoot = root;
       root.addEventListener("pointerdown", (ev) => this.onPointerDown(ev));
       this.area.replaceChildren(root);
-      const focus = root.querySelector(".is-cursor") || root.querySelector(".is-selected-span");
-      if (focus && focus.scrollIntoView) focus.scrollIntoView({ block: "nearest" });
+      this.paint();
+    }
+
+    /** Index of the first piece starting at or after UTF-16 offset `at`. */
+    pieceIndex(at) {
+      let lo = 0;
+      let hi = this.pieceStarts.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (this.pieceStarts[mid] < at) lo = mid + 1;
+        else hi = mid;
+      }
+      return lo;
+    }
+
+    /** Mark pieces [s, e) with `cls`, remembering them so the next paint can unmark them. */
+    mark(s, e, cls) {
+      for (let k = this.pieceIndex(s); k < this.pieces.length && this.pieceStarts[k] < e; k++) {
+        this.pieces[k].classList.add(cls);
+        this.painted.push(this.pieces[k]);
+      }
+    }
+
+    // Cursor and selection change on every arrow key: they restyle the drawn text in place
+    // (long texts stay fast); only a change to the spans draws the text again.
+    paint() {
+      if (!this.textRoot) return;
+      for (const node of this.painted) {
+        node.classList.remove("is-cursor", "is-selection", "is-selected-span", "is-selected");
+      }
+      this.painted = [];
+      const range = this.selection();
+      if (range) this.mark(this.tokens[range[0]].s, this.tokens[range[1]].e, "is-selection");
+      if (this.cursor >= 0) {
+        const t = this.tokens[this.cursor];
+        this.mark(t.s, t.e, "is-cursor");
+      }
+      const sp = this.selected;
+      if (sp) {
+        this.mark(sp.s, sp.e, "is-selected-span");
+        const tag = this.tagOf.get(sp);
+        if (tag) {
+          tag.classList.add("is-selected");
+          this.painted.push(tag);
+        }
+      }
+      const focus = this.cursor >= 0 ? this.textRoot.querySelector(".is-cursor") : null;
+      const target = focus || (sp ? this.tagOf.get(sp) : null);
+      if (target && target.scrollIntoView) target.scrollIntoView({ block: "nearest" });
     }
 
     tagFor(sp) {
       const tag = document.createElement("span");
-      tag.className = "span-tag" + (sp.suggested ? " is-suggested" : "") + (sp === this.selected ? " is-selected" : "");
+      tag.className = "span-tag" + (sp.suggested ? " is-suggested" : "");
       tag.dataset.at = String(sp.e);
       tag.dataset.label = sp.label;
       tag.dataset.start = String(this.maps.toCp[sp.s]);
