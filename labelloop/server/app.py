@@ -91,10 +91,10 @@ def create_app(
     app.state.sessions = Sessions(settings.secret(), max_age_s=settings.session_max_age_s)
     app.state.templates = Jinja2Templates(directory=str(WEB / "templates"))
     app.mount("/static", StaticFiles(directory=str(WEB / "static")), name="static")
-    for router in (
+    for router in (  # routes are matched in this order: the annotators' hot routes first
+        tasks.router,
         users.router,
         projects.router,
-        tasks.router,
         flags_api.router,
         review_api.router,
         search_api.router,

@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ValidationError
 
 from labelloop.govern.permissions import Permission
-from labelloop.server.api.deps import CurrentUser, DbDep
+from labelloop.server.api.deps import CurrentUser, DbDep, current_user
 from labelloop.server.api.schemas import NextIn, SubmitIn
 from labelloop.store.db import Database
 from labelloop.workflow import projects, tasks
@@ -19,6 +21,7 @@ router = APIRouter(prefix="/api/projects/{slug}", tags=["tasks"])
 
 
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 
 
 async def _hot(db: Database, work: Callable[[], T]) -> T:
@@ -31,13 +34,50 @@ async def _hot(db: Database, work: Callable[[], T]) -> T:
     return work() if db.is_sqlite else await run_in_threadpool(work)
 
 
-# The two calls every annotator makes for every item answer with a ready JSONResponse (their
-# values are JSON-safe already), skipping FastAPI's re-encoding.
+# The two calls every annotator makes for every item take the raw request: the caller is
+# authenticated by the same function as every other route (``deps.current_user``), the body is
+# validated by pydantic straight from its bytes, and the answer is a ready JSONResponse (its
+# values are JSON-safe already). This skips FastAPI's dependency solving, body parsing and
+# re-encoding; OpenAPI still documents the path parameters and both bodies.
 
 
-@router.post("/tasks/next")
-async def next_task(slug: str, body: NextIn, db: DbDep, user: CurrentUser) -> JSONResponse:
+def _path_doc(*names: str) -> list[dict[str, Any]]:
+    kinds = {"slug": {"type": "string"}, "assignment_id": {"type": "integer"}}
+    return [{"name": n, "in": "path", "required": True, "schema": kinds[n]} for n in names]
+
+
+def _doc(model: type[BaseModel], *path: str) -> dict[str, Any]:
+    """OpenAPI for a route that reads its own path parameters and body."""
+    content = {"application/json": {"schema": model.model_json_schema()}}
+    return {"parameters": _path_doc(*path), "requestBody": {"content": content, "required": True}}
+
+
+def _assignment_id(request: Request) -> int:
+    raw = request.path_params["assignment_id"]
+    try:
+        return int(raw)
+    except ValueError:
+        problem = {"loc": ("path", "assignment_id"), "msg": "Input should be a valid integer"}
+        raise RequestValidationError([{**problem, "type": "int_parsing"}]) from None
+
+
+async def _body(request: Request, model: type[M]) -> M:
+    """The request body as ``model``; errors read like FastAPI's own (a 422 naming the field)."""
+    raw = await request.body()
+    try:
+        return model.model_validate_json(raw or b"{}")
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False, include_context=False, include_input=False)
+        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in errors]) from None
+
+
+@router.post("/tasks/next", openapi_extra=_doc(NextIn, "slug"))
+async def next_task(request: Request) -> JSONResponse:
     """Lease the next item for the caller; ``task`` is null when the queue has none right now."""
+    db: Database = request.app.state.db
+    user = await current_user(request, db)
+    body = await _body(request, NextIn)
+    slug = request.path_params["slug"]
 
     def work() -> dict[str, Any]:
         ctx = projects.access(db, slug, user, Permission.ANNOTATE)
@@ -46,10 +86,15 @@ async def next_task(slug: str, body: NextIn, db: DbDep, user: CurrentUser) -> JS
     return JSONResponse(await _hot(db, work))
 
 
-@router.post("/tasks/{assignment_id}/submit")
-async def submit(
-    slug: str, assignment_id: int, body: SubmitIn, db: DbDep, user: CurrentUser
-) -> JSONResponse:
+@router.post("/tasks/{assignment_id}/submit", openapi_extra=_doc(SubmitIn, "slug", "assignment_id"))
+async def submit(request: Request) -> JSONResponse:
+    """Record the caller's answer for a leased item."""
+    db: Database = request.app.state.db
+    user = await current_user(request, db)
+    assignment_id = _assignment_id(request)
+    body = await _body(request, SubmitIn)
+    slug = request.path_params["slug"]
+
     def work() -> dict[str, Any]:
         ctx = projects.access(db, slug, user, Permission.ANNOTATE)
         return tasks.submit(db, ctx, assignment_id, body.value, active_ms=body.active_ms)
