@@ -187,7 +187,8 @@ def insert_flags(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
 
 def raise_user_flag(conn: Connection, **row: Any) -> tuple[int, bool]:
     """A person's flag (``project_id``, ``item_id``, ``user_id``, ``kind``, ``note``, ...): their
-    open one of that kind on the item gets the new note, else a row is added; (id, added)."""
+    open one of that kind on the item gets the new note (and annotation), else a row is added;
+    returns (id, added)."""
     q = select(flag.c.id).where(
         flag.c.item_id == row["item_id"],
         flag.c.user_id == row["user_id"],
@@ -196,7 +197,10 @@ def raise_user_flag(conn: Connection, **row: Any) -> tuple[int, bool]:
     )
     found = conn.execute(q.order_by(flag.c.id).limit(1)).scalar()
     if found is not None:
-        conn.execute(update(flag).where(flag.c.id == found).values(note=row["note"]))
+        values = {"note": row["note"]}
+        if row.get("annotation_id") is not None:  # flagged again from the annotation
+            values["annotation_id"] = row["annotation_id"]
+        conn.execute(update(flag).where(flag.c.id == found).values(**values))
         return int(found), False
     return new_id(conn.execute(flag.insert().values(created_at=now(), **row))), True
 

@@ -330,6 +330,36 @@ def test_spans_by_keyboard_alone_with_a_flag(
             _span(text, "London", "place"),
         ]
     }
+
+    # Backspace brings the item back with its spans; remove Charles Babbage and save.
+    page.keyboard.press("Backspace")
+    page.wait_for_function("document.getElementById('label-app').dataset.state === 'edit'")
+    assert [t[2] for t in _tags(page)] == ["person", "person", "place"]
+    page.keyboard.press("]")
+    page.keyboard.press("]")
+    page.keyboard.press("Delete")
+    # Flagging the item again from its annotation changes the note and links the annotation.
+    page.keyboard.press("!")
+    page.fill("#flag-note", "Second thoughts about Babbage")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#flag-chip", state="visible")
+    page.keyboard.press("Enter")
+    page.wait_for_function("document.getElementById('label-app').dataset.state !== 'edit'")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        again = page.request.get(f"{spans_server.url}/api/projects/kbd/annotations/previous")
+        if len(again.json()["annotation"]["value"]["entities"]) == 2:
+            break
+        time.sleep(0.2)
+    assert again.json()["annotation"]["value"] == {
+        "entities": [_span(text, "Ada Lovelace", "person"), _span(text, "London", "place")]
+    }
+    flags = page.request.get(f"{spans_server.url}/api/projects/kbd/flags?kind=ambiguous").json()[
+        "flags"
+    ]
+    assert [(f["note"], f["annotation_id"]) for f in flags] == [
+        ("Second thoughts about Babbage", stored["annotation_id"])
+    ]
     assert page.errors == []
     page.close()
 
