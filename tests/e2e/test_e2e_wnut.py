@@ -3,6 +3,7 @@ is least sure of, says why, pre-fills its predicted spans, and Enter accepts the
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
@@ -126,6 +127,8 @@ def test_the_span_model_picks_explains_and_prefills(
     assert shown, "no tweet among the first 15 had predicted entities"
     assert all(suggested for *_, suggested in shown)
     page.wait_for_function("document.getElementById('model-version').textContent === 'v2'")
+    chip = page.inner_text("#eval-accuracy >> xpath=..")
+    assert re.fullmatch(r"eval span F1\s+[01]\.\d{3}", chip), chip
     page.screenshot(path=str(screenshots / "spans-wnut.png"))
 
     page.keyboard.press("Enter")  # one key accepts the model's spans

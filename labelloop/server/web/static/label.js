@@ -1023,8 +1023,12 @@
     el.modelVersion.title = model
       ? `${model.model} trained on ${model.n_train} labels` + (model.cold_start ? " (cold start)" : "")
       : "the learner trains once there are items";
-    const acc = model && model.metrics ? model.metrics.accuracy : undefined;
+    const metrics = (model && model.metrics) || {};
+    // A spans project measures span F1 (exact match) instead of accuracy.
+    const spanF1 = typeof metrics.accuracy !== "number" && typeof metrics.span_f1 === "number";
+    const acc = spanF1 ? metrics.span_f1 : metrics.accuracy;
     el.evalAccuracy.textContent = typeof acc === "number" ? acc.toFixed(3) : "–";
+    el.evalAccuracy.previousSibling.textContent = spanF1 ? "eval span F1 " : "eval acc ";
     el.stopHint.hidden = !data.stop_recommended;
     const training = data.training;
     if (training && typeof training.retrain_every === "number") {
