@@ -51,8 +51,14 @@ class ConllImporter:
         text_field: str = "text",
         id_field: str | None = None,
         label_field: str | None = None,
+        prediction_field: str | None = None,
         max_text_chars: int = 100_000,
     ) -> None:
+        if prediction_field is not None:
+            raise LabelloopError(
+                "a CoNLL file holds one tag per token, no predictions with scores; "
+                "import pre-annotations from JSONL"
+            )
         self.text_field = text_field
         self.id_field = id_field
         self.label_field = label_field

@@ -189,3 +189,8 @@ def test_the_api_downloads_a_conll_file(sqlite_lab: Lab, tmp_path: Any) -> None:
     assert got.headers["content-type"].startswith("text/plain")
     assert 'filename="a.conll"' in got.headers["content-disposition"]
     assert [_words(i) for i in _read(got.text)] == [_words(i) for i in _read(WNUT)]
+
+
+def test_predictions_cannot_come_from_a_conll_file() -> None:
+    with pytest.raises(LabelloopError, match="no predictions with scores"):
+        make_importer("conll", prediction_field="pred")
