@@ -38,6 +38,8 @@ MOUSE_TEXT = "Grace Hopper visited Geneva and Paris last spring."
 PREDICTED_TEXT = "<script>window.__xss=1</script> 🙂 Zoë met Ada Lovelace in Paris."
 MIXED_TEXT = "Angela Merkel spoke in Berlin about the election."
 NESTED_TEXT = "The New York Times reported on New York."
+TWO_TEXT = "Ada Lovelace loved the engine in London."
+CUES = {"name": "cues", "type": "spans", "labels": ["praise", "complaint"], "hotkeys": ["k", "j"]}
 TOKEN = re.compile(r"https?://\S+|www\.\S+|[@#]\w+|\w+(?:['’]\w+)*|[^\s\w]")
 
 
@@ -114,7 +116,16 @@ def spans_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SpansServ
         },
     )
     run_cli(home, "projects", "create", "nested", "--schema", str(nested_schema))
-    for slug, text in (("touch", MOUSE_TEXT), ("nested", NESTED_TEXT)):
+    two_schema = _write(
+        work / "two.json",
+        {
+            "name": "Entities and cues",
+            "data": {"type": "text", "field": "text"},
+            "controls": [ENTITIES, CUES],
+        },
+    )
+    run_cli(home, "projects", "create", "two", "--schema", str(two_schema))
+    for slug, text in (("touch", MOUSE_TEXT), ("nested", NESTED_TEXT), ("two", TWO_TEXT)):
         rows = [{"id": f"{slug}1", "text": text}]
         run_cli(home, "import", slug, str(_write(work / f"{slug}.jsonl", rows)), "--id-field", "id")
     run_cli(home, "projects", "create", "mixed", "--schema", str(mixed_schema))
@@ -557,5 +568,40 @@ def test_nested_spans_where_the_control_allows_overlap(
     page.keyboard.press("Enter")
     stored = _stored(page, spans_server, "nested")
     assert stored["value"] == {"entities": [city, times]}
+    assert page.errors == []
+    page.close()
+
+
+def test_two_spans_controls_each_mark_their_own_copy(
+    spans_server: SpansServer, browser: Any
+) -> None:
+    page = _open(browser, spans_server, "two")
+    text = TWO_TEXT
+    assert page.locator(".spans-text").count() == 2
+
+    # The first control takes the arrows at first.
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("Shift+ArrowRight")
+    page.keyboard.press("p")
+    # A key of the second control hands the arrows to it.
+    page.keyboard.press("Escape")
+    page.keyboard.press("k")
+    for _ in range(_token_index(text, "loved") + 1):
+        page.keyboard.press("ArrowRight")
+    page.keyboard.press("k")
+    entities = page.eval_on_selector_all(
+        ".spans-text[data-control=entities] .span-tag", "ts => ts.map(t => t.dataset.label)"
+    )
+    cues = page.eval_on_selector_all(
+        ".spans-text[data-control=cues] .span-tag", "ts => ts.map(t => t.dataset.label)"
+    )
+    assert (entities, cues) == (["person"], ["praise"])
+
+    page.keyboard.press("Enter")
+    stored = _stored(page, spans_server, "two")
+    assert stored["value"] == {
+        "entities": [_span(text, "Ada Lovelace", "person")],
+        "cues": [_span(text, "loved", "praise")],
+    }
     assert page.errors == []
     page.close()

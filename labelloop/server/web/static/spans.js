@@ -57,6 +57,11 @@
 
   const byPosition = (a, b) => a.s - b.s || a.e - b.e || (a.label < b.label ? -1 : a.label > b.label ? 1 : 0);
 
+  // Several spans controls each draw their own copy of the text; the one last used (clicked, or
+  // given one of its label keys) takes the arrow keys, at first the first one.
+  const created = [];
+  let active = null;
+
   class SpansWidget {
     constructor(control, ctx) {
       this.control = control;
@@ -74,6 +79,7 @@
       this.disabled = false;
       this.area = null;
       this.build();
+      created.push(this);
       // A drag may end outside the text (past its last word): listen on the whole page.
       document.addEventListener("pointerup", (e) => this.onPointerUp(e));
       document.addEventListener("pointermove", (e) => this.onPointerMove(e));
@@ -160,6 +166,25 @@
 
     show(item, itemArea, value, suggested) {
       this.area = itemArea;
+      // The renderer's plain text makes way for the marked-up copy; other controls' copies stay.
+      for (const child of [...itemArea.childNodes]) {
+        const ours = child.classList && child.classList.contains("spans-block");
+        if (!ours || child.dataset.control === this.control.name) child.remove();
+      }
+      this.block = document.createElement("div");
+      this.block.className = "spans-block";
+      this.block.dataset.control = this.control.name;
+      const spansControls = ((this.ctx.schema || {}).controls || []).filter((c) => c.type === "spans");
+      if (spansControls.length > 1) {
+        const caption = document.createElement("p");
+        caption.className = "spans-caption";
+        caption.textContent = this.control.name;
+        this.block.append(caption);
+      }
+      this.holder = document.createElement("div");
+      this.block.append(this.holder);
+      itemArea.append(this.block);
+      active = null;
       this.text = this.ctx.text ? this.ctx.text(item) : String((item.data || {}).text || "");
       this.maps = offsetMaps(this.text);
       this.tokens = tokenize(this.text);
@@ -207,9 +232,22 @@
       return rows;
     }
 
+    /** Whether this widget takes the arrow, bracket, Delete and Esc keys. */
+    isActive() {
+      if (active && active.shown && active.block && active.block.isConnected) return active === this;
+      return created.find((w) => w.shown && w.block && w.block.isConnected) === this;
+    }
+
     key(e) {
       if (!this.shown || this.disabled || e.ctrlKey || e.metaKey || e.altKey) return false;
       const key = e.key;
+      if (!this.isActive()) {
+        const label = this.labelOfKey(key);
+        if (label === undefined || this.ctx.keyTakenElsewhere?.(key, this.control)) return false;
+        active = this;
+        this.applyLabel(label);
+        return true;
+      }
       if (key === "ArrowRight" || key === "ArrowLeft") {
         this.move(key === "ArrowRight" ? 1 : -1, e.shiftKey);
         return true;
@@ -292,6 +330,7 @@
 
     applyLabel(label, { button = false } = {}) {
       if (this.disabled || !this.shown) return;
+      active = this;
       this.active = label;
       this.renderBar();
       const native = button ? this.nativeRange() : null;
@@ -496,7 +535,9 @@
     // The mouse draws its own selection (word by word, while dragging); touch and pen keep the
     // platform's selection (long press and handles), marked on release or with a label button.
     onPointerDown(e) {
-      if (this.disabled || !this.shown || e.pointerType !== "mouse" || e.button !== 0) return;
+      if (this.disabled || !this.shown) return;
+      active = this;
+      if (e.pointerType !== "mouse" || e.button !== 0) return;
       if (!(e.target instanceof Element) || e.target.closest(".span-tag")) return;
       const piece = e.target.closest("[data-s]");
       if (!piece) return;
@@ -667,7 +708,7 @@
       this.pieceStarts = points.slice(0, -1);
       this.textRoot = root;
       root.addEventListener("pointerdown", (ev) => this.onPointerDown(ev));
-      this.area.replaceChildren(root);
+      this.holder.replaceChildren(root);
       this.paint();
     }
 
