@@ -1086,7 +1086,10 @@
       return;
     }
     if (key === "Escape") {
-      if (!el.sheet.hidden) {
+      if (!el.flagBox.hidden) {
+        closeFlag();
+        e.preventDefault();
+      } else if (!el.sheet.hidden) {
         toggleHelp(false);
         e.preventDefault();
       } else if (state.mode === "edit" && !state.busy) {
