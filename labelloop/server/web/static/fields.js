@@ -214,6 +214,13 @@
         seek(player, e.key === "ArrowLeft" ? -SEEK_S : SEEK_S);
       }
     });
+    const app = document.getElementById("label-app");
+    if (app) {
+      // A clip stops when the page leaves the item (queue empty, loading): nothing plays unseen.
+      new MutationObserver(() => {
+        if (player && !working()) player.pause();
+      }).observe(app, { attributes: true, attributeFilter: ["data-state"] });
+    }
     document.addEventListener("DOMContentLoaded", () => {
       // One shortcut sheet: the host built it from the controls; the player's keys join it.
       const body = document.getElementById("shortcuts-body");
