@@ -10,6 +10,7 @@ NaN is ``None``. Errors name the line (CSV, JSONL) or the row number (Parquet) a
 from __future__ import annotations
 
 import importlib.util
+import json
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import date, datetime, time
@@ -24,6 +25,9 @@ from labelloop.ingest.records import TextImporter, _json_cell
 from labelloop.kinds import kind
 
 _ABSENT = object()
+NESTED_ROW_FIELDS = ("row", "text")
+"""Fields that may hold a whole row as one object (labelloop's own exports write it as "text"),
+so an export imports back into a table project."""
 PARQUET_BATCH_ROWS = 2000
 PARQUET_HINT = "pip install 'labelloop[tables]' (pyarrow)"
 
@@ -57,10 +61,13 @@ class _TableRecords:
             if isinstance(prediction, str):  # a CSV cell holds the pre-annotation as JSON text
                 prediction = _json_cell(line, self.prediction_field, prediction)
         skip = {self.id_field, self.label_field, self.prediction_field}
-        names = self.columns or tuple(str(k) for k in record if k not in skip)
+        source, nested_in = self._source(record)
+        if nested_in is not None:
+            skip.add(nested_in)
+        names = self.columns or tuple(str(k) for k in source if k not in skip)
         row: dict[str, Any] = {}
         for name in names:
-            value = record.get(name, _ABSENT)
+            value = source.get(name, _ABSENT)
             if value is _ABSENT:
                 raise ImportFormatError(line=line, field=name, reason="missing")
             row[name] = self._cell(line, name, value)
@@ -70,7 +77,7 @@ class _TableRecords:
             )
         if all(v is None for v in row.values()):
             raise ImportFormatError(line=line, reason="every field of the row is empty")
-        shown = set(names) | skip
+        shown = skip if nested_in is not None else set(names) | skip
         metadata = {key: value for key, value in record.items() if key not in shown}
         return ItemIn(
             line=line,
@@ -80,6 +87,22 @@ class _TableRecords:
             metadata=metadata,
             prediction=prediction,
         )
+
+    def _source(self, record: Mapping[str, Any]) -> tuple[Mapping[str, Any], str | None]:
+        """Where the row's fields are: the record itself, or an object nested in ``row`` or
+        ``text`` (a JSON object, or JSON text in a CSV cell) when the columns are not on top."""
+        if self.columns and all(c in record for c in self.columns):
+            return record, None
+        for key in NESTED_ROW_FIELDS:
+            value = record.get(key)
+            if isinstance(value, str) and value.lstrip().startswith("{"):
+                try:
+                    value = json.loads(value)
+                except json.JSONDecodeError:
+                    continue
+            if isinstance(value, Mapping):
+                return value, key
+        return record, None
 
     def _cell(self, line: int, name: str, value: Any) -> Any:
         """A cell as a JSON scalar: text, number, true/false or None (empty)."""
@@ -108,9 +131,10 @@ class _TableRecords:
         )
 
     def _check_names(self, line: int, names: Sequence[str]) -> None:
-        """The file's fields hold every asked-for column and the label field."""
+        """The file's fields hold every asked-for column (or a nested row) and the label field."""
         have = set(names)
-        for name in (*self.columns, self.label_field):
+        nested = any(field in have for field in NESTED_ROW_FIELDS)
+        for name in (*(() if nested else self.columns), self.label_field):
             if name is not None and name not in have:
                 raise ImportFormatError(
                     line=line, field=name, reason=f"no such column; columns are: {', '.join(names)}"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import io
+import json
 from pathlib import Path
 from typing import Any
 
@@ -228,3 +230,50 @@ def _item_ids(lab: Lab, ctx: Any) -> list[int]:
             "SELECT id FROM item WHERE project_id = ? AND split = 'pool'", (ctx.id,)
         ).all()
     return [int(r[0]) for r in rows]
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_an_export_imports_back_with_the_same_rows_and_labels(wines: Any, fmt: str) -> None:
+    from labelloop.workflow import export
+
+    lab, ctx, truth = wines
+    learning.train(lab.db, ctx)
+    ann = lab.member("wines", "ann", "annotator")
+    for _ in range(6):
+        task = tasks.next_task(lab.db, ann)
+        assert task is not None
+        value = {"cultivar": truth[task["item"]["external_id"]]}
+        tasks.submit(lab.db, ann, task["assignment_id"], value, active_ms=500)
+    first = io.BytesIO()
+    n = export.export(lab.db, ctx, first, fmt=fmt)
+    assert n == 6
+
+    projects.create_project(lab.db, "again", SCHEMA, actor=lab.admin)
+    again = lab.ctx("again", lab.admin)
+    report = imports.import_items(
+        lab.db,
+        again,
+        io.BytesIO(first.getvalue()),
+        fmt=fmt,
+        filename=f"wines.{fmt}",
+        id_field="external_id",
+        label_field="label",
+    )
+    assert (report.n_items, report.n_labeled) == (6, 6)
+    second = io.BytesIO()
+    export.export(lab.db, again, second, fmt=fmt)
+
+    def rows_and_labels(data: bytes) -> set[tuple[str, str, str]]:
+        if fmt == "jsonl":
+            records = [json.loads(line) for line in data.decode().splitlines()]
+        else:
+            records = list(csv.DictReader(io.StringIO(data.decode())))
+        out = set()
+        for r in records:
+            row = r["text"] if fmt == "jsonl" else json.loads(r["text"])
+            out.add((r["external_id"], json.dumps(row, sort_keys=True), r["label"]))
+        return out
+
+    before, after = rows_and_labels(first.getvalue()), rows_and_labels(second.getvalue())
+    assert after == before
+    assert all(json.loads(row).keys() == set(COLUMNS) for _, row, _ in after)
