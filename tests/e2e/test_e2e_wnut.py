@@ -145,3 +145,17 @@ def test_the_span_model_picks_explains_and_prefills(
     ]
     assert errors == []
     page.close()
+
+
+def test_the_project_page_plots_span_f1(wnut_server: WnutServer, browser: Any) -> None:
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    page.goto(wnut_server.url + "/p/entities")
+    page.fill("#username", USERNAME)
+    page.fill("#password", PASSWORD)
+    page.click("#login-submit")
+    page.wait_for_url(wnut_server.url + "/p/entities")
+    svg = page.wait_for_selector("#learning-curve svg")
+    assert "Eval span F1 by number of training labels" in (svg.get_attribute("aria-label") or "")
+    assert page.locator("#learning-curve circle.point").count() == 1  # v2; v1 had no model
+    assert "Eval span F1" in page.inner_text("main")
+    page.close()

@@ -229,9 +229,13 @@
     const source = $("models-data");
     if (!host || !source) return;
     const models = JSON.parse(source.textContent) || [];
+    // Classifiers are measured by accuracy; a spans project by span F1 (exact match).
+    const byAccuracy = models.some((m) => m.metrics && typeof m.metrics.accuracy === "number");
+    const key = byAccuracy ? "accuracy" : "span_f1";
+    const metricName = byAccuracy ? "accuracy" : "span F1";
     const points = models
-      .filter((m) => m.metrics && typeof m.metrics.accuracy === "number")
-      .map((m) => ({ version: m.version, n: m.n_train, acc: m.metrics.accuracy }));
+      .filter((m) => m.metrics && typeof m.metrics[key] === "number")
+      .map((m) => ({ version: m.version, n: m.n_train, acc: m.metrics[key] }));
     if (points.length === 0) {
       const p = document.createElement("p");
       p.className = "muted";
@@ -268,7 +272,7 @@
     const svg = make("svg", {
       viewBox: `0 0 ${W} ${H}`,
       role: "img",
-      "aria-label": `Eval accuracy by number of training labels, ${points.length} model versions`,
+      "aria-label": `Eval ${metricName} by number of training labels, ${points.length} model versions`,
     });
     const ticks = 4;
     for (let i = 0; i <= ticks; i += 1) {
@@ -292,7 +296,7 @@
     svg.append(make("path", { class: "line", d }));
     for (const p of points) {
       const dot = make("circle", { class: "point", cx: x(p.n), cy: y(p.acc), r: 4 });
-      dot.append(make("title", {}, `v${p.version}: accuracy ${p.acc.toFixed(3)} on ${p.n} labels`));
+      dot.append(make("title", {}, `v${p.version}: ${metricName} ${p.acc.toFixed(3)} on ${p.n} labels`));
       svg.append(dot);
     }
     host.append(svg);
