@@ -100,3 +100,34 @@ def test_html_is_cleaned_before_it_is_ever_served(client: Any) -> None:
     assert data["text"] == "Win big"
     assert "onclick" not in data["html"] and "javascript" not in data["html"]
     assert data["html"].startswith("<p>Win <a ")
+
+
+def test_html_exports_its_cleaned_markup_and_imports_back(client: Any) -> None:
+    http, auth = client
+    body = json.dumps(
+        {"id": "m1", "body": "<p>Win <b>big</b><script>x()</script></p>", "k": "spam"}
+    )
+    got = _upload(
+        http,
+        auth,
+        "mails",
+        "m.jsonl",
+        body.encode() + b"\n",
+        id_field="id",
+        text_field="body",
+        label_field="k",
+    )
+    assert got.status_code == 201, got.text
+    out = http.get("/api/projects/mails/export?format=jsonl", headers=auth)
+    record = json.loads(out.text.splitlines()[0])
+    assert record["text"] == "<p>Win <b>big</b></p>" and record["label"] == "spam"
+    again = _upload(
+        http,
+        auth,
+        "mails",
+        "again.jsonl",
+        out.content,
+        id_field="external_id",
+        label_field="label",
+    )
+    assert again.json()["duplicates"] == 1  # the same cleaned markup: recognised, not doubled
