@@ -68,6 +68,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         bg = None
         child = None
+        database.checkpoint_in_background()  # WAL checkpoints off the annotators' requests
         if mode == "thread":
             from labelloop.workflow.learning import Learner  # scikit-learn loads off the start path
 
@@ -81,6 +82,7 @@ def create_app(
             bg.stop()
         if child is not None:
             stop_worker(child)
+        database.stop_checkpoints()
 
     app = FastAPI(title="labelloop", version=__version__, lifespan=lifespan, **_no_telemetry())
     app.state.db = database
