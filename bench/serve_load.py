@@ -603,6 +603,8 @@ def run(args: argparse.Namespace, database_url: str | None) -> dict[str, Any]:
         if res["before"]["server_cpu"] is not None and res["after"]["server_cpu"] is not None
         else None
     )
+    t_cpu0, t_cpu1 = res["before"]["t"], res["after"]["t"]
+    acked_cpu = sum(1 for a in st.acked if t_cpu0 <= a[4] < t_cpu1)
     if st.errors:
         log("errors: " + "; ".join(f"{k} x{n}" for k, n in st.errors.most_common(8)))
     if http_errors:
@@ -651,6 +653,9 @@ def run(args: argparse.Namespace, database_url: str | None) -> dict[str, Any]:
         "server_rss_mb": res["rss"],
         "server_peak_rss_mb": res["hwm"],
         "server_cpu_cores": round(srv_cpu / dt_cpu, 2) if srv_cpu is not None else None,
+        "server_cpu_ms_per_annotation": (
+            round(1000 * srv_cpu / acked_cpu, 3) if srv_cpu is not None and acked_cpu else None
+        ),
         "client_cpu_cores": round(
             (res["after"]["self_cpu"] - res["before"]["self_cpu"]) / dt_cpu, 2
         ),
@@ -665,7 +670,8 @@ def run(args: argparse.Namespace, database_url: str | None) -> dict[str, Any]:
         f"{figures['submit_p95_ms']}/{figures['submit_p99_ms']} ms; "
         f"{figures['annotations_per_s']} annotations/s; 5xx {http_5xx}; errors {http_errors}; "
         f"duplicates {checks['duplicate_assignments']}; lost {checks['lost_annotations']}; "
-        f"empty nexts {len(blocked)}; model v{v_before} -> v{v_after}"
+        f"empty nexts {len(blocked)}; model v{v_before} -> v{v_after}; server CPU "
+        f"{figures['server_cpu_ms_per_annotation']} ms per annotation"
     )
     if args.keep:
         log(f"kept {work}")
