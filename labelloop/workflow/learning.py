@@ -41,8 +41,10 @@ SCAN_EVERY = 10  # rounds between scans of the labeled set for likely label erro
 TRAINING_LOCKS = 3 << 40  # one lock per project: a single learner trains it at a time
 FEATURE_SLICE_S = 10.0  # embeddings computed per learner pass, so other projects get their turn
 FALLBACK_FEATURIZER = "tfidf"
-QUEUE_SLICE = 500  # queue entries written or deleted per transaction (a few ms of writer lock)
-WRITE_PAUSE_S = 0.002  # between slices, so waiting annotators' writes get the lock first
+QUEUE_SLICE = 500  # entries the new queue starts with (committed with its model version)
+APPEND_SLICE = 200  # entries added per transaction after that (about a millisecond of lock)
+PRUNE_SLICE = 500  # old entries deleted per transaction (deleting is cheaper than inserting)
+WRITE_PAUSE_S = 0.005  # between slices, so waiting annotators' writes get the lock first
 __all__ = [
     "FeatureCache",
     "Learner",
@@ -426,24 +428,25 @@ def _finish_queues(db: Database, project_id: int, mv_id: int, rest: list[Any]) -
 
     Serving waits for every write (on SQLite, on the event loop): writing or deleting a
     20,000-entry queue at once held the writer lock for ~300 ms and stalled every annotator's
-    request for that long. Serving switched to the new queue with its best entries already;
-    the lower ranks arrive well before anyone reaches them.
+    request for that long, and at ~300 annotations/s each millisecond of lock costs the
+    requests queued behind it several more. Serving switched to the new queue with its best
+    entries already; the lower ranks arrive well before anyone reaches them.
     """
-    for start in range(0, len(rest), QUEUE_SLICE):
+    for start in range(0, len(rest), APPEND_SLICE):
         with db.write() as conn:
             store_learning.append_queue(
                 conn,
                 project_id=project_id,
                 model_version_id=mv_id,
-                rows=rest[start : start + QUEUE_SLICE],
+                rows=rest[start : start + APPEND_SLICE],
             )
         time.sleep(WRITE_PAUSE_S)
     with db.read() as conn:
         old = store_learning.old_queues(conn, project_id=project_id, keep=mv_id)
     for old_id, top in old:
-        for start in range(0, top + 1, QUEUE_SLICE):
+        for start in range(0, top + 1, PRUNE_SLICE):
             with db.write() as conn:
-                store_learning.prune_queue(conn, old_id, ranks=(start, start + QUEUE_SLICE))
+                store_learning.prune_queue(conn, old_id, ranks=(start, start + PRUNE_SLICE))
             time.sleep(WRITE_PAUSE_S)
 
 
