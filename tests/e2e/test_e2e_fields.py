@@ -109,6 +109,7 @@ def fields_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FieldsSe
         ("pages", PAGES_SCHEMA),
         ("clips", CLIPS_SCHEMA),
         ("graded", GRADED_SCHEMA),
+        ("wide", {**PAGES_SCHEMA, "name": "Wide pages", "settings": {}}),
     ):
         run_cli(
             home,
@@ -152,6 +153,27 @@ def fields_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FieldsSe
         "id",
         "--predictions-field",
         "pred",
+    )
+    wide = {
+        "id": "w1",
+        "body": "<h2>"
+        + "Unbreakable" * 12
+        + "</h2><table><tr>"
+        + "".join(f"<td>column {i} with some words</td>" for i in range(12))
+        + '</tr></table><img src="https://127.0.0.1:9/x.png" width="2000" alt="wide">'
+        + "<pre>"
+        + "x = 1; " * 60
+        + "</pre>",
+    }
+    run_cli(
+        home,
+        "import",
+        "wide",
+        _write(work / "wide.jsonl", json.dumps(wide) + "\n"),
+        "--id-field",
+        "id",
+        "--text-field",
+        "body",
     )
     pages = [{"id": f"p{i}", "body": body} for i, body in enumerate(HOSTILE_PAGES)]
     run_cli(
@@ -461,4 +483,20 @@ def test_suggested_rating_and_text_are_accepted_with_enter(
     latest = _latest(page, server, "graded")
     assert latest["item"]["external_id"] == item
     assert latest["value"] == {"cultivar": "c1", "sure": 2, "note": f"dry {item[1:]}"}
+    page.close()
+
+
+@pytest.mark.parametrize("slug", ["wide", "clips"])
+def test_html_and_audio_items_fit_a_phone(
+    fields_server: FieldsServer, browser: Any, slug: str
+) -> None:
+    page = _open(browser, fields_server, slug, width=390)
+    _wait_task(page)
+    page.wait_for_timeout(300)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    box = page.locator("#item-text > *").first.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 390
+    for selector in ("#submit-btn", "#skip-btn"):
+        b = page.locator(selector).bounding_box()
+        assert b["height"] >= 40 and b["x"] + b["width"] <= 390
     page.close()
