@@ -62,10 +62,9 @@ def _png(path: Path, rects: list[tuple[int, int, int, int, tuple[int, int, int]]
 def _schema(path: Path, *, mixed: bool) -> Path:
     boxes: dict[str, Any] = {"name": "objects", "type": "boxes", "labels": OBJECTS}
     controls: list[dict[str, Any]] = [boxes]
-    if mixed:
-        boxes["hotkeys"] = ["c", "p", "g"]
+    if mixed:  # both controls keep their default keys, so 1 and 2 are shared
         scene = {"name": "scene", "type": "choice", "labels": ["indoor", "outdoor"]}
-        controls = [{**scene, "hotkeys": ["1", "2"], "target": True}, boxes]
+        controls = [{**scene, "target": True}, boxes]
     schema = {
         "name": "Street objects" if not mixed else "Scenes and objects",
         "data": {"type": "image", "field": "image"},
@@ -384,21 +383,30 @@ def test_choice_and_boxes_in_one_project(boxes_server: str, browser: Any) -> Non
     _login(page, boxes_server, f"/p/{MIXED}/label")
     assignment = _wait_stage(page)
     item = page.text_content("#item-id")
-    page.keyboard.press("2")  # scene: outdoor (a choice key)
-    assert page.eval_on_selector_all(
-        ".label-btn[aria-pressed=true]", "bs => bs.map(b => b.dataset.label)"
-    ) == ["outdoor"]
-    assert _boxes(page) == []
-    page.keyboard.press("p")  # objects: a person box
+    sheet = page.text_content("#shortcuts-body")
+    assert "car: relabel the selected box" in sheet  # 1 is also the scene's key
+    assert "sign: new box in the middle of the view" in sheet  # 3 is the boxes' own
+
+    def scene() -> list[str]:
+        return page.eval_on_selector_all(
+            ".label-btn[aria-pressed=true]", "bs => bs.map(b => b.dataset.label)"
+        )
+
+    page.keyboard.press("2")  # a shared key with no box selected: the scene choice
+    assert scene() == ["outdoor"] and _boxes(page) == []
+    page.keyboard.press("3")  # the boxes' own key: a sign box
     page.keyboard.press("Shift+ArrowRight")
-    page.keyboard.press("c")  # relabel it as a car
+    page.keyboard.press("1")  # a shared key with a box selected: relabel the box
     [box] = _boxes(page)
-    assert box["label"] == "car"
+    assert box["label"] == "car" and scene() == ["outdoor"]
+    page.keyboard.press("Escape")
+    page.keyboard.press("1")  # nothing selected: the scene again
+    assert scene() == ["indoor"] and len(_boxes(page)) == 1
+    page.keyboard.press("2")
     page.keyboard.press("Enter")
     _wait_stage(page, other_than=assignment)
     stored = _stored(page, boxes_server, MIXED, str(item))
-    assert stored["scene"] == "outdoor"
-    assert stored["objects"] == [{k: box[k] for k in ("x", "y", "w", "h", "label")}]
+    assert stored == {"scene": "outdoor", "objects": [_plain(box)]}
     page.close()
 
 
