@@ -402,6 +402,9 @@ def test_choice_and_boxes_in_one_project(boxes_server: str, browser: Any) -> Non
     page.keyboard.press("Escape")
     page.keyboard.press("1")  # nothing selected: the scene again
     assert scene() == ["indoor"] and len(_boxes(page)) == 1
+    page.keyboard.press("n")  # a new box of the highlighted label (car), whatever the keys
+    assert [(b["label"], b["selected"]) for b in _boxes(page)] == [("car", False), ("car", True)]
+    page.keyboard.press("Delete")
     page.keyboard.press("2")
     page.keyboard.press("Enter")
     _wait_stage(page, other_than=assignment)

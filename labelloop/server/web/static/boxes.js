@@ -62,6 +62,10 @@
     // "=" zooms in too (it is + without Shift) unless some control uses it as a label key.
     const schemaControls = (ctx.schema && ctx.schema.controls) || [];
     const equalsFree = !schemaControls.some((c) => (c.hotkeys || []).includes("="));
+    // N (or Insert) adds a box of the active label: the way in when every label key is shared.
+    const nFree = !schemaControls.some((c) =>
+      (c.hotkeys || []).some((k) => k === "n" || k === "N"),
+    );
 
     const st = {
       boxes: [],
@@ -620,6 +624,10 @@
         setZoom(-1);
         return true;
       }
+      if (k === "Insert" || ((k === "n" || k === "N") && nFree)) {
+        if (!e.repeat) addCentred(st.active);
+        return true;
+      }
       const i = hotkeyIndex(k);
       if (i < 0 || (!sel && shared(i))) return false;
       if (!e.repeat) {
@@ -702,6 +710,10 @@
           }
         });
         rows.push(
+          {
+            keys: nFree ? ["N", "Insert"] : ["Insert"],
+            what: "New box of the highlighted label in the middle of the view",
+          },
           {
             keys: ["Drag"],
             what:
