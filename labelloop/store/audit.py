@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, select
 
 from labelloop.govern.audit import GENESIS_HASH, event_hash
-from labelloop.store.db import Database, chain_key
+from labelloop.store.db import Database, chain_key, fetch, insert
 from labelloop.store.tables import audit_event
 
 
@@ -51,7 +51,8 @@ def _head(conn: Connection, project_id: int | None) -> str:
         and not conn.in_nested_transaction()
     ):
         return str(known[2])
-    prev = conn.execute(_head_stmt(project_id is None), {"project_id": project_id}).scalar()
+    found = fetch(conn, _head_stmt(project_id is None), {"project_id": project_id})
+    prev = found[0]["hash"] if found else None
     return prev or GENESIS_HASH
 
 
@@ -79,7 +80,8 @@ def record(
         payload=body,
         at=at,
     )
-    conn.execute(
+    insert(
+        conn,
         _insert_stmt(),
         {
             "at": at,

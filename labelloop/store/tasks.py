@@ -20,7 +20,7 @@ from sqlalchemy import (
     update,
 )
 
-from labelloop.store.db import Database
+from labelloop.store.db import Database, fetch, insert, run
 from labelloop.store.tables import (
     annotation,
     assignment,
@@ -72,12 +72,13 @@ def _held_lease_stmt(n_exclude: int) -> Select[Any]:
 
 def held_lease(
     conn: Connection, *, project_id: int, user_id: int, exclude: Sequence[int], at: datetime
-) -> RowMapping | None:
+) -> dict[str, Any] | None:
     """The user's oldest live lease (with its item) that the client does not already hold."""
     params: dict[str, Any] = {"project_id": project_id, "user_id": user_id, "at": at}
     if exclude:
         params["exclude"] = list(exclude)
-    return conn.execute(_held_lease_stmt(len(exclude) > 0), params).mappings().first()
+    found = fetch(conn, _held_lease_stmt(len(exclude) > 0), params)
+    return found[0] if found else None
 
 
 def open_conditions(item_id: Any) -> tuple[Any, Any, Any]:
@@ -204,7 +205,8 @@ def insert_lease(
 ) -> tuple[int, datetime]:
     """Lease a queue entry to a user; returns the assignment id and when the lease ends."""
     expires = at + lease
-    res = conn.execute(
+    assignment_id = insert(
+        conn,
         _insert_stmt(assignment),
         {
             "project_id": project_id,
@@ -224,7 +226,7 @@ def insert_lease(
             "suggestion_value": entry.get("suggestion_value"),
         },
     )
-    return int(res.inserted_primary_key[0]), expires
+    return assignment_id, expires
 
 
 def item_payload(conn: Connection, item_id: int) -> Any:
@@ -242,8 +244,9 @@ def _assignment_stmt() -> Any:
     return select(assignment).where(assignment.c.id == bindparam("assignment_id"))
 
 
-def get_assignment(conn: Connection, assignment_id: int) -> RowMapping | None:
-    return conn.execute(_assignment_stmt(), {"assignment_id": assignment_id}).mappings().first()
+def get_assignment(conn: Connection, assignment_id: int) -> dict[str, Any] | None:
+    found = fetch(conn, _assignment_stmt(), {"assignment_id": assignment_id})
+    return found[0] if found else None
 
 
 @cache
@@ -275,7 +278,7 @@ def _submit_facts_stmt() -> Any:
     )
 
 
-def submit_facts(conn: Connection, assignment_id: int) -> RowMapping | None:
+def submit_facts(conn: Connection, assignment_id: int) -> dict[str, Any] | None:
     """An assignment with everything its submit reads, in one statement.
 
     Besides the assignment's columns: the item's ``payload``, the project's newest
@@ -285,7 +288,8 @@ def submit_facts(conn: Connection, assignment_id: int) -> RowMapping | None:
     change under it (SQLite's single writer; the chain lock on PostgreSQL).
     """
     params = {"assignment_id": assignment_id}
-    return conn.execute(_submit_facts_stmt(), params).mappings().first()
+    found = fetch(conn, _submit_facts_stmt(), params)
+    return found[0] if found else None
 
 
 @cache
@@ -298,13 +302,12 @@ def _set_state_stmt() -> Any:
 
 
 def set_state(conn: Connection, assignment_id: int, state: str) -> None:
-    conn.execute(_set_state_stmt(), {"assignment_id": assignment_id, "state": state})
+    run(conn, _set_state_stmt(), {"assignment_id": assignment_id, "state": state})
 
 
 def insert_annotation(conn: Connection, **values: Any) -> int:
     at = now()
-    res = conn.execute(_insert_stmt(annotation), {"created_at": at, "updated_at": at, **values})
-    return int(res.inserted_primary_key[0])
+    return insert(conn, _insert_stmt(annotation), {"created_at": at, "updated_at": at, **values})
 
 
 def get_annotation(conn: Connection, annotation_id: int) -> RowMapping | None:
@@ -340,8 +343,9 @@ def upsert_label(
 ) -> None:
     """Set an item's resolved label, replacing the one it had (``replace=False``: it had none)."""
     if replace:
-        conn.execute(_unlabel_stmt(), {"item_id": item_id})
-    conn.execute(
+        run(conn, _unlabel_stmt(), {"item_id": item_id})
+    insert(
+        conn,
         _insert_stmt(item_label),
         {"item_id": item_id, "project_id": project_id, "decided_at": now(), **values},
     )
@@ -349,7 +353,7 @@ def upsert_label(
 
 def leave_queue(conn: Connection, item_id: int) -> None:
     """Take a resolved item out of every queue of its project."""
-    conn.execute(_leave_queue_stmt(), {"item_id": item_id})
+    run(conn, _leave_queue_stmt(), {"item_id": item_id})
 
 
 def last_annotations(

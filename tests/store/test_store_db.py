@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -110,3 +111,46 @@ def test_a_low_priority_process_holds_the_writer_lock_at_normal_priority(tmp_pat
         cwd=Path(__file__).resolve().parents[2],
     ).stdout.split()
     assert out == ["0", "19"]
+
+
+def test_the_driver_fast_path_stores_and_reads_what_sqlalchemy_does(sqlite_lab: Any) -> None:
+    """Serving statements run on the SQLite driver directly; rows written and read that way
+    hold exactly what SQLAlchemy writes and returns (timestamps, JSON, NULLs)."""
+    from datetime import UTC, datetime
+
+    from labelloop.store import tasks as store_tasks
+    from labelloop.store.db import fetch, insert
+    from labelloop.store.tables import audit_event
+    from labelloop.workflow import tasks
+
+    lab = sqlite_lab
+    ctx = lab.project()
+    lab.import_rows(ctx, lab.rows(12))
+    lab.train(ctx)
+    task = tasks.next_task(lab.db, ctx)
+    row = {
+        "at": datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC),
+        "actor_id": None,
+        "project_id": None,
+        "action": "check",
+        "subject": "fast",
+        "payload": {"a": [1, 2.5, None], "b": "é"},
+        "prev_hash": "0" * 64,
+        "hash": "1" * 64,
+    }
+    stmt = audit_event.insert()
+    with lab.db.write() as conn:
+        fast_id = insert(conn, stmt, row)
+        slow_id = int(conn.execute(stmt, row).inserted_primary_key[0])
+        raw = conn.exec_driver_sql(
+            "SELECT at, actor_id, payload FROM audit_event WHERE id IN (?, ?) ORDER BY id",
+            (fast_id, slow_id),
+        ).all()
+        facts = store_tasks._submit_facts_stmt()
+        params = {"assignment_id": task["assignment_id"]}
+        fast = fetch(conn, facts, params)
+        slow = [dict(r) for r in conn.execute(facts, params).mappings()]
+    assert slow_id == fast_id + 1
+    assert raw[0] == raw[1]
+    assert fast == slow and len(fast) == 1
+    assert fast[0]["leased_at"].tzinfo is not None and fast[0]["gold_value"] is None
