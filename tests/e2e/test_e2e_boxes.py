@@ -20,6 +20,7 @@ from tests.e2e.conftest import PASSWORD, USERNAME, _env, _free_port, _wait_healt
 pytestmark = pytest.mark.browser
 
 WIDTH, HEIGHT = 400, 300
+HOSTILE_NAME = "<img src=x onerror=window.__xss=1>.png"  # a file name is untrusted data
 BOXES = "boxes"  # project: one boxes control (the learned one)
 MIXED = "mixed"  # project: a scene choice (learned) and a boxes control
 PREBOXED = "preboxed"  # project: one boxes control, items imported with predicted boxes
@@ -77,7 +78,8 @@ def _schema(path: Path, *, mixed: bool) -> Path:
 
 @pytest.fixture(scope="module")
 def boxes_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Two image projects fed from one folder of PNGs under the default media root."""
+    """Three image projects under the default media root: two fed from image folders, one
+    from JSONL with predicted boxes."""
     home = tmp_path_factory.mktemp("labelloop-boxes")
     run_cli(home, "init")
     run_cli(home, "users", "add", USERNAME, "--admin", "--password-stdin", stdin=PASSWORD + "\n")
@@ -91,10 +93,13 @@ def boxes_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 (250, 120 + 10 * i, 60, 110, (30, 90, 200)),
             ],
         )
-    for slug, mixed in ((BOXES, False), (MIXED, True)):
+    odd = home / "media" / "odd"  # the mixed project's only image has a hostile name
+    odd.mkdir()
+    _png(odd / HOSTILE_NAME, [(60, 60, 90, 90, (40, 160, 60))])
+    for slug, mixed, source in ((BOXES, False, folder), (MIXED, True, odd)):
         schema = _schema(home / f"{slug}.json", mixed=mixed)
         run_cli(home, "projects", "create", slug, "--schema", str(schema))
-        run_cli(home, "import", slug, str(folder))
+        run_cli(home, "import", slug, str(source))
     schema = _schema(home / f"{PREBOXED}.json", mixed=False)
     run_cli(home, "projects", "create", PREBOXED, "--schema", str(schema))
     rows = [
@@ -381,8 +386,10 @@ def test_boxes_by_keyboard_alone(boxes_server: str, browser: Any) -> None:
 def test_choice_and_boxes_in_one_project(boxes_server: str, browser: Any) -> None:
     page = browser.new_page(viewport={"width": 1200, "height": 900})
     _login(page, boxes_server, f"/p/{MIXED}/label")
-    assignment = _wait_stage(page)
+    _wait_stage(page)
     item = page.text_content("#item-id")
+    assert item == HOSTILE_NAME  # shown as text, never as markup
+    assert page.get_attribute(".boxes-image", "alt") == HOSTILE_NAME
     sheet = page.text_content("#shortcuts-body")
     assert "car: relabel the selected box" in sheet  # 1 is also the scene's key
     assert "sign: new box in the middle of the view" in sheet  # 3 is the boxes' own
@@ -406,10 +413,10 @@ def test_choice_and_boxes_in_one_project(boxes_server: str, browser: Any) -> Non
     assert [(b["label"], b["selected"]) for b in _boxes(page)] == [("car", False), ("car", True)]
     page.keyboard.press("Delete")
     page.keyboard.press("2")
-    page.keyboard.press("Enter")
-    _wait_stage(page, other_than=assignment)
+    page.keyboard.press("Enter")  # the only item: the page then waits for more
     stored = _stored(page, boxes_server, MIXED, str(item))
     assert stored == {"scene": "outdoor", "objects": [_plain(box)]}
+    assert page.evaluate("() => window.__xss") is None
     page.close()
 
 
