@@ -212,24 +212,24 @@
       };
     }
 
-    /** The part of the image in view, in image pixels. */
+    /** The part of the image in view, in image pixels (the stage's part when off screen). */
     function visible() {
       const s = scale();
       const rect = stage.getBoundingClientRect();
       const c = canvas.getBoundingClientRect();
-      const left = clamp((Math.max(rect.left, c.left) - c.left) / s, 0, st.natW);
-      const top = clamp((Math.max(rect.top, c.top, 0) - c.top) / s, 0, st.natH);
-      const right = clamp(
-        (Math.min(rect.right, c.right, window.innerWidth) - c.left) / s,
-        left,
-        st.natW,
-      );
-      const bottom = clamp(
-        (Math.min(rect.bottom, c.bottom, window.innerHeight) - c.top) / s,
-        top,
-        st.natH,
-      );
-      return { left, top, w: right - left, h: bottom - top };
+      const part = (screenTop, screenBottom) => {
+        const left = clamp((Math.max(rect.left, c.left) - c.left) / s, 0, st.natW);
+        const top = clamp((Math.max(rect.top, c.top, screenTop) - c.top) / s, 0, st.natH);
+        const right = clamp((Math.min(rect.right, c.right) - c.left) / s, left, st.natW);
+        const bottom = clamp(
+          (Math.min(rect.bottom, c.bottom, screenBottom) - c.top) / s,
+          top,
+          st.natH,
+        );
+        return { left, top, w: right - left, h: bottom - top };
+      };
+      const shown = part(0, window.innerHeight);
+      return shown.w >= 1 && shown.h >= 1 ? shown : part(-Infinity, Infinity);
     }
 
     function clampBox(b) {
