@@ -55,7 +55,8 @@
     return { toCp, toU16, length: cp };
   }
 
-  const byPosition = (a, b) => a.s - b.s || a.e - b.e || (a.label < b.label ? -1 : a.label > b.label ? 1 : 0);
+  const byLabel = (a, b) => (a.label < b.label ? -1 : a.label > b.label ? 1 : 0);
+  const byPosition = (a, b) => a.s - b.s || a.e - b.e || byLabel(a, b);
 
   // Several spans controls each draw their own copy of the text; the one last used (clicked, or
   // given one of its label keys) takes the arrow keys, at first the first one.
@@ -143,7 +144,8 @@
 
     renderBar() {
       for (const button of this.buttons) {
-        button.setAttribute("aria-pressed", button.dataset.label === this.active ? "true" : "false");
+        const on = button.dataset.label === this.active;
+        button.setAttribute("aria-pressed", on ? "true" : "false");
         button.disabled = this.disabled;
       }
     }
@@ -174,8 +176,8 @@
       this.block = document.createElement("div");
       this.block.className = "spans-block";
       this.block.dataset.control = this.control.name;
-      const spansControls = ((this.ctx.schema || {}).controls || []).filter((c) => c.type === "spans");
-      if (spansControls.length > 1) {
+      const controls = (this.ctx.schema || {}).controls || [];
+      if (controls.filter((c) => c.type === "spans").length > 1) {
         const caption = document.createElement("p");
         caption.className = "spans-caption";
         caption.textContent = this.control.name;
@@ -214,7 +216,7 @@
       const rows = [];
       this.labels.forEach((label, i) => {
         const key = this.hotkeys[i];
-        const note = i === 0 ? "a label key marks the selection, or relabels the selected span" : "";
+        const note = i ? "" : "a label key marks the selection, or relabels the selected span";
         rows.push({ keys: [key || "—"], what: label, note });
       });
       rows.push({ keys: ["←", "→"], what: "Move the word cursor" });
@@ -234,7 +236,8 @@
 
     /** Whether this widget takes the arrow, bracket, Delete and Esc keys. */
     isActive() {
-      if (active && active.shown && active.block && active.block.isConnected) return active === this;
+      const live = (w) => w.shown && w.block && w.block.isConnected;
+      if (active && live(active)) return active === this;
       return created.find((w) => w.shown && w.block && w.block.isConnected) === this;
     }
 
@@ -297,7 +300,8 @@
         if (label && typeof label === "object") label = label.label;
         const start = Number(one.start);
         const end = Number(one.end);
-        if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end > max || start >= end) continue;
+        if (!Number.isInteger(start) || !Number.isInteger(end)) continue;
+        if (start < 0 || end > max || start >= end) continue;
         if (!this.labels.includes(label)) continue;
         const span = { s: this.maps.toU16[start], e: this.maps.toU16[end], label, suggested };
         if (typeof one.score === "number") span.score = one.score;
@@ -315,7 +319,10 @@
           return "That span is already marked.";
         }
         if (!this.control.overlap && span.s < other.e && other.s < span.e) {
-          return `Spans may not overlap in ${this.control.name}; remove or change “${other.label}” first.`;
+          return (
+            `Spans may not overlap in ${this.control.name}; ` +
+            `remove or change “${other.label}” first.`
+          );
         }
       }
       return "";
@@ -426,7 +433,9 @@
       if (from < 0 && this.selected) {
         // Continue from the selected span: after it going right, before it going left.
         const sp = this.selected;
-        const inside = this.tokens.map((t, i) => (t.s >= sp.s && t.e <= sp.e ? i : -1)).filter((i) => i >= 0);
+        const inside = this.tokens
+          .map((t, i) => (t.s >= sp.s && t.e <= sp.e ? i : -1))
+          .filter((i) => i >= 0);
         from = dir > 0 ? inside[inside.length - 1] : inside[0];
         if (extend) this.anchor = dir > 0 ? inside[0] : inside[inside.length - 1];
       } else if (from < 0) {
@@ -443,7 +452,8 @@
       this.paint();
       const words = this.selection();
       const n = words ? words[1] - words[0] + 1 : 0;
-      this.say(`${n} word${n === 1 ? "" : "s"} selected: press a label key to mark ${n === 1 ? "it" : "them"}.`);
+      const them = n === 1 ? "it" : "them";
+      this.say(`${n} word${n === 1 ? "" : "s"} selected: press a label key to mark ${them}.`);
     }
 
     step(dir) {
@@ -454,18 +464,15 @@
       let i = this.selected ? this.spans.indexOf(this.selected) : -1;
       if (i < 0) {
         const at = this.cursor >= 0 ? this.tokens[this.cursor].s : dir > 0 ? -1 : Infinity;
-        i = dir > 0 ? this.spans.findIndex((sp) => sp.s > at) : this.spans.map((sp) => sp.s < at).lastIndexOf(true);
+        i =
+          dir > 0
+            ? this.spans.findIndex((sp) => sp.s > at)
+            : this.spans.map((sp) => sp.s < at).lastIndexOf(true);
         if (i < 0) i = dir > 0 ? 0 : this.spans.length - 1;
       } else {
         i = (i + dir + this.spans.length) % this.spans.length;
       }
-      this.selected = this.spans[i];
-      this.fresh = false;
-      this.cursor = -1;
-      this.anchor = -1;
-      this.paint();
-      const sp = this.selected;
-      this.say(`Selected “${this.text.slice(sp.s, sp.e)}” (${sp.label}): a label key relabels it, Delete removes it.`);
+      this.pick(this.spans[i]);
     }
 
     // ------------------------------------------------------------ mouse
@@ -477,7 +484,8 @@
       if (node === root) {
         const child = root.childNodes[offset];
         if (!child) return this.text.length;
-        return child.dataset && child.dataset.s !== undefined ? Number(child.dataset.s) : Number(child.dataset.at || 0);
+        const data = child.dataset || {};
+        return data.s !== undefined ? Number(data.s) : Number(data.at || 0);
       }
       const el = node.nodeType === Node.TEXT_NODE ? node.parentElement : node;
       const tag = el.closest(".span-tag");
@@ -640,7 +648,7 @@
       this.anchor = -1;
       this.paint();
       const words = this.text.slice(span.s, span.e);
-      this.say(`Selected “${words}” (${span.label}): a label relabels it, × or Delete removes it.`);
+      this.say(`Selected “${words}” (${span.label}): a label relabels it; × or Delete removes it.`);
     }
 
     // ------------------------------------------------------------ drawing
@@ -772,7 +780,10 @@
       const name = document.createElement("span");
       name.className = "span-tag-name";
       name.textContent = sp.label + (sp.suggested ? "?" : "");
-      if (sp.suggested) name.title = "suggested" + (typeof sp.score === "number" ? ` (${sp.score.toFixed(2)})` : "");
+      if (sp.suggested) {
+        const score = typeof sp.score === "number" ? ` (${sp.score.toFixed(2)})` : "";
+        name.title = "suggested" + score;
+      }
       const x = document.createElement("button");
       x.type = "button";
       x.className = "span-x";
