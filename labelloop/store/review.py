@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, RowMapping, and_, bindparam, delete, func, select, update
 
-from labelloop.store.db import new_id
+from labelloop.store.db import fetch, new_id
 from labelloop.store.tables import (
     annotation,
     assignment,
@@ -308,8 +308,7 @@ def _item_annotations_stmt() -> Any:
 
 def item_annotations(conn: Connection, item_id: int) -> list[dict[str, Any]]:
     """Every annotation of an item, oldest first, with its annotator and latest correction."""
-    rows = conn.execute(_item_annotations_stmt(), {"item_id": item_id}).mappings()
-    return [dict(r) for r in rows]
+    return fetch(conn, _item_annotations_stmt(), {"item_id": item_id})
 
 
 def set_status(conn: Connection, annotation_ids: Iterable[int], status: str) -> None:

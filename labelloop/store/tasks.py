@@ -98,7 +98,7 @@ def open_conditions(item_id: Any) -> tuple[Any, Any, Any]:
     mine = exists().where(
         a.c.item_id == item_id,
         a.c.user_id == bindparam("user_id"),
-        a.c.state.in_(("submitted", "skipped")) | live(a.c),
+        (a.c.state == "submitted") | (a.c.state == "skipped") | live(a.c),  # no IN: no postcompile
     )
     b = assignment.alias("b")
     taken = (
@@ -157,7 +157,7 @@ def next_candidate(
     at: datetime,
     skip_locked: bool,
     passed: Sequence[int] = (),
-) -> RowMapping | None:
+) -> RowMapping | dict[str, Any] | None:
     """The best-ranked entry of the newest queue that this user has not seen and that still
     needs labels (and is not in ``passed``), with its model version and item."""
     params: dict[str, Any] = {
@@ -169,7 +169,9 @@ def next_candidate(
     q = _candidate_stmt(skip_locked)
     if passed:
         q = q.where(queue_entry.c.item_id.not_in(list(passed)))
-    return conn.execute(q, params).mappings().first()
+        return conn.execute(q, params).mappings().first()
+    found = fetch(conn, q, params)
+    return found[0] if found else None
 
 
 @cache
