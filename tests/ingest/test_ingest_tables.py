@@ -130,5 +130,23 @@ def test_pre_annotations_come_from_their_own_column_as_json() -> None:
     assert first.prediction == {"sure": 2, "note": "dry"}
     assert first.payload == {"row": {"alcohol": "13.2"}} and "pred" not in first.metadata
     assert second.prediction is None
-    exc = error("csv", data.replace(b'""dry""}', b'dry}'), prediction_field="pred")
+    exc = error("csv", data.replace(b'""dry""}', b"dry}"), prediction_field="pred")
     assert (exc.line, exc.field) == (2, "pred") and "not valid JSON" in exc.reason
+
+
+def test_a_row_nested_under_text_or_row_is_read_when_the_columns_are_not_on_top() -> None:
+    data = (
+        b'{"external_id": "a", "text": {"colour": "red", "alcohol": 13}, "label": "good"}\n'
+        b'{"external_id": "b", "row": {"colour": "white", "alcohol": 11}}\n'
+    )
+    first, second = read(
+        "jsonl", data, columns=("alcohol", "colour"), id_field="external_id", label_field="label"
+    )
+    assert first.payload == {"row": {"alcohol": 13, "colour": "red"}}
+    assert (first.external_id, first.label, first.metadata) == ("a", "good", {})
+    assert second.payload == {"row": {"alcohol": 11, "colour": "white"}}
+    csv_data = b'external_id,text,label\na,"{""colour"": ""red"", ""alcohol"": 13}",good\n'
+    (only,) = read(
+        "csv", csv_data, columns=("colour",), id_field="external_id", label_field="label"
+    )
+    assert only.payload == {"row": {"colour": "red"}}
