@@ -371,6 +371,9 @@ def test_spans_by_keyboard_alone_with_a_flag(
     assert [(f["note"], f["annotation_id"]) for f in flags] == [
         ("Second thoughts about Babbage", stored["annotation_id"])
     ]
+    # The quality page counts it with the other flags.
+    page.goto(f"{spans_server.url}/p/kbd/quality")
+    assert "ambiguous 1" in page.inner_text(".flag-summary [data-kind=ambiguous]")
     assert page.errors == []
     page.close()
 
