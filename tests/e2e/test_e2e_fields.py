@@ -69,6 +69,12 @@ HOSTILE_PAGES = [
     "<table><tr><th>Order</th><td>7</td></tr></table><style>body{display:none}</style>",
 ]
 CLIP_SECONDS = 12
+SNAPS_SCHEMA = {
+    "name": "Snaps",
+    "data": {"type": "image", "field": "image"},
+    "controls": [{"name": "shade", "type": "choice", "labels": ["dark", "light"], "target": True}],
+    "settings": {"review_policy": "all"},
+}
 
 
 @dataclass
@@ -110,6 +116,7 @@ def fields_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FieldsSe
         ("clips", CLIPS_SCHEMA),
         ("graded", GRADED_SCHEMA),
         ("wide", {**PAGES_SCHEMA, "name": "Wide pages", "settings": {}}),
+        ("snaps", SNAPS_SCHEMA),
     ):
         run_cli(
             home,
@@ -190,6 +197,13 @@ def fields_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FieldsSe
         _tone(home / "media" / "clips" / f"clip{i}.wav", hz=hz)
     run_cli(home, "import", "clips", str(home / "media" / "clips"))
     run_cli(home, "projects", "member", "pages", ANNOTATOR, "annotator")
+    from PIL import Image
+
+    for i, shade in enumerate((30, 220)):
+        (home / "media" / "snaps").mkdir(parents=True, exist_ok=True)
+        Image.new("L", (24, 16), shade).save(home / "media" / "snaps" / f"s{i}.png")
+    run_cli(home, "import", "snaps", str(home / "media" / "snaps"))
+    run_cli(home, "projects", "member", "snaps", ANNOTATOR, "annotator")
 
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
@@ -500,3 +514,29 @@ def test_html_and_audio_items_fit_a_phone(
         b = page.locator(selector).bounding_box()
         assert b["height"] >= 40 and b["x"] + b["width"] <= 390
     page.close()
+
+
+def test_the_reviewer_sees_an_image_items_picture(
+    fields_server: FieldsServer, browser: Any
+) -> None:
+    server = fields_server
+    page = _open(browser, server, "snaps", user=ANNOTATOR)
+    assignment = _wait_task(page)
+    page.keyboard.press("1")
+    page.keyboard.press("Enter")
+    _wait_task(page, other_than=assignment)
+    page.keyboard.press("2")
+    page.keyboard.press("Enter")
+    page.wait_for_function("document.getElementById('label-app').dataset.state === 'empty'")
+    page.close()
+    review = _open(browser, server, "snaps", view="review")
+    review.wait_for_function(
+        """() => {
+            const img = document.querySelector('#item-text img.item-image');
+            return document.getElementById('review-app').dataset.state === 'review'
+                && img && img.complete && img.naturalWidth === 24;
+        }""",
+        timeout=15000,
+    )
+    assert "/media" in review.get_attribute("#item-text img.item-image", "src")
+    review.close()
