@@ -651,7 +651,12 @@
         if (!rows.length) addRow(tbody, ["—"], widget ? "Use the mouse" : "Not available here");
       }
       for (const key of collisions(c)) {
-        addRow(tbody, [key], "also a key of another control: the first control listed takes it");
+        addRow(
+          tbody,
+          [key],
+          "shared with another control: a selected span or box takes it, otherwise the first" +
+            " choice control listed",
+        );
       }
       table.append(tbody);
       el.sheetBody.append(h, table);
