@@ -72,6 +72,25 @@ def _hit(row: Mapping[Any, Any], score: float | None = None) -> dict[str, Any]:
     }
 
 
+def _table_search(
+    conn: Any, ctx: ProjectContext, words: list[str], *, limit: int, offset: int
+) -> tuple[list[Any], int]:
+    """Pool rows whose fields (names and values) hold every word, in id order, and how many.
+
+    Rows are JSON objects, so the words are matched here rather than in SQL.
+    """
+    wanted = [w.casefold() for w in words]
+    hits = [
+        int(r["id"])
+        for r in store_learning.items_of(conn, ctx.id, "pool")
+        if all(w in _shown_text(r["payload"]).casefold() for w in wanted)
+    ]
+    page = hits[offset : offset + limit]
+    shown = store_seeds.pool_items(conn, project_id=ctx.id, item_ids=page)
+    found = {int(r["id"]): r for r in shown}
+    return [found[i] for i in page if i in found], len(hits)
+
+
 def search(
     db: Database,
     ctx: ProjectContext,
@@ -98,9 +117,12 @@ def search(
     if like is None:
         query = (q or "").strip()[:MAX_QUERY_CHARS]
         with db.read() as conn:
-            rows, total = store_seeds.search(
-                conn, project_id=ctx.id, words=_words(query), limit=limit, offset=offset
-            )
+            if ctx.schema.data_type == "table":
+                rows, total = _table_search(conn, ctx, _words(query), limit=limit, offset=offset)
+            else:
+                rows, total = store_seeds.search(
+                    conn, project_id=ctx.id, words=_words(query), limit=limit, offset=offset
+                )
         return {
             "mode": "text",
             "q": query,
