@@ -277,3 +277,20 @@ def test_an_export_imports_back_with_the_same_rows_and_labels(wines: Any, fmt: s
     before, after = rows_and_labels(first.getvalue()), rows_and_labels(second.getvalue())
     assert after == before
     assert all(json.loads(row).keys() == set(COLUMNS) for _, row, _ in after)
+
+
+def test_words_find_rows_by_their_values(sqlite_lab: Lab) -> None:
+    from labelloop.workflow import seeding
+
+    lab = sqlite_lab
+    schema = {**SCHEMA, "data": {"type": "table", "field": "row"}}
+    projects.create_project(lab.db, "loans", schema, actor=lab.admin)
+    ctx = lab.ctx("loans", lab.admin)
+    body = b"id,purpose,amount\n1,Yacht,90000\n2,car,1200\n3,yacht repair,4000\n4,phone,300\n"
+    imports.import_items(lab.db, ctx, io.BytesIO(body), fmt="csv", filename="l.csv", id_field="id")
+    found = seeding.search(lab.db, ctx, q="yacht")
+    assert found["total"] == 2
+    assert [h["external_id"] for h in found["items"]] == ["1", "3"]
+    assert found["items"][0]["text"] == "purpose: Yacht · amount: 90000"
+    assert seeding.search(lab.db, ctx, q="yacht 4000")["total"] == 1
+    assert seeding.search(lab.db, ctx, q="yacht", offset=1)["items"][0]["external_id"] == "3"
