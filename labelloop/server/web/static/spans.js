@@ -670,6 +670,11 @@
       const root = document.createElement("div");
       root.className = "spans-text";
       root.dataset.control = this.control.name;
+      root.setAttribute("role", "group");
+      root.setAttribute(
+        "aria-label",
+        `Text to mark for ${this.control.name}: arrow keys move a word cursor, a label key marks`,
+      );
       this.pieces = [];
       this.tagOf = new Map();
       this.painted = [];
