@@ -279,20 +279,22 @@ class _Driver:
         ]
 
 
-_DRIVER: dict[tuple[int, tuple[str, ...] | None], _Driver | None] = {}
+_DRIVER: dict[tuple[int, tuple[str, ...] | None], tuple[Any, _Driver | None]] = {}
 
 
 def _driver(conn: Connection, stmt: Any, keys: tuple[str, ...] | None) -> _Driver | None:
     """``stmt`` ready for the SQLite driver, or None where SQLAlchemy must run it."""
     if conn.dialect.name != "sqlite":
         return None
-    key = (id(stmt), keys)  # statements passed here are module-level, built once
-    if key not in _DRIVER:
+    key = (id(stmt), keys)  # statements passed here are built once; the entry keeps them alive
+    found = _DRIVER.get(key)
+    if found is None or found[0] is not stmt:
         try:
-            _DRIVER[key] = _Driver(conn, stmt, keys)
+            found = (stmt, _Driver(conn, stmt, keys))
         except ValueError:
-            _DRIVER[key] = None
-    return _DRIVER[key]
+            found = (stmt, None)
+        _DRIVER[key] = found
+    return found[1]
 
 
 def fetch(conn: Connection, stmt: Any, params: dict[str, Any]) -> list[dict[str, Any]]:
