@@ -85,7 +85,8 @@ class LabelloopApp(FastAPI):
             )
             if handler is None:
                 raise
-            response = await handler(request, exc)
+            handled = handler(request, exc)
+            response = await handled if inspect.isawaitable(handled) else handled
         await response(scope, receive, send)
 
 
