@@ -18,6 +18,7 @@ from sqlalchemy import (
     select,
 )
 
+from labelloop.store.db import fetch
 from labelloop.store.tables import item, item_label, model_version, seed_pick
 from labelloop.store.tasks import newest_version, open_conditions
 from labelloop.store.users import now
@@ -162,13 +163,15 @@ def next_seed(
     at: datetime,
     skip_locked: bool,
     passed: Sequence[int] = (),
-) -> RowMapping | None:
+) -> RowMapping | dict[str, Any] | None:
     """The oldest seed pick this user has not seen whose item still needs labels."""
     params = {"project_id": project_id, "user_id": user_id, "overlap": overlap, "at": at}
     q = _seed_stmt(skip_locked)
     if passed:
         q = q.where(seed_pick.c.item_id.not_in(list(passed)))
-    return conn.execute(q, params).mappings().first()
+        return conn.execute(q, params).mappings().first()
+    found = fetch(conn, q, params)  # every next asks: on SQLite, straight to the driver
+    return found[0] if found else None
 
 
 def id_range(conn: Connection, project_id: int) -> tuple[int, int] | None:
