@@ -1,5 +1,10 @@
 // The review queue and the adjudication page: keyboard-first, everything through the JSON API.
 // Item text, metadata, comments and usernames are untrusted: they reach the DOM via textContent.
+//
+// Every control type is shown and edited with the labeling page's own widgets
+// (window.labelloop.widgets: spans, boxes, rating, text); choice and multi_choice are built in
+// here. Under review the widgets only show the annotation (spans on the text, boxes on the
+// image); a fix (F, or a label key) makes them editable with the labeling page's keys.
 (() => {
   "use strict";
 
@@ -7,15 +12,32 @@
   const app = $("review-app");
   const mode = app.dataset.mode; // review | adjudicate
   const project = JSON.parse($("project-data").textContent);
+  const L = window.labelloop;
+  L.renderers = L.renderers || {};
+  L.widgets = L.widgets || {};
   const base = "/api/projects/" + encodeURIComponent(project.slug);
   const schema = project.schema || {};
+  const settings = project.settings || schema.settings || {};
+  const dataType = (schema.data && schema.data.type) || "text";
   const dataField = (schema.data && schema.data.field) || "text";
-  const controls = (schema.controls || []).filter(
-    (c) => c.type === "choice" || c.type === "multi_choice",
-  );
-  const target = controls.find((c) => c.target) || controls[0];
+  const isChoice = (c) => c.type === "choice" || c.type === "multi_choice";
+  const allControls = schema.controls || [];
+  const controls = allControls.filter(isChoice); // the page's own (choice) controls
+  const target = targetOf(allControls);
   const EMPTY_POLL_MS = 3000;
-  const DIGITS = ["1", "2", "3", "4", "5", "6", "7", "8", "9"];
+  const PAGE_KEYS = new Set(["a", "r", "f", "e", "n", "c"]); // the page's letter keys
+
+  /** The learned control, as the schema picks it: marked, else choice, spans, boxes. */
+  function targetOf(list) {
+    const learnable = list.filter((c) => isChoice(c) || c.type === "spans" || c.type === "boxes");
+    const marked = learnable.find((c) => c.target);
+    if (marked) return marked;
+    for (const types of [["choice", "multi_choice"], ["spans"], ["boxes"]]) {
+      const hit = learnable.find((c) => types.includes(c.type));
+      if (hit) return hit;
+    }
+    return list[0];
+  }
 
   const el = {
     card: $("item-card"),
@@ -27,6 +49,7 @@
     empty: $("empty-state"),
     under: $("under-review"),
     reviewLabel: $("review-label"),
+    reviewValues: $("review-values"),
     reviewAnnotator: $("review-annotator"),
     reviewMeta: $("review-meta"),
     reviewRework: $("review-rework"),
@@ -42,19 +65,19 @@
     sheet: $("shortcuts"),
     help: $("help-btn"),
     sheetClose: $("shortcuts-close"),
-    labelKeys: $("label-keys"),
+    controlKeys: $("control-keys"),
   };
 
   // ---------------------------------------------------------------- API and messages
 
-  const { ApiError } = window.labelloop;
+  const { ApiError } = L;
 
   function api(method, path, body) {
-    return window.labelloop.api(method, base + path, body, { loginOn401: true });
+    return L.api(method, base + path, body, { loginOn401: true });
   }
 
   function showMessage(text, kind = "error", timeout = 0) {
-    window.labelloop.notify(el.messages, text, kind, timeout);
+    L.notify(el.messages, text, kind, timeout);
   }
 
   function report(err) {
@@ -70,12 +93,18 @@
 
   const state = {
     view: null, // what the API returned for the item on screen
-    values: {}, // control name -> label or [labels] (a fix or the final label)
+    values: {}, // control name -> label or [labels] (the choice controls of a fix or decision)
     pending: null, // null | "reject" | "fix"
     skip: [], // annotation ids (review) or item ids (adjudicate) passed over with N
     busy: false,
     emptyTimer: null,
   };
+
+  /** Whether the controls take edits now: while fixing, and always when adjudicating. */
+  function editing() {
+    const working = app.dataset.state === "review" || app.dataset.state === "item";
+    return working && (mode === "adjudicate" || state.pending === "fix");
+  }
 
   function setState(name) {
     app.dataset.state = name;
@@ -98,6 +127,7 @@
       delete app.dataset.annotationId;
       delete app.dataset.itemId;
     }
+    enableControls();
   }
 
   function setPending(kind) {
@@ -105,19 +135,107 @@
     app.dataset.pending = kind || "";
     if (el.fixPanel) el.fixPanel.hidden = kind !== "fix";
     app.classList.toggle("is-rejecting", kind === "reject");
+    enableControls();
   }
 
-  // ---------------------------------------------------------------- rendering
+  function enableControls() {
+    const on = editing();
+    for (const b of el.controls.querySelectorAll("button.label-btn")) b.disabled = !on;
+    for (const widget of widgets.values()) {
+      try {
+        widget.disable(!on);
+      } catch (err) {
+        console.error(err);
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- values as words
 
   function text(value) {
     if (value === undefined || value === null) return "";
     return typeof value === "string" ? value : JSON.stringify(value);
   }
 
+  function itemText(item) {
+    const data = (item && item.data) || {};
+    const value = data[dataField] !== undefined ? data[dataField] : data.text;
+    return text(value);
+  }
+
+  /** The words a span covers; offsets count code points, as the server does. */
+  function spanWords(item, span) {
+    const chars = Array.from(itemText(item));
+    const words = chars.slice(span.start, span.end).join("");
+    return words.length > 40 ? words.slice(0, 39) + "…" : words;
+  }
+
+  /** One control's value as a short readable phrase. */
+  function readable(control, v, item) {
+    if (v === undefined || v === null) return "–";
+    switch (control.type) {
+      case "multi_choice":
+        return Array.isArray(v) ? v.join(", ") || "(none)" : text(v);
+      case "rating":
+        return `${v} / ${control.max || (control.labels || []).length || 5}`;
+      case "text": {
+        const s = String(v);
+        return "“" + (s.length > 120 ? s.slice(0, 119) + "…" : s) + "”";
+      }
+      case "spans":
+        if (!Array.isArray(v)) return text(v);
+        if (!v.length) return "no spans";
+        return v.map((sp) => `${sp.label} “${spanWords(item, sp)}”`).join(", ");
+      case "boxes": {
+        if (!Array.isArray(v)) return text(v);
+        if (!v.length) return "no boxes";
+        const counts = new Map();
+        for (const b of v) counts.set(b.label, (counts.get(b.label) || 0) + 1);
+        const n = v.length;
+        const parts = [...counts].map(([label, k]) => (k > 1 ? `${k} × ${label}` : label));
+        return `${n} box${n === 1 ? "" : "es"}: ${parts.join(", ")}`;
+      }
+      default:
+        return text(v);
+    }
+  }
+
+  /** The short form of a value: the target's answer (a count for spans and boxes). */
   function labelOf(value) {
     if (!value || !target) return "";
     const v = value[target.name];
-    return Array.isArray(v) ? v.join(", ") || "(none)" : text(v);
+    if (Array.isArray(v) && (target.type === "spans" || target.type === "boxes")) {
+      const what = target.type === "spans" ? "span" : "box";
+      return `${v.length} ${what}${v.length === 1 ? "" : what === "box" ? "es" : "s"}`;
+    }
+    return readable(target, v, currentItem());
+  }
+
+  /** Every answered control of a value as "name: phrase" lines. */
+  function valueLines(value, item) {
+    const out = [];
+    for (const c of allControls) {
+      if (!value || value[c.name] === undefined || value[c.name] === null) continue;
+      out.push({ control: c, phrase: readable(c, value[c.name], item) });
+    }
+    return out;
+  }
+
+  function fullText(value, item) {
+    const lines = valueLines(value, item);
+    if (lines.length === 1 && lines[0].control === target) return lines[0].phrase;
+    return lines.map((l) => `${l.control.name}: ${l.phrase}`).join(" · ");
+  }
+
+  function currentItem() {
+    return (state.view && state.view.item) || {};
+  }
+
+  /** A model label worth showing: a class name, not the digest of spans or boxes. */
+  function shownLabel(label) {
+    if (label === null || label === undefined) return null;
+    const s = String(label);
+    return s.startsWith("regions:") ? null : s;
   }
 
   function seconds(ms) {
@@ -131,27 +249,39 @@
     return n;
   }
 
+  // ---------------------------------------------------------------- rendering
+
+  const ctx = {
+    base,
+    schema,
+    settings,
+    text: itemText,
+    /** The item's media file (images, audio), served only from the media roots. */
+    mediaUrl: (item) => base + "/items/" + encodeURIComponent(item.id) + "/media",
+    keyTakenElsewhere(key, control) {
+      return allControls.some((c) => c !== control && (c.hotkeys || []).includes(key));
+    },
+  };
+
+  if (!L.renderers.text) {
+    L.renderers.text = (item, container, c) => {
+      container.textContent = c.text(item);
+    };
+  }
+
   function renderItem(view) {
     const item = view.item || {};
     el.itemId.textContent = item.external_id ? String(item.external_id) : "#" + item.id;
-    const data = item.data || {};
-    // Table rows, HTML and audio are drawn by the labeling page's renderers (fields.js).
-    const render = (window.labelloop.renderers || {})[(schema.data && schema.data.type) || "text"];
+    // Table rows, HTML, audio and images are drawn by the labeling page's renderers.
+    const render = L.renderers[dataType] || L.renderers.text;
     el.text.className = "item-text";
+    el.text.dataset.type = dataType;
     el.text.replaceChildren();
-    const plain = () => {
-      el.text.textContent = text(data[dataField] !== undefined ? data[dataField] : data.text);
-    };
-    if (render) {
-      const mediaUrl = (it) => base + "/items/" + encodeURIComponent(it.id) + "/media";
-      try {
-        render(item, el.text, { base, schema, settings: schema.settings || {}, mediaUrl });
-      } catch (err) {
-        console.error(err);
-        plain();
-      }
-    } else {
-      plain();
+    try {
+      render(item, el.text, ctx);
+    } catch (err) {
+      console.error(err);
+      el.text.textContent = itemText(item);
     }
     el.text.scrollTop = 0;
     el.meta.replaceChildren();
@@ -159,17 +289,23 @@
     for (const [key, raw] of entries) {
       const row = document.createElement("div");
       const value = text(raw);
-      row.append(node("dt", "", key), node("dd", "", value.length > 160 ? value.slice(0, 157) + "…" : value));
+      const shown = value.length > 160 ? value.slice(0, 157) + "…" : value;
+      row.append(node("dt", "", key), node("dd", "", shown));
       el.meta.append(row);
     }
     el.meta.hidden = entries.length === 0;
 
     const p = view.prediction;
-    if (p && p.label !== null && p.label !== undefined) {
-      const strong = node("strong", "", String(p.label));
+    const predicted = p ? shownLabel(p.label) : null;
+    if (predicted !== null) {
+      const strong = node("strong", "", predicted);
       const conf = typeof p.confidence === "number" ? ` (${p.confidence.toFixed(2)})` : "";
       const version = p.model_version ? `, model v${p.model_version}` : "";
-      el.prediction.replaceChildren(document.createTextNode("Model predicts "), strong, document.createTextNode(conf + version));
+      el.prediction.replaceChildren(
+        document.createTextNode("Model predicts "),
+        strong,
+        document.createTextNode(conf + version),
+      );
       el.prediction.hidden = false;
     } else {
       el.prediction.hidden = true;
@@ -197,17 +333,19 @@
       const body = node("div", "ann-body");
       const chosen = node("button", "ann-label", labelOf(a.value));
       chosen.type = "button";
-      chosen.title = "Use this label";
+      chosen.title = mode === "review" ? "Fix starting from this answer" : "Use this answer";
       chosen.addEventListener("click", () => useValue(a.corrected_value || a.value));
       body.append(chosen);
       if (a.corrected_value) {
         body.append(node("span", "ann-fixed", "fixed to " + labelOf(a.corrected_value)));
       }
       body.append(node("span", "muted small", " · " + seconds(a.active_ms)));
-      li.append(head, body);
-      if (state.view && state.view.annotation && state.view.annotation.id === a.id) {
-        li.classList.add("is-current");
+      const detail = fullText(a.corrected_value || a.value, item);
+      if (detail && detail !== labelOf(a.corrected_value || a.value)) {
+        body.append(node("p", "ann-detail muted small", detail));
       }
+      li.append(head, body);
+      if (view.annotation && view.annotation.id === a.id) li.classList.add("is-current");
       el.others.append(li);
     }
 
@@ -215,14 +353,16 @@
     const events = [];
     for (const r of view.reviews || []) {
       const who = (view.annotations || []).find((a) => a.id === r.annotation_id);
-      const what = `${r.reviewer} ${r.verdict}${r.verdict.endsWith("e") ? "d" : "ed"} ${who ? who.user + "'s" : "an"} answer` +
+      const past = r.verdict.endsWith("e") ? "d" : "ed";
+      const what =
+        `${r.reviewer} ${r.verdict}${past} ${who ? who.user + "'s" : "an"} answer` +
         (r.tier === 2 ? " (expert tier)" : "") +
-        (r.corrected_value ? " → " + labelOf(r.corrected_value) : "");
+        (r.corrected_value ? " → " + fullText(r.corrected_value, item) : "");
       events.push({ at: r.created_at, what, comment: r.comment });
     }
     for (const h of view.history || []) {
       if (h.action.startsWith("review.")) continue; // shown above with its comment
-      events.push({ at: h.at, what: describe(h), comment: h.payload && h.payload.comment });
+      events.push({ at: h.at, what: describe(h, item), comment: h.payload && h.payload.comment });
     }
     events.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
     for (const e of events) {
@@ -245,83 +385,198 @@
     "quality.scan": "scanned",
   };
 
-  // One audit event as a short sentence (values shown as their target label).
-  function describe(h) {
+  // One audit event as a short sentence.
+  function describe(h, item) {
     const actor = h.actor || "the operator";
     const p = h.payload || {};
-    if (h.action === "flag.raise") return "flagged: " + (p.kinds || []).join(", ").replace(/_/g, " ");
+    if (h.action === "flag.raise") {
+      return "flagged: " + (p.kinds || []).join(", ").replace(/_/g, " ");
+    }
     const what = ACTIONS[h.action] || h.action;
     const value = p.new || p.value;
-    return `${actor} ${what}` + (value ? " " + labelOf(value) : "");
+    return `${actor} ${what}` + (value && typeof value === "object" ? " " + fullText(value, item) : "");
   }
 
   function renderUnderReview(view) {
     const a = view.annotation;
     el.reviewLabel.textContent = labelOf(a.value);
+    if (el.reviewValues) {
+      el.reviewValues.replaceChildren();
+      for (const line of valueLines(a.value, view.item)) {
+        const li = node("li", "review-value");
+        li.dataset.control = line.control.name;
+        li.append(node("span", "review-value-name", line.control.name + ": "));
+        li.append(node("span", "review-value-text", line.phrase));
+        el.reviewValues.append(li);
+      }
+    }
     el.reviewAnnotator.textContent = a.user;
     const parts = [seconds(a.active_ms) + " active"];
     if (a.guideline_version) parts.push("guideline v" + a.guideline_version);
-    if (a.suggestion) parts.push(`model suggested ${a.suggestion.label}`);
+    const suggested = a.suggestion ? shownLabel(a.suggestion.label) : null;
+    if (suggested !== null) parts.push(`model suggested ${suggested}`);
     el.reviewMeta.textContent = " · " + parts.join(" · ");
     el.reviewRework.hidden = !a.rework;
   }
 
-  // ---------------------------------------------------------------- label buttons (fix / decide)
+  // ---------------------------------------------------------------- controls (fix / decide)
 
-  const hotkeys = new Map();
+  const hotkeys = new Map(); // key -> {control, label}: the choice controls' label keys
+  const widgets = new Map(); // control name -> widget, for every other control type
+
+  const HINTS = {
+    choice: "choose one",
+    multi_choice: "choose any",
+    spans: "mark spans",
+    boxes: "draw boxes",
+    rating: "rate",
+    text: "write",
+  };
+
+  function legendFor(c) {
+    const legend = node("legend");
+    legend.append(node("span", "control-name", c.name), node("span", "control-hint", HINTS[c.type] || c.type));
+    return legend;
+  }
 
   function buildControls() {
     el.controls.replaceChildren();
     hotkeys.clear();
-    let k = 0;
-    for (const c of controls) {
-      const fieldset = node("fieldset", "control");
-      const legend = node("legend");
-      legend.append(node("span", "control-name", c.name), node("span", "control-hint", c.type === "multi_choice" ? "choose any" : "choose one"));
-      const grid = node("div", "label-buttons");
-      for (const label of c.labels) {
-        const key = c === target || controls.length === 1 ? DIGITS[k++] : undefined;
-        const button = node("button", "label-btn");
-        button.type = "button";
-        button.dataset.control = c.name;
-        button.dataset.label = label;
-        button.setAttribute("aria-pressed", "false");
-        if (key) {
-          button.append(node("kbd", "hotkey", key));
-          button.setAttribute("aria-keyshortcuts", key);
-          hotkeys.set(key, { control: c, label });
-          if (el.labelKeys) {
-            const tr = node("tr");
-            const th = node("th");
-            th.scope = "row";
-            th.append(node("kbd", "", key));
-            tr.append(th, node("td", "", label));
-            el.labelKeys.append(tr);
-          }
-        }
-        button.append(node("span", "label-name", label));
-        button.addEventListener("click", () => choose(c, label));
-        grid.append(button);
+    widgets.clear();
+    for (const c of allControls) {
+      if (isChoice(c)) buildChoice(c);
+      else buildWidget(c);
+    }
+  }
+
+  function buildChoice(c) {
+    const fieldset = node("fieldset", "control");
+    fieldset.dataset.control = c.name;
+    const grid = node("div", "label-buttons");
+    c.labels.forEach((label, i) => {
+      const key = (c.hotkeys || [])[i];
+      const button = node("button", "label-btn");
+      button.type = "button";
+      button.dataset.control = c.name;
+      button.dataset.label = label;
+      button.setAttribute("aria-pressed", "false");
+      if (key) {
+        button.append(node("kbd", "hotkey", key));
+        button.setAttribute("aria-keyshortcuts", key);
+        if (!hotkeys.has(key)) hotkeys.set(key, { control: c, label });
       }
-      fieldset.append(legend, grid);
-      el.controls.append(fieldset);
+      button.append(node("span", "label-name", label));
+      button.addEventListener("click", () => choose(c, label));
+      grid.append(button);
+    });
+    fieldset.append(legendFor(c), grid);
+    el.controls.append(fieldset);
+  }
+
+  function buildWidget(c) {
+    const fieldset = node("fieldset", "control control-" + c.type);
+    fieldset.dataset.control = c.name;
+    fieldset.dataset.type = c.type;
+    fieldset.append(legendFor(c));
+    const factory = L.widgets[c.type];
+    let widget = null;
+    if (factory && typeof factory.create === "function") {
+      try {
+        widget = factory.create(c, ctx);
+      } catch (err) {
+        console.error(err);
+      }
+    }
+    if (widget) {
+      widgets.set(c.name, widget);
+      if (widget.element) fieldset.append(widget.element);
+    } else {
+      const p = node("p", "control-missing", `This page cannot show "${c.type}" controls yet.`);
+      fieldset.append(p);
+    }
+    el.controls.append(fieldset);
+  }
+
+  /** The shortcut sheet's rows for the controls: choice keys and every widget's own. */
+  function buildHelp() {
+    if (!el.controlKeys) return;
+    el.controlKeys.replaceChildren();
+    const addRow = (tbody, keys, what, note) => {
+      const tr = node("tr");
+      const th = node("th");
+      th.scope = "row";
+      for (const k of keys) th.append(node("kbd", "", k), " ");
+      const td = node("td", "", what);
+      if (note) td.append(node("span", "muted small", " — " + note));
+      tr.append(th, td);
+      tbody.append(tr);
+    };
+    for (const c of allControls) {
+      const h = node("h3");
+      const table = node("table", "keys");
+      const tbody = node("tbody");
+      if (isChoice(c)) {
+        h.textContent = c.name + (c.type === "multi_choice" ? " (toggle any)" : " (choose one)");
+        c.labels.forEach((label, i) => {
+          const key = (c.hotkeys || [])[i];
+          addRow(tbody, key ? [key] : ["—"], label);
+        });
+      } else {
+        h.textContent = `${c.name} (${c.type})`;
+        const widget = widgets.get(c.name);
+        let rows = [];
+        try {
+          rows = widget ? widget.shortcuts() || [] : [];
+        } catch (err) {
+          console.error(err);
+        }
+        for (const row of rows) {
+          if ((row.keys || []).includes("Enter")) continue; // Enter is the page's: save / decide
+          addRow(tbody, row.keys || ["—"], row.what || "", row.note);
+        }
+        if (!rows.length) addRow(tbody, ["—"], widget ? "Use the mouse" : "Not available here");
+      }
+      table.append(tbody);
+      el.controlKeys.append(h, table);
     }
   }
 
   function choose(control, label) {
+    if (!editing()) return;
     if (control.type === "multi_choice") {
       const now = Array.isArray(state.values[control.name]) ? state.values[control.name] : [];
-      state.values[control.name] = now.includes(label) ? now.filter((l) => l !== label) : [...now, label];
+      state.values[control.name] = now.includes(label)
+        ? now.filter((l) => l !== label)
+        : [...now, label];
     } else {
       state.values[control.name] = label;
     }
     renderPressed();
   }
 
-  function useValue(value) {
+  /** Put `value` (control name -> value) into every control: choice buttons and widgets. */
+  function showValue(value) {
     state.values = JSON.parse(JSON.stringify(value || {}));
-    if (mode === "review") setPending("fix");
     renderPressed();
+    if (!state.view) return;
+    const item = state.view.item || {};
+    const on = editing();
+    for (const [name, widget] of widgets) {
+      try {
+        // Enabled before it draws, so what it draws (a span's ×, a box's handles) works.
+        if (on) widget.disable(false);
+        const v = state.values[name];
+        widget.show(item, el.text, v === null ? undefined : v, undefined);
+        if (!on) widget.disable(true);
+      } catch (err) {
+        report(err);
+      }
+    }
+  }
+
+  function useValue(value) {
+    if (mode === "review") setPending("fix");
+    showValue(value);
   }
 
   function renderPressed() {
@@ -338,6 +593,15 @@
       const v = state.values[c.name];
       if (v === undefined || v === null || (Array.isArray(v) && !v.length && c !== target)) continue;
       out[c.name] = v;
+    }
+    for (const [name, widget] of widgets) {
+      let v;
+      try {
+        v = widget.value();
+      } catch (err) {
+        console.error(err);
+      }
+      if (v !== undefined && v !== null) out[name] = v;
     }
     return out;
   }
@@ -360,7 +624,8 @@
   }
 
   function queryOf(skip) {
-    return skip.length ? "?" + skip.slice(-200).map((id) => "skip=" + encodeURIComponent(id)).join("&") : "";
+    if (!skip.length) return "";
+    return "?" + skip.slice(-200).map((id) => "skip=" + encodeURIComponent(id)).join("&");
   }
 
   async function load() {
@@ -387,20 +652,21 @@
         setState("review");
         app.dataset.annotationId = String(view.annotation.id);
         renderUnderReview(view);
-        state.values = JSON.parse(JSON.stringify(view.annotation.value || {}));
+        showValue(view.annotation.value);
       } else {
         setState("item");
-        const current = view.label ? view.label.value : majority(view);
-        state.values = JSON.parse(JSON.stringify(current || {}));
+        showValue(view.label ? view.label.value : majority(view));
         if (view.label) {
-          el.currentLabel.textContent = `Current label: ${labelOf(view.label.value)} (${view.label.resolution}${view.label.decided_by ? " by " + view.label.decided_by : ""})`;
+          const by = view.label.decided_by ? " by " + view.label.decided_by : "";
+          el.currentLabel.textContent =
+            `Current label: ${fullText(view.label.value, view.item)} ` +
+            `(${view.label.resolution}${by})`;
           el.currentLabel.hidden = false;
         } else {
           el.currentLabel.hidden = true;
         }
       }
       app.dataset.itemId = String(view.item.id);
-      renderPressed();
     } catch (err) {
       report(err);
       setState("empty");
@@ -450,9 +716,15 @@
   function verdict(kind, extra = {}) {
     const id = state.view.annotation.id;
     const comment = el.comment.value.trim();
+    const done = {
+      accept: "Accepted.",
+      reject: "Sent back to its annotator.",
+      fix: "Fixed.",
+      escalate: "Escalated.",
+    }[kind];
     return act(
       () => api("POST", `/reviews/${id}`, { verdict: kind, comment: comment || null, ...extra }),
-      { accept: "Accepted.", reject: "Sent back to its annotator.", fix: "Fixed.", escalate: "Escalated." }[kind],
+      done,
     );
   }
 
@@ -461,6 +733,7 @@
   }
 
   function startReject() {
+    cancelFix();
     setPending("reject");
     el.comment.focus();
   }
@@ -475,8 +748,17 @@
   }
 
   function startFix() {
+    if (state.pending === "fix") return;
     setPending("fix");
+    showValue(state.view ? state.view.annotation.value : {}); // the widgets draw editable
     if (document.activeElement instanceof HTMLElement) document.activeElement.blur();
+  }
+
+  /** Leave a fix: every control shows the annotation under review again, read-only. */
+  function cancelFix() {
+    if (state.pending !== "fix") return;
+    setPending(null);
+    if (state.view && mode === "review") showValue(state.view.annotation.value);
   }
 
   function sendFix() {
@@ -494,6 +776,13 @@
       () => api("POST", `/items/${id}/adjudicate`, { value: valueToSend(), comment: comment || null }),
       "Decided.",
     );
+  }
+
+  /** Save what is on screen: the fix (review) or the final label (adjudicate). */
+  function save() {
+    if (mode === "adjudicate") decide();
+    else if (state.pending === "fix") sendFix();
+    else if (state.pending === "reject") sendReject();
   }
 
   function next() {
@@ -517,54 +806,98 @@
       el.comment.blur();
     } else if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
       e.preventDefault();
-      if (state.pending === "reject") sendReject();
-      else if (state.pending === "fix") sendFix();
+      if (state.pending) save();
       else if (mode === "adjudicate") decide();
       else el.comment.blur();
     }
   });
 
+  /** Whether `key` is some control's declared label hotkey (either case). */
+  function declared(key) {
+    if (key.length !== 1) return false;
+    const keys = [key, key.toLowerCase(), key.toUpperCase()];
+    return allControls.some((c) => (c.hotkeys || []).some((k) => keys.includes(k)));
+  }
+
+  /** Offer a key to the widgets, in control order; true when one handled it. */
+  function toWidgets(e) {
+    for (const widget of widgets.values()) {
+      let handled = false;
+      try {
+        handled = widget.key(e);
+      } catch (err) {
+        console.error(err);
+      }
+      if (handled) return true;
+    }
+    return false;
+  }
+
+  function choiceKey(key) {
+    let hit = hotkeys.get(key);
+    if (!hit && key.length === 1) {
+      const flipped = key === key.toLowerCase() ? key.toUpperCase() : key.toLowerCase();
+      hit = hotkeys.get(flipped);
+    }
+    return hit;
+  }
+
   document.addEventListener("keydown", (e) => {
-    if (e.defaultPrevented || e.ctrlKey || e.metaKey || e.altKey || e.isComposing) return;
+    if (e.defaultPrevented || e.ctrlKey || e.metaKey || e.isComposing) return;
     const t = e.target;
     if (t && (t.tagName === "TEXTAREA" || t.tagName === "INPUT" || t.isContentEditable)) return;
-    const onButton = t instanceof Element && t.closest("a, button, summary") && !t.classList.contains("label-btn");
+    const onButton =
+      t instanceof Element &&
+      t.closest("a, button, summary") &&
+      !t.closest(".label-btn, [data-pass-keys]");
     const key = e.key;
+    const lower = key.length === 1 ? key.toLowerCase() : key;
+    const working = app.dataset.state === "review" || app.dataset.state === "item";
     if (key === "?") {
       e.preventDefault();
       toggleHelp();
       return;
     }
-    if (key === "Escape") {
+    if (key === "Escape" && !el.sheet.hidden) {
       e.preventDefault();
-      if (!el.sheet.hidden) toggleHelp(false);
-      else if (state.pending) {
-        setPending(null);
-        if (state.view && mode === "review") state.values = JSON.parse(JSON.stringify(state.view.annotation.value));
-        renderPressed();
-      }
+      toggleHelp(false);
       return;
     }
-    const working = app.dataset.state === "review" || app.dataset.state === "item";
-    if (!working || e.repeat) return;
-    const lower = key.length === 1 ? key.toLowerCase() : key;
-    if (lower === "n") {
+    if (!working || state.busy) return;
+
+    // A label key starts a fix of the annotation under review (the page's letters stay its own).
+    const pageKey = !e.altKey && PAGE_KEYS.has(lower);
+    if (mode === "review" && !state.pending && !pageKey && !e.repeat && declared(key)) {
+      startFix();
+    }
+    // While editing the widgets see each key first, as on the labeling page; a page letter
+    // goes to them only when it is one of their declared label keys.
+    if (editing() && (!pageKey || declared(key)) && toWidgets(e)) {
+      e.preventDefault();
+      return;
+    }
+    if (e.altKey) return;
+    if (key === "Escape") {
+      e.preventDefault();
+      if (state.pending === "fix") cancelFix();
+      else if (state.pending) setPending(null);
+      return;
+    }
+    if (e.repeat) return;
+    const hit = editing() ? choiceKey(key) : undefined;
+    if (hit && (!pageKey || declared(key))) {
+      e.preventDefault();
+      choose(hit.control, hit.label);
+    } else if (lower === "n") {
       e.preventDefault();
       next();
     } else if (lower === "c") {
       e.preventDefault();
       el.comment.focus();
-    } else if (hotkeys.has(key)) {
-      e.preventDefault();
-      if (mode === "review" && state.pending !== "fix") setPending("fix"); // a number starts a fix
-      const hit = hotkeys.get(key);
-      choose(hit.control, hit.label);
     } else if (key === "Enter") {
       if (onButton) return;
       e.preventDefault();
-      if (mode === "adjudicate") decide();
-      else if (state.pending === "fix") sendFix();
-      else if (state.pending === "reject") sendReject();
+      save();
     } else if (mode === "review") {
       if (lower === "a") {
         e.preventDefault();
@@ -591,15 +924,17 @@
   on("fix-btn", () => (state.pending === "fix" ? sendFix() : startFix()));
   on("escalate-btn", escalate);
   on("decide-btn", decide);
+  on("submit-btn", save); // the fix panel's Save (the text widget's Enter presses it too)
   on("next-btn", next);
   el.help.addEventListener("click", () => toggleHelp());
   el.sheetClose.addEventListener("click", () => toggleHelp(false));
 
   if (!target) {
-    showMessage("This project has no choice control.", "error");
+    showMessage("This project has no control to review.", "error");
     return;
   }
   buildControls();
+  buildHelp();
   setPending(null);
   load();
 })();

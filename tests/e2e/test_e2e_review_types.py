@@ -1,0 +1,341 @@
+"""Reviewing spans and boxes in real Chromium: the reviewer sees the annotator's spans on the text
+and boxes on the image, fixes one by keyboard with the labeling page's keys, accepts another, and
+the API holds the verdicts and the corrected values; item text stays text."""
+
+from __future__ import annotations
+
+import json
+import re
+import struct
+import subprocess
+import sys
+import time
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import PASSWORD, USERNAME, _env, _free_port, _wait_healthy, run_cli
+
+pytestmark = pytest.mark.browser
+
+ANNOTATOR = "ann"
+SPANS = "ents"  # project: one spans control, every annotation reviewed
+BOXES = "objs"  # project: one boxes control, every annotation reviewed
+ENTITIES = {
+    "name": "entities",
+    "type": "spans",
+    "labels": ["person", "place", "org"],
+    "hotkeys": ["p", "l", "o"],
+}
+HOSTILE_TEXT = "<script>window.__xss=1</script> Ada Lovelace met <b>Zoë</b> in Paris."
+FIX_TEXT = "Charles Babbage lived in London."
+WIDTH, HEIGHT = 200, 150
+
+
+def _span(text: str, words: str, label: str) -> dict[str, Any]:
+    start = text.index(words)
+    return {"start": start, "end": start + len(words), "label": label}
+
+
+def _png(path: Path, rect: tuple[int, int, int, int]) -> None:
+    """An RGB PNG of WIDTH x HEIGHT with one dark rectangle (x, y, w, h)."""
+    x, y, w, h = rect
+    rows = [bytearray([235, 238, 242] * WIDTH) for _ in range(HEIGHT)]
+    for row in rows[y : y + h]:
+        row[3 * x : 3 * (x + w)] = bytes([40, 60, 160]) * w
+    raw = b"".join(b"\x00" + bytes(row) for row in rows)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", WIDTH, HEIGHT, 8, 2, 0, 0, 0)
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
+
+
+@dataclass
+class ReviewServer:
+    url: str
+    home: Path
+
+
+@pytest.fixture(scope="module")
+def review_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReviewServer]:
+    """A spans project and a boxes project made with the CLI, both reviewing every answer."""
+    home = tmp_path_factory.mktemp("labelloop-review-types")
+    run_cli(home, "init")
+    run_cli(home, "users", "add", USERNAME, "--admin", "--password-stdin", stdin=PASSWORD + "\n")
+    run_cli(home, "users", "add", ANNOTATOR, "--password-stdin", stdin=PASSWORD + "\n")
+    schemas = {
+        SPANS: {
+            "name": "Entities <reviewed>",
+            "data": {"type": "text", "field": "text"},
+            "controls": [ENTITIES],
+            "settings": {"review_policy": "all"},
+        },
+        BOXES: {
+            "name": "Objects reviewed",
+            "data": {"type": "image", "field": "image"},
+            "controls": [{"name": "objects", "type": "boxes", "labels": ["car", "person", "sign"]}],
+            "settings": {"review_policy": "all"},
+        },
+    }
+    for slug, schema in schemas.items():
+        path = home / f"{slug}.json"
+        path.write_text(json.dumps(schema), encoding="utf-8")
+        run_cli(home, "projects", "create", slug, "--schema", str(path))
+        run_cli(home, "projects", "member", slug, ANNOTATOR, "annotator")
+    rows = [{"id": "hostile", "text": HOSTILE_TEXT}, {"id": "fixme", "text": FIX_TEXT}]
+    jsonl = home / "texts.jsonl"
+    jsonl.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    run_cli(home, "import", SPANS, str(jsonl), "--id-field", "id")
+    folder = home / "media" / "street"
+    folder.mkdir(parents=True)
+    _png(folder / "one.png", (20, 30, 60, 40))
+    _png(folder / "two.png", (100, 50, 50, 80))
+    run_cli(home, "import", BOXES, str(folder))
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = home / "serve.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "labelloop", "serve", "--port", str(port)],
+            env=_env(home),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        _wait_healthy(url, proc, log)
+        yield ReviewServer(url=url, home=home)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _client(url: str, username: str) -> httpx.Client:
+    """An API client holding a token made through the login form and a session."""
+    with httpx.Client(base_url=url, timeout=30) as http:
+        form = http.get("/login").text
+        login_csrf = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)  # type: ignore[union-attr]
+        http.post(
+            "/login", data={"username": username, "password": PASSWORD, "csrf_token": login_csrf}
+        )
+        page = http.get("/").text
+        csrf = re.search(r'<meta name="csrf-token" content="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+        made = http.post("/api/tokens", json={"name": "e2e"}, headers={"X-CSRF-Token": csrf})
+        assert made.status_code == 201, made.text
+        token = made.json()["token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    return httpx.Client(base_url=url, headers=headers, timeout=30)
+
+
+def _annotate(url: str, slug: str, answer: Any) -> dict[str, dict[str, Any]]:
+    """The annotator answers every item of ``slug`` through the API: external id -> submit."""
+    out: dict[str, dict[str, Any]] = {}
+    with _client(url, ANNOTATOR) as http:
+        deadline = time.monotonic() + 30
+        while True:
+            task = http.post(f"/api/projects/{slug}/tasks/next", json={}).json()["task"]
+            if task is None:
+                if out:
+                    return out
+                assert time.monotonic() < deadline, "no task was served"
+                time.sleep(0.2)
+                continue
+            item = task["item"]
+            value = answer(item)
+            done = http.post(
+                f"/api/projects/{slug}/tasks/{task['assignment_id']}/submit",
+                json={"value": value, "active_ms": 2000},
+            )
+            assert done.status_code == 200, done.text
+            out[str(item["external_id"])] = {**done.json(), "value": value}
+
+
+def _login(page: Any, url: str, path: str) -> None:
+    page.goto(url + path)
+    page.fill("#username", USERNAME)
+    page.fill("#password", PASSWORD)
+    page.click("#login-submit")
+    page.wait_for_url(url + path)
+
+
+def _wait_review(page: Any, *, other_than: str = "", ready: str = "true") -> str:
+    """Wait for a new annotation under review whose widgets have drawn; its id."""
+    page.wait_for_function(
+        """([prev, ready]) => {
+            const app = document.getElementById('review-app');
+            if (app.dataset.state !== 'review' || app.dataset.annotationId === prev) return false;
+            const stage = document.querySelector('#item-text .boxes-stage');
+            const spans = document.querySelector('#item-text .spans-text');
+            return (stage && stage.dataset.ready === ready) || !!spans;
+        }""",
+        arg=[other_than, ready],
+        timeout=15000,
+    )
+    return str(page.get_attribute("#review-app", "data-annotation-id"))
+
+
+def _detail(url: str, slug: str, item_id: int) -> dict[str, Any]:
+    with _client(url, USERNAME) as http:
+        got = http.get(f"/api/projects/{slug}/items/{item_id}/review")
+        assert got.status_code == 200, got.text
+        return dict(got.json())
+
+
+def test_review_spans_fix_by_keyboard_and_accept(
+    review_server: ReviewServer, browser: Any, screenshots: Path
+) -> None:
+    url = review_server.url
+    answers = {
+        "hostile": [
+            _span(HOSTILE_TEXT, "Ada Lovelace", "person"),
+            _span(HOSTILE_TEXT, "Paris", "place"),
+        ],
+        "fixme": [_span(FIX_TEXT, "Charles Babbage", "place")],  # wrong: a person
+    }
+    submitted = _annotate(url, SPANS, lambda item: {"entities": answers[item["external_id"]]})
+    assert set(submitted) == {"hostile", "fixme"}
+
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    _login(page, url, f"/p/{SPANS}/review")
+    assert not page.is_visible("text=has no choice control")
+
+    seen: set[str] = set()
+    current = ""
+    for _ in range(2):
+        current = _wait_review(page, other_than=current)
+        item = page.text_content("#item-id") or ""
+        seen.add(item)
+        # The annotator's spans are drawn on the text, read-only, each tag with its offsets.
+        tags = page.eval_on_selector_all(
+            "#item-text .spans-text .span-tag",
+            "ts => ts.map(t => ({start: +t.dataset.start, end: +t.dataset.end,"
+            " label: t.dataset.label}))",
+        )
+        assert tags == answers[item]
+        assert page.locator("#item-text .span-x:not([disabled])").count() == 0
+        values = page.text_content("#review-values") or ""
+        if item == "hostile":
+            assert "person “Ada Lovelace”" in values and "place “Paris”" in values
+            area = page.text_content("#item-text") or ""
+            assert "<script>window.__xss=1</script>" in area and "<b>Zoë</b>" in area
+            assert page.locator("#item-text script, #item-text b").count() == 0
+            assert page.evaluate("() => window.__xss") is None
+            page.screenshot(path=str(screenshots / "review-spans.png"))
+            page.keyboard.press("a")  # accept
+            continue
+        assert "place “Charles Babbage”" in values
+        page.keyboard.press("f")  # fix: the spans become editable, with the labeling keys
+        assert page.is_visible("#fix-panel")
+        page.wait_for_selector("#item-text .span-x:not([disabled])")
+        page.keyboard.press("]")  # select the first span
+        page.keyboard.press("p")  # relabel it: person
+        page.keyboard.press("Escape")  # let go of the span (the fix stays open)
+        assert page.is_visible("#fix-panel")
+        page.keyboard.press("ArrowLeft")  # the word cursor starts at the end: "."
+        page.keyboard.press("ArrowLeft")  # "London"
+        page.keyboard.press("l")  # mark it: place
+        labels = page.eval_on_selector_all(
+            "#item-text .span-tag", "ts => ts.map(t => t.dataset.label)"
+        )
+        assert labels == ["person", "place"]
+        page.keyboard.press("Enter")  # save the fix
+    _wait_review_empty(page)
+    assert seen == {"hostile", "fixme"}
+    assert not errors, errors
+    context.close()
+
+    fixed = _detail(url, SPANS, submitted["fixme"]["item_id"])
+    [annotation] = fixed["annotations"]
+    assert annotation["status"] == "fixed"
+    expected = [_span(FIX_TEXT, "Charles Babbage", "person"), _span(FIX_TEXT, "London", "place")]
+    assert fixed["reviews"][-1]["verdict"] == "fix"
+    assert fixed["reviews"][-1]["corrected_value"] == {"entities": expected}
+    assert fixed["label"]["value"] == {"entities": expected}
+    accepted = _detail(url, SPANS, submitted["hostile"]["item_id"])
+    assert accepted["annotations"][0]["status"] == "accepted"
+    assert accepted["label"]["value"] == {"entities": answers["hostile"]}
+
+
+def _wait_review_empty(page: Any) -> None:
+    page.wait_for_function(
+        "document.getElementById('review-app').dataset.state === 'empty'", timeout=15000
+    )
+
+
+def _boxes(page: Any) -> list[dict[str, Any]]:
+    return page.eval_on_selector_all(
+        "#item-text .boxes-layer .bx[data-index]",
+        """divs => divs.map(d => ({x: +d.dataset.x, y: +d.dataset.y, w: +d.dataset.w,
+            h: +d.dataset.h, label: d.dataset.label}))""",
+    )
+
+
+def test_review_boxes_fix_by_keyboard_and_accept(
+    review_server: ReviewServer, browser: Any, screenshots: Path
+) -> None:
+    url = review_server.url
+    answers = {
+        "one.png": [{"x": 20, "y": 30, "w": 60, "h": 40, "label": "car"}],
+        "two.png": [{"x": 100, "y": 50, "w": 50, "h": 80, "label": "car"}],  # a person
+    }
+
+    def answer(item: dict[str, Any]) -> dict[str, Any]:
+        return {"objects": answers[Path(str(item["external_id"])).name]}
+
+    submitted = {Path(k).name: v for k, v in _annotate(url, BOXES, answer).items()}
+    assert set(submitted) == set(answers)
+
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    _login(page, url, f"/p/{BOXES}/review")
+    current = ""
+    for _ in range(2):
+        current = _wait_review(page, other_than=current)
+        name = Path(page.text_content("#item-id") or "").name
+        # The annotator's boxes are drawn over the picture, in the image's own pixels.
+        assert _boxes(page) == answers[name]
+        assert "1 box: car" in (page.text_content("#review-values") or "")
+        if name == "one.png":
+            page.screenshot(path=str(screenshots / "review-boxes.png"))
+            page.keyboard.press("a")
+            continue
+        page.keyboard.press("f")
+        page.keyboard.press("]")  # select the box
+        page.keyboard.press("2")  # relabel: person
+        page.keyboard.press("Shift+ArrowRight")  # move it 10 px right
+        page.keyboard.press("Alt+ArrowDown")  # 1 px taller
+        assert _boxes(page) == [{"x": 110, "y": 50, "w": 50, "h": 81, "label": "person"}]
+        page.keyboard.press("Enter")
+    _wait_review_empty(page)
+    assert not errors, errors
+    context.close()
+
+    fixed = _detail(url, BOXES, submitted["two.png"]["item_id"])
+    assert fixed["annotations"][0]["status"] == "fixed"
+    corrected = {"objects": [{"x": 110, "y": 50, "w": 50, "h": 81, "label": "person"}]}
+    assert fixed["reviews"][-1]["corrected_value"] == corrected
+    assert fixed["label"]["value"] == corrected
+    accepted = _detail(url, BOXES, submitted["one.png"]["item_id"])
+    assert accepted["annotations"][0]["status"] == "accepted"
+    assert accepted["label"]["value"] == {"objects": answers["one.png"]}
