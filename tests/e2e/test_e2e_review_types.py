@@ -26,6 +26,7 @@ pytestmark = pytest.mark.browser
 ANNOTATOR = "ann"
 SPANS = "ents"  # project: one spans control, every annotation reviewed
 BOXES = "objs"  # project: one boxes control, every annotation reviewed
+EXPERT = "expert"  # project: spans and a rating, escalated to the expert tier
 ENTITIES = {
     "name": "entities",
     "type": "spans",
@@ -90,6 +91,14 @@ def review_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReviewSe
             "settings": {"review_policy": "all"},
         },
     }
+    schemas[EXPERT] = {
+        **schemas[SPANS],
+        "name": "Entities decided",
+        "controls": [
+            ENTITIES,
+            {"name": "sure", "type": "rating", "max": 3, "hotkeys": ["7", "8", "9"]},
+        ],
+    }
     for slug, schema in schemas.items():
         path = home / f"{slug}.json"
         path.write_text(json.dumps(schema), encoding="utf-8")
@@ -99,6 +108,9 @@ def review_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReviewSe
     jsonl = home / "texts.jsonl"
     jsonl.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     run_cli(home, "import", SPANS, str(jsonl), "--id-field", "id")
+    jsonl = home / "expert.jsonl"
+    jsonl.write_text(json.dumps({"id": "unsure", "text": FIX_TEXT}) + "\n", encoding="utf-8")
+    run_cli(home, "import", EXPERT, str(jsonl), "--id-field", "id")
     folder = home / "media" / "street"
     folder.mkdir(parents=True)
     _png(folder / "one.png", (20, 30, 60, 40))
@@ -339,3 +351,48 @@ def test_review_boxes_fix_by_keyboard_and_accept(
     accepted = _detail(url, BOXES, submitted["one.png"]["item_id"])
     assert accepted["annotations"][0]["status"] == "accepted"
     assert accepted["label"]["value"] == {"objects": answers["one.png"]}
+
+
+def test_adjudicate_spans_and_rating_by_keyboard(
+    review_server: ReviewServer, browser: Any, screenshots: Path
+) -> None:
+    url = review_server.url
+    first = {"entities": [_span(FIX_TEXT, "London", "person")], "sure": 1}
+    submitted = _annotate(url, EXPERT, lambda item: first)
+    item_id = submitted["unsure"]["item_id"]
+    with _client(url, USERNAME) as http:
+        sent = http.post(
+            f"/api/projects/{EXPERT}/reviews/{submitted['unsure']['annotation_id']}",
+            json={"verdict": "escalate", "comment": "is <i>London</i> a person?"},
+        )
+        assert sent.status_code == 200, sent.text
+
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    _login(page, url, f"/p/{EXPERT}/adjudicate")
+    page.wait_for_function(
+        """() => document.getElementById('review-app').dataset.state === 'item'
+            && document.querySelector('#item-text .spans-text')""",
+        timeout=15000,
+    )
+    assert "is <i>London</i> a person?" in (page.text_content("#history") or "")
+    assert "sure: 1 / 3" in (page.text_content("#others") or "")
+    # The final answer starts from the only annotation and is editable at once.
+    assert page.locator("#item-text .span-x:not([disabled])").count() == 1
+    assert page.get_attribute('.rating-btn[data-value="1"]', "aria-pressed") == "true"
+    page.screenshot(path=str(screenshots / "adjudicate-spans.png"))
+    page.keyboard.press("]")  # select the span
+    page.keyboard.press("l")  # relabel: place
+    page.keyboard.press("9")  # rating 3
+    page.keyboard.press("Enter")  # decide
+    page.wait_for_function(
+        "document.getElementById('review-app').dataset.state === 'empty'", timeout=15000
+    )
+    assert not errors, errors
+    context.close()
+
+    label = _detail(url, EXPERT, item_id)["label"]
+    assert label["resolution"] == "adjudicated"
+    assert label["value"] == {"entities": [_span(FIX_TEXT, "London", "place")], "sure": 3}

@@ -923,8 +923,8 @@
   on("reject-btn", () => (state.pending === "reject" ? sendReject() : startReject()));
   on("fix-btn", () => (state.pending === "fix" ? sendFix() : startFix()));
   on("escalate-btn", escalate);
-  on("decide-btn", decide);
-  on("submit-btn", save); // the fix panel's Save (the text widget's Enter presses it too)
+  // Save fix (review) or Decide (adjudicate); a text answer's Enter presses it too.
+  on("submit-btn", save);
   on("next-btn", next);
   el.help.addEventListener("click", () => toggleHelp());
   el.sheetClose.addEventListener("click", () => toggleHelp(false));
