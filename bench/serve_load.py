@@ -284,6 +284,38 @@ def wait_for_queue(
     raise RuntimeError(f"no queue after {timeout:.0f}s (is the learner running?)")
 
 
+def wait_for_whole_queue(env: dict[str, str], slug: str, timeout: float) -> int:
+    """Wait until the newest queue stops growing (its lower ranks are appended in slices after
+    the model version commits); returns its length. Reads the database with the library."""
+    from sqlalchemy import text
+
+    from labelloop.config import get_settings
+    from labelloop.store.db import Database
+
+    settings = get_settings(
+        home=Path(env["LABELLOOP_HOME"]), database_url=env.get("LABELLOOP_DATABASE_URL")
+    )
+    db = Database(settings.db_url)
+    count = text(
+        "SELECT count(*) FROM queue_entry WHERE model_version_id = (SELECT mv.id FROM "
+        "model_version mv JOIN project p ON p.id = mv.project_id WHERE p.slug = :slug "
+        "ORDER BY mv.version DESC LIMIT 1)"
+    )
+    t0, last, since = time.perf_counter(), -1, time.perf_counter()
+    try:
+        while time.perf_counter() - t0 < timeout:
+            with db.read() as conn:
+                n = int(conn.execute(count, {"slug": slug}).scalar_one())
+            if n != last:
+                last, since = n, time.perf_counter()
+            elif n > 0 and time.perf_counter() - since >= 1.0:
+                return n
+            time.sleep(0.1)
+        return last
+    finally:
+        db.dispose()
+
+
 # --- the clients -------------------------------------------------------------------------------
 
 
@@ -560,7 +592,9 @@ def run(args: argparse.Namespace, database_url: str | None) -> dict[str, Any]:
                 stderr=subprocess.DEVNULL,
             )
             wq = wait_for_queue(base, info["slug"], info["admin_token"], args.queue_timeout, worker)
-            stop_process(worker, "worker")
+            n_queue = wait_for_whole_queue(env, info["slug"], args.queue_timeout)
+            stop_process(worker, "worker")  # not before the whole queue is written
+            log(f"queue of {n_queue} entries written")
         else:
             wq = wait_for_queue(base, info["slug"], info["admin_token"], args.queue_timeout, server)
         log(
