@@ -330,6 +330,13 @@ def test_review_boxes_fix_by_keyboard_and_accept(
         assert "1 box: car" in (page.text_content("#review-values") or "")
         if name == "one.png":
             page.screenshot(path=str(screenshots / "review-boxes.png"))
+            # One sheet: the boxes widget's keys for a fix; N stays "next" on this page.
+            page.keyboard.press("?")
+            sheet = page.text_content("#control-keys") or ""
+            assert "Select the previous / next box" in sheet
+            assert page.locator("#control-keys kbd", has_text=re.compile("^N$")).count() == 0
+            page.keyboard.press("Escape")
+            assert not page.is_visible("#shortcuts")
             page.keyboard.press("a")
             continue
         page.keyboard.press("f")

@@ -532,7 +532,11 @@
         }
         for (const row of rows) {
           if ((row.keys || []).includes("Enter")) continue; // Enter is the page's: save / decide
-          addRow(tbody, row.keys || ["—"], row.what || "", row.note);
+          // The page's own letters (N: next) stay the page's unless they are label keys.
+          const keys = (row.keys || ["—"]).filter(
+            (k) => !PAGE_KEYS.has(k.toLowerCase()) || declared(k),
+          );
+          if (keys.length) addRow(tbody, keys, row.what || "", row.note);
         }
         if (!rows.length) addRow(tbody, ["—"], widget ? "Use the mouse" : "Not available here");
       }
