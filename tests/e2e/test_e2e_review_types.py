@@ -269,6 +269,7 @@ def test_review_spans_fix_by_keyboard_and_accept(
             "#item-text .span-tag", "ts => ts.map(t => t.dataset.label)"
         )
         assert labels == ["person", "place"]
+        page.screenshot(path=str(screenshots / "review-spans-fix.png"))
         page.keyboard.press("Enter")  # save the fix
     _wait_review_empty(page)
     assert seen == {"hostile", "fixme"}
