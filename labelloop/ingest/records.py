@@ -63,19 +63,7 @@ class TextImporter:
                 field=self.text_field,
                 reason=f"text is {len(text):,} characters; the limit is {self.max_text_chars:,}",
             )
-        external_id = None
-        if self.id_field is not None:
-            external_id = self._external_id(line, record.get(self.id_field, _ABSENT))
-        label = None
-        if self.label_field is not None:
-            label = record.get(self.label_field)
-            if isinstance(label, str) and not label.strip():
-                label = None  # an empty cell means "not labeled yet", as a missing key does
-        prediction = None
-        if self.prediction_field is not None:
-            prediction = record.get(self.prediction_field)
-            if isinstance(prediction, str):
-                prediction = _json_cell(line, self.prediction_field, prediction)
+        external_id, label, prediction = self._id_label_prediction(line, record)
         skip = (self.text_field, self.id_field, self.label_field, self.prediction_field)
         metadata = {key: value for key, value in record.items() if key not in skip}
         return ItemIn(
@@ -86,6 +74,29 @@ class TextImporter:
             metadata=metadata,
             prediction=prediction,
         )
+
+    def _id_label_prediction(
+        self, line: int, record: Mapping[str, Any]
+    ) -> tuple[str | None, Any, Any]:
+        """The record's id, label and pre-annotation, each None when its field is not asked for."""
+        external_id = None
+        if self.id_field is not None:
+            external_id = self._external_id(line, record.get(self.id_field, _ABSENT))
+        label = None
+        if self.label_field is not None:
+            label = record.get(self.label_field)
+            if self._blank_label(label):
+                label = None  # an empty cell means "not labeled yet", as a missing key does
+        prediction = None
+        if self.prediction_field is not None:
+            prediction = record.get(self.prediction_field)
+            if isinstance(prediction, str):  # a CSV cell holds the pre-annotation as JSON text
+                prediction = _json_cell(line, self.prediction_field, prediction)
+        return external_id, label, prediction
+
+    @staticmethod
+    def _blank_label(label: Any) -> bool:
+        return isinstance(label, str) and not label.strip()
 
     def _external_id(self, line: int, value: Any) -> str:
         """The record's id as a string; ids are matched as text, so 7 and "7" are the same item."""

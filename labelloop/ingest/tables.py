@@ -21,7 +21,7 @@ from labelloop.domain import ItemIn
 from labelloop.errors import ImportFormatError, LabelloopError
 from labelloop.ingest.csv import CsvImporter
 from labelloop.ingest.jsonl import JsonlImporter
-from labelloop.ingest.records import TextImporter, _json_cell
+from labelloop.ingest.records import TextImporter
 from labelloop.kinds import kind
 
 _ABSENT = object()
@@ -32,34 +32,31 @@ PARQUET_BATCH_ROWS = 2000
 PARQUET_HINT = "pip install 'labelloop[tables]' (pyarrow)"
 
 
-class _TableRecords:
-    """What the three table readers share: turning one record into a row payload.
+class _TableRecords(TextImporter):
+    """What the three table readers share: their options and turning one record into a row."""
 
-    ``_external_id`` comes from :class:`~labelloop.ingest.records.TextImporter`.
-    """
-
-    columns: tuple[str, ...]
-    id_field: str | None
-    label_field: str | None
-    prediction_field: str | None
-    max_text_chars: int
-    _external_id: Any
+    def __init__(
+        self,
+        *,
+        columns: Sequence[str] = (),
+        id_field: str | None = None,
+        label_field: str | None = None,
+        prediction_field: str | None = None,
+        max_text_chars: int = 100_000,
+    ) -> None:
+        super().__init__(
+            text_field="",
+            id_field=id_field,
+            label_field=label_field,
+            prediction_field=prediction_field,
+            max_text_chars=max_text_chars,
+        )
+        self.text_field = None  # type: ignore[assignment]  # rows have no text field to check
+        self.columns = tuple(columns)
 
     def _item(self, line: int, record: Mapping[str, Any]) -> ItemIn:
         """One record as an ItemIn: id and label split off, the row picked, the rest metadata."""
-        external_id = None
-        if self.id_field is not None:
-            external_id = self._external_id(line, record.get(self.id_field, _ABSENT))
-        label = None
-        if self.label_field is not None:
-            label = record.get(self.label_field)
-            if _blank(label):
-                label = None  # an empty cell means "not labeled yet", as a missing key does
-        prediction = None
-        if self.prediction_field is not None:
-            prediction = record.get(self.prediction_field)
-            if isinstance(prediction, str):  # a CSV cell holds the pre-annotation as JSON text
-                prediction = _json_cell(line, self.prediction_field, prediction)
+        external_id, label, prediction = self._id_label_prediction(line, record)
         skip = {self.id_field, self.label_field, self.prediction_field}
         source, nested_in = self._source(record)
         if nested_in is not None:
@@ -87,6 +84,10 @@ class _TableRecords:
             metadata=metadata,
             prediction=prediction,
         )
+
+    @staticmethod
+    def _blank_label(label: Any) -> bool:
+        return _blank(label)  # a NaN cell (Parquet, pandas) is as empty as a blank one
 
     def _source(self, record: Mapping[str, Any]) -> tuple[Mapping[str, Any], str | None]:
         """Where the row's fields are: the record itself, or an object nested in ``row`` or
@@ -154,25 +155,6 @@ class CsvTableImporter(_TableRecords, CsvImporter):
 
     format: ClassVar[str] = "csv"
 
-    def __init__(
-        self,
-        *,
-        columns: Sequence[str] = (),
-        id_field: str | None = None,
-        label_field: str | None = None,
-        prediction_field: str | None = None,
-        max_text_chars: int = 100_000,
-    ) -> None:
-        super().__init__(
-            text_field="",
-            id_field=id_field,
-            label_field=label_field,
-            prediction_field=prediction_field,
-            max_text_chars=max_text_chars,
-        )
-        self.text_field = None  # type: ignore[assignment]  # rows have no text field to check
-        self.columns = tuple(columns)
-
     def _header(self, reader: Any) -> list[str]:
         header = super()._header(reader)
         self._check_names(1, header)
@@ -184,46 +166,11 @@ class JsonlTableImporter(_TableRecords, JsonlImporter):
 
     format: ClassVar[str] = "jsonl"
 
-    def __init__(
-        self,
-        *,
-        columns: Sequence[str] = (),
-        id_field: str | None = None,
-        label_field: str | None = None,
-        prediction_field: str | None = None,
-        max_text_chars: int = 100_000,
-    ) -> None:
-        super().__init__(
-            text_field="",
-            id_field=id_field,
-            label_field=label_field,
-            prediction_field=prediction_field,
-            max_text_chars=max_text_chars,
-        )
-        self.columns = tuple(columns)
-
 
 class ParquetTableImporter(_TableRecords):
     """Parquet files (needs pyarrow); read in batches, errors name the 1-based row number."""
 
     format: ClassVar[str] = "parquet"
-
-    def __init__(
-        self,
-        *,
-        columns: Sequence[str] = (),
-        id_field: str | None = None,
-        label_field: str | None = None,
-        prediction_field: str | None = None,
-        max_text_chars: int = 100_000,
-    ) -> None:
-        self.columns = tuple(columns)
-        self.id_field = id_field
-        self.label_field = label_field
-        self.prediction_field = prediction_field
-        self.max_text_chars = max_text_chars
-
-    _external_id = TextImporter._external_id
 
     def read(self, source: BinaryIO) -> Iterator[ItemIn]:
         """Yield one ItemIn per row of the Parquet file ``source``."""
