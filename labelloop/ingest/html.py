@@ -15,29 +15,16 @@ from html.parser import HTMLParser
 
 import nh3
 
-TAGS: frozenset[str] = frozenset(
+_KEPT_BLOCKS: frozenset[str] = frozenset(
     [
-        "a",
-        "abbr",
-        "b",
-        "bdi",
-        "bdo",
         "blockquote",
         "br",
         "caption",
-        "cite",
-        "code",
-        "col",
-        "colgroup",
-        "data",
         "dd",
-        "del",
         "details",
-        "dfn",
         "div",
         "dl",
         "dt",
-        "em",
         "figcaption",
         "figure",
         "h1",
@@ -47,15 +34,42 @@ TAGS: frozenset[str] = frozenset(
         "h5",
         "h6",
         "hr",
+        "li",
+        "ol",
+        "p",
+        "pre",
+        "summary",
+        "table",
+        "tbody",
+        "td",
+        "tfoot",
+        "th",
+        "thead",
+        "tr",
+        "ul",
+    ]
+)
+"""Kept tags that end a block of text (visible text puts a space there)."""
+TAGS: frozenset[str] = _KEPT_BLOCKS | frozenset(
+    [
+        "a",
+        "abbr",
+        "b",
+        "bdi",
+        "bdo",
+        "cite",
+        "code",
+        "col",
+        "colgroup",
+        "data",
+        "del",
+        "dfn",
+        "em",
         "i",
         "img",
         "ins",
         "kbd",
-        "li",
         "mark",
-        "ol",
-        "p",
-        "pre",
         "q",
         "rp",
         "rt",
@@ -67,19 +81,10 @@ TAGS: frozenset[str] = frozenset(
         "strike",
         "strong",
         "sub",
-        "summary",
         "sup",
-        "table",
-        "tbody",
-        "td",
-        "tfoot",
-        "th",
-        "thead",
         "time",
-        "tr",
         "tt",
         "u",
-        "ul",
         "var",
         "wbr",
     ]
@@ -104,44 +109,9 @@ ATTRIBUTES: dict[str, set[str]] = {
 }
 URL_SCHEMES: frozenset[str] = frozenset({"http", "https", "mailto"})
 _IMAGE_SCHEMES = ("http://", "https://")
-_BLOCKS = frozenset(
-    [
-        "address",
-        "article",
-        "aside",
-        "blockquote",
-        "br",
-        "caption",
-        "dd",
-        "details",
-        "div",
-        "dl",
-        "dt",
-        "figcaption",
-        "figure",
-        "h1",
-        "h2",
-        "h3",
-        "h4",
-        "h5",
-        "h6",
-        "hr",
-        "li",
-        "ol",
-        "p",
-        "pre",
-        "section",
-        "summary",
-        "table",
-        "tbody",
-        "td",
-        "tfoot",
-        "th",
-        "thead",
-        "tr",
-        "ul",
-    ]
-)
+_BLOCKS = _KEPT_BLOCKS | {"address", "article", "aside", "section"}
+"""Tags that end a block of text; the four added here are dropped by the sanitizer but may be
+in markup read unsanitized."""
 
 
 def _filter(tag: str, attribute: str, value: str) -> str | None:
