@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from labelloop.errors import LabelloopError, NotFound
@@ -23,41 +24,57 @@ def flag_task(
 
     Flagging the same item again changes the note of the caller's open flag instead of adding one.
     """
-    ctx.require(Permission.ANNOTATE)
-    clean = _note(note)
-    with db.write(project_id=ctx.id) as conn:
-        row = store_tasks.get_assignment(conn, assignment_id)
-        if row is None or row["project_id"] != ctx.id or row["user_id"] != ctx.user.id:
-            raise NotFound(f"no task {assignment_id} of yours in project '{ctx.slug}'")
-        return _raise(
-            db,
-            conn,
-            ctx,
-            item_id=int(row["item_id"]),
-            annotation_id=None,
-            note=clean,
-            via={"assignment_id": assignment_id},
-        )
+    return _flag_own(
+        db,
+        ctx,
+        note=note,
+        find=store_tasks.get_assignment,
+        what="task",
+        via="assignment_id",
+        ref=assignment_id,
+    )
 
 
 def flag_annotation(
     db: Database, ctx: ProjectContext, annotation_id: int, *, note: str
 ) -> dict[str, Any]:
     """Flag the item of one of the caller's earlier annotations as ambiguous (from Back)."""
+    return _flag_own(
+        db,
+        ctx,
+        note=note,
+        find=store_tasks.get_annotation,
+        what="annotation",
+        via="annotation_id",
+        ref=annotation_id,
+    )
+
+
+def _flag_own(
+    db: Database,
+    ctx: ProjectContext,
+    *,
+    note: str,
+    find: Callable[[Any, int], Mapping[Any, Any] | None],
+    what: str,
+    via: str,
+    ref: int,
+) -> dict[str, Any]:
+    """Flag the item of the caller's own task or annotation ``ref`` (looked up by ``find``)."""
     ctx.require(Permission.ANNOTATE)
     clean = _note(note)
     with db.write(project_id=ctx.id) as conn:
-        row = store_tasks.get_annotation(conn, annotation_id)
+        row = find(conn, ref)
         if row is None or row["project_id"] != ctx.id or row["user_id"] != ctx.user.id:
-            raise NotFound(f"no annotation {annotation_id} of yours in project '{ctx.slug}'")
+            raise NotFound(f"no {what} {ref} of yours in project '{ctx.slug}'")
         return _raise(
             db,
             conn,
             ctx,
             item_id=int(row["item_id"]),
-            annotation_id=annotation_id,
+            annotation_id=ref if via == "annotation_id" else None,
             note=clean,
-            via={"annotation_id": annotation_id},
+            via={via: ref},
         )
 
 
