@@ -7,31 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
-
-import labelloop.cli
-from labelloop.cli import app
 
 SCHEMA = {
     "name": "Flowers",
     "data": {"type": "table", "field": "row", "columns": ["petal_length", "colour"]},
     "controls": [{"name": "kind", "type": "choice", "labels": ["iris", "rose"], "target": True}],
 }
-
-
-@pytest.fixture
-def cli(tmp_path: Path, no_labelloop_env: None, monkeypatch: pytest.MonkeyPatch) -> Any:
-    env = {"LABELLOOP_HOME": str(tmp_path / "home"), "COLUMNS": "200"}
-    served: list[Any] = []
-    monkeypatch.setattr(labelloop.cli, "_serve", lambda settings, on_ready=None: served.append(1))
-
-    def run(*args: str, code: int = 0) -> Any:
-        result = CliRunner().invoke(app, list(args), env=env)
-        assert result.exit_code == code, (args, result.output, result.exception)
-        return result
-
-    run.served = served  # type: ignore[attr-defined]
-    return run
 
 
 def test_wine_demo_builds_a_table_project_with_an_eval_split(cli: Any) -> None:

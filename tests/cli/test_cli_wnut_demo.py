@@ -5,35 +5,13 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 from typing import Any
 
-import pytest
-from typer.testing import CliRunner
-
-import labelloop.cli
-from labelloop.cli import app
 from labelloop.demo import WNUT_LABELS, load_wnut
 from labelloop.govern.permissions import Permission
 from labelloop.store.db import Database
 from labelloop.workflow import accounts, projects, status, tasks
 from labelloop.workflow.learning import train
-
-
-@pytest.fixture
-def cli(tmp_path: Path, no_labelloop_env: None, monkeypatch: pytest.MonkeyPatch) -> Any:
-    env = {"LABELLOOP_HOME": str(tmp_path / "home"), "COLUMNS": "200"}
-    served: list[Any] = []
-    monkeypatch.setattr(labelloop.cli, "_serve", lambda settings, on_ready=None: served.append(1))
-
-    def run(*args: str, code: int = 0) -> Any:
-        result = CliRunner().invoke(app, list(args), env=env)
-        assert result.exit_code == code, (args, result.output, result.exception)
-        return result
-
-    run.served = served  # type: ignore[attr-defined]
-    run.db_url = f"sqlite:///{tmp_path / 'home' / 'labelloop.db'}"  # type: ignore[attr-defined]
-    return run
 
 
 def test_the_wnut_file_reads_into_tweets_with_entity_spans() -> None:

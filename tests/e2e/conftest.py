@@ -13,6 +13,7 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -165,7 +166,8 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
+def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
+    """``rows`` as JSON lines in ``path``."""
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     return path
 
@@ -214,6 +216,55 @@ def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
     raise AssertionError(f"labelloop serve did not become healthy:\n{log.read_text()}")
 
 
+@contextmanager
+def serving(home: Path, *args: str) -> Iterator[str]:
+    """Run ``labelloop *args --port N`` on ``home`` until the block ends; its URL once healthy."""
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = home / f"{args[0]}.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "labelloop", *args, "--port", str(port)],
+            env=_env(home),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        _wait_healthy(url, proc, log)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def login(
+    page: Any, url: str, path: str, *, username: str = USERNAME, password: str = PASSWORD
+) -> None:
+    """Open ``path``, sign in on the form it shows, and land back on ``path``."""
+    page.goto(url + path)
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.click("#login-submit")
+    page.wait_for_url(url + path)
+
+
+def wait_task(page: Any, *, other_than: str = "", timeout_ms: int = 30000) -> str:
+    """Wait until a leased item is on screen (a new one when ``other_than`` is given); its id."""
+    page.wait_for_function(
+        """(prev) => {
+            const app = document.getElementById('label-app');
+            return app.dataset.state === 'task' && app.dataset.assignmentId !== prev;
+        }""",
+        arg=other_than,
+        timeout=timeout_ms,
+    )
+    return page.get_attribute("#label-app", "data-assignment-id")
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """Two projects made with the CLI (reviews to learn from, hostile texts) and a live server."""
@@ -231,11 +282,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         str(_schema(work / "b.json", "Hostile <texts>")),
     )
     pool, held_out = make_reviews(n_pool=120, n_eval=30)
-    pool_file = _write_jsonl(
+    pool_file = write_jsonl(
         work / "pool.jsonl", [{k: v for k, v in r.items() if k != "label"} for r in pool]
     )
     run_cli(home, "import", MAIN, str(pool_file), "--id-field", "id")
-    eval_file = _write_jsonl(work / "eval.jsonl", held_out)
+    eval_file = write_jsonl(work / "eval.jsonl", held_out)
     run_cli(
         home,
         "import",
@@ -256,31 +307,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         home,
         "import",
         HOSTILE,
-        str(_write_jsonl(work / "hostile.jsonl", hostile)),
+        str(write_jsonl(work / "hostile.jsonl", hostile)),
         "--id-field",
         "id",
     )
 
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = work / "serve.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "labelloop", "serve", "--port", str(port)],
-            env=_env(home),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        _wait_healthy(url, proc, log)
+    with serving(home, "serve") as url:
         yield Server(url=url, home=home, truth={r["text"]: r["label"] for r in pool})
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def _chromium() -> Path:

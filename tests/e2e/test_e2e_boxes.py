@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import struct
-import subprocess
-import sys
 import time
 import zlib
 from collections.abc import Iterator
@@ -15,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import PASSWORD, USERNAME, _env, _free_port, _wait_healthy, run_cli
+from tests.e2e.conftest import PASSWORD, USERNAME, login, run_cli, serving, write_jsonl
 
 pytestmark = pytest.mark.browser
 
@@ -107,7 +105,7 @@ def boxes_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         for i, (item, boxes) in enumerate(PREDICTED.items())
     ]
     jsonl = home / "predicted.jsonl"
-    jsonl.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    write_jsonl(jsonl, rows)
     run_cli(
         home,
         "import",
@@ -120,34 +118,8 @@ def boxes_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "--predictions-field",
         "predicted",
     )
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = home / "serve.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "labelloop", "serve", "--port", str(port)],
-            env=_env(home),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        _wait_healthy(url, proc, log)
+    with serving(home, "serve") as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def _login(page: Any, url: str, path: str) -> None:
-    page.goto(url + path)
-    page.fill("#username", USERNAME)
-    page.fill("#password", PASSWORD)
-    page.click("#login-submit")
-    page.wait_for_url(url + path)
 
 
 def _wait_stage(page: Any, *, other_than: str = "") -> str:
@@ -220,7 +192,7 @@ def _stored(page: Any, url: str, slug: str, item_id: str) -> dict[str, Any]:
 
 def test_boxes_by_mouse(boxes_server: str, browser: Any, screenshots: Path) -> None:
     page = browser.new_page(viewport={"width": 1200, "height": 900})
-    _login(page, boxes_server, f"/p/{BOXES}/label")
+    login(page, boxes_server, f"/p/{BOXES}/label")
     _wait_stage(page)
     item = page.text_content("#item-id")
     stage = Stage(page)
@@ -297,7 +269,7 @@ def test_boxes_by_mouse(boxes_server: str, browser: Any, screenshots: Path) -> N
 
 def test_boxes_by_keyboard_alone(boxes_server: str, browser: Any) -> None:
     page = browser.new_page(viewport={"width": 1200, "height": 900})
-    _login(page, boxes_server, f"/p/{BOXES}/label")
+    login(page, boxes_server, f"/p/{BOXES}/label")
     assignment = _wait_stage(page)
     item = page.text_content("#item-id")
     sheet = page.text_content("#shortcuts-body")
@@ -385,7 +357,7 @@ def test_boxes_by_keyboard_alone(boxes_server: str, browser: Any) -> None:
 
 def test_choice_and_boxes_in_one_project(boxes_server: str, browser: Any) -> None:
     page = browser.new_page(viewport={"width": 1200, "height": 900})
-    _login(page, boxes_server, f"/p/{MIXED}/label")
+    login(page, boxes_server, f"/p/{MIXED}/label")
     _wait_stage(page)
     item = page.text_content("#item-id")
     assert item == HOSTILE_NAME  # shown as text, never as markup
@@ -448,7 +420,7 @@ def test_boxes_by_touch_at_phone_width(boxes_server: str, browser: Any, screensh
         viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True
     )
     page = context.new_page()
-    _login(page, boxes_server, f"/p/{BOXES}/label")
+    login(page, boxes_server, f"/p/{BOXES}/label")
     assignment = _wait_stage(page)
     item = page.text_content("#item-id")
     assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
@@ -512,7 +484,7 @@ def _plain(box: dict[str, Any]) -> dict[str, Any]:
 
 def test_suggested_boxes_accepted_with_one_key(boxes_server: str, browser: Any) -> None:
     page = browser.new_page(viewport={"width": 1200, "height": 900})
-    _login(page, boxes_server, f"/p/{PREBOXED}/label")
+    login(page, boxes_server, f"/p/{PREBOXED}/label")
     assignment = _wait_stage(page)
     item = str(page.text_content("#item-id"))
     predicted = PREDICTED[item]

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import math
 import struct
-import subprocess
-import sys
 import wave
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import PASSWORD, USERNAME, _env, _free_port, _wait_healthy, run_cli
+from tests.e2e.conftest import PASSWORD, USERNAME, login, run_cli, serving, wait_task
 
 pytestmark = pytest.mark.browser
 
@@ -205,26 +203,8 @@ def fields_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FieldsSe
     run_cli(home, "import", "snaps", str(home / "media" / "snaps"))
     run_cli(home, "projects", "member", "snaps", ANNOTATOR, "annotator")
 
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = work / "serve.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "labelloop", "serve", "--port", str(port)],
-            env=_env(home),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        _wait_healthy(url, proc, log)
+    with serving(home, "serve") as url:
         yield FieldsServer(url=url, home=home, wines=wines)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def _open(
@@ -238,24 +218,8 @@ def _open(
 ) -> Any:
     context = browser.new_context(viewport={"width": width, "height": 900 if width > 600 else 844})
     page = context.new_page()
-    page.goto(f"{server.url}/p/{slug}/{view}")
-    page.fill("#username", user)
-    page.fill("#password", PASSWORD)
-    page.click("#login-submit")
-    page.wait_for_url(f"{server.url}/p/{slug}/{view}")
+    login(page, server.url, f"/p/{slug}/{view}", username=user)
     return page
-
-
-def _wait_task(page: Any, *, other_than: str = "") -> str:
-    page.wait_for_function(
-        """(prev) => {
-            const app = document.getElementById('label-app');
-            return app.dataset.state === 'task' && app.dataset.assignmentId !== prev;
-        }""",
-        arg=other_than,
-        timeout=30000,
-    )
-    return page.get_attribute("#label-app", "data-assignment-id")
 
 
 def _latest(page: Any, server: FieldsServer, slug: str) -> dict[str, Any]:
@@ -281,7 +245,7 @@ def test_table_rows_labeled_by_keyboard_alone(
 ) -> None:
     server = fields_server
     page = _open(browser, server, "wines")
-    assignment = _wait_task(page)
+    assignment = wait_task(page)
     row = _row(page)
     assert list(row) == WINE_COLUMNS  # the schema's columns, in order, and nothing else
     item = page.text_content("#item-id")
@@ -299,7 +263,7 @@ def test_table_rows_labeled_by_keyboard_alone(
     page.screenshot(path=str(screenshots / "table.png"))
     page.keyboard.press("Escape")  # leave the field: keys label again
     page.keyboard.press("Enter")
-    assignment = _wait_task(page, other_than=assignment)
+    assignment = wait_task(page, other_than=assignment)
     first = _latest(page, server, "wines")
     assert first["value"] == {"cultivar": "c2", "sure": 2, "note": "fruity, 2 glasses"}
     assert first["item"]["external_id"] == item
@@ -312,7 +276,7 @@ def test_table_rows_labeled_by_keyboard_alone(
     page.keyboard.press("Tab")
     page.keyboard.type("dark\nred")
     page.keyboard.press("Control+Enter")
-    assignment = _wait_task(page, other_than=assignment)
+    assignment = wait_task(page, other_than=assignment)
     second = _latest(page, server, "wines")
     assert second["item"]["external_id"] == item
     assert second["value"] == {"cultivar": "c3", "note": "dark\nred"}
@@ -331,7 +295,7 @@ def test_table_rows_labeled_by_mouse_at_phone_width(
 ) -> None:
     server = fields_server
     page = _open(browser, server, "wines", width=390)
-    _wait_task(page)
+    wait_task(page)
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     table = page.locator("#item-text .row-table").bounding_box()
     assert table["x"] >= 0 and table["x"] + table["width"] <= 390
@@ -357,7 +321,7 @@ def test_hostile_html_items_render_without_running(
     page = _open(browser, server, "pages", user=ANNOTATOR)
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    assignment = _wait_task(page)
+    assignment = wait_task(page)
     seen = set()
     for _ in range(len(HOSTILE_PAGES)):
         page.wait_for_timeout(150)  # give any injected handler the chance to fire
@@ -391,7 +355,7 @@ def test_hostile_html_items_render_without_running(
         page.keyboard.press("2")
         page.keyboard.press("Enter")
         if len(seen) < len(HOSTILE_PAGES):
-            assignment = _wait_task(page, other_than=assignment)
+            assignment = wait_task(page, other_than=assignment)
     assert seen == {f"p{i}" for i in range(len(HOSTILE_PAGES))}
     assert page.evaluate("() => window.__pwned") is None
     assert _latest(page, server, "pages")["value"] == {"kind": "ham"}
@@ -435,7 +399,7 @@ def test_audio_plays_pauses_and_seeks_by_keyboard(
 ) -> None:
     server = fields_server
     page = _open(browser, server, "clips")
-    assignment = _wait_task(page)
+    assignment = wait_task(page)
     page.wait_for_function(
         "() => { const a = document.querySelector('#item-text audio');"
         " return a && a.readyState >= 1 && a.duration > 0; }",
@@ -472,7 +436,7 @@ def test_audio_plays_pauses_and_seeks_by_keyboard(
     page.keyboard.press(" ")  # out of the field, Space is the player's again
     page.wait_for_function("() => !document.querySelector('#item-text audio').paused")
     page.keyboard.press("Enter")
-    _wait_task(page, other_than=assignment)
+    wait_task(page, other_than=assignment)
     latest = _latest(page, server, "clips")
     assert latest["item"]["external_id"] == item
     assert latest["value"] == {"pitch": "low", "transcript": "a low hum"}
@@ -486,14 +450,14 @@ def test_suggested_rating_and_text_are_accepted_with_enter(
 ) -> None:
     server = fields_server
     page = _open(browser, server, "graded")
-    assignment = _wait_task(page)
+    assignment = wait_task(page)
     item = page.text_content("#item-id")
     assert page.get_attribute(".rating-btn[data-value='2']", "aria-pressed") == "true"
     assert page.input_value(".text-field") == f"dry {item[1:]}"
     assert page.locator(".text-answer.is-suggested").count() == 1
     page.keyboard.press("1")
     page.keyboard.press("Enter")
-    _wait_task(page, other_than=assignment)
+    wait_task(page, other_than=assignment)
     latest = _latest(page, server, "graded")
     assert latest["item"]["external_id"] == item
     assert latest["value"] == {"cultivar": "c1", "sure": 2, "note": f"dry {item[1:]}"}
@@ -505,7 +469,7 @@ def test_html_and_audio_items_fit_a_phone(
     fields_server: FieldsServer, browser: Any, slug: str
 ) -> None:
     page = _open(browser, fields_server, slug, width=390)
-    _wait_task(page)
+    wait_task(page)
     page.wait_for_timeout(300)
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     box = page.locator("#item-text > *").first.bounding_box()
@@ -521,10 +485,10 @@ def test_the_reviewer_sees_an_image_items_picture(
 ) -> None:
     server = fields_server
     page = _open(browser, server, "snaps", user=ANNOTATOR)
-    assignment = _wait_task(page)
+    assignment = wait_task(page)
     page.keyboard.press("1")
     page.keyboard.press("Enter")
-    _wait_task(page, other_than=assignment)
+    wait_task(page, other_than=assignment)
     page.keyboard.press("2")
     page.keyboard.press("Enter")
     page.wait_for_function("document.getElementById('label-app').dataset.state === 'empty'")

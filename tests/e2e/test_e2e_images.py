@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import (
-    PASSWORD,
-    USERNAME,
-    _env,
-    _free_port,
-    _wait_healthy,
-    run_cli,
-)
+from tests.e2e.conftest import PASSWORD, USERNAME, login, run_cli, serving
 
 pytestmark = pytest.mark.browser
 
@@ -28,28 +19,9 @@ def digits_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     home = tmp_path_factory.mktemp("labelloop-digits")
     run_cli(home, "init")
     run_cli(home, "users", "add", USERNAME, "--admin", "--password-stdin", stdin=PASSWORD + "\n")
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = home / "demo.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "labelloop", "demo", "--dataset", "digits", "--no-browser"]
-            + ["--port", str(port)],
-            env=_env(home),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        _wait_healthy(url, proc, log)
+    with serving(home, "demo", "--dataset", "digits", "--no-browser") as url:
         assert len(list((home / "media" / "sklearn-digits").glob("*.png"))) == 1797
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def _wait_image(page: Any, *, other_than: str = "") -> dict[str, Any]:
@@ -85,11 +57,7 @@ def test_label_digit_images_by_keyboard(
 
     target = load_digits().target
     page = browser.new_page(viewport={"width": 1200, "height": 900})
-    page.goto(digits_server + "/p/digits/label")
-    page.fill("#username", USERNAME)
-    page.fill("#password", PASSWORD)
-    page.click("#login-submit")
-    page.wait_for_url(digits_server + "/p/digits/label")
+    login(page, digits_server, "/p/digits/label")
     shown = _wait_image(page)
     page.screenshot(path=str(screenshots / "label-image.png"))
     for _ in range(4):

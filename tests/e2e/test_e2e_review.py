@@ -5,14 +5,9 @@ adjudication pages driven by the keyboard alone in real Chromium."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import socket
-import subprocess
-import sys
 import threading
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +18,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import cohen_kappa_score
 from statsmodels.stats.inter_rater import aggregate_raters, fleiss_kappa
+
+from tests.e2e.conftest import run_cli, serving
 
 LABELS = ("negative", "neutral", "positive")
 WORDS = {
@@ -57,24 +54,7 @@ class LiveServer:
     password: str = PASSWORD
 
     def cli(self, *args: str, stdin: str | None = None) -> str:
-        done = subprocess.run(
-            [sys.executable, "-m", "labelloop", *args],
-            input=stdin,
-            capture_output=True,
-            text=True,
-            env=_env(self.home),
-            timeout=60,
-            check=False,
-        )
-        assert done.returncode == 0, f"labelloop {' '.join(args)} failed:\n{done.stderr}"
-        return done.stdout
-
-
-def _env(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LABELLOOP_")}
-    env["LABELLOOP_HOME"] = str(home)
-    env["LABELLOOP_LEARNER_POLL_S"] = "0.2"
-    return env
+        return run_cli(self.home, *args, stdin=stdin)
 
 
 @pytest.fixture(scope="module")
@@ -83,36 +63,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Any:
     home = tmp_path_factory.mktemp("review-home")
     live = LiveServer(url="", home=home)
     live.cli("users", "add", ADMIN, "--admin", "--password-stdin", stdin=PASSWORD + "\n")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    live.url = f"http://127.0.0.1:{port}"
-    log = home / "serve.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "labelloop", "serve", "--port", str(port)],
-            env=_env(home),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert proc.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, log.read_text()
-            try:
-                with urllib.request.urlopen(live.url + "/api/health", timeout=2):
-                    break
-            except OSError:
-                time.sleep(0.1)
+    with serving(home, "serve") as url:
+        live.url = url
         yield live
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def _http_token(url: str, username: str, password: str) -> str:

@@ -7,8 +7,6 @@ from __future__ import annotations
 import json
 import re
 import struct
-import subprocess
-import sys
 import time
 import zlib
 from collections.abc import Iterator
@@ -19,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import PASSWORD, USERNAME, _env, _free_port, _wait_healthy, run_cli
+from tests.e2e.conftest import PASSWORD, USERNAME, login, run_cli, serving, write_jsonl
 
 pytestmark = pytest.mark.browser
 
@@ -106,7 +104,7 @@ def review_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReviewSe
         run_cli(home, "projects", "member", slug, ANNOTATOR, "annotator")
     rows = [{"id": "hostile", "text": HOSTILE_TEXT}, {"id": "fixme", "text": FIX_TEXT}]
     jsonl = home / "texts.jsonl"
-    jsonl.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    write_jsonl(jsonl, rows)
     run_cli(home, "import", SPANS, str(jsonl), "--id-field", "id")
     jsonl = home / "expert.jsonl"
     jsonl.write_text(json.dumps({"id": "unsure", "text": FIX_TEXT}) + "\n", encoding="utf-8")
@@ -116,26 +114,8 @@ def review_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReviewSe
     _png(folder / "one.png", (20, 30, 60, 40))
     _png(folder / "two.png", (100, 50, 50, 80))
     run_cli(home, "import", BOXES, str(folder))
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = home / "serve.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "labelloop", "serve", "--port", str(port)],
-            env=_env(home),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        _wait_healthy(url, proc, log)
+    with serving(home, "serve") as url:
         yield ReviewServer(url=url, home=home)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def _client(url: str, username: str) -> httpx.Client:
@@ -176,14 +156,6 @@ def _annotate(url: str, slug: str, answer: Any) -> dict[str, dict[str, Any]]:
             )
             assert done.status_code == 200, done.text
             out[str(item["external_id"])] = {**done.json(), "value": value}
-
-
-def _login(page: Any, url: str, path: str) -> None:
-    page.goto(url + path)
-    page.fill("#username", USERNAME)
-    page.fill("#password", PASSWORD)
-    page.click("#login-submit")
-    page.wait_for_url(url + path)
 
 
 def _wait_review(page: Any, *, other_than: str = "", ready: str = "true") -> str:
@@ -227,7 +199,7 @@ def test_review_spans_fix_by_keyboard_and_accept(
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    _login(page, url, f"/p/{SPANS}/review")
+    login(page, url, f"/p/{SPANS}/review")
     assert not page.is_visible("text=has no choice control")
 
     seen: set[str] = set()
@@ -321,7 +293,7 @@ def test_review_boxes_fix_by_keyboard_and_accept(
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    _login(page, url, f"/p/{BOXES}/review")
+    login(page, url, f"/p/{BOXES}/review")
     current = ""
     for _ in range(2):
         current = _wait_review(page, other_than=current)
@@ -379,7 +351,7 @@ def test_adjudicate_spans_and_rating_by_keyboard(
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    _login(page, url, f"/p/{EXPERT}/adjudicate")
+    login(page, url, f"/p/{EXPERT}/adjudicate")
     page.wait_for_function(
         """() => document.getElementById('review-app').dataset.state === 'item'
             && document.querySelector('#item-text .spans-text')""",

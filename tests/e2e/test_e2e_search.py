@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.conftest import wait_task
+
 pytestmark = pytest.mark.browser
 
 
@@ -31,18 +33,6 @@ def _hits(page: Any) -> list[dict[str, Any]]:
             elements: li.querySelector('.hit-text').children.length,
         }))""",
     )
-
-
-def _wait_task(page: Any, *, other_than: str = "") -> str:
-    page.wait_for_function(
-        """(prev) => {
-            const app = document.getElementById('label-app');
-            return app.dataset.state === 'task' && app.dataset.assignmentId !== prev;
-        }""",
-        arg=other_than,
-        timeout=20000,
-    )
-    return page.get_attribute("#label-app", "data-assignment-id")
 
 
 def test_e2e_search_select_by_keyboard_send_and_label_them_first(
@@ -94,7 +84,7 @@ def test_e2e_search_select_by_keyboard_send_and_label_them_first(
     served: set[str] = set()
     assignment = ""
     for _ in range(2):
-        assignment = _wait_task(page, other_than=assignment)
+        assignment = wait_task(page, other_than=assignment)
         served.add(page.inner_text("#item-text"))
         assert page.inner_text("#why-reason") == "searched by alice for 'REFUND'"
         assert page.get_attribute("#why", "data-strategy") == "search"
@@ -104,7 +94,7 @@ def test_e2e_search_select_by_keyboard_send_and_label_them_first(
         page.keyboard.press("1")
         page.keyboard.press("Enter")
     assert served == chosen
-    assignment = _wait_task(page, other_than=assignment)
+    assignment = wait_task(page, other_than=assignment)
     assert page.inner_text("#why-strategy") != "search"  # then the model's queue
     assert errors == []
     context.close()

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,14 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import (
-    PASSWORD,
-    USERNAME,
-    _env,
-    _free_port,
-    _wait_healthy,
-    run_cli,
-)
+from tests.e2e.conftest import PASSWORD, USERNAME, login, run_cli, serving
 
 pytestmark = pytest.mark.browser
 
@@ -169,26 +160,8 @@ def spans_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SpansServ
             "--predictions-field",
             "pred",
         )
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = work / "serve.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "labelloop", "serve", "--port", str(port)],
-            env=_env(home),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        _wait_healthy(url, proc, log)
+    with serving(home, "serve") as url:
         yield SpansServer(url=url, home=home)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def _open(
@@ -204,11 +177,7 @@ def _open(
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.errors = errors
     path = f"/p/{slug}/label"
-    page.goto(server.url + path)
-    page.fill("#username", USERNAME)
-    page.fill("#password", PASSWORD)
-    page.click("#login-submit")
-    page.wait_for_url(server.url + path)
+    login(page, server.url, path)
     page.wait_for_function(
         "document.getElementById('label-app').dataset.state === 'task'", timeout=30000
     )

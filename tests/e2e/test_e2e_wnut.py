@@ -4,8 +4,6 @@ is least sure of, says why, pre-fills its predicted spans, and Enter accepts the
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import PASSWORD, USERNAME, _env, _free_port, _wait_healthy, run_cli
+from tests.e2e.conftest import PASSWORD, USERNAME, login, run_cli, serving
 
 pytestmark = pytest.mark.browser
 
@@ -51,26 +49,8 @@ def wnut_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WnutServer
         train(db, ctx)
     finally:
         db.dispose()
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = home / "serve.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "labelloop", "serve", "--port", str(port)],
-            env=_env(home),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        _wait_healthy(url, proc, log)
+    with serving(home, "serve") as url:
         yield WnutServer(url=url, home=home)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def _tags(page: Any) -> list[tuple[int, int, str, bool]]:
@@ -98,11 +78,7 @@ def test_the_span_model_picks_explains_and_prefills(
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     path = "/p/entities/label"
-    page.goto(wnut_server.url + path)
-    page.fill("#username", USERNAME)
-    page.fill("#password", PASSWORD)
-    page.click("#login-submit")
-    page.wait_for_url(wnut_server.url + path)
+    login(page, wnut_server.url, path)
     _wait_task(page)
 
     api = f"{wnut_server.url}/api/projects/entities"
@@ -149,11 +125,7 @@ def test_the_span_model_picks_explains_and_prefills(
 
 def test_the_project_page_plots_span_f1(wnut_server: WnutServer, browser: Any) -> None:
     page = browser.new_page(viewport={"width": 1200, "height": 900})
-    page.goto(wnut_server.url + "/p/entities")
-    page.fill("#username", USERNAME)
-    page.fill("#password", PASSWORD)
-    page.click("#login-submit")
-    page.wait_for_url(wnut_server.url + "/p/entities")
+    login(page, wnut_server.url, "/p/entities")
     svg = page.wait_for_selector("#learning-curve svg")
     assert "Eval span F1 by number of training labels" in (svg.get_attribute("aria-label") or "")
     assert page.locator("#learning-curve circle.point").count() == 1  # v2; v1 had no model
