@@ -920,24 +920,15 @@ def demo(
 
         def build() -> Any:
             report = lambda n: progress.update(task, completed=n)  # noqa: E731
+            sized = {} if eval_size is None else {"eval_size": eval_size}  # else each one's own
             if dataset == "wnut":
-                return setup_wnut_demo(
-                    db, eval_size=500 if eval_size is None else eval_size, progress=report
-                )
+                return setup_wnut_demo(db, progress=report, **sized)
             if dataset == "wine":
-                return setup_wine_demo(
-                    db, eval_size=50 if eval_size is None else eval_size, progress=report
-                )
+                return setup_wine_demo(db, progress=report, **sized)
             if dataset == "digits":
-                return setup_digits_demo(
-                    db,
-                    media_root=settings.media_root_paths[0],
-                    eval_size=300 if eval_size is None else eval_size,
-                    progress=report,
-                )
-            return setup_demo(
-                db, eval_size=1000 if eval_size is None else eval_size, progress=report
-            )
+                media_root = settings.media_root_paths[0]
+                return setup_digits_demo(db, media_root=media_root, progress=report, **sized)
+            return setup_demo(db, progress=report, **sized)
 
         info = _run(build)
     if info.password:
