@@ -151,3 +151,72 @@ def test_more_like_this_finds_images_of_the_same_shape(shapes: Any) -> None:
     found = seeding.search(lab.db, ctx, like=1, cache=FeatureCache(media_roots=(media,)))
     top = [hit["external_id"] for hit in found["items"][:3]]
     assert top and all(name.startswith("left") for name in top), top  # item 1 is s/left0.png
+
+
+def test_the_served_order_of_images_follows_the_models_margin(
+    sqlite_lab: Lab, tmp_path: Path
+) -> None:
+    """Active learning on images: after the first labels, the page serves digits in the order
+    of the pixel model's margin uncertainty, recomputed here from the files alone."""
+    from sklearn.datasets import load_digits
+
+    from labelloop.learn import PixelFeaturizer, default_model
+    from labelloop.learn.strategies import margin_utility
+    from labelloop.store import learning as store_learning
+    from labelloop.workflow import learning, tasks
+    from labelloop.workflow.features import FeatureCache
+    from labelloop.workflow.media import absolute_payloads
+
+    lab = sqlite_lab
+    media = tmp_path / "media"
+    digits = load_digits()
+    truth: dict[str, str] = {}
+    for i in range(240):
+        name = f"digits/{i:03d}.png"
+        pixels = (digits.images[i] * 255 / 16).astype(np.uint8)
+        (media / "digits").mkdir(parents=True, exist_ok=True)
+        Image.fromarray(pixels, mode="L").save(media / name, format="PNG")
+        truth[name] = str(int(digits.target[i]))
+    schema = {
+        "name": "Digits",
+        "data": {"type": "image", "field": "path"},
+        "controls": [{"name": "digit", "type": "choice", "labels": [str(d) for d in range(10)]}],
+        "settings": {"strategy": "margin"},
+    }
+    projects.create_project(lab.db, "dig", schema, actor=lab.admin)
+    ctx = lab.ctx("dig", lab.admin)
+    imports.import_folder(lab.db, ctx, media / "digits", media_roots=(media,))
+    cache = FeatureCache(media_roots=(media,))
+    learning.train(lab.db, ctx, cache=cache)  # cold start
+    ann = lab.member("dig", "ann", "annotator")
+    labeled: dict[str, str] = {}
+    while len(labeled) < 30:
+        task = tasks.next_task(lab.db, ann)
+        assert task is not None
+        name = task["item"]["data"]["image"]
+        tasks.submit(lab.db, ann, task["assignment_id"], {"digit": truth[name]}, active_ms=300)
+        labeled[name] = truth[name]
+    learning.train(lab.db, ctx, cache=cache)
+
+    served: list[dict[str, Any]] = []
+    for _ in range(8):
+        task = tasks.next_task(lab.db, ann, held=[t["assignment_id"] for t in served])
+        assert task is not None and task["selection"]["strategy"] == "margin"
+        served.append(task)
+
+    with lab.db.read() as conn:
+        pool = store_learning.items_of(conn, ctx.id, "pool")
+    payloads = absolute_payloads({int(r["id"]): r["payload"] for r in pool}, (media,))
+    X = PixelFeaturizer().fit_transform([payloads[int(r["id"])] for r in pool])
+    names = [r["payload"]["image"] for r in pool]
+    is_labeled = np.array([n in labeled for n in names])
+    classes = [str(d) for d in range(10)]
+    y = np.array([classes.index(labeled[n]) for n in names if n in labeled])
+    model = default_model().fit(X[is_labeled], y)
+    utility = margin_utility(model.predict_proba(X[~is_labeled]))
+    rest = [n for n in names if n not in labeled]
+    expected = [rest[i] for i in np.argsort(-utility, kind="stable")[:8]]
+    assert [t["item"]["data"]["image"] for t in served] == expected
+    scores = [t["selection"]["score"] for t in served]
+    assert scores == sorted(scores, reverse=True)
+    assert abs(scores[0] - float(np.max(utility))) < 1e-6
