@@ -14,6 +14,16 @@ import sys
 from labelloop.config import Settings
 
 
+def _low_priority() -> None:
+    """Lowest CPU priority for the learner: nice 19 and, on Linux, the idle scheduling class,
+    so a waking request handler takes the core at once instead of after the learner's slice.
+    Its writes run at normal priority (``Database`` raises it while holding the writer lock).
+    """
+    os.nice(19)
+    if hasattr(os, "SCHED_IDLE"):
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+
+
 def spawn_worker(settings: Settings) -> subprocess.Popen[bytes]:
     """Start `labelloop worker` for this server's database, at a lower CPU priority."""
     env = dict(os.environ)
@@ -25,7 +35,7 @@ def spawn_worker(settings: Settings) -> subprocess.Popen[bytes]:
         env=env,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
-        preexec_fn=lambda: os.nice(19),  # training takes only the CPU serving leaves idle
+        preexec_fn=_low_priority,  # training takes only the CPU serving leaves idle
     )
 
 

@@ -45,7 +45,9 @@ class Database:
         self._writer_file: int | None = None
         self._depth = 0
         self._checkpoints: threading.Event | None = None  # set: the checkpoint thread stops
-        self._niced = os.getpriority(os.PRIO_PROCESS, 0) > 0  # e.g. the learner child
+        self._niced = (  # e.g. the learner child
+            os.getpriority(os.PRIO_PROCESS, 0) > 0 or os.sched_getscheduler(0) == os.SCHED_IDLE
+        )
         self._checkpointer: threading.Thread | None = None
         self.engine: Engine = self._make_engine(url)
 
@@ -125,29 +127,31 @@ class Database:
             if self._depth == 1:
                 fcntl.flock(self._writer_file, fcntl.LOCK_UN)
                 if restore is not None:
-                    os.setpriority(os.PRIO_PROCESS, restore[0], restore[1])
+                    _set_priority(*restore)
             self._depth -= 1
 
-    def _normal_priority(self) -> tuple[int, int] | None:
+    def _normal_priority(self) -> tuple[int, int, int] | None:
         """Run this thread at normal CPU priority while it holds the writer lock.
 
-        The learner child runs at the lowest priority; on a busy machine it could be left
-        without CPU while holding the lock, and every annotator's request would wait behind it
-        (priority inversion). Where the system allows raising it back (root, or RLIMIT_NICE),
-        the write runs at priority 0; returns (thread, old priority) to restore, else None.
+        The learner child runs at the lowest priority (nice 19, idle scheduling class); on a
+        busy machine it could be left without CPU while holding the lock, and every annotator's
+        request would wait behind it (priority inversion). Where the system allows raising it
+        back (root, or RLIMIT_NICE), the write runs at priority 0 in the normal class; returns
+        (thread, old priority, old class) to restore, else None.
         """
         if not self._niced:
             return None
         tid = threading.get_native_id()
         old = os.getpriority(os.PRIO_PROCESS, tid)
-        if old <= 0:
+        policy = os.sched_getscheduler(tid)
+        if old <= 0 and policy != os.SCHED_IDLE:
             return None
         try:
-            os.setpriority(os.PRIO_PROCESS, tid, 0)
+            _set_priority(tid, 0, os.SCHED_OTHER)
         except PermissionError:
             self._niced = False  # not allowed here: stop trying
             return None
-        return tid, old
+        return tid, old, policy
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -331,3 +335,10 @@ def new_id(result: CursorResult[Any]) -> int:
     if key is None:
         raise RuntimeError("the statement inserted no row")
     return int(key[0])
+
+
+def _set_priority(tid: int, nice: int, policy: int) -> None:
+    """Set one thread's scheduling class and nice value (Linux: a thread id names a task)."""
+    if os.sched_getscheduler(tid) != policy:
+        os.sched_setscheduler(tid, policy, os.sched_param(0))
+    os.setpriority(os.PRIO_PROCESS, tid, nice)

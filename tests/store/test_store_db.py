@@ -86,21 +86,23 @@ def test_in_memory_databases_have_nothing_to_checkpoint() -> None:
 
 _NICED_WRITER = """
 import os, sys, threading
-os.nice(19)
+from labelloop.server.worker import _low_priority
+_low_priority()  # as the learner child starts
 from labelloop.store.db import Database
 db = Database(f"sqlite:///{sys.argv[1]}")
 tid = threading.get_native_id()
+idle = {os.SCHED_IDLE: "idle", os.SCHED_OTHER: "normal"}
 with db.write() as conn:
-    inside = os.getpriority(os.PRIO_PROCESS, tid)
-after = os.getpriority(os.PRIO_PROCESS, tid)
-print(inside, after)
+    inside = os.getpriority(os.PRIO_PROCESS, tid), idle[os.sched_getscheduler(tid)]
+after = os.getpriority(os.PRIO_PROCESS, tid), idle[os.sched_getscheduler(tid)]
+print(*inside, *after)
 db.dispose()
 """
 
 
 def test_a_low_priority_process_holds_the_writer_lock_at_normal_priority(tmp_path: Path) -> None:
-    """The learner child runs at nice 19 but must not keep annotators waiting for the lock while
-    the machine is busy: where the system allows it, its writes run at normal priority."""
+    """The learner child runs at nice 19 in the idle class but must not keep annotators waiting
+    for the lock while the machine is busy: where allowed, its writes run at normal priority."""
     if os.geteuid() != 0:
         pytest.skip("raising a thread's priority back needs root (or RLIMIT_NICE)")
     out = subprocess.run(
@@ -110,7 +112,7 @@ def test_a_low_priority_process_holds_the_writer_lock_at_normal_priority(tmp_pat
         check=True,
         cwd=Path(__file__).resolve().parents[2],
     ).stdout.split()
-    assert out == ["0", "19"]
+    assert out == ["0", "normal", "19", "idle"]
 
 
 def test_the_driver_fast_path_stores_and_reads_what_sqlalchemy_does(sqlite_lab: Any) -> None:
