@@ -77,3 +77,21 @@ def test_label_digit_images_by_keyboard(
     assert status["counts"]["labeled"] >= 4
     assert page.evaluate("() => window.__xss") is None
     page.close()
+
+
+def test_pool_search_shows_image_thumbnails(digits_server: str, browser: Any) -> None:
+    """'More like this' from a digit lists similar images, each with its picture as a thumbnail."""
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    login(page, digits_server, "/p/digits/search")
+    page.goto(digits_server + "/p/digits/search?like=5")
+    page.wait_for_selector("#results li.hit img.hit-thumb")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('img.hit-thumb')].every(i => i.complete)"
+    )
+    thumbs = page.eval_on_selector_all(
+        "#results li.hit img.hit-thumb",
+        "imgs => imgs.map(i => ({src: i.getAttribute('src'), w: i.naturalWidth}))",
+    )
+    assert thumbs and all("/thumbnail?size=96" in t["src"] for t in thumbs)
+    assert all(t["w"] > 0 for t in thumbs)  # a real picture came back, not a broken image
+    page.close()

@@ -198,7 +198,13 @@ def search_page(
         user=user,
         csrf=csrf,
         project=_detail(db, ctx),
-        page={"slug": ctx.slug, "q": words, "initial": initial, "error": error},
+        page={
+            "slug": ctx.slug,
+            "q": words,
+            "initial": initial,
+            "error": error,
+            "data_type": ctx.schema.data_type,
+        },
     )
 
 

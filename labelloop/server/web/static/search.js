@@ -77,7 +77,17 @@
     text.className = "hit-text";
     text.textContent = hit.text + (hit.truncated ? "…" : "");
     body.append(head, text);
-    label.append(box, body);
+    if (page.data_type === "image") {
+      // a small picture of the image item (served from the media roots, like the item itself)
+      const thumb = document.createElement("img");
+      thumb.className = "hit-thumb";
+      thumb.loading = "lazy";
+      thumb.alt = "";
+      thumb.src = `${base}/items/${encodeURIComponent(hit.id)}/thumbnail?size=96`;
+      label.append(box, thumb, body);
+    } else {
+      label.append(box, body);
+    }
     const more = document.createElement("button");
     more.type = "button";
     more.className = "btn btn-quiet btn-small hit-more";
