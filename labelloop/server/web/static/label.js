@@ -27,22 +27,10 @@
   const settings = project.settings || schema.settings || {};
   const dataType = (schema.data && schema.data.type) || "text";
   const dataField = (schema.data && schema.data.field) || "text";
-  const isChoice = (c) => c.type === "choice" || c.type === "multi_choice";
+  const { isChoice, targetOf } = L.controls;
   const allControls = schema.controls || [];
   const controls = allControls.filter(isChoice); // the host's own (choice) controls
   const target = targetOf(allControls);
-
-  /** The learned control, as the schema picks it: marked, else choice, spans, boxes. */
-  function targetOf(list) {
-    const learnable = list.filter((c) => isChoice(c) || c.type === "spans" || c.type === "boxes");
-    const marked = learnable.find((c) => c.target);
-    if (marked) return marked;
-    for (const types of [["choice", "multi_choice"], ["spans"], ["boxes"]]) {
-      const hit = learnable.find((c) => types.includes(c.type));
-      if (hit) return hit;
-    }
-    return list[0];
-  }
 
   const IDLE_MS = 60000; // activity older than this stops the per-item clock
   const EMPTY_POLL_MS = 2000;
@@ -435,27 +423,6 @@
   const hotkeys = new Map(); // key -> {control, label}, the choice controls' label keys
   const widgets = new Map(); // control name -> widget, for every non-choice control shown
 
-  const HINTS = {
-    choice: "choose one",
-    multi_choice: "choose any",
-    spans: "mark spans",
-    boxes: "draw boxes",
-    rating: "rate",
-    text: "write",
-  };
-
-  function legendFor(c) {
-    const legend = document.createElement("legend");
-    const name = document.createElement("span");
-    name.className = "control-name";
-    name.textContent = c.name;
-    const hint = document.createElement("span");
-    hint.className = "control-hint";
-    hint.textContent = HINTS[c.type] || c.type;
-    legend.append(name, hint);
-    return legend;
-  }
-
   function buildControls() {
     el.controls.replaceChildren();
     for (const c of allControls) {
@@ -473,73 +440,18 @@
 
   // A control type with a registered widget gets it; any other shows why it cannot be filled.
   function buildWidget(c) {
-    const fieldset = document.createElement("fieldset");
-    fieldset.className = "control control-" + c.type;
-    fieldset.dataset.control = c.name;
-    fieldset.dataset.type = c.type;
-    fieldset.append(legendFor(c));
-    const factory = L.widgets[c.type];
-    let widget = null;
-    if (factory && typeof factory.create === "function") {
-      try {
-        widget = factory.create(c, ctx);
-      } catch (err) {
-        console.error(err);
-        widget = null;
-      }
-    }
-    if (widget) {
-      widgets.set(c.name, widget);
-      if (widget.element) fieldset.append(widget.element);
-    } else {
-      const p = document.createElement("p");
-      p.className = "control-missing";
-      p.textContent =
-        `This page cannot show "${c.type}" controls yet, so "${c.name}" stays unanswered` +
-        (c === target ? " and items cannot be submitted here." : ".");
-      fieldset.append(p);
-    }
+    const missing =
+      `This page cannot show "${c.type}" controls yet, so "${c.name}" stays unanswered` +
+      (c === target ? " and items cannot be submitted here." : ".");
+    const { fieldset, widget } = L.controls.widgetFieldset(c, ctx, missing);
+    if (widget) widgets.set(c.name, widget);
     el.controls.append(fieldset);
   }
 
   function buildChoice(c) {
-    const fieldset = document.createElement("fieldset");
-    fieldset.className = "control";
-    fieldset.dataset.control = c.name;
-    fieldset.append(legendFor(c));
-    const grid = document.createElement("div");
-    grid.className = "label-buttons";
-    c.labels.forEach((label, i) => {
-      const key = (c.hotkeys || [])[i];
-      const button = document.createElement("button");
-      button.type = "button";
-      button.className = "label-btn";
-      button.dataset.control = c.name;
-      button.dataset.label = label;
-      button.setAttribute("aria-pressed", "false");
-      const description = (c.descriptions || {})[label];
-      if (description) button.title = description;
-      if (key) {
-        const kbd = document.createElement("kbd");
-        kbd.className = "hotkey";
-        kbd.textContent = key;
-        button.append(kbd);
-        button.setAttribute("aria-keyshortcuts", key);
-        if (!hotkeys.has(key)) hotkeys.set(key, { control: c, label });
-      }
-      const text = document.createElement("span");
-      text.className = "label-name";
-      text.textContent = label;
-      const tag = document.createElement("span");
-      tag.className = "label-tag";
-      tag.textContent = "suggested";
-      tag.hidden = true;
-      button.append(text, tag);
-      button.addEventListener("click", () => choose(c, label));
-      grid.append(button);
-    });
-    fieldset.append(grid);
-    el.controls.append(fieldset);
+    el.controls.append(
+      L.controls.choiceFieldset(c, { hotkeys, onChoose: choose, suggestTag: true }),
+    );
   }
 
   function choose(control, label) {

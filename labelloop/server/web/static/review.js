@@ -20,24 +20,12 @@
   const settings = project.settings || schema.settings || {};
   const dataType = (schema.data && schema.data.type) || "text";
   const dataField = (schema.data && schema.data.field) || "text";
-  const isChoice = (c) => c.type === "choice" || c.type === "multi_choice";
+  const { isChoice, targetOf } = L.controls;
   const allControls = schema.controls || [];
   const controls = allControls.filter(isChoice); // the page's own (choice) controls
   const target = targetOf(allControls);
   const EMPTY_POLL_MS = 3000;
   const PAGE_KEYS = new Set(["a", "r", "f", "e", "n", "c"]); // the page's letter keys
-
-  /** The learned control, as the schema picks it: marked, else choice, spans, boxes. */
-  function targetOf(list) {
-    const learnable = list.filter((c) => isChoice(c) || c.type === "spans" || c.type === "boxes");
-    const marked = learnable.find((c) => c.target);
-    if (marked) return marked;
-    for (const types of [["choice", "multi_choice"], ["spans"], ["boxes"]]) {
-      const hit = learnable.find((c) => types.includes(c.type));
-      if (hit) return hit;
-    }
-    return list[0];
-  }
 
   const el = {
     card: $("item-card"),
@@ -424,21 +412,6 @@
   const hotkeys = new Map(); // key -> {control, label}: the choice controls' label keys
   const widgets = new Map(); // control name -> widget, for every other control type
 
-  const HINTS = {
-    choice: "choose one",
-    multi_choice: "choose any",
-    spans: "mark spans",
-    boxes: "draw boxes",
-    rating: "rate",
-    text: "write",
-  };
-
-  function legendFor(c) {
-    const legend = node("legend");
-    legend.append(node("span", "control-name", c.name), node("span", "control-hint", HINTS[c.type] || c.type));
-    return legend;
-  }
-
   function buildControls() {
     el.controls.replaceChildren();
     hotkeys.clear();
@@ -450,50 +423,13 @@
   }
 
   function buildChoice(c) {
-    const fieldset = node("fieldset", "control");
-    fieldset.dataset.control = c.name;
-    const grid = node("div", "label-buttons");
-    c.labels.forEach((label, i) => {
-      const key = (c.hotkeys || [])[i];
-      const button = node("button", "label-btn");
-      button.type = "button";
-      button.dataset.control = c.name;
-      button.dataset.label = label;
-      button.setAttribute("aria-pressed", "false");
-      if (key) {
-        button.append(node("kbd", "hotkey", key));
-        button.setAttribute("aria-keyshortcuts", key);
-        if (!hotkeys.has(key)) hotkeys.set(key, { control: c, label });
-      }
-      button.append(node("span", "label-name", label));
-      button.addEventListener("click", () => choose(c, label));
-      grid.append(button);
-    });
-    fieldset.append(legendFor(c), grid);
-    el.controls.append(fieldset);
+    el.controls.append(L.controls.choiceFieldset(c, { hotkeys, onChoose: choose }));
   }
 
   function buildWidget(c) {
-    const fieldset = node("fieldset", "control control-" + c.type);
-    fieldset.dataset.control = c.name;
-    fieldset.dataset.type = c.type;
-    fieldset.append(legendFor(c));
-    const factory = L.widgets[c.type];
-    let widget = null;
-    if (factory && typeof factory.create === "function") {
-      try {
-        widget = factory.create(c, ctx);
-      } catch (err) {
-        console.error(err);
-      }
-    }
-    if (widget) {
-      widgets.set(c.name, widget);
-      if (widget.element) fieldset.append(widget.element);
-    } else {
-      const p = node("p", "control-missing", `This page cannot show "${c.type}" controls yet.`);
-      fieldset.append(p);
-    }
+    const missing = `This page cannot show "${c.type}" controls yet.`;
+    const { fieldset, widget } = L.controls.widgetFieldset(c, ctx, missing);
+    if (widget) widgets.set(c.name, widget);
     el.controls.append(fieldset);
   }
 

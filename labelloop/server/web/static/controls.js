@@ -1,0 +1,110 @@
+// The annotation controls the labeling, review and adjudication pages share: which control is
+// learned, and the fieldsets of choice buttons and of registered widgets (spans, boxes, ...).
+// Label names and control names are untrusted: they only reach the DOM through textContent.
+(() => {
+  "use strict";
+
+  const L = window.labelloop;
+  const isChoice = (c) => c.type === "choice" || c.type === "multi_choice";
+
+  const HINTS = {
+    choice: "choose one",
+    multi_choice: "choose any",
+    spans: "mark spans",
+    boxes: "draw boxes",
+    rating: "rate",
+    text: "write",
+  };
+
+  function node(tag, className, text) {
+    const n = document.createElement(tag);
+    if (className) n.className = className;
+    if (text !== undefined) n.textContent = text;
+    return n;
+  }
+
+  /** The learned control, as the schema picks it: marked, else choice, spans, boxes. */
+  function targetOf(list) {
+    const learnable = list.filter((c) => isChoice(c) || c.type === "spans" || c.type === "boxes");
+    const marked = learnable.find((c) => c.target);
+    if (marked) return marked;
+    for (const types of [["choice", "multi_choice"], ["spans"], ["boxes"]]) {
+      const hit = learnable.find((c) => types.includes(c.type));
+      if (hit) return hit;
+    }
+    return list[0];
+  }
+
+  function legendFor(c) {
+    const legend = node("legend");
+    legend.append(node("span", "control-name", c.name), node("span", "control-hint", HINTS[c.type] || c.type));
+    return legend;
+  }
+
+  /**
+   * A choice control's fieldset: one button per label with its hotkey. The first control to
+   * declare a key gets it in `hotkeys` (key -> {control, label}); `onChoose(control, label)`
+   * runs on a click. `suggestTag` adds the hidden "suggested" tag the labeling page shows.
+   */
+  function choiceFieldset(c, { hotkeys, onChoose, suggestTag = false }) {
+    const fieldset = node("fieldset", "control");
+    fieldset.dataset.control = c.name;
+    fieldset.append(legendFor(c));
+    const grid = node("div", "label-buttons");
+    c.labels.forEach((label, i) => {
+      const key = (c.hotkeys || [])[i];
+      const button = node("button", "label-btn");
+      button.type = "button";
+      button.dataset.control = c.name;
+      button.dataset.label = label;
+      button.setAttribute("aria-pressed", "false");
+      const description = (c.descriptions || {})[label];
+      if (description) button.title = description;
+      if (key) {
+        button.append(node("kbd", "hotkey", key));
+        button.setAttribute("aria-keyshortcuts", key);
+        if (!hotkeys.has(key)) hotkeys.set(key, { control: c, label });
+      }
+      button.append(node("span", "label-name", label));
+      if (suggestTag) {
+        const tag = node("span", "label-tag", "suggested");
+        tag.hidden = true;
+        button.append(tag);
+      }
+      button.addEventListener("click", () => onChoose(c, label));
+      grid.append(button);
+    });
+    fieldset.append(grid);
+    return fieldset;
+  }
+
+  /**
+   * Any other control's fieldset with its registered widget, created with `ctx`; returns
+   * {fieldset, widget}. Without a widget (none registered, or it failed to start) the
+   * fieldset says `missing` instead and widget is null.
+   */
+  function widgetFieldset(c, ctx, missing) {
+    const fieldset = node("fieldset", "control control-" + c.type);
+    fieldset.dataset.control = c.name;
+    fieldset.dataset.type = c.type;
+    fieldset.append(legendFor(c));
+    const factory = L.widgets[c.type];
+    let widget = null;
+    if (factory && typeof factory.create === "function") {
+      try {
+        widget = factory.create(c, ctx) || null;
+      } catch (err) {
+        console.error(err);
+        widget = null;
+      }
+    }
+    if (widget) {
+      if (widget.element) fieldset.append(widget.element);
+    } else {
+      fieldset.append(node("p", "control-missing", missing));
+    }
+    return { fieldset, widget };
+  }
+
+  L.controls = { isChoice, targetOf, legendFor, choiceFieldset, widgetFieldset };
+})();
