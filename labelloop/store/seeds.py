@@ -18,9 +18,8 @@ from sqlalchemy import (
     select,
 )
 
-from labelloop.store.db import fetch
 from labelloop.store.tables import item, item_label, model_version, seed_pick
-from labelloop.store.tasks import newest_version, open_conditions
+from labelloop.store.tasks import first_open, newest_version, open_conditions
 from labelloop.store.users import now
 
 
@@ -140,6 +139,7 @@ def _seed_stmt(skip_locked: bool) -> Select[Any]:
             item.c.external_id,
             item.c.payload,
             item.c.meta,
+            item.c.prediction,
             newest_version(model_version.c.id).label("model_version_id"),
             newest_version(model_version.c.version).label("model_version"),
         )
@@ -166,12 +166,7 @@ def next_seed(
 ) -> RowMapping | dict[str, Any] | None:
     """The oldest seed pick this user has not seen whose item still needs labels."""
     params = {"project_id": project_id, "user_id": user_id, "overlap": overlap, "at": at}
-    q = _seed_stmt(skip_locked)
-    if passed:
-        q = q.where(seed_pick.c.item_id.not_in(list(passed)))
-        return conn.execute(q, params).mappings().first()
-    found = fetch(conn, q, params)  # every next asks: on SQLite, straight to the driver
-    return found[0] if found else None
+    return first_open(conn, _seed_stmt(skip_locked), params, seed_pick.c.item_id, passed)
 
 
 def id_range(conn: Connection, project_id: int) -> tuple[int, int] | None:
@@ -192,6 +187,7 @@ def _open_item_stmt(skip_locked: bool) -> Select[Any]:
             item.c.external_id,
             item.c.payload,
             item.c.meta,
+            item.c.prediction,
             newest_version(model_version.c.id).label("model_version_id"),
             newest_version(model_version.c.version).label("model_version"),
         )
@@ -233,7 +229,4 @@ def first_open_item(
         "low": low,
         "high": high,
     }
-    q = _open_item_stmt(skip_locked)
-    if passed:
-        q = q.where(item.c.id.not_in(list(passed)))
-    return conn.execute(q, params).mappings().first()
+    return first_open(conn, _open_item_stmt(skip_locked), params, item.c.id, passed)

@@ -166,10 +166,19 @@ def next_candidate(
         "overlap": overlap,
         "at": at,
     }
-    q = _candidate_stmt(skip_locked)
+    return first_open(conn, _candidate_stmt(skip_locked), params, queue_entry.c.item_id, passed)
+
+
+def first_open(
+    conn: Connection, q: Select[Any], params: dict[str, Any], item_id: Any, passed: Sequence[int]
+) -> RowMapping | dict[str, Any] | None:
+    """The first row of a serving candidate query, leaving out the items in ``passed``.
+
+    Without ``passed`` (the usual case, asked on every next) the statement built once runs
+    straight on the SQLite driver; with it, SQLAlchemy runs the extended statement.
+    """
     if passed:
-        q = q.where(queue_entry.c.item_id.not_in(list(passed)))
-        return conn.execute(q, params).mappings().first()
+        return conn.execute(q.where(item_id.not_in(list(passed))), params).mappings().first()
     found = fetch(conn, q, params)
     return found[0] if found else None
 

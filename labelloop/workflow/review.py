@@ -88,14 +88,23 @@ def gold_instead(conn: Any, ctx: ProjectContext, entry: Any) -> Any:
         external_id=gold["external_id"],
         payload=gold["payload"],
         meta=gold["meta"],
+        prediction=gold["prediction"],  # the gold item's own pre-annotations, not the entry's
     )
     if gold["rank"] is not None:
-        for key in ("rank", "score", "reason", "suggestion", "suggestion_confidence"):
+        for key in (
+            "rank",
+            "score",
+            "reason",
+            "suggestion",
+            "suggestion_confidence",
+            "suggestion_value",
+        ):
             chosen[key] = gold[key]
     else:
         prediction = store_review.prediction_for(conn, gold["item_id"])
         chosen["suggestion"] = prediction["label"] if prediction else None
         chosen["suggestion_confidence"] = prediction["confidence"] if prediction else None
+        chosen["suggestion_value"] = None
     return chosen
 
 
