@@ -122,6 +122,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="record the server with py-spy during the window (.svg flamegraph, "
         ".txt collapsed stacks, .json speedscope)",
     )
+    p.add_argument(
+        "--latency-log",
+        type=Path,
+        metavar="FILE",
+        help="write every request as CSV (kind, start as Unix time, latency ms, status), to "
+        "line slow requests up with the server log's timestamps",
+    )
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--keep", action="store_true", help="keep the temp data dir (path on stderr)")
     args = p.parse_args(argv)
@@ -546,6 +553,16 @@ def verify(st: Stats, export_rows: dict[int, dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def write_latency_log(path: Path, st: Stats) -> None:
+    """Every request as CSV; perf_counter times turned into Unix time."""
+    offset = time.time() - time.perf_counter()
+    with path.open("w", encoding="utf-8") as f:
+        f.write("kind,start_unix,latency_ms,status\n")
+        for kind, t0, t1, status in sorted(st.reqs, key=lambda r: r[1]):
+            f.write(f"{kind},{t0 + offset:.6f},{(t1 - t0) * 1000:.3f},{status}\n")
+    log(f"latency log: {path}")
+
+
 def read_export(path: Path) -> dict[int, dict[str, Any]]:
     rows: dict[int, dict[str, Any]] = {}
     with path.open(encoding="utf-8") as f:
@@ -623,6 +640,8 @@ def run(args: argparse.Namespace, database_url: str | None) -> dict[str, Any]:
     for kind, t0, t1, status in st.reqs:
         if t_warm <= t0 < t_end and status == 200:
             lat[kind].append((t1 - t0) * 1000)
+    if args.latency_log:
+        write_latency_log(args.latency_log, st)
     acked_in = sum(1 for a in st.acked if t_warm <= a[4] < t_end)
     http_5xx = sum(1 for r in st.reqs if r[3] >= 500)
     http_errors = sum(1 for r in st.reqs if r[3] != 200)

@@ -207,16 +207,40 @@ def raise_user_flag(conn: Connection, **row: Any) -> tuple[int, bool]:
     return new_id(conn.execute(flag.insert().values(created_at=now(), **row))), True
 
 
-def flagged(
-    conn: Connection, *, item_id: int, kind: str | None = None, open_only: bool = True
-) -> bool:
-    """Whether an item has a flag (of ``kind`` when given; only open ones if ``open_only``)."""
-    q = select(flag.c.id).where(flag.c.item_id == item_id)
+def flagged_items(
+    conn: Connection, item_ids: Iterable[int], *, kind: str | None = None, open_only: bool = True
+) -> set[int]:
+    """Which of ``item_ids`` have a flag (of ``kind`` when given; only open ones if
+    ``open_only``), in one statement."""
+    ids = sorted(set(item_ids))
+    if not ids:
+        return set()
+    q = select(flag.c.item_id).where(flag.c.item_id.in_(ids)).distinct()
     if open_only:
         q = q.where(flag.c.resolved_at.is_(None))
     if kind is not None:
         q = q.where(flag.c.kind == kind)
-    return conn.execute(q.limit(1)).first() is not None
+    return {int(i) for i in conn.execute(q).scalars()}
+
+
+def add_label_issues(
+    conn: Connection, project_id: int, found: Sequence[dict[str, Any]], *, to_review: bool
+) -> list[int]:
+    """Flag each of ``found`` (``item_id``, ``annotation_id``, ``user_id``, ``note``, ``score``)
+    as a likely label error unless it was ever flagged so (a reviewer who kept the label is not
+    asked again); ``to_review`` sends the flagged annotations back to review. Returns the items
+    flagged. One statement reads the old flags, one writes the new: this runs inside the
+    learner's write transactions, which every annotator's write waits for."""
+    seen = flagged_items(conn, (f["item_id"] for f in found), kind="label_issue", open_only=False)
+    new = [
+        {"project_id": project_id, "kind": "label_issue", **f}
+        for f in found
+        if f["item_id"] not in seen
+    ]
+    insert_flags(conn, new)
+    if to_review:
+        set_status(conn, [f["annotation_id"] for f in new if f["annotation_id"]], "in_review")
+    return [int(f["item_id"]) for f in new]
 
 
 def resolve_flags(conn: Connection, *, item_id: int, by: int | None) -> int:

@@ -41,7 +41,7 @@ SCAN_EVERY = 10  # rounds between scans of the labeled set for likely label erro
 TRAINING_LOCKS = 3 << 40  # one lock per project: a single learner trains it at a time
 FEATURE_SLICE_S = 10.0  # embeddings computed per learner pass, so other projects get their turn
 FALLBACK_FEATURIZER = "tfidf"
-QUEUE_SLICE = 500  # entries the new queue starts with (committed with its model version)
+QUEUE_SLICE = 200  # entries the new queue starts with (committed with its model version)
 APPEND_SLICE = 200  # entries added per transaction after that (about a millisecond of lock)
 PRUNE_SLICE = 500  # old entries deleted per transaction (deleting is cheaper than inserting)
 WRITE_PAUSE_S = 0.005  # between slices, so waiting annotators' writes get the lock first
@@ -158,33 +158,25 @@ def _relabel_rows(found: Selection | None, item_ids: np.ndarray) -> list[dict[st
     ]
 
 
-def _flag_relabel(conn: Any, ctx: ProjectContext, rows: list[dict[str, Any]]) -> list[int]:
-    """Raise a ``label_issue`` flag on each suggested item never flagged so before (a reviewer
-    who kept the label is not asked again every round); under the "flagged" review policy the
-    annotation goes back to review. Returns the items flagged."""
-    sources = store_review.label_sources(conn, [r["item_id"] for r in rows])
-    new = [
+def _label_issues(db: Database, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A round's re-label suggestions as ``label_issue`` flags to raise: each suggested item
+    with a resolved label, never flagged so before (a reviewer who kept the label is not asked
+    again every round). Read before the round's write transaction, so that holds the writer
+    lock only to re-check and insert the few new ones."""
+    with db.read() as conn:
+        sources = store_review.label_sources(conn, [r["item_id"] for r in rows])
+        seen = store_review.flagged_items(conn, sources, kind="label_issue", open_only=False)
+    return [
         {
-            "project_id": ctx.id,
             "item_id": r["item_id"],
             "annotation_id": src["annotation_id"],
             "user_id": src["user_id"],
-            "kind": "label_issue",
             "note": r["reason"],
             "score": 1.0 - r["score"],  # like the scan's flags: p(given label)
         }
         for r in rows
-        if (src := sources.get(r["item_id"])) is not None
-        and not store_review.flagged(
-            conn, item_id=r["item_id"], kind="label_issue", open_only=False
-        )
+        if (src := sources.get(r["item_id"])) is not None and r["item_id"] not in seen
     ]
-    store_review.insert_flags(conn, new)
-    if ctx.settings.review_policy == "flagged":
-        store_review.set_status(
-            conn, [f["annotation_id"] for f in new if f["annotation_id"]], "in_review"
-        )
-    return [f["item_id"] for f in new]
 
 
 def system_context_by_id(db: Database, project_id: int) -> ProjectContext | None:
@@ -364,6 +356,7 @@ def _save(
     decisions = [criterion.evaluate(summaries) for criterion in _criteria(settings) if summaries]
     queue = outcome.queue
     relabel = outcome.relabel
+    issues = _label_issues(db, relabel)
     stopping = {
         "cold_start": outcome.cold_start,
         "stop_set": [int(i) for i in outcome.stop_ids],
@@ -403,7 +396,9 @@ def _save(
             },
             queue=queue[:QUEUE_SLICE],
         )
-        relabel_flagged = _flag_relabel(conn, ctx, relabel)
+        relabel_flagged = store_review.add_label_issues(  # under "flagged", back to review
+            conn, ctx.id, issues, to_review=ctx.settings.review_policy == "flagged"
+        )
         audit.record(
             db,
             conn,

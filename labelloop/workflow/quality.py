@@ -207,31 +207,21 @@ def scan(db: Database, ctx: ProjectContext, *, folds: int = 5) -> dict[str, Any]
         }
     proba = _cross_val_proba(ctx, rows, y, k)
     issues = np.flatnonzero(label_issues(y, proba))
-    flagged_ids: list[int] = []
+    found = [
+        {
+            "item_id": rows[i]["id"],
+            "annotation_id": rows[i]["annotation_id"],
+            "user_id": rows[i]["user_id"],
+            "note": f"cross-validated model says {classes[int(proba[i].argmax())]} "
+            f"({proba[i].max():.2f})",
+            "score": float(proba[i, y[i]]),
+        }
+        for i in issues.tolist()
+    ]
     with db.write(project_id=ctx.id) as conn:
-        new: list[dict[str, Any]] = []
-        for i in issues.tolist():
-            r = rows[i]
-            if store_review.flagged(conn, item_id=r["id"], kind="label_issue"):
-                continue
-            guess = classes[int(proba[i].argmax())]
-            new.append(
-                {
-                    "project_id": ctx.id,
-                    "item_id": r["id"],
-                    "annotation_id": r["annotation_id"],
-                    "user_id": r["user_id"],
-                    "kind": "label_issue",
-                    "note": f"cross-validated model says {guess} ({proba[i].max():.2f})",
-                    "score": float(proba[i, y[i]]),
-                }
-            )
-            flagged_ids.append(int(r["id"]))
-        store_review.insert_flags(conn, new)
-        if ctx.settings.review_policy == "flagged":
-            store_review.set_status(
-                conn, [f["annotation_id"] for f in new if f["annotation_id"]], "in_review"
-            )
+        flagged_ids = store_review.add_label_issues(
+            conn, ctx.id, found, to_review=ctx.settings.review_policy == "flagged"
+        )
         audit.record(
             db,
             conn,

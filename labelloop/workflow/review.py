@@ -280,7 +280,9 @@ def resolve(
     values = [_effective(a) for a in live]
     labels = [_label_text(v.get(target)) for v in values]
     if len(set(labels)) > 1:
-        if not store_review.flagged(conn, item_id=item_id, kind="disagreement", open_only=False):
+        if item_id not in store_review.flagged_items(
+            conn, [item_id], kind="disagreement", open_only=False
+        ):
             _flag_disagreement(conn, ctx, item_id, live, labels)
             if settings.review_policy in ("disagreements", "flagged"):
                 fresh = [a["id"] for a in live if a["status"] == "submitted"]

@@ -206,6 +206,11 @@ def test_scan_flags_planted_label_errors_once_and_sends_them_to_review(sqlite_la
     )
     detail = wf_review.item_detail(lab.db, rev, view["item"]["id"])
     assert (detail["label"]["label"], detail["label"]["resolution"]) == (truth, "reviewed")
+    # A reviewer who kept a flagged label is not asked about it again by the next scan.
+    kept = wf_review.next_review(lab.db, rev)
+    assert kept["item"]["id"] in hits
+    wf_review.review_annotation(lab.db, rev, kept["annotation"]["id"], verdict="accept")
+    assert kept["item"]["id"] not in quality.scan(lab.db, ctx)["items"]
 
 
 def test_scan_needs_two_classes(sqlite_lab: Any) -> None:
