@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 
 from labelloop.domain import MISSING, Pool, Selection
 from labelloop.learn.registry import Registry
+from labelloop.learn.space import shortlist
 
 
 @runtime_checkable
@@ -111,6 +112,38 @@ def candidate_proba(
     if not np.all(np.isfinite(p)):
         raise ValueError("proba holds NaN or infinite values for unlabeled rows")
     return p
+
+
+def uncertain_candidates(
+    name: str,
+    pool: Pool,
+    proba: NDArray[np.floating] | None,
+    rng: np.random.Generator,
+    *,
+    cap: int,
+) -> tuple[NDArray[np.intp], NDArray[np.float64]]:
+    """Candidate rows worth an expensive score and their validated probabilities.
+
+    Every candidate up to ``cap`` of them (``rng`` unused, so small pools select as without a
+    cap); above, the :func:`~labelloop.learn.space.shortlist` of ``cap`` rows by margin
+    utility: the ones the model is least sure of, plus a uniform share of the rest.
+
+    Returns
+    -------
+    rows : ndarray of shape (n_rows,), ascending
+    p : ndarray of shape (n_rows, n_classes)
+
+    Raises
+    ------
+    ValueError
+        As :func:`candidate_proba`.
+    """
+    rows = candidate_rows(pool)
+    p = candidate_proba(name, pool, proba, rows)
+    if rows.shape[0] <= cap:
+        return rows, p
+    keep = shortlist(margin_utility(p), cap, rng)
+    return rows[keep], p[keep]
 
 
 def empty_selection() -> Selection:

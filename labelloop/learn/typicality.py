@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 from labelloop.domain import MISSING, Pool, Selection
 from labelloop.learn.space import (
     MAX_CANDIDATES,
+    SAMPLE_EPOCHS,
     kmeans,
     project,
     sample_rows,
@@ -66,7 +67,8 @@ class TypiClust:
 
     Works on unit-length coordinates (cosine geometry) of at most ``max_candidates`` sampled
     candidates plus the labeled rows; sparse or wider-than-``dims`` features go through a
-    truncated SVD first.
+    truncated SVD first. On a sample of a larger pool, mini-batch k-means makes
+    :data:`~labelloop.learn.space.SAMPLE_EPOCHS` passes instead of ten.
 
     Parameters
     ----------
@@ -131,7 +133,8 @@ class TypiClust:
         n_cand = cand.shape[0]
         Z = unit_rows(project(pool.X, np.concatenate([cand, labeled]), dims=self.dims, rng=rng))
         n_clusters = max(1, min(labeled.shape[0] + k, self.max_clusters, Z.shape[0]))
-        labels, centres = kmeans(Z, n_clusters, rng)
+        sampled = rows.shape[0] > self.max_candidates
+        labels, centres = kmeans(Z, n_clusters, rng, epochs=SAMPLE_EPOCHS if sampled else 10)
         n_clusters = centres.shape[0]
         covered = np.bincount(labels[n_cand:], minlength=n_clusters)
         sizes = np.bincount(labels, minlength=n_clusters)
