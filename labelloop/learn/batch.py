@@ -6,8 +6,8 @@
 - Core-set (k-center greedy): Sener & Savarese, "Active Learning for Convolutional Neural
   Networks: A Core-Set Approach" (ICLR 2018).
 
-Large pools are handled by bounded samples (see :mod:`~labelloop.learn.space`), so a batch of
-100 from a 100,000 x 384 pool takes well under a second on one core.
+Large pools are handled by bounded samples and shortlists (see :mod:`~labelloop.learn.space`),
+so a batch of 100 from a 1,000,000 x 384 pool takes well under a second on one core.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from labelloop.learn.space import (
     nearest_sq_dist,
     project,
     sample_rows,
+    shortlist,
     unit_rows,
 )
 from labelloop.learn.strategies import (
@@ -167,8 +168,9 @@ class Badge:
     The gradients are never built: with ``a = p - onehot(y_hat)``,
     ``<g_i, g_j> = <a_i, a_j> <x_i, x_j>``, so each seeding step costs one pass over ``X`` and
     the inner products are exact even for 200,000-column sparse TF-IDF (no projection needed).
-    Pools larger than ``max_candidates`` keep the candidates of longest gradient, which are
-    the ones k-means++ seeding draws.
+    Pools larger than ``max_candidates`` seed among a :func:`~labelloop.learn.space.shortlist`
+    of that many: the candidates of largest ``|p - onehot(y_hat)|`` (longest gradient per unit
+    of feature length, which k-means++ seeding favours) plus a uniform share of the rest.
 
     Parameters
     ----------
@@ -196,7 +198,8 @@ class Badge:
         proba : ndarray of shape (n_pool, n_classes)
         batch_size : int
         rng : numpy.random.Generator
-            Draws each seed with probability proportional to its squared distance.
+            Draws each seed with probability proportional to its squared distance, and on
+            large pools the shortlist's random share.
 
         Returns
         -------
@@ -212,13 +215,18 @@ class Badge:
         guess = p.argmax(axis=1)
         a = p.copy()
         a[np.arange(a.shape[0]), guess] -= 1.0
-        # |g|^2 = |a|^2 |x|^2: the gradient's length without building it.
-        g_sq = np.einsum("ij,ij->i", a, a) * _row_norms(pool.X[rows]) ** 2
-        if rows.shape[0] > self.max_candidates:
-            keep = np.sort(np.argpartition(-g_sq, self.max_candidates - 1)[: self.max_candidates])
-            rows, p, a, g_sq = rows[keep], p[keep], a[keep], g_sq[keep]
+        a_sq = np.einsum("ij,ij->i", a, a)
+        shortlisted = rows.shape[0] > self.max_candidates
+        if shortlisted:
+            # |a| is the gradient's length per unit of |x|, known without touching X.
+            keep = shortlist(a_sq, self.max_candidates, rng)
+            rows, p, a, a_sq = rows[keep], p[keep], a[keep], a_sq[keep]
         X = pool.X[rows]
-        X = csr_matrix(X) if issparse(X) else np.asarray(X, dtype=np.float64)
+        # |g|^2 = |a|^2 |x|^2: the gradient's length without building it.
+        g_sq = a_sq * _row_norms(X) ** 2
+        # A shortlist's k passes over X run in float32, half the memory traffic of float64.
+        dtype = np.float32 if shortlisted else np.float64
+        X = csr_matrix(X) if issparse(X) else np.asarray(X, dtype=dtype)
 
         picks: list[int] = []
         scores: list[float] = []
@@ -242,20 +250,27 @@ class Badge:
             d_sq = np.minimum(d_sq, np.maximum(dist, 0.0))
 
         picked = np.asarray(picks, dtype=np.intp)
+        among = rows.shape[0] if shortlisted else None
         reasons = tuple(
-            _badge_reason(p[i], pool.classes, s, first=(j == 0))
+            _badge_reason(p[i], pool.classes, s, first=(j == 0), among=among)
             for j, (i, s) in enumerate(zip(picked, scores, strict=True))
         )
         return Selection(indices=rows[picked], scores=np.asarray(scores), reasons=reasons)
 
 
 def _badge_reason(
-    p: NDArray[np.float64], classes: tuple[str, ...], score: float, *, first: bool
+    p: NDArray[np.float64],
+    classes: tuple[str, ...],
+    score: float,
+    *,
+    first: bool,
+    among: int | None = None,
 ) -> str:
     best = int(np.argmax(p))
     guess = f"best guess {classes[best]} is {p[best]:.2f} likely"
     if first:
-        return f"would change the model most ({guess}; gradient length {score:.2f})"
+        most = "most" if among is None else f"most of {among:,} shortlisted items"
+        return f"would change the model {most} ({guess}; gradient length {score:.2f})"
     return f"would change the model unlike the other picks ({guess}; gradient distance {score:.2f})"
 
 
