@@ -4,6 +4,7 @@ Seung, Opper & Sompolinsky, "Query by Committee" (COLT 1992), with the committee
 bagging (Abe & Mamitsuka, "Query Learning Strategies Using Boosting and Bagging", ICML 1998).
 Disagreement is measured as vote entropy (Dagan & Engelson, ICML 1995) or as the mean
 Kullback-Leibler divergence of each member from the consensus (McCallum & Nigam, ICML 1998).
+Pools above ``MAX_CANDIDATES`` unlabeled rows ask the committee about a shortlist only.
 """
 
 from __future__ import annotations
@@ -16,9 +17,12 @@ from scipy.sparse import csr_matrix
 
 from labelloop.domain import MISSING, Pool, Selection
 from labelloop.learn.model import default_model, fit_model, predict_proba_chunked
+from labelloop.learn.space import MAX_CANDIDATES, sample_rows, shortlist
 from labelloop.learn.strategies import (
+    candidate_proba,
     candidate_rows,
     empty_selection,
+    margin_utility,
     rank,
     register_strategy,
 )
@@ -35,6 +39,7 @@ def bootstrap_committee(
     n_classes: int,
     rng: np.random.Generator,
     n_members: int = N_MEMBERS,
+    rows: NDArray[np.intp] | None = None,
 ) -> NDArray[np.float64]:
     """Class probabilities of ``n_members`` clones of ``model``, each fitted on a bootstrap sample.
 
@@ -52,10 +57,12 @@ def bootstrap_committee(
         ``len(Pool.classes)``.
     rng : numpy.random.Generator
     n_members : int
+    rows : ndarray of shape (n_rows,), optional
+        The pool rows to predict; all of them when omitted (``n_rows = n_pool``).
 
     Returns
     -------
-    ndarray of shape (n_members, n_pool, n_classes)
+    ndarray of shape (n_members, n_rows, n_classes)
     """
     y = np.asarray(y)
     labeled = np.flatnonzero(y != MISSING)
@@ -63,28 +70,34 @@ def bootstrap_committee(
     if present.shape[0] < 2:
         raise ValueError("a committee needs labels of at least two classes")
     by_class = [labeled[y[labeled] == c] for c in present]
-    out = np.empty((n_members, X.shape[0], n_classes), dtype=np.float64)
+    scored = X if rows is None else X[rows]
+    out = np.empty((n_members, scored.shape[0], n_classes), dtype=np.float64)
     for m in range(n_members):
-        rows = np.sort(np.concatenate([rng.choice(r, size=r.shape[0]) for r in by_class]))
-        member = fit_model(model, X[rows], y[rows])
-        out[m] = predict_proba_chunked(member, X, n_classes=n_classes)
+        sample = np.sort(np.concatenate([rng.choice(r, size=r.shape[0]) for r in by_class]))
+        member = fit_model(model, X[sample], y[sample])
+        out[m] = predict_proba_chunked(member, scored, n_classes=n_classes)
     return out
 
 
 def _committee(
-    pool: Pool, proba: NDArray[np.floating] | None, rng: np.random.Generator, name: str
+    pool: Pool,
+    proba: NDArray[np.floating] | None,
+    rng: np.random.Generator,
+    name: str,
+    rows: NDArray[np.intp] | None = None,
 ) -> NDArray[np.float64]:
-    """The committee's probabilities, shape (n_members, n_pool, n_classes).
+    """The committee's probabilities of pool ``rows``, shape (n_members, n_rows, n_classes).
 
     ``pool.committee_proba`` when given; otherwise a committee of default models fitted on the
     pool's labels; with labels of a single class, the model's ``proba`` alone (a committee of
-    one, so the ranking falls back to the consensus entropy, i.e. uncertainty sampling).
+    one, so the ranking falls back to the consensus entropy, i.e. uncertainty sampling). Only
+    ``rows`` (all rows when ``None``) are predicted and checked.
     """
     n_pool, n_classes = np.asarray(pool.y).shape[0], len(pool.classes)
     if pool.committee_proba is None:
         try:
             return bootstrap_committee(
-                default_model(), pool.X, pool.y, n_classes=n_classes, rng=rng
+                default_model(), pool.X, pool.y, n_classes=n_classes, rng=rng, rows=rows
             )
         except ValueError:
             if proba is None:
@@ -92,14 +105,17 @@ def _committee(
                     f"strategy '{name}' needs a committee (Pool.committee_proba), labels of two "
                     "classes to train one, or class probabilities (proba); got none of them"
                 ) from None
-            committee = np.asarray(proba, dtype=np.float64)[None]
+            committee = np.asarray(proba)[None]
     else:
-        committee = np.asarray(pool.committee_proba, dtype=np.float64)
+        committee = np.asarray(pool.committee_proba)
     if committee.ndim != 3 or committee.shape[1:] != (n_pool, n_classes):
         raise ValueError(
             f"committee probabilities have shape {committee.shape}; expected "
             f"(n_members, n_pool, n_classes) with n_pool={n_pool}, n_classes={n_classes}"
         )
+    committee = (committee if rows is None else committee[:, rows, :]).astype(
+        np.float64, copy=False
+    )
     if not np.all(np.isfinite(committee)):
         raise ValueError("committee probabilities hold NaN or infinite values")
     return committee
@@ -112,10 +128,23 @@ def _entropy(p: NDArray[np.float64], axis: int = -1) -> NDArray[np.float64]:
 
 
 class _QueryByCommittee:
-    """Shared plumbing: get the committee, score candidates, rank, explain."""
+    """Shared plumbing: shortlist, get the committee, score candidates, rank, explain.
+
+    Pools of more than ``max_candidates`` unlabeled rows are scored on a
+    :func:`~labelloop.learn.space.shortlist` of that many: the rows of least margin by ``proba``
+    (by the committee's mean without it) plus a uniform share of the rest, so a committee
+    trained here predicts those rows only.
+
+    Parameters
+    ----------
+    max_candidates : int
+    """
 
     name: ClassVar[str] = ""
     needs_committee: ClassVar[bool] = True
+
+    def __init__(self, max_candidates: int = MAX_CANDIDATES) -> None:
+        self.max_candidates = max_candidates
 
     def query(
         self,
@@ -133,7 +162,8 @@ class _QueryByCommittee:
             otherwise a committee of :data:`N_MEMBERS` default models is fitted on the labeled
             rows of ``pool``.
         proba : ndarray of shape (n_pool, n_classes) or None
-            Used only when no committee can be had (labels of a single class).
+            Used when no committee can be had (labels of a single class), and to shortlist
+            the candidates of a pool above ``max_candidates``.
         batch_size : int
         rng : numpy.random.Generator
 
@@ -144,13 +174,35 @@ class _QueryByCommittee:
         rows = candidate_rows(pool)
         if min(batch_size, rows.shape[0]) <= 0:
             return empty_selection()
-        votes = _committee(pool, proba, rng, self.name)[
-            :, rows, :
-        ]  # (n_members, n_rows, n_classes)
+        if rows.shape[0] > self.max_candidates:
+            rows = self._shortlist(pool, proba, rows, rng)
+            votes = _committee(pool, proba, rng, self.name, rows)
+        else:
+            votes = _committee(pool, proba, rng, self.name)[:, rows, :]
+        # votes: (n_members, n_rows, n_classes)
         score, secondary = self.utility(votes)
         picked = rank(score, secondary, batch_size, rng)
         reasons = tuple(self.reason(votes[:, i, :], score[i], pool.classes) for i in picked)
         return Selection(indices=rows[picked], scores=score[picked], reasons=reasons)
+
+    def _shortlist(
+        self,
+        pool: Pool,
+        proba: NDArray[np.floating] | None,
+        rows: NDArray[np.intp],
+        rng: np.random.Generator,
+    ) -> NDArray[np.intp]:
+        """``max_candidates`` of the candidate ``rows``, ascending; shape (max_candidates,)."""
+        committee = pool.committee_proba
+        expected = (np.asarray(pool.y).shape[0], len(pool.classes))
+        if proba is not None:
+            uncertainty = margin_utility(candidate_proba(self.name, pool, proba, rows))
+        elif committee is not None and np.shape(committee)[1:] == expected:
+            consensus = np.asarray(committee).mean(axis=0)[rows]
+            uncertainty = margin_utility(np.asarray(consensus, dtype=np.float64))
+        else:  # nothing to rank by before a committee exists (or a malformed one, refused later)
+            return sample_rows(rows, self.max_candidates, rng)
+        return rows[shortlist(uncertainty, self.max_candidates, rng)]
 
     def utility(
         self, votes: NDArray[np.float64]
