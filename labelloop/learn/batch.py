@@ -216,10 +216,11 @@ class Badge:
         a = p.copy()
         a[np.arange(a.shape[0]), guess] -= 1.0
         a_sq = np.einsum("ij,ij->i", a, a)
-        shortlisted = rows.shape[0] > self.max_candidates
+        cap = max(self.max_candidates, k)  # a batch larger than the cap needs as many rows
+        shortlisted = rows.shape[0] > cap
         if shortlisted:
             # |a| is the gradient's length per unit of |x|, known without touching X.
-            keep = shortlist(a_sq, self.max_candidates, rng)
+            keep = shortlist(a_sq, cap, rng)
             rows, p, a, a_sq = rows[keep], p[keep], a[keep], a_sq[keep]
         X = pool.X[rows]
         # |g|^2 = |a|^2 |x|^2: the gradient's length without building it.
@@ -330,7 +331,7 @@ class CoreSet:
         k = max(0, min(batch_size, rows.shape[0]))
         if k == 0:
             return empty_selection()
-        cand = sample_rows(rows, self.max_candidates, rng)
+        cand = sample_rows(rows, max(self.max_candidates, k), rng)
         labeled = sample_rows(np.flatnonzero(np.asarray(pool.y) != MISSING), self.max_centers, rng)
         Z = project(pool.X, np.concatenate([cand, labeled]), dims=self.dims, rng=rng)
         Zc, Zl = Z[: cand.shape[0]], Z[cand.shape[0] :]

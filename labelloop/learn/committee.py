@@ -174,8 +174,9 @@ class _QueryByCommittee:
         rows = candidate_rows(pool)
         if min(batch_size, rows.shape[0]) <= 0:
             return empty_selection()
-        if rows.shape[0] > self.max_candidates:
-            rows = self._shortlist(pool, proba, rows, rng)
+        cap = max(self.max_candidates, batch_size)  # a larger batch needs as many rows
+        if rows.shape[0] > cap:
+            rows = self._shortlist(pool, proba, rows, cap, rng)
             votes = _committee(pool, proba, rng, self.name, rows)
         else:
             votes = _committee(pool, proba, rng, self.name)[:, rows, :]
@@ -190,9 +191,10 @@ class _QueryByCommittee:
         pool: Pool,
         proba: NDArray[np.floating] | None,
         rows: NDArray[np.intp],
+        cap: int,
         rng: np.random.Generator,
     ) -> NDArray[np.intp]:
-        """``max_candidates`` of the candidate ``rows``, ascending; shape (max_candidates,)."""
+        """``cap`` of the candidate ``rows``, ascending; shape (cap,)."""
         committee = pool.committee_proba
         expected = (np.asarray(pool.y).shape[0], len(pool.classes))
         if proba is not None:
@@ -201,8 +203,8 @@ class _QueryByCommittee:
             consensus = np.asarray(committee).mean(axis=0)[rows]
             uncertainty = margin_utility(np.asarray(consensus, dtype=np.float64))
         else:  # nothing to rank by before a committee exists (or a malformed one, refused later)
-            return sample_rows(rows, self.max_candidates, rng)
-        return rows[shortlist(uncertainty, self.max_candidates, rng)]
+            return sample_rows(rows, cap, rng)
+        return rows[shortlist(uncertainty, cap, rng)]
 
     def utility(
         self, votes: NDArray[np.float64]

@@ -141,12 +141,14 @@ class DensityWeighted:
             ``scores`` are the products; each reason shows both factors.
         """
         unlabeled = candidate_rows(pool)
-        rows, p = uncertain_candidates(self.name, pool, proba, rng, cap=self.max_candidates)
+        # A batch larger than the cap needs as many rows.
+        cap = max(self.max_candidates, min(batch_size, unlabeled.shape[0]))
+        rows, p = uncertain_candidates(self.name, pool, proba, rng, cap=cap)
         uncertainty = margin_utility(p)
         if rows.shape[0] == unlabeled.shape[0]:
             sims = mean_cosine_similarity(pool.X, rows)
         else:
-            sample = sample_rows(unlabeled, self.max_candidates, rng)
+            sample = sample_rows(unlabeled, cap, rng)
             sims = mean_cosine_similarity(pool.X, rows, reference=sample)
         top = sims.max() if sims.shape[0] else 0.0
         density = np.clip(sims / top, 0.0, 1.0) if top > 0 else np.ones_like(sims)

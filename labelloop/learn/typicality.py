@@ -128,12 +128,13 @@ class TypiClust:
         if k == 0:
             return empty_selection()
         all_labeled = np.flatnonzero(np.asarray(pool.y) != MISSING)
-        cand = sample_rows(rows, self.max_candidates, rng)
+        cap = max(self.max_candidates, k)  # a batch larger than the cap needs as many rows
+        cand = sample_rows(rows, cap, rng)
         labeled = sample_rows(all_labeled, self.max_candidates, rng)
         n_cand = cand.shape[0]
         Z = unit_rows(project(pool.X, np.concatenate([cand, labeled]), dims=self.dims, rng=rng))
         n_clusters = max(1, min(labeled.shape[0] + k, self.max_clusters, Z.shape[0]))
-        sampled = rows.shape[0] > self.max_candidates
+        sampled = rows.shape[0] > cap
         labels, centres = kmeans(Z, n_clusters, rng, epochs=SAMPLE_EPOCHS if sampled else 10)
         n_clusters = centres.shape[0]
         covered = np.bincount(labels[n_cand:], minlength=n_clusters)
