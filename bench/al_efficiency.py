@@ -474,6 +474,9 @@ def analyse(sim: Simulation, failures: dict[str, str | None], budget: int) -> li
                 "kept": r(float(np.mean([p.accuracy / run.full_accuracy for p, run, _ in fired])))
                 if fired
                 else None,
+                "kept_min": r(float(min(p.accuracy / run.full_accuracy for p, run, _ in fired)))
+                if fired
+                else None,
                 "vs_oracle": r(float(np.mean([p.n_labels / o for p, _, o in fired if o])), 2)
                 if any(o for _, _, o in fired)
                 else None,
@@ -792,11 +795,21 @@ def targets(tracks: list[Track], default: str) -> dict[str, Any]:
         if peers:
             auc_gap[key] = r(float(np.mean(mine.auc)) - max(peers), 4)
         stops[key] = {
-            rule: {"x_oracle": v["vs_oracle"], "kept": v["kept"], "fired": v["fired"]}
+            rule: {
+                "x_oracle": v["vs_oracle"],
+                "kept": v["kept"],
+                "kept_min": v["kept_min"],
+                "fired": v["fired"],
+            }
             for rule, v in mine.stops.items()
         }
+    from labelloop.schema.settings import ProjectSettings
+
+    rule = ProjectSettings().stop_rule
     return {
         "default_worse_than_random_98": worse,
+        "stop_rule": rule,
+        "stop_recommended": {key: by_rule.get(rule) for key, by_rule in stops.items()},
         "default_auc_minus_best_peer": auc_gap,
         "auc_within_0005_of_best_peer_everywhere": all(g >= -0.005 for g in auc_gap.values())
         if auc_gap

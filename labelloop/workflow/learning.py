@@ -13,9 +13,9 @@ import numpy as np
 from labelloop.domain import MISSING, Pool, RoundSummary, Selection
 from labelloop.errors import LabelloopError
 from labelloop.learn import (
-    STOPPING,
     choose_stop_set,
     make_model,
+    make_stopping,
     make_strategy,
     run_round,
 )
@@ -467,13 +467,18 @@ def stop_set(history: list[Any], item_ids: np.ndarray, project_id: int) -> list[
 
 
 def _criteria(settings: Any) -> list[Any]:
-    found = [
-        STOPPING["stabilizing_predictions"](
-            threshold=settings.stop_kappa, window=settings.stop_window
-        )
-    ]
+    """The project's stopping rule, with its settings, and its label budget when it has one."""
+    rule = settings.stop_rule
+    params: dict[str, Any] = {}
+    if rule == "settled_predictions":
+        params["lag"] = settings.stop_lag
+    else:
+        params["window"] = settings.stop_window
+    if settings.stop_kappa is not None and rule != "eval_plateau":
+        params["threshold"] = settings.stop_kappa
+    found = [make_stopping(rule, **params)]
     if settings.budget:
-        found.append(STOPPING["budget"](budget=settings.budget))
+        found.append(make_stopping("budget", budget=settings.budget))
     return found
 
 

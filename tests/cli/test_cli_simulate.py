@@ -80,6 +80,7 @@ def test_simulate_prints_the_table_and_writes_the_charts(cli: Any, tmp_path: Pat
         "random",
         "margin",
         "stabilizing_predictions",
+        "settled_predictions",
         "500 labeled records",
         "1 duplicate",
         "1 without a label",

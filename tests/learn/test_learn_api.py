@@ -58,6 +58,7 @@ def test_public_api_is_what_we_mean() -> None:
         "QueryStrategy",
         "RandomSampling",
         "RoundResult",
+        "SettledPredictions",
         "StabilizingPredictions",
         "StoppingCriterion",
         "TableFeaturizer",
@@ -106,6 +107,7 @@ def test_builtins_are_registered() -> None:
     assert learn.DEFAULT_STRATEGY in learn.STRATEGIES
     assert set(learn.STOPPING) == {
         "budget",
+        "settled_predictions",
         "stabilizing_predictions",
         "kappa_average",
         "eval_plateau",

@@ -121,6 +121,7 @@ def test_evaluate_all_keeps_the_order_of_the_criteria() -> None:
 def test_make_stopping_builds_with_parameters_and_rejects_unknown_names() -> None:
     assert make_stopping("budget", budget=10).evaluate([RoundSummary(1, 10, BASE)]).stop
     with pytest.raises(
-        SchemaError, match="budget, eval_plateau, kappa_average, stabilizing_predictions"
+        SchemaError,
+        match="budget, eval_plateau, kappa_average, settled_predictions, stabilizing_predictions",
     ):
         make_stopping("patience")

@@ -273,8 +273,10 @@ def test_settings_defaults() -> None:
         "queue_size": 500,
         "budget": None,
         "preselect_suggestion": False,
-        "stop_kappa": 0.99,
+        "stop_rule": "settled_predictions",
+        "stop_kappa": None,
         "stop_window": 3,
+        "stop_lag": 0.2,
         "eval_fraction": 0.0,
         "featurizer": "tfidf",
         "model": "logistic_regression",
@@ -295,6 +297,8 @@ def test_settings_defaults() -> None:
     schema = parse_schema({**schema_with(), "settings": {"budget": 300, "stop_kappa": 1}})
     assert schema.settings["budget"] == 300
     assert schema.settings["stop_kappa"] == 1.0
+    with pytest.raises(SchemaError, match="stop_rule"):
+        parse_schema({**schema_with(), "settings": {"stop_rule": "patience"}})
 
 
 def test_schema_built_in_code_gets_default_settings() -> None:

@@ -92,10 +92,10 @@ def test_an_annotation_carries_its_provenance(lab: Any, ready: Any) -> None:
 def test_stopping_decisions_appear_with_a_reason(lab: Any, ready: Any) -> None:
     ann = _round_two(lab, ready)
     decisions = status.status(lab.db, ready)["model"]["stopping"]
-    assert [d["criterion"] for d in decisions] == ["stabilizing_predictions"]
+    assert [d["criterion"] for d in decisions] == ["settled_predictions"]
     assert decisions[0]["stop"] is False
-    assert "two trained rounds" in decisions[0]["reason"]
-    for _ in range(2):
+    assert "needs a model trained on 20% fewer labels" in decisions[0]["reason"]
+    for _ in range(4):
         lab.label_next(ann, n=4)
         lab.train(ready)
     info = status.status(lab.db, ready)
@@ -106,7 +106,7 @@ def test_stopping_decisions_appear_with_a_reason(lab: Any, ready: Any) -> None:
 
 
 def test_stable_predictions_recommend_stopping(lab: Any) -> None:
-    ctx = lab.project(stop_kappa=0.0, stop_window=1)
+    ctx = lab.project(stop_rule="stabilizing_predictions", stop_kappa=0.0, stop_window=1)
     lab.import_rows(ctx, lab.rows(40))
     lab.train(ctx)
     ann = lab.member("sent", "ann", "annotator")

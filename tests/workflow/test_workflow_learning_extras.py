@@ -87,7 +87,7 @@ def test_flagged_review_policy_sends_a_suspect_label_back_to_review(lab: Any) ->
 
 
 def test_more_labels_estimate_is_kept_with_each_decision(lab: Any) -> None:
-    ctx = lab.project(stop_kappa=0.0, stop_window=1)
+    ctx = lab.project(stop_rule="stabilizing_predictions", stop_kappa=0.0, stop_window=1)
     lab.import_rows(ctx, lab.rows(90))
     lab.train(ctx)
     ann = lab.member("sent", "ann", "annotator")

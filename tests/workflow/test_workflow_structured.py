@@ -159,20 +159,25 @@ def test_accepting_the_suggested_spans_submits_them(lab: Lab, spans_project: Any
     assert status.status(lab.db, ctx)["model"]["n_train"] == 13
 
 
-def test_stabilizing_token_tags_and_the_budget_judge_span_rounds(
-    lab: Lab, spans_project: Any
-) -> None:
+def test_settled_token_tags_and_the_budget_judge_span_rounds(lab: Lab, spans_project: Any) -> None:
     ctx = spans_project
-    rows = [_sentence(i) for i in range(60)]
-    _import(lab, ctx, [{"id": f"l{i}", "text": t, "label": s} for i, (t, s) in enumerate(rows)])
+    rows = [
+        {"id": f"l{i}", "text": t, "label": s} for i, (t, s) in enumerate(map(_sentence, range(60)))
+    ]
+    _import(lab, ctx, rows[:36])
     _import(lab, ctx, [{"id": f"p{i}", "text": _sentence(i)[0]} for i in range(500, 540)])
     train(lab.db, ctx)
-    train(lab.db, ctx)
+    for start, stop in ((36, 40), (40, 48), (48, 60)):  # rounds at 36, 40, 48 and 60 labels
+        _import(lab, ctx, rows[start:stop])
+        train(lab.db, ctx)
     model = status.status(lab.db, ctx)["model"]
     decisions = {d["criterion"]: d for d in model["stopping"]}
     assert decisions["budget"]["stop"] is True  # 60 labels of a budget of 30
-    # The same labels twice: the stop set's token tags agree completely.
-    assert decisions["stabilizing_predictions"]["value"] == pytest.approx(1.0)
+    # The settled-predictions rule compares the stop set's token tags at 60 labels with those
+    # of the newest round three or more back with <= 50 labels: 36.
+    settled = decisions["settled_predictions"]
+    assert "at 60 labels vs 36" in settled["reason"]
+    assert settled["value"] > 0.9
     assert model["stop_recommended"] is True
 
 

@@ -1,0 +1,84 @@
+"""Settled predictions: the newest model against the one trained on a fifth fewer labels."""
+
+import numpy as np
+
+from labelloop.domain import RoundSummary
+from labelloop.learn import SettledPredictions, StabilizingPredictions, make_stopping
+from labelloop.learn.stopping import agreement
+
+BASE = np.random.default_rng(0).integers(0, 3, size=1000)
+
+
+def drifting(batch: int, *, per_label: float, until: int, start: int = 100) -> list[RoundSummary]:
+    """Rounds every ``batch`` labels from ``start``; each label changes ``per_label`` of the
+    1,000 stop-set predictions (a different item each time), as a slowly learning model does."""
+    history, preds, changed = [], BASE.copy(), 0
+    for version, n in enumerate(range(start, until + 1, batch), start=1):
+        if version > 1:
+            k = round(batch * per_label)
+            preds = preds.copy()
+            preds[changed : changed + k] = (preds[changed : changed + k] + 1) % 3
+            changed += k
+        history.append(RoundSummary(version, n, preds))
+    return history
+
+
+def test_it_compares_with_the_newest_round_a_fifth_fewer_labels_back() -> None:
+    history = drifting(10, per_label=0.0, until=140)  # 100, 110, ..., 140
+    rule = SettledPredictions()
+    assert not rule.evaluate(history[:2]).stop  # 110: no round at <= 91.7 labels
+    assert not rule.evaluate(history[:3]).stop  # 120: 100 is only 2 rounds back
+    assert "needs a model trained on 20% fewer labels" in rule.evaluate(history[:2]).reason
+    assert "at 130 labels vs 100" in rule.evaluate(history[:4]).reason  # 130 / 1.2 = 108.3
+    decision = rule.evaluate(history)
+    assert "at 140 labels vs 110" in decision.reason  # 140 / 1.2 = 116.7
+    assert decision.stop and decision.value == 1.0
+
+
+def test_a_slow_drift_stops_stabilizing_predictions_at_batch_10_but_not_settled() -> None:
+    # 0.6 changed predictions per label: successive rounds of 10 labels differ in 6 of 1,000
+    # (kappa ~0.991 >= 0.99), but 20% more labels change ~1.5% (kappa < 0.98).
+    small = drifting(10, per_label=0.6, until=200)
+    assert agreement(small[-2].stop_predictions, small[-1].stop_predictions) >= 0.99
+    assert StabilizingPredictions().evaluate(small).stop
+    settled = SettledPredictions().evaluate(small)
+    assert not settled.stop and settled.value < 0.98
+    assert "still changing" in settled.reason
+    # The same model labelled in batches of 50: stabilizing predictions now waits (30 changes
+    # a round); the settled rule reads the drift the same way at any batch.
+    big = drifting(50, per_label=0.6, until=300)
+    assert not StabilizingPredictions().evaluate(big).stop
+    assert not SettledPredictions().evaluate(big).stop
+    assert SettledPredictions().evaluate(big).value < 0.98
+
+
+def test_it_fires_once_the_drift_stops_and_says_so() -> None:
+    history = drifting(10, per_label=0.6, start=200, until=300)  # 6 changes per round
+    last = history[-1].stop_predictions
+    history += [RoundSummary(len(history) + k + 1, 310 + 10 * k, last) for k in range(6)]
+    labels = [r.n_labeled for r in history]
+    fired = [SettledPredictions().evaluate(history[:n]).stop for n in range(1, len(history) + 1)]
+    # 330 vs 270 (<= 275): 3 rounds of drift, 18 changes, kappa ~0.973; 340 vs 280: 12
+    # changes, kappa ~0.982; from then on less.
+    assert [n for n, f in zip(labels, fired, strict=True) if f] == [340, 350, 360]
+    decision = SettledPredictions().evaluate(history)
+    assert "at 360 labels vs 300" in decision.reason and decision.value == 1.0
+    assert "20% more labels no longer change them" in decision.reason
+
+
+def test_threshold_and_lag_are_parameters_and_a_changed_stop_set_waits() -> None:
+    history = drifting(10, per_label=0.6, until=200)
+    assert make_stopping("settled_predictions", threshold=0.9).evaluate(history).stop
+    # With a lag of 5% and no minimum of rounds, 200 compares with 190: 6 changes, kappa ~0.991.
+    assert make_stopping("settled_predictions", lag=0.05, min_rounds=1).evaluate(history).stop
+    assert not make_stopping("settled_predictions", lag=0.05).evaluate(history).stop  # vs 170
+    changed = [*history, RoundSummary(99, 400, BASE[:500])]
+    decision = SettledPredictions().evaluate(changed)
+    assert not decision.stop and "stop set changed" in decision.reason
+
+
+def test_a_model_that_predicts_one_class_everywhere_has_not_settled() -> None:
+    ham = np.zeros(1000, dtype=np.int64)  # 20-60 labels of a rare-spam set: all "ham"
+    history = [RoundSummary(v, 10 + 10 * v, ham.copy()) for v in range(1, 6)]
+    decision = SettledPredictions().evaluate(history)
+    assert not decision.stop and "one class" in decision.reason
