@@ -305,6 +305,8 @@ class SettledPredictions:
         trained = [r for r in history if len(r.stop_predictions)]
         if not trained:
             return StopDecision(self.name, False, None, "needs a trained round")
+        # The estimate reads successive rounds, so it exists before this rule can judge.
+        more = labels_to_change(history)
         cur = trained[-1]
         back = trained[: max(0, len(trained) - self.min_rounds)]
         older = [r for r in back if r.n_labeled * (1 + self.lag) <= cur.n_labeled]
@@ -314,18 +316,17 @@ class SettledPredictions:
                 f"needs a model trained on {share} fewer labels than the newest, "
                 f"{self.min_rounds} rounds or more before it"
             )
-            return StopDecision(self.name, False, None, reason)
+            return StopDecision(self.name, False, None, reason, more)
         then = older[-1]
         a, b = np.asarray(then.stop_predictions), np.asarray(cur.stop_predictions)
         if a.shape != b.shape:
             return StopDecision(
-                self.name, False, None, "stop set changed; needs rounds on the new one"
+                self.name, False, None, "stop set changed; needs rounds on the new one", more
             )
         if np.unique(b).shape[0] < 2:
             reason = "the model still predicts one class for every stop-set item"
-            return StopDecision(self.name, False, None, reason)
+            return StopDecision(self.name, False, None, reason, more)
         kappa = agreement(a, b)
-        more = labels_to_change(history)
         t = f"{self.threshold:g}"
         what = (
             f"predictions on {len(b):,} unlabeled items at {cur.n_labeled:,} labels vs "

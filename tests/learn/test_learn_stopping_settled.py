@@ -82,3 +82,14 @@ def test_a_model_that_predicts_one_class_everywhere_has_not_settled() -> None:
     history = [RoundSummary(v, 10 + 10 * v, ham.copy()) for v in range(1, 6)]
     decision = SettledPredictions().evaluate(history)
     assert not decision.stop and "one class" in decision.reason
+
+
+def test_the_labels_more_estimate_is_there_before_the_rule_can_judge() -> None:
+    # 110 labels: no model a fifth fewer labels back yet, but two rounds already tell how fast
+    # the predictions move (6 of 1,000 per 10 labels: ~17 labels change 1%).
+    early = drifting(10, per_label=0.6, until=110)
+    decision = SettledPredictions().evaluate(early)
+    assert not decision.stop and "needs a model trained on 20% fewer labels" in decision.reason
+    assert decision.more_labels == 17
+    frozen = drifting(10, per_label=0.0, until=110)
+    assert SettledPredictions().evaluate(frozen).more_labels is None  # nothing moved
