@@ -63,10 +63,14 @@ class Database:
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+        # The most recently returned connection first: SQLite drops a connection's page cache
+        # whenever another connection wrote since its last transaction, so rotating through the
+        # pool (FIFO) re-read the serving path's pages on most requests.
+        pooling: dict[str, Any] = (
+            {"poolclass": NullPool} if path == ":memory:" else {"pool_use_lifo": True}
+        )
         engine = create_engine(
-            url,
-            connect_args={"check_same_thread": False, "timeout": 30},
-            poolclass=NullPool if path == ":memory:" else None,
+            url, connect_args={"check_same_thread": False, "timeout": 30}, **pooling
         )
 
         @event.listens_for(engine, "connect")

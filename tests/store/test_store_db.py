@@ -77,6 +77,26 @@ def test_the_wal_stays_bounded_under_steady_writes(tmp_path: Path) -> None:
     assert db._checkpointer is None  # dispose stops the thread
 
 
+def test_one_request_after_another_runs_on_the_same_warm_connection(tmp_path: Path) -> None:
+    """SQLite drops a connection's page cache when another connection wrote since its last
+    transaction; the serving path must keep reusing the connection it just returned."""
+    db = Database(f"sqlite:///{tmp_path / 'warm.db'}")
+    try:
+        with db.write() as conn:
+            conn.execute(text("CREATE TABLE t (x INTEGER)"))
+        with db.read() as a, db.read() as b:  # the pool now holds two connections
+            first = {id(a.connection.driver_connection), id(b.connection.driver_connection)}
+            assert len(first) == 2
+        used = []
+        for i in range(6):
+            with db.write() as conn:
+                conn.execute(text("INSERT INTO t VALUES (:x)"), {"x": i})
+                used.append(id(conn.connection.driver_connection))
+        assert len(set(used)) == 1, "writes rotated through the pool's connections"
+    finally:
+        db.dispose()
+
+
 def test_in_memory_databases_have_nothing_to_checkpoint() -> None:
     memory = Database("sqlite:///:memory:")
     memory.checkpoint_in_background()
