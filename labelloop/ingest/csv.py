@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from operator import attrgetter
@@ -12,7 +11,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
 
 from labelloop.domain import EXPORT_COLUMNS, ExportRecord, ItemIn
 from labelloop.errors import ImportFormatError, LabelloopError
-from labelloop.ingest.records import BOM, TextImporter, decode_line, iso_utc, json_default
+from labelloop.ingest.records import BOM, TextImporter, decode_line, iso_utc, json_bytes
 from labelloop.schema.project import STRUCTURED_TYPES
 
 if TYPE_CHECKING:
@@ -152,17 +151,18 @@ def _label(value: Any) -> Any:
     return _cell(value)
 
 
-_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=json_default).encode
+def _json(value: Any) -> str:
+    return json_bytes(value).decode("utf-8")
 
 
 def _metadata(value: Any) -> str:
     """Metadata as one JSON object per cell (starts with "{", so no formula guard is needed)."""
-    return _ENCODE(value or {})
+    return _json(value or {})
 
 
 def _content(value: Any) -> Any:
     """The item's content: a text or path as a guarded cell, a table row as a JSON object."""
-    return _ENCODE(value) if isinstance(value, Mapping) else _cell(value)
+    return _json(value) if isinstance(value, Mapping) else _cell(value)
 
 
 _CONVERTERS: dict[str, Callable[[Any], Any]] = {

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import math
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from operator import attrgetter
 from typing import Any, BinaryIO, ClassVar
 
 from labelloop.domain import EXPORT_COLUMNS, ExportRecord, ItemIn
 from labelloop.errors import ImportFormatError
-from labelloop.ingest.records import BOM, TextImporter, decode_line, json_default, kind
+from labelloop.ingest.records import BOM, TextImporter, decode_line, json_bytes, kind
 
 _FLUSH_LINES = 2000
 
@@ -72,29 +71,11 @@ class JsonlExporter:
         """Write ``records`` to ``sink`` as UTF-8 JSON Lines, in buffered chunks."""
         columns = tuple(EXPORT_COLUMNS)
         values = attrgetter(*columns)
-        encode = json.JSONEncoder(
-            ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=json_default
-        ).encode
-        buffer: list[str] = []
+        buffer: list[bytes] = []
         for record in records:
-            obj = dict(zip(columns, values(record), strict=True))
-            try:
-                buffer.append(encode(obj))
-            except ValueError:  # NaN/Infinity somewhere: rare, so sanitize only then
-                buffer.append(encode(_finite(obj)))
+            buffer.append(json_bytes(dict(zip(columns, values(record), strict=True))))
             if len(buffer) >= _FLUSH_LINES:
-                sink.write(("\n".join(buffer) + "\n").encode("utf-8"))
+                sink.write(b"\n".join(buffer) + b"\n")
                 buffer.clear()
         if buffer:
-            sink.write(("\n".join(buffer) + "\n").encode("utf-8"))
-
-
-def _finite(value: Any) -> Any:
-    """``value`` with NaN and infinities replaced by null, since JSON has no such numbers."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, Mapping):
-        return {key: _finite(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(item) for item in value]
-    return value
+            sink.write(b"\n".join(buffer) + b"\n")

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any, BinaryIO, ClassVar
+
+import orjson
 
 from labelloop.domain import ItemIn
 from labelloop.errors import ImportFormatError
@@ -153,3 +156,36 @@ def json_default(value: Any) -> Any:
     if isinstance(value, set | frozenset):
         return sorted(value, key=str)
     raise TypeError(f"cannot export a value of type {type(value).__name__}")
+
+
+def finite(value: Any) -> Any:
+    """``value`` with NaN and infinities replaced by null, since JSON has no such numbers."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Mapping):
+        return {key: finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite(item) for item in value]
+    return value
+
+
+_STANDARD = json.JSONEncoder(
+    ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=json_default
+).encode
+_FAST_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME  # timestamps through json_default: ISO UTC
+
+
+def json_bytes(value: Any) -> bytes:
+    """``value`` as compact UTF-8 JSON, as every exporter writes it: NaN and infinities as null,
+    timestamps as ISO 8601 UTC (``json_default``).
+
+    orjson encodes about three times faster than the standard library; what it cannot take (an
+    integer beyond 64 bits, a mapping with non-string keys) goes the standard way.
+    """
+    try:
+        return orjson.dumps(value, default=json_default, option=_FAST_OPTIONS)
+    except TypeError:  # orjson.JSONEncodeError
+        try:
+            return _STANDARD(value).encode("utf-8")
+        except ValueError:  # NaN/Infinity somewhere: rare, so sanitize only then
+            return _STANDARD(finite(value)).encode("utf-8")

@@ -75,6 +75,23 @@ def test_jsonl_never_writes_nan() -> None:
     assert json.loads(line)["score"] is None
 
 
+def test_jsonl_writes_what_only_pythons_json_takes() -> None:
+    """Metadata from a user's file can hold an integer beyond 64 bits, a NaN deep inside, or a
+    mapping with number keys: each still exports as valid JSON, NaN as null, keys as strings."""
+    odd = record(1, metadata={"big": 2**70, "deep": [{"x": float("inf")}]}, value={1: "a"})
+    plain = record(2)
+    lines = export(JsonlExporter(), [odd, plain]).splitlines()
+    rows = [json.loads(line, parse_constant=lambda c: pytest.fail(f"wrote {c}")) for line in lines]
+    assert rows[0]["metadata"] == {"big": 2**70, "deep": [{"x": None}]}
+    assert rows[0]["value"] == {"1": "a"}
+    assert rows[1]["item_id"] == 2 and rows[1]["annotated_at"] == "2024-05-01T12:30:00+00:00"
+    cells = list(csv.reader(io.StringIO(export(CsvExporter(), [odd]).decode(), newline="")))[1]
+    assert json.loads(dict(zip(EXPORT_COLUMNS, cells, strict=True))["metadata"]) == {
+        "big": 2**70,
+        "deep": [{"x": None}],
+    }
+
+
 def test_jsonl_round_trip_through_the_importer() -> None:
     data = export(JsonlExporter(), RECORDS)
     importer = JsonlImporter(text_field="text", id_field="external_id", label_field="label")

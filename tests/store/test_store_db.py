@@ -176,3 +176,26 @@ def test_the_driver_fast_path_stores_and_reads_what_sqlalchemy_does(sqlite_lab: 
     assert raw[0] == raw[1]
     assert fast == slow and len(fast) == 1
     assert fast[0]["leased_at"].tzinfo is not None and fast[0]["gold_value"] is None
+
+
+def test_json_columns_read_back_what_pythons_json_wrote(db: Database) -> None:
+    """JSON columns are read with orjson; values only Python's json writes and reads (an integer
+    beyond 64 bits; on SQLite, which stores JSON as text, NaN too) come back as stored."""
+    import math
+    from datetime import UTC, datetime
+
+    from labelloop.store.tables import audit_event
+
+    payload: dict[str, object] = {"big": 2**70 + 1, "neg": -(10**25) - 7, "text": "é"}
+    if db.is_sqlite:  # PostgreSQL's json type refuses NaN on the way in
+        payload["nan"] = float("nan")
+    row = {"at": datetime.now(UTC), "action": "check", "subject": "json", "payload": payload}
+    with db.write() as conn:
+        stmt = audit_event.insert().values(prev_hash="0" * 64, hash="1" * 64, **row)
+        new = conn.execute(stmt).inserted_primary_key[0]
+    with db.read() as conn:
+        found = conn.execute(audit_event.select().where(audit_event.c.id == new)).mappings()
+        back = found.one()["payload"]
+    assert back["big"] == 2**70 + 1 and back["neg"] == -(10**25) - 7 and back["text"] == "é"
+    assert isinstance(back["big"], int)
+    assert math.isnan(back["nan"]) if db.is_sqlite else "nan" not in back
