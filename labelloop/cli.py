@@ -100,6 +100,20 @@ def _progress() -> Progress:
     )
 
 
+def _counting() -> Progress:
+    """Progress of work whose size is not known up front: a spinner and a count."""
+    from rich.progress import SpinnerColumn, TimeElapsedColumn
+
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TextColumn("{task.completed:,.0f} rows"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    )
+
+
 @app.command()
 def init() -> None:
     """Create the data dir and the database (LABELLOOP_HOME, LABELLOOP_DATABASE_URL)."""
@@ -300,8 +314,15 @@ def export(
             return wf_export.export(db, ctx, sys.stdout.buffer, fmt=format)
         tmp = output.with_name(output.name + ".part")
         try:
-            with tmp.open("wb") as sink:
-                n = wf_export.export(db, ctx, sink, fmt=format)
+            with tmp.open("wb") as sink, _counting() as progress:
+                task = progress.add_task(f"exporting {slug}", total=None)
+                n = wf_export.export(
+                    db,
+                    ctx,
+                    sink,
+                    fmt=format,
+                    progress=lambda done: progress.update(task, completed=done),
+                )
         except BaseException:
             tmp.unlink(missing_ok=True)  # a failed export leaves no half-written file
             raise

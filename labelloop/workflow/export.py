@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, BinaryIO
 
 from labelloop.domain import ExportRecord
@@ -63,11 +63,24 @@ def _with_span_text(value: Mapping[str, Any], controls: list[str], text: str) ->
     return out
 
 
-def export(db: Database, ctx: ProjectContext, sink: BinaryIO, *, fmt: str) -> int:
-    """Write the project's labeled items to ``sink``; returns the row count, audited."""
+PROGRESS_EVERY = 5000  # rows between progress reports
+
+
+def export(
+    db: Database,
+    ctx: ProjectContext,
+    sink: BinaryIO,
+    *,
+    fmt: str,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Write the project's labeled items to ``sink``; returns the row count, audited.
+
+    ``progress`` is called with the rows read so far, every ``PROGRESS_EVERY`` rows and at the end.
+    """
     ctx.require(Permission.EXPORT)
     exporter = make_exporter(fmt, schema=ctx.schema)
-    counted = _Counter(records(db, ctx))
+    counted = _Counter(records(db, ctx), progress)
     exporter.write(counted, sink)
     with db.write(project_id=ctx.id) as conn:
         audit.record(
@@ -85,11 +98,19 @@ def export(db: Database, ctx: ProjectContext, sink: BinaryIO, *, fmt: str) -> in
 class _Counter:
     """Passes records through while counting them."""
 
-    def __init__(self, source: Iterator[ExportRecord]) -> None:
+    def __init__(
+        self, source: Iterator[ExportRecord], progress: Callable[[int], None] | None
+    ) -> None:
         self.source = source
+        self.progress = progress
         self.n = 0
 
     def __iter__(self) -> Iterator[ExportRecord]:
+        report = self.progress
         for record in self.source:
             self.n += 1
+            if report is not None and self.n % PROGRESS_EVERY == 0:
+                report(self.n)
             yield record
+        if report is not None:
+            report(self.n)

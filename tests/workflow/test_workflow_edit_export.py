@@ -127,3 +127,16 @@ def test_imported_labels_are_exported_as_imported(lab: Any) -> None:
     (row,) = _export(lab, ctx, "jsonl")
     assert (row["external_id"], row["label"], row["resolution"]) == ("x", "positive", "imported")
     assert row["annotator"] is None
+
+
+def test_an_export_reports_its_progress_as_it_streams(lab: Any, monkeypatch: Any) -> None:
+    """Long exports show progress: the rows written so far, in steps, ending at the total."""
+    monkeypatch.setattr(export, "PROGRESS_EVERY", 4)
+    ctx = lab.project()
+    rows = [{"id": f"x{i}", "text": f"item {i}", "label": "positive"} for i in range(10)]
+    lab.import_rows(ctx, rows, labeled=True)
+    seen: list[int] = []
+    sink = io.BytesIO()
+    n = export.export(lab.db, ctx, sink, fmt="jsonl", progress=seen.append)
+    assert n == 10 and seen == [4, 8, 10]
+    assert sink.getvalue().count(b"\n") == 10
