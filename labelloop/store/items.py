@@ -32,10 +32,13 @@ def insert_items(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
         return []
     conn.execute(item.insert(), list(rows))
     batch_id = rows[0]["import_batch_id"]
-    first_hash = rows[0]["content_hash"]
-    first = (
+    first = (  # found through the (project, content hash) index: a lookup, not a table scan
         select(item.c.id)
-        .where(item.c.import_batch_id == batch_id, item.c.content_hash == first_hash)
+        .where(
+            item.c.project_id == rows[0]["project_id"],
+            item.c.content_hash == rows[0]["content_hash"],
+            item.c.import_batch_id == batch_id,
+        )
         .scalar_subquery()
     )
     q = select(item.c.content_hash, item.c.id).where(
