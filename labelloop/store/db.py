@@ -23,15 +23,15 @@ CHAIN_LOCKS = 1 << 40  # lock keys of audit chains: CHAIN_LOCKS + project id (0:
 CHECKPOINT_EVERY_S = 0.05  # background WAL checkpoints of a serving process (SQLite)
 
 
-_LONG_NUMBER = re.compile(r"\d{20}")  # 20 digits: past what orjson reads as an integer
-_LONG_NUMBER_BYTES = re.compile(rb"\d{20}")
+_LONG_NUMBER = re.compile(r"\d{19}")  # 19 digits: where orjson's integers end (below -2**63)
+_LONG_NUMBER_BYTES = re.compile(rb"\d{19}")
 
 
 def load_json(text: str | bytes) -> Any:
     """A stored JSON column's value, read with orjson (several times faster, so every payload,
     value and metadata read is cheaper) unless only the standard library reads it exactly:
-    NaN and Infinity (which Python's json writes), and integers of 20 digits or more (orjson
-    would return them as floats). Any run of 20 digits takes the standard way, to be safe."""
+    NaN and Infinity (which Python's json writes), and integers beyond 64 bits (orjson would
+    return them as floats). Any run of 19 digits takes the standard way, to be safe."""
     long_number = _LONG_NUMBER if isinstance(text, str) else _LONG_NUMBER_BYTES
     if long_number.search(text) is not None:  # type: ignore[arg-type]
         return json.loads(text)

@@ -186,7 +186,12 @@ def test_json_columns_read_back_what_pythons_json_wrote(db: Database) -> None:
 
     from labelloop.store.tables import audit_event
 
-    payload: dict[str, object] = {"big": 2**70 + 1, "neg": -(10**25) - 7, "text": "é"}
+    payload: dict[str, object] = {
+        "big": 2**70 + 1,
+        "neg": -(10**25) - 7,
+        "edge": -(10**19) + 1,
+        "text": "é",
+    }
     if db.is_sqlite:  # PostgreSQL's json type refuses NaN on the way in
         payload["nan"] = float("nan")
     row = {"at": datetime.now(UTC), "action": "check", "subject": "json", "payload": payload}
@@ -197,5 +202,5 @@ def test_json_columns_read_back_what_pythons_json_wrote(db: Database) -> None:
         found = conn.execute(audit_event.select().where(audit_event.c.id == new)).mappings()
         back = found.one()["payload"]
     assert back["big"] == 2**70 + 1 and back["neg"] == -(10**25) - 7 and back["text"] == "é"
-    assert isinstance(back["big"], int)
+    assert isinstance(back["big"], int) and back["edge"] == -(10**19) + 1
     assert math.isnan(back["nan"]) if db.is_sqlite else "nan" not in back
