@@ -133,10 +133,16 @@ class CsvExporter:
         sink.write(buffer.getvalue().encode("utf-8"))
 
 
+_PLAIN = frozenset({type(None), int, float, bool})  # written as they are, most cells of a row
+
+
 def _cell(value: Any) -> Any:
     """One cell: strings guarded against formula injection, timestamps as ISO, the rest as is."""
-    if type(value) is str:
+    kind = type(value)
+    if kind is str:
         return "'" + value if value.startswith(_FORMULA_STARTS) else value
+    if kind in _PLAIN:
+        return value
     if isinstance(value, datetime):
         return iso_utc(value)
     if isinstance(value, str):
