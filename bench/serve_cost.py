@@ -177,7 +177,7 @@ def main(argv: list[str] | None = None) -> None:
 
         db.engine.dispose()  # new connections, with the trace callback
 
-        async def run() -> dict[str, Any]:
+        async def run() -> list[list[float]]:
             await cycles(calls, slug, tokens, args.warmup)
             blocks = []
             for _ in range(args.repeats):
@@ -185,9 +185,9 @@ def main(argv: list[str] | None = None) -> None:
                 calls.kinds.clear()
                 spent = await cycles(calls, slug, tokens, args.cycles)
                 blocks.append(spent)
-            return {"blocks": blocks}
+            return blocks
 
-        blocks = asyncio.run(run())["blocks"]
+        blocks = asyncio.run(run())
         per_block = [sum(b) / len(b) * 1000 for b in blocks]
         flat = [s * 1000 for b in blocks for s in b]
         n = args.cycles

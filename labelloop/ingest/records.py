@@ -158,14 +158,14 @@ def json_default(value: Any) -> Any:
     raise TypeError(f"cannot export a value of type {type(value).__name__}")
 
 
-def finite(value: Any) -> Any:
+def _finite(value: Any) -> Any:
     """``value`` with NaN and infinities replaced by null, since JSON has no such numbers."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, Mapping):
-        return {key: finite(item) for key, item in value.items()}
+        return {key: _finite(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
-        return [finite(item) for item in value]
+        return [_finite(item) for item in value]
     return value
 
 
@@ -188,4 +188,4 @@ def json_bytes(value: Any) -> bytes:
         try:
             return _STANDARD(value).encode("utf-8")
         except ValueError:  # NaN/Infinity somewhere: rare, so sanitize only then
-            return _STANDARD(finite(value)).encode("utf-8")
+            return _STANDARD(_finite(value)).encode("utf-8")
