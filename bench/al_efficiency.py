@@ -844,7 +844,14 @@ def main(argv: list[str] | None = None) -> None:
         default="tfidf,minilm",
         help="tfidf and/or minilm (digits always uses raw pixels)",
     )
-    p.add_argument("--seeds", type=int, default=10)
+    p.add_argument("--seeds", type=int, default=None, help="default 10 (3 with --quick)")
+    p.add_argument(
+        "--budget",
+        type=int,
+        default=None,
+        help=f"labels per run (default {BUDGET} with --quick, else {BUDGET} or {BIG_BUDGET} "
+        "by a one-seed random pilot)",
+    )
     p.add_argument(
         "--quick",
         action="store_true",
@@ -884,7 +891,7 @@ def main(argv: list[str] | None = None) -> None:
     a = p.parse_args(argv)
 
     started = time.monotonic()
-    seeds = list(range(3 if a.quick and a.seeds == 10 else a.seeds))
+    seeds = list(range(a.seeds or (3 if a.quick else 10)))
     reps = ["tfidf"] if a.quick else [x.strip() for x in a.representations.split(",")]
     max_s = a.max_seconds or (540.0 if a.quick else 6 * 3600.0)
     deadline = started + max_s
@@ -958,7 +965,7 @@ def main(argv: list[str] | None = None) -> None:
                 continue
             X = features(ds, rep, a.cache_dir)
             dense = dense_view(X) if peers else np.empty((0, 0))
-            budget = BUDGET if a.quick else pick_budget(ds, X, seeds[0], deadline)
+            budget = a.budget or (BUDGET if a.quick else pick_budget(ds, X, seeds[0], deadline))
             for batch in [10, 100] if batch100 else [10]:
                 t = run_track(
                     ds,
