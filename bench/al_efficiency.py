@@ -783,12 +783,10 @@ def summary_json(tracks: list[Track], default: str) -> dict[str, Any]:
 
 
 def targets(tracks: list[Track], default: str) -> dict[str, Any]:
-    """The issue's targets, checked per batch-10 track for the default policy."""
+    """The issue's targets, checked per track for the default policy (``/b100``: batch 100)."""
     worse, auc_gap, stops = [], {}, {}
     for t in tracks:
-        if t.batch != 10:
-            continue
-        key = f"{t.dataset}/{t.rep}"
+        key = f"{t.dataset}/{t.rep}" + ("" if t.batch == 10 else f"/b{t.batch}")
         rows = {row.strategy: row for row in t.rows}
         mine = rows.get(default)
         if mine is None or not mine.auc:
@@ -861,7 +859,12 @@ def main(argv: list[str] | None = None) -> None:
     )
     p.add_argument("--peers", default=None, help="comma list of peer keys (default: all)")
     p.add_argument("--no-peers", action="store_true")
-    p.add_argument("--no-batch100", action="store_true")
+    p.add_argument("--no-batch100", action="store_true", help="the same as --batches 10")
+    p.add_argument(
+        "--batches",
+        default=None,
+        help="comma list of batch sizes, one track each (default 10,100; 10 with --quick)",
+    )
     p.add_argument(
         "--strategies",
         default=None,
@@ -896,7 +899,8 @@ def main(argv: list[str] | None = None) -> None:
     max_s = a.max_seconds or (540.0 if a.quick else 6 * 3600.0)
     deadline = started + max_s
     share = a.peer_share or (20.0 if a.quick else 600.0)
-    batch100 = not (a.quick or a.no_batch100)
+    batch_spec = a.batches or ("10" if a.quick or a.no_batch100 else "10,100")
+    batches = [int(b) for b in batch_spec.split(",") if b.strip()]
     default, setting = default_policy()
     spec = a.strategies or ("random,margin,entropy" if a.quick else "all")
     names = ["random", *STRATEGIES.names()] if spec == "all" else spec.split(",")
@@ -966,7 +970,7 @@ def main(argv: list[str] | None = None) -> None:
             X = features(ds, rep, a.cache_dir)
             dense = dense_view(X) if peers else np.empty((0, 0))
             budget = a.budget or (BUDGET if a.quick else pick_budget(ds, X, seeds[0], deadline))
-            for batch in [10, 100] if batch100 else [10]:
+            for batch in batches:
                 t = run_track(
                     ds,
                     X,
