@@ -1,0 +1,151 @@
+"""Settled predictions' threshold and lag, swept on real replays of the default policy.
+
+One command:  python bench/stop_sweep.py [--tracks digits:pixels:1300,sms:tfidf:600,...]
+
+Each track is ``dataset:representation:budget`` from bench/al_efficiency.py's datasets. The
+default policy (``auto``) is replayed as al_efficiency replays it (10 seeds, batch 10, the same
+splits and seed sets), with every variant of the project's stopping rule judged after every
+round. Per track and variant: on how many seeds it fired within the budget, where, as a multiple
+of the oracle point (the labels where the curve first reaches 98% of the full-data accuracy; of
+macro-F1 in brackets), and the share of the full-data accuracy kept there (mean and worst seed).
+The target (issue 3): ≤ 1.5× the oracle while keeping ≥ 98%.
+
+``agreement`` variants are the same rule with Cohen's κ replaced by the share of unchanged
+predictions, to show what κ's correction for chance does on an imbalanced set.
+
+Progress goes to stderr; the last stdout line is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import emit, log  # noqa: E402
+from al_efficiency import features, load, r  # noqa: E402
+
+from labelloop.learn import SettledPredictions, make_strategy  # noqa: E402
+from labelloop.learn.simulate import labels_to_reach, simulate  # noqa: E402
+
+TRACKS = (
+    "digits:pixels:1300,sms:tfidf:600,sms:minilm:400,trec:tfidf:2000,trec:minilm:2000,"
+    "movies:minilm:1800"
+)
+# (label, measure, threshold, lag); min_rounds stays the rule's default
+VARIANTS = (
+    ("kappa 0.98 lag 0.2 (default)", "kappa", 0.98, 0.2),
+    ("kappa 0.97 lag 0.2", "kappa", 0.97, 0.2),
+    ("kappa 0.95 lag 0.2", "kappa", 0.95, 0.2),
+    ("kappa 0.98 lag 0.1", "kappa", 0.98, 0.1),
+    ("kappa 0.99 lag 0.1", "kappa", 0.99, 0.1),
+    ("kappa 0.98 lag 0.3", "kappa", 0.98, 0.3),
+    ("agreement 0.99 lag 0.2", "agreement", 0.99, 0.2),
+)
+
+
+def share_unchanged(a: Any, b: Any) -> float:
+    return float(np.mean(np.asarray(a) == np.asarray(b)))
+
+
+class Variant(SettledPredictions):
+    """The project's rule under its own name, optionally judging by plain agreement."""
+
+    def __init__(self, label: str, measure: str, threshold: float, lag: float) -> None:
+        super().__init__(threshold=threshold, lag=lag)
+        self.name = label  # type: ignore[misc]  # one name per variant in Curve.stops
+        self.measure = measure
+
+    def evaluate(self, history: Any) -> Any:
+        if self.measure == "kappa":
+            return super().evaluate(history)
+        with mock.patch("labelloop.learn.stopping.agreement", share_unchanged):
+            return super().evaluate(history)
+
+
+def judge(sim: Any, label: str) -> dict[str, Any]:
+    """Where one variant fired over the seeds, against each seed's oracle point."""
+    out: dict[str, Any] = {"fired": 0, "seeds": len(sim.runs)}
+    x, x_f1, kept = [], [], []
+    for run in sim.runs:
+        curve = run.curves["auto"]
+        stop = curve.stops.get(label)
+        if stop is None:
+            continue
+        out["fired"] += 1
+        kept.append(stop.accuracy / run.full_accuracy)
+        for metric, into in (("accuracy", x), ("macro_f1", x_f1)):
+            oracle = labels_to_reach(curve, 0.98 * run.full(metric), metric=metric)
+            if oracle:
+                into.append(stop.n_labels / oracle)
+    out["x_oracle"] = r(float(np.mean(x)), 2) if x else None
+    out["x_oracle_f1"] = r(float(np.mean(x_f1)), 2) if x_f1 else None
+    out["kept"] = r(float(np.mean(kept))) if kept else None
+    out["kept_min"] = r(float(min(kept))) if kept else None
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--tracks", default=TRACKS, help=f"dataset:representation:budget,... ({TRACKS})")
+    p.add_argument("--seeds", type=int, default=10)
+    p.add_argument("--cache-dir", type=Path, default=Path.home() / ".cache" / "labelloop-bench")
+    p.add_argument("--max-seconds", type=float, default=3600.0, help="bound of each track")
+    a = p.parse_args(argv)
+    started = time.monotonic()
+    results: dict[str, Any] = {}
+    for spec in a.tracks.split(","):
+        name, rep, budget = spec.strip().split(":")
+        ds = load(name)
+        X = features(ds, rep, a.cache_dir)
+        rules = [Variant(*v) for v in VARIANTS]
+        t0 = time.monotonic()
+        sim = simulate(
+            X,
+            ds.y,
+            classes=ds.classes,
+            strategies={"auto": make_strategy("auto")},
+            seeds=list(range(a.seeds)),
+            budget=int(budget),
+            batch_size=10,
+            stopping=rules,
+            max_seconds=a.max_seconds,
+        )
+        key = f"{name}/{rep}"
+        oracle = [labels_to_reach(run.curves["auto"], 0.98 * run.full_accuracy) for run in sim.runs]
+        reached = [o for o in oracle if o]
+        results[key] = {
+            "budget": int(budget),
+            "seeds": len(sim.runs),
+            "oracle_labels": r(float(np.mean(reached)), 1) if reached else None,
+            "variants": {v[0]: judge(sim, v[0]) for v in VARIANTS},
+        }
+        log(
+            f"== {key}, budget {budget}: {len(sim.runs)} seeds in "
+            f"{time.monotonic() - t0:.0f} s; oracle point {results[key]['oracle_labels']} labels"
+        )
+        for label, v in results[key]["variants"].items():
+            where = (
+                f"x{v['x_oracle']} (macro-F1 x{v['x_oracle_f1']}), kept {v['kept']:.1%} "
+                f"(min {v['kept_min']:.1%})"
+                if v["fired"]
+                else "-"
+            )
+            log(f"  {label:30} fired {v['fired']}/{v['seeds']}  {where}")
+    emit(
+        {
+            "benchmark": "stop_sweep",
+            "elapsed_s": round(time.monotonic() - started, 1),
+            "tracks": results,
+        }
+    )
+
+
+if __name__ == "__main__":
+    main()
