@@ -6,8 +6,13 @@ after; Citovsky et al. (NeurIPS 2021) show margin alone wastes large batches on 
 
 1. **typical** (:class:`~labelloop.learn.typicality.TypiClust`) without a model, or while fewer
    than two classes have labels, or while some class has fewer than ``min_per_class`` (3)
-   labels *and* the project has fewer than ``cold_per_class`` (10) labels per class: a class
-   the data barely holds must not keep the whole project in cold start;
+   labels *and* the project has fewer than ``cold_per_class`` (20) labels per class: a class
+   the data barely holds must not keep the whole project in cold start. While a class is
+   missing, uncertainty cannot find it (the model never predicts it) and typical items of the
+   pool's groups are likelier to; in ``bench/al_efficiency.py`` (10 seeds, budget 500, TF-IDF)
+   20 against 10 raised the learning-curve AUC on the six-class TREC set from 0.671 to 0.679
+   and on tweets from 0.606 to 0.611, cost 0.0025 on SMS spam and 0.001 on digits, and left
+   the balanced movie snippets unchanged;
 2. otherwise **cluster_margin** (:class:`~labelloop.learn.batch.ClusterMargin`) when the batch
    is at least ``large_batch`` (100) rows or ``large_share`` (1%) of the pool;
 3. otherwise **margin** (:class:`~labelloop.learn.strategies.Margin`).
@@ -50,7 +55,7 @@ class AutoPolicy:
     def __init__(
         self,
         min_per_class: int = 3,
-        cold_per_class: int = 10,
+        cold_per_class: int = 20,
         large_batch: int = 100,
         large_share: float = 0.01,
     ) -> None:

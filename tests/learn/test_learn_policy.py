@@ -35,13 +35,16 @@ def test_auto_is_the_default() -> None:
         ([12], "typical"),  # one class only
         ([3, 2], "typical"),  # spam under 3 labels
         ([3, 3], "margin"),  # every class has 3
-        ([17, 2], "typical"),  # 19 labels < 10 per class x 2 classes
-        ([18, 2], "margin"),  # 20 labels: a rare class no longer holds the project back
+        ([37, 2], "typical"),  # 39 labels < 20 per class x 2 classes
+        ([38, 2], "margin"),  # 40 labels: a rare class no longer holds the project back
+        ([10, 10, 10, 10, 10, 2], "typical"),  # 52 labels < 20 x 6 classes, one class lacking
+        ([30, 30, 30, 20, 8, 2], "margin"),  # 120 labels: uncertainty takes over
     ],
 )
 def test_label_thresholds(counts: list[int], phase: str) -> None:
-    pool = pool_with(counts)
-    assert AutoPolicy().phase(pool, some_proba(20_000), 10) == phase
+    classes = CLASSES if len(counts) <= 2 else tuple(f"c{i}" for i in range(len(counts)))
+    pool = pool_with(counts, classes=classes)
+    assert AutoPolicy().phase(pool, some_proba(20_000, len(classes)), 10) == phase
 
 
 def test_no_model_means_typical_whatever_the_labels() -> None:
