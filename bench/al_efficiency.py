@@ -736,6 +736,7 @@ def summary_json(tracks: list[Track], default: str) -> dict[str, Any]:
                     "save98_ci": (row.saving.get(("accuracy", 0.98)) or {}).get("saving_ci"),
                     "save98_censored": (row.saving.get(("accuracy", 0.98)) or {}).get("censored"),
                     "auc": r(float(np.mean(row.auc)), 4) if row.auc else None,
+                    "auc_per_seed": [r(float(v), 4) for v in row.auc] if row.auc else None,
                     "d_auc": [r(v, 4) for v in row.d_auc] if row.d_auc else None,
                     "query_ms": r(row.query_ms, 1),
                     "stops": row.stops if row.strategy == default else None,
