@@ -441,7 +441,7 @@ class Row:
     d_auc: tuple[float, float, float] | None = None
 
 
-def _stop_figures(
+def stop_figures(
     points: Sequence[Any], runs: Sequence[Any], labels: dict[tuple[str, float], list[int | None]]
 ) -> dict[str, Any]:
     """Where one rule fired over the seeds: labels, share of full accuracy kept, × the oracle.
@@ -488,7 +488,7 @@ def analyse(sim: Simulation, failures: dict[str, str | None], budget: int) -> li
         )
         for rule in sim.stopping:
             pts = [c.stops.get(rule) for c in curves]
-            row.stops[rule] = _stop_figures(pts, sim.runs, labels)
+            row.stops[rule] = stop_figures(pts, sim.runs, labels)
         rows.append(row)
     base = next((x for x in rows if x.strategy == "random"), None)
     if base is None:

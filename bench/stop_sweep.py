@@ -29,7 +29,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import emit, log  # noqa: E402
-from al_efficiency import features, load, r  # noqa: E402
+from al_efficiency import features, load, r, stop_figures  # noqa: E402
 
 from labelloop.learn import SettledPredictions, make_strategy  # noqa: E402
 from labelloop.learn.simulate import labels_to_reach, simulate  # noqa: E402
@@ -69,26 +69,15 @@ class Variant(SettledPredictions):
             return super().evaluate(history)
 
 
-def judge(sim: Any, label: str) -> dict[str, Any]:
-    """Where one variant fired over the seeds, against each seed's oracle point."""
-    out: dict[str, Any] = {"fired": 0, "seeds": len(sim.runs)}
-    x, x_f1, kept = [], [], []
-    for run in sim.runs:
-        curve = run.curves["auto"]
-        stop = curve.stops.get(label)
-        if stop is None:
-            continue
-        out["fired"] += 1
-        kept.append(stop.accuracy / run.full_accuracy)
-        for metric, into in (("accuracy", x), ("macro_f1", x_f1)):
-            oracle = labels_to_reach(curve, 0.98 * run.full(metric), metric=metric)
-            if oracle:
-                into.append(stop.n_labels / oracle)
-    out["x_oracle"] = r(float(np.mean(x)), 2) if x else None
-    out["x_oracle_f1"] = r(float(np.mean(x_f1)), 2) if x_f1 else None
-    out["kept"] = r(float(np.mean(kept))) if kept else None
-    out["kept_min"] = r(float(min(kept))) if kept else None
-    return out
+def oracle_labels(sim: Any) -> dict[tuple[str, float], list[int | None]]:
+    """Per metric, each seed's oracle point: labels to 98% of the full-data metric."""
+    return {
+        (metric, 0.98): [
+            labels_to_reach(run.curves["auto"], 0.98 * run.full(metric), metric=metric)
+            for run in sim.runs
+        ]
+        for metric in ("accuracy", "macro_f1")
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -118,13 +107,18 @@ def main(argv: list[str] | None = None) -> None:
             max_seconds=a.max_seconds,
         )
         key = f"{name}/{rep}"
-        oracle = [labels_to_reach(run.curves["auto"], 0.98 * run.full_accuracy) for run in sim.runs]
-        reached = [o for o in oracle if o]
+        labels = oracle_labels(sim)
+        reached = [o for o in labels[("accuracy", 0.98)] if o]
         results[key] = {
             "budget": int(budget),
             "seeds": len(sim.runs),
             "oracle_labels": r(float(np.mean(reached)), 1) if reached else None,
-            "variants": {v[0]: judge(sim, v[0]) for v in VARIANTS},
+            "variants": {
+                label: stop_figures(
+                    [run.curves["auto"].stops.get(label) for run in sim.runs], sim.runs, labels
+                )
+                for label, *_ in VARIANTS
+            },
         }
         log(
             f"== {key}, budget {budget}: {len(sim.runs)} seeds in "
@@ -132,12 +126,12 @@ def main(argv: list[str] | None = None) -> None:
         )
         for label, v in results[key]["variants"].items():
             where = (
-                f"x{v['x_oracle']} (macro-F1 x{v['x_oracle_f1']}), kept {v['kept']:.1%} "
+                f"x{v['vs_oracle']} (macro-F1 x{v['vs_oracle_f1']}), kept {v['kept']:.1%} "
                 f"(min {v['kept_min']:.1%})"
                 if v["fired"]
                 else "-"
             )
-            log(f"  {label:30} fired {v['fired']}/{v['seeds']}  {where}")
+            log(f"  {label:30} fired {v['fired']}/{len(sim.runs)}  {where}")
     emit(
         {
             "benchmark": "stop_sweep",
