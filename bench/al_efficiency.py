@@ -840,8 +840,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--datasets", default=None, help=f"default {','.join(DATASETS)}")
     p.add_argument(
         "--representations",
-        default="tfidf,minilm",
-        help="tfidf and/or minilm (digits always uses raw pixels)",
+        default=None,
+        help="tfidf and/or minilm (default both; tfidf with --quick; digits always uses pixels)",
     )
     p.add_argument("--seeds", type=int, default=None, help="default 10 (3 with --quick)")
     p.add_argument(
@@ -896,7 +896,8 @@ def main(argv: list[str] | None = None) -> None:
 
     started = time.monotonic()
     seeds = list(range(a.seeds or (3 if a.quick else 10)))
-    reps = ["tfidf"] if a.quick else [x.strip() for x in a.representations.split(",")]
+    rep_spec = a.representations or ("tfidf" if a.quick else "tfidf,minilm")
+    reps = [x.strip() for x in rep_spec.split(",")]
     max_s = a.max_seconds or (540.0 if a.quick else 6 * 3600.0)
     deadline = started + max_s
     share = a.peer_share or (20.0 if a.quick else 600.0)
