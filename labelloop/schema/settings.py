@@ -28,13 +28,15 @@ class ProjectSettings(BaseModel):
     budget: int | None = Field(default=None, ge=1)
     preselect_suggestion: bool = False
     # Which stopping rule recommends stopping (labelloop.learn.stopping; the budget always
-    # does too); stop_kappa None means the rule's own threshold (0.98 settled, 0.99 the others).
+    # does too); stop_kappa None means the rule's own threshold (0.93 settled, 0.99 the others);
+    # stop_changed: the share of predictions settled_predictions lets change.
     stop_rule: Literal[
         "settled_predictions", "stabilizing_predictions", "kappa_average", "eval_plateau"
     ] = "settled_predictions"
     stop_kappa: float | None = Field(default=None, ge=0.0, le=1.0)
     stop_window: int = Field(default=3, ge=1)
     stop_lag: float = Field(default=0.2, gt=0.0, le=10.0)
+    stop_changed: float = Field(default=0.015, ge=0.0, le=1.0)
     eval_fraction: float = Field(default=0.0, ge=0.0, le=0.5)
     # Active learning (README "Features, models and seeding").
     featurizer: str = Field(default=DEFAULT_FEATURIZER, min_length=1, max_length=100)

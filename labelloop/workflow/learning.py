@@ -472,6 +472,7 @@ def _criteria(settings: Any) -> list[Any]:
     params: dict[str, Any] = {}
     if rule == "settled_predictions":
         params["lag"] = settings.stop_lag
+        params["changed"] = settings.stop_changed
     else:
         params["window"] = settings.stop_window
     if settings.stop_kappa is not None and rule != "eval_plateau":

@@ -153,3 +153,19 @@ def test_default_policy_starts_typical_then_turns_to_the_models_doubt(lab: Any) 
     # a batch of 10 is over 1% of this 60-item pool, so margin picks are spread over clusters
     reason = later["selection"]["reason"]
     assert REASON.match(reason.split(";")[0]), reason
+
+
+def test_the_settled_rule_takes_the_projects_changed_share_and_kappa(lab: Any) -> None:
+    # Letting any share of the predictions change (and any κ ≥ 0) recommends stopping as soon
+    # as a model trained on a fifth fewer labels, three rounds back, exists.
+    loose = lab.project("loose", stop_changed=1.0, stop_kappa=0.0)
+    lab.import_rows(loose, lab.rows(40))
+    lab.train(loose)
+    ann = lab.member("loose", "ann", "annotator")
+    for _ in range(5):
+        lab.label_next(ann, n=4)
+        lab.train(loose)
+    decision = status.status(lab.db, loose)["model"]["stopping"][0]
+    assert decision["criterion"] == "settled_predictions"
+    assert decision["stop"] is True
+    assert "changed, κ =" in decision["reason"] and "≥ 0" in decision["reason"]
