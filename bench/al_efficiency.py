@@ -465,18 +465,26 @@ def stop_figures(
     return out
 
 
+def level_labels(
+    sim: Simulation, strategy: str, levels: Sequence[float] = LEVELS
+) -> dict[tuple[str, float], list[int | None]]:
+    """Per (metric, level), each seed's labels to ``level`` of the full metric (None: never)."""
+    return {
+        (metric, level): [
+            labels_to_reach(run.curves[strategy], level * run.full(metric), metric=metric)
+            for run in sim.runs
+        ]
+        for metric in ("accuracy", "macro_f1")
+        for level in levels
+    }
+
+
 def analyse(sim: Simulation, failures: dict[str, str | None], budget: int) -> list[Row]:
     """Per strategy: labels to each level (accuracy and macro-F1), AUC, savings, stops."""
     rows: list[Row] = []
     for name in sim.strategies:
         curves = [run.curves[name] for run in sim.runs]
-        labels = {}
-        for metric in ("accuracy", "macro_f1"):
-            for level in LEVELS:
-                labels[metric, level] = [
-                    labels_to_reach(c, level * run.full(metric), metric=metric)
-                    for c, run in zip(curves, sim.runs, strict=True)
-                ]
+        labels = level_labels(sim, name)
         q = np.concatenate([c.query_s for c in curves]) if curves else np.empty(0)
         row = Row(
             strategy=name,

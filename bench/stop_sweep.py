@@ -30,10 +30,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import emit, log  # noqa: E402
-from al_efficiency import features, load, r, stop_figures  # noqa: E402
+from al_efficiency import features, level_labels, load, r, stop_figures  # noqa: E402
 
 from labelloop.learn import SettledPredictions, make_strategy  # noqa: E402
-from labelloop.learn.simulate import labels_to_reach, simulate  # noqa: E402
+from labelloop.learn.simulate import simulate  # noqa: E402
 
 TRACKS = (
     "digits:pixels:1300,sms:tfidf:600,sms:minilm:400,trec:tfidf:2000,trec:minilm:2000,"
@@ -58,17 +58,6 @@ class Variant(SettledPredictions):
     def __init__(self, label: str, params: dict[str, float]) -> None:
         super().__init__(**params)  # type: ignore[arg-type]
         self.name = label  # type: ignore[misc]  # one name per variant in Curve.stops
-
-
-def oracle_labels(sim: Any) -> dict[tuple[str, float], list[int | None]]:
-    """Per metric, each seed's oracle point: labels to 98% of the full-data metric."""
-    return {
-        (metric, 0.98): [
-            labels_to_reach(run.curves["auto"], 0.98 * run.full(metric), metric=metric)
-            for run in sim.runs
-        ]
-        for metric in ("accuracy", "macro_f1")
-    }
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -98,7 +87,7 @@ def main(argv: list[str] | None = None) -> None:
             max_seconds=a.max_seconds,
         )
         key = f"{name}/{rep}"
-        labels = oracle_labels(sim)
+        labels = level_labels(sim, "auto", levels=(0.98,))  # the oracle point per seed
         reached = [o for o in labels[("accuracy", 0.98)] if o]
         results[key] = {
             "budget": int(budget),
@@ -108,7 +97,7 @@ def main(argv: list[str] | None = None) -> None:
                 label: stop_figures(
                     [run.curves["auto"].stops.get(label) for run in sim.runs], sim.runs, labels
                 )
-                for label, *_ in VARIANTS
+                for label, _ in VARIANTS
             },
         }
         log(
