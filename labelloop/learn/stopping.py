@@ -199,7 +199,9 @@ def _floor(value: float, digits: int = 3) -> str:
 
 
 def _percent(share: float) -> str:
-    return f"{share:.1%}"
+    # Round up, as _floor rounds kappa down: a share just over a limit never prints as equal
+    # to it ("1.5% changed; more than 1.5% changed"). 1e-9: float noise (0.015 * 1000).
+    return f"{math.ceil(share * 1000 - 1e-9) / 10:.1f}%"
 
 
 @register_stopping

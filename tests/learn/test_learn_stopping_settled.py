@@ -129,3 +129,14 @@ def test_the_labels_more_estimate_is_there_before_the_rule_can_judge() -> None:
     assert decision.more_labels == 17
     frozen = drifting(10, per_label=0.0, until=110)
     assert SettledPredictions().evaluate(frozen).more_labels is None  # nothing moved
+
+
+def test_a_share_just_over_the_limit_never_reads_as_equal_to_it() -> None:
+    # 15 of 998 changed is 1.503%: over 1.5%, and the reason must not print it as 1.5%.
+    older = np.zeros(998, dtype=np.int64)
+    older[:300] = 1
+    newer = older.copy()
+    newer[300:315] = 1
+    decision = SettledPredictions().evaluate(two_models(older, newer))
+    assert not decision.stop
+    assert "1.6% changed" in decision.reason and "more than 1.5% changed" in decision.reason
