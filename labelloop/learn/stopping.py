@@ -198,10 +198,12 @@ def _floor(value: float, digits: int = 3) -> str:
     return f"{math.floor(value * scale) / scale:.{digits}f}"
 
 
-def _percent(share: float) -> str:
-    # Round up, as _floor rounds kappa down: a share just over a limit never prints as equal
-    # to it ("1.5% changed; more than 1.5% changed"). 1e-9: float noise (0.015 * 1000).
-    return f"{math.ceil(share * 1000 - 1e-9) / 10:.1f}%"
+def _percent(share: float, *, over: bool) -> str:
+    # To 0.1%, rounded away from the limit it is judged against, as _floor rounds kappa down:
+    # a share just over a limit never prints as equal to it ("1.5% changed; more than 1.5%
+    # changed"), nor one within it as over it. 1e-9: float noise (0.015 * 1000).
+    tenths = math.ceil(share * 1000 - 1e-9) if over else math.floor(share * 1000 + 1e-9)
+    return f"{tenths / 10:.1f}%"
 
 
 @register_stopping
@@ -353,12 +355,13 @@ class SettledPredictions:
             return StopDecision(self.name, False, None, reason, more)
         kappa = agreement(a, b)
         moved = float(np.mean(a != b))
-        t, c = f"{self.threshold:g}", _percent(self.changed)
+        over = moved > self.changed + 1e-12  # 1e-12: float noise, not a prediction
+        t, c = f"{self.threshold:g}", f"{self.changed * 100:g}%"  # the limit exactly as set
         what = (
             f"predictions on {len(b):,} unlabeled items at {cur.n_labeled:,} labels vs "
-            f"{then.n_labeled:,}: {_percent(moved)} changed, κ = {_floor(kappa)}"
+            f"{then.n_labeled:,}: {_percent(moved, over=over)} changed, κ = {_floor(kappa)}"
         )
-        if moved > self.changed + 1e-12:  # 1e-12: float noise, not a prediction
+        if over:
             return StopDecision(
                 self.name, False, kappa, f"{what}; more than {c} changed, still changing", more
             )

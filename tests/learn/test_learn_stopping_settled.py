@@ -140,3 +140,24 @@ def test_a_share_just_over_the_limit_never_reads_as_equal_to_it() -> None:
     decision = SettledPredictions().evaluate(two_models(older, newer))
     assert not decision.stop
     assert "1.6% changed" in decision.reason and "more than 1.5% changed" in decision.reason
+
+
+def test_a_limit_between_tenths_prints_as_set_and_a_share_within_it_reads_within() -> None:
+    # 12 of 1,000 changed (1.2%) against a limit of 1.25%: settled, and neither number may be
+    # rounded to the other side (the limit is not "1.3%", the share not "1.3%").
+    older = np.zeros(1000, dtype=np.int64)
+    older[:400] = 1
+    newer = older.copy()
+    newer[400:412] = 1
+    rule = make_stopping("settled_predictions", changed=0.0125)
+    assert rule.evaluate(two_models(older, newer)).stop
+    newer[412:413] = 1  # 13 of 1,000: 1.3%, over 1.25%
+    decision = rule.evaluate(two_models(older, newer))
+    assert not decision.stop
+    assert "1.3% changed" in decision.reason and "more than 1.25% changed" in decision.reason
+    # exactly at the limit is within it, and reads 1.2%, not 1.3%
+    older, newer = np.zeros(2000, dtype=np.int64), np.zeros(2000, dtype=np.int64)
+    older[:800] = newer[:800] = 1
+    newer[800:825] = 1  # 25 of 2,000 = 1.25%
+    within = rule.evaluate(two_models(older, newer))
+    assert within.stop and "1.2% changed" in within.reason
