@@ -36,7 +36,7 @@ class ProjectSettings(BaseModel):
     stop_kappa: float | None = Field(default=None, ge=0.0, le=1.0)
     stop_window: int = Field(default=3, ge=1)
     stop_lag: float = Field(default=0.2, gt=0.0, le=10.0)
-    stop_changed: float = Field(default=0.015, ge=0.0, le=1.0)
+    stop_changed: float = Field(default=0.0175, ge=0.0, le=1.0)
     eval_fraction: float = Field(default=0.0, ge=0.0, le=0.5)
     # Active learning (README "Features, models and seeding").
     featurizer: str = Field(default=DEFAULT_FEATURIZER, min_length=1, max_length=100)

@@ -277,7 +277,7 @@ def test_settings_defaults() -> None:
         "stop_kappa": None,
         "stop_window": 3,
         "stop_lag": 0.2,
-        "stop_changed": 0.015,
+        "stop_changed": 0.0175,
         "eval_fraction": 0.0,
         "featurizer": "tfidf",
         "model": "logistic_regression",
