@@ -7,8 +7,11 @@ from typing import Any
 
 from sqlalchemy import select
 
+from labelloop.learn import SettledPredictions
+from labelloop.schema.settings import ProjectSettings
 from labelloop.store.tables import annotation, assignment
 from labelloop.workflow import status, tasks
+from labelloop.workflow.learning import _criteria
 
 REASON = re.compile(r"^model unsure between (\w+) \((0\.\d\d)\) and (\w+) \((0\.\d\d)\)$")
 
@@ -169,3 +172,12 @@ def test_the_settled_rule_takes_the_projects_changed_share_and_kappa(lab: Any) -
     assert decision["criterion"] == "settled_predictions"
     assert decision["stop"] is True
     assert "changed, κ =" in decision["reason"] and "≥ 0" in decision["reason"]
+
+
+def test_a_project_with_default_settings_judges_stopping_as_simulate_does() -> None:
+    # The schema cannot import the rule (no scikit-learn at CLI start-up), so the defaults are
+    # written twice; `labelloop simulate` and the benchmarks use the rule's own. They must agree.
+    (rule,) = _criteria(ProjectSettings())
+    default = SettledPredictions()
+    assert isinstance(rule, SettledPredictions)
+    assert vars(rule) == vars(default)
