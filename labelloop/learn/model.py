@@ -8,7 +8,7 @@ from typing import Any, Self
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.sparse import csr_matrix
+from scipy.sparse import csr_matrix, issparse
 from scipy.special import expit, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin, clone, is_classifier
 from sklearn.calibration import CalibratedClassifierCV
@@ -21,6 +21,8 @@ DEFAULT_MODEL = "logistic_regression"
 """The ``model`` setting that means :func:`default_model`."""
 MODEL_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
 CALIBRATION_FOLDS = 3
+COMPACT_SHARE = 0.8
+"""Fit on the present columns alone when they are at most this share of all columns."""
 
 
 def default_model() -> LogisticRegression:
@@ -176,7 +178,46 @@ def fit_model(model: Any, X: NDArray[np.floating] | csr_matrix, y: NDArray[np.in
     """
     estimator = with_probabilities(clone(model), np.asarray(y))
     with one_thread():
-        estimator.fit(X, np.asarray(y))
+        if isinstance(estimator, LogisticRegression) and issparse(X):
+            fit_on_present_columns(estimator, X, np.asarray(y))
+        else:
+            estimator.fit(X, np.asarray(y))
+    return estimator
+
+
+def fit_on_present_columns(
+    estimator: LogisticRegression, X: csr_matrix, y: NDArray[np.int64]
+) -> LogisticRegression:
+    """Fit a logistic regression on the sparse columns its rows use, then widen the weights.
+
+    A TF-IDF vocabulary is built on the whole pool, so the labeled rows of a round use a small
+    share of its columns (tweets: 9,800 of 70,000 at 1,000 labels). A column that is zero in
+    every training row has zero loss gradient; the solver starts it at zero and, with or without
+    a penalty, leaves it there. Fitting on the present columns alone therefore reaches the same
+    model, with the same iterations, several times faster on early rounds, and the zeros are
+    put back so the model reads full-width rows as before.
+
+    Parameters
+    ----------
+    estimator : LogisticRegression
+        Unfitted; fitted in place.
+    X : csr_matrix of shape (n_train, n_features)
+    y : ndarray of shape (n_train,)
+
+    Returns
+    -------
+    LogisticRegression
+        ``estimator``, with ``coef_`` of shape (n_classes or 1, n_features).
+    """
+    n_features = X.shape[1]
+    present = np.flatnonzero(X.getnnz(axis=0))
+    if present.shape[0] == 0 or present.shape[0] > COMPACT_SHARE * n_features:
+        return estimator.fit(X, y)
+    estimator.fit(X[:, present], y)
+    coef = np.zeros((estimator.coef_.shape[0], n_features), dtype=estimator.coef_.dtype)
+    coef[:, present] = estimator.coef_
+    estimator.coef_ = coef
+    estimator.n_features_in_ = n_features
     return estimator
 
 

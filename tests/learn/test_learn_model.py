@@ -56,3 +56,44 @@ def test_params_are_json_safe() -> None:
     params = json_safe_params(default_model())
     assert params["C"] == 4.0 and params["class_weight"] == "balanced"
     assert all(v is None or isinstance(v, str | int | float | bool) for v in params.values())
+
+
+def sparse_texts(n_classes: int) -> tuple[object, np.ndarray, np.ndarray]:
+    """TF-IDF of a vocabulary much wider than a small labeled set uses, as in a real pool."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    rng = np.random.default_rng(7)
+    words = [f"w{i}" for i in range(3000)]
+    texts, y = [], []
+    for i in range(600):
+        c = i % n_classes
+        picks = rng.choice(len(words), size=8, replace=False)
+        texts.append(" ".join([f"class{c}"] * 2 + [words[j] for j in picks]))
+        y.append(c)
+    X = TfidfVectorizer().fit_transform(texts).tocsr()
+    return X, np.asarray(y), rng.choice(600, size=60, replace=False)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_sparse_fit_on_present_columns_is_the_plain_fit(n_classes: int) -> None:
+    X, y, rows = sparse_texts(n_classes)
+    assert X[rows].getnnz(axis=0).astype(bool).mean() < 0.5  # the labeled rows use few columns
+    fitted = fit_model(default_model(), X[rows], y[rows])
+    plain = default_model().fit(X[rows], y[rows])
+    width = (1 if n_classes == 2 else n_classes, X.shape[1])
+    assert fitted.coef_.shape == plain.coef_.shape == width
+    unused = ~X[rows].getnnz(axis=0).astype(bool)
+    assert np.all(fitted.coef_[:, unused] == 0.0)
+    assert np.allclose(fitted.coef_, plain.coef_, atol=1e-8)
+    assert np.allclose(fitted.predict_proba(X), plain.predict_proba(X), atol=1e-8)
+    assert np.array_equal(fitted.predict(X), plain.predict(X))
+
+
+def test_sparse_rows_without_any_term_still_fit_the_class_prior() -> None:
+    from scipy.sparse import csr_matrix
+
+    X = csr_matrix((6, 50))
+    y = np.array([0, 0, 0, 0, 1, 1])
+    fitted = fit_model(LogisticRegression(), X, y)
+    assert fitted.coef_.shape == (1, 50)
+    assert np.all(fitted.predict(X) == 0)
