@@ -573,6 +573,7 @@ def run_track(
     budget: int,
     peer_share_s: float,
     deadline: float,
+    jobs: int = 1,
 ) -> Track:
     strategies: dict[str, Any] = {}
     guards: dict[str, Guarded] = {}
@@ -610,6 +611,7 @@ def run_track(
         random_to_pool=True,
         max_seconds=max(1.0, deadline - time.monotonic()),
         progress=progress,
+        jobs=jobs,
     )
     failures = {k: g.failure for k, g in guards.items()}
     rows = analyse(sim, failures, budget)
@@ -898,9 +900,20 @@ def main(argv: list[str] | None = None) -> None:
         default=None,
         help="query seconds each peer may spend per track (default 20 quick, 600)",
     )
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="seeds replayed at once, one process each (labelloop's strategies only: a peer's "
+        "time share is counted in one process, so peers need --no-peers)",
+    )
     p.add_argument("--cache-dir", type=Path, default=Path.home() / ".cache" / "labelloop-bench")
     p.add_argument("--json-out", type=Path, default=None, help="also write every figure here")
     a = p.parse_args(argv)
+    if a.jobs < 1:
+        p.error("--jobs must be at least 1")
+    if a.jobs > 1 and not a.no_peers:
+        p.error("--jobs above 1 needs --no-peers (a peer's query-time share is kept per process)")
 
     started = time.monotonic()
     seeds = list(range(a.seeds or (3 if a.quick else 10)))
@@ -993,6 +1006,7 @@ def main(argv: list[str] | None = None) -> None:
                     budget=budget,
                     peer_share_s=share,
                     deadline=min(deadline, time.monotonic() + (a.track_seconds or math.inf)),
+                    jobs=a.jobs,
                 )
                 tracks.append(t)
                 print_track(t, default)

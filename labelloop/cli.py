@@ -461,6 +461,14 @@ def simulate(
     max_seconds: Annotated[
         float, typer.Option(min=1, help="Stop cleanly after this long (whole seeds only).")
     ] = 3600.0,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Seeds replayed at once, each in its own process (default: one per CPU core, "
+            "up to --seeds). The results do not depend on it.",
+        ),
+    ] = None,
     format: Annotated[str | None, typer.Option(help="jsonl or csv (default: by suffix).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
 ) -> None:
@@ -498,6 +506,7 @@ def simulate(
                     stopping=_sim_stopping(),
                     max_seconds=max_seconds,
                     progress=lambda done, total: progress.update(task, completed=done, total=total),
+                    jobs=min(seeds, jobs or _usable_cpus()),
                 )
             except ValueError as exc:  # e.g. a test split smaller than the number of classes
                 raise LabelloopError(f"cannot simulate on {file.name}: {exc}") from None
@@ -529,6 +538,12 @@ def simulate(
             f"{seeds} seeds finished; the figures are over those"
         )
     out.print(f"wrote {', '.join(written)} to {out_dir}", highlight=False)
+
+
+def _usable_cpus() -> int:
+    """CPU cores this process may run on (its affinity, where the system tells it)."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity else os.cpu_count() or 1
 
 
 def _sim_read(file: Path, *, fmt: str | None, text_field: str, label_field: str) -> dict[str, Any]:

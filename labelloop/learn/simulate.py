@@ -7,15 +7,18 @@ strategy replayed from it, and the labels each needs to reach a share of the acc
 trained on the whole pool ("full-data accuracy").
 
 PURE: numpy, scikit-learn and :mod:`labelloop.learn` only; no file, terminal or clock beyond
-``time.monotonic`` for the time bound.
+``time.monotonic`` for the time bound. Seeds may run in worker processes (``jobs``).
 """
 
 from __future__ import annotations
 
 import math
+import multiprocessing
+import queue
 import time
 import zlib
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
@@ -309,6 +312,166 @@ def _replay(
     )
 
 
+@dataclass(frozen=True)
+class _SeedJob:
+    """Everything a seed's replay reads; built once, sent whole to each worker process."""
+
+    X: Features
+    y: NDArray[np.int64]
+    classes: tuple[str, ...]
+    strategies: dict[str, QueryStrategy]
+    stopping: tuple[StoppingCriterion, ...]
+    model: Any
+    splits: dict[int, Split]
+    grids: dict[tuple[int, str], NDArray[np.int64]]
+    deadline: float | None
+
+    def run(self, seed: int, tick: Callable[[], None]) -> SeedRun:
+        """Every strategy on ``seed``; raises :class:`SimulationTimeout` past the deadline."""
+        split = self.splits[seed]
+        X_pool, X_test = self.X[split.pool], self.X[split.test]
+        y_pool, y_test = self.y[split.pool], self.y[split.test]
+        with threadpool_limits(limits=1):
+            full = fit_model(self.model, X_pool, y_pool)
+            full_accuracy, full_macro_f1 = _metrics(full, X_test, y_test, len(self.classes))
+            stop_rows = choose_stop_set(
+                y_pool.shape[0], np.random.default_rng([seed, 30]), size=STOP_SET_SIZE
+            )
+            curves = {
+                name: _replay(
+                    name=name,
+                    strategy=strategy,
+                    seed=seed,
+                    X_pool=X_pool,
+                    y_pool=y_pool,
+                    X_test=X_test,
+                    y_test=y_test,
+                    split=split,
+                    grid=self.grids[seed, name],
+                    stop_rows=stop_rows,
+                    stopping=self.stopping,
+                    classes=self.classes,
+                    model=self.model,
+                    tick=tick,
+                )
+                for name, strategy in self.strategies.items()
+            }
+        return SeedRun(
+            seed=seed,
+            n_pool=int(split.pool.shape[0]),
+            n_test=int(split.test.shape[0]),
+            full_accuracy=full_accuracy,
+            full_macro_f1=full_macro_f1,
+            curves=curves,
+        )
+
+    def past_deadline(self) -> bool:
+        return self.deadline is not None and time.monotonic() > self.deadline
+
+
+def _run_in_turn(
+    job: _SeedJob,
+    seeds: Sequence[int],
+    total: int,
+    progress: Callable[[int, int], None] | None,
+) -> tuple[list[SeedRun], bool]:
+    """The seeds one after another in this process; a timeout drops the seed in progress."""
+    done = 0
+
+    def tick() -> None:
+        nonlocal done
+        if job.past_deadline():
+            raise SimulationTimeout
+        if progress is not None and done:
+            progress(done, total)
+        done += 1
+
+    runs: list[SeedRun] = []
+    for seed in seeds:
+        try:
+            runs.append(job.run(seed, tick))
+        except SimulationTimeout:
+            return runs, True
+    return runs, False
+
+
+_WORKER: dict[str, Any] = {}
+"""A worker process's job and progress queue, set once by :func:`_start_worker`."""
+TICKS_PER_MESSAGE = 10
+"""A worker reports its rounds to the parent this many at a time."""
+
+
+def _start_worker(job: _SeedJob, ticks: Any, abort: Any) -> None:
+    _WORKER.update(job=job, ticks=ticks, abort=abort)
+
+
+def _worker_seed(seed: int) -> SeedRun | None:
+    """One seed in a worker process; ``None`` when the deadline cut it."""
+    job: _SeedJob = _WORKER["job"]
+    ticks, abort = _WORKER["ticks"], _WORKER["abort"]
+    pending = 0
+
+    def tick() -> None:
+        nonlocal pending
+        if job.past_deadline() or abort.is_set():
+            raise SimulationTimeout
+        pending += 1
+        if pending >= TICKS_PER_MESSAGE:
+            ticks.put(pending)
+            pending = 0
+
+    try:
+        return job.run(seed, tick)
+    except SimulationTimeout:
+        return None
+    finally:
+        if pending:
+            ticks.put(pending)
+
+
+def _run_in_processes(
+    job: _SeedJob,
+    seeds: Sequence[int],
+    jobs: int,
+    total: int,
+    progress: Callable[[int, int], None] | None,
+) -> tuple[list[SeedRun], bool]:
+    """The seeds spread over ``jobs`` fresh worker processes, each with one thread.
+
+    Workers are spawned, not forked: a fork would copy the parent's thread pools (BLAS, OpenMP,
+    torch after an embedding step) in whatever state they are in. Each seed's replay depends on
+    its seed alone, so the curves are the ones :func:`_run_in_turn` gives; a seed the deadline
+    cut is dropped, the others are kept. When one seed fails (or the user interrupts), the
+    other workers are told to stop at their next round and the error is raised.
+    """
+    context = multiprocessing.get_context("spawn")
+    ticks, abort = context.Queue(), context.Event()
+    done = 0
+    with ProcessPoolExecutor(
+        max_workers=min(jobs, len(seeds)),
+        mp_context=context,
+        initializer=_start_worker,
+        initargs=(job, ticks, abort),
+    ) as pool:
+        futures = [pool.submit(_worker_seed, seed) for seed in seeds]
+        try:
+            while not all(f.done() for f in futures):
+                try:
+                    done += ticks.get(timeout=0.2)
+                except queue.Empty:
+                    continue
+                if progress is not None:
+                    progress(min(done, total), total)
+            results = [f.result() for f in futures]
+        except BaseException:
+            abort.set()
+            for f in futures:
+                f.cancel()
+            raise
+    runs = [run for run in results if run is not None]
+    return runs, len(runs) < len(results)
+
+
 def simulate(
     X: Features,
     y: NDArray[np.int64],
@@ -325,6 +488,7 @@ def simulate(
     random_to_pool: bool = False,
     max_seconds: float | None = None,
     progress: Callable[[int, int], None] | None = None,
+    jobs: int = 1,
 ) -> Simulation:
     """Replay the loop for every strategy on every seed, with ``y`` as the oracle.
 
@@ -354,7 +518,11 @@ def simulate(
     max_seconds : float, optional
         Stop after this long; the seed in progress is dropped and ``timed_out`` is set.
     progress : callable, optional
-        Called as ``progress(rounds_done, rounds_total)`` after every round.
+        Called as ``progress(rounds_done, rounds_total)`` after every round (with ``jobs``,
+        every few rounds).
+    jobs : int
+        Seeds replayed at once, each in its own process on one thread; the curves are the same
+        as with 1. ``strategies``, ``stopping`` and ``model`` must then pickle.
 
     Returns
     -------
@@ -365,6 +533,8 @@ def simulate(
         raise ValueError("the labels hold a single class; a classifier needs at least two")
     if budget < 1 or batch_size < 1:
         raise ValueError("budget and batch_size must be at least 1")
+    if jobs < 1:
+        raise ValueError("jobs must be at least 1")
     model = default_model() if model is None else model
     started = time.monotonic()
     deadline = None if max_seconds is None else started + max_seconds
@@ -383,61 +553,21 @@ def simulate(
         for name in strategies
     }
     total = sum(g.shape[0] for g in grids.values())
-    done = 0
-
-    def tick() -> None:
-        nonlocal done
-        if deadline is not None and time.monotonic() > deadline:
-            raise SimulationTimeout
-        if progress is not None and done:
-            progress(done, total)
-        done += 1
-
-    runs: list[SeedRun] = []
-    timed_out = False
-    with threadpool_limits(limits=1):
-        for seed in seeds:
-            split = splits[seed]
-            X_pool, X_test = X[split.pool], X[split.test]
-            y_pool, y_test = y[split.pool], y[split.test]
-            full = fit_model(model, X_pool, y_pool)
-            full_accuracy, full_macro_f1 = _metrics(full, X_test, y_test, len(classes))
-            stop_rows = choose_stop_set(
-                y_pool.shape[0], np.random.default_rng([seed, 30]), size=STOP_SET_SIZE
-            )
-            try:
-                curves = {
-                    name: _replay(
-                        name=name,
-                        strategy=strategy,
-                        seed=seed,
-                        X_pool=X_pool,
-                        y_pool=y_pool,
-                        X_test=X_test,
-                        y_test=y_test,
-                        split=split,
-                        grid=grids[seed, name],
-                        stop_rows=stop_rows,
-                        stopping=stopping,
-                        classes=classes,
-                        model=model,
-                        tick=tick,
-                    )
-                    for name, strategy in strategies.items()
-                }
-            except SimulationTimeout:
-                timed_out = True
-                break
-            runs.append(
-                SeedRun(
-                    seed=seed,
-                    n_pool=int(split.pool.shape[0]),
-                    n_test=int(split.test.shape[0]),
-                    full_accuracy=full_accuracy,
-                    full_macro_f1=full_macro_f1,
-                    curves=curves,
-                )
-            )
+    job = _SeedJob(
+        X=X,
+        y=y,
+        classes=tuple(classes),
+        strategies=dict(strategies),
+        stopping=tuple(stopping),
+        model=model,
+        splits=splits,
+        grids=grids,
+        deadline=deadline,
+    )
+    if jobs > 1 and len(seeds) > 1:
+        runs, timed_out = _run_in_processes(job, seeds, jobs, total, progress)
+    else:
+        runs, timed_out = _run_in_turn(job, seeds, total, progress)
     if progress is not None and not timed_out:
         progress(total, total)
     return Simulation(

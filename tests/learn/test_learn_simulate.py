@@ -280,3 +280,43 @@ def test_summary_of_no_runs_is_empty_not_an_error() -> None:
     empty = Simulation(("a", "b"), ("random",), (), (0,), (), 10, 10, 20, True, 0.0)
     (summary,) = summarize(empty)
     assert summary.mean_labels(0.95) is None and math.isnan(summary.mean_auc)
+
+
+def test_seeds_in_worker_processes_give_the_same_curves_and_stops(data, run) -> None:
+    X, y = data
+    seen: list[tuple[int, int]] = []
+    parallel = simulate(
+        X,
+        y,
+        classes=CLASSES,
+        strategies={"random": make_strategy("random"), "margin": make_strategy("margin")},
+        seeds=[0, 1, 2],
+        budget=300,
+        batch_size=10,
+        stopping=[StabilizingPredictions()],
+        jobs=2,
+        progress=lambda done, total: seen.append((done, total)),
+    )
+    assert [r.seed for r in parallel.runs] == [0, 1, 2] and not parallel.timed_out
+    for mine, theirs in zip(parallel.runs, run.runs, strict=True):
+        assert mine.full_accuracy == theirs.full_accuracy
+        for name in ("random", "margin"):
+            assert np.array_equal(mine.curves[name].n_labels, theirs.curves[name].n_labels)
+            assert np.array_equal(mine.curves[name].accuracy, theirs.curves[name].accuracy)
+            assert mine.curves[name].stops == theirs.curves[name].stops
+    total = seen[-1][1]
+    assert seen[-1] == (total, total) and [d for d, _ in seen] == sorted(d for d, _ in seen)
+
+
+def test_an_error_in_a_worker_process_is_raised_in_the_caller(data) -> None:
+    X, y = data
+    with pytest.raises(ValueError, match="cheat"):
+        simulate(X, y, classes=CLASSES, strategies={"cheat": _Cheat()}, seeds=[0, 1], budget=40,
+                 batch_size=10, jobs=2)  # fmt: skip
+
+
+def test_max_seconds_bounds_worker_processes_too(data) -> None:
+    X, y = data
+    sim = simulate(X, y, classes=CLASSES, strategies={"random": make_strategy("random")},
+                   seeds=[0, 1], budget=300, batch_size=10, max_seconds=0.0, jobs=2)  # fmt: skip
+    assert sim.timed_out and sim.runs == ()
