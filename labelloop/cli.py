@@ -506,7 +506,7 @@ def simulate(
                     stopping=_sim_stopping(),
                     max_seconds=max_seconds,
                     progress=lambda done, total: progress.update(task, completed=done, total=total),
-                    jobs=min(seeds, jobs or _usable_cpus()),
+                    jobs=jobs or _sim_jobs(seeds, X),
                 )
             except ValueError as exc:  # e.g. a test split smaller than the number of classes
                 raise LabelloopError(f"cannot simulate on {file.name}: {exc}") from None
@@ -540,10 +540,18 @@ def simulate(
     out.print(f"wrote {', '.join(written)} to {out_dir}", highlight=False)
 
 
-def _usable_cpus() -> int:
-    """CPU cores this process may run on (its affinity, where the system tells it)."""
+SIM_COPIES_BYTES = 2 << 30
+"""The default ``--jobs`` keeps the workers' copies of the features under this (2 GiB)."""
+
+
+def _sim_jobs(seeds: int, X: Any) -> int:
+    """Default worker processes: one per usable CPU core, no more than the seeds, and no more
+    copies of the features (each worker holds one) than :data:`SIM_COPIES_BYTES` allows."""
     affinity = getattr(os, "sched_getaffinity", None)
-    return len(affinity(0)) if affinity else os.cpu_count() or 1
+    cpus = len(affinity(0)) if affinity else os.cpu_count() or 1
+    parts = (X.data, X.indices, X.indptr) if hasattr(X, "indptr") else (X,)
+    size = sum(int(part.nbytes) for part in parts)
+    return max(1, min(seeds, cpus, SIM_COPIES_BYTES // max(1, size)))
 
 
 def _sim_read(file: Path, *, fmt: str | None, text_field: str, label_field: str) -> dict[str, Any]:

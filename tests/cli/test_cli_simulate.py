@@ -225,3 +225,20 @@ def test_seeds_in_parallel_give_the_same_curves_and_table(cli: Any, tmp_path: Pa
     assert figures(one) == figures(two)
     assert [s["auc_per_seed"] for s in two["strategies"]][1] != [None] * 3
     assert one["curves"] == two["curves"]
+
+
+def test_default_jobs_follow_cores_and_seeds_and_keep_feature_copies_small(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from scipy.sparse import random as sparse_random
+
+    from labelloop.cli import _sim_jobs
+
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
+    small = sparse_random(500, 200, density=0.05, format="csr")
+    assert _sim_jobs(10, small) == 4  # one per core
+    assert _sim_jobs(3, small) == 3  # no more than the seeds
+    huge = np.lib.stride_tricks.as_strided(np.zeros(1), shape=(1 << 28, 1), strides=(0, 0))
+    assert huge.nbytes == 2 << 30  # 2 GiB of features: one worker's copy is the whole allowance
+    assert _sim_jobs(10, huge) == 1
+    assert _sim_jobs(10, huge[: 1 << 27]) == 2
