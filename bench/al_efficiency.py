@@ -579,7 +579,10 @@ def run_track(
     guards: dict[str, Guarded] = {}
     for name in names:
         inner = make_strategy(name)
-        strategies[name] = inner if name == "random" else Guarded(name, inner, max_query_s=1e9)
+        # A guard records a failure in the process it runs in, which with worker processes is
+        # not this one: there a failing strategy stops the run with its error instead.
+        guarded = name != "random" and jobs == 1
+        strategies[name] = Guarded(name, inner, max_query_s=1e9) if guarded else inner
     for name in peers:
         try:
             inner = make_peer(name, dense, len(ds.classes))

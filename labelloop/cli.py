@@ -466,13 +466,15 @@ def simulate(
         typer.Option(
             min=1,
             help="Seeds replayed at once, each in its own process (default: one per CPU core, "
-            "up to --seeds). The results do not depend on it.",
+            "up to --seeds; one for files under 2,000 records). The figures do not depend on it.",
         ),
     ] = None,
     format: Annotated[str | None, typer.Option(help="jsonl or csv (default: by suffix).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
 ) -> None:
     """Replay active learning on a labeled file to choose a strategy before paying annotators."""
+    from concurrent.futures.process import BrokenProcessPool
+
     from rich.progress import MofNCompleteColumn, SpinnerColumn
 
     from labelloop.learn import simulate as sim
@@ -510,6 +512,11 @@ def simulate(
                 )
             except ValueError as exc:  # e.g. a test split smaller than the number of classes
                 raise LabelloopError(f"cannot simulate on {file.name}: {exc}") from None
+            except BrokenProcessPool:
+                raise LabelloopError(
+                    f"cannot simulate on {file.name}: a worker process died (out of memory?); "
+                    "try a lower --jobs"
+                ) from None
         if not result.runs:
             raise LabelloopError(
                 f"no seed finished within --max-seconds {max_seconds:g}; raise it or lower --budget"
@@ -542,16 +549,21 @@ def simulate(
 
 SIM_COPIES_BYTES = 2 << 30
 """The default ``--jobs`` keeps the workers' copies of the features under this (2 GiB)."""
+SIM_PARALLEL_RECORDS = 2000
+"""Below this many records a seed takes seconds: starting worker processes would cost more."""
 
 
 def _sim_jobs(seeds: int, X: Any) -> int:
     """Default worker processes: one per usable CPU core, no more than the seeds, and no more
-    copies of the features (each worker holds one) than :data:`SIM_COPIES_BYTES` allows."""
+    copies of the features than :data:`SIM_COPIES_BYTES` allows (a worker holds the features
+    and its seed's pool and test rows: two copies); one for a small file."""
+    if X.shape[0] < SIM_PARALLEL_RECORDS:
+        return 1
     affinity = getattr(os, "sched_getaffinity", None)
     cpus = len(affinity(0)) if affinity else os.cpu_count() or 1
     parts = (X.data, X.indices, X.indptr) if hasattr(X, "indptr") else (X,)
     size = sum(int(part.nbytes) for part in parts)
-    return max(1, min(seeds, cpus, SIM_COPIES_BYTES // max(1, size)))
+    return max(1, min(seeds, cpus, SIM_COPIES_BYTES // max(1, 2 * size)))
 
 
 def _sim_read(file: Path, *, fmt: str | None, text_field: str, label_field: str) -> dict[str, Any]:

@@ -15,10 +15,11 @@ from __future__ import annotations
 import math
 import multiprocessing
 import queue
+import signal
 import time
 import zlib
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
@@ -366,12 +367,14 @@ class _SeedJob:
         )
 
     def past_deadline(self) -> bool:
+        """Whether ``max_seconds`` has passed (the clock is the system's, so workers share it)."""
         return self.deadline is not None and time.monotonic() > self.deadline
 
 
 def _run_in_turn(
     job: _SeedJob,
     seeds: Sequence[int],
+    *,
     total: int,
     progress: Callable[[int, int], None] | None,
 ) -> tuple[list[SeedRun], bool]:
@@ -396,17 +399,19 @@ def _run_in_turn(
 
 
 _WORKER: dict[str, Any] = {}
-"""A worker process's job and progress queue, set once by :func:`_start_worker`."""
+"""A worker process's job, progress queue and abort flag, set once by :func:`_start_worker`."""
 TICKS_PER_MESSAGE = 10
 """A worker reports its rounds to the parent this many at a time."""
 
 
 def _start_worker(job: _SeedJob, ticks: Any, abort: Any) -> None:
+    """Keep the job in the worker; leave Ctrl-C to the parent, which tells workers to stop."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _WORKER.update(job=job, ticks=ticks, abort=abort)
 
 
 def _worker_seed(seed: int) -> SeedRun | None:
-    """One seed in a worker process; ``None`` when the deadline cut it."""
+    """One seed in a worker process; ``None`` when the deadline or the parent stopped it."""
     job: _SeedJob = _WORKER["job"]
     ticks, abort = _WORKER["ticks"], _WORKER["abort"]
     pending = 0
@@ -420,6 +425,8 @@ def _worker_seed(seed: int) -> SeedRun | None:
             ticks.put(pending)
             pending = 0
 
+    if job.past_deadline() or abort.is_set():  # before the full-pool fit, not after
+        return None
     try:
         return job.run(seed, tick)
     except SimulationTimeout:
@@ -432,6 +439,7 @@ def _worker_seed(seed: int) -> SeedRun | None:
 def _run_in_processes(
     job: _SeedJob,
     seeds: Sequence[int],
+    *,
     jobs: int,
     total: int,
     progress: Callable[[int, int], None] | None,
@@ -441,8 +449,9 @@ def _run_in_processes(
     Workers are spawned, not forked: a fork would copy the parent's thread pools (BLAS, OpenMP,
     torch after an embedding step) in whatever state they are in. Each seed's replay depends on
     its seed alone, so the curves are the ones :func:`_run_in_turn` gives; a seed the deadline
-    cut is dropped, the others are kept. When one seed fails (or the user interrupts), the
-    other workers are told to stop at their next round and the error is raised.
+    cut is dropped, the others are kept. When a seed fails or the user interrupts, the workers
+    are told to stop at their next round, the seeds not started are cancelled, and the error
+    is raised here.
     """
     context = multiprocessing.get_context("spawn")
     ticks, abort = context.Queue(), context.Event()
@@ -455,7 +464,10 @@ def _run_in_processes(
     ) as pool:
         futures = [pool.submit(_worker_seed, seed) for seed in seeds]
         try:
-            while not all(f.done() for f in futures):
+            while True:
+                finished, running = wait(futures, timeout=0, return_when=FIRST_EXCEPTION)
+                if not running or any(f.exception() is not None for f in finished):
+                    break
                 try:
                     done += ticks.get(timeout=0.2)
                 except queue.Empty:
@@ -521,8 +533,12 @@ def simulate(
         Called as ``progress(rounds_done, rounds_total)`` after every round (with ``jobs``,
         every few rounds).
     jobs : int
-        Seeds replayed at once, each in its own process on one thread; the curves are the same
-        as with 1. ``strategies``, ``stopping`` and ``model`` must then pickle.
+        Seeds replayed at once, each in its own spawned process on one thread; the curves are
+        the same as with 1. ``strategies``, ``stopping`` and ``model`` must then pickle and be
+        importable in a fresh interpreter (not defined in a notebook), and a script calling
+        this must guard its entry with ``if __name__ == "__main__":``, as any multiprocessing
+        code must. Past ``max_seconds`` the seeds that finished are kept, which need not be the
+        first ones.
 
     Returns
     -------
@@ -565,9 +581,9 @@ def simulate(
         deadline=deadline,
     )
     if jobs > 1 and len(seeds) > 1:
-        runs, timed_out = _run_in_processes(job, seeds, jobs, total, progress)
+        runs, timed_out = _run_in_processes(job, seeds, jobs=jobs, total=total, progress=progress)
     else:
-        runs, timed_out = _run_in_turn(job, seeds, total, progress)
+        runs, timed_out = _run_in_turn(job, seeds, total=total, progress=progress)
     if progress is not None and not timed_out:
         progress(total, total)
     return Simulation(

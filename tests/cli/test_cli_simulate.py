@@ -235,10 +235,14 @@ def test_default_jobs_follow_cores_and_seeds_and_keep_feature_copies_small(
     from labelloop.cli import _sim_jobs
 
     monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
-    small = sparse_random(500, 200, density=0.05, format="csr")
-    assert _sim_jobs(10, small) == 4  # one per core
-    assert _sim_jobs(3, small) == 3  # no more than the seeds
-    huge = np.lib.stride_tricks.as_strided(np.zeros(1), shape=(1 << 28, 1), strides=(0, 0))
-    assert huge.nbytes == 2 << 30  # 2 GiB of features: one worker's copy is the whole allowance
-    assert _sim_jobs(10, huge) == 1
-    assert _sim_jobs(10, huge[: 1 << 27]) == 2
+    file = sparse_random(5000, 200, density=0.05, format="csr")
+    assert _sim_jobs(10, file) == 4  # one per core
+    assert _sim_jobs(3, file) == 3  # no more than the seeds
+    assert _sim_jobs(10, file[:500]) == 1  # a small file: seconds per seed, no workers
+
+    def rows(n: int, width: int) -> np.ndarray:  # n x width float64 rows taking no memory
+        return np.lib.stride_tricks.as_strided(np.zeros(1), shape=(n, width), strides=(0, 0))
+
+    assert rows(1 << 20, 128).nbytes == 1 << 30  # 1 GiB of features, two copies per worker
+    assert _sim_jobs(10, rows(1 << 20, 128)) == 1
+    assert _sim_jobs(10, rows(1 << 19, 128)) == 2

@@ -97,3 +97,50 @@ def test_sparse_rows_without_any_term_still_fit_the_class_prior() -> None:
     fitted = fit_model(LogisticRegression(), X, y)
     assert fitted.coef_.shape == (1, 50)
     assert np.all(fitted.predict(X) == 0)
+
+
+@pytest.mark.parametrize("kind", ["csr_array", "coo_matrix", "csc_matrix"])
+def test_any_sparse_input_fits_and_predicts_like_csr(kind: str) -> None:
+    import scipy.sparse
+
+    X, y, rows = sparse_texts(2)
+    other = getattr(scipy.sparse, kind)(X[rows])
+    fitted = fit_model(default_model(), other, y[rows])
+    assert fitted.coef_.shape == (1, X.shape[1])
+    plain = default_model().fit(X[rows], y[rows])
+    assert np.allclose(fitted.predict_proba(X), plain.predict_proba(X), atol=1e-8)
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        LogisticRegression(solver="liblinear", penalty="l1", C=4.0, random_state=0),
+        LogisticRegression(solver="newton-cholesky", C=np.inf),
+    ],
+    ids=["liblinear-l1", "newton-cholesky-unpenalised"],
+)
+def test_solvers_whose_path_depends_on_the_columns_get_the_plain_fit(model: object) -> None:
+    import warnings
+
+    from sklearn.base import clone
+
+    X, y, rows = sparse_texts(2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fitted = fit_model(model, X[rows], y[rows])
+        plain = clone(model).fit(X[rows], y[rows])
+    assert np.array_equal(fitted.coef_, plain.coef_)
+
+
+class _WidthRecorder(LogisticRegression):
+    """A user's subclass whose fit may depend on the columns it is given."""
+
+    def fit(self, X: object, y: object, sample_weight: object = None) -> "_WidthRecorder":
+        self.fitted_width_ = X.shape[1]
+        return super().fit(X, y, sample_weight)
+
+
+def test_a_logistic_regression_subclass_sees_every_column() -> None:
+    X, y, rows = sparse_texts(2)
+    fitted = fit_model(_WidthRecorder(), X[rows], y[rows])
+    assert fitted.fitted_width_ == X.shape[1]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Sequence
 
 import numpy as np
@@ -308,11 +309,31 @@ def test_seeds_in_worker_processes_give_the_same_curves_and_stops(data, run) -> 
     assert seen[-1] == (total, total) and [d for d, _ in seen] == sorted(d for d, _ in seen)
 
 
-def test_an_error_in_a_worker_process_is_raised_in_the_caller(data) -> None:
+class _FailsOnSeedZero:
+    """Fails at once on seed 0's pool; on any other seed it takes a second per query."""
+
+    name = "fails_on_seed_zero"
+
+    def __init__(self, pool_of_seed_zero: np.ndarray) -> None:
+        self.pool_of_seed_zero = pool_of_seed_zero
+
+    def query(self, pool: Pool, proba: object, batch_size: int, rng: object) -> Selection:
+        if np.array_equal(pool.item_ids, self.pool_of_seed_zero):
+            raise ValueError("seed zero's strategy failed")
+        time.sleep(1.0)
+        free = np.flatnonzero(pool.y < 0)[:batch_size].astype(np.intp)
+        return Selection(free, np.zeros(free.shape[0]), ("first unlabeled",) * free.shape[0])
+
+
+def test_an_error_in_a_worker_process_stops_the_other_seeds_and_reaches_the_caller(data) -> None:
     X, y = data
-    with pytest.raises(ValueError, match="cheat"):
-        simulate(X, y, classes=CLASSES, strategies={"cheat": _Cheat()}, seeds=[0, 1], budget=40,
-                 batch_size=10, jobs=2)  # fmt: skip
+    strategy = _FailsOnSeedZero(make_split(y, seed=0).pool.astype(np.int64))
+    started = time.monotonic()
+    with pytest.raises(ValueError, match="seed zero's strategy failed"):
+        simulate(X, y, classes=CLASSES, strategies={"slow": strategy}, seeds=[0, 1, 2, 3],
+                 budget=300, batch_size=10, jobs=2)  # fmt: skip
+    # Seeds 1-3 would take about 28 s each; the other worker stops at its next round instead.
+    assert time.monotonic() - started < 20
 
 
 def test_max_seconds_bounds_worker_processes_too(data) -> None:
