@@ -55,8 +55,8 @@ def data() -> tuple[object, np.ndarray]:
     return TfidfFeaturizer().fit(payloads).transform(payloads), y
 
 
-@pytest.fixture(scope="module")
-def run(data: tuple[object, np.ndarray]) -> object:
+def random_and_margin(data: tuple[object, np.ndarray], **options: object) -> object:
+    """Random and margin over seeds 0-2 to 300 labels, with stabilizing predictions."""
     X, y = data
     return simulate(
         X,
@@ -67,7 +67,13 @@ def run(data: tuple[object, np.ndarray]) -> object:
         budget=300,
         batch_size=10,
         stopping=[StabilizingPredictions()],
+        **options,
     )
+
+
+@pytest.fixture(scope="module")
+def run(data: tuple[object, np.ndarray]) -> object:
+    return random_and_margin(data)
 
 
 def test_margin_reaches_95_percent_of_full_accuracy_with_fewer_labels_than_random(run) -> None:
@@ -284,19 +290,9 @@ def test_summary_of_no_runs_is_empty_not_an_error() -> None:
 
 
 def test_seeds_in_worker_processes_give_the_same_curves_and_stops(data, run) -> None:
-    X, y = data
     seen: list[tuple[int, int]] = []
-    parallel = simulate(
-        X,
-        y,
-        classes=CLASSES,
-        strategies={"random": make_strategy("random"), "margin": make_strategy("margin")},
-        seeds=[0, 1, 2],
-        budget=300,
-        batch_size=10,
-        stopping=[StabilizingPredictions()],
-        jobs=2,
-        progress=lambda done, total: seen.append((done, total)),
+    parallel = random_and_margin(
+        data, jobs=2, progress=lambda done, total: seen.append((done, total))
     )
     assert [r.seed for r in parallel.runs] == [0, 1, 2] and not parallel.timed_out
     for mine, theirs in zip(parallel.runs, run.runs, strict=True):
