@@ -454,7 +454,9 @@ def simulate(
     seeds: Annotated[int, typer.Option(min=1, help="Seeds (splits and seed sets).")] = 5,
     budget: Annotated[int, typer.Option(min=1, help="Labels each strategy may buy.")] = 500,
     batch: Annotated[int, typer.Option(min=1, help="Labels per round.")] = 10,
-    featurizer: Annotated[str, typer.Option(help="Registered featurizer, e.g. tfidf.")] = "tfidf",
+    featurizer: Annotated[
+        str, typer.Option(help="Registered featurizer: tfidf, minilm, tfidf+minilm, ...")
+    ] = "tfidf",
     out_dir: Annotated[
         Path | None, typer.Option("--out", help="Folder for curves.png/.html and results.json.")
     ] = None,
@@ -671,11 +673,15 @@ def _sim_stopping() -> list[Any]:
 
 def _sim_features(name: str, texts: list[str]) -> Any:
     from labelloop.learn import make_featurizer
+    from labelloop.learn.featurize import fit_rows, missing_requirement
 
     featurizer = make_featurizer(name)
+    problem = missing_requirement(name)
+    if problem is not None:
+        raise LabelloopError(problem)
     payloads = [{"text": t} for t in texts]
     try:
-        return featurizer.fit(payloads).transform(payloads)
+        return fit_rows(featurizer, payloads)
     except (ImportError, OSError) as exc:
         raise LabelloopError(f"featurizer '{name}' cannot run here: {exc}") from None
 

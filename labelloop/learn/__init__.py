@@ -11,10 +11,11 @@ from labelloop.learn.coldstart import diverse_selection
 from labelloop.learn.committee import QBCKullbackLeibler, QBCVoteEntropy, bootstrap_committee
 from labelloop.learn.conformance import check_featurizer, check_stopping, check_strategy
 from labelloop.learn.density import DensityWeighted
-from labelloop.learn.embeddings import MiniLMFeaturizer
+from labelloop.learn.embeddings import MiniLMFeaturizer, TfidfMiniLMFeaturizer
 from labelloop.learn.featurize import (
     FEATURIZERS,
     Featurizer,
+    StackedFeaturizer,
     TfidfFeaturizer,
     make_featurizer,
     register_featurizer,
@@ -81,9 +82,11 @@ __all__ = [
     "RandomSampling",
     "RoundResult",
     "StabilizingPredictions",
+    "StackedFeaturizer",
     "StoppingCriterion",
     "TableFeaturizer",
     "TfidfFeaturizer",
+    "TfidfMiniLMFeaturizer",
     "TypiClust",
     "bootstrap_committee",
     "check_featurizer",

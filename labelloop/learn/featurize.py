@@ -8,7 +8,8 @@ from typing import Any, ClassVar, Protocol, Self, runtime_checkable
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.sparse import csr_matrix
+from scipy.sparse import csr_matrix, issparse
+from scipy.sparse import hstack as sparse_hstack
 from sklearn.base import BaseEstimator
 from sklearn.feature_extraction.text import TfidfVectorizer
 
@@ -54,17 +55,29 @@ def make_featurizer(name: str = "tfidf") -> Featurizer:
     return FEATURIZERS.make(name)
 
 
+def parts_of(name: str) -> tuple[str, ...]:
+    """The registered featurizers whose rows the featurizer ``name`` puts side by side.
+
+    A :class:`StackedFeaturizer` lists them in its class attribute ``parts``; any other
+    featurizer is its own one part.
+    """
+    return tuple(getattr(FEATURIZERS[name], "parts", None) or (name,))
+
+
 def missing_requirement(name: str) -> str | None:
     """Why the featurizer registered as ``name`` cannot run here, or ``None`` when it can.
 
     A featurizer that needs optional packages lists their import names in a class attribute
-    ``requires`` and the command that installs them in ``install_hint``; nothing is imported.
+    ``requires`` and the command that installs them in ``install_hint``; a stacked featurizer
+    needs what each of its parts needs. Nothing is imported.
     """
-    cls = FEATURIZERS[name]
-    modules = getattr(cls, "requires", ())
-    if all(importlib.util.find_spec(m) is not None for m in modules):
-        return None
-    return f"featurizer '{name}' needs: {getattr(cls, 'install_hint', 'its optional packages')}"
+    for part in parts_of(name):
+        cls = FEATURIZERS[part]
+        modules = getattr(cls, "requires", ())
+        if not all(importlib.util.find_spec(m) is not None for m in modules):
+            hint = getattr(cls, "install_hint", "its optional packages")
+            return f"featurizer '{name}' needs: {hint}"
+    return None
 
 
 def require_modules(name: str, modules: Sequence[str], install_hint: str) -> None:
@@ -73,13 +86,93 @@ def require_modules(name: str, modules: Sequence[str], install_hint: str) -> Non
         raise LabelloopError(f"featurizer '{name}' needs: {install_hint}")
 
 
-def caches_per_item(name: str) -> bool:
-    """Whether a featurizer's rows depend on their own payload only and are worth a disk cache.
+def per_item_part(name: str) -> str | None:
+    """The featurizer whose rows, for ``name``, are computed once per item and kept on disk.
 
-    Such featurizers (pretrained encoders) set the class attribute ``cache_per_item = True``;
-    corpus-fitted ones such as TF-IDF are recomputed with the items instead.
+    ``name`` itself when it sets the class attribute ``cache_per_item = True`` (pretrained
+    encoders); for a stacked featurizer, its part that does; ``None`` when rows are refitted
+    with the corpus (TF-IDF, table). Stacked featurizers have at most one such part.
     """
-    return bool(getattr(FEATURIZERS[name], "cache_per_item", False))
+    for part in parts_of(name):
+        if getattr(FEATURIZERS[part], "cache_per_item", False):
+            return part
+    return None
+
+
+def caches_per_item(name: str) -> bool:
+    """Whether a featurizer's rows, or some of them, are worth a disk cache per item.
+
+    True for pretrained encoders (class attribute ``cache_per_item = True``) and for stacked
+    featurizers with such a part; corpus-fitted ones such as TF-IDF are recomputed with the
+    items instead.
+    """
+    return per_item_part(name) is not None
+
+
+def stack_columns(blocks: Sequence[NDArray[Any] | csr_matrix]) -> NDArray[Any] | csr_matrix:
+    """Feature blocks of the same rows side by side: sparse when any block is, else dense."""
+    if len(blocks) == 1:
+        return blocks[0]
+    if any(issparse(b) for b in blocks):
+        return csr_matrix(sparse_hstack([csr_matrix(b) for b in blocks], format="csr"))
+    return np.hstack([np.asarray(b) for b in blocks])
+
+
+class StackedFeaturizer(BaseEstimator):
+    """The rows of several registered featurizers side by side, one block of columns each.
+
+    A subclass names its parts in the class attribute ``parts`` and registers itself; each part
+    is built with its defaults. Side by side, a linear model weighs words (TF-IDF) and meaning
+    (sentence embeddings) at once. Where the project's items are featurized,
+    :class:`~labelloop.workflow.features.FeatureCache` computes the parts one by one, so a
+    per-item part (embeddings) is cached on disk and shared with projects that use it alone.
+
+    Attributes
+    ----------
+    featurizers_ : list
+        The fitted parts, in the order of ``parts``.
+    """
+
+    parts: ClassVar[tuple[str, ...]] = ()
+
+    @property
+    def version(self) -> str:
+        """The parts' versions joined by ``+``."""
+        return "+".join(str(FEATURIZERS[p].version) for p in self.parts)  # type: ignore[attr-defined]
+
+    def fit(self, payloads: Sequence[Mapping[str, Any]]) -> Self:
+        """Fit every part on ``payloads``.
+
+        Returns
+        -------
+        self
+        """
+        self.featurizers_ = [make_featurizer(p).fit(payloads) for p in self.parts]
+        return self
+
+    def transform(self, payloads: Sequence[Mapping[str, Any]]) -> NDArray[Any] | csr_matrix:
+        """Every part's rows for ``payloads``, side by side.
+
+        Returns
+        -------
+        csr_matrix or ndarray, shape (n_docs, total columns of the parts)
+            Sparse when any part is.
+        """
+        return stack_columns([f.transform(payloads) for f in self.featurizers_])
+
+    def fit_transform(
+        self, payloads: Sequence[Mapping[str, Any]], y: object = None
+    ) -> NDArray[Any] | csr_matrix:
+        """Fit every part and return their rows side by side, each part computed once."""
+        self.featurizers_ = [make_featurizer(p) for p in self.parts]
+        return stack_columns([fit_rows(f, payloads) for f in self.featurizers_])
+
+
+def fit_rows(featurizer: Any, payloads: Sequence[Mapping[str, Any]]) -> Any:
+    """Fit ``featurizer`` on ``payloads`` and return their rows, in one pass when it can."""
+    if hasattr(featurizer, "fit_transform"):
+        return featurizer.fit_transform(payloads)
+    return featurizer.fit(payloads).transform(payloads)
 
 
 @register_featurizer("tfidf")

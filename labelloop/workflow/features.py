@@ -4,7 +4,8 @@ Corpus-fitted featurizers (TF-IDF, table) are refitted whenever the project's it
 matrix stays in memory. Featurizers whose rows depend on their own payload only and cost real
 time (``cache_per_item``: sentence embeddings) compute each item once, in chunks, and keep the
 rows under ``LABELLOOP_HOME/features/<project id>/<featurizer version>/`` so a restart, a second
-process or a new import recomputes nothing that was already done.
+process or a new import recomputes nothing that was already done. A stacked featurizer
+(``tfidf+minilm``) is computed part by part, each part as above, and its blocks put side by side.
 """
 
 from __future__ import annotations
@@ -167,10 +168,16 @@ class FeatureCache:
             return self._locks.setdefault(key, threading.Lock())
 
     def files(self, project_id: int, featurizer_name: str) -> FeatureFiles:
-        """The stored rows of a per-item featurizer for a project."""
-        from labelloop.learn import make_featurizer
+        """The stored rows of a per-item featurizer for a project.
 
-        version = _safe(str(make_featurizer(featurizer_name).version))
+        For a stacked featurizer, those of its per-item part: a project that moves from
+        ``minilm`` to ``tfidf+minilm`` reuses every embedding already computed.
+        """
+        from labelloop.learn import make_featurizer
+        from labelloop.learn.featurize import per_item_part
+
+        name = per_item_part(featurizer_name) or featurizer_name
+        version = _safe(str(make_featurizer(name).version))
         if self.root is not None:
             return FeatureFiles(self.root / str(project_id) / version)
         with self._guard:
@@ -212,7 +219,8 @@ class FeatureCache:
         stops after that many seconds and ``None`` is returned while rows are still missing
         (``budget_s=0``: use only what is stored). ``progress(done, total)`` follows the chunks.
         """
-        from labelloop.learn.featurize import caches_per_item
+        from labelloop.learn import make_featurizer
+        from labelloop.learn.featurize import caches_per_item, fit_rows, parts_of, stack_columns
 
         ids = np.fromiter((r["id"] for r in rows), dtype=np.int64, count=len(rows))
         key = (featurizer_name, len(rows), int(ids.sum()) if len(ids) else 0)
@@ -223,14 +231,20 @@ class FeatureCache:
             hit = self._memory.get((project_id, featurizer_name))
             if hit is not None and hit.key == key:
                 return hit
-            if caches_per_item(featurizer_name):
-                X = self._per_item(
-                    project_id, featurizer_name, rows, ids, budget_s=budget_s, progress=progress
-                )
-                if X is None:
-                    return None
-            else:
-                X = _fit_transform(featurizer_name, [r["payload"] for r in rows])
+            parts = parts_of(featurizer_name)
+            blocks: dict[str, Any] = {}
+            # Per-item parts first: a slice that runs out of time has then fitted nothing else.
+            for part in sorted(parts, key=lambda p: not caches_per_item(p)):
+                if caches_per_item(part):
+                    block = self._per_item(
+                        project_id, part, rows, ids, budget_s=budget_s, progress=progress
+                    )
+                    if block is None:
+                        return None
+                else:
+                    block = fit_rows(make_featurizer(part), [r["payload"] for r in rows])
+                blocks[part] = block
+            X = stack_columns([blocks[p] for p in parts])
             hit = Features(key=key, ids=ids, X=X)
             self._memory[(project_id, featurizer_name)] = hit
             return hit
@@ -271,12 +285,3 @@ class FeatureCache:
         if X is None:
             return np.empty((0, 0), dtype=np.float32)
         return X[np.searchsorted(have, ids)]
-
-
-def _fit_transform(name: str, payloads: list[Any]) -> Any:
-    from labelloop.learn import make_featurizer
-
-    featurizer: Any = make_featurizer(name)
-    if hasattr(featurizer, "fit_transform"):
-        return featurizer.fit_transform(payloads)
-    return featurizer.fit(payloads).transform(payloads)

@@ -19,7 +19,7 @@ from labelloop.learn import (
     make_strategy,
     run_round,
 )
-from labelloop.learn.featurize import caches_per_item, missing_requirement
+from labelloop.learn.featurize import caches_per_item, missing_requirement, per_item_part
 from labelloop.learn.model import model_label
 from labelloop.learn.threads import one_thread
 from labelloop.schema.project import STRUCTURED_TYPES
@@ -103,8 +103,8 @@ def prepare_features(
     Returns whether there was work to do, so the learner comes straight back for the next slice
     instead of sleeping. Rounds meanwhile train on TF-IDF; annotators are never kept waiting.
     """
-    name = ctx.settings.featurizer
-    if not caches_per_item(name) or missing_requirement(name) is not None:
+    name = per_item_part(ctx.settings.featurizer)
+    if name is None or missing_requirement(ctx.settings.featurizer) is not None:
         return False
     with db.read() as conn:
         total = store_learning.n_items(conn, ctx.id) + store_learning.n_items(conn, ctx.id, "eval")

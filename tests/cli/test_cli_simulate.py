@@ -246,3 +246,43 @@ def test_default_jobs_follow_cores_and_seeds_and_keep_feature_copies_small(
     assert rows(1 << 20, 128).nbytes == 1 << 30  # 1 GiB of features, two copies per worker
     assert _sim_jobs(10, rows(1 << 20, 128)) == 1
     assert _sim_jobs(10, rows(1 << 19, 128)) == 2
+
+
+def test_a_stacked_featurizer_replays_and_a_missing_extra_is_one_line(
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from labelloop.learn import FEATURIZERS, StackedFeaturizer, embeddings
+
+    class Length:
+        version = "length-1"
+
+        def fit(self, payloads: Any) -> Any:
+            return self
+
+        def transform(self, payloads: Any) -> Any:
+            return np.asarray([[len(p["text"]) / 100] for p in payloads])
+
+    class TfidfLength(StackedFeaturizer):
+        parts = ("tfidf", "length")
+
+    monkeypatch.setitem(FEATURIZERS._classes, "length", Length)
+    monkeypatch.setitem(FEATURIZERS._classes, "tfidf+length", TfidfLength)
+    data = write_jsonl(tmp_path / "t.jsonl", two_topics(200))
+    o = str(tmp_path / "o")
+    args = ("simulate", str(data), "--strategies", "margin", "--seeds", "1", "--budget", "40")
+    result = cli(*args, "--featurizer", "tfidf+length", "--out", o, "--json")
+    replay = json.loads(result.stdout)
+    words = json.loads(cli(*args, "--out", str(tmp_path / "w"), "--json").stdout)
+    assert replay["featurizer"] == "tfidf+length" and words["featurizer"] == "tfidf"
+    # The words still carry the topic beside the extra column.
+    assert abs(replay["full_accuracy"] - words["full_accuracy"]) <= 0.05
+    assert [s["strategy"] for s in replay["strategies"]] == ["margin"]
+
+    monkeypatch.setattr(
+        embeddings.MiniLMFeaturizer, "requires", ("labelloop_no_such_module_for_tests",)
+    )
+    missing = cli(*args, "--featurizer", "tfidf+minilm", "--out", str(tmp_path / "m"), code=1)
+    assert one_error_line(missing) == (
+        "error: featurizer 'tfidf+minilm' needs: pip install 'labelloop[embeddings]' torch==2.13.0"
+    )
+    assert not (tmp_path / "m").exists()

