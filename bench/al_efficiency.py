@@ -49,12 +49,8 @@ from labelloop.domain import MISSING, Pool, Selection  # noqa: E402
 from labelloop.ingest import content_hash  # noqa: E402
 from labelloop.learn import STOPPING, STRATEGIES, make_stopping, make_strategy  # noqa: E402
 from labelloop.learn.model import default_model  # noqa: E402
-from labelloop.learn.simulate import (  # noqa: E402
-    Simulation,
-    curve_auc,
-    labels_to_reach,
-    simulate,
-)
+from labelloop.learn.simreport import curve_auc, labels_to_reach  # noqa: E402
+from labelloop.learn.simulate import Simulation, simulate  # noqa: E402
 
 DATASETS = ("sms", "trec", "movies", "tweets", "digits")
 HYBRID = "tfidf+minilm"

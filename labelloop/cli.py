@@ -479,6 +479,7 @@ def simulate(
 
     from rich.progress import MofNCompleteColumn, SpinnerColumn
 
+    from labelloop.learn import simreport
     from labelloop.learn import simulate as sim
 
     out_dir = out_dir or Path(f"{file.stem}-simulation")
@@ -528,7 +529,7 @@ def simulate(
         return result, info
 
     result, info = _run(go)
-    data = {"file": str(file), "featurizer": featurizer, **info, **sim.to_json(result)}
+    data = {"file": str(file), "featurizer": featurizer, **info, **simreport.to_json(result)}
     written = _sim_write(out_dir, result, data, title=f"Active learning on {file.name}")
     data["outputs"] = written
     if as_json:
@@ -689,7 +690,7 @@ def _sim_features(name: str, texts: list[str]) -> Any:
 def _sim_write(out_dir: Path, result: Any, data: dict[str, Any], *, title: str) -> list[str]:
     """results.json, curves.html and (with matplotlib) curves.png; the names written."""
     from labelloop.insight import curves
-    from labelloop.learn import simulate
+    from labelloop.learn import simreport
 
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "results.json").write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
@@ -700,7 +701,7 @@ def _sim_write(out_dir: Path, result: Any, data: dict[str, Any], *, title: str) 
             f"featurizer {data['featurizer']}; {data['n_pool']:,} pool / {data['n_test']:,} test"
         ),
         curves={
-            m: simulate.mean_curves(result, metric=m, up_to=result.budget)
+            m: simreport.mean_curves(result, metric=m, up_to=result.budget)
             for m in ("accuracy", "macro_f1")
         },
         full={"accuracy": data["full_accuracy"], "macro_f1": data["full_macro_f1"]},

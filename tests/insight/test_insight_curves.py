@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from labelloop.insight.curves import Chart, render_html, write_html, write_png
-from labelloop.learn.simulate import MeanCurve
+from labelloop.learn.simreport import MeanCurve
 
 EXTERNAL = re.compile(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", re.I)
 

@@ -11,18 +11,9 @@ import pytest
 
 from labelloop.domain import Pool, RoundSummary, Selection, StopDecision
 from labelloop.learn import TfidfFeaturizer, make_strategy
-from labelloop.learn.simulate import (
-    Curve,
-    curve_auc,
-    initial_labels,
-    label_grid,
-    labels_to_reach,
-    make_split,
-    mean_curves,
-    simulate,
-    summarize,
-    to_json,
-)
+from labelloop.learn.replay import Curve, initial_labels, label_grid, make_split
+from labelloop.learn.simreport import curve_auc, labels_to_reach, mean_curves, summarize, to_json
+from labelloop.learn.simulate import simulate
 from labelloop.learn.stopping import StabilizingPredictions
 
 CLASSES = ("sports", "cooking")
