@@ -167,12 +167,10 @@ def features(ds: Dataset, rep: str, cache: Path) -> Any:
     if rep == "tfidf":
         return make_featurizer("tfidf").fit_transform(payloads)
     if rep == HYBRID:
-        # Both unit-length row blocks side by side: TF-IDF's words and MiniLM's meaning.
-        from scipy.sparse import csr_matrix, hstack
-        from sklearn.preprocessing import normalize
+        # The product's tfidf+minilm rows, with the MiniLM part from this bench's cache.
+        from labelloop.learn.featurize import stack_columns
 
-        dense = normalize(np.asarray(features(ds, "minilm", cache), dtype=np.float64))
-        return hstack([features(ds, "tfidf", cache), csr_matrix(dense)]).tocsr()
+        return stack_columns([features(ds, "tfidf", cache), features(ds, "minilm", cache)])
     digest = hashlib.sha1("\n".join(ds.texts or []).encode()).hexdigest()[:12]
     path = cache / f"{ds.name}-{rep}-{digest}.npy"
     if path.is_file():
@@ -859,8 +857,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument(
         "--representations",
         default=None,
-        help="tfidf, minilm and/or tfidf+minilm (both side by side; outside the protocol) "
-        "(default tfidf,minilm; tfidf with --quick; digits always uses pixels)",
+        help="tfidf, minilm and/or tfidf+minilm (the featurizer of that name; outside the "
+        "protocol) (default tfidf,minilm; tfidf with --quick; digits always uses pixels)",
     )
     p.add_argument("--seeds", type=int, default=None, help="default 10 (3 with --quick)")
     p.add_argument(
