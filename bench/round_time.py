@@ -1,6 +1,7 @@
 """Round time on real text: one project round over the tweets' TF-IDF rows, as labels grow.
 
 One command:  python bench/round_time.py [--labels 200,1000,5000] [--dataset tweets]
+              [--representation tfidf|minilm|tfidf+minilm]
 
 What a project's background learner does after each batch of labels, on one thread:
 labelloop.learn.run_round with the default policy (``auto``) and re-label suggestions on — fit
@@ -8,6 +9,8 @@ the logistic regression, score the whole pool, pick a queue of 50, and fit the c
 models whose probabilities find likely mislabels. The pool is a dataset of al_efficiency.py
 (the tweets: 37,191 texts, TF-IDF 1-2-grams, ~70,000 columns; install as in bench/README.md)
 with a seeded random labeled subset of each size. Best of ``--repeat`` runs per size.
+``--representation`` times the same round on the project featurizers ``minilm`` or
+``tfidf+minilm`` instead (their MiniLM rows come from al_efficiency.py's cache).
 The table goes to stderr; the last stdout line is one JSON object.
 """
 
@@ -29,6 +32,7 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--dataset", default="tweets", help="a dataset of al_efficiency.py")
     p.add_argument("--labels", default="200,1000,5000", help="labeled rows, comma list")
+    p.add_argument("--representation", default="tfidf", help="tfidf, minilm or tfidf+minilm")
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--cache-dir", type=Path, default=Path.home() / ".cache" / "labelloop-bench")
     a = p.parse_args(argv)
@@ -38,8 +42,9 @@ def main(argv: list[str] | None = None) -> None:
     from labelloop.learn.round import run_round
 
     ds = load(a.dataset)
-    X = features(ds, "tfidf", a.cache_dir)
-    log(f"{a.dataset}: {X.shape[0]:,} rows x {X.shape[1]:,} TF-IDF columns, {X.nnz:,} non-zeros")
+    X = features(ds, a.representation, a.cache_dir)
+    stored = f"{X.nnz:,} non-zeros" if hasattr(X, "nnz") else "dense"
+    log(f"{a.dataset}: {X.shape[0]:,} rows x {X.shape[1]:,} {a.representation} columns, {stored}")
     rng = np.random.default_rng(0)
     rows_out = []
     for n in [int(x) for x in a.labels.split(",")]:
@@ -55,7 +60,15 @@ def main(argv: list[str] | None = None) -> None:
         rows_out.append({"labels": n, "round_s": round(min(times), 3)})
         log(f"  {n:>6,} labels: round {min(times):.2f} s (best of {a.repeat})")
     shape = list(X.shape)
-    emit({"benchmark": "round_time", "dataset": a.dataset, "shape": shape, "rounds": rows_out})
+    emit(
+        {
+            "benchmark": "round_time",
+            "dataset": a.dataset,
+            "representation": a.representation,
+            "shape": shape,
+            "rounds": rows_out,
+        }
+    )
 
 
 if __name__ == "__main__":
