@@ -101,6 +101,7 @@ class AudioFeaturizer(BaseEstimator):
     """
 
     version: ClassVar[str] = "audio-1"
+    reads: ClassVar[tuple[str, ...]] = ("audio",)
 
     def __init__(
         self, *, field: str = "audio", n_bands: int = 16, n_name_features: int = 256

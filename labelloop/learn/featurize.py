@@ -13,7 +13,7 @@ from scipy.sparse import hstack as sparse_hstack
 from sklearn.base import BaseEstimator
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from labelloop.errors import LabelloopError
+from labelloop.errors import LabelloopError, SchemaError
 from labelloop.learn.registry import Registry
 
 SMALL_CORPUS = 50
@@ -27,7 +27,10 @@ class Featurizer(Protocol):
     Optional class attributes: ``cache_per_item = True`` when each row depends on its own payload
     only and is costly (a pretrained encoder), so rows are computed once per item and kept on disk
     under the version; ``requires`` (import names of optional packages) and ``install_hint`` (the
-    command that installs them), checked without importing by :func:`missing_requirement`.
+    command that installs them), checked without importing by :func:`missing_requirement`;
+    ``reads`` (the data types whose payloads it understands, e.g. ``("text", "html")``; any when
+    absent), checked when a project's schema is read; ``parts`` for a
+    :class:`StackedFeaturizer`.
     """
 
     version: str
@@ -60,8 +63,28 @@ def parts_of(name: str) -> tuple[str, ...]:
 
     A :class:`StackedFeaturizer` lists them in its class attribute ``parts``; any other
     featurizer is its own one part.
+
+    Raises
+    ------
+    SchemaError
+        When a stacked featurizer's parts are not registered, are stacked themselves, or more
+        than one of them caches per item (its embeddings could not be counted as one).
     """
-    return tuple(getattr(FEATURIZERS[name], "parts", None) or (name,))
+    parts = getattr(FEATURIZERS[name], "parts", None)
+    return _checked_parts(f"featurizer '{name}'", parts) if parts else (name,)
+
+
+def _checked_parts(owner: str, parts: Sequence[str]) -> tuple[str, ...]:
+    unknown = [p for p in parts if p not in FEATURIZERS]
+    if unknown:
+        raise SchemaError(f"{owner}: parts not registered: {', '.join(unknown)}")
+    stacked = [p for p in parts if getattr(FEATURIZERS[p], "parts", None)]
+    if stacked:
+        raise SchemaError(f"{owner}: parts cannot be stacked themselves: {', '.join(stacked)}")
+    cached = [p for p in parts if getattr(FEATURIZERS[p], "cache_per_item", False)]
+    if len(cached) > 1:
+        raise SchemaError(f"{owner}: at most one part may cache per item; {', '.join(cached)} do")
+    return tuple(parts)
 
 
 def missing_requirement(name: str) -> str | None:
@@ -69,15 +92,28 @@ def missing_requirement(name: str) -> str | None:
 
     A featurizer that needs optional packages lists their import names in a class attribute
     ``requires`` and the command that installs them in ``install_hint``; a stacked featurizer
-    needs what each of its parts needs. Nothing is imported.
+    needs those and what each of its parts needs. Nothing is imported.
     """
-    for part in parts_of(name):
+    for part in dict.fromkeys((name, *parts_of(name))):
         cls = FEATURIZERS[part]
         modules = getattr(cls, "requires", ())
         if not all(importlib.util.find_spec(m) is not None for m in modules):
             hint = getattr(cls, "install_hint", "its optional packages")
             return f"featurizer '{name}' needs: {hint}"
     return None
+
+
+def reads(name: str) -> tuple[str, ...] | None:
+    """The data types whose payloads the featurizer ``name`` understands; ``None``: any.
+
+    From the class attribute ``reads``; a stacked featurizer reads what all of its parts read.
+    """
+    kinds: tuple[str, ...] | None = None
+    for part in parts_of(name):
+        own = getattr(FEATURIZERS[part], "reads", None)
+        if own is not None:
+            kinds = tuple(own) if kinds is None else tuple(k for k in kinds if k in own)
+    return kinds
 
 
 def require_modules(name: str, modules: Sequence[str], install_hint: str) -> None:
@@ -110,22 +146,31 @@ def caches_per_item(name: str) -> bool:
 
 
 def stack_columns(blocks: Sequence[NDArray[Any] | csr_matrix]) -> NDArray[Any] | csr_matrix:
-    """Feature blocks of the same rows side by side: sparse when any block is, else dense."""
+    """Feature blocks of the same rows side by side: sparse when any block is, else dense.
+
+    float32 when any block is: sentence embeddings come as float32, and a sparse copy of their
+    384 columns takes 8 bytes per value in float32 against 12 in float64 (with its index).
+    """
     if len(blocks) == 1:
         return blocks[0]
+    dtype = np.float32 if any(b.dtype == np.float32 for b in blocks) else np.float64
     if any(issparse(b) for b in blocks):
-        return csr_matrix(sparse_hstack([csr_matrix(b) for b in blocks], format="csr"))
-    return np.hstack([np.asarray(b) for b in blocks])
+        stacked = sparse_hstack([csr_matrix(b, dtype=dtype) for b in blocks], format="csr")
+        return csr_matrix(stacked, dtype=dtype)
+    return np.hstack([np.asarray(b, dtype=dtype) for b in blocks])
 
 
 class StackedFeaturizer(BaseEstimator):
     """The rows of several registered featurizers side by side, one block of columns each.
 
     A subclass names its parts in the class attribute ``parts`` and registers itself; each part
-    is built with its defaults. Side by side, a linear model weighs words (TF-IDF) and meaning
+    is built with its defaults, none may be stacked itself and at most one may cache per item
+    (:func:`parts_of` checks). Side by side, a linear model weighs words (TF-IDF) and meaning
     (sentence embeddings) at once. Where the project's items are featurized,
     :class:`~labelloop.workflow.features.FeatureCache` computes the parts one by one, so a
-    per-item part (embeddings) is cached on disk and shared with projects that use it alone.
+    per-item part (embeddings) is cached on disk and shared with projects that use it alone,
+    and joins them with :meth:`combine`, as :meth:`transform` does: override that to weigh the
+    blocks.
 
     Attributes
     ----------
@@ -138,7 +183,12 @@ class StackedFeaturizer(BaseEstimator):
     @property
     def version(self) -> str:
         """The parts' versions joined by ``+``."""
-        return "+".join(str(FEATURIZERS[p].version) for p in self.parts)  # type: ignore[attr-defined]
+        return "+".join(str(make_featurizer(p).version) for p in self.parts)
+
+    @classmethod
+    def combine(cls, blocks: Sequence[NDArray[Any] | csr_matrix]) -> NDArray[Any] | csr_matrix:
+        """The parts' rows, in the order of ``parts``, as one matrix: :func:`stack_columns`."""
+        return stack_columns(blocks)
 
     def fit(self, payloads: Sequence[Mapping[str, Any]]) -> Self:
         """Fit every part on ``payloads``.
@@ -147,7 +197,7 @@ class StackedFeaturizer(BaseEstimator):
         -------
         self
         """
-        self.featurizers_ = [make_featurizer(p).fit(payloads) for p in self.parts]
+        self.featurizers_ = [make_featurizer(p).fit(payloads) for p in self._parts()]
         return self
 
     def transform(self, payloads: Sequence[Mapping[str, Any]]) -> NDArray[Any] | csr_matrix:
@@ -158,14 +208,17 @@ class StackedFeaturizer(BaseEstimator):
         csr_matrix or ndarray, shape (n_docs, total columns of the parts)
             Sparse when any part is.
         """
-        return stack_columns([f.transform(payloads) for f in self.featurizers_])
+        return self.combine([f.transform(payloads) for f in self.featurizers_])
 
     def fit_transform(
         self, payloads: Sequence[Mapping[str, Any]], y: object = None
     ) -> NDArray[Any] | csr_matrix:
         """Fit every part and return their rows side by side, each part computed once."""
-        self.featurizers_ = [make_featurizer(p) for p in self.parts]
-        return stack_columns([fit_rows(f, payloads) for f in self.featurizers_])
+        self.featurizers_ = [make_featurizer(p) for p in self._parts()]
+        return self.combine([fit_rows(f, payloads) for f in self.featurizers_])
+
+    def _parts(self) -> tuple[str, ...]:
+        return _checked_parts(type(self).__qualname__, self.parts)
 
 
 def fit_rows(featurizer: Any, payloads: Sequence[Mapping[str, Any]]) -> Any:
@@ -206,6 +259,7 @@ class TfidfFeaturizer(BaseEstimator):
     """
 
     version: ClassVar[str] = "tfidf-1"
+    reads: ClassVar[tuple[str, ...]] = ("text", "html")
 
     def __init__(
         self,

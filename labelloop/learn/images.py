@@ -104,6 +104,7 @@ class _ImageFeaturizer(BaseEstimator):
     """Shared payload handling: read, grey, resize; subclasses turn one image into one row."""
 
     cache_per_item: ClassVar[bool] = False  # cheap to recompute
+    reads: ClassVar[tuple[str, ...]] = ("image",)
 
     def __init__(
         self, *, field: str = "image", size: tuple[int, int] = (16, 16), root: str | None = None

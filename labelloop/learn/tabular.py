@@ -77,6 +77,7 @@ class TableFeaturizer(BaseEstimator):
     """
 
     version: ClassVar[str] = "table-2"
+    reads: ClassVar[tuple[str, ...]] = ("table",)
 
     def __init__(self, *, fields: tuple[str, ...] | None = None, max_categories: int = 50) -> None:
         self.fields = fields

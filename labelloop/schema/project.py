@@ -11,7 +11,7 @@ import yaml
 
 from labelloop.errors import SchemaError
 from labelloop.kinds import kind
-from labelloop.schema.settings import parse_settings
+from labelloop.schema.settings import DEFAULT_FEATURIZER, parse_settings
 
 SUPPORTED_DATA_TYPES: tuple[str, ...] = ("text", "image", "table", "audio", "html")
 """Data types a project may declare."""
@@ -225,6 +225,28 @@ def parse_schema(source: str | bytes | Mapping[str, Any]) -> ProjectSchema:
         guideline=guideline,
         settings=parse_settings(_with_default_featurizer(doc.get("settings"), data_type)),
         data_columns=data_columns,
+    )
+
+
+def check_featurizer_reads(schema: ProjectSchema) -> None:
+    """Raise a SchemaError, naming the featurizers that fit, unless the schema's featurizer
+    reads its data type. A data type's own default is not checked (nor the registry loaded).
+
+    Checked when a project is created, not when a stored schema is read back, so a project
+    made before the check still opens.
+    """
+    name, data_type = schema.settings["featurizer"], schema.data_type
+    if name == DEFAULT_FEATURIZERS.get(data_type, DEFAULT_FEATURIZER):
+        return
+    from labelloop.learn.featurize import FEATURIZERS, reads
+
+    kinds = reads(name)
+    if kinds is None or data_type in kinds:
+        return
+    fitting = [n for n in FEATURIZERS.names() if (r := reads(n)) is None or data_type in r]
+    raise SchemaError(
+        f"settings.featurizer: '{name}' reads {' or '.join(kinds)} items; this project's data "
+        f"is {data_type} (featurizers for {data_type}: {', '.join(fitting)})"
     )
 
 

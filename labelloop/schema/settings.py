@@ -59,6 +59,12 @@ class ProjectSettings(BaseModel):
                 "unknown featurizer '{name}'; known featurizers: {known}",
                 {"name": value, "known": known},
             )
+        from labelloop.learn.featurize import parts_of
+
+        try:
+            parts_of(value)  # a stacked plug-in's parts must fit together
+        except SchemaError as exc:
+            raise PydanticCustomError("featurizer", "{problem}", {"problem": exc.message}) from None
         return value
 
     @field_validator("model")

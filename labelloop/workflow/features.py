@@ -219,8 +219,8 @@ class FeatureCache:
         stops after that many seconds and ``None`` is returned while rows are still missing
         (``budget_s=0``: use only what is stored). ``progress(done, total)`` follows the chunks.
         """
-        from labelloop.learn import make_featurizer
-        from labelloop.learn.featurize import caches_per_item, fit_rows, parts_of, stack_columns
+        from labelloop.learn import FEATURIZERS, make_featurizer
+        from labelloop.learn.featurize import caches_per_item, fit_rows, parts_of
 
         ids = np.fromiter((r["id"] for r in rows), dtype=np.int64, count=len(rows))
         key = (featurizer_name, len(rows), int(ids.sum()) if len(ids) else 0)
@@ -236,20 +236,44 @@ class FeatureCache:
             # Per-item parts first: a slice that runs out of time has then fitted nothing else.
             for part in sorted(parts, key=lambda p: not caches_per_item(p)):
                 if caches_per_item(part):
-                    block = self._per_item(
+                    if not self._compute(
                         project_id, part, rows, ids, budget_s=budget_s, progress=progress
-                    )
-                    if block is None:
+                    ):
                         return None
+                    block = self._stored(project_id, part, ids)
                 else:
                     block = fit_rows(make_featurizer(part), [r["payload"] for r in rows])
                 blocks[part] = block
-            X = stack_columns([blocks[p] for p in parts])
+            ordered = [blocks[p] for p in parts]
+            combine = getattr(FEATURIZERS[featurizer_name], "combine", None)
+            X = combine(ordered) if combine is not None and len(parts) > 1 else ordered[0]
             hit = Features(key=key, ids=ids, X=X)
             self._memory[(project_id, featurizer_name)] = hit
             return hit
 
-    def _per_item(
+    def prepare(
+        self,
+        project_id: int,
+        featurizer_name: str,
+        rows: Sequence[Mapping[Any, Any]],
+        *,
+        budget_s: float,
+    ) -> bool:
+        """Compute and store missing per-item rows for about ``budget_s`` seconds (one chunk at
+        least), keeping nothing in memory; whether every row of ``rows`` is now stored.
+
+        What the background learner does between rounds: the round that follows reads the rows
+        through :meth:`get`, for whatever featurizer, stacked or not, the project uses.
+        """
+        from labelloop.learn.featurize import per_item_part
+
+        part = per_item_part(featurizer_name)
+        if part is None:
+            return True
+        ids = np.fromiter((r["id"] for r in rows), dtype=np.int64, count=len(rows))
+        return self._compute(project_id, part, rows, ids, budget_s=max(budget_s, 1e-6))
+
+    def _compute(
         self,
         project_id: int,
         name: str,
@@ -257,15 +281,22 @@ class FeatureCache:
         ids: NDArray[np.int64],
         *,
         budget_s: float | None,
-        progress: Callable[[int, int], None] | None,
-    ) -> NDArray[Any] | None:
+        progress: Callable[[int, int], None] | None = None,
+    ) -> bool:
+        """Store the per-item rows of ``ids`` not stored yet; whether all of them are now.
+
+        Locked per project and stored version, so two callers (a round and the background
+        slice, or ``tfidf+minilm`` and ``minilm``) never compute or merge the same folder twice.
+        """
         from labelloop.learn import make_featurizer
 
         files = self.files(project_id, name)
-        missing = np.flatnonzero(~np.isin(ids, files.ids()))
-        if missing.size:
+        with self._lock((project_id, f"files:{files.folder or name}")):
+            missing = np.flatnonzero(~np.isin(ids, files.ids()))
+            if not missing.size:
+                return True
             if budget_s is not None and budget_s <= 0:
-                return None
+                return False
             started = time.monotonic()
             featurizer = make_featurizer(name).fit([])
             done = len(ids) - missing.size
@@ -280,8 +311,14 @@ class FeatureCache:
                     progress(done, len(ids))
                 more = start + CHUNK < missing.size
                 if more and budget_s is not None and time.monotonic() - started >= budget_s:
-                    return None
-        have, X = files.load()
+                    return False
+            return True
+
+    def _stored(self, project_id: int, name: str, ids: NDArray[np.int64]) -> NDArray[Any]:
+        """The stored per-item rows of ``ids``, in their order (all of them must be stored)."""
+        files = self.files(project_id, name)
+        with self._lock((project_id, f"files:{files.folder or name}")):  # no merge meanwhile
+            have, X = files.load()
         if X is None:
             return np.empty((0, 0), dtype=np.float32)
         return X[np.searchsorted(have, ids)]

@@ -103,8 +103,8 @@ def prepare_features(
     Returns whether there was work to do, so the learner comes straight back for the next slice
     instead of sleeping. Rounds meanwhile train on TF-IDF; annotators are never kept waiting.
     """
-    name = per_item_part(ctx.settings.featurizer)
-    if name is None or missing_requirement(ctx.settings.featurizer) is not None:
+    name = ctx.settings.featurizer
+    if per_item_part(name) is None or missing_requirement(name) is not None:
         return False
     with db.read() as conn:
         total = store_learning.n_items(conn, ctx.id) + store_learning.n_items(conn, ctx.id, "eval")
@@ -113,7 +113,7 @@ def prepare_features(
     with db.read() as conn:
         rows = store_learning.items_of(conn, ctx.id, "pool")
         rows += store_learning.items_of(conn, ctx.id, "eval")
-    cache.get(ctx.id, name, rows, budget_s=max(budget_s, 1e-6))  # at least one chunk
+    cache.prepare(ctx.id, name, rows, budget_s=budget_s)  # at least one chunk
     return True
 
 
@@ -507,24 +507,34 @@ class Learner:
                 with self.db.exclusive(TRAINING_LOCKS + project_id) as mine:
                     if not mine:
                         continue
-                    if due(self.db, project_id, cache=self.cache):
-                        ctx = system_context_by_id(self.db, project_id)
-                        if ctx is not None:
-                            with one_thread():  # small fits are ~10x slower threaded
-                                version = train(
-                                    self.db, ctx, cache=self.cache, wait_for_features=False
-                                )
-                                if version % SCAN_EVERY == 0:
-                                    scan_label_issues(self.db, ctx)
-                            ran += 1
-                    ctx = system_context_by_id(self.db, project_id)
-                    if ctx is not None and prepare_features(
-                        self.db, ctx, self.cache, budget_s=FEATURE_SLICE_S
-                    ):
-                        ran += 1
+                    ran += self._round(project_id) + self._features(project_id)
             except Exception:  # a broken project must not stop learning for the others
-                log.exception("training round for project %s failed", project_id)
+                log.exception("learning for project %s failed", project_id)
         return ran
+
+    def _round(self, project_id: int) -> int:
+        """Train the project when a round is due; 1 when one ran."""
+        try:
+            if not due(self.db, project_id, cache=self.cache):
+                return 0
+            ctx = system_context_by_id(self.db, project_id)
+            if ctx is None:
+                return 0
+            with one_thread():  # small fits are ~10x slower threaded
+                version = train(self.db, ctx, cache=self.cache, wait_for_features=False)
+                if version % SCAN_EVERY == 0:
+                    scan_label_issues(self.db, ctx)
+            return 1
+        except Exception:  # the embeddings below still get their slice
+            log.exception("training round for project %s failed", project_id)
+            return 0
+
+    def _features(self, project_id: int) -> int:
+        """One slice of the project's missing per-item features; 1 when there was work."""
+        ctx = system_context_by_id(self.db, project_id)
+        if ctx is None:
+            return 0
+        return int(prepare_features(self.db, ctx, self.cache, budget_s=FEATURE_SLICE_S))
 
     def run_forever(self) -> None:
         """Poll and train until ``stop()``; `labelloop worker` runs this in the foreground."""

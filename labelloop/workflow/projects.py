@@ -9,6 +9,7 @@ from typing import Any
 from labelloop.errors import Conflict, LabelloopError, NotFound, PermissionDenied
 from labelloop.govern.permissions import ROLES, Permission, role_allows
 from labelloop.schema import ProjectSchema, ProjectSettings, parse_schema
+from labelloop.schema.project import check_featurizer_reads
 from labelloop.store import audit
 from labelloop.store import projects as store_projects
 from labelloop.store import users as store_users
@@ -60,6 +61,7 @@ def create_project(db: Database, slug: str, schema_source: Any, *, actor: User |
             f"project slug '{slug[:64]}' must be lowercase letters, digits and '-' (max 64)"
         )
     schema = parse_schema(schema_source)
+    check_featurizer_reads(schema)
     with db.write() as conn:
         if store_projects.by_slug(conn, slug) is not None:
             raise Conflict(f"project '{slug}' already exists")

@@ -253,6 +253,8 @@ def test_a_stacked_featurizer_replays_and_a_missing_extra_is_one_line(
 ) -> None:
     from labelloop.learn import FEATURIZERS, StackedFeaturizer, embeddings
 
+    seen: list[int] = []
+
     class Length:
         version = "length-1"
 
@@ -260,6 +262,7 @@ def test_a_stacked_featurizer_replays_and_a_missing_extra_is_one_line(
             return self
 
         def transform(self, payloads: Any) -> Any:
+            seen.append(len(payloads))
             return np.asarray([[len(p["text"]) / 100] for p in payloads])
 
     class TfidfLength(StackedFeaturizer):
@@ -274,6 +277,7 @@ def test_a_stacked_featurizer_replays_and_a_missing_extra_is_one_line(
     replay = json.loads(result.stdout)
     words = json.loads(cli(*args, "--out", str(tmp_path / "w"), "--json").stdout)
     assert replay["featurizer"] == "tfidf+length" and words["featurizer"] == "tfidf"
+    assert seen == [200]  # every text went through the second part, once
     # The words still carry the topic beside the extra column.
     assert abs(replay["full_accuracy"] - words["full_accuracy"]) <= 0.05
     assert [s["strategy"] for s in replay["strategies"]] == ["margin"]

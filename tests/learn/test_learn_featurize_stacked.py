@@ -6,8 +6,9 @@ from typing import Any
 
 import numpy as np
 import pytest
-from scipy.sparse import issparse
+from scipy.sparse import csr_matrix, issparse
 
+from labelloop.errors import SchemaError
 from labelloop.learn import (
     FEATURIZERS,
     StackedFeaturizer,
@@ -20,6 +21,8 @@ from labelloop.learn.featurize import (
     missing_requirement,
     parts_of,
     per_item_part,
+    reads,
+    stack_columns,
 )
 
 TEXTS = ["refund my order", "the kettle is great", "refund please", "great kettle"]
@@ -81,7 +84,8 @@ def test_rows_are_each_parts_rows_side_by_side_in_order() -> None:
     words = make_featurizer("tfidf").fit_transform(payloads(TEXTS))
     n_words = words.shape[1]
     assert issparse(X) and X.shape == (4, n_words + 2)
-    assert np.array_equal(X[:, :n_words].toarray(), words.toarray())
+    assert X.dtype == np.float32  # as the embedding-like part: 8 bytes a value, not 12
+    assert np.allclose(X[:, :n_words].toarray(), words.toarray(), rtol=1e-6)
     assert X[:, n_words:].toarray().tolist() == [[15, 2], [19, 4], [13, 3], [12, 3]]
 
 
@@ -89,6 +93,7 @@ def test_fit_then_transform_equals_fit_transform_and_unseen_rows_work() -> None:
     fitted = make_featurizer("tfidf+counts").fit(payloads(TEXTS))
     once = make_featurizer("tfidf+counts").fit_transform(payloads(TEXTS))
     assert (fitted.transform(payloads(TEXTS)) != once).nnz == 0
+    assert make_featurizer("tfidf+counts").fit(payloads(TEXTS)).version == "tfidf-1+counts-1"
     unseen = fitted.transform(payloads(["never seen words", ""])).toarray()
     assert unseen.shape == (2, once.shape[1])
     assert not unseen[:, :-2].any()  # no known word: the TF-IDF block is empty
@@ -97,13 +102,67 @@ def test_fit_then_transform_equals_fit_transform_and_unseen_rows_work() -> None:
 
 def test_dense_parts_stay_dense() -> None:
     X = make_featurizer("counts+doubled").fit_transform(payloads(TEXTS[:2]))
-    assert isinstance(X, np.ndarray)
+    assert isinstance(X, np.ndarray) and X.dtype == np.float32
     assert X.tolist() == [[15, 2, 30], [19, 4, 38]]
+
+
+def test_float64_parts_stay_float64() -> None:
+    X = stack_columns([np.ones((2, 1)), csr_matrix(np.eye(2))])
+    assert issparse(X) and X.dtype == np.float64 and X.toarray().tolist() == [[1, 1, 0], [1, 0, 1]]
+
+
+class Weighted(StackedFeaturizer):
+    parts = ("tfidf", "counts")
+
+    @classmethod
+    def combine(cls, blocks: Any) -> Any:
+        return stack_columns([blocks[0], blocks[1] / 100])
+
+
+def test_combine_is_the_one_place_blocks_are_joined(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(FEATURIZERS._classes, "weighted", Weighted)
+    X = make_featurizer("weighted").fit_transform(payloads(TEXTS[:1]))
+    assert X[:, -2:].toarray().tolist() == [[pytest.approx(0.15), pytest.approx(0.02)]]
+    again = make_featurizer("weighted").fit(payloads(TEXTS[:1])).transform(payloads(TEXTS[:1]))
+    assert np.array_equal(again.toarray(), X.toarray())
+
+
+@pytest.mark.parametrize(
+    ("parts", "problem"),
+    [
+        (("tfidf", "nope"), "featurizer 'bad': parts not registered: nope"),
+        (("tfidf", "tfidf+counts"), "parts cannot be stacked themselves: tfidf+counts"),
+        (("counts", "minilm"), "at most one part may cache per item; counts, minilm do"),
+    ],
+)
+def test_parts_that_cannot_work_together_are_refused(
+    monkeypatch: pytest.MonkeyPatch, parts: tuple[str, ...], problem: str
+) -> None:
+    from labelloop.schema.settings import parse_settings
+
+    class Bad(StackedFeaturizer):
+        pass
+
+    monkeypatch.setattr(Bad, "parts", parts)
+    monkeypatch.setitem(FEATURIZERS._classes, "bad", Bad)
+    with pytest.raises(SchemaError) as caught:
+        parts_of("bad")
+    assert problem in caught.value.message
+    with pytest.raises(SchemaError) as caught:
+        parse_settings({"featurizer": "bad"})  # a project cannot be made with it
+    message = caught.value.message
+    assert message.startswith("settings.featurizer: ") and problem in message
 
 
 def test_version_names_every_part() -> None:
     assert make_featurizer("tfidf+counts").version == "tfidf-1+counts-1"
     assert make_featurizer("tfidf+minilm").version == "tfidf-1+minilm-l6-v2-1"
+
+
+def test_what_a_featurizer_reads() -> None:
+    assert reads("tfidf") == ("text", "html") and reads("tfidf+minilm") == ("text", "html")
+    assert reads("pixels") == ("image",) and reads("counts") is None
+    assert reads("tfidf+counts") == ("text", "html")
 
 
 def test_the_per_item_part_and_what_it_needs() -> None:
@@ -122,6 +181,15 @@ def test_a_missing_part_is_named_with_the_stacked_featurizer(
         missing_requirement("tfidf+counts") == "featurizer 'tfidf+counts' needs: pip install counts"
     )
     assert missing_requirement("counts") == "featurizer 'counts' needs: pip install counts"
+
+
+def test_a_stacked_featurizers_own_requirement_counts_too(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(TfidfCounts, "requires", ("labelloop_no_such_module_for_tests",), False)
+    monkeypatch.setattr(TfidfCounts, "install_hint", "pip install both", False)
+    expected = "featurizer 'tfidf+counts' needs: pip install both"
+    assert missing_requirement("tfidf+counts") == expected
 
 
 def test_stacked_featurizers_conform() -> None:

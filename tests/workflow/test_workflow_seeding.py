@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from labelloop.errors import LabelloopError, NotFound, PermissionDenied
+from labelloop.learn import make_featurizer
 from labelloop.store.tables import assignment, audit_event, seed_pick
 from labelloop.workflow import seeding, status, tasks
 from labelloop.workflow.features import FeatureCache, FeatureFiles
@@ -240,14 +241,27 @@ def test_model_setting_trains_the_named_classifier_calibrated(lab: Any) -> None:
     assert 0.0 < task["suggestion"]["confidence"] <= 1.0
 
 
-def test_table_featurizer_setting_is_used_by_the_round(lab: Any) -> None:
-    ctx = lab.project("tab", featurizer="table")
-    lab.import_rows(ctx, lab.rows(30))
-    lab.train(ctx)
-    ann = lab.member("tab", "ann", "annotator")
-    lab.label_next(ann, n=10)
-    lab.train(ctx)
-    assert status.status(lab.db, ctx)["model"]["featurizer"] == "table"
+def test_a_featurizer_that_cannot_read_the_data_type_is_refused_at_creation(lab: Any) -> None:
+    from labelloop.store import projects as store_projects
+    from labelloop.workflow import projects
+    from tests.conftest import schema_with
+
+    with pytest.raises(LabelloopError) as caught:
+        lab.project("tab", featurizer="table")
+    assert caught.value.message == (
+        "settings.featurizer: 'table' reads table items; this project's data is text "
+        "(featurizers for text: minilm, tfidf, tfidf+minilm)"
+    )
+    images = {**schema_with(featurizer="tfidf+minilm"), "data": {"type": "image"}}
+    with pytest.raises(
+        LabelloopError,
+        match="'tfidf\\+minilm' reads text or html items; this "
+        "project's data is image \\(featurizers for image: hog, pixels\\)",
+    ):
+        projects.create_project(lab.db, "pics", images, actor=lab.admin)
+    with lab.db.read() as conn:
+        assert store_projects.by_slug(conn, "tab") is None  # nothing half-made
+        assert store_projects.by_slug(conn, "pics") is None
 
 
 class FakeEmbedding:
@@ -378,9 +392,105 @@ def test_a_stacked_featurizer_shares_the_embedding_cache(
     words = cache.get(ctx.id, "tfidf", rows)
     assert both is not None and words is not None
     assert both.X.shape == (30, words.X.shape[1] + 2)
-    assert np.array_equal(both.X[:, : words.X.shape[1]].toarray(), words.X.toarray())
+    # The same rows as the featurizer gives outside a project (simulate, the API).
+    direct = make_featurizer(tfidf_fake).fit_transform([r["payload"] for r in rows])
+    assert both.X.dtype == direct.dtype and (direct != both.X).nnz == 0
     # Stored where the embedding alone keeps them: switching featurizer recomputes nothing.
     assert FeatureFiles(tmp_path / "features" / str(ctx.id) / "fake-embedding-1").count() == 30
     alone = cache.get(ctx.id, "fake", rows, budget_s=0)
     assert alone is not None and np.array_equal(both.X[:, -2:].toarray(), alone.X)
+    assert fake_embedding.calls == [30, 30]  # the project once, the direct featurizer once
+
+
+def test_background_slices_store_embeddings_without_holding_them(
+    lab: Any, tmp_path: Path, fake_embedding: Any, tfidf_fake: str
+) -> None:
+    ctx = lab.project("both", featurizer=tfidf_fake)
+    lab.import_rows(ctx, lab.rows(30))
+    cache = FeatureCache(tmp_path / "features")
+    while prepare_features(lab.db, ctx, cache, budget_s=1.0):
+        pass
+    assert cache.computed(ctx.id, tfidf_fake) == 30 and fake_embedding.calls == [30]
+    assert cache._memory == {}  # the round reads them when it needs them, once
+
+
+def test_two_callers_compute_one_folder_once(
+    lab: Any, tmp_path: Path, fake_embedding: Any, tfidf_fake: str, monkeypatch: Any
+) -> None:
+    import threading
+    import time
+
+    from labelloop.store import learning as store_learning
+
+    slow = FakeEmbedding.transform
+
+    def slowly(self: Any, payloads: Any) -> Any:
+        time.sleep(0.2)  # both callers are inside before either has stored a row
+        return slow(self, payloads)
+
+    monkeypatch.setattr(FakeEmbedding, "transform", slowly)
+    ctx = lab.project("both", featurizer=tfidf_fake)
+    lab.import_rows(ctx, lab.rows(30))
+    with lab.db.read() as conn:
+        rows = store_learning.items_of(conn, ctx.id, "pool")
+    cache = FeatureCache(tmp_path / "features")
+    callers = [
+        threading.Thread(target=cache.get, args=(ctx.id, name, rows))
+        for name in (tfidf_fake, "fake")
+    ]
+    for t in callers:
+        t.start()
+    for t in callers:
+        t.join()
     assert fake_embedding.calls == [30]
+    assert FeatureFiles(tmp_path / "features" / str(ctx.id) / "fake-embedding-1").count() == 30
+
+
+def test_more_like_this_uses_the_stacked_features_once_computed(
+    lab: Any, tmp_path: Path, fake_embedding: Any, tfidf_fake: str
+) -> None:
+    from labelloop.store import learning as store_learning
+
+    ctx = lab.project("both", featurizer=tfidf_fake)
+    lab.import_rows(ctx, lab.rows(40))
+    lab.import_rows(ctx, RARE, filename="rare.jsonl")
+    cache = FeatureCache(tmp_path / "features")
+    origin = lab_item_id(lab, ctx, "rare-2")
+    waiting = seeding.search(lab.db, ctx, like=origin, limit=3, cache=cache)
+    assert waiting["by"] == "tfidf" and fake_embedding.calls == []  # a search never waits
+    while prepare_features(lab.db, ctx, cache, budget_s=1.0):
+        pass
+    found = seeding.search(lab.db, ctx, like=origin, limit=3, cache=cache)
+    assert found["by"] == tfidf_fake
+    # Cosine over the stacked rows, by hand: the best hit is the pool's most similar item.
+    with lab.db.read() as conn:
+        rows = store_learning.items_of(conn, ctx.id, "pool")
+    X = make_featurizer(tfidf_fake).fit_transform([r["payload"] for r in rows]).toarray()
+    X = X / np.linalg.norm(X, axis=1, keepdims=True)
+    at = {int(r["id"]): i for i, r in enumerate(rows)}
+    cosine = X @ X[at[origin]]
+    cosine[at[origin]] = -1
+    best = found["items"][0]
+    assert at[best["id"]] == int(np.argmax(cosine))
+    assert best["score"] == pytest.approx(float(cosine.max()), abs=1e-4)  # shown to 4 places
+
+
+def test_a_failing_round_does_not_stop_the_embeddings(
+    lab: Any,
+    tmp_path: Path,
+    fake_embedding: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from labelloop.workflow import learning
+
+    def broken(*args: Any, **kwargs: Any) -> int:
+        raise ValueError("cannot build features")
+
+    monkeypatch.setattr(learning, "train", broken)
+    ctx = lab.project("emb", featurizer="fake")
+    lab.import_rows(ctx, lab.rows(20))
+    cache = FeatureCache(tmp_path / "features")
+    assert learning.Learner(lab.db, cache=cache).run_once() == 1  # the embedding slice
+    assert cache.computed(ctx.id, "fake") == 20
+    assert "training round for project" in caplog.text and "cannot build features" in caplog.text
