@@ -145,7 +145,13 @@ def _like(
             raise NotFound(f"no item {like} in project '{ctx.slug}'")
         rows: list[Any] = store_learning.items_of(conn, ctx.id, "pool")
         n_pool = len(rows)
-        rows += store_learning.items_of(conn, ctx.id, "eval")
+        # The rows a round featurizes (pool, labeled eval items), so searches and rounds share
+        # one cached matrix; an unlabeled eval item asked about joins them.
+        rows += [
+            r
+            for r in store_learning.items_of(conn, ctx.id, "eval")
+            if r["label"] or int(r["id"]) == like
+        ]
     if ctx.schema.data_type == "image":  # files are read only through the media-root check
         from labelloop.workflow.media import absolute_payloads
 

@@ -494,3 +494,31 @@ def test_a_failing_round_does_not_stop_the_embeddings(
     assert learning.Learner(lab.db, cache=cache).run_once() == 1  # the embedding slice
     assert cache.computed(ctx.id, "fake") == 20
     assert "training round for project" in caplog.text and "cannot build features" in caplog.text
+
+
+def test_more_like_this_reuses_the_rounds_features(
+    lab: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from labelloop.learn import TfidfFeaturizer
+
+    fits: list[int] = []
+    fit_transform = TfidfFeaturizer.fit_transform
+
+    def counted(self: Any, payloads: Any, y: Any = None) -> Any:
+        fits.append(len(payloads))
+        return fit_transform(self, payloads)
+
+    monkeypatch.setattr(TfidfFeaturizer, "fit_transform", counted)
+    ctx = lab.project()
+    lab.import_rows(ctx, lab.rows(40))
+    lab.import_rows(ctx, RARE, filename="rare.jsonl")
+    labeled = [{"id": "ev-1", "text": "eval refund item", "label": "negative"}]
+    lab.import_rows(ctx, labeled, labeled=True, split="eval", filename="eval.jsonl")
+    lab.import_rows(ctx, [{"id": "ev-2", "text": "angry about a refund"}], split="eval")
+    cache = FeatureCache(tmp_path / "features")
+    train(lab.db, ctx, cache=cache)
+    assert fits == [44]  # 43 pool items and the labeled eval item
+    found = seeding.search(lab.db, ctx, like=lab_item_id(lab, ctx, "rare-2"), cache=cache)
+    assert found["by"] == "tfidf" and found["items"] and fits == [44]  # no refit for it
+    unlabeled = seeding.search(lab.db, ctx, like=lab_item_id(lab, ctx, "ev-2"), cache=cache)
+    assert unlabeled["items"] and fits == [44, 45]  # an unlabeled eval item asked about joins
