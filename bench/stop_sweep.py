@@ -1,6 +1,6 @@
 """Settled predictions' thresholds and lag, swept on real replays of the default policy.
 
-One command:  python bench/stop_sweep.py [--tracks digits:pixels:1300,sms:tfidf:600,...]
+One command:  python bench/stop_sweep.py [--tracks digits:pixels:1300,sms:tfidf:600,...] [--jobs N]
 
 Each track is ``dataset:representation:budget`` from bench/al_efficiency.py's datasets. The
 default policy (``auto``) is replayed as al_efficiency replays it (10 seeds, batch 10, the same
@@ -14,6 +14,9 @@ The rule stops when at most a share of the stop-set predictions changed against 
 trained on a fifth fewer labels and Cohen's κ between the two reaches a threshold. "κ alone" is
 the rule before the share was added (share 100%); "changed alone" is plain agreement (κ ≥ -1),
 to show what κ's correction for chance does on an imbalanced set.
+
+``--jobs N`` replays N seeds at once in worker processes (``simulate(jobs=N)``): the same
+stops as one by one, since the rules judge each round's history and keep nothing between seeds.
 
 Progress goes to stderr; the last stdout line is one JSON object.
 """
@@ -70,7 +73,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--seeds", type=int, default=10)
     p.add_argument("--cache-dir", type=Path, default=Path.home() / ".cache" / "labelloop-bench")
     p.add_argument("--max-seconds", type=float, default=3600.0, help="bound of each track")
+    p.add_argument("--jobs", type=int, default=1, help="seeds replayed at once (processes)")
     a = p.parse_args(argv)
+    if a.jobs < 1:
+        p.error("--jobs must be at least 1")
     started = time.monotonic()
     results: dict[str, Any] = {}
     for spec in a.tracks.split(","):
@@ -89,6 +95,7 @@ def main(argv: list[str] | None = None) -> None:
             batch_size=10,
             stopping=rules,
             max_seconds=a.max_seconds,
+            jobs=a.jobs,
         )
         key = f"{name}/{rep}"
         labels = level_labels(sim, "auto", levels=(0.98,))  # the oracle point per seed
