@@ -172,6 +172,12 @@ class StackedFeaturizer(BaseEstimator):
     and joins them with :meth:`combine`, as :meth:`transform` does: override that to weigh the
     blocks.
 
+    Parameters
+    ----------
+    part_params : mapping of str to mapping, optional
+        Parameters for some parts, by part name, e.g. ``{"minilm": {"threads": 2}}``; the
+        others keep their defaults.
+
     Attributes
     ----------
     featurizers_ : list
@@ -179,6 +185,9 @@ class StackedFeaturizer(BaseEstimator):
     """
 
     parts: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, *, part_params: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+        self.part_params = part_params
 
     @property
     def version(self) -> str:
@@ -197,7 +206,7 @@ class StackedFeaturizer(BaseEstimator):
         -------
         self
         """
-        self.featurizers_ = [make_featurizer(p).fit(payloads) for p in self._parts()]
+        self.featurizers_ = [f.fit(payloads) for f in self._made()]
         return self
 
     def transform(self, payloads: Sequence[Mapping[str, Any]]) -> NDArray[Any] | csr_matrix:
@@ -214,11 +223,17 @@ class StackedFeaturizer(BaseEstimator):
         self, payloads: Sequence[Mapping[str, Any]], y: object = None
     ) -> NDArray[Any] | csr_matrix:
         """Fit every part and return their rows side by side, each part computed once."""
-        self.featurizers_ = [make_featurizer(p) for p in self._parts()]
+        self.featurizers_ = self._made()
         return self.combine([fit_rows(f, payloads) for f in self.featurizers_])
 
-    def _parts(self) -> tuple[str, ...]:
-        return _checked_parts(type(self).__qualname__, self.parts)
+    def _made(self) -> list[Any]:
+        """The parts, built with their defaults and ``part_params``."""
+        made = []
+        for name in _checked_parts(type(self).__qualname__, self.parts):
+            featurizer: Any = make_featurizer(name)
+            params = (self.part_params or {}).get(name)
+            made.append(featurizer.set_params(**params) if params else featurizer)
+        return made
 
 
 def fit_rows(featurizer: Any, payloads: Sequence[Mapping[str, Any]]) -> Any:

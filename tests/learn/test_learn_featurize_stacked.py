@@ -206,3 +206,14 @@ def test_tfidf_minilm_is_tfidf_then_the_sentence_embeddings() -> None:
     meaning = make_featurizer("minilm").fit_transform(data)
     assert X.shape == (4, words.shape[1] + 384)
     assert np.allclose(X[:, words.shape[1] :].toarray(), meaning, atol=1e-6)
+
+
+def test_part_params_reach_their_part_only() -> None:
+    stacked = TfidfCounts(part_params={"tfidf": {"ngram_range": (1, 1)}})
+    X = stacked.fit_transform(payloads(TEXTS))
+    unigrams = (
+        make_featurizer("tfidf").set_params(ngram_range=(1, 1)).fit_transform(payloads(TEXTS))
+    )
+    assert X.shape == (4, unigrams.shape[1] + 2)
+    assert stacked.featurizers_[0].ngram_range == (1, 1)
+    assert TfidfCounts().fit(payloads(TEXTS)).featurizers_[0].ngram_range == (1, 2)
