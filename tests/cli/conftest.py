@@ -8,8 +8,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-import labelloop.cli
-from labelloop.cli import app
+from labelloop.cli import app, serving
 
 
 @pytest.fixture
@@ -17,7 +16,7 @@ def cli(tmp_path: Path, no_labelloop_env: None, monkeypatch: pytest.MonkeyPatch)
     """``cli(*args, code=0)`` runs labelloop and checks its exit code; demos do not serve."""
     env = {"LABELLOOP_HOME": str(tmp_path / "home"), "COLUMNS": "200"}
     served: list[Any] = []
-    monkeypatch.setattr(labelloop.cli, "_serve", lambda settings, on_ready=None: served.append(1))
+    monkeypatch.setattr(serving, "_serve", lambda settings, on_ready=None: served.append(1))
 
     def run(*args: str, code: int = 0) -> Any:
         result = CliRunner().invoke(app, list(args), env=env)

@@ -232,7 +232,7 @@ def test_default_jobs_follow_cores_and_seeds_and_keep_feature_copies_small(
 ) -> None:
     from scipy.sparse import random as sparse_random
 
-    from labelloop.cli import _sim_jobs
+    from labelloop.cli.simulation import _sim_jobs
 
     monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
     file = sparse_random(5000, 200, density=0.05, format="csr")

@@ -29,7 +29,7 @@ def cli(tmp_path: Path, no_labelloop_env: None, monkeypatch: pytest.MonkeyPatch)
 
 
 def _train(slug: str) -> None:
-    from labelloop.cli import _open
+    from labelloop.cli.common import _open
     from labelloop.workflow import learning, projects
 
     _, db = _open()

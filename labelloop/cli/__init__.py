@@ -1,0 +1,42 @@
+"""The `labelloop` command: set up, import, serve, export and inspect projects."""
+
+from __future__ import annotations
+
+import typer
+
+from labelloop.cli import accounts, projects, quality, serving, simulation
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+users_app = typer.Typer(no_args_is_help=True, help="Manage user accounts.")
+tokens_app = typer.Typer(no_args_is_help=True, help="Create API tokens.")
+projects_app = typer.Typer(no_args_is_help=True, help="Create and list projects.")
+gold_app = typer.Typer(no_args_is_help=True, help="Mark items with known answers (gold).")
+app.add_typer(users_app, name="users")
+app.add_typer(tokens_app, name="tokens")
+app.add_typer(projects_app, name="projects")
+app.add_typer(gold_app, name="gold")
+
+# Registered here rather than by decorators in each module: `labelloop --help` lists commands in
+# registration order, and that order interleaves the modules.
+app.command()(accounts.init)
+app.command("import")(projects.import_)
+app.command()(projects.export)
+app.command()(projects.status)
+app.command()(serving.serve)
+app.command()(simulation.simulate)
+app.command()(serving.worker)
+app.command()(quality.quality)
+app.command()(serving.demo)
+users_app.command("add")(accounts.users_add)
+users_app.command("list")(accounts.users_list)
+tokens_app.command("create")(accounts.tokens_create)
+projects_app.command("create")(projects.projects_create)
+projects_app.command("list")(projects.projects_list)
+projects_app.command("member")(projects.projects_member)
+gold_app.command("set")(quality.gold_set)
+gold_app.command("list")(quality.gold_list)
+gold_app.command("remove")(quality.gold_remove)
+
+
+def main() -> None:
+    app()

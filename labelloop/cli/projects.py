@@ -1,0 +1,274 @@
+"""`labelloop projects`, `import`, `export` and `status`: a project and the items in it."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, BinaryIO, cast
+
+import typer
+from rich.table import Table
+
+from labelloop.cli.common import _counting, _open, _progress, _run, out
+from labelloop.errors import LabelloopError
+
+
+class _ProgressReader:
+    """A binary file that advances a progress bar as it is read."""
+
+    def __init__(self, raw: BinaryIO, advance: Callable[[int], None]) -> None:
+        self.raw = raw
+        self.advance = advance
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.raw.read(n)
+        self.advance(len(data))
+        return data
+
+    def readline(self, limit: int = -1) -> bytes:
+        data = self.raw.readline(limit)
+        self.advance(len(data))
+        return data
+
+    def __iter__(self) -> _ProgressReader:
+        return self
+
+    def __next__(self) -> bytes:
+        line = self.readline()
+        if not line:
+            raise StopIteration
+        return line
+
+    def readable(self) -> bool:
+        return True
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.raw, name)
+
+
+def projects_create(
+    slug: str,
+    schema: Annotated[Path, typer.Option("--schema", help="Project schema, YAML or JSON.")],
+    manager: Annotated[str | None, typer.Option(help="User who becomes its manager.")] = None,
+) -> None:
+    """Create a project from a schema file."""
+    from labelloop.workflow import projects
+
+    _, db = _open()
+
+    def go() -> None:
+        if not schema.is_file():
+            raise LabelloopError(f"no schema file at {schema}")
+        projects.create_project(db, slug, schema.read_bytes(), actor=None)
+        if manager:
+            projects.set_member(db, projects.system_context(db, slug), manager, "manager")
+
+    _run(go)
+    out.print(f"project {slug} created")
+
+
+def projects_list() -> None:
+    """List projects."""
+    from labelloop.store import projects as store_projects
+
+    _, db = _open()
+    with db.read() as conn:
+        for pid in store_projects.all_ids(conn):
+            row = store_projects.by_id(conn, pid)
+            out.print(f"{row['slug']}\t{row['name']}", highlight=False)  # type: ignore[index]
+
+
+def projects_member(slug: str, username: str, role: str) -> None:
+    """Give USERNAME a ROLE (annotator, reviewer, manager) in project SLUG."""
+    from labelloop.workflow import projects
+
+    _, db = _open()
+    _run(lambda: projects.set_member(db, projects.system_context(db, slug), username, role))
+    out.print(f"{username} is {role} in {slug}")
+
+
+def import_(
+    slug: str,
+    file: Path,
+    text_field: Annotated[str, typer.Option(help="Field holding the text.")] = "text",
+    id_field: Annotated[str | None, typer.Option(help="Field holding your item id.")] = None,
+    label_field: Annotated[str | None, typer.Option(help="Field with an existing label.")] = None,
+    predictions_field: Annotated[
+        str | None,
+        typer.Option(help="Field with pre-annotations: control name -> predicted value."),
+    ] = None,
+    split: Annotated[str, typer.Option(help="pool (to label) or eval (held out).")] = "pool",
+    format: Annotated[
+        str | None, typer.Option(help="jsonl, csv, coco or conll (default: by suffix).")
+    ] = None,
+    labels_from_folders: Annotated[
+        bool, typer.Option(help="Image folder: label each image by its subfolder's name.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Import a JSONL or CSV file, or a folder of images, into a project: every record or none."""
+    from labelloop.ingest import importer_for_path
+    from labelloop.workflow import imports, projects
+
+    settings, db = _open()
+
+    def go() -> imports.ImportReport:
+        if file.is_dir():
+            ctx = projects.system_context(db, slug)
+            with _progress() as progress:
+                task = progress.add_task(f"importing {file.name or file}", total=None)
+                return imports.import_folder(
+                    db,
+                    ctx,
+                    file,
+                    media_roots=settings.media_root_paths,
+                    labels_from_folders=labels_from_folders,
+                    split=split,
+                    progress=lambda n: progress.update(task, completed=n),
+                )
+        if labels_from_folders:
+            raise LabelloopError("--labels-from-folders needs a folder of images")
+        if not file.is_file():
+            raise LabelloopError(f"no file at {file}")
+        fmt = format or importer_for_path(file.name)
+        ctx = projects.system_context(db, slug)
+        with _progress() as progress, file.open("rb") as raw:
+            task = progress.add_task(f"importing {file.name}", total=file.stat().st_size)
+            reader = cast(BinaryIO, _ProgressReader(raw, lambda n: progress.advance(task, n)))
+            return imports.import_items(
+                db,
+                ctx,
+                reader,
+                fmt=fmt,
+                filename=file.name,
+                text_field=text_field,  # type: ignore[arg-type]
+                id_field=id_field,
+                label_field=label_field,
+                prediction_field=predictions_field,
+                split=split,
+                media_roots=settings.media_root_paths,
+            )
+
+    report = _run(go)
+    summary = {
+        "items": report.n_items,
+        "labeled": report.n_labeled,
+        "duplicates": report.n_duplicates,
+        "split": report.split,
+        "batch_id": report.batch_id,
+    }
+    if as_json:
+        typer.echo(json.dumps(summary))
+        return
+    out.print(
+        f"imported {report.n_items} items into {slug} ({report.split})"
+        f", {report.n_labeled} with labels, {report.n_duplicates} duplicates skipped"
+    )
+    if report.duplicate_lines:
+        shown = ", ".join(str(n) for n in report.duplicate_lines[:10])
+        what = "images at files" if file.is_dir() else "texts at lines"
+        out.print(f"duplicate {what} {shown}" + (" ..." if report.n_duplicates > 10 else ""))
+
+
+def export(
+    slug: str,
+    format: Annotated[
+        str,
+        typer.Option("--format", help="jsonl, csv (no spans/boxes), coco (boxes) or conll (spans)"),
+    ] = "jsonl",
+    output: Annotated[Path, typer.Option("-o", "--output", help="File to write.")] = Path("-"),
+) -> None:
+    """Export every labeled item with its provenance."""
+    from labelloop.workflow import export as wf_export
+    from labelloop.workflow import projects
+
+    _, db = _open()
+
+    def go() -> int:
+        ctx = projects.system_context(db, slug)
+        if str(output) == "-":
+            return wf_export.export(db, ctx, sys.stdout.buffer, fmt=format)
+        tmp = output.with_name(output.name + ".part")
+        try:
+            with tmp.open("wb") as sink, _counting() as progress:
+                task = progress.add_task(f"exporting {slug}", total=None)
+                n = wf_export.export(
+                    db,
+                    ctx,
+                    sink,
+                    fmt=format,
+                    progress=lambda done: progress.update(task, completed=done),
+                )
+        except BaseException:
+            tmp.unlink(missing_ok=True)  # a failed export leaves no half-written file
+            raise
+        tmp.replace(output)
+        return n
+
+    n = _run(go)
+    if str(output) != "-":
+        out.print(f"exported {n} labeled items to {output}")
+
+
+def status(slug: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Progress, current model and stopping state of a project."""
+    from labelloop.workflow import projects
+    from labelloop.workflow import status as wf_status
+
+    settings, db = _open()
+    info = _run(
+        lambda: wf_status.status(
+            db, projects.system_context(db, slug), features_dir=settings.features_dir
+        )
+    )
+    if as_json:
+        typer.echo(json.dumps(info, default=str))
+        return
+    c = info["counts"]
+    table = Table(title=f"{info['project']['name']} ({slug})", show_header=False)
+    table.add_row("items to label", f"{c['pool']:,}")
+    table.add_row("labeled", f"{c['labeled']:,}  ({c['remaining']:,} remaining)")
+    table.add_row("eval items", f"{c['eval']:,}")
+    table.add_row("annotations", f"{c['annotations']:,}")
+    table.add_row("strategy", info["strategy"])
+    table.add_row("featurizer", info["featurizer"])
+    table.add_row("classifier", info["model_setting"])
+    if info["random_share"]:
+        table.add_row("random control", f"{info['random_share']:.0%} of served items")
+    feats = info["features"]
+    if feats:
+        done = "unknown" if feats["computed"] is None else f"{feats['computed']:,}"
+        table.add_row("features", f"{done} / {feats['total']:,} items computed")
+        if feats["error"]:
+            table.add_row("features error", feats["error"])
+    model = info["model"]
+    if model:
+        metrics = ", ".join(f"{k} {v:.3f}" for k, v in model["metrics"].items() if k != "n_eval")
+        table.add_row(
+            "model",
+            f"v{model['version']} {model['model']} on {model['featurizer']}, "
+            f"{model['n_train']} labels",
+        )
+        if metrics:
+            table.add_row("eval", metrics)
+        elif model["cold_start"]:
+            table.add_row("eval", "measured from the first trained model")
+        else:
+            table.add_row("eval", "no labeled eval items (import some with --split eval)")
+        for d in model["stopping"]:
+            table.add_row("stop?" if not d["stop"] else "STOP recommended", d["reason"])
+        if model["more_labels"] is not None:
+            table.add_row(
+                "more labels", f"~{model['more_labels']:,} more labels would change the model"
+            )
+        if model["relabel_suggestions"]:
+            table.add_row(
+                "re-check",
+                f"{model['relabel_suggestions']} labels the model contradicts, flagged for a "
+                "second look (label issues in `labelloop quality`)",
+            )
+    else:
+        table.add_row("model", "none yet")
+    out.print(table)

@@ -1,0 +1,153 @@
+"""`labelloop quality` and `gold`: agreement, the annotator table and known answers."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from labelloop.cli.common import _open, _run, out
+
+
+def quality(
+    slug: str,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    cohort: Annotated[str, typer.Option(help="Item metadata field to group by.")] = "cohort",
+    scan: Annotated[
+        bool, typer.Option("--scan", help="First flag likely label errors (confident learning).")
+    ] = False,
+    n_boot: Annotated[int, typer.Option(help="Bootstrap resamples per interval.")] = 200,
+) -> None:
+    """Agreement (κ, α, per label, pair, cohort, week), the annotator table and flags."""
+    from labelloop.workflow import projects
+    from labelloop.workflow import quality as wf_quality
+
+    _, db = _open()
+
+    def go() -> tuple[dict[str, Any] | None, dict[str, Any]]:
+        ctx = projects.system_context(db, slug)
+        found = wf_quality.scan(db, ctx) if scan else None
+        return found, wf_quality.report(db, ctx, cohort_field=cohort, n_boot=max(0, n_boot))
+
+    found, info = _run(go)
+    if as_json:
+        typer.echo(json.dumps({**info, "scan": found} if found else info, default=str))
+        return
+    if found is not None:
+        out.print(f"scan: {found['checked']} labels checked, {found['flagged']} newly flagged")
+    _print_quality(info)
+
+
+def _fmt(value: float | None, pct: bool = False) -> str:
+    if value is None:
+        return "—"
+    return f"{100 * value:.1f}%" if pct else f"{value:.3f}"
+
+
+def _print_quality(info: dict[str, Any]) -> None:
+    a = info["agreement"]
+    o = a["overall"]
+
+    def stat(s: dict[str, Any], pct: bool = False) -> str:
+        text = _fmt(s["value"], pct)
+        if s["ci"]:
+            text += f"  [{_fmt(s['ci'][0], pct)}, {_fmt(s['ci'][1], pct)}]"
+        elif s["reason"]:
+            text += f"  ({s['reason']})"
+        return text
+
+    head = Table(title=f"{info['project']['name']}: agreement", show_header=False)
+    head.add_row("items compared", f"{o['n_items_compared']:,} ({a['n_raters']} annotators)")
+    head.add_row("percent agreement", stat(o["percent"], pct=True))
+    head.add_row("Fleiss' kappa", stat(o["fleiss"]))
+    head.add_row("Krippendorff's alpha", stat(o["alpha"]))
+    review = info["review"]
+    head.add_row("review", f"{review['in_review']} waiting, {review['escalated']} escalated")
+    head.add_row("flags", f"{info['flags']['open']} open of {info['flags']['total']}")
+    out.print(head)
+    raters = a["pairwise"]["raters"]
+    if len(raters) >= 2:
+        pairs = Table(title="Cohen's kappa per pair")
+        pairs.add_column("")
+        for r in raters:
+            pairs.add_column(escape(r))
+        for i, r in enumerate(raters):
+            cells = [
+                "" if i == j else _fmt(a["pairwise"]["kappa"][i][j]) for j in range(len(raters))
+            ]
+            pairs.add_row(escape(r), *cells)
+        out.print(pairs)
+    people = Table(title="Annotators")
+    for col in ("annotator", "labels", "s/label", "agree", "gold", "reviewed", "rejected", "flags"):
+        people.add_column(col)
+    for u in info["annotators"]:
+        people.add_row(
+            escape(u["username"]),
+            f"{u['labels']:,}",
+            "—" if u["active_s_per_label"] is None else f"{u['active_s_per_label']:.1f}",
+            _fmt(u["agreement_with_resolved"], pct=True),
+            _fmt(u["gold_accuracy"], pct=True),
+            str(u["reviewed"]),
+            _fmt(u["rejection_rate"], pct=True),
+            ", ".join(f"{k} {n}" for k, n in u["flags"].items()) or "—",
+        )
+    out.print(people)
+
+
+def gold_set(slug: str, item: str, label: str) -> None:
+    """Mark ITEM (its external id, or #number) of SLUG as gold with the known LABEL."""
+    from labelloop.workflow import projects
+    from labelloop.workflow import quality as wf_quality
+
+    _, db = _open()
+
+    def go() -> dict[str, Any]:
+        ctx = projects.system_context(db, slug)
+        target = ctx.schema.target
+        value = {target.name: label.split("|") if target.type == "multi_choice" else label}
+        number = int(item[1:]) if item[:1] == "#" and item[1:].isdigit() else None
+        external = None if number is not None else item
+        return wf_quality.set_gold(db, ctx, value, item_id=number, external_id=external)
+
+    done = _run(go)
+    name = str(done["external_id"] or done["item_id"])
+    out.print(f"item {escape(name)} is gold: {escape(label)}")
+
+
+def gold_list(slug: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List the gold items of SLUG with their answers."""
+    from labelloop.workflow import projects
+    from labelloop.workflow import quality as wf_quality
+
+    _, db = _open()
+    rows = _run(lambda: wf_quality.gold_items(db, projects.system_context(db, slug)))
+    if as_json:
+        typer.echo(json.dumps(rows, default=str))
+        return
+    for r in rows:
+        out.print(
+            f"{r['external_id'] or '#' + str(r['item_id'])}\t{json.dumps(r['value'])}"
+            f"\tanswered {r['answered']}",
+            highlight=False,
+        )
+
+
+def gold_remove(slug: str, item: str) -> None:
+    """Stop using ITEM (external id or #number) of SLUG as a gold check."""
+    from labelloop.workflow import projects
+    from labelloop.workflow import quality as wf_quality
+
+    _, db = _open()
+
+    def go() -> None:
+        ctx = projects.system_context(db, slug)
+        if item[:1] == "#" and item[1:].isdigit():
+            wf_quality.remove_gold(db, ctx, item_id=int(item[1:]))
+        else:
+            wf_quality.remove_gold(db, ctx, external_id=item)
+
+    _run(go)
+    out.print(f"item {escape(item)} is no longer gold")

@@ -1,0 +1,142 @@
+"""`labelloop serve`, `worker` and `demo`: the processes that run the web app and the learner."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+import webbrowser
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import typer
+
+from labelloop.cli.common import _fail, _open, _progress, _run, out
+from labelloop.config import Settings, get_settings
+
+
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to bind (default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default 8765).")] = None,
+) -> None:
+    """Serve the web app and the API, with the learner in the background."""
+    settings, _ = _open(get_settings(host=host, port=port))
+    _serve(settings)
+
+
+def _serve(settings: Settings, *, on_ready: Callable[[], None] | None = None) -> None:
+    import uvicorn
+
+    from labelloop.server.app import create_app
+
+    url = f"http://{settings.host}:{settings.port}/"
+    out.print(f"labelloop serving on [bold]{url}[/bold]  (Ctrl+C stops)")
+    config = uvicorn.Config(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        access_log=False,
+    )
+    server = uvicorn.Server(config)
+    if on_ready is not None:
+        import threading
+
+        def wait_ready() -> None:
+            import time
+
+            while not server.started and not server.should_exit:
+                time.sleep(0.05)
+            if server.started:
+                on_ready()
+
+        threading.Thread(target=wait_ready, daemon=True).start()
+    server.run()
+
+
+def worker(
+    parent_pid: Annotated[
+        int | None, typer.Option(hidden=True, help="Stop when this process is gone.")
+    ] = None,
+) -> None:
+    """Run the learner alone (team mode: serve with LABELLOOP_LEARNER=off, run workers beside)."""
+    import signal
+    import threading
+
+    from labelloop.workflow.learning import FeatureCache, Learner
+
+    settings, db = _open()
+    out.print(f"labelloop worker on {db.engine.url!r}")
+    cache = FeatureCache(settings.features_dir, media_roots=settings.media_root_paths)
+    learner = Learner(db, poll_s=settings.learner_poll_s, cache=cache)
+    signal.signal(signal.SIGTERM, lambda *_: learner.stop())
+    if parent_pid is not None:
+
+        def watch_parent() -> None:  # a server killed hard must not leave its learner behind
+            while os.getppid() == parent_pid and not learner.stopped:
+                time.sleep(1)
+            learner.stop()
+
+        threading.Thread(target=watch_parent, daemon=True).start()
+    with contextlib.suppress(KeyboardInterrupt):
+        learner.run_forever()
+
+
+def demo(
+    port: Annotated[int | None, typer.Option(help="Port (default 8765).")] = None,
+    no_browser: Annotated[bool, typer.Option("--no-browser", help="Don't open a browser.")] = False,
+    eval_size: Annotated[
+        int | None,
+        typer.Option(
+            help="Items held out to measure the model (tweets 1000, digits 300, wine 50, wnut 500)."
+        ),
+    ] = None,
+    dataset: Annotated[
+        str,
+        typer.Option(
+            help="tweets (text sentiment), digits (8x8 images of 0-9), wine (table rows) or "
+            "wnut (entity spans in tweets)."
+        ),
+    ] = "tweets",
+) -> None:
+    """Create a demo project from real data (tweet sentiment or digit images) and serve it."""
+    from labelloop.demo import setup_demo, setup_digits_demo, setup_wine_demo, setup_wnut_demo
+
+    settings, db = _open(get_settings(port=port))
+    if dataset not in ("tweets", "digits", "wine", "wnut"):
+        _run(lambda: _fail(f"unknown demo dataset '{dataset}'; known: tweets, digits, wine, wnut"))
+    with _progress() as progress:
+        task = progress.add_task("building the demo project", total=None)
+
+        def build() -> Any:
+            report = lambda n: progress.update(task, completed=n)  # noqa: E731
+            sized = {} if eval_size is None else {"eval_size": eval_size}  # else each one's own
+            if dataset == "wnut":
+                return setup_wnut_demo(db, progress=report, **sized)
+            if dataset == "wine":
+                return setup_wine_demo(db, progress=report, **sized)
+            if dataset == "digits":
+                media_root = settings.media_root_paths[0]
+                return setup_digits_demo(db, media_root=media_root, progress=report, **sized)
+            return setup_demo(db, progress=report, **sized)
+
+        info = _run(build)
+    if info.password:
+        what = {"digits": "images", "wine": "wines"}.get(dataset, "tweets")
+        out.print(
+            f"demo project '{info.slug}': {info.n_pool:,} {what} to label, {info.n_eval:,} held out"
+        )
+        out.print(
+            f"sign in as [bold]{info.username}[/bold] with password "
+            f"[bold]{info.password}[/bold] (shown once)"
+        )
+    else:
+        out.print(f"demo project '{info.slug}' already exists; sign in as {info.username}")
+    url = f"http://{settings.host}:{settings.port}/p/{info.slug}/label"
+
+    def ready() -> None:
+        out.print(f"label at {url}")
+        if not no_browser:
+            webbrowser.open(url)
+
+    _serve(settings, on_ready=ready)

@@ -1,0 +1,355 @@
+"""`labelloop simulate`: replay active learning on a labeled file, before paying annotators."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from labelloop.cli.common import _run, err, out
+from labelloop.errors import LabelloopError
+
+
+def simulate(
+    file: Path,
+    label_field: Annotated[
+        str, typer.Option(help="Field holding each record's true label (the oracle).")
+    ] = "label",
+    text_field: Annotated[str, typer.Option(help="Field holding the text.")] = "text",
+    strategies: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated strategy names, or 'all' (default: random and the "
+            "project default)."
+        ),
+    ] = None,
+    seeds: Annotated[int, typer.Option(min=1, help="Seeds (splits and seed sets).")] = 5,
+    budget: Annotated[int, typer.Option(min=1, help="Labels each strategy may buy.")] = 500,
+    batch: Annotated[int, typer.Option(min=1, help="Labels per round.")] = 10,
+    featurizer: Annotated[
+        str, typer.Option(help="Registered featurizer: tfidf, minilm, tfidf+minilm, ...")
+    ] = "tfidf",
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Folder for curves.png/.html and results.json.")
+    ] = None,
+    max_seconds: Annotated[
+        float, typer.Option(min=1, help="Stop cleanly after this long (whole seeds only).")
+    ] = 3600.0,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Seeds replayed at once, each in its own process (default: one per CPU core, "
+            "up to --seeds; one for files under 2,000 records). The figures do not depend on it.",
+        ),
+    ] = None,
+    format: Annotated[str | None, typer.Option(help="jsonl or csv (default: by suffix).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
+) -> None:
+    """Replay active learning on a labeled file to choose a strategy before paying annotators."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    from rich.progress import MofNCompleteColumn, SpinnerColumn
+
+    from labelloop.learn import simreport
+    from labelloop.learn import simulate as sim
+
+    out_dir = out_dir or Path(f"{file.stem}-simulation")
+
+    def go() -> tuple[Any, dict[str, Any]]:
+        records = _sim_read(file, fmt=format, text_field=text_field, label_field=label_field)
+        names = _sim_strategy_names(strategies)
+        with Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=err,
+            transient=True,
+        ) as progress:
+            task = progress.add_task(f"featurizing {len(records['texts']):,} texts", total=None)
+            X = _sim_features(featurizer, records["texts"])
+            progress.update(task, description=f"simulating {len(names)} strategies × {seeds} seeds")
+            try:
+                result = sim.simulate(
+                    X,
+                    records["y"],
+                    classes=records["classes"],
+                    strategies={name: _sim_strategy(name) for name in names},
+                    seeds=list(range(seeds)),
+                    budget=budget,
+                    batch_size=batch,
+                    stopping=_sim_stopping(),
+                    max_seconds=max_seconds,
+                    progress=lambda done, total: progress.update(task, completed=done, total=total),
+                    jobs=jobs or _sim_jobs(seeds, X),
+                )
+            except ValueError as exc:  # e.g. a test split smaller than the number of classes
+                raise LabelloopError(f"cannot simulate on {file.name}: {exc}") from None
+            except BrokenProcessPool:
+                raise LabelloopError(
+                    f"cannot simulate on {file.name}: a worker process died (out of memory?); "
+                    "try a lower --jobs"
+                ) from None
+        if not result.runs:
+            raise LabelloopError(
+                f"no seed finished within --max-seconds {max_seconds:g}; raise it or lower --budget"
+            )
+        info = {k: v for k, v in records.items() if k not in ("texts", "y")}
+        info["classes"] = list(records["classes"])
+        return result, info
+
+    result, info = _run(go)
+    data = {"file": str(file), "featurizer": featurizer, **info, **simreport.to_json(result)}
+    written = _sim_write(out_dir, result, data, title=f"Active learning on {file.name}")
+    data["outputs"] = written
+    if as_json:
+        typer.echo(json.dumps(data))
+        return
+    out.print(_sim_table(result, data))
+    note = (
+        f"{info['n_records']:,} labeled records ({info['n_duplicates']:,} duplicate texts, "
+        f"{info['n_unlabeled']:,} without a label skipped), {len(result.classes)} classes; "
+        f"full-data accuracy {data['full_accuracy']:.3f} on {data['n_test']:,} test records"
+    )
+    out.print(note, highlight=False)
+    if result.timed_out:
+        out.print(
+            f"[yellow]stopped at --max-seconds {max_seconds:g}:[/yellow] {len(result.runs)} of "
+            f"{seeds} seeds finished; the figures are over those"
+        )
+    out.print(f"wrote {', '.join(written)} to {out_dir}", highlight=False)
+
+
+SIM_COPIES_BYTES = 2 << 30
+"""The default ``--jobs`` keeps the workers' copies of the features under this (2 GiB)."""
+SIM_PARALLEL_RECORDS = 2000
+"""Below this many records a seed takes seconds: starting worker processes would cost more."""
+
+
+def _sim_jobs(seeds: int, X: Any) -> int:
+    """Default worker processes: one per usable CPU core, no more than the seeds, and no more
+    copies of the features than :data:`SIM_COPIES_BYTES` allows (a worker holds the features
+    and its seed's pool and test rows: two copies); one for a small file."""
+    if X.shape[0] < SIM_PARALLEL_RECORDS:
+        return 1
+    affinity = getattr(os, "sched_getaffinity", None)
+    cpus = len(affinity(0)) if affinity else os.cpu_count() or 1
+    parts = (X.data, X.indices, X.indptr) if hasattr(X, "indptr") else (X,)
+    size = sum(int(part.nbytes) for part in parts)
+    return max(1, min(seeds, cpus, SIM_COPIES_BYTES // max(1, 2 * size)))
+
+
+def _sim_read(file: Path, *, fmt: str | None, text_field: str, label_field: str) -> dict[str, Any]:
+    """Labeled records of a JSONL/CSV file, duplicate texts dropped, labels as class indices."""
+    import numpy as np
+
+    from labelloop.ingest import content_hash, importer_for_path, make_importer
+
+    if not file.is_file():
+        raise LabelloopError(f"no file at {file}")
+    importer = make_importer(
+        fmt or importer_for_path(file.name), text_field=text_field, label_field=label_field
+    )
+    texts: list[str] = []
+    labels: list[str] = []
+    seen: set[str] = set()
+    duplicates = unlabeled = 0
+    with file.open("rb") as raw:
+        for item in importer.read(raw):
+            if item.label is None:
+                unlabeled += 1
+                continue
+            if isinstance(item.label, list | dict):
+                raise LabelloopError(
+                    f"line {item.line}, field '{label_field}': simulate needs one label per "
+                    "record, got a list or object"
+                )
+            key = content_hash(str(item.payload["text"]))
+            if key in seen:
+                duplicates += 1
+                continue
+            seen.add(key)
+            texts.append(str(item.payload["text"]))
+            labels.append(str(item.label))
+    if not labels:
+        raise LabelloopError(
+            f"no record of {file.name} has a label in field '{label_field}' (see --label-field)"
+        )
+    classes = tuple(sorted(set(labels)))
+    if len(classes) < 2:
+        raise LabelloopError(
+            f"every label in field '{label_field}' is {classes[0]!r}; simulate needs two classes"
+        )
+    if len(labels) < max(40, 8 * len(classes)):
+        raise LabelloopError(
+            f"{len(labels)} labeled records is too few to simulate; "
+            f"need at least {max(40, 8 * len(classes))}"
+        )
+    index = {c: i for i, c in enumerate(classes)}
+    return {
+        "texts": texts,
+        "y": np.asarray([index[label] for label in labels], dtype=np.int64),
+        "classes": classes,
+        "n_records": len(labels),
+        "n_duplicates": duplicates,
+        "n_unlabeled": unlabeled,
+    }
+
+
+def _sim_strategy_names(spec: str | None) -> list[str]:
+    """Strategy names from --strategies: a list, 'all', or random plus the project default."""
+    from labelloop.learn import STRATEGIES, make_strategy
+    from labelloop.schema.settings import ProjectSettings
+
+    if spec is None:
+        names = ["random", ProjectSettings().strategy, *_sim_default_policy()]
+    elif spec.strip() == "all":
+        names = ["random", *STRATEGIES.names()]  # the control first, in tables and charts
+    else:
+        names = [n.strip() for n in spec.split(",") if n.strip()]
+    names = list(dict.fromkeys(names))
+    if not names:
+        raise LabelloopError("--strategies names no strategy")
+    for name in names:
+        make_strategy(name)  # an unknown name fails here, listing the known ones
+    return names
+
+
+def _sim_default_policy() -> list[str]:
+    """The learner's adaptive default policy, when one is registered (``DEFAULT_STRATEGY``)."""
+    import labelloop.learn as learn
+
+    policy = getattr(learn, "DEFAULT_STRATEGY", None)
+    return [policy] if isinstance(policy, str) and policy in learn.STRATEGIES else []
+
+
+def _sim_strategy(name: str) -> Any:
+    from labelloop.learn import make_strategy
+
+    return make_strategy(name)
+
+
+def _sim_stopping() -> list[Any]:
+    """Every registered stopping rule that builds with its defaults (the budget is --budget)."""
+    from labelloop.learn import STOPPING, make_stopping
+
+    rules = []
+    for name in STOPPING.names():
+        if name == "budget":  # fires at --budget by construction: nothing to learn from it
+            continue
+        with contextlib.suppress(TypeError):
+            rules.append(make_stopping(name))
+    return rules
+
+
+def _sim_features(name: str, texts: list[str]) -> Any:
+    from labelloop.learn import make_featurizer
+    from labelloop.learn.featurize import fit_rows, missing_requirement
+
+    featurizer = make_featurizer(name)
+    problem = missing_requirement(name)
+    if problem is not None:
+        raise LabelloopError(problem)
+    payloads = [{"text": t} for t in texts]
+    try:
+        return fit_rows(featurizer, payloads)
+    except (ImportError, OSError) as exc:
+        raise LabelloopError(f"featurizer '{name}' cannot run here: {exc}") from None
+
+
+def _sim_write(out_dir: Path, result: Any, data: dict[str, Any], *, title: str) -> list[str]:
+    """results.json, curves.html and (with matplotlib) curves.png; the names written."""
+    from labelloop.insight import curves
+    from labelloop.learn import simreport
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "results.json").write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    chart = curves.Chart(
+        title=title,
+        subtitle=(
+            f"{len(result.runs)} seeds, batch {result.batch_size}, budget {result.budget}, "
+            f"featurizer {data['featurizer']}; {data['n_pool']:,} pool / {data['n_test']:,} test"
+        ),
+        curves={
+            m: simreport.mean_curves(result, metric=m, up_to=result.budget)
+            for m in ("accuracy", "macro_f1")
+        },
+        full={"accuracy": data["full_accuracy"], "macro_f1": data["full_macro_f1"]},
+        table=_sim_rows(result, data),
+        text_columns=(0, 5),
+    )
+    curves.write_html(out_dir / "curves.html", chart)
+    written = ["results.json", "curves.html"]
+    try:
+        curves.write_png(out_dir / "curves.png", chart)
+        written.append("curves.png")
+    except ImportError:
+        err.print("curves.png skipped: matplotlib is missing (pip install 'labelloop[sim]')")
+    return written
+
+
+def _sim_rows(result: Any, data: dict[str, Any]) -> list[list[str]]:
+    """The summary as text cells, header first: the terminal table and the HTML page share it."""
+    n = len(result.runs)
+
+    def reach(entry: dict[str, Any], pct: int) -> str:
+        mean, hit = entry[f"labels_to_{pct}"], entry[f"reached_{pct}"]
+        if mean is not None:
+            return f"{mean:,.0f}"
+        return "not reached" if hit == 0 else f"not reached ({hit}/{n})"
+
+    def stops(entry: dict[str, Any]) -> str:
+        lines = []
+        for rule, s in entry["stopping"].items():
+            if not s["fired"]:
+                lines.append(f"{rule}: never")
+            else:
+                lines.append(
+                    f"{rule}: {s['labels_mean']:,.0f} labels, {s['kept_mean']:.1%} of full"
+                    + (f" ({s['fired']}/{n} seeds)" if s["fired"] < n else "")
+                )
+        return "\n".join(lines) or "none registered"
+
+    rows = [
+        ["strategy", "labels to 95%", "labels to 98%", "AUC", "at budget", "stopping", "query ms"]
+    ]
+    for e in data["strategies"]:
+        rows.append(
+            [
+                e["strategy"],
+                reach(e, 95),
+                reach(e, 98),
+                f"{e['auc']:.3f}",
+                f"{e['kept_at_budget']:.1%}",
+                stops(e),
+                f"{e['query_ms_median']:.1f}",
+            ]
+        )
+    return rows
+
+
+def _sim_table(result: Any, data: dict[str, Any]) -> Table:
+    head, *rows = _sim_rows(result, data)
+    table = Table(
+        title=f"labels to reach a share of full-data accuracy (mean of {len(result.runs)} seeds)",
+        caption="(k/n): seeds that reached the level within the budget",
+    )
+    for i, name in enumerate(head):
+        table.add_column(
+            name,
+            justify="left" if i in (0, 5) else "right",
+            overflow="fold",
+            ratio=3 if i == 5 else 1,
+        )
+    for row in rows:
+        table.add_row(*(escape(cell) for cell in row))
+    return table
