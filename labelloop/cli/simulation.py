@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -76,7 +77,11 @@ def simulate(
             transient=True,
         ) as progress:
             task = progress.add_task(f"featurizing {len(records['texts']):,} texts", total=None)
-            X = _sim_features(featurizer, records["texts"])
+            X = _sim_features(
+                featurizer,
+                records["texts"],
+                progress=lambda done, total: progress.update(task, completed=done, total=total),
+            )
             progress.update(task, description=f"simulating {len(names)} strategies × {seeds} seeds")
             try:
                 result = sim.simulate(
@@ -141,11 +146,15 @@ def _sim_jobs(seeds: int, X: Any) -> int:
     and its seed's pool and test rows: two copies); one for a small file."""
     if X.shape[0] < SIM_PARALLEL_RECORDS:
         return 1
-    affinity = getattr(os, "sched_getaffinity", None)
-    cpus = len(affinity(0)) if affinity else os.cpu_count() or 1
     parts = (X.data, X.indices, X.indptr) if hasattr(X, "indptr") else (X,)
     size = sum(int(part.nbytes) for part in parts)
-    return max(1, min(seeds, cpus, SIM_COPIES_BYTES // max(1, 2 * size)))
+    return max(1, min(seeds, _cpus(), SIM_COPIES_BYTES // max(1, 2 * size)))
+
+
+def _cpus() -> int:
+    """CPU cores this process may use."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity else os.cpu_count() or 1
 
 
 def _sim_read(file: Path, *, fmt: str | None, text_field: str, label_field: str) -> dict[str, Any]:
@@ -251,14 +260,29 @@ def _sim_stopping() -> list[Any]:
     return rules
 
 
-def _sim_features(name: str, texts: list[str]) -> Any:
-    from labelloop.learn import make_featurizer
-    from labelloop.learn.featurize import fit_rows, missing_requirement
+def _sim_features(
+    name: str, texts: list[str], *, progress: Callable[[int, int], None] | None = None
+) -> Any:
+    """The texts' rows. The command owns the machine, so an encoder (or a stacked featurizer's
+    encoder part) gets every core, where a project's background learner gives it one, and
+    reports its batches to ``progress(done, total)``."""
+    from labelloop.learn import StackedFeaturizer, make_featurizer
+    from labelloop.learn.featurize import fit_rows, missing_requirement, parts_of
 
-    featurizer = make_featurizer(name)
     problem = missing_requirement(name)
     if problem is not None:
         raise LabelloopError(problem)
+    wanted = {"threads": _cpus(), "progress": progress}
+
+    def tuned(featurizer: Any) -> dict[str, Any]:
+        known = featurizer.get_params() if hasattr(featurizer, "get_params") else {}
+        return {k: v for k, v in wanted.items() if k in known and v is not None}
+
+    featurizer: Any = make_featurizer(name)
+    if isinstance(featurizer, StackedFeaturizer):
+        featurizer.set_params(part_params={p: tuned(make_featurizer(p)) for p in parts_of(name)})
+    elif tuned(featurizer):
+        featurizer.set_params(**tuned(featurizer))
     payloads = [{"text": t} for t in texts]
     try:
         return fit_rows(featurizer, payloads)

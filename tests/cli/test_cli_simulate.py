@@ -290,3 +290,58 @@ def test_a_stacked_featurizer_replays_and_a_missing_extra_is_one_line(
         "error: featurizer 'tfidf+minilm' needs: pip install 'labelloop[embeddings]' torch==2.13.0"
     )
     assert not (tmp_path / "m").exists()
+
+
+def test_an_encoder_gets_every_core_and_reports_progress(
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sklearn.base import BaseEstimator
+
+    from labelloop.cli.simulation import _cpus
+    from labelloop.learn import FEATURIZERS, StackedFeaturizer
+
+    seen: list[tuple[int, bool]] = []
+
+    class Encoder(BaseEstimator):
+        """Stands in for MiniLM: a per-item encoder with threads and a progress callback."""
+
+        version = "encoder-1"
+        cache_per_item = True
+
+        def __init__(self, *, threads: int = 1, progress: Any = None) -> None:
+            self.threads = threads
+            self.progress = progress
+
+        def fit(self, payloads: Any) -> Any:
+            return self
+
+        def transform(self, payloads: Any) -> Any:
+            seen.append((self.threads, callable(self.progress)))
+            if self.progress is not None:
+                self.progress(len(payloads), len(payloads))
+            return np.asarray([[len(p["text"]) / 100] for p in payloads])
+
+    class TfidfEncoder(StackedFeaturizer):
+        parts = ("tfidf", "encoder")
+
+    monkeypatch.setitem(FEATURIZERS._classes, "encoder", Encoder)
+    monkeypatch.setitem(FEATURIZERS._classes, "tfidf+encoder", TfidfEncoder)
+    data = write_jsonl(tmp_path / "t.jsonl", two_topics(120))
+    for name in ("encoder", "tfidf+encoder"):
+        out = str(tmp_path / name)
+        cli(
+            "simulate",
+            str(data),
+            "--seeds",
+            "1",
+            "--budget",
+            "30",
+            "--featurizer",
+            name,
+            "--strategies",
+            "margin",
+            "--out",
+            out,
+            "--json",
+        )
+    assert seen == [(_cpus(), True), (_cpus(), True)]
