@@ -10,9 +10,11 @@ from typing import Any
 
 import numpy as np
 import pytest
+from sklearn.base import BaseEstimator
 from typer.testing import CliRunner
 
 from labelloop.cli import app
+from labelloop.learn import FEATURIZERS, StackedFeaturizer
 
 
 @pytest.fixture
@@ -248,36 +250,54 @@ def test_default_jobs_follow_cores_and_seeds_and_keep_feature_copies_small(
     assert _sim_jobs(10, rows(1 << 19, 128)) == 2
 
 
+class Encoder(BaseEstimator):
+    """Stands in for MiniLM: a per-item encoder with threads and a progress callback, recording
+    how each call was configured."""
+
+    version = "encoder-1"
+    cache_per_item = True
+    seen: list[tuple[int, int, bool]] = []
+
+    def __init__(self, *, threads: int = 1, progress: Any = None) -> None:
+        self.threads = threads
+        self.progress = progress
+
+    def fit(self, payloads: Any) -> Any:
+        return self
+
+    def transform(self, payloads: Any) -> Any:
+        Encoder.seen.append((len(payloads), self.threads, callable(self.progress)))
+        if self.progress is not None:
+            self.progress(len(payloads), len(payloads))
+        return np.asarray([[len(p["text"]) / 100] for p in payloads])
+
+
+class TfidfEncoder(StackedFeaturizer):
+    parts = ("tfidf", "encoder")
+
+
+@pytest.fixture
+def encoder(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int, bool]]:
+    """Registers ``encoder`` and ``tfidf+encoder``; the calls the encoder saw."""
+    Encoder.seen = []
+    monkeypatch.setitem(FEATURIZERS._classes, "encoder", Encoder)
+    monkeypatch.setitem(FEATURIZERS._classes, "tfidf+encoder", TfidfEncoder)
+    return Encoder.seen
+
+
 def test_a_stacked_featurizer_replays_and_a_missing_extra_is_one_line(
-    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, encoder: list[Any]
 ) -> None:
-    from labelloop.learn import FEATURIZERS, StackedFeaturizer, embeddings
+    from labelloop.learn import embeddings
 
-    seen: list[int] = []
-
-    class Length:
-        version = "length-1"
-
-        def fit(self, payloads: Any) -> Any:
-            return self
-
-        def transform(self, payloads: Any) -> Any:
-            seen.append(len(payloads))
-            return np.asarray([[len(p["text"]) / 100] for p in payloads])
-
-    class TfidfLength(StackedFeaturizer):
-        parts = ("tfidf", "length")
-
-    monkeypatch.setitem(FEATURIZERS._classes, "length", Length)
-    monkeypatch.setitem(FEATURIZERS._classes, "tfidf+length", TfidfLength)
     data = write_jsonl(tmp_path / "t.jsonl", two_topics(200))
     o = str(tmp_path / "o")
     args = ("simulate", str(data), "--strategies", "margin", "--seeds", "1", "--budget", "40")
-    result = cli(*args, "--featurizer", "tfidf+length", "--out", o, "--json")
+    result = cli(*args, "--featurizer", "tfidf+encoder", "--out", o, "--json")
     replay = json.loads(result.stdout)
     words = json.loads(cli(*args, "--out", str(tmp_path / "w"), "--json").stdout)
-    assert replay["featurizer"] == "tfidf+length" and words["featurizer"] == "tfidf"
-    assert seen == [200]  # every text went through the second part, once
+    assert replay["featurizer"] == "tfidf+encoder" and words["featurizer"] == "tfidf"
+    assert [n for n, _, _ in encoder] == [200]  # every text went through the second part, once
     # The words still carry the topic beside the extra column.
     assert abs(replay["full_accuracy"] - words["full_accuracy"]) <= 0.05
     assert [s["strategy"] for s in replay["strategies"]] == ["margin"]
@@ -293,55 +313,12 @@ def test_a_stacked_featurizer_replays_and_a_missing_extra_is_one_line(
 
 
 def test_an_encoder_gets_every_core_and_reports_progress(
-    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    cli: Any, tmp_path: Path, encoder: list[Any]
 ) -> None:
-    from sklearn.base import BaseEstimator
-
     from labelloop.cli.simulation import _cpus
-    from labelloop.learn import FEATURIZERS, StackedFeaturizer
 
-    seen: list[tuple[int, bool]] = []
-
-    class Encoder(BaseEstimator):
-        """Stands in for MiniLM: a per-item encoder with threads and a progress callback."""
-
-        version = "encoder-1"
-        cache_per_item = True
-
-        def __init__(self, *, threads: int = 1, progress: Any = None) -> None:
-            self.threads = threads
-            self.progress = progress
-
-        def fit(self, payloads: Any) -> Any:
-            return self
-
-        def transform(self, payloads: Any) -> Any:
-            seen.append((self.threads, callable(self.progress)))
-            if self.progress is not None:
-                self.progress(len(payloads), len(payloads))
-            return np.asarray([[len(p["text"]) / 100] for p in payloads])
-
-    class TfidfEncoder(StackedFeaturizer):
-        parts = ("tfidf", "encoder")
-
-    monkeypatch.setitem(FEATURIZERS._classes, "encoder", Encoder)
-    monkeypatch.setitem(FEATURIZERS._classes, "tfidf+encoder", TfidfEncoder)
     data = write_jsonl(tmp_path / "t.jsonl", two_topics(120))
     for name in ("encoder", "tfidf+encoder"):
-        out = str(tmp_path / name)
-        cli(
-            "simulate",
-            str(data),
-            "--seeds",
-            "1",
-            "--budget",
-            "30",
-            "--featurizer",
-            name,
-            "--strategies",
-            "margin",
-            "--out",
-            out,
-            "--json",
-        )
-    assert seen == [(_cpus(), True), (_cpus(), True)]
+        args = ("--seeds", "1", "--budget", "30", "--strategies", "margin", "--json")
+        cli("simulate", str(data), "--featurizer", name, "--out", str(tmp_path / name), *args)
+    assert encoder == [(120, _cpus(), True), (120, _cpus(), True)]
