@@ -19,7 +19,12 @@ from labelloop.learn import (
     make_strategy,
     run_round,
 )
-from labelloop.learn.featurize import caches_per_item, missing_requirement, per_item_part
+from labelloop.learn.featurize import (
+    caches_per_item,
+    leading_rows,
+    missing_requirement,
+    per_item_part,
+)
 from labelloop.learn.model import model_label
 from labelloop.learn.threads import one_thread
 from labelloop.schema.project import STRUCTURED_TYPES
@@ -259,7 +264,7 @@ def _choice_round(
     rows = cache.with_payloads(ctx.id, [int(r["id"]) for r in pool_rows + eval_rows], load)
     features, featurizer, feature_problem = _features(ctx, cache, rows, wait=wait)
     n_pool = len(pool_rows)
-    X_pool = features.X[:n_pool]
+    X_pool = leading_rows(features.X, n_pool)
     y = np.array(
         [index.get(r["label"], MISSING) if r["label"] else MISSING for r in pool_rows],
         dtype=np.int64,

@@ -18,6 +18,7 @@ from labelloop.learn import (
 )
 from labelloop.learn.featurize import (
     caches_per_item,
+    leading_rows,
     missing_requirement,
     parts_of,
     per_item_part,
@@ -217,3 +218,14 @@ def test_part_params_reach_their_part_only() -> None:
     assert X.shape == (4, unigrams.shape[1] + 2)
     assert stacked.featurizers_[0].ngram_range == (1, 1)
     assert TfidfCounts().fit(payloads(TEXTS)).featurizers_[0].ngram_range == (1, 2)
+
+
+def test_leading_rows_share_the_matrix_and_read_the_same() -> None:
+    X = make_featurizer("tfidf+counts").fit_transform(payloads(TEXTS))
+    head = leading_rows(X, 3)
+    assert head.shape == (3, X.shape[1]) and np.shares_memory(head.data, X.data)
+    assert np.array_equal(head.toarray(), X[:3].toarray())
+    assert leading_rows(X, 0).shape == (0, X.shape[1])
+    dense = np.arange(12.0).reshape(4, 3)
+    assert np.shares_memory(leading_rows(dense, 2), dense)
+    assert leading_rows(dense, 2).tolist() == [[0, 1, 2], [3, 4, 5]]
