@@ -355,6 +355,10 @@ def test_the_learner_trains_on_tfidf_while_embeddings_compute_then_switches(
     train(lab.db, ctx, cache=cache, wait_for_features=False)
     assert status.status(lab.db, ctx)["model"]["featurizer"] == name
     assert not due(lab.db, ctx.id, cache=cache)
+    lab.label_next(lab.member("bg", "ann", "annotator"), n=10)  # a model on them, with labels
+    train(lab.db, ctx, cache=cache, wait_for_features=False)
+    model = status.status(lab.db, ctx)["model"]
+    assert (model["featurizer"], model["n_train"], model["cold_start"]) == (name, 10, False)
 
 
 def test_a_missing_extra_falls_back_to_tfidf_and_says_what_to_install(
