@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,7 +37,7 @@ from labelloop.store import tasks as store_tasks
 from labelloop.store.db import Database
 from labelloop.store.users import now
 from labelloop.workflow.features import FeatureCache
-from labelloop.workflow.media import absolute_payloads
+from labelloop.workflow.media import readable_payloads
 from labelloop.workflow.projects import ProjectContext, system_context
 
 log = logging.getLogger("labelloop.learner")
@@ -254,12 +255,10 @@ def _choice_round(
             r for r in store_learning.items_of(conn, ctx.id, "eval", payloads=False) if r["label"]
         ]
 
-    def load() -> dict[int, Any]:
+    def load() -> Mapping[int, Any]:
         with db.read() as conn:
             payloads = store_learning.payloads_of(conn, ctx.id)
-        if ctx.schema.data_type in ("image", "audio"):  # files only from the media roots
-            return absolute_payloads(payloads, cache.media_roots)
-        return payloads
+        return readable_payloads(ctx.schema.data_type, payloads, cache.media_roots)
 
     rows = cache.with_payloads(ctx.id, [int(r["id"]) for r in pool_rows + eval_rows], load)
     features, featurizer, feature_problem = _features(ctx, cache, rows, wait=wait)

@@ -51,3 +51,16 @@ def absolute_payloads(
         else:
             out[item_id] = {kind: str(found)}
     return out
+
+
+MEDIA_TYPES = ("image", "audio")
+"""Data types whose payloads name files, read only through the media-root check."""
+
+
+def readable_payloads(
+    data_type: str, payloads: Mapping[int, Mapping[str, Any]], roots: Sequence[Path]
+) -> Mapping[int, Mapping[str, Any]]:
+    """The payloads a featurizer may read: media files through :func:`absolute_payloads`, any
+    other data type as it is. Rounds and searches read items through this one door, so both
+    build the same rows (the feature cache shares them)."""
+    return absolute_payloads(payloads, roots) if data_type in MEDIA_TYPES else payloads

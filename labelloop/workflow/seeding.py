@@ -24,6 +24,7 @@ from labelloop.store import seeds as store_seeds
 from labelloop.store import tasks as store_tasks
 from labelloop.store.db import Database
 from labelloop.workflow.features import FeatureCache
+from labelloop.workflow.media import MEDIA_TYPES, readable_payloads
 from labelloop.workflow.projects import ProjectContext
 
 MAX_LIMIT = 100
@@ -152,10 +153,10 @@ def _like(
             for r in store_learning.items_of(conn, ctx.id, "eval")
             if r["label"] or int(r["id"]) == like
         ]
-    if ctx.schema.data_type == "image":  # files are read only through the media-root check
-        from labelloop.workflow.media import absolute_payloads
-
-        found = absolute_payloads({int(r["id"]): r["payload"] for r in rows}, cache.media_roots)
+    if ctx.schema.data_type in MEDIA_TYPES:  # files are read only through the media-root check
+        found = readable_payloads(
+            ctx.schema.data_type, {int(r["id"]): r["payload"] for r in rows}, cache.media_roots
+        )
         rows = [{"id": r["id"], "label": r["label"], "payload": found[int(r["id"])]} for r in rows]
     wanted = ctx.settings.featurizer
     features = None

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from labelloop.errors import ImportFormatError, LabelloopError
-from labelloop.workflow import imports, learning, projects
+from labelloop.workflow import imports, learning, projects, seeding
 from labelloop.workflow.features import FeatureCache
 from tests.conftest import Lab
 from tests.learn.test_learn_featurize_audio import write_tone
@@ -97,7 +97,15 @@ def test_the_first_model_tells_low_tones_from_high_ones(sqlite_lab: Lab, tmp_pat
         media_roots=(media,),
     )
     assert ctx.settings.featurizer == "audio"
-    learning.train(lab.db, ctx, cache=FeatureCache(media_roots=(media,)))
+    cache = FeatureCache(media_roots=(media,))
+    with lab.db.read() as conn:
+        low = int(store_learning.items_of(conn, ctx.id, "pool")[0]["id"])
+    # A "more like this" search first: it reads the clips through the media roots too, and the
+    # round after it uses the rows it built.
+    found = seeding.search(lab.db, ctx, like=low, limit=3, cache=cache)
+    assert all(hit["text"].startswith("pool/a/") for hit in found["items"])  # the other low tones
+    assert min(hit["score"] for hit in found["items"]) > 0.2  # by their sound, not by ties at 0
+    learning.train(lab.db, ctx, cache=cache)
     with lab.db.read() as conn:
         latest = store_learning.history(conn, ctx.id)[-1]
     assert latest["featurizer"] == "audio"
