@@ -161,9 +161,12 @@ def stack_columns(blocks: Sequence[NDArray[Any] | csr_matrix]) -> NDArray[Any] |
 
 
 def leading_rows(X: NDArray[Any] | csr_matrix, n: int) -> NDArray[Any] | csr_matrix:
-    """The first ``n`` rows of ``X`` without copying them: a view of a dense array, or a CSR
+    """The first ``n`` rows of ``X``, sharing its memory: a view of a dense array, or a CSR
     matrix over a prefix of ``X``'s own arrays (a CSR slice would copy every stored value; for
-    a pool of a million ``tfidf+minilm`` rows that is gigabytes each round). Read-only use."""
+    a pool of a million ``tfidf+minilm`` rows that is gigabytes each round). scipy still copies
+    when the prefix holds under half of the stored values. For reading only: give it a
+    canonical ``X`` (sorted indices, as the feature cache keeps), so nothing tidies it in
+    place."""
     if issparse(X) and X.format == "csr":
         end = int(X.indptr[n])
         parts = (X.data[:end], X.indices[:end], X.indptr[: n + 1])

@@ -243,11 +243,23 @@ def check_featurizer_reads(schema: ProjectSchema) -> None:
     kinds = reads(name)
     if kinds is None or data_type in kinds:
         return
-    fitting = [n for n in FEATURIZERS.names() if (r := reads(n)) is None or data_type in r]
+    fitting = [n for n in FEATURIZERS.names() if _reads_type(n, data_type)]
+    what = " or ".join(kinds) or "no data type's"
     raise SchemaError(
-        f"settings.featurizer: '{name}' reads {' or '.join(kinds)} items; this project's data "
+        f"settings.featurizer: '{name}' reads {what} items; this project's data "
         f"is {data_type} (featurizers for {data_type}: {', '.join(fitting)})"
     )
+
+
+def _reads_type(name: str, data_type: str) -> bool:
+    """Whether the featurizer ``name`` reads ``data_type``; a misdeclared plug-in reads none."""
+    from labelloop.learn.featurize import reads
+
+    try:
+        kinds = reads(name)
+    except SchemaError:
+        return False
+    return kinds is None or data_type in kinds
 
 
 def _with_default_featurizer(raw: Any, data_type: str) -> Any:

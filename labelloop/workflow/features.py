@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.sparse import csr_matrix, issparse
 
 log = logging.getLogger("labelloop.learner")
 CHUNK = 512
@@ -246,7 +247,11 @@ class FeatureCache:
                 blocks[part] = block
             ordered = [blocks[p] for p in parts]
             combine = getattr(FEATURIZERS[featurizer_name], "combine", None)
-            X = combine(ordered) if combine is not None and len(parts) > 1 else ordered[0]
+            X = combine(ordered) if combine is not None else ordered[0]
+            if issparse(X):
+                # Canonical once, here: views of it (leading_rows) are then never tidied in place.
+                X = csr_matrix(X)
+                X.sum_duplicates()
             hit = Features(key=key, ids=ids, X=X)
             self._memory[(project_id, featurizer_name)] = hit
             return hit
@@ -291,12 +296,16 @@ class FeatureCache:
         from labelloop.learn import make_featurizer
 
         files = self.files(project_id, name)
+        # Looked at without the lock first: stored rows never go away (a merge writes its part
+        # before it deletes the old ones), and a search that may not wait must not queue behind
+        # a background slice of several seconds.
+        missing = np.flatnonzero(~np.isin(ids, files.ids()))
+        if not missing.size:
+            return True
+        if budget_s is not None and budget_s <= 0:
+            return False
         with self._lock((project_id, f"files:{files.folder or name}")):
-            missing = np.flatnonzero(~np.isin(ids, files.ids()))
-            if not missing.size:
-                return True
-            if budget_s is not None and budget_s <= 0:
-                return False
+            missing = np.flatnonzero(~np.isin(ids, files.ids()))  # again: stored meanwhile?
             started = time.monotonic()
             featurizer = make_featurizer(name).fit([])
             done = len(ids) - missing.size
@@ -317,7 +326,7 @@ class FeatureCache:
     def _stored(self, project_id: int, name: str, ids: NDArray[np.int64]) -> NDArray[Any]:
         """The stored per-item rows of ``ids``, in their order (all of them must be stored)."""
         files = self.files(project_id, name)
-        with self._lock((project_id, f"files:{files.folder or name}")):  # no merge meanwhile
+        with self._lock((project_id, f"merge:{files.folder or name}")):  # one merge at a time
             have, X = files.load()
         if X is None:
             return np.empty((0, 0), dtype=np.float32)

@@ -511,7 +511,8 @@ class Learner:
                 with self.db.exclusive(TRAINING_LOCKS + project_id) as mine:
                     if not mine:
                         continue
-                    ran += self._round(project_id) + self._features(project_id)
+                    ran += self._round(project_id)
+                    ran += self._features(project_id)
             except Exception:  # a broken project must not stop learning for the others
                 log.exception("learning for project %s failed", project_id)
         return ran
@@ -526,12 +527,16 @@ class Learner:
                 return 0
             with one_thread():  # small fits are ~10x slower threaded
                 version = train(self.db, ctx, cache=self.cache, wait_for_features=False)
-                if version % SCAN_EVERY == 0:
-                    scan_label_issues(self.db, ctx)
-            return 1
         except Exception:  # the embeddings below still get their slice
             log.exception("training round for project %s failed", project_id)
             return 0
+        if version % SCAN_EVERY == 0:
+            try:
+                with one_thread():
+                    scan_label_issues(self.db, ctx)
+            except Exception:  # the round is saved; only the scan is lost
+                log.exception("label-issue scan for project %s failed", project_id)
+        return 1
 
     def _features(self, project_id: int) -> int:
         """One slice of the project's missing per-item features; 1 when there was work."""

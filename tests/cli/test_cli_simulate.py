@@ -313,12 +313,13 @@ def test_a_stacked_featurizer_replays_and_a_missing_extra_is_one_line(
 
 
 def test_an_encoder_gets_every_core_and_reports_progress(
-    cli: Any, tmp_path: Path, encoder: list[Any]
+    cli: Any, tmp_path: Path, encoder: list[Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from labelloop.cli.simulation import _cpus
+    from labelloop.cli import simulation
 
+    monkeypatch.setattr(simulation, "_cpus", lambda: 7)  # unlike the encoder's default of 1
     data = write_jsonl(tmp_path / "t.jsonl", two_topics(120))
     for name in ("encoder", "tfidf+encoder"):
         args = ("--seeds", "1", "--budget", "30", "--strategies", "margin", "--json")
         cli("simulate", str(data), "--featurizer", name, "--out", str(tmp_path / name), *args)
-    assert encoder == [(120, _cpus(), True), (120, _cpus(), True)]
+    assert encoder == [(120, 7, True), (120, 7, True)]

@@ -120,6 +120,32 @@ class Weighted(StackedFeaturizer):
         return stack_columns([blocks[0], blocks[1] / 100])
 
 
+def test_a_schema_is_refused_with_the_featurizers_that_fit(monkeypatch: pytest.MonkeyPatch) -> None:
+    from labelloop.schema import parse_schema
+    from labelloop.schema.project import check_featurizer_reads
+
+    class Broken(StackedFeaturizer):
+        parts = ("tfidf", "nope")  # a misdeclared plug-in is left out of the list, not blamed
+
+    monkeypatch.setitem(FEATURIZERS._classes, "broken", Broken)
+    schema = {
+        "name": "Pictures",
+        "data": {"type": "image", "field": "image"},
+        "controls": [{"name": "k", "type": "choice", "labels": ["a", "b"], "target": True}],
+        "settings": {"featurizer": "tfidf+counts"},
+    }
+    with pytest.raises(SchemaError) as caught:
+        check_featurizer_reads(parse_schema(schema))
+    assert caught.value.message == (
+        "settings.featurizer: 'tfidf+counts' reads text or html items; this project's data is "
+        "image (featurizers for image: counts, counts+doubled, doubled, hog, pixels)"
+    )
+    for kind, featurizer in (("text", "tfidf+counts"), ("html", "tfidf"), ("image", "counts")):
+        check_featurizer_reads(
+            parse_schema({**schema, "data": {"type": kind}, "settings": {"featurizer": featurizer}})
+        )
+
+
 def test_combine_is_the_one_place_blocks_are_joined(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(FEATURIZERS._classes, "weighted", Weighted)
     X = make_featurizer("weighted").fit_transform(payloads(TEXTS[:1]))

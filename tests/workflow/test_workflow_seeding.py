@@ -450,6 +450,42 @@ def test_two_callers_compute_one_folder_once(
     assert FeatureFiles(tmp_path / "features" / str(ctx.id) / "fake-embedding-1").count() == 30
 
 
+def test_a_search_does_not_wait_for_a_background_slice(
+    lab: Any, tmp_path: Path, fake_embedding: Any, tfidf_fake: str, monkeypatch: Any
+) -> None:
+    import threading
+    import time
+
+    from labelloop.store import learning as store_learning
+    from labelloop.workflow import features as features_mod
+
+    started = threading.Event()
+    slow = FakeEmbedding.transform
+
+    def slowly(self: Any, payloads: Any) -> Any:
+        started.set()
+        time.sleep(1.0)
+        return slow(self, payloads)
+
+    monkeypatch.setattr(FakeEmbedding, "transform", slowly)
+    monkeypatch.setattr(features_mod, "CHUNK", 10)
+    ctx = lab.project("both", featurizer=tfidf_fake)
+    lab.import_rows(ctx, lab.rows(30))
+    with lab.db.read() as conn:
+        rows = store_learning.items_of(conn, ctx.id, "pool")
+    cache = FeatureCache(tmp_path / "features")
+    background = threading.Thread(
+        target=cache.prepare, args=(ctx.id, tfidf_fake, rows), kwargs={"budget_s": 10.0}
+    )
+    background.start()
+    assert started.wait(5)
+    t0 = time.monotonic()
+    assert cache.get(ctx.id, tfidf_fake, rows, budget_s=0) is None  # not there yet: TF-IDF
+    assert time.monotonic() - t0 < 0.5  # and answered at once, not after the slice's 3 s
+    background.join()
+    assert cache.get(ctx.id, tfidf_fake, rows, budget_s=0) is not None
+
+
 def test_more_like_this_uses_the_stacked_features_once_computed(
     lab: Any, tmp_path: Path, fake_embedding: Any, tfidf_fake: str
 ) -> None:
@@ -526,3 +562,20 @@ def test_more_like_this_reuses_the_rounds_features(
     assert found["by"] == "tfidf" and found["items"] and fits == [44]  # no refit for it
     unlabeled = seeding.search(lab.db, ctx, like=lab_item_id(lab, ctx, "ev-2"), cache=cache)
     assert unlabeled["items"] and fits == [44, 45]  # an unlabeled eval item asked about joins
+
+
+def test_a_failing_label_scan_keeps_its_round(
+    lab: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from labelloop.workflow import learning
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise ValueError("cannot build features")
+
+    monkeypatch.setattr(learning, "scan_label_issues", broken)
+    monkeypatch.setattr(learning, "SCAN_EVERY", 1)
+    ctx = lab.project()
+    lab.import_rows(ctx, lab.rows(20))
+    assert learning.Learner(lab.db).run_once() == 1  # the round counts: it was saved
+    assert status.status(lab.db, ctx)["model"]["version"] == 1
+    assert "label-issue scan for project" in caplog.text
