@@ -25,11 +25,12 @@ def quality(
     from labelloop.workflow import projects
     from labelloop.workflow import quality as wf_quality
 
-    _, db = _open()
+    settings, db = _open()
 
     def go() -> tuple[dict[str, Any] | None, dict[str, Any]]:
         ctx = projects.system_context(db, slug)
-        found = wf_quality.scan(db, ctx) if scan else None
+        roots = settings.media_root_paths
+        found = wf_quality.scan(db, ctx, media_roots=roots) if scan else None
         return found, wf_quality.report(db, ctx, cohort_field=cohort, n_boot=max(0, n_boot))
 
     found, info = _run(go)

@@ -143,11 +143,11 @@ def _features(
     return cache.get(ctx.id, FALLBACK_FEATURIZER, rows), FALLBACK_FEATURIZER, problem
 
 
-def scan_label_issues(db: Database, ctx: ProjectContext) -> None:
+def scan_label_issues(db: Database, ctx: ProjectContext, cache: FeatureCache) -> None:
     """Flag likely label errors among the resolved labels (periodic confident learning)."""
     from labelloop.workflow.quality import scan  # review/quality builds on learning, not back
 
-    found = scan(db, ctx)
+    found = scan(db, ctx, media_roots=cache.media_roots)
     if found.get("flagged"):
         log.info("project %s: %s likely label errors flagged", ctx.slug, found["flagged"])
 
@@ -533,7 +533,7 @@ class Learner:
         if version % SCAN_EVERY == 0:
             try:
                 with one_thread():
-                    scan_label_issues(self.db, ctx)
+                    scan_label_issues(self.db, ctx, self.cache)
             except Exception:  # the round is saved; only the scan is lost
                 log.exception("label-issue scan for project %s failed", project_id)
         return 1

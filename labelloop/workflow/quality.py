@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
+from pathlib import Path
 from statistics import median
 from typing import Any
 
@@ -31,6 +32,7 @@ from labelloop.store import items as store_items
 from labelloop.store import review as store_review
 from labelloop.store.db import Database
 from labelloop.workflow.imports import _label_text
+from labelloop.workflow.media import readable_payloads
 from labelloop.workflow.projects import ProjectContext
 from labelloop.workflow.review import LIVE, is_expert
 from labelloop.workflow.values import checked_on_item
@@ -186,10 +188,16 @@ def _find_item(
 # ------------------------------------------------------------------------------ the scan
 
 
-def scan(db: Database, ctx: ProjectContext, *, folds: int = 5) -> dict[str, Any]:
+def scan(
+    db: Database, ctx: ProjectContext, *, folds: int = 5, media_roots: Sequence[Path] = ()
+) -> dict[str, Any]:
     """Flag likely label errors among resolved labels by confident learning over
     cross-validated probabilities (Northcutt et al. 2021); new flags feed the review queue when
-    the project reviews flagged items."""
+    the project reviews flagged items.
+
+    The model reads the project's own features (image and audio files under ``media_roots``);
+    a featurizer with per-item embeddings gives way to its refitted part or TF-IDF, so a scan
+    never waits for embeddings."""
     ctx.require(Permission.MANAGE_PROJECT)
     classes = list(ctx.schema.target.labels)
     with db.read() as conn:
@@ -205,7 +213,7 @@ def scan(db: Database, ctx: ProjectContext, *, folds: int = 5) -> dict[str, Any]
             "items": [],
             "reason": "needs at least two labels of each of two classes",
         }
-    proba = _cross_val_proba(ctx, rows, y, k)
+    proba = _cross_val_proba(ctx, rows, y, k, media_roots)
     issues = np.flatnonzero(label_issues(y, proba))
     found = [
         {
@@ -235,14 +243,24 @@ def scan(db: Database, ctx: ProjectContext, *, folds: int = 5) -> dict[str, Any]
 
 
 def _cross_val_proba(
-    ctx: ProjectContext, rows: Sequence[Mapping[str, Any]], y: np.ndarray, folds: int
+    ctx: ProjectContext,
+    rows: Sequence[Mapping[str, Any]],
+    y: np.ndarray,
+    folds: int,
+    media_roots: Sequence[Path],
 ) -> np.ndarray:
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
     from labelloop.learn import default_model, make_featurizer
+    from labelloop.learn.featurize import caches_per_item, fit_rows, parts_of
 
-    payloads = [r["payload"] for r in rows]
-    X = make_featurizer("tfidf").fit(payloads).transform(payloads)
+    name = ctx.settings.featurizer
+    if caches_per_item(name):
+        name = next((p for p in parts_of(name) if not caches_per_item(p)), "tfidf")
+    found = readable_payloads(
+        ctx.schema.data_type, {int(r["id"]): r["payload"] for r in rows}, media_roots
+    )
+    X = fit_rows(make_featurizer(name), [found[int(r["id"])] for r in rows])
     cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=ctx.id)
     present = np.unique(y)
     proba = cross_val_predict(default_model(), X, y, cv=cv, method="predict_proba")

@@ -220,3 +220,24 @@ def test_the_served_order_of_images_follows_the_models_margin(
     scores = [t["selection"]["score"] for t in served]
     assert scores == sorted(scores, reverse=True)
     assert abs(scores[0] - float(np.max(utility))) < 1e-6
+
+
+def test_the_label_scan_reads_the_images_and_flags_a_dark_one_labeled_light(shapes: Any) -> None:
+    from labelloop.workflow import quality
+
+    lab, ctx, media = shapes
+    folder = media / "scan"
+    for i in range(8):
+        _png(folder / "dark" / f"d{i}.png", 20 + i, noise=i)
+        _png(folder / "light" / f"l{i}.png", 230 - i, noise=i)
+    _png(folder / "light" / "wrong.png", 25, noise=99)  # a dark square filed under light
+    imports.import_folder(lab.db, ctx, folder, media_roots=(media,), labels_from_folders=True)
+    found = quality.scan(lab.db, ctx, media_roots=(media,))
+    assert found["checked"] == 17
+    with lab.db.read() as conn:
+        from labelloop.store import seeds as store_seeds
+
+        flagged = [
+            store_seeds.find_item(conn, project_id=ctx.id, item_id=i) for i in found["items"]
+        ]
+    assert [row["external_id"] for row in flagged] == ["light/wrong.png"]

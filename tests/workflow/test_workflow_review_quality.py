@@ -267,7 +267,9 @@ def test_the_learner_scans_for_label_errors_every_few_rounds(lab: Any, monkeypat
     calls: list[str] = []
     monkeypatch.setattr(learning, "SCAN_EVERY", 2)
     monkeypatch.setattr(learning, "due", lambda db, project_id, cache=None: True)
-    monkeypatch.setattr(learning, "scan_label_issues", lambda db, ctx: calls.append(ctx.slug))
+    monkeypatch.setattr(
+        learning, "scan_label_issues", lambda db, ctx, cache: calls.append(ctx.slug)
+    )
     ctx = lab.project("scan", retrain_every=1)
     lab.import_rows(ctx, lab.rows(30))
     learner = learning.Learner(lab.db)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from labelloop.govern.permissions import Permission
@@ -34,10 +34,10 @@ def quality_report(
 
 
 @router.post("/quality/scan")
-def scan(slug: str, db: DbDep, user: CurrentUser) -> dict[str, Any]:
+def scan(slug: str, request: Request, db: DbDep, user: CurrentUser) -> dict[str, Any]:
     """Flag likely label errors among the resolved labels (cross-validated confident learning)."""
     ctx = projects.access(db, slug, user, Permission.MANAGE_PROJECT)
-    return quality.scan(db, ctx)
+    return quality.scan(db, ctx, media_roots=request.app.state.settings.media_root_paths)
 
 
 @router.get("/gold")
