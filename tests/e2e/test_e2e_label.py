@@ -165,7 +165,15 @@ def test_e2e_keyboard_labeling_drives_the_loop(
     for column in ("label", "annotator", "guideline_version", "model_version", "reason"):
         assert column in header
 
-    # The overview shows the same progress, the learning curve and the export links.
+    # The overview shows the same progress, the learning curve and the export links. The page
+    # draws the models measured when it loads: wait for the learner's next round (on a busy
+    # machine it can come a few seconds after the last label).
+    page.wait_for_function(
+        f"""() => fetch('/api/projects/{server.main}/models').then(r => r.json())
+            .then(ms => ms.filter(m => typeof m.metrics.accuracy === 'number').length >= 2)""",
+        timeout=60000,
+        polling=500,
+    )
     page.goto(server.url + "/")
     page.click(f"a[href='/p/{server.main}']")
     page.wait_for_url(server.url + f"/p/{server.main}")
