@@ -281,8 +281,8 @@ def _sim_features(
     featurizer: Any = make_featurizer(name)
     if isinstance(featurizer, StackedFeaturizer):
         featurizer.set_params(part_params={p: tuned(make_featurizer(p)) for p in parts_of(name)})
-    elif tuned(featurizer):
-        featurizer.set_params(**tuned(featurizer))
+    elif params := tuned(featurizer):
+        featurizer.set_params(**params)
     payloads = [{"text": t} for t in texts]
     try:
         return fit_rows(featurizer, payloads)

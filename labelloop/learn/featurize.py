@@ -29,7 +29,7 @@ class Featurizer(Protocol):
     under the version; ``requires`` (import names of optional packages) and ``install_hint`` (the
     command that installs them), checked without importing by :func:`missing_requirement`;
     ``reads`` (the data types whose payloads it understands, e.g. ``("text", "html")``; any when
-    absent), checked when a project's schema is read; ``parts`` for a
+    absent), checked when a project is created; ``parts`` for a
     :class:`StackedFeaturizer`.
     """
 

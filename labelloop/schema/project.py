@@ -240,11 +240,10 @@ def check_featurizer_reads(schema: ProjectSchema) -> None:
         return
     from labelloop.learn.featurize import FEATURIZERS, reads
 
-    kinds = reads(name)
-    if kinds is None or data_type in kinds:
+    if _reads_type(name, data_type):
         return
     fitting = [n for n in FEATURIZERS.names() if _reads_type(n, data_type)]
-    what = " or ".join(kinds) or "no data type's"
+    what = " or ".join(reads(name) or ()) or "no data type's"
     raise SchemaError(
         f"settings.featurizer: '{name}' reads {what} items; this project's data "
         f"is {data_type} (featurizers for {data_type}: {', '.join(fitting)})"

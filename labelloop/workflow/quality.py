@@ -253,10 +253,12 @@ def _cross_val_proba(
 
     from labelloop.learn import default_model, make_featurizer
     from labelloop.learn.featurize import caches_per_item, fit_rows, parts_of
+    from labelloop.workflow.learning import FALLBACK_FEATURIZER
 
     name = ctx.settings.featurizer
     if caches_per_item(name):
-        name = next((p for p in parts_of(name) if not caches_per_item(p)), "tfidf")
+        refitted = (p for p in parts_of(name) if not caches_per_item(p))
+        name = next(refitted, FALLBACK_FEATURIZER)
     found = readable_payloads(
         ctx.schema.data_type, {int(r["id"]): r["payload"] for r in rows}, media_roots
     )
