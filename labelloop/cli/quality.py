@@ -24,13 +24,14 @@ def quality(
     """Agreement (κ, α, per label, pair, cohort, week), the annotator table and flags."""
     from labelloop.workflow import projects
     from labelloop.workflow import quality as wf_quality
+    from labelloop.workflow.features import FeatureCache
 
     settings, db = _open()
 
     def go() -> tuple[dict[str, Any] | None, dict[str, Any]]:
         ctx = projects.system_context(db, slug)
-        roots = settings.media_root_paths
-        found = wf_quality.scan(db, ctx, media_roots=roots) if scan else None
+        cache = FeatureCache(settings.features_dir, media_roots=settings.media_root_paths)
+        found = wf_quality.scan(db, ctx, cache=cache) if scan else None
         return found, wf_quality.report(db, ctx, cohort_field=cohort, n_boot=max(0, n_boot))
 
     found, info = _run(go)

@@ -220,9 +220,6 @@ class FeatureCache:
         stops after that many seconds and ``None`` is returned while rows are still missing
         (``budget_s=0``: use only what is stored). ``progress(done, total)`` follows the chunks.
         """
-        from labelloop.learn import FEATURIZERS, make_featurizer
-        from labelloop.learn.featurize import caches_per_item, fit_rows, parts_of
-
         ids = np.fromiter((r["id"] for r in rows), dtype=np.int64, count=len(rows))
         key = (featurizer_name, len(rows), int(ids.sum()) if len(ids) else 0)
         hit = self._memory.get((project_id, featurizer_name))
@@ -232,29 +229,59 @@ class FeatureCache:
             hit = self._memory.get((project_id, featurizer_name))
             if hit is not None and hit.key == key:
                 return hit
-            parts = parts_of(featurizer_name)
-            blocks: dict[str, Any] = {}
-            # Per-item parts first: a slice that runs out of time has then fitted nothing else.
-            for part in sorted(parts, key=lambda p: not caches_per_item(p)):
-                if caches_per_item(part):
-                    if not self._compute(
-                        project_id, part, rows, ids, budget_s=budget_s, progress=progress
-                    ):
-                        return None
-                    block = self._stored(project_id, part, ids)
-                else:
-                    block = fit_rows(make_featurizer(part), [r["payload"] for r in rows])
-                blocks[part] = block
-            ordered = [blocks[p] for p in parts]
-            combine = getattr(FEATURIZERS[featurizer_name], "combine", None)
-            X = combine(ordered) if combine is not None else ordered[0]
-            if issparse(X):
-                # Canonical once, here: views of it (leading_rows) are then never tidied in place.
-                X = csr_matrix(X)
-                X.sum_duplicates()
+            X = self._build(project_id, featurizer_name, rows, ids, budget_s, progress)
+            if X is None:
+                return None
             hit = Features(key=key, ids=ids, X=X)
             self._memory[(project_id, featurizer_name)] = hit
             return hit
+
+    def stored(
+        self, project_id: int, featurizer_name: str, rows: Sequence[Mapping[Any, Any]]
+    ) -> Any | None:
+        """Features of ``rows`` from rows already stored, or ``None`` while some are missing.
+
+        Computes no per-item row and keeps nothing in memory, so an occasional reader (the
+        label-error scan, over the labeled items) neither waits for embeddings nor evicts the
+        pool matrix a round keeps.
+        """
+        ids = np.fromiter((r["id"] for r in rows), dtype=np.int64, count=len(rows))
+        return self._build(project_id, featurizer_name, rows, ids, 0, None)
+
+    def _build(
+        self,
+        project_id: int,
+        featurizer_name: str,
+        rows: Sequence[Mapping[Any, Any]],
+        ids: NDArray[np.int64],
+        budget_s: float | None,
+        progress: Callable[[int, int], None] | None,
+    ) -> Any | None:
+        """The matrix of ``rows``, part by part; ``None`` when a per-item part ran out of time."""
+        from labelloop.learn import FEATURIZERS, make_featurizer
+        from labelloop.learn.featurize import caches_per_item, fit_rows, parts_of
+
+        parts = parts_of(featurizer_name)
+        blocks: dict[str, Any] = {}
+        # Per-item parts first: a slice that runs out of time has then fitted nothing else.
+        for part in sorted(parts, key=lambda p: not caches_per_item(p)):
+            if caches_per_item(part):
+                if not self._compute(
+                    project_id, part, rows, ids, budget_s=budget_s, progress=progress
+                ):
+                    return None
+                block = self._stored(project_id, part, ids)
+            else:
+                block = fit_rows(make_featurizer(part), [r["payload"] for r in rows])
+            blocks[part] = block
+        ordered = [blocks[p] for p in parts]
+        combine = getattr(FEATURIZERS[featurizer_name], "combine", None)
+        X = combine(ordered) if combine is not None else ordered[0]
+        if issparse(X):
+            # Canonical once, here: views of it (leading_rows) are then never tidied in place.
+            X = csr_matrix(X)
+            X.sum_duplicates()
+        return X
 
     def prepare(
         self,

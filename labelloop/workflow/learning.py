@@ -147,7 +147,7 @@ def scan_label_issues(db: Database, ctx: ProjectContext, cache: FeatureCache) ->
     """Flag likely label errors among the resolved labels (periodic confident learning)."""
     from labelloop.workflow.quality import scan  # review/quality builds on learning, not back
 
-    found = scan(db, ctx, media_roots=cache.media_roots)
+    found = scan(db, ctx, cache=cache)
     if found.get("flagged"):
         log.info("project %s: %s likely label errors flagged", ctx.slug, found["flagged"])
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from pathlib import Path
 from statistics import median
 from typing import Any
 
@@ -31,6 +30,7 @@ from labelloop.store import audit
 from labelloop.store import items as store_items
 from labelloop.store import review as store_review
 from labelloop.store.db import Database
+from labelloop.workflow.features import FeatureCache
 from labelloop.workflow.imports import _label_text
 from labelloop.workflow.media import readable_payloads
 from labelloop.workflow.projects import ProjectContext
@@ -189,15 +189,16 @@ def _find_item(
 
 
 def scan(
-    db: Database, ctx: ProjectContext, *, folds: int = 5, media_roots: Sequence[Path] = ()
+    db: Database, ctx: ProjectContext, *, folds: int = 5, cache: FeatureCache | None = None
 ) -> dict[str, Any]:
     """Flag likely label errors among resolved labels by confident learning over
     cross-validated probabilities (Northcutt et al. 2021); new flags feed the review queue when
     the project reviews flagged items.
 
-    The model reads the project's own features (image and audio files under ``media_roots``);
-    a featurizer with per-item embeddings gives way to its refitted part or TF-IDF, so a scan
-    never waits for embeddings."""
+    The model reads the project's own features (image and audio files under the cache's media
+    roots). Embeddings come from ``cache`` once every labeled item has them; until then a
+    featurizer with per-item embeddings gives way to its refitted part or TF-IDF, so a scan
+    never waits for them."""
     ctx.require(Permission.MANAGE_PROJECT)
     classes = list(ctx.schema.target.labels)
     with db.read() as conn:
@@ -213,7 +214,7 @@ def scan(
             "items": [],
             "reason": "needs at least two labels of each of two classes",
         }
-    proba = _cross_val_proba(ctx, rows, y, k, media_roots)
+    proba = _cross_val_proba(ctx, rows, y, k, cache or FeatureCache())
     issues = np.flatnonzero(label_issues(y, proba))
     found = [
         {
@@ -247,7 +248,7 @@ def _cross_val_proba(
     rows: Sequence[Mapping[str, Any]],
     y: np.ndarray,
     folds: int,
-    media_roots: Sequence[Path],
+    cache: FeatureCache,
 ) -> np.ndarray:
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
@@ -256,13 +257,17 @@ def _cross_val_proba(
     from labelloop.workflow.learning import FALLBACK_FEATURIZER
 
     name = ctx.settings.featurizer
-    if caches_per_item(name):
-        refitted = (p for p in parts_of(name) if not caches_per_item(p))
-        name = next(refitted, FALLBACK_FEATURIZER)
     found = readable_payloads(
-        ctx.schema.data_type, {int(r["id"]): r["payload"] for r in rows}, media_roots
+        ctx.schema.data_type, {int(r["id"]): r["payload"] for r in rows}, cache.media_roots
     )
-    X = fit_rows(make_featurizer(name), [found[int(r["id"])] for r in rows])
+    items: list[dict[str, Any]] = [
+        {"id": int(r["id"]), "payload": found[int(r["id"])]} for r in rows
+    ]
+    X = cache.stored(ctx.id, name, items)
+    if X is None:  # embeddings still being computed: the refitted part, or TF-IDF, meanwhile
+        refitted = (p for p in parts_of(name) if not caches_per_item(p))
+        featurizer = make_featurizer(next(refitted, FALLBACK_FEATURIZER))
+        X = fit_rows(featurizer, [item["payload"] for item in items])
     cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=ctx.id)
     present = np.unique(y)
     proba = cross_val_predict(default_model(), X, y, cv=cv, method="predict_proba")

@@ -224,6 +224,7 @@ def test_the_served_order_of_images_follows_the_models_margin(
 
 def test_the_label_scan_reads_the_images_and_flags_a_dark_one_labeled_light(shapes: Any) -> None:
     from labelloop.workflow import quality
+    from labelloop.workflow.features import FeatureCache
 
     lab, ctx, media = shapes
     folder = media / "scan"
@@ -232,7 +233,7 @@ def test_the_label_scan_reads_the_images_and_flags_a_dark_one_labeled_light(shap
         _png(folder / "light" / f"l{i}.png", 230 - i, noise=i)
     _png(folder / "light" / "wrong.png", 25, noise=99)  # a dark square filed under light
     imports.import_folder(lab.db, ctx, folder, media_roots=(media,), labels_from_folders=True)
-    found = quality.scan(lab.db, ctx, media_roots=(media,))
+    found = quality.scan(lab.db, ctx, cache=FeatureCache(media_roots=(media,)))
     assert found["checked"] == 17
     with lab.db.read() as conn:
         from labelloop.store import seeds as store_seeds

@@ -3,6 +3,7 @@ featurizer and model settings a round uses."""
 
 from __future__ import annotations
 
+import itertools
 import random
 from pathlib import Path
 from typing import Any
@@ -579,3 +580,37 @@ def test_a_failing_label_scan_keeps_its_round(
     assert learning.Learner(lab.db).run_once() == 1  # the round counts: it was saved
     assert status.status(lab.db, ctx)["model"]["version"] == 1
     assert "label-issue scan for project" in caplog.text
+
+
+def test_the_label_scan_reads_the_embeddings_once_they_are_computed(
+    lab: Any, tmp_path: Path, fake_embedding: Any
+) -> None:
+    """Words say one thing, the (fake) embedding — text length — another: a short text filed
+    with the long ones looks right to TF-IDF and wrong to the embedding."""
+    from labelloop.workflow import quality
+
+    rng = random.Random(7)
+    long_words, short_words = ["alpha", "bravo", "delta"], ["kilo", "lima", "mike"]
+    rows = [
+        {"id": f"p{i}", "text": " ".join(rng.choices(long_words, k=30)), "label": "positive"}
+        for i in range(12)
+    ] + [
+        {"id": f"n{i}", "text": " ".join(words), "label": "negative"}
+        for i, words in enumerate(itertools.product(short_words, repeat=3))
+        if i < 12
+    ]
+    rows.append({"id": "odd", "text": "alpha bravo delta", "label": "positive"})
+    ctx = lab.project("emb", featurizer="fake")
+    lab.import_rows(ctx, rows, labeled=True)
+    cache = FeatureCache(tmp_path / "features")
+    odd = lab_item_id(lab, ctx, "odd")
+
+    early = quality.scan(lab.db, ctx, cache=cache)  # embeddings not computed: TF-IDF
+    assert early["checked"] == 25 and odd not in early["items"]
+    assert fake_embedding.calls == [] and cache._memory == {}  # the scan computed nothing
+
+    while prepare_features(lab.db, ctx, cache, budget_s=1.0):
+        pass
+    later = quality.scan(lab.db, ctx, cache=cache)
+    assert later["items"] == [odd]
+    assert fake_embedding.calls == [25] and cache._memory == {}  # read, not kept

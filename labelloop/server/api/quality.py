@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from labelloop.govern.permissions import Permission
-from labelloop.server.api.deps import CurrentUser, DbDep
+from labelloop.server.api.deps import CurrentUser, DbDep, FeaturesDep
 from labelloop.workflow import projects, quality
 
 router = APIRouter(prefix="/api/projects/{slug}", tags=["quality"])
@@ -34,10 +34,10 @@ def quality_report(
 
 
 @router.post("/quality/scan")
-def scan(slug: str, request: Request, db: DbDep, user: CurrentUser) -> dict[str, Any]:
+def scan(slug: str, db: DbDep, user: CurrentUser, features: FeaturesDep) -> dict[str, Any]:
     """Flag likely label errors among the resolved labels (cross-validated confident learning)."""
     ctx = projects.access(db, slug, user, Permission.MANAGE_PROJECT)
-    return quality.scan(db, ctx, media_roots=request.app.state.settings.media_root_paths)
+    return quality.scan(db, ctx, cache=features)
 
 
 @router.get("/gold")
