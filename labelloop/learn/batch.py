@@ -109,7 +109,9 @@ class ClusterMargin:
         utility = margin_utility(p)
         n_cand = min(rows.shape[0], max(k, min(self.candidate_factor * k, self.max_candidates)))
         cand = top_k(utility, n_cand, rng)  # most uncertain first
-        labels = self._clusters(pool.X, rows[cand], k, rng)
+        # One cluster per item of the labeling batch, so the queue's first batch is Citovsky's
+        # round-robin over them, and its later items the next pick of each cluster.
+        labels = self._clusters(pool.X, rows[cand], min(k, pool.batch_size or k), rng)
         # Round-robin: the r-th most uncertain item of every cluster, clusters in the order of
         # their most uncertain item (where each label first appears in ``cand`` order).
         _, first, inverse, counts = np.unique(

@@ -133,11 +133,15 @@ class TypiClust:
         labeled = sample_rows(all_labeled, self.max_candidates, rng)
         n_cand = cand.shape[0]
         Z = unit_rows(project(pool.X, np.concatenate([cand, labeled]), dims=self.dims, rng=rng))
-        n_clusters = max(1, min(labeled.shape[0] + k, self.max_clusters, Z.shape[0]))
+        # |L| + B clusters, B the labeling batch: a served queue longer than the batch (or than
+        # a small pool) would otherwise split every item into a cluster of its own.
+        batch = min(k, pool.batch_size or k)
+        n_clusters = max(1, min(labeled.shape[0] + batch, self.max_clusters, Z.shape[0]))
         sampled = rows.shape[0] > cap
         labels, centres = kmeans(Z, n_clusters, rng, epochs=SAMPLE_EPOCHS if sampled else 10)
         n_clusters = centres.shape[0]
         covered = np.bincount(labels[n_cand:], minlength=n_clusters)
+        known = covered.copy()  # labels, for the reasons; ``covered`` also counts picks
         sizes = np.bincount(labels, minlength=n_clusters)
         scale = (rows.shape[0] + all_labeled.shape[0]) / Z.shape[0]
         remaining = np.bincount(labels[:n_cand], minlength=n_clusters)
@@ -161,7 +165,7 @@ class TypiClust:
                 continue
             best = int(np.flatnonzero(free)[np.argmax(typ[free])])
             i = int(members[best])
-            reasons.append(_reason(int(round(sizes[c] * scale)), int(covered[c]), scale > 1.0))
+            reasons.append(_reason(int(round(sizes[c] * scale)), int(known[c]), scale > 1.0))
             picks.append(i)
             scores.append(float(typ[best]))
             taken[i] = True

@@ -168,3 +168,16 @@ def test_cluster_margin_takes_several_per_group_only_once_every_group_has_one() 
     assert max(picked.count(g) for g in (0, 1, 2)) <= 3
     margin = make_strategy("margin").query(pool_of(X), proba, 6, np.random.default_rng(0))
     assert group[margin.indices].tolist() == [0] * 6
+
+
+def test_cluster_margin_ranks_a_long_queue_for_its_labeling_batch() -> None:
+    """A served queue of the whole pool, for a labeling batch of 3: the first three come from
+    the three uncertain groups (as with a batch of 3 alone), not from one group of near-equals."""
+    from dataclasses import replace
+
+    pool, proba, group = cluster_margin_pool()
+    served = replace(pool, batch_size=3)
+    sel = make_strategy("cluster_margin").query(served, proba, 60, np.random.default_rng(0))
+    assert len(set(sel.indices.tolist())) == 60
+    assert sorted(group[sel.indices[:3]].tolist()) == [0, 1, 2]
+    assert not any("unlike the other uncertain items" in r for r in sel.reasons)

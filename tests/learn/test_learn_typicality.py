@@ -64,3 +64,16 @@ def test_small_clusters_wait_until_the_large_ones_are_used() -> None:
     X = on_circle(np.concatenate([DENSE, [150, 151, 250, 251, 330, 331]]))
     sel = make_strategy("typiclust").query(pool_of(X), None, 4, np.random.default_rng(0))
     assert all(i < 21 for i in sel.indices)
+
+
+def test_a_queue_longer_than_the_batch_clusters_by_the_batch() -> None:
+    """A served queue (here the whole pool of 33) is ranked for a labeling batch of 3: three
+    groups, their centres first, and every reason counts real labels, not earlier picks."""
+    X = on_circle(np.concatenate([centre + np.arange(-5, 6) for centre in (45, 165, 285)]))
+    pool = Pool(np.arange(33, dtype=np.int64), X, np.full(33, MISSING), ("a", "b"), batch_size=3)
+    sel = make_strategy("typiclust").query(pool, None, 33, np.random.default_rng(0))
+    assert sorted(sel.indices.tolist()) == list(range(33))  # the whole queue
+    assert sorted(sel.indices[:3].tolist()) == [5, 16, 27]  # the three centres
+    assert (sel.scores[:3] > 0).all()
+    assert all(r.startswith("typical of a group of 11 similar items") for r in sel.reasons[:3])
+    assert not any("labeled so far" in r or r == "unlike any other item" for r in sel.reasons)
