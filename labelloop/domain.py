@@ -72,6 +72,9 @@ class RoundSummary:
     n_labeled: int
     stop_predictions: NDArray[np.int64]
     eval_metrics: Mapping[str, float] = field(default_factory=dict)
+    n_unlabeled: int | None = None
+    """Pool items still unlabeled after this round's labels (``None``: not known); an estimate
+    of labels more is never larger."""
 
 
 @dataclass(frozen=True)

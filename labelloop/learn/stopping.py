@@ -186,10 +186,23 @@ def labels_for_gain(
     return max(1, math.ceil(more)) if more < 1e9 else None
 
 
-def _change_estimate(more: int | None) -> str:
+def _left(history: Sequence[RoundSummary]) -> int | None:
+    """Pool items still unlabeled at the newest round, when the caller said."""
+    return history[-1].n_unlabeled if history else None
+
+
+def change_estimate(history: Sequence[RoundSummary]) -> tuple[int | None, str]:
+    """:func:`labels_to_change` as a decision carries it, and its sentence.
+
+    An estimate beyond the unlabeled items left is no estimate: labeling all of them would
+    change less than 1% of the predictions, and the sentence says so.
+    """
+    more, left = labels_to_change(history), _left(history)
     if more is None:
-        return "; no prediction changed lately"
-    return f"; about {more:,} more labels would change 1% of its predictions"
+        return None, "; no prediction changed lately"
+    if left is not None and more > left:
+        return None, f"; labeling all {left:,} items left would change under 1% of its predictions"
+    return more, f"; about {more:,} more labels would change 1% of its predictions"
 
 
 def _floor(value: float, digits: int = 3) -> str:
@@ -239,8 +252,8 @@ class StabilizingPredictions:
 
     def evaluate(self, history: Sequence[RoundSummary]) -> StopDecision:
         decision = self._evaluate(history)
-        more = labels_to_change(history)
-        reason = decision.reason + (_change_estimate(more) if decision.stop else "")
+        more, estimate = change_estimate(history)
+        reason = decision.reason + (estimate if decision.stop else "")
         return replace(decision, reason=reason, more_labels=more)
 
     def _evaluate(self, history: Sequence[RoundSummary]) -> StopDecision:
@@ -266,7 +279,7 @@ class StabilizingPredictions:
                 len(r.stop_predictions) for r in reversed(history) if len(r.stop_predictions)
             )
             reason = (
-                f"predictions on {n_items:,} unlabeled items stable for {self.window} rounds "
+                f"predictions on {n_items:,} stop-set items stable for {self.window} rounds "
                 f"(κ = {_floor(latest)} ≥ {t})"
             )
             return StopDecision(self.name, True, latest, reason)
@@ -336,15 +349,15 @@ class SettledPredictions:
         if not trained:
             return StopDecision(self.name, False, None, "needs a trained round")
         # The estimate reads successive rounds, so it exists before this rule can judge.
-        more = labels_to_change(history)
+        more, estimate = change_estimate(history)
         cur = trained[-1]
         back = trained[: max(0, len(trained) - self.min_rounds)]
         older = [r for r in back if r.n_labeled * (1 + self.lag) <= cur.n_labeled]
         share = f"{self.lag:.0%}"
         if not older:
             reason = (
-                f"needs a model trained on {share} fewer labels than the newest, "
-                f"{self.min_rounds} rounds or more before it"
+                f"needs the newest model to have {share} more labels than one "
+                f"{self.min_rounds} or more rounds before it"
             )
             return StopDecision(self.name, False, None, reason, more)
         then = older[-1]
@@ -361,7 +374,7 @@ class SettledPredictions:
         over = moved > self.changed + 1e-12  # 1e-12: float noise, not a prediction
         t, c = f"{self.threshold:g}", f"{self.changed * 100:g}%"  # the limit exactly as set
         what = (
-            f"predictions on {len(b):,} unlabeled items at {cur.n_labeled:,} labels vs "
+            f"predictions on {len(b):,} stop-set items at {cur.n_labeled:,} labels vs "
             f"{then.n_labeled:,}: {_percent(moved, over=over)} changed, κ = {_floor(kappa)}"
         )
         if over:
@@ -372,7 +385,7 @@ class SettledPredictions:
             reason = f"{what} < {t}: the changes fall on a rare class, still changing"
             return StopDecision(self.name, False, kappa, reason, more)
         reason = f"{what} ≥ {t}; {share} more labels no longer change them"
-        return StopDecision(self.name, True, kappa, reason + _change_estimate(more), more)
+        return StopDecision(self.name, True, kappa, reason + estimate, more)
 
 
 @register_stopping
@@ -401,7 +414,7 @@ class KappaAverage:
         kappas = successive_kappas(history)
         since = next((i + 1 for i in range(len(kappas) - 1, -1, -1) if math.isnan(kappas[i])), 0)
         recent = kappas[since:][-self.window :]
-        more = labels_to_change(history)
+        more, estimate = change_estimate(history)
         if len(recent) < self.window:
             return StopDecision(
                 self.name,
@@ -415,7 +428,7 @@ class KappaAverage:
         if mean >= self.threshold:
             reason = (
                 f"predictions stable on average over the last {self.window} rounds "
-                f"(mean κ = {_floor(mean)} ≥ {t})" + _change_estimate(more)
+                f"(mean κ = {_floor(mean)} ≥ {t})" + estimate
             )
             return StopDecision(self.name, True, mean, reason, more)
         reason = (
@@ -469,12 +482,13 @@ class EvalPlateau:
             )
         metrics = [m for _, m in points]
         gain = max(metrics[-self.window :]) - max(metrics[: -self.window])
-        more = labels_for_gain(points)
-        estimate = (
-            f"; about {more:,} more labels for +0.01"
-            if more is not None
-            else "; the learning curve is flat"
-        )
+        more, left = labels_for_gain(points), _left(history)
+        if more is None:
+            estimate = "; the learning curve is flat"
+        elif left is not None and more > left:
+            more, estimate = None, f"; the {left:,} items left are not expected to add +0.01"
+        else:
+            estimate = f"; about {more:,} more labels for +0.01"
         what = (
             f"eval {self.metric} {metrics[-1]:.3f}, {gain:+.3f} over the last {self.window} rounds"
         )

@@ -212,6 +212,7 @@ class RoundOutcome:
     queue: list[dict[str, Any]]
     relabel: list[dict[str, Any]] = field(default_factory=list)
     feature_problem: str | None = None
+    n_unlabeled: int | None = None
 
 
 def train(
@@ -323,6 +324,7 @@ def _choice_round(
         queue=queue,
         relabel=_relabel_rows(result.relabel, pool.item_ids),
         feature_problem=feature_problem,
+        n_unlabeled=n_pool - n_train,
     )
 
 
@@ -355,6 +357,7 @@ def _save(
                 n_labeled=outcome.n_train,
                 stop_predictions=outcome.stop_predictions,
                 eval_metrics=outcome.metrics,
+                n_unlabeled=outcome.n_unlabeled,
             )
         )
     decisions = [criterion.evaluate(summaries) for criterion in _criteria(settings) if summaries]

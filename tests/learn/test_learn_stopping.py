@@ -61,7 +61,7 @@ def test_stabilizing_predictions_fires_exactly_after_three_stable_rounds() -> No
     assert decision.value == pytest.approx(
         cohen_kappa_score(history[3].stop_predictions, history[4].stop_predictions)
     )
-    assert decision.reason.startswith("predictions on 1,000 unlabeled items stable for 3 rounds")
+    assert decision.reason.startswith("predictions on 1,000 stop-set items stable for 3 rounds")
     assert "≥ 0.99" in decision.reason
 
 

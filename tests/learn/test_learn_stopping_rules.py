@@ -1,6 +1,7 @@
 """KappaAverage, eval plateau and the "how many labels more" estimates, fired at known rounds."""
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -120,6 +121,23 @@ def test_stop_decisions_carry_the_estimate() -> None:
     # Last three comparisons: 1 of 1,000 predictions changed over 300 labels; 1% takes 3,000.
     assert stable.stop and stable.more_labels == 3000
     assert stable.reason.endswith("; about 3,000 more labels would change 1% of its predictions")
+
+
+def test_an_estimate_beyond_the_items_left_says_labeling_them_all_would_not_do_it() -> None:
+    """3,000 labels more would change 1% of the predictions, but 40 items are left."""
+    history = kappa_history()
+    last = flipped(history[-1].stop_predictions, 1, start=900)
+    history.append(RoundSummary(6, 600, last, n_unlabeled=40))
+    stable = StabilizingPredictions().evaluate(history)
+    assert stable.stop and stable.more_labels is None
+    assert stable.reason.endswith(
+        "; labeling all 40 items left would change under 1% of its predictions"
+    )
+    plateau = plateau_history()
+    plateau[-1] = replace(plateau[-1], n_unlabeled=2)
+    flat = EvalPlateau().evaluate(plateau)
+    assert flat.more_labels is None
+    assert flat.reason.endswith("; the 2 items left are not expected to add +0.01")
 
 
 def test_criteria_are_built_by_name_with_parameters() -> None:

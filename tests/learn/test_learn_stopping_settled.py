@@ -28,7 +28,7 @@ def test_it_compares_with_the_newest_round_a_fifth_fewer_labels_back() -> None:
     rule = SettledPredictions()
     assert not rule.evaluate(history[:2]).stop  # 110: no round at <= 91.7 labels
     assert not rule.evaluate(history[:3]).stop  # 120: 100 is only 2 rounds back
-    assert "needs a model trained on 20% fewer labels" in rule.evaluate(history[:2]).reason
+    assert "needs the newest model to have 20% more labels" in rule.evaluate(history[:2]).reason
     assert "at 130 labels vs 100" in rule.evaluate(history[:4]).reason  # 130 / 1.2 = 108.3
     decision = rule.evaluate(history)
     assert "at 140 labels vs 110" in decision.reason  # 140 / 1.2 = 116.7
@@ -125,7 +125,7 @@ def test_the_labels_more_estimate_is_there_before_the_rule_can_judge() -> None:
     # the predictions move (6 of 1,000 per 10 labels: ~17 labels change 1%).
     early = drifting(10, per_label=0.6, until=110)
     decision = SettledPredictions().evaluate(early)
-    assert not decision.stop and "needs a model trained on 20% fewer labels" in decision.reason
+    assert not decision.stop and "needs the newest model to have 20% more labels" in decision.reason
     assert decision.more_labels == 17
     frozen = drifting(10, per_label=0.0, until=110)
     assert SettledPredictions().evaluate(frozen).more_labels is None  # nothing moved

@@ -99,7 +99,7 @@ def test_stopping_decisions_appear_with_a_reason(lab: Any, ready: Any) -> None:
     decisions = status.status(lab.db, ready)["model"]["stopping"]
     assert [d["criterion"] for d in decisions] == ["settled_predictions"]
     assert decisions[0]["stop"] is False
-    assert "needs a model trained on 20% fewer labels" in decisions[0]["reason"]
+    assert "needs the newest model to have 20% more labels" in decisions[0]["reason"]
     for _ in range(4):
         lab.label_next(ann, n=4)
         lab.train(ready)
