@@ -23,6 +23,9 @@ from labelloop.learn.strategies import empty_selection
 
 MAX_ROWS = 5_000
 """Labeled rows cross-validated at most (a uniform sample beyond), bounding the cost."""
+CONFIDENT = 0.5
+"""Out-of-fold probability the model must give another class before a label counts as
+contradicted: that class more likely than all the others together, the given one included."""
 
 
 def relabel_candidates(
@@ -36,13 +39,17 @@ def relabel_candidates(
     cv: int = 5,
     max_items: int = 50,
     max_rows: int = MAX_ROWS,
+    min_confidence: float = CONFIDENT,
 ) -> Selection:
     """Labeled rows whose label is most likely wrong, most suspicious first.
 
     Out-of-fold probabilities come from ``cv``-fold stratified cross-validation (fewer folds
     when a class has fewer labels; classes with a single label cannot be checked and are left
     out). cleanlab's confident learning (``filter_by="prune_by_noise_rate"``) flags the issues,
-    ranked by self-confidence (the out-of-fold probability of the given label).
+    ranked by self-confidence (the out-of-fold probability of the given label). Only
+    confident contradictions are kept: the model's guess is another class, with out-of-fold
+    probability ``min_confidence`` at least. A model still weak on few labels finds many
+    issues by confident learning's per-class thresholds alone, most of them right labels.
 
     Parameters
     ----------
@@ -62,6 +69,8 @@ def relabel_candidates(
     max_items : int
         Suggestions returned at most.
     max_rows : int
+    min_confidence : float
+        Probability of the contradicting class needed to suggest a re-label.
 
     Returns
     -------
@@ -99,9 +108,11 @@ def relabel_candidates(
         n_jobs=1,
     )
     issues = np.asarray(issues, dtype=np.intp)
-    # Keep only contradictions: an item whose own label is still the model's best guess is
-    # borderline, not mislabeled.
-    issues = issues[pred_probs[issues].argmax(axis=1) != given[issues]][:max_items]
+    # Keep only confident contradictions: an item whose own label is still the model's best
+    # guess is borderline, not mislabeled, and a weak guess is no evidence against a label.
+    guessed = pred_probs[issues].argmax(axis=1)
+    sure = pred_probs[issues, guessed] >= min_confidence - 1e-12  # 1e-12: float noise
+    issues = issues[(guessed != given[issues]) & sure][:max_items]
     names = [classes[c] if classes is not None else str(c) for c in checkable]
     guess = pred_probs[issues].argmax(axis=1)
     reasons = tuple(

@@ -215,7 +215,12 @@ def scan(
             "reason": "needs at least two labels of each of two classes",
         }
     proba = _cross_val_proba(ctx, rows, y, k, cache or FeatureCache())
-    issues = np.flatnonzero(label_issues(y, proba))
+    from labelloop.learn.relabel import CONFIDENT  # scikit-learn: only when scanning
+
+    # As a round's re-label suggestions: a confident contradiction, not a weak model's guess.
+    guess = proba.argmax(axis=1)
+    sure = proba.max(axis=1) >= CONFIDENT - 1e-12
+    issues = np.flatnonzero(label_issues(y, proba) & (guess != y) & sure)
     found = [
         {
             "item_id": rows[i]["id"],

@@ -1,6 +1,7 @@
 """Re-label suggestions find planted label flips on an easy problem, and say what they think."""
 
 import re
+from typing import Any
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
@@ -73,3 +74,24 @@ def test_max_items_bounds_the_list() -> None:
         X, np.arange(200), noisy, LogisticRegression(), rng=np.random.default_rng(0), max_items=5
     )
     assert len(sel.indices) == len(sel.reasons) == len(sel.scores) == 5
+
+
+def test_a_weak_guess_is_no_evidence_against_a_label() -> None:
+    """Three overlapping classes, every label right: confident learning's thresholds alone flag
+    labels on guesses of 0.4; a suggestion needs the model to favour another class outright."""
+    rng = np.random.default_rng(3)
+    truth = np.repeat([0, 1, 2], 60)
+    X = rng.normal(size=(180, 4)) + 0.6 * np.eye(4)[truth]  # classes barely apart
+    kwargs = {"classes": ("a", "b", "c"), "rng": np.random.default_rng(0)}
+    model = LogisticRegression()
+    every = relabel_candidates(X, np.arange(180), truth, model, min_confidence=0.0, **kwargs)
+    sure = relabel_candidates(X, np.arange(180), truth, model, **kwargs)
+
+    def guesses(sel: Any) -> list[float]:
+        return [float(r.split(" sure")[0].split()[-1]) for r in sel.reasons]
+
+    assert min(guesses(every)) < 0.45  # a weak guess, flagged without the floor
+    assert guesses(sure) and min(guesses(sure)) >= 0.5
+    assert len(sure.indices) < len(every.indices)
+    strict = relabel_candidates(X, np.arange(180), truth, model, min_confidence=0.8, **kwargs)
+    assert len(strict.indices) <= 2 and min(guesses(strict), default=1.0) >= 0.8
