@@ -94,6 +94,15 @@ def _is_page(request: Request) -> bool:
     return not request.url.path.startswith("/api")
 
 
+def _sign_in_first(request: Request) -> RedirectResponse:
+    """To the login form, which sends the visitor back to the page they asked for, query and all.
+
+    The form follows ``next`` only to a same-site path (``pages._safe_next``).
+    """
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/login?next={quote(here)}", status_code=303)
+
+
 def _no_telemetry() -> dict[str, object]:
     """Turn off FastAPI's built-in OpenTelemetry where the installed FastAPI has it.
 
@@ -163,14 +172,14 @@ def create_app(
     @app.exception_handler(LabelloopError)
     async def labelloop_error(request: Request, exc: LabelloopError) -> Response:
         if isinstance(exc, AuthenticationFailed) and _is_page(request):
-            return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
+            return _sign_in_first(request)
         return JSONResponse(
             {"error": type(exc).__name__, "detail": exc.message}, status_code=exc.status
         )
 
     @app.exception_handler(pages.LoginRequired)
     async def login_required(request: Request, exc: pages.LoginRequired) -> Response:
-        return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
+        return _sign_in_first(request)
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> Response:

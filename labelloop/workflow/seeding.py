@@ -10,6 +10,7 @@ bought it against labels nobody chose.
 from __future__ import annotations
 
 import random
+import unicodedata
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -43,7 +44,21 @@ _coin = random.Random()
 """Draws the random-control share and its items (tests seed or replace it)."""
 
 
+def _check_printable(q: str) -> None:
+    """Refuse control characters, which nobody types into a search box.
+
+    A NUL would cut the LIKE pattern short, so the search matched every item, and PostgreSQL
+    refuses it in text; tabs and line breaks only separate words.
+    """
+    bad = next((c for c in q if unicodedata.category(c) == "Cc" and not c.isspace()), None)
+    if bad is not None:
+        raise LabelloopError(
+            f"search words cannot contain control characters (found U+{ord(bad):04X})"
+        )
+
+
 def _words(q: str) -> list[str]:
+    _check_printable(q)
     words = [w[:100] for w in q.split()][:MAX_WORDS]
     if not words:
         raise LabelloopError("type a word to search for")
@@ -219,6 +234,8 @@ def send_to_queue(
         raise LabelloopError(f"send between 1 and {MAX_PICKS} items at a time")
     if (query is None or not query.strip()) == (like is None):
         raise LabelloopError("say how the items were found: query (the words) or like (an item)")
+    if like is None:
+        _check_printable(query or "")
     who = ctx.user.username
     with db.write() as conn:
         if like is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -213,3 +214,99 @@ def test_unknown_export_format_and_split_are_4xx_json(sqlite_api: Any) -> None:
     assert "holdout" in _assert_json_error(upload, upload.status_code)
     assert 400 <= upload.status_code < 500
     assert _counts(sqlite_api) == before
+
+
+TOO_BIG = 99999999999999999999  # beyond the stores' signed 64-bit ids
+LARGEST_ID = 2**63 - 1
+VALUE = {"sentiment": "neutral"}
+
+# (method, path, JSON body, the parameter the answer must name)
+OUT_OF_RANGE = [
+    ("GET", f"{BASE}/search?like={TOO_BIG}", None, "like"),
+    ("GET", f"{BASE}/items/{TOO_BIG}/review", None, "item_id"),
+    ("POST", f"{BASE}/tasks/{TOO_BIG}/skip", None, "assignment_id"),
+    ("GET", f"{BASE}/annotations/previous?before={TOO_BIG}", None, "before"),
+    ("POST", f"{BASE}/seeds", {"item_ids": [TOO_BIG], "query": "x"}, "item_ids.0"),
+    ("POST", f"{BASE}/seeds", {"item_ids": [1], "like": TOO_BIG}, "like"),
+    ("POST", f"{BASE}/tasks/next", {"held": [TOO_BIG]}, "held.0"),
+    ("POST", f"{BASE}/tasks/{TOO_BIG}/submit", {"value": VALUE}, "assignment_id"),
+    ("POST", f"{BASE}/tasks/{TOO_BIG}/flag", {}, "assignment_id"),
+    ("POST", f"{BASE}/annotations/{TOO_BIG}/flag", {}, "annotation_id"),
+    ("PUT", f"{BASE}/annotations/{TOO_BIG}", {"value": VALUE}, "annotation_id"),
+    ("POST", f"{BASE}/reviews/{TOO_BIG}", {"verdict": "accept"}, "annotation_id"),
+    ("GET", f"{BASE}/reviews/next?skip={TOO_BIG}", None, "skip.0"),
+    ("GET", f"{BASE}/adjudications/next?skip={TOO_BIG}", None, "skip.0"),
+    ("POST", f"{BASE}/items/{TOO_BIG}/adjudicate", {"value": VALUE}, "item_id"),
+    ("GET", f"{BASE}/items/{TOO_BIG}/media", None, "item_id"),
+    ("GET", f"{BASE}/items/{TOO_BIG}/thumbnail", None, "item_id"),
+    ("PUT", f"{BASE}/gold", {"item_id": TOO_BIG, "value": VALUE}, "item_id"),
+    ("DELETE", f"{BASE}/gold/{TOO_BIG}", None, "item_id"),
+    ("GET", f"{BASE}/items/{-(2**63) - 1}/review", None, "item_id"),
+    ("GET", f"/p/sent/search?like={TOO_BIG}", None, "like"),
+    ("GET", f"/p/sent/adjudicate?item={TOO_BIG}", None, "item"),
+]
+
+
+def test_out_of_range_ids_are_422_naming_the_parameter(api: Any) -> None:
+    before = _counts(api)
+    answers = {}
+    for method, path, body, name in OUT_OF_RANGE:
+        response = api.client.request(method, path, headers=api.auth("admin"), json=body)
+        answers[method, path, name] = (response.status_code, response.text)
+    wrong = {
+        request: answer
+        for request, answer in answers.items()
+        if answer[0] != 422 or f"{request[2]}: Input should be" not in answer[1]
+    }
+    assert wrong == {}
+    assert _counts(api) == before
+
+
+def test_the_largest_id_is_an_ordinary_not_found(api: Any) -> None:
+    response = api.get(f"{BASE}/items/{LARGEST_ID}/review")
+    assert f"no item {LARGEST_ID}" in _assert_json_error(response, 404)
+    skipped = api.post(f"{BASE}/tasks/{LARGEST_ID}/skip", "annotator")
+    _assert_json_error(skipped, 404)
+
+
+COUNTS_THE_WORKFLOW_BOUNDS = {"limit", "active_ms"}  # clamped or refused there; not ids
+
+
+def _integers(schema: Any, name: str, spec: dict[str, Any]) -> Iterator[tuple[str, Any]]:
+    """Every integer in a JSON schema, as (the field's name, its maximum)."""
+    if "$ref" in schema:
+        yield from _integers(
+            spec["components"]["schemas"][schema["$ref"].split("/")[-1]], name, spec
+        )
+        return
+    if schema.get("type") == "integer":
+        yield name, schema.get("maximum")
+    for part in (*schema.get("anyOf", ()), *schema.get("allOf", ())):
+        yield from _integers(part, name, spec)
+    if "items" in schema:
+        yield from _integers(schema["items"], name, spec)
+    for field, part in schema.get("properties", {}).items():
+        yield from _integers(part, field, spec)
+
+
+def test_every_integer_a_request_carries_is_bounded(sqlite_api: Any) -> None:
+    """A new route with a bare ``int`` id would overflow the driver (a 500) on a huge number."""
+    spec = sqlite_api.client.app.openapi()
+    found = []
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            schemas = [(p["schema"], p["name"]) for p in operation.get("parameters", [])]
+            body = operation.get("requestBody", {}).get("content", {}).values()
+            schemas += [(content["schema"], "body") for content in body]
+            found += [
+                (f"{method} {path} {name}", maximum)
+                for schema, where in schemas
+                for name, maximum in _integers(schema, where, spec)
+            ]
+    assert len(found) > 20  # the walk reaches the ids
+    unbounded = [
+        where
+        for where, maximum in found
+        if maximum is None and where.split(" ")[-1] not in COUNTS_THE_WORKFLOW_BOUNDS
+    ]
+    assert unbounded == []

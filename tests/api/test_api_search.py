@@ -116,13 +116,25 @@ def test_status_names_the_featurizer_and_model(search_api: Any) -> None:
     assert info["model"]["featurizer"] == "tfidf"
 
 
-def test_the_search_page_escapes_text_in_its_embedded_results(sqlite_api: Any) -> None:
+@pytest.mark.parametrize("q", ["\x00", "refund\x00"], ids=["nul", "word-then-nul"])
+def test_a_nul_in_the_search_is_refused_instead_of_matching_the_pool(
+    search_api: Any, q: str
+) -> None:
+    r = search_api.get(SEARCH, "annotator", params={"q": q})
+    assert r.status_code == 400, r.text
+    assert r.json()["detail"] == "search words cannot contain control characters (found U+0000)"
+    hit = search_api.get(SEARCH, "annotator", params={"q": "refund"}).json()["items"][0]
+    sent = search_api.post(SEEDS, "annotator", json={"item_ids": [hit["id"]], "query": q})
+    assert sent.status_code == 400 and "U+0000" in sent.json()["detail"]
+    again = search_api.get(SEARCH, "annotator", params={"q": "refund"}).json()["items"]
+    assert not any(h["queued"] for h in again)
+
+
+def _signed_in(sqlite_api: Any) -> Any:
+    """The API's client with annotator 'pat' signed in (a browser session)."""
     from labelloop.workflow import projects
 
     lab = sqlite_api.lab
-    lab.import_rows(
-        lab.ctx("sent", lab.admin), [{"id": "h-1", "text": HOSTILE}], filename="h.jsonl"
-    )
     lab.user("pat", password="correct horse battery")
     projects.set_member(lab.db, lab.ctx("sent", lab.admin), "pat", "annotator")
     client = sqlite_api.client
@@ -132,11 +144,32 @@ def test_the_search_page_escapes_text_in_its_embedded_results(sqlite_api: Any) -
         "/login",
         data={"username": "pat", "password": "correct horse battery", "csrf_token": token},
     )
+    return client
+
+
+def _embedded(page: Any) -> Any:
+    data = re.search(r'<script id="search-data" type="application/json">(.*?)</script>', page.text)
+    return json.loads(data.group(1))
+
+
+def test_the_search_page_shows_a_nul_search_as_an_error(sqlite_api: Any) -> None:
+    page = _signed_in(sqlite_api).get("/p/sent/search", params={"q": "\x00"})
+    assert page.status_code == 200
+    embedded = _embedded(page)
+    assert embedded["initial"] is None
+    assert embedded["error"] == "search words cannot contain control characters (found U+0000)"
+
+
+def test_the_search_page_escapes_text_in_its_embedded_results(sqlite_api: Any) -> None:
+    lab = sqlite_api.lab
+    lab.import_rows(
+        lab.ctx("sent", lab.admin), [{"id": "h-1", "text": HOSTILE}], filename="h.jsonl"
+    )
+    client = _signed_in(sqlite_api)
     page = client.get("/p/sent/search", params={"q": "<script>"})
     assert page.status_code == 200
     assert "<script>alert" not in page.text and "<b>refund" not in page.text
-    data = re.search(r'<script id="search-data" type="application/json">(.*?)</script>', page.text)
-    embedded = json.loads(data.group(1))
+    embedded = _embedded(page)
     assert embedded["initial"]["items"][0]["text"] == HOSTILE
     assert 'value="&lt;script&gt;"' in page.text  # the query in the box, escaped too
     label = client.get("/p/sent/label")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 import time
 from typing import Any
@@ -160,16 +161,45 @@ def test_pages_without_a_session_redirect_to_login(web: Any) -> None:
         assert response.headers["location"].startswith("/login?next=")
 
 
-def test_login_next_never_leaves_the_site(web: Any) -> None:
+@pytest.mark.parametrize(
+    "link",
+    [
+        "/p/sent/search?q=refund",
+        "/p/sent/adjudicate?item=301",
+        "/p/sent/search?q=caf%C3%A9+%26+refund&offset=20",
+        "/p/sent/search?q=//evil.example",
+    ],
+    ids=["search", "adjudicate", "escaped-words", "site-like-query"],
+)
+def test_signing_in_from_a_link_lands_on_the_whole_link(web: Any, link: str) -> None:
+    visit = web.client.get(link)
+    assert visit.status_code == 303
+    form = web.client.get(visit.headers["location"])
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form.text).group(1)
+    target = html.unescape(re.search(r'name="next" value="([^"]*)"', form.text).group(1))
+    response = web.client.post(
+        "/login",
+        data={"username": "pat", "password": PASSWORD, "csrf_token": token, "next": target},
+    )
+    assert response.status_code == 303
+    assert response.headers["location"] == link
+
+
+OFF_SITE = ["//evil.example/steal", "https://evil.example", "/\\evil.example", "javascript:x"]
+
+
+@pytest.mark.parametrize("target", OFF_SITE)
+def test_login_next_never_leaves_the_site(web: Any, target: str) -> None:
     token = _login_form(web.client)
     response = web.client.post(
         "/login",
-        data={
-            "username": "pat",
-            "password": PASSWORD,
-            "csrf_token": token,
-            "next": "//evil.example/steal",
-        },
+        data={"username": "pat", "password": PASSWORD, "csrf_token": token, "next": target},
     )
     assert response.status_code == 303
     assert response.headers["location"] == "/"
+
+
+@pytest.mark.parametrize("target", OFF_SITE)
+def test_the_login_form_never_carries_an_off_site_next(web: Any, target: str) -> None:
+    form = web.client.get("/login", params={"next": target})
+    assert re.search(r'name="next" value="([^"]*)"', form.text).group(1) == "/"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import re
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +90,29 @@ def test_bad_searches_are_clear_errors(lab: Any, seeded: Any) -> None:
         seeding.search(lab.db, seeded, q="refund", limit=500)
     with pytest.raises(NotFound):
         seeding.search(lab.db, seeded, like=10**9)
+
+
+@pytest.mark.parametrize(
+    ("q", "named"),
+    [
+        ("\x00", "U+0000"),
+        ("refund\x00", "U+0000"),
+        ("a\x00b", "U+0000"),
+        ("\x01refund", "U+0001"),
+        ("re\x7ffund", "U+007F"),
+    ],
+)
+def test_control_characters_in_a_search_are_refused_naming_them(
+    lab: Any, seeded: Any, q: str, named: str
+) -> None:
+    """A NUL used to cut the LIKE pattern short: the search matched every item."""
+    with pytest.raises(LabelloopError, match=re.escape(f"control characters (found {named})")):
+        seeding.search(lab.db, seeded, q=q)
+    with pytest.raises(LabelloopError, match=re.escape(named)):
+        seeding.send_to_queue(lab.db, seeded, [1], query=q)
+    with lab.db.read() as conn:
+        assert conn.execute(select(seed_pick.c.id)).first() is None
+    assert seeding.search(lab.db, seeded, q="refund\tkettle")["total"] == 1  # a tab parts words
 
 
 def test_more_like_this_ranks_by_cosine_over_tfidf(lab: Any, seeded: Any) -> None:

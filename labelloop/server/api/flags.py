@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from labelloop.govern.permissions import Permission
 from labelloop.server.api.deps import CurrentUser, DbDep
+from labelloop.server.api.schemas import Id
 from labelloop.workflow import flags, projects
 
 router = APIRouter(prefix="/api/projects/{slug}", tags=["flags"])
@@ -20,7 +21,7 @@ class FlagIn(BaseModel):
 
 @router.post("/tasks/{assignment_id}/flag")
 def flag_task(
-    slug: str, assignment_id: int, body: FlagIn, db: DbDep, user: CurrentUser
+    slug: str, assignment_id: Id, body: FlagIn, db: DbDep, user: CurrentUser
 ) -> dict[str, Any]:
     """Flag the item of the caller's task as ambiguous; they may still submit or skip it."""
     ctx = projects.access(db, slug, user, Permission.ANNOTATE)
@@ -29,7 +30,7 @@ def flag_task(
 
 @router.post("/annotations/{annotation_id}/flag")
 def flag_annotation(
-    slug: str, annotation_id: int, body: FlagIn, db: DbDep, user: CurrentUser
+    slug: str, annotation_id: Id, body: FlagIn, db: DbDep, user: CurrentUser
 ) -> dict[str, Any]:
     """Flag the item of the caller's earlier annotation as ambiguous."""
     ctx = projects.access(db, slug, user, Permission.ANNOTATE)

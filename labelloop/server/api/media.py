@@ -10,6 +10,7 @@ from fastapi.responses import FileResponse, Response
 from labelloop.govern.permissions import Permission
 from labelloop.ingest.imaging import MAX_THUMBNAIL
 from labelloop.server.api.deps import CurrentUser, DbDep
+from labelloop.server.api.schemas import Id
 from labelloop.workflow import media, projects, thumbnails
 
 router = APIRouter(prefix="/api/projects/{slug}", tags=["media"])
@@ -17,7 +18,7 @@ router = APIRouter(prefix="/api/projects/{slug}", tags=["media"])
 
 @router.get("/items/{item_id}/media")
 def item_media(
-    slug: str, item_id: int, request: Request, db: DbDep, user: CurrentUser
+    slug: str, item_id: Id, request: Request, db: DbDep, user: CurrentUser
 ) -> FileResponse:
     """The item's image or audio file from its media root, with its sniffed content type.
 
@@ -36,7 +37,7 @@ def item_media(
 @router.get("/items/{item_id}/thumbnail")
 def item_thumbnail(
     slug: str,
-    item_id: int,
+    item_id: Id,
     request: Request,
     db: DbDep,
     user: CurrentUser,

@@ -9,13 +9,14 @@ from pydantic import BaseModel, Field
 
 from labelloop.govern.permissions import Permission
 from labelloop.server.api.deps import CurrentUser, DbDep, FeaturesDep
+from labelloop.server.api.schemas import Id
 from labelloop.workflow import projects, quality
 
 router = APIRouter(prefix="/api/projects/{slug}", tags=["quality"])
 
 
 class GoldIn(BaseModel):
-    item_id: int | None = None
+    item_id: Id | None = None
     external_id: str | None = Field(default=None, max_length=200)
     value: dict[str, Any]
 
@@ -54,6 +55,6 @@ def set_gold(slug: str, body: GoldIn, db: DbDep, user: CurrentUser) -> dict[str,
 
 
 @router.delete("/gold/{item_id}")
-def remove_gold(slug: str, item_id: int, db: DbDep, user: CurrentUser) -> dict[str, Any]:
+def remove_gold(slug: str, item_id: Id, db: DbDep, user: CurrentUser) -> dict[str, Any]:
     ctx = projects.access(db, slug, user, Permission.MANAGE_PROJECT)
     return quality.remove_gold(db, ctx, item_id=item_id)

@@ -10,11 +10,12 @@ from pydantic import BaseModel, Field
 
 from labelloop.govern.permissions import Permission
 from labelloop.server.api.deps import CurrentUser, DbDep
+from labelloop.server.api.schemas import Id
 from labelloop.workflow import projects, review
 
 router = APIRouter(prefix="/api/projects/{slug}", tags=["review"])
 
-SkipQuery = Annotated[list[int], Query(max_length=200)]
+SkipQuery = Annotated[list[Id], Query(max_length=200)]
 
 
 class VerdictIn(BaseModel):
@@ -48,7 +49,7 @@ def next_review(
 
 @router.post("/reviews/{annotation_id}")
 def give_verdict(
-    slug: str, annotation_id: int, body: VerdictIn, db: DbDep, user: CurrentUser
+    slug: str, annotation_id: Id, body: VerdictIn, db: DbDep, user: CurrentUser
 ) -> dict[str, Any]:
     """Accept, reject (with a comment: back to its annotator), fix (with the value) or escalate."""
     ctx = projects.access(db, slug, user, Permission.REVIEW)
@@ -78,7 +79,7 @@ def next_adjudication(
 
 @router.post("/items/{item_id}/adjudicate")
 def adjudicate(
-    slug: str, item_id: int, body: AdjudicateIn, db: DbDep, user: CurrentUser
+    slug: str, item_id: Id, body: AdjudicateIn, db: DbDep, user: CurrentUser
 ) -> dict[str, Any]:
     """The expert tier sets an item's final label."""
     ctx = projects.access(db, slug, user, Permission.REVIEW)
@@ -86,7 +87,7 @@ def adjudicate(
 
 
 @router.get("/items/{item_id}/review")
-def item_detail(slug: str, item_id: int, db: DbDep, user: CurrentUser) -> dict[str, Any]:
+def item_detail(slug: str, item_id: Id, db: DbDep, user: CurrentUser) -> dict[str, Any]:
     """Every annotation of an item, the model's prediction, flags, verdicts and audit history."""
     ctx = projects.access(db, slug, user, Permission.REVIEW)
     return review.item_detail(db, ctx, item_id)

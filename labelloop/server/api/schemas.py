@@ -1,10 +1,17 @@
-"""Request bodies of the JSON API."""
+"""Request bodies of the JSON API, and the id type every path, query and body shares."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
+
+MAX_ID = 2**63 - 1
+"""The largest id a store holds: SQLite's INTEGER and PostgreSQL's BIGINT are signed 64-bit."""
+
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+"""A row id as a request names it (item, assignment, annotation). Out of range is a 422 naming
+the parameter, where it used to overflow in the database driver (a 500)."""
 
 
 class LoginIn(BaseModel):
@@ -18,7 +25,7 @@ class ProjectIn(BaseModel):
 
 
 class NextIn(BaseModel):
-    held: list[int] = Field(default_factory=list, max_length=20)
+    held: list[Id] = Field(default_factory=list, max_length=20)
 
 
 class SubmitIn(BaseModel):
@@ -44,6 +51,6 @@ class TokenIn(BaseModel):
 class SeedsIn(BaseModel):
     """Found pool items to send to the front of the queue, and how they were found."""
 
-    item_ids: list[int] = Field(min_length=1, max_length=200)
+    item_ids: list[Id] = Field(min_length=1, max_length=200)
     query: str | None = Field(default=None, max_length=200)
-    like: int | None = None
+    like: Id | None = None

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from labelloop.govern.permissions import Permission
 from labelloop.server.api.deps import CurrentUser, DbDep, FeaturesDep
-from labelloop.server.api.schemas import SeedsIn
+from labelloop.server.api.schemas import Id, SeedsIn
 from labelloop.workflow import projects, seeding
 
 router = APIRouter(prefix="/api/projects/{slug}", tags=["search"])
@@ -21,7 +21,7 @@ def search(
     user: CurrentUser,
     features: FeaturesDep,
     q: Annotated[str | None, Query(max_length=200)] = None,
-    like: int | None = None,
+    like: Id | None = None,
     limit: Annotated[int, Query(ge=1, le=seeding.MAX_LIMIT)] = 20,
     offset: Annotated[int, Query(ge=0, le=seeding.MAX_OFFSET)] = 0,
 ) -> dict[str, Any]:

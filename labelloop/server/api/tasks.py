@@ -9,11 +9,11 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from labelloop.govern.permissions import Permission
 from labelloop.server.api.deps import CurrentUser, DbDep, current_user
-from labelloop.server.api.schemas import NextIn, SubmitIn
+from labelloop.server.api.schemas import Id, NextIn, SubmitIn
 from labelloop.store.db import Database
 from labelloop.workflow import projects, tasks
 
@@ -22,6 +22,7 @@ router = APIRouter(prefix="/api/projects/{slug}", tags=["tasks"])
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
+_ID = TypeAdapter(Id)  # the hot routes read their own path, with the bounds of every other route
 
 
 async def _hot(db: Database, work: Callable[[], T]) -> T:
@@ -42,7 +43,7 @@ async def _hot(db: Database, work: Callable[[], T]) -> T:
 
 
 def _path_doc(*names: str) -> list[dict[str, Any]]:
-    kinds = {"slug": {"type": "string"}, "assignment_id": {"type": "integer"}}
+    kinds = {"slug": {"type": "string"}, "assignment_id": _ID.json_schema()}
     return [{"name": n, "in": "path", "required": True, "schema": kinds[n]} for n in names]
 
 
@@ -53,12 +54,13 @@ def _doc(model: type[BaseModel], *path: str) -> dict[str, Any]:
 
 
 def _assignment_id(request: Request) -> int:
-    raw = request.path_params["assignment_id"]
     try:
-        return int(raw)
-    except ValueError:
-        problem = {"loc": ("path", "assignment_id"), "msg": "Input should be a valid integer"}
-        raise RequestValidationError([{**problem, "type": "int_parsing"}]) from None
+        return _ID.validate_strings(request.path_params["assignment_id"])
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False, include_context=False, include_input=False)
+        raise RequestValidationError(
+            [{**e, "loc": ("path", "assignment_id")} for e in errors]
+        ) from None
 
 
 async def _body(request: Request, model: type[M]) -> M:
@@ -103,14 +105,14 @@ async def submit(request: Request) -> JSONResponse:
 
 
 @router.post("/tasks/{assignment_id}/skip")
-def skip(slug: str, assignment_id: int, db: DbDep, user: CurrentUser) -> dict[str, Any]:
+def skip(slug: str, assignment_id: Id, db: DbDep, user: CurrentUser) -> dict[str, Any]:
     ctx = projects.access(db, slug, user, Permission.ANNOTATE)
     tasks.skip(db, ctx, assignment_id)
     return {"skipped": assignment_id}
 
 
 @router.get("/annotations/previous")
-def previous(slug: str, db: DbDep, user: CurrentUser, before: int | None = None) -> dict[str, Any]:
+def previous(slug: str, db: DbDep, user: CurrentUser, before: Id | None = None) -> dict[str, Any]:
     """The caller's annotation before ``before`` (or their latest); null when there is none."""
     ctx = projects.access(db, slug, user, Permission.ANNOTATE)
     return {"annotation": tasks.previous(db, ctx, before=before)}
@@ -118,7 +120,7 @@ def previous(slug: str, db: DbDep, user: CurrentUser, before: int | None = None)
 
 @router.put("/annotations/{annotation_id}")
 def edit(
-    slug: str, annotation_id: int, body: SubmitIn, db: DbDep, user: CurrentUser
+    slug: str, annotation_id: Id, body: SubmitIn, db: DbDep, user: CurrentUser
 ) -> dict[str, Any]:
     ctx = projects.access(db, slug, user, Permission.ANNOTATE)
     return tasks.edit(db, ctx, annotation_id, body.value, active_ms=body.active_ms)

@@ -12,6 +12,7 @@ from labelloop.errors import AuthenticationFailed, LabelloopError, PermissionDen
 from labelloop.govern.guidelines import render_markdown
 from labelloop.govern.permissions import Permission
 from labelloop.server.api.deps import DbDep
+from labelloop.server.api.schemas import Id
 from labelloop.server.auth import csrf_ok
 from labelloop.workflow import accounts, projects, quality, review, seeding, status
 from labelloop.workflow.accounts import User
@@ -146,7 +147,7 @@ def review_page(slug: str, request: Request, db: DbDep) -> Response:
 
 
 @router.get("/p/{slug}/adjudicate", response_class=HTMLResponse)
-def adjudicate_page(slug: str, request: Request, db: DbDep, item: int | None = None) -> Response:
+def adjudicate_page(slug: str, request: Request, db: DbDep, item: Id | None = None) -> Response:
     user, csrf = _page_user(request, db)
     ctx = projects.access(db, slug, user, Permission.REVIEW)
     if not review.is_expert(ctx):
@@ -174,7 +175,7 @@ def quality_page(slug: str, request: Request, db: DbDep, cohort_field: str = "co
 
 @router.get("/p/{slug}/search", response_class=HTMLResponse)
 def search_page(
-    slug: str, request: Request, db: DbDep, q: str | None = None, like: int | None = None
+    slug: str, request: Request, db: DbDep, q: str | None = None, like: Id | None = None
 ) -> Response:
     """Search the pool and send hits to the queue; ``?q=`` or ``?like=`` opens with results."""
     user, csrf = _page_user(request, db)
