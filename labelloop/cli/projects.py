@@ -263,12 +263,13 @@ def status(slug: str, as_json: Annotated[bool, typer.Option("--json")] = False) 
             table.add_row(
                 "more labels", f"~{model['more_labels']:,} more labels would change the model"
             )
-        if model["relabel_suggestions"]:
-            table.add_row(
-                "re-check",
-                f"{model['relabel_suggestions']} labels the model contradicts, flagged for a "
-                "second look (label issues in `labelloop quality`)",
-            )
     else:
         table.add_row("model", "none yet")
+    issues = info["open_label_issues"]
+    if issues:
+        table.add_row(
+            "re-check",
+            f"{issues:,} {'label' if issues == 1 else 'labels'} the model contradicts, flagged "
+            "for a second look (label issues in `labelloop quality`)",
+        )
     out.print(table)

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from starlette.responses import Response
 
-from labelloop.workflow import status, tasks
+from labelloop.workflow import quality, status, tasks
 
 SLUG = "sent"
 
@@ -72,4 +72,23 @@ def test_stop_box_shows_the_more_labels_estimate_and_the_labels_to_recheck(page:
     lab.train(ctx)
     n = status.status(lab.db, ctx)["model"]["relabel_suggestions"]
     assert n >= 3
+    assert f"{n} labels the model contradicts are flagged for a second look" in page.html()
+
+
+def test_stop_box_counts_the_open_label_issues_the_quality_page_counts(page: Page) -> None:
+    # Wrong labels given after the last round are flagged only by the label-error scan: the
+    # stop box counted the round's list while the Quality page counted every open flag.
+    lab = page.lab
+    ctx = lab.project(SLUG)
+    lab.import_rows(ctx, lab.rows(120))
+    lab.train(ctx)
+    ann = lab.member(SLUG, "ann", "annotator")
+    _label(lab, ann, n=40, flip_every=8)
+    lab.train(ctx)
+    _label(lab, ann, n=40, flip_every=5)
+    assert quality.scan(lab.db, ctx)["flagged"] > 0
+
+    report = quality.report(lab.db, ctx, n_boot=0)
+    n = report["flags"]["open_by_kind"]["label_issue"]
+    assert n > status.status(lab.db, ctx)["model"]["relabel_suggestions"]
     assert f"{n} labels the model contradicts are flagged for a second look" in page.html()
