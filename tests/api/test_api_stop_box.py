@@ -3,43 +3,12 @@ labels the model wants re-checked."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
-from starlette.responses import Response
-
 from labelloop.workflow import quality, status, tasks
+from tests.api.conftest import Page
 
 SLUG = "sent"
-
-
-class Page:
-    def __init__(self, lab: Any, client: Any, app: Any) -> None:
-        self.lab, self.client, self.app = lab, client, app
-
-    def html(self) -> str:
-        response = Response()
-        self.app.state.sessions.issue(response, self.lab.admin.id)
-        cookie = response.headers["set-cookie"].split(";", 1)[0]
-        page = self.client.get(f"/p/{SLUG}", headers={"cookie": cookie})
-        assert page.status_code == 200
-        return " ".join(page.text.split())
-
-
-@pytest.fixture
-def page(sqlite_lab: Any, tmp_path: Path) -> Iterator[Page]:
-    from fastapi.testclient import TestClient
-
-    from labelloop.config import get_settings
-    from labelloop.server.app import create_app
-
-    app = create_app(
-        get_settings(home=tmp_path, secret_key="test"), db=sqlite_lab.db, learner=False
-    )
-    with TestClient(app, follow_redirects=False) as client:
-        yield Page(sqlite_lab, client, app)
 
 
 def _label(lab: Any, ann: Any, *, n: int, flip_every: int = 0) -> None:

@@ -99,3 +99,23 @@ def test_status_counts_every_open_label_issue_as_the_quality_report_does(
     assert info["open_label_issues"] == issues
     assert issues > info["model"]["relabel_suggestions"] > 0  # the scan's flags count too
     assert f"{issues} labels the model contradicts, flagged" in cli("status", "sent").stdout
+
+
+def test_status_says_where_the_eval_metric_will_come_from(cli: Any, tmp_path: Path) -> None:
+    cli("init")
+    (tmp_path / "schema.json").write_text(json.dumps(SCHEMA))
+    cli("projects", "create", "sent", "--schema", str(tmp_path / "schema.json"))
+    _import(cli, tmp_path, make_rows(40), labeled=False)
+    _train("sent")  # cold start, no eval items
+    assert "no labeled eval items (import some with --split eval)" in cli("status", "sent").stdout
+
+    path = tmp_path / "eval.jsonl"
+    rows = make_rows(12, start=500, prefix="ev", labeled=True)
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    cli(
+        "import", "sent", str(path), "--id-field", "id", "--label-field", "label", "--split", "eval"
+    )
+    _train("sent")  # still a cold start: no labels in the pool
+    out = cli("status", "sent").stdout
+    assert "12 labeled items; measured from the first model trained on labels" in out
+    assert "no labeled eval items" not in out
