@@ -251,24 +251,30 @@ def status(slug: str, as_json: Annotated[bool, typer.Option("--json")] = False) 
             f"v{model['version']} {model['model']} on {model['featurizer']}, "
             f"{model['n_train']} labels",
         )
+        n_eval = c["eval_labeled"]
         if metrics:
             table.add_row("eval", metrics)
-        elif model["cold_start"]:
-            table.add_row("eval", "measured from the first trained model")
-        else:
+        elif not n_eval:
             table.add_row("eval", "no labeled eval items (import some with --split eval)")
+        elif model["cold_start"]:
+            table.add_row(
+                "eval", f"{n_eval:,} labeled items; measured from the first model trained on labels"
+            )
+        else:
+            table.add_row("eval", f"{n_eval:,} labeled items; this model was not measured on them")
         for d in model["stopping"]:
             table.add_row("stop?" if not d["stop"] else "STOP recommended", d["reason"])
         if model["more_labels"] is not None:
             table.add_row(
                 "more labels", f"~{model['more_labels']:,} more labels would change the model"
             )
-        if model["relabel_suggestions"]:
-            table.add_row(
-                "re-check",
-                f"{model['relabel_suggestions']} labels the model contradicts, flagged for a "
-                "second look (label issues in `labelloop quality`)",
-            )
     else:
         table.add_row("model", "none yet")
+    issues = info["open_label_issues"]
+    if issues:
+        table.add_row(
+            "re-check",
+            f"{issues:,} {'label' if issues == 1 else 'labels'} the model contradicts, flagged "
+            "for a second look (label issues in `labelloop quality`)",
+        )
     out.print(table)

@@ -221,13 +221,27 @@ def margin_utility(p: NDArray[np.float64]) -> NDArray[np.float64]:
     return 1.0 - (first - second)
 
 
+UNSURE_GAP = 0.2
+"""Top-two gap below which the model is called unsure between its two likeliest classes."""
+
+SURE_GAP = 0.5
+"""Top-two gap from which the model is said to favour its best guess, not merely lean to it."""
+
+
 def margin_reason(p: NDArray[np.float64], classes: tuple[str, ...]) -> str:
-    """ "model unsure between A (0.50) and B (0.49)" for one row ``p`` of shape (n_classes,)."""
+    """The model's two likeliest classes for one row ``p`` of shape (n_classes,), worded by the
+    gap between them: "model unsure between A (0.50) and B (0.45)" below :data:`UNSURE_GAP`,
+    "model leans to A (0.62) over B (0.31)" below :data:`SURE_GAP`, else "model favours A
+    (0.89) over B (0.07)"; a fairly sure model is never called unsure."""
     order = np.argsort(-p, kind="stable")
     if len(order) < 2:
         return f"model knows only {classes[order[0]]} ({_fmt(p[order[0]])})"
     a, b = order[0], order[1]
-    return f"model unsure between {classes[a]} ({_fmt(p[a])}) and {classes[b]} ({_fmt(p[b])})"
+    first, second = f"{classes[a]} ({_fmt(p[a])})", f"{classes[b]} ({_fmt(p[b])})"
+    gap = float(p[a] - p[b])
+    if gap < UNSURE_GAP:
+        return f"model unsure between {first} and {second}"
+    return f"model {'leans to' if gap < SURE_GAP else 'favours'} {first} over {second}"
 
 
 class _UncertaintyStrategy:
@@ -290,7 +304,12 @@ class Margin(_UncertaintyStrategy):
         return margin_utility(p)
 
     def reason(self, p: NDArray[np.float64], classes: tuple[str, ...]) -> str:
-        return margin_reason(p, classes)
+        # The queue is served in margin order, so a clear-cut item is served only once the
+        # closer calls before it are taken: say so, or "why this item" would go unanswered.
+        said = margin_reason(p, classes)
+        top = np.sort(p)[::-1]
+        clear_cut = len(top) > 1 and top[0] - top[1] >= UNSURE_GAP
+        return f"closest call left: {said}" if clear_cut else said
 
 
 @register_strategy

@@ -59,18 +59,22 @@ def get_item(conn: Connection, *, project_id: int, item_id: int) -> RowMapping |
 
 
 def counts(conn: Connection, project_id: int) -> dict[str, int]:
-    """Items per split, labeled pool items and annotations: the project's progress, derived."""
+    """Items per split, labeled pool and eval items and annotations: the project's progress,
+    derived."""
     per_split = (
         select(item.c.split, func.count())
         .where(item.c.project_id == project_id)
         .group_by(item.c.split)
     )
     by_split = {str(split): int(n) for split, n in conn.execute(per_split)}
-    labeled = conn.execute(
-        select(func.count())
+    labeled_per_split = (
+        select(item.c.split, func.count())
         .select_from(item_label.join(item, item.c.id == item_label.c.item_id))
-        .where(item_label.c.project_id == project_id, item.c.split == "pool")
-    ).scalar_one()
+        .where(item_label.c.project_id == project_id)
+        .group_by(item.c.split)
+    )
+    labeled_by_split = {str(split): int(n) for split, n in conn.execute(labeled_per_split)}
+    labeled = labeled_by_split.get("pool", 0)
     n_annotations = conn.execute(
         select(func.count()).where(annotation.c.project_id == project_id)
     ).scalar_one()
@@ -85,8 +89,9 @@ def counts(conn: Connection, project_id: int) -> dict[str, int]:
     return {
         "pool": pool,
         "eval": int(by_split.get("eval", 0)),
-        "labeled": int(labeled),
-        "remaining": pool - int(labeled),
+        "eval_labeled": labeled_by_split.get("eval", 0),
+        "labeled": labeled,
+        "remaining": pool - labeled,
         "annotations": int(n_annotations),
         "leased": int(leased),
     }

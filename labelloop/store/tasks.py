@@ -199,6 +199,24 @@ def still_open(conn: Connection, *, item_id: int, user_id: int, overlap: int, at
     return not mine and not resolved and taken < overlap
 
 
+def leased_to_others(conn: Connection, *, project_id: int, user_id: int, at: datetime) -> int:
+    """Unlabeled pool items with a live lease held by someone other than ``user_id``."""
+    resolved = exists().where(item_label.c.item_id == assignment.c.item_id)
+    q = (
+        select(func.count(assignment.c.item_id.distinct()))
+        .join(item, item.c.id == assignment.c.item_id)
+        .where(
+            assignment.c.project_id == project_id,
+            assignment.c.user_id != user_id,
+            assignment.c.state == ACTIVE,
+            assignment.c.lease_expires_at > at,
+            item.c.split == "pool",
+            ~resolved,
+        )
+    )
+    return int(conn.execute(q).scalar_one())
+
+
 @cache
 def _insert_stmt(table: Any) -> Any:
     """One INSERT object per table, so its compiled form is found without rebuilding it."""

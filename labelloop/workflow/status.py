@@ -8,6 +8,7 @@ from typing import Any
 from labelloop.govern.permissions import Permission
 from labelloop.store import items as store_items
 from labelloop.store import learning as store_learning
+from labelloop.store import review as store_review
 from labelloop.store.db import Database
 from labelloop.workflow.projects import ProjectContext
 
@@ -63,6 +64,7 @@ def status(
     with db.read() as conn:
         counts = store_items.counts(conn, ctx.id)
         latest = store_learning.latest(conn, ctx.id)
+        open_flags = store_review.open_flag_counts(conn, ctx.id)
     model = _model(latest) if latest is not None else None
     every = ctx.settings.retrain_every
     since = counts["labeled"] - (latest["n_train"] if latest is not None else 0)
@@ -77,6 +79,10 @@ def status(
         "random_share": ctx.settings.random_share,
         "features": features(ctx, counts, features_dir),
         "stop_recommended": bool(model and model["stop_recommended"]),
+        # Every open label_issue flag, as the Quality and Review pages count them: raised by any
+        # round's re-label check or by a label-error scan, and not yet reviewed. The newest
+        # round's own list (model.relabel_suggestions) misses the others.
+        "open_label_issues": open_flags.get("label_issue", 0),
         "training": {
             "retrain_every": every,
             "labels_since_model": since,

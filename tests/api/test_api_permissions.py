@@ -28,6 +28,8 @@ def _call(api: Any, role: str, action: str, slug: str = SLUG) -> Any:
         return api.get(f"{base}/members", role)
     if action == "next":
         return api.post(f"{base}/tasks/next", role, json={})
+    if action == "idle":
+        return api.get(f"{base}/tasks/idle", role)
     if action == "submit":
         return api.post(f"{base}/tasks/1/submit", role, json={"value": {"sentiment": "neutral"}})
     if action == "previous":
@@ -48,6 +50,7 @@ ALLOWED = {
     "models": (200, MEMBERS),
     "members": (200, MEMBERS),
     "next": (200, MEMBERS),
+    "idle": (200, MEMBERS),
     "previous": (200, MEMBERS),
     "export": (200, ("admin", "manager")),
     "import": (201, ("admin", "manager")),

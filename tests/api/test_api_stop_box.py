@@ -3,43 +3,12 @@ labels the model wants re-checked."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
-from starlette.responses import Response
-
-from labelloop.workflow import status, tasks
+from labelloop.workflow import quality, status, tasks
+from tests.api.conftest import Page
 
 SLUG = "sent"
-
-
-class Page:
-    def __init__(self, lab: Any, client: Any, app: Any) -> None:
-        self.lab, self.client, self.app = lab, client, app
-
-    def html(self) -> str:
-        response = Response()
-        self.app.state.sessions.issue(response, self.lab.admin.id)
-        cookie = response.headers["set-cookie"].split(";", 1)[0]
-        page = self.client.get(f"/p/{SLUG}", headers={"cookie": cookie})
-        assert page.status_code == 200
-        return " ".join(page.text.split())
-
-
-@pytest.fixture
-def page(sqlite_lab: Any, tmp_path: Path) -> Iterator[Page]:
-    from fastapi.testclient import TestClient
-
-    from labelloop.config import get_settings
-    from labelloop.server.app import create_app
-
-    app = create_app(
-        get_settings(home=tmp_path, secret_key="test"), db=sqlite_lab.db, learner=False
-    )
-    with TestClient(app, follow_redirects=False) as client:
-        yield Page(sqlite_lab, client, app)
 
 
 def _label(lab: Any, ann: Any, *, n: int, flip_every: int = 0) -> None:
@@ -72,4 +41,23 @@ def test_stop_box_shows_the_more_labels_estimate_and_the_labels_to_recheck(page:
     lab.train(ctx)
     n = status.status(lab.db, ctx)["model"]["relabel_suggestions"]
     assert n >= 3
+    assert f"{n} labels the model contradicts are flagged for a second look" in page.html()
+
+
+def test_stop_box_counts_the_open_label_issues_the_quality_page_counts(page: Page) -> None:
+    # Wrong labels given after the last round are flagged only by the label-error scan: the
+    # stop box counted the round's list while the Quality page counted every open flag.
+    lab = page.lab
+    ctx = lab.project(SLUG)
+    lab.import_rows(ctx, lab.rows(120))
+    lab.train(ctx)
+    ann = lab.member(SLUG, "ann", "annotator")
+    _label(lab, ann, n=40, flip_every=8)
+    lab.train(ctx)
+    _label(lab, ann, n=40, flip_every=5)
+    assert quality.scan(lab.db, ctx)["flagged"] > 0
+
+    report = quality.report(lab.db, ctx, n_boot=0)
+    n = report["flags"]["open_by_kind"]["label_issue"]
+    assert n > status.status(lab.db, ctx)["model"]["relabel_suggestions"]
     assert f"{n} labels the model contradicts are flagged for a second look" in page.html()

@@ -66,5 +66,56 @@ def test_status_says_how_many_labels_would_change_the_model(cli: Any, tmp_path: 
     out = cli("status", "sent").stdout
     assert model["more_labels"] is not None  # the model still moved over the last rounds
     assert f"~{model['more_labels']:,} more labels would change the model" in out
-    assert model["relabel_suggestions"] >= 3
-    assert f"{model['relabel_suggestions']} labels the model contradicts, flagged" in out
+    assert info["open_label_issues"] == model["relabel_suggestions"] >= 3  # no other flags yet
+    assert f"{info['open_label_issues']} labels the model contradicts, flagged" in out
+
+
+def _planted(n: int, *, start: int) -> list[dict[str, Any]]:
+    """``n`` labeled rows, every eighth (from the sixth) filed under a wrong class."""
+    rows = make_rows(n, start=start, prefix="lab", labeled=True)
+    for r in rows[5::8]:
+        r["label"] = "neutral" if r["label"] != "neutral" else "positive"
+    return rows
+
+
+def test_status_counts_every_open_label_issue_as_the_quality_report_does(
+    cli: Any, tmp_path: Path
+) -> None:
+    # The round flags its own re-label list; wrong labels that arrive after it are flagged
+    # only by the scan. Status said the round's number while the Quality page said the total.
+    cli("init")
+    (tmp_path / "schema.json").write_text(json.dumps(SCHEMA))
+    cli("projects", "create", "sent", "--schema", str(tmp_path / "schema.json"))
+    _import(cli, tmp_path, make_rows(60), labeled=False)
+    _import(cli, tmp_path, _planted(48, start=1000), labeled=True)
+    _train("sent")
+    _import(cli, tmp_path, _planted(48, start=2000), labeled=True)
+    scan = json.loads(cli("quality", "sent", "--scan", "--json").stdout)["scan"]
+    assert scan["flagged"] > 0
+
+    info = json.loads(cli("status", "sent", "--json").stdout)
+    report = json.loads(cli("quality", "sent", "--json").stdout)
+    issues = report["flags"]["open_by_kind"]["label_issue"]
+    assert info["open_label_issues"] == issues
+    assert issues > info["model"]["relabel_suggestions"] > 0  # the scan's flags count too
+    assert f"{issues} labels the model contradicts, flagged" in cli("status", "sent").stdout
+
+
+def test_status_says_where_the_eval_metric_will_come_from(cli: Any, tmp_path: Path) -> None:
+    cli("init")
+    (tmp_path / "schema.json").write_text(json.dumps(SCHEMA))
+    cli("projects", "create", "sent", "--schema", str(tmp_path / "schema.json"))
+    _import(cli, tmp_path, make_rows(40), labeled=False)
+    _train("sent")  # cold start, no eval items
+    assert "no labeled eval items (import some with --split eval)" in cli("status", "sent").stdout
+
+    path = tmp_path / "eval.jsonl"
+    rows = make_rows(12, start=500, prefix="ev", labeled=True)
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    cli(
+        "import", "sent", str(path), "--id-field", "id", "--label-field", "label", "--split", "eval"
+    )
+    _train("sent")  # still a cold start: no labels in the pool
+    out = cli("status", "sent").stdout
+    assert "12 labeled items; measured from the first model trained on labels" in out
+    assert "no labeled eval items" not in out

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -240,4 +241,109 @@ def test_e2e_hostile_item_text_stays_text(server: Any, browser: Any) -> None:
     assert page.evaluate("typeof window.__xss") == "undefined"
     assert page.locator("h1").first.inner_text() == "Hostile <texts>"
     assert dialogs == []
+    context.close()
+
+
+def _as(server: Any, token: str, method: str, path: str, body: Any = None) -> Any:
+    """A JSON call to the live server with a bearer token."""
+    request = urllib.request.Request(
+        server.url + path,
+        data=None if body is None else json.dumps(body).encode(),
+        method=method,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.load(response)
+
+
+def _empty_says(page: Any, state: str) -> str:
+    """The empty labeling page's words once it has the server's reason ``state``."""
+    page.wait_for_function(
+        "(s) => document.getElementById('empty-state').dataset.idle === s",
+        arg=state,
+        timeout=15000,
+    )
+    return " ".join(page.inner_text("#empty-state").split())
+
+
+def test_e2e_pages_say_why_nothing_is_served_and_where_the_metric_comes_from(
+    server: Any, browser: Any, tmp_path: Path
+) -> None:
+    slug = "tiny"
+    schema = {
+        "name": "Tiny",
+        "data": {"type": "text", "field": "text"},
+        "controls": [
+            {"name": "sentiment", "type": "choice", "labels": list(server.labels), "target": True}
+        ],
+    }
+    (tmp_path / "schema.json").write_text(json.dumps(schema))
+    server.cli("projects", "create", slug, "--schema", str(tmp_path / "schema.json"))
+    pool = [{"id": f"t{i}", "text": f"tiny pool text number {i}"} for i in range(2)]
+    (tmp_path / "pool.jsonl").write_text("".join(json.dumps(r) + "\n" for r in pool))
+    server.cli("import", slug, str(tmp_path / "pool.jsonl"), "--id-field", "id")
+    held_out = [
+        {"id": f"e{i}", "text": f"tiny eval text {i}", "label": label}
+        for i, label in enumerate(server.labels)
+    ]
+    (tmp_path / "eval.jsonl").write_text("".join(json.dumps(r) + "\n" for r in held_out))
+    server.cli(
+        "import",
+        slug,
+        str(tmp_path / "eval.jsonl"),
+        "--id-field",
+        "id",
+        "--label-field",
+        "label",
+        "--split",
+        "eval",
+    )
+    server.cli("users", "add", "carol", "--password-stdin", stdin="carol-password-123\n")
+    server.cli("projects", "member", slug, "carol", "annotator")
+    carol = server.cli("tokens", "create", "carol").strip().splitlines()[-1]
+
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    _login(page, server, f"/p/{slug}")
+    page.wait_for_function(
+        f"""() => fetch('/api/projects/{slug}/models').then(r => r.json())
+            .then(ms => ms.length >= 1)""",
+        timeout=30000,
+        polling=300,
+    )
+    # Only the cold-start model: the eval items are there, the metric comes with a trained model.
+    page.reload()
+    assert page.inner_text("#stat-accuracy-sub") == (
+        "3 labeled eval items; measured from the first model trained on labels"
+    )
+    assert page.inner_text("#learning-curve") == (
+        "The curve appears once a model trained on labels is measured on the 3 labeled eval items."
+    )
+    verdict = " ".join(page.inner_text("#stop-recommendation").split())
+    assert "Whether to stop is judged once models have trained on your labels." in verdict
+    assert "still learning" not in verdict
+
+    # Carol holds both pool items: the page says so instead of "the model is preparing more".
+    held: list[int] = []
+    for _ in range(2):
+        task = _as(server, carol, "POST", f"/api/projects/{slug}/tasks/next", {"held": held})
+        held.append(task["task"]["assignment_id"])
+    page.goto(server.url + f"/p/{slug}/label")
+    said = _empty_says(page, "leased")
+    assert said.startswith("All 2 items left are being labeled by someone else right now.")
+    assert "preparing more" not in said
+
+    for assignment_id in held:
+        _as(
+            server,
+            carol,
+            "POST",
+            f"/api/projects/{slug}/tasks/{assignment_id}/submit",
+            {"value": {"sentiment": server.labels[0]}, "active_ms": 1000},
+        )
+    page.reload()
+    assert _empty_says(page, "done").startswith("Everything is labeled.")
+    assert errors == []
     context.close()

@@ -7,7 +7,7 @@ from scipy.sparse import csr_matrix
 from labelloop.domain import MISSING, Pool
 from labelloop.errors import SchemaError
 from labelloop.learn import STRATEGIES, make_strategy
-from labelloop.learn.strategies import top_k
+from labelloop.learn.strategies import margin_reason, top_k
 
 CLASSES = ("negative", "neutral", "positive", "mixed")
 
@@ -69,6 +69,32 @@ def test_reasons_name_the_labels_and_their_probabilities() -> None:
         "model spread over negative (0.42), neutral (0.20), positive (0.19) and 1 more",
     )
     assert query("random", make_pool(), None, 1).reasons == ("picked at random (control)",)
+
+
+@pytest.mark.parametrize(
+    ("row", "reason"),
+    [
+        ([0.50, 0.45, 0.05, 0.00], "model unsure between negative (0.50) and neutral (0.45)"),
+        ([0.60, 0.30, 0.10, 0.00], "model leans to negative (0.60) over neutral (0.30)"),
+        ([0.89, 0.07, 0.04, 0.00], "model favours negative (0.89) over neutral (0.07)"),
+        ([0.07, 0.03, 0.89, 0.01], "model favours positive (0.89) over negative (0.07)"),
+    ],
+)
+def test_margin_reason_says_unsure_only_when_the_top_two_are_close(
+    row: list[float], reason: str
+) -> None:
+    assert margin_reason(np.array(row), CLASSES) == reason
+
+
+def test_a_clear_cut_margin_pick_is_explained_as_the_closest_call_left() -> None:
+    # What the labeling page showed after ~200 labels: "model unsure between negative (0.89)
+    # and neutral (0.07)" beside "Model suggests negative (0.89)".
+    proba = np.array([[0.89, 0.07, 0.04, 0.00], [0.60, 0.30, 0.10, 0.00]] + [[0.25] * 4] * 2)
+    sel = query("margin", make_pool(y=[MISSING, MISSING, 0, 1]), proba, 2)
+    assert sel.reasons == (
+        "closest call left: model leans to negative (0.60) over neutral (0.30)",
+        "closest call left: model favours negative (0.89) over neutral (0.07)",
+    )
 
 
 def test_entropy_reason_lists_all_classes_when_there_are_three() -> None:

@@ -15,7 +15,10 @@ from labelloop.workflow import status, tasks
 from labelloop.workflow.learning import _criteria
 from tests.conftest import CLASSES, truth_of
 
-REASON = re.compile(r"^model unsure between (\w+) \((0\.\d\d)\) and (\w+) \((0\.\d\d)\)$")
+REASON = re.compile(
+    r"^(?:closest call left: )?model (?:unsure between|leans to|favours) "
+    r"(\w+) \((0\.\d\d)\) (?:and|over) (\w+) \((0\.\d\d)\)$"
+)
 
 
 def _round_two(lab: Any, ready: Any) -> Any:

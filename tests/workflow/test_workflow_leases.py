@@ -12,6 +12,7 @@ from labelloop.errors import Conflict, NotFound
 from labelloop.store.tables import annotation, assignment, audit_event, item_label
 from labelloop.store.users import now
 from labelloop.workflow import status, tasks
+from tests.conftest import make_rows
 
 
 def _expire(db: Any, assignment_id: int) -> None:
@@ -173,3 +174,34 @@ def test_overlap_two_serves_each_item_to_two_people_then_resolves(lab: Any) -> N
     second = tasks.submit(lab.db, b, tb["assignment_id"], {"sentiment": "positive"}, active_ms=1)
     assert second["resolution"] == "consensus"
     assert status.status(lab.db, ctx)["counts"]["labeled"] == 1
+
+
+def test_idle_says_why_the_queue_has_nothing_for_the_caller(lab: Any) -> None:
+    # The labeling page said "the model is preparing more" even when the remaining items were
+    # only leased to other annotators.
+    ctx = lab.project()
+    lab.import_rows(ctx, make_rows(3))
+    lab.train(ctx)
+    a = lab.member("sent", "a", "annotator")
+    b = lab.member("sent", "b", "annotator")
+    held: list[int] = []
+    for _ in range(2):
+        held.append(tasks.next_task(lab.db, a, held=held)["assignment_id"])
+    last = tasks.next_task(lab.db, b)
+    tasks.skip(lab.db, b, last["assignment_id"])
+    assert tasks.next_task(lab.db, b) is None
+    assert tasks.idle(lab.db, b) == {"state": "waiting", "remaining": 3, "leased_to_others": 2}
+
+    held.append(tasks.next_task(lab.db, a, held=held)["assignment_id"])  # b's skipped item
+    assert tasks.next_task(lab.db, b) is None
+    assert tasks.idle(lab.db, b) == {"state": "leased", "remaining": 3, "leased_to_others": 3}
+
+    for assignment_id in held:
+        tasks.submit(lab.db, a, assignment_id, {"sentiment": "neutral"}, active_ms=900)
+    assert tasks.idle(lab.db, b) == {"state": "done", "remaining": 0, "leased_to_others": 0}
+
+    lab.import_rows(ctx, make_rows(2, start=100))  # not queued until the next round
+    assert tasks.next_task(lab.db, b) is None
+    assert tasks.idle(lab.db, b) == {"state": "open", "remaining": 2, "leased_to_others": 0}
+    lab.train(ctx)
+    assert tasks.next_task(lab.db, b) is not None

@@ -1,4 +1,5 @@
-"""The labeling API: next task, submit, skip, and going back to change an annotation."""
+"""The labeling API: next task (and why there is none), submit, skip, and going back to change
+an annotation."""
 
 from __future__ import annotations
 
@@ -86,6 +87,13 @@ async def next_task(request: Request) -> JSONResponse:
         return {"task": tasks.next_task(db, ctx, held=body.held)}
 
     return JSONResponse(await _hot(db, work))
+
+
+@router.get("/tasks/idle")
+def idle(slug: str, db: DbDep, user: CurrentUser) -> dict[str, Any]:
+    """Why ``tasks/next`` has no item for the caller: everything labeled, the rest leased to
+    others, waiting for others or review, or open but not yet queued."""
+    return tasks.idle(db, projects.access(db, slug, user, Permission.ANNOTATE))
 
 
 @router.post("/tasks/{assignment_id}/submit", openapi_extra=_doc(SubmitIn, "slug", "assignment_id"))

@@ -34,6 +34,7 @@
 
   const IDLE_MS = 60000; // activity older than this stops the per-item clock
   const EMPTY_POLL_MS = 2000;
+  const EXPLAIN_EVERY = 5; // empty polls between asking the server why the queue is empty
   const STATUS_POLL_MS = 4000;
   const MAX_HELD = 20;
 
@@ -50,6 +51,8 @@
     whyScore: $("why-score"),
     whyModel: $("why-model"),
     empty: $("empty-state"),
+    emptyTitle: $("empty-title"),
+    emptyDetail: $("empty-detail"),
     editBanner: $("edit-banner"),
     controls: $("controls"),
     submit: $("submit-btn"),
@@ -416,6 +419,51 @@
     setMode("empty");
     delete app.dataset.assignmentId;
     startEmptyPoll();
+    explainEmpty();
+  }
+
+  // What the empty page says, by the server's reason (tasks.idle): [title, detail].
+  function idleText(why) {
+    const n = why.remaining || 0;
+    const items = (k) => `${k.toLocaleString()} ${k === 1 ? "item" : "items"}`;
+    switch (why.state) {
+      case "done":
+        return ["Everything is labeled.", "Every item in the pool has a label. "];
+      case "leased":
+        return [
+          n === 1
+            ? "The last item is being labeled by someone else right now."
+            : `All ${items(n)} left are being labeled by someone else right now.`,
+          "An item comes back here if its lease runs out before it is labeled. ",
+        ];
+      case "waiting":
+        return [
+          "Nothing left for you to label right now.",
+          n === 1
+            ? "The 1 item left is being labeled, waits for another annotator or review, " +
+              "or is one you skipped. "
+            : `The ${items(n)} left are being labeled, wait for another annotator or review, ` +
+              "or are ones you skipped. ",
+        ];
+      case "open":
+        return ["No items in the queue right now — the model is preparing more.", ""];
+      default:
+        return ["No item for you right now.", ""];
+    }
+  }
+
+  async function explainEmpty() {
+    let why;
+    try {
+      why = await api("GET", "/tasks/idle");
+    } catch (_err) {
+      return; // the page keeps its last words; the poll goes on
+    }
+    if (state.mode !== "empty") return;
+    const [title, detail] = idleText(why);
+    el.emptyTitle.textContent = title;
+    el.emptyDetail.textContent = detail;
+    el.empty.dataset.idle = why.state;
   }
 
   // ---------------------------------------------------------------- controls
@@ -757,6 +805,7 @@
 
   function startEmptyPoll() {
     stopEmptyPoll();
+    let polls = 0;
     state.emptyTimer = setTimeout(async function poll() {
       state.emptyTimer = null;
       if (state.mode !== "empty") return;
@@ -770,7 +819,10 @@
       } catch (err) {
         if (!(err instanceof ApiError) || err.status !== 0) report(err);
       }
-      if (state.mode === "empty") state.emptyTimer = setTimeout(poll, EMPTY_POLL_MS);
+      if (state.mode !== "empty") return;
+      polls += 1;
+      if (polls % EXPLAIN_EVERY === 0) explainEmpty(); // the reason changes slowly; asking costs
+      state.emptyTimer = setTimeout(poll, EMPTY_POLL_MS);
     }, EMPTY_POLL_MS);
   }
 

@@ -239,8 +239,16 @@
     if (points.length === 0) {
       const p = document.createElement("p");
       p.className = "muted";
-      p.textContent =
-        "The curve appears once a model is measured on labeled eval items (import them into the eval split).";
+      const n = page.eval_labeled || 0;
+      const items = `${fmt(n)} labeled eval ${plural(n, "item")}`;
+      if (n === 0) {
+        p.textContent =
+          "The curve appears once a model is measured on labeled eval items (import them into the eval split).";
+      } else if (models.some((m) => !m.cold_start)) {
+        p.textContent = `No model has been measured on the ${items}.`;
+      } else {
+        p.textContent = `The curve appears once a model trained on labels is measured on the ${items}.`;
+      }
       host.append(p);
       host.removeAttribute("aria-hidden");
       return;

@@ -1,0 +1,63 @@
+"""The project page's eval card and stop box say what is true before a model has learned
+anything: where the eval metric will come from, and when stopping is judged."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from tests.api.conftest import SLUG, Page
+
+WAITING_FOR_A_MODEL = "measured from the first model trained on labels"
+NEEDS_EVAL = "needs labeled eval items"
+COLD_STOP = "Whether to stop is judged once models have trained on your labels."
+LEARNING = "The model is still learning from new labels."
+
+
+def _page_data(html: str) -> dict:
+    found = re.search(r'<script id="page-data" type="application/json">(.*?)</script>', html)
+    assert found
+    return json.loads(found.group(1))
+
+
+def test_cold_start_with_labeled_eval_items_says_the_first_trained_model_measures_them(
+    page: Page,
+) -> None:
+    # `labelloop demo` imports 990 labeled eval items; the page said they were needed.
+    lab = page.lab
+    ctx = lab.project(SLUG)
+    lab.import_rows(ctx, lab.rows(40))
+    lab.import_rows(
+        ctx, lab.rows(12, start=500, prefix="ev", labeled=True), labeled=True, split="eval"
+    )
+    lab.train(ctx)  # the cold-start model: no eval metric yet
+    html = page.html()
+    assert f"12 labeled eval items; {WAITING_FOR_A_MODEL}" in html
+    assert NEEDS_EVAL not in html
+    assert _page_data(html)["eval_labeled"] == 12  # the learning curve's hint reads it
+    assert COLD_STOP in html and LEARNING not in html
+
+    ann = lab.member(SLUG, "ann", "annotator")
+    lab.label_next(ann, n=9)
+    lab.train(ctx)
+    html = page.html()
+    assert 'id="stat-accuracy">0.' in html or 'id="stat-accuracy">1.' in html
+    assert WAITING_FOR_A_MODEL not in html and COLD_STOP not in html
+
+
+def test_without_labeled_eval_items_the_card_asks_for_them(page: Page) -> None:
+    lab = page.lab
+    ctx = lab.project(SLUG)
+    lab.import_rows(ctx, lab.rows(40))
+    lab.import_rows(ctx, lab.rows(5, start=500, prefix="ev"), split="eval")  # unlabeled
+    lab.train(ctx)
+    html = page.html()
+    assert f"{NEEDS_EVAL} and a model trained on labels" in html
+    assert WAITING_FOR_A_MODEL not in html
+    assert _page_data(html)["eval_labeled"] == 0
+
+    lab.label_next(lab.member(SLUG, "ann", "annotator"), n=9)
+    lab.train(ctx)
+    html = page.html()
+    assert f"{NEEDS_EVAL}</span>" in html  # a trained model exists: only the items are missing
+    assert COLD_STOP not in html
