@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -15,6 +16,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from labelloop.cli.common import _run, err, out
+from labelloop.cli.outputs import OutputFolder
 from labelloop.errors import LabelloopError
 
 
@@ -64,9 +66,7 @@ def simulate(
 
     out_dir = out_dir or Path(f"{file.stem}-simulation")
 
-    def go() -> tuple[Any, dict[str, Any]]:
-        records = _sim_read(file, fmt=format, text_field=text_field, label_field=label_field)
-        names = _sim_strategy_names(strategies)
+    def replay(records: dict[str, Any], names: list[str]) -> Any:
         with Progress(
             SpinnerColumn(),
             TextColumn("{task.description}"),
@@ -108,21 +108,51 @@ def simulate(
             raise LabelloopError(
                 f"no seed finished within --max-seconds {max_seconds:g}; raise it or lower --budget"
             )
-        info = {k: v for k, v in records.items() if k not in ("texts", "y")}
-        info["classes"] = list(records["classes"])
-        return result, info
+        return result
 
-    result, info = _run(go)
-    data = {"file": str(file), "featurizer": featurizer, **info, **simreport.to_json(result)}
-    written = _sim_write(out_dir, result, data, title=f"Active learning on {file.name}")
-    data["outputs"] = written
+    def go() -> tuple[Any, dict[str, Any]]:
+        # What the options alone decide is refused before the file is read or --out is made;
+        # --out is made before the featurizing, and filled only once everything is written.
+        _sim_budget(budget)
+        names = _sim_strategy_names(strategies)
+        _sim_featurizer(featurizer)
+        with OutputFolder(out_dir) as folder:
+            records = _sim_read(file, fmt=format, text_field=text_field, label_field=label_field)
+            result = replay(records, names)
+            info = {k: v for k, v in records.items() if k not in ("texts", "y")}
+            info["classes"] = list(records["classes"])
+            data = {
+                "file": str(file),
+                "featurizer": featurizer,
+                **info,
+                **simreport.to_json(result),
+            }
+            title = f"Active learning on {file.name}"
+            try:
+                written = _sim_write(folder.staging, result, data, title=title)
+            except OSError as exc:  # disk full, say: nothing reaches --out
+                raise LabelloopError(
+                    f"cannot write to --out {out_dir}: {exc.strerror or exc}"
+                ) from None
+            folder.publish(written, owned=SIM_OUTPUTS)
+        data["outputs"] = written
+        return result, data
+
+    result, data = _run(go)
+    if result.budget < budget:
+        err.print(
+            f"note: --budget {budget:,} is more than the pool of {data['n_pool']:,} records; "
+            f"capped at {result.budget:,}",
+            highlight=False,
+            soft_wrap=True,
+        )
     if as_json:
         typer.echo(json.dumps(data))
         return
     out.print(_sim_table(result, data))
     note = (
-        f"{info['n_records']:,} labeled records ({info['n_duplicates']:,} duplicate texts, "
-        f"{info['n_unlabeled']:,} without a label skipped), {len(result.classes)} classes; "
+        f"{data['n_records']:,} labeled records ({data['n_duplicates']:,} duplicate texts, "
+        f"{data['n_unlabeled']:,} without a label skipped), {len(result.classes)} classes; "
         f"full-data accuracy {data['full_accuracy']:.3f} on {data['n_test']:,} test records"
     )
     out.print(note, highlight=False)
@@ -131,9 +161,11 @@ def simulate(
             f"[yellow]stopped at --max-seconds {max_seconds:g}:[/yellow] {len(result.runs)} of "
             f"{seeds} seeds finished; the figures are over those"
         )
-    out.print(f"wrote {', '.join(written)} to {out_dir}", highlight=False)
+    out.print(f"wrote {', '.join(data['outputs'])} to {out_dir}", highlight=False)
 
 
+SIM_OUTPUTS = ("results.json", "curves.html", "curves.png")
+"""The files ``--out`` receives (curves.png only with matplotlib)."""
 SIM_COPIES_BYTES = 2 << 30
 """The default ``--jobs`` keeps the workers' copies of the features under this (2 GiB)."""
 SIM_PARALLEL_RECORDS = 2000
@@ -157,11 +189,35 @@ def _cpus() -> int:
     return len(affinity(0)) if affinity else os.cpu_count() or 1
 
 
+def _sim_budget(budget: int) -> None:
+    """Refuse a budget the shared seed set already spends: nothing would be queried."""
+    from labelloop.learn.replay import N_INITIAL
+
+    if budget <= N_INITIAL:
+        raise LabelloopError(
+            f"--budget {budget} leaves nothing to query: every strategy starts from "
+            f"{N_INITIAL} random labels; the least budget is {N_INITIAL + 1}"
+        )
+
+
+def _sim_featurizer(name: str) -> None:
+    """Refuse a featurizer that is not registered, does not read text, or cannot run here."""
+    from labelloop.learn.featurize import missing_requirement, parts_of
+    from labelloop.schema.project import require_reads
+
+    parts_of(name)  # an unknown name fails here, listing the known ones
+    require_reads(name, "text", where="--featurizer ", whose="simulate's data")
+    problem = missing_requirement(name)
+    if problem is not None:
+        raise LabelloopError(problem)
+
+
 def _sim_read(file: Path, *, fmt: str | None, text_field: str, label_field: str) -> dict[str, Any]:
     """Labeled records of a JSONL/CSV file, duplicate texts dropped, labels as class indices."""
     import numpy as np
 
     from labelloop.ingest import content_hash, importer_for_path, make_importer
+    from labelloop.learn.replay import MIN_PER_CLASS
 
     if not file.is_file():
         raise LabelloopError(f"no file at {file}")
@@ -177,10 +233,16 @@ def _sim_read(file: Path, *, fmt: str | None, text_field: str, label_field: str)
             if item.label is None:
                 unlabeled += 1
                 continue
-            if isinstance(item.label, list | dict):
+            label = _sim_label(item.label)
+            if isinstance(label, list | dict):
+                hint = (
+                    " (a labelloop export has it in field 'label')"
+                    if isinstance(label, dict)
+                    else ""
+                )
                 raise LabelloopError(
                     f"line {item.line}, field '{label_field}': simulate needs one label per "
-                    "record, got a list or object"
+                    f"record, got a list or object{hint}"
                 )
             key = content_hash(str(item.payload["text"]))
             if key in seen:
@@ -188,7 +250,7 @@ def _sim_read(file: Path, *, fmt: str | None, text_field: str, label_field: str)
                 continue
             seen.add(key)
             texts.append(str(item.payload["text"]))
-            labels.append(str(item.label))
+            labels.append(str(label))
     if not labels:
         raise LabelloopError(
             f"no record of {file.name} has a label in field '{label_field}' (see --label-field)"
@@ -197,6 +259,15 @@ def _sim_read(file: Path, *, fmt: str | None, text_field: str, label_field: str)
     if len(classes) < 2:
         raise LabelloopError(
             f"every label in field '{label_field}' is {classes[0]!r}; simulate needs two classes"
+        )
+    counts = Counter(labels)
+    rare = [c for c in classes if counts[c] < MIN_PER_CLASS]
+    if rare:
+        n = counts[rare[0]]
+        more = f" (and {len(rare) - 1} more such classes)" if len(rare) > 1 else ""
+        raise LabelloopError(
+            f"class {rare[0]!r} has {n} record{'' if n == 1 else 's'}{more}; each class needs "
+            f"at least {MIN_PER_CLASS}, for the stratified pool/test split"
         )
     if len(labels) < max(40, 8 * len(classes)):
         raise LabelloopError(
@@ -212,6 +283,17 @@ def _sim_read(file: Path, *, fmt: str | None, text_field: str, label_field: str)
         "n_duplicates": duplicates,
         "n_unlabeled": unlabeled,
     }
+
+
+def _sim_label(value: Any) -> Any:
+    """A record's label as JSON Lines gives it: a CSV cell holding a JSON object is read as
+    that object, as ``labelloop import`` reads it."""
+    from labelloop.ingest.records import object_in_cell
+
+    try:
+        return object_in_cell(value)
+    except json.JSONDecodeError:  # a label that merely starts with "{"
+        return value
 
 
 def _sim_strategy_names(spec: str | None) -> list[str]:
@@ -267,11 +349,8 @@ def _sim_features(
     encoder part) gets every core, where a project's background learner gives it one, and
     reports its batches to ``progress(done, total)``."""
     from labelloop.learn import StackedFeaturizer, make_featurizer
-    from labelloop.learn.featurize import fit_rows, missing_requirement, parts_of
+    from labelloop.learn.featurize import fit_rows, parts_of
 
-    problem = missing_requirement(name)
-    if problem is not None:
-        raise LabelloopError(problem)
     wanted = {"threads": _cpus(), "progress": progress}
 
     def tuned(featurizer: Any) -> dict[str, Any]:
@@ -295,7 +374,6 @@ def _sim_write(out_dir: Path, result: Any, data: dict[str, Any], *, title: str) 
     from labelloop.insight import curves
     from labelloop.learn import simreport
 
-    out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "results.json").write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
     chart = curves.Chart(
         title=title,
@@ -325,6 +403,9 @@ def _sim_rows(result: Any, data: dict[str, Any]) -> list[list[str]]:
     """The summary as text cells, header first: the terminal table and the HTML page share it."""
     n = len(result.runs)
 
+    def number(value: float | None, spec: str) -> str:  # None: nothing measured, or queried
+        return "–" if value is None else format(value, spec)
+
     def reach(entry: dict[str, Any], pct: int) -> str:
         mean, hit = entry[f"labels_to_{pct}"], entry[f"reached_{pct}"]
         if mean is not None:
@@ -352,10 +433,10 @@ def _sim_rows(result: Any, data: dict[str, Any]) -> list[list[str]]:
                 e["strategy"],
                 reach(e, 95),
                 reach(e, 98),
-                f"{e['auc']:.3f}",
-                f"{e['kept_at_budget']:.1%}",
+                number(e["auc"], ".3f"),
+                number(e["kept_at_budget"], ".1%"),
                 stops(e),
-                f"{e['query_ms_median']:.1f}",
+                number(e["query_ms_median"], ".1f"),
             ]
         )
     return rows

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from labelloop.errors import SchemaError
+from labelloop.ingest.records import object_in_cell
 from labelloop.kinds import kind
 from labelloop.schema import ProjectSchema, label_value, validate_value
 from labelloop.schema.project import Control
@@ -28,8 +29,7 @@ def imported_value(
     passed by callers that convert many labels.
     """
     target = target or schema.target
-    if isinstance(raw, str) and raw.lstrip().startswith("{"):
-        raw = _json_object(schema, raw)
+    raw = _json_object(schema, raw)
     if isinstance(raw, Mapping) and raw and all(_is_control(schema, name) for name in raw):
         values = {}
         for control in schema.controls:
@@ -47,15 +47,14 @@ def _is_control(schema: ProjectSchema, name: Any) -> bool:
     return any(c.name == name for c in schema.controls)
 
 
-def _json_object(schema: ProjectSchema, raw: str) -> Any:
+def _json_object(schema: ProjectSchema, raw: Any) -> Any:
     """A text cell holding a JSON object, parsed; a label that merely starts with "{" stays."""
     try:
-        parsed = json.loads(raw)
+        return object_in_cell(raw)
     except json.JSONDecodeError as exc:
         if len(schema.controls) > 1:
             raise SchemaError(f"not valid JSON: {exc.msg} (column {exc.colno})") from None
         return raw
-    return parsed if isinstance(parsed, Mapping) else raw
 
 
 def prediction_value(

@@ -129,6 +129,22 @@ def _json_cell(line: int, field: str, cell: str) -> Any:
         ) from None
 
 
+def object_in_cell(value: Any) -> Any:
+    """A label that came as text holding a JSON object (a CSV cell, such as the ``value`` column
+    of a labelloop export) as that object, as JSON Lines gives it; any other value as it is.
+
+    Raises
+    ------
+    json.JSONDecodeError
+        When the text starts with "{" but is not JSON; whether it is then a label that merely
+        starts with "{" is the caller's call.
+    """
+    if not (isinstance(value, str) and value.lstrip().startswith("{")):
+        return value
+    parsed = json.loads(value)
+    return parsed if isinstance(parsed, Mapping) else value
+
+
 def decode_line(raw: bytes, line: int) -> str:
     """One line of bytes as text, or an ImportFormatError naming the line and the bad byte."""
     try:

@@ -67,10 +67,11 @@ def parts_of(name: str) -> tuple[str, ...]:
     Raises
     ------
     SchemaError
-        When a stacked featurizer's parts are not registered, are stacked themselves, or more
-        than one of them caches per item (its embeddings could not be counted as one).
+        When ``name`` is not registered (the message lists the known featurizers), or a
+        stacked featurizer's parts are not registered, are stacked themselves, or more than
+        one of them caches per item (its embeddings could not be counted as one).
     """
-    parts = getattr(FEATURIZERS[name], "parts", None)
+    parts = getattr(FEATURIZERS.lookup(name), "parts", None)
     return _checked_parts(f"featurizer '{name}'", parts) if parts else (name,)
 
 

@@ -56,6 +56,22 @@ class Registry(Mapping[str, Callable[..., T]]):
 
         return decorate
 
+    def lookup(self, name: str) -> Callable[..., T]:
+        """The class registered as ``name``: ``self[name]`` with an error a user can read.
+
+        Raises
+        ------
+        SchemaError
+            When nothing is registered as ``name``; the message lists the known names.
+        """
+        try:
+            return self._classes[name]
+        except KeyError:
+            known = ", ".join(self.names())
+            raise SchemaError(
+                f"unknown {self.kind} '{name}'; known {self.plural}: {known}"
+            ) from None
+
     def make(self, name: str, **params: Any) -> T:
         """Build the class registered as ``name`` with ``params``.
 
@@ -64,11 +80,4 @@ class Registry(Mapping[str, Callable[..., T]]):
         SchemaError
             When nothing is registered as ``name``; the message lists the known names.
         """
-        try:
-            cls = self._classes[name]
-        except KeyError:
-            known = ", ".join(self.names())
-            raise SchemaError(
-                f"unknown {self.kind} '{name}'; known {self.plural}: {known}"
-            ) from None
-        return cls(**params)
+        return self.lookup(name)(**params)

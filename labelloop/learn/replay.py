@@ -38,6 +38,9 @@ N_INITIAL = 20
 """Labels every strategy of a seed starts from (the same rows for each)."""
 TEST_SIZE = 0.25
 """Share of the records held out to measure each model."""
+MIN_PER_CLASS = 2
+"""Records a class needs for the stratified pool/test split (scikit-learn's minimum); with
+fewer, the split is plain random and may leave a class out of the pool."""
 STOP_SET_SIZE = 1000
 """Pool rows whose predictions feed stabilizing-predictions style stopping rules."""
 GROWTH = 1.15
@@ -129,7 +132,7 @@ def split_pool_test(
     """
     rows = np.arange(y.shape[0])
     counts = np.bincount(y)
-    stratify = y if counts[counts > 0].min() >= 2 else None
+    stratify = y if counts[counts > 0].min() >= MIN_PER_CLASS else None
     pool, test = train_test_split(rows, test_size=test_size, random_state=seed, stratify=stratify)
     return np.sort(pool).astype(np.intp), np.sort(test).astype(np.intp)
 

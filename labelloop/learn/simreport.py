@@ -34,10 +34,20 @@ def curve_auc(curve: Curve, *, metric: str = "accuracy", up_to: int | None = Non
     """Learning-curve AUC: the mean ``metric`` over the points with at most ``up_to`` labels.
 
     The points are one batch apart up to the budget, so the mean is the area under the curve
-    divided by its width (the normalised AUC of the active-learning literature).
+    divided by its width (the normalised AUC of the active-learning literature). NaN when no
+    point has at most ``up_to`` labels (a budget below the seed set).
     """
     keep = curve.n_labels <= (up_to if up_to is not None else curve.n_labels.max())
-    return float(curve.metric(metric)[keep].mean())
+    values = curve.metric(metric)[keep]
+    return float(values.mean()) if values.size else math.nan
+
+
+def kept_at_budget(curve: Curve, full: float, *, budget: int, metric: str = "accuracy") -> float:
+    """The ``metric`` of the last point with at most ``budget`` labels, as a share of ``full``;
+    NaN when there is no such point (a budget below the seed set) or ``full`` is not positive.
+    """
+    values = curve.metric(metric)[curve.n_labels <= budget]
+    return float(values[-1] / full) if values.size and full > 0 else math.nan
 
 
 @dataclass(frozen=True)
@@ -119,8 +129,8 @@ def summarize(
                 for p, full in zip(points, fulls, strict=True)
             )
             stops.append(StopSummary(criterion, points, kept))
-        at_budget = [
-            float(c.metric(metric)[c.n_labels <= sim.budget][-1] / full) if full > 0 else math.nan
+        final = [
+            kept_at_budget(c, full, budget=sim.budget, metric=metric)
             for c, full in zip(curves, fulls, strict=True)
         ]
         query = np.concatenate([c.query_s for c in curves]) if curves else np.empty(0)
@@ -134,7 +144,7 @@ def summarize(
                 stops=tuple(stops),
                 query_ms=float(np.median(query) * 1000) if query.size else math.nan,
                 fit_ms=float(np.median(fit) * 1000) if fit.size else math.nan,
-                final=tuple(at_budget),
+                final=tuple(final),
             )
         )
     return summaries
@@ -213,6 +223,7 @@ def to_json(sim: Simulation, *, levels: Sequence[float] = LEVELS) -> dict[str, A
         "timed_out": sim.timed_out,
         "elapsed_s": round(sim.elapsed_s, 2),
         "budget": sim.budget,
+        "budget_requested": sim.budget if sim.budget_requested is None else sim.budget_requested,
         "batch_size": sim.batch_size,
         "n_initial": sim.n_initial,
         "n_pool": sim.runs[0].n_pool if sim.runs else None,

@@ -50,7 +50,11 @@ class SimulationTimeout(Exception):
 
 @dataclass(frozen=True)
 class Simulation:
-    """The seeds that finished; ``timed_out`` says whether ``max_seconds`` cut the rest."""
+    """The seeds that finished; ``timed_out`` says whether ``max_seconds`` cut the rest.
+
+    ``budget`` is the labels the curves go to: ``budget_requested`` (the budget asked for;
+    ``None``: the same), capped at the pool size.
+    """
 
     classes: tuple[str, ...]
     strategies: tuple[str, ...]
@@ -62,6 +66,7 @@ class Simulation:
     n_initial: int
     timed_out: bool
     elapsed_s: float
+    budget_requested: int | None = None
 
 
 def _run_in_turn(
@@ -200,7 +205,8 @@ def simulate(
     Per seed: a stratified pool/test split, one seed set of ``n_initial`` labels (at least two
     classes) shared by every strategy, then rounds of fit (logistic regression on one thread
     unless ``model`` says otherwise), test, stopping rules and a query of ``batch_size`` rows
-    until ``budget`` labels. The rules see the test metrics as a project sees its eval split.
+    until ``budget`` labels, or the whole pool when that is fewer (the returned ``budget`` is
+    then the pool size). The rules see the test metrics as a project sees its eval split.
 
     Parameters
     ----------
@@ -250,6 +256,9 @@ def simulate(
     splits = {
         seed: make_split(y, seed=seed, test_size=test_size, n_initial=n_initial) for seed in seeds
     }
+    # Every seed's pool has the same size; past it there is nothing left to buy.
+    n_pool = min((split.pool.shape[0] for split in splits.values()), default=budget)
+    requested, budget = budget, min(budget, n_pool)
     grids = {
         (seed, name): label_grid(
             n_initial=splits[seed].initial.shape[0],
@@ -290,4 +299,5 @@ def simulate(
         n_initial=n_initial,
         timed_out=timed_out,
         elapsed_s=time.monotonic() - started,
+        budget_requested=requested,
     )

@@ -238,14 +238,23 @@ def check_featurizer_reads(schema: ProjectSchema) -> None:
     name, data_type = schema.settings["featurizer"], schema.data_type
     if name == DEFAULT_FEATURIZERS.get(data_type, DEFAULT_FEATURIZER):
         return
-    from labelloop.learn.featurize import FEATURIZERS, reads
+    require_reads(name, data_type, where="settings.featurizer: ", whose="this project's data")
 
+
+def require_reads(name: str, data_type: str, *, where: str, whose: str) -> None:
+    """Raise a SchemaError, naming the featurizers that fit, unless the featurizer ``name``
+    reads ``data_type`` items. The message starts with ``where`` (the setting or option) and
+    says ``whose`` data it is, e.g. "settings.featurizer: 'table' reads table items; this
+    project's data is text (featurizers for text: ...)"; an unknown name lists the known ones.
+    """
     if _reads_type(name, data_type):
         return
+    from labelloop.learn.featurize import FEATURIZERS, reads
+
     fitting = [n for n in FEATURIZERS.names() if _reads_type(n, data_type)]
     what = " or ".join(reads(name) or ()) or "no data type's"
     raise SchemaError(
-        f"settings.featurizer: '{name}' reads {what} items; this project's data "
+        f"{where}'{name}' reads {what} items; {whose} "
         f"is {data_type} (featurizers for {data_type}: {', '.join(fitting)})"
     )
 

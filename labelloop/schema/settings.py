@@ -50,19 +50,10 @@ class ProjectSettings(BaseModel):
     def _registered_featurizer(cls, value: str) -> str:
         if value == DEFAULT_FEATURIZER:  # the common case needs no registry (and no scikit-learn)
             return value
-        from labelloop.learn import FEATURIZERS
-
-        if value not in FEATURIZERS:
-            known = ", ".join(FEATURIZERS.names())
-            raise PydanticCustomError(
-                "featurizer",
-                "unknown featurizer '{name}'; known featurizers: {known}",
-                {"name": value, "known": known},
-            )
         from labelloop.learn.featurize import parts_of
 
         try:
-            parts_of(value)  # a stacked plug-in's parts must fit together
+            parts_of(value)  # a registered name, and a stacked plug-in's parts fit together
         except SchemaError as exc:
             raise PydanticCustomError("featurizer", "{problem}", {"problem": exc.message}) from None
         return value

@@ -323,3 +323,200 @@ def test_an_encoder_gets_every_core_and_reports_progress(
         args = ("--seeds", "1", "--budget", "30", "--strategies", "margin", "--json")
         cli("simulate", str(data), "--featurizer", name, "--out", str(tmp_path / name), *args)
     assert encoder == [(120, 7, True), (120, 7, True)]
+
+
+@pytest.fixture
+def featurized(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts the texts each featurizing got, so a test sees whether the work began."""
+    from labelloop.cli import simulation
+
+    calls: list[int] = []
+    real = simulation._sim_features
+
+    def spy(name: str, texts: list[str], **kwargs: Any) -> Any:
+        calls.append(len(texts))
+        return real(name, texts, **kwargs)
+
+    monkeypatch.setattr(simulation, "_sim_features", spy)
+    return calls
+
+
+def test_a_budget_the_seed_set_spends_is_refused_before_any_work(
+    cli: Any, tmp_path: Path, featurized: list[int]
+) -> None:
+    data = write_jsonl(tmp_path / "t.jsonl", two_topics(100))
+    o = tmp_path / "o"
+    for budget in ("19", "20"):
+        result = cli("simulate", str(data), "--budget", budget, "--out", str(o), code=1)
+        assert one_error_line(result) == (
+            f"error: --budget {budget} leaves nothing to query: every strategy starts from "
+            "20 random labels; the least budget is 21"
+        )
+    assert featurized == [] and not o.exists()
+    args = ("--strategies", "random", "--seeds", "1", "--budget", "21", "--out", str(o))
+    cli("simulate", str(data), *args)  # the least budget runs
+
+
+def test_the_report_reads_when_nothing_was_queried(tmp_path: Path) -> None:
+    from labelloop.cli.simulation import _sim_rows
+    from labelloop.learn import TfidfFeaturizer, make_strategy
+    from labelloop.learn.simreport import to_json
+    from labelloop.learn.simulate import simulate
+
+    rows = two_topics(100)
+    payloads = [{"text": r["text"]} for r in rows]
+    X = TfidfFeaturizer().fit(payloads).transform(payloads)
+    y = np.asarray([r["label"] == "sports" for r in rows], dtype=np.int64)
+    for budget in (20, 10):  # the seed set exactly; below it (the curve starts past the budget)
+        sim = simulate(
+            X,
+            y,
+            classes=("cooking", "sports"),
+            strategies={"margin": make_strategy("margin")},
+            seeds=[0],
+            budget=budget,
+            batch_size=10,
+        )
+        data = to_json(sim)
+        (entry,) = data["strategies"]
+        assert entry["query_ms_median"] is None
+        assert (entry["kept_at_budget"] is None) == (budget < 20)
+        head, row = _sim_rows(sim, data)
+        assert row[0] == "margin" and row[-1] == "–"
+
+
+def test_out_is_checked_before_any_work(cli: Any, tmp_path: Path, featurized: list[int]) -> None:
+    data = write_jsonl(tmp_path / "t.jsonl", two_topics(100))
+    before = data.read_bytes()
+    onto_file = cli("simulate", str(data), "--budget", "40", "--out", str(data), code=1)
+    assert one_error_line(onto_file) == f"error: --out {data} is a file; give a folder"
+    under_file = cli("simulate", str(data), "--budget", "40", "--out", f"{data}/o", code=1)
+    assert one_error_line(under_file).startswith(f"error: cannot write to --out {data}/o: ")
+    assert featurized == [] and data.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir() if p.name != "home"] == ["t.jsonl"]
+
+
+def test_a_failed_write_leaves_the_out_folder_as_it_was(
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from labelloop.insight import curves
+
+    data = write_jsonl(tmp_path / "t.jsonl", two_topics(100))
+    args = ("simulate", str(data), "--strategies", "random", "--seeds", "1", "--budget", "30")
+
+    def disk_full(path: Path, chart: Any) -> None:
+        path.write_text("<html>half")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(curves, "write_html", disk_full)
+    fresh = tmp_path / "runs" / "fresh"
+    failed = cli(*args, "--out", str(fresh), code=1)
+    assert "No space left on device" in one_error_line(failed)
+    assert not (tmp_path / "runs").exists()  # nor the parent made for it
+
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "results.json").write_text("last run")
+    (old / "notes.txt").write_text("mine")
+    cli(*args, "--out", str(old), code=1)
+    assert sorted(p.name for p in old.iterdir()) == ["notes.txt", "results.json"]
+    assert (old / "results.json").read_text() == "last run"
+
+    monkeypatch.undo()
+
+    def no_matplotlib(path: Path, chart: Any) -> None:
+        raise ImportError("matplotlib")
+
+    monkeypatch.setattr(curves, "write_png", no_matplotlib)
+    (old / "curves.png").write_bytes(b"last run's chart")
+    cli(*args, "--out", str(old))
+    assert sorted(p.name for p in old.iterdir()) == ["curves.html", "notes.txt", "results.json"]
+    assert json.loads((old / "results.json").read_text())["budget"] == 30
+
+
+def test_an_unknown_featurizer_is_one_line_naming_the_known_ones(cli: Any, tmp_path: Path) -> None:
+    data = write_jsonl(tmp_path / "t.jsonl", two_topics(100))
+    result = cli(
+        "simulate", str(data), "--featurizer", "nope", "--out", str(tmp_path / "o"), code=1
+    )
+    assert one_error_line(result) == (
+        f"error: unknown featurizer 'nope'; known featurizers: {', '.join(FEATURIZERS.names())}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "reads"),
+    [("pixels", "image"), ("hog", "image"), ("audio", "audio"), ("table", "table")],
+)
+def test_a_featurizer_that_does_not_read_text_is_refused(
+    cli: Any, tmp_path: Path, featurized: list[int], name: str, reads: str
+) -> None:
+    data = write_jsonl(tmp_path / "t.jsonl", two_topics(100))
+    result = cli("simulate", str(data), "--featurizer", name, "--out", str(tmp_path / "o"), code=1)
+    assert one_error_line(result) == (
+        f"error: --featurizer '{name}' reads {reads} items; simulate's data is text "
+        "(featurizers for text: minilm, tfidf, tfidf+minilm)"
+    )
+    assert featurized == [] and not (tmp_path / "o").exists()
+
+
+def test_a_class_with_one_record_is_refused_when_reading(cli: Any, tmp_path: Path) -> None:
+    rows = two_topics(100)
+    o = str(tmp_path / "o")
+    rare = {"id": 500, "text": "a rare complaint", "label": "rare"}
+    for path, records in {
+        tmp_path / "rare2.jsonl": [dict(r, label="common") for r in rows] + [rare],
+        tmp_path / "rare3.jsonl": [*rows, rare],  # no crash here before, but no test row either
+    }.items():
+        write_jsonl(path, records)
+        result = cli("simulate", str(path), "--seeds", "3", "--budget", "30", "--out", o, code=1)
+        assert one_error_line(result) == (
+            "error: class 'rare' has 1 record; each class needs at least 2, "
+            "for the stratified pool/test split"
+        )
+    twice = [*rows, rare, dict(rare, id=501, text="another rare complaint")]
+    path = write_jsonl(tmp_path / "rare_twice.jsonl", twice)
+    args = ("--strategies", "random", "--seeds", "3", "--budget", "30", "--out", o)
+    cli("simulate", str(path), *args)  # two records of a class are enough
+
+
+def test_a_csv_label_cell_holding_json_reads_as_the_jsonl_value(cli: Any, tmp_path: Path) -> None:
+    rows = two_topics(100)
+    exported = [
+        {"text": r["text"], "label": r["label"], "value": {"topic": r["label"]}} for r in rows
+    ]
+    jsonl = write_jsonl(tmp_path / "export.jsonl", exported)
+    csv_path = tmp_path / "export.csv"
+    with csv_path.open("w", newline="") as f:  # as `labelloop export --format csv` writes it
+        writer = csv.DictWriter(f, fieldnames=["text", "label", "value"])
+        writer.writeheader()
+        writer.writerows(dict(r, value=json.dumps(r["value"])) for r in exported)
+    o = str(tmp_path / "o")
+    errors = [
+        one_error_line(cli("simulate", str(p), "--label-field", "value", "--out", o, code=1))
+        for p in (jsonl, csv_path)
+    ]
+    assert errors == [
+        f"error: line {line}, field 'value': simulate needs one label per record, got a list "
+        "or object (a labelloop export has it in field 'label')"
+        for line in (1, 2)  # the CSV's header is its line 1
+    ]
+    args = ("--strategies", "random", "--seeds", "1", "--budget", "30", "--json")
+    by_label = json.loads(cli("simulate", str(csv_path), "--out", o, *args).stdout)
+    assert by_label["classes"] == ["cooking", "sports"]
+
+
+def test_a_budget_over_the_pool_is_capped_and_said_so(cli: Any, tmp_path: Path) -> None:
+    data = write_jsonl(tmp_path / "t.jsonl", two_topics(100))
+    out = tmp_path / "o"
+    args = ("--strategies", "random", "--seeds", "1", "--budget", "500", "--out", str(out))
+    result = cli("simulate", str(data), *args, "--json")
+    notes = [line for line in result.stderr.splitlines() if line.strip()]
+    assert notes == ["note: --budget 500 is more than the pool of 75 records; capped at 75"]
+    printed = json.loads(result.stdout)
+    saved = json.loads((out / "results.json").read_text())
+    for figures in (printed, saved):
+        assert figures["budget"] == 75 and figures["budget_requested"] == 500
+    assert printed["curves"]["accuracy"][0]["n_labels"][-1] == 75
+    page = (out / "curves.html").read_text()
+    assert "budget 75," in page and "budget 500" not in page

@@ -328,3 +328,22 @@ def test_max_seconds_bounds_worker_processes_too(data) -> None:
     sim = simulate(X, y, classes=CLASSES, strategies={"random": make_strategy("random")},
                    seeds=[0, 1], budget=300, batch_size=10, max_seconds=0.0, jobs=2)  # fmt: skip
     assert sim.timed_out and sim.runs == ()
+
+
+def test_a_budget_over_the_pool_is_capped_at_the_pool(data, run) -> None:
+    X, y = data
+    sim = simulate(
+        X[:80],
+        y[:80],
+        classes=CLASSES,
+        strategies={"random": make_strategy("random")},
+        seeds=[0],
+        budget=1000,
+        batch_size=20,
+    )
+    (seed_run,) = sim.runs
+    assert sim.budget == seed_run.n_pool == 60 and sim.budget_requested == 1000
+    assert seed_run.curves["random"].n_labels[-1] == 60
+    figures = to_json(sim)
+    assert figures["budget"] == 60 and figures["budget_requested"] == 1000
+    assert run.budget == 300 and to_json(run)["budget_requested"] == 300  # within the pool
