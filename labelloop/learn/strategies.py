@@ -290,8 +290,12 @@ class LeastConfidence(_UncertaintyStrategy):
         return 1.0 - _top_two(p)[0]
 
     def reason(self, p: NDArray[np.float64], classes: tuple[str, ...]) -> str:
+        # Served least sure first: a fairly sure guess comes only once the weaker ones are
+        # taken, and "only 0.89 likely" would not say why it was picked.
         best = int(np.argmax(p))
-        return f"model's best guess {classes[best]} is only {_fmt(p[best])} likely"
+        if p[best] < 0.5:
+            return f"model's best guess {classes[best]} is only {_fmt(p[best])} likely"
+        return f"least sure guess left: model says {classes[best]} ({_fmt(p[best])})"
 
 
 @register_strategy

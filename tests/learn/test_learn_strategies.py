@@ -97,6 +97,15 @@ def test_a_clear_cut_margin_pick_is_explained_as_the_closest_call_left() -> None
     )
 
 
+def test_a_fairly_sure_least_confidence_pick_is_the_least_sure_guess_left() -> None:
+    proba = np.array([[0.89, 0.07, 0.04, 0.00], [0.45, 0.30, 0.25, 0.00]] + [[0.25] * 4] * 2)
+    sel = query("least_confidence", make_pool(y=[MISSING, MISSING, 0, 1]), proba, 2)
+    assert sel.reasons == (
+        "model's best guess negative is only 0.45 likely",
+        "least sure guess left: model says negative (0.89)",
+    )
+
+
 def test_entropy_reason_lists_all_classes_when_there_are_three() -> None:
     pool = Pool(np.arange(1), csr_matrix((1, 1)), np.array([MISSING]), CLASSES[:3])
     sel = query("entropy", pool, np.array([[0.35, 0.25, 0.40]]), 1)
