@@ -77,9 +77,12 @@ def create_user(
 
 def authenticate(db: Database, username: str, password: str) -> User:
     """The user with this password, or AuthenticationFailed (same message either way)."""
+    failure = AuthenticationFailed("wrong username or password")
+    if "\x00" in username:  # no name holds one, and PostgreSQL refuses it in a query
+        _hasher().hash(password)
+        raise failure
     with db.read() as conn:
         row = store_users.by_name(conn, username)
-    failure = AuthenticationFailed("wrong username or password")
     if row is None or not row["is_active"] or not row["password_hash"]:
         _hasher().hash(password)  # same cost whether or not the user exists
         raise failure

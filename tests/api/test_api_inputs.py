@@ -310,3 +310,32 @@ def test_every_integer_a_request_carries_is_bounded(sqlite_api: Any) -> None:
         if maximum is None and where.split(" ")[-1] not in COUNTS_THE_WORKFLOW_BOUNDS
     ]
     assert unbounded == []
+
+
+def test_a_nul_in_the_text_of_a_body_is_422_naming_where(api: Any) -> None:
+    """PostgreSQL cannot store a NUL (it was a 500 there) and SQLite's LIKE stops at one."""
+    task = _task(api)
+    flagged = api.post(
+        f"{BASE}/tasks/{task['assignment_id']}/flag", "annotator", json={"note": "odd\x00one"}
+    )
+    detail = _assert_json_error(flagged, 422)
+    assert "note: text cannot contain the NUL character (U+0000)" in detail
+    submitted = api.post(
+        f"{BASE}/tasks/{task['assignment_id']}/submit",
+        "annotator",
+        json={"value": {"sentiment": "neutral", "notes\x00": "x"}},
+    )
+    assert "value: text cannot contain the NUL" in _assert_json_error(submitted, 422)
+    assert _counts(api)["annotations"] == 0
+    assert api.get(f"{BASE}/flags").json()["flags"] == []
+    fine = api.post(f"{BASE}/tasks/{task['assignment_id']}/flag", "annotator", json={"note": "ok"})
+    assert fine.status_code == 200, fine.text
+
+
+def test_a_user_name_with_a_nul_is_a_failed_sign_in(lab: Any) -> None:
+    from labelloop.errors import AuthenticationFailed
+    from labelloop.workflow import accounts
+
+    lab.user("pat", password="correct horse battery")
+    with pytest.raises(AuthenticationFailed, match="wrong username or password"):
+        accounts.authenticate(lab.db, "pat\x00", "correct horse battery")

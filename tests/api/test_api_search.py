@@ -125,7 +125,7 @@ def test_a_nul_in_the_search_is_refused_instead_of_matching_the_pool(
     assert r.json()["detail"] == "search words cannot contain control characters (found U+0000)"
     hit = search_api.get(SEARCH, "annotator", params={"q": "refund"}).json()["items"][0]
     sent = search_api.post(SEEDS, "annotator", json={"item_ids": [hit["id"]], "query": q})
-    assert sent.status_code == 400 and "U+0000" in sent.json()["detail"]
+    assert sent.status_code == 422 and "U+0000" in sent.json()["detail"]  # a JSON body: 422
     again = search_api.get(SEARCH, "annotator", params={"q": "refund"}).json()["items"]
     assert not any(h["queued"] for h in again)
 

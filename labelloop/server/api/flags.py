@@ -5,17 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from labelloop.govern.permissions import Permission
 from labelloop.server.api.deps import CurrentUser, DbDep
-from labelloop.server.api.schemas import Id
+from labelloop.server.api.schemas import Body, Id
 from labelloop.workflow import flags, projects
 
 router = APIRouter(prefix="/api/projects/{slug}", tags=["flags"])
 
 
-class FlagIn(BaseModel):
+class FlagIn(Body):
     note: str = Field(default="", max_length=flags.MAX_NOTE_CHARS)
 
 

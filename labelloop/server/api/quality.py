@@ -5,17 +5,17 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from labelloop.govern.permissions import Permission
 from labelloop.server.api.deps import CurrentUser, DbDep, FeaturesDep
-from labelloop.server.api.schemas import Id
+from labelloop.server.api.schemas import Body, Id
 from labelloop.workflow import projects, quality
 
 router = APIRouter(prefix="/api/projects/{slug}", tags=["quality"])
 
 
-class GoldIn(BaseModel):
+class GoldIn(Body):
     item_id: Id | None = None
     external_id: str | None = Field(default=None, max_length=200)
     value: dict[str, Any]

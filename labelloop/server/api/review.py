@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from labelloop.govern.permissions import Permission
 from labelloop.server.api.deps import CurrentUser, DbDep
-from labelloop.server.api.schemas import Id
+from labelloop.server.api.schemas import Body, Id
 from labelloop.workflow import projects, review
 
 router = APIRouter(prefix="/api/projects/{slug}", tags=["review"])
@@ -18,13 +18,13 @@ router = APIRouter(prefix="/api/projects/{slug}", tags=["review"])
 SkipQuery = Annotated[list[Id], Query(max_length=200)]
 
 
-class VerdictIn(BaseModel):
+class VerdictIn(Body):
     verdict: str = Field(max_length=10)
     value: dict[str, Any] | None = None
     comment: str | None = Field(default=None, max_length=2000)
 
 
-class AdjudicateIn(BaseModel):
+class AdjudicateIn(Body):
     value: dict[str, Any]
     comment: str | None = Field(default=None, max_length=2000)
 

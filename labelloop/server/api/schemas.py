@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 MAX_ID = 2**63 - 1
 """The largest id a store holds: SQLite's INTEGER and PostgreSQL's BIGINT are signed 64-bit."""
@@ -14,41 +14,73 @@ Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 the parameter, where it used to overflow in the database driver (a 500)."""
 
 
-class LoginIn(BaseModel):
+def nul_at(data: Any) -> str | None:
+    """Where in a parsed JSON value a text (or key) holds a NUL (U+0000), as ``a.b[2]``."""
+    stack: list[tuple[str, Any]] = [("", data)]
+    while stack:  # iterative: a deeply nested body cannot exhaust the recursion limit
+        where, value = stack.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                return where or "body"
+        elif isinstance(value, dict):
+            for key, inner in value.items():
+                if isinstance(key, str) and "\x00" in key:
+                    return where or "body"
+                stack.append((f"{where}.{key}" if where else str(key), inner))
+        elif isinstance(value, list | tuple):
+            stack.extend((f"{where}[{i}]", inner) for i, inner in enumerate(value))
+    return None
+
+
+class Body(BaseModel):
+    """A JSON request body. No text in it may hold a NUL (U+0000): PostgreSQL cannot store
+    one (a 500 from the driver) and SQLite's LIKE stops at it, so it is a 422 naming the
+    field instead."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        where = nul_at(data)
+        if where is not None:
+            raise ValueError(f"{where}: text cannot contain the NUL character (U+0000)")
+        return data
+
+
+class LoginIn(Body):
     username: str = Field(max_length=100)
     password: str = Field(max_length=1000)
 
 
-class ProjectIn(BaseModel):
+class ProjectIn(Body):
     slug: str = Field(max_length=64)
     project_schema: dict[str, Any] | str = Field(alias="schema")
 
 
-class NextIn(BaseModel):
+class NextIn(Body):
     held: list[Id] = Field(default_factory=list, max_length=20)
 
 
-class SubmitIn(BaseModel):
+class SubmitIn(Body):
     value: dict[str, Any]
     active_ms: int = Field(default=0, ge=0)
 
 
-class MemberIn(BaseModel):
+class MemberIn(Body):
     username: str = Field(max_length=100)
     role: str = Field(max_length=20)
 
 
-class UserIn(BaseModel):
+class UserIn(Body):
     username: str = Field(max_length=100)
     password: str = Field(min_length=8, max_length=1000)
     is_admin: bool = False
 
 
-class TokenIn(BaseModel):
+class TokenIn(Body):
     name: str = Field(default="api", max_length=100)
 
 
-class SeedsIn(BaseModel):
+class SeedsIn(Body):
     """Found pool items to send to the front of the queue, and how they were found."""
 
     item_ids: list[Id] = Field(min_length=1, max_length=200)
