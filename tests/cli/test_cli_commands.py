@@ -259,6 +259,47 @@ def _change_store(cli: Any, statement: Any) -> None:
         db.dispose()
 
 
+def test_an_id_names_one_item_on_import_and_for_gold(
+    cli: Any, project: str, tmp_path: Path
+) -> None:
+    from labelloop.store.tables import item
+
+    twice = _write_jsonl(
+        tmp_path / "d.jsonl", [{"id": "a", "text": "one two"}, {"id": "a", "text": "three four"}]
+    )
+    result = cli("import", project, str(twice), "--id-field", "id", code=1)
+    assert _one_error_line(result) == (
+        "error: line 2, field 'id': id 'a' is also the id of line 1, with other content; "
+        "an id names one item"
+    )
+    assert _status(cli)["counts"]["pool"] == 0  # all or nothing
+
+    first = _write_jsonl(tmp_path / "a.jsonl", [{"id": "a", "text": "one"}])
+    cli("import", project, str(first), "--id-field", "id")
+    other = _write_jsonl(tmp_path / "b.jsonl", [{"id": "a", "text": "three four"}])
+    result = cli("import", project, str(other), "--id-field", "id", code=1)
+    assert "line 1, field 'id': id 'a' already names item #1 of this project" in (
+        _one_error_line(result)
+    )
+    assert _status(cli)["counts"]["pool"] == 1
+
+    # Two items that an older version let share the id: gold by that id refuses to guess.
+    cli(
+        "import",
+        project,
+        str(_write_jsonl(tmp_path / "c.jsonl", [{"id": "c", "text": "x"}])),
+        "--id-field",
+        "id",
+    )
+    cli("import", project, str(_write_jsonl(tmp_path / "e.jsonl", [{"text": "y"}])))
+    _change_store(cli, item.update().values(external_id="a").where(item.c.external_id.is_(None)))
+    result = cli("gold", "set", project, "a", "positive", code=1)
+    assert _one_error_line(result) == (
+        "error: id 'a' names more than one item here (#1, #3); name the item by its number instead"
+    )
+    assert "is gold" in cli("gold", "set", project, "#3", "positive").stdout
+
+
 def test_a_project_stored_with_an_unknown_strategy_opens_and_says_why_it_does_not_train(
     cli: Any, project: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
