@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -27,8 +28,14 @@ def _written(db: Database) -> dict[str, int]:
         ('{"id": "x", "text": 42}', "text", "must be a string"),
         ('{"id": "x", "body": "no text here"}', "text", "missing"),
         ('{"id": "x", "text": "fine", "label": "furious"}', "label", "furious"),
+        (json.dumps({"id": "x" * 201, "text": "fine"}), "id", "id is 201 characters; the limit"),
+        (
+            json.dumps({"id": "x", "text": "fine", "extra": "y" * 70_000}),
+            "extra",
+            "(metadata) are 70,012 bytes as JSON; the limit is 65,536",
+        ),
     ],
-    ids=["wrong-type", "missing-field", "unknown-label"],
+    ids=["wrong-type", "missing-field", "unknown-label", "long-id", "big-metadata"],
 )
 def test_a_bad_line_57_writes_nothing_and_is_named(
     lab: Any, monkeypatch: pytest.MonkeyPatch, bad_line: str, field: str, reason: str
@@ -54,6 +61,22 @@ def test_malformed_json_names_the_line(lab: Any) -> None:
     with pytest.raises(ImportFormatError, match=r"^line 4: not valid JSON"):
         lab.import_rows(ctx, rows)
     assert _written(lab.db)["item"] == 0
+
+
+def test_a_line_over_the_length_limit_writes_nothing_and_is_named(
+    lab: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ctx = lab.project()
+    monkeypatch.setattr(imports, "CHUNK", 10)
+    rows: list[Any] = lab.rows(80)
+    rows[56] = {"id": "x", "text": "fine", "extra": "y" * 20_000_000}
+    before = _written(lab.db)
+    with pytest.raises(ImportFormatError) as caught:
+        lab.import_rows(ctx, rows)
+    assert caught.value.message == (
+        "line 57: the line is longer than 2,097,152 bytes, the limit for one record"
+    )
+    assert _written(lab.db) == before
 
 
 def test_an_id_repeated_in_one_file_names_both_lines_and_writes_nothing(
