@@ -17,7 +17,7 @@ from typing import Any, BinaryIO, ClassVar
 
 from labelloop.domain import ExportRecord, ItemIn
 from labelloop.errors import ImportFormatError, LabelloopError
-from labelloop.ingest.records import BOM
+from labelloop.ingest.records import BOM, checked_id
 from labelloop.kinds import kind
 from labelloop.schema import ProjectSchema
 
@@ -75,7 +75,11 @@ class CocoImporter:
         return ItemIn(
             line=number,
             payload={"image": file_name},
-            external_id=str(external_id) if external_id is not None else file_name,
+            external_id=(
+                checked_id(number, "external_id", str(external_id))
+                if external_id is not None
+                else checked_id(number, "file_name", file_name)
+            ),
             label={self.control: boxes} if labeled else None,
             prediction={self.control: scored} if scored else None,
         )

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
 
 from labelloop.domain import ExportRecord, ItemIn
 from labelloop.errors import ImportFormatError, LabelloopError
-from labelloop.ingest.records import BOM, decode_line
+from labelloop.ingest.records import MAX_TEXT_CHARS, bounded_lines, checked_id, decode_line
 from labelloop.schema.tokens import spans_to_tags, tags_to_spans, tokenize
 
 if TYPE_CHECKING:
@@ -52,7 +52,7 @@ class ConllImporter:
         id_field: str | None = None,
         label_field: str | None = None,
         prediction_field: str | None = None,
-        max_text_chars: int = 100_000,
+        max_text_chars: int = MAX_TEXT_CHARS,
     ) -> None:
         if prediction_field is not None:
             raise LabelloopError(
@@ -70,9 +70,7 @@ class ConllImporter:
         tags: list[str | None] = []
         first = 0
         external_id: str | None = None
-        for line, raw in enumerate(source, 1):
-            if line == 1:
-                raw = raw.removeprefix(BOM)
+        for line, raw in bounded_lines(source):
             text = decode_line(raw, line).rstrip("\r\n")
             if not text.strip():  # a blank line, or a lone tab as in WNUT-16 files
                 if tokens:
@@ -80,7 +78,8 @@ class ConllImporter:
                 tokens, tags, external_id = [], [], None
                 continue
             if "\t" not in text and text.startswith(ID_COMMENT):
-                external_id = text[len(ID_COMMENT) :].strip() or None
+                found = text[len(ID_COMMENT) :].strip()
+                external_id = checked_id(line, None, found) if found else None
                 continue
             if "\t" not in text and text.startswith("# ") and " = " in text:
                 continue  # another comment line (CoNLL-U style: "# text = ...")

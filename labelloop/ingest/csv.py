@@ -11,7 +11,13 @@ from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
 
 from labelloop.domain import EXPORT_COLUMNS, ExportRecord, ItemIn
 from labelloop.errors import ImportFormatError, LabelloopError
-from labelloop.ingest.records import BOM, TextImporter, decode_line, iso_utc, json_bytes
+from labelloop.ingest.records import (
+    TextImporter,
+    bounded_lines,
+    decode_line,
+    iso_utc,
+    json_bytes,
+)
 from labelloop.schema.project import STRUCTURED_TYPES
 
 if TYPE_CHECKING:
@@ -79,8 +85,8 @@ class CsvImporter(TextImporter):
 
 def _decoded_lines(source: BinaryIO) -> Iterator[str]:
     """Lines of ``source`` decoded one by one, so a bad byte is reported with its line number."""
-    for line, raw in enumerate(source, 1):
-        yield decode_line(raw.removeprefix(BOM) if line == 1 else raw, line)
+    for line, raw in bounded_lines(source):
+        yield decode_line(raw, line)
 
 
 def _csv_reason(exc: csv.Error) -> str:

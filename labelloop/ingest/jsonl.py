@@ -9,7 +9,7 @@ from typing import Any, BinaryIO, ClassVar
 
 from labelloop.domain import EXPORT_COLUMNS, ExportRecord, ItemIn
 from labelloop.errors import ImportFormatError
-from labelloop.ingest.records import BOM, TextImporter, decode_line, json_bytes, kind
+from labelloop.ingest.records import TextImporter, bounded_lines, decode_line, json_bytes, kind
 
 _FLUSH_LINES = 2000
 
@@ -30,9 +30,7 @@ class JsonlImporter(TextImporter):
 
     def read(self, source: BinaryIO) -> Iterator[ItemIn]:
         """Yield one ItemIn per non-blank line of ``source``."""
-        for line, raw in enumerate(source, 1):
-            if line == 1:
-                raw = raw.removeprefix(BOM)
+        for line, raw in bounded_lines(source):
             text = decode_line(raw, line).rstrip("\r\n")  # so error columns stay on this line
             if not text.strip():
                 continue

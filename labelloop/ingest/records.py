@@ -17,6 +17,16 @@ from labelloop.kinds import kind
 BOM = b"\xef\xbb\xbf"
 _ABSENT = object()
 
+MAX_TEXT_CHARS = 100_000
+"""Characters of one record's text (a table cell: of one cell)."""
+MAX_ID_CHARS = 200
+"""Characters of one record's id (the store's ``item.external_id`` holds no more)."""
+MAX_METADATA_BYTES = 65_536
+"""Bytes of one record's metadata (its other fields) as JSON; served with the item each time."""
+MAX_LINE_BYTES = 2 * 1024 * 1024
+"""Bytes of one line of a JSONL, CSV or CoNLL file, refused before it is parsed: the largest
+text, JSON-escaped, with its metadata and pre-annotations fits several times over."""
+
 
 class TextImporter:
     """Base of the importers of text records; subclasses turn a file into mappings per line."""
@@ -30,7 +40,7 @@ class TextImporter:
         id_field: str | None = None,
         label_field: str | None = None,
         prediction_field: str | None = None,
-        max_text_chars: int = 100_000,
+        max_text_chars: int = MAX_TEXT_CHARS,
     ) -> None:
         self.text_field = text_field
         self.id_field = id_field
@@ -68,7 +78,7 @@ class TextImporter:
             )
         external_id, label, prediction = self._id_label_prediction(line, record)
         skip = (self.text_field, self.id_field, self.label_field, self.prediction_field)
-        metadata = {key: value for key, value in record.items() if key not in skip}
+        metadata = checked_metadata(line, {k: v for k, v in record.items() if k not in skip})
         return ItemIn(
             line=line,
             payload={"text": text},
@@ -111,10 +121,52 @@ class TextImporter:
                 field=self.id_field,
                 reason=f"must be a string or integer, got {kind(value)}",
             )
-        external_id = str(value)
-        if not external_id.strip():
-            raise ImportFormatError(line=line, field=self.id_field, reason="empty id")
-        return external_id
+        return checked_id(line, self.id_field, str(value))
+
+
+def checked_id(line: int, field: str | None, external_id: str) -> str:
+    """A record's id, refused when blank or longer than :data:`MAX_ID_CHARS`."""
+    if not external_id.strip():
+        raise ImportFormatError(line=line, field=field, reason="empty id")
+    if len(external_id) > MAX_ID_CHARS:
+        raise ImportFormatError(
+            line=line,
+            field=field,
+            reason=f"id is {len(external_id):,} characters; the limit is {MAX_ID_CHARS:,}",
+        )
+    return external_id
+
+
+def checked_metadata(line: int, metadata: dict[str, Any]) -> dict[str, Any]:
+    """A record's metadata, refused (naming its largest field) beyond :data:`MAX_METADATA_BYTES`
+    of JSON, as it is stored and served with the item."""
+    size = len(json_bytes(metadata)) if metadata else 0
+    if size > MAX_METADATA_BYTES:
+        largest = max(metadata, key=lambda key: len(json_bytes(metadata[key])))
+        raise ImportFormatError(
+            line=line,
+            field=str(largest),
+            reason=f"the record's other fields (metadata) are {size:,} bytes as JSON; "
+            f"the limit is {MAX_METADATA_BYTES:,}",
+        )
+    return metadata
+
+
+def bounded_lines(source: BinaryIO) -> Iterator[tuple[int, bytes]]:
+    """Each line of ``source`` with its 1-based number, the first without a BOM. A line longer
+    than :data:`MAX_LINE_BYTES` (its line break aside) is refused before it is read whole."""
+    number = 0
+    while raw := source.readline(MAX_LINE_BYTES + 2):  # room for a CR LF after a full line
+        number += 1
+        if number == 1:
+            raw = raw.removeprefix(BOM)
+        if len(raw.rstrip(b"\r\n")) > MAX_LINE_BYTES:
+            raise ImportFormatError(
+                line=number,
+                reason=f"the line is longer than {MAX_LINE_BYTES:,} bytes, the limit for one "
+                "record",
+            )
+        yield number, raw
 
 
 def _json_cell(line: int, field: str, cell: str) -> Any:

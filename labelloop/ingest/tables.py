@@ -21,7 +21,7 @@ from labelloop.domain import ItemIn
 from labelloop.errors import ImportFormatError, LabelloopError
 from labelloop.ingest.csv import CsvImporter
 from labelloop.ingest.jsonl import JsonlImporter
-from labelloop.ingest.records import TextImporter
+from labelloop.ingest.records import MAX_TEXT_CHARS, TextImporter, checked_metadata
 from labelloop.kinds import kind
 
 _ABSENT = object()
@@ -42,7 +42,7 @@ class _TableRecords(TextImporter):
         id_field: str | None = None,
         label_field: str | None = None,
         prediction_field: str | None = None,
-        max_text_chars: int = 100_000,
+        max_text_chars: int = MAX_TEXT_CHARS,
     ) -> None:
         super().__init__(
             text_field="",
@@ -75,7 +75,7 @@ class _TableRecords(TextImporter):
         if all(v is None for v in row.values()):
             raise ImportFormatError(line=line, reason="every field of the row is empty")
         shown = skip if nested_in is not None else set(names) | skip
-        metadata = {key: value for key, value in record.items() if key not in shown}
+        metadata = checked_metadata(line, {k: v for k, v in record.items() if k not in shown})
         return ItemIn(
             line=line,
             payload={"row": row},

@@ -56,6 +56,13 @@ class Registry(Mapping[str, Callable[..., T]]):
 
         return decorate
 
+    def unknown(self, name: str) -> str | None:
+        """Why ``name`` is not registered, listing the known names; ``None`` when it is."""
+        if name in self._classes:
+            return None
+        known = ", ".join(self.names())
+        return f"unknown {self.kind} '{name[:100]}'; known {self.plural}: {known}"
+
     def lookup(self, name: str) -> Callable[..., T]:
         """The class registered as ``name``: ``self[name]`` with an error a user can read.
 
@@ -64,13 +71,10 @@ class Registry(Mapping[str, Callable[..., T]]):
         SchemaError
             When nothing is registered as ``name``; the message lists the known names.
         """
-        try:
-            return self._classes[name]
-        except KeyError:
-            known = ", ".join(self.names())
-            raise SchemaError(
-                f"unknown {self.kind} '{name}'; known {self.plural}: {known}"
-            ) from None
+        problem = self.unknown(name)
+        if problem is not None:
+            raise SchemaError(problem)
+        return self._classes[name]
 
     def make(self, name: str, **params: Any) -> T:
         """Build the class registered as ``name`` with ``params``.

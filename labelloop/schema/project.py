@@ -188,8 +188,12 @@ def _target_of(controls: tuple[Control, ...]) -> Control:
     )
 
 
-def parse_schema(source: str | bytes | Mapping[str, Any]) -> ProjectSchema:
-    """Read a project schema from YAML or JSON text (or a parsed mapping) and validate it."""
+def parse_schema(source: str | bytes | Mapping[str, Any], *, stored: bool = False) -> ProjectSchema:
+    """Read a project schema from YAML or JSON text (or a parsed mapping) and validate it.
+
+    ``stored``: the schema is a stored project's, read back; the names of a strategy or detector
+    are then not checked against the registries (see ``ProjectSettings._registered``).
+    """
     doc = _load(source) if isinstance(source, str | bytes) else source
     if not isinstance(doc, Mapping):
         raise SchemaError(
@@ -223,7 +227,9 @@ def parse_schema(source: str | bytes | Mapping[str, Any]) -> ProjectSchema:
         data_field=data_field,
         controls=controls,
         guideline=guideline,
-        settings=parse_settings(_with_default_featurizer(doc.get("settings"), data_type)),
+        settings=parse_settings(
+            _with_default_featurizer(doc.get("settings"), data_type), stored=stored
+        ),
         data_columns=data_columns,
     )
 

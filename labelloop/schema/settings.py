@@ -5,13 +5,24 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from labelloop.errors import SchemaError
 
 DEFAULT_FEATURIZER = "tfidf"  # registered in labelloop.learn; validated lazily, see below
 DEFAULT_MODEL = "logistic_regression"
+DEFAULT_STRATEGY = "auto"  # labelloop.learn.DEFAULT_STRATEGY
+DEFAULT_DETECTOR = "imported_scores"  # labelloop.learn.boxes.DEFAULT_DETECTOR
+STORED = "stored"
+"""Validation context key: the settings are a stored project's, read back (see _registered)."""
 
 
 class ProjectSettings(BaseModel):
@@ -19,7 +30,7 @@ class ProjectSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
-    strategy: str = Field(default="auto", min_length=1)  # learn.DEFAULT_STRATEGY
+    strategy: str = Field(default=DEFAULT_STRATEGY, min_length=1)
     retrain_every: int = Field(default=10, ge=1)
     overlap: int = Field(default=1, ge=1, le=10)
     lease_minutes: int = Field(default=10, ge=1)
@@ -43,7 +54,7 @@ class ProjectSettings(BaseModel):
     model: str = Field(default=DEFAULT_MODEL, min_length=1, max_length=200)
     random_share: float = Field(default=0.0, ge=0.0, le=0.5)
     span_scoring: Literal["mean", "max"] = "mean"  # spans: an item's mean or max token entropy
-    detector: str = Field(default="imported_scores", min_length=1, max_length=100)  # boxes
+    detector: str = Field(default=DEFAULT_DETECTOR, min_length=1, max_length=100)  # boxes
 
     @field_validator("featurizer")
     @classmethod
@@ -71,6 +82,20 @@ class ProjectSettings(BaseModel):
             raise PydanticCustomError("model", "{why}", {"why": exc.message}) from None
         return value
 
+    @field_validator("strategy", "detector")
+    @classmethod
+    def _registered(cls, value: str, info: ValidationInfo) -> str:
+        """A strategy or detector must be registered when a schema is written. A stored project
+        read back is not refused for it: one saved before this check still opens, and its
+        learner reports the name instead of training (``workflow.learning.settings_problem``)."""
+        setting = str(info.field_name)
+        if value == _DEFAULTS[setting] or (info.context or {}).get(STORED):
+            return value
+        problem = registry_problem(setting, value)
+        if problem is not None:
+            raise PydanticCustomError(setting, "{problem}", {"problem": problem})
+        return value
+
     # Review and quality (README "Review and quality"); the defaults mean: no review.
     review_policy: Literal[
         "none", "all", "share", "disagreements", "low_model_agreement", "flagged", "qualification"
@@ -86,16 +111,43 @@ class ProjectSettings(BaseModel):
     rework_hours: int = Field(default=24, ge=1)
 
 
-def parse_settings(raw: Any) -> dict[str, Any]:
+_DEFAULTS = {"strategy": DEFAULT_STRATEGY, "detector": DEFAULT_DETECTOR}
+
+
+def registry_problem(setting: str, name: str) -> str | None:
+    """Why ``name`` is no registered ``setting`` ("strategy" or "detector") in this process,
+    listing the registered ones; ``None`` when it is one."""
+    if setting == "detector":
+        from labelloop.learn.boxes import DETECTORS
+
+        return DETECTORS.unknown(name)
+    from labelloop.learn import STRATEGIES  # importing the package registers the built-ins
+
+    return STRATEGIES.unknown(name)
+
+
+def typed_settings(raw: Mapping[str, Any], *, stored: bool = False) -> ProjectSettings:
+    """A ``settings:`` block validated; ``stored``: a stored project's, read back (see
+    ``ProjectSettings._registered``).
+
+    Raises
+    ------
+    SchemaError
+        Naming every setting that is wrong and why.
+    """
+    try:
+        return ProjectSettings.model_validate(dict(raw), context={STORED: stored})
+    except ValidationError as exc:
+        raise SchemaError("; ".join(_message(err) for err in exc.errors())) from None
+
+
+def parse_settings(raw: Any, *, stored: bool = False) -> dict[str, Any]:
     """Validate a ``settings:`` block and return every setting with defaults filled in."""
     if raw is None:
         raw = {}
     if not isinstance(raw, Mapping):
         raise SchemaError("settings: must be a mapping of setting name to value")
-    try:
-        return ProjectSettings.model_validate(dict(raw)).model_dump()
-    except ValidationError as exc:
-        raise SchemaError("; ".join(_message(err) for err in exc.errors())) from None
+    return typed_settings(raw, stored=stored).model_dump()
 
 
 def _message(err: Any) -> str:

@@ -17,6 +17,17 @@ def existing_hashes(conn: Connection, project_id: int) -> set[str]:
     return set(conn.execute(q).scalars())
 
 
+def existing_ids(conn: Connection, project_id: int) -> dict[str, int]:
+    """External id -> item id of the project's items that have one (the lowest item id when
+    several share one, as imports allowed before ids had to be unique)."""
+    q = (
+        select(item.c.external_id, func.min(item.c.id))
+        .where(item.c.project_id == project_id, item.c.external_id.is_not(None))
+        .group_by(item.c.external_id)
+    )
+    return {str(external): int(item_id) for external, item_id in conn.execute(q)}
+
+
 def insert_batch(conn: Connection, **values: Any) -> int:
     res = conn.execute(import_batch.insert().values(created_at=now(), **values))
     return new_id(res)

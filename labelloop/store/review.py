@@ -174,9 +174,12 @@ def gold_list(conn: Connection, project_id: int) -> list[dict[str, Any]]:
     return [dict(r) for r in conn.execute(q).mappings()]
 
 
-def item_by_external(conn: Connection, *, project_id: int, external_id: str) -> RowMapping | None:
+def items_by_external(
+    conn: Connection, *, project_id: int, external_id: str, limit: int = 5
+) -> list[RowMapping]:
+    """The project's items with this external id, lowest item id first (at most ``limit``)."""
     q = select(item).where(item.c.project_id == project_id, item.c.external_id == external_id)
-    return conn.execute(q.order_by(item.c.id).limit(1)).mappings().first()
+    return list(conn.execute(q.order_by(item.c.id).limit(limit)).mappings())
 
 
 # ------------------------------------------------------------------------------ flags

@@ -79,6 +79,8 @@ def import_items(
         fmt=fmt,
         filename=filename,
         path_field="file_name" if fmt == "coco" else text_field,
+        id_field=None if fmt in ("coco", "conll") else id_field,  # theirs are not a field
+        unique_ids=True,
         label_field=label_field,
         prediction_field=prediction_field,
         split=split,
@@ -136,6 +138,8 @@ def import_folder(
         fmt=importer.format,
         filename=folder.name or str(folder),
         path_field=None,
+        id_field=None,
+        unique_ids=False,  # its ids are paths within the folder: sibling folders share some
         label_field="folder" if labels_from_folders else None,
         prediction_field=None,
         split=split,
@@ -169,13 +173,21 @@ def _import_records(
     fmt: str,
     filename: str,
     path_field: str | None,
+    id_field: str | None,
+    unique_ids: bool,
     label_field: str | None,
     prediction_field: str | None,
     split: str,
     progress: Callable[[int], None] | None,
     media_roots: Sequence[Path],
 ) -> ImportReport:
-    """Write validated records in one transaction; duplicates (by content) are skipped."""
+    """Write validated records in one transaction; duplicates (by content) are skipped.
+
+    An id read from the file names one item: a record whose content is new but whose id an
+    earlier line or an item of the project already has aborts the import. A record whose
+    content is already there is skipped first, so importing a file again adds nothing. Without
+    ``unique_ids`` (a folder import) ids are not checked.
+    """
     if split not in SPLITS:
         raise LabelloopError(f"split '{split}' is not one of {', '.join(SPLITS)}")
     data_type = ctx.schema.data_type
@@ -185,6 +197,7 @@ def _import_records(
     duplicates: list[int] = []
     with db.write(project_id=ctx.id) as conn:
         seen = store_items.existing_hashes(conn, ctx.id)
+        ids = _Ids(conn, ctx.id, id_field) if unique_ids else None
         batch_id = store_items.insert_batch(
             conn,
             project_id=ctx.id,
@@ -200,7 +213,7 @@ def _import_records(
         labels: list[dict[str, Any] | None] = []
 
         def flush() -> None:
-            ids = _insert_items(conn, rows)
+            item_ids = _insert_items(conn, rows)
             store_items.insert_labels(
                 conn,
                 [
@@ -214,7 +227,7 @@ def _import_records(
                         "decided_by": ctx.actor_id,
                         "decided_at": now(),
                     }
-                    for item_id, value in zip(ids, labels, strict=True)
+                    for item_id, value in zip(item_ids, labels, strict=True)
                     if value is not None
                 ],
             )
@@ -234,6 +247,8 @@ def _import_records(
                 duplicates.append(record.line)
                 continue
             seen.add(digest)
+            if ids is not None:
+                ids.check(record)
             value = None
             if record.label is not None:
                 try:
@@ -300,6 +315,38 @@ def _import_records(
         duplicate_lines=tuple(duplicates[:1000]),
         split=split,
     )
+
+
+class _Ids:
+    """The external ids of one import's new records, checked to name one item each."""
+
+    def __init__(self, conn: Any, project_id: int, field: str | None) -> None:
+        self.conn = conn
+        self.project_id = project_id
+        self.field = field
+        self.lines: dict[str, int] = {}  # id -> the line of the file that gave it
+        self.existing: dict[str, int] | None = None  # id -> item id, read at the first id
+
+    def check(self, record: ItemIn) -> None:
+        """Refuse a record with new content whose id an earlier line or an item already has."""
+        external_id = record.external_id
+        if external_id is None:
+            return
+        if self.existing is None:
+            self.existing = store_items.existing_ids(self.conn, self.project_id)
+        item_id = self.existing.get(external_id)
+        if item_id is not None:
+            raise self._error(record, f"already names item #{item_id} of this project")
+        first = self.lines.setdefault(external_id, record.line)
+        if first != record.line:
+            raise self._error(record, f"is also the id of line {first}")
+
+    def _error(self, record: ItemIn, where: str) -> ImportFormatError:
+        return ImportFormatError(
+            line=record.line,
+            field=self.field,
+            reason=f"id '{record.external_id}' {where}, with other content; an id names one item",
+        )
 
 
 def _insert_items(conn: Any, rows: list[dict[str, object]]) -> list[int]:

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from labelloop.domain import MISSING, Pool, RoundSummary, Selection
-from labelloop.errors import LabelloopError
+from labelloop.errors import LabelloopError, SchemaError
 from labelloop.learn import (
     choose_stop_set,
     make_model,
@@ -29,6 +29,7 @@ from labelloop.learn.featurize import (
 from labelloop.learn.model import model_label
 from labelloop.learn.threads import one_thread
 from labelloop.schema.project import STRUCTURED_TYPES
+from labelloop.schema.settings import registry_problem
 from labelloop.store import audit
 from labelloop.store import learning as store_learning
 from labelloop.store import projects as store_projects
@@ -58,9 +59,25 @@ __all__ = [
     "due",
     "prepare_features",
     "queue_length",
+    "settings_problem",
     "stop_set",
     "train",
 ]
+
+
+def settings_problem(ctx: ProjectContext) -> str | None:
+    """Why no round of the project can run in this process, or ``None``: its rounds use a
+    strategy (choice targets) or a detector (boxes) that is not registered here.
+
+    Creation refuses such a name; a project stored before that check (or naming a plug-in this
+    process did not import) still opens, and `labelloop status` shows this instead of a round.
+    """
+    kind = ctx.schema.target.type
+    setting = "detector" if kind == "boxes" else None if kind == "spans" else "strategy"
+    if setting is None:
+        return None
+    problem = registry_problem(setting, getattr(ctx.settings, setting))
+    return None if problem is None else f"settings.{setting}: {problem}"
 
 
 def due(db: Database, project_id: int, *, cache: FeatureCache | None = None) -> bool:
@@ -229,6 +246,9 @@ def train(
     round trains on TF-IDF and the features are finished by :func:`prepare_features`. A spans
     or boxes target runs the structured round of :mod:`labelloop.workflow.structured`.
     """
+    problem = settings_problem(ctx)
+    if problem is not None:  # before reading or featurizing anything
+        raise SchemaError(problem)
     started = time.perf_counter()
     cache = cache or FeatureCache()
     with db.read() as conn:
@@ -501,6 +521,7 @@ class Learner:
         self.cache = cache or FeatureCache()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._reported: dict[int, str] = {}  # project id -> the settings problem logged
 
     def run_once(self) -> int:
         """One pass over the projects; returns how many rounds ran."""
@@ -526,7 +547,7 @@ class Learner:
             if not due(self.db, project_id, cache=self.cache):
                 return 0
             ctx = system_context_by_id(self.db, project_id)
-            if ctx is None:
+            if ctx is None or self._cannot_train(ctx):
                 return 0
             with one_thread():  # small fits are ~10x slower threaded
                 version = train(self.db, ctx, cache=self.cache, wait_for_features=False)
@@ -540,6 +561,19 @@ class Learner:
             except Exception:  # the round is saved; only the scan is lost
                 log.exception("label-issue scan for project %s failed", project_id)
         return 1
+
+    def _cannot_train(self, ctx: ProjectContext) -> bool:
+        """Whether the project's settings keep its rounds from running (said once per problem
+        in the log; `labelloop status` keeps showing it), so the learner does not retry and
+        fail on every poll."""
+        problem = settings_problem(ctx)
+        if problem is None:
+            self._reported.pop(ctx.id, None)
+            return False
+        if self._reported.get(ctx.id) != problem:
+            self._reported[ctx.id] = problem
+            log.error("project %s cannot train: %s", ctx.slug, problem)
+        return True
 
     def _features(self, project_id: int) -> int:
         """One slice of the project's missing per-item features; 1 when there was work."""

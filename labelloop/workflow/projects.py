@@ -10,6 +10,7 @@ from labelloop.errors import Conflict, LabelloopError, NotFound, PermissionDenie
 from labelloop.govern.permissions import ROLES, Permission, role_allows
 from labelloop.schema import ProjectSchema, ProjectSettings, parse_schema
 from labelloop.schema.project import check_featurizer_reads
+from labelloop.schema.settings import typed_settings
 from labelloop.store import audit
 from labelloop.store import projects as store_projects
 from labelloop.store import users as store_users
@@ -48,8 +49,8 @@ def _compiled(db: Database, row: Any) -> tuple[ProjectSchema, ProjectSettings]:
     """A project row's parsed schema and typed settings, parsed once per database and version."""
 
     def parse() -> tuple[ProjectSchema, ProjectSettings]:
-        schema = parse_schema(row["schema"])
-        return schema, ProjectSettings(**schema.settings)
+        schema = parse_schema(row["schema"], stored=True)
+        return schema, typed_settings(schema.settings, stored=True)
 
     return db.memo.get(("schema", int(row["id"]), int(row["schema_version"])), parse)
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from labelloop.errors import LabelloopError, NotFound
+from labelloop.errors import Conflict, LabelloopError, NotFound
 from labelloop.govern.permissions import Permission
 from labelloop.quality import (
     UndefinedStatistic,
@@ -177,7 +177,14 @@ def _find_item(
     if item_id is not None:
         row = store_items.get_item(conn, project_id=ctx.id, item_id=item_id)
     elif external_id is not None:
-        row = store_review.item_by_external(conn, project_id=ctx.id, external_id=external_id)
+        found = store_review.items_by_external(conn, project_id=ctx.id, external_id=external_id)
+        if len(found) > 1:  # imports before ids had to be unique let several items share one
+            numbers = ", ".join(f"#{r['id']}" for r in found)
+            raise Conflict(
+                f"id {external_id!r} names more than one item here ({numbers}); "
+                "name the item by its number instead"
+            )
+        row = found[0] if found else None
     else:
         raise LabelloopError("name the item by item_id or external_id")
     if row is None:

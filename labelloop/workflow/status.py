@@ -60,6 +60,8 @@ def status(
 
     ``features_dir`` (the data dir's ``features`` folder) lets it count computed embeddings.
     """
+    from labelloop.workflow.learning import settings_problem  # numpy and the learner: lazily
+
     ctx.require(Permission.VIEW_PROJECT)
     with db.read() as conn:
         counts = store_items.counts(conn, ctx.id)
@@ -87,6 +89,7 @@ def status(
             "retrain_every": every,
             "labels_since_model": since,
             "due": latest is None or since >= every,
+            "error": settings_problem(ctx),  # why no round can run, or None
         },
     }
 

@@ -153,6 +153,16 @@ def test_projects_create_from_a_yaml_schema(cli: Any, project: str) -> None:
             "'[b]' is listed twice",
         ),
         (b"\xff\xfe not utf-8", "not valid UTF-8"),
+        (
+            SCHEMA_YAML.replace("retrain_every: 5", "strategy: foo"),
+            "settings.strategy: unknown strategy 'foo'; known strategies: auto, badge, "
+            "cluster_margin, coreset, density_weighted, entropy, least_confidence, margin, "
+            "qbc_kl, qbc_vote_entropy, random, typiclust",
+        ),
+        (
+            SCHEMA_YAML.replace("retrain_every: 5", "detector: yolo"),
+            "settings.detector: unknown detector 'yolo'; known detectors: imported_scores",
+        ),
     ],
     ids=[
         "yaml-syntax",
@@ -161,6 +171,8 @@ def test_projects_create_from_a_yaml_schema(cli: Any, project: str) -> None:
         "unknown-setting",
         "markup-like",
         "bad-bytes",
+        "unknown-strategy",
+        "unknown-detector",
     ],
 )
 def test_a_bad_schema_file_is_exit_1_with_one_line(
@@ -233,6 +245,98 @@ def test_import_errors_for_missing_things_are_one_line(
     unknown = cli("import", "no-such", str(data), code=1)
     assert "no-such" in _one_error_line(unknown)
     assert "no-such" in _one_error_line(cli("status", "no-such", code=1))
+
+
+def _change_store(cli: Any, statement: Any) -> None:
+    """Run an UPDATE on the CLI's store, to make data that older versions let in."""
+    from labelloop.store.db import Database
+
+    db = Database(f"sqlite:///{cli.home / 'labelloop.db'}")
+    try:
+        with db.write() as conn:
+            conn.execute(statement)
+    finally:
+        db.dispose()
+
+
+def test_an_id_names_one_item_on_import_and_for_gold(
+    cli: Any, project: str, tmp_path: Path
+) -> None:
+    from labelloop.store.tables import item
+
+    twice = _write_jsonl(
+        tmp_path / "d.jsonl", [{"id": "a", "text": "one two"}, {"id": "a", "text": "three four"}]
+    )
+    result = cli("import", project, str(twice), "--id-field", "id", code=1)
+    assert _one_error_line(result) == (
+        "error: line 2, field 'id': id 'a' is also the id of line 1, with other content; "
+        "an id names one item"
+    )
+    assert _status(cli)["counts"]["pool"] == 0  # all or nothing
+
+    first = _write_jsonl(tmp_path / "a.jsonl", [{"id": "a", "text": "one"}])
+    cli("import", project, str(first), "--id-field", "id")
+    other = _write_jsonl(tmp_path / "b.jsonl", [{"id": "a", "text": "three four"}])
+    result = cli("import", project, str(other), "--id-field", "id", code=1)
+    assert "line 1, field 'id': id 'a' already names item #1 of this project" in (
+        _one_error_line(result)
+    )
+    assert _status(cli)["counts"]["pool"] == 1
+
+    # Two items that an older version let share the id: gold by that id refuses to guess.
+    cli(
+        "import",
+        project,
+        str(_write_jsonl(tmp_path / "c.jsonl", [{"id": "c", "text": "x"}])),
+        "--id-field",
+        "id",
+    )
+    cli("import", project, str(_write_jsonl(tmp_path / "e.jsonl", [{"text": "y"}])))
+    _change_store(cli, item.update().values(external_id="a").where(item.c.external_id.is_(None)))
+    result = cli("gold", "set", project, "a", "positive", code=1)
+    assert _one_error_line(result) == (
+        "error: id 'a' names more than one item here (#1, #3); name the item by its number instead"
+    )
+    assert "is gold" in cli("gold", "set", project, "#3", "positive").stdout
+
+
+def test_a_project_stored_with_an_unknown_strategy_opens_and_says_why_it_does_not_train(
+    cli: Any, project: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from sqlalchemy import select
+
+    from labelloop.store.db import Database
+    from labelloop.store.tables import project as project_table
+    from labelloop.workflow import learning
+
+    db = Database(f"sqlite:///{cli.home / 'labelloop.db'}")
+    with db.read() as conn:
+        schema = conn.execute(select(project_table.c.schema)).scalar_one()
+    db.dispose()
+    schema["settings"]["strategy"] = "foo"  # saved before strategies were checked
+    _change_store(cli, project_table.update().values(schema=schema))
+    cli("import", project, str(_write_jsonl(tmp_path / "d.jsonl", _rows(5, labeled=False))))
+
+    problem = (
+        "settings.strategy: unknown strategy 'foo'; known strategies: auto, badge, "
+        "cluster_margin, coreset, density_weighted, entropy, least_confidence, margin, "
+        "qbc_kl, qbc_vote_entropy, random, typiclust"
+    )
+    assert _status(cli)["training"]["error"] == problem
+    wide = cli("status", project, COLUMNS="400").stdout
+    assert f"training error │ {problem}" in wide
+
+    db = Database(f"sqlite:///{cli.home / 'labelloop.db'}")
+    try:
+        learner = learning.Learner(db)
+        with caplog.at_level("WARNING", logger="labelloop.learner"):
+            assert [learner.run_once() for _ in range(50)] == [0] * 50
+        assert [r.getMessage() for r in caplog.records] == [
+            f"project {project} cannot train: {problem}"
+        ]
+        assert not any(r.exc_info for r in caplog.records)  # no traceback
+    finally:
+        db.dispose()
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "csv"])

@@ -97,11 +97,11 @@ def test_bom_header_and_blank_lines() -> None:
     assert [(i.line, i.payload["text"]) for i in items] == [(3, "hello")]
 
 
-def test_ten_megabyte_text_names_its_line() -> None:
+def test_ten_megabyte_line_names_its_line_and_the_limit() -> None:
     data = b"text\nshort\n" + b"y" * 10_485_760 + b"\n"
     exc = error(data)
     assert exc.line == 3
-    assert "characters" in exc.reason
+    assert exc.reason == "the line is longer than 2,097,152 bytes, the limit for one record"
 
 
 def test_text_just_over_the_limit_gets_the_size_message() -> None:

@@ -8,7 +8,8 @@ import json
 import pytest
 
 from labelloop.errors import ImportFormatError
-from labelloop.ingest import JsonlImporter
+from labelloop.ingest import JsonlImporter, jsonl
+from labelloop.ingest.records import MAX_LINE_BYTES
 
 
 def read(data: bytes, **options: object) -> list:
@@ -94,12 +95,49 @@ def test_bad_utf8_byte_names_line_and_column() -> None:
     assert str(exc) == "line 3: not valid UTF-8 (byte 0xff at column 14)"
 
 
-def test_ten_megabyte_text_is_refused_with_its_size() -> None:
-    big = "x" * 10_485_760
-    exc = error(lines({"text": "ok"}, {"text": big}))
-    assert exc.line == 2
-    assert exc.field == "text"
-    assert exc.reason == "text is 10,485,760 characters; the limit is 100,000"
+def test_text_over_the_limit_is_refused_with_its_size() -> None:
+    exc = error(lines({"text": "ok"}, {"text": "x" * 100_001}))
+    assert (exc.line, exc.field) == (2, "text")
+    assert exc.reason == "text is 100,001 characters; the limit is 100,000"
+
+
+def test_a_fifteen_megabyte_line_is_refused_before_it_is_parsed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    parsed: list[int] = []
+    real_loads = json.loads
+    monkeypatch.setattr(
+        jsonl.json, "loads", lambda text, **kw: parsed.append(len(text)) or real_loads(text, **kw)
+    )
+    big = lines({"text": "ok"}, {"text": "x" * 15_000_000}, {"text": "never read"})
+    exc = error(big)
+    assert str(exc) == "line 2: the line is longer than 2,097,152 bytes, the limit for one record"
+    assert parsed == [len('{"text": "ok"}')]  # line 2 never reached the JSON parser
+
+
+def test_a_line_at_the_limit_is_read() -> None:
+    line = b'{"text": "ok"' + b" " * (MAX_LINE_BYTES - 14) + b"}"  # JSON may pad with spaces
+    assert len(line) == MAX_LINE_BYTES
+    for ending in (b"\n", b"\r\n", b""):
+        assert [i.payload for i in read(line + ending)] == [{"text": "ok"}]
+        assert error(b" " + line + ending).reason.startswith("the line is longer than")
+
+
+def test_an_id_over_200_characters_is_refused_with_its_size() -> None:
+    assert read(lines({"id": "a" * 200, "text": "ok"}), id_field="id")[0].external_id == "a" * 200
+    exc = error(lines({"id": "ok", "text": "a"}, {"id": "b" * 500_000, "text": "b"}), id_field="id")
+    assert str(exc) == "line 2, field 'id': id is 500,000 characters; the limit is 200"
+
+
+def test_metadata_over_64_kib_is_refused_naming_its_largest_field() -> None:
+    small = {"text": "a", "source": "web", "extra": "x" * 60_000}
+    (item,) = read(lines(small))
+    assert item.metadata["extra"] == "x" * 60_000
+    exc = error(lines(small, {"text": "b", "source": "web", "extra": "x" * 70_000}))
+    assert (exc.line, exc.field) == (2, "extra")
+    assert exc.reason == (
+        "the record's other fields (metadata) are 70,027 bytes as JSON; the limit is 65,536"
+    )
 
 
 def test_text_limit_is_an_option() -> None:

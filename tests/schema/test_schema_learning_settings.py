@@ -8,7 +8,7 @@ import pytest
 
 from labelloop.errors import SchemaError
 from labelloop.schema import parse_schema
-from labelloop.schema.settings import parse_settings
+from labelloop.schema.settings import parse_settings, typed_settings
 
 
 def error_of(settings: dict[str, Any]) -> str:
@@ -68,3 +68,33 @@ def test_a_schema_file_carries_them() -> None:
         }
     )
     assert schema.settings["featurizer"] == "minilm" and schema.settings["random_share"] == 0.1
+
+
+def test_unknown_strategy_lists_the_registered_ones() -> None:
+    assert error_of({"strategy": "foo"}) == (
+        "settings.strategy: unknown strategy 'foo'; known strategies: auto, badge, "
+        "cluster_margin, coreset, density_weighted, entropy, least_confidence, margin, "
+        "qbc_kl, qbc_vote_entropy, random, typiclust"
+    )
+    assert parse_settings({"strategy": "badge"})["strategy"] == "badge"
+
+
+def test_unknown_detector_lists_the_registered_ones() -> None:
+    assert error_of({"detector": "yolo"}) == (
+        "settings.detector: unknown detector 'yolo'; known detectors: imported_scores"
+    )
+
+
+def test_a_stored_schema_naming_an_unregistered_strategy_or_detector_still_reads_back() -> None:
+    doc = {
+        "name": "Tickets",
+        "data": {"type": "text", "field": "text"},
+        "controls": [{"name": "c", "type": "choice", "labels": ["a", "b"], "target": True}],
+        "settings": {"strategy": "foo", "detector": "yolo"},
+    }
+    with pytest.raises(SchemaError, match="unknown strategy 'foo'"):
+        parse_schema(doc)
+    schema = parse_schema(doc, stored=True)
+    assert (schema.settings["strategy"], schema.settings["detector"]) == ("foo", "yolo")
+    settings = typed_settings(schema.settings, stored=True)
+    assert (settings.strategy, settings.detector) == ("foo", "yolo")

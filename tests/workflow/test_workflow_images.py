@@ -58,6 +58,15 @@ def test_folder_import_labels_from_subfolders_and_reports_duplicates(shapes: Any
     assert (again.n_items, again.n_duplicates) == (0, 8)
 
 
+def test_sibling_folders_with_the_same_file_names_both_import(shapes: Any) -> None:
+    """A folder import's ids are paths within the folder, so they are not held to be unique."""
+    lab, ctx, media = shapes
+    for k, name in enumerate(("cam1", "cam2")):
+        _png(media / name / "IMG_0001.png", 20, noise=k)
+    for name in ("cam1", "cam2"):
+        assert imports.import_folder(lab.db, ctx, media / name, media_roots=(media,)).n_items == 1
+
+
 def test_a_folder_outside_the_media_roots_is_refused(shapes: Any, tmp_path: Path) -> None:
     lab, ctx, media = shapes
     _png(tmp_path / "elsewhere" / "a.png", 10)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -27,8 +28,14 @@ def _written(db: Database) -> dict[str, int]:
         ('{"id": "x", "text": 42}', "text", "must be a string"),
         ('{"id": "x", "body": "no text here"}', "text", "missing"),
         ('{"id": "x", "text": "fine", "label": "furious"}', "label", "furious"),
+        (json.dumps({"id": "x" * 201, "text": "fine"}), "id", "id is 201 characters; the limit"),
+        (
+            json.dumps({"id": "x", "text": "fine", "extra": "y" * 70_000}),
+            "extra",
+            "(metadata) are 70,012 bytes as JSON; the limit is 65,536",
+        ),
     ],
-    ids=["wrong-type", "missing-field", "unknown-label"],
+    ids=["wrong-type", "missing-field", "unknown-label", "long-id", "big-metadata"],
 )
 def test_a_bad_line_57_writes_nothing_and_is_named(
     lab: Any, monkeypatch: pytest.MonkeyPatch, bad_line: str, field: str, reason: str
@@ -54,6 +61,54 @@ def test_malformed_json_names_the_line(lab: Any) -> None:
     with pytest.raises(ImportFormatError, match=r"^line 4: not valid JSON"):
         lab.import_rows(ctx, rows)
     assert _written(lab.db)["item"] == 0
+
+
+def test_a_line_over_the_length_limit_writes_nothing_and_is_named(
+    lab: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ctx = lab.project()
+    monkeypatch.setattr(imports, "CHUNK", 10)
+    rows: list[Any] = lab.rows(80)
+    rows[56] = {"id": "x", "text": "fine", "extra": "y" * 20_000_000}
+    before = _written(lab.db)
+    with pytest.raises(ImportFormatError) as caught:
+        lab.import_rows(ctx, rows)
+    assert caught.value.message == (
+        "line 57: the line is longer than 2,097,152 bytes, the limit for one record"
+    )
+    assert _written(lab.db) == before
+
+
+def test_an_id_repeated_in_one_file_names_both_lines_and_writes_nothing(
+    lab: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ctx = lab.project()
+    monkeypatch.setattr(imports, "CHUNK", 10)
+    rows: list[Any] = lab.rows(80)
+    rows[56] = {"id": rows[3]["id"], "text": "three four"}
+    before = _written(lab.db)
+    with pytest.raises(ImportFormatError) as caught:
+        lab.import_rows(ctx, rows)
+    assert caught.value.message == (
+        "line 57, field 'id': id 'doc-3' is also the id of line 4, with other content; "
+        "an id names one item"
+    )
+    assert _written(lab.db) == before
+
+
+def test_an_id_already_in_the_project_is_refused_unless_the_content_is_too(lab: Any) -> None:
+    ctx = lab.project()
+    lab.import_rows(ctx, [{"id": "a", "text": "one two"}])
+    with pytest.raises(ImportFormatError) as caught:
+        lab.import_rows(ctx, [{"id": "b", "text": "five six"}, {"id": "a", "text": "three four"}])
+    assert caught.value.message == (
+        "line 2, field 'id': id 'a' already names item #1 of this project, with other "
+        "content; an id names one item"
+    )
+    assert _written(lab.db)["item"] == 1
+    # The same record again is a duplicate, as re-importing a file is: skipped and reported.
+    again = lab.import_rows(ctx, [{"id": "a", "text": "one two"}, {"id": "a", "text": "one two"}])
+    assert (again.n_items, again.n_duplicates) == (0, 2)
 
 
 def test_duplicates_in_one_file_are_reported_not_doubled(lab: Any) -> None:

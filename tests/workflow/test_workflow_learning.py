@@ -6,6 +6,7 @@ import re
 from collections import Counter
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from labelloop.learn import SettledPredictions
@@ -13,7 +14,7 @@ from labelloop.schema.settings import ProjectSettings
 from labelloop.store.tables import annotation, assignment
 from labelloop.workflow import status, tasks
 from labelloop.workflow.learning import _criteria
-from tests.conftest import CLASSES, truth_of
+from tests.conftest import CLASSES, schema_with, truth_of
 
 REASON = re.compile(
     r"^(?:closest call left: )?model (?:unsure between|leans to|favours) "
@@ -188,3 +189,31 @@ def test_a_project_with_default_settings_judges_stopping_as_simulate_does() -> N
     default = SettledPredictions()
     assert isinstance(rule, SettledPredictions)
     assert vars(rule) == vars(default)
+
+
+def test_a_stored_project_with_an_unregistered_strategy_waits_until_it_is_registered(
+    lab: Any, monkeypatch: Any
+) -> None:
+    from labelloop.errors import SchemaError
+    from labelloop.learn import STRATEGIES, Margin
+    from labelloop.store.tables import project
+    from labelloop.workflow import learning, projects
+
+    ctx = lab.project()
+    lab.import_rows(ctx, lab.rows(30))
+    with lab.db.write() as conn:  # as a project saved before strategies were checked
+        conn.execute(project.update().values(schema=schema_with(strategy="foo")))
+    lab.db.memo.forget()
+    ctx = projects.system_context(lab.db, "sent")  # it opens
+    problem = "settings.strategy: unknown strategy 'foo'; known strategies: auto, badge,"
+    assert status.status(lab.db, ctx)["training"]["error"].startswith(problem)
+    with pytest.raises(SchemaError, match=f"^{re.escape(problem)}"):
+        learning.train(lab.db, ctx)
+    learner = learning.Learner(lab.db)
+    assert learner.run_once() == 0 and learner.run_once() == 0
+
+    # The plug-in that registers 'foo' is imported: the project trains and serves.
+    monkeypatch.setitem(STRATEGIES._classes, "foo", Margin)
+    assert status.status(lab.db, ctx)["training"]["error"] is None
+    assert learner.run_once() == 1
+    assert tasks.next_task(lab.db, lab.member("sent", "ann", "annotator")) is not None
