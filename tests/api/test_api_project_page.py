@@ -61,3 +61,27 @@ def test_without_labeled_eval_items_the_card_asks_for_them(page: Page) -> None:
     html = page.html()
     assert f"{NEEDS_EVAL}</span>" in html  # a trained model exists: only the items are missing
     assert COLD_STOP not in html
+
+
+def test_a_project_that_cannot_train_says_why_on_its_page(page: Page) -> None:
+    """A project stored naming a strategy this process has not registered (saved before
+    creation checked it, or a plug-in not imported) tells its manager why no model trains."""
+    from sqlalchemy import select
+
+    from labelloop.store.tables import project as project_table
+
+    lab = page.lab
+    ctx = lab.project(SLUG)
+    assert 'id="training-error"' not in page.html()
+    with lab.db.write() as conn:
+        schema = conn.execute(
+            select(project_table.c.schema).where(project_table.c.id == ctx.id)
+        ).scalar_one()
+        schema = {**schema, "settings": {**schema["settings"], "strategy": "foo"}}
+        conn.execute(
+            project_table.update().where(project_table.c.id == ctx.id).values(schema=schema)
+        )
+    lab.db.memo.forget()  # as a process started on this store would read it
+    html = page.html()
+    assert 'id="training-error"' in html
+    assert "settings.strategy: unknown strategy &#39;foo&#39;; known strategies: auto," in html
