@@ -137,6 +137,24 @@ def checked_id(line: int, field: str | None, external_id: str) -> str:
     return external_id
 
 
+def nul_at(data: Any) -> str | None:
+    """Where in a parsed JSON value a text (or key) holds a NUL (U+0000), as ``a.b[2]``."""
+    stack: list[tuple[str, Any]] = [("", data)]
+    while stack:  # iterative: a deeply nested body cannot exhaust the recursion limit
+        where, value = stack.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                return where or "body"
+        elif isinstance(value, dict):
+            for key, inner in value.items():
+                if isinstance(key, str) and "\x00" in key:
+                    return where or "body"
+                stack.append((f"{where}.{key}" if where else str(key), inner))
+        elif isinstance(value, list | tuple):
+            stack.extend((f"{where}[{i}]", inner) for i, inner in enumerate(value))
+    return None
+
+
 def checked_metadata(line: int, metadata: dict[str, Any]) -> dict[str, Any]:
     """A record's metadata, refused (naming its largest field) beyond :data:`MAX_METADATA_BYTES`
     of JSON, as it is stored and served with the item."""
@@ -150,6 +168,20 @@ def checked_metadata(line: int, metadata: dict[str, Any]) -> dict[str, Any]:
             f"the limit is {MAX_METADATA_BYTES:,}",
         )
     return metadata
+
+
+def check_no_nul(record: ItemIn) -> None:
+    """Refuse a record holding a NUL (U+0000) in any text, naming its line and field:
+    PostgreSQL cannot store one, and SQLite's LIKE stops at it (a search then matches all)."""
+    parts = {**record.payload, **record.metadata, "id": record.external_id}
+    parts |= {"label": record.label, "prediction": record.prediction}
+    where = nul_at(parts)
+    if where is not None:
+        raise ImportFormatError(
+            line=record.line,
+            field=where,
+            reason="text cannot contain the NUL character (U+0000)",
+        )
 
 
 def bounded_lines(source: BinaryIO) -> Iterator[tuple[int, bytes]]:

@@ -34,8 +34,18 @@ def _written(db: Database) -> dict[str, int]:
             "extra",
             "(metadata) are 70,012 bytes as JSON; the limit is 65,536",
         ),
+        (json.dumps({"id": "x", "text": "a\u0000b"}), "text", "cannot contain the NUL"),
+        (json.dumps({"id": "x", "text": "ok", "who": ["a", "b\u0000"]}), "who[1]", "NUL"),
     ],
-    ids=["wrong-type", "missing-field", "unknown-label", "long-id", "big-metadata"],
+    ids=[
+        "wrong-type",
+        "missing-field",
+        "unknown-label",
+        "long-id",
+        "big-metadata",
+        "nul",
+        "nul-meta",
+    ],
 )
 def test_a_bad_line_57_writes_nothing_and_is_named(
     lab: Any, monkeypatch: pytest.MonkeyPatch, bad_line: str, field: str, reason: str

@@ -6,30 +6,14 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, model_validator
 
+from labelloop.ingest.records import nul_at
+
 MAX_ID = 2**63 - 1
 """The largest id a store holds: SQLite's INTEGER and PostgreSQL's BIGINT are signed 64-bit."""
 
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 """A row id as a request names it (item, assignment, annotation). Out of range is a 422 naming
 the parameter, where it used to overflow in the database driver (a 500)."""
-
-
-def nul_at(data: Any) -> str | None:
-    """Where in a parsed JSON value a text (or key) holds a NUL (U+0000), as ``a.b[2]``."""
-    stack: list[tuple[str, Any]] = [("", data)]
-    while stack:  # iterative: a deeply nested body cannot exhaust the recursion limit
-        where, value = stack.pop()
-        if isinstance(value, str):
-            if "\x00" in value:
-                return where or "body"
-        elif isinstance(value, dict):
-            for key, inner in value.items():
-                if isinstance(key, str) and "\x00" in key:
-                    return where or "body"
-                stack.append((f"{where}.{key}" if where else str(key), inner))
-        elif isinstance(value, list | tuple):
-            stack.extend((f"{where}[{i}]", inner) for i, inner in enumerate(value))
-    return None
 
 
 class Body(BaseModel):
