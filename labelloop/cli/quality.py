@@ -99,6 +99,19 @@ def _print_quality(info: dict[str, Any]) -> None:
     out.print(people)
 
 
+def _named(item: str) -> dict[str, Any]:
+    """``item_id`` for ``#number``, else ``external_id``: the two ways a command names an item."""
+    from labelloop.errors import NotFound
+    from labelloop.store.db import MAX_ID
+
+    if item[:1] == "#" and item[1:].isdigit():
+        number = int(item[1:])
+        if number > MAX_ID:  # no store holds it (the driver would overflow)
+            raise NotFound(f"no item {item[:40]} here")
+        return {"item_id": number}
+    return {"external_id": item}
+
+
 def gold_set(slug: str, item: str, label: str) -> None:
     """Mark ITEM (its external id, or #number) of SLUG as gold with the known LABEL."""
     from labelloop.workflow import projects
@@ -110,9 +123,7 @@ def gold_set(slug: str, item: str, label: str) -> None:
         ctx = projects.system_context(db, slug)
         target = ctx.schema.target
         value = {target.name: label.split("|") if target.type == "multi_choice" else label}
-        number = int(item[1:]) if item[:1] == "#" and item[1:].isdigit() else None
-        external = None if number is not None else item
-        return wf_quality.set_gold(db, ctx, value, item_id=number, external_id=external)
+        return wf_quality.set_gold(db, ctx, value, **_named(item))
 
     done = _run(go)
     name = str(done["external_id"] or done["item_id"])
@@ -146,10 +157,7 @@ def gold_remove(slug: str, item: str) -> None:
 
     def go() -> None:
         ctx = projects.system_context(db, slug)
-        if item[:1] == "#" and item[1:].isdigit():
-            wf_quality.remove_gold(db, ctx, item_id=int(item[1:]))
-        else:
-            wf_quality.remove_gold(db, ctx, external_id=item)
+        wf_quality.remove_gold(db, ctx, **_named(item))
 
     _run(go)
     out.print(f"item {escape(item)} is no longer gold")

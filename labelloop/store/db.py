@@ -19,6 +19,8 @@ from sqlalchemy.pool import NullPool
 
 from labelloop.memo import Memo
 
+MAX_ID = 2**63 - 1
+"""The largest id a store holds: SQLite's INTEGER and PostgreSQL's BIGINT are signed 64-bit."""
 CHAIN_LOCKS = 1 << 40  # lock keys of audit chains: CHAIN_LOCKS + project id (0: the site)
 CHECKPOINT_EVERY_S = 0.05  # background WAL checkpoints of a serving process (SQLite)
 

@@ -255,6 +255,9 @@ def test_the_cli_reports_the_same_numbers_and_manages_gold(
     ]
     assert "no longer gold" in run("gold", "remove", "sent", "doc-3")
     assert "no item 'nope'" in run("gold", "set", "sent", "nope", "positive", code=1)
+    huge = "#" + "9" * 20  # past any id a store holds: was an OverflowError traceback
+    assert f"no item {huge} here" in run("gold", "set", "sent", huge, "positive", code=1)
+    assert f"no item {huge} here" in run("gold", "remove", "sent", huge, code=1)
     assert "happy" in run("gold", "set", "sent", "doc-5", "happy", code=1)
     scanned = json.loads(run("quality", "sent", "--json", "--scan", "--n-boot", "0"))
     assert scanned["scan"]["checked"] == 11  # the gold item is not scanned

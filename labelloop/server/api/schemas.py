@@ -7,9 +7,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, Field, model_validator
 
 from labelloop.ingest.records import nul_at
-
-MAX_ID = 2**63 - 1
-"""The largest id a store holds: SQLite's INTEGER and PostgreSQL's BIGINT are signed 64-bit."""
+from labelloop.store.db import MAX_ID
 
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 """A row id as a request names it (item, assignment, annotation). Out of range is a 422 naming
