@@ -56,41 +56,16 @@ class ProjectSettings(BaseModel):
     span_scoring: Literal["mean", "max"] = "mean"  # spans: an item's mean or max token entropy
     detector: str = Field(default=DEFAULT_DETECTOR, min_length=1, max_length=100)  # boxes
 
-    @field_validator("featurizer")
-    @classmethod
-    def _registered_featurizer(cls, value: str) -> str:
-        if value == DEFAULT_FEATURIZER:  # the common case needs no registry (and no scikit-learn)
-            return value
-        from labelloop.learn.featurize import parts_of
-
-        try:
-            parts_of(value)  # a registered name, and a stacked plug-in's parts fit together
-        except SchemaError as exc:
-            raise PydanticCustomError("featurizer", "{problem}", {"problem": exc.message}) from None
-        return value
-
-    @field_validator("model")
-    @classmethod
-    def _classifier(cls, value: str) -> str:
-        if value == DEFAULT_MODEL:
-            return value
-        from labelloop.learn.model import model_class
-
-        try:
-            model_class(value)
-        except SchemaError as exc:
-            raise PydanticCustomError("model", "{why}", {"why": exc.message}) from None
-        return value
-
-    @field_validator("strategy", "detector")
+    @field_validator("strategy", "detector", "featurizer", "model")
     @classmethod
     def _registered(cls, value: str, info: ValidationInfo) -> str:
-        """A strategy or detector must be registered when a schema is written. A stored project
-        read back is not refused for it: one saved before this check still opens, and its
-        learner reports the name instead of training (``workflow.learning.settings_problem``)."""
+        """A strategy, detector, featurizer or model must be usable when a schema is written. A
+        stored project read back is not refused for it: one saved before a check, or naming a
+        plug-in since uninstalled, still opens, and its learner reports the name instead of
+        training (``workflow.learning.settings_problem``)."""
         setting = str(info.field_name)
         if value == _DEFAULTS[setting] or (info.context or {}).get(STORED):
-            return value
+            return value  # the defaults need no registry (and no scikit-learn)
         problem = registry_problem(setting, value)
         if problem is not None:
             raise PydanticCustomError(setting, "{problem}", {"problem": problem})
@@ -111,16 +86,34 @@ class ProjectSettings(BaseModel):
     rework_hours: int = Field(default=24, ge=1)
 
 
-_DEFAULTS = {"strategy": DEFAULT_STRATEGY, "detector": DEFAULT_DETECTOR}
+_DEFAULTS = {
+    "strategy": DEFAULT_STRATEGY,
+    "detector": DEFAULT_DETECTOR,
+    "featurizer": DEFAULT_FEATURIZER,
+    "model": DEFAULT_MODEL,
+}
 
 
 def registry_problem(setting: str, name: str) -> str | None:
-    """Why ``name`` is no registered ``setting`` ("strategy" or "detector") in this process,
-    listing the registered ones; ``None`` when it is one."""
+    """Why ``name`` is no usable ``setting`` ("strategy", "detector", "featurizer" or "model")
+    in this process, listing the registered names where there are some; ``None`` when it is.
+
+    A featurizer must be registered and, when stacked, have parts that fit together; a model
+    must import as a scikit-learn classifier.
+    """
     if setting == "detector":
         from labelloop.learn.boxes import DETECTORS
 
         return DETECTORS.unknown(name)
+    if setting in ("featurizer", "model"):
+        from labelloop.learn.featurize import parts_of
+        from labelloop.learn.model import model_class
+
+        try:
+            parts_of(name) if setting == "featurizer" else model_class(name)
+        except SchemaError as exc:
+            return exc.message
+        return None
     from labelloop.learn import STRATEGIES  # importing the package registers the built-ins
 
     return STRATEGIES.unknown(name)

@@ -65,19 +65,25 @@ __all__ = [
 ]
 
 
+ROUND_SETTINGS = {"choice": ("strategy", "featurizer", "model"), "boxes": ("detector",)}
+"""The settings naming code each kind of round runs (spans rounds name none); other target
+types train as ``choice``."""
+
+
 def settings_problem(ctx: ProjectContext) -> str | None:
     """Why no round of the project can run in this process, or ``None``: its rounds use a
-    strategy (choice targets) or a detector (boxes) that is not registered here.
+    strategy, featurizer or model (choice targets) or a detector (boxes) that is not usable here.
 
-    Creation refuses such a name; a project stored before that check (or naming a plug-in this
-    process did not import) still opens, and `labelloop status` shows this instead of a round.
+    Creation refuses such a name; a project stored before that check (or naming a plug-in since
+    uninstalled) still opens, and `labelloop status` and its page show this instead of a round.
     """
     kind = ctx.schema.target.type
-    setting = "detector" if kind == "boxes" else None if kind == "spans" else "strategy"
-    if setting is None:
-        return None
-    problem = registry_problem(setting, getattr(ctx.settings, setting))
-    return None if problem is None else f"settings.{setting}: {problem}"
+    settings = () if kind == "spans" else ROUND_SETTINGS.get(kind, ROUND_SETTINGS["choice"])
+    for setting in settings:
+        problem = registry_problem(setting, getattr(ctx.settings, setting))
+        if problem is not None:
+            return f"settings.{setting}: {problem}"
+    return None
 
 
 def due(db: Database, project_id: int, *, cache: FeatureCache | None = None) -> bool:
@@ -108,6 +114,8 @@ def due(db: Database, project_id: int, *, cache: FeatureCache | None = None) -> 
             return True
         n_items = n_pool + store_learning.n_items(conn, project_id, "eval")
     wanted = ctx.settings.featurizer
+    if registry_problem("featurizer", wanted) is not None:
+        return False  # no round can run; settings_problem says why
     return (
         cache is not None
         and latest["featurizer"] != wanted
@@ -127,6 +135,8 @@ def prepare_features(
     instead of sleeping. Rounds meanwhile train on TF-IDF; annotators are never kept waiting.
     """
     name = ctx.settings.featurizer
+    if settings_problem(ctx) is not None:
+        return False
     if per_item_part(name) is None or missing_requirement(name) is not None:
         return False
     with db.read() as conn:

@@ -38,11 +38,12 @@ def _model(row: Any) -> dict[str, Any]:
 def features(ctx: ProjectContext, counts: dict[str, int], features_dir: Path | None) -> Any:
     """Progress of the per-item features (embeddings) of the project's featurizer, or None."""
     from labelloop.learn.featurize import caches_per_item, missing_requirement
+    from labelloop.schema.settings import registry_problem
     from labelloop.workflow.features import FeatureCache
 
     name = ctx.settings.featurizer
-    if not caches_per_item(name):
-        return None
+    if registry_problem("featurizer", name) is not None or not caches_per_item(name):
+        return None  # an unusable featurizer: the training error says so
     total = counts["pool"] + counts["eval"]
     computed = FeatureCache(features_dir).computed(ctx.id, name) if features_dir else None
     return {

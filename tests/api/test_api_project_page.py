@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
+
 from tests.api.conftest import SLUG, Page
 
 WAITING_FOR_A_MODEL = "measured from the first model trained on labels"
@@ -63,25 +65,46 @@ def test_without_labeled_eval_items_the_card_asks_for_them(page: Page) -> None:
     assert COLD_STOP not in html
 
 
-def test_a_project_that_cannot_train_says_why_on_its_page(page: Page) -> None:
-    """A project stored naming a strategy this process has not registered (saved before
-    creation checked it, or a plug-in not imported) tells its manager why no model trains."""
+@pytest.mark.parametrize(
+    ("setting", "value", "said"),
+    [
+        ("strategy", "foo", "unknown strategy &#39;foo&#39;; known strategies: auto,"),
+        ("featurizer", "gone", "unknown featurizer &#39;gone&#39;; known featurizers: audio,"),
+        ("model", "gone_pkg.Model", "model &#39;gone_pkg.Model&#39;: cannot import &#39;gone_pkg"),
+    ],
+)
+def test_a_project_that_cannot_train_says_why_on_its_page(
+    page: Page, caplog: pytest.LogCaptureFixture, setting: str, value: str, said: str
+) -> None:
+    """A project stored naming a strategy, featurizer or model this process cannot use (saved
+    before creation checked it, or a plug-in since uninstalled) still opens, tells its manager
+    why no model trains, and its learner says so once instead of failing every poll."""
     from sqlalchemy import select
 
     from labelloop.store.tables import project as project_table
+    from labelloop.workflow import learning, status
 
     lab = page.lab
     ctx = lab.project(SLUG)
+    lab.import_rows(ctx, lab.rows(30))
     assert 'id="training-error"' not in page.html()
     with lab.db.write() as conn:
         schema = conn.execute(
             select(project_table.c.schema).where(project_table.c.id == ctx.id)
         ).scalar_one()
-        schema = {**schema, "settings": {**schema["settings"], "strategy": "foo"}}
+        schema = {**schema, "settings": {**schema["settings"], setting: value}}
         conn.execute(
             project_table.update().where(project_table.c.id == ctx.id).values(schema=schema)
         )
     lab.db.memo.forget()  # as a process started on this store would read it
     html = page.html()
     assert 'id="training-error"' in html
-    assert "settings.strategy: unknown strategy &#39;foo&#39;; known strategies: auto," in html
+    assert f"settings.{setting}: {said}" in html
+    info = status.status(lab.db, lab.ctx(SLUG, lab.admin))
+    assert info["training"]["error"].startswith(f"settings.{setting}: ")
+    learner = learning.Learner(lab.db)
+    with caplog.at_level("WARNING", logger="labelloop.learner"):
+        assert [learner.run_once() for _ in range(5)] == [0] * 5
+    assert [r.getMessage() for r in caplog.records] == [
+        f"project {SLUG} cannot train: {info['training']['error']}"
+    ]
