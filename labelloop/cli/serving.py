@@ -98,8 +98,16 @@ def demo(
             "wnut (entity spans in tweets)."
         ),
     ] = "tweets",
+    featurizer: Annotated[
+        str | None,
+        typer.Option(
+            help="Featurizer of a new demo project, e.g. minilm or tfidf+minilm for the tweets "
+            "(needs the [embeddings] extra); default: the dataset's own."
+        ),
+    ] = None,
 ) -> None:
-    """Create a demo project from real data (tweet sentiment or digit images) and serve it."""
+    """Create a demo project from real data (tweets, digit images, wine rows or tweet
+    entities) and serve it."""
     from labelloop.demo import setup_demo, setup_digits_demo, setup_wine_demo, setup_wnut_demo
 
     settings, db = _open(get_settings(port=port))
@@ -110,15 +118,17 @@ def demo(
 
         def build() -> Any:
             report = lambda n: progress.update(task, completed=n)  # noqa: E731
-            sized = {} if eval_size is None else {"eval_size": eval_size}  # else each one's own
+            options: dict[str, Any] = {} if eval_size is None else {"eval_size": eval_size}
+            if featurizer is not None:
+                options["settings"] = {"featurizer": featurizer}
             if dataset == "wnut":
-                return setup_wnut_demo(db, progress=report, **sized)
+                return setup_wnut_demo(db, progress=report, **options)
             if dataset == "wine":
-                return setup_wine_demo(db, progress=report, **sized)
+                return setup_wine_demo(db, progress=report, **options)
             if dataset == "digits":
                 media_root = settings.media_root_paths[0]
-                return setup_digits_demo(db, media_root=media_root, progress=report, **sized)
-            return setup_demo(db, progress=report, **sized)
+                return setup_digits_demo(db, media_root=media_root, progress=report, **options)
+            return setup_demo(db, progress=report, **options)
 
         info = _run(build)
     if info.password:
@@ -132,6 +142,11 @@ def demo(
         )
     else:
         out.print(f"demo project '{info.slug}' already exists; sign in as {info.username}")
+        if featurizer is not None and featurizer != info.featurizer:
+            out.print(
+                f"it keeps the featurizer it was made with, {info.featurizer}; for {featurizer}, "
+                "start from a new LABELLOOP_HOME"
+            )
     url = f"http://{settings.host}:{settings.port}/p/{info.slug}/label"
 
     def ready() -> None:

@@ -25,6 +25,19 @@ def test_wine_demo_builds_a_table_project_with_an_eval_split(cli: Any) -> None:
     assert "already exists" in again
 
 
+def test_the_demo_takes_a_featurizer_the_data_can_use_and_leaves_nothing_otherwise(
+    cli: Any,
+) -> None:
+    refused = cli("demo", "--dataset", "wine", "--featurizer", "tfidf", "--no-browser", code=1)
+    assert "'tfidf' reads text or html items; this project's data is table" in refused.output
+    assert cli.served == []  # nothing served, no account or project made
+    made = cli("demo", "--dataset", "wine", "--featurizer", "table", "--no-browser").output
+    assert "sign in as admin with password" in made  # the first run's account, shown once
+    assert json.loads(cli("status", "wine", "--json").output)["featurizer"] == "table"
+    again = cli("demo", "--dataset", "wine", "--featurizer", "pixels", "--no-browser").output
+    assert "it keeps the featurizer it was made with, table" in again
+
+
 def test_an_unknown_demo_dataset_lists_the_known_ones(cli: Any) -> None:
     out = cli("demo", "--dataset", "titanic", "--no-browser", code=1).output
     assert "wine" in out and "digits" in out

@@ -251,3 +251,15 @@ def test_the_label_scan_reads_the_images_and_flags_a_dark_one_labeled_light(shap
             store_seeds.find_item(conn, project_id=ctx.id, item_id=i) for i in found["items"]
         ]
     assert [row["external_id"] for row in flagged] == ["light/wrong.png"]
+
+
+def test_the_digits_demo_takes_another_featurizer(sqlite_lab: Lab, tmp_path: Path) -> None:
+    from labelloop.demo import DIGITS_SLUG, setup_digits_demo
+    from labelloop.workflow import projects
+
+    lab = sqlite_lab
+    info = setup_digits_demo(lab.db, media_root=tmp_path / "media", settings={"featurizer": "hog"})
+    assert info.featurizer == "hog" and info.password
+    assert projects.system_context(lab.db, DIGITS_SLUG).settings.featurizer == "hog"
+    later = setup_digits_demo(lab.db, media_root=tmp_path / "media")  # made before: kept
+    assert later.featurizer == "hog" and later.password is None
