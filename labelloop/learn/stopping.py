@@ -198,6 +198,8 @@ def change_estimate(history: Sequence[RoundSummary]) -> tuple[int | None, str]:
     change less than 1% of the predictions, and the sentence says so.
     """
     more, left = labels_to_change(history), _left(history)
+    if left == 0:
+        return None, "; every item is labeled"
     if more is None:
         return None, "; no prediction changed lately"
     if left is not None and more > left:
@@ -483,7 +485,9 @@ class EvalPlateau:
         metrics = [m for _, m in points]
         gain = max(metrics[-self.window :]) - max(metrics[: -self.window])
         more, left = labels_for_gain(points), _left(history)
-        if more is None:
+        if left == 0:
+            more, estimate = None, "; every item is labeled"
+        elif more is None:
             estimate = "; the learning curve is flat"
         elif left is not None and more > left:
             more, estimate = None, f"; the {left:,} items left are not expected to add +0.01"

@@ -100,9 +100,13 @@ def due(db: Database, project_id: int, *, cache: FeatureCache | None = None) -> 
         labeled = store_learning.n_labeled_pool(conn, project_id)
         if latest is None:
             return True
-        if (
-            labeled < n_pool
-            and store_tasks.queue_remaining(conn, latest["id"], overlap=ctx.settings.overlap) == 0
+        # A queue that ran dry, or a pool now all labeled, needs a round when it brings
+        # something new: labels (the last ones, short of retrain_every, too) or items. Items that
+        # cannot be served (gold, waiting in review) would otherwise re-queue in a loop.
+        fresh = labeled != latest["n_train"] or latest["stopping"].get("n_pool") != n_pool
+        if fresh and (
+            labeled >= n_pool
+            or store_tasks.queue_remaining(conn, latest["id"], overlap=ctx.settings.overlap) == 0
         ):
             return True
         # Under a burst of labels a new round every few labels would only chase its own tail:
@@ -263,13 +267,14 @@ def train(
     cache = cache or FeatureCache()
     with db.read() as conn:
         history = store_learning.history(conn, ctx.id)
+        n_pool = store_learning.n_items(conn, ctx.id)  # items imported after this get a round
     if ctx.schema.target.type in STRUCTURED_TYPES:
         from labelloop.workflow.structured import structured_round  # it builds on this module
 
         outcome = structured_round(db, ctx, history=history, cache=cache)
     else:
         outcome = _choice_round(db, ctx, history=history, cache=cache, wait=wait_for_features)
-    return _save(db, ctx, outcome, history=history, started=started)
+    return _save(db, ctx, outcome, history=history, started=started, n_pool=n_pool)
 
 
 def _choice_round(
@@ -365,9 +370,11 @@ def _save(
     *,
     history: list[Any],
     started: float,
+    n_pool: int,
 ) -> int:
     """Judge stopping over the history, then store the model version, its queue and the audit
-    row in one transaction; the rest of a long queue follows in slices."""
+    row in one transaction; the rest of a long queue follows in slices. ``n_pool``: the pool
+    items there were when the round began (:func:`due` compares it)."""
     settings = ctx.settings
     version = (history[-1]["version"] + 1) if history else 1
     summaries = [
@@ -396,6 +403,7 @@ def _save(
     issues = _label_issues(db, relabel)
     stopping = {
         "cold_start": outcome.cold_start,
+        "n_pool": n_pool,
         "stop_set": [int(i) for i in outcome.stop_ids],
         "decisions": [
             {

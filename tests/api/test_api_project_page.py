@@ -108,3 +108,19 @@ def test_a_project_that_cannot_train_says_why_on_its_page(
     assert [r.getMessage() for r in caplog.records] == [
         f"project {SLUG} cannot train: {info['training']['error']}"
     ]
+
+
+def test_a_pool_all_labeled_says_so_instead_of_keep_labeling(page: Page) -> None:
+    lab = page.lab
+    ctx = lab.project(SLUG)
+    lab.import_rows(ctx, lab.rows(12))
+    lab.train(ctx)
+    lab.label_next(ctx, n=11)
+    lab.train(ctx)
+    html = page.html()
+    assert 'id="stop-all-labeled"' not in html and "Keep labeling." in html
+    lab.label_next(ctx, n=1)
+    lab.train(ctx)
+    html = page.html()
+    assert 'id="stop-all-labeled"' in html and "Everything is labeled." in html
+    assert "Keep labeling." not in html and 'id="stop-more-labels"' not in html

@@ -133,6 +133,9 @@ def test_an_estimate_beyond_the_items_left_says_labeling_them_all_would_not_do_i
     assert stable.reason.endswith(
         "; labeling all 40 items left would change under 1% of its predictions"
     )
+    history[-1] = replace(history[-1], n_unlabeled=0)
+    done = StabilizingPredictions().evaluate(history)
+    assert done.more_labels is None and done.reason.endswith("; every item is labeled")
     plateau = plateau_history()
     plateau[-1] = replace(plateau[-1], n_unlabeled=2)
     flat = EvalPlateau().evaluate(plateau)

@@ -217,3 +217,37 @@ def test_a_stored_project_with_an_unregistered_strategy_waits_until_it_is_regist
     assert status.status(lab.db, ctx)["training"]["error"] is None
     assert learner.run_once() == 1
     assert tasks.next_task(lab.db, lab.member("sent", "ann", "annotator")) is not None
+
+
+def test_labels_waiting_in_review_do_not_start_round_after_round(lab: Any) -> None:
+    """The queue is dry, but every item left waits for a reviewer: a round would queue the same
+    items again, and the learner used to do that nonstop (hundreds of versions a minute)."""
+    from labelloop.workflow import learning
+
+    ctx = lab.project(review_policy="all")
+    lab.import_rows(ctx, lab.rows(6))
+    learner = learning.Learner(lab.db)
+    assert learner.run_once() == 1  # the cold-start queue
+    lab.label_next(lab.member("sent", "ann", "annotator"), n=6)
+    assert [learner.run_once() for _ in range(5)] == [0] * 5
+    assert status.status(lab.db, ctx)["model"]["version"] == 1
+
+
+def test_the_last_labels_are_trained_on_and_new_items_get_a_round(lab: Any) -> None:
+    """Fewer labels than retrain_every finish the pool: one last round trains on them. Items
+    imported once the queue ran dry get a round that queues them."""
+    from labelloop.workflow import learning
+
+    ctx = lab.project(retrain_every=10)
+    lab.import_rows(ctx, lab.rows(14))
+    learner = learning.Learner(lab.db)
+    assert learner.run_once() == 1
+    lab.label_next(ctx, n=14)
+    assert learner.run_once() == 1  # 14 labels, 4 past the last multiple of 10
+    model = status.status(lab.db, ctx)["model"]
+    assert model["n_train"] == 14 and model["more_labels"] is None
+    assert learner.run_once() == 0
+    lab.import_rows(ctx, lab.rows(5, start=100), filename="more.jsonl")
+    assert learner.run_once() == 1
+    assert learner.run_once() == 0
+    assert tasks.next_task(lab.db, ctx) is not None
