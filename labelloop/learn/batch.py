@@ -109,9 +109,11 @@ class ClusterMargin:
         utility = margin_utility(p)
         n_cand = min(rows.shape[0], max(k, min(self.candidate_factor * k, self.max_candidates)))
         cand = top_k(utility, n_cand, rng)  # most uncertain first
-        # One cluster per item of the labeling batch, so the queue's first batch is Citovsky's
-        # round-robin over them, and its later items the next pick of each cluster.
-        labels = self._clusters(pool.X, rows[cand], min(k, pool.batch_size or k), rng)
+        # One cluster per pick, but when the queue takes every candidate (a small pool) that
+        # would be one per item: then one per item of the labeling batch, whose round-robin
+        # makes the queue's first batch diverse.
+        groups = k if n_cand > k else min(k, pool.batch_size or k)
+        labels = self._clusters(pool.X, rows[cand], groups, rng)
         # Round-robin: the r-th most uncertain item of every cluster, clusters in the order of
         # their most uncertain item (where each label first appears in ``cand`` order).
         _, first, inverse, counts = np.unique(

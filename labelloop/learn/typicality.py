@@ -133,10 +133,10 @@ class TypiClust:
         labeled = sample_rows(all_labeled, self.max_candidates, rng)
         n_cand = cand.shape[0]
         Z = unit_rows(project(pool.X, np.concatenate([cand, labeled]), dims=self.dims, rng=rng))
-        # |L| + B clusters, B the labeling batch: a served queue longer than the batch (or than
-        # a small pool) would otherwise split every item into a cluster of its own.
-        batch = min(k, pool.batch_size or k)
-        n_clusters = max(1, min(labeled.shape[0] + batch, self.max_clusters, Z.shape[0]))
+        # |L| + B clusters, and no more than fit min_cluster_size rows each: a queue as long as
+        # a small pool would otherwise make every item a cluster of its own (typicality 0).
+        most = max(1, Z.shape[0] // self.min_cluster_size)
+        n_clusters = max(1, min(labeled.shape[0] + k, self.max_clusters, most))
         sampled = rows.shape[0] > cap
         labels, centres = kmeans(Z, n_clusters, rng, epochs=SAMPLE_EPOCHS if sampled else 10)
         n_clusters = centres.shape[0]

@@ -181,3 +181,19 @@ def test_cluster_margin_ranks_a_long_queue_for_its_labeling_batch() -> None:
     assert len(set(sel.indices.tolist())) == 60
     assert sorted(group[sel.indices[:3]].tolist()) == [0, 1, 2]
     assert not any("unlike the other uncertain items" in r for r in sel.reasons)
+
+
+def test_cluster_margin_on_a_pool_larger_than_the_queue_ignores_the_batch() -> None:
+    """Candidates to spare: one cluster per pick as ever, so picks after the first batch do
+    not come back to the first batch's groups."""
+    from dataclasses import replace
+
+    rng = np.random.default_rng(7)
+    X = np.vstack([at_angle(a, 20, rng) for a in (0, 120, 240)] + [at_angle(60, 40, rng)])
+    group = np.repeat([0, 1, 2, 3], [20, 20, 20, 40])
+    top = np.array([0.51, 0.52, 0.53, 0.98])[group] + rng.uniform(0, 0.005, 100)
+    proba = np.column_stack([top, 1 - top])
+    plain = make_strategy("cluster_margin").query(pool_of(X), proba, 6, np.random.default_rng(0))
+    served = replace(pool_of(X), batch_size=2)
+    sel = make_strategy("cluster_margin").query(served, proba, 6, np.random.default_rng(0))
+    assert sel.indices.tolist() == plain.indices.tolist()

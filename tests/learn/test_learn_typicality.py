@@ -66,14 +66,30 @@ def test_small_clusters_wait_until_the_large_ones_are_used() -> None:
     assert all(i < 21 for i in sel.indices)
 
 
-def test_a_queue_longer_than_the_batch_clusters_by_the_batch() -> None:
-    """A served queue (here the whole pool of 33) is ranked for a labeling batch of 3: three
-    groups, their centres first, and every reason counts real labels, not earlier picks."""
-    X = on_circle(np.concatenate([centre + np.arange(-5, 6) for centre in (45, 165, 285)]))
-    pool = Pool(np.arange(33, dtype=np.int64), X, np.full(33, MISSING), ("a", "b"), batch_size=3)
-    sel = make_strategy("typiclust").query(pool, None, 33, np.random.default_rng(0))
-    assert sorted(sel.indices.tolist()) == list(range(33))  # the whole queue
-    assert sorted(sel.indices[:3].tolist()) == [5, 16, 27]  # the three centres
-    assert (sel.scores[:3] > 0).all()
-    assert all(r.startswith("typical of a group of 11 similar items") for r in sel.reasons[:3])
-    assert not any("labeled so far" in r or r == "unlike any other item" for r in sel.reasons)
+def test_a_queue_as_long_as_a_small_pool_still_finds_its_groups() -> None:
+    """A served queue takes the whole pool of 15: it is ranked over groups of about
+    min_cluster_size items (three here), centres first, not one cluster per item (score 0,
+    "unlike any other item"); reasons count labels, not the queue's earlier picks."""
+    X = on_circle(np.concatenate([centre + np.arange(-2, 3) for centre in (45, 165, 285)]))
+    pool = Pool(np.arange(15, dtype=np.int64), X, np.full(15, MISSING), ("a", "b"))
+    sel = make_strategy("typiclust").query(pool, None, 15, np.random.default_rng(0))
+    assert sorted(sel.indices.tolist()) == list(range(15))  # the whole queue
+    assert sorted(sel.indices[:3].tolist()) == [2, 7, 12]  # the three centres
+    assert (sel.scores > 0).all()
+    assert all(r == "typical of a group of 5 similar items, none labeled yet" for r in sel.reasons)
+
+
+def test_a_pool_smaller_than_a_group_is_one_group() -> None:
+    X = on_circle(45 + np.arange(-3, 4))  # 7 items, the centre at row 3
+    pool = Pool(np.arange(7, dtype=np.int64), X, np.full(7, MISSING), ("a", "b"), batch_size=10)
+    sel = make_strategy("typiclust").query(pool, None, 7, np.random.default_rng(0))
+    assert sel.indices[0] == 3 and (sel.scores > 0).all()
+    assert sel.reasons[0] == "typical of a group of 7 similar items, none labeled yet"
+
+
+def test_a_long_queue_on_a_large_pool_keeps_one_cluster_per_pick() -> None:
+    """60 items in 12 tight groups, a queue of 12: each group once, not a few groups twice."""
+    X = on_circle(np.concatenate([c + np.arange(-2, 3) * 0.5 for c in range(0, 360, 30)]))
+    pool = Pool(np.arange(60, dtype=np.int64), X, np.full(60, MISSING), ("a", "b"), batch_size=3)
+    sel = make_strategy("typiclust").query(pool, None, 12, np.random.default_rng(0))
+    assert sorted(set((sel.indices // 5).tolist())) == list(range(12))
