@@ -133,10 +133,14 @@ class TypiClust:
         labeled = sample_rows(all_labeled, self.max_candidates, rng)
         n_cand = cand.shape[0]
         Z = unit_rows(project(pool.X, np.concatenate([cand, labeled]), dims=self.dims, rng=rng))
-        # |L| + B clusters, and no more than fit min_cluster_size rows each: a queue as long as
-        # a small pool would otherwise make every item a cluster of its own (typicality 0).
-        most = max(1, Z.shape[0] // self.min_cluster_size)
-        n_clusters = max(1, min(labeled.shape[0] + k, self.max_clusters, most))
+        # |L| + B clusters, unless they would average under min_cluster_size rows (a queue as
+        # long as a small pool): then half as many as would hold that, so items are not each a
+        # cluster of their own (typicality 0) nor most clusters too small to be picked while a
+        # few large ones are drained.
+        n_clusters = labeled.shape[0] + k
+        if n_clusters * self.min_cluster_size > Z.shape[0]:
+            n_clusters = Z.shape[0] // (2 * self.min_cluster_size)
+        n_clusters = max(1, min(n_clusters, self.max_clusters))
         sampled = rows.shape[0] > cap
         labels, centres = kmeans(Z, n_clusters, rng, epochs=SAMPLE_EPOCHS if sampled else 10)
         n_clusters = centres.shape[0]

@@ -67,16 +67,17 @@ def test_small_clusters_wait_until_the_large_ones_are_used() -> None:
 
 
 def test_a_queue_as_long_as_a_small_pool_still_finds_its_groups() -> None:
-    """A served queue takes the whole pool of 15: it is ranked over groups of about
+    """A served queue takes the whole pool of 33: it is ranked over groups of about twice
     min_cluster_size items (three here), centres first, not one cluster per item (score 0,
     "unlike any other item"); reasons count labels, not the queue's earlier picks."""
-    X = on_circle(np.concatenate([centre + np.arange(-2, 3) for centre in (45, 165, 285)]))
-    pool = Pool(np.arange(15, dtype=np.int64), X, np.full(15, MISSING), ("a", "b"))
-    sel = make_strategy("typiclust").query(pool, None, 15, np.random.default_rng(0))
-    assert sorted(sel.indices.tolist()) == list(range(15))  # the whole queue
-    assert sorted(sel.indices[:3].tolist()) == [2, 7, 12]  # the three centres
+    X = on_circle(np.concatenate([centre + np.arange(-5, 6) for centre in (45, 165, 285)]))
+    pool = Pool(np.arange(33, dtype=np.int64), X, np.full(33, MISSING), ("a", "b"))
+    sel = make_strategy("typiclust").query(pool, None, 33, np.random.default_rng(0))
+    assert sorted(sel.indices.tolist()) == list(range(33))  # the whole queue
+    assert sorted(sel.indices[:3].tolist()) == [5, 16, 27]  # the three centres
     assert (sel.scores > 0).all()
-    assert all(r == "typical of a group of 5 similar items, none labeled yet" for r in sel.reasons)
+    assert all(r == "typical of a group of 11 similar items, none labeled yet" for r in sel.reasons)
+    assert sorted((sel.indices[:9] // 11).tolist()) == [0, 0, 0, 1, 1, 1, 2, 2, 2]  # in turn
 
 
 def test_a_pool_smaller_than_a_group_is_one_group() -> None:
