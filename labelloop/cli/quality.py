@@ -39,7 +39,8 @@ def quality(
         typer.echo(json.dumps({**info, "scan": found} if found else info, default=str))
         return
     if found is not None:
-        out.print(f"scan: {found['checked']} labels checked, {found['flagged']} newly flagged")
+        why = f" ({escape(found['reason'])})" if found.get("reason") else ""
+        out.print(f"scan: {found['checked']} labels checked, {found['flagged']} newly flagged{why}")
     _print_quality(info)
 
 

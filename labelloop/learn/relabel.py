@@ -28,6 +28,15 @@ CONFIDENT = 0.5
 contradicted: that class more likely than all the others together, the given one included."""
 
 
+def beats_majority(given: NDArray[np.int64], pred_probs: NDArray[np.floating]) -> bool:
+    """Whether out-of-fold predictions are right more often than always answering the most
+    common given label: a model that is not says nothing about any one label."""
+    if not len(given):
+        return False
+    right = float(np.mean(pred_probs.argmax(axis=1) == given))
+    return right > np.bincount(given).max() / len(given) + 1e-12  # 1e-12: float noise
+
+
 def relabel_candidates(
     X: NDArray[np.floating] | csr_matrix,
     y_labeled_idx: NDArray[np.intp],
@@ -49,7 +58,9 @@ def relabel_candidates(
     ranked by self-confidence (the out-of-fold probability of the given label). Only
     confident contradictions are kept: the model's guess is another class, with out-of-fold
     probability ``min_confidence`` at least. A model still weak on few labels finds many
-    issues by confident learning's per-class thresholds alone, most of them right labels.
+    issues by confident learning's per-class thresholds alone, most of them right labels; one
+    whose out-of-fold predictions do not beat the most common label (:func:`beats_majority`)
+    suggests nothing.
 
     Parameters
     ----------
@@ -101,6 +112,8 @@ def relabel_candidates(
         pred_probs[test] = predict_proba_chunked(
             member, X[rows[test]], n_classes=checkable.shape[0]
         )
+    if not beats_majority(given, pred_probs):
+        return empty_selection()
     issues = find_label_issues(
         labels=given,
         pred_probs=pred_probs,

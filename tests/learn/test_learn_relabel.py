@@ -7,6 +7,7 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 
 from labelloop.learn import relabel_candidates
+from labelloop.learn.relabel import beats_majority
 
 
 def blobs(n: int = 200, flips: int = 10, seed: int = 0):
@@ -95,3 +96,18 @@ def test_a_weak_guess_is_no_evidence_against_a_label() -> None:
     assert len(sure.indices) < len(every.indices)
     strict = relabel_candidates(X, np.arange(180), truth, model, min_confidence=0.8, **kwargs)
     assert len(strict.indices) <= 2 and min(guesses(strict), default=1.0) >= 0.8
+
+
+def test_a_model_no_better_than_the_most_common_label_suggests_nothing() -> None:
+    """What a demo showed at 51 labels: out-of-fold accuracy below always answering the largest
+    class, and 14 right labels flagged as 'the model is 0.6 sure it is neutral'."""
+    rng = np.random.default_rng(5)
+    y = np.repeat([0, 1, 2], [30, 12, 12])
+    X = rng.normal(size=(54, 6))  # features that say nothing about the labels
+    sel = relabel_candidates(
+        X, np.arange(54), y, LogisticRegression(C=0.01), rng=np.random.default_rng(0)
+    )
+    assert len(sel.indices) == 0
+    probs = np.array([[0.9, 0.1], [0.2, 0.8], [0.7, 0.3], [0.6, 0.4]])
+    assert beats_majority(np.array([0, 1, 0, 0]), probs)  # 4 of 4 right, majority 3 of 4
+    assert not beats_majority(np.array([0, 0, 0, 1]), probs)  # 2 of 4 right, majority 3

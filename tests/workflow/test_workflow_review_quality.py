@@ -281,3 +281,17 @@ def test_the_learner_scans_for_label_errors_every_few_rounds(lab: Any, monkeypat
     lab.label_next(ctx, n=3)
     learner.run_once()  # version 2
     assert calls == ["scan"]
+
+
+def test_a_scan_whose_model_learned_nothing_flags_nothing_and_says_why(lab: Any) -> None:
+    """Labels that have nothing to do with the text: the cross-validated model does no better
+    than answering the most common label, so no label is called likely wrong."""
+    import random
+
+    ctx = lab.project()
+    rng = random.Random(4)
+    rows = [{**r, "label": rng.choice(CLASSES)} for r in lab.rows(40)]
+    lab.import_rows(ctx, rows, labeled=True)
+    found = quality.scan(lab.db, ctx)
+    assert found["checked"] == 40 and found["flagged"] == 0
+    assert found["reason"].startswith("the cross-validated model is no better than always")
