@@ -58,6 +58,12 @@ class LabelloopApp(FastAPI):
     """
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and _holds_nul(scope):
+            # No slug, name or search holds one, and PostgreSQL refuses it in a query (a 500).
+            detail = "the request's path or query holds a NUL character (U+0000)"
+            response = JSONResponse({"error": "BadRequest", "detail": detail}, status_code=400)
+            await response(scope, receive, send)
+            return
         if scope["type"] == "http" and scope["method"] == "POST":
             for pattern, endpoint in _HOT:
                 found = pattern.fullmatch(scope["path"])
@@ -88,6 +94,12 @@ class LabelloopApp(FastAPI):
             handled = handler(request, exc)
             response = await handled if inspect.isawaitable(handled) else handled
         await response(scope, receive, send)
+
+
+def _holds_nul(scope: Scope) -> bool:
+    """Whether the decoded path or the raw query string holds a NUL (``%00`` once decoded)."""
+    query = scope.get("query_string", b"")
+    return "\x00" in scope["path"] or b"%00" in query or b"\x00" in query
 
 
 def _is_page(request: Request) -> bool:

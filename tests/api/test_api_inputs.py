@@ -339,3 +339,19 @@ def test_a_user_name_with_a_nul_is_a_failed_sign_in(lab: Any) -> None:
     lab.user("pat", password="correct horse battery")
     with pytest.raises(AuthenticationFailed, match="wrong username or password"):
         accounts.authenticate(lab.db, "pat\x00", "correct horse battery")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/projects/a%00b/status",
+        f"{BASE}/flags?kind=%00",
+        f"{BASE}/quality?cohort_field=%00",
+        f"{BASE}/search?q=x&like=%00",
+        "/p/%00",
+    ],
+)
+def test_a_nul_in_a_path_or_query_is_400_on_every_store(api: Any, path: str) -> None:
+    """PostgreSQL refuses NUL in a query parameter: these were 500s there."""
+    detail = _assert_json_error(api.get(path), 400)
+    assert detail == "the request's path or query holds a NUL character (U+0000)"
