@@ -100,6 +100,7 @@ def test_a_project_that_cannot_train_says_why_on_its_page(
     html = page.html()
     assert 'id="training-error"' in html
     assert f"settings.{setting}: {said}" in html
+    assert "stopping cannot be judged meanwhile" in html and LEARNING not in html
     info = status.status(lab.db, lab.ctx(SLUG, lab.admin))
     assert info["training"]["error"].startswith(f"settings.{setting}: ")
     learner = learning.Learner(lab.db)
