@@ -370,6 +370,28 @@ def test_export_to_a_file_matches_the_labels(
     assert not list(tmp_path.glob("*.part"))
 
 
+def test_a_csv_export_imports_back_as_it_was(cli: Any, project: str, tmp_path: Path) -> None:
+    """`export --format csv` guards tweets like '@JetBlue ...' with a leading "'" for
+    spreadsheets; `import` of that file gives every text back without it."""
+    texts = ["@JetBlue Got flight", "=1+1", "-3 degrees", "'=x quoted", "+1 to that", "plain"]
+    rows = [
+        {"id": f"t{i}", "text": text, "label": ("negative", "positive")[i % 2]}
+        for i, text in enumerate(texts)
+    ]
+    data = _write_jsonl(tmp_path / "d.jsonl", rows)
+    cli("import", project, str(data), "--id-field", "id", "--label-field", "label")
+    exported = tmp_path / "p.csv"
+    cli("export", project, "--format", "csv", "-o", str(exported))
+    assert "'@JetBlue Got flight" in exported.read_text()  # safe to open in a spreadsheet
+    cli("projects", "create", "copy", "--schema", str(tmp_path / "schema.yaml"))
+    fields = ("--text-field", "text", "--id-field", "external_id", "--label-field", "value")
+    cli("import", "copy", str(exported), *fields)
+    back = [json.loads(line) for line in cli("export", "copy").stdout.splitlines()]
+    assert sorted((r["external_id"], r["text"], r["label"]) for r in back) == sorted(
+        (r["id"], r["text"], r["label"]) for r in rows
+    )
+
+
 def test_export_to_stdout(cli: Any, project: str, tmp_path: Path) -> None:
     cli(
         "import",
