@@ -413,6 +413,21 @@ def test_a_failed_export_leaves_no_file(cli: Any, project: str, tmp_path: Path) 
     assert list(tmp_path.glob("out.xml*")) == []
 
 
+def test_a_gold_check_is_not_an_item_remaining(cli: Any, project: str, tmp_path: Path) -> None:
+    rows = _rows(4)
+    rows[3].pop("label")  # r3 arrives unlabeled and becomes a gold check
+    data = _write_jsonl(tmp_path / "d.jsonl", rows)
+    cli("import", project, str(data), "--id-field", "id", "--label-field", "label")
+    assert "is gold" in cli("gold", "set", project, "r3", "neutral").stdout
+    out = " ".join(cli("status", project).stdout.split())
+    assert "│ labeled │ 3 (0 remaining)" in out and "│ gold checks │ 1 " in out
+    counts = _status(cli)["counts"]
+    assert (counts["pool"], counts["gold"], counts["remaining"]) == (3, 1, 0)
+    removed = " ".join(cli("gold", "remove", project, "r3").stdout.split())
+    assert removed == "item r3 is no longer gold; it is served for labeling again"
+    assert "│ labeled │ 3 (1 remaining)" in " ".join(cli("status", project).stdout.split())
+
+
 def test_status_in_words(cli: Any, project: str) -> None:
     out = cli("status", project).stdout
     assert "Review sentiment" in out and "none yet" in out
