@@ -229,6 +229,8 @@ def status(slug: str, as_json: Annotated[bool, typer.Option("--json")] = False) 
     c = info["counts"]
     table = Table(title=f"{info['project']['name']} ({slug})", show_header=False)
     table.add_row("items to label", f"{c['pool']:,}")
+    if c["gold"]:
+        table.add_row("gold checks", f"{c['gold']:,} (not counted as items to label)")
     table.add_row("labeled", f"{c['labeled']:,}  ({c['remaining']:,} remaining)")
     table.add_row("eval items", f"{c['eval']:,}")
     table.add_row("annotations", f"{c['annotations']:,}")

@@ -156,9 +156,17 @@ def gold_remove(slug: str, item: str) -> None:
 
     _, db = _open()
 
-    def go() -> None:
+    def go() -> dict[str, Any]:
         ctx = projects.system_context(db, slug)
-        wf_quality.remove_gold(db, ctx, **_named(item))
+        return wf_quality.remove_gold(db, ctx, **_named(item))
 
-    _run(go)
-    out.print(f"item {escape(item)} is no longer gold")
+    done = _run(go)
+    n = done["answers"]
+    if done["resolution"] is not None:
+        then = f"labeled {escape(str(done['label']))} ({done['resolution']})"
+    elif n:
+        answers = "its answer waits" if n == 1 else f"its {n} answers wait"
+        then = f"{answers} for more labels, review or adjudication"
+    else:
+        then = "it is served for labeling again"
+    out.print(f"item {escape(item)} is no longer gold; {then}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from operator import attrgetter
@@ -24,12 +25,30 @@ if TYPE_CHECKING:
     from labelloop.schema import ProjectSchema
 
 _FLUSH_ROWS = 2000
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 """First characters that make Excel / Sheets run a cell as a formula (OWASP CSV injection)."""
+_GUARDED = re.compile("'*[" + re.escape("".join(FORMULA_STARTS)) + "]")
+"""A cell the writer guards: a formula character, after any run of "'"."""
+
+
+def guard_cell(text: str) -> str:
+    """``text`` as a cell a spreadsheet shows as text: with one "'" more in front when it starts
+    with a formula character after any "'"s, so :func:`unguard_cell` gives back every text."""
+    return "'" + text if _GUARDED.match(text) else text
+
+
+def unguard_cell(cell: str) -> str:
+    """The text :func:`guard_cell` wrote as ``cell``: one "'" less in front of "'"s followed by
+    a formula character; any other cell as it is."""
+    return cell[1:] if cell[:1] == "'" and _GUARDED.match(cell) else cell
 
 
 class CsvImporter(TextImporter):
-    """Reads CSV with a header row; errors name the physical line where the record starts."""
+    """Reads CSV with a header row; errors name the physical line where the record starts.
+
+    Every cell is read through :func:`unguard_cell`, so what an export guarded against formula
+    injection comes back as it was exported.
+    """
 
     format: ClassVar[str] = "csv"
 
@@ -56,7 +75,8 @@ class CsvImporter(TextImporter):
                 raise ImportFormatError(
                     line=start, reason=f"expected {width} columns as in the header, got {len(row)}"
                 )
-            yield self._item(start, dict(zip(header, row, strict=True)))
+            cells = [unguard_cell(cell) for cell in row]
+            yield self._item(start, dict(zip(header, cells, strict=True)))
 
     def _header(self, reader: Any) -> list[str]:
         """The header row, checked to hold the text column (and the id column when one is asked)."""
@@ -103,9 +123,10 @@ class CsvExporter:
     """Writes a header of the export columns and one row per record, safe to open in a spreadsheet.
 
     A multi_choice label is joined with "|", metadata and the value of every control are JSON
-    objects, timestamps are ISO 8601 UTC, and text cells starting with =, +, -, @, tab or CR get
-    a leading "'" so spreadsheets do not run them as formulas. Spans and boxes do not fit a
-    cell: a project with them is refused (export JSONL, COCO or CoNLL).
+    objects, timestamps are ISO 8601 UTC, and text cells starting with =, +, -, @, tab or CR
+    (after any "'"s) get a leading "'" so spreadsheets do not run them as formulas; the importer
+    takes it off again (:func:`guard_cell`). Spans and boxes do not fit a cell: a project with
+    them is refused (export JSONL, COCO or CoNLL).
     """
 
     format: ClassVar[str] = "csv"
@@ -146,7 +167,7 @@ def _cell(value: Any) -> Any:
     """One cell: strings guarded against formula injection, timestamps as ISO, the rest as is."""
     kind = type(value)
     if kind is str:
-        return "'" + value if value.startswith(_FORMULA_STARTS) else value
+        return guard_cell(value)
     if kind in _PLAIN:
         return value
     if isinstance(value, datetime):

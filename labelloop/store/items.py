@@ -5,10 +5,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, func, select
+from sqlalchemy import Connection, RowMapping, exists, func, select
 
 from labelloop.store.db import new_id
-from labelloop.store.tables import annotation, assignment, import_batch, item, item_label
+from labelloop.store.learning import n_items, n_labeled_pool
+from labelloop.store.tables import (
+    annotation,
+    assignment,
+    gold_answer,
+    import_batch,
+    item,
+    item_label,
+)
 from labelloop.store.users import now
 
 
@@ -69,9 +77,32 @@ def get_item(conn: Connection, *, project_id: int, item_id: int) -> RowMapping |
     return conn.execute(q).mappings().first()
 
 
+def n_gold_checks(conn: Connection, project_id: int) -> int:
+    """Gold items of the pool without a resolved label: checks, not work, so they are neither
+    labeled nor remaining (a gold item labeled before it became gold counts as labeled)."""
+    q = (
+        select(func.count())
+        .select_from(gold_answer.join(item, item.c.id == gold_answer.c.item_id))
+        .where(
+            gold_answer.c.project_id == project_id,
+            item.c.split == "pool",
+            ~exists().where(item_label.c.item_id == gold_answer.c.item_id),
+        )
+    )
+    return int(conn.execute(q).scalar_one())
+
+
+def n_to_label(conn: Connection, project_id: int) -> int:
+    """Pool items still to label: without a resolved label and not a gold check. The project is
+    done when this is 0 (the ``remaining`` of :func:`counts`, what the idle page reads)."""
+    pool = n_items(conn, project_id) - n_gold_checks(conn, project_id)
+    return pool - n_labeled_pool(conn, project_id)
+
+
 def counts(conn: Connection, project_id: int) -> dict[str, int]:
     """Items per split, labeled pool and eval items and annotations: the project's progress,
-    derived."""
+    derived. ``pool`` counts the items to label, so gold checks (``gold``, see
+    :func:`n_gold_checks`) are left out of it and of ``remaining``."""
     per_split = (
         select(item.c.split, func.count())
         .where(item.c.project_id == project_id)
@@ -96,9 +127,11 @@ def counts(conn: Connection, project_id: int) -> dict[str, int]:
             assignment.c.lease_expires_at > now(),
         )
     ).scalar_one()
-    pool = int(by_split.get("pool", 0))
+    gold = n_gold_checks(conn, project_id)
+    pool = int(by_split.get("pool", 0)) - gold
     return {
         "pool": pool,
+        "gold": gold,
         "eval": int(by_split.get("eval", 0)),
         "eval_labeled": labeled_by_split.get("eval", 0),
         "labeled": labeled,

@@ -85,9 +85,11 @@ def open_conditions(item_id: Any) -> tuple[Any, Any, Any]:
     """The conditions that keep an item from a user, for the item named by ``item_id``.
 
     ``(mine, taken, resolved)``: the user already has it (submitted, skipped or leased live),
-    how many annotations and live leases it has (compared with the overlap), and whether its
-    label is resolved. Every serving query (queue, seed picks, the PostgreSQL re-check) uses
-    these, so "what may be served" is decided in one place.
+    how many annotations and live leases it has (compared with the overlap), and whether it is
+    no work to serve: its label is resolved, or it is a gold item (a check, served only in place
+    of work at the project's ``gold_rate``). Every serving query (queue, seed picks, random
+    controls, the PostgreSQL re-check) uses these, so "what may be served" is decided in one
+    place.
     """
     at: Any = bindparam("at")
 
@@ -106,7 +108,9 @@ def open_conditions(item_id: Any) -> tuple[Any, Any, Any]:
         .where(b.c.item_id == item_id, (b.c.state == "submitted") | live(b.c))
         .scalar_subquery()
     )
-    resolved = exists().where(item_label.c.item_id == item_id)
+    resolved = exists().where(item_label.c.item_id == item_id) | exists().where(
+        gold_answer.c.item_id == item_id
+    )
     return mine, taken, resolved
 
 
@@ -200,8 +204,10 @@ def still_open(conn: Connection, *, item_id: int, user_id: int, overlap: int, at
 
 
 def leased_to_others(conn: Connection, *, project_id: int, user_id: int, at: datetime) -> int:
-    """Unlabeled pool items with a live lease held by someone other than ``user_id``."""
+    """Pool items to label (unlabeled, not gold checks) with a live lease held by someone other
+    than ``user_id``."""
     resolved = exists().where(item_label.c.item_id == assignment.c.item_id)
+    gold = exists().where(gold_answer.c.item_id == assignment.c.item_id)
     q = (
         select(func.count(assignment.c.item_id.distinct()))
         .join(item, item.c.id == assignment.c.item_id)
@@ -212,6 +218,7 @@ def leased_to_others(conn: Connection, *, project_id: int, user_id: int, at: dat
             assignment.c.lease_expires_at > at,
             item.c.split == "pool",
             ~resolved,
+            ~gold,
         )
     )
     return int(conn.execute(q).scalar_one())

@@ -29,12 +29,13 @@ from labelloop.schema import validate_value
 from labelloop.store import audit
 from labelloop.store import items as store_items
 from labelloop.store import review as store_review
+from labelloop.store import tasks as store_tasks
 from labelloop.store.db import Database
 from labelloop.workflow.features import FeatureCache
 from labelloop.workflow.imports import _label_text
 from labelloop.workflow.media import readable_payloads
 from labelloop.workflow.projects import ProjectContext
-from labelloop.workflow.review import LIVE, is_expert
+from labelloop.workflow.review import LIVE, is_expert, resolve
 from labelloop.workflow.values import checked_on_item
 
 FLAG_KINDS = ("disagreement", "model_contradicts", "label_issue", "gold_wrong", "too_fast")
@@ -136,11 +137,28 @@ def set_gold(
 def remove_gold(
     db: Database, ctx: ProjectContext, *, item_id: int | None = None, external_id: str | None = None
 ) -> dict[str, Any]:
+    """Stop using an item as a gold check (a manager's act), audited: it is work again.
+
+    The answers annotators gave it as a check resolve its label as submitted answers do
+    (``workflow.review.resolve``: single, consensus, Dawid–Skene, or a disagreement to review or
+    adjudication); without answers enough it is served for labeling again. A label the item had
+    before it became gold stays. ``label`` and ``resolution`` are the item's resolved label
+    afterwards (None: not resolved yet), ``answers`` how many answers count towards it.
+    """
     ctx.require(Permission.MANAGE_PROJECT)
     with db.write(project_id=ctx.id) as conn:
         row = _find_item(conn, ctx, item_id=item_id, external_id=external_id)
+        if not db.is_sqlite:  # PostgreSQL: wait for the item's other writers
+            store_tasks.lock_item(db, conn, row["id"])
         if not store_review.remove_gold(conn, row["id"]):
             raise NotFound(f"item {row['id']} is not a gold item")
+        current = store_review.item_label_of(conn, row["id"])
+        if current is None:
+            resolve(conn, ctx, row["id"], known={"gold": None, "resolution": None})
+            current = store_review.item_label_of(conn, row["id"])
+        resolution = current["resolution"] if current is not None else None
+        label = current["label"] if current is not None else None
+        answers = sum(a["status"] in LIVE for a in store_review.item_annotations(conn, row["id"]))
         audit.record(
             db,
             conn,
@@ -148,9 +166,15 @@ def remove_gold(
             actor_id=ctx.actor_id,
             project_id=ctx.id,
             subject=f"item:{row['id']}",
-            payload={},
+            payload={"answers": answers, "resolution": resolution, "label": label},
         )
-    return {"item_id": row["id"], "removed": True}
+    return {
+        "item_id": row["id"],
+        "removed": True,
+        "answers": answers,
+        "resolution": resolution,
+        "label": label,
+    }
 
 
 def gold_items(db: Database, ctx: ProjectContext) -> list[dict[str, Any]]:

@@ -44,7 +44,7 @@ def features(ctx: ProjectContext, counts: dict[str, int], features_dir: Path | N
     name = ctx.settings.featurizer
     if registry_problem("featurizer", name) is not None or not caches_per_item(name):
         return None  # an unusable featurizer: the training error says so
-    total = counts["pool"] + counts["eval"]
+    total = counts["pool"] + counts["gold"] + counts["eval"]  # gold items have features too
     computed = FeatureCache(features_dir).computed(ctx.id, name) if features_dir else None
     return {
         "featurizer": name,

@@ -10,7 +10,7 @@ from labelloop.errors import Conflict, LabelloopError, NotFound
 from labelloop.govern.permissions import Permission
 from labelloop.schema import validate_value
 from labelloop.store import audit
-from labelloop.store import learning as store_learning
+from labelloop.store import items as store_items
 from labelloop.store import seeds as store_seeds
 from labelloop.store import tasks as store_tasks
 from labelloop.store.db import Database
@@ -125,15 +125,14 @@ def idle(db: Database, ctx: ProjectContext) -> dict[str, Any]:
     are not in the newest queue: the learner's next round ranks them), ``leased`` (every
     remaining item is leased to someone else right now) or ``waiting`` (the rest are being
     labeled, wait for another annotator or review, or the caller skipped them). ``remaining``
-    counts the unlabeled pool items and ``leased_to_others`` those leased to someone else.
+    counts the unlabeled pool items and ``leased_to_others`` those leased to someone else; gold
+    items are checks, not work, and count in neither.
     """
     ctx.require(Permission.ANNOTATE)
     at = now()
     overlap = review.max_overlap(ctx.settings)
     with db.read() as conn:
-        remaining = store_learning.n_items(conn, ctx.id) - store_learning.n_labeled_pool(
-            conn, ctx.id
-        )
+        remaining = store_items.n_to_label(conn, ctx.id)
         leased = store_tasks.leased_to_others(conn, project_id=ctx.id, user_id=ctx.user.id, at=at)
         # Looking for an open item reads every pool item when there is none (~90 ms at 100,000):
         # skip it when the counts already settle the answer.

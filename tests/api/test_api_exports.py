@@ -104,3 +104,23 @@ def test_the_project_page_offers_the_formats_the_controls_fit(site: Any) -> None
     assert 'id="export-coco"' not in ents and 'id="export-csv"' not in ents
     assert 'id="export-csv"' in mood and 'id="export-coco"' not in mood
     assert all('id="import-prediction-field"' in html for html in (street, ents, mood))
+
+
+def test_a_downloaded_csv_uploads_back_as_it_was(site: Any) -> None:
+    """The CSV download guards '@...' and '=...' texts for spreadsheets; uploading it into a
+    project gives the texts back as they were."""
+    texts = ["@JetBlue Got flight", "=1+1", "'=x", "-3 degrees", "plain"]
+    lines = [json.dumps({"id": f"m{i}", "text": t, "label": "pos"}) for i, t in enumerate(texts)]
+    upload = {"file": ("m.jsonl", "\n".join(lines).encode())}
+    form = {"id_field": "id", "label_field": "label"}
+    assert site.post("/api/projects/mood/imports", files=upload, data=form).status_code == 201
+    got = site.get("/api/projects/mood/export", params={"format": "csv"})
+    assert got.status_code == 200 and "'@JetBlue Got flight" in got.text
+    assert site.post("/api/projects", json={"slug": "mood2", "schema": CHOICE}).status_code == 201
+    form = {"text_field": "text", "id_field": "external_id", "label_field": "value"}
+    back = site.post(
+        "/api/projects/mood2/imports", files={"file": ("mood.csv", got.content)}, data=form
+    )
+    assert back.status_code == 201, back.text
+    rows = site.get("/api/projects/mood2/export", params={"format": "jsonl"}).text.splitlines()
+    assert sorted(json.loads(r)["text"] for r in rows) == sorted(texts)

@@ -148,3 +148,40 @@ def test_health_answers_without_a_token(sqlite_api: Any) -> None:
     response = sqlite_api.client.get("/api/health")
     assert response.status_code == 200
     assert response.json()["status"] == "ok"
+
+
+def test_gold_checks_do_not_keep_a_finished_project_waiting(api: Any) -> None:
+    """With gold items in the pool, labeling every other item reads "done"; an item no longer
+    gold is work again and is served."""
+    from labelloop.workflow import quality
+
+    manager = api.lab.ctx("sent", api.lab.admin)
+    texts = {r["id"]: r["text"] for r in api.lab.rows(30)}
+    for name in ("doc-3", "doc-4"):
+        answer = {"sentiment": api.lab.truth(texts[name])}
+        quality.set_gold(api.lab.db, manager, answer, external_id=name)
+    served = [task["item"]["external_id"] for task in _label_until_none(api, "annotator")]
+    assert len(served) == 28 and not {"doc-3", "doc-4"} & set(served)
+    idle = api.get(f"{BASE}/tasks/idle", "annotator").json()
+    assert (idle["state"], idle["remaining"]) == ("done", 0)
+    counts = api.get(f"{BASE}/status", "annotator").json()["counts"]
+    assert (counts["labeled"], counts["remaining"], counts["gold"]) == (28, 0, 2)
+    item_id = next(g["item_id"] for g in quality.gold_items(api.lab.db, manager))
+    removed = api.client.delete(f"{BASE}/gold/{item_id}", headers=api.auth("manager"))
+    assert removed.status_code == 200
+    assert (removed.json()["answers"], removed.json()["resolution"]) == (0, None)
+    assert api.get(f"{BASE}/tasks/idle", "annotator").json()["remaining"] == 1
+    again = _label_until_none(api, "annotator")
+    assert [task["item"]["id"] for task in again] == [item_id]
+    assert api.get(f"{BASE}/tasks/idle", "annotator").json()["state"] == "done"
+
+
+def _label_until_none(api: Any, role: str) -> list[dict[str, Any]]:
+    """Take and truthfully label every item served to ``role`` until none is left."""
+    done = []
+    while task := api.post(f"{BASE}/tasks/next", role, json={}).json()["task"]:
+        value = {"sentiment": api.lab.truth(task["item"]["data"]["text"])}
+        path = f"{BASE}/tasks/{task['assignment_id']}/submit"
+        assert api.post(path, role, json={"value": value, "active_ms": 2500}).status_code == 200
+        done.append(task)
+    return done

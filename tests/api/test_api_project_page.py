@@ -125,3 +125,17 @@ def test_a_pool_all_labeled_says_so_instead_of_keep_labeling(page: Page) -> None
     html = page.html()
     assert 'id="stop-all-labeled"' in html and "Everything is labeled." in html
     assert "Keep labeling." not in html and 'id="stop-more-labels"' not in html
+
+
+def test_the_progress_card_counts_gold_checks_apart_from_the_items_to_label(page: Page) -> None:
+    from labelloop.workflow import quality
+
+    lab = page.lab
+    ctx = lab.project(SLUG)
+    lab.import_rows(ctx, lab.rows(4, labeled=True), labeled=True)
+    lab.import_rows(ctx, lab.rows(1, start=100, prefix="gold"))
+    quality.set_gold(lab.db, ctx, {"sentiment": "neutral"}, external_id="gold-100")
+    html = page.html()
+    assert re.search(r'id="stat-labeled">4</span>.*?of <span id="stat-pool">4</span>', html)
+    assert "in the pool (and 1 gold check)" in html
+    assert 'id="stat-remaining">0</span>' in html

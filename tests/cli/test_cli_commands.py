@@ -370,6 +370,28 @@ def test_export_to_a_file_matches_the_labels(
     assert not list(tmp_path.glob("*.part"))
 
 
+def test_a_csv_export_imports_back_as_it_was(cli: Any, project: str, tmp_path: Path) -> None:
+    """`export --format csv` guards tweets like '@JetBlue ...' with a leading "'" for
+    spreadsheets; `import` of that file gives every text back without it."""
+    texts = ["@JetBlue Got flight", "=1+1", "-3 degrees", "'=x quoted", "+1 to that", "plain"]
+    rows = [
+        {"id": f"t{i}", "text": text, "label": ("negative", "positive")[i % 2]}
+        for i, text in enumerate(texts)
+    ]
+    data = _write_jsonl(tmp_path / "d.jsonl", rows)
+    cli("import", project, str(data), "--id-field", "id", "--label-field", "label")
+    exported = tmp_path / "p.csv"
+    cli("export", project, "--format", "csv", "-o", str(exported))
+    assert "'@JetBlue Got flight" in exported.read_text()  # safe to open in a spreadsheet
+    cli("projects", "create", "copy", "--schema", str(tmp_path / "schema.yaml"))
+    fields = ("--text-field", "text", "--id-field", "external_id", "--label-field", "value")
+    cli("import", "copy", str(exported), *fields)
+    back = [json.loads(line) for line in cli("export", "copy").stdout.splitlines()]
+    assert sorted((r["external_id"], r["text"], r["label"]) for r in back) == sorted(
+        (r["id"], r["text"], r["label"]) for r in rows
+    )
+
+
 def test_export_to_stdout(cli: Any, project: str, tmp_path: Path) -> None:
     cli(
         "import",
@@ -389,6 +411,21 @@ def test_a_failed_export_leaves_no_file(cli: Any, project: str, tmp_path: Path) 
     result = cli("export", project, "--format", "xml", "-o", str(target), code=1)
     assert "xml" in _one_error_line(result)
     assert list(tmp_path.glob("out.xml*")) == []
+
+
+def test_a_gold_check_is_not_an_item_remaining(cli: Any, project: str, tmp_path: Path) -> None:
+    rows = _rows(4)
+    rows[3].pop("label")  # r3 arrives unlabeled and becomes a gold check
+    data = _write_jsonl(tmp_path / "d.jsonl", rows)
+    cli("import", project, str(data), "--id-field", "id", "--label-field", "label")
+    assert "is gold" in cli("gold", "set", project, "r3", "neutral").stdout
+    out = " ".join(cli("status", project).stdout.split())
+    assert "│ labeled │ 3 (0 remaining)" in out and "│ gold checks │ 1 " in out
+    counts = _status(cli)["counts"]
+    assert (counts["pool"], counts["gold"], counts["remaining"]) == (3, 1, 0)
+    removed = " ".join(cli("gold", "remove", project, "r3").stdout.split())
+    assert removed == "item r3 is no longer gold; it is served for labeling again"
+    assert "│ labeled │ 3 (1 remaining)" in " ".join(cli("status", project).stdout.split())
 
 
 def test_status_in_words(cli: Any, project: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -504,6 +505,30 @@ def test_a_csv_label_cell_holding_json_reads_as_the_jsonl_value(cli: Any, tmp_pa
     args = ("--strategies", "random", "--seeds", "1", "--budget", "30", "--json")
     by_label = json.loads(cli("simulate", str(csv_path), "--out", o, *args).stdout)
     assert by_label["classes"] == ["cooking", "sports"]
+
+
+def test_simulate_reads_the_texts_of_a_csv_export_as_they_were(tmp_path: Path) -> None:
+    """A CSV export guards texts such as '@united ...' with a leading "'" for spreadsheets;
+    simulate trains on the texts themselves, as `labelloop import` reads them."""
+    from labelloop.cli.simulation import _sim_read
+    from labelloop.domain import ExportRecord
+    from labelloop.ingest import CsvExporter
+
+    rows = two_topics(60)
+    for i, row in enumerate(rows):
+        row["text"] = ("@united ", "=", "-", "'=", "+", "")[i % 6] + row["text"]
+    empty = {f.name: None for f in dataclasses.fields(ExportRecord) if f.init}
+    empty |= {"metadata": {}, "value": {}, "payload": {}}
+    records = [
+        ExportRecord(**{**empty, "item_id": i, "text": r["text"], "label": r["label"]})
+        for i, r in enumerate(rows)
+    ]
+    path = tmp_path / "export.csv"
+    with path.open("wb") as sink:
+        CsvExporter().write(records, sink)
+    assert "'@united " in path.read_text()
+    read = _sim_read(path, fmt=None, text_field="text", label_field="label")
+    assert read["texts"] == [r["text"] for r in rows]
 
 
 def test_a_budget_over_the_pool_is_capped_and_said_so(cli: Any, tmp_path: Path) -> None:

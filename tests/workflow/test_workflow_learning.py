@@ -251,3 +251,18 @@ def test_the_last_labels_are_trained_on_and_new_items_get_a_round(lab: Any) -> N
     assert learner.run_once() == 1
     assert learner.run_once() == 0
     assert tasks.next_task(lab.db, ctx) is not None
+
+
+def test_gold_checks_left_do_not_start_round_after_round(lab: Any) -> None:
+    from labelloop.workflow import learning, quality
+
+    ctx = lab.project()
+    lab.import_rows(ctx, lab.rows(8))
+    quality.set_gold(lab.db, ctx, {"sentiment": "negative"}, external_id="doc-0")
+    quality.set_gold(lab.db, ctx, {"sentiment": "neutral"}, external_id="doc-1")
+    learner = learning.Learner(lab.db)
+    assert learner.run_once() == 1
+    lab.label_next(ctx, n=6)  # every item that is not a gold check
+    assert learner.run_once() == 1  # the last six labels
+    assert [learner.run_once() for _ in range(5)] == [0] * 5
+    assert status.status(lab.db, ctx)["model"]["n_train"] == 6

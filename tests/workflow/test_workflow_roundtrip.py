@@ -160,6 +160,49 @@ def test_text_labels_survive_export_and_import(lab: Lab, case: str, fmt: str) ->
         assert before["t1"] == {"c": "neg", "stars": 1}
 
 
+FORMULA_LIKE = ["=1+1", "'=x", "''@a", "@me", "-3", "+", "'", "plain text", "\tindented"]
+FORMULA_LIKE += ["@JetBlue Got flight", "'-1 is a grade", "'''+", "it's fine"]
+
+
+@pytest.mark.parametrize("label_field", ["value", "label"])
+def test_texts_ids_and_labels_like_formulas_survive_a_csv_export(
+    lab: Lab, label_field: str
+) -> None:
+    """A CSV export guards cells a spreadsheet would run as formulas with a leading "'";
+    importing it takes exactly that off again, so texts, ids and labels come back as they were
+    (even a text that itself starts with "'=")."""
+    choice = {"name": "grade", "type": "choice", "labels": ["-1", "+1", "@other", "'=odd"]}
+    schema = _schema([choice])
+    projects.create_project(lab.db, "first", schema, actor=lab.admin)
+    first = lab.ctx("first", lab.admin)
+    labels = choice["labels"]
+    rows = [
+        {"id": text, "text": text, "label": labels[i % len(labels)]}
+        for i, text in enumerate(FORMULA_LIKE)
+    ]
+    imports.import_items(
+        lab.db,
+        first,
+        lab.jsonl(rows),
+        fmt="jsonl",
+        filename="in.jsonl",
+        id_field="id",
+        label_field="label",
+    )
+    exported = _export(lab, first, "csv")
+    cells = list(csv.DictReader(io.StringIO(exported.decode(), newline="")))
+    assert {c["text"] for c in cells if c["text"].startswith(("=", "+", "-", "@", "\t"))} == set()
+    projects.create_project(lab.db, "second", schema, actor=lab.admin)
+    second = lab.ctx("second", lab.admin)
+    assert _import(lab, second, exported, "csv", label_field=label_field).n_items == len(rows)
+
+    def seen(ctx: Any) -> list[tuple[str, str, str]]:
+        got = [json.loads(line) for line in _export(lab, ctx, "jsonl").decode().splitlines()]
+        return sorted((r["external_id"], r["text"], r["label"]) for r in got)
+
+    assert seen(second) == seen(first) == sorted((r["id"], r["text"], r["label"]) for r in rows)
+
+
 def test_an_annotated_value_of_every_control_is_exported(lab: Lab) -> None:
     controls = [*CASES["spans"]["controls"], {"name": "note", "type": "text"}]
     projects.create_project(lab.db, "ner", _schema(controls), actor=lab.admin)

@@ -428,7 +428,7 @@
     const items = (k) => `${k.toLocaleString()} ${k === 1 ? "item" : "items"}`;
     switch (why.state) {
       case "done":
-        return ["Everything is labeled.", "Every item in the pool has a label. "];
+        return ["Everything is labeled.", "Every item to label in the pool has a label. "];
       case "leased":
         return [
           n === 1
