@@ -46,8 +46,9 @@ def unguard_cell(cell: str) -> str:
 class CsvImporter(TextImporter):
     """Reads CSV with a header row; errors name the physical line where the record starts.
 
-    Every cell is read through :func:`unguard_cell`, so what an export guarded against formula
-    injection comes back as it was exported.
+    A labelloop export (its header is :data:`~labelloop.domain.EXPORT_COLUMNS`) is read through
+    :func:`unguard_cell`, so what the export guarded against formula injection comes back as it
+    was exported; any other file is read as it is (a text of its own may start with "'").
     """
 
     format: ClassVar[str] = "csv"
@@ -61,6 +62,7 @@ class CsvImporter(TextImporter):
         reader = csv.reader(_decoded_lines(source), strict=True)
         header = self._header(reader)
         width = len(header)
+        exported = tuple(header) == tuple(EXPORT_COLUMNS)
         while True:
             start = reader.line_num + 1
             try:
@@ -75,7 +77,7 @@ class CsvImporter(TextImporter):
                 raise ImportFormatError(
                     line=start, reason=f"expected {width} columns as in the header, got {len(row)}"
                 )
-            cells = [unguard_cell(cell) for cell in row]
+            cells = [unguard_cell(cell) for cell in row] if exported else row
             yield self._item(start, dict(zip(header, cells, strict=True)))
 
     def _header(self, reader: Any) -> list[str]:

@@ -33,6 +33,12 @@ def test_rows_become_items() -> None:
     assert second.label is None  # an empty cell is "not labeled yet"
 
 
+def test_a_file_of_ones_own_keeps_a_leading_quote() -> None:
+    """Only a labelloop export's cells carry the formula guard; a user's own text is kept."""
+    (item,) = read(b"id,text\n1,'@united thanks for nothing\n", id_field="id")
+    assert item.payload == {"text": "'@united thanks for nothing"}
+
+
 def test_line_is_the_physical_start_line_after_a_multiline_field() -> None:
     data = (
         b"id,text\n"
