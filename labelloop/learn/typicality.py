@@ -3,7 +3,8 @@
 Hacohen, Dekel & Weinshall, "Active Learning on a Budget: Opposite Strategies Suit High and Low
 Budgets" (ICML 2022). The pool is clustered by k-means into ``|L| + B`` clusters (at most 500);
 each pick comes from the largest cluster with the fewest labeled items, and within it is the
-item of highest typicality, the inverse mean distance to its ``K = 20`` nearest neighbours.
+item of highest typicality: the smallest mean distance to its ``K = 20`` nearest neighbours
+(the paper scores its inverse; :func:`typicality` scores ``exp(-d)``, the same order, bounded).
 Clusters under 5 items are skipped while larger ones remain, so outliers are not queued. Needs
 no model, so it is a cold-start strategy.
 """
@@ -33,7 +34,12 @@ MAX_NEIGHBOURHOOD = 2_000
 def typicality(
     Z: NDArray[np.float32], of: NDArray[np.intp], n_neighbors: int
 ) -> NDArray[np.float64]:
-    """Inverse mean Euclidean distance of ``Z[of]`` to their nearest neighbours among ``Z``.
+    """How typical the rows ``Z[of]`` are: ``exp(-d)`` of their mean Euclidean distance ``d`` to
+    their nearest neighbours among ``Z``.
+
+    TypiClust's inverse mean distance ranks the rows the same way, but a row among exact
+    duplicates (retweets) scored 1 / 1e-6, shown as "Score 1000000.000"; this score lies in
+    (0, 1], 1 for such a row.
 
     Parameters
     ----------
@@ -47,7 +53,7 @@ def typicality(
     Returns
     -------
     ndarray of shape (n,)
-        ``1 / (mean distance to the K nearest others + 1e-6)``; 0 for a lone item.
+        ``exp(-mean distance to the K nearest others)``; 0 for a lone item.
     """
     m = Z.shape[0]
     k = min(n_neighbors, m - 1)
@@ -58,7 +64,7 @@ def typicality(
     d = np.sqrt(np.maximum(d_sq, 0.0))
     d[np.arange(of.shape[0]), of] = np.inf  # not its own neighbour
     nearest = np.partition(d, k - 1, axis=1)[:, :k]
-    return 1.0 / (nearest.mean(axis=1).astype(np.float64) + 1e-6)
+    return np.exp(-nearest.mean(axis=1).astype(np.float64))
 
 
 @register_strategy

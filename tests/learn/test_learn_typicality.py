@@ -50,11 +50,13 @@ def test_a_labeled_cluster_is_covered_so_the_smaller_uncovered_one_comes_first()
     assert sel.reasons == ("typical of a group of 11 similar items, none labeled yet",)
 
 
-def test_typicality_is_the_inverse_mean_distance_to_the_k_nearest() -> None:
+def test_typicality_falls_with_the_mean_distance_to_the_k_nearest() -> None:
     Z = np.array([[0.0], [1.0], [3.0]], dtype=np.float32)
     # Row 1: neighbours at 1 and 2 -> mean 1.5 with K=2; at 1 only with K=1.
-    assert typicality(Z, np.array([1]), 2) == pytest.approx([1 / 1.5], rel=1e-5)
-    assert typicality(Z, np.array([0, 2]), 1) == pytest.approx([1.0, 0.5], rel=1e-5)
+    assert typicality(Z, np.array([1]), 2) == pytest.approx([np.exp(-1.5)], rel=1e-5)
+    assert typicality(Z, np.array([0, 2]), 1) == pytest.approx([np.exp(-1), np.exp(-2)], rel=1e-5)
+    copies = np.zeros((4, 2), dtype=np.float32)  # exact duplicates: the most typical, score 1
+    assert typicality(copies, np.array([0]), 3).tolist() == [1.0]
     assert typicality(Z[:1], np.array([0]), 20).tolist() == [0.0]
 
 
