@@ -155,12 +155,17 @@ def test_cluster_margin_spreads_picks_over_groups_margin_does_not() -> None:
     assert "group of 10 similar uncertain items" in sel.reasons[0]
 
 
-def test_cluster_margin_takes_several_per_group_only_once_every_group_has_one() -> None:
+def larger_cluster_margin_pool() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Three uncertain groups of 20 and 40 confident items: X, proba and each row's group."""
     rng = np.random.default_rng(7)
     X = np.vstack([at_angle(a, 20, rng) for a in (0, 120, 240)] + [at_angle(60, 40, rng)])
     group = np.repeat([0, 1, 2, 3], [20, 20, 20, 40])
     top = np.array([0.51, 0.52, 0.53, 0.98])[group] + rng.uniform(0, 0.005, 100)
-    proba = np.column_stack([top, 1 - top])
+    return X, np.column_stack([top, 1 - top]), group
+
+
+def test_cluster_margin_takes_several_per_group_only_once_every_group_has_one() -> None:
+    X, proba, group = larger_cluster_margin_pool()
     sel = make_strategy("cluster_margin").query(pool_of(X), proba, 6, np.random.default_rng(0))
     picked = group[sel.indices].tolist()
     assert len(set(sel.indices.tolist())) == 6
@@ -188,11 +193,7 @@ def test_cluster_margin_on_a_pool_larger_than_the_queue_ignores_the_batch() -> N
     not come back to the first batch's groups."""
     from dataclasses import replace
 
-    rng = np.random.default_rng(7)
-    X = np.vstack([at_angle(a, 20, rng) for a in (0, 120, 240)] + [at_angle(60, 40, rng)])
-    group = np.repeat([0, 1, 2, 3], [20, 20, 20, 40])
-    top = np.array([0.51, 0.52, 0.53, 0.98])[group] + rng.uniform(0, 0.005, 100)
-    proba = np.column_stack([top, 1 - top])
+    X, proba, _ = larger_cluster_margin_pool()
     plain = make_strategy("cluster_margin").query(pool_of(X), proba, 6, np.random.default_rng(0))
     served = replace(pool_of(X), batch_size=2)
     sel = make_strategy("cluster_margin").query(served, proba, 6, np.random.default_rng(0))
