@@ -232,7 +232,9 @@ def status(slug: str, as_json: Annotated[bool, typer.Option("--json")] = False) 
     if c["gold"]:
         table.add_row("gold checks", f"{c['gold']:,} (not counted as items to label)")
     table.add_row("labeled", f"{c['labeled']:,}  ({c['remaining']:,} remaining)")
-    table.add_row("eval items", f"{c['eval']:,}")
+    unlabeled = c["eval"] - c["eval_labeled"]
+    without = f"  ({unlabeled:,} without a label)" if unlabeled else ""
+    table.add_row("eval items", f"{c['eval']:,}{without}")
     table.add_row("annotations", f"{c['annotations']:,}")
     table.add_row("strategy", info["strategy"])
     table.add_row("featurizer", info["featurizer"])

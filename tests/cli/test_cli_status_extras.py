@@ -119,3 +119,10 @@ def test_status_says_where_the_eval_metric_will_come_from(cli: Any, tmp_path: Pa
     out = cli("status", "sent").stdout
     assert "12 labeled items; measured from the first model trained on labels" in out
     assert "no labeled eval items" not in out
+    assert "eval items     │ 12 " in out and "without a label" not in out
+    unlabeled = tmp_path / "eval-open.jsonl"
+    unlabeled.write_text(
+        "".join(json.dumps(r) + "\n" for r in make_rows(3, start=900, prefix="eo"))
+    )
+    cli("import", "sent", str(unlabeled), "--id-field", "id", "--split", "eval")
+    assert "15  (3 without a label)" in cli("status", "sent").stdout
