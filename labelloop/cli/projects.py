@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any, BinaryIO, cast
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from labelloop.cli.common import _counting, _open, _progress, _run, out
@@ -284,3 +285,35 @@ def status(slug: str, as_json: Annotated[bool, typer.Option("--json")] = False) 
             "for a second look (label issues in `labelloop quality`)",
         )
     out.print(table)
+
+
+def audit(
+    slug: Annotated[
+        str | None, typer.Argument(help="Project; without it, the site's own chain.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Check an audit hash chain: exit 1 naming the first changed or missing event."""
+    from labelloop.workflow import auditing, projects
+    from labelloop.workflow.accounts import User
+
+    _, db = _open()
+
+    def go() -> dict[str, Any]:
+        if slug is None:
+            return auditing.verify_site(db, User(id=0, username="(local)", is_admin=True))
+        return auditing.verify(db, projects.system_context(db, slug))
+
+    found = _run(go)
+    if as_json:
+        typer.echo(json.dumps(found))
+    elif found["intact"]:
+        out.print(f"audit chain of {escape(found['chain'])}: {found['events']:,} events, intact")
+    else:
+        bad = found["first_broken"]
+        out.print(
+            f"audit chain of {escape(found['chain'])}: BROKEN at event {bad['id']} "
+            f"({escape(bad['action'])}, {bad['at']}): changed, or the event before it is missing"
+        )
+    if not found["intact"]:
+        raise typer.Exit(1)

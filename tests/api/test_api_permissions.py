@@ -38,6 +38,8 @@ def _call(api: Any, role: str, action: str, slug: str = SLUG) -> Any:
         return api.get(f"{base}/export", role)
     if action == "import":
         return api.post(f"{base}/imports", role, **_upload(f"new text from {role}"))
+    if action == "audit":
+        return api.get(f"{base}/audit/verify", role)
     if action == "set_member":
         return api.put(f"{base}/members", role, json={"username": "annotator", "role": "annotator"})
     raise AssertionError(action)
@@ -55,6 +57,7 @@ ALLOWED = {
     "export": (200, ("admin", "manager")),
     "import": (201, ("admin", "manager")),
     "set_member": (200, ("admin", "manager")),
+    "audit": (200, ("admin", "manager")),
 }
 
 

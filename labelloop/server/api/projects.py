@@ -16,8 +16,8 @@ from labelloop.govern.permissions import Permission
 from labelloop.ingest import importer_for_path
 from labelloop.server.api.deps import AdminUser, CurrentUser, DbDep, FeaturesDep
 from labelloop.server.api.schemas import MemberIn, ProjectIn
+from labelloop.workflow import auditing, imports, projects, status
 from labelloop.workflow import export as wf_export
-from labelloop.workflow import imports, projects, status
 
 router = APIRouter(prefix="/api/projects", tags=["projects"])
 MAX_UPLOAD_BYTES = 2 * 1024**3
@@ -47,6 +47,12 @@ def project_detail(slug: str, db: DbDep, user: CurrentUser) -> dict[str, Any]:
         "settings": ctx.settings.model_dump(),
         "guideline": {**guideline, "html": render_markdown(guideline["body"])},
     }
+
+
+@router.get("/{slug}/audit/verify")
+def verify_audit(slug: str, db: DbDep, user: CurrentUser) -> dict[str, Any]:
+    """Whether the project's audit hash chain is intact, and its first broken event if not."""
+    return auditing.verify(db, projects.access(db, slug, user, Permission.VIEW_AUDIT))
 
 
 @router.get("/{slug}/status")

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 
 from labelloop.server.api.deps import AdminUser, CurrentUser, DbDep
 from labelloop.server.api.schemas import TokenIn, UserIn
-from labelloop.workflow import accounts
+from labelloop.workflow import accounts, auditing
 
 router = APIRouter(prefix="/api", tags=["users"])
 
@@ -35,3 +35,9 @@ def create_user(body: UserIn, db: DbDep, admin: AdminUser) -> dict[str, Any]:
 def create_token(body: TokenIn, db: DbDep, user: CurrentUser) -> dict[str, str]:
     """A new bearer token for the caller, shown once."""
     return {"token": accounts.create_token(db, user.username, body.name)}
+
+
+@router.get("/audit/verify")
+def verify_site_audit(db: DbDep, admin: AdminUser) -> dict[str, Any]:
+    """Whether the site's audit hash chain (users, tokens, projects made) is intact."""
+    return auditing.verify_site(db, admin)

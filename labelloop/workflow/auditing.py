@@ -1,0 +1,41 @@
+"""Checking the audit hash chains: a project's, or the site's (accounts, tokens, projects)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from labelloop.errors import PermissionDenied
+from labelloop.govern import verify_chain
+from labelloop.govern.permissions import Permission
+from labelloop.store import audit as store_audit
+from labelloop.store.db import Database
+from labelloop.workflow.accounts import User
+from labelloop.workflow.projects import ProjectContext
+
+
+def verify(db: Database, ctx: ProjectContext) -> dict[str, Any]:
+    """Whether the project's audit chain is intact, and where it breaks first if not.
+
+    A changed event fails its own hash, a deleted one the link of the event after it
+    (:func:`labelloop.govern.verify_chain`).
+    """
+    ctx.require(Permission.VIEW_AUDIT)
+    return _verified(db, ctx.id, chain=f"project '{ctx.slug}'")
+
+
+def verify_site(db: Database, user: User) -> dict[str, Any]:
+    """The same for the site's own chain (users, tokens, projects made); site admins only."""
+    if not user.is_admin:
+        raise PermissionDenied("only a site admin may check the site's audit chain")
+    return _verified(db, None, chain="the site")
+
+
+def _verified(db: Database, project_id: int | None, *, chain: str) -> dict[str, Any]:
+    with db.read() as conn:
+        rows = store_audit.chain_rows(conn, project_id)
+    broken = verify_chain(rows)
+    first = None
+    if broken is not None:
+        row = rows[broken]
+        first = {"id": row["id"], "action": row["action"], "at": str(row["at"])}
+    return {"chain": chain, "events": len(rows), "intact": broken is None, "first_broken": first}

@@ -1,0 +1,30 @@
+"""Checking an audit chain through the API, as a manager or a site admin would."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select, update
+
+from labelloop.store.tables import audit_event
+
+
+def test_a_manager_sees_the_chain_intact_then_where_an_edit_broke_it(api: Any) -> None:
+    ok = api.get("/api/projects/sent/audit/verify", "manager").json()
+    assert ok["intact"] and ok["events"] >= 1 and ok["first_broken"] is None
+    site = api.get("/api/audit/verify", "admin").json()
+    assert site["intact"] and site["chain"] == "the site"
+    assert api.get("/api/audit/verify", "manager").status_code == 403
+
+    db = api.lab.db
+    with db.write() as conn:  # someone edits an event behind the application's back
+        first = conn.execute(
+            select(audit_event.c.id)
+            .where(audit_event.c.project_id.is_not(None))
+            .order_by(audit_event.c.id)
+        ).first()[0]
+        conn.execute(
+            update(audit_event).where(audit_event.c.id == first).values(subject="project:other")
+        )
+    broken = api.get("/api/projects/sent/audit/verify", "manager").json()
+    assert not broken["intact"] and broken["first_broken"]["id"] == first
