@@ -15,7 +15,7 @@ from labelloop.domain import EXPORT_COLUMNS
 from labelloop.errors import NotFound, PermissionDenied, SchemaError
 from labelloop.store.audit import chain_rows
 from labelloop.store.tables import item_label
-from labelloop.workflow import export, status, tasks
+from labelloop.workflow import export, imports, status, tasks
 from labelloop.workflow import review as wf_review
 
 
@@ -197,6 +197,24 @@ def test_a_label_fixed_in_review_is_exported_as_the_reviewers_with_the_annotator
         "rita",
     )
     assert accepted["annotated_value"] in (None, "")
+
+    # Imported back, the export's label is the fix; its provenance stays as metadata.
+    data = io.BytesIO()
+    export.export(lab.db, ctx, data, fmt=fmt)
+    copy = lab.project("copy")
+    imports.import_items(
+        lab.db,
+        copy,
+        io.BytesIO(data.getvalue()),
+        fmt=fmt,
+        filename=f"sent.{fmt}",
+        id_field="external_id",
+        label_field="value",
+    )
+    again = {r["external_id"]: r for r in _export(lab, copy, "jsonl")}
+    back = again[fixed_task["item"]["external_id"]]
+    assert (back["label"], back["resolution"], back["annotator"]) == (truth, "imported", None)
+    assert (back["metadata"]["annotator"], back["metadata"]["decided_by"]) == ("bob", "rita")
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "csv"])
