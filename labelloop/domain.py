@@ -100,6 +100,13 @@ class ExportRecord:
     ``text`` is the item's content: its text, media path, sanitized HTML or table row (an object).
     ``label`` is the target control's value and ``value`` every control's (spans carry their
     ``text``). ``payload`` is the item's stored payload (image size for COCO); it is not a column.
+
+    ``annotator`` is who annotated (None: imported or adjudicated without a matching annotation);
+    ``decided_by`` and ``decided_at`` are who resolved the label and when (the reviewer of a
+    reviewed label, the adjudicator, the importer; None for a label the annotations decided on
+    their own). ``annotated_value`` is every control's value as the annotator gave it, when a
+    review fix or adjudication made the label differ from it (None: the same, or no annotation).
+    The three come last so a CSV export's earlier columns keep their places.
     """
 
     item_id: int
@@ -121,6 +128,9 @@ class ExportRecord:
     reason: str | None
     metadata: Mapping[str, Any] = field(default_factory=dict)
     value: Mapping[str, Any] = field(default_factory=dict)
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    annotated_value: Mapping[str, Any] | None = None
     payload: Mapping[str, Any] = field(default_factory=dict)
 
 

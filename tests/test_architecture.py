@@ -63,6 +63,14 @@ def test_importing_the_app_does_no_work() -> None:
     assert out.stdout.split() == ["False", "False"]
 
 
+def test_every_export_column_is_documented_in_the_readme() -> None:
+    from labelloop.domain import EXPORT_COLUMNS
+
+    readme = (ROOT / "README.md").read_text()
+    missing = [name for name in EXPORT_COLUMNS if f"`{name}`" not in readme]
+    assert not missing, f"README does not document the export columns: {', '.join(missing)}"
+
+
 def test_every_cli_command_is_documented_in_the_readme() -> None:
     from typer.main import get_command
 

@@ -29,6 +29,15 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 """First characters that make Excel / Sheets run a cell as a formula (OWASP CSV injection)."""
 _GUARDED = re.compile("'*[" + re.escape("".join(FORMULA_STARTS)) + "]")
 """A cell the writer guards: a formula character, after any run of "'"."""
+_DECISION_COLUMNS = ("decided_by", "decided_at", "annotated_value")
+EXPORT_HEADERS = frozenset(
+    {
+        tuple(EXPORT_COLUMNS),
+        tuple(c for c in EXPORT_COLUMNS if c not in _DECISION_COLUMNS),
+    }
+)
+"""Headers of labelloop CSV exports: today's, and the one before the decision columns were
+added, so an export written by an earlier version still reads back unguarded."""
 
 
 def guard_cell(text: str) -> str:
@@ -46,7 +55,7 @@ def unguard_cell(cell: str) -> str:
 class CsvImporter(TextImporter):
     """Reads CSV with a header row; errors name the physical line where the record starts.
 
-    A labelloop export (its header is :data:`~labelloop.domain.EXPORT_COLUMNS`) is read through
+    A labelloop export (its header is one of :data:`EXPORT_HEADERS`) is read through
     :func:`unguard_cell`, so what the export guarded against formula injection comes back as it
     was exported; any other file is read as it is (a text of its own may start with "'").
     """
@@ -62,7 +71,7 @@ class CsvImporter(TextImporter):
         reader = csv.reader(_decoded_lines(source), strict=True)
         header = self._header(reader)
         width = len(header)
-        exported = tuple(header) == tuple(EXPORT_COLUMNS)
+        exported = tuple(header) in EXPORT_HEADERS
         while True:
             start = reader.line_num + 1
             try:
@@ -124,10 +133,11 @@ def _csv_reason(exc: csv.Error) -> str:
 class CsvExporter:
     """Writes a header of the export columns and one row per record, safe to open in a spreadsheet.
 
-    A multi_choice label is joined with "|", metadata and the value of every control are JSON
-    objects, timestamps are ISO 8601 UTC, and text cells starting with =, +, -, @, tab or CR
-    (after any "'"s) get a leading "'" so spreadsheets do not run them as formulas; the importer
-    takes it off again (:func:`guard_cell`). Spans and boxes do not fit a cell: a project with
+    A multi_choice label is joined with "|", metadata and the value of every control (and the
+    annotator's own value, when a review changed it; else an empty cell) are JSON objects,
+    timestamps are ISO 8601 UTC, and text cells starting with =, +, -, @, tab or CR (after any
+    "'"s) get a leading "'" so spreadsheets do not run them as formulas; the importer takes it
+    off again (:func:`guard_cell`). Spans and boxes do not fit a cell: a project with
     them is refused (export JSONL, COCO or CoNLL).
     """
 
@@ -195,6 +205,11 @@ def _metadata(value: Any) -> str:
     return _json(value or {})
 
 
+def _optional_json(value: Any) -> str | None:
+    """A JSON object cell, or an empty cell for None (so "no value" is not read as ``{}``)."""
+    return None if value is None else _json(value)
+
+
 def _content(value: Any) -> Any:
     """The item's content: a text or path as a guarded cell, a table row as a JSON object."""
     return _json(value) if isinstance(value, Mapping) else _cell(value)
@@ -205,4 +220,5 @@ _CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "text": _content,
     "metadata": _metadata,
     "value": _metadata,
+    "annotated_value": _optional_json,
 }

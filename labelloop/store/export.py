@@ -1,4 +1,5 @@
-"""The export query: resolved labels joined with the annotation and selection they came from."""
+"""The export query: resolved labels joined with the annotation and selection they came from,
+and with who decided them."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ from labelloop.store.tables import annotation, assignment, item, item_label, use
 
 
 def labeled_rows(conn: Connection, project_id: int) -> Iterator[RowMapping]:
+    """Pool items with a resolved label, in id order; ``username`` is the annotator's,
+    ``decided_by_name`` the user's who decided the label (a reviewer, adjudicator or importer)."""
+    decider = user.alias("decider")
     q = (
         select(
             item.c.id.label("item_id"),
@@ -19,7 +23,9 @@ def labeled_rows(conn: Connection, project_id: int) -> Iterator[RowMapping]:
             item_label.c.value,
             item_label.c.resolution,
             item_label.c.decided_at,
+            decider.c.username.label("decided_by_name"),
             user.c.username,
+            annotation.c.value.label("annotation_value"),
             annotation.c.created_at.label("annotated_at"),
             annotation.c.active_ms,
             annotation.c.guideline_version,
@@ -37,6 +43,7 @@ def labeled_rows(conn: Connection, project_id: int) -> Iterator[RowMapping]:
         .outerjoin(annotation, annotation.c.id == item_label.c.annotation_id)
         .outerjoin(user, user.c.id == annotation.c.user_id)
         .outerjoin(assignment, assignment.c.id == annotation.c.assignment_id)
+        .outerjoin(decider, decider.c.id == item_label.c.decided_by)
         .where(item_label.c.project_id == project_id, item.c.split == "pool")
         .order_by(item.c.id)
     )

@@ -20,7 +20,9 @@ the sanitized HTML, or the table row (an object)."""
 
 def records(db: Database, ctx: ProjectContext) -> Iterator[ExportRecord]:
     """Labeled items in id order: ``label`` is the target control's value, ``value`` every
-    control's (spans with the text they cover, boxes in image pixels)."""
+    control's (spans with the text they cover, boxes in image pixels); ``annotator`` who
+    annotated, ``decided_by`` who resolved the label, ``annotated_value`` the annotator's own
+    answer when the label differs from it."""
     target = ctx.schema.target.name
     key = CONTENT_KEYS.get(ctx.schema.data_type, "text")
     spans = [c.name for c in ctx.schema.controls if c.type == "spans"]
@@ -28,8 +30,15 @@ def records(db: Database, ctx: ProjectContext) -> Iterator[ExportRecord]:
         for row in store_export.labeled_rows(conn, ctx.id):
             value = row["value"]
             payload = row["payload"]
+            # A fix or adjudication replaces the annotator's answer; keep it beside the label.
+            annotated = row["annotation_value"]
+            if annotated is not None and annotated == value:
+                annotated = None
             if spans:
-                value = _with_span_text(value, spans, payload.get("text", ""))
+                text = payload.get("text", "")
+                value = _with_span_text(value, spans, text)
+                if annotated is not None:
+                    annotated = _with_span_text(annotated, spans, text)
             yield ExportRecord(
                 item_id=row["item_id"],
                 external_id=row["external_id"],
@@ -50,6 +59,9 @@ def records(db: Database, ctx: ProjectContext) -> Iterator[ExportRecord]:
                 reason=row["reason"],
                 metadata=row["meta"],
                 value=value,
+                decided_by=row["decided_by_name"],
+                decided_at=row["decided_at"],
+                annotated_value=annotated,
                 payload=payload,
             )
 

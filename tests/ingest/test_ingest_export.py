@@ -200,3 +200,28 @@ def test_exports_stream_many_records() -> None:
 def test_empty_exports() -> None:
     assert export(JsonlExporter(), []) == b""
     assert export(CsvExporter(), []).decode().strip() == ",".join(EXPORT_COLUMNS)
+
+
+def test_csv_decision_columns_come_last_with_an_empty_cell_for_no_other_answer() -> None:
+    decided = datetime(2024, 5, 2, 9, 0, tzinfo=UTC)
+    fixed = record(1, decided_by="=rita", decided_at=decided, annotated_value={"s": "neg"})
+    rows = list(csv.reader(io.StringIO(export(CsvExporter(), [fixed, record(2)]).decode())))
+    assert rows[0][-3:] == ["decided_by", "decided_at", "annotated_value"]
+    cells, plain = (dict(zip(rows[0], row, strict=True)) for row in rows[1:])
+    assert cells["decided_by"] == "'=rita"  # guarded like any text
+    assert cells["decided_at"] == "2024-05-02T09:00:00+00:00"
+    assert json.loads(cells["annotated_value"]) == {"s": "neg"}
+    assert (plain["decided_by"], plain["decided_at"], plain["annotated_value"]) == ("", "", "")
+
+
+def test_a_csv_export_from_before_the_decision_columns_still_reads_back_unguarded() -> None:
+    """Exports written before decided_by, decided_at and annotated_value existed have a shorter
+    header; they are still exports, so their formula guard still comes off."""
+    data = export(CsvExporter(), [record(1, text="@JetBlue hi", label="-1")])
+    rows = list(csv.reader(io.StringIO(data.decode(), newline="")))
+    old = io.StringIO()
+    csv.writer(old).writerows(row[:-3] for row in rows)
+    importer = CsvImporter(text_field="text", id_field="external_id", label_field="label")
+    (item,) = importer.read(io.BytesIO(old.getvalue().encode()))
+    assert (item.payload["text"], item.label) == ("@JetBlue hi", "-1")
+    assert "decided_by" not in item.metadata

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -14,7 +15,8 @@ from labelloop.domain import EXPORT_COLUMNS
 from labelloop.errors import NotFound, PermissionDenied, SchemaError
 from labelloop.store.audit import chain_rows
 from labelloop.store.tables import item_label
-from labelloop.workflow import export, status, tasks
+from labelloop.workflow import export, imports, status, tasks
+from labelloop.workflow import review as wf_review
 
 
 def _label_of(db: Any, item_id: int) -> str:
@@ -140,3 +142,86 @@ def test_an_export_reports_its_progress_as_it_streams(lab: Any, monkeypatch: Any
     n = export.export(lab.db, ctx, sink, fmt="jsonl", progress=seen.append)
     assert n == 10 and seen == [4, 8, 10]
     assert sink.getvalue().count(b"\n") == 10
+
+
+def _wrong(label: str) -> str:
+    classes = ("negative", "neutral", "positive")
+    return classes[(classes.index(label) + 1) % 3]
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_a_label_fixed_in_review_is_exported_as_the_reviewers_with_the_annotators_answer(
+    lab: Any, fmt: str
+) -> None:
+    """bob answers, rita fixes it: the export keeps bob as the annotator and his answer beside
+    the label, and says rita decided it and when; an unreviewed label has no other answer."""
+    ctx = lab.project(review_policy="all")
+    lab.import_rows(ctx, lab.rows(9))
+    lab.train(ctx)
+    bob = lab.member("sent", "bob", "annotator")
+    rita = lab.member("sent", "rita", "reviewer")
+    fixed_task = tasks.next_task(lab.db, bob)
+    truth = lab.truth(fixed_task["item"]["data"]["text"])
+    given = tasks.submit(
+        lab.db, bob, fixed_task["assignment_id"], {"sentiment": _wrong(truth)}, active_ms=4321
+    )
+    wf_review.review_annotation(
+        lab.db, rita, given["annotation_id"], verdict="fix", value={"sentiment": truth}
+    )
+    accepted_task = tasks.next_task(lab.db, bob)
+    right = lab.truth(accepted_task["item"]["data"]["text"])
+    done = tasks.submit(
+        lab.db, bob, accepted_task["assignment_id"], {"sentiment": right}, active_ms=10
+    )
+    wf_review.review_annotation(lab.db, rita, done["annotation_id"], verdict="accept")
+
+    by_id = {str(r["external_id"]): r for r in _export(lab, ctx, fmt)}
+    fixed = by_id[fixed_task["item"]["external_id"]]
+    original = {"sentiment": _wrong(truth)}
+    if fmt == "csv":  # the objects are JSON cells; a missing one is an empty cell
+        fixed = {**fixed, "annotated_value": json.loads(fixed["annotated_value"])}
+    assert fixed["label"] == truth
+    assert (fixed["resolution"], fixed["annotator"], fixed["decided_by"]) == (
+        "reviewed",
+        "bob",
+        "rita",
+    )
+    assert fixed["annotated_value"] == original
+    assert str(fixed["active_ms"]) == "4321"  # bob's time, still bob's
+    when = datetime.fromisoformat(fixed["decided_at"])
+    assert when >= datetime.fromisoformat(fixed["annotated_at"])
+    accepted = by_id[accepted_task["item"]["external_id"]]
+    assert (accepted["label"], accepted["annotator"], accepted["decided_by"]) == (
+        right,
+        "bob",
+        "rita",
+    )
+    assert accepted["annotated_value"] in (None, "")
+
+    # Imported back, the export's label is the fix; its provenance stays as metadata.
+    data = io.BytesIO()
+    export.export(lab.db, ctx, data, fmt=fmt)
+    copy = lab.project("copy")
+    imports.import_items(
+        lab.db,
+        copy,
+        io.BytesIO(data.getvalue()),
+        fmt=fmt,
+        filename=f"sent.{fmt}",
+        id_field="external_id",
+        label_field="value",
+    )
+    again = {r["external_id"]: r for r in _export(lab, copy, "jsonl")}
+    back = again[fixed_task["item"]["external_id"]]
+    assert (back["label"], back["resolution"], back["annotator"]) == (truth, "imported", None)
+    assert (back["metadata"]["annotator"], back["metadata"]["decided_by"]) == ("bob", "rita")
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_a_single_label_has_no_other_answer_or_decider(lab: Any, ready: Any, fmt: str) -> None:
+    ann = lab.member("sent", "ann", "annotator")
+    lab.label_next(ann, n=1)
+    (row,) = _export(lab, ready, fmt)
+    assert (row["resolution"], row["annotator"]) == ("single", "ann")
+    assert row["annotated_value"] in (None, "") and row["decided_by"] in (None, "")
+    assert row["decided_at"]
