@@ -129,7 +129,7 @@ class AutoPolicy:
     def _why_typical(self, pool: Pool) -> str:
         counts = self._counts(pool)
         if counts.sum() == 0:
-            return "no labels yet"
+            return "the project has no labels yet"
         lacking = np.flatnonzero(counts < self.min_per_class)
         if lacking.shape[0] == 0:  # only reached without a model
             return "no model yet"

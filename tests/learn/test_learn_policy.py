@@ -79,7 +79,7 @@ def test_typical_phase_reason_counts_every_lacking_class() -> None:
     assert sel.reasons[0].endswith("; class 'b' has no label yet (1 more class under 3)")
     blank = pool_with([], n=300)
     cold = make_strategy("auto").query(blank, None, 2, np.random.default_rng(0))
-    assert cold.reasons[0].endswith("similar items, none labeled yet; no labels yet")
+    assert cold.reasons[0].endswith("items, none labeled yet; the project has no labels yet")
 
 
 def test_margin_phase_is_plain_margin() -> None:
