@@ -37,6 +37,17 @@ def beats_majority(given: NDArray[np.int64], pred_probs: NDArray[np.floating]) -
     return right > np.bincount(given).max() / len(given) + 1e-12  # 1e-12: float noise
 
 
+def contradicted(
+    given: NDArray[np.int64], pred_probs: NDArray[np.floating], *, min_confidence: float = CONFIDENT
+) -> NDArray[np.bool_]:
+    """Per row, whether the model confidently contradicts its label: its guess is another class,
+    with probability ``min_confidence`` at least. A row whose own label is still the guess is
+    borderline, not mislabeled, and a weak guess is no evidence against a label."""
+    guessed = pred_probs.argmax(axis=1)
+    sure = pred_probs[np.arange(len(guessed)), guessed] >= min_confidence - 1e-12  # float noise
+    return (guessed != given) & sure
+
+
 def relabel_candidates(
     X: NDArray[np.floating] | csr_matrix,
     y_labeled_idx: NDArray[np.intp],
@@ -121,11 +132,8 @@ def relabel_candidates(
         n_jobs=1,
     )
     issues = np.asarray(issues, dtype=np.intp)
-    # Keep only confident contradictions: an item whose own label is still the model's best
-    # guess is borderline, not mislabeled, and a weak guess is no evidence against a label.
-    guessed = pred_probs[issues].argmax(axis=1)
-    sure = pred_probs[issues, guessed] >= min_confidence - 1e-12  # 1e-12: float noise
-    issues = issues[(guessed != given[issues]) & sure][:max_items]
+    sure = contradicted(given[issues], pred_probs[issues], min_confidence=min_confidence)
+    issues = issues[sure][:max_items]
     names = [classes[c] if classes is not None else str(c) for c in checkable]
     guess = pred_probs[issues].argmax(axis=1)
     reasons = tuple(

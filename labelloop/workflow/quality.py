@@ -246,12 +246,8 @@ def scan(
             "reason": "needs at least two labels of each of two classes",
         }
     proba = _cross_val_proba(ctx, rows, y, k, cache or FeatureCache())
-    from labelloop.learn.relabel import CONFIDENT, beats_majority  # scikit-learn: lazily
+    from labelloop.learn.relabel import beats_majority, contradicted  # scikit-learn: lazily
 
-    # As a round's re-label suggestions: a confident contradiction, not a weak model's guess.
-    guess = proba.argmax(axis=1)
-    sure = proba.max(axis=1) >= CONFIDENT - 1e-12
-    issues = np.flatnonzero(label_issues(y, proba) & (guess != y) & sure)
     if not beats_majority(y, proba):
         common = classes[int(np.bincount(y).argmax())]
         return {
@@ -260,6 +256,8 @@ def scan(
             "items": [],
             "reason": f"the cross-validated model is no better than always answering '{common}'",
         }
+    # As a round's re-label suggestions: a confident contradiction, not a weak model's guess.
+    issues = np.flatnonzero(label_issues(y, proba) & contradicted(y, proba))
     found = [
         {
             "item_id": rows[i]["id"],
