@@ -186,25 +186,32 @@ def labels_for_gain(
     return max(1, math.ceil(more)) if more < 1e9 else None
 
 
-def _left(history: Sequence[RoundSummary]) -> int | None:
-    """Pool items still unlabeled at the newest round, when the caller said."""
-    return history[-1].n_unlabeled if history else None
-
-
-def change_estimate(history: Sequence[RoundSummary]) -> tuple[int | None, str]:
-    """:func:`labels_to_change` as a decision carries it, and its sentence.
-
-    An estimate beyond the unlabeled items left is no estimate: labeling all of them would
-    change less than 1% of the predictions, and the sentence says so.
-    """
-    more, left = labels_to_change(history), _left(history)
+def _within_pool(
+    more: int | None, history: Sequence[RoundSummary], *, found: str, none: str, beyond: str
+) -> tuple[int | None, str]:
+    """An estimate of labels more as a decision carries it, and its sentence: ``found`` (with
+    ``{more}``), ``none`` without an estimate, ``beyond`` (with ``{left}``) when it exceeds the
+    pool items still unlabeled at the newest round, as the caller said (``n_unlabeled``). Such
+    an estimate is no estimate, and neither is one for a pool all labeled."""
+    left = history[-1].n_unlabeled if history else None
     if left == 0:
         return None, "; every item is labeled"
     if more is None:
-        return None, "; no prediction changed lately"
+        return None, none
     if left is not None and more > left:
-        return None, f"; labeling all {left:,} items left would change under 1% of its predictions"
-    return more, f"; about {more:,} more labels would change 1% of its predictions"
+        return None, beyond.format(left=left)
+    return more, found.format(more=more)
+
+
+def change_estimate(history: Sequence[RoundSummary]) -> tuple[int | None, str]:
+    """:func:`labels_to_change` as a decision carries it, and its sentence."""
+    return _within_pool(
+        labels_to_change(history),
+        history,
+        found="; about {more:,} more labels would change 1% of its predictions",
+        none="; no prediction changed lately",
+        beyond="; labeling all {left:,} items left would change under 1% of its predictions",
+    )
 
 
 def _floor(value: float, digits: int = 3) -> str:
@@ -484,15 +491,13 @@ class EvalPlateau:
             )
         metrics = [m for _, m in points]
         gain = max(metrics[-self.window :]) - max(metrics[: -self.window])
-        more, left = labels_for_gain(points), _left(history)
-        if left == 0:
-            more, estimate = None, "; every item is labeled"
-        elif more is None:
-            estimate = "; the learning curve is flat"
-        elif left is not None and more > left:
-            more, estimate = None, f"; the {left:,} items left are not expected to add +0.01"
-        else:
-            estimate = f"; about {more:,} more labels for +0.01"
+        more, estimate = _within_pool(
+            labels_for_gain(points),
+            history,
+            found="; about {more:,} more labels for +0.01",
+            none="; the learning curve is flat",
+            beyond="; the {left:,} items left are not expected to add +0.01",
+        )
         what = (
             f"eval {self.metric} {metrics[-1]:.3f}, {gain:+.3f} over the last {self.window} rounds"
         )
