@@ -17,8 +17,6 @@ from typing import Any
 import numpy as np
 
 from labelloop.errors import LabelloopError
-from labelloop.schema import parse_schema
-from labelloop.schema.project import check_featurizer_reads
 from labelloop.store import projects as store_projects
 from labelloop.store import users as store_users
 from labelloop.store.db import Database
@@ -120,7 +118,7 @@ def _create(
     schema = {**schema, "settings": {**schema.get("settings", {}), **(settings or {})}}
     # Before any account exists, so a missing dataset or a setting the data cannot take (a
     # text featurizer for images) leaves nothing behind.
-    check_featurizer_reads(parse_schema(schema))
+    projects.creatable_schema(schema)
     rows = records()
     rows = [rows[i] for i in np.random.default_rng(7).permutation(len(rows))]
     password = secrets.token_urlsafe(9)

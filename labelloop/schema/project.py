@@ -191,8 +191,9 @@ def _target_of(controls: tuple[Control, ...]) -> Control:
 def parse_schema(source: str | bytes | Mapping[str, Any], *, stored: bool = False) -> ProjectSchema:
     """Read a project schema from YAML or JSON text (or a parsed mapping) and validate it.
 
-    ``stored``: the schema is a stored project's, read back; the names of a strategy or detector
-    are then not checked against the registries (see ``ProjectSettings._registered``).
+    ``stored``: the schema is a stored project's, read back; the names of its strategy,
+    detector, featurizer and model are then not checked against the registries (see
+    ``ProjectSettings._registered``).
     """
     doc = _load(source) if isinstance(source, str | bytes) else source
     if not isinstance(doc, Mapping):

@@ -55,14 +55,21 @@ def _compiled(db: Database, row: Any) -> tuple[ProjectSchema, ProjectSettings]:
     return db.memo.get(("schema", int(row["id"]), int(row["schema_version"])), parse)
 
 
+def creatable_schema(schema_source: Any) -> ProjectSchema:
+    """A schema as a new project takes it: valid, its names registered, its featurizer one that
+    reads its data type. Raises SchemaError naming what is wrong."""
+    schema = parse_schema(schema_source)
+    check_featurizer_reads(schema)
+    return schema
+
+
 def create_project(db: Database, slug: str, schema_source: Any, *, actor: User | None) -> int:
     """Create a project from a schema (YAML/JSON text or mapping); its creator becomes manager."""
     if not SLUG.match(slug):
         raise LabelloopError(
             f"project slug '{slug[:64]}' must be lowercase letters, digits and '-' (max 64)"
         )
-    schema = parse_schema(schema_source)
-    check_featurizer_reads(schema)
+    schema = creatable_schema(schema_source)
     with db.write() as conn:
         if store_projects.by_slug(conn, slug) is not None:
             raise Conflict(f"project '{slug}' already exists")
