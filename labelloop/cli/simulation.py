@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -61,7 +58,7 @@ def simulate(
 
     from rich.progress import MofNCompleteColumn, SpinnerColumn
 
-    from labelloop.learn import simreport
+    from labelloop.learn import simoptions, simreport
     from labelloop.learn import simulate as sim
 
     out_dir = out_dir or Path(f"{file.stem}-simulation")
@@ -92,10 +89,10 @@ def simulate(
                     seeds=list(range(seeds)),
                     budget=budget,
                     batch_size=batch,
-                    stopping=_sim_stopping(),
+                    stopping=simoptions.stopping_rules(),
                     max_seconds=max_seconds,
                     progress=lambda done, total: progress.update(task, completed=done, total=total),
-                    jobs=jobs or _sim_jobs(seeds, X),
+                    jobs=jobs or simoptions.default_jobs(seeds, X),
                 )
             except ValueError as exc:  # e.g. a test split smaller than the number of classes
                 raise LabelloopError(f"cannot simulate on {file.name}: {exc}") from None
@@ -113,8 +110,8 @@ def simulate(
     def go() -> tuple[Any, dict[str, Any]]:
         # What the options alone decide is refused before the file is read or --out is made;
         # --out is made before the featurizing, and filled only once everything is written.
-        _sim_budget(budget)
-        names = _sim_strategy_names(strategies)
+        simoptions.check_budget(budget)
+        names = simoptions.strategy_names(strategies)
         _sim_featurizer(featurizer)
         with OutputFolder(out_dir) as folder:
             records = _sim_read(file, fmt=format, text_field=text_field, label_field=label_field)
@@ -166,38 +163,6 @@ def simulate(
 
 SIM_OUTPUTS = ("results.json", "curves.html", "curves.png")
 """The files ``--out`` receives (curves.png only with matplotlib)."""
-SIM_COPIES_BYTES = 2 << 30
-"""The default ``--jobs`` keeps the workers' copies of the features under this (2 GiB)."""
-SIM_PARALLEL_RECORDS = 2000
-"""Below this many records a seed takes seconds: starting worker processes would cost more."""
-
-
-def _sim_jobs(seeds: int, X: Any) -> int:
-    """Default worker processes: one per usable CPU core, no more than the seeds, and no more
-    copies of the features than :data:`SIM_COPIES_BYTES` allows (a worker holds the features
-    and its seed's pool and test rows: two copies); one for a small file."""
-    if X.shape[0] < SIM_PARALLEL_RECORDS:
-        return 1
-    parts = (X.data, X.indices, X.indptr) if hasattr(X, "indptr") else (X,)
-    size = sum(int(part.nbytes) for part in parts)
-    return max(1, min(seeds, _cpus(), SIM_COPIES_BYTES // max(1, 2 * size)))
-
-
-def _cpus() -> int:
-    """CPU cores this process may use."""
-    affinity = getattr(os, "sched_getaffinity", None)
-    return len(affinity(0)) if affinity else os.cpu_count() or 1
-
-
-def _sim_budget(budget: int) -> None:
-    """Refuse a budget the shared seed set already spends: nothing would be queried."""
-    from labelloop.learn.replay import N_INITIAL
-
-    if budget <= N_INITIAL:
-        raise LabelloopError(
-            f"--budget {budget} leaves nothing to query: every strategy starts from "
-            f"{N_INITIAL} random labels; the least budget is {N_INITIAL + 1}"
-        )
 
 
 def _sim_featurizer(name: str) -> None:
@@ -214,10 +179,8 @@ def _sim_featurizer(name: str) -> None:
 
 def _sim_read(file: Path, *, fmt: str | None, text_field: str, label_field: str) -> dict[str, Any]:
     """Labeled records of a JSONL/CSV file, duplicate texts dropped, labels as class indices."""
-    import numpy as np
-
     from labelloop.ingest import content_hash, importer_for_path, make_importer
-    from labelloop.learn.replay import MIN_PER_CLASS
+    from labelloop.learn.simoptions import oracle
 
     if not file.is_file():
         raise LabelloopError(f"no file at {file}")
@@ -255,29 +218,10 @@ def _sim_read(file: Path, *, fmt: str | None, text_field: str, label_field: str)
         raise LabelloopError(
             f"no record of {file.name} has a label in field '{label_field}' (see --label-field)"
         )
-    classes = tuple(sorted(set(labels)))
-    if len(classes) < 2:
-        raise LabelloopError(
-            f"every label in field '{label_field}' is {classes[0]!r}; simulate needs two classes"
-        )
-    counts = Counter(labels)
-    rare = [c for c in classes if counts[c] < MIN_PER_CLASS]
-    if rare:
-        n = counts[rare[0]]
-        more = f" (and {len(rare) - 1} more such classes)" if len(rare) > 1 else ""
-        raise LabelloopError(
-            f"class {rare[0]!r} has {n} record{'' if n == 1 else 's'}{more}; each class needs "
-            f"at least {MIN_PER_CLASS}, for the stratified pool/test split"
-        )
-    if len(labels) < max(40, 8 * len(classes)):
-        raise LabelloopError(
-            f"{len(labels)} labeled records is too few to simulate; "
-            f"need at least {max(40, 8 * len(classes))}"
-        )
-    index = {c: i for i, c in enumerate(classes)}
+    y, classes = oracle(labels, source=f"field '{label_field}'")
     return {
         "texts": texts,
-        "y": np.asarray([index[label] for label in labels], dtype=np.int64),
+        "y": y,
         "classes": classes,
         "n_records": len(labels),
         "n_duplicates": duplicates,
@@ -296,50 +240,10 @@ def _sim_label(value: Any) -> Any:
         return value
 
 
-def _sim_strategy_names(spec: str | None) -> list[str]:
-    """Strategy names from --strategies: a list, 'all', or random plus the project default."""
-    from labelloop.learn import STRATEGIES, make_strategy
-    from labelloop.schema.settings import ProjectSettings
-
-    if spec is None:
-        names = ["random", ProjectSettings().strategy, *_sim_default_policy()]
-    elif spec.strip() == "all":
-        names = ["random", *STRATEGIES.names()]  # the control first, in tables and charts
-    else:
-        names = [n.strip() for n in spec.split(",") if n.strip()]
-    names = list(dict.fromkeys(names))
-    if not names:
-        raise LabelloopError("--strategies names no strategy")
-    for name in names:
-        make_strategy(name)  # an unknown name fails here, listing the known ones
-    return names
-
-
-def _sim_default_policy() -> list[str]:
-    """The learner's adaptive default policy, when one is registered (``DEFAULT_STRATEGY``)."""
-    import labelloop.learn as learn
-
-    policy = getattr(learn, "DEFAULT_STRATEGY", None)
-    return [policy] if isinstance(policy, str) and policy in learn.STRATEGIES else []
-
-
 def _sim_strategy(name: str) -> Any:
     from labelloop.learn import make_strategy
 
     return make_strategy(name)
-
-
-def _sim_stopping() -> list[Any]:
-    """Every registered stopping rule that builds with its defaults (the budget is --budget)."""
-    from labelloop.learn import STOPPING, make_stopping
-
-    rules = []
-    for name in STOPPING.names():
-        if name == "budget":  # fires at --budget by construction: nothing to learn from it
-            continue
-        with contextlib.suppress(TypeError):
-            rules.append(make_stopping(name))
-    return rules
 
 
 def _sim_features(
@@ -350,8 +254,9 @@ def _sim_features(
     reports its batches to ``progress(done, total)``."""
     from labelloop.learn import StackedFeaturizer, make_featurizer
     from labelloop.learn.featurize import fit_rows, parts_of
+    from labelloop.learn.simoptions import cpus
 
-    wanted = {"threads": _cpus(), "progress": progress}
+    wanted = {"threads": cpus(), "progress": progress}
 
     def tuned(featurizer: Any) -> dict[str, Any]:
         known = featurizer.get_params() if hasattr(featurizer, "get_params") else {}
@@ -371,24 +276,10 @@ def _sim_features(
 
 def _sim_write(out_dir: Path, result: Any, data: dict[str, Any], *, title: str) -> list[str]:
     """results.json, curves.html and (with matplotlib) curves.png; the names written."""
-    from labelloop.insight import curves
-    from labelloop.learn import simreport
+    from labelloop.insight import curves, simtable
 
     (out_dir / "results.json").write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
-    chart = curves.Chart(
-        title=title,
-        subtitle=(
-            f"{len(result.runs)} seeds, batch {result.batch_size}, budget {result.budget}, "
-            f"featurizer {data['featurizer']}; {data['n_pool']:,} pool / {data['n_test']:,} test"
-        ),
-        curves={
-            m: simreport.mean_curves(result, metric=m, up_to=result.budget)
-            for m in ("accuracy", "macro_f1")
-        },
-        full={"accuracy": data["full_accuracy"], "macro_f1": data["full_macro_f1"]},
-        table=_sim_rows(result, data),
-        text_columns=(0, 5),
-    )
+    chart = simtable.chart(result, data, title=title)
     curves.write_html(out_dir / "curves.html", chart)
     written = ["results.json", "curves.html"]
     try:
@@ -399,51 +290,10 @@ def _sim_write(out_dir: Path, result: Any, data: dict[str, Any], *, title: str) 
     return written
 
 
-def _sim_rows(result: Any, data: dict[str, Any]) -> list[list[str]]:
-    """The summary as text cells, header first: the terminal table and the HTML page share it."""
-    n = len(result.runs)
-
-    def number(value: float | None, spec: str) -> str:  # None: nothing measured, or queried
-        return "–" if value is None else format(value, spec)
-
-    def reach(entry: dict[str, Any], pct: int) -> str:
-        mean, hit = entry[f"labels_to_{pct}"], entry[f"reached_{pct}"]
-        if mean is not None:
-            return f"{mean:,.0f}"
-        return "not reached" if hit == 0 else f"not reached ({hit}/{n})"
-
-    def stops(entry: dict[str, Any]) -> str:
-        lines = []
-        for rule, s in entry["stopping"].items():
-            if not s["fired"]:
-                lines.append(f"{rule}: never")
-            else:
-                lines.append(
-                    f"{rule}: {s['labels_mean']:,.0f} labels, {s['kept_mean']:.1%} of full"
-                    + (f" ({s['fired']}/{n} seeds)" if s["fired"] < n else "")
-                )
-        return "\n".join(lines) or "none registered"
-
-    rows = [
-        ["strategy", "labels to 95%", "labels to 98%", "AUC", "at budget", "stopping", "query ms"]
-    ]
-    for e in data["strategies"]:
-        rows.append(
-            [
-                e["strategy"],
-                reach(e, 95),
-                reach(e, 98),
-                number(e["auc"], ".3f"),
-                number(e["kept_at_budget"], ".1%"),
-                stops(e),
-                number(e["query_ms_median"], ".1f"),
-            ]
-        )
-    return rows
-
-
 def _sim_table(result: Any, data: dict[str, Any]) -> Table:
-    head, *rows = _sim_rows(result, data)
+    from labelloop.insight.simtable import TEXT_COLUMNS, summary_rows
+
+    head, *rows = summary_rows(data)
     table = Table(
         title=f"labels to reach a share of full-data accuracy (mean of {len(result.runs)} seeds)",
         caption="(k/n): seeds that reached the level within the budget",
@@ -451,7 +301,7 @@ def _sim_table(result: Any, data: dict[str, Any]) -> Table:
     for i, name in enumerate(head):
         table.add_column(
             name,
-            justify="left" if i in (0, 5) else "right",
+            justify="left" if i in TEXT_COLUMNS else "right",
             overflow="fold",
             ratio=3 if i == 5 else 1,
         )

@@ -329,3 +329,25 @@ alert = Table(
     Column("created_at", TS, nullable=False),
     Column("resolved_at", TS, nullable=True),
 )
+
+simulation = Table(
+    "simulation",
+    metadata,
+    _id(),
+    Column("project_id", ForeignKey("project.id", ondelete="CASCADE"), nullable=False),
+    Column("requested_by", ForeignKey("user.id", ondelete="SET NULL"), nullable=True),
+    Column("state", String(20), nullable=False),  # queued | running | done | failed | cancelled
+    Column("options", JSON, nullable=False),
+    Column("phase", String(200), nullable=False),
+    Column("done", Integer, nullable=False),
+    Column("total", Integer, nullable=False),
+    Column("result", JSON, nullable=True),
+    Column("chart", Text, nullable=True),  # the self-contained HTML chart of the curves
+    Column("error", String(1000), nullable=True),
+    Column("created_at", TS, nullable=False),
+    Column("started_at", TS, nullable=True),
+    Column("heartbeat_at", TS, nullable=True),  # a running replay writes it as it goes
+    Column("finished_at", TS, nullable=True),
+    Index("ix_simulation_project", "project_id", "id"),
+    Index("ix_simulation_state", "state"),
+)

@@ -235,20 +235,20 @@ def test_default_jobs_follow_cores_and_seeds_and_keep_feature_copies_small(
 ) -> None:
     from scipy.sparse import random as sparse_random
 
-    from labelloop.cli.simulation import _sim_jobs
+    from labelloop.learn.simoptions import default_jobs
 
     monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
     file = sparse_random(5000, 200, density=0.05, format="csr")
-    assert _sim_jobs(10, file) == 4  # one per core
-    assert _sim_jobs(3, file) == 3  # no more than the seeds
-    assert _sim_jobs(10, file[:500]) == 1  # a small file: seconds per seed, no workers
+    assert default_jobs(10, file) == 4  # one per core
+    assert default_jobs(3, file) == 3  # no more than the seeds
+    assert default_jobs(10, file[:500]) == 1  # a small file: seconds per seed, no workers
 
     def rows(n: int, width: int) -> np.ndarray:  # n x width float64 rows taking no memory
         return np.lib.stride_tricks.as_strided(np.zeros(1), shape=(n, width), strides=(0, 0))
 
     assert rows(1 << 20, 128).nbytes == 1 << 30  # 1 GiB of features, two copies per worker
-    assert _sim_jobs(10, rows(1 << 20, 128)) == 1
-    assert _sim_jobs(10, rows(1 << 19, 128)) == 2
+    assert default_jobs(10, rows(1 << 20, 128)) == 1
+    assert default_jobs(10, rows(1 << 19, 128)) == 2
 
 
 class Encoder(BaseEstimator):
@@ -316,9 +316,9 @@ def test_a_stacked_featurizer_replays_and_a_missing_extra_is_one_line(
 def test_an_encoder_gets_every_core_and_reports_progress(
     cli: Any, tmp_path: Path, encoder: list[Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from labelloop.cli import simulation
+    from labelloop.learn import simoptions
 
-    monkeypatch.setattr(simulation, "_cpus", lambda: 7)  # unlike the encoder's default of 1
+    monkeypatch.setattr(simoptions, "cpus", lambda: 7)  # unlike the encoder's default of 1
     data = write_jsonl(tmp_path / "t.jsonl", two_topics(120))
     for name in ("encoder", "tfidf+encoder"):
         args = ("--seeds", "1", "--budget", "30", "--strategies", "margin", "--json")
@@ -359,7 +359,7 @@ def test_a_budget_the_seed_set_spends_is_refused_before_any_work(
 
 
 def test_the_report_reads_when_nothing_was_queried(tmp_path: Path) -> None:
-    from labelloop.cli.simulation import _sim_rows
+    from labelloop.insight.simtable import summary_rows
     from labelloop.learn import TfidfFeaturizer, make_strategy
     from labelloop.learn.simreport import to_json
     from labelloop.learn.simulate import simulate
@@ -382,7 +382,7 @@ def test_the_report_reads_when_nothing_was_queried(tmp_path: Path) -> None:
         (entry,) = data["strategies"]
         assert entry["query_ms_median"] is None
         assert (entry["kept_at_budget"] is None) == (budget < 20)
-        head, row = _sim_rows(sim, data)
+        head, row = summary_rows(data)
         assert row[0] == "margin" and row[-1] == "–"
 
 

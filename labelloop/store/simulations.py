@@ -1,0 +1,138 @@
+"""Simulations a project's managers ask for: queued here, claimed and filled in by a learner."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, RowMapping, select, update
+
+from labelloop.store.db import new_id
+from labelloop.store.tables import simulation, user
+from labelloop.store.users import now
+
+ACTIVE = ("queued", "running")
+
+
+def _columns(*, chart: bool = False) -> list[Any]:
+    cols = [c for c in simulation.c if c.name != "chart" or chart]
+    return [*cols, user.c.username.label("requested_by_name")]
+
+
+def _select(*, chart: bool = False) -> Any:
+    return select(*_columns(chart=chart)).outerjoin(user, user.c.id == simulation.c.requested_by)
+
+
+def add(conn: Connection, *, project_id: int, user_id: int | None, options: dict[str, Any]) -> int:
+    """Queue a simulation; its id."""
+    return new_id(
+        conn.execute(
+            simulation.insert().values(
+                project_id=project_id,
+                requested_by=user_id,
+                state="queued",
+                options=options,
+                phase="waiting for the learner",
+                done=0,
+                total=0,
+                created_at=now(),
+            )
+        )
+    )
+
+
+def active(conn: Connection, project_id: int) -> RowMapping | None:
+    """The project's queued or running simulation, if any (the newest)."""
+    q = (
+        _select()
+        .where(simulation.c.project_id == project_id, simulation.c.state.in_(ACTIVE))
+        .order_by(simulation.c.id.desc())
+        .limit(1)
+    )
+    return conn.execute(q).mappings().first()
+
+
+def get(
+    conn: Connection, project_id: int, sim_id: int, *, chart: bool = False
+) -> RowMapping | None:
+    """One simulation of the project (``None`` for another project's id)."""
+    q = _select(chart=chart).where(simulation.c.project_id == project_id, simulation.c.id == sim_id)
+    return conn.execute(q).mappings().first()
+
+
+def recent(conn: Connection, project_id: int, *, limit: int = 10) -> list[RowMapping]:
+    """The project's newest simulations, newest first."""
+    q = (
+        _select()
+        .where(simulation.c.project_id == project_id)
+        .order_by(simulation.c.id.desc())
+        .limit(limit)
+    )
+    return list(conn.execute(q).mappings())
+
+
+def oldest_queued(conn: Connection) -> RowMapping | None:
+    q = _select().where(simulation.c.state == "queued").order_by(simulation.c.id).limit(1)
+    return conn.execute(q).mappings().first()
+
+
+def claim(conn: Connection, sim_id: int) -> bool:
+    """Mark a queued simulation running; False when another learner took it first."""
+    at = now()
+    result = conn.execute(
+        update(simulation)
+        .where(simulation.c.id == sim_id, simulation.c.state == "queued")
+        .values(state="running", started_at=at, heartbeat_at=at, phase="reading the labels")
+    )
+    return result.rowcount == 1
+
+
+def progress(conn: Connection, sim_id: int, *, phase: str, done: int, total: int) -> str | None:
+    """Record how far a running simulation got; its state afterwards (``cancelled`` when a
+    manager stopped it meanwhile, ``None`` when it is gone)."""
+    conn.execute(
+        update(simulation)
+        .where(simulation.c.id == sim_id, simulation.c.state == "running")
+        .values(phase=phase[:200], done=done, total=total, heartbeat_at=now())
+    )
+    state = conn.execute(select(simulation.c.state).where(simulation.c.id == sim_id)).scalar()
+    return None if state is None else str(state)
+
+
+def finish(
+    conn: Connection,
+    sim_id: int,
+    *,
+    state: str,
+    result: dict[str, Any] | None = None,
+    chart: str | None = None,
+    error: str | None = None,
+) -> None:
+    """End a simulation: ``done`` with its result and chart, or ``failed``/``cancelled``."""
+    values: dict[str, Any] = {"state": state, "finished_at": now(), "heartbeat_at": now()}
+    if result is not None:
+        values["result"] = result
+    if chart is not None:
+        values["chart"] = chart
+    if error is not None:
+        values["error"] = error[:1000]
+    conn.execute(
+        update(simulation)
+        .where(simulation.c.id == sim_id, simulation.c.state.in_(ACTIVE))
+        .values(**values)
+    )
+
+
+def abandon(conn: Connection, sim_id: int, *, error: str) -> None:
+    """Fail a running simulation whose learner stopped writing (a server stopped mid-run)."""
+    finish(conn, sim_id, state="failed", error=error)
+
+
+def stale_before(conn: Connection, project_id: int, cutoff: datetime) -> list[int]:
+    """The project's running simulations whose last heartbeat is older than ``cutoff``."""
+    q = select(simulation.c.id).where(
+        simulation.c.project_id == project_id,
+        simulation.c.state == "running",
+        simulation.c.heartbeat_at < cutoff,
+    )
+    return [int(i) for i in conn.execute(q).scalars()]
