@@ -27,6 +27,7 @@ from labelloop.server.api import projects, tasks, users
 from labelloop.server.api import quality as quality_api
 from labelloop.server.api import review as review_api
 from labelloop.server.api import search as search_api
+from labelloop.server.api import simulations as simulations_api
 from labelloop.server.auth import Sessions
 from labelloop.server.web import pages
 from labelloop.server.worker import spawn_worker, stop_worker
@@ -175,6 +176,7 @@ def create_app(
         flags_api.router,
         review_api.router,
         search_api.router,
+        simulations_api.router,
         media_api.router,
         quality_api.router,
         pages.router,

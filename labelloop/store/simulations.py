@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, RowMapping, select, update
 
 from labelloop.store.db import new_id
-from labelloop.store.tables import simulation, user
+from labelloop.store.tables import gold_answer, item, item_label, simulation, user
 from labelloop.store.users import now
 
 ACTIVE = ("queued", "running")
@@ -109,7 +109,8 @@ def finish(
     error: str | None = None,
 ) -> None:
     """End a simulation: ``done`` with its result and chart, or ``failed``/``cancelled``."""
-    values: dict[str, Any] = {"state": state, "finished_at": now(), "heartbeat_at": now()}
+    at = now()
+    values: dict[str, Any] = {"state": state, "phase": state, "finished_at": at, "heartbeat_at": at}
     if result is not None:
         values["result"] = result
     if chart is not None:
@@ -136,3 +137,21 @@ def stale_before(conn: Connection, project_id: int, cutoff: datetime) -> list[in
         simulation.c.heartbeat_at < cutoff,
     )
     return [int(i) for i in conn.execute(q).scalars()]
+
+
+def labeled_items(conn: Connection, project_id: int) -> list[RowMapping]:
+    """Pool and eval items with a resolved target label, content included, in id order (gold
+    checks left out: their answers are not labels)."""
+    q = (
+        select(item.c.id, item.c.payload, item_label.c.label)
+        .join(item_label, item_label.c.item_id == item.c.id)
+        .outerjoin(gold_answer, gold_answer.c.item_id == item.c.id)
+        .where(
+            item.c.project_id == project_id,
+            item.c.split.in_(("pool", "eval")),
+            item_label.c.label.is_not(None),
+            gold_answer.c.item_id.is_(None),
+        )
+        .order_by(item.c.id)
+    )
+    return list(conn.execute(q).mappings())

@@ -30,6 +30,8 @@ CHUNK = 512
 """Items computed and written per part; progress advances in these steps."""
 MAX_PARTS = 256
 """More parts than this are merged into one when loaded."""
+FALLBACK_FEATURIZER = "tfidf"
+"""What rounds and occasional readers use while a featurizer's per-item rows are missing."""
 
 
 @dataclass
@@ -247,6 +249,23 @@ class FeatureCache:
         """
         ids = np.fromiter((r["id"] for r in rows), dtype=np.int64, count=len(rows))
         return self._build(project_id, featurizer_name, rows, ids, 0, None)
+
+    def stored_or_refitted(
+        self, project_id: int, featurizer_name: str, rows: Sequence[Mapping[Any, Any]]
+    ) -> tuple[Any, str]:
+        """Features of ``rows`` for an occasional reader (the label-error scan, a simulation),
+        and the featurizer that made them: :meth:`stored`, or while per-item embeddings are
+        still being computed the featurizer's refitted part, or TF-IDF, so it never waits."""
+        from labelloop.learn import make_featurizer
+        from labelloop.learn.featurize import caches_per_item, fit_rows, parts_of
+
+        X = self.stored(project_id, featurizer_name, rows)
+        if X is not None:
+            return X, featurizer_name
+        name = next(
+            (p for p in parts_of(featurizer_name) if not caches_per_item(p)), FALLBACK_FEATURIZER
+        )
+        return fit_rows(make_featurizer(name), [row["payload"] for row in rows]), name
 
     def _build(
         self,

@@ -37,7 +37,7 @@ from labelloop.store import review as store_review
 from labelloop.store import tasks as store_tasks
 from labelloop.store.db import Database
 from labelloop.store.users import now
-from labelloop.workflow.features import FeatureCache
+from labelloop.workflow.features import FALLBACK_FEATURIZER, FeatureCache
 from labelloop.workflow.media import readable_payloads
 from labelloop.workflow.projects import ProjectContext, system_context
 
@@ -47,7 +47,6 @@ MIN_ROUND_GAP_S = 1.0
 SCAN_EVERY = 10  # rounds between scans of the labeled set for likely label errors
 TRAINING_LOCKS = 3 << 40  # one lock per project: a single learner trains it at a time
 FEATURE_SLICE_S = 10.0  # embeddings computed per learner pass, so other projects get their turn
-FALLBACK_FEATURIZER = "tfidf"
 QUEUE_SLICE = 200  # entries the new queue starts with (committed with its model version)
 APPEND_SLICE = 200  # entries added per transaction after that (about a millisecond of lock)
 PRUNE_SLICE = 500  # old entries deleted per transaction (deleting is cheaper than inserting)
@@ -540,6 +539,9 @@ class Learner:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._reported: dict[int, str] = {}  # project id -> the settings problem logged
+        from labelloop.workflow.simulations import SimulationRunner  # it builds on this module
+
+        self.simulations = SimulationRunner(db, self.cache, poll_s=max(poll_s, 1.0))
 
     def run_once(self) -> int:
         """One pass over the projects; returns how many rounds ran."""
@@ -601,7 +603,9 @@ class Learner:
         return int(prepare_features(self.db, ctx, self.cache, budget_s=FEATURE_SLICE_S))
 
     def run_forever(self) -> None:
-        """Poll and train until ``stop()``; `labelloop worker` runs this in the foreground."""
+        """Poll and train until ``stop()``; `labelloop worker` runs this in the foreground.
+        Simulations that managers asked for run meanwhile in a thread of their own."""
+        self.simulations.start()
         while not self._stop.is_set():
             if self.run_once() == 0:
                 self._stop.wait(self.poll_s)
@@ -618,5 +622,6 @@ class Learner:
 
     def stop(self) -> None:
         self._stop.set()
+        self.simulations.stop()
         if self._thread is not None:
             self._thread.join(timeout=30)

@@ -294,22 +294,15 @@ def _cross_val_proba(
 ) -> np.ndarray:
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
-    from labelloop.learn import default_model, make_featurizer
-    from labelloop.learn.featurize import caches_per_item, fit_rows, parts_of
-    from labelloop.workflow.learning import FALLBACK_FEATURIZER
+    from labelloop.learn import default_model
 
-    name = ctx.settings.featurizer
     found = readable_payloads(
         ctx.schema.data_type, {int(r["id"]): r["payload"] for r in rows}, cache.media_roots
     )
     items: list[dict[str, Any]] = [
         {"id": int(r["id"]), "payload": found[int(r["id"])]} for r in rows
     ]
-    X = cache.stored(ctx.id, name, items)
-    if X is None:  # embeddings still being computed: the refitted part, or TF-IDF, meanwhile
-        refitted = (p for p in parts_of(name) if not caches_per_item(p))
-        featurizer = make_featurizer(next(refitted, FALLBACK_FEATURIZER))
-        X = fit_rows(featurizer, [item["payload"] for item in items])
+    X, _ = cache.stored_or_refitted(ctx.id, ctx.settings.featurizer, items)
     cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=ctx.id)
     present = np.unique(y)
     proba = cross_val_predict(default_model(), X, y, cv=cv, method="predict_proba")

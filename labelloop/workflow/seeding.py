@@ -24,7 +24,7 @@ from labelloop.store import learning as store_learning
 from labelloop.store import seeds as store_seeds
 from labelloop.store import tasks as store_tasks
 from labelloop.store.db import Database
-from labelloop.workflow.features import FeatureCache
+from labelloop.workflow.features import FALLBACK_FEATURIZER, FeatureCache
 from labelloop.workflow.media import MEDIA_TYPES, readable_payloads
 from labelloop.workflow.projects import ProjectContext
 
@@ -38,7 +38,6 @@ RANDOM_TRIES = 8
 SEARCH_STRATEGY = "search"
 CONTROL_STRATEGY = "random"
 CONTROL_REASON = "picked at random (control)"
-FALLBACK_FEATURIZER = "tfidf"
 
 _coin = random.Random()
 """Draws the random-control share and its items (tests seed or replace it)."""

@@ -68,3 +68,16 @@ class SeedsIn(Body):
     item_ids: list[Id] = Field(min_length=1, max_length=200)
     query: str | None = Field(default=None, max_length=200)
     like: Id | None = None
+
+
+class SimulationIn(Body):
+    """What a manager asks a simulation of the project's labels for (ranges checked by the
+    workflow, which names the option)."""
+
+    strategies: list[Annotated[str, Field(max_length=100)]] | None = Field(
+        default=None, max_length=50
+    )
+    seeds: int = Field(default=3, ge=-(10**6), le=10**6)
+    budget: int = Field(default=500, ge=-(10**9), le=10**9)
+    batch: int | None = Field(default=None, ge=-(10**9), le=10**9)
+    max_seconds: float = Field(default=900.0, ge=-(10**9), le=10**9)

@@ -1,0 +1,446 @@
+"""Simulations on a project's own labels: which strategy would have bought its accuracy soonest.
+
+A manager asks from the project page, the API or `labelloop simulate --project`; the request is
+checked at once (strategies, budget, enough labels of each class) and queued. A learner (the
+`labelloop serve` worker, or `labelloop worker`) claims it beside its rounds and replays the loop
+with the project's resolved labels as the oracle, on the project's features, in worker
+processes for larger sets; it writes its progress as it goes and the figures and chart at the
+end. Nothing of the project changes: the replay reads a snapshot.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from labelloop.errors import Conflict, LabelloopError, NotFound
+from labelloop.govern.permissions import Permission
+from labelloop.store import audit
+from labelloop.store import simulations as store_sims
+from labelloop.store.db import Database
+from labelloop.store.users import now
+from labelloop.workflow.features import FeatureCache
+from labelloop.workflow.media import readable_payloads
+from labelloop.workflow.projects import ProjectContext
+
+log = logging.getLogger("labelloop.learner")
+
+MAX_SEEDS = 10
+DEFAULT_SEEDS = 3
+DEFAULT_BUDGET = 500
+DEFAULT_SECONDS = 900.0
+MAX_SECONDS = 3600.0
+MAX_BATCH = 1000
+MAX_WORKERS = 2
+"""Worker processes one simulation may take: the annotators' requests keep the rest."""
+STALE_S = 300.0
+"""A running simulation whose learner wrote nothing for this long has stopped with it."""
+PROGRESS_EVERY_S = 1.0
+AUC_TIE = 0.001
+"""Learning-curve AUCs closer than this are read as a tie."""
+STATES = ("queued", "running", "done", "failed", "cancelled")
+
+
+class Stopped(Exception):
+    """Raised from a replay's progress callback: cancelled by a manager, or the learner stops."""
+
+
+def _oracle_source(ctx: ProjectContext) -> str:
+    return f"project '{ctx.slug}'s resolved labels"
+
+
+def _labeled(db: Database, ctx: ProjectContext) -> list[dict[str, Any]]:
+    """Pool and eval items with a resolved label of the target (gold checks left out)."""
+    classes = set(ctx.schema.target.labels)
+    with db.read() as conn:
+        rows = store_sims.labeled_items(conn, ctx.id)
+    return [r for r in rows if r["label"] in classes]
+
+
+def _check_project(ctx: ProjectContext) -> None:
+    from labelloop.workflow.learning import settings_problem
+
+    target = ctx.schema.target
+    if target.type != "choice":
+        raise LabelloopError(
+            f"simulate replays single-label classification; project '{ctx.slug}' labels "
+            f"{target.type} ('{target.name}')"
+        )
+    problem = settings_problem(ctx)
+    if problem is not None:
+        raise LabelloopError(problem)
+
+
+def request(
+    db: Database,
+    ctx: ProjectContext,
+    *,
+    strategies: str | None = None,
+    seeds: int = DEFAULT_SEEDS,
+    budget: int = DEFAULT_BUDGET,
+    batch: int | None = None,
+    max_seconds: float = DEFAULT_SECONDS,
+) -> dict[str, Any]:
+    """Check a simulation of the project's labels and queue it; its view.
+
+    Everything the options and the labels decide is refused here, with the option named, so a
+    manager learns at once rather than after the learner picked it up.
+    """
+    from labelloop.learn.simoptions import check_budget, oracle, strategy_names
+
+    ctx.require(Permission.MANAGE_PROJECT)
+    _check_project(ctx)
+    if not 1 <= seeds <= MAX_SEEDS:
+        raise LabelloopError(f"seeds must be between 1 and {MAX_SEEDS}, not {seeds}")
+    batch = ctx.settings.batch_size if batch is None else batch
+    if not 1 <= batch <= MAX_BATCH:
+        raise LabelloopError(f"batch must be between 1 and {MAX_BATCH}, not {batch}")
+    if not 10 <= max_seconds <= MAX_SECONDS:
+        raise LabelloopError(
+            f"max_seconds must be between 10 and {MAX_SECONDS:g}, not {max_seconds:g}"
+        )
+    check_budget(budget, option="budget")
+    names = strategy_names(strategies, option="strategies")
+    oracle([r["label"] for r in _labeled(db, ctx)], source=_oracle_source(ctx))
+    options = {
+        "strategies": names,
+        "seeds": seeds,
+        "budget": budget,
+        "batch": batch,
+        "max_seconds": max_seconds,
+        "featurizer": ctx.settings.featurizer,
+    }
+    with db.write(project_id=ctx.id) as conn:
+        _abandon_stale(conn, ctx.id)
+        running = store_sims.active(conn, ctx.id)
+        if running is not None:
+            raise Conflict(
+                f"simulation #{running['id']} of project '{ctx.slug}' is still "
+                f"{running['state']}; wait for it or cancel it"
+            )
+        sim_id = store_sims.add(conn, project_id=ctx.id, user_id=ctx.actor_id, options=options)
+        audit.record(
+            db,
+            conn,
+            action="simulation.request",
+            actor_id=ctx.actor_id,
+            project_id=ctx.id,
+            subject=f"simulation:{sim_id}",
+            payload=options,
+        )
+    return get(db, ctx, sim_id)
+
+
+def _abandon_stale(conn: Any, project_id: int) -> None:
+    cutoff = now() - timedelta(seconds=STALE_S)
+    for sim_id in store_sims.stale_before(conn, project_id, cutoff):
+        store_sims.abandon(
+            conn, sim_id, error="the learner stopped during the simulation; run it again"
+        )
+
+
+def view(row: Any, ctx: ProjectContext) -> dict[str, Any]:
+    """A simulation as the page and the API show it: state, progress, and the figures."""
+    state = row["state"]
+    error = row["error"]
+    heartbeat = row["heartbeat_at"]
+    if state == "running" and heartbeat and (now() - heartbeat).total_seconds() > STALE_S:
+        state, error = "failed", "the learner stopped during the simulation; run it again"
+    done, total = int(row["done"]), int(row["total"])
+    found: dict[str, Any] = {
+        "id": int(row["id"]),
+        "state": state,
+        "phase": row["phase"],
+        "done": done,
+        "total": total,
+        "percent": round(100.0 * done / total, 1) if total else 0.0,
+        "options": row["options"],
+        "requested_by": row["requested_by_name"],
+        "created_at": row["created_at"].isoformat(),
+        "started_at": row["started_at"].isoformat() if row["started_at"] else None,
+        "finished_at": row["finished_at"].isoformat() if row["finished_at"] else None,
+        "error": error,
+        "summary": None,
+        "chart_url": None,
+    }
+    result = row["result"]
+    if state == "done" and result:
+        found["summary"] = summary(result)
+        found["chart_url"] = f"/api/projects/{ctx.slug}/simulations/{int(row['id'])}/chart"
+    return found
+
+
+def summary(result: dict[str, Any]) -> dict[str, Any]:
+    """The figures a manager reads: the table's rows, the data it came from, and a verdict."""
+    from labelloop.insight.simtable import summary_rows
+
+    head, *rows = summary_rows(result)
+    n_seeds, asked = len(result["seeds"]), len(result["seeds_requested"])
+    note = (
+        f"{result['n_records']:,} labeled items, {len(result['classes'])} classes, featurizer "
+        f"{result['featurizer']}; each seed splits them into {result['n_pool']:,} to label "
+        f"and {result['n_test']:,} to test; full-data accuracy "
+        f"{result['full_accuracy']:.3f}"
+    )
+    if result.get("featurizer_note"):
+        note += f" ({result['featurizer_note']})"
+    if result["timed_out"]:
+        note += f"; stopped at its time bound with {n_seeds} of {asked} seeds"
+    return {
+        "head": head,
+        "rows": rows,
+        "note": note,
+        "best": best_strategy(result),
+        "seeds": n_seeds,
+        "full_accuracy": result["full_accuracy"],
+    }
+
+
+def best_strategy(result: dict[str, Any]) -> str | None:
+    """One sentence: which strategy learned fastest (learning-curve AUC), against random."""
+    entries = [e for e in result["strategies"] if e["auc"] is not None]
+    control = next((e for e in entries if e["strategy"] == "random"), None)
+    others = [e for e in entries if e is not control]
+    if not others:
+        return None
+    top = max(others, key=lambda e: e["auc"])
+    if control is None:
+        return f"{top['strategy']} has the best learning curve (AUC {top['auc']:.3f})"
+    if top["auc"] <= control["auc"] + AUC_TIE:
+        return (
+            f"no strategy learned faster than random on these labels (best: {top['strategy']}, "
+            f"AUC {top['auc']:.3f}; random {control['auc']:.3f})"
+        )
+    sentence = (
+        f"{top['strategy']} has the best learning curve: AUC {top['auc']:.3f} against "
+        f"{control['auc']:.3f} for random"
+    )
+    mine, theirs = top.get("labels_to_98"), control.get("labels_to_98")
+    if mine and theirs:
+        sentence += (
+            f"; it reaches 98% of full-data accuracy with {mine:,.0f} labels, "
+            f"random with {theirs:,.0f}"
+        )
+    return sentence
+
+
+def get(db: Database, ctx: ProjectContext, sim_id: int) -> dict[str, Any]:
+    with db.read() as conn:
+        row = store_sims.get(conn, ctx.id, sim_id)
+    if row is None:
+        raise NotFound(f"no simulation #{sim_id} in project '{ctx.slug}'")
+    return view(row, ctx)
+
+
+def recent(db: Database, ctx: ProjectContext) -> list[dict[str, Any]]:
+    """The project's newest simulations, newest first."""
+    with db.read() as conn:
+        rows = store_sims.recent(conn, ctx.id)
+    return [view(row, ctx) for row in rows]
+
+
+def chart(db: Database, ctx: ProjectContext, sim_id: int) -> str:
+    """The finished simulation's chart: a self-contained HTML page."""
+    with db.read() as conn:
+        row = store_sims.get(conn, ctx.id, sim_id, chart=True)
+    if row is None:
+        raise NotFound(f"no simulation #{sim_id} in project '{ctx.slug}'")
+    if row["chart"] is None:
+        raise NotFound(f"simulation #{sim_id} has no chart yet: it is {row['state']}")
+    return str(row["chart"])
+
+
+def cancel(db: Database, ctx: ProjectContext, sim_id: int) -> dict[str, Any]:
+    """Stop a queued or running simulation; the learner drops it at its next round."""
+    ctx.require(Permission.MANAGE_PROJECT)
+    with db.write(project_id=ctx.id) as conn:
+        row = store_sims.get(conn, ctx.id, sim_id)
+        if row is None:
+            raise NotFound(f"no simulation #{sim_id} in project '{ctx.slug}'")
+        if row["state"] not in store_sims.ACTIVE:
+            raise Conflict(f"simulation #{sim_id} is {row['state']}; nothing to cancel")
+        store_sims.finish(conn, sim_id, state="cancelled", error="cancelled")
+        audit.record(
+            db,
+            conn,
+            action="simulation.cancel",
+            actor_id=ctx.actor_id,
+            project_id=ctx.id,
+            subject=f"simulation:{sim_id}",
+        )
+    return get(db, ctx, sim_id)
+
+
+# ------------------------------------------------------------------------------ the replay
+
+
+def run_next(db: Database, cache: FeatureCache, *, stop: threading.Event | None = None) -> bool:
+    """Claim the oldest queued simulation and replay it; False when none was waiting."""
+    with db.read() as conn:
+        row = store_sims.oldest_queued(conn)
+    if row is None:
+        return False
+    with db.write() as conn:
+        if not store_sims.claim(conn, int(row["id"])):
+            return True  # another learner took it: look again at once
+    run(db, cache, int(row["id"]), int(row["project_id"]), dict(row["options"]), stop=stop)
+    return True
+
+
+def run(
+    db: Database,
+    cache: FeatureCache,
+    sim_id: int,
+    project_id: int,
+    options: dict[str, Any],
+    *,
+    stop: threading.Event | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> None:
+    """Replay a claimed simulation to its end; its row says done, failed or cancelled."""
+    from labelloop.workflow.learning import system_context_by_id
+
+    last = 0.0
+
+    def report(phase: str, done: int, total: int, *, force: bool = False) -> None:
+        nonlocal last
+        if progress is not None:
+            progress(phase, done, total)
+        if stop is not None and stop.is_set():
+            raise Stopped("the learner stopped during the simulation; run it again")
+        if not force and time.monotonic() - last < PROGRESS_EVERY_S:
+            return
+        last = time.monotonic()
+        with db.write() as conn:
+            state = store_sims.progress(conn, sim_id, phase=phase, done=done, total=total)
+        if state != "running":
+            raise Stopped(None)  # cancelled (or deleted with its project): already recorded
+
+    try:
+        ctx = system_context_by_id(db, project_id)
+        if ctx is None:
+            return
+        report("reading the labels", 0, 0, force=True)
+        result, chart_html = _replay(db, cache, ctx, options, report)
+    except Stopped as exc:
+        if exc.args[0]:
+            with db.write() as conn:
+                store_sims.finish(conn, sim_id, state="failed", error=str(exc.args[0]))
+        return
+    except LabelloopError as exc:
+        with db.write() as conn:
+            store_sims.finish(conn, sim_id, state="failed", error=exc.message)
+        return
+    except Exception as exc:  # a broken replay must not take the learner with it
+        log.exception("simulation %s of project %s failed", sim_id, project_id)
+        with db.write() as conn:
+            store_sims.finish(conn, sim_id, state="failed", error=f"the simulation failed: {exc}")
+        return
+    with db.write() as conn:
+        store_sims.finish(conn, sim_id, state="done", result=result, chart=chart_html)
+
+
+def _replay(
+    db: Database,
+    cache: FeatureCache,
+    ctx: ProjectContext,
+    options: dict[str, Any],
+    report: Callable[..., None],
+) -> tuple[dict[str, Any], str]:
+    from concurrent.futures.process import BrokenProcessPool
+
+    from labelloop.insight import curves, simtable
+    from labelloop.learn import make_strategy, simoptions, simreport
+    from labelloop.learn import simulate as sim
+    from labelloop.learn.threads import one_thread
+
+    _check_project(ctx)
+    rows = _labeled(db, ctx)
+    y, classes = simoptions.oracle([r["label"] for r in rows], source=_oracle_source(ctx))
+    wanted = str(options.get("featurizer") or ctx.settings.featurizer)
+    report(f"featurizing {len(rows):,} labeled items", 0, 0, force=True)
+    found = readable_payloads(
+        ctx.schema.data_type, {int(r["id"]): r["payload"] for r in rows}, cache.media_roots
+    )
+    items = [{"id": int(r["id"]), "payload": found[int(r["id"])]} for r in rows]
+    with one_thread():
+        X, used = cache.stored_or_refitted(ctx.id, wanted, items)
+    names = list(options["strategies"])
+    seeds = int(options["seeds"])
+    phase = f"replaying {len(names)} strategies × {seeds} seeds"
+    try:
+        with one_thread():
+            result = sim.simulate(
+                X,
+                y,
+                classes=classes,
+                strategies={name: make_strategy(name) for name in names},
+                seeds=list(range(seeds)),
+                budget=int(options["budget"]),
+                batch_size=int(options["batch"]),
+                stopping=simoptions.stopping_rules(),
+                max_seconds=float(options["max_seconds"]),
+                progress=lambda done, total: report(phase, done, total),
+                jobs=simoptions.default_jobs(seeds, X, most=MAX_WORKERS),
+            )
+    except ValueError as exc:  # e.g. a test split smaller than the number of classes
+        raise LabelloopError(f"cannot simulate on these labels: {exc}") from None
+    except BrokenProcessPool:
+        raise LabelloopError("a worker process died (out of memory?)") from None
+    if not result.runs:
+        raise LabelloopError(
+            f"no seed finished within {options['max_seconds']:g} seconds; "
+            "allow more time or a lower budget"
+        )
+    data: dict[str, Any] = {
+        "featurizer": used,
+        "featurizer_note": None
+        if used == wanted
+        else f"'{wanted}' has not computed every item's features yet, so {used} stood in",
+        "n_records": len(rows),
+        **simreport.to_json(result),
+    }
+    report("drawing the chart", 1, 1, force=True)
+    page = curves.render_html(
+        simtable.chart(result, data, title=f"Active learning on the labels of {ctx.name}")
+    )
+    return data, page
+
+
+class SimulationRunner:
+    """The learner's second thread: replays queued simulations one at a time, beside rounds."""
+
+    def __init__(self, db: Database, cache: FeatureCache, *, poll_s: float = 1.0) -> None:
+        self.db = db
+        self.cache = cache
+        self.poll_s = poll_s
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def run_forever(self) -> None:
+        while not self._stop.is_set():
+            try:
+                busy = run_next(self.db, self.cache, stop=self._stop)
+            except Exception:  # the database was away a moment: try again later
+                log.exception("simulation runner failed")
+                busy = False
+            if not busy:
+                self._stop.wait(self.poll_s)
+
+    def start(self) -> None:
+        """Start the thread, once."""
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(
+            target=self.run_forever, name="labelloop-simulations", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
