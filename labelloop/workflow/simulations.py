@@ -75,6 +75,30 @@ def _check_project(ctx: ProjectContext) -> None:
         raise LabelloopError(problem)
 
 
+def form(ctx: ProjectContext) -> dict[str, Any] | None:
+    """What the project page's simulation form offers (``None`` when the project cannot be
+    simulated, or the caller may not): every registered strategy, random and the default
+    policy ticked, and the defaults of :func:`request`."""
+    from labelloop.govern.permissions import role_allows
+    from labelloop.learn import STRATEGIES
+    from labelloop.learn.simoptions import strategy_names
+
+    if not role_allows(ctx.role, Permission.MANAGE_PROJECT, is_admin=ctx.user.is_admin):
+        return None
+    try:
+        _check_project(ctx)
+    except LabelloopError:
+        return None
+    return {
+        "strategies": list(dict.fromkeys(["random", *STRATEGIES.names()])),
+        "checked": strategy_names(None),
+        "seeds": DEFAULT_SEEDS,
+        "max_seeds": MAX_SEEDS,
+        "budget": DEFAULT_BUDGET,
+        "batch": ctx.settings.batch_size,
+    }
+
+
 def request(
     db: Database,
     ctx: ProjectContext,
@@ -318,7 +342,7 @@ def run(
         with db.write() as conn:
             state = store_sims.progress(conn, sim_id, phase=phase, done=done, total=total)
         if state != "running":
-            raise Stopped(None)  # cancelled (or deleted with its project): already recorded
+            pass  # cancelled (or deleted with its project): already recorded
 
     try:
         ctx = system_context_by_id(db, project_id)

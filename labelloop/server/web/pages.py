@@ -14,7 +14,7 @@ from labelloop.govern.permissions import Permission
 from labelloop.server.api.deps import DbDep
 from labelloop.server.api.schemas import Id
 from labelloop.server.auth import csrf_ok
-from labelloop.workflow import accounts, projects, quality, review, seeding, status
+from labelloop.workflow import accounts, projects, quality, review, seeding, simulations, status
 from labelloop.workflow.accounts import User
 
 router = APIRouter(include_in_schema=False)
@@ -122,6 +122,7 @@ def project_page(slug: str, request: Request, db: DbDep) -> Response:
         can_manage=_allows(ctx, Permission.MANAGE_MEMBERS),
         can_review=_allows(ctx, Permission.REVIEW),
         can_adjudicate=_allows(ctx, Permission.REVIEW) and review.is_expert(ctx),
+        simulate=simulations.form(ctx),
     )
 
 

@@ -1,0 +1,157 @@
+// "Choose a strategy" on the project page (managers): ask for a simulation of the project's own
+// labels, follow its progress while the learner replays it, and show its figures. The newest
+// simulation is shown on load, so a reload or another manager sees the same one. Server text
+// only reaches the DOM via textContent.
+(() => {
+  "use strict";
+
+  const $ = (id) => document.getElementById(id);
+  const form = $("simulate-form");
+  const pageData = $("page-data");
+  if (!form || !pageData) return;
+  const page = JSON.parse(pageData.textContent);
+  const { api, say } = window.labelloop;
+  const base = "/api/projects/" + encodeURIComponent(page.slug) + "/simulations";
+  const POLL_MS = 1500;
+  const el = {
+    submit: $("simulate-submit"),
+    cancel: $("simulate-cancel"),
+    seeds: $("simulate-seeds"),
+    budget: $("simulate-budget"),
+    batch: $("simulate-batch"),
+    box: $("simulate-progress-box"),
+    bar: $("simulate-progress"),
+    fill: $("simulate-progress-fill"),
+    percent: $("simulate-progress-text"),
+    status: $("simulate-status"),
+    result: $("simulate-result"),
+    best: $("simulate-best"),
+    note: $("simulate-note"),
+    table: $("simulate-table"),
+    chart: $("simulate-chart"),
+    error: $("simulate-error"),
+  };
+  let current = null; // the simulation shown
+  let timer = 0;
+
+  const active = (sim) => sim && (sim.state === "queued" || sim.state === "running");
+
+  function when(iso) {
+    return iso ? iso.slice(0, 16).replace("T", " ") : "";
+  }
+
+  function showProgress(sim) {
+    el.box.hidden = !active(sim);
+    const pct = sim.state === "running" ? sim.percent : 0;
+    el.bar.setAttribute("aria-valuenow", String(pct));
+    el.fill.style.width = `${pct}%`;
+    el.percent.textContent = `${pct.toFixed(0)}%`;
+  }
+
+  function cell(tag, text, scope) {
+    const node = document.createElement(tag);
+    node.textContent = text;
+    if (scope) node.setAttribute("scope", scope);
+    return node;
+  }
+
+  function showResult(sim) {
+    const s = sim.summary;
+    el.result.hidden = !s;
+    if (!s) return;
+    el.best.textContent = s.best ? s.best.charAt(0).toUpperCase() + s.best.slice(1) + "." : "";
+    el.note.textContent = `${s.note}. Mean of ${s.seeds} ${s.seeds === 1 ? "seed" : "seeds"}.`;
+    const head = document.createElement("tr");
+    head.append(...s.head.map((h) => cell("th", h, "col")));
+    el.table.tHead.replaceChildren(head);
+    el.table.tBodies[0].replaceChildren(
+      ...s.rows.map((row) => {
+        const tr = document.createElement("tr");
+        tr.append(...row.map((value) => cell("td", value)));
+        return tr;
+      }),
+    );
+    el.chart.href = sim.chart_url;
+  }
+
+  function statusLine(sim) {
+    const who = sim.requested_by ? ` by ${sim.requested_by}` : "";
+    const asked = `Simulation #${sim.id}${who}, ${when(sim.created_at)} UTC`;
+    const what = `${sim.options.strategies.join(", ")}; ${sim.options.seeds} seeds, budget ${sim.options.budget}`;
+    switch (sim.state) {
+      case "queued":
+        return `${asked}: waiting for the learner (${what}).`;
+      case "running":
+        return `${asked}: ${sim.phase} (${what}).`;
+      case "done":
+        return `${asked}: finished ${when(sim.finished_at)} UTC (${what}).`;
+      case "cancelled":
+        return `${asked}: cancelled.`;
+      default:
+        return `${asked}: failed.`;
+    }
+  }
+
+  function show(sim) {
+    current = sim;
+    el.status.textContent = sim ? statusLine(sim) : "No simulation yet.";
+    el.submit.disabled = active(sim);
+    el.cancel.hidden = !active(sim);
+    if (!sim) return;
+    showProgress(sim);
+    showResult(sim);
+    if (sim.state === "failed") say(el.error, "error", `The simulation failed: ${sim.error}`);
+    else el.error.replaceChildren();
+    clearTimeout(timer);
+    if (active(sim)) timer = setTimeout(poll, POLL_MS);
+  }
+
+  async function poll() {
+    if (!current) return;
+    try {
+      show(await api("GET", `${base}/${current.id}`, undefined, { loginOn401: true }));
+    } catch (err) {
+      say(el.error, "error", `Could not read the simulation: ${err.message}`);
+      timer = setTimeout(poll, POLL_MS * 4);
+    }
+  }
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const strategies = [...form.querySelectorAll('input[name="strategy"]:checked')].map((c) => c.value);
+    if (strategies.length === 0) {
+      say(el.error, "error", "Tick at least one strategy.");
+      return;
+    }
+    el.submit.disabled = true;
+    try {
+      const sim = await api("POST", base, {
+        strategies,
+        seeds: Number(el.seeds.value),
+        budget: Number(el.budget.value),
+        batch: Number(el.batch.value),
+      });
+      el.result.hidden = true;
+      show(sim);
+    } catch (err) {
+      say(el.error, "error", `Could not start the simulation: ${err.message}`);
+      el.submit.disabled = false;
+    }
+  });
+
+  el.cancel.addEventListener("click", async () => {
+    if (!active(current)) return;
+    el.cancel.disabled = true;
+    try {
+      show(await api("POST", `${base}/${current.id}/cancel`));
+    } catch (err) {
+      say(el.error, "error", `Could not cancel: ${err.message}`);
+    } finally {
+      el.cancel.disabled = false;
+    }
+  });
+
+  api("GET", base)
+    .then((sims) => show(sims.length ? sims[0] : null))
+    .catch((err) => say(el.error, "error", `Could not load the simulations: ${err.message}`));
+})();

@@ -1,0 +1,124 @@
+"""Choosing a strategy from the project page: a manager replays active learning on the
+project's own labels while the server keeps serving, follows its progress, reads the figures and
+opens the chart; an annotator sees none of it."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import login, make_reviews, write_jsonl
+
+pytestmark = pytest.mark.browser
+
+ANNOTATOR = ("carol", "carol-password-123")
+
+
+@pytest.fixture(scope="module")
+def labeled(server: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """150 labeled reviews in the project named 'Hostile <texts>', and an annotator there."""
+    work = tmp_path_factory.mktemp("simulate")
+    rows, _ = make_reviews(n_pool=150, n_eval=0, seed=5)
+    server.cli(
+        "import",
+        server.hostile,
+        str(write_jsonl(work / "labeled.jsonl", rows)),
+        "--id-field",
+        "id",
+        "--label-field",
+        "label",
+    )
+    server.cli("users", "add", ANNOTATOR[0], "--password-stdin", stdin=ANNOTATOR[1] + "\n")
+    server.cli("projects", "member", server.hostile, ANNOTATOR[0], "annotator")
+    return server
+
+
+def _state(page: Any, wanted: str, timeout_ms: int = 120_000) -> str:
+    page.wait_for_function(
+        "(w) => document.getElementById('simulate-status').textContent.includes(w)",
+        arg=wanted,
+        timeout=timeout_ms,
+    )
+    return page.inner_text("#simulate-status")
+
+
+def test_e2e_manager_simulates_strategies_on_the_projects_labels(
+    labeled: Any, browser: Any, screenshots: Path
+) -> None:
+    server = labeled
+    context = browser.new_context(viewport={"width": 390, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    path = f"/p/{server.hostile}"
+    login(page, server.url, path)
+    assert _state(page, "No simulation") == "No simulation yet."
+    ticked = page.eval_on_selector_all(
+        "input[name=strategy]:checked", "nodes => nodes.map(n => n.value)"
+    )
+    assert ticked == ["random", "auto"]  # the control and the project default
+
+    page.check("input[name=strategy][value=margin]")
+    page.fill("#simulate-seeds", "2")
+    page.fill("#simulate-budget", "60")
+    page.click("#simulate-submit")
+    assert page.is_disabled("#simulate-submit")  # one at a time per project
+    done = _state(page, "finished")
+    assert re.match(r"Simulation #1 by alice, .* UTC: finished", done)
+    assert "(random, auto, margin; 2 seeds, budget 60)" in done
+    assert page.is_hidden("#simulate-cancel") and page.is_enabled("#simulate-submit")
+
+    rows = page.eval_on_selector_all(
+        "#simulate-table tbody tr", "rows => rows.map(r => [...r.cells].map(c => c.innerText))"
+    )
+    assert [r[0] for r in rows] == ["random", "auto", "margin"]
+    for row in rows:
+        assert 0.3 < float(row[3]) <= 1.0  # AUC: a real learning curve, measured
+        assert "settled_predictions" in row[5]
+    note = page.inner_text("#simulate-note")
+    assert note.startswith("150 labeled items, 3 classes, featurizer tfidf; each seed splits")
+    assert note.endswith("Mean of 2 seeds.")
+    assert re.search(
+        r"best learning curve|learned faster than random", page.inner_text("#simulate-best")
+    )
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the page scrolls sideways at 390 px ({width} px)"
+    page.locator("#simulate-panel").screenshot(path=str(screenshots / "simulate.png"))
+
+    # The chart opens in a tab of its own; the project's name in its title stays text.
+    with context.expect_page() as opened:
+        page.click("#simulate-chart")
+    chart = opened.value
+    chart.wait_for_load_state()
+    assert chart.title() == "Active learning on the labels of Hostile <texts>"
+    assert chart.locator("svg[role=img]").count() == 2  # accuracy and macro-F1
+    assert chart.evaluate("window.__xss") is None
+    chart.close()
+
+    # A reload shows the same simulation; a long one can be cancelled from the page.
+    page.reload()
+    assert "finished" in _state(page, "Simulation #1")
+    page.fill("#simulate-budget", "140")
+    page.fill("#simulate-seeds", "10")
+    page.check("input[name=strategy][value=qbc_vote_entropy]")
+    page.click("#simulate-submit")
+    _state(page, "Simulation #2")
+    page.click("#simulate-cancel")
+    assert _state(page, "cancelled").endswith(": cancelled.")
+    assert page.is_hidden("#simulate-result")  # #2 has no figures; #1's are not shown as its
+    assert errors == []
+
+    # An annotator's project page has no simulation panel, and the API refuses them.
+    other = browser.new_context()
+    annotator = other.new_page()
+    login(annotator, server.url, path, username=ANNOTATOR[0], password=ANNOTATOR[1])
+    assert annotator.locator("#simulate-panel").count() == 0
+    status = annotator.evaluate(
+        f"fetch('/api/projects/{server.hostile}/simulations').then(r => r.status)"
+    )
+    assert status == 403
+    other.close()
+    context.close()
