@@ -342,7 +342,7 @@ def run(
         with db.write() as conn:
             state = store_sims.progress(conn, sim_id, phase=phase, done=done, total=total)
         if state != "running":
-            pass  # cancelled (or deleted with its project): already recorded
+            raise Stopped(None)  # cancelled (or deleted with its project): already recorded
 
     try:
         ctx = system_context_by_id(db, project_id)
