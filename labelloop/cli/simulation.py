@@ -1,8 +1,11 @@
-"""`labelloop simulate`: replay active learning on a labeled file, before paying annotators."""
+"""`labelloop simulate`: replay active learning on a labeled file or a project's labels, before
+paying annotators."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -12,13 +15,37 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from labelloop.cli.common import _run, err, out
+from labelloop.cli.common import _open, _run, err, out
 from labelloop.cli.outputs import OutputFolder
 from labelloop.errors import LabelloopError
 
+FILE_ONLY = {
+    "label_field": "--label-field",
+    "text_field": "--text-field",
+    "featurizer": "--featurizer",
+    "jobs": "--jobs",
+    "format": "--format",
+}
+"""Options that say how to read FILE: a project has its own labels, texts and featurizer."""
+FOLLOW_S = 0.5
+"""How often ``--project`` reads the progress of a simulation a running learner took first."""
+
 
 def simulate(
-    file: Path,
+    ctx: typer.Context,
+    file: Annotated[
+        Path | None,
+        typer.Argument(metavar="FILE", help="Labeled JSONL or CSV file (or give --project)."),
+    ] = None,
+    project: Annotated[
+        str | None,
+        typer.Option(
+            "--project",
+            metavar="SLUG",
+            help="Replay the project's resolved labels on its featurizer instead of a file, "
+            "here and now; the simulation shows on the project's page and API too.",
+        ),
+    ] = None,
     label_field: Annotated[
         str, typer.Option(help="Field holding each record's true label (the oracle).")
     ] = "label",
@@ -32,7 +59,10 @@ def simulate(
     ] = None,
     seeds: Annotated[int, typer.Option(min=1, help="Seeds (splits and seed sets).")] = 5,
     budget: Annotated[int, typer.Option(min=1, help="Labels each strategy may buy.")] = 500,
-    batch: Annotated[int, typer.Option(min=1, help="Labels per round.")] = 10,
+    batch: Annotated[
+        int | None,
+        typer.Option(min=1, help="Labels per round (default 10; --project: the project's batch)."),
+    ] = None,
     featurizer: Annotated[
         str, typer.Option(help="Registered featurizer: tfidf, minilm, tfidf+minilm, ...")
     ] = "tfidf",
@@ -53,26 +83,39 @@ def simulate(
     format: Annotated[str | None, typer.Option(help="jsonl or csv (default: by suffix).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
 ) -> None:
-    """Replay active learning on a labeled file to choose a strategy before paying annotators."""
+    """Replay active learning on a labeled file or a project's labels to choose a strategy
+    before paying annotators."""
     from concurrent.futures.process import BrokenProcessPool
-
-    from rich.progress import MofNCompleteColumn, SpinnerColumn
 
     from labelloop.learn import simoptions, simreport
     from labelloop.learn import simulate as sim
 
+    if project is not None:
+        given = [
+            flag
+            for name, flag in FILE_ONLY.items()
+            if getattr(ctx.get_parameter_source(name), "name", "DEFAULT") != "DEFAULT"
+        ]
+        _run(lambda: _one_source(file, project, given))
+        _simulate_project(
+            project,
+            strategies=strategies,
+            seeds=seeds,
+            budget=budget,
+            batch=batch,
+            max_seconds=max_seconds,
+            out_dir=out_dir or Path(f"{project}-simulation"),
+            as_json=as_json,
+        )
+        return
+    if file is None:
+        _run(lambda: _one_source(file, project, []))
+        return
+    batch = batch or 10
     out_dir = out_dir or Path(f"{file.stem}-simulation")
 
     def replay(records: dict[str, Any], names: list[str]) -> Any:
-        with Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeRemainingColumn(),
-            console=err,
-            transient=True,
-        ) as progress:
+        with _bar() as progress:
             task = progress.add_task(f"featurizing {len(records['texts']):,} texts", total=None)
             X = _sim_features(
                 featurizer,
@@ -162,7 +205,138 @@ def simulate(
 
 
 SIM_OUTPUTS = ("results.json", "curves.html", "curves.png")
-"""The files ``--out`` receives (curves.png only with matplotlib)."""
+"""The files ``--out`` receives (curves.png only with matplotlib; not with ``--project``)."""
+
+
+def _bar() -> Progress:
+    from rich.progress import MofNCompleteColumn, SpinnerColumn
+
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    )
+
+
+def _one_source(file: Path | None, project: str | None, given: list[str]) -> None:
+    """Refuse anything but one of FILE and --project, and FILE's options with --project."""
+    if file is None and project is None:
+        raise LabelloopError("give a labeled FILE or --project SLUG")
+    if file is not None and project is not None:
+        raise LabelloopError(f"give FILE ({file}) or --project {project}, not both")
+    if given:
+        raise LabelloopError(
+            f"{', '.join(given)} read{'s' if len(given) == 1 else ''} a FILE; --project replays "
+            "the project's labels on the project's featurizer"
+        )
+
+
+def _simulate_project(
+    slug: str,
+    *,
+    strategies: str | None,
+    seeds: int,
+    budget: int,
+    batch: int | None,
+    max_seconds: float,
+    out_dir: Path,
+    as_json: bool,
+) -> None:
+    """Queue a simulation of the project's labels as the local operator and replay it here at
+    once: the same row, checks and figures as a manager's request from the page."""
+    from labelloop.store import simulations as store_sims
+    from labelloop.workflow import projects, simulations
+    from labelloop.workflow.features import FeatureCache
+
+    settings, db = _open()
+
+    def replay(project: Any, sim: dict[str, Any]) -> None:
+        cache = FeatureCache(settings.features_dir, media_roots=settings.media_root_paths)
+        with _bar() as bar:
+            task = bar.add_task(sim["phase"], total=None)
+
+            def progress(phase: str, done: int, total: int) -> None:
+                bar.update(task, description=phase, completed=done, total=total or None)
+
+            with db.write() as conn:
+                mine = store_sims.claim(conn, sim["id"])
+            if mine:
+                simulations.run(db, cache, sim["id"], project.id, sim["options"], progress=progress)
+                return
+            # A running learner (labelloop serve or worker) took it first: follow its progress.
+            while (seen := simulations.get(db, project, sim["id"]))["state"] in store_sims.ACTIVE:
+                progress(seen["phase"], seen["done"], seen["total"])
+                time.sleep(FOLLOW_S)
+
+    def go() -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+        project = projects.system_context(db, slug)
+        with OutputFolder(out_dir) as folder:
+            sim = simulations.request(
+                db,
+                project,
+                strategies=strategies,
+                seeds=seeds,
+                budget=budget,
+                batch=batch,
+                max_seconds=max_seconds,
+            )
+            try:
+                replay(project, sim)
+            except KeyboardInterrupt:  # Ctrl-C: the row says cancelled rather than go stale
+                with contextlib.suppress(LabelloopError):
+                    simulations.cancel(db, project, sim["id"])
+                raise
+            found = simulations.get(db, project, sim["id"])
+            if found["state"] == "failed":
+                raise LabelloopError(f"{found['error']} (simulation #{sim['id']})")
+            if found["state"] != "done":
+                raise LabelloopError(f"simulation #{sim['id']} was {found['state']}")
+            with db.read() as conn:
+                row = store_sims.get(conn, project.id, sim["id"], chart=True)
+            if row is None:  # the project was deleted meanwhile
+                raise LabelloopError(f"no project '{slug}' any more")
+            result = dict(row["result"])
+            data = {"project": slug, "simulation": sim["id"], **result}
+            try:
+                (folder.staging / "results.json").write_text(
+                    json.dumps(data, indent=1) + "\n", encoding="utf-8"
+                )
+                (folder.staging / "curves.html").write_text(row["chart"], encoding="utf-8")
+            except OSError as exc:
+                raise LabelloopError(
+                    f"cannot write to --out {out_dir}: {exc.strerror or exc}"
+                ) from None
+            written = ["results.json", "curves.html"]
+            folder.publish(written, owned=SIM_OUTPUTS)
+        return found, result, written
+
+    found, result, written = _run(go)
+    if result["budget"] < budget:
+        err.print(
+            f"note: --budget {budget:,} is more than the pool of {result['n_pool']:,} items; "
+            f"capped at {result['budget']:,}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if as_json:
+        typer.echo(json.dumps({**found, "outputs": written}))
+        return
+    summary = found["summary"]
+    out.print(_table(summary["head"], summary["rows"], seeds=summary["seeds"]))
+    out.print(summary["note"], highlight=False)
+    if summary["best"]:
+        out.print(summary["best"], highlight=False)
+    out.print(
+        f"simulation #{found['id']} of project '{slug}': also on its page and at "
+        f"GET /api/projects/{slug}/simulations/{found['id']}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    out.print(f"wrote {', '.join(written)} to {out_dir}", highlight=False)
 
 
 def _sim_featurizer(name: str) -> None:
@@ -291,11 +465,18 @@ def _sim_write(out_dir: Path, result: Any, data: dict[str, Any], *, title: str) 
 
 
 def _sim_table(result: Any, data: dict[str, Any]) -> Table:
-    from labelloop.insight.simtable import TEXT_COLUMNS, summary_rows
+    from labelloop.insight.simtable import summary_rows
 
     head, *rows = summary_rows(data)
+    return _table(head, rows, seeds=len(result.runs))
+
+
+def _table(head: list[str], rows: list[list[str]], *, seeds: int) -> Table:
+    """The summary table of :func:`~labelloop.insight.simtable.summary_rows` for the terminal."""
+    from labelloop.insight.simtable import TEXT_COLUMNS
+
     table = Table(
-        title=f"labels to reach a share of full-data accuracy (mean of {len(result.runs)} seeds)",
+        title=f"labels to reach a share of full-data accuracy (mean of {seeds} seeds)",
         caption="(k/n): seeds that reached the level within the budget",
     )
     for i, name in enumerate(head):

@@ -6,6 +6,7 @@ import csv
 import dataclasses
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -545,3 +546,262 @@ def test_a_budget_over_the_pool_is_capped_and_said_so(cli: Any, tmp_path: Path) 
     assert printed["curves"]["accuracy"][0]["n_labels"][-1] == 75
     page = (out / "curves.html").read_text()
     assert "budget 75," in page and "budget 500" not in page
+
+
+# ------------------------------------------------------------------------- --project SLUG
+
+TOPICS = {
+    "name": "Topics <b>&</b> more",
+    "data": {"type": "text", "field": "text"},
+    "controls": [
+        {"name": "topic", "type": "choice", "labels": ["sports", "cooking"], "target": True}
+    ],
+}
+FAST = ("--strategies", "random,margin", "--seeds", "2", "--budget", "60")
+
+
+@pytest.fixture
+def topics(cli: Any, tmp_path: Path) -> Iterator[Any]:
+    """A project 'topics' in the CLI's data dir with 200 labeled items; opens its store."""
+    from labelloop.store.db import Database
+
+    cli("init")
+    schema = tmp_path / "topics.json"
+    schema.write_text(json.dumps(TOPICS))
+    cli("projects", "create", "topics", "--schema", str(schema))
+    data = write_jsonl(tmp_path / "labeled.jsonl", two_topics(200))
+    cli("import", "topics", str(data), "--label-field", "label")
+    db = Database(f"sqlite:///{tmp_path / 'home' / 'labelloop.db'}")
+    yield db
+    db.dispose()
+
+
+def _simulations(db: Any) -> list[dict[str, Any]]:
+    from labelloop.workflow import projects, simulations
+
+    return simulations.recent(db, projects.system_context(db, "topics"))
+
+
+def test_project_replays_its_labels_here_and_shows_on_its_page(
+    cli: Any, tmp_path: Path, topics: Any
+) -> None:
+    from labelloop.store.tables import audit_event
+
+    out = tmp_path / "sim"
+    result = cli("simulate", "--project", "topics", *FAST, "--out", str(out))
+    text = " ".join(result.stdout.split())  # as wrapped for COLUMNS
+    for expected in ("labels to 95%", "AUC", "stopping", "random", "margin"):
+        assert expected in text, expected
+    assert "mean of 2 seeds" in text
+    assert "200 labeled items, 2 classes, featurizer tfidf; each seed splits them into 150" in text
+    assert re.search(r"margin has the best learning curve|no strategy learned faster", text)
+    assert "simulation #1 of project 'topics': also on its page" in text
+    assert f"wrote results.json, curves.html to {out}" in text
+
+    assert {p.name for p in out.iterdir()} == {"results.json", "curves.html"}
+    results = json.loads((out / "results.json").read_text())
+    assert results["project"] == "topics" and results["simulation"] == 1
+    assert results["n_records"] == 200 and results["classes"] == ["cooking", "sports"]
+    assert [s["strategy"] for s in results["strategies"]] == ["random", "margin"]
+    page = (out / "curves.html").read_text()
+    assert "<svg" in page and "Active learning on the labels of Topics &lt;b&gt;&amp;" in page
+
+    [row] = _simulations(topics)  # a normal row: the page and the API show it
+    assert row["state"] == "done" and row["requested_by"] is None
+    assert row["options"]["seeds"] == 2 and row["summary"]["rows"][1][0] == "margin"
+    with topics.read() as conn:
+        events = conn.execute(
+            audit_event.select().where(audit_event.c.action == "simulation.request")
+        ).all()
+    assert len(events) == 1 and events[0].actor_id is None  # the local operator
+
+
+def test_project_json_prints_the_simulation_as_the_api_shows_it(
+    cli: Any, tmp_path: Path, topics: Any
+) -> None:
+    result = cli(
+        "simulate",
+        "--project",
+        "topics",
+        *FAST,
+        "--batch",
+        "5",
+        "--out",
+        str(tmp_path / "o"),
+        "--json",
+    )
+    view = json.loads(result.stdout)
+    assert view["state"] == "done" and view["id"] == 1
+    assert view["options"]["strategies"] == ["random", "margin"] and view["options"]["batch"] == 5
+    assert [row[0] for row in view["summary"]["rows"]] == ["random", "margin"]
+    assert view["chart_url"] == "/api/projects/topics/simulations/1/chart"
+    assert view["outputs"] == ["results.json", "curves.html"]
+    assert view == {**_simulations(topics)[0], "outputs": view["outputs"]}
+
+
+def test_project_progress_feeds_the_bar(
+    cli: Any, tmp_path: Path, topics: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rich.progress import Progress, TaskID
+
+    from labelloop.cli import simulation
+
+    phases: list[tuple[str, int | None]] = []
+
+    class Recording(Progress):
+        def update(self, task_id: TaskID, **kwargs: Any) -> None:
+            phases.append((kwargs.get("description", ""), kwargs.get("total")))
+            super().update(task_id, **kwargs)
+
+    monkeypatch.setattr(simulation, "_bar", lambda: Recording(transient=True))
+    cli("simulate", "--project", "topics", *FAST, "--out", str(tmp_path / "o"))
+    names = list(dict.fromkeys(p for p, _ in phases))
+    assert names[:2] == ["reading the labels", "featurizing 200 labeled items"]
+    assert "replaying 2 strategies × 2 seeds" in names and names[-1] == "drawing the chart"
+    assert any(total for p, total in phases if p.startswith("replaying"))
+
+
+def test_exactly_one_of_file_and_project(cli: Any, tmp_path: Path, topics: Any) -> None:
+    data = write_jsonl(tmp_path / "t.jsonl", two_topics(100))
+    o = str(tmp_path / "o")
+    neither = one_error_line(cli("simulate", "--out", o, code=1))
+    assert neither == "error: give a labeled FILE or --project SLUG"
+    both = one_error_line(cli("simulate", str(data), "--project", "topics", "--out", o, code=1))
+    assert both == f"error: give FILE ({data}) or --project topics, not both"
+    file_only = cli("simulate", "--project", "topics", "--featurizer", "minilm", "--out", o, code=1)
+    assert one_error_line(file_only) == (
+        "error: --featurizer reads a FILE; --project replays the project's labels on the "
+        "project's featurizer"
+    )
+    assert not (tmp_path / "o").exists() and _simulations(topics) == []
+
+
+def test_project_checks_are_one_line_and_queue_nothing(
+    cli: Any, tmp_path: Path, topics: Any
+) -> None:
+    o = ("--out", str(tmp_path / "o"))
+    onto_file = ("--out", str(tmp_path / "labeled.jsonl"))
+    for args, message in (
+        (("--project", "nope", *o), "error: no project 'nope'"),
+        (
+            ("--project", "topics", "--seeds", "11", *o),
+            "error: seeds must be between 1 and 10, not 11",
+        ),
+        (("--project", "topics", "--budget", "20", *o), "error: budget 20 leaves nothing to query"),
+        (
+            ("--project", "topics", "--strategies", "psychic", *o),
+            "error: unknown strategy 'psychic'",
+        ),
+        (
+            ("--project", "topics", *onto_file),
+            f"error: --out {onto_file[1]} is a file; give a folder",
+        ),
+    ):
+        assert one_error_line(cli("simulate", *args, code=1)).startswith(message), args
+    assert not (tmp_path / "o").exists() and _simulations(topics) == []
+
+
+def test_project_with_too_few_labels_is_refused(cli: Any, tmp_path: Path, topics: Any) -> None:
+    schema = tmp_path / "small.json"
+    schema.write_text(json.dumps(TOPICS))
+    cli("projects", "create", "small", "--schema", str(schema))
+    data = write_jsonl(tmp_path / "few.jsonl", two_topics(30))
+    cli("import", "small", str(data), "--label-field", "label")
+    result = cli("simulate", "--project", "small", "--out", str(tmp_path / "o"), code=1)
+    assert one_error_line(result) == (
+        "error: 30 labeled records is too few to simulate; need at least 40"
+    )
+
+
+def test_project_waits_for_nobody_but_refuses_a_second_simulation(
+    cli: Any, tmp_path: Path, topics: Any
+) -> None:
+    from labelloop.workflow import projects, simulations
+
+    queued = simulations.request(
+        topics, projects.system_context(topics, "topics"), strategies="random", budget=40
+    )
+    result = cli("simulate", "--project", "topics", "--out", str(tmp_path / "o"), code=1)
+    assert one_error_line(result) == (
+        f"error: simulation #{queued['id']} of project 'topics' is still queued; wait for it "
+        "or cancel it"
+    )
+
+
+def test_a_failed_replay_is_one_line_and_writes_nothing(
+    cli: Any, tmp_path: Path, topics: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def boom(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("out of cheese")
+
+    monkeypatch.setattr("labelloop.learn.simulate.simulate", boom)
+    result = cli("simulate", "--project", "topics", *FAST, "--out", str(tmp_path / "o"), code=1)
+    assert one_error_line(result) == "error: the simulation failed: out of cheese (simulation #1)"
+    assert not (tmp_path / "o").exists()
+    assert _simulations(topics)[0]["state"] == "failed"
+
+
+def test_ctrl_c_cancels_the_simulation_rather_than_leave_it_running(
+    cli: Any, tmp_path: Path, topics: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from labelloop.learn import simulate as sim
+
+    real, calls = sim.simulate, []
+
+    def interrupted_once(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sim, "simulate", interrupted_once)
+    cli("simulate", "--project", "topics", *FAST, "--out", str(tmp_path / "o"), code=130)
+    [row] = _simulations(topics)
+    assert row["state"] == "cancelled"
+    assert not (tmp_path / "o").exists()
+    cli("simulate", "--project", "topics", *FAST, "--out", str(tmp_path / "o"))  # not blocked
+
+
+def test_project_follows_a_simulation_a_running_learner_took_first(
+    cli: Any, tmp_path: Path, topics: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from labelloop.cli import simulation
+    from labelloop.store import simulations as store_sims
+    from labelloop.workflow import simulations
+    from labelloop.workflow.features import FeatureCache
+
+    real_claim, servers = store_sims.claim, []
+
+    def server_first(conn: Any, sim_id: int) -> bool:
+        """`labelloop serve`'s learner claims it between the request and the command's claim."""
+        assert real_claim(conn, sim_id)
+        row = store_sims.get(conn, 1, sim_id)
+        assert row is not None
+        options = dict(row["options"])
+        server = threading.Thread(
+            target=simulations.run, args=(topics, FeatureCache(), sim_id, 1, options)
+        )
+        servers.append(server)
+        return False
+
+    monkeypatch.setattr(store_sims, "claim", server_first)
+    monkeypatch.setattr(simulation, "FOLLOW_S", 0.02)
+    real_get, polls = simulations.get, []
+
+    def get(*args: Any, **kwargs: Any) -> Any:
+        polls.append(1)
+        assert len(polls) < 3000, "the command never saw the simulation end"
+        if servers and not servers[0].is_alive() and servers[0].ident is None:
+            servers[0].start()  # once the command's write transaction is over
+        return real_get(*args, **kwargs)
+
+    monkeypatch.setattr(simulations, "get", get)
+    out = tmp_path / "o"
+    result = cli("simulate", "--project", "topics", *FAST, "--out", str(out))
+    servers[0].join(30)
+    assert "simulation #1 of project 'topics'" in result.stdout
+    assert "random" in result.stdout and "margin" in result.stdout
+    assert json.loads((out / "results.json").read_text())["n_records"] == 200
+    assert [row["state"] for row in _simulations(topics)] == ["done"]
