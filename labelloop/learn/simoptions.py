@@ -102,7 +102,8 @@ def oracle(labels: Sequence[str], *, source: str) -> tuple[NDArray[np.int64], tu
     least = max(40, 8 * len(classes))
     if len(labels) < least:
         raise LabelloopError(
-            f"{len(labels)} labeled records is too few to simulate; need at least {least}"
+            f"{len(labels)} labeled {'record is' if len(labels) == 1 else 'records are'} too "
+            f"few to simulate; need at least {least}"
         )
     index = {c: i for i, c in enumerate(classes)}
     return np.asarray([index[label] for label in labels], dtype=np.int64), classes

@@ -45,12 +45,18 @@ AUC_TIE = 0.001
 STATES = ("queued", "running", "done", "failed", "cancelled")
 
 
+class Unprocessable(LabelloopError):
+    """A simulation the options or the project's labels cannot give (422)."""
+
+    status = 422
+
+
 class Stopped(Exception):
     """Raised from a replay's progress callback: cancelled by a manager, or the learner stops."""
 
 
 def _oracle_source(ctx: ProjectContext) -> str:
-    return f"project '{ctx.slug}'s resolved labels"
+    return f"the resolved labels of project '{ctx.slug}'"
 
 
 def _labeled(db: Database, ctx: ProjectContext) -> list[dict[str, Any]]:
@@ -117,19 +123,29 @@ def request(
     from labelloop.learn.simoptions import check_budget, oracle, strategy_names
 
     ctx.require(Permission.MANAGE_PROJECT)
-    _check_project(ctx)
-    if not 1 <= seeds <= MAX_SEEDS:
-        raise LabelloopError(f"seeds must be between 1 and {MAX_SEEDS}, not {seeds}")
-    batch = ctx.settings.batch_size if batch is None else batch
-    if not 1 <= batch <= MAX_BATCH:
-        raise LabelloopError(f"batch must be between 1 and {MAX_BATCH}, not {batch}")
-    if not 10 <= max_seconds <= MAX_SECONDS:
-        raise LabelloopError(
-            f"max_seconds must be between 10 and {MAX_SECONDS:g}, not {max_seconds:g}"
-        )
-    check_budget(budget, option="budget")
-    names = strategy_names(strategies, option="strategies")
-    oracle([r["label"] for r in _labeled(db, ctx)], source=_oracle_source(ctx))
+    try:
+        _check_project(ctx)
+        if not 1 <= seeds <= MAX_SEEDS:
+            raise LabelloopError(f"seeds must be between 1 and {MAX_SEEDS}, not {seeds}")
+        if batch is None:  # the project's own, within what a simulation takes
+            batch = min(max(1, ctx.settings.batch_size), MAX_BATCH)
+        elif not 1 <= batch <= MAX_BATCH:
+            raise LabelloopError(f"batch must be between 1 and {MAX_BATCH}, not {batch}")
+        if not 10 <= max_seconds <= MAX_SECONDS:
+            raise LabelloopError(
+                f"max_seconds must be between 10 and {MAX_SECONDS:g}, not {max_seconds:g}"
+            )
+        check_budget(budget, option="budget")
+        names = strategy_names(strategies, option="strategies")
+        labels = [r["label"] for r in _labeled(db, ctx)]
+        if not labels:
+            raise LabelloopError(
+                f"project '{ctx.slug}' has no resolved labels yet: label items, or import "
+                "labeled ones, first"
+            )
+        oracle(labels, source=_oracle_source(ctx))
+    except LabelloopError as exc:  # one status for every refused request, whatever refused it
+        raise Unprocessable(exc.message) from None
     options = {
         "strategies": names,
         "seeds": seeds,
@@ -274,7 +290,8 @@ def chart(db: Database, ctx: ProjectContext, sim_id: int) -> str:
     if row is None:
         raise NotFound(f"no simulation #{sim_id} in project '{ctx.slug}'")
     if row["chart"] is None:
-        raise NotFound(f"simulation #{sim_id} has no chart yet: it is {row['state']}")
+        state = view(row, ctx)["state"]
+        raise NotFound(f"simulation #{sim_id} has no chart: it is {state}")
     return str(row["chart"])
 
 
@@ -282,6 +299,7 @@ def cancel(db: Database, ctx: ProjectContext, sim_id: int) -> dict[str, Any]:
     """Stop a queued or running simulation; the learner drops it at its next round."""
     ctx.require(Permission.MANAGE_PROJECT)
     with db.write(project_id=ctx.id) as conn:
+        _abandon_stale(conn, ctx.id)  # a replay whose learner stopped reads failed, as shown
         row = store_sims.get(conn, ctx.id, sim_id)
         if row is None:
             raise NotFound(f"no simulation #{sim_id} in project '{ctx.slug}'")

@@ -104,12 +104,12 @@ def test_a_second_request_waits_for_the_first(sims: Any) -> None:
 @pytest.mark.parametrize(
     ("body", "status", "names"),
     [
-        ({"seeds": 0}, 400, "seeds must be between 1 and 10, not 0"),
-        ({"budget": 20}, 400, "budget 20 leaves nothing to query"),
-        ({"batch": 5000}, 400, "batch must be between 1 and 1000"),
-        ({"max_seconds": 1}, 400, "max_seconds must be between 10 and 3600"),
+        ({"seeds": 0}, 422, "seeds must be between 1 and 10, not 0"),
+        ({"budget": 20}, 422, "budget 20 leaves nothing to query"),
+        ({"batch": 5000}, 422, "batch must be between 1 and 1000"),
+        ({"max_seconds": 1}, 422, "max_seconds must be between 10 and 3600"),
         ({"strategies": ["psychic"]}, 422, "unknown strategy 'psychic'"),
-        ({"strategies": []}, 400, "strategies names no strategy"),
+        ({"strategies": []}, 422, "strategies names no strategy"),
         ({"strategies": "random"}, 422, "strategies:"),
         ({"seeds": "lots"}, 422, "seeds:"),
         ({"seeds": 10**12}, 422, "seeds:"),
@@ -124,10 +124,10 @@ def test_bad_bodies_are_4xx_naming_the_option(
     assert sims.get(SIMS, "manager").json() == []
 
 
-def test_too_few_labels_is_a_400_naming_the_count(api: Any) -> None:
+def test_too_few_labels_is_a_422_naming_the_count(api: Any) -> None:
     r = api.post(SIMS, "manager", json=FAST)  # only the 9 labeled eval items
-    assert r.status_code == 400
-    assert r.json()["detail"] == "9 labeled records is too few to simulate; need at least 40"
+    assert r.status_code == 422
+    assert r.json()["detail"] == "9 labeled records are too few to simulate; need at least 40"
 
 
 @pytest.mark.parametrize("sim_id", ["0", "-1", "99999999999999999999", "abc"])

@@ -127,14 +127,14 @@ def test_bad_options_are_refused_at_once_naming_the_option(
 
 def test_too_few_labels_are_refused_at_once(lab: Any) -> None:
     ctx = lab.project()
-    with pytest.raises(LabelloopError, match="^no labels in project 'sent'"):
+    with pytest.raises(LabelloopError, match="^project 'sent' has no resolved labels yet"):
         simulations.request(lab.db, ctx, **FAST)
 
     rows = lab.rows(60, labeled=True)
     lab.import_rows(ctx, rows[:30], labeled=True)
     with pytest.raises(LabelloopError) as few:
         simulations.request(lab.db, ctx, **FAST)
-    assert few.value.message == "30 labeled records is too few to simulate; need at least 40"
+    assert few.value.message == "30 labeled records are too few to simulate; need at least 40"
 
 
 def test_a_class_seen_once_is_named_with_what_it_needs(lab: Any) -> None:
@@ -235,7 +235,7 @@ def test_a_cancelled_queued_simulation_is_never_run(lab: Any, manager: Any) -> N
     assert simulations.run_next(lab.db, FeatureCache()) is False
     after = simulations.get(lab.db, manager, asked["id"])
     assert after["state"] == "cancelled" and after["summary"] is None
-    with pytest.raises(NotFound, match="has no chart yet: it is cancelled"):
+    with pytest.raises(NotFound, match="has no chart: it is cancelled"):
         simulations.chart(lab.db, manager, asked["id"])
     with pytest.raises(Conflict, match="is cancelled; nothing to cancel"):
         simulations.cancel(lab.db, manager, asked["id"])

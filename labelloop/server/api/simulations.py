@@ -31,10 +31,12 @@ def list_simulations(slug: str, db: DbDep, user: CurrentUser) -> list[dict[str, 
 
 @router.post("", status_code=202)
 def request_simulation(
-    slug: str, body: SimulationIn, db: DbDep, user: CurrentUser
+    slug: str, db: DbDep, user: CurrentUser, body: SimulationIn | None = None
 ) -> dict[str, Any]:
-    """Queue a replay of active learning on the project's resolved labels; the learner runs it."""
+    """Queue a replay of active learning on the project's resolved labels; the learner runs it.
+    Without a body, the defaults: random and the default policy, 3 seeds, budget 500."""
     ctx = projects.access(db, slug, user, Permission.MANAGE_PROJECT)
+    body = body or SimulationIn()
     return simulations.request(
         db,
         ctx,
