@@ -138,6 +138,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "when installed), so the client takes little of the CPU it shares with the server; "
         "httpx: httpx.AsyncClient",
     )
+    p.add_argument(
+        "--simulate",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also import N labeled items into a second project and, as the measured window "
+        "starts, have a manager ask for a simulation on them (10 seeds, every strategy of the "
+        "default request), so it replays in the learner while the annotators work",
+    )
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--keep", action="store_true", help="keep the temp data dir (path on stderr)")
     args = p.parse_args(argv)
@@ -171,6 +180,16 @@ def setup(args: argparse.Namespace, work: Path, env: dict[str, str], tag: str) -
         f"({report['items'] / r.wall_s:,.0f}/s incl. CLI start-up)"
     )
 
+    sim_slug = None
+    if args.simulate:
+        sim_slug = f"{slug}-sim"
+        cli(["projects", "create", sim_slug, "--schema", str(work / "schema.json")], env)
+        rows = make_texts(args.simulate, seed=args.seed + 1)
+        with (work / "labeled.jsonl").open("w", encoding="utf-8") as f:
+            for i, text in enumerate(rows):
+                f.write(json.dumps({"id": f"s{i}", "text": text, "label": label_of(text)}) + "\n")
+        cli(["import", sim_slug, str(work / "labeled.jsonl"), "--label-field", "label"], env)
+
     def add_user(name: str, *, role: str | None = "annotator", admin: bool = False) -> str:
         cli(
             ["users", "add", name, "--password-stdin"] + (["--admin"] if admin else []),
@@ -202,6 +221,7 @@ def setup(args: argparse.Namespace, work: Path, env: dict[str, str], tag: str) -
         "names": names,
         "tokens": tokens,
         "admin_token": admin_token,
+        "sim_slug": sim_slug,
         "texts": texts,
         "import_s": r.wall_s,
         "setup_s": time.perf_counter() - t0,
@@ -538,7 +558,16 @@ async def drive(
     if args.profile:
         profiler = asyncio.create_task(_profile(args, pid, t_warm))
     before = await mark()
+    sims = f"/api/projects/{info['sim_slug']}/simulations"
+    simulation: dict[str, Any] | None = None
+    if info["sim_slug"]:  # the replay runs in the learner through the whole window
+        asked = await admin.post(sims, json={"seeds": 10, "budget": 2000, "max_seconds": 3600})
+        simulation = asked.json()
     await asyncio.sleep(max(0.0, t_end - time.perf_counter()))
+    if simulation is not None:
+        simulation = (await admin.get(f"{sims}/{simulation['id']}")).json()
+        if simulation["state"] in ("queued", "running"):
+            await admin.post(f"{sims}/{simulation['id']}/cancel")
     after_cpu = {"server_cpu": proc_cpu_s(pid), "self_cpu": _self_cpu(), "t": time.perf_counter()}
     rss = proc_status_mb(pid, "VmRSS")
     hwm = proc_status_mb(pid, "VmHWM")
@@ -558,6 +587,7 @@ async def drive(
         "models": models,
         "rss": rss,
         "hwm": hwm,
+        "simulation": simulation,
     }
 
 
@@ -808,6 +838,7 @@ def run(args: argparse.Namespace, database_url: str | None) -> dict[str, Any]:
         "setup_s": round(info["setup_s"], 1),
         "cpus": os.cpu_count(),
         "loadavg_1m": round(os.getloadavg()[0], 2),
+        **_simulation_figures(res["simulation"]),
     }
     log(
         f"next p50/p95/p99 {figures['next_p50_ms']}/{figures['next_p95_ms']}/"
@@ -823,6 +854,18 @@ def run(args: argparse.Namespace, database_url: str | None) -> dict[str, Any]:
     else:
         shutil.rmtree(work, ignore_errors=True)
     return figures
+
+
+def _simulation_figures(sim: dict[str, Any] | None) -> dict[str, Any]:
+    """How far the simulation asked for at the window's start got by its end (``--simulate``)."""
+    if sim is None:
+        return {}
+    return {
+        "simulation_state": sim["state"],
+        "simulation_rounds_done": sim["done"],
+        "simulation_rounds_total": sim["total"],
+        "simulation_error": sim.get("error"),
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
