@@ -90,6 +90,39 @@ def projects_member(slug: str, username: str, role: str) -> None:
     out.print(f"{username} is {role} in {slug}")
 
 
+def projects_set(
+    slug: str,
+    settings: Annotated[
+        list[str], typer.Argument(help="KEY=VALUE pairs, e.g. strategy=margin batch_size=20.")
+    ],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Change a live project's learning settings (strategy, batch_size, retrain_every,
+    queue_size, budget, random_share, stop_changed, preselect_suggestion)."""
+    from labelloop.workflow import projects
+
+    def parse() -> dict[str, Any]:
+        changes: dict[str, Any] = {}
+        for pair in settings:
+            key, sep, raw = pair.partition("=")
+            if not sep or not key.strip():
+                raise LabelloopError(f"'{pair}' is not KEY=VALUE, e.g. strategy=margin")
+            try:  # numbers, true/false and null as JSON; anything else is a name
+                changes[key.strip()] = json.loads(raw)
+            except json.JSONDecodeError:
+                changes[key.strip()] = raw
+        return changes
+
+    _, db = _open()
+    changes = _run(parse)
+    after = _run(lambda: projects.change_settings(db, projects.system_context(db, slug), changes))
+    if as_json:
+        typer.echo(json.dumps(after))
+        return
+    for key in changes:
+        out.print(f"{slug}: {key} = {json.dumps(after.get(key))}", highlight=False)
+
+
 def import_(
     slug: str,
     file: Path,

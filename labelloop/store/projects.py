@@ -28,6 +28,11 @@ def insert_project(
     return new_id(res)
 
 
+def set_schema(conn: Connection, project_id: int, schema: dict[str, Any]) -> None:
+    """Store a project's schema document as it now reads (its version unchanged)."""
+    conn.execute(project.update().where(project.c.id == project_id).values(schema=schema))
+
+
 def by_slug(conn: Connection, slug: str) -> RowMapping | None:
     return conn.execute(select(project).where(project.c.slug == slug)).mappings().first()
 

@@ -27,6 +27,7 @@ from labelloop.learn.featurize import (
     per_item_part,
 )
 from labelloop.learn.model import model_label
+from labelloop.learn.round import COLD_START_STRATEGY
 from labelloop.learn.threads import one_thread
 from labelloop.schema.project import STRUCTURED_TYPES
 from labelloop.schema.settings import registry_problem
@@ -99,6 +100,12 @@ def due(db: Database, project_id: int, *, cache: FeatureCache | None = None) -> 
         labeled = store_learning.n_labeled_pool(conn, project_id)
         if latest is None:
             return True
+        if (
+            ctx.schema.target.type not in STRUCTURED_TYPES
+            and latest["strategy"] not in (ctx.settings.strategy, COLD_START_STRATEGY)
+            and registry_problem("strategy", ctx.settings.strategy) is None
+        ):
+            return True  # a manager chose another strategy: the queue follows it now
         # A queue that ran dry, or a pool now all labeled, needs a round when it brings
         # something new: labels (the last ones, short of retrain_every, too) or items. Items that
         # cannot be served (gold, waiting in review) would otherwise re-queue in a loop.

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from labelloop.errors import Conflict, LabelloopError, NotFound, PermissionDenied
+from labelloop.errors import Conflict, LabelloopError, NotFound, PermissionDenied, SchemaError
 from labelloop.govern.permissions import ROLES, Permission, role_allows
 from labelloop.schema import ProjectSchema, ProjectSettings, parse_schema
 from labelloop.schema.project import check_featurizer_reads
@@ -18,6 +18,20 @@ from labelloop.store.db import Database
 from labelloop.workflow.accounts import User
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+LIVE_SETTINGS = (
+    "strategy",
+    "batch_size",
+    "retrain_every",
+    "queue_size",
+    "budget",
+    "random_share",
+    "stop_changed",
+    "preselect_suggestion",
+)
+"""Settings a manager may change on a live project: how the learner picks items and when it
+says stop. The others shape the labels already made (overlap, review, resolution) or the
+features and model the project's rounds are compared across, and stay as the project was
+created."""
 
 
 @dataclass(frozen=True)
@@ -184,3 +198,43 @@ def guideline(db: Database, ctx: ProjectContext) -> dict[str, Any]:
     with db.read() as conn:
         row = store_projects.latest_guideline(conn, ctx.id)
     return {"version": row["version"], "body": row["body"]} if row else {"version": 0, "body": ""}
+
+
+def change_settings(db: Database, ctx: ProjectContext, changes: dict[str, Any]) -> dict[str, Any]:
+    """Change some of a live project's :data:`LIVE_SETTINGS`, checked as at creation, in one
+    transaction with its audit event (each setting's old and new value); every setting after.
+
+    The schema version stays: labels are judged by the same schema. A new strategy ranks the
+    queue from the learner's next round, which comes at once (``learning.due``).
+    """
+    ctx.require(Permission.MANAGE_PROJECT)
+    if not changes:
+        raise SchemaError("settings: name at least one setting to change")
+    known = ProjectSettings.model_fields
+    for key in changes:
+        if key in known and key not in LIVE_SETTINGS:
+            raise SchemaError(
+                f"settings.{key}: fixed when the project was created; a live project can "
+                f"change {', '.join(LIVE_SETTINGS)}"
+            )
+    with db.write(project_id=ctx.id) as conn:
+        row = store_projects.by_id(conn, ctx.id)
+        if row is None:
+            raise NotFound(f"no project '{ctx.slug}'")
+        schema = dict(row["schema"])
+        before = typed_settings(schema.get("settings") or {}, stored=True).model_dump()
+        after = typed_settings({**before, **changes}).model_dump()  # unknown keys fail here
+        changed = {k: {"from": before[k], "to": after[k]} for k in changes if before[k] != after[k]}
+        if changed:
+            store_projects.set_schema(conn, ctx.id, {**schema, "settings": after})
+            audit.record(
+                db,
+                conn,
+                action="project.settings",
+                actor_id=ctx.actor_id,
+                project_id=ctx.id,
+                subject=f"project:{ctx.slug}",
+                payload={"changed": changed},
+            )
+    db.memo.forget()  # this process reads the new settings at once; others within the memo's TTL
+    return after

@@ -98,9 +98,23 @@ def test_e2e_manager_simulates_strategies_on_the_projects_labels(
     assert chart.evaluate("window.__xss") is None
     chart.close()
 
+    # "Use" makes margin the project's strategy: the header and the API say so at once.
+    assert page.inner_text("#strategy-setting") == "auto"
+    assert page.inner_text("#simulate-table tr[data-strategy=auto] .use-strategy") == "In use"
+    page.click("#simulate-table tr[data-strategy=margin] .use-strategy")
+    page.wait_for_function("document.getElementById('strategy-setting').textContent === 'margin'")
+    assert page.is_disabled("#simulate-table tr[data-strategy=margin] .use-strategy")
+    assert page.inner_text("#simulate-table tr[data-strategy=auto] .use-strategy") == "Use"
+    assert "now picks items with margin" in page.inner_text("#simulate-error")
+    chosen = page.evaluate(
+        f"fetch('/api/projects/{server.hostile}').then(r => r.json()).then(p => p.settings)"
+    )
+    assert chosen["strategy"] == "margin"
+
     # A reload shows the same simulation; a long one can be cancelled from the page.
     page.reload()
     assert "finished" in _state(page, "Simulation #1")
+    assert page.inner_text("#strategy-setting") == "margin"
     page.fill("#simulate-budget", "140")
     page.fill("#simulate-seeds", "10")
     page.check("input[name=strategy][value=qbc_vote_entropy]")

@@ -15,7 +15,7 @@ from labelloop.govern.guidelines import render_markdown
 from labelloop.govern.permissions import Permission
 from labelloop.ingest import importer_for_path
 from labelloop.server.api.deps import AdminUser, CurrentUser, DbDep, FeaturesDep
-from labelloop.server.api.schemas import MemberIn, ProjectIn
+from labelloop.server.api.schemas import MemberIn, ProjectIn, SettingsIn
 from labelloop.workflow import auditing, imports, projects, status
 from labelloop.workflow import export as wf_export
 
@@ -47,6 +47,14 @@ def project_detail(slug: str, db: DbDep, user: CurrentUser) -> dict[str, Any]:
         "settings": ctx.settings.model_dump(),
         "guideline": {**guideline, "html": render_markdown(guideline["body"])},
     }
+
+
+@router.patch("/{slug}/settings")
+def change_settings(slug: str, body: SettingsIn, db: DbDep, user: CurrentUser) -> dict[str, Any]:
+    """Change a live project's learning settings (strategy, batch size, stopping ...); every
+    setting after. Managers only; each change is an audit event."""
+    ctx = projects.access(db, slug, user, Permission.MANAGE_PROJECT)
+    return projects.change_settings(db, ctx, body.changes())
 
 
 @router.get("/{slug}/audit/verify")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from labelloop.ingest.records import nul_at
 from labelloop.store.db import MAX_ID
@@ -81,3 +81,13 @@ class SimulationIn(Body):
     budget: int = Field(default=500, ge=-(10**9), le=10**9)
     batch: int | None = Field(default=None, ge=-(10**9), le=10**9)
     max_seconds: float = Field(default=900.0, ge=-(10**9), le=10**9)
+
+
+class SettingsIn(Body):
+    """Settings to change on a live project, by name (checked by the workflow, which names a
+    wrong or fixed one)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    def changes(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})

@@ -33,6 +33,7 @@
   };
   let current = null; // the simulation shown
   let timer = 0;
+  let strategy = page.strategy; // the project's own strategy
 
   const active = (sim) => sim && (sim.state === "queued" || sim.state === "running");
 
@@ -62,16 +63,51 @@
     el.best.textContent = s.best ? s.best.charAt(0).toUpperCase() + s.best.slice(1) + "." : "";
     el.note.textContent = `${s.note}. Mean of ${s.seeds} ${s.seeds === 1 ? "seed" : "seeds"}.`;
     const head = document.createElement("tr");
-    head.append(...s.head.map((h) => cell("th", h, "col")));
+    head.append(...s.head.map((h) => cell("th", h, "col")), cell("th", "project", "col"));
     el.table.tHead.replaceChildren(head);
     el.table.tBodies[0].replaceChildren(
       ...s.rows.map((row) => {
         const tr = document.createElement("tr");
-        tr.append(...row.map((value) => cell("td", value)));
+        tr.dataset.strategy = row[0];
+        tr.append(...row.map((value) => cell("td", value)), useCell(row[0]));
         return tr;
       }),
     );
     el.chart.href = sim.chart_url;
+  }
+
+  function useCell(name) {
+    const td = document.createElement("td");
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "btn btn-small use-strategy";
+    button.dataset.strategy = name;
+    td.append(button);
+    markUse(button);
+    button.addEventListener("click", () => useStrategy(name));
+    return td;
+  }
+
+  function markUse(button) {
+    const mine = button.dataset.strategy === strategy;
+    button.textContent = mine ? "In use" : "Use";
+    button.disabled = mine;
+    button.setAttribute("aria-label", mine ? `${strategy} is the project's strategy` : `Use ${button.dataset.strategy} for this project`);
+  }
+
+  async function useStrategy(name) {
+    try {
+      const after = await api("PATCH", "/api/projects/" + encodeURIComponent(page.slug) + "/settings", {
+        strategy: name,
+      });
+      strategy = after.strategy;
+      const shown = $("strategy-setting");
+      if (shown) shown.textContent = strategy;
+      document.querySelectorAll(".use-strategy").forEach(markUse);
+      say(el.error, "info", `The project now picks items with ${strategy}; the learner re-ranks its queue now.`);
+    } catch (err) {
+      say(el.error, "error", `Could not change the strategy: ${err.message}`);
+    }
   }
 
   function statusLine(sim) {
@@ -101,7 +137,7 @@
     showProgress(sim);
     showResult(sim);
     if (sim.state === "failed") say(el.error, "error", `The simulation failed: ${sim.error}`);
-    else el.error.replaceChildren();
+    else if (sim.state !== "done") el.error.replaceChildren();
     clearTimeout(timer);
     if (active(sim)) timer = setTimeout(poll, POLL_MS);
   }

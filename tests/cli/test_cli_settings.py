@@ -1,0 +1,54 @@
+"""`labelloop projects set`: an operator changes a live project's learning settings."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+
+def _project(cli: Any, tmp_path: Any) -> None:
+    schema = tmp_path / "s.json"
+    schema.write_text(
+        json.dumps(
+            {
+                "name": "S",
+                "data": {"type": "text", "field": "text"},
+                "controls": [{"name": "c", "type": "choice", "labels": ["a", "b"], "target": True}],
+            }
+        )
+    )
+    cli("init")
+    cli("projects", "create", "s", "--schema", str(schema))
+
+
+def _last_line(result: Any) -> str:
+    return result.output.strip().splitlines()[-1]
+
+
+def test_set_changes_typed_values_and_the_audit_chain_holds(cli: Any, tmp_path: Any) -> None:
+    _project(cli, tmp_path)
+    out = cli("projects", "set", "s", "strategy=margin", "batch_size=25", "budget=null").stdout
+    assert out.splitlines() == ['s: strategy = "margin"', "s: batch_size = 25", "s: budget = null"]
+    shown = json.loads(cli("status", "s", "--json").stdout)
+    assert shown["strategy"] == "margin"
+    after = json.loads(cli("projects", "set", "s", "random_share=0.05", "--json").stdout)
+    assert after["random_share"] == 0.05 and after["batch_size"] == 25
+    assert "audit chain of project 's': 3 events, intact" in cli("audit", "s").stdout
+
+
+def test_set_refuses_in_one_line_and_changes_nothing(cli: Any, tmp_path: Any) -> None:
+    _project(cli, tmp_path)
+    cases = {
+        ("strategy",): "error: 'strategy' is not KEY=VALUE, e.g. strategy=margin",
+        ("overlap=2",): "error: settings.overlap: fixed when the project was created; a live "
+        "project can change strategy, batch_size, retrain_every, queue_size, budget, "
+        "random_share, stop_changed, preselect_suggestion",
+        ("strategy=margin", "batch_size=0"): "error: settings.batch_size: input should be "
+        "greater than or equal to 1",
+    }
+    for args, message in cases.items():
+        assert _last_line(cli("projects", "set", "s", *args, code=1)) == message
+    assert json.loads(cli("status", "s", "--json").stdout)["strategy"] == "auto"
+    assert _last_line(cli("projects", "set", "nope", "strategy=margin", code=1)) == (
+        "error: no project 'nope'"
+    )
