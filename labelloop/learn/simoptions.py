@@ -27,12 +27,11 @@ PARALLEL_RECORDS = 2000
 
 def strategy_names(spec: str | None, *, option: str = "--strategies") -> list[str]:
     """Strategy names from a comma-separated list, ``all``, or ``None``: random and the default
-    policy (the project default first when it differs)."""
+    policy (a new project's strategy)."""
     from labelloop.learn import STRATEGIES, make_strategy
-    from labelloop.schema.settings import ProjectSettings
 
     if spec is None:
-        names = ["random", ProjectSettings().strategy, *default_policy()]
+        names = ["random", *default_policy()]
     elif spec.strip() == "all":
         names = ["random", *STRATEGIES.names()]  # the control first, in tables and charts
     else:
