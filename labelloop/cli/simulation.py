@@ -265,7 +265,15 @@ def _simulate_project(
             with db.write() as conn:
                 mine = store_sims.claim(conn, sim["id"])
             if mine:
-                simulations.run(db, cache, sim["id"], project.id, sim["options"], progress=progress)
+                simulations.run(
+                    db,
+                    cache,
+                    sim["id"],
+                    project.id,
+                    sim["options"],
+                    progress=progress,
+                    in_processes=False,  # the command owns its process: small sets replay here
+                )
                 return
             # A running learner (labelloop serve or worker) took it first: follow its progress.
             while (seen := simulations.get(db, project, sim["id"]))["state"] in store_sims.ACTIVE:

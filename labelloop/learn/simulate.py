@@ -14,9 +14,12 @@ replay is in :mod:`labelloop.learn.replay`; the figures read from the curves are
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
+import os
 import queue
 import signal
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
@@ -98,14 +101,27 @@ def _run_in_turn(
 
 _WORKER: dict[str, Any] = {}
 """A worker process's job, progress queue and abort flag, set once by :func:`_start_worker`."""
+ORPHAN_CHECK_S = 0.5
+"""How often a worker process checks that the process that started it is still there."""
 TICKS_PER_MESSAGE = 10
 """A worker reports its rounds to the parent this many at a time."""
 
 
 def _start_worker(job: SeedJob, ticks: Any, abort: Any) -> None:
-    """Keep the job in the worker; leave Ctrl-C to the parent, which tells workers to stop."""
+    """Keep the job in the worker; leave Ctrl-C to the parent, which tells workers to stop;
+    end the worker when the parent is gone."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _WORKER.update(job=job, ticks=ticks, abort=abort)
+    threading.Thread(target=_exit_when_orphaned, args=(os.getppid(),), daemon=True).start()
+
+
+def _exit_when_orphaned(parent: int) -> None:
+    """A parent killed hard (the OOM killer, a learner killed after its grace time) sends no
+    abort, and a worker waiting for its next seed would wait forever: leave once the parent
+    is gone."""
+    while os.getppid() == parent:
+        time.sleep(ORPHAN_CHECK_S)
+    os._exit(1)
 
 
 def _worker_seed(seed: int) -> SeedRun | None:
@@ -166,10 +182,10 @@ def _run_in_processes(
                 finished, running = wait(futures, timeout=0, return_when=FIRST_EXCEPTION)
                 if not running or any(f.exception() is not None for f in finished):
                     break
-                try:
+                # Every 0.2 s at least, so a caller's progress callback may stop the replay
+                # (by raising) between the workers' reports.
+                with contextlib.suppress(queue.Empty):
                     done += ticks.get(timeout=0.2)
-                except queue.Empty:
-                    continue
                 if progress is not None:
                     progress(min(done, total), total)
             results = [f.result() for f in futures]
@@ -199,6 +215,7 @@ def simulate(
     max_seconds: float | None = None,
     progress: Callable[[int, int], None] | None = None,
     jobs: int = 1,
+    in_processes: bool = False,
 ) -> Simulation:
     """Replay the loop for every strategy on every seed, with ``y`` as the oracle.
 
@@ -229,15 +246,19 @@ def simulate(
     max_seconds : float, optional
         Stop after this long; the seed in progress is dropped and ``timed_out`` is set.
     progress : callable, optional
-        Called as ``progress(rounds_done, rounds_total)`` after every round (with ``jobs``,
-        every few rounds).
+        Called as ``progress(rounds_done, rounds_total)`` after every round (in worker
+        processes: every 0.2 s, with the rounds reported so far). An exception it raises stops
+        the replay and the workers, and propagates.
     jobs : int
         Seeds replayed at once, each in its own spawned process on one thread; the curves are
         the same as with 1. ``strategies``, ``stopping`` and ``model`` must then pickle and be
         importable in a fresh interpreter (not defined in a notebook), and a script calling
         this must guard its entry with ``if __name__ == "__main__":``, as any multiprocessing
         code must. Past ``max_seconds`` the seeds that finished are kept, which need not be the
-        first ones.
+        first ones. Workers end within a second of the calling process's death.
+    in_processes : bool
+        Replay in worker processes even with one job or one seed, so the calling process (a
+        server's learner) keeps its interpreter and thread pools to itself.
 
     Returns
     -------
@@ -282,7 +303,7 @@ def simulate(
         grids=grids,
         deadline=deadline,
     )
-    if jobs > 1 and len(seeds) > 1:
+    if in_processes or (jobs > 1 and len(seeds) > 1):
         runs, timed_out = _run_in_processes(job, seeds, jobs=jobs, total=total, progress=progress)
     else:
         runs, timed_out = _run_in_turn(job, seeds, total=total, progress=progress)

@@ -155,3 +155,19 @@ def labeled_items(conn: Connection, project_id: int) -> list[RowMapping]:
         .order_by(item.c.id)
     )
     return list(conn.execute(q).mappings())
+
+
+def labels_of(conn: Connection, project_id: int) -> list[str]:
+    """The resolved target labels :func:`labeled_items` holds, without reading any content."""
+    q = (
+        select(item_label.c.label)
+        .join(item, item.c.id == item_label.c.item_id)
+        .outerjoin(gold_answer, gold_answer.c.item_id == item.c.id)
+        .where(
+            item.c.project_id == project_id,
+            item.c.split.in_(("pool", "eval")),
+            item_label.c.label.is_not(None),
+            gold_answer.c.item_id.is_(None),
+        )
+    )
+    return [str(label) for label in conn.execute(q).scalars()]

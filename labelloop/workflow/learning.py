@@ -27,7 +27,6 @@ from labelloop.learn.featurize import (
     per_item_part,
 )
 from labelloop.learn.model import model_label
-from labelloop.learn.round import COLD_START_STRATEGY
 from labelloop.learn.threads import one_thread
 from labelloop.schema.project import STRUCTURED_TYPES
 from labelloop.schema.settings import registry_problem
@@ -65,6 +64,9 @@ __all__ = [
 ]
 
 
+STRATEGY_SETTING = "strategy_setting"
+"""A choice round's params key: the project's strategy setting it ran with (the round itself
+records the name of what picked, e.g. its cold start's)."""
 ROUND_SETTINGS = {"choice": ("strategy", "featurizer", "model"), "boxes": ("detector",)}
 """The settings naming code each kind of round runs (spans rounds name none); other target
 types train as ``choice``."""
@@ -100,9 +102,11 @@ def due(db: Database, project_id: int, *, cache: FeatureCache | None = None) -> 
         labeled = store_learning.n_labeled_pool(conn, project_id)
         if latest is None:
             return True
+        chosen = (latest["params"] or {}).get(STRATEGY_SETTING)
         if (
             ctx.schema.target.type not in STRUCTURED_TYPES
-            and latest["strategy"] not in (ctx.settings.strategy, COLD_START_STRATEGY)
+            and chosen is not None
+            and chosen != ctx.settings.strategy
             and registry_problem("strategy", ctx.settings.strategy) is None
         ):
             return True  # a manager chose another strategy: the queue follows it now
@@ -357,7 +361,7 @@ def _choice_round(
         strategy=result.strategy,
         featurizer=featurizer,
         model="none (cold start)" if result.model is None else model_label(result.model),
-        params=result.params,
+        params={**result.params, STRATEGY_SETTING: settings.strategy},
         metrics=result.metrics,
         stop_predictions=result.stop_predictions,
         cold_start=result.cold_start,

@@ -10,7 +10,7 @@ from labelloop.errors import Conflict, LabelloopError, NotFound, PermissionDenie
 from labelloop.govern.permissions import ROLES, Permission, role_allows
 from labelloop.schema import ProjectSchema, ProjectSettings, parse_schema
 from labelloop.schema.project import check_featurizer_reads
-from labelloop.schema.settings import typed_settings
+from labelloop.schema.settings import registry_problem, typed_settings
 from labelloop.store import audit
 from labelloop.store import projects as store_projects
 from labelloop.store import users as store_users
@@ -212,10 +212,10 @@ def change_settings(db: Database, ctx: ProjectContext, changes: dict[str, Any]) 
         raise SchemaError("settings: name at least one setting to change")
     known = ProjectSettings.model_fields
     for key in changes:
-        if key in known and key not in LIVE_SETTINGS:
+        if key not in LIVE_SETTINGS:
+            what = "fixed when the project was created" if key in known else "unknown setting"
             raise SchemaError(
-                f"settings.{key}: fixed when the project was created; a live project can "
-                f"change {', '.join(LIVE_SETTINGS)}"
+                f"settings.{key}: {what}; a live project can change {', '.join(LIVE_SETTINGS)}"
             )
     with db.write(project_id=ctx.id) as conn:
         row = store_projects.by_id(conn, ctx.id)
@@ -223,7 +223,13 @@ def change_settings(db: Database, ctx: ProjectContext, changes: dict[str, Any]) 
             raise NotFound(f"no project '{ctx.slug}'")
         schema = dict(row["schema"])
         before = typed_settings(schema.get("settings") or {}, stored=True).model_dump()
-        after = typed_settings({**before, **changes}).model_dump()  # unknown keys fail here
+        # The strategy (the one live setting naming registered code) is checked when it
+        # changes; a stored model or featurizer this process cannot load must not keep a
+        # manager from changing the rest.
+        after = typed_settings({**before, **changes}, stored=True).model_dump()
+        problem = registry_problem("strategy", after["strategy"]) if "strategy" in changes else None
+        if problem is not None:
+            raise SchemaError(f"settings.strategy: {problem}")
         changed = {k: {"from": before[k], "to": after[k]} for k in changes if before[k] != after[k]}
         if changed:
             store_projects.set_schema(conn, ctx.id, {**schema, "settings": after})

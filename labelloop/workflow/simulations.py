@@ -67,6 +67,14 @@ def _labeled(db: Database, ctx: ProjectContext) -> list[dict[str, Any]]:
     return [r for r in rows if r["label"] in classes]
 
 
+def _labels(db: Database, ctx: ProjectContext) -> list[str]:
+    """The resolved target labels :func:`_labeled` reads, without the items' content."""
+    classes = set(ctx.schema.target.labels)
+    with db.read() as conn:
+        found = store_sims.labels_of(conn, ctx.id)
+    return [label for label in found if label in classes]
+
+
 def _check_project(ctx: ProjectContext) -> None:
     from labelloop.workflow.learning import settings_problem
 
@@ -101,7 +109,8 @@ def form(ctx: ProjectContext) -> dict[str, Any] | None:
         "seeds": DEFAULT_SEEDS,
         "max_seeds": MAX_SEEDS,
         "budget": DEFAULT_BUDGET,
-        "batch": ctx.settings.batch_size,
+        "batch": min(max(1, ctx.settings.batch_size), MAX_BATCH),
+        "max_batch": MAX_BATCH,
     }
 
 
@@ -137,7 +146,7 @@ def request(
             )
         check_budget(budget, option="budget")
         names = strategy_names(strategies, option="strategies")
-        labels = [r["label"] for r in _labeled(db, ctx)]
+        labels = _labels(db, ctx)
         if not labels:
             raise LabelloopError(
                 f"project '{ctx.slug}' has no resolved labels yet: label items, or import "
@@ -153,6 +162,7 @@ def request(
         "batch": batch,
         "max_seconds": max_seconds,
         "featurizer": ctx.settings.featurizer,
+        "model": ctx.settings.model,
     }
     with db.write(project_id=ctx.id) as conn:
         _abandon_stale(conn, ctx.id)
@@ -222,8 +232,9 @@ def summary(result: dict[str, Any]) -> dict[str, Any]:
     n_seeds, asked = len(result["seeds"]), len(result["seeds_requested"])
     note = (
         f"{result['n_records']:,} labeled items, {len(result['classes'])} classes, featurizer "
-        f"{result['featurizer']}; each seed splits them into {result['n_pool']:,} to label "
-        f"and {result['n_test']:,} to test; full-data accuracy "
+        f"{result['featurizer']}, model {result.get('model', 'LogisticRegression')}; each seed "
+        f"splits them into {result['n_pool']:,} to label and {result['n_test']:,} to test; "
+        "full-data accuracy "
         f"{result['full_accuracy']:.3f}"
     )
     if result.get("featurizer_note"):
@@ -342,8 +353,14 @@ def run(
     *,
     stop: threading.Event | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    in_processes: bool = True,
 ) -> None:
-    """Replay a claimed simulation to its end; its row says done, failed or cancelled."""
+    """Replay a claimed simulation to its end; its row says done, failed or cancelled.
+
+    ``in_processes``: the seeds replay in worker processes, so the calling process (a server's
+    learner, whose rounds go on meanwhile) keeps its interpreter and thread pools to itself; a
+    command that owns its process may replay small sets in it.
+    """
     from labelloop.workflow.learning import system_context_by_id
 
     last = 0.0
@@ -367,7 +384,7 @@ def run(
         if ctx is None:
             return
         report("reading the labels", 0, 0, force=True)
-        result, chart_html = _replay(db, cache, ctx, options, report)
+        result, chart_html = _replay(db, cache, ctx, options, report, in_processes=in_processes)
     except Stopped as exc:
         if exc.args[0]:
             with db.write() as conn:
@@ -392,13 +409,15 @@ def _replay(
     ctx: ProjectContext,
     options: dict[str, Any],
     report: Callable[..., None],
+    *,
+    in_processes: bool,
 ) -> tuple[dict[str, Any], str]:
     from concurrent.futures.process import BrokenProcessPool
 
     from labelloop.insight import curves, simtable
-    from labelloop.learn import make_strategy, simoptions, simreport
+    from labelloop.learn import make_model, make_strategy, simoptions, simreport
     from labelloop.learn import simulate as sim
-    from labelloop.learn.threads import one_thread
+    from labelloop.learn.model import model_label
 
     _check_project(ctx)
     rows = _labeled(db, ctx)
@@ -409,26 +428,27 @@ def _replay(
         ctx.schema.data_type, {int(r["id"]): r["payload"] for r in rows}, cache.media_roots
     )
     items = [{"id": int(r["id"]), "payload": found[int(r["id"])]} for r in rows]
-    with one_thread():
-        X, used = cache.stored_or_refitted(ctx.id, wanted, items)
+    X, used = cache.stored_or_refitted(ctx.id, wanted, items)
+    model = make_model(str(options.get("model") or ctx.settings.model))
     names = list(options["strategies"])
     seeds = int(options["seeds"])
     phase = f"replaying {len(names)} strategies × {seeds} seeds"
     try:
-        with one_thread():
-            result = sim.simulate(
-                X,
-                y,
-                classes=classes,
-                strategies={name: make_strategy(name) for name in names},
-                seeds=list(range(seeds)),
-                budget=int(options["budget"]),
-                batch_size=int(options["batch"]),
-                stopping=simoptions.stopping_rules(),
-                max_seconds=float(options["max_seconds"]),
-                progress=lambda done, total: report(phase, done, total),
-                jobs=simoptions.default_jobs(seeds, X, most=MAX_WORKERS),
-            )
+        result = sim.simulate(
+            X,
+            y,
+            classes=classes,
+            strategies={name: make_strategy(name) for name in names},
+            seeds=list(range(seeds)),
+            budget=int(options["budget"]),
+            batch_size=int(options["batch"]),
+            stopping=simoptions.stopping_rules(),
+            model=model,
+            max_seconds=float(options["max_seconds"]),
+            progress=lambda done, total: report(phase, done, total),
+            jobs=simoptions.default_jobs(seeds, X, most=MAX_WORKERS),
+            in_processes=in_processes,
+        )
     except ValueError as exc:  # e.g. a test split smaller than the number of classes
         raise LabelloopError(f"cannot simulate on these labels: {exc}") from None
     except BrokenProcessPool:
@@ -440,6 +460,7 @@ def _replay(
         )
     data: dict[str, Any] = {
         "featurizer": used,
+        "model": model_label(model),
         "featurizer_note": None
         if used == wanted
         else f"'{wanted}' has not computed every item's features yet, so {used} stood in",
@@ -483,6 +504,9 @@ class SimulationRunner:
         self._thread.start()
 
     def stop(self) -> None:
+        """Stop; a replay in progress fails at its next progress report (within a second or
+        so), its worker processes stop at their next round. Waits 5 s at most, inside the
+        time a server gives its learner to finish."""
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(timeout=30)
+            self._thread.join(timeout=5)

@@ -170,3 +170,16 @@ def test_outsiders_get_404_and_members_below_manager_403(sims: Any) -> None:
             assert "<svg" not in r.text and "summary" not in r.text
         assert sims.client.request(call.upper(), path, **kwargs).status_code == 401
     assert len(sims.get(SIMS, "manager").json()) == 1  # nobody else queued one
+
+
+def test_a_mistyped_field_is_refused_not_ignored(sims: Any) -> None:
+    r = sims.post(SIMS, "manager", json={"seed": 5})  # 'seeds' meant: not the default of 3
+    assert r.status_code == 422
+    assert r.json()["detail"] == "seed: Extra inputs are not permitted"
+    assert sims.get(SIMS, "manager").json() == []
+
+
+def test_no_body_asks_for_the_defaults(sims: Any) -> None:
+    r = sims.post(SIMS, "manager")
+    assert r.status_code == 202, r.text
+    assert r.json()["options"]["seeds"] == 3 and r.json()["options"]["budget"] == 500

@@ -593,7 +593,10 @@ def test_project_replays_its_labels_here_and_shows_on_its_page(
     for expected in ("labels to 95%", "AUC", "stopping", "random", "margin"):
         assert expected in text, expected
     assert "mean of 2 seeds" in text
-    assert "200 labeled items, 2 classes, featurizer tfidf; each seed splits them into 150" in text
+    assert (
+        "200 labeled items, 2 classes, featurizer tfidf, model LogisticRegression; each seed "
+        "splits them into 150" in text
+    )
     assert re.search(r"margin has the best learning curve|no strategy learned faster", text)
     assert "simulation #1 of project 'topics': also on its page" in text
     assert f"wrote results.json, curves.html to {out}" in text

@@ -79,7 +79,9 @@ def test_e2e_manager_simulates_strategies_on_the_projects_labels(
         assert 0.3 < float(row[3]) <= 1.0  # AUC: a real learning curve, measured
         assert "settled_predictions" in row[5]
     note = page.inner_text("#simulate-note")
-    assert note.startswith("150 labeled items, 3 classes, featurizer tfidf; each seed splits")
+    assert note.startswith(
+        "150 labeled items, 3 classes, featurizer tfidf, model LogisticRegression; each seed"
+    )
     assert note.endswith("Mean of 2 seeds.")
     assert re.search(
         r"best learning curve|learned faster than random", page.inner_text("#simulate-best")

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -347,3 +351,62 @@ def test_a_budget_over_the_pool_is_capped_at_the_pool(data, run) -> None:
     figures = to_json(sim)
     assert figures["budget"] == 60 and figures["budget_requested"] == 1000
     assert run.budget == 300 and to_json(run)["budget_requested"] == 300  # within the pool
+
+
+ORPHAN_SCRIPT = """
+import multiprocessing, sys
+import numpy as np
+from labelloop.learn import TfidfFeaturizer, make_strategy
+from labelloop.learn.simulate import simulate
+sys.path.insert(0, {tests!r})
+from test_learn_simulate import two_topics
+
+def report(done, total):
+    pids = [p.pid for p in multiprocessing.active_children() if p.name.startswith("Spawn")]
+    if len(pids) == 2:
+        print(*pids, flush=True)
+
+if __name__ == "__main__":
+    texts, y = two_topics(3000)
+    payloads = [{{"text": t}} for t in texts]
+    X = TfidfFeaturizer().fit(payloads).transform(payloads)
+    simulate(X, y, classes=("sports", "cooking"), strategies={{"margin": make_strategy("margin")}},
+             seeds=[0, 1], budget=2000, batch_size=1, jobs=2, progress=report)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(")")[-1].split()[0] != "Z"  # a zombie has stopped
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
+def test_worker_processes_stop_when_the_process_that_started_them_is_killed(
+    tmp_path: Path,
+) -> None:
+    """A learner killed hard (OOM killer, a kill after its grace time) sends no abort: its
+    replay's workers notice they are orphans at their next round instead of running on."""
+    script = tmp_path / "orphan.py"
+    script.write_text(ORPHAN_SCRIPT.format(tests=str(Path(__file__).parent)))
+    root = str(Path(__file__).resolve().parents[2])  # this checkout's labelloop, not another
+    parent = subprocess.Popen(
+        [sys.executable, str(script)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": root},
+    )
+    try:
+        assert parent.stdout is not None
+        workers = [int(p) for p in parent.stdout.readline().split()]
+        assert len(workers) == 2 and all(_alive(p) for p in workers)
+    finally:
+        parent.kill()
+        parent.wait()
+    deadline = time.monotonic() + 30
+    while any(_alive(p) for p in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(_alive(p) for p in workers), "worker processes outlived their parent"

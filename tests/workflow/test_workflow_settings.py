@@ -88,3 +88,56 @@ def test_a_new_strategy_gets_a_round_at_once_and_ranks_the_queue(lab: Any, ready
     assert not due(lab.db, ready.id)
     task = tasks.next_task(lab.db, _fresh(lab, ann))
     assert task is not None and task["selection"]["strategy"] == "entropy"
+
+
+def test_a_new_strategy_replaces_a_cold_start_queue_at_once(lab: Any) -> None:
+    """Before two classes have labels the round picks for diversity, whatever the strategy;
+    a strategy with its own cold start (auto's typical items) still gets its round."""
+    ctx = lab.project()
+    lab.import_rows(ctx, lab.rows(40))
+    assert lab.train(ctx) == 1
+    with lab.db.read() as conn:
+        assert store_learning.latest(conn, ctx.id)["strategy"] == "diversity"
+    assert not due(lab.db, ctx.id)
+    projects.change_settings(lab.db, ctx, {"strategy": "auto"})
+    assert due(lab.db, ctx.id)
+    assert lab.train(_fresh(lab, ctx)) == 2
+    with lab.db.read() as conn:
+        assert store_learning.latest(conn, ctx.id)["strategy"] == "auto"
+    assert not due(lab.db, ctx.id)
+
+
+def test_a_plug_in_registered_under_another_name_gets_one_round_not_one_per_poll(
+    lab: Any, ready: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from labelloop.learn import STRATEGIES, Margin
+
+    monkeypatch.setitem(STRATEGIES._classes, "sharp", Margin)  # its rounds record "margin"
+    ann = lab.member("sent", "ann", "annotator")
+    lab.label_next(ann, n=10)
+    lab.train(ready)
+    projects.change_settings(lab.db, ready, {"strategy": "sharp"})
+    assert due(lab.db, ready.id)
+    lab.train(_fresh(lab, ready))
+    assert not due(lab.db, ready.id)
+
+
+def test_a_mistyped_setting_lists_what_a_live_project_can_change(lab: Any, ready: Any) -> None:
+    with pytest.raises(LabelloopError) as caught:
+        projects.change_settings(lab.db, ready, {"stratgey": "margin"})
+    assert caught.value.message == (
+        "settings.stratgey: unknown setting; a live project can change strategy, batch_size, "
+        "retrain_every, queue_size, budget, random_share, stop_changed, preselect_suggestion"
+    )
+
+
+def test_a_project_whose_model_is_gone_can_still_change_its_live_settings(lab: Any) -> None:
+    from labelloop.store.tables import project
+    from tests.conftest import schema_with
+
+    ctx = lab.project()
+    with lab.db.write() as conn:  # as a project whose model plug-in was uninstalled since
+        conn.execute(project.update().values(schema=schema_with(model="gone_plugin.Model")))
+    ctx = _fresh(lab, ctx)
+    after = projects.change_settings(lab.db, ctx, {"batch_size": 30})
+    assert after["batch_size"] == 30 and after["model"] == "gone_plugin.Model"

@@ -81,7 +81,9 @@ def test_a_request_is_replayed_by_the_learner_into_figures_a_manager_reads(
     assert [row[0] for row in summary["rows"]] == ["random", "margin"]
     assert summary["seeds"] == 2 and 0.5 < summary["full_accuracy"] <= 1.0
     # the eval items' labels count too: 60 pool + 9 eval
-    assert summary["note"].startswith("69 labeled items, 3 classes, featurizer tfidf; ")
+    assert summary["note"].startswith(
+        "69 labeled items, 3 classes, featurizer tfidf, model LogisticRegression; "
+    )
     assert "margin" in summary["best"]
     assert done["chart_url"] == f"/api/projects/sent/simulations/{asked['id']}/chart"
 
@@ -425,3 +427,23 @@ def test_another_projects_simulation_is_not_found_here(lab: Any, manager: Any) -
     with pytest.raises(NotFound):
         simulations.cancel(lab.db, manager, theirs["id"])
     assert simulations.get(lab.db, other, theirs["id"])["state"] == "queued"
+
+
+def test_the_replay_learns_with_the_projects_own_model(lab: Any) -> None:
+    ctx = lab.project(model="sklearn.naive_bayes.ComplementNB")
+    lab.import_rows(ctx, noisy(lab.rows(60, labeled=True)), labeled=True)
+    asked = simulations.request(lab.db, ctx, **FAST)
+    assert asked["options"]["model"] == "sklearn.naive_bayes.ComplementNB"
+    assert simulations.run_next(lab.db, FeatureCache()) is True
+    done = simulations.get(lab.db, ctx, asked["id"])
+    assert done["state"] == "done", done
+    assert ", model ComplementNB; " in done["summary"]["note"]
+
+
+def test_the_page_form_offers_a_batch_the_request_takes(lab: Any) -> None:
+    ctx = lab.project(batch_size=2000)
+    lab.import_rows(ctx, lab.rows(60, labeled=True), labeled=True)
+    form = simulations.form(ctx)
+    assert form is not None and form["batch"] == simulations.MAX_BATCH == form["max_batch"]
+    asked = simulations.request(lab.db, ctx, **{**FAST, "batch": form["batch"]})
+    assert asked["options"]["batch"] == simulations.MAX_BATCH

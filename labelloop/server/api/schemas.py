@@ -72,7 +72,9 @@ class SeedsIn(Body):
 
 class SimulationIn(Body):
     """What a manager asks a simulation of the project's labels for (ranges checked by the
-    workflow, which names the option)."""
+    workflow, which names the option); an unknown field is refused, not ignored."""
+
+    model_config = ConfigDict(extra="forbid")
 
     strategies: list[Annotated[str, Field(max_length=100)]] | None = Field(
         default=None, max_length=50
