@@ -204,6 +204,14 @@ def simulate(
     out.print(f"wrote {', '.join(data['outputs'])} to {out_dir}", highlight=False)
 
 
+PROJECT_OPTIONS = {
+    "seeds": "--seeds",
+    "budget": "--budget",
+    "batch": "--batch",
+    "max_seconds": "--max-seconds",
+    "strategies": "--strategies",
+}
+"""What `simulate --project` calls the options a project's simulation checks."""
 SIM_OUTPUTS = ("results.json", "curves.html", "curves.png")
 """The files ``--out`` receives (curves.png only with matplotlib; not with ``--project``)."""
 
@@ -291,6 +299,7 @@ def _simulate_project(
                 budget=budget,
                 batch=batch,
                 max_seconds=max_seconds,
+                names=PROJECT_OPTIONS,
             )
             try:
                 replay(project, sim)

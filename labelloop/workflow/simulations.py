@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -123,29 +123,33 @@ def request(
     budget: int = DEFAULT_BUDGET,
     batch: int | None = None,
     max_seconds: float = DEFAULT_SECONDS,
+    names: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Check a simulation of the project's labels and queue it; its view.
 
     Everything the options and the labels decide is refused here, with the option named, so a
-    manager learns at once rather than after the learner picked it up.
+    manager learns at once rather than after the learner picked it up. ``names``: what the
+    caller calls each option in those messages (the CLI's ``--seeds``), if not its API name.
     """
     from labelloop.learn.simoptions import check_budget, oracle, strategy_names
 
     ctx.require(Permission.MANAGE_PROJECT)
     try:
         _check_project(ctx)
+        called = dict(names or {})
+        name = lambda option: called.get(option, option)  # noqa: E731
         if not 1 <= seeds <= MAX_SEEDS:
-            raise LabelloopError(f"seeds must be between 1 and {MAX_SEEDS}, not {seeds}")
+            raise LabelloopError(f"{name('seeds')} must be between 1 and {MAX_SEEDS}, not {seeds}")
         if batch is None:  # the project's own, within what a simulation takes
             batch = min(max(1, ctx.settings.batch_size), MAX_BATCH)
         elif not 1 <= batch <= MAX_BATCH:
-            raise LabelloopError(f"batch must be between 1 and {MAX_BATCH}, not {batch}")
+            raise LabelloopError(f"{name('batch')} must be between 1 and {MAX_BATCH}, not {batch}")
         if not 10 <= max_seconds <= MAX_SECONDS:
             raise LabelloopError(
-                f"max_seconds must be between 10 and {MAX_SECONDS:g}, not {max_seconds:g}"
+                f"{name('max_seconds')} must be between 10 and {MAX_SECONDS:g}, not {max_seconds:g}"
             )
-        check_budget(budget, option="budget")
-        names = strategy_names(strategies, option="strategies")
+        check_budget(budget, option=name("budget"))
+        chosen = strategy_names(strategies, option=name("strategies"))
         labels = _labels(db, ctx)
         if not labels:
             raise LabelloopError(
@@ -156,7 +160,7 @@ def request(
     except LabelloopError as exc:  # one status for every refused request, whatever refused it
         raise Unprocessable(exc.message) from None
     options = {
-        "strategies": names,
+        "strategies": chosen,
         "seeds": seeds,
         "budget": budget,
         "batch": batch,

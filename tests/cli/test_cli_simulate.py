@@ -688,9 +688,16 @@ def test_project_checks_are_one_line_and_queue_nothing(
         (("--project", "nope", *o), "error: no project 'nope'"),
         (
             ("--project", "topics", "--seeds", "11", *o),
-            "error: seeds must be between 1 and 10, not 11",
+            "error: --seeds must be between 1 and 10, not 11",
         ),
-        (("--project", "topics", "--budget", "20", *o), "error: budget 20 leaves nothing to query"),
+        (
+            ("--project", "topics", "--max-seconds", "5", *o),
+            "error: --max-seconds must be between 10 and 3600, not 5",
+        ),
+        (
+            ("--project", "topics", "--budget", "20", *o),
+            "error: --budget 20 leaves nothing to query",
+        ),
         (
             ("--project", "topics", "--strategies", "psychic", *o),
             "error: unknown strategy 'psychic'",
