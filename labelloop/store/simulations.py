@@ -142,8 +142,21 @@ def stale_before(conn: Connection, project_id: int, cutoff: datetime) -> list[in
 def labeled_items(conn: Connection, project_id: int) -> list[RowMapping]:
     """Pool and eval items with a resolved target label, content included, in id order (gold
     checks left out: their answers are not labels)."""
-    q = (
-        select(item.c.id, item.c.payload, item_label.c.label)
+    q = _labeled(select(item.c.id, item.c.payload, item_label.c.label), project_id)
+    return list(conn.execute(q.order_by(item.c.id)).mappings())
+
+
+def labels_of(conn: Connection, project_id: int) -> list[str]:
+    """The resolved target labels :func:`labeled_items` holds, without reading any content."""
+    q = _labeled(select(item_label.c.label), project_id)
+    return [str(label) for label in conn.execute(q).scalars()]
+
+
+def _labeled(q: Any, project_id: int) -> Any:
+    """``q`` over the project's pool and eval items with a resolved target label, gold left
+    out."""
+    return (
+        q.select_from(item)
         .join(item_label, item_label.c.item_id == item.c.id)
         .outerjoin(gold_answer, gold_answer.c.item_id == item.c.id)
         .where(
@@ -152,22 +165,4 @@ def labeled_items(conn: Connection, project_id: int) -> list[RowMapping]:
             item_label.c.label.is_not(None),
             gold_answer.c.item_id.is_(None),
         )
-        .order_by(item.c.id)
     )
-    return list(conn.execute(q).mappings())
-
-
-def labels_of(conn: Connection, project_id: int) -> list[str]:
-    """The resolved target labels :func:`labeled_items` holds, without reading any content."""
-    q = (
-        select(item_label.c.label)
-        .join(item, item.c.id == item_label.c.item_id)
-        .outerjoin(gold_answer, gold_answer.c.item_id == item.c.id)
-        .where(
-            item.c.project_id == project_id,
-            item.c.split.in_(("pool", "eval")),
-            item_label.c.label.is_not(None),
-            gold_answer.c.item_id.is_(None),
-        )
-    )
-    return [str(label) for label in conn.execute(q).scalars()]
