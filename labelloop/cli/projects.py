@@ -93,7 +93,11 @@ def projects_member(slug: str, username: str, role: str) -> None:
 def projects_set(
     slug: str,
     settings: Annotated[
-        list[str], typer.Argument(help="KEY=VALUE pairs, e.g. strategy=margin batch_size=20.")
+        list[str],
+        typer.Argument(
+            help="KEY=VALUE pairs, e.g. strategy=margin batch_size=20 budget=null (values "
+            "read as JSON: numbers, true/false, null; anything else is a name)."
+        ),
     ],
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
@@ -115,12 +119,19 @@ def projects_set(
 
     _, db = _open()
     changes = _run(parse)
-    after = _run(lambda: projects.change_settings(db, projects.system_context(db, slug), changes))
+
+    def go() -> tuple[dict[str, Any], dict[str, Any]]:
+        ctx = projects.system_context(db, slug)
+        return ctx.settings.model_dump(), projects.change_settings(db, ctx, changes)
+
+    before, after = _run(go)
     if as_json:
         typer.echo(json.dumps(after))
         return
     for key in changes:
-        out.print(f"{slug}: {key} = {json.dumps(after.get(key))}", highlight=False)
+        old, new = json.dumps(before.get(key)), json.dumps(after.get(key))
+        said = f"{old} -> {new}" if old != new else f"{new} (unchanged)"
+        out.print(f"{slug}: {key} {said}", highlight=False)
 
 
 def import_(

@@ -493,8 +493,11 @@ def _table(head: list[str], rows: list[list[str]], *, seeds: int) -> Table:
     from labelloop.insight.simtable import TEXT_COLUMNS
 
     table = Table(
-        title=f"labels to reach a share of full-data accuracy (mean of {seeds} seeds)",
-        caption="(k/n): seeds that reached the level within the budget",
+        title="labels to reach a share of full-data accuracy "
+        f"(mean of {seeds} seed{'' if seeds == 1 else 's'})",
+        caption="not reached (k/n): k of n seeds reached the level within the budget"
+        if any("not reached (" in cell for row in rows for cell in row)
+        else None,
     )
     for i, name in enumerate(head):
         table.add_column(

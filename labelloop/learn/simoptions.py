@@ -75,12 +75,14 @@ def check_budget(budget: int, *, option: str = "--budget") -> None:
         )
 
 
-def oracle(labels: Sequence[str], *, source: str) -> tuple[NDArray[np.int64], tuple[str, ...]]:
+def oracle(
+    labels: Sequence[str], *, source: str, unit: str = "record"
+) -> tuple[NDArray[np.int64], tuple[str, ...]]:
     """Class indices and the sorted classes of the known labels, refused when a stratified
     pool/test split and a seed set cannot be drawn from them.
 
     ``source`` names where the labels come from in the messages ("field 'label'", "this
-    project").
+    project"), ``unit`` what carries each label ("record" of a file, "item" of a project).
     """
     if not labels:
         raise LabelloopError(f"no labels in {source}")
@@ -95,13 +97,13 @@ def oracle(labels: Sequence[str], *, source: str) -> tuple[NDArray[np.int64], tu
         n = counts[rare[0]]
         more = f" (and {len(rare) - 1} more such classes)" if len(rare) > 1 else ""
         raise LabelloopError(
-            f"class {rare[0]!r} has {n} record{'' if n == 1 else 's'}{more}; each class needs "
+            f"class {rare[0]!r} has {n} {unit}{'' if n == 1 else 's'}{more}; each class needs "
             f"at least {MIN_PER_CLASS}, for the stratified pool/test split"
         )
     least = max(40, 8 * len(classes))
     if len(labels) < least:
         raise LabelloopError(
-            f"{len(labels)} labeled {'record is' if len(labels) == 1 else 'records are'} too "
+            f"{len(labels)} labeled {unit}{' is' if len(labels) == 1 else 's are'} too "
             f"few to simulate; need at least {least}"
         )
     index = {c: i for i, c in enumerate(classes)}

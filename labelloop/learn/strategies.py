@@ -360,5 +360,5 @@ class RandomSampling:
         return Selection(
             indices=rows[picked].astype(np.intp),
             scores=np.zeros(k, dtype=np.float64),
-            reasons=("picked at random (control)",) * k,
+            reasons=("picked at random",) * k,
         )

@@ -156,7 +156,7 @@ def request(
                 f"project '{ctx.slug}' has no resolved labels yet: label items, or import "
                 "labeled ones, first"
             )
-        oracle(labels, source=_oracle_source(ctx))
+        oracle(labels, source=_oracle_source(ctx), unit="item")
     except LabelloopError as exc:  # one status for every refused request, whatever refused it
         raise Unprocessable(exc.message) from None
     options = {
@@ -243,6 +243,11 @@ def summary(result: dict[str, Any]) -> dict[str, Any]:
     )
     if result.get("featurizer_note"):
         note += f" ({result['featurizer_note']})"
+    if result["budget"] < result["budget_requested"]:
+        note += (
+            f"; budget {result['budget_requested']:,} capped at the {result['budget']:,} "
+            "items each seed has to label"
+        )
     if result["timed_out"]:
         note += f"; stopped at its time bound with {n_seeds} of {asked} seeds"
     return {
@@ -267,8 +272,8 @@ def best_strategy(result: dict[str, Any]) -> str | None:
         return f"{top['strategy']} has the best learning curve (AUC {top['auc']:.3f})"
     if top["auc"] <= control["auc"] + AUC_TIE:
         return (
-            f"no strategy learned faster than random on these labels (best: {top['strategy']}, "
-            f"AUC {top['auc']:.3f}; random {control['auc']:.3f})"
+            f"no strategy learned faster than random on these labels (random: AUC "
+            f"{control['auc']:.3f}; the closest, {top['strategy']}: {top['auc']:.3f})"
         )
     sentence = (
         f"{top['strategy']} has the best learning curve: AUC {top['auc']:.3f} against "
@@ -425,7 +430,9 @@ def _replay(
 
     _check_project(ctx)
     rows = _labeled(db, ctx)
-    y, classes = simoptions.oracle([r["label"] for r in rows], source=_oracle_source(ctx))
+    y, classes = simoptions.oracle(
+        [r["label"] for r in rows], source=_oracle_source(ctx), unit="item"
+    )
     wanted = str(options.get("featurizer") or ctx.settings.featurizer)
     report(f"featurizing {len(rows):,} labeled items", 0, 0, force=True)
     found = readable_payloads(

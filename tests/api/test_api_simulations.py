@@ -127,7 +127,7 @@ def test_bad_bodies_are_4xx_naming_the_option(
 def test_too_few_labels_is_a_422_naming_the_count(api: Any) -> None:
     r = api.post(SIMS, "manager", json=FAST)  # only the 9 labeled eval items
     assert r.status_code == 422
-    assert r.json()["detail"] == "9 labeled records are too few to simulate; need at least 40"
+    assert r.json()["detail"] == "9 labeled items are too few to simulate; need at least 40"
 
 
 @pytest.mark.parametrize("sim_id", ["0", "-1", "99999999999999999999", "abc"])

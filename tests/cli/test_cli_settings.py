@@ -28,7 +28,11 @@ def _last_line(result: Any) -> str:
 def test_set_changes_typed_values_and_the_audit_chain_holds(cli: Any, tmp_path: Any) -> None:
     _project(cli, tmp_path)
     out = cli("projects", "set", "s", "strategy=margin", "batch_size=25", "budget=null").stdout
-    assert out.splitlines() == ['s: strategy = "margin"', "s: batch_size = 25", "s: budget = null"]
+    assert out.splitlines() == [
+        's: strategy "auto" -> "margin"',
+        "s: batch_size 10 -> 25",
+        "s: budget null (unchanged)",
+    ]
     shown = json.loads(cli("status", "s", "--json").stdout)
     assert shown["strategy"] == "margin"
     after = json.loads(cli("projects", "set", "s", "random_share=0.05", "--json").stdout)

@@ -719,7 +719,7 @@ def test_project_with_too_few_labels_is_refused(cli: Any, tmp_path: Path, topics
     cli("import", "small", str(data), "--label-field", "label")
     result = cli("simulate", "--project", "small", "--out", str(tmp_path / "o"), code=1)
     assert one_error_line(result) == (
-        "error: 30 labeled records are too few to simulate; need at least 40"
+        "error: 30 labeled items are too few to simulate; need at least 40"
     )
 
 

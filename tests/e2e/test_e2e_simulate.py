@@ -107,7 +107,7 @@ def test_e2e_manager_simulates_strategies_on_the_projects_labels(
     page.wait_for_function("document.getElementById('strategy-setting').textContent === 'margin'")
     assert page.is_disabled("#simulate-table tr[data-strategy=margin] .use-strategy")
     assert page.inner_text("#simulate-table tr[data-strategy=auto] .use-strategy") == "Use"
-    assert "now picks items with margin" in page.inner_text("#simulate-error")
+    assert page.inner_text("#simulate-info").startswith("The project now uses margin: ")
     chosen = page.evaluate(
         f"fetch('/api/projects/{server.hostile}').then(r => r.json()).then(p => p.settings)"
     )
@@ -124,7 +124,8 @@ def test_e2e_manager_simulates_strategies_on_the_projects_labels(
     _state(page, "Simulation #2")
     page.click("#simulate-cancel")
     assert _state(page, "cancelled").endswith(": cancelled.")
-    assert page.is_hidden("#simulate-result")  # #2 has no figures; #1's are not shown as its
+    # #2 has no figures: #1's stay, said to be #1's.
+    assert page.inner_text("#simulate-of").startswith("Figures of simulation #1, finished ")
     assert errors == []
 
     # An annotator's project page has no simulation panel, and the API refuses them.

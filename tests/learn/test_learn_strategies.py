@@ -68,7 +68,7 @@ def test_reasons_name_the_labels_and_their_probabilities() -> None:
     assert query("entropy", make_pool(), PROBA, 1).reasons == (
         "model spread over negative (0.42), neutral (0.20), positive (0.19) and 1 more",
     )
-    assert query("random", make_pool(), None, 1).reasons == ("picked at random (control)",)
+    assert query("random", make_pool(), None, 1).reasons == ("picked at random",)
 
 
 @pytest.mark.parametrize(

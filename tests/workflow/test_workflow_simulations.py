@@ -136,7 +136,7 @@ def test_too_few_labels_are_refused_at_once(lab: Any) -> None:
     lab.import_rows(ctx, rows[:30], labeled=True)
     with pytest.raises(LabelloopError) as few:
         simulations.request(lab.db, ctx, **FAST)
-    assert few.value.message == "30 labeled records are too few to simulate; need at least 40"
+    assert few.value.message == "30 labeled items are too few to simulate; need at least 40"
 
 
 def test_a_class_seen_once_is_named_with_what_it_needs(lab: Any) -> None:
@@ -146,7 +146,7 @@ def test_a_class_seen_once_is_named_with_what_it_needs(lab: Any) -> None:
     with pytest.raises(LabelloopError) as caught:
         simulations.request(lab.db, ctx, **FAST)
     assert caught.value.message == (
-        "class 'neutral' has 1 record; each class needs at least 2, for the stratified "
+        "class 'neutral' has 1 item; each class needs at least 2, for the stratified "
         "pool/test split"
     )
 
@@ -170,7 +170,7 @@ def test_gold_answers_are_not_labels(lab: Any) -> None:
     ]
     lab.import_rows(ctx, [*rows, *neutral], labeled=True)
     quality.set_gold(lab.db, ctx, {"sentiment": "neutral"}, external_id="n-1")
-    with pytest.raises(LabelloopError, match="^class 'neutral' has 1 record;"):
+    with pytest.raises(LabelloopError, match="^class 'neutral' has 1 item;"):
         simulations.request(lab.db, ctx, **FAST)
 
     quality.remove_gold(lab.db, ctx, external_id="n-1")  # its label counts again

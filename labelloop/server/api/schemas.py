@@ -79,9 +79,9 @@ class SimulationIn(Body):
     strategies: list[Annotated[str, Field(max_length=100)]] | None = Field(
         default=None, max_length=50
     )
-    seeds: int = Field(default=3, ge=-(10**6), le=10**6)
-    budget: int = Field(default=500, ge=-(10**9), le=10**9)
-    batch: int | None = Field(default=None, ge=-(10**9), le=10**9)
+    seeds: int = Field(default=3, ge=-(10**6), le=10**6, strict=True)
+    budget: int = Field(default=500, ge=-(10**9), le=10**9, strict=True)
+    batch: int | None = Field(default=None, ge=-(10**9), le=10**9, strict=True)
     max_seconds: float = Field(default=900.0, ge=-(10**9), le=10**9)
 
 

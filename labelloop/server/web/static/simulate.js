@@ -30,12 +30,16 @@
     table: $("simulate-table"),
     chart: $("simulate-chart"),
     error: $("simulate-error"),
+    info: $("simulate-info"),
+    of: $("simulate-of"),
   };
+  let lastDone = null; // the newest finished simulation: its figures stay shown after a cancel
   let current = null; // the simulation shown
   let timer = 0;
   let strategy = page.strategy; // the project's own strategy
 
   const active = (sim) => sim && (sim.state === "queued" || sim.state === "running");
+  const plural = (n, word) => `${word}${n === 1 ? "" : "s"}`;
 
   function when(iso) {
     return iso ? iso.slice(0, 16).replace("T", " ") : "";
@@ -57,11 +61,16 @@
   }
 
   function showResult(sim) {
-    const s = sim.summary;
-    el.result.hidden = !s;
-    if (!s) return;
+    if (sim.summary) lastDone = sim;
+    const shown = sim.summary ? sim : lastDone;
+    el.result.hidden = !shown;
+    if (!shown) return;
+    const s = shown.summary;
+    sim = shown;
+    el.of.textContent =
+      shown === current ? "" : `Figures of simulation #${shown.id}, finished ${when(shown.finished_at)} UTC:`;
     el.best.textContent = s.best ? s.best.charAt(0).toUpperCase() + s.best.slice(1) + "." : "";
-    el.note.textContent = `${s.note}. Mean of ${s.seeds} ${s.seeds === 1 ? "seed" : "seeds"}.`;
+    el.note.textContent = `${s.note}. Mean of ${s.seeds} ${plural(s.seeds, "seed")}.`;
     const head = document.createElement("tr");
     head.append(...s.head.map((h) => cell("th", h, "col")), cell("th", "project", "col"));
     el.table.tHead.replaceChildren(head);
@@ -104,7 +113,12 @@
       const shown = $("strategy-setting");
       if (shown) shown.textContent = strategy;
       document.querySelectorAll(".use-strategy").forEach(markUse);
-      say(el.error, "info", `The project now picks items with ${strategy}; the learner re-ranks its queue now.`);
+      el.error.replaceChildren();
+      say(
+        el.info,
+        "info",
+        `The project now uses ${strategy}: the learner re-ranks its queue with it at once. Until labels of two classes train a first model, a strategy that needs one picks for diversity.`,
+      );
     } catch (err) {
       say(el.error, "error", `Could not change the strategy: ${err.message}`);
     }
@@ -113,7 +127,8 @@
   function statusLine(sim) {
     const who = sim.requested_by ? ` by ${sim.requested_by}` : "";
     const asked = `Simulation #${sim.id}${who}, ${when(sim.created_at)} UTC`;
-    const what = `${sim.options.strategies.join(", ")}; ${sim.options.seeds} seeds, budget ${sim.options.budget}`;
+    const seeds = sim.options.seeds;
+    const what = `${sim.options.strategies.join(", ")}; ${seeds} ${plural(seeds, "seed")}, budget ${sim.options.budget}`;
     switch (sim.state) {
       case "queued":
         return `${asked}: waiting for the learner (${what}).`;
@@ -188,6 +203,9 @@
   });
 
   api("GET", base)
-    .then((sims) => show(sims.length ? sims[0] : null))
+    .then((sims) => {
+      lastDone = sims.find((s) => s.summary) || null;
+      show(sims.length ? sims[0] : null);
+    })
     .catch((err) => say(el.error, "error", `Could not load the simulations: ${err.message}`));
 })();
