@@ -336,6 +336,12 @@ def audit(
         str | None, typer.Argument(help="Project; without it, the site's own chain.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
+    last: Annotated[
+        int,
+        typer.Option(
+            min=0, max=1000, help="Also list the project's newest N events: who did what, when."
+        ),
+    ] = 0,
 ) -> None:
     """Check an audit hash chain: exit 1 naming the first changed or missing event."""
     from labelloop.workflow import auditing, projects
@@ -345,19 +351,38 @@ def audit(
 
     def go() -> dict[str, Any]:
         if slug is None:
+            if last:
+                raise LabelloopError("--last lists a project's events: name the project")
             return auditing.verify_site(db, User(id=0, username="(local)", is_admin=True))
-        return auditing.verify(db, projects.system_context(db, slug))
+        ctx = projects.system_context(db, slug)
+        found = auditing.verify(db, ctx)
+        if last:
+            found["last"] = auditing.events(db, ctx, limit=last)
+        return found
 
     found = _run(go)
     if as_json:
         typer.echo(json.dumps(found))
-    elif found["intact"]:
-        out.print(f"audit chain of {escape(found['chain'])}: {found['events']:,} events, intact")
     else:
-        bad = found["first_broken"]
-        out.print(
-            f"audit chain of {escape(found['chain'])}: BROKEN at event {bad['id']} "
-            f"({escape(bad['action'])}, {bad['at']}): changed, or the event before it is missing"
-        )
+        for event in found.get("last", []):
+            actor = event["actor"] or "(local operator)"
+            details = json.dumps(event["payload"], sort_keys=True)[:300]
+            out.print(
+                f"{event['at'][:19].replace('T', ' ')}  {escape(actor)}  "
+                f"{escape(event['action'])}  {escape(event['subject'])}  {escape(details)}",
+                highlight=False,
+                soft_wrap=True,
+            )
+        if found["intact"]:
+            out.print(
+                f"audit chain of {escape(found['chain'])}: {found['events']:,} events, intact"
+            )
+        else:
+            bad = found["first_broken"]
+            out.print(
+                f"audit chain of {escape(found['chain'])}: BROKEN at event {bad['id']} "
+                f"({escape(bad['action'])}, {bad['at']}): changed, or the event before it is "
+                "missing"
+            )
     if not found["intact"]:
         raise typer.Exit(1)

@@ -83,8 +83,7 @@ def simulate(
     format: Annotated[str | None, typer.Option(help="jsonl or csv (default: by suffix).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
 ) -> None:
-    """Replay active learning on a labeled file or a project's labels to choose a strategy
-    before paying annotators."""
+    """Replay active learning on a labeled file or a project's labels, to choose a strategy."""
     from concurrent.futures.process import BrokenProcessPool
 
     from labelloop.learn import simoptions, simreport
@@ -306,6 +305,7 @@ def _simulate_project(
             except KeyboardInterrupt:  # Ctrl-C: the row says cancelled rather than go stale
                 with contextlib.suppress(LabelloopError):
                     simulations.cancel(db, project, sim["id"])
+                err.print(f"cancelled simulation #{sim['id']}", highlight=False)
                 raise
             found = simulations.get(db, project, sim["id"])
             if found["state"] == "failed":

@@ -109,3 +109,29 @@ def chain_rows(conn: Connection, project_id: int | None) -> list[dict[str, Any]]
     )
     rows = conn.execute(select(audit_event).where(chain).order_by(audit_event.c.id)).mappings()
     return [dict(r) for r in rows]
+
+
+def recent_events(
+    conn: Connection, project_id: int, *, limit: int, action: str | None = None
+) -> list[dict[str, Any]]:
+    """A project's newest events (of ``action`` when given), newest first, with the actor's
+    user name."""
+    from labelloop.store.tables import user
+
+    q = (
+        select(
+            audit_event.c.id,
+            audit_event.c.at,
+            user.c.username.label("actor"),
+            audit_event.c.action,
+            audit_event.c.subject,
+            audit_event.c.payload,
+        )
+        .outerjoin(user, user.c.id == audit_event.c.actor_id)
+        .where(audit_event.c.project_id == project_id)
+        .order_by(audit_event.c.id.desc())
+        .limit(limit)
+    )
+    if action is not None:
+        q = q.where(audit_event.c.action == action)
+    return [dict(r) for r in conn.execute(q).mappings()]

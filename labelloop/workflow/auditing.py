@@ -39,3 +39,19 @@ def _verified(db: Database, project_id: int | None, *, chain: str) -> dict[str, 
         row = rows[broken]
         first = {"id": row["id"], "action": row["action"], "at": str(row["at"])}
     return {"chain": chain, "events": len(rows), "intact": broken is None, "first_broken": first}
+
+
+MAX_EVENTS = 1000
+
+
+def events(
+    db: Database, ctx: ProjectContext, *, limit: int = 50, action: str | None = None
+) -> list[dict[str, Any]]:
+    """The project's newest audit events, newest first: who did what, when, with its details
+    (a settings change holds each setting's old and new value). Managers only."""
+    ctx.require(Permission.VIEW_AUDIT)
+    with db.read() as conn:
+        rows = store_audit.recent_events(
+            conn, ctx.id, limit=max(1, min(limit, MAX_EVENTS)), action=action
+        )
+    return [{**r, "at": r["at"].isoformat()} for r in rows]

@@ -45,3 +45,17 @@ def test_a_wrong_setting_is_a_422_naming_it(api: Any, body: Any, detail: str) ->
     assert r.status_code == 422, r.text
     assert detail in r.json()["detail"]
     assert api.get("/api/projects/sent", "admin").json()["settings"]["strategy"] == "margin"
+
+
+def test_the_audit_lists_settings_changes_for_managers_only(api: Any) -> None:
+    _patch(api, "manager", {"strategy": "entropy"})
+    r = api.get("/api/projects/sent/audit", "manager", params={"action": "project.settings"})
+    assert r.status_code == 200, r.text
+    (event,) = r.json()
+    assert event["actor"] == "manager" and event["subject"] == "project:sent"
+    assert event["payload"] == {"changed": {"strategy": {"from": "margin", "to": "entropy"}}}
+    everything = api.get("/api/projects/sent/audit", "manager", params={"limit": 2}).json()
+    assert len(everything) == 2 and everything[0]["action"] == "project.settings"
+    assert api.get("/api/projects/sent/audit", "annotator").status_code == 403
+    assert api.get("/api/projects/sent/audit", "outsider").status_code == 404
+    assert api.get("/api/projects/sent/audit", "manager", params={"limit": 0}).status_code == 422

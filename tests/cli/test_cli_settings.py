@@ -56,3 +56,17 @@ def test_set_refuses_in_one_line_and_changes_nothing(cli: Any, tmp_path: Any) ->
     assert _last_line(cli("projects", "set", "nope", "strategy=margin", code=1)) == (
         "error: no project 'nope'"
     )
+
+
+def test_audit_last_shows_who_changed_which_setting_from_what(cli: Any, tmp_path: Any) -> None:
+    _project(cli, tmp_path)
+    cli("projects", "set", "s", "strategy=margin")
+    lines = cli("audit", "s", "--last", "1").stdout.splitlines()
+    assert len(lines) == 2 and lines[1] == "audit chain of project 's': 2 events, intact"
+    assert "(local operator)  project.settings  project:s  " in lines[0]
+    assert '{"changed": {"strategy": {"from": "auto", "to": "margin"}}}' in lines[0]
+    shown = json.loads(cli("audit", "s", "--last", "5", "--json").stdout)
+    assert [e["action"] for e in shown["last"]] == ["project.settings", "project.create"]
+    assert _last_line(cli("audit", "--last", "3", code=1)) == (
+        "error: --last lists a project's events: name the project"
+    )

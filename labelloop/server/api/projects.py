@@ -57,6 +57,20 @@ def change_settings(slug: str, body: SettingsIn, db: DbDep, user: CurrentUser) -
     return projects.change_settings(db, ctx, body.changes())
 
 
+@router.get("/{slug}/audit")
+def audit_events(
+    slug: str,
+    db: DbDep,
+    user: CurrentUser,
+    limit: Annotated[int, Query(ge=1, le=auditing.MAX_EVENTS)] = 50,
+    action: Annotated[str | None, Query(max_length=50)] = None,
+) -> list[dict[str, Any]]:
+    """The project's newest audit events, newest first (managers); ``action`` filters, e.g.
+    ``project.settings``."""
+    ctx = projects.access(db, slug, user, Permission.VIEW_AUDIT)
+    return auditing.events(db, ctx, limit=limit, action=action)
+
+
 @router.get("/{slug}/audit/verify")
 def verify_audit(slug: str, db: DbDep, user: CurrentUser) -> dict[str, Any]:
     """Whether the project's audit hash chain is intact, and its first broken event if not."""
