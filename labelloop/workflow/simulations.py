@@ -90,9 +90,9 @@ def _check_project(ctx: ProjectContext) -> None:
 
 
 def form(ctx: ProjectContext) -> dict[str, Any] | None:
-    """What the project page's simulation form offers (``None`` when the project cannot be
-    simulated, or the caller may not): every registered strategy, random and the default
-    policy ticked, and the defaults of :func:`request`."""
+    """What the project page's simulation form offers (``None`` when the caller may not ask
+    for one; only ``problem`` when the project cannot be replayed): every registered strategy,
+    random and the default policy ticked, and the defaults of :func:`request`."""
     from labelloop.govern.permissions import role_allows
     from labelloop.learn import STRATEGIES
     from labelloop.learn.simoptions import strategy_names
@@ -101,9 +101,10 @@ def form(ctx: ProjectContext) -> dict[str, Any] | None:
         return None
     try:
         _check_project(ctx)
-    except LabelloopError:
-        return None
+    except LabelloopError as exc:
+        return {"problem": exc.message}
     return {
+        "problem": None,
         "strategies": list(dict.fromkeys(["random", *STRATEGIES.names()])),
         "checked": strategy_names(None),
         "seeds": DEFAULT_SEEDS,

@@ -139,3 +139,25 @@ def test_the_progress_card_counts_gold_checks_apart_from_the_items_to_label(page
     assert re.search(r'id="stat-labeled">4</span>.*?of <span id="stat-pool">4</span>', html)
     assert "in the pool (and 1 gold check)" in html
     assert 'id="stat-remaining">0</span>' in html
+
+
+def test_choose_a_strategy_offers_the_form_or_says_why_it_cannot(page: Page) -> None:
+    from labelloop.workflow import projects
+
+    page.lab.project(SLUG)
+    html = page.html()
+    assert 'id="simulate-form"' in html and "/static/simulate.js" in html
+    tags = {
+        "name": "Tags",
+        "data": {"type": "text", "field": "text"},
+        "controls": [
+            {"name": "topics", "type": "multi_choice", "labels": ["a", "b"], "target": True}
+        ],
+    }
+    projects.create_project(page.lab.db, "tags", tags, actor=page.lab.admin)
+    html = page.html("tags")
+    assert 'id="simulate-form"' not in html and "/static/simulate.js" not in html
+    assert (
+        '<p class="muted" id="simulate-problem">simulate replays single-label classification; '
+        "project &#39;tags&#39; labels multi_choice (&#39;topics&#39;).</p>"
+    ) in html

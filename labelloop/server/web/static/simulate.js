@@ -34,6 +34,7 @@
     of: $("simulate-of"),
   };
   let lastDone = null; // the newest finished simulation: its figures stay shown after a cancel
+  let renderedId = null; // the simulation whose figures the table holds
   let current = null; // the simulation shown
   let timer = 0;
   let strategy = page.strategy; // the project's own strategy
@@ -69,6 +70,8 @@
     sim = shown;
     el.of.textContent =
       shown === current ? "" : `Figures of simulation #${shown.id}, finished ${when(shown.finished_at)} UTC:`;
+    if (shown.id === renderedId) return; // polls of a newer run leave these figures (and their buttons) alone
+    renderedId = shown.id;
     el.best.textContent = s.best ? s.best.charAt(0).toUpperCase() + s.best.slice(1) + "." : "";
     el.note.textContent = `${s.note}. Mean of ${s.seeds} ${plural(s.seeds, "seed")}.`;
     const head = document.createElement("tr");
