@@ -481,17 +481,25 @@ def _sim_write(out_dir: Path, result: Any, data: dict[str, Any], *, title: str) 
     return written
 
 
-def _sim_table(result: Any, data: dict[str, Any]) -> Table:
+def _sim_table(result: Any, data: dict[str, Any]) -> Any:
     from labelloop.insight.simtable import summary_rows
 
     head, *rows = summary_rows(data)
     return _table(head, rows, seeds=len(result.runs))
 
 
-def _table(head: list[str], rows: list[list[str]], *, seeds: int) -> Table:
-    """The summary table of :func:`~labelloop.insight.simtable.summary_rows` for the terminal."""
+def _table(head: list[str], rows: list[list[str]], *, seeds: int) -> Any:
+    """The summary table of :func:`~labelloop.insight.simtable.summary_rows` for the terminal.
+
+    Narrower than :data:`WIDE` columns, the stopping column would break its rule names
+    mid-word: it becomes a table of its own under the figures.
+    """
+    from rich.console import Group
+
     from labelloop.insight.simtable import TEXT_COLUMNS
 
+    stopping = head.index("stopping")
+    apart = out.width < WIDE
     table = Table(
         title="labels to reach a share of full-data accuracy "
         f"(mean of {seeds} seed{'' if seeds == 1 else 's'})",
@@ -499,13 +507,27 @@ def _table(head: list[str], rows: list[list[str]], *, seeds: int) -> Table:
         if any("not reached (" in cell for row in rows for cell in row)
         else None,
     )
-    for i, name in enumerate(head):
+    shown = [i for i in range(len(head)) if not (apart and i == stopping)]
+    names = max(len(head[0]), *(len(row[0]) for row in rows))  # strategy names stay whole
+    for i in shown:
         table.add_column(
-            name,
+            head[i].removeprefix("labels ") if apart else head[i],  # the title says "labels"
             justify="left" if i in TEXT_COLUMNS else "right",
             overflow="fold",
-            ratio=3 if i == 5 else 1,
+            ratio=None if apart else 3 if i == stopping else 1,
+            min_width=names if i == 0 else None,
         )
     for row in rows:
-        table.add_row(*(escape(cell) for cell in row))
-    return table
+        table.add_row(*(escape(row[i]) for i in shown))
+    if not apart:
+        return table
+    stops = Table(title="where each stopping rule fired (labels, share of full-data accuracy)")
+    stops.add_column("strategy", overflow="fold")
+    stops.add_column("stopping", overflow="fold")
+    for row in rows:
+        stops.add_row(escape(row[0]), escape(row[stopping]))
+    return Group(table, stops)
+
+
+WIDE = 120
+"""Terminal columns from which the stopping rules fit in the summary table's own column."""

@@ -815,3 +815,18 @@ def test_project_follows_a_simulation_a_running_learner_took_first(
     assert "random" in result.stdout and "margin" in result.stdout
     assert json.loads((out / "results.json").read_text())["n_records"] == 200
     assert [row["state"] for row in _simulations(topics)] == ["done"]
+
+
+def test_an_80_column_terminal_gets_the_stopping_rules_in_a_table_of_their_own(
+    tmp_path: Path, no_labelloop_env: None
+) -> None:
+    data = write_jsonl(tmp_path / "t.jsonl", two_topics(120))
+    env = {"LABELLOOP_HOME": str(tmp_path / "home"), "COLUMNS": "80"}
+    args = ["simulate", str(data), "--seeds", "1", "--budget", "40", "--out", str(tmp_path / "o")]
+    result = CliRunner().invoke(app, [*args, "--strategies", "random,qbc_vote_entropy"], env=env)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert any("qbc_vote_entropy │" in line for line in lines)  # names stay whole
+    assert "where each stopping rule fired" in result.stdout
+    assert any("settled_predictions: " in line for line in lines)  # rule names stay whole
