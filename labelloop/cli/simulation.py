@@ -255,7 +255,6 @@ def _simulate_project(
 ) -> None:
     """Queue a simulation of the project's labels as the local operator and replay it here at
     once: the same row, checks and figures as a manager's request from the page."""
-    from labelloop.store import simulations as store_sims
     from labelloop.workflow import projects, simulations
     from labelloop.workflow.features import FeatureCache
 
@@ -269,9 +268,7 @@ def _simulate_project(
             def progress(phase: str, done: int, total: int) -> None:
                 bar.update(task, description=phase, completed=done, total=total or None)
 
-            with db.write() as conn:
-                mine = store_sims.claim(conn, sim["id"])
-            if mine:
+            if simulations.claim(db, sim["id"]):
                 simulations.run(
                     db,
                     cache,
@@ -283,7 +280,7 @@ def _simulate_project(
                 )
                 return
             # A running learner (labelloop serve or worker) took it first: follow its progress.
-            while (seen := simulations.get(db, project, sim["id"]))["state"] in store_sims.ACTIVE:
+            while (seen := simulations.get(db, project, sim["id"]))["state"] in simulations.ACTIVE:
                 progress(seen["phase"], seen["done"], seen["total"])
                 time.sleep(FOLLOW_S)
 
@@ -307,22 +304,18 @@ def _simulate_project(
                     simulations.cancel(db, project, sim["id"])
                 err.print(f"cancelled simulation #{sim['id']}", highlight=False)
                 raise
-            found = simulations.get(db, project, sim["id"])
+            found, stored, chart = simulations.finished(db, project, sim["id"])
             if found["state"] == "failed":
                 raise LabelloopError(f"{found['error']} (simulation #{sim['id']})")
-            if found["state"] != "done":
+            if stored is None or chart is None:
                 raise LabelloopError(f"simulation #{sim['id']} was {found['state']}")
-            with db.read() as conn:
-                row = store_sims.get(conn, project.id, sim["id"], chart=True)
-            if row is None:  # the project was deleted meanwhile
-                raise LabelloopError(f"no project '{slug}' any more")
-            result = dict(row["result"])
+            result = dict(stored)
             data = {"project": slug, "simulation": sim["id"], **result}
             try:
                 (folder.staging / "results.json").write_text(
                     json.dumps(data, indent=1) + "\n", encoding="utf-8"
                 )
-                (folder.staging / "curves.html").write_text(row["chart"], encoding="utf-8")
+                (folder.staging / "curves.html").write_text(chart, encoding="utf-8")
             except OSError as exc:
                 raise LabelloopError(
                     f"cannot write to --out {out_dir}: {exc.strerror or exc}"

@@ -124,11 +124,6 @@ def finish(
     )
 
 
-def abandon(conn: Connection, sim_id: int, *, error: str) -> None:
-    """Fail a running simulation whose learner stopped writing (a server stopped mid-run)."""
-    finish(conn, sim_id, state="failed", error=error)
-
-
 def stale_before(conn: Connection, project_id: int, cutoff: datetime) -> list[int]:
     """The project's running simulations whose last heartbeat is older than ``cutoff``."""
     q = select(simulation.c.id).where(

@@ -42,7 +42,9 @@ STALE_S = 300.0
 PROGRESS_EVERY_S = 1.0
 AUC_TIE = 0.001
 """Learning-curve AUCs closer than this are read as a tie."""
-STATES = ("queued", "running", "done", "failed", "cancelled")
+LEARNER_STOPPED = "the learner stopped during the simulation; run it again"
+ACTIVE = store_sims.ACTIVE
+"""States of a simulation not ended yet (queued, running)."""
 
 
 class Unprocessable(LabelloopError):
@@ -193,9 +195,7 @@ def request(
 def _abandon_stale(conn: Any, project_id: int) -> None:
     cutoff = now() - timedelta(seconds=STALE_S)
     for sim_id in store_sims.stale_before(conn, project_id, cutoff):
-        store_sims.abandon(
-            conn, sim_id, error="the learner stopped during the simulation; run it again"
-        )
+        store_sims.finish(conn, sim_id, state="failed", error=LEARNER_STOPPED)
 
 
 def view(row: Any, ctx: ProjectContext) -> dict[str, Any]:
@@ -204,7 +204,7 @@ def view(row: Any, ctx: ProjectContext) -> dict[str, Any]:
     error = row["error"]
     heartbeat = row["heartbeat_at"]
     if state == "running" and heartbeat and (now() - heartbeat).total_seconds() > STALE_S:
-        state, error = "failed", "the learner stopped during the simulation; run it again"
+        state, error = "failed", LEARNER_STOPPED
     done, total = int(row["done"]), int(row["total"])
     found: dict[str, Any] = {
         "id": int(row["id"]),
@@ -324,7 +324,7 @@ def cancel(db: Database, ctx: ProjectContext, sim_id: int) -> dict[str, Any]:
         row = store_sims.get(conn, ctx.id, sim_id)
         if row is None:
             raise NotFound(f"no simulation #{sim_id} in project '{ctx.slug}'")
-        if row["state"] not in store_sims.ACTIVE:
+        if row["state"] not in ACTIVE:
             raise Conflict(f"simulation #{sim_id} is {row['state']}; nothing to cancel")
         store_sims.finish(conn, sim_id, state="cancelled", error="cancelled")
         audit.record(
@@ -341,15 +341,32 @@ def cancel(db: Database, ctx: ProjectContext, sim_id: int) -> dict[str, Any]:
 # ------------------------------------------------------------------------------ the replay
 
 
+def claim(db: Database, sim_id: int) -> bool:
+    """Take a queued simulation to replay it; False when another learner took it first."""
+    with db.write() as conn:
+        return store_sims.claim(conn, sim_id)
+
+
+def finished(
+    db: Database, ctx: ProjectContext, sim_id: int
+) -> tuple[dict[str, Any], dict[str, Any] | None, str | None]:
+    """A simulation's view with its stored figures and chart (``None`` until it is done),
+    read at once."""
+    with db.read() as conn:
+        row = store_sims.get(conn, ctx.id, sim_id, chart=True)
+    if row is None:
+        raise NotFound(f"no simulation #{sim_id} in project '{ctx.slug}'")
+    return view(row, ctx), row["result"], row["chart"]
+
+
 def run_next(db: Database, cache: FeatureCache, *, stop: threading.Event | None = None) -> bool:
     """Claim the oldest queued simulation and replay it; False when none was waiting."""
     with db.read() as conn:
         row = store_sims.oldest_queued(conn)
     if row is None:
         return False
-    with db.write() as conn:
-        if not store_sims.claim(conn, int(row["id"])):
-            return True  # another learner took it: look again at once
+    if not claim(db, int(row["id"])):
+        return True  # another learner took it: look again at once
     run(db, cache, int(row["id"]), int(row["project_id"]), dict(row["options"]), stop=stop)
     return True
 
@@ -380,7 +397,7 @@ def run(
         if progress is not None:
             progress(phase, done, total)
         if stop is not None and stop.is_set():
-            raise Stopped("the learner stopped during the simulation; run it again")
+            raise Stopped(LEARNER_STOPPED)
         if not force and time.monotonic() - last < PROGRESS_EVERY_S:
             return
         last = time.monotonic()
