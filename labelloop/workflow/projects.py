@@ -52,8 +52,12 @@ class ProjectContext:
         """The acting user's id for audit rows (None for the local operator)."""
         return self.user.id or None
 
+    def allows(self, permission: Permission) -> bool:
+        """Whether the caller may do ``permission`` here (their role, or a site admin)."""
+        return role_allows(self.role, permission, is_admin=self.user.is_admin)
+
     def require(self, permission: Permission) -> None:
-        if not role_allows(self.role, permission, is_admin=self.user.is_admin):
+        if not self.allows(permission):
             raise PermissionDenied(
                 f"your role in project '{self.slug}' does not allow {permission.value}"
             )

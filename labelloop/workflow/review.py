@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from labelloop.errors import Conflict, LabelloopError, NotFound, PermissionDenied
-from labelloop.govern.permissions import Permission, role_allows
+from labelloop.govern.permissions import Permission
 from labelloop.schema import ProjectSettings, validate_value
 from labelloop.store import audit
 from labelloop.store import items as store_items
@@ -384,7 +384,7 @@ def _effective_vote(v: Mapping[str, Any]) -> dict[str, Any]:
 
 def is_expert(ctx: ProjectContext) -> bool:
     """Managers (and site admins) form the expert tier, with the users ``escalate_to`` names."""
-    if role_allows(ctx.role, Permission.MANAGE_PROJECT, is_admin=ctx.user.is_admin):
+    if ctx.allows(Permission.MANAGE_PROJECT):
         return True
     return ctx.role is not None and ctx.user.username in ctx.settings.escalate_to
 

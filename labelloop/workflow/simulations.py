@@ -95,11 +95,10 @@ def form(ctx: ProjectContext) -> dict[str, Any] | None:
     """What the project page's simulation form offers (``None`` when the caller may not ask
     for one; only ``problem`` when the project cannot be replayed): every registered strategy,
     random and the default policy ticked, and the defaults of :func:`request`."""
-    from labelloop.govern.permissions import role_allows
     from labelloop.learn import STRATEGIES
     from labelloop.learn.simoptions import strategy_names
 
-    if not role_allows(ctx.role, Permission.MANAGE_PROJECT, is_admin=ctx.user.is_admin):
+    if not ctx.allows(Permission.MANAGE_PROJECT):
         return None
     try:
         _check_project(ctx)

@@ -116,12 +116,12 @@ def project_page(slug: str, request: Request, db: DbDep) -> Response:
         project=_detail(db, ctx),
         status=status.status(db, ctx, features_dir=request.app.state.features.root),
         models=status.models(db, ctx),
-        can_export=_allows(ctx, Permission.EXPORT),
-        can_annotate=_allows(ctx, Permission.ANNOTATE),
-        can_import=_allows(ctx, Permission.IMPORT),
-        can_manage=_allows(ctx, Permission.MANAGE_MEMBERS),
-        can_review=_allows(ctx, Permission.REVIEW),
-        can_adjudicate=_allows(ctx, Permission.REVIEW) and review.is_expert(ctx),
+        can_export=ctx.allows(Permission.EXPORT),
+        can_annotate=ctx.allows(Permission.ANNOTATE),
+        can_import=ctx.allows(Permission.IMPORT),
+        can_manage=ctx.allows(Permission.MANAGE_MEMBERS),
+        can_review=ctx.allows(Permission.REVIEW),
+        can_adjudicate=ctx.allows(Permission.REVIEW) and review.is_expert(ctx),
         simulate=simulations.form(ctx),
     )
 
@@ -170,7 +170,7 @@ def quality_page(slug: str, request: Request, db: DbDep, cohort_field: str = "co
         project=_detail(db, ctx),
         report=quality.report(db, ctx, cohort_field=cohort_field[:100]),
         target=ctx.schema.target,
-        can_manage=_allows(ctx, Permission.MANAGE_PROJECT),
+        can_manage=ctx.allows(Permission.MANAGE_PROJECT),
     )
 
 
@@ -208,14 +208,6 @@ def search_page(
             "data_type": ctx.schema.data_type,
         },
     )
-
-
-def _allows(ctx: projects.ProjectContext, permission: Permission) -> bool:
-    try:
-        ctx.require(permission)
-    except LabelloopError:
-        return False
-    return True
 
 
 def _detail(db: Any, ctx: projects.ProjectContext) -> dict[str, Any]:
