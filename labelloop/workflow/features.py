@@ -251,14 +251,25 @@ class FeatureCache:
         return self._build(project_id, featurizer_name, rows, ids, 0, None)
 
     def stored_or_refitted(
-        self, project_id: int, featurizer_name: str, rows: Sequence[Mapping[Any, Any]]
+        self,
+        project_id: int,
+        featurizer_name: str,
+        rows: Sequence[Mapping[Any, Any]],
+        *,
+        data_type: str,
     ) -> tuple[Any, str]:
-        """Features of ``rows`` for an occasional reader (the label-error scan, a simulation),
-        and the featurizer that made them: :meth:`stored`, or while per-item embeddings are
-        still being computed the featurizer's refitted part, or TF-IDF, so it never waits."""
+        """Features of ``rows`` (``id`` and stored ``payload``; media read under the cache's
+        roots) for an occasional reader (the label-error scan, a simulation), and the
+        featurizer that made them: :meth:`stored`, or while per-item embeddings are still
+        being computed the featurizer's refitted part, or TF-IDF, so it never waits."""
         from labelloop.learn import make_featurizer
         from labelloop.learn.featurize import caches_per_item, fit_rows, parts_of
+        from labelloop.workflow.media import readable_payloads
 
+        found = readable_payloads(
+            data_type, {int(r["id"]): r["payload"] for r in rows}, self.media_roots
+        )
+        rows = [{"id": int(r["id"]), "payload": found[int(r["id"])]} for r in rows]
         X = self.stored(project_id, featurizer_name, rows)
         if X is not None:
             return X, featurizer_name

@@ -33,7 +33,6 @@ from labelloop.store import tasks as store_tasks
 from labelloop.store.db import Database
 from labelloop.workflow.features import FeatureCache
 from labelloop.workflow.imports import _label_text
-from labelloop.workflow.media import readable_payloads
 from labelloop.workflow.projects import ProjectContext
 from labelloop.workflow.review import LIVE, is_expert, resolve
 from labelloop.workflow.values import checked_on_item
@@ -296,13 +295,9 @@ def _cross_val_proba(
 
     from labelloop.learn import default_model
 
-    found = readable_payloads(
-        ctx.schema.data_type, {int(r["id"]): r["payload"] for r in rows}, cache.media_roots
+    X, _ = cache.stored_or_refitted(
+        ctx.id, ctx.settings.featurizer, rows, data_type=ctx.schema.data_type
     )
-    items: list[dict[str, Any]] = [
-        {"id": int(r["id"]), "payload": found[int(r["id"])]} for r in rows
-    ]
-    X, _ = cache.stored_or_refitted(ctx.id, ctx.settings.featurizer, items)
     cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=ctx.id)
     present = np.unique(y)
     proba = cross_val_predict(default_model(), X, y, cv=cv, method="predict_proba")

@@ -24,7 +24,6 @@ from labelloop.store import simulations as store_sims
 from labelloop.store.db import Database
 from labelloop.store.users import now
 from labelloop.workflow.features import FeatureCache
-from labelloop.workflow.media import readable_payloads
 from labelloop.workflow.projects import ProjectContext
 
 log = logging.getLogger("labelloop.learner")
@@ -452,11 +451,7 @@ def _replay(
     )
     wanted = str(options.get("featurizer") or ctx.settings.featurizer)
     report(f"featurizing {len(rows):,} labeled items", 0, 0, force=True)
-    found = readable_payloads(
-        ctx.schema.data_type, {int(r["id"]): r["payload"] for r in rows}, cache.media_roots
-    )
-    items = [{"id": int(r["id"]), "payload": found[int(r["id"])]} for r in rows]
-    X, used = cache.stored_or_refitted(ctx.id, wanted, items)
+    X, used = cache.stored_or_refitted(ctx.id, wanted, rows, data_type=ctx.schema.data_type)
     model = make_model(str(options.get("model") or ctx.settings.model))
     names = list(options["strategies"])
     seeds = int(options["seeds"])
