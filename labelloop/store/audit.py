@@ -11,7 +11,7 @@ from sqlalchemy import Connection, bindparam, select
 
 from labelloop.govern.audit import GENESIS_HASH, event_hash
 from labelloop.store.db import Database, chain_key, fetch, insert
-from labelloop.store.tables import audit_event
+from labelloop.store.tables import audit_event, user
 
 
 @cache
@@ -116,8 +116,6 @@ def recent_events(
 ) -> list[dict[str, Any]]:
     """A project's newest events (of ``action`` when given), newest first, with the actor's
     user name."""
-    from labelloop.store.tables import user
-
     q = (
         select(
             audit_event.c.id,
