@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -26,3 +27,19 @@ def cli(tmp_path: Path, no_labelloop_env: None, monkeypatch: pytest.MonkeyPatch)
     run.served = served  # type: ignore[attr-defined]
     run.db_url = f"sqlite:///{tmp_path / 'home' / 'labelloop.db'}"  # type: ignore[attr-defined]
     return run
+
+
+def small_project(cli: Any, tmp_path: Path, slug: str = "s") -> None:
+    """A fresh data dir with one two-label text project ``slug`` and nothing in it."""
+    schema = tmp_path / "s.json"
+    schema.write_text(
+        json.dumps(
+            {
+                "name": "S",
+                "data": {"type": "text", "field": "text"},
+                "controls": [{"name": "c", "type": "choice", "labels": ["a", "b"], "target": True}],
+            }
+        )
+    )
+    cli("init")
+    cli("projects", "create", slug, "--schema", str(schema))

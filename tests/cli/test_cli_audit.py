@@ -2,29 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from sqlalchemy import update
 
 from labelloop.store.tables import audit_event
+from tests.cli.conftest import small_project
 
 
 def test_the_cli_exits_1_naming_the_first_broken_event(cli: Any, tmp_path: Any) -> None:
     from labelloop.store.db import Database
 
-    schema = tmp_path / "s.json"
-    schema.write_text(
-        json.dumps(
-            {
-                "name": "S",
-                "data": {"type": "text", "field": "text"},
-                "controls": [{"name": "c", "type": "choice", "labels": ["a", "b"], "target": True}],
-            }
-        )
-    )
-    cli("init")
-    cli("projects", "create", "s", "--schema", str(schema))
+    small_project(cli, tmp_path)
     assert "audit chain of project 's': 1 events, intact" in cli("audit", "s").stdout
     assert "audit chain of the site:" in cli("audit").stdout
     db = Database(cli.db_url)

@@ -5,20 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-
-def _project(cli: Any, tmp_path: Any) -> None:
-    schema = tmp_path / "s.json"
-    schema.write_text(
-        json.dumps(
-            {
-                "name": "S",
-                "data": {"type": "text", "field": "text"},
-                "controls": [{"name": "c", "type": "choice", "labels": ["a", "b"], "target": True}],
-            }
-        )
-    )
-    cli("init")
-    cli("projects", "create", "s", "--schema", str(schema))
+from tests.cli.conftest import small_project
 
 
 def _last_line(result: Any) -> str:
@@ -26,7 +13,7 @@ def _last_line(result: Any) -> str:
 
 
 def test_set_changes_typed_values_and_the_audit_chain_holds(cli: Any, tmp_path: Any) -> None:
-    _project(cli, tmp_path)
+    small_project(cli, tmp_path)
     out = cli("projects", "set", "s", "strategy=margin", "batch_size=25", "budget=null").stdout
     assert out.splitlines() == [
         's: strategy "auto" -> "margin"',
@@ -41,7 +28,7 @@ def test_set_changes_typed_values_and_the_audit_chain_holds(cli: Any, tmp_path: 
 
 
 def test_set_refuses_in_one_line_and_changes_nothing(cli: Any, tmp_path: Any) -> None:
-    _project(cli, tmp_path)
+    small_project(cli, tmp_path)
     cases = {
         ("strategy",): "error: 'strategy' is not KEY=VALUE, e.g. strategy=margin",
         ("overlap=2",): "error: settings.overlap: fixed when the project was created; a live "
@@ -59,7 +46,7 @@ def test_set_refuses_in_one_line_and_changes_nothing(cli: Any, tmp_path: Any) ->
 
 
 def test_audit_last_shows_who_changed_which_setting_from_what(cli: Any, tmp_path: Any) -> None:
-    _project(cli, tmp_path)
+    small_project(cli, tmp_path)
     cli("projects", "set", "s", "strategy=margin")
     lines = cli("audit", "s", "--last", "1").stdout.splitlines()
     assert len(lines) == 2 and lines[1] == "audit chain of project 's': 2 events, intact"
