@@ -284,7 +284,7 @@ def _simulate_project(
                 progress(seen["phase"], seen["done"], seen["total"])
                 time.sleep(FOLLOW_S)
 
-    def go() -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+    def go() -> tuple[dict[str, Any], list[str]]:
         project = projects.system_context(db, slug)
         with OutputFolder(out_dir) as folder:
             sim = simulations.request(
@@ -322,16 +322,9 @@ def _simulate_project(
                 ) from None
             written = ["results.json", "curves.html"]
             folder.publish(written, owned=SIM_OUTPUTS)
-        return found, result, written
+        return found, written
 
-    found, result, written = _run(go)
-    if result["budget"] < budget:
-        err.print(
-            f"note: --budget {budget:,} is more than the pool of {result['n_pool']:,} items; "
-            f"capped at {result['budget']:,}",
-            highlight=False,
-            soft_wrap=True,
-        )
+    found, written = _run(go)  # a budget capped at the pool is said in the summary's note
     if as_json:
         typer.echo(json.dumps({**found, "outputs": written}))
         return

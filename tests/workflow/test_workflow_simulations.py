@@ -447,3 +447,13 @@ def test_the_page_form_offers_a_batch_the_request_takes(lab: Any) -> None:
     assert form is not None and form["batch"] == simulations.MAX_BATCH == form["max_batch"]
     asked = simulations.request(lab.db, ctx, **{**FAST, "batch": form["batch"]})
     assert asked["options"]["batch"] == simulations.MAX_BATCH
+
+
+def test_a_budget_over_what_each_seed_can_label_is_capped_and_said(lab: Any, manager: Any) -> None:
+    asked = simulations.request(lab.db, manager, **{**FAST, "budget": 5000})
+    assert asked["options"]["budget"] == 5000  # as asked
+    assert simulations.run_next(lab.db, FeatureCache()) is True
+    done = simulations.get(lab.db, manager, asked["id"])
+    assert done["summary"]["note"].endswith(
+        "; budget 5,000 capped at the 51 items each seed has to label"
+    )
