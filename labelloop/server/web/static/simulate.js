@@ -63,11 +63,10 @@
 
   function showResult(sim) {
     if (sim.summary) lastDone = sim;
-    const shown = sim.summary ? sim : lastDone;
+    const shown = lastDone; // this simulation's figures, or the newest finished one's
     el.result.hidden = !shown;
     if (!shown) return;
     const s = shown.summary;
-    sim = shown;
     el.of.textContent =
       shown === current ? "" : `Figures of simulation #${shown.id}, finished ${when(shown.finished_at)} UTC:`;
     if (shown.id === renderedId) return; // polls of a newer run leave these figures (and their buttons) alone
@@ -85,7 +84,7 @@
         return tr;
       }),
     );
-    el.chart.href = sim.chart_url;
+    el.chart.href = shown.chart_url;
   }
 
   function useCell(name) {
