@@ -11,6 +11,8 @@ import pytest
 pytestmark = pytest.mark.browser
 
 SLUG = "news-topics"
+NAME = "News <topics> of the QuarterlyEditorialDeskNewsroomArchive"
+"""One word wider than a phone: the header must wrap it, not widen the page."""
 ANNOTATOR = ("bob", "bob-password-123")
 BROKEN_SCHEMA = """name: News
 data: {type: text, field: text}
@@ -19,8 +21,7 @@ controls:
     type: choice
     labels: []
 """
-SCHEMA = """name: News <topics>
-data: {type: text, field: text}
+SCHEMA = f"name: {NAME}\n" + """data: {type: text, field: text}
 controls:
   - name: topic
     type: choice
@@ -65,6 +66,21 @@ def _api_counts(page: Any) -> dict[str, int]:
     )
 
 
+def _wide(page: Any) -> list[str]:
+    """The innermost elements reaching past the viewport's right edge, to name in a failure."""
+    return page.evaluate(
+        """() => [...document.querySelectorAll('body *')]
+            .filter(e => e.getBoundingClientRect().right > innerWidth + 0.5)
+            .filter(e => {
+                for (let a = e.parentElement; a; a = a.parentElement)
+                    if (getComputedStyle(a).overflowX !== 'visible') return false;
+                return true;
+            })
+            .filter(e => ![...e.children].some(c => c.getBoundingClientRect().right > innerWidth + 0.5))
+            .map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + '.' + e.className)"""
+    )
+
+
 def _message(page: Any, box: str, containing: str) -> str:
     """The text of the message shown in ``box`` once it contains ``containing``."""
     page.wait_for_function(
@@ -105,7 +121,7 @@ def test_e2e_admin_manages_from_the_browser(
     page.focus("#new-project-slug")
     page.keyboard.press("Enter")
     page.wait_for_url(server.url + f"/p/{SLUG}")
-    assert page.locator("h1").first.inner_text() == "News <topics>"
+    assert page.locator("h1").first.inner_text() == NAME
     assert page.locator("#import-panel").is_visible()
     page.wait_for_selector(f"#members-table tr[data-username='{server.username}']")
     assert page.inner_text(f"#members-table tr[data-username='{server.username}']").split() == [
@@ -164,9 +180,9 @@ def test_e2e_admin_manages_from_the_browser(
 
     # Every panel fits a phone's width.
     page.set_viewport_size({"width": 390, "height": 844})
-    for path in (f"/p/{SLUG}", "/"):
+    for path in (f"/p/{SLUG}", "/", f"/p/{SLUG}/label", f"/p/{SLUG}/quality", f"/p/{SLUG}/review"):
         page.goto(server.url + path)
-        assert page.evaluate("document.documentElement.scrollWidth") <= 390, path
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390, (path, _wide(page))
     assert page.evaluate("typeof window.__xss") == "undefined"
     assert errors == []
     context.close()
