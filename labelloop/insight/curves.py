@@ -25,7 +25,9 @@ PALETTE = (
 METRIC_NAMES = {"accuracy": "Accuracy", "macro_f1": "Macro-F1"}
 
 WIDTH, HEIGHT = 820, 460
-LEFT, RIGHT, TOP, BOTTOM = 64, 20, 16, 48
+LEFT, RIGHT, TOP, BOTTOM = 64, 84, 16, 48  # the reference lines' labels sit in the right margin
+LABEL_GAP = 13
+"""Least vertical distance, in SVG units, between two reference labels (11 px text)."""
 
 
 @dataclass(frozen=True)
@@ -82,14 +84,15 @@ def write_png(path: Path, chart: Chart, *, metric: str = "accuracy") -> None:
         ax.axhline(full, color="#333333", linewidth=1, label="full data")
         for level in chart.levels:
             ax.axhline(level * full, color="#777777", linewidth=0.8, linestyle="--")
-            ax.annotate(
+            ax.annotate(  # in the right margin, beside the line, off the curves
                 f"{level:.0%} of full",
-                xy=(0.01, level * full),
+                xy=(1.01, level * full),
                 xycoords=("axes fraction", "data"),
                 ha="left",
-                va="bottom",
+                va="center",
                 fontsize=7,
                 color="#555555",
+                annotation_clip=False,
             )
         ax.set_ylim(*_y_range(chart, metric))
         ax.set_xlabel("labels")
@@ -122,6 +125,16 @@ def _ticks(lo: float, hi: float, n: int = 6) -> list[float]:
         ticks.append(round(v, 10))
         v += step
     return ticks
+
+
+def _spread(ys: list[float], gap: float = LABEL_GAP) -> list[float]:
+    """Heights for labels of lines at ``ys`` (top to bottom, as the references are drawn), each
+    at its line unless that would put it within ``gap`` of the one above: 98% of full data lies
+    a few pixels under full data, and their labels would print over each other."""
+    placed: list[float] = []
+    for y in ys:
+        placed.append(max(y, placed[-1] + gap) if placed else y)
+    return placed
 
 
 def _svg(chart: Chart, metric: str) -> tuple[str, dict[str, object]]:
@@ -171,14 +184,13 @@ def _svg(chart: Chart, metric: str) -> tuple[str, dict[str, object]]:
     refs = [(full, "full data", "ref full")] + [
         (level * full, f"{level:.0%} of full", "ref") for level in chart.levels
     ]
-    for value, label, cls in refs:
-        if y_lo <= value <= y_hi:
-            y = sy(value)
-            parts.append(
-                f'<line class="{cls}" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" '
-                f'y2="{y:.1f}"/><text class="reflabel" x="{WIDTH - RIGHT - 4}" '
-                f'y="{y - 4:.1f}" text-anchor="end">{label}</text>'
-            )
+    shown = sorted((sy(value), label, cls) for value, label, cls in refs if y_lo <= value <= y_hi)
+    for (y, label, cls), at in zip(shown, _spread([y for y, _, _ in shown]), strict=True):
+        parts.append(
+            f'<line class="{cls}" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" '
+            f'y2="{y:.1f}"/><text class="reflabel" x="{WIDTH - RIGHT + 6}" '
+            f'y="{at + 4:.1f}">{label}</text>'
+        )
     for i, c in enumerate(curves):
         name = html.escape(c.strategy, quote=True)
         upper = [f"{sx(x):.1f},{sy(v):.1f}" for x, v in zip(c.n_labels, c.high, strict=True)]

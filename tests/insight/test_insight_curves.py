@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -40,6 +41,32 @@ def test_html_is_self_contained_and_draws_every_series() -> None:
     assert margin["name"] == "margin" and margin["x"] == [20, 30, 40, 50]
     assert margin["mean"] == [0.6, 0.75, 0.85, 0.9]
     assert "95% of full" in page and "98% of full" in page and "full data" in page
+
+
+def test_reference_labels_sit_in_the_margin_apart_from_each_other() -> None:
+    # Curves from 0.1 stretch the axis: 98% of full data lies 8 units under full data.
+    x = np.array([20, 30, 40, 50])
+    low = MeanCurve("margin", x, np.array([0.1, 0.5, 0.8, 0.9]), np.full(4, 0.1), np.full(4, 0.9))
+    stretched = dataclasses.replace(chart(), curves={"accuracy": [low], "macro_f1": [low]})
+    svg = render_html(stretched).split('data-metric="accuracy" viewBox', 1)[1].split("</svg>")[0]
+    lines = {
+        label: float(y)
+        for y, label in re.findall(
+            r'class="ref[^"]*" x1="\d+" x2="\d+" y1="([\d.]+)"[^>]*/><text class="reflabel"[^>]*>([^<]+)<',
+            svg,
+        )
+    }
+    labels = {
+        label: (float(x), float(y))
+        for x, y, label in re.findall(r'class="reflabel" x="([\d.]+)" y="([\d.]+)">([^<]+)<', svg)
+    }
+    assert set(labels) == {"full data", "98% of full", "95% of full"}
+    right_edge = max(float(x) for x in re.findall(r'x2="([\d.]+)"', svg))
+    assert all(x > right_edge for x, _ in labels.values())  # beside the plot, off the curves
+    ys = sorted(y for _, y in labels.values())
+    assert all(b - a >= 12 for a, b in zip(ys, ys[1:], strict=False))  # 11 px text, no overlap
+    assert lines["98% of full"] - lines["full data"] < 12  # the lines alone would collide
+    assert labels["full data"][1] < labels["98% of full"][1] < labels["95% of full"][1]
 
 
 def test_html_escapes_names_in_markup_and_in_the_data() -> None:
