@@ -101,8 +101,11 @@ def projects_set(
     ],
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Change a live project's learning settings (strategy, batch_size, retrain_every,
-    queue_size, budget, random_share, stop_changed, preselect_suggestion)."""
+    """Change a live project's learning settings, as KEY=VALUE pairs.
+
+    Settings that can change: strategy, batch_size, retrain_every, queue_size, budget,
+    random_share, stop_changed, preselect_suggestion.
+    """
     from labelloop.workflow import projects
 
     def parse() -> dict[str, Any]:
@@ -343,7 +346,11 @@ def audit(
         ),
     ] = 0,
 ) -> None:
-    """Check an audit hash chain: exit 1 naming the first changed or missing event."""
+    """Check an audit hash chain, and list a project's newest events with --last N.
+
+    Exit code 1 names the first changed or missing event. Without SLUG the site's own chain
+    (users, tokens, projects) is checked.
+    """
     from labelloop.workflow import auditing, projects
     from labelloop.workflow.accounts import User
 

@@ -106,8 +106,10 @@ def demo(
         ),
     ] = None,
 ) -> None:
-    """Create a demo project from real data (tweets, digit images, wine rows or tweet
-    entities) and serve it."""
+    """Create a demo project from real data and serve it.
+
+    The data: tweets (sentiment), digit images, wine rows or entities in tweets (--dataset).
+    """
     from labelloop.demo import setup_demo, setup_digits_demo, setup_wine_demo, setup_wnut_demo
 
     settings, db = _open(get_settings(port=port))

@@ -438,6 +438,26 @@ def test_demo_help(cli: Any) -> None:
     assert "--port" in out and "--no-browser" in out
 
 
+def test_every_command_sums_itself_up_in_one_line() -> None:
+    # `labelloop --help` lists each command by the first paragraph of its help; a paragraph
+    # wrapped in the source shows up broken in the middle of a sentence.
+    import typer
+
+    def commands(group: Any, path: str) -> list[tuple[str, Any]]:
+        found = []
+        for name, command in group.commands.items():
+            if hasattr(command, "commands"):
+                found += commands(command, f"{path} {name}")
+            else:
+                found.append((f"{path} {name}", command))
+        return found
+
+    listed = commands(typer.main.get_command(app), "labelloop")
+    assert len(listed) >= 20  # every command, in every group
+    broken = [path for path, c in listed if "\n" in (c.help or "").split("\n\n")[0].strip()]
+    assert broken == []
+
+
 def test_the_installed_command_runs_as_a_process(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LABELLOOP_")}
     env.update(LABELLOOP_HOME=str(tmp_path / "home"), COLUMNS="40")
