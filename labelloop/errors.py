@@ -32,6 +32,13 @@ class SchemaError(LabelloopError):
     status = 422
 
 
+class Unprocessable(LabelloopError):
+    """A well-formed request the project's data cannot give: a simulation or a model file
+    without enough labels, or of a project that is not single-label (422)."""
+
+    status = 422
+
+
 class NotFound(LabelloopError):
     status = 404
 

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import typer
 
-from labelloop.cli import accounts, projects, quality, serving, simulation
+from labelloop.cli import accounts, models, projects, quality, serving, simulation
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 users_app = typer.Typer(no_args_is_help=True, help="Manage user accounts.")
 tokens_app = typer.Typer(no_args_is_help=True, help="Create API tokens.")
 projects_app = typer.Typer(no_args_is_help=True, help="Create and list projects.")
 gold_app = typer.Typer(no_args_is_help=True, help="Mark items with known answers (gold).")
+model_app = typer.Typer(
+    no_args_is_help=True, help="A project's trained model as a file, and labels from it."
+)
 app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(projects_app, name="projects")
 app.add_typer(gold_app, name="gold")
+app.add_typer(model_app, name="model")
 
 # Registered here rather than by decorators in each module: `labelloop --help` lists commands in
 # registration order, and that order interleaves the modules.
@@ -38,6 +42,8 @@ projects_app.command("set")(projects.projects_set)
 gold_app.command("set")(quality.gold_set)
 gold_app.command("list")(quality.gold_list)
 gold_app.command("remove")(quality.gold_remove)
+model_app.command("export")(models.model_export)
+model_app.command("predict")(models.model_predict)
 
 
 def main() -> None:

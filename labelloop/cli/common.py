@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TypeVar
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import BinaryIO, TypeVar
 
 import typer
 from rich.console import Console
@@ -66,3 +69,22 @@ def _counting() -> Progress:
 
 def _fail(message: str) -> None:
     raise LabelloopError(message)
+
+
+@contextmanager
+def _whole_file(output: Path) -> Iterator[BinaryIO]:
+    """A file at ``output`` that appears only whole: written beside it as ``.part`` and renamed
+    at the end; a failure (or Ctrl-C) removes the part and leaves ``output`` as it was.
+    ``-`` is standard output."""
+    if str(output) == "-":
+        yield sys.stdout.buffer
+        sys.stdout.buffer.flush()
+        return
+    tmp = output.with_name(output.name + ".part")
+    try:
+        with tmp.open("wb") as sink:
+            yield sink
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    tmp.replace(output)

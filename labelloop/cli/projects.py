@@ -12,7 +12,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from labelloop.cli.common import _counting, _open, _progress, _run, out
+from labelloop.cli.common import _counting, _open, _progress, _run, _whole_file, out
 from labelloop.errors import LabelloopError
 
 
@@ -238,22 +238,15 @@ def export(
         ctx = projects.system_context(db, slug)
         if str(output) == "-":
             return wf_export.export(db, ctx, sys.stdout.buffer, fmt=format)
-        tmp = output.with_name(output.name + ".part")
-        try:
-            with tmp.open("wb") as sink, _counting() as progress:
-                task = progress.add_task(f"exporting {slug}", total=None)
-                n = wf_export.export(
-                    db,
-                    ctx,
-                    sink,
-                    fmt=format,
-                    progress=lambda done: progress.update(task, completed=done),
-                )
-        except BaseException:
-            tmp.unlink(missing_ok=True)  # a failed export leaves no half-written file
-            raise
-        tmp.replace(output)
-        return n
+        with _whole_file(output) as sink, _counting() as progress:
+            task = progress.add_task(f"exporting {slug}", total=None)
+            return wf_export.export(
+                db,
+                ctx,
+                sink,
+                fmt=format,
+                progress=lambda done: progress.update(task, completed=done),
+            )
 
     n = _run(go)
     if str(output) != "-":

@@ -154,6 +154,14 @@ class MiniLMFeaturizer(BaseEstimator):
         """``fit`` then ``transform`` (the encoder is pretrained)."""
         return self.fit(payloads).transform(payloads)
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without the encoder (90 MB, from the installed package; :meth:`transform`
+        loads it again) and without the progress callback (a closure of the process)."""
+        state = dict(self.__dict__)
+        state.pop("encoder_", None)
+        state["progress"] = None
+        return state
+
 
 @register_featurizer("tfidf+minilm")
 class TfidfMiniLMFeaturizer(StackedFeaturizer):

@@ -197,7 +197,7 @@ def run_round(
         selection=selection,
         strategy=strategy.name,
         suggestions=suggestions,
-        metrics=_evaluate(estimator, eval_X, eval_y, n_classes),
+        metrics=evaluate(estimator, eval_X, eval_y, n_classes),
         stop_predictions=stop_predictions,
         n_train=int(labeled.shape[0]),
         model=estimator,
@@ -207,7 +207,7 @@ def run_round(
     )
 
 
-def _evaluate(
+def evaluate(
     estimator: Any,
     eval_X: NDArray[np.floating] | csr_matrix | None,
     eval_y: NDArray[np.int64] | None,

@@ -88,6 +88,15 @@ def settings_problem(ctx: ProjectContext) -> str | None:
     return None
 
 
+def classifier_problem(ctx: ProjectContext, needs: str) -> str | None:
+    """Why work that trains the project's classifier outside a round (a simulation, a model
+    file) cannot, or ``None``: it ``needs`` a single-label target, and usable settings."""
+    target = ctx.schema.target
+    if target.type != "choice":
+        return f"{needs}; project '{ctx.slug}' labels {target.type} ('{target.name}')"
+    return settings_problem(ctx)
+
+
 def due(db: Database, project_id: int, *, cache: FeatureCache | None = None) -> bool:
     """Whether a project needs a round: no queue yet, enough new labels, an empty queue, or the
     project's embeddings just finished while the last round had to use TF-IDF."""

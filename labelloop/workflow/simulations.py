@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
-from labelloop.errors import Conflict, LabelloopError, NotFound
+from labelloop.errors import Conflict, LabelloopError, NotFound, Unprocessable
 from labelloop.govern.permissions import Permission
 from labelloop.store import audit
 from labelloop.store import simulations as store_sims
@@ -46,12 +46,6 @@ ACTIVE = store_sims.ACTIVE
 """States of a simulation not ended yet (queued, running)."""
 
 
-class Unprocessable(LabelloopError):
-    """A simulation the options or the project's labels cannot give (422)."""
-
-    status = 422
-
-
 class Stopped(Exception):
     """Raised from a replay's progress callback: cancelled by a manager, or the learner stops."""
 
@@ -77,15 +71,9 @@ def _labels(db: Database, ctx: ProjectContext) -> list[str]:
 
 
 def _check_project(ctx: ProjectContext) -> None:
-    from labelloop.workflow.learning import settings_problem
+    from labelloop.workflow.learning import classifier_problem
 
-    target = ctx.schema.target
-    if target.type != "choice":
-        raise LabelloopError(
-            f"simulate replays single-label classification; project '{ctx.slug}' labels "
-            f"{target.type} ('{target.name}')"
-        )
-    problem = settings_problem(ctx)
+    problem = classifier_problem(ctx, "simulate replays single-label classification")
     if problem is not None:
         raise LabelloopError(problem)
 

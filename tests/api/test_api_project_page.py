@@ -161,3 +161,16 @@ def test_choose_a_strategy_offers_the_form_or_says_why_it_cannot(page: Page) -> 
         '<p class="muted" id="simulate-problem">simulate replays single-label classification; '
         "project &#39;tags&#39; labels multi_choice (&#39;topics&#39;).</p>"
     ) in html
+
+
+def test_the_model_file_is_offered_once_a_round_has_trained_a_model(page: Page) -> None:
+    lab = page.lab
+    ctx = lab.project(SLUG)
+    lab.import_rows(ctx, lab.rows(30))
+    lab.train(ctx)  # cold start: no labels, no model to download
+    assert 'id="export-model"' not in page.html()
+    lab.import_rows(ctx, lab.rows(12, start=500, prefix="l", labeled=True), labeled=True)
+    lab.train(ctx)
+    html = page.html()
+    assert f'<a class="btn" id="export-model" href="/api/projects/{SLUG}/model" download>' in html
+    assert "labelloop model predict FILE data.jsonl" in html

@@ -21,13 +21,16 @@ controls:
     type: choice
     labels: []
 """
-SCHEMA = f"name: {NAME}\n" + """data: {type: text, field: text}
+SCHEMA = (
+    f"name: {NAME}\n"
+    + """data: {type: text, field: text}
 controls:
   - name: topic
     type: choice
     labels: [business, sport, tech, politics]
     target: true
 """
+)
 GOOD_ROWS = [
     {"id": "n1", "text": "Stocks rallied after the central bank held rates.", "label": "business"},
     {"id": "n2", "text": "The striker scored twice in the derby.", "label": "sport"},
@@ -76,7 +79,8 @@ def _wide(page: Any) -> list[str]:
                     if (getComputedStyle(a).overflowX !== 'visible') return false;
                 return true;
             })
-            .filter(e => ![...e.children].some(c => c.getBoundingClientRect().right > innerWidth + 0.5))
+            .filter(e => ![...e.children].some(
+                c => c.getBoundingClientRect().right > innerWidth + 0.5))
             .map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + '.' + e.className)"""
     )
 

@@ -52,7 +52,8 @@ def test_reference_labels_sit_in_the_margin_apart_from_each_other() -> None:
     lines = {
         label: float(y)
         for y, label in re.findall(
-            r'class="ref[^"]*" x1="\d+" x2="\d+" y1="([\d.]+)"[^>]*/><text class="reflabel"[^>]*>([^<]+)<',
+            r'class="ref[^"]*" x1="\d+" x2="\d+" y1="([\d.]+)"[^>]*/>'
+            r'<text class="reflabel"[^>]*>([^<]+)<',
             svg,
         )
     }

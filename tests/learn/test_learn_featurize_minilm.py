@@ -60,3 +60,15 @@ def test_rows_are_normalised_384_float32_and_batched(minilm: Any, monkeypatch: A
 def test_minilm_conforms(minilm: Any) -> None:
     check_featurizer(type(minilm))
     assert embeddings_module._encoders  # loaded once, shared
+
+
+def test_a_pickled_featurizer_leaves_the_encoder_behind_and_loads_it_again(minilm: Any) -> None:
+    import pickle
+
+    texts = [{"text": "the model file carries no weights"}, {"text": "short"}]
+    expected = minilm.transform(texts)
+    blob = pickle.dumps(minilm)
+    assert len(blob) < 10_000  # the 90 MB encoder comes from the installed package
+    again = pickle.loads(blob)
+    assert not hasattr(again, "encoder_")
+    np.testing.assert_allclose(again.transform(texts), expected, atol=1e-6)

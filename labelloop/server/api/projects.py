@@ -1,9 +1,9 @@
-"""Projects: list, create, read, status, model versions, members, import and export."""
+"""Projects: list, create, read, status, model versions, members, import, export, model file."""
 
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import PurePath
 from typing import Annotated, Any, BinaryIO, cast
 
@@ -16,7 +16,7 @@ from labelloop.govern.permissions import Permission
 from labelloop.ingest import importer_for_path
 from labelloop.server.api.deps import AdminUser, CurrentUser, DbDep, FeaturesDep
 from labelloop.server.api.schemas import MemberIn, ProjectIn, SettingsIn
-from labelloop.workflow import auditing, imports, projects, status
+from labelloop.workflow import auditing, imports, modelfiles, projects, status
 from labelloop.workflow import export as wf_export
 
 router = APIRouter(prefix="/api/projects", tags=["projects"])
@@ -151,8 +151,43 @@ def export(
 ) -> StreamingResponse:
     """Download every labeled item with its provenance, as JSONL or CSV."""
     ctx = projects.access(db, slug, user, Permission.EXPORT)
+    media = {
+        "csv": "text/csv",
+        "coco": "application/json",
+        "conll": "text/plain; charset=utf-8",
+    }.get(format, "application/x-ndjson")
+    suffix = "coco.json" if format == "coco" else format
+    return _download(
+        lambda sink: wf_export.export(db, ctx, sink, fmt=format),
+        media_type=media,
+        filename=f"{ctx.slug}.{suffix}",
+    )
+
+
+@router.get("/{slug}/model")
+def model_file(slug: str, db: DbDep, user: CurrentUser, features: FeaturesDep) -> StreamingResponse:
+    """The project's classifier trained on every resolved label, with its featurizer, as a
+    joblib file (`labelloop model predict`, or `modelfiles.load` in Python); audited."""
+    ctx = projects.access(db, slug, user, Permission.EXPORT)
+    model = modelfiles.build(db, ctx, cache=features)
+    return _download(
+        lambda sink: modelfiles.write(model, sink),
+        media_type="application/octet-stream",
+        filename=f"{ctx.slug}-model{modelfiles.SUFFIX}",
+    )
+
+
+def _download(
+    write: Callable[[BinaryIO], object], *, media_type: str, filename: str
+) -> StreamingResponse:
+    """What ``write`` writes, as an attachment: spooled first (to disk past 16 MB), so an error
+    is an error response, never a truncated download."""
     spool = tempfile.SpooledTemporaryFile(max_size=16 * 1024**2)  # noqa: SIM115 (closed below)
-    wf_export.export(db, ctx, cast(BinaryIO, spool), fmt=format)
+    try:
+        write(cast(BinaryIO, spool))
+    except BaseException:
+        spool.close()
+        raise
     spool.seek(0)
 
     def chunks() -> Iterator[bytes]:
@@ -160,14 +195,8 @@ def export(
             while block := spool.read(1 << 16):
                 yield block
 
-    media = {
-        "csv": "text/csv",
-        "coco": "application/json",
-        "conll": "text/plain; charset=utf-8",
-    }.get(format, "application/x-ndjson")
-    suffix = "coco.json" if format == "coco" else format
     return StreamingResponse(
         chunks(),
-        media_type=media,
-        headers={"content-disposition": f'attachment; filename="{ctx.slug}.{suffix}"'},
+        media_type=media_type,
+        headers={"content-disposition": f'attachment; filename="{filename}"'},
     )

@@ -108,6 +108,7 @@ def home(request: Request, db: DbDep) -> Response:
 def project_page(slug: str, request: Request, db: DbDep) -> Response:
     user, csrf = _page_user(request, db)
     ctx = projects.access(db, slug, user, Permission.VIEW_PROJECT)
+    models = status.models(db, ctx)
     return _render(
         request,
         "project.html",
@@ -115,7 +116,7 @@ def project_page(slug: str, request: Request, db: DbDep) -> Response:
         csrf=csrf,
         project=_detail(db, ctx),
         status=status.status(db, ctx, features_dir=request.app.state.features.root),
-        models=status.models(db, ctx),
+        models=models,
         can_export=ctx.allows(Permission.EXPORT),
         can_annotate=ctx.allows(Permission.ANNOTATE),
         can_import=ctx.allows(Permission.IMPORT),
@@ -123,7 +124,18 @@ def project_page(slug: str, request: Request, db: DbDep) -> Response:
         can_review=ctx.allows(Permission.REVIEW),
         can_adjudicate=ctx.allows(Permission.REVIEW) and review.is_expert(ctx),
         simulate=simulations.form(ctx),
+        model_file=_model_file(ctx, models),
     )
+
+
+def _model_file(ctx: Any, models: list[dict[str, Any]]) -> bool:
+    """Whether the page offers the model file: a single-label project whose rounds have
+    trained a model (labels of two classes), for those who may export."""
+    from labelloop.workflow.learning import classifier_problem
+
+    if not ctx.allows(Permission.EXPORT) or classifier_problem(ctx, "") is not None:
+        return False
+    return bool(models) and not models[-1]["cold_start"]
 
 
 @router.get("/p/{slug}/label", response_class=HTMLResponse)

@@ -1,0 +1,235 @@
+"""A project's model as a file: its classifier trained on every resolved pool label, with the
+featurizer that reads new items, to label data outside labelloop (`labelloop model export`).
+
+The file is a joblib pickle of :class:`~labelloop.learn.exported.ProjectModel`. Loading a pickle
+runs code, so :func:`load` is for files the user made or trusts, as with any scikit-learn model.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import UTC, datetime
+from itertools import islice
+from pathlib import Path
+from typing import IO, Any, BinaryIO
+
+import numpy as np
+
+from labelloop import __version__
+from labelloop.errors import ImportFormatError, LabelloopError, Unprocessable
+from labelloop.govern.permissions import Permission
+from labelloop.store import audit
+from labelloop.store import learning as store_learning
+from labelloop.store.db import Database
+from labelloop.workflow.features import FALLBACK_FEATURIZER, FeatureCache
+from labelloop.workflow.media import MEDIA_TYPES, readable_payloads
+from labelloop.workflow.projects import ProjectContext
+
+SUFFIX = ".joblib"
+"""What a model file is called after: ``SLUG-model.joblib``."""
+CHUNK = 1_000
+"""Items featurized and scored at once by :func:`predict`: bounded memory on large files."""
+
+
+def build(db: Database, ctx: ProjectContext, *, cache: FeatureCache) -> Any:
+    """Train the project's model on every resolved pool label, as a round would, and return it
+    as a :class:`~labelloop.learn.exported.ProjectModel` with its eval metrics (audited).
+
+    The featurizer and model are the project's settings; while per-item embeddings are still
+    being computed the model reads TF-IDF instead, as rounds do, and ``info`` says so.
+
+    Raises
+    ------
+    Unprocessable
+        When the target is not a single-label choice, or fewer than two classes have labels.
+    """
+    from labelloop.domain import MISSING
+    from labelloop.learn import fit_model, make_model
+    from labelloop.learn.exported import ProjectModel
+    from labelloop.learn.model import model_label
+    from labelloop.learn.round import evaluate
+    from labelloop.workflow.learning import classifier_problem
+
+    ctx.require(Permission.EXPORT)
+    problem = classifier_problem(ctx, "a model file holds a single-label classifier")
+    if problem is not None:
+        raise Unprocessable(problem)
+    started = time.perf_counter()
+    classes = tuple(ctx.schema.target.labels)
+    index = {name: i for i, name in enumerate(classes)}
+    with db.read() as conn:
+        pool_rows = store_learning.items_of(conn, ctx.id, "pool", payloads=False)
+        eval_rows = [
+            r for r in store_learning.items_of(conn, ctx.id, "eval", payloads=False) if r["label"]
+        ]
+        latest = store_learning.latest(conn, ctx.id)
+    y = np.array([index.get(r["label"] or "", MISSING) for r in pool_rows], dtype=np.int64)
+    labeled = np.flatnonzero(y != MISSING)
+    present = sorted({classes[i] for i in y[labeled].tolist()})
+    if len(present) < 2:
+        raise Unprocessable(
+            f"project '{ctx.slug}' has resolved labels of {len(present)} class"
+            f"{'' if len(present) == 1 else 'es'}"
+            f"{' (' + present[0] + ')' if present else ''}; a model needs two at least"
+        )
+
+    def load() -> Mapping[int, Any]:
+        with db.read() as conn:
+            payloads = store_learning.payloads_of(conn, ctx.id)
+        return readable_payloads(ctx.schema.data_type, payloads, cache.media_roots)
+
+    rows = cache.with_payloads(ctx.id, [int(r["id"]) for r in pool_rows + eval_rows], load)
+    featurizer, X, used = _fitted(ctx, cache, rows)
+    estimator = fit_model(make_model(ctx.settings.model), X[labeled], y[labeled])
+    n_pool = len(pool_rows)
+    eval_y = np.array([index.get(r["label"], MISSING) for r in eval_rows], dtype=np.int64)
+    metrics = evaluate(estimator, X[n_pool:] if eval_rows else None, eval_y, len(classes))
+    info = {
+        "project": ctx.slug,
+        "name": ctx.name,
+        "control": ctx.schema.target.name,
+        "data_type": ctx.schema.data_type,
+        "columns": list(ctx.schema.data_columns or []),
+        "featurizer": used,
+        "featurizer_note": None
+        if used == ctx.settings.featurizer
+        else f"'{ctx.settings.featurizer}' has not computed every item's features yet, "
+        f"so this model reads {used}",
+        "model": model_label(estimator),
+        "n_train": int(labeled.shape[0]),
+        "labels": {name: int((y[labeled] == i).sum()) for i, name in enumerate(classes)},
+        "metrics": {k: round(float(v), 4) for k, v in metrics.items()},
+        "model_version": int(latest["version"]) if latest is not None else None,
+        "labelloop": __version__,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+    with db.write(project_id=ctx.id) as conn:
+        audit.record(
+            db,
+            conn,
+            action="model.export",
+            actor_id=ctx.actor_id,
+            project_id=ctx.id,
+            subject=f"project:{ctx.slug}",
+            payload={k: info[k] for k in ("featurizer", "model", "n_train", "metrics")},
+        )
+    return ProjectModel(featurizer=featurizer, estimator=estimator, classes=classes, info=info)
+
+
+def _fitted(ctx: ProjectContext, cache: FeatureCache, rows: list[Any]) -> tuple[Any, Any, str]:
+    """The project's featurizer fitted on the round's rows, their features, and its name.
+
+    A featurizer with a per-item part (embeddings) takes that part's rows from the cache, where
+    the learner stored them, and falls back to TF-IDF while some are missing; every other
+    featurizer is fitted here, on the same rows a round fits it on, so its columns are the
+    round's.
+    """
+    from labelloop.learn import make_featurizer
+    from labelloop.learn.featurize import caches_per_item, fit_rows, missing_requirement, parts_of
+
+    name = ctx.settings.featurizer
+    payloads = [r["payload"] for r in rows]
+    if any(caches_per_item(p) for p in parts_of(name)):
+        X = cache.stored(ctx.id, name, rows) if missing_requirement(name) is None else None
+        if X is not None:
+            return make_featurizer(name).fit(payloads), X, name
+        name = FALLBACK_FEATURIZER
+    featurizer = make_featurizer(name)
+    return featurizer, fit_rows(featurizer, payloads), name
+
+
+def write(model: Any, target: Path | IO[bytes]) -> None:
+    """Save ``model`` (a :class:`~labelloop.learn.exported.ProjectModel`) as a joblib file."""
+    import joblib
+
+    joblib.dump(model, target, compress=3)
+
+
+def load(source: Path | IO[bytes]) -> Any:
+    """A model file written by :func:`write`; anything else is refused with a clear error.
+
+    Loading unpickles: only open model files you made or trust.
+    """
+    import joblib
+
+    from labelloop.learn.exported import FORMAT, ProjectModel
+
+    where = source if isinstance(source, Path) else getattr(source, "name", "the file")
+    try:
+        found = joblib.load(source)
+    except Exception as exc:  # joblib raises whatever the bytes make pickle raise
+        raise LabelloopError(
+            f"{where} is not a labelloop model file ({type(exc).__name__})"
+        ) from None
+    if not isinstance(found, ProjectModel) or found.format != FORMAT:
+        raise LabelloopError(
+            f"{where} is not a labelloop model file "
+            f"(expected {FORMAT}, found {type(found).__name__})"
+        )
+    return found
+
+
+def read_items(
+    model: Any,
+    source: BinaryIO,
+    *,
+    fmt: str,
+    text_field: str = "text",
+    id_field: str | None = None,
+) -> Iterator[tuple[int, str | None, dict[str, Any]]]:
+    """``(line, id, payload)`` per record of ``source``, read as ``labelloop import`` reads it
+    into the model's project: a table's columns, sanitized HTML, or an image's path (relative to
+    the current folder) in ``text_field``. A bad record raises an error naming its line."""
+    from labelloop.ingest import make_importer
+    from labelloop.ingest.payloads import stored_payload
+    from labelloop.ingest.tables import make_table_importer
+
+    data_type = str(model.info.get("data_type") or "text")
+    if data_type == "table":
+        importer = make_table_importer(
+            fmt, columns=tuple(model.info.get("columns") or ()), id_field=id_field
+        )
+    else:
+        importer = make_importer(fmt, text_field=text_field, id_field=id_field)
+    for record in importer.read(source):
+        if data_type in MEDIA_TYPES:
+            kind = "audio" if data_type == "audio" else "image"
+            found = Path(str(record.payload.get(kind) or record.payload.get("text") or ""))
+            if not found.is_file():
+                raise ImportFormatError(
+                    line=record.line, field=text_field, reason=f"no file at {found}"
+                )
+            payload: dict[str, Any] = {kind: str(found.resolve())}
+        else:
+            payload, _ = stored_payload(data_type, record.payload, line=record.line)
+        yield record.line, record.external_id, payload
+
+
+def predict(
+    model: Any,
+    items: Iterable[tuple[int, str | None, dict[str, Any]]],
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> Iterator[dict[str, Any]]:
+    """One row per item of :func:`read_items`: its line, id, label, the label's probability and
+    every class's, scored :data:`CHUNK` items at a time."""
+    stream = iter(items)
+    done = 0
+    while batch := list(islice(stream, CHUNK)):
+        proba = model.predict_proba([payload for _, _, payload in batch])
+        for (line, external_id, _), row in zip(batch, proba, strict=True):
+            best = int(row.argmax())
+            yield {
+                "line": line,
+                "id": external_id,
+                "label": model.classes[best],
+                "confidence": round(float(row[best]), 4),
+                "probabilities": {
+                    c: round(float(p), 4) for c, p in zip(model.classes, row, strict=True)
+                },
+            }
+        done += len(batch)
+        if progress is not None:
+            progress(done)
