@@ -32,6 +32,13 @@ class SchemaError(LabelloopError):
     status = 422
 
 
+class Unprocessable(LabelloopError):
+    """The request is well-formed but asks for what cannot be done as given (a simulation its
+    labels cannot give, a guideline edit that changes nothing)."""
+
+    status = 422
+
+
 class NotFound(LabelloopError):
     status = 404
 

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
-from labelloop.errors import Conflict, LabelloopError, NotFound
+from labelloop.errors import Conflict, LabelloopError, NotFound, Unprocessable
 from labelloop.govern.permissions import Permission
 from labelloop.store import audit
 from labelloop.store import simulations as store_sims
@@ -44,12 +44,6 @@ AUC_TIE = 0.001
 LEARNER_STOPPED = "the learner stopped during the simulation; run it again"
 ACTIVE = store_sims.ACTIVE
 """States of a simulation not ended yet (queued, running)."""
-
-
-class Unprocessable(LabelloopError):
-    """A simulation the options or the project's labels cannot give (422)."""
-
-    status = 422
 
 
 class Stopped(Exception):
