@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import typer
 
-from labelloop.cli import accounts, projects, quality, serving, simulation
+from labelloop.cli import accounts, guidelines, projects, quality, serving, simulation
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 users_app = typer.Typer(no_args_is_help=True, help="Manage user accounts.")
 tokens_app = typer.Typer(no_args_is_help=True, help="Create API tokens.")
 projects_app = typer.Typer(no_args_is_help=True, help="Create and list projects.")
 gold_app = typer.Typer(no_args_is_help=True, help="Mark items with known answers (gold).")
+guidelines_app = typer.Typer(
+    no_args_is_help=True, help="Show, list, diff and publish a project's guideline versions."
+)
 app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(projects_app, name="projects")
 app.add_typer(gold_app, name="gold")
+app.add_typer(guidelines_app, name="guidelines")
 
 # Registered here rather than by decorators in each module: `labelloop --help` lists commands in
 # registration order, and that order interleaves the modules.
@@ -38,6 +42,10 @@ projects_app.command("set")(projects.projects_set)
 gold_app.command("set")(quality.gold_set)
 gold_app.command("list")(quality.gold_list)
 gold_app.command("remove")(quality.gold_remove)
+guidelines_app.command("show")(guidelines.guidelines_show)
+guidelines_app.command("history")(guidelines.guidelines_history)
+guidelines_app.command("set")(guidelines.guidelines_set)
+guidelines_app.command("diff")(guidelines.guidelines_diff)
 
 
 def main() -> None:
