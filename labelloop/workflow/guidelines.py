@@ -77,6 +77,18 @@ def edit(
     }
 
 
+def preview(ctx: ProjectContext, body: str) -> dict[str, Any]:
+    """Markdown as the guideline would show it, for the editor's live preview (nothing stored)."""
+    ctx.require(Permission.MANAGE_PROJECT)
+    if len(body) > MAX_BODY_CHARS:
+        raise Unprocessable(_too_long(body))
+    return {"html": render_markdown(body)}
+
+
+def _too_long(body: str) -> str:
+    return f"the guideline has {len(body):,} characters; at most {MAX_BODY_CHARS:,}"
+
+
 def _checked(body: str, summary: str) -> tuple[str, str]:
     """The body with its line endings made ``\\n`` (so a file saved on Windows diffs line by line)
     and the trimmed summary; an Unprocessable (422) when either cannot be stored."""
@@ -89,9 +101,7 @@ def _checked(body: str, summary: str) -> tuple[str, str]:
             f"the change summary has {len(summary):,} characters; at most {MAX_SUMMARY_CHARS}"
         )
     if len(body) > MAX_BODY_CHARS:
-        raise Unprocessable(
-            f"the guideline has {len(body):,} characters; at most {MAX_BODY_CHARS:,}"
-        )
+        raise Unprocessable(_too_long(body))
     if "\x00" in body or "\x00" in summary:  # PostgreSQL cannot store it
         raise Unprocessable("the guideline cannot contain the NUL character (U+0000)")
     return body, summary

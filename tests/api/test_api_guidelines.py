@@ -123,3 +123,22 @@ def test_unknown_versions_are_404s_naming_them(api: Any) -> None:
     assert r.status_code == 404 and "no guideline v4" in r.json()["detail"]
     assert api.get(f"{GUIDELINES}/diff", "annotator", params={"from": 1}).status_code == 422
     assert api.get(f"{GUIDELINES}/two", "annotator").status_code == 422
+
+
+def test_managers_preview_markdown_as_it_would_show_and_nothing_is_stored(api: Any) -> None:
+    hostile = "<script>alert(1)</script> [click](javascript:alert(1)) **ok**"
+    r = api.post(f"{GUIDELINES}/preview", "manager", json={"body": hostile})
+    assert r.status_code == 200, r.text
+    html = r.json()["html"]
+    assert "<script>" not in html and "href=" not in html
+    assert "&lt;script&gt;" in html and "<strong>ok</strong>" in html
+    assert api.post(f"{GUIDELINES}/preview", "annotator", json={"body": "x"}).status_code == 403
+    too_long = api.post(f"{GUIDELINES}/preview", "manager", json={"body": "x" * 100_001})
+    assert too_long.status_code == 422
+    assert [v["version"] for v in api.get(GUIDELINES, "admin").json()] == [1]
+
+
+def test_the_status_the_labeling_page_polls_names_the_current_version(api: Any) -> None:
+    assert api.get("/api/projects/sent/status", "annotator").json()["guideline_version"] == 1
+    _publish(api)
+    assert api.get("/api/projects/sent/status", "annotator").json()["guideline_version"] == 2

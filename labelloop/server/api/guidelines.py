@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from labelloop.govern.permissions import Permission
 from labelloop.server.api.deps import CurrentUser, DbDep
-from labelloop.server.api.schemas import GuidelineIn, Id
+from labelloop.server.api.schemas import GuidelineIn, Id, PreviewIn
 from labelloop.workflow import guidelines, projects
 
 router = APIRouter(prefix="/api/projects/{slug}/guidelines", tags=["guidelines"])
@@ -26,6 +26,13 @@ def edit(slug: str, body: GuidelineIn, db: DbDep, user: CurrentUser) -> dict[str
     """Save a new version (managers); 409 when ``base_version`` is no longer the newest."""
     ctx = projects.access(db, slug, user, Permission.MANAGE_PROJECT)
     return guidelines.edit(db, ctx, body.body, body.summary, base_version=body.base_version)
+
+
+@router.post("/preview")
+def preview(slug: str, body: PreviewIn, db: DbDep, user: CurrentUser) -> dict[str, Any]:
+    """Render Markdown as a published guideline would show (managers; nothing is stored)."""
+    ctx = projects.access(db, slug, user, Permission.MANAGE_PROJECT)
+    return guidelines.preview(ctx, body.body)
 
 
 @router.get("/diff")

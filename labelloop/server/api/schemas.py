@@ -105,3 +105,11 @@ class GuidelineIn(Body):
     body: str
     summary: str
     base_version: Id | None = None
+
+
+class PreviewIn(Body):
+    """Guideline Markdown to render for the editor's preview."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    body: str

@@ -108,6 +108,7 @@ def home(request: Request, db: DbDep) -> Response:
 def project_page(slug: str, request: Request, db: DbDep) -> Response:
     user, csrf = _page_user(request, db)
     ctx = projects.access(db, slug, user, Permission.VIEW_PROJECT)
+    can_edit_guideline = ctx.allows(Permission.MANAGE_PROJECT)
     return _render(
         request,
         "project.html",
@@ -122,6 +123,8 @@ def project_page(slug: str, request: Request, db: DbDep) -> Response:
         can_manage=ctx.allows(Permission.MANAGE_MEMBERS),
         can_review=ctx.allows(Permission.REVIEW),
         can_adjudicate=ctx.allows(Permission.REVIEW) and review.is_expert(ctx),
+        can_edit_guideline=can_edit_guideline,
+        guideline_body=projects.guideline(db, ctx)["body"] if can_edit_guideline else None,
         simulate=simulations.form(ctx),
     )
 
