@@ -53,6 +53,13 @@ def edit(
         version = store_projects.insert_guideline(
             conn, project_id=ctx.id, body=body, author_id=ctx.actor_id, change_summary=summary
         )
+        change = {
+            "version": version,
+            "from_version": latest,
+            "summary": summary,
+            "added": added,
+            "removed": removed,
+        }
         audit.record(
             db,
             conn,
@@ -60,21 +67,9 @@ def edit(
             actor_id=ctx.actor_id,
             project_id=ctx.id,
             subject=f"project:{ctx.slug}",
-            payload={
-                "version": version,
-                "from_version": latest,
-                "summary": summary,
-                "added": added,
-                "removed": removed,
-            },
+            payload=change,
         )
-    return {
-        "version": version,
-        "from_version": latest,
-        "summary": summary,
-        "added": added,
-        "removed": removed,
-    }
+    return change
 
 
 def preview(ctx: ProjectContext, body: str) -> dict[str, Any]:

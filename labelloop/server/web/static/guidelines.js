@@ -11,7 +11,7 @@
   const pageData = $("page-data");
   if (!panel || !pageData) return;
   const page = JSON.parse(pageData.textContent);
-  const { api, say } = window.labelloop;
+  const { api, node, say } = window.labelloop;
   const base = "/api/projects/" + encodeURIComponent(page.slug || "") + "/guidelines";
   const PREVIEW_MS = 400;
 
@@ -37,13 +37,6 @@
   let opener = null; // the button that opened the diff, to return the focus to
 
   const plural = (n, word) => `${Number(n).toLocaleString("en-US")} ${n === 1 ? word : word + "s"}`;
-
-  function node(tag, className, text) {
-    const made = document.createElement(tag);
-    if (className) made.className = className;
-    if (text !== undefined) made.textContent = text;
-    return made;
-  }
 
   // ---------------------------------------------------------------- history
 

@@ -969,6 +969,13 @@
   // links dropped), the same the page was built with.
   const guideline = { shown: Number(project.guideline_version) || 0, fetching: 0 };
 
+  /** Highlight a changed version number briefly (again, if it is still highlighted). */
+  function flash(node) {
+    node.classList.remove("flash");
+    void node.offsetWidth; // restart the animation
+    node.classList.add("flash");
+  }
+
   async function noticeGuideline(version) {
     if (!(version > guideline.shown) || version <= guideline.fetching) return;
     guideline.fetching = version;
@@ -984,9 +991,7 @@
     el.guidelineBody.innerHTML =
       found.html || '<p class="muted">This project has no guideline yet.</p>';
     el.guidelineVersion.textContent = "v" + found.version;
-    el.guidelineVersion.classList.remove("flash");
-    void el.guidelineVersion.offsetWidth; // restart the highlight animation
-    el.guidelineVersion.classList.add("flash");
+    flash(el.guidelineVersion);
     el.guidelineNews.textContent = `Guideline updated to v${found.version}: ${found.summary}`;
   }
 
@@ -1019,11 +1024,7 @@
     el.remainingText.textContent = `${(c.remaining || 0).toLocaleString()} remaining`;
     const model = data.model;
     const version = model ? "v" + model.version : "none yet";
-    if (shownVersion !== null && shownVersion !== version) {
-      el.modelVersion.classList.remove("flash");
-      void el.modelVersion.offsetWidth; // restart the highlight animation
-      el.modelVersion.classList.add("flash");
-    }
+    if (shownVersion !== null && shownVersion !== version) flash(el.modelVersion);
     shownVersion = version;
     el.modelVersion.textContent = version;
     el.modelVersion.title = model
