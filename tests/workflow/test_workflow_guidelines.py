@@ -53,6 +53,11 @@ def test_history_is_newest_first_and_counts_the_labels_made_under_each_version(l
     guidelines.edit(lab.db, ctx, V2, "sarcasm is negative")
     served = lab.label_next(ann, n=2)
     assert [t["guideline_version"] for t in served] == [2, 2]  # the page learns of the change
+    other = lab.project("other")  # its labels, made under its own v1, count only there
+    lab.import_rows(other, lab.rows(6, prefix="other"))
+    lab.train(other)
+    lab.label_next(other, n=4)
+    assert [v["annotations"] for v in guidelines.history(lab.db, other)] == [4]
     history = guidelines.history(lab.db, ann)  # annotators read it too
     assert [(v["version"], v["annotations"]) for v in history] == [(2, 2), (1, 3)]
     assert [(v["author"], v["summary"]) for v in history] == [
