@@ -33,8 +33,8 @@ class SchemaError(LabelloopError):
 
 
 class Unprocessable(LabelloopError):
-    """A well-formed request the project's data cannot give: a simulation or a model file
-    without enough labels, or of a project that is not single-label (422)."""
+    """A well-formed request that cannot be carried out as given: a simulation or a model file
+    the project's labels cannot give, a guideline edit that changes nothing (422)."""
 
     status = 422
 

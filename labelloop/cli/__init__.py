@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from labelloop.cli import accounts, models, projects, quality, serving, simulation
+from labelloop.cli import accounts, guidelines, models, projects, quality, serving, simulation
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 users_app = typer.Typer(no_args_is_help=True, help="Manage user accounts.")
@@ -14,11 +14,15 @@ gold_app = typer.Typer(no_args_is_help=True, help="Mark items with known answers
 model_app = typer.Typer(
     no_args_is_help=True, help="A project's trained model as a file, and labels from it."
 )
+guidelines_app = typer.Typer(
+    no_args_is_help=True, help="Show, list, diff and publish a project's guideline versions."
+)
 app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(projects_app, name="projects")
 app.add_typer(gold_app, name="gold")
 app.add_typer(model_app, name="model")
+app.add_typer(guidelines_app, name="guidelines")
 
 # Registered here rather than by decorators in each module: `labelloop --help` lists commands in
 # registration order, and that order interleaves the modules.
@@ -44,6 +48,10 @@ gold_app.command("list")(quality.gold_list)
 gold_app.command("remove")(quality.gold_remove)
 model_app.command("export")(models.model_export)
 model_app.command("predict")(models.model_predict)
+guidelines_app.command("show")(guidelines.guidelines_show)
+guidelines_app.command("history")(guidelines.guidelines_history)
+guidelines_app.command("set")(guidelines.guidelines_set)
+guidelines_app.command("diff")(guidelines.guidelines_diff)
 
 
 def main() -> None:

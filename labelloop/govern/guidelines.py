@@ -29,6 +29,18 @@ def guideline_diff(old: str, new: str, *, old_name: str = "before", new_name: st
     )
 
 
+def changed_lines(old: str, new: str) -> tuple[int, int]:
+    """How many lines ``new`` adds to ``old`` and removes from it: the ``+`` and ``-`` lines of
+    :func:`guideline_diff`, counted from the same matching rather than parsed back out of it."""
+    added = removed = 0
+    matcher = difflib.SequenceMatcher(None, _lines(old), _lines(new))
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag != "equal":
+            removed += i2 - i1
+            added += j2 - j1
+    return added, removed
+
+
 def _lines(text: str) -> list[str]:
     """``text`` split into lines that all end in a newline, so the last line diffs cleanly."""
     return [line + "\n" for line in text.splitlines()]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 import logging
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import quote
@@ -22,6 +22,7 @@ from labelloop import __version__
 from labelloop.config import Settings
 from labelloop.errors import AuthenticationFailed, LabelloopError
 from labelloop.server.api import flags as flags_api
+from labelloop.server.api import guidelines as guidelines_api
 from labelloop.server.api import media as media_api
 from labelloop.server.api import projects, tasks, users
 from labelloop.server.api import quality as quality_api
@@ -107,6 +108,13 @@ def _is_page(request: Request) -> bool:
     return not request.url.path.startswith("/api")
 
 
+def _field_path(loc: Sequence[int | str]) -> str:
+    """Where a validation error is, e.g. ``summary`` or ``query.limit``: a body's fields are
+    named without the leading "body" (and a field itself named ``body`` keeps its name)."""
+    parts = loc[1:] if loc and loc[0] == "body" else loc
+    return ".".join(str(p) for p in parts)
+
+
 def _sign_in_first(request: Request) -> RedirectResponse:
     """To the login form, which sends the visitor back to the page they asked for, query and all.
 
@@ -173,6 +181,7 @@ def create_app(
         tasks.router,
         users.router,
         projects.router,
+        guidelines_api.router,
         flags_api.router,
         review_api.router,
         search_api.router,
@@ -197,9 +206,7 @@ def create_app(
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> Response:
-        problems = [
-            f"{'.'.join(str(p) for p in e['loc'] if p != 'body')}: {e['msg']}" for e in exc.errors()
-        ]
+        problems = [f"{_field_path(e['loc'])}: {e['msg']}" for e in exc.errors()]
         return JSONResponse(
             {"error": "ValidationError", "detail": "; ".join(problems)[:2000]}, status_code=422
         )

@@ -7,8 +7,8 @@ from typing import Any
 
 from sqlalchemy import Connection, RowMapping, bindparam, func, select
 
-from labelloop.store.db import new_id
-from labelloop.store.tables import guideline, membership, project
+from labelloop.store.db import fetch, new_id
+from labelloop.store.tables import annotation, guideline, membership, project, user
 from labelloop.store.users import now
 
 
@@ -66,10 +66,8 @@ def all_ids(conn: Connection) -> list[int]:
 def insert_guideline(
     conn: Connection, *, project_id: int, body: str, author_id: int | None, change_summary: str
 ) -> int:
-    latest = conn.execute(
-        select(func.max(guideline.c.version)).where(guideline.c.project_id == project_id)
-    ).scalar()
-    version = (latest or 0) + 1
+    """Store the project's next guideline version; returns its number."""
+    version = newest_guideline_version(conn, project_id) + 1
     conn.execute(
         guideline.insert().values(
             project_id=project_id,
@@ -91,3 +89,52 @@ def latest_guideline(conn: Connection, project_id: int) -> RowMapping | None:
         .limit(1)
     )
     return conn.execute(q).mappings().first()
+
+
+@cache
+def _newest_guideline_stmt() -> Any:
+    return select(func.max(guideline.c.version).label("version")).where(
+        guideline.c.project_id == bindparam("project_id")
+    )
+
+
+def newest_guideline_version(conn: Connection, project_id: int) -> int:
+    """The number of a project's newest guideline (0 when it has none); the serving path asks
+    on every task it leases, so the statement is built once."""
+    found = fetch(conn, _newest_guideline_stmt(), {"project_id": project_id})
+    return int(found[0]["version"] or 0) if found else 0
+
+
+def guideline_version(conn: Connection, project_id: int, version: int) -> RowMapping | None:
+    """One version of a project's guideline with its author's user name (``author``)."""
+    q = (
+        select(guideline, user.c.username.label("author"))
+        .outerjoin(user, user.c.id == guideline.c.author_id)
+        .where(guideline.c.project_id == project_id, guideline.c.version == version)
+    )
+    return conn.execute(q).mappings().first()
+
+
+def guideline_history(conn: Connection, project_id: int) -> list[dict[str, Any]]:
+    """Every version of a project's guideline, newest first, without its body: author's user
+    name, when, change summary and ``annotations``, how many annotations were made under it."""
+    made = (
+        select(annotation.c.guideline_version.label("version"), func.count().label("n"))
+        .where(annotation.c.project_id == project_id)
+        .group_by(annotation.c.guideline_version)
+        .subquery()
+    )
+    q = (
+        select(
+            guideline.c.version,
+            user.c.username.label("author"),
+            guideline.c.created_at,
+            guideline.c.change_summary,
+            func.coalesce(made.c.n, 0).label("annotations"),
+        )
+        .outerjoin(user, user.c.id == guideline.c.author_id)
+        .outerjoin(made, made.c.version == guideline.c.version)
+        .where(guideline.c.project_id == project_id)
+        .order_by(guideline.c.version.desc())
+    )
+    return [dict(r) for r in conn.execute(q).mappings()]

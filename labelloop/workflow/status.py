@@ -8,6 +8,7 @@ from typing import Any
 from labelloop.govern.permissions import Permission
 from labelloop.store import items as store_items
 from labelloop.store import learning as store_learning
+from labelloop.store import projects as store_projects
 from labelloop.store import review as store_review
 from labelloop.store.db import Database
 from labelloop.workflow.projects import ProjectContext
@@ -68,6 +69,7 @@ def status(
         counts = store_items.counts(conn, ctx.id)
         latest = store_learning.latest(conn, ctx.id)
         open_flags = store_review.open_flag_counts(conn, ctx.id)
+        guideline_version = store_projects.newest_guideline_version(conn, ctx.id)
     model = _model(latest) if latest is not None else None
     every = ctx.settings.retrain_every
     since = counts["labeled"] - (latest["n_train"] if latest is not None else 0)
@@ -86,6 +88,9 @@ def status(
         # round's re-label check or by a label-error scan, and not yet reviewed. The newest
         # round's own list (model.relabel_suggestions) misses the others.
         "open_label_issues": open_flags.get("label_issue", 0),
+        # The labeling page polls this: a newer version than its panel shows is fetched and
+        # announced while the annotator works, not only with the next item.
+        "guideline_version": guideline_version,
         "training": {
             "retrain_every": every,
             "labels_since_model": since,

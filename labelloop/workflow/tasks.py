@@ -11,6 +11,7 @@ from labelloop.govern.permissions import Permission
 from labelloop.schema import validate_value
 from labelloop.store import audit
 from labelloop.store import items as store_items
+from labelloop.store import projects as store_projects
 from labelloop.store import seeds as store_seeds
 from labelloop.store import tasks as store_tasks
 from labelloop.store.db import Database
@@ -39,7 +40,9 @@ def suggestion_of(row: Mapping[str, Any]) -> dict[str, Any] | None:
     }
 
 
-def _task(row: Mapping[str, Any]) -> dict[str, Any]:
+def _task(row: Mapping[str, Any], guideline_version: int) -> dict[str, Any]:
+    """A leased item as the labeling page shows it. ``guideline_version`` is the project's
+    guideline as the item is served: a page showing an older one fetches the new rules."""
     suggestion = suggestion_of(row)
     return {
         "assignment_id": row["id"],
@@ -58,6 +61,7 @@ def _task(row: Mapping[str, Any]) -> dict[str, Any]:
         },
         "suggestion": suggestion,
         "lease_expires_at": row["lease_expires_at"].isoformat(),
+        "guideline_version": guideline_version,
     }
 
 
@@ -77,7 +81,8 @@ def next_task(
             conn, project_id=ctx.id, user_id=ctx.user.id, exclude=held, at=at
         )
         if lease is not None:
-            return review.with_rework(conn, _task(lease))
+            guideline_version = store_projects.newest_guideline_version(conn, ctx.id)
+            return review.with_rework(conn, _task(lease, guideline_version))
         passed: list[int] = []
         while True:
             entry = seeding.next_candidate(  # seed picks, random controls, then the queue
@@ -115,7 +120,8 @@ def next_task(
             lease=timedelta(minutes=settings.lease_minutes),
             at=at,
         )
-    return _task({**entry, "id": assignment_id, "lease_expires_at": expires})
+        guideline_version = store_projects.newest_guideline_version(conn, ctx.id)
+    return _task({**entry, "id": assignment_id, "lease_expires_at": expires}, guideline_version)
 
 
 def idle(db: Database, ctx: ProjectContext) -> dict[str, Any]:
@@ -247,7 +253,12 @@ def submit(
             subject=f"item:{lease['item_id']}",
             payload={"annotation_id": annotation_id, "value": clean, "active_ms": active_ms},
         )
-    return {"annotation_id": annotation_id, "item_id": lease["item_id"], "resolution": resolution}
+    return {
+        "annotation_id": annotation_id,
+        "item_id": lease["item_id"],
+        "resolution": resolution,
+        "guideline_version": lease["guideline_version"],
+    }
 
 
 def _resolve(conn: Any, ctx: ProjectContext, item_id: int) -> str | None:

@@ -174,3 +174,19 @@ def test_the_model_file_is_offered_once_a_round_has_trained_a_model(page: Page) 
     html = page.html()
     assert f'<a class="btn" id="export-model" href="/api/projects/{SLUG}/model" download>' in html
     assert "labelloop model predict FILE data.jsonl" in html
+
+
+def test_the_guideline_section_holds_the_markdown_as_text_and_renders_it_inert(page: Page) -> None:
+    from labelloop.workflow import guidelines
+
+    ctx = page.lab.project(SLUG)
+    hostile = "</textarea><script>alert(1)</script> [x](javascript:alert(1))"
+    guidelines.edit(page.lab.db, ctx, hostile, "hostile")
+    html = page.html()
+    assert "<script>alert(1)" not in html and 'href="javascript' not in html
+    editor = re.search(r'<textarea id="guideline-body"[^>]*>(.*?)</textarea>', html)
+    assert editor and editor.group(1) == (
+        "&lt;/textarea&gt;&lt;script&gt;alert(1)&lt;/script&gt; [x](javascript:alert(1))"
+    )
+    assert 'data-version="2"' in html and "Publish v<span" in html
+    assert _page_data(html)["guideline_version"] == 2

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from labelloop.govern import guideline_diff, render_markdown
+from labelloop.govern import changed_lines, guideline_diff, render_markdown
 
 
 def test_markdown_renders() -> None:
@@ -69,3 +69,16 @@ def test_guideline_diff() -> None:
     ]
     assert guideline_diff(new, new) == ""
     assert guideline_diff("", "x", old_name="v1", new_name="v2").startswith("--- v1\n+++ v2\n")
+
+
+def test_changed_lines_count_what_the_diff_adds_and_removes() -> None:
+    old = "Label the attitude.\nIgnore sarcasm.\n++ not a header\n"
+    new = "Label the attitude.\nSarcasm counts as negative.\nEmoji count too.\n"
+    diff = guideline_diff(old, new).splitlines()[2:]  # past the file headers
+    assert changed_lines(old, new) == (
+        sum(line.startswith("+") for line in diff),
+        sum(line.startswith("-") for line in diff),
+    )
+    assert changed_lines(old, new) == (2, 2)
+    assert changed_lines(new, new) == (0, 0)
+    assert changed_lines("", "one\ntwo") == (2, 0)

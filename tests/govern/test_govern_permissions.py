@@ -54,6 +54,7 @@ def test_public_api() -> None:
         "ROLES",
         "ROLE_PERMISSIONS",
         "Permission",
+        "changed_lines",
         "event_hash",
         "guideline_diff",
         "render_markdown",

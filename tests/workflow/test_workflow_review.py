@@ -447,7 +447,14 @@ def test_gold_items_are_mixed_in_checked_and_never_resolved(lab: Any) -> None:
         task = tasks.next_task(lab.db, ann)
         if task is None:
             break
-        assert set(task) == {"assignment_id", "item", "selection", "suggestion", "lease_expires_at"}
+        assert set(task) == {
+            "assignment_id",
+            "item",
+            "selection",
+            "suggestion",
+            "lease_expires_at",
+            "guideline_version",
+        }
         assert task["selection"]["strategy"] and task["selection"]["reason"]
         is_gold = task["item"]["external_id"].startswith("gold")
         truth = lab.truth(task["item"]["data"]["text"])

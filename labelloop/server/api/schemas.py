@@ -93,3 +93,23 @@ class SettingsIn(Body):
 
     def changes(self) -> dict[str, Any]:
         return dict(self.model_extra or {})
+
+
+class GuidelineIn(Body):
+    """A new guideline version: its Markdown, why it changed, and the version it was written
+    from (an edit of an outdated version is refused with a 409). Lengths are checked by the
+    workflow, which says how long each may be."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    body: str
+    summary: str
+    base_version: Id | None = None
+
+
+class PreviewIn(Body):
+    """Guideline Markdown to render for the editor's preview."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    body: str

@@ -109,6 +109,7 @@ def project_page(slug: str, request: Request, db: DbDep) -> Response:
     user, csrf = _page_user(request, db)
     ctx = projects.access(db, slug, user, Permission.VIEW_PROJECT)
     models = status.models(db, ctx)
+    can_edit_guideline = ctx.allows(Permission.MANAGE_PROJECT)
     return _render(
         request,
         "project.html",
@@ -123,6 +124,8 @@ def project_page(slug: str, request: Request, db: DbDep) -> Response:
         can_manage=ctx.allows(Permission.MANAGE_MEMBERS),
         can_review=ctx.allows(Permission.REVIEW),
         can_adjudicate=ctx.allows(Permission.REVIEW) and review.is_expert(ctx),
+        can_edit_guideline=can_edit_guideline,
+        guideline_body=projects.guideline(db, ctx)["body"] if can_edit_guideline else None,
         simulate=simulations.form(ctx),
         model_file=_model_file(ctx, models),
     )

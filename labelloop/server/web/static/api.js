@@ -103,7 +103,15 @@ window.labelloop = (() => {
     return box;
   }
 
+  /** A new element with an optional class and text (set as text, never as HTML). */
+  function node(tag, className, text) {
+    const made = document.createElement(tag);
+    if (className) made.className = className;
+    if (text !== undefined) made.textContent = text;
+    return made;
+  }
+
   // The labeling page's plug-in points (label.js documents them): data type -> renderer,
   // control type -> widget factory. Scripts loaded before label.js register into them.
-  return { csrf, ApiError, detailOf, api, say, notify, renderers: {}, widgets: {} };
+  return { csrf, ApiError, detailOf, api, say, notify, node, renderers: {}, widgets: {} };
 })();

@@ -78,6 +78,9 @@
     stopHint: $("stop-hint"),
     training: $("training-text"),
     guideline: $("guideline"),
+    guidelineBody: $("guideline-text"),
+    guidelineVersion: $("guideline-version-label"),
+    guidelineNews: $("guideline-news"),
     definitions: $("label-definitions"),
   };
 
@@ -390,6 +393,7 @@
     renderPressed();
     clock.set(ms);
     el.text.scrollTop = 0;
+    noticeGuideline(task.guideline_version);
     prefetch();
   }
 
@@ -836,7 +840,10 @@
     const id = task.assignment_id;
     state.inflight.add(id);
     const done = api("POST", path, body)
-      .then(() => scheduleStatus())
+      .then((answer) => {
+        if (answer) noticeGuideline(answer.guideline_version);
+        scheduleStatus();
+      })
       .catch((err) => {
         if (err instanceof ApiError && err.status === 409) {
           showMessage(err.detail + " — moved on to the next item.", "warn");
@@ -954,6 +961,40 @@
     }
   }
 
+  // ---------------------------------------------------------------- guideline
+
+  // The panel's guideline version. A task, a submit's answer or the status line naming a newer
+  // one means a manager published new rules mid-session: the panel shows them and the polite
+  // status region says so. The HTML is the server's render_markdown (raw HTML escaped, unsafe
+  // links dropped), the same the page was built with.
+  const guideline = { shown: Number(project.guideline_version) || 0, fetching: 0 };
+
+  /** Highlight a changed version number briefly (again, if it is still highlighted). */
+  function flash(node) {
+    node.classList.remove("flash");
+    void node.offsetWidth; // restart the animation
+    node.classList.add("flash");
+  }
+
+  async function noticeGuideline(version) {
+    if (!(version > guideline.shown) || version <= guideline.fetching) return;
+    guideline.fetching = version;
+    let found;
+    try {
+      found = await api("GET", "/guidelines/" + encodeURIComponent(version));
+    } catch (_err) {
+      guideline.fetching = 0; // asked again with the next task or status poll
+      return;
+    }
+    if (found.version <= guideline.shown) return;
+    guideline.shown = found.version;
+    el.guidelineBody.innerHTML =
+      found.html || '<p class="muted">This project has no guideline yet.</p>';
+    el.guidelineVersion.textContent = "v" + found.version;
+    flash(el.guidelineVersion);
+    el.guidelineNews.textContent = `Guideline updated to v${found.version}: ${found.summary}`;
+  }
+
   // ---------------------------------------------------------------- status line
 
   let statusTimer = null;
@@ -972,6 +1013,7 @@
     } catch (_err) {
       return; // the status line is informative; labeling goes on without it
     }
+    noticeGuideline(data.guideline_version);
     const c = data.counts || {};
     const pool = c.pool || 0;
     const labeled = c.labeled || 0;
@@ -982,11 +1024,7 @@
     el.remainingText.textContent = `${(c.remaining || 0).toLocaleString()} remaining`;
     const model = data.model;
     const version = model ? "v" + model.version : "none yet";
-    if (shownVersion !== null && shownVersion !== version) {
-      el.modelVersion.classList.remove("flash");
-      void el.modelVersion.offsetWidth; // restart the highlight animation
-      el.modelVersion.classList.add("flash");
-    }
+    if (shownVersion !== null && shownVersion !== version) flash(el.modelVersion);
     shownVersion = version;
     el.modelVersion.textContent = version;
     el.modelVersion.title = model

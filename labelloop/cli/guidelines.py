@@ -1,0 +1,119 @@
+"""`labelloop guidelines`: show, list, diff and publish a project's guideline versions."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+
+from labelloop.cli.common import _open, _run, out
+from labelloop.errors import LabelloopError
+
+LOCAL = "(local operator)"  # the author of a version published from this command line
+
+
+def guidelines_show(
+    slug: str,
+    version: Annotated[int | None, typer.Option(help="A version; default: the newest.")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Print a guideline version's Markdown (the newest by default)."""
+    from labelloop.workflow import guidelines, projects
+
+    _, db = _open()
+
+    def go() -> dict[str, Any]:
+        ctx = projects.system_context(db, slug)
+        wanted = version if version is not None else projects.guideline(db, ctx)["version"]
+        return guidelines.get(db, ctx, wanted)
+
+    shown = _run(go)
+    if as_json:
+        typer.echo(json.dumps(shown))
+        return
+    typer.echo(shown["body"], nl=not shown["body"].endswith("\n"))
+
+
+def guidelines_history(slug: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List every guideline version, newest first: when, who, labels made under it, why."""
+    from labelloop.workflow import guidelines, projects
+
+    _, db = _open()
+    versions = _run(lambda: guidelines.history(db, projects.system_context(db, slug)))
+    if as_json:
+        typer.echo(json.dumps(versions))
+        return
+    for v in versions:
+        labels = f"{v['annotations']:,} {'label' if v['annotations'] == 1 else 'labels'}"
+        out.print(
+            f"v{v['version']}  {v['created_at'][:16].replace('T', ' ')}  "
+            f"{escape(v['author'] or LOCAL)}  {labels}  {escape(v['summary'])}",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+def guidelines_set(
+    slug: str,
+    file: Annotated[
+        str, typer.Option("--file", help="Markdown file with the new guideline; - reads stdin.")
+    ],
+    summary: Annotated[str, typer.Option(help="What changed and why (annotators see it).")],
+    base_version: Annotated[
+        int | None,
+        typer.Option(help="Refuse if the guideline is no longer at this version."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Publish a new guideline version from a Markdown file (audited)."""
+    from labelloop.workflow import guidelines, projects
+
+    def read() -> str:
+        if file == "-":
+            return sys.stdin.read()
+        path = Path(file)
+        if not path.is_file():
+            raise LabelloopError(f"no guideline file at {file}")
+        try:
+            return path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise LabelloopError(f"{file} is not UTF-8 text") from None
+
+    _, db = _open()
+    body = _run(read)
+    done = _run(
+        lambda: guidelines.edit(
+            db, projects.system_context(db, slug), body, summary, base_version=base_version
+        )
+    )
+    if as_json:
+        typer.echo(json.dumps(done))
+        return
+    out.print(
+        f"guideline v{done['from_version']} -> v{done['version']} "
+        f"(+{done['added']} -{done['removed']} lines)",
+        highlight=False,
+    )
+
+
+def guidelines_diff(
+    slug: str,
+    old: Annotated[int, typer.Argument(metavar="A", help="The version to compare from.")],
+    new: Annotated[int, typer.Argument(metavar="B", help="The version to compare to.")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Print what changed from guideline version A to B, as a unified diff."""
+    from labelloop.workflow import guidelines, projects
+
+    _, db = _open()
+    found = _run(lambda: guidelines.diff(db, projects.system_context(db, slug), old, new))
+    if as_json:
+        typer.echo(json.dumps(found))
+    elif found["diff"]:
+        typer.echo(found["diff"], nl=False)
+    else:
+        out.print(f"v{old} and v{new} are the same", highlight=False)

@@ -1,0 +1,98 @@
+"""`labelloop guidelines`: an operator publishes a new guideline version, lists and diffs them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from typer.testing import CliRunner
+
+from labelloop.cli import app
+from tests.cli.conftest import small_project
+
+RULES = "# Rules\n\nLabel **a** for praise.\n"
+RULES_V3 = "# Rules\n\nLabel **a** for praise.\nLabel **b** for complaints.\n"
+
+
+def _last_line(result: Any) -> str:
+    return result.output.strip().splitlines()[-1]
+
+
+def test_set_history_show_and_diff(cli: Any, tmp_path: Path) -> None:
+    small_project(cli, tmp_path)  # v1: the schema has no guideline, so an empty one
+    rules = tmp_path / "rules.md"
+    rules.write_bytes(RULES.replace("\n", "\r\n").encode())  # saved on Windows
+    said = cli("guidelines", "set", "s", "--file", str(rules), "--summary", "first rules").stdout
+    assert said.strip() == "guideline v1 -> v2 (+3 -0 lines)"
+    assert cli("guidelines", "show", "s").stdout == RULES  # stored with \n line endings
+    assert cli("guidelines", "show", "s", "--version", "1").stdout == "\n"
+
+    env = {"LABELLOOP_HOME": str(tmp_path / "home")}
+    piped = CliRunner().invoke(
+        app,
+        ["guidelines", "set", "s", "--file", "-", "--summary", "complaints", "--json"],
+        input=RULES_V3,
+        env=env,
+    )
+    assert piped.exit_code == 0, piped.output
+    assert json.loads(piped.stdout) == {
+        "version": 3,
+        "from_version": 2,
+        "summary": "complaints",
+        "added": 1,
+        "removed": 0,
+    }
+
+    lines = cli("guidelines", "history", "s").stdout.splitlines()
+    assert [line.split("  ")[0] for line in lines] == ["v3", "v2", "v1"]
+    assert lines[0].endswith("(local operator)  0 labels  complaints")
+    history = json.loads(cli("guidelines", "history", "s", "--json").stdout)
+    assert [(v["version"], v["summary"]) for v in history] == [
+        (3, "complaints"),
+        (2, "first rules"),
+        (1, "initial guideline"),
+    ]
+
+    diff = cli("guidelines", "diff", "s", "2", "3").stdout
+    assert diff.splitlines() == [
+        "--- v2",
+        "+++ v3",
+        "@@ -1,3 +1,4 @@",
+        " # Rules",
+        " ",
+        " Label **a** for praise.",
+        "+Label **b** for complaints.",
+    ]
+    assert cli("guidelines", "diff", "s", "3", "3").stdout.strip() == "v3 and v3 are the same"
+    assert "guideline.edit" in cli("audit", "s", "--last", "2").stdout
+
+
+def test_refusals_are_one_line_and_change_nothing(cli: Any, tmp_path: Path) -> None:
+    small_project(cli, tmp_path)
+    rules = tmp_path / "rules.md"
+    rules.write_text(RULES)
+    cases = {
+        ("--file", str(tmp_path / "missing.md"), "--summary", "x"): (
+            f"error: no guideline file at {tmp_path / 'missing.md'}"
+        ),
+        ("--file", str(rules), "--summary", " "): (
+            "error: say in a change summary what changed and why (annotators see it)"
+        ),
+        ("--file", str(rules), "--summary", "x", "--base-version", "4"): (
+            "error: the guideline of 's' is at v1 now, not v4: someone changed it meanwhile; "
+            "reload it and edit again"
+        ),
+    }
+    for args, message in cases.items():
+        assert _last_line(cli("guidelines", "set", "s", *args, code=1)) == message
+    (tmp_path / "latin1.md").write_bytes("caf\xe9".encode("latin-1"))
+    latin1 = cli(
+        "guidelines", "set", "s", "--file", str(tmp_path / "latin1.md"), "--summary", "x", code=1
+    )
+    assert _last_line(latin1) == f"error: {tmp_path / 'latin1.md'} is not UTF-8 text"
+    assert _last_line(cli("guidelines", "diff", "s", "1", "2", code=1)) == (
+        "error: project 's' has no guideline v2; its newest is v1"
+    )
+    assert _last_line(cli("guidelines", "show", "nope", code=1)) == "error: no project 'nope'"
+    assert json.loads(cli("guidelines", "history", "s", "--json").stdout)[0]["version"] == 1

@@ -1,0 +1,147 @@
+"""A manager publishes a new guideline on a phone-sized screen; an annotator labeling at that
+moment is told, reads the new rules, and their next label records the new version."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import login, wait_task
+
+pytestmark = pytest.mark.browser
+
+WIDTH = 390
+ANNOTATOR = ("gina", "gina-password-123")
+HOSTILE_RULE = "<script>alert(1)</script>"
+NEW_GUIDELINE = (
+    "# Review sentiment\n\nLabel the **reviewer's opinion** of the product.\n\n"
+    f"Sarcasm counts as negative. {HOSTILE_RULE}\n\n"
+    "See [the examples](javascript:alert(1)).\n"
+)
+SUMMARY = "Sarcasm is negative <img src=x onerror=alert(1)>"
+
+
+def _phone(browser: Any) -> tuple[Any, Any, list[str]]:
+    """A 390 px wide page that records script errors and any dialog (an alert() that ran)."""
+    context = browser.new_context(viewport={"width": WIDTH, "height": 844}, is_mobile=True)
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda exc: problems.append(f"error: {exc}"))
+    page.on(
+        "dialog", lambda dialog: (problems.append(f"dialog: {dialog.message}"), dialog.dismiss())
+    )
+    return context, page, problems
+
+
+def _inert(page: Any, selector: str) -> dict[str, Any]:
+    """What a region holds: its text, and whether any script or javascript: link got into it."""
+    return page.evaluate(
+        """(sel) => {
+            const node = document.querySelector(sel);
+            return {
+                text: node.textContent,
+                scripts: node.querySelectorAll('script, img').length,
+                js_links: [...node.querySelectorAll('a')].filter(a =>
+                    (a.getAttribute('href') || '').toLowerCase().includes('javascript')).length,
+            };
+        }""",
+        selector,
+    )
+
+
+def _fits(page: Any) -> bool:
+    return page.evaluate("() => document.documentElement.scrollWidth") <= WIDTH
+
+
+def test_e2e_a_published_guideline_reaches_the_annotator_and_their_label(
+    server: Any, browser: Any, screenshots: Path
+) -> None:
+    name, password = ANNOTATOR
+    server.cli("users", "add", name, "--password-stdin", stdin=password + "\n")
+    server.cli("projects", "member", server.main, name, "annotator")
+
+    # The annotator is labeling under v1.
+    ann_context, ann, ann_problems = _phone(browser)
+    login(ann, server.url, f"/p/{server.main}/label", username=name, password=password)
+    wait_task(ann)
+    assert ann.inner_text("#guideline-version-label") == "v1"
+
+    # The manager publishes v2 from the project page, with the keyboard.
+    mgr_context, mgr, mgr_problems = _phone(browser)
+    login(mgr, server.url, f"/p/{server.main}")
+    mgr.wait_for_selector("#guideline-history li[data-version='1']")
+    mgr.fill("#guideline-body", NEW_GUIDELINE)
+    mgr.fill("#guideline-summary", SUMMARY)
+    mgr.focus("#guideline-body")
+    mgr.keyboard.press("Control+Enter")
+    mgr.wait_for_selector("#guideline-result .message-info")
+    assert mgr.inner_text("#guideline-result").startswith("Published v2")
+    assert mgr.text_content("#guideline-version") == "v2"  # shown upper-case, as section titles are
+    assert mgr.inner_text("#guideline-version-head") == "v2"
+
+    # What it shows is inert: the script is text, the javascript: link is no link.
+    current = _inert(mgr, "#guideline-current")
+    assert HOSTILE_RULE in current["text"] and "Sarcasm counts as negative" in current["text"]
+    assert current["scripts"] == 0 and current["js_links"] == 0
+
+    # v2 heads the history with its summary as text; its diff against v1 opens and is marked.
+    mgr.wait_for_selector("#guideline-history li[data-version='2']")
+    newest = mgr.locator("#guideline-history li").first
+    assert newest.get_attribute("data-version") == "2"
+    assert SUMMARY in newest.inner_text() and "0 labels made under it" in newest.inner_text()
+    newest.get_by_role("button", name="Changes from v1").click()
+    mgr.wait_for_selector("#guideline-diff .diff-add")
+    assert mgr.evaluate("() => document.activeElement.id") == "guideline-diff-title"
+    added = mgr.eval_on_selector_all(
+        "#guideline-diff .diff-add", "ls => ls.map(l => l.textContent)"
+    )
+    assert any(HOSTILE_RULE in line for line in added)
+    assert "added" in mgr.inner_text("#guideline-diff-title")
+    assert _inert(mgr, "#guideline-diff")["scripts"] == 0
+    mgr.locator("#guideline-diff-box").screenshot(path=str(screenshots / "guideline-diff.png"))
+    mgr.keyboard.press("Escape")
+    assert mgr.locator("#guideline-diff-box").is_hidden()
+    assert _fits(mgr)
+
+    # The annotator is told without leaving the item, and the panel holds the new rules.
+    ann.wait_for_function(
+        "() => document.getElementById('guideline-news').textContent.length > 0", timeout=15000
+    )
+    assert ann.inner_text("#guideline-news") == f"Guideline updated to v2: {SUMMARY}"
+    assert ann.get_attribute("#guideline-news", "aria-live") == "polite"
+    assert ann.inner_text("#guideline-version-label") == "v2"
+    panel = _inert(ann, "#guideline-text")
+    assert HOSTILE_RULE in panel["text"] and panel["scripts"] == 0 and panel["js_links"] == 0
+    assert _fits(ann)
+    ann.screenshot(path=str(screenshots / "guideline-news.png"))
+
+    # Their next label records v2.
+    shown = wait_task(ann)
+    ann.keyboard.press("1")
+    ann.keyboard.press("Enter")
+    wait_task(ann, other_than=shown)
+    mgr.wait_for_function(
+        """([slug, who]) => fetch(`/api/projects/${slug}/export?format=jsonl`)
+            .then(r => r.text())
+            .then(t => t.split('\\n').filter(Boolean).map(JSON.parse)
+                       .some(row => row.annotator === who))""",
+        arg=[server.main, name],
+        timeout=15000,
+    )
+    exported = mgr.evaluate(
+        "(slug) => fetch(`/api/projects/${slug}/export?format=jsonl`).then(r => r.text())",
+        server.main,
+    )
+    rows = [json.loads(line) for line in exported.splitlines() if line]
+    assert [r["guideline_version"] for r in rows if r["annotator"] == name] == [2]
+    history = mgr.evaluate(
+        "(slug) => fetch(`/api/projects/${slug}/guidelines`).then(r => r.json())", server.main
+    )
+    assert [(v["version"], v["annotations"]) for v in history][0] == (2, 1)
+
+    assert ann_problems == [] and mgr_problems == []
+    ann_context.close()
+    mgr_context.close()
