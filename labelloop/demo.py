@@ -25,7 +25,7 @@ from labelloop.workflow import accounts, imports, projects
 SLUG = "tweets"
 ADMIN = "admin"
 SCHEMA = {
-    "name": "Tweet sentiment (self-driving cars)",
+    "name": "Tweet sentiment",
     "data": {"type": "text", "field": "text"},
     "controls": [
         {
@@ -34,19 +34,21 @@ SCHEMA = {
             "labels": ["negative", "neutral", "positive"],
             "hotkeys": ["1", "2", "3"],
             "descriptions": {
-                "negative": "The author dislikes, fears or distrusts self-driving cars.",
-                "neutral": "News, questions or facts without the author's attitude.",
-                "positive": "The author likes, wants or trusts self-driving cars.",
+                "negative": "The author complains, is angry, afraid or mocking.",
+                "neutral": "News, links, questions or facts without the author's feeling.",
+                "positive": "The author praises, thanks, is excited or wants it.",
             },
             "target": True,
         }
     ],
     "guideline": (
         "# Tweet sentiment\n\n"
-        "Label the **author's attitude towards self-driving cars**, not the topic of the tweet.\n\n"
-        "- *negative*: fear, distrust, dislike, mockery.\n"
-        "- *neutral*: news, links, questions, jokes without a stance.\n"
-        "- *positive*: excitement, trust, wanting one.\n\n"
+        "Label the **attitude the author expresses**, towards whatever the tweet is about: an "
+        "airline, a football team, a phone, a festival, self-driving cars.\n\n"
+        "- *negative*: complaints, anger, fear, distrust, mockery (*\"3 times my flight has been "
+        "delayed... Thx!\"* is negative: the thanks is sarcastic).\n"
+        "- *neutral*: news, links, questions, facts without a stance.\n"
+        "- *positive*: praise, thanks, excitement, wanting one.\n\n"
         "When a tweet mixes both, label the attitude that ends it. Sarcasm counts as what it means."
     ),
     "settings": {"strategy": "auto", "retrain_every": 10, "preselect_suggestion": True},
