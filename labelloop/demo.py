@@ -45,8 +45,8 @@ SCHEMA = {
         "# Tweet sentiment\n\n"
         "Label the **attitude the author expresses**, towards whatever the tweet is about: an "
         "airline, a football team, a phone, a festival, self-driving cars.\n\n"
-        "- *negative*: complaints, anger, fear, distrust, mockery (*\"3 times my flight has been "
-        "delayed... Thx!\"* is negative: the thanks is sarcastic).\n"
+        '- *negative*: complaints, anger, fear, distrust, mockery (*"3 times my flight has been '
+        'delayed... Thx!"* is negative: the thanks is sarcastic).\n'
         "- *neutral*: news, links, questions, facts without a stance.\n"
         "- *positive*: praise, thanks, excitement, wanting one.\n\n"
         "When a tweet mixes both, label the attitude that ends it. Sarcasm counts as what it means."

@@ -211,13 +211,26 @@ def import_(
         typer.echo(json.dumps(summary))
         return
     out.print(
-        f"imported {report.n_items} items into {slug} ({report.split})"
-        f", {report.n_labeled} with labels, {report.n_duplicates} duplicates skipped"
+        f"imported {_count(report.n_items, 'item')} into {slug} ({report.split})"
+        f", {report.n_labeled:,} with labels, {_count(report.n_duplicates, 'duplicate')} skipped"
     )
     if report.duplicate_lines:
         shown = ", ".join(str(n) for n in report.duplicate_lines[:10])
-        what = "images at files" if file.is_dir() else "texts at lines"
-        out.print(f"duplicate {what} {shown}" + (" ..." if report.n_duplicates > 10 else ""))
+        many = len(report.duplicate_lines) > 1
+        what = (
+            ("images at files" if many else "image at file")
+            if file.is_dir()
+            else ("texts at lines" if many else "text at line")
+        )
+        out.print(
+            f"duplicate {what} {shown} (already in the project or earlier in the file)"
+            + (" ..." if report.n_duplicates > 10 else "")
+        )
+
+
+def _count(n: int, noun: str) -> str:
+    """``n`` and ``noun``, plural unless ``n`` is 1: "1 item", "2,000 items"."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 def export(
@@ -312,8 +325,11 @@ def status(slug: str, as_json: Annotated[bool, typer.Option("--json")] = False) 
         for d in model["stopping"]:
             table.add_row("stop?" if not d["stop"] else "STOP recommended", d["reason"])
         if model["more_labels"] is not None:
+            more = model["more_labels"]
             table.add_row(
-                "more labels", f"~{model['more_labels']:,} more labels would change the model"
+                "more labels",
+                f"about {more:,} more label{'' if more == 1 else 's'} would change 1% of the "
+                "model's predictions",
             )
     else:
         table.add_row("model", "none yet")

@@ -73,4 +73,6 @@ def importer_for_path(path: str) -> str:
         return _SUFFIXES[PurePath(path).suffix.lower()]
     except KeyError:
         known = " or ".join(sorted(IMPORTERS))
-        raise LabelloopError(f"cannot tell the format of {name!r}; pass --format {known}") from None
+        raise LabelloopError(
+            f"cannot tell the format of {name!r} from its name; give the format: {known}"
+        ) from None

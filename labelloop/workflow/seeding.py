@@ -35,6 +35,8 @@ MAX_QUERY_CHARS = 200
 MAX_PICKS = 200
 MAX_TEXT_CHARS = 2_000
 RANDOM_TRIES = 8
+MIN_SIMILARITY = 1e-9
+"""A "more like this" hit must score above this: 0 means nothing in common."""
 SEARCH_STRATEGY = "search"
 CONTROL_STRATEGY = "random"
 CONTROL_REASON = "picked at random (control)"
@@ -153,6 +155,7 @@ def _like(
 ) -> dict[str, Any]:
     from labelloop.learn import most_similar
     from labelloop.learn.featurize import caches_per_item
+    from labelloop.learn.similarity import similarities
 
     with db.read() as conn:
         origin = store_seeds.find_item(conn, project_id=ctx.id, item_id=like)
@@ -189,9 +192,15 @@ def _like(
     if where.size == 0:
         raise NotFound(f"item {like} has no features in project '{ctx.slug}'")
     row = int(where[0])
+    sims = similarities(features.X, row)
+    # Pool items with something in common: a TF-IDF text sharing no word with the item
+    # scores 0 and is not "like" it, however long the list would otherwise run.
     candidates = np.zeros(len(rows), dtype=bool)
-    candidates[:n_pool] = True
-    indices, scores = most_similar(features.X, row, offset + limit, candidates=candidates)
+    candidates[:n_pool] = sims[:n_pool] > MIN_SIMILARITY
+    candidates[row] = False
+    indices, scores = most_similar(
+        features.X, row, offset + limit, candidates=candidates, scores=sims
+    )
     picked = [int(features.ids[i]) for i in indices[offset:]]
     score_of = dict(zip(picked, scores[offset:].tolist(), strict=True))
     with db.read() as conn:
@@ -203,7 +212,7 @@ def _like(
         "mode": "like",
         "like": {"id": int(origin["id"]), "external_id": origin["external_id"]},
         "by": by,
-        "total": max(0, int(candidates.sum()) - (1 if row < n_pool else 0)),
+        "total": int(candidates.sum()),
         "limit": limit,
         "offset": offset,
         "items": [_hit(found[i], round(score_of[i], 4)) for i in picked if i in found],

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
-from labelloop.errors import Conflict, LabelloopError, NotFound
+from labelloop.errors import Conflict, NotFound, Unprocessable
 from labelloop.govern.permissions import Permission
 from labelloop.schema import validate_value
 from labelloop.store import audit
@@ -207,7 +207,7 @@ def submit(
     ctx.require(Permission.ANNOTATE)
     clean = validate_value(ctx.schema, value)
     if not 0 <= active_ms <= MAX_ACTIVE_MS:
-        raise LabelloopError(f"active_ms must be between 0 and {MAX_ACTIVE_MS}")
+        raise Unprocessable(f"active_ms must be between 0 and {MAX_ACTIVE_MS:,} (a day)")
     with db.write(project_id=ctx.id) as conn:
         lease = _own_live_lease(db, conn, ctx, assignment_id, facts=True)
         audit.known_head(conn, ctx.id, lease["audit_head"])

@@ -57,8 +57,9 @@ def test_an_unknown_control_is_422(sqlite_api: Any) -> None:
         b"[1, 2]",
         b'{"value": 3}',
         b'{"value": {"sentiment": "neutral"}, "active_ms": -5}',
+        b'{"value": {"sentiment": "neutral"}, "active_ms": 1000000000000000}',
     ],
-    ids=["truncated", "not-json", "array", "value-not-object", "negative-time"],
+    ids=["truncated", "not-json", "array", "value-not-object", "negative-time", "huge-time"],
 )
 def test_malformed_bodies_are_422_json(sqlite_api: Any, body: bytes) -> None:
     task = _task(sqlite_api)

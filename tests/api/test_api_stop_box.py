@@ -26,7 +26,7 @@ def test_stop_box_shows_the_more_labels_estimate_and_the_labels_to_recheck(page:
     ctx = lab.project(SLUG)
     lab.import_rows(ctx, lab.rows(120))
     lab.train(ctx)
-    assert "more labels would change the model" not in page.html()  # cold start: no estimate
+    assert "would change 1% of the model" not in page.html()  # cold start: no estimate
     ann = lab.member(SLUG, "ann", "annotator")
     for n in (3, 3, 3):
         _label(lab, ann, n=n)
@@ -34,7 +34,8 @@ def test_stop_box_shows_the_more_labels_estimate_and_the_labels_to_recheck(page:
     more = status.status(lab.db, ctx)["model"]["more_labels"]
     assert more is not None
     html = page.html()
-    assert f"~{more:,} more labels would change the model." in html
+    plural = "label" if more == 1 else "labels"
+    assert f"About {more:,} more {plural} would change 1% of the model's predictions." in html
     assert "flagged for a second look" not in html
 
     _label(lab, ann, n=40, flip_every=8)

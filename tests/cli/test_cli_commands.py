@@ -219,7 +219,12 @@ def test_import_without_json_says_what_happened(cli: Any, project: str, tmp_path
     data = _write_jsonl(tmp_path / "data.jsonl", _rows(3, labeled=False) * 2)
     out = " ".join(cli("import", project, str(data)).stdout.split())  # as wrapped for COLUMNS
     assert "imported 3 items" in out
-    assert "3 duplicates" in out
+    assert "3 duplicates skipped" in out
+    assert "duplicate texts at lines 4, 5, 6 (already in the project or earlier in the file)" in out
+    one = _write_jsonl(tmp_path / "one.jsonl", [{"text": "a fresh one"}, _rows(1)[0]])
+    out = " ".join(cli("import", project, str(one)).stdout.split())
+    assert "imported 1 item into" in out and "1 duplicate skipped" in out
+    assert "duplicate text at line 2 (already in the project" in out
 
 
 def test_a_malformed_file_is_exit_1_naming_the_line_and_writes_nothing(

@@ -65,7 +65,9 @@ def test_status_says_how_many_labels_would_change_the_model(cli: Any, tmp_path: 
     model = info["model"]
     out = cli("status", "sent").stdout
     assert model["more_labels"] is not None  # the model still moved over the last rounds
-    assert f"~{model['more_labels']:,} more labels would change the model" in out
+    more = model["more_labels"]
+    plural = "label" if more == 1 else "labels"
+    assert f"about {more:,} more {plural} would change 1% of the model's predictions" in out
     assert info["open_label_issues"] == model["relabel_suggestions"] >= 3  # no other flags yet
     assert f"{info['open_label_issues']} labels the model contradicts, flagged" in out
 

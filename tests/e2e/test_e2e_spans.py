@@ -299,10 +299,24 @@ def test_spans_by_keyboard_alone_with_a_flag(
         ("k1", "Is Babbage's first name part of the entity?")
     ]
     assert page.get_attribute("#label-app", "data-state") == "task"
+    assert "Flagged as ambiguous" in page.inner_text("#messages")
     page.screenshot(path=str(screenshots / "spans.png"))
 
+    # Whether the message about the flagged item is still up when the next item appears.
+    page.evaluate(
+        """() => {
+            window.__staleFlag = null;
+            new MutationObserver(() => {
+                if (window.__staleFlag === null)
+                    window.__staleFlag = document.getElementById('messages')
+                        .textContent.includes('Flagged');
+            }).observe(document.getElementById('item-id'), {childList: true, subtree: true});
+        }"""
+    )
     page.keyboard.press("Enter")
     stored = _stored(page, spans_server, "kbd")
+    page.wait_for_function("window.__staleFlag !== null")
+    assert page.evaluate("window.__staleFlag") is False
     assert stored["value"] == {
         "entities": [
             _span(text, "Ada Lovelace", "person"),

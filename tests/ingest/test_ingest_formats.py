@@ -72,7 +72,9 @@ def test_importer_for_path_refuses_unknown_suffixes(path: str) -> None:
     with pytest.raises(LabelloopError) as info:
         importer_for_path(path)
     known = " or ".join(sorted(IMPORTERS))
-    assert info.value.message == f"cannot tell the format of {path!r}; pass --format {known}"
+    assert info.value.message == (
+        f"cannot tell the format of {path!r} from its name; give the format: {known}"
+    )
 
 
 def test_content_hash_ignores_case_whitespace_and_composition() -> None:

@@ -97,6 +97,19 @@
     return window.labelloop.notify(el.messages, text, kind, timeout);
   }
 
+  // A message about the item on screen (flagged, no label chosen, nothing to go back to)
+  // replaces the one before it and goes when another item is shown.
+  function showItemMessage(text, kind, timeout) {
+    clearItemMessages();
+    const box = showMessage(text, kind, { timeout });
+    box.dataset.item = "1";
+    return box;
+  }
+
+  function clearItemMessages() {
+    el.messages.querySelectorAll("[data-item]").forEach((box) => box.remove());
+  }
+
   function report(err) {
     if (err instanceof ApiError) {
       if (err.status === 401) return;
@@ -375,6 +388,7 @@
   }
 
   function showTask(task, { values = null, ms = 0 } = {}) {
+    clearItemMessages();
     state.current = task;
     state.editing = null;
     state.values = values ? copyValues(values) : initialValues(task.suggestion);
@@ -398,6 +412,7 @@
   }
 
   function showEdit(annotation) {
+    clearItemMessages();
     if (state.mode === "task" && state.current) {
       state.currentValues = collectValues();
       state.currentMs = clock.take();
@@ -557,7 +572,7 @@
   function missingTargetMessage() {
     if (isChoice(target)) {
       const keys = keysFor(target);
-      return `Choose a ${target.name} label first${keys ? " (keys " + keys + ")" : ""}.`;
+      return `Choose a label for ${target.name} first${keys ? " (keys " + keys + ", or click one)" : ""}.`;
     }
     return `Answer ${target.name} first.`;
   }
@@ -718,9 +733,7 @@
       flagged.set(t.key, note);
       closeFlag();
       renderFlagged();
-      showMessage("Flagged as ambiguous. Label it as best you can, or skip it.", "info", {
-        timeout: 3500,
-      });
+      showItemMessage("Flagged as ambiguous. Label it as best you can, or skip it.", "info", 3500);
     } catch (err) {
       report(err);
     }
@@ -785,6 +798,7 @@
   }
 
   async function advance() {
+    clearItemMessages(); // about the item we leave
     state.current = null;
     let task = fresh(state.next) ? state.next : null;
     state.next = null;
@@ -870,7 +884,7 @@
     if (state.mode !== "task" || !state.current) return;
     const value = currentValue();
     if (!value) {
-      showMessage(missingTargetMessage(), "warn", { timeout: 4000 });
+      showItemMessage(missingTargetMessage(), "warn", 4000);
       return;
     }
     const task = state.current;
@@ -908,10 +922,10 @@
         "/annotations/previous" + (before ? "?before=" + encodeURIComponent(before) : ""),
       );
       if (!data || !data.annotation) {
-        showMessage(
+        showItemMessage(
           before ? "That was your first annotation in this project." : "Nothing labeled yet to go back to.",
           "info",
-          { timeout: 3000 },
+          3000,
         );
         return;
       }
@@ -927,7 +941,7 @@
   async function saveEdit() {
     const value = currentValue();
     if (!value) {
-      showMessage(missingTargetMessage(), "warn", { timeout: 4000 });
+      showItemMessage(missingTargetMessage(), "warn", 4000);
       return;
     }
     state.busy = true;

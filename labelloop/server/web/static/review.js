@@ -656,11 +656,13 @@
   function verdict(kind, extra = {}) {
     const id = state.view.annotation.id;
     const comment = el.comment.value.trim();
+    // Shown while the next item is already on screen: the confirmation names its item.
+    const item = el.itemId.textContent;
     const done = {
-      accept: "Accepted.",
-      reject: "Sent back to its annotator.",
-      fix: "Fixed.",
-      escalate: "Escalated.",
+      accept: `Accepted item ${item}.`,
+      reject: `Sent item ${item} back to its annotator.`,
+      fix: `Fixed item ${item}.`,
+      escalate: `Escalated item ${item}.`,
     }[kind];
     return act(
       () => api("POST", `/reviews/${id}`, { verdict: kind, comment: comment || null, ...extra }),

@@ -113,11 +113,11 @@
       el.likeBy.textContent = result.by;
       el.summary.textContent = result.items.length
         ? `Most similar ${first}–${last} of ${plural(result.total, "pool item")}.`
-        : "No other pool items.";
+        : "No other pool item has anything in common with it.";
     } else {
       el.likeBanner.hidden = true;
       el.summary.textContent = result.total
-        ? `${plural(result.total, "item")} contain “${result.q}”; showing ${first}–${last}.`
+        ? `${plural(result.total, "item")} ${result.total === 1 ? "contains" : "contain"} “${result.q}”; showing ${first}–${last}.`
         : `No pool item contains “${result.q}”.`;
     }
     el.prev.disabled = result.offset === 0;

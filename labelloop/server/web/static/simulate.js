@@ -119,11 +119,22 @@
       say(
         el.info,
         "info",
-        `The project now uses ${strategy}: the learner re-ranks its queue with it at once. Until labels of two classes train a first model, a strategy that needs one picks for diversity.`,
+        `The project now uses ${strategy}: the learner re-ranks its queue with it at once.` +
+          (trainedModel()
+            ? ""
+            : " Until labels of two classes train a first model, a strategy that needs one picks for diversity."),
       );
     } catch (err) {
       say(el.error, "error", `Could not change the strategy: ${err.message}`);
     }
+  }
+
+  // Whether a round has trained a model yet (the page's model versions; cold-start rounds
+  // rank for diversity and have none).
+  function trainedModel() {
+    const data = $("models-data");
+    const models = data ? JSON.parse(data.textContent) : [];
+    return models.some((m) => !m.cold_start);
   }
 
   function statusLine(sim) {
