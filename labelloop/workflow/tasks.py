@@ -202,14 +202,27 @@ def submit(
     value: Mapping[str, Any],
     *,
     active_ms: int,
+    guideline_version: int | None = None,
 ) -> dict[str, Any]:
-    """Record an annotation for a leased item, resolve the item's label when it has enough."""
+    """Record an annotation for a leased item, resolve the item's label when it has enough.
+
+    ``guideline_version`` is the version the annotator was shown (the labeling page sends the
+    one its panel showed, which can trail a version published a moment ago); without it the
+    newest is recorded. The answer's ``guideline_version`` is the newest, for the page to catch
+    up with.
+    """
     ctx.require(Permission.ANNOTATE)
     clean = validate_value(ctx.schema, value)
     if not 0 <= active_ms <= MAX_ACTIVE_MS:
         raise Unprocessable(f"active_ms must be between 0 and {MAX_ACTIVE_MS:,} (a day)")
     with db.write(project_id=ctx.id) as conn:
         lease = _own_live_lease(db, conn, ctx, assignment_id, facts=True)
+        newest = lease["guideline_version"]
+        if guideline_version is not None and not 1 <= guideline_version <= (newest or 0):
+            raise Unprocessable(
+                f"guideline_version {guideline_version}: project '{ctx.slug}' has "
+                + (f"guideline versions 1 to {newest}" if newest else "no guideline version")
+            )
         audit.known_head(conn, ctx.id, lease["audit_head"])
         clean = checked_on_item(conn, ctx, clean, lease["item_id"], payload=lease["payload"])
         annotation_id = store_tasks.insert_annotation(
@@ -221,7 +234,7 @@ def submit(
             value=clean,
             status="submitted",
             schema_version=ctx.schema_version,
-            guideline_version=lease["guideline_version"],
+            guideline_version=newest if guideline_version is None else guideline_version,
             model_version=lease["model_version"],
             suggestion=lease["suggestion"],
             suggestion_confidence=lease["suggestion_confidence"],

@@ -77,6 +77,59 @@ def test_the_annotation_records_the_version_it_was_submitted_under(lab: Any) -> 
     guidelines.edit(lab.db, ctx, V2, "sarcasm is negative")
     done = tasks.submit(lab.db, ann, task["assignment_id"], {"sentiment": "negative"}, active_ms=9)
     assert done["guideline_version"] == 2  # the page swaps its panel when this is newer
+    assert _recorded(lab, done["annotation_id"]) == 2  # no version said: the newest
+
+
+def _recorded(lab: Any, annotation_id: int) -> int:
+    from sqlalchemy import select
+
+    from labelloop.store.tables import annotation
+
+    with lab.db.read() as conn:
+        q = select(annotation.c.guideline_version).where(annotation.c.id == annotation_id)
+        return int(conn.execute(q).scalar_one())
+
+
+def test_the_annotation_records_the_version_its_annotator_was_shown(lab: Any) -> None:
+    # v2 is published while the page still shows v1: the label was made under v1.
+    ctx = lab.project()
+    lab.import_rows(ctx, lab.rows(6))
+    lab.train(ctx)
+    ann = lab.member("sent", "ann", "annotator")
+    first = tasks.next_task(lab.db, ann)
+    guidelines.edit(lab.db, ctx, V2, "sarcasm is negative")
+    done = tasks.submit(
+        lab.db,
+        ann,
+        first["assignment_id"],
+        {"sentiment": "neutral"},
+        active_ms=9,
+        guideline_version=1,
+    )
+    assert _recorded(lab, done["annotation_id"]) == 1 and done["guideline_version"] == 2
+    second = tasks.next_task(lab.db, ann)
+    for unknown in (3, 0):
+        with pytest.raises(Unprocessable) as caught:
+            tasks.submit(
+                lab.db,
+                ann,
+                second["assignment_id"],
+                {"sentiment": "neutral"},
+                active_ms=9,
+                guideline_version=unknown,
+            )
+        assert caught.value.message == (
+            f"guideline_version {unknown}: project 'sent' has guideline versions 1 to 2"
+        )
+    kept = tasks.submit(  # the refusals wrote nothing: the lease is still the annotator's
+        lab.db,
+        ann,
+        second["assignment_id"],
+        {"sentiment": "neutral"},
+        active_ms=9,
+        guideline_version=2,
+    )
+    assert _recorded(lab, kept["annotation_id"]) == 2
 
 
 @pytest.mark.parametrize(

@@ -42,9 +42,19 @@ class NextIn(Body):
     held: list[Id] = Field(default_factory=list, max_length=20)
 
 
-class SubmitIn(Body):
+class EditIn(Body):
     value: dict[str, Any]
     active_ms: int = Field(default=0, ge=0)
+
+
+class SubmitIn(EditIn):
+    guideline_version: int | None = Field(
+        default=None,
+        ge=1,
+        le=MAX_ID,
+        description="The guideline version the annotator was shown (default: the newest); "
+        "the annotation records it.",
+    )
 
 
 class MemberIn(Body):

@@ -889,7 +889,10 @@
     }
     const task = state.current;
     const ms = clock.take();
-    send(task, `/tasks/${task.assignment_id}/submit`, { value, active_ms: ms }, { value, ms });
+    // The guideline version the panel showed is the one this label was made under.
+    const body = { value, active_ms: ms };
+    if (guideline.shown > 0) body.guideline_version = guideline.shown;
+    send(task, `/tasks/${task.assignment_id}/submit`, body, { value, ms });
     state.busy = true;
     try {
       await advance();
