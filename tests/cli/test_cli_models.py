@@ -101,3 +101,99 @@ def test_a_project_with_one_class_has_no_model_yet(cli: Any, tmp_path: Path) -> 
         "error: project 's' has resolved labels of 1 class (a); a model needs two at least"
     )
     assert not (tmp_path / "m.joblib").exists()
+
+
+def test_a_table_project_labels_new_rows_by_its_columns(cli: Any, tmp_path: Path) -> None:
+    schema = tmp_path / "flowers.json"
+    schema.write_text(
+        json.dumps(
+            {
+                "name": "Flowers",
+                "data": {"type": "table", "field": "row", "columns": ["petal", "colour"]},
+                "controls": [
+                    {"name": "kind", "type": "choice", "labels": ["iris", "rose"], "target": True}
+                ],
+            }
+        )
+    )
+    cli("init")
+    cli("projects", "create", "flowers", "--schema", str(schema))
+    lines = ["id,petal,colour,kind"] + [
+        f"{i},{4 + i / 100 if i % 2 else 7 + i / 100},{'blue' if i % 2 else 'red'},"
+        f"{'iris' if i % 2 else 'rose'}"
+        for i in range(30)
+    ]
+    (tmp_path / "rows.csv").write_text("\n".join(lines) + "\n")
+    cli(
+        "import", "flowers", str(tmp_path / "rows.csv"), "--id-field", "id", "--label-field", "kind"
+    )
+    model = tmp_path / "flowers.joblib"
+    assert "on table, trained on 30 labels" in " ".join(
+        cli("model", "export", "flowers", "-o", str(model)).stdout.split()
+    )
+    (tmp_path / "new.csv").write_text("ref,colour,petal,extra\na,blue,4.2,x\nb,red,7.3,y\n")
+    out = tmp_path / "labels.jsonl"
+    cli(
+        "model",
+        "predict",
+        str(model),
+        str(tmp_path / "new.csv"),
+        "--id-field",
+        "ref",
+        "-o",
+        str(out),
+    )
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(r["id"], r["label"]) for r in rows] == [("a", "iris"), ("b", "rose")]
+    (tmp_path / "short.csv").write_text("ref,colour\nc,blue\n")
+    failed = cli("model", "predict", str(model), str(tmp_path / "short.csv"), code=1)
+    assert "petal" in failed.output and len(failed.output.strip().splitlines()) == 1
+
+
+def test_an_image_project_labels_images_named_by_path(cli: Any, tmp_path: Path) -> None:
+    import numpy as np
+    from PIL import Image
+
+    def png(path: Path, shade: int) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pixels = np.full((8, 8), shade, dtype=np.uint8)
+        pixels[: shade % 5, :] = 255 - shade
+        Image.fromarray(pixels, mode="L").save(path, format="PNG")
+
+    schema = tmp_path / "pets.json"
+    schema.write_text(
+        json.dumps(
+            {
+                "name": "Shades",
+                "data": {"type": "image", "field": "path"},
+                "controls": [
+                    {"name": "shade", "type": "choice", "labels": ["dark", "light"], "target": True}
+                ],
+            }
+        )
+    )
+    cli("init")
+    cli("projects", "create", "shades", "--schema", str(schema))
+    folder = tmp_path / "home" / "media" / "shades"
+    for i in range(12):
+        png(folder / "dark" / f"d{i}.png", 10 + i)
+        png(folder / "light" / f"l{i}.png", 230 - i)
+    cli("import", "shades", str(folder), "--labels-from-folders")
+    model = tmp_path / "shades.joblib"
+    cli("model", "export", "shades", "-o", str(model))
+    png(tmp_path / "new" / "x.png", 30)
+    png(tmp_path / "new" / "y.png", 215)
+    records = _jsonl(
+        tmp_path / "new.jsonl",
+        [{"path": str(tmp_path / "new" / "x.png")}, {"path": str(tmp_path / "new" / "y.png")}],
+    )
+    printed = cli("model", "predict", str(model), str(records), "--text-field", "path").stdout
+    assert [json.loads(line)["label"] for line in printed.splitlines() if line.startswith("{")] == [
+        "dark",
+        "light",
+    ]
+    missing = _jsonl(tmp_path / "missing.jsonl", [{"path": str(tmp_path / "new" / "nope.png")}])
+    failed = cli("model", "predict", str(model), str(missing), "--text-field", "path", code=1)
+    assert failed.output.strip() == (
+        f"error: line 1, field 'path': no file at {tmp_path / 'new' / 'nope.png'}"
+    )
