@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -48,7 +49,7 @@ ERROR_TITLES = {
 
 
 def error_page(
-    request: Request, *, status_code: int, detail: str, headers: dict[str, str] | None = None
+    request: Request, *, status_code: int, detail: str, headers: Mapping[str, str] | None = None
 ) -> HTMLResponse:
     """A browser page's error as a page: a heading, the message (escaped: it can quote a slug
     or a path) and a way back, to the project the path names when the visitor may see it,
