@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import yaml
@@ -47,7 +47,14 @@ MAX_CONTROL_NAME_CHARS = 100
 MAX_LABELS = 50
 MAX_LABEL_CHARS = 100
 DEFAULT_HOTKEYS: tuple[str, ...] = tuple("123456789")
-"""Keys given to the first nine labels of a control that lists no hotkeys."""
+"""Keys given to the labels of controls that list no hotkeys, numbered on across the controls
+in schema order (a: 1, 2; b: 3, 4; ...), skipping keys a control lists; labels past the last
+free key get none."""
+
+SELECTION_TYPES: tuple[str, ...] = STRUCTURED_TYPES
+"""Controls whose label keys may be another control's too: a selected span or box takes the
+key, otherwise the other control does. Any two other controls sharing a key would leave one
+of them unreachable by keyboard, so a new schema may not list such a pair."""
 
 RESERVED_HOTKEYS: Mapping[str, str] = {
     "s": "s",
@@ -209,7 +216,7 @@ def parse_schema(source: str | bytes | Mapping[str, Any], *, stored: bool = Fals
             f"name: must be a non-empty string of at most {MAX_NAME_CHARS} characters"
         )
     data_type, data_field, data_columns = _data(doc.get("data"))
-    controls = _controls(doc.get("controls"))
+    controls = _controls(doc.get("controls"), stored=stored)
     for i, control in enumerate(controls):
         allowed = CONTROL_DATA_TYPES.get(control.type)
         if allowed is not None and data_type not in allowed:
@@ -363,11 +370,19 @@ def _data(raw: Any) -> tuple[str, str, tuple[str, ...]]:
     return data_type, data_field, tuple(columns)
 
 
-def _controls(raw: Any) -> tuple[Control, ...]:
-    """The ``controls:`` list, with distinct names and at most one target."""
+def _controls(raw: Any, *, stored: bool = False) -> tuple[Control, ...]:
+    """The ``controls:`` list, with distinct names, at most one target and default hotkeys
+    filled in; a new schema's controls may not share a key (``SELECTION_TYPES`` aside).
+
+    A stored schema lists every key (``to_dict``), shared ones too if it was made before
+    the check, and is read back as it is so the project still opens.
+    """
     if not isinstance(raw, list | tuple) or not raw:
         raise SchemaError("controls: must be a non-empty list of controls")
     controls = tuple(_control(item, f"controls[{i}]") for i, item in enumerate(raw))
+    controls = _with_default_hotkeys(controls, [item.get("hotkeys") is None for item in raw])
+    if not stored:
+        _refuse_shared_hotkeys(controls)
     seen: set[str] = set()
     for i, control in enumerate(controls):
         if control.name in seen:
@@ -441,6 +456,44 @@ def _control(raw: Any, path: str) -> Control:
     )
 
 
+def _with_default_hotkeys(
+    controls: tuple[Control, ...], undeclared: list[bool]
+) -> tuple[Control, ...]:
+    """Give each control that lists no hotkeys the next free ``DEFAULT_HOTKEYS`` in schema
+    order, so no two controls answer to the same default key (Label Studio numbers on too)."""
+    listed = {
+        k for c, none in zip(controls, undeclared, strict=True) if not none for k in c.hotkeys
+    }
+    free = [k for k in DEFAULT_HOTKEYS if k not in listed and k not in RESERVED_HOTKEYS]
+    out: list[Control] = []
+    for control, none in zip(controls, undeclared, strict=True):
+        if none and control.labels:
+            taken, free = free[: len(control.labels)], free[len(control.labels) :]
+            control = replace(control, hotkeys=tuple(taken))
+        out.append(control)
+    return tuple(out)
+
+
+def _refuse_shared_hotkeys(controls: tuple[Control, ...]) -> None:
+    """Refuse a key listed by two controls that would both take it without a selection: the
+    first listed would always win and the other's label could never be picked by keyboard."""
+    owners: dict[str, tuple[Control, str]] = {}
+    for i, control in enumerate(controls):
+        if control.type in SELECTION_TYPES:
+            continue
+        for j, key in enumerate(control.hotkeys):
+            if key in owners:
+                first, label = owners[key]
+                raise SchemaError(
+                    f"controls[{i}].hotkeys[{j}]: {key!r} is already the key of {label} in "
+                    f"control {first.name!r}; controls {first.name!r} and {control.name!r} "
+                    "cannot share a key: give one of them another (a control that lists no "
+                    "hotkeys gets free ones)"
+                )
+            what = "value" if control.type == "rating" else "label"
+            owners[key] = (control, f"{what} {control.labels[j]!r}")
+
+
 def _bounded_int(raw: Any, low: int, high: int, path: str) -> int:
     """An integer option between ``low`` and ``high`` inclusive."""
     if isinstance(raw, bool) or not isinstance(raw, int) or not low <= raw <= high:
@@ -476,9 +529,9 @@ def _labels(raw: Any, path: str, *, multi: bool) -> tuple[str, ...]:
 
 
 def _hotkeys(raw: Any, labels: tuple[str, ...], path: str) -> tuple[str, ...]:
-    """Hotkeys by label position; default "1".."9" for the first nine labels."""
+    """Hotkeys by label position as listed; none listed: () (``_with_default_hotkeys``)."""
     if raw is None:
-        return DEFAULT_HOTKEYS[: len(labels)]
+        return ()
     if not isinstance(raw, list | tuple):
         raise SchemaError(f"{path}: must be a list of single characters, one per label")
     if len(raw) > len(labels):

@@ -105,7 +105,13 @@ def _holds_nul(scope: Scope) -> bool:
 
 
 def _is_page(request: Request) -> bool:
-    return not request.url.path.startswith("/api")
+    """Whether an error answers a browser page (HTML) rather than the API (JSON): any path
+    outside /api and /static, unless the client asks for JSON and not HTML."""
+    path = request.url.path
+    if path in ("/api", "/static") or path.startswith(("/api/", "/static/")):
+        return False
+    accept = request.headers.get("accept", "")
+    return "text/html" in accept or "application/json" not in accept
 
 
 def _field_path(loc: Sequence[int | str]) -> str:
@@ -196,6 +202,8 @@ def create_app(
     async def labelloop_error(request: Request, exc: LabelloopError) -> Response:
         if isinstance(exc, AuthenticationFailed) and _is_page(request):
             return _sign_in_first(request)
+        if _is_page(request):
+            return pages.error_page(request, status_code=exc.status, detail=exc.message)
         return JSONResponse(
             {"error": type(exc).__name__, "detail": exc.message}, status_code=exc.status
         )
@@ -207,12 +215,22 @@ def create_app(
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> Response:
         problems = [f"{_field_path(e['loc'])}: {e['msg']}" for e in exc.errors()]
-        return JSONResponse(
-            {"error": "ValidationError", "detail": "; ".join(problems)[:2000]}, status_code=422
-        )
+        detail = "; ".join(problems)[:2000]
+        if _is_page(request):
+            return pages.error_page(request, status_code=422, detail=detail)
+        return JSONResponse({"error": "ValidationError", "detail": detail}, status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if _is_page(request):
+            detail = (
+                f"there is no page at {request.url.path}"
+                if exc.status_code == 404
+                else str(exc.detail)
+            )
+            return pages.error_page(
+                request, status_code=exc.status_code, detail=detail, headers=exc.headers
+            )
         return JSONResponse(
             {"error": "HTTPError", "detail": str(exc.detail)}, status_code=exc.status_code
         )
@@ -220,13 +238,10 @@ def create_app(
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unexpected error on %s %s", request.method, request.url.path)
-        return JSONResponse(
-            {
-                "error": "InternalError",
-                "detail": "an unexpected error happened; see the server log",
-            },
-            status_code=500,
-        )
+        detail = "an unexpected error happened; see the server log"
+        if _is_page(request):
+            return pages.error_page(request, status_code=500, detail=detail)
+        return JSONResponse({"error": "InternalError", "detail": detail}, status_code=500)
 
     @app.get("/api/health", tags=["health"])
     def health() -> dict[str, str]:

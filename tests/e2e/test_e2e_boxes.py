@@ -61,9 +61,10 @@ def _png(path: Path, rects: list[tuple[int, int, int, int, tuple[int, int, int]]
 def _schema(path: Path, *, mixed: bool) -> Path:
     boxes: dict[str, Any] = {"name": "objects", "type": "boxes", "labels": OBJECTS}
     controls: list[dict[str, Any]] = [boxes]
-    if mixed:  # both controls keep their default keys, so 1 and 2 are shared
-        scene = {"name": "scene", "type": "choice", "labels": ["indoor", "outdoor"]}
-        controls = [{**scene, "target": True}, boxes]
+    if mixed:  # both controls list 1 and 2: a box's label may share a key with the scene
+        keys = {"hotkeys": ["1", "2"]}
+        scene = {"name": "scene", "type": "choice", "labels": ["indoor", "outdoor"], **keys}
+        controls = [{**scene, "target": True}, {**boxes, "hotkeys": ["1", "2", "3"]}]
     schema = {
         "name": "Street objects" if not mixed else "Scenes and objects",
         "data": {"type": "image", "field": "image"},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import sqlite3
 import struct
 import wave
 from collections.abc import Iterator
@@ -74,6 +75,15 @@ SNAPS_SCHEMA = {
     "settings": {"review_policy": "all"},
 }
 
+PAIR_SCHEMA = {  # two choice controls that list no hotkeys: the defaults number on
+    "name": "Two questions",
+    "data": {"type": "text", "field": "text"},
+    "controls": [
+        {"name": "a", "type": "choice", "labels": ["p", "q"], "target": True},
+        {"name": "b", "type": "choice", "labels": ["r", "s"]},
+    ],
+}
+
 
 @dataclass
 class FieldsServer:
@@ -115,6 +125,8 @@ def fields_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FieldsSe
         ("graded", GRADED_SCHEMA),
         ("wide", {**PAGES_SCHEMA, "name": "Wide pages", "settings": {}}),
         ("snaps", SNAPS_SCHEMA),
+        ("pair", PAIR_SCHEMA),
+        ("legacy", PAIR_SCHEMA),
     ):
         run_cli(
             home,
@@ -202,9 +214,24 @@ def fields_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FieldsSe
         Image.new("L", (24, 16), shade).save(home / "media" / "snaps" / f"s{i}.png")
     run_cli(home, "import", "snaps", str(home / "media" / "snaps"))
     run_cli(home, "projects", "member", "snaps", ANNOTATOR, "annotator")
+    texts = "".join(json.dumps({"text": f"question {i}"}) + "\n" for i in range(3))
+    for slug in ("pair", "legacy"):
+        run_cli(home, "import", slug, _write(work / f"{slug}.jsonl", texts))
+    _share_keys_as_before(home / "labelloop.db", "legacy")
 
     with serving(home, "serve") as url:
         yield FieldsServer(url=url, home=home, wines=wines)
+
+
+def _share_keys_as_before(db: Path, slug: str) -> None:
+    """Store the project's schema as one made before shared keys were refused: b's labels
+    keyed 1 and 2 like a's."""
+    with sqlite3.connect(db) as conn:
+        (raw,) = conn.execute("SELECT schema FROM project WHERE slug = ?", (slug,)).fetchone()
+        schema = json.loads(raw)
+        schema["controls"][1]["hotkeys"] = ["1", "2"]
+        conn.execute("UPDATE project SET schema = ? WHERE slug = ?", (json.dumps(schema), slug))
+    conn.close()
 
 
 def _open(
@@ -504,3 +531,68 @@ def test_the_reviewer_sees_an_image_items_picture(
     )
     assert "/media" in review.get_attribute("#item-text img.item-image", "src")
     review.close()
+
+
+def _buttons(page: Any) -> list[tuple[str, str, str, bool]]:
+    """Each choice button as (control, label, the key it shows, pressed)."""
+    rows = page.eval_on_selector_all(
+        ".label-btn",
+        """bs => bs.map(b => [b.dataset.control, b.dataset.label,
+            b.querySelector('kbd') ? b.querySelector('kbd').textContent : '',
+            b.getAttribute('aria-pressed') === 'true'])""",
+    )
+    return [tuple(r) for r in rows]
+
+
+def _sheet_keys(page: Any) -> dict[str, str]:
+    """The shortcut sheet's label rows: label -> the key it shows."""
+    rows = page.eval_on_selector_all(
+        "#shortcuts-body tr",
+        """trs => trs.map(tr => [tr.querySelector('td').textContent,
+            tr.querySelector('th').textContent.trim()])""",
+    )
+    return {what: keys for what, keys in rows if what in ("p", "q", "r", "s")}
+
+
+def test_two_choice_controls_get_keys_of_their_own(
+    fields_server: FieldsServer, browser: Any
+) -> None:
+    page = _open(browser, fields_server, "pair")
+    assignment = wait_task(page)
+    assert [b[:3] for b in _buttons(page)] == [
+        ("a", "p", "1"),
+        ("a", "q", "2"),
+        ("b", "r", "3"),
+        ("b", "s", "4"),
+    ]
+    page.keyboard.press("3")  # b's first label, not a's
+    assert [b[:2] for b in _buttons(page) if b[3]] == [("b", "r")]
+    page.keyboard.press("2")
+    assert [b[:2] for b in _buttons(page) if b[3]] == [("a", "q"), ("b", "r")]
+    page.keyboard.press("?")
+    assert _sheet_keys(page) == {"p": "1", "q": "2", "r": "3", "s": "4"}
+    page.keyboard.press("Escape")
+    page.keyboard.press("Enter")
+    wait_task(page, other_than=assignment)
+    assert _latest(page, fields_server, "pair")["value"] == {"a": "q", "b": "r"}
+    page.close()
+
+
+def test_a_key_two_controls_share_shows_only_where_it_works(
+    fields_server: FieldsServer, browser: Any
+) -> None:
+    """A project stored before shared keys were refused: 1 and 2 pick a's labels, so b's
+    buttons and sheet rows show no key rather than one that picks something else."""
+    page = _open(browser, fields_server, "legacy")
+    wait_task(page)
+    assert [b[:3] for b in _buttons(page)] == [
+        ("a", "p", "1"),
+        ("a", "q", "2"),
+        ("b", "r", ""),
+        ("b", "s", ""),
+    ]
+    page.keyboard.press("1")
+    assert [b[:2] for b in _buttons(page) if b[3]] == [("a", "p")]
+    page.keyboard.press("?")
+    assert _sheet_keys(page) == {"p": "1", "q": "2", "r": "—", "s": "—"}
+    page.close()

@@ -213,4 +213,28 @@ def test_e2e_admin_manages_from_the_browser(
         SLUG,
     )
     assert refused == 403
+
+    # A page his role does not open, or one that is not there, is a page saying so, with the
+    # way back, at a phone's width.
+    page.set_viewport_size({"width": 390, "height": 844})
+    for path, status, title, back in (
+        (f"/p/{SLUG}/quality", 403, "You can't open this page", True),
+        (f"/p/{SLUG}/items/1", 404, "Page not found", True),
+        ("/p/no-such-project/label", 404, "Page not found", False),
+    ):
+        response = page.goto(server.url + path)
+        assert response is not None and response.status == status, path
+        assert page.inner_text("h1") == title
+        assert page.locator("#error-project").count() == int(back), path
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390, (path, _wide(page))
+    assert page.inner_text("#error-detail") == (
+        "no project 'no-such-project' that you are a member of"
+    )
+    page.goto(server.url + f"/p/{SLUG}/quality")
+    assert page.inner_text("#error-detail") == (
+        f"your role in project '{SLUG}' does not allow review"
+    )
+    page.click("#error-project")
+    page.wait_for_url(server.url + f"/p/{SLUG}")
+    assert page.inner_text("h1") == NAME
     context.close()

@@ -65,7 +65,8 @@ def test_spans_need_text_and_boxes_need_images() -> None:
 def test_rating_labels_are_its_values_and_options_belong_to_their_type() -> None:
     s = schema(None, spans(), {"name": "stars", "type": "rating", "max": 3})
     stars = s.control("stars")
-    assert stars.labels == ("1", "2", "3") and stars.hotkeys == ("1", "2", "3")
+    assert stars.labels == ("1", "2", "3")
+    assert stars.hotkeys == ("3", "4", "5")  # default keys number on after the spans' 1 and 2
     assert stars.to_dict()["max"] == 3
     assert error(schema, None, spans(), {"name": "s", "type": "rating", "max": 11}) == (
         "controls[1].max: must be a whole number from 2 to 10; got 11"

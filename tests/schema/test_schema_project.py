@@ -97,6 +97,98 @@ def test_hotkeys_default_to_digits_for_the_first_nine_labels() -> None:
     assert parse_schema(schema_with()).controls[0].hotkeys == ("1", "2")
 
 
+TWO_CHOICES = """\
+name: P
+controls:
+  - {name: a, type: choice, labels: [p, q], target: true}
+  - {name: b, type: choice, labels: [r, s]}
+"""
+
+
+def _keys(source: object, **kwargs: bool) -> list[tuple[str, ...]]:
+    return [c.hotkeys for c in parse_schema(source, **kwargs).controls]  # type: ignore[arg-type]
+
+
+def test_default_hotkeys_number_on_across_controls_in_schema_order() -> None:
+    assert _keys(TWO_CHOICES) == [("1", "2"), ("3", "4")]
+    rated = {
+        "name": "P",
+        "data": {"type": "text"},
+        "controls": [
+            {"name": "ents", "type": "spans", "labels": ["PER", "LOC"]},
+            {"name": "note", "type": "text"},
+            {"name": "tone", "type": "multi_choice", "labels": ["a", "b"]},
+            {"name": "sure", "type": "rating", "max": 3},
+        ],
+    }
+    assert _keys(rated) == [("1", "2"), (), ("3", "4"), ("5", "6", "7")]
+
+
+def test_default_hotkeys_skip_keys_any_control_lists_and_stop_at_nine() -> None:
+    listed_later = {
+        "name": "P",
+        "controls": [
+            {"name": "a", "type": "choice", "labels": ["p", "q", "r"]},
+            {"name": "b", "type": "choice", "labels": ["x", "y"], "hotkeys": ["1", "3"]},
+        ],
+    }
+    assert _keys(listed_later) == [("2", "4", "5"), ("1", "3")]
+    many = {
+        "name": "P",
+        "controls": [
+            {"name": "a", "type": "choice", "labels": [f"a{i}" for i in range(8)]},
+            {"name": "b", "type": "choice", "labels": ["x", "y", "z"]},
+            {"name": "c", "type": "choice", "labels": ["u"]},
+        ],
+    }
+    assert _keys(many) == [tuple("12345678"), ("9",), ()]
+
+
+def test_default_hotkeys_are_stored_so_a_project_keeps_its_keys() -> None:
+    schema = parse_schema(TWO_CHOICES)
+    assert [c["hotkeys"] for c in schema.to_dict()["controls"]] == [["1", "2"], ["3", "4"]]
+    assert parse_schema(schema.to_dict(), stored=True) == schema
+
+
+@pytest.mark.parametrize(
+    ("b", "message"),
+    [
+        (
+            {"name": "b", "type": "choice", "labels": ["r", "s"], "hotkeys": ["x", "y"]},
+            "controls[1].hotkeys[1]: 'y' is already the key of label 'q' in control 'a'; "
+            "controls 'a' and 'b' cannot share a key: give one of them another "
+            "(a control that lists no hotkeys gets free ones)",
+        ),
+        (
+            {"name": "b", "type": "rating", "max": 2, "hotkeys": ["y"]},
+            "controls[1].hotkeys[0]: 'y' is already the key of label 'q' in control 'a'; "
+            "controls 'a' and 'b' cannot share a key",
+        ),
+    ],
+)
+def test_a_key_two_controls_list_is_refused_naming_both(b: dict[str, object], message: str) -> None:
+    a = {"name": "a", "type": "choice", "labels": ["p", "q"], "hotkeys": ["w", "y"]}
+    assert error_of({"name": "P", "controls": [a, b]}).startswith(message)
+
+
+def test_a_span_or_box_label_may_share_a_key_and_a_stored_schema_reads_back() -> None:
+    """A selected span or box takes a shared key (the labeling page's rule), so sharing one
+    with them stays valid; a project stored before the check still opens as it was."""
+    scene = {"name": "scene", "type": "choice", "labels": ["in", "out"], "hotkeys": ["1", "2"]}
+    objects = {"name": "objects", "type": "boxes", "labels": ["car"], "hotkeys": ["1"]}
+    image = {"name": "P", "data": {"type": "image"}, "controls": [scene, objects]}
+    assert _keys(image) == [("1", "2"), ("1",)]
+    shared = {
+        "name": "P",
+        "controls": [
+            {"name": "a", "type": "choice", "labels": ["p", "q"], "hotkeys": ["1", "2"]},
+            {"name": "b", "type": "choice", "labels": ["r", "s"], "hotkeys": ["1", "2"]},
+        ],
+    }
+    assert error_of(shared).startswith("controls[1].hotkeys[0]: '1' is already the key of")
+    assert _keys(shared, stored=True) == [("1", "2"), ("1", "2")]
+
+
 def test_yaml_number_hotkeys_mean_digit_keys() -> None:
     control = parse_schema(
         "name: P\ncontrols: [{name: c, type: choice, labels: [a, b], hotkeys: [1, 2]}]"

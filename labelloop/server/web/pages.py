@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -32,10 +33,59 @@ def _page_user(request: Request, db: Any) -> tuple[User, str]:
     return user, session.csrf
 
 
-def _render(request: Request, name: str, **context: Any) -> HTMLResponse:
-    response = request.app.state.templates.TemplateResponse(request, name, context)
+def _render(request: Request, name: str, *, status_code: int = 200, **context: Any) -> HTMLResponse:
+    response = request.app.state.templates.TemplateResponse(
+        request, name, context, status_code=status_code
+    )
     response.headers["cache-control"] = "no-store"
     return response
+
+
+ERROR_TITLES = {
+    403: "You can't open this page",
+    404: "Page not found",
+    500: "Something went wrong",
+}
+
+
+def error_page(
+    request: Request, *, status_code: int, detail: str, headers: Mapping[str, str] | None = None
+) -> HTMLResponse:
+    """A browser page's error as a page: a heading, the message (escaped: it can quote a slug
+    or a path) and a way back, to the project the path names when the visitor may see it,
+    else home (or the sign-in form). The API's twin of each error stays JSON."""
+    user, csrf, project = None, None, None
+    if status_code < 500:  # a 500 may be the database's own; the page then asks it nothing
+        db = request.app.state.db
+        session = request.app.state.sessions.read(request)
+        user = accounts.user_by_id(db, session.user_id) if session else None
+        csrf = session.csrf if user else None
+        project = _project_of(db, request.url.path, user)
+    page = _render(
+        request,
+        "error.html",
+        status_code=status_code,
+        code=status_code,
+        title=ERROR_TITLES.get(status_code, "This page can't be shown"),
+        detail=detail,
+        project=project,
+        user=user,
+        **({"csrf": csrf} if csrf else {}),
+    )
+    page.headers.update(headers or {})
+    return page
+
+
+def _project_of(db: Any, path: str, user: User | None) -> dict[str, str] | None:
+    """The project a ``/p/SLUG/...`` path names, if ``user`` may see it: the way back."""
+    parts = path.split("/")
+    if user is None or len(parts) < 3 or parts[1] != "p" or not parts[2]:
+        return None
+    try:
+        ctx = projects.access(db, parts[2], user, Permission.VIEW_PROJECT)
+    except LabelloopError:
+        return None
+    return {"slug": ctx.slug, "name": ctx.name}
 
 
 def _safe_next(target: str | None) -> str:

@@ -43,8 +43,10 @@
 
   /**
    * A choice control's fieldset: one button per label with its hotkey. The first control to
-   * declare a key gets it in `hotkeys` (key -> {control, label}); `onChoose(control, label)`
-   * runs on a click. `suggestTag` adds the hidden "suggested" tag the labeling page shows.
+   * declare a key gets it in `hotkeys` (key -> {control, label}) and only its button shows the
+   * key (a project stored before shared keys were refused may list one twice);
+   * `onChoose(control, label)` runs on a click. `suggestTag` adds the hidden "suggested" tag
+   * the labeling page shows.
    */
   function choiceFieldset(c, { hotkeys, onChoose, suggestTag = false }) {
     const fieldset = node("fieldset", "control");
@@ -60,10 +62,10 @@
       button.setAttribute("aria-pressed", "false");
       const description = (c.descriptions || {})[label];
       if (description) button.title = description;
-      if (key) {
+      if (key && !hotkeys.has(key)) {
+        hotkeys.set(key, { control: c, label });
         button.append(node("kbd", "hotkey", key));
         button.setAttribute("aria-keyshortcuts", key);
-        if (!hotkeys.has(key)) hotkeys.set(key, { control: c, label });
       }
       button.append(node("span", "label-name", label));
       if (suggestTag) {

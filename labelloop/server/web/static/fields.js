@@ -278,7 +278,7 @@
         button.dataset.value = String(v);
         button.setAttribute("aria-pressed", "false");
         const key = keys[v - 1];
-        if (key) {
+        if (key && ownerOf(key) === control.name) {
           button.append(make("kbd", "hotkey", key));
           button.setAttribute("aria-keyshortcuts", key);
         }

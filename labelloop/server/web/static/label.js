@@ -579,9 +579,16 @@
 
   function keysFor(c) {
     return c.labels
-      .map((_, i) => (c.hotkeys || [])[i])
+      .map((_, i) => ownKey(c, i))
       .filter(Boolean)
       .join(", ");
+  }
+
+  /** The key of a choice control's label `i` if pressing it picks that label, else undefined. */
+  function ownKey(c, i) {
+    const key = (c.hotkeys || [])[i];
+    const hit = key && hotkeys.get(key);
+    return hit && hit.control === c ? key : undefined;
   }
 
   function buildHelp() {
@@ -614,7 +621,7 @@
       if (isChoice(c)) {
         h.textContent = c.name + (c.type === "multi_choice" ? " (toggle any)" : " (choose one)");
         c.labels.forEach((label, i) => {
-          const key = (c.hotkeys || [])[i];
+          const key = ownKey(c, i);
           addRow(tbody, key ? [key] : ["—"], label, (c.descriptions || {})[label]);
         });
       } else {
@@ -629,7 +636,8 @@
         for (const row of rows) addRow(tbody, row.keys || ["—"], row.what || "", row.note);
         if (!rows.length) addRow(tbody, ["—"], widget ? "Use the mouse" : "Not available here");
       }
-      for (const key of collisions(c)) {
+      // A span or box label's key shared with another control still works on a selection.
+      for (const key of c.type === "spans" || c.type === "boxes" ? collisions(c) : []) {
         addRow(
           tbody,
           [key],

@@ -455,7 +455,8 @@
         h.textContent = c.name + (c.type === "multi_choice" ? " (toggle any)" : " (choose one)");
         c.labels.forEach((label, i) => {
           const key = (c.hotkeys || [])[i];
-          addRow(tbody, key ? [key] : ["—"], label);
+          const hit = key && hotkeys.get(key); // an earlier control may have the key
+          addRow(tbody, hit && hit.control === c ? [key] : ["—"], label);
         });
       } else {
         h.textContent = `${c.name} (${c.type})`;
