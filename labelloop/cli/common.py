@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -71,20 +72,45 @@ def _fail(message: str) -> None:
     raise LabelloopError(message)
 
 
+def _check_output(output: Path) -> None:
+    """Refuse, before any work, an ``-o`` that cannot become a file: a folder, or a file in a
+    folder that does not exist."""
+    if str(output) == "-":
+        return
+    if output.is_dir() or not output.name:
+        raise LabelloopError(f"-o {output} is a folder; name a file in it")
+    if not output.parent.is_dir():
+        raise LabelloopError(f"-o {output}: no folder {output.parent}")
+
+
 @contextmanager
 def _whole_file(output: Path) -> Iterator[BinaryIO]:
-    """A file at ``output`` that appears only whole: written beside it as ``.part`` and renamed
-    at the end; a failure (or Ctrl-C) removes the part and leaves ``output`` as it was.
-    ``-`` is standard output."""
+    """A file at ``output`` that appears only whole: written beside it under a temporary name
+    and renamed at the end; a failure (or Ctrl-C) removes it and leaves ``output`` as it was.
+
+    ``-`` is standard output, written at the end from a spool (memory, then disk past 16 MB),
+    so a failure half-way prints nothing there either.
+    """
+    import shutil
+    import tempfile
+
+    _check_output(output)
     if str(output) == "-":
-        yield sys.stdout.buffer
+        with tempfile.SpooledTemporaryFile(max_size=16 * 1024**2) as spool:
+            yield spool  # type: ignore[misc]
+            spool.seek(0)
+            shutil.copyfileobj(spool, sys.stdout.buffer)
         sys.stdout.buffer.flush()
         return
-    tmp = output.with_name(output.name + ".part")
+    fd, name = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".part")
+    tmp = Path(name)
     try:
-        with tmp.open("wb") as sink:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # as a plain open() would make it, not mkstemp's 0600
+        with open(fd, "wb") as sink:
             yield sink
+        tmp.replace(output)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    tmp.replace(output)

@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
-from labelloop.cli.common import _counting, _open, _run, _whole_file, err, out
+from labelloop.cli.common import _check_output, _counting, _open, _run, _whole_file, err, out
 
 
 def model_export(
@@ -28,13 +29,20 @@ def model_export(
     reads it with `labelloop.workflow.modelfiles.load(path)` (`.predict(texts)`,
     `.predict_proba(texts)`, `.info`). Loading a pickle runs code: open only files you trust.
     """
+    from labelloop.errors import LabelloopError
     from labelloop.workflow import modelfiles, projects
     from labelloop.workflow.features import FeatureCache
 
     settings, db = _open()
     target = output or Path(f"{slug}-model{modelfiles.SUFFIX}")
+    to_stdout = str(target) == "-"
+    # With the file on standard output, what it holds goes to standard error.
+    say = err if to_stdout else out
 
     def go() -> dict[str, Any]:
+        if to_stdout and as_json:
+            raise LabelloopError("-o - writes the model to standard output; --json would too")
+        _check_output(target)  # before training, not after
         ctx = projects.system_context(db, slug)
         cache = FeatureCache(settings.features_dir, media_roots=settings.media_root_paths)
         with _counting() as progress:
@@ -55,13 +63,15 @@ def model_export(
         if metrics
         else "; no eval split, so not measured"
     )
-    out.print(
-        f"wrote {target}: {info['model']} on {info['featurizer']}, trained on "
-        f"{info['n_train']:,} labels{measured}",
+    say.print(
+        escape(
+            f"wrote {'the model' if to_stdout else target}: {info['model']} on "
+            f"{info['featurizer']}, trained on {info['n_train']:,} labels{measured}"
+        ),
         highlight=False,
     )
     if info["featurizer_note"]:
-        out.print(f"[yellow]note:[/yellow] {info['featurizer_note']}", highlight=False)
+        say.print(f"[yellow]note:[/yellow] {escape(info['featurizer_note'])}", highlight=False)
 
 
 def model_predict(
@@ -87,13 +97,14 @@ def model_predict(
     from labelloop.workflow import modelfiles
 
     def go() -> Counter[str]:
-        if not file.is_file():
-            raise LabelloopError(f"no file at {file}")
+        for path in (model_file, file):
+            if not path.is_file():
+                raise LabelloopError(f"no file at {path}")
         model = modelfiles.load(model_file)
         fmt = format or importer_for_path(file.name)
         counts: Counter[str] = Counter()
         with file.open("rb") as source, _whole_file(output) as sink, _counting() as progress:
-            task = progress.add_task(f"labeling {file.name}", total=None)
+            task = progress.add_task(escape(f"labeling {file.name}"), total=None)
             items = modelfiles.read_items(
                 model, source, fmt=fmt, text_field=text_field, id_field=id_field
             )
@@ -108,8 +119,10 @@ def model_predict(
     total = sum(counts.values())
     spread = ", ".join(f"{label} {n:,}" for label, n in counts.most_common())
     err.print(
-        f"labeled {total:,} record{'' if total == 1 else 's'}"
-        + (f" ({spread})" if spread else "")
-        + ("" if str(output) == "-" else f" into {output}"),
+        escape(
+            f"labeled {total:,} record{'' if total == 1 else 's'}"
+            + (f" ({spread})" if spread else "")
+            + ("" if str(output) == "-" else f" into {output}")
+        ),
         highlight=False,
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, BinaryIO, cast
@@ -249,8 +248,6 @@ def export(
 
     def go() -> int:
         ctx = projects.system_context(db, slug)
-        if str(output) == "-":
-            return wf_export.export(db, ctx, sys.stdout.buffer, fmt=format)
         with _whole_file(output) as sink, _counting() as progress:
             task = progress.add_task(f"exporting {slug}", total=None)
             return wf_export.export(
@@ -263,7 +260,7 @@ def export(
 
     n = _run(go)
     if str(output) != "-":
-        out.print(f"exported {n} labeled items to {output}")
+        out.print(f"exported {_count(n, 'labeled item')} to {output}", highlight=False)
 
 
 def status(slug: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
@@ -325,12 +322,7 @@ def status(slug: str, as_json: Annotated[bool, typer.Option("--json")] = False) 
         for d in model["stopping"]:
             table.add_row("stop?" if not d["stop"] else "STOP recommended", d["reason"])
         if model["more_labels"] is not None:
-            more = model["more_labels"]
-            table.add_row(
-                "more labels",
-                f"about {more:,} more label{'' if more == 1 else 's'} would change 1% of the "
-                "model's predictions",
-            )
+            table.add_row("more labels", model["more_labels_sentence"])
     else:
         table.add_row("model", "none yet")
     issues = info["open_label_issues"]

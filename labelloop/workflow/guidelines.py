@@ -14,7 +14,7 @@ from labelloop.govern.guidelines import changed_lines, guideline_diff, render_ma
 from labelloop.govern.permissions import Permission
 from labelloop.store import audit
 from labelloop.store import projects as store_projects
-from labelloop.store.db import Database
+from labelloop.store.db import MAX_ID, Database
 from labelloop.workflow.projects import ProjectContext
 
 MAX_BODY_CHARS = 100_000
@@ -137,7 +137,8 @@ def diff(db: Database, ctx: ProjectContext, old: int, new: int) -> dict[str, Any
 
 
 def _version(conn: Any, ctx: ProjectContext, version: int) -> Any:
-    row = store_projects.guideline_version(conn, ctx.id, version)
+    # A number past what the database stores (the CLI passes any integer) is no version either.
+    row = store_projects.guideline_version(conn, ctx.id, version) if 0 < version <= MAX_ID else None
     if row is None:
         newest = store_projects.newest_guideline_version(conn, ctx.id)
         raise NotFound(f"project '{ctx.slug}' has no guideline v{version}; its newest is v{newest}")

@@ -147,7 +147,7 @@ def write(model: Any, target: Path | IO[bytes]) -> None:
     joblib.dump(model, target, compress=3)
 
 
-def load(source: Path | IO[bytes]) -> Any:
+def load(source: str | Path | IO[bytes]) -> Any:
     """A model file written by :func:`write`; anything else is refused with a clear error.
 
     Loading unpickles: only open model files you made or trust.
@@ -156,7 +156,11 @@ def load(source: Path | IO[bytes]) -> Any:
 
     from labelloop.learn.exported import FORMAT, ProjectModel
 
+    if isinstance(source, str):
+        source = Path(source)
     where = source if isinstance(source, Path) else getattr(source, "name", "the file")
+    if isinstance(source, Path) and not source.is_file():
+        raise LabelloopError(f"no file at {source}")
     try:
         found = joblib.load(source)
     except Exception as exc:  # joblib raises whatever the bytes make pickle raise
@@ -183,6 +187,7 @@ def read_items(
     into the model's project: a table's columns, sanitized HTML, or an image's path (relative to
     the current folder) in ``text_field``. A bad record raises an error naming its line."""
     from labelloop.ingest import make_importer
+    from labelloop.ingest.media import sniff_audio, sniff_image
     from labelloop.ingest.payloads import stored_payload
     from labelloop.ingest.tables import make_table_importer
 
@@ -200,6 +205,15 @@ def read_items(
             if not found.is_file():
                 raise ImportFormatError(
                     line=record.line, field=text_field, reason=f"no file at {found}"
+                )
+            with found.open("rb") as head:
+                start = head.read(64)
+            if (sniff_audio if kind == "audio" else sniff_image)(start) is None:
+                raise ImportFormatError(
+                    line=record.line,
+                    field=text_field,
+                    reason=f"{found} is not {'an audio file' if kind == 'audio' else 'an image'}"
+                    " this project reads",
                 )
             payload: dict[str, Any] = {kind: str(found.resolve())}
         else:

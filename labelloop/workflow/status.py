@@ -14,9 +14,24 @@ from labelloop.store.db import Database
 from labelloop.workflow.projects import ProjectContext
 
 
+def _more_sentence(more: int | None, criterion: str | None) -> str | None:
+    """What the smallest estimate of labels more means, in words: the eval plateau estimates
+    labels for +0.01 of its eval metric, the prediction rules labels that change 1% of the
+    stop-set predictions."""
+    if more is None:
+        return None
+    labels = f"About {more:,} more label{'' if more == 1 else 's'}"
+    if criterion == "eval_plateau":
+        return f"{labels} would raise the eval score by 0.01."
+    return f"{labels} would change 1% of the model's predictions."
+
+
 def _model(row: Any) -> dict[str, Any]:
     decisions = row["stopping"].get("decisions", [])
-    estimates = [d["more_labels"] for d in decisions if d.get("more_labels") is not None]
+    estimates = [
+        (d["more_labels"], d["criterion"]) for d in decisions if d.get("more_labels") is not None
+    ]
+    more, source = min(estimates) if estimates else (None, None)
     return {
         "version": row["version"],
         "n_train": row["n_train"],
@@ -28,7 +43,8 @@ def _model(row: Any) -> dict[str, Any]:
         "stopping": decisions,
         "stop_recommended": bool(row["stopping"].get("stop_recommended")),
         # labels more that would still change the model noticeably (the smallest estimate)
-        "more_labels": min(estimates) if estimates else None,
+        "more_labels": more,
+        "more_labels_sentence": _more_sentence(more, source),
         "relabel_suggestions": len(row["stopping"].get("relabel", [])),
         "cold_start": bool(row["stopping"].get("cold_start")),
         "train_seconds": round(row["train_seconds"], 3),

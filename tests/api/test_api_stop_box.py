@@ -35,7 +35,7 @@ def test_stop_box_shows_the_more_labels_estimate_and_the_labels_to_recheck(page:
     assert more is not None
     html = page.html()
     plural = "label" if more == 1 else "labels"
-    assert f"About {more:,} more {plural} would change 1% of the model's predictions." in html
+    assert f"About {more:,} more {plural} would change 1% of the model&#39;s predictions." in html
     assert "flagged for a second look" not in html
 
     _label(lab, ann, n=40, flip_every=8)
@@ -62,3 +62,25 @@ def test_stop_box_counts_the_open_label_issues_the_quality_page_counts(page: Pag
     n = report["flags"]["open_by_kind"]["label_issue"]
     assert n > status.status(lab.db, ctx)["model"]["relabel_suggestions"]
     assert f"{n} labels the model contradicts are flagged for a second look" in page.html()
+
+
+def test_an_eval_plateau_estimate_says_it_counts_labels_for_eval_gain(page: Page) -> None:
+    lab = page.lab
+    ctx = lab.project(SLUG, stop_rule="eval_plateau", retrain_every=1)
+    lab.import_rows(ctx, lab.rows(150))
+    lab.import_rows(
+        ctx, lab.rows(30, start=5000, prefix="ev", labeled=True), labeled=True, split="eval"
+    )
+    lab.train(ctx)
+    ann = lab.member(SLUG, "ann", "annotator")
+    for _ in range(7):
+        _label(lab, ann, n=3)
+        lab.train(ctx)
+    model = status.status(lab.db, ctx)["model"]
+    estimates = {d["criterion"]: d["more_labels"] for d in model["stopping"]}
+    assert estimates.get("eval_plateau") == model["more_labels"] is not None
+    plural = "label" if model["more_labels"] == 1 else "labels"
+    sentence = f"About {model['more_labels']:,} more {plural} would raise the eval score by 0.01."
+    assert model["more_labels_sentence"] == sentence
+    assert f'<p class="muted small" id="stop-more-labels">{sentence}</p>' in page.html()
+    assert "1% of the model" not in page.html()

@@ -95,4 +95,11 @@ def test_refusals_are_one_line_and_change_nothing(cli: Any, tmp_path: Path) -> N
         "error: project 's' has no guideline v2; its newest is v1"
     )
     assert _last_line(cli("guidelines", "show", "nope", code=1)) == "error: no project 'nope'"
+    huge = "99999999999999999999"  # past what the database stores: no version, not a crash
+    assert _last_line(cli("guidelines", "show", "s", "--version", huge, code=1)) == (
+        f"error: project 's' has no guideline v{huge}; its newest is v1"
+    )
+    assert _last_line(cli("guidelines", "diff", "s", "1", huge, code=1)).startswith(
+        f"error: project 's' has no guideline v{huge}"
+    )
     assert json.loads(cli("guidelines", "history", "s", "--json").stdout)[0]["version"] == 1

@@ -197,3 +197,89 @@ def test_an_image_project_labels_images_named_by_path(cli: Any, tmp_path: Path) 
     assert failed.output.strip() == (
         f"error: line 1, field 'path': no file at {tmp_path / 'new' / 'nope.png'}"
     )
+
+
+def _exported(cli: Any, tmp_path: Path, labels: tuple[str, str] = ("a", "b")) -> Path:
+    """A two-label project 's' with 20 labels, its model written to m.joblib."""
+    small_project(cli, tmp_path)
+    rows = [{**r, "label": labels["ab".index(r["label"])]} for r in _rows("p", 20)]
+    if labels != ("a", "b"):
+        schema = tmp_path / "s.json"
+        spec = json.loads(schema.read_text())
+        spec["controls"][0]["labels"] = list(labels)
+        (tmp_path / "s2.json").write_text(json.dumps(spec))
+        cli("projects", "create", "s2", "--schema", str(tmp_path / "s2.json"))
+        cli("import", "s2", str(_jsonl(tmp_path / "p.jsonl", rows)), "--label-field", "label")
+        cli("model", "export", "s2", "-o", str(tmp_path / "m.joblib"))
+    else:
+        cli("import", "s", str(_jsonl(tmp_path / "p.jsonl", rows)), "--label-field", "label")
+        cli("model", "export", "s", "-o", str(tmp_path / "m.joblib"))
+    return tmp_path / "m.joblib"
+
+
+def test_the_model_on_standard_output_is_the_file_alone(cli: Any, tmp_path: Path) -> None:
+    from labelloop.workflow import modelfiles
+
+    _exported(cli, tmp_path)
+    piped = cli("model", "export", "s", "-o", "-")
+    assert b"wrote" not in piped.stdout_bytes  # the summary went to standard error
+    assert "wrote the model: LogisticRegression" in piped.stderr
+    (tmp_path / "piped.joblib").write_bytes(piped.stdout_bytes)
+    assert modelfiles.load(tmp_path / "piped.joblib").predict(["a great film"]) == ["a"]
+    both = cli("model", "export", "s", "-o", "-", "--json", code=1)
+    assert "--json would too" in both.stderr and both.stdout == ""
+
+
+def test_an_output_that_cannot_be_a_file_is_refused_before_any_work(
+    cli: Any, tmp_path: Path
+) -> None:
+    model = _exported(cli, tmp_path)
+    data = _jsonl(tmp_path / "new.jsonl", [{"text": "a great film"}])
+    for target, says in (
+        (tmp_path / "nowhere" / "out.jsonl", f"no folder {tmp_path / 'nowhere'}"),
+        (tmp_path, "is a folder; name a file in it"),
+    ):
+        failed = cli("model", "predict", str(model), str(data), "-o", str(target), code=1)
+        assert says in failed.stderr and len(failed.stderr.strip().splitlines()) == 1
+        failed = cli("model", "export", "s", "-o", str(target), code=1)
+        assert says in failed.stderr
+    assert not list(tmp_path.glob("*.part")) and not list(tmp_path.glob(".*.part"))
+    audit = json.loads(cli("audit", "s", "--last", "50", "--json").stdout)
+    assert [e["action"] for e in audit["last"]].count("model.export") == 1  # the first only
+
+
+def test_standard_output_gets_all_the_labels_or_none(cli: Any, tmp_path: Path) -> None:
+    model = _exported(cli, tmp_path)
+    rows: list[Any] = [{"text": f"a great film {i}"} for i in range(1200)] + ["{not json"]
+    failed = cli("model", "predict", str(model), str(_jsonl(tmp_path / "big.jsonl", rows)), code=1)
+    assert failed.stdout == "" and "line 1201" in failed.stderr
+
+
+def test_a_file_that_is_no_image_is_named_by_its_line(cli: Any, tmp_path: Path) -> None:
+    from labelloop.learn.exported import ProjectModel
+    from labelloop.workflow import modelfiles
+
+    model = tmp_path / "img.joblib"
+    modelfiles.write(
+        ProjectModel(
+            featurizer=None, estimator=None, classes=("x", "y"), info={"data_type": "image"}
+        ),
+        model,
+    )
+    (tmp_path / "notes.png").write_text("not an image")
+    records = _jsonl(tmp_path / "r.jsonl", [{"path": str(tmp_path / "notes.png")}])
+    failed = cli("model", "predict", str(model), str(records), "--text-field", "path", code=1)
+    assert failed.stderr.strip() == (
+        f"error: line 1, field 'path': {tmp_path / 'notes.png'} is not an image this project reads"
+    )
+
+
+def test_a_missing_model_file_is_named_and_labels_print_as_written(
+    cli: Any, tmp_path: Path
+) -> None:
+    model = _exported(cli, tmp_path, labels=("[spam]", "ham"))
+    data = _jsonl(tmp_path / "new.jsonl", [{"text": "a great film"}, {"text": "a dull film"}])
+    done = cli("model", "predict", str(model), str(data), "-o", str(tmp_path / "o.jsonl"))
+    assert "labeled 2 records ([spam] 1, ham 1)" in " ".join(done.stderr.split())
+    failed = cli("model", "predict", str(tmp_path / "nope.joblib"), str(data), code=1)
+    assert failed.stderr.strip() == f"error: no file at {tmp_path / 'nope.joblib'}"

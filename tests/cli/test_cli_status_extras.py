@@ -67,7 +67,7 @@ def test_status_says_how_many_labels_would_change_the_model(cli: Any, tmp_path: 
     assert model["more_labels"] is not None  # the model still moved over the last rounds
     more = model["more_labels"]
     plural = "label" if more == 1 else "labels"
-    assert f"about {more:,} more {plural} would change 1% of the model's predictions" in out
+    assert f"About {more:,} more {plural} would change 1% of the model's predictions." in out
     assert info["open_label_issues"] == model["relabel_suggestions"] >= 3  # no other flags yet
     assert f"{info['open_label_issues']} labels the model contradicts, flagged" in out
 
