@@ -217,12 +217,7 @@ def submit(
         raise Unprocessable(f"active_ms must be between 0 and {MAX_ACTIVE_MS:,} (a day)")
     with db.write(project_id=ctx.id) as conn:
         lease = _own_live_lease(db, conn, ctx, assignment_id, facts=True)
-        newest = lease["guideline_version"]
-        if guideline_version is not None and not 1 <= guideline_version <= (newest or 0):
-            raise Unprocessable(
-                f"guideline_version {guideline_version}: project '{ctx.slug}' has "
-                + (f"guideline versions 1 to {newest}" if newest else "no guideline version")
-            )
+        shown = _shown_version(ctx, guideline_version, newest=lease["guideline_version"])
         audit.known_head(conn, ctx.id, lease["audit_head"])
         clean = checked_on_item(conn, ctx, clean, lease["item_id"], payload=lease["payload"])
         annotation_id = store_tasks.insert_annotation(
@@ -234,7 +229,7 @@ def submit(
             value=clean,
             status="submitted",
             schema_version=ctx.schema_version,
-            guideline_version=newest if guideline_version is None else guideline_version,
+            guideline_version=shown,
             model_version=lease["model_version"],
             suggestion=lease["suggestion"],
             suggestion_confidence=lease["suggestion_confidence"],
@@ -323,6 +318,19 @@ def previous(
     }
 
 
+def _shown_version(ctx: ProjectContext, asked: int | None, *, newest: int | None) -> int | None:
+    """The guideline version an annotation records: the one its annotator was shown
+    (``asked``, one of the project's versions), else the ``newest``."""
+    if asked is None:
+        return newest
+    if not 1 <= asked <= (newest or 0):
+        raise Unprocessable(
+            f"guideline_version {asked}: project '{ctx.slug}' has "
+            + (f"guideline versions 1 to {newest}" if newest else "no guideline version")
+        )
+    return asked
+
+
 def edit(
     db: Database,
     ctx: ProjectContext,
@@ -330,8 +338,10 @@ def edit(
     value: Mapping[str, Any],
     *,
     active_ms: int = 0,
+    guideline_version: int | None = None,
 ) -> dict[str, Any]:
-    """Change one's own earlier annotation; the item's resolved label follows."""
+    """Change one's own earlier annotation; the item's resolved label follows. The annotation
+    then records the guideline version of the change, as :func:`submit` does."""
     ctx.require(Permission.ANNOTATE)
     clean = validate_value(ctx.schema, value)
     with db.write(project_id=ctx.id) as conn:
@@ -342,11 +352,13 @@ def edit(
             store_tasks.lock_item(db, conn, row["item_id"])
             row = store_tasks.get_annotation(conn, annotation_id)
         clean = checked_on_item(conn, ctx, clean, row["item_id"])
+        newest = store_projects.newest_guideline_version(conn, ctx.id) or None
         store_tasks.update_annotation(
             conn,
             annotation_id,
             value=clean,
             active_ms=min(MAX_ACTIVE_MS, row["active_ms"] + max(0, active_ms)),
+            guideline_version=_shown_version(ctx, guideline_version, newest=newest),
         )
         resolution = _resolve(conn, ctx, row["item_id"])
         audit.record(

@@ -208,3 +208,22 @@ def test_another_projects_guideline_is_never_reachable(lab: Any) -> None:
     assert "secret" not in guidelines.diff(lab.db, sent, 1, 1)["diff"]
     assert [e["payload"]["summary"] for e in _edits(lab, other)] == ["secret", "secret 2"]
     assert _edits(lab, sent) == []
+
+
+def test_an_edited_annotation_records_the_version_of_the_change(lab: Any) -> None:
+    ctx = lab.project()
+    lab.import_rows(ctx, lab.rows(6))
+    lab.train(ctx)
+    ann = lab.member("sent", "ann", "annotator")
+    task = tasks.next_task(lab.db, ann)
+    done = tasks.submit(lab.db, ann, task["assignment_id"], {"sentiment": "neutral"}, active_ms=9)
+    assert _recorded(lab, done["annotation_id"]) == 1
+    guidelines.edit(lab.db, ctx, V2, "sarcasm is negative")
+    # Back on the item after reading v2: the new label is made under v2.
+    tasks.edit(lab.db, ann, done["annotation_id"], {"sentiment": "negative"}, guideline_version=2)
+    assert _recorded(lab, done["annotation_id"]) == 2
+    with pytest.raises(Unprocessable, match="guideline_version 5: project 'sent' has guideline"):
+        tasks.edit(
+            lab.db, ann, done["annotation_id"], {"sentiment": "neutral"}, guideline_version=5
+        )
+    assert _recorded(lab, done["annotation_id"]) == 2

@@ -42,12 +42,11 @@ class NextIn(Body):
     held: list[Id] = Field(default_factory=list, max_length=20)
 
 
-class EditIn(Body):
+class SubmitIn(Body):
+    """An answer for a task (submit) or a new value for one's annotation (edit)."""
+
     value: dict[str, Any]
     active_ms: int = Field(default=0, ge=0)
-
-
-class SubmitIn(EditIn):
     guideline_version: int | None = Field(
         default=None,
         ge=1,

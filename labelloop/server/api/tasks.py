@@ -14,7 +14,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from labelloop.govern.permissions import Permission
 from labelloop.server.api.deps import CurrentUser, DbDep, current_user
-from labelloop.server.api.schemas import EditIn, Id, NextIn, SubmitIn
+from labelloop.server.api.schemas import Id, NextIn, SubmitIn
 from labelloop.store.db import Database
 from labelloop.workflow import projects, tasks
 
@@ -135,7 +135,14 @@ def previous(slug: str, db: DbDep, user: CurrentUser, before: Id | None = None) 
 
 @router.put("/annotations/{annotation_id}")
 def edit(
-    slug: str, annotation_id: Id, body: EditIn, db: DbDep, user: CurrentUser
+    slug: str, annotation_id: Id, body: SubmitIn, db: DbDep, user: CurrentUser
 ) -> dict[str, Any]:
     ctx = projects.access(db, slug, user, Permission.ANNOTATE)
-    return tasks.edit(db, ctx, annotation_id, body.value, active_ms=body.active_ms)
+    return tasks.edit(
+        db,
+        ctx,
+        annotation_id,
+        body.value,
+        active_ms=body.active_ms,
+        guideline_version=body.guideline_version,
+    )

@@ -957,10 +957,9 @@
     }
     state.busy = true;
     try {
-      await api("PUT", "/annotations/" + state.editing.annotation_id, {
-        value,
-        active_ms: clock.take(),
-      });
+      const body = { value, active_ms: clock.take() };
+      if (guideline.shown > 0) body.guideline_version = guideline.shown;
+      await api("PUT", "/annotations/" + state.editing.annotation_id, body);
       showMessage("Change saved.", "info", { timeout: 2500 });
       scheduleStatus();
       resume();
