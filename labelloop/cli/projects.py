@@ -394,3 +394,32 @@ def audit(
             )
     if not found["intact"]:
         raise typer.Exit(1)
+
+
+def gain(slug: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """What active learning bought: the strategy's labels against the random controls."""
+    from labelloop.workflow import gain as wf_gain
+    from labelloop.workflow import projects
+    from labelloop.workflow.features import FeatureCache
+
+    settings, db = _open()
+
+    def go() -> dict[str, Any]:
+        ctx = projects.system_context(db, slug)
+        cache = FeatureCache(settings.features_dir, media_roots=settings.media_root_paths)
+        with _counting() as progress:
+            progress.add_task(f"measuring {slug}", total=None)
+            return wf_gain.report(db, ctx, cache=cache)
+
+    found = _run(go)
+    if as_json:
+        typer.echo(json.dumps(found))
+        return
+    if found["state"] != "measured":
+        out.print(escape(f"not measured yet: {found['reason']}"), highlight=False)
+        return
+    out.print(escape(found["sentence"]), highlight=False)
+    table = Table("labels the strategy picked", "eval accuracy", box=None)
+    for k, accuracy in found["curve"]:
+        table.add_row(f"{k:,}", f"{accuracy:.3f}")
+    out.print(table)

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, RowMapping, select, update
 
 from labelloop.store.db import new_id
-from labelloop.store.tables import gold_answer, item, item_label, simulation, user
+from labelloop.store.tables import assignment, gold_answer, item, item_label, simulation, user
 from labelloop.store.users import now
 
 ACTIVE = ("queued", "running")
@@ -139,6 +139,35 @@ def labeled_items(conn: Connection, project_id: int) -> list[RowMapping]:
     checks left out: their answers are not labels)."""
     q = _labeled(select(item.c.id, item.c.payload, item_label.c.label), project_id)
     return list(conn.execute(q.order_by(item.c.id)).mappings())
+
+
+def labeled_with_picks(conn: Connection, project_id: int) -> list[RowMapping]:
+    """:func:`labeled_items` with each item's ``split``, and the ``strategy`` and ``reason`` of
+    the submitted task that first served it (None for a label imported or never served), in
+    the order the labels were resolved."""
+
+    def first_pick(column: Any) -> Any:
+        return (
+            select(column)
+            .where(assignment.c.item_id == item.c.id, assignment.c.state == "submitted")
+            .order_by(assignment.c.id)
+            .limit(1)
+            .correlate(item)
+            .scalar_subquery()
+        )
+
+    q = _labeled(
+        select(
+            item.c.id,
+            item.c.payload,
+            item.c.split,
+            item_label.c.label,
+            first_pick(assignment.c.strategy).label("strategy"),
+            first_pick(assignment.c.reason).label("reason"),
+        ),
+        project_id,
+    )
+    return list(conn.execute(q.order_by(item_label.c.decided_at, item.c.id)).mappings())
 
 
 def labels_of(conn: Connection, project_id: int) -> list[str]:

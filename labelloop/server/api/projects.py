@@ -16,7 +16,7 @@ from labelloop.govern.permissions import Permission
 from labelloop.ingest import importer_for_path
 from labelloop.server.api.deps import AdminUser, CurrentUser, DbDep, FeaturesDep
 from labelloop.server.api.schemas import MemberIn, ProjectIn, SettingsIn
-from labelloop.workflow import auditing, imports, modelfiles, projects, status
+from labelloop.workflow import auditing, gain, imports, modelfiles, projects, status
 from labelloop.workflow import export as wf_export
 
 router = APIRouter(prefix="/api/projects", tags=["projects"])
@@ -83,6 +83,16 @@ def project_status(
 ) -> dict[str, Any]:
     ctx = projects.access(db, slug, user, Permission.VIEW_PROJECT)
     return status.status(db, ctx, features_dir=features.root)
+
+
+@router.get("/{slug}/gain")
+def active_learning_gain(
+    slug: str, db: DbDep, user: CurrentUser, features: FeaturesDep
+) -> dict[str, Any]:
+    """What active learning bought: the policy's labels against the random controls
+    (``random_share``), measured on the eval items; or why not yet (``state: waiting``)."""
+    ctx = projects.access(db, slug, user, Permission.VIEW_PROJECT)
+    return gain.report(db, ctx, cache=features)
 
 
 @router.get("/{slug}/models")

@@ -310,7 +310,24 @@
     host.append(svg);
   }
 
+  // ---------------------------------------------------------------- active-learning gain
+
+  // Fetched after the page shows: measuring fits a few models on the project's labels.
+  async function showGain() {
+    const line = $("gain-sentence");
+    if (!line) return;
+    try {
+      const g = await api("GET", base + "/gain");
+      line.textContent = g.state === "measured" ? g.sentence : `Not measured yet: ${g.reason}.`;
+      line.classList.toggle("muted", g.state !== "measured");
+    } catch (err) {
+      line.textContent = `Could not measure it: ${err.message}`;
+      line.classList.add("muted");
+    }
+  }
+
   drawCurve();
   setupImport();
   setupMembers();
+  showGain();
 })();

@@ -1,0 +1,46 @@
+"""The active-learning gain on hand-checkable data: the policy's labels carry the signal the
+random controls miss, so its model wins at equal labels and matches the controls with fewer."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from labelloop.learn import make_model
+from labelloop.learn.gain import _first_reaching, _grid, active_learning_gain
+
+
+def test_first_reaching_interpolates_between_points() -> None:
+    curve = [(10, 0.5), (20, 0.7), (40, 0.9)]
+    assert _first_reaching(curve, 0.8) == pytest.approx(30.0)
+    assert _first_reaching(curve, 0.5) == 10.0
+    assert _first_reaching(curve, 0.95) is None
+
+
+def test_the_grid_holds_the_controls_count() -> None:
+    assert 37 in _grid(74, 37) and max(_grid(74, 37)) == 74
+    assert _grid(20, 37) == sorted(set(_grid(20, 37))) and 37 not in _grid(20, 37)
+    assert _grid(0, 5) == []
+
+
+def test_informative_picks_beat_uninformative_controls() -> None:
+    rng = np.random.default_rng(0)
+    # Two classes split by the first feature at 0. The policy's picks span it with true
+    # labels; the controls huddle at the boundary with labels the features do not explain.
+    n = 40
+    policy = np.column_stack([rng.uniform(-1, 1, n), rng.normal(0, 1, n)])
+    controls = np.column_stack([rng.choice([-0.02, 0.02], n), rng.normal(0, 1, n)])
+    y_policy = (policy[:, 0] > 0).astype(np.int64)
+    y_controls = rng.integers(0, 2, n)  # labels the features do not explain
+    X = np.vstack([controls, policy])
+    y = np.concatenate([y_controls, y_policy])
+    is_control = np.arange(2 * n) < n
+    X_eval = np.column_stack([rng.uniform(-1, 1, 200), rng.normal(0, 1, 200)])
+    y_eval = (X_eval[:, 0] > 0).astype(np.int64)
+    found = active_learning_gain(X, y, is_control, X_eval, y_eval, n_classes=2, model=make_model())
+    assert (found.n_control, found.n_policy, found.n_eval) == (40, 40, 200)
+    assert found.same is not None and found.same > 0.9 > found.control
+    assert found.difference == pytest.approx(found.same - found.control)
+    assert found.interval is not None and found.interval[0] > 0  # clearly better
+    assert found.labels_to_match is not None and found.labels_to_match < 40
+    assert found.saving == pytest.approx(40 / found.labels_to_match)
