@@ -51,7 +51,14 @@ SCHEMA = {
         "- *positive*: praise, thanks, excitement, wanting one.\n\n"
         "When a tweet mixes both, label the attitude that ends it. Sarcasm counts as what it means."
     ),
-    "settings": {"strategy": "auto", "retrain_every": 10, "preselect_suggestion": True},
+    # 5% of served tweets are random controls, so the project page can say what active
+    # learning bought once about 200 are labeled.
+    "settings": {
+        "strategy": "auto",
+        "retrain_every": 10,
+        "preselect_suggestion": True,
+        "random_share": 0.05,
+    },
 }
 NOISE = re.compile("[\ufffd\u0080-\u009f]+")
 
