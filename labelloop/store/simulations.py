@@ -5,10 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, select, update
+from sqlalchemy import Connection, RowMapping, func, select, update
 
 from labelloop.store.db import new_id
-from labelloop.store.tables import assignment, gold_answer, item, item_label, simulation, user
+from labelloop.store.tables import (
+    annotation,
+    assignment,
+    gold_answer,
+    item,
+    item_label,
+    simulation,
+    user,
+)
 from labelloop.store.users import now
 
 ACTIVE = ("queued", "running")
@@ -141,33 +149,42 @@ def labeled_items(conn: Connection, project_id: int) -> list[RowMapping]:
     return list(conn.execute(q.order_by(item.c.id)).mappings())
 
 
-def labeled_with_picks(conn: Connection, project_id: int) -> list[RowMapping]:
-    """:func:`labeled_items` with each item's ``split``, and the ``strategy`` and ``reason`` of
-    the submitted task that first served it (None for a label imported or never served), in
-    the order the labels were resolved."""
-
-    def first_pick(column: Any) -> Any:
-        return (
-            select(column)
-            .where(assignment.c.item_id == item.c.id, assignment.c.state == "submitted")
-            .order_by(assignment.c.id)
-            .limit(1)
-            .correlate(item)
-            .scalar_subquery()
-        )
-
-    q = _labeled(
+def served_labels(conn: Connection, project_id: int) -> list[RowMapping]:
+    """Pool items some task served and an annotator answered, in the order they were first
+    served: the first submitted task's ``strategy`` and ``reason``, the answer given there
+    (``first_value``) and the item's resolved target ``label`` (None while unresolved); gold
+    checks left out."""
+    first = (
+        select(assignment.c.item_id, func.min(assignment.c.id).label("first_id"))
+        .where(assignment.c.project_id == project_id, assignment.c.state == "submitted")
+        .group_by(assignment.c.item_id)
+        .subquery()
+    )
+    q = (
         select(
             item.c.id,
             item.c.payload,
-            item.c.split,
+            assignment.c.strategy,
+            assignment.c.reason,
+            annotation.c.value.label("first_value"),
             item_label.c.label,
-            first_pick(assignment.c.strategy).label("strategy"),
-            first_pick(assignment.c.reason).label("reason"),
-        ),
-        project_id,
+        )
+        .select_from(first)
+        .join(assignment, assignment.c.id == first.c.first_id)
+        .join(item, item.c.id == first.c.item_id)
+        .outerjoin(annotation, annotation.c.assignment_id == assignment.c.id)
+        .outerjoin(item_label, item_label.c.item_id == item.c.id)
+        .outerjoin(gold_answer, gold_answer.c.item_id == item.c.id)
+        .where(item.c.split == "pool", gold_answer.c.item_id.is_(None))
+        .order_by(assignment.c.id)
     )
-    return list(conn.execute(q.order_by(item_label.c.decided_at, item.c.id)).mappings())
+    return list(conn.execute(q).mappings())
+
+
+def labeled_eval(conn: Connection, project_id: int) -> list[RowMapping]:
+    """Eval items with a resolved target label, content included, in id order."""
+    q = _labeled(select(item.c.id, item.c.payload, item_label.c.label), project_id)
+    return list(conn.execute(q.where(item.c.split == "eval").order_by(item.c.id)).mappings())
 
 
 def labels_of(conn: Connection, project_id: int) -> list[str]:

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from typing import Any
 
 import numpy as np
@@ -13,15 +15,23 @@ from labelloop.store.db import Database
 from labelloop.workflow.features import FeatureCache
 from labelloop.workflow.projects import ProjectContext
 
+MEMO_SIZE = 32
+"""Reports kept per process, by project and the labels they were measured on: a page view
+that finds the same labels reads the last report instead of refitting ~200 models."""
+_memo: OrderedDict[tuple[Any, ...], dict[str, Any]] = OrderedDict()
+_memo_lock = threading.Lock()
+
 
 def report(db: Database, ctx: ProjectContext, *, cache: FeatureCache) -> dict[str, Any]:
     """The gain of the project's policy over its random controls, or why it cannot be measured
     yet (``state``: ``measured``, or ``waiting`` with a ``reason`` in words).
 
-    Labels imported, or found by a search, were picked by neither and stay out.
+    Each item counts on the side of the task that first served it, with its resolved label, or
+    while unresolved (overlap) the first annotator's, so controls waiting for a second opinion
+    still count. Items imported with labels, found by a search or served as gold checks count
+    for neither.
     """
-    from labelloop.learn import make_model
-    from labelloop.learn.gain import MIN_CONTROLS, active_learning_gain
+    from labelloop.learn.gain import MIN_CONTROLS
     from labelloop.workflow.learning import classifier_problem
     from labelloop.workflow.seeding import CONTROL_REASON, SEARCH_STRATEGY
 
@@ -30,43 +40,70 @@ def report(db: Database, ctx: ProjectContext, *, cache: FeatureCache) -> dict[st
     problem = classifier_problem(ctx, "the gain is measured on single-label classification")
     if problem is not None:
         return {**base, "state": "waiting", "reason": problem}
-    classes = tuple(ctx.schema.target.labels)
-    index = {name: i for i, name in enumerate(classes)}
+    target = ctx.schema.target.name
+    index = {name: i for i, name in enumerate(ctx.schema.target.labels)}
     with db.read() as conn:
-        rows = [r for r in store_sims.labeled_with_picks(conn, ctx.id) if r["label"] in index]
-    evals = [r for r in rows if r["split"] == "eval"]
-    controls = [r for r in rows if r["split"] == "pool" and r["reason"] == CONTROL_REASON]
-    policy = [
-        r
-        for r in rows
-        if r["split"] == "pool"
-        and r["strategy"] not in (None, SEARCH_STRATEGY)
-        and r["reason"] != CONTROL_REASON
-    ]
+        served = store_sims.served_labels(conn, ctx.id)
+        evals = [r for r in store_sims.labeled_eval(conn, ctx.id) if r["label"] in index]
+    controls: list[dict[str, Any]] = []
+    policy: list[dict[str, Any]] = []
+    for row in served:
+        label = row["label"] or (row["first_value"] or {}).get(target)
+        if label not in index or row["strategy"] in (None, SEARCH_STRATEGY):
+            continue
+        side = controls if row["reason"] == CONTROL_REASON else policy
+        side.append({"id": row["id"], "payload": row["payload"], "label": label})
     counts = {"n_control": len(controls), "n_policy": len(policy), "n_eval": len(evals)}
     waiting = _waiting(ctx, controls, policy, evals, MIN_CONTROLS)
     if waiting is not None:
         return {**base, **counts, "state": "waiting", "reason": waiting}
-    picked = controls + policy  # each group keeps its labeling order
+    key = (
+        ctx.id,
+        ctx.settings.featurizer,
+        ctx.settings.model,
+        tuple((r["id"], r["label"]) for r in controls + policy),
+        tuple((r["id"], r["label"]) for r in evals),
+    )
+    with _memo_lock:
+        if key in _memo:
+            _memo.move_to_end(key)
+            return _memo[key]
+    found = {**base, **counts, **_measure(ctx, cache, controls, policy, evals, index)}
+    with _memo_lock:
+        _memo[key] = found
+        while len(_memo) > MEMO_SIZE:
+            _memo.popitem(last=False)
+    return found
+
+
+def _measure(
+    ctx: ProjectContext,
+    cache: FeatureCache,
+    controls: list[dict[str, Any]],
+    policy: list[dict[str, Any]],
+    evals: list[Any],
+    index: dict[str, int],
+) -> dict[str, Any]:
+    from labelloop.learn import make_model
+    from labelloop.learn.gain import active_learning_gain
+
+    picked = controls + policy  # the policy's in the order it served them
     X, used = cache.stored_or_refitted(
         ctx.id, ctx.settings.featurizer, picked + evals, data_type=ctx.schema.data_type
     )
     n = len(picked)
-    y = np.array([index[r["label"]] for r in picked], dtype=np.int64)
     is_control = np.zeros(n, dtype=bool)
     is_control[: len(controls)] = True
     found = active_learning_gain(
         X[:n],
-        y,
+        np.array([index[r["label"]] for r in picked], dtype=np.int64),
         is_control,
         X[n:],
         np.array([index[r["label"]] for r in evals], dtype=np.int64),
-        n_classes=len(classes),
+        n_classes=len(index),
         model=make_model(ctx.settings.model),
     )
     return {
-        **base,
-        **counts,
         "state": "measured",
         "featurizer": used,
         "control_accuracy": round(found.control, 4),
@@ -109,21 +146,37 @@ def _waiting(
     return None
 
 
+def _labels(n: float) -> str:
+    return f"{n:,.0f} label{'' if round(n) == 1 else 's'}"
+
+
 def _sentence(found: Any) -> str:
-    """The comparison in one sentence."""
+    """The comparison in one sentence; differences in percentage points."""
     n = found.n_control
-    head = f"{n:,} labels picked at random reach {found.control:.1%} eval accuracy"
+    head = f"{_labels(n)} picked at random reach {found.control:.1%} eval accuracy"
     if found.same is None:
-        return f"{head}; the strategy has picked only {found.n_policy:,} labels so far."
+        return f"{head}; the strategy has picked only {_labels(found.n_policy)} so far."
     low, high = found.interval
     same = (
         f"the strategy's first {n:,} reach {found.same:.1%} "
-        f"({found.difference:+.1%}, 95% interval {low:+.1%} to {high:+.1%})"
+        f"({100 * found.difference:+.1f} points, 95% interval {100 * low:+.1f} to "
+        f"{100 * high:+.1f})"
     )
+    if low <= 0 <= high:
+        return f"{head}; {same}: no clear difference yet."
+    if high < 0:
+        return f"{head}; {same}: the random labels did better."
     if found.labels_to_match is None:
-        return f"{head}; {same}, and none of its first {found.curve[-1][0]:,} matched it."
-    ratio = f"{found.saving:.1f}× fewer" if found.saving >= 1 else f"{1 / found.saving:.1f}× more"
+        return f"{head}; {same}."
+    ratio = found.saving
+    how = (
+        "as many"
+        if 0.95 <= ratio < 1.05
+        else f"{ratio:.1f}× fewer"
+        if ratio >= 1
+        else f"{1 / ratio:.1f}× more"
+    )
     return (
-        f"{head}; {same}, and it matched the random labels with {found.labels_to_match:,.0f}: "
-        f"{ratio}."
+        f"{head}; {same}, and it reached the random labels' accuracy with "
+        f"{_labels(found.labels_to_match)}: {how}."
     )

@@ -44,3 +44,28 @@ def test_informative_picks_beat_uninformative_controls() -> None:
     assert found.interval is not None and found.interval[0] > 0  # clearly better
     assert found.labels_to_match is not None and found.labels_to_match < 40
     assert found.saving == pytest.approx(40 / found.labels_to_match)
+
+
+def test_a_policy_that_picks_at_random_too_is_claimed_no_saving() -> None:
+    # Both sides are random draws of the same data: the interval must hold 0 and no saving
+    # is claimed, however the curve wobbles (the refits are what make the interval honest).
+    from sklearn.datasets import load_digits
+
+    X_all, digits = load_digits(return_X_y=True)
+    y_all = (digits >= 5).astype(np.int64)
+    rng = np.random.default_rng(3)
+    order = rng.permutation(len(y_all))
+    train, held = order[:180], order[180:480]
+    is_control = np.zeros(180, dtype=bool)
+    is_control[rng.choice(180, 30, replace=False)] = True
+    found = active_learning_gain(
+        X_all[train] / 16,
+        y_all[train],
+        is_control,
+        X_all[held] / 16,
+        y_all[held],
+        n_classes=2,
+        model=make_model(),
+    )
+    assert found.interval is not None and found.interval[0] <= 0 <= found.interval[1]
+    assert found.labels_to_match is None and found.saving is None

@@ -58,27 +58,52 @@ def test_without_controls_or_eval_items_it_says_what_is_missing(lab: Any) -> Non
     )
 
 
-def test_the_sentence_says_fewer_or_more_labels() -> None:
+def test_the_sentence_claims_a_saving_only_for_a_clear_difference() -> None:
     from labelloop.learn.gain import Gain
 
-    def said(saving: float) -> str:
+    def said(interval: tuple[float, float], match: float | None, n_policy: int = 300) -> str:
         found = Gain(
             n_control=100,
-            n_policy=300,
+            n_policy=n_policy,
             n_eval=500,
             control=0.6,
-            same=0.65,
+            same=0.65 if n_policy >= 100 else None,
             difference=0.05,
-            interval=(0.01, 0.09),
-            labels_to_match=100 / saving,
-            saving=saving,
+            interval=interval,
+            labels_to_match=match,
+            saving=None if match is None else 100 / match,
             curve=[(100, 0.65), (200, 0.7)],
         )
         return gain._sentence(found)
 
-    assert said(2.0) == (
+    assert said((0.01, 0.09), 50) == (
         "100 labels picked at random reach 60.0% eval accuracy; the strategy's first 100 reach "
-        "65.0% (+5.0%, 95% interval +1.0% to +9.0%), and it matched the random labels with 50: "
-        "2.0× fewer."
+        "65.0% (+5.0 points, 95% interval +1.0 to +9.0), and it reached the random labels' "
+        "accuracy with 50 labels: 2.0× fewer."
     )
-    assert said(0.8).endswith("with 125: 1.2× more.")
+    assert said((0.01, 0.09), 98).endswith("with 98 labels: as many.")
+    assert said((-0.02, 0.09), None).endswith(
+        "(+5.0 points, 95% interval -2.0 to +9.0): no clear difference yet."
+    )
+    assert said((-0.09, -0.01), None).endswith(": the random labels did better.")
+    assert said((0.01, 0.09), None, n_policy=1).endswith(
+        "; the strategy has picked only 1 label so far."
+    )
+
+
+def test_the_strategys_labels_keep_the_order_it_served_them(lab: Any) -> None:
+    from labelloop.store import simulations as store_sims
+    from labelloop.workflow import tasks
+
+    ctx = _project(lab, share=0.0)
+    ann = lab.member("sent", "ann", "annotator")
+    served = lab.label_next(ann, n=6)
+    with lab.db.read() as conn:
+        before = [r["id"] for r in store_sims.served_labels(conn, ctx.id)]
+    assert before == [t["item"]["id"] for t in served]
+    first = tasks.previous(lab.db, ann)  # the newest; then walk back to the first
+    while (older := tasks.previous(lab.db, ann, before=first["annotation_id"])) is not None:
+        first = older
+    tasks.edit(lab.db, ann, first["annotation_id"], first["value"])  # resolves it again, later
+    with lab.db.read() as conn:
+        assert [r["id"] for r in store_sims.served_labels(conn, ctx.id)] == before
