@@ -271,6 +271,16 @@ def sqlite_db(tmp_path: Path) -> Iterator[Database]:
 # --------------------------------------------------------------------------------------------
 
 
+TAGS_SCHEMA: dict[str, Any] = {
+    "name": "Tags",
+    "data": {"type": "text", "field": "text"},
+    "controls": [
+        {"name": "topics", "type": "multi_choice", "labels": ["travel", "home"], "target": True}
+    ],
+}
+"""A multi-label project: what works only on a single-label target refuses it."""
+
+
 def schema_with(**settings: Any) -> dict[str, Any]:
     """The test schema with some settings overridden."""
     return {**SCHEMA, "settings": {**SCHEMA["settings"], **settings}}

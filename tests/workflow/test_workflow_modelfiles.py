@@ -14,6 +14,7 @@ from labelloop.errors import LabelloopError, PermissionDenied
 from labelloop.store.tables import audit_event
 from labelloop.workflow import learning, modelfiles, projects
 from labelloop.workflow.features import FeatureCache
+from tests.conftest import TAGS_SCHEMA
 
 
 @pytest.fixture
@@ -85,14 +86,7 @@ def test_a_model_needs_labels_of_two_classes(lab: Any) -> None:
 
 
 def test_a_multi_label_project_has_no_single_classifier_to_export(lab: Any) -> None:
-    schema = {
-        "name": "Tags",
-        "data": {"type": "text", "field": "text"},
-        "controls": [
-            {"name": "topics", "type": "multi_choice", "labels": ["travel", "home"], "target": True}
-        ],
-    }
-    projects.create_project(lab.db, "tags", schema, actor=lab.admin)
+    projects.create_project(lab.db, "tags", TAGS_SCHEMA, actor=lab.admin)
     with pytest.raises(LabelloopError) as caught:
         modelfiles.build(lab.db, lab.ctx("tags", lab.admin), cache=FeatureCache())
     assert caught.value.message == (

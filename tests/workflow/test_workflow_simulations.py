@@ -18,6 +18,7 @@ from labelloop.store.users import now
 from labelloop.workflow import projects, quality, simulations
 from labelloop.workflow.features import FeatureCache
 from labelloop.workflow.learning import Learner
+from tests.conftest import TAGS_SCHEMA
 
 FAST: dict[str, Any] = {"strategies": "random,margin", "seeds": 2, "budget": 40, "batch": 10}
 """Options that replay in a second or two on the fixture's 69 labels."""
@@ -181,14 +182,7 @@ def test_gold_answers_are_not_labels(lab: Any) -> None:
 
 
 def test_only_a_single_choice_target_can_be_replayed(lab: Any) -> None:
-    schema = {
-        "name": "Tags",
-        "data": {"type": "text", "field": "text"},
-        "controls": [
-            {"name": "topics", "type": "multi_choice", "labels": ["travel", "home"], "target": True}
-        ],
-    }
-    projects.create_project(lab.db, "tags", schema, actor=lab.admin)
+    projects.create_project(lab.db, "tags", TAGS_SCHEMA, actor=lab.admin)
     ctx = lab.ctx("tags", lab.admin)
     with pytest.raises(LabelloopError) as caught:
         simulations.request(lab.db, ctx, **FAST)
