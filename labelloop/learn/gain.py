@@ -12,7 +12,6 @@ reach what the random labels reach.
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,10 +25,11 @@ MIN_CONTROLS = 10
 """Random-control labels (of two classes at least) needed before the gain is measured."""
 REACH = 2.0
 """The policy's labels are tried up to this many times the controls' count."""
-BOOT_SECONDS = 4.0
-"""About how long the interval's refits may take: fewer draws on large projects."""
+BOOT_LABELS = 100_000
+"""Labels the interval's refits may fit on in all (draws × N per side): fewer draws on large
+projects, the same number for the same labels on any machine."""
 MIN_BOOT = 30
-"""Draws the interval takes at least, however long they take."""
+"""Draws the interval takes at least, however many labels that fits."""
 
 
 @dataclass(frozen=True)
@@ -100,10 +100,8 @@ def active_learning_gain(
     def correct(rows: NDArray[np.intp]) -> NDArray[np.bool_]:
         return _predict(X[rows], y[rows], X_eval, n_classes, model) == y_eval
 
-    started = time.perf_counter()
     control_hits = correct(control_rows)
     control = float(control_hits.mean())
-    fit_seconds = time.perf_counter() - started
     top = min(policy_rows.shape[0], max(1, math.ceil(REACH * n)))
     curve = [
         (k, float(correct(policy_rows[:k]).mean()))
@@ -114,8 +112,7 @@ def active_learning_gain(
     difference = interval = match = None
     if same is not None:
         difference = same - control
-        # A draw refits both sides on N labels each: about twice the control fit.
-        draws = max(MIN_BOOT, min(n_boot, int(BOOT_SECONDS / max(2 * fit_seconds, 1e-6))))
+        draws = max(MIN_BOOT, min(n_boot, BOOT_LABELS // max(n, 1)))
         interval = _interval(
             X, y, control_rows, policy_rows[:n], X_eval, y_eval, n_classes, model, draws, seed
         )
