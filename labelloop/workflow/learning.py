@@ -296,14 +296,25 @@ def train(
     return _save(db, ctx, outcome, history=history, started=started, n_pool=n_pool)
 
 
-def _choice_round(
-    db: Database, ctx: ProjectContext, *, history: list[Any], cache: FeatureCache, wait: bool
-) -> RoundOutcome:
-    """Fit the classifier on the resolved labels and rank the pool with the project's strategy."""
-    settings = ctx.settings
-    target = ctx.schema.target
-    classes = tuple(target.labels)
-    index = {name: i for i, name in enumerate(classes)}
+@dataclass(frozen=True)
+class RoundRows:
+    """What a choice round reads: every pool item, then the labeled eval items (``rows``, with
+    payloads a featurizer reads), and their target labels as class indices (``y`` for the pool,
+    ``eval_y``; MISSING where unlabeled)."""
+
+    rows: list[Any]
+    y: np.ndarray
+    eval_y: np.ndarray
+
+    @property
+    def n_pool(self) -> int:
+        return int(self.y.shape[0])
+
+
+def round_rows(db: Database, ctx: ProjectContext, cache: FeatureCache) -> RoundRows:
+    """The rows and labels of a choice round: what the learner trains on, and what a model file
+    is trained on the same way."""
+    index = {name: i for i, name in enumerate(ctx.schema.target.labels)}
     with db.read() as conn:
         pool_rows = store_learning.items_of(conn, ctx.id, "pool", payloads=False)
         eval_rows = [
@@ -315,14 +326,31 @@ def _choice_round(
             payloads = store_learning.payloads_of(conn, ctx.id)
         return readable_payloads(ctx.schema.data_type, payloads, cache.media_roots)
 
-    rows = cache.with_payloads(ctx.id, [int(r["id"]) for r in pool_rows + eval_rows], load)
-    features, featurizer, feature_problem = _features(ctx, cache, rows, wait=wait)
-    n_pool = len(pool_rows)
-    X_pool = leading_rows(features.X, n_pool)
-    y = np.array(
-        [index.get(r["label"], MISSING) if r["label"] else MISSING for r in pool_rows],
-        dtype=np.int64,
+    def classes_of(rows: list[Any]) -> np.ndarray:
+        return np.array(
+            [index.get(r["label"], MISSING) if r["label"] else MISSING for r in rows],
+            dtype=np.int64,
+        )
+
+    return RoundRows(
+        rows=cache.with_payloads(ctx.id, [int(r["id"]) for r in pool_rows + eval_rows], load),
+        y=classes_of(pool_rows),
+        eval_y=classes_of(eval_rows),
     )
+
+
+def _choice_round(
+    db: Database, ctx: ProjectContext, *, history: list[Any], cache: FeatureCache, wait: bool
+) -> RoundOutcome:
+    """Fit the classifier on the resolved labels and rank the pool with the project's strategy."""
+    settings = ctx.settings
+    target = ctx.schema.target
+    classes = tuple(target.labels)
+    data = round_rows(db, ctx, cache)
+    features, featurizer, feature_problem = _features(ctx, cache, data.rows, wait=wait)
+    n_pool = data.n_pool
+    X_pool = leading_rows(features.X, n_pool)
+    y = data.y
     if target.type != "choice":  # multi-label learning comes later: keep the diverse order
         y = np.full(n_pool, MISSING, dtype=np.int64)
     pool = Pool(
@@ -332,8 +360,8 @@ def _choice_round(
         classes=classes,
         batch_size=max(settings.batch_size, settings.retrain_every),
     )
-    eval_X = features.X[n_pool:] if eval_rows else None
-    eval_y = np.array([index.get(r["label"], MISSING) for r in eval_rows], dtype=np.int64)
+    eval_X = features.X[n_pool:] if data.eval_y.size else None
+    eval_y = data.eval_y
     rng = np.random.default_rng(ctx.id * 1_000_003 + len(history))
 
     stop_ids = stop_set(history, pool.item_ids, ctx.id)

@@ -8,7 +8,7 @@ runs code, so :func:`load` is for files the user made or trusts, as with any sci
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
@@ -23,7 +23,7 @@ from labelloop.store import audit
 from labelloop.store import learning as store_learning
 from labelloop.store.db import Database
 from labelloop.workflow.features import FALLBACK_FEATURIZER, FeatureCache
-from labelloop.workflow.media import MEDIA_TYPES, readable_payloads
+from labelloop.workflow.media import MEDIA_TYPES
 from labelloop.workflow.projects import ProjectContext
 
 SUFFIX = ".joblib"
@@ -49,7 +49,7 @@ def build(db: Database, ctx: ProjectContext, *, cache: FeatureCache) -> Any:
     from labelloop.learn.exported import ProjectModel
     from labelloop.learn.model import model_label
     from labelloop.learn.round import evaluate
-    from labelloop.workflow.learning import classifier_problem
+    from labelloop.workflow.learning import classifier_problem, round_rows
 
     ctx.require(Permission.EXPORT)
     problem = classifier_problem(ctx, "a model file holds a single-label classifier")
@@ -57,14 +57,8 @@ def build(db: Database, ctx: ProjectContext, *, cache: FeatureCache) -> Any:
         raise Unprocessable(problem)
     started = time.perf_counter()
     classes = tuple(ctx.schema.target.labels)
-    index = {name: i for i, name in enumerate(classes)}
-    with db.read() as conn:
-        pool_rows = store_learning.items_of(conn, ctx.id, "pool", payloads=False)
-        eval_rows = [
-            r for r in store_learning.items_of(conn, ctx.id, "eval", payloads=False) if r["label"]
-        ]
-        latest = store_learning.latest(conn, ctx.id)
-    y = np.array([index.get(r["label"] or "", MISSING) for r in pool_rows], dtype=np.int64)
+    data = round_rows(db, ctx, cache)
+    y = data.y
     labeled = np.flatnonzero(y != MISSING)
     present = sorted({classes[i] for i in y[labeled].tolist()})
     if len(present) < 2:
@@ -73,18 +67,12 @@ def build(db: Database, ctx: ProjectContext, *, cache: FeatureCache) -> Any:
             f"{'' if len(present) == 1 else 'es'}"
             f"{' (' + present[0] + ')' if present else ''}; a model needs two at least"
         )
-
-    def load() -> Mapping[int, Any]:
-        with db.read() as conn:
-            payloads = store_learning.payloads_of(conn, ctx.id)
-        return readable_payloads(ctx.schema.data_type, payloads, cache.media_roots)
-
-    rows = cache.with_payloads(ctx.id, [int(r["id"]) for r in pool_rows + eval_rows], load)
-    featurizer, X, used = _fitted(ctx, cache, rows)
+    featurizer, X, used = _fitted(ctx, cache, data.rows)
     estimator = fit_model(make_model(ctx.settings.model), X[labeled], y[labeled])
-    n_pool = len(pool_rows)
-    eval_y = np.array([index.get(r["label"], MISSING) for r in eval_rows], dtype=np.int64)
-    metrics = evaluate(estimator, X[n_pool:] if eval_rows else None, eval_y, len(classes))
+    eval_X = X[data.n_pool :] if data.eval_y.size else None
+    metrics = evaluate(estimator, eval_X, data.eval_y, len(classes))
+    with db.read() as conn:
+        latest = store_learning.latest(conn, ctx.id)
     info = {
         "project": ctx.slug,
         "name": ctx.name,
