@@ -108,7 +108,7 @@ def active_learning_gain(
         for k in _grid(top, n)
         if np.unique(y[policy_rows[:k]]).shape[0] >= 2  # one class seen is no model
     ]
-    same = dict(curve).get(n) if n <= policy_rows.shape[0] else None
+    same = dict(curve).get(n)  # None when the policy picked fewer than n, or one class
     difference = interval = match = None
     if same is not None:
         difference = same - control

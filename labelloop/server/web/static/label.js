@@ -886,6 +886,13 @@
     return done;
   }
 
+  // A submit's or an edit's body: the label is made under the guideline version the panel shows.
+  function answerBody(value, ms) {
+    const body = { value, active_ms: ms };
+    if (guideline.shown > 0) body.guideline_version = guideline.shown;
+    return body;
+  }
+
   async function submit() {
     if (state.busy) return;
     if (state.mode === "edit") return saveEdit();
@@ -897,10 +904,7 @@
     }
     const task = state.current;
     const ms = clock.take();
-    // The guideline version the panel showed is the one this label was made under.
-    const body = { value, active_ms: ms };
-    if (guideline.shown > 0) body.guideline_version = guideline.shown;
-    send(task, `/tasks/${task.assignment_id}/submit`, body, { value, ms });
+    send(task, `/tasks/${task.assignment_id}/submit`, answerBody(value, ms), { value, ms });
     state.busy = true;
     try {
       await advance();
@@ -957,9 +961,7 @@
     }
     state.busy = true;
     try {
-      const body = { value, active_ms: clock.take() };
-      if (guideline.shown > 0) body.guideline_version = guideline.shown;
-      await api("PUT", "/annotations/" + state.editing.annotation_id, body);
+      await api("PUT", "/annotations/" + state.editing.annotation_id, answerBody(value, clock.take()));
       showMessage("Change saved.", "info", { timeout: 2500 });
       scheduleStatus();
       resume();
