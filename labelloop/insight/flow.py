@@ -1,0 +1,335 @@
+"""How work flows through a project: labels a day, time to label, when the backlog is done, and
+the stage where work waits longest.
+
+The operations dashboard shows these numbers and sentences to a project's manager. The
+functions take plain rows (timestamps, durations, per-stage counts) that the workflow reads from
+the store, and return JSON-able dicts: dates as ISO strings, None where there is no number.
+
+PURE: the standard library and numpy; never the store, the workflow or the server.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import numpy as np
+
+INTERVAL = (10.0, 90.0)
+"""Percentiles of the bootstrapped pace that bound the forecast: an 80% interval."""
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage where work waits (labeling, second opinion, review, ...) and its recent flow."""
+
+    key: str
+    """Identifier: ``"label"``, ``"overlap"``, ``"review"``, ``"escalated"``, ``"rework"``."""
+    name: str
+    """Words for a person: ``"Labeling"``, ``"Second opinion"``, ``"Review"``, ..."""
+    unit: str
+    """What waits, plural: ``"items"``, ``"annotations"``."""
+    waiting: int
+    """How many wait in this stage now."""
+    oldest_s: float | None
+    """Age in seconds of the oldest waiting one (None if unknown or none waits)."""
+    arrived: int
+    """How many entered the stage in the window."""
+    cleared: int
+    """How many left the stage in the window."""
+    window_days: int
+    """The window ``arrived`` and ``cleared`` were counted over, in days (e.g. 7)."""
+
+
+# --- throughput and time --------------------------------------------------------------------
+
+
+def per_day(times: Iterable[datetime], *, now: datetime, days: int) -> list[tuple[date, int]]:
+    """Events per UTC calendar day over the ``days`` days ending with ``now``'s day.
+
+    Oldest day first, exactly ``days`` entries, days without events as 0; times outside the
+    range (and None) are left out. Naive datetimes are taken as UTC: the store gives naive UTC
+    on SQLite and aware datetimes on PostgreSQL.
+    """
+    days = max(0, days)
+    last = _utc(now).date()
+    first = last - timedelta(days=days - 1)
+    counts = [0] * days
+    for t in times:
+        if t is None:
+            continue
+        i = (_utc(t).date() - first).days
+        if 0 <= i < days:
+            counts[i] += 1
+    return [(first + timedelta(days=i), n) for i, n in enumerate(counts)]
+
+
+def rate(series: Sequence[tuple[date, int]], *, window: int = 7) -> dict[str, Any]:
+    """The mean per day over the last ``window`` days of ``series`` (over all of it when it is
+    shorter) and its change from the ``window`` days before (None when the series is shorter
+    than two windows, or the earlier mean was 0)."""
+    if window < 1:
+        raise ValueError(f"window must be at least 1 day, not {window}")
+    counts = [n for _, n in series]
+    recent = counts[-window:]
+    mean = sum(recent) / len(recent) if recent else 0.0
+    before = sum(counts[-2 * window : -window]) / window if len(counts) >= 2 * window else None
+    return {
+        "per_day": mean,
+        "previous_per_day": before,
+        "change": mean / before - 1 if before else None,
+        "window_days": window,
+    }
+
+
+def time_to_label(active_ms: Sequence[int]) -> dict[str, Any]:
+    """The active time annotators spent per annotation, in seconds (2 dp), and the labels an
+    hour that makes; zero or missing times (not recorded) are left out."""
+    kept = [v for v in active_ms if v is not None and v > 0 and math.isfinite(v)]
+    seconds = np.array(kept, dtype=np.float64) / 1000.0
+    if seconds.size == 0:
+        return {"n": 0, "median_s": None, "p90_s": None, "mean_s": None, "labels_per_hour": None}
+    mean = float(seconds.mean())
+    return {
+        "n": int(seconds.size),
+        "median_s": round(float(np.median(seconds)), 2),
+        "p90_s": round(float(np.percentile(seconds, 90)), 2),
+        "mean_s": round(mean, 2),
+        "labels_per_hour": round(3600.0 / mean, 2),
+    }
+
+
+def turnaround(pairs: Iterable[tuple[datetime, datetime]]) -> dict[str, Any]:
+    """Hours from an item's first lease to its resolved label (median and 90th percentile, 2
+    dp): time to label end to end, waiting included. Pairs with a missing time or that end
+    before they start are left out."""
+    spans = []
+    for start, end in pairs:
+        if start is not None and end is not None:
+            spans.append((_utc(end) - _utc(start)).total_seconds() / 3600.0)
+    hours = np.array([h for h in spans if h >= 0], dtype=np.float64)
+    if hours.size == 0:
+        return {"n": 0, "median_h": None, "p90_h": None}
+    return {
+        "n": int(hours.size),
+        "median_h": round(float(np.median(hours)), 2),
+        "p90_h": round(float(np.percentile(hours, 90)), 2),
+    }
+
+
+# --- the backlog ----------------------------------------------------------------------------
+
+
+def forecast(
+    remaining: int,
+    series: Sequence[tuple[date, int]],
+    *,
+    now: datetime,
+    window: int = 14,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """When ``remaining`` more labels will be done at the recent pace, with an 80% interval.
+
+    The pace is the mean of the last ``window`` days of ``series`` (labels per UTC day, as
+    :func:`per_day` gives), counted from the first of them with a label, so a project that
+    began three days ago is judged on those three days. The interval is the 10th to 90th
+    percentile of the mean over ``n_boot`` resamplings of those days (a percentile bootstrap,
+    seeded): the fast end gives the early date, the slow end the late one (None when the slow
+    end is no labels at all).
+
+    Returns
+    -------
+    dict
+        ``{"state": "done", "remaining": 0}`` when nothing remains; ``state`` "no_pace" with
+        ``remaining`` and ``sentence`` when the days hold no label; else ``state``
+        "forecast", ``remaining``, ``per_day``, ``per_day_low``, ``per_day_high`` (2 dp),
+        ``days`` (1 dp), ``finish``, ``finish_early``, ``finish_late`` (ISO dates or None),
+        ``based_on_days`` and ``sentence``.
+    """
+    remaining = int(remaining)
+    if remaining <= 0:
+        return {"state": "done", "remaining": 0}
+    counts = np.array([n for _, n in series[-window:]] if window > 0 else [], dtype=np.float64)
+    started = np.flatnonzero(counts)
+    left = f"the {remaining:,} left"
+    if started.size == 0:
+        since = f"in the last {_count(len(counts), 'days', one='day')}" if len(counts) else "yet"
+        return {
+            "state": "no_pace",
+            "remaining": remaining,
+            "sentence": f"No labels {since}, so there is no pace to tell when {left} "
+            f"{'is' if remaining == 1 else 'are'} done.",
+        }
+    days_used = counts[started[0] :]
+    pace = float(days_used.mean())
+    rng = np.random.default_rng(seed)
+    draws = days_used[rng.integers(0, days_used.size, size=(max(1, n_boot), days_used.size))]
+    low, high = (float(v) for v in np.percentile(draws.mean(axis=1), INTERVAL))
+    days = remaining / pace
+    finish = _date_after(now, days)
+    early = _date_after(now, remaining / high)
+    late = _date_after(now, remaining / low) if low > 0 else None
+    take = "takes" if remaining == 1 else "take"
+    duration = "less than a day" if days < 1 else f"about {_count(round(days), 'days')}"
+    sentence = (
+        f"At {_count(pace, 'labels')} a day (the last {_count(days_used.size, 'days', one='day')}"
+        f"), {left} {take} {duration}"
+    )
+    if finish is None:  # beyond the calendar (year 9999): no date to give
+        sentence += "."
+    elif late is None:
+        sentence += (
+            f": done around {finish} ({early} at the earliest; the pace varies too much to "
+            "name a latest date)."
+        )
+    elif early == late:
+        sentence += f": done around {finish}."
+    else:
+        sentence += f": done around {finish} (between {early} and {late})."
+    return {
+        "state": "forecast",
+        "remaining": remaining,
+        "per_day": round(pace, 2),
+        "per_day_low": round(low, 2),
+        "per_day_high": round(high, 2),
+        "days": round(days, 1),
+        "finish": finish,
+        "finish_early": early,
+        "finish_late": late,
+        "based_on_days": int(days_used.size),
+        "sentence": sentence,
+    }
+
+
+# --- stages ---------------------------------------------------------------------------------
+
+
+def stage_table(stages: Sequence[Stage]) -> list[dict[str, Any]]:
+    """One JSON row per stage, in order, with the oldest age in words and the days the waiting
+    work takes to clear at the window's pace (None when nothing was cleared)."""
+    return [_row(stage) for stage in stages]
+
+
+def bottleneck(stages: Sequence[Stage]) -> dict[str, Any] | None:
+    """The stage where work waits longest at the current pace, or None when nothing waits.
+
+    The expected wait is ``waiting / (cleared / window_days)`` days; a stage where work waits
+    and none was cleared waits without end and ranks first. Ties go to the stage with more
+    waiting, then to the one with the older work, then to the earlier stage.
+    """
+    waiting = [stage for stage in stages if stage.waiting > 0]
+    if not waiting:
+        return None
+
+    def rank(stage: Stage) -> tuple[float, int, float]:
+        days = _days_to_clear(stage)
+        oldest = _finite(stage.oldest_s)
+        return (
+            math.inf if days is None else days,
+            stage.waiting,
+            -1.0 if oldest is None else oldest,
+        )
+
+    row = _row(max(waiting, key=rank))  # max keeps the first of equals
+    n, unit = row["waiting"], row["unit"]
+    if row["oldest"] is None:
+        wait = f"{_count(n, unit)} {'waits' if n == 1 else 'wait'}"
+    elif n == 1:
+        wait = f"{_count(n, unit)} waits, for {row['oldest']}"
+    else:
+        wait = f"{_count(n, unit)} wait, the oldest for {row['oldest']}"
+    arrived = _flow(row["arrived"], "arrived", "arrived")
+    cleared = _flow(row["cleared"], "was cleared", "were cleared")
+    window = _count(row["window_days"], "days", one="day")
+    return {
+        "key": row["key"],
+        "name": row["name"],
+        "waiting": n,
+        "days_to_clear": row["days_to_clear"],
+        "growing": row["growing"],
+        "sentence": f"{row['name']} holds the work: {wait}; in the last {window} {arrived} and "
+        f"{cleared}.",
+    }
+
+
+def _row(stage: Stage) -> dict[str, Any]:
+    days = _days_to_clear(stage)
+    oldest = _finite(stage.oldest_s)
+    return {
+        "key": stage.key,
+        "name": stage.name,
+        "unit": stage.unit,
+        "waiting": stage.waiting,
+        "oldest_s": oldest,
+        "oldest": None if oldest is None else _age(oldest),
+        "arrived": stage.arrived,
+        "cleared": stage.cleared,
+        "window_days": stage.window_days,
+        "days_to_clear": None if days is None else round(days, 1),
+        "growing": stage.arrived > stage.cleared,
+    }
+
+
+def _days_to_clear(stage: Stage) -> float | None:
+    """Days the waiting work takes to clear at the window's pace; None when none was cleared."""
+    if stage.cleared <= 0 or stage.window_days <= 0:
+        return None
+    return stage.waiting * stage.window_days / stage.cleared
+
+
+# --- words ----------------------------------------------------------------------------------
+
+
+def _age(seconds: float) -> str:
+    """An age in the largest unit it fills at least once, whole: "3 days", "1 hour"."""
+    for size, unit in ((86_400, "days"), (3_600, "hours"), (60, "minutes")):
+        if seconds >= size:
+            return _count(seconds // size, unit)
+    return "less than a minute"
+
+
+def _count(n: float, plural: str, *, one: str | None = None) -> str:
+    """``n`` with thousands separators and the noun it agrees with: "1 label", "1,260 labels",
+    "2.5 labels", "0.07 labels"; ``one`` replaces "1 <singular>" (``_count(1, "days",
+    one="day")`` is "day", for "the last day")."""
+    if n >= 10 or float(n).is_integer():
+        shown = f"{round(n):,}"
+    elif n >= 1:  # 9.96 shows as "10"
+        shown = f"{n:.1f}".removesuffix(".0")
+    else:  # a label in two weeks is "0.07" a day, not "0"
+        shown = f"{n:.2f}".rstrip("0").rstrip(".")
+        shown = f"{n:.1g}" if shown == "0" else shown
+    if shown != "1":
+        return f"{shown} {plural}"
+    return one if one is not None else f"1 {plural.removesuffix('s')}"
+
+
+def _flow(n: int, singular: str, plural: str) -> str:
+    """How many moved in the window: "none were cleared", "1 was cleared", "60 arrived"."""
+    if n == 0:
+        return f"none {plural}"
+    return f"{n:,} {singular if n == 1 else plural}"
+
+
+# --- time -----------------------------------------------------------------------------------
+
+
+def _utc(t: datetime) -> datetime:
+    """``t`` as an aware UTC datetime; naive ones are UTC already (SQLite)."""
+    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+
+
+def _date_after(now: datetime, days: float) -> str | None:
+    """The ISO UTC date ``days`` after ``now``; None past the calendar's end."""
+    try:
+        return (_utc(now) + timedelta(days=days)).date().isoformat()
+    except OverflowError:
+        return None
+
+
+def _finite(value: float | None) -> float | None:
+    return None if value is None or not math.isfinite(value) else float(value)

@@ -1,0 +1,317 @@
+"""The operations dashboard's numbers: labels a day, time to label, the backlog forecast and the
+stage that holds the work, each as a manager reads them."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from datetime import UTC, date, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+
+from labelloop.insight.flow import (
+    Stage,
+    bottleneck,
+    forecast,
+    per_day,
+    rate,
+    stage_table,
+    time_to_label,
+    turnaround,
+)
+
+NOW = datetime(2026, 12, 5, 15, 0, tzinfo=UTC)
+DAY = 86_400
+
+
+def series(counts: list[int]) -> list[tuple[date, int]]:
+    """Counts per day, the last one on NOW's day."""
+    first = NOW.date() - timedelta(days=len(counts) - 1)
+    return [(first + timedelta(days=i), n) for i, n in enumerate(counts)]
+
+
+def as_json(value: object) -> object:
+    """What the API sends: fails on NaN, infinity, dates or numpy numbers."""
+    return json.loads(json.dumps(value, allow_nan=False))
+
+
+# --- per_day and rate -----------------------------------------------------------------------
+
+
+def test_per_day_counts_utc_days_zero_filled_and_mixes_naive_and_aware_times() -> None:
+    times = [
+        datetime(2026, 12, 5, 8, 0),  # naive: UTC, as SQLite gives it
+        datetime(2026, 12, 4, 23, 30, tzinfo=timezone(timedelta(hours=-2))),  # 01:30 UTC on the 5th
+        datetime(2026, 12, 4, 5, 0, tzinfo=timezone(timedelta(hours=9))),  # 20:00 UTC on the 3rd
+        datetime(2026, 11, 20, 12, 0),  # before the range
+        datetime(2026, 12, 6, 0, 10, tzinfo=UTC),  # after now's day
+    ]
+    expected = [
+        (date(2026, 12, 2), 0),
+        (date(2026, 12, 3), 1),
+        (date(2026, 12, 4), 0),
+        (date(2026, 12, 5), 2),
+    ]
+    assert per_day(times, now=NOW, days=4) == expected
+    assert per_day(times, now=NOW.replace(tzinfo=None), days=4) == expected  # naive now too
+    # now's UTC day is the last one, whatever the zone now is given in
+    tokyo_now = datetime(2026, 12, 6, 0, 30, tzinfo=timezone(timedelta(hours=9)))
+    assert per_day([], now=tokyo_now, days=2) == [(date(2026, 12, 4), 0), (date(2026, 12, 5), 0)]
+
+
+def test_rate_compares_the_last_window_with_the_one_before() -> None:
+    result = rate(series([10] * 7 + [15] * 7), window=7)
+    assert result == {"per_day": 15.0, "previous_per_day": 10.0, "change": 0.5, "window_days": 7}
+    slower = rate(series([0] * 3 + [20] * 7 + [5] * 7), window=7)
+    assert slower["change"] == pytest.approx(-0.75)
+
+
+def test_rate_gives_no_change_without_a_full_earlier_window_or_from_zero() -> None:
+    short = rate(series([4] * 10), window=7)
+    assert short["per_day"] == 4.0
+    assert short["previous_per_day"] is None and short["change"] is None
+    from_zero = rate(series([0] * 7 + [3] * 7), window=7)
+    assert from_zero["previous_per_day"] == 0.0 and from_zero["change"] is None
+    assert rate([], window=7)["per_day"] == 0.0
+
+
+# --- time to label --------------------------------------------------------------------------
+
+
+def test_time_to_label_skips_unrecorded_times() -> None:
+    result = time_to_label([0, None, 4000, 2000, 6000])  # type: ignore[list-item]
+    assert result == {
+        "n": 3,
+        "median_s": 4.0,
+        "p90_s": 5.6,
+        "mean_s": 4.0,
+        "labels_per_hour": 900.0,
+    }
+    assert time_to_label([1234, 1000, 1000])["mean_s"] == 1.08  # 2 dp
+    assert time_to_label([0, None]) == {  # type: ignore[list-item]
+        "n": 0,
+        "median_s": None,
+        "p90_s": None,
+        "mean_s": None,
+        "labels_per_hour": None,
+    }
+
+
+def test_turnaround_in_hours_over_naive_and_aware_pairs() -> None:
+    start = datetime(2026, 12, 1, 9, 0)
+    pairs = [
+        (start, start + timedelta(hours=2)),
+        (start.replace(tzinfo=UTC), datetime(2026, 12, 1, 13, 0)),  # aware start, naive end: 4 h
+        (start, start + timedelta(hours=10)),
+        (start, start - timedelta(minutes=5)),  # clock skew: skipped
+    ]
+    assert turnaround(pairs) == {"n": 3, "median_h": 4.0, "p90_h": 8.8}
+    assert turnaround([]) == {"n": 0, "median_h": None, "p90_h": None}
+
+
+# --- forecast -------------------------------------------------------------------------------
+
+
+def test_a_steady_ten_a_day_finishes_a_hundred_in_ten_days() -> None:
+    result = forecast(100, series([10] * 20), now=NOW)
+    assert result["state"] == "forecast"
+    assert result["per_day"] == 10.0 and result["days"] == 10.0 and result["based_on_days"] == 14
+    assert result["finish"] == "2026-12-15"
+    assert result["finish_early"] <= result["finish"] <= result["finish_late"]
+    assert result["sentence"] == (
+        "At 10 labels a day (the last 14 days), the 100 left take about 10 days: "
+        "done around 2026-12-15."
+    )
+    assert as_json(result) == result
+
+
+def test_an_uneven_pace_gives_an_interval_around_the_date() -> None:
+    counts = [12, 3, 25, 0, 9, 14, 30, 2, 8, 11, 19, 5, 7, 15]  # mean 11.43
+    result = forecast(1260, series(counts), now=NOW)
+    assert result["per_day"] == pytest.approx(11.43)
+    assert result["per_day_low"] < result["per_day"] < result["per_day_high"]
+    assert result["finish_early"] < result["finish"] < result["finish_late"]
+    assert result["finish"] == (NOW + timedelta(days=1260 / (160 / 14))).date().isoformat()
+    assert "the 1,260 left take about 110 days" in result["sentence"]
+    assert f"(between {result['finish_early']} and {result['finish_late']})" in result["sentence"]
+    assert forecast(1260, series(counts), now=NOW) == result  # seeded
+    assert forecast(1260, series(counts), now=NOW, seed=1)["finish"] == result["finish"]
+
+
+def test_the_interval_holds_four_in_five_of_the_likely_paces() -> None:
+    # 7 days of 20 and 6 of none after the first label: mean 10.8, standard error 2.8, so an
+    # 80% interval spans about 7.2 to 14.3 a day (a 95% one would reach 5.3 to 16.2).
+    result = forecast(1000, series([0, 20] * 7), now=NOW)
+    assert result["based_on_days"] == 13 and result["per_day"] == pytest.approx(10.77)
+    assert 7.0 <= result["per_day_low"] <= 8.5 and 13.0 <= result["per_day_high"] <= 14.5
+    assert (
+        result["finish_late"]
+        == (NOW + timedelta(days=1000 / result["per_day_low"])).date().isoformat()
+    )
+
+
+def test_a_project_three_days_old_is_judged_on_those_three_days() -> None:
+    result = forecast(300, series([0] * 11 + [20, 40, 30]), now=NOW)
+    assert result["based_on_days"] == 3
+    assert result["per_day"] == 30.0 and result["days"] == 10.0  # not 90 / 14 a day
+    assert "(the last 3 days)" in result["sentence"]
+    # days older than the window do not count, even when they were busy
+    old_rush = forecast(300, series([500] * 5 + [30] * 14), now=NOW)
+    assert old_rush["per_day"] == 30.0 and old_rush["based_on_days"] == 14
+
+
+def test_no_labels_lately_means_no_pace_and_nothing_left_means_done() -> None:
+    idle = forecast(1260, series([50] * 5 + [0] * 14), now=NOW)
+    assert idle["state"] == "no_pace" and idle["remaining"] == 1260
+    assert idle["sentence"] == (
+        "No labels in the last 14 days, so there is no pace to tell when the 1,260 left are done."
+    )
+    assert forecast(10, [], now=NOW)["state"] == "no_pace"
+    assert forecast(0, series([10] * 14), now=NOW) == {"state": "done", "remaining": 0}
+    assert forecast(-3, [], now=NOW) == {"state": "done", "remaining": 0}
+
+
+def test_a_slow_end_of_no_labels_has_no_latest_date() -> None:
+    # One label on the first day, none since: a third of the resamples hold no label at all.
+    result = forecast(5, series([1] + [0] * 13), now=NOW)
+    assert result["per_day_low"] == 0.0 and result["finish_late"] is None
+    assert result["finish_early"] <= result["finish"]
+    assert "at the earliest" in result["sentence"] and "0.07 labels a day" in result["sentence"]
+    assert as_json(result) == result
+
+
+def test_forecast_sentence_counts_in_the_singular_and_with_separators() -> None:
+    one = forecast(1, series([1] * 14), now=NOW)["sentence"]
+    assert one.startswith("At 1 label a day (the last 14 days), the 1 left takes about 1 day:")
+    first_day = forecast(12_600, series([0] * 13 + [42]), now=NOW)["sentence"]
+    assert first_day.startswith(
+        "At 42 labels a day (the last day), the 12,600 left take about 300 days"
+    )
+
+
+# --- stages and the bottleneck --------------------------------------------------------------
+
+
+def worst(stages: list[Stage]) -> dict[str, Any]:
+    """The bottleneck of ``stages``, which must have one."""
+    result = bottleneck(stages)
+    assert result is not None
+    return result
+
+
+def labeling(**changes: object) -> Stage:
+    fields: dict[str, object] = dict(
+        key="label",
+        name="Labeling",
+        unit="items",
+        waiting=500,
+        oldest_s=2 * DAY,
+        arrived=600,
+        cleared=700,
+        window_days=7,
+    )  # 500 at 100 a day: 5 days
+    return Stage(**{**fields, **changes})  # type: ignore[arg-type]
+
+
+def review(**changes: object) -> Stage:
+    fields: dict[str, object] = dict(
+        key="review",
+        name="Review",
+        unit="annotations",
+        waiting=120,
+        oldest_s=3 * DAY + 4 * 3600,
+        arrived=60,
+        cleared=20,
+        window_days=7,
+    )  # 120 at 20 a week: 42 days
+    return Stage(**{**fields, **changes})  # type: ignore[arg-type]
+
+
+def test_review_holds_the_work_when_reviewers_clear_less_than_labelers() -> None:
+    result = bottleneck([labeling(), review()])
+    assert result == {
+        "key": "review",
+        "name": "Review",
+        "waiting": 120,
+        "days_to_clear": 42.0,
+        "growing": True,
+        "sentence": "Review holds the work: 120 annotations wait, the oldest for 3 days; "
+        "in the last 7 days 60 arrived and 20 were cleared.",
+    }
+    # more waiting in labeling, but it clears fast: still review
+    assert worst([labeling(waiting=2000), review()])["key"] == "review"  # 20 < 42 days
+    assert worst([labeling(waiting=5000), review()])["key"] == "label"  # 50 > 42 days
+
+
+def test_a_stage_where_nothing_was_cleared_comes_first() -> None:
+    rework = Stage("rework", "Rework", "annotations", 2, 600.0, 2, 0, 7)
+    result = bottleneck([labeling(), review(), rework])
+    assert result is not None and result["key"] == "rework" and result["days_to_clear"] is None
+    # between two stuck stages: the larger pile, then the older work
+    stuck_review = review(cleared=0)
+    assert worst([rework, stuck_review])["key"] == "review"
+    older = Stage("escalated", "Escalated", "annotations", 120, 9 * DAY, 5, 0, 7)
+    assert worst([stuck_review, older])["key"] == "escalated"
+    twin = dataclasses.replace(older, key="twin")
+    assert worst([older, twin])["key"] == "escalated"  # a full tie: the earlier stage
+    assert worst([twin, older])["key"] == "twin"
+
+
+def test_nothing_waiting_is_no_bottleneck() -> None:
+    idle = [labeling(waiting=0, oldest_s=None), review(waiting=0, cleared=0, oldest_s=None)]
+    assert bottleneck(idle) is None
+    assert bottleneck([]) is None
+    # a stage with nothing waiting never is the bottleneck, even with nothing cleared
+    assert worst([review(waiting=0, cleared=0), labeling()])["key"] == "label"
+
+
+def test_bottleneck_sentence_in_the_singular() -> None:
+    lone = Stage("overlap", "Second opinion", "items", 1, 3_700.0, 1, 1, 1)
+    assert worst([lone])["sentence"] == (
+        "Second opinion holds the work: 1 item waits, for 1 hour; "
+        "in the last day 1 arrived and 1 was cleared."
+    )
+    unknown_age = review(oldest_s=None, arrived=0, cleared=1_500, waiting=3_000)
+    assert worst([unknown_age])["sentence"] == (
+        "Review holds the work: 3,000 annotations wait; "
+        "in the last 7 days none arrived and 1,500 were cleared."
+    )
+
+
+def test_stage_table_one_row_per_stage_with_ages_in_words() -> None:
+    stages = [
+        labeling(oldest_s=59.0),
+        review(oldest_s=61.0, cleared=0),
+        Stage("rework", "Rework", "annotations", 3, 2 * 3600 + 59, 0, 4, 7),
+        Stage("escalated", "Escalated", "annotations", 0, float("nan"), 0, 0, 7),
+        Stage("overlap", "Second opinion", "items", 4, 1.9 * DAY, 4, 4, 7),
+    ]
+    rows = stage_table(stages)
+    assert [r["key"] for r in rows] == ["label", "review", "rework", "escalated", "overlap"]
+    assert [r["oldest"] for r in rows] == [
+        "less than a minute",
+        "1 minute",
+        "2 hours",
+        None,
+        "1 day",
+    ]
+    assert rows[0] == {
+        "key": "label",
+        "name": "Labeling",
+        "unit": "items",
+        "waiting": 500,
+        "oldest_s": 59.0,
+        "oldest": "less than a minute",
+        "arrived": 600,
+        "cleared": 700,
+        "window_days": 7,
+        "days_to_clear": 5.0,
+        "growing": False,
+    }
+    assert [r["days_to_clear"] for r in rows] == [5.0, None, 5.2, None, 7.0]
+    assert [r["growing"] for r in rows] == [False, True, False, False, False]
+    assert rows[3]["oldest_s"] is None  # NaN is no age
+    assert as_json(rows) == rows
+    # the bottleneck reads the same row
+    assert worst(stages)["days_to_clear"] == rows[1]["days_to_clear"]
