@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import typer
 
-from labelloop.cli import accounts, guidelines, models, projects, quality, serving, simulation
+from labelloop.cli import (
+    accounts,
+    dashboard,
+    guidelines,
+    models,
+    projects,
+    quality,
+    serving,
+    simulation,
+)
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 users_app = typer.Typer(no_args_is_help=True, help="Manage user accounts.")
@@ -35,6 +44,7 @@ app.command()(simulation.simulate)
 app.command()(serving.worker)
 app.command()(quality.quality)
 app.command()(projects.gain)
+app.command()(dashboard.dashboard)
 app.command()(projects.audit)
 app.command()(serving.demo)
 users_app.command("add")(accounts.users_add)

@@ -161,7 +161,7 @@ def forecast(
         return {
             "state": "no_pace",
             "remaining": remaining,
-            "sentence": f"No labels {since}, so there is no pace to tell when {left} "
+            "sentence": f"No label resolved {since}, so there is no pace to tell when {left} "
             f"{'is' if remaining == 1 else 'are'} done.",
         }
     days_used = counts[started[0] :]

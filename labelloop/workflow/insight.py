@@ -1,0 +1,312 @@
+"""The operations dashboard: throughput, where work waits, when the backlog will be done, whether
+new data drifts from what was labeled, and what needs a manager's attention now."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter, OrderedDict, defaultdict
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from labelloop.govern.permissions import Permission
+from labelloop.store import insight as store_insight
+from labelloop.store import items as store_items
+from labelloop.store.db import Database
+from labelloop.store.users import now as store_now
+from labelloop.workflow.projects import ProjectContext
+
+DEFAULT_DAYS = 30
+MAX_DAYS = 365
+STAGE_WINDOW = 7
+"""Days over which each stage's arrivals and departures are counted (the bottleneck's pace)."""
+DRIFT_ROWS = 2000
+"""Items read from each side when the newest import is compared with the labeled items."""
+IDLE_DAYS = 3
+"""Days without a resolved label after which an unfinished project is reported idle."""
+MAX_WEEKS = 12
+
+_drift_memo: OrderedDict[tuple[Any, ...], dict[str, Any]] = OrderedDict()
+_drift_lock = threading.Lock()
+DRIFT_MEMO_SIZE = 32
+
+
+def report(
+    db: Database,
+    ctx: ProjectContext,
+    *,
+    cache: Any | None = None,
+    days: int = DEFAULT_DAYS,
+    at: datetime | None = None,
+) -> dict[str, Any]:
+    """Every figure the dashboard shows, over the last ``days`` days up to ``at`` (now).
+
+    ``cache`` (the app's :class:`~labelloop.workflow.features.FeatureCache`) lets the drift
+    check read non-text items through the project's featurizer; text is compared on words.
+    """
+    from labelloop.insight import flow
+    from labelloop.workflow.status import status
+
+    ctx.require(Permission.REVIEW)
+    days = max(1, min(int(days), MAX_DAYS))
+    at = at or store_now()
+    first_day = (at.astimezone(UTC) - timedelta(days=days - 1)).replace(
+        hour=0, minute=0, second=0, microsecond=0
+    )
+    stage_since = at - timedelta(days=STAGE_WINDOW)
+    with db.read() as conn:
+        annotations = store_insight.annotations_since(conn, ctx.id, first_day)
+        resolved = store_insight.resolved_since(conn, ctx.id, first_day)
+        verdicts = store_insight.reviews_since(conn, ctx.id, first_day)
+        waiting = store_insight.waiting(conn, ctx.id, at=at)
+        arrived = store_insight.arrivals(conn, ctx.id, stage_since)
+        cleared = store_insight.departures(conn, ctx.id, stage_since)
+        last_active = store_insight.last_active(conn, ctx.id)
+        batches = store_insight.batches(conn, ctx.id)
+        counts = store_items.counts(conn, ctx.id)
+
+    def series(times: Any) -> list[tuple[Any, int]]:
+        return flow.per_day(times, now=at, days=days)
+
+    done = series(r["decided_at"] for r in resolved)
+    throughput = {
+        "days": [d.isoformat() for d, _ in done],
+        "resolved": [n for _, n in done],
+        "annotations": [n for _, n in series(r["created_at"] for r in annotations)],
+        "reviews": [n for _, n in series(r["created_at"] for r in verdicts)],
+        "rate": flow.rate(done, window=min(STAGE_WINDOW, days)),
+    }
+    stages = _stages(ctx, waiting, arrived, cleared, at=at)
+    remaining = counts["remaining"]
+    forecasts = {"pool": flow.forecast(remaining, done, now=at)}
+    budget = ctx.settings.budget
+    if budget is not None:
+        forecasts["budget"] = flow.forecast(budget - counts["labeled"], done, now=at)
+    state = status(db, ctx)
+    found = {
+        "project": {"slug": ctx.slug, "name": ctx.name},
+        "at": at.isoformat(),
+        "window_days": days,
+        "counts": counts,
+        "throughput": throughput,
+        "time": {
+            "active": flow.time_to_label([r["active_ms"] for r in annotations]),
+            "turnaround": flow.turnaround(
+                (r["first_served"], r["decided_at"]) for r in resolved if r["first_served"]
+            ),
+        },
+        "annotators": _annotators(annotations, last_active, days=throughput["days"], at=at),
+        "stages": flow.stage_table(stages),
+        "bottleneck": flow.bottleneck(stages),
+        "forecast": forecasts,
+        "label_mix": _label_mix(resolved, ctx.schema.target.labels),
+        "drift": drift(db, ctx, cache=cache, batches=batches),
+    }
+    found["alerts"] = alerts(found, state, remaining=remaining)
+    return found
+
+
+def _stages(
+    ctx: ProjectContext,
+    waiting: dict[str, dict[str, Any]],
+    arrived: dict[str, int],
+    cleared: dict[str, int],
+    *,
+    at: datetime,
+) -> list[Any]:
+    """The stages this project's settings send work through (and any where work waits)."""
+    from labelloop.insight.flow import Stage
+
+    s = ctx.settings
+    uses = {
+        "label": True,
+        "overlap": s.overlap > 1 or s.double_label_share > 0,
+        "review": s.review_policy != "none",
+        "escalated": s.review_policy != "none" or s.resolution == "adjudication",
+    }
+    names = {
+        "label": ("Labeling", "items"),
+        "overlap": ("Another annotator", "items"),
+        "review": ("Review", "annotations"),
+        "escalated": ("Expert tier", "items"),
+    }
+    out = []
+    for key, (name, unit) in names.items():
+        w = waiting[key]
+        if not (uses[key] or w["waiting"]):
+            continue
+        since = w["since"]
+        out.append(
+            Stage(
+                key=key,
+                name=name,
+                unit=unit,
+                waiting=w["waiting"],
+                oldest_s=None if since is None else max(0.0, (at - _aware(since)).total_seconds()),
+                arrived=arrived[key],
+                cleared=cleared[key],
+                window_days=STAGE_WINDOW,
+            )
+        )
+    return out
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+def _annotators(
+    rows: list[dict[str, Any]],
+    last_active: dict[int, datetime],
+    *,
+    days: list[str],
+    at: datetime,
+) -> list[dict[str, Any]]:
+    """Per annotator in the window: labels per day, this week's, active time per label."""
+    from labelloop.insight import flow
+
+    by_user: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for r in rows:
+        by_user[r["user_id"]].append(r)
+    week_ago = at - timedelta(days=STAGE_WINDOW)
+    table = []
+    for user_id, mine in by_user.items():
+        per_day = flow.per_day((r["created_at"] for r in mine), now=at, days=len(days))
+        table.append(
+            {
+                "username": mine[0]["username"],
+                "annotations": len(mine),
+                "last_7_days": sum(_aware(r["created_at"]) >= week_ago for r in mine),
+                "per_day": [n for _, n in per_day],
+                **flow.time_to_label([r["active_ms"] for r in mine]),
+                "last_active": _aware(last_active[user_id]).isoformat()
+                if user_id in last_active
+                else None,
+            }
+        )
+    table.sort(key=lambda r: (-r["annotations"], r["username"]))
+    return table
+
+
+def _label_mix(resolved: list[dict[str, Any]], labels: Any) -> dict[str, Any]:
+    """Resolved labels per ISO week and class (the newest weeks), to see the mix move."""
+    weeks: dict[str, Counter[str]] = defaultdict(Counter)
+    for r in resolved:
+        if r["label"] is None:
+            continue
+        year, week, _ = _aware(r["decided_at"]).isocalendar()
+        weeks[f"{year}-W{week:02d}"][r["label"]] += 1
+    names = list(labels or [])
+    names += sorted({k for c in weeks.values() for k in c} - set(names))
+    rows = [
+        {"week": w, "counts": {k: weeks[w][k] for k in names}, "total": sum(weeks[w].values())}
+        for w in sorted(weeks)[-MAX_WEEKS:]
+    ]
+    return {"labels": names, "weeks": rows}
+
+
+def drift(
+    db: Database, ctx: ProjectContext, *, cache: Any | None, batches: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """Does the newest import look like the labeled items imported before it?"""
+    from labelloop.insight.drift import MIN_ROWS
+
+    if len(batches) < 2:
+        return {
+            "state": "one_import",
+            "sentence": "Each new import is compared with the labeled items imported before "
+            "it; this project has one import so far.",
+        }
+    newest = batches[-1]
+    batch = {
+        "id": newest["id"],
+        "filename": newest["filename"],
+        "n_items": newest["n_items"],
+        "created_at": _aware(newest["created_at"]).isoformat(),
+    }
+    with db.read() as conn:
+        new = store_insight.batch_payloads(conn, newest["id"], limit=DRIFT_ROWS)
+        ref = store_insight.labeled_payloads(
+            conn, ctx.id, before_batch=newest["id"], limit=DRIFT_ROWS
+        )
+    if len(new) < MIN_ROWS or len(ref) < MIN_ROWS:
+        have = f"{len(ref):,} labeled before it and {len(new):,} in it"
+        return {
+            "state": "too_few",
+            "batch": batch,
+            "n_ref": len(ref),
+            "n_new": len(new),
+            "sentence": f"Too few items to compare the newest import with the labeled ones "
+            f"(needs {MIN_ROWS} on each side; has {have}).",
+        }
+    key = (ctx.id, ctx.settings.featurizer, newest["id"], tuple(r["id"] for r in ref))
+    with _drift_lock:
+        if key in _drift_memo:
+            _drift_memo.move_to_end(key)
+            return _drift_memo[key]
+    found = {"batch": batch, **_shift(ctx, cache, ref, new)}
+    with _drift_lock:
+        _drift_memo[key] = found
+        while len(_drift_memo) > DRIFT_MEMO_SIZE:
+            _drift_memo.popitem(last=False)
+    return found
+
+
+def _shift(
+    ctx: ProjectContext, cache: Any | None, ref: list[dict[str, Any]], new: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The domain-classifier check on words for text, on the project's features otherwise."""
+    from labelloop.insight.drift import domain_shift
+    from labelloop.learn.featurize import TfidfFeaturizer, fit_rows
+
+    rows = ref + new
+    names = None
+    if ctx.schema.data_type in ("text", "html") or cache is None:
+        featurizer = TfidfFeaturizer(ngram_range=(1, 1))
+        X = fit_rows(featurizer, [r["payload"] for r in rows])
+        names = [str(t) for t in featurizer.vectorizer_.get_feature_names_out()]
+    else:
+        X, _ = cache.stored_or_refitted(
+            ctx.id, ctx.settings.featurizer, rows, data_type=ctx.schema.data_type
+        )
+    return domain_shift(X[: len(ref)], X[len(ref) :], feature_names=names)
+
+
+def alerts(found: dict[str, Any], state: dict[str, Any], *, remaining: int) -> list[dict[str, Any]]:
+    """What needs attention now, most pressing first: each with its kind and a sentence."""
+    out = []
+    error = state["training"]["error"]
+    if error:
+        out.append({"kind": "training", "message": f"Rounds cannot train: {error}"})
+    if found["drift"].get("state") == "shifted":
+        out.append({"kind": "drift", "message": found["drift"]["sentence"]})
+    neck = found["bottleneck"]
+    if neck and neck["key"] != "label" and neck["growing"]:
+        out.append({"kind": "backlog", "message": neck["sentence"]})
+    if state["stop_recommended"] and remaining > 0:
+        model = state["model"] or {}
+        out.append(
+            {
+                "kind": "stop",
+                "message": f"Stop recommended: model v{model.get('version')}'s stopping rule "
+                "says more labels would change little.",
+            }
+        )
+    issues = state["open_label_issues"]
+    if issues:
+        out.append(
+            {
+                "kind": "label_issues",
+                "message": f"{issues:,} {'label' if issues == 1 else 'labels'} the model "
+                f"contradicts {'waits' if issues == 1 else 'wait'} for a second look.",
+            }
+        )
+    resolved = found["throughput"]["resolved"]
+    if remaining > 0 and sum(resolved) and not any(resolved[-IDLE_DAYS:]):
+        out.append(
+            {
+                "kind": "idle",
+                "message": f"No label resolved in the last {IDLE_DAYS} days; "
+                f"{remaining:,} items remain.",
+            }
+        )
+    return out

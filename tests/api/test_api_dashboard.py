@@ -1,0 +1,81 @@
+"""The dashboard over HTTP and as a page: reviewers and managers read it, annotators are
+refused, outsiders learn nothing; the page shows the figures the JSON holds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.responses import Response
+
+from tests.api.conftest import Page
+
+
+def test_who_reads_the_dashboard(api: Any) -> None:
+    for role in ("admin", "manager", "reviewer"):
+        got = api.get("/api/projects/sent/dashboard?days=7", role)
+        assert got.status_code == 200, (role, got.text)
+        body = got.json()
+        assert body["window_days"] == 7 and len(body["throughput"]["days"]) == 7
+        assert body["counts"]["pool"] == 30
+    assert api.get("/api/projects/sent/dashboard", "annotator").status_code == 403
+    assert api.get("/api/projects/sent/dashboard", "outsider").status_code == 404
+    assert api.get("/api/projects/sent/dashboard?days=0").status_code == 422
+    assert api.get("/api/projects/sent/dashboard?days=366").status_code == 422
+
+
+def test_labels_show_up_in_the_json(api: Any) -> None:
+    ctx = api.lab.ctx("sent", api.lab.admin)
+    api.lab.label_next(ctx, n=5, active_ms=3000)
+    body = api.get("/api/projects/sent/dashboard").json()
+    assert body["throughput"]["resolved"][-1] == 5
+    assert body["time"]["active"]["median_s"] == 3.0
+    assert body["annotators"][0]["username"] == "admin"
+    stages = {s["key"]: s for s in body["stages"]}
+    assert stages["label"]["waiting"] == 25
+
+
+def _get(page: Page, path: str) -> Any:
+    response = Response()
+    page.app.state.sessions.issue(response, page.lab.admin.id)
+    cookie = response.headers["set-cookie"].split(";", 1)[0]
+    return page.client.get(path, headers={"cookie": cookie})
+
+
+def test_the_dashboard_page_shows_pace_waits_forecast_drift_and_people(page: Page) -> None:
+    from labelloop.workflow import review
+
+    lab = page.lab
+    ctx = lab.project("sent", review_policy="all")
+    lab.import_rows(ctx, lab.rows(40))
+    lab.train(ctx)
+    lab.label_next(ctx, n=8)
+    reviewer = lab.member("sent", "rita", "reviewer")
+    for _ in range(1):
+        task = review.next_review(lab.db, reviewer)
+        review.review_annotation(lab.db, reviewer, task["annotation"]["id"], verdict="accept")
+    assert 'id="dashboard-link" href="/p/sent/dashboard"' in page.html()
+    got = _get(page, "/p/sent/dashboard?days=7")
+    assert got.status_code == 200
+    html = " ".join(got.text.split())
+    assert "<h1>Dashboard</h1>" in html
+    assert 'id="stat-rate">0.1<' in html  # 1 label resolved over the last 7 days
+    assert '<tr data-stage="review" class="row-hot">' in html
+    assert "Review holds the work: 7 annotations wait" in html
+    assert 'data-kind="backlog"' in html
+    assert 'id="forecast-pool"' in html and "the 39 left take about 39 days" in html
+    assert "this project has one import so far" in html
+    assert '<tr data-user="admin">' in html
+    assert html.count('class="bars-bar"') == 7  # a bar per day of the chart
+
+
+def test_item_text_and_file_names_reach_the_page_escaped(page: Page) -> None:
+    lab = page.lab
+    ctx = lab.project("sent")
+    lab.import_rows(ctx, lab.rows(40, labeled=True), labeled=True, filename="a.jsonl")
+    evil = [
+        {"id": f"e{i}", "text": f"<script>alert({i})</script> refund now {i}"} for i in range(40)
+    ]
+    lab.import_rows(ctx, evil, filename="<img src=x onerror=alert(1)>.jsonl")
+    html = _get(page, "/p/sent/dashboard").text
+    assert "<script>alert(" not in html and "<img src=x" not in html
+    assert "&lt;img src=x onerror=alert(1)&gt;.jsonl" in html

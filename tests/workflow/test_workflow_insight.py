@@ -1,0 +1,149 @@
+"""The dashboard as a manager reads it: labels per day, time per label, where work waits, when
+the pool is done, whether the newest import drifts, and what needs attention."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import update
+
+from labelloop.errors import PermissionDenied
+from labelloop.store.tables import annotation, item_label
+from labelloop.store.users import now
+from labelloop.workflow import insight, review
+from tests.conftest import Lab, make_rows
+
+
+def _move_back(lab: Lab, item_ids: list[int], days: int) -> None:
+    """Pretend these items were labeled ``days`` days ago."""
+    back = now() - timedelta(days=days)
+    with lab.db.write() as conn:
+        conn.execute(
+            update(annotation).where(annotation.c.item_id.in_(item_ids)).values(created_at=back)
+        )
+        conn.execute(
+            update(item_label).where(item_label.c.item_id.in_(item_ids)).values(decided_at=back)
+        )
+
+
+def test_labels_per_day_time_per_label_and_the_forecast(lab: Lab) -> None:
+    ctx = lab.project("p")
+    lab.import_rows(ctx, make_rows(60))
+    lab.train(ctx)
+    served = lab.label_next(ctx, n=12, active_ms=2000)
+    _move_back(lab, [t["item"]["id"] for t in served[:4]], days=2)
+    found = insight.report(lab.db, ctx, days=7)
+    t = found["throughput"]
+    assert len(t["days"]) == 7 and t["days"][-1] == now().date().isoformat()
+    assert t["resolved"] == [0, 0, 0, 0, 4, 0, 8]
+    assert t["annotations"] == [0, 0, 0, 0, 4, 0, 8]
+    assert found["time"]["active"]["median_s"] == 2.0
+    assert found["time"]["active"]["labels_per_hour"] == 1800
+    (me,) = found["annotators"]
+    assert me["username"] == "admin" and me["annotations"] == 12 and me["last_7_days"] == 12
+    assert me["per_day"] == [0, 0, 0, 0, 4, 0, 8]
+    pool = found["forecast"]["pool"]
+    # Labeling began three days ago: 12 labels over those 3 days, 48 items left.
+    assert pool["state"] == "forecast" and pool["based_on_days"] == 3
+    assert pool["per_day"] == 4.0 and pool["days"] == 12.0
+    assert found["counts"]["remaining"] == 48
+    mix = found["label_mix"]
+    assert mix["labels"] == ["negative", "neutral", "positive"]
+    assert sum(w["total"] for w in mix["weeks"]) == 12
+
+
+def test_a_budget_gets_its_own_forecast(lab: Lab) -> None:
+    ctx = lab.project("b", budget=20)
+    lab.import_rows(ctx, make_rows(60))
+    lab.train(ctx)
+    lab.label_next(ctx, n=10)
+    found = insight.report(lab.db, ctx, days=7)
+    assert found["forecast"]["budget"]["remaining"] == 10
+    assert found["forecast"]["pool"]["remaining"] == 50
+
+
+def test_review_that_does_not_keep_up_is_the_bottleneck_until_it_clears(lab: Lab) -> None:
+    ctx = lab.project("r", review_policy="all")
+    lab.import_rows(ctx, make_rows(30))
+    lab.train(ctx)
+    lab.label_next(ctx, n=6)
+    found = insight.report(lab.db, ctx, days=7)
+    stages = {s["key"]: s for s in found["stages"]}
+    assert stages["review"]["waiting"] == 6 and stages["review"]["arrived"] == 6
+    assert stages["review"]["cleared"] == 0
+    assert stages["label"]["waiting"] == 24 and stages["label"]["cleared"] == 6
+    neck = found["bottleneck"]
+    assert neck["key"] == "review" and neck["growing"]
+    assert "6 annotations wait" in neck["sentence"]
+    assert [a["kind"] for a in found["alerts"]] == ["backlog"]
+    # A reviewer accepts all six: review no longer holds anything.
+    reviewer = lab.member("r", "rita", "reviewer")
+    for _ in range(6):
+        task = review.next_review(lab.db, reviewer)
+        review.review_annotation(lab.db, reviewer, task["annotation"]["id"], verdict="accept")
+    found = insight.report(lab.db, ctx, days=7)
+    stages = {s["key"]: s for s in found["stages"]}
+    assert stages["review"]["waiting"] == 0 and stages["review"]["cleared"] == 6
+    assert found["bottleneck"]["key"] == "label"
+    assert found["throughput"]["reviews"][-1] == 6
+    assert "backlog" not in [a["kind"] for a in found["alerts"]]
+
+
+def test_a_new_import_unlike_the_labeled_items_is_reported_with_its_words(lab: Lab) -> None:
+    ctx = lab.project("d")
+    lab.import_rows(ctx, make_rows(90, labeled=True), labeled=True, filename="first.jsonl")
+    found = insight.report(lab.db, ctx, days=7)
+    assert found["drift"]["state"] == "one_import"
+    lab.import_rows(ctx, make_rows(60, start=500), filename="like.jsonl")
+    found = insight.report(lab.db, ctx, days=7)
+    assert found["drift"]["state"] == "similar", found["drift"]
+    assert found["drift"]["batch"]["filename"] == "like.jsonl"
+    assert "drift" not in [a["kind"] for a in found["alerts"]]
+    shifted = [
+        {"id": f"x-{i}", "text": f"refund invoice charged twice order {i}"} for i in range(60)
+    ]
+    lab.import_rows(ctx, shifted, filename="billing.jsonl")
+    found = insight.report(lab.db, ctx, days=7)
+    d = found["drift"]
+    assert d["state"] == "shifted" and d["batch"]["filename"] == "billing.jsonl"
+    assert {"refund", "invoice"} <= set(d["markers"])
+    assert [a["kind"] for a in found["alerts"]] == ["drift"]
+
+
+def test_too_few_labeled_items_to_compare(lab: Lab) -> None:
+    ctx = lab.project("f")
+    lab.import_rows(ctx, make_rows(40), filename="a.jsonl")
+    lab.import_rows(ctx, make_rows(40, start=100), filename="b.jsonl")
+    d = insight.report(lab.db, ctx, days=7)["drift"]
+    assert d["state"] == "too_few" and "0 labeled before it and 40 in it" in d["sentence"]
+
+
+def test_annotators_do_not_read_the_dashboard(lab: Lab) -> None:
+    lab.project("p")
+    annotator = lab.member("p", "ann", "annotator")
+    with pytest.raises(PermissionDenied):
+        insight.report(lab.db, annotator)
+    reviewer = lab.member("p", "rev", "reviewer")
+    assert insight.report(lab.db, reviewer)["project"]["slug"] == "p"
+
+
+@pytest.mark.parametrize("days", [1, 400])
+def test_the_window_is_bounded(lab: Lab, days: int) -> None:
+    ctx = lab.project("w")
+    found = insight.report(lab.db, ctx, days=days)
+    assert found["window_days"] == min(days, insight.MAX_DAYS)
+    assert len(found["throughput"]["days"]) == found["window_days"]
+
+
+def test_an_idle_project_says_so(lab: Lab) -> None:
+    ctx = lab.project("i")
+    lab.import_rows(ctx, make_rows(30))
+    lab.train(ctx)
+    served = lab.label_next(ctx, n=5)
+    _move_back(lab, [t["item"]["id"] for t in served], days=5)
+    found = insight.report(lab.db, ctx, days=30)
+    idle = [a for a in found["alerts"] if a["kind"] == "idle"]
+    assert idle and "25 items remain" in idle[0]["message"]
+    lab.label_next(ctx, n=1)
+    assert "idle" not in [a["kind"] for a in insight.report(lab.db, ctx, days=30)["alerts"]]
