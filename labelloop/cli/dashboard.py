@@ -86,6 +86,12 @@ def _print(found: dict[str, Any]) -> None:
             f"From first served to resolved: median {turn['median_h']:.1f} h, 90% within "
             f"{turn['p90_h']:.1f} h."
         )
+    agreement = found["agreement"]
+    if agreement["alpha"] is not None:
+        out.print(
+            f"Agreement: Krippendorff's α {agreement['alpha']:.2f} on the "
+            f"{agreement['items']:,} items labeled twice or more."
+        )
     stages = Table(title="Where work waits")
     for col in ("stage", "waiting", "oldest", "arrived (7 d)", "cleared (7 d)", "days to clear"):
         stages.add_column(col, justify="left" if col in ("stage", "oldest") else "right")

@@ -31,6 +31,8 @@ def annotations_since(conn: Connection, project_id: int, since: datetime) -> lis
         select(
             annotation.c.user_id,
             user.c.username,
+            annotation.c.item_id,
+            annotation.c.value,
             annotation.c.created_at,
             annotation.c.active_ms,
             annotation.c.status,

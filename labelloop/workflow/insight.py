@@ -3,6 +3,7 @@ new data drifts from what was labeled, and what needs a manager's attention now.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import Counter, OrderedDict, defaultdict
 from datetime import UTC, datetime, timedelta
@@ -24,6 +25,11 @@ DRIFT_ROWS = 2000
 IDLE_DAYS = 3
 """Days without a resolved label after which an unfinished project is reported idle."""
 MAX_WEEKS = 12
+LOW_ALPHA = 0.667
+"""Krippendorff's alpha below which agreement is reported: the lowest value Krippendorff
+(Content Analysis, 2004, 12.2) accepts even for tentative conclusions."""
+MIN_COMPARED = 20
+"""Items labeled by two annotators or more before agreement is judged at all."""
 
 _drift_memo: OrderedDict[tuple[Any, ...], dict[str, Any]] = OrderedDict()
 _drift_lock = threading.Lock()
@@ -99,6 +105,7 @@ def report(
         "bottleneck": flow.bottleneck(stages),
         "forecast": forecasts,
         "label_mix": _label_mix(resolved, ctx.schema.target.labels),
+        "agreement": _agreement(ctx, annotations),
         "drift": drift(db, ctx, cache=cache, batches=batches),
     }
     found["alerts"] = alerts(found, state, remaining=remaining)
@@ -185,6 +192,43 @@ def _annotators(
         )
     table.sort(key=lambda r: (-r["annotations"], r["username"]))
     return table
+
+
+def _agreement(ctx: ProjectContext, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Krippendorff's alpha of the target control over the window's items labeled twice or more
+    (each annotator's latest live answer), or None while fewer than two annotators overlap."""
+    import numpy as np
+
+    from labelloop.quality.agreement import UndefinedStatistic, krippendorff_alpha
+    from labelloop.store.review import LIVE_STATES
+
+    target = ctx.schema.target
+    if target.type not in ("choice", "multi_choice", "rating"):
+        return {"items": 0, "alpha": None}
+    latest: dict[tuple[int, int], str] = {}
+    for r in sorted(rows, key=lambda r: _aware(r["created_at"])):
+        value = (r["value"] or {}).get(target.name)
+        if r["status"] in LIVE_STATES and value is not None:
+            key = (r["user_id"], r["item_id"])
+            latest[key] = json.dumps(sorted(value) if isinstance(value, list) else value)
+    per_item: dict[int, dict[int, str]] = defaultdict(dict)
+    for (user_id, item_id), value in latest.items():
+        per_item[item_id][user_id] = value
+    shared = [i for i, answers in per_item.items() if len(answers) >= 2]
+    if not shared:
+        return {"items": 0, "alpha": None}
+    raters = sorted({u for i in shared for u in per_item[i]})
+    codes = {v: k for k, v in enumerate(sorted({v for i in shared for v in per_item[i].values()}))}
+    R = np.full((len(raters), len(shared)), np.nan)
+    row_of = {u: k for k, u in enumerate(raters)}
+    for col, i in enumerate(shared):
+        for u, v in per_item[i].items():
+            R[row_of[u], col] = codes[v]
+    try:
+        alpha: float | None = round(float(krippendorff_alpha(R)), 3)
+    except UndefinedStatistic:  # one value among all paired answers: chance is undefined
+        alpha = None
+    return {"items": len(shared), "alpha": alpha}
 
 
 def _label_mix(resolved: list[dict[str, Any]], labels: Any) -> dict[str, Any]:
@@ -289,6 +333,20 @@ def alerts(found: dict[str, Any], state: dict[str, Any], *, remaining: int) -> l
                 "kind": "stop",
                 "message": f"Stop recommended: model v{model.get('version')}'s stopping rule "
                 "says more labels would change little.",
+            }
+        )
+    agreement = found["agreement"]
+    if (
+        agreement["alpha"] is not None
+        and agreement["items"] >= MIN_COMPARED
+        and agreement["alpha"] < LOW_ALPHA
+    ):
+        out.append(
+            {
+                "kind": "agreement",
+                "message": f"Annotators agree little: Krippendorff's α {agreement['alpha']:.2f} "
+                f"on the {agreement['items']:,} items labeled twice or more in these days "
+                f"(below {LOW_ALPHA}); the Quality page shows where.",
             }
         )
     issues = state["open_label_issues"]

@@ -147,3 +147,45 @@ def test_an_idle_project_says_so(lab: Lab) -> None:
     assert idle and "25 items remain" in idle[0]["message"]
     lab.label_next(ctx, n=1)
     assert "idle" not in [a["kind"] for a in insight.report(lab.db, ctx, days=30)["alerts"]]
+
+
+def test_annotators_who_disagree_are_reported(lab: Lab) -> None:
+    from labelloop.workflow import tasks
+
+    ctx = lab.project("o", overlap=2)
+    lab.import_rows(ctx, make_rows(24))
+    lab.train(ctx)
+    careful = lab.member("o", "ann", "annotator")
+    careless = lab.member("o", "bob", "annotator")
+    for who, answer in ((careful, None), (careless, "neutral")):
+        for _ in range(24):
+            task = tasks.next_task(lab.db, who)
+            text = task["item"]["data"]["text"]
+            value = {"sentiment": answer or lab.truth(text)}
+            tasks.submit(lab.db, who, task["assignment_id"], value, active_ms=1500)
+    found = insight.report(lab.db, ctx, days=7)
+    assert found["agreement"]["items"] == 24
+    assert found["agreement"]["alpha"] < insight.LOW_ALPHA
+    (alert,) = [a for a in found["alerts"] if a["kind"] == "agreement"]
+    assert "on the 24 items labeled twice or more" in alert["message"]
+    stages = {s["key"]: s for s in found["stages"]}
+    assert stages["overlap"]["waiting"] == 0 and stages["overlap"]["cleared"] == 24
+
+
+def test_annotators_who_agree_raise_nothing(lab: Lab) -> None:
+    from labelloop.workflow import tasks
+
+    ctx = lab.project("o", overlap=2)
+    lab.import_rows(ctx, make_rows(24))
+    lab.train(ctx)
+    for name in ("ann", "bob"):
+        who = lab.member("o", name, "annotator")
+        for _ in range(24 if name == "ann" else 21):
+            task = tasks.next_task(lab.db, who)
+            value = {"sentiment": lab.truth(task["item"]["data"]["text"])}
+            tasks.submit(lab.db, who, task["assignment_id"], value, active_ms=1500)
+    found = insight.report(lab.db, ctx, days=7)
+    assert found["agreement"] == {"items": 21, "alpha": 1.0}
+    assert "agreement" not in [a["kind"] for a in found["alerts"]]
+    stages = {s["key"]: s for s in found["stages"]}
+    assert stages["overlap"]["waiting"] == 3 and stages["overlap"]["arrived"] == 24
