@@ -47,6 +47,10 @@ def dashboard(
     _print(found)
 
 
+def _hours(h: float) -> str:
+    return f"{round(60 * h)} min" if h < 1 else f"{h:,.1f} h"
+
+
 def _say(text: str | None) -> None:
     if text:
         out.print(escape(text), highlight=False)
@@ -83,14 +87,14 @@ def _print(found: dict[str, Any]) -> None:
         )
     if turn["n"]:
         out.print(
-            f"From first served to resolved: median {turn['median_h']:.1f} h, 90% within "
-            f"{turn['p90_h']:.1f} h."
+            f"From first served to resolved: median {_hours(turn['median_h'])}, 90% within "
+            f"{_hours(turn['p90_h'])}."
         )
     agreement = found["agreement"]
     if agreement["alpha"] is not None:
         out.print(
             f"Agreement: Krippendorff's α {agreement['alpha']:.2f} on the "
-            f"{agreement['items']:,} items labeled twice or more."
+            f"{agreement['n_items']:,} items labeled twice or more."
         )
     stages = Table(title="Where work waits")
     for col in ("stage", "waiting", "oldest", "arrived (7 d)", "cleared (7 d)", "days to clear"):

@@ -9,12 +9,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, exists, func, select
+from sqlalchemy import Connection, and_, exists, func, select, union
 
 from labelloop.store.review import LIVE_STATES
 from labelloop.store.tables import (
     annotation,
     assignment,
+    gold_answer,
     import_batch,
     item,
     item_label,
@@ -23,6 +24,8 @@ from labelloop.store.tables import (
 )
 
 PENDING_STATES = ("in_review", "escalated")
+REWORK = "rework"
+"""The strategy recorded on a lease that gives a rejected item back to its annotator."""
 
 
 def annotations_since(conn: Connection, project_id: int, since: datetime) -> list[dict[str, Any]]:
@@ -41,6 +44,12 @@ def annotations_since(conn: Connection, project_id: int, since: datetime) -> lis
         .where(annotation.c.project_id == project_id, annotation.c.created_at >= since)
     )
     return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def first_annotation(conn: Connection, project_id: int) -> datetime | None:
+    """When the project's first annotation was made (None before any)."""
+    q = select(func.min(annotation.c.created_at)).where(annotation.c.project_id == project_id)
+    return conn.execute(q).scalar_one()
 
 
 def last_active(conn: Connection, project_id: int) -> dict[int, datetime]:
@@ -84,15 +93,21 @@ def reviews_since(conn: Connection, project_id: int, since: datetime) -> list[di
     return [dict(r) for r in conn.execute(q).mappings()]
 
 
+def _not_gold(item_id: Any) -> Any:
+    """Gold checks are served to test annotators, not as work: they wait in no stage."""
+    return ~exists().where(gold_answer.c.item_id == item_id)
+
+
 def waiting(conn: Connection, project_id: int, *, at: datetime) -> dict[str, dict[str, Any]]:
     """What waits where right now, each with the time the oldest one started waiting.
 
-    - ``label``: pool items with no resolved label, no live annotation and no live lease,
-      waiting since their import;
-    - ``overlap``: items with a live annotation but no resolved label and nothing in review,
+    - ``label``: pool items (gold checks aside) with no resolved label, no live annotation and
+      no live lease, waiting since their import;
+    - ``overlap``: such items with a live annotation but no resolved label and nothing in review,
       waiting for another annotator since their first annotation;
     - ``review``: annotations in review since they were submitted;
-    - ``escalated``: items escalated to the expert tier since their annotation was submitted.
+    - ``escalated``: items at the expert tier since they were escalated;
+    - ``rework``: items rejected in review and leased back to their annotator, since then.
     """
     labeled = exists().where(item_label.c.item_id == item.c.id)
     annotated = exists().where(
@@ -103,11 +118,11 @@ def waiting(conn: Connection, project_id: int, *, at: datetime) -> dict[str, dic
         assignment.c.state == "leased",
         assignment.c.lease_expires_at > at,
     )
+    work = and_(item.c.project_id == project_id, item.c.split == "pool", _not_gold(item.c.id))
     to_label = (
         select(func.count(), func.min(import_batch.c.created_at))
         .select_from(item.outerjoin(import_batch, import_batch.c.id == item.c.import_batch_id))
-        .where(item.c.project_id == project_id, item.c.split == "pool")
-        .where(~labeled, ~annotated, ~leased)
+        .where(work, ~labeled, ~annotated, ~leased)
     )
     pending = exists().where(
         annotation.c.item_id == item.c.id, annotation.c.status.in_(PENDING_STATES)
@@ -119,8 +134,7 @@ def waiting(conn: Connection, project_id: int, *, at: datetime) -> dict[str, dic
     )
     overlap_items = (
         select(first_annotation.label("since"))
-        .where(item.c.project_id == project_id, item.c.split == "pool")
-        .where(~labeled, annotated, ~pending)
+        .where(work, ~labeled, annotated, ~pending)
         .subquery()
     )
     overlap = select(func.count(), func.min(overlap_items.c.since))
@@ -128,14 +142,23 @@ def waiting(conn: Connection, project_id: int, *, at: datetime) -> dict[str, dic
         annotation.c.project_id == project_id, annotation.c.status == "in_review"
     )
     escalated = select(
-        func.count(func.distinct(annotation.c.item_id)), func.min(annotation.c.created_at)
+        func.count(func.distinct(annotation.c.item_id)), func.min(annotation.c.updated_at)
     ).where(annotation.c.project_id == project_id, annotation.c.status == "escalated")
+    rework = select(
+        func.count(func.distinct(assignment.c.item_id)), func.min(assignment.c.leased_at)
+    ).where(
+        assignment.c.project_id == project_id,
+        assignment.c.strategy == REWORK,
+        assignment.c.state == "leased",
+        assignment.c.lease_expires_at > at,
+    )
     out = {}
     for key, q in (
         ("label", to_label),
         ("overlap", overlap),
         ("review", in_review),
         ("escalated", escalated),
+        ("rework", rework),
     ):
         n, since = conn.execute(q).one()
         out[key] = {"waiting": int(n), "since": since}
@@ -143,9 +166,9 @@ def waiting(conn: Connection, project_id: int, *, at: datetime) -> dict[str, dic
 
 
 def arrivals(conn: Connection, project_id: int, since: datetime) -> dict[str, int]:
-    """How many entered each waiting stage since ``since``: pool items imported, items whose
-    first annotation came and that wait or waited for another, annotations that went to
-    review, escalations."""
+    """How many entered each waiting stage since ``since``: pool items imported without a
+    label, items whose first annotation came and that wait or waited for another, annotations
+    that went to review, items escalated to the expert tier, rejections."""
     imported = (
         select(func.count())
         .select_from(item.join(import_batch, import_batch.c.id == item.c.import_batch_id))
@@ -153,6 +176,10 @@ def arrivals(conn: Connection, project_id: int, since: datetime) -> dict[str, in
             item.c.project_id == project_id,
             item.c.split == "pool",
             import_batch.c.created_at >= since,
+            _not_gold(item.c.id),
+            ~exists().where(
+                item_label.c.item_id == item.c.id, item_label.c.resolution == "imported"
+            ),
         )
     )
     per_item = (
@@ -170,7 +197,9 @@ def arrivals(conn: Connection, project_id: int, since: datetime) -> dict[str, in
         annotation.c.item_id == per_item.c.item_id, annotation.c.status.in_(PENDING_STATES)
     )
     second = select(func.count()).where(
-        per_item.c.first >= since, (per_item.c.n >= 2) | (unresolved & ~in_review)
+        per_item.c.first >= since,
+        _not_gold(per_item.c.item_id),
+        (per_item.c.n >= 2) | (unresolved & ~in_review),
     )
     reviewed = exists().where(review.c.annotation_id == annotation.c.id)
     to_review = select(func.count()).where(
@@ -178,8 +207,15 @@ def arrivals(conn: Connection, project_id: int, since: datetime) -> dict[str, in
         annotation.c.created_at >= since,
         (annotation.c.status == "in_review") | reviewed,
     )
-    escalations = (
-        select(func.count())
+    # An escalation is an escalate verdict or a disagreement sent up by the resolution rule;
+    # both leave the annotation escalated (later adjudicated), stamped when its state changed.
+    sent_up = select(annotation.c.item_id).where(
+        annotation.c.project_id == project_id,
+        annotation.c.status.in_(("escalated", "adjudicated")),
+        annotation.c.updated_at >= since,
+    )
+    escalate_verdicts = (
+        select(annotation.c.item_id)
         .select_from(review.join(annotation, annotation.c.id == review.c.annotation_id))
         .where(
             annotation.c.project_id == project_id,
@@ -187,24 +223,64 @@ def arrivals(conn: Connection, project_id: int, since: datetime) -> dict[str, in
             review.c.verdict == "escalate",
         )
     )
+    expert_verdicts = _expert_verdicts(project_id, since)
+    escalations = select(func.count()).select_from(
+        union(sent_up, escalate_verdicts, expert_verdicts).subquery()
+    )
     return {
         "label": int(conn.execute(imported).scalar_one()),
         "overlap": int(conn.execute(second).scalar_one()),
         "review": int(conn.execute(to_review).scalar_one()),
         "escalated": int(conn.execute(escalations).scalar_one()),
+        "rework": _verdicts(conn, project_id, since, verdict="reject"),
     }
+
+
+def _verdicts(
+    conn: Connection,
+    project_id: int,
+    since: datetime,
+    *,
+    verdict: str | None = None,
+    tier: int | None = None,
+) -> int:
+    """Review verdicts given since ``since``, of one kind or tier."""
+    q = (
+        select(func.count())
+        .select_from(review.join(annotation, annotation.c.id == review.c.annotation_id))
+        .where(annotation.c.project_id == project_id, review.c.created_at >= since)
+    )
+    if verdict is not None:
+        q = q.where(review.c.verdict == verdict)
+    if tier is not None:
+        q = q.where(review.c.tier == tier)
+    return int(conn.execute(q).scalar_one())
+
+
+def _expert_verdicts(project_id: int, since: datetime) -> Any:
+    """The items the expert tier gave a verdict on since ``since``."""
+    return (
+        select(annotation.c.item_id)
+        .select_from(review.join(annotation, annotation.c.id == review.c.annotation_id))
+        .where(
+            annotation.c.project_id == project_id,
+            review.c.created_at >= since,
+            review.c.tier == 2,
+        )
+    )
 
 
 def departures(conn: Connection, project_id: int, since: datetime) -> dict[str, int]:
     """How many left each waiting stage since ``since``: items given their first annotation,
-    items resolved from two annotations or more, first-tier verdicts, expert decisions."""
+    items resolved from two annotations or more without the expert tier, first-tier verdicts,
+    items the expert tier decided, rejected items answered again."""
     first = (
-        select(func.min(annotation.c.created_at).label("first"))
+        select(annotation.c.item_id, func.min(annotation.c.created_at).label("first"))
         .where(annotation.c.project_id == project_id)
         .group_by(annotation.c.item_id)
         .subquery()
     )
-    started = select(func.count()).where(first.c.first >= since)
+    started = select(func.count()).where(first.c.first >= since, _not_gold(first.c.item_id))
     n_live = (
         select(func.count())
         .where(annotation.c.item_id == item_label.c.item_id, annotation.c.status.in_(LIVE_STATES))
@@ -213,27 +289,40 @@ def departures(conn: Connection, project_id: int, since: datetime) -> dict[str, 
     agreed = select(func.count()).where(
         item_label.c.project_id == project_id,
         item_label.c.decided_at >= since,
-        item_label.c.resolution != "imported",
+        item_label.c.resolution.not_in(("imported", "adjudicated")),
         n_live >= 2,
     )
-    verdicts = (
-        select(review.c.tier, func.count())
-        .select_from(review.join(annotation, annotation.c.id == review.c.annotation_id))
-        .where(and_(annotation.c.project_id == project_id, review.c.created_at >= since))
-        .group_by(review.c.tier)
-    )
-    by_tier = {int(t): int(n) for t, n in conn.execute(verdicts)}
-    adjudicated = select(func.count()).where(
+    expert_verdicts = _expert_verdicts(project_id, since)
+    adjudicated = select(item_label.c.item_id).where(
         item_label.c.project_id == project_id,
         item_label.c.decided_at >= since,
         item_label.c.resolution == "adjudicated",
     )
+    decided = select(func.count()).select_from(union(expert_verdicts, adjudicated).subquery())
+    reworked = (
+        select(func.count())
+        .select_from(annotation.join(assignment, assignment.c.id == annotation.c.assignment_id))
+        .where(
+            annotation.c.project_id == project_id,
+            annotation.c.created_at >= since,
+            assignment.c.strategy == REWORK,
+        )
+    )
     return {
         "label": int(conn.execute(started).scalar_one()),
         "overlap": int(conn.execute(agreed).scalar_one()),
-        "review": by_tier.get(1, 0),
-        "escalated": by_tier.get(2, 0) + int(conn.execute(adjudicated).scalar_one()),
+        "review": _verdicts(conn, project_id, since, tier=1),
+        "escalated": int(conn.execute(decided).scalar_one()),
+        "rework": int(conn.execute(reworked).scalar_one()),
     }
+
+
+def last_resolved(conn: Connection, project_id: int) -> datetime | None:
+    """When a person last resolved a label of the project (imported labels aside)."""
+    q = select(func.max(item_label.c.decided_at)).where(
+        item_label.c.project_id == project_id, item_label.c.resolution != "imported"
+    )
+    return conn.execute(q).scalar_one()
 
 
 def batches(conn: Connection, project_id: int) -> list[dict[str, Any]]:
@@ -248,13 +337,12 @@ def batches(conn: Connection, project_id: int) -> list[dict[str, Any]]:
         .where(import_batch.c.project_id == project_id, import_batch.c.split == "pool")
         .order_by(import_batch.c.id)
     )
-    return [dict(r) for r in conn.execute(q).mappings()]
+    return [dict(r) for r in conn.execute(q).mappings() if r["n_items"] > 0]
 
 
 def batch_payloads(conn: Connection, batch_id: int, *, limit: int) -> list[dict[str, Any]]:
-    """Up to ``limit`` payloads of one import batch, spread over it (every k-th id)."""
-    n = conn.execute(select(func.count()).where(item.c.import_batch_id == batch_id)).scalar_one()
-    return _spread(conn, item.c.import_batch_id == batch_id, n=int(n), limit=limit)
+    """Up to ``limit`` payloads of one import batch, spread over it."""
+    return _spread(conn, item.c.import_batch_id == batch_id, limit=limit)
 
 
 def labeled_payloads(
@@ -268,15 +356,18 @@ def labeled_payloads(
         item.c.import_batch_id < before_batch,
         exists().where(item_label.c.item_id == item.c.id),
     )
-    n = conn.execute(select(func.count()).where(where)).scalar_one()
-    return _spread(conn, where, n=int(n), limit=limit)
+    return _spread(conn, where, limit=limit)
 
 
-def _spread(conn: Connection, where: Any, *, n: int, limit: int) -> list[dict[str, Any]]:
-    """Ids and payloads of every k-th item id under ``where``, so a sample of a million rows reads
-    about ``limit`` of them, not all."""
-    step = max(1, -(-n // limit))
-    q = select(item.c.id, item.c.payload).where(where)
-    if step > 1:
-        q = q.where(item.c.id % step == 0)
-    return [dict(r) for r in conn.execute(q.order_by(item.c.id).limit(limit)).mappings()]
+def _spread(conn: Connection, where: Any, *, limit: int) -> list[dict[str, Any]]:
+    """Ids and payloads of ``limit`` items under ``where`` spread evenly by rank over them, so a
+    sample of a million rows reads the ids and about ``limit`` payloads, not all."""
+    ids = [i for (i,) in conn.execute(select(item.c.id).where(where).order_by(item.c.id))]
+    if len(ids) > limit:
+        ids = [ids[k * len(ids) // limit] for k in range(limit)]
+    rows: list[dict[str, Any]] = []
+    for start in range(0, len(ids), 900):
+        chunk = ids[start : start + 900]
+        q = select(item.c.id, item.c.payload).where(item.c.id.in_(chunk)).order_by(item.c.id)
+        rows += [dict(r) for r in conn.execute(q).mappings()]
+    return rows

@@ -22,6 +22,8 @@ STAGE_WINDOW = 7
 """Days over which each stage's arrivals and departures are counted (the bottleneck's pace)."""
 DRIFT_ROWS = 2000
 """Items read from each side when the newest import is compared with the labeled items."""
+FORECAST_DAYS = 14
+"""Days of resolved labels the backlog forecast reads its pace from."""
 IDLE_DAYS = 3
 """Days without a resolved label after which an unfinished project is reported idle."""
 MAX_WEEKS = 12
@@ -59,34 +61,48 @@ def report(
         hour=0, minute=0, second=0, microsecond=0
     )
     stage_since = at - timedelta(days=STAGE_WINDOW)
+    # The forecast reads the last FORECAST_DAYS days whatever window is shown, so 7, 30 and 90
+    # days give the same forecast.
+    read_since = min(first_day, at - timedelta(days=FORECAST_DAYS))
     with db.read() as conn:
         annotations = store_insight.annotations_since(conn, ctx.id, first_day)
-        resolved = store_insight.resolved_since(conn, ctx.id, first_day)
+        resolved = store_insight.resolved_since(conn, ctx.id, read_since)
         verdicts = store_insight.reviews_since(conn, ctx.id, first_day)
         waiting = store_insight.waiting(conn, ctx.id, at=at)
         arrived = store_insight.arrivals(conn, ctx.id, stage_since)
         cleared = store_insight.departures(conn, ctx.id, stage_since)
         last_active = store_insight.last_active(conn, ctx.id)
+        began = store_insight.first_annotation(conn, ctx.id)
+        last_label = store_insight.last_resolved(conn, ctx.id)
         batches = store_insight.batches(conn, ctx.id)
         counts = store_items.counts(conn, ctx.id)
 
-    def series(times: Any) -> list[tuple[Any, int]]:
-        return flow.per_day(times, now=at, days=days)
+    # A project that began labeling three days ago is judged on those three days, not seven.
+    pace_days = STAGE_WINDOW
+    if began is not None:
+        pace_days = max(1, min(STAGE_WINDOW, (_utc(at).date() - _utc(began).date()).days + 1))
+
+    def series(times: Any, n: int = days) -> list[tuple[Any, int]]:
+        return flow.per_day(times, now=at, days=n)
 
     done = series(r["decided_at"] for r in resolved)
+    recent = series((r["decided_at"] for r in resolved), FORECAST_DAYS)
+    resolved = [r for r in resolved if _utc(r["decided_at"]) >= first_day]
     throughput = {
         "days": [d.isoformat() for d, _ in done],
         "resolved": [n for _, n in done],
         "annotations": [n for _, n in series(r["created_at"] for r in annotations)],
         "reviews": [n for _, n in series(r["created_at"] for r in verdicts)],
-        "rate": flow.rate(done, window=min(STAGE_WINDOW, days)),
+        "rate": flow.rate(done, window=min(pace_days, days)),
     }
-    stages = _stages(ctx, waiting, arrived, cleared, at=at)
+    stages = _stages(ctx, waiting, arrived, cleared, at=at, window_days=pace_days)
     remaining = counts["remaining"]
-    forecasts = {"pool": flow.forecast(remaining, done, now=at)}
+    forecasts = {"pool": flow.forecast(remaining, recent, now=at, window=FORECAST_DAYS)}
     budget = ctx.settings.budget
     if budget is not None:
-        forecasts["budget"] = flow.forecast(budget - counts["labeled"], done, now=at)
+        forecasts["budget"] = flow.forecast(
+            budget - counts["labeled"], recent, now=at, window=FORECAST_DAYS
+        )
     state = status(db, ctx)
     found = {
         "project": {"slug": ctx.slug, "name": ctx.name},
@@ -108,7 +124,8 @@ def report(
         "agreement": _agreement(ctx, annotations),
         "drift": drift(db, ctx, cache=cache, batches=batches),
     }
-    found["alerts"] = alerts(found, state, remaining=remaining)
+    idle = last_label is not None and at - _utc(last_label) > timedelta(days=IDLE_DAYS)
+    found["alerts"] = alerts(found, state, remaining=remaining, idle=idle)
     return found
 
 
@@ -119,8 +136,10 @@ def _stages(
     cleared: dict[str, int],
     *,
     at: datetime,
+    window_days: int,
 ) -> list[Any]:
-    """The stages this project's settings send work through (and any where work waits)."""
+    """The stages this project's settings send work through (and any where work waits), their
+    pace counted over the last ``window_days`` days (fewer than 7 while the project is young)."""
     from labelloop.insight.flow import Stage
 
     s = ctx.settings
@@ -129,12 +148,14 @@ def _stages(
         "overlap": s.overlap > 1 or s.double_label_share > 0,
         "review": s.review_policy != "none",
         "escalated": s.review_policy != "none" or s.resolution == "adjudication",
+        "rework": s.review_policy != "none",
     }
     names = {
         "label": ("Labeling", "items"),
         "overlap": ("Another annotator", "items"),
         "review": ("Review", "annotations"),
         "escalated": ("Expert tier", "items"),
+        "rework": ("Back with the annotator", "items"),
     }
     out = []
     for key, (name, unit) in names.items():
@@ -148,17 +169,18 @@ def _stages(
                 name=name,
                 unit=unit,
                 waiting=w["waiting"],
-                oldest_s=None if since is None else max(0.0, (at - _aware(since)).total_seconds()),
+                oldest_s=None if since is None else max(0.0, (at - _utc(since)).total_seconds()),
                 arrived=arrived[key],
                 cleared=cleared[key],
-                window_days=STAGE_WINDOW,
+                window_days=window_days,
             )
         )
     return out
 
 
-def _aware(at: datetime) -> datetime:
-    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+def _utc(at: datetime) -> datetime:
+    """In UTC: SQLite gives naive UTC, PostgreSQL the session's time zone."""
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
 
 
 def _annotators(
@@ -182,10 +204,10 @@ def _annotators(
             {
                 "username": mine[0]["username"],
                 "annotations": len(mine),
-                "last_7_days": sum(_aware(r["created_at"]) >= week_ago for r in mine),
+                "last_7_days": sum(_utc(r["created_at"]) >= week_ago for r in mine),
                 "per_day": [n for _, n in per_day],
                 **flow.time_to_label([r["active_ms"] for r in mine]),
-                "last_active": _aware(last_active[user_id]).isoformat()
+                "last_active": _utc(last_active[user_id]).isoformat()
                 if user_id in last_active
                 else None,
             }
@@ -204,9 +226,9 @@ def _agreement(ctx: ProjectContext, rows: list[dict[str, Any]]) -> dict[str, Any
 
     target = ctx.schema.target
     if target.type not in ("choice", "multi_choice", "rating"):
-        return {"items": 0, "alpha": None}
+        return {"n_items": 0, "alpha": None}
     latest: dict[tuple[int, int], str] = {}
-    for r in sorted(rows, key=lambda r: _aware(r["created_at"])):
+    for r in sorted(rows, key=lambda r: _utc(r["created_at"])):
         value = (r["value"] or {}).get(target.name)
         if r["status"] in LIVE_STATES and value is not None:
             key = (r["user_id"], r["item_id"])
@@ -216,7 +238,7 @@ def _agreement(ctx: ProjectContext, rows: list[dict[str, Any]]) -> dict[str, Any
         per_item[item_id][user_id] = value
     shared = [i for i, answers in per_item.items() if len(answers) >= 2]
     if not shared:
-        return {"items": 0, "alpha": None}
+        return {"n_items": 0, "alpha": None}
     raters = sorted({u for i in shared for u in per_item[i]})
     codes = {v: k for k, v in enumerate(sorted({v for i in shared for v in per_item[i].values()}))}
     R = np.full((len(raters), len(shared)), np.nan)
@@ -228,7 +250,7 @@ def _agreement(ctx: ProjectContext, rows: list[dict[str, Any]]) -> dict[str, Any
         alpha: float | None = round(float(krippendorff_alpha(R)), 3)
     except UndefinedStatistic:  # one value among all paired answers: chance is undefined
         alpha = None
-    return {"items": len(shared), "alpha": alpha}
+    return {"n_items": len(shared), "alpha": alpha}
 
 
 def _label_mix(resolved: list[dict[str, Any]], labels: Any) -> dict[str, Any]:
@@ -237,7 +259,7 @@ def _label_mix(resolved: list[dict[str, Any]], labels: Any) -> dict[str, Any]:
     for r in resolved:
         if r["label"] is None:
             continue
-        year, week, _ = _aware(r["decided_at"]).isocalendar()
+        year, week, _ = _utc(r["decided_at"]).isocalendar()
         weeks[f"{year}-W{week:02d}"][r["label"]] += 1
     names = list(labels or [])
     names += sorted({k for c in weeks.values() for k in c} - set(names))
@@ -255,17 +277,18 @@ def drift(
     from labelloop.insight.drift import MIN_ROWS
 
     if len(batches) < 2:
+        so_far = "one import so far" if batches else "no import yet"
         return {
             "state": "one_import",
             "sentence": "Each new import is compared with the labeled items imported before "
-            "it; this project has one import so far.",
+            f"it; this project has {so_far}.",
         }
     newest = batches[-1]
     batch = {
         "id": newest["id"],
         "filename": newest["filename"],
         "n_items": newest["n_items"],
-        "created_at": _aware(newest["created_at"]).isoformat(),
+        "created_at": _utc(newest["created_at"]).isoformat(),
     }
     with db.read() as conn:
         new = store_insight.batch_payloads(conn, newest["id"], limit=DRIFT_ROWS)
@@ -282,7 +305,8 @@ def drift(
             "sentence": f"Too few items to compare the newest import with the labeled ones "
             f"(needs {MIN_ROWS} on each side; has {have}).",
         }
-    key = (ctx.id, ctx.settings.featurizer, newest["id"], tuple(r["id"] for r in ref))
+    ids = tuple(r["id"] for r in ref)
+    key = (str(db.engine.url), ctx.id, ctx.settings.featurizer, newest["id"], ids)
     with _drift_lock:
         if key in _drift_memo:
             _drift_memo.move_to_end(key)
@@ -304,18 +328,28 @@ def _shift(
 
     rows = ref + new
     names = None
-    if ctx.schema.data_type in ("text", "html") or cache is None:
-        featurizer = TfidfFeaturizer(ngram_range=(1, 1))
-        X = fit_rows(featurizer, [r["payload"] for r in rows])
-        names = [str(t) for t in featurizer.vectorizer_.get_feature_names_out()]
-    else:
-        X, _ = cache.stored_or_refitted(
-            ctx.id, ctx.settings.featurizer, rows, data_type=ctx.schema.data_type
-        )
+    try:
+        if ctx.schema.data_type in ("text", "html") or cache is None:
+            featurizer = TfidfFeaturizer(ngram_range=(1, 1))
+            X = fit_rows(featurizer, [r["payload"] for r in rows])
+            names = [str(t) for t in featurizer.vectorizer_.get_feature_names_out()]
+        else:
+            X, _ = cache.stored_or_refitted(
+                ctx.id, ctx.settings.featurizer, rows, data_type=ctx.schema.data_type
+            )
+    except ValueError as exc:  # e.g. HTML items that hold images and no text
+        return {
+            "state": "cannot_compare",
+            "n_ref": len(ref),
+            "n_new": len(new),
+            "sentence": f"The newest import cannot be compared with the labeled items: {exc}.",
+        }
     return domain_shift(X[: len(ref)], X[len(ref) :], feature_names=names)
 
 
-def alerts(found: dict[str, Any], state: dict[str, Any], *, remaining: int) -> list[dict[str, Any]]:
+def alerts(
+    found: dict[str, Any], state: dict[str, Any], *, remaining: int, idle: bool
+) -> list[dict[str, Any]]:
     """What needs attention now, most pressing first: each with its kind and a sentence."""
     out = []
     error = state["training"]["error"]
@@ -338,14 +372,14 @@ def alerts(found: dict[str, Any], state: dict[str, Any], *, remaining: int) -> l
     agreement = found["agreement"]
     if (
         agreement["alpha"] is not None
-        and agreement["items"] >= MIN_COMPARED
+        and agreement["n_items"] >= MIN_COMPARED
         and agreement["alpha"] < LOW_ALPHA
     ):
         out.append(
             {
                 "kind": "agreement",
                 "message": f"Annotators agree little: Krippendorff's α {agreement['alpha']:.2f} "
-                f"on the {agreement['items']:,} items labeled twice or more in these days "
+                f"on the {agreement['n_items']:,} items labeled twice or more in these days "
                 f"(below {LOW_ALPHA}); the Quality page shows where.",
             }
         )
@@ -358,13 +392,9 @@ def alerts(found: dict[str, Any], state: dict[str, Any], *, remaining: int) -> l
                 f"contradicts {'waits' if issues == 1 else 'wait'} for a second look.",
             }
         )
-    resolved = found["throughput"]["resolved"]
-    if remaining > 0 and sum(resolved) and not any(resolved[-IDLE_DAYS:]):
+    if idle and remaining > 0:
+        items = f"{remaining:,} {'item remains' if remaining == 1 else 'items remain'}"
         out.append(
-            {
-                "kind": "idle",
-                "message": f"No label resolved in the last {IDLE_DAYS} days; "
-                f"{remaining:,} items remain.",
-            }
+            {"kind": "idle", "message": f"No label resolved in the last {IDLE_DAYS} days; {items}."}
         )
     return out

@@ -58,7 +58,7 @@ def test_the_dashboard_page_shows_pace_waits_forecast_drift_and_people(page: Pag
     assert got.status_code == 200
     html = " ".join(got.text.split())
     assert "<h1>Dashboard</h1>" in html
-    assert 'id="stat-rate">0.1<' in html  # 1 label resolved over the last 7 days
+    assert 'id="stat-rate">1.0<' in html  # 1 label resolved on the project's first day
     assert '<tr data-stage="review" class="row-hot">' in html
     assert "Review holds the work: 7 annotations wait" in html
     assert 'data-kind="backlog"' in html

@@ -4,12 +4,13 @@ the pool is done, whether the newest import drifts, and what needs attention."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from labelloop.errors import PermissionDenied
-from labelloop.store.tables import annotation, item_label
+from labelloop.store.tables import annotation, item, item_label
 from labelloop.store.users import now
 from labelloop.workflow import insight, review
 from tests.conftest import Lab, make_rows
@@ -164,7 +165,7 @@ def test_annotators_who_disagree_are_reported(lab: Lab) -> None:
             value = {"sentiment": answer or lab.truth(text)}
             tasks.submit(lab.db, who, task["assignment_id"], value, active_ms=1500)
     found = insight.report(lab.db, ctx, days=7)
-    assert found["agreement"]["items"] == 24
+    assert found["agreement"]["n_items"] == 24
     assert found["agreement"]["alpha"] < insight.LOW_ALPHA
     (alert,) = [a for a in found["alerts"] if a["kind"] == "agreement"]
     assert "on the 24 items labeled twice or more" in alert["message"]
@@ -185,7 +186,156 @@ def test_annotators_who_agree_raise_nothing(lab: Lab) -> None:
             value = {"sentiment": lab.truth(task["item"]["data"]["text"])}
             tasks.submit(lab.db, who, task["assignment_id"], value, active_ms=1500)
     found = insight.report(lab.db, ctx, days=7)
-    assert found["agreement"] == {"items": 21, "alpha": 1.0}
+    assert found["agreement"] == {"n_items": 21, "alpha": 1.0}
     assert "agreement" not in [a["kind"] for a in found["alerts"]]
     stages = {s["key"]: s for s in found["stages"]}
     assert stages["overlap"]["waiting"] == 3 and stages["overlap"]["arrived"] == 24
+
+
+def _label_as(lab: Lab, who: Any, n: int, *, wrong: bool = False) -> None:
+    from labelloop.workflow import tasks
+
+    flip = {"negative": "positive", "positive": "neutral", "neutral": "negative"}
+    for _ in range(n):
+        task = tasks.next_task(lab.db, who)
+        truth = lab.truth(task["item"]["data"]["text"])
+        value = {"sentiment": flip[truth] if wrong else truth}
+        tasks.submit(lab.db, who, task["assignment_id"], value, active_ms=1500)
+
+
+def _stages(found: dict[str, Any]) -> dict[str, tuple[int, int, int]]:
+    return {s["key"]: (s["waiting"], s["arrived"], s["cleared"]) for s in found["stages"]}
+
+
+def test_gold_checks_wait_in_no_stage(lab: Lab) -> None:
+    from labelloop.workflow import quality
+
+    ctx = lab.project("g", gold_rate=0.5)
+    lab.import_rows(ctx, make_rows(30))
+    lab.train(ctx)
+    with lab.db.read() as conn:
+        ids = [i for (i,) in conn.execute(select(item.c.id).order_by(item.c.id).limit(3))]
+    for i in ids:
+        quality.set_gold(lab.db, ctx, {"sentiment": "negative"}, item_id=i)
+    assert _stages(insight.report(lab.db, ctx, days=7)) == {"label": (27, 27, 0)}
+    _label_as(lab, lab.member("g", "ann", "annotator"), 8)
+    _label_as(lab, lab.member("g", "bob", "annotator"), 8)
+    found = insight.report(lab.db, ctx, days=7)
+    assert _stages(found) == {"label": (17, 27, 10)}  # 16 answers: 6 to gold checks
+    assert found["alerts"] == []
+
+
+def test_the_expert_tier_counts_items_sent_up_and_decided(lab: Lab) -> None:
+    ctx = lab.project("adj", overlap=2, resolution="adjudication")
+    lab.import_rows(ctx, make_rows(30))
+    lab.train(ctx)
+    _label_as(lab, lab.member("adj", "ann", "annotator"), 4)
+    _label_as(lab, lab.member("adj", "bob", "annotator"), 4, wrong=True)
+    found = insight.report(lab.db, ctx, days=7)
+    assert _stages(found)["escalated"] == (4, 4, 0)
+    assert [a["kind"] for a in found["alerts"]] == ["backlog"]
+    with lab.db.read() as conn:
+        sent_up = sorted({i for (i,) in conn.execute(select(annotation.c.item_id).distinct())})
+    review.adjudicate(lab.db, ctx, sent_up[0], {"sentiment": "neutral"})
+    review.adjudicate(lab.db, ctx, sent_up[1], {"sentiment": "neutral"})
+    found = insight.report(lab.db, ctx, days=7)
+    assert _stages(found)["escalated"] == (2, 4, 2)
+    assert _stages(found)["overlap"] == (0, 4, 0)  # adjudicated, not agreed
+
+
+def test_rejected_items_wait_back_with_their_annotator(lab: Lab) -> None:
+    ctx = lab.project("rj", review_policy="all")
+    lab.import_rows(ctx, make_rows(30))
+    lab.train(ctx)
+    annotator = lab.member("rj", "ann", "annotator")
+    _label_as(lab, annotator, 4)
+    reviewer = lab.member("rj", "rita", "reviewer")
+    for verdict in ("reject", "reject", "accept", "accept"):
+        task = review.next_review(lab.db, reviewer)
+        review.review_annotation(
+            lab.db, reviewer, task["annotation"]["id"], verdict=verdict, comment="redo"
+        )
+    found = insight.report(lab.db, ctx, days=7)
+    assert _stages(found)["rework"] == (2, 2, 0)
+    assert sum(s["waiting"] for s in found["stages"]) == found["counts"]["remaining"] == 28
+    _label_as(lab, annotator, 1)  # a rework lease comes first
+    assert _stages(insight.report(lab.db, ctx, days=7))["rework"] == (1, 2, 1)
+
+
+def test_items_imported_with_labels_never_wait_to_be_labeled(lab: Lab) -> None:
+    ctx = lab.project("il")
+    lab.import_rows(ctx, make_rows(30, labeled=True), labeled=True)
+    lab.import_rows(ctx, make_rows(20, start=100))
+    assert _stages(insight.report(lab.db, ctx, days=7)) == {"label": (20, 20, 0)}
+
+
+def test_the_forecast_and_idle_alert_do_not_depend_on_the_days_shown(lab: Lab) -> None:
+    ctx = lab.project("f")
+    lab.import_rows(ctx, make_rows(60))
+    lab.train(ctx)
+    served = lab.label_next(ctx, n=20)
+    _move_back(lab, [t["item"]["id"] for t in served], days=9)
+    seen = set()
+    for days in (1, 7, 30, 90):
+        found = insight.report(lab.db, ctx, days=days)
+        seen.add((found["forecast"]["pool"]["sentence"], tuple(_kinds(found))))
+    ((sentence, kinds),) = seen
+    assert sentence.startswith("At 2 labels a day (the last 10 days), the 40 left take about 20")
+    assert kinds == ("idle",)
+
+
+def test_an_import_of_duplicates_only_does_not_hide_the_drift(lab: Lab) -> None:
+    ctx = lab.project("dup")
+    lab.import_rows(ctx, make_rows(90, labeled=True), labeled=True)
+    billing = [
+        {"id": f"x-{i}", "text": f"refund invoice charged twice order {i}"} for i in range(60)
+    ]
+    lab.import_rows(ctx, billing, filename="billing.jsonl")
+    lab.import_rows(ctx, billing, filename="billing-again.jsonl")
+    d = insight.report(lab.db, ctx, days=7)["drift"]
+    assert d["state"] == "shifted" and d["batch"]["filename"] == "billing.jsonl"
+
+
+def test_the_drift_sample_spreads_over_every_labeled_item(
+    lab: Lab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(insight, "DRIFT_ROWS", 40)
+    ctx = lab.project("par")
+    rows = make_rows(120)
+    lab.import_rows(ctx, [{**r, "label": "negative"} if i % 2 else r for i, r in enumerate(rows)],
+                    labeled=True)  # fmt: skip
+    lab.import_rows(ctx, make_rows(40, start=500))
+    d = insight.report(lab.db, ctx, days=7)["drift"]
+    assert (d["n_ref"], d["n_new"]) == (40, 40)
+
+
+def test_items_without_text_leave_the_drift_unmeasured_not_the_page_broken(lab: Lab) -> None:
+    from labelloop.workflow import projects
+    from tests.conftest import SCHEMA
+
+    schema = {**SCHEMA, "data": {"type": "html", "field": "text"}}
+    projects.create_project(lab.db, "h", schema, actor=lab.admin)
+    ctx = lab.ctx("h", lab.admin)
+    pictures = [
+        {"id": f"i{i}", "text": f'<img src="https://example.com/{i}.png">', "label": "neutral"}
+        for i in range(80)
+    ]
+    lab.import_rows(ctx, pictures[:40], labeled=True)
+    lab.import_rows(ctx, pictures[40:])
+    d = insight.report(lab.db, ctx, days=7)["drift"]
+    assert d["state"] == "cannot_compare" and "is empty in every one of 80" in d["sentence"]
+
+
+def test_one_item_left_and_no_import_read_right(lab: Lab) -> None:
+    ctx = lab.project("w1")
+    assert "this project has no import yet" in insight.report(lab.db, ctx)["drift"]["sentence"]
+    lab.import_rows(ctx, make_rows(6))
+    lab.train(ctx)
+    served = lab.label_next(ctx, n=5)
+    _move_back(lab, [t["item"]["id"] for t in served], days=4)
+    (idle,) = [a for a in insight.report(lab.db, ctx)["alerts"] if a["kind"] == "idle"]
+    assert idle["message"].endswith("; 1 item remains.")
+
+
+def _kinds(found: dict[str, Any]) -> list[str]:
+    return [a["kind"] for a in found["alerts"]]
