@@ -1,9 +1,11 @@
-"""A small time-bounded memo for the lookups every request repeats (token, project and role)."""
+"""Small in-process memos: time-bounded for the lookups every request repeats (token, project
+and role), and by recency for reports keyed by all their inputs."""
 
 from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any
 
@@ -43,3 +45,28 @@ class Memo:
             else:
                 for key in [k for k in self._items if match(k)]:
                     del self._items[key]
+
+
+class Recent:
+    """The last ``size`` results by key, least recently used dropped first.
+
+    For reports too costly to compute on every page view (a refit, a drift check) whose key
+    names every input they read, so a hit is never stale and no time bound is needed.
+    """
+
+    def __init__(self, size: int = 32) -> None:
+        self.size = size
+        self._items: OrderedDict[Hashable, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        value = compute()  # outside the lock: two first readers may both compute
+        with self._lock:
+            self._items[key] = value
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return value

@@ -3,23 +3,20 @@
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from typing import Any
 
 import numpy as np
 
 from labelloop.govern.permissions import Permission
+from labelloop.memo import Recent
 from labelloop.store import simulations as store_sims
 from labelloop.store.db import Database
 from labelloop.workflow.features import FeatureCache
 from labelloop.workflow.projects import ProjectContext
 
-MEMO_SIZE = 32
-"""Reports kept per process, by project and the labels they were measured on: a page view
-that finds the same labels reads the last report instead of refitting ~200 models."""
-_memo: OrderedDict[tuple[Any, ...], dict[str, Any]] = OrderedDict()
-_memo_lock = threading.Lock()
+_memo = Recent(32)
+"""Reports kept per process, by database, project and the labels they were measured on: a page
+view that finds the same labels reads the last report instead of refitting ~200 models."""
 
 
 def report(db: Database, ctx: ProjectContext, *, cache: FeatureCache) -> dict[str, Any]:
@@ -58,22 +55,16 @@ def report(db: Database, ctx: ProjectContext, *, cache: FeatureCache) -> dict[st
     if waiting is not None:
         return {**base, **counts, "state": "waiting", "reason": waiting}
     key = (
+        str(db.engine.url),
         ctx.id,
         ctx.settings.featurizer,
         ctx.settings.model,
         tuple((r["id"], r["label"]) for r in controls + policy),
         tuple((r["id"], r["label"]) for r in evals),
     )
-    with _memo_lock:
-        if key in _memo:
-            _memo.move_to_end(key)
-            return _memo[key]
-    found = {**base, **counts, **_measure(ctx, cache, controls, policy, evals, index)}
-    with _memo_lock:
-        _memo[key] = found
-        while len(_memo) > MEMO_SIZE:
-            _memo.popitem(last=False)
-    return found
+    return _memo.get(
+        key, lambda: {**base, **counts, **_measure(ctx, cache, controls, policy, evals, index)}
+    )
 
 
 def _measure(

@@ -4,12 +4,12 @@ new data drifts from what was labeled, and what needs a manager's attention now.
 from __future__ import annotations
 
 import json
-import threading
-from collections import Counter, OrderedDict, defaultdict
+from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from labelloop.govern.permissions import Permission
+from labelloop.memo import Recent
 from labelloop.store import insight as store_insight
 from labelloop.store import items as store_items
 from labelloop.store.db import Database
@@ -33,9 +33,8 @@ LOW_ALPHA = 0.667
 MIN_COMPARED = 20
 """Items labeled by two annotators or more before agreement is judged at all."""
 
-_drift_memo: OrderedDict[tuple[Any, ...], dict[str, Any]] = OrderedDict()
-_drift_lock = threading.Lock()
-DRIFT_MEMO_SIZE = 32
+_drift_memo = Recent(32)
+"""Drift checks by database, project, featurizer, newest import and the labeled items read."""
 
 
 def report(
@@ -307,16 +306,7 @@ def drift(
         }
     ids = tuple(r["id"] for r in ref)
     key = (str(db.engine.url), ctx.id, ctx.settings.featurizer, newest["id"], ids)
-    with _drift_lock:
-        if key in _drift_memo:
-            _drift_memo.move_to_end(key)
-            return _drift_memo[key]
-    found = {"batch": batch, **_shift(ctx, cache, ref, new)}
-    with _drift_lock:
-        _drift_memo[key] = found
-        while len(_drift_memo) > DRIFT_MEMO_SIZE:
-            _drift_memo.popitem(last=False)
-    return found
+    return _drift_memo.get(key, lambda: {"batch": batch, **_shift(ctx, cache, ref, new)})
 
 
 def _shift(

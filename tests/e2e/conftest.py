@@ -241,6 +241,22 @@ def serving(home: Path, *args: str) -> Iterator[str]:
             proc.wait()
 
 
+def wide_elements(page: Any) -> list[str]:
+    """The innermost elements reaching past the viewport's right edge, to name in a failure."""
+    return page.evaluate(
+        """() => [...document.querySelectorAll('body *')]
+            .filter(e => e.getBoundingClientRect().right > innerWidth + 0.5)
+            .filter(e => {
+                for (let a = e.parentElement; a; a = a.parentElement)
+                    if (getComputedStyle(a).overflowX !== 'visible') return false;
+                return true;
+            })
+            .filter(e => ![...e.children].some(
+                c => c.getBoundingClientRect().right > innerWidth + 0.5))
+            .map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + '.' + e.className)"""
+    )
+
+
 def login(
     page: Any, url: str, path: str, *, username: str = USERNAME, password: str = PASSWORD
 ) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import login, make_reviews, wait_task, write_jsonl
+from tests.e2e.conftest import login, make_reviews, wait_task, wide_elements, write_jsonl
 
 pytestmark = pytest.mark.browser
 
@@ -21,22 +21,6 @@ HOSTILE_FILE = "<img src=x onerror=window.__xss=1>.jsonl"
 WIDTHS = (1280, 390)
 
 
-def _wide(page: Any) -> list[str]:
-    """The innermost elements reaching past the viewport's right edge, to name in a failure."""
-    return page.evaluate(
-        """() => [...document.querySelectorAll('body *')]
-            .filter(e => e.getBoundingClientRect().right > innerWidth + 0.5)
-            .filter(e => {
-                for (let a = e.parentElement; a; a = a.parentElement)
-                    if (getComputedStyle(a).overflowX !== 'visible') return false;
-                return true;
-            })
-            .filter(e => ![...e.children].some(
-                c => c.getBoundingClientRect().right > innerWidth + 0.5))
-            .map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + '.' + e.className)"""
-    )
-
-
 def _fits(page: Any, width: int) -> None:
     """At ``width`` the page does not scroll sideways (wide tables scroll inside their card) and
     the chart's ticks are drawn at a readable size, not scaled down with the chart."""
@@ -44,7 +28,7 @@ def _fits(page: Any, width: int) -> None:
     assert page.evaluate("document.documentElement.scrollWidth") <= width, (
         page.url,
         width,
-        _wide(page),
+        wide_elements(page),
     )
     ticks = page.eval_on_selector_all(
         ".bars span, .bars text", "es => es.map(e => e.getBoundingClientRect().height)"

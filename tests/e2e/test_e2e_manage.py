@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.conftest import wide_elements
+
 pytestmark = pytest.mark.browser
 
 SLUG = "news-topics"
@@ -66,22 +68,6 @@ def _counts(page: Any) -> dict[str, str]:
 def _api_counts(page: Any) -> dict[str, int]:
     return page.evaluate(
         f"fetch('/api/projects/{SLUG}/status').then(r => r.json()).then(s => s.counts)"
-    )
-
-
-def _wide(page: Any) -> list[str]:
-    """The innermost elements reaching past the viewport's right edge, to name in a failure."""
-    return page.evaluate(
-        """() => [...document.querySelectorAll('body *')]
-            .filter(e => e.getBoundingClientRect().right > innerWidth + 0.5)
-            .filter(e => {
-                for (let a = e.parentElement; a; a = a.parentElement)
-                    if (getComputedStyle(a).overflowX !== 'visible') return false;
-                return true;
-            })
-            .filter(e => ![...e.children].some(
-                c => c.getBoundingClientRect().right > innerWidth + 0.5))
-            .map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + '.' + e.className)"""
     )
 
 
@@ -186,7 +172,10 @@ def test_e2e_admin_manages_from_the_browser(
     page.set_viewport_size({"width": 390, "height": 844})
     for path in (f"/p/{SLUG}", "/", f"/p/{SLUG}/label", f"/p/{SLUG}/quality", f"/p/{SLUG}/review"):
         page.goto(server.url + path)
-        assert page.evaluate("document.documentElement.scrollWidth") <= 390, (path, _wide(page))
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390, (
+            path,
+            wide_elements(page),
+        )
     assert page.evaluate("typeof window.__xss") == "undefined"
     assert errors == []
     context.close()
@@ -226,7 +215,10 @@ def test_e2e_admin_manages_from_the_browser(
         assert response is not None and response.status == status, path
         assert page.inner_text("h1") == title
         assert page.locator("#error-project").count() == int(back), path
-        assert page.evaluate("document.documentElement.scrollWidth") <= 390, (path, _wide(page))
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390, (
+            path,
+            wide_elements(page),
+        )
     assert page.inner_text("#error-detail") == (
         "no project 'no-such-project' that you are a member of"
     )
