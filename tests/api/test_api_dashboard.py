@@ -34,9 +34,9 @@ def test_labels_show_up_in_the_json(api: Any) -> None:
     assert stages["label"]["waiting"] == 25
 
 
-def _get(page: Page, path: str) -> Any:
+def _get(page: Page, path: str, *, user: Any = None) -> Any:
     response = Response()
-    page.app.state.sessions.issue(response, page.lab.admin.id)
+    page.app.state.sessions.issue(response, (user or page.lab.admin).id)
     cookie = response.headers["set-cookie"].split(";", 1)[0]
     return page.client.get(path, headers={"cookie": cookie})
 
@@ -79,3 +79,13 @@ def test_item_text_and_file_names_reach_the_page_escaped(page: Page) -> None:
     html = _get(page, "/p/sent/dashboard").text
     assert "<script>alert(" not in html and "<img src=x" not in html
     assert "&lt;img src=x onerror=alert(1)&gt;.jsonl" in html
+
+
+def test_the_project_page_offers_the_alerts_to_those_who_read_the_dashboard(page: Page) -> None:
+    page.lab.project("sent")
+    html = " ".join(_get(page, "/p/sent").text.split())
+    assert '<h2 id="attention-title" class="section-title">Needs attention</h2>' in html
+    assert '<a href="/p/sent/dashboard">Open the dashboard</a>' in html
+    annotator = page.lab.member("sent", "ann", "annotator")
+    html = _get(page, "/p/sent", user=annotator.user).text
+    assert "attention-panel" not in html and "/p/sent/dashboard" not in html

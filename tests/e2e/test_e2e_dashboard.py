@@ -106,6 +106,11 @@ def test_e2e_manager_reads_the_dashboard(
         page.keyboard.press("Enter")
         assignment = wait_task(page, other_than=assignment)
     page.goto(server.url + f"/p/{slug}")
+    # The project page fetches the alerts and the forecast once it shows.
+    page.wait_for_function(
+        "document.getElementById('attention-forecast').textContent.startsWith('The pool: At ')"
+    )
+    assert page.inner_text("#attention-status") == "Nothing needs attention."
     page.click("#dashboard-link")
     page.wait_for_url(server.url + f"/p/{slug}/dashboard")
     status, report = _api(page, "GET", f"/api/projects/{slug}/dashboard", None)

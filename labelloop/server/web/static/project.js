@@ -326,8 +326,36 @@
     }
   }
 
+  // Reviewers and managers: the dashboard's alerts and forecast, fetched after the page shows.
+  async function showAttention() {
+    const status = $("attention-status");
+    if (!status) return;
+    try {
+      const d = await api("GET", base + "/dashboard?days=7");
+      const list = $("attention-list");
+      for (const a of d.alerts) {
+        const li = document.createElement("li");
+        li.className = "alert-item";
+        li.dataset.kind = a.kind;
+        const badge = document.createElement("span");
+        badge.className = "badge badge-warn";
+        badge.textContent = a.kind.replace("_", " ");
+        li.append(badge, " ", a.message);
+        list.append(li);
+      }
+      status.textContent = d.alerts.length ? "" : "Nothing needs attention.";
+      status.hidden = d.alerts.length > 0;
+      const pool = d.forecast.pool;
+      $("attention-forecast").textContent =
+        pool.state === "done" ? "The pool is done." : `The pool: ${pool.sentence}`;
+    } catch (err) {
+      status.textContent = `Could not check: ${err.message}`;
+    }
+  }
+
   drawCurve();
   setupImport();
   setupMembers();
   showGain();
+  showAttention();
 })();
