@@ -83,7 +83,7 @@ def _print(found: dict[str, Any]) -> None:
     if active["n"]:
         out.print(
             f"Active time per annotation: median {active['median_s']:.1f} s, 90% under "
-            f"{active['p90_s']:.1f} s ({active['labels_per_hour']:.0f} an hour of work)."
+            f"{active['p90_s']:.1f} s ({active['labels_per_hour']:,.0f} an hour of work)."
         )
     if turn["n"]:
         out.print(
@@ -100,7 +100,7 @@ def _print(found: dict[str, Any]) -> None:
     for col in ("stage", "waiting", "oldest", "arrived (7 d)", "cleared (7 d)", "days to clear"):
         stages.add_column(col, justify="left" if col in ("stage", "oldest") else "right")
     for s in found["stages"]:
-        clear = "—" if s["days_to_clear"] is None else f"{s['days_to_clear']:.1f}"
+        clear = "—" if s["days_to_clear"] is None else f"{s['days_to_clear']:,.1f}"
         stages.add_row(
             s["name"],
             f"{s['waiting']:,} {s['unit']}",
@@ -130,7 +130,7 @@ def _print(found: dict[str, Any]) -> None:
                 f"{a['annotations']:,}",
                 f"{a['last_7_days']:,}",
                 "—" if a["median_s"] is None else f"{a['median_s']:.1f}",
-                "—" if a["labels_per_hour"] is None else f"{a['labels_per_hour']:.0f}",
+                "—" if a["labels_per_hour"] is None else f"{a['labels_per_hour']:,.0f}",
                 sparkline(a["per_day"]),
             )
         out.print(people)
