@@ -11,7 +11,7 @@ PURE: the standard library and numpy; never the store, the workflow or the serve
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -279,6 +279,56 @@ def _days_to_clear(stage: Stage) -> float | None:
     if stage.cleared <= 0 or stage.window_days <= 0:
         return None
     return stage.waiting * stage.window_days / stage.cleared
+
+
+# --- what the labels bought -----------------------------------------------------------------
+
+
+def model_progress(
+    versions: Sequence[Mapping[str, Any]], *, since: datetime, metric: str
+) -> dict[str, Any] | None:
+    """How far the model's eval score moved over a window, and per how many labels.
+
+    ``versions`` are the project's model versions oldest first, each with ``version``,
+    ``n_train``, ``created_at`` and ``value`` (the eval ``metric``, None when unmeasured). The
+    start is the model in use when the window began (the newest before ``since``), or the first
+    measured one inside it; the end is the newest measured. None until two are measured. The
+    rate per 100 labels is given once 100 labels or more lie between them.
+    """
+    measured = [v for v in versions if v.get("value") is not None]
+    if len(measured) < 2:
+        return None
+    before = [v for v in measured if _utc(v["created_at"]) < _utc(since)]
+    start, end = (before[-1] if before else measured[0]), measured[-1]
+    if start is end:
+        return None
+    labels = int(end["n_train"]) - int(start["n_train"])
+    points = 100.0 * (float(end["value"]) - float(start["value"]))
+    per_100 = 100.0 * points / labels if labels >= 100 else None  # per 100 of fewer is noise
+    name = {"accuracy": "eval accuracy", "span_f1": "eval span F1"}.get(metric, metric)
+    sign = "+" if points >= 0 else "−"
+    sentence = (
+        f"The model went from v{start['version']} ({float(start['value']):.3f} on "
+        f"{_count(int(start['n_train']), 'labels')}) to v{end['version']} "
+        f"({float(end['value']):.3f} on {_count(int(end['n_train']), 'labels')}): "
+        f"{sign}{abs(points):.1f} points of {name}"
+    )
+    if labels > 0:
+        sentence += f" for {_count(labels, 'more labels', one='1 more label')}"
+    if per_100 is not None:
+        sentence += f", {sign}{abs(per_100):.2f} points per 100 labels"
+    sentence += "."
+    return {
+        "metric": metric,
+        "from_version": int(start["version"]),
+        "to_version": int(end["version"]),
+        "from_value": round(float(start["value"]), 4),
+        "to_value": round(float(end["value"]), 4),
+        "labels": labels,
+        "points": round(points, 2),
+        "points_per_100_labels": None if per_100 is None else round(per_100, 3),
+        "sentence": sentence,
+    }
 
 
 # --- words ----------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from labelloop.govern.permissions import Permission
 from labelloop.memo import Recent
 from labelloop.store import insight as store_insight
 from labelloop.store import items as store_items
+from labelloop.store import learning as store_learning
 from labelloop.store.db import Database
 from labelloop.store.users import now as store_now
 from labelloop.workflow.projects import ProjectContext
@@ -75,6 +76,7 @@ def report(
         last_label = store_insight.last_resolved(conn, ctx.id)
         batches = store_insight.batches(conn, ctx.id)
         counts = store_items.counts(conn, ctx.id)
+        versions = store_learning.history(conn, ctx.id)
 
     # A project that began labeling three days ago is judged on those three days, not seven.
     pace_days = STAGE_WINDOW
@@ -121,6 +123,7 @@ def report(
         "forecast": forecasts,
         "label_mix": _label_mix(resolved, ctx.schema.target.labels),
         "agreement": _agreement(ctx, annotations),
+        "model": _progress(versions, since=first_day),
         "drift": drift(db, ctx, cache=cache, batches=batches),
     }
     idle = last_label is not None and at - _utc(last_label) > timedelta(days=IDLE_DAYS)
@@ -213,6 +216,24 @@ def _annotators(
         )
     table.sort(key=lambda r: (-r["annotations"], r["username"]))
     return table
+
+
+def _progress(versions: list[Any], *, since: datetime) -> dict[str, Any] | None:
+    """What the window's labels bought the model: its eval score from the window's start to now
+    (accuracy, or span F1 for span projects)."""
+    from labelloop.insight.flow import model_progress
+
+    metric = "span_f1" if any("span_f1" in v["metrics"] for v in versions) else "accuracy"
+    rows = [
+        {
+            "version": v["version"],
+            "n_train": v["n_train"],
+            "created_at": v["created_at"],
+            "value": v["metrics"].get(metric),
+        }
+        for v in versions
+    ]
+    return model_progress(rows, since=since, metric=metric)
 
 
 def _agreement(ctx: ProjectContext, rows: list[dict[str, Any]]) -> dict[str, Any]:

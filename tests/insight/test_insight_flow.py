@@ -316,3 +316,30 @@ def test_stage_table_one_row_per_stage_with_ages_in_words() -> None:
     assert as_json(rows) == rows
     # the bottleneck reads the same row
     assert worst(stages)["days_to_clear"] == rows[1]["days_to_clear"]
+
+
+def test_model_progress_from_the_model_in_use_when_the_window_began() -> None:
+    from labelloop.insight.flow import model_progress
+
+    def v(version: int, n: int, value: float | None, days_ago: float) -> dict[str, Any]:
+        return {"version": version, "n_train": n, "value": value,
+                "created_at": NOW - timedelta(days=days_ago)}  # fmt: skip
+
+    versions = [v(1, 20, 0.50, 40), v(2, 200, 0.61, 35), v(3, 400, None, 20), v(4, 1450, 0.70, 1)]
+    got = model_progress(versions, since=NOW - timedelta(days=30), metric="accuracy")
+    assert got is not None
+    assert (got["from_version"], got["to_version"], got["labels"]) == (2, 4, 1250)
+    assert got["points"] == 9.0 and got["points_per_100_labels"] == 0.72
+    assert got["sentence"] == (
+        "The model went from v2 (0.610 on 200 labels) to v4 (0.700 on 1,450 labels): "
+        "+9.0 points of eval accuracy for 1,250 more labels, +0.72 points per 100 labels."
+    )
+    # A window that began before any model: from the first measured one.
+    early = model_progress(versions, since=NOW - timedelta(days=90), metric="accuracy")
+    assert early is not None and early["from_version"] == 1
+    worse = [v(1, 100, 0.70, 3), v(2, 101, 0.69, 1)]
+    assert model_progress(worse, since=NOW - timedelta(days=7), metric="accuracy")[
+        "sentence"
+    ].endswith("−1.0 points of eval accuracy for 1 more label.")  # too few for a rate
+    assert model_progress(versions[:1], since=NOW, metric="accuracy") is None
+    assert model_progress([v(1, 20, 0.5, 1), v(2, 40, None, 0)], since=NOW, metric="x") is None

@@ -339,3 +339,20 @@ def test_one_item_left_and_no_import_read_right(lab: Lab) -> None:
 
 def _kinds(found: dict[str, Any]) -> list[str]:
     return [a["kind"] for a in found["alerts"]]
+
+
+def test_what_the_window_labels_bought_the_model(lab: Lab) -> None:
+    ctx = lab.project("m", retrain_every=5)
+    lab.import_rows(ctx, make_rows(90))
+    lab.import_rows(
+        ctx, make_rows(30, start=1000, prefix="ev", labeled=True), labeled=True, split="eval"
+    )
+    lab.train(ctx)
+    assert insight.report(lab.db, ctx, days=7)["model"] is None  # one model, cold start
+    for _ in range(4):
+        lab.label_next(ctx, n=5)
+        lab.train(ctx)
+    got = insight.report(lab.db, ctx, days=7)["model"]
+    assert got is not None and got["metric"] == "accuracy"
+    assert got["labels"] == 20 - 5 and got["to_version"] == 5  # from the first measured model
+    assert got["sentence"].startswith(f"The model went from v{got['from_version']} (")
