@@ -6,13 +6,15 @@ labels, leases, import batches); nothing here is a stored counter.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, exists, func, select, union
+from sqlalchemy import Connection, and_, exists, func, select, union, update
 
 from labelloop.store.review import LIVE_STATES
 from labelloop.store.tables import (
+    alert,
     annotation,
     assignment,
     gold_answer,
@@ -371,3 +373,59 @@ def _spread(conn: Connection, where: Any, *, limit: int) -> list[dict[str, Any]]
         q = select(item.c.id, item.c.payload).where(item.c.id.in_(chunk)).order_by(item.c.id)
         rows += [dict(r) for r in conn.execute(q).mappings()]
     return rows
+
+
+def open_alerts(conn: Connection, project_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
+    """The alerts not yet resolved, per project, oldest first."""
+    if not project_ids:
+        return {}
+    q = (
+        select(alert.c.project_id, alert.c.kind, alert.c.message, alert.c.created_at)
+        .where(alert.c.project_id.in_(list(project_ids)), alert.c.resolved_at.is_(None))
+        .order_by(alert.c.id)
+    )
+    out: dict[int, list[dict[str, Any]]] = {}
+    for r in conn.execute(q).mappings():
+        out.setdefault(int(r["project_id"]), []).append(dict(r))
+    return out
+
+
+def alert_history(conn: Connection, project_id: int, *, limit: int) -> list[dict[str, Any]]:
+    """The project's newest alerts, open or resolved, newest first."""
+    q = (
+        select(alert.c.kind, alert.c.message, alert.c.created_at, alert.c.resolved_at)
+        .where(alert.c.project_id == project_id)
+        .order_by(alert.c.id.desc())
+        .limit(limit)
+    )
+    return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def sync_alerts(
+    conn: Connection, project_id: int, current: Sequence[Mapping[str, str]], *, at: datetime
+) -> dict[str, list[str]]:
+    """Make the open alerts the ``current`` ones (one per kind): new kinds are raised, kinds
+    no longer current are resolved at ``at``, an open kind takes the current message."""
+    now_open = {
+        r["kind"]: r
+        for r in conn.execute(
+            select(alert.c.id, alert.c.kind, alert.c.message).where(
+                alert.c.project_id == project_id, alert.c.resolved_at.is_(None)
+            )
+        ).mappings()
+    }
+    wanted = {a["kind"]: a["message"][:500] for a in current}
+    raised = [k for k in wanted if k not in now_open]
+    resolved = [k for k in now_open if k not in wanted]
+    for kind in raised:
+        conn.execute(
+            alert.insert().values(
+                project_id=project_id, kind=kind[:40], message=wanted[kind], created_at=at
+            )
+        )
+    for kind, row in now_open.items():
+        if kind not in wanted:
+            conn.execute(update(alert).where(alert.c.id == row["id"]).values(resolved_at=at))
+        elif row["message"] != wanted[kind]:
+            conn.execute(update(alert).where(alert.c.id == row["id"]).values(message=wanted[kind]))
+    return {"raised": raised, "resolved": resolved}

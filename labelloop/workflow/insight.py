@@ -28,6 +28,10 @@ FORECAST_DAYS = 14
 IDLE_DAYS = 3
 """Days without a resolved label after which an unfinished project is reported idle."""
 MAX_WEEKS = 12
+ALERT_HISTORY = 10
+"""Stored alerts the dashboard lists, open and resolved."""
+ALERTS_EVERY_S = 300.0
+"""Seconds between the learner's alert checks of a project that trained no round meanwhile."""
 LOW_ALPHA = 0.667
 """Krippendorff's alpha below which agreement is reported: the lowest value Krippendorff
 (Content Analysis, 2004, 12.2) accepts even for tentative conclusions."""
@@ -77,6 +81,7 @@ def report(
         batches = store_insight.batches(conn, ctx.id)
         counts = store_items.counts(conn, ctx.id)
         versions = store_learning.history(conn, ctx.id)
+        history = store_insight.alert_history(conn, ctx.id, limit=ALERT_HISTORY)
 
     # A project that began labeling three days ago is judged on those three days, not seven.
     pace_days = STAGE_WINDOW
@@ -128,7 +133,42 @@ def report(
     }
     idle = last_label is not None and at - _utc(last_label) > timedelta(days=IDLE_DAYS)
     found["alerts"] = alerts(found, state, remaining=remaining, idle=idle)
+    found["alert_history"] = [
+        {
+            "kind": h["kind"],
+            "message": h["message"],
+            "raised_at": _utc(h["created_at"]).isoformat(),
+            "resolved_at": None if h["resolved_at"] is None else _utc(h["resolved_at"]).isoformat(),
+        }
+        for h in history
+    ]
     return found
+
+
+def refresh_alerts(
+    db: Database, ctx: ProjectContext, *, cache: Any | None = None
+) -> dict[str, Any]:
+    """Store what needs attention now (the background learner calls this after each round and
+    every few minutes), so the projects list can show it without computing any report."""
+    found = report(db, ctx, cache=cache, days=STAGE_WINDOW)
+    with db.write(project_id=ctx.id) as conn:
+        return store_insight.sync_alerts(conn, ctx.id, found["alerts"], at=store_now())
+
+
+def open_alerts(
+    db: Database, user: Any, project_rows: list[dict[str, Any]]
+) -> dict[int, list[str]]:
+    """The stored alerts' kinds per project, for the projects this user reads dashboards of."""
+    from labelloop.govern.permissions import role_allows
+
+    ids = [
+        int(p["id"])
+        for p in project_rows
+        if role_allows(p.get("role"), Permission.REVIEW, is_admin=user.is_admin)
+    ]
+    with db.read() as conn:
+        found = store_insight.open_alerts(conn, ids)
+    return {pid: [a["kind"] for a in rows] for pid, rows in found.items()}
 
 
 def _stages(

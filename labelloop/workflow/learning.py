@@ -587,6 +587,7 @@ class Learner:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._reported: dict[int, str] = {}  # project id -> the settings problem logged
+        self._alerted: dict[int, float] = {}  # project id -> when its alerts were last stored
         from labelloop.workflow.simulations import SimulationRunner  # it builds on this module
 
         self.simulations = SimulationRunner(db, self.cache, poll_s=max(poll_s, 1.0))
@@ -603,8 +604,10 @@ class Learner:
                 with self.db.exclusive(TRAINING_LOCKS + project_id) as mine:
                     if not mine:
                         continue
-                    ran += self._round(project_id)
+                    trained = self._round(project_id)
+                    ran += trained
                     ran += self._features(project_id)
+                    self._alerts(project_id, trained=bool(trained))
             except Exception:  # a broken project must not stop learning for the others
                 log.exception("learning for project %s failed", project_id)
         return ran
@@ -629,6 +632,25 @@ class Learner:
             except Exception:  # the round is saved; only the scan is lost
                 log.exception("label-issue scan for project %s failed", project_id)
         return 1
+
+    def _alerts(self, project_id: int, *, trained: bool) -> None:
+        """Store what needs attention after a round, and every few minutes without one (a
+        backlog or an idle project raises no round)."""
+        from labelloop.workflow.insight import ALERTS_EVERY_S, refresh_alerts
+
+        now = time.monotonic()
+        last = self._alerted.get(project_id)
+        if not trained and last is not None and now - last < ALERTS_EVERY_S:
+            return
+        self._alerted[project_id] = now
+        ctx = system_context_by_id(self.db, project_id)
+        if ctx is None:
+            return
+        try:
+            with one_thread():
+                refresh_alerts(self.db, ctx, cache=self.cache)
+        except Exception:  # the round is saved; only this check is lost
+            log.exception("alert check for project %s failed", project_id)
 
     def _cannot_train(self, ctx: ProjectContext) -> bool:
         """Whether the project's settings keep its rounds from running (said once per problem

@@ -89,3 +89,25 @@ def test_the_project_page_offers_the_alerts_to_those_who_read_the_dashboard(page
     annotator = page.lab.member("sent", "ann", "annotator")
     html = _get(page, "/p/sent", user=annotator.user).text
     assert "attention-panel" not in html and "/p/sent/dashboard" not in html
+
+
+def test_the_projects_list_shows_stored_alerts_to_those_who_read_dashboards(page: Page) -> None:
+    from labelloop.workflow import insight
+
+    lab = page.lab
+    ctx = lab.project("sent", review_policy="all")
+    lab.project("calm")
+    lab.import_rows(ctx, lab.rows(30))
+    lab.train(ctx)
+    lab.label_next(ctx, n=4)
+    insight.refresh_alerts(lab.db, ctx)
+    html = " ".join(_get(page, "/").text.split())
+    assert (
+        '<a href="/p/sent/dashboard" data-alerts="1"><span class="badge badge-warn">1</span> '
+        "needs attention: backlog</a>"
+    ) in html
+    assert html.count("data-alerts=") == 1  # the calm project has none
+    annotator = lab.member("sent", "ann", "annotator")
+    assert "data-alerts" not in _get(page, "/", user=annotator.user).text
+    dashboard = " ".join(_get(page, "/p/sent/dashboard").text.split())
+    assert '<details class="card table-details" id="alert-history">' in dashboard

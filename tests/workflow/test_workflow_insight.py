@@ -356,3 +356,35 @@ def test_what_the_window_labels_bought_the_model(lab: Lab) -> None:
     assert got is not None and got["metric"] == "accuracy"
     assert got["labels"] == 20 - 5 and got["to_version"] == 5  # from the first measured model
     assert got["sentence"].startswith(f"The model went from v{got['from_version']} (")
+
+
+def test_the_learner_stores_alerts_and_resolves_them(
+    lab: Lab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from labelloop.store.tables import alert
+    from labelloop.workflow.learning import Learner
+
+    ctx = lab.project("st", review_policy="all")
+    lab.import_rows(ctx, make_rows(30))
+    learner = Learner(lab.db)
+    learner.run_once()  # the first round; nothing waits yet
+    assert insight.open_alerts(lab.db, lab.admin, [{"id": ctx.id, "role": None}]) == {}
+    lab.label_next(ctx, n=6)
+    learner.run_once()  # no round is due (nothing resolved) and the last check is recent
+    assert insight.open_alerts(lab.db, lab.admin, [{"id": ctx.id, "role": None}]) == {}
+    monkeypatch.setattr(insight, "ALERTS_EVERY_S", 0.0)  # the check every few minutes, now
+    learner.run_once()
+    rows = [{"id": ctx.id, "role": None}]
+    assert insight.open_alerts(lab.db, lab.admin, rows) == {ctx.id: ["backlog"]}
+    annotator = lab.member("st", "ann", "annotator")
+    assert insight.open_alerts(lab.db, annotator.user, [{"id": ctx.id, "role": "annotator"}]) == {}
+    reviewer = lab.member("st", "rita", "reviewer")
+    for _ in range(6):
+        task = review.next_review(lab.db, reviewer)
+        review.review_annotation(lab.db, reviewer, task["annotation"]["id"], verdict="accept")
+    assert insight.refresh_alerts(lab.db, ctx) == {"raised": [], "resolved": ["backlog"]}
+    assert insight.open_alerts(lab.db, lab.admin, rows) == {}
+    (stored,) = insight.report(lab.db, ctx)["alert_history"]
+    assert stored["kind"] == "backlog" and stored["resolved_at"] is not None
+    with lab.db.read() as conn:
+        assert len(conn.execute(select(alert.c.id)).all()) == 1

@@ -153,12 +153,14 @@ def logout(request: Request, csrf_token: Annotated[str, Form()] = "") -> Respons
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request, db: DbDep) -> Response:
     user, csrf = _page_user(request, db)
+    mine = projects.projects_for(db, user)
     return _render(
         request,
         "projects.html",
         user=user,
         csrf=csrf,
-        projects=projects.projects_for(db, user),
+        projects=mine,
+        alerts=insight.open_alerts(db, user, mine),
         is_admin=user.is_admin,
     )
 
