@@ -96,8 +96,7 @@ def _print(found: dict[str, Any]) -> None:
             f"Agreement: Krippendorff's α {agreement['alpha']:.2f} on the "
             f"{agreement['n_items']:,} items labeled twice or more."
         )
-    if found["model"]:
-        _say(found["model"]["sentence"])
+    _say(found["model"]["sentence"])
     stages = Table(title="Where work waits")
     for col in ("stage", "waiting", "oldest", "arrived (7 d)", "cleared (7 d)", "days to clear"):
         stages.add_column(col, justify="left" if col in ("stage", "oldest") else "right")

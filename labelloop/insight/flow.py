@@ -290,22 +290,37 @@ def model_progress(
     """How far the model's eval score moved over a window, and per how many labels.
 
     ``versions`` are the project's model versions oldest first, each with ``version``,
-    ``n_train``, ``created_at`` and ``value`` (the eval ``metric``, None when unmeasured). The
+    ``n_train``, ``created_at``, ``value`` (the eval ``metric``, None when unmeasured) and
+    ``n_eval`` (how many eval items measured it). Only versions measured on as many eval items
+    as the newest are compared: a score on another eval set says nothing of the labels. The
     start is the model in use when the window began (the newest before ``since``), or the first
-    measured one inside it; the end is the newest measured. None until two are measured. The
-    rate per 100 labels is given once 100 labels or more lie between them.
+    one inside it; the end is the newest. When the window trained no newer model, ``state`` is
+    ``"unchanged"``. None until a version is measured. The rate per 100 labels is given once
+    100 labels or more lie between them.
     """
     measured = [v for v in versions if v.get("value") is not None]
-    if len(measured) < 2:
+    if not measured:
         return None
-    before = [v for v in measured if _utc(v["created_at"]) < _utc(since)]
-    start, end = (before[-1] if before else measured[0]), measured[-1]
+    end = measured[-1]
+    same = [v for v in measured if v.get("n_eval") == end.get("n_eval")]
+    before = [v for v in same if _utc(v["created_at"]) < _utc(since)]
+    start = before[-1] if before else same[0]
+    name = {"accuracy": "eval accuracy", "span_f1": "eval span F1"}.get(metric, metric)
+    base = {
+        "metric": metric,
+        "to_version": int(end["version"]),
+        "to_value": round(float(end["value"]), 4),
+    }
     if start is end:
-        return None
+        return {
+            **base,
+            "state": "unchanged",
+            "sentence": f"No newer model in these days: v{end['version']} scores "
+            f"{float(end['value']):.3f} {name} on {_count(int(end['n_train']), 'labels')}.",
+        }
     labels = int(end["n_train"]) - int(start["n_train"])
     points = 100.0 * (float(end["value"]) - float(start["value"]))
     per_100 = 100.0 * points / labels if labels >= 100 else None  # per 100 of fewer is noise
-    name = {"accuracy": "eval accuracy", "span_f1": "eval span F1"}.get(metric, metric)
     sign = "+" if points >= 0 else "−"
     sentence = (
         f"The model went from v{start['version']} ({float(start['value']):.3f} on "
@@ -318,12 +333,13 @@ def model_progress(
     if per_100 is not None:
         sentence += f", {sign}{abs(per_100):.2f} points per 100 labels"
     sentence += "."
+    if len(same) < len(measured) and not before:
+        sentence += f" (Since v{start['version']}, measured on the current eval set.)"
     return {
-        "metric": metric,
+        **base,
+        "state": "progress",
         "from_version": int(start["version"]),
-        "to_version": int(end["version"]),
         "from_value": round(float(start["value"]), 4),
-        "to_value": round(float(end["value"]), 4),
         "labels": labels,
         "points": round(points, 2),
         "points_per_100_labels": None if per_100 is None else round(per_100, 3),

@@ -69,7 +69,7 @@ def report(
     # days give the same forecast.
     read_since = min(first_day, at - timedelta(days=FORECAST_DAYS))
     with db.read() as conn:
-        annotations = store_insight.annotations_since(conn, ctx.id, first_day)
+        annotations = store_insight.annotations_since(conn, ctx.id, min(first_day, stage_since))
         resolved = store_insight.resolved_since(conn, ctx.id, read_since)
         verdicts = store_insight.reviews_since(conn, ctx.id, first_day)
         waiting = store_insight.waiting(conn, ctx.id, at=at)
@@ -91,6 +91,12 @@ def report(
     def series(times: Any, n: int = days) -> list[tuple[Any, int]]:
         return flow.per_day(times, now=at, days=n)
 
+    # Alerts judge agreement on the last 7 days whatever window is shown, so the projects list's
+    # stored alerts and every window of the dashboard say the same.
+    week_agreement = _agreement(
+        ctx, [r for r in annotations if _utc(r["created_at"]) >= stage_since]
+    )
+    annotations = [r for r in annotations if _utc(r["created_at"]) >= first_day]
     done = series(r["decided_at"] for r in resolved)
     recent = series((r["decided_at"] for r in resolved), FORECAST_DAYS)
     resolved = [r for r in resolved if _utc(r["decided_at"]) >= first_day]
@@ -104,6 +110,12 @@ def report(
     stages = _stages(ctx, waiting, arrived, cleared, at=at, window_days=pace_days)
     remaining = counts["remaining"]
     forecasts = {"pool": flow.forecast(remaining, recent, now=at, window=FORECAST_DAYS)}
+    if counts["pool"] == 0:
+        forecasts["pool"] = {
+            "state": "empty",
+            "remaining": 0,
+            "sentence": "Nothing to label yet: import items into the pool.",
+        }
     budget = ctx.settings.budget
     if budget is not None:
         forecasts["budget"] = flow.forecast(
@@ -128,11 +140,11 @@ def report(
         "forecast": forecasts,
         "label_mix": _label_mix(resolved, ctx.schema.target.labels),
         "agreement": _agreement(ctx, annotations),
-        "model": _progress(versions, since=first_day),
+        "model": _progress(ctx, versions, since=first_day, has_eval=counts["eval_labeled"] > 0),
         "drift": drift(db, ctx, cache=cache, batches=batches),
     }
     idle = last_label is not None and at - _utc(last_label) > timedelta(days=IDLE_DAYS)
-    found["alerts"] = alerts(found, state, remaining=remaining, idle=idle)
+    found["alerts"] = alerts(found, state, remaining=remaining, idle=idle, agreement=week_agreement)
     found["alert_history"] = [
         {
             "kind": h["kind"],
@@ -258,22 +270,35 @@ def _annotators(
     return table
 
 
-def _progress(versions: list[Any], *, since: datetime) -> dict[str, Any] | None:
+def _progress(
+    ctx: ProjectContext, versions: list[Any], *, since: datetime, has_eval: bool
+) -> dict[str, Any]:
     """What the window's labels bought the model: its eval score from the window's start to now
-    (accuracy, or span F1 for span projects)."""
+    (accuracy, or span F1 for span projects), on the eval set the newest model was measured on;
+    or, in ``sentence``, why there is nothing to compare."""
     from labelloop.insight.flow import model_progress
 
-    metric = "span_f1" if any("span_f1" in v["metrics"] for v in versions) else "accuracy"
+    metric = "span_f1" if ctx.schema.target.type == "spans" else "accuracy"
     rows = [
         {
             "version": v["version"],
             "n_train": v["n_train"],
             "created_at": v["created_at"],
             "value": v["metrics"].get(metric),
+            "n_eval": v["metrics"].get("n_eval"),
         }
         for v in versions
     ]
-    return model_progress(rows, since=since, metric=metric)
+    found = model_progress(rows, since=since, metric=metric)
+    if found is not None:
+        return found
+    if ctx.schema.target.type not in ("choice", "spans"):
+        why = f"the rounds of a {ctx.schema.target.type} project measure no eval score"
+    elif not has_eval:
+        why = "the models need labeled eval items to be measured: import some with --split eval"
+    else:
+        why = "no model has been measured yet (the first rounds wait for labels of two classes)"
+    return {"state": "unmeasured", "sentence": f"Nothing to compare: {why}."}
 
 
 def _agreement(ctx: ProjectContext, rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -399,9 +424,15 @@ def _shift(
 
 
 def alerts(
-    found: dict[str, Any], state: dict[str, Any], *, remaining: int, idle: bool
+    found: dict[str, Any],
+    state: dict[str, Any],
+    *,
+    remaining: int,
+    idle: bool,
+    agreement: dict[str, Any],
 ) -> list[dict[str, Any]]:
-    """What needs attention now, most pressing first: each with its kind and a sentence."""
+    """What needs attention now, most pressing first: each with its kind and a sentence. Each
+    reads a fixed span (the last 7 days, the last 3), never the window the page shows."""
     out = []
     error = state["training"]["error"]
     if error:
@@ -420,7 +451,6 @@ def alerts(
                 "says more labels would change little.",
             }
         )
-    agreement = found["agreement"]
     if (
         agreement["alpha"] is not None
         and agreement["n_items"] >= MIN_COMPARED
@@ -430,7 +460,7 @@ def alerts(
             {
                 "kind": "agreement",
                 "message": f"Annotators agree little: Krippendorff's α {agreement['alpha']:.2f} "
-                f"on the {agreement['n_items']:,} items labeled twice or more in these days "
+                f"on the {agreement['n_items']:,} items labeled twice or more in the last 7 days "
                 f"(below {LOW_ALPHA}); the Quality page shows where.",
             }
         )

@@ -111,3 +111,23 @@ def test_the_projects_list_shows_stored_alerts_to_those_who_read_dashboards(page
     assert "data-alerts" not in _get(page, "/", user=annotator.user).text
     dashboard = " ".join(_get(page, "/p/sent/dashboard").text.split())
     assert '<details class="card table-details" id="alert-history">' in dashboard
+
+
+def test_the_projects_list_json_carries_the_alerts_too(api: Any) -> None:
+    from labelloop.workflow import insight
+
+    lab = api.lab
+    ctx = lab.ctx("sent", lab.admin)
+    lab.project("busy", review_policy="all")
+    busy = lab.ctx("busy", lab.admin)
+    lab.import_rows(busy, lab.rows(20))
+    lab.train(busy)
+    lab.label_next(busy, n=3)
+    lab.member("busy", "reviewer", "reviewer")
+    lab.member("busy", "annotator", "annotator")
+    insight.refresh_alerts(lab.db, busy)
+    insight.refresh_alerts(lab.db, ctx)
+    by_slug = {p["slug"]: p for p in api.get("/api/projects", "reviewer").json()}
+    assert by_slug["busy"]["alerts"] == ["backlog"] and by_slug["sent"]["alerts"] == []
+    by_slug = {p["slug"]: p for p in api.get("/api/projects", "annotator").json()}
+    assert by_slug["busy"]["alerts"] == []

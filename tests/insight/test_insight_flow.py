@@ -321,13 +321,13 @@ def test_stage_table_one_row_per_stage_with_ages_in_words() -> None:
 def test_model_progress_from_the_model_in_use_when_the_window_began() -> None:
     from labelloop.insight.flow import model_progress
 
-    def v(version: int, n: int, value: float | None, days_ago: float) -> dict[str, Any]:
-        return {"version": version, "n_train": n, "value": value,
+    def v(version: int, n: int, value: float | None, days_ago: float, n_eval: int = 30) -> Any:
+        return {"version": version, "n_train": n, "value": value, "n_eval": n_eval,
                 "created_at": NOW - timedelta(days=days_ago)}  # fmt: skip
 
     versions = [v(1, 20, 0.50, 40), v(2, 200, 0.61, 35), v(3, 400, None, 20), v(4, 1450, 0.70, 1)]
     got = model_progress(versions, since=NOW - timedelta(days=30), metric="accuracy")
-    assert got is not None
+    assert got is not None and got["state"] == "progress"
     assert (got["from_version"], got["to_version"], got["labels"]) == (2, 4, 1250)
     assert got["points"] == 9.0 and got["points_per_100_labels"] == 0.72
     assert got["sentence"] == (
@@ -341,5 +341,26 @@ def test_model_progress_from_the_model_in_use_when_the_window_began() -> None:
     assert model_progress(worse, since=NOW - timedelta(days=7), metric="accuracy")[
         "sentence"
     ].endswith("−1.0 points of eval accuracy for 1 more label.")  # too few for a rate
-    assert model_progress(versions[:1], since=NOW, metric="accuracy") is None
-    assert model_progress([v(1, 20, 0.5, 1), v(2, 40, None, 0)], since=NOW, metric="x") is None
+    assert model_progress([v(1, 20, None, 1)], since=NOW, metric="accuracy") is None
+
+
+def test_model_progress_without_a_newer_model_or_on_another_eval_set() -> None:
+    from labelloop.insight.flow import model_progress
+
+    def v(version: int, n: int, value: float, days_ago: float, n_eval: int = 30) -> Any:
+        return {"version": version, "n_train": n, "value": value, "n_eval": n_eval,
+                "created_at": NOW - timedelta(days=days_ago)}  # fmt: skip
+
+    old = [v(1, 20, 0.5, 20), v(2, 400, 0.8, 10)]
+    same = model_progress(old, since=NOW - timedelta(days=7), metric="accuracy")
+    assert same is not None and same["state"] == "unchanged"
+    assert (
+        same["sentence"]
+        == "No newer model in these days: v2 scores 0.800 eval accuracy on 400 labels."
+    )
+    # 60 harder eval items came with v3: v1 and v2 were measured on another set.
+    harder = [*old, v(3, 420, 0.40, 2, n_eval=90), v(4, 620, 0.45, 1, n_eval=90)]
+    got = model_progress(harder, since=NOW - timedelta(days=30), metric="accuracy")
+    assert got is not None and (got["from_version"], got["to_version"]) == (3, 4)
+    assert got["sentence"].endswith("(Since v3, measured on the current eval set.)")
+    assert got["points"] == 5.0

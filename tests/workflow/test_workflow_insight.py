@@ -348,7 +348,8 @@ def test_what_the_window_labels_bought_the_model(lab: Lab) -> None:
         ctx, make_rows(30, start=1000, prefix="ev", labeled=True), labeled=True, split="eval"
     )
     lab.train(ctx)
-    assert insight.report(lab.db, ctx, days=7)["model"] is None  # one model, cold start
+    cold = insight.report(lab.db, ctx, days=7)["model"]  # one model, in cold start
+    assert cold["state"] == "unmeasured" and "wait for labels of two classes" in cold["sentence"]
     for _ in range(4):
         lab.label_next(ctx, n=5)
         lab.train(ctx)
@@ -388,3 +389,52 @@ def test_the_learner_stores_alerts_and_resolves_them(
     assert stored["kind"] == "backlog" and stored["resolved_at"] is not None
     with lab.db.read() as conn:
         assert len(conn.execute(select(alert.c.id)).all()) == 1
+
+
+def test_alerts_read_the_last_7_days_whatever_window_is_shown(lab: Lab) -> None:
+    from labelloop.workflow import tasks
+
+    ctx = lab.project("aw", overlap=2)
+    lab.import_rows(ctx, make_rows(200))
+    lab.train(ctx)
+    ann, bob = lab.member("aw", "ann", "annotator"), lab.member("aw", "bob", "annotator")
+    for who in (ann, bob):
+        _label_as(lab, who, 150)
+    with lab.db.read() as conn:
+        early = [i for (i,) in conn.execute(select(annotation.c.item_id).distinct())]
+    _move_back(lab, early, days=20)  # they agreed on 150 items three weeks ago
+    for who, flip in ((ann, False), (bob, True)):  # and disagree on the 25 of this week
+        for _ in range(25):
+            task = tasks.next_task(lab.db, who)
+            truth = lab.truth(task["item"]["data"]["text"])
+            value = {"sentiment": "neutral" if flip and truth != "neutral" else truth}
+            if flip and truth == "neutral":
+                value = {"sentiment": "positive"}
+            tasks.submit(lab.db, who, task["assignment_id"], value, active_ms=1500)
+    for days in (7, 30, 90):
+        found = insight.report(lab.db, ctx, days=days)
+        assert "agreement" in _kinds(found), days
+    assert found["agreement"]["alpha"] > insight.LOW_ALPHA  # the 90 days as a whole agree
+
+
+def test_an_empty_project_has_nothing_to_forecast(lab: Lab) -> None:
+    ctx = lab.project("e")
+    pool = insight.report(lab.db, ctx)["forecast"]["pool"]
+    assert pool["state"] == "empty" and pool["sentence"].startswith("Nothing to label yet")
+
+
+def test_a_boxes_project_is_told_its_rounds_measure_no_score(lab: Lab) -> None:
+    from labelloop.workflow import projects
+    from tests.conftest import SCHEMA
+
+    schema = {
+        **SCHEMA,
+        "data": {"type": "image", "field": "image"},
+        "controls": [{"name": "objects", "type": "boxes", "labels": ["car"], "target": True}],
+    }
+    projects.create_project(lab.db, "bx", schema, actor=lab.admin)
+    got = insight.report(lab.db, lab.ctx("bx", lab.admin))["model"]
+    assert (
+        got["sentence"]
+        == "Nothing to compare: the rounds of a boxes project measure no eval score."
+    )

@@ -25,7 +25,13 @@ MAX_UPLOAD_BYTES = 2 * 1024**3
 
 @router.get("")
 def list_projects(db: DbDep, user: CurrentUser) -> list[dict[str, Any]]:
-    return projects.projects_for(db, user)
+    """The projects the user sees, with the kinds of their open alerts (stored by the learner)
+    where the user reads the dashboard, as the projects list shows them."""
+    from labelloop.workflow import insight
+
+    rows = projects.projects_for(db, user)
+    found = insight.open_alerts(db, user, rows)
+    return [{**r, "alerts": found.get(int(r["id"]), [])} for r in rows]
 
 
 @router.post("", status_code=201)

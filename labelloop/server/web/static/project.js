@@ -347,7 +347,11 @@
       status.hidden = d.alerts.length > 0;
       const pool = d.forecast.pool;
       $("attention-forecast").textContent =
-        pool.state === "done" ? "The pool is done." : `The pool: ${pool.sentence}`;
+        pool.state === "done"
+          ? "The pool is done."
+          : pool.state === "empty"
+            ? pool.sentence
+            : `The pool: ${pool.sentence}`;
     } catch (err) {
       status.textContent = `Could not check: ${err.message}`;
     }
