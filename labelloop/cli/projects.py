@@ -333,6 +333,33 @@ def status(slug: str, as_json: Annotated[bool, typer.Option("--json")] = False) 
             "for a second look (label issues in `labelloop quality`)",
         )
     out.print(table)
+    if model and model["cohorts"]:
+        _print_cohorts(model["cohorts"], version=model["version"])
+
+
+def _print_cohorts(found: dict[str, Any], *, version: int) -> None:
+    """The newest model's eval figures per cohort of the eval items, worst first."""
+    rows = sorted(found["cohorts"], key=lambda r: r["accuracy"])
+    if rows:
+        table = Table(title=f"Eval by {escape(found['field'])} (model v{version}), worst first")
+        table.add_column(escape(found["field"]))
+        for name in ("eval items", "accuracy", "95% interval", "macro-F1", "vs overall"):
+            table.add_column(name, justify="right")
+        table.add_column("")
+        for r in rows:
+            table.add_row(
+                escape(r["cohort"]),
+                f"{r['n']:,}",
+                f"{r['accuracy']:.3f}",
+                f"{r['low']:.3f}–{r['high']:.3f}",
+                f"{r['macro_f1']:.3f}",
+                f"{r['vs_overall']:+.3f}",
+                "[bold]below overall[/bold]" if r["below_overall"] else "",
+            )
+        out.print(table)
+    if found["note"]:
+        lead = "" if rows else f"Eval by {found['field']}: "
+        out.print(escape(lead + found["note"]), highlight=False)
 
 
 def audit(

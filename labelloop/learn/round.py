@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -60,6 +60,10 @@ class RoundResult:
         Labeled rows whose label the model confidently contradicts, most suspicious first
         (:func:`~labelloop.learn.relabel.relabel_candidates`); ``None`` in cold start, below
         ``RELABEL_MIN_LABELS`` labels or when not asked for.
+    eval_predictions : ndarray of shape (n_eval,)
+        The class index the model predicts for each eval row, ``MISSING`` where the row has no
+        label (not predicted); empty when ``metrics`` is, so per-cohort figures reuse the
+        predictions ``metrics`` were computed from.
     """
 
     selection: Selection
@@ -72,6 +76,7 @@ class RoundResult:
     params: dict[str, Any]
     cold_start: bool
     relabel: Selection | None = None
+    eval_predictions: NDArray[np.int64] = field(default_factory=lambda: np.empty(0, dtype=np.int64))
 
 
 def choose_stop_set(
@@ -193,18 +198,70 @@ def run_round(
             cv=RELABEL_FOLDS,
             max_items=RELABEL_MAX_ITEMS,
         )
+    eval_predictions = predict_eval(estimator, eval_X, eval_y=eval_y, n_classes=n_classes)
     return RoundResult(
         selection=selection,
         strategy=strategy.name,
         suggestions=suggestions,
-        metrics=evaluate(estimator, eval_X, eval_y, n_classes),
+        metrics=eval_metrics(eval_y, eval_predictions),
         stop_predictions=stop_predictions,
         n_train=int(labeled.shape[0]),
         model=estimator,
         params=json_safe_params(estimator),
         cold_start=False,
         relabel=suspects,
+        eval_predictions=eval_predictions,
     )
+
+
+def predict_eval(
+    estimator: Any,
+    eval_X: NDArray[np.floating] | csr_matrix | None,
+    *,
+    eval_y: NDArray[np.int64] | None,
+    n_classes: int,
+) -> NDArray[np.int64]:
+    """The predicted class of each labeled eval row.
+
+    Parameters
+    ----------
+    estimator : fitted scikit-learn classifier
+    eval_X : ndarray or csr_matrix of shape (n_eval, n_features), optional
+    eval_y : ndarray of shape (n_eval,), optional
+        Class indices; ``MISSING`` rows are not predicted.
+    n_classes : int
+
+    Returns
+    -------
+    ndarray of shape (n_eval,)
+        Class indices, ``MISSING`` where ``eval_y`` is; empty without an eval set or labels.
+    """
+    if eval_X is None or eval_y is None:
+        return np.empty(0, dtype=np.int64)
+    eval_y = np.asarray(eval_y)
+    keep = np.flatnonzero(eval_y != MISSING)
+    if keep.shape[0] == 0:
+        return np.empty(0, dtype=np.int64)
+    predicted = np.full(eval_y.shape[0], MISSING, dtype=np.int64)
+    proba = predict_proba_chunked(estimator, eval_X[keep], n_classes=n_classes)
+    predicted[keep] = proba.argmax(axis=1)
+    return predicted
+
+
+def eval_metrics(
+    eval_y: NDArray[np.int64] | None, predicted: NDArray[np.int64]
+) -> dict[str, float]:
+    """Accuracy and macro-F1 (over classes in truth or prediction) of :func:`predict_eval`'s
+    predictions on the labeled eval rows; empty when there are none."""
+    if eval_y is None or predicted.shape[0] == 0:
+        return {}
+    keep = np.flatnonzero(np.asarray(eval_y) != MISSING)
+    truth, guess = np.asarray(eval_y)[keep], predicted[keep]
+    return {
+        "accuracy": float(accuracy_score(truth, guess)),
+        "macro_f1": float(f1_score(truth, guess, average="macro", zero_division=0)),
+        "n_eval": float(keep.shape[0]),
+    }
 
 
 def evaluate(
@@ -214,16 +271,4 @@ def evaluate(
     n_classes: int,
 ) -> dict[str, float]:
     """Accuracy and macro-F1 (over classes in truth or prediction) on the labeled eval rows."""
-    if eval_X is None or eval_y is None:
-        return {}
-    eval_y = np.asarray(eval_y)
-    keep = np.flatnonzero(eval_y != MISSING)
-    if keep.shape[0] == 0:
-        return {}
-    truth = eval_y[keep]
-    predicted = predict_proba_chunked(estimator, eval_X[keep], n_classes=n_classes).argmax(axis=1)
-    return {
-        "accuracy": float(accuracy_score(truth, predicted)),
-        "macro_f1": float(f1_score(truth, predicted, average="macro", zero_division=0)),
-        "n_eval": float(keep.shape[0]),
-    }
+    return eval_metrics(eval_y, predict_eval(estimator, eval_X, eval_y=eval_y, n_classes=n_classes))

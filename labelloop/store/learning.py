@@ -13,14 +13,22 @@ from labelloop.store.users import now
 
 
 def items_of(
-    conn: Connection, project_id: int, split: str, *, payloads: bool = True
+    conn: Connection,
+    project_id: int,
+    split: str,
+    *,
+    payloads: bool = True,
+    tag: str | None = None,
 ) -> list[RowMapping]:
     """Every item of a split with its resolved target label (None when unlabeled), in id order.
 
     ``payloads=False`` leaves the item content out: decoding it dominates a round's read, and
-    the learner needs it only when the project's items changed.
+    the learner needs it only when the project's items changed. ``tag`` adds the value of that
+    metadata field as column ``tag`` (None without it): the database extracts it, so the rest
+    of the metadata (up to 64 KiB an item) is neither sent nor decoded.
     """
     columns = [item.c.id, item_label.c.label] + ([item.c.payload] if payloads else [])
+    columns += [item.c.meta[tag].label("tag")] if tag is not None else []
     q = (
         select(*columns)
         .outerjoin(item_label, item_label.c.item_id == item.c.id)

@@ -163,6 +163,7 @@ model_version = Table(
     Column("model", String(200), nullable=False),
     Column("params", JSON, nullable=False),
     Column("metrics", JSON, nullable=False),
+    Column("cohort_metrics", JSON, nullable=True),  # per eval cohort; choice rounds with tags
     Column("stop_predictions", JSON, nullable=False),
     Column("stopping", JSON, nullable=False),
     Column("train_seconds", Float, nullable=False),

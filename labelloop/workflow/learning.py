@@ -13,6 +13,7 @@ import numpy as np
 
 from labelloop.domain import MISSING, Pool, RoundSummary, Selection
 from labelloop.errors import LabelloopError, SchemaError
+from labelloop.insight.cohorts import COHORT_FIELD, per_cohort, tag_text
 from labelloop.learn import (
     choose_stop_set,
     make_model,
@@ -247,7 +248,8 @@ class RoundOutcome:
 
     ``queue`` holds the ranked queue rows (``rank``, ``item_id``, ``score``, ``reason`` and the
     suggestion columns); ``stop_predictions`` the stop set's predicted classes or token tags
-    (empty without a model); ``relabel`` the re-label suggestions as JSON rows.
+    (empty without a model); ``relabel`` the re-label suggestions as JSON rows;
+    ``cohort_metrics`` the eval figures per cohort (:func:`cohort_metrics`), or None.
     """
 
     n_train: int
@@ -263,6 +265,7 @@ class RoundOutcome:
     relabel: list[dict[str, Any]] = field(default_factory=list)
     feature_problem: str | None = None
     n_unlabeled: int | None = None
+    cohort_metrics: dict[str, Any] | None = None
 
 
 def train(
@@ -299,12 +302,13 @@ def train(
 @dataclass(frozen=True)
 class RoundRows:
     """What a choice round reads: every pool item, then the labeled eval items (``rows``, with
-    payloads a featurizer reads), and their target labels as class indices (``y`` for the pool,
-    ``eval_y``; MISSING where unlabeled)."""
+    payloads a featurizer reads), their target labels as class indices (``y`` for the pool,
+    ``eval_y``; MISSING where unlabeled), and each eval item's cohort tag (None without one)."""
 
     rows: list[Any]
     y: np.ndarray
     eval_y: np.ndarray
+    eval_cohorts: tuple[str | None, ...] = ()
 
     @property
     def n_pool(self) -> int:
@@ -317,8 +321,10 @@ def round_rows(db: Database, ctx: ProjectContext, cache: FeatureCache) -> RoundR
     index = {name: i for i, name in enumerate(ctx.schema.target.labels)}
     with db.read() as conn:
         pool_rows = store_learning.items_of(conn, ctx.id, "pool", payloads=False)
-        eval_rows = [
-            r for r in store_learning.items_of(conn, ctx.id, "eval", payloads=False) if r["label"]
+        eval_rows = [  # with their cohort tags (the pool's metadata stays unread)
+            r
+            for r in store_learning.items_of(conn, ctx.id, "eval", payloads=False, tag=COHORT_FIELD)
+            if r["label"]
         ]
 
     def load() -> Mapping[int, Any]:
@@ -336,7 +342,27 @@ def round_rows(db: Database, ctx: ProjectContext, cache: FeatureCache) -> RoundR
         rows=cache.with_payloads(ctx.id, [int(r["id"]) for r in pool_rows + eval_rows], load),
         y=classes_of(pool_rows),
         eval_y=classes_of(eval_rows),
+        eval_cohorts=tuple(tag_text(r["tag"]) for r in eval_rows),
     )
+
+
+def cohort_metrics(
+    eval_y: np.ndarray,
+    predicted: np.ndarray,
+    cohorts: tuple[str | None, ...],
+    *,
+    n_classes: int,
+) -> dict[str, Any] | None:
+    """The eval figures per cohort (:func:`labelloop.insight.cohorts.per_cohort`) of a round's
+    eval predictions, or None: no model measured, or no labeled eval item carries a tag."""
+    if predicted.shape[0] == 0:
+        return None
+    keep = np.flatnonzero((eval_y != MISSING) & (predicted != MISSING))
+    groups = [cohorts[i] for i in keep.tolist()]
+    if all(g is None for g in groups):
+        return None
+    found = per_cohort(eval_y[keep], predicted[keep], groups, n_classes=n_classes)
+    return {"field": COHORT_FIELD, **found}
 
 
 def _choice_round(
@@ -407,6 +433,9 @@ def _choice_round(
         relabel=_relabel_rows(result.relabel, pool.item_ids),
         feature_problem=feature_problem,
         n_unlabeled=n_pool - n_train,
+        cohort_metrics=cohort_metrics(
+            eval_y, result.eval_predictions, data.eval_cohorts, n_classes=len(classes)
+        ),
     )
 
 
@@ -482,6 +511,7 @@ def _save(
                 "model": outcome.model,
                 "params": outcome.params,
                 "metrics": outcome.metrics,
+                "cohort_metrics": outcome.cohort_metrics,
                 "stop_predictions": [int(v) for v in outcome.stop_predictions.tolist()],
                 "stopping": stopping,
                 "train_seconds": time.perf_counter() - started,

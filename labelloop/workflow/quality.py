@@ -16,6 +16,7 @@ import numpy as np
 
 from labelloop.errors import Conflict, LabelloopError, NotFound
 from labelloop.govern.permissions import Permission
+from labelloop.insight.cohorts import MAX_COHORTS, cohort_tag
 from labelloop.quality import (
     UndefinedStatistic,
     agreement_report,
@@ -38,7 +39,6 @@ from labelloop.workflow.review import LIVE, is_expert, resolve
 from labelloop.workflow.values import checked_on_item
 
 FLAG_KINDS = ("disagreement", "model_contradicts", "label_issue", "gold_wrong", "too_fast")
-MAX_COHORTS = 20
 MAX_WEEKS = 26
 
 
@@ -390,7 +390,7 @@ def _agreement(
     for col, i in enumerate(items):
         for r in per_item[i]:
             R[row_of[r["user_id"]], col] = index[r["label"]]
-    cohort_of = [_cohort(per_item[i][0]["meta"], cohort_field) for i in items]
+    cohort_of = [cohort_tag(per_item[i][0]["meta"], cohort_field) for i in items]
     tags = [t for t, _ in Counter(t for t in cohort_of if t is not None).most_common(MAX_COHORTS)]
     cohorts = {t: np.array([c == t for c in cohort_of], dtype=bool) for t in tags}
     names = [rater_names[u] for u in raters]
@@ -406,11 +406,6 @@ def _agreement(
         ]
         weeks.append({"week": week, **part})
     return {"report": full, "weeks": weeks}
-
-
-def _cohort(meta: Any, field: str) -> str | None:
-    value = meta.get(field) if isinstance(meta, Mapping) else None
-    return None if value is None else str(value)[:100]
 
 
 def _week(at: datetime) -> str:

@@ -26,7 +26,10 @@ def _more_sentence(more: int | None, criterion: str | None) -> str | None:
     return f"{labels} would change 1% of the model's predictions."
 
 
-def _model(row: Any) -> dict[str, Any]:
+def _model(row: Any, *, cohorts: bool = False) -> dict[str, Any]:
+    """A model version as the status and the learning curve show it; ``cohorts`` adds its eval
+    figures per cohort (None when the eval items carry no cohort tag or it was not measured),
+    left out of the curve, whose every version the project page carries."""
     decisions = row["stopping"].get("decisions", [])
     estimates = [
         (d["more_labels"], d["criterion"]) for d in decisions if d.get("more_labels") is not None
@@ -49,7 +52,39 @@ def _model(row: Any) -> dict[str, Any]:
         "cold_start": bool(row["stopping"].get("cold_start")),
         "train_seconds": round(row["train_seconds"], 3),
         "created_at": row["created_at"].isoformat(),
-    }
+    } | ({"cohorts": _cohorts(row["cohort_metrics"])} if cohorts else {})
+
+
+def _cohorts(found: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A model version's eval figures per cohort, with a sentence on the eval items no row
+    shows (the CLI and the page print it under the table)."""
+    if found is None:
+        return None
+
+    def items(n: int) -> str:
+        return f"{n:,} eval item{'' if n == 1 else 's'}"
+
+    notes = []
+    small, rest = found["too_small"], found["beyond_max"]
+    if small["cohorts"]:
+        one = small["cohorts"] == 1
+        notes.append(
+            f"{small['cohorts']:,} {'cohort' if one else 'cohorts'} with fewer than "
+            f"{found['min_items']} eval items {'is' if one else 'are'} not shown "
+            f"({items(small['items'])})."
+        )
+    if rest["cohorts"]:
+        one = rest["cohorts"] == 1
+        notes.append(
+            f"{rest['cohorts']:,} smaller {'cohort is' if one else 'cohorts are'} not shown "
+            f"({items(rest['items'])})."
+        )
+    if found["untagged"]:
+        one = found["untagged"] == 1
+        notes.append(
+            f"{items(found['untagged'])} {'carries' if one else 'carry'} no {found['field']} tag."
+        )
+    return {**found, "note": " ".join(notes) or None}
 
 
 def features(ctx: ProjectContext, counts: dict[str, int], features_dir: Path | None) -> Any:
@@ -86,7 +121,7 @@ def status(
         latest = store_learning.latest(conn, ctx.id)
         open_flags = store_review.open_flag_counts(conn, ctx.id)
         guideline_version = store_projects.newest_guideline_version(conn, ctx.id)
-    model = _model(latest) if latest is not None else None
+    model = _model(latest, cohorts=True) if latest is not None else None
     every = ctx.settings.retrain_every
     since = counts["labeled"] - (latest["n_train"] if latest is not None else 0)
     return {

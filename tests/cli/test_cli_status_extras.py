@@ -128,3 +128,38 @@ def test_status_says_where_the_eval_metric_will_come_from(cli: Any, tmp_path: Pa
     )
     cli("import", "sent", str(unlabeled), "--id-field", "id", "--split", "eval")
     assert "15  (3 without a label)" in cli("status", "sent").stdout
+
+
+def test_status_shows_the_eval_by_cohort_worst_first(cli: Any, tmp_path: Path) -> None:
+    # eval items tagged {"cohort": ...}: "airline" labeled as their words say, "[bank]" (a name
+    # rich would read as markup) labeled with the next class, so the model misses every one
+    cli("init")
+    (tmp_path / "schema.json").write_text(json.dumps(SCHEMA))
+    cli("projects", "create", "sent", "--schema", str(tmp_path / "schema.json"))
+    _import(cli, tmp_path, make_rows(60, labeled=True), labeled=True)
+    classes = SCHEMA["controls"][0]["labels"]
+    good = [{**r, "cohort": "airline"} for r in make_rows(12, start=500, prefix="a", labeled=True)]
+    bad = [
+        {**r, "label": classes[(classes.index(r["label"]) + 1) % 3], "cohort": "[bank]"}
+        for r in make_rows(12, start=600, prefix="b", labeled=True)
+    ]
+    path = tmp_path / "eval.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in good + bad))
+    cli(
+        "import", "sent", str(path), "--id-field", "id", "--label-field", "label", "--split", "eval"
+    )
+    out = cli("status", "sent").stdout
+    assert "Eval by cohort" not in out  # no model yet
+    _train("sent")
+    out = cli("status", "sent").stdout
+    assert "Eval by cohort (model v1), worst first" in out
+    lines = [" ".join(line.replace("│", " ").split()) for line in out.splitlines()]
+    rows = [line for line in lines if line.startswith(("[bank]", "airline"))]
+    assert rows == [
+        "[bank] 12 0.000 0.000–0.242 0.000 -0.500 below overall",
+        "airline 12 1.000 0.757–1.000 1.000 +0.500",
+    ]
+    model = json.loads(cli("status", "sent", "--json").stdout)["model"]
+    assert model["metrics"]["accuracy"] == 0.5
+    assert [c["cohort"] for c in model["cohorts"]["cohorts"]] == ["[bank]", "airline"]
+    assert model["cohorts"]["note"] is None  # every eval item is in a row

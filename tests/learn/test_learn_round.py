@@ -120,6 +120,38 @@ def test_no_eval_labels_means_no_metrics(data: dict) -> None:
     assert result.metrics == {} and result.stop_predictions.size == 0
 
 
+def test_the_eval_predictions_are_the_ones_the_metrics_count(data: dict) -> None:
+    # per-cohort figures reuse them: each labeled eval row's class, MISSING where unlabeled
+    eval_y = data["eval_y"].copy()
+    eval_y[::10] = MISSING
+    result = run_round(
+        labeled_pool(data, 20),
+        strategy=make_strategy("margin"),
+        queue_size=3,
+        rng=np.random.default_rng(0),
+        eval_X=data["eval_X"],
+        eval_y=eval_y,
+    )
+    predicted = result.eval_predictions
+    assert predicted.shape == (100,) and predicted.dtype == np.int64
+    assert np.array_equal(predicted == MISSING, eval_y == MISSING)
+    labeled = eval_y != MISSING
+    assert np.array_equal(predicted[labeled], result.model.predict(data["eval_X"][labeled]))
+    assert result.metrics["n_eval"] == 90.0
+    assert result.metrics["accuracy"] == pytest.approx(
+        float((predicted[labeled] == eval_y[labeled]).mean())
+    )
+    cold = run_round(
+        labeled_pool(data, 10, only_class=0),
+        strategy=make_strategy("margin"),
+        queue_size=3,
+        rng=np.random.default_rng(0),
+        eval_X=data["eval_X"],
+        eval_y=eval_y,
+    )
+    assert cold.eval_predictions.size == 0
+
+
 def test_a_custom_model_is_cloned_not_fitted_in_place(data: dict) -> None:
     from sklearn.naive_bayes import MultinomialNB
 

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
 from labelloop.store.db import Database
-from labelloop.store.migrate import upgrade
+from labelloop.store.migrate import alembic_config, upgrade
 from labelloop.store.tables import metadata
+from tests.conftest import ENGINES, Lab, PgCluster, make_rows
 
 
 def test_upgrade_creates_every_table(fresh_db: Database) -> None:
@@ -35,3 +41,78 @@ def test_upgrade_twice_is_a_no_op(db: Database) -> None:
         from labelloop.store import users
 
         assert users.by_name(conn, "kept") is not None
+
+
+@pytest.fixture(params=ENGINES)
+def empty_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """A database with no tables at all, on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        database = Database(f"sqlite:///{tmp_path}/old.db")
+    else:
+        cluster: PgCluster = request.getfixturevalue("pg_cluster")
+        database = Database(cluster.create_database())
+    yield database
+    database.dispose()
+    if not database.is_sqlite:
+        request.getfixturevalue("pg_cluster").drop_database(database.url)
+
+
+def test_a_database_of_the_previous_release_upgrades_and_keeps_its_models(
+    empty_db: Database,
+) -> None:
+    """A store made before eval metrics per cohort (revision 0004) with a trained model: after
+    the upgrade its model still shows, without cohort figures, and the next round has them."""
+    from labelloop.store.tables import model_version
+    from labelloop.store.users import now
+    from labelloop.workflow import learning, projects, status
+
+    db = empty_db
+    upgrade(db, "0004")
+    assert "cohort_metrics" not in _columns(db, "model_version")
+    lab = Lab(db)
+    ctx = lab.project()
+    lab.import_rows(ctx, make_rows(60, labeled=True), labeled=True)
+    evals = [{**r, "cohort": "airline"} for r in make_rows(12, start=900, labeled=True)]
+    lab.import_rows(ctx, evals, labeled=True, split="eval")
+    with db.write() as conn:  # the model version that release wrote (its columns only)
+        conn.execute(
+            model_version.insert().values(
+                project_id=ctx.id,
+                version=1,
+                n_train=60,
+                strategy="margin",
+                featurizer="tfidf",
+                model="LogisticRegression",
+                params={},
+                metrics={"accuracy": 0.9, "macro_f1": 0.9, "n_eval": 12.0},
+                stop_predictions=[],
+                stopping={"cold_start": False, "decisions": []},
+                train_seconds=0.5,
+                created_at=now(),
+            )
+        )
+
+    upgrade(db)
+    old = status.status(db, ctx)["model"]
+    assert (old["version"], old["metrics"]["accuracy"], old["cohorts"]) == (1, 0.9, None)
+    assert learning.train(db, projects.system_context(db, "sent")) == 2
+    new = status.status(db, ctx)["model"]
+    assert [c["cohort"] for c in new["cohorts"]["cohorts"]] == ["airline"]
+    assert new["cohorts"]["overall"]["n"] == 12
+
+    _downgrade(db, "0004")  # and back: the column goes, the model versions stay
+    assert "cohort_metrics" not in _columns(db, "model_version")
+    upgrade(db)
+    assert [m["version"] for m in status.models(db, ctx)] == [1, 2]
+
+
+def _columns(db: Database, table: str) -> set[str]:
+    return {c["name"] for c in inspect(db.engine).get_columns(table)}
+
+
+def _downgrade(db: Database, revision: str) -> None:
+    cfg = alembic_config(db)
+    with db.engine.connect() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, revision)
+        conn.commit()
