@@ -36,8 +36,6 @@ def annotations_since(conn: Connection, project_id: int, since: datetime) -> lis
         select(
             annotation.c.user_id,
             user.c.username,
-            annotation.c.item_id,
-            annotation.c.value,
             annotation.c.created_at,
             annotation.c.active_ms,
             annotation.c.status,
@@ -45,6 +43,31 @@ def annotations_since(conn: Connection, project_id: int, since: datetime) -> lis
         .select_from(annotation.join(user, user.c.id == annotation.c.user_id))
         .where(annotation.c.project_id == project_id, annotation.c.created_at >= since)
     )
+    return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def shared_annotations(conn: Connection, project_id: int, since: datetime) -> list[dict[str, Any]]:
+    """The live annotations since ``since`` of items two annotators or more labeled in that
+    time, with their values: what agreement is computed from (decoding every annotation's
+    value would cost a single-annotator project most of the dashboard's time)."""
+    recent = and_(
+        annotation.c.project_id == project_id,
+        annotation.c.created_at >= since,
+        annotation.c.status.in_(LIVE_STATES),
+    )
+    shared = (
+        select(annotation.c.item_id)
+        .where(recent)
+        .group_by(annotation.c.item_id)
+        .having(func.count(func.distinct(annotation.c.user_id)) >= 2)
+    )
+    q = select(
+        annotation.c.user_id,
+        annotation.c.item_id,
+        annotation.c.value,
+        annotation.c.created_at,
+        annotation.c.status,
+    ).where(recent, annotation.c.item_id.in_(shared))
     return [dict(r) for r in conn.execute(q).mappings()]
 
 
@@ -342,16 +365,16 @@ def batches(conn: Connection, project_id: int) -> list[dict[str, Any]]:
     return [dict(r) for r in conn.execute(q).mappings() if r["n_items"] > 0]
 
 
-def batch_payloads(conn: Connection, batch_id: int, *, limit: int) -> list[dict[str, Any]]:
-    """Up to ``limit`` payloads of one import batch, spread over it."""
+def batch_sample(conn: Connection, batch_id: int, *, limit: int) -> list[int]:
+    """Up to ``limit`` item ids of one import batch, spread over it."""
     return _spread(conn, item.c.import_batch_id == batch_id, limit=limit)
 
 
-def labeled_payloads(
+def labeled_sample(
     conn: Connection, project_id: int, *, before_batch: int, limit: int
-) -> list[dict[str, Any]]:
-    """Up to ``limit`` payloads of labeled pool items imported before batch ``before_batch``
-    (what the model has learned from), spread over them."""
+) -> list[int]:
+    """Up to ``limit`` ids of labeled pool items imported before batch ``before_batch`` (what
+    the model has learned from), spread over them."""
     where = and_(
         item.c.project_id == project_id,
         item.c.split == "pool",
@@ -361,18 +384,21 @@ def labeled_payloads(
     return _spread(conn, where, limit=limit)
 
 
-def _spread(conn: Connection, where: Any, *, limit: int) -> list[dict[str, Any]]:
-    """Ids and payloads of ``limit`` items under ``where`` spread evenly by rank over them, so a
-    sample of a million rows reads the ids and about ``limit`` payloads, not all."""
+def _spread(conn: Connection, where: Any, *, limit: int) -> list[int]:
+    """``limit`` item ids under ``where`` spread evenly by rank over them."""
     ids = [i for (i,) in conn.execute(select(item.c.id).where(where).order_by(item.c.id))]
     if len(ids) > limit:
         ids = [ids[k * len(ids) // limit] for k in range(limit)]
-    rows: list[dict[str, Any]] = []
+    return ids
+
+
+def payloads(conn: Connection, ids: Sequence[int]) -> list[dict[str, Any]]:
+    """Ids and payloads of these items, in the order given."""
+    found: dict[int, Any] = {}
     for start in range(0, len(ids), 900):
-        chunk = ids[start : start + 900]
-        q = select(item.c.id, item.c.payload).where(item.c.id.in_(chunk)).order_by(item.c.id)
-        rows += [dict(r) for r in conn.execute(q).mappings()]
-    return rows
+        q = select(item.c.id, item.c.payload).where(item.c.id.in_(list(ids[start : start + 900])))
+        found.update((int(i), p) for i, p in conn.execute(q))
+    return [{"id": i, "payload": found[i]} for i in ids if i in found]
 
 
 def open_alerts(conn: Connection, project_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:

@@ -69,7 +69,8 @@ def report(
     # days give the same forecast.
     read_since = min(first_day, at - timedelta(days=FORECAST_DAYS))
     with db.read() as conn:
-        annotations = store_insight.annotations_since(conn, ctx.id, min(first_day, stage_since))
+        annotations = store_insight.annotations_since(conn, ctx.id, first_day)
+        shared = store_insight.shared_annotations(conn, ctx.id, min(first_day, stage_since))
         resolved = store_insight.resolved_since(conn, ctx.id, read_since)
         verdicts = store_insight.reviews_since(conn, ctx.id, first_day)
         waiting = store_insight.waiting(conn, ctx.id, at=at)
@@ -93,10 +94,7 @@ def report(
 
     # Alerts judge agreement on the last 7 days whatever window is shown, so the projects list's
     # stored alerts and every window of the dashboard say the same.
-    week_agreement = _agreement(
-        ctx, [r for r in annotations if _utc(r["created_at"]) >= stage_since]
-    )
-    annotations = [r for r in annotations if _utc(r["created_at"]) >= first_day]
+    week_agreement = _agreement(ctx, [r for r in shared if _utc(r["created_at"]) >= stage_since])
     done = series(r["decided_at"] for r in resolved)
     recent = series((r["decided_at"] for r in resolved), FORECAST_DAYS)
     resolved = [r for r in resolved if _utc(r["decided_at"]) >= first_day]
@@ -139,7 +137,7 @@ def report(
         "bottleneck": flow.bottleneck(stages),
         "forecast": forecasts,
         "label_mix": _label_mix(resolved, ctx.schema.target.labels),
-        "agreement": _agreement(ctx, annotations),
+        "agreement": _agreement(ctx, [r for r in shared if _utc(r["created_at"]) >= first_day]),
         "model": _progress(ctx, versions, since=first_day, has_eval=counts["eval_labeled"] > 0),
         "drift": drift(db, ctx, cache=cache, batches=batches),
     }
@@ -376,8 +374,8 @@ def drift(
         "created_at": _utc(newest["created_at"]).isoformat(),
     }
     with db.read() as conn:
-        new = store_insight.batch_payloads(conn, newest["id"], limit=DRIFT_ROWS)
-        ref = store_insight.labeled_payloads(
+        new = store_insight.batch_sample(conn, newest["id"], limit=DRIFT_ROWS)
+        ref = store_insight.labeled_sample(
             conn, ctx.id, before_batch=newest["id"], limit=DRIFT_ROWS
         )
     if len(new) < MIN_ROWS or len(ref) < MIN_ROWS:
@@ -390,9 +388,14 @@ def drift(
             "sentence": f"Too few items to compare the newest import with the labeled ones "
             f"(needs {MIN_ROWS} on each side; has {have}).",
         }
-    ids = tuple(r["id"] for r in ref)
-    key = (str(db.engine.url), ctx.id, ctx.settings.featurizer, newest["id"], ids)
-    return _drift_memo.get(key, lambda: {"batch": batch, **_shift(ctx, cache, ref, new)})
+    key = (str(db.engine.url), ctx.id, ctx.settings.featurizer, newest["id"], tuple(ref))
+
+    def measure() -> dict[str, Any]:
+        with db.read() as conn:  # the payloads only when the check is not memoized
+            rows = store_insight.payloads(conn, ref + new)
+        return {"batch": batch, **_shift(ctx, cache, rows[: len(ref)], rows[len(ref) :])}
+
+    return _drift_memo.get(key, measure)
 
 
 def _shift(
