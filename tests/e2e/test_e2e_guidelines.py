@@ -82,7 +82,11 @@ def test_e2e_a_published_guideline_reaches_the_annotator_and_their_label(
     assert mgr.text_content("#guideline-version") == "v2"  # shown upper-case, as section titles are
     assert mgr.inner_text("#guideline-version-head") == "v2"
 
-    # What it shows is inert: the script is text, the javascript: link is no link.
+    # What it shows is inert: the script is text, the javascript: link is no link. The new
+    # version's text is fetched after the version label changes.
+    mgr.wait_for_function(
+        "document.getElementById('guideline-current').textContent.includes('Sarcasm counts')"
+    )
     current = _inert(mgr, "#guideline-current")
     assert HOSTILE_RULE in current["text"] and "Sarcasm counts as negative" in current["text"]
     assert current["scripts"] == 0 and current["js_links"] == 0
