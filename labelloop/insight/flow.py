@@ -235,6 +235,32 @@ def bottleneck(stages: Sequence[Stage]) -> dict[str, Any] | None:
         )
 
     row = _row(max(waiting, key=rank))  # max keeps the first of equals
+    return {
+        "key": row["key"],
+        "name": row["name"],
+        "waiting": row["waiting"],
+        "days_to_clear": row["days_to_clear"],
+        "growing": row["growing"],
+        "sentence": f"{row['name']} holds the work: {_describe(row)}",
+    }
+
+
+def backlogs(stages: Sequence[Stage], *, after: Sequence[str] = ("label",)) -> list[dict[str, Any]]:
+    """The stages past ``after`` (labeling: active learning never means to empty the pool)
+    where work waits and more arrived than was cleared over the window: each a backlog that
+    grows, with its sentence ("Review: 148 annotations wait, …")."""
+    out = []
+    for stage in stages:
+        row = _row(stage)
+        if stage.key in after or not stage.waiting or not row["growing"]:
+            continue
+        out.append({**row, "sentence": f"{row['name']}: {_describe(row)}"})
+    return out
+
+
+def _describe(row: Mapping[str, Any]) -> str:
+    """What waits in a stage and how it moved: "9 annotations wait, the oldest for 2 days; in
+    the last 7 days 10 arrived and 1 was cleared."."""
     n, unit = row["waiting"], row["unit"]
     if row["oldest"] is None:
         wait = f"{_count(n, unit)} {'waits' if n == 1 else 'wait'}"
@@ -245,15 +271,7 @@ def bottleneck(stages: Sequence[Stage]) -> dict[str, Any] | None:
     arrived = _flow(row["arrived"], "arrived", "arrived")
     cleared = _flow(row["cleared"], "was cleared", "were cleared")
     window = _count(row["window_days"], "days", one="day")
-    return {
-        "key": row["key"],
-        "name": row["name"],
-        "waiting": n,
-        "days_to_clear": row["days_to_clear"],
-        "growing": row["growing"],
-        "sentence": f"{row['name']} holds the work: {wait}; in the last {window} {arrived} and "
-        f"{cleared}.",
-    }
+    return f"{wait}; in the last {window} {arrived} and {cleared}."
 
 
 def _row(stage: Stage) -> dict[str, Any]:

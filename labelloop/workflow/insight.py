@@ -135,6 +135,7 @@ def report(
         "annotators": _annotators(annotations, last_active, days=throughput["days"], at=at),
         "stages": flow.stage_table(stages),
         "bottleneck": flow.bottleneck(stages),
+        "backlogs": flow.backlogs(stages),
         "forecast": forecasts,
         "label_mix": _label_mix(resolved, ctx.schema.target.labels),
         "agreement": _agreement(ctx, [r for r in shared if _utc(r["created_at"]) >= first_day]),
@@ -442,9 +443,9 @@ def alerts(
         out.append({"kind": "training", "message": f"Rounds cannot train: {error}"})
     if found["drift"].get("state") == "shifted":
         out.append({"kind": "drift", "message": found["drift"]["sentence"]})
-    neck = found["bottleneck"]
-    if neck and neck["key"] != "label" and neck["growing"]:
-        out.append({"kind": "backlog", "message": neck["sentence"]})
+    growing = found["backlogs"]
+    if growing:
+        out.append({"kind": "backlog", "message": " ".join(b["sentence"] for b in growing)})
     if state["stop_recommended"] and remaining > 0:
         model = state["model"] or {}
         out.append(

@@ -103,8 +103,8 @@ def test_the_projects_list_shows_stored_alerts_to_those_who_read_dashboards(page
     insight.refresh_alerts(lab.db, ctx)
     html = " ".join(_get(page, "/").text.split())
     assert (
-        '<a href="/p/sent/dashboard" data-alerts="1"><span class="badge badge-warn">1</span> '
-        "needs attention: backlog</a>"
+        '<a href="/p/sent/dashboard" data-alerts="1"><span class="badge badge-alert">1</span>'
+        "&nbsp;needs attention: backlog</a>"
     ) in html
     assert html.count("data-alerts=") == 1  # the calm project has none
     annotator = lab.member("sent", "ann", "annotator")

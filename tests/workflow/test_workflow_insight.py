@@ -438,3 +438,21 @@ def test_a_boxes_project_is_told_its_rounds_measure_no_score(lab: Lab) -> None:
         got["sentence"]
         == "Nothing to compare: the rounds of a boxes project measure no eval score."
     )
+
+
+def test_a_growing_review_backlog_alerts_while_labeling_is_the_bottleneck(lab: Lab) -> None:
+    ctx = lab.project("gb", review_policy="all")
+    lab.import_rows(ctx, make_rows(100))
+    lab.train(ctx)
+    lab.label_next(ctx, n=20)
+    reviewer = lab.member("gb", "rita", "reviewer")
+    for _ in range(5):
+        task = review.next_review(lab.db, reviewer)
+        review.review_annotation(lab.db, reviewer, task["annotation"]["id"], verdict="accept")
+    found = insight.report(lab.db, ctx, days=7)
+    assert found["bottleneck"]["key"] == "label"  # 80 items at 20 a day: 4 days
+    (alert,) = [a for a in found["alerts"] if a["kind"] == "backlog"]
+    assert alert["message"] == (
+        "Review: 15 annotations wait, the oldest for less than a minute; in the last day 20 "
+        "arrived and 5 were cleared."
+    )

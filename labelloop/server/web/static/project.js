@@ -338,7 +338,7 @@
         li.className = "alert-item";
         li.dataset.kind = a.kind;
         const badge = document.createElement("span");
-        badge.className = "badge badge-warn";
+        badge.className = "badge badge-alert";
         badge.textContent = a.kind.replace("_", " ");
         li.append(badge, " ", a.message);
         list.append(li);
