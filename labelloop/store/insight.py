@@ -365,6 +365,14 @@ def batches(conn: Connection, project_id: int) -> list[dict[str, Any]]:
     return [dict(r) for r in conn.execute(q).mappings() if r["n_items"] > 0]
 
 
+def unlabeled_in_batch(conn: Connection, batch_id: int) -> int:
+    """Items of one import with no resolved label yet."""
+    q = select(func.count()).where(
+        item.c.import_batch_id == batch_id, ~exists().where(item_label.c.item_id == item.c.id)
+    )
+    return int(conn.execute(q).scalar_one())
+
+
 def batch_sample(conn: Connection, batch_id: int, *, limit: int) -> list[int]:
     """Up to ``limit`` item ids of one import batch, spread over it."""
     return _spread(conn, item.c.import_batch_id == batch_id, limit=limit)

@@ -22,6 +22,9 @@ MAX_DAYS = 365
 STAGE_WINDOW = 7
 """Days over which each stage's arrivals and departures are counted (the bottleneck's pace)."""
 DRIFT_ROWS = 2000
+DRIFT_BATCHES = 3
+"""The newest imports checked for drift: a shifted one among them is reported while it still
+holds items to label, though ordinary imports came after it."""
 """Items read from each side when the newest import is compared with the labeled items."""
 FORECAST_DAYS = 14
 """Days of resolved labels the backlog forecast reads its pace from."""
@@ -357,7 +360,9 @@ def _label_mix(resolved: list[dict[str, Any]], labels: Any) -> dict[str, Any]:
 def drift(
     db: Database, ctx: ProjectContext, *, cache: Any | None, batches: list[dict[str, Any]]
 ) -> dict[str, Any]:
-    """Does the newest import look like the labeled items imported before it?"""
+    """Does the newest import look like the labeled items imported before it? A shifted one
+    among the last few that still holds items to label is reported instead of a newer one
+    that looks ordinary."""
     from labelloop.insight.drift import MIN_ROWS
 
     if len(batches) < 2:
@@ -367,7 +372,29 @@ def drift(
             "sentence": "Each new import is compared with the labeled items imported before "
             f"it; this project has {so_far}.",
         }
-    newest = batches[-1]
+    # A shifted import stays reported while it holds items to label, even after ordinary ones
+    # came in: the newest few imports are checked, newest first.
+    newest = _batch_drift(db, ctx, cache, batches[-1])
+    if newest.get("state") == "shifted":
+        return newest
+    for older in reversed(batches[-DRIFT_BATCHES:-1]):
+        if older is batches[0]:
+            break
+        with db.read() as conn:
+            left = store_insight.unlabeled_in_batch(conn, older["id"])
+        if left >= MIN_ROWS:
+            found = _batch_drift(db, ctx, cache, older)
+            if found.get("state") == "shifted":
+                return found
+    return newest
+
+
+def _batch_drift(
+    db: Database, ctx: ProjectContext, cache: Any | None, newest: dict[str, Any]
+) -> dict[str, Any]:
+    """Does this import look like the labeled items imported before it?"""
+    from labelloop.insight.drift import MIN_ROWS
+
     batch = {
         "id": newest["id"],
         "filename": newest["filename"],

@@ -456,3 +456,17 @@ def test_a_growing_review_backlog_alerts_while_labeling_is_the_bottleneck(lab: L
         "Review: 15 annotations wait, the oldest for less than a minute; in the last day 20 "
         "arrived and 5 were cleared."
     )
+
+
+def test_a_shifted_import_stays_reported_after_an_ordinary_one(lab: Lab) -> None:
+    ctx = lab.project("sh")
+    lab.import_rows(ctx, make_rows(90, labeled=True), labeled=True)
+    billing = [
+        {"id": f"x-{i}", "text": f"refund invoice charged twice order {i}"} for i in range(60)
+    ]
+    lab.import_rows(ctx, billing, filename="billing.jsonl")
+    lab.import_rows(ctx, make_rows(60, start=500), filename="ordinary.jsonl")
+    found = insight.report(lab.db, ctx, days=7)
+    assert found["drift"]["state"] == "shifted"
+    assert found["drift"]["batch"]["filename"] == "billing.jsonl"
+    assert "drift" in _kinds(found)
