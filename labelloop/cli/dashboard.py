@@ -123,7 +123,15 @@ def _print(found: dict[str, Any]) -> None:
     _say(f"Drift: {found['drift']['sentence']}")
     if found["annotators"]:
         people = Table(title="Annotators")
-        for col in ("annotator", "annotations", "last 7 days", "median s", "per hour", "days"):
+        for col in (
+            "annotator",
+            "annotations",
+            "last 7 days",
+            "median s",
+            "per hour",
+            "agrees",
+            "days",
+        ):
             people.add_column(col, justify="left" if col in ("annotator", "days") else "right")
         for a in found["annotators"]:
             people.add_row(
@@ -132,6 +140,7 @@ def _print(found: dict[str, Any]) -> None:
                 f"{a['last_7_days']:,}",
                 "—" if a["median_s"] is None else f"{a['median_s']:.1f}",
                 "—" if a["labels_per_hour"] is None else f"{a['labels_per_hour']:,.0f}",
+                "—" if a["agrees_with_others"] is None else f"{a['agrees_with_others']:.0%}",
                 sparkline(a["per_day"]),
             )
         out.print(people)

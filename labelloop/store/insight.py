@@ -61,13 +61,18 @@ def shared_annotations(conn: Connection, project_id: int, since: datetime) -> li
         .group_by(annotation.c.item_id)
         .having(func.count(func.distinct(annotation.c.user_id)) >= 2)
     )
-    q = select(
-        annotation.c.user_id,
-        annotation.c.item_id,
-        annotation.c.value,
-        annotation.c.created_at,
-        annotation.c.status,
-    ).where(recent, annotation.c.item_id.in_(shared))
+    q = (
+        select(
+            annotation.c.user_id,
+            user.c.username,
+            annotation.c.item_id,
+            annotation.c.value,
+            annotation.c.created_at,
+            annotation.c.status,
+        )
+        .select_from(annotation.join(user, user.c.id == annotation.c.user_id))
+        .where(recent, annotation.c.item_id.in_(shared))
+    )
     return [dict(r) for r in conn.execute(q).mappings()]
 
 

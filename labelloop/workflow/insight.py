@@ -98,6 +98,7 @@ def report(
     # Alerts judge agreement on the last 7 days whatever window is shown, so the projects list's
     # stored alerts and every window of the dashboard say the same.
     week_agreement = _agreement(ctx, [r for r in shared if _utc(r["created_at"]) >= stage_since])
+    window_agreement = _agreement(ctx, [r for r in shared if _utc(r["created_at"]) >= first_day])
     done = series(r["decided_at"] for r in resolved)
     recent = series((r["decided_at"] for r in resolved), FORECAST_DAYS)
     resolved = [r for r in resolved if _utc(r["decided_at"]) >= first_day]
@@ -135,18 +136,23 @@ def report(
                 (r["first_served"], r["decided_at"]) for r in resolved if r["first_served"]
             ),
         },
-        "annotators": _annotators(annotations, last_active, days=throughput["days"], at=at),
+        "annotators": _annotators(
+            annotations, last_active, days=throughput["days"], at=at, agreement=window_agreement
+        ),
         "stages": flow.stage_table(stages),
         "bottleneck": flow.bottleneck(stages),
         "backlogs": flow.backlogs(stages),
         "forecast": forecasts,
         "label_mix": _label_mix(resolved, ctx.schema.target.labels),
-        "agreement": _agreement(ctx, [r for r in shared if _utc(r["created_at"]) >= first_day]),
+        "agreement": {k: v for k, v in window_agreement.items() if k != "per_user"},
         "model": _progress(ctx, versions, since=first_day, has_eval=counts["eval_labeled"] > 0),
         "drift": drift(db, ctx, cache=cache, batches=batches),
     }
     idle = last_label is not None and at - _utc(last_label) > timedelta(days=IDLE_DAYS)
-    found["alerts"] = alerts(found, state, remaining=remaining, idle=idle, agreement=week_agreement)
+    names = {r["user_id"]: r["username"] for r in shared}
+    found["alerts"] = alerts(
+        found, state, remaining=remaining, idle=idle, agreement=week_agreement, names=names
+    )
     found["alert_history"] = [
         {
             "kind": h["kind"],
@@ -245,8 +251,10 @@ def _annotators(
     *,
     days: list[str],
     at: datetime,
+    agreement: dict[str, Any],
 ) -> list[dict[str, Any]]:
-    """Per annotator in the window: labels per day, this week's, active time per label."""
+    """Per annotator in the window: labels per day, this week's, active time per label, and
+    how often their answers match the other annotators' on the items they shared."""
     from labelloop.insight import flow
 
     by_user: dict[int, list[dict[str, Any]]] = defaultdict(list)
@@ -263,6 +271,7 @@ def _annotators(
                 "last_7_days": sum(_utc(r["created_at"]) >= week_ago for r in mine),
                 "per_day": [n for _, n in per_day],
                 **flow.time_to_label([r["active_ms"] for r in mine]),
+                "agrees_with_others": agreement["per_user"].get(user_id),
                 "last_active": _utc(last_active[user_id]).isoformat()
                 if user_id in last_active
                 else None,
@@ -313,7 +322,7 @@ def _agreement(ctx: ProjectContext, rows: list[dict[str, Any]]) -> dict[str, Any
 
     target = ctx.schema.target
     if target.type not in ("choice", "multi_choice", "rating"):
-        return {"n_items": 0, "alpha": None}
+        return {"n_items": 0, "alpha": None, "per_user": {}}
     latest: dict[tuple[int, int], str] = {}
     for r in sorted(rows, key=lambda r: _utc(r["created_at"])):
         value = (r["value"] or {}).get(target.name)
@@ -325,7 +334,7 @@ def _agreement(ctx: ProjectContext, rows: list[dict[str, Any]]) -> dict[str, Any
         per_item[item_id][user_id] = value
     shared = [i for i, answers in per_item.items() if len(answers) >= 2]
     if not shared:
-        return {"n_items": 0, "alpha": None}
+        return {"n_items": 0, "alpha": None, "per_user": {}}
     raters = sorted({u for i in shared for u in per_item[i]})
     codes = {v: k for k, v in enumerate(sorted({v for i in shared for v in per_item[i].values()}))}
     R = np.full((len(raters), len(shared)), np.nan)
@@ -337,7 +346,30 @@ def _agreement(ctx: ProjectContext, rows: list[dict[str, Any]]) -> dict[str, Any
         alpha: float | None = round(float(krippendorff_alpha(R)), 3)
     except UndefinedStatistic:  # one value among all paired answers: chance is undefined
         alpha = None
-    return {"n_items": len(shared), "alpha": alpha}
+    # Each annotator's share of agreeing pairs with the others on the items they shared.
+    pairs: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    for i in shared:
+        for u, v in per_item[i].items():
+            for w, x in per_item[i].items():
+                if w != u:
+                    pairs[u][0] += v == x
+                    pairs[u][1] += 1
+    per_user = {u: round(a / n, 3) for u, (a, n) in pairs.items() if n}
+    return {"n_items": len(shared), "alpha": alpha, "per_user": per_user}
+
+
+def _lowest(agreement: dict[str, Any], names: dict[int, str]) -> str:
+    """ ", least of all X (41% of their answers match the others')" when one annotator agrees
+    with the others clearly less than the rest do, else nothing."""
+    per_user = agreement["per_user"]
+    if len(per_user) < 2:
+        return ""
+    low = min(per_user, key=per_user.__getitem__)
+    rest = [v for u, v in per_user.items() if u != low]
+    if per_user[low] > min(rest) - 0.1:
+        return ""
+    who = names.get(low, f"user {low}")
+    return f", least of all {who} ({per_user[low]:.0%} of their answers match the others')"
 
 
 def _label_mix(resolved: list[dict[str, Any]], labels: Any) -> dict[str, Any]:
@@ -461,6 +493,7 @@ def alerts(
     remaining: int,
     idle: bool,
     agreement: dict[str, Any],
+    names: dict[int, str],
 ) -> list[dict[str, Any]]:
     """What needs attention now, most pressing first: each with its kind and a sentence. Each
     reads a fixed span (the last 7 days, the last 3), never the window the page shows."""
@@ -492,7 +525,7 @@ def alerts(
                 "kind": "agreement",
                 "message": f"Annotators agree little: Krippendorff's α {agreement['alpha']:.2f} "
                 f"on the {agreement['n_items']:,} items labeled twice or more in the last 7 days "
-                f"(below {LOW_ALPHA}); the Quality page shows where.",
+                f"(below {LOW_ALPHA}){_lowest(agreement, names)}; the Quality page shows where.",
             }
         )
     issues = state["open_label_issues"]

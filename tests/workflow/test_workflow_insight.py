@@ -470,3 +470,23 @@ def test_a_shifted_import_stays_reported_after_an_ordinary_one(lab: Lab) -> None
     assert found["drift"]["state"] == "shifted"
     assert found["drift"]["batch"]["filename"] == "billing.jsonl"
     assert "drift" in _kinds(found)
+
+
+def test_the_annotator_who_disagrees_with_the_others_is_named(lab: Lab) -> None:
+    from labelloop.workflow import tasks
+
+    ctx = lab.project("n3", overlap=3)
+    lab.import_rows(ctx, make_rows(24))
+    lab.train(ctx)
+    for name, careless in (("ann", False), ("bob", False), ("carl", True)):
+        who = lab.member("n3", name, "annotator")
+        for _ in range(24):
+            task = tasks.next_task(lab.db, who)
+            truth = lab.truth(task["item"]["data"]["text"])
+            value = {"sentiment": "neutral" if careless else truth}
+            tasks.submit(lab.db, who, task["assignment_id"], value, active_ms=1500)
+    found = insight.report(lab.db, ctx, days=7)
+    rates = {a["username"]: a["agrees_with_others"] for a in found["annotators"]}
+    assert rates == {"ann": 0.667, "bob": 0.667, "carl": 0.333}
+    (alert,) = [a for a in found["alerts"] if a["kind"] == "agreement"]
+    assert "least of all carl (33% of their answers match the others')" in alert["message"]
