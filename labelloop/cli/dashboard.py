@@ -98,7 +98,15 @@ def _print(found: dict[str, Any]) -> None:
         )
     _say(found["model"]["sentence"])
     stages = Table(title="Where work waits")
-    for col in ("stage", "waiting", "oldest", "arrived (7 d)", "cleared (7 d)", "days to clear"):
+    w = found["stages"][0]["window_days"] if found["stages"] else 7
+    for col in (
+        "stage",
+        "waiting",
+        "oldest",
+        f"arrived ({w} d)",
+        f"cleared ({w} d)",
+        "days to clear",
+    ):
         stages.add_column(col, justify="left" if col in ("stage", "oldest") else "right")
     for s in found["stages"]:
         clear = "—" if s["days_to_clear"] is None else f"{s['days_to_clear']:,.1f}"

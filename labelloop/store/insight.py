@@ -444,7 +444,8 @@ def sync_alerts(
     conn: Connection, project_id: int, current: Sequence[Mapping[str, str]], *, at: datetime
 ) -> dict[str, list[str]]:
     """Make the open alerts the ``current`` ones (one per kind): new kinds are raised, kinds
-    no longer current are resolved at ``at``, an open kind takes the current message."""
+    no longer current are resolved at ``at``. An open alert keeps the message it was raised
+    with (the history says what was seen then; the dashboard shows today's figures)."""
     now_open = {
         r["kind"]: r
         for r in conn.execute(
@@ -462,9 +463,6 @@ def sync_alerts(
                 project_id=project_id, kind=kind[:40], message=wanted[kind], created_at=at
             )
         )
-    for kind, row in now_open.items():
-        if kind not in wanted:
-            conn.execute(update(alert).where(alert.c.id == row["id"]).values(resolved_at=at))
-        elif row["message"] != wanted[kind]:
-            conn.execute(update(alert).where(alert.c.id == row["id"]).values(message=wanted[kind]))
+    for kind in resolved:
+        conn.execute(update(alert).where(alert.c.id == now_open[kind]["id"]).values(resolved_at=at))
     return {"raised": raised, "resolved": resolved}

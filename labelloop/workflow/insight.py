@@ -23,6 +23,8 @@ STAGE_WINDOW = 7
 """Days over which each stage's arrivals and departures are counted (the bottleneck's pace)."""
 DRIFT_ROWS = 2000
 DRIFT_BATCHES = 3
+MARKERS = 8
+"""Words listed as marking a shifted import."""
 """The newest imports checked for drift: a shifted one among them is reported while it still
 holds items to label, though ordinary imports came after it."""
 """Items read from each side when the newest import is compared with the labeled items."""
@@ -462,6 +464,8 @@ def _shift(
     ctx: ProjectContext, cache: Any | None, ref: list[dict[str, Any]], new: list[dict[str, Any]]
 ) -> dict[str, Any]:
     """The domain-classifier check on words for text, on the project's features otherwise."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
     from labelloop.insight.drift import domain_shift
     from labelloop.learn.featurize import TfidfFeaturizer, fit_rows
 
@@ -483,7 +487,14 @@ def _shift(
             "n_new": len(new),
             "sentence": f"The newest import cannot be compared with the labeled items: {exc}.",
         }
-    return domain_shift(X[: len(ref)], X[len(ref) :], feature_names=names)
+    found = domain_shift(X[: len(ref)], X[len(ref) :], feature_names=names, top=3 * MARKERS)
+    # "for", "to" mark nothing a lead can act on; the words that stay do.
+    found["markers"] = [m for m in found["markers"] if m not in ENGLISH_STOP_WORDS][:MARKERS]
+    if found["state"] == "shifted":
+        head = found["sentence"].split("; they stand out by:")[0].removesuffix(").")
+        by = f"; they stand out by: {', '.join(found['markers'])}" if found["markers"] else ""
+        found["sentence"] = f"{head}{by})."
+    return found
 
 
 def alerts(

@@ -131,3 +131,15 @@ def test_the_projects_list_json_carries_the_alerts_too(api: Any) -> None:
     assert by_slug["busy"]["alerts"] == ["backlog"] and by_slug["sent"]["alerts"] == []
     by_slug = {p["slug"]: p for p in api.get("/api/projects", "annotator").json()}
     assert by_slug["busy"]["alerts"] == []
+
+
+def test_a_budget_leads_the_finish_cards(page: Page) -> None:
+    lab = page.lab
+    ctx = lab.project("sent", budget=20)
+    lab.import_rows(ctx, lab.rows(40))
+    lab.train(ctx)
+    lab.label_next(ctx, n=5)
+    html = " ".join(_get(page, "/p/sent/dashboard").text.split())
+    budget, pool = html.index('id="stat-finish-budget"'), html.index('id="stat-finish"')
+    assert budget < pool
+    assert "15 labels to the budget · about 3 days" in html and "35 items left" in html

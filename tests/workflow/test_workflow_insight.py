@@ -102,13 +102,16 @@ def test_a_new_import_unlike_the_labeled_items_is_reported_with_its_words(lab: L
     assert found["drift"]["batch"]["filename"] == "like.jsonl"
     assert "drift" not in [a["kind"] for a in found["alerts"]]
     shifted = [
-        {"id": f"x-{i}", "text": f"refund invoice charged twice order {i}"} for i in range(60)
+        {"id": f"x-{i}", "text": f"refund for the invoice charged twice to order {i}"}
+        for i in range(60)
     ]
     lab.import_rows(ctx, shifted, filename="billing.jsonl")
     found = insight.report(lab.db, ctx, days=7)
     d = found["drift"]
     assert d["state"] == "shifted" and d["batch"]["filename"] == "billing.jsonl"
     assert {"refund", "invoice"} <= set(d["markers"])
+    assert not {"for", "the", "to"} & set(d["markers"])  # words a lead can act on
+    assert d["sentence"].endswith(f"they stand out by: {', '.join(d['markers'])}).")
     assert [a["kind"] for a in found["alerts"]] == ["drift"]
 
 

@@ -345,13 +345,11 @@
       }
       status.textContent = d.alerts.length ? "" : "Nothing needs attention.";
       status.hidden = d.alerts.length > 0;
-      const pool = d.forecast.pool;
-      $("attention-forecast").textContent =
-        pool.state === "done"
-          ? "The pool is done."
-          : pool.state === "empty"
-            ? pool.sentence
-            : `The pool: ${pool.sentence}`;
+      const said = (what, f) =>
+        f.state === "done" ? `${what} is done.` : f.state === "empty" ? f.sentence : `${what}: ${f.sentence}`;
+      const lines = [said("The pool", d.forecast.pool)];
+      if (d.forecast.budget) lines.unshift(said("The label budget", d.forecast.budget));
+      $("attention-forecast").textContent = lines.join(" ");
     } catch (err) {
       status.textContent = `Could not check: ${err.message}`;
     }
