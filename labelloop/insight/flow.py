@@ -330,12 +330,15 @@ def model_progress(
         "to_value": round(float(end["value"]), 4),
     }
     if start is end:
-        return {
-            **base,
-            "state": "unchanged",
-            "sentence": f"No newer model in these days: v{end['version']} scores "
-            f"{float(end['value']):.3f} {name} on {_count(int(end['n_train']), 'labels')}.",
-        }
+        scores = (
+            f"v{end['version']} scores {float(end['value']):.3f} {name} on "
+            f"{_count(int(end['n_train']), 'labels')}"
+        )
+        if before:
+            sentence = f"No newer model in these days: {scores}."
+        else:  # the first model measured on this eval set came in the window
+            sentence = f"Nothing to compare with yet: {scores}, the first model measured."
+        return {**base, "state": "unchanged", "sentence": sentence}
     labels = int(end["n_train"]) - int(start["n_train"])
     points = 100.0 * (float(end["value"]) - float(start["value"]))
     per_100 = 100.0 * points / labels if labels >= 100 else None  # per 100 of fewer is noise

@@ -358,6 +358,11 @@ def test_model_progress_without_a_newer_model_or_on_another_eval_set() -> None:
         same["sentence"]
         == "No newer model in these days: v2 scores 0.800 eval accuracy on 400 labels."
     )
+    first = model_progress([v(1, 20, 0.5, 1)], since=NOW - timedelta(days=7), metric="accuracy")
+    assert first is not None and first["sentence"] == (
+        "Nothing to compare with yet: v1 scores 0.500 eval accuracy on 20 labels, the first "
+        "model measured."
+    )
     # 60 harder eval items came with v3: v1 and v2 were measured on another set.
     harder = [*old, v(3, 420, 0.40, 2, n_eval=90), v(4, 620, 0.45, 1, n_eval=90)]
     got = model_progress(harder, since=NOW - timedelta(days=30), metric="accuracy")
