@@ -145,7 +145,7 @@ def report(
         "bottleneck": flow.bottleneck(stages),
         "backlogs": flow.backlogs(stages),
         "forecast": forecasts,
-        "label_mix": _label_mix(resolved, ctx.schema.target.labels),
+        "label_mix": _label_mix(resolved, ctx.schema.target.labels, first_day=first_day, at=at),
         "agreement": {k: v for k, v in window_agreement.items() if k != "per_user"},
         "model": _progress(ctx, versions, since=first_day, has_eval=counts["eval_labeled"] > 0),
         "drift": drift(db, ctx, cache=cache, batches=batches),
@@ -374,8 +374,11 @@ def _lowest(agreement: dict[str, Any], names: dict[int, str]) -> str:
     return f", least of all {who} ({per_user[low]:.0%} of their answers match the others')"
 
 
-def _label_mix(resolved: list[dict[str, Any]], labels: Any) -> dict[str, Any]:
-    """Resolved labels per ISO week and class (the newest weeks), to see the mix move."""
+def _label_mix(
+    resolved: list[dict[str, Any]], labels: Any, *, first_day: datetime, at: datetime
+) -> dict[str, Any]:
+    """Resolved labels per ISO week and class (the newest weeks), to see the mix move; a week
+    the window cuts or that is not over yet is marked ``partial``."""
     weeks: dict[str, Counter[str]] = defaultdict(Counter)
     for r in resolved:
         if r["label"] is None:
@@ -384,8 +387,16 @@ def _label_mix(resolved: list[dict[str, Any]], labels: Any) -> dict[str, Any]:
         weeks[f"{year}-W{week:02d}"][r["label"]] += 1
     names = list(labels or [])
     names += sorted({k for c in weeks.values() for k in c} - set(names))
+    y0, w0, _ = _utc(first_day).isocalendar()
+    y1, w1, _ = _utc(at).isocalendar()
+    cut = {f"{y0}-W{w0:02d}", f"{y1}-W{w1:02d}"}
     rows = [
-        {"week": w, "counts": {k: weeks[w][k] for k in names}, "total": sum(weeks[w].values())}
+        {
+            "week": w,
+            "counts": {k: weeks[w][k] for k in names},
+            "total": sum(weeks[w].values()),
+            "partial": w in cut,
+        }
         for w in sorted(weeks)[-MAX_WEEKS:]
     ]
     return {"labels": names, "weeks": rows}

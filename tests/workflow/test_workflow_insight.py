@@ -52,6 +52,7 @@ def test_labels_per_day_time_per_label_and_the_forecast(lab: Lab) -> None:
     mix = found["label_mix"]
     assert mix["labels"] == ["negative", "neutral", "positive"]
     assert sum(w["total"] for w in mix["weeks"]) == 12
+    assert mix["weeks"][-1]["partial"]  # this week is not over
 
 
 def test_a_budget_gets_its_own_forecast(lab: Lab) -> None:
