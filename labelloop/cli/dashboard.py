@@ -63,7 +63,7 @@ def _print(found: dict[str, Any]) -> None:
     head.add_column("")
     head.add_column("per day", justify="right")
     head.add_column("total", justify="right")
-    head.add_column(f"{t['days'][0]} … {t['days'][-1]}")
+    head.add_column(f"{t['days'][0]} … {t['days'][-1]}", no_wrap=True, min_width=len(t["days"]))
     for name, key in (("resolved labels", "resolved"), ("annotations", "annotations")):
         values = t[key]
         per_day = f"{sum(values[-rate['window_days'] :]) / rate['window_days']:.1f}"
