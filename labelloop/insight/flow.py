@@ -55,13 +55,13 @@ def per_day(times: Iterable[datetime], *, now: datetime, days: int) -> list[tupl
     on SQLite and aware datetimes on PostgreSQL.
     """
     days = max(0, days)
-    last = _utc(now).date()
+    last = as_utc(now).date()
     first = last - timedelta(days=days - 1)
     counts = [0] * days
     for t in times:
         if t is None:
             continue
-        i = (_utc(t).date() - first).days
+        i = (as_utc(t).date() - first).days
         if 0 <= i < days:
             counts[i] += 1
     return [(first + timedelta(days=i), n) for i, n in enumerate(counts)]
@@ -109,7 +109,7 @@ def turnaround(pairs: Iterable[tuple[datetime, datetime]]) -> dict[str, Any]:
     spans = []
     for start, end in pairs:
         if start is not None and end is not None:
-            spans.append((_utc(end) - _utc(start)).total_seconds() / 3600.0)
+            spans.append((as_utc(end) - as_utc(start)).total_seconds() / 3600.0)
     hours = np.array([h for h in spans if h >= 0], dtype=np.float64)
     if hours.size == 0:
         return {"n": 0, "median_h": None, "p90_h": None}
@@ -321,7 +321,7 @@ def model_progress(
         return None
     end = measured[-1]
     same = [v for v in measured if v.get("n_eval") == end.get("n_eval")]
-    before = [v for v in same if _utc(v["created_at"]) < _utc(since)]
+    before = [v for v in same if as_utc(v["created_at"]) < as_utc(since)]
     start = before[-1] if before else same[0]
     name = {"accuracy": "eval accuracy", "span_f1": "eval span F1"}.get(metric, metric)
     base = {
@@ -405,15 +405,22 @@ def _flow(n: int, singular: str, plural: str) -> str:
 # --- time -----------------------------------------------------------------------------------
 
 
-def _utc(t: datetime) -> datetime:
-    """``t`` as an aware UTC datetime; naive ones are UTC already (SQLite)."""
+def as_utc(t: datetime) -> datetime:
+    """``t`` as an aware UTC datetime; naive ones are UTC already (SQLite), aware ones are in the
+    session's time zone (PostgreSQL)."""
     return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+
+
+def iso_week(at: datetime) -> str:
+    """The ISO week of ``at`` in UTC, as the dashboard and the Quality page name it: "2026-W49"."""
+    year, week, _ = as_utc(at).isocalendar()
+    return f"{year}-W{week:02d}"
 
 
 def _date_after(now: datetime, days: float) -> str | None:
     """The ISO UTC date ``days`` after ``now``; None past the calendar's end."""
     try:
-        return (_utc(now) + timedelta(days=days)).date().isoformat()
+        return (as_utc(now) + timedelta(days=days)).date().isoformat()
     except OverflowError:
         return None
 

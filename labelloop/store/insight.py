@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, exists, func, select, union, update
 
-from labelloop.store.review import LIVE_STATES
+from labelloop.store.review import LIVE_STATES, PENDING_STATES, REWORK
 from labelloop.store.tables import (
     alert,
     annotation,
@@ -24,10 +24,6 @@ from labelloop.store.tables import (
     review,
     user,
 )
-
-PENDING_STATES = ("in_review", "escalated")
-REWORK = "rework"
-"""The strategy recorded on a lease that gives a rejected item back to its annotator."""
 
 
 def annotations_since(conn: Connection, project_id: int, since: datetime) -> list[dict[str, Any]]:

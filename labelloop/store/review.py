@@ -27,6 +27,10 @@ from labelloop.store.users import now
 
 LIVE_STATES = ("submitted", "in_review", "escalated", "accepted", "fixed", "adjudicated")
 """Annotation states that count towards an item's label (``rejected`` ones were sent back)."""
+PENDING_STATES = ("in_review", "escalated")
+"""Live states still waiting for a reviewer or the expert tier."""
+REWORK = "rework"
+"""The strategy recorded on a lease that gives a rejected item back to its annotator."""
 
 
 # ------------------------------------------------------------------------------ serving

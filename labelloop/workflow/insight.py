@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from labelloop.govern.permissions import Permission
+from labelloop.insight.flow import as_utc, iso_week
 from labelloop.memo import Recent
 from labelloop.store import insight as store_insight
-from labelloop.store import items as store_items
 from labelloop.store import learning as store_learning
 from labelloop.store.db import Database
 from labelloop.store.users import now as store_now
@@ -85,25 +85,24 @@ def report(
         began = store_insight.first_annotation(conn, ctx.id)
         last_label = store_insight.last_resolved(conn, ctx.id)
         batches = store_insight.batches(conn, ctx.id)
-        counts = store_items.counts(conn, ctx.id)
         versions = store_learning.history(conn, ctx.id)
         history = store_insight.alert_history(conn, ctx.id, limit=ALERT_HISTORY)
 
     # A project that began labeling three days ago is judged on those three days, not seven.
     pace_days = STAGE_WINDOW
     if began is not None:
-        pace_days = max(1, min(STAGE_WINDOW, (_utc(at).date() - _utc(began).date()).days + 1))
+        pace_days = max(1, min(STAGE_WINDOW, (as_utc(at).date() - as_utc(began).date()).days + 1))
 
     def series(times: Any, n: int = days) -> list[tuple[Any, int]]:
         return flow.per_day(times, now=at, days=n)
 
     # Alerts judge agreement on the last 7 days whatever window is shown, so the projects list's
     # stored alerts and every window of the dashboard say the same.
-    week_agreement = _agreement(ctx, [r for r in shared if _utc(r["created_at"]) >= stage_since])
-    window_agreement = _agreement(ctx, [r for r in shared if _utc(r["created_at"]) >= first_day])
+    week_agreement = _agreement(ctx, [r for r in shared if as_utc(r["created_at"]) >= stage_since])
+    window_agreement = _agreement(ctx, [r for r in shared if as_utc(r["created_at"]) >= first_day])
     done = series(r["decided_at"] for r in resolved)
     recent = series((r["decided_at"] for r in resolved), FORECAST_DAYS)
-    resolved = [r for r in resolved if _utc(r["decided_at"]) >= first_day]
+    resolved = [r for r in resolved if as_utc(r["decided_at"]) >= first_day]
     throughput = {
         "days": [d.isoformat() for d, _ in done],
         "resolved": [n for _, n in done],
@@ -112,6 +111,8 @@ def report(
         "rate": flow.rate(done, window=min(pace_days, days)),
     }
     stages = _stages(ctx, waiting, arrived, cleared, at=at, window_days=pace_days)
+    state = status(db, ctx)  # its counts are the project page's; read them once
+    counts = state["counts"]
     remaining = counts["remaining"]
     forecasts = {"pool": flow.forecast(remaining, recent, now=at, window=FORECAST_DAYS)}
     if counts["pool"] == 0:
@@ -125,7 +126,6 @@ def report(
         forecasts["budget"] = flow.forecast(
             budget - counts["labeled"], recent, now=at, window=FORECAST_DAYS
         )
-    state = status(db, ctx)
     found = {
         "project": {"slug": ctx.slug, "name": ctx.name},
         "at": at.isoformat(),
@@ -150,7 +150,7 @@ def report(
         "model": _progress(ctx, versions, since=first_day, has_eval=counts["eval_labeled"] > 0),
         "drift": drift(db, ctx, cache=cache, batches=batches),
     }
-    idle = last_label is not None and at - _utc(last_label) > timedelta(days=IDLE_DAYS)
+    idle = last_label is not None and at - as_utc(last_label) > timedelta(days=IDLE_DAYS)
     names = {r["user_id"]: r["username"] for r in shared}
     found["alerts"] = alerts(
         found, state, remaining=remaining, idle=idle, agreement=week_agreement, names=names
@@ -159,8 +159,10 @@ def report(
         {
             "kind": h["kind"],
             "message": h["message"],
-            "raised_at": _utc(h["created_at"]).isoformat(),
-            "resolved_at": None if h["resolved_at"] is None else _utc(h["resolved_at"]).isoformat(),
+            "raised_at": as_utc(h["created_at"]).isoformat(),
+            "resolved_at": None
+            if h["resolved_at"] is None
+            else as_utc(h["resolved_at"]).isoformat(),
         }
         for h in history
     ]
@@ -233,18 +235,13 @@ def _stages(
                 name=name,
                 unit=unit,
                 waiting=w["waiting"],
-                oldest_s=None if since is None else max(0.0, (at - _utc(since)).total_seconds()),
+                oldest_s=None if since is None else max(0.0, (at - as_utc(since)).total_seconds()),
                 arrived=arrived[key],
                 cleared=cleared[key],
                 window_days=window_days,
             )
         )
     return out
-
-
-def _utc(at: datetime) -> datetime:
-    """In UTC: SQLite gives naive UTC, PostgreSQL the session's time zone."""
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
 
 
 def _annotators(
@@ -270,11 +267,11 @@ def _annotators(
             {
                 "username": mine[0]["username"],
                 "annotations": len(mine),
-                "last_7_days": sum(_utc(r["created_at"]) >= week_ago for r in mine),
+                "last_7_days": sum(as_utc(r["created_at"]) >= week_ago for r in mine),
                 "per_day": [n for _, n in per_day],
                 **flow.time_to_label([r["active_ms"] for r in mine]),
                 "agrees_with_others": agreement["per_user"].get(user_id),
-                "last_active": _utc(last_active[user_id]).isoformat()
+                "last_active": as_utc(last_active[user_id]).isoformat()
                 if user_id in last_active
                 else None,
             }
@@ -326,7 +323,7 @@ def _agreement(ctx: ProjectContext, rows: list[dict[str, Any]]) -> dict[str, Any
     if target.type not in ("choice", "multi_choice", "rating"):
         return {"n_items": 0, "alpha": None, "per_user": {}}
     latest: dict[tuple[int, int], str] = {}
-    for r in sorted(rows, key=lambda r: _utc(r["created_at"])):
+    for r in sorted(rows, key=lambda r: as_utc(r["created_at"])):
         value = (r["value"] or {}).get(target.name)
         if r["status"] in LIVE_STATES and value is not None:
             key = (r["user_id"], r["item_id"])
@@ -383,13 +380,10 @@ def _label_mix(
     for r in resolved:
         if r["label"] is None:
             continue
-        year, week, _ = _utc(r["decided_at"]).isocalendar()
-        weeks[f"{year}-W{week:02d}"][r["label"]] += 1
+        weeks[iso_week(r["decided_at"])][r["label"]] += 1
     names = list(labels or [])
     names += sorted({k for c in weeks.values() for k in c} - set(names))
-    y0, w0, _ = _utc(first_day).isocalendar()
-    y1, w1, _ = _utc(at).isocalendar()
-    cut = {f"{y0}-W{w0:02d}", f"{y1}-W{w1:02d}"}
+    cut = {iso_week(first_day), iso_week(at)}
     rows = [
         {
             "week": w,
@@ -444,7 +438,7 @@ def _batch_drift(
         "id": newest["id"],
         "filename": newest["filename"],
         "n_items": newest["n_items"],
-        "created_at": _utc(newest["created_at"]).isoformat(),
+        "created_at": as_utc(newest["created_at"]).isoformat(),
     }
     with db.read() as conn:
         new = store_insight.batch_sample(conn, newest["id"], limit=DRIFT_ROWS)

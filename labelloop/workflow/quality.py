@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
 from statistics import median
 from typing import Any
 
@@ -17,6 +16,7 @@ import numpy as np
 from labelloop.errors import Conflict, LabelloopError, NotFound
 from labelloop.govern.permissions import Permission
 from labelloop.insight.cohorts import MAX_COHORTS, cohort_tag
+from labelloop.insight.flow import iso_week
 from labelloop.quality import (
     UndefinedStatistic,
     agreement_report,
@@ -397,7 +397,7 @@ def _agreement(
     full = agreement_report(
         R, labels=list(cats), raters=names, cohorts=cohorts, rng=seed, n_boot=n_boot
     )
-    week_of = [_week(max(r["created_at"] for r in per_item[i])) for i in items]
+    week_of = [iso_week(max(r["created_at"] for r in per_item[i])) for i in items]
     weeks = []
     for week in sorted(set(week_of))[-MAX_WEEKS:]:
         mask = np.array([w == week for w in week_of], dtype=bool)
@@ -406,11 +406,6 @@ def _agreement(
         ]
         weeks.append({"week": week, **part})
     return {"report": full, "weeks": weeks}
-
-
-def _week(at: datetime) -> str:
-    year, week, _ = at.isocalendar()
-    return f"{year}-W{week:02d}"
 
 
 def _annotators(

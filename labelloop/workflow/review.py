@@ -29,7 +29,7 @@ from labelloop.workflow.values import checked_on_item
 VERDICTS = ("accept", "reject", "fix", "escalate")
 STATUS_AFTER = {"accept": "accepted", "reject": "rejected", "fix": "fixed", "escalate": "escalated"}
 LIVE = store_review.LIVE_STATES
-PENDING = ("in_review", "escalated")
+PENDING = store_review.PENDING_STATES
 DS_ITEMS = 5000  # Dawid–Skene learns annotator reliability from this many recent items
 MAX_COMMENT = 2000
 
@@ -110,7 +110,7 @@ def gold_instead(conn: Any, ctx: ProjectContext, entry: Any) -> Any:
 
 def with_rework(conn: Any, task: dict[str, Any]) -> dict[str, Any]:
     """Add the reviewer's comment and the rejected value to a task that was sent back."""
-    if task["selection"]["strategy"] != "rework":
+    if task["selection"]["strategy"] != store_review.REWORK:
         return task
     found = store_review.rework_lease(conn, task["assignment_id"])
     if found is not None:
@@ -217,7 +217,7 @@ def _needs_review(
     policy = settings.review_policy
     if policy == "none":
         return False
-    if lease["strategy"] == "rework" or policy == "all":
+    if lease["strategy"] == store_review.REWORK or policy == "all":
         return True  # a reworked answer re-enters review under every policy
     if policy == "share":
         return _fraction(_SHARE, annotation_id) < settings.review_share
@@ -519,7 +519,7 @@ def _send_back(conn: Any, ctx: ProjectContext, row: Any, comment: str) -> int:
         lease_expires_at=at + timedelta(hours=ctx.settings.rework_hours),
         model_version_id=original["model_version_id"] if original else None,
         model_version=original["model_version"] if original else None,
-        strategy="rework",
+        strategy=store_review.REWORK,
         score=original["score"] if original else None,
         rank=original["rank"] if original else None,
         reason=f"sent back by {ctx.user.username}: {comment}"[:300],
@@ -678,7 +678,7 @@ def _item_view(conn: Any, ctx: ProjectContext, item_id: int, *, expert: bool) ->
                     if a["suggestion"] is not None
                     else None
                 ),
-                "rework": a["served_as"] == "rework",
+                "rework": a["served_as"] == store_review.REWORK,
                 "created_at": _iso(a["created_at"]),
             }
             for a in annotations
