@@ -3,6 +3,7 @@ the pool is done, whether the newest import drifts, and what needs attention."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -155,19 +156,13 @@ def test_an_idle_project_says_so(lab: Lab) -> None:
 
 
 def test_annotators_who_disagree_are_reported(lab: Lab) -> None:
-    from labelloop.workflow import tasks
-
     ctx = lab.project("o", overlap=2)
     lab.import_rows(ctx, make_rows(24))
     lab.train(ctx)
     careful = lab.member("o", "ann", "annotator")
     careless = lab.member("o", "bob", "annotator")
-    for who, answer in ((careful, None), (careless, "neutral")):
-        for _ in range(24):
-            task = tasks.next_task(lab.db, who)
-            text = task["item"]["data"]["text"]
-            value = {"sentiment": answer or lab.truth(text)}
-            tasks.submit(lab.db, who, task["assignment_id"], value, active_ms=1500)
+    _label_as(lab, careful, 24)
+    _label_as(lab, careless, 24, answer=lambda truth: "neutral")
     found = insight.report(lab.db, ctx, days=7)
     assert found["agreement"]["n_items"] == 24
     assert found["agreement"]["alpha"] < insight.LOW_ALPHA
@@ -178,17 +173,11 @@ def test_annotators_who_disagree_are_reported(lab: Lab) -> None:
 
 
 def test_annotators_who_agree_raise_nothing(lab: Lab) -> None:
-    from labelloop.workflow import tasks
-
     ctx = lab.project("o", overlap=2)
     lab.import_rows(ctx, make_rows(24))
     lab.train(ctx)
-    for name in ("ann", "bob"):
-        who = lab.member("o", name, "annotator")
-        for _ in range(24 if name == "ann" else 21):
-            task = tasks.next_task(lab.db, who)
-            value = {"sentiment": lab.truth(task["item"]["data"]["text"])}
-            tasks.submit(lab.db, who, task["assignment_id"], value, active_ms=1500)
+    _label_as(lab, lab.member("o", "ann", "annotator"), 24)
+    _label_as(lab, lab.member("o", "bob", "annotator"), 21)
     found = insight.report(lab.db, ctx, days=7)
     assert found["agreement"] == {"n_items": 21, "alpha": 1.0}
     assert "agreement" not in [a["kind"] for a in found["alerts"]]
@@ -196,14 +185,19 @@ def test_annotators_who_agree_raise_nothing(lab: Lab) -> None:
     assert stages["overlap"]["waiting"] == 3 and stages["overlap"]["arrived"] == 24
 
 
-def _label_as(lab: Lab, who: Any, n: int, *, wrong: bool = False) -> None:
+WRONG = {"negative": "positive", "positive": "neutral", "neutral": "negative"}.__getitem__
+"""An answer that is never right."""
+
+
+def _label_as(
+    lab: Lab, who: Any, n: int, *, answer: Callable[[str], str] = lambda truth: truth
+) -> None:
+    """``who`` takes and answers ``n`` served items: ``answer`` of each item's true class."""
     from labelloop.workflow import tasks
 
-    flip = {"negative": "positive", "positive": "neutral", "neutral": "negative"}
     for _ in range(n):
         task = tasks.next_task(lab.db, who)
-        truth = lab.truth(task["item"]["data"]["text"])
-        value = {"sentiment": flip[truth] if wrong else truth}
+        value = {"sentiment": answer(lab.truth(task["item"]["data"]["text"]))}
         tasks.submit(lab.db, who, task["assignment_id"], value, active_ms=1500)
 
 
@@ -234,7 +228,7 @@ def test_the_expert_tier_counts_items_sent_up_and_decided(lab: Lab) -> None:
     lab.import_rows(ctx, make_rows(30))
     lab.train(ctx)
     _label_as(lab, lab.member("adj", "ann", "annotator"), 4)
-    _label_as(lab, lab.member("adj", "bob", "annotator"), 4, wrong=True)
+    _label_as(lab, lab.member("adj", "bob", "annotator"), 4, answer=WRONG)
     found = insight.report(lab.db, ctx, days=7)
     assert _stages(found)["escalated"] == (4, 4, 0)
     assert [a["kind"] for a in found["alerts"]] == ["backlog"]
@@ -396,8 +390,6 @@ def test_the_learner_stores_alerts_and_resolves_them(
 
 
 def test_alerts_read_the_last_7_days_whatever_window_is_shown(lab: Lab) -> None:
-    from labelloop.workflow import tasks
-
     ctx = lab.project("aw", overlap=2)
     lab.import_rows(ctx, make_rows(200))
     lab.train(ctx)
@@ -407,14 +399,8 @@ def test_alerts_read_the_last_7_days_whatever_window_is_shown(lab: Lab) -> None:
     with lab.db.read() as conn:
         early = [i for (i,) in conn.execute(select(annotation.c.item_id).distinct())]
     _move_back(lab, early, days=20)  # they agreed on 150 items three weeks ago
-    for who, flip in ((ann, False), (bob, True)):  # and disagree on the 25 of this week
-        for _ in range(25):
-            task = tasks.next_task(lab.db, who)
-            truth = lab.truth(task["item"]["data"]["text"])
-            value = {"sentiment": "neutral" if flip and truth != "neutral" else truth}
-            if flip and truth == "neutral":
-                value = {"sentiment": "positive"}
-            tasks.submit(lab.db, who, task["assignment_id"], value, active_ms=1500)
+    _label_as(lab, ann, 25)  # and disagree on the 25 of this week
+    _label_as(lab, bob, 25, answer=lambda truth: "positive" if truth == "neutral" else "neutral")
     for days in (7, 30, 90):
         found = insight.report(lab.db, ctx, days=days)
         assert "agreement" in _kinds(found), days
@@ -477,18 +463,13 @@ def test_a_shifted_import_stays_reported_after_an_ordinary_one(lab: Lab) -> None
 
 
 def test_the_annotator_who_disagrees_with_the_others_is_named(lab: Lab) -> None:
-    from labelloop.workflow import tasks
 
     ctx = lab.project("n3", overlap=3)
     lab.import_rows(ctx, make_rows(24))
     lab.train(ctx)
-    for name, careless in (("ann", False), ("bob", False), ("carl", True)):
-        who = lab.member("n3", name, "annotator")
-        for _ in range(24):
-            task = tasks.next_task(lab.db, who)
-            truth = lab.truth(task["item"]["data"]["text"])
-            value = {"sentiment": "neutral" if careless else truth}
-            tasks.submit(lab.db, who, task["assignment_id"], value, active_ms=1500)
+    _label_as(lab, lab.member("n3", "ann", "annotator"), 24)
+    _label_as(lab, lab.member("n3", "bob", "annotator"), 24)
+    _label_as(lab, lab.member("n3", "carl", "annotator"), 24, answer=lambda truth: "neutral")
     found = insight.report(lab.db, ctx, days=7)
     rates = {a["username"]: a["agrees_with_others"] for a in found["annotators"]}
     assert rates == {"ann": 0.667, "bob": 0.667, "carl": 0.333}
