@@ -6,8 +6,10 @@ at import time; scikit-learn-free, and cleanlab only inside :func:`label_issues`
 
 from labelloop.quality.agreement import (
     LEVELS,
+    Ratings,
     UndefinedStatistic,
     agreement_report,
+    agreement_with_others,
     as_reliability,
     bootstrap_ci,
     box_iou,
@@ -18,6 +20,7 @@ from labelloop.quality.agreement import (
     krippendorff_alpha,
     pairwise_kappa,
     percent_agreement,
+    reliability_of,
     span_f1,
 )
 from labelloop.quality.checks import (
@@ -43,9 +46,11 @@ __all__ = [
     "RESOLVERS",
     "DawidSkeneResult",
     "Resolution",
+    "Ratings",
     "Resolver",
     "UndefinedStatistic",
     "agreement_report",
+    "agreement_with_others",
     "annotators_disagree",
     "as_reliability",
     "bootstrap_ci",
@@ -62,6 +67,7 @@ __all__ = [
     "model_contradicts",
     "pairwise_kappa",
     "percent_agreement",
+    "reliability_of",
     "register_resolver",
     "resolve",
     "span_f1",

@@ -28,20 +28,24 @@ from labelloop.quality.bootstrap import (
 )
 from labelloop.quality.regions import Box, Span, box_iou, box_iou_agreement, span_f1
 from labelloop.quality.reliability import (
+    Ratings,
     UndefinedStatistic,
     as_reliability,
     category_counts,
     counts_of,
     observed_counts,
+    reliability_of,
 )
 
 __all__ = [
     "LEVELS",
     "Box",
     "Level",
+    "Ratings",
     "Span",
     "UndefinedStatistic",
     "agreement_report",
+    "agreement_with_others",
     "as_reliability",
     "bootstrap_ci",
     "box_iou",
@@ -52,6 +56,7 @@ __all__ = [
     "krippendorff_alpha",
     "pairwise_kappa",
     "percent_agreement",
+    "reliability_of",
     "span_f1",
 ]
 
@@ -202,6 +207,32 @@ def percent_agreement(R: ArrayLike) -> float:
     _, C = observed_counts(R)
     _raise_if(_reason(C, chance=False))
     return _one(_percent_w(C, np.ones((1, len(C)))))
+
+
+def agreement_with_others(R: ArrayLike) -> NDArray[np.float64]:
+    """Each rater's share of agreeing pairs with the other raters, over the items they shared.
+
+    Parameters
+    ----------
+    R : array-like of shape (n_raters, n_items)
+        Categories (any numbers), NaN where missing.
+
+    Returns
+    -------
+    ndarray of shape (n_raters,)
+        For rater ``r``: the sum over the items ``r`` rated of how many other raters gave the
+        same value, over the sum of how many other raters rated them; NaN for a rater who
+        shared no item. A rater who agrees with the others far less than the rest do is the
+        one to talk to first.
+    """
+    M = as_reliability(R)
+    values, C = observed_counts(M)
+    r_idx, i_idx = np.nonzero(~np.isnan(M))
+    k = np.searchsorted(values, M[r_idx, i_idx])
+    n = M.shape[0]
+    agree = np.bincount(r_idx, weights=C[i_idx, k] - 1, minlength=n).astype(float)
+    pairs = np.bincount(r_idx, weights=C.sum(axis=1)[i_idx] - 1, minlength=n).astype(float)
+    return np.divide(agree, pairs, out=np.full(n, np.nan), where=pairs > 0)
 
 
 def cohen_kappa(a: ArrayLike, b: ArrayLike) -> float:

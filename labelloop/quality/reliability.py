@@ -7,6 +7,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Iterable, Sequence
+from typing import NamedTuple
+
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
@@ -36,6 +39,47 @@ def as_reliability(R: ArrayLike) -> NDArray[np.float64]:
     if np.isinf(M).any():
         raise ValueError("a reliability matrix holds category values or NaN, not infinity")
     return M
+
+
+class Ratings(NamedTuple):
+    """A reliability matrix with the raters, items and categories its rows, columns and codes
+    stand for: ``R[r, i]`` is ``categories.index(answer of raters[r] on items[i])``."""
+
+    R: NDArray[np.float64]
+    raters: list[Hashable]
+    items: list[Hashable]
+    categories: list[Hashable]
+
+
+def reliability_of(
+    answers: Iterable[tuple[Hashable, Hashable, Hashable]],
+    categories: Sequence[Hashable] | None = None,
+    *,
+    min_raters: int = 1,
+) -> Ratings:
+    """The reliability matrix of ``(rater, item, answer)`` triples.
+
+    A later triple of the same rater and item replaces the earlier one (a changed answer), so
+    pass them oldest first. ``categories`` fixes the codes (answers outside it are left out);
+    without it the codes are the distinct answers kept, sorted. Raters and items are sorted, and
+    only items answered by at least ``min_raters`` raters are kept.
+    """
+    latest: dict[Hashable, dict[Hashable, Hashable]] = {}
+    known = None if categories is None else set(categories)
+    for rater, item, answer in answers:
+        if known is None or answer in known:
+            latest.setdefault(item, {})[rater] = answer
+    items = sorted(i for i, given in latest.items() if len(given) >= min_raters)
+    raters = sorted({r for i in items for r in latest[i]})
+    if categories is None:
+        categories = sorted({a for i in items for a in latest[i].values()})
+    code = {c: k for k, c in enumerate(categories)}
+    row = {r: k for k, r in enumerate(raters)}
+    R = np.full((len(raters), len(items)), np.nan)
+    for col, i in enumerate(items):
+        for rater, answer in latest[i].items():
+            R[row[rater], col] = code[answer]
+    return Ratings(R, raters, items, list(categories))
 
 
 def counts_of(M: NDArray[np.float64], values: NDArray[np.float64]) -> NDArray[np.int64]:

@@ -314,47 +314,33 @@ def _progress(
 def _agreement(ctx: ProjectContext, rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Krippendorff's alpha of the target control over the window's items labeled twice or more
     (each annotator's latest live answer), or None while fewer than two annotators overlap."""
-    import numpy as np
-
-    from labelloop.quality.agreement import UndefinedStatistic, krippendorff_alpha
+    from labelloop.quality import (
+        UndefinedStatistic,
+        agreement_with_others,
+        krippendorff_alpha,
+        reliability_of,
+    )
     from labelloop.store.review import LIVE_STATES
 
     target = ctx.schema.target
     if target.type not in ("choice", "multi_choice", "rating"):
         return {"n_items": 0, "alpha": None, "per_user": {}}
-    latest: dict[tuple[int, int], str] = {}
+    answers = []
     for r in sorted(rows, key=lambda r: as_utc(r["created_at"])):
         value = (r["value"] or {}).get(target.name)
         if r["status"] in LIVE_STATES and value is not None:
-            key = (r["user_id"], r["item_id"])
-            latest[key] = json.dumps(sorted(value) if isinstance(value, list) else value)
-    per_item: dict[int, dict[int, str]] = defaultdict(dict)
-    for (user_id, item_id), value in latest.items():
-        per_item[item_id][user_id] = value
-    shared = [i for i, answers in per_item.items() if len(answers) >= 2]
-    if not shared:
+            answer = json.dumps(sorted(value) if isinstance(value, list) else value)
+            answers.append((r["user_id"], r["item_id"], answer))
+    ratings = reliability_of(answers, min_raters=2)
+    if not ratings.items:
         return {"n_items": 0, "alpha": None, "per_user": {}}
-    raters = sorted({u for i in shared for u in per_item[i]})
-    codes = {v: k for k, v in enumerate(sorted({v for i in shared for v in per_item[i].values()}))}
-    R = np.full((len(raters), len(shared)), np.nan)
-    row_of = {u: k for k, u in enumerate(raters)}
-    for col, i in enumerate(shared):
-        for u, v in per_item[i].items():
-            R[row_of[u], col] = codes[v]
     try:
-        alpha: float | None = round(float(krippendorff_alpha(R)), 3)
+        alpha: float | None = round(float(krippendorff_alpha(ratings.R)), 3)
     except UndefinedStatistic:  # one value among all paired answers: chance is undefined
         alpha = None
-    # Each annotator's share of agreeing pairs with the others on the items they shared.
-    pairs: dict[int, list[int]] = defaultdict(lambda: [0, 0])
-    for i in shared:
-        for u, v in per_item[i].items():
-            for w, x in per_item[i].items():
-                if w != u:
-                    pairs[u][0] += v == x
-                    pairs[u][1] += 1
-    per_user = {u: round(a / n, 3) for u, (a, n) in pairs.items() if n}
-    return {"n_items": len(shared), "alpha": alpha, "per_user": per_user}
+    share = agreement_with_others(ratings.R)
+    per_user = {u: round(float(v), 3) for u, v in zip(ratings.raters, share, strict=True)}
+    return {"n_items": len(ratings.items), "alpha": alpha, "per_user": per_user}
 
 
 def _lowest(agreement: dict[str, Any], names: dict[int, str]) -> str:

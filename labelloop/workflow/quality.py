@@ -24,6 +24,7 @@ from labelloop.quality import (
     gold_accuracy,
     label_issues,
     model_contradicts,
+    reliability_of,
     too_fast,
 )
 from labelloop.schema import validate_value
@@ -84,19 +85,11 @@ def dawid_skene_labels(
 ) -> dict[int, str]:
     """Dawid–Skene labels of items from ``(item_id, annotator_id, label)`` rows."""
     cats = _categories(classes, (r[2] for r in rows))
-    index = {c: i for i, c in enumerate(cats)}
-    items = sorted({r[0] for r in rows})
-    raters = sorted({r[1] for r in rows})
-    col = {i: k for k, i in enumerate(items)}
-    row = {u: k for k, u in enumerate(raters)}
-    R = np.full((len(raters), len(items)), np.nan)
-    for item_id, user_id, label in rows:
-        if label in index:
-            R[row[user_id], col[item_id]] = index[label]
-    if not items:
+    ratings = reliability_of(((u, i, label) for i, u, label in rows), cats)
+    if not ratings.items:
         return {}
-    found = dawid_skene(R, n_categories=len(cats))
-    return {i: cats[int(found.labels[col[i]])] for i in items if found.labels[col[i]] >= 0}
+    found = dawid_skene(ratings.R, n_categories=len(cats))
+    return {i: cats[int(k)] for i, k in zip(ratings.items, found.labels, strict=True) if k >= 0}
 
 
 # ------------------------------------------------------------------------------ gold
@@ -378,18 +371,14 @@ def _agreement(
     seed: int,
 ) -> dict[str, Any]:
     latest = _latest_live(rows)
+    ratings = reliability_of(
+        ((u, i, r["label"]) for (u, i), r in latest.items()), cats, min_raters=2
+    )
+    R, raters, items = ratings.R, ratings.raters, ratings.items
     per_item: dict[int, list[Mapping[str, Any]]] = defaultdict(list)
     for r in latest.values():
         per_item[r["item_id"]].append(r)
-    items = sorted(i for i, rs in per_item.items() if len(rs) >= 2)
-    raters = sorted({r["user_id"] for i in items for r in per_item[i]})
     rater_names = {r["user_id"]: r["username"] for r in rows}
-    index = {c: k for k, c in enumerate(cats)}
-    R = np.full((len(raters), len(items)), np.nan)
-    row_of = {u: k for k, u in enumerate(raters)}
-    for col, i in enumerate(items):
-        for r in per_item[i]:
-            R[row_of[r["user_id"]], col] = index[r["label"]]
     cohort_of = [cohort_tag(per_item[i][0]["meta"], cohort_field) for i in items]
     tags = [t for t, _ in Counter(t for t in cohort_of if t is not None).most_common(MAX_COHORTS)]
     cohorts = {t: np.array([c == t for c in cohort_of], dtype=bool) for t in tags}

@@ -9,6 +9,7 @@ import pytest
 
 from labelloop.quality import (
     UndefinedStatistic,
+    agreement_with_others,
     bootstrap_ci,
     box_iou_agreement,
     cohen_kappa,
@@ -16,6 +17,7 @@ from labelloop.quality import (
     krippendorff_alpha,
     pairwise_kappa,
     percent_agreement,
+    reliability_of,
     span_f1,
 )
 
@@ -270,3 +272,37 @@ def test_bootstrap_drops_undefined_replicates_and_refuses_when_most_are() -> Non
         bootstrap_ci(undefined_half_the_time, R, n_boot=200, rng=0)
     with pytest.raises(UndefinedStatistic, match="no items"):
         bootstrap_ci(krippendorff_alpha, np.empty((2, 0)), rng=0)
+
+
+def test_reliability_of_keeps_each_raters_latest_answer_and_the_items_enough_raters_shared() -> (
+    None
+):
+    answers = [
+        ("bo", 7, "pos"),
+        ("al", 7, "neg"),
+        ("al", 7, "pos"),  # al changed their mind: the later answer counts
+        ("al", 3, "neg"),  # only al answered item 3
+        ("cy", 5, "neg"),
+        ("bo", 5, "neu"),
+    ]
+    shared = reliability_of(answers, min_raters=2)
+    assert shared.items == [5, 7]
+    assert shared.raters == ["al", "bo", "cy"]
+    assert shared.categories == ["neg", "neu", "pos"]  # the answers kept, sorted
+    np.testing.assert_array_equal(shared.R, [[nan, 2], [1, 2], [0, nan]])
+
+    fixed = reliability_of(answers, ["pos", "neg"])  # 'neu' is not a category: left out
+    assert fixed.items == [3, 5, 7]
+    assert fixed.raters == ["al", "bo", "cy"]
+    np.testing.assert_array_equal(fixed.R, [[1, nan, 0], [nan, nan, 0], [nan, 1, nan]])
+    assert reliability_of([], min_raters=2).R.shape == (0, 0)
+
+
+def test_agreement_with_others_counts_each_raters_matching_pairs() -> None:
+    # Item 1: all three say 0. Item 2: a and b say 1, c says 0. Item 3: a and c only, they differ.
+    R = np.array([[0, 1, 0, nan], [0, 1, nan, nan], [0, 0, 1, nan], [nan, nan, nan, 2]])
+    share = agreement_with_others(R)
+    # a: item 1 2 of 2, item 2 1 of 2, item 3 0 of 1 -> 3/5. b: 2/2 + 1/2 -> 3/4.
+    # c: 2/2 + 0/2 + 0/1 -> 2/5. d shared nothing.
+    np.testing.assert_allclose(share[:3], [3 / 5, 3 / 4, 2 / 5])
+    assert np.isnan(share[3])
