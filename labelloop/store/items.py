@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, RowMapping, exists, func, select
 
-from labelloop.store.db import new_id
+from labelloop.store.db import Database, new_id
 from labelloop.store.learning import n_items, n_labeled_pool
 from labelloop.store.tables import (
     annotation,
@@ -65,6 +65,11 @@ def insert_items(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
     )
     ids = {h: int(i) for h, i in conn.execute(q)}
     return [ids[r["content_hash"]] for r in rows]
+
+
+def analyze_after_import(db: Database) -> None:
+    """Refresh the planner's statistics of the tables an import fills (after it committed)."""
+    db.analyze(item.name, item_label.name)
 
 
 def insert_labels(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:

@@ -29,6 +29,9 @@ from labelloop.workflow.projects import ProjectContext
 
 SPLITS = ("pool", "eval")
 CHUNK = 2000
+ANALYZE_AFTER = 1000
+"""Imports of at least this many new items refresh the planner's statistics of the tables they
+wrote (see :meth:`Database.analyze`)."""
 
 
 @dataclass(frozen=True)
@@ -309,6 +312,8 @@ def _import_records(
                 "duplicates": len(duplicates),
             },
         )
+    if n_items >= ANALYZE_AFTER:
+        store_items.analyze_after_import(db)
     return ImportReport(
         batch_id=batch_id,
         n_items=n_items,

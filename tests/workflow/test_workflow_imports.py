@@ -12,6 +12,7 @@ from labelloop.errors import ImportFormatError
 from labelloop.store.db import Database
 from labelloop.store.tables import audit_event, import_batch, item, item_label
 from labelloop.workflow import imports, tasks
+from tests.conftest import make_rows
 
 
 def _written(db: Database) -> dict[str, int]:
@@ -189,3 +190,32 @@ def test_eval_items_are_never_served(lab: Any) -> None:
         lab.train(ctx)
     assert sorted(served) == sorted(r["id"] for r in lab.rows(6))
     assert pool.n_items == 6
+
+
+@pytest.mark.postgres
+def test_a_large_import_refreshes_the_planners_statistics_on_postgres(
+    lab: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if lab.db.is_sqlite:
+        pytest.skip("SQLite plans without statistics")
+    monkeypatch.setattr(imports, "ANALYZE_AFTER", 50)
+
+    def analyzed() -> dict[str, int]:
+        with lab.db.read() as conn:
+            rows = conn.exec_driver_sql(
+                "SELECT relname, analyze_count FROM pg_stat_user_tables"
+                " WHERE relname IN ('item', 'item_label')"
+            )
+            return {name: count for name, count in rows}
+
+    ctx = lab.project()
+    lab.import_rows(ctx, make_rows(49, labeled=True), labeled=True, filename="small.jsonl")
+    assert analyzed() == {"item": 0, "item_label": 0}  # a small import leaves it to autovacuum
+    lab.import_rows(ctx, make_rows(60, start=49, labeled=True), labeled=True, filename="big.jsonl")
+    # 60 new items: the planner learns how big the tables are before anyone reads them.
+    assert analyzed() == {"item": 1, "item_label": 1}
+    with lab.db.read() as conn:
+        reltuples = conn.exec_driver_sql(
+            "SELECT reltuples FROM pg_class WHERE relname = 'item'"
+        ).scalar_one()
+    assert reltuples == 109
