@@ -24,7 +24,8 @@ model_app = typer.Typer(
     no_args_is_help=True, help="A project's trained model as a file, and labels from it."
 )
 guidelines_app = typer.Typer(
-    no_args_is_help=True, help="Show, list, diff and publish a project's guideline versions."
+    no_args_is_help=True,
+    help="Show, list, diff and publish a project's guideline versions and pin examples.",
 )
 app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
@@ -63,6 +64,9 @@ guidelines_app.command("show")(guidelines.guidelines_show)
 guidelines_app.command("history")(guidelines.guidelines_history)
 guidelines_app.command("set")(guidelines.guidelines_set)
 guidelines_app.command("diff")(guidelines.guidelines_diff)
+guidelines_app.command("examples")(guidelines.guidelines_examples)
+guidelines_app.command("pin")(guidelines.guidelines_pin)
+guidelines_app.command("unpin")(guidelines.guidelines_unpin)
 
 
 def main() -> None:

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 import typer
 from rich.console import Console
@@ -114,3 +114,16 @@ def _whole_file(output: Path) -> Iterator[BinaryIO]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def named_item(item: str) -> dict[str, Any]:
+    """``item_id`` for ``#number``, else ``external_id``: the two ways a command names an item."""
+    from labelloop.errors import NotFound
+    from labelloop.store.db import MAX_ID
+
+    if item[:1] == "#" and item[1:].isdigit():
+        number = int(item[1:])
+        if number > MAX_ID:  # no store holds it (the driver would overflow)
+            raise NotFound(f"no item {item[:40]} here")
+        return {"item_id": number}
+    return {"external_id": item}

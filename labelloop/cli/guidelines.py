@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from labelloop.cli.common import _open, _run, out
+from labelloop.cli.common import _open, _run, named_item, out
 from labelloop.errors import LabelloopError
 
 LOCAL = "(local operator)"  # the author of a version published from this command line
@@ -113,7 +113,92 @@ def guidelines_diff(
     found = _run(lambda: guidelines.diff(db, projects.system_context(db, slug), old, new))
     if as_json:
         typer.echo(json.dumps(found))
-    elif found["diff"]:
+        return
+    if found["diff"]:
         typer.echo(found["diff"], nl=False)
-    else:
+    for sign, key in (("-", "examples_removed"), ("+", "examples_added")):
+        for ex in found[key]:
+            out.print(f"{sign} example {_item(ex)}: {escape(ex['label'])}", highlight=False)
+    if not (found["diff"] or found["examples_added"] or found["examples_removed"]):
         out.print(f"v{old} and v{new} are the same", highlight=False)
+
+
+def _item(example: dict[str, Any]) -> str:
+    return escape(str(example["external_id"] or "#" + str(example["item_id"])))
+
+
+def guidelines_examples(
+    slug: str,
+    version: Annotated[int | None, typer.Option(help="A version; default: the newest.")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """List the items a guideline version pins as examples: label, note, excerpt."""
+    from labelloop.workflow import guidelines, projects
+
+    _, db = _open()
+    found = _run(lambda: guidelines.examples(db, projects.system_context(db, slug), version))
+    if as_json:
+        typer.echo(json.dumps(found))
+        return
+    if not found["examples"]:
+        out.print(f"guideline v{found['version']} pins no examples", highlight=False)
+        return
+    for ex in found["examples"]:
+        text = ex["text"].replace("\n", " ") + ("…" if ex["truncated"] else "")
+        out.print(f"[bold]{escape(ex['label'])}[/]  {_item(ex)}  {escape(text)}", soft_wrap=True)
+        if ex["note"]:
+            out.print(f"  why: {escape(ex['note'])}", highlight=False, soft_wrap=True)
+
+
+def guidelines_pin(
+    slug: str,
+    item: Annotated[str, typer.Argument(help="The item: its id from the import, or #number.")],
+    label: Annotated[
+        str | None,
+        typer.Option(help="The label it is an example of (default: its resolved label)."),
+    ] = None,
+    note: Annotated[str, typer.Option(help="Why the item is labeled so.")] = "",
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Pin ITEM to the guideline as an example of a label: a new guideline version (audited)."""
+    from labelloop.workflow import guidelines, projects
+
+    _, db = _open()
+
+    def go() -> dict[str, Any]:
+        ctx = projects.system_context(db, slug)
+        value = None
+        if label is not None:
+            target = ctx.schema.target
+            value = {target.name: label.split("|") if target.type == "multi_choice" else label}
+        return guidelines.pin_example(db, ctx, value=value, note=note, **named_item(item))
+
+    done = _run(go)
+    if as_json:
+        typer.echo(json.dumps(done))
+        return
+    out.print(
+        f"guideline v{done['version']}: {_item(done)} is an example of {escape(done['label'])}",
+        highlight=False,
+    )
+
+
+def guidelines_unpin(
+    slug: str,
+    item: Annotated[str, typer.Argument(help="The item: its id from the import, or #number.")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Take ITEM's example out of the guideline: a new guideline version (audited)."""
+    from labelloop.workflow import guidelines, projects
+
+    _, db = _open()
+    done = _run(
+        lambda: guidelines.unpin_example(db, projects.system_context(db, slug), **named_item(item))
+    )
+    if as_json:
+        typer.echo(json.dumps(done))
+        return
+    out.print(
+        f"guideline v{done['version']}: {_item(done)} is no longer an example",
+        highlight=False,
+    )

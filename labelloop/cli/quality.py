@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from labelloop.cli.common import _open, _run, out
+from labelloop.cli.common import _open, _run, named_item, out
 
 
 def quality(
@@ -100,19 +100,6 @@ def _print_quality(info: dict[str, Any]) -> None:
     out.print(people)
 
 
-def _named(item: str) -> dict[str, Any]:
-    """``item_id`` for ``#number``, else ``external_id``: the two ways a command names an item."""
-    from labelloop.errors import NotFound
-    from labelloop.store.db import MAX_ID
-
-    if item[:1] == "#" and item[1:].isdigit():
-        number = int(item[1:])
-        if number > MAX_ID:  # no store holds it (the driver would overflow)
-            raise NotFound(f"no item {item[:40]} here")
-        return {"item_id": number}
-    return {"external_id": item}
-
-
 def gold_set(slug: str, item: str, label: str) -> None:
     """Mark ITEM (its external id, or #number) of SLUG as gold with the known LABEL."""
     from labelloop.workflow import projects
@@ -124,7 +111,7 @@ def gold_set(slug: str, item: str, label: str) -> None:
         ctx = projects.system_context(db, slug)
         target = ctx.schema.target
         value = {target.name: label.split("|") if target.type == "multi_choice" else label}
-        return wf_quality.set_gold(db, ctx, value, **_named(item))
+        return wf_quality.set_gold(db, ctx, value, **named_item(item))
 
     done = _run(go)
     name = str(done["external_id"] or done["item_id"])
@@ -158,7 +145,7 @@ def gold_remove(slug: str, item: str) -> None:
 
     def go() -> dict[str, Any]:
         ctx = projects.system_context(db, slug)
-        return wf_quality.remove_gold(db, ctx, **_named(item))
+        return wf_quality.remove_gold(db, ctx, **named_item(item))
 
     done = _run(go)
     n = done["answers"]

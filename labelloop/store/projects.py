@@ -5,10 +5,18 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, bindparam, func, select
+from sqlalchemy import Connection, RowMapping, bindparam, func, or_, select, update
 
 from labelloop.store.db import fetch, new_id
-from labelloop.store.tables import annotation, guideline, membership, project, user
+from labelloop.store.tables import (
+    annotation,
+    guideline,
+    guideline_example,
+    item,
+    membership,
+    project,
+    user,
+)
 from labelloop.store.users import now
 
 
@@ -138,3 +146,54 @@ def guideline_history(conn: Connection, project_id: int) -> list[dict[str, Any]]
         .order_by(guideline.c.version.desc())
     )
     return [dict(r) for r in conn.execute(q).mappings()]
+
+
+# --------------------------------------------------------------------- guideline examples
+
+
+def examples_in(conn: Connection, project_id: int, version: int) -> list[dict[str, Any]]:
+    """The examples guideline ``version`` holds, in the order they were pinned, each with its
+    item's external id, split and payload and the user name of who pinned it (``added_by``)."""
+    q = (
+        select(
+            guideline_example.c.item_id,
+            guideline_example.c.value,
+            guideline_example.c.label,
+            guideline_example.c.note,
+            guideline_example.c.added_in,
+            guideline_example.c.created_at,
+            user.c.username.label("added_by"),
+            item.c.external_id,
+            item.c.payload,
+        )
+        .join(item, item.c.id == guideline_example.c.item_id)
+        .outerjoin(user, user.c.id == guideline_example.c.added_by)
+        .where(
+            guideline_example.c.project_id == project_id,
+            guideline_example.c.added_in <= version,
+            or_(
+                guideline_example.c.removed_in.is_(None),
+                guideline_example.c.removed_in > version,
+            ),
+        )
+        .order_by(guideline_example.c.id)
+    )
+    return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def add_example(conn: Connection, **row: Any) -> None:
+    """Pin an item as an example from guideline version ``added_in`` on."""
+    conn.execute(guideline_example.insert().values(created_at=now(), **row))
+
+
+def remove_example(conn: Connection, project_id: int, item_id: int, *, version: int) -> None:
+    """Take an item's example out of the guideline from ``version`` on."""
+    conn.execute(
+        update(guideline_example)
+        .where(
+            guideline_example.c.project_id == project_id,
+            guideline_example.c.item_id == item_id,
+            guideline_example.c.removed_in.is_(None),
+        )
+        .values(removed_in=version)
+    )

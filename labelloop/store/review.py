@@ -250,12 +250,14 @@ def add_label_issues(
     return [int(f["item_id"]) for f in new]
 
 
-def resolve_flags(conn: Connection, *, item_id: int, by: int | None) -> int:
-    res = conn.execute(
-        update(flag)
-        .where(flag.c.item_id == item_id, flag.c.resolved_at.is_(None))
-        .values(resolved_at=now(), resolved_by=by)
-    )
+def resolve_flags(
+    conn: Connection, *, item_id: int, by: int | None, kinds: Sequence[str] | None = None
+) -> int:
+    """Resolve the item's open flags (of ``kinds`` only, when given); how many were open."""
+    q = update(flag).where(flag.c.item_id == item_id, flag.c.resolved_at.is_(None))
+    if kinds is not None:
+        q = q.where(flag.c.kind.in_(list(kinds)))
+    res = conn.execute(q.values(resolved_at=now(), resolved_by=by))
     return int(res.rowcount)
 
 

@@ -118,6 +118,25 @@ guideline = Table(
     UniqueConstraint("project_id", "version", name="uq_guideline_project_version"),
 )
 
+guideline_example = Table(
+    # An item pinned to the guideline as an example of a label, with a note on why. It belongs to
+    # the versions from added_in up to (not including) removed_in: pinning or unpinning one is a
+    # new guideline version, so a label is always read against the examples its annotator saw.
+    "guideline_example",
+    metadata,
+    _id(),
+    Column("project_id", ForeignKey("project.id", ondelete="CASCADE"), nullable=False),
+    Column("item_id", ForeignKey("item.id", ondelete="CASCADE"), nullable=False),
+    Column("value", JSON, nullable=False),
+    Column("label", String(500), nullable=False),
+    Column("note", Text, nullable=False, server_default=""),
+    Column("added_in", Integer, nullable=False),
+    Column("removed_in", Integer, nullable=True),
+    Column("added_by", ForeignKey("user.id", ondelete="SET NULL"), nullable=True),
+    Column("created_at", TS, nullable=False),
+    Index("ix_guideline_example_project", "project_id", "added_in"),
+)
+
 import_batch = Table(
     "import_batch",
     metadata,

@@ -7,6 +7,8 @@ its annotator had in front of them.
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Mapping
 from typing import Any
 
 from labelloop.errors import Conflict, NotFound, Unprocessable
@@ -14,12 +16,21 @@ from labelloop.govern.guidelines import changed_lines, guideline_diff, render_ma
 from labelloop.govern.permissions import Permission
 from labelloop.store import audit
 from labelloop.store import projects as store_projects
+from labelloop.store import review as store_review
 from labelloop.store.db import MAX_ID, Database
 from labelloop.workflow.projects import ProjectContext
+from labelloop.workflow.values import checked_on_item, find_item
 
 MAX_BODY_CHARS = 100_000
 """The longest guideline a project keeps: a long handbook fits; a pasted data dump does not."""
 MAX_SUMMARY_CHARS = 500  # the change_summary column
+MAX_EXAMPLES = 200
+"""Examples one guideline version holds: enough for every label of a large schema, few enough
+that the labeling page shows them all."""
+MAX_NOTE_CHARS = 2000
+"""The longest note on an example: a paragraph on why the item is labeled so."""
+EXCERPT_CHARS = 400
+"""How much of an example's text the guideline shows (the whole item is one click away)."""
 
 
 def edit(
@@ -39,14 +50,9 @@ def edit(
     ctx.require(Permission.MANAGE_PROJECT)
     body, summary = _checked(body, summary)
     with db.write(project_id=ctx.id) as conn:
-        current = store_projects.latest_guideline(conn, ctx.id)
+        current = _current(conn, ctx, base_version)
         before = current["body"] if current is not None else ""
         latest = int(current["version"]) if current is not None else 0
-        if base_version is not None and base_version != latest:
-            raise Conflict(
-                f"the guideline of '{ctx.slug}' is at v{latest} now, not v{base_version}: "
-                "someone changed it meanwhile; reload it and edit again"
-            )
         added, removed = changed_lines(before, body)
         if current is not None and added == removed == 0:  # a final newline is no change
             raise Unprocessable(f"the guideline is unchanged from v{latest}: nothing to save")
@@ -70,6 +76,19 @@ def edit(
             payload=change,
         )
     return change
+
+
+def _current(conn: Any, ctx: ProjectContext, base_version: int | None) -> Any:
+    """The newest version (None before the first); a Conflict when the editor started from
+    ``base_version`` and the guideline has moved on since."""
+    current = store_projects.latest_guideline(conn, ctx.id)
+    latest = int(current["version"]) if current is not None else 0
+    if base_version is not None and base_version != latest:
+        raise Conflict(
+            f"the guideline of '{ctx.slug}' is at v{latest} now, not v{base_version}: "
+            "someone changed it meanwhile; reload it and edit again"
+        )
+    return current
 
 
 def preview(ctx: ProjectContext, body: str) -> dict[str, Any]:
@@ -116,7 +135,13 @@ def get(db: Database, ctx: ProjectContext, version: int) -> dict[str, Any]:
     ctx.require(Permission.VIEW_PROJECT)
     with db.read() as conn:
         row = _version(conn, ctx, version)
-    return {**_described(row), "body": row["body"], "html": render_markdown(row["body"])}
+        shown = store_projects.examples_in(conn, ctx.id, version)
+    return {
+        **_described(row),
+        "body": row["body"],
+        "html": render_markdown(row["body"]),
+        "examples": [_example(r) for r in shown],
+    }
 
 
 def diff(db: Database, ctx: ProjectContext, old: int, new: int) -> dict[str, Any]:
@@ -124,7 +149,11 @@ def diff(db: Database, ctx: ProjectContext, old: int, new: int) -> dict[str, Any
     ctx.require(Permission.VIEW_PROJECT)
     with db.read() as conn:
         before, after = _version(conn, ctx, old), _version(conn, ctx, new)
+        was = {r["item_id"]: r for r in store_projects.examples_in(conn, ctx.id, old)}
+        now = {r["item_id"]: r for r in store_projects.examples_in(conn, ctx.id, new)}
     added, removed = changed_lines(before["body"], after["body"])
+    # A re-pinned example (its label or note changed) is removed and added.
+    kept = {i for i in was.keys() & now.keys() if _example(was[i]) == _example(now[i])}
     return {
         "from": old,
         "to": new,
@@ -133,6 +162,8 @@ def diff(db: Database, ctx: ProjectContext, old: int, new: int) -> dict[str, Any
         ),
         "added": added,
         "removed": removed,
+        "examples_added": [_example(r) for i, r in now.items() if i not in kept],
+        "examples_removed": [_example(r) for i, r in was.items() if i not in kept],
     }
 
 
@@ -152,4 +183,217 @@ def _described(row: Any) -> dict[str, Any]:
         "author": row["author"],
         "created_at": row["created_at"].isoformat(),
         "summary": row["change_summary"],
+    }
+
+
+# --------------------------------------------------------------------- examples
+
+
+def examples(db: Database, ctx: ProjectContext, version: int | None = None) -> dict[str, Any]:
+    """The items guideline ``version`` (the newest by default) pins as examples, in the order
+    they were pinned: label, note, who pinned them and an excerpt of each. Any member."""
+    ctx.require(Permission.VIEW_PROJECT)
+    with db.read() as conn:
+        if version is None:
+            version = store_projects.newest_guideline_version(conn, ctx.id)
+        elif version != 0:
+            _version(conn, ctx, version)
+        shown = store_projects.examples_in(conn, ctx.id, version)
+    return {"version": version, "examples": [_example(r) for r in shown]}
+
+
+def pin_example(
+    db: Database,
+    ctx: ProjectContext,
+    *,
+    item_id: int | None = None,
+    external_id: str | None = None,
+    value: Mapping[str, Any] | None = None,
+    note: str = "",
+    base_version: int | None = None,
+) -> dict[str, Any]:
+    """Pin an item to the guideline as an example of a label, with a note on why (managers).
+
+    The label is ``value`` when given (checked against the schema and the item), else the
+    item's resolved label. Pinning is a new guideline version with the same text, so each
+    annotation still names the rules, examples included, its annotator saw. Pinning an item
+    again replaces its label and note. The item's open "ambiguous" flags are resolved: the
+    guideline now answers them.
+    """
+    ctx.require(Permission.MANAGE_PROJECT)
+    note = _note(note)
+    with db.write(project_id=ctx.id) as conn:
+        row = find_item(conn, ctx, item_id=item_id, external_id=external_id)
+        if value is None:
+            resolved = store_review.item_label_of(conn, row["id"])
+            if resolved is None:
+                raise Unprocessable(
+                    f"item {_name(row)} has no label yet: say which label it is an example of"
+                )
+            value = resolved["value"]
+        clean = checked_on_item(
+            conn, ctx, _validated(ctx, value), row["id"], payload=row["payload"]
+        )
+        label = _shown_label(ctx, clean, row["payload"])
+        current = _current(conn, ctx, base_version)
+        latest = int(current["version"]) if current is not None else 0
+        pinned = {r["item_id"] for r in store_projects.examples_in(conn, ctx.id, latest)}
+        again = row["id"] in pinned
+        if not again and len(pinned) >= MAX_EXAMPLES:
+            raise Unprocessable(
+                f"the guideline holds {MAX_EXAMPLES} examples already; unpin one first"
+            )
+        verb = "Example changed" if again else "Example"
+        summary = f"{verb}: item {_name(row)} as {label}"
+        if note:
+            summary += f" ({note})"
+        version = _republish(conn, ctx, current, _clipped(summary))
+        if again:
+            store_projects.remove_example(conn, ctx.id, row["id"], version=version)
+        store_projects.add_example(
+            conn,
+            project_id=ctx.id,
+            item_id=row["id"],
+            value=clean,
+            label=label[:500],
+            note=note,
+            added_in=version,
+            added_by=ctx.user.id or None,
+        )
+        answered = store_review.resolve_flags(
+            conn, item_id=row["id"], by=ctx.user.id or None, kinds=("ambiguous",)
+        )
+        change = {
+            "version": version,
+            "item_id": int(row["id"]),
+            "external_id": row["external_id"],
+            "label": label,
+            "note": note,
+            "replaced": again,
+            "flags_resolved": answered,
+        }
+        audit.record(
+            db,
+            conn,
+            action="guideline.example.pin",
+            actor_id=ctx.actor_id,
+            project_id=ctx.id,
+            subject=f"item:{row['id']}",
+            payload={**change, "value": clean},
+        )
+    return change
+
+
+def unpin_example(
+    db: Database,
+    ctx: ProjectContext,
+    *,
+    item_id: int | None = None,
+    external_id: str | None = None,
+    base_version: int | None = None,
+) -> dict[str, Any]:
+    """Take an item's example out of the guideline (managers): a new guideline version."""
+    ctx.require(Permission.MANAGE_PROJECT)
+    with db.write(project_id=ctx.id) as conn:
+        row = find_item(conn, ctx, item_id=item_id, external_id=external_id)
+        current = _current(conn, ctx, base_version)
+        latest = int(current["version"]) if current is not None else 0
+        shown = {r["item_id"]: r for r in store_projects.examples_in(conn, ctx.id, latest)}
+        if row["id"] not in shown:
+            raise NotFound(f"item {_name(row)} is not an example in guideline v{latest}")
+        label = shown[row["id"]]["label"]
+        summary = _clipped(f"Example removed: item {_name(row)} ({label})")
+        version = _republish(conn, ctx, current, summary)
+        store_projects.remove_example(conn, ctx.id, row["id"], version=version)
+        change = {
+            "version": version,
+            "item_id": int(row["id"]),
+            "external_id": row["external_id"],
+            "label": label,
+        }
+        audit.record(
+            db,
+            conn,
+            action="guideline.example.unpin",
+            actor_id=ctx.actor_id,
+            project_id=ctx.id,
+            subject=f"item:{row['id']}",
+            payload=change,
+        )
+    return change
+
+
+def _republish(conn: Any, ctx: ProjectContext, current: Any, summary: str) -> int:
+    """The next guideline version with the current text: what changes is its examples."""
+    return store_projects.insert_guideline(
+        conn,
+        project_id=ctx.id,
+        body=current["body"] if current is not None else "",
+        author_id=ctx.actor_id,
+        change_summary=summary,
+    )
+
+
+def _validated(ctx: ProjectContext, value: Mapping[str, Any]) -> dict[str, Any]:
+    from labelloop.schema import validate_value
+
+    return validate_value(ctx.schema, value)
+
+
+def _note(note: str) -> str:
+    note = note.replace("\r\n", "\n").replace("\r", "\n").strip()
+    if len(note) > MAX_NOTE_CHARS:
+        raise Unprocessable(f"the note has {len(note):,} characters; at most {MAX_NOTE_CHARS:,}")
+    if "\x00" in note:
+        raise Unprocessable("the note cannot contain the NUL character (U+0000)")
+    return note
+
+
+def _clipped(summary: str) -> str:
+    summary = " ".join(summary.split())
+    return summary if len(summary) <= MAX_SUMMARY_CHARS else summary[: MAX_SUMMARY_CHARS - 1] + "…"
+
+
+def _name(row: Mapping[str, Any]) -> str:
+    return f"{row['external_id']!r}" if row["external_id"] else f"#{row['id']}"
+
+
+def _text_of(payload: Mapping[str, Any]) -> str:
+    from labelloop.workflow.seeding import shown_text
+
+    return shown_text(payload)
+
+
+def _shown_label(ctx: ProjectContext, value: Mapping[str, Any], payload: Mapping[str, Any]) -> str:
+    """The target's answer as a reader names it: a label, labels joined, or the marked words."""
+    target = ctx.schema.target
+    answer = value.get(target.name)
+    if target.type == "spans":
+        text = str(payload.get("text") or "")
+        marked = [f"{s['label']}: \u201c{text[s['start'] : s['end']]}\u201d" for s in answer]
+        return "; ".join(marked) or "no spans"
+    if target.type == "boxes":
+        counts = Counter(b["label"] for b in answer)
+        return ", ".join(f"{n} \u00d7 {label}" for label, n in counts.items()) or "no boxes"
+    if isinstance(answer, list):
+        return ", ".join(str(a) for a in answer) or "none"
+    return str(answer)
+
+
+def _example(row: Mapping[str, Any]) -> dict[str, Any]:
+    """An example as the API, the CLI and the pages show it."""
+    text = _text_of(row["payload"])
+    media = next((k for k in ("image", "audio") if row["payload"].get(k)), None)
+    return {
+        "item_id": int(row["item_id"]),
+        "external_id": row["external_id"],
+        "label": row["label"],
+        "value": row["value"],
+        "note": row["note"],
+        "text": text[:EXCERPT_CHARS],
+        "truncated": len(text) > EXCERPT_CHARS,
+        "media": media,
+        "added_in": int(row["added_in"]),
+        "added_by": row["added_by"],
+        "created_at": row["created_at"].isoformat(),
     }

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from labelloop.errors import Conflict, LabelloopError, NotFound
+from labelloop.errors import LabelloopError, NotFound
 from labelloop.govern.permissions import Permission
 from labelloop.insight.cohorts import MAX_COHORTS, cohort_tag
 from labelloop.insight.flow import iso_week
@@ -29,7 +29,6 @@ from labelloop.quality import (
 )
 from labelloop.schema import validate_value
 from labelloop.store import audit
-from labelloop.store import items as store_items
 from labelloop.store import review as store_review
 from labelloop.store import tasks as store_tasks
 from labelloop.store.db import Database
@@ -37,7 +36,7 @@ from labelloop.workflow.features import FeatureCache
 from labelloop.workflow.imports import _label_text
 from labelloop.workflow.projects import ProjectContext
 from labelloop.workflow.review import LIVE, is_expert, resolve
-from labelloop.workflow.values import checked_on_item
+from labelloop.workflow.values import checked_on_item, find_item
 
 FLAG_KINDS = ("disagreement", "model_contradicts", "label_issue", "gold_wrong", "too_fast")
 MAX_WEEKS = 26
@@ -107,7 +106,7 @@ def set_gold(
     ctx.require(Permission.MANAGE_PROJECT)
     clean = validate_value(ctx.schema, value)
     with db.write(project_id=ctx.id) as conn:
-        row = _find_item(conn, ctx, item_id=item_id, external_id=external_id)
+        row = find_item(conn, ctx, item_id=item_id, external_id=external_id)
         if row["split"] != "pool":
             raise LabelloopError(f"item {row['id']} is in the {row['split']} split, not the pool")
         clean = checked_on_item(conn, ctx, clean, row["id"])
@@ -139,7 +138,7 @@ def remove_gold(
     """
     ctx.require(Permission.MANAGE_PROJECT)
     with db.write(project_id=ctx.id) as conn:
-        row = _find_item(conn, ctx, item_id=item_id, external_id=external_id)
+        row = find_item(conn, ctx, item_id=item_id, external_id=external_id)
         if not db.is_sqlite:  # PostgreSQL: wait for the item's other writers
             store_tasks.lock_item(db, conn, row["id"])
         if not store_review.remove_gold(conn, row["id"]):
@@ -185,27 +184,6 @@ def gold_items(db: Database, ctx: ProjectContext) -> list[dict[str, Any]]:
         }
         for r in rows
     ]
-
-
-def _find_item(
-    conn: Any, ctx: ProjectContext, *, item_id: int | None, external_id: str | None
-) -> Any:
-    if item_id is not None:
-        row = store_items.get_item(conn, project_id=ctx.id, item_id=item_id)
-    elif external_id is not None:
-        found = store_review.items_by_external(conn, project_id=ctx.id, external_id=external_id)
-        if len(found) > 1:  # imports before ids had to be unique let several items share one
-            numbers = ", ".join(f"#{r['id']}" for r in found)
-            raise Conflict(
-                f"id {external_id!r} names more than one item here ({numbers}); "
-                "name the item by its number instead"
-            )
-        row = found[0] if found else None
-    else:
-        raise LabelloopError("name the item by item_id or external_id")
-    if row is None:
-        raise NotFound(f"no item {item_id if item_id is not None else external_id!r} here")
-    return row
 
 
 # ------------------------------------------------------------------------------ the scan

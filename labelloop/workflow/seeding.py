@@ -66,7 +66,7 @@ def _words(q: str) -> list[str]:
     return words
 
 
-def _shown_text(payload: Mapping[str, Any]) -> str:
+def shown_text(payload: Mapping[str, Any]) -> str:
     """What a hit shows of its item: the text, a table row's fields, or a media file's path."""
     text = payload.get("text")
     if text is None and isinstance(payload.get("row"), Mapping):
@@ -77,7 +77,7 @@ def _shown_text(payload: Mapping[str, Any]) -> str:
 
 
 def _hit(row: Mapping[Any, Any], score: float | None = None) -> dict[str, Any]:
-    text = _shown_text(row["payload"])
+    text = shown_text(row["payload"])
     return {
         "id": int(row["id"]),
         "external_id": row["external_id"],
@@ -100,7 +100,7 @@ def _table_search(
     hits = [
         int(r["id"])
         for r in store_learning.items_of(conn, ctx.id, "pool")
-        if all(w in _shown_text(r["payload"]).casefold() for w in wanted)
+        if all(w in shown_text(r["payload"]).casefold() for w in wanted)
     ]
     page = hits[offset : offset + limit]
     shown = store_seeds.pool_items(conn, project_id=ctx.id, item_ids=page)

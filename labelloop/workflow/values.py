@@ -6,8 +6,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from labelloop.errors import Conflict, LabelloopError, NotFound
 from labelloop.schema import validate_value
 from labelloop.schema.project import STRUCTURED_TYPES
+from labelloop.store import items as store_items
+from labelloop.store import review as store_review
 from labelloop.store import tasks as store_tasks
 from labelloop.workflow.projects import ProjectContext
 
@@ -28,3 +31,26 @@ def checked_on_item(
     if payload is None:
         payload = store_tasks.item_payload(conn, item_id)
     return validate_value(ctx.schema, value, payload)
+
+
+def find_item(
+    conn: Any, ctx: ProjectContext, *, item_id: int | None, external_id: str | None
+) -> Any:
+    """The project's item named by its number or by its id from the import file; NotFound
+    when this project has no such item (another project's item is not found either)."""
+    if item_id is not None:
+        row = store_items.get_item(conn, project_id=ctx.id, item_id=item_id)
+    elif external_id is not None:
+        found = store_review.items_by_external(conn, project_id=ctx.id, external_id=external_id)
+        if len(found) > 1:  # imports before ids had to be unique let several items share one
+            numbers = ", ".join(f"#{r['id']}" for r in found)
+            raise Conflict(
+                f"id {external_id!r} names more than one item here ({numbers}); "
+                "name the item by its number instead"
+            )
+        row = found[0] if found else None
+    else:
+        raise LabelloopError("name the item by item_id or external_id")
+    if row is None:
+        raise NotFound(f"no item {item_id if item_id is not None else external_id!r} here")
+    return row

@@ -5,13 +5,28 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from pydantic import ConfigDict, Field
 
 from labelloop.govern.permissions import Permission
 from labelloop.server.api.deps import CurrentUser, DbDep
-from labelloop.server.api.schemas import GuidelineIn, Id, PreviewIn
+from labelloop.server.api.schemas import Body, GuidelineIn, Id, PreviewIn
 from labelloop.workflow import guidelines, projects
 
 router = APIRouter(prefix="/api/projects/{slug}/guidelines", tags=["guidelines"])
+
+
+class ExampleIn(Body):
+    """An item to pin as an example: by ``item_id`` or ``external_id``; ``value`` is the label
+    it exemplifies (default: its resolved label); ``note`` says why; ``base_version`` is the
+    guideline version the manager was looking at (a newer one gives 409)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    item_id: Id | None = None
+    external_id: str | None = Field(default=None, max_length=200)
+    value: dict[str, Any] | None = None
+    note: str = ""
+    base_version: Id | None = None
 
 
 @router.get("")
@@ -46,6 +61,43 @@ def diff(
     """A unified diff from version ``from`` to version ``to``, with its line counts."""
     ctx = projects.access(db, slug, user, Permission.VIEW_PROJECT)
     return guidelines.diff(db, ctx, old, new)
+
+
+@router.get("/examples")
+def examples(
+    slug: str, db: DbDep, user: CurrentUser, version: Annotated[Id | None, Query()] = None
+) -> dict[str, Any]:
+    """The examples a guideline version pins (the newest by default). Any member."""
+    ctx = projects.access(db, slug, user, Permission.VIEW_PROJECT)
+    return guidelines.examples(db, ctx, version)
+
+
+@router.post("/examples", status_code=201)
+def pin_example(slug: str, body: ExampleIn, db: DbDep, user: CurrentUser) -> dict[str, Any]:
+    """Pin an item as an example of a label, with a note: a new guideline version (managers)."""
+    ctx = projects.access(db, slug, user, Permission.MANAGE_PROJECT)
+    return guidelines.pin_example(
+        db,
+        ctx,
+        item_id=body.item_id,
+        external_id=body.external_id,
+        value=body.value,
+        note=body.note,
+        base_version=body.base_version,
+    )
+
+
+@router.delete("/examples/{item_id}")
+def unpin_example(
+    slug: str,
+    item_id: Id,
+    db: DbDep,
+    user: CurrentUser,
+    base_version: Annotated[Id | None, Query()] = None,
+) -> dict[str, Any]:
+    """Take an item's example out of the guideline: a new guideline version (managers)."""
+    ctx = projects.access(db, slug, user, Permission.MANAGE_PROJECT)
+    return guidelines.unpin_example(db, ctx, item_id=item_id, base_version=base_version)
 
 
 @router.get("/{version}")

@@ -16,7 +16,7 @@ from labelloop.govern.permissions import Permission
 from labelloop.ingest import importer_for_path
 from labelloop.server.api.deps import AdminUser, CurrentUser, DbDep, FeaturesDep
 from labelloop.server.api.schemas import MemberIn, ProjectIn, SettingsIn
-from labelloop.workflow import auditing, gain, imports, modelfiles, projects, status
+from labelloop.workflow import auditing, gain, guidelines, imports, modelfiles, projects, status
 from labelloop.workflow import export as wf_export
 
 router = APIRouter(prefix="/api/projects", tags=["projects"])
@@ -51,7 +51,11 @@ def project_detail(slug: str, db: DbDep, user: CurrentUser) -> dict[str, Any]:
         "schema": ctx.schema.to_dict(),
         "schema_version": ctx.schema_version,
         "settings": ctx.settings.model_dump(),
-        "guideline": {**guideline, "html": render_markdown(guideline["body"])},
+        "guideline": {
+            **guideline,
+            "html": render_markdown(guideline["body"]),
+            "examples": guidelines.examples(db, ctx, guideline["version"])["examples"],
+        },
     }
 
 

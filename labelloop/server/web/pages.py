@@ -17,6 +17,7 @@ from labelloop.server.api.schemas import Id
 from labelloop.server.auth import csrf_ok
 from labelloop.workflow import (
     accounts,
+    guidelines,
     insight,
     projects,
     quality,
@@ -314,4 +315,5 @@ def _detail(db: Any, ctx: projects.ProjectContext) -> dict[str, Any]:
         "settings": ctx.settings.model_dump(),
         "guideline_version": guideline["version"],
         "guideline_html": render_markdown(guideline["body"]),
+        "guideline_examples": guidelines.examples(db, ctx, guideline["version"])["examples"],
     }
