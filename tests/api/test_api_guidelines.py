@@ -142,3 +142,75 @@ def test_the_status_the_labeling_page_polls_names_the_current_version(api: Any) 
     assert api.get("/api/projects/sent/status", "annotator").json()["guideline_version"] == 1
     _publish(api)
     assert api.get("/api/projects/sent/status", "annotator").json()["guideline_version"] == 2
+
+
+EXAMPLES = GUIDELINES + "/examples"
+
+
+def test_a_manager_pins_an_example_every_member_reads_it_and_unpins_it(api: Any) -> None:
+    pinned = api.post(
+        EXAMPLES,
+        "manager",
+        json={"external_id": "doc-4", "value": {"sentiment": "positive"}, "note": "praise"},
+    )
+    assert pinned.status_code == 201, pinned.text
+    assert (pinned.json()["version"], pinned.json()["label"]) == (2, "positive")
+    for role in ("annotator", "reviewer"):
+        (shown,) = api.get(EXAMPLES, role).json()["examples"]
+        assert (shown["external_id"], shown["label"], shown["note"]) == (
+            "doc-4",
+            "positive",
+            "praise",
+        )
+    assert api.get(f"{GUIDELINES}/2", "annotator").json()["examples"][0]["note"] == "praise"
+    assert api.get(f"{GUIDELINES}/1", "annotator").json()["examples"] == []
+    detail = api.get("/api/projects/sent", "annotator").json()["guideline"]
+    assert (detail["version"], [e["external_id"] for e in detail["examples"]]) == (2, ["doc-4"])
+    item_id = pinned.json()["item_id"]
+    stale = api.client.delete(
+        f"{EXAMPLES}/{item_id}", params={"base_version": 1}, headers=api.auth("manager")
+    )
+    assert stale.status_code == 409, stale.text
+    gone = api.client.delete(f"{EXAMPLES}/{item_id}", headers=api.auth("manager"))
+    assert gone.status_code == 200, gone.text
+    assert gone.json()["version"] == 3
+    assert api.get(EXAMPLES, "annotator").json() == {"version": 3, "examples": []}
+    assert len(api.get(EXAMPLES, "annotator", params={"version": 2}).json()["examples"]) == 1
+    changes = api.get(f"{GUIDELINES}/diff", "annotator", params={"from": 2, "to": 3}).json()
+    assert [e["external_id"] for e in changes["examples_removed"]] == ["doc-4"]
+
+
+@pytest.mark.parametrize(
+    ("role", "status"), [("annotator", 403), ("reviewer", 403), ("outsider", 404)]
+)
+def test_only_managers_pin_and_non_members_read_no_examples(
+    api: Any, role: str, status: int
+) -> None:
+    body = {"external_id": "doc-4", "value": {"sentiment": "positive"}}
+    assert api.post(EXAMPLES, role, json=body).status_code == status
+    item_id = api.post(EXAMPLES, "manager", json=body).json()["item_id"]
+    assert api.client.delete(f"{EXAMPLES}/{item_id}", headers=api.auth(role)).status_code == status
+    if role == "outsider":
+        assert api.get(EXAMPLES, role).status_code == 404
+    assert [e["external_id"] for e in api.get(EXAMPLES, "admin").json()["examples"]] == ["doc-4"]
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "detail"),
+    [
+        ({"external_id": "doc-4"}, 422, "item 'doc-4' has no label yet"),
+        ({"external_id": "doc-4", "value": {"sentiment": "glad"}}, 422, "glad"),
+        ({"external_id": "nope", "value": {"sentiment": "positive"}}, 404, "no item 'nope' here"),
+        ({"value": {"sentiment": "positive"}}, 400, "name the item by item_id or external_id"),
+        ({"external_id": "ev-1000", "note": "a\u0000b"}, 422, "cannot contain the NUL"),
+        ({"external_id": "ev-1000", "colour": "red"}, 422, "colour: Extra inputs"),
+        ({"external_id": "ev-1000", "base_version": 3}, 409, "is at v1 now, not v3"),
+    ],
+)
+def test_a_refused_pin_is_a_json_error_and_publishes_nothing(
+    api: Any, body: dict[str, Any], status: int, detail: str
+) -> None:
+    r = api.post(EXAMPLES, "manager", json=body)
+    assert r.status_code == status, r.text
+    assert detail in r.json()["detail"]
+    assert [v["version"] for v in api.get(GUIDELINES, "admin").json()] == [1]

@@ -103,3 +103,53 @@ def test_refusals_are_one_line_and_change_nothing(cli: Any, tmp_path: Path) -> N
         f"error: project 's' has no guideline v{huge}"
     )
     assert json.loads(cli("guidelines", "history", "s", "--json").stdout)[0]["version"] == 1
+
+
+def test_pin_list_diff_and_unpin_examples(cli: Any, tmp_path: Path) -> None:
+    small_project(cli, tmp_path)
+    rows = [
+        {"id": "r1", "text": "lovely <b>work</b>", "c": "a"},
+        {"id": "r2", "text": "it broke\nagain", "c": "b"},
+        {"id": "r3", "text": "no label yet"},
+    ]
+    data = tmp_path / "rows.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    cli("import", "s", str(data), "--id-field", "id", "--label-field", "c")
+    said = cli("guidelines", "pin", "s", "r1", "--note", "praise, even short").stdout
+    assert said.strip() == "guideline v2: r1 is an example of a"
+    by_number = json.loads(cli("guidelines", "pin", "s", "#2", "--label", "a", "--json").stdout)
+    assert (by_number["version"], by_number["external_id"], by_number["label"]) == (3, "r2", "a")
+    assert _last_line(cli("guidelines", "pin", "s", "r3", code=1)) == (
+        "error: item 'r3' has no label yet: say which label it is an example of"
+    )
+    assert _last_line(cli("guidelines", "pin", "s", "r3", "--label", "c", code=1)).startswith(
+        "error: "
+    )
+
+    listed = cli("guidelines", "examples", "s").stdout.splitlines()
+    assert listed == [
+        "a  r1  lovely <b>work</b>",
+        "  why: praise, even short",
+        "a  r2  it broke again",
+    ]
+    assert cli("guidelines", "unpin", "s", "r2").stdout.strip() == (
+        "guideline v4: r2 is no longer an example"
+    )
+    assert [
+        e["external_id"]
+        for e in json.loads(cli("guidelines", "examples", "s", "--json").stdout)["examples"]
+    ] == ["r1"]
+    assert cli("guidelines", "examples", "s", "--version", "1").stdout.strip() == (
+        "guideline v1 pins no examples"
+    )
+    assert cli("guidelines", "diff", "s", "1", "4").stdout.splitlines() == ["+ example r1: a"]
+    assert cli("guidelines", "diff", "s", "3", "4").stdout.splitlines() == ["- example r2: a"]
+    assert _last_line(cli("guidelines", "unpin", "s", "r2", code=1)) == (
+        "error: item 'r2' is not an example in guideline v4"
+    )
+    history = json.loads(cli("guidelines", "history", "s", "--json").stdout)
+    assert [v["summary"] for v in history[:2]] == [
+        "Example removed: item 'r2' (a)",
+        "Example: item 'r2' as a",
+    ]
+    assert "guideline.example.unpin" in cli("audit", "s", "--last", "1").stdout
