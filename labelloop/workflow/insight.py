@@ -22,12 +22,12 @@ MAX_DAYS = 365
 STAGE_WINDOW = 7
 """Days over which each stage's arrivals and departures are counted (the bottleneck's pace)."""
 DRIFT_ROWS = 2000
+"""Items read from each side when the newest import is compared with the labeled items."""
 DRIFT_BATCHES = 3
-MARKERS = 8
-"""Words listed as marking a shifted import."""
 """The newest imports checked for drift: a shifted one among them is reported while it still
 holds items to label, though ordinary imports came after it."""
-"""Items read from each side when the newest import is compared with the labeled items."""
+MARKERS = 8
+"""Words listed as marking a shifted import."""
 FORECAST_DAYS = 14
 """Days of resolved labels the backlog forecast reads its pace from."""
 IDLE_DAYS = 3
@@ -42,6 +42,9 @@ LOW_ALPHA = 0.667
 (Content Analysis, 2004, 12.2) accepts even for tentative conclusions."""
 MIN_COMPARED = 20
 """Items labeled by two annotators or more before agreement is judged at all."""
+OPEN_QUESTIONS = 5
+"""Open "ambiguous" flags from which the annotators' unanswered questions are reported: a few
+are the everyday flow, more mean the guideline leaves something open."""
 
 _drift_memo = Recent(32)
 """Drift checks by database, project, featurizer, newest import and the labeled items read."""
@@ -537,6 +540,16 @@ def alerts(
                 "kind": "label_issues",
                 "message": f"{issues:,} {'label' if issues == 1 else 'labels'} the model "
                 f"contradicts {'waits' if issues == 1 else 'wait'} for a second look.",
+            }
+        )
+    questions = state["open_ambiguous"]
+    if questions >= OPEN_QUESTIONS:
+        out.append(
+            {
+                "kind": "ambiguous",
+                "message": f"{questions:,} flags from annotators who found an item ambiguous "
+                "wait for an answer: pin the item as an example with a note (review page), or "
+                "say it in the guideline.",
             }
         )
     if idle and remaining > 0:

@@ -139,6 +139,9 @@ def status(
         # round's re-label check or by a label-error scan, and not yet reviewed. The newest
         # round's own list (model.relabel_suggestions) misses the others.
         "open_label_issues": open_flags.get("label_issue", 0),
+        # Annotators' open questions ("!" on the labeling page), answered by a review verdict,
+        # an adjudication or an example pinned to the guideline.
+        "open_ambiguous": open_flags.get("ambiguous", 0),
         # The labeling page polls this: a newer version than its panel shows is fetched and
         # announced while the annotator works, not only with the next item.
         "guideline_version": guideline_version,

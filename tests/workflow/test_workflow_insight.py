@@ -475,3 +475,24 @@ def test_the_annotator_who_disagrees_with_the_others_is_named(lab: Lab) -> None:
     assert rates == {"ann": 0.667, "bob": 0.667, "carl": 0.333}
     (alert,) = [a for a in found["alerts"] if a["kind"] == "agreement"]
     assert "least of all carl (33% of their answers match the others')" in alert["message"]
+
+
+def test_unanswered_ambiguity_flags_alert_until_the_guideline_answers_them(lab: Lab) -> None:
+    from labelloop.workflow import flags, guidelines, tasks
+
+    ctx = lab.project("amb")
+    lab.import_rows(ctx, make_rows(30))
+    lab.train(ctx)
+    ann = lab.member("amb", "ann", "annotator")
+    flagged = []
+    for n in range(5):
+        task = tasks.next_task(lab.db, ann)
+        flags.flag_task(lab.db, ann, task["assignment_id"], note=f"which label? {n}")
+        tasks.submit(lab.db, ann, task["assignment_id"], {"sentiment": "neutral"}, active_ms=900)
+        flagged.append(task["item"]["id"])
+    (alert,) = [
+        a for a in insight.report(lab.db, ctx, days=7)["alerts"] if a["kind"] == "ambiguous"
+    ]
+    assert alert["message"].startswith("5 flags from annotators who found an item ambiguous")
+    guidelines.pin_example(lab.db, ctx, item_id=flagged[0], note="a date is neutral")
+    assert "ambiguous" not in _kinds(insight.report(lab.db, ctx, days=7))  # 4: everyday flow
