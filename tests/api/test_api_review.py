@@ -215,6 +215,16 @@ def test_the_project_page_links_to_what_each_role_may_use(rapi: ReviewApi) -> No
     assert shown["annotator"] == set()
 
 
+def test_the_review_page_offers_pinning_an_example_to_managers_only(rapi: ReviewApi) -> None:
+    # Pinning changes the guideline, as publishing does: managers only, not reviewers.
+    offered = {}
+    for role in MEMBERS[:3]:
+        html = rapi.page(f"/p/{SLUG}/review", role).text
+        offered[role] = 'id="pin-btn"' in html and "<kbd>P</kbd></th>" in html
+    assert offered == {"admin": True, "manager": True, "reviewer": False}
+    assert 'id="pin-btn"' not in rapi.page(f"/p/{SLUG}/adjudicate", "manager").text
+
+
 def test_annotators_see_only_their_own_feedback(rapi: ReviewApi) -> None:
     lab = rapi.lab
     other = lab.member(SLUG, "other-annotator", "annotator")

@@ -221,6 +221,7 @@ def review_page(slug: str, request: Request, db: DbDep) -> Response:
         csrf=csrf,
         project=_detail(db, ctx),
         can_adjudicate=review.is_expert(ctx),
+        can_pin=ctx.allows(Permission.MANAGE_PROJECT),
     )
 
 

@@ -1,8 +1,9 @@
-// The project page's Guideline section: every member sees the version history and the diff of a
-// version against the one before; managers publish a new version, with a live preview. User text
-// (authors, summaries, the diff) only reaches the DOM via textContent; the one HTML inserted is
-// the guideline as the server renders it (render_markdown: raw HTML escaped, unsafe links
-// dropped), as the page itself shows it.
+// The project page's Guideline section: every member sees the version history, the diff of a
+// version against the one before and the examples the guideline pins; managers publish a new
+// version, with a live preview, and unpin examples. User text (authors, summaries, the diff,
+// item text and notes) only reaches the DOM via textContent; the one HTML inserted is the
+// guideline as the server renders it (render_markdown: raw HTML escaped, unsafe links dropped),
+// as the page itself shows it.
 (() => {
   "use strict";
 
@@ -11,8 +12,10 @@
   const pageData = $("page-data");
   if (!panel || !pageData) return;
   const page = JSON.parse(pageData.textContent);
-  const { api, node, say } = window.labelloop;
-  const base = "/api/projects/" + encodeURIComponent(page.slug || "") + "/guidelines";
+  const { api, node, say, ApiError } = window.labelloop;
+  const E = window.labelloop.examples;
+  const project = "/api/projects/" + encodeURIComponent(page.slug || "");
+  const base = project + "/guidelines";
   const PREVIEW_MS = 400;
 
   const el = {
@@ -33,6 +36,9 @@
     result: $("guideline-result"),
     previewBox: $("guideline-preview-box"),
     preview: $("guideline-preview"),
+    examples: $("guideline-examples"),
+    examplesStatus: $("guideline-examples-status"),
+    examplesResult: $("guideline-examples-result"),
   };
   let opener = null; // the button that opened the diff, to return the focus to
 
@@ -96,16 +102,32 @@
     el.diffTitle.focus();
     try {
       const found = await api("GET", `${base}/diff?from=${from}&to=${version}`);
+      const added = found.examples_added || [];
+      const removed = found.examples_removed || [];
+      const counts = [
+        added.length ? plural(added.length, "example") + " added" : "",
+        removed.length ? plural(removed.length, "example") + " removed" : "",
+      ].filter(Boolean);
       el.diffTitle.textContent =
         `Changes from v${from} to v${version}: ` +
-        `${plural(found.added, "line")} added, ${plural(found.removed, "line")} removed`;
+        `${plural(found.added, "line")} added, ${plural(found.removed, "line")} removed` +
+        counts.map((part) => ", " + part).join("");
       const lines = found.diff ? found.diff.replace(/\n$/, "").split("\n") : [];
       el.diff.replaceChildren(
-        ...(lines.length ? lines.map(diffLine) : [node("span", "muted", "No change in the text.")]),
+        ...(lines.length ? lines.map(diffLine) : [node("span", "muted", "No change in the text.\n")]),
+        ...removed.map((x) => exampleLine("-", x, "diff-del")),
+        ...added.map((x) => exampleLine("+", x, "diff-add")),
       );
     } catch (err) {
       el.diff.replaceChildren(node("span", "notice-error", `Could not load the diff: ${err.message}`));
     }
+  }
+
+  /** An example the version added or removed, as a diff line ("+ example r042: negative"). */
+  function exampleLine(sign, example, kind) {
+    const note = example.note ? ` (${example.note})` : "";
+    const line = `${sign} example ${E.itemName(example)}: ${example.label}${note}`;
+    return node("span", `diff-line diff-example ${kind}`, line + "\n");
   }
 
   function closeDiff() {
@@ -123,9 +145,120 @@
     if (event.key === "Escape") closeDiff();
   });
 
+  // ---------------------------------------------------------------- examples
+
+  // The examples of one guideline version, in the order they were pinned. `examples.version` is
+  // the version the list shows: an unpin is made from it, and refused (409) when the guideline
+  // has moved on since.
+  const examples = { version: Number(page.guideline_version) || 0 };
+
+  function exampleEntry(x) {
+    const li = node("li", "example");
+    li.dataset.itemId = String(x.item_id);
+    const name = E.itemName(x);
+    const head = node("p", "example-head");
+    head.append(
+      node("span", "chip example-chip", String(x.label)),
+      node("strong", "", "item " + name),
+      node("span", "small", `pinned in v${x.added_in} by ${x.added_by || "(local operator)"}`),
+    );
+    if (page.can_edit_guideline) {
+      const unpin = node("button", "btn btn-small btn-quiet", "Unpin");
+      unpin.type = "button";
+      unpin.dataset.unpin = String(x.item_id);
+      unpin.dataset.name = name;
+      unpin.setAttribute("aria-label", `Unpin item ${name}`);
+      head.append(unpin);
+    }
+    li.append(head, E.excerpt(x, mediaUrl));
+    const note = E.note(x);
+    if (note) li.append(note);
+    return li;
+  }
+
+  function mediaUrl(x) {
+    return `${project}/items/${encodeURIComponent(x.item_id)}/media`;
+  }
+
+  function showExamples(version, list) {
+    examples.version = version;
+    el.examples.replaceChildren(...list.map(exampleEntry));
+    el.examples.hidden = list.length === 0;
+    const how = page.can_edit_guideline
+      ? " Pin one from the review page (P) or with labelloop guidelines pin."
+      : "";
+    el.examplesStatus.textContent = list.length
+      ? `${plural(list.length, "example")} in v${version}, in the order they were pinned`
+      : `No examples in v${version}.${how}`;
+  }
+
+  /** The examples of `version` (the newest when not given); the version shown. */
+  async function loadExamples(version) {
+    const query = version ? "?version=" + encodeURIComponent(version) : "";
+    const found = await api("GET", `${base}/examples${query}`);
+    showExamples(found.version, found.examples);
+    return found.version;
+  }
+
+  async function unpin(button) {
+    const from = examples.version;
+    const name = button.dataset.name;
+    button.disabled = true;
+    try {
+      const done = await api(
+        "DELETE",
+        `${base}/examples/${encodeURIComponent(button.dataset.unpin)}?base_version=${from}`,
+      );
+      say(
+        el.examplesResult,
+        "info",
+        `Unpinned item ${name} (${done.label}): v${done.version} no longer shows it as an example.`,
+      );
+      await Promise.all([loadExamples(done.version), loadHistory(), follow(done.version)]);
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 409) {
+        const newest = await loadExamples().catch(() => null);
+        await Promise.all([loadHistory(), newest ? follow(newest) : null]);
+        say(
+          el.examplesResult,
+          "error",
+          `Not unpinned: the guideline changed meanwhile` +
+            (newest ? ` (it is at v${newest} now); the list shows that version.` : ".") +
+            " Unpin again if you still mean to.",
+        );
+      } else {
+        say(el.examplesResult, "error", `Not unpinned: ${err.message}`);
+      }
+      if (button.isConnected) button.disabled = false;
+    }
+  }
+
+  /**
+   * Head the section with `version`, as after a publish, when its text is the one shown (only
+   * examples changed in between). The editor's base moves with it; a text someone else
+   * published meanwhile is left for Publish to refuse (409), so it is never overwritten.
+   */
+  async function follow(version) {
+    if (version <= shownVersion) return;
+    try {
+      const changed = await api("GET", `${base}/diff?from=${shownVersion}&to=${version}`);
+      if (changed.added === 0 && changed.removed === 0) showVersion(version);
+    } catch (_err) {
+      // the heading stays; the history below names the newest version
+    }
+  }
+
+  el.examples.addEventListener("click", (event) => {
+    const button = event.target.closest("button[data-unpin]");
+    if (button) unpin(button);
+  });
+
   // ---------------------------------------------------------------- publishing (managers)
 
+  let shownVersion = Number(page.guideline_version) || 0; // the version the section heads with
+
   function showVersion(version) {
+    shownVersion = version;
     const text = "v" + version;
     el.version.textContent = text;
     if (el.versionHead) el.versionHead.textContent = text;
@@ -177,7 +310,7 @@
         `${plural(done.removed, "line")} removed.`);
       showVersion(done.version);
       el.summary.value = "";
-      await Promise.all([showCurrent(done.version), loadHistory()]);
+      await Promise.all([showCurrent(done.version), loadHistory(), loadExamples(done.version)]);
     } catch (err) {
       say(el.result, "error", `Not published: ${err.message}`);
     } finally {
@@ -203,5 +336,6 @@
     });
   }
 
+  showExamples(examples.version, page.guideline_examples || []);
   loadHistory();
 })();

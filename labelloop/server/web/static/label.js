@@ -82,6 +82,8 @@
     guidelineVersion: $("guideline-version-label"),
     guidelineNews: $("guideline-news"),
     definitions: $("label-definitions"),
+    examples: $("guideline-examples"),
+    examplesList: $("guideline-examples-list"),
   };
 
   // ---------------------------------------------------------------- API
@@ -1017,8 +1019,45 @@
     el.guidelineBody.innerHTML =
       found.html || '<p class="muted">This project has no guideline yet.</p>';
     el.guidelineVersion.textContent = "v" + found.version;
+    renderExamples(found.examples);
     flash(el.guidelineVersion);
     el.guidelineNews.textContent = `Guideline updated to v${found.version}: ${found.summary}`;
+  }
+
+  // The items the guideline pins as examples, under its text and grouped by label: each with
+  // the first lines of its text and the manager's note on why. A new guideline version brings
+  // its own list (pinning or unpinning is a new version).
+  function renderExamples(examples) {
+    const list = Array.isArray(examples) ? examples : [];
+    const E = L.examples;
+    const groups = [];
+    for (const [label, shown] of E.grouped(list, target)) {
+      const group = L.node("section", "example-group");
+      group.dataset.label = label;
+      const heading = L.node("h4", "example-label");
+      heading.append(L.node("span", "chip", label));
+      const items = L.node("ul", "example-list");
+      for (const example of shown) {
+        const li = L.node("li", "example");
+        li.dataset.itemId = String(example.item_id);
+        li.append(E.excerpt(example, exampleMedia));
+        // A span or box example is filed under its labels; its own answer names the words.
+        if (String(example.label) !== label) {
+          li.append(L.node("p", "example-answer", String(example.label)));
+        }
+        const note = E.note(example);
+        if (note) li.append(note);
+        items.append(li);
+      }
+      group.append(heading, items);
+      groups.push(group);
+    }
+    el.examplesList.replaceChildren(...groups);
+    el.examples.hidden = list.length === 0;
+  }
+
+  function exampleMedia(example) {
+    return ctx.mediaUrl({ id: example.item_id });
   }
 
   // ---------------------------------------------------------------- status line
@@ -1175,6 +1214,7 @@
   buildControls();
   buildHelp();
   buildDefinitions();
+  renderExamples(project.guideline_examples);
   if (window.matchMedia("(max-width: 600px)").matches) el.guideline.open = false;
   setMode("loading");
   refreshStatus();

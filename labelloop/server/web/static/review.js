@@ -54,7 +54,14 @@
     help: $("help-btn"),
     sheetClose: $("shortcuts-close"),
     controlKeys: $("control-keys"),
+    pinButton: $("pin-btn"), // managers only, on the review page
+    pinBox: $("pin-box"),
+    pinAnswer: $("pin-answer"),
+    pinNote: $("pin-note"),
+    pinSave: $("pin-save"),
+    pinStatus: $("pin-status"),
   };
+  if (el.pinButton) PAGE_KEYS.add("p");
 
   // ---------------------------------------------------------------- API and messages
 
@@ -299,16 +306,7 @@
       el.prediction.hidden = true;
     }
 
-    el.flags.replaceChildren();
-    for (const f of view.flags || []) {
-      const li = node("li", "flag flag-" + f.kind + (f.open ? "" : " flag-closed"));
-      li.dataset.kind = f.kind;
-      li.append(node("span", "flag-kind", f.kind.replace(/_/g, " ")));
-      const who = f.user ? f.user + ": " : "";
-      li.append(node("span", "flag-note", who + (f.note || "")));
-      el.flags.append(li);
-    }
-    el.flags.hidden = !(view.flags || []).length;
+    renderFlags(view.flags);
 
     el.others.replaceChildren();
     for (const a of view.annotations || []) {
@@ -337,6 +335,12 @@
       el.others.append(li);
     }
 
+    renderHistory(view);
+  }
+
+  /** The item's reviews and audit events, oldest first, as short sentences. */
+  function renderHistory(view) {
+    const item = view.item || {};
     el.history.replaceChildren();
     const events = [];
     for (const r of view.reviews || []) {
@@ -350,7 +354,9 @@
     }
     for (const h of view.history || []) {
       if (h.action.startsWith("review.")) continue; // shown above with its comment
-      events.push({ at: h.at, what: describe(h, item), comment: h.payload && h.payload.comment });
+      const p = h.payload || {};
+      const comment = h.action === "guideline.example.pin" ? p.note : p.comment; // why it was pinned
+      events.push({ at: h.at, what: describe(h, item), comment });
     }
     events.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
     for (const e of events) {
@@ -364,6 +370,19 @@
     if (!events.length) el.history.append(node("li", "muted small", "No history yet."));
   }
 
+  function renderFlags(flags) {
+    el.flags.replaceChildren();
+    for (const f of flags || []) {
+      const li = node("li", "flag flag-" + f.kind + (f.open ? "" : " flag-closed"));
+      li.dataset.kind = f.kind;
+      li.append(node("span", "flag-kind", f.kind.replace(/_/g, " ")));
+      const who = f.user ? f.user + ": " : "";
+      li.append(node("span", "flag-note", who + (f.note || "")));
+      el.flags.append(li);
+    }
+    el.flags.hidden = !(flags || []).length;
+  }
+
   const ACTIONS = {
     "annotation.submit": "labeled it",
     "annotation.edit": "changed their label to",
@@ -371,6 +390,8 @@
     "gold.set": "made it a gold item:",
     "gold.remove": "stopped using it as gold",
     "quality.scan": "scanned",
+    "guideline.example.pin": "pinned it to the guideline as an example:",
+    "guideline.example.unpin": "took it out of the guideline's examples",
   };
 
   // One audit event as a short sentence.
@@ -573,6 +594,7 @@
     stopEmptyPoll();
     setState("loading");
     setPending(null);
+    closePin({ forget: true });
     el.comment.value = "";
     if (document.activeElement === el.comment) el.comment.blur(); // the shortcuts work again
     try {
@@ -734,6 +756,90 @@
     load();
   }
 
+  // ---------------------------------------------------------------- pin as example (managers)
+
+  // A manager pins the item under review to the guideline as an example, with a note on why.
+  // What is pinned is the answer the page shows: the annotation under review, or the reviewer's
+  // corrected answer while a fix is open, since what the controls show is what the reviewer
+  // holds to be right. Pinning is no verdict: the review of the item goes on. It sends no
+  // base_version: the reviewer is not editing a version, and the newest one is the one to add to.
+
+  function shownAnswer() {
+    if (!state.view) return null;
+    return state.pending === "fix" ? valueToSend() : state.view.annotation.value;
+  }
+
+  function openPin() {
+    if (!el.pinBox || app.dataset.state !== "review" || state.busy) return;
+    el.pinAnswer.replaceChildren(node("strong", "", labelOf(shownAnswer()) || "the answer shown"));
+    el.pinBox.hidden = false;
+    el.pinButton.setAttribute("aria-expanded", "true");
+    el.pinNote.focus();
+  }
+
+  /** Close the pin form; with `forget` (another item comes) its note and status go too. */
+  function closePin({ forget = false } = {}) {
+    if (!el.pinBox) return;
+    if (forget) {
+      el.pinNote.value = "";
+      el.pinStatus.textContent = "";
+    }
+    if (el.pinBox.hidden) return;
+    el.pinBox.hidden = true;
+    el.pinButton.setAttribute("aria-expanded", "false");
+    if (document.activeElement === el.pinNote) el.pinNote.blur(); // the page's keys work again
+  }
+
+  async function sendPin() {
+    const view = state.view;
+    if (!view || state.busy || app.dataset.state !== "review") return;
+    state.busy = true;
+    el.pinSave.disabled = true;
+    try {
+      const done = await api("POST", "/guidelines/examples", {
+        item_id: view.item.id,
+        value: shownAnswer(),
+        note: el.pinNote.value.trim(),
+      });
+      closePin({ forget: true });
+      el.pinStatus.textContent = pinnedText(done);
+      await refreshContext(view);
+    } catch (err) {
+      report(err);
+    } finally {
+      state.busy = false;
+      el.pinSave.disabled = false;
+    }
+  }
+
+  /** The item's flags (a pin resolves its ambiguous ones) and history (the pin) anew. */
+  async function refreshContext(view) {
+    let fresh;
+    try {
+      fresh = await api("GET", `/items/${encodeURIComponent(view.item.id)}/review`);
+    } catch (_err) {
+      return; // the context is informative; it is right again with the next item
+    }
+    if (state.view !== view) return;
+    view.flags = fresh.flags;
+    view.history = fresh.history;
+    renderFlags(view.flags);
+    renderHistory(view);
+  }
+
+  function pinnedText(done) {
+    const n = done.flags_resolved || 0;
+    const flags = !n
+      ? ""
+      : n === 1
+        ? " Its ambiguous flag is resolved."
+        : ` Its ${n} ambiguous flags are resolved.`;
+    const what = done.replaced
+      ? `Changed the example in the guideline (v${done.version}): now an example of`
+      : `Pinned to the guideline (v${done.version}) as an example of`;
+    return `${what} ${done.label}.${flags}`;
+  }
+
   function toggleHelp(open) {
     const show = open === undefined ? el.sheet.hidden : open;
     el.sheet.hidden = !show;
@@ -806,6 +912,11 @@
       toggleHelp(false);
       return;
     }
+    if (key === "Escape" && el.pinBox && !el.pinBox.hidden) {
+      e.preventDefault();
+      closePin();
+      return;
+    }
     if (!working || state.busy) return;
 
     // A label key starts a fix of the annotation under review (the page's letters stay its own).
@@ -854,6 +965,9 @@
       } else if (lower === "e") {
         e.preventDefault();
         escalate();
+      } else if (lower === "p" && el.pinBox) {
+        e.preventDefault();
+        openPin();
       }
     }
   });
@@ -869,6 +983,21 @@
   // Save fix (review) or Decide (adjudicate); a text answer's Enter presses it too.
   on("submit-btn", save);
   on("next-btn", next);
+  on("pin-btn", () => (el.pinBox.hidden ? openPin() : closePin()));
+  on("pin-cancel", () => closePin());
+  if (el.pinBox) {
+    el.pinBox.addEventListener("submit", (e) => {
+      e.preventDefault();
+      sendPin();
+    });
+    el.pinNote.addEventListener("keydown", (e) => {
+      if (e.key === "Escape") {
+        e.preventDefault();
+        e.stopPropagation();
+        closePin();
+      }
+    });
+  }
   el.help.addEventListener("click", () => toggleHelp());
   el.sheetClose.addEventListener("click", () => toggleHelp(false));
 
