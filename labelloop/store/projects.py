@@ -153,7 +153,7 @@ def guideline_history(conn: Connection, project_id: int) -> list[dict[str, Any]]
 
 def examples_in(conn: Connection, project_id: int, version: int) -> list[dict[str, Any]]:
     """The examples guideline ``version`` holds, in the order they were pinned, each with its
-    item's external id, split and payload and the user name of who pinned it (``added_by``)."""
+    item's external id and payload and the user name of who pinned it (``added_by``)."""
     q = (
         select(
             guideline_example.c.item_id,
@@ -197,3 +197,11 @@ def remove_example(conn: Connection, project_id: int, item_id: int, *, version: 
         )
         .values(removed_in=version)
     )
+
+
+def is_example(conn: Connection, item_id: int) -> bool:
+    """Whether the newest guideline pins the item as an example."""
+    q = select(guideline_example.c.id).where(
+        guideline_example.c.item_id == item_id, guideline_example.c.removed_in.is_(None)
+    )
+    return conn.execute(q.limit(1)).first() is not None

@@ -153,7 +153,7 @@ def diff(db: Database, ctx: ProjectContext, old: int, new: int) -> dict[str, Any
         now = {r["item_id"]: r for r in store_projects.examples_in(conn, ctx.id, new)}
     added, removed = changed_lines(before["body"], after["body"])
     # A re-pinned example (its label or note changed) is removed and added.
-    kept = {i for i in was.keys() & now.keys() if _example(was[i]) == _example(now[i])}
+    kept = {i for i in was.keys() & now.keys() if _same(was[i], now[i])}
     return {
         "from": old,
         "to": new,
@@ -224,6 +224,11 @@ def pin_example(
     note = _note(note)
     with db.write(project_id=ctx.id) as conn:
         row = find_item(conn, ctx, item_id=item_id, external_id=external_id)
+        if store_review.gold_of(conn, row["id"]) is not None:
+            raise Unprocessable(
+                f"item {_name(row)} is a gold check: as an example its answer would show to "
+                "the annotators it checks; pick another item"
+            )
         if value is None:
             resolved = store_review.item_label_of(conn, row["id"])
             if resolved is None:
@@ -237,8 +242,13 @@ def pin_example(
         label = _shown_label(ctx, clean, row["payload"])
         current = _current(conn, ctx, base_version)
         latest = int(current["version"]) if current is not None else 0
-        pinned = {r["item_id"] for r in store_projects.examples_in(conn, ctx.id, latest)}
+        pinned = {r["item_id"]: r for r in store_projects.examples_in(conn, ctx.id, latest)}
         again = row["id"] in pinned
+        if again and _same(pinned[row["id"]], {"value": clean, "note": note}):
+            raise Unprocessable(
+                f"item {_name(row)} is an example of {label} with this note already: "
+                "nothing to change"
+            )
         if not again and len(pinned) >= MAX_EXAMPLES:
             raise Unprocessable(
                 f"the guideline holds {MAX_EXAMPLES} examples already; unpin one first"
@@ -378,6 +388,11 @@ def _shown_label(ctx: ProjectContext, value: Mapping[str, Any], payload: Mapping
     if isinstance(answer, list):
         return ", ".join(str(a) for a in answer) or "none"
     return str(answer)
+
+
+def _same(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """Whether two pins of an item say the same: its label and its note."""
+    return bool(a["value"] == b["value"] and a["note"] == b["note"])
 
 
 def _example(row: Mapping[str, Any]) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from labelloop.quality import (
 )
 from labelloop.schema import validate_value
 from labelloop.store import audit
+from labelloop.store import projects as store_projects
 from labelloop.store import review as store_review
 from labelloop.store import tasks as store_tasks
 from labelloop.store.db import Database
@@ -109,6 +110,11 @@ def set_gold(
         row = find_item(conn, ctx, item_id=item_id, external_id=external_id)
         if row["split"] != "pool":
             raise LabelloopError(f"item {row['id']} is in the {row['split']} split, not the pool")
+        if store_projects.is_example(conn, row["id"]):
+            raise LabelloopError(
+                f"item {row['id']} is an example in the guideline, its answer shown to every "
+                "annotator: unpin it before using it as a gold check"
+            )
         clean = checked_on_item(conn, ctx, clean, row["id"])
         store_review.set_gold(
             conn, project_id=ctx.id, item_id=row["id"], value=clean, by=ctx.user.id or None

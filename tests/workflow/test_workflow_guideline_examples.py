@@ -172,3 +172,30 @@ def test_a_pin_answers_the_items_ambiguous_flags_and_no_other_kind(lab: Any) -> 
             f"SELECT kind FROM flag WHERE item_id = {item_id} AND resolved_at IS NULL"
         ).all()
     assert [k for (k,) in still_open] == ["label_issue"]
+
+
+def test_gold_checks_and_examples_exclude_each_other_and_a_same_pin_changes_nothing(
+    lab: Any,
+) -> None:
+    from labelloop.errors import LabelloopError
+    from labelloop.workflow import quality
+
+    ctx = lab.project()
+    lab.import_rows(ctx, make_rows(6))
+    quality.set_gold(lab.db, ctx, {"sentiment": "neutral"}, external_id="doc-1")
+    with pytest.raises(Unprocessable, match="item 'doc-1' is a gold check: as an example its"):
+        guidelines.pin_example(lab.db, ctx, external_id="doc-1", value={"sentiment": "neutral"})
+    guidelines.pin_example(lab.db, ctx, external_id="doc-2", value={"sentiment": "neutral"})
+    with pytest.raises(LabelloopError, match="is an example in the guideline, its answer shown"):
+        quality.set_gold(lab.db, ctx, {"sentiment": "neutral"}, external_id="doc-2")
+    with pytest.raises(Unprocessable, match="is an example of neutral with this note already"):
+        guidelines.pin_example(lab.db, ctx, external_id="doc-2", value={"sentiment": "neutral"})
+    assert [v["version"] for v in guidelines.history(lab.db, ctx)] == [2, 1]
+    guidelines.pin_example(
+        lab.db, ctx, external_id="doc-2", value={"sentiment": "neutral"}, note="a date only"
+    )
+    change = guidelines.diff(lab.db, ctx, 1, 3)
+    assert [e["note"] for e in change["examples_added"]] == ["a date only"]
+    assert change["examples_removed"] == []
+    unchanged = guidelines.diff(lab.db, ctx, 3, 3)
+    assert unchanged["examples_added"] == unchanged["examples_removed"] == []

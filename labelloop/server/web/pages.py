@@ -177,7 +177,7 @@ def project_page(slug: str, request: Request, db: DbDep) -> Response:
         "project.html",
         user=user,
         csrf=csrf,
-        project=_detail(db, ctx),
+        project=_detail(db, ctx, examples=True),
         status=status.status(db, ctx, features_dir=request.app.state.features.root),
         models=models,
         can_export=ctx.allows(Permission.EXPORT),
@@ -207,7 +207,9 @@ def _model_file(ctx: Any, models: list[dict[str, Any]]) -> bool:
 def label_page(slug: str, request: Request, db: DbDep) -> Response:
     user, csrf = _page_user(request, db)
     ctx = projects.access(db, slug, user, Permission.ANNOTATE)
-    return _render(request, "label.html", user=user, csrf=csrf, project=_detail(db, ctx))
+    return _render(
+        request, "label.html", user=user, csrf=csrf, project=_detail(db, ctx, examples=True)
+    )
 
 
 @router.get("/p/{slug}/review", response_class=HTMLResponse)
@@ -306,9 +308,11 @@ def search_page(
     )
 
 
-def _detail(db: Any, ctx: projects.ProjectContext) -> dict[str, Any]:
+def _detail(db: Any, ctx: projects.ProjectContext, *, examples: bool = False) -> dict[str, Any]:
+    """What a project's pages know of it; ``examples`` adds the guideline's examples (the
+    labeling and project pages show them)."""
     guideline = projects.guideline(db, ctx)
-    return {
+    detail = {
         "slug": ctx.slug,
         "name": ctx.name,
         "role": ctx.role,
@@ -316,5 +320,8 @@ def _detail(db: Any, ctx: projects.ProjectContext) -> dict[str, Any]:
         "settings": ctx.settings.model_dump(),
         "guideline_version": guideline["version"],
         "guideline_html": render_markdown(guideline["body"]),
-        "guideline_examples": guidelines.examples(db, ctx, guideline["version"])["examples"],
     }
+    if examples:
+        shown = guidelines.examples(db, ctx, guideline["version"])["examples"]
+        detail["guideline_examples"] = shown
+    return detail
