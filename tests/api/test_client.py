@@ -318,6 +318,13 @@ def test_reports_and_settings_over_the_client(sqlite_api: Any) -> None:
     assert isinstance(manager.quality(n_boot=0), dict)
     found = manager.search("great")
     assert found["items"] and all("great" in i["text"] for i in found["items"])
+    pick = found["items"][-1]["id"]
+    assert manager.send_to_queue([pick], query="great")["reason"] == (
+        "searched by manager for 'great'"
+    )
+    task = client_for(sqlite_api, "annotator").project(sqlite_api.slug).next_task()
+    assert task is not None and task.item_id == pick
+    assert task.selection["strategy"] == "search"
 
 
 def test_a_client_closes_only_the_http_client_it_opened(sqlite_api: Any) -> None:
