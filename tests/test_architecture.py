@@ -42,6 +42,21 @@ def test_pure_rooms_do_not_mention_sql_layers_in_source() -> None:
                 )
 
 
+def test_the_client_imports_only_httpx_and_the_errors() -> None:
+    """A script that labels over the network needs neither the server nor the learner."""
+    heavy = [*FORBIDDEN, "numpy", "sklearn", "scipy", "yaml"]
+    code = (
+        "import sys, labelloop.client\n"
+        f"bad = [m for m in {heavy!r} if m in sys.modules]\n"
+        "own = [m for m in sys.modules if m.startswith('labelloop.')]\n"
+        "print(','.join(bad), ','.join(sorted(own)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    bad, own = out.stdout.split(" ")
+    assert bad == "", f"labelloop.client pulled in {bad}"
+    assert own.strip() == "labelloop.client,labelloop.errors"
+
+
 def test_only_store_issues_sql() -> None:
     for path in (ROOT / "labelloop").rglob("*.py"):
         rel = path.relative_to(ROOT / "labelloop").as_posix()

@@ -1,0 +1,666 @@
+"""The Python client of labelloop's REST API: projects, imports, the labeling queue, export,
+guidelines and reports, from a notebook or a script instead of hand-written HTTP calls.
+
+```python
+from labelloop.client import Client
+
+with Client("http://127.0.0.1:8765", token="ll_...") as client:
+    project = client.project("reviews")
+    project.import_records({"id": r.id, "text": r.text} for r in rows)
+    for task in project.tasks():
+        task.submit(my_model(task.data["text"]))
+    labels = list(project.export_rows())
+```
+
+Every answer of the API that is not a success raises :class:`ApiError` with its status, the
+error's kind and the server's detail. It imports only the standard library and httpx, so a
+script that labels over the network needs neither the server nor scikit-learn.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any, BinaryIO, Self, TypedDict, cast
+from urllib.parse import quote
+
+import httpx
+
+from labelloop import __version__
+from labelloop.errors import LabelloopError
+
+__all__ = ["ApiError", "Client", "ImportReport", "Project", "Submission", "Task"]
+
+TOKEN_ENV = "LABELLOOP_TOKEN"
+DEFAULT_TIMEOUT_S = 60.0  # imports, exports and the model file take a while on large projects
+POLL_S = 1.0  # how often Project.tasks asks again while the queue waits for the learner
+
+
+class ApiError(LabelloopError):
+    """The API refused a request: ``status`` (HTTP), ``kind`` (the body's ``error``, e.g.
+    ``PermissionDenied``) and ``detail`` (the server's sentence), and which request it was."""
+
+    def __init__(self, status: int, kind: str, detail: str, *, method: str, path: str) -> None:
+        super().__init__(f"{status} {kind}: {detail} ({method} {path})")
+        self.status = status
+        self.kind = kind
+        self.detail = detail
+        self.method = method
+        self.path = path
+
+
+class ImportReport(TypedDict):
+    """What an import stored: its batch, new items, labels among them and skipped duplicates."""
+
+    batch_id: int
+    items: int
+    labeled: int
+    duplicates: int
+    duplicate_lines: list[int]
+    split: str
+
+
+class Submission(TypedDict):
+    """A recorded answer: its annotation, the item's resolution if the answer resolved it, and
+    the project's newest guideline version."""
+
+    annotation_id: int
+    item_id: int
+    resolution: str | None
+    guideline_version: int
+
+
+class Client:
+    """A connection to one labelloop server as one user (a bearer token).
+
+    ``token`` defaults to the ``LABELLOOP_TOKEN`` environment variable; ``labelloop tokens
+    create NAME`` prints one. ``http`` is an ``httpx.Client`` to send through (a FastAPI
+    ``TestClient`` runs the app in-process); it is the caller's to close and its own timeout
+    applies. Otherwise the client opens one with ``timeout`` seconds (``None``: no limit) and
+    closes it in :meth:`close` or at the end of a ``with`` block.
+    """
+
+    def __init__(
+        self,
+        url: str = "http://127.0.0.1:8765",
+        token: str | None = None,
+        *,
+        timeout: float | None = DEFAULT_TIMEOUT_S,
+        http: httpx.Client | None = None,
+    ) -> None:
+        self.url = url.rstrip("/")
+        token = token if token is not None else os.environ.get(TOKEN_ENV)
+        self._headers = {"accept": "application/json", "user-agent": f"labelloop/{__version__}"}
+        if token:
+            self._headers["authorization"] = f"Bearer {token}"
+        self._owned = http is None
+        self._http = http if http is not None else httpx.Client(timeout=timeout)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the HTTP client if this client opened it."""
+        if self._owned:
+            self._http.close()
+
+    def __repr__(self) -> str:
+        return f"Client({self.url!r})"
+
+    # ---------------------------------------------------------------------------------------
+    # Requests
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        data: Mapping[str, Any] | None = None,
+        files: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """Send one request to ``path`` (e.g. ``/api/projects/reviews/audit``) and return its
+        JSON answer (``None`` when empty); any route the methods here do not wrap is reachable
+        with the same token and errors."""
+        response = self._http.request(
+            method,
+            self.url + path,
+            params=_params(params),
+            json=json,
+            data=data,
+            files=files,
+            headers=self._headers,
+        )
+        _raise_for(response, method, path)
+        return response.json() if response.content else None
+
+    @contextmanager
+    def stream(
+        self, method: str, path: str, *, params: Mapping[str, Any] | None = None
+    ) -> Iterator[httpx.Response]:
+        """A response whose body is read as it arrives (exports, the model file); an error
+        answer raises :class:`ApiError` before the body is handed over."""
+        with self._http.stream(
+            method, self.url + path, params=_params(params), headers=self._headers
+        ) as response:
+            if response.is_error:
+                response.read()
+                _raise_for(response, method, path)
+            yield response
+
+    # ---------------------------------------------------------------------------------------
+    # The site
+
+    def health(self) -> dict[str, Any]:
+        """Whether the server answers, and its version (no token needed)."""
+        return self.request("GET", "/api/health")
+
+    def me(self) -> dict[str, Any]:
+        """The token's user: ``id``, ``username``, ``is_admin``."""
+        return self.request("GET", "/api/me")
+
+    def create_token(self, name: str = "api") -> str:
+        """A new token for this client's user (shown once; only its hash is stored)."""
+        return self.request("POST", "/api/tokens", json={"name": name})["token"]
+
+    # ---------------------------------------------------------------------------------------
+    # Projects
+
+    def projects(self) -> list[dict[str, Any]]:
+        """The projects this user is a member of (all of them for a site admin), each with its
+        slug, name, role and open alerts."""
+        return self.request("GET", "/api/projects")
+
+    def project(self, slug: str) -> Project:
+        """A handle on project ``slug``; nothing is requested until one of its methods is."""
+        return Project(self, slug)
+
+    def create_project(
+        self, slug: str, schema: Mapping[str, Any] | str | os.PathLike[str]
+    ) -> Project:
+        """Create a project (site admins; the creator becomes its manager) from a schema: a
+        mapping, or the path of a YAML or JSON file, which the server reads as
+        ``labelloop projects create`` does."""
+        source: Any = (
+            dict(schema) if isinstance(schema, Mapping) else Path(schema).read_text("utf-8")
+        )
+        self.request("POST", "/api/projects", json={"slug": slug, "schema": source})
+        return self.project(slug)
+
+
+@dataclass(eq=False)
+class Task:
+    """An item leased to this client's user from the project's queue, and why it was picked.
+
+    ``data`` is the item's payload (``data["text"]`` for a text project) and ``selection`` the
+    model's reason (``strategy``, ``score``, ``rank``, ``model_version``, ``reason``);
+    ``suggestion`` is the model's (or an import's) pre-annotation, if any. ``raw`` is the API's
+    whole answer. Answer it with :meth:`submit` or :meth:`skip` before the lease expires.
+    """
+
+    project: Project = field(repr=False)
+    assignment_id: int
+    item_id: int
+    external_id: str | None
+    data: dict[str, Any]
+    metadata: dict[str, Any]
+    selection: dict[str, Any]
+    suggestion: dict[str, Any] | None
+    guideline_version: int
+    lease_expires_at: str
+    raw: dict[str, Any] = field(repr=False)
+    answered: bool = False
+
+    @classmethod
+    def from_api(cls, project: Project, raw: dict[str, Any]) -> Task:
+        item = raw["item"]
+        return cls(
+            project=project,
+            assignment_id=raw["assignment_id"],
+            item_id=item["id"],
+            external_id=item.get("external_id"),
+            data=item.get("data") or {},
+            metadata=item.get("metadata") or {},
+            selection=raw.get("selection") or {},
+            suggestion=raw.get("suggestion"),
+            guideline_version=raw["guideline_version"],
+            lease_expires_at=raw["lease_expires_at"],
+            raw=raw,
+        )
+
+    def submit(self, value: Any, *, active_ms: int = 0) -> Submission:
+        """Record ``value`` as this user's answer, made under the guideline version the task
+        was served with; see :meth:`Project.submit` for the shapes ``value`` takes."""
+        done = self.project.submit(
+            self.assignment_id,
+            value,
+            active_ms=active_ms,
+            guideline_version=self.guideline_version,
+        )
+        self.answered = True
+        return done
+
+    def skip(self) -> None:
+        """Give the item back; it is not served to this user again."""
+        self.project.skip(self.assignment_id)
+        self.answered = True
+
+    def flag(self, note: str = "") -> dict[str, Any]:
+        """Flag the item as ambiguous for the guideline's authors; it stays leased to answer."""
+        return self.project.flag(self.assignment_id, note)
+
+
+class Project:
+    """One project's API, as the client's user may use it (their role decides; a route their
+    role lacks raises :class:`ApiError` 403, a project they are not in 404)."""
+
+    def __init__(self, client: Client, slug: str) -> None:
+        self.client = client
+        self.slug = slug
+        self._base = f"/api/projects/{quote(slug, safe='')}"
+        self._target: str | None = None
+
+    def __repr__(self) -> str:
+        return f"Project({self.slug!r})"
+
+    def _call(self, method: str, path: str = "", **kwargs: Any) -> Any:
+        return self.client.request(method, self._base + path, **kwargs)
+
+    # ---------------------------------------------------------------------------------------
+    # The project
+
+    def detail(self) -> dict[str, Any]:
+        """Name, the user's role, schema, settings and the newest guideline with its examples."""
+        return self._call("GET")
+
+    def status(self) -> dict[str, Any]:
+        """Counts (pool, labeled, remaining, ...), the current model and its eval metrics, and
+        whether to stop labeling."""
+        return self._call("GET", "/status")
+
+    def models(self) -> list[dict[str, Any]]:
+        """Every model version, with its training size and eval metrics."""
+        return self._call("GET", "/models")
+
+    def change_settings(self, **settings: Any) -> dict[str, Any]:
+        """Change live learning settings by name, e.g. ``strategy="entropy"`` (managers;
+        audited); returns every setting after."""
+        return self._call("PATCH", "/settings", json=settings)
+
+    def members(self) -> list[dict[str, Any]]:
+        """Who is in the project, with which role."""
+        return self._call("GET", "/members")
+
+    def set_member(self, username: str, role: str) -> dict[str, Any]:
+        """Make ``username`` an annotator, reviewer or manager (managers)."""
+        body = {"username": username, "role": role}
+        return self._call("PUT", "/members", json=body)
+
+    # ---------------------------------------------------------------------------------------
+    # Import and export
+
+    def import_records(
+        self,
+        records: Iterable[Mapping[str, Any]],
+        *,
+        text_field: str | None = None,
+        id_field: str | None = None,
+        label_field: str | None = None,
+        prediction_field: str | None = None,
+        split: str = "pool",
+    ) -> ImportReport:
+        """Import records (mappings, as lines of a JSONL file would hold them); they are
+        encoded as the upload is sent, so a generator over a large source is never held in
+        memory. All records or none: a bad one raises :class:`ApiError` naming its line (the
+        record's 1-based position). ``text_field`` defaults to the server's (``text``)."""
+        upload = cast(BinaryIO, _JsonlReader(records))
+        return self._import(
+            ("records.jsonl", upload, "application/x-ndjson"),
+            fmt="jsonl",
+            text_field=text_field,
+            id_field=id_field,
+            label_field=label_field,
+            prediction_field=prediction_field,
+            split=split,
+        )
+
+    def import_file(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        format: str | None = None,
+        text_field: str | None = None,
+        id_field: str | None = None,
+        label_field: str | None = None,
+        prediction_field: str | None = None,
+        split: str = "pool",
+    ) -> ImportReport:
+        """Upload a JSONL, CSV, Parquet or COCO file; ``format`` defaults to the one its
+        name's suffix says. All records or none, as :meth:`import_records`."""
+        path = Path(path)
+        with path.open("rb") as fh:
+            return self._import(
+                (path.name, fh, "application/octet-stream"),
+                fmt=format,
+                text_field=text_field,
+                id_field=id_field,
+                label_field=label_field,
+                prediction_field=prediction_field,
+                split=split,
+            )
+
+    def _import(
+        self,
+        upload: tuple[str, BinaryIO, str],
+        *,
+        fmt: str | None,
+        text_field: str | None,
+        id_field: str | None,
+        label_field: str | None,
+        prediction_field: str | None,
+        split: str,
+    ) -> ImportReport:
+        form = {
+            "format": fmt,
+            "text_field": text_field,
+            "id_field": id_field,
+            "label_field": label_field,
+            "prediction_field": prediction_field,
+            "split": split,
+        }
+        data = {k: v for k, v in form.items() if v is not None}
+        return self._call("POST", "/imports", data=data, files={"file": upload})
+
+    def export(self, path: str | os.PathLike[str], *, format: str = "jsonl") -> Path:
+        """Write every labeled item with its provenance to ``path`` (``jsonl``, ``csv``,
+        ``coco`` or ``conll``), as it downloads; the file appears whole or not at all."""
+        return self._download(f"{self._base}/export", Path(path), params={"format": format})
+
+    def export_rows(self) -> Iterator[dict[str, Any]]:
+        """Every labeled item as a dict (a row of the JSONL export: ``item_id``, ``label``,
+        ``value``, ``annotator``, ``resolution``, ...), parsed as the download arrives."""
+        with self.client.stream("GET", f"{self._base}/export", params={"format": "jsonl"}) as r:
+            for line in r.iter_lines():
+                if line.strip():
+                    yield json.loads(line)
+
+    def download_model(self, path: str | os.PathLike[str]) -> Path:
+        """Train the project's classifier on every resolved label and save it with its
+        featurizer (a joblib file; load it with ``labelloop.workflow.modelfiles.load``)."""
+        return self._download(f"{self._base}/model", Path(path))
+
+    def _download(
+        self, url_path: str, path: Path, *, params: Mapping[str, Any] | None = None
+    ) -> Path:
+        part = path.with_name(path.name + ".part")
+        try:
+            with self.client.stream("GET", url_path, params=params) as r, part.open("wb") as out:
+                for block in r.iter_bytes():
+                    out.write(block)
+            part.replace(path)
+        finally:
+            part.unlink(missing_ok=True)
+        return path
+
+    # ---------------------------------------------------------------------------------------
+    # Labeling
+
+    def next_task(self, *, held: Sequence[int] = ()) -> Task | None:
+        """Lease the next item for this user (the one they already hold first); ``None`` when
+        the queue has none for them now (:meth:`idle` says why). ``held`` lists assignments
+        the caller keeps (up to 20), to be served the item after them."""
+        found = self._call("POST", "/tasks/next", json={"held": list(held)})["task"]
+        return Task.from_api(self, found) if found is not None else None
+
+    def tasks(self, *, wait_s: float = 0.0) -> Iterator[Task]:
+        """Serve tasks one after another until the queue has none for this user. While items
+        wait only for the model's next round (:meth:`idle` state ``open``, as right after an
+        import), it asks again every second for up to ``wait_s`` seconds. A task the loop body
+        neither submitted nor skipped is skipped when the loop moves on, so no item is served
+        twice; leaving the loop early keeps the current task leased."""
+        deadline = time.monotonic() + wait_s
+        while True:
+            task = self.next_task()
+            if task is None:
+                left = deadline - time.monotonic()
+                if left <= 0 or self.idle()["state"] != "open":
+                    return
+                time.sleep(min(POLL_S, left))
+                continue
+            yield task
+            if not task.answered:
+                task.skip()
+            deadline = time.monotonic() + wait_s
+
+    def idle(self) -> dict[str, Any]:
+        """Why there is no task: ``state`` is ``done``, ``leased``, ``waiting`` or ``open``."""
+        return self._call("GET", "/tasks/idle")
+
+    def submit(
+        self,
+        assignment_id: int,
+        value: Any,
+        *,
+        active_ms: int = 0,
+        guideline_version: int | None = None,
+    ) -> Submission:
+        """Record an answer for a leased task. ``value`` maps control names to values
+        (``{"sentiment": "positive"}``); any other value is taken as the target control's
+        (``"positive"``). ``guideline_version`` is the one the answer was made under (default:
+        the newest); ``active_ms`` the time spent on it."""
+        body = {
+            "value": self._value(value),
+            "active_ms": active_ms,
+            "guideline_version": guideline_version,
+        }
+        return self._call("POST", f"/tasks/{assignment_id}/submit", json=body)
+
+    def skip(self, assignment_id: int) -> None:
+        """Give a leased task back; its item is not served to this user again."""
+        self._call("POST", f"/tasks/{assignment_id}/skip")
+
+    def flag(self, assignment_id: int, note: str = "") -> dict[str, Any]:
+        """Flag a leased task's item as ambiguous, with a note for the guideline's authors."""
+        return self._call("POST", f"/tasks/{assignment_id}/flag", json={"note": note})
+
+    def _value(self, value: Any) -> dict[str, Any]:
+        """An annotation value as the API takes it: a mapping as given, else the target's."""
+        if isinstance(value, Mapping):
+            return dict(value)
+        if self._target is None:
+            controls = self.detail()["schema"]["controls"]
+            marked = [c["name"] for c in controls if c.get("target")]
+            if len(controls) == 1:
+                self._target = controls[0]["name"]
+            elif len(marked) == 1:
+                self._target = marked[0]
+            else:
+                raise ValueError(
+                    f"project '{self.slug}' has {len(controls)} controls and no marked target:"
+                    " give the value as {control name: value}"
+                )
+        return {self._target: value}
+
+    # ---------------------------------------------------------------------------------------
+    # Review
+
+    def next_review(self, *, skip: Sequence[int] = ()) -> dict[str, Any] | None:
+        """The next annotation waiting for review (reviewers), or ``None``; ``skip`` lists
+        annotation ids to pass over."""
+        found = self._call("GET", "/reviews/next", params={"skip": list(skip)})
+        return found["review"]
+
+    def review(
+        self,
+        annotation_id: int,
+        verdict: str,
+        *,
+        value: Any = None,
+        comment: str | None = None,
+    ) -> dict[str, Any]:
+        """Give a verdict: ``accept``, ``reject`` (with a comment), ``fix`` (with the corrected
+        value, shaped as for :meth:`submit`) or ``escalate``."""
+        body = {
+            "verdict": verdict,
+            "value": self._value(value) if value is not None else None,
+            "comment": comment,
+        }
+        return self._call("POST", f"/reviews/{annotation_id}", json=body)
+
+    # ---------------------------------------------------------------------------------------
+    # Guidelines
+
+    def guidelines(self) -> list[dict[str, Any]]:
+        """Every guideline version, newest first: author, date, summary, labels made under it."""
+        return self._call("GET", "/guidelines")
+
+    def guideline(self, version: int | None = None) -> dict[str, Any]:
+        """One version's Markdown (``body``), safe HTML and examples; the newest by default."""
+        if version is None:
+            version = int(self.guidelines()[0]["version"])
+        return self._call("GET", f"/guidelines/{version}")
+
+    def publish_guideline(
+        self, body: str, summary: str, *, base_version: int | None = None
+    ) -> dict[str, Any]:
+        """Publish a new version (managers). With ``base_version``, the version it was written
+        from, a version someone published meanwhile raises :class:`ApiError` 409."""
+        payload = {"body": body, "summary": summary, "base_version": base_version}
+        return self._call("POST", "/guidelines", json=payload)
+
+    def guideline_diff(self, old: int, new: int) -> dict[str, Any]:
+        """A unified diff from version ``old`` to ``new``, and the examples added and removed."""
+        return self._call("GET", "/guidelines/diff", params={"from": old, "to": new})
+
+    def examples(self, version: int | None = None) -> dict[str, Any]:
+        """The items a guideline version (the newest by default) pins as examples."""
+        params = {"version": version} if version is not None else None
+        return self._call("GET", "/guidelines/examples", params=params)
+
+    def pin_example(
+        self,
+        *,
+        item_id: int | None = None,
+        external_id: str | None = None,
+        value: Any = None,
+        note: str = "",
+        base_version: int | None = None,
+    ) -> dict[str, Any]:
+        """Pin an item (by ``item_id`` or its import ``external_id``) as an example of
+        ``value`` (default: its resolved label; shaped as for :meth:`submit`), with a note on
+        why; a new guideline version (managers)."""
+        body = {
+            "item_id": item_id,
+            "external_id": external_id,
+            "value": self._value(value) if value is not None else None,
+            "note": note,
+            "base_version": base_version,
+        }
+        return self._call("POST", "/guidelines/examples", json=body)
+
+    def unpin_example(self, item_id: int, *, base_version: int | None = None) -> dict[str, Any]:
+        """Take an item's example out of the guideline; a new guideline version (managers)."""
+        params = {"base_version": base_version} if base_version is not None else None
+        return self._call("DELETE", f"/guidelines/examples/{item_id}", params=params)
+
+    # ---------------------------------------------------------------------------------------
+    # Reports
+
+    def dashboard(self, *, days: int | None = None) -> dict[str, Any]:
+        """The operations dashboard over the last ``days`` (reviewers and managers)."""
+        params = {"days": days} if days is not None else None
+        return self._call("GET", "/dashboard", params=params)
+
+    def gain(self) -> dict[str, Any]:
+        """What active learning bought over the random controls, or why not yet."""
+        return self._call("GET", "/gain")
+
+    def quality(self, *, cohort_field: str = "cohort", n_boot: int = 200) -> dict[str, Any]:
+        """Agreement overall, per label, pair, cohort and week; the annotator table; flags."""
+        params = {"cohort_field": cohort_field, "n_boot": n_boot}
+        return self._call("GET", "/quality", params=params)
+
+    def search(
+        self, q: str | None = None, *, like: int | None = None, limit: int = 20, offset: int = 0
+    ) -> dict[str, Any]:
+        """Pool items holding every word of ``q``, or most like item ``like``."""
+        params = {"q": q, "like": like, "limit": limit, "offset": offset}
+        return self._call("GET", "/search", params=params)
+
+    def send_to_queue(
+        self, item_ids: Sequence[int], *, query: str | None = None, like: int | None = None
+    ) -> dict[str, Any]:
+        """Serve found items ahead of the model's ranking, saying how they were found."""
+        body = {"item_ids": list(item_ids), "query": query, "like": like}
+        return self._call("POST", "/seeds", json=body)
+
+
+_END = object()
+
+
+class _JsonlReader(io.RawIOBase):
+    """Records as the bytes of a JSONL file, encoded only as far as a read asks; no length or
+    seek, so httpx sends the upload in chunks."""
+
+    def __init__(self, records: Iterable[Mapping[str, Any]]) -> None:
+        self._records = iter(records)
+        self._pending = bytearray()
+        self._line = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        while len(self._pending) < len(view):
+            record = next(self._records, _END)
+            if record is _END:
+                break
+            self._line += 1
+            try:
+                text = json.dumps(record, ensure_ascii=False, allow_nan=False)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"record {self._line} cannot be sent as JSON: {exc}") from exc
+            self._pending += text.encode("utf-8") + b"\n"
+        n = min(len(view), len(self._pending))
+        view[:n] = self._pending[:n]
+        del self._pending[:n]
+        return n
+
+
+def _params(params: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """Query parameters without the ones left unset."""
+    if params is None:
+        return None
+    return {k: v for k, v in params.items() if v is not None}
+
+
+def _raise_for(response: httpx.Response, method: str, path: str) -> None:
+    """Raise :class:`ApiError` for an error answer, from the API's JSON body when it has one
+    (a proxy in front of the server may answer in HTML)."""
+    if not response.is_error:
+        return
+    kind, detail = response.reason_phrase or "HTTPError", response.text[:500]
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and "error" in body:
+        kind, detail = str(body["error"]), str(body.get("detail", ""))
+    raise ApiError(response.status_code, kind, detail, method=method, path=path)

@@ -1,0 +1,382 @@
+"""The Python client against the real app in-process: what a script or a notebook does with it."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from labelloop.client import ApiError, Client, Project
+from labelloop.errors import LabelloopError
+from tests.conftest import schema_with
+
+URL = "http://testserver"
+
+SCHEMA_YAML = """\
+name: Tweet sentiment
+data: {type: text, field: text}
+controls:
+  - name: sentiment
+    type: choice
+    labels: [negative, neutral, positive]
+    target: true
+guideline: Label the author's attitude, not the topic.
+settings:
+  strategy: margin
+  queue_size: 12
+"""
+
+
+def client_for(api: Any, role: str) -> Client:
+    """A client with ``role``'s token, sent through the test's in-process app."""
+    return Client(URL, api.tokens[role], http=api.client)
+
+
+def train(api: Any) -> int:
+    """One pass of the background learner, as `labelloop serve` runs it; rounds that ran."""
+    from labelloop.workflow.learning import Learner
+
+    return Learner(api.lab.db, cache=api.client.app.state.features).run_once()
+
+
+def label_all(project: Project, truth: Any, *, wait_s: float = 0) -> list[dict[str, Any]]:
+    """Answer every task the queue serves with the true label; what was given."""
+    given = []
+    for task in project.tasks(wait_s=wait_s):
+        label = truth(task.data["text"])
+        done = task.submit(label, active_ms=1200)
+        given.append({"task": task, "label": label, **done})
+    return given
+
+
+def test_a_script_creates_imports_labels_until_a_model_trains_and_exports(
+    api: Any, tmp_path: Path
+) -> None:
+    schema = tmp_path / "tweets.yaml"
+    schema.write_text(SCHEMA_YAML)
+    admin = client_for(api, "admin")
+    project = admin.create_project("tweets", schema)
+    assert project.detail()["role"] == "manager"
+    assert project.set_member("annotator", "annotator") == {
+        "username": "annotator",
+        "role": "annotator",
+    }
+
+    pool = project.import_records(
+        ({"id": r["id"], "text": r["text"]} for r in api.lab.rows(40)), id_field="id"
+    )
+    assert (pool["items"], pool["labeled"], pool["split"]) == (40, 0, "pool")
+    held_out = project.import_records(
+        api.lab.rows(9, start=1000, prefix="ev", labeled=True),
+        id_field="id",
+        label_field="label",
+        split="eval",
+    )
+    assert (held_out["items"], held_out["labeled"], held_out["split"]) == (9, 9, "eval")
+
+    annotator = client_for(api, "annotator").project("tweets")
+    assert annotator.next_task() is None  # nothing is ranked before the first round
+    assert annotator.idle()["state"] == "open"
+    given: list[dict[str, Any]] = []
+    for _ in range(4):
+        assert train(api) == 1
+        if (project.status()["model"] or {}).get("n_train", 0) > 0:
+            break
+        given += label_all(annotator, api.lab.truth)
+    model = project.status()["model"]
+    assert model["n_train"] == len(given) == 12
+    assert project.status()["counts"]["labeled"] == 12
+
+    rows = {r["item_id"]: r for r in project.export_rows() if r["external_id"].startswith("doc")}
+    assert len(rows) == 12
+    for g in given:
+        row = rows[g["item_id"]]
+        assert row["label"] == g["label"]
+        assert row["annotator"] == "annotator"
+        assert row["resolution"] == "single"
+        assert row["active_ms"] == 1200
+        assert row["guideline_version"] == g["task"].guideline_version == 1
+        assert row["model_version"] == g["task"].selection["model_version"]
+        assert row["strategy"] == g["task"].selection["strategy"]
+
+    out = project.export(tmp_path / "tweets.csv", format="csv")
+    table = list(csv.DictReader(out.open(newline="")))
+    assert {int(r["item_id"]): r["label"] for r in table if int(r["item_id"]) in rows} == {
+        i: r["label"] for i, r in rows.items()
+    }
+    assert not (tmp_path / "tweets.csv.part").exists()
+
+    from labelloop.workflow import modelfiles
+
+    saved = project.download_model(tmp_path / "tweets-model.joblib")
+    assert modelfiles.load(saved).predict(["great love excellent"]) == ["positive"]
+
+    pinned_item = given[0]["item_id"]
+    pinned = project.pin_example(item_id=pinned_item, note="the plain case")
+    examples = project.examples()["examples"]
+    assert [(e["item_id"], e["note"]) for e in examples] == [(pinned_item, "the plain case")]
+    newest = project.guideline()
+    assert newest["version"] == pinned["version"] == 2
+    assert [e["item_id"] for e in newest["examples"]] == [pinned_item]
+    project.unpin_example(pinned_item)
+    assert project.examples()["examples"] == []
+    assert [g["version"] for g in project.guidelines()] == [3, 2, 1]
+
+
+def test_a_bot_labels_the_whole_pool_while_the_learner_retrains(sqlite_api: Any) -> None:
+    """Right after an import nothing is ranked yet, and the first queue (12 items) runs dry;
+    ``wait_s`` waits for the learner's rounds until every item is labeled."""
+    from labelloop.workflow.learning import Learner
+
+    admin = client_for(sqlite_api, "admin")
+    project = admin.create_project("bot", schema_with(queue_size=12))
+    project.import_records(sqlite_api.lab.rows(40, prefix="bot"), id_field="id")
+    learner = Learner(sqlite_api.lab.db, poll_s=0.05, cache=sqlite_api.client.app.state.features)
+    learner.start()
+    try:
+        assert project.next_task() is None
+        given = label_all(project, sqlite_api.lab.truth, wait_s=60)
+    finally:
+        learner.stop()
+    assert len(given) == 40
+    assert project.idle()["state"] == "done"
+    served_by = [g["task"].selection["model_version"] for g in given]
+    assert served_by[:12] == [1] * 12  # the cold start's queue, then a model trained on them
+    assert set(served_by[12:]) - {1} and project.models()[-1]["n_train"] >= 12
+    assert {r["label"] for r in project.export_rows()} == set(sqlite_api.lab.classes)
+
+
+def test_a_malformed_record_names_its_line_and_imports_nothing(api: Any) -> None:
+    project = client_for(api, "manager").project(api.slug)
+    before = project.status()["counts"]
+    records = [{"id": "new-1", "text": "great news"}, {"id": "new-2", "text": "awful day"}]
+    records.append({"id": "new-3", "body": "no text field here"})
+    with pytest.raises(ApiError) as raised:
+        project.import_records(iter(records), id_field="id")
+    error = raised.value
+    assert error.status == 422
+    assert error.kind == "ImportFormatError"
+    assert "line 3" in error.detail
+    assert str(error).startswith("422 ImportFormatError: line 3")
+    assert isinstance(error, LabelloopError)
+    assert project.status()["counts"] == before
+
+
+def test_guideline_versions_over_the_client(sqlite_api: Any) -> None:
+    manager = client_for(sqlite_api, "manager").project(sqlite_api.slug)
+    first = manager.guideline()
+    assert first["version"] == 1 and "attitude" in first["body"]
+    second = manager.publish_guideline(
+        first["body"] + "\nSarcasm is negative.", "sarcasm", base_version=1
+    )
+    assert second["version"] == 2
+    with pytest.raises(ApiError) as raised:
+        manager.publish_guideline("Something else.", "late edit", base_version=1)
+    assert (raised.value.status, raised.value.kind) == (409, "Conflict")
+    diff = manager.guideline_diff(1, 2)
+    assert "+Sarcasm is negative." in diff["diff"]
+    assert manager.guideline(1)["body"] == first["body"]
+    task = client_for(sqlite_api, "annotator").project(sqlite_api.slug).next_task()
+    assert task is not None and task.guideline_version == 2
+
+
+def test_a_reviewer_fixes_a_label_and_the_export_says_who(sqlite_api: Any) -> None:
+    admin = client_for(sqlite_api, "admin")
+    project = admin.create_project("reviewed", schema_with(review_policy="all", queue_size=4))
+    project.set_member("annotator", "annotator")
+    project.set_member("reviewer", "reviewer")
+    project.import_records(sqlite_api.lab.rows(8), id_field="id")
+    train(sqlite_api)
+    labeling = client_for(sqlite_api, "annotator").project("reviewed")
+    given = {g["item_id"]: g["label"] for g in label_all(labeling, sqlite_api.lab.truth)}
+    assert len(given) == 4
+    reviewing = client_for(sqlite_api, "reviewer").project("reviewed")
+    verdicts = {}
+    while (waiting := reviewing.next_review()) is not None:
+        annotation = waiting["annotation"]
+        item_id = waiting["item"]["id"]
+        if not verdicts:  # the first is fixed to another label, the rest accepted
+            fixed = next(c for c in sqlite_api.lab.classes if c != given[item_id])
+            reviewing.review(annotation["id"], "fix", value=fixed, comment="read it again")
+            verdicts[item_id] = fixed
+        else:
+            reviewing.review(annotation["id"], "accept")
+            verdicts[item_id] = given[item_id]
+    assert verdicts.keys() == given.keys()
+    rows = {r["item_id"]: r for r in project.export_rows()}
+    assert {i: r["label"] for i, r in rows.items()} == verdicts
+    fixed_row = next(r for r in rows.values() if r["annotated_value"])
+    assert fixed_row["decided_by"] == "reviewer" and fixed_row["annotator"] == "annotator"
+    assert fixed_row["resolution"] == "reviewed"
+
+
+def test_import_file_uploads_with_the_options_the_api_takes(api: Any, tmp_path: Path) -> None:
+    path = tmp_path / "more.csv"
+    with path.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=["key", "body", "gold"])
+        writer.writeheader()
+        for r in api.lab.rows(6, start=500, prefix="more", labeled=True):
+            writer.writerow({"key": r["id"], "body": r["text"], "gold": r["label"]})
+    project = client_for(api, "manager").project(api.slug)
+    report = project.import_file(path, text_field="body", id_field="key", label_field="gold")
+    assert (report["items"], report["labeled"], report["duplicates"]) == (6, 6, 0)
+    again = project.import_file(path, text_field="body", id_field="key")
+    assert (again["items"], again["duplicates"]) == (0, 6)
+
+
+def test_an_annotator_gets_403_for_a_managers_action(api: Any) -> None:
+    project = client_for(api, "annotator").project(api.slug)
+    assert project.next_task() is not None  # their own work is open to them
+    refusals = [
+        lambda: project.change_settings(strategy="entropy"),
+        lambda: project.pin_example(external_id="doc-1", value="positive"),
+        lambda: project.publish_guideline("New rules.", "stricter"),
+        lambda: project.set_member("reviewer", "manager"),
+    ]
+    for refused in refusals:
+        with pytest.raises(ApiError) as raised:
+            refused()
+        assert (raised.value.status, raised.value.kind) == (403, "PermissionDenied")
+        assert str(raised.value).startswith("403 PermissionDenied: ")
+    assert client_for(api, "manager").project(api.slug).detail()["settings"]["strategy"] == (
+        "margin"
+    )
+
+
+def test_an_outsider_gets_404_for_another_project(api: Any) -> None:
+    outsider = client_for(api, "outsider")
+    assert [p["slug"] for p in outsider.projects()] == ["other"]
+    with pytest.raises(ApiError) as raised:
+        outsider.project(api.slug).status()
+    assert (raised.value.status, raised.value.kind) == (404, "NotFound")
+    assert raised.value.path == f"/api/projects/{api.slug}/status"
+
+
+def test_a_bad_or_missing_token_gets_401(api: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ApiError) as raised:
+        Client(URL, "ll_not-a-token", http=api.client).me()
+    assert (raised.value.status, raised.value.kind) == (401, "AuthenticationFailed")
+    assert "token" in raised.value.detail
+    monkeypatch.delenv("LABELLOOP_TOKEN", raising=False)
+    with pytest.raises(ApiError) as raised:
+        Client(URL, http=api.client).projects()
+    assert raised.value.status == 401
+    monkeypatch.setenv("LABELLOOP_TOKEN", api.tokens["reviewer"])
+    assert Client(URL, http=api.client).me()["username"] == "reviewer"
+
+
+def test_the_task_loop_skips_what_it_was_not_given_an_answer_for(sqlite_api: Any) -> None:
+    project = client_for(sqlite_api, "annotator").project(sqlite_api.slug)
+    served: list[int] = []
+    for task in project.tasks():
+        served.append(task.item_id)
+        assert len(served) <= 30, "an item was served twice"
+        if len(served) % 2:
+            continue  # no answer: the loop skips it
+        task.submit({"sentiment": sqlite_api.lab.truth(task.data["text"])})
+    assert len(served) == len(set(served)) == 30
+    assert project.idle()["state"] == "waiting"  # the skipped half wait for someone else
+    exported = client_for(sqlite_api, "manager").project(sqlite_api.slug).export_rows()
+    labeled = {r["item_id"] for r in exported if r["external_id"].startswith("doc")}
+    assert labeled == set(served[1::2])
+
+
+def test_submit_skip_and_errors_of_the_queue(sqlite_api: Any) -> None:
+    project = client_for(sqlite_api, "annotator").project(sqlite_api.slug)
+    first = project.next_task()
+    assert first is not None
+    again = project.next_task()  # the lease they hold comes first
+    assert again is not None and again.assignment_id == first.assignment_id
+    second = project.next_task(held=[first.assignment_id])
+    assert second is not None and second.item_id != first.item_id
+    first.skip()
+    with pytest.raises(ApiError) as raised:
+        first.submit("neutral")
+    assert (raised.value.status, raised.value.kind) == (409, "Conflict")
+    with pytest.raises(ApiError) as raised:
+        second.submit("delighted")
+    assert raised.value.status == 422 and "delighted" in raised.value.detail
+    assert second.flag("sarcasm?")["item_id"] == second.item_id
+    done = second.submit({"sentiment": "neutral"})
+    assert done["item_id"] == second.item_id and done["resolution"] == "single"
+
+
+def test_reports_and_settings_over_the_client(sqlite_api: Any) -> None:
+    manager = client_for(sqlite_api, "manager").project(sqlite_api.slug)
+    assert manager.change_settings(strategy="entropy", batch_size=5)["strategy"] == "entropy"
+    assert manager.status()["strategy"] == "entropy"
+    roles = {m["username"]: m["role"] for m in manager.members()}
+    assert roles["annotator"] == "annotator" and roles["reviewer"] == "reviewer"
+    assert manager.models()[0]["version"] == 1
+    assert "state" in manager.gain()
+    assert isinstance(manager.dashboard(days=7), dict)
+    assert isinstance(manager.quality(n_boot=0), dict)
+    found = manager.search("great")
+    assert found["items"] and all("great" in i["text"] for i in found["items"])
+    pick = found["items"][-1]["id"]
+    assert manager.send_to_queue([pick], query="great")["reason"] == (
+        "searched by manager for 'great'"
+    )
+    task = client_for(sqlite_api, "annotator").project(sqlite_api.slug).next_task()
+    assert task is not None and task.item_id == pick
+    assert task.selection["strategy"] == "search"
+
+
+def test_a_client_closes_only_the_http_client_it_opened(sqlite_api: Any) -> None:
+    with Client(URL, sqlite_api.tokens["annotator"], http=sqlite_api.client) as client:
+        assert client.me()["username"] == "annotator"
+    assert sqlite_api.client.get("/api/health").status_code == 200  # still open
+    with Client("http://127.0.0.1:9") as own:
+        pass
+    with pytest.raises(RuntimeError, match="closed"):
+        own.health()
+
+
+# --------------------------------------------------------------------------------------------
+# Transport-level behaviour, against a fake server
+
+
+def fake(handler: Any) -> Client:
+    return Client("http://fake", "ll_x", http=httpx.Client(transport=httpx.MockTransport(handler)))
+
+
+def test_records_are_streamed_not_built_into_one_upload() -> None:
+    seen: dict[str, Any] = {}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen["headers"] = request.headers
+        seen["body"] = request.read()
+        report = {"batch_id": 1, "items": 3, "labeled": 0, "duplicates": 0}
+        return httpx.Response(201, json={**report, "duplicate_lines": [], "split": "pool"})
+
+    def records() -> Iterator[dict[str, Any]]:
+        for i in range(3):
+            yield {"id": i, "text": f"texte n°{i}"}
+
+    report = fake(handler).project("p").import_records(records(), id_field="id")
+    assert report["items"] == 3
+    assert "content-length" not in seen["headers"]  # sent in chunks: its size was never known
+    assert seen["headers"]["transfer-encoding"] == "chunked"
+    body = seen["body"].decode()
+    lines = [json.dumps({"id": i, "text": f"texte n°{i}"}, ensure_ascii=False) for i in range(3)]
+    assert "\n".join(lines) + "\n" in body
+    assert 'name="id_field"' in body and 'name="text_field"' not in body
+
+
+def test_a_record_that_is_not_json_raises_before_anything_is_stored() -> None:
+    client = fake(lambda request: httpx.Response(201, content=request.read()))
+    with pytest.raises(ValueError, match="record 2 cannot be sent as JSON"):
+        client.project("p").import_records([{"text": "fine"}, {"text": float("nan")}])
+
+
+def test_an_error_without_the_apis_body_still_says_what_happened() -> None:
+    client = fake(lambda request: httpx.Response(502, text="<html>Bad gateway</html>"))
+    with pytest.raises(ApiError) as raised:
+        client.project("p").status()
+    assert (raised.value.status, raised.value.kind) == (502, "Bad Gateway")
+    assert "Bad gateway" in raised.value.detail
