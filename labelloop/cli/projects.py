@@ -148,7 +148,8 @@ def import_(
     ] = None,
     split: Annotated[str, typer.Option(help="pool (to label) or eval (held out).")] = "pool",
     format: Annotated[
-        str | None, typer.Option(help="jsonl, csv, coco or conll (default: by suffix).")
+        str | None,
+        typer.Option(help="jsonl, csv, coco, conll or label_studio (default: by suffix)."),
     ] = None,
     labels_from_folders: Annotated[
         bool, typer.Option(help="Image folder: label each image by its subfolder's name.")
@@ -236,7 +237,10 @@ def export(
     slug: str,
     format: Annotated[
         str,
-        typer.Option("--format", help="jsonl, csv (no spans/boxes), coco (boxes) or conll (spans)"),
+        typer.Option(
+            "--format",
+            help="jsonl, csv (no spans/boxes), coco (boxes), conll (spans) or label_studio",
+        ),
     ] = "jsonl",
     output: Annotated[Path, typer.Option("-o", "--output", help="File to write.")] = Path("-"),
 ) -> None:

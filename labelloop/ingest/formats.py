@@ -11,6 +11,7 @@ from labelloop.ingest.coco import CocoExporter, CocoImporter
 from labelloop.ingest.conll import ConllExporter, ConllImporter
 from labelloop.ingest.csv import CsvExporter, CsvImporter
 from labelloop.ingest.jsonl import JsonlExporter, JsonlImporter
+from labelloop.ingest.label_studio import LabelStudioExporter, LabelStudioImporter
 from labelloop.ingest.protocols import Exporter, Importer
 
 if TYPE_CHECKING:
@@ -21,6 +22,7 @@ IMPORTERS: dict[str, type[Importer]] = {
     CsvImporter.format: CsvImporter,
     CocoImporter.format: CocoImporter,
     ConllImporter.format: ConllImporter,
+    LabelStudioImporter.format: LabelStudioImporter,
 }
 """Import format name -> importer class; a plug-in format registers by adding itself here."""
 
@@ -29,6 +31,7 @@ EXPORTERS: dict[str, type[Exporter]] = {
     CsvExporter.format: CsvExporter,
     CocoExporter.format: CocoExporter,
     ConllExporter.format: ConllExporter,
+    LabelStudioExporter.format: LabelStudioExporter,
 }
 """Export format name -> exporter class; a plug-in format registers by adding itself here."""
 
@@ -39,6 +42,9 @@ _SUFFIXES = {
     ".parquet": "parquet",
     ".conll": "conll",
 }
+_AMBIGUOUS = {".json": ("coco", "label_studio")}
+"""Suffixes several formats share: a COCO document and a Label Studio export are both .json; only
+their content tells them apart (an object, an array), and a name is all this sees."""
 
 
 def make_importer(format: str, **options: Any) -> Importer:
@@ -69,10 +75,11 @@ def make_exporter(format: str, *, schema: ProjectSchema | None = None) -> Export
 def importer_for_path(path: str) -> str:
     """The import format a file name implies (.jsonl / .ndjson -> jsonl, .csv -> csv)."""
     name = PurePath(path).name
+    suffix = PurePath(path).suffix.lower()
     try:
-        return _SUFFIXES[PurePath(path).suffix.lower()]
+        return _SUFFIXES[suffix]
     except KeyError:
-        known = " or ".join(sorted(IMPORTERS))
+        known = " or ".join(_AMBIGUOUS.get(suffix, sorted(IMPORTERS)))
         raise LabelloopError(
             f"cannot tell the format of {name!r} from its name; give the format: {known}"
         ) from None

@@ -76,6 +76,9 @@ def import_items(
         )
     else:
         importer = make_importer(fmt, **_importer_options(ctx, fmt, locals()))
+    if fmt == "label_studio":  # errors name the task's own fields
+        text_field, id_field, label_field = "data", "id", "annotations"
+        prediction_field = "predictions"
     return _import_records(
         db,
         ctx,
@@ -94,7 +97,8 @@ def import_items(
 
 
 def _importer_options(ctx: ProjectContext, fmt: str, given: dict[str, Any]) -> dict[str, Any]:
-    """The options ``fmt``'s importer takes: COCO files name their boxes control, not fields."""
+    """The options ``fmt``'s importer takes: COCO files name their boxes control, not fields;
+    a Label Studio file's results go to the schema's controls."""
     if fmt == "coco":
         boxes = [c.name for c in ctx.schema.controls if c.type == "boxes"]
         if ctx.schema.data_type != "image" or not boxes:
@@ -105,6 +109,8 @@ def _importer_options(ctx: ProjectContext, fmt: str, given: dict[str, Any]) -> d
     options = {key: given[key] for key in ("text_field", "id_field", "label_field")}
     if given["prediction_field"] is not None:  # only the formats that read pre-annotations take it
         options["prediction_field"] = given["prediction_field"]
+    if fmt == "label_studio":
+        options["schema"] = ctx.schema
     return options
 
 

@@ -104,6 +104,38 @@ def test_the_project_page_offers_the_formats_the_controls_fit(site: Any) -> None
     assert 'id="export-coco"' not in ents and 'id="export-csv"' not in ents
     assert 'id="export-csv"' in mood and 'id="export-coco"' not in mood
     assert all('id="import-prediction-field"' in html for html in (street, ents, mood))
+    for html in (street, ents, mood):  # every control fits Label Studio's JSON
+        assert 'id="export-label-studio"' in html and 'value="label_studio"' in html
+
+
+def test_a_label_studio_download_uploads_back_into_a_fresh_project(site: Any) -> None:
+    got = site.get("/api/projects/street/export", params={"format": "label_studio"})
+    assert got.status_code == 200
+    assert got.headers["content-type"].startswith("application/json")
+    assert 'filename="street.label_studio.json"' in got.headers["content-disposition"]
+    (task,) = json.loads(got.content)
+    assert task["data"] == {"image": "/data/local-files/?d=street.png"}
+    (result,) = task["annotations"][0]["result"]
+    assert (result["original_width"], result["original_height"]) == (64, 48)
+    # the box x=4, y=4, w=20, h=10 px of a 64x48 image in percent
+    assert result["value"]["x"] == 6.25 and result["value"]["width"] == 31.25
+    assert result["value"]["y"] == pytest.approx(100 / 12) and result["value"]["height"] == (
+        pytest.approx(125 / 6)
+    )
+    assert site.post("/api/projects", json={"slug": "street2", "schema": BOXES}).status_code == 201
+    upload = {"file": ("street.label_studio.json", got.content)}
+    back = site.post("/api/projects/street2/imports", files=upload, data={"format": "label_studio"})
+    assert back.status_code == 201, back.text
+    assert (back.json()["items"], back.json()["labeled"]) == (1, 1)
+    (row,) = site.get("/api/projects/street2/export", params={"format": "jsonl"}).text.splitlines()
+    assert json.loads(row)["value"] == {
+        "objects": [{"x": 4, "y": 4, "w": 20, "h": 10, "label": "car"}]
+    }
+    refused = site.post(
+        "/api/projects/street2/imports", files={"file": ("again.json", got.content)}
+    )
+    assert refused.status_code == 400
+    assert "give the format: coco or label_studio" in refused.json()["detail"]
 
 
 def test_a_downloaded_csv_uploads_back_as_it_was(site: Any) -> None:

@@ -24,8 +24,8 @@ from labelloop.ingest import (
 
 
 def test_registries_hold_the_built_in_formats() -> None:
-    assert {"jsonl", "csv", "coco"} <= set(IMPORTERS)
-    assert {"jsonl", "csv", "coco"} <= set(EXPORTERS)
+    assert {"jsonl", "csv", "coco", "conll", "label_studio"} <= set(IMPORTERS)
+    assert {"jsonl", "csv", "coco", "conll", "label_studio"} <= set(EXPORTERS)
     for name, cls in IMPORTERS.items():
         assert cls.format == name
         assert isinstance(cls(), Importer)
@@ -44,12 +44,13 @@ def test_make_importer_passes_options() -> None:
 
 
 def test_unknown_format_lists_known_ones() -> None:
+    known = "coco, conll, csv, jsonl, label_studio"
     with pytest.raises(
-        LabelloopError, match="unknown import format 'xml'; known formats: coco, conll, csv, jsonl"
+        LabelloopError, match=f"unknown import format 'xml'; known formats: {known}"
     ):
         make_importer("xml")
     with pytest.raises(
-        LabelloopError, match="unknown export format 'xlsx'; known formats: coco, conll, csv, jsonl"
+        LabelloopError, match=f"unknown export format 'xlsx'; known formats: {known}"
     ):
         make_exporter("xlsx")
 
@@ -67,13 +68,22 @@ def test_importer_for_path(path: str, fmt: str) -> None:
     assert importer_for_path(path) == fmt
 
 
-@pytest.mark.parametrize("path", ["x.txt", "data.json", "noext"])
+@pytest.mark.parametrize("path", ["x.txt", "noext"])
 def test_importer_for_path_refuses_unknown_suffixes(path: str) -> None:
     with pytest.raises(LabelloopError) as info:
         importer_for_path(path)
     known = " or ".join(sorted(IMPORTERS))
     assert info.value.message == (
         f"cannot tell the format of {path!r} from its name; give the format: {known}"
+    )
+
+
+def test_a_json_file_may_be_coco_or_label_studio_so_its_format_is_asked_for() -> None:
+    with pytest.raises(LabelloopError) as info:
+        importer_for_path("exports/project-3-at-2024.JSON")
+    assert info.value.message == (
+        "cannot tell the format of 'project-3-at-2024.JSON' from its name; "
+        "give the format: coco or label_studio"
     )
 
 

@@ -1,6 +1,6 @@
 """Round trips: import labeled items, export, import the export into a fresh project, export
-again, and every control's labels come back the same (JSONL for every type, CSV for the types a
-cell can hold, COCO for boxes)."""
+again, and every control's labels come back the same (JSONL and Label Studio JSON for every type,
+CSV for the types a cell can hold, COCO for boxes)."""
 
 from __future__ import annotations
 
@@ -107,7 +107,7 @@ def _values(data: bytes, fmt: str) -> dict[str, Any]:
 
 
 def _import(lab: Lab, ctx: Any, data: bytes, fmt: str, **options: Any) -> Any:
-    if fmt != "coco":
+    if fmt not in ("coco", "label_studio"):
         options = {
             "text_field": "text",
             "id_field": "external_id",
@@ -258,6 +258,60 @@ def test_boxes_survive_export_and_import(lab: Lab, tmp_path: Path, fmt: str) -> 
     second = lab.ctx("second", lab.admin)
     assert _import(lab, second, exported, fmt, media_roots=(media,)).n_labeled == 3
     assert _values(_export(lab, second, fmt), fmt) == before
+
+
+def _jsonl_values(lab: Lab, ctx: Any) -> dict[str, Any]:
+    return _values(_export(lab, ctx, "jsonl"), "jsonl")
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_text_labels_survive_a_label_studio_round_trip(lab: Lab, case: str) -> None:
+    schema = _schema(CASES[case]["controls"])
+    projects.create_project(lab.db, "first", schema, actor=lab.admin)
+    first = lab.ctx("first", lab.admin)
+    rows = [
+        {"id": f"t{i}", "text": text, "label": label}
+        for i, (text, label) in enumerate(zip(TEXTS, CASES[case]["labels"], strict=True))
+    ]
+    lab.import_rows(first, rows, labeled=True)
+    exported = _export(lab, first, "label_studio")
+    assert len(json.loads(exported)) == 3
+    projects.create_project(lab.db, "second", schema, actor=lab.admin)
+    second = lab.ctx("second", lab.admin)
+    assert _import(lab, second, exported, "label_studio").n_labeled == 3
+    assert _jsonl_values(lab, second) == _jsonl_values(lab, first)
+
+
+def test_boxes_survive_a_label_studio_round_trip(lab: Lab, tmp_path: Path) -> None:
+    media = _media(tmp_path)
+    projects.create_project(lab.db, "first", BOXES, actor=lab.admin)
+    first = lab.ctx("first", lab.admin)
+    rows = [
+        {"id": f"b{i}", "image": f"street/{i}.png", "label": label}
+        for i, label in enumerate(BOX_LABELS)
+    ]
+    imports.import_items(
+        lab.db,
+        first,
+        lab.jsonl(rows),
+        fmt="jsonl",
+        filename="in.jsonl",
+        text_field="image",
+        id_field="id",
+        label_field="label",
+        media_roots=(media,),
+    )
+    exported = _export(lab, first, "label_studio")
+    tasks = json.loads(exported)
+    assert tasks[0]["data"] == {"image": "/data/local-files/?d=street/0.png"}
+    (box,) = tasks[0]["annotations"][0]["result"]
+    assert (box["original_width"], box["original_height"]) == (40, 30)
+    # x=1, w=10.25 px of a 40 px wide image: 2.5% and 25.625%
+    assert box["value"]["x"] == 2.5 and box["value"]["width"] == pytest.approx(25.625)
+    projects.create_project(lab.db, "second", BOXES, actor=lab.admin)
+    second = lab.ctx("second", lab.admin)
+    assert _import(lab, second, exported, "label_studio", media_roots=(media,)).n_labeled == 3
+    assert _jsonl_values(lab, second) == _jsonl_values(lab, first)
 
 
 def test_csv_export_of_spans_points_to_the_formats_that_hold_them(lab: Lab) -> None:

@@ -175,8 +175,9 @@ def export(
         "csv": "text/csv",
         "coco": "application/json",
         "conll": "text/plain; charset=utf-8",
+        "label_studio": "application/json",
     }.get(format, "application/x-ndjson")
-    suffix = "coco.json" if format == "coco" else format
+    suffix = {"coco": "coco.json", "label_studio": "label_studio.json"}.get(format, format)
     return _download(
         lambda sink: wf_export.export(db, ctx, sink, fmt=format),
         media_type=media,

@@ -1,0 +1,485 @@
+"""Label Studio's JSON export in, and Label Studio JSON tasks out, so a project moves either way
+(format: labelstud.io/guide/export.html#JSON).
+
+In: the array of tasks Label Studio's "JSON" export writes, read one task at a time. The task's
+``data`` field holding the content (the ``text_field``, else the schema's data field, else the
+one named after the data type) becomes the item, its other ``data`` fields and its ``meta`` the
+item's metadata, its ``id`` the item's id. The newest annotation that was not cancelled becomes
+the label: each result goes to a control of a type that holds it (``RESULT_CONTROLS``), the one
+named like its ``from_name`` if there is one, else the project's only such control. Boxes come in
+percent of ``original_width`` / ``original_height`` and are stored in pixels. The newest
+prediction becomes the pre-annotation, with its scores. An image path is read under a media root
+as a COCO ``file_name`` is; ``/data/local-files/?d=PATH`` is PATH and ``/data/upload/...`` is
+``upload/...`` (under Label Studio's media folder); URLs are refused, as nothing is fetched.
+Record numbers count tasks in file order; errors name the task's number, its id and the field.
+
+Out: a task per labeled item with ``data`` (the content under the schema's data field; a media
+path as ``/data/local-files/?d=PATH``), ``meta`` (the item's metadata) and one annotation whose
+``result`` holds every control's value, which the importer reads back to the same values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
+from urllib.parse import parse_qs, quote, unquote, urlsplit
+
+from labelloop.domain import ExportRecord, ItemIn
+from labelloop.errors import ImportFormatError, LabelloopError, SchemaError
+from labelloop.ingest.json_array import MAX_ELEMENT_CHARS, array_elements
+from labelloop.ingest.label_studio_results import (
+    REGION_KEYS,
+    RESULT_CONTROLS,
+    RESULT_TYPES,
+    Target,
+    Task,
+    add_value,
+    answer_of,
+    boxes_of,
+    is_box,
+    is_number,
+    newest,
+    regions_of,
+    score_of,
+    spans_of,
+    unread_type,
+    with_score,
+)
+from labelloop.ingest.media import MEDIA_SUFFIXES
+from labelloop.ingest.predictions import prediction_value
+from labelloop.ingest.records import (
+    MAX_TEXT_CHARS,
+    checked_id,
+    checked_metadata,
+    iso_utc,
+    json_bytes,
+)
+from labelloop.kinds import kind
+from labelloop.schema import label_value
+
+if TYPE_CHECKING:
+    from labelloop.schema import ProjectSchema
+
+LOCAL_FILES = "/data/local-files/"
+"""Label Studio's URL of a file under its local-files document root (``?d=PATH``)."""
+UPLOADS = "/data/upload/"
+"""Label Studio's URL of an uploaded file, under its media folder's ``upload/``."""
+_URL_SCHEMES = frozenset({"http", "https", "ftp", "s3", "gs", "azure-blob", "file", "data"})
+_MIN_KEYS = frozenset({"annotator", "annotation_id", "lead_time"})
+_FLUSH_TASKS = 500
+
+
+class LabelStudioImporter:
+    """Reads a Label Studio JSON export, streaming; with ``schema`` results are matched to its
+    controls and checked, without it they keep their ``from_name`` and come in unchecked."""
+
+    format: ClassVar[str] = "label_studio"
+
+    def __init__(
+        self,
+        *,
+        schema: ProjectSchema | None = None,
+        text_field: str = "text",
+        id_field: str | None = None,
+        label_field: str | None = None,
+        prediction_field: str | None = None,
+        max_text_chars: int = MAX_TEXT_CHARS,
+        max_task_chars: int = MAX_ELEMENT_CHARS,
+    ) -> None:
+        if (id_field, label_field, prediction_field) != (None, None, None):
+            raise LabelloopError(
+                "a Label Studio file holds its own ids, labels and pre-annotations (each task's "
+                "id, annotations and predictions); leave out the id, label and predictions fields"
+            )
+        self.schema = schema
+        self.text_field = text_field
+        self.max_text_chars = max_text_chars
+        self.max_task_chars = max_task_chars
+
+    def __repr__(self) -> str:
+        return f"LabelStudioImporter(text_field={self.text_field!r})"
+
+    def read(self, source: BinaryIO) -> Iterator[ItemIn]:
+        """Yield one ItemIn per task of ``source``, in file order."""
+        for number, raw in enumerate(
+            array_elements(source, what="task", max_chars=self.max_task_chars), 1
+        ):
+            yield self._item(number, raw)
+
+    def _item(self, number: int, raw: Any) -> ItemIn:
+        if not isinstance(raw, Mapping):
+            raise ImportFormatError(
+                line=number, reason=f"task {number}: must be an object, got {kind(raw)}"
+            )
+        task = Task(number, raw.get("id"))
+        data = raw.get("data")
+        if not isinstance(data, Mapping):
+            raise task.error("data", _data_problem(raw, data))
+        key = self._content_key(task, data)
+        payload = self._payload(task, key, data[key])
+        metadata = {k: v for k, v in data.items() if k != key}
+        meta = raw.get("meta")
+        if isinstance(meta, Mapping):
+            metadata.update(meta)
+        elif meta is not None:
+            metadata["meta"] = meta
+        try:
+            metadata = checked_metadata(number, metadata)
+        except ImportFormatError as exc:
+            raise task.error(exc.field, exc.reason) from None
+        return ItemIn(
+            line=number,
+            payload=payload,
+            external_id=_external_id(task),
+            label=self._label(task, raw, payload),
+            metadata=metadata,
+            prediction=self._prediction(task, raw, payload),
+        )
+
+    @property
+    def _data_type(self) -> str:
+        return self.schema.data_type if self.schema is not None else "text"
+
+    def _content_key(self, task: Task, data: Mapping[str, Any]) -> str:
+        """The ``data`` field holding the item's content."""
+        schema_field = self.schema.data_field if self.schema is not None else self.text_field
+        keys = list(dict.fromkeys((self.text_field, schema_field, self._data_type)))
+        for key in keys:
+            if key in data:
+                return key
+        named = " or ".join(repr(k) for k in keys)
+        fields = ", ".join(str(k) for k in data) or "none"
+        raise task.error(
+            "data",
+            f"has no {named} field (its fields: {fields}); "
+            f"name the one holding the {self._data_type} as the text field",
+        )
+
+    def _payload(self, task: Task, key: str, value: Any) -> dict[str, Any]:
+        field = f"data.{key}"
+        data_type = self._data_type
+        if data_type in MEDIA_SUFFIXES:
+            if not isinstance(value, str) or not value.strip():
+                raise task.error(
+                    field, f"must be the path of an {data_type} file, got {kind(value)}"
+                )
+            return {data_type: _media_path(task, field, value)}
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            value = str(value)  # Label Studio shows a number as a text
+        if not isinstance(value, str):
+            raise task.error(field, f"must be a string, got {kind(value)}")
+        if not value.strip():
+            raise task.error(field, "empty text")
+        if len(value) > self.max_text_chars:
+            raise task.error(
+                field,
+                f"text is {len(value):,} characters; the limit is {self.max_text_chars:,}",
+            )
+        return {"text": value}
+
+    def _label(self, task: Task, raw: Mapping[str, Any], payload: Mapping[str, Any]) -> Any:
+        """The newest annotation not cancelled (nor skipped) as control name -> value."""
+        field = (
+            "completions" if "annotations" not in raw and "completions" in raw else "annotations"
+        )
+        chosen = newest(task, field, raw.get(field), skip_cancelled=True)
+        if chosen is None:
+            return None
+        k, annotation = chosen
+        values = self._values(task, f"{field}[{k}]", annotation, payload, scored=False)
+        if self.schema is not None:
+            target = self.schema.target
+            if target.type in ("spans", "boxes") and target.name not in values:
+                values[target.name] = []  # a submitted annotation with no region: "none here"
+        return values or None
+
+    def _prediction(self, task: Task, raw: Mapping[str, Any], payload: Mapping[str, Any]) -> Any:
+        """The newest prediction as control name -> predicted value, scores kept."""
+        chosen = newest(task, "predictions", raw.get("predictions"), skip_cancelled=False)
+        if chosen is None:
+            return None
+        k, prediction = chosen
+        values = self._values(task, f"predictions[{k}]", prediction, payload, scored=True)
+        if self.schema is not None:
+            try:
+                return prediction_value(self.schema, values, payload)
+            except SchemaError as exc:
+                raise task.error(f"predictions[{k}].result", exc.message) from None
+        return values or None
+
+    def _values(
+        self,
+        task: Task,
+        where: str,
+        entry: Mapping[str, Any],
+        payload: Mapping[str, Any],
+        *,
+        scored: bool,
+    ) -> dict[str, Any]:
+        """One annotation's (or prediction's) results as control name -> value."""
+        results = entry.get("result")
+        if not isinstance(results, list):
+            raise task.error(f"{where}.result", f"must be a list of results, got {kind(results)}")
+        labeled = {
+            r.get("id")
+            for r in results
+            if isinstance(r, Mapping) and r.get("type") == "labels" and is_box(r.get("value"))
+        }
+        values: dict[str, Any] = {}
+        targets: dict[str, Target] = {}
+        for j, result in enumerate(results):
+            at = f"{where}.result[{j}]"
+            if not isinstance(result, Mapping):
+                raise task.error(at, f"must be an object, got {kind(result)}")
+            rtype = result.get("type")
+            if rtype == "rectangle" and result.get("id") in labeled - {None}:
+                continue  # its box comes with the labels result of the same region
+            if not isinstance(rtype, str) or rtype not in RESULT_CONTROLS:
+                raise task.error(f"{at}.type", unread_type(rtype))
+            value = result.get("value")
+            if not isinstance(value, Mapping):
+                raise task.error(f"{at}.value", f"must be an object, got {kind(value)}")
+            target = self._target(task, at, rtype, result.get("from_name"), value)
+            raw = self._converted(task, at, target, result, value, payload)
+            if raw is None:
+                continue  # a blank choice or text: no answer
+            if scored:
+                raw = with_score(target.type, raw, score_of(result, entry))
+            add_value(task, at, values, target, raw)
+            targets[target.name] = target
+        for name, target in targets.items():
+            if target.control is not None and target.type in ("spans", "boxes"):
+                try:  # the regions of every result together: no duplicates or overlaps
+                    checked = label_value(target.control, values[name], payload)
+                except SchemaError as exc:
+                    raise task.error(f"{where}.result", exc.message) from None
+                if not scored:  # a prediction's regions keep their scores, checked later
+                    values[name] = checked
+        return values
+
+    def _target(
+        self, task: Task, at: str, rtype: str, from_name: Any, value: Mapping[str, Any]
+    ) -> Target:
+        """The control a result goes to: named like ``from_name``, else the only one that fits."""
+        holds = ("boxes",) if rtype == "labels" and is_box(value) else RESULT_CONTROLS[rtype]
+        if self.schema is None:
+            if not isinstance(from_name, str) or not from_name.strip():
+                raise task.error(f"{at}.from_name", "must name the control")
+            multi = holds[0] == "choice" and len(value.get("choices") or ()) != 1
+            return Target(from_name, "multi_choice" if multi else holds[0], None)
+        fitting = [c for c in self.schema.controls if c.type in holds]
+        named = [c for c in fitting if c.name == from_name]
+        if named or len(fitting) == 1:
+            control = (named or fitting)[0]
+            return Target(control.name, control.type, control)
+        kinds = " or ".join(holds)
+        if not fitting:
+            controls = ", ".join(f"{c.name} ({c.type})" for c in self.schema.controls)
+            raise task.error(
+                f"{at}.type",
+                f"{rtype} results need a {kinds} control; this project has none "
+                f"(its controls: {controls})",
+            )
+        raise task.error(
+            f"{at}.from_name",
+            f"{str(from_name)[:100]!r} is none of this project's {kinds} controls "
+            f"({', '.join(c.name for c in fitting)}); give the result the control's name",
+        )
+
+    def _converted(
+        self,
+        task: Task,
+        at: str,
+        target: Target,
+        result: Mapping[str, Any],
+        value: Mapping[str, Any],
+        payload: Mapping[str, Any],
+    ) -> Any:
+        """One result's value in the shape labelloop holds, checked against the control."""
+        check: Mapping[str, Any] | None = payload
+        if target.type in ("spans", "boxes"):
+            if target.type == "spans":
+                raw: Any = spans_of(task, at, value)
+            else:
+                raw = boxes_of(task, at, result, value)
+                width, height = result["original_width"], result["original_height"]
+                check = {"width": round(width), "height": round(height)}
+        else:
+            if any(key in value for key in REGION_KEYS):
+                raise task.error(
+                    at,
+                    f"a per-region answer cannot be held: labelloop's {target.type} controls "
+                    "answer for the whole item",
+                )
+            raw = answer_of(task, at, target.type, value)
+        control = target.control
+        if control is None:
+            return raw
+        if control.type == "text" and len(raw) > (control.max_chars or 0):
+            raise task.error(
+                f"{at}.value.text",
+                f"{len(raw):,} characters; the limit of '{control.name}' is {control.max_chars:,}",
+            )
+        try:
+            return label_value(control, raw, check)
+        except SchemaError as exc:
+            raise task.error(f"{at}.value", exc.message) from None
+
+
+def _data_problem(raw: Mapping[str, Any], data: Any) -> str:
+    if data is not None:
+        return f"must be an object of the task's fields, got {kind(data)}"
+    if _MIN_KEYS & raw.keys():
+        return (
+            "missing; this looks like Label Studio's JSON-MIN export, which drops each "
+            "result's type: export JSON instead"
+        )
+    return "missing; a Label Studio task holds its content in data"
+
+
+def _external_id(task: Task) -> str | None:
+    ls_id = task.ls_id
+    if ls_id is None:
+        return None
+    if isinstance(ls_id, bool) or not isinstance(ls_id, str | int):
+        raise task.error("id", f"must be a string or integer, got {kind(ls_id)}")
+    try:
+        return checked_id(task.number, "id", str(ls_id))
+    except ImportFormatError as exc:
+        raise task.error("id", exc.reason) from None
+
+
+def _media_path(task: Task, field: str, raw: str) -> str:
+    """The path under a media root that a Label Studio image or audio URL names."""
+    if raw.startswith(LOCAL_FILES):
+        found = parse_qs(urlsplit(raw).query).get("d")
+        if not found or not found[0].strip():
+            raise task.error(field, f"{raw[:200]!r} is a local-files URL without its ?d= path")
+        return found[0]
+    if raw.startswith(UPLOADS):
+        return unquote(raw[len("/data/") :])
+    try:
+        parts = urlsplit(raw)
+    except ValueError:
+        parts = None
+    if parts is None or parts.netloc or parts.scheme.lower() in _URL_SCHEMES:
+        raise task.error(
+            field,
+            f"{raw[:200]!r} is a URL; labelloop never fetches files: copy them under a media "
+            "root and give their paths there",
+        )
+    return raw
+
+
+class LabelStudioExporter:
+    """Writes labeled items as a Label Studio JSON file to import into a Label Studio project
+    whose labeling config names its controls and its object tag as the schema does."""
+
+    format: ClassVar[str] = "label_studio"
+
+    def __init__(self, *, schema: ProjectSchema | None = None) -> None:
+        if schema is not None and schema.data_type == "table":
+            raise LabelloopError(
+                "Label Studio export holds text, HTML, image and audio items; "
+                "export jsonl or csv for a table project"
+            )
+        self.schema = schema
+        self.data_key = schema.data_field if schema is not None else "text"
+        self.media = schema is not None and schema.data_type in MEDIA_SUFFIXES
+
+    def write(self, records: Iterable[ExportRecord], sink: BinaryIO) -> None:
+        """Write ``records`` to ``sink`` as one JSON array, a task per line."""
+        sink.write(b"[")
+        buffer: list[bytes] = []
+        first = True
+        for record in records:
+            buffer.append(json_bytes(self._task(record)))
+            if len(buffer) >= _FLUSH_TASKS:
+                sink.write((b"\n" if first else b",\n") + b",\n".join(buffer))
+                buffer.clear()
+                first = False
+        if buffer:
+            sink.write((b"\n" if first else b",\n") + b",\n".join(buffer))
+        sink.write(b"\n]\n")
+
+    def _task(self, record: ExportRecord) -> dict[str, Any]:
+        content = record.text
+        if self.media and isinstance(content, str):
+            content = LOCAL_FILES + "?d=" + quote(content, safe="/")
+        task: dict[str, Any] = {}
+        if record.external_id is not None:
+            task["id"] = _ls_id(record.external_id)
+        task["data"] = {self.data_key: content}
+        if record.metadata:
+            task["meta"] = dict(record.metadata)
+        annotation: dict[str, Any] = {
+            "result": self._results(record),
+            "was_cancelled": False,
+            "ground_truth": False,
+        }
+        if record.annotated_at is not None:
+            annotation["created_at"] = iso_utc(record.annotated_at)
+        if record.active_ms is not None:
+            annotation["lead_time"] = record.active_ms / 1000
+        if record.annotator:
+            # Label Studio refuses a completed_by that is not one of its users' ids or emails,
+            # so the name goes where its own exports show it and its imports ignore it.
+            annotation["created_username"] = record.annotator
+        task["annotations"] = [annotation]
+        return task
+
+    def _results(self, record: ExportRecord) -> list[dict[str, Any]]:
+        """Every control's value as Label Studio results, region by region."""
+        if self.schema is None:
+            controls = [(name, _guessed_type(v)) for name, v in record.value.items()]
+        else:
+            controls = [(c.name, c.type) for c in self.schema.controls]
+        text = record.text if isinstance(record.text, str) else ""
+        out: list[dict[str, Any]] = []
+        for name, type in controls:
+            value = record.value.get(name)
+            if value is None or type is None:
+                continue
+            size = _image_size(record) if type == "boxes" else None
+            for region in regions_of(type, value, text=text, size=size):
+                result: dict[str, Any] = {
+                    "id": f"{record.item_id}_{len(out)}",
+                    "from_name": name,
+                    "to_name": self.data_key,
+                    "type": RESULT_TYPES[type],
+                }
+                if size is not None:
+                    result |= {"original_width": size[0], "original_height": size[1]}
+                    result["image_rotation"] = 0
+                out.append({**result, "value": region})
+        return out
+
+
+def _ls_id(external_id: str) -> str | int:
+    """An id as Label Studio writes ids (an integer) when it is one, written the same way."""
+    return (
+        int(external_id)
+        if external_id.isdigit() and str(int(external_id)) == external_id
+        else external_id
+    )
+
+
+def _image_size(record: ExportRecord) -> tuple[float, float]:
+    width, height = record.payload.get("width"), record.payload.get("height")
+    if not is_number(width) or not is_number(height) or width <= 0 or height <= 0:
+        raise LabelloopError(
+            f"item {record.item_id} has no image size, which Label Studio's boxes (in percent "
+            "of it) need; import the image again to read it"
+        )
+    return width, height
+
+
+def _guessed_type(value: Any) -> str | None:
+    """A control type for a value without a schema: labels as choices, numbers as a rating."""
+    if isinstance(value, str):
+        return "choice"
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return "multi_choice"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return "rating"
+    return None
