@@ -227,8 +227,8 @@ def _media(tmp_path: Path) -> Path:
     return media
 
 
-@pytest.mark.parametrize("fmt", ["jsonl", "coco"])
-def test_boxes_survive_export_and_import(lab: Lab, tmp_path: Path, fmt: str) -> None:
+def _labeled_boxes(lab: Lab, tmp_path: Path) -> tuple[Any, Path]:
+    """A boxes project "first" with the three labeled street images; its context and media root."""
     media = _media(tmp_path)
     projects.create_project(lab.db, "first", BOXES, actor=lab.admin)
     first = lab.ctx("first", lab.admin)
@@ -247,6 +247,12 @@ def test_boxes_survive_export_and_import(lab: Lab, tmp_path: Path, fmt: str) -> 
         label_field="label",
         media_roots=(media,),
     )
+    return first, media
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "coco"])
+def test_boxes_survive_export_and_import(lab: Lab, tmp_path: Path, fmt: str) -> None:
+    first, media = _labeled_boxes(lab, tmp_path)
     exported = _export(lab, first, fmt)
     before = _values(exported, fmt)
     assert before == {f"b{i}": {"objects": BOX_LABELS[i]} for i in range(3)}
@@ -283,24 +289,7 @@ def test_text_labels_survive_a_label_studio_round_trip(lab: Lab, case: str) -> N
 
 
 def test_boxes_survive_a_label_studio_round_trip(lab: Lab, tmp_path: Path) -> None:
-    media = _media(tmp_path)
-    projects.create_project(lab.db, "first", BOXES, actor=lab.admin)
-    first = lab.ctx("first", lab.admin)
-    rows = [
-        {"id": f"b{i}", "image": f"street/{i}.png", "label": label}
-        for i, label in enumerate(BOX_LABELS)
-    ]
-    imports.import_items(
-        lab.db,
-        first,
-        lab.jsonl(rows),
-        fmt="jsonl",
-        filename="in.jsonl",
-        text_field="image",
-        id_field="id",
-        label_field="label",
-        media_roots=(media,),
-    )
+    first, media = _labeled_boxes(lab, tmp_path)
     exported = _export(lab, first, "label_studio")
     tasks = json.loads(exported)
     assert tasks[0]["data"] == {"image": "/data/local-files/?d=street/0.png"}
