@@ -194,10 +194,19 @@ def test_eval_items_are_never_served(lab: Any) -> None:
 
 @pytest.mark.postgres
 def test_a_large_import_refreshes_the_planners_statistics_on_postgres(
-    lab: Any, monkeypatch: pytest.MonkeyPatch
+    pg_cluster: Any, pg_migrated: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if lab.db.is_sqlite:
-        pytest.skip("SQLite plans without statistics")
+    from tests.conftest import Lab
+
+    db = Database(pg_cluster.create_database(template=pg_migrated))
+    try:
+        _analyzed_on_big_imports(Lab(db), monkeypatch)
+    finally:
+        db.dispose()
+        pg_cluster.drop_database(db.url)
+
+
+def _analyzed_on_big_imports(lab: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(imports, "ANALYZE_AFTER", 50)
 
     def analyzed() -> dict[str, int]:
