@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -188,6 +189,25 @@ def test_e2e_admin_manages_from_the_browser(
     assert page.locator("#new-project-form").count() == 0
     assert page.locator("#users-panel").count() == 0
     assert "New project" not in page.inner_text("main")
+
+    # He makes himself an API token for a script: shown once, it works outside the browser.
+    page.fill("#token-name", "notebook")
+    page.click("#token-submit")
+    assert "created" in _message(page, "token-result", "created")
+    token = page.input_value("#token-value")
+    assert token.startswith("ll_")
+
+    def as_token(path: str) -> Any:
+        request = urllib.request.Request(
+            server.url + path, headers={"Authorization": f"Bearer {token}"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.load(response)
+
+    assert as_token("/api/me")["username"] == ANNOTATOR[0]
+    assert as_token(f"/api/projects/{SLUG}/status")["counts"]["pool"] >= 4
+    page.reload()
+    assert page.locator("#token-shown").is_hidden()  # never shown again
     page.goto(server.url + f"/p/{SLUG}")
     assert page.locator("#label-link").is_visible()
     assert page.locator("#import-panel").count() == 0
