@@ -17,7 +17,7 @@ from labelloop.cli import (
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 users_app = typer.Typer(no_args_is_help=True, help="Manage user accounts.")
-tokens_app = typer.Typer(no_args_is_help=True, help="Create API tokens.")
+tokens_app = typer.Typer(no_args_is_help=True, help="Create, list and revoke API tokens.")
 projects_app = typer.Typer(no_args_is_help=True, help="Create and list projects.")
 gold_app = typer.Typer(no_args_is_help=True, help="Mark items with known answers (gold).")
 model_app = typer.Typer(
@@ -51,6 +51,8 @@ app.command()(serving.demo)
 users_app.command("add")(accounts.users_add)
 users_app.command("list")(accounts.users_list)
 tokens_app.command("create")(accounts.tokens_create)
+tokens_app.command("list")(accounts.tokens_list)
+tokens_app.command("revoke")(accounts.tokens_revoke)
 projects_app.command("create")(projects.projects_create)
 projects_app.command("list")(projects.projects_list)
 projects_app.command("member")(projects.projects_member)

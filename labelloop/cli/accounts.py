@@ -8,6 +8,7 @@ import sys
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from labelloop.cli.common import _open, _run, out
 
@@ -57,3 +58,43 @@ def tokens_create(
 
     _, db = _open()
     typer.echo(_run(lambda: accounts.create_token(db, name, label)))
+
+
+def tokens_list(name: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List user NAME's tokens, newest first: id, name, when made, when revoked."""
+    from labelloop.workflow import accounts
+
+    _, db = _open()
+    rows = _run(lambda: accounts.list_tokens(db, name))
+    if as_json:
+        typer.echo(json.dumps(rows))
+        return
+    if not rows:
+        out.print(f"{escape(name)} has no tokens", highlight=False)
+    for row in rows:
+        when = str(row["created_at"])[:16].replace("T", " ")
+        state = f"revoked {str(row['revoked_at'])[:10]}" if row["revoked_at"] else "valid"
+        out.print(f"{row['id']}  {escape(str(row['name']))}  made {when}  {state}", highlight=False)
+
+
+def tokens_revoke(
+    token_id: Annotated[int, typer.Argument(help="The token's id (tokens list).")],
+) -> None:
+    """Revoke a token by its id: the next request with it is refused."""
+    from labelloop.errors import NotFound
+    from labelloop.store.db import MAX_ID
+    from labelloop.workflow import accounts
+
+    _, db = _open()
+
+    def go() -> dict[str, object]:
+        if not 0 < token_id <= MAX_ID:
+            raise NotFound(f"no token {token_id}")
+        return accounts.revoke_token(db, token_id)
+
+    done = _run(go)
+    out.print(
+        f"revoked token {done['id']} ('{escape(str(done['name']))}') "
+        f"of {escape(str(done['username']))}",
+        highlight=False,
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, func, select
+from sqlalchemy import Connection, RowMapping, func, select, update
 
 from labelloop.store.db import new_id
 from labelloop.store.tables import api_token, membership, project, user
@@ -58,6 +58,36 @@ def insert_token(conn: Connection, *, user_id: int, name: str, token_hash: str) 
         )
     )
     return new_id(res)
+
+
+def tokens_of(conn: Connection, user_id: int) -> list[dict[str, Any]]:
+    """A user's tokens, newest first: id, name, when made and when revoked (never the hash)."""
+    q = (
+        select(api_token.c.id, api_token.c.name, api_token.c.created_at, api_token.c.revoked_at)
+        .where(api_token.c.user_id == user_id)
+        .order_by(api_token.c.id.desc())
+    )
+    return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def token_owner(conn: Connection, token_id: int) -> RowMapping | None:
+    """The token's row with its owner's user name (``username``)."""
+    q = (
+        select(api_token, user.c.username)
+        .join(user, user.c.id == api_token.c.user_id)
+        .where(api_token.c.id == token_id)
+    )
+    return conn.execute(q).mappings().first()
+
+
+def revoke_token(conn: Connection, token_id: int) -> bool:
+    """Revoke a token that is still valid; whether it was."""
+    res = conn.execute(
+        update(api_token)
+        .where(api_token.c.id == token_id, api_token.c.revoked_at.is_(None))
+        .values(revoked_at=now())
+    )
+    return bool(res.rowcount)
 
 
 def count_users(conn: Connection) -> int:

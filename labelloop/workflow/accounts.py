@@ -11,7 +11,7 @@ from functools import lru_cache
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from labelloop.errors import AuthenticationFailed, Conflict, LabelloopError
+from labelloop.errors import AuthenticationFailed, Conflict, LabelloopError, NotFound
 from labelloop.store import audit
 from labelloop.store import users as store_users
 from labelloop.store.db import Database
@@ -111,6 +111,47 @@ def create_token(db: Database, username: str, name: str = "cli") -> str:
             payload={"name": name},
         )
     return token
+
+
+def list_tokens(db: Database, username: str) -> list[dict[str, object]]:
+    """A user's tokens, newest first: id, name, created_at, revoked_at (the token itself is
+    never stored, so never listed)."""
+    with db.read() as conn:
+        row = store_users.by_name(conn, username)
+        if row is None:
+            raise NotFound(f"no user named '{username}'")
+        return [
+            {
+                "id": int(t["id"]),
+                "name": t["name"],
+                "created_at": t["created_at"].isoformat(),
+                "revoked_at": t["revoked_at"].isoformat() if t["revoked_at"] else None,
+            }
+            for t in store_users.tokens_of(conn, row["id"])
+        ]
+
+
+def revoke_token(db: Database, token_id: int, *, by: User | None = None) -> dict[str, object]:
+    """Revoke a token: its next request is refused (another process's server sees it within
+    its memo's few seconds). A user revokes their own; a site admin, or the local operator
+    (``by`` None), anyone's. Audited."""
+    with db.write() as conn:
+        row = store_users.token_owner(conn, token_id)
+        if row is None or (by is not None and not by.is_admin and row["user_id"] != by.id):
+            raise NotFound(f"no token {token_id} of yours")  # another's is not even named
+        if not store_users.revoke_token(conn, token_id):
+            raise Conflict(f"token {token_id} ('{row['name']}') is revoked already")
+        audit.record(
+            db,
+            conn,
+            action="token.revoke",
+            actor_id=by.id if by is not None else None,
+            project_id=None,
+            subject=f"user:{row['user_id']}",
+            payload={"token_id": token_id, "name": row["name"]},
+        )
+    db.memo.forget()
+    return {"id": token_id, "name": row["name"], "username": row["username"]}
 
 
 def user_for_token(db: Database, token: str) -> User:

@@ -145,6 +145,27 @@ def test_missing_or_invalid_token_is_401_json(sqlite_api: Any, header: str | Non
         assert isinstance(response.json()["detail"], str)
 
 
+def test_a_user_lists_and_revokes_their_own_tokens_and_no_one_elses(api: Any) -> None:
+    made = api.post("/api/tokens", "annotator", json={"name": "laptop"}).json()["token"]
+    laptop = {"Authorization": f"Bearer {made}"}
+    mine = api.get("/api/tokens", "annotator").json()
+    assert [t["name"] for t in mine] == ["laptop", "cli"]  # newest first, then the fixture's
+    assert set(mine[0]) == {"id", "name", "created_at", "revoked_at"}  # never the token
+    laptop_id = mine[0]["id"]
+    others = api.client.delete(f"/api/tokens/{laptop_id}", headers=api.auth("reviewer"))
+    assert others.status_code == 404  # another user's token is not even named
+    assert api.get("/api/tokens", "reviewer", params={"username": "annotator"}).status_code == 403
+    assert api.client.get("/api/me", headers=laptop).status_code == 200
+    gone = api.client.delete(f"/api/tokens/{laptop_id}", headers=api.auth("annotator"))
+    assert gone.json() == {"id": laptop_id, "name": "laptop", "username": "annotator"}
+    assert api.client.get("/api/me", headers=laptop).status_code == 401  # at once
+    again = api.client.delete(f"/api/tokens/{laptop_id}", headers=api.auth("annotator"))
+    assert again.status_code == 409 and "revoked already" in again.json()["detail"]
+    listed = api.get("/api/tokens", "admin", params={"username": "annotator"}).json()
+    assert listed[0]["revoked_at"] is not None and listed[1]["revoked_at"] is None
+    assert api.get("/api/me", "annotator").status_code == 200  # the other token still works
+
+
 def test_a_token_works_and_says_who_it_is(sqlite_api: Any) -> None:
     me = sqlite_api.get("/api/me", "annotator").json()
     assert (me["username"], me["is_admin"]) == ("annotator", False)

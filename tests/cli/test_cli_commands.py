@@ -14,6 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from labelloop.cli import app
+from labelloop.errors import AuthenticationFailed
 
 SCHEMA_YAML = """\
 name: Review sentiment
@@ -108,6 +109,33 @@ def test_users_add_with_password_stdin_and_a_token_that_authenticates(cli: Any) 
         db.dispose()
     listed = json.loads(cli("users", "list", "--json").stdout)
     assert [u["username"] for u in listed] == ["alice"]
+
+
+def test_tokens_list_and_revoke(cli: Any) -> None:
+    from labelloop.store.db import Database
+    from labelloop.workflow import accounts
+
+    cli("users", "add", "alice", "--password-stdin", stdin="a long password\n")
+    token = cli("tokens", "create", "alice", "--label", "notebook").stdout.strip()
+    cli("tokens", "create", "alice")
+    listed = json.loads(cli("tokens", "list", "alice", "--json").stdout)
+    assert [t["name"] for t in listed] == ["cli", "notebook"]
+    (line,) = [x for x in cli("tokens", "list", "alice").stdout.splitlines() if "notebook" in x]
+    assert line.startswith(f"{listed[1]['id']}  notebook  made 20") and line.endswith("  valid")
+    said = cli("tokens", "revoke", str(listed[1]["id"])).stdout.strip()
+    assert said == f"revoked token {listed[1]['id']} ('notebook') of alice"
+    db = Database(f"sqlite:///{cli.home / 'labelloop.db'}")
+    try:
+        with pytest.raises(AuthenticationFailed):
+            accounts.user_for_token(db, token)
+    finally:
+        db.dispose()
+    assert "revoked already" in cli("tokens", "revoke", str(listed[1]["id"]), code=1).output
+    assert (
+        "no token 99999999999999999999"
+        in cli("tokens", "revoke", "99999999999999999999", code=1).output
+    )
+    assert "no user named 'zed'" in cli("tokens", "list", "zed", code=1).output
 
 
 def test_users_add_without_stdin_prints_a_working_password(cli: Any) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -208,6 +209,13 @@ def test_e2e_admin_manages_from_the_browser(
     assert as_token(f"/api/projects/{SLUG}/status")["counts"]["pool"] >= 4
     page.reload()
     assert page.locator("#token-shown").is_hidden()  # never shown again
+    row = page.locator("#token-list li", has_text="notebook")
+    row.get_by_role("button", name="Revoke the token notebook").click()
+    assert "revoked" in _message(page, "token-result", "revoked")
+    page.wait_for_selector("#token-list li.token-revoked")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        as_token("/api/me")
+    assert refused.value.code == 401
     page.goto(server.url + f"/p/{SLUG}")
     assert page.locator("#label-link").is_visible()
     assert page.locator("#import-panel").count() == 0

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
+from labelloop.errors import PermissionDenied
 from labelloop.server.api.deps import AdminUser, CurrentUser, DbDep
-from labelloop.server.api.schemas import TokenIn, UserIn
+from labelloop.server.api.schemas import Id, TokenIn, UserIn
 from labelloop.workflow import accounts, auditing
 
 router = APIRouter(prefix="/api", tags=["users"])
@@ -35,6 +36,25 @@ def create_user(body: UserIn, db: DbDep, admin: AdminUser) -> dict[str, Any]:
 def create_token(body: TokenIn, db: DbDep, user: CurrentUser) -> dict[str, str]:
     """A new bearer token for the caller, shown once."""
     return {"token": accounts.create_token(db, user.username, body.name)}
+
+
+@router.get("/tokens")
+def list_tokens(
+    db: DbDep,
+    user: CurrentUser,
+    username: Annotated[str | None, Query(max_length=100)] = None,
+) -> list[dict[str, object]]:
+    """The caller's tokens (a site admin may name another user): id, name, when made, when
+    revoked. The tokens themselves are never stored."""
+    if username is not None and username != user.username and not user.is_admin:
+        raise PermissionDenied("only a site admin lists another user's tokens")
+    return accounts.list_tokens(db, username or user.username)
+
+
+@router.delete("/tokens/{token_id}")
+def revoke_token(token_id: Id, db: DbDep, user: CurrentUser) -> dict[str, object]:
+    """Revoke one of the caller's tokens (a site admin, anyone's); it stops working at once."""
+    return accounts.revoke_token(db, token_id, by=user)
 
 
 @router.get("/audit/verify")
