@@ -484,17 +484,7 @@ class Project:
         if isinstance(value, Mapping):
             return dict(value)
         if self._target is None:
-            controls = self.detail()["schema"]["controls"]
-            marked = [c["name"] for c in controls if c.get("target")]
-            if len(controls) == 1:
-                self._target = controls[0]["name"]
-            elif len(marked) == 1:
-                self._target = marked[0]
-            else:
-                raise ValueError(
-                    f"project '{self.slug}' has {len(controls)} controls and no marked target:"
-                    " give the value as {control name: value}"
-                )
+            self._target = str(self.detail()["target"])
         return {self._target: value}
 
     # ---------------------------------------------------------------------------------------

@@ -380,3 +380,26 @@ def test_an_error_without_the_apis_body_still_says_what_happened() -> None:
         client.project("p").status()
     assert (raised.value.status, raised.value.kind) == (502, "Bad Gateway")
     assert "Bad gateway" in raised.value.detail
+
+
+def test_a_bare_value_answers_the_control_the_model_learns_when_none_is_marked(
+    sqlite_api: Any,
+) -> None:
+    schema = {
+        "name": "Two controls",
+        "data": {"type": "text", "field": "text"},
+        "controls": [
+            {"name": "stars", "type": "rating", "max": 5},
+            {"name": "topic", "type": "choice", "labels": ["billing", "delivery"]},
+        ],
+    }
+    with client_for(sqlite_api, "admin") as client:
+        project = client.create_project("two", schema)
+        assert project.detail()["target"] == "topic"  # the learnable one, though unmarked
+        project.import_records([{"text": "charged twice"}, {"text": "parcel lost"}])
+        train(sqlite_api)
+        task = project.next_task()
+        assert task is not None
+        task.submit("billing")
+        (row,) = project.export_rows()
+        assert row["value"] == {"topic": "billing"}

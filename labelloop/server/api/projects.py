@@ -50,6 +50,9 @@ def project_detail(slug: str, db: DbDep, user: CurrentUser) -> dict[str, Any]:
         "role": ctx.role,
         "schema": ctx.schema.to_dict(),
         "schema_version": ctx.schema_version,
+        # The control the model learns, named even when the schema marks none (the first
+        # learnable one then): what a bare label from a script answers.
+        "target": ctx.schema.target.name,
         "settings": ctx.settings.model_dump(),
         "guideline": {
             **guideline,
