@@ -45,15 +45,28 @@ POLL_S = 1.0  # how often Project.tasks asks again while the queue waits for the
 
 class ApiError(LabelloopError):
     """The API refused a request: ``status`` (HTTP), ``kind`` (the body's ``error``, e.g.
-    ``PermissionDenied``) and ``detail`` (the server's sentence), and which request it was."""
+    ``PermissionDenied``) and ``detail`` (the server's sentence), and which request it was.
+    A refused import also says where: ``line`` (the record's 1-based line) and ``field``."""
 
-    def __init__(self, status: int, kind: str, detail: str, *, method: str, path: str) -> None:
+    def __init__(
+        self,
+        status: int,
+        kind: str,
+        detail: str,
+        *,
+        method: str,
+        path: str,
+        line: int | None = None,
+        field: str | None = None,
+    ) -> None:
         super().__init__(f"{status} {kind}: {detail} ({method} {path})")
         self.status = status
         self.kind = kind
         self.detail = detail
         self.method = method
         self.path = path
+        self.line = line
+        self.field = field
 
 
 class ImportReport(TypedDict):
@@ -651,6 +664,9 @@ def _raise_for(response: httpx.Response, method: str, path: str) -> None:
         body = response.json()
     except ValueError:
         body = None
+    where: dict[str, Any] = {}
     if isinstance(body, dict) and "error" in body:
         kind, detail = str(body["error"]), str(body.get("detail", ""))
-    raise ApiError(response.status_code, kind, detail, method=method, path=path)
+        if isinstance(body.get("line"), int):
+            where = {"line": body["line"], "field": body.get("field")}
+    raise ApiError(response.status_code, kind, detail, method=method, path=path, **where)

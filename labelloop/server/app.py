@@ -8,6 +8,7 @@ import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
@@ -20,7 +21,7 @@ from starlette.types import Receive, Scope, Send
 
 from labelloop import __version__
 from labelloop.config import Settings
-from labelloop.errors import AuthenticationFailed, LabelloopError
+from labelloop.errors import AuthenticationFailed, ImportFormatError, LabelloopError
 from labelloop.server.api import flags as flags_api
 from labelloop.server.api import guidelines as guidelines_api
 from labelloop.server.api import insight as insight_api
@@ -206,9 +207,10 @@ def create_app(
             return _sign_in_first(request)
         if _is_page(request):
             return pages.error_page(request, status_code=exc.status, detail=exc.message)
-        return JSONResponse(
-            {"error": type(exc).__name__, "detail": exc.message}, status_code=exc.status
-        )
+        body: dict[str, Any] = {"error": type(exc).__name__, "detail": exc.message}
+        if isinstance(exc, ImportFormatError):  # where, for a script to point at the record
+            body.update(line=exc.line, field=exc.field, reason=exc.reason)
+        return JSONResponse(body, status_code=exc.status)
 
     @app.exception_handler(pages.LoginRequired)
     async def login_required(request: Request, exc: pages.LoginRequired) -> Response:

@@ -161,8 +161,8 @@ def test_a_malformed_record_names_its_line_and_imports_nothing(api: Any) -> None
     error = raised.value
     assert error.status == 422
     assert error.kind == "ImportFormatError"
-    assert "line 3" in error.detail
-    assert str(error).startswith("422 ImportFormatError: line 3")
+    assert (error.line, error.field) == (3, "text")  # the API says where, not only in words
+    assert str(error).startswith("422 ImportFormatError: line 3, field 'text': missing")
     assert isinstance(error, LabelloopError)
     assert project.status()["counts"] == before
 
