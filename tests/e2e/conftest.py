@@ -268,8 +268,11 @@ def login(
     page.wait_for_url(url + path)
 
 
-def wait_task(page: Any, *, other_than: str = "", timeout_ms: int = 30000) -> str:
-    """Wait until a leased item is on screen (a new one when ``other_than`` is given); its id."""
+def wait_task(page: Any, *, other_than: str = "", timeout_ms: int = 60000) -> str:
+    """Wait until a leased item is on screen (a new one when ``other_than`` is given); its id.
+
+    A project's first item waits for the learner's cold-start round; with the suite's two
+    workers sharing two cores that can take longer than a person would wait, hence a minute."""
     page.wait_for_function(
         """(prev) => {
             const app = document.getElementById('label-app');
