@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, and_, bindparam, delete, func, select, update
+from sqlalchemy import Connection, RowMapping, and_, bindparam, delete, func, or_, select, update
 
 from labelloop.store.db import fetch, new_id
 from labelloop.store.tables import (
@@ -261,10 +261,19 @@ def resolve_flags(
     return int(res.rowcount)
 
 
-def resolve_annotation_flags(conn: Connection, annotation_id: int, *, by: int | None) -> None:
+def resolve_annotation_flags(
+    conn: Connection, annotation: Mapping[str, Any], *, by: int | None
+) -> None:
+    """Resolve the flags on a reviewed annotation: those raised on it, and those its annotator
+    raised on the item while labeling it ("!" flags a task before its answer exists)."""
+    on_task = and_(
+        flag.c.annotation_id.is_(None),
+        flag.c.item_id == annotation["item_id"],
+        flag.c.user_id == annotation["user_id"],
+    )
     conn.execute(
         update(flag)
-        .where(flag.c.annotation_id == annotation_id, flag.c.resolved_at.is_(None))
+        .where(or_(flag.c.annotation_id == annotation["id"], on_task), flag.c.resolved_at.is_(None))
         .values(resolved_at=now(), resolved_by=by)
     )
 

@@ -463,7 +463,7 @@ def review_annotation(
         if verdict == "reject":
             rework = _send_back(conn, ctx, row, note or "")
         if verdict != "escalate":
-            store_review.resolve_annotation_flags(conn, annotation_id, by=ctx.user.id or None)
+            store_review.resolve_annotation_flags(conn, row, by=ctx.user.id or None)
         resolution = None if verdict == "escalate" else resolve(conn, ctx, item_id)
         audit.record(
             db,

@@ -95,3 +95,33 @@ def test_notes_over_the_limit_are_refused(lab: Any) -> None:
     with pytest.raises(LabelloopError, match="limit"):
         flags.flag_task(lab.db, ann, task["assignment_id"], note="x" * 2001)
     assert review.flags(lab.db, ctx) == []
+
+
+def test_a_review_verdict_answers_the_flag_its_annotator_raised_while_labeling(lab: Any) -> None:
+    ctx = lab.project("rv", review_policy="all", overlap=2)
+    lab.import_rows(ctx, lab.rows(12))
+    lab.train(ctx)
+    ann = lab.member("rv", "ann", "annotator")
+    bob = lab.member("rv", "bob", "annotator")
+    rita = lab.member("rv", "rita", "reviewer")
+    task = tasks.next_task(lab.db, ann)
+    item_id = task["item"]["id"]
+    flags.flag_task(lab.db, ann, task["assignment_id"], note="refund or complaint?")
+    tasks.submit(lab.db, ann, task["assignment_id"], {"sentiment": "negative"}, active_ms=900)
+    theirs = tasks.next_task(lab.db, bob)
+    assert theirs["item"]["id"] == item_id  # overlap 2: bob gets the same item
+    flags.flag_task(lab.db, bob, theirs["assignment_id"], note="sarcasm?")
+
+    def open_flags() -> list[str]:
+        with lab.db.read() as conn:
+            rows = conn.exec_driver_sql(
+                "SELECT u.username FROM flag f JOIN \"user\" u ON u.id = f.user_id "
+                f"WHERE f.item_id = {item_id} AND f.resolved_at IS NULL ORDER BY u.username"
+            ).all()
+        return [name for (name,) in rows]
+
+    assert open_flags() == ["ann", "bob"]
+    view = review.next_review(lab.db, rita)
+    assert view["item"]["id"] == item_id and view["annotation"]["user"] == "ann"
+    review.review_annotation(lab.db, rita, view["annotation"]["id"], verdict="accept")
+    assert open_flags() == ["bob"]  # ann's question is answered; bob's annotation is not reviewed
