@@ -118,7 +118,8 @@ def guidelines_diff(
         typer.echo(found["diff"], nl=False)
     for sign, key in (("-", "examples_removed"), ("+", "examples_added")):
         for ex in found[key]:
-            out.print(f"{sign} example {_item(ex)}: {escape(ex['label'])}", highlight=False)
+            note = f" ({escape(ex['note'])})" if ex["note"] else ""
+            out.print(f"{sign} example {_item(ex)}: {escape(ex['label'])}{note}", highlight=False)
     if not (found["diff"] or found["examples_added"] or found["examples_removed"]):
         out.print(f"v{old} and v{new} are the same", highlight=False)
 

@@ -50,7 +50,7 @@ def edit(
     ctx.require(Permission.MANAGE_PROJECT)
     body, summary = _checked(body, summary)
     with db.write(project_id=ctx.id) as conn:
-        current = _current(conn, ctx, base_version)
+        current = _current(conn, ctx, base_version, text_only=True)
         before = current["body"] if current is not None else ""
         latest = int(current["version"]) if current is not None else 0
         added, removed = changed_lines(before, body)
@@ -78,12 +78,20 @@ def edit(
     return change
 
 
-def _current(conn: Any, ctx: ProjectContext, base_version: int | None) -> Any:
+def _current(
+    conn: Any, ctx: ProjectContext, base_version: int | None, *, text_only: bool = False
+) -> Any:
     """The newest version (None before the first); a Conflict when the editor started from
-    ``base_version`` and the guideline has moved on since."""
+    ``base_version`` and the guideline has moved on since. With ``text_only`` only a change
+    of the text counts: versions that pinned or unpinned examples since do not undo an edit
+    of the text, so they do not refuse it."""
     current = store_projects.latest_guideline(conn, ctx.id)
     latest = int(current["version"]) if current is not None else 0
     if base_version is not None and base_version != latest:
+        if text_only and current is not None and 0 < base_version < latest:
+            base = store_projects.guideline_version(conn, ctx.id, base_version)
+            if base is not None and base["body"] == current["body"]:
+                return current
         raise Conflict(
             f"the guideline of '{ctx.slug}' is at v{latest} now, not v{base_version}: "
             "someone changed it meanwhile; reload it and edit again"

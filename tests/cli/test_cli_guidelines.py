@@ -142,7 +142,9 @@ def test_pin_list_diff_and_unpin_examples(cli: Any, tmp_path: Path) -> None:
     assert cli("guidelines", "examples", "s", "--version", "1").stdout.strip() == (
         "guideline v1 pins no examples"
     )
-    assert cli("guidelines", "diff", "s", "1", "4").stdout.splitlines() == ["+ example r1: a"]
+    assert cli("guidelines", "diff", "s", "1", "4").stdout.splitlines() == [
+        "+ example r1: a (praise, even short)"
+    ]
     assert cli("guidelines", "diff", "s", "3", "4").stdout.splitlines() == ["- example r2: a"]
     assert _last_line(cli("guidelines", "unpin", "s", "r2", code=1)) == (
         "error: item 'r2' is not an example in guideline v4"

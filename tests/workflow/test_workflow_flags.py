@@ -115,7 +115,7 @@ def test_a_review_verdict_answers_the_flag_its_annotator_raised_while_labeling(l
     def open_flags() -> list[str]:
         with lab.db.read() as conn:
             rows = conn.exec_driver_sql(
-                "SELECT u.username FROM flag f JOIN \"user\" u ON u.id = f.user_id "
+                'SELECT u.username FROM flag f JOIN "user" u ON u.id = f.user_id '
                 f"WHERE f.item_id = {item_id} AND f.resolved_at IS NULL ORDER BY u.username"
             ).all()
         return [name for (name,) in rows]

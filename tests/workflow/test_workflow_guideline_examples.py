@@ -199,3 +199,14 @@ def test_gold_checks_and_examples_exclude_each_other_and_a_same_pin_changes_noth
     assert change["examples_removed"] == []
     unchanged = guidelines.diff(lab.db, ctx, 3, 3)
     assert unchanged["examples_added"] == unchanged["examples_removed"] == []
+
+
+def test_a_text_edit_started_before_a_pin_is_published_over_it(lab: Any) -> None:
+    ctx = _labeled(lab)
+    guidelines.pin_example(lab.db, ctx, external_id="doc-0")  # v2, while a manager edits v1
+    done = guidelines.edit(lab.db, ctx, V1 + "\nSarcasm is negative.\n", "sarcasm", base_version=1)
+    assert done["version"] == 3
+    assert _pinned(lab, ctx) == [("doc-0", "negative", "")]  # the example stays
+    guidelines.edit(lab.db, ctx, V1 + "\nIrony too.\n", "irony", base_version=3)  # v4: text
+    with pytest.raises(Conflict, match="is at v4 now, not v3"):  # the text changed meanwhile
+        guidelines.edit(lab.db, ctx, V1 + "\nSomething else.\n", "other", base_version=3)
