@@ -139,7 +139,13 @@ def projects_set(
 def import_(
     slug: str,
     file: Path,
-    text_field: Annotated[str, typer.Option(help="Field holding the text.")] = "text",
+    text_field: Annotated[
+        str | None,
+        typer.Option(
+            help="Field holding the text or media path (default: text; for label_studio, the "
+            "schema's data field)."
+        ),
+    ] = None,
     id_field: Annotated[str | None, typer.Option(help="Field holding your item id.")] = None,
     label_field: Annotated[str | None, typer.Option(help="Field with an existing label.")] = None,
     predictions_field: Annotated[
@@ -191,7 +197,7 @@ def import_(
                 reader,
                 fmt=fmt,
                 filename=file.name,
-                text_field=text_field,  # type: ignore[arg-type]
+                text_field=text_field,
                 id_field=id_field,
                 label_field=label_field,
                 prediction_field=predictions_field,

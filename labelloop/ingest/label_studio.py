@@ -299,7 +299,7 @@ class LabelStudioImporter:
         check: Mapping[str, Any] | None = payload
         if target.type in ("spans", "boxes"):
             if target.type == "spans":
-                raw: Any = spans_of(task, at, value)
+                raw: Any = spans_of(task, at, value, str(payload.get("text") or ""))
             else:
                 raw = boxes_of(task, at, result, value)
                 width, height = result["original_width"], result["original_height"]

@@ -104,13 +104,43 @@ def label_names(task: Task, at: str, value: Mapping[str, Any], key: str) -> list
     return names
 
 
-def spans_of(task: Task, at: str, value: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """A ``labels`` result on a text: one span per label of the region."""
+def spans_of(task: Task, at: str, value: Mapping[str, Any], text: str = "") -> list[dict[str, Any]]:
+    """A ``labels`` result on a text: one span per label of the region.
+
+    When the result carries the words it marks (``value.text``), they must be what its offsets
+    cover. Label Studio has counted offsets in UTF-16 code units (an emoji counts two) in some
+    versions; such offsets are converted when that makes them cover the words, and any other
+    mismatch is refused rather than imported as a shifted span.
+    """
     start, end = value.get("start"), value.get("end")
+    words = value.get("text")
+    ints = isinstance(start, int) and isinstance(end, int)
+    if isinstance(words, str) and ints and text[start:end] != words:
+        first, last = _from_utf16(text, start), _from_utf16(text, end)
+        if first is None or last is None or text[first:last] != words:
+            raise task.error(
+                f"{at}.value",
+                f"offsets {start}-{end} cover {text[start:end][:80]!r}, not the marked "
+                f"words {words[:80]!r}",
+            )
+        start, end = first, last
     return [
         {"start": start, "end": end, "label": label}
         for label in label_names(task, at, value, "labels")
     ]
+
+
+def _from_utf16(text: str, offset: int) -> int | None:
+    """The character index of a UTF-16 code-unit offset into ``text`` (None past its end or
+    inside a surrogate pair)."""
+    units = 0
+    for index, char in enumerate(text):
+        if units == offset:
+            return index
+        units += 2 if ord(char) > 0xFFFF else 1
+        if units > offset:
+            return None
+    return len(text) if units == offset else None
 
 
 def boxes_of(

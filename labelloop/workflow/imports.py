@@ -51,7 +51,7 @@ def import_items(
     *,
     fmt: str,
     filename: str,
-    text_field: str = "text",
+    text_field: str | None = None,
     id_field: str | None = None,
     label_field: str | None = None,
     prediction_field: str | None = None,
@@ -61,11 +61,15 @@ def import_items(
 ) -> ImportReport:
     """Stream ``source`` into the project in one transaction; the first bad record aborts it.
 
-    In an image project ``text_field`` names the field holding each image's path under one of
-    ``media_roots``. ``prediction_field`` names the field holding pre-annotations (control name
-    -> predicted value), shown to annotators as editable suggestions.
+    ``text_field`` names the record field holding the content: by default ``text`` (the
+    column an export writes), and for a Label Studio file the schema's data field. In an image
+    project it holds each image's path under one of ``media_roots``. ``prediction_field``
+    names the field holding pre-annotations (control name -> predicted value), shown to
+    annotators as editable suggestions.
     """
     ctx.require(Permission.IMPORT)
+    if text_field is None:
+        text_field = ctx.schema.data_field if fmt == "label_studio" else "text"
     if ctx.schema.data_type == "table":  # rows, not texts: the schema's columns pick the fields
         importer = make_table_importer(
             fmt,

@@ -38,6 +38,7 @@ def _export(tone: str = "Positive") -> list[dict[str, Any]]:
     """Three tasks as Label Studio's JSON export writes them."""
     ann = {"start": 0, "end": 3, "text": "Ann", "labels": ["PER"]}
     rome = {"start": 12, "end": 16, "text": "Rome", "labels": ["LOC"]}
+    bob = {"start": 0, "end": 3, "text": "Bob", "labels": ["PER"]}
     return [
         {
             "id": 11,
@@ -63,7 +64,7 @@ def _export(tone: str = "Positive") -> list[dict[str, Any]]:
             "annotations": [
                 _annotation(_result("tone", "choices", {"choices": ["negative"]}), cancelled=True)
             ],
-            "predictions": [{"score": 0.7, "result": [_result("label", "labels", ann)]}],
+            "predictions": [{"score": 0.7, "result": [_result("label", "labels", bob)]}],
         },
     ]
 
@@ -129,3 +130,42 @@ def test_a_label_studio_project_moves_over_and_back(cli: Any, tmp_path: Path) ->
     again = tmp_path / "copy.json"
     cli("export", "copy", "--format", "label_studio", "-o", str(again))
     assert _results(json.loads(again.read_text())) == _results(tasks)
+
+
+def test_a_label_studio_task_is_read_from_the_schemas_data_field(cli: Any, tmp_path: Path) -> None:
+    schema = tmp_path / "body.json"
+    schema.write_text(
+        json.dumps(
+            {
+                "name": "Bodies",
+                "data": {"type": "text", "field": "body"},
+                "controls": [{"name": "c", "type": "choice", "labels": ["a", "b"], "target": True}],
+            }
+        )
+    )
+    cli("init")
+    cli("projects", "create", "bodies", "--schema", str(schema))
+    task = {
+        "id": 1,
+        "data": {"title": "short", "text": "a caption, not the item", "body": "the real body"},
+        "annotations": [
+            {
+                "result": [
+                    {
+                        "from_name": "c",
+                        "to_name": "body",
+                        "type": "choices",
+                        "value": {"choices": ["a"]},
+                    }
+                ]
+            }
+        ],
+    }
+    tasks_file = tmp_path / "tasks.json"
+    tasks_file.write_text(json.dumps([task]))
+    cli("import", "bodies", str(tasks_file), "--format", "label_studio")
+    out = tmp_path / "out.jsonl"
+    cli("export", "bodies", "--format", "jsonl", "-o", str(out))
+    (row,) = [json.loads(line) for line in out.read_text().splitlines()]
+    assert (row["text"], row["label"]) == ("the real body", "a")
+    assert row["metadata"]["text"] == "a caption, not the item"

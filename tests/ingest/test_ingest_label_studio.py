@@ -195,6 +195,28 @@ def test_ner_regions_become_sorted_spans_and_an_empty_answer_stays_one() -> None
     assert second.label == {"entities": []}  # submitted with no region: "nothing here"
 
 
+def test_spans_counted_in_utf16_are_converted_and_a_shifted_span_is_refused() -> None:
+    text = "Great \U0001f600 trip with Satya Nadella to Seattle"
+    at = text.index("Satya")  # 18 characters in; Label Studio counted 19 UTF-16 units
+    person = {"start": at + 1, "end": at + 14, "text": "Satya Nadella"}
+    task = {
+        "id": 7,
+        "data": {"text": text},
+        "annotations": [_annotation(_result("label", "labels", {**person, "labels": ["PER"]}))],
+    }
+    (item,) = _read([task], NER)
+    assert item.label == {"entities": [{"start": 18, "end": 31, "label": "PER"}]}
+    assert text[18:31] == "Satya Nadella"
+    wrong = {"start": 0, "end": 5, "text": "Seattle", "labels": ["LOC"]}
+    task["annotations"] = [_annotation(_result("label", "labels", wrong))]
+    with pytest.raises(ImportFormatError) as caught:
+        _read([task], NER)
+    assert str(caught.value) == (
+        "line 1, field 'annotations[0].result[0].value': task 1 (id 7): "
+        "offsets 0-5 cover 'Great', not the marked words 'Seattle'"
+    )
+
+
 def _box(
     x: float, y: float, w: float, h: float, *labels: str, rotation: float = 0, **more: Any
 ) -> dict[str, Any]:
