@@ -67,6 +67,10 @@ def guidelines_set(
         int | None,
         typer.Option(help="Refuse if the guideline is no longer at this version."),
     ] = None,
+    answers_flags: Annotated[
+        bool,
+        typer.Option(help="The version answers the open 'ambiguous' flags: resolve them."),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Publish a new guideline version from a Markdown file (audited)."""
@@ -87,15 +91,26 @@ def guidelines_set(
     body = _run(read)
     done = _run(
         lambda: guidelines.edit(
-            db, projects.system_context(db, slug), body, summary, base_version=base_version
+            db,
+            projects.system_context(db, slug),
+            body,
+            summary,
+            base_version=base_version,
+            answers_flags=answers_flags,
         )
     )
     if as_json:
         typer.echo(json.dumps(done))
         return
+    answered = done["flags_resolved"]
     out.print(
         f"guideline v{done['from_version']} -> v{done['version']} "
-        f"(+{done['added']} -{done['removed']} lines)",
+        f"(+{done['added']} -{done['removed']} lines)"
+        + (
+            f"; {answered} ambiguous {'flag' if answered == 1 else 'flags'} answered"
+            if answered
+            else ""
+        ),
         highlight=False,
     )
 

@@ -261,6 +261,22 @@ def resolve_flags(
     return int(res.rowcount)
 
 
+def resolve_project_flags(
+    conn: Connection, project_id: int, *, kinds: Sequence[str], by: int | None
+) -> int:
+    """Resolve every open flag of ``kinds`` in a project; how many were open."""
+    res = conn.execute(
+        update(flag)
+        .where(
+            flag.c.project_id == project_id,
+            flag.c.kind.in_(list(kinds)),
+            flag.c.resolved_at.is_(None),
+        )
+        .values(resolved_at=now(), resolved_by=by)
+    )
+    return int(res.rowcount)
+
+
 def resolve_annotation_flags(
     conn: Connection, annotation: Mapping[str, Any], *, by: int | None
 ) -> None:

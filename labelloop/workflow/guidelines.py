@@ -40,9 +40,12 @@ def edit(
     summary: str,
     *,
     base_version: int | None = None,
+    answers_flags: bool = False,
 ) -> dict[str, Any]:
     """Store ``body`` as the guideline's next version with its change summary, in one
-    transaction with its ``guideline.edit`` audit event; managers only.
+    transaction with its ``guideline.edit`` audit event; managers only. With
+    ``answers_flags`` the version answers the annotators' open "ambiguous" flags: they are
+    resolved (``flags_resolved`` says how many).
 
     ``base_version`` is the version the editor started from: when the guideline has moved on
     since, the edit is refused (Conflict) rather than silently undoing someone else's change.
@@ -59,12 +62,18 @@ def edit(
         version = store_projects.insert_guideline(
             conn, project_id=ctx.id, body=body, author_id=ctx.actor_id, change_summary=summary
         )
+        answered = 0
+        if answers_flags:
+            answered = store_review.resolve_project_flags(
+                conn, ctx.id, kinds=("ambiguous",), by=ctx.user.id or None
+            )
         change = {
             "version": version,
             "from_version": latest,
             "summary": summary,
             "added": added,
             "removed": removed,
+            "flags_resolved": answered,
         }
         audit.record(
             db,

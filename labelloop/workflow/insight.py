@@ -548,8 +548,9 @@ def alerts(
             {
                 "kind": "ambiguous",
                 "message": f"{questions:,} flags from annotators who found an item ambiguous "
-                "wait for an answer: pin the item as an example with a note (review page), or "
-                "say it in the guideline.",
+                "wait for an answer: pin the item as an example with a note (review page or "
+                "'labelloop guidelines pin'), or answer them in a new guideline version (its "
+                "'answers the open flags' box).",
             }
         )
     if idle and remaining > 0:

@@ -26,6 +26,7 @@ def test_a_manager_publishes_v2_and_an_annotator_reads_it_as_safe_html(api: Any)
         "summary": "sarcasm",
         "added": 2,
         "removed": 0,
+        "flags_resolved": 0,
     }
     shown = api.get(f"{GUIDELINES}/2", "annotator").json()
     assert (shown["body"], shown["author"], shown["summary"]) == (V2, "manager", "sarcasm")

@@ -42,6 +42,7 @@ def test_set_history_show_and_diff(cli: Any, tmp_path: Path) -> None:
         "summary": "complaints",
         "added": 1,
         "removed": 0,
+        "flags_resolved": 0,
     }
 
     lines = cli("guidelines", "history", "s").stdout.splitlines()

@@ -262,6 +262,32 @@ def test_e2e_a_pinned_example_reaches_the_annotator_and_is_unpinned(
     ]
     _clean(ann)
 
+    # A new item raises a question; the manager answers it with a new text, ticking the box
+    # that says this version answers the open flags.
+    more = json.dumps({"id": "late", "text": "Flight moved to Friday, fine I guess"}) + "\n"
+    added = api.post(
+        f"/api/projects/{SLUG}/imports",
+        files={"file": ("late.jsonl", more.encode(), "application/x-ndjson")},
+        data={"id_field": "id"},
+    )
+    assert added.status_code == 201, added.text
+    ann.reload()
+    wait_task(ann)
+    ann.keyboard.press("!")
+    ann.keyboard.type("is 'fine I guess' positive?")
+    ann.keyboard.press("Enter")
+    ann.wait_for_selector("#flag-chip", state="visible")
+    mgr.reload()
+    assert "answers the 1 open" in mgr.inner_text("#guideline-answers-box")
+    mgr.fill("#guideline-body", mgr.input_value("#guideline-body") + "\nResignation is neutral.\n")
+    mgr.fill("#guideline-summary", "resigned tone is neutral")
+    mgr.check("#guideline-answers")
+    mgr.click("#guideline-save")
+    mgr.wait_for_selector("#guideline-result .message-info")
+    assert mgr.inner_text("#guideline-result").endswith("It answers 1 ambiguous flag.")
+    assert mgr.is_hidden("#guideline-answers-box")
+    assert api.get(f"/api/projects/{SLUG}/status").json()["open_ambiguous"] == 0
+
     assert mgr_problems == [] and ann_problems == []
     api.close()
     ann_context.close()

@@ -210,3 +210,25 @@ def test_a_text_edit_started_before_a_pin_is_published_over_it(lab: Any) -> None
     guidelines.edit(lab.db, ctx, V1 + "\nIrony too.\n", "irony", base_version=3)  # v4: text
     with pytest.raises(Conflict, match="is at v4 now, not v3"):  # the text changed meanwhile
         guidelines.edit(lab.db, ctx, V1 + "\nSomething else.\n", "other", base_version=3)
+
+
+def test_a_version_that_answers_the_open_questions_resolves_them(lab: Any) -> None:
+    ctx = lab.project()
+    lab.import_rows(ctx, make_rows(12))
+    lab.train(ctx)
+    ann = lab.member("sent", "ann", "annotator")
+    for n in range(2):
+        task = tasks.next_task(lab.db, ann)
+        flags.flag_task(lab.db, ann, task["assignment_id"], note=f"which one? {n}")
+        tasks.submit(lab.db, ann, task["assignment_id"], {"sentiment": "neutral"}, active_ms=900)
+    plain = guidelines.edit(lab.db, ctx, V1 + "\nDates are neutral.\n", "dates")
+    assert plain["flags_resolved"] == 0  # a version that does not say so answers nothing
+    done = guidelines.edit(
+        lab.db, ctx, V1 + "\nDates and times are neutral.\n", "times", answers_flags=True
+    )
+    assert done["flags_resolved"] == 2
+    with lab.db.read() as conn:
+        still = conn.exec_driver_sql(
+            f"SELECT count(*) FROM flag WHERE project_id = {ctx.id} AND resolved_at IS NULL"
+        ).scalar_one()
+    assert still == 0

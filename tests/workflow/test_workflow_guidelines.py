@@ -34,6 +34,7 @@ def test_a_manager_writes_v2_with_an_audit_event_saying_what_changed(lab: Any) -
         "summary": "sarcasm is negative",
         "added": 1,
         "removed": 0,
+        "flags_resolved": 0,
     }
     latest = guidelines.get(lab.db, mia, 2)
     assert (latest["body"], latest["author"], latest["summary"]) == (V2, "mia", done["summary"])

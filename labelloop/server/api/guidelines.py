@@ -40,7 +40,14 @@ def history(slug: str, db: DbDep, user: CurrentUser) -> list[dict[str, Any]]:
 def edit(slug: str, body: GuidelineIn, db: DbDep, user: CurrentUser) -> dict[str, Any]:
     """Save a new version (managers); 409 when ``base_version`` is no longer the newest."""
     ctx = projects.access(db, slug, user, Permission.MANAGE_PROJECT)
-    return guidelines.edit(db, ctx, body.body, body.summary, base_version=body.base_version)
+    return guidelines.edit(
+        db,
+        ctx,
+        body.body,
+        body.summary,
+        base_version=body.base_version,
+        answers_flags=body.answers_flags,
+    )
 
 
 @router.post("/preview")

@@ -114,6 +114,7 @@ class GuidelineIn(Body):
     body: str
     summary: str
     base_version: Id | None = None
+    answers_flags: bool = False  # the version answers the open "ambiguous" flags
 
 
 class PreviewIn(Body):

@@ -301,13 +301,19 @@
     el.form.dataset.state = "saving";
     el.save.disabled = true;
     try {
+      const answers = $("guideline-answers");
       const done = await api("POST", base, {
         body: el.body.value,
         summary,
         base_version: Number(el.form.dataset.version),
+        answers_flags: Boolean(answers && answers.checked),
       });
+      const answered = done.flags_resolved
+        ? ` It answers ${plural(done.flags_resolved, "ambiguous flag")}.`
+        : "";
       say(el.result, "info", `Published v${done.version}: ${plural(done.added, "line")} added, ` +
-        `${plural(done.removed, "line")} removed.`);
+        `${plural(done.removed, "line")} removed.${answered}`);
+      if (done.flags_resolved) $("guideline-answers-box").hidden = true;
       showVersion(done.version);
       el.summary.value = "";
       await Promise.all([showCurrent(done.version), loadHistory(), loadExamples(done.version)]);
