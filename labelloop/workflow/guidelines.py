@@ -425,6 +425,9 @@ def _example(row: Mapping[str, Any]) -> dict[str, Any]:
         "text": text[:EXCERPT_CHARS],
         "truncated": len(text) > EXCERPT_CHARS,
         "media": media,
+        # An image's size, so a page can draw the example's boxes over its thumbnail.
+        "width": row["payload"].get("width") if media == "image" else None,
+        "height": row["payload"].get("height") if media == "image" else None,
         "added_in": int(row["added_in"]),
         "added_by": row["added_by"],
         "created_at": row["created_at"].isoformat(),

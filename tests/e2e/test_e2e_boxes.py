@@ -516,3 +516,40 @@ def test_suggested_boxes_accepted_with_one_key(boxes_server: str, browser: Any) 
     stored = _stored(page, boxes_server, PREBOXED, item)
     assert stored == {"objects": [{**_plain(predicted[0]), "x": predicted[0]["x"] - 1}]}
     page.close()
+
+
+def test_a_pinned_boxes_example_shows_its_boxes_on_the_thumbnail(
+    boxes_server: str, browser: Any
+) -> None:
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    login(page, boxes_server, f"/p/{PREBOXED}/label")
+    boxes = [{k: v for k, v in b.items() if k != "score"} for b in PREDICTED["p1"]]
+    pinned = page.evaluate(
+        """([slug, boxes]) => window.labelloop.api('POST',
+            '/api/projects/' + slug + '/guidelines/examples',
+            {external_id: 'p1', value: {objects: boxes}, note: 'a sign behind the car counts'})""",
+        [PREBOXED, boxes],
+    )
+    assert pinned["label"] == "1 × car, 1 × sign"
+    page.reload()
+    if page.get_attribute("#guideline", "open") is None:
+        page.click("#guideline summary")
+    rects = page.locator("#guideline-examples .example-boxes rect")
+    assert rects.count() == 2
+    drawn = [
+        {k: float(rects.nth(i).get_attribute(k)) for k in ("x", "y", "width", "height")}
+        for i in range(2)
+    ]
+    assert drawn == [
+        {"x": 50, "y": 40, "width": 120, "height": 70},
+        {"x": 250, "y": 129, "width": 60, "height": 110},
+    ]
+    assert page.get_attribute("#guideline-examples .example-boxes", "viewBox") == "0 0 400 300"
+    figure = page.locator("#guideline-examples .example-figure").bounding_box()
+    overlay = page.locator("#guideline-examples .example-boxes").bounding_box()
+    assert figure is not None and overlay is not None
+    assert (
+        abs(figure["width"] - overlay["width"]) < 1
+        and abs(figure["height"] - overlay["height"]) < 1
+    )
+    page.close()
