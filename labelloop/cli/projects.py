@@ -155,20 +155,50 @@ def import_(
     split: Annotated[str, typer.Option(help="pool (to label) or eval (held out).")] = "pool",
     format: Annotated[
         str | None,
-        typer.Option(help="jsonl, csv, coco, conll or label_studio (default: by suffix)."),
+        typer.Option(
+            help="jsonl, csv, coco, conll, label_studio or hf_datasets (default: by suffix; "
+            "a folder saved by datasets' save_to_disk is hf_datasets)."
+        ),
+    ] = None,
+    hf_split: Annotated[
+        str | None,
+        typer.Option(help="hf_datasets: the split of a saved DatasetDict to import (train, ...)."),
     ] = None,
     labels_from_folders: Annotated[
         bool, typer.Option(help="Image folder: label each image by its subfolder's name.")
     ] = False,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Import a JSONL or CSV file, or a folder of images, into a project: every record or none."""
-    from labelloop.ingest import importer_for_path
+    """Import a file, a saved Hugging Face dataset or a folder of images: every record or none."""
+    from labelloop.ingest import importer_for_folder, importer_for_path
     from labelloop.workflow import imports, projects
 
     settings, db = _open()
 
     def go() -> imports.ImportReport:
+        hf = format == "hf_datasets" or (
+            format is None and file.is_dir() and importer_for_folder(file) == "hf_datasets"
+        )
+        if hf_split is not None and not hf:
+            raise LabelloopError("--hf-split is for a saved Hugging Face dataset (hf_datasets)")
+        if hf and labels_from_folders:
+            raise LabelloopError("--labels-from-folders is for a folder of images")
+        if hf and not file.is_file():
+            ctx = projects.system_context(db, slug)
+            with _counting() as progress:
+                task = progress.add_task(f"importing {file.name or file}", total=None)
+                return imports.import_hf_dataset(
+                    db,
+                    ctx,
+                    file,
+                    hf_split=hf_split,
+                    text_field=text_field,
+                    id_field=id_field,
+                    label_field=label_field,
+                    prediction_field=predictions_field,
+                    split=split,
+                    progress=lambda n: progress.update(task, completed=n),
+                )
         if file.is_dir():
             ctx = projects.system_context(db, slug)
             with _progress() as progress:
@@ -223,11 +253,12 @@ def import_(
     if report.duplicate_lines:
         shown = ", ".join(str(n) for n in report.duplicate_lines[:10])
         many = len(report.duplicate_lines) > 1
-        what = (
-            ("images at files" if many else "image at file")
-            if file.is_dir()
-            else ("texts at lines" if many else "text at line")
-        )
+        if format == "hf_datasets" or (file.is_dir() and importer_for_folder(file) is not None):
+            what = "texts at rows" if many else "text at row"
+        elif file.is_dir():
+            what = "images at files" if many else "image at file"
+        else:
+            what = "texts at lines" if many else "text at line"
         out.print(
             f"duplicate {what} {shown} (already in the project or earlier in the file)"
             + (" ..." if report.n_duplicates > 10 else "")

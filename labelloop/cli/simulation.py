@@ -25,6 +25,7 @@ FILE_ONLY = {
     "featurizer": "--featurizer",
     "jobs": "--jobs",
     "format": "--format",
+    "hf_split": "--hf-split",
 }
 """Options that say how to read FILE: a project has its own labels, texts and featurizer."""
 FOLLOW_S = 0.5
@@ -35,7 +36,11 @@ def simulate(
     ctx: typer.Context,
     file: Annotated[
         Path | None,
-        typer.Argument(metavar="FILE", help="Labeled JSONL or CSV file (or give --project)."),
+        typer.Argument(
+            metavar="FILE",
+            help="Labeled JSONL or CSV file, or a saved Hugging Face dataset (a folder); "
+            "or give --project.",
+        ),
     ] = None,
     project: Annotated[
         str | None,
@@ -80,7 +85,17 @@ def simulate(
             "up to --seeds; one for files under 2,000 records). The figures do not depend on it.",
         ),
     ] = None,
-    format: Annotated[str | None, typer.Option(help="jsonl or csv (default: by suffix).")] = None,
+    format: Annotated[
+        str | None,
+        typer.Option(
+            help="jsonl, csv or hf_datasets (default: by suffix; a folder saved by datasets' "
+            "save_to_disk is hf_datasets)."
+        ),
+    ] = None,
+    hf_split: Annotated[
+        str | None,
+        typer.Option(help="hf_datasets: the split of a saved DatasetDict to replay (train, ...)."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
 ) -> None:
     """Replay active learning on a labeled file or a project's labels, to choose a strategy."""
@@ -156,7 +171,13 @@ def simulate(
         names = simoptions.strategy_names(strategies)
         _sim_featurizer(featurizer)
         with OutputFolder(out_dir) as folder:
-            records = _sim_read(file, fmt=format, text_field=text_field, label_field=label_field)
+            records = _sim_read(
+                file,
+                fmt=format,
+                text_field=text_field,
+                label_field=label_field,
+                hf_split=hf_split,
+            )
             result = replay(records, names)
             info = {k: v for k, v in records.items() if k not in ("texts", "y")}
             info["classes"] = list(records["classes"])
@@ -354,22 +375,48 @@ def _sim_featurizer(name: str) -> None:
         raise LabelloopError(problem)
 
 
-def _sim_read(file: Path, *, fmt: str | None, text_field: str, label_field: str) -> dict[str, Any]:
-    """Labeled records of a JSONL/CSV file, duplicate texts dropped, labels as class indices."""
-    from labelloop.ingest import content_hash, importer_for_path, make_importer
+def _sim_read(
+    file: Path,
+    *,
+    fmt: str | None,
+    text_field: str,
+    label_field: str,
+    hf_split: str | None = None,
+) -> dict[str, Any]:
+    """Labeled records of a JSONL/CSV file or a saved Hugging Face dataset, duplicate texts
+    dropped, labels as class indices."""
+    from labelloop.ingest import (
+        HfDatasetsImporter,
+        content_hash,
+        importer_for_folder,
+        importer_for_path,
+        make_importer,
+    )
     from labelloop.learn.simoptions import oracle
 
-    if not file.is_file():
+    if file.is_dir() and fmt in (None, HfDatasetsImporter.format):
+        fmt = importer_for_folder(file)
+        if fmt is None:
+            raise LabelloopError(f"{file} is a folder but not a dataset saved with save_to_disk")
+    elif not file.is_file():
         raise LabelloopError(f"no file at {file}")
-    importer = make_importer(
-        fmt or importer_for_path(file.name), text_field=text_field, label_field=label_field
-    )
+    if hf_split is not None and fmt != HfDatasetsImporter.format:
+        raise LabelloopError("--hf-split is for a saved Hugging Face dataset (hf_datasets)")
+    fmt = fmt or importer_for_path(file.name)
+    options: dict[str, Any] = {"text_field": text_field, "label_field": label_field}
+    if fmt == HfDatasetsImporter.format:
+        options["split"] = hf_split
+    importer = make_importer(fmt, **options)
     texts: list[str] = []
     labels: list[str] = []
     seen: set[str] = set()
     duplicates = unlabeled = 0
-    with file.open("rb") as raw:
-        for item in importer.read(raw):
+    with contextlib.ExitStack() as stack:
+        if isinstance(importer, HfDatasetsImporter) and file.is_dir():
+            items = importer.read_folder(file)
+        else:
+            items = importer.read(stack.enter_context(file.open("rb")))
+        for item in items:
             if item.label is None:
                 unlabeled += 1
                 continue

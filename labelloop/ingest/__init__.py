@@ -6,10 +6,12 @@ from labelloop.ingest.fingerprint import content_hash
 from labelloop.ingest.formats import (
     EXPORTERS,
     IMPORTERS,
+    importer_for_folder,
     importer_for_path,
     make_exporter,
     make_importer,
 )
+from labelloop.ingest.hf_datasets import HfDatasetsImporter
 from labelloop.ingest.jsonl import JsonlExporter, JsonlImporter
 from labelloop.ingest.protocols import Exporter, Importer
 
@@ -21,10 +23,12 @@ __all__ = [
     "CsvExporter",
     "CsvImporter",
     "Exporter",
+    "HfDatasetsImporter",
     "Importer",
     "JsonlExporter",
     "JsonlImporter",
     "content_hash",
+    "importer_for_folder",
     "importer_for_path",
     "make_exporter",
     "make_importer",

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import inspect
-from pathlib import PurePath
+from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any
 
 from labelloop.errors import LabelloopError
 from labelloop.ingest.coco import CocoExporter, CocoImporter
 from labelloop.ingest.conll import ConllExporter, ConllImporter
 from labelloop.ingest.csv import CsvExporter, CsvImporter
+from labelloop.ingest.hf_datasets import HfDatasetsImporter, is_saved_dataset
 from labelloop.ingest.jsonl import JsonlExporter, JsonlImporter
 from labelloop.ingest.label_studio import LabelStudioExporter, LabelStudioImporter
 from labelloop.ingest.protocols import Exporter, Importer
@@ -23,6 +24,7 @@ IMPORTERS: dict[str, type[Importer]] = {
     CocoImporter.format: CocoImporter,
     ConllImporter.format: ConllImporter,
     LabelStudioImporter.format: LabelStudioImporter,
+    HfDatasetsImporter.format: HfDatasetsImporter,
 }
 """Import format name -> importer class; a plug-in format registers by adding itself here."""
 
@@ -83,3 +85,9 @@ def importer_for_path(path: str) -> str:
         raise LabelloopError(
             f"cannot tell the format of {name!r} from its name; give the format: {known}"
         ) from None
+
+
+def importer_for_folder(folder: Path) -> str | None:
+    """The import format a folder holds: hf_datasets for a dataset saved with ``save_to_disk``
+    (it holds ``dataset_info.json`` or ``dataset_dict.json``), else None (a folder of files)."""
+    return HfDatasetsImporter.format if is_saved_dataset(folder) else None

@@ -13,7 +13,7 @@ from typing import Any, BinaryIO
 from labelloop.domain import ItemIn
 from labelloop.errors import ImportFormatError, LabelloopError, SchemaError
 from labelloop.govern.permissions import Permission
-from labelloop.ingest import make_importer
+from labelloop.ingest import HfDatasetsImporter, make_importer
 from labelloop.ingest.images import ImageFolderImporter
 from labelloop.ingest.imaging import image_size
 from labelloop.ingest.media import MEDIA_SUFFIXES, file_hash, resolve_media, root_of
@@ -116,6 +116,52 @@ def _importer_options(ctx: ProjectContext, fmt: str, given: dict[str, Any]) -> d
     if fmt == "label_studio":
         options["schema"] = ctx.schema
     return options
+
+
+def import_hf_dataset(
+    db: Database,
+    ctx: ProjectContext,
+    folder: Path,
+    *,
+    hf_split: str | None = None,
+    text_field: str = "text",
+    id_field: str | None = None,
+    label_field: str | None = None,
+    prediction_field: str | None = None,
+    split: str = "pool",
+    progress: Callable[[int], None] | None = None,
+) -> ImportReport:
+    """Import one split of a Hugging Face dataset saved with ``save_to_disk`` (a folder), row by
+    row in one transaction, as ``import_items`` imports a file."""
+    ctx.require(Permission.IMPORT)
+    if ctx.schema.data_type not in ("text", "html"):
+        raise LabelloopError(
+            f"project '{ctx.slug}' holds {ctx.schema.data_type} items; a Hugging Face dataset "
+            "can only be imported into a text or HTML project"
+        )
+    importer = HfDatasetsImporter(
+        text_field=text_field,
+        id_field=id_field,
+        label_field=label_field,
+        prediction_field=prediction_field,
+        split=hf_split,
+    )
+    name = folder.name or str(folder)
+    return _import_records(
+        db,
+        ctx,
+        importer.read_folder(folder),
+        fmt=importer.format,
+        filename=f"{name}[{hf_split}]" if hf_split else name,
+        path_field=text_field,
+        id_field=id_field,
+        unique_ids=True,
+        label_field=label_field,
+        prediction_field=prediction_field,
+        split=split,
+        progress=progress,
+        media_roots=(),
+    )
 
 
 def import_folder(

@@ -24,7 +24,7 @@ from labelloop.ingest import (
 
 
 def test_registries_hold_the_built_in_formats() -> None:
-    assert {"jsonl", "csv", "coco", "conll", "label_studio"} <= set(IMPORTERS)
+    assert {"jsonl", "csv", "coco", "conll", "label_studio", "hf_datasets"} <= set(IMPORTERS)
     assert {"jsonl", "csv", "coco", "conll", "label_studio"} <= set(EXPORTERS)
     for name, cls in IMPORTERS.items():
         assert cls.format == name
@@ -46,7 +46,9 @@ def test_make_importer_passes_options() -> None:
 def test_unknown_format_lists_known_ones() -> None:
     known = "coco, conll, csv, jsonl, label_studio"
     with pytest.raises(
-        LabelloopError, match=f"unknown import format 'xml'; known formats: {known}"
+        LabelloopError,
+        match="unknown import format 'xml'; known formats: coco, conll, csv, hf_datasets, jsonl, "
+        "label_studio",
     ):
         make_importer("xml")
     with pytest.raises(
@@ -105,10 +107,12 @@ def test_public_api() -> None:
         "CsvExporter",
         "CsvImporter",
         "Exporter",
+        "HfDatasetsImporter",
         "Importer",
         "JsonlExporter",
         "JsonlImporter",
         "content_hash",
+        "importer_for_folder",
         "importer_for_path",
         "make_exporter",
         "make_importer",
