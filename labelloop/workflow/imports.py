@@ -124,7 +124,7 @@ def import_hf_dataset(
     folder: Path,
     *,
     hf_split: str | None = None,
-    text_field: str = "text",
+    text_field: str | None = None,
     id_field: str | None = None,
     label_field: str | None = None,
     prediction_field: str | None = None,
@@ -140,7 +140,7 @@ def import_hf_dataset(
             "can only be imported into a text or HTML project"
         )
     importer = HfDatasetsImporter(
-        text_field=text_field,
+        text_field=text_field or "text",
         id_field=id_field,
         label_field=label_field,
         prediction_field=prediction_field,
