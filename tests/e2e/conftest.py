@@ -257,6 +257,19 @@ def wide_elements(page: Any) -> list[str]:
     )
 
 
+def phone(browser: Any, width: int = 390) -> tuple[Any, Any, list[str]]:
+    """A phone-wide page (its context, the page, and the problems it records: script errors and
+    any dialog, such as an alert() that ran)."""
+    context = browser.new_context(viewport={"width": width, "height": 844}, is_mobile=True)
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda exc: problems.append(f"error: {exc}"))
+    page.on(
+        "dialog", lambda dialog: (problems.append(f"dialog: {dialog.message}"), dialog.dismiss())
+    )
+    return context, page, problems
+
+
 def login(
     page: Any, url: str, path: str, *, username: str = USERNAME, password: str = PASSWORD
 ) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import LABELS, login, run_cli, serving, wait_task, wide_elements
+from tests.e2e.conftest import LABELS, login, phone, run_cli, serving, wait_task, wide_elements
 
 pytestmark = pytest.mark.browser
 
@@ -96,18 +96,6 @@ def _project(url: str, token: str) -> httpx.Client:
     return api
 
 
-def _phone(browser: Any) -> tuple[Any, Any, list[str]]:
-    """A 390 px wide page that records script errors and any dialog."""
-    context = browser.new_context(viewport={"width": WIDTH, "height": 844}, is_mobile=True)
-    page = context.new_page()
-    problems: list[str] = []
-    page.on("pageerror", lambda exc: problems.append(f"error: {exc}"))
-    page.on(
-        "dialog", lambda dialog: (problems.append(f"dialog: {dialog.message}"), dialog.dismiss())
-    )
-    return context, page, problems
-
-
 def _panel(page: Any) -> list[dict[str, Any]]:
     """The labeling page's examples as a reader sees them: each label with its examples' text."""
     return page.evaluate(
@@ -134,13 +122,13 @@ def _clean(page: Any) -> None:
 def test_e2e_a_pinned_example_reaches_the_annotator_and_is_unpinned(
     server: Site, browser: Any, screenshots: Path
 ) -> None:
-    mgr_context, mgr, mgr_problems = _phone(browser)
+    mgr_context, mgr, mgr_problems = phone(browser, WIDTH)
     login(mgr, server.url, "/", username=ADMIN[0], password=ADMIN[1])
     token = mgr.evaluate("() => window.labelloop.api('POST', '/api/tokens', {name: 'e2e'})")
     api = _project(server.url, token["token"])
 
     # The annotator labels under v1: no examples yet. They flag the item, then label it.
-    ann_context, ann, ann_problems = _phone(browser)
+    ann_context, ann, ann_problems = phone(browser, WIDTH)
     login(ann, server.url, f"/p/{SLUG}/label", username=ANNOTATOR[0], password=ANNOTATOR[1])
     shown = wait_task(ann)
     assert ann.is_hidden("#guideline-examples")

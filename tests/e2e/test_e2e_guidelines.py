@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import login, wait_task
+from tests.e2e.conftest import login, phone, wait_task
 
 pytestmark = pytest.mark.browser
 
@@ -22,18 +22,6 @@ NEW_GUIDELINE = (
     "See [the examples](javascript:alert(1)).\n"
 )
 SUMMARY = "Sarcasm is negative <img src=x onerror=alert(1)>"
-
-
-def _phone(browser: Any) -> tuple[Any, Any, list[str]]:
-    """A 390 px wide page that records script errors and any dialog (an alert() that ran)."""
-    context = browser.new_context(viewport={"width": WIDTH, "height": 844}, is_mobile=True)
-    page = context.new_page()
-    problems: list[str] = []
-    page.on("pageerror", lambda exc: problems.append(f"error: {exc}"))
-    page.on(
-        "dialog", lambda dialog: (problems.append(f"dialog: {dialog.message}"), dialog.dismiss())
-    )
-    return context, page, problems
 
 
 def _inert(page: Any, selector: str) -> dict[str, Any]:
@@ -64,13 +52,13 @@ def test_e2e_a_published_guideline_reaches_the_annotator_and_their_label(
     server.cli("projects", "member", server.main, name, "annotator")
 
     # The annotator is labeling under v1.
-    ann_context, ann, ann_problems = _phone(browser)
+    ann_context, ann, ann_problems = phone(browser, WIDTH)
     login(ann, server.url, f"/p/{server.main}/label", username=name, password=password)
     wait_task(ann)
     assert ann.inner_text("#guideline-version-label") == "v1"
 
     # The manager publishes v2 from the project page, with the keyboard.
-    mgr_context, mgr, mgr_problems = _phone(browser)
+    mgr_context, mgr, mgr_problems = phone(browser, WIDTH)
     login(mgr, server.url, f"/p/{server.main}")
     mgr.wait_for_selector("#guideline-history li[data-version='1']")
     mgr.fill("#guideline-body", NEW_GUIDELINE)
