@@ -232,9 +232,12 @@ def test_e2e_a_pinned_example_reaches_the_annotator_and_is_unpinned(
     assert mgr.inner_text("#guideline-examples-result") == (
         f"Unpinned item {pinned} (negative): v4 no longer shows it as an example."
     )
-    assert mgr.locator("#guideline-examples li").count() == 1
+    # The list, the history and the heading reload after the message: wait for them.
+    mgr.wait_for_function(
+        """() => document.getElementById('guideline-version').textContent === 'v4'
+            && document.querySelectorAll('#guideline-examples li').length === 1"""
+    )
     assert mgr.inner_text("#guideline-examples-status").startswith("1 example in v4")
-    assert mgr.text_content("#guideline-version") == "v4"
     assert mgr.inner_text("#guideline-version-head") == "v4"
     mgr.wait_for_selector("#guideline-history li[data-version='4']")
     assert mgr.locator("#guideline-history li").first.get_attribute("data-version") == "4"
