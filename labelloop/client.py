@@ -341,7 +341,7 @@ class Project:
         """Import records (mappings, as lines of a JSONL file would hold them); they are
         encoded as the upload is sent, so a generator over a large source is never held in
         memory. All records or none: a bad one raises :class:`ApiError` naming its line (the
-        record's 1-based position). ``text_field`` defaults to the server's (``text``)."""
+        record's 1-based position). ``text_field`` defaults to the schema's data field."""
         upload = cast(BinaryIO, _JsonlReader(records))
         return self._import(
             ("records.jsonl", upload, "application/x-ndjson"),

@@ -106,7 +106,10 @@ class CsvImporter(TextImporter):
                     line=1, reason=f"column {name!r} appears twice in the header"
                 )
             seen.add(name)
-        for field in (self.text_field, self.id_field):
+        text_column = self.text_field
+        if text_column not in seen and self.fallback_field in seen:
+            text_column = self.fallback_field  # a labelloop export: the content is "text"
+        for field in (text_column, self.id_field):
             if field is not None and field not in seen:
                 raise ImportFormatError(
                     line=1, field=field, reason=f"no such column; columns are: {', '.join(header)}"

@@ -41,8 +41,12 @@ class TextImporter:
         label_field: str | None = None,
         prediction_field: str | None = None,
         max_text_chars: int = MAX_TEXT_CHARS,
+        fallback_field: str | None = None,
     ) -> None:
         self.text_field = text_field
+        # Read when a record has no text_field: a project whose content field is not "text"
+        # still reads its own exports, which write the content as "text".
+        self.fallback_field = fallback_field
         self.id_field = id_field
         self.label_field = label_field
         self.prediction_field = prediction_field
@@ -61,23 +65,26 @@ class TextImporter:
 
     def _item(self, line: int, record: Mapping[str, Any]) -> ItemIn:
         """Check one record's text, id and label and split off the rest as metadata."""
-        text = record.get(self.text_field, _ABSENT)
+        field = self.text_field
+        if field not in record and self.fallback_field in record:
+            field = self.fallback_field
+        text = record.get(field, _ABSENT)
         if text is _ABSENT:
-            raise ImportFormatError(line=line, field=self.text_field, reason="missing")
+            raise ImportFormatError(line=line, field=field, reason="missing")
         if not isinstance(text, str):
             raise ImportFormatError(
-                line=line, field=self.text_field, reason=f"must be a string, got {kind(text)}"
+                line=line, field=field, reason=f"must be a string, got {kind(text)}"
             )
         if not text.strip():
-            raise ImportFormatError(line=line, field=self.text_field, reason="empty text")
+            raise ImportFormatError(line=line, field=field, reason="empty text")
         if len(text) > self.max_text_chars:
             raise ImportFormatError(
                 line=line,
-                field=self.text_field,
+                field=field,
                 reason=f"text is {len(text):,} characters; the limit is {self.max_text_chars:,}",
             )
         external_id, label, prediction = self._id_label_prediction(line, record)
-        skip = (self.text_field, self.id_field, self.label_field, self.prediction_field)
+        skip = (field, self.id_field, self.label_field, self.prediction_field)
         metadata = checked_metadata(line, {k: v for k, v in record.items() if k not in skip})
         return ItemIn(
             line=line,

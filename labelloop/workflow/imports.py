@@ -61,15 +61,18 @@ def import_items(
 ) -> ImportReport:
     """Stream ``source`` into the project in one transaction; the first bad record aborts it.
 
-    ``text_field`` names the record field holding the content: by default ``text`` (the
-    column an export writes), and for a Label Studio file the schema's data field. In an image
-    project it holds each image's path under one of ``media_roots``. ``prediction_field``
-    names the field holding pre-annotations (control name -> predicted value), shown to
-    annotators as editable suggestions.
+    ``text_field`` names the record field holding the content, by default the schema's data
+    field; a JSONL or CSV record without it is read from ``text``, the column an export writes,
+    so an export imports back. In an image project it holds each image's path under one of
+    ``media_roots``. ``prediction_field`` names the field holding pre-annotations (control name
+    -> predicted value), shown to annotators as editable suggestions.
     """
     ctx.require(Permission.IMPORT)
+    fallback = None
     if text_field is None:
-        text_field = ctx.schema.data_field if fmt == "label_studio" else "text"
+        text_field = ctx.schema.data_field
+        if fmt in ("jsonl", "csv") and text_field != "text":
+            fallback = "text"
     if ctx.schema.data_type == "table":  # rows, not texts: the schema's columns pick the fields
         importer = make_table_importer(
             fmt,
@@ -111,6 +114,8 @@ def _importer_options(ctx: ProjectContext, fmt: str, given: dict[str, Any]) -> d
             )
         return {"control": boxes[0]}
     options = {key: given[key] for key in ("text_field", "id_field", "label_field")}
+    if given["fallback"] is not None:
+        options["fallback_field"] = given["fallback"]
     if given["prediction_field"] is not None:  # only the formats that read pre-annotations take it
         options["prediction_field"] = given["prediction_field"]
     if fmt == "label_studio":

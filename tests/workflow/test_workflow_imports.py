@@ -228,3 +228,50 @@ def _analyzed_on_big_imports(lab: Any, monkeypatch: pytest.MonkeyPatch) -> None:
             "SELECT reltuples FROM pg_class WHERE relname = 'item'"
         ).scalar_one()
     assert reltuples == 109
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_the_content_is_read_from_the_schemas_field_and_an_export_imports_back(
+    lab: Any, fmt: str
+) -> None:
+    import io
+
+    from labelloop.workflow import export, projects
+    from tests.conftest import schema_with
+
+    schema = {**schema_with(), "data": {"type": "text", "field": "body"}}
+    for slug in ("mails", "again"):
+        projects.create_project(lab.db, slug, schema, actor=lab.admin)
+    mails, again = lab.ctx("mails", lab.admin), lab.ctx("again", lab.admin)
+    if fmt == "jsonl":
+        source = (
+            b'{"id": "m1", "body": "refund please", "text": "a subject line", "k": "negative"}\n'
+        )
+    else:
+        source = b"id,body,text,k\nm1,refund please,a subject line,negative\n"
+    report = imports.import_items(
+        lab.db,
+        mails,
+        io.BytesIO(source),
+        fmt=fmt,
+        filename=f"m.{fmt}",
+        id_field="id",
+        label_field="k",
+    )
+    assert (report.n_items, report.n_labeled) == (1, 1)
+    with lab.db.read() as conn:
+        (row,) = conn.execute(select(item.c.payload, item.c.meta)).all()
+    assert row.payload["text"] == "refund please"  # the schema's field, not "text"
+    assert row.meta == {"text": "a subject line"}
+    out = io.BytesIO()
+    export.export(lab.db, mails, out, fmt=fmt)
+    back = imports.import_items(
+        lab.db,
+        again,
+        io.BytesIO(out.getvalue()),
+        fmt=fmt,
+        filename=f"export.{fmt}",
+        id_field="external_id",
+        label_field="label",
+    )
+    assert (back.n_items, back.n_labeled) == (1, 1)  # the export's "text" column is read
