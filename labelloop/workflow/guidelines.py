@@ -211,9 +211,10 @@ def examples(db: Database, ctx: ProjectContext, version: int | None = None) -> d
     they were pinned: label, note, who pinned them and an excerpt of each. Any member."""
     ctx.require(Permission.VIEW_PROJECT)
     with db.read() as conn:
+        newest = store_projects.newest_guideline_version(conn, ctx.id)
         if version is None:
-            version = store_projects.newest_guideline_version(conn, ctx.id)
-        elif version != 0:
+            version = newest
+        elif version != 0 or newest != 0:  # v0 is only the guideline a project never had
             _version(conn, ctx, version)
         shown = store_projects.examples_in(conn, ctx.id, version)
     return {"version": version, "examples": [_example(r) for r in shown]}

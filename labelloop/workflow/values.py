@@ -38,6 +38,8 @@ def find_item(
 ) -> Any:
     """The project's item named by its number or by its id from the import file; NotFound
     when this project has no such item (another project's item is not found either)."""
+    if item_id is not None and external_id is not None:
+        raise LabelloopError("name the item by item_id or by external_id, not both")
     if item_id is not None:
         row = store_items.get_item(conn, project_id=ctx.id, item_id=item_id)
     elif external_id is not None:

@@ -203,6 +203,7 @@ def test_only_managers_pin_and_non_members_read_no_examples(
         ({"external_id": "doc-4", "value": {"sentiment": "glad"}}, 422, "glad"),
         ({"external_id": "nope", "value": {"sentiment": "positive"}}, 404, "no item 'nope' here"),
         ({"value": {"sentiment": "positive"}}, 400, "name the item by item_id or external_id"),
+        ({"item_id": 1, "external_id": "doc-4"}, 400, "by item_id or by external_id, not both"),
         ({"external_id": "ev-1000", "note": "a\u0000b"}, 422, "cannot contain the NUL"),
         ({"external_id": "ev-1000", "colour": "red"}, 422, "colour: Extra inputs"),
         ({"external_id": "ev-1000", "base_version": 3}, 409, "is at v1 now, not v3"),

@@ -143,6 +143,9 @@ def test_pin_list_diff_and_unpin_examples(cli: Any, tmp_path: Path) -> None:
     assert cli("guidelines", "examples", "s", "--version", "1").stdout.strip() == (
         "guideline v1 pins no examples"
     )
+    assert _last_line(cli("guidelines", "examples", "s", "--version", "0", code=1)) == (
+        "error: project 's' has no guideline v0; its newest is v4"
+    )
     assert cli("guidelines", "diff", "s", "1", "4").stdout.splitlines() == [
         "+ example r1: a (praise, even short)"
     ]
