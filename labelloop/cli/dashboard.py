@@ -158,3 +158,64 @@ def _print(found: dict[str, Any]) -> None:
             out.print(f"- {escape(alert['message'])}", highlight=False)
     else:
         out.print("Nothing needs attention.")
+
+
+def coverage(slug: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """How many unlabeled items of SLUG the model is 80-99% sure of, and how often it is right
+    that sure on the eval items: what it could label now (trains a model; nothing stored)."""
+    from labelloop.workflow import coverage as wf_coverage
+    from labelloop.workflow import projects
+    from labelloop.workflow.features import FeatureCache
+
+    settings, db = _open()
+
+    def go() -> dict[str, Any]:
+        ctx = projects.system_context(db, slug)
+        cache = FeatureCache(settings.features_dir, media_roots=settings.media_root_paths)
+        with _counting() as progress:
+            progress.add_task(f"training and scoring the model of {slug}", total=None)
+            return wf_coverage.coverage(db, ctx, cache=cache)
+
+    found = _run(go)
+    if as_json:
+        typer.echo(json.dumps(found))
+        return
+    out.print(
+        f"{escape(found['model'])} on {escape(found['featurizer'])}, trained on "
+        f"{found['n_train']:,} labels; {found['n_unlabeled']:,} unlabeled items, "
+        f"{found['n_eval']:,} labeled eval items",
+        highlight=False,
+        soft_wrap=True,
+    )
+    table = Table(show_edge=False, pad_edge=False)
+    for name, justify in (
+        ("Sure at least", "right"),
+        ("Unlabeled items", "right"),
+        ("Share", "right"),
+        ("Right on eval", "right"),
+        ("95% interval", "right"),
+        ("Would be labeled", "left"),
+    ):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for row in found["rows"]:
+        right = "—"
+        interval = "—"
+        if row["precision"] is not None:
+            right = f"{row['precision']:.1%} of {row['eval_n']:,}"
+            interval = f"{row['interval'][0]:.1%}–{row['interval'][1]:.1%}"
+        mix = ", ".join(f"{escape(k)} {v:,}" for k, v in row["by_label"].items()) or "—"
+        table.add_row(
+            f"{row['threshold']:.0%}",
+            f"{row['covered']:,}",
+            f"{row['share']:.0%}",
+            right,
+            interval,
+            mix,
+        )
+    out.print(table)
+    if found["n_eval"] == 0:
+        out.print(
+            "No labeled eval items: how often the model is right cannot be measured; "
+            "import some with --split eval.",
+            highlight=False,
+        )

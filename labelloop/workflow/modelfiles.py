@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
@@ -44,31 +45,15 @@ def build(db: Database, ctx: ProjectContext, *, cache: FeatureCache) -> Any:
     Unprocessable
         When the target is not a single-label choice, or fewer than two classes have labels.
     """
-    from labelloop.domain import MISSING
-    from labelloop.learn import fit_model, make_model
     from labelloop.learn.exported import ProjectModel
     from labelloop.learn.model import model_label
     from labelloop.learn.round import evaluate
-    from labelloop.workflow.learning import classifier_problem, round_rows
 
     ctx.require(Permission.EXPORT)
-    problem = classifier_problem(ctx, "a model file holds a single-label classifier")
-    if problem is not None:
-        raise Unprocessable(problem)
     started = time.perf_counter()
-    classes = tuple(ctx.schema.target.labels)
-    data = round_rows(db, ctx, cache)
-    y = data.y
-    labeled = np.flatnonzero(y != MISSING)
-    present = sorted({classes[i] for i in y[labeled].tolist()})
-    if len(present) < 2:
-        raise Unprocessable(
-            f"project '{ctx.slug}' has resolved labels of {len(present)} class"
-            f"{'' if len(present) == 1 else 'es'}"
-            f"{' (' + present[0] + ')' if present else ''}; a model needs two at least"
-        )
-    featurizer, X, used = _fitted(ctx, cache, data.rows)
-    estimator = fit_model(make_model(ctx.settings.model), X[labeled], y[labeled])
+    trained = train(db, ctx, cache=cache, why="a model file holds a single-label classifier")
+    classes, data, y, labeled = trained.classes, trained.data, trained.y, trained.labeled
+    featurizer, X, used, estimator = trained.featurizer, trained.X, trained.used, trained.estimator
     eval_X = X[data.n_pool :] if data.eval_y.size else None
     metrics = evaluate(estimator, eval_X, data.eval_y, len(classes))
     with db.read() as conn:
@@ -104,6 +89,51 @@ def build(db: Database, ctx: ProjectContext, *, cache: FeatureCache) -> Any:
             payload={k: info[k] for k in ("featurizer", "model", "n_train", "metrics")},
         )
     return ProjectModel(featurizer=featurizer, estimator=estimator, classes=classes, info=info)
+
+
+@dataclass(frozen=True)
+class Trained:
+    """The project's classifier fitted on every resolved pool label, with what it was fitted
+    on: the round's rows (``data``), their features ``X`` (pool rows, then eval rows), the
+    class index of each pool row's label ``y`` (MISSING where unlabeled) and ``labeled``."""
+
+    classes: tuple[str, ...]
+    data: Any
+    y: Any
+    labeled: Any
+    featurizer: Any
+    X: Any
+    used: str
+    estimator: Any
+
+
+def train(db: Database, ctx: ProjectContext, *, cache: FeatureCache, why: str) -> Trained:
+    """Fit the project's featurizer and model on every resolved pool label, as a round would.
+
+    Raises Unprocessable (saying ``why`` a single-label classifier is needed) when the target
+    is not a single-label choice, or when fewer than two classes have labels.
+    """
+    from labelloop.domain import MISSING
+    from labelloop.learn import fit_model, make_model
+    from labelloop.workflow.learning import classifier_problem, round_rows
+
+    problem = classifier_problem(ctx, why)
+    if problem is not None:
+        raise Unprocessable(problem)
+    classes = tuple(ctx.schema.target.labels)
+    data = round_rows(db, ctx, cache)
+    y = data.y
+    labeled = np.flatnonzero(y != MISSING)
+    present = sorted({classes[i] for i in y[labeled].tolist()})
+    if len(present) < 2:
+        raise Unprocessable(
+            f"project '{ctx.slug}' has resolved labels of {len(present)} class"
+            f"{'' if len(present) == 1 else 'es'}"
+            f"{' (' + present[0] + ')' if present else ''}; a model needs two at least"
+        )
+    featurizer, X, used = _fitted(ctx, cache, data.rows)
+    estimator = fit_model(make_model(ctx.settings.model), X[labeled], y[labeled])
+    return Trained(classes, data, y, labeled, featurizer, X, used, estimator)
 
 
 def _fitted(ctx: ProjectContext, cache: FeatureCache, rows: list[Any]) -> tuple[Any, Any, str]:

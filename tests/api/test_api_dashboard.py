@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from starlette.responses import Response
 
 from tests.api.conftest import Page
@@ -143,3 +144,19 @@ def test_a_budget_leads_the_finish_cards(page: Page) -> None:
     budget, pool = html.index('id="stat-finish-budget"'), html.index('id="stat-finish"')
     assert budget < pool
     assert "15 labels to the budget · about 3 days" in html and "35 items left" in html
+
+
+@pytest.mark.parametrize(
+    ("role", "status"), [("reviewer", 200), ("annotator", 403), ("outsider", 404)]
+)
+def test_the_coverage_is_for_reviewers_and_managers(api: Any, role: str, status: int) -> None:
+    early = api.get("/api/projects/sent/coverage", "manager")
+    assert early.status_code == 422  # no labels yet: it says why
+    assert "resolved labels of 0 classes; a model needs two" in early.json()["detail"]
+    api.lab.label_next(api.lab.ctx("sent", api.lab.admin), n=9)
+    got = api.get("/api/projects/sent/coverage", role)
+    assert got.status_code == status, got.text
+    if status == 200:
+        body = got.json()
+        assert (body["n_train"], body["n_unlabeled"], body["n_eval"]) == (9, 21, 9)
+        assert [r["threshold"] for r in body["rows"]] == [0.8, 0.9, 0.95, 0.98, 0.99]

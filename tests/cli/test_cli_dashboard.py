@@ -42,3 +42,22 @@ def test_sparkline_heights() -> None:
 
     assert sparkline([0, 1, 8, 4]) == " ▁█▄"
     assert sparkline([0, 0]) == "  "
+
+
+def test_coverage_in_the_terminal_and_as_json(cli: Any) -> None:
+    cli("init")
+    lab = Lab(Database(cli.db_url))
+    ctx = lab.project("p")
+    lab.import_rows(ctx, make_rows(30, labeled=True), labeled=True)
+    lab.import_rows(ctx, make_rows(40, start=100), filename="more.jsonl")
+    said = cli("coverage", "p").stdout
+    assert "trained on 30 labels; 40 unlabeled items, 0 labeled eval items" in " ".join(
+        said.split()
+    )
+    assert "Sure at least" in said and "99%" in said
+    assert "No labeled eval items: how often the model is right cannot be measured" in " ".join(
+        said.split()
+    )
+    found = json.loads(cli("coverage", "p", "--json").stdout)
+    assert found["n_unlabeled"] == 40 and found["rows"][0]["precision"] is None
+    assert "error: no project 'nope'" in cli("coverage", "nope", code=1).output

@@ -111,6 +111,20 @@ def test_e2e_manager_reads_the_dashboard(
         "document.getElementById('attention-forecast').textContent.startsWith('The pool: At ')"
     )
     assert page.inner_text("#attention-status") == "Nothing needs attention."
+    # What the model could label now: on demand, from the stop card.
+    page.click("#coverage-measure")
+    page.wait_for_selector("#coverage-wrap:not([hidden])", timeout=30000)
+    shown = page.locator("#coverage-table tbody tr")
+    assert shown.count() == 5
+    assert [shown.nth(i).locator("td").first.inner_text() for i in range(5)] == [
+        "80%",
+        "90%",
+        "95%",
+        "98%",
+        "99%",
+    ]
+    assert f"trained on {N_LABELED} labels" in page.inner_text("#coverage-status")
+    assert "checked on 30 labeled eval items" in page.inner_text("#coverage-status")
     page.click("#dashboard-link")
     page.wait_for_url(server.url + f"/p/{slug}/dashboard")
     status, report = _api(page, "GET", f"/api/projects/{slug}/dashboard", None)

@@ -11,6 +11,53 @@
   const fmt = (n) => Number(n).toLocaleString("en-US");
   const plural = (n, word) => (n === 1 ? word : word + "s");
 
+  // ---------------------------------------------------------------- what the model could label
+
+  const coverageButton = $("coverage-measure");
+  if (coverageButton) {
+    const pct = (x) => (100 * x).toFixed(1) + "%";
+    const cell = (text) => {
+      const td = document.createElement("td");
+      td.textContent = text;
+      return td;
+    };
+    coverageButton.addEventListener("click", async () => {
+      const status = $("coverage-status");
+      coverageButton.disabled = true;
+      status.textContent = "Training and scoring…";
+      try {
+        const c = await api("GET", base + "/coverage", undefined, { loginOn401: true });
+        const rows = c.rows.map((r) => {
+          const tr = document.createElement("tr");
+          const right =
+            r.precision === null
+              ? "—"
+              : `${pct(r.precision)} of ${fmt(r.eval_n)} (95%: ${pct(r.interval[0])}–${pct(r.interval[1])})`;
+          const mix = Object.entries(r.by_label).map(([k, v]) => `${k} ${fmt(v)}`).join(", ");
+          tr.append(
+            cell(`${Math.round(100 * r.threshold)}%`),
+            cell(`${fmt(r.covered)} (${Math.round(100 * r.share)}%)`),
+            cell(right),
+            cell(mix || "—"),
+          );
+          return tr;
+        });
+        $("coverage-table").tBodies[0].replaceChildren(...rows);
+        $("coverage-wrap").hidden = false;
+        status.textContent =
+          `${c.model} on ${c.featurizer}, trained on ${fmt(c.n_train)} ${plural(c.n_train, "label")}: ` +
+          `${fmt(c.n_unlabeled)} unlabeled ${plural(c.n_unlabeled, "item")}, ` +
+          (c.n_eval
+            ? `checked on ${fmt(c.n_eval)} labeled eval ${plural(c.n_eval, "item")}.`
+            : "no labeled eval items, so how often it is right is not measured.");
+      } catch (err) {
+        status.textContent = `Not measured: ${err.message}`;
+      } finally {
+        coverageButton.disabled = false;
+      }
+    });
+  }
+
   // ---------------------------------------------------------------- progress counts
 
   async function refreshCounts() {

@@ -1,0 +1,82 @@
+"""How much of what is left the model could label now, and how often it is right when that sure.
+
+PURE: numpy only. The pool's and the eval items' class probabilities come in; for each
+confidence threshold out come how many unlabeled items the model is at least that sure of, and,
+on the labeled eval items it is that sure of, how often its label is the true one (with a 95%
+Wilson interval, so a handful of eval items is not read as certainty). It is the measure a team
+needs before accepting the model's labels for the confident part of a pool, or stopping.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from labelloop.insight.cohorts import wilson_interval
+
+THRESHOLDS = (0.8, 0.9, 0.95, 0.98, 0.99)
+"""The confidences the table reads (the model's top class probability)."""
+
+
+def coverage_table(
+    pool_proba: NDArray[np.floating],
+    eval_proba: NDArray[np.floating] | None,
+    eval_y: NDArray[np.integer] | None,
+    classes: Sequence[str],
+    thresholds: Sequence[float] = THRESHOLDS,
+) -> list[dict[str, Any]]:
+    """One row per threshold, most lenient first.
+
+    Parameters
+    ----------
+    pool_proba : ndarray of shape (n_unlabeled, n_classes)
+        Class probabilities of the unlabeled pool items.
+    eval_proba : ndarray of shape (n_eval, n_classes), optional
+        Class probabilities of the labeled eval items.
+    eval_y : ndarray of shape (n_eval,), optional
+        Their true class indices.
+    classes : sequence of str
+        Class names, in column order.
+    thresholds : sequence of float
+
+    Returns
+    -------
+    list of dict
+        ``threshold``; ``covered`` unlabeled items whose top probability reaches it and their
+        ``share`` of the unlabeled; ``by_label`` how many of them each class would get;
+        ``eval_n`` eval items that sure, ``eval_correct`` of them right, ``precision``
+        (None without such items) and its 95% ``interval``.
+    """
+    top = pool_proba.max(axis=1) if len(pool_proba) else np.empty(0)
+    picked = pool_proba.argmax(axis=1) if len(pool_proba) else np.empty(0, dtype=np.intp)
+    eval_top = eval_right = None
+    if eval_proba is not None and eval_y is not None and len(eval_y) > 0:
+        eval_top = eval_proba.max(axis=1)
+        eval_right = eval_proba.argmax(axis=1) == eval_y
+    rows = []
+    for threshold in sorted(thresholds):
+        sure = top >= threshold
+        counts = np.bincount(picked[sure], minlength=len(classes))
+        row: dict[str, Any] = {
+            "threshold": float(threshold),
+            "covered": int(sure.sum()),
+            "share": float(sure.mean()) if len(top) else 0.0,
+            "by_label": {str(c): int(n) for c, n in zip(classes, counts, strict=True) if n},
+            "eval_n": 0,
+            "eval_correct": 0,
+            "precision": None,
+            "interval": None,
+        }
+        if eval_top is not None and eval_right is not None:
+            confident = eval_top >= threshold
+            n = int(confident.sum())
+            correct = int(eval_right[confident].sum())
+            row.update(eval_n=n, eval_correct=correct)
+            if n:
+                low, high = wilson_interval(correct, n)
+                row.update(precision=correct / n, interval=[round(low, 4), round(high, 4)])
+        rows.append(row)
+    return rows

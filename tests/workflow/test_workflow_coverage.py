@@ -1,0 +1,44 @@
+"""What the model could label now: trained on every resolved label, scored on the unlabeled
+pool and the eval items, per confidence threshold."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from labelloop.errors import PermissionDenied, Unprocessable
+from labelloop.workflow import coverage
+from labelloop.workflow.features import FeatureCache
+from tests.conftest import make_rows
+
+
+def test_the_table_counts_what_the_model_is_sure_of_and_how_often_it_is_right(
+    lab: Any, tmp_path: Any
+) -> None:
+    ctx = lab.project()
+    lab.import_rows(ctx, make_rows(30, labeled=True), labeled=True)
+    lab.import_rows(ctx, make_rows(60, start=100), filename="more.jsonl")
+    lab.import_rows(
+        ctx, make_rows(15, start=1000, prefix="ev", labeled=True), labeled=True, split="eval"
+    )
+    cache = FeatureCache(tmp_path / "features")
+    found = coverage.coverage(lab.db, lab.member("sent", "rita", "reviewer"), cache=cache)
+    assert (found["n_train"], found["n_unlabeled"], found["n_eval"]) == (30, 60, 15)
+    rows = found["rows"]
+    assert [r["threshold"] for r in rows] == [0.8, 0.9, 0.95, 0.98, 0.99]
+    covered = [r["covered"] for r in rows]
+    assert covered[0] > 0 and covered == sorted(covered, reverse=True)  # surer means fewer
+    assert set(rows[0]["by_label"]) == {"negative", "neutral", "positive"}
+    for r in rows:
+        assert sum(r["by_label"].values()) == r["covered"]
+        assert r["eval_correct"] <= r["eval_n"] <= 15
+    with pytest.raises(PermissionDenied):
+        coverage.coverage(lab.db, lab.member("sent", "ann", "annotator"), cache=cache)
+
+
+def test_a_project_without_two_labeled_classes_says_why(lab: Any, tmp_path: Any) -> None:
+    ctx = lab.project()
+    lab.import_rows(ctx, make_rows(6))
+    with pytest.raises(Unprocessable, match="has resolved labels of 0 classes"):
+        coverage.coverage(lab.db, ctx, cache=FeatureCache(tmp_path / "features"))
