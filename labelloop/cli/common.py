@@ -43,6 +43,24 @@ def _run(fn: Callable[[], T]) -> T:
         raise typer.Exit(1) from None
 
 
+def with_model(slug: str, doing: str, work: Callable[[Database, Any, Any], T]) -> T:
+    """Run ``work(db, ctx, cache)`` on project SLUG with the feature cache a model reads,
+    showing ``doing`` while it trains (as the local operator); an error is one line."""
+    from labelloop.workflow import projects
+    from labelloop.workflow.features import FeatureCache
+
+    settings, db = _open()
+
+    def go() -> T:
+        ctx = projects.system_context(db, slug)
+        cache = FeatureCache(settings.features_dir, media_roots=settings.media_root_paths)
+        with _counting() as progress:
+            progress.add_task(doing, total=None)
+            return work(db, ctx, cache)
+
+    return _run(go)
+
+
 def _progress() -> Progress:
     return Progress(
         TextColumn("{task.description}"),

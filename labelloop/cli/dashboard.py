@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from labelloop.cli.common import _counting, _open, _run, out
+from labelloop.cli.common import _counting, _open, _run, out, with_model
 
 BARS = "▁▂▃▄▅▆▇█"
 
@@ -164,19 +164,12 @@ def coverage(slug: str, as_json: Annotated[bool, typer.Option("--json")] = False
     """How many unlabeled items of SLUG the model is 80-99% sure of, and how often it is right
     that sure on the eval items: what it could label now (trains a model; nothing stored)."""
     from labelloop.workflow import coverage as wf_coverage
-    from labelloop.workflow import projects
-    from labelloop.workflow.features import FeatureCache
 
-    settings, db = _open()
-
-    def go() -> dict[str, Any]:
-        ctx = projects.system_context(db, slug)
-        cache = FeatureCache(settings.features_dir, media_roots=settings.media_root_paths)
-        with _counting() as progress:
-            progress.add_task(f"training and scoring the model of {slug}", total=None)
-            return wf_coverage.coverage(db, ctx, cache=cache)
-
-    found = _run(go)
+    found = with_model(
+        slug,
+        f"training and scoring the model of {slug}",
+        lambda db, ctx, cache: wf_coverage.coverage(db, ctx, cache=cache),
+    )
     if as_json:
         typer.echo(json.dumps(found))
         return

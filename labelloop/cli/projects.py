@@ -11,7 +11,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from labelloop.cli.common import _counting, _open, _progress, _run, _whole_file, out
+from labelloop.cli.common import _counting, _open, _progress, _run, _whole_file, out, with_model
 from labelloop.errors import LabelloopError
 
 
@@ -467,19 +467,10 @@ def audit(
 def gain(slug: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """What active learning bought: the strategy's labels against the random controls."""
     from labelloop.workflow import gain as wf_gain
-    from labelloop.workflow import projects
-    from labelloop.workflow.features import FeatureCache
 
-    settings, db = _open()
-
-    def go() -> dict[str, Any]:
-        ctx = projects.system_context(db, slug)
-        cache = FeatureCache(settings.features_dir, media_roots=settings.media_root_paths)
-        with _counting() as progress:
-            progress.add_task(f"measuring {slug}", total=None)
-            return wf_gain.report(db, ctx, cache=cache)
-
-    found = _run(go)
+    found = with_model(
+        slug, f"measuring {slug}", lambda db, ctx, cache: wf_gain.report(db, ctx, cache=cache)
+    )
     if as_json:
         typer.echo(json.dumps(found))
         return
