@@ -161,8 +161,11 @@ def _print(found: dict[str, Any]) -> None:
 
 
 def coverage(slug: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """How many unlabeled items of SLUG the model is 80-99% sure of, and how often it is right
-    that sure on the eval items: what it could label now (trains a model; nothing stored)."""
+    """What the model could label now: unlabeled items it is 80-99% sure of, right how often.
+
+    Trains the project's classifier on every label (nothing is stored) and tells, per
+    confidence, how many unlabeled items of SLUG it is that sure of and how often it is right
+    that sure on the labeled eval items."""
     from labelloop.workflow import coverage as wf_coverage
 
     found = with_model(
