@@ -19,7 +19,7 @@ from labelloop.store import projects as store_projects
 from labelloop.store import review as store_review
 from labelloop.store.db import MAX_ID, Database
 from labelloop.workflow.projects import ProjectContext
-from labelloop.workflow.values import checked_on_item, find_item
+from labelloop.workflow.values import checked_on_item, find_item, item_name
 
 MAX_BODY_CHARS = 100_000
 """The longest guideline a project keeps: a long handbook fits; a pasted data dump does not."""
@@ -244,14 +244,14 @@ def pin_example(
         row = find_item(conn, ctx, item_id=item_id, external_id=external_id)
         if store_review.gold_of(conn, row["id"]) is not None:
             raise Unprocessable(
-                f"item {_name(row)} is a gold check: as an example its answer would show to "
+                f"item {item_name(row)} is a gold check: as an example its answer would show to "
                 "the annotators it checks; pick another item"
             )
         if value is None:
             resolved = store_review.item_label_of(conn, row["id"])
             if resolved is None:
                 raise Unprocessable(
-                    f"item {_name(row)} has no label yet: say which label it is an example of"
+                    f"item {item_name(row)} has no label yet: say which label it is an example of"
                 )
             value = resolved["value"]
         clean = checked_on_item(
@@ -264,7 +264,7 @@ def pin_example(
         again = row["id"] in pinned
         if again and _same(pinned[row["id"]], {"value": clean, "note": note}):
             raise Unprocessable(
-                f"item {_name(row)} is an example of {label} with this note already: "
+                f"item {item_name(row)} is an example of {label} with this note already: "
                 "nothing to change"
             )
         if not again and len(pinned) >= MAX_EXAMPLES:
@@ -272,7 +272,7 @@ def pin_example(
                 f"the guideline holds {MAX_EXAMPLES} examples already; unpin one first"
             )
         verb = "Example changed" if again else "Example"
-        summary = f"{verb}: item {_name(row)} as {label}"
+        summary = f"{verb}: item {item_name(row)} as {label}"
         if note:
             summary += f" ({note})"
         version = _republish(conn, ctx, current, _clipped(summary))
@@ -328,9 +328,9 @@ def unpin_example(
         latest = int(current["version"]) if current is not None else 0
         shown = {r["item_id"]: r for r in store_projects.examples_in(conn, ctx.id, latest)}
         if row["id"] not in shown:
-            raise NotFound(f"item {_name(row)} is not an example in guideline v{latest}")
+            raise NotFound(f"item {item_name(row)} is not an example in guideline v{latest}")
         label = shown[row["id"]]["label"]
-        summary = _clipped(f"Example removed: item {_name(row)} ({label})")
+        summary = _clipped(f"Example removed: item {item_name(row)} ({label})")
         version = _republish(conn, ctx, current, summary)
         store_projects.remove_example(conn, ctx.id, row["id"], version=version)
         change = {
@@ -380,10 +380,6 @@ def _note(note: str) -> str:
 def _clipped(summary: str) -> str:
     summary = " ".join(summary.split())
     return summary if len(summary) <= MAX_SUMMARY_CHARS else summary[: MAX_SUMMARY_CHARS - 1] + "…"
-
-
-def _name(row: Mapping[str, Any]) -> str:
-    return f"{row['external_id']!r}" if row["external_id"] else f"#{row['id']}"
 
 
 def _text_of(payload: Mapping[str, Any]) -> str:

@@ -37,7 +37,7 @@ from labelloop.workflow.features import FeatureCache
 from labelloop.workflow.imports import _label_text
 from labelloop.workflow.projects import ProjectContext
 from labelloop.workflow.review import LIVE, is_expert, resolve
-from labelloop.workflow.values import checked_on_item, find_item
+from labelloop.workflow.values import checked_on_item, find_item, item_name
 
 FLAG_KINDS = ("disagreement", "model_contradicts", "label_issue", "gold_wrong", "too_fast")
 MAX_WEEKS = 26
@@ -109,10 +109,12 @@ def set_gold(
     with db.write(project_id=ctx.id) as conn:
         row = find_item(conn, ctx, item_id=item_id, external_id=external_id)
         if row["split"] != "pool":
-            raise LabelloopError(f"item {row['id']} is in the {row['split']} split, not the pool")
+            raise LabelloopError(
+                f"item {item_name(row)} is in the {row['split']} split, not the pool"
+            )
         if store_projects.is_example(conn, row["id"]):
             raise LabelloopError(
-                f"item {row['id']} is an example in the guideline, its answer shown to every "
+                f"item {item_name(row)} is an example in the guideline, its answer shown to every "
                 "annotator: unpin it before using it as a gold check"
             )
         clean = checked_on_item(conn, ctx, clean, row["id"])
@@ -148,7 +150,7 @@ def remove_gold(
         if not db.is_sqlite:  # PostgreSQL: wait for the item's other writers
             store_tasks.lock_item(db, conn, row["id"])
         if not store_review.remove_gold(conn, row["id"]):
-            raise NotFound(f"item {row['id']} is not a gold item")
+            raise NotFound(f"item {item_name(row)} is not a gold item")
         current = store_review.item_label_of(conn, row["id"])
         if current is None:
             resolve(conn, ctx, row["id"], known={"gold": None, "resolution": None})

@@ -56,3 +56,8 @@ def find_item(
     if row is None:
         raise NotFound(f"no item {item_id if item_id is not None else external_id!r} here")
     return row
+
+
+def item_name(row: Mapping[str, Any]) -> str:
+    """An item as messages name it: its id from the import, quoted, else its number."""
+    return f"{row['external_id']!r}" if row["external_id"] else f"#{row['id']}"

@@ -147,7 +147,7 @@
 
   // ---------------------------------------------------------------- examples
 
-  // The examples of one guideline version, in the order they were pinned. `examples.version` is
+  // The examples of one guideline version, by label. `examples.version` is
   // the version the list shows: an unpin is made from it, and refused (409) when the guideline
   // has moved on since.
   const examples = { version: Number(page.guideline_version) || 0 };
@@ -182,13 +182,17 @@
 
   function showExamples(version, list) {
     examples.version = version;
-    el.examples.replaceChildren(...list.map(exampleEntry));
+    // Grouped by label (labels in the order their first example was pinned), pin order within.
+    const first = new Map();
+    list.forEach((x, i) => first.has(x.label) || first.set(x.label, i));
+    const byLabel = [...list].sort((a, b) => first.get(a.label) - first.get(b.label));
+    el.examples.replaceChildren(...byLabel.map(exampleEntry));
     el.examples.hidden = list.length === 0;
     const how = page.can_edit_guideline
       ? " Pin one from the review page (P) or with labelloop guidelines pin."
       : "";
     el.examplesStatus.textContent = list.length
-      ? `${plural(list.length, "example")} in v${version}, in the order they were pinned`
+      ? `${plural(list.length, "example")} in v${version}, by label`
       : `No examples in v${version}.${how}`;
   }
 
