@@ -203,7 +203,7 @@ def coverage(slug: str, as_json: Annotated[bool, typer.Option("--json")] = False
         table.add_row(
             f"{row['threshold']:.0%}",
             f"{row['covered']:,}",
-            f"{row['share']:.0%}",
+            f"{row['share']:.1%}",
             right,
             interval,
             mix,

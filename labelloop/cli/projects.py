@@ -142,8 +142,8 @@ def import_(
     text_field: Annotated[
         str | None,
         typer.Option(
-            help="Field holding the text or media path (default: text; for label_studio, the "
-            "schema's data field)."
+            help="Field holding the text or media path (default: the schema's data field; a "
+            "JSONL or CSV record without it is read from 'text', as an export writes it)."
         ),
     ] = None,
     id_field: Annotated[str | None, typer.Option(help="Field holding your item id.")] = None,

@@ -133,6 +133,12 @@ def rework_lease(conn: Connection, assignment_id: int) -> RowMapping | None:
 # ------------------------------------------------------------------------------ gold
 
 
+def gold_item_ids(conn: Connection, project_id: int) -> set[int]:
+    """The project's gold checks."""
+    q = select(gold_answer.c.item_id).where(gold_answer.c.project_id == project_id)
+    return {int(i) for (i,) in conn.execute(q)}
+
+
 def gold_of(conn: Connection, item_id: int) -> RowMapping | None:
     return (
         conn.execute(select(gold_answer).where(gold_answer.c.item_id == item_id)).mappings().first()

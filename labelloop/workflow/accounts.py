@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -94,7 +95,16 @@ def authenticate(db: Database, username: str, password: str) -> User:
 
 
 def create_token(db: Database, username: str, name: str = "cli") -> str:
-    """A new bearer token for a user; only its hash is stored, so it is shown once."""
+    """A new bearer token for a user; only its hash is stored, so it is shown once.
+
+    The name is shown in lists, the terminal included: it must hold something besides spaces,
+    and no control or formatting character (a line break, an escape sequence, a direction
+    override) that could disguise it there."""
+    name = name.strip()
+    if not name:
+        raise LabelloopError("give the token a name: what it is for")
+    if any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in name):
+        raise LabelloopError("a token name cannot hold control or formatting characters")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with db.write() as conn:
         row = store_users.by_name(conn, username)

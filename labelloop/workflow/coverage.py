@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from labelloop.govern.permissions import Permission
+from labelloop.store import review as store_review
 from labelloop.store.db import Database
 from labelloop.workflow.features import FeatureCache
 from labelloop.workflow.projects import ProjectContext
@@ -30,7 +31,12 @@ def coverage(db: Database, ctx: ProjectContext, *, cache: FeatureCache) -> dict[
         db, ctx, cache=cache, why="the coverage is measured for a single-label classifier"
     )
     data, n_classes = trained.data, len(trained.classes)
-    unlabeled = np.flatnonzero(trained.y[: data.n_pool] == MISSING)
+    with db.read() as conn:  # gold checks have known answers: work for no one, model or person
+        gold = store_review.gold_item_ids(conn, ctx.id)
+    pool_ids = np.array([int(r["id"]) for r in data.rows[: data.n_pool]], dtype=np.int64)
+    unlabeled = np.flatnonzero(
+        (trained.y[: data.n_pool] == MISSING) & ~np.isin(pool_ids, list(gold))
+    )
     pool_proba = (
         predict_proba_chunked(trained.estimator, trained.X[unlabeled], n_classes=n_classes)
         if unlabeled.size

@@ -68,11 +68,10 @@ def import_items(
     -> predicted value), shown to annotators as editable suggestions.
     """
     ctx.require(Permission.IMPORT)
-    fallback = None
-    if text_field is None:
-        text_field = ctx.schema.data_field
-        if fmt in ("jsonl", "csv") and text_field != "text":
-            fallback = "text"
+    text_field = text_field or ctx.schema.data_field
+    fallback = None  # the page's form names the schema's field: the same fallback applies
+    if fmt in ("jsonl", "csv") and text_field == ctx.schema.data_field != "text":
+        fallback = "text"
     if ctx.schema.data_type == "table":  # rows, not texts: the schema's columns pick the fields
         importer = make_table_importer(
             fmt,

@@ -175,3 +175,20 @@ def test_a_token_works_and_says_who_it_is(sqlite_api: Any) -> None:
         "/api/me", headers={"Authorization": f"Bearer {new.json()['token']}"}
     )
     assert again.json()["username"] == "annotator"
+
+
+@pytest.mark.parametrize(
+    ("name", "detail"),
+    [
+        ("a\nb\x1b[31mred\x07", "cannot hold control or formatting characters"),
+        ("\u202eevil", "cannot hold control or formatting characters"),
+        ("   ", "give the token a name"),
+    ],
+)
+def test_a_token_name_that_could_disguise_itself_is_refused(
+    sqlite_api: Any, name: str, detail: str
+) -> None:
+    before = sqlite_api.get("/api/tokens", "annotator").json()
+    refused = sqlite_api.post("/api/tokens", "annotator", json={"name": name})
+    assert refused.status_code == 400 and detail in refused.json()["detail"]
+    assert sqlite_api.get("/api/tokens", "annotator").json() == before

@@ -42,3 +42,17 @@ def test_a_project_without_two_labeled_classes_says_why(lab: Any, tmp_path: Any)
     lab.import_rows(ctx, make_rows(6))
     with pytest.raises(Unprocessable, match="has resolved labels of 0 classes"):
         coverage.coverage(lab.db, ctx, cache=FeatureCache(tmp_path / "features"))
+
+
+def test_gold_checks_are_not_counted_as_items_the_model_would_label(
+    lab: Any, tmp_path: Any
+) -> None:
+    from labelloop.workflow import quality
+
+    ctx = lab.project()
+    lab.import_rows(ctx, make_rows(30, labeled=True), labeled=True)
+    lab.import_rows(ctx, make_rows(10, start=100), filename="more.jsonl")
+    cache = FeatureCache(tmp_path / "features")
+    before = coverage.coverage(lab.db, ctx, cache=cache)["n_unlabeled"]
+    quality.set_gold(lab.db, ctx, {"sentiment": "neutral"}, external_id="doc-101")
+    assert (before, coverage.coverage(lab.db, ctx, cache=cache)["n_unlabeled"]) == (10, 9)

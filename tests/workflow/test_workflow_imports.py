@@ -271,6 +271,7 @@ def test_the_content_is_read_from_the_schemas_field_and_an_export_imports_back(
         io.BytesIO(out.getvalue()),
         fmt=fmt,
         filename=f"export.{fmt}",
+        text_field="body",  # as the project page's form sends it: the schema's field
         id_field="external_id",
         label_field="label",
     )

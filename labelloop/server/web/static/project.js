@@ -36,7 +36,7 @@
           const mix = Object.entries(r.by_label).map(([k, v]) => `${k} ${fmt(v)}`).join(", ");
           tr.append(
             cell(`${Math.round(100 * r.threshold)}%`),
-            cell(`${fmt(r.covered)} (${Math.round(100 * r.share)}%)`),
+            cell(`${fmt(r.covered)} (${pct(r.share)})`),
             cell(right),
             cell(mix || "—"),
           );
