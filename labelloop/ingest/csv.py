@@ -111,8 +111,13 @@ class CsvImporter(TextImporter):
             text_column = self.fallback_field  # a labelloop export: the content is "text"
         for field in (text_column, self.id_field):
             if field is not None and field not in seen:
+                also = ""
+                if field == text_column and self.fallback_field is not None:
+                    also = f" (nor {self.fallback_field!r}, an export's column)"
                 raise ImportFormatError(
-                    line=1, field=field, reason=f"no such column; columns are: {', '.join(header)}"
+                    line=1,
+                    field=field,
+                    reason=f"no such column{also}; columns are: {', '.join(header)}",
                 )
         return header
 

@@ -70,7 +70,12 @@ class TextImporter:
             field = self.fallback_field
         text = record.get(field, _ABSENT)
         if text is _ABSENT:
-            raise ImportFormatError(line=line, field=field, reason="missing")
+            also = (
+                f" (nor is {self.fallback_field!r}, an export's column)"
+                if self.fallback_field
+                else ""
+            )
+            raise ImportFormatError(line=line, field=field, reason=f"missing{also}")
         if not isinstance(text, str):
             raise ImportFormatError(
                 line=line, field=field, reason=f"must be a string, got {kind(text)}"

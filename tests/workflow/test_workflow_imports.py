@@ -276,3 +276,31 @@ def test_the_content_is_read_from_the_schemas_field_and_an_export_imports_back(
         label_field="label",
     )
     assert (back.n_items, back.n_labeled) == (1, 1)  # the export's "text" column is read
+
+
+@pytest.mark.parametrize(
+    ("fmt", "source", "reason"),
+    [
+        (
+            "jsonl",
+            b'{"id": "m1", "subject": "hi"}\n',
+            "line 1, field 'body': missing (nor is 'text'",
+        ),
+        ("csv", b"id,subject\nm1,hi\n", "line 1, field 'body': no such column (nor 'text'"),
+    ],
+)
+def test_a_record_with_neither_field_names_both(
+    lab: Any, fmt: str, source: bytes, reason: str
+) -> None:
+    import io
+
+    from labelloop.workflow import projects
+    from tests.conftest import schema_with
+
+    schema = {**schema_with(), "data": {"type": "text", "field": "body"}}
+    projects.create_project(lab.db, "mails", schema, actor=lab.admin)
+    with pytest.raises(ImportFormatError) as caught:
+        imports.import_items(
+            lab.db, lab.ctx("mails", lab.admin), io.BytesIO(source), fmt=fmt, filename=f"m.{fmt}"
+        )
+    assert str(caught.value).startswith(reason)
