@@ -19,16 +19,20 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import math
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import date, datetime, time, timedelta
-from decimal import Decimal
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, BinaryIO, ClassVar
 
 from labelloop.domain import ItemIn
 from labelloop.errors import ImportFormatError, LabelloopError
-from labelloop.ingest.records import MAX_TEXT_CHARS, TextImporter, object_in_cell
+from labelloop.ingest.records import (
+    MAX_TEXT_CHARS,
+    NOT_SCALAR,
+    TextImporter,
+    json_scalar,
+    object_in_cell,
+)
 from labelloop.kinds import kind
 
 HF_HINT = "pip install 'labelloop[hf]' (the datasets library)"
@@ -267,14 +271,11 @@ def _class_name(feature: Any, value: Any, *, in_list: bool = False) -> str | Non
 def _json_value(line: int, column: str, value: Any) -> Any:
     """A cell as metadata can store it (JSON): timestamps as ISO text, NaN as null; bytes and
     other values JSON has no form for are refused, naming the column."""
-    if value is None or isinstance(value, str | bool | int):
+    if isinstance(value, str):
         return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, Decimal):
-        return float(value) if value.is_finite() else None
-    if isinstance(value, datetime | date | time):
-        return value.isoformat()
+    scalar = json_scalar(value)
+    if scalar is not NOT_SCALAR:
+        return scalar
     if isinstance(value, timedelta):
         return value.total_seconds()
     if isinstance(value, Mapping):

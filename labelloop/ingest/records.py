@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
+from decimal import Decimal
 from typing import Any, BinaryIO, ClassVar
 
 import orjson
@@ -257,6 +258,26 @@ def iso_utc(value: datetime) -> str:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.astimezone(UTC).isoformat()
+
+
+NOT_SCALAR = object()
+"""What :func:`json_scalar` answers for a value it has no JSON scalar for."""
+
+
+def json_scalar(value: Any) -> Any:
+    """A number, truth value, date or time read from a table or a dataset as JSON holds it:
+    NaN, infinities and non-finite decimals as None, decimals as floats, dates and times as ISO
+    text; None as it is. ``NOT_SCALAR`` for anything else, text included (each reader checks
+    text its own way)."""
+    if value is None or isinstance(value, bool | int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Decimal):
+        return float(value) if value.is_finite() else None
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    return NOT_SCALAR
 
 
 def json_default(value: Any) -> Any:

@@ -13,15 +13,19 @@ import importlib.util
 import json
 import math
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import date, datetime, time
-from decimal import Decimal
 from typing import Any, BinaryIO, ClassVar
 
 from labelloop.domain import ItemIn
 from labelloop.errors import ImportFormatError, LabelloopError
 from labelloop.ingest.csv import CsvImporter
 from labelloop.ingest.jsonl import JsonlImporter
-from labelloop.ingest.records import MAX_TEXT_CHARS, TextImporter, checked_metadata
+from labelloop.ingest.records import (
+    MAX_TEXT_CHARS,
+    NOT_SCALAR,
+    TextImporter,
+    checked_metadata,
+    json_scalar,
+)
 from labelloop.kinds import kind
 
 _ABSENT = object()
@@ -107,14 +111,9 @@ class _TableRecords(TextImporter):
 
     def _cell(self, line: int, name: str, value: Any) -> Any:
         """A cell as a JSON scalar: text, number, true/false or None (empty)."""
-        if value is None or isinstance(value, bool | int):
-            return value
-        if isinstance(value, float):
-            return value if math.isfinite(value) else None
-        if isinstance(value, Decimal):
-            return float(value) if value.is_finite() else None
-        if isinstance(value, datetime | date | time):
-            return value.isoformat()
+        scalar = json_scalar(value)
+        if scalar is not NOT_SCALAR:
+            return scalar
         if isinstance(value, str):
             if not value.strip():
                 return None

@@ -34,9 +34,7 @@ def coverage(db: Database, ctx: ProjectContext, *, cache: FeatureCache) -> dict[
     with db.read() as conn:  # gold checks have known answers: work for no one, model or person
         gold = store_review.gold_item_ids(conn, ctx.id)
     pool_ids = np.array([int(r["id"]) for r in data.rows[: data.n_pool]], dtype=np.int64)
-    unlabeled = np.flatnonzero(
-        (trained.y[: data.n_pool] == MISSING) & ~np.isin(pool_ids, list(gold))
-    )
+    unlabeled = np.flatnonzero((data.y[: data.n_pool] == MISSING) & ~np.isin(pool_ids, list(gold)))
     pool_proba = (
         predict_proba_chunked(trained.estimator, trained.X[unlabeled], n_classes=n_classes)
         if unlabeled.size

@@ -143,8 +143,9 @@ def import_hf_dataset(
             f"project '{ctx.slug}' holds {ctx.schema.data_type} items; a Hugging Face dataset "
             "can only be imported into a text or HTML project"
         )
+    text_field = text_field or "text"  # a dataset's usual column, whatever the schema says
     importer = HfDatasetsImporter(
-        text_field=text_field or "text",
+        text_field=text_field,
         id_field=id_field,
         label_field=label_field,
         prediction_field=prediction_field,

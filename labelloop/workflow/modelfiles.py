@@ -51,11 +51,10 @@ def build(db: Database, ctx: ProjectContext, *, cache: FeatureCache) -> Any:
 
     ctx.require(Permission.EXPORT)
     started = time.perf_counter()
-    trained = train(db, ctx, cache=cache, why="a model file holds a single-label classifier")
-    classes, data, y, labeled = trained.classes, trained.data, trained.y, trained.labeled
-    featurizer, X, used, estimator = trained.featurizer, trained.X, trained.used, trained.estimator
-    eval_X = X[data.n_pool :] if data.eval_y.size else None
-    metrics = evaluate(estimator, eval_X, data.eval_y, len(classes))
+    t = train(db, ctx, cache=cache, why="a model file holds a single-label classifier")
+    eval_X = t.X[t.data.n_pool :] if t.data.eval_y.size else None
+    metrics = evaluate(t.estimator, eval_X, t.data.eval_y, len(t.classes))
+    y = t.data.y[t.labeled]
     with db.read() as conn:
         latest = store_learning.latest(conn, ctx.id)
     info = {
@@ -64,14 +63,14 @@ def build(db: Database, ctx: ProjectContext, *, cache: FeatureCache) -> Any:
         "control": ctx.schema.target.name,
         "data_type": ctx.schema.data_type,
         "columns": list(ctx.schema.data_columns or []),
-        "featurizer": used,
+        "featurizer": t.used,
         "featurizer_note": None
-        if used == ctx.settings.featurizer
+        if t.used == ctx.settings.featurizer
         else f"'{ctx.settings.featurizer}' has not computed every item's features yet, "
-        f"so this model reads {used}",
-        "model": model_label(estimator),
-        "n_train": int(labeled.shape[0]),
-        "labels": {name: int((y[labeled] == i).sum()) for i, name in enumerate(classes)},
+        f"so this model reads {t.used}",
+        "model": model_label(t.estimator),
+        "n_train": int(t.labeled.shape[0]),
+        "labels": {name: int((y == i).sum()) for i, name in enumerate(t.classes)},
         "metrics": {k: round(float(v), 4) for k, v in metrics.items()},
         "model_version": int(latest["version"]) if latest is not None else None,
         "labelloop": __version__,
@@ -88,18 +87,19 @@ def build(db: Database, ctx: ProjectContext, *, cache: FeatureCache) -> Any:
             subject=f"project:{ctx.slug}",
             payload={k: info[k] for k in ("featurizer", "model", "n_train", "metrics")},
         )
-    return ProjectModel(featurizer=featurizer, estimator=estimator, classes=classes, info=info)
+    return ProjectModel(
+        featurizer=t.featurizer, estimator=t.estimator, classes=t.classes, info=info
+    )
 
 
 @dataclass(frozen=True)
 class Trained:
     """The project's classifier fitted on every resolved pool label, with what it was fitted
-    on: the round's rows (``data``), their features ``X`` (pool rows, then eval rows), the
-    class index of each pool row's label ``y`` (MISSING where unlabeled) and ``labeled``."""
+    on: the round's rows (``data``, with each pool row's class index ``data.y``, MISSING where
+    unlabeled), their features ``X`` (pool rows, then eval rows) and the ``labeled`` rows."""
 
     classes: tuple[str, ...]
     data: Any
-    y: Any
     labeled: Any
     featurizer: Any
     X: Any
@@ -133,7 +133,7 @@ def train(db: Database, ctx: ProjectContext, *, cache: FeatureCache, why: str) -
         )
     featurizer, X, used = _fitted(ctx, cache, data.rows)
     estimator = fit_model(make_model(ctx.settings.model), X[labeled], y[labeled])
-    return Trained(classes, data, y, labeled, featurizer, X, used, estimator)
+    return Trained(classes, data, labeled, featurizer, X, used, estimator)
 
 
 def _fitted(ctx: ProjectContext, cache: FeatureCache, rows: list[Any]) -> tuple[Any, Any, str]:
