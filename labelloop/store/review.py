@@ -257,29 +257,22 @@ def add_label_issues(
 
 
 def resolve_flags(
-    conn: Connection, *, item_id: int, by: int | None, kinds: Sequence[str] | None = None
+    conn: Connection,
+    *,
+    by: int | None,
+    item_id: int | None = None,
+    project_id: int | None = None,
+    kinds: Sequence[str] | None = None,
 ) -> int:
-    """Resolve the item's open flags (of ``kinds`` only, when given); how many were open."""
-    q = update(flag).where(flag.c.item_id == item_id, flag.c.resolved_at.is_(None))
+    """Resolve the open flags of an item, or of a whole project (of ``kinds`` only, when
+    given); how many were open."""
+    if (item_id is None) == (project_id is None):
+        raise ValueError("resolve the flags of an item or of a project")
+    where = flag.c.item_id == item_id if item_id is not None else flag.c.project_id == project_id
+    q = update(flag).where(where, flag.c.resolved_at.is_(None))
     if kinds is not None:
         q = q.where(flag.c.kind.in_(list(kinds)))
     res = conn.execute(q.values(resolved_at=now(), resolved_by=by))
-    return int(res.rowcount)
-
-
-def resolve_project_flags(
-    conn: Connection, project_id: int, *, kinds: Sequence[str], by: int | None
-) -> int:
-    """Resolve every open flag of ``kinds`` in a project; how many were open."""
-    res = conn.execute(
-        update(flag)
-        .where(
-            flag.c.project_id == project_id,
-            flag.c.kind.in_(list(kinds)),
-            flag.c.resolved_at.is_(None),
-        )
-        .values(resolved_at=now(), resolved_by=by)
-    )
     return int(res.rowcount)
 
 

@@ -64,8 +64,8 @@ def edit(
         )
         answered = 0
         if answers_flags:
-            answered = store_review.resolve_project_flags(
-                conn, ctx.id, kinds=("ambiguous",), by=ctx.user.id or None
+            answered = store_review.resolve_flags(
+                conn, project_id=ctx.id, kinds=("ambiguous",), by=ctx.user.id or None
             )
         change = {
             "version": version,
