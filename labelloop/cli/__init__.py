@@ -6,6 +6,7 @@ import typer
 
 from labelloop.cli import (
     accounts,
+    autolabel,
     dashboard,
     guidelines,
     models,
@@ -33,6 +34,10 @@ app.add_typer(projects_app, name="projects")
 app.add_typer(gold_app, name="gold")
 app.add_typer(model_app, name="model")
 app.add_typer(guidelines_app, name="guidelines")
+autolabel_app = typer.Typer(
+    no_args_is_help=True,
+    help="Accept the model's labels for the items it is sure of; list and undo the runs.",
+)
 
 # Registered here rather than by decorators in each module: `labelloop --help` lists commands in
 # registration order, and that order interleaves the modules.
@@ -47,6 +52,7 @@ app.command()(quality.quality)
 app.command()(projects.gain)
 app.command()(dashboard.dashboard)
 app.command()(dashboard.coverage)
+app.add_typer(autolabel_app, name="autolabel")
 app.command()(projects.audit)
 app.command()(serving.demo)
 users_app.command("add")(accounts.users_add)
@@ -70,6 +76,9 @@ guidelines_app.command("diff")(guidelines.guidelines_diff)
 guidelines_app.command("examples")(guidelines.guidelines_examples)
 guidelines_app.command("pin")(guidelines.guidelines_pin)
 guidelines_app.command("unpin")(guidelines.guidelines_unpin)
+autolabel_app.command("apply")(autolabel.autolabel_apply)
+autolabel_app.command("runs")(autolabel.autolabel_runs)
+autolabel_app.command("undo")(autolabel.autolabel_undo)
 
 
 def main() -> None:

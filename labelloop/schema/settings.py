@@ -55,6 +55,11 @@ class ProjectSettings(BaseModel):
     random_share: float = Field(default=0.0, ge=0.0, le=0.5)
     span_scoring: Literal["mean", "max"] = "mean"  # spans: an item's mean or max token entropy
     detector: str = Field(default=DEFAULT_DETECTOR, min_length=1, max_length=100)  # boxes
+    # Auto-labeling (`labelloop autolabel`): the model's labels are accepted for the unlabeled
+    # items it is at least auto_label_confidence sure of, and only when on the eval items that
+    # sure its accuracy's 95% interval lies at or above auto_label_min_accuracy.
+    auto_label_confidence: float | None = Field(default=None, ge=0.5, le=1.0)
+    auto_label_min_accuracy: float = Field(default=0.95, ge=0.5, le=1.0)
 
     @field_validator("strategy", "detector", "featurizer", "model")
     @classmethod

@@ -7,12 +7,14 @@ from collections.abc import Iterator
 
 from sqlalchemy import Connection, RowMapping, select
 
-from labelloop.store.tables import annotation, assignment, item, item_label, user
+from labelloop.store.tables import annotation, assignment, auto_label_run, item, item_label, user
 
 
 def labeled_rows(conn: Connection, project_id: int) -> Iterator[RowMapping]:
     """Pool items with a resolved label, in id order; ``username`` is the annotator's,
-    ``decided_by_name`` the user's who decided the label (a reviewer, adjudicator or importer)."""
+    ``decided_by_name`` the user's who decided the label (a reviewer, adjudicator or importer,
+    or who applied an auto-label run: then ``confidence``, ``auto_run_id``, the run's
+    ``threshold`` and ``run_model_version`` say how sure which model was)."""
     decider = user.alias("decider")
     q = (
         select(
@@ -37,6 +39,10 @@ def labeled_rows(conn: Connection, project_id: int) -> Iterator[RowMapping]:
             assignment.c.score,
             assignment.c.rank,
             assignment.c.reason,
+            item_label.c.confidence,
+            item_label.c.auto_run_id,
+            auto_label_run.c.confidence.label("threshold"),
+            auto_label_run.c.model_version.label("run_model_version"),
         )
         .select_from(item_label)
         .join(item, item.c.id == item_label.c.item_id)
@@ -44,6 +50,7 @@ def labeled_rows(conn: Connection, project_id: int) -> Iterator[RowMapping]:
         .outerjoin(user, user.c.id == annotation.c.user_id)
         .outerjoin(assignment, assignment.c.id == annotation.c.assignment_id)
         .outerjoin(decider, decider.c.id == item_label.c.decided_by)
+        .outerjoin(auto_label_run, auto_label_run.c.id == item_label.c.auto_run_id)
         .where(item_label.c.project_id == project_id, item.c.split == "pool")
         .order_by(item.c.id)
     )

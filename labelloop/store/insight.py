@@ -14,6 +14,7 @@ from sqlalchemy import Connection, and_, exists, func, select, union, update
 
 from labelloop.store.review import LIVE_STATES, PENDING_STATES, REWORK
 from labelloop.store.tables import (
+    AUTO,
     alert,
     annotation,
     assignment,
@@ -24,6 +25,9 @@ from labelloop.store.tables import (
     review,
     user,
 )
+
+NOT_PEOPLES = ("imported", AUTO)
+"""Resolutions no person in the project made: labels imported with the items, the model's."""
 
 
 def annotations_since(conn: Connection, project_id: int, since: datetime) -> list[dict[str, Any]]:
@@ -89,8 +93,8 @@ def last_active(conn: Connection, project_id: int) -> dict[int, datetime]:
 
 
 def resolved_since(conn: Connection, project_id: int, since: datetime) -> list[dict[str, Any]]:
-    """Labels resolved by people since ``since`` (imported labels left out), with the first time
-    their item was served, for the end-to-end time to label."""
+    """Labels resolved by people since ``since`` (imported and auto labels left out), with the
+    first time their item was served, for the end-to-end time to label."""
     first_served = (
         select(func.min(assignment.c.leased_at))
         .where(assignment.c.item_id == item_label.c.item_id)
@@ -103,7 +107,7 @@ def resolved_since(conn: Connection, project_id: int, since: datetime) -> list[d
         first_served.label("first_served"),
     ).where(
         item_label.c.project_id == project_id,
-        item_label.c.resolution != "imported",
+        item_label.c.resolution.not_in(NOT_PEOPLES),
         item_label.c.decided_at >= since,
     )
     return [dict(r) for r in conn.execute(q).mappings()]
@@ -315,7 +319,7 @@ def departures(conn: Connection, project_id: int, since: datetime) -> dict[str, 
     agreed = select(func.count()).where(
         item_label.c.project_id == project_id,
         item_label.c.decided_at >= since,
-        item_label.c.resolution.not_in(("imported", "adjudicated")),
+        item_label.c.resolution.not_in((*NOT_PEOPLES, "adjudicated")),
         n_live >= 2,
     )
     expert_verdicts = _expert_verdicts(project_id, since)
@@ -344,9 +348,9 @@ def departures(conn: Connection, project_id: int, since: datetime) -> dict[str, 
 
 
 def last_resolved(conn: Connection, project_id: int) -> datetime | None:
-    """When a person last resolved a label of the project (imported labels aside)."""
+    """When a person last resolved a label of the project (imported and auto labels aside)."""
     q = select(func.max(item_label.c.decided_at)).where(
-        item_label.c.project_id == project_id, item_label.c.resolution != "imported"
+        item_label.c.project_id == project_id, item_label.c.resolution.not_in(NOT_PEOPLES)
     )
     return conn.execute(q).scalar_one()
 

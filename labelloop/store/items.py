@@ -10,6 +10,7 @@ from sqlalchemy import Connection, RowMapping, exists, func, select
 from labelloop.store.db import Database, new_id
 from labelloop.store.learning import n_items, n_labeled_pool
 from labelloop.store.tables import (
+    AUTO,
     annotation,
     assignment,
     gold_answer,
@@ -101,26 +102,35 @@ def n_to_label(conn: Connection, project_id: int) -> int:
     """Pool items still to label: without a resolved label and not a gold check. The project is
     done when this is 0 (the ``remaining`` of :func:`counts`, what the idle page reads)."""
     pool = n_items(conn, project_id) - n_gold_checks(conn, project_id)
-    return pool - n_labeled_pool(conn, project_id)
+    return pool - n_labeled_pool(conn, project_id, auto=None)
 
 
 def counts(conn: Connection, project_id: int) -> dict[str, int]:
     """Items per split, labeled pool and eval items and annotations: the project's progress,
     derived. ``pool`` counts the items to label, so gold checks (``gold``, see
-    :func:`n_gold_checks`) are left out of it and of ``remaining``."""
+    :func:`n_gold_checks`) are left out of it and of ``remaining``. ``labeled`` counts the
+    labels people gave or imported, ``auto_labeled`` those the model gave in auto-label runs;
+    ``remaining`` is what neither labeled."""
     per_split = (
         select(item.c.split, func.count())
         .where(item.c.project_id == project_id)
         .group_by(item.c.split)
     )
     by_split = {str(split): int(n) for split, n in conn.execute(per_split)}
+    auto = item_label.c.resolution == AUTO
     labeled_per_split = (
-        select(item.c.split, func.count())
+        select(item.c.split, auto, func.count())
         .select_from(item_label.join(item, item.c.id == item_label.c.item_id))
         .where(item_label.c.project_id == project_id)
-        .group_by(item.c.split)
+        .group_by(item.c.split, auto)
     )
-    labeled_by_split = {str(split): int(n) for split, n in conn.execute(labeled_per_split)}
+    labeled_by_split: dict[str, int] = {}
+    auto_labeled = 0
+    for split, by_model, n in conn.execute(labeled_per_split):
+        if by_model and split == "pool":
+            auto_labeled += int(n)
+        elif not by_model:
+            labeled_by_split[str(split)] = labeled_by_split.get(str(split), 0) + int(n)
     labeled = labeled_by_split.get("pool", 0)
     n_annotations = conn.execute(
         select(func.count()).where(annotation.c.project_id == project_id)
@@ -140,7 +150,8 @@ def counts(conn: Connection, project_id: int) -> dict[str, int]:
         "eval": int(by_split.get("eval", 0)),
         "eval_labeled": labeled_by_split.get("eval", 0),
         "labeled": labeled,
-        "remaining": pool - labeled,
+        "auto_labeled": auto_labeled,
+        "remaining": pool - labeled - auto_labeled,
         "annotations": int(n_annotations),
         "leased": int(leased),
     }

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, delete, func, select
+from sqlalchemy import Connection, RowMapping, case, delete, func, select
 
 from labelloop.store.db import new_id
-from labelloop.store.tables import item, item_label, model_version, queue_entry
+from labelloop.store.tables import AUTO, item, item_label, model_version, queue_entry
 from labelloop.store.users import now
 
 
@@ -22,12 +22,21 @@ def items_of(
 ) -> list[RowMapping]:
     """Every item of a split with its resolved target label (None when unlabeled), in id order.
 
+    A label the model gave (an auto-label run) is no label to learn from: its ``label`` is None
+    and its column ``auto`` true (false or None otherwise), so a round neither trains on it nor
+    queues its item.
+
     ``payloads=False`` leaves the item content out: decoding it dominates a round's read, and
     the learner needs it only when the project's items changed. ``tag`` adds the value of that
     metadata field as column ``tag`` (None without it): the database extracts it, so the rest
     of the metadata (up to 64 KiB an item) is neither sent nor decoded.
     """
-    columns = [item.c.id, item_label.c.label] + ([item.c.payload] if payloads else [])
+    auto = item_label.c.resolution == AUTO
+    columns = [
+        item.c.id,
+        case((auto, None), else_=item_label.c.label).label("label"),
+        auto.label("auto"),
+    ] + ([item.c.payload] if payloads else [])
     columns += [item.c.meta[tag].label("tag")] if tag is not None else []
     q = (
         select(*columns)
@@ -56,12 +65,16 @@ def payloads_of(conn: Connection, project_id: int) -> dict[int, Any]:
     return {int(i): p for i, p in conn.execute(q)}
 
 
-def n_labeled_pool(conn: Connection, project_id: int) -> int:
+def n_labeled_pool(conn: Connection, project_id: int, *, auto: bool | None = False) -> int:
+    """Pool items with a label to learn from (people's and imported ones); ``auto=True``: those
+    the model labeled in an auto-label run instead; ``auto=None``: both."""
     q = (
         select(func.count())
         .select_from(item_label.join(item, item.c.id == item_label.c.item_id))
         .where(item_label.c.project_id == project_id, item.c.split == "pool")
     )
+    if auto is not None:
+        q = q.where(item_label.c.resolution == AUTO if auto else item_label.c.resolution != AUTO)
     return int(conn.execute(q).scalar_one())
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import Connection, RowMapping, and_, bindparam, delete, func, or
 
 from labelloop.store.db import fetch, new_id
 from labelloop.store.tables import (
+    AUTO,
     annotation,
     assignment,
     audit_event,
@@ -661,7 +662,8 @@ def review_rows(conn: Connection, project_id: int) -> list[dict[str, Any]]:
 
 
 def labeled_pool(conn: Connection, project_id: int) -> list[dict[str, Any]]:
-    """Resolved pool items with their payload and the annotation (and annotator) behind each."""
+    """Resolved pool items with their payload and the annotation (and annotator) behind each;
+    the model's own labels (auto-label runs) are left out."""
     q = (
         select(
             item.c.id,
@@ -677,6 +679,7 @@ def labeled_pool(conn: Connection, project_id: int) -> list[dict[str, Any]]:
             item.c.project_id == project_id,
             item.c.split == "pool",
             item_label.c.label.is_not(None),
+            item_label.c.resolution != AUTO,
             gold_answer.c.item_id.is_(None),
         )
         .order_by(item.c.id)

@@ -9,6 +9,7 @@ from sqlalchemy import Connection, RowMapping, func, select, update
 
 from labelloop.store.db import new_id
 from labelloop.store.tables import (
+    AUTO,
     annotation,
     assignment,
     gold_answer,
@@ -194,8 +195,8 @@ def labels_of(conn: Connection, project_id: int) -> list[str]:
 
 
 def _labeled(q: Any, project_id: int) -> Any:
-    """``q`` over the project's pool and eval items with a resolved target label, gold left
-    out."""
+    """``q`` over the project's pool and eval items with a resolved target label, gold and the
+    model's own labels (auto-label runs) left out."""
     return (
         q.select_from(item)
         .join(item_label, item_label.c.item_id == item.c.id)
@@ -204,6 +205,7 @@ def _labeled(q: Any, project_id: int) -> Any:
             item.c.project_id == project_id,
             item.c.split.in_(("pool", "eval")),
             item_label.c.label.is_not(None),
+            item_label.c.resolution != AUTO,
             gold_answer.c.item_id.is_(None),
         )
     )

@@ -310,6 +310,29 @@ gold_answer = Table(
     Index("ix_gold_answer_project", "project_id"),
 )
 
+auto_label_run = Table(  # a manager accepting the model's labels for the confident items
+    "auto_label_run",
+    metadata,
+    _id(),
+    Column("project_id", ForeignKey("project.id", ondelete="CASCADE"), nullable=False),
+    Column("confidence", Float, nullable=False),  # the top class probability an item needed
+    Column("min_accuracy", Float, nullable=False),  # the eval interval's floor it had to reach
+    Column("model_version", Integer, nullable=True),  # the project's newest when applied
+    Column("model", JSON, nullable=False),  # model, featurizer, n_train, the eval figures
+    Column("n_labeled", Integer, nullable=False),
+    Column("by_label", JSON, nullable=False),
+    Column("applied_by", ForeignKey("user.id", ondelete="SET NULL"), nullable=True),
+    Column("applied_at", TS, nullable=False),
+    Column("undone_by", ForeignKey("user.id", ondelete="SET NULL"), nullable=True),
+    Column("undone_at", TS, nullable=True),
+    Column("n_undone", Integer, nullable=True),
+    Index("ix_auto_label_run_project", "project_id"),
+)
+
+AUTO = "auto"
+"""``item_label.resolution`` of a label the model gave (an auto-label run): it is never trained
+on, nor counted as a person's work."""
+
 item_label = Table(
     "item_label",
     metadata,
@@ -321,7 +344,11 @@ item_label = Table(
     Column("annotation_id", ForeignKey("annotation.id", ondelete="SET NULL"), nullable=True),
     Column("decided_by", ForeignKey("user.id"), nullable=True),
     Column("decided_at", TS, nullable=False),
+    # An auto label's run and the model's probability for it (None for every other label).
+    Column("auto_run_id", ForeignKey("auto_label_run.id", ondelete="CASCADE"), nullable=True),
+    Column("confidence", Float, nullable=True),
     Index("ix_item_label_project", "project_id"),
+    Index("ix_item_label_auto_run", "auto_run_id"),
 )
 
 audit_event = Table(

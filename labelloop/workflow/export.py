@@ -11,6 +11,7 @@ from labelloop.ingest import make_exporter
 from labelloop.store import audit
 from labelloop.store import export as store_export
 from labelloop.store.db import Database
+from labelloop.store.tables import AUTO
 from labelloop.workflow.projects import ProjectContext
 
 CONTENT_KEYS = {"text": "text", "image": "image", "audio": "audio", "html": "html", "table": "row"}
@@ -22,7 +23,9 @@ def records(db: Database, ctx: ProjectContext) -> Iterator[ExportRecord]:
     """Labeled items in id order: ``label`` is the target control's value, ``value`` every
     control's (spans with the text they cover, boxes in image pixels); ``annotator`` who
     annotated, ``decided_by`` who resolved the label, ``annotated_value`` the annotator's own
-    answer when the label differs from it."""
+    answer when the label differs from it. An auto label (resolution ``auto``) carries the
+    model's label as ``suggestion`` with its ``suggestion_confidence``, the ``model_version``
+    the run was applied at and a ``reason`` naming the run and its confidence."""
     target = ctx.schema.target.name
     key = CONTENT_KEYS.get(ctx.schema.data_type, "text")
     spans = [c.name for c in ctx.schema.controls if c.type == "spans"]
@@ -39,6 +42,7 @@ def records(db: Database, ctx: ProjectContext) -> Iterator[ExportRecord]:
                 value = _with_span_text(value, spans, text)
                 if annotated is not None:
                     annotated = _with_span_text(annotated, spans, text)
+            auto = _auto_fields(row, value.get(target)) if row["resolution"] == AUTO else {}
             yield ExportRecord(
                 item_id=row["item_id"],
                 external_id=row["external_id"],
@@ -50,13 +54,13 @@ def records(db: Database, ctx: ProjectContext) -> Iterator[ExportRecord]:
                 active_ms=row["active_ms"],
                 guideline_version=row["guideline_version"],
                 schema_version=row["schema_version"],
-                model_version=row["model_version"],
-                suggestion=row["suggestion"],
-                suggestion_confidence=row["suggestion_confidence"],
+                model_version=auto.get("model_version", row["model_version"]),
+                suggestion=auto.get("suggestion", row["suggestion"]),
+                suggestion_confidence=auto.get("confidence", row["suggestion_confidence"]),
                 strategy=row["strategy"],
                 score=row["score"],
                 rank=row["rank"],
-                reason=row["reason"],
+                reason=auto.get("reason", row["reason"]),
                 metadata=row["meta"],
                 value=value,
                 decided_by=row["decided_by_name"],
@@ -64,6 +68,17 @@ def records(db: Database, ctx: ProjectContext) -> Iterator[ExportRecord]:
                 annotated_value=annotated,
                 payload=payload,
             )
+
+
+def _auto_fields(row: Mapping[str, Any], label: Any) -> dict[str, Any]:
+    """What an auto label exports about the model that gave it."""
+    return {
+        "model_version": row["run_model_version"],
+        "suggestion": label,
+        "confidence": row["confidence"],
+        "reason": f"auto-label run {row['auto_run_id']}: the model was "
+        f"{row['confidence']:.1%} sure (at least {row['threshold']:.0%} was needed)",
+    }
 
 
 def _with_span_text(value: Mapping[str, Any], controls: list[str], text: str) -> dict[str, Any]:

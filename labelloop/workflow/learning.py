@@ -303,12 +303,15 @@ def train(
 class RoundRows:
     """What a choice round reads: every pool item, then the labeled eval items (``rows``, with
     payloads a featurizer reads), their target labels as class indices (``y`` for the pool,
-    ``eval_y``; MISSING where unlabeled), and each eval item's cohort tag (None without one)."""
+    ``eval_y``; MISSING where unlabeled), each eval item's cohort tag (None without one), and
+    which pool rows the model labeled in an auto-label run (``auto``: MISSING in ``y``, since
+    nothing is learned from them, and no work for anyone)."""
 
     rows: list[Any]
     y: np.ndarray
     eval_y: np.ndarray
     eval_cohorts: tuple[str | None, ...] = ()
+    auto: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
 
     @property
     def n_pool(self) -> int:
@@ -343,6 +346,7 @@ def round_rows(db: Database, ctx: ProjectContext, cache: FeatureCache) -> RoundR
         y=classes_of(pool_rows),
         eval_y=classes_of(eval_rows),
         eval_cohorts=tuple(tag_text(r["tag"]) for r in eval_rows),
+        auto=np.array([bool(r["auto"]) for r in pool_rows], dtype=bool),
     )
 
 
@@ -404,16 +408,21 @@ def _choice_round(
         stop_X=X_pool[stop_rows] if stop_rows.size else None,
         model=make_model(settings.model),
     )
+    picked = [  # items the model labeled in an auto-label run are no one's work
+        (k, row)
+        for k, row in enumerate(result.selection.indices.tolist())
+        if not (data.auto.size and data.auto[row])
+    ]
     queue = [
         {
             "rank": rank,
             "item_id": int(pool.item_ids[row]),
-            "score": float(result.selection.scores[rank]),
-            "reason": result.selection.reasons[rank][:300],
-            "suggestion": sug[0] if (sug := result.suggestions[rank]) else None,
+            "score": float(result.selection.scores[k]),
+            "reason": result.selection.reasons[k][:300],
+            "suggestion": sug[0] if (sug := result.suggestions[k]) else None,
             "suggestion_confidence": float(sug[1]) if sug else None,
         }
-        for rank, row in enumerate(result.selection.indices.tolist())
+        for rank, (k, row) in enumerate(picked)
     ]
     if any(c.type == "spans" for c in ctx.schema.controls):
         from labelloop.workflow.structured import side_span_suggestions
@@ -432,7 +441,7 @@ def _choice_round(
         queue=queue,
         relabel=_relabel_rows(result.relabel, pool.item_ids),
         feature_problem=feature_problem,
-        n_unlabeled=n_pool - n_train,
+        n_unlabeled=n_pool - n_train - int(data.auto.sum()),
         cohort_metrics=cohort_metrics(
             eval_y, result.eval_predictions, data.eval_cohorts, n_classes=len(classes)
         ),

@@ -27,11 +27,13 @@ LIVE_SETTINGS = (
     "random_share",
     "stop_changed",
     "preselect_suggestion",
+    "auto_label_confidence",
+    "auto_label_min_accuracy",
 )
-"""Settings a manager may change on a live project: how the learner picks items and when it
-says stop. The others shape the labels already made (overlap, review, resolution) or the
-features and model the project's rounds are compared across, and stay as the project was
-created."""
+"""Settings a manager may change on a live project: how the learner picks items, when it
+says stop and when the model's own labels are accepted. The others shape the labels already
+made (overlap, review, resolution) or the features and model the project's rounds are
+compared across, and stay as the project was created."""
 
 
 @dataclass(frozen=True)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from labelloop.govern.permissions import Permission
 from labelloop.server.api.deps import CurrentUser, DbDep, FeaturesDep
+from labelloop.server.api.schemas import AutoLabelIn, Id
+from labelloop.workflow import autolabel as wf_autolabel
 from labelloop.workflow import coverage as wf_coverage
 from labelloop.workflow import insight, projects
 
@@ -33,3 +35,42 @@ def coverage(slug: str, db: DbDep, user: CurrentUser, features: FeaturesDep) -> 
     is right at that confidence on the eval items (trains a model now; a few seconds)."""
     ctx = projects.access(db, slug, user, Permission.REVIEW)
     return wf_coverage.coverage(db, ctx, cache=features)
+
+
+@router.get("/autolabel")
+def autolabel_runs(slug: str, db: DbDep, user: CurrentUser) -> dict[str, Any]:
+    """The project's auto-label policy and runs, newest first (any member)."""
+    ctx = projects.access(db, slug, user, Permission.VIEW_PROJECT)
+    return wf_autolabel.runs(db, ctx)
+
+
+@router.post("/autolabel", status_code=201)
+def autolabel(
+    slug: str,
+    body: AutoLabelIn,
+    db: DbDep,
+    user: CurrentUser,
+    features: FeaturesDep,
+    response: Response,
+) -> dict[str, Any]:
+    """Give the model's label to the unlabeled items it is that sure of, when the eval items
+    show it right often enough that sure (managers; trains a model now, a few seconds). A 422
+    says what the eval items show when they do not vouch for it."""
+    ctx = projects.access(db, slug, user, Permission.MANAGE_PROJECT)
+    if body.dry_run:
+        response.status_code = 200  # nothing was created
+    return wf_autolabel.apply(
+        db,
+        ctx,
+        cache=features,
+        confidence=body.confidence,
+        min_accuracy=body.min_accuracy,
+        dry_run=body.dry_run,
+    )
+
+
+@router.delete("/autolabel/{run_id}")
+def undo_autolabel(slug: str, run_id: Id, db: DbDep, user: CurrentUser) -> dict[str, Any]:
+    """Undo an auto-label run: its labels still standing are removed (managers)."""
+    ctx = projects.access(db, slug, user, Permission.MANAGE_PROJECT)
+    return wf_autolabel.undo(db, ctx, run_id)

@@ -123,3 +123,14 @@ class PreviewIn(Body):
     model_config = ConfigDict(extra="forbid")
 
     body: str
+
+
+class AutoLabelIn(Body):
+    """An auto-label run: the confidence the model needs and the eval accuracy it must show
+    (each defaults to the project's setting); ``dry_run`` measures and counts only."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    confidence: float | None = Field(default=None, ge=0.5, le=1.0)
+    min_accuracy: float | None = Field(default=None, ge=0.5, le=1.0)
+    dry_run: bool = False

@@ -1,0 +1,136 @@
+"""Auto-label runs: the model's labels a manager accepted for the pool items it is sure of, and
+the undoing of a run."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, RowMapping, delete, func, select, update
+
+from labelloop.store.review import LIVE_STATES
+from labelloop.store.tables import (
+    AUTO,
+    annotation,
+    assignment,
+    auto_label_run,
+    gold_answer,
+    item_label,
+    queue_entry,
+    user,
+)
+from labelloop.store.users import now
+
+CHUNK = 500
+"""Item ids checked and written per statement (below every engine's bound-parameter limit)."""
+
+
+def busy_items(conn: Connection, item_ids: Sequence[int], *, at: datetime) -> set[int]:
+    """Those of ``item_ids`` someone is at work on or that are settled: labeled, a gold check,
+    with a live annotation (waiting for another annotator or review) or leased right now."""
+    busy: set[int] = set()
+    for start in range(0, len(item_ids), CHUNK):
+        ids = list(item_ids[start : start + CHUNK])
+        for q in (
+            select(item_label.c.item_id).where(item_label.c.item_id.in_(ids)),
+            select(gold_answer.c.item_id).where(gold_answer.c.item_id.in_(ids)),
+            select(annotation.c.item_id).where(
+                annotation.c.item_id.in_(ids), annotation.c.status.in_(LIVE_STATES)
+            ),
+            select(assignment.c.item_id).where(
+                assignment.c.item_id.in_(ids),
+                assignment.c.state == "leased",
+                assignment.c.lease_expires_at > at,
+            ),
+        ):
+            busy.update(int(i) for (i,) in conn.execute(q))
+    return busy
+
+
+def insert_run(conn: Connection, **values: Any) -> int:
+    result = conn.execute(auto_label_run.insert().values(applied_at=now(), **values))
+    return int(result.inserted_primary_key[0])
+
+
+def label_items(conn: Connection, rows: Iterable[dict[str, Any]]) -> None:
+    """Write auto labels (``item_id``, ``project_id``, ``value``, ``label``, ``confidence``,
+    ``auto_run_id``, ``decided_by``) and take their items out of every queue."""
+    at = now()
+    batch: list[dict[str, Any]] = []
+
+    def flush() -> None:
+        if batch:
+            conn.execute(item_label.insert(), batch)
+            ids = [r["item_id"] for r in batch]
+            conn.execute(delete(queue_entry).where(queue_entry.c.item_id.in_(ids)))
+            batch.clear()
+
+    for row in rows:
+        batch.append({**row, "resolution": AUTO, "annotation_id": None, "decided_at": at})
+        if len(batch) >= CHUNK:
+            flush()
+    flush()
+
+
+def runs_of(conn: Connection, project_id: int) -> list[dict[str, Any]]:
+    """The project's runs, newest first, each with ``n_current``: its labels still standing
+    (neither undone nor replaced by a person's)."""
+    applier, undoer = user.alias("applier"), user.alias("undoer")
+    current = (
+        select(func.count())
+        .where(item_label.c.auto_run_id == auto_label_run.c.id, item_label.c.resolution == AUTO)
+        .scalar_subquery()
+    )
+    q = (
+        select(
+            auto_label_run,
+            applier.c.username.label("applied_by_name"),
+            undoer.c.username.label("undone_by_name"),
+            current.label("n_current"),
+        )
+        .outerjoin(applier, applier.c.id == auto_label_run.c.applied_by)
+        .outerjoin(undoer, undoer.c.id == auto_label_run.c.undone_by)
+        .where(auto_label_run.c.project_id == project_id)
+        .order_by(auto_label_run.c.id.desc())
+    )
+    return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def get_run(conn: Connection, project_id: int, run_id: int) -> RowMapping | None:
+    q = select(auto_label_run).where(
+        auto_label_run.c.id == run_id, auto_label_run.c.project_id == project_id
+    )
+    return conn.execute(q).mappings().first()
+
+
+def undo_run(conn: Connection, run_id: int, *, by: int | None) -> int:
+    """Remove the run's labels still standing (a person's label that replaced one stays); the
+    items are unlabeled again. Returns how many were removed."""
+    removed = conn.execute(
+        delete(item_label).where(
+            item_label.c.auto_run_id == run_id, item_label.c.resolution == AUTO
+        )
+    ).rowcount
+    conn.execute(
+        update(auto_label_run)
+        .where(auto_label_run.c.id == run_id)
+        .values(undone_by=by, undone_at=now(), n_undone=int(removed or 0))
+    )
+    return int(removed or 0)
+
+
+def auto_label_of(conn: Connection, item_id: int) -> RowMapping | None:
+    """An item's auto label with its run, or None when its label (if any) is not the model's."""
+    q = (
+        select(
+            item_label.c.label,
+            item_label.c.confidence,
+            auto_label_run.c.id.label("run_id"),
+            auto_label_run.c.confidence.label("threshold"),
+            auto_label_run.c.model_version,
+        )
+        .join(auto_label_run, auto_label_run.c.id == item_label.c.auto_run_id)
+        .where(item_label.c.item_id == item_id, item_label.c.resolution == AUTO)
+    )
+    return conn.execute(q).mappings().first()

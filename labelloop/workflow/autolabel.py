@@ -1,0 +1,234 @@
+"""Auto-labeling: the model's labels accepted for the unlabeled pool items it is sure of, when
+the eval items show it is right that sure (`labelloop autolabel`, the project page).
+
+A run trains the project's classifier on every label (as `labelloop coverage` does), reads on
+the labeled eval items how often it is right at the run's confidence, and refuses unless the 95%
+interval of that accuracy lies at or above the project's ``auto_label_min_accuracy``. Then every
+unlabeled pool item it is that sure of, and nobody is at work on, gets the model's label with
+resolution ``auto``, its probability and the run. Auto labels are exported as such, never
+trained on, and not counted as anyone's work; a person's label replaces one, and undoing a run
+removes those still standing.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from labelloop.errors import Conflict, NotFound, Unprocessable
+from labelloop.govern.permissions import Permission
+from labelloop.store import audit
+from labelloop.store import autolabel as store_autolabel
+from labelloop.store import learning as store_learning
+from labelloop.store.db import MAX_ID, Database
+from labelloop.store.users import now
+from labelloop.workflow.coverage import scored
+from labelloop.workflow.features import FeatureCache
+from labelloop.workflow.projects import ProjectContext
+
+MIN_EVAL = 30
+"""Labeled eval items the model must be that sure of before its accuracy there is trusted."""
+
+
+def apply(
+    db: Database,
+    ctx: ProjectContext,
+    *,
+    cache: FeatureCache,
+    confidence: float | None = None,
+    min_accuracy: float | None = None,
+    dry_run: bool = False,
+) -> dict[str, Any]:
+    """Label the unlabeled pool items the model is at least ``confidence`` sure of (default:
+    the project's ``auto_label_confidence``), when its eval accuracy that sure is at least
+    ``min_accuracy`` (default: ``auto_label_min_accuracy``) at the low end of its 95% interval.
+    ``dry_run``: measure and count, write nothing. Managers; audited.
+
+    Raises
+    ------
+    Unprocessable
+        Without a confidence, without a single-label classifier, with fewer than
+        :data:`MIN_EVAL` labeled eval items that sure, or when the interval falls short.
+    """
+    from labelloop.insight.coverage import coverage_table
+    from labelloop.learn.model import model_label
+
+    ctx.require(Permission.MANAGE_PROJECT)
+    started = time.perf_counter()
+    confidence = ctx.settings.auto_label_confidence if confidence is None else confidence
+    floor = ctx.settings.auto_label_min_accuracy if min_accuracy is None else min_accuracy
+    if confidence is None:
+        raise Unprocessable(
+            f"project '{ctx.slug}' sets no auto_label_confidence: give the confidence the "
+            "model needs (e.g. 0.95), or set it with `labelloop projects set`"
+        )
+    for name, value in (("confidence", confidence), ("min_accuracy", floor)):
+        if not 0.5 <= value <= 1.0:
+            raise Unprocessable(f"{name} must be between 0.5 and 1, not {value:g}")
+    found = scored(db, ctx, cache=cache, why="auto-labeling needs a single-label classifier")
+    trained = found.trained
+    row = coverage_table(
+        found.proba, found.eval_proba, found.eval_y, trained.classes, [confidence]
+    )[0]
+    measured = {
+        "model": model_label(trained.estimator),
+        "featurizer": trained.used,
+        "n_train": int(trained.labeled.shape[0]),
+        "eval_n": row["eval_n"],
+        "eval_correct": row["eval_correct"],
+        "precision": row["precision"],
+        "interval": row["interval"],
+    }
+    _check(ctx, row, confidence, floor)
+    top = found.proba.max(axis=1) if len(found.proba) else np.empty(0)
+    sure = np.flatnonzero(top >= confidence)
+    picks = found.proba[sure].argmax(axis=1) if sure.size else np.empty(0, dtype=np.intp)
+    target = ctx.schema.target.name
+    result: dict[str, Any] = {
+        "confidence": confidence,
+        "min_accuracy": floor,
+        **measured,
+        "n_unlabeled": int(found.item_ids.size),
+        "dry_run": dry_run,
+    }
+    if dry_run:
+        result.update(n_labeled=int(sure.size), by_label=row["by_label"], run_id=None)
+        return _timed(result, started)
+    with db.write(project_id=ctx.id) as conn:
+        ids = [int(i) for i in found.item_ids[sure]]
+        busy = store_autolabel.busy_items(conn, ids, at=now())
+        chosen = [k for k, i in enumerate(ids) if i not in busy]
+        labels = [trained.classes[int(picks[k])] for k in chosen]
+        by_label = {c: labels.count(c) for c in trained.classes if c in labels}
+        latest = store_learning.latest(conn, ctx.id)
+        run_id = store_autolabel.insert_run(
+            conn,
+            project_id=ctx.id,
+            confidence=confidence,
+            min_accuracy=floor,
+            model_version=int(latest["version"]) if latest is not None else None,
+            model=measured,
+            n_labeled=len(chosen),
+            by_label=by_label,
+            applied_by=ctx.actor_id,
+        )
+        store_autolabel.label_items(
+            conn,
+            (
+                {
+                    "item_id": ids[k],
+                    "project_id": ctx.id,
+                    "value": {target: label},
+                    "label": label,
+                    "confidence": round(float(top[sure[k]]), 6),
+                    "auto_run_id": run_id,
+                    "decided_by": ctx.actor_id,
+                }
+                for k, label in zip(chosen, labels, strict=True)
+            ),
+        )
+        audit.record(
+            db,
+            conn,
+            action="autolabel.apply",
+            actor_id=ctx.actor_id,
+            project_id=ctx.id,
+            subject=f"auto_label_run:{run_id}",
+            payload={
+                "confidence": confidence,
+                "min_accuracy": floor,
+                "n_labeled": len(chosen),
+                "by_label": by_label,
+                **measured,
+            },
+        )
+    result.update(n_labeled=len(chosen), n_busy=len(busy), by_label=by_label, run_id=run_id)
+    return _timed(result, started)
+
+
+def _check(ctx: ProjectContext, row: dict[str, Any], confidence: float, floor: float) -> None:
+    """Refuse a run the eval items do not vouch for, saying what they show."""
+    sure = f"at least {confidence:.0%} sure" if confidence < 1 else "certain"
+    if row["eval_n"] < MIN_EVAL:
+        raise Unprocessable(
+            f"the model is {sure} of {row['eval_n']} labeled eval item"
+            f"{'' if row['eval_n'] == 1 else 's'} of project '{ctx.slug}'; auto-labeling needs "
+            f"{MIN_EVAL} at least to measure how often it is right that sure (label more eval "
+            "items, or lower the confidence)"
+        )
+    low, high = row["interval"]
+    if low < floor:
+        raise Unprocessable(
+            f"{sure}, the model is right on {row['eval_correct']} of {row['eval_n']} eval items "
+            f"({row['precision']:.1%}, 95% interval {low:.1%}–{high:.1%}); the interval must lie "
+            f"at or above {floor:.1%} (auto_label_min_accuracy): raise the confidence or label "
+            "more items"
+        )
+
+
+def _timed(result: dict[str, Any], started: float) -> dict[str, Any]:
+    result["seconds"] = round(time.perf_counter() - started, 2)
+    return result
+
+
+def runs(db: Database, ctx: ProjectContext) -> dict[str, Any]:
+    """The project's auto-label policy and runs, newest first (anyone in the project)."""
+    ctx.require(Permission.VIEW_PROJECT)
+    with db.read() as conn:
+        found = store_autolabel.runs_of(conn, ctx.id)
+    return {
+        "confidence": ctx.settings.auto_label_confidence,
+        "min_accuracy": ctx.settings.auto_label_min_accuracy,
+        "runs": [_run_view(r) for r in found],
+    }
+
+
+def _run_view(r: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": int(r["id"]),
+        "confidence": r["confidence"],
+        "min_accuracy": r["min_accuracy"],
+        "model_version": r["model_version"],
+        "model": r["model"],
+        "n_labeled": r["n_labeled"],
+        "n_current": int(r["n_current"]),
+        "by_label": r["by_label"],
+        "applied_by": r["applied_by_name"],
+        "applied_at": r["applied_at"].isoformat(),
+        "undone_by": r["undone_by_name"],
+        "undone_at": r["undone_at"].isoformat() if r["undone_at"] else None,
+        "n_undone": r["n_undone"],
+    }
+
+
+def undo(db: Database, ctx: ProjectContext, run_id: int) -> dict[str, Any]:
+    """Remove a run's labels still standing; their items go back to the pool to label (a
+    person's label that replaced one stays). Managers; audited.
+
+    Raises
+    ------
+    NotFound
+        When the project has no such run.
+    Conflict
+        When the run was undone already.
+    """
+    ctx.require(Permission.MANAGE_PROJECT)
+    with db.write(project_id=ctx.id) as conn:
+        run = store_autolabel.get_run(conn, ctx.id, run_id) if 0 < run_id <= MAX_ID else None
+        if run is None:
+            raise NotFound(f"project '{ctx.slug}' has no auto-label run {run_id}")
+        if run["undone_at"] is not None:
+            raise Conflict(f"auto-label run {run_id} was undone already")
+        removed = store_autolabel.undo_run(conn, run_id, by=ctx.actor_id)
+        audit.record(
+            db,
+            conn,
+            action="autolabel.undo",
+            actor_id=ctx.actor_id,
+            project_id=ctx.id,
+            subject=f"auto_label_run:{run_id}",
+            payload={"n_undone": removed},
+        )
+    return {"run_id": run_id, "n_undone": removed}

@@ -1,0 +1,231 @@
+"""Auto-labeling: the model's labels for the unlabeled items it is sure of, only when the eval
+items vouch for it; never trained on, replaced by a person's label, undone as a run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from labelloop.errors import Conflict, NotFound, PermissionDenied, Unprocessable
+from labelloop.store import learning as store_learning
+from labelloop.store.items import counts
+from labelloop.store.tables import queue_entry
+from labelloop.workflow import auditing, autolabel, export, learning, projects, tasks
+from labelloop.workflow.features import FeatureCache
+from tests.conftest import _WORDS, make_rows, truth_of
+
+# The test rows' classes are told apart by their words: a model trained on 60 labels is right
+# on every eval item, more than 0.78 sure of 40-odd of 60, and of the 40 clear pool items; the
+# 10 mixed ones (a negative and a positive word) it is not that sure of.
+SURE = 0.78
+N_CLEAR, N_MIXED = 40, 10
+
+
+def _mixed(n: int) -> list[dict[str, Any]]:
+    neg, pos = _WORDS["negative"], _WORDS["positive"]
+    return [{"id": f"mix-{i}", "text": f"{neg[i % 6]} {pos[i % 6]} doc {i}"} for i in range(n)]
+
+
+def _project(lab: Any, *, n_eval: int = 60, **settings: Any) -> Any:
+    ctx = lab.project(**settings)
+    lab.import_rows(ctx, make_rows(60, labeled=True), labeled=True)
+    lab.import_rows(ctx, make_rows(N_CLEAR, start=100) + _mixed(N_MIXED), filename="more.jsonl")
+    lab.import_rows(
+        ctx, make_rows(n_eval, start=1000, prefix="ev", labeled=True), labeled=True, split="eval"
+    )
+    return ctx
+
+
+def _labels(lab: Any, ctx: Any) -> dict[str, Any]:
+    """Every exported label by the item's external id."""
+    return {r.external_id: r for r in export.records(lab.db, ctx)}
+
+
+@pytest.fixture
+def cache(tmp_path: Any) -> FeatureCache:
+    return FeatureCache(tmp_path / "features")
+
+
+def test_a_run_labels_the_items_the_model_is_sure_of_and_exports_them_as_auto(
+    lab: Any, cache: FeatureCache
+) -> None:
+    ctx = _project(lab)
+    preview = autolabel.apply(
+        lab.db, ctx, cache=cache, confidence=SURE, min_accuracy=0.9, dry_run=True
+    )
+    assert preview["run_id"] is None and preview["eval_n"] >= 30
+    assert preview["eval_correct"] == preview["eval_n"]  # the words tell the classes apart
+    assert counts_of(lab, ctx)["auto_labeled"] == 0  # a dry run writes nothing
+    n = preview["n_labeled"]
+    assert n == N_CLEAR
+
+    done = autolabel.apply(lab.db, ctx, cache=cache, confidence=SURE, min_accuracy=0.9)
+    assert done["n_labeled"] == n and sum(done["by_label"].values()) == n
+    c = counts_of(lab, ctx)
+    assert (c["labeled"], c["auto_labeled"], c["remaining"]) == (60, N_CLEAR, N_MIXED)
+    rows = _labels(lab, ctx)
+    auto = {k: r for k, r in rows.items() if r.resolution == "auto"}
+    assert len(auto) == n
+    for key, r in auto.items():  # the model's label is the truth on these easy texts
+        assert r.label == truth_of(r.text) == r.suggestion, key
+        assert r.suggestion_confidence >= SURE and r.decided_by == "admin"
+        assert r.reason.startswith(f"auto-label run {done['run_id']}: the model was ")
+        assert r.annotator is None
+    assert all(key.startswith("doc-") for key in auto)  # not the mixed ones
+    assert all(r.resolution == "imported" for k, r in rows.items() if k not in auto)
+
+
+def counts_of(lab: Any, ctx: Any) -> dict[str, int]:
+    with lab.db.read() as conn:
+        return counts(conn, ctx.id)
+
+
+def test_the_eval_items_must_vouch_for_the_model(lab: Any, cache: FeatureCache) -> None:
+    ctx = _project(lab, n_eval=20)
+    with pytest.raises(Unprocessable, match="needs 30 at least"):
+        autolabel.apply(lab.db, ctx, cache=cache, confidence=SURE, min_accuracy=0.9)
+    lab.import_rows(  # a wrong answer key: every eval item labeled with the next class
+        ctx,
+        [
+            {**r, "label": lab.classes[(lab.classes.index(r["label"]) + 1) % 3]}
+            for r in make_rows(40, start=2000, prefix="bad", labeled=True)
+        ],
+        labeled=True,
+        split="eval",
+        filename="bad.jsonl",
+    )
+    with pytest.raises(Unprocessable, match=r"95% interval .* must lie at or above 90.0%"):
+        autolabel.apply(lab.db, ctx, cache=cache, confidence=SURE, min_accuracy=0.9)
+    assert counts_of(lab, ctx)["auto_labeled"] == 0
+
+
+def test_without_a_confidence_the_project_setting_is_asked_for(
+    lab: Any, cache: FeatureCache
+) -> None:
+    ctx = _project(lab)
+    with pytest.raises(Unprocessable, match="sets no auto_label_confidence"):
+        autolabel.apply(lab.db, ctx, cache=cache)
+    projects.change_settings(
+        lab.db, ctx, {"auto_label_confidence": SURE, "auto_label_min_accuracy": 0.9}
+    )
+    ctx = lab.ctx("sent", lab.admin)
+    done = autolabel.apply(lab.db, ctx, cache=cache)
+    assert (done["confidence"], done["min_accuracy"]) == (SURE, 0.9) and done["n_labeled"] > 0
+
+
+def test_only_managers_apply_and_undo(lab: Any, cache: FeatureCache) -> None:
+    _project(lab)
+    for role in ("annotator", "reviewer"):
+        who = lab.member("sent", f"a-{role}", role)
+        with pytest.raises(PermissionDenied):
+            autolabel.apply(lab.db, who, cache=cache, confidence=SURE, min_accuracy=0.9)
+        assert autolabel.runs(lab.db, who)["runs"] == []
+
+
+def test_auto_labels_are_not_trained_on_and_their_items_leave_the_queue(
+    lab: Any, cache: FeatureCache
+) -> None:
+    ctx = _project(lab)
+    done = autolabel.apply(lab.db, ctx, cache=cache, confidence=SURE, min_accuracy=0.9)
+    with lab.db.read() as conn:
+        auto_ids = {
+            int(r["id"]) for r in store_learning.items_of(conn, ctx.id, "pool") if r["auto"]
+        }
+        assert store_learning.n_labeled_pool(conn, ctx.id) == 60
+    assert len(auto_ids) == done["n_labeled"] > 0
+    learning.train(lab.db, ctx)
+    with lab.db.read() as conn:
+        latest = store_learning.latest(conn, ctx.id)
+        queued = {
+            int(i)
+            for (i,) in conn.execute(
+                select(queue_entry.c.item_id).where(queue_entry.c.model_version_id == latest["id"])
+            )
+        }
+    assert latest["n_train"] == 60  # the model's own labels teach it nothing
+    assert queued and not queued & auto_ids
+    ann = lab.member("sent", "ann", "annotator")
+    served = {int(t["item"]["id"]) for t in lab.label_next(ann, n=N_MIXED)}
+    assert not served & auto_ids
+    assert tasks.next_task(lab.db, ann) is None  # everything is labeled, by people or the model
+    assert counts_of(lab, ctx)["remaining"] == 0
+
+
+def test_items_someone_is_at_work_on_are_left_to_them(lab: Any, cache: FeatureCache) -> None:
+    ctx = _project(lab, retrain_every=1000)
+    lab.train(ctx)
+    ann = lab.member("sent", "ann", "annotator")
+    leases: list[dict[str, Any]] = []
+    while not any(t["item"]["external_id"].startswith("doc-") for t in leases):
+        task = tasks.next_task(lab.db, ann, held=[t["assignment_id"] for t in leases])
+        assert task is not None
+        leases.append(task)
+    clear = [t for t in leases if t["item"]["external_id"].startswith("doc-")]
+    preview = autolabel.apply(
+        lab.db, ctx, cache=cache, confidence=SURE, min_accuracy=0.9, dry_run=True
+    )
+    assert preview["n_labeled"] == N_CLEAR  # a dry run counts what it would label
+    done = autolabel.apply(lab.db, ctx, cache=cache, confidence=SURE, min_accuracy=0.9)
+    assert (done["n_labeled"], done["n_busy"]) == (N_CLEAR - len(clear), len(clear))
+    held = clear[0]
+    key = held["item"]["external_id"]
+    assert key not in _labels(lab, ctx)
+    tasks.submit(lab.db, ann, held["assignment_id"], {"sentiment": "neutral"}, active_ms=900)
+    assert _labels(lab, ctx)[key].resolution == "single"
+
+
+def test_undoing_a_run_sends_its_items_back_to_the_people(lab: Any, cache: FeatureCache) -> None:
+    ctx = _project(lab)
+    first = autolabel.apply(lab.db, ctx, cache=cache, confidence=SURE, min_accuracy=0.9)
+    listed = autolabel.runs(lab.db, lab.member("sent", "ann", "annotator"))
+    [run] = listed["runs"]
+    assert (run["id"], run["n_labeled"], run["n_current"]) == (
+        first["run_id"],
+        first["n_labeled"],
+        first["n_labeled"],
+    )
+    assert run["applied_by"] == "admin" and run["model"]["eval_n"] == first["eval_n"]
+    with pytest.raises(PermissionDenied):
+        autolabel.undo(lab.db, lab.member("sent", "rita", "reviewer"), first["run_id"])
+    undone = autolabel.undo(lab.db, ctx, first["run_id"])
+    assert undone["n_undone"] == first["n_labeled"]
+    c = counts_of(lab, ctx)
+    assert (c["auto_labeled"], c["remaining"]) == (0, N_CLEAR + N_MIXED)
+    [run] = autolabel.runs(lab.db, ctx)["runs"]
+    assert (run["n_current"], run["n_undone"], run["undone_by"]) == (0, first["n_labeled"], "admin")
+    with pytest.raises(Conflict, match="undone already"):
+        autolabel.undo(lab.db, ctx, first["run_id"])
+    with pytest.raises(NotFound):
+        autolabel.undo(lab.db, ctx, first["run_id"] + 1)
+    # the undone items are the model's to label again, and a second run takes them
+    again = autolabel.apply(lab.db, ctx, cache=cache, confidence=SURE, min_accuracy=0.9)
+    assert again["n_labeled"] == first["n_labeled"] and again["run_id"] != first["run_id"]
+    actions = [e["action"] for e in auditing.events(lab.db, ctx)]
+    assert (actions.count("autolabel.apply"), actions.count("autolabel.undo")) == (2, 1)
+
+
+def test_a_run_of_another_project_is_not_found(lab: Any, cache: FeatureCache) -> None:
+    ctx = _project(lab)
+    done = autolabel.apply(lab.db, ctx, cache=cache, confidence=SURE, min_accuracy=0.9)
+    lab.project("other")
+    other = lab.ctx("other", lab.admin)
+    with pytest.raises(NotFound):
+        autolabel.undo(lab.db, other, done["run_id"])
+    assert autolabel.runs(lab.db, other)["runs"] == []
+    assert counts_of(lab, ctx)["auto_labeled"] == done["n_labeled"]
+
+
+def test_auto_labels_are_no_ones_throughput(lab: Any, cache: FeatureCache) -> None:
+    from labelloop.workflow import insight
+
+    ctx = _project(lab)
+    autolabel.apply(lab.db, ctx, cache=cache, confidence=SURE, min_accuracy=0.9)
+    found = insight.report(lab.db, ctx, cache=cache)
+    assert sum(found["throughput"]["resolved"]) == 0
+    ann = lab.member("sent", "ann", "annotator")
+    lab.train(ctx)
+    lab.label_next(ann, n=2)
+    found = insight.report(lab.db, ctx, cache=cache)
+    assert sum(found["throughput"]["resolved"]) == 2
