@@ -594,6 +594,31 @@ class Project:
         """What active learning bought over the random controls, or why not yet."""
         return self._call("GET", "/gain")
 
+    def coverage(self) -> dict[str, Any]:
+        """Per confidence, the unlabeled items the model is that sure of and how often it is
+        right that sure on the eval items (trains a model; reviewers and managers)."""
+        return self._call("GET", "/coverage")
+
+    def autolabel(
+        self,
+        *,
+        confidence: float | None = None,
+        min_accuracy: float | None = None,
+        dry_run: bool = False,
+    ) -> dict[str, Any]:
+        """Give the model's label to the unlabeled items it is at least ``confidence`` sure of,
+        when the eval items vouch for it (managers); each default is the project's setting."""
+        body = {"confidence": confidence, "min_accuracy": min_accuracy, "dry_run": dry_run}
+        return self._call("POST", "/autolabel", json=body)
+
+    def autolabel_runs(self) -> dict[str, Any]:
+        """The auto-label policy and runs, newest first."""
+        return self._call("GET", "/autolabel")
+
+    def undo_autolabel(self, run_id: int) -> dict[str, Any]:
+        """Remove a run's auto labels still standing (managers)."""
+        return self._call("DELETE", f"/autolabel/{int(run_id)}")
+
     def quality(self, *, cohort_field: str = "cohort", n_boot: int = 200) -> dict[str, Any]:
         """Agreement overall, per label, pair, cohort and week; the annotator table; flags."""
         params = {"cohort_field": cohort_field, "n_boot": n_boot}

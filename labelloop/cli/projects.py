@@ -325,6 +325,10 @@ def status(slug: str, as_json: Annotated[bool, typer.Option("--json")] = False) 
     if c["gold"]:
         table.add_row("gold checks", f"{c['gold']:,} (not counted as items to label)")
     table.add_row("labeled", f"{c['labeled']:,}  ({c['remaining']:,} remaining)")
+    if c["auto_labeled"]:
+        table.add_row(
+            "auto-labeled", f"{c['auto_labeled']:,}  (the model's; `labelloop autolabel runs`)"
+        )
     unlabeled = c["eval"] - c["eval_labeled"]
     without = f"  ({unlabeled:,} without a label)" if unlabeled else ""
     table.add_row("eval items", f"{c['eval']:,}{without}")

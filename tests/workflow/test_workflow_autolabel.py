@@ -14,28 +14,14 @@ from labelloop.store.items import counts
 from labelloop.store.tables import queue_entry
 from labelloop.workflow import auditing, autolabel, export, learning, projects, tasks
 from labelloop.workflow.features import FeatureCache
-from tests.conftest import _WORDS, make_rows, truth_of
+from tests.conftest import N_CLEAR, N_MIXED, auto_project, make_rows, truth_of
 
-# The test rows' classes are told apart by their words: a model trained on 60 labels is right
-# on every eval item, more than 0.78 sure of 40-odd of 60, and of the 40 clear pool items; the
-# 10 mixed ones (a negative and a positive word) it is not that sure of.
 SURE = 0.78
-N_CLEAR, N_MIXED = 40, 10
-
-
-def _mixed(n: int) -> list[dict[str, Any]]:
-    neg, pos = _WORDS["negative"], _WORDS["positive"]
-    return [{"id": f"mix-{i}", "text": f"{neg[i % 6]} {pos[i % 6]} doc {i}"} for i in range(n)]
+"""A confidence the model of :func:`tests.conftest.auto_project` reaches on its clear items."""
 
 
 def _project(lab: Any, *, n_eval: int = 60, **settings: Any) -> Any:
-    ctx = lab.project(**settings)
-    lab.import_rows(ctx, make_rows(60, labeled=True), labeled=True)
-    lab.import_rows(ctx, make_rows(N_CLEAR, start=100) + _mixed(N_MIXED), filename="more.jsonl")
-    lab.import_rows(
-        ctx, make_rows(n_eval, start=1000, prefix="ev", labeled=True), labeled=True, split="eval"
-    )
-    return ctx
+    return auto_project(lab, "sent", n_eval=n_eval, **settings)
 
 
 def _labels(lab: Any, ctx: Any) -> dict[str, Any]:

@@ -1,0 +1,82 @@
+"""The auto-label API: managers run, list and undo; the eval items' verdict is a 422 that says
+what they show; nothing crosses projects."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.conftest import N_CLEAR, auto_project
+
+
+@pytest.fixture
+def auto(api: Any) -> Any:
+    auto_project(api.lab, "auto")
+    for role in ("manager", "reviewer", "annotator"):
+        api.lab.member("auto", role, role)
+    return api
+
+
+def test_a_manager_previews_runs_lists_and_undoes(auto: Any) -> None:
+    url = "/api/projects/auto/autolabel"
+    preview = auto.post(
+        url, "manager", json={"confidence": 0.78, "min_accuracy": 0.9, "dry_run": True}
+    )
+    assert preview.status_code == 200, preview.text
+    assert preview.json()["n_labeled"] == N_CLEAR and preview.json()["run_id"] is None
+    assert auto.get(url, "annotator").json()["runs"] == []
+
+    done = auto.post(url, "manager", json={"confidence": 0.78, "min_accuracy": 0.9})
+    assert done.status_code == 201, done.text
+    body = done.json()
+    assert body["n_labeled"] == N_CLEAR and body["eval_correct"] == body["eval_n"] >= 30
+    listed = auto.get(url, "annotator").json()
+    assert (listed["confidence"], listed["min_accuracy"]) == (None, 0.95)
+    [run] = listed["runs"]
+    assert (run["id"], run["n_current"], run["applied_by"]) == (body["run_id"], N_CLEAR, "manager")
+    status = auto.get("/api/projects/auto/status", "annotator").json()
+    assert status["counts"]["auto_labeled"] == N_CLEAR
+
+    undone = auto.client.delete(f"{url}/{body['run_id']}", headers=auto.auth("manager"))
+    assert undone.status_code == 200 and undone.json()["n_undone"] == N_CLEAR
+    again = auto.client.delete(f"{url}/{body['run_id']}", headers=auto.auth("manager"))
+    assert again.status_code == 409
+
+
+@pytest.mark.parametrize(
+    ("role", "status"), [("reviewer", 403), ("annotator", 403), ("outsider", 404)]
+)
+def test_only_the_projects_managers_run_and_undo(auto: Any, role: str, status: int) -> None:
+    url = "/api/projects/auto/autolabel"
+    done = auto.post(url, "manager", json={"confidence": 0.78, "min_accuracy": 0.9}).json()
+    assert auto.post(url, role, json={"confidence": 0.78}).status_code == status
+    gone = auto.client.delete(f"{url}/{done['run_id']}", headers=auto.auth(role))
+    assert gone.status_code == status
+    assert auto.get(url, "manager").json()["runs"][0]["n_current"] == N_CLEAR
+
+
+def test_a_run_the_eval_items_do_not_vouch_for_is_refused_saying_why(auto: Any) -> None:
+    url = "/api/projects/auto/autolabel"
+    got = auto.post(url, "manager", json={})
+    assert got.status_code == 422 and "sets no auto_label_confidence" in got.json()["detail"]
+    got = auto.post(url, "manager", json={"confidence": 0.99})
+    assert got.status_code == 422
+    assert "auto-labeling needs 30 at least" in got.json()["detail"]
+    for bad in ({"confidence": 1.5}, {"confidence": 0.8, "min_accuracy": "high"}, {"x": 1}):
+        assert auto.post(url, "manager", json=bad).status_code == 422, bad
+    assert auto.get(url, "manager").json()["runs"] == []
+
+
+def test_another_projects_manager_cannot_undo_a_run(auto: Any) -> None:
+    done = auto.post(
+        "/api/projects/auto/autolabel", "manager", json={"confidence": 0.78, "min_accuracy": 0.9}
+    ).json()
+    # "outsider" manages "other": the run id is not found there, and "auto" keeps its labels
+    gone = auto.client.delete(
+        f"/api/projects/other/autolabel/{done['run_id']}", headers=auto.auth("outsider")
+    )
+    assert gone.status_code == 404
+    assert (
+        auto.get("/api/projects/auto/autolabel", "manager").json()["runs"][0]["undone_at"] is None
+    )

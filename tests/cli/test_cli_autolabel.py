@@ -1,0 +1,48 @@
+"""`labelloop autolabel`: apply (with a dry run), list the runs, undo one."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from labelloop.store.db import Database
+from tests.conftest import N_CLEAR, Lab, auto_project
+
+
+def _said(result: Any) -> str:
+    return " ".join(result.stdout.split())
+
+
+def test_apply_list_and_undo_from_the_command_line(cli: Any) -> None:
+    cli("init")
+    auto_project(Lab(Database(cli.db_url)), "p")
+    refused = cli("autolabel", "apply", "p", code=1).output
+    assert "sets no auto_label_confidence" in " ".join(refused.split())
+    refused = cli("autolabel", "apply", "p", "--confidence", "0.78", code=1).output
+    assert "the interval must lie at or above 95.0%" in " ".join(refused.split())
+
+    cli("projects", "set", "p", "auto_label_confidence=0.78", "auto_label_min_accuracy=0.9")
+    preview = _said(cli("autolabel", "apply", "p", "--dry-run"))
+    assert f"would label {N_CLEAR} of 50 unlabeled items" in preview
+    assert "(nothing written)" in preview and "right on" in preview
+    assert "no runs yet" in cli("autolabel", "runs", "p").stdout
+
+    done = _said(cli("autolabel", "apply", "p"))
+    assert f"run 1: labeled {N_CLEAR} of 50 unlabeled items" in done
+    listed = _said(cli("autolabel", "runs", "p"))
+    assert "policy: at least 78% sure, eval accuracy at or above 90.0%" in listed
+    assert "(local operator)" in listed and "100.0% of" in listed
+    found = json.loads(cli("autolabel", "runs", "p", "--json").stdout)
+    assert found["runs"][0]["n_current"] == N_CLEAR
+
+    assert f"run 1 undone: {N_CLEAR} auto labels removed" in _said(
+        cli("autolabel", "undo", "p", "1")
+    )
+    assert "was undone already" in cli("autolabel", "undo", "p", "1", code=1).output
+    assert "has no auto-label run 7" in " ".join(
+        cli("autolabel", "undo", "p", "7", code=1).output.split()
+    )
+    again = json.loads(cli("autolabel", "apply", "p", "--json").stdout)
+    assert (again["run_id"], again["n_labeled"]) == (2, N_CLEAR)
+    status = _said(cli("status", "p"))
+    assert f"auto-labeled │ {N_CLEAR} (the model's" in status
