@@ -412,6 +412,14 @@ class LabelStudioExporter:
         task["data"] = {self.data_key: content}
         if record.metadata:
             task["meta"] = dict(record.metadata)
+        if record.resolution == "auto":  # the model's label: a prediction, not an annotation
+            prediction: dict[str, Any] = {"result": self._results(record)}
+            if record.suggestion_confidence is not None:
+                prediction["score"] = record.suggestion_confidence
+            if record.model_version is not None:
+                prediction["model_version"] = f"labelloop-v{record.model_version}"
+            task["predictions"] = [prediction]
+            return task
         annotation: dict[str, Any] = {
             "result": self._results(record),
             "was_cancelled": False,

@@ -691,6 +691,8 @@ def _item_view(conn: Any, ctx: ProjectContext, item_id: int, *, expert: bool) ->
                 "resolution": label["resolution"],
                 "decided_by": label["decided_by_name"],
                 "decided_at": _iso(label["decided_at"]),
+                "confidence": label["confidence"],  # an auto label's: the model's probability
+                "auto_run": label["auto_run_id"],
             }
             if label is not None
             else None

@@ -12,7 +12,7 @@ from labelloop.errors import Conflict, NotFound, PermissionDenied, Unprocessable
 from labelloop.store import learning as store_learning
 from labelloop.store.items import counts
 from labelloop.store.tables import queue_entry
-from labelloop.workflow import auditing, autolabel, export, learning, projects, tasks
+from labelloop.workflow import auditing, autolabel, export, learning, projects, review, tasks
 from labelloop.workflow.features import FeatureCache
 from tests.conftest import N_CLEAR, N_MIXED, auto_project, make_rows, truth_of
 
@@ -60,6 +60,14 @@ def test_a_run_labels_the_items_the_model_is_sure_of_and_exports_them_as_auto(
         assert r.reason.startswith(f"auto-label run {done['run_id']}: the model was ")
         assert r.annotator is None
     assert all(key.startswith("doc-") for key in auto)  # not the mixed ones
+    one = next(iter(auto.values()))
+    seen = review.item_detail(lab.db, lab.member("sent", "rita", "reviewer"), one.item_id)["label"]
+    assert (seen["resolution"], seen["auto_run"], seen["decided_by"]) == (
+        "auto",
+        done["run_id"],
+        "admin",
+    )
+    assert seen["confidence"] == pytest.approx(one.suggestion_confidence)
     assert all(r.resolution == "imported" for k, r in rows.items() if k not in auto)
 
 
@@ -215,3 +223,31 @@ def test_auto_labels_are_no_ones_throughput(lab: Any, cache: FeatureCache) -> No
     lab.label_next(ann, n=2)
     found = insight.report(lab.db, ctx, cache=cache)
     assert sum(found["throughput"]["resolved"]) == 2
+
+
+def test_label_studio_gets_auto_labels_as_predictions_and_they_come_back_as_such(
+    lab: Any, cache: FeatureCache
+) -> None:
+    import io
+    import json
+
+    from labelloop.workflow import imports
+
+    ctx = _project(lab)
+    done = autolabel.apply(lab.db, ctx, cache=cache, confidence=SURE, min_accuracy=0.9)
+    sink = io.BytesIO()
+    export.export(lab.db, ctx, sink, fmt="label_studio")
+    tasks_out = json.loads(sink.getvalue())
+    auto = [t for t in tasks_out if "predictions" in t]
+    assert len(auto) == done["n_labeled"] and len(tasks_out) == 60 + done["n_labeled"]
+    for t in auto:  # the model's label, its probability and version; no one's annotation
+        assert "annotations" not in t
+        [prediction] = t["predictions"]
+        assert prediction["score"] >= SURE
+        [result] = prediction["result"]
+        assert result["value"]["choices"] == [truth_of(t["data"]["text"])]
+    back = lab.project("back")
+    sink.seek(0)
+    imports.import_items(lab.db, back, sink, fmt="label_studio", filename="ls.json")
+    c = counts_of(lab, back)
+    assert (c["labeled"], c["auto_labeled"], c["remaining"]) == (60, 0, done["n_labeled"])

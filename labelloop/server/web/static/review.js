@@ -620,10 +620,13 @@
         setState("item");
         showValue(view.label ? view.label.value : majority(view));
         if (view.label) {
-          const by = view.label.decided_by ? " by " + view.label.decided_by : "";
-          el.currentLabel.textContent =
-            `Current label: ${fullText(view.label.value, view.item)} ` +
-            `(${view.label.resolution}${by})`;
+          const l = view.label;
+          const by = l.decided_by ? " by " + l.decided_by : "";
+          const how =
+            l.resolution === "auto"
+              ? `the model's, ${(100 * l.confidence).toFixed(1)}% sure, in auto-label run ${l.auto_run} applied${by}`
+              : `${l.resolution}${by}`;
+          el.currentLabel.textContent = `Current label: ${fullText(l.value, view.item)} (${how})`;
           el.currentLabel.hidden = false;
         } else {
           el.currentLabel.hidden = true;
