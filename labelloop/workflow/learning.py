@@ -123,7 +123,13 @@ def due(db: Database, project_id: int, *, cache: FeatureCache | None = None) -> 
         # A queue that ran dry, or a pool now all labeled, needs a round when it brings
         # something new: labels (the last ones, short of retrain_every, too) or items. Items that
         # cannot be served (gold, waiting in review) would otherwise re-queue in a loop.
-        fresh = labeled != latest["n_train"] or latest["stopping"].get("n_pool") != n_pool
+        # An auto-label run or its undoing changes which items are anyone's work.
+        n_auto = store_learning.n_labeled_pool(conn, project_id, auto=True)
+        fresh = (
+            labeled != latest["n_train"]
+            or latest["stopping"].get("n_pool") != n_pool
+            or latest["stopping"].get("n_auto", 0) != n_auto
+        )
         if fresh and (
             labeled >= n_pool
             or store_tasks.queue_remaining(conn, latest["id"], overlap=ctx.settings.overlap) == 0
@@ -266,6 +272,7 @@ class RoundOutcome:
     feature_problem: str | None = None
     n_unlabeled: int | None = None
     cohort_metrics: dict[str, Any] | None = None
+    n_auto: int = 0  # pool items the model labeled in auto-label runs
 
 
 def train(
@@ -442,6 +449,7 @@ def _choice_round(
         relabel=_relabel_rows(result.relabel, pool.item_ids),
         feature_problem=feature_problem,
         n_unlabeled=n_pool - n_train - int(data.auto.sum()),
+        n_auto=int(data.auto.sum()),
         cohort_metrics=cohort_metrics(
             eval_y, result.eval_predictions, data.eval_cohorts, n_classes=len(classes)
         ),
@@ -489,6 +497,7 @@ def _save(
     stopping = {
         "cold_start": outcome.cold_start,
         "n_pool": n_pool,
+        "n_auto": outcome.n_auto,
         "stop_set": [int(i) for i in outcome.stop_ids],
         "decisions": [
             {

@@ -251,3 +251,25 @@ def test_label_studio_gets_auto_labels_as_predictions_and_they_come_back_as_such
     imports.import_items(lab.db, back, sink, fmt="label_studio", filename="ls.json")
     c = counts_of(lab, back)
     assert (c["labeled"], c["auto_labeled"], c["remaining"]) == (60, 0, done["n_labeled"])
+
+
+def test_undoing_a_run_brings_a_round_that_queues_its_items_again(
+    lab: Any, cache: FeatureCache
+) -> None:
+    ctx = _project(lab, retrain_every=1000)
+    lab.train(ctx)  # the cold start queues all 50 unlabeled items
+    done = autolabel.apply(lab.db, ctx, cache=cache, confidence=SURE, min_accuracy=0.9)
+    assert done["n_labeled"] == N_CLEAR
+    assert not learning.due(lab.db, ctx.id)  # the mixed items are still queued
+    ann = lab.member("sent", "ann", "annotator")
+    served = lab.label_next(ann, n=N_MIXED)
+    assert {t["item"]["external_id"][:4] for t in served} == {"mix-"}
+    assert tasks.next_task(lab.db, ann) is None
+    assert learning.due(lab.db, ctx.id)  # ten new labels and an empty queue
+    lab.train(ctx)
+    assert not learning.due(lab.db, ctx.id)  # all done: no round after round
+    autolabel.undo(lab.db, ctx, done["run_id"])
+    assert learning.due(lab.db, ctx.id)  # the undone items are work again
+    lab.train(ctx)
+    back = tasks.next_task(lab.db, ann)
+    assert back is not None and back["item"]["external_id"].startswith("doc-")
