@@ -376,6 +376,8 @@ def test_settings_defaults() -> None:
         "random_share": 0.0,
         "span_scoring": "mean",
         "detector": "imported_scores",
+        "auto_label_confidence": None,
+        "auto_label_min_accuracy": 0.95,
         "review_policy": "none",
         "review_share": 0.1,
         "qualification_items": 20,
