@@ -141,6 +141,32 @@ def test_the_progress_card_counts_gold_checks_apart_from_the_items_to_label(page
     assert 'id="stat-remaining">0</span>' in html
 
 
+def test_the_progress_card_shows_the_models_labels_apart_and_counts_them_done(
+    page: Page,
+) -> None:
+    from labelloop.workflow import autolabel
+    from tests.conftest import N_CLEAR, N_MIXED, auto_project
+
+    ctx = auto_project(page.lab, SLUG, n_eval=100)
+    html = page.html()
+    assert '<span class="stat-sub" id="stat-auto" hidden>' in html
+    data = _page_data(html)
+    assert (data["can_autolabel"], data["autolabel_min_eval"]) == (True, autolabel.MIN_EVAL)
+
+    cache = page.app.state.features
+    run = autolabel.apply(page.lab.db, ctx, cache=cache, confidence=0.8, min_accuracy=0.9)
+    assert run["n_labeled"] == N_CLEAR
+    html = page.html()
+    assert re.search(
+        rf'id="stat-labeled">60</span>.*?<span class="stat-sub" id="stat-auto">auto-labeled '
+        rf'<span id="stat-auto-labeled">{N_CLEAR}</span>',
+        html,
+    )
+    assert f'id="stat-remaining">{N_MIXED}</span>' in html
+    done = round(100 * (60 + N_CLEAR) / (60 + N_CLEAR + N_MIXED), 1)  # auto labels count
+    assert re.search(rf'id="pool-progress" [^>]*aria-valuenow="{done}"', html)
+
+
 def test_choose_a_strategy_offers_the_form_or_says_why_it_cannot(page: Page) -> None:
     from labelloop.workflow import projects
 

@@ -168,6 +168,8 @@ def home(request: Request, db: DbDep) -> Response:
 
 @router.get("/p/{slug}", response_class=HTMLResponse)
 def project_page(slug: str, request: Request, db: DbDep) -> Response:
+    from labelloop.workflow.autolabel import MIN_EVAL  # numpy: not at import time
+
     user, csrf = _page_user(request, db)
     ctx = projects.access(db, slug, user, Permission.VIEW_PROJECT)
     models = status.models(db, ctx)
@@ -187,6 +189,8 @@ def project_page(slug: str, request: Request, db: DbDep) -> Response:
         can_review=ctx.allows(Permission.REVIEW),
         can_adjudicate=ctx.allows(Permission.REVIEW) and review.is_expert(ctx),
         can_edit_guideline=can_edit_guideline,
+        can_autolabel=ctx.allows(Permission.MANAGE_PROJECT),
+        autolabel_min_eval=MIN_EVAL,
         guideline_body=projects.guideline(db, ctx)["body"] if can_edit_guideline else None,
         simulate=simulations.form(ctx),
         model_file=_model_file(ctx, models),

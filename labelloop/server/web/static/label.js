@@ -1081,11 +1081,15 @@
     noticeGuideline(data.guideline_version);
     const c = data.counts || {};
     const pool = c.pool || 0;
-    const labeled = c.labeled || 0;
-    const pct = pool ? (100 * labeled) / pool : 0;
+    // The model's labels from auto-label runs count as done: nobody has those items to label.
+    const byModel = c.auto_labeled || 0;
+    const done = (c.labeled || 0) + byModel;
+    const pct = pool ? (100 * done) / pool : 0;
     el.progressBar.style.width = pct.toFixed(2) + "%";
     el.progress.setAttribute("aria-valuenow", pct.toFixed(1));
-    el.progressText.textContent = `${labeled.toLocaleString()} / ${pool.toLocaleString()} labeled`;
+    el.progressText.textContent =
+      `${done.toLocaleString()} / ${pool.toLocaleString()} labeled` +
+      (byModel ? ` (${byModel.toLocaleString()} by the model)` : "");
     el.remainingText.textContent = `${(c.remaining || 0).toLocaleString()} remaining`;
     const model = data.model;
     const version = model ? "v" + model.version : "none yet";

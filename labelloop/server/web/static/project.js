@@ -1,21 +1,34 @@
-// The project overview: the learning curve (eval accuracy per model version) as inline SVG, and
-// for managers the Import and Members panels. Server text only reaches the DOM via textContent.
+// The project overview: the learning curve (eval accuracy per model version) as inline SVG, what
+// the model could label and its auto-label runs, and for managers the Import and Members panels.
+// Server text only reaches the DOM via textContent.
 (() => {
   "use strict";
 
   const $ = (id) => document.getElementById(id);
   const pageData = $("page-data");
   const page = pageData ? JSON.parse(pageData.textContent) : {};
-  const { api, csrf, detailOf, say } = window.labelloop;
+  const { api, csrf, detailOf, node, say } = window.labelloop;
   const base = "/api/projects/" + encodeURIComponent(page.slug || "");
   const fmt = (n) => Number(n).toLocaleString("en-US");
   const plural = (n, word) => (n === 1 ? word : word + "s");
 
   // ---------------------------------------------------------------- what the model could label
 
+  const pct = (x) => (100 * x).toFixed(1) + "%";
+  const sureAt = (confidence) => `${Math.round(100 * confidence)}%`;
+  // A status line's text; a refusal or failure shows as an error notice.
+  const tell = (line, text, failed = false) => {
+    line.textContent = text;
+    line.classList.toggle("notice", failed);
+    line.classList.toggle("notice-error", failed);
+  };
+  const byLabel = (counts) =>
+    Object.entries(counts)
+      .map(([k, v]) => `${k} ${fmt(v)}`)
+      .join(", ");
+
   const coverageButton = $("coverage-measure");
   if (coverageButton) {
-    const pct = (x) => (100 * x).toFixed(1) + "%";
     const cell = (text) => {
       const td = document.createElement("td");
       td.textContent = text;
@@ -29,17 +42,18 @@
         const c = await api("GET", base + "/coverage", undefined, { loginOn401: true });
         const rows = c.rows.map((r) => {
           const tr = document.createElement("tr");
+          tr.dataset.threshold = String(r.threshold);
           const right =
             r.precision === null
               ? "—"
               : `${pct(r.precision)} of ${fmt(r.eval_n)} (95%: ${pct(r.interval[0])}–${pct(r.interval[1])})`;
-          const mix = Object.entries(r.by_label).map(([k, v]) => `${k} ${fmt(v)}`).join(", ");
           tr.append(
-            cell(`${Math.round(100 * r.threshold)}%`),
+            cell(sureAt(r.threshold)),
             cell(`${fmt(r.covered)} (${pct(r.share)})`),
             cell(right),
-            cell(mix || "—"),
+            cell(byLabel(r.by_label) || "—"),
           );
+          if (page.can_autolabel) tr.append(autolabelCell(r));
           return tr;
         });
         $("coverage-table").tBodies[0].replaceChildren(...rows);
@@ -58,26 +72,149 @@
     });
   }
 
+  // ---------------------------------------------------------------- auto-labeling
+
+  // A coverage row's last cell (managers): its button, or why there is none. The server judges
+  // whether the eval items vouch for the model; the page only leaves out what it must refuse.
+  function autolabelCell(r) {
+    const td = document.createElement("td");
+    const minEval = page.autolabel_min_eval;
+    if (r.covered === 0) {
+      td.append(node("span", "muted", "—"));
+    } else if (r.precision === null || r.eval_n < minEval) {
+      td.append(node("span", "muted small", `needs ${minEval} eval items`));
+    } else {
+      const n = `${fmt(r.covered)} ${plural(r.covered, "item")}`;
+      const button = node("button", "btn btn-small autolabel-apply", `Auto-label ${n}`);
+      button.type = "button";
+      button.setAttribute("aria-label", `Auto-label ${n} at ${sureAt(r.threshold)}`);
+      button.addEventListener("click", () => autolabel(r));
+      td.append(button);
+    }
+    return td;
+  }
+
+  async function autolabel(r) {
+    const status = $("autolabel-status");
+    const asked =
+      `Give the model's label to the ${fmt(r.covered)} unlabeled ${plural(r.covered, "item")} ` +
+      `it is at least ${sureAt(r.threshold)} sure of? The run can be undone.`;
+    if (!window.confirm(asked)) return;
+    const buttons = [...document.querySelectorAll("#coverage-table .autolabel-apply")];
+    buttons.forEach((b) => (b.disabled = true));
+    tell(status, `Auto-labeling at ${sureAt(r.threshold)}: training, then checking on the eval items…`);
+    try {
+      const run = await api("POST", base + "/autolabel", { confidence: r.threshold }, { loginOn401: true });
+      const mix = byLabel(run.by_label);
+      let text = `Run ${run.run_id}: labeled ${fmt(run.n_labeled)} ${plural(run.n_labeled, "item")}`;
+      if (mix) text += ` (${mix})`;
+      if (run.n_busy) text += `; ${fmt(run.n_busy)} left to the people at work on them`;
+      // The table counted the items just labeled: its buttons wait for a new measure.
+      tell(status, `${text}. Measure again for what is left.`);
+    } catch (err) {
+      // A 422 is the eval items' verdict, in the server's words.
+      tell(status, err.status === 422 ? err.message : `Not auto-labeled: ${err.message}`, true);
+      buttons.forEach((b) => (b.disabled = false));
+      return;
+    }
+    await Promise.all([refreshCounts(), loadRuns()]).catch(() => {}); // the run is made either way
+  }
+
+  // Every member sees the runs; managers may undo one.
+  async function loadRuns() {
+    const box = $("autolabel-runs");
+    if (!box) return;
+    try {
+      const found = await api("GET", base + "/autolabel");
+      $("autolabel-run-list").replaceChildren(...found.runs.map(runEntry));
+      box.hidden = found.runs.length === 0;
+    } catch (err) {
+      tell($("autolabel-runs-status"), `Could not list the auto-label runs: ${err.message}`, true);
+      box.hidden = false;
+    }
+  }
+
+  function runEntry(run) {
+    const li = node("li", "run-row");
+    li.dataset.runId = String(run.id);
+    const when = (iso) => iso.slice(0, 16).replace("T", " ");
+    const m = run.model || {};
+    const accuracy =
+      typeof m.precision === "number"
+        ? `right on ${pct(m.precision)} of ${fmt(m.eval_n)} eval items`
+        : "not measured on eval items";
+    const mix = byLabel(run.by_label || {});
+    const what = node("div", "run-what");
+    what.append(
+      node("strong", "", `Run ${run.id}`),
+      node("span", "muted small", ` · ${when(run.applied_at)} by ${run.applied_by || "someone"}`),
+      node(
+        "span",
+        "run-detail small",
+        `At least ${sureAt(run.confidence)} sure, ${accuracy}: labeled ${fmt(run.n_labeled)} ` +
+          `${plural(run.n_labeled, "item")}${mix ? ` (${mix})` : ""}, ${fmt(run.n_current)} still standing.`,
+      ),
+    );
+    li.append(what);
+    if (run.undone_at) {
+      li.classList.add("run-undone");
+      const removed = typeof run.n_undone === "number" ? `, ${fmt(run.n_undone)} removed` : "";
+      const by = run.undone_by || "someone";
+      li.append(node("span", "badge badge-muted", `undone by ${by} ${when(run.undone_at)}${removed}`));
+      return li;
+    }
+    if (page.can_autolabel) li.append(undoButton(run));
+    return li;
+  }
+
+  function undoButton(run) {
+    const undo = node("button", "btn btn-small btn-quiet", "Undo");
+    undo.type = "button";
+    undo.setAttribute("aria-label", `Undo auto-label run ${run.id}`);
+    undo.addEventListener("click", async () => {
+      const status = $("autolabel-runs-status");
+      const n = `${fmt(run.n_current)} ${plural(run.n_current, "label")}`;
+      const asked = `Undo run ${run.id}? Its ${n} still standing are removed and those items are to label again.`;
+      if (!window.confirm(asked)) return;
+      undo.disabled = true;
+      tell(status, "");
+      try {
+        const done = await api("DELETE", `${base}/autolabel/${run.id}`, undefined, { loginOn401: true });
+        const removed = `${fmt(done.n_undone)} ${plural(done.n_undone, "label")}`;
+        tell(status, `Run ${run.id} undone: ${removed} removed.`);
+      } catch (err) {
+        tell(status, `Not undone: ${err.message}`, true);
+        undo.disabled = false;
+      }
+      await Promise.all([refreshCounts(), loadRuns()]).catch(() => {});
+    });
+    return undo;
+  }
+
   // ---------------------------------------------------------------- progress counts
 
   async function refreshCounts() {
     const s = await api("GET", base + "/status");
     const c = s.counts;
     const set = (id, value) => {
-      const node = $(id);
-      if (node) node.textContent = fmt(value);
+      const shown = $(id);
+      if (shown) shown.textContent = fmt(value);
     };
     set("stat-labeled", c.labeled);
+    set("stat-auto-labeled", c.auto_labeled);
+    const auto = $("stat-auto");
+    if (auto) auto.hidden = !c.auto_labeled;
     set("stat-pool", c.pool);
     set("stat-remaining", c.remaining);
     set("stat-leased", c.leased);
     set("stat-annotations", c.annotations);
     set("stat-eval", c.eval);
-    const pct = c.pool ? (100 * c.labeled) / c.pool : 0;
+    // Auto labels are labels too: the bar is full once people and the model labeled the pool.
+    const share = c.pool ? (100 * (c.labeled + c.auto_labeled)) / c.pool : 0;
     const bar = $("pool-progress");
-    if (bar) bar.setAttribute("aria-valuenow", pct.toFixed(1));
+    if (bar) bar.setAttribute("aria-valuenow", share.toFixed(1));
     const fill = $("pool-progress-fill");
-    if (fill) fill.style.width = `${pct.toFixed(2)}%`;
+    if (fill) fill.style.width = `${share.toFixed(2)}%`;
   }
 
   // ---------------------------------------------------------------- import
@@ -403,6 +540,7 @@
   }
 
   drawCurve();
+  loadRuns();
   setupImport();
   setupMembers();
   showGain();

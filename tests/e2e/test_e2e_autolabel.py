@@ -1,0 +1,280 @@
+"""Auto-labeling on the project page in real Chromium: a manager measures what the model could
+label, is refused with what the eval items show, lowers the bar, auto-labels, sees the run and
+the counts (here and on the labeling page), undoes it, and meets a run undone behind the page's
+back; a reviewer sees the table and the runs without their buttons; both fit a phone."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import login, run_cli, serving, wide_elements
+
+pytestmark = pytest.mark.browser
+
+SLUG = "auto"
+MANAGER = ("mara", "mara-password-123")
+REVIEWER = ("rita", "rita-password-123")
+N_EVAL = 100
+"""Labeled eval items: enough that at 80% the model is sure of 30 at least (60 gives ~19)."""
+MIN_EVAL = 30
+
+
+@dataclass
+class Site:
+    url: str
+    pool: int
+    labeled: int
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    """The test schema's auto-label project (tests.conftest.auto_project) with a manager and a
+    reviewer who sign in with passwords, and a live server on it."""
+    from labelloop.store.db import Database
+    from tests.conftest import N_CLEAR, N_MIXED, Lab, auto_project
+
+    home = tmp_path_factory.mktemp("labelloop-autolabel")
+    run_cli(home, "init")
+    db = Database(f"sqlite:///{home / 'labelloop.db'}")
+    try:
+        lab = Lab(db)
+        auto_project(lab, SLUG, n_eval=N_EVAL)
+        for (name, password), role in ((MANAGER, "manager"), (REVIEWER, "reviewer")):
+            lab.user(name, password=password)
+            lab.member(SLUG, name, role)
+    finally:
+        db.dispose()
+    with serving(home, "serve") as url:
+        yield Site(url=url, pool=60 + N_CLEAR + N_MIXED, labeled=60)
+
+
+def _api(page: Any, method: str, path: str, body: Any = None) -> Any:
+    """Call the API with the page's session and CSRF token; the status and JSON body."""
+    return page.evaluate(
+        """([method, path, body]) => fetch(path, {
+            method,
+            headers: {'Content-Type': 'application/json', 'X-CSRF-Token':
+                      document.querySelector('meta[name=csrf-token]').content},
+            body: body === null ? undefined : JSON.stringify(body),
+        }).then(async r => [r.status, await r.json()])""",
+        [method, path, body],
+    )
+
+
+def _shows(page: Any, selector: str, text: str, timeout: int = 30000) -> str:
+    """Wait until ``selector``'s text contains ``text``; its whole text."""
+    page.wait_for_function(
+        "([s, t]) => (document.querySelector(s)?.textContent || '').includes(t)",
+        arg=[selector, text],
+        timeout=timeout,
+    )
+    return page.inner_text(selector)
+
+
+def _fits(page: Any, width: int = 390) -> None:
+    """At a phone's width the page does not scroll sideways (the table scrolls in its wrap)."""
+    before = page.viewport_size
+    page.set_viewport_size({"width": width, "height": 844})
+    assert page.evaluate("document.documentElement.scrollWidth") <= width, wide_elements(page)
+    page.set_viewport_size(before)
+
+
+def _measure(page: Any) -> list[dict[str, Any]]:
+    """Press "What could the model label now?"; each row's figures and its last cell."""
+    page.evaluate("document.getElementById('coverage-wrap').hidden = true")
+    page.click("#coverage-measure")
+    page.wait_for_selector("#coverage-wrap:not([hidden])", timeout=30000)
+    rows = page.eval_on_selector_all(
+        "#coverage-table tbody tr",
+        """trs => trs.map(tr => ({
+            cells: [...tr.cells].map(td => td.textContent),
+            buttons: [...tr.querySelectorAll('button')].map(b => b.textContent),
+        }))""",
+    )
+    assert [r["cells"][0] for r in rows] == ["80%", "90%", "95%", "98%", "99%"]
+    for r in rows:
+        covered = int(r["cells"][1].split()[0])
+        found = re.match(r"[\d.]+% of (\d+)", r["cells"][2])
+        eval_n = int(found.group(1)) if found else 0
+        r.update(covered=covered, eval_n=eval_n)
+    return rows
+
+
+def _counts(page: Any) -> tuple[str, str, bool]:
+    """The project page's labeled and remaining counts, and whether "auto-labeled" shows."""
+    return (
+        page.inner_text("#stat-labeled"),
+        page.inner_text("#stat-remaining"),
+        page.is_visible("#stat-auto"),
+    )
+
+
+def test_e2e_a_manager_auto_labels_and_undoes(site: Site, browser: Any, screenshots: Path) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    asked: list[str] = []
+    page.on("dialog", lambda d: (asked.append(d.message), d.accept()))
+    login(page, site.url, f"/p/{SLUG}", username=MANAGER[0], password=MANAGER[1])
+    unlabeled = site.pool - site.labeled
+    assert _counts(page) == (str(site.labeled), str(unlabeled), False)
+    page.wait_for_load_state("networkidle")
+    assert page.is_hidden("#autolabel-runs")  # no runs yet
+
+    # The table's last column: a button where the eval items can judge, else why not.
+    rows = _measure(page)
+    for r in rows:
+        last = r["cells"][4]
+        if r["covered"] == 0:
+            assert (last, r["buttons"]) == ("—", []), r
+        elif r["eval_n"] < MIN_EVAL:
+            assert (last, r["buttons"]) == (f"needs {MIN_EVAL} eval items", []), r
+        else:
+            assert r["buttons"] == [f"Auto-label {r['covered']} items"], r
+    sure = [r for r in rows if r["buttons"]]
+    assert sure and sure[0]["cells"][0] == "80%", rows
+    n = sure[0]["covered"]
+    assert 0 < n <= unlabeled
+    assert any(r["cells"][4] == f"needs {MIN_EVAL} eval items" for r in rows), rows
+
+    # The project's bar (0.95) is above what the eval items vouch for: refused, saying why.
+    button = page.locator("#coverage-table tbody tr").first.locator("button")
+    button.click()
+    refusal = _shows(page, "#autolabel-status", "auto_label_min_accuracy")
+    assert asked == [
+        f"Give the model's label to the {n} unlabeled items it is at least 80% sure of? "
+        "The run can be undone."
+    ]
+    assert refusal.startswith(f"at least 80% sure, the model is right on {sure[0]['eval_n']} of")
+    assert "the interval must lie at or above 95.0% (auto_label_min_accuracy)" in refusal
+    assert "notice-error" in page.get_attribute("#autolabel-status", "class")
+    assert button.is_enabled()
+    assert _counts(page) == (str(site.labeled), str(unlabeled), False)
+    assert page.is_hidden("#autolabel-runs")
+    _fits(page)
+
+    # At 0.9 the eval items vouch for it: a run, its labels, the counts and the runs list.
+    status, _ = _api(
+        page, "PATCH", f"/api/projects/{SLUG}/settings", {"auto_label_min_accuracy": 0.9}
+    )
+    assert status == 200
+    button.click()
+    done = _shows(page, "#autolabel-status", "Run ")
+    found = re.fullmatch(
+        rf"Run (\d+): labeled {n} items \((.+)\)\. Measure again for what is left\.", done
+    )
+    assert found, done
+    run_id, mix = found.group(1), found.group(2)
+    assert sum(int(part.split()[-1]) for part in mix.split(", ")) == n
+    assert "notice-error" not in page.get_attribute("#autolabel-status", "class")
+    assert button.is_disabled()  # the table counted what is labeled now
+    _shows(page, "#stat-auto", f"auto-labeled {n}")
+    assert _counts(page) == (str(site.labeled), str(unlabeled - n), True)
+    share = 100 * (site.labeled + n) / site.pool
+    assert float(page.get_attribute("#pool-progress", "aria-valuenow")) == round(share, 1)
+    run = page.locator(f"#autolabel-run-list li[data-run-id='{run_id}']")
+    _shows(page, "#autolabel-run-list", f"Run {run_id}")
+    text = run.inner_text()
+    assert f"by {MANAGER[0]}" in text
+    assert (
+        f"At least 80% sure, right on 100.0% of {sure[0]['eval_n']} eval items: labeled {n} "
+        f"items ({mix}), {n} still standing."
+    ) in text
+    assert run.locator("button").inner_text() == "Undo"
+    page.locator("#stop-recommendation").screenshot(path=str(screenshots / "autolabel.png"))
+    _fits(page)
+    page.set_viewport_size({"width": 390, "height": 844})
+    card = page.locator("#stop-recommendation")
+    card.screenshot(path=str(screenshots / "autolabel-mobile.png"))
+    page.set_viewport_size({"width": 1280, "height": 900})
+
+    # The labeling page counts the model's labels as done.
+    page.goto(site.url + f"/p/{SLUG}/label")
+    progress = _shows(page, "#progress-text", "by the model")
+    assert progress == f"{site.labeled + n} / {site.pool} labeled ({n} by the model)"
+    _fits(page)
+
+    # Back on the project page the counts are the server's; Undo gives the items back.
+    page.goto(site.url + f"/p/{SLUG}")
+    assert _counts(page) == (str(site.labeled), str(unlabeled - n), True)
+    assert page.inner_text("#stat-auto") == f"auto-labeled {n}"
+    asked.clear()
+    page.locator(f"#autolabel-run-list li[data-run-id='{run_id}'] button").click()
+    undone = _shows(page, "#autolabel-runs-status", "undone")
+    assert undone == f"Run {run_id} undone: {n} labels removed."
+    assert asked == [
+        f"Undo run {run_id}? Its {n} labels still standing are removed and those items are "
+        "to label again."
+    ]
+    _shows(page, "#autolabel-run-list", f"undone by {MANAGER[0]}")
+    assert run.locator("button").count() == 0
+    assert ", 0 still standing." in run.inner_text()
+    page.wait_for_function("document.getElementById('stat-auto').hidden")
+    assert _counts(page) == (str(site.labeled), str(unlabeled), False)
+
+    # A second run, undone behind the page's back: its Undo says so, and the list catches up.
+    rows = _measure(page)
+    assert rows[0]["buttons"] == [f"Auto-label {n} items"]
+    page.locator("#coverage-table tbody tr").first.locator("button").click()
+    second = re.match(r"Run (\d+):", _shows(page, "#autolabel-status", "Measure again"))
+    assert second and second.group(1) != run_id
+    second_id = second.group(1)
+    _shows(page, "#autolabel-run-list", f"Run {second_id}")
+    assert _api(page, "DELETE", f"/api/projects/{SLUG}/autolabel/{second_id}")[0] == 200
+    page.locator(f"#autolabel-run-list li[data-run-id='{second_id}'] button").click()
+    stale = _shows(page, "#autolabel-runs-status", "Not undone")
+    assert stale == f"Not undone: auto-label run {second_id} was undone already"
+    page.wait_for_function(
+        "document.querySelectorAll('#autolabel-run-list li.run-undone').length === 2"
+    )
+    ids = page.eval_on_selector_all("#autolabel-run-list li", "ls => ls.map(l => l.dataset.runId)")
+    assert ids == [second_id, run_id]  # newest first
+    page.wait_for_function("document.getElementById('stat-auto').hidden")
+    assert _counts(page) == (str(site.labeled), str(unlabeled), False)
+    _fits(page)
+    assert errors == []
+    context.close()
+
+
+def test_e2e_a_reviewer_sees_the_table_and_runs_but_no_buttons(site: Site, browser: Any) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("dialog", lambda d: (errors.append(f"dialog: {d.message}"), d.dismiss()))
+    login(page, site.url, f"/p/{SLUG}", username=REVIEWER[0], password=REVIEWER[1])
+    assert page.locator("#autolabel-status").count() == 0
+
+    # The table without its last column, where a manager has a button (first test).
+    rows = _measure(page)
+    assert all(len(r["cells"]) == 4 and r["buttons"] == [] for r in rows), rows
+    assert rows[0]["covered"] > 0 and rows[0]["eval_n"] >= MIN_EVAL, rows
+    assert page.locator("#coverage-table thead th").count() == 4
+    _fits(page)
+
+    # A run the manager leaves standing: listed for the reviewer, without Undo.
+    manager = browser.new_context()
+    other = manager.new_page()
+    login(other, site.url, f"/p/{SLUG}", username=MANAGER[0], password=MANAGER[1])
+    body = {"confidence": 0.8, "min_accuracy": 0.9}
+    status, run = _api(other, "POST", f"/api/projects/{SLUG}/autolabel", body)
+    assert status == 201, run
+    manager.close()
+    page.reload()
+    _shows(page, "#autolabel-run-list", f"Run {run['run_id']}")
+    standing = page.locator(f"#autolabel-run-list li[data-run-id='{run['run_id']}']")
+    assert f"{run['n_labeled']} still standing." in standing.inner_text()
+    assert page.locator("#autolabel-run-list button, .autolabel-apply").count() == 0
+    assert page.inner_text("#stat-auto") == f"auto-labeled {run['n_labeled']}"
+    _fits(page)
+    assert errors == []
+    context.close()
