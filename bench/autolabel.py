@@ -6,7 +6,8 @@ One command:  python bench/autolabel.py [--datasets sms,trec,movies,tweets] [--l
 
 Per dataset and seed: a project on a random ``--labels`` labeled items (as a team's labels
 would be imported), ``--eval`` labeled eval items and the rest of the dataset unlabeled; then
-for each confidence, ``labelloop.workflow.autolabel.apply`` with ``min_accuracy`` ``--floor``
+for each confidence, and with none (the lowest the eval items vouch for, as a project without
+``auto_label_confidence`` chooses), ``labelloop.workflow.autolabel.apply`` at ``--floor``
 through the real store (SQLite), the auto labels compared with the dataset's labels, and the
 run undone. Figures: how often a run was allowed, the share of the unlabeled items it labeled,
 the accuracy of the labels it gave (the promise: at or above the floor) and the runs that broke
@@ -31,7 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import emit, log  # noqa: E402
 from al_efficiency import load  # noqa: E402
 
-CONFIDENCES = (0.8, 0.9, 0.95, 0.98)
+CONFIDENCES: tuple[float | None, ...] = (None, 0.8, 0.9, 0.95, 0.98)
+"""None: the lowest confidence the eval items vouch for, as a project without one chooses."""
 
 
 def one(name: str, seed: int, a: argparse.Namespace) -> list[dict[str, Any]]:
@@ -91,7 +93,12 @@ def one(name: str, seed: int, a: argparse.Namespace) -> list[dict[str, Any]]:
         cache = FeatureCache()
         for confidence in CONFIDENCES:
             started = time.perf_counter()
-            row: dict[str, Any] = {"dataset": name, "seed": seed, "confidence": confidence}
+            row: dict[str, Any] = {
+                "dataset": name,
+                "seed": seed,
+                "mode": "chosen" if confidence is None else f"{confidence:.2f}",
+                "confidence": confidence,
+            }
             try:
                 done = autolabel.apply(
                     db, ctx, cache=cache, confidence=confidence, min_accuracy=a.floor
@@ -110,6 +117,7 @@ def one(name: str, seed: int, a: argparse.Namespace) -> list[dict[str, Any]]:
             right = sum(truth.get(p["text"]) == label for p, label in given)
             row.update(
                 allowed=True,
+                confidence=done["confidence"],
                 n_unlabeled=done["n_unlabeled"],
                 n_labeled=len(given),
                 share=round(len(given) / max(1, done["n_unlabeled"]), 4),
@@ -137,24 +145,25 @@ def main(argv: list[str] | None = None) -> None:
         for seed in range(a.seeds):
             for r in one(name, seed, a):
                 runs.append(r)
+                at = f"{name} seed {seed}, {r['mode']}"
                 if r["allowed"]:
                     log(
-                        f"{name} seed {seed} at {r['confidence']:.0%}: labeled {r['n_labeled']:,} "
-                        f"of {r['n_unlabeled']:,} ({r['share']:.1%}), right on "
-                        f"{r['accuracy']:.1%} (eval interval from {r['eval_low']:.1%}), "
-                        f"{r['seconds']} s"
+                        f"{at}: at {r['confidence']:.0%} labeled {r['n_labeled']:,} of "
+                        f"{r['n_unlabeled']:,} ({r['share']:.1%}), right on {r['accuracy']:.1%} "
+                        f"(eval interval from {r['eval_low']:.1%}), {r['seconds']} s"
                     )
                 else:
-                    log(f"{name} seed {seed} at {r['confidence']:.0%}: refused: {r['why']}")
+                    log(f"{at}: refused: {r['why']}")
     allowed = [r for r in runs if r["allowed"] and r["n_labeled"]]
     broken = [r for r in allowed if r["accuracy"] < a.floor]
     table = {}
     for name in a.datasets.split(","):
-        for c in CONFIDENCES:
-            mine = [r for r in runs if r["dataset"] == name and r["confidence"] == c]
+        for mode in sorted({r["mode"] for r in runs}):
+            mine = [r for r in runs if r["dataset"] == name and r["mode"] == mode]
             ok = [r for r in mine if r["allowed"] and r["n_labeled"]]
-            table[f"{name}@{c}"] = {
+            table[f"{name}@{mode}"] = {
                 "allowed": f"{len(ok)}/{len(mine)}",
+                "confidence": [r["confidence"] for r in ok],
                 "share": round(float(np.mean([r["share"] for r in ok])), 4) if ok else None,
                 "accuracy": round(float(np.mean([r["accuracy"] for r in ok])), 4) if ok else None,
             }

@@ -21,7 +21,10 @@ def autolabel_apply(
     slug: str,
     confidence: Annotated[
         float | None,
-        typer.Option(help="The model's probability an item needs; default: the project's."),
+        typer.Option(
+            help="The model's probability an item needs; default: the project's, or else the "
+            "lowest the eval items vouch for."
+        ),
     ] = None,
     min_accuracy: Annotated[
         float | None,
@@ -59,7 +62,8 @@ def autolabel_apply(
     low, high = done["interval"]
     out.print(
         f"{escape(done['model'])} on {escape(done['featurizer'])}, trained on "
-        f"{done['n_train']:,} labels: at least {done['confidence']:.0%} sure, right on "
+        f"{done['n_train']:,} labels: at least {done['confidence']:.0%} sure"
+        f"{' (the lowest the eval items vouch for)' if done['chosen'] else ''}, right on "
         f"{done['eval_correct']:,} of {done['eval_n']:,} eval items ({done['precision']:.1%}, "
         f"95% interval {low:.1%}–{high:.1%}, floor {done['min_accuracy']:.1%})",
         highlight=False,

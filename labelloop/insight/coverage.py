@@ -9,13 +9,14 @@ needs before accepting the model's labels for the confident part of a pool, or s
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from labelloop.insight.cohorts import wilson_interval
+from labelloop.insight.cohorts import Z95, wilson_interval
 
 THRESHOLDS = (0.8, 0.9, 0.95, 0.98, 0.99)
 """The confidences the table reads (the model's top class probability)."""
@@ -80,3 +81,72 @@ def coverage_table(
                 row.update(precision=correct / n, interval=[round(low, 4), round(high, 4)])
         rows.append(row)
     return rows
+
+
+def items_to_show(floor: float) -> int:
+    """The fewest eval items at which a model wrong half as often as ``floor`` allows would
+    show it: its 95% Wilson interval's low end at or above ``floor`` (127 for 90%, 257 for
+    95%, 650 for 98%)."""
+    n = 1
+    while wilson_interval(round(n * (1 + floor) / 2), n)[0] < floor:
+        n += 1
+    return n
+
+
+GRID = tuple(round(0.99 - 0.01 * k, 2) for k in range(50))
+"""The confidences :func:`lowest_vouched` tries, surest first: 99% down to 50%."""
+
+
+def lowest_vouched(
+    eval_proba: NDArray[np.floating] | None,
+    eval_y: NDArray[np.integer] | None,
+    *,
+    floor: float,
+    min_n: int,
+    grid: Sequence[float] = GRID,
+) -> dict[str, Any]:
+    """The lowest confidence at which the eval items vouch for the model: at least ``min_n`` of
+    them that sure, and the low end of its accuracy's 95% Wilson interval on them at or above
+    ``floor``.
+
+    The confidences are tried surest first, skipping those with fewer than ``min_n`` eval
+    items or than :func:`items_to_show` the floor (which ones are skipped depends on the
+    probabilities only, not on the labels). The first to fall short ends the search: a
+    fixed-sequence test, so choosing among many confidences does not make a lucky one pass more
+    often than a single test would. Skipping the confidences with few items keeps that one
+    test from being spent where only a perfect score could pass.
+
+    Returns
+    -------
+    dict
+        ``confidence`` (None when none passed) with its ``eval_n``, ``eval_correct``,
+        ``precision`` and ``interval``; ``short``: the figures of the confidence that fell short
+        (None when every one tried passed, or none had enough items); ``tried``; ``need``, the
+        eval items a confidence needs to be tried (None for a floor of 1).
+    """
+    need = max(min_n, items_to_show(floor)) if floor < 1.0 else None
+    found: dict[str, Any] = {"confidence": None, "short": None, "tried": 0, "need": need}
+    if eval_proba is None or eval_y is None or len(eval_y) == 0 or need is None:
+        return found  # (no finite number of eval items proves a model never wrong)
+    top = eval_proba.max(axis=1)
+    right = eval_proba.argmax(axis=1) == eval_y
+    for threshold in sorted(grid, reverse=True):
+        sure = top >= threshold
+        n = int(sure.sum())
+        if n < need:
+            continue
+        correct = int(right[sure].sum())
+        low, high = wilson_interval(correct, n)
+        figures = {
+            "confidence": float(threshold),
+            "eval_n": n,
+            "eval_correct": correct,
+            "precision": correct / n,
+            "interval": [round(low, 4), round(high, 4)],
+        }
+        found["tried"] += 1
+        if low < floor:
+            found["short"] = figures
+            break
+        found.update(figures)
+    return found

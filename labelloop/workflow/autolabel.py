@@ -41,34 +41,37 @@ def apply(
     min_accuracy: float | None = None,
     dry_run: bool = False,
 ) -> dict[str, Any]:
-    """Label the unlabeled pool items the model is at least ``confidence`` sure of (default:
-    the project's ``auto_label_confidence``), when its eval accuracy that sure is at least
-    ``min_accuracy`` (default: ``auto_label_min_accuracy``) at the low end of its 95% interval.
+    """Label the unlabeled pool items the model is at least ``confidence`` sure of, when its
+    eval accuracy that sure is at least ``min_accuracy`` (default: the project's
+    ``auto_label_min_accuracy``) at the low end of its 95% interval. ``confidence`` defaults to
+    the project's ``auto_label_confidence``; without one, the lowest the eval items vouch for
+    is chosen (:func:`labelloop.insight.coverage.lowest_vouched`) and ``chosen`` says so.
     ``dry_run``: measure and count, write nothing. Managers; audited.
 
     Raises
     ------
     Unprocessable
-        Without a confidence, without a single-label classifier, with fewer than
-        :data:`MIN_EVAL` labeled eval items that sure, or when the interval falls short.
+        Without a single-label classifier, with fewer than :data:`MIN_EVAL` labeled eval
+        items that sure, or when the interval falls short (at every confidence, when chosen).
     """
-    from labelloop.insight.coverage import coverage_table
+    from labelloop.insight.coverage import coverage_table, lowest_vouched
     from labelloop.learn.model import model_label
 
     ctx.require(Permission.MANAGE_PROJECT)
     started = time.perf_counter()
     confidence = ctx.settings.auto_label_confidence if confidence is None else confidence
     floor = ctx.settings.auto_label_min_accuracy if min_accuracy is None else min_accuracy
-    if confidence is None:
-        raise Unprocessable(
-            f"project '{ctx.slug}' sets no auto_label_confidence: give the confidence the "
-            "model needs (e.g. 0.95), or set it with `labelloop projects set`"
-        )
     for name, value in (("confidence", confidence), ("min_accuracy", floor)):
-        if not 0.5 <= value <= 1.0:
+        if value is not None and not 0.5 <= value <= 1.0:
             raise Unprocessable(f"{name} must be between 0.5 and 1, not {value:g}")
     found = scored(db, ctx, cache=cache, why="auto-labeling needs a single-label classifier")
     trained = found.trained
+    chosen = confidence is None
+    if confidence is None:
+        vouched = lowest_vouched(found.eval_proba, found.eval_y, floor=floor, min_n=MIN_EVAL)
+        if vouched["confidence"] is None:
+            raise Unprocessable(_none_vouched(ctx, vouched, floor))
+        confidence = float(vouched["confidence"])
     row = coverage_table(
         found.proba, found.eval_proba, found.eval_y, trained.classes, [confidence]
     )[0]
@@ -88,6 +91,7 @@ def apply(
     target = ctx.schema.target.name
     result: dict[str, Any] = {
         "confidence": confidence,
+        "chosen": chosen,
         "min_accuracy": floor,
         **measured,
         "n_unlabeled": int(found.item_ids.size),
@@ -166,6 +170,26 @@ def _check(ctx: ProjectContext, row: dict[str, Any], confidence: float, floor: f
             f"at or above {floor:.1%} (auto_label_min_accuracy): raise the confidence or label "
             "more items"
         )
+
+
+def _none_vouched(ctx: ProjectContext, vouched: dict[str, Any], floor: float) -> str:
+    """Why no confidence could be chosen, with the figures of the one that fell short."""
+    short = vouched["short"]
+    if short is None:
+        need = vouched["need"]
+        return (
+            f"project '{ctx.slug}' has too few labeled eval items to show its model right at "
+            f"least {floor:.1%} of the time at any confidence from 99% to 50%: that needs "
+            + (f"{need} at least that sure" if need is not None else "a model never wrong")
+            + " (label more eval items, or lower auto_label_min_accuracy)"
+        )
+    low, high = short["interval"]
+    return (
+        f"at no confidence from 99% down to 50% do the eval items show the model right at "
+        f"least {floor:.1%} of the time: at least {short['confidence']:.0%} sure it is right "
+        f"on {short['eval_correct']} of {short['eval_n']} ({short['precision']:.1%}, 95% "
+        f"interval {low:.1%}–{high:.1%}); label more items, or lower auto_label_min_accuracy"
+    )
 
 
 def _timed(result: dict[str, Any], started: float) -> dict[str, Any]:

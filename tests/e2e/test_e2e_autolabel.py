@@ -239,6 +239,36 @@ def test_e2e_a_manager_auto_labels_and_undoes(site: Site, browser: Any, screensh
     assert ids == [second_id, run_id]  # newest first
     page.wait_for_function("document.getElementById('stat-auto').hidden")
     assert _counts(page) == (str(site.labeled), str(unlabeled), False)
+
+    # Without a confidence of its own the project lets the server choose the lowest the eval
+    # items vouch for; 100 eval items can show 80% (54 needed), not 90% (127).
+    status, _ = _api(
+        page, "PATCH", f"/api/projects/{SLUG}/settings", {"auto_label_min_accuracy": 0.8}
+    )
+    assert status == 200
+    page.reload()
+    _measure(page)
+    asked.clear()
+    page.click("#autolabel-vouched")
+    chosen = _shows(page, "#autolabel-status", "Measure again")
+    assert asked == [
+        "Give the model's label to every unlabeled item it is sure enough of, at the lowest "
+        "confidence where the eval items show it right at least 80.0% of the time? "
+        "The run can be undone."
+    ]
+    found = re.fullmatch(
+        r"Run (\d+): labeled (\d+) items the model is at least (\d+)% sure of \(the lowest "
+        r"the eval items vouch for\) \(.+\)\. Measure again for what is left\.",
+        chosen,
+    )
+    assert found, chosen
+    assert int(found.group(2)) >= n and int(found.group(3)) <= 80
+    assert page.is_disabled("#autolabel-vouched")
+    assert _api(page, "DELETE", f"/api/projects/{SLUG}/autolabel/{found.group(1)}")[0] == 200
+    assert (
+        _api(page, "PATCH", f"/api/projects/{SLUG}/settings", {"auto_label_min_accuracy": 0.9})[0]
+        == 200
+    )
     _fits(page)
     assert errors == []
     context.close()

@@ -14,6 +14,7 @@ from labelloop.store.items import counts
 from labelloop.store.tables import queue_entry
 from labelloop.workflow import auditing, autolabel, export, learning, projects, review, tasks
 from labelloop.workflow.features import FeatureCache
+from tests.conftest import _WORDS as WORDS
 from tests.conftest import N_CLEAR, N_MIXED, auto_project, make_rows, truth_of
 
 SURE = 0.78
@@ -95,18 +96,45 @@ def test_the_eval_items_must_vouch_for_the_model(lab: Any, cache: FeatureCache) 
     assert counts_of(lab, ctx)["auto_labeled"] == 0
 
 
-def test_without_a_confidence_the_project_setting_is_asked_for(
+def test_without_a_confidence_the_lowest_the_eval_items_vouch_for_is_chosen(
     lab: Any, cache: FeatureCache
 ) -> None:
     ctx = _project(lab)
-    with pytest.raises(Unprocessable, match="sets no auto_label_confidence"):
-        autolabel.apply(lab.db, ctx, cache=cache)
+    with pytest.raises(Unprocessable, match="has too few labeled eval items") as caught:
+        autolabel.apply(lab.db, ctx, cache=cache)  # 60 eval items cannot show 95%: 257 can
+    assert "that needs 257 at least that sure" in caught.value.message
+    # Eval items drawn like the pool, mixed ones too: the model is unsure of them, and often
+    # wrong. Trying the confidences surest first stops where they come in.
+    neg, pos = lab.classes[0], lab.classes[2]
+    hard = [
+        {"id": f"hard-{i}", "text": t, "label": truth_of(t)}
+        for i in range(40)
+        for t in [f"{WORDS[neg][i % 6]} {WORDS[pos][(i + 1) % 6]} doc {i}"]
+    ]
+    lab.import_rows(ctx, hard, labeled=True, split="eval", filename="hard.jsonl")
+    lab.import_rows(
+        ctx,
+        make_rows(240, start=3000, prefix="ev2", labeled=True),
+        labeled=True,
+        split="eval",
+        filename="more-eval.jsonl",
+    )
+    done = autolabel.apply(lab.db, ctx, cache=cache, dry_run=True)
+    assert done["chosen"] and done["eval_n"] >= 257 and done["interval"][0] >= 0.95
+    # every clear item, and most mixed ones left to people (without the hard eval items the
+    # search ran down to 50% and took 6 of the 10)
+    assert done["confidence"] > 0.5 and N_CLEAR <= done["n_labeled"] < N_CLEAR + N_MIXED // 2
+
+
+def test_the_projects_settings_are_the_defaults(lab: Any, cache: FeatureCache) -> None:
+    ctx = _project(lab)
     projects.change_settings(
         lab.db, ctx, {"auto_label_confidence": SURE, "auto_label_min_accuracy": 0.9}
     )
     ctx = lab.ctx("sent", lab.admin)
     done = autolabel.apply(lab.db, ctx, cache=cache)
-    assert (done["confidence"], done["min_accuracy"]) == (SURE, 0.9) and done["n_labeled"] > 0
+    assert (done["confidence"], done["min_accuracy"], done["chosen"]) == (SURE, 0.9, False)
+    assert done["n_labeled"] == N_CLEAR
 
 
 def test_only_managers_apply_and_undo(lab: Any, cache: FeatureCache) -> None:

@@ -191,6 +191,8 @@ def project_page(slug: str, request: Request, db: DbDep) -> Response:
         can_edit_guideline=can_edit_guideline,
         can_autolabel=ctx.allows(Permission.MANAGE_PROJECT),
         autolabel_min_eval=MIN_EVAL,
+        autolabel_floor=ctx.settings.auto_label_min_accuracy,
+        autolabel_confidence=ctx.settings.auto_label_confidence,
         guideline_body=projects.guideline(db, ctx)["body"] if can_edit_guideline else None,
         simulate=simulations.form(ctx),
         model_file=_model_file(ctx, models),

@@ -58,6 +58,11 @@
         });
         $("coverage-table").tBodies[0].replaceChildren(...rows);
         $("coverage-wrap").hidden = false;
+        const vouched = $("autolabel-vouched");
+        if (vouched) {
+          vouched.hidden = c.n_unlabeled === 0 || c.n_eval < page.autolabel_min_eval;
+          vouched.disabled = false;
+        }
         status.textContent =
           `${c.model} on ${c.featurizer}, trained on ${fmt(c.n_train)} ${plural(c.n_train, "label")}: ` +
           `${fmt(c.n_unlabeled)} unlabeled ${plural(c.n_unlabeled, "item")}, ` +
@@ -94,19 +99,39 @@
     return td;
   }
 
+  // The server chooses the confidence: the lowest at which the eval items show the model right
+  // at least auto_label_min_accuracy of the time.
+  const vouchedButton = $("autolabel-vouched");
+  if (vouchedButton) vouchedButton.addEventListener("click", () => autolabel(null));
+
+  // r: a coverage row (its confidence), or null to let the server choose.
   async function autolabel(r) {
     const status = $("autolabel-status");
-    const asked =
-      `Give the model's label to the ${fmt(r.covered)} unlabeled ${plural(r.covered, "item")} ` +
-      `it is at least ${sureAt(r.threshold)} sure of? The run can be undone.`;
+    const floor = pct(page.autolabel_floor);
+    const asked = r
+      ? `Give the model's label to the ${fmt(r.covered)} unlabeled ${plural(r.covered, "item")} ` +
+        `it is at least ${sureAt(r.threshold)} sure of? The run can be undone.`
+      : page.autolabel_confidence
+        ? "Give the model's label to every unlabeled item it is at least " +
+          `${sureAt(page.autolabel_confidence)} sure of (the project's auto_label_confidence), if ` +
+          `the eval items show it right at least ${floor} of the time that sure? The run can be undone.`
+        : "Give the model's label to every unlabeled item it is sure enough of, at the lowest " +
+          `confidence where the eval items show it right at least ${floor} of the time? ` +
+          "The run can be undone.";
     if (!window.confirm(asked)) return;
-    const buttons = [...document.querySelectorAll("#coverage-table .autolabel-apply")];
+    const buttons = [...document.querySelectorAll("#coverage-table .autolabel-apply, #autolabel-vouched")];
     buttons.forEach((b) => (b.disabled = true));
-    tell(status, `Auto-labeling at ${sureAt(r.threshold)}: training, then checking on the eval items…`);
+    tell(
+      status,
+      (r ? `Auto-labeling at ${sureAt(r.threshold)}` : "Auto-labeling") +
+        ": training, then checking on the eval items…",
+    );
     try {
-      const run = await api("POST", base + "/autolabel", { confidence: r.threshold }, { loginOn401: true });
+      const body = r ? { confidence: r.threshold } : {};
+      const run = await api("POST", base + "/autolabel", body, { loginOn401: true });
       const mix = byLabel(run.by_label);
       let text = `Run ${run.run_id}: labeled ${fmt(run.n_labeled)} ${plural(run.n_labeled, "item")}`;
+      if (run.chosen) text += ` the model is at least ${sureAt(run.confidence)} sure of (the lowest the eval items vouch for)`;
       if (mix) text += ` (${mix})`;
       if (run.n_busy) text += `; ${fmt(run.n_busy)} left to the people at work on them`;
       // The table counted the items just labeled: its buttons wait for a new measure.
