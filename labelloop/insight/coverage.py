@@ -9,14 +9,13 @@ needs before accepting the model's labels for the confident part of a pool, or s
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from labelloop.insight.cohorts import Z95, wilson_interval
+from labelloop.insight.cohorts import wilson_interval
 
 THRESHOLDS = (0.8, 0.9, 0.95, 0.98, 0.99)
 """The confidences the table reads (the model's top class probability)."""
