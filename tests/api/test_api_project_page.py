@@ -165,6 +165,12 @@ def test_the_progress_card_shows_the_models_labels_apart_and_counts_them_done(
     assert f'id="stat-remaining">{N_MIXED}</span>' in html
     done = round(100 * (60 + N_CLEAR) / (60 + N_CLEAR + N_MIXED), 1)  # auto labels count
     assert re.search(rf'id="pool-progress" [^>]*aria-valuenow="{done}"', html)
+    assert 'id="stop-all-labeled"' not in html
+    ann = page.lab.member(SLUG, "ann", "annotator")
+    page.lab.train(ctx)
+    page.lab.label_next(ann, n=N_MIXED)  # people label the rest: the model's count as done
+    html = page.html()
+    assert f"No item of the pool is left to label ({N_CLEAR} labeled by the model)." in html
 
 
 def test_choose_a_strategy_offers_the_form_or_says_why_it_cannot(page: Page) -> None:
