@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import login, run_cli, serving, wide_elements
+from tests.e2e.conftest import login, page_fetch, run_cli, serving, wide_elements
 
 pytestmark = pytest.mark.browser
 
@@ -52,19 +52,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         db.dispose()
     with serving(home, "serve") as url:
         yield Site(url=url, pool=60 + N_CLEAR + N_MIXED, labeled=60)
-
-
-def _api(page: Any, method: str, path: str, body: Any = None) -> Any:
-    """Call the API with the page's session and CSRF token; the status and JSON body."""
-    return page.evaluate(
-        """([method, path, body]) => fetch(path, {
-            method,
-            headers: {'Content-Type': 'application/json', 'X-CSRF-Token':
-                      document.querySelector('meta[name=csrf-token]').content},
-            body: body === null ? undefined : JSON.stringify(body),
-        }).then(async r => [r.status, await r.json()])""",
-        [method, path, body],
-    )
 
 
 def _shows(page: Any, selector: str, text: str, timeout: int = 30000) -> str:
@@ -162,7 +149,7 @@ def test_e2e_a_manager_auto_labels_and_undoes(site: Site, browser: Any, screensh
     _fits(page)
 
     # At 0.9 the eval items vouch for it: a run, its labels, the counts and the runs list.
-    status, _ = _api(
+    status, _ = page_fetch(
         page, "PATCH", f"/api/projects/{SLUG}/settings", {"auto_label_min_accuracy": 0.9}
     )
     assert status == 200
@@ -228,7 +215,7 @@ def test_e2e_a_manager_auto_labels_and_undoes(site: Site, browser: Any, screensh
     assert second and second.group(1) != run_id
     second_id = second.group(1)
     _shows(page, "#autolabel-run-list", f"Run {second_id}")
-    assert _api(page, "DELETE", f"/api/projects/{SLUG}/autolabel/{second_id}")[0] == 200
+    assert page_fetch(page, "DELETE", f"/api/projects/{SLUG}/autolabel/{second_id}")[0] == 200
     page.locator(f"#autolabel-run-list li[data-run-id='{second_id}'] button").click()
     stale = _shows(page, "#autolabel-runs-status", "Not undone")
     assert stale == f"Not undone: auto-label run {second_id} was undone already"
@@ -242,7 +229,7 @@ def test_e2e_a_manager_auto_labels_and_undoes(site: Site, browser: Any, screensh
 
     # Without a confidence of its own the project lets the server choose the lowest the eval
     # items vouch for; 100 eval items can show 80% (54 needed), not 90% (127).
-    status, _ = _api(
+    status, _ = page_fetch(
         page, "PATCH", f"/api/projects/{SLUG}/settings", {"auto_label_min_accuracy": 0.8}
     )
     assert status == 200
@@ -264,9 +251,11 @@ def test_e2e_a_manager_auto_labels_and_undoes(site: Site, browser: Any, screensh
     assert found, chosen
     assert int(found.group(2)) >= n and int(found.group(3)) <= 80
     assert page.is_disabled("#autolabel-vouched")
-    assert _api(page, "DELETE", f"/api/projects/{SLUG}/autolabel/{found.group(1)}")[0] == 200
+    assert page_fetch(page, "DELETE", f"/api/projects/{SLUG}/autolabel/{found.group(1)}")[0] == 200
     assert (
-        _api(page, "PATCH", f"/api/projects/{SLUG}/settings", {"auto_label_min_accuracy": 0.9})[0]
+        page_fetch(
+            page, "PATCH", f"/api/projects/{SLUG}/settings", {"auto_label_min_accuracy": 0.9}
+        )[0]
         == 200
     )
     _fits(page)
@@ -296,7 +285,7 @@ def test_e2e_a_reviewer_sees_the_table_and_runs_but_no_buttons(site: Site, brows
     other = manager.new_page()
     login(other, site.url, f"/p/{SLUG}", username=MANAGER[0], password=MANAGER[1])
     body = {"confidence": 0.8, "min_accuracy": 0.9}
-    status, run = _api(other, "POST", f"/api/projects/{SLUG}/autolabel", body)
+    status, run = page_fetch(other, "POST", f"/api/projects/{SLUG}/autolabel", body)
     assert status == 201, run
     manager.close()
     page.reload()

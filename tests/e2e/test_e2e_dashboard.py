@@ -9,7 +9,14 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import login, make_reviews, wait_task, wide_elements, write_jsonl
+from tests.e2e.conftest import (
+    login,
+    make_reviews,
+    page_fetch,
+    wait_task,
+    wide_elements,
+    write_jsonl,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -44,19 +51,6 @@ def _bars(page: Any) -> list[dict[str, Any]]:
             title: r.querySelector('title').textContent,
             height: r.getBoundingClientRect().height,
         }))""",
-    )
-
-
-def _api(page: Any, method: str, path: str, body: Any = None) -> Any:
-    """Call the API with the page's session and CSRF token; the status and JSON body."""
-    return page.evaluate(
-        """([method, path, body]) => fetch(path, {
-            method,
-            headers: {'Content-Type': 'application/json', 'X-CSRF-Token':
-                      document.querySelector('meta[name=csrf-token]').content},
-            body: body === null ? undefined : JSON.stringify(body),
-        }).then(async r => [r.status, await r.json()])""",
-        [method, path, body],
     )
 
 
@@ -127,7 +121,7 @@ def test_e2e_manager_reads_the_dashboard(
     assert "checked on 30 labeled eval items" in page.inner_text("#coverage-status")
     page.click("#dashboard-link")
     page.wait_for_url(server.url + f"/p/{slug}/dashboard")
-    status, report = _api(page, "GET", f"/api/projects/{slug}/dashboard", None)
+    status, report = page_fetch(page, "GET", f"/api/projects/{slug}/dashboard", None)
     assert status == 200
     today = report["throughput"]["days"][-1]
 
@@ -203,8 +197,10 @@ def test_e2e_manager_reads_the_dashboard(
 
     # An annotator: the Dashboard button is not his, and the page is the HTML error page.
     for made in (
-        _api(page, "POST", "/api/users", {"username": ANNOTATOR[0], "password": ANNOTATOR[1]}),
-        _api(
+        page_fetch(
+            page, "POST", "/api/users", {"username": ANNOTATOR[0], "password": ANNOTATOR[1]}
+        ),
+        page_fetch(
             page,
             "PUT",
             f"/api/projects/{slug}/members",

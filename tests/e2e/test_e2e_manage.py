@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import wide_elements
+from tests.e2e.conftest import page_fetch, wide_elements
 
 pytestmark = pytest.mark.browser
 
@@ -220,14 +220,8 @@ def test_e2e_admin_manages_from_the_browser(
     assert page.locator("#label-link").is_visible()
     assert page.locator("#import-panel").count() == 0
     assert page.locator("#members-panel").count() == 0
-    refused = page.evaluate(
-        """(slug) => fetch('/api/projects/' + slug + '/members', {
-            method: 'PUT',
-            headers: {'Content-Type': 'application/json', 'X-CSRF-Token':
-                      document.querySelector('meta[name=csrf-token]').content},
-            body: JSON.stringify({username: 'bob', role: 'manager'}),
-        }).then(r => r.status)""",
-        SLUG,
+    refused, _ = page_fetch(
+        page, "PUT", f"/api/projects/{SLUG}/members", {"username": "bob", "role": "manager"}
     )
     assert refused == 403
 
