@@ -18,6 +18,7 @@ from labelloop.store.tables import (
     gold_answer,
     item_label,
     queue_entry,
+    seed_pick,
     user,
 )
 from labelloop.store.users import now
@@ -27,8 +28,9 @@ CHUNK = 500
 
 
 def busy_items(conn: Connection, item_ids: Sequence[int], *, at: datetime) -> set[int]:
-    """Those of ``item_ids`` someone is at work on or that are settled: labeled, a gold check,
-    with a live annotation (waiting for another annotator or review) or leased right now."""
+    """Those of ``item_ids`` someone is at work on, asked for, or that are settled: labeled, a
+    gold check, with a live annotation (waiting for another annotator or review), leased right
+    now, or sent to the queue from a search (a person asked for a person to look)."""
     busy: set[int] = set()
     for start in range(0, len(item_ids), CHUNK):
         ids = list(item_ids[start : start + CHUNK])
@@ -43,6 +45,7 @@ def busy_items(conn: Connection, item_ids: Sequence[int], *, at: datetime) -> se
                 assignment.c.state == "leased",
                 assignment.c.lease_expires_at > at,
             ),
+            select(seed_pick.c.item_id).where(seed_pick.c.item_id.in_(ids)),
         ):
             busy.update(int(i) for (i,) in conn.execute(q))
     return busy
@@ -118,19 +121,3 @@ def undo_run(conn: Connection, run_id: int, *, by: int | None) -> int:
         .values(undone_by=by, undone_at=now(), n_undone=int(removed or 0))
     )
     return int(removed or 0)
-
-
-def auto_label_of(conn: Connection, item_id: int) -> RowMapping | None:
-    """An item's auto label with its run, or None when its label (if any) is not the model's."""
-    q = (
-        select(
-            item_label.c.label,
-            item_label.c.confidence,
-            auto_label_run.c.id.label("run_id"),
-            auto_label_run.c.confidence.label("threshold"),
-            auto_label_run.c.model_version,
-        )
-        .join(auto_label_run, auto_label_run.c.id == item_label.c.auto_run_id)
-        .where(item_label.c.item_id == item_id, item_label.c.resolution == AUTO)
-    )
-    return conn.execute(q).mappings().first()

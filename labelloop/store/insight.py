@@ -197,8 +197,9 @@ def waiting(conn: Connection, project_id: int, *, at: datetime) -> dict[str, dic
 
 def arrivals(conn: Connection, project_id: int, since: datetime) -> dict[str, int]:
     """How many entered each waiting stage since ``since``: pool items imported without a
-    label, items whose first annotation came and that wait or waited for another, annotations
-    that went to review, items escalated to the expert tier, rejections."""
+    label (and not labeled by the model since), items whose first annotation came and that
+    wait or waited for another, annotations that went to review, items escalated to the
+    expert tier, rejections."""
     imported = (
         select(func.count())
         .select_from(item.join(import_batch, import_batch.c.id == item.c.import_batch_id))
@@ -208,7 +209,7 @@ def arrivals(conn: Connection, project_id: int, since: datetime) -> dict[str, in
             import_batch.c.created_at >= since,
             _not_gold(item.c.id),
             ~exists().where(
-                item_label.c.item_id == item.c.id, item_label.c.resolution == "imported"
+                item_label.c.item_id == item.c.id, item_label.c.resolution.in_(NOT_PEOPLES)
             ),
         )
     )
@@ -387,12 +388,12 @@ def labeled_sample(
     conn: Connection, project_id: int, *, before_batch: int, limit: int
 ) -> list[int]:
     """Up to ``limit`` ids of labeled pool items imported before batch ``before_batch`` (what
-    the model has learned from), spread over them."""
+    the model has learned from: auto labels left out), spread over them."""
     where = and_(
         item.c.project_id == project_id,
         item.c.split == "pool",
         item.c.import_batch_id < before_batch,
-        exists().where(item_label.c.item_id == item.c.id),
+        exists().where(item_label.c.item_id == item.c.id, item_label.c.resolution != AUTO),
     )
     return _spread(conn, where, limit=limit)
 

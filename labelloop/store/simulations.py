@@ -174,7 +174,9 @@ def served_labels(conn: Connection, project_id: int) -> list[RowMapping]:
         .join(assignment, assignment.c.id == first.c.first_id)
         .join(item, item.c.id == first.c.item_id)
         .outerjoin(annotation, annotation.c.assignment_id == assignment.c.id)
-        .outerjoin(item_label, item_label.c.item_id == item.c.id)
+        .outerjoin(  # the model's own labels (auto-label runs) are no resolved answer here
+            item_label, (item_label.c.item_id == item.c.id) & (item_label.c.resolution != AUTO)
+        )
         .outerjoin(gold_answer, gold_answer.c.item_id == item.c.id)
         .where(item.c.split == "pool", gold_answer.c.item_id.is_(None))
         .order_by(assignment.c.id)

@@ -379,12 +379,17 @@ def upsert_label(
 ) -> None:
     """Set an item's resolved label, replacing the one it had (``replace=False``: it had none)."""
     if replace:
-        run(conn, _unlabel_stmt(), {"item_id": item_id})
+        unlabel(conn, item_id)
     insert(
         conn,
         _insert_stmt(item_label),
         {"item_id": item_id, "project_id": project_id, "decided_at": now(), **values},
     )
+
+
+def unlabel(conn: Connection, item_id: int) -> None:
+    """Take an item's resolved label away (it is unresolved again)."""
+    run(conn, _unlabel_stmt(), {"item_id": item_id})
 
 
 def leave_queue(conn: Connection, item_id: int) -> None:

@@ -19,6 +19,7 @@ import numpy as np
 
 from labelloop.errors import Conflict, NotFound, Unprocessable
 from labelloop.govern.permissions import Permission
+from labelloop.insight.cohorts import wilson_interval
 from labelloop.store import audit
 from labelloop.store import autolabel as store_autolabel
 from labelloop.store import learning as store_learning
@@ -103,8 +104,8 @@ def apply(
     with db.write(project_id=ctx.id) as conn:
         ids = [int(i) for i in found.item_ids[sure]]
         busy = store_autolabel.busy_items(conn, ids, at=now())
-        chosen = [k for k, i in enumerate(ids) if i not in busy]
-        labels = [trained.classes[int(picks[k])] for k in chosen]
+        free = [k for k, i in enumerate(ids) if i not in busy]
+        labels = [trained.classes[int(picks[k])] for k in free]
         by_label = {c: labels.count(c) for c in trained.classes if c in labels}
         latest = store_learning.latest(conn, ctx.id)
         run_id = store_autolabel.insert_run(
@@ -114,7 +115,7 @@ def apply(
             min_accuracy=floor,
             model_version=int(latest["version"]) if latest is not None else None,
             model=measured,
-            n_labeled=len(chosen),
+            n_labeled=len(free),
             by_label=by_label,
             applied_by=ctx.actor_id,
         )
@@ -130,7 +131,7 @@ def apply(
                     "auto_run_id": run_id,
                     "decided_by": ctx.actor_id,
                 }
-                for k, label in zip(chosen, labels, strict=True)
+                for k, label in zip(free, labels, strict=True)
             ),
         )
         audit.record(
@@ -143,12 +144,12 @@ def apply(
             payload={
                 "confidence": confidence,
                 "min_accuracy": floor,
-                "n_labeled": len(chosen),
+                "n_labeled": len(free),
                 "by_label": by_label,
                 **measured,
             },
         )
-    result.update(n_labeled=len(chosen), n_busy=len(busy), by_label=by_label, run_id=run_id)
+    result.update(n_labeled=len(free), n_busy=len(busy), by_label=by_label, run_id=run_id)
     return _timed(result, started)
 
 
@@ -162,7 +163,7 @@ def _check(ctx: ProjectContext, row: dict[str, Any], confidence: float, floor: f
             f"{MIN_EVAL} at least to measure how often it is right that sure (label more eval "
             "items, or lower the confidence)"
         )
-    low, high = row["interval"]
+    low, high = wilson_interval(row["eval_correct"], row["eval_n"])  # unrounded, as chosen
     if low < floor:
         raise Unprocessable(
             f"{sure}, the model is right on {row['eval_correct']} of {row['eval_n']} eval items "

@@ -18,6 +18,7 @@ from labelloop.store import audit
 from labelloop.store import projects as store_projects
 from labelloop.store import review as store_review
 from labelloop.store.db import MAX_ID, Database
+from labelloop.store.tables import AUTO
 from labelloop.workflow.projects import ProjectContext
 from labelloop.workflow.values import checked_on_item, find_item, item_name
 
@@ -249,9 +250,11 @@ def pin_example(
             )
         if value is None:
             resolved = store_review.item_label_of(conn, row["id"])
-            if resolved is None:
+            if resolved is None or resolved["resolution"] == AUTO:
                 raise Unprocessable(
-                    f"item {item_name(row)} has no label yet: say which label it is an example of"
+                    f"item {item_name(row)} has "
+                    + ("only the model's label" if resolved is not None else "no label yet")
+                    + ": say which label it is an example of"
                 )
             value = resolved["value"]
         clean = checked_on_item(

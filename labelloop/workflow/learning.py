@@ -390,10 +390,14 @@ def _choice_round(
     y = data.y
     if target.type != "choice":  # multi-label learning comes later: keep the diverse order
         y = np.full(n_pool, MISSING, dtype=np.int64)
+    all_ids = features.ids[:n_pool]
+    # Items the model labeled in an auto-label run are no one's work: the strategy never sees
+    # them, or a strategy that does not favour the unsure could fill the queue with them.
+    keep = np.flatnonzero(~data.auto) if data.auto.any() else None
     pool = Pool(
-        item_ids=features.ids[:n_pool],
-        X=X_pool,
-        y=y,
+        item_ids=all_ids if keep is None else all_ids[keep],
+        X=X_pool if keep is None else X_pool[keep],
+        y=y if keep is None else y[keep],
         classes=classes,
         batch_size=max(settings.batch_size, settings.retrain_every),
     )
@@ -401,8 +405,8 @@ def _choice_round(
     eval_y = data.eval_y
     rng = np.random.default_rng(ctx.id * 1_000_003 + len(history))
 
-    stop_ids = stop_set(history, pool.item_ids, ctx.id)
-    row_of = {int(i): k for k, i in enumerate(pool.item_ids)}
+    stop_ids = stop_set(history, all_ids, ctx.id)  # over the whole pool, as it was drawn
+    row_of = {int(i): k for k, i in enumerate(all_ids)}
     stop_rows = np.array([row_of[i] for i in stop_ids if i in row_of], dtype=np.intp)
     n_train = int((y != MISSING).sum())
     result = run_round(
@@ -415,21 +419,16 @@ def _choice_round(
         stop_X=X_pool[stop_rows] if stop_rows.size else None,
         model=make_model(settings.model),
     )
-    picked = [  # items the model labeled in an auto-label run are no one's work
-        (k, row)
-        for k, row in enumerate(result.selection.indices.tolist())
-        if not (data.auto.size and data.auto[row])
-    ]
     queue = [
         {
             "rank": rank,
             "item_id": int(pool.item_ids[row]),
-            "score": float(result.selection.scores[k]),
-            "reason": result.selection.reasons[k][:300],
-            "suggestion": sug[0] if (sug := result.suggestions[k]) else None,
+            "score": float(result.selection.scores[rank]),
+            "reason": result.selection.reasons[rank][:300],
+            "suggestion": sug[0] if (sug := result.suggestions[rank]) else None,
             "suggestion_confidence": float(sug[1]) if sug else None,
         }
-        for rank, (k, row) in enumerate(picked)
+        for rank, row in enumerate(result.selection.indices.tolist())
     ]
     if any(c.type == "spans" for c in ctx.schema.controls):
         from labelloop.workflow.structured import side_span_suggestions

@@ -21,6 +21,7 @@ from labelloop.store import items as store_items
 from labelloop.store import review as store_review
 from labelloop.store import tasks as store_tasks
 from labelloop.store.db import Database
+from labelloop.store.tables import AUTO
 from labelloop.store.users import now
 from labelloop.workflow.imports import _label_text
 from labelloop.workflow.projects import ProjectContext
@@ -258,7 +259,8 @@ def resolve(
     One annotation: ``single`` (``reviewed`` when a reviewer accepted or fixed it); several: the
     majority (``consensus``), or Dawid–Skene for three or more when the project says so; a
     disagreement goes to the expert tier when ``resolution`` is ``adjudication``. Gold items and
-    adjudicated labels are never changed by annotators. Returns how it was resolved, or None.
+    adjudicated labels are never changed by annotators; a label the model gave (an auto-label
+    run) gives way to the first person's answer. Returns how it was resolved, or None.
     ``known`` carries the item's ``gold`` value and current label ``resolution`` (None: none)
     when the caller read them in this transaction.
     """
@@ -272,6 +274,9 @@ def resolve(
         resolution = current["resolution"] if current is not None else None
     if gold is not None or resolution == "adjudicated":
         return None
+    if resolution == AUTO:  # a person's answer came: the model's label gives way at once
+        store_tasks.unlabel(conn, item_id)
+        resolution = None
     live = [a for a in store_review.item_annotations(conn, item_id) if a["status"] in LIVE]
     if not live or any(a["status"] in PENDING for a in live):
         return None

@@ -228,7 +228,7 @@ def test_e2e_a_manager_auto_labels_and_undoes(site: Site, browser: Any, screensh
     assert _counts(page) == (str(site.labeled), str(unlabeled), False)
 
     # Without a confidence of its own the project lets the server choose the lowest the eval
-    # items vouch for; 100 eval items can show 80% (54 needed), not 90% (127).
+    # items vouch for; 100 eval items can show 80% (62 needed), not 90% (139).
     status, _ = page_fetch(
         page, "PATCH", f"/api/projects/{SLUG}/settings", {"auto_label_min_accuracy": 0.8}
     )
