@@ -619,6 +619,11 @@ class Project:
         """Remove a run's auto labels still standing (managers)."""
         return self._call("DELETE", f"/autolabel/{int(run_id)}")
 
+    def check_autolabel(self, run_id: int, n: int = 50) -> dict[str, Any]:
+        """Take ``n`` of a run's labels back for people to answer blind (reviewers, managers);
+        ``autolabel_runs()`` then says how many answers agree with the model."""
+        return self._call("POST", f"/autolabel/{int(run_id)}/check", json={"n": n})
+
     def quality(self, *, cohort_field: str = "cohort", n_boot: int = 200) -> dict[str, Any]:
         """Agreement overall, per label, pair, cohort and week; the annotator table; flags."""
         params = {"cohort_field": cohort_field, "n_boot": n_boot}

@@ -36,7 +36,7 @@ app.add_typer(model_app, name="model")
 app.add_typer(guidelines_app, name="guidelines")
 autolabel_app = typer.Typer(
     no_args_is_help=True,
-    help="Accept the model's labels for the items it is sure of; list and undo the runs.",
+    help="Accept the model's labels for the items it is sure of; list, check and undo the runs.",
 )
 
 # Registered here rather than by decorators in each module: `labelloop --help` lists commands in
@@ -78,6 +78,7 @@ guidelines_app.command("pin")(guidelines.guidelines_pin)
 guidelines_app.command("unpin")(guidelines.guidelines_unpin)
 autolabel_app.command("apply")(autolabel.autolabel_apply)
 autolabel_app.command("runs")(autolabel.autolabel_runs)
+autolabel_app.command("check")(autolabel.autolabel_check)
 autolabel_app.command("undo")(autolabel.autolabel_undo)
 
 

@@ -108,6 +108,7 @@ def autolabel_runs(slug: str, as_json: Annotated[bool, typer.Option("--json")] =
     table = Table(show_edge=False, pad_edge=False)
     for name in ("Run", "Applied", "By", "Sure at least", "Eval accuracy", "Labeled", "Standing"):
         table.add_column(name)
+    table.add_column("Spot checks")
     table.add_column("Labels")
     for r in found["runs"]:
         model: dict[str, Any] = r["model"]
@@ -122,9 +123,46 @@ def autolabel_runs(slug: str, as_json: Annotated[bool, typer.Option("--json")] =
             f"{model['precision']:.1%} of {model['eval_n']:,}",
             f"{r['n_labeled']:,}",
             standing,
+            _checked(r["checks"]),
             _mix(r["by_label"]),
         )
     out.print(table)
+
+
+def _checked(checks: dict[str, Any]) -> str:
+    if not checks["sent"]:
+        return "—"
+    said = f"{checks['answered']:,} of {checks['sent']:,} answered"
+    if checks["answered"]:
+        low, high = checks["interval"]
+        said += f", {checks['agreed']:,} agreed ({checks['agreement']:.1%}, {low:.1%}–{high:.1%})"
+    return said
+
+
+def autolabel_check(
+    slug: str,
+    run: Annotated[int, typer.Argument(help="The run's number (`labelloop autolabel runs`).")],
+    sample: Annotated[
+        int, typer.Option(help="How many of its labels to take back, drawn at random.")
+    ] = 50,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Spot-check an auto-label run of SLUG: some of its labels go to people, blind (audited).
+
+    The labels drawn are taken back and their items go to the front of the queue; `labelloop
+    autolabel runs` then says how many answers agree with the model."""
+    from labelloop.workflow import autolabel, projects
+
+    _, db = _open()
+    done = _run(lambda: autolabel.spot_check(db, projects.system_context(db, slug), run, sample))
+    if as_json:
+        typer.echo(json.dumps(done))
+        return
+    out.print(
+        f"run {run}: {done['sent']:,} labels taken back for people to answer, at the front of "
+        "the queue",
+        highlight=False,
+    )
 
 
 def autolabel_undo(

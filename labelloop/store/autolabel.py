@@ -14,6 +14,7 @@ from labelloop.store.tables import (
     AUTO,
     annotation,
     assignment,
+    auto_label_check,
     auto_label_run,
     gold_answer,
     item_label,
@@ -121,3 +122,63 @@ def undo_run(conn: Connection, run_id: int, *, by: int | None) -> int:
         .values(undone_by=by, undone_at=now(), n_undone=int(removed or 0))
     )
     return int(removed or 0)
+
+
+def standing(conn: Connection, run_id: int) -> list[RowMapping]:
+    """The run's labels still standing (item_id, label, confidence), in item order."""
+    q = (
+        select(item_label.c.item_id, item_label.c.label, item_label.c.confidence)
+        .where(item_label.c.auto_run_id == run_id, item_label.c.resolution == AUTO)
+        .order_by(item_label.c.item_id)
+    )
+    return list(conn.execute(q).mappings())
+
+
+def take_back(conn: Connection, run_id: int, rows: Sequence[RowMapping], *, by: int | None) -> None:
+    """Record the model's labels of ``rows`` as a spot check of the run and remove them: the
+    items are unlabeled again, for people to answer."""
+    at = now()
+    for start in range(0, len(rows), CHUNK):
+        part = rows[start : start + CHUNK]
+        conn.execute(
+            auto_label_check.insert(),
+            [
+                {
+                    "run_id": run_id,
+                    "item_id": int(r["item_id"]),
+                    "label": r["label"],
+                    "confidence": float(r["confidence"]),
+                    "created_by": by,
+                    "created_at": at,
+                }
+                for r in part
+            ],
+        )
+        ids = [int(r["item_id"]) for r in part]
+        conn.execute(
+            delete(item_label).where(item_label.c.item_id.in_(ids), item_label.c.resolution == AUTO)
+        )
+
+
+def check_results(conn: Connection, project_id: int) -> dict[int, dict[str, int]]:
+    """Per run of the project: the labels taken back for a check (``sent``), those a person
+    has answered since (``answered``) and those whose answer is the model's label (``agreed``)."""
+    person = (item_label.c.resolution != AUTO) & item_label.c.label.is_not(None)
+    q = (
+        select(
+            auto_label_check.c.run_id,
+            func.count().label("sent"),
+            func.count(item_label.c.item_id).filter(person).label("answered"),
+            func.count(item_label.c.item_id)
+            .filter(person & (item_label.c.label == auto_label_check.c.label))
+            .label("agreed"),
+        )
+        .join(auto_label_run, auto_label_run.c.id == auto_label_check.c.run_id)
+        .outerjoin(item_label, item_label.c.item_id == auto_label_check.c.item_id)
+        .where(auto_label_run.c.project_id == project_id)
+        .group_by(auto_label_check.c.run_id)
+    )
+    return {
+        int(r["run_id"]): {"sent": r["sent"], "answered": r["answered"], "agreed": r["agreed"]}
+        for r in conn.execute(q).mappings()
+    }

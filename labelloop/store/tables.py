@@ -329,6 +329,19 @@ auto_label_run = Table(  # a manager accepting the model's labels for the confid
     Index("ix_auto_label_run_project", "project_id"),
 )
 
+auto_label_check = Table(  # a run's labels taken back for people to answer blind
+    "auto_label_check",
+    metadata,
+    _id(),
+    Column("run_id", ForeignKey("auto_label_run.id", ondelete="CASCADE"), nullable=False),
+    Column("item_id", ForeignKey("item.id", ondelete="CASCADE"), nullable=False),
+    Column("label", String(200), nullable=False),  # the model's label, kept for the comparison
+    Column("confidence", Float, nullable=False),
+    Column("created_by", ForeignKey("user.id", ondelete="SET NULL"), nullable=True),
+    Column("created_at", TS, nullable=False),
+    Index("ix_auto_label_check_run", "run_id"),
+)
+
 AUTO = "auto"
 """``item_label.resolution`` of a label the model gave (an auto-label run): it is never trained
 on, nor counted as a person's work."""

@@ -31,6 +31,8 @@ from labelloop.workflow.projects import ProjectContext
 
 MIN_EVAL = 30
 """Labeled eval items the model must be that sure of before its accuracy there is trusted."""
+MAX_CHECK = 1_000
+"""The most labels one spot check takes back."""
 
 
 def apply(
@@ -203,14 +205,33 @@ def runs(db: Database, ctx: ProjectContext) -> dict[str, Any]:
     ctx.require(Permission.VIEW_PROJECT)
     with db.read() as conn:
         found = store_autolabel.runs_of(conn, ctx.id)
+        checks = store_autolabel.check_results(conn, ctx.id)
     return {
         "confidence": ctx.settings.auto_label_confidence,
         "min_accuracy": ctx.settings.auto_label_min_accuracy,
-        "runs": [_run_view(r) for r in found],
+        "runs": [_run_view(r, checks.get(int(r["id"]))) for r in found],
     }
 
 
-def _run_view(r: dict[str, Any]) -> dict[str, Any]:
+def _check_view(found: dict[str, int] | None) -> dict[str, Any]:
+    """A run's spot checks: sent, answered, agreed, and the agreement with its 95% interval."""
+    sent, answered, agreed = (found or {}).get("sent", 0), 0, 0
+    if found:
+        answered, agreed = found["answered"], found["agreed"]
+    view: dict[str, Any] = {
+        "sent": sent,
+        "answered": answered,
+        "agreed": agreed,
+        "agreement": None,
+        "interval": None,
+    }
+    if answered:
+        low, high = wilson_interval(agreed, answered)
+        view.update(agreement=agreed / answered, interval=[round(low, 4), round(high, 4)])
+    return view
+
+
+def _run_view(r: dict[str, Any], checks: dict[str, int] | None) -> dict[str, Any]:
     return {
         "id": int(r["id"]),
         "confidence": r["confidence"],
@@ -225,6 +246,7 @@ def _run_view(r: dict[str, Any]) -> dict[str, Any]:
         "undone_by": r["undone_by_name"],
         "undone_at": r["undone_at"].isoformat() if r["undone_at"] else None,
         "n_undone": r["n_undone"],
+        "checks": _check_view(checks),
     }
 
 
@@ -257,3 +279,49 @@ def undo(db: Database, ctx: ProjectContext, run_id: int) -> dict[str, Any]:
             payload={"n_undone": removed},
         )
     return {"run_id": run_id, "n_undone": removed}
+
+
+def spot_check(db: Database, ctx: ProjectContext, run_id: int, n: int) -> dict[str, Any]:
+    """Take ``n`` of a run's labels still standing back, drawn at random, for people to answer
+    blind: each item goes to the front of the queue as a seed pick ("spot check of auto-label
+    run K") with no suggestion, and the run then counts how many answers agree with the
+    model's label it had (:func:`runs`). Reviewers and managers; audited.
+
+    Raises
+    ------
+    NotFound
+        When the project has no such run.
+    Unprocessable
+        When ``n`` is out of range, or the run has no labels standing.
+    """
+    from labelloop.store import seeds as store_seeds
+
+    ctx.require(Permission.REVIEW)
+    if not 1 <= n <= MAX_CHECK:
+        raise Unprocessable(f"a spot check takes 1 to {MAX_CHECK:,} labels, not {n:,}")
+    with db.write(project_id=ctx.id) as conn:
+        run = store_autolabel.get_run(conn, ctx.id, run_id) if 0 < run_id <= MAX_ID else None
+        if run is None:
+            raise NotFound(f"project '{ctx.slug}' has no auto-label run {run_id}")
+        rows = store_autolabel.standing(conn, run_id)
+        if not rows:
+            raise Unprocessable(f"auto-label run {run_id} has no labels standing to check")
+        picked = np.random.default_rng().choice(len(rows), size=min(n, len(rows)), replace=False)
+        taken = [rows[int(k)] for k in sorted(picked)]
+        store_autolabel.take_back(conn, run_id, taken, by=ctx.actor_id)
+        ids = [int(r["item_id"]) for r in taken]
+        who = ctx.user.username if ctx.actor_id else "the local operator"
+        reason = f"spot check of auto-label run {run_id}, sent by {who}"
+        store_seeds.add_picks(
+            conn, project_id=ctx.id, item_ids=ids, reason=reason, user_id=ctx.actor_id
+        )
+        audit.record(
+            db,
+            conn,
+            action="autolabel.check",
+            actor_id=ctx.actor_id,
+            project_id=ctx.id,
+            subject=f"auto_label_run:{run_id}",
+            payload={"item_ids": ids},
+        )
+    return {"run_id": run_id, "sent": len(ids), "item_ids": ids}

@@ -81,3 +81,21 @@ def test_another_projects_manager_cannot_undo_a_run(auto: Any) -> None:
     assert (
         auto.get("/api/projects/auto/autolabel", "manager").json()["runs"][0]["undone_at"] is None
     )
+
+
+@pytest.mark.parametrize(
+    ("role", "status"), [("reviewer", 201), ("annotator", 403), ("outsider", 404)]
+)
+def test_reviewers_and_managers_spot_check_a_run(auto: Any, role: str, status: int) -> None:
+    url = "/api/projects/auto/autolabel"
+    done = auto.post(url, "manager", json={"confidence": 0.78, "min_accuracy": 0.9}).json()
+    got = auto.post(f"{url}/{done['run_id']}/check", role, json={"n": 4})
+    assert got.status_code == status, got.text
+    checks = auto.get(url, "annotator").json()["runs"][0]["checks"]
+    assert checks["sent"] == (4 if status == 201 else 0)
+    if status == 201:
+        assert got.json()["sent"] == 4 and len(got.json()["item_ids"]) == 4
+        for bad in ({"n": 0}, {"n": 1001}, {"n": "x"}, {"m": 3}):
+            assert auto.post(f"{url}/{done['run_id']}/check", role, json=bad).status_code == 422
+        missing = auto.post(f"{url}/{done['run_id'] + 5}/check", role, json={"n": 1})
+        assert missing.status_code == 404

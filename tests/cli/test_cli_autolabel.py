@@ -39,7 +39,10 @@ def test_apply_list_and_undo_from_the_command_line(cli: Any) -> None:
     found = json.loads(cli("autolabel", "runs", "p", "--json").stdout)
     assert found["runs"][0]["n_current"] == N_CLEAR
 
-    assert f"run 1 undone: {N_CLEAR} auto labels removed" in _said(
+    checked = _said(cli("autolabel", "check", "p", "1", "--sample", "5"))
+    assert "run 1: 5 labels taken back for people to answer, at the front of the queue" in checked
+    assert "0 of 5 answered" in _said(cli("autolabel", "runs", "p"))
+    assert f"run 1 undone: {N_CLEAR - 5} auto labels removed" in _said(
         cli("autolabel", "undo", "p", "1")
     )
     assert "was undone already" in cli("autolabel", "undo", "p", "1", code=1).output
@@ -47,6 +50,6 @@ def test_apply_list_and_undo_from_the_command_line(cli: Any) -> None:
         cli("autolabel", "undo", "p", "7", code=1).output.split()
     )
     again = json.loads(cli("autolabel", "apply", "p", "--json").stdout)
-    assert (again["run_id"], again["n_labeled"]) == (2, N_CLEAR)
+    assert (again["run_id"], again["n_labeled"]) == (2, N_CLEAR - 5)  # the 5 wait for people
     status = _said(cli("status", "p"))
-    assert f"auto-labeled │ {N_CLEAR} (the model's" in status
+    assert f"auto-labeled │ {N_CLEAR - 5} (the model's" in status

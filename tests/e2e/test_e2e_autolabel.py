@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import truth_of
 from tests.e2e.conftest import login, page_fetch, run_cli, serving, wide_elements
 
 pytestmark = pytest.mark.browser
@@ -175,7 +176,7 @@ def test_e2e_a_manager_auto_labels_and_undoes(site: Site, browser: Any, screensh
         f"At least 80% sure, right on 100.0% of {sure[0]['eval_n']} eval items: labeled {n} "
         f"items ({mix}), {n} still standing."
     ) in text
-    assert run.locator("button").inner_text() == "Undo"
+    assert run.locator("button").all_inner_texts() == [f"Spot-check {min(n, 50)}", "Undo"]
     page.locator("#stop-recommendation").screenshot(path=str(screenshots / "autolabel.png"))
     _fits(page)
     page.set_viewport_size({"width": 390, "height": 844})
@@ -194,7 +195,7 @@ def test_e2e_a_manager_auto_labels_and_undoes(site: Site, browser: Any, screensh
     assert _counts(page) == (str(site.labeled), str(unlabeled - n), True)
     assert page.inner_text("#stat-auto") == f"auto-labeled {n}"
     asked.clear()
-    page.locator(f"#autolabel-run-list li[data-run-id='{run_id}'] button").click()
+    page.locator(f"#autolabel-run-list li[data-run-id='{run_id}'] button", has_text="Undo").click()
     undone = _shows(page, "#autolabel-runs-status", "undone")
     assert undone == f"Run {run_id} undone: {n} labels removed."
     assert asked == [
@@ -216,7 +217,9 @@ def test_e2e_a_manager_auto_labels_and_undoes(site: Site, browser: Any, screensh
     second_id = second.group(1)
     _shows(page, "#autolabel-run-list", f"Run {second_id}")
     assert page_fetch(page, "DELETE", f"/api/projects/{SLUG}/autolabel/{second_id}")[0] == 200
-    page.locator(f"#autolabel-run-list li[data-run-id='{second_id}'] button").click()
+    page.locator(
+        f"#autolabel-run-list li[data-run-id='{second_id}'] button", has_text="Undo"
+    ).click()
     stale = _shows(page, "#autolabel-runs-status", "Not undone")
     assert stale == f"Not undone: auto-label run {second_id} was undone already"
     page.wait_for_function(
@@ -280,7 +283,7 @@ def test_e2e_a_reviewer_sees_the_table_and_runs_but_no_buttons(site: Site, brows
     assert page.locator("#coverage-table thead th").count() == 4
     _fits(page)
 
-    # A run the manager leaves standing: listed for the reviewer, without Undo.
+    # A run the manager leaves standing: listed for the reviewer, without Undo, with a spot check.
     manager = browser.new_context()
     other = manager.new_page()
     login(other, site.url, f"/p/{SLUG}", username=MANAGER[0], password=MANAGER[1])
@@ -292,8 +295,51 @@ def test_e2e_a_reviewer_sees_the_table_and_runs_but_no_buttons(site: Site, brows
     _shows(page, "#autolabel-run-list", f"Run {run['run_id']}")
     standing = page.locator(f"#autolabel-run-list li[data-run-id='{run['run_id']}']")
     assert f"{run['n_labeled']} still standing." in standing.inner_text()
-    assert page.locator("#autolabel-run-list button, .autolabel-apply").count() == 0
+    assert page.locator(".autolabel-apply").count() == 0
+    buttons = page.locator("#autolabel-run-list button")
+    assert buttons.all_inner_texts() == ["Spot-check 40"]  # no Undo for a reviewer
     assert page.inner_text("#stat-auto") == f"auto-labeled {run['n_labeled']}"
+    _fits(page)
+
+    # The spot check: 40 labels back to people; an annotator answers two, one unlike the model.
+    asked: list[str] = []
+    context.close()
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("dialog", lambda d: (asked.append(d.message), d.accept()))
+    login(page, site.url, f"/p/{SLUG}", username=REVIEWER[0], password=REVIEWER[1])
+    page.locator(f"#autolabel-run-list li[data-run-id='{run['run_id']}'] button").click()
+    sent = _shows(page, "#autolabel-runs-status", "sent to the front")
+    assert sent == (
+        f"Run {run['run_id']}: 40 labels sent to the front of the queue; the run shows how many "
+        "answers agree."
+    )
+    assert asked == [
+        f"Take 40 of run {run['run_id']}'s labels back, drawn at random, for annotators to "
+        "answer without seeing the model's label? They go to the front of the queue."
+    ]
+    _shows(page, "#autolabel-run-list", "Spot checks: 0 of 40 answered.")
+    page.wait_for_function("document.getElementById('stat-auto').hidden")
+    # The reviewer labels two of them on the labeling page, the second against the model.
+    page.goto(site.url + f"/p/{SLUG}/label")
+    labels = ("negative", "neutral", "positive")
+    for k in range(2):
+        _shows(page, "#why-reason", "spot check of auto-label run")
+        assert page.locator(".label-btn[aria-pressed=true]").count() == 0  # blind
+        truth = truth_of(page.inner_text("#item-text"))
+        answer = truth if k == 0 else next(c for c in labels if c != truth)
+        assignment = page.get_attribute("#label-app", "data-assignment-id")
+        page.keyboard.press(str(labels.index(answer) + 1))
+        page.keyboard.press("Enter")
+        page.wait_for_function(
+            "(a) => document.getElementById('label-app').dataset.assignmentId !== a",
+            arg=assignment,
+        )
+    page.goto(site.url + f"/p/{SLUG}")
+    checks = _shows(page, "#autolabel-run-list", "2 of 40 answered")
+    assert "Spot checks: 2 of 40 answered, 1 agreed with the model (50.0%, 95%: " in checks
     _fits(page)
     assert errors == []
     context.close()

@@ -404,3 +404,58 @@ def test_an_auto_labeled_item_is_pinned_only_with_a_persons_label(
         lab.db, ctx, external_id="doc-100", value={"sentiment": "negative"}, note="clear"
     )
     assert done["version"] >= 2
+
+
+def test_a_spot_check_sends_some_of_a_runs_labels_to_people_blind_and_counts_agreement(
+    lab: Any, cache: FeatureCache
+) -> None:
+    ctx = _project(lab)
+    lab.train(ctx)
+    done = autolabel.apply(lab.db, ctx, cache=cache, confidence=SURE, min_accuracy=0.9)
+    rita = lab.member("sent", "rita", "reviewer")
+    ann = lab.member("sent", "ann", "annotator")
+    with pytest.raises(PermissionDenied):
+        autolabel.spot_check(lab.db, ann, done["run_id"], 5)
+    for n in (0, autolabel.MAX_CHECK + 1):
+        with pytest.raises(Unprocessable, match="a spot check takes 1 to 1,000 labels"):
+            autolabel.spot_check(lab.db, rita, done["run_id"], n)
+    sent = autolabel.spot_check(lab.db, rita, done["run_id"], 6)
+    assert sent["sent"] == 6 and len(set(sent["item_ids"])) == 6
+    c = counts_of(lab, ctx)
+    assert (c["auto_labeled"], c["remaining"]) == (N_CLEAR - 6, N_MIXED + 6)
+    [run] = autolabel.runs(lab.db, ann)["runs"]
+    assert run["checks"] == {
+        "sent": 6,
+        "answered": 0,
+        "agreed": 0,
+        "agreement": None,
+        "interval": None,
+    }
+    # the checked items come first, blind: no suggestion, and the reason says why
+    first = [tasks.next_task(lab.db, ann)]
+    for _ in range(5):
+        first.append(tasks.next_task(lab.db, ann, held=[t["assignment_id"] for t in first]))
+    assert {int(t["item"]["id"]) for t in first} == set(sent["item_ids"])
+    for t in first:
+        reason = t["selection"]["reason"]
+        assert reason == f"spot check of auto-label run {done['run_id']}, sent by rita"
+        assert t["suggestion"] is None
+    for k, t in enumerate(first):  # five truthful answers and one that disagrees
+        truth = truth_of(t["item"]["data"]["text"])
+        answer = truth if k else next(c for c in lab.classes if c != truth)
+        tasks.submit(lab.db, ann, t["assignment_id"], {"sentiment": answer}, active_ms=800)
+    [run] = autolabel.runs(lab.db, ann)["runs"]
+    checks = run["checks"]
+    assert (checks["sent"], checks["answered"], checks["agreed"]) == (6, 6, 5)
+    assert checks["agreement"] == pytest.approx(5 / 6) and checks["interval"][0] < 5 / 6
+    assert run["n_current"] == N_CLEAR - 6
+    # undoing the run leaves the people's answers; a run with nothing standing has no check
+    autolabel.undo(lab.db, ctx, done["run_id"])
+    assert counts_of(lab, ctx)["labeled"] == 60 + 6
+    with pytest.raises(Unprocessable, match="has no labels standing to check"):
+        autolabel.spot_check(lab.db, ctx, done["run_id"], 5)
+    lab.project("other")
+    with pytest.raises(NotFound):
+        autolabel.spot_check(lab.db, lab.ctx("other", lab.admin), done["run_id"], 5)
+    actions = [e["action"] for e in auditing.events(lab.db, ctx)]
+    assert actions.count("autolabel.check") == 1

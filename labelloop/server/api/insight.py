@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Response
 
 from labelloop.govern.permissions import Permission
 from labelloop.server.api.deps import CurrentUser, DbDep, FeaturesDep
-from labelloop.server.api.schemas import AutoLabelIn, Id
+from labelloop.server.api.schemas import AutoLabelIn, Id, SpotCheckIn
 from labelloop.workflow import autolabel as wf_autolabel
 from labelloop.workflow import coverage as wf_coverage
 from labelloop.workflow import insight, projects
@@ -74,3 +74,13 @@ def undo_autolabel(slug: str, run_id: Id, db: DbDep, user: CurrentUser) -> dict[
     """Undo an auto-label run: its labels still standing are removed (managers)."""
     ctx = projects.access(db, slug, user, Permission.MANAGE_PROJECT)
     return wf_autolabel.undo(db, ctx, run_id)
+
+
+@router.post("/autolabel/{run_id}/check", status_code=201)
+def spot_check(
+    slug: str, run_id: Id, body: SpotCheckIn, db: DbDep, user: CurrentUser
+) -> dict[str, Any]:
+    """Take ``n`` of a run's labels back, drawn at random, for people to answer blind at the
+    front of the queue; the run then counts how many answers agree (reviewers and managers)."""
+    ctx = projects.access(db, slug, user, Permission.REVIEW)
+    return wf_autolabel.spot_check(db, ctx, run_id, body.n)

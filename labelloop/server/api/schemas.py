@@ -134,3 +134,11 @@ class AutoLabelIn(Body):
     confidence: float | None = Field(default=None, ge=0.5, le=1.0)
     min_accuracy: float | None = Field(default=None, ge=0.5, le=1.0)
     dry_run: bool = False
+
+
+class SpotCheckIn(Body):
+    """How many of a run's labels to take back for people to answer (1 to 1,000)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    n: int = Field(default=50, ge=1, le=1_000)

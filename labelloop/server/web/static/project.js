@@ -180,6 +180,16 @@
           `${plural(run.n_labeled, "item")}${mix ? ` (${mix})` : ""}, ${fmt(run.n_current)} still standing.`,
       ),
     );
+    const checks = run.checks || { sent: 0 };
+    if (checks.sent) {
+      let said = `Spot checks: ${fmt(checks.answered)} of ${fmt(checks.sent)} answered`;
+      if (checks.answered) {
+        said +=
+          `, ${fmt(checks.agreed)} agreed with the model (${pct(checks.agreement)}, ` +
+          `95%: ${pct(checks.interval[0])}–${pct(checks.interval[1])})`;
+      }
+      what.append(node("span", "run-detail run-checks small", `${said}.`));
+    }
     li.append(what);
     if (run.undone_at) {
       li.classList.add("run-undone");
@@ -188,8 +198,41 @@
       li.append(node("span", "badge badge-muted", `undone by ${by} ${when(run.undone_at)}${removed}`));
       return li;
     }
+    if (page.can_review && run.n_current) li.append(checkButton(run));
     if (page.can_autolabel) li.append(undoButton(run));
     return li;
+  }
+
+  const CHECK_SAMPLE = 50;
+
+  // Take some of the run's labels back for people to answer blind (reviewers and managers).
+  function checkButton(run) {
+    const n = Math.min(CHECK_SAMPLE, run.n_current);
+    const check = node("button", "btn btn-small btn-quiet", `Spot-check ${fmt(n)}`);
+    check.type = "button";
+    check.setAttribute("aria-label", `Spot-check ${fmt(n)} labels of auto-label run ${run.id}`);
+    check.addEventListener("click", async () => {
+      const status = $("autolabel-runs-status");
+      const asked =
+        `Take ${fmt(n)} of run ${run.id}'s labels back, drawn at random, for annotators to answer ` +
+        "without seeing the model's label? They go to the front of the queue.";
+      if (!window.confirm(asked)) return;
+      check.disabled = true;
+      tell(status, "");
+      try {
+        const done = await api("POST", `${base}/autolabel/${run.id}/check`, { n }, { loginOn401: true });
+        tell(
+          status,
+          `Run ${run.id}: ${fmt(done.sent)} ${plural(done.sent, "label")} sent to the front of the ` +
+            "queue; the run shows how many answers agree.",
+        );
+      } catch (err) {
+        tell(status, `Not sent: ${err.message}`, true);
+        check.disabled = false;
+      }
+      await Promise.all([refreshCounts(), loadRuns()]).catch(() => {});
+    });
+    return check;
   }
 
   function undoButton(run) {
