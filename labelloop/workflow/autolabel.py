@@ -184,7 +184,8 @@ def _none_vouched(ctx: ProjectContext, vouched: dict[str, Any], floor: float) ->
             f"project '{ctx.slug}' has too few labeled eval items to show its model right at "
             f"least {floor:.1%} of the time at any confidence from 99% to 50%: that needs "
             + (f"{need} at least that sure" if need is not None else "a model never wrong")
-            + " (label more eval items, or lower auto_label_min_accuracy)"
+            + " (label more items, so the model is surer, or more eval items; or lower "
+            "auto_label_min_accuracy)"
         )
     low, high = short["interval"]
     return (
