@@ -257,16 +257,26 @@ def wide_elements(page: Any) -> list[str]:
     )
 
 
-def phone(browser: Any, width: int = 390) -> tuple[Any, Any, list[str]]:
+def phone(
+    browser: Any, width: int = 390, *, confirms: list[str] | None = None
+) -> tuple[Any, Any, list[str]]:
     """A phone-wide page (its context, the page, and the problems it records: script errors and
-    any dialog, such as an alert() that ran)."""
+    any dialog, such as an alert() that ran). With ``confirms``, a confirm() is no problem: its
+    question is added there and it is accepted."""
     context = browser.new_context(viewport={"width": width, "height": 844}, is_mobile=True)
     page = context.new_page()
     problems: list[str] = []
+
+    def answer(dialog: Any) -> None:
+        if confirms is not None and dialog.type == "confirm":
+            confirms.append(dialog.message)
+            dialog.accept()
+        else:
+            problems.append(f"dialog: {dialog.message}")
+            dialog.dismiss()
+
     page.on("pageerror", lambda exc: problems.append(f"error: {exc}"))
-    page.on(
-        "dialog", lambda dialog: (problems.append(f"dialog: {dialog.message}"), dialog.dismiss())
-    )
+    page.on("dialog", answer)
     return context, page, problems
 
 

@@ -122,7 +122,8 @@ def _clean(page: Any) -> None:
 def test_e2e_a_pinned_example_reaches_the_annotator_and_is_unpinned(
     server: Site, browser: Any, screenshots: Path
 ) -> None:
-    mgr_context, mgr, mgr_problems = phone(browser, WIDTH)
+    asked: list[str] = []
+    mgr_context, mgr, mgr_problems = phone(browser, WIDTH, confirms=asked)
     login(mgr, server.url, "/", username=ADMIN[0], password=ADMIN[1])
     token = mgr.evaluate("() => window.labelloop.api('POST', '/api/tokens', {name: 'e2e'})")
     api = _project(server.url, token["token"])
@@ -229,6 +230,10 @@ def test_e2e_a_pinned_example_reaches_the_annotator_and_is_unpinned(
     assert mgr.text_content("#guideline-version") == "v3"
     unpin.click()
     mgr.wait_for_selector("#guideline-examples-result .message-info")
+    assert asked == 2 * [  # each Unpin asks first
+        f"Unpin item {pinned}? A new guideline version no longer shows it as an example; "
+        "the versions before keep it."
+    ]
     assert mgr.inner_text("#guideline-examples-result") == (
         f"Unpinned item {pinned} (negative): v4 no longer shows it as an example."
     )

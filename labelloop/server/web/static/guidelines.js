@@ -207,6 +207,10 @@
   async function unpin(button) {
     const from = examples.version;
     const name = button.dataset.name;
+    const asked =
+      `Unpin item ${name}? A new guideline version no longer shows it as an example; ` +
+      "the versions before keep it.";
+    if (!window.confirm(asked)) return;
     button.disabled = true;
     try {
       const done = await api(
