@@ -97,6 +97,8 @@ def _print(found: dict[str, Any]) -> None:
             f"{agreement['n_items']:,} items labeled twice or more."
         )
     _say(found["model"]["sentence"])
+    if found["auto_labels"]["sentence"]:
+        _say(found["auto_labels"]["sentence"])
     stages = Table(title="Where work waits")
     w = found["stages"][0]["window_days"] if found["stages"] else 7
     for col in (

@@ -129,6 +129,7 @@ def report(
         forecasts["budget"] = flow.forecast(
             budget - counts["labeled"], recent, now=at, window=FORECAST_DAYS
         )
+    time_active = flow.time_to_label([r["active_ms"] for r in annotations])
     found = {
         "project": {"slug": ctx.slug, "name": ctx.name},
         "at": at.isoformat(),
@@ -136,7 +137,7 @@ def report(
         "counts": counts,
         "throughput": throughput,
         "time": {
-            "active": flow.time_to_label([r["active_ms"] for r in annotations]),
+            "active": time_active,
             "turnaround": flow.turnaround(
                 (r["first_served"], r["decided_at"]) for r in resolved if r["first_served"]
             ),
@@ -151,6 +152,7 @@ def report(
         "label_mix": _label_mix(resolved, ctx.schema.target.labels, first_day=first_day, at=at),
         "agreement": {k: v for k, v in window_agreement.items() if k != "per_user"},
         "model": _progress(ctx, versions, since=first_day, has_eval=counts["eval_labeled"] > 0),
+        "auto_labels": _auto_labels(counts["auto_labeled"], time_active),
         "drift": drift(db, ctx, cache=cache, batches=batches),
     }
     idle = last_label is not None and at - as_utc(last_label) > timedelta(days=IDLE_DAYS)
@@ -170,6 +172,27 @@ def report(
         for h in history
     ]
     return found
+
+
+def _auto_labels(n: int, active: dict[str, Any]) -> dict[str, Any]:
+    """The labels the model gave in auto-label runs still standing, and the labeling time they
+    stand for at the median active time people spent per label in the window."""
+    median = active["median_s"]
+    hours = round(n * median / 3600.0, 2) if n and median else None
+    sentence = None
+    if n:
+        sentence = f"The model labeled {n:,} {'item' if n == 1 else 'items'} in auto-label runs"
+        if hours is None:
+            sentence += "."
+        else:
+            minutes = max(1, round(hours * 60))
+            took = (
+                f"{hours:,.1f} hours" if hours >= 1 else f"{minutes} minute" + "s" * (minutes > 1)
+            )
+            sentence += (
+                f": at the {median:g} s people spent per label here, about {took} of labeling."
+            )
+    return {"n": n, "hours": hours, "sentence": sentence}
 
 
 def refresh_alerts(

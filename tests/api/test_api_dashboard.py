@@ -160,3 +160,21 @@ def test_the_coverage_is_for_reviewers_and_managers(api: Any, role: str, status:
         body = got.json()
         assert (body["n_train"], body["n_unlabeled"], body["n_eval"]) == (9, 21, 9)
         assert [r["threshold"] for r in body["rows"]] == [0.8, 0.9, 0.95, 0.98, 0.99]
+
+
+def test_the_dashboard_says_what_the_models_labels_stand_for(page: Page) -> None:
+    from labelloop.workflow import autolabel
+    from tests.conftest import N_CLEAR, auto_project
+
+    ctx = auto_project(page.lab, "sent")
+    html = " ".join(_get(page, "/p/sent/dashboard").text.split())
+    assert 'id="model-auto-labels"' not in html
+    autolabel.apply(
+        page.lab.db, ctx, cache=page.app.state.features, confidence=0.78, min_accuracy=0.9
+    )
+    html = " ".join(_get(page, "/p/sent/dashboard").text.split())
+    # no one has labeled here yet: no time to count the model's labels in
+    assert (
+        f'<p id="model-auto-labels">The model labeled {N_CLEAR} items in auto-label runs.' in html
+    )
+    assert 'href="/p/sent#autolabel-runs">The runs</a>' in html

@@ -51,5 +51,7 @@ def test_apply_list_and_undo_from_the_command_line(cli: Any) -> None:
     )
     again = json.loads(cli("autolabel", "apply", "p", "--json").stdout)
     assert (again["run_id"], again["n_labeled"]) == (2, N_CLEAR - 5)  # the 5 wait for people
+    said = _said(cli("dashboard", "p"))
+    assert f"The model labeled {N_CLEAR - 5} items in auto-label runs." in said
     status = _said(cli("status", "p"))
     assert f"auto-labeled │ {N_CLEAR - 5} (the model's" in status
