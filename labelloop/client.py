@@ -70,7 +70,9 @@ class ApiError(LabelloopError):
 
 
 class ImportReport(TypedDict):
-    """What an import stored: its batch, new items, labels among them and skipped duplicates."""
+    """What an import stored: its batch, new items, labels among them and skipped duplicates;
+    with ``update_labels``, items already here that took the file's label (``updated``) and
+    labels people gave here that were kept (``kept``, at ``kept_lines``)."""
 
     batch_id: int
     items: int
@@ -78,6 +80,9 @@ class ImportReport(TypedDict):
     duplicates: int
     duplicate_lines: list[int]
     split: str
+    updated: int
+    kept: int
+    kept_lines: list[int]
 
 
 class Submission(TypedDict):
@@ -337,11 +342,14 @@ class Project:
         label_field: str | None = None,
         prediction_field: str | None = None,
         split: str = "pool",
+        update_labels: bool = False,
     ) -> ImportReport:
         """Import records (mappings, as lines of a JSONL file would hold them); they are
         encoded as the upload is sent, so a generator over a large source is never held in
         memory. All records or none: a bad one raises :class:`ApiError` naming its line (the
-        record's 1-based position). ``text_field`` defaults to the schema's data field."""
+        record's 1-based position). ``text_field`` defaults to the schema's data field.
+        ``update_labels``: items already here take the records' labels unless people labeled
+        them here (``updated`` and ``kept`` in the report)."""
         upload = cast(BinaryIO, _JsonlReader(records))
         return self._import(
             ("records.jsonl", upload, "application/x-ndjson"),
@@ -351,6 +359,7 @@ class Project:
             label_field=label_field,
             prediction_field=prediction_field,
             split=split,
+            update_labels=update_labels,
         )
 
     def import_file(
@@ -363,6 +372,7 @@ class Project:
         label_field: str | None = None,
         prediction_field: str | None = None,
         split: str = "pool",
+        update_labels: bool = False,
     ) -> ImportReport:
         """Upload a JSONL, CSV, Parquet or COCO file; ``format`` defaults to the one its
         name's suffix says. All records or none, as :meth:`import_records`."""
@@ -376,6 +386,7 @@ class Project:
                 label_field=label_field,
                 prediction_field=prediction_field,
                 split=split,
+                update_labels=update_labels,
             )
 
     def _import(
@@ -388,6 +399,7 @@ class Project:
         label_field: str | None,
         prediction_field: str | None,
         split: str,
+        update_labels: bool,
     ) -> ImportReport:
         form = {
             "format": fmt,
@@ -396,6 +408,7 @@ class Project:
             "label_field": label_field,
             "prediction_field": prediction_field,
             "split": split,
+            "update_labels": "true" if update_labels else None,
         }
         data = {k: v for k, v in form.items() if v is not None}
         return self._call("POST", "/imports", data=data, files={"file": upload})

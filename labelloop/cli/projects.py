@@ -168,6 +168,13 @@ def import_(
     labels_from_folders: Annotated[
         bool, typer.Option(help="Image folder: label each image by its subfolder's name.")
     ] = False,
+    update_labels: Annotated[
+        bool,
+        typer.Option(
+            help="Items already here take the file's labels (a newer export of the same data), "
+            "unless people labeled them here."
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Import a file, a saved Hugging Face dataset or a folder of images: every record or none."""
@@ -199,6 +206,7 @@ def import_(
                     prediction_field=predictions_field,
                     split=split,
                     progress=lambda n: progress.update(task, completed=n),
+                    update_labels=update_labels,
                 )
         if file.is_dir():
             ctx = projects.system_context(db, slug)
@@ -212,6 +220,7 @@ def import_(
                     labels_from_folders=labels_from_folders,
                     split=split,
                     progress=lambda n: progress.update(task, completed=n),
+                    update_labels=update_labels,
                 )
         if labels_from_folders:
             raise LabelloopError("--labels-from-folders needs a folder of images")
@@ -234,6 +243,7 @@ def import_(
                 prediction_field=predictions_field,
                 split=split,
                 media_roots=settings.media_root_paths,
+                update_labels=update_labels,
             )
 
     report = _run(go)
@@ -244,6 +254,8 @@ def import_(
         "split": report.split,
         "batch_id": report.batch_id,
     }
+    if update_labels:
+        summary.update(updated=report.n_updated, kept=report.n_kept)
     if as_json:
         typer.echo(json.dumps(summary))
         return
@@ -263,6 +275,18 @@ def import_(
         out.print(
             f"duplicate {what} {shown} (already in the project or earlier in the file)"
             + (" ..." if report.n_duplicates > 10 else "")
+        )
+    if update_labels:
+        out.print(
+            f"{_count(report.n_updated, 'item')} already here took the file's label; "
+            f"{_count(report.n_kept, 'label')} people gave here kept"
+            + (
+                f" (lines {', '.join(str(n) for n in report.kept_lines[:10])}"
+                + (" ..." if report.n_kept > 10 else "")
+                + ")"
+                if report.kept_lines
+                else ""
+            )
         )
 
 

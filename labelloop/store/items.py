@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, exists, func, select
+from sqlalchemy import Connection, RowMapping, delete, exists, func, select
 
 from labelloop.store.db import Database, new_id
 from labelloop.store.learning import n_items, n_labeled_pool
@@ -17,6 +17,7 @@ from labelloop.store.tables import (
     import_batch,
     item,
     item_label,
+    queue_entry,
 )
 from labelloop.store.users import now
 
@@ -76,6 +77,49 @@ def analyze_after_import(db: Database) -> None:
 def insert_labels(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     if rows:
         conn.execute(item_label.insert(), list(rows))
+
+
+def labels_by_hash(
+    conn: Connection, project_id: int, hashes: Sequence[str]
+) -> dict[str, dict[str, Any]]:
+    """The project's items with these content hashes: ``item_id``, their resolved label's
+    ``value`` and ``resolution`` (None when unlabeled) and whether each is a ``gold`` check."""
+    found: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(hashes), 500):
+        q = (
+            select(
+                item.c.content_hash,
+                item.c.id,
+                item_label.c.value,
+                item_label.c.resolution,
+                exists().where(gold_answer.c.item_id == item.c.id).label("gold"),
+            )
+            .outerjoin(item_label, item_label.c.item_id == item.c.id)
+            .where(
+                item.c.project_id == project_id,
+                item.c.content_hash.in_(list(hashes[start : start + 500])),
+            )
+            .order_by(item.c.id.desc())  # several items of one content: the first one
+        )
+        for r in conn.execute(q).mappings():
+            found[r["content_hash"]] = {
+                "item_id": int(r["id"]),
+                "value": r["value"],
+                "resolution": r["resolution"],
+                "gold": bool(r["gold"]),
+            }
+    return found
+
+
+def replace_labels(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Set the resolved labels of ``rows``' items, replacing any they had, and take the items
+    out of every queue."""
+    for start in range(0, len(rows), 500):
+        part = list(rows[start : start + 500])
+        ids = [r["item_id"] for r in part]
+        conn.execute(delete(item_label).where(item_label.c.item_id.in_(ids)))
+        conn.execute(delete(queue_entry).where(queue_entry.c.item_id.in_(ids)))
+        conn.execute(item_label.insert(), part)
 
 
 def get_item(conn: Connection, *, project_id: int, item_id: int) -> RowMapping | None:

@@ -24,6 +24,7 @@ from labelloop.ingest.tables import make_table_importer
 from labelloop.store import audit
 from labelloop.store import items as store_items
 from labelloop.store.db import Database
+from labelloop.store.tables import AUTO
 from labelloop.store.users import now
 from labelloop.workflow.projects import ProjectContext
 
@@ -36,12 +37,18 @@ wrote (see :meth:`Database.analyze`)."""
 
 @dataclass(frozen=True)
 class ImportReport:
+    """What an import did. With ``update_labels``: ``n_updated`` items already here took the
+    file's label, ``n_kept`` kept the label people gave them here (``kept_lines``)."""
+
     batch_id: int
     n_items: int
     n_labeled: int
     n_duplicates: int
     duplicate_lines: tuple[int, ...]
     split: str
+    n_updated: int = 0
+    n_kept: int = 0
+    kept_lines: tuple[int, ...] = ()
 
 
 def import_items(
@@ -58,6 +65,7 @@ def import_items(
     split: str = "pool",
     progress: Callable[[int], None] | None = None,
     media_roots: Sequence[Path] = (),
+    update_labels: bool = False,
 ) -> ImportReport:
     """Stream ``source`` into the project in one transaction; the first bad record aborts it.
 
@@ -66,6 +74,10 @@ def import_items(
     so an export imports back. In an image project it holds each image's path under one of
     ``media_roots``. ``prediction_field`` names the field holding pre-annotations (control name
     -> predicted value), shown to annotators as editable suggestions.
+
+    ``update_labels``: a labeled record whose item is already here (a newer export of the same
+    data) gives that item its label when the item has none, an imported one or the model's; a
+    label people gave here is kept and reported.
     """
     ctx.require(Permission.IMPORT)
     text_field = text_field or ctx.schema.data_field
@@ -99,6 +111,7 @@ def import_items(
         split=split,
         progress=progress,
         media_roots=media_roots,
+        update_labels=update_labels,
     )
 
 
@@ -134,6 +147,7 @@ def import_hf_dataset(
     prediction_field: str | None = None,
     split: str = "pool",
     progress: Callable[[int], None] | None = None,
+    update_labels: bool = False,
 ) -> ImportReport:
     """Import one split of a Hugging Face dataset saved with ``save_to_disk`` (a folder), row by
     row in one transaction, as ``import_items`` imports a file."""
@@ -166,6 +180,7 @@ def import_hf_dataset(
         split=split,
         progress=progress,
         media_roots=(),
+        update_labels=update_labels,
     )
 
 
@@ -178,6 +193,7 @@ def import_folder(
     labels_from_folders: bool = False,
     split: str = "pool",
     progress: Callable[[int], None] | None = None,
+    update_labels: bool = False,
 ) -> ImportReport:
     """Import every image (audio project: audio file) under ``folder``, which must lie under a
     media root; nothing is copied."""
@@ -210,6 +226,7 @@ def import_folder(
         split=split,
         progress=progress,
         media_roots=(root,),
+        update_labels=update_labels,
     )
 
 
@@ -245,8 +262,10 @@ def _import_records(
     split: str,
     progress: Callable[[int], None] | None,
     media_roots: Sequence[Path],
+    update_labels: bool = False,
 ) -> ImportReport:
-    """Write validated records in one transaction; duplicates (by content) are skipped.
+    """Write validated records in one transaction; duplicates (by content) are skipped, or with
+    ``update_labels`` give an item already here their label (see :func:`import_items`).
 
     An id read from the file names one item: a record whose content is new but whose id an
     earlier line or an item of the project already has aborts the import. A record whose
@@ -260,8 +279,10 @@ def _import_records(
     target = ctx.schema.target
     n_items = n_labeled = 0
     duplicates: list[int] = []
+    relabel: dict[str, tuple[int, dict[str, Any]]] = {}  # content hash -> (line, label value)
     with db.write(project_id=ctx.id) as conn:
         seen = store_items.existing_hashes(conn, ctx.id)
+        before = frozenset(seen) if update_labels else frozenset()
         ids = _Ids(conn, ctx.id, id_field) if unique_ids else None
         batch_id = store_items.insert_batch(
             conn,
@@ -311,18 +332,17 @@ def _import_records(
                 )
             if digest in seen:
                 duplicates.append(record.line)
+                if digest in before and record.label is not None:
+                    found = _value(ctx, record, payload, label_field)
+                    if found is not None:
+                        relabel[digest] = (record.line, found)
                 continue
             seen.add(digest)
             if ids is not None:
                 ids.check(record)
             value = None
             if record.label is not None:
-                try:
-                    value = imported_value(ctx.schema, record.label, payload, target=target)
-                except SchemaError as exc:
-                    raise ImportFormatError(
-                        line=record.line, field=label_field, reason=exc.message
-                    ) from None
+                value = _value(ctx, record, payload, label_field)
                 n_labeled += int(value is not None)
             row: dict[str, object] = {
                 "project_id": ctx.id,
@@ -354,6 +374,7 @@ def _import_records(
             progress(n_items + len(duplicates))
         if n_items == 0 and not duplicates:
             raise LabelloopError(f"'{filename}' holds no records")
+        updated, kept = _update_labels(conn, ctx, relabel) if relabel else (0, [])
         store_items.update_batch(
             conn, batch_id, n_items=n_items, n_labeled=n_labeled, n_duplicates=len(duplicates)
         )
@@ -371,6 +392,7 @@ def _import_records(
                 "items": n_items,
                 "labeled": n_labeled,
                 "duplicates": len(duplicates),
+                **({"updated": updated, "kept": len(kept)} if update_labels else {}),
             },
         )
     if n_items >= ANALYZE_AFTER:
@@ -382,7 +404,56 @@ def _import_records(
         n_duplicates=len(duplicates),
         duplicate_lines=tuple(duplicates[:1000]),
         split=split,
+        n_updated=updated,
+        n_kept=len(kept),
+        kept_lines=tuple(kept[:1000]),
     )
+
+
+def _value(
+    ctx: ProjectContext, record: ItemIn, payload: Any, label_field: str | None
+) -> dict[str, Any] | None:
+    """A record's label as every control's value, checked against the schema."""
+    try:
+        return imported_value(ctx.schema, record.label, payload, target=ctx.schema.target)
+    except SchemaError as exc:
+        raise ImportFormatError(line=record.line, field=label_field, reason=exc.message) from None
+
+
+def _update_labels(
+    conn: Any, ctx: ProjectContext, relabel: dict[str, tuple[int, dict[str, Any]]]
+) -> tuple[int, list[int]]:
+    """Give items already here the labels a newer file has for them: those with no label, an
+    imported one or the model's take it (and leave the queue); a label people gave here, and a
+    gold check's, stay. Returns how many changed and the lines of those kept."""
+    target = ctx.schema.target.name
+    found = store_items.labels_by_hash(conn, ctx.id, list(relabel))
+    updated, kept, rows = 0, [], []
+    for digest, (line, value) in relabel.items():
+        current = found.get(digest)
+        if current is None:
+            continue
+        if current["gold"] or current["resolution"] not in (None, "imported", AUTO):
+            if current["value"] != value:
+                kept.append(line)
+            continue
+        if current["resolution"] == "imported" and current["value"] == value:
+            continue
+        rows.append(
+            {
+                "item_id": current["item_id"],
+                "project_id": ctx.id,
+                "value": value,
+                "label": _label_text(value[target]),
+                "resolution": "imported",
+                "annotation_id": None,
+                "decided_by": ctx.actor_id,
+                "decided_at": now(),
+            }
+        )
+        updated += 1
+    store_items.replace_labels(conn, rows)
+    return updated, sorted(kept)
 
 
 class _Ids:

@@ -232,6 +232,19 @@ def test_import_file_uploads_with_the_options_the_api_takes(api: Any, tmp_path: 
     assert (report["items"], report["labeled"], report["duplicates"]) == (6, 6, 0)
     again = project.import_file(path, text_field="body", id_field="key")
     assert (again["items"], again["duplicates"]) == (0, 6)
+    # a newer file: the labels flip, and update_labels brings them in
+    with path.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=["key", "body", "gold"])
+        writer.writeheader()
+        for r in api.lab.rows(6, start=500, prefix="more", labeled=True):
+            flipped = "neutral" if r["label"] != "neutral" else "positive"
+            writer.writerow({"key": r["id"], "body": r["text"], "gold": flipped})
+    newer = project.import_file(
+        path, text_field="body", id_field="key", label_field="gold", update_labels=True
+    )
+    assert (newer["items"], newer["updated"], newer["kept"], newer["kept_lines"]) == (0, 6, 0, [])
+    exported = {row["external_id"]: row["label"] for row in project.export_rows()}
+    assert exported["more-500"] == "neutral" and exported["more-501"] == "neutral"
 
 
 def test_an_annotator_gets_403_for_a_managers_action(api: Any) -> None:

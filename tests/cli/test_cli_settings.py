@@ -58,3 +58,29 @@ def test_audit_last_shows_who_changed_which_setting_from_what(cli: Any, tmp_path
     assert _last_line(cli("audit", "--last", "3", code=1)) == (
         "error: --last lists a project's events: name the project"
     )
+
+
+def test_import_update_labels_from_the_command_line(cli: Any, tmp_path: Any) -> None:
+    small_project(cli, tmp_path)
+    first = tmp_path / "first.jsonl"
+    first.write_text(
+        "\n".join(json.dumps({"id": f"t{i}", "text": f"text {i}", "l": "a"}) for i in range(3))
+    )
+    cli("import", "s", str(first), "--id-field", "id", "--label-field", "l")
+    newer = tmp_path / "newer.jsonl"
+    newer.write_text(
+        "\n".join(json.dumps({"id": f"t{i}", "text": f"text {i}", "l": "b"}) for i in range(3))
+    )
+    said = " ".join(
+        cli(
+            "import", "s", str(newer), "--id-field", "id", "--label-field", "l", "--update-labels"
+        ).stdout.split()
+    )
+    assert "imported 0 items into s (pool), 0 with labels, 3 duplicates skipped" in said
+    assert "3 items already here took the file's label; 0 labels people gave here kept" in said
+    found = json.loads(
+        cli("import", "s", str(newer), "--label-field", "l", "--update-labels", "--json").stdout
+    )
+    assert (found["updated"], found["kept"]) == (0, 0)  # the same labels: nothing to change
+    rows = [json.loads(line) for line in cli("export", "s").stdout.splitlines() if line]
+    assert sorted(r["label"] for r in rows) == ["b", "b", "b"]

@@ -170,6 +170,28 @@ def test_e2e_admin_manages_from_the_browser(
     assert _api_counts(page) == before
     assert _counts(page) == {"labeled": "2", "pool": "5", "remaining": "3", "eval": "0"}
 
+    # A newer export of the same news, labeled further: "Update labels" brings its labels in.
+    newer = tmp_path / "news-newer.jsonl"
+    labeled = {"n1": "tech", "n3": "tech", "n4": "politics"}
+    newer.write_text(
+        "".join(
+            json.dumps({**r, "label": labeled[r["id"]]}) + "\n"
+            for r in GOOD_ROWS
+            if r["id"] in labeled
+        ),
+        encoding="utf-8",
+    )
+    page.set_input_files("#import-file", str(newer))
+    page.check("#import-update-labels")
+    page.click("#import-submit")
+    updated = _message(page, "import-result", "took")
+    assert updated == (
+        "Imported 0 items, 3 duplicates skipped (lines 1, 2, 3); 3 items already here took the "
+        "file's label"
+    )
+    page.wait_for_function("document.getElementById('stat-labeled').textContent === '4'")
+    assert _counts(page) == {"labeled": "4", "pool": "5", "remaining": "1", "eval": "0"}
+
     # Every panel fits a phone's width.
     page.set_viewport_size({"width": 390, "height": 844})
     for path in (f"/p/{SLUG}", "/", f"/p/{SLUG}/label", f"/p/{SLUG}/quality", f"/p/{SLUG}/review"):

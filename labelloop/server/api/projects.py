@@ -138,8 +138,10 @@ def import_file(
     prediction_field: Annotated[str | None, Form()] = None,
     split: Annotated[str, Form()] = "pool",
     format: Annotated[str | None, Form()] = None,
+    update_labels: Annotated[bool, Form()] = False,
 ) -> dict[str, Any]:
-    """Import an uploaded JSONL or CSV file; all records or none."""
+    """Import an uploaded file; all records or none. ``update_labels``: items already here take
+    the file's labels unless people labeled them here (``updated``, ``kept``)."""
     ctx = projects.access(db, slug, user, Permission.IMPORT)
     filename = PurePath(file.filename or "upload").name
     fmt = format or importer_for_path(filename)
@@ -157,6 +159,7 @@ def import_file(
         prediction_field=prediction_field or None,
         split=split,
         media_roots=request.app.state.settings.media_root_paths,  # image paths are checked
+        update_labels=update_labels,
     )
     return {
         "batch_id": report.batch_id,
@@ -165,6 +168,9 @@ def import_file(
         "duplicates": report.n_duplicates,
         "duplicate_lines": list(report.duplicate_lines[:100]),
         "split": report.split,
+        "updated": report.n_updated,
+        "kept": report.n_kept,
+        "kept_lines": list(report.kept_lines[:100]),
     }
 
 

@@ -299,6 +299,12 @@
         text += ` (${plural(lines.length, "line")} ${lines.join(", ")}${more})`;
       }
     }
+    if (r.updated) text += `; ${fmt(r.updated)} ${plural(r.updated, "item")} already here took the file's label`;
+    if (r.kept) {
+      const lines = (r.kept_lines || []).slice(0, 10);
+      const more = r.kept > lines.length ? ", …" : "";
+      text += `; ${fmt(r.kept)} ${plural(r.kept, "label")} people gave here kept (${plural(lines.length, "line")} ${lines.join(", ")}${more})`;
+    }
     return text;
   }
 
@@ -353,6 +359,8 @@
       if (predictions) data.append("prediction_field", predictions);
       data.append("split", el.split.value);
       if (el.format.value) data.append("format", el.format.value);
+      const update = $("import-update-labels");
+      if (update && update.checked) data.append("update_labels", "true");
 
       const xhr = new XMLHttpRequest();
       xhr.open("POST", base + "/imports");
