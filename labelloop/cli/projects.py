@@ -277,13 +277,14 @@ def import_(
             + (" ..." if report.n_duplicates > 10 else "")
         )
     if update_labels:
+        lines = ", ".join(str(n) for n in report.kept_lines[:10])
         out.print(
             f"{_count(report.n_updated, 'item')} already here took the file's label; "
-            f"{_count(report.n_kept, 'label')} people gave here kept"
+            f"{_count(report.n_kept, 'item')} kept their own (people labeled them here, are at "
+            "work on them, or they are gold checks)"
             + (
-                f" (lines {', '.join(str(n) for n in report.kept_lines[:10])}"
+                f": {'lines' if report.n_kept > 1 else 'line'} {lines}"
                 + (" ..." if report.n_kept > 10 else "")
-                + ")"
                 if report.kept_lines
                 else ""
             )

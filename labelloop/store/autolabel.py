@@ -3,11 +3,11 @@ the undoing of a run."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, delete, func, select, update
+from sqlalchemy import Connection, RowMapping, delete, exists, func, select, update
 
 from labelloop.store.review import LIVE_STATES
 from labelloop.store.tables import (
@@ -29,15 +29,26 @@ CHUNK = 500
 
 
 def busy_items(conn: Connection, item_ids: Sequence[int], *, at: datetime) -> set[int]:
-    """Those of ``item_ids`` someone is at work on, asked for, or that are settled: labeled, a
-    gold check, with a live annotation (waiting for another annotator or review), leased right
-    now, or sent to the queue from a search (a person asked for a person to look)."""
-    busy: set[int] = set()
-    for start in range(0, len(item_ids), CHUNK):
-        ids = list(item_ids[start : start + CHUNK])
-        for q in (
+    """Those of ``item_ids`` that are settled or someone's: labeled, a gold check, or
+    :func:`at_work`."""
+    return _matching(
+        conn,
+        item_ids,
+        lambda ids: (
             select(item_label.c.item_id).where(item_label.c.item_id.in_(ids)),
             select(gold_answer.c.item_id).where(gold_answer.c.item_id.in_(ids)),
+        ),
+    ) | at_work(conn, item_ids, at=at)
+
+
+def at_work(conn: Connection, item_ids: Sequence[int], *, at: datetime) -> set[int]:
+    """Those of ``item_ids`` people are at work on or asked for: with a live annotation
+    (waiting for another annotator or review), leased right now, or sent to the queue (from a
+    search or for a spot check) and not labeled since."""
+    return _matching(
+        conn,
+        item_ids,
+        lambda ids: (
             select(annotation.c.item_id).where(
                 annotation.c.item_id.in_(ids), annotation.c.status.in_(LIVE_STATES)
             ),
@@ -46,10 +57,23 @@ def busy_items(conn: Connection, item_ids: Sequence[int], *, at: datetime) -> se
                 assignment.c.state == "leased",
                 assignment.c.lease_expires_at > at,
             ),
-            select(seed_pick.c.item_id).where(seed_pick.c.item_id.in_(ids)),
-        ):
-            busy.update(int(i) for (i,) in conn.execute(q))
-    return busy
+            select(seed_pick.c.item_id).where(
+                seed_pick.c.item_id.in_(ids),
+                ~exists().where(item_label.c.item_id == seed_pick.c.item_id),
+            ),
+        ),
+    )
+
+
+def _matching(
+    conn: Connection, item_ids: Sequence[int], queries: Callable[[list[int]], Iterable[Any]]
+) -> set[int]:
+    """The ids any of ``queries(chunk)`` returns, a chunk of ``item_ids`` at a time."""
+    found: set[int] = set()
+    for start in range(0, len(item_ids), CHUNK):
+        for q in queries(list(item_ids[start : start + CHUNK])):
+            found.update(int(i) for (i,) in conn.execute(q))
+    return found
 
 
 def insert_run(conn: Connection, **values: Any) -> int:
@@ -160,25 +184,31 @@ def take_back(conn: Connection, run_id: int, rows: Sequence[RowMapping], *, by: 
         )
 
 
-def check_results(conn: Connection, project_id: int) -> dict[int, dict[str, int]]:
-    """Per run of the project: the labels taken back for a check (``sent``), those a person
-    has answered since (``answered``) and those whose answer is the model's label (``agreed``)."""
-    person = (item_label.c.resolution != AUTO) & item_label.c.label.is_not(None)
+def check_answers(conn: Connection, project_id: int) -> list[RowMapping]:
+    """Every item taken back for a spot check in the project's runs: ``run_id``, ``item_id``
+    and the model's ``label``, with each answer people gave it since (``value``, None for an
+    item no one answered yet; answers sent back in review left out)."""
     q = (
         select(
             auto_label_check.c.run_id,
-            func.count().label("sent"),
-            func.count(item_label.c.item_id).filter(person).label("answered"),
-            func.count(item_label.c.item_id)
-            .filter(person & (item_label.c.label == auto_label_check.c.label))
-            .label("agreed"),
+            auto_label_check.c.item_id,
+            auto_label_check.c.label,
+            annotation.c.value,
         )
         .join(auto_label_run, auto_label_run.c.id == auto_label_check.c.run_id)
-        .outerjoin(item_label, item_label.c.item_id == auto_label_check.c.item_id)
+        .outerjoin(
+            annotation,
+            (annotation.c.item_id == auto_label_check.c.item_id)
+            & (annotation.c.created_at >= auto_label_check.c.created_at)
+            & annotation.c.status.in_(LIVE_STATES),
+        )
         .where(auto_label_run.c.project_id == project_id)
-        .group_by(auto_label_check.c.run_id)
+        .order_by(auto_label_check.c.id)
     )
-    return {
-        int(r["run_id"]): {"sent": r["sent"], "answered": r["answered"], "agreed": r["agreed"]}
-        for r in conn.execute(q).mappings()
-    }
+    return list(conn.execute(q).mappings())
+
+
+def n_checked(conn: Connection, run_id: int) -> int:
+    """The run's labels taken back for spot checks so far."""
+    q = select(func.count()).where(auto_label_check.c.run_id == run_id)
+    return int(conn.execute(q).scalar_one())

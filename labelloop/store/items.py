@@ -82,14 +82,16 @@ def insert_labels(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
 def labels_by_hash(
     conn: Connection, project_id: int, hashes: Sequence[str]
 ) -> dict[str, dict[str, Any]]:
-    """The project's items with these content hashes: ``item_id``, their resolved label's
-    ``value`` and ``resolution`` (None when unlabeled) and whether each is a ``gold`` check."""
+    """The project's items with these content hashes: ``item_id``, ``split``, their resolved
+    label's ``value`` and ``resolution`` (None when unlabeled) and whether each is a ``gold``
+    check."""
     found: dict[str, dict[str, Any]] = {}
     for start in range(0, len(hashes), 500):
         q = (
             select(
                 item.c.content_hash,
                 item.c.id,
+                item.c.split,
                 item_label.c.value,
                 item_label.c.resolution,
                 exists().where(gold_answer.c.item_id == item.c.id).label("gold"),
@@ -104,6 +106,7 @@ def labels_by_hash(
         for r in conn.execute(q).mappings():
             found[r["content_hash"]] = {
                 "item_id": int(r["id"]),
+                "split": r["split"],
                 "value": r["value"],
                 "resolution": r["resolution"],
                 "gold": bool(r["gold"]),

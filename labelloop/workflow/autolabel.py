@@ -206,11 +206,31 @@ def runs(db: Database, ctx: ProjectContext) -> dict[str, Any]:
     ctx.require(Permission.VIEW_PROJECT)
     with db.read() as conn:
         found = store_autolabel.runs_of(conn, ctx.id)
-        checks = store_autolabel.check_results(conn, ctx.id)
+        checks = _check_counts(ctx, store_autolabel.check_answers(conn, ctx.id))
     return {
         "confidence": ctx.settings.auto_label_confidence,
         "min_accuracy": ctx.settings.auto_label_min_accuracy,
         "runs": [_run_view(r, checks.get(int(r["id"]))) for r in found],
+    }
+
+
+def _check_counts(ctx: ProjectContext, rows: list[Any]) -> dict[int, dict[str, int]]:
+    """Per run: items taken back (``sent``), answers people gave them since (``answered``, each
+    annotator's answer counts: with overlap 2 an item gets two) and those that are the model's
+    label (``agreed``)."""
+    from labelloop.workflow.imports import _label_text
+
+    target = ctx.schema.target.name
+    out: dict[int, dict[str, Any]] = {}
+    for r in rows:
+        run = out.setdefault(int(r["run_id"]), {"items": set(), "answered": 0, "agreed": 0})
+        run["items"].add(int(r["item_id"]))
+        if r["value"] is not None:
+            run["answered"] += 1
+            run["agreed"] += int(_label_text(r["value"].get(target)) == r["label"])
+    return {
+        k: {"sent": len(v["items"]), "answered": v["answered"], "agreed": v["agreed"]}
+        for k, v in out.items()
     }
 
 
@@ -284,16 +304,19 @@ def undo(db: Database, ctx: ProjectContext, run_id: int) -> dict[str, Any]:
 
 def spot_check(db: Database, ctx: ProjectContext, run_id: int, n: int) -> dict[str, Any]:
     """Take ``n`` of a run's labels still standing back, drawn at random, for people to answer
-    blind: each item goes to the front of the queue as a seed pick ("spot check of auto-label
-    run K") with no suggestion, and the run then counts how many answers agree with the
-    model's label it had (:func:`runs`). Reviewers and managers; audited.
+    without the model's label: each item goes to the front of the queue as a seed pick ("spot
+    check of auto-label run K", after picks already waiting there, in the random order drawn),
+    and the run then counts how many answers agree with the model's label it had
+    (:func:`runs`). At most half a run's labels are taken back for checks (undoing takes it
+    all). Reviewers and managers; audited.
 
     Raises
     ------
     NotFound
         When the project has no such run.
     Unprocessable
-        When ``n`` is out of range, or the run has no labels standing.
+        When ``n`` is out of range, the run has no labels standing, or half of them were
+        taken back for checks already.
     """
     from labelloop.store import seeds as store_seeds
 
@@ -307,8 +330,15 @@ def spot_check(db: Database, ctx: ProjectContext, run_id: int, n: int) -> dict[s
         rows = store_autolabel.standing(conn, run_id)
         if not rows:
             raise Unprocessable(f"auto-label run {run_id} has no labels standing to check")
-        picked = np.random.default_rng().choice(len(rows), size=min(n, len(rows)), replace=False)
-        taken = [rows[int(k)] for k in sorted(picked)]
+        room = int(run["n_labeled"]) // 2 - store_autolabel.n_checked(conn, run_id)
+        if room <= 0:
+            raise Unprocessable(
+                f"half of auto-label run {run_id}'s labels are taken back for checks already: "
+                "a check samples a run; to take it back whole, undo it"
+            )
+        size = min(n, len(rows), room)
+        picked = np.random.default_rng().choice(len(rows), size=size, replace=False)
+        taken = [rows[int(k)] for k in picked]  # served in this order: any prefix is random
         store_autolabel.take_back(conn, run_id, taken, by=ctx.actor_id)
         ids = [int(r["item_id"]) for r in taken]
         who = ctx.user.username if ctx.actor_id else "the local operator"

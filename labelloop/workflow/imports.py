@@ -280,9 +280,9 @@ def _import_records(
     n_items = n_labeled = 0
     duplicates: list[int] = []
     relabel: dict[str, tuple[int, dict[str, Any]]] = {}  # content hash -> (line, label value)
+    firsts: dict[str, tuple[int, str | None]] = {}  # new in this file: hash -> (line, label)
     with db.write(project_id=ctx.id) as conn:
         seen = store_items.existing_hashes(conn, ctx.id)
-        before = frozenset(seen) if update_labels else frozenset()
         ids = _Ids(conn, ctx.id, id_field) if unique_ids else None
         batch_id = store_items.insert_batch(
             conn,
@@ -332,9 +332,10 @@ def _import_records(
                 )
             if digest in seen:
                 duplicates.append(record.line)
-                if digest in before and record.label is not None:
+                if update_labels and record.label is not None:
                     found = _value(ctx, record, payload, label_field)
                     if found is not None:
+                        _one_label(record, digest, found, relabel, firsts, label_field, target)
                         relabel[digest] = (record.line, found)
                 continue
             seen.add(digest)
@@ -344,6 +345,8 @@ def _import_records(
             if record.label is not None:
                 value = _value(ctx, record, payload, label_field)
                 n_labeled += int(value is not None)
+            if update_labels:
+                firsts[digest] = (record.line, _label_text(value[target.name]) if value else None)
             row: dict[str, object] = {
                 "project_id": ctx.id,
                 "external_id": record.external_id,
@@ -374,7 +377,7 @@ def _import_records(
             progress(n_items + len(duplicates))
         if n_items == 0 and not duplicates:
             raise LabelloopError(f"'{filename}' holds no records")
-        updated, kept = _update_labels(conn, ctx, relabel) if relabel else (0, [])
+        updated, kept = _update_labels(conn, ctx, relabel, split) if relabel else (0, [])
         store_items.update_batch(
             conn, batch_id, n_items=n_items, n_labeled=n_labeled, n_duplicates=len(duplicates)
         )
@@ -420,21 +423,54 @@ def _value(
         raise ImportFormatError(line=record.line, field=label_field, reason=exc.message) from None
 
 
+def _one_label(
+    record: ItemIn,
+    digest: str,
+    value: dict[str, Any],
+    relabel: dict[str, tuple[int, dict[str, Any]]],
+    firsts: dict[str, tuple[int, str | None]],
+    label_field: str | None,
+    target: Any,
+) -> None:
+    """Refuse a record labeling the same content as an earlier line of the file differently."""
+    label = _label_text(value[target.name])
+    if digest in relabel:
+        earlier, other = relabel[digest][0], _label_text(relabel[digest][1][target.name])
+    else:
+        earlier, other = firsts.get(digest, (0, None))
+    if other is not None and other != label:
+        raise ImportFormatError(
+            line=record.line,
+            field=label_field,
+            reason=f"labels the same content as line {earlier} differently ('{label}', not "
+            f"'{other}'); a file gives each item one label",
+        )
+
+
 def _update_labels(
-    conn: Any, ctx: ProjectContext, relabel: dict[str, tuple[int, dict[str, Any]]]
+    conn: Any, ctx: ProjectContext, relabel: dict[str, tuple[int, dict[str, Any]]], split: str
 ) -> tuple[int, list[int]]:
-    """Give items already here the labels a newer file has for them: those with no label, an
-    imported one or the model's take it (and leave the queue); a label people gave here, and a
-    gold check's, stay. Returns how many changed and the lines of those kept."""
+    """Give the items of ``split`` already here the labels a newer file has for them: those
+    with no label, an imported one or the model's take it (and leave the queue). A label
+    people gave here, a gold check's answer and an item people are at work on (leased,
+    answered and waiting, sent to the queue) stay. Returns how many changed and the lines of
+    those kept that the file labels otherwise."""
+    from labelloop.store import autolabel as store_autolabel
+
     target = ctx.schema.target.name
     found = store_items.labels_by_hash(conn, ctx.id, list(relabel))
+    busy = store_autolabel.at_work(
+        conn, [f["item_id"] for f in found.values() if f["split"] == split], at=now()
+    )
     updated, kept, rows = 0, [], []
     for digest, (line, value) in relabel.items():
         current = found.get(digest)
-        if current is None:
+        if current is None or current["split"] != split:
             continue
-        if current["gold"] or current["resolution"] not in (None, "imported", AUTO):
-            if current["value"] != value:
+        settled = current["resolution"] not in (None, "imported", AUTO)
+        if current["gold"] or settled or current["item_id"] in busy:
+            theirs = current["value"] or {}
+            if _label_text(theirs.get(target)) != _label_text(value[target]):
                 kept.append(line)
             continue
         if current["resolution"] == "imported" and current["value"] == value:

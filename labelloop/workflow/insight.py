@@ -176,21 +176,26 @@ def report(
 
 def _auto_labels(n: int, active: dict[str, Any]) -> dict[str, Any]:
     """The labels the model gave in auto-label runs still standing, and the labeling time they
-    stand for at the median active time people spent per label in the window."""
+    stand for at the median active time people spent per answer in the window (a label that
+    takes several answers costs more)."""
     median = active["median_s"]
     hours = round(n * median / 3600.0, 2) if n and median else None
     sentence = None
     if n:
         sentence = f"The model labeled {n:,} {'item' if n == 1 else 'items'} in auto-label runs"
-        if hours is None:
+        if not median:
             sentence += "."
         else:
-            minutes = max(1, round(hours * 60))
+            seconds = n * median
             took = (
-                f"{hours:,.1f} hours" if hours >= 1 else f"{minutes} minute" + "s" * (minutes > 1)
+                f"{seconds / 3600:,.1f} hours"
+                if seconds >= 3600
+                else f"{round(seconds / 60):,} minutes"
+                if seconds >= 90
+                else f"{round(seconds):,} seconds"
             )
             sentence += (
-                f": at the {median:g} s people spent per label here, about {took} of labeling."
+                f": at the {median:g} s people spent per answer here, about {took} of labeling."
             )
     return {"n": n, "hours": hours, "sentence": sentence}
 

@@ -77,7 +77,7 @@ def test_import_update_labels_from_the_command_line(cli: Any, tmp_path: Any) -> 
         ).stdout.split()
     )
     assert "imported 0 items into s (pool), 0 with labels, 3 duplicates skipped" in said
-    assert "3 items already here took the file's label; 0 labels people gave here kept" in said
+    assert "3 items already here took the file's label; 0 items kept their own" in said
     found = json.loads(
         cli("import", "s", str(newer), "--label-field", "l", "--update-labels", "--json").stdout
     )

@@ -176,7 +176,7 @@ def test_e2e_a_manager_auto_labels_and_undoes(site: Site, browser: Any, screensh
         f"At least 80% sure, right on 100.0% of {sure[0]['eval_n']} eval items: labeled {n} "
         f"items ({mix}), {n} still standing."
     ) in text
-    assert run.locator("button").all_inner_texts() == [f"Spot-check {min(n, 50)}", "Undo"]
+    assert run.locator("button").all_inner_texts() == [f"Spot-check {min(n // 2, 50)}", "Undo"]
     page.locator("#stop-recommendation").screenshot(path=str(screenshots / "autolabel.png"))
     _fits(page)
     page.set_viewport_size({"width": 390, "height": 844})
@@ -297,11 +297,11 @@ def test_e2e_a_reviewer_sees_the_table_and_runs_but_no_buttons(site: Site, brows
     assert f"{run['n_labeled']} still standing." in standing.inner_text()
     assert page.locator(".autolabel-apply").count() == 0
     buttons = page.locator("#autolabel-run-list button")
-    assert buttons.all_inner_texts() == ["Spot-check 40"]  # no Undo for a reviewer
+    assert buttons.all_inner_texts() == ["Spot-check 20"]  # half the run at most; no Undo
     assert page.inner_text("#stat-auto") == f"auto-labeled {run['n_labeled']}"
     _fits(page)
 
-    # The spot check: 40 labels back to people; an annotator answers two, one unlike the model.
+    # The spot check: 20 labels back to people; the reviewer answers two, one unlike the model.
     asked: list[str] = []
     context.close()
     context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
@@ -313,15 +313,15 @@ def test_e2e_a_reviewer_sees_the_table_and_runs_but_no_buttons(site: Site, brows
     page.locator(f"#autolabel-run-list li[data-run-id='{run['run_id']}'] button").click()
     sent = _shows(page, "#autolabel-runs-status", "sent to the front")
     assert sent == (
-        f"Run {run['run_id']}: 40 labels sent to the front of the queue; the run shows how many "
+        f"Run {run['run_id']}: 20 labels sent to the front of the queue; the run shows how many "
         "answers agree."
     )
     assert asked == [
-        f"Take 40 of run {run['run_id']}'s labels back, drawn at random, for annotators to "
+        f"Take 20 of run {run['run_id']}'s labels back, drawn at random, for annotators to "
         "answer without seeing the model's label? They go to the front of the queue."
     ]
-    _shows(page, "#autolabel-run-list", "Spot checks: 0 of 40 answered.")
-    page.wait_for_function("document.getElementById('stat-auto').hidden")
+    _shows(page, "#autolabel-run-list", "Spot checks: 0 of 20 answered.")
+    _shows(page, "#stat-auto", f"auto-labeled {run['n_labeled'] - 20}")
     # The reviewer labels two of them on the labeling page, the second against the model.
     page.goto(site.url + f"/p/{SLUG}/label")
     labels = ("negative", "neutral", "positive")
@@ -338,8 +338,12 @@ def test_e2e_a_reviewer_sees_the_table_and_runs_but_no_buttons(site: Site, brows
             arg=assignment,
         )
     page.goto(site.url + f"/p/{SLUG}")
-    checks = _shows(page, "#autolabel-run-list", "2 of 40 answered")
-    assert "Spot checks: 2 of 40 answered, 1 agreed with the model (50.0%, 95%: " in checks
+    checks = _shows(page, "#autolabel-run-list", "2 of 20 answered")
+    assert "Spot checks: 2 of 20 answered, 1 agreed with the model (50.0%, 95%: " in checks
+    # half the run is checked: no more Spot-check for it
+    assert (
+        page.locator(f"#autolabel-run-list li[data-run-id='{run['run_id']}'] button").count() == 0
+    )
     _fits(page)
     assert errors == []
     context.close()

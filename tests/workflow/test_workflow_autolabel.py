@@ -251,6 +251,13 @@ def test_auto_labels_are_no_ones_throughput(lab: Any, cache: FeatureCache) -> No
     lab.label_next(ann, n=2)
     found = insight.report(lab.db, ctx, cache=cache)
     assert sum(found["throughput"]["resolved"]) == 2
+    # what the model's labels stand for, at the people's 1.5 s an answer (lab.label_next's)
+    assert found["auto_labels"] == {
+        "n": N_CLEAR,
+        "hours": round(N_CLEAR * 1.5 / 3600, 2),
+        "sentence": f"The model labeled {N_CLEAR} items in auto-label runs: at the 1.5 s people "
+        "spent per answer here, about 60 seconds of labeling.",
+    }
 
 
 def test_label_studio_gets_auto_labels_as_predictions_and_they_come_back_as_such(
@@ -459,3 +466,51 @@ def test_a_spot_check_sends_some_of_a_runs_labels_to_people_blind_and_counts_agr
         autolabel.spot_check(lab.db, lab.ctx("other", lab.admin), done["run_id"], 5)
     actions = [e["action"] for e in auditing.events(lab.db, ctx)]
     assert actions.count("autolabel.check") == 1
+
+
+def test_a_spot_check_counts_each_answer_and_only_peoples(lab: Any, cache: FeatureCache) -> None:
+    ctx = _project(lab, overlap=2)
+    lab.train(ctx)
+    done = autolabel.apply(lab.db, ctx, cache=cache, confidence=SURE, min_accuracy=0.9)
+    sent = autolabel.spot_check(lab.db, ctx, done["run_id"], 3)
+    a, b = lab.member("sent", "a", "annotator"), lab.member("sent", "b", "annotator")
+    first = tasks.next_task(lab.db, a)
+    assert int(first["item"]["id"]) == sent["item_ids"][0]  # served in the order drawn
+    truth = truth_of(first["item"]["data"]["text"])
+    tasks.submit(lab.db, a, first["assignment_id"], {"sentiment": truth}, active_ms=500)
+    second = tasks.next_task(lab.db, b)
+    assert second["item"]["id"] == first["item"]["id"]  # the same item, for its second answer
+    other = next(c for c in lab.classes if c != truth)
+    tasks.submit(lab.db, b, second["assignment_id"], {"sentiment": other}, active_ms=500)
+    checks = autolabel.runs(lab.db, ctx)["runs"][0]["checks"]
+    assert (checks["sent"], checks["answered"], checks["agreed"]) == (3, 2, 1)  # a split: 1 of 2
+    # a newer export's labels are no one's answer: they leave the check where it was
+    rest = [i for i in sent["item_ids"] if i != int(first["item"]["id"])]
+    with lab.db.read() as conn:
+        texts = {
+            int(r["id"]): r["payload"]["text"]
+            for r in store_learning.items_of(conn, ctx.id, "pool")
+            if int(r["id"]) in rest
+        }
+    from labelloop.workflow import imports
+
+    newer = [{"text": t, "label": truth_of(t)} for t in texts.values()]
+    report = imports.import_items(
+        lab.db,
+        ctx,
+        lab.jsonl(newer),
+        fmt="jsonl",
+        filename="n.jsonl",
+        label_field="label",
+        update_labels=True,
+    )
+    assert (report.n_updated, report.n_kept) == (0, 2)  # sent to people: theirs to answer
+    assert autolabel.runs(lab.db, ctx)["runs"][0]["checks"]["answered"] == 2
+
+
+def test_a_spot_check_takes_back_at_most_half_a_run(lab: Any, cache: FeatureCache) -> None:
+    ctx = _project(lab)
+    done = autolabel.apply(lab.db, ctx, cache=cache, confidence=SURE, min_accuracy=0.9)
+    assert autolabel.spot_check(lab.db, ctx, done["run_id"], 1_000)["sent"] == N_CLEAR // 2
+    with pytest.raises(Unprocessable, match="to take it back whole, undo it"):
+        autolabel.spot_check(lab.db, ctx, done["run_id"], 1)

@@ -109,3 +109,56 @@ def test_a_bad_label_on_a_duplicate_still_refuses_the_whole_file(lab: Any) -> No
         _import(lab, ctx, bad, update_labels=True)
     assert caught.value.line == 2 and "furious" in caught.value.reason
     assert _labels(lab, ctx) == {}  # nothing written
+
+
+def test_items_people_are_at_work_on_keep_their_own(lab: Any) -> None:
+    ctx = lab.project(overlap=2, retrain_every=1000)
+    rows = make_rows(6)
+    lab.import_rows(ctx, rows)
+    lab.train(ctx)
+    a, b = lab.member("sent", "a", "annotator"), lab.member("sent", "b", "annotator")
+    answered = lab.label_next(a, n=1)[0]  # waits for a second answer
+    leased = tasks.next_task(lab.db, b, held=[])  # b holds a lease, maybe on another item
+    busy = {answered["item"]["external_id"], leased["item"]["external_id"]}
+    newer = [{**r, "label": _flip(truth_of(r["text"]))} for r in rows]
+    report = _import(lab, ctx, newer, update_labels=True)
+    assert (report.n_updated, report.n_kept) == (6 - len(busy), len(busy))
+    labels = _labels(lab, ctx)
+    assert not busy & set(labels)  # left to the people
+    # b's answer goes where it would have: never under the file's label
+    tasks.submit(lab.db, b, leased["assignment_id"], {"sentiment": "neutral"}, active_ms=700)
+    after = _labels(lab, ctx).get(leased["item"]["external_id"])
+    assert after is None or after[1] != "imported"
+
+
+def test_one_file_gives_each_item_one_label(lab: Any) -> None:
+    ctx = lab.project()
+    rows = make_rows(3)
+    lab.import_rows(ctx, rows)
+    clash = [{**rows[0], "label": "negative"}, {**rows[1], "label": "neutral"}]
+    clash.append({**rows[0], "id": "again", "label": "positive"})
+    with pytest.raises(ImportFormatError) as caught:
+        _import(lab, ctx, clash, update_labels=True)
+    assert caught.value.line == 3
+    assert "labels the same content as line 1 differently ('positive', not 'negative')" in (
+        caught.value.reason
+    )
+    # new content first without a label, then with one: the label is kept
+    fresh = [
+        {"id": "n1", "text": "wonderful best doc number 77"},
+        {"id": "n2", "text": "wonderful best doc number 77", "label": "positive"},
+    ]
+    report = _import(lab, ctx, fresh, update_labels=True)
+    assert (report.n_items, report.n_updated) == (1, 1)
+    assert _labels(lab, ctx)["n1"] == ("positive", "imported")
+
+
+def test_only_items_of_the_split_imported_into_are_updated(lab: Any) -> None:
+    ctx = lab.project()
+    rows = make_rows(4)
+    lab.import_rows(ctx, rows, split="eval")
+    newer = [{**r, "label": truth_of(r["text"])} for r in rows]
+    report = _import(lab, ctx, newer, update_labels=True)  # into the pool
+    assert (report.n_items, report.n_duplicates, report.n_updated) == (0, 4, 0)
+    report = _import(lab, ctx, newer, update_labels=True, split="eval")
+    assert report.n_updated == 4

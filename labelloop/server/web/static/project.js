@@ -198,16 +198,18 @@
       li.append(node("span", "badge badge-muted", `undone by ${by} ${when(run.undone_at)}${removed}`));
       return li;
     }
-    if (page.can_review && run.n_current) li.append(checkButton(run));
+    const room = Math.min(run.n_current, Math.floor(run.n_labeled / 2) - (checks.sent || 0));
+    if (page.can_review && room > 0) li.append(checkButton(run, room));
     if (page.can_autolabel) li.append(undoButton(run));
     return li;
   }
 
   const CHECK_SAMPLE = 50;
 
-  // Take some of the run's labels back for people to answer blind (reviewers and managers).
-  function checkButton(run) {
-    const n = Math.min(CHECK_SAMPLE, run.n_current);
+  // Take some of the run's labels back for people to answer blind (reviewers and managers);
+  // `room`: how many more a check may take (at most half a run's labels are checked).
+  function checkButton(run, room) {
+    const n = Math.min(CHECK_SAMPLE, room);
     const check = node("button", "btn btn-small btn-quiet", `Spot-check ${fmt(n)}`);
     check.type = "button";
     check.setAttribute("aria-label", `Spot-check ${fmt(n)} labels of auto-label run ${run.id}`);
@@ -303,7 +305,9 @@
     if (r.kept) {
       const lines = (r.kept_lines || []).slice(0, 10);
       const more = r.kept > lines.length ? ", …" : "";
-      text += `; ${fmt(r.kept)} ${plural(r.kept, "label")} people gave here kept (${plural(lines.length, "line")} ${lines.join(", ")}${more})`;
+      text +=
+        `; ${fmt(r.kept)} ${plural(r.kept, "item")} kept their own: people labeled them here, ` +
+        `are at work on them, or they are gold checks (${plural(lines.length, "line")} ${lines.join(", ")}${more})`;
     }
     return text;
   }
