@@ -18,7 +18,7 @@ from sqlalchemy import (
     select,
 )
 
-from labelloop.store.tables import item, item_label, model_version, seed_pick
+from labelloop.store.tables import auto_label_check, item, item_label, model_version, seed_pick
 from labelloop.store.tasks import first_open, newest_version, open_conditions
 from labelloop.store.users import now
 
@@ -142,6 +142,7 @@ def _seed_stmt(skip_locked: bool) -> Select[Any]:
             item.c.prediction,
             newest_version(model_version.c.id).label("model_version_id"),
             newest_version(model_version.c.version).label("model_version"),
+            exists().where(auto_label_check.c.item_id == seed_pick.c.item_id).label("spot_check"),
         )
         .join(item, item.c.id == seed_pick.c.item_id)
         .where(seed_pick.c.project_id == bindparam("project_id"), ~mine, ~resolved)

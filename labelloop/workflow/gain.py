@@ -30,7 +30,7 @@ def report(db: Database, ctx: ProjectContext, *, cache: FeatureCache) -> dict[st
     """
     from labelloop.learn.gain import MIN_CONTROLS
     from labelloop.workflow.learning import classifier_problem
-    from labelloop.workflow.seeding import CONTROL_REASON, SEARCH_STRATEGY
+    from labelloop.workflow.seeding import CONTROL_REASON, PEOPLE_PICKED
 
     ctx.require(Permission.VIEW_PROJECT)
     base: dict[str, Any] = {"random_share": ctx.settings.random_share}
@@ -46,7 +46,7 @@ def report(db: Database, ctx: ProjectContext, *, cache: FeatureCache) -> dict[st
     policy: list[dict[str, Any]] = []
     for row in served:
         label = row["label"] or (row["first_value"] or {}).get(target)
-        if label not in index or row["strategy"] in (None, SEARCH_STRATEGY):
+        if label not in index or row["strategy"] in (None, *PEOPLE_PICKED):
             continue
         side = controls if row["reason"] == CONTROL_REASON else policy
         side.append({"id": row["id"], "payload": row["payload"], "label": label})

@@ -38,6 +38,11 @@ RANDOM_TRIES = 8
 MIN_SIMILARITY = 1e-9
 """A "more like this" hit must score above this: 0 means nothing in common."""
 SEARCH_STRATEGY = "search"
+CHECK_STRATEGY = "spot_check"
+"""A seed pick taken back from an auto-label run: served without any suggestion, so the answer
+is the annotator's own (see :func:`labelloop.workflow.autolabel.spot_check`)."""
+PEOPLE_PICKED = (SEARCH_STRATEGY, CHECK_STRATEGY)
+"""Strategies of the items people sent to the queue, not the learner."""
 CONTROL_STRATEGY = "random"
 CONTROL_REASON = "picked at random (control)"
 
@@ -324,7 +329,8 @@ def next_candidate(
     }
     seed = store_seeds.next_seed(conn, **common)
     if seed is not None:
-        return _entry(seed, strategy=SEARCH_STRATEGY, reason=seed["reason"])
+        strategy = CHECK_STRATEGY if seed["spot_check"] else SEARCH_STRATEGY
+        return _entry(seed, strategy=strategy, reason=seed["reason"])
     share = ctx.settings.random_share
     if share > 0 and _coin.random() < share:
         picked = _random_item(conn, common)

@@ -28,7 +28,10 @@ def suggestion_of(row: Mapping[str, Any]) -> dict[str, Any] | None:
     ``confidence``) and ``value``, a control -> suggested value mapping made of the item's
     imported pre-annotations overlaid with the model's structured suggestion (spans, boxes).
     Spans and boxes in ``value`` may carry a ``score``; the page pre-fills them as editable.
+    A spot check of an auto-label run offers nothing: the answer must be the annotator's own.
     """
+    if row.get("strategy") == seeding.CHECK_STRATEGY:
+        return None
     value = dict(row.get("prediction") or {})
     value.update(row.get("suggestion_value") or {})
     if row["suggestion"] is None and not value:

@@ -514,3 +514,40 @@ def test_a_spot_check_takes_back_at_most_half_a_run(lab: Any, cache: FeatureCach
     assert autolabel.spot_check(lab.db, ctx, done["run_id"], 1_000)["sent"] == N_CLEAR // 2
     with pytest.raises(Unprocessable, match="to take it back whole, undo it"):
         autolabel.spot_check(lab.db, ctx, done["run_id"], 1)
+
+
+def test_a_spot_check_shows_no_pre_annotation_and_is_recorded_as_such(
+    lab: Any, cache: FeatureCache
+) -> None:
+    from sqlalchemy import update
+
+    from labelloop.store.tables import item
+    from labelloop.workflow import gain
+
+    ctx = _project(lab)
+    lab.train(ctx)
+    done = autolabel.apply(lab.db, ctx, cache=cache, confidence=SURE, min_accuracy=0.9)
+    sent = autolabel.spot_check(lab.db, ctx, done["run_id"], 2)
+    with lab.db.write(project_id=ctx.id) as conn:  # every item comes with a pre-annotation
+        conn.execute(
+            update(item)
+            .where(item.c.project_id == ctx.id)
+            .values(prediction={"sentiment": "positive"})
+        )
+    ann = lab.member("sent", "ann", "annotator")
+    served = []
+    for _ in range(3):
+        served.append(tasks.next_task(lab.db, ann, held=[t["assignment_id"] for t in served]))
+    checks, other = served[:2], served[2]
+    assert {int(t["item"]["id"]) for t in checks} == set(sent["item_ids"])
+    for t in checks:
+        assert t["suggestion"] is None and t["selection"]["strategy"] == "spot_check"
+    assert other["suggestion"]["value"] == {"sentiment": "positive"}  # shown elsewhere
+    again = tasks.next_task(lab.db, ann)  # the held lease, served again: still nothing shown
+    assert again["assignment_id"] == checks[0]["assignment_id"] and again["suggestion"] is None
+    for t in checks:
+        answer = {"sentiment": truth_of(t["item"]["data"]["text"])}
+        tasks.submit(lab.db, ann, t["assignment_id"], answer, active_ms=600)
+    rows = {r.item_id: r for r in export.records(lab.db, ctx)}
+    assert {rows[i].strategy for i in sent["item_ids"]} == {"spot_check"}
+    assert gain.report(lab.db, ctx, cache=cache)["n_policy"] == 0  # people's picks, not the model's
