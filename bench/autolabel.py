@@ -3,6 +3,7 @@ vouch for it, checked against the truth of the items it labeled.
 
 One command:  python bench/autolabel.py [--datasets sms,trec,movies,tweets] [--labels 1000]
                                         [--eval 1000] [--seeds 3] [--floor 0.95]
+                                        [--featurizer tfidf|minilm|tfidf+minilm]
 
 Per dataset and seed: a project on a random ``--labels`` labeled items (as a team's labels
 would be imported), ``--eval`` labeled eval items and the rest of the dataset unlabeled; then
@@ -11,8 +12,9 @@ for each confidence, and with none (the lowest the eval items vouch for, as a pr
 through the real store (SQLite), the auto labels compared with the dataset's labels, and the
 run undone. Figures: how often a run was allowed, the share of the unlabeled items it labeled,
 the accuracy of the labels it gave (the promise: at or above the floor) and the runs that broke
-it. TF-IDF and logistic regression, the project defaults. The last stdout line is one JSON
-object.
+it. Logistic regression on ``--featurizer`` (TF-IDF by default; MiniLM embeddings are
+computed first, as the background learner would, and need ``[embeddings]``). The last stdout
+line is one JSON object.
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ def one(name: str, seed: int, a: argparse.Namespace) -> list[dict[str, Any]]:
             "controls": [
                 {"name": "y", "type": "choice", "labels": list(data.classes), "target": True}
             ],
+            "settings": {"featurizer": a.featurizer},
         }
         projects.create_project(db, "p", schema, actor=admin)
         ctx = projects.access(db, "p", admin, Permission.VIEW_PROJECT)
@@ -90,7 +93,14 @@ def one(name: str, seed: int, a: argparse.Namespace) -> list[dict[str, Any]]:
         add(labeled, with_labels=True, split="pool")
         add(rest, with_labels=False, split="pool")
         add(held, with_labels=True, split="eval")
-        cache = FeatureCache()
+        cache = FeatureCache(Path(home) / "features")
+        from labelloop.workflow.learning import prepare_features
+
+        started = time.perf_counter()
+        while prepare_features(db, ctx, cache, budget_s=30):  # embeddings, as the learner does
+            log(f"{name} seed {seed}: computing {a.featurizer} features")
+        if a.featurizer != "tfidf":
+            log(f"{name} seed {seed}: features in {time.perf_counter() - started:.0f} s")
         for confidence in CONFIDENCES:
             started = time.perf_counter()
             row: dict[str, Any] = {
@@ -123,6 +133,7 @@ def one(name: str, seed: int, a: argparse.Namespace) -> list[dict[str, Any]]:
                 share=round(len(given) / max(1, done["n_unlabeled"]), 4),
                 accuracy=round(right / len(given), 4) if given else None,
                 eval_low=done["interval"][0],
+                used=done["featurizer"],
                 seconds=round(time.perf_counter() - started, 2),
             )
             out.append(row)
@@ -138,6 +149,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--eval", type=int, default=1000)
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--floor", type=float, default=0.95)
+    p.add_argument("--featurizer", default="tfidf", help="tfidf, minilm or tfidf+minilm")
     a = p.parse_args(argv)
     started = time.perf_counter()
     runs: list[dict[str, Any]] = []
@@ -170,6 +182,7 @@ def main(argv: list[str] | None = None) -> None:
     emit(
         {
             "floor": a.floor,
+            "featurizer": a.featurizer,
             "labels": a.labels,
             "runs": len(runs),
             "runs_allowed": len(allowed),
