@@ -413,15 +413,21 @@ class Project:
         data = {k: v for k, v in form.items() if v is not None}
         return self._call("POST", "/imports", data=data, files={"file": upload})
 
-    def export(self, path: str | os.PathLike[str], *, format: str = "jsonl") -> Path:
+    def export(
+        self, path: str | os.PathLike[str], *, format: str = "jsonl", auto: bool = True
+    ) -> Path:
         """Write every labeled item with its provenance to ``path`` (``jsonl``, ``csv``,
-        ``coco`` or ``conll``), as it downloads; the file appears whole or not at all."""
-        return self._download(f"{self._base}/export", Path(path), params={"format": format})
+        ``coco``, ``conll`` or ``label_studio``), as it downloads; the file appears whole or not
+        at all. ``auto=False`` leaves the model's auto labels out."""
+        params = {"format": format, "auto": str(auto).lower()}
+        return self._download(f"{self._base}/export", Path(path), params=params)
 
-    def export_rows(self) -> Iterator[dict[str, Any]]:
+    def export_rows(self, *, auto: bool = True) -> Iterator[dict[str, Any]]:
         """Every labeled item as a dict (a row of the JSONL export: ``item_id``, ``label``,
-        ``value``, ``annotator``, ``resolution``, ...), parsed as the download arrives."""
-        with self.client.stream("GET", f"{self._base}/export", params={"format": "jsonl"}) as r:
+        ``value``, ``annotator``, ``resolution``, ...), parsed as the download arrives;
+        ``auto=False`` leaves the model's auto labels out."""
+        params = {"format": "jsonl", "auto": str(auto).lower()}
+        with self.client.stream("GET", f"{self._base}/export", params=params) as r:
             for line in r.iter_lines():
                 if line.strip():
                     yield json.loads(line)

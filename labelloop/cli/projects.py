@@ -306,6 +306,9 @@ def export(
         ),
     ] = "jsonl",
     output: Annotated[Path, typer.Option("-o", "--output", help="File to write.")] = Path("-"),
+    auto: Annotated[
+        bool, typer.Option("--auto/--no-auto", help="Include the model's auto labels.")
+    ] = True,
 ) -> None:
     """Export every labeled item with its provenance."""
     from labelloop.workflow import export as wf_export
@@ -323,6 +326,7 @@ def export(
                 sink,
                 fmt=format,
                 progress=lambda done: progress.update(task, completed=done),
+                auto=auto,
             )
 
     n = _run(go)

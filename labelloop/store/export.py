@@ -7,14 +7,23 @@ from collections.abc import Iterator
 
 from sqlalchemy import Connection, RowMapping, select
 
-from labelloop.store.tables import annotation, assignment, auto_label_run, item, item_label, user
+from labelloop.store.tables import (
+    AUTO,
+    annotation,
+    assignment,
+    auto_label_run,
+    item,
+    item_label,
+    user,
+)
 
 
-def labeled_rows(conn: Connection, project_id: int) -> Iterator[RowMapping]:
+def labeled_rows(conn: Connection, project_id: int, *, auto: bool = True) -> Iterator[RowMapping]:
     """Pool items with a resolved label, in id order; ``username`` is the annotator's,
     ``decided_by_name`` the user's who decided the label (a reviewer, adjudicator or importer,
     or who applied an auto-label run: then ``confidence``, ``auto_run_id``, the run's
-    ``threshold`` and ``run_model_version`` say how sure which model was)."""
+    ``threshold`` and ``run_model_version`` say how sure which model was). ``auto=False``
+    leaves the model's labels out."""
     decider = user.alias("decider")
     q = (
         select(
@@ -54,4 +63,6 @@ def labeled_rows(conn: Connection, project_id: int) -> Iterator[RowMapping]:
         .where(item_label.c.project_id == project_id, item.c.split == "pool")
         .order_by(item.c.id)
     )
+    if not auto:
+        q = q.where(item_label.c.resolution != AUTO)
     yield from conn.execution_options(yield_per=2000).execute(q).mappings()

@@ -19,18 +19,19 @@ CONTENT_KEYS = {"text": "text", "image": "image", "audio": "audio", "html": "htm
 the sanitized HTML, or the table row (an object)."""
 
 
-def records(db: Database, ctx: ProjectContext) -> Iterator[ExportRecord]:
+def records(db: Database, ctx: ProjectContext, *, auto: bool = True) -> Iterator[ExportRecord]:
     """Labeled items in id order: ``label`` is the target control's value, ``value`` every
     control's (spans with the text they cover, boxes in image pixels); ``annotator`` who
     annotated, ``decided_by`` who resolved the label, ``annotated_value`` the annotator's own
     answer when the label differs from it. An auto label (resolution ``auto``) carries the
     model's label as ``suggestion`` with its ``suggestion_confidence``, the ``model_version``
-    the run was applied at and a ``reason`` naming the run and its confidence."""
+    the run was applied at and a ``reason`` naming the run and its confidence; ``auto=False``
+    leaves auto labels out."""
     target = ctx.schema.target.name
     key = CONTENT_KEYS.get(ctx.schema.data_type, "text")
     spans = [c.name for c in ctx.schema.controls if c.type == "spans"]
     with db.read() as conn:
-        for row in store_export.labeled_rows(conn, ctx.id):
+        for row in store_export.labeled_rows(conn, ctx.id, auto=auto):
             value = row["value"]
             payload = row["payload"]
             # A fix or adjudication replaces the annotator's answer; keep it beside the label.
@@ -100,14 +101,16 @@ def export(
     *,
     fmt: str,
     progress: Callable[[int], None] | None = None,
+    auto: bool = True,
 ) -> int:
     """Write the project's labeled items to ``sink``; returns the row count, audited.
+    ``auto=False`` leaves the model's labels (auto-label runs) out.
 
     ``progress`` is called with the rows read so far, every ``PROGRESS_EVERY`` rows and at the end.
     """
     ctx.require(Permission.EXPORT)
     exporter = make_exporter(fmt, schema=ctx.schema)
-    counted = _Counter(records(db, ctx), progress)
+    counted = _Counter(records(db, ctx, auto=auto), progress)
     exporter.write(counted, sink)
     with db.write(project_id=ctx.id) as conn:
         audit.record(
@@ -117,7 +120,7 @@ def export(
             actor_id=ctx.actor_id,
             project_id=ctx.id,
             subject=f"project:{ctx.slug}",
-            payload={"format": fmt, "rows": counted.n},
+            payload={"format": fmt, "rows": counted.n, **({} if auto else {"auto": False})},
         )
     return counted.n
 

@@ -37,6 +37,10 @@ def test_a_manager_previews_runs_lists_and_undoes(auto: Any) -> None:
     assert (run["id"], run["n_current"], run["applied_by"]) == (body["run_id"], N_CLEAR, "manager")
     status = auto.get("/api/projects/auto/status", "annotator").json()
     assert status["counts"]["auto_labeled"] == N_CLEAR
+    everything = auto.get("/api/projects/auto/export?format=jsonl", "manager").text.splitlines()
+    people = auto.get("/api/projects/auto/export?format=jsonl&auto=false", "manager").text
+    assert (len(everything), len(people.splitlines())) == (60 + N_CLEAR, 60)
+    assert '"resolution": "auto"' not in people
 
     undone = auto.client.delete(f"{url}/{body['run_id']}", headers=auto.auth("manager"))
     assert undone.status_code == 200 and undone.json()["n_undone"] == N_CLEAR

@@ -51,6 +51,8 @@ def test_apply_list_and_undo_from_the_command_line(cli: Any) -> None:
     )
     again = json.loads(cli("autolabel", "apply", "p", "--json").stdout)
     assert (again["run_id"], again["n_labeled"]) == (2, N_CLEAR - 5)  # the 5 wait for people
+    rows = [json.loads(x) for x in cli("export", "p", "--no-auto").stdout.splitlines() if x]
+    assert len(rows) == 60 and {r["resolution"] for r in rows} == {"imported"}
     said = _said(cli("dashboard", "p"))
     assert f"The model labeled {N_CLEAR - 5} items in auto-label runs." in said
     status = _said(cli("status", "p"))

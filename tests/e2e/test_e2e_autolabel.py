@@ -184,6 +184,19 @@ def test_e2e_a_manager_auto_labels_and_undoes(site: Site, browser: Any, screensh
     card.screenshot(path=str(screenshots / "autolabel-mobile.png"))
     page.set_viewport_size({"width": 1280, "height": 900})
 
+    # The export box can leave the model's labels out of every download.
+    page.reload()
+    jsonl = page.locator("#export-jsonl")
+    assert jsonl.get_attribute("href").endswith("/export?format=jsonl")
+    assert page.inner_text("#export-auto-box").startswith(f"Leave out the model's {n} auto labels")
+    page.check("#export-no-auto")
+    assert jsonl.get_attribute("href").endswith("/export?format=jsonl&auto=false")
+    assert page.get_attribute("#export-model", "href").endswith("/model")
+    body = page.evaluate("(u) => fetch(u).then(r => r.text())", jsonl.get_attribute("href"))
+    assert len(body.splitlines()) == site.labeled and '"resolution": "auto"' not in body
+    page.uncheck("#export-no-auto")
+    assert jsonl.get_attribute("href").endswith("/export?format=jsonl")
+
     # The labeling page counts the model's labels as done.
     page.goto(site.url + f"/p/{SLUG}/label")
     progress = _shows(page, "#progress-text", "by the model")

@@ -70,6 +70,8 @@ def test_a_run_labels_the_items_the_model_is_sure_of_and_exports_them_as_auto(
     )
     assert seen["confidence"] == pytest.approx(one.suggestion_confidence)
     assert all(r.resolution == "imported" for k, r in rows.items() if k not in auto)
+    people = {r.external_id for r in export.records(lab.db, ctx, auto=False)}
+    assert people == set(rows) - set(auto)  # a training set of people's labels only
 
 
 def counts_of(lab: Any, ctx: Any) -> dict[str, int]:

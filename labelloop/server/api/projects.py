@@ -176,9 +176,14 @@ def import_file(
 
 @router.get("/{slug}/export")
 def export(
-    slug: str, db: DbDep, user: CurrentUser, format: Annotated[str, Query()] = "jsonl"
+    slug: str,
+    db: DbDep,
+    user: CurrentUser,
+    format: Annotated[str, Query()] = "jsonl",
+    auto: Annotated[bool, Query()] = True,
 ) -> StreamingResponse:
-    """Download every labeled item with its provenance, as JSONL or CSV."""
+    """Download every labeled item with its provenance; ``auto=false`` leaves the model's
+    labels (auto-label runs) out."""
     ctx = projects.access(db, slug, user, Permission.EXPORT)
     media = {
         "csv": "text/csv",
@@ -188,7 +193,7 @@ def export(
     }.get(format, "application/x-ndjson")
     suffix = {"coco": "coco.json", "label_studio": "label_studio.json"}.get(format, format)
     return _download(
-        lambda sink: wf_export.export(db, ctx, sink, fmt=format),
+        lambda sink: wf_export.export(db, ctx, sink, fmt=format, auto=auto),
         media_type=media,
         filename=f"{ctx.slug}.{suffix}",
     )

@@ -261,6 +261,21 @@
     return undo;
   }
 
+  // ---------------------------------------------------------------- export
+
+  // The downloads leave the model's labels out while the box is ticked.
+  const noAuto = $("export-no-auto");
+  if (noAuto) {
+    noAuto.addEventListener("change", () => {
+      document.querySelectorAll(".export-card a[id^='export-']:not(#export-model)").forEach((a) => {
+        const url = new URL(a.href, window.location.href);
+        if (noAuto.checked) url.searchParams.set("auto", "false");
+        else url.searchParams.delete("auto");
+        a.href = url.pathname + url.search;
+      });
+    });
+  }
+
   // ---------------------------------------------------------------- progress counts
 
   async function refreshCounts() {
