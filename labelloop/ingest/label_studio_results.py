@@ -72,20 +72,22 @@ def unread_type(rtype: Any) -> str:
 def newest(
     task: Task, field: str, entries: Any, *, skip_cancelled: bool
 ) -> tuple[int, Mapping[str, Any]] | None:
-    """The entry with the latest ``created_at`` (the last one when tied or undated)."""
+    """The entry marked ``ground_truth`` (Label Studio's star: the answer a reviewer chose
+    among several annotators'), else the one with the latest ``created_at`` (the last one when
+    tied or undated)."""
     if entries is None:
         return None
     if not isinstance(entries, list):
         raise task.error(field, f"must be a list, got {kind(entries)}")
     best: tuple[int, Mapping[str, Any]] | None = None
-    best_key: tuple[str, int] | None = None
+    best_key: tuple[bool, str, int] | None = None
     for k, entry in enumerate(entries):
         if not isinstance(entry, Mapping):
             raise task.error(f"{field}[{k}]", f"must be an object, got {kind(entry)}")
         if skip_cancelled and (entry.get("was_cancelled") is True or entry.get("skipped") is True):
             continue
         created = entry.get("created_at")
-        key = (created if isinstance(created, str) else "", k)
+        key = (entry.get("ground_truth") is True, created if isinstance(created, str) else "", k)
         if best_key is None or key > best_key:
             best, best_key = (k, entry), key
     return best

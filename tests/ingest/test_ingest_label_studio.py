@@ -124,6 +124,22 @@ SENTIMENT_EXPORT = [
 ]
 
 
+def test_the_ground_truth_annotation_wins_over_newer_ones() -> None:
+    task = {
+        "id": 7,
+        "data": {"text": "Screen cracked in a week"},
+        "annotations": [
+            _annotation(_choices("Negative"), id=1, ground_truth=True),
+            _annotation(_choices("Neutral"), id=2, created_at="2024-06-01T10:00:00Z"),
+        ],
+    }
+    [found] = _read([task], SENTIMENT)
+    assert found.label == {"sentiment": "negative"}  # the starred one, though older
+    task["annotations"][0]["ground_truth"] = False
+    [found] = _read([task], SENTIMENT)
+    assert found.label == {"sentiment": "neutral"}  # without a star, the newest
+
+
 @pytest.mark.parametrize("indent", [None, 2])
 def test_text_classification_maps_data_id_meta_label_and_prediction(indent: int | None) -> None:
     first, second, third = _read(SENTIMENT_EXPORT, SENTIMENT, indent=indent)
