@@ -152,7 +152,9 @@ def report(
         "label_mix": _label_mix(resolved, ctx.schema.target.labels, first_day=first_day, at=at),
         "agreement": {k: v for k, v in window_agreement.items() if k != "per_user"},
         "model": _progress(ctx, versions, since=first_day, has_eval=counts["eval_labeled"] > 0),
-        "auto_labels": _auto_labels(counts["auto_labeled"], time_active),
+        "auto_labels": _auto_labels(
+            counts["auto_labeled"], time_active, answers=ctx.settings.overlap
+        ),
         "drift": drift(db, ctx, cache=cache, batches=batches),
     }
     idle = last_label is not None and at - as_utc(last_label) > timedelta(days=IDLE_DAYS)
@@ -174,19 +176,18 @@ def report(
     return found
 
 
-def _auto_labels(n: int, active: dict[str, Any]) -> dict[str, Any]:
+def _auto_labels(n: int, active: dict[str, Any], *, answers: int = 1) -> dict[str, Any]:
     """The labels the model gave in auto-label runs still standing, and the labeling time they
-    stand for at the median active time people spent per answer in the window (a label that
-    takes several answers costs more)."""
+    stand for: ``answers`` a label (the project's overlap) at the median active time people
+    spent per answer in the window."""
     median = active["median_s"]
-    hours = round(n * median / 3600.0, 2) if n and median else None
+    seconds = n * answers * median if n and median else None
     sentence = None
     if n:
         sentence = f"The model labeled {n:,} {'item' if n == 1 else 'items'} in auto-label runs"
-        if not median:
+        if seconds is None:
             sentence += "."
         else:
-            seconds = n * median
             took = (
                 f"{seconds / 3600:,.1f} hours"
                 if seconds >= 3600
@@ -194,9 +195,12 @@ def _auto_labels(n: int, active: dict[str, Any]) -> dict[str, Any]:
                 if seconds >= 90
                 else f"{round(seconds):,} seconds"
             )
+            each = f" and {answers} answers a label" if answers > 1 else ""
             sentence += (
-                f": at the {median:g} s people spent per answer here, about {took} of labeling."
+                f": at the {median:g} s people spent per answer here{each}, about {took} of "
+                "labeling."
             )
+    hours = round(seconds / 3600.0, 2) if seconds is not None else None
     return {"n": n, "hours": hours, "sentence": sentence}
 
 

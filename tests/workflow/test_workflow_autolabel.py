@@ -553,3 +553,20 @@ def test_a_spot_check_shows_no_pre_annotation_and_is_recorded_as_such(
     rows = {r.item_id: r for r in export.records(lab.db, ctx)}
     assert {rows[i].strategy for i in sent["item_ids"]} == {"spot_check"}
     assert gain.report(lab.db, ctx, cache=cache)["n_policy"] == 0  # people's picks, not the model's
+
+
+def test_with_two_answers_a_label_the_model_saved_twice_the_time(
+    lab: Any, cache: FeatureCache
+) -> None:
+    from labelloop.workflow import insight
+
+    ctx = _project(lab, overlap=2)
+    autolabel.apply(lab.db, ctx, cache=cache, confidence=SURE, min_accuracy=0.9)
+    lab.train(ctx)
+    lab.label_next(lab.member("sent", "ann", "annotator"), n=2)  # 1.5 s an answer
+    found = insight.report(lab.db, ctx, cache=cache)["auto_labels"]
+    assert found["hours"] == round(N_CLEAR * 2 * 1.5 / 3600, 2)
+    assert found["sentence"].endswith(
+        "at the 1.5 s people spent per answer here and 2 answers a label, about 2 minutes of "
+        "labeling."
+    )
