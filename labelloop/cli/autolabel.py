@@ -10,11 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from labelloop.cli.common import _open, _run, out, with_model
-
-
-def _mix(by_label: dict[str, int]) -> str:
-    return ", ".join(f"{escape(k)} {v:,}" for k, v in by_label.items()) or "—"
+from labelloop.cli.common import _open, _run, label_mix, out, with_model
 
 
 def autolabel_apply(
@@ -72,7 +68,7 @@ def autolabel_apply(
     if done["dry_run"]:
         out.print(
             f"would label {done['n_labeled']:,} of {done['n_unlabeled']:,} unlabeled items: "
-            f"{_mix(done['by_label'])} (nothing written)",
+            f"{label_mix(done['by_label'])} (nothing written)",
             highlight=False,
             soft_wrap=True,
         )
@@ -80,7 +76,7 @@ def autolabel_apply(
     busy = f"; {done['n_busy']:,} left to the people at work on them" if done["n_busy"] else ""
     out.print(
         f"run {done['run_id']}: labeled {done['n_labeled']:,} of {done['n_unlabeled']:,} "
-        f"unlabeled items: {_mix(done['by_label'])}{busy}",
+        f"unlabeled items: {label_mix(done['by_label'])}{busy}",
         highlight=False,
         soft_wrap=True,
     )
@@ -124,7 +120,7 @@ def autolabel_runs(slug: str, as_json: Annotated[bool, typer.Option("--json")] =
             f"{r['n_labeled']:,}",
             standing,
             _checked(r["checks"]),
-            _mix(r["by_label"]),
+            label_mix(r["by_label"]),
         )
     out.print(table)
 

@@ -134,6 +134,12 @@ def _whole_file(output: Path) -> Iterator[BinaryIO]:
         raise
 
 
+def label_mix(by_label: dict[str, int]) -> str:
+    """Counts per label as one line ("negative 9,870, positive 8,531"), markup escaped; "—"
+    for none."""
+    return ", ".join(f"{escape(k)} {v:,}" for k, v in by_label.items()) or "—"
+
+
 def named_item(item: str) -> dict[str, Any]:
     """``item_id`` for ``#number``, else ``external_id``: the two ways a command names an item."""
     from labelloop.errors import NotFound

@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from labelloop.cli.common import _counting, _open, _run, out, with_model
+from labelloop.cli.common import _counting, _open, _run, label_mix, out, with_model
 
 BARS = "▁▂▃▄▅▆▇█"
 
@@ -201,7 +201,7 @@ def coverage(slug: str, as_json: Annotated[bool, typer.Option("--json")] = False
         if row["precision"] is not None:
             right = f"{row['precision']:.1%} of {row['eval_n']:,}"
             interval = f"{row['interval'][0]:.1%}–{row['interval'][1]:.1%}"
-        mix = ", ".join(f"{escape(k)} {v:,}" for k, v in row["by_label"].items()) or "—"
+        mix = label_mix(row["by_label"])
         table.add_row(
             f"{row['threshold']:.0%}",
             f"{row['covered']:,}",

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, RowMapping, delete, exists, func, select, update
 
+from labelloop.store.items import CHUNK, replace_labels
 from labelloop.store.review import LIVE_STATES
 from labelloop.store.tables import (
     AUTO,
@@ -18,14 +19,10 @@ from labelloop.store.tables import (
     auto_label_run,
     gold_answer,
     item_label,
-    queue_entry,
     seed_pick,
     user,
 )
 from labelloop.store.users import now
-
-CHUNK = 500
-"""Item ids checked and written per statement (below every engine's bound-parameter limit)."""
 
 
 def busy_items(conn: Connection, item_ids: Sequence[int], *, at: datetime) -> set[int]:
@@ -85,20 +82,10 @@ def label_items(conn: Connection, rows: Iterable[dict[str, Any]]) -> None:
     """Write auto labels (``item_id``, ``project_id``, ``value``, ``label``, ``confidence``,
     ``auto_run_id``, ``decided_by``) and take their items out of every queue."""
     at = now()
-    batch: list[dict[str, Any]] = []
-
-    def flush() -> None:
-        if batch:
-            conn.execute(item_label.insert(), batch)
-            ids = [r["item_id"] for r in batch]
-            conn.execute(delete(queue_entry).where(queue_entry.c.item_id.in_(ids)))
-            batch.clear()
-
-    for row in rows:
-        batch.append({**row, "resolution": AUTO, "annotation_id": None, "decided_at": at})
-        if len(batch) >= CHUNK:
-            flush()
-    flush()
+    replace_labels(
+        conn,
+        [{**r, "resolution": AUTO, "annotation_id": None, "decided_at": at} for r in rows],
+    )
 
 
 def runs_of(conn: Connection, project_id: int) -> list[dict[str, Any]]:

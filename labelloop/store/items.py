@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, RowMapping, delete, exists, func, select
 
 from labelloop.store.db import Database, new_id
-from labelloop.store.learning import n_items, n_labeled_pool
+from labelloop.store.learning import n_items, pool_labels
 from labelloop.store.tables import (
     AUTO,
     annotation,
@@ -20,6 +20,9 @@ from labelloop.store.tables import (
     queue_entry,
 )
 from labelloop.store.users import now
+
+CHUNK = 500
+"""Items named per statement by the label writes (below every engine's parameter limit)."""
 
 
 def existing_hashes(conn: Connection, project_id: int) -> set[str]:
@@ -86,7 +89,7 @@ def labels_by_hash(
     label's ``value`` and ``resolution`` (None when unlabeled) and whether each is a ``gold``
     check."""
     found: dict[str, dict[str, Any]] = {}
-    for start in range(0, len(hashes), 500):
+    for start in range(0, len(hashes), CHUNK):
         q = (
             select(
                 item.c.content_hash,
@@ -99,7 +102,7 @@ def labels_by_hash(
             .outerjoin(item_label, item_label.c.item_id == item.c.id)
             .where(
                 item.c.project_id == project_id,
-                item.c.content_hash.in_(list(hashes[start : start + 500])),
+                item.c.content_hash.in_(list(hashes[start : start + CHUNK])),
             )
             .order_by(item.c.id.desc())  # several items of one content: the first one
         )
@@ -117,8 +120,8 @@ def labels_by_hash(
 def replace_labels(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     """Set the resolved labels of ``rows``' items, replacing any they had, and take the items
     out of every queue."""
-    for start in range(0, len(rows), 500):
-        part = list(rows[start : start + 500])
+    for start in range(0, len(rows), CHUNK):
+        part = list(rows[start : start + CHUNK])
         ids = [r["item_id"] for r in part]
         conn.execute(delete(item_label).where(item_label.c.item_id.in_(ids)))
         conn.execute(delete(queue_entry).where(queue_entry.c.item_id.in_(ids)))
@@ -149,7 +152,7 @@ def n_to_label(conn: Connection, project_id: int) -> int:
     """Pool items still to label: without a resolved label and not a gold check. The project is
     done when this is 0 (the ``remaining`` of :func:`counts`, what the idle page reads)."""
     pool = n_items(conn, project_id) - n_gold_checks(conn, project_id)
-    return pool - n_labeled_pool(conn, project_id, auto=None)
+    return pool - sum(pool_labels(conn, project_id))
 
 
 def counts(conn: Connection, project_id: int) -> dict[str, int]:

@@ -65,17 +65,18 @@ def payloads_of(conn: Connection, project_id: int) -> dict[int, Any]:
     return {int(i): p for i, p in conn.execute(q)}
 
 
-def n_labeled_pool(conn: Connection, project_id: int, *, auto: bool | None = False) -> int:
-    """Pool items with a label to learn from (people's and imported ones); ``auto=True``: those
-    the model labeled in an auto-label run instead; ``auto=None``: both."""
+def pool_labels(conn: Connection, project_id: int) -> tuple[int, int]:
+    """Pool items with a label to learn from (people's and imported ones), and those the model
+    labeled in auto-label runs instead: one count of each."""
+    auto = item_label.c.resolution == AUTO
     q = (
-        select(func.count())
+        select(auto, func.count())
         .select_from(item_label.join(item, item.c.id == item_label.c.item_id))
         .where(item_label.c.project_id == project_id, item.c.split == "pool")
+        .group_by(auto)
     )
-    if auto is not None:
-        q = q.where(item_label.c.resolution == AUTO if auto else item_label.c.resolution != AUTO)
-    return int(conn.execute(q).scalar_one())
+    found = {bool(by_model): int(n) for by_model, n in conn.execute(q)}
+    return found.get(False, 0), found.get(True, 0)
 
 
 def n_items(conn: Connection, project_id: int, split: str = "pool") -> int:

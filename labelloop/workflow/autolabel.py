@@ -284,9 +284,7 @@ def undo(db: Database, ctx: ProjectContext, run_id: int) -> dict[str, Any]:
     """
     ctx.require(Permission.MANAGE_PROJECT)
     with db.write(project_id=ctx.id) as conn:
-        run = store_autolabel.get_run(conn, ctx.id, run_id) if 0 < run_id <= MAX_ID else None
-        if run is None:
-            raise NotFound(f"project '{ctx.slug}' has no auto-label run {run_id}")
+        run = _run_of(conn, ctx, run_id)
         if run["undone_at"] is not None:
             raise Conflict(f"auto-label run {run_id} was undone already")
         removed = store_autolabel.undo_run(conn, run_id, by=ctx.actor_id)
@@ -300,6 +298,14 @@ def undo(db: Database, ctx: ProjectContext, run_id: int) -> dict[str, Any]:
             payload={"n_undone": removed},
         )
     return {"run_id": run_id, "n_undone": removed}
+
+
+def _run_of(conn: Any, ctx: ProjectContext, run_id: int) -> Any:
+    """The project's auto-label run ``run_id``; NotFound for another project's or none."""
+    run = store_autolabel.get_run(conn, ctx.id, run_id) if 0 < run_id <= MAX_ID else None
+    if run is None:
+        raise NotFound(f"project '{ctx.slug}' has no auto-label run {run_id}")
+    return run
 
 
 def spot_check(db: Database, ctx: ProjectContext, run_id: int, n: int) -> dict[str, Any]:
@@ -324,9 +330,7 @@ def spot_check(db: Database, ctx: ProjectContext, run_id: int, n: int) -> dict[s
     if not 1 <= n <= MAX_CHECK:
         raise Unprocessable(f"a spot check takes 1 to {MAX_CHECK:,} labels, not {n:,}")
     with db.write(project_id=ctx.id) as conn:
-        run = store_autolabel.get_run(conn, ctx.id, run_id) if 0 < run_id <= MAX_ID else None
-        if run is None:
-            raise NotFound(f"project '{ctx.slug}' has no auto-label run {run_id}")
+        run = _run_of(conn, ctx, run_id)
         rows = store_autolabel.standing(conn, run_id)
         if not rows:
             raise Unprocessable(f"auto-label run {run_id} has no labels standing to check")

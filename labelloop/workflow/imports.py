@@ -22,6 +22,7 @@ from labelloop.ingest.predictions import imported_value, prediction_value
 from labelloop.ingest.records import check_no_nul
 from labelloop.ingest.tables import make_table_importer
 from labelloop.store import audit
+from labelloop.store import autolabel as store_autolabel
 from labelloop.store import items as store_items
 from labelloop.store.db import Database
 from labelloop.store.tables import AUTO
@@ -455,8 +456,6 @@ def _update_labels(
     people gave here, a gold check's answer and an item people are at work on (leased,
     answered and waiting, sent to the queue) stay. Returns how many changed and the lines of
     those kept that the file labels otherwise."""
-    from labelloop.store import autolabel as store_autolabel
-
     target = ctx.schema.target.name
     found = store_items.labels_by_hash(conn, ctx.id, list(relabel))
     busy = store_autolabel.at_work(

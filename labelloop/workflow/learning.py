@@ -109,7 +109,7 @@ def due(db: Database, project_id: int, *, cache: FeatureCache | None = None) -> 
         n_pool = store_learning.n_items(conn, project_id)
         if n_pool == 0:
             return False
-        labeled = store_learning.n_labeled_pool(conn, project_id)
+        labeled, n_auto = store_learning.pool_labels(conn, project_id)
         if latest is None:
             return True
         chosen = (latest["params"] or {}).get(STRATEGY_SETTING)
@@ -123,8 +123,7 @@ def due(db: Database, project_id: int, *, cache: FeatureCache | None = None) -> 
         # A queue that ran dry, or a pool now all labeled, needs a round when it brings
         # something new: labels (the last ones, short of retrain_every, too) or items. Items that
         # cannot be served (gold, waiting in review) would otherwise re-queue in a loop.
-        # An auto-label run or its undoing changes which items are anyone's work.
-        n_auto = store_learning.n_labeled_pool(conn, project_id, auto=True)
+        # An auto-label run or its undoing changes which items are anyone's work (n_auto).
         fresh = (
             labeled != latest["n_train"]
             or latest["stopping"].get("n_pool") != n_pool

@@ -157,7 +157,7 @@ def test_auto_labels_are_not_trained_on_and_their_items_leave_the_queue(
         auto_ids = {
             int(r["id"]) for r in store_learning.items_of(conn, ctx.id, "pool") if r["auto"]
         }
-        assert store_learning.n_labeled_pool(conn, ctx.id) == 60
+        assert store_learning.pool_labels(conn, ctx.id) == (60, done["n_labeled"])
     assert len(auto_ids) == done["n_labeled"] > 0
     learning.train(lab.db, ctx)
     with lab.db.read() as conn:
