@@ -11,13 +11,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import fastapi_offline
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from labelloop import __version__
 from labelloop.config import Settings
@@ -41,6 +42,31 @@ from labelloop.workflow.features import FeatureCache
 log = logging.getLogger("labelloop.server")
 WEB = Path(__file__).parent / "web"
 
+PAGE_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; "
+    "img-src 'self' data: blob: http: https:; media-src 'self' blob:; connect-src 'self'; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+"""What a page may load and run: labelloop's own scripts and styles only (no inline script, style
+attribute or handler, so markup that slipped into an item, a name or a guideline cannot run or
+restyle the page), nothing from another site but the http(s) images an HTML item shows, and no
+page may frame it. A response that sets its own policy (the simulation chart) keeps it."""
+
+TOKEN_HELP = (
+    "A token made with `labelloop tokens create NAME` or the projects page's API token box, sent "
+    "as `Authorization: Bearer <token>`. A signed-in page's session cookie works too, with its "
+    "CSRF token on writes."
+)
+APIDOCS = Path(fastapi_offline.__file__).parent / "static"
+"""Swagger UI's script and style, from the fastapi-offline package: the docs page loads nothing
+from the network."""
+
+SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"content-security-policy", PAGE_POLICY.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+)
+
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 _HOT: tuple[tuple[re.Pattern[str], Endpoint], ...] = (
@@ -62,6 +88,8 @@ class LabelloopApp(FastAPI):
     """
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            send = _secured(send)
         if scope["type"] == "http" and _holds_nul(scope):
             # No slug, name or search holds one, and PostgreSQL refuses it in a query (a 500).
             detail = "the request's path or query holds a NUL character (U+0000)"
@@ -75,6 +103,19 @@ class LabelloopApp(FastAPI):
                     await self._hot(scope, receive, send, endpoint, found.groupdict())
                     return
         await super().__call__(scope, receive, send)
+
+    def openapi(self) -> dict[str, Any]:
+        """The OpenAPI description, saying how a caller authenticates (a bearer token from
+        ``labelloop tokens create`` or the projects page), so the docs' Authorize button works."""
+        if self.openapi_schema is None:
+            schema = super().openapi()
+            schema.setdefault("components", {})["securitySchemes"] = {
+                "token": {"type": "http", "scheme": "bearer", "description": TOKEN_HELP}
+            }
+            schema["security"] = [{"token": []}]
+            for operation in schema["paths"].get("/api/health", {}).values():
+                operation["security"] = []  # the one route anyone may call
+        return self.openapi_schema
 
     async def _hot(
         self, scope: Scope, receive: Receive, send: Send, endpoint: Endpoint, params: dict
@@ -98,6 +139,21 @@ class LabelloopApp(FastAPI):
             handled = handler(request, exc)
             response = await handled if inspect.isawaitable(handled) else handled
         await response(scope, receive, send)
+
+
+def _secured(send: Send) -> Send:
+    """``send`` with ``SECURITY_HEADERS`` added to the response's start, each unless the
+    response set it itself."""
+
+    async def secured(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = list(message.get("headers", ()))
+            present = {name.lower() for name, _ in headers}
+            headers.extend(h for h in SECURITY_HEADERS if h[0] not in present)
+            message = {**message, "headers": headers}
+        await send(message)
+
+    return secured
 
 
 def _holds_nul(scope: Scope) -> bool:
@@ -176,7 +232,14 @@ def create_app(
             stop_worker(child)
         database.stop_checkpoints()
 
-    app = LabelloopApp(title="labelloop", version=__version__, lifespan=lifespan, **_no_telemetry())
+    app = LabelloopApp(
+        title="labelloop",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,  # pages.api_docs serves /docs from installed files; FastAPI's uses a CDN
+        redoc_url=None,
+        **_no_telemetry(),
+    )
     app.state.db = database
     app.state.settings = settings
     app.state.features = FeatureCache(
@@ -184,6 +247,7 @@ def create_app(
     )  # shared by learner and search
     app.state.sessions = Sessions(settings.secret(), max_age_s=settings.session_max_age_s)
     app.state.templates = Jinja2Templates(directory=str(WEB / "templates"))
+    app.mount("/static/apidocs", StaticFiles(directory=str(APIDOCS)), name="apidocs")
     app.mount("/static", StaticFiles(directory=str(WEB / "static")), name="static")
     for router in (  # routes are matched in this order: the annotators' hot routes first
         tasks.router,

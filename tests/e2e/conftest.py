@@ -371,17 +371,54 @@ def _chromium() -> Path:
     return CHROMIUM
 
 
+class WatchedBrowser:
+    """A launched browser whose every page reports what the page's security policy refused
+    (``refusals``): an inline script, style or a load from elsewhere that labelloop's own pages
+    should never need. ``_no_refusals`` fails each browser test that met one."""
+
+    def __init__(self, browser: Any) -> None:
+        self._browser = browser
+        self.refusals: list[str] = []
+
+    def _record(self, message: Any) -> None:
+        if message.type == "error" and "Content Security Policy" in message.text:
+            self.refusals.append(message.text)
+
+    def new_context(self, *args: Any, **kwargs: Any) -> Any:
+        context = self._browser.new_context(*args, **kwargs)
+        context.on("console", self._record)
+        return context
+
+    def new_page(self, *args: Any, **kwargs: Any) -> Any:
+        page = self._browser.new_page(*args, **kwargs)
+        page.on("console", self._record)
+        return page
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._browser, name)
+
+
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
+def browser() -> Iterator[WatchedBrowser]:
     """Debian's Chromium under Playwright (Playwright's own browser download is not used)."""
     sync_api = pytest.importorskip("playwright.sync_api")
     executable = _chromium()
     with sync_api.sync_playwright() as p:
         launched = p.chromium.launch(executable_path=str(executable), args=CHROMIUM_ARGS)
         try:
-            yield launched
+            yield WatchedBrowser(launched)
         finally:
             launched.close()
+
+
+@pytest.fixture(autouse=True)
+def _no_refusals(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After each browser test: no page it opened had anything refused by the security policy."""
+    yield
+    if "browser" in request.fixturenames:
+        watched = request.getfixturevalue("browser")
+        refused, watched.refusals[:] = sorted(set(watched.refusals)), []
+        assert refused == [], f"the page's security policy refused: {refused}"
 
 
 @pytest.fixture(scope="session")

@@ -220,7 +220,7 @@ def test_e2e_a_manager_auto_labels_and_undoes(site: Site, browser: Any, screensh
     _shows(page, "#autolabel-run-list", f"undone by {MANAGER[0]}")
     assert run.locator("button").count() == 0
     assert ", 0 still standing." in run.inner_text()
-    page.wait_for_function("document.getElementById('stat-auto').hidden")
+    page.wait_for_function("() => document.getElementById('stat-auto').hidden")
     assert _counts(page) == (str(site.labeled), str(unlabeled), False)
 
     # A second run, undone behind the page's back: its Undo says so, and the list catches up.
@@ -238,11 +238,11 @@ def test_e2e_a_manager_auto_labels_and_undoes(site: Site, browser: Any, screensh
     stale = _shows(page, "#autolabel-runs-status", "Not undone")
     assert stale == f"Not undone: auto-label run {second_id} was undone already"
     page.wait_for_function(
-        "document.querySelectorAll('#autolabel-run-list li.run-undone').length === 2"
+        "() => document.querySelectorAll('#autolabel-run-list li.run-undone').length === 2"
     )
     ids = page.eval_on_selector_all("#autolabel-run-list li", "ls => ls.map(l => l.dataset.runId)")
     assert ids == [second_id, run_id]  # newest first
-    page.wait_for_function("document.getElementById('stat-auto').hidden")
+    page.wait_for_function("() => document.getElementById('stat-auto').hidden")
     assert _counts(page) == (str(site.labeled), str(unlabeled), False)
 
     # Without a confidence of its own the project lets the server choose the lowest the eval

@@ -102,7 +102,8 @@ def test_e2e_manager_reads_the_dashboard(
     page.goto(server.url + f"/p/{slug}")
     # The project page fetches the alerts and the forecast once it shows.
     page.wait_for_function(
-        "document.getElementById('attention-forecast').textContent.startsWith('The pool: At ')"
+        "() => document.getElementById('attention-forecast')"
+        ".textContent.startsWith('The pool: At ')"
     )
     assert page.inner_text("#attention-status") == "Nothing needs attention."
     # What the model could label now: on demand, from the stop card.

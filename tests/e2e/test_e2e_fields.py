@@ -518,7 +518,7 @@ def test_the_reviewer_sees_an_image_items_picture(
     wait_task(page, other_than=assignment)
     page.keyboard.press("2")
     page.keyboard.press("Enter")
-    page.wait_for_function("document.getElementById('label-app').dataset.state === 'empty'")
+    page.wait_for_function("() => document.getElementById('label-app').dataset.state === 'empty'")
     page.close()
     review = _open(browser, server, "snaps", view="review")
     review.wait_for_function(

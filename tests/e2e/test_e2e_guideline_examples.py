@@ -145,19 +145,19 @@ def test_e2e_a_pinned_example_reaches_the_annotator_and_is_unpinned(
 
     # The manager reviews it and pins it, by keyboard: P, a note, Enter.
     mgr.goto(f"{server.url}/p/{SLUG}/review")
-    mgr.wait_for_function("document.getElementById('review-app').dataset.state === 'review'")
+    mgr.wait_for_function("() => document.getElementById('review-app').dataset.state === 'review'")
     assert mgr.inner_text("#item-id") == pinned
     assert mgr.locator("#flag-list .flag-closed").count() == 0
     mgr.keyboard.press("?")
     assert "Pin the item to the guideline" in mgr.inner_text("#shortcuts")
     mgr.keyboard.press("Escape")
     mgr.keyboard.press("p")
-    mgr.wait_for_function("document.activeElement.id === 'pin-note'")
+    mgr.wait_for_function("() => document.activeElement.id === 'pin-note'")
     assert mgr.inner_text("#pin-answer") == "negative"
     mgr.keyboard.type(NOTE)
     _clean(mgr)
     mgr.keyboard.press("Enter")
-    mgr.wait_for_function("document.getElementById('pin-status').textContent.length > 0")
+    mgr.wait_for_function("() => document.getElementById('pin-status').textContent.length > 0")
     assert mgr.inner_text("#pin-status") == (
         "Pinned to the guideline (v2) as an example of negative. Its ambiguous flag is resolved."
     )
@@ -204,7 +204,8 @@ def test_e2e_a_pinned_example_reaches_the_annotator_and_is_unpinned(
     )
     assert done.status_code == 201 and done.json()["version"] == 3, done.text
     ann.wait_for_function(
-        "document.getElementById('guideline-version-label').textContent === 'v3'", timeout=15000
+        "() => document.getElementById('guideline-version-label').textContent === 'v3'",
+        timeout=15000,
     )
     _open_panel(ann)
     excerpt = {k: v[:400] + ("…" if len(v) > 400 else "") for k, v in TEXTS.items()}

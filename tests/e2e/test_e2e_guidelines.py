@@ -73,7 +73,7 @@ def test_e2e_a_published_guideline_reaches_the_annotator_and_their_label(
     # What it shows is inert: the script is text, the javascript: link is no link. The new
     # version's text is fetched after the version label changes.
     mgr.wait_for_function(
-        "document.getElementById('guideline-current').textContent.includes('Sarcasm counts')"
+        "() => document.getElementById('guideline-current').textContent.includes('Sarcasm counts')"
     )
     current = _inert(mgr, "#guideline-current")
     assert HOSTILE_RULE in current["text"] and "Sarcasm counts as negative" in current["text"]

@@ -87,7 +87,7 @@ class Labeler:
         shown = _shown(self.page)
         if self.screenshot is None and shown["suggestion"] and shown["why"]:
             self.page.wait_for_timeout(300)  # let the status line refresh, then settle
-            self.page.wait_for_function("document.getAnimations().length === 0", timeout=5000)
+            self.page.wait_for_function("() => document.getAnimations().length === 0", timeout=5000)
             self.screenshot = self.shots / "labeling.png"
             self.page.screenshot(path=str(self.screenshot))
 
@@ -101,7 +101,9 @@ def test_e2e_keyboard_labeling_drives_the_loop(
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     _login(page, server, f"/p/{server.main}/label")
     _wait_task(page)
-    page.wait_for_function("document.getElementById('model-version').textContent.startsWith('v')")
+    page.wait_for_function(
+        "() => document.getElementById('model-version').textContent.startsWith('v')"
+    )
     first_model = _shown(page)["model"]
     labeler = Labeler(page, server, screenshots)
 
@@ -118,14 +120,14 @@ def test_e2e_keyboard_labeling_drives_the_loop(
     # and returns to the item that was leased.
     current = page.get_attribute("#label-app", "data-assignment-id")
     page.keyboard.press("Backspace")
-    page.wait_for_function("document.getElementById('label-app').dataset.state === 'edit'")
+    page.wait_for_function("() => document.getElementById('label-app').dataset.state === 'edit'")
     earlier = _shown(page)
     assert _pressed(page) == [labeler.chosen[earlier["id"]]]
     changed = next(x for x in server.labels if x != labeler.chosen[earlier["id"]])
     page.keyboard.press(labeler.keys[changed])
     assert _pressed(page) == [changed]
     page.keyboard.press("Enter")
-    page.wait_for_function("document.getElementById('label-app').dataset.state === 'task'")
+    page.wait_for_function("() => document.getElementById('label-app').dataset.state === 'task'")
     assert page.get_attribute("#label-app", "data-assignment-id") == current
     labeler.chosen[earlier["id"]] = changed
 
@@ -133,7 +135,7 @@ def test_e2e_keyboard_labeling_drives_the_loop(
     assert len(labeler.chosen) == N_LABELS
     assert labeler.screenshot is not None, "no item with a model suggestion was served"
     page.wait_for_function(
-        f"document.getElementById('progress-text').textContent.startsWith('{N_LABELS} /')",
+        f"() => document.getElementById('progress-text').textContent.startsWith('{N_LABELS} /')",
         timeout=10000,
     )
 
@@ -204,7 +206,9 @@ def test_e2e_phone_width_has_no_horizontal_scroll(
         assert box is not None
         assert box["x"] >= 0 and box["x"] + box["width"] <= 390
         assert box["height"] >= 44  # a comfortable tap target
-    page.wait_for_function("document.getElementById('model-version').textContent.startsWith('v')")
+    page.wait_for_function(
+        "() => document.getElementById('model-version').textContent.startsWith('v')"
+    )
     page.screenshot(path=str(screenshots / "labeling-mobile.png"), full_page=True)
     context.close()
 

@@ -154,16 +154,16 @@ def test_e2e_admin_manages_from_the_browser(
     assert done == "Imported 5 items, 2 with labels, 1 duplicate skipped (line 5)"
     assert page.get_attribute("#import-progress", "aria-valuenow") == "100"
     assert page.inner_text("#import-progress-text") == "100%"
-    page.wait_for_function("document.getElementById('stat-pool').textContent === '5'")
+    page.wait_for_function("() => document.getElementById('stat-pool').textContent === '5'")
     assert _counts(page) == {"labeled": "2", "pool": "5", "remaining": "3", "eval": "0"}
-    page.wait_for_function("document.getAnimations().length === 0", timeout=5000)
+    page.wait_for_function("() => document.getAnimations().length === 0", timeout=5000)
     page.screenshot(path=str(screenshots / "project-manage.png"), full_page=True)
 
     # A malformed file: the error names line 3 and nothing from it is imported.
     before = _api_counts(page)
     page.set_input_files("#import-file", str(bad))
     page.click("#import-submit")
-    page.wait_for_function("document.getElementById('import-form').dataset.state === 'error'")
+    page.wait_for_function("() => document.getElementById('import-form').dataset.state === 'error'")
     failure = _message(page, "import-result", "Nothing")
     assert failure.startswith("Nothing was imported: line 3")
     assert page.locator("#import-result .message-error").count() == 1
@@ -189,7 +189,7 @@ def test_e2e_admin_manages_from_the_browser(
         "Imported 0 items, 3 duplicates skipped (lines 1, 2, 3); 3 items already here took the "
         "file's label"
     )
-    page.wait_for_function("document.getElementById('stat-labeled').textContent === '4'")
+    page.wait_for_function("() => document.getElementById('stat-labeled').textContent === '4'")
     assert _counts(page) == {"labeled": "4", "pool": "5", "remaining": "1", "eval": "0"}
 
     # Every panel fits a phone's width.
@@ -273,4 +273,38 @@ def test_e2e_admin_manages_from_the_browser(
     page.click("#error-project")
     page.wait_for_url(server.url + f"/p/{SLUG}")
     assert page.inner_text("h1") == NAME
+    context.close()
+
+
+def test_e2e_api_docs_work_offline_with_a_token(server: Any, browser: Any) -> None:
+    """/docs is Swagger UI from installed files: it lists the API, takes a token through
+    Authorize, and "Try it out" calls the API as that user."""
+    token = server.cli("tokens", "create", server.username).strip().splitlines()[-1]
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    elsewhere: list[str] = []
+    page.on(
+        "request",
+        lambda r: elsewhere.append(r.url) if not r.url.startswith(server.url) else None,
+    )
+    page.goto(server.url + "/docs")
+    page.wait_for_selector(".opblock-summary-path[data-path='/api/projects/{slug}/tasks/next']")
+
+    page.click(".auth-wrapper .authorize")
+    page.fill(".auth-container input", token)
+    page.click(".auth-btn-wrapper .modal-btn.authorize")
+    page.click(".auth-btn-wrapper .btn-done")
+
+    me = page.locator(".opblock-summary-path[data-path='/api/me']").first
+    me.click()
+    block = page.locator(".opblock", has=me)
+    block.locator(".try-out__btn").click()
+    block.locator(".execute").click()
+    answer = block.locator(".live-responses-table tbody tr").first
+    answer.wait_for()
+    assert answer.locator(".response-col_status").inner_text().strip() == "200"
+    assert f'"username": "{server.username}"' in answer.locator("pre").first.inner_text()
+    assert elsewhere == [] and errors == []
     context.close()

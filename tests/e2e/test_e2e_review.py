@@ -322,7 +322,9 @@ def _sign_in(page: Any, team: Team, path: str, who: str, password: str) -> None:
     """Open ``path`` signed out and sign in with the keyboard alone."""
     page.goto(team.server.url + path)
     assert "/login" in page.url
-    page.wait_for_function("document.activeElement && document.activeElement.id === 'username'")
+    page.wait_for_function(
+        "() => document.activeElement && document.activeElement.id === 'username'"
+    )
     page.keyboard.type(who)
     page.keyboard.press("Tab")
     page.keyboard.type(password)
@@ -380,7 +382,7 @@ def test_review_page_by_keyboard(team: Team, browser: Any, screenshots: Path) ->
     page.keyboard.press("a")  # accept
     second = _wait_state(page, "review", other_than=first)
     page.keyboard.press("r")  # reject: the comment box takes the keys
-    page.wait_for_function("document.activeElement.id === 'review-comment'")
+    page.wait_for_function("() => document.activeElement.id === 'review-comment'")
     page.keyboard.type("Please read the <b>whole</b> review")
     page.keyboard.press("Enter")
     third = _wait_state(page, "review", other_than=second)
@@ -438,7 +440,7 @@ def test_adjudication_page_by_keyboard(team: Team, browser: Any, screenshots: Pa
     decided = []
     while True:
         page.wait_for_function(
-            "['item', 'empty'].includes(document.getElementById('review-app').dataset.state)",
+            "() => ['item', 'empty'].includes(document.getElementById('review-app').dataset.state)",
             timeout=15000,
         )
         if page.get_attribute("#review-app", "data-state") == "empty":

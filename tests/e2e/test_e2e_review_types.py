@@ -262,7 +262,7 @@ def test_review_spans_fix_by_keyboard_and_accept(
 
 def _wait_review_empty(page: Any) -> None:
     page.wait_for_function(
-        "document.getElementById('review-app').dataset.state === 'empty'", timeout=15000
+        "() => document.getElementById('review-app').dataset.state === 'empty'", timeout=15000
     )
 
 
@@ -368,7 +368,7 @@ def test_adjudicate_spans_and_rating_by_keyboard(
     page.keyboard.press("9")  # rating 3
     page.keyboard.press("Enter")  # decide
     page.wait_for_function(
-        "document.getElementById('review-app').dataset.state === 'empty'", timeout=15000
+        "() => document.getElementById('review-app').dataset.state === 'empty'", timeout=15000
     )
     assert not errors, errors
     context.close()

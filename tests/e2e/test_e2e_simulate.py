@@ -104,7 +104,9 @@ def test_e2e_manager_simulates_strategies_on_the_projects_labels(
     assert page.inner_text("#strategy-setting") == "auto"
     assert page.inner_text("#simulate-table tr[data-strategy=auto] .use-strategy") == "In use"
     page.click("#simulate-table tr[data-strategy=margin] .use-strategy")
-    page.wait_for_function("document.getElementById('strategy-setting').textContent === 'margin'")
+    page.wait_for_function(
+        "() => document.getElementById('strategy-setting').textContent === 'margin'"
+    )
     assert page.is_disabled("#simulate-table tr[data-strategy=margin] .use-strategy")
     assert page.inner_text("#simulate-table tr[data-strategy=auto] .use-strategy") == "Use"
     assert page.inner_text("#simulate-info").startswith("The project now uses margin: ")

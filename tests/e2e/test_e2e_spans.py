@@ -179,7 +179,7 @@ def _open(
     path = f"/p/{slug}/label"
     login(page, server.url, path)
     page.wait_for_function(
-        "document.getElementById('label-app').dataset.state === 'task'", timeout=30000
+        "() => document.getElementById('label-app').dataset.state === 'task'", timeout=30000
     )
     page.wait_for_selector(".spans-text .tok")
     return page
@@ -204,7 +204,7 @@ def _status(page: Any) -> str:
 def _stored(page: Any, server: SpansServer, slug: str) -> dict[str, Any]:
     """The signed-in user's latest annotation in ``slug``, once the page's submit is stored."""
     page.wait_for_function(
-        "['empty', 'task'].includes(document.getElementById('label-app').dataset.state)"
+        "() => ['empty', 'task'].includes(document.getElementById('label-app').dataset.state)"
     )
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
@@ -315,7 +315,7 @@ def test_spans_by_keyboard_alone_with_a_flag(
     )
     page.keyboard.press("Enter")
     stored = _stored(page, spans_server, "kbd")
-    page.wait_for_function("window.__staleFlag !== null")
+    page.wait_for_function("() => window.__staleFlag !== null")
     assert page.evaluate("window.__staleFlag") is False
     assert stored["value"] == {
         "entities": [
@@ -327,7 +327,7 @@ def test_spans_by_keyboard_alone_with_a_flag(
 
     # Backspace brings the item back with its spans; remove Charles Babbage and save.
     page.keyboard.press("Backspace")
-    page.wait_for_function("document.getElementById('label-app').dataset.state === 'edit'")
+    page.wait_for_function("() => document.getElementById('label-app').dataset.state === 'edit'")
     assert [t[2] for t in _tags(page)] == ["person", "person", "place"]
     page.keyboard.press("]")
     page.keyboard.press("]")
@@ -338,7 +338,7 @@ def test_spans_by_keyboard_alone_with_a_flag(
     page.keyboard.press("Enter")
     page.wait_for_selector("#flag-chip", state="visible")
     page.keyboard.press("Enter")
-    page.wait_for_function("document.getElementById('label-app').dataset.state !== 'edit'")
+    page.wait_for_function("() => document.getElementById('label-app').dataset.state !== 'edit'")
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         again = page.request.get(f"{spans_server.url}/api/projects/kbd/annotations/previous")

@@ -66,7 +66,7 @@ def _tags(page: Any) -> list[tuple[int, int, str, bool]]:
 
 def _wait_task(page: Any) -> None:
     page.wait_for_function(
-        "document.getElementById('label-app').dataset.state === 'task'", timeout=30000
+        "() => document.getElementById('label-app').dataset.state === 'task'", timeout=30000
     )
     page.wait_for_selector(".spans-text .tok")
 
@@ -102,7 +102,7 @@ def test_the_span_model_picks_explains_and_prefills(
     shown = _tags(page)
     assert shown, "no tweet among the first 15 had predicted entities"
     assert all(suggested for *_, suggested in shown)
-    page.wait_for_function("document.getElementById('model-version').textContent === 'v2'")
+    page.wait_for_function("() => document.getElementById('model-version').textContent === 'v2'")
     chip = page.inner_text("#eval-accuracy >> xpath=..")
     assert re.fullmatch(r"eval span F1\s+[01]\.\d{3}", chip), chip
     page.screenshot(path=str(screenshots / "spans-wnut.png"))

@@ -105,6 +105,13 @@ def _safe_next(target: str | None) -> str:
     return target
 
 
+@router.get("/docs", response_class=HTMLResponse)
+def api_docs(request: Request) -> HTMLResponse:
+    """The API's interactive documentation (Swagger UI on ``/openapi.json``), open to anyone as
+    the description is; calling the API from it takes a token."""
+    return _render(request, "apidocs.html")
+
+
 @router.get("/login", response_class=HTMLResponse)
 def login_page(request: Request, next: str | None = None, error: str | None = None) -> Response:
     sessions = request.app.state.sessions

@@ -12,6 +12,11 @@
   const fmt = (n) => Number(n).toLocaleString("en-US");
   const plural = (n, word) => (n === 1 ? word : word + "s");
 
+  // The pool's progress bar as the server drew it (the page's security policy allows no inline
+  // style attribute, so the width is set here; refreshCounts keeps it current).
+  const poolFill = $("pool-progress-fill");
+  if (poolFill) poolFill.style.width = `${poolFill.dataset.pct}%`;
+
   // ---------------------------------------------------------------- what the model could label
 
   const pct = (x) => (100 * x).toFixed(1) + "%";
