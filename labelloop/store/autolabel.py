@@ -173,8 +173,10 @@ def take_back(conn: Connection, run_id: int, rows: Sequence[RowMapping], *, by: 
 
 def check_answers(conn: Connection, project_id: int) -> list[RowMapping]:
     """Every item taken back for a spot check in the project's runs: ``run_id``, ``item_id``
-    and the model's ``label``, with each answer people gave it since (``value``, None for an
-    item no one answered yet; answers sent back in review left out)."""
+    and the model's ``label``, with each answer people gave it blind since (``value``, None for
+    an item no one answered yet; answers sent back in review left out, and so is an answer given
+    with a suggestion showing: on PostgreSQL an item leased while a run was writing can be
+    labeled by it and then checked, and its lease showed the queue's suggestion)."""
     q = (
         select(
             auto_label_check.c.run_id,
@@ -187,7 +189,8 @@ def check_answers(conn: Connection, project_id: int) -> list[RowMapping]:
             annotation,
             (annotation.c.item_id == auto_label_check.c.item_id)
             & (annotation.c.created_at >= auto_label_check.c.created_at)
-            & annotation.c.status.in_(LIVE_STATES),
+            & annotation.c.status.in_(LIVE_STATES)
+            & annotation.c.suggestion.is_(None),
         )
         .where(auto_label_run.c.project_id == project_id)
         .order_by(auto_label_check.c.id)

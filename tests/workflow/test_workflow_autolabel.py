@@ -510,6 +510,35 @@ def test_a_spot_check_counts_each_answer_and_only_peoples(lab: Any, cache: Featu
     assert autolabel.runs(lab.db, ctx)["runs"][0]["checks"]["answered"] == 2
 
 
+def test_an_answer_given_with_the_models_suggestion_showing_is_no_check_answer(
+    lab: Any, cache: FeatureCache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The PostgreSQL race: an item leased (its suggestion showing) while a run was writing gets
+    the model's label, and a check takes it back; the answer on that lease was not blind."""
+    from labelloop.store import autolabel as store_autolabel
+
+    ctx = _project(lab, retrain_every=1000)
+    lab.train(ctx)
+    ann = lab.member("sent", "ann", "annotator")
+    leases: list[dict[str, Any]] = []
+    while not any(t["item"]["external_id"].startswith("doc-") for t in leases):
+        leases.append(tasks.next_task(lab.db, ann, held=[t["assignment_id"] for t in leases]))
+    held = next(t for t in leases if t["item"]["external_id"].startswith("doc-"))
+    assert held["suggestion"] is not None
+    monkeypatch.setattr(store_autolabel, "busy_items", lambda *a, **k: set())  # the race
+    done = autolabel.apply(lab.db, ctx, cache=cache, confidence=SURE, min_accuracy=0.9)
+    item_id = int(held["item"]["id"])
+    with lab.db.write(project_id=ctx.id) as conn:
+        [row] = [
+            r for r in store_autolabel.standing(conn, done["run_id"]) if r["item_id"] == item_id
+        ]
+        store_autolabel.take_back(conn, done["run_id"], [row], by=None)
+    truth = truth_of(held["item"]["data"]["text"])
+    tasks.submit(lab.db, ann, held["assignment_id"], {"sentiment": truth}, active_ms=700)
+    checks = autolabel.runs(lab.db, ctx)["runs"][0]["checks"]
+    assert (checks["sent"], checks["answered"]) == (1, 0)
+
+
 def test_a_spot_check_takes_back_at_most_half_a_run(lab: Any, cache: FeatureCache) -> None:
     ctx = _project(lab)
     done = autolabel.apply(lab.db, ctx, cache=cache, confidence=SURE, min_accuracy=0.9)
