@@ -335,12 +335,13 @@ def test_e2e_manager_acknowledges_an_alert_on_a_phone(
     assert row.locator("[data-alerts]").count() == 0
     assert row.locator("[data-acknowledged]").inner_text() == "1 acknowledged: backlog"
 
-    # Undo: it needs attention again.
-    page.goto(server.url + "/p/acks")
-    page.locator("#attention-list li[data-kind=backlog] [data-action=unacknowledge]").click()
+    # The dashboard says so too, and its Undo makes it need attention again.
+    page.goto(server.url + "/p/acks/dashboard")
+    item = page.locator("#alerts li[data-kind=backlog][data-acknowledged]")
+    assert item.locator(".alert-ack").inner_text() == f"acknowledged by mia just now: {NOTE}"
+    item.locator("[data-action=unacknowledge]").click()
     page.wait_for_function(
-        "() => document.querySelector('#attention-list li[data-kind=backlog] "
-        "[data-action=acknowledge]')"
+        "() => document.querySelector('#alerts li[data-kind=backlog] [data-action=acknowledge]')"
     )
     assert _projects_row(page, server, "acks").locator("[data-alerts]").count() == 1
     assert problems == []
