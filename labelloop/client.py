@@ -202,7 +202,8 @@ class Client:
 
     def projects(self) -> list[dict[str, Any]]:
         """The projects this user is a member of (all of them for a site admin), each with its
-        slug, name, role and open alerts."""
+        slug, name, role, the kinds of its open alerts that need attention (``alerts``) and
+        those someone acknowledged (``acknowledged_alerts``)."""
         return self.request("GET", "/api/projects")
 
     def project(self, slug: str) -> Project:
@@ -608,6 +609,19 @@ class Project:
         """The operations dashboard over the last ``days`` (reviewers and managers)."""
         params = {"days": days} if days is not None else None
         return self._call("GET", "/dashboard", params=params)
+
+    def acknowledge_alert(self, kind: str, note: str = "") -> dict[str, Any]:
+        """Acknowledge the open alert of ``kind`` ("backlog", "drift", ...) with an optional
+        one-line note: it stays open while it holds but no longer needs attention (reviewers
+        and managers)."""
+        return self._call(
+            "POST", f"/alerts/{quote(kind, safe='')}/acknowledge", json={"note": note}
+        )
+
+    def unacknowledge_alert(self, kind: str) -> dict[str, Any]:
+        """Take an alert's acknowledgement back: it needs attention again (the one who
+        acknowledged it, or a manager)."""
+        return self._call("DELETE", f"/alerts/{quote(kind, safe='')}/acknowledge")
 
     def gain(self) -> dict[str, Any]:
         """What active learning bought over the random controls, or why not yet."""

@@ -24,6 +24,10 @@ gold_app = typer.Typer(no_args_is_help=True, help="Mark items with known answers
 model_app = typer.Typer(
     no_args_is_help=True, help="A project's trained model as a file, and labels from it."
 )
+alerts_app = typer.Typer(
+    no_args_is_help=True,
+    help="A project's alerts: list them, acknowledge one, take that back.",
+)
 guidelines_app = typer.Typer(
     no_args_is_help=True,
     help="Show, list, diff and publish a project's guideline versions and pin examples.",
@@ -53,8 +57,12 @@ app.command()(projects.gain)
 app.command()(dashboard.dashboard)
 app.command()(dashboard.coverage)
 app.add_typer(autolabel_app, name="autolabel")
+app.add_typer(alerts_app, name="alerts")
 app.command()(projects.audit)
 app.command()(serving.demo)
+alerts_app.command("list")(dashboard.alerts_list)
+alerts_app.command("ack")(dashboard.alerts_ack)
+alerts_app.command("unack")(dashboard.alerts_unack)
 users_app.command("add")(accounts.users_add)
 users_app.command("list")(accounts.users_list)
 tokens_app.command("create")(accounts.tokens_create)

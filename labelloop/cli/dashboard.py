@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
@@ -154,12 +155,104 @@ def _print(found: dict[str, Any]) -> None:
                 sparkline(a["per_day"]),
             )
         out.print(people)
-    if found["alerts"]:
+    _print_alerts(found["alerts"])
+
+
+def _print_alerts(alerts: list[dict[str, Any]]) -> None:
+    """What needs attention, then what someone acknowledged (muted, saying who and why)."""
+    needs = [a for a in alerts if a["acknowledged_at"] is None]
+    seen = [a for a in alerts if a["acknowledged_at"] is not None]
+    if needs:
         out.print("[bold]Needs attention[/bold]")
-        for alert in found["alerts"]:
-            out.print(f"- {escape(alert['message'])}", highlight=False)
+        for a in needs:
+            out.print(f"- {escape(a['kind'])}: {escape(a['message'])}", highlight=False)
     else:
-        out.print("Nothing needs attention.")
+        out.print("Nothing else needs attention." if seen else "Nothing needs attention.")
+    if seen:
+        out.print("[bold]Acknowledged[/bold]")
+        for a in seen:
+            out.print(
+                f"[dim]- {escape(a['kind'])}: {escape(a['message'])} "
+                f"({escape(acknowledgement(a))})[/dim]",
+                highlight=False,
+            )
+
+
+def acknowledgement(a: dict[str, Any], *, now: datetime | None = None) -> str:
+    """ "acknowledged by bob 2 h ago: retraining on Monday" """
+    who = a["acknowledged_by"] or "the local operator"
+    note = f": {a['acknowledged_note']}" if a["acknowledged_note"] else ""
+    return f"acknowledged by {who} {ago(a['acknowledged_at'], now=now)}{note}"
+
+
+def ago(iso: str, *, now: datetime | None = None) -> str:
+    """ "just now", "5 min ago", "2 h ago", "3 days ago" """
+    s = max(0.0, ((now or datetime.now(UTC)) - datetime.fromisoformat(iso)).total_seconds())
+    if s < 60:
+        return "just now"
+    if s < 3600:
+        return f"{int(s // 60)} min ago"
+    if s < 86400:
+        return f"{int(s // 3600)} h ago"
+    days = int(s // 86400)
+    return f"{days} {'day' if days == 1 else 'days'} ago"
+
+
+def alerts_list(slug: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """The alerts of SLUG now: what needs attention, and what someone acknowledged."""
+    from labelloop.workflow import insight
+
+    found = with_model(
+        slug,
+        f"reading {slug}",
+        lambda db, ctx, cache: insight.report(db, ctx, cache=cache, days=insight.STAGE_WINDOW),
+    )
+    if as_json:
+        typer.echo(json.dumps(found["alerts"]))
+        return
+    _print_alerts(found["alerts"])
+
+
+def alerts_ack(
+    slug: str,
+    kind: Annotated[str, typer.Argument(help="The alert's kind, e.g. backlog, drift, idle.")],
+    note: Annotated[
+        str, typer.Option(help="One line shown beside the alert, e.g. 'retraining on Monday'.")
+    ] = "",
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Acknowledge the open alert KIND of SLUG: it no longer needs attention (audited).
+
+    The alert stays open while its condition holds, shown as acknowledged by the local
+    operator with the note; when it resolves and comes back it needs attention again.
+    `labelloop alerts unack` takes the acknowledgement back."""
+    from labelloop.workflow import insight
+
+    done = with_model(
+        slug,
+        f"checking the alerts of {slug}",
+        lambda db, ctx, cache: insight.acknowledge_alert(db, ctx, kind, note=note, cache=cache),
+    )
+    if as_json:
+        typer.echo(json.dumps(done))
+        return
+    out.print(f"{escape(done['kind'])}: {escape(acknowledgement(done))}", highlight=False)
+
+
+def alerts_unack(
+    slug: str,
+    kind: Annotated[str, typer.Argument(help="The alert's kind, e.g. backlog, drift, idle.")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Take back the acknowledgement of the alert KIND of SLUG: it needs attention again."""
+    from labelloop.workflow import insight, projects
+
+    _, db = _open()
+    done = _run(lambda: insight.unacknowledge_alert(db, projects.system_context(db, slug), kind))
+    if as_json:
+        typer.echo(json.dumps(done))
+        return
+    out.print(f"{escape(done['kind'])}: needs attention again", highlight=False)
 
 
 def coverage(slug: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:

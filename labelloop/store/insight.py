@@ -415,12 +415,38 @@ def payloads(conn: Connection, ids: Sequence[int]) -> list[dict[str, Any]]:
     return [{"id": i, "payload": found[i]} for i in ids if i in found]
 
 
+def _acknowledger() -> Any:
+    """The user table as the one who acknowledged an alert, for an outer join."""
+    return user.alias("acknowledger")
+
+
+def _alert_columns(who: Any) -> tuple[Any, ...]:
+    return (
+        alert.c.id,
+        alert.c.project_id,
+        alert.c.kind,
+        alert.c.message,
+        alert.c.created_at,
+        alert.c.resolved_at,
+        alert.c.acknowledged_by.label("acknowledged_by_id"),
+        who.c.username.label("acknowledged_by"),
+        alert.c.acknowledged_at,
+        alert.c.acknowledged_note,
+    )
+
+
+def _with_acknowledger(who: Any) -> Any:
+    return alert.outerjoin(who, who.c.id == alert.c.acknowledged_by)
+
+
 def open_alerts(conn: Connection, project_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
-    """The alerts not yet resolved, per project, oldest first."""
+    """The alerts not yet resolved, per project, oldest first, with who acknowledged each."""
     if not project_ids:
         return {}
+    who = _acknowledger()
     q = (
-        select(alert.c.project_id, alert.c.kind, alert.c.message, alert.c.created_at)
+        select(*_alert_columns(who))
+        .select_from(_with_acknowledger(who))
         .where(alert.c.project_id.in_(list(project_ids)), alert.c.resolved_at.is_(None))
         .order_by(alert.c.id)
     )
@@ -430,15 +456,61 @@ def open_alerts(conn: Connection, project_ids: Sequence[int]) -> dict[int, list[
     return out
 
 
-def alert_history(conn: Connection, project_id: int, *, limit: int) -> list[dict[str, Any]]:
-    """The project's newest alerts, open or resolved, newest first."""
+def open_alert(conn: Connection, project_id: int, kind: str) -> dict[str, Any] | None:
+    """The project's open alert of one kind (there is at most one), or None."""
+    who = _acknowledger()
     q = (
-        select(alert.c.kind, alert.c.message, alert.c.created_at, alert.c.resolved_at)
+        select(*_alert_columns(who))
+        .select_from(_with_acknowledger(who))
+        .where(
+            alert.c.project_id == project_id,
+            alert.c.kind == kind,
+            alert.c.resolved_at.is_(None),
+        )
+        .order_by(alert.c.id.desc())
+        .limit(1)
+    )
+    found = conn.execute(q).mappings().first()
+    return dict(found) if found is not None else None
+
+
+def alert_history(conn: Connection, project_id: int, *, limit: int) -> list[dict[str, Any]]:
+    """The project's newest alerts, open or resolved, newest first, with who acknowledged each."""
+    who = _acknowledger()
+    q = (
+        select(*_alert_columns(who))
+        .select_from(_with_acknowledger(who))
         .where(alert.c.project_id == project_id)
         .order_by(alert.c.id.desc())
         .limit(limit)
     )
     return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def acknowledge(
+    conn: Connection, alert_id: int, *, by: int | None, at: datetime, note: str | None
+) -> bool:
+    """Mark an open alert acknowledged; False when it was acknowledged (or resolved) meanwhile."""
+    done = conn.execute(
+        update(alert)
+        .where(
+            alert.c.id == alert_id,
+            alert.c.acknowledged_at.is_(None),
+            alert.c.resolved_at.is_(None),
+        )
+        .values(acknowledged_by=by, acknowledged_at=at, acknowledged_note=note)
+    )
+    return done.rowcount == 1
+
+
+def unacknowledge(conn: Connection, alert_id: int) -> bool:
+    """Take an alert's acknowledgement back; False when it had none (taken back meanwhile)."""
+    done = conn.execute(
+        update(alert)
+        .where(alert.c.id == alert_id, alert.c.acknowledged_at.is_not(None))
+        .values(acknowledged_by=None, acknowledged_at=None, acknowledged_note=None)
+    )
+    return done.rowcount == 1
 
 
 def sync_alerts(

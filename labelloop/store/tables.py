@@ -388,6 +388,12 @@ alert = Table(
     Column("message", String(500), nullable=False),
     Column("created_at", TS, nullable=False),
     Column("resolved_at", TS, nullable=True),
+    # A reviewer's or manager's "seen, we're on it": the alert stays open while its condition
+    # holds but no longer needs attention. Acknowledged when acknowledged_at is set (by None:
+    # the local operator, or a user since removed).
+    Column("acknowledged_by", ForeignKey("user.id", ondelete="SET NULL"), nullable=True),
+    Column("acknowledged_at", TS, nullable=True),
+    Column("acknowledged_note", String(200), nullable=True),
 )
 
 simulation = Table(

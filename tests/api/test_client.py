@@ -275,6 +275,30 @@ def test_an_outsider_gets_404_for_another_project(api: Any) -> None:
     assert raised.value.path == f"/api/projects/{api.slug}/status"
 
 
+def test_a_script_acknowledges_an_alert_and_takes_it_back(sqlite_api: Any) -> None:
+    from tests.api.test_api_alert_acks import go_idle
+
+    go_idle(sqlite_api.lab)
+    reviewer = client_for(sqlite_api, "reviewer")
+    project = reviewer.project(sqlite_api.slug)
+    done = project.acknowledge_alert("idle", "retraining on Monday")
+    assert (done["acknowledged_by"], done["acknowledged_note"]) == (
+        "reviewer",
+        "retraining on Monday",
+    )
+    (sent,) = reviewer.projects()
+    assert sent["alerts"] == [] and sent["acknowledged_alerts"][0]["kind"] == "idle"
+    with pytest.raises(ApiError) as raised:
+        client_for(sqlite_api, "manager").project(sqlite_api.slug).acknowledge_alert("idle")
+    assert (raised.value.status, raised.value.kind) == (409, "Conflict")
+    assert "acknowledged already, by reviewer" in raised.value.detail
+    assert project.unacknowledge_alert("idle")["acknowledged_at"] is None
+    assert reviewer.projects()[0]["alerts"] == ["idle"]
+    with pytest.raises(ApiError) as raised:
+        project.acknowledge_alert("drift")
+    assert raised.value.status == 404 and "no open drift alert" in raised.value.detail
+
+
 def test_a_bad_or_missing_token_gets_401(api: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ApiError) as raised:
         Client(URL, "ll_not-a-token", http=api.client).me()

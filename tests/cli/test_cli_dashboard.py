@@ -37,6 +37,57 @@ def test_the_dashboard_in_the_terminal_and_as_json(cli: Any) -> None:
     cli("dashboard", "p", "--days", "0", code=2)
 
 
+def test_alerts_are_acknowledged_and_taken_back_from_the_terminal(cli: Any) -> None:
+    cli("init")
+    lab = Lab(Database(cli.db_url))
+    ctx = lab.project("p", review_policy="all")
+    lab.import_rows(ctx, make_rows(30))
+    lab.train(ctx)
+    lab.label_next(ctx, n=6)  # review falls behind: a backlog (no learner ran to store it)
+    said = " ".join(cli("alerts", "list", "p").stdout.split())
+    assert said.startswith("Needs attention - backlog: Review: 6 annotations wait")
+    assert "Acknowledged" not in said
+
+    acked = cli("alerts", "ack", "p", "backlog", "--note", "retraining on Monday").stdout
+    assert acked.strip() == (
+        "backlog: acknowledged by the local operator just now: retraining on Monday"
+    )
+    said = " ".join(cli("alerts", "list", "p").stdout.split())
+    assert said.startswith("Nothing else needs attention. Acknowledged - backlog: Review: 6")
+    assert said.endswith("(acknowledged by the local operator just now: retraining on Monday)")
+    assert "Acknowledged - backlog" in " ".join(cli("dashboard", "p").stdout.split())
+    (shown,) = json.loads(cli("alerts", "list", "p", "--json").stdout)
+    assert shown["acknowledged_note"] == "retraining on Monday"
+    again = cli("alerts", "ack", "p", "backlog", code=1).stderr
+    assert "error: the backlog alert of project 'p' was acknowledged already, by the local " in (
+        " ".join(again.split())
+    )
+
+    back = json.loads(cli("alerts", "unack", "p", "backlog", "--json").stdout)
+    assert back["kind"] == "backlog" and back["acknowledged_at"] is None
+    assert cli("alerts", "list", "p").stdout.startswith("Needs attention")
+    bad = cli("alerts", "ack", "p", "backlog", "--note", "on it\nreally", code=1).stderr
+    assert "the note cannot hold control or formatting characters (found U+000A)" in bad
+    assert "'panic' is no alert kind" in cli("alerts", "ack", "p", "panic", code=1).stderr
+    assert "no project 'nope'" in cli("alerts", "unack", "nope", "idle", code=1).stderr
+
+
+def test_how_long_ago() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from labelloop.cli.dashboard import ago
+
+    at = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
+    for back, said in [
+        (timedelta(seconds=30), "just now"),
+        (timedelta(minutes=5), "5 min ago"),
+        (timedelta(hours=2, minutes=59), "2 h ago"),
+        (timedelta(days=1, hours=3), "1 day ago"),
+        (timedelta(days=3), "3 days ago"),
+    ]:
+        assert ago((at - back).isoformat(), now=at) == said
+
+
 def test_sparkline_heights() -> None:
     from labelloop.cli.dashboard import sparkline
 

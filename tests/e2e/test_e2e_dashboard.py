@@ -1,9 +1,13 @@
 """The operations dashboard in real Chromium: a manager finds it on the project page, sees the
 labels just made in its chart, stages, forecast and annotator rows, narrows it to 7 days, reads
-it on a phone; an annotator gets the error page; hostile texts and file names stay text."""
+it on a phone; an annotator gets the error page; hostile texts and file names stay text. A
+manager acknowledges an alert on a phone: it shows muted and the projects list stops counting
+it."""
 
 from __future__ import annotations
 
+import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +17,7 @@ from tests.e2e.conftest import (
     login,
     make_reviews,
     page_fetch,
+    phone,
     wait_task,
     wide_elements,
     write_jsonl,
@@ -221,4 +226,123 @@ def test_e2e_manager_reads_the_dashboard(
     assert page.inner_text("#error-detail") == (
         f"your role in project '{slug}' does not allow review"
     )
+    context.close()
+
+
+MANAGER = ("mia", "mia-password-123")
+NOTE = "two reviewers join on Monday"
+
+
+def _until(what: str, check: Any, timeout_s: float = 60) -> Any:
+    """Call ``check`` until it gives something (the learner works in the background)."""
+    deadline = time.monotonic() + timeout_s
+    while not (found := check()):
+        assert time.monotonic() < deadline, f"waited {timeout_s:.0f} s for {what}"
+        time.sleep(0.3)
+    return found
+
+
+def _projects_row(page: Any, server: Any, slug: str) -> Any:
+    """Project ``slug``'s row of the projects list, freshly loaded."""
+    page.goto(server.url + "/")
+    return page.locator(f".project-row:has(a[href='/p/{slug}'])")
+
+
+def _next_task(page: Any, slug: str) -> dict[str, Any] | None:
+    status, got = page_fetch(page, "POST", f"/api/projects/{slug}/tasks/next", {})
+    assert status == 200, got
+    return got["task"]
+
+
+def _counting(page: Any, server: Any, slug: str) -> Any:
+    """The project's row of the projects list if it counts alerts that need attention."""
+    row = _projects_row(page, server, slug)
+    return row if row.locator("[data-alerts]").count() else None
+
+
+def test_e2e_manager_acknowledges_an_alert_on_a_phone(
+    server: Any, browser: Any, tmp_path: Path
+) -> None:
+    # A project where every label is reviewed; alice labels, review falls behind: a backlog.
+    schema = {
+        "name": "Acknowledged",
+        "data": {"type": "text", "field": "text"},
+        "controls": [
+            {"name": "sentiment", "type": "choice", "labels": list(server.labels), "target": True}
+        ],
+        "settings": {"review_policy": "all", "retrain_every": 1},
+    }
+    (tmp_path / "acks.json").write_text(json.dumps(schema))
+    server.cli("users", "add", MANAGER[0], "--password-stdin", stdin=MANAGER[1] + "\n")
+    server.cli("projects", "create", "acks", "--schema", str(tmp_path / "acks.json"))
+    server.cli("projects", "member", "acks", MANAGER[0], "manager")
+    pool, _ = make_reviews(n_pool=20, n_eval=0, seed=7)
+    server.cli(
+        "import", "acks", str(write_jsonl(tmp_path / "acks.jsonl", pool)), "--id-field", "id"
+    )
+    truth = {r["text"]: r["label"] for r in pool}
+
+    desk = browser.new_context(viewport={"width": 1280, "height": 900})
+    alice = desk.new_page()
+    login(alice, server.url, "/")
+    for _ in range(4):
+        task = _until("the first round's queue", lambda: _next_task(alice, "acks"))
+        value = {"sentiment": truth[task["item"]["data"]["text"]]}
+        done = page_fetch(
+            alice,
+            "POST",
+            f"/api/projects/acks/tasks/{task['assignment_id']}/submit",
+            {"value": value, "active_ms": 900},
+        )
+        assert done[0] == 200, done
+    desk.close()
+
+    context, page, problems = phone(browser)
+    page.set_default_timeout(15000)
+    login(page, server.url, "/p/acks", username=MANAGER[0], password=MANAGER[1])
+    _, got = page_fetch(page, "GET", "/api/projects/acks/reviews/next", None)
+    accepted = page_fetch(
+        page,
+        "POST",
+        f"/api/projects/acks/reviews/{got['review']['annotation']['id']}",
+        {"verdict": "accept"},
+    )
+    assert accepted[0] == 200, accepted
+    # The label resolved, the learner's round stores what needs attention: three wait in review.
+    row = _until("the stored backlog alert", lambda: _counting(page, server, "acks"))
+    assert row.locator("[data-alerts]").inner_text() == "1\xa0needs attention: backlog"
+
+    # On the project page, the manager acknowledges it with a note.
+    page.goto(server.url + "/p/acks")
+    item = page.locator("#attention-list li[data-kind=backlog]")
+    item.locator("[data-action=acknowledge]").click()
+    item.locator("input[name=note]").fill(NOTE)
+    item.locator("button[type=submit]").click()
+    page.wait_for_function(
+        "() => document.querySelector('#attention-list li[data-kind=backlog][data-acknowledged]')"
+    )
+    item = page.locator("#attention-list li[data-kind=backlog]")
+    assert item.locator(".alert-ack").inner_text() == f"acknowledged by mia just now: {NOTE}"
+    assert item.evaluate("e => getComputedStyle(e).color") == page.evaluate(
+        "() => getComputedStyle(document.querySelector('.muted')).color"
+    )
+    assert item.locator(".badge-muted").inner_text() == "backlog"
+    assert page.inner_text("#attention-status") == "Nothing else needs attention: 1 acknowledged."
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 390, wide_elements(page)
+
+    # The projects list no longer counts it: it says who looks after it instead.
+    row = _projects_row(page, server, "acks")
+    assert row.locator("[data-alerts]").count() == 0
+    assert row.locator("[data-acknowledged]").inner_text() == "1 acknowledged: backlog"
+
+    # The dashboard says so too, and its Undo makes it need attention again.
+    page.goto(server.url + "/p/acks/dashboard")
+    item = page.locator("#alerts li[data-kind=backlog][data-acknowledged]")
+    assert item.locator(".alert-ack").inner_text() == f"acknowledged by mia just now: {NOTE}"
+    item.locator("[data-action=unacknowledge]").click()
+    page.wait_for_function(
+        "() => document.querySelector('#alerts li[data-kind=backlog] [data-action=acknowledge]')"
+    )
+    assert _projects_row(page, server, "acks").locator("[data-alerts]").count() == 1
+    assert problems == []
     context.close()

@@ -116,3 +116,41 @@ def _downgrade(db: Database, revision: str) -> None:
         cfg.attributes["connection"] = conn
         command.downgrade(cfg, revision)
         conn.commit()
+
+
+def test_alerts_stored_before_acknowledgements_upgrade_and_downgrade(empty_db: Database) -> None:
+    """A store of revision 0008 with an open alert: after the upgrade it needs attention (no
+    acknowledgement), can be acknowledged, and going back to 0008 keeps the alert."""
+    from labelloop.store.tables import alert
+    from labelloop.store.users import now
+    from labelloop.workflow import insight, projects
+
+    db = empty_db
+    upgrade(db, "0008")
+    assert "acknowledged_at" not in _columns(db, "alert")
+    lab = Lab(db)
+    ctx = lab.project()
+    with db.write() as conn:  # the alert that release's learner stored (its columns only)
+        conn.execute(
+            alert.insert().values(
+                project_id=ctx.id, kind="idle", message="No label resolved.", created_at=now()
+            )
+        )
+
+    upgrade(db)
+    rows = [{"id": ctx.id, "role": None}]
+    ((stored,),) = insight.open_alerts(db, lab.admin, rows).values()
+    assert stored["kind"] == "idle" and stored["acknowledged_at"] is None
+    insight.acknowledge_alert(db, projects.system_context(db, "sent"), "idle", note="known")
+    assert insight.open_alerts(db, lab.admin, rows)[ctx.id][0]["acknowledged_note"] == "known"
+
+    _downgrade(db, "0008")  # and back: the columns go, the alert stays
+    assert {"acknowledged_by", "acknowledged_at", "acknowledged_note"}.isdisjoint(
+        _columns(db, "alert")
+    )
+    with db.read() as conn:
+        assert [k for (k,) in conn.execute(alert.select().with_only_columns(alert.c.kind))] == [
+            "idle"
+        ]
+    upgrade(db)
+    assert insight.open_alerts(db, lab.admin, rows)[ctx.id][0]["acknowledged_at"] is None

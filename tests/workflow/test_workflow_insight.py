@@ -374,7 +374,8 @@ def test_the_learner_stores_alerts_and_resolves_them(
     monkeypatch.setattr(insight, "ALERTS_EVERY_S", 0.0)  # the check every few minutes, now
     learner.run_once()
     rows = [{"id": ctx.id, "role": None}]
-    assert insight.open_alerts(lab.db, lab.admin, rows) == {ctx.id: ["backlog"]}
+    ((stored,),) = insight.open_alerts(lab.db, lab.admin, rows).values()
+    assert stored["kind"] == "backlog" and stored["acknowledged_at"] is None
     annotator = lab.member("st", "ann", "annotator")
     assert insight.open_alerts(lab.db, annotator.user, [{"id": ctx.id, "role": "annotator"}]) == {}
     reviewer = lab.member("st", "rita", "reviewer")

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 
 from labelloop.govern.permissions import Permission
 from labelloop.server.api.deps import CurrentUser, DbDep, FeaturesDep
-from labelloop.server.api.schemas import AutoLabelIn, Id, SpotCheckIn
+from labelloop.server.api.schemas import AcknowledgeIn, AutoLabelIn, Id, SpotCheckIn
 from labelloop.workflow import autolabel as wf_autolabel
 from labelloop.workflow import coverage as wf_coverage
 from labelloop.workflow import insight, projects
 
 router = APIRouter(prefix="/api/projects/{slug}", tags=["insight"])
+Kind = Annotated[str, Path(max_length=40)]
 
 
 @router.get("/dashboard")
@@ -27,6 +28,31 @@ def dashboard(
     """Every figure of the project's dashboard over the last ``days`` days."""
     ctx = projects.access(db, slug, user, Permission.REVIEW)
     return insight.report(db, ctx, cache=features, days=days)
+
+
+@router.post("/alerts/{kind}/acknowledge")
+def acknowledge_alert(
+    slug: str,
+    kind: Kind,
+    db: DbDep,
+    user: CurrentUser,
+    features: FeaturesDep,
+    body: AcknowledgeIn | None = None,
+) -> dict[str, Any]:
+    """Acknowledge the project's open alert of ``kind`` ("seen, we're on it"), with an optional
+    note: it no longer needs attention while it holds (reviewers and managers). A 404 when no
+    alert of that kind is open; a 409 naming who acknowledged it already."""
+    ctx = projects.access(db, slug, user, Permission.REVIEW)
+    note = body.note if body is not None else ""
+    return insight.acknowledge_alert(db, ctx, kind, note=note, cache=features)
+
+
+@router.delete("/alerts/{kind}/acknowledge")
+def unacknowledge_alert(slug: str, kind: Kind, db: DbDep, user: CurrentUser) -> dict[str, Any]:
+    """Take an alert's acknowledgement back: it needs attention again (the one who acknowledged
+    it, or a manager)."""
+    ctx = projects.access(db, slug, user, Permission.REVIEW)
+    return insight.unacknowledge_alert(db, ctx, kind)
 
 
 @router.get("/coverage")

@@ -25,13 +25,24 @@ MAX_UPLOAD_BYTES = 2 * 1024**3
 
 @router.get("")
 def list_projects(db: DbDep, user: CurrentUser) -> list[dict[str, Any]]:
-    """The projects the user sees, with the kinds of their open alerts (stored by the learner)
-    where the user reads the dashboard, as the projects list shows them."""
+    """The projects the user sees, where the user reads the dashboard with their open alerts
+    (stored by the learner), as the projects list shows them: ``alerts``, the kinds that need
+    attention, and ``acknowledged_alerts``, those someone acknowledged (who, when, the note)."""
     from labelloop.workflow import insight
 
     rows = projects.projects_for(db, user)
     found = insight.open_alerts(db, user, rows)
-    return [{**r, "alerts": found.get(int(r["id"]), [])} for r in rows]
+    out = []
+    for r in rows:
+        mine = found.get(int(r["id"]), [])
+        out.append(
+            {
+                **r,
+                "alerts": [a["kind"] for a in mine if a["acknowledged_at"] is None],
+                "acknowledged_alerts": [a for a in mine if a["acknowledged_at"] is not None],
+            }
+        )
+    return out
 
 
 @router.post("", status_code=201)

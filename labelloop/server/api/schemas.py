@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from labelloop.ingest.records import nul_at
 from labelloop.store.db import MAX_ID
+from labelloop.workflow.insight import MAX_ACK_NOTE_CHARS
 
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 """A row id as a request names it (item, assignment, annotation). Out of range is a 422 naming
@@ -142,3 +143,11 @@ class SpotCheckIn(Body):
     model_config = ConfigDict(extra="forbid")
 
     n: int = Field(default=50, ge=1, le=1_000)
+
+
+class AcknowledgeIn(Body):
+    """An alert's acknowledgement: an optional one-line note ("retraining on Monday")."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    note: str = Field(default="", max_length=MAX_ACK_NOTE_CHARS)

@@ -197,6 +197,8 @@ def project_page(slug: str, request: Request, db: DbDep) -> Response:
         can_adjudicate=ctx.allows(Permission.REVIEW) and review.is_expert(ctx),
         can_edit_guideline=can_edit_guideline,
         can_autolabel=ctx.allows(Permission.MANAGE_PROJECT),
+        # Managers take back anyone's acknowledgement of an alert; others only their own.
+        can_undo_any_ack=ctx.allows(Permission.MANAGE_PROJECT),
         autolabel_min_eval=MIN_EVAL,
         autolabel_floor=ctx.settings.auto_label_min_accuracy,
         autolabel_confidence=ctx.settings.auto_label_confidence,
@@ -282,6 +284,7 @@ def dashboard_page(
         csrf=csrf,
         project=_detail(db, ctx),
         report=insight.report(db, ctx, cache=request.app.state.features, days=days),
+        can_undo_any_ack=ctx.allows(Permission.MANAGE_PROJECT),
     )
 
 

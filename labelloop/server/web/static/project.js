@@ -611,24 +611,26 @@
   }
 
   // Reviewers and managers: the dashboard's alerts and forecast, fetched after the page shows.
+  // An acknowledged alert stays listed, muted, with who acknowledged it (alerts.js).
   async function showAttention() {
     const status = $("attention-status");
     if (!status) return;
     try {
       const d = await api("GET", base + "/dashboard?days=7");
-      const list = $("attention-list");
-      for (const a of d.alerts) {
-        const li = document.createElement("li");
-        li.className = "alert-item";
-        li.dataset.kind = a.kind;
-        const badge = document.createElement("span");
-        badge.className = "badge badge-alert";
-        badge.textContent = a.kind.replace("_", " ");
-        li.append(badge, " ", a.message);
-        list.append(li);
-      }
-      status.textContent = d.alerts.length ? "" : "Nothing needs attention.";
-      status.hidden = d.alerts.length > 0;
+      window.labelloop.alerts.fill($("attention-list"), d.alerts, {
+        base,
+        me: page.me,
+        canUndoAny: page.can_undo_any_ack,
+        onChange: showAttention,
+      });
+      const open = d.alerts.filter((a) => !a.acknowledged_at).length;
+      const seen = d.alerts.length - open;
+      status.textContent = open
+        ? ""
+        : seen
+          ? `Nothing else needs attention: ${fmt(seen)} acknowledged.`
+          : "Nothing needs attention.";
+      status.hidden = open > 0;
       const said = (what, f) =>
         f.state === "done" ? `${what} is done.` : f.state === "empty" ? f.sentence : `${what}: ${f.sentence}`;
       const lines = [said("The pool", d.forecast.pool)];
@@ -636,6 +638,7 @@
       $("attention-forecast").textContent = lines.join(" ");
     } catch (err) {
       status.textContent = `Could not check: ${err.message}`;
+      status.hidden = false;
     }
   }
 
