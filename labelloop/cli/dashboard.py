@@ -226,12 +226,14 @@ def alerts_ack(
     The alert stays open while its condition holds, shown as acknowledged by the local
     operator with the note; when it resolves and comes back it needs attention again.
     `labelloop alerts unack` takes the acknowledgement back."""
-    from labelloop.workflow import insight
+    from labelloop.workflow import acknowledgements
 
     done = with_model(
         slug,
         f"checking the alerts of {slug}",
-        lambda db, ctx, cache: insight.acknowledge_alert(db, ctx, kind, note=note, cache=cache),
+        lambda db, ctx, cache: acknowledgements.acknowledge_alert(
+            db, ctx, kind, note=note, cache=cache
+        ),
     )
     if as_json:
         typer.echo(json.dumps(done))
@@ -245,10 +247,12 @@ def alerts_unack(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Take back the acknowledgement of the alert KIND of SLUG: it needs attention again."""
-    from labelloop.workflow import insight, projects
+    from labelloop.workflow import acknowledgements, projects
 
     _, db = _open()
-    done = _run(lambda: insight.unacknowledge_alert(db, projects.system_context(db, slug), kind))
+    done = _run(
+        lambda: acknowledgements.unacknowledge_alert(db, projects.system_context(db, slug), kind)
+    )
     if as_json:
         typer.echo(json.dumps(done))
         return

@@ -94,6 +94,12 @@ def authenticate(db: Database, username: str, password: str) -> User:
     return _user(row)
 
 
+def disguising_char(text: str) -> str | None:
+    """The first control or formatting character in ``text`` (a line break, an escape sequence,
+    a direction override: what could disguise a name or note in a list or the terminal)."""
+    return next((c for c in text if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp")), None)
+
+
 def create_token(db: Database, username: str, name: str = "cli") -> str:
     """A new bearer token for a user; only its hash is stored, so it is shown once.
 
@@ -103,7 +109,7 @@ def create_token(db: Database, username: str, name: str = "cli") -> str:
     name = name.strip()
     if not name:
         raise LabelloopError("give the token a name: what it is for")
-    if any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in name):
+    if disguising_char(name) is not None:
         raise LabelloopError("a token name cannot hold control or formatting characters")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with db.write() as conn:

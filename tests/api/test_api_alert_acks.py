@@ -150,7 +150,7 @@ def _get(page: Page, path: str, *, user: Any = None) -> str:
 
 
 def test_the_projects_list_and_the_dashboard_show_who_acknowledged(page: Page) -> None:
-    from labelloop.workflow import insight
+    from labelloop.workflow import acknowledgements, insight
 
     lab = page.lab
     ctx = lab.project("sent", review_policy="all")
@@ -160,7 +160,7 @@ def test_the_projects_list_and_the_dashboard_show_who_acknowledged(page: Page) -
     rita = lab.member("sent", "rita", "reviewer")
     _accept_one(lab, rita, days_ago=4)  # one resolved then, two still wait: backlog and idle
     assert sorted(insight.refresh_alerts(lab.db, ctx)["raised"]) == ["backlog", "idle"]
-    insight.acknowledge_alert(lab.db, rita, "idle", note="<b>on leave</b> till Monday")
+    acknowledgements.acknowledge_alert(lab.db, rita, "idle", note="<b>on leave</b> till Monday")
 
     html = _get(page, "/")
     assert (
@@ -169,7 +169,7 @@ def test_the_projects_list_and_the_dashboard_show_who_acknowledged(page: Page) -
         '<a class="muted" href="/p/sent#attention-panel" data-acknowledged="1">'
         "1 acknowledged: idle</a>"
     ) in html
-    insight.acknowledge_alert(lab.db, rita, "backlog")
+    acknowledgements.acknowledge_alert(lab.db, rita, "backlog")
     html = _get(page, "/")
     assert (
         "data-alerts=" not in html and 'data-acknowledged="2">2 acknowledged: backlog, idle' in html

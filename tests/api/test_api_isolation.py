@@ -34,6 +34,8 @@ ATTACKERS = ("manager", "reviewer", "annotator")
 """Users with this role in both own projects, and no member of a secret one."""
 
 NOWHERE = 987_654_321
+UNRAISED = "drift"
+"""An alert kind open in no project: what an alert route answers for a kind nobody has."""
 """An id no row has: what a secret object's id must be indistinguishable from."""
 NO_SLUG, NO_NAME = "no-such-project", "no-such-item"  # a slug, an item's external id
 
@@ -52,6 +54,7 @@ ID_KINDS = {
     "sim_id": "simulation",
     "version": "guideline",
     "token_id": "token",
+    "kind": "alert",
 }
 """A path parameter -> the kind of secret object that fills it."""
 
@@ -62,6 +65,8 @@ REQUESTS: dict[tuple[str, str], dict[str, Any]] = {
     ("GET", "/api/projects/{slug}/search"): {"params": {"q": "number"}},  # in every text
     ("GET", "/p/{slug}/search"): {"params": {"q": "number"}},
     ("POST", "/api/projects/{slug}/tasks/next"): {"json": {}},
+    ("POST", "/api/projects/{slug}/alerts/{kind}/acknowledge"): {"json": {"note": "on it"}},
+    ("DELETE", "/api/projects/{slug}/alerts/{kind}/acknowledge"): {},
     ("POST", "/api/projects/{slug}/tasks/{assignment_id}/submit"): {
         "json": {"value": VALUE, "active_ms": 1500}
     },
@@ -485,6 +490,7 @@ def _vault(lab: Lab, cache: Any) -> dict[str, list[Any]]:
         "annotation": [d["annotation_id"] for d in done],  # accepted, escalated, in review
         "run": [run["run_id"]],
         "simulation": [ran["id"], queued["id"]],
+        "alert": [alert["kind"]],  # open in the secret project only
         "guideline": list(range(2, pinned["version"] + 1)),  # the own projects have v1 only
         "external_id": [gold["external_id"], pinned["external_id"]],
     }
@@ -766,6 +772,7 @@ def test_a_secret_objects_id_is_not_found_through_ones_own_project(world: World)
     problems, unchanged = [], Unchanged(world)
     for route, kind in _id_routes(world):
         reached = False  # an unknown id is a 404 somewhere: the request reaches the lookup
+        nowhere = UNRAISED if kind == "alert" else NOWHERE
         for who in ATTACKERS:
             for slug in OWN if "slug" in route.params else ("-",):
                 answers = {
@@ -776,12 +783,12 @@ def test_a_secret_objects_id_is_not_found_through_ones_own_project(world: World)
                         {"slug": slug, **{p: some_id for p in route.params if p != "slug"}},
                         route.request(),
                     )
-                    for some_id in (NOWHERE, *world.secret[kind])
+                    for some_id in (nowhere, *world.secret[kind])
                 }
-                reached |= answers[NOWHERE].status_code == 404
+                reached |= answers[nowhere].status_code == 404
                 problems += judge(
                     answers,
-                    NOWHERE,
+                    nowhere,
                     where=f"{route.method} {route.path} in '{slug}' as {who}",
                     refused=lambda status: 400 <= status < 500,
                 )

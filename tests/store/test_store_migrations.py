@@ -123,7 +123,7 @@ def test_alerts_stored_before_acknowledgements_upgrade_and_downgrade(empty_db: D
     acknowledgement), can be acknowledged, and going back to 0008 keeps the alert."""
     from labelloop.store.tables import alert
     from labelloop.store.users import now
-    from labelloop.workflow import insight, projects
+    from labelloop.workflow import acknowledgements, insight, projects
 
     db = empty_db
     upgrade(db, "0008")
@@ -141,7 +141,9 @@ def test_alerts_stored_before_acknowledgements_upgrade_and_downgrade(empty_db: D
     rows = [{"id": ctx.id, "role": None}]
     ((stored,),) = insight.open_alerts(db, lab.admin, rows).values()
     assert stored["kind"] == "idle" and stored["acknowledged_at"] is None
-    insight.acknowledge_alert(db, projects.system_context(db, "sent"), "idle", note="known")
+    acknowledgements.acknowledge_alert(
+        db, projects.system_context(db, "sent"), "idle", note="known"
+    )
     assert insight.open_alerts(db, lab.admin, rows)[ctx.id][0]["acknowledged_note"] == "known"
 
     _downgrade(db, "0008")  # and back: the columns go, the alert stays

@@ -10,7 +10,7 @@ import pytest
 
 from labelloop.errors import Conflict, NotFound, PermissionDenied, Unprocessable
 from labelloop.govern.permissions import Permission
-from labelloop.workflow import auditing, insight, projects, review
+from labelloop.workflow import acknowledgements, auditing, insight, projects, review
 from tests.conftest import Lab, make_rows
 
 NOTE = "retraining on Monday"
@@ -49,7 +49,7 @@ def test_an_acknowledged_alert_needs_no_attention_until_it_comes_back(lab: Lab) 
     (listed,) = _listed(lab, ctx)
     assert listed["kind"] == "backlog" and listed["acknowledged_at"] is None
 
-    done = insight.acknowledge_alert(lab.db, rita, "backlog", note=f"  {NOTE} ")
+    done = acknowledgements.acknowledge_alert(lab.db, rita, "backlog", note=f"  {NOTE} ")
     assert (done["kind"], done["acknowledged_by"], done["acknowledged_note"]) == (
         "backlog",
         "rita",
@@ -90,22 +90,22 @@ def test_acknowledging_twice_says_who_did_and_taking_it_back_is_theirs_or_a_mana
     rita = lab.member(ctx.slug, "rita", "reviewer")
     rob = lab.member(ctx.slug, "rob", "reviewer")
     mona = lab.member(ctx.slug, "mona", "manager")
-    insight.acknowledge_alert(lab.db, rita, "backlog", note=NOTE)
+    acknowledgements.acknowledge_alert(lab.db, rita, "backlog", note=NOTE)
     with pytest.raises(Conflict, match=f"acknowledged already, by rita at .* UTC \\(note: {NOTE}"):
-        insight.acknowledge_alert(lab.db, rob, "backlog", note="me too")
+        acknowledgements.acknowledge_alert(lab.db, rob, "backlog", note="me too")
     with pytest.raises(PermissionDenied, match="only they or a manager"):
-        insight.unacknowledge_alert(lab.db, rob, "backlog")
+        acknowledgements.unacknowledge_alert(lab.db, rob, "backlog")
     assert _listed(lab, ctx)[0]["acknowledged_by"] == "rita"
 
-    undone = insight.unacknowledge_alert(lab.db, mona, "backlog")  # a manager may
+    undone = acknowledgements.unacknowledge_alert(lab.db, mona, "backlog")  # a manager may
     assert undone["acknowledged_at"] is None and _listed(lab, ctx)[0]["acknowledged_at"] is None
     assert _shown(lab, ctx)["acknowledged_by"] is None
     with pytest.raises(Conflict, match="the backlog alert of project 'ack' is not acknowledged"):
-        insight.unacknowledge_alert(lab.db, rita, "backlog")
+        acknowledgements.unacknowledge_alert(lab.db, rita, "backlog")
 
-    insight.acknowledge_alert(lab.db, rob, "backlog")  # no note
+    acknowledgements.acknowledge_alert(lab.db, rob, "backlog")  # no note
     assert _listed(lab, ctx)[0]["acknowledged_note"] is None
-    insight.unacknowledge_alert(lab.db, rob, "backlog")  # their own
+    acknowledgements.unacknowledge_alert(lab.db, rob, "backlog")  # their own
     assert _listed(lab, ctx)[0]["acknowledged_at"] is None
     taken_back = [e for e in auditing.events(lab.db, ctx) if e["action"] == "alert.unacknowledge"]
     assert [(e["actor"], e["payload"]["acknowledged_by"]) for e in taken_back] == [
@@ -118,9 +118,9 @@ def test_annotators_cannot_and_other_projects_do_not_reach_the_alert(lab: Lab) -
     ctx = _backlog(lab)
     ann = lab.member(ctx.slug, "ann", "annotator")
     with pytest.raises(PermissionDenied, match="does not allow review"):
-        insight.acknowledge_alert(lab.db, ann, "backlog")
+        acknowledgements.acknowledge_alert(lab.db, ann, "backlog")
     with pytest.raises(PermissionDenied, match="does not allow review"):
-        insight.unacknowledge_alert(lab.db, ann, "backlog")
+        acknowledgements.unacknowledge_alert(lab.db, ann, "backlog")
     # A manager of another project: this one is not theirs to open, and their own has no
     # backlog to acknowledge; this project's alert still needs attention.
     lab.project("elsewhere")
@@ -128,14 +128,17 @@ def test_annotators_cannot_and_other_projects_do_not_reach_the_alert(lab: Lab) -
     with pytest.raises(NotFound, match="no project 'ack' that you are a member of"):
         projects.access(lab.db, ctx.slug, olga.user, Permission.REVIEW)
     with pytest.raises(NotFound, match="project 'elsewhere' has no open backlog alert"):
-        insight.acknowledge_alert(lab.db, olga, "backlog")
+        acknowledgements.acknowledge_alert(lab.db, olga, "backlog")
     assert _listed(lab, ctx)[0]["acknowledged_at"] is None
 
 
 @pytest.mark.parametrize(
     ("note", "why"),
     [
-        ("x" * (insight.MAX_ACK_NOTE_CHARS + 1), "the note has 201 characters; at most 200"),
+        (
+            "x" * (acknowledgements.MAX_ACK_NOTE_CHARS + 1),
+            "the note has 201 characters; at most 200",
+        ),
         ("on it\nreally", "control or formatting characters \\(found U\\+000A\\)"),
         ("on it \u202egnp.exe", "control or formatting characters \\(found U\\+202E\\)"),
     ],
@@ -143,7 +146,7 @@ def test_annotators_cannot_and_other_projects_do_not_reach_the_alert(lab: Lab) -
 def test_a_note_is_one_short_line(lab: Lab, note: str, why: str) -> None:
     ctx = _backlog(lab)
     with pytest.raises(Unprocessable, match=why):
-        insight.acknowledge_alert(lab.db, ctx, "backlog", note=note)
+        acknowledgements.acknowledge_alert(lab.db, ctx, "backlog", note=note)
     assert _listed(lab, ctx)[0]["acknowledged_at"] is None
 
 
@@ -152,11 +155,11 @@ def test_an_alert_shown_but_not_stored_yet_is_stored_and_acknowledged(lab: Lab) 
     assert _listed(lab, ctx) == []
     assert _shown(lab, ctx)["acknowledged_at"] is None
     with pytest.raises(NotFound, match="project 'ack' has no open drift alert"):
-        insight.acknowledge_alert(lab.db, ctx, "drift")
+        acknowledgements.acknowledge_alert(lab.db, ctx, "drift")
     with pytest.raises(NotFound, match="'nonsense' is no alert kind; the kinds are training,"):
-        insight.acknowledge_alert(lab.db, ctx, "nonsense")
+        acknowledgements.acknowledge_alert(lab.db, ctx, "nonsense")
     operator = projects.system_context(lab.db, ctx.slug)  # the command line's
-    done = insight.acknowledge_alert(lab.db, operator, "backlog", note=NOTE)
+    done = acknowledgements.acknowledge_alert(lab.db, operator, "backlog", note=NOTE)
     # The local operator acknowledged it: no user name, a time.
     assert done["acknowledged_by"] is None and done["acknowledged_at"] is not None
     (listed,) = _listed(lab, ctx)

@@ -9,9 +9,9 @@ from fastapi import APIRouter, Path, Query, Response
 from labelloop.govern.permissions import Permission
 from labelloop.server.api.deps import CurrentUser, DbDep, FeaturesDep
 from labelloop.server.api.schemas import AcknowledgeIn, AutoLabelIn, Id, SpotCheckIn
+from labelloop.workflow import acknowledgements, insight, projects
 from labelloop.workflow import autolabel as wf_autolabel
 from labelloop.workflow import coverage as wf_coverage
-from labelloop.workflow import insight, projects
 
 router = APIRouter(prefix="/api/projects/{slug}", tags=["insight"])
 Kind = Annotated[str, Path(max_length=40)]
@@ -44,7 +44,7 @@ def acknowledge_alert(
     alert of that kind is open; a 409 naming who acknowledged it already."""
     ctx = projects.access(db, slug, user, Permission.REVIEW)
     note = body.note if body is not None else ""
-    return insight.acknowledge_alert(db, ctx, kind, note=note, cache=features)
+    return acknowledgements.acknowledge_alert(db, ctx, kind, note=note, cache=features)
 
 
 @router.delete("/alerts/{kind}/acknowledge")
@@ -52,7 +52,7 @@ def unacknowledge_alert(slug: str, kind: Kind, db: DbDep, user: CurrentUser) -> 
     """Take an alert's acknowledgement back: it needs attention again (the one who acknowledged
     it, or a manager)."""
     ctx = projects.access(db, slug, user, Permission.REVIEW)
-    return insight.unacknowledge_alert(db, ctx, kind)
+    return acknowledgements.unacknowledge_alert(db, ctx, kind)
 
 
 @router.get("/coverage")

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from labelloop.ingest.records import nul_at
 from labelloop.store.db import MAX_ID
-from labelloop.workflow.insight import MAX_ACK_NOTE_CHARS
+from labelloop.workflow.acknowledgements import MAX_ACK_NOTE_CHARS
 
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 """A row id as a request names it (item, assignment, annotation). Out of range is a 422 naming
