@@ -514,22 +514,34 @@ def unacknowledge(conn: Connection, alert_id: int) -> bool:
 
 
 def sync_alerts(
-    conn: Connection, project_id: int, current: Sequence[Mapping[str, str]], *, at: datetime
+    conn: Connection,
+    project_id: int,
+    current: Sequence[Mapping[str, str]],
+    *,
+    at: datetime,
+    read_at: datetime | None = None,
 ) -> dict[str, list[str]]:
     """Make the open alerts the ``current`` ones (one per kind): new kinds are raised, kinds
     no longer current are resolved at ``at``. An open alert keeps the message it was raised
-    with (the history says what was seen then; the dashboard shows today's figures)."""
+    with (the history says what was seen then; the dashboard shows today's figures).
+
+    ``read_at`` is when ``current`` began to be read: an alert stored after it (acknowledged
+    meanwhile) stays open, as what was read could not see its condition."""
     now_open = {
         r["kind"]: r
         for r in conn.execute(
-            select(alert.c.id, alert.c.kind, alert.c.message).where(
+            select(alert.c.id, alert.c.kind, alert.c.message, alert.c.created_at).where(
                 alert.c.project_id == project_id, alert.c.resolved_at.is_(None)
             )
         ).mappings()
     }
     wanted = {a["kind"]: a["message"][:500] for a in current}
     raised = [k for k in wanted if k not in now_open]
-    resolved = [k for k in now_open if k not in wanted]
+    resolved = [
+        k
+        for k, r in now_open.items()
+        if k not in wanted and (read_at is None or r["created_at"] <= read_at)
+    ]
     for kind in raised:
         conn.execute(
             alert.insert().values(

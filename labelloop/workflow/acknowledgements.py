@@ -44,13 +44,14 @@ def acknowledge_alert(
     ctx.require(Permission.REVIEW)
     _known(kind)
     clean = _ack_note(note)
+    read_at = store_now()
     with db.read() as conn:
         stored = store_insight.open_alert(conn, ctx.id, kind)
     current = None if stored is not None else report(db, ctx, cache=cache, days=STAGE_WINDOW)
     at = store_now()
     with db.write(project_id=ctx.id) as conn:
         if current is not None:
-            store_insight.sync_alerts(conn, ctx.id, current["alerts"], at=at)
+            store_insight.sync_alerts(conn, ctx.id, current["alerts"], at=at, read_at=read_at)
         row = _open_alert(conn, ctx, kind)
         if row["acknowledged_at"] is not None:
             raise Conflict(

@@ -239,9 +239,12 @@ def refresh_alerts(
 ) -> dict[str, Any]:
     """Store what needs attention now (the background learner calls this after each round and
     every few minutes), so the projects list can show it without computing any report."""
+    read_at = store_now()
     found = report(db, ctx, cache=cache, days=STAGE_WINDOW)
     with db.write(project_id=ctx.id) as conn:
-        return store_insight.sync_alerts(conn, ctx.id, found["alerts"], at=store_now())
+        return store_insight.sync_alerts(
+            conn, ctx.id, found["alerts"], at=store_now(), read_at=read_at
+        )
 
 
 def open_alerts(

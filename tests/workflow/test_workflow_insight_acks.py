@@ -168,3 +168,32 @@ def test_an_alert_shown_but_not_stored_yet_is_stored_and_acknowledged(lab: Lab) 
     # The learner's next check finds it stored already and keeps it acknowledged.
     assert insight.refresh_alerts(lab.db, ctx) == {"raised": [], "resolved": []}
     assert _listed(lab, ctx)[0]["acknowledged_note"] == NOTE
+
+
+def test_a_check_that_read_before_an_alert_was_acknowledged_does_not_resolve_it(
+    lab: Lab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The learner reads what needs attention, then writes it. An alert a reviewer acknowledged
+    in between (stored as it was acknowledged) was not in what the learner read: it stays open
+    and acknowledged, rather than being resolved and coming back as a new one that needs
+    attention again."""
+    ctx = lab.project("ack", review_policy="all")
+    lab.import_rows(ctx, make_rows(30))
+    lab.train(ctx)
+    rita = lab.member(ctx.slug, "rita", "reviewer")
+    read = insight.report
+
+    def read_then_acknowledged(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        found = read(*args, **kwargs)  # nothing is behind yet
+        monkeypatch.setattr(insight, "report", read)
+        lab.label_next(ctx, n=6)  # meanwhile review falls behind, and rita is on it
+        acknowledgements.acknowledge_alert(lab.db, rita, "backlog", note=NOTE)
+        return found
+
+    monkeypatch.setattr(insight, "report", read_then_acknowledged)
+    assert insight.refresh_alerts(lab.db, ctx) == {"raised": [], "resolved": []}
+    (listed,) = _listed(lab, ctx)
+    assert (listed["acknowledged_by"], listed["acknowledged_note"]) == ("rita", NOTE)
+    # The learner's next check reads it and keeps it acknowledged.
+    assert insight.refresh_alerts(lab.db, ctx) == {"raised": [], "resolved": []}
+    assert _listed(lab, ctx)[0]["acknowledged_by"] == "rita"
