@@ -126,6 +126,14 @@ def test_what_cannot_be_acknowledged_is_refused_with_a_reason(
     assert _sent(api, "manager")["acknowledged_alerts"] == []
 
 
+def test_a_note_is_trimmed_before_its_length_is_judged(api: Any) -> None:
+    go_idle(api.lab)
+    note = " " * 20 + "y" * 200 + "\n"
+    got = api.post(IDLE, "reviewer", json={"note": note})
+    assert got.status_code == 200, got.text
+    assert got.json()["acknowledged_note"] == "y" * 200
+
+
 def _accept_one(lab: Any, reviewer: Any, *, days_ago: int) -> None:
     """A reviewer accepts one annotation, ``days_ago`` days ago."""
     from labelloop.workflow import review

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from labelloop.ingest.records import nul_at
 from labelloop.store.db import MAX_ID
@@ -150,4 +150,6 @@ class AcknowledgeIn(Body):
 
     model_config = ConfigDict(extra="forbid")
 
-    note: str = Field(default="", max_length=MAX_ACK_NOTE_CHARS)
+    note: Annotated[
+        str, StringConstraints(strip_whitespace=True, max_length=MAX_ACK_NOTE_CHARS)
+    ] = ""  # trimmed first, as the page and the CLI send it
