@@ -17,7 +17,7 @@ from typing import Any, BinaryIO, ClassVar
 
 from labelloop.domain import ExportRecord, ItemIn
 from labelloop.errors import ImportFormatError, LabelloopError
-from labelloop.ingest.records import BOM, checked_id
+from labelloop.ingest.records import BOM, checked_id, json_trouble
 from labelloop.kinds import kind
 from labelloop.schema import ProjectSchema
 
@@ -95,6 +95,8 @@ def _document(source: BinaryIO) -> Mapping[str, Any]:
         raise ImportFormatError(
             line=exc.lineno, reason=f"not valid JSON: {exc.msg} (column {exc.colno})"
         ) from None
+    except (RecursionError, ValueError) as exc:
+        raise ImportFormatError(line=1, reason=f"not valid JSON: {json_trouble(exc)}") from None
     if not isinstance(doc, dict):
         raise ImportFormatError(line=1, reason=f"expected a COCO JSON object, got {kind(doc)}")
     return doc

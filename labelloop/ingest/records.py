@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import re
+import sys
 from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
@@ -214,6 +216,14 @@ def bounded_lines(source: BinaryIO) -> Iterator[tuple[int, bytes]]:
         yield number, raw
 
 
+def json_trouble(exc: RecursionError | ValueError) -> str:
+    """Why Python's json refused a text without a syntax error in it: nesting deeper than the
+    recursion limit, or a number longer than the digits Python turns into an integer."""
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    return f"a number is longer than {sys.get_int_max_str_digits():,} digits"
+
+
 def _json_cell(line: int, field: str, cell: str) -> Any:
     """A pre-annotation that came as text (a CSV cell) parsed as JSON; blank means none."""
     if not cell.strip():
@@ -224,6 +234,10 @@ def _json_cell(line: int, field: str, cell: str) -> Any:
         raise ImportFormatError(
             line=line, field=field, reason=f"not valid JSON: {exc.msg} (column {exc.colno})"
         ) from None
+    except (RecursionError, ValueError) as exc:
+        raise ImportFormatError(
+            line=line, field=field, reason=f"not valid JSON: {json_trouble(exc)}"
+        ) from None
 
 
 def object_in_cell(value: Any) -> Any:
@@ -233,12 +247,19 @@ def object_in_cell(value: Any) -> Any:
     Raises
     ------
     json.JSONDecodeError
-        When the text starts with "{" but is not JSON; whether it is then a label that merely
-        starts with "{" is the caller's call.
+        When the text starts with "{" but is not JSON (or nests too deeply, or holds a number
+        too long for Python); whether it is then a label that merely starts with "{" is the
+        caller's call.
     """
     if not (isinstance(value, str) and value.lstrip().startswith("{")):
         return value
-    parsed = json.loads(value)
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError:
+        raise
+    except (RecursionError, ValueError) as exc:
+        long = re.search(rf"\d{{{sys.get_int_max_str_digits() + 1}}}", value)
+        raise json.JSONDecodeError(json_trouble(exc), value, long.start() if long else 0) from None
     return parsed if isinstance(parsed, Mapping) else value
 
 

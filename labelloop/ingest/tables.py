@@ -103,7 +103,7 @@ class _TableRecords(TextImporter):
             if isinstance(value, str) and value.lstrip().startswith("{"):
                 try:
                     value = json.loads(value)
-                except json.JSONDecodeError:
+                except (RecursionError, ValueError):  # not JSON: a text like any other
                     continue
             if isinstance(value, Mapping):
                 return value, key

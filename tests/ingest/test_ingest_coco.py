@@ -214,3 +214,17 @@ def test_cli_refuses_coco_file_names_outside_the_media_root(
     refused = cli("import", "street", path, "--format", "coco", code=1)
     assert "line 2, field 'file_name'" in refused.output
     assert "imported" not in refused.output
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        (b"7" * 4_301, "not valid JSON: a number is longer than 4,300 digits"),
+        (b"[" * 100_000 + b"]" * 100_000, "not valid JSON: nested too deeply"),
+    ],
+    ids=["long-number", "deep"],
+)
+def test_json_too_much_for_python_is_refused(value: bytes, reason: str) -> None:
+    with pytest.raises(ImportFormatError) as info:
+        _read(b'{"images": [], "info": ' + value + b"}")
+    assert (info.value.line, info.value.reason) == (1, reason)

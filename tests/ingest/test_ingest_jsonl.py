@@ -153,3 +153,16 @@ def test_reading_is_streaming() -> None:
     assert next(items).payload == {"text": "fine"}  # the first record arrives before the bad one
     with pytest.raises(ImportFormatError):
         next(items)
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        (b"7" * 4_301, "not valid JSON: a number is longer than 4,300 digits"),
+        (b"[" * 100_000 + b"]" * 100_000, "not valid JSON: nested too deeply"),
+    ],
+    ids=["long-number", "deep"],
+)
+def test_json_too_much_for_python_names_the_line(value: bytes, reason: str) -> None:
+    exc = error(lines({"text": "one"}) + b'{"text": "two", "x": ' + value + b"}\n")
+    assert (exc.line, exc.reason) == (2, reason)

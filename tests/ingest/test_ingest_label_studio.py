@@ -710,3 +710,19 @@ def test_an_export_holds_no_table_rows_and_needs_image_sizes() -> None:
 
 def test_an_empty_project_exports_an_empty_array() -> None:
     assert _write(SENTIMENT, []) == []
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        (b"7" * 4_301, "a number is longer than 4,300 digits"),
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+    ],
+    ids=["long-number", "deep"],
+)
+def test_a_task_too_much_for_python_names_the_task(value: bytes, reason: str) -> None:
+    data = b'[{"id": 1, "data": {"text": "a"}},\n {"id": 2, "data": {"text": "b", "n": ' + value
+    with pytest.raises(ImportFormatError) as info:
+        _read(data + b"}}]", SENTIMENT)
+    assert info.value.line == 2
+    assert info.value.reason.startswith(f"not valid JSON in task 2: {reason}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from typing import Any
 
@@ -11,8 +12,8 @@ from sqlalchemy import func, select
 from labelloop.errors import ImportFormatError
 from labelloop.store.db import Database
 from labelloop.store.tables import audit_event, import_batch, item, item_label
-from labelloop.workflow import imports, tasks
-from tests.conftest import make_rows
+from labelloop.workflow import imports, projects, tasks
+from tests.conftest import SCHEMA, make_rows
 
 
 def _written(db: Database) -> dict[str, int]:
@@ -304,3 +305,39 @@ def test_a_record_with_neither_field_names_both(
             lab.db, lab.ctx("mails", lab.admin), io.BytesIO(source), fmt=fmt, filename=f"m.{fmt}"
         )
     assert str(caught.value).startswith(reason)
+
+
+NOTED = {
+    **SCHEMA,
+    "controls": [*SCHEMA["controls"], {"name": "note", "type": "text"}],
+}
+"""The test schema with a second control, so a label cell may hold every control's value."""
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("7" * 4_301, "not valid JSON: a number is longer than 4,300 digits (column 15)"),
+        ("[" * 5_000 + "]" * 5_000, "not valid JSON: nested too deeply (column 1)"),
+    ],
+    ids=["long-number", "deep"],
+)
+def test_a_label_cell_of_json_too_much_for_python_names_the_line(
+    lab: Any, value: str, reason: str
+) -> None:
+    projects.create_project(lab.db, "noted", NOTED, actor=lab.admin)
+    ctx = lab.ctx("noted", lab.admin)
+    cell = '{"sentiment": ' + value + "}"
+    source = f'text,label\nfine,positive\nodd,"{cell.replace(chr(34), chr(34) * 2)}"\n'
+    before = _written(lab.db)
+    with pytest.raises(ImportFormatError) as caught:
+        imports.import_items(
+            lab.db,
+            ctx,
+            io.BytesIO(source.encode()),
+            fmt="csv",
+            filename="l.csv",
+            label_field="label",
+        )
+    assert (caught.value.line, caught.value.field, caught.value.reason) == (3, "label", reason)
+    assert _written(lab.db) == before
