@@ -152,28 +152,60 @@ def checked_id(line: int, field: str | None, external_id: str) -> str:
     return external_id
 
 
-def nul_at(data: Any) -> str | None:
-    """Where in a parsed JSON value a text (or key) holds a NUL (U+0000), as ``a.b[2]``."""
+_NUL = re.compile("\x00")
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+"""A NUL, which PostgreSQL cannot store and SQLite's LIKE stops at, or a lone surrogate (JSON's
+``\\ud800``: half of a UTF-16 pair, no character, with no UTF-8 to store)."""
+
+
+def _text_at(data: Any, pattern: re.Pattern[str]) -> tuple[str, str] | None:
+    """Where in a parsed JSON value a text (or key) holds a match of ``pattern``, as ``a.b[2]``,
+    and the character matched."""
     stack: list[tuple[str, Any]] = [("", data)]
     while stack:  # iterative: a deeply nested body cannot exhaust the recursion limit
         where, value = stack.pop()
         if isinstance(value, str):
-            if "\x00" in value:
-                return where or "body"
+            if found := pattern.search(value):
+                return where or "body", found.group()
         elif isinstance(value, dict):
             for key, inner in value.items():
-                if isinstance(key, str) and "\x00" in key:
-                    return where or "body"
+                if isinstance(key, str) and (found := pattern.search(key)):
+                    return where or "body", found.group()
                 stack.append((f"{where}.{key}" if where else str(key), inner))
         elif isinstance(value, list | tuple):
             stack.extend((f"{where}[{i}]", inner) for i, inner in enumerate(value))
     return None
 
 
+def nul_at(data: Any) -> str | None:
+    """Where in a parsed JSON value a text (or key) holds a NUL (U+0000), as ``a.b[2]``."""
+    found = _text_at(data, _NUL)
+    return found[0] if found else None
+
+
+def unstorable_at(data: Any) -> tuple[str, str] | None:
+    """Where in a parsed JSON value a text (or key) holds a character no store holds (a NUL or
+    a lone surrogate), as ``a.b[2]``, and why it is refused."""
+    found = _text_at(data, _UNSTORABLE)
+    if found is None:
+        return None
+    where, char = found
+    if char == "\x00":
+        return where, "text cannot contain the NUL character (U+0000)"
+    return where, (
+        f"text cannot contain \\u{ord(char):04x}, half of a UTF-16 surrogate pair without the "
+        "other half (not a character)"
+    )
+
+
 def checked_metadata(line: int, metadata: dict[str, Any]) -> dict[str, Any]:
     """A record's metadata, refused (naming its largest field) beyond :data:`MAX_METADATA_BYTES`
     of JSON, as it is stored and served with the item."""
-    size = len(json_bytes(metadata)) if metadata else 0
+    try:
+        size = len(json_bytes(metadata)) if metadata else 0
+    except UnicodeEncodeError:  # a lone surrogate has no UTF-8
+        where, reason = unstorable_at(metadata) or (None, "text that is not UTF-8")
+        raise ImportFormatError(line=line, field=where, reason=reason) from None
     if size > MAX_METADATA_BYTES:
         largest = max(metadata, key=lambda key: len(json_bytes(metadata[key])))
         raise ImportFormatError(
@@ -185,18 +217,15 @@ def checked_metadata(line: int, metadata: dict[str, Any]) -> dict[str, Any]:
     return metadata
 
 
-def check_no_nul(record: ItemIn) -> None:
-    """Refuse a record holding a NUL (U+0000) in any text, naming its line and field:
-    PostgreSQL cannot store one, and SQLite's LIKE stops at it (a search then matches all)."""
+def check_storable(record: ItemIn) -> None:
+    """Refuse a record holding a NUL (U+0000) or a lone surrogate in any text, naming its line
+    and field: PostgreSQL cannot store a NUL, and SQLite's LIKE stops at it (a search then
+    matches all); a lone surrogate has no UTF-8, so neither store takes it."""
     parts = {**record.payload, **record.metadata, "id": record.external_id}
     parts |= {"label": record.label, "prediction": record.prediction}
-    where = nul_at(parts)
-    if where is not None:
-        raise ImportFormatError(
-            line=record.line,
-            field=where,
-            reason="text cannot contain the NUL character (U+0000)",
-        )
+    found = unstorable_at(parts)
+    if found is not None:
+        raise ImportFormatError(line=record.line, field=found[0], reason=found[1])
 
 
 def bounded_lines(source: BinaryIO) -> Iterator[tuple[int, bytes]]:

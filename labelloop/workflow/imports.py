@@ -19,7 +19,7 @@ from labelloop.ingest.imaging import image_size
 from labelloop.ingest.media import MEDIA_SUFFIXES, file_hash, resolve_media, root_of
 from labelloop.ingest.payloads import stored_payload
 from labelloop.ingest.predictions import imported_value, prediction_value
-from labelloop.ingest.records import check_no_nul
+from labelloop.ingest.records import check_storable
 from labelloop.ingest.tables import make_table_importer
 from labelloop.store import audit
 from labelloop.store import autolabel as store_autolabel
@@ -322,7 +322,7 @@ def _import_records(
             labels.clear()
 
         for record in records:
-            check_no_nul(record)
+            check_storable(record)
             if images:
                 payload, digest = _image_payload(
                     record, path_field=path_field, roots=media_roots, kind=data_type

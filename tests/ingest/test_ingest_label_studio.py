@@ -726,3 +726,11 @@ def test_a_task_too_much_for_python_names_the_task(value: bytes, reason: str) ->
         _read(data + b"}}]", SENTIMENT)
     assert info.value.line == 2
     assert info.value.reason.startswith(f"not valid JSON in task 2: {reason}")
+
+
+def test_a_lone_surrogate_in_a_tasks_fields_names_the_task_and_the_field() -> None:
+    data = b'[{"id": 1, "data": {"text": "a"}}, {"id": 2, "data": {"text": "b", "src": "\\udc00"}}]'
+    with pytest.raises(ImportFormatError) as info:
+        _read(data, SENTIMENT)
+    assert (info.value.line, info.value.field) == (2, "src")
+    assert info.value.reason.startswith("task 2 (id 2): text cannot contain \\udc00, half of a")
