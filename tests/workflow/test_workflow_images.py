@@ -89,7 +89,12 @@ def test_a_fake_image_in_a_folder_aborts_the_import_naming_the_file(shapes: Any)
 
 @pytest.mark.parametrize(
     ("path", "why"),
-    [("../secret.png", "'..'"), ("/etc/passwd", "absolute"), ("a/missing.png", "no such file")],
+    [
+        ("../secret.png", "'..'"),
+        ("/etc/passwd", "absolute"),
+        ("a/missing.png", "no such file"),
+        pytest.param("x" * 300 + ".png", "cannot be read", id="long-name"),
+    ],
 )
 def test_jsonl_image_paths_are_checked_per_line(shapes: Any, path: str, why: str) -> None:
     lab, ctx, media = shapes
