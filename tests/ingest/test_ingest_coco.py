@@ -83,6 +83,22 @@ def test_annotations_become_box_labels_and_scored_ones_pre_annotations() -> None
         ),
         (_doc(images=[{"id": 1, "file_name": ""}]), "line 1, field 'file_name'"),
         (_doc(images=[{"file_name": "a.png"}]), "line 1, field 'id': missing"),
+        (
+            _doc(images=[{"id": 1, "file_name": "a.png"}, {"id": [2], "file_name": "b.png"}]),
+            "line 2, field 'id': must be a number or a text, got list",
+        ),
+        (
+            _doc(annotations=[{"image_id": {"id": 1}, "category_id": 7, "bbox": [0, 0, 1, 1]}]),
+            "line 1, field 'annotations[0].image_id': must be a number or a text, got object",
+        ),
+        (
+            _doc(categories=[*CATEGORIES, {"id": [3], "name": "bus"}]),
+            "line 1, field 'categories[2].id': must be a number or a text, got list",
+        ),
+        (
+            _doc(annotations=[{"image_id": 3, "category_id": [7], "bbox": [0, 0, 1, 1]}]),
+            "line 3, field 'annotations[0].category_id': must be a number or a text, got list",
+        ),
     ],
 )
 def test_bad_documents_name_the_image_and_field(doc: Any, message: str) -> None:
