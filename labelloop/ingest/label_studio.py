@@ -37,7 +37,6 @@ from labelloop.ingest.label_studio_results import (
     answer_of,
     boxes_of,
     is_box,
-    is_number,
     newest,
     regions_of,
     score_of,
@@ -56,6 +55,7 @@ from labelloop.ingest.records import (
 )
 from labelloop.kinds import kind
 from labelloop.schema import label_value
+from labelloop.schema.values import is_number
 
 if TYPE_CHECKING:
     from labelloop.schema import ProjectSchema

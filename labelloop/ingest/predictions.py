@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -12,6 +11,7 @@ from labelloop.ingest.records import object_in_cell, unstorable_at
 from labelloop.kinds import kind
 from labelloop.schema import ProjectSchema, label_value, validate_value
 from labelloop.schema.project import Control
+from labelloop.schema.values import is_number
 
 
 def imported_value(
@@ -123,11 +123,6 @@ def _scored(region: dict[str, Any], score: float | None) -> dict[str, Any]:
 
 
 def _score(where: str, raw: Any) -> float:
-    if (
-        isinstance(raw, bool)
-        or not isinstance(raw, int | float)
-        or not math.isfinite(raw)
-        or not 0 <= raw <= 1
-    ):
+    if not is_number(raw) or not 0 <= raw <= 1:
         raise SchemaError(f"{where}: must be a number from 0 to 1; got {raw!r}")
     return float(raw)

@@ -442,6 +442,30 @@ BAD_TASKS: list[tuple[ProjectSchema, Any, str]] = [
         "from 0 to 1; got 1.5",
     ),
     (
+        SENTIMENT,
+        [
+            {
+                "id": 4,
+                "data": {"text": "x"},
+                "predictions": [{"score": 10**400, "result": [_choices("positive")]}],
+            }
+        ],
+        "line 1, field 'predictions[0].result': task 1 (id 4): sentiment.score: must be a number "
+        "from 0 to 1; got 1000",
+    ),
+    (
+        STREET,
+        [_image_task(_box(10, 5, 5, 5, "car", original_width=10**400))],
+        "line 1, field 'annotations[0].result[0].original_width': task 1 (id 6): must be the "
+        "image's size in pixels",
+    ),
+    (
+        STREET,
+        [_image_task(_box(10**300, 5, 5, 5, "car", original_width=10**300))],
+        "line 1, field 'annotations[0].result[0].value': task 1 (id 6): objects[0].x: must be a "
+        "number; got inf",
+    ),
+    (
         SURVEY,
         [
             _task(
