@@ -159,10 +159,11 @@ class _Reader:
             self.started = True
         try:
             text = self.decoder.decode(raw, final=not raw)
-        except UnicodeDecodeError as exc:
-            line = self._line_at(len(self.buf)) + raw[: exc.start].count(b"\n")
+        except UnicodeDecodeError as exc:  # its bytes: a character the last chunk cut, then raw
+            bad = exc.object
+            line = self._line_at(len(self.buf)) + bad[: exc.start].count(b"\n")
             raise ImportFormatError(
-                line=line, reason=f"not valid UTF-8 (byte 0x{raw[exc.start]:02x})"
+                line=line, reason=f"not valid UTF-8 (byte 0x{bad[exc.start]:02x})"
             ) from None
         self.eof = not raw
         self.buf += text

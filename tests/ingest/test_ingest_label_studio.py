@@ -758,3 +758,13 @@ def test_a_lone_surrogate_in_a_tasks_fields_names_the_task_and_the_field() -> No
         _read(data, SENTIMENT)
     assert (info.value.line, info.value.field) == (2, "src")
     assert info.value.reason.startswith("task 2 (id 2): text cannot contain \\udc00, half of a")
+
+
+@pytest.mark.parametrize("chunk", [3, 64])
+def test_a_file_cut_inside_a_character_names_the_line(
+    monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    monkeypatch.setattr(json_array, "CHUNK_BYTES", chunk)
+    with pytest.raises(ImportFormatError) as info:
+        _read(b'[{"id": 1,\n "data": {"text": "caf\xc3', SENTIMENT)
+    assert (info.value.line, info.value.reason) == (2, "not valid UTF-8 (byte 0xc3)")
