@@ -221,11 +221,11 @@ def check_storable(record: ItemIn) -> None:
     """Refuse a record holding a NUL (U+0000) or a lone surrogate in any text, naming its line
     and field: PostgreSQL cannot store a NUL, and SQLite's LIKE stops at it (a search then
     matches all); a lone surrogate has no UTF-8, so neither store takes it."""
-    parts = {**record.payload, **record.metadata, "id": record.external_id}
-    parts |= {"label": record.label, "prediction": record.prediction}
-    found = unstorable_at(parts)
-    if found is not None:
-        raise ImportFormatError(line=record.line, field=found[0], reason=found[1])
+    rest = {"id": record.external_id, "label": record.label, "prediction": record.prediction}
+    for part in (record.payload, record.metadata, rest):  # one by one: their keys may clash
+        found = unstorable_at(part)
+        if found is not None:
+            raise ImportFormatError(line=record.line, field=found[0], reason=found[1])
 
 
 def bounded_lines(source: BinaryIO) -> Iterator[tuple[int, bytes]]:

@@ -40,6 +40,7 @@ def _written(db: Database) -> dict[str, int]:
         (json.dumps({"id": "x", "text": "ok", "who": ["a", "b\u0000"]}), "who[1]", "NUL"),
         (json.dumps({"id": "x", "text": "a\ud800b"}), "text", "cannot contain \\ud800, half"),
         (json.dumps({"id": "x", "text": "ok", "who": ["a", "\udfff"]}), "who[1]", "\\udfff"),
+        (json.dumps({"id": "x", "text": "ok", "prediction": "a\u0000"}), "prediction", "NUL"),
     ],
     ids=[
         "wrong-type",
@@ -51,6 +52,7 @@ def _written(db: Database) -> dict[str, int]:
         "nul-meta",
         "lone-surrogate",
         "lone-surrogate-meta",
+        "nul-in-metadata-named-like-a-field",
     ],
 )
 def test_a_bad_line_57_writes_nothing_and_is_named(
