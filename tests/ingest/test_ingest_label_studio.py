@@ -768,3 +768,15 @@ def test_a_file_cut_inside_a_character_names_the_line(
     with pytest.raises(ImportFormatError) as info:
         _read(b'[{"id": 1,\n "data": {"text": "caf\xc3', SENTIMENT)
     assert (info.value.line, info.value.reason) == (2, "not valid UTF-8 (byte 0xc3)")
+
+
+def test_a_region_id_that_is_a_list_names_no_region() -> None:
+    box = _box(10, 20, 30, 40, "car", id=["r1"])
+    (item,) = _read([_image_task({**box, "type": "labels", "value": _labels_of(box)})], STREET)
+    assert item.label == {"objects": [{"x": 20.0, "y": 20.0, "w": 60.0, "h": 40.0, "label": "car"}]}
+
+
+def _labels_of(box: dict[str, Any]) -> dict[str, Any]:
+    value = dict(box["value"])
+    value["labels"] = value.pop("rectanglelabels")
+    return value
