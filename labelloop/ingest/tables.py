@@ -195,7 +195,7 @@ class ParquetTableImporter(_TableRecords):
                 for record in batch.to_pylist():
                     number += 1
                     yield self._item(number, record)
-        except pa.ArrowException as exc:
+        except (pa.ArrowException, OSError) as exc:  # a damaged page is an OSError
             raise ImportFormatError(line=number + 1, reason=f"unreadable Parquet: {exc}") from None
 
 

@@ -159,3 +159,14 @@ def test_a_text_cell_too_much_for_python_to_parse_is_a_text_not_a_row(inner: byt
     data = b'external_id,text\na,"{""colour"": ' + inner + b'}"\n'
     exc = error("csv", data, columns=("colour",), id_field="external_id")
     assert (exc.line, exc.field, exc.reason) == (2, "colour", "missing")
+
+
+def test_a_damaged_parquet_page_is_a_clear_error() -> None:
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    sink = io.BytesIO()
+    pq.write_table(pa.table({"a": [1.0, 2.0], "b": ["x", "y"]}), sink)
+    damaged = sink.getvalue()[:4] + b"\xff" * 8 + sink.getvalue()[12:]  # the first page header
+    exc = error("parquet", damaged)
+    assert exc.line == 1 and exc.reason.startswith("unreadable Parquet")
