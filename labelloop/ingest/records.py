@@ -217,6 +217,12 @@ def checked_metadata(line: int, metadata: dict[str, Any]) -> dict[str, Any]:
     return metadata
 
 
+def storable(text: str) -> str:
+    """``text`` with U+FFFD for each character no store holds (a NUL, a lone surrogate), for
+    a text that is only shown, such as a file's name."""
+    return _UNSTORABLE.sub("\ufffd", text)
+
+
 def check_storable(record: ItemIn) -> None:
     """Refuse a record holding a NUL (U+0000) or a lone surrogate in any text, naming its line
     and field: PostgreSQL cannot store a NUL, and SQLite's LIKE stops at it (a search then

@@ -350,3 +350,16 @@ def test_a_label_cell_of_json_no_store_holds_names_the_line(
     assert (caught.value.line, caught.value.field) == (3, "label")
     assert caught.value.reason.startswith(reason)
     assert _written(lab.db) == before
+
+
+def test_a_file_name_no_store_holds_is_kept_with_replacement_characters(lab: Any) -> None:
+    """An upload's name can hold a NUL; a file system's name, bytes that are not UTF-8."""
+    ctx = lab.project()
+    report = imports.import_items(
+        lab.db, ctx, lab.jsonl(lab.rows(2)), fmt="jsonl", filename="up\x00load\udce9.jsonl"
+    )
+    with lab.db.read() as conn:
+        stored = conn.execute(
+            select(import_batch.c.filename).where(import_batch.c.id == report.batch_id)
+        ).scalar_one()
+    assert stored == "up\ufffdload\ufffd.jsonl"
