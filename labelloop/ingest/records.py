@@ -158,15 +158,20 @@ _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 ``\\ud800``: half of a UTF-16 pair, no character, with no UTF-8 to store)."""
 
 
-def _text_at(data: Any, pattern: re.Pattern[str]) -> tuple[str, str] | None:
+def _text_at(
+    data: Any, pattern: re.Pattern[str], *, numbers: bool = False
+) -> tuple[str, str | float] | None:
     """Where in a parsed JSON value a text (or key) holds a match of ``pattern``, as ``a.b[2]``,
-    and the character matched."""
+    and the character matched; with ``numbers``, a float that is not finite is found too."""
     stack: list[tuple[str, Any]] = [("", data)]
     while stack:  # iterative: a deeply nested body cannot exhaust the recursion limit
         where, value = stack.pop()
         if isinstance(value, str):
             if found := pattern.search(value):
                 return where or "body", found.group()
+        elif isinstance(value, float):
+            if numbers and not math.isfinite(value):
+                return where or "body", value
         elif isinstance(value, dict):
             for key, inner in value.items():
                 if isinstance(key, str) and (found := pattern.search(key)):
@@ -185,11 +190,14 @@ def nul_at(data: Any) -> str | None:
 
 def unstorable_at(data: Any) -> tuple[str, str] | None:
     """Where in a parsed JSON value a text (or key) holds a character no store holds (a NUL or
-    a lone surrogate), as ``a.b[2]``, and why it is refused."""
-    found = _text_at(data, _UNSTORABLE)
+    a lone surrogate), or a number no JSON holds (a float beyond 1.8e308, read as infinity,
+    which PostgreSQL's json refuses), as ``a.b[2]``, and why it is refused."""
+    found = _text_at(data, _UNSTORABLE, numbers=True)
     if found is None:
         return None
     where, char = found
+    if isinstance(char, float):
+        return where, "a number beyond what JSON holds (about 1.8e308)"
     if char == "\x00":
         return where, "text cannot contain the NUL character (U+0000)"
     return where, (
@@ -224,9 +232,11 @@ def storable(text: str) -> str:
 
 
 def check_storable(record: ItemIn) -> None:
-    """Refuse a record holding a NUL (U+0000) or a lone surrogate in any text, naming its line
-    and field: PostgreSQL cannot store a NUL, and SQLite's LIKE stops at it (a search then
-    matches all); a lone surrogate has no UTF-8, so neither store takes it."""
+    """Refuse a record holding a NUL (U+0000) or a lone surrogate in any text, or a number
+    beyond what JSON holds, naming its line and field: PostgreSQL cannot store a NUL, and
+    SQLite's LIKE stops at it (a search then matches all); a lone surrogate has no UTF-8, so
+    neither store takes it; JSON text such as 1e400 reads as infinity, which PostgreSQL's json
+    refuses."""
     rest = {"id": record.external_id, "label": record.label, "prediction": record.prediction}
     for part in (record.payload, record.metadata, rest):  # one by one: their keys may clash
         found = unstorable_at(part)
