@@ -26,6 +26,10 @@ MAX_ID_CHARS = 200
 """Characters of one record's id (the store's ``item.external_id`` holds no more)."""
 MAX_METADATA_BYTES = 65_536
 """Bytes of one record's metadata (its other fields) as JSON; served with the item each time."""
+MAX_NESTING = 100
+"""Levels of lists and objects in one field of a record's metadata: far more than any export
+writes, and far enough below Python's recursion limit that wherever the value is encoded next
+(the store, an export) it cannot be exhausted."""
 MAX_LINE_BYTES = 2 * 1024 * 1024
 """Bytes of one line of a JSONL, CSV or CoNLL file, refused before it is parsed: the largest
 text, JSON-escaped, with its metadata and pre-annotations fits several times over."""
@@ -208,7 +212,15 @@ def unstorable_at(data: Any) -> tuple[str, str] | None:
 
 def checked_metadata(line: int, metadata: dict[str, Any]) -> dict[str, Any]:
     """A record's metadata, refused (naming its largest field) beyond :data:`MAX_METADATA_BYTES`
-    of JSON, as it is stored and served with the item."""
+    of JSON, as it is stored and served with the item, or nested more than
+    :data:`MAX_NESTING` levels deep."""
+    for key, value in metadata.items():
+        if isinstance(value, dict | list) and _deeper_than(value, MAX_NESTING):
+            raise ImportFormatError(
+                line=line,
+                field=str(key),
+                reason=f"lists and objects nested more than {MAX_NESTING} levels deep",
+            )
     try:
         size = len(json_bytes(metadata)) if metadata else 0
     except UnicodeEncodeError:  # a lone surrogate has no UTF-8
@@ -223,6 +235,22 @@ def checked_metadata(line: int, metadata: dict[str, Any]) -> dict[str, Any]:
             f"the limit is {MAX_METADATA_BYTES:,}",
         )
     return metadata
+
+
+def _deeper_than(value: Any, levels: int) -> bool:
+    """Whether lists and objects nest more than ``levels`` deep in ``value`` (level by level,
+    so a deep value cannot exhaust the recursion limit here either)."""
+    frontier = [value]
+    for _ in range(levels):
+        frontier = [
+            inner
+            for node in frontier
+            if isinstance(node, dict | list)
+            for inner in (node.values() if isinstance(node, dict) else node)
+        ]
+        if not frontier:
+            return False
+    return any(isinstance(node, dict | list) for node in frontier)
 
 
 def storable(text: str) -> str:

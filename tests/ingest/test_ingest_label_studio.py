@@ -780,3 +780,12 @@ def _labels_of(box: dict[str, Any]) -> dict[str, Any]:
     value = dict(box["value"])
     value["labels"] = value.pop("rectanglelabels")
     return value
+
+
+def test_meta_nested_deeper_than_metadata_may_be_names_the_task() -> None:
+    deep = b'{"a":' * 900 + b"1" + b"}" * 900  # parsed, but too deep to store or export safely
+    data = b'[{"id": 1, "data": {"text": "a"}, "meta": {"x": ' + deep + b"}}]"
+    with pytest.raises(ImportFormatError) as info:
+        _read(data, SENTIMENT)
+    assert (info.value.line, info.value.field) == (1, "x")
+    assert info.value.reason == "task 1 (id 1): lists and objects nested more than 100 levels deep"
