@@ -365,3 +365,15 @@ def test_a_file_name_no_store_holds_is_kept_with_replacement_characters(lab: Any
             select(import_batch.c.filename).where(import_batch.c.id == report.batch_id)
         ).scalar_one()
     assert stored == "up\ufffdload\ufffd.jsonl"
+
+
+def test_an_error_quoting_a_huge_value_stays_one_readable_line(lab: Any) -> None:
+    ctx = lab.project()
+    rows: list[Any] = lab.rows(3, labeled=True)
+    rows[1] = {**rows[1], "label": "furious " * 50_000}
+    with pytest.raises(ImportFormatError) as caught:
+        lab.import_rows(ctx, rows, labeled=True)
+    message = caught.value.message
+    assert len(message) <= 1_100
+    assert message.startswith("line 2, field 'label': sentiment: 'furious furious")
+    assert message.endswith("furious' is not one of negative, neutral, positive")
