@@ -14,16 +14,30 @@ class LabelloopError(Exception):
 
 
 class ImportFormatError(LabelloopError):
-    """An import record could not be read; names the line (1-based) and, when known, the field."""
+    """An import record could not be read; names the line (1-based) and, when known, the field.
+
+    The reason and the field often quote the file (a label, a key), which can be megabytes
+    long: each is cut in its middle to a few hundred characters, so the message stays one
+    readable line."""
 
     status = 422
 
     def __init__(self, *, line: int, reason: str, field: str | None = None) -> None:
+        reason = _cut(reason, 1_000)
+        field = _cut(field, 200) if field is not None else None
         where = f"line {line}" + (f", field '{field}'" if field else "")
         super().__init__(f"{where}: {reason}")
         self.line = line
         self.field = field
         self.reason = reason
+
+
+def _cut(text: str, limit: int) -> str:
+    """``text`` with its middle left out when it is longer than ``limit`` characters."""
+    if len(text) <= limit:
+        return text
+    head = (limit - 3) // 2
+    return f"{text[:head]} … {text[len(text) - (limit - 3 - head) :]}"
 
 
 class SchemaError(LabelloopError):

@@ -17,7 +17,7 @@ from typing import Any, BinaryIO, ClassVar
 
 from labelloop.domain import ExportRecord, ItemIn
 from labelloop.errors import ImportFormatError, LabelloopError
-from labelloop.ingest.records import BOM, checked_id
+from labelloop.ingest.records import BOM, checked_id, json_trouble
 from labelloop.kinds import kind
 from labelloop.schema import ProjectSchema
 
@@ -46,7 +46,8 @@ class CocoImporter:
                 raise ImportFormatError(
                     line=1, field=f"annotations[{k}]", reason=f"must be an object, got {kind(ann)}"
                 )
-            by_image.setdefault(ann.get("image_id"), []).append((k, ann))
+            image_id = _id(ann.get("image_id"), line=1, field=f"annotations[{k}].image_id")
+            by_image.setdefault(image_id, []).append((k, ann))
         images = doc.get("images")
         if not isinstance(images, list):
             raise ImportFormatError(line=1, field="images", reason="missing or not a list")
@@ -95,6 +96,8 @@ def _document(source: BinaryIO) -> Mapping[str, Any]:
         raise ImportFormatError(
             line=exc.lineno, reason=f"not valid JSON: {exc.msg} (column {exc.colno})"
         ) from None
+    except (RecursionError, ValueError) as exc:
+        raise ImportFormatError(line=1, reason=f"not valid JSON: {json_trouble(exc)}") from None
     if not isinstance(doc, dict):
         raise ImportFormatError(line=1, reason=f"expected a COCO JSON object, got {kind(doc)}")
     return doc
@@ -109,8 +112,18 @@ def _categories(raw: Any) -> dict[Any, str]:
             raise ImportFormatError(
                 line=1, field=f"categories[{k}]", reason="must be an object with a name"
             )
-        out[category.get("id")] = category["name"]
+        out[_id(category.get("id"), line=1, field=f"categories[{k}].id")] = category["name"]
     return out
+
+
+def _id(value: Any, *, line: int, field: str) -> Any:
+    """An id the file gives (COCO's are numbers; a text is taken too), refused when it is a
+    list or an object, which cannot name anything."""
+    if isinstance(value, list | Mapping):
+        raise ImportFormatError(
+            line=line, field=field, reason=f"must be a number or a text, got {kind(value)}"
+        )
+    return value
 
 
 def _image_id(number: int, image: Any) -> Any:
@@ -120,7 +133,7 @@ def _image_id(number: int, image: Any) -> Any:
         )
     if "id" not in image:
         raise ImportFormatError(line=number, field="id", reason="missing")
-    return image["id"]
+    return _id(image["id"], line=number, field="id")
 
 
 def _box(
@@ -131,7 +144,7 @@ def _box(
     bbox = ann.get("bbox")
     if not isinstance(bbox, list) or len(bbox) != 4:
         raise ImportFormatError(line=number, field=f"{where}.bbox", reason="must be [x, y, w, h]")
-    label = categories.get(ann.get("category_id"))
+    label = categories.get(_id(ann.get("category_id"), line=number, field=f"{where}.category_id"))
     if label is None:
         raise ImportFormatError(
             line=number,

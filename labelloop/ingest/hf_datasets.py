@@ -102,7 +102,7 @@ class HfDatasetsImporter(TextImporter):
                 for record in batch.to_pylist():
                     number += 1
                     yield self._row(number, record, features)
-        except pa.ArrowException as exc:
+        except (pa.ArrowException, OSError) as exc:  # a damaged message is an OSError
             raise ImportFormatError(
                 line=number + 1, reason=f"unreadable Arrow data: {exc}"
             ) from None

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import BinaryIO, ClassVar
 
 from labelloop.domain import ItemIn
+from labelloop.errors import ImportFormatError
 from labelloop.ingest.media import MEDIA_SUFFIXES
 
 
@@ -37,6 +38,8 @@ class ImageFolderImporter:
         files = sorted(p for p in top.rglob("*") if p.suffix.lower() in suffixes and not p.is_dir())
         for number, path in enumerate(files, 1):
             relative = path.relative_to(self.root).as_posix()
+            if not relative.isascii():
+                _check_utf8(number, relative)
             label = None
             inner = path.relative_to(top).parts
             if self.labels_from_folders and len(inner) >= 2:
@@ -47,3 +50,15 @@ class ImageFolderImporter:
                 external_id=path.relative_to(top).as_posix(),
                 label=label,
             )
+
+
+def _check_utf8(number: int, relative: str) -> None:
+    """Refuse a path whose name is not UTF-8 (Python holds its bad bytes as lone surrogates,
+    which no store takes), naming the file as well as it can be shown."""
+    try:
+        relative.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = relative.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        raise ImportFormatError(
+            line=number, reason=f"'{shown}': the name is not UTF-8 text; rename it"
+        ) from None

@@ -16,7 +16,8 @@ _TRANSPOSED = (5, 6, 7, 8)
 
 
 def image_size(path: Path) -> dict[str, int]:
-    """``{"width", "height"}`` of an image as a browser shows it; ``{}`` if Pillow cannot read it.
+    """``{"width", "height"}`` of an image as a browser shows it; ``{}`` if Pillow cannot read it
+    (or it is a decompression bomb, larger than Pillow opens).
 
     Only the header is read. Boxes are drawn and checked in these pixels.
     """
@@ -27,7 +28,7 @@ def image_size(path: Path) -> dict[str, int]:
             width, height = img.size
             if img.getexif().get(0x0112) in _TRANSPOSED:
                 width, height = height, width
-    except (OSError, UnidentifiedImageError, ValueError) as exc:
+    except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as exc:
         log.warning("cannot read the size of %s: %s", path, exc)
         return {}
     return {"width": int(width), "height": int(height)}

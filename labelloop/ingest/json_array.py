@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 from labelloop.errors import ImportFormatError
-from labelloop.ingest.records import BOM
+from labelloop.ingest.records import BOM, json_trouble
 
 MAX_ELEMENT_CHARS = 8_000_000
 """Characters of one element's JSON, refused before more is read: a task with the largest text,
@@ -113,9 +113,10 @@ class _Reader:
                 raise self._error(
                     self.pos, f"not valid JSON in {self.what} {self.number}: {exc} is not allowed"
                 ) from None
-            except RecursionError:
+            except (RecursionError, ValueError) as exc:
                 raise self._error(
-                    self.pos, f"not valid JSON in {self.what} {self.number}: nested too deeply"
+                    self.pos,
+                    f"not valid JSON in {self.what} {self.number}: {json_trouble(exc)}",
                 ) from None
             if end == len(self.buf) and not self.eof:
                 self._fill()  # a number at the window's edge may go on in the next chunk
@@ -158,10 +159,11 @@ class _Reader:
             self.started = True
         try:
             text = self.decoder.decode(raw, final=not raw)
-        except UnicodeDecodeError as exc:
-            line = self._line_at(len(self.buf)) + raw[: exc.start].count(b"\n")
+        except UnicodeDecodeError as exc:  # its bytes: a character the last chunk cut, then raw
+            bad = exc.object
+            line = self._line_at(len(self.buf)) + bad[: exc.start].count(b"\n")
             raise ImportFormatError(
-                line=line, reason=f"not valid UTF-8 (byte 0x{raw[exc.start]:02x})"
+                line=line, reason=f"not valid UTF-8 (byte 0x{bad[exc.start]:02x})"
             ) from None
         self.eof = not raw
         self.buf += text

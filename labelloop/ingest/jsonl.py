@@ -9,7 +9,14 @@ from typing import Any, BinaryIO, ClassVar
 
 from labelloop.domain import EXPORT_COLUMNS, ExportRecord, ItemIn
 from labelloop.errors import ImportFormatError
-from labelloop.ingest.records import TextImporter, bounded_lines, decode_line, json_bytes, kind
+from labelloop.ingest.records import (
+    TextImporter,
+    bounded_lines,
+    decode_line,
+    json_bytes,
+    json_trouble,
+    kind,
+)
 
 _FLUSH_LINES = 2000
 
@@ -44,9 +51,9 @@ class JsonlImporter(TextImporter):
                 raise ImportFormatError(
                     line=line, reason=f"not valid JSON: {exc.msg} (column {exc.colno})"
                 ) from None
-            except RecursionError:
+            except (RecursionError, ValueError) as exc:
                 raise ImportFormatError(
-                    line=line, reason="not valid JSON: nested too deeply"
+                    line=line, reason=f"not valid JSON: {json_trouble(exc)}"
                 ) from None
             if not isinstance(record, dict):
                 raise ImportFormatError(

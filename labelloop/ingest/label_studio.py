@@ -37,7 +37,6 @@ from labelloop.ingest.label_studio_results import (
     answer_of,
     boxes_of,
     is_box,
-    is_number,
     newest,
     regions_of,
     score_of,
@@ -56,6 +55,7 @@ from labelloop.ingest.records import (
 )
 from labelloop.kinds import kind
 from labelloop.schema import label_value
+from labelloop.schema.values import is_number
 
 if TYPE_CHECKING:
     from labelloop.schema import ProjectSchema
@@ -221,7 +221,7 @@ class LabelStudioImporter:
         if not isinstance(results, list):
             raise task.error(f"{where}.result", f"must be a list of results, got {kind(results)}")
         labeled = {
-            r.get("id")
+            _region_id(r)
             for r in results
             if isinstance(r, Mapping) and r.get("type") == "labels" and is_box(r.get("value"))
         }
@@ -232,7 +232,7 @@ class LabelStudioImporter:
             if not isinstance(result, Mapping):
                 raise task.error(at, f"must be an object, got {kind(result)}")
             rtype = result.get("type")
-            if rtype == "rectangle" and result.get("id") in labeled - {None}:
+            if rtype == "rectangle" and _region_id(result) in labeled - {None}:
                 continue  # its box comes with the labels result of the same region
             if not isinstance(rtype, str) or rtype not in RESULT_CONTROLS:
                 raise task.error(f"{at}.type", unread_type(rtype))
@@ -335,6 +335,13 @@ def _data_problem(raw: Mapping[str, Any], data: Any) -> str:
             "result's type: export JSON instead"
         )
     return "missing; a Label Studio task holds its content in data"
+
+
+def _region_id(result: Mapping[str, Any]) -> str | int | None:
+    """The id of the region a result marks (its box and its labels share one), if it has one;
+    a list or an object names no region."""
+    found = result.get("id")
+    return found if isinstance(found, str | int) else None
 
 
 def _external_id(task: Task) -> str | None:

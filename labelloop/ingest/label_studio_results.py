@@ -3,12 +3,12 @@ which result type, a box's percent and pixels, and the errors that name a task a
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeGuard
+from typing import TYPE_CHECKING, Any
 
 from labelloop.errors import ImportFormatError
 from labelloop.kinds import kind
+from labelloop.schema.values import is_number
 
 if TYPE_CHECKING:
     from labelloop.schema.project import Control
@@ -171,7 +171,7 @@ def boxes_of(
         number = value.get(key)
         if not is_number(number):
             raise task.error(f"{at}.value.{key}", f"must be a number, got {kind(number)}")
-        numbers[key] = number
+        numbers[key] = float(number)  # two integers' product can outgrow what a float holds
     key = "labels" if result.get("type") == "labels" else "rectanglelabels"
     width, height = size["original_width"], size["original_height"]
     box = {
@@ -239,11 +239,6 @@ def with_score(type: str, raw: Any, score: Any) -> Any:
     if type in ("spans", "boxes"):
         return [{**region, "score": score} for region in raw]
     return raw  # multi_choice, rating and text predictions carry no score
-
-
-def is_number(value: Any) -> TypeGuard[int | float]:
-    """A finite JSON number (not a boolean)."""
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def regions_of(

@@ -87,20 +87,25 @@ def resolve_media(path: str, roots: Sequence[Path], *, kind: str = "image") -> t
     Raises
     ------
     LabelloopError
-        The path is refused (absolute, ``..``, out of its root by a symlink, not of ``kind``).
+        The path is refused (absolute, ``..``, out of its root by a symlink, not of ``kind``) or
+        cannot be read (a name too long, a symlink loop, no permission).
     NotFound
         No root holds the file.
     """
     relative = check_relative(path, kind=kind)
     for root in roots:
         base = Path(root).resolve()
-        found = (base / relative).resolve()
-        if not found.is_relative_to(base):
-            raise LabelloopError(f"media path '{path[:200]}': resolves outside the media root")
-        if not found.is_file():
-            continue
-        with found.open("rb") as file:
-            content_type = _SNIFFERS[kind](file.read(16))
+        try:
+            found = (base / relative).resolve()
+            if not found.is_relative_to(base):
+                raise LabelloopError(f"media path '{path[:200]}': resolves outside the media root")
+            if not found.is_file():
+                continue
+            with found.open("rb") as file:
+                content_type = _SNIFFERS[kind](file.read(16))
+        except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop (Python < 3.13)
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "a symlink loop"
+            raise LabelloopError(f"media path '{path[:200]}': cannot be read ({reason})") from None
         if content_type is None:
             raise LabelloopError(f"media path '{path[:200]}': not {_KIND_NAMES[kind]}")
         return found, content_type

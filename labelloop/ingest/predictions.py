@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping
 from typing import Any
 
 from labelloop.errors import SchemaError
-from labelloop.ingest.records import object_in_cell
+from labelloop.ingest.records import object_in_cell, unstorable_at
 from labelloop.kinds import kind
 from labelloop.schema import ProjectSchema, label_value, validate_value
 from labelloop.schema.project import Control
+from labelloop.schema.values import is_number
 
 
 def imported_value(
@@ -48,13 +48,18 @@ def _is_control(schema: ProjectSchema, name: Any) -> bool:
 
 
 def _json_object(schema: ProjectSchema, raw: Any) -> Any:
-    """A text cell holding a JSON object, parsed; a label that merely starts with "{" stays."""
+    """A text cell holding a JSON object, parsed; a label that merely starts with "{" stays.
+    The texts of the object are refused as the file's own are (:func:`unstorable_at`): its
+    escapes can spell a NUL or a lone surrogate."""
     try:
-        return object_in_cell(raw)
+        parsed = object_in_cell(raw)
     except json.JSONDecodeError as exc:
         if len(schema.controls) > 1:
             raise SchemaError(f"not valid JSON: {exc.msg} (column {exc.colno})") from None
         return raw
+    if parsed is not raw and (found := unstorable_at(parsed)) is not None:
+        raise SchemaError(f"{found[0]}: {found[1]}")
+    return parsed
 
 
 def prediction_value(
@@ -118,11 +123,6 @@ def _scored(region: dict[str, Any], score: float | None) -> dict[str, Any]:
 
 
 def _score(where: str, raw: Any) -> float:
-    if (
-        isinstance(raw, bool)
-        or not isinstance(raw, int | float)
-        or not math.isfinite(raw)
-        or not 0 <= raw <= 1
-    ):
+    if not is_number(raw) or not 0 <= raw <= 1:
         raise SchemaError(f"{where}: must be a number from 0 to 1; got {raw!r}")
     return float(raw)

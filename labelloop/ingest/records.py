@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import re
+import sys
 from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
@@ -24,6 +26,10 @@ MAX_ID_CHARS = 200
 """Characters of one record's id (the store's ``item.external_id`` holds no more)."""
 MAX_METADATA_BYTES = 65_536
 """Bytes of one record's metadata (its other fields) as JSON; served with the item each time."""
+MAX_NESTING = 100
+"""Levels of lists and objects in one field of a record's metadata: far more than any export
+writes, and far enough below Python's recursion limit that wherever the value is encoded next
+(the store, an export) it cannot be exhausted."""
 MAX_LINE_BYTES = 2 * 1024 * 1024
 """Bytes of one line of a JSONL, CSV or CoNLL file, refused before it is parsed: the largest
 text, JSON-escaped, with its metadata and pre-annotations fits several times over."""
@@ -150,28 +156,76 @@ def checked_id(line: int, field: str | None, external_id: str) -> str:
     return external_id
 
 
-def nul_at(data: Any) -> str | None:
-    """Where in a parsed JSON value a text (or key) holds a NUL (U+0000), as ``a.b[2]``."""
+_NUL = re.compile("\x00")
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+"""A NUL, which PostgreSQL cannot store and SQLite's LIKE stops at, or a lone surrogate (JSON's
+``\\ud800``: half of a UTF-16 pair, no character, with no UTF-8 to store)."""
+
+
+def _text_at(
+    data: Any, pattern: re.Pattern[str], *, numbers: bool = False
+) -> tuple[str, str | float] | None:
+    """Where in a parsed JSON value a text (or key) holds a match of ``pattern``, as ``a.b[2]``,
+    and the character matched; with ``numbers``, a float that is not finite is found too."""
     stack: list[tuple[str, Any]] = [("", data)]
     while stack:  # iterative: a deeply nested body cannot exhaust the recursion limit
         where, value = stack.pop()
         if isinstance(value, str):
-            if "\x00" in value:
-                return where or "body"
+            if found := pattern.search(value):
+                return where or "body", found.group()
+        elif isinstance(value, float):
+            if numbers and not math.isfinite(value):
+                return where or "body", value
         elif isinstance(value, dict):
             for key, inner in value.items():
-                if isinstance(key, str) and "\x00" in key:
-                    return where or "body"
+                if isinstance(key, str) and (found := pattern.search(key)):
+                    return where or "body", found.group()
                 stack.append((f"{where}.{key}" if where else str(key), inner))
         elif isinstance(value, list | tuple):
             stack.extend((f"{where}[{i}]", inner) for i, inner in enumerate(value))
     return None
 
 
+def nul_at(data: Any) -> str | None:
+    """Where in a parsed JSON value a text (or key) holds a NUL (U+0000), as ``a.b[2]``."""
+    found = _text_at(data, _NUL)
+    return found[0] if found else None
+
+
+def unstorable_at(data: Any) -> tuple[str, str] | None:
+    """Where in a parsed JSON value a text (or key) holds a character no store holds (a NUL or
+    a lone surrogate), or a number no JSON holds (a float beyond 1.8e308, read as infinity,
+    which PostgreSQL's json refuses), as ``a.b[2]``, and why it is refused."""
+    found = _text_at(data, _UNSTORABLE, numbers=True)
+    if found is None:
+        return None
+    where, char = found
+    if isinstance(char, float):
+        return where, "a number beyond what JSON holds (about 1.8e308)"
+    if char == "\x00":
+        return where, "text cannot contain the NUL character (U+0000)"
+    return where, (
+        f"text cannot contain \\u{ord(char):04x}, half of a UTF-16 surrogate pair without the "
+        "other half (not a character)"
+    )
+
+
 def checked_metadata(line: int, metadata: dict[str, Any]) -> dict[str, Any]:
     """A record's metadata, refused (naming its largest field) beyond :data:`MAX_METADATA_BYTES`
-    of JSON, as it is stored and served with the item."""
-    size = len(json_bytes(metadata)) if metadata else 0
+    of JSON, as it is stored and served with the item, or nested more than
+    :data:`MAX_NESTING` levels deep."""
+    for key, value in metadata.items():
+        if isinstance(value, dict | list) and _deeper_than(value, MAX_NESTING):
+            raise ImportFormatError(
+                line=line,
+                field=str(key),
+                reason=f"lists and objects nested more than {MAX_NESTING} levels deep",
+            )
+    try:
+        size = len(json_bytes(metadata)) if metadata else 0
+    except UnicodeEncodeError:  # a lone surrogate has no UTF-8
+        where, reason = unstorable_at(metadata) or (None, "text that is not UTF-8")
+        raise ImportFormatError(line=line, field=where, reason=reason) from None
     if size > MAX_METADATA_BYTES:
         largest = max(metadata, key=lambda key: len(json_bytes(metadata[key])))
         raise ImportFormatError(
@@ -183,18 +237,39 @@ def checked_metadata(line: int, metadata: dict[str, Any]) -> dict[str, Any]:
     return metadata
 
 
-def check_no_nul(record: ItemIn) -> None:
-    """Refuse a record holding a NUL (U+0000) in any text, naming its line and field:
-    PostgreSQL cannot store one, and SQLite's LIKE stops at it (a search then matches all)."""
-    parts = {**record.payload, **record.metadata, "id": record.external_id}
-    parts |= {"label": record.label, "prediction": record.prediction}
-    where = nul_at(parts)
-    if where is not None:
-        raise ImportFormatError(
-            line=record.line,
-            field=where,
-            reason="text cannot contain the NUL character (U+0000)",
-        )
+def _deeper_than(value: Any, levels: int) -> bool:
+    """Whether lists and objects nest more than ``levels`` deep in ``value`` (level by level,
+    so a deep value cannot exhaust the recursion limit here either)."""
+    frontier = [value]
+    for _ in range(levels):
+        frontier = [
+            inner
+            for node in frontier
+            if isinstance(node, dict | list)
+            for inner in (node.values() if isinstance(node, dict) else node)
+        ]
+        if not frontier:
+            return False
+    return any(isinstance(node, dict | list) for node in frontier)
+
+
+def storable(text: str) -> str:
+    """``text`` with U+FFFD for each character no store holds (a NUL, a lone surrogate), for
+    a text that is only shown, such as a file's name."""
+    return _UNSTORABLE.sub("\ufffd", text)
+
+
+def check_storable(record: ItemIn) -> None:
+    """Refuse a record holding a NUL (U+0000) or a lone surrogate in any text, or a number
+    beyond what JSON holds, naming its line and field: PostgreSQL cannot store a NUL, and
+    SQLite's LIKE stops at it (a search then matches all); a lone surrogate has no UTF-8, so
+    neither store takes it; JSON text such as 1e400 reads as infinity, which PostgreSQL's json
+    refuses."""
+    rest = {"id": record.external_id, "label": record.label, "prediction": record.prediction}
+    for part in (record.payload, record.metadata, rest):  # one by one: their keys may clash
+        found = unstorable_at(part)
+        if found is not None:
+            raise ImportFormatError(line=record.line, field=found[0], reason=found[1])
 
 
 def bounded_lines(source: BinaryIO) -> Iterator[tuple[int, bytes]]:
@@ -214,6 +289,14 @@ def bounded_lines(source: BinaryIO) -> Iterator[tuple[int, bytes]]:
         yield number, raw
 
 
+def json_trouble(exc: RecursionError | ValueError) -> str:
+    """Why Python's json refused a text without a syntax error in it: nesting deeper than the
+    recursion limit, or a number longer than the digits Python turns into an integer."""
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    return f"a number is longer than {sys.get_int_max_str_digits():,} digits"
+
+
 def _json_cell(line: int, field: str, cell: str) -> Any:
     """A pre-annotation that came as text (a CSV cell) parsed as JSON; blank means none."""
     if not cell.strip():
@@ -224,6 +307,10 @@ def _json_cell(line: int, field: str, cell: str) -> Any:
         raise ImportFormatError(
             line=line, field=field, reason=f"not valid JSON: {exc.msg} (column {exc.colno})"
         ) from None
+    except (RecursionError, ValueError) as exc:
+        raise ImportFormatError(
+            line=line, field=field, reason=f"not valid JSON: {json_trouble(exc)}"
+        ) from None
 
 
 def object_in_cell(value: Any) -> Any:
@@ -233,12 +320,19 @@ def object_in_cell(value: Any) -> Any:
     Raises
     ------
     json.JSONDecodeError
-        When the text starts with "{" but is not JSON; whether it is then a label that merely
-        starts with "{" is the caller's call.
+        When the text starts with "{" but is not JSON (or nests too deeply, or holds a number
+        too long for Python); whether it is then a label that merely starts with "{" is the
+        caller's call.
     """
     if not (isinstance(value, str) and value.lstrip().startswith("{")):
         return value
-    parsed = json.loads(value)
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError:
+        raise
+    except (RecursionError, ValueError) as exc:
+        long = re.search(rf"\d{{{sys.get_int_max_str_digits() + 1}}}", value)
+        raise json.JSONDecodeError(json_trouble(exc), value, long.start() if long else 0) from None
     return parsed if isinstance(parsed, Mapping) else value
 
 

@@ -103,7 +103,7 @@ class _TableRecords(TextImporter):
             if isinstance(value, str) and value.lstrip().startswith("{"):
                 try:
                     value = json.loads(value)
-                except json.JSONDecodeError:
+                except (RecursionError, ValueError):  # not JSON: a text like any other
                     continue
             if isinstance(value, Mapping):
                 return value, key
@@ -195,7 +195,7 @@ class ParquetTableImporter(_TableRecords):
                 for record in batch.to_pylist():
                     number += 1
                     yield self._item(number, record)
-        except pa.ArrowException as exc:
+        except (pa.ArrowException, OSError) as exc:  # a damaged page is an OSError
             raise ImportFormatError(line=number + 1, reason=f"unreadable Parquet: {exc}") from None
 
 

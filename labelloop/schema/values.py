@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 from labelloop.errors import SchemaError
 from labelloop.schema.project import Control, ProjectSchema, _kind
@@ -147,7 +148,7 @@ def boxes_value(
         numbers = {}
         for key in ("x", "y", "w", "h"):
             v = region.get(key)
-            if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+            if not is_number(v):
                 raise SchemaError(f"{control.name}[{i}].{key}: must be a number; got {v!r}")
             numbers[key] = round(float(v), 2)
         if numbers["x"] < 0 or numbers["y"] < 0 or numbers["w"] <= 0 or numbers["h"] <= 0:
@@ -160,6 +161,17 @@ def boxes_value(
             raise SchemaError(f"{control.name}[{i}]: box ends past the image height ({height})")
         out.append({**numbers, "label": _region_label(control, region, i)})
     return out
+
+
+_LARGEST_FLOAT = int(sys.float_info.max)
+
+
+def is_number(value: Any) -> TypeGuard[int | float]:
+    """A finite JSON number (not a boolean): no NaN or infinity, nor an integer beyond what a
+    float holds (math.isfinite raises OverflowError on one)."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return isinstance(value, int) and not isinstance(value, bool) and abs(value) <= _LARGEST_FLOAT
 
 
 def _regions(control: Control, raw: Any) -> list[Any]:

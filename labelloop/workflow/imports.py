@@ -19,7 +19,7 @@ from labelloop.ingest.imaging import image_size
 from labelloop.ingest.media import MEDIA_SUFFIXES, file_hash, resolve_media, root_of
 from labelloop.ingest.payloads import stored_payload
 from labelloop.ingest.predictions import imported_value, prediction_value
-from labelloop.ingest.records import check_no_nul
+from labelloop.ingest.records import check_storable, storable
 from labelloop.ingest.tables import make_table_importer
 from labelloop.store import audit
 from labelloop.store import autolabel as store_autolabel
@@ -275,6 +275,8 @@ def _import_records(
     """
     if split not in SPLITS:
         raise LabelloopError(f"split '{split}' is not one of {', '.join(SPLITS)}")
+    # An upload's name may hold a NUL, a file system's name bytes that are not UTF-8
+    filename = storable(filename)[:500]
     data_type = ctx.schema.data_type
     images = data_type in MEDIA_SUFFIXES
     target = ctx.schema.target
@@ -289,7 +291,7 @@ def _import_records(
             conn,
             project_id=ctx.id,
             user_id=ctx.actor_id,
-            filename=filename[:500],
+            filename=filename,
             format=fmt,
             split=split,
             n_items=0,
@@ -322,7 +324,7 @@ def _import_records(
             labels.clear()
 
         for record in records:
-            check_no_nul(record)
+            check_storable(record)
             if images:
                 payload, digest = _image_payload(
                     record, path_field=path_field, roots=media_roots, kind=data_type
@@ -390,7 +392,7 @@ def _import_records(
             project_id=ctx.id,
             subject=f"import_batch:{batch_id}",
             payload={
-                "filename": filename[:500],
+                "filename": filename,
                 "format": fmt,
                 "split": split,
                 "items": n_items,

@@ -83,6 +83,22 @@ def test_annotations_become_box_labels_and_scored_ones_pre_annotations() -> None
         ),
         (_doc(images=[{"id": 1, "file_name": ""}]), "line 1, field 'file_name'"),
         (_doc(images=[{"file_name": "a.png"}]), "line 1, field 'id': missing"),
+        (
+            _doc(images=[{"id": 1, "file_name": "a.png"}, {"id": [2], "file_name": "b.png"}]),
+            "line 2, field 'id': must be a number or a text, got list",
+        ),
+        (
+            _doc(annotations=[{"image_id": {"id": 1}, "category_id": 7, "bbox": [0, 0, 1, 1]}]),
+            "line 1, field 'annotations[0].image_id': must be a number or a text, got object",
+        ),
+        (
+            _doc(categories=[*CATEGORIES, {"id": [3], "name": "bus"}]),
+            "line 1, field 'categories[2].id': must be a number or a text, got list",
+        ),
+        (
+            _doc(annotations=[{"image_id": 3, "category_id": [7], "bbox": [0, 0, 1, 1]}]),
+            "line 3, field 'annotations[0].category_id': must be a number or a text, got list",
+        ),
     ],
 )
 def test_bad_documents_name_the_image_and_field(doc: Any, message: str) -> None:
@@ -214,3 +230,17 @@ def test_cli_refuses_coco_file_names_outside_the_media_root(
     refused = cli("import", "street", path, "--format", "coco", code=1)
     assert "line 2, field 'file_name'" in refused.output
     assert "imported" not in refused.output
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        (b"7" * 4_301, "not valid JSON: a number is longer than 4,300 digits"),
+        (b"[" * 100_000 + b"]" * 100_000, "not valid JSON: nested too deeply"),
+    ],
+    ids=["long-number", "deep"],
+)
+def test_json_too_much_for_python_is_refused(value: bytes, reason: str) -> None:
+    with pytest.raises(ImportFormatError) as info:
+        _read(b'{"images": [], "info": ' + value + b"}")
+    assert (info.value.line, info.value.reason) == (1, reason)

@@ -118,3 +118,16 @@ def test_text_just_over_the_limit_gets_the_size_message() -> None:
 def test_larger_text_limit_than_the_csv_module_default() -> None:
     (item,) = read(b"text\n" + b"z" * 200_000 + b"\n", max_text_chars=300_000)
     assert len(item.payload["text"]) == 200_000
+
+
+@pytest.mark.parametrize(
+    ("cell", "reason"),
+    [
+        ("7" * 4_301, "not valid JSON: a number is longer than 4,300 digits"),
+        ("[" * 5_000 + "]" * 5_000, "not valid JSON: nested too deeply"),
+    ],
+    ids=["long-number", "deep"],
+)
+def test_a_prediction_cell_too_much_for_python_names_the_line(cell: str, reason: str) -> None:
+    exc = error(f"text,pre\nfine,\nbad,{cell}\n".encode(), prediction_field="pre")
+    assert (exc.line, exc.field, exc.reason) == (3, "pre", reason)

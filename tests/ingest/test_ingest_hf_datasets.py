@@ -255,3 +255,12 @@ def test_a_saved_dataset_folder_is_recognised(reviews: Path, tmp_path: Path) -> 
 
 def test_conforms() -> None:
     check_importer("hf_datasets", HfDatasetsImporter)
+
+
+def test_a_cut_arrow_file_names_the_row_it_stops_at(reviews: Path) -> None:
+    """An Arrow file cut inside its rows (a copy that did not finish)."""
+    (arrow,) = reviews.glob("*.arrow")
+    cut = arrow.read_bytes()[: arrow.stat().st_size - 40]
+    with pytest.raises(ImportFormatError) as info:
+        list(make_importer("hf_datasets").read(io.BytesIO(cut)))
+    assert info.value.line == 1 and info.value.reason.startswith("unreadable Arrow data")

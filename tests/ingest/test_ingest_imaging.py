@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import zlib
 from pathlib import Path
 
 import pytest
@@ -37,6 +38,19 @@ def test_a_jpeg_turned_by_exif_reports_its_upright_size(tmp_path: Path) -> None:
 def test_an_unreadable_file_has_no_size(tmp_path: Path) -> None:
     path = tmp_path / "cut.png"
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 8)
+    assert image_size(path) == {}
+
+
+def test_a_decompression_bomb_has_no_size(tmp_path: Path) -> None:
+    """A PNG whose header claims 100,000 x 100,000 pixels: Pillow refuses to open it."""
+
+    def chunk(tag: bytes, body: bytes) -> bytes:
+        crc = zlib.crc32(tag + body).to_bytes(4, "big")
+        return len(body).to_bytes(4, "big") + tag + body + crc
+
+    header = (100_000).to_bytes(4, "big") * 2 + bytes([8, 0, 0, 0, 0])
+    path = tmp_path / "bomb.png"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b""))
     assert image_size(path) == {}
 
 

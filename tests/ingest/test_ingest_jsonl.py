@@ -153,3 +153,25 @@ def test_reading_is_streaming() -> None:
     assert next(items).payload == {"text": "fine"}  # the first record arrives before the bad one
     with pytest.raises(ImportFormatError):
         next(items)
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        (b"7" * 4_301, "not valid JSON: a number is longer than 4,300 digits"),
+        (b"[" * 100_000 + b"]" * 100_000, "not valid JSON: nested too deeply"),
+    ],
+    ids=["long-number", "deep"],
+)
+def test_json_too_much_for_python_names_the_line(value: bytes, reason: str) -> None:
+    exc = error(lines({"text": "one"}) + b'{"text": "two", "x": ' + value + b"}\n")
+    assert (exc.line, exc.reason) == (2, reason)
+
+
+def test_metadata_nested_over_100_levels_is_refused_naming_its_field() -> None:
+    deep = b"[" * 100 + b"{}" + b"]" * 100  # 101 levels: the lists and the object in them
+    (item,) = read(b'{"text": "a", "ok": ' + deep[1:-1] + b"}\n")  # 100 levels are kept
+    assert set(item.metadata) == {"ok"}
+    exc = error(lines({"text": "one"}) + b'{"text": "two", "x": ' + deep + b"}\n")
+    assert (exc.line, exc.field) == (2, "x")
+    assert exc.reason == "lists and objects nested more than 100 levels deep"

@@ -442,6 +442,30 @@ BAD_TASKS: list[tuple[ProjectSchema, Any, str]] = [
         "from 0 to 1; got 1.5",
     ),
     (
+        SENTIMENT,
+        [
+            {
+                "id": 4,
+                "data": {"text": "x"},
+                "predictions": [{"score": 10**400, "result": [_choices("positive")]}],
+            }
+        ],
+        "line 1, field 'predictions[0].result': task 1 (id 4): sentiment.score: must be a number "
+        "from 0 to 1; got 1000",
+    ),
+    (
+        STREET,
+        [_image_task(_box(10, 5, 5, 5, "car", original_width=10**400))],
+        "line 1, field 'annotations[0].result[0].original_width': task 1 (id 6): must be the "
+        "image's size in pixels",
+    ),
+    (
+        STREET,
+        [_image_task(_box(10**300, 5, 5, 5, "car", original_width=10**300))],
+        "line 1, field 'annotations[0].result[0].value': task 1 (id 6): objects[0].x: must be a "
+        "number; got inf",
+    ),
+    (
         SURVEY,
         [
             _task(
@@ -710,3 +734,58 @@ def test_an_export_holds_no_table_rows_and_needs_image_sizes() -> None:
 
 def test_an_empty_project_exports_an_empty_array() -> None:
     assert _write(SENTIMENT, []) == []
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        (b"7" * 4_301, "a number is longer than 4,300 digits"),
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+    ],
+    ids=["long-number", "deep"],
+)
+def test_a_task_too_much_for_python_names_the_task(value: bytes, reason: str) -> None:
+    data = b'[{"id": 1, "data": {"text": "a"}},\n {"id": 2, "data": {"text": "b", "n": ' + value
+    with pytest.raises(ImportFormatError) as info:
+        _read(data + b"}}]", SENTIMENT)
+    assert info.value.line == 2
+    assert info.value.reason.startswith(f"not valid JSON in task 2: {reason}")
+
+
+def test_a_lone_surrogate_in_a_tasks_fields_names_the_task_and_the_field() -> None:
+    data = b'[{"id": 1, "data": {"text": "a"}}, {"id": 2, "data": {"text": "b", "src": "\\udc00"}}]'
+    with pytest.raises(ImportFormatError) as info:
+        _read(data, SENTIMENT)
+    assert (info.value.line, info.value.field) == (2, "src")
+    assert info.value.reason.startswith("task 2 (id 2): text cannot contain \\udc00, half of a")
+
+
+@pytest.mark.parametrize("chunk", [3, 64])
+def test_a_file_cut_inside_a_character_names_the_line(
+    monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    monkeypatch.setattr(json_array, "CHUNK_BYTES", chunk)
+    with pytest.raises(ImportFormatError) as info:
+        _read(b'[{"id": 1,\n "data": {"text": "caf\xc3', SENTIMENT)
+    assert (info.value.line, info.value.reason) == (2, "not valid UTF-8 (byte 0xc3)")
+
+
+def test_a_region_id_that_is_a_list_names_no_region() -> None:
+    box = _box(10, 20, 30, 40, "car", id=["r1"])
+    (item,) = _read([_image_task({**box, "type": "labels", "value": _labels_of(box)})], STREET)
+    assert item.label == {"objects": [{"x": 20.0, "y": 20.0, "w": 60.0, "h": 40.0, "label": "car"}]}
+
+
+def _labels_of(box: dict[str, Any]) -> dict[str, Any]:
+    value = dict(box["value"])
+    value["labels"] = value.pop("rectanglelabels")
+    return value
+
+
+def test_meta_nested_deeper_than_metadata_may_be_names_the_task() -> None:
+    deep = b'{"a":' * 900 + b"1" + b"}" * 900  # parsed, but too deep to store or export safely
+    data = b'[{"id": 1, "data": {"text": "a"}, "meta": {"x": ' + deep + b"}}]"
+    with pytest.raises(ImportFormatError) as info:
+        _read(data, SENTIMENT)
+    assert (info.value.line, info.value.field) == (1, "x")
+    assert info.value.reason == "task 1 (id 1): lists and objects nested more than 100 levels deep"

@@ -23,6 +23,7 @@ def root(tmp_path: Path) -> Path:
     outside.write_bytes(PNG)
     (media / "escape.png").symlink_to(outside)
     (media / "inside.png").symlink_to(media / "cats" / "a.png")
+    (media / "loop.png").symlink_to(media / "loop.png")
     return media
 
 
@@ -55,6 +56,24 @@ def test_hostile_paths_are_refused(root: Path, hostile: str, why: str) -> None:
         resolve_media(hostile, [root])
     assert not isinstance(caught.value, NotFound)
     assert why in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("path", "why"),
+    [
+        ("loop.png", "cannot be read (a symlink loop)"),
+        ("x" * 300 + ".png", "cannot be read (File name too long)"),
+        ("cats/" * 1_000 + "a.png", "cannot be read (File name too long)"),
+    ],
+    ids=["symlink-loop", "long-name", "long-path"],
+)
+def test_a_path_the_system_cannot_open_is_refused_with_the_reason(
+    root: Path, path: str, why: str
+) -> None:
+    with pytest.raises(LabelloopError) as caught:
+        resolve_media(path, [root])
+    assert not isinstance(caught.value, NotFound)
+    assert caught.value.message.endswith(why)
 
 
 def test_a_missing_file_is_not_found(root: Path) -> None:

@@ -150,3 +150,23 @@ def test_a_row_nested_under_text_or_row_is_read_when_the_columns_are_not_on_top(
         "csv", csv_data, columns=("colour",), id_field="external_id", label_field="label"
     )
     assert only.payload == {"row": {"colour": "red"}}
+
+
+@pytest.mark.parametrize(
+    "inner", [b"7" * 4_301, b"[" * 5_000 + b"]" * 5_000], ids=["long-number", "deep"]
+)
+def test_a_text_cell_too_much_for_python_to_parse_is_a_text_not_a_row(inner: bytes) -> None:
+    data = b'external_id,text\na,"{""colour"": ' + inner + b'}"\n'
+    exc = error("csv", data, columns=("colour",), id_field="external_id")
+    assert (exc.line, exc.field, exc.reason) == (2, "colour", "missing")
+
+
+def test_a_damaged_parquet_page_is_a_clear_error() -> None:
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    sink = io.BytesIO()
+    pq.write_table(pa.table({"a": [1.0, 2.0], "b": ["x", "y"]}), sink)
+    damaged = sink.getvalue()[:4] + b"\xff" * 8 + sink.getvalue()[12:]  # the first page header
+    exc = error("parquet", damaged)
+    assert exc.line == 1 and exc.reason.startswith("unreadable Parquet")

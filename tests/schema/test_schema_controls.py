@@ -146,6 +146,8 @@ def test_boxes_are_checked_against_the_image_size() -> None:
     assert error(validate_value, s, {"objects": [{**box, "x": "1"}]}) == (
         "objects[0].x: must be a number; got '1'"
     )
+    huge = error(validate_value, s, {"objects": [{**box, "w": 10**400}]})  # beyond a float
+    assert huge == f"objects[0].w: must be a number; got {10**400}"
 
 
 def test_rating_and_text_values() -> None:

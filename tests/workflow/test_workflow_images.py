@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -87,9 +88,31 @@ def test_a_fake_image_in_a_folder_aborts_the_import_naming_the_file(shapes: Any)
         assert store_items.counts(conn, ctx.id).get("pool", 0) == 0  # nothing half-written
 
 
+def test_a_file_name_that_is_not_utf8_aborts_the_import_naming_the_file(shapes: Any) -> None:
+    """Linux names are bytes; one written in Latin-1 (caf\\xe9.png) is no text to store."""
+    lab, ctx, media = shapes
+    _png(media / "c" / "a.png", 10)
+    with open(os.path.join(os.fsencode(media / "c"), b"caf\xe9.png"), "wb") as out:
+        out.write((media / "c" / "a.png").read_bytes() + b"more")
+    with pytest.raises(ImportFormatError) as caught:
+        imports.import_folder(lab.db, ctx, media / "c", media_roots=(media,))
+    assert (
+        caught.value.message == "line 2: 'c/caf\ufffd.png': the name is not UTF-8 text; rename it"
+    )
+    from labelloop.store import items as store_items
+
+    with lab.db.read() as conn:
+        assert store_items.counts(conn, ctx.id).get("pool", 0) == 0
+
+
 @pytest.mark.parametrize(
     ("path", "why"),
-    [("../secret.png", "'..'"), ("/etc/passwd", "absolute"), ("a/missing.png", "no such file")],
+    [
+        ("../secret.png", "'..'"),
+        ("/etc/passwd", "absolute"),
+        ("a/missing.png", "no such file"),
+        pytest.param("x" * 300 + ".png", "cannot be read", id="long-name"),
+    ],
 )
 def test_jsonl_image_paths_are_checked_per_line(shapes: Any, path: str, why: str) -> None:
     lab, ctx, media = shapes

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from typing import Any
 
@@ -11,8 +12,8 @@ from sqlalchemy import func, select
 from labelloop.errors import ImportFormatError
 from labelloop.store.db import Database
 from labelloop.store.tables import audit_event, import_batch, item, item_label
-from labelloop.workflow import imports, tasks
-from tests.conftest import make_rows
+from labelloop.workflow import imports, projects, tasks
+from tests.conftest import SCHEMA, make_rows
 
 
 def _written(db: Database) -> dict[str, int]:
@@ -37,6 +38,10 @@ def _written(db: Database) -> dict[str, int]:
         ),
         (json.dumps({"id": "x", "text": "a\u0000b"}), "text", "cannot contain the NUL"),
         (json.dumps({"id": "x", "text": "ok", "who": ["a", "b\u0000"]}), "who[1]", "NUL"),
+        (json.dumps({"id": "x", "text": "a\ud800b"}), "text", "cannot contain \\ud800, half"),
+        (json.dumps({"id": "x", "text": "ok", "who": ["a", "\udfff"]}), "who[1]", "\\udfff"),
+        (json.dumps({"id": "x", "text": "ok", "prediction": "a\u0000"}), "prediction", "NUL"),
+        ('{"id": "x", "text": "ok", "n": [1, -1e400]}', "n[1]", "a number beyond what JSON holds"),
     ],
     ids=[
         "wrong-type",
@@ -46,6 +51,10 @@ def _written(db: Database) -> dict[str, int]:
         "big-metadata",
         "nul",
         "nul-meta",
+        "lone-surrogate",
+        "lone-surrogate-meta",
+        "nul-in-metadata-named-like-a-field",
+        "number-beyond-json",
     ],
 )
 def test_a_bad_line_57_writes_nothing_and_is_named(
@@ -304,3 +313,67 @@ def test_a_record_with_neither_field_names_both(
             lab.db, lab.ctx("mails", lab.admin), io.BytesIO(source), fmt=fmt, filename=f"m.{fmt}"
         )
     assert str(caught.value).startswith(reason)
+
+
+NOTED = {
+    **SCHEMA,
+    "controls": [*SCHEMA["controls"], {"name": "note", "type": "text"}],
+}
+"""The test schema with a second control, so a label cell may hold every control's value."""
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("7" * 4_301, "not valid JSON: a number is longer than 4,300 digits (column 15)"),
+        ("[" * 5_000 + "]" * 5_000, "not valid JSON: nested too deeply (column 1)"),
+        ('"positive", "note": "a\\u0000"', "note: text cannot contain the NUL character"),
+        ('"positive", "note": "\\ud800"', "note: text cannot contain \\ud800, half of a"),
+    ],
+    ids=["long-number", "deep", "nul", "lone-surrogate"],
+)
+def test_a_label_cell_of_json_no_store_holds_names_the_line(
+    lab: Any, value: str, reason: str
+) -> None:
+    projects.create_project(lab.db, "noted", NOTED, actor=lab.admin)
+    ctx = lab.ctx("noted", lab.admin)
+    cell = '{"sentiment": ' + value + "}"
+    source = f'text,label\nfine,positive\nodd,"{cell.replace(chr(34), chr(34) * 2)}"\n'
+    before = _written(lab.db)
+    with pytest.raises(ImportFormatError) as caught:
+        imports.import_items(
+            lab.db,
+            ctx,
+            io.BytesIO(source.encode()),
+            fmt="csv",
+            filename="l.csv",
+            label_field="label",
+        )
+    assert (caught.value.line, caught.value.field) == (3, "label")
+    assert caught.value.reason.startswith(reason)
+    assert _written(lab.db) == before
+
+
+def test_a_file_name_no_store_holds_is_kept_with_replacement_characters(lab: Any) -> None:
+    """An upload's name can hold a NUL; a file system's name, bytes that are not UTF-8."""
+    ctx = lab.project()
+    report = imports.import_items(
+        lab.db, ctx, lab.jsonl(lab.rows(2)), fmt="jsonl", filename="up\x00load\udce9.jsonl"
+    )
+    with lab.db.read() as conn:
+        stored = conn.execute(
+            select(import_batch.c.filename).where(import_batch.c.id == report.batch_id)
+        ).scalar_one()
+    assert stored == "up\ufffdload\ufffd.jsonl"
+
+
+def test_an_error_quoting_a_huge_value_stays_one_readable_line(lab: Any) -> None:
+    ctx = lab.project()
+    rows: list[Any] = lab.rows(3, labeled=True)
+    rows[1] = {**rows[1], "label": "furious " * 50_000}
+    with pytest.raises(ImportFormatError) as caught:
+        lab.import_rows(ctx, rows, labeled=True)
+    message = caught.value.message
+    assert len(message) <= 1_100
+    assert message.startswith("line 2, field 'label': sentiment: 'furious furious")
+    assert message.endswith("furious' is not one of negative, neutral, positive")
