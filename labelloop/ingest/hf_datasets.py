@@ -132,7 +132,8 @@ class HfDatasetsImporter(TextImporter):
             )
         try:
             loaded = datasets.load_from_disk(str(folder), keep_in_memory=False)
-        except (FileNotFoundError, ValueError, OSError) as exc:
+        except (FileNotFoundError, ValueError, OSError, IndexError) as exc:
+            # IndexError: the datasets library's own, on a dataset saved with no columns
             raise LabelloopError(f"cannot read the dataset at {folder}: {exc}") from None
         if isinstance(loaded, datasets.DatasetDict):
             splits = ", ".join(loaded)

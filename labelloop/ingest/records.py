@@ -6,7 +6,7 @@ import json
 import math
 import re
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any, BinaryIO, ClassVar
@@ -156,52 +156,74 @@ def checked_id(line: int, field: str | None, external_id: str) -> str:
     return external_id
 
 
-_NUL = re.compile("\x00")
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-"""A NUL, which PostgreSQL cannot store and SQLite's LIKE stops at, or a lone surrogate (JSON's
-``\\ud800``: half of a UTF-16 pair, no character, with no UTF-8 to store)."""
+def _nul(text: str) -> str | None:
+    return "\x00" if "\x00" in text else None
+
+
+def _unstorable(text: str) -> str | None:
+    """The first character of ``text`` no store holds: a NUL, which PostgreSQL cannot store
+    and SQLite's LIKE stops at, or a lone surrogate (JSON's ``\\ud800``: half of a UTF-16
+    pair, no character, with no UTF-8 to store)."""
+    if "\x00" in text:
+        return "\x00"
+    if text.isascii():
+        return None
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return text[exc.start]
+    return None
 
 
 def _text_at(
-    data: Any, pattern: re.Pattern[str], *, numbers: bool = False
+    data: Any, find: Callable[[str], str | None], *, numbers: bool = False
 ) -> tuple[str, str | float] | None:
-    """Where in a parsed JSON value a text (or key) holds a match of ``pattern``, as ``a.b[2]``,
-    and the character matched; with ``numbers``, a float that is not finite is found too."""
+    """Where in a parsed JSON value a text (or key) holds a character ``find`` finds, as
+    ``a.b[2]``, and that character; with ``numbers``, a float that is not finite too."""
+    if not isinstance(data, dict | list | tuple):
+        return _text_at({"": data}, find, numbers=numbers)  # a lone value is the "body"
     stack: list[tuple[str, Any]] = [("", data)]
     while stack:  # iterative: a deeply nested body cannot exhaust the recursion limit
         where, value = stack.pop()
-        if isinstance(value, str):
-            if found := pattern.search(value):
-                return where or "body", found.group()
-        elif isinstance(value, float):
-            if numbers and not math.isfinite(value):
-                return where or "body", value
-        elif isinstance(value, dict):
-            for key, inner in value.items():
-                if isinstance(key, str) and (found := pattern.search(key)):
-                    return where or "body", found.group()
-                stack.append((f"{where}.{key}" if where else str(key), inner))
-        elif isinstance(value, list | tuple):
-            stack.extend((f"{where}[{i}]", inner) for i, inner in enumerate(value))
+        keyed = isinstance(value, dict)
+        for key, inner in value.items() if keyed else enumerate(value):
+            if keyed and isinstance(key, str) and (char := find(key)):
+                return where or "body", char
+            bad: str | float | None = None
+            if isinstance(inner, str):
+                bad = find(inner)
+            elif isinstance(inner, dict | list | tuple):
+                stack.append((_inside(where, key, keyed=keyed), inner))
+            elif numbers and isinstance(inner, float) and not math.isfinite(inner):
+                bad = inner
+            if bad is not None:
+                return _inside(where, key, keyed=keyed) or "body", bad
     return None
+
+
+def _inside(where: str, key: Any, *, keyed: bool) -> str:
+    """The path of a value held at ``key`` in the object (``keyed``) or list at ``where``."""
+    if keyed:
+        return f"{where}.{key}" if where else str(key)
+    return f"{where}[{key}]"
 
 
 def nul_at(data: Any) -> str | None:
     """Where in a parsed JSON value a text (or key) holds a NUL (U+0000), as ``a.b[2]``."""
-    found = _text_at(data, _NUL)
+    found = _text_at(data, _nul)
     return found[0] if found else None
 
 
 def unstorable_at(data: Any) -> tuple[str, str] | None:
     """Where in a parsed JSON value a text (or key) holds a character no store holds (a NUL or
     a lone surrogate), or a number no JSON holds (a float beyond 1.8e308, read as infinity,
-    which PostgreSQL's json refuses), as ``a.b[2]``, and why it is refused."""
-    found = _text_at(data, _UNSTORABLE, numbers=True)
+    which PostgreSQL's json refuses, or NaN), as ``a.b[2]``, and why it is refused."""
+    found = _text_at(data, _unstorable, numbers=True)
     if found is None:
         return None
     where, char = found
     if isinstance(char, float):
-        return where, "a number beyond what JSON holds (about 1.8e308)"
+        return where, "a number JSON cannot hold (NaN, or beyond about 1.8e308)"
     if char == "\x00":
         return where, "text cannot contain the NUL character (U+0000)"
     return where, (
@@ -256,7 +278,7 @@ def _deeper_than(value: Any, levels: int) -> bool:
 def storable(text: str) -> str:
     """``text`` with U+FFFD for each character no store holds (a NUL, a lone surrogate), for
     a text that is only shown, such as a file's name."""
-    return _UNSTORABLE.sub("\ufffd", text)
+    return "".join("\ufffd" if _unstorable(char) else char for char in text)
 
 
 def check_storable(record: ItemIn) -> None:

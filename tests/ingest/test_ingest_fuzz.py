@@ -155,12 +155,12 @@ def _small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
 
 options = st.fixed_dictionaries(
     {
-        "id_field": st.sampled_from([None, "id", "id"]),
-        "label_field": st.sampled_from([None, "label", "label"]),
-        "prediction_field": st.sampled_from([None, "prediction"]),
+        "id_field": st.sampled_from([None, "id", "id", "text"]),
+        "label_field": st.sampled_from([None, "label", "label", "id"]),
+        "prediction_field": st.sampled_from([None, "prediction", "label"]),
         "update_labels": st.booleans(),
         "split": st.sampled_from(["pool", "pool", "eval"]),
-        "text_field": st.sampled_from([None, None, None, "text", "id"]),
+        "text_field": st.sampled_from([None, None, None, "text", "id", "label"]),
         "filename": st.sampled_from(
             ["items", "../../etc/passwd", "/abs/x.csv", "a\x00b.jsonl", "caf\udce9.csv", "x" * 600]
         ),
@@ -183,6 +183,11 @@ FILE_LEVEL = re.compile(
             r"^a Label Studio file holds its own ids",
             r"^a CoNLL file holds one tag per token",
             r"^'.*' is not under a media root",
+            r" is not a dataset saved with save_to_disk",
+            r"^cannot read the dataset at ",
+            r" holds several splits \(.*\); pick one",
+            r" has no split 'nope'",
+            r" holds one dataset, not a DatasetDict of splits",
         ]
     ),
     re.S,
@@ -417,4 +422,38 @@ def test_folder(sqlite_lab: Lab, media: Path, kind: str, data: st.DataObject) ->
             split=split,
         ),
         records=max(1, sum(1 for _ in folder.rglob("*"))),
+    )
+
+
+@fuzz(30)
+@given(data=st.data())
+def test_hf_datasets_folder(sqlite_lab: Lab, media: Path, data: st.DataObject) -> None:
+    """A folder save_to_disk wrote (one dataset, or splits), then one of its files broken."""
+    import datasets
+
+    datasets.disable_progress_bars()
+    table = arrow_table(data.draw(records("text")))
+    folder = media.parent / f"dataset{next(_numbers)}"
+    if table is not None:
+        dataset = datasets.Dataset(table)
+        if data.draw(st.booleans()):
+            dataset = datasets.DatasetDict({"train": dataset, "test": dataset})
+        dataset.save_to_disk(str(folder))
+        files = sorted(p for p in folder.rglob("*") if p.is_file())
+        broken = data.draw(st.sampled_from([None, *files]))
+        if broken is not None:
+            broken.write_bytes(data.draw(mangled(broken.read_bytes())))
+    else:
+        folder.mkdir()
+    drawn = data.draw(options)
+    given = {k: drawn[k] for k in ("id_field", "label_field", "prediction_field", "split")}
+    hf_split = data.draw(st.sampled_from([None, "train", "nope"]))
+    ctx = new_project(sqlite_lab, "text", media)
+    check(
+        sqlite_lab,
+        ctx,
+        lambda: imports.import_hf_dataset(
+            sqlite_lab.db, ctx, folder, hf_split=hf_split, text_field=drawn["text_field"], **given
+        ),
+        records=10_000,
     )

@@ -152,6 +152,12 @@ def test_a_single_dataset_refuses_a_split(reviews: Path) -> None:
         _read(reviews, split="train")
 
 
+def test_a_dataset_of_no_columns_is_refused_naming_it(tmp_path: Path) -> None:
+    datasets.Dataset.from_list([{}]).save_to_disk(str(tmp_path / "empty"))
+    with pytest.raises(LabelloopError, match="^cannot read the dataset at .*empty: "):
+        _read(tmp_path / "empty")
+
+
 def test_a_missing_column_is_named_with_the_columns_there_are(reviews: Path) -> None:
     for options, field in (
         ({"text_field": "body"}, "body"),

@@ -41,7 +41,7 @@ def _written(db: Database) -> dict[str, int]:
         (json.dumps({"id": "x", "text": "a\ud800b"}), "text", "cannot contain \\ud800, half"),
         (json.dumps({"id": "x", "text": "ok", "who": ["a", "\udfff"]}), "who[1]", "\\udfff"),
         (json.dumps({"id": "x", "text": "ok", "prediction": "a\u0000"}), "prediction", "NUL"),
-        ('{"id": "x", "text": "ok", "n": [1, -1e400]}', "n[1]", "a number beyond what JSON holds"),
+        ('{"id": "x", "text": "ok", "n": [1, -1e400]}', "n[1]", "a number JSON cannot hold"),
     ],
     ids=[
         "wrong-type",
