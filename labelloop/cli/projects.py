@@ -103,8 +103,8 @@ def projects_set(
     """Change a live project's learning settings, as KEY=VALUE pairs.
 
     Settings that can change: strategy, batch_size, retrain_every, queue_size, budget,
-    random_share, stop_changed, preselect_suggestion, auto_label_confidence,
-    auto_label_min_accuracy.
+    random_share, stop_changed, preselect_suggestion, preselect_confidence,
+    auto_label_confidence, auto_label_min_accuracy.
     """
     from labelloop.workflow import projects
 

@@ -38,6 +38,10 @@ class ProjectSettings(BaseModel):
     queue_size: int = Field(default=500, ge=1)
     budget: int | None = Field(default=None, ge=1)
     preselect_suggestion: bool = False
+    # ...only when the model is at least this sure of its label: the items active learning picks
+    # are the ones it is unsure of, and a coin flip pre-selected is a coin flip accepted with Enter.
+    # A suggestion without a confidence is pre-selected whatever this says.
+    preselect_confidence: float = Field(default=0.5, ge=0.0, le=1.0)
     # Which stopping rule recommends stopping (labelloop.learn.stopping; the budget always
     # does too); stop_kappa None means the rule's own threshold (0.93 settled, 0.99 the others);
     # stop_changed: the share of predictions settled_predictions lets change.

@@ -27,6 +27,7 @@ LIVE_SETTINGS = (
     "random_share",
     "stop_changed",
     "preselect_suggestion",
+    "preselect_confidence",
     "auto_label_confidence",
     "auto_label_min_accuracy",
 )

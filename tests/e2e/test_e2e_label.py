@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.conftest import make_reviews, page_fetch
+
 pytestmark = pytest.mark.browser
 
 N_LABELS = 12
@@ -350,4 +352,62 @@ def test_e2e_pages_say_why_nothing_is_served_and_where_the_metric_comes_from(
     page.reload()
     assert _empty_says(page, "done").startswith("Everything is labeled.")
     assert errors == []
+    context.close()
+
+
+def test_e2e_suggestion_is_preselected_only_when_the_model_is_sure_enough(
+    server: Any, browser: Any, tmp_path: Path
+) -> None:
+    """`preselect_suggestion` pre-selects the model's label only at `preselect_confidence` or
+    above: below it the suggestion is shown and tagged, but Enter does not accept it."""
+    slug = "sure"
+    schema = {
+        "name": "Sure",
+        "data": {"type": "text", "field": "text"},
+        "controls": [
+            {"name": "sentiment", "type": "choice", "labels": list(server.labels), "target": True}
+        ],
+        "settings": {"preselect_suggestion": True},
+    }
+    (tmp_path / "schema.json").write_text(json.dumps(schema))
+    server.cli("projects", "create", slug, "--schema", str(tmp_path / "schema.json"))
+    labeled, unlabeled = make_reviews(n_pool=30, n_eval=10, seed=5)
+    rows = labeled + [{k: v for k, v in r.items() if k != "label"} for r in unlabeled]
+    (tmp_path / "pool.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    server.cli(
+        "import", slug, str(tmp_path / "pool.jsonl"), "--id-field", "id", "--label-field", "label"
+    )
+
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    _login(page, server, f"/p/{slug}/label")
+    _wait_task(page, timeout_ms=60000)
+
+    def suggested() -> tuple[str, float]:
+        """The model's label and its confidence as the page shows it (two decimals)."""
+        page.wait_for_function("() => !document.getElementById('suggestion').hidden", timeout=60000)
+        label = page.inner_text("#suggestion strong")
+        shown = page.inner_text("#suggestion")
+        return label, float(shown.rsplit("(", 1)[1].rstrip(")"))
+
+    def reload_at(floor: float) -> tuple[str, float]:
+        status, _ = page_fetch(
+            page, "PATCH", f"/api/projects/{slug}/settings", {"preselect_confidence": floor}
+        )
+        assert status == 200
+        page.reload()
+        _wait_task(page)
+        return suggested()
+
+    label, confidence = suggested()
+    # Just above what the model says: shown and tagged as suggested, but nothing pre-selected.
+    assert reload_at(confidence + 0.01) == (label, confidence)  # the same leased item
+    assert _pressed(page) == []
+    tagged = page.eval_on_selector_all(
+        ".label-btn.is-suggested", "bs => bs.map(b => b.dataset.label)"
+    )
+    assert tagged == [label]
+    # Just below it: pre-selected, so agreeing costs one key.
+    assert reload_at(confidence - 0.01) == (label, confidence)
+    assert _pressed(page) == [label]
     context.close()

@@ -365,6 +365,7 @@ def test_settings_defaults() -> None:
         "queue_size": 500,
         "budget": None,
         "preselect_suggestion": False,
+        "preselect_confidence": 0.5,
         "stop_rule": "settled_predictions",
         "stop_kappa": None,
         "stop_window": 3,

@@ -367,10 +367,18 @@
     }
   }
 
+  /** Whether the model's label is pre-selected: the project says so and the model is sure
+   * enough (`preselect_confidence`); an imported pre-annotation without a score always is. */
+  function preselects(suggestion) {
+    if (!settings.preselect_suggestion || !suggestion) return false;
+    const floor = typeof settings.preselect_confidence === "number" ? settings.preselect_confidence : 0;
+    return typeof suggestion.confidence !== "number" || suggestion.confidence >= floor;
+  }
+
   function initialValues(suggestion) {
     const values = {};
     for (const c of controls) values[c.name] = c.type === "multi_choice" ? [] : null;
-    if (settings.preselect_suggestion && suggestion && target && isChoice(target)) {
+    if (preselects(suggestion) && target && isChoice(target)) {
       const label = String(suggestion.label);
       if (target.labels.includes(label)) {
         values[target.name] = target.type === "multi_choice" ? [label] : label;
