@@ -100,11 +100,13 @@ def projects_set(
     ],
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Change a live project's learning settings, as KEY=VALUE pairs.
+    """Change a live project's settings, as KEY=VALUE pairs.
 
     Settings that can change: strategy, batch_size, retrain_every, queue_size, budget,
     random_share, stop_changed, preselect_suggestion, preselect_confidence,
-    auto_label_confidence, auto_label_min_accuracy.
+    auto_label_confidence, auto_label_min_accuracy, review_policy, review_share,
+    qualification_items, qualification_accept_rate, escalate_to, gold_rate,
+    contradiction_threshold, rework_hours.
     """
     from labelloop.workflow import projects
 

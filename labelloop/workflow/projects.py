@@ -30,11 +30,22 @@ LIVE_SETTINGS = (
     "preselect_confidence",
     "auto_label_confidence",
     "auto_label_min_accuracy",
+    "review_policy",
+    "review_share",
+    "qualification_items",
+    "qualification_accept_rate",
+    "escalate_to",
+    "gold_rate",
+    "contradiction_threshold",
+    "rework_hours",
 )
 """Settings a manager may change on a live project: how the learner picks items, when it
-says stop and when the model's own labels are accepted. The others shape the labels already
-made (overlap, review, resolution) or the features and model the project's rounds are
-compared across, and stay as the project was created."""
+says stop, when the model's own labels are accepted, and which answers are reviewed (each is
+read as an answer is served or submitted, so a change applies from the next one on; answers
+already in review stay there). The others decide how many answers an item needs and how they
+combine (overlap, double_label_share, resolution: changed mid-way they would re-judge items
+half-answered), or the features and model the project's rounds are compared across, and stay
+as the project was created."""
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,9 @@ def test_set_refuses_in_one_line_and_changes_nothing(cli: Any, tmp_path: Any) ->
         ("overlap=2",): "error: settings.overlap: fixed when the project was created; a live "
         "project can change strategy, batch_size, retrain_every, queue_size, budget, "
         "random_share, stop_changed, preselect_suggestion, preselect_confidence, "
-        "auto_label_confidence, auto_label_min_accuracy",
+        "auto_label_confidence, auto_label_min_accuracy, review_policy, review_share, "
+        "qualification_items, qualification_accept_rate, escalate_to, gold_rate, "
+        "contradiction_threshold, rework_hours",
         ("strategy=margin", "batch_size=0"): "error: settings.batch_size: input should be "
         "greater than or equal to 1",
     }

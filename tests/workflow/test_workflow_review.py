@@ -483,3 +483,44 @@ def test_gold_items_are_mixed_in_checked_and_never_resolved(lab: Any) -> None:
     assert wf_review.item_detail(lab.db, ctx, wrong_gold)["gold"] is not None
     with pytest.raises(Conflict):
         wf_review.adjudicate(lab.db, ctx, wrong_gold, {"sentiment": "neutral"})
+
+
+def test_review_turned_on_and_off_on_a_live_project_applies_from_the_next_answer(lab: Any) -> None:
+    """A team that started without review turns it on (and names an expert) when a new
+    annotator joins: earlier labels stay as resolved, the next answers wait for a reviewer;
+    turned off again, what waits in review stays there and new answers resolve at once."""
+    from labelloop.workflow import projects
+
+    ctx = _setup(lab, n=12)
+    lab.member("sent", "ann", "annotator")
+    lab.member("sent", "rev", "reviewer")
+    lab.member("sent", "expert", "reviewer")
+
+    def now_as(name: str) -> Any:  # settings are read per request, as a page or the API would
+        lab.db.memo.forget()
+        return lab.ctx("sent", lab.users[name])
+
+    before = _take(lab, now_as("ann"))
+    assert before["resolution"] == "single"
+    with pytest.raises(PermissionDenied):
+        wf_review.next_adjudication(lab.db, now_as("expert"))
+
+    after = projects.change_settings(
+        lab.db, ctx, {"review_policy": "all", "escalate_to": ["expert"]}
+    )
+    assert (after["review_policy"], after["escalate_to"]) == ("all", ["expert"])
+    held = _take(lab, now_as("ann"))
+    assert held["resolution"] is None
+    assert _statuses(lab.db, before["item_id"]) == ["submitted"]
+    assert _label(lab.db, before["item_id"])["resolution"] == "single"
+    view = wf_review.next_review(lab.db, now_as("rev"))
+    assert (view["annotation"]["id"], view["waiting"]) == (held["annotation_id"], 1)
+    wf_review.review_annotation(lab.db, now_as("rev"), held["annotation_id"], verdict="escalate")
+    # The expert named on the live project now forms the expert tier.
+    assert wf_review.next_adjudication(lab.db, now_as("expert"))["item"]["id"] == held["item_id"]
+
+    projects.change_settings(lab.db, ctx, {"review_policy": "none"})
+    assert _take(lab, now_as("ann"))["resolution"] == "single"
+    assert _statuses(lab.db, held["item_id"]) == ["escalated"]  # still waits for the expert
+    wf_review.adjudicate(lab.db, now_as("expert"), held["item_id"], {"sentiment": "neutral"})
+    assert _label(lab.db, held["item_id"])["resolution"] == "adjudicated"

@@ -75,7 +75,7 @@ def project_detail(slug: str, db: DbDep, user: CurrentUser) -> dict[str, Any]:
 
 @router.patch("/{slug}/settings")
 def change_settings(slug: str, body: SettingsIn, db: DbDep, user: CurrentUser) -> dict[str, Any]:
-    """Change a live project's learning settings (strategy, batch size, stopping ...); every
+    """Change a live project's settings (strategy, batch size, stopping, review ...); every
     setting after. Managers only; each change is an audit event."""
     ctx = projects.access(db, slug, user, Permission.MANAGE_PROJECT)
     return projects.change_settings(db, ctx, body.changes())
