@@ -307,3 +307,20 @@ def test_quality_json_and_gold_over_http(rapi: ReviewApi) -> None:
     page = rapi.page(f"/p/{SLUG}/quality", "reviewer")
     assert 'id="annotator-table"' in page.text and "gold-panel" not in page.text
     assert 'id="gold-panel"' in rapi.page(f"/p/{SLUG}/quality", "manager").text
+
+
+def test_the_empty_review_page_says_when_review_is_off_and_who_turns_it_on(
+    rapi: ReviewApi,
+) -> None:
+    from labelloop.workflow import projects
+
+    assert 'id="review-off"' not in rapi.page(f"/p/{SLUG}/review", "manager").text
+    manager = rapi.lab.ctx(SLUG, rapi.lab.users["manager"])
+    projects.change_settings(rapi.lab.db, manager, {"review_policy": "none"})
+    said = {}
+    for role in ("manager", "reviewer"):
+        html = rapi.page(f"/p/{SLUG}/review", role).text
+        said[role] = " ".join(html.split('id="review-off">', 1)[1].split("</p>", 1)[0].split())
+    assert said["manager"].startswith("This project's review policy is <strong>none</strong>")
+    assert "You can turn review on" in said["manager"]
+    assert "A manager can turn review on" in said["reviewer"]
