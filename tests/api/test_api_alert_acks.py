@@ -177,6 +177,7 @@ def test_the_projects_list_and_the_dashboard_show_who_acknowledged(page: Page) -
         '<a class="muted" href="/p/sent#attention-panel" data-acknowledged="1">'
         "1 acknowledged: idle</a>"
     ) in html
+    assert "Nothing else needs attention" not in _get(page, "/p/sent/dashboard")
     acknowledgements.acknowledge_alert(lab.db, rita, "backlog")
     html = _get(page, "/")
     assert (
@@ -184,6 +185,7 @@ def test_the_projects_list_and_the_dashboard_show_who_acknowledged(page: Page) -
     )
 
     dashboard = _get(page, "/p/sent/dashboard")
+    assert "Nothing else needs attention: 2 acknowledged." in dashboard
     assert (
         '<li class="alert-item alert-idle alert-acknowledged" data-kind="idle" '
         'data-acknowledged="true"><p class="alert-text"><span class="badge badge-muted">idle'
