@@ -262,6 +262,21 @@ def _as(server: Any, token: str, method: str, path: str, body: Any = None) -> An
         return json.load(response)
 
 
+def _choice_project(server: Any, tmp_path: Path, slug: str, name: str, **settings: Any) -> str:
+    """A new text project on the live server with the reviews' labels as one choice control."""
+    schema = {
+        "name": name,
+        "data": {"type": "text", "field": "text"},
+        "controls": [
+            {"name": "sentiment", "type": "choice", "labels": list(server.labels), "target": True}
+        ],
+        "settings": settings,
+    }
+    (tmp_path / "schema.json").write_text(json.dumps(schema))
+    server.cli("projects", "create", slug, "--schema", str(tmp_path / "schema.json"))
+    return slug
+
+
 def _empty_says(page: Any, state: str) -> str:
     """The empty labeling page's words once it has the server's reason ``state``."""
     page.wait_for_function(
@@ -275,16 +290,7 @@ def _empty_says(page: Any, state: str) -> str:
 def test_e2e_pages_say_why_nothing_is_served_and_where_the_metric_comes_from(
     server: Any, browser: Any, tmp_path: Path
 ) -> None:
-    slug = "tiny"
-    schema = {
-        "name": "Tiny",
-        "data": {"type": "text", "field": "text"},
-        "controls": [
-            {"name": "sentiment", "type": "choice", "labels": list(server.labels), "target": True}
-        ],
-    }
-    (tmp_path / "schema.json").write_text(json.dumps(schema))
-    server.cli("projects", "create", slug, "--schema", str(tmp_path / "schema.json"))
+    slug = _choice_project(server, tmp_path, "tiny", "Tiny")
     pool = [{"id": f"t{i}", "text": f"tiny pool text number {i}"} for i in range(2)]
     (tmp_path / "pool.jsonl").write_text("".join(json.dumps(r) + "\n" for r in pool))
     server.cli("import", slug, str(tmp_path / "pool.jsonl"), "--id-field", "id")
@@ -360,17 +366,7 @@ def test_e2e_suggestion_is_preselected_only_when_the_model_is_sure_enough(
 ) -> None:
     """`preselect_suggestion` pre-selects the model's label only at `preselect_confidence` or
     above: below it the suggestion is shown and tagged, but Enter does not accept it."""
-    slug = "sure"
-    schema = {
-        "name": "Sure",
-        "data": {"type": "text", "field": "text"},
-        "controls": [
-            {"name": "sentiment", "type": "choice", "labels": list(server.labels), "target": True}
-        ],
-        "settings": {"preselect_suggestion": True},
-    }
-    (tmp_path / "schema.json").write_text(json.dumps(schema))
-    server.cli("projects", "create", slug, "--schema", str(tmp_path / "schema.json"))
+    slug = _choice_project(server, tmp_path, "sure", "Sure", preselect_suggestion=True)
     labeled, unlabeled = make_reviews(n_pool=30, n_eval=10, seed=5)
     rows = labeled + [{k: v for k, v in r.items() if k != "label"} for r in unlabeled]
     (tmp_path / "pool.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
