@@ -9,9 +9,12 @@ window.labelloop.alerts = (() => {
   const { api, node, say } = window.labelloop;
   const MAX_NOTE = 200;
 
-  /** "just now", "5 min ago", "2 h ago", "3 days ago". */
+  /** "just now", "5 min ago", "2 h ago", "3 days ago"; the UTC minute where a browser cannot
+   * read the time (the server writes microseconds; the standard asks only for milliseconds). */
   function ago(iso, now = Date.now()) {
-    const s = Math.max(0, (now - Date.parse(iso)) / 1000);
+    const at = Date.parse(iso.replace(/(\.\d{3})\d+/, "$1"));
+    if (Number.isNaN(at)) return `at ${iso.slice(0, 16).replace("T", " ")} UTC`;
+    const s = Math.max(0, (now - at) / 1000);
     if (s < 60) return "just now";
     if (s < 3600) return `${Math.floor(s / 60)} min ago`;
     if (s < 86400) return `${Math.floor(s / 3600)} h ago`;
