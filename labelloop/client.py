@@ -523,6 +523,33 @@ class Project:
     # ---------------------------------------------------------------------------------------
     # Review
 
+    def items(
+        self,
+        *,
+        status: str = "all",
+        label: str | None = None,
+        annotator: str | None = None,
+        resolution: str | None = None,
+        split: str | None = None,
+        q: str | None = None,
+        newest_first: bool = False,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> dict[str, Any]:
+        """A page of the project's items with their labels, answers and open flags, filtered
+        (``total``, ``items``); reviewers and managers."""
+        params: dict[str, Any] = {"status": status, "limit": limit, "offset": offset}
+        given = {"label": label, "annotator": annotator, "resolution": resolution}
+        params.update({k: v for k, v in {**given, "split": split, "q": q}.items() if v})
+        if newest_first:
+            params["order"] = "newest"
+        return self._call("GET", "/items", params=params)
+
+    def item_trace(self, item_id: int) -> dict[str, Any]:
+        """Everything about one item: each answer with who, when, under which guideline and
+        model and why it was picked; the label, reviews, flags and history."""
+        return self._call("GET", f"/items/{item_id}/review")
+
     def next_review(self, *, skip: Sequence[int] = ()) -> dict[str, Any] | None:
         """The next annotation waiting for review (reviewers), or ``None``; ``skip`` lists
         annotation ids to pass over."""

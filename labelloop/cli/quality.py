@@ -157,3 +157,118 @@ def gold_remove(slug: str, item: str) -> None:
     else:
         then = "it is served for labeling again"
     out.print(f"item {escape(item)} is no longer gold; {then}")
+
+
+def items(
+    slug: str,
+    status: Annotated[
+        str,
+        typer.Option(help="all, unlabeled, labeled, auto, in_review, escalated, flagged, gold."),
+    ] = "all",
+    label: Annotated[str | None, typer.Option(help="The resolved label of the target.")] = None,
+    annotator: Annotated[str | None, typer.Option(help="Items this user answered.")] = None,
+    resolution: Annotated[
+        str | None, typer.Option(help="How the label was resolved (single, reviewed, ...).")
+    ] = None,
+    split: Annotated[str | None, typer.Option(help="pool or eval.")] = None,
+    words: Annotated[str | None, typer.Option(help="Words the content holds, all of them.")] = None,
+    newest: Annotated[
+        bool, typer.Option("--newest", help="The latest decided label first.")
+    ] = False,
+    limit: Annotated[int, typer.Option(min=1, max=200)] = 50,
+    offset: Annotated[int, typer.Option(min=0)] = 0,
+    show: Annotated[
+        str | None,
+        typer.Option(help="Print ITEM's whole trace (its import id, or #number) instead."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """List a project's items with their labels and answers, filtered; --show ITEM traces one."""
+    from labelloop.workflow import browse, projects
+
+    _, db = _open()
+
+    def go() -> dict[str, Any]:
+        ctx = projects.system_context(db, slug)
+        if show is not None:
+            return browse.item_trace(db, ctx, **named_item(show))
+        return browse.list_items(
+            db,
+            ctx,
+            status=status,
+            label=label,
+            annotator=annotator,
+            resolution=resolution,
+            split=split,
+            q=words,
+            newest_first=newest,
+            limit=limit,
+            offset=offset,
+        )
+
+    found = _run(go)
+    if as_json:
+        typer.echo(json.dumps(found, default=str))
+    elif show is not None:
+        _print_trace(found)
+    else:
+        _print_items(found)
+
+
+def _print_items(page: dict[str, Any]) -> None:
+    table = Table(box=None, pad_edge=False)
+    for column in ("item", "split", "label", "how", "answers", "flags", "content"):
+        table.add_column(column, overflow="fold")
+    for r in page["items"]:
+        answers = ", ".join(
+            a["user"] if a["status"] == "submitted" else f"{a['user']} ({a['status']})"
+            for a in r["answers"]
+        )
+        how = r["resolution"] or ""
+        if r["decided_by"]:
+            how += f" by {r['decided_by']}"
+        table.add_row(
+            escape(str(r["external_id"] or f"#{r['id']}")),
+            r["split"] + (" gold" if r.get("gold") else ""),
+            escape(str(r["label"] if r["label"] is not None else "—")),
+            escape(how),
+            escape(answers or "—"),
+            escape(", ".join(r["flags"])),
+            escape(r["text"][:80] + ("…" if len(r["text"]) > 80 or r["truncated"] else "")),
+        )
+    out.print(table)
+    first = page["offset"] + 1 if page["total"] else 0
+    last = page["offset"] + len(page["items"])
+    out.print(f"{page['total']:,} items; showing {first:,}-{last:,}")
+
+
+def _print_trace(d: dict[str, Any]) -> None:
+    item = d["item"]
+    out.print(f"item {escape(str(item['external_id'] or '#' + str(item['id'])))}")
+    label = d["label"]
+    if label is None:
+        out.print("label: none yet")
+    else:
+        by = f" by {label['decided_by']}" if label["decided_by"] else ""
+        out.print(
+            f"label: {escape(json.dumps(label['value']))} ({label['resolution']}{escape(by)}, "
+            f"{label['decided_at'][:16].replace('T', ' ')} UTC)",
+            highlight=False,
+        )
+    for a in d["annotations"]:
+        why = a["selection"]
+        picked = ": ".join(p for p in (why["strategy"], why["reason"]) if p) or "—"
+        out.print(
+            f"answer by {escape(a['user'])}: {escape(json.dumps(a['value']))} ({a['status']}), "
+            f"{a['created_at'][:16].replace('T', ' ')} UTC, {a['active_ms'] / 1000:.1f} s, "
+            f"guideline v{a['guideline_version']}, model v{a['model_version']}; "
+            f"why picked: {escape(picked)}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    for r in d["reviews"]:
+        comment = f": {r['comment']}" if r["comment"] else ""
+        out.print(f"review by {escape(r['reviewer'])}: {r['verdict']}{escape(comment)}")
+    for f in d["flags"]:
+        state = "open" if f["open"] else "resolved"
+        out.print(f"flag {f['kind']} ({state}): {escape(f['note'] or '')}", highlight=False)

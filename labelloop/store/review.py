@@ -358,6 +358,7 @@ def _item_annotations_stmt() -> Any:
             user.c.username,
             _corrected().label("corrected_value"),
             assignment.c.strategy.label("served_as"),
+            assignment.c.reason.label("picked_because"),
         )
         .join(user, user.c.id == annotation.c.user_id)
         .outerjoin(assignment, assignment.c.id == annotation.c.assignment_id)

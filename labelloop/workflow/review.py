@@ -684,6 +684,8 @@ def _item_view(conn: Any, ctx: ProjectContext, item_id: int, *, expert: bool) ->
                     else None
                 ),
                 "rework": a["served_as"] == store_review.REWORK,
+                # Why the item was served to them: the strategy and its sentence.
+                "selection": {"strategy": a["served_as"], "reason": a["picked_because"]},
                 "created_at": _iso(a["created_at"]),
             }
             for a in annotations

@@ -63,7 +63,8 @@ def _check_printable(q: str) -> None:
         )
 
 
-def _words(q: str) -> list[str]:
+def query_words(q: str) -> list[str]:
+    """The words a search asks for: printable, at most MAX_WORDS of at most 100 characters."""
     _check_printable(q)
     words = [w[:100] for w in q.split()][:MAX_WORDS]
     if not words:
@@ -140,10 +141,12 @@ def search(
         query = (q or "").strip()[:MAX_QUERY_CHARS]
         with db.read() as conn:
             if ctx.schema.data_type == "table":
-                rows, total = _table_search(conn, ctx, _words(query), limit=limit, offset=offset)
+                rows, total = _table_search(
+                    conn, ctx, query_words(query), limit=limit, offset=offset
+                )
             else:
                 rows, total = store_seeds.search(
-                    conn, project_id=ctx.id, words=_words(query), limit=limit, offset=offset
+                    conn, project_id=ctx.id, words=query_words(query), limit=limit, offset=offset
                 )
         return {
             "mode": "text",

@@ -142,6 +142,13 @@ ROUTES: dict[str, Route] = {
         200,
     ),
     "item detail": ("GET", _item_path("review"), lambda a: None, MEMBERS[:3], 200),
+    "items": (
+        "GET",
+        lambda a, s: f"{_base(s)}/items?status=unlabeled&q=a&order=newest",
+        lambda a: None,
+        MEMBERS[:3],
+        200,
+    ),
     "flags": ("GET", lambda a, s: f"{_base(s)}/flags", lambda a: None, MEMBERS[:3], 200),
     "quality": (
         "GET",
@@ -184,6 +191,7 @@ def test_every_route_walks_the_role_matrix(rapi: ReviewApi, name: str) -> None:
 
 
 PAGES = {
+    "items": MEMBERS[:3],
     "review": MEMBERS[:3],
     "adjudicate": MEMBERS[:2],
     "quality": MEMBERS[:3],
@@ -205,13 +213,13 @@ def test_every_page_walks_the_role_matrix(rapi: ReviewApi, page: str) -> None:
 
 
 def test_the_project_page_links_to_what_each_role_may_use(rapi: ReviewApi) -> None:
-    links = {"review-link", "adjudicate-link", "quality-link"}
+    links = {"review-link", "items-link", "adjudicate-link", "quality-link"}
     shown = {}
     for role in MEMBERS:
         html = rapi.page(f"/p/{SLUG}", role).text
         shown[role] = {link for link in links if f'id="{link}"' in html}
     assert shown["admin"] == shown["manager"] == links
-    assert shown["reviewer"] == {"review-link", "quality-link"}
+    assert shown["reviewer"] == {"review-link", "items-link", "quality-link"}
     assert shown["annotator"] == set()
 
 
@@ -324,3 +332,28 @@ def test_the_empty_review_page_says_when_review_is_off_and_who_turns_it_on(
     assert said["manager"].startswith("This project's review policy is <strong>none</strong>")
     assert "You can turn review on" in said["manager"]
     assert "A manager can turn review on" in said["reviewer"]
+
+
+def test_the_items_list_filters_and_refuses_in_words(rapi: ReviewApi) -> None:
+    waiting = rapi.in_review("positive")
+    page = rapi.call("GET", f"{_base()}/items?status=in_review", "reviewer").json()
+    assert page["total"] == 1
+    (row,) = page["items"]
+    assert (row["id"], row["answers"]) == (
+        waiting["item_id"],
+        [{"user": "annotator", "status": "in_review"}],
+    )
+    assert "gold" not in row
+    assert "gold" in rapi.call("GET", f"{_base()}/items?limit=1", "manager").json()["items"][0]
+    cases = {
+        "status=done": "status must be one of all, unlabeled",
+        "status=gold": "status must be one of all, unlabeled",  # a reviewer is no expert
+        "split=train": "split must be one of pool, eval",
+        "resolution=vote": "resolution must be one of imported",
+    }
+    for query, message in cases.items():
+        response = rapi.call("GET", f"{_base()}/items?{query}", "reviewer")
+        assert response.status_code == 400, (query, response.text)
+        assert response.json()["detail"].startswith(message)
+    for query in ("limit=0", "limit=201", "offset=-1", "order=oldest"):
+        assert rapi.call("GET", f"{_base()}/items?{query}", "reviewer").status_code == 422

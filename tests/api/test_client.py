@@ -218,6 +218,15 @@ def test_a_reviewer_fixes_a_label_and_the_export_says_who(sqlite_api: Any) -> No
     fixed_row = next(r for r in rows.values() if r["annotated_value"])
     assert fixed_row["decided_by"] == "reviewer" and fixed_row["annotator"] == "annotator"
     assert fixed_row["resolution"] == "reviewed"
+    # The reviewer finds the fixed item among the items and reads its trace.
+    fixed = verdicts[fixed_row["item_id"]]
+    listed = reviewing.items(label=fixed, annotator="annotator")["items"]
+    assert {r["id"] for r in listed} == {i for i, v in verdicts.items() if v == fixed}
+    found = next(r for r in listed if r["id"] == fixed_row["item_id"])
+    assert (found["label"], found["decided_by"]) == (fixed, "reviewer")
+    assert reviewing.items(status="labeled", newest_first=True, limit=2)["total"] == 4
+    (answer,) = reviewing.item_trace(found["id"])["annotations"]
+    assert answer["user"] == "annotator" and answer["selection"]["reason"]
 
 
 def test_import_file_uploads_with_the_options_the_api_takes(api: Any, tmp_path: Path) -> None:

@@ -530,3 +530,28 @@ def test_team_mode_database_url(cli: Any, pg_cluster: Any, tmp_path: Path) -> No
     status = json.loads(cli("status", "reviews", "--json", LABELLOOP_DATABASE_URL=url).stdout)
     assert (status["counts"]["pool"], status["counts"]["labeled"]) == (5, 5)
     assert not (cli.home / "labelloop.db").exists()  # nothing went to the SQLite default
+
+
+def test_items_lists_labels_by_filter_and_shows_one_trace(
+    cli: Any, project: str, tmp_path: Path
+) -> None:
+    rows = _rows(5)
+    rows[4].pop("label")  # r4 arrives unlabeled
+    data = _write_jsonl(tmp_path / "d.jsonl", rows)
+    cli("import", project, str(data), "--id-field", "id", "--label-field", "label")
+    everything = json.loads(cli("items", project, "--json").stdout)
+    assert everything["total"] == 5
+    neutral = json.loads(cli("items", project, "--label", "neutral", "--json").stdout)
+    assert [r["external_id"] for r in neutral["items"]] == ["r1"]
+    assert neutral["items"][0]["resolution"] == "imported"
+    unlabeled = " ".join(cli("items", project, "--status", "unlabeled").stdout.split())
+    assert "r4 pool — " in unlabeled and unlabeled.endswith("1 items; showing 1-1")
+    assert "r0" not in unlabeled
+    words = json.loads(cli("items", project, "--words", "NUMBER 3", "--json").stdout)
+    assert [r["external_id"] for r in words["items"]] == ["r3"]
+    trace = cli("items", project, "--show", "r1").stdout.splitlines()
+    assert trace[0] == "item r1"
+    assert trace[1].startswith('label: {"sentiment": "neutral"} (imported, ')  # then its time
+    result = cli("items", project, "--status", "done", code=1)
+    assert _one_error_line(result).startswith("error: status must be one of all, unlabeled")
+    assert "no item 'r9' here" in _one_error_line(cli("items", project, "--show", "r9", code=1))

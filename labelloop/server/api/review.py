@@ -3,7 +3,7 @@ whole story, flags, and an annotator's own feedback."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import Field
@@ -11,7 +11,8 @@ from pydantic import Field
 from labelloop.govern.permissions import Permission
 from labelloop.server.api.deps import CurrentUser, DbDep
 from labelloop.server.api.schemas import Body, Id
-from labelloop.workflow import projects, review
+from labelloop.workflow import browse, projects, review
+from labelloop.workflow.seeding import MAX_OFFSET
 
 router = APIRouter(prefix="/api/projects/{slug}", tags=["review"])
 
@@ -84,6 +85,40 @@ def adjudicate(
     """The expert tier sets an item's final label."""
     ctx = projects.access(db, slug, user, Permission.REVIEW)
     return review.adjudicate(db, ctx, item_id, body.value, comment=body.comment)
+
+
+@router.get("/items")
+def list_items(
+    slug: str,
+    db: DbDep,
+    user: CurrentUser,
+    status: Annotated[str, Query(max_length=20)] = "all",
+    split: Annotated[str | None, Query(max_length=10)] = None,
+    label: Annotated[str | None, Query(max_length=200)] = None,
+    resolution: Annotated[str | None, Query(max_length=20)] = None,
+    annotator: Annotated[str | None, Query(max_length=100)] = None,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    order: Literal["id", "newest"] = "id",
+    limit: Annotated[int, Query(ge=1, le=browse.MAX_LIMIT)] = 50,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+) -> dict[str, Any]:
+    """Every item of the project with its label, answers and open flags, filtered (status,
+    split, label, resolution, annotator, words) and paged; ``order=newest`` puts the latest
+    decided label first. Reviewers and managers; gold checks only to the expert tier."""
+    ctx = projects.access(db, slug, user, Permission.REVIEW)
+    return browse.list_items(
+        db,
+        ctx,
+        status=status,
+        split=split,
+        label=label,
+        resolution=resolution,
+        annotator=annotator,
+        q=q,
+        newest_first=order == "newest",
+        limit=limit,
+        offset=offset,
+    )
 
 
 @router.get("/items/{item_id}/review")

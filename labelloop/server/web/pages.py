@@ -17,6 +17,7 @@ from labelloop.server.api.schemas import Id
 from labelloop.server.auth import csrf_ok
 from labelloop.workflow import (
     accounts,
+    browse,
     guidelines,
     insight,
     projects,
@@ -285,6 +286,42 @@ def dashboard_page(
         project=_detail(db, ctx),
         report=insight.report(db, ctx, cache=request.app.state.features, days=days),
         can_undo_any_ack=ctx.allows(Permission.MANAGE_PROJECT),
+    )
+
+
+@router.get("/p/{slug}/items", response_class=HTMLResponse)
+def items_page(slug: str, request: Request, db: DbDep) -> Response:
+    """Every item with its label, filtered and paged, and one item's whole trace beside them.
+    The filters come from the query string (the page keeps it current), so a view can be
+    bookmarked or sent to a colleague."""
+    user, csrf = _page_user(request, db)
+    ctx = projects.access(db, slug, user, Permission.REVIEW)
+    expert = review.is_expert(ctx)
+    query = request.query_params
+    target = ctx.schema.target
+    return _render(
+        request,
+        "items.html",
+        user=user,
+        csrf=csrf,
+        project=_detail(db, ctx),
+        page={
+            "slug": ctx.slug,
+            "data_type": ctx.schema.data_type,
+            "target": target.name,
+            "labels": list(getattr(target, "labels", None) or []),
+            "annotators": sorted(m["username"] for m in projects.members(db, ctx)),
+            "statuses": [s for s in browse.STATUSES if expert or s != "gold"],
+            "splits": list(browse.SPLITS),
+            "resolutions": list(browse.RESOLUTIONS),
+            "expert": expert,
+            "filters": {
+                key: query.get(key, "")[:200]
+                for key in ("status", "split", "label", "resolution", "annotator", "q", "order")
+            },
+            "offset": query.get("offset", "0")[:6],
+            "open": query.get("item", "")[:20],
+        },
     )
 
 

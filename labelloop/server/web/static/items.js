@@ -1,0 +1,368 @@
+// The Items page: every item with its label, filtered and paged, and one item's whole trace
+// beside the list (each answer with who, when, under which guideline and model, and why the item
+// was picked; the reviews, flags and history). The filters live in the address, so a view can be
+// bookmarked or sent on. Item text is untrusted: it only ever reaches the DOM via textContent.
+(() => {
+  "use strict";
+
+  const { api, say, node } = window.labelloop;
+  const $ = (id) => document.getElementById(id);
+  const page = JSON.parse($("items-data").textContent);
+  const base = "/api/projects/" + encodeURIComponent(page.slug);
+  const LIMIT = 50;
+  const FILTERS = ["status", "label", "annotator", "resolution", "split", "order", "q"];
+
+  const el = {
+    app: $("items-app"),
+    form: $("items-form"),
+    messages: $("items-messages"),
+    summary: $("items-summary"),
+    rows: $("items-rows"),
+    prev: $("items-prev"),
+    next: $("items-next"),
+    trace: $("item-trace"),
+    traceTitle: $("trace-title"),
+    traceBody: $("trace-body"),
+    traceClose: $("trace-close"),
+    q: $("f-q"),
+  };
+
+  const state = {
+    offset: Math.max(0, parseInt(page.offset, 10) || 0),
+    result: null,
+    open: null, // the item id whose trace is shown
+    asked: 0, // the newest request, so a slow answer never overwrites a newer one
+  };
+
+  const narrow = window.matchMedia("(max-width: 900px)"); // items.css stacks the trace there
+  const plural = (n, word) => `${n.toLocaleString()} ${n === 1 ? word : word + "s"}`;
+  const when = (iso) => (iso ? iso.slice(0, 16).replace("T", " ") : "—");
+
+  function filters() {
+    const out = {};
+    for (const name of FILTERS) {
+      const value = $("f-" + name).value.trim();
+      if (value && !(name === "status" && value === "all") && !(name === "order" && value === "id")) {
+        out[name] = value;
+      }
+    }
+    return out;
+  }
+
+  /** The address of this view: the filters, the page and the open item. */
+  function remember() {
+    const params = new URLSearchParams(filters());
+    if (state.offset) params.set("offset", String(state.offset));
+    if (state.open !== null) params.set("item", String(state.open));
+    const query = params.toString();
+    history.replaceState(null, "", location.pathname + (query ? "?" + query : ""));
+  }
+
+  // ------------------------------------------------------------------- the list
+
+  function answerLine(answers) {
+    if (!answers.length) return "—";
+    return answers.map((a) => (a.status === "submitted" ? a.user : `${a.user} (${a.status.replace("_", " ")})`)).join(", ");
+  }
+
+  function labelCell(row) {
+    const td = node("td", "items-label");
+    if (row.label === null || row.label === undefined) {
+      td.append(node("span", "muted", row.resolution ? "(no target label)" : "no label yet"));
+    } else {
+      td.append(node("strong", "", String(row.label)));
+    }
+    if (row.resolution) {
+      const how = row.decided_by ? `${row.resolution} · ${row.decided_by}` : row.resolution;
+      td.append(node("span", "items-how muted small", how.replace("_", " ")));
+    }
+    return td;
+  }
+
+  function renderRow(row) {
+    const tr = node("tr", "items-row");
+    tr.dataset.itemId = String(row.id);
+    tr.tabIndex = -1; // the arrow keys move focus between rows; Tab reaches one (roving)
+    tr.addEventListener("focus", () => {
+      for (const other of el.rows.children) other.tabIndex = other === tr ? 0 : -1;
+    });
+    tr.setAttribute("aria-selected", String(state.open === row.id));
+    const name = node("th", "items-id");
+    name.scope = "row";
+    const open = node("button", "link-button", row.external_id ? String(row.external_id) : "#" + row.id);
+    open.type = "button";
+    open.tabIndex = -1;
+    open.addEventListener("click", () => openTrace(row.id));
+    name.append(open);
+    const tags = [];
+    if (row.split === "eval") tags.push(["eval", "badge-muted"]);
+    if (row.gold) tags.push(["gold", "badge-warn"]);
+    for (const [text, kind] of tags) name.append(" ", node("span", "badge " + kind, text));
+    const content = node("td", "items-text", row.text + (row.truncated ? "…" : ""));
+    const answers = node("td", "items-answers", answerLine(row.answers));
+    const flags = node("td", "items-flags");
+    for (const kind of row.flags) flags.append(node("span", "badge badge-alert", kind.replace("_", " ")), " ");
+    tr.append(name, content, labelCell(row), answers, flags);
+    tr.addEventListener("dblclick", () => openTrace(row.id));
+    return tr;
+  }
+
+  async function load({ focusFirst = false } = {}) {
+    const asked = ++state.asked;
+    const params = new URLSearchParams({ ...filters(), limit: String(LIMIT), offset: String(state.offset) });
+    el.app.dataset.state = "loading";
+    el.summary.textContent = "Loading…";
+    try {
+      const result = await api("GET", `${base}/items?${params}`, undefined, { loginOn401: true });
+      if (asked !== state.asked) return;
+      state.result = result;
+      el.messages.replaceChildren();
+      el.rows.replaceChildren(...result.items.map(renderRow));
+      if (el.rows.firstElementChild) el.rows.firstElementChild.tabIndex = 0;
+      const first = result.total ? result.offset + 1 : 0;
+      const last = result.offset + result.items.length;
+      el.summary.textContent = result.total
+        ? `${plural(result.total, "item")}; showing ${first.toLocaleString()}–${last.toLocaleString()}.`
+        : "No item matches these filters.";
+      el.prev.disabled = result.offset === 0;
+      el.next.disabled = last >= result.total;
+      el.app.dataset.state = "ready";
+      remember();
+      if (focusFirst && el.rows.firstElementChild) el.rows.firstElementChild.focus();
+    } catch (err) {
+      if (asked !== state.asked) return;
+      say(el.messages, "error", err.message);
+      el.summary.textContent = "";
+      el.app.dataset.state = "error";
+    }
+  }
+
+  function turn(by) {
+    if (!state.result) return;
+    const offset = state.offset + by * LIMIT;
+    if (offset < 0 || offset >= state.result.total) return;
+    state.offset = offset;
+    load({ focusFirst: true });
+  }
+
+  // ------------------------------------------------------------------ the trace
+
+  /** A control's value in words: a label, labels, a number, or how many spans or boxes. */
+  function valueText(value) {
+    if (value === null || value === undefined) return "—";
+    if (Array.isArray(value)) {
+      if (value.every((v) => typeof v !== "object" || v === null)) return value.join(", ") || "none";
+      const kind = value.some((v) => v && "w" in v) ? "box" : "span";
+      const labels = value.map((v) => v && v.label).filter(Boolean);
+      return `${plural(value.length, kind)}${labels.length ? ": " + labels.join(", ") : ""}`;
+    }
+    if (typeof value === "object") return JSON.stringify(value);
+    return String(value);
+  }
+
+  function answerText(value) {
+    const entries = Object.entries(value || {});
+    if (entries.length === 1) return valueText(entries[0][1]);
+    return entries.map(([name, v]) => `${name}: ${valueText(v)}`).join("; ") || "—";
+  }
+
+  function table(head, rows) {
+    const wrap = node("div", "table-wrap");
+    const t = node("table", "table trace-table");
+    const thead = node("thead");
+    const tr = node("tr");
+    for (const h of head) {
+      const th = node("th", "", h);
+      th.scope = "col";
+      tr.append(th);
+    }
+    thead.append(tr);
+    const tbody = node("tbody");
+    for (const cells of rows) {
+      const r = node("tr");
+      for (const c of cells) r.append(node("td", "wrap", c));
+      tbody.append(r);
+    }
+    t.append(thead, tbody);
+    wrap.append(t);
+    return wrap;
+  }
+
+  function part(title, content) {
+    const section = node("section", "trace-part");
+    section.append(node("h3", "subsection-title", title), content);
+    return section;
+  }
+
+  /** One answer: who answered what, when and how long, under which guideline and model, and
+   * why the item was served to them. */
+  function answerBlock(a) {
+    const box = node("div", "trace-answer");
+    const head = node("p", "trace-answer-head");
+    head.append(node("strong", "", a.user), " answered ", node("strong", "", answerText(a.value)));
+    if (a.corrected_value) head.append(", corrected to ", node("strong", "", answerText(a.corrected_value)));
+    const status = a.status.replace("_", " ") + (a.rework ? ", a rework" : "");
+    const facts = [
+      `${when(a.created_at)} UTC · ${(a.active_ms / 1000).toFixed(1)} s active · ${status}`,
+      [
+        a.guideline_version ? `guideline v${a.guideline_version}` : "no guideline version",
+        a.model_version ? `model v${a.model_version}` : "no model yet",
+        a.suggestion
+          ? `suggested ${a.suggestion.label}` +
+            (typeof a.suggestion.confidence === "number" ? ` (${a.suggestion.confidence.toFixed(2)})` : "")
+          : "no suggestion shown",
+      ].join(" · "),
+    ];
+    const why = a.selection && (a.selection.reason || a.selection.strategy);
+    if (why) facts.push(`why picked: ${[a.selection.strategy, a.selection.reason].filter(Boolean).join(": ")}`);
+    box.append(head, ...facts.map((f) => node("p", "trace-answer-fact muted small", f)));
+    return box;
+  }
+
+  function renderTrace(d) {
+    const item = d.item;
+    el.traceTitle.textContent = item.external_id ? `Item ${item.external_id}` : `Item #${item.id}`;
+    const body = [];
+    if (page.data_type === "image") {
+      const img = node("img", "trace-image");
+      img.alt = "the item's image";
+      img.src = `${base}/items/${item.id}/thumbnail?size=256`;
+      body.push(img);
+    }
+    const text = item.data.text ?? item.data.image ?? item.data.audio ?? JSON.stringify(item.data.row ?? item.data);
+    body.push(node("p", "trace-text", String(text)));
+
+    const label = d.label;
+    const said = node("p", "trace-label");
+    if (label) {
+      said.append(node("strong", "", answerText(label.value)));
+      const how = [label.resolution.replace("_", " ")];
+      if (label.decided_by) how.push(`by ${label.decided_by}`);
+      how.push(`at ${when(label.decided_at)} UTC`);
+      if (typeof label.confidence === "number") how.push(`model ${label.confidence.toFixed(2)} sure`);
+      said.append(" · " + how.join(" "));
+    } else {
+      said.append(node("span", "muted", "No label yet."));
+    }
+    body.push(part("Label", said));
+    if (d.gold) body.push(part("Gold answer", node("p", "", answerText(d.gold.value))));
+
+    const answers = node("div", "trace-answers");
+    answers.append(...d.annotations.map(answerBlock));
+    body.push(part("Answers", d.annotations.length ? answers : node("p", "muted", "Nobody answered it here.")));
+    if (d.reviews.length) {
+      const rows = d.reviews.map((r) => [
+        r.reviewer,
+        r.verdict + (r.tier > 1 ? ` (tier ${r.tier})` : ""),
+        r.comment || "",
+        when(r.created_at),
+      ]);
+      body.push(part("Reviews", table(["Reviewer", "Verdict", "Comment", "When"], rows)));
+    }
+    if (d.flags.length) {
+      const rows = d.flags.map((f) => [
+        f.kind.replace("_", " "),
+        f.note || "",
+        f.user || "the checks",
+        f.open ? "open" : "resolved",
+        when(f.created_at),
+      ]);
+      body.push(part("Flags", table(["Kind", "Note", "By", "State", "When"], rows)));
+    }
+    if (d.history.length) {
+      const rows = d.history.map((h) => [when(h.at), h.action, h.actor || "the local operator"]);
+      body.push(part("History", table(["When", "What", "Who"], rows)));
+    }
+    if (page.expert) {
+      const link = node("a", "btn btn-small", "Open in adjudication");
+      link.href = `/p/${encodeURIComponent(page.slug)}/adjudicate?item=${item.id}`;
+      body.push(link);
+    }
+    el.traceBody.replaceChildren(...body);
+  }
+
+  async function openTrace(id) {
+    state.open = id;
+    for (const tr of el.rows.children) tr.setAttribute("aria-selected", String(tr.dataset.itemId === String(id)));
+    el.trace.hidden = false;
+    if (narrow.matches) el.trace.scrollIntoView({ block: "start" }); // stacked below the list
+    el.traceTitle.textContent = "Loading…";
+    el.traceBody.replaceChildren();
+    remember();
+    try {
+      const d = await api("GET", `${base}/items/${id}/review`, undefined, { loginOn401: true });
+      if (state.open !== id) return;
+      renderTrace(d);
+      el.trace.dataset.itemId = String(id);
+    } catch (err) {
+      if (state.open !== id) return;
+      el.traceTitle.textContent = "Could not open the item";
+      el.traceBody.replaceChildren(node("p", "muted", err.message));
+    }
+  }
+
+  function closeTrace() {
+    const id = state.open;
+    state.open = null;
+    el.trace.hidden = true;
+    delete el.trace.dataset.itemId;
+    remember();
+    const row = id === null ? null : el.rows.querySelector(`tr[data-item-id="${id}"]`);
+    if (row) row.focus();
+  }
+
+  // ------------------------------------------------------------------ the keys
+
+  function moveFocus(by) {
+    const rows = [...el.rows.children];
+    if (!rows.length) return;
+    const at = rows.indexOf(document.activeElement);
+    const next = at < 0 ? (by > 0 ? 0 : rows.length - 1) : Math.min(rows.length - 1, Math.max(0, at + by));
+    rows[next].focus();
+  }
+
+  document.addEventListener("keydown", (e) => {
+    if (e.ctrlKey || e.metaKey || e.altKey) return;
+    const typing = e.target.closest && e.target.closest("input, select, textarea");
+    if (e.key === "Escape" && !el.trace.hidden) {
+      e.preventDefault();
+      closeTrace();
+      return;
+    }
+    if (typing) return;
+    if (e.key === "/") {
+      e.preventDefault();
+      el.q.focus();
+      el.q.select();
+    } else if (e.key === "ArrowDown" || e.key === "j") {
+      e.preventDefault();
+      moveFocus(1);
+    } else if (e.key === "ArrowUp" || e.key === "k") {
+      e.preventDefault();
+      moveFocus(-1);
+    } else if (e.key === "Enter" && e.target.matches && e.target.matches("tr.items-row")) {
+      e.preventDefault();
+      openTrace(Number(e.target.dataset.itemId));
+    } else if (e.key === "[") {
+      turn(-1);
+    } else if (e.key === "]") {
+      turn(1);
+    }
+  });
+
+  el.form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    state.offset = 0;
+    load();
+  });
+  for (const name of FILTERS) {
+    if (name !== "q" && name !== "annotator") $("f-" + name).addEventListener("change", () => el.form.requestSubmit());
+  }
+  el.prev.addEventListener("click", () => turn(-1));
+  el.next.addEventListener("click", () => turn(1));
+  el.traceClose.addEventListener("click", closeTrace);
+
+  load();
+  const first = parseInt(page.open, 10);
+  if (first > 0) openTrace(first);
+})();

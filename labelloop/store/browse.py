@@ -1,0 +1,173 @@
+"""Browsing a project's items: every item with its label, filtered and paged (the Items page)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, exists, func, select
+from sqlalchemy.orm import aliased
+
+from labelloop.store.tables import annotation, flag, gold_answer, item, item_label, user
+
+STATUSES = ("all", "unlabeled", "labeled", "auto", "in_review", "escalated", "flagged", "gold")
+"""What ``status`` may ask for: ``unlabeled`` has no resolved label (gold checks aside),
+``auto`` a label the model gave, ``in_review`` / ``escalated`` an answer waiting there,
+``flagged`` an open flag, ``gold`` a gold check."""
+
+_CONTENT_KEYS = {"image": "image", "audio": "audio"}
+"""The payload key holding what an item shows, by data type (text and HTML: ``text``)."""
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What a browse asks for; ``None`` leaves a filter out. ``words`` must all be in the item's
+    content (any case); ``annotator_id`` keeps items with an answer by that user."""
+
+    status: str = "all"
+    split: str | None = None
+    label: str | None = None
+    resolution: str | None = None
+    annotator_id: int | None = None
+    words: Sequence[str] = ()
+    with_gold: bool = False
+
+
+def _answer_in(project_id: int, states: Sequence[str]) -> ColumnElement[bool]:
+    return exists().where(
+        annotation.c.item_id == item.c.id,
+        annotation.c.project_id == project_id,
+        annotation.c.status.in_(list(states)),
+    )
+
+
+def _is_gold() -> ColumnElement[bool]:
+    return exists().where(gold_answer.c.item_id == item.c.id)
+
+
+def _where(project_id: int, data_type: str, f: Filters) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = [item.c.project_id == project_id]
+    if not f.with_gold:
+        where.append(~_is_gold())  # checks, not work: hidden from all but the expert tier
+    labeled = item_label.c.item_id.is_not(None)  # the query joins the item's label, if any
+    by_status: dict[str, ColumnElement[bool]] = {
+        "unlabeled": ~labeled & ~_is_gold(),
+        "labeled": labeled,
+        "auto": item_label.c.resolution == "auto",
+        "in_review": _answer_in(project_id, ("in_review",)),
+        "escalated": _answer_in(project_id, ("escalated",)),
+        "flagged": exists().where(
+            flag.c.item_id == item.c.id,
+            flag.c.project_id == project_id,
+            flag.c.resolved_at.is_(None),
+            *(() if f.with_gold else (flag.c.kind != "gold_wrong",)),
+        ),
+        "gold": _is_gold(),
+    }
+    if f.status in by_status:
+        where.append(by_status[f.status])
+    if f.split is not None:
+        where.append(item.c.split == f.split)
+    if f.label is not None:
+        where.append(item_label.c.label == f.label)
+    if f.resolution is not None:
+        where.append(item_label.c.resolution == f.resolution)
+    if f.annotator_id is not None:
+        where.append(
+            exists().where(
+                annotation.c.item_id == item.c.id, annotation.c.user_id == f.annotator_id
+            )
+        )
+    if f.words and data_type != "table":
+        content = func.lower(item.c.payload[_CONTENT_KEYS.get(data_type, "text")].as_string())
+        where.extend(content.contains(w.lower(), autoescape=True) for w in f.words)
+    return where
+
+
+def browse(
+    conn: Connection,
+    *,
+    project_id: int,
+    data_type: str,
+    filters: Filters,
+    limit: int,
+    offset: int,
+    newest_first: bool = False,
+    row_filter: Any = None,
+) -> tuple[list[dict[str, Any]], int]:
+    """A page of the project's items that pass ``filters``, and how many pass in all.
+
+    Each row: id, external_id, split, payload, the resolved label (label, resolution,
+    decided_at, decided_by), ``answers`` (annotator and status of each, oldest first),
+    ``flags`` (the kinds of its open flags) and ``gold``. ``row_filter`` (a callable on the
+    payload) filters in Python what SQL cannot read, a table row's fields; it pages after.
+    Newest first orders by when the label was decided, unlabeled items last.
+    """
+    where = _where(project_id, data_type, filters)
+    labeled = item.outerjoin(item_label, item_label.c.item_id == item.c.id)
+    decider = aliased(user)
+    order = (
+        (item_label.c.decided_at.is_(None), item_label.c.decided_at.desc(), item.c.id.desc())
+        if newest_first
+        else (item.c.id,)
+    )
+    q = (
+        select(
+            item.c.id,
+            item.c.external_id,
+            item.c.split,
+            item.c.payload,
+            item_label.c.label,
+            item_label.c.resolution,
+            item_label.c.decided_at,
+            decider.c.username.label("decided_by"),
+            _is_gold().label("gold"),
+        )
+        .select_from(labeled)
+        .outerjoin(decider, decider.c.id == item_label.c.decided_by)
+        .where(*where)
+        .order_by(*order)
+    )
+    if row_filter is None:
+        count = select(func.count()).select_from(labeled).where(*where)
+        total = int(conn.execute(count).scalar_one())
+        rows = [dict(r) for r in conn.execute(q.limit(limit).offset(offset)).mappings()]
+    else:
+        passed = [dict(r) for r in conn.execute(q).mappings() if row_filter(r["payload"])]
+        total, rows = len(passed), passed[offset : offset + limit]
+    _add_answers_and_flags(conn, project_id, rows, with_gold=filters.with_gold)
+    return rows, total
+
+
+def _add_answers_and_flags(
+    conn: Connection, project_id: int, rows: list[dict[str, Any]], *, with_gold: bool
+) -> None:
+    ids = [int(r["id"]) for r in rows]
+    answers: dict[int, list[dict[str, str]]] = defaultdict(list)
+    kinds: dict[int, list[str]] = defaultdict(list)
+    if ids:
+        q = (
+            select(annotation.c.item_id, user.c.username, annotation.c.status)
+            .join(user, user.c.id == annotation.c.user_id)
+            .where(annotation.c.project_id == project_id, annotation.c.item_id.in_(ids))
+            .order_by(annotation.c.id)
+        )
+        for r in conn.execute(q).mappings():
+            answers[int(r["item_id"])].append({"user": r["username"], "status": r["status"]})
+        q = (
+            select(flag.c.item_id, flag.c.kind)
+            .where(
+                flag.c.project_id == project_id,
+                flag.c.item_id.in_(ids),
+                flag.c.resolved_at.is_(None),
+            )
+            .order_by(flag.c.id)
+        )
+        for r in conn.execute(q).mappings():
+            if with_gold or r["kind"] != "gold_wrong":
+                kinds[int(r["item_id"])].append(r["kind"])
+    for r in rows:
+        r["answers"] = answers[int(r["id"])]
+        r["flags"] = sorted(set(kinds[int(r["id"])]))

@@ -1,0 +1,136 @@
+"""The Items page in real Chromium: filter the items, page through them by keyboard, open one's
+trace (who answered what, under which guideline and model, and why it was picked), send the
+view as a link, and hostile item text stays text."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from tests.e2e.conftest import login, page_fetch, wait_task
+
+pytestmark = pytest.mark.browser
+
+
+def _label_some(page: Any, slug: str, truth: dict[str, str], n: int) -> list[dict[str, Any]]:
+    """Answer ``n`` served items truthfully through the API, as the page's session."""
+    done = []
+    for _ in range(n):
+        status, body = page_fetch(page, "POST", f"/api/projects/{slug}/tasks/next", {})
+        assert status == 200, body
+        task = body["task"]
+        answer = truth.get(task["item"]["data"]["text"], "neutral")
+        status, body = page_fetch(
+            page,
+            "POST",
+            f"/api/projects/{slug}/tasks/{task['assignment_id']}/submit",
+            {"value": {"sentiment": answer}, "active_ms": 3200},
+        )
+        assert status == 200, body
+        done.append({**task, "answer": answer})
+    return done
+
+
+def _summary(page: Any, starts: str) -> str:
+    page.wait_for_function(
+        "(s) => document.getElementById('items-summary').textContent.startsWith(s)",
+        arg=starts,
+        timeout=15000,
+    )
+    return page.inner_text("#items-summary")
+
+
+def test_find_items_by_filter_and_read_one_trace(server: Any, browser: Any) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    login(page, server.url, f"/p/{server.main}/label")
+    wait_task(page)
+    labeled = _label_some(page, server.main, server.truth, 3)
+
+    page.goto(server.url + f"/p/{server.main}")
+    page.click("#items-link")
+    page.wait_for_url(server.url + f"/p/{server.main}/items")
+    assert _summary(page, "150 items") == "150 items; showing 1–50."  # 120 pool + 30 eval
+
+    # Only what alice answered, newest label first: the last answer on top.
+    page.fill("#f-annotator", server.username)
+    page.select_option("#f-order", "newest")
+    assert _summary(page, "3 items") == "3 items; showing 1–3."
+    first_id = page.get_attribute("#items-rows tr:first-child", "data-item-id")
+    assert first_id == str(labeled[-1]["item"]["id"])
+    assert page.inner_text("#items-rows tr:first-child .items-answers") == server.username
+
+    # Tab from the filters reaches the list; Enter on a row: its trace says who answered
+    # what and why it was picked.
+    page.focus("#items-submit")
+    page.keyboard.press("Tab")
+    assert page.evaluate("() => document.activeElement.dataset.itemId") == first_id
+    page.keyboard.press("Enter")
+    page.wait_for_function(
+        "(id) => document.getElementById('item-trace').dataset.itemId === id", arg=first_id
+    )
+    trace = " ".join(page.inner_text("#item-trace").split())
+    last = labeled[-1]
+    assert f"{server.username} answered {last['answer']}" in trace
+    assert "guideline v1" in trace and "3.2 s active" in trace
+    assert f"why picked: {last['selection']['strategy']}: {last['selection']['reason']}" in trace
+    assert f"{last['answer']} · single at " in trace
+
+    # The view is a link: filters and the open item are in the address, and it reopens.
+    query = parse_qs(urlsplit(page.url).query)
+    assert query == {"annotator": [server.username], "order": ["newest"], "item": [first_id]}
+    page.reload()
+    page.wait_for_function(
+        "(id) => document.getElementById('item-trace').dataset.itemId === id", arg=first_id
+    )
+    assert _summary(page, "3 items") == "3 items; showing 1–3."
+    page.keyboard.press("Escape")
+    assert page.locator("#item-trace").is_hidden()
+    assert "item=" not in page.url
+
+    # The unlabeled pool in pages of 50: ] turns the page.
+    page.fill("#f-annotator", "")
+    page.select_option("#f-order", "id")
+    page.select_option("#f-status", "unlabeled")
+    assert _summary(page, "117 items") == "117 items; showing 1–50."
+    page.focus("#items-rows tr:first-child")
+    page.keyboard.press("ArrowDown")
+    assert page.evaluate("() => document.activeElement.rowIndex") == 2  # the second row
+    page.keyboard.press("]")
+    assert _summary(page, "117 items; showing 51") == "117 items; showing 51–100."
+    assert parse_qs(urlsplit(page.url).query)["offset"] == ["50"]
+
+    # A wrong filter in the address is the server's sentence, not a broken page.
+    page.goto(server.url + f"/p/{server.main}/items?offset=99999")
+    page.wait_for_function("() => document.getElementById('items-messages').textContent.length > 0")
+    assert "offset: Input should be less than or equal to 10000" in page.inner_text(
+        "#items-messages"
+    )
+    assert errors == []
+    context.close()
+
+
+def test_hostile_item_text_stays_text_on_the_items_page(server: Any, browser: Any) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True)
+    page = context.new_page()
+    login(page, server.url, f"/p/{server.hostile}/items")
+    assert _summary(page, f"{len(server.hostile_texts)} items").startswith(
+        f"{len(server.hostile_texts)} items"
+    )
+    cells = page.eval_on_selector_all(
+        "#items-rows .items-text", "cs => cs.map(c => [c.textContent, c.children.length])"
+    )
+    assert sorted(text for text, _ in cells) == sorted(server.hostile_texts)
+    assert all(children == 0 for _, children in cells)
+    page.locator("#items-rows tr:first-child .link-button").click()
+    page.wait_for_function("() => document.getElementById('item-trace').dataset.itemId")
+    assert page.locator("#trace-body .trace-text").inner_text() in server.hostile_texts
+    assert page.locator("#trace-body script, #trace-body img, #trace-body b").count() == 0
+    page.wait_for_timeout(300)  # an onerror handler would have fired by now
+    assert page.evaluate("typeof window.__xss") == "undefined"
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    context.close()

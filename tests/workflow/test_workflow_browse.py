@@ -1,0 +1,174 @@
+"""The Items page's list: every filter finds what it says on a small hand-checked project, gold
+checks stay with the expert tier, and annotators cannot browse."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from labelloop.errors import LabelloopError, PermissionDenied
+from labelloop.workflow import browse, quality, review, tasks
+
+CLASSES = ("negative", "neutral", "positive")
+
+
+def _answer(lab: Any, who: Any, label: str | None = None) -> dict[str, Any]:
+    task = tasks.next_task(lab.db, who)
+    assert task is not None
+    answer = label or lab.truth(task["item"]["data"]["text"])
+    done = tasks.submit(lab.db, who, task["assignment_id"], {"sentiment": answer}, active_ms=4000)
+    return {**done, "answer": answer, "task": task}
+
+
+def _ids(page: dict[str, Any]) -> set[int]:
+    return {row["id"] for row in page["items"]}
+
+
+@pytest.fixture
+def browsed(lab: Any) -> dict[str, Any]:
+    """12 pool items and 3 labeled eval items; bob answers 3 (all in review), cy answers 2 of
+    which rev accepts one as is and rejects none; one pool item is a gold check."""
+    ctx = lab.project(review_policy="all")
+    lab.import_rows(ctx, lab.rows(12))
+    eval_rows = lab.rows(3, start=100, prefix="ev", labeled=True)
+    lab.import_rows(ctx, eval_rows, labeled=True, split="eval")
+    lab.train(ctx)
+    bob = lab.member("sent", "bob", "annotator")
+    cy = lab.member("sent", "cy", "annotator")
+    rev = lab.member("sent", "rev", "reviewer")
+    man = lab.member("sent", "man", "manager")
+    by_bob = [_answer(lab, bob) for _ in range(3)]
+    by_cy = [_answer(lab, cy, "negative"), _answer(lab, cy, "positive")]
+    review.review_annotation(lab.db, rev, by_cy[0]["annotation_id"], verdict="accept")
+    review.review_annotation(lab.db, rev, by_cy[1]["annotation_id"], verdict="escalate")
+    answered = {d["item_id"] for d in by_bob + by_cy}
+    all_ids = _ids(browse.list_items(lab.db, man, limit=200))
+    gold_id = min(all_ids - answered)
+    with lab.db.read() as conn:
+        from labelloop.store.tables import item
+
+        split = dict(conn.execute(item.select().where(item.c.id == gold_id)).mappings().one())
+    assert split["split"] == "pool"
+    quality.set_gold(lab.db, man, {"sentiment": "neutral"}, item_id=gold_id)
+    return {
+        "ctx": ctx,
+        "rev": rev,
+        "man": man,
+        "bob": bob,
+        "by_bob": by_bob,
+        "by_cy": by_cy,
+        "gold": gold_id,
+        "all": all_ids,
+    }
+
+
+def test_every_filter_finds_what_it_says(lab: Any, browsed: dict[str, Any]) -> None:
+    rev, by_bob, by_cy = browsed["rev"], browsed["by_bob"], browsed["by_cy"]
+
+    def ids(**filters: Any) -> set[int]:
+        page = browse.list_items(lab.db, rev, limit=200, **filters)
+        assert page["total"] == len(page["items"])
+        return _ids(page)
+
+    everything = ids()
+    assert everything == browsed["all"] - {browsed["gold"]}  # 12 pool + 3 eval, gold hidden
+    assert len(everything) == 14
+    eval_ids = ids(split="eval")
+    assert len(eval_ids) == 3 and ids(status="labeled") == eval_ids | {by_cy[0]["item_id"]}
+    assert ids(resolution="imported") == eval_ids
+    assert ids(resolution="reviewed") == {by_cy[0]["item_id"]}
+    assert ids(label="negative") == {by_cy[0]["item_id"]} | {
+        i for i in eval_ids if _row(lab, rev, i)["label"] == "negative"
+    }
+    assert ids(status="in_review") == {d["item_id"] for d in by_bob}
+    assert ids(status="escalated") == {by_cy[1]["item_id"]}
+    assert ids(annotator="bob") == {d["item_id"] for d in by_bob}
+    assert ids(annotator="bob", status="escalated") == set()
+    assert ids(annotator="nobody-here") == set()  # no error: it tells nothing of who exists
+    unlabeled = ids(status="unlabeled")
+    assert unlabeled == everything - ids(status="labeled")
+    text = by_bob[0]["task"]["item"]["data"]["text"]
+    assert ids(q=text.upper()) == {by_bob[0]["item_id"]}
+    assert ids(q="number nothing-matches") == set()
+
+
+def _row(lab: Any, who: Any, item_id: int) -> dict[str, Any]:
+    page = browse.list_items(lab.db, who, limit=200)
+    return next(r for r in page["items"] if r["id"] == item_id)
+
+
+def test_a_row_says_who_answered_how_it_was_resolved_and_by_whom(
+    lab: Any, browsed: dict[str, Any]
+) -> None:
+    accepted = browsed["by_cy"][0]
+    row = _row(lab, browsed["rev"], accepted["item_id"])
+    assert row["label"] == "negative"
+    assert (row["resolution"], row["decided_by"]) == ("reviewed", "rev")
+    assert row["answers"] == [{"user": "cy", "status": "accepted"}]
+    assert row["decided_at"] is not None and row["split"] == "pool"
+    assert "gold" not in row  # a reviewer is not told which items are checks
+    waiting = _row(lab, browsed["rev"], browsed["by_bob"][0]["item_id"])
+    assert (waiting["label"], waiting["answers"]) == (
+        None,
+        [{"user": "bob", "status": "in_review"}],
+    )
+
+
+def test_gold_checks_are_listed_to_the_expert_tier_only(lab: Any, browsed: dict[str, Any]) -> None:
+    man, rev = browsed["man"], browsed["rev"]
+    gold = browse.list_items(lab.db, man, status="gold")
+    assert _ids(gold) == {browsed["gold"]} and gold["items"][0]["gold"] is True
+    assert browsed["gold"] in _ids(browse.list_items(lab.db, man, limit=200))
+    with pytest.raises(LabelloopError, match="status must be one of"):
+        browse.list_items(lab.db, rev, status="gold")
+    assert browsed["gold"] not in _ids(
+        browse.list_items(lab.db, rev, status="unlabeled", limit=200)
+    )
+
+
+def test_pages_are_stable_and_newest_first_puts_the_latest_decision_on_top(
+    lab: Any, browsed: dict[str, Any]
+) -> None:
+    rev = browsed["rev"]
+    first = browse.list_items(lab.db, rev, limit=5)
+    second = browse.list_items(lab.db, rev, limit=5, offset=5)
+    assert first["total"] == second["total"] == 14
+    assert not _ids(first) & _ids(second)
+    newest = browse.list_items(lab.db, rev, limit=1, newest_first=True)["items"][0]
+    assert newest["id"] == browsed["by_cy"][0]["item_id"]  # decided after the imported labels
+
+
+@pytest.mark.parametrize(
+    ("filters", "message"),
+    [
+        ({"status": "done"}, "status must be one of all, unlabeled, labeled"),
+        ({"split": "train"}, "split must be one of pool, eval"),
+        ({"resolution": "vote"}, "resolution must be one of imported"),
+        ({"limit": 0}, "limit must be between 1 and 200"),
+        ({"offset": -1}, "offset must be between 0 and 10,000"),
+        ({"q": "bad\x00word"}, ""),
+    ],
+)
+def test_wrong_filters_are_refused_naming_what_may_be_asked(
+    lab: Any, browsed: dict[str, Any], filters: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(LabelloopError) as caught:
+        browse.list_items(lab.db, browsed["rev"], **filters)
+    assert caught.value.message.startswith(message)
+
+
+def test_annotators_cannot_browse(lab: Any, browsed: dict[str, Any]) -> None:
+    with pytest.raises(PermissionDenied):
+        browse.list_items(lab.db, browsed["bob"])
+
+
+def test_the_item_trace_says_why_the_item_was_served(lab: Any, browsed: dict[str, Any]) -> None:
+    done = browsed["by_bob"][0]
+    detail = review.item_detail(lab.db, browsed["rev"], done["item_id"])
+    (answer,) = detail["annotations"]
+    assert answer["selection"] == {
+        "strategy": done["task"]["selection"]["strategy"],
+        "reason": done["task"]["selection"]["reason"],
+    }
+    assert answer["selection"]["reason"]
