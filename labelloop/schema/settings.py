@@ -30,40 +30,124 @@ class ProjectSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
-    strategy: str = Field(default=DEFAULT_STRATEGY, min_length=1)
-    retrain_every: int = Field(default=10, ge=1)
-    overlap: int = Field(default=1, ge=1, le=10)
-    lease_minutes: int = Field(default=10, ge=1)
-    batch_size: int = Field(default=10, ge=1)
-    queue_size: int = Field(default=500, ge=1)
-    budget: int | None = Field(default=None, ge=1)
-    preselect_suggestion: bool = False
+    strategy: str = Field(
+        default=DEFAULT_STRATEGY,
+        min_length=1,
+        description="How the learner ranks the unlabeled items; a change re-ranks the queue now.",
+    )
+    retrain_every: int = Field(
+        default=10, ge=1, description="New labels that start the next training round."
+    )
+    overlap: int = Field(
+        default=1, ge=1, le=10, description="Distinct annotators who label each item."
+    )
+    lease_minutes: int = Field(
+        default=10, ge=1, description="How long an item served to an annotator stays theirs."
+    )
+    batch_size: int = Field(
+        default=10,
+        ge=1,
+        description="Items a round picks together; batch strategies (badge, coreset) spread them.",
+    )
+    queue_size: int = Field(
+        default=500, ge=1, description="Ranked items kept ready to serve until the next round."
+    )
+    budget: int | None = Field(
+        default=None,
+        ge=1,
+        description="Labels to buy: stopping is recommended once they are in. Empty: no budget.",
+    )
+    preselect_suggestion: bool = Field(
+        default=False,
+        description="The labeling page pre-selects the model's label, so Enter accepts it.",
+    )
     # ...only when the model is at least this sure of its label: the items active learning picks
     # are the ones it is unsure of, and a coin flip pre-selected is a coin flip accepted with Enter.
     # A suggestion without a confidence is pre-selected whatever this says.
-    preselect_confidence: float = Field(default=0.5, ge=0.0, le=1.0)
+    preselect_confidence: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=1.0,
+        description="Pre-select the model's label only when it is at least this sure (0: always).",
+    )
     # Which stopping rule recommends stopping (labelloop.learn.stopping; the budget always
     # does too); stop_kappa None means the rule's own threshold (0.93 settled, 0.99 the others);
     # stop_changed: the share of predictions settled_predictions lets change.
     stop_rule: Literal[
         "settled_predictions", "stabilizing_predictions", "kappa_average", "eval_plateau"
-    ] = "settled_predictions"
-    stop_kappa: float | None = Field(default=None, ge=0.0, le=1.0)
-    stop_window: int = Field(default=3, ge=1)
-    stop_lag: float = Field(default=0.2, gt=0.0, le=10.0)
-    stop_changed: float = Field(default=0.0175, ge=0.0, le=1.0)
-    eval_fraction: float = Field(default=0.0, ge=0.0, le=0.5)
+    ] = Field(default="settled_predictions", description="The rule that recommends stopping.")
+    stop_kappa: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="The rule's agreement threshold. Empty: the rule's own.",
+    )
+    stop_window: int = Field(
+        default=3, ge=1, description="Rounds the stopping rule looks back over."
+    )
+    stop_lag: float = Field(
+        default=0.2,
+        gt=0.0,
+        le=10.0,
+        description="settled_predictions compares with the model of 1/(1 + lag) the labels.",
+    )
+    stop_changed: float = Field(
+        default=0.0175,
+        ge=0.0,
+        le=1.0,
+        description="settled_predictions says stop once at most this share of predictions changed.",
+    )
+    eval_fraction: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=0.5,
+        description="Share of imported pool items held out as eval items to measure the model.",
+    )
     # Active learning (README "Features, models and seeding").
-    featurizer: str = Field(default=DEFAULT_FEATURIZER, min_length=1, max_length=100)
-    model: str = Field(default=DEFAULT_MODEL, min_length=1, max_length=200)
-    random_share: float = Field(default=0.0, ge=0.0, le=0.5)
-    span_scoring: Literal["mean", "max"] = "mean"  # spans: an item's mean or max token entropy
-    detector: str = Field(default=DEFAULT_DETECTOR, min_length=1, max_length=100)  # boxes
+    featurizer: str = Field(
+        default=DEFAULT_FEATURIZER,
+        min_length=1,
+        max_length=100,
+        description="How items become the features the model learns from.",
+    )
+    model: str = Field(
+        default=DEFAULT_MODEL,
+        min_length=1,
+        max_length=200,
+        description="The classifier each round trains.",
+    )
+    random_share: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=0.5,
+        description="Share of served items picked at random: the control for what active "
+        "learning bought.",
+    )
+    span_scoring: Literal["mean", "max"] = Field(
+        default="mean", description="Spans: rank an item by its mean or max token uncertainty."
+    )
+    detector: str = Field(
+        default=DEFAULT_DETECTOR,
+        min_length=1,
+        max_length=100,
+        description="Boxes: where the model's box suggestions come from.",
+    )
     # Auto-labeling (`labelloop autolabel`): the model's labels are accepted for the unlabeled
     # items it is at least auto_label_confidence sure of, and only when on the eval items that
     # sure its accuracy's 95% interval lies at or above auto_label_min_accuracy.
-    auto_label_confidence: float | None = Field(default=None, ge=0.5, le=1.0)
-    auto_label_min_accuracy: float = Field(default=0.95, ge=0.5, le=1.0)
+    auto_label_confidence: float | None = Field(
+        default=None,
+        ge=0.5,
+        le=1.0,
+        description="How sure the model must be of an item an auto-label run labels. "
+        "Empty: the lowest the eval items vouch for.",
+    )
+    auto_label_min_accuracy: float = Field(
+        default=0.95,
+        ge=0.5,
+        le=1.0,
+        description="A run needs the eval items to show the model right this often that sure.",
+    )
 
     @field_validator("strategy", "detector", "featurizer", "model")
     @classmethod
@@ -83,16 +167,44 @@ class ProjectSettings(BaseModel):
     # Review and quality (README "Review and quality"); the defaults mean: no review.
     review_policy: Literal[
         "none", "all", "share", "disagreements", "low_model_agreement", "flagged", "qualification"
-    ] = "none"
-    review_share: float = Field(default=0.1, ge=0.0, le=1.0)
-    qualification_items: int = Field(default=20, ge=1)
-    qualification_accept_rate: float = Field(default=0.9, ge=0.0, le=1.0)
-    resolution: Literal["majority", "dawid_skene", "adjudication"] = "majority"
-    escalate_to: list[str] = Field(default_factory=list, max_length=100)
-    double_label_share: float = Field(default=0.0, ge=0.0, le=1.0)
-    gold_rate: float = Field(default=0.0, ge=0.0, le=0.5)
-    contradiction_threshold: float = Field(default=0.8, ge=0.5, le=1.0)
-    rework_hours: int = Field(default=24, ge=1)
+    ] = Field(default="none", description="Which answers a reviewer checks before they count.")
+    review_share: float = Field(
+        default=0.1, ge=0.0, le=1.0, description="share: the random share of answers reviewed."
+    )
+    qualification_items: int = Field(
+        default=20,
+        ge=1,
+        description="qualification: review all of a new annotator's answers until this many are...",
+    )
+    qualification_accept_rate: float = Field(
+        default=0.9,
+        ge=0.0,
+        le=1.0,
+        description="qualification: ...with at least this share of them accepted.",
+    )
+    resolution: Literal["majority", "dawid_skene", "adjudication"] = Field(
+        default="majority", description="How the answers of several annotators become one label."
+    )
+    escalate_to: list[str] = Field(
+        default_factory=list,
+        max_length=100,
+        description="Usernames who form the expert tier with the managers.",
+    )
+    double_label_share: float = Field(
+        default=0.0, ge=0.0, le=1.0, description="Share of items a second annotator labels too."
+    )
+    gold_rate: float = Field(
+        default=0.0, ge=0.0, le=0.5, description="Share of served items that are gold checks."
+    )
+    contradiction_threshold: float = Field(
+        default=0.8,
+        ge=0.5,
+        le=1.0,
+        description="The model's probability at which it flags a label it contradicts.",
+    )
+    rework_hours: int = Field(
+        default=24, ge=1, description="How long a rejected item waits for its annotator."
+    )
 
 
 _DEFAULTS = {

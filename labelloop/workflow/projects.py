@@ -18,27 +18,37 @@ from labelloop.store.db import Database
 from labelloop.workflow.accounts import User
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
-LIVE_SETTINGS = (
-    "strategy",
-    "batch_size",
-    "retrain_every",
-    "queue_size",
-    "budget",
-    "random_share",
-    "stop_changed",
-    "preselect_suggestion",
-    "preselect_confidence",
-    "auto_label_confidence",
-    "auto_label_min_accuracy",
-    "review_policy",
-    "review_share",
-    "qualification_items",
-    "qualification_accept_rate",
-    "escalate_to",
-    "gold_rate",
-    "contradiction_threshold",
-    "rework_hours",
+LIVE_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (
+        "Learning",
+        (
+            "strategy",
+            "batch_size",
+            "retrain_every",
+            "queue_size",
+            "budget",
+            "random_share",
+            "stop_changed",
+        ),
+    ),
+    ("Suggestions", ("preselect_suggestion", "preselect_confidence")),
+    ("Auto-labeling", ("auto_label_confidence", "auto_label_min_accuracy")),
+    (
+        "Review",
+        (
+            "review_policy",
+            "review_share",
+            "qualification_items",
+            "qualification_accept_rate",
+            "escalate_to",
+            "gold_rate",
+            "contradiction_threshold",
+            "rework_hours",
+        ),
+    ),
 )
+"""The live settings by what they steer, as the project page's Settings panel groups them."""
+LIVE_SETTINGS = tuple(name for _, names in LIVE_GROUPS for name in names)
 """Settings a manager may change on a live project: how the learner picks items, when it
 says stop, when the model's own labels are accepted, and which answers are reviewed (each is
 read as an answer is served or submitted, so a change applies from the next one on; answers

@@ -114,6 +114,19 @@ def test_e2e_manager_simulates_strategies_on_the_projects_labels(
         f"fetch('/api/projects/{server.hostile}').then(r => r.json()).then(p => p.settings)"
     )
     assert chosen["strategy"] == "margin"
+    # The Settings panel shows it as saved; a strategy chosen there is the one "In use".
+    assert page.input_value("#setting-strategy") == "margin"
+    assert page.inner_text("#settings-dirty") == "No unsaved changes."
+    page.select_option("#setting-strategy", "random")
+    page.click("#settings-save")
+    page.wait_for_function(
+        "() => document.getElementById('strategy-setting').textContent === 'random'"
+    )
+    assert page.inner_text("#simulate-table tr[data-strategy=random] .use-strategy") == "In use"
+    assert page.inner_text("#simulate-table tr[data-strategy=margin] .use-strategy") == "Use"
+    page.click("#simulate-table tr[data-strategy=margin] .use-strategy")
+    page.wait_for_function("() => document.getElementById('setting-strategy').value === 'margin'")
+    assert page.inner_text("#settings-dirty") == "No unsaved changes."
 
     # A reload shows the same simulation; a long one can be cancelled from the page.
     page.reload()

@@ -15,6 +15,7 @@ from labelloop.govern.permissions import Permission
 from labelloop.server.api.deps import DbDep
 from labelloop.server.api.schemas import Id
 from labelloop.server.auth import csrf_ok
+from labelloop.server.web.settings_form import settings_form
 from labelloop.workflow import (
     accounts,
     browse,
@@ -205,6 +206,7 @@ def project_page(slug: str, request: Request, db: DbDep) -> Response:
         autolabel_confidence=ctx.settings.auto_label_confidence,
         guideline_body=projects.guideline(db, ctx)["body"] if can_edit_guideline else None,
         simulate=simulations.form(ctx),
+        settings_form=settings_form(ctx),
         model_file=_model_file(ctx, models),
     )
 

@@ -109,6 +109,19 @@
   const vouchedButton = $("autolabel-vouched");
   if (vouchedButton) vouchedButton.addEventListener("click", () => autolabel(null));
 
+  // The Settings panel saved: a run asks with the project's new confidence and floor.
+  document.addEventListener("labelloop:settings", (event) => {
+    const after = event.detail || {};
+    if (!("auto_label_confidence" in after)) return;
+    page.autolabel_confidence = after.auto_label_confidence;
+    page.autolabel_floor = after.auto_label_min_accuracy;
+    if (vouchedButton) {
+      vouchedButton.textContent = page.autolabel_confidence
+        ? `Auto-label at the project's ${Math.round(100 * page.autolabel_confidence)}%`
+        : "Auto-label all the eval items vouch for";
+    }
+  });
+
   // r: a coverage row (its confidence), or null to let the server choose.
   async function autolabel(r) {
     const status = $("autolabel-status");

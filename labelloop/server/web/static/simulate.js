@@ -115,6 +115,7 @@
       const shown = $("strategy-setting");
       if (shown) shown.textContent = strategy;
       document.querySelectorAll(".use-strategy").forEach(markUse);
+      document.dispatchEvent(new CustomEvent("labelloop:settings", { detail: after })); // the Settings panel
       el.error.replaceChildren();
       say(
         el.info,
@@ -128,6 +129,13 @@
       say(el.error, "error", `Could not change the strategy: ${err.message}`);
     }
   }
+
+  // The Settings panel saved: a new strategy is the one "In use".
+  document.addEventListener("labelloop:settings", (event) => {
+    if (!event.detail || event.detail.strategy === strategy) return;
+    strategy = event.detail.strategy;
+    document.querySelectorAll(".use-strategy").forEach(markUse);
+  });
 
   // Whether a round has trained a model yet (the page's model versions; cold-start rounds
   // rank for diversity and have none).
