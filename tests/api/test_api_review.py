@@ -330,7 +330,7 @@ def test_the_empty_review_page_says_when_review_is_off_and_who_turns_it_on(
         html = rapi.page(f"/p/{SLUG}/review", role).text
         said[role] = " ".join(html.split('id="review-off">', 1)[1].split("</p>", 1)[0].split())
     assert said["manager"].startswith("This project's review policy is <strong>none</strong>")
-    assert "You can turn review on" in said["manager"]
+    assert f'You can turn review on in the <a href="/p/{SLUG}#settings-panel">' in said["manager"]
     assert "A manager can turn review on" in said["reviewer"]
 
 
