@@ -30,6 +30,9 @@ from labelloop.store.users import now
 from labelloop.workflow.projects import ProjectContext
 
 SPLITS = ("pool", "eval")
+TOOL_FORMATS = {"doccano": "label", "prodigy": "accept"}
+"""Other labeling tools' JSON Lines, read with the schema, and the field their labels' errors
+name when no label field was given."""
 CHUNK = 2000
 ANALYZE_AFTER = 1000
 """Imports of at least this many new items refresh the planner's statistics of the tables they
@@ -98,6 +101,9 @@ def import_items(
     if fmt == "label_studio":  # errors name the task's own fields
         text_field, id_field, label_field = "data", "id", "annotations"
         prediction_field = "predictions"
+    elif fmt in TOOL_FORMATS:
+        id_field = id_field or ("id" if fmt == "doccano" else None)
+        label_field = label_field or TOOL_FORMATS[fmt]
     return _import_records(
         db,
         ctx,
@@ -132,6 +138,9 @@ def _importer_options(ctx: ProjectContext, fmt: str, given: dict[str, Any]) -> d
     if given["prediction_field"] is not None:  # only the formats that read pre-annotations take it
         options["prediction_field"] = given["prediction_field"]
     if fmt == "label_studio":
+        options["schema"] = ctx.schema
+    if fmt in TOOL_FORMATS:
+        options.pop("fallback_field", None)  # they read "text" when their field is missing
         options["schema"] = ctx.schema
     return options
 
