@@ -111,12 +111,13 @@ class AnnotatedImporter(TextImporter):
     def _target(self) -> Control | None:
         return self.schema.target if self.schema is not None else None
 
-    def _names(self, line: int, field: str, names: Sequence[str]) -> Any:
+    def _names(self, line: int, field: str, names: Sequence[str], *, answered: bool = False) -> Any:
         """Label names for the target: a choice control takes exactly one, a multi_choice
-        control all of them; none is unlabeled."""
-        if not names:
-            return None
+        control all of them. None is unlabeled, unless ``answered`` says someone chose none
+        (a multi_choice control then holds "none of these")."""
         target = self._target
+        if not names and not (answered and target is not None and target.type == "multi_choice"):
+            return None
         if target is not None and target.type not in ("choice", "multi_choice"):
             raise self._wrong_kind(line, field, "labels for the whole text", target)
         single = target.type == "choice" if target is not None else len(names) == 1

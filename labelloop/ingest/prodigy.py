@@ -158,7 +158,7 @@ class ProdigyImporter(AnnotatedImporter):
         target = self._target
         wants_spans = target.type == "spans" if target is not None else None
         if "accept" in record and wants_spans is not True:
-            return self._names(line, "accept", self._options_chosen(line, record))
+            return self._names(line, "accept", self._options_chosen(line, record), answered=True)
         if isinstance(record.get("label"), str) and wants_spans is not True:
             return self._names(line, "label", [record["label"]])
         if "spans" in record and wants_spans is not False:
