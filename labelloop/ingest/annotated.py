@@ -47,6 +47,8 @@ class AnnotatedImporter(TextImporter):
     """The tool's name, as errors say it."""
     html_keys: ClassVar[tuple[str, ...]] = ()
     """Fields that hold an HTML item's markup, read before the text field in an HTML project."""
+    labels_in: ClassVar[str | None] = None
+    """Where the tool's records hold their labels, when no label field can name another."""
 
     def __init__(
         self,
@@ -70,6 +72,11 @@ class AnnotatedImporter(TextImporter):
         if prediction_field is not None:
             raise LabelloopError(
                 f"a {self.tool} file holds no pre-annotations; leave out the predictions field"
+            )
+        if label_field is not None and self.labels_in is not None:
+            raise LabelloopError(
+                f"a {self.tool} file holds its labels in {self.labels_in}; "
+                "leave out the label field"
             )
 
     def __repr__(self) -> str:

@@ -22,10 +22,10 @@ control's labels in schema order), ``accept`` and ``config``, or a ner_manual ta
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from labelloop.domain import ExportRecord, ItemIn
-from labelloop.errors import ImportFormatError, LabelloopError
+from labelloop.errors import ImportFormatError
 from labelloop.ingest.annotated import (
     AnnotatedExporter,
     AnnotatedImporter,
@@ -34,11 +34,8 @@ from labelloop.ingest.annotated import (
     spans_of,
     tool_id,
 )
-from labelloop.ingest.records import MAX_TEXT_CHARS, kind
+from labelloop.ingest.records import kind
 from labelloop.schema.tokens import tokenize
-
-if TYPE_CHECKING:
-    from labelloop.schema import ProjectSchema
 
 ANSWERS = ("accept", "reject", "ignore")
 _DROPPED = frozenset(
@@ -75,29 +72,7 @@ class ProdigyImporter(AnnotatedImporter):
     format: ClassVar[str] = "prodigy"
     tool: ClassVar[str] = "Prodigy"
     html_keys: ClassVar[tuple[str, ...]] = ("html",)
-
-    def __init__(
-        self,
-        *,
-        schema: ProjectSchema | None = None,
-        text_field: str = "text",
-        id_field: str | None = None,
-        label_field: str | None = None,
-        prediction_field: str | None = None,
-        max_text_chars: int = MAX_TEXT_CHARS,
-    ) -> None:
-        if label_field is not None:
-            raise LabelloopError(
-                "a Prodigy file holds its labels in each task's answer, accept, label and "
-                "spans; leave out the label field"
-            )
-        super().__init__(
-            schema=schema,
-            text_field=text_field,
-            id_field=id_field,
-            prediction_field=prediction_field,
-            max_text_chars=max_text_chars,
-        )
+    labels_in: ClassVar[str | None] = "each task's answer, accept, label and spans"
 
     def _record(self, line: int, record: Mapping[str, Any]) -> ItemIn:
         field, text = self._content(line, record)

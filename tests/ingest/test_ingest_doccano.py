@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ import pytest
 from labelloop.domain import ExportRecord, ItemIn
 from labelloop.errors import ImportFormatError, LabelloopError
 from labelloop.ingest import make_exporter, make_importer
+from labelloop.ingest.conformance import sample_record
 from labelloop.ingest.doccano import DoccanoExporter, DoccanoImporter
 from labelloop.schema import ProjectSchema, parse_schema
 
@@ -225,26 +227,9 @@ def test_an_image_project_and_a_predictions_field_are_refused() -> None:
 
 
 def record(item_id: int, label: Any, **fields: Any) -> ExportRecord:
-    base: dict[str, Any] = {
-        "item_id": item_id,
-        "external_id": None,
-        "text": "Apple hired Tim Cook",
-        "label": label,
-        "resolution": "single",
-        "annotator": "ann",
-        "annotated_at": None,
-        "active_ms": 900,
-        "guideline_version": 2,
-        "schema_version": 1,
-        "model_version": None,
-        "suggestion": None,
-        "suggestion_confidence": None,
-        "strategy": "margin",
-        "score": None,
-        "rank": None,
-        "reason": None,
-    }
-    return ExportRecord(**(base | fields))
+    """A labeled record with no id of its own, by "ann" under guideline version 2."""
+    base = {"external_id": None, "text": "Apple hired Tim Cook", "guideline_version": 2}
+    return replace(sample_record(item_id), label=label, **(base | fields))
 
 
 def write(schema: ProjectSchema | None, *records: ExportRecord) -> list[dict[str, Any]]:
