@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
 from labelloop.domain import ExportRecord, ItemIn
 from labelloop.errors import ImportFormatError, LabelloopError, SchemaError
 from labelloop.ingest.jsonl import json_objects, write_json_lines
-from labelloop.ingest.records import MAX_TEXT_CHARS, TextImporter, checked_metadata, id_as_written
+from labelloop.ingest.records import MAX_TEXT_CHARS, TextImporter, id_as_written
 from labelloop.kinds import kind
 from labelloop.schema import label_value
 
@@ -111,9 +111,6 @@ class AnnotatedImporter(TextImporter):
             reason=f"missing; a {self.tool} record holds its text in {fields}",
         )
 
-    def _metadata(self, line: int, metadata: dict[str, Any]) -> dict[str, Any]:
-        return checked_metadata(line, metadata)
-
     @property
     def _target(self) -> Control | None:
         return self.schema.target if self.schema is not None else None
@@ -127,15 +124,16 @@ class AnnotatedImporter(TextImporter):
             return None
         if target is not None and target.type not in ("choice", "multi_choice"):
             raise self._wrong_kind(line, field, "labels for the whole text", target)
-        single = target.type == "choice" if target is not None else len(names) == 1
-        if not single:
+        if target is None:  # unchecked: one name as a choice holds it, several as a list
+            return names[0] if len(names) == 1 else list(names)
+        if target.type == "multi_choice":
             return self._checked(line, field, list(names))
         if len(names) > 1:
             shown = ", ".join(repr(str(n)[:50]) for n in names[:5])
             raise ImportFormatError(
                 line=line,
                 field=field,
-                reason=f"{len(names)} labels ({shown}) for '{target.name if target else '?'}', "
+                reason=f"{len(names)} labels ({shown}) for '{target.name}', "
                 "a choice control that takes one",
             )
         return self._checked(line, field, names[0])

@@ -30,7 +30,8 @@ from labelloop.ingest.annotated import (
     spans_of,
     tool_id,
 )
-from labelloop.ingest.records import ABSENT, kind
+from labelloop.ingest.records import ABSENT, checked_metadata
+from labelloop.kinds import kind
 
 LABEL_KEYS = ("label", "labels", "entities")
 """Where a doccano example holds its label, by the kind of project that wrote it."""
@@ -62,7 +63,7 @@ class DoccanoImporter(AnnotatedImporter):
             payload={"text": text},
             external_id=external_id,
             label=label,
-            metadata=self._metadata(line, metadata),
+            metadata=checked_metadata(line, metadata),
         )
 
     def _label(self, line: int, key: str, raw: Any, text: str) -> Any:

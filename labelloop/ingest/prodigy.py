@@ -34,7 +34,8 @@ from labelloop.ingest.annotated import (
     spans_of,
     tool_id,
 )
-from labelloop.ingest.records import kind
+from labelloop.ingest.records import checked_metadata
+from labelloop.kinds import kind
 from labelloop.schema.tokens import tokenize
 
 ANSWERS = ("accept", "reject", "ignore")
@@ -107,7 +108,7 @@ class ProdigyImporter(AnnotatedImporter):
             payload={"text": text},
             external_id=external_id,
             label=label,
-            metadata=self._metadata(line, metadata),
+            metadata=checked_metadata(line, metadata),
         )
 
     def _task_id(self, line: int, record: Mapping[str, Any], metadata: dict[str, Any]) -> str:
