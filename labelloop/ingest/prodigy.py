@@ -16,7 +16,8 @@ item. Prodigy has no id field: ``id_field`` names a field of the task or of its 
 Out: one accepted task per labeled item: ``text`` (an HTML item: ``html`` too), ``meta`` (the
 item's metadata with its id, annotator and guideline version), a choice task's ``options`` (the
 control's labels in schema order), ``accept`` and ``config``, or a ner_manual task's
-``tokens`` and ``spans``, which ``prodigy db-in`` loads as they are.
+``tokens`` and ``spans`` (a spans_manual task where the control lets spans overlap), which
+``prodigy db-in`` loads as they are.
 """
 
 from __future__ import annotations
@@ -60,9 +61,12 @@ _DROPPED = frozenset(
         "_session_id",
         "score",
         "priority",
+        "versions",
     }
 )
-"""Task fields that are Prodigy's own (or read into the item): not metadata."""
+"""Task fields that are Prodigy's own (or read into the item): not metadata. ``versions`` (the
+review recipe's copy of every annotator's task) repeats the text and its labels once per
+annotator; ``sessions`` says whose they were and is kept."""
 _KEPT = {"_annotator_id": "prodigy_annotator", "_session_id": "prodigy_session"}
 
 
@@ -233,7 +237,8 @@ class ProdigyExporter(AnnotatedExporter):
             starts = {s: k for k, (s, _) in enumerate(tokens)}
             ends = {e: k for k, (_, e) in enumerate(tokens)}
             task["spans"] = [_with_tokens(span, starts, ends) for span in spans_of(record.label)]
-            task["_view_id"] = "ner_manual"
+            overlap = self.schema is not None and self.schema.target.overlap
+            task["_view_id"] = "spans_manual" if overlap else "ner_manual"
         task["answer"] = "accept"
         return task
 

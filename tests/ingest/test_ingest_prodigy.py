@@ -350,6 +350,32 @@ def test_spans_are_written_as_a_ner_manual_task_with_tokens() -> None:
     ]
 
 
+def test_spans_that_may_overlap_are_written_as_a_spans_manual_task() -> None:
+    overlapping = parse_schema(
+        {
+            "name": "Nested",
+            "controls": [
+                {"name": "ents", "type": "spans", "labels": ["ORG", "PERSON"], "overlap": True}
+            ],
+        }
+    )
+    spans = [
+        {"start": 0, "end": 20, "label": "ORG"},
+        {"start": 12, "end": 20, "label": "PERSON"},
+    ]
+    (task,) = write(overlapping, record(1, spans))
+    assert task["_view_id"] == "spans_manual"
+    (item,) = read([task], overlapping)
+    assert item.label == spans
+
+
+def test_a_review_tasks_copies_of_each_annotators_task_are_dropped() -> None:
+    versions = [{**_task("x", "accept", label="positive"), "sessions": ["a"]}] * 2
+    task = _task("x", "accept", label="positive", versions=versions, sessions=["a", "b"])
+    (item,) = read([task], SENTIMENT)
+    assert item.metadata["sessions"] == ["a", "b"] and "versions" not in item.metadata
+
+
 def test_an_html_item_is_written_with_its_markup_and_its_text() -> None:
     rec = record(1, "positive", text="<p><b>Great</b></p>", payload={"text": "Great"})
     (task,) = write(HTML, rec)
