@@ -35,7 +35,7 @@ def refuse_data_type(tool: str, schema: ProjectSchema | None) -> None:
     if schema is not None and schema.data_type not in DATA_TYPES:
         raise LabelloopError(
             f"a {tool} file holds text and HTML items; project items are {schema.data_type} "
-            "(import and export jsonl, csv or label_studio instead)"
+            "(use jsonl or label_studio instead)"
         )
 
 
