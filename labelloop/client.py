@@ -375,8 +375,9 @@ class Project:
         split: str = "pool",
         update_labels: bool = False,
     ) -> ImportReport:
-        """Upload a JSONL, CSV, Parquet or COCO file; ``format`` defaults to the one its
-        name's suffix says. All records or none, as :meth:`import_records`."""
+        """Upload a JSONL, CSV, Parquet, COCO, CoNLL, Label Studio, doccano or Prodigy file;
+        ``format`` defaults to the one its name's suffix says (doccano and Prodigy files are
+        ``.jsonl``: name them). All records or none, as :meth:`import_records`."""
         path = Path(path)
         with path.open("rb") as fh:
             return self._import(
@@ -418,8 +419,9 @@ class Project:
         self, path: str | os.PathLike[str], *, format: str = "jsonl", auto: bool = True
     ) -> Path:
         """Write every labeled item with its provenance to ``path`` (``jsonl``, ``csv``,
-        ``coco``, ``conll`` or ``label_studio``), as it downloads; the file appears whole or not
-        at all. ``auto=False`` leaves the model's auto labels out."""
+        ``coco``, ``conll``, ``label_studio``, ``doccano`` or ``prodigy``), as it downloads;
+        the file appears whole or not at all. ``auto=False`` leaves the model's auto labels
+        out."""
         params = {"format": format, "auto": str(auto).lower()}
         return self._download(f"{self._base}/export", Path(path), params=params)
 

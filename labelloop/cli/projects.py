@@ -159,8 +159,8 @@ def import_(
     format: Annotated[
         str | None,
         typer.Option(
-            help="jsonl, csv, coco, conll, label_studio or hf_datasets (default: by suffix; "
-            "a folder saved by datasets' save_to_disk is hf_datasets)."
+            help="jsonl, csv, coco, conll, label_studio, doccano, prodigy or hf_datasets "
+            "(default: by suffix; a folder saved by datasets' save_to_disk is hf_datasets)."
         ),
     ] = None,
     hf_split: Annotated[
@@ -304,7 +304,8 @@ def export(
         str,
         typer.Option(
             "--format",
-            help="jsonl, csv (no spans/boxes), coco (boxes), conll (spans) or label_studio",
+            help="jsonl, csv (no spans/boxes), coco (boxes), conll (spans), label_studio, "
+            "doccano or prodigy (text and HTML projects)",
         ),
     ] = "jsonl",
     output: Annotated[Path, typer.Option("-o", "--output", help="File to write.")] = Path("-"),

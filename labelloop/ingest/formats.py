@@ -10,9 +10,11 @@ from labelloop.errors import LabelloopError
 from labelloop.ingest.coco import CocoExporter, CocoImporter
 from labelloop.ingest.conll import ConllExporter, ConllImporter
 from labelloop.ingest.csv import CsvExporter, CsvImporter
+from labelloop.ingest.doccano import DoccanoExporter, DoccanoImporter
 from labelloop.ingest.hf_datasets import HfDatasetsImporter, is_saved_dataset
 from labelloop.ingest.jsonl import JsonlExporter, JsonlImporter
 from labelloop.ingest.label_studio import LabelStudioExporter, LabelStudioImporter
+from labelloop.ingest.prodigy import ProdigyExporter, ProdigyImporter
 from labelloop.ingest.protocols import Exporter, Importer
 
 if TYPE_CHECKING:
@@ -25,6 +27,8 @@ IMPORTERS: dict[str, type[Importer]] = {
     ConllImporter.format: ConllImporter,
     LabelStudioImporter.format: LabelStudioImporter,
     HfDatasetsImporter.format: HfDatasetsImporter,
+    DoccanoImporter.format: DoccanoImporter,
+    ProdigyImporter.format: ProdigyImporter,
 }
 """Import format name -> importer class; a plug-in format registers by adding itself here."""
 
@@ -34,6 +38,8 @@ EXPORTERS: dict[str, type[Exporter]] = {
     CocoExporter.format: CocoExporter,
     ConllExporter.format: ConllExporter,
     LabelStudioExporter.format: LabelStudioExporter,
+    DoccanoExporter.format: DoccanoExporter,
+    ProdigyExporter.format: ProdigyExporter,
 }
 """Export format name -> exporter class; a plug-in format registers by adding itself here."""
 

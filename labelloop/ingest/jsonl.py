@@ -37,29 +37,38 @@ class JsonlImporter(TextImporter):
 
     def read(self, source: BinaryIO) -> Iterator[ItemIn]:
         """Yield one ItemIn per non-blank line of ``source``."""
-        for line, raw in bounded_lines(source):
-            text = decode_line(raw, line).rstrip("\r\n")  # so error columns stay on this line
-            if not text.strip():
-                continue
-            try:
-                record = json.loads(text, parse_constant=_reject_constant)
-            except _ConstantError as exc:
-                raise ImportFormatError(
-                    line=line, reason=f"not valid JSON: {exc} is not allowed"
-                ) from None
-            except json.JSONDecodeError as exc:
-                raise ImportFormatError(
-                    line=line, reason=f"not valid JSON: {exc.msg} (column {exc.colno})"
-                ) from None
-            except (RecursionError, ValueError) as exc:
-                raise ImportFormatError(
-                    line=line, reason=f"not valid JSON: {json_trouble(exc)}"
-                ) from None
-            if not isinstance(record, dict):
-                raise ImportFormatError(
-                    line=line, reason=f"expected a JSON object, got {_python_kind(record)}"
-                )
+        for line, record in json_objects(source):
             yield self._item(line, record)
+
+
+def json_objects(source: BinaryIO) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Each non-blank line of ``source`` as a JSON object with its 1-based line number; every
+    format written as JSON Lines (doccano, Prodigy) reads through here, so each refuses the
+    same things naming the line: a line too long, bad UTF-8, bad JSON, NaN, nesting or numbers
+    Python cannot read, and a line that is not an object."""
+    for line, raw in bounded_lines(source):
+        text = decode_line(raw, line).rstrip("\r\n")  # so error columns stay on this line
+        if not text.strip():
+            continue
+        try:
+            record = json.loads(text, parse_constant=_reject_constant)
+        except _ConstantError as exc:
+            raise ImportFormatError(
+                line=line, reason=f"not valid JSON: {exc} is not allowed"
+            ) from None
+        except json.JSONDecodeError as exc:
+            raise ImportFormatError(
+                line=line, reason=f"not valid JSON: {exc.msg} (column {exc.colno})"
+            ) from None
+        except (RecursionError, ValueError) as exc:
+            raise ImportFormatError(
+                line=line, reason=f"not valid JSON: {json_trouble(exc)}"
+            ) from None
+        if not isinstance(record, dict):
+            raise ImportFormatError(
+                line=line, reason=f"expected a JSON object, got {_python_kind(record)}"
+            )
+        yield line, record
 
 
 def _python_kind(value: Any) -> str:
@@ -76,11 +85,17 @@ class JsonlExporter:
         """Write ``records`` to ``sink`` as UTF-8 JSON Lines, in buffered chunks."""
         columns = tuple(EXPORT_COLUMNS)
         values = attrgetter(*columns)
-        buffer: list[bytes] = []
-        for record in records:
-            buffer.append(json_bytes(dict(zip(columns, values(record), strict=True))))
-            if len(buffer) >= _FLUSH_LINES:
-                sink.write(b"\n".join(buffer) + b"\n")
-                buffer.clear()
-        if buffer:
+        write_json_lines((dict(zip(columns, values(r), strict=True)) for r in records), sink)
+
+
+def write_json_lines(objects: Iterable[Any], sink: BinaryIO) -> None:
+    """Write each of ``objects`` to ``sink`` as one line of compact UTF-8 JSON, in buffered
+    chunks, pulling them one at a time (every JSON Lines exporter writes through here)."""
+    buffer: list[bytes] = []
+    for value in objects:
+        buffer.append(json_bytes(value))
+        if len(buffer) >= _FLUSH_LINES:
             sink.write(b"\n".join(buffer) + b"\n")
+            buffer.clear()
+    if buffer:
+        sink.write(b"\n".join(buffer) + b"\n")

@@ -50,6 +50,7 @@ from labelloop.ingest.records import (
     MAX_TEXT_CHARS,
     checked_id,
     checked_metadata,
+    id_as_written,
     iso_utc,
     json_bytes,
 )
@@ -415,7 +416,7 @@ class LabelStudioExporter:
             content = LOCAL_FILES + "?d=" + quote(content, safe="/")
         task: dict[str, Any] = {}
         if record.external_id is not None:
-            task["id"] = _ls_id(record.external_id)
+            task["id"] = id_as_written(record.external_id)
         task["data"] = {self.data_key: content}
         if record.metadata:
             task["meta"] = dict(record.metadata)
@@ -468,15 +469,6 @@ class LabelStudioExporter:
                     result["image_rotation"] = 0
                 out.append({**result, "value": region})
         return out
-
-
-def _ls_id(external_id: str) -> str | int:
-    """An id as Label Studio writes ids (an integer) when it is one, written the same way."""
-    return (
-        int(external_id)
-        if external_id.isdigit() and str(int(external_id)) == external_id
-        else external_id
-    )
 
 
 def _image_size(record: ExportRecord) -> tuple[float, float]:

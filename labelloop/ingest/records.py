@@ -18,7 +18,8 @@ from labelloop.errors import ImportFormatError
 from labelloop.kinds import kind
 
 BOM = b"\xef\xbb\xbf"
-_ABSENT = object()
+ABSENT = object()
+"""A field a record does not have (None is a field holding null)."""
 
 MAX_TEXT_CHARS = 100_000
 """Characters of one record's text (a table cell: of one cell)."""
@@ -75,26 +76,15 @@ class TextImporter:
         field = self.text_field
         if field not in record and self.fallback_field in record:
             field = self.fallback_field
-        text = record.get(field, _ABSENT)
-        if text is _ABSENT:
+        text = record.get(field, ABSENT)
+        if text is ABSENT:
             also = (
                 f" (nor is {self.fallback_field!r}, an export's column)"
                 if self.fallback_field
                 else ""
             )
             raise ImportFormatError(line=line, field=field, reason=f"missing{also}")
-        if not isinstance(text, str):
-            raise ImportFormatError(
-                line=line, field=field, reason=f"must be a string, got {kind(text)}"
-            )
-        if not text.strip():
-            raise ImportFormatError(line=line, field=field, reason="empty text")
-        if len(text) > self.max_text_chars:
-            raise ImportFormatError(
-                line=line,
-                field=field,
-                reason=f"text is {len(text):,} characters; the limit is {self.max_text_chars:,}",
-            )
+        text = self._checked_text(line, field, text)
         external_id, label, prediction = self._id_label_prediction(line, record)
         skip = (field, self.id_field, self.label_field, self.prediction_field)
         metadata = checked_metadata(line, {k: v for k, v in record.items() if k not in skip})
@@ -107,13 +97,29 @@ class TextImporter:
             prediction=prediction,
         )
 
+    def _checked_text(self, line: int, field: str, text: Any) -> str:
+        """A record's content, refused when it is not a string, blank or too long."""
+        if not isinstance(text, str):
+            raise ImportFormatError(
+                line=line, field=field, reason=f"must be a string, got {kind(text)}"
+            )
+        if not text.strip():
+            raise ImportFormatError(line=line, field=field, reason="empty text")
+        if len(text) > self.max_text_chars:
+            raise ImportFormatError(
+                line=line,
+                field=field,
+                reason=f"text is {len(text):,} characters; the limit is {self.max_text_chars:,}",
+            )
+        return text
+
     def _id_label_prediction(
         self, line: int, record: Mapping[str, Any]
     ) -> tuple[str | None, Any, Any]:
         """The record's id, label and pre-annotation, each None when its field is not asked for."""
         external_id = None
         if self.id_field is not None:
-            external_id = self._external_id(line, record.get(self.id_field, _ABSENT))
+            external_id = self._external_id(line, record.get(self.id_field, ABSENT))
         label = None
         if self.label_field is not None:
             label = record.get(self.label_field)
@@ -130,17 +136,17 @@ class TextImporter:
     def _blank_label(label: Any) -> bool:
         return isinstance(label, str) and not label.strip()
 
-    def _external_id(self, line: int, value: Any) -> str:
-        """The record's id as a string; ids are matched as text, so 7 and "7" are the same item."""
-        if value is _ABSENT:
-            raise ImportFormatError(line=line, field=self.id_field, reason="missing")
+    def _external_id(self, line: int, value: Any, *, field: str | None = None) -> str:
+        """The record's id as a string; ids are matched as text, so 7 and "7" are the same item.
+        Errors name ``field``, by default the ``id_field``."""
+        field = field or self.id_field
+        if value is ABSENT:
+            raise ImportFormatError(line=line, field=field, reason="missing")
         if isinstance(value, bool) or not isinstance(value, str | int):
             raise ImportFormatError(
-                line=line,
-                field=self.id_field,
-                reason=f"must be a string or integer, got {kind(value)}",
+                line=line, field=field, reason=f"must be a string or integer, got {kind(value)}"
             )
-        return checked_id(line, self.id_field, str(value))
+        return checked_id(line, field, str(value))
 
 
 def checked_id(line: int, field: str | None, external_id: str) -> str:
@@ -153,6 +159,14 @@ def checked_id(line: int, field: str | None, external_id: str) -> str:
             field=field,
             reason=f"id is {len(external_id):,} characters; the limit is {MAX_ID_CHARS:,}",
         )
+    return external_id
+
+
+def id_as_written(external_id: str) -> str | int:
+    """An id as the labeling tools write ids (an integer) when it is one, written the same way,
+    so it reads back as the same text."""
+    if external_id.isdigit() and str(int(external_id)) == external_id:
+        return int(external_id)
     return external_id
 
 

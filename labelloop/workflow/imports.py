@@ -30,6 +30,8 @@ from labelloop.store.users import now
 from labelloop.workflow.projects import ProjectContext
 
 SPLITS = ("pool", "eval")
+SCHEMA_FORMATS = ("label_studio", "doccano", "prodigy")
+"""Other labeling tools' files, whose importers read labels onto the schema's controls."""
 CHUNK = 2000
 ANALYZE_AFTER = 1000
 """Imports of at least this many new items refresh the planner's statistics of the tables they
@@ -98,6 +100,8 @@ def import_items(
     if fmt == "label_studio":  # errors name the task's own fields
         text_field, id_field, label_field = "data", "id", "annotations"
         prediction_field = "predictions"
+    elif fmt == "doccano":  # errors name the example's id field
+        id_field = id_field or "id"
     return _import_records(
         db,
         ctx,
@@ -118,7 +122,7 @@ def import_items(
 
 def _importer_options(ctx: ProjectContext, fmt: str, given: dict[str, Any]) -> dict[str, Any]:
     """The options ``fmt``'s importer takes: COCO files name their boxes control, not fields;
-    a Label Studio file's results go to the schema's controls."""
+    a Label Studio, doccano or Prodigy file's labels go to the schema's controls."""
     if fmt == "coco":
         boxes = [c.name for c in ctx.schema.controls if c.type == "boxes"]
         if ctx.schema.data_type != "image" or not boxes:
@@ -131,7 +135,7 @@ def _importer_options(ctx: ProjectContext, fmt: str, given: dict[str, Any]) -> d
         options["fallback_field"] = given["fallback"]
     if given["prediction_field"] is not None:  # only the formats that read pre-annotations take it
         options["prediction_field"] = given["prediction_field"]
-    if fmt == "label_studio":
+    if fmt in SCHEMA_FORMATS:
         options["schema"] = ctx.schema
     return options
 

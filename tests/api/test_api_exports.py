@@ -156,3 +156,41 @@ def test_a_downloaded_csv_uploads_back_as_it_was(site: Any) -> None:
     assert back.status_code == 201, back.text
     rows = site.get("/api/projects/mood2/export", params={"format": "jsonl"}).text.splitlines()
     assert sorted(json.loads(r)["text"] for r in rows) == sorted(texts)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "line", "field"),
+    [
+        ("prodigy", {"text": "Ann met Bob", "label": "pos", "answer": "accept"}, "label"),
+        ("doccano", {"id": 5, "text": "Ann met Bob", "label": ["pos"]}, "label"),
+    ],
+)
+def test_a_doccano_or_prodigy_file_uploads_and_downloads(
+    site: Any, fmt: str, line: dict[str, Any], field: str
+) -> None:
+    upload = {"file": (f"mood.{fmt}.jsonl", json.dumps(line).encode())}
+    back = site.post("/api/projects/mood/imports", files=upload, data={"format": fmt})
+    assert back.status_code == 201, back.text
+    assert (back.json()["items"], back.json()["labeled"]) == (1, 1)
+    got = site.get("/api/projects/mood/export", params={"format": fmt})
+    assert got.status_code == 200
+    assert got.headers["content-type"].startswith("application/x-ndjson")
+    assert f'filename="mood.{fmt}.jsonl"' in got.headers["content-disposition"]
+    (row,) = [json.loads(x) for x in got.text.splitlines()]
+    assert row["text"] == "Ann met Bob"
+    assert (row["accept"] if fmt == "prodigy" else row["label"]) == ["pos"]
+    bad = {"file": ("bad.jsonl", json.dumps({**line, "text": "x", field: "meh"}).encode())}
+    refused = site.post("/api/projects/mood/imports", files=bad, data={"format": fmt})
+    assert refused.status_code == 422
+    assert refused.json()["detail"].startswith(f"line 1, field '{field}': ")
+    assert "'meh' is not one of pos, neg" in refused.json()["detail"]
+
+
+def test_the_page_offers_doccano_and_prodigy_imports_for_text_projects(site: Any) -> None:
+    street, ents, mood = (site.page(slug) for slug in ("street", "ents", "mood"))
+    for html in (ents, mood):
+        assert 'value="doccano"' in html and 'value="prodigy"' in html
+    assert 'value="doccano"' not in street and 'value="prodigy"' not in street
+    refused = site.get("/api/projects/street/export", params={"format": "prodigy"})
+    assert refused.status_code == 400
+    assert "holds text and HTML items" in refused.json()["detail"]

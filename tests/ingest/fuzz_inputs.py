@@ -501,3 +501,66 @@ def arrow_table(rows: list[Any]) -> Any:
         return pa.Table.from_pylist(rows)
     except (pa.ArrowException, OverflowError, TypeError, ValueError):
         return None
+
+
+CLASS_NAMES = st.sampled_from(["negative", "positive", "Positive", "travel", "home", "x", "", 1])
+
+
+@st.composite
+def doccano_line(draw: st.DrawFn, kind: str) -> dict[str, Any]:
+    """A doccano example of a ``kind`` project: a classification or sequence labeling
+    ``label`` (or an older export's ``labels``), or a relation-mode export's ``entities``."""
+    text = draw(texts)
+    rec: dict[str, Any] = {"text": f"<i>{text}</i>" if kind == "html" else text}
+    if draw(st.booleans()):
+        rec["id"] = draw(ids)
+    shape = draw(st.sampled_from(["label", "label", "labels", "entities", "none"]))
+    regions = [
+        s if isinstance(s, list) else [s["start"], s["end"], s["label"]] for s in draw(spans(text))
+    ]
+    if shape == "entities":
+        rec["entities"] = [
+            {"id": k, "label": r[2], "start_offset": r[0], "end_offset": r[1]}
+            for k, r in enumerate(regions)
+        ]
+        rec["relations"] = [{"id": 1, "from_id": 0, "to_id": 1, "type": "of"}]
+    elif shape != "none":
+        if kind == "ner" or draw(st.integers(0, 4)) == 0:
+            rec[shape] = regions
+        else:
+            rec[shape] = draw(st.lists(CLASS_NAMES, max_size=3))
+    if draw(st.booleans()):
+        rec["Comments"] = draw(st.lists(texts, max_size=2))
+    return rec
+
+
+@st.composite
+def prodigy_task(draw: st.DrawFn, kind: str) -> dict[str, Any]:
+    """A Prodigy task of a ``kind`` project as db-out writes it: a choice, binary or
+    ner_manual task with its answer, or a task of an input stream (no answer)."""
+    text = draw(texts)
+    rec: dict[str, Any] = {"text": text, "_input_hash": draw(st.integers()), "_task_hash": 3}
+    if kind == "html" and draw(st.booleans()):
+        rec["html"] = f"<b>{text}</b>"
+    view = draw(st.sampled_from(["choice", "binary", "ner_manual", "stream"]))
+    if view == "choice":
+        names = ["negative", "positive", "travel", "home"]
+        rec["options"] = [{"id": name.upper(), "text": name} for name in names]
+        rec["accept"] = draw(
+            st.lists(st.sampled_from(["NEGATIVE", "TRAVEL", "HOME", "x", 0]), max_size=2)
+        )
+    elif view == "binary":
+        rec["label"] = draw(CLASS_NAMES)
+    elif view == "ner_manual" or kind == "ner":
+        regions = [
+            s if isinstance(s, dict) else dict(zip(("start", "end", "label"), s, strict=True))
+            for s in draw(spans(text))
+        ]
+        rec["spans"] = [r | {"token_start": 0, "token_end": 0} for r in regions]
+        rec["tokens"] = [{"text": text, "start": 0, "end": len(text), "id": 0, "ws": False}]
+    if view != "stream":
+        rec["_view_id"] = view
+        rec["answer"] = draw(st.sampled_from(["accept", "accept", "reject", "ignore", "maybe"]))
+        rec["_annotator_id"] = rec["_session_id"] = "ds-ann"
+    optional = {"meta": st.one_of(st.just({"source": "web"}), junk), "doc_id": ids, "id": ids}
+    return rec | draw(st.fixed_dictionaries({}, optional=optional))

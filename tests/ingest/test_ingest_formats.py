@@ -44,11 +44,11 @@ def test_make_importer_passes_options() -> None:
 
 
 def test_unknown_format_lists_known_ones() -> None:
-    known = "coco, conll, csv, jsonl, label_studio"
+    known = "coco, conll, csv, doccano, jsonl, label_studio, prodigy"
     with pytest.raises(
         LabelloopError,
-        match="unknown import format 'xml'; known formats: coco, conll, csv, hf_datasets, jsonl, "
-        "label_studio",
+        match="unknown import format 'xml'; known formats: coco, conll, csv, doccano, "
+        "hf_datasets, jsonl, label_studio, prodigy",
     ):
         make_importer("xml")
     with pytest.raises(

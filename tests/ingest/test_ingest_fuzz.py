@@ -38,6 +38,7 @@ from tests.ingest.fuzz_inputs import (
     coco_doc,
     conll_file,
     csv_file,
+    doccano_line,
     dump,
     encoded,
     file_bodies,
@@ -48,6 +49,7 @@ from tests.ingest.fuzz_inputs import (
     make_media,
     mangled,
     near,
+    prodigy_task,
     records,
 )
 
@@ -181,6 +183,9 @@ FILE_LEVEL = re.compile(
             r"^table rows cannot be read from",
             r"^a COCO file can only be imported into an image project",
             r"^a Label Studio file holds its own ids",
+            r"^a (doccano|Prodigy) file holds text and HTML items",
+            r"^a (doccano|Prodigy) file holds no pre-annotations",
+            r"^a Prodigy file holds its labels in each task's",
             r"^a CoNLL file holds one tag per token",
             r"^'.*' is not under a media root",
             r" is not a dataset saved with save_to_disk",
@@ -260,6 +265,10 @@ def check(
     return None
 
 
+LINE_FORMATS = ("jsonl", "csv", "conll", "doccano", "prodigy")
+"""Formats whose errors count lines of the file."""
+
+
 def check_import(
     lab: Lab, kind: str, data: bytes, *, fmt: str, media: Path, **options: Any
 ) -> LabelloopError | None:
@@ -272,7 +281,7 @@ def check_import(
         lambda: imports.import_items(
             lab.db, ctx, io.BytesIO(data), fmt=fmt, media_roots=(media,), **options
         ),
-        records=lines if fmt in ("jsonl", "csv", "conll") else 10_000,  # binary: a bound
+        records=lines if fmt in LINE_FORMATS else 10_000,  # binary: a bound
     )
 
 
@@ -330,6 +339,32 @@ def test_label_studio(sqlite_lab: Lab, media: Path, kind: str, data: st.DataObje
     check_import(sqlite_lab, kind, raw, fmt="label_studio", media=media, **given)
 
 
+@pytest.mark.parametrize("kind", ["text", "body", "ner", "html"])
+@fuzz(50)
+@given(data=st.data())
+def test_doccano(sqlite_lab: Lab, media: Path, kind: str, data: st.DataObject) -> None:
+    rows = data.draw(st.lists(doccano_line(kind).flatmap(near), min_size=1, max_size=6))
+    raw = data.draw(mangled(jsonl_file(rows)))
+    given = data.draw(options)
+    if data.draw(st.integers(0, 9)):  # the file names its own labels; none holds predictions
+        given |= {"label_field": None, "prediction_field": None}
+    check_import(sqlite_lab, kind, raw, fmt="doccano", media=media, **given)
+
+
+@pytest.mark.parametrize("kind", ["text", "body", "ner", "html"])
+@fuzz(50)
+@given(data=st.data())
+def test_prodigy(sqlite_lab: Lab, media: Path, kind: str, data: st.DataObject) -> None:
+    tasks = data.draw(st.lists(prodigy_task(kind).flatmap(near), min_size=1, max_size=6))
+    raw = data.draw(mangled(jsonl_file(tasks)))
+    given = data.draw(options)
+    if data.draw(st.integers(0, 9)):  # the tasks hold their own labels and no predictions
+        given |= {"label_field": None, "prediction_field": None}
+    if data.draw(st.booleans()):
+        given["id_field"] = data.draw(st.sampled_from(["doc_id", "id"]))
+    check_import(sqlite_lab, kind, raw, fmt="prodigy", media=media, **given)
+
+
 @fuzz(50)
 @given(data=st.data())
 def test_parquet(sqlite_lab: Lab, media: Path, data: st.DataObject) -> None:
@@ -372,7 +407,10 @@ def test_hf_datasets_arrow(sqlite_lab: Lab, media: Path, data: st.DataObject) ->
     check_import(sqlite_lab, "text", raw, fmt="hf_datasets", media=media, **data.draw(options))
 
 
-FORMATS = ("jsonl", "csv", "conll", "coco", "label_studio", "parquet", "hf_datasets", "tsv")
+FORMATS = (
+    *("jsonl", "csv", "conll", "coco", "label_studio", "parquet", "hf_datasets", "tsv"),
+    *("doccano", "prodigy"),
+)
 
 
 @pytest.mark.parametrize("kind", sorted(SCHEMAS))

@@ -202,7 +202,12 @@ def export(
         "conll": "text/plain; charset=utf-8",
         "label_studio": "application/json",
     }.get(format, "application/x-ndjson")
-    suffix = {"coco": "coco.json", "label_studio": "label_studio.json"}.get(format, format)
+    suffix = {
+        "coco": "coco.json",
+        "label_studio": "label_studio.json",
+        "doccano": "doccano.jsonl",
+        "prodigy": "prodigy.jsonl",
+    }.get(format, format)
     return _download(
         lambda sink: wf_export.export(db, ctx, sink, fmt=format, auto=auto),
         media_type=media,

@@ -1,0 +1,183 @@
+"""doccano and Prodigy files through a project: labels exported and imported into a fresh
+project come back the same, a text several annotators labeled is one item, and a bad record
+leaves the project as it was."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+import pytest
+
+from labelloop.errors import ImportFormatError, LabelloopError
+from labelloop.workflow import export, imports, projects
+from tests.conftest import Lab
+
+TEXTS = ["Ann flew to Rome", "Bob stayed in Oslo", "A quiet day", "Rome is old"]
+CASES: dict[str, dict[str, Any]] = {
+    "choice": {
+        "control": {"name": "c", "type": "choice", "labels": ["pos", "neg", "mixed"]},
+        "labels": ["pos", "neg", "mixed", None],
+    },
+    "multi_choice": {
+        "control": {"name": "topics", "type": "multi_choice", "labels": ["travel", "home"]},
+        "labels": [["travel"], ["home", "travel"], ["home"], None],
+    },
+    "spans": {
+        "control": {"name": "ents", "type": "spans", "labels": ["PER", "LOC"]},
+        "labels": [
+            [[12, 16, "LOC"], [0, 3, "PER"]],
+            [{"start": 0, "end": 3, "label": "PER"}, [14, 18, "LOC"]],
+            [],
+            None,
+        ],
+    },
+}
+
+
+def _project(lab: Lab, slug: str, control: dict[str, Any], data_type: str = "text") -> Any:
+    schema = {"name": slug, "data": {"type": data_type}, "controls": [control]}
+    projects.create_project(lab.db, slug, schema, actor=lab.admin)
+    return lab.ctx(slug, lab.admin)
+
+
+def _export(lab: Lab, ctx: Any, fmt: str) -> bytes:
+    sink = io.BytesIO()
+    export.export(lab.db, ctx, sink, fmt=fmt)
+    return sink.getvalue()
+
+
+def _labels(lab: Lab, ctx: Any) -> dict[str | None, Any]:
+    """external id -> the target's label, as labelloop's own export says it."""
+    rows = [json.loads(line) for line in _export(lab, ctx, "jsonl").decode().splitlines()]
+    return {r["external_id"]: r["label"] for r in rows}
+
+
+def _import(lab: Lab, ctx: Any, data: bytes | str, fmt: str, **options: Any) -> Any:
+    raw = data.encode() if isinstance(data, str) else data
+    return imports.import_items(
+        lab.db, ctx, io.BytesIO(raw), fmt=fmt, filename=f"in.{fmt}.jsonl", **options
+    )
+
+
+@pytest.mark.parametrize("fmt", ["doccano", "prodigy"])
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_labels_survive_an_export_and_an_import(lab: Lab, fmt: str, case: str) -> None:
+    control, labels = CASES[case]["control"], CASES[case]["labels"]
+    first = _project(lab, "first", control)
+    rows = [
+        {"id": f"t{i}", "text": text, "label": label}
+        for i, (text, label) in enumerate(zip(TEXTS, labels, strict=True))
+    ]
+    imports.import_items(
+        lab.db,
+        first,
+        lab.jsonl(rows),
+        fmt="jsonl",
+        filename="in.jsonl",
+        id_field="id",
+        label_field="label",
+    )
+    before = _labels(lab, first)
+    assert set(before) == {"t0", "t1", "t2"}
+    second = _project(lab, "second", control)
+    id_field = "id" if fmt == "prodigy" else None  # Prodigy's export keeps it in meta.id
+    report = _import(lab, second, _export(lab, first, fmt), fmt, id_field=id_field)
+    after = _labels(lab, second)
+    if fmt == "doccano" and case == "spans":
+        # doccano writes [] for "no entity" and for "not labeled yet" alike: read as the latter
+        assert report.n_labeled == 2 and "t2" not in after
+        del before["t2"]
+    else:
+        assert report.n_labeled == 3
+    assert after == before
+
+
+def test_a_prodigy_text_several_annotators_labeled_is_one_item(lab: Lab) -> None:
+    ctx = _project(lab, "mood", CASES["choice"]["control"])
+    tasks = [
+        {"text": "Ann flew to Rome", "label": "pos", "answer": "accept", "_annotator_id": "a"},
+        {"text": "Ann flew to Rome", "label": "pos", "answer": "accept", "_annotator_id": "b"},
+        {"text": "A quiet day", "label": "neg", "answer": "reject", "_annotator_id": "a"},
+        {"text": "A quiet day", "label": "mixed", "answer": "accept", "_annotator_id": "b"},
+    ]
+    data = "\n".join(json.dumps(t) for t in tasks)
+    report = _import(lab, ctx, data, "prodigy")
+    assert (report.n_items, report.n_labeled, report.duplicate_lines) == (2, 1, (2, 4))
+    assert _labels(lab, ctx) == {None: "pos"}  # the first line of a text wins; no ids
+    # importing again with update_labels gives the rejected item the later accepted label
+    again = _import(lab, ctx, data, "prodigy", update_labels=True)
+    assert (again.n_items, again.n_updated) == (0, 1)
+    rows = [json.loads(x) for x in _export(lab, ctx, "jsonl").decode().splitlines()]
+    assert [(r["text"], r["label"]) for r in rows] == [
+        ("Ann flew to Rome", "pos"),
+        ("A quiet day", "mixed"),
+    ]
+
+
+def test_annotators_who_disagree_are_refused_when_labels_are_updated(lab: Lab) -> None:
+    ctx = _project(lab, "mood", CASES["choice"]["control"])
+    tasks = [
+        {"text": "Ann flew to Rome", "label": "pos", "answer": "accept"},
+        {"text": "Ann flew to Rome", "label": "neg", "answer": "accept"},
+    ]
+    with pytest.raises(ImportFormatError, match="line 2.*same content as line 1 differently"):
+        _import(lab, ctx, "\n".join(json.dumps(t) for t in tasks), "prodigy", update_labels=True)
+
+
+@pytest.mark.parametrize("fmt", ["doccano", "prodigy"])
+def test_a_bad_line_after_good_ones_writes_nothing(
+    lab: Lab, fmt: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(imports, "CHUNK", 1)  # the good lines are flushed before the bad one
+    ctx = _project(lab, "ents", CASES["spans"]["control"])
+    if fmt == "doccano":
+        lines = [{"id": k, "text": t, "label": [[0, 3, "PER"]]} for k, t in enumerate(TEXTS)]
+        lines[2]["label"] = [[0, 40, "PER"]]
+    else:
+        lines = [
+            {"text": t, "spans": [{"start": 0, "end": 3, "label": "PER"}], "answer": "accept"}
+            for t in TEXTS
+        ]
+        lines[2]["spans"] = [{"start": 0, "end": 40, "label": "PER"}]
+    with pytest.raises(ImportFormatError) as caught:
+        _import(lab, ctx, "\n".join(json.dumps(x) for x in lines), fmt)
+    assert caught.value.line == 3
+    assert "end 40 is past the end of the text (11)" in caught.value.message
+    assert _export(lab, ctx, "jsonl") == b""
+    with lab.db.read() as conn:
+        from sqlalchemy import func, select
+
+        from labelloop.store.tables import item
+
+        assert conn.execute(select(func.count()).select_from(item)).scalar() == 0
+
+
+def test_an_html_project_moves_through_prodigy(lab: Lab) -> None:
+    control = {"name": "mood", "type": "choice", "labels": ["pos", "neg"]}
+    first = _project(lab, "pages", control, data_type="html")
+    task = {"html": "<p>Great <b>value</b><script>x()</script></p>", "label": "pos"}
+    assert _import(lab, first, json.dumps(task | {"answer": "accept"}), "prodigy").n_labeled == 1
+    (exported,) = [json.loads(line) for line in _export(lab, first, "prodigy").splitlines()]
+    assert exported["html"] == "<p>Great <b>value</b></p>"  # as stored: sanitized
+    assert exported["text"] == "Great value"
+    second = _project(lab, "pages2", control, data_type="html")
+    assert _import(lab, second, json.dumps(exported), "prodigy").n_labeled == 1
+    rows = [json.loads(x) for x in _export(lab, second, "jsonl").decode().splitlines()]
+    assert [(r["text"], r["label"]) for r in rows] == [("<p>Great <b>value</b></p>", "pos")]
+
+
+def test_a_table_project_is_refused_both_ways(lab: Lab) -> None:
+    schema = {
+        "name": "Rows",
+        "data": {"type": "table", "field": "row", "columns": ["a"]},
+        "controls": [{"name": "c", "type": "choice", "labels": ["x", "y"]}],
+    }
+    projects.create_project(lab.db, "rows", schema, actor=lab.admin)
+    ctx = lab.ctx("rows", lab.admin)
+    for fmt in ("doccano", "prodigy"):
+        with pytest.raises(LabelloopError):
+            _import(lab, ctx, '{"text": "x"}', fmt)
+        with pytest.raises(LabelloopError, match="holds text and HTML items"):
+            _export(lab, ctx, fmt)
