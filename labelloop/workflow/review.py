@@ -216,10 +216,12 @@ def _needs_review(
 ) -> bool:
     settings = ctx.settings
     policy = settings.review_policy
+    if lease["strategy"] == store_review.REWORK or policy == "all":
+        # A reworked answer re-enters review under every policy, "none" too: review may have
+        # been turned off after its first answer was rejected.
+        return True
     if policy == "none":
         return False
-    if lease["strategy"] == store_review.REWORK or policy == "all":
-        return True  # a reworked answer re-enters review under every policy
     if policy == "share":
         return _fraction(_SHARE, annotation_id) < settings.review_share
     if policy == "low_model_agreement":
@@ -639,10 +641,14 @@ def next_adjudication(
 def item_detail(db: Database, ctx: ProjectContext, item_id: int) -> dict[str, Any]:
     """Everything about one item a reviewer weighs: annotations, model, flags, reviews, history."""
     ctx.require(Permission.REVIEW)
+    expert = is_expert(ctx)
     with db.read() as conn:
-        if store_items.get_item(conn, project_id=ctx.id, item_id=item_id) is None:
+        found = store_items.get_item(conn, project_id=ctx.id, item_id=item_id) is not None
+        # A gold check is not there for anyone but the expert tier: it must look like any
+        # other item when served, and its trace (answers, no label) would give it away.
+        if not found or (not expert and store_review.gold_of(conn, item_id) is not None):
             raise NotFound(f"no item {item_id} in project '{ctx.slug}'")
-        return _item_view(conn, ctx, item_id, expert=is_expert(ctx))
+        return _item_view(conn, ctx, item_id, expert=expert)
 
 
 def _annotation_item(conn: Any, annotation_id: int) -> int:

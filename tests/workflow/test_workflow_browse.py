@@ -172,3 +172,12 @@ def test_the_item_trace_says_why_the_item_was_served(lab: Any, browsed: dict[str
         "reason": done["task"]["selection"]["reason"],
     }
     assert answer["selection"]["reason"]
+
+
+def test_a_gold_checks_trace_is_not_there_for_a_reviewer(lab: Any, browsed: dict[str, Any]) -> None:
+    from labelloop.errors import NotFound
+
+    with pytest.raises(NotFound) as caught:
+        review.item_detail(lab.db, browsed["rev"], browsed["gold"])
+    assert caught.value.message == f"no item {browsed['gold']} in project 'sent'"
+    assert review.item_detail(lab.db, browsed["man"], browsed["gold"])["gold"] is not None

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from sqlalchemy import select, update
 
-from labelloop.errors import Conflict, LabelloopError, PermissionDenied
+from labelloop.errors import Conflict, LabelloopError, NotFound, PermissionDenied
 from labelloop.govern.audit import verify_chain
 from labelloop.quality import dawid_skene
 from labelloop.store.audit import chain_rows
@@ -479,7 +479,8 @@ def test_gold_items_are_mixed_in_checked_and_never_resolved(lab: Any) -> None:
     rev = lab.member("sent", "rev", "reviewer")
     assert all(f["kind"] != "gold_wrong" for f in wf_review.flags(lab.db, rev))
     assert wrong_gold is not None
-    assert wf_review.item_detail(lab.db, rev, wrong_gold)["gold"] is None
+    with pytest.raises(NotFound):  # to a reviewer a gold check is not there at all
+        wf_review.item_detail(lab.db, rev, wrong_gold)
     assert wf_review.item_detail(lab.db, ctx, wrong_gold)["gold"] is not None
     with pytest.raises(Conflict):
         wf_review.adjudicate(lab.db, ctx, wrong_gold, {"sentiment": "neutral"})
@@ -524,3 +525,30 @@ def test_review_turned_on_and_off_on_a_live_project_applies_from_the_next_answer
     assert _statuses(lab.db, held["item_id"]) == ["escalated"]  # still waits for the expert
     wf_review.adjudicate(lab.db, now_as("expert"), held["item_id"], {"sentiment": "neutral"})
     assert _label(lab.db, held["item_id"])["resolution"] == "adjudicated"
+
+
+def test_a_rejected_answer_is_reviewed_again_after_review_was_turned_off(lab: Any) -> None:
+    """Turning review off must not let a rejected answer become the label unreviewed."""
+    from labelloop.workflow import projects
+
+    ctx = _setup(lab, review_policy="all")
+    lab.member("sent", "ann", "annotator")
+    lab.member("sent", "rev", "reviewer")
+
+    def now_as(name: str) -> Any:
+        lab.db.memo.forget()
+        return lab.ctx("sent", lab.users[name])
+
+    done = _take(lab, now_as("ann"), "negative")
+    wf_review.review_annotation(
+        lab.db, now_as("rev"), done["annotation_id"], verdict="reject", comment="read it again"
+    )
+    projects.change_settings(lab.db, ctx, {"review_policy": "none"})
+    rework = tasks.next_task(lab.db, now_as("ann"))
+    assert rework is not None and rework["item"]["id"] == done["item_id"]
+    again = tasks.submit(
+        lab.db, now_as("ann"), rework["assignment_id"], {"sentiment": "negative"}, active_ms=3000
+    )
+    assert again["resolution"] is None
+    assert _statuses(lab.db, done["item_id"]) == ["rejected", "in_review"]
+    assert _label(lab.db, done["item_id"]) is None
