@@ -197,6 +197,7 @@ def pg_cluster() -> Iterator[PgCluster]:
             "UTF8",
             "--no-sync",
             "--locale=C",
+            "--lc-ctype=C.UTF-8",  # lower() folds every letter, as a UTF-8 production database does
         ],
         check=True,
         capture_output=True,

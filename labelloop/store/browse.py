@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, exists, func, select
 from sqlalchemy.orm import aliased
 
+from labelloop.store.db import lower_text
 from labelloop.store.tables import annotation, flag, gold_answer, item, item_label, user
 
 STATUSES = ("all", "unlabeled", "labeled", "auto", "in_review", "escalated", "flagged", "gold")
@@ -81,7 +82,7 @@ def _where(project_id: int, data_type: str, f: Filters) -> list[ColumnElement[bo
             )
         )
     if f.words and data_type != "table":
-        content = func.lower(item.c.payload[_CONTENT_KEYS.get(data_type, "text")].as_string())
+        content = lower_text(item.c.payload[_CONTENT_KEYS.get(data_type, "text")].as_string())
         where.extend(content.contains(w.lower(), autoescape=True) for w in f.words)
     return where
 

@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, CursorResult, Engine, create_engine, event, text
+from sqlalchemy import Connection, CursorResult, Engine, String, create_engine, event, text
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.pool import NullPool
+from sqlalchemy.sql.functions import FunctionElement
 
 from labelloop.memo import Memo
 
@@ -41,6 +43,30 @@ def load_json(text: str | bytes) -> Any:
         return orjson.loads(text)
     except orjson.JSONDecodeError:
         return json.loads(text)
+
+
+class lower_text(FunctionElement[str]):  # noqa: N801 - used like func.lower
+    """Text in lower case, every letter of it: SQLite's own ``lower()`` folds only ASCII, so
+    there it is Python's ``str.lower`` (registered on each connection); PostgreSQL's folds
+    what the database's LC_CTYPE knows (all of Unicode under a UTF-8 locale)."""
+
+    type = String()
+    inherit_cache = True
+    name = "lower_text"
+
+
+@compiles(lower_text)
+def _lower_text(element: lower_text, compiler: Any, **kw: Any) -> str:
+    return f"lower({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(lower_text, "sqlite")
+def _lower_text_sqlite(element: lower_text, compiler: Any, **kw: Any) -> str:
+    return f"labelloop_lower({compiler.process(element.clauses, **kw)})"
+
+
+def _python_lower(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
 
 
 def chain_key(project_id: int | None) -> int:
@@ -114,6 +140,7 @@ class Database:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
+            dbapi_conn.create_function("labelloop_lower", 1, _python_lower, deterministic=True)
 
         @event.listens_for(engine, "begin")
         def _begin(conn):  # type: ignore[no-untyped-def]

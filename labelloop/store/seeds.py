@@ -18,6 +18,7 @@ from sqlalchemy import (
     select,
 )
 
+from labelloop.store.db import lower_text
 from labelloop.store.tables import auto_label_check, item, item_label, model_version, seed_pick
 from labelloop.store.tasks import first_open, newest_version, open_conditions
 from labelloop.store.users import now
@@ -25,7 +26,7 @@ from labelloop.store.users import now
 
 def _text() -> ColumnElement[Any]:
     """The item's text (``payload.text``) in lower case, on SQLite and PostgreSQL alike."""
-    return func.lower(item.c.payload["text"].as_string())
+    return lower_text(item.c.payload["text"].as_string())
 
 
 def _matches(words: Sequence[str]) -> list[ColumnElement[bool]]:

@@ -181,3 +181,18 @@ def test_a_gold_checks_trace_is_not_there_for_a_reviewer(lab: Any, browsed: dict
         review.item_detail(lab.db, browsed["rev"], browsed["gold"])
     assert caught.value.message == f"no item {browsed['gold']} in project 'sent'"
     assert review.item_detail(lab.db, browsed["man"], browsed["gold"])["gold"] is not None
+
+
+def test_words_match_any_case_of_any_letter(lab: Any) -> None:
+    """Not only ASCII: SQLite's own lower() leaves É and Д as they are."""
+    from labelloop.workflow import seeding
+
+    ctx = lab.project()
+    lab.import_rows(
+        ctx, [{"id": "u1", "text": "Émile flew to Москва"}, {"id": "u2", "text": "plain"}]
+    )
+    for words in ("émile", "ÉMILE", "москва", "МОСКВА flew"):
+        page = browse.list_items(lab.db, ctx, q=words)
+        assert [r["external_id"] for r in page["items"]] == ["u1"], words
+        found = seeding.search(lab.db, ctx, q=words)  # the pool search matches alike
+        assert [r["external_id"] for r in found["items"]] == ["u1"], words
