@@ -230,7 +230,7 @@ def _print_items(page: dict[str, Any]) -> None:
         table.add_row(
             escape(str(r["external_id"] or f"#{r['id']}")),
             r["split"] + (" gold" if r.get("gold") else ""),
-            escape(str(r["label"] if r["label"] is not None else "—")),
+            escape(_label_words(r["label"]) if r["resolution"] else "—"),
             escape(how),
             escape(answers or "—"),
             escape(", ".join(r["flags"])),
@@ -240,6 +240,16 @@ def _print_items(page: dict[str, Any]) -> None:
     first = page["offset"] + 1 if page["total"] else 0
     last = page["offset"] + len(page["items"])
     out.print(f"{page['total']:,} items; showing {first:,}-{last:,}")
+
+
+def _label_words(value: Any) -> str:
+    """A target's value in a few words: a name, names, or how many regions of which labels."""
+    if isinstance(value, list) and any(isinstance(v, dict) for v in value):
+        labels = sorted({str(v.get("label")) for v in value if isinstance(v, dict)})
+        return f"{len(value)} regions: {', '.join(labels)}"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value) or "none"
+    return str(value)
 
 
 def _print_trace(d: dict[str, Any]) -> None:

@@ -29,7 +29,8 @@ class Filters:
 
     status: str = "all"
     split: str | None = None
-    label: str | None = None
+    label: str | None = None  # the target's label text; with ``listed``, one of its labels
+    listed: bool = False
     resolution: str | None = None
     annotator_id: int | None = None
     words: Sequence[str] = ()
@@ -71,7 +72,15 @@ def _where(project_id: int, data_type: str, f: Filters) -> list[ColumnElement[bo
         where.append(by_status[f.status])
     if f.split is not None:
         where.append(item.c.split == f.split)
-    if f.label is not None:
+    if f.label is not None and f.listed:  # a multi_choice label text joins its labels with '|'
+        text = item_label.c.label
+        where.append(
+            (text == f.label)
+            | text.startswith(f.label + "|", autoescape=True)
+            | text.endswith("|" + f.label, autoescape=True)
+            | text.contains("|" + f.label + "|", autoescape=True)
+        )
+    elif f.label is not None:
         where.append(item_label.c.label == f.label)
     if f.resolution is not None:
         where.append(item_label.c.resolution == f.resolution)
@@ -100,10 +109,11 @@ def browse(
 ) -> tuple[list[dict[str, Any]], int]:
     """A page of the project's items that pass ``filters``, and how many pass in all.
 
-    Each row: id, external_id, split, payload, the resolved label (label, resolution,
+    Each row: id, external_id, split, payload, the resolved label (value, resolution,
     decided_at, decided_by), ``answers`` (annotator and status of each, oldest first),
     ``flags`` (the kinds of its open flags) and ``gold``. ``row_filter`` (a callable on the
-    payload) filters in Python what SQL cannot read, a table row's fields; it pages after.
+    row) filters in Python what SQL cannot read (a table row's fields, the labels of spans or
+    boxes); it pages after.
     Newest first orders by when the label was decided, unlabeled items last.
     """
     where = _where(project_id, data_type, filters)
@@ -120,7 +130,7 @@ def browse(
             item.c.external_id,
             item.c.split,
             item.c.payload,
-            item_label.c.label,
+            item_label.c.value,
             item_label.c.resolution,
             item_label.c.decided_at,
             decider.c.username.label("decided_by"),
@@ -136,7 +146,7 @@ def browse(
         total = int(conn.execute(count).scalar_one())
         rows = [dict(r) for r in conn.execute(q.limit(limit).offset(offset)).mappings()]
     else:
-        passed = [dict(r) for r in conn.execute(q).mappings() if row_filter(r["payload"])]
+        passed = [dict(r) for r in conn.execute(q).mappings() if row_filter(r)]
         total, rows = len(passed), passed[offset : offset + limit]
     _add_answers_and_flags(conn, project_id, rows, with_gold=filters.with_gold)
     return rows, total

@@ -4,6 +4,7 @@ open one to see its whole trace (``review.item_detail``)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from labelloop.errors import LabelloopError
@@ -46,6 +47,9 @@ def list_items(
     """
     ctx.require(Permission.REVIEW)
     expert = is_expert(ctx)
+    status = status or "all"  # an empty filter, as a form sends it, is no filter
+    split, label, resolution = split or None, label or None, resolution or None
+    annotator = (annotator or "").strip() or None
     _one_of("status", status, STATUSES if expert else tuple(s for s in STATUSES if s != "gold"))
     if split is not None:
         _one_of("split", split, SPLITS)
@@ -56,8 +60,14 @@ def list_items(
     if not 0 <= offset <= MAX_OFFSET:
         raise LabelloopError(f"offset must be between 0 and {MAX_OFFSET:,}")
     words = query_words(q) if q is not None and q.strip() else []
-    table = ctx.schema.data_type == "table"
-    wanted = [w.casefold() for w in words]
+    target = ctx.schema.target
+    checks: list[Callable[[Mapping[str, Any]], bool]] = []  # what SQL cannot read
+    if ctx.schema.data_type == "table" and words:
+        wanted = [w.casefold() for w in words]
+        checks.append(lambda r: all(w in shown_text(r["payload"]).casefold() for w in wanted))
+    regions = label is not None and target.type not in ("choice", "multi_choice", "rating")
+    if regions:  # spans or boxes: an item whose label has a region of that label
+        checks.append(lambda r: label in _region_labels((r["value"] or {}).get(target.name)))
     with db.read() as conn:
         annotator_id: int | None = None
         if annotator is not None:
@@ -68,7 +78,8 @@ def list_items(
         filters = store_browse.Filters(
             status=status,
             split=split,
-            label=label,
+            label=None if regions else label,
+            listed=target.type == "multi_choice",
             resolution=resolution,
             annotator_id=annotator_id,
             words=words,
@@ -82,13 +93,12 @@ def list_items(
             limit=limit,
             offset=offset,
             newest_first=newest_first,
-            row_filter=(
-                (lambda payload: all(w in shown_text(payload).casefold() for w in wanted))
-                if table and wanted
-                else None
-            ),
+            row_filter=(lambda r: all(check(r) for check in checks)) if checks else None,
         )
-    return _page([_row(r, expert=expert) for r in rows], total, limit=limit, offset=offset)
+    target_name = target.name
+    return _page(
+        [_row(r, target_name, expert=expert) for r in rows], total, limit=limit, offset=offset
+    )
 
 
 def _one_of(name: str, value: str, allowed: tuple[str, ...]) -> None:
@@ -100,7 +110,14 @@ def _page(items: list[dict[str, Any]], total: int, *, limit: int, offset: int) -
     return {"total": total, "limit": limit, "offset": offset, "items": items}
 
 
-def _row(r: dict[str, Any], *, expert: bool) -> dict[str, Any]:
+def _region_labels(value: Any) -> set[str]:
+    """The labels of a spans or boxes value (a list of regions), as a set."""
+    if not isinstance(value, list):
+        return set()
+    return {str(v.get("label")) for v in value if isinstance(v, Mapping)}
+
+
+def _row(r: dict[str, Any], target: str, *, expert: bool) -> dict[str, Any]:
     text = shown_text(r["payload"])
     out = {
         "id": int(r["id"]),
@@ -108,7 +125,9 @@ def _row(r: dict[str, Any], *, expert: bool) -> dict[str, Any]:
         "split": r["split"],
         "text": text[:MAX_TEXT_CHARS],
         "truncated": len(text) > MAX_TEXT_CHARS,
-        "label": r["label"],
+        # The target's value as an export's label column has it: a name, a list of names, or
+        # spans and boxes.
+        "label": (r["value"] or {}).get(target) if r["value"] is not None else None,
         "resolution": r["resolution"],
         "decided_by": r["decided_by"],
         "decided_at": r["decided_at"].isoformat() if r["decided_at"] is not None else None,

@@ -196,3 +196,77 @@ def test_words_match_any_case_of_any_letter(lab: Any) -> None:
         assert [r["external_id"] for r in page["items"]] == ["u1"], words
         found = seeding.search(lab.db, ctx, q=words)  # the pool search matches alike
         assert [r["external_id"] for r in found["items"]] == ["u1"], words
+
+
+def _made(lab: Any, slug: str, schema: dict[str, Any], rows: list[dict[str, Any]]) -> Any:
+    from labelloop.workflow import projects
+
+    projects.create_project(lab.db, slug, schema, actor=lab.admin)
+    ctx = lab.ctx(slug, lab.admin)
+    lab.import_rows(ctx, rows, labeled=True)
+    return ctx
+
+
+def test_a_label_filter_finds_one_of_several_labels_and_a_region_label(lab: Any) -> None:
+    from tests.conftest import TAGS_SCHEMA
+
+    tags = _made(
+        lab,
+        "tags",
+        TAGS_SCHEMA,
+        [
+            {"id": "both", "text": "a trip home", "label": ["travel", "home"]},
+            {"id": "trip", "text": "a trip", "label": ["travel"]},
+            {"id": "none", "text": "nothing", "label": []},
+        ],
+    )
+
+    def ids(ctx: Any, **filters: Any) -> list[str]:
+        return [r["external_id"] for r in browse.list_items(lab.db, ctx, **filters)["items"]]
+
+    assert ids(tags, label="home") == ["both"]
+    assert ids(tags, label="travel") == ["both", "trip"]
+    rows = browse.list_items(lab.db, tags)["items"]
+    assert [r["label"] for r in rows] == [["travel", "home"], ["travel"], []]
+
+    spans_schema = {
+        "name": "Entities",
+        "data": {"type": "text", "field": "text"},
+        "controls": [{"name": "ents", "type": "spans", "labels": ["PER", "LOC"], "target": True}],
+    }
+    ents = _made(
+        lab,
+        "ents",
+        spans_schema,
+        [
+            {
+                "id": "ada",
+                "text": "Ada in Rome",
+                "label": [
+                    {"start": 0, "end": 3, "label": "PER"},
+                    {"start": 7, "end": 11, "label": "LOC"},
+                ],
+            },
+            {"id": "rome", "text": "Rome", "label": [{"start": 0, "end": 4, "label": "LOC"}]},
+        ],
+    )
+    assert ids(ents, label="PER") == ["ada"]
+    assert ids(ents, label="LOC") == ["ada", "rome"]
+    page = browse.list_items(lab.db, ents, label="LOC", limit=1)
+    assert (page["total"], [r["external_id"] for r in page["items"]]) == (2, ["ada"])
+    assert browse.list_items(lab.db, ents, label="PER")["items"][0]["label"][0]["label"] == "PER"
+
+
+def test_empty_filters_are_no_filters(lab: Any, browsed: dict[str, Any]) -> None:
+    everything = browse.list_items(lab.db, browsed["rev"], limit=200)
+    empty = browse.list_items(
+        lab.db,
+        browsed["rev"],
+        status="",
+        split="",
+        label="",
+        resolution="",
+        annotator=" ",
+        limit=200,
+    )
+    assert empty == everything

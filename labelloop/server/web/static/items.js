@@ -62,19 +62,17 @@
 
   function answerLine(answers) {
     if (!answers.length) return "—";
-    return answers.map((a) => (a.status === "submitted" ? a.user : `${a.user} (${a.status.replace("_", " ")})`)).join(", ");
+    return answers.map((a) => (a.status === "submitted" ? a.user : `${a.user} (${a.status.replaceAll("_", " ")})`)).join(", ");
   }
 
   function labelCell(row) {
     const td = node("td", "items-label");
-    if (row.label === null || row.label === undefined) {
-      td.append(node("span", "muted", row.resolution ? "(no target label)" : "no label yet"));
+    if (!row.resolution) {
+      td.append(node("span", "muted", "no label yet"));
     } else {
-      td.append(node("strong", "", String(row.label)));
-    }
-    if (row.resolution) {
-      const how = row.decided_by ? `${row.resolution} · ${row.decided_by}` : row.resolution;
-      td.append(node("span", "items-how muted small", how.replace("_", " ")));
+      td.append(node("strong", "", valueText(row.label)));
+      const how = row.resolution.replaceAll("_", " ") + (row.decided_by ? ` · ${row.decided_by}` : "");
+      td.append(node("span", "items-how muted small", how));
     }
     return td;
   }
@@ -101,7 +99,7 @@
     const content = node("td", "items-text", row.text + (row.truncated ? "…" : ""));
     const answers = node("td", "items-answers", answerLine(row.answers));
     const flags = node("td", "items-flags");
-    for (const kind of row.flags) flags.append(node("span", "badge badge-alert", kind.replace("_", " ")), " ");
+    for (const kind of row.flags) flags.append(node("span", "badge badge-alert", kind.replaceAll("_", " ")), " ");
     tr.append(name, content, labelCell(row), answers, flags);
     tr.addEventListener("dblclick", () => openTrace(row.id));
     return tr;
@@ -201,7 +199,7 @@
     const head = node("p", "trace-answer-head");
     head.append(node("strong", "", a.user), " answered ", node("strong", "", answerText(a.value)));
     if (a.corrected_value) head.append(", corrected to ", node("strong", "", answerText(a.corrected_value)));
-    const status = a.status.replace("_", " ") + (a.rework ? ", a rework" : "");
+    const status = a.status.replaceAll("_", " ") + (a.rework ? ", a rework" : "");
     const facts = [
       `${when(a.created_at)} UTC · ${(a.active_ms / 1000).toFixed(1)} s active · ${status}`,
       [
@@ -236,7 +234,7 @@
     const said = node("p", "trace-label");
     if (label) {
       said.append(node("strong", "", answerText(label.value)));
-      const how = [label.resolution.replace("_", " ")];
+      const how = [label.resolution.replaceAll("_", " ")];
       if (label.decided_by) how.push(`by ${label.decided_by}`);
       how.push(`at ${when(label.decided_at)} UTC`);
       if (typeof label.confidence === "number") how.push(`model ${label.confidence.toFixed(2)} sure`);
@@ -261,7 +259,7 @@
     }
     if (d.flags.length) {
       const rows = d.flags.map((f) => [
-        f.kind.replace("_", " "),
+        f.kind.replaceAll("_", " "),
         f.note || "",
         f.user || "the checks",
         f.open ? "open" : "resolved",
