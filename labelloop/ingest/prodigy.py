@@ -213,13 +213,19 @@ class ProdigyExporter(AnnotatedExporter):
         else:
             task["text"] = text
         meta: dict[str, Any] = dict(record.metadata)
-        meta["id"] = tool_id(record)
+        ours: dict[str, Any] = {"id": tool_id(record)}
         if record.annotator is not None:
-            meta["annotator"] = record.annotator
+            ours["annotator"] = record.annotator
         if record.guideline_version is not None:
-            meta["guideline_version"] = record.guideline_version
+            ours["guideline_version"] = record.guideline_version
         if record.resolution == "auto" and record.model_version is not None:
-            meta["model_version"] = record.model_version  # the model's label, not a person's
+            ours["model_version"] = record.model_version  # the model's label, not a person's
+        # The item's own metadata keeps its names; what of labelloop's would overwrite one goes
+        # under meta.labelloop instead (an imported meta.id stays the task's id).
+        taken = {k: v for k, v in ours.items() if k in meta}
+        meta |= {k: v for k, v in ours.items() if k not in meta}
+        if taken:
+            meta["labelloop"] = taken
         task["meta"] = meta
         type, labels = self._target(record)
         if type in ("choice", "multi_choice"):

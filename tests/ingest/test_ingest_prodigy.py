@@ -329,6 +329,18 @@ def test_a_choice_label_is_written_as_an_accepted_choice_task() -> None:
     assert task["meta"]["id"] == 5  # no id of its own: labelloop's item id
 
 
+def test_the_items_own_meta_keeps_its_names_and_labelloops_go_aside() -> None:
+    own = {"id": "own-7", "annotator": "their-ann", "source": "x"}
+    (task,) = write(SENTIMENT, record(4, "positive", external_id="r-4", metadata=own))
+    assert task["meta"] == {
+        "id": "own-7",
+        "annotator": "their-ann",
+        "source": "x",
+        "guideline_version": 2,
+        "labelloop": {"id": "r-4", "annotator": "ann"},
+    }
+
+
 def test_spans_are_written_as_a_ner_manual_task_with_tokens() -> None:
     spans = [
         {"start": 0, "end": 5, "label": "ORG", "text": "Apple"},
