@@ -258,6 +258,11 @@ def change_settings(db: Database, ctx: ProjectContext, changes: dict[str, Any]) 
         problem = registry_problem("strategy", after["strategy"]) if "strategy" in changes else None
         if problem is not None:
             raise SchemaError(f"settings.strategy: {problem}")
+        if "escalate_to" in changes:  # a typo would name an expert tier of no one
+            unknown = [n for n in after["escalate_to"] if store_users.by_name(conn, n) is None]
+            if unknown:
+                names = ", ".join(repr(n[:100]) for n in unknown[:5])
+                raise SchemaError(f"settings.escalate_to: no user named {names}")
         changed = {k: {"from": before[k], "to": after[k]} for k in changes if before[k] != after[k]}
         if changed:
             store_projects.set_schema(conn, ctx.id, {**schema, "settings": after})

@@ -145,6 +145,11 @@ def status(
         # The labeling page polls this: a newer version than its panel shows is fetched and
         # announced while the annotator works, not only with the next item.
         "guideline_version": guideline_version,
+        # ...and takes these from it, so a manager's change reaches an open page within an item.
+        "labeling": {
+            "preselect_suggestion": ctx.settings.preselect_suggestion,
+            "preselect_confidence": ctx.settings.preselect_confidence,
+        },
         "training": {
             "retrain_every": every,
             "labels_since_model": since,

@@ -103,6 +103,14 @@ def test_find_items_by_filter_and_read_one_trace(server: Any, browser: Any) -> N
     page.keyboard.press("]")
     assert _summary(page, "117 items; showing 51") == "117 items; showing 51–100."
     assert parse_qs(urlsplit(page.url).query)["offset"] == ["50"]
+    page.keyboard.press("]")
+    assert _summary(page, "117 items; showing 101") == "117 items; showing 101–117."
+    assert page.locator("#items-next").is_disabled()
+
+    # An address past the end says so, and the way back is open.
+    page.goto(server.url + f"/p/{server.main}/items?status=unlabeled&offset=200")
+    assert _summary(page, "117 items") == "117 items; none this far on (go back a page)."
+    assert page.locator("#items-prev").is_enabled()
 
     # A wrong filter in the address is the server's sentence, not a broken page.
     page.goto(server.url + f"/p/{server.main}/items?offset=99999")
@@ -118,9 +126,8 @@ def test_hostile_item_text_stays_text_on_the_items_page(server: Any, browser: An
     context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True)
     page = context.new_page()
     login(page, server.url, f"/p/{server.hostile}/items")
-    assert _summary(page, f"{len(server.hostile_texts)} items").startswith(
-        f"{len(server.hostile_texts)} items"
-    )
+    n = len(server.hostile_texts)
+    assert _summary(page, f"{n} items") == f"{n} items; showing 1–{n}."
     cells = page.eval_on_selector_all(
         "#items-rows .items-text", "cs => cs.map(c => [c.textContent, c.children.length])"
     )

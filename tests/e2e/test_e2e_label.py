@@ -406,4 +406,25 @@ def test_e2e_suggestion_is_preselected_only_when_the_model_is_sure_enough(
     # Just below it: pre-selected, so agreeing costs one key.
     assert reload_at(confidence - 0.01) == (label, confidence)
     assert _pressed(page) == [label]
+
+    # Changed while the page is open: the next item follows the project's setting, no reload.
+    for floor, expect_pressed in ((1.0, False), (0.0, True)):
+        status, _ = page_fetch(
+            page, "PATCH", f"/api/projects/{slug}/settings", {"preselect_confidence": floor}
+        )
+        assert status == 200
+        page.wait_for_function(  # the page's status poll brings the setting
+            """(floor) => fetch(location.pathname.replace('/p/', '/api/projects/')
+                    .replace('/label', '/status')).then(r => r.json())
+                .then(s => s.labeling.preselect_confidence === floor)""",
+            arg=floor,
+            polling=250,
+        )
+        page.evaluate("() => document.dispatchEvent(new Event('visibilitychange'))")
+        page.wait_for_timeout(500)
+        shown = page.get_attribute("#label-app", "data-assignment-id")
+        page.keyboard.press("s")  # skip to the next item
+        _wait_task(page, other_than=shown)
+        next_label, _ = suggested()
+        assert _pressed(page) == ([next_label] if expect_pressed else [])
     context.close()

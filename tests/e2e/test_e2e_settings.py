@@ -118,6 +118,14 @@ def test_e2e_a_manager_changes_live_settings_from_the_project_page(
         "review_policy": {"from": "none", "to": "all"},
     }
 
+    # The expert tier names users who exist: a typo is refused, naming it.
+    page.get_by_label("Escalate to", exact=True).fill("dana, erni")
+    page.click("#settings-save")
+    assert _result(page, "Not saved") == (
+        "Not saved, nothing changed: settings.escalate_to: no user named 'dana', 'erni'"
+    )
+    server.cli("users", "add", "dana", "--password-stdin", stdin="a-long-password\n")
+
     # A budget and the expert tier; an empty budget is none again later.
     page.get_by_label("Budget", exact=True).fill("2000")
     page.get_by_label("Escalate to", exact=True).fill(" dana ,  erin ")

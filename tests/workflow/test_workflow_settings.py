@@ -144,3 +144,13 @@ def test_a_project_whose_model_is_gone_can_still_change_its_live_settings(lab: A
     ctx = _fresh(lab, ctx)
     after = projects.change_settings(lab.db, ctx, {"batch_size": 30})
     assert after["batch_size"] == 30 and after["model"] == "gone_plugin.Model"
+
+
+def test_the_expert_tier_names_users_who_exist(lab: Any, ready: Any) -> None:
+    lab.user("dana")
+    with pytest.raises(LabelloopError) as caught:
+        projects.change_settings(lab.db, ready, {"escalate_to": ["dana", "dnaa"]})
+    assert caught.value.message == "settings.escalate_to: no user named 'dnaa'"
+    assert _events(lab, ready) == []
+    after = projects.change_settings(lab.db, ready, {"escalate_to": ["dana"]})
+    assert after["escalate_to"] == ["dana"]

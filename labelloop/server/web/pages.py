@@ -317,6 +317,7 @@ def items_page(slug: str, request: Request, db: DbDep) -> Response:
             "splits": list(browse.SPLITS),
             "resolutions": list(browse.RESOLUTIONS),
             "expert": expert,
+            "max_offset": seeding.MAX_OFFSET,
             "filters": {
                 key: query.get(key, "")[:200]
                 for key in ("status", "split", "label", "resolution", "annotator", "q", "order")

@@ -119,11 +119,13 @@
       if (el.rows.firstElementChild) el.rows.firstElementChild.tabIndex = 0;
       const first = result.total ? result.offset + 1 : 0;
       const last = result.offset + result.items.length;
-      el.summary.textContent = result.total
-        ? `${plural(result.total, "item")}; showing ${first.toLocaleString()}–${last.toLocaleString()}.`
-        : "No item matches these filters.";
+      el.summary.textContent = !result.total
+        ? "No item matches these filters."
+        : result.items.length
+          ? `${plural(result.total, "item")}; showing ${first.toLocaleString()}–${last.toLocaleString()}.`
+          : `${plural(result.total, "item")}; none this far on (go back a page).`;
       el.prev.disabled = result.offset === 0;
-      el.next.disabled = last >= result.total;
+      el.next.disabled = last >= result.total || result.offset + LIMIT > page.max_offset;
       el.app.dataset.state = "ready";
       remember();
       if (focusFirst && el.rows.firstElementChild) el.rows.firstElementChild.focus();

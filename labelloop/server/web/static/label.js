@@ -1087,6 +1087,9 @@
       return; // the status line is informative; labeling goes on without it
     }
     noticeGuideline(data.guideline_version);
+    // The settings the page applies as it shows an item (the widgets share this object), as the
+    // project has them now: a manager's change applies without a reload.
+    if (data.labeling) Object.assign(settings, data.labeling);
     const c = data.counts || {};
     const pool = c.pool || 0;
     // The model's labels from auto-label runs count as done: nobody has those items to label.
