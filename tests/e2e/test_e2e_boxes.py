@@ -265,6 +265,17 @@ def test_boxes_by_mouse(boxes_server: str, browser: Any, screenshots: Path) -> N
     assert stored["label"] == "person"
     _close(stored, 1, x=60, y=40, w=140, h=110)
     assert stored == {k: round(box[k], 2) for k in ("x", "y", "w", "h")} | {"label": "person"}
+
+    # The Items page finds the image by its box's label and shows it in the item's trace.
+    page.goto(f"{boxes_server}/p/{BOXES}/items?label=person")
+    page.wait_for_function("() => document.querySelectorAll('#items-rows tr').length === 1")
+    assert page.inner_text("#items-rows .items-label strong") == "1 box: person"
+    page.click("#items-rows .link-button")
+    page.wait_for_function(
+        "() => { const i = document.querySelector('#trace-body .trace-image');"
+        " return i !== null && i.complete && i.naturalWidth > 0; }"
+    )
+    assert "answered 1 box: person" in page.inner_text("#trace-body")
     page.close()
 
 
