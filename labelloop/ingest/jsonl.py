@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from operator import attrgetter
 from typing import Any, BinaryIO, ClassVar
 
@@ -36,9 +36,35 @@ class JsonlImporter(TextImporter):
     format: ClassVar[str] = "jsonl"
 
     def read(self, source: BinaryIO) -> Iterator[ItemIn]:
-        """Yield one ItemIn per non-blank line of ``source``."""
+        """Yield one ItemIn per non-blank line of ``source``. A file another tool wrote in
+        its own JSON Lines (a Prodigy or doccano export) is refused at its first record,
+        naming the format that reads it: read as labelloop's own, its answers would be lost
+        among the metadata and the import would seem to succeed."""
+        first = True
         for line, record in json_objects(source):
+            if first:
+                _not_a_tools_own(line, record)
+                first = False
             yield self._item(line, record)
+
+
+_TOOLS = {"prodigy": "Prodigy", "doccano": "doccano"}
+
+
+def _not_a_tools_own(line: int, record: Mapping[str, Any]) -> None:
+    tool = None
+    if "_input_hash" in record and "_task_hash" in record:
+        tool, why = "prodigy", "its _input_hash and _task_hash"
+    elif isinstance(entities := record.get("entities"), list) and any(
+        isinstance(e, Mapping) and "start_offset" in e for e in entities
+    ):
+        tool, why = "doccano", "its entities with start_offset"
+    if tool is not None:
+        raise ImportFormatError(
+            line=line,
+            reason=f"this is a {_TOOLS[tool]} export ({why}); import it with --format {tool} "
+            f"(the API and the project page: format {tool}) so its labels come in",
+        )
 
 
 def json_objects(source: BinaryIO) -> Iterator[tuple[int, dict[str, Any]]]:

@@ -175,3 +175,24 @@ def test_metadata_nested_over_100_levels_is_refused_naming_its_field() -> None:
     exc = error(lines({"text": "one"}) + b'{"text": "two", "x": ' + deep + b"}\n")
     assert (exc.line, exc.field) == (2, "x")
     assert exc.reason == "lists and objects nested more than 100 levels deep"
+
+
+def test_another_tools_export_is_refused_naming_the_format_that_reads_it() -> None:
+    prodigy = {
+        "text": "hi",
+        "_input_hash": 1,
+        "_task_hash": 2,
+        "accept": ["POS"],
+        "answer": "accept",
+    }
+    found = error(b"\n" + lines(prodigy))
+    assert (found.line, found.reason) == (
+        2,
+        "this is a Prodigy export (its _input_hash and _task_hash); import it with --format "
+        "prodigy (the API and the project page: format prodigy) so its labels come in",
+    )
+    doccano = {"id": 3, "text": "Ada", "entities": [{"label": "PER", "start_offset": 0}]}
+    assert error(lines(doccano)).reason.startswith("this is a doccano export (its entities")
+    # A labelloop record that merely has a field of such a name is read as it is.
+    (item,) = read(lines({"text": "hi", "entities": ["Ada"], "_input_hash": 1}))
+    assert item.metadata == {"entities": ["Ada"], "_input_hash": 1}
