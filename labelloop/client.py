@@ -72,7 +72,8 @@ class ApiError(LabelloopError):
 class ImportReport(TypedDict):
     """What an import stored: its batch, new items, labels among them and skipped duplicates;
     with ``update_labels``, items already here that took the file's label (``updated``) and
-    labels people gave here that were kept (``kept``, at ``kept_lines``)."""
+    labels people gave here that were kept (``kept``, at ``kept_lines``); ``notes``: what the
+    file held that did not come in as labels (Prodigy's rejected answers, doccano's relations)."""
 
     batch_id: int
     items: int
@@ -83,6 +84,7 @@ class ImportReport(TypedDict):
     updated: int
     kept: int
     kept_lines: list[int]
+    notes: list[str]
 
 
 class Submission(TypedDict):

@@ -258,6 +258,8 @@ def import_(
     }
     if update_labels:
         summary.update(updated=report.n_updated, kept=report.n_kept)
+    if report.notes:
+        summary["notes"] = list(report.notes)
     if as_json:
         typer.echo(json.dumps(summary))
         return
@@ -265,6 +267,8 @@ def import_(
         f"imported {_count(report.n_items, 'item')} into {slug} ({report.split})"
         f", {report.n_labeled:,} with labels, {_count(report.n_duplicates, 'duplicate')} skipped"
     )
+    for note in report.notes:
+        out.print(note, highlight=False)
     if report.duplicate_lines:
         shown = ", ".join(str(n) for n in report.duplicate_lines[:10])
         many = len(report.duplicate_lines) > 1

@@ -12,6 +12,7 @@ the value's shape says which kind of control it came from.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
 
@@ -87,8 +88,13 @@ class AnnotatedImporter(TextImporter):
 
     def read(self, source: BinaryIO) -> Iterator[ItemIn]:
         """Yield one ItemIn per non-blank line of ``source``."""
+        self.counts: Counter[str] = Counter()  # what notes() reports, counted as records go
         for line, record in json_objects(source):
             yield self._record(line, record)
+
+    def notes(self) -> list[str]:
+        """Sentences on what the file held that did not become labels (after ``read``)."""
+        return []
 
     def _record(self, line: int, record: Mapping[str, Any]) -> ItemIn:
         """One record as an item; its label in the target control's shape."""

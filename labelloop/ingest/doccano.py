@@ -56,6 +56,8 @@ class DoccanoImporter(AnnotatedImporter):
         label = None
         if label_key is not None and record.get(label_key) is not None:
             label = self._label(line, label_key, record[label_key], text)
+        if isinstance(record.get("relations"), list):
+            self.counts["relations"] += len(record["relations"])
         skip = {field, id_key, label_key, *_DROPPED}
         metadata = {k: v for k, v in record.items() if k not in skip}
         return ItemIn(
@@ -65,6 +67,13 @@ class DoccanoImporter(AnnotatedImporter):
             label=label,
             metadata=checked_metadata(line, metadata),
         )
+
+    def notes(self) -> list[str]:
+        n = self.counts["relations"]
+        if not n:
+            return []
+        were = "relation was" if n == 1 else "relations were"
+        return [f"{n:,} {were} left out: labelloop has no relations"]
 
     def _label(self, line: int, key: str, raw: Any, text: str) -> Any:
         """An example's label for the target: label names, or spans as triples or entities."""

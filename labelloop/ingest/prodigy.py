@@ -104,6 +104,7 @@ class ProdigyImporter(AnnotatedImporter):
         if answer == "accept":
             label = self._accepted(line, record, text)
         elif answer is not None:
+            self.counts[answer] += 1
             metadata["prodigy_answer"] = answer
             if isinstance(record.get("label"), str):
                 metadata["prodigy_label"] = record["label"]
@@ -114,6 +115,19 @@ class ProdigyImporter(AnnotatedImporter):
             label=label,
             metadata=checked_metadata(line, metadata),
         )
+
+    def notes(self) -> list[str]:
+        said = [
+            f"{self.counts[a]:,} {done} {'answer' if self.counts[a] == 1 else 'answers'}"
+            for a, done in (("reject", "rejected"), ("ignore", "ignored"))
+            if self.counts[a]
+        ]
+        if not said:
+            return []
+        return [
+            f"{' and '.join(said)} came in unlabeled (metadata prodigy_answer): a reject says only "
+            "what an item is not"
+        ]
 
     def _task_id(self, line: int, record: Mapping[str, Any], metadata: dict[str, Any]) -> str:
         """The id under ``id_field``, in the task or else in its ``meta`` (where labelloop's

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import groupby
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -52,6 +52,9 @@ class ImportReport:
     n_updated: int = 0
     n_kept: int = 0
     kept_lines: tuple[int, ...] = ()
+    notes: tuple[str, ...] = ()
+    """What the file held that did not come in as labels, in sentences (the format's own:
+    Prodigy's rejected answers, doccano's relations)."""
 
 
 def import_items(
@@ -102,7 +105,7 @@ def import_items(
         prediction_field = "predictions"
     elif fmt == "doccano":  # errors name the example's id field
         id_field = id_field or "id"
-    return _import_records(
+    report = _import_records(
         db,
         ctx,
         importer.read(source),
@@ -118,6 +121,8 @@ def import_items(
         media_roots=media_roots,
         update_labels=update_labels,
     )
+    notes = getattr(importer, "notes", None)
+    return replace(report, notes=tuple(notes())) if callable(notes) else report
 
 
 def _importer_options(ctx: ProjectContext, fmt: str, given: dict[str, Any]) -> dict[str, Any]:

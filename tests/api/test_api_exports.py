@@ -186,6 +186,25 @@ def test_a_doccano_or_prodigy_file_uploads_and_downloads(
     assert "'meh' is not one of pos, neg" in refused.json()["detail"]
 
 
+def test_an_upload_says_what_did_not_come_in_as_labels(site: Any) -> None:
+    tasks = [
+        {"text": "A quiet day", "label": "pos", "answer": "reject"},
+        {"text": "Rain again", "label": "neg", "answer": "ignore"},
+        {"text": "Sun at last", "label": "pos", "answer": "accept"},
+    ]
+    data = "\n".join(json.dumps(t) for t in tasks).encode()
+    upload = {"file": ("mood.prodigy.jsonl", data)}
+    back = site.post("/api/projects/mood/imports", files=upload, data={"format": "prodigy"})
+    assert back.status_code == 201, back.text
+    assert (back.json()["items"], back.json()["labeled"]) == (3, 1)
+    assert back.json()["notes"] == [
+        "1 rejected answer and 1 ignored answer came in unlabeled (metadata prodigy_answer): a "
+        "reject says only what an item is not"
+    ]
+    plain = {"file": ("more.jsonl", json.dumps({"text": "Snow"}).encode())}
+    assert site.post("/api/projects/mood/imports", files=plain).json()["notes"] == []
+
+
 def test_the_page_offers_doccano_and_prodigy_imports_for_text_projects(site: Any) -> None:
     street, ents, mood = (site.page(slug) for slug in ("street", "ents", "mood"))
     for html in (ents, mood):

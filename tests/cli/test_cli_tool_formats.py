@@ -79,10 +79,14 @@ def test_a_prodigy_dataset_moves_over_and_back(cli: Any, tmp_path: Path) -> None
     summary = cli("import", "news", str(dataset), "--format", "prodigy", "--json").stdout
     assert json.loads(summary) | {"batch_id": 0} == {
         "items": 3,
-        "labeled": 2,  # the ignored task comes in unlabeled
+        "labeled": 2,  # the ignored task comes in unlabeled, and the summary says so
         "duplicates": 0,
         "split": "pool",
         "batch_id": 0,
+        "notes": [
+            "1 ignored answer came in unlabeled (metadata prodigy_answer): a reject says only "
+            "what an item is not"
+        ],
     }
 
     out = tmp_path / "news.prodigy.jsonl"

@@ -105,6 +105,10 @@ def test_a_prodigy_text_several_annotators_labeled_is_one_item(lab: Lab) -> None
     data = "\n".join(json.dumps(t) for t in tasks)
     report = _import(lab, ctx, data, "prodigy")
     assert (report.n_items, report.n_labeled, report.duplicate_lines) == (2, 1, (2, 4))
+    assert report.notes == (
+        "1 rejected answer came in unlabeled (metadata prodigy_answer): a reject says only "
+        "what an item is not",
+    )
     assert _labels(lab, ctx) == {None: "pos"}  # the first line of a text wins; no ids
     # importing again with update_labels gives the rejected item the later accepted label
     again = _import(lab, ctx, data, "prodigy", update_labels=True)
@@ -181,3 +185,19 @@ def test_a_table_project_is_refused_both_ways(lab: Lab) -> None:
             _import(lab, ctx, '{"text": "x"}', fmt)
         with pytest.raises(LabelloopError, match="holds text and HTML items"):
             _export(lab, ctx, fmt)
+
+
+def test_doccano_relations_left_out_are_counted_in_the_report(lab: Lab) -> None:
+    ctx = _project(lab, "ents", CASES["spans"]["control"])
+    example = {
+        "id": 1,
+        "text": "Ann flew to Rome",
+        "entities": [
+            {"id": 1, "label": "PER", "start_offset": 0, "end_offset": 3},
+            {"id": 2, "label": "LOC", "start_offset": 12, "end_offset": 16},
+        ],
+        "relations": [{"id": 9, "from_id": 1, "to_id": 2, "type": "went_to"}],
+    }
+    report = _import(lab, ctx, json.dumps(example), "doccano")
+    assert report.n_labeled == 1
+    assert report.notes == ("1 relation was left out: labelloop has no relations",)

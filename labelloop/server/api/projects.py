@@ -182,6 +182,7 @@ def import_file(
         "updated": report.n_updated,
         "kept": report.n_kept,
         "kept_lines": list(report.kept_lines[:100]),
+        "notes": list(report.notes),
     }
 
 

@@ -342,6 +342,7 @@
         `; ${fmt(r.kept)} ${plural(r.kept, "item")} kept their own: people labeled them here, ` +
         `are at work on them, or they are gold checks (${plural(lines.length, "line")} ${lines.join(", ")}${more})`;
     }
+    for (const note of r.notes || []) text += `; ${note}`;
     return text;
   }
 
