@@ -19,7 +19,9 @@ from labelloop.cli import (
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 users_app = typer.Typer(no_args_is_help=True, help="Manage user accounts.")
 tokens_app = typer.Typer(no_args_is_help=True, help="Create, list and revoke API tokens.")
-projects_app = typer.Typer(no_args_is_help=True, help="Create and list projects.")
+projects_app = typer.Typer(
+    no_args_is_help=True, help="Create and list projects, give members roles, change live settings."
+)
 gold_app = typer.Typer(no_args_is_help=True, help="Mark items with known answers (gold).")
 model_app = typer.Typer(
     no_args_is_help=True, help="A project's trained model as a file, and labels from it."
