@@ -73,6 +73,9 @@ def test_find_items_by_filter_and_read_one_trace(server: Any, browser: Any) -> N
     page.wait_for_function(
         "(id) => document.getElementById('item-trace').dataset.itemId === id", arg=first_id
     )
+    assert (
+        page.get_attribute(f"#items-rows tr[data-item-id='{first_id}']", "aria-current") == "true"
+    )
     trace = " ".join(page.inner_text("#item-trace").split())
     last = labeled[-1]
     assert f"{server.username} answered {last['answer']}" in trace

@@ -84,7 +84,7 @@
     tr.addEventListener("focus", () => {
       for (const other of el.rows.children) other.tabIndex = other === tr ? 0 : -1;
     });
-    tr.setAttribute("aria-selected", String(state.open === row.id));
+    if (state.open === row.id) tr.setAttribute("aria-current", "true"); // its trace is open
     const name = node("th", "items-id");
     name.scope = "row";
     const open = node("button", "link-button", row.external_id ? String(row.external_id) : "#" + row.id);
@@ -283,7 +283,10 @@
 
   async function openTrace(id) {
     state.open = id;
-    for (const tr of el.rows.children) tr.setAttribute("aria-selected", String(tr.dataset.itemId === String(id)));
+    for (const tr of el.rows.children) {
+      if (tr.dataset.itemId === String(id)) tr.setAttribute("aria-current", "true");
+      else tr.removeAttribute("aria-current");
+    }
     el.trace.hidden = false;
     if (narrow.matches) el.trace.scrollIntoView({ block: "start" }); // stacked below the list
     el.traceTitle.textContent = "Loading…";
@@ -308,7 +311,10 @@
     delete el.trace.dataset.itemId;
     remember();
     const row = id === null ? null : el.rows.querySelector(`tr[data-item-id="${id}"]`);
-    if (row) row.focus();
+    if (row) {
+      row.removeAttribute("aria-current");
+      row.focus();
+    }
   }
 
   // ------------------------------------------------------------------ the keys
