@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import multiview  # noqa: E402
 from _common import emit, log  # noqa: E402
 
 from labelloop.domain import MISSING, Pool, Selection  # noqa: E402
@@ -577,11 +578,17 @@ def run_track(
     peer_share_s: float,
     deadline: float,
     jobs: int = 1,
+    view2: np.ndarray | None = None,
 ) -> Track:
     strategies: dict[str, Any] = {}
     guards: dict[str, Guarded] = {}
     for name in names:
-        inner = make_strategy(name)
+        if name.startswith(multiview.PREFIX):  # experimental: selection reads a second view
+            if view2 is None:
+                continue
+            inner = multiview.MultiView(name.removeprefix(multiview.PREFIX), view2)
+        else:
+            inner = make_strategy(name)
         # A guard records a failure in the process it runs in, which with worker processes is
         # not this one: there a failing strategy stops the run with its error instead.
         guarded = name != "random" and jobs == 1
@@ -886,7 +893,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument(
         "--strategies",
         default=None,
-        help="labelloop strategies: 'all' registered ones (the default) or a comma list",
+        help="labelloop strategies: 'all' registered ones (the default) or a comma list; "
+        "mv:cotest, mv:avg, mv:view2, mv:qbc are experimental multi-view selections "
+        "(bench/multiview.py) that also read a second view (--second-view)",
     )
     p.add_argument(
         "--max-seconds",
@@ -913,6 +922,13 @@ def main(argv: list[str] | None = None) -> None:
         default=1,
         help="seeds replayed at once, one process each (labelloop's strategies only: a peer's "
         "time share is counted in one process, so peers need --no-peers)",
+    )
+    p.add_argument(
+        "--second-view",
+        choices=("minilm", "lsa"),
+        default="minilm",
+        help="what the experimental mv: strategies read beside the round's model: the MiniLM "
+        "rows (default) or a 256-d LSA of the TF-IDF rows",
     )
     p.add_argument("--cache-dir", type=Path, default=Path.home() / ".cache" / "labelloop-bench")
     p.add_argument("--json-out", type=Path, default=None, help="also write every figure here")
@@ -1000,6 +1016,17 @@ def main(argv: list[str] | None = None) -> None:
             X = features(ds, rep, a.cache_dir)
             dense = dense_view(X) if peers else np.empty((0, 0))
             budget = a.budget or (BUDGET if a.quick else pick_budget(ds, X, seeds[0], deadline))
+            # mv:<mode> strategies (bench/multiview.py) query with a second view as well.
+            multi = any(n.startswith(multiview.PREFIX) for n in names)
+            view2 = None
+            if multi and ds.texts:
+                view2 = (
+                    dense_view(features(ds, "tfidf", a.cache_dir))
+                    if a.second_view == "lsa"
+                    else features(ds, "minilm", a.cache_dir)
+                )
+            if multi and view2 is None:
+                notes.append(f"{dname}: mv: strategies left out (no text for a second view)")
             for batch in batches:
                 t = run_track(
                     ds,
@@ -1014,6 +1041,7 @@ def main(argv: list[str] | None = None) -> None:
                     peer_share_s=share,
                     deadline=min(deadline, time.monotonic() + (a.track_seconds or math.inf)),
                     jobs=a.jobs,
+                    view2=view2,
                 )
                 tracks.append(t)
                 print_track(t, default)
