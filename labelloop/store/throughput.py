@@ -145,12 +145,18 @@ def turnaround_spans(conn: Connection, project_id: int, since: datetime) -> list
         .where(assignment.c.item_id == item_label.c.item_id)
         .scalar_subquery()
     )
-    span = epoch_us(item_label.c.decided_at) - epoch_us(first_served)
-    q = select(span).where(
-        item_label.c.project_id == project_id,
-        item_label.c.resolution.not_in(NOT_PEOPLES),
-        item_label.c.decided_at >= since,
+    labels = (
+        select(item_label.c.decided_at, first_served.label("first_served"))
+        .where(
+            item_label.c.project_id == project_id,
+            item_label.c.resolution.not_in(NOT_PEOPLES),
+            item_label.c.decided_at >= since,
+        )
+        .subquery()
     )
+    # Read through a subquery: written into the expression, SQLite ran the lookup of the
+    # first lease once for each time epoch_us names its argument.
+    q = select(epoch_us(labels.c.decided_at) - epoch_us(labels.c.first_served))
     return [int(us) for (us,) in conn.execute(q) if us is not None]
 
 
