@@ -34,8 +34,7 @@ class utc_day(FunctionElement[str]):  # noqa: N801 - used like a SQL function
 @compiles(utc_day, "sqlite")
 def _utc_day_sqlite(element: utc_day, compiler: Any, **kw: Any) -> str:
     # SQLite holds naive UTC text, 'YYYY-MM-DD HH:MM:SS.ffffff' (the order every comparison
-    # with a timestamp relies on): the day is its first ten characters. date() would parse it
-    # to milliseconds and could round 23:59:59.9999995 into the next day.
+    # with a timestamp relies on): the day is its first ten characters, read without parsing.
     return f"substr({compiler.process(element.clauses, **kw)}, 1, 10)"
 
 
@@ -55,8 +54,8 @@ class epoch_us(FunctionElement[int]):  # noqa: N801 - used like a SQL function
 
 @compiles(epoch_us, "sqlite")
 def _epoch_us_sqlite(element: epoch_us, compiler: Any, **kw: Any) -> str:
-    # strftime('%s') of the text with its fraction rounds to milliseconds first: take the
-    # whole seconds of 'YYYY-MM-DD HH:MM:SS' and add the six digits after the dot.
+    # strftime('%s') of the text with its fraction rounds it (23:59:59.999999 gives the next
+    # second): take the whole seconds of 'YYYY-MM-DD HH:MM:SS', add the six digits after the dot.
     ts = compiler.process(element.clauses, **kw)
     return (
         f"(CAST(strftime('%s', substr({ts}, 1, 19)) AS INTEGER) * 1000000"
