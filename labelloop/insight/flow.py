@@ -11,6 +11,7 @@ PURE: the standard library and numpy; never the store, the workflow or the serve
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -54,17 +55,20 @@ def per_day(times: Iterable[datetime], *, now: datetime, days: int) -> list[tupl
     range (and None) are left out. Naive datetimes are taken as UTC: the store gives naive UTC
     on SQLite and aware datetimes on PostgreSQL.
     """
+    counts: Counter[date] = Counter(as_utc(t).date() for t in times if t is not None)
+    return per_day_of(counts, now=now, days=days)
+
+
+def per_day_of(counts: Mapping[date, int], *, now: datetime, days: int) -> list[tuple[date, int]]:
+    """The series :func:`per_day` gives, from events already counted per UTC day (the store
+    counts them in SQL): days outside the range are left out."""
     days = max(0, days)
     last = as_utc(now).date()
     first = last - timedelta(days=days - 1)
-    counts = [0] * days
-    for t in times:
-        if t is None:
-            continue
-        i = (as_utc(t).date() - first).days
-        if 0 <= i < days:
-            counts[i] += 1
-    return [(first + timedelta(days=i), n) for i, n in enumerate(counts)]
+    return [
+        (first + timedelta(days=i), int(counts.get(first + timedelta(days=i), 0)))
+        for i in range(days)
+    ]
 
 
 def rate(series: Sequence[tuple[date, int]], *, window: int = 7) -> dict[str, Any]:
@@ -89,7 +93,8 @@ def time_to_label(active_ms: Sequence[int]) -> dict[str, Any]:
     """The active time annotators spent per annotation, in seconds (2 dp), and the labels an
     hour that makes; zero or missing times (not recorded) are left out."""
     kept = [v for v in active_ms if v is not None and v > 0 and math.isfinite(v)]
-    seconds = np.array(kept, dtype=np.float64) / 1000.0
+    # Sorted, so the mean is summed in one order whatever order the rows came in.
+    seconds = np.sort(np.array(kept, dtype=np.float64)) / 1000.0
     if seconds.size == 0:
         return {"n": 0, "median_s": None, "p90_s": None, "mean_s": None, "labels_per_hour": None}
     mean = float(seconds.mean())
@@ -109,8 +114,14 @@ def turnaround(pairs: Iterable[tuple[datetime, datetime]]) -> dict[str, Any]:
     spans = []
     for start, end in pairs:
         if start is not None and end is not None:
-            spans.append((as_utc(end) - as_utc(start)).total_seconds() / 3600.0)
-    hours = np.array([h for h in spans if h >= 0], dtype=np.float64)
+            spans.append((as_utc(end) - as_utc(start)) // timedelta(microseconds=1))
+    return turnaround_of(spans)
+
+
+def turnaround_of(spans_us: Iterable[int]) -> dict[str, Any]:
+    """:func:`turnaround` from the spans in whole microseconds (the store measures them in
+    SQL); negative spans are left out."""
+    hours = np.array([us / 1_000_000 / 3600.0 for us in spans_us if us >= 0], dtype=np.float64)
     if hours.size == 0:
         return {"n": 0, "median_h": None, "p90_h": None}
     return {
@@ -411,9 +422,10 @@ def as_utc(t: datetime) -> datetime:
     return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
 
 
-def iso_week(at: datetime) -> str:
-    """The ISO week of ``at`` in UTC, as the dashboard and the Quality page name it: "2026-W49"."""
-    year, week, _ = as_utc(at).isocalendar()
+def iso_week(at: datetime | date) -> str:
+    """The ISO week of ``at`` in UTC (of a UTC day), as the dashboard and the Quality page name
+    it: "2026-W49"."""
+    year, week, _ = (as_utc(at) if isinstance(at, datetime) else at).isocalendar()
     return f"{year}-W{week:02d}"
 
 

@@ -30,22 +30,6 @@ NOT_PEOPLES = ("imported", AUTO)
 """Resolutions no person in the project made: labels imported with the items, the model's."""
 
 
-def annotations_since(conn: Connection, project_id: int, since: datetime) -> list[dict[str, Any]]:
-    """Annotations made since ``since``: who, when, how long they took, and where they are now."""
-    q = (
-        select(
-            annotation.c.user_id,
-            user.c.username,
-            annotation.c.created_at,
-            annotation.c.active_ms,
-            annotation.c.status,
-        )
-        .select_from(annotation.join(user, user.c.id == annotation.c.user_id))
-        .where(annotation.c.project_id == project_id, annotation.c.created_at >= since)
-    )
-    return [dict(r) for r in conn.execute(q).mappings()]
-
-
 def shared_annotations(conn: Connection, project_id: int, since: datetime) -> list[dict[str, Any]]:
     """The live annotations since ``since`` of items two annotators or more labeled in that
     time, with their values: what agreement is computed from (decoding every annotation's
@@ -90,37 +74,6 @@ def last_active(conn: Connection, project_id: int) -> dict[int, datetime]:
         .group_by(annotation.c.user_id)
     )
     return {int(u): at for u, at in conn.execute(q)}
-
-
-def resolved_since(conn: Connection, project_id: int, since: datetime) -> list[dict[str, Any]]:
-    """Labels resolved by people since ``since`` (imported and auto labels left out), with the
-    first time their item was served, for the end-to-end time to label."""
-    first_served = (
-        select(func.min(assignment.c.leased_at))
-        .where(assignment.c.item_id == item_label.c.item_id)
-        .scalar_subquery()
-    )
-    q = select(
-        item_label.c.decided_at,
-        item_label.c.resolution,
-        item_label.c.label,
-        first_served.label("first_served"),
-    ).where(
-        item_label.c.project_id == project_id,
-        item_label.c.resolution.not_in(NOT_PEOPLES),
-        item_label.c.decided_at >= since,
-    )
-    return [dict(r) for r in conn.execute(q).mappings()]
-
-
-def reviews_since(conn: Connection, project_id: int, since: datetime) -> list[dict[str, Any]]:
-    """Verdicts given since ``since``, with their tier."""
-    q = (
-        select(review.c.created_at, review.c.verdict, review.c.tier)
-        .select_from(review.join(annotation, annotation.c.id == review.c.annotation_id))
-        .where(annotation.c.project_id == project_id, review.c.created_at >= since)
-    )
-    return [dict(r) for r in conn.execute(q).mappings()]
 
 
 def _not_gold(item_id: Any) -> Any:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from datetime import UTC, datetime, timedelta
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from labelloop.govern.permissions import Permission
@@ -13,6 +14,7 @@ from labelloop.insight.flow import as_utc, iso_week
 from labelloop.memo import Recent
 from labelloop.store import insight as store_insight
 from labelloop.store import learning as store_learning
+from labelloop.store import throughput as store_throughput
 from labelloop.store.db import Database
 from labelloop.store.users import now as store_now
 from labelloop.workflow.projects import ProjectContext
@@ -88,10 +90,15 @@ def report(
     # days give the same forecast.
     read_since = min(first_day, at - timedelta(days=FORECAST_DAYS))
     with db.read() as conn:
-        annotations = store_insight.annotations_since(conn, ctx.id, first_day)
+        # Counted per day and annotator by the database: the window's rows are not read.
+        made = store_throughput.annotations_per_day(
+            conn, ctx.id, first_day, recent_since=stage_since
+        )
+        active = store_throughput.active_times(conn, ctx.id, first_day)
         shared = store_insight.shared_annotations(conn, ctx.id, min(first_day, stage_since))
-        resolved = store_insight.resolved_since(conn, ctx.id, read_since)
-        verdicts = store_insight.reviews_since(conn, ctx.id, first_day)
+        resolved = store_throughput.resolved_per_day(conn, ctx.id, read_since)
+        spans = store_throughput.turnaround_spans(conn, ctx.id, first_day)
+        verdicts = store_throughput.reviews_per_day(conn, ctx.id, first_day)
         waiting = store_insight.waiting(conn, ctx.id, at=at)
         arrived = store_insight.arrivals(conn, ctx.id, stage_since)
         cleared = store_insight.departures(conn, ctx.id, stage_since)
@@ -108,21 +115,28 @@ def report(
     if began is not None:
         pace_days = max(1, min(STAGE_WINDOW, (as_utc(at).date() - as_utc(began).date()).days + 1))
 
-    def series(times: Any, n: int = days) -> list[tuple[Any, int]]:
-        return flow.per_day(times, now=at, days=n)
+    def series(counts: Mapping[date, int], n: int = days) -> list[tuple[date, int]]:
+        return flow.per_day_of(counts, now=at, days=n)
 
     # Alerts judge agreement on the last 7 days whatever window is shown, so the projects list's
     # stored alerts and every window of the dashboard say the same.
     week_agreement = _agreement(ctx, [r for r in shared if as_utc(r["created_at"]) >= stage_since])
     window_agreement = _agreement(ctx, [r for r in shared if as_utc(r["created_at"]) >= first_day])
-    done = series(r["decided_at"] for r in resolved)
-    recent = series((r["decided_at"] for r in resolved), FORECAST_DAYS)
-    resolved = [r for r in resolved if as_utc(r["decided_at"]) >= first_day]
+    labels_per_day: Counter[date] = Counter()
+    for r in resolved:
+        labels_per_day[r["day"]] += r["n"]
+    made_per_day: Counter[date] = Counter()
+    for r in made:
+        made_per_day[r["day"]] += r["n"]
+    done = series(labels_per_day)
+    recent = series(labels_per_day, FORECAST_DAYS)
+    # first_day is a UTC midnight: the days from its own on are the labels since it.
+    resolved = [r for r in resolved if r["day"] >= first_day.date()]
     throughput = {
         "days": [d.isoformat() for d, _ in done],
         "resolved": [n for _, n in done],
-        "annotations": [n for _, n in series(r["created_at"] for r in annotations)],
-        "reviews": [n for _, n in series(r["created_at"] for r in verdicts)],
+        "annotations": [n for _, n in series(made_per_day)],
+        "reviews": [n for _, n in series(verdicts)],
         "rate": flow.rate(done, window=min(pace_days, days)),
     }
     stages = _stages(ctx, waiting, arrived, cleared, at=at, window_days=pace_days)
@@ -141,7 +155,7 @@ def report(
         forecasts["budget"] = flow.forecast(
             budget - counts["labeled"], recent, now=at, window=FORECAST_DAYS
         )
-    time_active = flow.time_to_label([r["active_ms"] for r in annotations])
+    time_active = flow.time_to_label([ms for times in active.values() for ms in times])
     found = {
         "project": {"slug": ctx.slug, "name": ctx.name},
         "at": at.isoformat(),
@@ -150,12 +164,10 @@ def report(
         "throughput": throughput,
         "time": {
             "active": time_active,
-            "turnaround": flow.turnaround(
-                (r["first_served"], r["decided_at"]) for r in resolved if r["first_served"]
-            ),
+            "turnaround": flow.turnaround_of(spans),
         },
         "annotators": _annotators(
-            annotations, last_active, days=throughput["days"], at=at, agreement=window_agreement
+            made, active, last_active, days=days, at=at, agreement=window_agreement
         ),
         "stages": flow.stage_table(stages),
         "bottleneck": flow.bottleneck(stages),
@@ -317,31 +329,34 @@ def _stages(
 
 
 def _annotators(
-    rows: list[dict[str, Any]],
+    made: list[dict[str, Any]],
+    active: dict[int, list[int]],
     last_active: dict[int, datetime],
     *,
-    days: list[str],
+    days: int,
     at: datetime,
     agreement: dict[str, Any],
 ) -> list[dict[str, Any]]:
     """Per annotator in the window: labels per day, this week's, active time per label, and
-    how often their answers match the other annotators' on the items they shared."""
+    how often their answers match the other annotators' on the items they shared.
+
+    ``made`` holds each annotator's annotations counted per UTC day (with how many of them
+    came in the last 7 days), ``active`` their recorded active times."""
     from labelloop.insight import flow
 
     by_user: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    for r in rows:
+    for r in made:
         by_user[r["user_id"]].append(r)
-    week_ago = at - timedelta(days=STAGE_WINDOW)
     table = []
     for user_id, mine in by_user.items():
-        per_day = flow.per_day((r["created_at"] for r in mine), now=at, days=len(days))
+        per_day = flow.per_day_of({r["day"]: r["n"] for r in mine}, now=at, days=days)
         table.append(
             {
                 "username": mine[0]["username"],
-                "annotations": len(mine),
-                "last_7_days": sum(as_utc(r["created_at"]) >= week_ago for r in mine),
+                "annotations": sum(r["n"] for r in mine),
+                "last_7_days": sum(r["recent"] for r in mine),
                 "per_day": [n for _, n in per_day],
-                **flow.time_to_label([r["active_ms"] for r in mine]),
+                **flow.time_to_label(active.get(user_id, [])),
                 "agrees_with_others": agreement["per_user"].get(user_id),
                 "last_active": as_utc(last_active[user_id]).isoformat()
                 if user_id in last_active
@@ -433,12 +448,13 @@ def _label_mix(
     resolved: list[dict[str, Any]], labels: Any, *, first_day: datetime, at: datetime
 ) -> dict[str, Any]:
     """Resolved labels per ISO week and class (the newest weeks), to see the mix move; a week
-    the window cuts or that is not over yet is marked ``partial``."""
+    the window cuts or that is not over yet is marked ``partial``. ``resolved`` holds the
+    labels counted per UTC day and label."""
     weeks: dict[str, Counter[str]] = defaultdict(Counter)
     for r in resolved:
         if r["label"] is None:
             continue
-        weeks[iso_week(r["decided_at"])][r["label"]] += 1
+        weeks[iso_week(r["day"])][r["label"]] += r["n"]
     names = list(labels or [])
     names += sorted({k for c in weeks.values() for k in c} - set(names))
     cut = {iso_week(first_day), iso_week(at)}
