@@ -17,5 +17,9 @@ fi
 python3 -m pip install -q --disable-pip-version-check torch==2.13.0
 python3 -m pip install -q --disable-pip-version-check -e ".[test,embeddings]"
 # Two workers (the machine CI runs on has two cores); a test module stays on one worker, so each
-# browser test's server and data are set up once.
+# browser test's server and data are set up once. One BLAS/OpenMP thread per process: two
+# workers, each with its servers and learners, already fill two cores, and threads beyond
+# them only contend (the suite took 774 s so, 522 s with one thread each, same commit, quiet).
+export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}" \
+  MKL_NUM_THREADS="${MKL_NUM_THREADS:-1}"
 exec python3 -m pytest -q -p no:cacheprovider -n "${LABELLOOP_TEST_WORKERS:-2}" --dist loadscope "$@"
