@@ -14,7 +14,13 @@ from labelloop.store import users as store_users
 from labelloop.store.db import Database
 from labelloop.workflow.projects import ProjectContext
 from labelloop.workflow.review import is_expert, item_detail
-from labelloop.workflow.seeding import MAX_OFFSET, MAX_TEXT_CHARS, query_words, shown_text
+from labelloop.workflow.seeding import (
+    MAX_OFFSET,
+    MAX_TEXT_CHARS,
+    query_words,
+    shown_text,
+    shows_words,
+)
 from labelloop.workflow.values import find_item
 
 STATUSES = store_browse.STATUSES
@@ -63,8 +69,7 @@ def list_items(
     target = ctx.schema.target
     checks: list[Callable[[Mapping[str, Any]], bool]] = []  # what SQL cannot read
     if ctx.schema.data_type == "table" and words:
-        wanted = [w.casefold() for w in words]
-        checks.append(lambda r: all(w in shown_text(r["payload"]).casefold() for w in wanted))
+        checks.append(lambda r: shows_words(r["payload"], words))
     regions = label is not None and target.type not in ("choice", "multi_choice", "rating")
     if regions:  # spans or boxes: an item whose label has a region of that label
         checks.append(lambda r: label in _region_labels((r["value"] or {}).get(target.name)))
@@ -95,9 +100,8 @@ def list_items(
             newest_first=newest_first,
             row_filter=(lambda r: all(check(r) for check in checks)) if checks else None,
         )
-    target_name = target.name
     return _page(
-        [_row(r, target_name, expert=expert) for r in rows], total, limit=limit, offset=offset
+        [_row(r, target.name, expert=expert) for r in rows], total, limit=limit, offset=offset
     )
 
 
@@ -127,7 +131,7 @@ def _row(r: dict[str, Any], target: str, *, expert: bool) -> dict[str, Any]:
         "truncated": len(text) > MAX_TEXT_CHARS,
         # The target's value as an export's label column has it: a name, a list of names, or
         # spans and boxes.
-        "label": (r["value"] or {}).get(target) if r["value"] is not None else None,
+        "label": (r["value"] or {}).get(target),
         "resolution": r["resolution"],
         "decided_by": r["decided_by"],
         "decided_at": r["decided_at"].isoformat() if r["decided_at"] is not None else None,

@@ -82,6 +82,13 @@ def shown_text(payload: Mapping[str, Any]) -> str:
     return "" if text is None else str(text)
 
 
+def shows_words(payload: Mapping[str, Any], words: Sequence[str]) -> bool:
+    """Whether what an item shows (:func:`shown_text`) holds every word, in any case: how a
+    table row is searched, where SQL cannot read the fields of a JSON object."""
+    shown = shown_text(payload).casefold()
+    return all(w.casefold() in shown for w in words)
+
+
 def _hit(row: Mapping[Any, Any], score: float | None = None) -> dict[str, Any]:
     text = shown_text(row["payload"])
     return {
@@ -102,11 +109,10 @@ def _table_search(
 
     Rows are JSON objects, so the words are matched here rather than in SQL.
     """
-    wanted = [w.casefold() for w in words]
     hits = [
         int(r["id"])
         for r in store_learning.items_of(conn, ctx.id, "pool")
-        if all(w in shown_text(r["payload"]).casefold() for w in wanted)
+        if shows_words(r["payload"], words)
     ]
     page = hits[offset : offset + limit]
     shown = store_seeds.pool_items(conn, project_id=ctx.id, item_ids=page)

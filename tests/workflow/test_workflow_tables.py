@@ -294,3 +294,9 @@ def test_words_find_rows_by_their_values(sqlite_lab: Lab) -> None:
     assert found["items"][0]["text"] == "purpose: Yacht · amount: 90000"
     assert seeding.search(lab.db, ctx, q="yacht 4000")["total"] == 1
     assert seeding.search(lab.db, ctx, q="yacht", offset=1)["items"][0]["external_id"] == "3"
+    # The Items page matches a row's fields alike, and pages after matching.
+    from labelloop.workflow import browse
+
+    listed = browse.list_items(lab.db, ctx, q="YACHT", limit=1, offset=1)
+    assert (listed["total"], [r["external_id"] for r in listed["items"]]) == (2, ["3"])
+    assert browse.list_items(lab.db, ctx, q="yacht 4000")["total"] == 1
