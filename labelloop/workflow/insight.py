@@ -122,12 +122,7 @@ def report(
     # stored alerts and every window of the dashboard say the same.
     week_agreement = _agreement(ctx, [r for r in shared if as_utc(r["created_at"]) >= stage_since])
     window_agreement = _agreement(ctx, [r for r in shared if as_utc(r["created_at"]) >= first_day])
-    labels_per_day: Counter[date] = Counter()
-    for r in resolved:
-        labels_per_day[r["day"]] += r["n"]
-    made_per_day: Counter[date] = Counter()
-    for r in made:
-        made_per_day[r["day"]] += r["n"]
+    labels_per_day, made_per_day = _summed_by_day(resolved), _summed_by_day(made)
     done = series(labels_per_day)
     recent = series(labels_per_day, FORECAST_DAYS)
     # first_day is a UTC midnight: the days from its own on are the labels since it.
@@ -326,6 +321,14 @@ def _stages(
             )
         )
     return out
+
+
+def _summed_by_day(rows: list[dict[str, Any]]) -> Counter[date]:
+    """Counts per ``day`` added up over the rows' other keys (label, annotator)."""
+    total: Counter[date] = Counter()
+    for r in rows:
+        total[r["day"]] += r["n"]
+    return total
 
 
 def _annotators(
