@@ -19,7 +19,12 @@ from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
 from labelloop.domain import ExportRecord, ItemIn
 from labelloop.errors import ImportFormatError, LabelloopError, SchemaError
 from labelloop.ingest.jsonl import json_objects, write_json_lines
-from labelloop.ingest.records import MAX_TEXT_CHARS, TextImporter, id_as_written
+from labelloop.ingest.records import (
+    MAX_TEXT_CHARS,
+    TextImporter,
+    checked_metadata,
+    id_as_written,
+)
 from labelloop.kinds import kind
 from labelloop.schema import label_value
 
@@ -69,6 +74,7 @@ class AnnotatedImporter(TextImporter):
             max_text_chars=max_text_chars,
         )
         self.schema = schema
+        self.counts: Counter[str] = Counter()  # what notes() reports, counted as records go
         refuse_data_type(self.tool, schema)
         if prediction_field is not None:
             raise LabelloopError(
@@ -88,7 +94,7 @@ class AnnotatedImporter(TextImporter):
 
     def read(self, source: BinaryIO) -> Iterator[ItemIn]:
         """Yield one ItemIn per non-blank line of ``source``."""
-        self.counts: Counter[str] = Counter()  # what notes() reports, counted as records go
+        self.counts.clear()  # a read counts its own file
         for line, record in json_objects(source):
             yield self._record(line, record)
 
@@ -99,6 +105,19 @@ class AnnotatedImporter(TextImporter):
     def _record(self, line: int, record: Mapping[str, Any]) -> ItemIn:
         """One record as an item; its label in the target control's shape."""
         raise NotImplementedError
+
+    @staticmethod
+    def _made(
+        line: int, text: str, external_id: str | None, label: Any, metadata: dict[str, Any]
+    ) -> ItemIn:
+        """The item a record makes, its metadata checked as every importer's is."""
+        return ItemIn(
+            line=line,
+            payload={"text": text},
+            external_id=external_id,
+            label=label,
+            metadata=checked_metadata(line, metadata),
+        )
 
     def _content_keys(self) -> tuple[str, ...]:
         html = self.schema is not None and self.schema.data_type == "html"

@@ -30,7 +30,7 @@ from labelloop.ingest.annotated import (
     spans_of,
     tool_id,
 )
-from labelloop.ingest.records import ABSENT, checked_metadata
+from labelloop.ingest.records import ABSENT
 from labelloop.kinds import kind
 
 LABEL_KEYS = ("label", "labels", "entities")
@@ -60,13 +60,7 @@ class DoccanoImporter(AnnotatedImporter):
             self.counts["relations"] += len(record["relations"])
         skip = {field, id_key, label_key, *_DROPPED}
         metadata = {k: v for k, v in record.items() if k not in skip}
-        return ItemIn(
-            line=line,
-            payload={"text": text},
-            external_id=external_id,
-            label=label,
-            metadata=checked_metadata(line, metadata),
-        )
+        return self._made(line, text, external_id, label, metadata)
 
     def notes(self) -> list[str]:
         n = self.counts["relations"]

@@ -35,7 +35,6 @@ from labelloop.ingest.annotated import (
     spans_of,
     tool_id,
 )
-from labelloop.ingest.records import checked_metadata
 from labelloop.kinds import kind
 from labelloop.schema.tokens import tokenize
 
@@ -108,13 +107,7 @@ class ProdigyImporter(AnnotatedImporter):
             metadata["prodigy_answer"] = answer
             if isinstance(record.get("label"), str):
                 metadata["prodigy_label"] = record["label"]
-        return ItemIn(
-            line=line,
-            payload={"text": text},
-            external_id=external_id,
-            label=label,
-            metadata=checked_metadata(line, metadata),
-        )
+        return self._made(line, text, external_id, label, metadata)
 
     def notes(self) -> list[str]:
         said = [
