@@ -20,6 +20,7 @@ path as ``/data/local-files/?d=PATH``), ``meta`` (the item's metadata) and one a
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
 from urllib.parse import parse_qs, quote, unquote, urlsplit
@@ -36,6 +37,7 @@ from labelloop.ingest.label_studio_results import (
     add_value,
     answer_of,
     boxes_of,
+    cancelled,
     is_box,
     newest,
     regions_of,
@@ -96,16 +98,34 @@ class LabelStudioImporter:
         self.text_field = text_field
         self.max_text_chars = max_text_chars
         self.max_task_chars = max_task_chars
+        self.counts: Counter[str] = Counter()  # what notes() reports, counted as tasks go
 
     def __repr__(self) -> str:
         return f"LabelStudioImporter(text_field={self.text_field!r})"
 
     def read(self, source: BinaryIO) -> Iterator[ItemIn]:
         """Yield one ItemIn per task of ``source``, in file order."""
+        self.counts.clear()  # a read counts its own file
         for number, raw in enumerate(
             array_elements(source, what="task", max_chars=self.max_task_chars), 1
         ):
             yield self._item(number, raw)
+
+    def notes(self) -> list[str]:
+        """Sentences on answers the file held that did not become labels (after ``read``)."""
+        out = []
+        if several := self.counts["several"]:
+            out.append(
+                f"{several:,} {_tasks(several)} held answers from more than one annotator: each "
+                "came in with its starred (ground truth) answer, or else its newest; the other "
+                "answers were left out"
+            )
+        if cancelled := self.counts["cancelled"]:
+            out.append(
+                f"{cancelled:,} {_tasks(cancelled)} held only skipped (cancelled) answers and "
+                "came in unlabeled"
+            )
+        return out
 
     def _item(self, number: int, raw: Any) -> ItemIn:
         if not isinstance(raw, Mapping):
@@ -183,9 +203,14 @@ class LabelStudioImporter:
         field = (
             "completions" if "annotations" not in raw and "completions" in raw else "annotations"
         )
-        chosen = newest(task, field, raw.get(field), skip_cancelled=True)
+        entries = raw.get(field)
+        chosen = newest(task, field, entries, skip_cancelled=True)
         if chosen is None:
+            if entries:
+                self.counts["cancelled"] += 1
             return None
+        if sum(not cancelled(e) for e in entries) > 1:
+            self.counts["several"] += 1
         k, annotation = chosen
         values = self._values(task, f"{field}[{k}]", annotation, payload, scored=False)
         if self.schema is not None:
@@ -325,6 +350,10 @@ class LabelStudioImporter:
             return label_value(control, raw, check)
         except SchemaError as exc:
             raise task.error(f"{at}.value", exc.message) from None
+
+
+def _tasks(n: int) -> str:
+    return "task" if n == 1 else "tasks"
 
 
 def _data_problem(raw: Mapping[str, Any], data: Any) -> str:

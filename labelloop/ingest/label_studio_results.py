@@ -69,6 +69,13 @@ def unread_type(rtype: Any) -> str:
     return f"{str(rtype)[:50]!r} results have no labelloop control; the types read are: {known}"
 
 
+def cancelled(entry: Any) -> bool:
+    """Whether an annotation was skipped in Label Studio (``was_cancelled``, once ``skipped``)."""
+    return isinstance(entry, Mapping) and (
+        entry.get("was_cancelled") is True or entry.get("skipped") is True
+    )
+
+
 def newest(
     task: Task, field: str, entries: Any, *, skip_cancelled: bool
 ) -> tuple[int, Mapping[str, Any]] | None:
@@ -84,7 +91,7 @@ def newest(
     for k, entry in enumerate(entries):
         if not isinstance(entry, Mapping):
             raise task.error(f"{field}[{k}]", f"must be an object, got {kind(entry)}")
-        if skip_cancelled and (entry.get("was_cancelled") is True or entry.get("skipped") is True):
+        if skip_cancelled and cancelled(entry):
             continue
         created = entry.get("created_at")
         key = (entry.get("ground_truth") is True, created if isinstance(created, str) else "", k)

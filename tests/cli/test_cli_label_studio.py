@@ -109,6 +109,7 @@ def test_a_label_studio_project_moves_over_and_back(cli: Any, tmp_path: Path) ->
         "duplicates": 0,
         "split": "pool",
         "batch_id": 0,
+        "notes": ["1 task held only skipped (cancelled) answers and came in unlabeled"],
     }
 
     out = tmp_path / "news.label_studio.json"

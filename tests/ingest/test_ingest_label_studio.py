@@ -140,6 +140,30 @@ def test_the_ground_truth_annotation_wins_over_newer_ones() -> None:
     assert found.label == {"sentiment": "neutral"}  # without a star, the newest
 
 
+def test_the_importer_says_how_many_tasks_lost_answers_to_the_one_chosen() -> None:
+    only_skipped = {
+        "id": 104,
+        "data": {"text": "Not sure"},
+        "annotations": [_annotation(_choices("Neutral"), id=5, was_cancelled=True)],
+    }
+    importer = LabelStudioImporter(schema=SENTIMENT)
+    raw = json.dumps([*SENTIMENT_EXPORT, only_skipped]).encode()
+    items = list(importer.read(io.BytesIO(raw)))
+    assert [i.label for i in items] == [
+        {"sentiment": "positive"},  # one answer and one skipped: nothing left out
+        {"sentiment": "neutral"},  # two answers: the newest came in, the other did not
+        None,
+        None,  # only a skipped answer
+    ]
+    assert importer.notes() == [
+        "1 task held answers from more than one annotator: each came in with its starred "
+        "(ground truth) answer, or else its newest; the other answers were left out",
+        "1 task held only skipped (cancelled) answers and came in unlabeled",
+    ]
+    list(importer.read(io.BytesIO(json.dumps([SENTIMENT_EXPORT[2]]).encode())))
+    assert importer.notes() == []  # each read counts its own file
+
+
 @pytest.mark.parametrize("indent", [None, 2])
 def test_text_classification_maps_data_id_meta_label_and_prediction(indent: int | None) -> None:
     first, second, third = _read(SENTIMENT_EXPORT, SENTIMENT, indent=indent)
