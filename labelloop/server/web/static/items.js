@@ -335,10 +335,28 @@
     body.push(change);
     if (newest.refusal) body.push(node("p", "trace-refusal muted small", newest.refusal));
     if (d.history.length) {
-      const rows = d.history.map((h) => [when(h.at), h.action]);
+      const rows = d.history.map((h) => [when(h.at), didText(h)]);
       body.push(part("What you did", table(["When", "What"], rows)));
     }
     el.traceBody.replaceChildren(...body);
+  }
+
+  /** One of the caller's own audited actions on the item, in words. */
+  function didText(h) {
+    const p = h.payload || {};
+    switch (h.action) {
+      case "annotation.submit":
+        return `answered ${answerText(p.value)}`;
+      case "annotation.edit":
+        return `changed the answer from ${answerText(p.old)} to ${answerText(p.new)}`;
+      case "assignment.skip":
+        return "skipped it";
+      case "flag.raise":
+      case "flag.note":
+        return "flagged it as ambiguous" + (p.note ? `: ${p.note}` : "");
+      default:
+        return h.action;
+    }
   }
 
   /** Open the labeling page on one of the caller's answers (to item `itemId`); saving it comes
