@@ -322,7 +322,7 @@ def own_trace(
     }
 
 
-def _own_answer(a: Mapping[str, Any], reviews: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+def _own_answer(a: Mapping[Any, Any], reviews: Sequence[Mapping[Any, Any]]) -> dict[str, Any]:
     """One of the caller's answers with the verdicts on it (an escalation is the reviewers'
     business, as in ``review.my_reviews``)."""
     return {

@@ -662,7 +662,7 @@ def iso_time(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime) else value
 
 
-def item_facts(row: Mapping[str, Any]) -> dict[str, Any]:
+def item_facts(row: Mapping[Any, Any]) -> dict[str, Any]:
     """An item as a trace shows it: its numbers, content and metadata."""
     return {
         "id": row["id"],
@@ -672,7 +672,7 @@ def item_facts(row: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def answer_facts(a: Mapping[str, Any]) -> dict[str, Any]:
+def answer_facts(a: Mapping[Any, Any]) -> dict[str, Any]:
     """What a trace tells of one answer (a row of ``store.review.item_annotations``): its
     value, time, guideline and model version, the suggestion shown and why it was served."""
     return {
@@ -692,7 +692,7 @@ def answer_facts(a: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def review_facts(r: Mapping[str, Any]) -> dict[str, Any]:
+def review_facts(r: Mapping[Any, Any]) -> dict[str, Any]:
     """What a trace tells of one verdict: who, which, at what tier, the note and any fix."""
     return {
         "reviewer": r["reviewer"],

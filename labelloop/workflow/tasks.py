@@ -312,7 +312,7 @@ def edit_refusal(status: str) -> str | None:
     return EDIT_REFUSALS.get(status)
 
 
-def _earlier(row: Mapping[str, Any]) -> dict[str, Any]:
+def _earlier(row: Mapping[Any, Any]) -> dict[str, Any]:
     """One of the user's annotations as the labeling page shows it to look at and change;
     ``refusal`` says why a change would be refused (None: it would not)."""
     return {
@@ -394,6 +394,7 @@ def edit(
         if not db.is_sqlite:  # PostgreSQL: wait for the item's other writers, then re-read
             store_tasks.lock_item(db, conn, row["item_id"])
             row = store_tasks.get_annotation(conn, annotation_id)
+            assert row is not None  # it goes only with its item, which the lock now holds
         refusal = edit_refusal(row["status"])
         if refusal is not None:
             raise Conflict(refusal)
