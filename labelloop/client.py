@@ -501,11 +501,7 @@ class Project:
         (``{"sentiment": "positive"}``); any other value is taken as the target control's
         (``"positive"``). ``guideline_version`` is the one the answer was made under (default:
         the newest); ``active_ms`` the time spent on it."""
-        body = {
-            "value": self._value(value),
-            "active_ms": active_ms,
-            "guideline_version": guideline_version,
-        }
+        body = self._answer(value, active_ms=active_ms, guideline_version=guideline_version)
         return self._call("POST", f"/tasks/{assignment_id}/submit", json=body)
 
     def skip(self, assignment_id: int) -> None:
@@ -515,6 +511,30 @@ class Project:
     def flag(self, assignment_id: int, note: str = "") -> dict[str, Any]:
         """Flag a leased task's item as ambiguous, with a note for the guideline's authors."""
         return self._call("POST", f"/tasks/{assignment_id}/flag", json={"note": note})
+
+    def change_answer(
+        self,
+        annotation_id: int,
+        value: Any,
+        *,
+        active_ms: int = 0,
+        guideline_version: int | None = None,
+    ) -> dict[str, Any]:
+        """Change one of your earlier answers (an ``annotation_id`` from :meth:`items` or
+        :meth:`my_answer`), ``value`` shaped as for :meth:`submit`. An answer a reviewer gave
+        a verdict on is refused (``Conflict``, saying why)."""
+        body = self._answer(value, active_ms=active_ms, guideline_version=guideline_version)
+        return self._call("PUT", f"/annotations/{annotation_id}", json=body)
+
+    def _answer(
+        self, value: Any, *, active_ms: int, guideline_version: int | None
+    ) -> dict[str, Any]:
+        """A submit's or a change's body: the value, the time spent, the guideline shown."""
+        return {
+            "value": self._value(value),
+            "active_ms": active_ms,
+            "guideline_version": guideline_version,
+        }
 
     def _value(self, value: Any) -> dict[str, Any]:
         """An annotation value as the API takes it: a mapping as given, else the target's."""
@@ -541,7 +561,9 @@ class Project:
         offset: int = 0,
     ) -> dict[str, Any]:
         """A page of the project's items with their labels, answers and open flags, filtered
-        (``total``, ``items``); reviewers and managers."""
+        (``total``, ``items``); reviewers and managers. To an annotator, My answers (``mine``):
+        the items they answered with their own answer, its ``state`` (``no_verdict``,
+        ``accepted``, ``fixed``, ``rejected``; what ``status`` filters by) and ``refusal``."""
         params: dict[str, Any] = {"status": status, "limit": limit, "offset": offset}
         given = {"label": label, "annotator": annotator, "resolution": resolution}
         params.update({k: v for k, v in {**given, "split": split, "q": q}.items() if v})
@@ -553,6 +575,11 @@ class Project:
         """Everything about one item: each answer with who, when, under which guideline and
         model and why it was picked; the label, reviews, flags and history."""
         return self._call("GET", f"/items/{item_id}/review")
+
+    def my_answer(self, item_id: int) -> dict[str, Any]:
+        """Your answers to one item and what is yours of its trace: when, under which guideline,
+        why it was picked, the reviewers' verdicts and notes on it, your own actions."""
+        return self._call("GET", f"/items/{item_id}/mine")
 
     def next_review(self, *, skip: Sequence[int] = ()) -> dict[str, Any] | None:
         """The next annotation waiting for review (reviewers), or ``None``; ``skip`` lists

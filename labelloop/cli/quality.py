@@ -181,15 +181,23 @@ def items(
         str | None,
         typer.Option(help="Print ITEM's whole trace (its import id, or #number) instead."),
     ] = None,
+    as_user: Annotated[
+        str | None,
+        typer.Option(
+            "--as",
+            metavar="USER",
+            help="What member USER sees: an annotator's own answers only (My answers).",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """List a project's items with their labels and answers, filtered; --show ITEM traces one."""
-    from labelloop.workflow import browse, projects
+    from labelloop.workflow import browse
 
     _, db = _open()
 
     def go() -> dict[str, Any]:
-        ctx = projects.system_context(db, slug)
+        ctx = _seen_by(db, slug, as_user)
         if show is not None:
             return browse.item_trace(db, ctx, **named_item(show))
         return browse.list_items(
@@ -210,9 +218,60 @@ def items(
     if as_json:
         typer.echo(json.dumps(found, default=str))
     elif show is not None:
-        _print_trace(found)
+        (_print_own_trace if "answers" in found else _print_trace)(found)
     else:
-        _print_items(found)
+        (_print_own_answers if found.get("mine") else _print_items)(found)
+
+
+def _seen_by(db: Any, slug: str, username: str | None) -> Any:
+    """Project SLUG as member USERNAME sees it (``--as``); without one, as the local operator,
+    who sees everything."""
+    from labelloop.errors import NotFound
+    from labelloop.govern.permissions import Permission
+    from labelloop.workflow import accounts, projects
+
+    if username is None:
+        return projects.system_context(db, slug)
+    user = accounts.user_by_name(db, username)
+    if user is None:
+        raise NotFound(f"no user named '{username[:100]}'")
+    try:
+        return projects.access(db, slug, user, Permission.VIEW_PROJECT)
+    except NotFound:
+        raise NotFound(f"'{user.username}' is no member of a project '{slug[:64]}'") from None
+
+
+def _shown_name(row: dict[str, Any]) -> str:
+    return escape(str(row["external_id"] or f"#{row['id']}"))
+
+
+def _excerpt(row: dict[str, Any]) -> str:
+    return escape(row["text"][:80] + ("…" if len(row["text"]) > 80 or row["truncated"] else ""))
+
+
+def _print_own_answers(page: dict[str, Any]) -> None:
+    """My answers: each item with the member's own answer, the verdict on it and when."""
+    from labelloop.workflow import browse
+
+    table = Table(box=None, pad_edge=False)
+    for column in ("item", "answer", "verdict", "answered", "content"):
+        table.add_column(column, overflow="fold")
+    for r in page["items"]:
+        table.add_row(
+            _shown_name(r),
+            escape(_label_words(r["label"])),
+            browse.STATE_WORDS[r["state"]],
+            (r["answered_at"] or "")[:16].replace("T", " "),
+            _excerpt(r),
+        )
+    out.print(table)
+    _print_counted(page, "answers")
+
+
+def _print_counted(page: dict[str, Any], what: str) -> None:
+    first = page["offset"] + 1 if page["total"] else 0
+    last = page["offset"] + len(page["items"])
+    out.print(f"{page['total']:,} {what}; showing {first:,}-{last:,}")
 
 
 def _print_items(page: dict[str, Any]) -> None:
@@ -228,18 +287,16 @@ def _print_items(page: dict[str, Any]) -> None:
         if r["decided_by"]:
             how += f" by {r['decided_by']}"
         table.add_row(
-            escape(str(r["external_id"] or f"#{r['id']}")),
+            _shown_name(r),
             r["split"] + (" gold" if r.get("gold") else ""),
             escape(_label_words(r["label"]) if r["resolution"] else "—"),
             escape(how),
             escape(answers or "—"),
             escape(", ".join(r["flags"])),
-            escape(r["text"][:80] + ("…" if len(r["text"]) > 80 or r["truncated"] else "")),
+            _excerpt(r),
         )
     out.print(table)
-    first = page["offset"] + 1 if page["total"] else 0
-    last = page["offset"] + len(page["items"])
-    out.print(f"{page['total']:,} items; showing {first:,}-{last:,}")
+    _print_counted(page, "items")
 
 
 def _label_words(value: Any) -> str:
@@ -266,19 +323,43 @@ def _print_trace(d: dict[str, Any]) -> None:
             highlight=False,
         )
     for a in d["annotations"]:
-        why = a["selection"]
-        picked = ": ".join(p for p in (why["strategy"], why["reason"]) if p) or "—"
-        out.print(
-            f"answer by {escape(a['user'])}: {escape(json.dumps(a['value']))} ({a['status']}), "
-            f"{a['created_at'][:16].replace('T', ' ')} UTC, {a['active_ms'] / 1000:.1f} s, "
-            f"guideline v{a['guideline_version']}, model v{a['model_version']}; "
-            f"why picked: {escape(picked)}",
-            highlight=False,
-            soft_wrap=True,
-        )
+        _print_answer(f"answer by {escape(a['user'])}", a, a["status"])
     for r in d["reviews"]:
-        comment = f": {r['comment']}" if r["comment"] else ""
-        out.print(f"review by {escape(r['reviewer'])}: {r['verdict']}{escape(comment)}")
+        _print_review(r)
     for f in d["flags"]:
         state = "open" if f["open"] else "resolved"
         out.print(f"flag {f['kind']} ({state}): {escape(f['note'] or '')}", highlight=False)
+
+
+def _print_answer(who: str, a: dict[str, Any], state: str) -> None:
+    """One answer of a trace: its value and state, when, how long, under which guideline and
+    model, and why the item was picked."""
+    why = a["selection"]
+    picked = ": ".join(p for p in (why["strategy"], why["reason"]) if p) or "—"
+    out.print(
+        f"{who}: {escape(json.dumps(a['value']))} ({state}), "
+        f"{a['created_at'][:16].replace('T', ' ')} UTC, {a['active_ms'] / 1000:.1f} s, "
+        f"guideline v{a['guideline_version']}, model v{a['model_version']}; "
+        f"why picked: {escape(picked)}",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+def _print_review(r: dict[str, Any]) -> None:
+    comment = f": {r['comment']}" if r["comment"] else ""
+    out.print(f"review by {escape(r['reviewer'])}: {r['verdict']}{escape(comment)}")
+
+
+def _print_own_trace(d: dict[str, Any]) -> None:
+    """What is a member's own of an item's trace: their answers and the verdicts on them."""
+    from labelloop.workflow import browse
+
+    item = d["item"]
+    out.print(f"item {escape(str(item['external_id'] or '#' + str(item['id'])))}")
+    for a in d["answers"]:
+        _print_answer("your answer", a, browse.STATE_WORDS[a["state"]])
+        for r in a["reviews"]:
+            _print_review(r)
+        if a["refusal"]:
+            out.print(f"it cannot change: {escape(a['refusal'])}", soft_wrap=True)

@@ -18,6 +18,13 @@ STATUSES = ("all", "unlabeled", "labeled", "auto", "in_review", "escalated", "fl
 ``auto`` a label the model gave, ``in_review`` / ``escalated`` an answer waiting there,
 ``flagged`` an open flag, ``gold`` a gold check."""
 
+VERDICTS = ("accepted", "fixed", "rejected")
+"""The states a reviewer's verdict leaves an answer in."""
+ANSWER_STATES = ("all", "no_verdict", *VERDICTS)
+"""What ``state`` may ask of one's own answers: ``no_verdict`` has no reviewer's verdict
+(waiting for review or never to be reviewed: its annotator is not told which), the others
+the verdict given."""
+
 _CONTENT_KEYS = {"image": "image", "audio": "audio"}
 """The payload key holding what an item shows, by data type (text and HTML: ``text``)."""
 
@@ -90,10 +97,17 @@ def _where(project_id: int, data_type: str, f: Filters) -> list[ColumnElement[bo
                 annotation.c.item_id == item.c.id, annotation.c.user_id == f.annotator_id
             )
         )
-    if f.words and data_type != "table":
-        content = lower_text(item.c.payload[_CONTENT_KEYS.get(data_type, "text")].as_string())
-        where.extend(content.contains(w.lower(), autoescape=True) for w in f.words)
+    where.extend(_holds_words(data_type, f.words))
     return where
+
+
+def _holds_words(data_type: str, words: Sequence[str]) -> list[ColumnElement[bool]]:
+    """An item's content holds every word, any case (a table row's fields are matched in
+    Python: SQL cannot read them alike on both engines)."""
+    if not words or data_type == "table":
+        return []
+    content = lower_text(item.c.payload[_CONTENT_KEYS.get(data_type, "text")].as_string())
+    return [content.contains(w.lower(), autoescape=True) for w in words]
 
 
 def browse(
@@ -182,3 +196,59 @@ def _add_answers_and_flags(
     for r in rows:
         r["answers"] = answers[int(r["id"])]
         r["flags"] = sorted(set(kinds[int(r["id"])]))
+
+
+def own_answers(
+    conn: Connection,
+    *,
+    project_id: int,
+    user_id: int,
+    data_type: str,
+    state: str = "all",
+    words: Sequence[str] = (),
+    newest_first: bool = False,
+) -> list[dict[str, Any]]:
+    """The user's newest answer to each item they answered (My answers), in import order or
+    newest answer first: ``annotation_id``, ``item_id``, ``value``, ``status``, and the item's
+    ``payload`` when the words are a table row's to match. ``state`` is one of
+    :data:`ANSWER_STATES`. Gold checks are there as any other item: nothing here tells them."""
+    newest = (
+        select(func.max(annotation.c.id))
+        .where(annotation.c.project_id == project_id, annotation.c.user_id == user_id)
+        .group_by(annotation.c.item_id)
+    )
+    columns = [annotation.c.id.label("annotation_id"), annotation.c.item_id]
+    columns += [annotation.c.value, annotation.c.status]
+    if words and data_type == "table":
+        columns.append(item.c.payload)
+    where = [annotation.c.id.in_(newest), *_holds_words(data_type, words)]
+    if state == "no_verdict":
+        where.append(annotation.c.status.not_in(VERDICTS))
+    elif state != "all":
+        where.append(annotation.c.status == state)
+    q = (
+        select(*columns)
+        .join(item, item.c.id == annotation.c.item_id)
+        .where(*where)
+        .order_by(annotation.c.id.desc() if newest_first else item.c.id)
+    )
+    return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def answers_shown(conn: Connection, annotation_ids: Sequence[int]) -> list[dict[str, Any]]:
+    """What a row of My answers shows of each of these annotations (its item's id, external
+    id and payload; the value, status and when it was made), in the order given."""
+    q = select(
+        annotation.c.id.label("annotation_id"),
+        annotation.c.value,
+        annotation.c.status,
+        annotation.c.created_at,
+        item.c.id,
+        item.c.external_id,
+        item.c.payload,
+    ).join(item, item.c.id == annotation.c.item_id)
+    found = {
+        int(r["annotation_id"]): dict(r)
+        for r in conn.execute(q.where(annotation.c.id.in_(list(annotation_ids)))).mappings()
+    }
+    return [found[i] for i in annotation_ids if i in found]

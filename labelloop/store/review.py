@@ -566,8 +566,10 @@ def prediction_for(conn: Connection, item_id: int) -> dict[str, Any] | None:
     }
 
 
-def item_history(conn: Connection, *, project_id: int, item_id: int) -> list[dict[str, Any]]:
-    """The audit events about one item, oldest first."""
+def item_history(
+    conn: Connection, *, project_id: int, item_id: int, actor_id: int | None = None
+) -> list[dict[str, Any]]:
+    """The audit events about one item, oldest first; with ``actor_id``, that user's only."""
     q = (
         select(
             audit_event.c.at,
@@ -583,6 +585,8 @@ def item_history(conn: Connection, *, project_id: int, item_id: int) -> list[dic
         .order_by(audit_event.c.id)
         .limit(500)
     )
+    if actor_id is not None:
+        q = q.where(audit_event.c.actor_id == actor_id)
     return [dict(r) for r in conn.execute(q).mappings()]
 
 

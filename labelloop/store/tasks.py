@@ -397,18 +397,32 @@ def leave_queue(conn: Connection, item_id: int) -> None:
     run(conn, _leave_queue_stmt(), {"item_id": item_id})
 
 
-def last_annotations(
-    conn: Connection, *, project_id: int, user_id: int, before_id: int | None, limit: int = 1
-) -> list[RowMapping]:
-    """The user's most recent annotations in a project, newest first (the page's Back key)."""
-    q = (
+def _own_annotations(project_id: int, user_id: int) -> Select[Any]:
+    """A user's annotations in a project with the item each is on, as the labeling page shows
+    an earlier answer."""
+    return (
         select(annotation, item.c.payload, item.c.external_id, item.c.meta, item.c.prediction)
         .join(item, item.c.id == annotation.c.item_id)
         .where(annotation.c.project_id == project_id, annotation.c.user_id == user_id)
     )
+
+
+def last_annotations(
+    conn: Connection, *, project_id: int, user_id: int, before_id: int | None, limit: int = 1
+) -> list[RowMapping]:
+    """The user's most recent annotations in a project, newest first (the page's Back key)."""
+    q = _own_annotations(project_id, user_id)
     if before_id is not None:
         q = q.where(annotation.c.id < before_id)
     return list(conn.execute(q.order_by(annotation.c.id.desc()).limit(limit)).mappings())
+
+
+def own_annotation(
+    conn: Connection, *, project_id: int, user_id: int, annotation_id: int
+) -> RowMapping | None:
+    """One of the user's annotations in a project (None: no such annotation of theirs)."""
+    q = _own_annotations(project_id, user_id).where(annotation.c.id == annotation_id)
+    return conn.execute(q).mappings().first()
 
 
 def queue_remaining(conn: Connection, model_version_id: int, *, overlap: int) -> int:

@@ -193,6 +193,13 @@ def user_by_id(db: Database, user_id: int) -> User | None:
     return db.memo.get(("user", user_id), lookup)
 
 
+def user_by_name(db: Database, username: str) -> User | None:
+    """The active user called ``username`` (None: nobody is)."""
+    with db.read() as conn:
+        row = store_users.by_name(conn, username)
+    return _user(row) if row is not None and row["is_active"] else None
+
+
 def list_users(db: Database) -> list[dict[str, object]]:
     with db.read() as conn:
         return store_users.list_users(conn)

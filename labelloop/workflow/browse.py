@@ -1,19 +1,33 @@
 """The Items page: every item of a project with its label, who answered it and what waits on
 it, filtered and paged, so a reviewer or manager can find "everything bob labeled negative" and
-open one to see its whole trace (``review.item_detail``)."""
+open one to see its whole trace (``review.item_detail``).
+
+To an annotator the same page is My answers: the items they answered, each with their own
+answer only, and what is theirs of its trace. Another annotator's answer, an item's label
+(resolved or not) and the flags the checks raise stay out: each would tell them what someone
+else said, or which items are gold checks (a check never gets a label or a review)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from labelloop.errors import LabelloopError
+from labelloop.errors import LabelloopError, NotFound, PermissionDenied
 from labelloop.govern.permissions import Permission
 from labelloop.store import browse as store_browse
+from labelloop.store import items as store_items
+from labelloop.store import review as store_review
 from labelloop.store import users as store_users
 from labelloop.store.db import Database
 from labelloop.workflow.projects import ProjectContext
-from labelloop.workflow.review import is_expert, item_detail
+from labelloop.workflow.review import (
+    answer_facts,
+    is_expert,
+    iso_time,
+    item_detail,
+    item_facts,
+    review_facts,
+)
 from labelloop.workflow.seeding import (
     MAX_OFFSET,
     MAX_TEXT_CHARS,
@@ -21,9 +35,19 @@ from labelloop.workflow.seeding import (
     shown_text,
     shows_words,
 )
-from labelloop.workflow.values import find_item
+from labelloop.workflow.tasks import edit_refusal
+from labelloop.workflow.values import find_item, item_name
 
 STATUSES = store_browse.STATUSES
+ANSWER_STATES = store_browse.ANSWER_STATES
+STATE_WORDS = {
+    "all": "all",
+    "no_verdict": "no verdict yet",
+    "accepted": "accepted",
+    "fixed": "corrected by a reviewer",
+    "rejected": "sent back for rework",
+}
+"""How an annotator is told each of :data:`ANSWER_STATES` (the page, the terminal)."""
 SPLITS = ("pool", "eval")
 RESOLUTIONS = ("imported", "single", "reviewed", "consensus", "dawid_skene", "adjudicated", "auto")
 MAX_LIMIT = 200
@@ -49,23 +73,39 @@ def list_items(
     control; ``annotator`` a username (an item they answered; a name nobody answered with finds
     nothing); ``q`` words the item's content holds, all of them, any case. Gold checks are
     listed (``status=gold``) to the expert tier only: to anyone else they are not there, as
-    they must look like any other item when served. Reviewers and managers.
+    they must look like any other item when served. Reviewers and managers; to an annotator
+    this is My answers (:func:`own_answers`).
     """
-    ctx.require(Permission.REVIEW)
-    expert = is_expert(ctx)
     status = status or "all"  # an empty filter, as a form sends it, is no filter
     split, label, resolution = split or None, label or None, resolution or None
     annotator = (annotator or "").strip() or None
+    _paged(limit, offset)
+    words = query_words(q) if q is not None and q.strip() else []
+    if not ctx.allows(Permission.REVIEW):
+        if split is not None or resolution is not None:
+            raise LabelloopError(
+                "your answers are filtered by status, label and words; split and resolution "
+                "are for reviewers"
+            )
+        if annotator not in (None, ctx.user.username):
+            raise PermissionDenied("you see your own answers only: leave annotator out")
+        return own_answers(
+            db,
+            ctx,
+            state=status,
+            label=label,
+            words=words,
+            newest_first=newest_first,
+            limit=limit,
+            offset=offset,
+        )
+    ctx.require(Permission.REVIEW)
+    expert = is_expert(ctx)
     _one_of("status", status, STATUSES if expert else tuple(s for s in STATUSES if s != "gold"))
     if split is not None:
         _one_of("split", split, SPLITS)
     if resolution is not None:
         _one_of("resolution", resolution, RESOLUTIONS)
-    if not 1 <= limit <= MAX_LIMIT:
-        raise LabelloopError(f"limit must be between 1 and {MAX_LIMIT}")
-    if not 0 <= offset <= MAX_OFFSET:
-        raise LabelloopError(f"offset must be between 0 and {MAX_OFFSET:,}")
-    words = query_words(q) if q is not None and q.strip() else []
     target = ctx.schema.target
     checks: list[Callable[[Mapping[str, Any]], bool]] = []  # what SQL cannot read
     if ctx.schema.data_type == "table" and words:
@@ -105,6 +145,13 @@ def list_items(
     )
 
 
+def _paged(limit: int, offset: int) -> None:
+    if not 1 <= limit <= MAX_LIMIT:
+        raise LabelloopError(f"limit must be between 1 and {MAX_LIMIT}")
+    if not 0 <= offset <= MAX_OFFSET:
+        raise LabelloopError(f"offset must be between 0 and {MAX_OFFSET:,}")
+
+
 def _one_of(name: str, value: str, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
         raise LabelloopError(f"{name} must be one of {', '.join(allowed)}; got {value[:40]!r}")
@@ -121,14 +168,21 @@ def _region_labels(value: Any) -> set[str]:
     return {str(v.get("label")) for v in value if isinstance(v, Mapping)}
 
 
-def _row(r: dict[str, Any], target: str, *, expert: bool) -> dict[str, Any]:
+def _shown(r: Mapping[str, Any]) -> dict[str, Any]:
+    """An item as a row names and shows it: its numbers and the start of its content."""
     text = shown_text(r["payload"])
-    out = {
+    return {
         "id": int(r["id"]),
         "external_id": r["external_id"],
-        "split": r["split"],
         "text": text[:MAX_TEXT_CHARS],
         "truncated": len(text) > MAX_TEXT_CHARS,
+    }
+
+
+def _row(r: dict[str, Any], target: str, *, expert: bool) -> dict[str, Any]:
+    out = {
+        **_shown(r),
+        "split": r["split"],
         # The target's value as an export's label column has it: a name, a list of names, or
         # spans and boxes.
         "label": (r["value"] or {}).get(target),
@@ -146,8 +200,140 @@ def _row(r: dict[str, Any], target: str, *, expert: bool) -> dict[str, Any]:
 def item_trace(
     db: Database, ctx: ProjectContext, *, item_id: int | None = None, external_id: str | None = None
 ) -> dict[str, Any]:
-    """One item's whole trace (``review.item_detail``), named by its number or its import id."""
+    """One item's whole trace (``review.item_detail``), named by its number or its import id;
+    to an annotator, what is theirs of it (:func:`own_trace`)."""
+    if not ctx.allows(Permission.REVIEW):
+        return own_trace(db, ctx, item_id=item_id, external_id=external_id)
     ctx.require(Permission.REVIEW)
     with db.read() as conn:
         found = find_item(conn, ctx, item_id=item_id, external_id=external_id)
     return item_detail(db, ctx, int(found["id"]))
+
+
+# ------------------------------------------------------------------------------ My answers
+
+
+def own_answers(
+    db: Database,
+    ctx: ProjectContext,
+    *,
+    state: str = "all",
+    label: str | None = None,
+    words: Sequence[str] = (),
+    newest_first: bool = False,
+    limit: int = 50,
+    offset: int = 0,
+) -> dict[str, Any]:
+    """A page of the items the caller answered, each with their own newest answer only, and
+    how many there are in all (``mine`` marks the page as theirs).
+
+    ``state`` is one of :data:`ANSWER_STATES` (a reviewer's verdict on the answer, or none
+    yet); ``label`` a label the answer's target holds; ``words`` all in the item's content.
+    A row's ``refusal`` says why a change to the answer would be refused (None: it may change).
+    """
+    ctx.require(Permission.ANNOTATE)
+    _one_of("status", state, ANSWER_STATES)
+    _paged(limit, offset)
+    target = ctx.schema.target.name
+    table = ctx.schema.data_type == "table" and bool(words)
+    with db.read() as conn:
+        found = store_browse.own_answers(
+            conn,
+            project_id=ctx.id,
+            user_id=ctx.user.id,
+            data_type=ctx.schema.data_type,
+            state=state,
+            words=words,
+            newest_first=newest_first,
+        )
+        passed = [
+            r["annotation_id"]
+            for r in found
+            if (label is None or label in _labels_of((r["value"] or {}).get(target)))
+            and (not table or shows_words(r["payload"], words))
+        ]
+        shown = store_browse.answers_shown(conn, passed[offset : offset + limit])
+    rows = [_own_row(r, target) for r in shown]
+    return {**_page(rows, len(passed), limit=limit, offset=offset), "mine": True}
+
+
+def _labels_of(value: Any) -> set[str]:
+    """The labels an answer's target value holds: a name, names, or its regions' labels."""
+    if value is None:
+        return set()
+    if isinstance(value, list):
+        return _region_labels(value) | {str(v) for v in value if not isinstance(v, Mapping)}
+    return {str(value)}
+
+
+def _state(status: str) -> str:
+    """An answer's state as its annotator is told it: a reviewer's verdict, else no verdict
+    (waiting for review, at the expert tier or never to be reviewed all read alike: which one
+    would tell of other annotators' answers, or of a gold check)."""
+    return status if status in store_browse.VERDICTS else "no_verdict"
+
+
+def _own_row(r: Mapping[str, Any], target: str) -> dict[str, Any]:
+    return {
+        **_shown(r),
+        "annotation_id": int(r["annotation_id"]),
+        "label": (r["value"] or {}).get(target),  # the answer's target value, as a label column
+        "value": r["value"],
+        "state": _state(r["status"]),
+        "answered_at": iso_time(r["created_at"]),
+        "refusal": edit_refusal(r["status"]),
+    }
+
+
+def own_trace(
+    db: Database, ctx: ProjectContext, *, item_id: int | None = None, external_id: str | None = None
+) -> dict[str, Any]:
+    """What is the caller's of one item's trace: the item, each of their answers to it (when,
+    how long, under which guideline, the suggestion shown, why the item was picked, the
+    reviewers' verdicts and notes on it) and their own audited actions on it. Not found when
+    they never answered it, as an item nobody has."""
+    ctx.require(Permission.ANNOTATE)
+    with db.read() as conn:
+        if external_id is not None or item_id is None:
+            found = find_item(conn, ctx, item_id=item_id, external_id=external_id)
+            item_id, name = int(found["id"]), item_name(found)
+        else:
+            name = f"#{item_id}"
+        mine = [
+            a
+            for a in store_review.item_annotations(conn, item_id)
+            if a["project_id"] == ctx.id and a["user_id"] == ctx.user.id
+        ]
+        if not mine:
+            raise NotFound(f"you have no answer to item {name} in project '{ctx.slug}'")
+        row = store_items.get_item(conn, project_id=ctx.id, item_id=item_id)
+        reviews = store_review.item_reviews(conn, item_id)
+        history = store_review.item_history(
+            conn, project_id=ctx.id, item_id=item_id, actor_id=ctx.user.id
+        )
+    assert row is not None
+    return {
+        "item": item_facts(row),
+        "answers": [_own_answer(a, reviews) for a in mine],
+        "history": [
+            {"at": iso_time(h["at"]), "action": h["action"], "payload": h["payload"]}
+            for h in history
+        ],
+    }
+
+
+def _own_answer(a: Mapping[Any, Any], reviews: Sequence[Mapping[Any, Any]]) -> dict[str, Any]:
+    """One of the caller's answers with the verdicts on it (an escalation is the reviewers'
+    business, as in ``review.my_reviews``)."""
+    return {
+        "annotation_id": a["id"],
+        "corrected_value": a["corrected_value"] if a["status"] == "fixed" else None,
+        "state": _state(a["status"]),
+        "refusal": edit_refusal(a["status"]),
+        **answer_facts(a),
+        "reviews": [
+            review_facts(r)
+            for r in reviews
+            if r["annotation_id"] == a["id"] and r["verdict"] != "escalate"
+        ],
+    }

@@ -657,8 +657,51 @@ def _annotation_item(conn: Any, annotation_id: int) -> int:
     return int(row["item_id"])
 
 
-def _iso(value: Any) -> Any:
+def iso_time(value: Any) -> Any:
+    """A time as the API gives it (ISO 8601); anything else as it is."""
     return value.isoformat() if isinstance(value, datetime) else value
+
+
+def item_facts(row: Mapping[Any, Any]) -> dict[str, Any]:
+    """An item as a trace shows it: its numbers, content and metadata."""
+    return {
+        "id": row["id"],
+        "external_id": row["external_id"],
+        "data": row["payload"],
+        "metadata": row["meta"],
+    }
+
+
+def answer_facts(a: Mapping[Any, Any]) -> dict[str, Any]:
+    """What a trace tells of one answer (a row of ``store.review.item_annotations``): its
+    value, time, guideline and model version, the suggestion shown and why it was served."""
+    return {
+        "value": a["value"],
+        "active_ms": a["active_ms"],
+        "guideline_version": a["guideline_version"],
+        "model_version": a["model_version"],
+        "suggestion": (
+            {"label": a["suggestion"], "confidence": a["suggestion_confidence"]}
+            if a["suggestion"] is not None
+            else None
+        ),
+        "rework": a["served_as"] == store_review.REWORK,
+        # Why the item was served to them: the strategy and its sentence.
+        "selection": {"strategy": a["served_as"], "reason": a["picked_because"]},
+        "created_at": iso_time(a["created_at"]),
+    }
+
+
+def review_facts(r: Mapping[Any, Any]) -> dict[str, Any]:
+    """What a trace tells of one verdict: who, which, at what tier, the note and any fix."""
+    return {
+        "reviewer": r["reviewer"],
+        "verdict": r["verdict"],
+        "tier": r["tier"],
+        "comment": r["comment"],
+        "corrected_value": r["corrected_value"],
+        "created_at": iso_time(r["created_at"]),
+    }
 
 
 def _item_view(conn: Any, ctx: ProjectContext, item_id: int, *, expert: bool) -> dict[str, Any]:
@@ -668,31 +711,14 @@ def _item_view(conn: Any, ctx: ProjectContext, item_id: int, *, expert: bool) ->
     label = store_review.item_label_of(conn, item_id)
     gold = store_review.gold_of(conn, item_id) if expert else None
     return {
-        "item": {
-            "id": row["id"],
-            "external_id": row["external_id"],
-            "data": row["payload"],
-            "metadata": row["meta"],
-        },
+        "item": item_facts(row),
         "annotations": [
             {
                 "id": a["id"],
                 "user": a["username"],
-                "value": a["value"],
                 "corrected_value": a["corrected_value"],
                 "status": a["status"],
-                "active_ms": a["active_ms"],
-                "guideline_version": a["guideline_version"],
-                "model_version": a["model_version"],
-                "suggestion": (
-                    {"label": a["suggestion"], "confidence": a["suggestion_confidence"]}
-                    if a["suggestion"] is not None
-                    else None
-                ),
-                "rework": a["served_as"] == store_review.REWORK,
-                # Why the item was served to them: the strategy and its sentence.
-                "selection": {"strategy": a["served_as"], "reason": a["picked_because"]},
-                "created_at": _iso(a["created_at"]),
+                **answer_facts(a),
             }
             for a in annotations
         ],
@@ -703,7 +729,7 @@ def _item_view(conn: Any, ctx: ProjectContext, item_id: int, *, expert: bool) ->
                 "label": label["label"],
                 "resolution": label["resolution"],
                 "decided_by": label["decided_by_name"],
-                "decided_at": _iso(label["decided_at"]),
+                "decided_at": iso_time(label["decided_at"]),
                 "confidence": label["confidence"],  # an auto label's: the model's probability
                 "auto_run": label["auto_run_id"],
             }
@@ -719,22 +745,13 @@ def _item_view(conn: Any, ctx: ProjectContext, item_id: int, *, expert: bool) ->
                 "user": f["username"],
                 "annotation_id": f["annotation_id"],
                 "open": f["resolved_at"] is None,
-                "created_at": _iso(f["created_at"]),
+                "created_at": iso_time(f["created_at"]),
             }
             for f in store_review.flags_of(conn, item_id)
             if expert or f["kind"] != "gold_wrong"
         ],
         "reviews": [
-            {
-                "id": r["id"],
-                "annotation_id": r["annotation_id"],
-                "reviewer": r["reviewer"],
-                "verdict": r["verdict"],
-                "tier": r["tier"],
-                "comment": r["comment"],
-                "corrected_value": r["corrected_value"],
-                "created_at": _iso(r["created_at"]),
-            }
+            {"id": r["id"], "annotation_id": r["annotation_id"], **review_facts(r)}
             for r in store_review.item_reviews(conn, item_id)
         ],
         "history": _history(
@@ -757,7 +774,12 @@ def _history(rows: Sequence[Mapping[str, Any]], *, expert: bool) -> list[dict[st
                 if not payload["kinds"]:
                     continue
         out.append(
-            {"at": _iso(h["at"]), "action": h["action"], "actor": h["actor"], "payload": payload}
+            {
+                "at": iso_time(h["at"]),
+                "action": h["action"],
+                "actor": h["actor"],
+                "payload": payload,
+            }
         )
     return out
 
@@ -780,7 +802,7 @@ def my_reviews(db: Database, ctx: ProjectContext, *, limit: int = 50) -> list[di
             "corrected_value": r["corrected_value"],
             "tier": r["tier"],
             "status": r["status"],
-            "created_at": _iso(r["created_at"]),
+            "created_at": iso_time(r["created_at"]),
         }
         for r in rows
     ]
@@ -832,7 +854,7 @@ def flags(
             "note": f["note"],
             "score": f["score"],
             "open": f["resolved_at"] is None,
-            "created_at": _iso(f["created_at"]),
+            "created_at": iso_time(f["created_at"]),
         }
         for f in rows
         if expert or f["kind"] != "gold_wrong"

@@ -295,18 +295,26 @@ def skip(db: Database, ctx: ProjectContext, assignment_id: int) -> None:
         )
 
 
-def previous(
-    db: Database, ctx: ProjectContext, *, before: int | None = None
-) -> dict[str, Any] | None:
-    """The user's annotation before ``before`` (or their latest), to look at and change."""
-    ctx.require(Permission.ANNOTATE)
-    with db.read() as conn:
-        rows = store_tasks.last_annotations(
-            conn, project_id=ctx.id, user_id=ctx.user.id, before_id=before
-        )
-    if not rows:
-        return None
-    row = rows[0]
+EDIT_REFUSALS = {
+    "accepted": "A reviewer accepted this answer, so it stays as they saw it.",
+    "fixed": "A reviewer corrected this answer, so it stays as they corrected it.",
+    "rejected": (
+        "A reviewer sent this answer back: the labeling page serves the item again with their "
+        "note, and your new answer takes its place."
+    ),
+}
+"""Why :func:`edit` refuses an answer in each of these states: a reviewer's verdict was on
+the value as it was, and changing it would leave an "accepted" label nobody reviewed."""
+
+
+def edit_refusal(status: str) -> str | None:
+    """The sentence :func:`edit` refuses an annotation in ``status`` with; None: it may change."""
+    return EDIT_REFUSALS.get(status)
+
+
+def _earlier(row: Mapping[Any, Any]) -> dict[str, Any]:
+    """One of the user's annotations as the labeling page shows it to look at and change;
+    ``refusal`` says why a change would be refused (None: it would not)."""
     return {
         "annotation_id": row["id"],
         "item": {
@@ -318,7 +326,37 @@ def previous(
         "value": row["value"],
         "suggestion": suggestion_of(row),
         "created_at": row["created_at"].isoformat(),
+        "refusal": edit_refusal(row["status"]),
     }
+
+
+def previous(
+    db: Database, ctx: ProjectContext, *, before: int | None = None
+) -> dict[str, Any] | None:
+    """The user's annotation before ``before`` (or their latest), to look at and change."""
+    ctx.require(Permission.ANNOTATE)
+    with db.read() as conn:
+        rows = store_tasks.last_annotations(
+            conn, project_id=ctx.id, user_id=ctx.user.id, before_id=before
+        )
+    return _earlier(rows[0]) if rows else None
+
+
+def own_annotation(db: Database, ctx: ProjectContext, annotation_id: int) -> dict[str, Any]:
+    """One of the user's own annotations, as :func:`previous` gives it (My answers opens the
+    labeling page on it); anyone else's is not found, as an id nobody has."""
+    ctx.require(Permission.ANNOTATE)
+    with db.read() as conn:
+        row = store_tasks.own_annotation(
+            conn, project_id=ctx.id, user_id=ctx.user.id, annotation_id=annotation_id
+        )
+    if row is None:
+        raise NotFound(_not_yours(ctx, annotation_id))
+    return _earlier(row)
+
+
+def _not_yours(ctx: ProjectContext, annotation_id: int) -> str:
+    return f"no annotation {annotation_id} of yours in project '{ctx.slug}'"
 
 
 def _shown_version(ctx: ProjectContext, asked: int | None, *, newest: int | None) -> int | None:
@@ -344,16 +382,22 @@ def edit(
     guideline_version: int | None = None,
 ) -> dict[str, Any]:
     """Change one's own earlier annotation; the item's resolved label follows. The annotation
-    then records the guideline version of the change, as :func:`submit` does."""
+    then records the guideline version of the change, as :func:`submit` does. An answer a
+    reviewer gave a verdict on stays as it is (:func:`edit_refusal`); an answer to an item the
+    expert tier decided may change, but the decision stands."""
     ctx.require(Permission.ANNOTATE)
     clean = validate_value(ctx.schema, value)
     with db.write(project_id=ctx.id) as conn:
         row = store_tasks.get_annotation(conn, annotation_id)
         if row is None or row["project_id"] != ctx.id or row["user_id"] != ctx.user.id:
-            raise NotFound(f"no annotation {annotation_id} of yours in project '{ctx.slug}'")
+            raise NotFound(_not_yours(ctx, annotation_id))
         if not db.is_sqlite:  # PostgreSQL: wait for the item's other writers, then re-read
             store_tasks.lock_item(db, conn, row["item_id"])
             row = store_tasks.get_annotation(conn, annotation_id)
+            assert row is not None  # it goes only with its item, which the lock now holds
+        refusal = edit_refusal(row["status"])
+        if refusal is not None:
+            raise Conflict(refusal)
         clean = checked_on_item(conn, ctx, clean, row["item_id"])
         newest = store_projects.newest_guideline_version(conn, ctx.id) or None
         store_tasks.update_annotation(

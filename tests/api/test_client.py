@@ -227,6 +227,21 @@ def test_a_reviewer_fixes_a_label_and_the_export_says_who(sqlite_api: Any) -> No
     assert reviewing.items(status="labeled", newest_first=True, limit=2)["total"] == 4
     (answer,) = reviewing.item_trace(found["id"])["annotations"]
     assert answer["user"] == "annotator" and answer["selection"]["reason"]
+    # The annotator's items are their own answers, each with the verdict on it.
+    mine = labeling.items(newest_first=True)
+    assert mine["mine"] is True
+    assert {r["id"]: r["label"] for r in mine["items"]} == given
+    (corrected,) = labeling.items(status="fixed")["items"]
+    assert corrected["id"] == fixed_row["item_id"]
+    (own,) = labeling.my_answer(corrected["id"])["answers"]
+    assert own["corrected_value"] == {"sentiment": fixed}
+    assert [(r["reviewer"], r["comment"]) for r in own["reviews"]] == [
+        ("reviewer", "read it again")
+    ]
+    with pytest.raises(ApiError) as raised:
+        labeling.change_answer(corrected["annotation_id"], given[corrected["id"]])
+    assert (raised.value.status, raised.value.kind) == (409, "Conflict")
+    assert raised.value.detail == corrected["refusal"]
 
 
 def test_import_file_uploads_with_the_options_the_api_takes(api: Any, tmp_path: Path) -> None:

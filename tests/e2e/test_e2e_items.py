@@ -1,15 +1,20 @@
 """The Items page in real Chromium: filter the items, page through them by keyboard, open one's
 trace (who answered what, under which guideline and model, and why it was picked), send the
-view as a link, and hostile item text stays text."""
+view as a link, and hostile item text stays text. To an annotator it is My answers: find an
+answer by its words, press E, change it on the labeling page and see the change listed."""
 
 from __future__ import annotations
 
+import re
+import time
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from tests.e2e.conftest import login, page_fetch, wait_task
+
+ANNOTATOR, ANNOTATOR_PASSWORD = "ann", "ann-labels-carefully"
 
 pytestmark = pytest.mark.browser
 
@@ -125,22 +130,159 @@ def test_find_items_by_filter_and_read_one_trace(server: Any, browser: Any) -> N
     context.close()
 
 
-def test_hostile_item_text_stays_text_on_the_items_page(server: Any, browser: Any) -> None:
-    context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True)
-    page = context.new_page()
-    login(page, server.url, f"/p/{server.hostile}/items")
+def _hostile_rows_stay_text(page: Any, server: Any, what: str) -> str:
+    """The hostile project's rows show each text as text, and so does the first one's trace
+    once it is opened; its item id."""
     n = len(server.hostile_texts)
-    assert _summary(page, f"{n} items") == f"{n} items; showing 1–{n}."
+    assert _summary(page, f"{n} {what}") == f"{n} {what}; showing 1–{n}."
     cells = page.eval_on_selector_all(
         "#items-rows .items-text", "cs => cs.map(c => [c.textContent, c.children.length])"
     )
     assert sorted(text for text, _ in cells) == sorted(server.hostile_texts)
     assert all(children == 0 for _, children in cells)
     page.locator("#items-rows tr:first-child .link-button").click()
-    page.wait_for_function("() => document.getElementById('item-trace').dataset.itemId")
+    item_id = page.get_attribute("#items-rows tr:first-child", "data-item-id")
+    page.wait_for_function(
+        "(id) => document.getElementById('item-trace').dataset.itemId === id", arg=item_id
+    )
     assert page.locator("#trace-body .trace-text").inner_text() in server.hostile_texts
     assert page.locator("#trace-body script, #trace-body img, #trace-body b").count() == 0
+    return item_id
+
+
+def test_hostile_item_text_stays_text_on_the_items_page(server: Any, browser: Any) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True)
+    page = context.new_page()
+    login(page, server.url, f"/p/{server.hostile}/items")
+    _hostile_rows_stay_text(page, server, "items")
     page.wait_for_timeout(300)  # an onerror handler would have fired by now
     assert page.evaluate("typeof window.__xss") == "undefined"
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    context.close()
+
+
+@pytest.fixture(scope="module")
+def annotator(server: Any) -> str:
+    """An annotator of both projects (no review permission), made with the CLI."""
+    server.cli("users", "add", ANNOTATOR, "--password-stdin", stdin=ANNOTATOR_PASSWORD + "\n")
+    for slug in (server.main, server.hostile):
+        server.cli("projects", "member", slug, ANNOTATOR, "annotator")
+    return ANNOTATOR
+
+
+def _stored(page: Any, slug: str, n: int) -> None:
+    """Wait until the page's background submits are stored: ``n`` answers of the caller's."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        status, body = page_fetch(page, "GET", f"/api/projects/{slug}/items?limit=1")
+        assert status == 200, body
+        if body["total"] >= n:
+            return
+        page.wait_for_timeout(200)
+    raise AssertionError(f"{n} answers were not stored within 30 s")
+
+
+def _trace_open(page: Any, item_id: str) -> None:
+    page.wait_for_function(
+        "(id) => document.getElementById('item-trace').dataset.itemId === id && "
+        "document.getElementById('change-answer') !== null",
+        arg=item_id,
+        timeout=30000,
+    )
+
+
+def test_an_annotator_finds_an_answer_and_changes_it(
+    server: Any, browser: Any, annotator: str
+) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    login(
+        page,
+        server.url,
+        f"/p/{server.main}/label",
+        username=annotator,
+        password=ANNOTATOR_PASSWORD,
+    )
+    answered: list[tuple[str, str]] = []  # (text, label) in the order given, by the keys
+    shown = wait_task(page)
+    for _ in range(3):
+        text = page.inner_text("#item-text")
+        label = server.truth[text]
+        page.keyboard.press(str(server.labels.index(label) + 1))
+        page.keyboard.press("Enter")
+        answered.append((text, label))
+        shown = wait_task(page, other_than=shown)
+    _stored(page, server.main, len(answered))
+
+    page.click("#my-answers-link")
+    page.wait_for_url(server.url + f"/p/{server.main}/items?order=newest")
+    assert page.inner_text("h1") == "My answers"
+    assert _summary(page, "3 answers") == "3 answers; showing 1–3."
+    listed = page.eval_on_selector_all(
+        "#items-rows tr", "rs => rs.map(r => r.querySelector('.items-label').textContent)"
+    )
+    assert listed == [label for _, label in reversed(answered)]  # the latest answer first
+    assert page.locator("#f-annotator").count() == 0
+
+    # Found by its words; Enter opens it, E opens it on the labeling page.
+    text, label = answered[0]
+    page.fill("#f-q", text)
+    page.keyboard.press("Enter")
+    assert _summary(page, "1 answer") == "1 answer; showing 1–1."
+    item_id = page.get_attribute("#items-rows tr:first-child", "data-item-id")
+    page.focus("#items-rows tr:first-child")
+    page.keyboard.press("Enter")
+    _trace_open(page, item_id)
+    trace = " ".join(page.inner_text("#item-trace").split())
+    assert f"You answered {label}" in trace and "no verdict yet" in trace
+    assert "guideline v1" in trace and "why picked:" in trace
+    page.keyboard.press("e")
+    page.wait_for_url(re.compile(r".*/label\?annotation=\d+&from="))
+    page.wait_for_function(
+        "() => document.getElementById('label-app').dataset.state === 'edit'", timeout=30000
+    )
+    assert page.inner_text("#item-text") == text
+    assert page.locator("#edit-banner-back").is_visible()
+    changed = next(other for other in server.labels if other != label)
+    page.keyboard.press(str(server.labels.index(changed) + 1))
+    page.keyboard.press("Enter")
+
+    # Saved, and back on My answers with the same words and the item open: the new answer.
+    page.wait_for_url(re.compile(rf".*/p/{server.main}/items\?.*item={item_id}"))
+    query = parse_qs(urlsplit(page.url).query)
+    assert query["q"] == [text] and query["order"] == ["newest"]
+    _trace_open(page, item_id)
+    assert _summary(page, "1 answer") == "1 answer; showing 1–1."
+    cell = f"#items-rows tr[data-item-id='{item_id}'] .items-label"
+    assert page.inner_text(cell) == changed
+    trace = " ".join(page.inner_text("#item-trace").split())
+    assert f"You answered {changed}" in trace
+    assert f"changed the answer from {label} to {changed}" in trace
+    assert errors == []
+    context.close()
+
+
+def test_hostile_text_stays_text_in_my_answers_on_a_phone(
+    server: Any, browser: Any, annotator: str
+) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True)
+    page = context.new_page()
+    login(
+        page,
+        server.url,
+        f"/p/{server.hostile}/label",
+        username=annotator,
+        password=ANNOTATOR_PASSWORD,
+    )
+    wait_task(page)
+    _label_some(page, server.hostile, {}, len(server.hostile_texts))
+    page.goto(server.url + f"/p/{server.hostile}/items")
+    _trace_open(page, _hostile_rows_stay_text(page, server, "answers"))
+    box = page.locator("#change-answer").bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390
+    page.wait_for_timeout(300)  # an onerror handler would have fired by now
+    assert page.evaluate("() => typeof window.__xss") == "undefined"
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
     context.close()

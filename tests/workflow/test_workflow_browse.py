@@ -1,5 +1,5 @@
 """The Items page's list: every filter finds what it says on a small hand-checked project, gold
-checks stay with the expert tier, and annotators cannot browse."""
+checks stay with the expert tier, and an annotator browses their own answers only."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from labelloop.errors import LabelloopError, PermissionDenied
+from labelloop.errors import LabelloopError, NotFound, PermissionDenied
 from labelloop.workflow import browse, quality, review, tasks
 
 CLASSES = ("negative", "neutral", "positive")
@@ -158,9 +158,16 @@ def test_wrong_filters_are_refused_naming_what_may_be_asked(
     assert caught.value.message.startswith(message)
 
 
-def test_annotators_cannot_browse(lab: Any, browsed: dict[str, Any]) -> None:
+def test_an_annotator_browses_their_own_answers_only(lab: Any, browsed: dict[str, Any]) -> None:
+    bob = browsed["bob"]
+    page = browse.list_items(lab.db, bob, limit=200)
+    assert page["mine"] is True
+    assert _ids(page) == {d["item_id"] for d in browsed["by_bob"]}
+    theirs = browsed["by_cy"][0]["item_id"]
+    with pytest.raises(NotFound):
+        browse.item_trace(lab.db, bob, item_id=theirs)
     with pytest.raises(PermissionDenied):
-        browse.list_items(lab.db, browsed["bob"])
+        browse.list_items(lab.db, bob, annotator="cy")
 
 
 def test_the_item_trace_says_why_the_item_was_served(lab: Any, browsed: dict[str, Any]) -> None:
@@ -175,8 +182,6 @@ def test_the_item_trace_says_why_the_item_was_served(lab: Any, browsed: dict[str
 
 
 def test_a_gold_checks_trace_is_not_there_for_a_reviewer(lab: Any, browsed: dict[str, Any]) -> None:
-    from labelloop.errors import NotFound
-
     with pytest.raises(NotFound) as caught:
         review.item_detail(lab.db, browsed["rev"], browsed["gold"])
     assert caught.value.message == f"no item {browsed['gold']} in project 'sent'"

@@ -104,8 +104,14 @@ def list_items(
 ) -> dict[str, Any]:
     """Every item of the project with its label, answers and open flags, filtered (status,
     split, label, resolution, annotator, words) and paged; ``order=newest`` puts the latest
-    decided label first. Reviewers and managers; gold checks only to the expert tier."""
-    ctx = projects.access(db, slug, user, Permission.REVIEW)
+    decided label first. Reviewers and managers; gold checks only to the expert tier.
+
+    To an annotator, My answers (``mine``: true): the items they answered, each with their own
+    newest answer only (value, ``state``: ``no_verdict``, ``accepted``, ``fixed`` or
+    ``rejected``; when; ``refusal``: why a change would be refused, or null), filtered by that
+    state (``status``), the answer's label and words; ``order=newest`` puts their latest answer
+    first. ``annotator`` naming someone else is a 403."""
+    ctx = projects.access(db, slug, user, Permission.ANNOTATE)
     return browse.list_items(
         db,
         ctx,
@@ -119,6 +125,15 @@ def list_items(
         limit=limit,
         offset=offset,
     )
+
+
+@router.get("/items/{item_id}/mine")
+def own_trace(slug: str, item_id: Id, db: DbDep, user: CurrentUser) -> dict[str, Any]:
+    """The caller's own answers to an item and what is theirs of its trace: when, guideline and
+    model version, the suggestion shown, why it was picked, the verdicts and notes on it, their
+    own actions. A 404 when they never answered it."""
+    ctx = projects.access(db, slug, user, Permission.ANNOTATE)
+    return browse.own_trace(db, ctx, item_id=item_id)
 
 
 @router.get("/items/{item_id}/review")

@@ -128,15 +128,26 @@ def skip(slug: str, assignment_id: Id, db: DbDep, user: CurrentUser) -> dict[str
 
 @router.get("/annotations/previous")
 def previous(slug: str, db: DbDep, user: CurrentUser, before: Id | None = None) -> dict[str, Any]:
-    """The caller's annotation before ``before`` (or their latest); null when there is none."""
+    """The caller's annotation before ``before`` (or their latest); null when there is none.
+    ``refusal`` says why a change to it would be refused (a reviewer's verdict), else null."""
     ctx = projects.access(db, slug, user, Permission.ANNOTATE)
     return {"annotation": tasks.previous(db, ctx, before=before)}
+
+
+@router.get("/annotations/{annotation_id}")
+def own_annotation(slug: str, annotation_id: Id, db: DbDep, user: CurrentUser) -> dict[str, Any]:
+    """One of the caller's own annotations, shaped as ``previous`` gives it (with ``refusal``:
+    why a change would be refused, or null); anyone else's is a 404."""
+    ctx = projects.access(db, slug, user, Permission.ANNOTATE)
+    return {"annotation": tasks.own_annotation(db, ctx, annotation_id)}
 
 
 @router.put("/annotations/{annotation_id}")
 def edit(
     slug: str, annotation_id: Id, body: SubmitIn, db: DbDep, user: CurrentUser
 ) -> dict[str, Any]:
+    """Change one of the caller's annotations; a 409 says why when a reviewer's verdict keeps
+    it as it is."""
     ctx = projects.access(db, slug, user, Permission.ANNOTATE)
     return tasks.edit(
         db,

@@ -193,6 +193,7 @@ def project_page(slug: str, request: Request, db: DbDep) -> Response:
         models=models,
         can_export=ctx.allows(Permission.EXPORT),
         can_annotate=ctx.allows(Permission.ANNOTATE),
+        my_answers=_my_answers_link(ctx),
         can_import=ctx.allows(Permission.IMPORT),
         can_manage=ctx.allows(Permission.MANAGE_MEMBERS),
         can_review=ctx.allows(Permission.REVIEW),
@@ -226,8 +227,22 @@ def label_page(slug: str, request: Request, db: DbDep) -> Response:
     user, csrf = _page_user(request, db)
     ctx = projects.access(db, slug, user, Permission.ANNOTATE)
     return _render(
-        request, "label.html", user=user, csrf=csrf, project=_detail(db, ctx, examples=True)
+        request,
+        "label.html",
+        user=user,
+        csrf=csrf,
+        project=_detail(db, ctx, examples=True),
+        my_answers=_my_answers_link(ctx),
     )
+
+
+def _my_answers_link(ctx: projects.ProjectContext) -> str:
+    """Where "My answers" opens: the Items page, which shows an annotator their own answers
+    only, and a reviewer (who sees every item there) the items they answered."""
+    query = "order=newest"
+    if ctx.allows(Permission.REVIEW):
+        query = f"annotator={quote(ctx.user.username)}&{query}"
+    return f"/p/{quote(ctx.slug)}/items?{query}"
 
 
 @router.get("/p/{slug}/review", response_class=HTMLResponse)
@@ -295,12 +310,20 @@ def dashboard_page(
 def items_page(slug: str, request: Request, db: DbDep) -> Response:
     """Every item with its label, filtered and paged, and one item's whole trace beside them.
     The filters come from the query string (the page keeps it current), so a view can be
-    bookmarked or sent to a colleague."""
+    bookmarked or sent to a colleague. To an annotator it is My answers: the items they
+    answered, their own answer on each, and a way back to change one."""
     user, csrf = _page_user(request, db)
-    ctx = projects.access(db, slug, user, Permission.REVIEW)
-    expert = review.is_expert(ctx)
+    ctx = projects.access(db, slug, user, Permission.ANNOTATE)
+    mine = not ctx.allows(Permission.REVIEW)
+    expert = not mine and review.is_expert(ctx)
     query = request.query_params
     target = ctx.schema.target
+    if mine:
+        statuses = list(browse.ANSWER_STATES)
+        annotators: list[str] = []
+    else:
+        statuses = [s for s in browse.STATUSES if expert or s != "gold"]
+        annotators = sorted(m["username"] for m in projects.members(db, ctx))
     return _render(
         request,
         "items.html",
@@ -309,11 +332,13 @@ def items_page(slug: str, request: Request, db: DbDep) -> Response:
         project=_detail(db, ctx),
         page={
             "slug": ctx.slug,
+            "mine": mine,
             "data_type": ctx.schema.data_type,
             "target": target.name,
             "labels": list(getattr(target, "labels", None) or []),
-            "annotators": sorted(m["username"] for m in projects.members(db, ctx)),
-            "statuses": [s for s in browse.STATUSES if expert or s != "gold"],
+            "annotators": annotators,
+            "statuses": statuses,
+            "state_words": browse.STATE_WORDS,
             "splits": list(browse.SPLITS),
             "resolutions": list(browse.RESOLUTIONS),
             "expert": expert,

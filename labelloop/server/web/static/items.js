@@ -2,6 +2,10 @@
 // beside the list (each answer with who, when, under which guideline and model, and why the item
 // was picked; the reviews, flags and history). The filters live in the address, so a view can be
 // bookmarked or sent on. Item text is untrusted: it only ever reaches the DOM via textContent.
+//
+// To an annotator (page.mine) the page is My answers: the items they answered with their own
+// answer and a reviewer's verdict on it, their part of an item's trace, and E to change an
+// answer on the labeling page (which comes back here when it is saved).
 (() => {
   "use strict";
 
@@ -10,7 +14,10 @@
   const page = JSON.parse($("items-data").textContent);
   const base = "/api/projects/" + encodeURIComponent(page.slug);
   const LIMIT = 50;
-  const FILTERS = ["status", "label", "annotator", "resolution", "split", "order", "q"];
+  const FILTERS = page.mine
+    ? ["status", "label", "order", "q"]
+    : ["status", "label", "annotator", "resolution", "split", "order", "q"];
+  const STATES = page.state_words; // an answer's state as its annotator is told it
 
   const el = {
     app: $("items-app"),
@@ -31,6 +38,7 @@
     offset: Math.max(0, parseInt(page.offset, 10) || 0),
     result: null,
     open: null, // the item id whose trace is shown
+    answer: null, // My answers: the open item's newest answer of the caller's
     asked: 0, // the newest request, so a slow answer never overwrites a newer one
   };
 
@@ -77,6 +85,24 @@
     return td;
   }
 
+  /** My answers' cells: the caller's answer, the verdict on it, when it was given. */
+  function ownCells(row) {
+    const state = node("td", "items-state", STATES[row.state] || row.state);
+    state.dataset.state = row.state;
+    return [
+      node("td", "items-label", valueText(row.label)),
+      state,
+      node("td", "items-when muted small", when(row.answered_at)),
+    ];
+  }
+
+  function itemCells(row) {
+    const answers = node("td", "items-answers", answerLine(row.answers));
+    const flags = node("td", "items-flags");
+    for (const kind of row.flags) flags.append(node("span", "badge badge-alert", kind.replaceAll("_", " ")), " ");
+    return [labelCell(row), answers, flags];
+  }
+
   function renderRow(row) {
     const tr = node("tr", "items-row");
     tr.dataset.itemId = String(row.id);
@@ -97,10 +123,7 @@
     if (row.gold) tags.push(["gold", "badge-warn"]);
     for (const [text, kind] of tags) name.append(" ", node("span", "badge " + kind, text));
     const content = node("td", "items-text", row.text + (row.truncated ? "…" : ""));
-    const answers = node("td", "items-answers", answerLine(row.answers));
-    const flags = node("td", "items-flags");
-    for (const kind of row.flags) flags.append(node("span", "badge badge-alert", kind.replaceAll("_", " ")), " ");
-    tr.append(name, content, labelCell(row), answers, flags);
+    tr.append(name, content, ...(page.mine ? ownCells(row) : itemCells(row)));
     tr.addEventListener("dblclick", () => openTrace(row.id));
     return tr;
   }
@@ -119,11 +142,12 @@
       if (el.rows.firstElementChild) el.rows.firstElementChild.tabIndex = 0;
       const first = result.total ? result.offset + 1 : 0;
       const last = result.offset + result.items.length;
+      const what = page.mine ? "answer" : "item";
       el.summary.textContent = !result.total
-        ? "No item matches these filters."
+        ? `No ${what} matches these filters.`
         : result.items.length
-          ? `${plural(result.total, "item")}; showing ${first.toLocaleString()}–${last.toLocaleString()}.`
-          : `${plural(result.total, "item")}; none this far on (go back a page).`;
+          ? `${plural(result.total, what)}; showing ${first.toLocaleString()}–${last.toLocaleString()}.`
+          : `${plural(result.total, what)}; none this far on (go back a page).`;
       el.prev.disabled = result.offset === 0;
       el.next.disabled = last >= result.total || result.offset + LIMIT > page.max_offset;
       el.app.dataset.state = "ready";
@@ -195,13 +219,13 @@
   }
 
   /** One answer: who answered what, when and how long, under which guideline and model, and
-   * why the item was served to them. */
+   * why the item was served to them (My answers: the caller's, with the verdict on it). */
   function answerBlock(a) {
     const box = node("div", "trace-answer");
     const head = node("p", "trace-answer-head");
-    head.append(node("strong", "", a.user), " answered ", node("strong", "", answerText(a.value)));
+    head.append(node("strong", "", a.user || "You"), " answered ", node("strong", "", answerText(a.value)));
     if (a.corrected_value) head.append(", corrected to ", node("strong", "", answerText(a.corrected_value)));
-    const status = a.status.replaceAll("_", " ") + (a.rework ? ", a rework" : "");
+    const status = (a.user ? a.status.replaceAll("_", " ") : STATES[a.state] || a.state) + (a.rework ? ", a rework" : "");
     const facts = [
       `${when(a.created_at)} UTC · ${(a.active_ms / 1000).toFixed(1)} s active · ${status}`,
       [
@@ -219,8 +243,8 @@
     return box;
   }
 
-  function renderTrace(d) {
-    const item = d.item;
+  /** The trace's title and the item as it starts: its image, if any, and its content. */
+  function itemHead(item) {
     el.traceTitle.textContent = item.external_id ? `Item ${item.external_id}` : `Item #${item.id}`;
     const body = [];
     if (page.data_type === "image") {
@@ -231,6 +255,21 @@
     }
     const text = item.data.text ?? item.data.image ?? item.data.audio ?? JSON.stringify(item.data.row ?? item.data);
     body.push(node("p", "trace-text", String(text)));
+    return body;
+  }
+
+  function reviewRows(reviews) {
+    return reviews.map((r) => [
+      r.reviewer,
+      r.verdict + (r.tier > 1 ? ` (tier ${r.tier})` : ""),
+      r.comment || "",
+      when(r.created_at),
+    ]);
+  }
+
+  function renderTrace(d) {
+    const item = d.item;
+    const body = itemHead(item);
 
     const label = d.label;
     const said = node("p", "trace-label");
@@ -251,13 +290,7 @@
     answers.append(...d.annotations.map(answerBlock));
     body.push(part("Answers", d.annotations.length ? answers : node("p", "muted", "Nobody answered it here.")));
     if (d.reviews.length) {
-      const rows = d.reviews.map((r) => [
-        r.reviewer,
-        r.verdict + (r.tier > 1 ? ` (tier ${r.tier})` : ""),
-        r.comment || "",
-        when(r.created_at),
-      ]);
-      body.push(part("Reviews", table(["Reviewer", "Verdict", "Comment", "When"], rows)));
+      body.push(part("Reviews", table(["Reviewer", "Verdict", "Comment", "When"], reviewRows(d.reviews))));
     }
     if (d.flags.length) {
       const rows = d.flags.map((f) => [
@@ -281,8 +314,79 @@
     el.traceBody.replaceChildren(...body);
   }
 
+  /** My answers: the caller's answers to the item, the verdicts and notes on each, their own
+   * actions on it, and the way to change the newest answer (or why it cannot change). */
+  function renderOwnTrace(d) {
+    const body = itemHead(d.item);
+    const answers = node("div", "trace-answers");
+    for (const a of d.answers) {
+      answers.append(answerBlock(a));
+      if (a.reviews.length) answers.append(table(["Reviewer", "Verdict", "Note", "When"], reviewRows(a.reviews)));
+    }
+    body.push(part(d.answers.length > 1 ? "Your answers" : "Your answer", answers));
+    const newest = d.answers[d.answers.length - 1];
+    state.answer = newest;
+    const change = node("button", "btn btn-primary btn-small", "Change my answer ");
+    change.type = "button";
+    change.id = "change-answer";
+    change.append(node("kbd", "", "E"));
+    change.disabled = Boolean(newest.refusal);
+    change.addEventListener("click", () => changeAnswer(newest, d.item.id));
+    body.push(change);
+    if (newest.refusal) body.push(node("p", "trace-refusal muted small", newest.refusal));
+    if (d.history.length) {
+      const rows = d.history.map((h) => [when(h.at), didText(h)]);
+      body.push(part("What you did", table(["When", "What"], rows)));
+    }
+    el.traceBody.replaceChildren(...body);
+  }
+
+  /** One of the caller's own audited actions on the item, in words. */
+  function didText(h) {
+    const p = h.payload || {};
+    switch (h.action) {
+      case "annotation.submit":
+        return `answered ${answerText(p.value)}`;
+      case "annotation.edit":
+        return `changed the answer from ${answerText(p.old)} to ${answerText(p.new)}`;
+      case "assignment.skip":
+        return "skipped it";
+      case "flag.raise":
+      case "flag.note":
+        return "flagged it as ambiguous" + (p.note ? `: ${p.note}` : "");
+      default:
+        return h.action;
+    }
+  }
+
+  /** Open the labeling page on one of the caller's answers (to item `itemId`); saving it comes
+   * back to this view with that item open. */
+  function changeAnswer(answer, itemId) {
+    if (!answer) return;
+    if (answer.refusal) {
+      say(el.messages, "info", answer.refusal);
+      return;
+    }
+    const back = new URLSearchParams(location.search);
+    back.set("item", String(itemId));
+    const params = new URLSearchParams({ annotation: String(answer.annotation_id), from: back.toString() });
+    location.assign(`/p/${encodeURIComponent(page.slug)}/label?${params}`);
+  }
+
+  /** What E changes: the open item's newest answer, else the focused row's. */
+  function changeInReach() {
+    if (state.open !== null) {
+      if (state.answer) changeAnswer(state.answer, state.open);
+      return;
+    }
+    const row = document.activeElement && document.activeElement.closest && document.activeElement.closest("tr.items-row");
+    const found = row && state.result && state.result.items.find((r) => String(r.id) === row.dataset.itemId);
+    if (found) changeAnswer(found, found.id);
+  }
+
   async function openTrace(id) {
     state.open = id;
+    state.answer = null;
     for (const tr of el.rows.children) {
       if (tr.dataset.itemId === String(id)) tr.setAttribute("aria-current", "true");
       else tr.removeAttribute("aria-current");
@@ -293,9 +397,12 @@
     el.traceBody.replaceChildren();
     remember();
     try {
-      const d = await api("GET", `${base}/items/${id}/review`, undefined, { loginOn401: true });
+      const d = await api("GET", `${base}/items/${id}/${page.mine ? "mine" : "review"}`, undefined, {
+        loginOn401: true,
+      });
       if (state.open !== id) return;
-      renderTrace(d);
+      if (page.mine) renderOwnTrace(d);
+      else renderTrace(d);
       el.trace.dataset.itemId = String(id);
     } catch (err) {
       if (state.open !== id) return;
@@ -349,6 +456,9 @@
     } else if (e.key === "Enter" && e.target.matches && e.target.matches("tr.items-row")) {
       e.preventDefault();
       openTrace(Number(e.target.dataset.itemId));
+    } else if (page.mine && (e.key === "e" || e.key === "E")) {
+      e.preventDefault();
+      changeInReach();
     } else if (e.key === "[") {
       turn(-1);
     } else if (e.key === "]") {

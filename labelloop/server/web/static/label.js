@@ -54,6 +54,8 @@
     emptyTitle: $("empty-title"),
     emptyDetail: $("empty-detail"),
     editBanner: $("edit-banner"),
+    editBack: $("edit-banner-back"),
+    editHere: $("edit-banner-here"),
     controls: $("controls"),
     submit: $("submit-btn"),
     submitLabel: $("submit-label"),
@@ -177,6 +179,9 @@
     next: null, // the prefetched task
     prefetching: null, // the in-flight prefetch promise
     editing: null, // the earlier annotation being changed
+    // My answers opened the page on one answer (?annotation=ID&from=QUERY): saving or leaving
+    // the change goes back there, to the items page with that query.
+    returnTo: null,
     values: {}, // control name -> label (choice) or [labels] (multi_choice)
     inflight: new Set(), // assignment ids being submitted or skipped
     pending: Promise.resolve(), // settles when every submit so far has settled
@@ -430,6 +435,11 @@
     state.editing = annotation;
     state.values = copyValues(annotation.value);
     setMode("edit");
+    // A reviewer's verdict keeps the answer as it was: say so, as a change would be refused.
+    if (annotation.refusal) {
+      el.submit.disabled = true;
+      showItemMessage(annotation.refusal, "warn");
+    }
     app.dataset.annotationId = String(annotation.annotation_id);
     const item = annotation.item || {};
     el.itemId.textContent = item.external_id ? String(item.external_id) : "#" + item.id;
@@ -964,6 +974,10 @@
   }
 
   async function saveEdit() {
+    if (state.editing.refusal) {
+      showItemMessage(state.editing.refusal, "warn");
+      return;
+    }
     const value = currentValue();
     if (!value) {
       showItemMessage(missingTargetMessage(), "warn", 4000);
@@ -982,8 +996,12 @@
     }
   }
 
-  // Back from an earlier item to the leased one (or to the queue).
+  // Back from an earlier item to the leased one (or to the queue, or to My answers).
   function resume() {
+    if (state.returnTo) {
+      location.assign(state.returnTo);
+      return;
+    }
     state.editing = null;
     if (state.current) {
       showTask(state.current, { values: state.currentValues, ms: state.currentMs });
@@ -1236,5 +1254,26 @@
   setInterval(() => {
     if (document.visibilityState === "visible") refreshStatus();
   }, STATUS_POLL_MS);
-  advance();
+  const asked = new URLSearchParams(location.search);
+  if (asked.get("annotation")) openAnswer(asked.get("annotation"), asked.get("from") || "");
+  else advance();
+
+  /** Show one of the user's answers to change (My answers' E), no item leased meanwhile; one
+   * that cannot be shown is said, and labeling goes on. */
+  async function openAnswer(id, from) {
+    state.busy = true;
+    try {
+      const data = await api("GET", "/annotations/" + encodeURIComponent(id));
+      // Only a query string of the items page: the way back cannot lead off this project.
+      state.returnTo = `/p/${encodeURIComponent(project.slug)}/items?${new URLSearchParams(from)}`;
+      el.editHere.hidden = true;
+      el.editBack.hidden = false;
+      showEdit(data.annotation);
+    } catch (err) {
+      report(err);
+      await advance();
+    } finally {
+      state.busy = false;
+    }
+  }
 })();

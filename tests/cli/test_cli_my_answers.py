@@ -1,0 +1,58 @@
+"""`labelloop items SLUG --as USER`: what a member sees of the items, in the terminal; to an
+annotator, their own answers only, as the Items page shows them My answers."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from labelloop.store.db import Database
+from labelloop.workflow import review, tasks
+from tests.conftest import Lab, make_rows
+
+
+def _answer(lab: Lab, who: Any, label: str) -> dict[str, Any]:
+    task = tasks.next_task(lab.db, who)
+    assert task is not None
+    return tasks.submit(lab.db, who, task["assignment_id"], {"sentiment": label}, active_ms=1500)
+
+
+def test_an_annotators_items_are_their_own_answers_in_the_terminal(cli: Any) -> None:
+    cli("init")
+    lab = Lab(Database(cli.db_url))
+    ctx = lab.project("p", overlap=2, review_policy="all")
+    lab.import_rows(ctx, make_rows(10))
+    lab.train(ctx)
+    ann = lab.member("p", "ann", "annotator")
+    bob = lab.member("p", "bob", "annotator")
+    rita = lab.member("p", "rita", "reviewer")
+    ours = _answer(lab, ann, "positive")
+    theirs = _answer(lab, bob, "negative")
+    assert theirs["item_id"] == ours["item_id"]
+    review.review_annotation(
+        lab.db, rita, ours["annotation_id"], verdict="reject", comment="read it to the end"
+    )
+
+    listed = " ".join(cli("items", "p", "--as", "ann").stdout.split())
+    assert "item answer verdict answered content" in listed
+    assert " positive sent back for rework " in listed and listed.endswith("1 answers; showing 1-1")
+    assert "bob" not in listed and "negative" not in listed
+    page = json.loads(cli("items", "p", "--as", "ann", "--json").stdout)
+    assert page["mine"] is True and [r["annotation_id"] for r in page["items"]] == [
+        ours["annotation_id"]
+    ]
+    trace = cli("items", "p", "--as", "ann", "--show", f"#{ours['item_id']}").stdout
+    said = " ".join(trace.split())
+    assert 'your answer: {"sentiment": "positive"} (sent back for rework)' in said
+    assert "review by rita: reject: read it to the end" in said
+    assert "it cannot change: A reviewer sent this answer back" in said
+    assert "bob" not in said and "negative" not in said
+    # Without --as the local operator sees every answer, and a reviewer as much.
+    for who in ((), ("--as", "rita")):
+        everything = json.loads(cli("items", "p", *who, "--json").stdout)
+        assert "mine" not in everything and everything["total"] == 10
+    refused = cli("items", "p", "--as", "ann", "--annotator", "bob", code=1).output
+    assert "you see your own answers only" in refused
+    assert "no user named 'nobody'" in cli("items", "p", "--as", "nobody", code=1).output
+    lab.project("q")
+    assert "'ann' is no member of a project 'q'" in cli("items", "q", "--as", "ann", code=1).output
