@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any, BinaryIO, Self, TypedDict, cast
+from typing import Any, BinaryIO, NotRequired, Self, TypedDict, cast
 from urllib.parse import quote
 
 import httpx
@@ -88,12 +88,13 @@ class ImportReport(TypedDict):
 
 
 class Submission(TypedDict):
-    """A recorded answer: its annotation, the item's resolution if the answer resolved it, and
-    the project's newest guideline version."""
+    """A recorded answer: its annotation, the project's newest guideline version, and, to
+    managers and the expert tier only, the item's resolution if the answer resolved it (to an
+    annotator it would tell a gold check, or what the others answered)."""
 
     annotation_id: int
     item_id: int
-    resolution: str | None
+    resolution: NotRequired[str | None]
     guideline_version: int
 
 

@@ -323,8 +323,9 @@ def own_trace(
 
 
 def _own_answer(a: Mapping[Any, Any], reviews: Sequence[Mapping[Any, Any]]) -> dict[str, Any]:
-    """One of the caller's answers with the verdicts on it (an escalation is the reviewers'
-    business, as in ``review.my_reviews``)."""
+    """One of the caller's answers with the verdicts on it. An escalation and the tier a
+    verdict came from are the reviewers' business (as in ``review.my_reviews``): either would
+    tell that another annotator answered otherwise."""
     return {
         "annotation_id": a["id"],
         "corrected_value": a["corrected_value"] if a["status"] == "fixed" else None,
@@ -332,7 +333,7 @@ def _own_answer(a: Mapping[Any, Any], reviews: Sequence[Mapping[Any, Any]]) -> d
         "refusal": edit_refusal(a["status"]),
         **answer_facts(a),
         "reviews": [
-            review_facts(r)
+            {k: v for k, v in review_facts(r).items() if k != "tier"}
             for r in reviews
             if r["annotation_id"] == a["id"] and r["verdict"] != "escalate"
         ],

@@ -785,7 +785,8 @@ def _history(rows: Sequence[Mapping[str, Any]], *, expert: bool) -> list[dict[st
 
 
 def my_reviews(db: Database, ctx: ProjectContext, *, limit: int = 50) -> list[dict[str, Any]]:
-    """The verdicts on the caller's own work, newest first (never anyone else's)."""
+    """The verdicts on the caller's own work, newest first (never anyone else's); not the tier a
+    verdict came from, which would tell that another annotator answered otherwise."""
     ctx.require(Permission.ANNOTATE)
     with db.read() as conn:
         rows = store_review.own_reviews(
@@ -800,7 +801,6 @@ def my_reviews(db: Database, ctx: ProjectContext, *, limit: int = 50) -> list[di
             "verdict": r["verdict"],
             "comment": r["comment"],
             "corrected_value": r["corrected_value"],
-            "tier": r["tier"],
             "status": r["status"],
             "created_at": iso_time(r["created_at"]),
         }

@@ -104,7 +104,23 @@ def test_annotator_cannot_manage_but_can_label(sqlite_api: Any) -> None:
         json={"value": {"sentiment": "positive"}, "active_ms": 1200},
     )
     assert done.status_code == 200
-    assert done.json()["resolution"] == "single"
+    # How the item came out is not the annotator's to read: it would tell a gold check (never
+    # labeled) from an ordinary item, and whether the others on an item said the same.
+    assert set(done.json()) == {"annotation_id", "item_id", "guideline_version"}
+    changed = api.put(
+        f"/api/projects/{SLUG}/annotations/{done.json()['annotation_id']}",
+        "annotator",
+        json={"value": {"sentiment": "negative"}},
+    )
+    assert changed.status_code == 200 and "resolution" not in changed.json()
+    assert api.get(f"/api/projects/{SLUG}/status").json()["counts"]["labeled"] >= 1
+    task = api.post(f"/api/projects/{SLUG}/tasks/next", "manager", json={}).json()["task"]
+    done = api.post(
+        f"/api/projects/{SLUG}/tasks/{task['assignment_id']}/submit",
+        "manager",
+        json={"value": {"sentiment": "positive"}, "active_ms": 1200},
+    )
+    assert done.json()["resolution"] == "single"  # the expert tier reads it
 
 
 def test_only_admins_manage_users_and_create_projects(sqlite_api: Any) -> None:

@@ -281,3 +281,21 @@ def test_the_labeling_page_opens_an_answer_as_back_does(lab: Any, reviewed: dict
     opened = tasks.own_annotation(lab.db, ann, accepted["annotation_id"])
     assert opened["item"]["id"] == accepted["item_id"]
     assert opened["refusal"] == tasks.EDIT_REFUSALS["accepted"]
+
+
+def test_an_annotator_is_not_told_their_answer_went_to_the_expert_tier(lab: Any) -> None:
+    ctx = lab.project(overlap=2, resolution="adjudication")
+    lab.import_rows(ctx, lab.rows(6))
+    lab.train(ctx)
+    ann = lab.member("sent", "ann", "annotator")
+    bob = lab.member("sent", "bob", "annotator")
+    mine = _answer(lab, ann, "neutral")
+    theirs = _answer(lab, bob, "positive")  # a disagreement: both go to the expert tier
+    assert mine["item_id"] == theirs["item_id"]
+    review.review_annotation(lab.db, ctx, mine["annotation_id"], verdict="accept")  # the manager
+    (verdict,) = browse.own_trace(lab.db, ann, item_id=mine["item_id"])["answers"][0]["reviews"]
+    assert verdict["verdict"] == "accept" and "tier" not in verdict
+    (told,) = review.my_reviews(lab.db, ann)
+    assert told["verdict"] == "accept" and "tier" not in told
+    expert_view = review.item_detail(lab.db, ctx, mine["item_id"])
+    assert [r["tier"] for r in expert_view["reviews"]] == [2]  # the reviewers still read it

@@ -16,7 +16,7 @@ from labelloop.govern.permissions import Permission
 from labelloop.server.api.deps import CurrentUser, DbDep, current_user
 from labelloop.server.api.schemas import Id, NextIn, SubmitIn
 from labelloop.store.db import Database
-from labelloop.workflow import projects, tasks
+from labelloop.workflow import projects, review, tasks
 
 router = APIRouter(prefix="/api/projects/{slug}", tags=["tasks"])
 
@@ -34,6 +34,16 @@ async def _hot(db: Database, work: Callable[[], T]) -> T:
     others could proceed, so they go to the thread pool.
     """
     return work() if db.is_sqlite else await run_in_threadpool(work)
+
+
+def _told(ctx: projects.ProjectContext, answered: dict[str, Any]) -> dict[str, Any]:
+    """An answer's receipt as its annotator may read it. How the item came out
+    (``resolution``) goes to the expert tier only: to anyone else it would tell a gold check
+    (never labeled) from an ordinary item, and, on an item several people answer, whether the
+    others said the same."""
+    if review.is_expert(ctx):
+        return answered
+    return {k: v for k, v in answered.items() if k != "resolution"}
 
 
 # The two calls every annotator makes for every item take the raw request: the caller is
@@ -107,7 +117,7 @@ async def submit(request: Request) -> JSONResponse:
 
     def work() -> dict[str, Any]:
         ctx = projects.access(db, slug, user, Permission.ANNOTATE)
-        return tasks.submit(
+        answered = tasks.submit(
             db,
             ctx,
             assignment_id,
@@ -115,6 +125,7 @@ async def submit(request: Request) -> JSONResponse:
             active_ms=body.active_ms,
             guideline_version=body.guideline_version,
         )
+        return _told(ctx, answered)
 
     return JSONResponse(await _hot(db, work))
 
@@ -149,7 +160,7 @@ def edit(
     """Change one of the caller's annotations; a 409 says why when a reviewer's verdict keeps
     it as it is."""
     ctx = projects.access(db, slug, user, Permission.ANNOTATE)
-    return tasks.edit(
+    answered = tasks.edit(
         db,
         ctx,
         annotation_id,
@@ -157,3 +168,4 @@ def edit(
         active_ms=body.active_ms,
         guideline_version=body.guideline_version,
     )
+    return _told(ctx, answered)

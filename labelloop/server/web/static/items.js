@@ -261,7 +261,7 @@
   function reviewRows(reviews) {
     return reviews.map((r) => [
       r.reviewer,
-      r.verdict + (r.tier > 1 ? ` (tier ${r.tier})` : ""),
+      r.verdict + (r.tier > 1 ? ` (tier ${r.tier})` : ""), // tier: reviewers only
       r.comment || "",
       when(r.created_at),
     ]);
