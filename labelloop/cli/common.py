@@ -33,6 +33,11 @@ def _open(settings: Settings | None = None) -> tuple[Settings, Database]:
     return settings, db
 
 
+def counted(n: int, noun: str) -> str:
+    """``n`` and ``noun``, plural unless ``n`` is 1: "1 item", "2,000 items"."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
 def _run(fn: Callable[[], T]) -> T:
     """Run a command body; a user-facing error becomes one line on stderr and exit code 1."""
     try:

@@ -11,7 +11,16 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from labelloop.cli.common import _counting, _open, _progress, _run, _whole_file, out, with_model
+from labelloop.cli.common import (
+    _counting,
+    _open,
+    _progress,
+    _run,
+    _whole_file,
+    counted,
+    out,
+    with_model,
+)
 from labelloop.errors import LabelloopError
 
 
@@ -77,7 +86,7 @@ def projects_list() -> None:
     with db.read() as conn:
         for pid in store_projects.all_ids(conn):
             row = store_projects.by_id(conn, pid)
-            out.print(f"{row['slug']}\t{row['name']}", highlight=False)  # type: ignore[index]
+            out.print(f"{row['slug']}\t{escape(row['name'])}", highlight=False)  # type: ignore[index]
 
 
 def projects_member(slug: str, username: str, role: str) -> None:
@@ -264,8 +273,8 @@ def import_(
         typer.echo(json.dumps(summary))
         return
     out.print(
-        f"imported {_count(report.n_items, 'item')} into {slug} ({report.split})"
-        f", {report.n_labeled:,} with labels, {_count(report.n_duplicates, 'duplicate')} skipped"
+        f"imported {counted(report.n_items, 'item')} into {slug} ({report.split})"
+        f", {report.n_labeled:,} with labels, {counted(report.n_duplicates, 'duplicate')} skipped"
     )
     for note in report.notes:
         out.print(note, highlight=False)
@@ -285,8 +294,8 @@ def import_(
     if update_labels:
         lines = ", ".join(str(n) for n in report.kept_lines[:10])
         out.print(
-            f"{_count(report.n_updated, 'item')} already here took the file's label; "
-            f"{_count(report.n_kept, 'item')} kept their own (people labeled them here, are at "
+            f"{counted(report.n_updated, 'item')} already here took the file's label; "
+            f"{counted(report.n_kept, 'item')} kept their own (people labeled them here, are at "
             "work on them, or they are gold checks)"
             + (
                 f": {'lines' if report.n_kept > 1 else 'line'} {lines}"
@@ -295,11 +304,6 @@ def import_(
                 else ""
             )
         )
-
-
-def _count(n: int, noun: str) -> str:
-    """``n`` and ``noun``, plural unless ``n`` is 1: "1 item", "2,000 items"."""
-    return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 def export(
@@ -338,7 +342,7 @@ def export(
 
     n = _run(go)
     if str(output) != "-":
-        out.print(f"exported {_count(n, 'labeled item')} to {output}", highlight=False)
+        out.print(f"exported {counted(n, 'labeled item')} to {output}", highlight=False)
 
 
 def status(slug: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
@@ -356,7 +360,7 @@ def status(slug: str, as_json: Annotated[bool, typer.Option("--json")] = False) 
         typer.echo(json.dumps(info, default=str))
         return
     c = info["counts"]
-    table = Table(title=f"{info['project']['name']} ({slug})", show_header=False)
+    table = Table(title=f"{escape(info['project']['name'])} ({slug})", show_header=False)
     table.add_row("items to label", f"{c['pool']:,}")
     if c["gold"]:
         table.add_row("gold checks", f"{c['gold']:,} (not counted as items to label)")

@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from labelloop.cli.common import _open, _run, named_item, out
+from labelloop.cli.common import _open, _run, counted, named_item, out
 
 
 def quality(
@@ -62,7 +62,7 @@ def _print_quality(info: dict[str, Any]) -> None:
             text += f"  ({s['reason']})"
         return text
 
-    head = Table(title=f"{info['project']['name']}: agreement", show_header=False)
+    head = Table(title=f"{escape(info['project']['name'])}: agreement", show_header=False)
     head.add_row("items compared", f"{o['n_items_compared']:,} ({a['n_raters']} annotators)")
     head.add_row("percent agreement", stat(o["percent"], pct=True))
     head.add_row("Fleiss' kappa", stat(o["fleiss"]))
@@ -265,13 +265,13 @@ def _print_own_answers(page: dict[str, Any]) -> None:
             _excerpt(r),
         )
     out.print(table)
-    _print_counted(page, "answers")
+    _print_counted(page, "answer")
 
 
 def _print_counted(page: dict[str, Any], what: str) -> None:
     first = page["offset"] + 1 if page["total"] else 0
     last = page["offset"] + len(page["items"])
-    out.print(f"{page['total']:,} {what}; showing {first:,}-{last:,}")
+    out.print(f"{counted(page['total'], what)}; showing {first:,}-{last:,}")
 
 
 def _print_items(page: dict[str, Any]) -> None:
@@ -296,7 +296,7 @@ def _print_items(page: dict[str, Any]) -> None:
             _excerpt(r),
         )
     out.print(table)
-    _print_counted(page, "items")
+    _print_counted(page, "item")
 
 
 def _label_words(value: Any) -> str:

@@ -510,7 +510,10 @@ def _sim_write(out_dir: Path, result: Any, data: dict[str, Any], *, title: str) 
         curves.write_png(out_dir / "curves.png", chart)
         written.append("curves.png")
     except ImportError:
-        err.print("curves.png skipped: matplotlib is missing (pip install 'labelloop[sim]')")
+        err.print(
+            "curves.png skipped: matplotlib is missing (pip install 'labelloop[sim]')",
+            markup=False,
+        )
     return written
 
 

@@ -545,7 +545,7 @@ def test_items_lists_labels_by_filter_and_shows_one_trace(
     assert [r["external_id"] for r in neutral["items"]] == ["r1"]
     assert neutral["items"][0]["resolution"] == "imported"
     unlabeled = " ".join(cli("items", project, "--status", "unlabeled").stdout.split())
-    assert "r4 pool — " in unlabeled and unlabeled.endswith("1 items; showing 1-1")
+    assert "r4 pool — " in unlabeled and unlabeled.endswith("1 item; showing 1-1")
     assert "r0" not in unlabeled
     words = json.loads(cli("items", project, "--words", "NUMBER 3", "--json").stdout)
     assert [r["external_id"] for r in words["items"]] == ["r3"]

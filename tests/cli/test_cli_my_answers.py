@@ -35,7 +35,7 @@ def test_an_annotators_items_are_their_own_answers_in_the_terminal(cli: Any) -> 
 
     listed = " ".join(cli("items", "p", "--as", "ann").stdout.split())
     assert "item answer verdict answered content" in listed
-    assert " positive sent back for rework " in listed and listed.endswith("1 answers; showing 1-1")
+    assert " positive sent back for rework " in listed and listed.endswith("1 answer; showing 1-1")
     assert "bob" not in listed and "negative" not in listed
     page = json.loads(cli("items", "p", "--as", "ann", "--json").stdout)
     assert page["mine"] is True and [r["annotation_id"] for r in page["items"]] == [
