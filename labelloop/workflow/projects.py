@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import Connection
+
 from labelloop.errors import Conflict, LabelloopError, NotFound, PermissionDenied, SchemaError
 from labelloop.govern.permissions import ROLES, Permission, role_allows
 from labelloop.schema import ProjectSchema, ProjectSettings, parse_schema
@@ -228,6 +230,23 @@ def guideline(db: Database, ctx: ProjectContext) -> dict[str, Any]:
     return {"version": row["version"], "body": row["body"]} if row else {"version": 0, "body": ""}
 
 
+def _check_expert_tier(conn: Connection, ctx: ProjectContext, names: list[str]) -> None:
+    """The expert tier names members of the project: a typo, or someone who cannot open the
+    project, would make a tier of no one."""
+    unknown = [n for n in names if store_users.by_name(conn, n) is None]
+    if unknown:
+        listed = ", ".join(repr(n[:100]) for n in unknown[:5])
+        raise SchemaError(f"settings.escalate_to: no user named {listed}")
+    members = {m["username"] for m in store_users.members(conn, ctx.id)}
+    outside = [n for n in names if n not in members]
+    if outside:
+        listed = ", ".join(repr(n[:100]) for n in outside[:5])
+        raise SchemaError(
+            f"settings.escalate_to: {listed} {'is' if len(outside) == 1 else 'are'} not a member "
+            f"of project '{ctx.slug}'; add them to it first"
+        )
+
+
 def change_settings(db: Database, ctx: ProjectContext, changes: dict[str, Any]) -> dict[str, Any]:
     """Change some of a live project's :data:`LIVE_SETTINGS`, checked as at creation, in one
     transaction with its audit event (each setting's old and new value); every setting after.
@@ -258,11 +277,8 @@ def change_settings(db: Database, ctx: ProjectContext, changes: dict[str, Any]) 
         problem = registry_problem("strategy", after["strategy"]) if "strategy" in changes else None
         if problem is not None:
             raise SchemaError(f"settings.strategy: {problem}")
-        if "escalate_to" in changes:  # a typo would name an expert tier of no one
-            unknown = [n for n in after["escalate_to"] if store_users.by_name(conn, n) is None]
-            if unknown:
-                names = ", ".join(repr(n[:100]) for n in unknown[:5])
-                raise SchemaError(f"settings.escalate_to: no user named {names}")
+        if "escalate_to" in changes:
+            _check_expert_tier(conn, ctx, after["escalate_to"])
         changed = {k: {"from": before[k], "to": after[k]} for k in changes if before[k] != after[k]}
         if changed:
             store_projects.set_schema(conn, ctx.id, {**schema, "settings": after})

@@ -125,6 +125,7 @@ def test_e2e_a_manager_changes_live_settings_from_the_project_page(
         "Not saved, nothing changed: settings.escalate_to: no user named 'dana', 'erni'"
     )
     server.cli("users", "add", "dana", "--password-stdin", stdin="a-long-password\n")
+    server.cli("projects", "member", SLUG, "dana", "reviewer")
 
     # A budget and the expert tier; an empty budget is none again later.
     page.get_by_label("Budget", exact=True).fill("2000")
