@@ -101,7 +101,10 @@ class ProjectSettings(BaseModel):
         default=0.0,
         ge=0.0,
         le=0.5,
-        description="Share of imported pool items held out as eval items to measure the model.",
+        description=(
+            "Share of the labeled items an import into the pool holds out as eval items, "
+            "chosen by content, to measure the model."
+        ),
     )
     # Active learning (README "Features, models and seeding").
     featurizer: str = Field(

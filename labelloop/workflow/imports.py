@@ -52,9 +52,11 @@ class ImportReport:
     n_updated: int = 0
     n_kept: int = 0
     kept_lines: tuple[int, ...] = ()
+    n_eval: int = 0
+    """Labeled items held out as eval items by the project's ``eval_fraction``."""
     notes: tuple[str, ...] = ()
-    """What the file held that did not come in as labels, in sentences (the format's own:
-    Prodigy's rejected answers, doccano's relations)."""
+    """What the file held that did not come in as labels, and what was held out, in sentences
+    (the format's own: Prodigy's rejected answers, doccano's relations)."""
 
 
 def import_items(
@@ -122,7 +124,7 @@ def import_items(
         update_labels=update_labels,
     )
     notes = getattr(importer, "notes", None)
-    return replace(report, notes=tuple(notes())) if callable(notes) else report
+    return replace(report, notes=report.notes + tuple(notes())) if callable(notes) else report
 
 
 def _importer_options(ctx: ProjectContext, fmt: str, given: dict[str, Any]) -> dict[str, Any]:
@@ -289,7 +291,8 @@ def _import_records(
     data_type = ctx.schema.data_type
     images = data_type in MEDIA_SUFFIXES
     target = ctx.schema.target
-    n_items = n_labeled = 0
+    n_items = n_labeled = n_eval = 0
+    hold_out = ctx.settings.eval_fraction if split == "pool" else 0.0
     duplicates: list[int] = []
     relabel: dict[str, tuple[int, dict[str, Any]]] = {}  # content hash -> (line, label value)
     firsts: dict[str, tuple[int, str | None]] = {}  # new in this file: hash -> (line, label)
@@ -368,6 +371,9 @@ def _import_records(
                 "content_hash": digest,
                 "import_batch_id": batch_id,
             }
+            if value is not None and hold_out and held_out(digest, hold_out):
+                row["split"] = "eval"
+                n_eval += 1
             if record.prediction is not None:
                 try:
                     prediction = prediction_value(ctx.schema, record.prediction, payload)
@@ -407,6 +413,7 @@ def _import_records(
                 "items": n_items,
                 "labeled": n_labeled,
                 "duplicates": len(duplicates),
+                **({"eval": n_eval} if n_eval else {}),
                 **({"updated": updated, "kept": len(kept)} if update_labels else {}),
             },
         )
@@ -422,6 +429,21 @@ def _import_records(
         n_updated=updated,
         n_kept=len(kept),
         kept_lines=tuple(kept[:1000]),
+        n_eval=n_eval,
+        notes=(_held_out_note(n_eval, n_labeled, hold_out),) if n_eval else (),
+    )
+
+
+def held_out(digest: str, fraction: float) -> bool:
+    """Whether an item whose content hash is ``digest`` is held out at ``fraction``: decided by
+    its content, so the same text is held out in every import and every project alike."""
+    return int(digest[:12], 16) < fraction * 16**12
+
+
+def _held_out_note(n_eval: int, n_labeled: int, fraction: float) -> str:
+    return (
+        f"{n_eval:,} of the {n_labeled:,} labeled items were held out as eval items "
+        f"(eval_fraction {fraction:g}): they measure the model and are not served to label"
     )
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from labelloop.errors import ImportFormatError
 from labelloop.store.db import Database
 from labelloop.store.tables import audit_event, import_batch, item, item_label
-from labelloop.workflow import imports, projects, tasks
+from labelloop.workflow import imports, projects, status, tasks
 from tests.conftest import SCHEMA, make_rows
 
 
@@ -377,3 +377,36 @@ def test_an_error_quoting_a_huge_value_stays_one_readable_line(lab: Any) -> None
     assert len(message) <= 1_100
     assert message.startswith("line 2, field 'label': sentiment: 'furious furious")
     assert message.endswith("furious' is not one of negative, neutral, positive")
+
+
+def test_eval_fraction_holds_out_a_share_of_the_labeled_items_by_their_content(lab: Any) -> None:
+    ctx = lab.project(eval_fraction=0.3)
+    labeled = make_rows(90, labeled=True)
+    report = lab.import_rows(ctx, labeled, labeled=True)
+    lab.import_rows(ctx, make_rows(30, start=500, prefix="new"))  # unlabeled: all to label
+    with lab.db.read() as conn:
+        rows = conn.execute(
+            select(item.c.external_id, item.c.split).where(item.c.project_id == ctx.id)
+        ).all()
+    held = {external_id for external_id, split in rows if split == "eval"}
+    assert held <= {r["id"] for r in labeled}  # only labeled items measure the model
+    assert 0.15 * 90 <= len(held) <= 0.45 * 90
+    assert report.n_eval == len(held) and report.n_items == 90
+    assert report.notes == (
+        f"{len(held)} of the 90 labeled items were held out as eval items (eval_fraction 0.3): "
+        "they measure the model and are not served to label",
+    )
+    # Held out by content: the same file in another project holds out the same items, and an
+    # import into the eval split, or a project without the setting, holds out nothing more.
+    other = lab.project("again", eval_fraction=0.3)
+    lab.import_rows(other, labeled, labeled=True)
+    with lab.db.read() as conn:
+        again = conn.execute(
+            select(item.c.external_id).where(item.c.project_id == other.id, item.c.split == "eval")
+        ).scalars()
+        assert set(again) == held
+    plain = lab.project("plain")
+    assert lab.import_rows(plain, labeled, labeled=True).n_eval == 0
+    # The model measures itself on them.
+    lab.train(ctx)
+    assert status.status(lab.db, ctx)["counts"]["eval"] == len(held)
