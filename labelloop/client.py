@@ -595,13 +595,17 @@ class Project:
         *,
         value: Any = None,
         comment: str | None = None,
+        seen: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Give a verdict: ``accept``, ``reject`` (with a comment), ``fix`` (with the corrected
-        value, shaped as for :meth:`submit`) or ``escalate``."""
+        value, shaped as for :meth:`submit`) or ``escalate``. ``seen``, the answer's value as
+        :meth:`next_review` gave it, makes the verdict apply to that value only: when its
+        annotator changed it since, the server answers 409 and records nothing."""
         body = {
             "verdict": verdict,
             "value": self._value(value) if value is not None else None,
             "comment": comment,
+            "seen": dict(seen) if seen is not None else None,
         }
         return self._call("POST", f"/reviews/{annotation_id}", json=body)
 

@@ -69,3 +69,8 @@ class Conflict(LabelloopError):
     """The request is valid but the state has moved on (lease expired, item leased to another)."""
 
     status = 409
+
+
+class AnswerChanged(Conflict):
+    """A verdict on an answer its annotator changed since the reviewer was shown it (409): the
+    review page shows the answer again, as it is now."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -133,3 +133,25 @@ def recent_events(
     if action is not None:
         q = q.where(audit_event.c.action == action)
     return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def first_values(conn: Connection, project_id: int, item_ids: Iterable[int]) -> dict[int, Any]:
+    """The value each changed annotation of ``item_ids`` was first submitted with, by
+    annotation id: the ``old`` of its first ``annotation.edit`` event (an annotation never
+    changed is not there; its value is its first)."""
+    subjects = sorted({f"item:{i}" for i in item_ids})
+    if not subjects:
+        return {}
+    q = (
+        select(audit_event.c.payload)
+        .where(
+            audit_event.c.project_id == project_id,
+            audit_event.c.action == "annotation.edit",
+            audit_event.c.subject.in_(subjects),
+        )
+        .order_by(audit_event.c.id)
+    )
+    first: dict[int, Any] = {}
+    for payload in conn.execute(q).scalars():
+        first.setdefault(int(payload["annotation_id"]), payload["old"])
+    return first

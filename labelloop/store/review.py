@@ -264,13 +264,16 @@ def resolve_flags(
     item_id: int | None = None,
     project_id: int | None = None,
     kinds: Sequence[str] | None = None,
+    annotation_id: int | None = None,
 ) -> int:
-    """Resolve the open flags of an item, or of a whole project (of ``kinds`` only, when
-    given); how many were open."""
+    """Resolve the open flags of an item, or of a whole project (of ``kinds`` only, and on
+    ``annotation_id`` only, when given); how many were open."""
     if (item_id is None) == (project_id is None):
         raise ValueError("resolve the flags of an item or of a project")
     where = flag.c.item_id == item_id if item_id is not None else flag.c.project_id == project_id
     q = update(flag).where(where, flag.c.resolved_at.is_(None))
+    if annotation_id is not None:
+        q = q.where(flag.c.annotation_id == annotation_id)
     if kinds is not None:
         q = q.where(flag.c.kind.in_(list(kinds)))
     res = conn.execute(q.values(resolved_at=now(), resolved_by=by))

@@ -307,10 +307,16 @@ def report(
         statuses = store_review.status_counts(conn, ctx.id)
         n_gold = len(store_review.gold_list(conn, ctx.id))
         names = store_review.usernames(conn, [f["user_id"] for f in flag_rows if f["user_id"]])
+        # A gold check scores the answer as first submitted: the annotator's unaided judgement
+        # (the gold_wrong flag is judged on it too, and a later change keeps both).
+        first = audit.first_values(
+            conn, ctx.id, (r["item_id"] for r in rows if r["gold"] is not None)
+        )
     for r in rows:
         r["label"] = _label_text((r["value"] or {}).get(target))
         if r["gold"] is not None:
             r["gold_label"] = _label_text(r["gold"].get(target))
+            r["first_label"] = _label_text((first.get(r["id"], r["value"]) or {}).get(target))
     cats = _categories(ctx.schema.target.labels, (r["label"] for r in rows))
     agreement = _agreement(rows, cats, cohort_field=cohort_field, n_boot=n_boot, seed=seed)
     names.update({r["user_id"]: r["username"] for r in rows})
@@ -419,7 +425,7 @@ def _annotators(
         gold_rows = [r for r in live if r["gold"] is not None]
         try:
             gold_acc: float | None = gold_accuracy(
-                [index.get(r["label"], -1) for r in gold_rows],
+                [index.get(r["first_label"], -1) for r in gold_rows],
                 [index.get(r["gold_label"], -1) for r in gold_rows],
             )
         except UndefinedStatistic:

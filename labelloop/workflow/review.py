@@ -13,7 +13,13 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from labelloop.errors import Conflict, LabelloopError, NotFound, PermissionDenied
+from labelloop.errors import (
+    AnswerChanged,
+    Conflict,
+    LabelloopError,
+    NotFound,
+    PermissionDenied,
+)
 from labelloop.govern.permissions import Permission
 from labelloop.schema import ProjectSettings, validate_value
 from labelloop.store import audit
@@ -124,6 +130,16 @@ def with_rework(conn: Any, task: dict[str, Any]) -> dict[str, Any]:
     return task
 
 
+ANSWER_CHECKS = ("too_fast", "model_contradicts", "gold_wrong")
+"""The automated checks an answer gets when it is submitted (``after_submit``)."""
+
+FIRST_ANSWER_CHECKS = ("too_fast", "gold_wrong")
+"""The checks judged once, on an answer as first submitted, and kept when it changes: how fast
+it was made and whether it matched the gold answer measure the annotator's unaided judgement,
+which a later change does not undo (gold accuracy scores the first answer too:
+``workflow.quality.report``). An edit's time adds to the answer's, so it cannot be too fast."""
+
+
 def after_submit(
     db: Database,
     conn: Any,
@@ -139,40 +155,91 @@ def after_submit(
     Returns the kinds of flag raised. A ``lease`` read with ``store.tasks.submit_facts`` carries
     the item's ``payload`` and ``gold_value``, which are then not read again.
     """
-    from labelloop.workflow import quality  # numpy-backed checks, off the import path
-
     item_id = int(lease["item_id"])
-    target = ctx.schema.target
-    label = _label_text(value.get(target.name))
     if "payload" in lease:
         payload = lease["payload"] or {}
     else:
         row = store_items.get_item(conn, project_id=ctx.id, item_id=item_id)
         payload = row["payload"] if row is not None else {}
-    text = payload.get(ctx.schema.data_field, "")
     if "gold_value" in lease:
         gold_value = lease["gold_value"]
     else:
         found = store_review.gold_of(conn, item_id)
         gold_value = found["value"] if found is not None else None
-    flags: list[dict[str, Any]] = []
+    text = str(payload.get(ctx.schema.data_field, ""))
+    found_flags = _checks(ctx, value, lease, text=text, active_ms=active_ms, gold=gold_value)
+    kinds = _raise_flags(db, conn, ctx, item_id, annotation_id, found_flags)
+    if gold_value is None and _needs_review(conn, ctx, annotation_id, lease["strategy"], kinds):
+        store_review.set_status(conn, [annotation_id], "in_review")
+    return kinds
 
-    def raise_flag(kind: str, note: str, score: float | None) -> None:
-        flags.append(
-            {
-                "project_id": ctx.id,
-                "item_id": item_id,
-                "annotation_id": annotation_id,
-                "user_id": ctx.user.id or None,
-                "kind": kind,
-                "note": note,
-                "score": score,
-            }
+
+def after_edit(db: Database, conn: Any, ctx: ProjectContext, row: Mapping[Any, Any]) -> str:
+    """Judge a changed answer (``row``, as re-read after the change) as a submit of its new
+    value would be judged, and return its status afterwards.
+
+    The checks of the value run again against the suggestion the answer was given; the flags
+    they raised before and that no longer hold are closed (those of ``FIRST_ANSWER_CHECKS``
+    stay as the first answer left them). An answer the review policy would have sent to review
+    goes there now, and the item's label, which no reviewer saw, is withdrawn until the verdict.
+    An answer already waiting for review stays there: the reviewer sees the new value.
+    """
+    annotation_id, item_id = int(row["id"]), int(row["item_id"])
+    judged = [
+        f
+        for f in _checks(ctx, row["value"], row, text="", active_ms=0, gold=None)
+        if f[0] not in FIRST_ANSWER_CHECKS
+    ]
+    open_kinds = {
+        f["kind"]
+        for f in store_review.flags_of(conn, item_id)
+        if f["annotation_id"] == annotation_id and f["resolved_at"] is None
+    }
+    rechecked = set(ANSWER_CHECKS) - set(FIRST_ANSWER_CHECKS)
+    stale = (open_kinds & rechecked) - {kind for kind, _, _ in judged}
+    if stale:
+        store_review.resolve_flags(
+            conn, item_id=item_id, annotation_id=annotation_id, kinds=sorted(stale), by=None
         )
+    _raise_flags(
+        db, conn, ctx, item_id, annotation_id, [f for f in judged if f[0] not in open_kinds]
+    )
+    kinds = sorted(((open_kinds - stale) | {kind for kind, _, _ in judged}) & set(ANSWER_CHECKS))
+    status = str(row["status"])
+    if status != "submitted" or store_review.gold_of(conn, item_id) is not None:
+        return status
+    served = (
+        store_tasks.get_assignment(conn, row["assignment_id"]) if row["assignment_id"] else None
+    )
+    strategy = served["strategy"] if served is not None else None
+    if not _needs_review(conn, ctx, annotation_id, strategy, kinds):
+        return status
+    store_review.set_status(conn, [annotation_id], "in_review")
+    current = store_review.item_label_of(conn, item_id)
+    _withdraw_label(conn, item_id, current["resolution"] if current is not None else None)
+    return "in_review"
 
-    if active_ms > 0 and quality.is_too_fast(active_ms, len(str(text))):
-        raise_flag("too_fast", f"{active_ms / 1000:.1f} s for {len(str(text))} characters", None)
-    suggestion, confidence = lease["suggestion"], lease["suggestion_confidence"]
+
+def _checks(
+    ctx: ProjectContext,
+    value: Mapping[str, Any],
+    shown: Mapping[str, Any],
+    *,
+    text: str,
+    active_ms: int,
+    gold: Mapping[str, Any] | None,
+) -> list[tuple[str, str, float | None]]:
+    """The flags (kind, note, score) an answer ``value`` earns: too fast for ``text`` (when
+    ``active_ms`` is known), against the model's confident ``suggestion`` that ``shown`` (the
+    lease or the annotation) records, or wrong on a ``gold`` item."""
+    from labelloop.workflow import quality  # numpy-backed checks, off the import path
+
+    target = ctx.schema.target
+    label = _label_text(value.get(target.name))
+    found: list[tuple[str, str, float | None]] = []
+    if active_ms > 0 and quality.is_too_fast(active_ms, len(text)):
+        found.append(("too_fast", f"{active_ms / 1000:.1f} s for {len(text)} characters", None))
+    suggestion, confidence = shown["suggestion"], shown["suggestion_confidence"]
     if (
         suggestion is not None
         and confidence is not None
@@ -185,13 +252,36 @@ def after_submit(
             threshold=ctx.settings.contradiction_threshold,
         )
     ):
-        raise_flag(
-            "model_contradicts", f"model says {suggestion} ({confidence:.2f})", float(confidence)
-        )
-    if gold_value is not None and _label_text(gold_value.get(target.name)) != label:
-        raise_flag("gold_wrong", "answer differs from the gold answer", None)
+        note = f"model says {suggestion} ({confidence:.2f})"
+        found.append(("model_contradicts", note, float(confidence)))
+    if gold is not None and _label_text(gold.get(target.name)) != label:
+        found.append(("gold_wrong", "answer differs from the gold answer", None))
+    return found
+
+
+def _raise_flags(
+    db: Database,
+    conn: Any,
+    ctx: ProjectContext,
+    item_id: int,
+    annotation_id: int,
+    found: Sequence[tuple[str, str, float | None]],
+) -> list[str]:
+    """Flag the caller's annotation with ``found`` (from ``_checks``), audited; the kinds."""
+    flags = [
+        {
+            "project_id": ctx.id,
+            "item_id": item_id,
+            "annotation_id": annotation_id,
+            "user_id": ctx.user.id or None,
+            "kind": kind,
+            "note": note,
+            "score": score,
+        }
+        for kind, note, score in found
+    ]
     store_review.insert_flags(conn, flags)
-    kinds = [f["kind"] for f in flags]
+    kinds = [kind for kind, _, _ in found]
     if flags:
         audit.record(
             db,
@@ -202,8 +292,6 @@ def after_submit(
             subject=f"item:{item_id}",
             payload={"annotation_id": annotation_id, "kinds": kinds},
         )
-    if gold_value is None and _needs_review(conn, ctx, annotation_id, lease, kinds):
-        store_review.set_status(conn, [annotation_id], "in_review")
     return kinds
 
 
@@ -211,12 +299,14 @@ def _needs_review(
     conn: Any,
     ctx: ProjectContext,
     annotation_id: int,
-    lease: Mapping[str, Any],
+    strategy: str | None,
     kinds: Sequence[str],
 ) -> bool:
+    """Whether the review policy sends the caller's answer to review, served by ``strategy``
+    and flagged with ``kinds`` by the checks."""
     settings = ctx.settings
     policy = settings.review_policy
-    if lease["strategy"] == store_review.REWORK or policy == "all":
+    if strategy == store_review.REWORK or policy == "all":
         # A reworked answer re-enters review under every policy, "none" too: review may have
         # been turned off after its first answer was rejected.
         return True
@@ -287,17 +377,17 @@ def resolve(
     values = [_effective(a) for a in live]
     labels = [_label_text(v.get(target)) for v in values]
     if len(set(labels)) > 1:
-        if item_id not in store_review.flagged_items(
-            conn, [item_id], kind="disagreement", open_only=False
-        ):
+        if not _disagreement_known(conn, item_id):
             _flag_disagreement(conn, ctx, item_id, live, labels)
             if settings.review_policy in ("disagreements", "flagged"):
                 fresh = [a["id"] for a in live if a["status"] == "submitted"]
                 if fresh:
                     store_review.set_status(conn, fresh, "in_review")
+                    _withdraw_label(conn, item_id, resolution)
                     return None
         if settings.resolution == "adjudication":
             store_review.set_status(conn, [a["id"] for a in live], "escalated")
+            _withdraw_label(conn, item_id, resolution)
             return None
     decided_by = None
     if len(live) == 1:
@@ -326,6 +416,65 @@ def resolve(
     )
     store_tasks.leave_queue(conn, item_id)
     return how
+
+
+def _withdraw_label(conn: Any, item_id: int, resolution: str | None) -> None:
+    """Take away the label of an item whose answers now wait for review or the expert tier
+    (a change made them disagree, or sent one to review): training, export and progress must
+    not use a label its answers no longer give. ``resolution`` is the label's (None: there is
+    none); the expert tier's decision stands."""
+    if resolution is not None and resolution != "adjudicated":
+        store_tasks.unlabel(conn, item_id)
+
+
+def _disagreement_known(conn: Any, item_id: int) -> bool:
+    """Whether the item's answers were flagged as disagreeing already: the flag is open, or a
+    person closed it (a reviewer ruled on the disagreement, and is not asked again). A flag
+    closed by nobody (``agree_again``: a change made the answers agree) leaves a later
+    disagreement new."""
+    return any(
+        f["kind"] == "disagreement" and (f["resolved_at"] is None or f["resolved_by"] is not None)
+        for f in store_review.flags_of(conn, item_id)
+    )
+
+
+def agree_again(conn: Any, ctx: ProjectContext, item_id: int) -> None:
+    """After a change, end a disagreement the item's answers no longer have.
+
+    When the live answers now give one label, the open disagreement flags close (by nobody:
+    no one ruled on them) and the answers that waited only for the disagreement stop waiting:
+    one sent to the expert tier by it returns to what it was (accepted or fixed by its last
+    verdict, else submitted); one in review for it (``disagreements`` or ``flagged``) returns to
+    submitted unless it was reworked or has other open flags. A reviewer's escalation stands.
+    ``resolve`` then labels the item by consensus.
+    """
+    target = ctx.schema.target.name
+    flags_now = store_review.flags_of(conn, item_id)
+    if not any(f["kind"] == "disagreement" and f["resolved_at"] is None for f in flags_now):
+        return
+    live = [a for a in store_review.item_annotations(conn, item_id) if a["status"] in LIVE]
+    if len({_label_text(_effective(a).get(target)) for a in live}) > 1:
+        return
+    store_review.resolve_flags(conn, item_id=item_id, kinds=["disagreement"], by=None)
+    still_flagged = {
+        f["annotation_id"]
+        for f in flags_now
+        if f["kind"] != "disagreement" and f["resolved_at"] is None
+    }
+    verdicts: dict[int, str] = {}
+    for r in store_review.item_reviews(conn, item_id):  # oldest first: the last one stays
+        verdicts[int(r["annotation_id"])] = r["verdict"]
+    for a in live:
+        last = verdicts.get(int(a["id"]))
+        if a["status"] == "escalated" and last != "escalate":
+            store_review.set_status(conn, [a["id"]], STATUS_AFTER[last] if last else "submitted")
+        elif (
+            a["status"] == "in_review"
+            and ctx.settings.review_policy in ("disagreements", "flagged")
+            and a["served_as"] != store_review.REWORK
+            and a["id"] not in still_flagged
+        ):
+            store_review.set_status(conn, [a["id"]], "submitted")
 
 
 def _last_reviewer(conn: Any, item_id: int, annotation_id: int) -> int | None:
@@ -413,6 +562,10 @@ def _lock(db: Database, conn: Any, item_id: int) -> None:
         store_tasks.lock_item(db, conn, item_id)
 
 
+ANSWER_CHANGED = "The annotator changed this answer since you opened it; it is shown again."
+"""Why a verdict on an answer that changed since the reviewer saw it is not recorded."""
+
+
 def review_annotation(
     db: Database,
     ctx: ProjectContext,
@@ -421,8 +574,15 @@ def review_annotation(
     verdict: str,
     value: Mapping[str, Any] | None = None,
     comment: str | None = None,
+    seen: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Accept, reject (back to its annotator with the comment), fix, or escalate an annotation."""
+    """Accept, reject (back to its annotator with the comment), fix, or escalate an annotation.
+
+    ``seen`` is the answer's value as the reviewer was shown it: an answer waiting for review
+    stays its annotator's to change, and a verdict is on what the reviewer saw, so when it
+    changed since, nothing is recorded and ``AnswerChanged`` (409) says so. Without ``seen``
+    the verdict is on the answer as it is now.
+    """
     ctx.require(Permission.REVIEW)
     if verdict not in VERDICTS:
         raise LabelloopError(f"verdict '{verdict[:20]}' is not one of {', '.join(VERDICTS)}")
@@ -454,6 +614,8 @@ def review_annotation(
             )
         item_id = int(row["item_id"])
         _not_own_work(conn, ctx, item_id)
+        if seen is not None and dict(seen) != dict(row["value"]):
+            raise AnswerChanged(ANSWER_CHANGED)
         if corrected is not None:
             corrected = checked_on_item(conn, ctx, corrected, item_id)
         review_id = store_review.insert_review(

@@ -384,7 +384,12 @@ def edit(
     """Change one's own earlier annotation; the item's resolved label follows. The annotation
     then records the guideline version of the change, as :func:`submit` does. An answer a
     reviewer gave a verdict on stays as it is (:func:`edit_refusal`); an answer to an item the
-    expert tier decided may change, but the decision stands."""
+    expert tier decided may change, but the decision stands.
+
+    The new value is judged as a submit of it would be (``workflow.review.after_edit``): the
+    checks run again and the review policy may send it to review. A change that makes the
+    item's answers disagree sends them to review or the expert tier and withdraws the label;
+    one that makes them agree again ends the disagreement (``workflow.review.agree_again``)."""
     ctx.require(Permission.ANNOTATE)
     clean = validate_value(ctx.schema, value)
     with db.write(project_id=ctx.id) as conn:
@@ -407,6 +412,10 @@ def edit(
             active_ms=min(MAX_ACTIVE_MS, row["active_ms"] + max(0, active_ms)),
             guideline_version=_shown_version(ctx, guideline_version, newest=newest),
         )
+        changed = store_tasks.get_annotation(conn, annotation_id)
+        assert changed is not None  # updated a moment ago under the item's lock
+        review.after_edit(db, conn, ctx, changed)
+        review.agree_again(conn, ctx, row["item_id"])
         resolution = _resolve(conn, ctx, row["item_id"])
         audit.record(
             db,

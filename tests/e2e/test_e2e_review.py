@@ -364,6 +364,7 @@ def _submit_as(team: Team, who: str, slug: str, n: int) -> list[dict[str, Any]]:
 @pytest.mark.browser
 def test_review_page_by_keyboard(team: Team, browser: Any, screenshots: Path) -> None:
     submitted = _submit_as(team, "a1", "ui", 5)
+    by_id = {str(s["annotation_id"]): s for s in submitted}
     context = browser.new_context(viewport={"width": 1280, "height": 860})
     page = context.new_page()
     errors: list[str] = []
@@ -379,6 +380,24 @@ def test_review_page_by_keyboard(team: Team, browser: Any, screenshots: Path) ->
     page.keyboard.press("Escape")
     assert not page.is_visible("#shortcuts")
 
+    # a1 changes the answer on screen: the verdict is not on what the reviewer saw, so the page
+    # says so and shows the answer again, changed; Accept then takes the new value.
+    shown = by_id[first]["external_id"]
+    changed = next(label for label in LABELS if label != team.truth[shown])
+    with team.client("a1") as http:
+        edit = http.put(
+            f"/api/projects/ui/annotations/{first}", json={"value": {"sentiment": changed}}
+        )
+        assert edit.status_code == 200, edit.text
+    page.keyboard.press("a")
+    page.wait_for_function(
+        "() => document.getElementById('messages').textContent.includes("
+        "'changed this answer since you opened it')"
+    )
+    assert _wait_state(page, "review") == first
+    page.wait_for_function(
+        f"() => document.getElementById('review-label').textContent.includes({changed!r})"
+    )
     page.keyboard.press("a")  # accept
     second = _wait_state(page, "review", other_than=first)
     page.keyboard.press("r")  # reject: the comment box takes the keys
@@ -399,7 +418,6 @@ def test_review_page_by_keyboard(team: Team, browser: Any, screenshots: Path) ->
     assert not errors, errors
     context.close()
 
-    by_id = {str(s["annotation_id"]): s for s in submitted}
     with team.client("mgr") as http:
 
         def status_of(annotation_id: str) -> tuple[str, Any]:
@@ -408,7 +426,8 @@ def test_review_page_by_keyboard(team: Team, browser: Any, screenshots: Path) ->
             a = next(x for x in detail["annotations"] if str(x["id"]) == annotation_id)
             return a["status"], detail
 
-        assert status_of(first)[0] == "accepted"
+        state, detail = status_of(first)
+        assert state == "accepted" and detail["label"]["value"] == {"sentiment": changed}
         state, detail = status_of(second)
         assert state == "rejected"
         assert detail["reviews"][-1]["comment"] == "Please read the <b>whole</b> review"

@@ -23,6 +23,7 @@ class VerdictIn(Body):
     verdict: str = Field(max_length=10)
     value: dict[str, Any] | None = None
     comment: str | None = Field(default=None, max_length=2000)
+    seen: dict[str, Any] | None = None  # the answer's value as shown to the reviewer
 
 
 class AdjudicateIn(Body):
@@ -52,10 +53,20 @@ def next_review(
 def give_verdict(
     slug: str, annotation_id: Id, body: VerdictIn, db: DbDep, user: CurrentUser
 ) -> dict[str, Any]:
-    """Accept, reject (with a comment: back to its annotator), fix (with the value) or escalate."""
+    """Accept, reject (with a comment: back to its annotator), fix (with the value) or escalate.
+
+    ``seen``, the answer's value as the reviewer was shown it, makes the verdict apply to that
+    value only: when its annotator changed it since, nothing is recorded and the answer is a
+    409 (``AnswerChanged``) for the page to show the answer again."""
     ctx = projects.access(db, slug, user, Permission.REVIEW)
     return review.review_annotation(
-        db, ctx, annotation_id, verdict=body.verdict, value=body.value, comment=body.comment
+        db,
+        ctx,
+        annotation_id,
+        verdict=body.verdict,
+        value=body.value,
+        comment=body.comment,
+        seen=body.seen,
     )
 
 

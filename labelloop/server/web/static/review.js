@@ -590,13 +590,18 @@
     return "?" + skip.slice(-200).map((id) => "skip=" + encodeURIComponent(id)).join("&");
   }
 
-  async function load() {
+  /** Clear the card for the next answer or item: no pending verdict, pin form or comment. */
+  function clearCard() {
     stopEmptyPoll();
     setState("loading");
     setPending(null);
     closePin({ forget: true });
     el.comment.value = "";
     if (document.activeElement === el.comment) el.comment.blur(); // the shortcuts work again
+  }
+
+  async function load() {
+    clearCard();
     try {
       let view;
       if (mode === "review") {
@@ -609,34 +614,53 @@
       }
       refreshCounts();
       if (!view) return showEmpty();
-      state.view = view;
-      renderItem(view);
-      if (mode === "review") {
-        setState("review");
-        app.dataset.annotationId = String(view.annotation.id);
-        renderUnderReview(view);
-        showValue(view.annotation.value);
-      } else {
-        setState("item");
-        showValue(view.label ? view.label.value : majority(view));
-        if (view.label) {
-          const l = view.label;
-          const by = l.decided_by ? " by " + l.decided_by : "";
-          const how =
-            l.resolution === "auto"
-              ? `the model's, ${(100 * l.confidence).toFixed(1)}% sure, in auto-label run ${l.auto_run} applied${by}`
-              : `${l.resolution}${by}`;
-          el.currentLabel.textContent = `Current label: ${fullText(l.value, view.item)} (${how})`;
-          el.currentLabel.hidden = false;
-        } else {
-          el.currentLabel.hidden = true;
-        }
-      }
-      app.dataset.itemId = String(view.item.id);
+      show(view);
     } catch (err) {
       report(err);
       setState("empty");
     }
+  }
+
+  /** Show the answer under review again, as it is now: its annotator changed it since it was
+   * shown, and the verdict was not recorded. When it no longer waits for review, the next one. */
+  async function reload(annotationId, itemId) {
+    clearCard();
+    try {
+      const view = await api("GET", `/items/${encodeURIComponent(itemId)}/review`);
+      const answer = view.annotations.find((a) => a.id === annotationId);
+      if (!answer || answer.status !== "in_review") return load();
+      show({ ...view, annotation: answer });
+    } catch (err) {
+      report(err);
+      await load();
+    }
+  }
+
+  function show(view) {
+    state.view = view;
+    renderItem(view);
+    if (mode === "review") {
+      setState("review");
+      app.dataset.annotationId = String(view.annotation.id);
+      renderUnderReview(view);
+      showValue(view.annotation.value);
+    } else {
+      setState("item");
+      showValue(view.label ? view.label.value : majority(view));
+      if (view.label) {
+        const l = view.label;
+        const by = l.decided_by ? " by " + l.decided_by : "";
+        const how =
+          l.resolution === "auto"
+            ? `the model's, ${(100 * l.confidence).toFixed(1)}% sure, in auto-label run ${l.auto_run} applied${by}`
+            : `${l.resolution}${by}`;
+        el.currentLabel.textContent = `Current label: ${fullText(l.value, view.item)} (${how})`;
+        el.currentLabel.hidden = false;
+      } else {
+        el.currentLabel.hidden = true;
+      }
+    }
+    app.dataset.itemId = String(view.item.id);
   }
 
   function majority(view) {
@@ -667,13 +691,18 @@
   async function act(run, done) {
     if (state.busy || !state.view) return;
     state.busy = true;
+    const shown = state.view;
     try {
       await run();
       if (done) showMessage(done, "info", 2500);
       await load();
     } catch (err) {
       report(err);
-      if (err instanceof ApiError && (err.status === 409 || err.status === 404)) await load();
+      if (err instanceof ApiError && err.error === "AnswerChanged") {
+        await reload(shown.annotation.id, shown.item.id); // the new value, for a new verdict
+      } else if (err instanceof ApiError && (err.status === 409 || err.status === 404)) {
+        await load();
+      }
     } finally {
       state.busy = false;
     }
@@ -690,8 +719,11 @@
       fix: `Fixed item ${item}.`,
       escalate: `Escalated item ${item}.`,
     }[kind];
+    // The verdict is on the value shown: a change its annotator made since is a 409.
+    const seen = state.view.annotation.value;
     return act(
-      () => api("POST", `/reviews/${id}`, { verdict: kind, comment: comment || null, ...extra }),
+      () =>
+        api("POST", `/reviews/${id}`, { verdict: kind, comment: comment || null, seen, ...extra }),
       done,
     );
   }
