@@ -6,8 +6,6 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection
-
 from labelloop.errors import Conflict, LabelloopError, NotFound, PermissionDenied, SchemaError
 from labelloop.govern.permissions import ROLES, Permission, role_allows
 from labelloop.schema import ProjectSchema, ProjectSettings, parse_schema
@@ -230,7 +228,7 @@ def guideline(db: Database, ctx: ProjectContext) -> dict[str, Any]:
     return {"version": row["version"], "body": row["body"]} if row else {"version": 0, "body": ""}
 
 
-def _check_expert_tier(conn: Connection, ctx: ProjectContext, names: list[str]) -> None:
+def _check_expert_tier(conn: Any, ctx: ProjectContext, names: list[str]) -> None:
     """The expert tier names members of the project: a typo, or someone who cannot open the
     project, would make a tier of no one."""
     unknown = [n for n in names if store_users.by_name(conn, n) is None]
