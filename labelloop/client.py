@@ -419,13 +419,18 @@ class Project:
         return self._call("POST", "/imports", data=data, files={"file": upload})
 
     def export(
-        self, path: str | os.PathLike[str], *, format: str = "jsonl", auto: bool = True
+        self,
+        path: str | os.PathLike[str],
+        *,
+        format: str = "jsonl",
+        auto: bool = True,
+        split: str = "pool",
     ) -> Path:
         """Write every labeled item with its provenance to ``path`` (``jsonl``, ``csv``,
         ``coco``, ``conll``, ``label_studio``, ``doccano`` or ``prodigy``), as it downloads;
         the file appears whole or not at all. ``auto=False`` leaves the model's auto labels
-        out."""
-        params = {"format": format, "auto": str(auto).lower()}
+        out; ``split="eval"`` writes the labeled eval items instead of the pool's."""
+        params = {"format": format, "auto": str(auto).lower(), "split": split}
         return self._download(f"{self._base}/export", Path(path), params=params)
 
     def export_rows(self, *, auto: bool = True) -> Iterator[dict[str, Any]]:

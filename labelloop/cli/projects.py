@@ -18,6 +18,7 @@ from labelloop.cli.common import (
     _run,
     _whole_file,
     counted,
+    err,
     out,
     with_model,
 )
@@ -320,8 +321,14 @@ def export(
     auto: Annotated[
         bool, typer.Option("--auto/--no-auto", help="Include the model's auto labels.")
     ] = True,
+    split: Annotated[
+        str,
+        typer.Option(
+            "--split", help="pool (the items to label) or eval (the held-out items to measure)."
+        ),
+    ] = "pool",
 ) -> None:
-    """Export every labeled item with its provenance."""
+    """Export every labeled item of the pool (or of the eval items) with its provenance."""
     from labelloop.workflow import export as wf_export
     from labelloop.workflow import projects
 
@@ -338,11 +345,33 @@ def export(
                 fmt=format,
                 progress=lambda done: progress.update(task, completed=done),
                 auto=auto,
+                split=split,
             )
 
     n = _run(go)
     if str(output) != "-":
-        out.print(f"exported {counted(n, 'labeled item')} to {output}", highlight=False)
+        what = "labeled item" if split == "pool" else "labeled eval item"
+        out.print(f"exported {counted(n, what)} to {output}", highlight=False)
+    if split == "pool":
+        _say_eval_left(db, slug)
+
+
+def _say_eval_left(db: Any, slug: str) -> None:
+    """Tell that the eval items' labels are not in a pool export, and how to get them."""
+    from labelloop.store import items as store_items
+    from labelloop.workflow import projects
+
+    ctx = projects.system_context(db, slug)
+    with db.read() as conn:
+        n_eval = store_items.counts(conn, ctx.id)["eval_labeled"]
+    if n_eval:
+        err.print(
+            f"{counted(n_eval, 'labeled eval item')} (held out to measure the model) "
+            f"{'is' if n_eval == 1 else 'are'} not in it: export them with --split eval, and "
+            "import that file with --split eval to keep them held out",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 def status(slug: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:

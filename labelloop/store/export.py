@@ -18,8 +18,10 @@ from labelloop.store.tables import (
 )
 
 
-def labeled_rows(conn: Connection, project_id: int, *, auto: bool = True) -> Iterator[RowMapping]:
-    """Pool items with a resolved label, in id order; ``username`` is the annotator's,
+def labeled_rows(
+    conn: Connection, project_id: int, *, auto: bool = True, split: str = "pool"
+) -> Iterator[RowMapping]:
+    """Items of ``split`` with a resolved label, in id order; ``username`` is the annotator's,
     ``decided_by_name`` the user's who decided the label (a reviewer, adjudicator or importer,
     or who applied an auto-label run: then ``confidence``, ``auto_run_id``, the run's
     ``threshold`` and ``run_model_version`` say how sure which model was). ``auto=False``
@@ -60,7 +62,7 @@ def labeled_rows(conn: Connection, project_id: int, *, auto: bool = True) -> Ite
         .outerjoin(assignment, assignment.c.id == annotation.c.assignment_id)
         .outerjoin(decider, decider.c.id == item_label.c.decided_by)
         .outerjoin(auto_label_run, auto_label_run.c.id == item_label.c.auto_run_id)
-        .where(item_label.c.project_id == project_id, item.c.split == "pool")
+        .where(item_label.c.project_id == project_id, item.c.split == split)
         .order_by(item.c.id)
     )
     if not auto:

@@ -19,6 +19,7 @@ from labelloop.store import items as store_items
 from labelloop.store import review as store_review
 from labelloop.store import users as store_users
 from labelloop.store.db import Database
+from labelloop.workflow.imports import SPLITS
 from labelloop.workflow.projects import ProjectContext
 from labelloop.workflow.review import (
     answer_facts,
@@ -48,7 +49,6 @@ STATE_WORDS = {
     "rejected": "sent back for rework",
 }
 """How an annotator is told each of :data:`ANSWER_STATES` (the page, the terminal)."""
-SPLITS = ("pool", "eval")
 RESOLUTIONS = ("imported", "single", "reviewed", "consensus", "dawid_skene", "adjudicated", "auto")
 MAX_LIMIT = 200
 

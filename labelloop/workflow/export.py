@@ -6,12 +6,14 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any, BinaryIO
 
 from labelloop.domain import ExportRecord
+from labelloop.errors import LabelloopError
 from labelloop.govern.permissions import Permission
 from labelloop.ingest import make_exporter
 from labelloop.store import audit
 from labelloop.store import export as store_export
 from labelloop.store.db import Database
 from labelloop.store.tables import AUTO
+from labelloop.workflow.imports import SPLITS
 from labelloop.workflow.projects import ProjectContext
 
 CONTENT_KEYS = {"text": "text", "image": "image", "audio": "audio", "html": "html", "table": "row"}
@@ -19,19 +21,21 @@ CONTENT_KEYS = {"text": "text", "image": "image", "audio": "audio", "html": "htm
 the sanitized HTML, or the table row (an object)."""
 
 
-def records(db: Database, ctx: ProjectContext, *, auto: bool = True) -> Iterator[ExportRecord]:
-    """Labeled items in id order: ``label`` is the target control's value, ``value`` every
-    control's (spans with the text they cover, boxes in image pixels); ``annotator`` who
-    annotated, ``decided_by`` who resolved the label, ``annotated_value`` the annotator's own
-    answer when the label differs from it. An auto label (resolution ``auto``) carries the
-    model's label as ``suggestion`` with its ``suggestion_confidence``, the ``model_version``
-    the run was applied at and a ``reason`` naming the run and its confidence; ``auto=False``
-    leaves auto labels out."""
+def records(
+    db: Database, ctx: ProjectContext, *, auto: bool = True, split: str = "pool"
+) -> Iterator[ExportRecord]:
+    """Labeled items of ``split`` (the pool, or the eval items) in id order: ``label`` is the
+    target control's value, ``value`` every control's (spans with the text they cover, boxes
+    in image pixels); ``annotator`` who annotated, ``decided_by`` who resolved the label,
+    ``annotated_value`` the annotator's own answer when the label differs from it. An auto
+    label (resolution ``auto``) carries the model's label as ``suggestion`` with its
+    ``suggestion_confidence``, the ``model_version`` the run was applied at and a ``reason``
+    naming the run and its confidence; ``auto=False`` leaves auto labels out."""
     target = ctx.schema.target.name
     key = CONTENT_KEYS.get(ctx.schema.data_type, "text")
     spans = [c.name for c in ctx.schema.controls if c.type == "spans"]
     with db.read() as conn:
-        for row in store_export.labeled_rows(conn, ctx.id, auto=auto):
+        for row in store_export.labeled_rows(conn, ctx.id, auto=auto, split=split):
             value = row["value"]
             payload = row["payload"]
             # A fix or adjudication replaces the annotator's answer; keep it beside the label.
@@ -102,15 +106,19 @@ def export(
     fmt: str,
     progress: Callable[[int], None] | None = None,
     auto: bool = True,
+    split: str = "pool",
 ) -> int:
     """Write the project's labeled items to ``sink``; returns the row count, audited.
-    ``auto=False`` leaves the model's labels (auto-label runs) out.
+    ``auto=False`` leaves the model's labels (auto-label runs) out; ``split="eval"`` writes
+    the labeled eval items instead of the pool's (import them back with ``split="eval"``).
 
     ``progress`` is called with the rows read so far, every ``PROGRESS_EVERY`` rows and at the end.
     """
     ctx.require(Permission.EXPORT)
+    if split not in SPLITS:
+        raise LabelloopError(f"split '{split[:20]}' is not one of {', '.join(SPLITS)}")
     exporter = make_exporter(fmt, schema=ctx.schema)
-    counted = _Counter(records(db, ctx, auto=auto), progress)
+    counted = _Counter(records(db, ctx, auto=auto, split=split), progress)
     exporter.write(counted, sink)
     with db.write(project_id=ctx.id) as conn:
         audit.record(
@@ -120,7 +128,12 @@ def export(
             actor_id=ctx.actor_id,
             project_id=ctx.id,
             subject=f"project:{ctx.slug}",
-            payload={"format": fmt, "rows": counted.n, **({} if auto else {"auto": False})},
+            payload={
+                "format": fmt,
+                "rows": counted.n,
+                **({} if auto else {"auto": False}),
+                **({} if split == "pool" else {"split": split}),
+            },
         )
     return counted.n
 

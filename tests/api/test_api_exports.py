@@ -213,3 +213,21 @@ def test_the_page_offers_doccano_and_prodigy_imports_for_text_projects(site: Any
     refused = site.get("/api/projects/street/export", params={"format": "prodigy"})
     assert refused.status_code == 400
     assert "holds text and HTML items" in refused.json()["detail"]
+
+
+def test_the_eval_items_download_with_split_eval(site: Any) -> None:
+    for split, texts in (("pool", ["sunny day"]), ("eval", ["rainy day", "grey day"])):
+        lines = "\n".join(json.dumps({"text": t, "label": "pos"}) for t in texts).encode()
+        form = {"label_field": "label", "split": split}
+        upload = {"file": (f"{split}.jsonl", lines)}
+        assert site.post("/api/projects/mood/imports", files=upload, data=form).status_code == 201
+
+    def texts(**params: str) -> list[str]:
+        got = site.get("/api/projects/mood/export", params={"format": "jsonl", **params})
+        assert got.status_code == 200, got.text
+        return sorted(json.loads(r)["text"] for r in got.text.splitlines())
+
+    assert texts() == ["sunny day"]
+    assert texts(split="eval") == ["grey day", "rainy day"]
+    refused = site.get("/api/projects/mood/export", params={"split": "test"})
+    assert refused.status_code == 400 and "is not one of pool, eval" in refused.json()["detail"]

@@ -193,9 +193,10 @@ def export(
     user: CurrentUser,
     format: Annotated[str, Query()] = "jsonl",
     auto: Annotated[bool, Query()] = True,
+    split: Annotated[str, Query()] = "pool",
 ) -> StreamingResponse:
     """Download every labeled item with its provenance; ``auto=false`` leaves the model's
-    labels (auto-label runs) out."""
+    labels (auto-label runs) out; ``split=eval`` gives the labeled eval items instead."""
     ctx = projects.access(db, slug, user, Permission.EXPORT)
     media = {
         "csv": "text/csv",
@@ -210,7 +211,7 @@ def export(
         "prodigy": "prodigy.jsonl",
     }.get(format, format)
     return _download(
-        lambda sink: wf_export.export(db, ctx, sink, fmt=format, auto=auto),
+        lambda sink: wf_export.export(db, ctx, sink, fmt=format, auto=auto, split=split),
         media_type=media,
         filename=f"{ctx.slug}.{suffix}",
     )
