@@ -27,14 +27,30 @@ class CocoImporter:
 
     format: ClassVar[str] = "coco"
 
-    def __init__(self, *, control: str = "boxes") -> None:
+    def __init__(self, *, control: str = "boxes", target: str | None = None) -> None:
         self.control = control
+        # A boxes control that is not the project's target cannot make a label alone: the
+        # file's boxes then come in as pre-annotations, for annotators to accept or fix.
+        self.target = target or control
+        self.suggested = 0  # images whose boxes came in as pre-annotations (see notes())
 
     def __repr__(self) -> str:
-        return f"CocoImporter(control={self.control!r})"
+        return f"CocoImporter(control={self.control!r}, target={self.target!r})"
+
+    def notes(self) -> list[str]:
+        """What did not come in as labels (after ``read``)."""
+        if not self.suggested:
+            return []
+        images = "image's" if self.suggested == 1 else "images'"
+        return [
+            f"{self.suggested:,} {images} boxes came in as pre-annotations of '{self.control}', "
+            f"for annotators to accept or fix: the project's target '{self.target}' is what "
+            "labels an item, and a COCO file holds only boxes"
+        ]
 
     def read(self, source: BinaryIO) -> Iterator[ItemIn]:
         """Yield one ItemIn per image of the document."""
+        self.suggested = 0
         doc = _document(source)
         categories = _categories(doc.get("categories", []))
         by_image: dict[Any, list[tuple[int, Mapping[str, Any]]]] = {}
@@ -72,6 +88,9 @@ class CocoImporter:
             box = _box(number, k, ann, categories)
             (scored if "score" in box else boxes).append(box)
         labeled = bool(boxes) or image.get("labeled") is True
+        if self.target != self.control:
+            scored, boxes, labeled = boxes + scored, [], False
+            self.suggested += bool(scored)
         external_id = image.get("external_id")
         return ItemIn(
             line=number,

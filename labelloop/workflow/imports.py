@@ -136,7 +136,7 @@ def _importer_options(ctx: ProjectContext, fmt: str, given: dict[str, Any]) -> d
             raise LabelloopError(
                 "a COCO file can only be imported into an image project with a boxes control"
             )
-        return {"control": boxes[0]}
+        return {"control": boxes[0], "target": ctx.schema.target.name}
     options = {key: given[key] for key in ("text_field", "id_field", "label_field")}
     if given["fallback"] is not None:
         options["fallback_field"] = given["fallback"]

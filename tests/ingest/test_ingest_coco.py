@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from PIL import Image
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from labelloop.cli import app
@@ -16,6 +17,8 @@ from labelloop.domain import ExportRecord
 from labelloop.errors import ImportFormatError, LabelloopError
 from labelloop.ingest import CocoExporter, CocoImporter, make_exporter
 from labelloop.schema import parse_schema
+from labelloop.store.db import Database
+from labelloop.store.tables import item
 
 SCHEMA = {
     "name": "Street",
@@ -203,10 +206,22 @@ def test_cli_imports_coco_checks_boxes_against_the_image_and_exports_it_back(
     too_wide = _doc(annotations=[{"image_id": 2, "category_id": 7, "bbox": [35, 0, 10, 5]}])
     refused = cli("import", "street", _write(tmp_path, too_wide), "--format", "coco", code=1)
     assert "line 2" in refused.output and "past the image width (40)" in refused.output
-    done = cli("import", "street", _write(tmp_path, _doc()), "--format", "coco", "--json")
-    assert json.loads(done.output)["items"] == 3
-    # the target is the choice control, so boxes alone do not make an item labeled
-    assert json.loads(done.output)["labeled"] == 0
+    done = json.loads(
+        cli("import", "street", _write(tmp_path, _doc()), "--format", "coco", "--json").output
+    )
+    assert done["items"] == 3
+    # the target is the choice control, so boxes alone do not make an item labeled: they come
+    # in as pre-annotations, and the summary says so
+    assert done["labeled"] == 0
+    assert done["notes"] == [
+        "2 images' boxes came in as pre-annotations of 'objects', for annotators to accept or "
+        "fix: the project's target 'scene' is what labels an item, and a COCO file holds only "
+        "boxes"
+    ]
+    with Database(f"sqlite:///{tmp_path / 'home' / 'labelloop.db'}").read() as conn:
+        stored = dict(conn.execute(select(item.c.external_id, item.c.prediction)).all())
+    assert [b["label"] for b in stored["set/a.png"]["objects"]] == ["car", "person"]
+    assert stored["set/b.png"] is None and len(stored["set/c.png"]["objects"]) == 1
     out = tmp_path / "out.json"
     cli("export", "street", "--format", "coco", "-o", str(out))
     assert json.loads(out.read_text())["images"] == []
