@@ -36,6 +36,7 @@
   const EMPTY_POLL_MS = 2000;
   const EXPLAIN_EVERY = 5; // empty polls between asking the server why the queue is empty
   const STATUS_POLL_MS = 4000;
+  const LEASE_CHECK_MS = 5000; // how often the page looks whether its lease needs renewing
   const MAX_HELD = 20;
 
   const el = {
@@ -165,6 +166,7 @@
     if (clock.visible) {
       clock.lastActivity = performance.now();
       refreshStatus();
+      keepLease(); // back after a while: take the lease again before the next key
     }
   });
   setInterval(() => clock.tick(), 1000);
@@ -486,6 +488,12 @@
         ];
       case "open":
         return ["No items in the queue right now — the model is preparing more.", ""];
+      case "unqueued":
+        return [
+          "Nothing queued for you right now.",
+          (n === 1 ? "The 1 item left waits" : `The ${items(n)} left wait`) +
+            " for the model's next training round to queue them; more labels start it. ",
+        ];
       default:
         return ["No item for you right now.", ""];
     }
@@ -847,6 +855,33 @@
     }
     if (task) showTask(task);
     else showEmpty();
+  }
+
+  // The item on screen stays leased while its annotator works on it: a renew every third of a
+  // lease, while the tab is visible and they were active within IDLE_MS. A page left alone lets
+  // the lease run out; a submit after that still counts while the item is free.
+  async function keepLease() {
+    const task = state.current;
+    const leaseMs = (settings.lease_minutes || 10) * 60000;
+    if (state.mode !== "task" || !task || task.renewing || !clock.visible) return;
+    if (performance.now() - clock.lastActivity >= IDLE_MS) return;
+    if (Date.now() - (task.fetchedAt || 0) < leaseMs / 3) return;
+    task.renewing = true;
+    try {
+      await api("POST", `/tasks/${task.assignment_id}/renew`);
+      task.fetchedAt = Date.now();
+    } catch (err) {
+      if (!(err instanceof ApiError) || err.status !== 409) return; // tried again next tick
+      // Someone else has the item now: say so and show the next one for real.
+      if (state.current !== task || state.mode !== "task" || state.busy) return;
+      showMessage(err.detail + " — here is the next item.", "warn");
+      state.busy = true;
+      advance().finally(() => {
+        state.busy = false;
+      });
+    } finally {
+      task.renewing = false;
+    }
   }
 
   function startEmptyPoll() {
@@ -1254,6 +1289,7 @@
   setInterval(() => {
     if (document.visibilityState === "visible") refreshStatus();
   }, STATUS_POLL_MS);
+  setInterval(keepLease, LEASE_CHECK_MS);
   const asked = new URLSearchParams(location.search);
   if (asked.get("annotation")) openAnswer(asked.get("annotation"), asked.get("from") || "");
   else advance();
