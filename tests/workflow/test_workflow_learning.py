@@ -287,16 +287,22 @@ def _serve(lab: Any, ann: Any, n: int) -> list[dict[str, Any]]:
     return held
 
 
+def _first_round(lab: Any, n: int, **settings: Any) -> tuple[Any, Any, Any]:
+    """A project of ``n`` items after its learner's first round: the admin's context, the
+    learner and an annotator's context."""
+    from labelloop.workflow import learning
+
+    ctx = lab.project(**settings)
+    lab.import_rows(ctx, lab.rows(n))
+    learner = learning.Learner(lab.db)
+    assert learner.run_once() == 1
+    return ctx, learner, lab.member("sent", "ann", "annotator")
+
+
 def test_items_imported_after_a_skip_are_served_at_once(lab: Any) -> None:
     """A solo annotator skipped an item and labeled the rest; items imported then waited for
     retrain_every labels that could never come, while the page said a model was coming."""
-    from labelloop.workflow import learning
-
-    ctx = lab.project()
-    lab.import_rows(ctx, lab.rows(3))
-    learner = learning.Learner(lab.db)
-    assert learner.run_once() == 1
-    ann = lab.member("sent", "ann", "annotator")
+    ctx, learner, ann = _first_round(lab, 3)
     first, second, third = _serve(lab, ann, 3)
     tasks.submit(lab.db, ann, first, {"sentiment": "neutral"}, active_ms=900)
     tasks.skip(lab.db, ann, second)
@@ -317,11 +323,7 @@ def test_an_import_gets_a_round_while_the_old_queue_still_serves(lab: Any) -> No
     """New items are ranked by the round after the import, spaced like rounds after labels."""
     from labelloop.workflow import learning
 
-    ctx = lab.project(retrain_every=50)
-    lab.import_rows(ctx, lab.rows(20))
-    learner = learning.Learner(lab.db)
-    assert learner.run_once() == 1
-    ann = lab.member("sent", "ann", "annotator")
+    ctx, learner, ann = _first_round(lab, 20, retrain_every=50)
     lab.label_next(ann, n=2)
     lab.import_rows(ctx, lab.rows(3, start=100), filename="more.jsonl")
     assert learner.run_once() == 0  # the last round has not rested yet...
@@ -343,13 +345,7 @@ def test_an_import_gets_a_round_while_the_old_queue_still_serves(lab: Any) -> No
 
 def test_idle_does_not_promise_a_round_that_is_not_coming(lab: Any) -> None:
     """Items outside the queue wait for labels when a round would queue the same ones again."""
-    from labelloop.workflow import learning
-
-    ctx = lab.project(queue_size=2)
-    lab.import_rows(ctx, lab.rows(5))
-    learner = learning.Learner(lab.db)
-    assert learner.run_once() == 1
-    ann = lab.member("sent", "ann", "annotator")
+    _, learner, ann = _first_round(lab, 5, queue_size=2)
     for assignment_id in _serve(lab, ann, 2):
         tasks.skip(lab.db, ann, assignment_id)
     assert tasks.next_task(lab.db, ann) is None

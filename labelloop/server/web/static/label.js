@@ -57,6 +57,10 @@
     editBanner: $("edit-banner"),
     editBack: $("edit-banner-back"),
     editHere: $("edit-banner-here"),
+    rework: $("rework-banner"),
+    reworkReviewer: $("rework-reviewer"),
+    reworkComment: $("rework-comment"),
+    reworkPrevious: $("rework-previous"),
     controls: $("controls"),
     submit: $("submit-btn"),
     submitLabel: $("submit-label"),
@@ -199,6 +203,7 @@
     el.empty.hidden = mode !== "empty";
     el.text.hidden = !working;
     el.editBanner.hidden = mode !== "edit";
+    if (mode !== "task") el.rework.hidden = true;
     app.classList.toggle("is-editing", mode === "edit");
     el.submitLabel.textContent = mode === "edit" ? "Save change" : "Submit";
     el.submit.disabled = !working;
@@ -353,6 +358,15 @@
     el.why.hidden = false;
   }
 
+  /** A sent-back item: who rejected the answer, their whole comment and the answer itself. */
+  function renderRework(rework) {
+    el.rework.hidden = !rework;
+    if (!rework) return;
+    el.reworkReviewer.textContent = rework.reviewer || "a reviewer";
+    el.reworkComment.textContent = rework.comment || "(no comment)";
+    el.reworkPrevious.textContent = L.answerText(rework.previous_value);
+  }
+
   function markSuggested(label) {
     for (const button of el.controls.querySelectorAll("button.label-btn")) {
       const yes =
@@ -419,7 +433,9 @@
     showWidgets(item, state.widgetValues, task.suggestion);
     renderMeta(item.metadata);
     renderSuggestion(task.suggestion, "Model suggests");
-    renderWhy(task.selection);
+    renderRework(task.rework);
+    // The reason of a sent-back item holds the start of the comment, which the banner shows whole.
+    renderWhy(task.rework ? { ...task.selection, reason: "sent back by a reviewer" } : task.selection);
     markSuggested(task.suggestion ? task.suggestion.label : null);
     renderPressed();
     clock.set(ms);
