@@ -286,6 +286,56 @@ def get_assignment(conn: Connection, assignment_id: int) -> dict[str, Any] | Non
 
 
 @cache
+def _claims_stmt() -> Any:
+    others = (
+        select(func.count())
+        .where(
+            assignment.c.item_id == bindparam("item_id"),
+            assignment.c.user_id != bindparam("user_id"),
+            (assignment.c.state == "submitted")
+            | ((assignment.c.state == ACTIVE) & (assignment.c.lease_expires_at > bindparam("at"))),
+        )
+        .scalar_subquery()
+    )
+    answered = exists().where(
+        assignment.c.item_id == bindparam("item_id"),
+        assignment.c.user_id == bindparam("user_id"),
+        assignment.c.state == "submitted",
+    )
+    return select(others, answered)
+
+
+def claims(conn: Connection, *, item_id: int, user_id: int, at: datetime) -> tuple[int, bool]:
+    """Who else has an item: answers and live leases of others than ``user_id``, and whether
+    ``user_id`` answered it already (an expired lease is taken again only if it is still free)."""
+    params = {"item_id": item_id, "user_id": user_id, "at": at}
+    others, answered = conn.execute(_claims_stmt(), params).one()
+    return int(others), bool(answered)
+
+
+def extend_lease(conn: Connection, assignment_id: int, *, until: datetime) -> None:
+    """Keep a lease (live or run out) until ``until``."""
+    conn.execute(
+        update(assignment).where(assignment.c.id == assignment_id).values(lease_expires_at=until)
+    )
+
+
+def release_other_leases(conn: Connection, *, item_id: int, user_id: int, keep: int) -> None:
+    """End a user's leases of an item but ``keep``: a page that asked for work while its lease
+    had run out may have been served the same item again."""
+    conn.execute(
+        update(assignment)
+        .where(
+            assignment.c.item_id == item_id,
+            assignment.c.user_id == user_id,
+            assignment.c.state == ACTIVE,
+            assignment.c.id != keep,
+        )
+        .values(state="released")
+    )
+
+
+@cache
 def _submit_facts_stmt() -> Any:
     item_id = assignment.c.item_id
     project_id = assignment.c.project_id
@@ -425,21 +475,30 @@ def own_annotation(
     return conn.execute(q).mappings().first()
 
 
-def queue_remaining(conn: Connection, model_version_id: int, *, overlap: int) -> int:
-    """Entries of a queue that can still be served: unresolved, not gold, short of annotations.
+def queue_remaining(conn: Connection, model_version_id: int, *, overlap: int, at: datetime) -> int:
+    """Entries of a queue open to anyone who may label: unresolved, not gold, short of
+    annotations and live leases, and skipped by nobody.
 
-    Items waiting in review have their annotations already, so they do not count: a queue
-    holding only those is empty for annotators.
+    Items waiting in review have their annotations already; an item held by others is not
+    free, and one its annotator skipped is never served to them again. None of these count: a
+    queue holding only those has nothing for someone (a solo annotator who skipped the rest).
     """
     resolved = exists().where(item_label.c.item_id == queue_entry.c.item_id)
     gold = exists().where(gold_answer.c.item_id == queue_entry.c.item_id)
-    submitted = (
+    skipped = exists().where(
+        assignment.c.item_id == queue_entry.c.item_id, assignment.c.state == "skipped"
+    )
+    taken = (
         select(func.count())
-        .where(assignment.c.item_id == queue_entry.c.item_id, assignment.c.state == "submitted")
+        .where(
+            assignment.c.item_id == queue_entry.c.item_id,
+            (assignment.c.state == "submitted")
+            | ((assignment.c.state == ACTIVE) & (assignment.c.lease_expires_at > at)),
+        )
         .scalar_subquery()
     )
     q = select(func.count()).where(
-        and_(queue_entry.c.model_version_id == model_version_id, ~resolved, ~gold),
-        submitted < overlap,
+        and_(queue_entry.c.model_version_id == model_version_id, ~resolved, ~gold, ~skipped),
+        taken < overlap,
     )
     return int(conn.execute(q).scalar_one())

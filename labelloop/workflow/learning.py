@@ -59,6 +59,7 @@ __all__ = [
     "due",
     "prepare_features",
     "queue_length",
+    "round_coming",
     "settings_problem",
     "stop_set",
     "train",
@@ -98,9 +99,16 @@ def classifier_problem(ctx: ProjectContext, needs: str) -> str | None:
     return settings_problem(ctx)
 
 
-def due(db: Database, project_id: int, *, cache: FeatureCache | None = None) -> bool:
-    """Whether a project needs a round: no queue yet, enough new labels, an empty queue, or the
-    project's embeddings just finished while the last round had to use TF-IDF."""
+def due(
+    db: Database, project_id: int, *, cache: FeatureCache | None = None, ahead: bool = False
+) -> bool:
+    """Whether a project needs a round: no queue yet, enough new labels, items imported since
+    the queue was built, a queue with nothing left for someone, or the project's embeddings just
+    finished while the last round had to use TF-IDF.
+
+    With ``ahead``, a round that only waits for the last one to rest counts as due too: the
+    labeling page says "the model is preparing more" only when one is coming.
+    """
     ctx = system_context_by_id(db, project_id)
     if ctx is None:
         return False
@@ -131,15 +139,21 @@ def due(db: Database, project_id: int, *, cache: FeatureCache | None = None) -> 
         )
         if fresh and (
             labeled >= n_pool
-            or store_tasks.queue_remaining(conn, latest["id"], overlap=ctx.settings.overlap) == 0
+            or store_tasks.queue_remaining(
+                conn, latest["id"], overlap=ctx.settings.overlap, at=now()
+            )
+            == 0
         ):
             return True
-        # Under a burst of labels a new round every few labels would only chase its own tail:
-        # rounds are spaced by at least twice the last one's training time.
-        rested = (now() - latest["created_at"]).total_seconds() >= max(
+        # Under a burst of labels (or of small imports) a new round every few labels would only
+        # chase its own tail: rounds are spaced by at least twice the last one's training time.
+        rested = ahead or (now() - latest["created_at"]).total_seconds() >= max(
             MIN_ROUND_GAP_S, 2 * latest["train_seconds"]
         )
-        if rested and labeled - latest["n_train"] >= ctx.settings.retrain_every:
+        # Imported items reach no one until a round ranks them, whatever the old queue still
+        # holds (a solo annotator may have skipped all of it, and labels then never come).
+        imported = latest["stopping"].get("n_pool") != n_pool
+        if rested and (imported or labeled - latest["n_train"] >= ctx.settings.retrain_every):
             return True
         n_items = n_pool + store_learning.n_items(conn, project_id, "eval")
     wanted = ctx.settings.featurizer
@@ -152,6 +166,12 @@ def due(db: Database, project_id: int, *, cache: FeatureCache | None = None) -> 
         and missing_requirement(wanted) is None
         and cache.computed(project_id, wanted) >= n_items
     )
+
+
+def round_coming(db: Database, ctx: ProjectContext) -> bool:
+    """Whether the learner will run a round of the project soon without anyone's labels: one
+    is due (or waits only for the last to rest) and its settings let it run."""
+    return settings_problem(ctx) is None and due(db, ctx.id, ahead=True)
 
 
 def prepare_features(

@@ -131,7 +131,8 @@ def idle(db: Database, ctx: ProjectContext) -> dict[str, Any]:
     """Why :func:`next_task` has no item for the caller, for the labeling page to say so.
 
     ``state`` is ``done`` (every pool item is labeled), ``open`` (items the caller may label
-    are not in the newest queue: the learner's next round ranks them), ``leased`` (every
+    are not in the newest queue: the learner's next round, due now, ranks them), ``unqueued``
+    (such items wait for a round that is not due yet: more labels start it), ``leased`` (every
     remaining item is leased to someone else right now) or ``waiting`` (the rest are being
     labeled, wait for another annotator or review, or the caller skipped them). ``remaining``
     counts the unlabeled pool items and ``leased_to_others`` those leased to someone else; gold
@@ -160,8 +161,14 @@ def idle(db: Database, ctx: ProjectContext) -> dict[str, Any]:
             )
             is not None
         )
+    state = idle_state(remaining=remaining, leased_to_others=leased, open_item=open_item)
+    if state == "open":
+        from labelloop.workflow import learning  # scikit-learn: not loaded with the serving path
+
+        if not learning.round_coming(db, ctx):
+            state = "unqueued"
     return {
-        "state": idle_state(remaining=remaining, leased_to_others=leased, open_item=open_item),
+        "state": state,
         "remaining": remaining,
         "leased_to_others": leased,
     }
@@ -179,7 +186,11 @@ def idle_state(*, remaining: int, leased_to_others: int, open_item: bool) -> str
 def _own_live_lease(
     db: Database, conn: Any, ctx: ProjectContext, assignment_id: int, *, facts: bool = False
 ) -> Mapping[str, Any]:
-    """The caller's live lease; with ``facts``, also what a submit reads (``submit_facts``)."""
+    """The caller's live lease; with ``facts``, also what a submit reads (``submit_facts``).
+
+    A lease that ran out is the caller's again while the item is still free (:func:`_relet`):
+    an answer given on a page left open is recorded, not lost.
+    """
     read = store_tasks.submit_facts if facts else store_tasks.get_assignment
     row = read(conn, assignment_id)
     if row is not None and not db.is_sqlite:  # PostgreSQL: wait for the item's other writers
@@ -191,11 +202,51 @@ def _own_live_lease(
         raise Conflict(f"task {assignment_id} is leased to another annotator")
     if row["state"] == "submitted":
         raise Conflict(f"task {assignment_id} was already submitted; change it with Back")
-    if row["state"] != "leased" or row["lease_expires_at"] <= now():
+    if row["state"] != "leased":
         raise Conflict(
-            f"your lease on task {assignment_id} expired; the item may have gone to someone else"
+            f"task {assignment_id} is no longer leased to you (skipped or given back); "
+            "nothing was recorded"
         )
+    if row["lease_expires_at"] <= now():
+        _relet(conn, ctx, row)
     return row
+
+
+def _relet(conn: Any, ctx: ProjectContext, row: Mapping[str, Any]) -> None:
+    """Take a lease that ran out again, for as long as a new one, if the item would be served
+    to its user right now: nobody else took it up to its overlap, it has no resolved label (a
+    gold check never has one to take), and they did not answer it under another lease."""
+    at = now()
+    item_id, user_id = row["item_id"], ctx.user.id
+    others, answered = store_tasks.claims(conn, item_id=item_id, user_id=user_id, at=at)
+    facts = row if "gold_value" in row else store_tasks.submit_facts(conn, row["id"])
+    assert facts is not None  # the row was read in this transaction
+    expired = f"your lease on task {row['id']} ran out"
+    if answered:
+        raise Conflict(f"{expired} and you answered the item since; nothing was recorded")
+    if facts["gold_value"] is None:
+        if facts["label_resolution"] is not None:
+            raise Conflict(f"{expired} and the item was labeled meanwhile; nothing was recorded")
+        if others >= review.needed_labels(ctx.settings, item_id):
+            raise Conflict(
+                f"{expired} and another annotator has the item now; nothing was recorded"
+            )
+    until = at + timedelta(minutes=ctx.settings.lease_minutes)
+    store_tasks.extend_lease(conn, row["id"], until=until)
+    store_tasks.release_other_leases(conn, item_id=item_id, user_id=user_id, keep=row["id"])
+
+
+def renew(db: Database, ctx: ProjectContext, assignment_id: int) -> dict[str, Any]:
+    """Keep the caller's lease for another ``lease_minutes`` from now (never shorter: a rework
+    lease lasts hours); the labeling page calls this while its annotator works on the item. A
+    lease that ran out is taken again while the item is still free, as a submit would."""
+    ctx.require(Permission.ANNOTATE)
+    with db.write() as conn:  # leases take row locks only, never the audit chain
+        lease = _own_live_lease(db, conn, ctx, assignment_id)
+        longest = now() + timedelta(minutes=ctx.settings.lease_minutes)
+        until = max(lease["lease_expires_at"], longest)  # a lease taken again ends at ``longest``
+        store_tasks.extend_lease(conn, assignment_id, until=until)
+    return {"assignment_id": lease["id"], "lease_expires_at": until.isoformat()}
 
 
 def submit(

@@ -5,7 +5,13 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import timedelta
 from typing import Any
+
+from sqlalchemy import update
+
+from labelloop.store.tables import assignment
+from labelloop.store.users import now
 
 BASE = "/api/projects/sent"
 
@@ -33,6 +39,7 @@ def test_openapi_lists_the_task_routes(api: Any) -> None:
         "/api/projects/{slug}/tasks/next",
         "/api/projects/{slug}/tasks/{assignment_id}/submit",
         "/api/projects/{slug}/tasks/{assignment_id}/skip",
+        "/api/projects/{slug}/tasks/{assignment_id}/renew",
         "/api/projects/{slug}/annotations/previous",
         "/api/projects/{slug}/annotations/{annotation_id}",
         "/api/projects/{slug}/status",
@@ -185,3 +192,22 @@ def _label_until_none(api: Any, role: str) -> list[dict[str, Any]]:
         assert api.post(path, role, json={"value": value, "active_ms": 2500}).status_code == 200
         done.append(task)
     return done
+
+
+def test_renew_keeps_the_lease_and_an_answer_after_it_ran_out_counts(api: Any) -> None:
+    task = api.post(f"{BASE}/tasks/next", "annotator", json={}).json()["task"]
+    path = f"{BASE}/tasks/{task['assignment_id']}"
+    renewed = api.post(f"{path}/renew", "annotator")
+    assert renewed.status_code == 200
+    assert renewed.json()["lease_expires_at"] >= task["lease_expires_at"]
+    assert api.post(f"{path}/renew", "reviewer").status_code == 409  # not theirs
+
+    with api.lab.db.write() as conn:  # the page was left open past the lease
+        conn.execute(
+            update(assignment)
+            .where(assignment.c.id == task["assignment_id"])
+            .values(lease_expires_at=now() - timedelta(seconds=1))
+        )
+    late = api.post(f"{path}/submit", "annotator", json={"value": {"sentiment": "neutral"}})
+    assert late.status_code == 200, late.text
+    assert late.json()["item_id"] == task["item"]["id"]

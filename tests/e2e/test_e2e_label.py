@@ -7,6 +7,7 @@ import io
 import json
 import time
 import urllib.request
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -427,4 +428,82 @@ def test_e2e_suggestion_is_preselected_only_when_the_model_is_sure_enough(
         _wait_task(page, other_than=shown)
         next_label, _ = suggested()
         assert _pressed(page) == ([next_label] if expect_pressed else [])
+    context.close()
+
+
+def _lease_item(server: Any, assignment_id: int, *, end: bool = False) -> int:
+    """The item of a lease on the server; with ``end``, the lease ends now, as if the page had
+    been left open past it."""
+    from sqlalchemy import select, update
+
+    from labelloop.store.db import Database
+    from labelloop.store.tables import assignment
+    from labelloop.store.users import now
+
+    db = Database(f"sqlite:///{server.home / 'labelloop.db'}")
+    try:
+        with db.write() as conn:
+            mine = assignment.c.id == assignment_id
+            if end:
+                ended = now() - timedelta(seconds=1)
+                conn.execute(update(assignment).where(mine).values(lease_expires_at=ended))
+            return int(conn.execute(select(assignment.c.item_id).where(mine)).scalar_one())
+    finally:
+        db.dispose()
+
+
+def test_e2e_an_open_page_keeps_its_lease_and_a_late_answer_counts(
+    server: Any, browser: Any, tmp_path: Path
+) -> None:
+    """A page left open past a one-minute lease lost the answer and showed the same item again
+    under a message saying it had moved on."""
+    slug = _choice_project(server, tmp_path, "leases", "Leases", lease_minutes=1)
+    rows = [{"id": f"l{i}", "text": f"lease pool text number {i}"} for i in range(6)]
+    (tmp_path / "pool.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    server.cli("import", slug, str(tmp_path / "pool.jsonl"), "--id-field", "id")
+    server.cli("users", "add", "dora", "--password-stdin", stdin="dora-password-123\n")
+    server.cli("projects", "member", slug, "dora", "annotator")
+    dora = server.cli("tokens", "create", "dora").strip().splitlines()[-1]
+
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    page.clock.install()
+    _login(page, server, f"/p/{slug}/label")
+    first = int(_wait_task(page, timeout_ms=60000))
+    # Twenty-odd seconds of work on a one-minute lease: the page renews it.
+    page.mouse.move(200, 200)
+    with page.expect_response(lambda r: r.url.endswith(f"/tasks/{first}/renew")) as renewed:
+        page.clock.run_for(25000)
+    assert renewed.value.status == 200
+
+    # The lease ran out anyway (the tab was hidden, say) and nobody took the item: it counts.
+    item_id = _lease_item(server, first, end=True)
+    page.keyboard.press("1")
+    with page.expect_response(lambda r: r.url.endswith(f"/tasks/{first}/submit")) as sent:
+        page.keyboard.press("Enter")
+    assert sent.value.status == 200
+    second = int(_wait_task(page, other_than=str(first)))
+    status, body = page_fetch(page, "GET", f"/api/projects/{slug}/annotations/previous")
+    assert status == 200 and body["annotation"]["item"]["id"] == item_id
+
+    # This time another annotator took the item meanwhile: the answer is refused, truly said.
+    taken = _lease_item(server, second, end=True)
+    held: list[int] = []
+    for _ in rows:
+        task = _as(server, dora, "POST", f"/api/projects/{slug}/tasks/next", {"held": held})
+        held.append(task["task"]["assignment_id"])
+        if task["task"]["item"]["id"] == taken:
+            break
+    page.keyboard.press("1")
+    with page.expect_response(lambda r: r.url.endswith(f"/tasks/{second}/submit")) as refused:
+        page.keyboard.press("Enter")
+    assert refused.value.status == 409
+    warning = page.locator("#messages", has_text="another annotator has the item now")
+    warning.wait_for()
+    assert "nothing was recorded" in warning.inner_text()
+    page.wait_for_function(
+        "() => document.getElementById('label-app').dataset.state === 'task'", timeout=15000
+    )
+    shown = int(page.get_attribute("#label-app", "data-assignment-id"))
+    assert shown != second and _lease_item(server, shown) != taken
     context.close()

@@ -42,6 +42,15 @@ def _rows(prefix: str, n: int) -> list[dict[str, Any]]:
 
 
 ADMIN = "alice"
+COMMENT = (
+    "Please read the <b>whole</b> review <script>window.hostile = 1</script>: "
+    + "the last sentence turns the opinion around, and the guideline asks for the author's "
+    "attitude at the end, not at the start. "
+    * 3
+    + '<img src=x onerror="window.hostile = 2"> Label it again.'
+)
+"""A reviewer's rejection comment longer than the 300 characters a lease's reason keeps, with
+markup that must stay text wherever it is shown."""
 
 
 @dataclass
@@ -352,12 +361,13 @@ def _submit_as(team: Team, who: str, slug: str, n: int) -> list[dict[str, Any]]:
         for _ in range(n):
             task = http.post(f"/api/projects/{slug}/tasks/next", json={}).json()["task"]
             ext = task["item"]["external_id"]
+            value = {"sentiment": team.truth[ext]}
             r = http.post(
                 f"/api/projects/{slug}/tasks/{task['assignment_id']}/submit",
-                json={"value": {"sentiment": team.truth[ext]}, "active_ms": 3000},
+                json={"value": value, "active_ms": 3000},
             )
             assert r.status_code == 200, r.text
-            out.append({**r.json(), "external_id": ext})
+            out.append({**r.json(), "external_id": ext, "value": value})
     return out
 
 
@@ -402,7 +412,7 @@ def test_review_page_by_keyboard(team: Team, browser: Any, screenshots: Path) ->
     second = _wait_state(page, "review", other_than=first)
     page.keyboard.press("r")  # reject: the comment box takes the keys
     page.wait_for_function("() => document.activeElement.id === 'review-comment'")
-    page.keyboard.type("Please read the <b>whole</b> review")
+    page.keyboard.insert_text(COMMENT)
     page.keyboard.press("Enter")
     third = _wait_state(page, "review", other_than=second)
     page.keyboard.press("f")  # fix: a number picks the corrected label, Enter saves
@@ -430,7 +440,7 @@ def test_review_page_by_keyboard(team: Team, browser: Any, screenshots: Path) ->
         assert state == "accepted" and detail["label"]["value"] == {"sentiment": changed}
         state, detail = status_of(second)
         assert state == "rejected"
-        assert detail["reviews"][-1]["comment"] == "Please read the <b>whole</b> review"
+        assert detail["reviews"][-1]["comment"] == COMMENT
         state, detail = status_of(third)
         assert state == "fixed" and detail["label"]["value"] == {"sentiment": "neutral"}
         assert status_of(fourth)[0] == "escalated"
@@ -438,7 +448,29 @@ def test_review_page_by_keyboard(team: Team, browser: Any, screenshots: Path) ->
     with team.client("a1") as http:
         task = http.post("/api/projects/ui/tasks/next", json={}).json()["task"]
         assert task["item"]["id"] == by_id[second]["item_id"]
-        assert task["rework"]["comment"] == "Please read the <b>whole</b> review"
+        assert task["rework"]["comment"] == COMMENT
+
+    # The annotator's labeling page shows the reviewer, the whole comment (past the 300
+    # characters of the item's reason) and their rejected answer, as text.
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    page = context.new_page()
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    _sign_in(page, team, "/p/ui/label", "a1", PASSWORD)
+    page.wait_for_selector("#rework-banner:not([hidden])", timeout=15000)
+    assert page.get_attribute("#label-app", "data-assignment-id") == str(task["assignment_id"])
+    assert page.text_content("#rework-reviewer") == "rev"
+    assert page.text_content("#rework-comment") == COMMENT
+    assert page.text_content("#rework-previous") == by_id[second]["value"]["sentiment"]
+    assert page.eval_on_selector("#rework-banner", "b => b.querySelectorAll('*').length") == 6
+    assert page.evaluate("() => window.hostile === undefined")
+    page.keyboard.press("1")
+    page.keyboard.press("Enter")
+    page.wait_for_function(
+        "() => document.getElementById('rework-banner').hidden"
+        " && document.getElementById('label-app').dataset.state !== 'loading'"
+    )
+    assert not errors, errors
+    context.close()
 
 
 @pytest.mark.browser

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from labelloop.learn import SettledPredictions
 from labelloop.schema.settings import ProjectSettings
-from labelloop.store.tables import annotation, assignment
+from labelloop.store.tables import annotation, assignment, item, model_version, queue_entry
 from labelloop.workflow import status, tasks
 from labelloop.workflow.learning import _criteria
 from tests.conftest import CLASSES, schema_with, truth_of
@@ -266,3 +267,87 @@ def test_gold_checks_left_do_not_start_round_after_round(lab: Any) -> None:
     assert learner.run_once() == 1  # the last six labels
     assert [learner.run_once() for _ in range(5)] == [0] * 5
     assert status.status(lab.db, ctx)["model"]["n_train"] == 6
+
+
+def _age_rounds(lab: Any, ctx: Any, *, seconds: float) -> None:
+    """Date the project's rounds ``seconds`` earlier, as if the learner had rested since."""
+    with lab.db.write() as conn:
+        rounds = select(model_version.c.id, model_version.c.created_at)
+        for found in conn.execute(rounds.where(model_version.c.project_id == ctx.id)).all():
+            earlier = found.created_at - timedelta(seconds=seconds)
+            mv = model_version.c
+            conn.execute(update(model_version).where(mv.id == found.id).values(created_at=earlier))
+
+
+def _serve(lab: Any, ann: Any, n: int) -> list[dict[str, Any]]:
+    """``n`` items leased at once, as the labeling page holds one and prefetches the next."""
+    held: list[int] = []
+    for _ in range(n):
+        held.append(tasks.next_task(lab.db, ann, held=held)["assignment_id"])
+    return held
+
+
+def _first_round(lab: Any, n: int, **settings: Any) -> tuple[Any, Any, Any]:
+    """A project of ``n`` items after its learner's first round: the admin's context, the
+    learner and an annotator's context."""
+    from labelloop.workflow import learning
+
+    ctx = lab.project(**settings)
+    lab.import_rows(ctx, lab.rows(n))
+    learner = learning.Learner(lab.db)
+    assert learner.run_once() == 1
+    return ctx, learner, lab.member("sent", "ann", "annotator")
+
+
+def test_items_imported_after_a_skip_are_served_at_once(lab: Any) -> None:
+    """A solo annotator skipped an item and labeled the rest; items imported then waited for
+    retrain_every labels that could never come, while the page said a model was coming."""
+    ctx, learner, ann = _first_round(lab, 3)
+    first, second, third = _serve(lab, ann, 3)
+    tasks.submit(lab.db, ann, first, {"sentiment": "neutral"}, active_ms=900)
+    tasks.skip(lab.db, ann, second)
+    tasks.submit(lab.db, ann, third, {"sentiment": "neutral"}, active_ms=900)
+    assert tasks.next_task(lab.db, ann) is None
+    assert tasks.idle(lab.db, ann)["state"] == "waiting"  # only the item they skipped is left
+    assert [learner.run_once() for _ in range(3)] == [1, 0, 0]  # the two labels, then none
+
+    lab.import_rows(ctx, lab.rows(2, start=100), filename="more.jsonl")
+    assert tasks.idle(lab.db, ann) == {"state": "open", "remaining": 3, "leased_to_others": 0}
+    assert learner.run_once() == 1
+    task = tasks.next_task(lab.db, ann)
+    assert task is not None and task["item"]["external_id"] in {"doc-100", "doc-101"}
+    assert learner.run_once() == 0
+
+
+def test_an_import_gets_a_round_while_the_old_queue_still_serves(lab: Any) -> None:
+    """New items are ranked by the round after the import, spaced like rounds after labels."""
+    from labelloop.workflow import learning
+
+    ctx, learner, ann = _first_round(lab, 20, retrain_every=50)
+    lab.label_next(ann, n=2)
+    lab.import_rows(ctx, lab.rows(3, start=100), filename="more.jsonl")
+    assert learner.run_once() == 0  # the last round has not rested yet...
+    assert learning.round_coming(lab.db, ctx)  # ...but one is coming
+    _age_rounds(lab, ctx, seconds=60)
+    assert learner.run_once() == 1
+    assert learner.run_once() == 0
+    with lab.db.read() as conn:
+        queued = set(
+            conn.execute(
+                select(item.c.external_id)
+                .join(queue_entry, queue_entry.c.item_id == item.c.id)
+                .join(model_version, model_version.c.id == queue_entry.c.model_version_id)
+                .where(model_version.c.version == 2)
+            ).scalars()
+        )
+    assert {"doc-100", "doc-101", "doc-102"} <= queued
+
+
+def test_idle_does_not_promise_a_round_that_is_not_coming(lab: Any) -> None:
+    """Items outside the queue wait for labels when a round would queue the same ones again."""
+    _, learner, ann = _first_round(lab, 5, queue_size=2)
+    for assignment_id in _serve(lab, ann, 2):
+        tasks.skip(lab.db, ann, assignment_id)
+    assert tasks.next_task(lab.db, ann) is None
+    assert learner.run_once() == 0
+    assert tasks.idle(lab.db, ann) == {"state": "unqueued", "remaining": 5, "leased_to_others": 0}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -99,7 +99,7 @@ def test_an_expired_lease_goes_to_someone_else_and_its_submit_conflicts(
     taken = tasks.next_task(lab.db, b)
     assert taken["item"]["id"] == stale["item"]["id"]
     before = (_count(lab.db, annotation), _count(lab.db, item_label), _count(lab.db, audit_event))
-    with pytest.raises(Conflict, match="expired"):
+    with pytest.raises(Conflict, match="ran out and another annotator has the item now"):
         tasks.submit(lab.db, a, stale["assignment_id"], {"sentiment": "positive"}, active_ms=9)
     assert (
         _count(lab.db, annotation),
@@ -115,14 +115,58 @@ def test_an_expired_lease_goes_to_someone_else_and_its_submit_conflicts(
     assert label == "negative"
 
 
-def test_an_expired_lease_cannot_be_submitted_even_if_nobody_took_it(lab: Any, ready: Any) -> None:
+def test_an_answer_on_an_expired_lease_nobody_took_is_recorded(lab: Any, ready: Any) -> None:
+    """A page left open past its lease used to lose the answer, though the item was still
+    free; the lease is taken again and the answer counts."""
     a = lab.member("sent", "a", "annotator")
     stale = tasks.next_task(lab.db, a)
     _expire(lab.db, stale["assignment_id"])
-    with pytest.raises(Conflict, match="expired"):
-        tasks.submit(lab.db, a, stale["assignment_id"], {"sentiment": "positive"}, active_ms=9)
-    assert _count(lab.db, annotation) == 0
-    assert status.status(lab.db, ready)["counts"]["leased"] == 0
+    done = tasks.submit(lab.db, a, stale["assignment_id"], {"sentiment": "positive"}, active_ms=9)
+    assert done["item_id"] == stale["item"]["id"]
+    assert _count(lab.db, annotation) == 1
+    assert status.status(lab.db, ready)["counts"]["labeled"] == 1
+    assert tasks.next_task(lab.db, a)["item"]["id"] != stale["item"]["id"]
+
+
+def test_an_expired_lease_served_again_is_answered_once(lab: Any, ready: Any) -> None:
+    """The page asked for work while its lease had run out and got the same item again: the
+    late answer counts and the second lease ends, so the item is not answered twice."""
+    a = lab.member("sent", "a", "annotator")
+    stale = tasks.next_task(lab.db, a)
+    _expire(lab.db, stale["assignment_id"])
+    again = tasks.next_task(lab.db, a)
+    assert again["item"]["id"] == stale["item"]["id"]
+    tasks.submit(lab.db, a, stale["assignment_id"], {"sentiment": "positive"}, active_ms=9)
+    with pytest.raises(Conflict, match="no longer leased to you"):
+        tasks.submit(lab.db, a, again["assignment_id"], {"sentiment": "neutral"}, active_ms=9)
+    assert _count(lab.db, annotation) == 1
+    assert tasks.next_task(lab.db, a)["item"]["id"] != stale["item"]["id"]
+
+
+def test_renew_keeps_a_lease_and_takes_a_free_one_again(lab: Any, ready: Any) -> None:
+    a = lab.member("sent", "a", "annotator")
+    b = lab.member("sent", "b", "annotator")
+    task = tasks.next_task(lab.db, a)
+    _expire(lab.db, task["assignment_id"])
+    renewed = tasks.renew(lab.db, a, task["assignment_id"])
+    until = datetime.fromisoformat(renewed["lease_expires_at"])
+    assert until > now() + timedelta(minutes=ready.settings.lease_minutes - 1)
+    assert tasks.next_task(lab.db, b)["item"]["id"] != task["item"]["id"]  # a's again
+
+    _expire(lab.db, task["assignment_id"])
+    assert tasks.next_task(lab.db, b, held=[])["item"]["id"] != task["item"]["id"]  # b's own
+    taken = tasks.next_task(lab.db, b, held=[t["assignment_id"] for t in _leases(lab, b)])
+    assert taken["item"]["id"] == task["item"]["id"]
+    with pytest.raises(Conflict, match="another annotator has the item now"):
+        tasks.renew(lab.db, a, task["assignment_id"])
+
+
+def _leases(lab: Any, who: Any) -> list[Any]:
+    with lab.db.read() as conn:
+        q = select(assignment.c.id.label("assignment_id")).where(
+            assignment.c.user_id == who.user.id, assignment.c.state == "leased"
+        )
+        return list(conn.execute(q).mappings())
 
 
 def test_submitting_on_another_users_lease_conflicts(lab: Any, ready: Any) -> None:

@@ -137,6 +137,13 @@ def skip(slug: str, assignment_id: Id, db: DbDep, user: CurrentUser) -> dict[str
     return {"skipped": assignment_id}
 
 
+@router.post("/tasks/{assignment_id}/renew")
+def renew(slug: str, assignment_id: Id, db: DbDep, user: CurrentUser) -> dict[str, Any]:
+    """Keep the caller's lease for another ``lease_minutes`` (the labeling page's heartbeat
+    while its annotator works); a lease that ran out is taken again while the item is free."""
+    return tasks.renew(db, projects.access(db, slug, user, Permission.ANNOTATE), assignment_id)
+
+
 @router.get("/annotations/previous")
 def previous(slug: str, db: DbDep, user: CurrentUser, before: Id | None = None) -> dict[str, Any]:
     """The caller's annotation before ``before`` (or their latest); null when there is none.

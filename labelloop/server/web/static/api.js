@@ -111,7 +111,42 @@ window.labelloop = (() => {
     return made;
   }
 
+  const plural = (n, word) => `${n.toLocaleString()} ${n === 1 ? word : word + "s"}`;
+
+  /** A control's value in words: a label, labels, a number, or how many spans or boxes. */
+  function valueText(value) {
+    if (value === null || value === undefined) return "—";
+    if (Array.isArray(value)) {
+      if (value.every((v) => typeof v !== "object" || v === null)) return value.join(", ") || "none";
+      const kind = value.some((v) => v && "w" in v) ? "box" : "span";
+      const labels = value.map((v) => v && v.label).filter(Boolean);
+      return `${plural(value.length, kind)}${labels.length ? ": " + labels.join(", ") : ""}`;
+    }
+    if (typeof value === "object") return JSON.stringify(value);
+    return String(value);
+  }
+
+  /** An answer (control name -> value) in words; one control's value alone needs no name. */
+  function answerText(value) {
+    const entries = Object.entries(value || {});
+    if (entries.length === 1) return valueText(entries[0][1]);
+    return entries.map(([name, v]) => `${name}: ${valueText(v)}`).join("; ") || "—";
+  }
+
   // The labeling page's plug-in points (label.js documents them): data type -> renderer,
   // control type -> widget factory. Scripts loaded before label.js register into them.
-  return { csrf, ApiError, detailOf, api, say, notify, node, renderers: {}, widgets: {} };
+  return {
+    csrf,
+    ApiError,
+    detailOf,
+    api,
+    say,
+    notify,
+    node,
+    plural,
+    valueText,
+    answerText,
+    renderers: {},
+    widgets: {},
+  };
 })();

@@ -9,7 +9,7 @@
 (() => {
   "use strict";
 
-  const { api, say, node } = window.labelloop;
+  const { api, say, node, plural, valueText, answerText } = window.labelloop;
   const $ = (id) => document.getElementById(id);
   const page = JSON.parse($("items-data").textContent);
   const base = "/api/projects/" + encodeURIComponent(page.slug);
@@ -43,7 +43,6 @@
   };
 
   const narrow = window.matchMedia("(max-width: 900px)"); // items.css stacks the trace there
-  const plural = (n, word) => `${n.toLocaleString()} ${n === 1 ? word : word + "s"}`;
   const when = (iso) => (iso ? iso.slice(0, 16).replace("T", " ") : "—");
 
   function filters() {
@@ -170,25 +169,6 @@
   }
 
   // ------------------------------------------------------------------ the trace
-
-  /** A control's value in words: a label, labels, a number, or how many spans or boxes. */
-  function valueText(value) {
-    if (value === null || value === undefined) return "—";
-    if (Array.isArray(value)) {
-      if (value.every((v) => typeof v !== "object" || v === null)) return value.join(", ") || "none";
-      const kind = value.some((v) => v && "w" in v) ? "box" : "span";
-      const labels = value.map((v) => v && v.label).filter(Boolean);
-      return `${plural(value.length, kind)}${labels.length ? ": " + labels.join(", ") : ""}`;
-    }
-    if (typeof value === "object") return JSON.stringify(value);
-    return String(value);
-  }
-
-  function answerText(value) {
-    const entries = Object.entries(value || {});
-    if (entries.length === 1) return valueText(entries[0][1]);
-    return entries.map(([name, v]) => `${name}: ${valueText(v)}`).join("; ") || "—";
-  }
 
   function table(head, rows) {
     const wrap = node("div", "table-wrap");

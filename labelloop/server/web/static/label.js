@@ -36,6 +36,7 @@
   const EMPTY_POLL_MS = 2000;
   const EXPLAIN_EVERY = 5; // empty polls between asking the server why the queue is empty
   const STATUS_POLL_MS = 4000;
+  const LEASE_CHECK_MS = 5000; // how often the page looks whether its lease needs renewing
   const MAX_HELD = 20;
 
   const el = {
@@ -56,6 +57,10 @@
     editBanner: $("edit-banner"),
     editBack: $("edit-banner-back"),
     editHere: $("edit-banner-here"),
+    rework: $("rework-banner"),
+    reworkReviewer: $("rework-reviewer"),
+    reworkComment: $("rework-comment"),
+    reworkPrevious: $("rework-previous"),
     controls: $("controls"),
     submit: $("submit-btn"),
     submitLabel: $("submit-label"),
@@ -165,6 +170,7 @@
     if (clock.visible) {
       clock.lastActivity = performance.now();
       refreshStatus();
+      keepLease(); // back after a while: take the lease again before the next key
     }
   });
   setInterval(() => clock.tick(), 1000);
@@ -197,6 +203,7 @@
     el.empty.hidden = mode !== "empty";
     el.text.hidden = !working;
     el.editBanner.hidden = mode !== "edit";
+    if (mode !== "task") el.rework.hidden = true;
     app.classList.toggle("is-editing", mode === "edit");
     el.submitLabel.textContent = mode === "edit" ? "Save change" : "Submit";
     el.submit.disabled = !working;
@@ -351,6 +358,15 @@
     el.why.hidden = false;
   }
 
+  /** A sent-back item: who rejected the answer, their whole comment and the answer itself. */
+  function renderRework(rework) {
+    el.rework.hidden = !rework;
+    if (!rework) return;
+    el.reworkReviewer.textContent = rework.reviewer || "a reviewer";
+    el.reworkComment.textContent = rework.comment || "(no comment)";
+    el.reworkPrevious.textContent = L.answerText(rework.previous_value);
+  }
+
   function markSuggested(label) {
     for (const button of el.controls.querySelectorAll("button.label-btn")) {
       const yes =
@@ -417,7 +433,9 @@
     showWidgets(item, state.widgetValues, task.suggestion);
     renderMeta(item.metadata);
     renderSuggestion(task.suggestion, "Model suggests");
-    renderWhy(task.selection);
+    renderRework(task.rework);
+    // The reason of a sent-back item holds the start of the comment, which the banner shows whole.
+    renderWhy(task.rework ? { ...task.selection, reason: "sent back by a reviewer" } : task.selection);
     markSuggested(task.suggestion ? task.suggestion.label : null);
     renderPressed();
     clock.set(ms);
@@ -486,6 +504,12 @@
         ];
       case "open":
         return ["No items in the queue right now — the model is preparing more.", ""];
+      case "unqueued":
+        return [
+          "Nothing queued for you right now.",
+          (n === 1 ? "The 1 item left waits" : `The ${items(n)} left wait`) +
+            " for the model's next training round to queue them; more labels start it. ",
+        ];
       default:
         return ["No item for you right now.", ""];
     }
@@ -847,6 +871,33 @@
     }
     if (task) showTask(task);
     else showEmpty();
+  }
+
+  // The item on screen stays leased while its annotator works on it: a renew every third of a
+  // lease, while the tab is visible and they were active within IDLE_MS. A page left alone lets
+  // the lease run out; a submit after that still counts while the item is free.
+  async function keepLease() {
+    const task = state.current;
+    const leaseMs = (settings.lease_minutes || 10) * 60000;
+    if (state.mode !== "task" || !task || task.renewing || !clock.visible) return;
+    if (performance.now() - clock.lastActivity >= IDLE_MS) return;
+    if (Date.now() - (task.fetchedAt || 0) < leaseMs / 3) return;
+    task.renewing = true;
+    try {
+      await api("POST", `/tasks/${task.assignment_id}/renew`);
+      task.fetchedAt = Date.now();
+    } catch (err) {
+      if (!(err instanceof ApiError) || err.status !== 409) return; // tried again next tick
+      // Someone else has the item now: say so and show the next one for real.
+      if (state.current !== task || state.mode !== "task" || state.busy) return;
+      showMessage(err.detail + " — here is the next item.", "warn");
+      state.busy = true;
+      advance().finally(() => {
+        state.busy = false;
+      });
+    } finally {
+      task.renewing = false;
+    }
   }
 
   function startEmptyPoll() {
@@ -1254,6 +1305,7 @@
   setInterval(() => {
     if (document.visibilityState === "visible") refreshStatus();
   }, STATUS_POLL_MS);
+  setInterval(keepLease, LEASE_CHECK_MS);
   const asked = new URLSearchParams(location.search);
   if (asked.get("annotation")) openAnswer(asked.get("annotation"), asked.get("from") || "");
   else advance();
