@@ -47,7 +47,51 @@ def users_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None
         out.print_json(json.dumps(rows, default=str))
         return
     for row in rows:
-        out.print(f"{row['username']}" + (" (admin)" if row["is_admin"] else ""))
+        notes = [
+            n for n, on in (("admin", row["is_admin"]), ("deactivated", not row["is_active"])) if on
+        ]
+        out.print(f"{row['username']}" + (f" ({', '.join(notes)})" if notes else ""))
+
+
+def users_deactivate(name: str) -> None:
+    """Deactivate user NAME: no sign-in, sessions and tokens end now, leased items are released."""
+    from labelloop.workflow import accounts
+
+    _, db = _open()
+    done = _run(lambda: accounts.deactivate_user(db, name))
+    tokens, leases = done["tokens_revoked"], done["leases_released"]
+    out.print(
+        f"{escape(name)} is deactivated: signed out everywhere, {tokens} API "
+        f"{'token' if tokens == 1 else 'tokens'} revoked, {leases} leased "
+        f"{'item' if leases == 1 else 'items'} back in the queue; their labels stay theirs",
+        highlight=False,
+    )
+
+
+def users_activate(name: str) -> None:
+    """Let deactivated user NAME sign in again, with the roles they had."""
+    from labelloop.workflow import accounts
+
+    _, db = _open()
+    _run(lambda: accounts.activate_user(db, name))
+    out.print(f"{escape(name)} can sign in again (old API tokens stay revoked)", highlight=False)
+
+
+def users_password(
+    name: str,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+) -> None:
+    """Give user NAME a new password (printed once if not given); their sessions end."""
+    from labelloop.workflow import accounts
+
+    _, db = _open()
+    given = sys.stdin.readline().rstrip("\n") if password_stdin else None
+    password = _run(lambda: accounts.reset_password(db, name, given))
+    out.print(f"{escape(name)} has a new password; their sessions ended", highlight=False)
+    if given is None:
+        out.print(f"password: {password}", highlight=False)
 
 
 def tokens_create(

@@ -90,11 +90,30 @@ def projects_list() -> None:
             out.print(f"{row['slug']}\t{escape(row['name'])}", highlight=False)  # type: ignore[index]
 
 
-def projects_member(slug: str, username: str, role: str) -> None:
-    """Give USERNAME a ROLE (annotator, reviewer, manager) in project SLUG."""
+def projects_member(
+    slug: str,
+    username: str,
+    role: Annotated[
+        str, typer.Argument(help="annotator, reviewer or manager; none removes USERNAME.")
+    ],
+) -> None:
+    """Give USERNAME a ROLE (annotator, reviewer, manager) in project SLUG, or none to remove them.
+
+    A removed member's labels stay attributed to them and their leased items go back to the
+    queue; the project then answers them as it answers a stranger.
+    """
     from labelloop.workflow import projects
 
     _, db = _open()
+    if role == "none":
+        done = _run(lambda: projects.remove_member(db, projects.system_context(db, slug), username))
+        released = done["leases_released"]
+        out.print(
+            f"{escape(username)} is no longer a member of {slug} (was {done['was']}); "
+            f"{released} leased {'item' if released == 1 else 'items'} back in the queue",
+            highlight=False,
+        )
+        return
     _run(lambda: projects.set_member(db, projects.system_context(db, slug), username, role))
     out.print(f"{username} is {role} in {slug}")
 

@@ -1,4 +1,5 @@
-"""Sessions: a signed HttpOnly cookie carrying the user id and its CSRF token."""
+"""Sessions: a signed HttpOnly cookie carrying the user id, its CSRF token and the user's session
+generation (signing out or a new password bumps it on the user's row, ending older cookies)."""
 
 from __future__ import annotations
 
@@ -18,10 +19,12 @@ CSRF_HEADER = "x-csrf-token"
 class Session:
     user_id: int
     csrf: str
+    generation: int = 0
 
 
 class Sessions:
-    """Issues and reads session cookies; nothing is stored server-side."""
+    """Issues and reads session cookies. Only the user's generation is kept server-side, on the
+    user row every request reads anyway (``accounts.user_for_session`` checks it)."""
 
     def __init__(self, secret: str, *, max_age_s: int, secure: bool = False) -> None:
         self._signer = URLSafeTimedSerializer(secret, salt="labelloop-session")
@@ -29,9 +32,14 @@ class Sessions:
         self.max_age_s = max_age_s
         self.secure = secure
 
-    def issue(self, response: Response, user_id: int) -> Session:
-        session = Session(user_id=user_id, csrf=secrets.token_urlsafe(24))
-        token = self._signer.dumps({"uid": user_id, "csrf": session.csrf})
+    def issue(
+        self, response: Response, user_id: int, *, generation: int = 0, csrf: str | None = None
+    ) -> Session:
+        """A session cookie of the user's ``generation``; ``csrf`` keeps an open page's token
+        (a session renewed after a password change)."""
+        csrf = csrf or secrets.token_urlsafe(24)
+        session = Session(user_id=user_id, csrf=csrf, generation=generation)
+        token = self._signer.dumps({"uid": user_id, "csrf": session.csrf, "gen": generation})
         response.set_cookie(
             SESSION_COOKIE,
             token,
@@ -51,7 +59,10 @@ class Sessions:
             data = self._signer.loads(raw, max_age=self.max_age_s)
         except BadSignature:
             return None
-        return Session(user_id=int(data["uid"]), csrf=str(data["csrf"]))
+        # A cookie from before generations were kept is of generation 0, as every user began.
+        return Session(
+            user_id=int(data["uid"]), csrf=str(data["csrf"]), generation=int(data.get("gen", 0))
+        )
 
     def clear(self, response: Response) -> None:
         response.delete_cookie(SESSION_COOKIE, path="/")

@@ -70,6 +70,9 @@ user = Table(
     Column("is_admin", Boolean, nullable=False, default=False),
     Column("is_active", Boolean, nullable=False, default=True),
     Column("created_at", TS, nullable=False),
+    # Counts the user's ended sessions: a session cookie carries the value it was issued at,
+    # and signing out, a new password or deactivation bump it, so every older cookie is refused.
+    Column("session_generation", Integer, nullable=False, default=0, server_default="0"),
 )
 
 api_token = Table(

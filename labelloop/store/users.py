@@ -8,7 +8,10 @@ from typing import Any
 from sqlalchemy import Connection, RowMapping, func, select, update
 
 from labelloop.store.db import new_id
-from labelloop.store.tables import api_token, membership, project, user
+from labelloop.store.tables import api_token, assignment, membership, project, user
+
+NEXT_GENERATION = user.c.session_generation + 1
+"""Bumped by whatever ends a user's sessions: cookies issued before carry an older value."""
 
 
 def now() -> datetime:
@@ -31,7 +34,56 @@ def insert_user(
 
 
 def set_password(conn: Connection, user_id: int, password_hash: str) -> None:
-    conn.execute(user.update().where(user.c.id == user_id).values(password_hash=password_hash))
+    """A new password hash; every session of the user ends with it."""
+    conn.execute(
+        user.update()
+        .where(user.c.id == user_id)
+        .values(password_hash=password_hash, session_generation=NEXT_GENERATION)
+    )
+
+
+def end_sessions(conn: Connection, user_id: int) -> None:
+    """Refuse every session cookie issued to the user so far (they carry an older generation)."""
+    conn.execute(
+        user.update().where(user.c.id == user_id).values(session_generation=NEXT_GENERATION)
+    )
+
+
+def set_active(conn: Connection, user_id: int, active: bool) -> None:
+    """(De)activate a user; either way their sessions end, so a reactivated user signs in anew."""
+    conn.execute(
+        user.update()
+        .where(user.c.id == user_id)
+        .values(is_active=active, session_generation=NEXT_GENERATION)
+    )
+
+
+def count_active_admins(conn: Connection) -> int:
+    q = select(func.count()).select_from(user).where(user.c.is_admin, user.c.is_active)
+    return int(conn.execute(q).scalar_one())
+
+
+def revoke_tokens_of(conn: Connection, user_id: int) -> int:
+    """Revoke every still-valid token of a user; how many were."""
+    res = conn.execute(
+        update(api_token)
+        .where(api_token.c.user_id == user_id, api_token.c.revoked_at.is_(None))
+        .values(revoked_at=now())
+    )
+    return int(res.rowcount)
+
+
+def release_leases(conn: Connection, *, user_id: int, project_id: int | None = None) -> int:
+    """Give back the user's live leases (in one project, or in all): their items return to the
+    queue for others. How many were released."""
+    q = update(assignment).where(
+        assignment.c.user_id == user_id,
+        assignment.c.state == "leased",
+        assignment.c.lease_expires_at > now(),
+    )
+    if project_id is not None:
+        q = q.where(assignment.c.project_id == project_id)
+    return int(conn.execute(q.values(state="released")).rowcount)
 
 
 def by_name(conn: Connection, username: str) -> RowMapping | None:
@@ -95,7 +147,9 @@ def count_users(conn: Connection) -> int:
 
 
 def list_users(conn: Connection) -> list[dict[str, Any]]:
-    q = select(user.c.id, user.c.username, user.c.is_admin, user.c.created_at).order_by(user.c.id)
+    q = select(
+        user.c.id, user.c.username, user.c.is_admin, user.c.is_active, user.c.created_at
+    ).order_by(user.c.id)
     return [dict(r) for r in conn.execute(q).mappings()]
 
 
@@ -107,16 +161,27 @@ def role_in(conn: Connection, *, project_id: int, user_id: int) -> str | None:
 
 
 def set_role(conn: Connection, *, project_id: int, user_id: int, role: str) -> None:
-    conn.execute(
-        membership.delete().where(
-            membership.c.project_id == project_id, membership.c.user_id == user_id
-        )
-    )
+    remove_member(conn, project_id=project_id, user_id=user_id)
     conn.execute(
         membership.insert().values(
             project_id=project_id, user_id=user_id, role=role, created_at=now()
         )
     )
+
+
+def remove_member(conn: Connection, *, project_id: int, user_id: int) -> None:
+    conn.execute(
+        membership.delete().where(
+            membership.c.project_id == project_id, membership.c.user_id == user_id
+        )
+    )
+
+
+def count_managers(conn: Connection, project_id: int) -> int:
+    q = select(func.count()).where(
+        membership.c.project_id == project_id, membership.c.role == "manager"
+    )
+    return int(conn.execute(q).scalar_one())
 
 
 def members(conn: Connection, project_id: int) -> list[dict[str, Any]]:

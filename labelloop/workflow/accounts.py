@@ -8,17 +8,27 @@ import secrets
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from labelloop.errors import AuthenticationFailed, Conflict, LabelloopError, NotFound
+from labelloop.errors import (
+    AuthenticationFailed,
+    Conflict,
+    LabelloopError,
+    NotFound,
+    PermissionDenied,
+)
 from labelloop.store import audit
 from labelloop.store import users as store_users
 from labelloop.store.db import Database
 
 USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,100}$")
 TOKEN_PREFIX = "ll_"
+LOGIN_REFUSED = (
+    "wrong username or password, or the account is deactivated (a site admin can reactivate it)"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +36,8 @@ class User:
     id: int
     username: str
     is_admin: bool
+    session_generation: int = 0
+    """The generation a session cookie must carry to be honoured (see ``user_for_session``)."""
 
 
 @lru_cache(maxsize=1)
@@ -38,8 +50,19 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _user(row: object) -> User:
-    return User(id=int(row["id"]), username=row["username"], is_admin=bool(row["is_admin"]))  # type: ignore[index]
+def _user(row: Any) -> User:
+    return User(
+        id=int(row["id"]),
+        username=row["username"],
+        is_admin=bool(row["is_admin"]),
+        session_generation=int(row["session_generation"]),
+    )
+
+
+def _password_hash(password: str) -> str:
+    if len(password) < 8:
+        raise LabelloopError("password must have at least 8 characters")
+    return _hasher().hash(password)
 
 
 def create_user(
@@ -54,9 +77,7 @@ def create_user(
         raise LabelloopError(
             f"username '{username[:100]}' may use only letters, digits and _ . @ - (1-100 chars)"
         )
-    if password is not None and len(password) < 8:
-        raise LabelloopError("password must have at least 8 characters")
-    pw_hash = _hasher().hash(password) if password is not None else None
+    pw_hash = _password_hash(password) if password is not None else None
     with db.write() as conn:
         if store_users.by_name(conn, username) is not None:
             raise Conflict(f"user '{username}' already exists")
@@ -76,9 +97,19 @@ def create_user(
     return User(id=uid, username=username, is_admin=is_admin)
 
 
+def user_row(conn: Any, username: str) -> Any:
+    """The user called ``username``, deactivated or not, or NotFound."""
+    row = store_users.by_name(conn, username)
+    if row is None:
+        raise NotFound(f"no user named '{username[:100]}'")
+    return row
+
+
 def authenticate(db: Database, username: str, password: str) -> User:
-    """The user with this password, or AuthenticationFailed (same message either way)."""
-    failure = AuthenticationFailed("wrong username or password")
+    """The user with this password, or AuthenticationFailed. The message is the same whether
+    the name, the password or the account's state was the trouble, so a sign-in form tells no
+    one which names exist, nor whether a deactivated account's password was right."""
+    failure = AuthenticationFailed(LOGIN_REFUSED)
     if "\x00" in username:  # no name holds one, and PostgreSQL refuses it in a query
         _hasher().hash(password)
         raise failure
@@ -87,10 +118,8 @@ def authenticate(db: Database, username: str, password: str) -> User:
     if row is None or not row["is_active"] or not row["password_hash"]:
         _hasher().hash(password)  # same cost whether or not the user exists
         raise failure
-    try:
-        _hasher().verify(row["password_hash"], password)
-    except (VerificationError, InvalidHashError):
-        raise failure from None
+    if not _password_matches(row["password_hash"], password):
+        raise failure
     return _user(row)
 
 
@@ -191,6 +220,141 @@ def user_by_id(db: Database, user_id: int) -> User | None:
         return _user(row) if row is not None and row["is_active"] else None
 
     return db.memo.get(("user", user_id), lookup)
+
+
+def user_for_session(db: Database, user_id: int, generation: int) -> User | None:
+    """The active user a session cookie names, if the cookie is of their current generation:
+    signing out, a new password and deactivation end the sessions issued before them.
+
+    It reads the row every request reads anyway (memoized), so ending sessions costs the
+    serving path no query. A cookie newer than the memo (issued by another process just now)
+    re-reads the row once rather than being refused.
+    """
+    user = user_by_id(db, user_id)
+    if user is not None and generation > user.session_generation:
+        db.memo.forget(lambda key: key == ("user", user_id))
+        user = user_by_id(db, user_id)
+    if user is None or user.session_generation != generation:
+        return None
+    return user
+
+
+def sign_out(db: Database, user: User) -> None:
+    """End every session of ``user`` (all their browsers: a session is not told from another),
+    audited."""
+    with db.write() as conn:
+        store_users.end_sessions(conn, user.id)
+        _audit_user(db, conn, "user.sign_out", user_id=user.id, actor_id=user.id)
+    db.memo.forget(lambda key: key == ("user", user.id))
+
+
+def _audit_user(
+    db: Database,
+    conn: Any,
+    action: str,
+    *,
+    user_id: int,
+    actor_id: int | None,
+    payload: dict[str, Any] | None = None,
+) -> None:
+    """One site audit event about a user's account."""
+    audit.record(
+        db,
+        conn,
+        action=action,
+        actor_id=actor_id,
+        project_id=None,
+        subject=f"user:{user_id}",
+        payload=payload,
+    )
+
+
+def deactivate_user(db: Database, username: str, *, by: User | None = None) -> dict[str, Any]:
+    """Deactivate a user (a site admin's act, or the local operator's when ``by`` is None).
+
+    They can no longer sign in; their sessions end and their API tokens are revoked at once
+    (another process's server sees it within its memo's few seconds); their live leases are
+    released so the items go back to the queue. Their answers, reviews and memberships stay,
+    attributed to them. Nobody deactivates themselves or the last active site admin.
+    """
+    with db.write() as conn:
+        row = user_row(conn, username)
+        if not row["is_active"]:
+            raise Conflict(f"{username} is deactivated already")
+        if by is not None and by.id == row["id"]:
+            raise Conflict("you cannot deactivate yourself; ask another site admin")
+        if row["is_admin"] and store_users.count_active_admins(conn) <= 1:
+            raise Conflict(f"{username} is the last active site admin; make another admin first")
+        store_users.set_active(conn, row["id"], False)
+        done = {
+            "username": row["username"],
+            "is_active": False,
+            "tokens_revoked": store_users.revoke_tokens_of(conn, row["id"]),
+            "leases_released": store_users.release_leases(conn, user_id=row["id"]),
+        }
+        _audit_user(
+            db, conn, "user.deactivate", user_id=row["id"], actor_id=_actor(by), payload=done
+        )
+    db.memo.forget()
+    return done
+
+
+def activate_user(db: Database, username: str, *, by: User | None = None) -> dict[str, Any]:
+    """Let a deactivated user sign in again, with their roles as they were (their old tokens
+    stay revoked: they make new ones)."""
+    with db.write() as conn:
+        row = user_row(conn, username)
+        if row["is_active"]:
+            raise Conflict(f"{username} is active already")
+        store_users.set_active(conn, row["id"], True)
+        done = {"username": row["username"], "is_active": True}
+        _audit_user(db, conn, "user.activate", user_id=row["id"], actor_id=_actor(by), payload=done)
+    db.memo.forget()
+    return done
+
+
+def _actor(by: User | None) -> int | None:
+    return by.id if by is not None else None
+
+
+def reset_password(
+    db: Database, username: str, password: str | None = None, *, by: User | None = None
+) -> str:
+    """Give a user a new password (a site admin's act, or the local operator's); without one, a
+    random one is made. Every session of theirs ends; their API tokens keep working. Returns
+    the password, to be shown once."""
+    password = password if password is not None else secrets.token_urlsafe(12)
+    digest = _password_hash(password)
+    with db.write() as conn:
+        row = user_row(conn, username)
+        store_users.set_password(conn, row["id"], digest)
+        _audit_user(db, conn, "user.password_reset", user_id=row["id"], actor_id=_actor(by))
+    db.memo.forget(lambda key: key == ("user", row["id"]))
+    return password
+
+
+def change_own_password(db: Database, user: User, current: str, new: str) -> User:
+    """A user's new password, given their current one. Every session of theirs ends, the one
+    asking included: the caller issues it anew from the returned user (of the new generation)."""
+    digest = _password_hash(new)
+    with db.write() as conn:
+        row = store_users.by_id(conn, user.id)
+        if row is None or not _password_matches(row["password_hash"], current):
+            raise PermissionDenied("the current password is not right")
+        store_users.set_password(conn, user.id, digest)
+        _audit_user(db, conn, "user.password_change", user_id=user.id, actor_id=user.id)
+        fresh = _user(store_users.by_id(conn, user.id))
+    db.memo.forget(lambda key: key == ("user", user.id))
+    return fresh
+
+
+def _password_matches(stored: str | None, password: str) -> bool:
+    if not stored:
+        return False
+    try:
+        return bool(_hasher().verify(stored, password))
+    except (VerificationError, InvalidHashError):
+        return False
 
 
 def user_by_name(db: Database, username: str) -> User | None:

@@ -199,6 +199,8 @@ def set_member(db: Database, ctx: ProjectContext, username: str, role: str) -> N
         row = store_users.by_name(conn, username)
         if row is None:
             raise NotFound(f"no user named '{username[:100]}'")
+        if role != "manager":
+            _keep_a_manager(conn, ctx, row["id"], username)
         store_users.set_role(conn, project_id=ctx.id, user_id=row["id"], role=role)
         audit.record(
             db,
@@ -210,6 +212,52 @@ def set_member(db: Database, ctx: ProjectContext, username: str, role: str) -> N
             payload={"username": username, "role": role},
         )
     db.memo.forget()  # roles are cached per request path
+
+
+def remove_member(db: Database, ctx: ProjectContext, username: str) -> dict[str, Any]:
+    """Take a user out of the project (a manager's act), audited. Their answers, reviews and
+    audit history stay, attributed to them; their live leases are released, so the items go
+    back to the queue; from then on the project answers them as it answers a stranger."""
+    ctx.require(Permission.MANAGE_MEMBERS)
+    with db.write(project_id=ctx.id) as conn:
+        row = store_users.by_name(conn, username)
+        role = store_users.role_in(conn, project_id=ctx.id, user_id=row["id"]) if row else None
+        if row is None or role is None:
+            raise NotFound(f"{username[:100]} is not a member of '{ctx.slug}'")
+        _keep_a_manager(conn, ctx, row["id"], username)
+        store_users.remove_member(conn, project_id=ctx.id, user_id=row["id"])
+        done = {
+            "username": row["username"],
+            "role": None,
+            "was": role,
+            "leases_released": store_users.release_leases(
+                conn, user_id=row["id"], project_id=ctx.id
+            ),
+        }
+        audit.record(
+            db,
+            conn,
+            action="member.remove",
+            actor_id=ctx.actor_id,
+            project_id=ctx.id,
+            subject=f"user:{row['id']}",
+            payload=done,
+        )
+    db.memo.forget()  # roles are cached per request path
+    return done
+
+
+def _keep_a_manager(conn: Any, ctx: ProjectContext, user_id: int, username: str) -> None:
+    """Refuse to take the project's last manager away, unless a site admin does it (site admins
+    manage every project, so it stays managed)."""
+    if ctx.user.is_admin:
+        return
+    role = store_users.role_in(conn, project_id=ctx.id, user_id=user_id)
+    if role == "manager" and store_users.count_managers(conn, ctx.id) <= 1:
+        raise Conflict(
+            f"{username[:100]} is the last manager of '{ctx.slug}'; make someone else "
+            "manager first (or ask a site admin)"
+        )
 
 
 def members(db: Database, ctx: ProjectContext) -> list[dict[str, Any]]:

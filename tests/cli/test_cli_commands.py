@@ -161,6 +161,50 @@ def test_user_errors_are_one_line(cli: Any) -> None:
     assert "nobody" in _one_error_line(nobody)
 
 
+def test_users_deactivate_activate_and_a_new_password(cli: Any) -> None:
+    from labelloop.store.db import Database
+    from labelloop.workflow import accounts
+
+    cli("users", "add", "alice", "--admin", "--password-stdin", stdin="a long password\n")
+    cli("users", "add", "bob", "--password-stdin", stdin="bobs own password\n")
+    token = cli("tokens", "create", "bob").stdout.strip()
+
+    said = " ".join(cli("users", "deactivate", "bob").stdout.split())
+    assert said.startswith("bob is deactivated: signed out everywhere, 1 API token revoked")
+    assert "bob (deactivated)" in cli("users", "list").stdout
+    last = cli("users", "deactivate", "alice", code=1)
+    assert "alice is the last active site admin" in " ".join(_one_error_line(last).split())
+    db = Database(f"sqlite:///{cli.home / 'labelloop.db'}")
+    try:
+        with pytest.raises(AuthenticationFailed):
+            accounts.authenticate(db, "bob", "bobs own password")
+        with pytest.raises(AuthenticationFailed):
+            accounts.user_for_token(db, token)
+        cli("users", "activate", "bob")
+        made = cli("users", "password", "bob").stdout.split("password:", 1)[1].strip()
+        assert accounts.authenticate(db, "bob", made).username == "bob"
+        with pytest.raises(AuthenticationFailed):
+            accounts.authenticate(db, "bob", "bobs own password")
+        cli("users", "password", "bob", "--password-stdin", stdin="chosen password\n")
+        assert accounts.authenticate(db, "bob", "chosen password").username == "bob"
+    finally:
+        db.dispose()
+    short = cli("users", "password", "bob", "--password-stdin", stdin="short\n", code=1)
+    assert "at least 8 characters" in _one_error_line(short)
+    assert "no user named 'zed'" in _one_error_line(cli("users", "activate", "zed", code=1))
+
+
+def test_projects_member_none_removes_a_member(cli: Any, project: str) -> None:
+    cli("users", "add", "bob", "--password-stdin", stdin="bobs own password\n")
+    cli("projects", "member", "reviews", "bob", "annotator")
+    said = " ".join(cli("projects", "member", "reviews", "bob", "none").stdout.split())
+    assert said == (
+        "bob is no longer a member of reviews (was annotator); 0 leased items back in the queue"
+    )
+    again = cli("projects", "member", "reviews", "bob", "none", code=1)
+    assert "bob is not a member of 'reviews'" in " ".join(_one_error_line(again).split())
+
+
 def test_projects_create_from_a_yaml_schema(cli: Any, project: str) -> None:
     listed = cli("projects", "list").stdout
     assert "reviews" in listed and "Review sentiment" in listed

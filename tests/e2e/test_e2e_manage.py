@@ -119,6 +119,7 @@ def test_e2e_admin_manages_from_the_browser(
     assert page.inner_text(f"#members-table tr[data-username='{server.username}']").split() == [
         server.username,
         "manager",
+        "Remove",
     ]
 
     # Users panel: add bob; he appears in the list.
@@ -273,6 +274,37 @@ def test_e2e_admin_manages_from_the_browser(
     page.click("#error-project")
     page.wait_for_url(server.url + f"/p/{SLUG}")
     assert page.inner_text("h1") == NAME
+    _admin_offboards_bob(server, browser, page)
+    context.close()
+
+
+def _admin_offboards_bob(server: Any, browser: Any, bobs_page: Any) -> None:
+    """From the Users panel the admin resets bob's password and deactivates him: bob's open
+    session stops at once, the new password does not sign him in; Reactivate lets him back."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    _login(page, server, "/", server.username, server.password)
+    row = page.locator(f"#users-table tr[data-username='{ANNOTATOR[0]}']")
+    row.get_by_role("button", name=f"Reset password: {ANNOTATOR[0]}").click()
+    fresh = _message(page, "user-result", "shown once").rsplit(": ", 1)[1]
+    assert len(fresh) >= 12
+    row.get_by_role("button", name=f"Deactivate: {ANNOTATOR[0]}").click()
+    assert _message(page, "user-result", "deactivated").startswith(
+        f"{ANNOTATOR[0]} is deactivated: signed out everywhere"
+    )
+    page.wait_for_selector(f"#users-table tr.user-deactivated[data-username='{ANNOTATOR[0]}']")
+    assert page_fetch(bobs_page, "GET", "/api/me")[0] == 401
+
+    bobs_page.goto(server.url + "/login")
+    bobs_page.fill("#username", ANNOTATOR[0])
+    bobs_page.fill("#password", fresh)
+    bobs_page.click("#login-submit")
+    bobs_page.wait_for_selector(".notice-error")
+    assert "account is deactivated" in bobs_page.inner_text(".notice-error")
+    assert "/login" in bobs_page.url
+
+    row.get_by_role("button", name=f"Reactivate: {ANNOTATOR[0]}").click()
+    assert _message(page, "user-result", "again") == f"{ANNOTATOR[0]} can sign in again."
     context.close()
 
 

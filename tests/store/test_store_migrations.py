@@ -9,7 +9,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from labelloop.store.db import Database
 from labelloop.store.migrate import alembic_config, upgrade
@@ -69,7 +69,7 @@ def test_a_database_of_the_previous_release_upgrades_and_keeps_its_models(
     db = empty_db
     upgrade(db, "0004")
     assert "cohort_metrics" not in _columns(db, "model_version")
-    lab = Lab(db)
+    lab = _lab_of_old_release(db)
     ctx = lab.project()
     lab.import_rows(ctx, make_rows(60, labeled=True), labeled=True)
     evals = [{**r, "cohort": "airline"} for r in make_rows(12, start=900, labeled=True)]
@@ -106,6 +106,27 @@ def test_a_database_of_the_previous_release_upgrades_and_keeps_its_models(
     assert [m["version"] for m in status.models(db, ctx)] == [1, 2]
 
 
+def _lab_of_old_release(db: Database) -> Lab:
+    """A Lab on a store of an older revision, its site admin inserted as that release did (its
+    columns only): today's account code reads columns the old user table lacks."""
+    from sqlalchemy import column, table
+
+    from labelloop.store.users import now
+    from labelloop.workflow.accounts import User
+
+    old_user = table(
+        "user", column("username"), column("is_admin"), column("is_active"), column("created_at")
+    )
+    with db.write() as conn:
+        conn.execute(
+            old_user.insert().values(
+                username="admin", is_admin=True, is_active=True, created_at=now()
+            )
+        )
+        uid = conn.execute(text("SELECT id FROM \"user\" WHERE username = 'admin'")).scalar_one()
+    return Lab(db, _admin=User(id=int(uid), username="admin", is_admin=True))
+
+
 def _columns(db: Database, table: str) -> set[str]:
     return {c["name"] for c in inspect(db.engine).get_columns(table)}
 
@@ -128,7 +149,7 @@ def test_alerts_stored_before_acknowledgements_upgrade_and_downgrade(empty_db: D
     db = empty_db
     upgrade(db, "0008")
     assert "acknowledged_at" not in _columns(db, "alert")
-    lab = Lab(db)
+    lab = _lab_of_old_release(db)
     ctx = lab.project()
     with db.write() as conn:  # the alert that release's learner stored (its columns only)
         conn.execute(
@@ -156,3 +177,29 @@ def test_alerts_stored_before_acknowledgements_upgrade_and_downgrade(empty_db: D
         ]
     upgrade(db)
     assert insight.open_alerts(db, lab.admin, rows)[ctx.id][0]["acknowledged_at"] is None
+
+
+def test_users_of_the_previous_release_keep_their_sessions_after_the_upgrade(
+    empty_db: Database,
+) -> None:
+    """A store of revision 0009 with a user: after the upgrade their session cookies (of
+    generation 0, as every cookie before) still hold, signing out ends them, and going back
+    to 0009 keeps the user."""
+    from labelloop.workflow import accounts
+
+    db = empty_db
+    upgrade(db, "0009")
+    lab = _lab_of_old_release(db)
+    upgrade(db)
+    assert accounts.user_for_session(db, lab.admin.id, 0) is not None
+    accounts.sign_out(db, lab.admin)
+    assert accounts.user_for_session(db, lab.admin.id, 0) is None
+    assert accounts.user_for_session(db, lab.admin.id, 1) is not None
+
+    _downgrade(db, "0009")
+    assert "session_generation" not in _columns(db, "user")
+    with db.read() as conn:
+        assert conn.execute(text('SELECT username FROM "user"')).scalars().all() == ["admin"]
+    upgrade(db)
+    db.memo.forget()  # as a server restarted on the migrated store
+    assert accounts.user_for_session(db, lab.admin.id, 0) is not None

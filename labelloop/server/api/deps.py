@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 
 from labelloop.errors import AuthenticationFailed, PermissionDenied
-from labelloop.server.auth import csrf_ok
+from labelloop.server.auth import Session, csrf_ok
 from labelloop.store.db import Database
 from labelloop.workflow import accounts
 from labelloop.workflow.accounts import User
@@ -36,10 +36,19 @@ async def current_user(request: Request, db: Annotated[Database, Depends(get_db)
         raise AuthenticationFailed("sign in first (session missing or expired)")
     if request.method not in SAFE_METHODS and not csrf_ok(session, request):
         raise PermissionDenied("missing or wrong CSRF token; reload the page")
-    user = accounts.user_by_id(db, session.user_id)
+    user = accounts.user_for_session(db, session.user_id, session.generation)
     if user is None:
-        raise AuthenticationFailed("this account no longer exists; sign in again")
+        raise AuthenticationFailed("this session has ended; sign in again")
     return user
+
+
+def session_user(request: Request, db: Database) -> tuple[User, Session] | None:
+    """The signed-in user of a browser page and their session, if the session still holds."""
+    session = request.app.state.sessions.read(request)
+    if session is None:
+        return None
+    user = accounts.user_for_session(db, session.user_id, session.generation)
+    return (user, session) if user is not None else None
 
 
 async def admin_user(user: Annotated[User, Depends(current_user)]) -> User:

@@ -136,6 +136,15 @@ def set_member(slug: str, body: MemberIn, db: DbDep, user: CurrentUser) -> dict[
     return {"username": body.username, "role": body.role}
 
 
+@router.delete("/{slug}/members/{username}")
+def remove_member(slug: str, username: str, db: DbDep, user: CurrentUser) -> dict[str, Any]:
+    """Take a member out of the project: their labels stay attributed, their leases go back to
+    the queue, and the project answers them 404 from then on. A manager cannot remove the
+    project's last manager; a site admin can."""
+    ctx = projects.access(db, slug, user, Permission.MANAGE_MEMBERS)
+    return projects.remove_member(db, ctx, username)
+
+
 @router.post("/{slug}/imports", status_code=201)
 def import_file(
     slug: str,

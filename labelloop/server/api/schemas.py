@@ -68,6 +68,19 @@ class UserIn(Body):
     is_admin: bool = False
 
 
+class PasswordResetIn(Body):
+    """A site admin's new password for a user; none: the server makes one and answers it once."""
+
+    password: str | None = Field(default=None, min_length=8, max_length=1000)
+
+
+class PasswordChangeIn(Body):
+    """A user's own new password, with the current one as proof."""
+
+    current_password: str = Field(max_length=1000)
+    new_password: str = Field(min_length=8, max_length=1000)
+
+
 class TokenIn(Body):
     name: str = Field(default="api", max_length=100)
 

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request, Response
 
 from labelloop.errors import PermissionDenied
 from labelloop.server.api.deps import AdminUser, CurrentUser, DbDep
-from labelloop.server.api.schemas import Id, TokenIn, UserIn
+from labelloop.server.api.schemas import (
+    Id,
+    PasswordChangeIn,
+    PasswordResetIn,
+    TokenIn,
+    UserIn,
+)
 from labelloop.workflow import accounts, auditing
 
 router = APIRouter(prefix="/api", tags=["users"])
@@ -17,6 +23,25 @@ router = APIRouter(prefix="/api", tags=["users"])
 @router.get("/me")
 def me(user: CurrentUser) -> dict[str, Any]:
     return {"id": user.id, "username": user.username, "is_admin": user.is_admin}
+
+
+@router.put("/me/password")
+def change_password(
+    body: PasswordChangeIn, request: Request, response: Response, db: DbDep, user: CurrentUser
+) -> dict[str, Any]:
+    """Change the caller's password, given the current one. Every other session of theirs ends
+    (other browsers, copied cookies); this browser's is renewed. API tokens keep working."""
+    fresh = accounts.change_own_password(db, user, body.current_password, body.new_password)
+    _renew_session(request, response, fresh)
+    return {"username": fresh.username, "sessions_ended": True}
+
+
+def _renew_session(request: Request, response: Response, user: accounts.User) -> None:
+    """Keep the calling browser signed in after its user's sessions ended (same CSRF token)."""
+    sessions = request.app.state.sessions
+    session = None if request.headers.get("authorization") else sessions.read(request)
+    if session is not None and session.user_id == user.id:
+        sessions.issue(response, user.id, generation=user.session_generation, csrf=session.csrf)
 
 
 @router.get("/users")
@@ -30,6 +55,37 @@ def create_user(body: UserIn, db: DbDep, admin: AdminUser) -> dict[str, Any]:
         db, body.username, body.password, is_admin=body.is_admin, actor_id=admin.id
     )
     return {"id": user.id, "username": user.username, "is_admin": user.is_admin}
+
+
+@router.post("/users/{username}/deactivate")
+def deactivate_user(username: str, db: DbDep, admin: AdminUser) -> dict[str, Any]:
+    """Deactivate a user: no more sign-ins; sessions and API tokens stop at once, leases are
+    released; their labels stay attributed. Not yourself, nor the last active site admin."""
+    return accounts.deactivate_user(db, username, by=admin)
+
+
+@router.post("/users/{username}/activate")
+def activate_user(username: str, db: DbDep, admin: AdminUser) -> dict[str, Any]:
+    """Let a deactivated user sign in again (their roles are as they were; tokens stay revoked)."""
+    return accounts.activate_user(db, username, by=admin)
+
+
+@router.put("/users/{username}/password")
+def reset_password(
+    username: str,
+    body: PasswordResetIn,
+    request: Request,
+    response: Response,
+    db: DbDep,
+    admin: AdminUser,
+) -> dict[str, Any]:
+    """Give a user a new password (the one sent, or a made one answered here once); every
+    session of theirs ends. Their API tokens keep working."""
+    password = accounts.reset_password(db, username, body.password, by=admin)
+    if username == admin.username:
+        _renew_session(request, response, accounts.user_by_id(db, admin.id) or admin)
+    made = {"password": password} if body.password is None else {}
+    return {"username": username, "sessions_ended": True, **made}
 
 
 @router.post("/tokens", status_code=201)

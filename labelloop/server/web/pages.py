@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from labelloop.errors import AuthenticationFailed, LabelloopError, PermissionDenied
 from labelloop.govern.guidelines import render_markdown
 from labelloop.govern.permissions import Permission
-from labelloop.server.api.deps import DbDep
+from labelloop.server.api.deps import DbDep, session_user
 from labelloop.server.api.schemas import Id
 from labelloop.server.auth import csrf_ok
 from labelloop.server.web.settings_form import settings_form
@@ -38,11 +38,10 @@ class LoginRequired(Exception):
 
 
 def _page_user(request: Request, db: Any) -> tuple[User, str]:
-    session = request.app.state.sessions.read(request)
-    user = accounts.user_by_id(db, session.user_id) if session else None
-    if session is None or user is None:
+    found = session_user(request, db)
+    if found is None:
         raise LoginRequired()
-    return user, session.csrf
+    return found[0], found[1].csrf
 
 
 def _render(request: Request, name: str, *, status_code: int = 200, **context: Any) -> HTMLResponse:
@@ -69,9 +68,8 @@ def error_page(
     user, csrf, project = None, None, None
     if status_code < 500:  # a 500 may be the database's own; the page then asks it nothing
         db = request.app.state.db
-        session = request.app.state.sessions.read(request)
-        user = accounts.user_by_id(db, session.user_id) if session else None
-        csrf = session.csrf if user else None
+        found = session_user(request, db)
+        user, csrf = (found[0], found[1].csrf) if found else (None, None)
         project = _project_of(db, request.url.path, user)
     page = _render(
         request,
@@ -146,17 +144,19 @@ def login(
             f"/login?next={quote(target)}&error={quote(exc.message)}", status_code=303
         )
     response = RedirectResponse(target, status_code=303)
-    sessions.issue(response, user.id)
+    sessions.issue(response, user.id, generation=user.session_generation)
     return response
 
 
 @router.post("/logout")
-def logout(request: Request, csrf_token: Annotated[str, Form()] = "") -> Response:
-    sessions = request.app.state.sessions
-    session = sessions.read(request)
+def logout(request: Request, db: DbDep, csrf_token: Annotated[str, Form()] = "") -> Response:
+    """Sign out: the cookie goes, and on the server every session of the user ends (a copied
+    cookie, another browser's), so nothing signed in before answers after."""
+    found = session_user(request, db)
     response = RedirectResponse("/login", status_code=303)
-    if session is not None and csrf_ok(session, request, csrf_token):
-        sessions.clear(response)
+    if found is not None and csrf_ok(found[1], request, csrf_token):
+        accounts.sign_out(db, found[0])
+        request.app.state.sessions.clear(response)
     return response
 
 

@@ -458,6 +458,28 @@
     const submit = $("member-submit");
     const result = $("member-result");
 
+    // Removing a member keeps their labels attributed and puts their leased items back in the
+    // queue; the server refuses to take away the last manager (unless a site admin asks).
+    function removeCell(m) {
+      const cell = document.createElement("td");
+      const button = node("button", "btn btn-small btn-quiet", "Remove");
+      button.type = "button";
+      button.setAttribute("aria-label", `Remove ${m.username} from the project`);
+      button.addEventListener("click", async () => {
+        button.disabled = true;
+        try {
+          const done = await api("DELETE", base + "/members/" + encodeURIComponent(m.username));
+          say(result, "info", `${done.username} is no longer a member; their labels stay theirs.`);
+          await load();
+        } catch (err) {
+          say(result, "error", `Could not remove ${m.username}: ${err.message}`);
+          button.disabled = false;
+        }
+      });
+      cell.append(button);
+      return cell;
+    }
+
     async function load() {
       const members = await api("GET", base + "/members");
       const rows = members.map((m) => {
@@ -470,7 +492,7 @@
         badge.className = `badge role-badge role-${m.role}`;
         badge.textContent = m.role;
         r.append(badge);
-        tr.append(name, r);
+        tr.append(name, r, removeCell(m));
         return tr;
       });
       body.replaceChildren(...rows);

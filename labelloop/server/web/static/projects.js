@@ -1,10 +1,11 @@
-// The projects page, for site admins: create a project from a schema, list and add users.
+// The projects page, for site admins: create a project from a schema, list and add users,
+// deactivate or reactivate one and reset a password.
 // Server text only reaches the DOM via textContent.
 (() => {
   "use strict";
 
   const $ = (id) => document.getElementById(id);
-  const { api, say } = window.labelloop;
+  const { api, node, say } = window.labelloop;
   const fmt = (n) => Number(n).toLocaleString("en-US");
 
   // ---------------------------------------------------------------- new project
@@ -50,6 +51,48 @@
     const submit = $("user-submit");
     const result = $("user-result");
 
+    // Offboarding: each row's buttons name their user for screen readers; the answer says
+    // what happened (a reset password is shown here once).
+    function action(label, u, run) {
+      const button = node("button", "btn btn-small btn-quiet", label);
+      button.type = "button";
+      button.dataset.action = label.toLowerCase().replace(/ /g, "-");
+      button.setAttribute("aria-label", `${label}: ${u.username}`);
+      button.addEventListener("click", async () => {
+        button.disabled = true;
+        try {
+          say(result, "info", await run());
+          await load();
+        } catch (err) {
+          say(result, "error", `${label} failed for ${u.username}: ${err.message}`);
+          button.disabled = false;
+        }
+      });
+      return button;
+    }
+
+    function actions(u) {
+      const cell = document.createElement("td");
+      const buttons = node("div", "row-actions");
+      const path = "/api/users/" + encodeURIComponent(u.username);
+      const toggle = u.is_active
+        ? action("Deactivate", u, async () => {
+            const done = await api("POST", path + "/deactivate");
+            return `${u.username} is deactivated: signed out everywhere, ${done.tokens_revoked} API token(s) revoked, ${done.leases_released} leased item(s) back in the queue.`;
+          })
+        : action("Reactivate", u, async () => {
+            await api("POST", path + "/activate");
+            return `${u.username} can sign in again.`;
+          });
+      const reset = action("Reset password", u, async () => {
+        const done = await api("PUT", path + "/password", {});
+        return `New password for ${u.username} (shown once): ${done.password}`;
+      });
+      buttons.append(toggle, reset);
+      cell.append(buttons);
+      return cell;
+    }
+
     async function load() {
       const users = await api("GET", "/api/users");
       const rows = users.map((u) => {
@@ -65,7 +108,10 @@
         time.dateTime = when;
         time.textContent = when.slice(0, 16).replace("T", " ");
         added.append(time);
-        tr.append(name, isAdmin, added);
+        const state = document.createElement("td");
+        state.textContent = u.is_active ? "active" : "deactivated";
+        tr.classList.toggle("user-deactivated", !u.is_active);
+        tr.append(name, isAdmin, added, state, actions(u));
         return tr;
       });
       body.replaceChildren(...rows);
