@@ -75,6 +75,7 @@ REQUESTS: dict[tuple[str, str], dict[str, Any]] = {
         "json": {"value": VALUE, "active_ms": 1500}
     },
     ("POST", "/api/projects/{slug}/tasks/{assignment_id}/skip"): {},
+    ("POST", "/api/projects/{slug}/tasks/{assignment_id}/renew"): {},
     ("POST", "/api/projects/{slug}/tasks/{assignment_id}/flag"): {"json": {"note": "unclear"}},
     ("PUT", "/api/projects/{slug}/annotations/{annotation_id}"): {"json": {"value": VALUE}},
     ("POST", "/api/projects/{slug}/annotations/{annotation_id}/flag"): {
