@@ -114,6 +114,18 @@ def test_a_wrong_password_fails_with_the_same_message_as_an_unknown_user(web: An
         places.append(response.headers["location"])
     assert places[0] == places[1]
     assert SESSION_COOKIE not in web.client.cookies
+    page = web.client.get(places[0]).text
+    assert "wrong username or password" in page
+
+
+def test_the_sign_in_page_shows_only_its_own_sentences(web: Any) -> None:
+    """A link carrying words of someone else's choosing does not show them on the sign-in
+    page: the address names a message, it does not hold one."""
+    bait = "Your account is locked. Call +1 555 0100 to unlock it."
+    page = web.client.get("/login", params={"error": bait}).text
+    assert "555 0100" not in page and 'role="alert"' not in page
+    page = web.client.get("/login", params={"error": "expired"}).text
+    assert "the form expired; please try again" in page
 
 
 def _cookie(uid: int, *, age_s: int, secret: str = "test") -> str:

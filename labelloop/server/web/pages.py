@@ -112,11 +112,21 @@ def api_docs(request: Request) -> HTMLResponse:
     return _render(request, "apidocs.html")
 
 
+LOGIN_ERRORS = {
+    "expired": "the form expired; please try again",
+    "refused": accounts.LOGIN_REFUSED,
+}
+"""What the sign-in page says for each ``error`` its address may carry. The address names a
+code, never the words: a link with words of someone else's choosing in it would show them on
+this site's sign-in page."""
+
+
 @router.get("/login", response_class=HTMLResponse)
 def login_page(request: Request, next: str | None = None, error: str | None = None) -> Response:
     sessions = request.app.state.sessions
     token = sessions.new_login_token()
-    page = _render(request, "login.html", next=_safe_next(next), error=error, login_csrf=token)
+    said = LOGIN_ERRORS.get(error or "")
+    page = _render(request, "login.html", next=_safe_next(next), error=said, login_csrf=token)
     sessions.set_login_cookie(page, token)
     return page
 
@@ -133,16 +143,11 @@ def login(
     sessions = request.app.state.sessions
     target = _safe_next(next)
     if not sessions.check_login_token(request, csrf_token):
-        return RedirectResponse(
-            f"/login?next={quote(target)}&error=" + quote("the form expired; please try again"),
-            status_code=303,
-        )
+        return RedirectResponse(f"/login?next={quote(target)}&error=expired", status_code=303)
     try:
         user = accounts.authenticate(db, username, password)
-    except AuthenticationFailed as exc:
-        return RedirectResponse(
-            f"/login?next={quote(target)}&error={quote(exc.message)}", status_code=303
-        )
+    except AuthenticationFailed:
+        return RedirectResponse(f"/login?next={quote(target)}&error=refused", status_code=303)
     response = RedirectResponse(target, status_code=303)
     sessions.issue(response, user.id, generation=user.session_generation)
     return response
