@@ -174,6 +174,17 @@ def round_coming(db: Database, ctx: ProjectContext) -> bool:
     return settings_problem(ctx) is None and due(db, ctx.id, ahead=True)
 
 
+def queue_serves(db: Database, ctx: ProjectContext) -> bool:
+    """Whether the newest queue holds an item someone could take now: a round that swapped
+    one in between a caller's empty ``next`` and their question why has already served them."""
+    with db.read() as conn:
+        latest = store_learning.latest(conn, ctx.id)
+        return latest is not None and (
+            store_tasks.queue_remaining(conn, latest["id"], overlap=ctx.settings.overlap, at=now())
+            > 0
+        )
+
+
 def prepare_features(
     db: Database, ctx: ProjectContext, cache: FeatureCache, *, budget_s: float
 ) -> bool:

@@ -131,7 +131,8 @@ def idle(db: Database, ctx: ProjectContext) -> dict[str, Any]:
     """Why :func:`next_task` has no item for the caller, for the labeling page to say so.
 
     ``state`` is ``done`` (every pool item is labeled), ``open`` (items the caller may label
-    are not in the newest queue: the learner's next round, due now, ranks them), ``unqueued``
+    are not in the newest queue: the learner's next round, due now, ranks them; or a round has
+    just queued some: ask again), ``unqueued``
     (such items wait for a round that is not due yet: more labels start it), ``leased`` (every
     remaining item is leased to someone else right now) or ``waiting`` (the rest are being
     labeled, wait for another annotator or review, or the caller skipped them). ``remaining``
@@ -165,7 +166,7 @@ def idle(db: Database, ctx: ProjectContext) -> dict[str, Any]:
     if state == "open":
         from labelloop.workflow import learning  # scikit-learn: not loaded with the serving path
 
-        if not learning.round_coming(db, ctx):
+        if not learning.round_coming(db, ctx) and not learning.queue_serves(db, ctx):
             state = "unqueued"
     return {
         "state": state,

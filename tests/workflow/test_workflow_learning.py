@@ -351,3 +351,15 @@ def test_idle_does_not_promise_a_round_that_is_not_coming(lab: Any) -> None:
     assert tasks.next_task(lab.db, ann) is None
     assert learner.run_once() == 0
     assert tasks.idle(lab.db, ann) == {"state": "unqueued", "remaining": 5, "leased_to_others": 0}
+
+
+def test_idle_says_ask_again_when_a_round_has_just_queued_items(lab: Any) -> None:
+    """A round that swaps in its queue between a caller's empty `next` and their question why
+    has already served them: the answer is `open` (ask again), not "wait for more labels"."""
+    ctx = lab.project()
+    lab.import_rows(ctx, lab.rows(20))
+    ann = lab.member("sent", "ann", "annotator")
+    assert tasks.next_task(lab.db, ann) is None  # nothing ranked yet
+    lab.train(ctx)  # the learner's round lands now
+    assert tasks.idle(lab.db, ann)["state"] == "open"
+    assert tasks.next_task(lab.db, ann) is not None
