@@ -5,8 +5,10 @@ from __future__ import annotations
 import difflib
 import re
 from functools import lru_cache
+from typing import Any
 
 from markdown_it import MarkdownIt
+from markdown_it.common.utils import escapeHtml
 
 SAFE_SCHEMES: tuple[str, ...] = ("http", "https", "mailto")
 """URL schemes a guideline link or image may use; scheme-less (relative) URLs are allowed too."""
@@ -57,4 +59,17 @@ def _renderer() -> MarkdownIt:
     """The one CommonMark renderer, built on first use rather than at import."""
     md = MarkdownIt("commonmark", {"html": False})
     md.validateLink = _safe_link  # type: ignore[method-assign]
+    md.add_render_rule("image", _image)
     return md
+
+
+def _image(self: Any, tokens: Any, idx: int, options: Any, env: Any) -> str:
+    """An image on another site becomes a link to it: shown inline, every annotator's page
+    would fetch it from there (telling that site who reads the guideline, and when). Images
+    served by labelloop itself (relative URLs) show as images."""
+    token = tokens[idx]
+    src = token.attrGet("src") or ""
+    if not _SCHEME.match(src):
+        return str(self.image(tokens, idx, options, env))
+    alt = self.renderInlineAsText(token.children or [], options, env) or src
+    return f'<a href="{escapeHtml(src)}" rel="noopener noreferrer">{escapeHtml(alt)} (image)</a>'

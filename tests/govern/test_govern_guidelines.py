@@ -82,3 +82,15 @@ def test_changed_lines_count_what_the_diff_adds_and_removes() -> None:
     assert changed_lines(old, new) == (2, 2)
     assert changed_lines(new, new) == (0, 0)
     assert changed_lines("", "one\ntwo") == (2, 0)
+
+
+def test_an_image_on_another_site_is_a_link_and_labelloops_own_stays_an_image() -> None:
+    """Shown inline, an image on another site would be fetched from there by every annotator's
+    page (a tracking pixel in a guideline); it becomes a link that names it."""
+    html = render_markdown("See ![the logo](https://elsewhere.example/t.png) and ![a cat](cat.png)")
+    assert 'src="https://elsewhere.example' not in html
+    assert (
+        '<a href="https://elsewhere.example/t.png" rel="noopener noreferrer">the logo (image)</a>'
+        in html
+    )
+    assert '<img src="cat.png" alt="a cat" />' in html
