@@ -24,6 +24,7 @@ from labelloop.store.tables import (
     review,
     user,
 )
+from labelloop.store.tasks import holds
 from labelloop.store.users import now
 
 LIVE_STATES = ("submitted", "in_review", "escalated", "accepted", "fixed", "adjudicated")
@@ -39,11 +40,7 @@ REWORK = "rework"
 
 def taken(conn: Connection, item_id: int, at: datetime) -> int:
     """Submitted assignments plus live leases of an item: the labels it has or will soon have."""
-    q = select(func.count()).where(
-        assignment.c.item_id == item_id,
-        (assignment.c.state == "submitted")
-        | ((assignment.c.state == "leased") & (assignment.c.lease_expires_at > at)),
-    )
+    q = select(func.count()).where(assignment.c.item_id == item_id, holds(assignment.c, at))
     return int(conn.execute(q).scalar_one())
 
 

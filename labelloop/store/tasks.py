@@ -81,6 +81,17 @@ def held_lease(
     return found[0] if found else None
 
 
+def live(c: Any, at: Any) -> Any:
+    """An assignment (columns ``c``) leased and not run out at ``at``."""
+    return (c.state == ACTIVE) & (c.lease_expires_at > at)
+
+
+def holds(c: Any, at: Any) -> Any:
+    """An assignment (columns ``c``) that holds its item at ``at``: answered, or leased live.
+    How many hold an item, against the overlap, says whether it is still open to someone."""
+    return (c.state == "submitted") | live(c, at)
+
+
 def open_conditions(item_id: Any) -> tuple[Any, Any, Any]:
     """The conditions that keep an item from a user, for the item named by ``item_id``.
 
@@ -92,22 +103,14 @@ def open_conditions(item_id: Any) -> tuple[Any, Any, Any]:
     place.
     """
     at: Any = bindparam("at")
-
-    def live(c: Any) -> Any:
-        return (c.state == ACTIVE) & (c.lease_expires_at > at)
-
     a = assignment.alias("a")
     mine = exists().where(
         a.c.item_id == item_id,
         a.c.user_id == bindparam("user_id"),
-        (a.c.state == "submitted") | (a.c.state == "skipped") | live(a.c),  # no IN: no postcompile
+        holds(a.c, at) | (a.c.state == "skipped"),  # no IN: no postcompile
     )
     b = assignment.alias("b")
-    taken = (
-        select(func.count())
-        .where(b.c.item_id == item_id, (b.c.state == "submitted") | live(b.c))
-        .scalar_subquery()
-    )
+    taken = select(func.count()).where(b.c.item_id == item_id, holds(b.c, at)).scalar_subquery()
     resolved = exists().where(item_label.c.item_id == item_id) | exists().where(
         gold_answer.c.item_id == item_id
     )
@@ -292,8 +295,7 @@ def _claims_stmt() -> Any:
         .where(
             assignment.c.item_id == bindparam("item_id"),
             assignment.c.user_id != bindparam("user_id"),
-            (assignment.c.state == "submitted")
-            | ((assignment.c.state == ACTIVE) & (assignment.c.lease_expires_at > bindparam("at"))),
+            holds(assignment.c, bindparam("at")),
         )
         .scalar_subquery()
     )
@@ -483,22 +485,12 @@ def queue_remaining(conn: Connection, model_version_id: int, *, overlap: int, at
     free, and one its annotator skipped is never served to them again. None of these count: a
     queue holding only those has nothing for someone (a solo annotator who skipped the rest).
     """
-    resolved = exists().where(item_label.c.item_id == queue_entry.c.item_id)
-    gold = exists().where(gold_answer.c.item_id == queue_entry.c.item_id)
+    _, taken, resolved = open_conditions(queue_entry.c.item_id)  # resolved: labeled or gold
     skipped = exists().where(
         assignment.c.item_id == queue_entry.c.item_id, assignment.c.state == "skipped"
     )
-    taken = (
-        select(func.count())
-        .where(
-            assignment.c.item_id == queue_entry.c.item_id,
-            (assignment.c.state == "submitted")
-            | ((assignment.c.state == ACTIVE) & (assignment.c.lease_expires_at > at)),
-        )
-        .scalar_subquery()
-    )
     q = select(func.count()).where(
-        and_(queue_entry.c.model_version_id == model_version_id, ~resolved, ~gold, ~skipped),
+        and_(queue_entry.c.model_version_id == model_version_id, ~resolved, ~skipped),
         taken < overlap,
     )
-    return int(conn.execute(q).scalar_one())
+    return int(conn.execute(q, {"at": at}).scalar_one())
