@@ -15,7 +15,7 @@ from labelloop.store import audit
 from labelloop.store import projects as store_projects
 from labelloop.store import users as store_users
 from labelloop.store.db import Database
-from labelloop.workflow.accounts import User
+from labelloop.workflow.accounts import User, user_row
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 LIVE_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -196,11 +196,10 @@ def set_member(db: Database, ctx: ProjectContext, username: str, role: str) -> N
     if role not in ROLES:
         raise LabelloopError(f"role '{role}' is not one of {', '.join(ROLES)}")
     with db.write(project_id=ctx.id) as conn:
-        row = store_users.by_name(conn, username)
-        if row is None:
-            raise NotFound(f"no user named '{username[:100]}'")
+        row = user_row(conn, username)
         if role != "manager":
-            _keep_a_manager(conn, ctx, row["id"], username)
+            was = store_users.role_in(conn, project_id=ctx.id, user_id=row["id"])
+            _keep_a_manager(conn, ctx, was, username)
         store_users.set_role(conn, project_id=ctx.id, user_id=row["id"], role=role)
         audit.record(
             db,
@@ -224,7 +223,7 @@ def remove_member(db: Database, ctx: ProjectContext, username: str) -> dict[str,
         role = store_users.role_in(conn, project_id=ctx.id, user_id=row["id"]) if row else None
         if row is None or role is None:
             raise NotFound(f"{username[:100]} is not a member of '{ctx.slug}'")
-        _keep_a_manager(conn, ctx, row["id"], username)
+        _keep_a_manager(conn, ctx, role, username)
         store_users.remove_member(conn, project_id=ctx.id, user_id=row["id"])
         done = {
             "username": row["username"],
@@ -247,12 +246,11 @@ def remove_member(db: Database, ctx: ProjectContext, username: str) -> dict[str,
     return done
 
 
-def _keep_a_manager(conn: Any, ctx: ProjectContext, user_id: int, username: str) -> None:
-    """Refuse to take the project's last manager away, unless a site admin does it (site admins
-    manage every project, so it stays managed)."""
+def _keep_a_manager(conn: Any, ctx: ProjectContext, role: str | None, username: str) -> None:
+    """Refuse to take the project's last manager away (``role``: the user's role there now),
+    unless a site admin does it (site admins manage every project, so it stays managed)."""
     if ctx.user.is_admin:
         return
-    role = store_users.role_in(conn, project_id=ctx.id, user_id=user_id)
     if role == "manager" and store_users.count_managers(conn, ctx.id) <= 1:
         raise Conflict(
             f"{username[:100]} is the last manager of '{ctx.slug}'; make someone else "
