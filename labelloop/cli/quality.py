@@ -311,7 +311,7 @@ def _label_words(value: Any) -> str:
 
 def _print_trace(d: dict[str, Any]) -> None:
     item = d["item"]
-    out.print(f"item {escape(str(item['external_id'] or '#' + str(item['id'])))}")
+    out.print(f"item {_shown_name(item)}")
     label = d["label"]
     if label is None:
         out.print("label: none yet")
@@ -356,7 +356,7 @@ def _print_own_trace(d: dict[str, Any]) -> None:
     from labelloop.workflow import browse
 
     item = d["item"]
-    out.print(f"item {escape(str(item['external_id'] or '#' + str(item['id'])))}")
+    out.print(f"item {_shown_name(item)}")
     for a in d["answers"]:
         _print_answer("your answer", a, browse.STATE_WORDS[a["state"]])
         for r in a["reviews"]:
