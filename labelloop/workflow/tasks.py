@@ -166,7 +166,7 @@ def idle(db: Database, ctx: ProjectContext) -> dict[str, Any]:
     if state == "open":
         from labelloop.workflow import learning  # scikit-learn: not loaded with the serving path
 
-        if not learning.round_coming(db, ctx) and not learning.queue_serves(db, ctx):
+        if not learning.queue_serves(db, ctx) and not learning.round_coming(db, ctx):
             state = "unqueued"
     return {
         "state": state,
