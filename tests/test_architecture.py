@@ -99,3 +99,17 @@ def test_every_cli_command_is_documented_in_the_readme() -> None:
         names += [f"{name} {sub}" for sub in subs] if subs else [name]
     missing = [n for n in names if f"labelloop {n}" not in readme]
     assert not missing, f"README does not document: {', '.join(missing)}"
+
+
+def test_browser_tests_never_wait_on_a_promise_with_wait_for_function() -> None:
+    """Playwright's ``wait_for_function`` takes a returned promise (a fetch) for a truthy answer
+    and returns at once, so such a wait waits for nothing; ``wait_answer`` polls it for real."""
+    call = re.compile(r"wait_for_function\(((?:[^()]|\((?:[^()]|\([^()]*\))*\))*)\)", re.S)
+    found = [
+        f"{path.name}:{text[: m.start()].count(chr(10)) + 1}"
+        for path in sorted((ROOT / "tests" / "e2e").glob("*.py"))
+        for text in [path.read_text()]
+        for m in call.finditer(text)
+        if re.search(r"\bfetch\(|\.then\(|\bawait\b|\bPromise\b", m.group(1))
+    ]
+    assert found == []

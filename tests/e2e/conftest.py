@@ -445,3 +445,19 @@ def page_fetch(page: Any, method: str, path: str, body: Any = None) -> Any:
         }).then(async r => [r.status, await r.json()])""",
         [method, path, body],
     )
+
+
+def wait_answer(
+    page: Any, expression: str, arg: Any = None, *, timeout_ms: int = 30000, every_ms: int = 300
+) -> Any:
+    """Ask the page ``expression`` (which may return a promise, e.g. a fetch) until its answer
+    is truthy; that answer. ``page.wait_for_function`` is no use for this: it takes the promise
+    itself for a truthy answer and returns at once."""
+    deadline = time.monotonic() + timeout_ms / 1000
+    while True:
+        answer = page.evaluate(expression, arg)
+        if answer:
+            return answer
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the page never answered truthily within {timeout_ms} ms")
+        page.wait_for_timeout(every_ms)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import login, phone, wait_task
+from tests.e2e.conftest import login, phone, wait_answer, wait_task
 
 pytestmark = pytest.mark.browser
 
@@ -115,13 +115,14 @@ def test_e2e_a_published_guideline_reaches_the_annotator_and_their_label(
     ann.keyboard.press("1")
     ann.keyboard.press("Enter")
     wait_task(ann, other_than=shown)
-    mgr.wait_for_function(
+    wait_answer(
+        mgr,
         """([slug, who]) => fetch(`/api/projects/${slug}/export?format=jsonl`)
             .then(r => r.text())
             .then(t => t.split('\\n').filter(Boolean).map(JSON.parse)
                        .some(row => row.annotator === who))""",
-        arg=[server.main, name],
-        timeout=15000,
+        [server.main, name],
+        timeout_ms=15000,
     )
     exported = mgr.evaluate(
         "(slug) => fetch(`/api/projects/${slug}/export?format=jsonl`).then(r => r.text())",

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import make_reviews, page_fetch
+from tests.e2e.conftest import make_reviews, page_fetch, wait_answer
 
 pytestmark = pytest.mark.browser
 
@@ -174,11 +174,12 @@ def test_e2e_keyboard_labeling_drives_the_loop(
     # The overview shows the same progress, the learning curve and the export links. The page
     # draws the models measured when it loads: wait for the learner's next round (on a busy
     # machine it can come a few seconds after the last label).
-    page.wait_for_function(
+    wait_answer(
+        page,
         f"""() => fetch('/api/projects/{server.main}/models').then(r => r.json())
             .then(ms => ms.filter(m => typeof m.metrics.accuracy === 'number').length >= 2)""",
-        timeout=60000,
-        polling=500,
+        timeout_ms=60000,
+        every_ms=500,
     )
     page.goto(server.url + "/")
     page.click(f"a[href='/p/{server.main}']")
@@ -320,11 +321,10 @@ def test_e2e_pages_say_why_nothing_is_served_and_where_the_metric_comes_from(
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     _login(page, server, f"/p/{slug}")
-    page.wait_for_function(
+    wait_answer(
+        page,
         f"""() => fetch('/api/projects/{slug}/models').then(r => r.json())
             .then(ms => ms.length >= 1)""",
-        timeout=30000,
-        polling=300,
     )
     # Only the cold-start model: the eval items are there, the metric comes with a trained model.
     page.reload()
@@ -414,12 +414,13 @@ def test_e2e_suggestion_is_preselected_only_when_the_model_is_sure_enough(
             page, "PATCH", f"/api/projects/{slug}/settings", {"preselect_confidence": floor}
         )
         assert status == 200
-        page.wait_for_function(  # the page's status poll brings the setting
+        wait_answer(  # the page's status poll brings the setting
+            page,
             """(floor) => fetch(location.pathname.replace('/p/', '/api/projects/')
                     .replace('/label', '/status')).then(r => r.json())
                 .then(s => s.labeling.preselect_confidence === floor)""",
-            arg=floor,
-            polling=250,
+            floor,
+            every_ms=250,
         )
         page.evaluate("() => document.dispatchEvent(new Event('visibilitychange'))")
         page.wait_for_timeout(500)
