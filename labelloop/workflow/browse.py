@@ -49,7 +49,16 @@ STATE_WORDS = {
     "rejected": "sent back for rework",
 }
 """How an annotator is told each of :data:`ANSWER_STATES` (the page, the terminal)."""
-RESOLUTIONS = ("imported", "single", "reviewed", "consensus", "dawid_skene", "adjudicated", "auto")
+RESOLUTIONS = (
+    "imported",
+    "single",
+    "reviewed",
+    "consensus",
+    "tie",
+    "dawid_skene",
+    "adjudicated",
+    "auto",
+)
 MAX_LIMIT = 200
 
 

@@ -349,7 +349,8 @@ def resolve(
     """Resolve an item once it has all its annotations and none waits for review.
 
     One annotation: ``single`` (``reviewed`` when a reviewer accepted or fixed it); several: the
-    majority (``consensus``), or Dawid–Skene for three or more when the project says so; a
+    majority (``consensus``; ``tie`` when no label has more answers than every other, labeled
+    with the earliest answer's), or Dawid–Skene for three or more when the project says so; a
     disagreement goes to the expert tier when ``resolution`` is ``adjudication``. Gold items and
     adjudicated labels are never changed by annotators; a label the model gave (an auto-label
     run) gives way to the first person's answer. Returns how it was resolved, or None.
@@ -400,8 +401,11 @@ def resolve(
         chosen_label = _dawid_skene_label(conn, ctx, item_id, labels)
         how = "dawid_skene"
     else:
-        chosen_label = Counter(labels).most_common(1)[0][0]  # ties: the earliest answer's label
-        how = "consensus"
+        ranked = Counter(labels).most_common(2)
+        chosen_label = ranked[0][0]  # a tie: the earliest answer's label
+        # A tie is no consensus: the label is recorded as the tie it is, to be told apart in
+        # the export, the item list and training data audits.
+        how = "tie" if len(ranked) > 1 and ranked[0][1] == ranked[1][1] else "consensus"
     k = labels.index(chosen_label) if chosen_label in labels else 0
     store_tasks.upsert_label(
         conn,

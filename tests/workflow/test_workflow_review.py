@@ -357,7 +357,7 @@ def test_disagreements_policy_reviews_only_disagreeing_items(sqlite_lab: Any) ->
         assert view["item"]["id"] == y["item_id"]
         assert {f["kind"] for f in view["flags"]} == {"disagreement"}
         wf_review.review_annotation(lab.db, rev, view["annotation"]["id"], verdict="accept")
-    assert _label(lab.db, y["item_id"])["resolution"] == "consensus"
+    assert _label(lab.db, y["item_id"])["resolution"] == "tie"
     assert wf_review.next_review(lab.db, rev) is None
 
 
