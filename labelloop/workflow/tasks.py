@@ -166,7 +166,14 @@ def idle(db: Database, ctx: ProjectContext) -> dict[str, Any]:
     if state == "open":
         from labelloop.workflow import learning  # scikit-learn: not loaded with the serving path
 
-        if not learning.queue_serves(db, ctx) and not learning.round_coming(db, ctx):
+        # Asked in this order so that a round committing meanwhile is never missed: one that
+        # commits after the first question has queued items by the last, and one that has not
+        # committed by the second is still coming.
+        if not (
+            learning.queue_serves(db, ctx)
+            or learning.round_coming(db, ctx)
+            or learning.queue_serves(db, ctx)
+        ):
             state = "unqueued"
     return {
         "state": state,

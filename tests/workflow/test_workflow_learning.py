@@ -353,6 +353,27 @@ def test_idle_does_not_promise_a_round_that_is_not_coming(lab: Any) -> None:
     assert tasks.idle(lab.db, ann) == {"state": "unqueued", "remaining": 5, "leased_to_others": 0}
 
 
+def test_idle_says_ask_again_when_a_round_lands_while_it_asks(lab: Any, monkeypatch: Any) -> None:
+    """The round commits after idle found the newest queue empty and before it asked whether
+    one is coming (which, the round having landed, says no): a client's `tasks(wait_s=…)` loop
+    stopped there, a third through the pool."""
+    from labelloop.workflow import learning
+
+    ctx = lab.project()
+    lab.import_rows(ctx, lab.rows(20))
+    ann = lab.member("sent", "ann", "annotator")
+    assert tasks.next_task(lab.db, ann) is None  # nothing ranked yet
+    asked = learning.round_coming
+
+    def landing(db: Any, project: Any) -> bool:
+        lab.train(ctx)  # the learner's round lands between idle's questions
+        return asked(db, project)
+
+    monkeypatch.setattr(learning, "round_coming", landing)
+    assert tasks.idle(lab.db, ann)["state"] == "open"
+    assert tasks.next_task(lab.db, ann) is not None
+
+
 def test_idle_says_ask_again_when_a_round_has_just_queued_items(lab: Any) -> None:
     """A round that swaps in its queue between a caller's empty `next` and their question why
     has already served them: the answer is `open` (ask again), not "wait for more labels"."""
