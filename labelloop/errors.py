@@ -65,6 +65,16 @@ class AuthenticationFailed(LabelloopError):
     status = 401
 
 
+class TooManyAttempts(LabelloopError):
+    """Too many failed sign-ins (or password checks) for a name from one address (429)."""
+
+    status = 429
+
+    def __init__(self, message: str, *, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 class Conflict(LabelloopError):
     """The request is valid but the state has moved on (lease expired, item leased to another)."""
 

@@ -22,7 +22,12 @@ from starlette.types import Message, Receive, Scope, Send
 
 from labelloop import __version__
 from labelloop.config import Settings
-from labelloop.errors import AuthenticationFailed, ImportFormatError, LabelloopError
+from labelloop.errors import (
+    AuthenticationFailed,
+    ImportFormatError,
+    LabelloopError,
+    TooManyAttempts,
+)
 from labelloop.server.api import flags as flags_api
 from labelloop.server.api import guidelines as guidelines_api
 from labelloop.server.api import insight as insight_api
@@ -33,6 +38,7 @@ from labelloop.server.api import review as review_api
 from labelloop.server.api import search as search_api
 from labelloop.server.api import simulations as simulations_api
 from labelloop.server.auth import Sessions
+from labelloop.server.throttle import SignInThrottle
 from labelloop.server.web import pages
 from labelloop.server.worker import spawn_worker, stop_worker
 from labelloop.store.db import Database
@@ -246,6 +252,7 @@ def create_app(
         settings.features_dir, media_roots=settings.media_root_paths
     )  # shared by learner and search
     app.state.sessions = Sessions(settings.secret(), max_age_s=settings.session_max_age_s)
+    app.state.sign_ins = SignInThrottle()
     app.state.templates = Jinja2Templates(directory=str(WEB / "templates"))
     app.mount("/static/apidocs", StaticFiles(directory=str(APIDOCS)), name="apidocs")
     app.mount("/static", StaticFiles(directory=str(WEB / "static")), name="static")
@@ -274,7 +281,10 @@ def create_app(
         body: dict[str, Any] = {"error": type(exc).__name__, "detail": exc.message}
         if isinstance(exc, ImportFormatError):  # where, for a script to point at the record
             body.update(line=exc.line, field=exc.field, reason=exc.reason)
-        return JSONResponse(body, status_code=exc.status)
+        headers = (
+            {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, TooManyAttempts) else None
+        )
+        return JSONResponse(body, status_code=exc.status, headers=headers)
 
     @app.exception_handler(pages.LoginRequired)
     async def login_required(request: Request, exc: pages.LoginRequired) -> Response:

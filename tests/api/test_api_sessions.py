@@ -215,3 +215,88 @@ def test_login_next_never_leaves_the_site(web: Any, target: str) -> None:
 def test_the_login_form_never_carries_an_off_site_next(web: Any, target: str) -> None:
     form = web.client.get("/login", params={"next": target})
     assert re.search(r'name="next" value="([^"]*)"', form.text).group(1) == "/"
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _attempt(client: Any, user: str, password: str) -> str:
+    token = _login_form(client)
+    response = client.post(
+        "/login", data={"username": user, "password": password, "csrf_token": token}
+    )
+    assert response.status_code == 303
+    return response.headers["location"]
+
+
+def test_guessing_a_password_is_slowed_per_name_and_address(web: Any) -> None:
+    """Ten wrong passwords for a name from one address within 15 minutes, and that name is
+    refused from there (the right password too) until the oldest failure is 15 minutes old;
+    a name nobody has is refused exactly alike, so the refusal tells no one which names exist;
+    other names sign in meanwhile."""
+    from labelloop.server.throttle import SignInThrottle
+
+    clock = Clock()
+    web.client.app.state.sign_ins = SignInThrottle(clock=clock)
+    for name in ("pat", "nobody"):
+        for _ in range(10):
+            assert "error=refused" in _attempt(web.client, name, "guess-123456")
+            clock.now += 30
+    assert "error=throttled" in _attempt(web.client, "PAT", PASSWORD)  # any spelling of it
+    assert SESSION_COOKIE not in web.client.cookies
+    page = web.client.get(_attempt(web.client, "nobody", "guess-123456")).text
+    assert "too many failed sign-ins for this name from here" in page
+
+    web.lab.user("sam", password=PASSWORD)  # someone else is not held up by it
+    assert _attempt(web.client, "sam", PASSWORD) == "/"
+    web.client.cookies.clear()
+
+    clock.now = 1000.0 + 15 * 60 + 1  # pat's first failure is 15 minutes old
+    assert _attempt(web.client, "pat", PASSWORD) == "/"
+
+
+def test_checking_the_current_password_is_slowed_like_a_sign_in(web: Any) -> None:
+    """A stolen session or token cannot guess its user's password through a password change:
+    past ten wrong current passwords the change answers 429 with Retry-After, the right one
+    too, until the window has moved on."""
+    from labelloop.server.throttle import SignInThrottle
+    from labelloop.workflow.accounts import create_token
+
+    clock = Clock()
+    web.client.app.state.sign_ins = SignInThrottle(clock=clock)
+    auth = {"Authorization": f"Bearer {create_token(web.lab.db, 'pat')}"}
+
+    def change(current: str) -> Any:
+        body = {"current_password": current, "new_password": "a-brand-new-pass"}
+        return web.client.put("/api/me/password", json=body, headers=auth)
+
+    for _ in range(10):
+        assert change("guess-123456").status_code == 403
+    refused = change(PASSWORD)
+    assert refused.status_code == 429
+    assert refused.json()["error"] == "TooManyAttempts"
+    assert 0 < int(refused.headers["retry-after"]) <= 15 * 60
+    clock.now += 15 * 60 + 1
+    assert change(PASSWORD).status_code == 200
+
+
+def test_the_throttle_forgets_the_least_recent_pairs_past_its_bound() -> None:
+    from labelloop.server.throttle import SignInThrottle
+
+    clock = Clock()
+    throttle = SignInThrottle(limit=2, max_pairs=3, clock=clock)
+    for name in ("a", "b", "c", "a", "d"):  # 'b' failed least recently once 'd' comes
+        throttle.failed(name, "10.0.0.1")
+    assert throttle.wait_s("a", "10.0.0.1") == 15 * 60
+    assert throttle.wait_s("a", "10.0.0.2") == 0  # another address
+    throttle.failed("b", "10.0.0.1")
+    assert throttle.wait_s("b", "10.0.0.1") == 0  # its first failure was forgotten
+    throttle.succeeded("a", "10.0.0.1")
+    assert throttle.wait_s("a", "10.0.0.1") == 0

@@ -15,6 +15,7 @@ from labelloop.server.api.schemas import (
     TokenIn,
     UserIn,
 )
+from labelloop.server.throttle import client_address, guarded
 from labelloop.workflow import accounts, auditing
 
 router = APIRouter(prefix="/api", tags=["users"])
@@ -30,8 +31,15 @@ def change_password(
     body: PasswordChangeIn, request: Request, response: Response, db: DbDep, user: CurrentUser
 ) -> dict[str, Any]:
     """Change the caller's password, given the current one. Every other session of theirs ends
-    (other browsers, copied cookies); this browser's is renewed. API tokens keep working."""
-    fresh = accounts.change_own_password(db, user, body.current_password, body.new_password)
+    (other browsers, copied cookies); this browser's is renewed. API tokens keep working.
+    Wrong current passwords count against the caller like failed sign-ins (429 past the
+    limit), so a stolen session cannot guess the password at speed."""
+    fresh = guarded(
+        request.app.state.sign_ins,
+        user.username,
+        client_address(request),
+        lambda: accounts.change_own_password(db, user, body.current_password, body.new_password),
+    )
     _renew_session(request, response, fresh)
     return {"username": fresh.username, "sessions_ended": True}
 

@@ -9,12 +9,18 @@ from urllib.parse import quote
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from labelloop.errors import AuthenticationFailed, LabelloopError, PermissionDenied
+from labelloop.errors import (
+    AuthenticationFailed,
+    LabelloopError,
+    PermissionDenied,
+    TooManyAttempts,
+)
 from labelloop.govern.guidelines import render_markdown
 from labelloop.govern.permissions import Permission
 from labelloop.server.api.deps import DbDep, session_user
 from labelloop.server.api.schemas import Id
 from labelloop.server.auth import csrf_ok
+from labelloop.server.throttle import client_address, guarded
 from labelloop.server.web.settings_form import settings_form
 from labelloop.workflow import (
     accounts,
@@ -115,6 +121,8 @@ def api_docs(request: Request) -> HTMLResponse:
 LOGIN_ERRORS = {
     "expired": "the form expired; please try again",
     "refused": accounts.LOGIN_REFUSED,
+    "throttled": "too many failed sign-ins for this name from here; wait a few minutes and try "
+    "again, or ask an admin to reset the password",
 }
 """What the sign-in page says for each ``error`` its address may carry. The address names a
 code, never the words: a link with words of someone else's choosing in it would show them on
@@ -145,9 +153,16 @@ def login(
     if not sessions.check_login_token(request, csrf_token):
         return RedirectResponse(f"/login?next={quote(target)}&error=expired", status_code=303)
     try:
-        user = accounts.authenticate(db, username, password)
+        user = guarded(
+            request.app.state.sign_ins,
+            username,
+            client_address(request),
+            lambda: accounts.authenticate(db, username, password),
+        )
     except AuthenticationFailed:
         return RedirectResponse(f"/login?next={quote(target)}&error=refused", status_code=303)
+    except TooManyAttempts:
+        return RedirectResponse(f"/login?next={quote(target)}&error=throttled", status_code=303)
     response = RedirectResponse(target, status_code=303)
     sessions.issue(response, user.id, generation=user.session_generation)
     return response
