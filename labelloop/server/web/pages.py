@@ -121,8 +121,8 @@ def api_docs(request: Request) -> HTMLResponse:
 LOGIN_ERRORS = {
     "expired": "the form expired; please try again",
     "refused": accounts.LOGIN_REFUSED,
-    "throttled": "too many failed sign-ins for this name from here; wait a few minutes and try "
-    "again, or ask an admin to reset the password",
+    "throttled": "too many failed sign-ins for this name from here; wait a few minutes and "
+    "try again",
 }
 """What the sign-in page says for each ``error`` its address may carry. The address names a
 code, never the words: a link with words of someone else's choosing in it would show them on
