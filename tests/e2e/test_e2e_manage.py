@@ -307,6 +307,30 @@ def _admin_offboards_bob(server: Any, browser: Any, bobs_page: Any) -> None:
     assert _message(page, "user-result", "again") == f"{ANNOTATOR[0]} can sign in again."
     context.close()
 
+    # Bob signs in with the password the admin gave him and sets his own on the home page.
+    bobs_page.fill("#username", ANNOTATOR[0])
+    bobs_page.fill("#password", fresh)
+    bobs_page.click("#login-submit")
+    bobs_page.wait_for_url(server.url + "/")
+    own = "bobs-own-password-1"
+
+    def change(current: str, again: str, expect: str) -> str:
+        bobs_page.fill("#password-current", current)
+        bobs_page.fill("#password-new", own)
+        bobs_page.fill("#password-again", again)
+        bobs_page.click("#password-submit")
+        return _message(bobs_page, "password-result", expect)
+
+    assert "differ" in change(fresh, own + "x", "nothing was changed")
+    assert change("not-the-password", own, "Not changed") == (
+        "Not changed: the current password is not right"
+    )
+    assert change(fresh, own, "Password changed").startswith("Password changed.")
+    assert page_fetch(bobs_page, "GET", "/api/me")[0] == 200  # this browser stays signed in
+    later = browser.new_context(viewport={"width": 1280, "height": 800})
+    _login(later.new_page(), server, "/", ANNOTATOR[0], own)
+    later.close()
+
 
 def test_e2e_api_docs_work_offline_with_a_token(server: Any, browser: Any) -> None:
     """/docs is Swagger UI from installed files: it lists the API, takes a token through
