@@ -238,6 +238,13 @@ class Database:
         if not self.is_sqlite:
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
 
+    def try_lock_key(self, conn: Connection, key: int) -> bool:
+        """Take ``key`` as :meth:`lock_key` does if nobody holds it; whether it was taken. Never
+        waits, so a caller holding row locks cannot deadlock on it. SQLite: always taken."""
+        if self.is_sqlite:
+            return True
+        return bool(conn.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": key}).scalar())
+
     @contextmanager
     def exclusive(self, key: int) -> Iterator[bool]:
         """Try to become the only holder of ``key`` (across processes on PostgreSQL).

@@ -278,6 +278,11 @@ def lock_item(db: Database, conn: Connection, item_id: int) -> None:
     db.lock_key(conn, ITEM_LOCKS + item_id)
 
 
+def try_lock_item(db: Database, conn: Connection, item_id: int) -> bool:
+    """Join the item's writers (:func:`lock_item`) only if none is at work now; whether it did."""
+    return db.try_lock_key(conn, ITEM_LOCKS + item_id)
+
+
 @cache
 def _assignment_stmt() -> Any:
     return select(assignment).where(assignment.c.id == bindparam("assignment_id"))

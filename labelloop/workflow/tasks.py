@@ -100,14 +100,21 @@ def next_task(
             )
             if entry is None:
                 return None
+            # PostgreSQL: an item whose writers are at work (an answer being recorded, an
+            # expired lease being taken back) is passed, not waited for: waiting while holding
+            # the queue's row locks could deadlock, and reading past them could lease an item
+            # the other transaction is about to hold.
             if (
                 db.is_sqlite  # SQLite: one writer, nothing moved
-                or store_tasks.still_open(
-                    conn,
-                    item_id=entry["item_id"],
-                    user_id=ctx.user.id,
-                    overlap=review.max_overlap(settings),
-                    at=at,
+                or (
+                    store_tasks.try_lock_item(db, conn, entry["item_id"])
+                    and store_tasks.still_open(
+                        conn,
+                        item_id=entry["item_id"],
+                        user_id=ctx.user.id,
+                        overlap=review.max_overlap(settings),
+                        at=at,
+                    )
                 )
             ) and review.wants_another(conn, ctx, entry["item_id"], at=at):
                 break

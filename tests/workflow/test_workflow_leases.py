@@ -161,6 +161,27 @@ def test_renew_keeps_a_lease_and_takes_a_free_one_again(lab: Any, ready: Any) ->
         tasks.renew(lab.db, a, task["assignment_id"])
 
 
+def test_an_item_whose_writers_are_at_work_is_not_leased_to_another(lab: Any, ready: Any) -> None:
+    """PostgreSQL: while a's expired lease is being taken back (the renew holds the item's
+    lock and has not committed), b's next passes that item instead of leasing it too, and
+    does not wait for it; one item never ends with two holders."""
+    from labelloop.store import tasks as store_tasks
+
+    if lab.db.is_sqlite:
+        pytest.skip("SQLite has one writer at a time: nothing runs beside a renew")
+    a = lab.member("sent", "a", "annotator")
+    b = lab.member("sent", "b", "annotator")
+    task = tasks.next_task(lab.db, a)
+    _expire(lab.db, task["assignment_id"])
+    with lab.db.write() as conn:  # a's renew, mid-transaction
+        store_tasks.lock_item(lab.db, conn, task["item"]["id"])
+        other = tasks.next_task(lab.db, b)
+    assert other is not None and other["item"]["id"] != task["item"]["id"]
+    tasks.renew(lab.db, a, task["assignment_id"])
+    held = [t["assignment_id"] for t in _leases(lab, b)]
+    assert tasks.next_task(lab.db, b, held=held)["item"]["id"] != task["item"]["id"]
+
+
 def _leases(lab: Any, who: Any) -> list[Any]:
     with lab.db.read() as conn:
         q = select(assignment.c.id.label("assignment_id")).where(
