@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import io
-import logging
 from pathlib import Path
 
-log = logging.getLogger("labelloop.imaging")
+from labelloop.errors import LabelloopError
 
 MAX_THUMBNAIL = 512
 """The largest thumbnail side served; larger requests are refused."""
@@ -16,10 +15,11 @@ _TRANSPOSED = (5, 6, 7, 8)
 
 
 def image_size(path: Path) -> dict[str, int]:
-    """``{"width", "height"}`` of an image as a browser shows it; ``{}`` if Pillow cannot read it
-    (or it is a decompression bomb, larger than Pillow opens).
+    """``{"width", "height"}`` of an image as a browser shows it (EXIF orientation applied).
 
-    Only the header is read. Boxes are drawn and checked in these pixels.
+    Only the header is read. Boxes are drawn and checked in these pixels, and the learner reads
+    the same file, so a file Pillow cannot open (cut short, not an image past its first bytes, a
+    decompression bomb) raises a LabelloopError saying why, for the import to name it.
     """
     from PIL import Image, UnidentifiedImageError
 
@@ -29,8 +29,8 @@ def image_size(path: Path) -> dict[str, int]:
             if img.getexif().get(0x0112) in _TRANSPOSED:
                 width, height = height, width
     except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as exc:
-        log.warning("cannot read the size of %s: %s", path, exc)
-        return {}
+        reason = str(exc) or type(exc).__name__
+        raise LabelloopError(f"cannot be read as an image ({reason[:200]})") from None
     return {"width": int(width), "height": int(height)}
 
 

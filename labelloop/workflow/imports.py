@@ -256,7 +256,12 @@ def _image_payload(
         ) from None
     if kind != "image":
         return {kind: str(relative)}, file_hash(found)
-    return {"image": str(relative), **image_size(found)}, file_hash(found)
+    try:  # a file the learner, the thumbnails and the box checks could not read
+        size = image_size(found)
+    except LabelloopError as exc:
+        reason = f"media path '{str(relative)[:200]}': {exc.message}"
+        raise ImportFormatError(line=record.line, field=path_field, reason=reason) from None
+    return {"image": str(relative), **size}, file_hash(found)
 
 
 def _import_records(

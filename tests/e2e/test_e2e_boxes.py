@@ -564,3 +564,21 @@ def test_a_pinned_boxes_example_shows_its_boxes_on_the_thumbnail(
         and abs(figure["height"] - overlay["height"]) < 1
     )
     page.close()
+
+
+def test_answers_of_several_boxes_read_boxes_not_boxs(boxes_server: str, browser: Any) -> None:
+    """The Items list, My answers, the item's trace and the rework banner put an answer in
+    words with one helper: two boxes read "2 boxes", as the review page says, not "2 boxs"."""
+    page = browser.new_page()
+    login(page, boxes_server, f"/p/{BOXES}/items")
+    box = {"x": 1, "y": 2, "w": 3, "h": 4}
+    words = page.evaluate(
+        """(box) => [
+            [{...box, label: 'car'}, {...box, label: 'person'}],
+            [{...box, label: 'car'}],
+            [{start: 0, end: 2, label: 'loc'}, {start: 3, end: 5, label: 'per'}],
+        ].map(window.labelloop.valueText)""",
+        box,
+    )
+    assert words == ["2 boxes: car, person", "1 box: car", "2 spans: loc, per"]
+    page.close()

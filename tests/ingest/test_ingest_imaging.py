@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
+from labelloop.errors import ImportFormatError, LabelloopError
 from labelloop.ingest.imaging import image_size, thumbnail
 from labelloop.store.tables import item
 from labelloop.workflow import imports, projects
@@ -35,13 +36,14 @@ def test_a_jpeg_turned_by_exif_reports_its_upright_size(tmp_path: Path) -> None:
     assert shown.size == (10, 15)
 
 
-def test_an_unreadable_file_has_no_size(tmp_path: Path) -> None:
+def test_an_unreadable_file_is_refused_with_the_reason(tmp_path: Path) -> None:
     path = tmp_path / "cut.png"
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 8)
-    assert image_size(path) == {}
+    with pytest.raises(LabelloopError, match="cannot be read as an image"):
+        image_size(path)
 
 
-def test_a_decompression_bomb_has_no_size(tmp_path: Path) -> None:
+def test_a_decompression_bomb_is_refused(tmp_path: Path) -> None:
     """A PNG whose header claims 100,000 x 100,000 pixels: Pillow refuses to open it."""
 
     def chunk(tag: bytes, body: bytes) -> bytes:
@@ -51,7 +53,8 @@ def test_a_decompression_bomb_has_no_size(tmp_path: Path) -> None:
     header = (100_000).to_bytes(4, "big") * 2 + bytes([8, 0, 0, 0, 0])
     path = tmp_path / "bomb.png"
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b""))
-    assert image_size(path) == {}
+    with pytest.raises(LabelloopError, match="cannot be read as an image"):
+        image_size(path)
 
 
 def test_a_folder_import_stores_each_images_size(sqlite_lab: Lab, tmp_path: Path) -> None:
@@ -73,6 +76,44 @@ def test_a_folder_import_stores_each_images_size(sqlite_lab: Lab, tmp_path: Path
         {"image": "set/b.png", "width": 8, "height": 64},
         {"image": "set/car/a.png", "width": 40, "height": 30},
     ]
+
+
+def test_an_image_pillow_cannot_read_aborts_the_import_naming_it(
+    sqlite_lab: Lab, tmp_path: Path
+) -> None:
+    """A PNG cut short after its signature passes the first-bytes check, but the learner, the
+    thumbnails and the box checks cannot read it: stored, it failed every training round of the
+    project and let boxes past the image's edge through. The import refuses it, naming the file,
+    and stores nothing, from a folder as from JSONL."""
+    media = tmp_path / "media"
+    (media / "set").mkdir(parents=True)
+    Image.new("L", (40, 30), 10).save(media / "set" / "a.png")
+    (media / "set" / "b cut.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"garbage" * 10)
+    schema = {
+        "name": "Digits",
+        "data": {"type": "image", "field": "image"},
+        "controls": [{"name": "digit", "type": "choice", "labels": ["0", "1"], "target": True}],
+    }
+    projects.create_project(sqlite_lab.db, "digits", schema, actor=sqlite_lab.admin)
+    ctx = sqlite_lab.ctx("digits", sqlite_lab.admin)
+    with pytest.raises(ImportFormatError) as refused:
+        imports.import_folder(sqlite_lab.db, ctx, media / "set", media_roots=(media,))
+    assert refused.value.line == 2
+    assert "'set/b cut.png'" in refused.value.message
+    assert "cannot be read as an image" in refused.value.message
+    records = io.BytesIO(b'{"path": "set/a.png"}\n{"path": "set/b cut.png"}\n')
+    with pytest.raises(ImportFormatError, match="line 2, field 'path': media path 'set/b cut.png'"):
+        imports.import_items(
+            sqlite_lab.db,
+            ctx,
+            records,
+            fmt="jsonl",
+            filename="x.jsonl",
+            text_field="path",
+            media_roots=(media,),
+        )
+    with sqlite_lab.db.read() as conn:
+        assert conn.execute(select(item.c.id)).first() is None
 
 
 @pytest.mark.parametrize("size", [0, 513])

@@ -111,16 +111,16 @@ window.labelloop = (() => {
     return made;
   }
 
-  const plural = (n, word) => `${n.toLocaleString()} ${n === 1 ? word : word + "s"}`;
+  const plural = (n, word, many = word + "s") => `${n.toLocaleString()} ${n === 1 ? word : many}`;
 
   /** A control's value in words: a label, labels, a number, or how many spans or boxes. */
   function valueText(value) {
     if (value === null || value === undefined) return "—";
     if (Array.isArray(value)) {
       if (value.every((v) => typeof v !== "object" || v === null)) return value.join(", ") || "none";
-      const kind = value.some((v) => v && "w" in v) ? "box" : "span";
+      const [one, many] = value.some((v) => v && "w" in v) ? ["box", "boxes"] : ["span", "spans"];
       const labels = value.map((v) => v && v.label).filter(Boolean);
-      return `${plural(value.length, kind)}${labels.length ? ": " + labels.join(", ") : ""}`;
+      return `${plural(value.length, one, many)}${labels.length ? ": " + labels.join(", ") : ""}`;
     }
     if (typeof value === "object") return JSON.stringify(value);
     return String(value);
