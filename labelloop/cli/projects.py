@@ -425,7 +425,9 @@ def status(slug: str, as_json: Annotated[bool, typer.Option("--json")] = False) 
     table.add_row("featurizer", info["featurizer"])
     table.add_row("classifier", info["model_setting"])
     if info["training"]["error"]:
-        table.add_row("training error", info["training"]["error"])
+        table.add_row("training error", escape(info["training"]["error"]))
+    elif info["training"]["failure"]:
+        table.add_row("training failure", escape(info["training"]["failure"]["sentence"]))
     if info["random_share"]:
         table.add_row("random control", f"{info['random_share']:.0%} of served items")
     feats = info["features"]

@@ -59,8 +59,11 @@ def _read_file(path: Path, root: str | None) -> NDArray[np.float64]:
         raise LabelloopError("reading image files needs Pillow: pip install pillow")
     from PIL import Image
 
-    with Image.open(path) as image:
-        return _unit_scale(np.asarray(image.convert("L")))
+    try:
+        with Image.open(path) as image:
+            return _unit_scale(np.asarray(image.convert("L")))
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:  # cut short, not an image
+        raise LabelloopError(f"image file '{path}' cannot be read: {exc}") from exc
 
 
 def _unit_scale(pixels: NDArray[Any]) -> NDArray[np.float64]:

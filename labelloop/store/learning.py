@@ -5,10 +5,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, case, delete, func, select
+from sqlalchemy import Connection, RowMapping, case, delete, func, select, update
 
 from labelloop.store.db import new_id
-from labelloop.store.tables import AUTO, item, item_label, model_version, queue_entry
+from labelloop.store.tables import (
+    AUTO,
+    item,
+    item_label,
+    model_version,
+    queue_entry,
+    round_failure,
+)
 from labelloop.store.users import now
 
 
@@ -153,3 +160,36 @@ def prune_queue(conn: Connection, model_version_id: int, *, ranks: tuple[int, in
             queue_entry.c.rank < stop,
         )
     )
+
+
+def record_round_failure(conn: Connection, project_id: int, error: str) -> int:
+    """Note that a training round of the project failed with ``error``; failures in a row."""
+    at = now()
+    error = error[:500]
+    found = conn.execute(
+        select(round_failure.c.failures).where(round_failure.c.project_id == project_id)
+    ).scalar()
+    if found is None:
+        conn.execute(
+            round_failure.insert().values(
+                project_id=project_id, error=error, failures=1, first_at=at, last_at=at
+            )
+        )
+        return 1
+    conn.execute(
+        update(round_failure)
+        .where(round_failure.c.project_id == project_id)
+        .values(error=error, failures=found + 1, last_at=at)
+    )
+    return int(found) + 1
+
+
+def clear_round_failure(conn: Connection, project_id: int) -> None:
+    """A round of the project succeeded: its failures are over."""
+    conn.execute(delete(round_failure).where(round_failure.c.project_id == project_id))
+
+
+def round_failure_of(conn: Connection, project_id: int) -> RowMapping | None:
+    """The project's failing rounds (error, failures in a row, first_at, last_at), or None."""
+    q = select(round_failure).where(round_failure.c.project_id == project_id)
+    return conn.execute(q).mappings().first()

@@ -420,3 +420,13 @@ simulation = Table(
     Index("ix_simulation_project", "project_id", "id"),
     Index("ix_simulation_state", "state"),
 )
+
+round_failure = Table(  # a project whose training rounds fail, until one succeeds
+    "round_failure",
+    metadata,
+    Column("project_id", ForeignKey("project.id", ondelete="CASCADE"), primary_key=True),
+    Column("error", String(500), nullable=False),  # the newest failure, as one line
+    Column("failures", Integer, nullable=False),  # in a row
+    Column("first_at", TS, nullable=False),
+    Column("last_at", TS, nullable=False),
+)

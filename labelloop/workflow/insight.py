@@ -592,8 +592,11 @@ def alerts(
     reads a fixed span (the last 7 days, the last 3), never the window the page shows."""
     out = []
     error = state["training"]["error"]
+    failure = state["training"].get("failure")
     if error:
         out.append({"kind": "training", "message": f"Rounds cannot train: {error}"})
+    elif failure:
+        out.append({"kind": "training", "message": failure["sentence"]})
     if found["drift"].get("state") == "shifted":
         out.append({"kind": "drift", "message": found["drift"]["sentence"]})
     growing = found["backlogs"]

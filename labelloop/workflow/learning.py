@@ -45,6 +45,11 @@ from labelloop.workflow.projects import ProjectContext, system_context
 log = logging.getLogger("labelloop.learner")
 STOP_SET_SIZE = 1000
 MIN_ROUND_GAP_S = 1.0
+ROUND_RETRY_FIRST_S = 5.0
+"""After a failed round the learner waits this long before the project's next try, twice as
+long after each further failure in a row..."""
+ROUND_RETRY_MAX_S = 600.0
+"""...up to this (every ten minutes)."""
 SCAN_EVERY = 10  # rounds between scans of the labeled set for likely label errors
 TRAINING_LOCKS = 3 << 40  # one lock per project: a single learner trains it at a time
 FEATURE_SLICE_S = 10.0  # embeddings computed per learner pass, so other projects get their turn
@@ -227,7 +232,14 @@ def _features(
             problem = f"featurizer '{wanted}' is still computing features"
     if problem:
         log.warning("project %s: %s; this round uses tfidf", ctx.slug, problem)
-    return cache.get(ctx.id, FALLBACK_FEATURIZER, rows), FALLBACK_FEATURIZER, problem
+    try:
+        return cache.get(ctx.id, FALLBACK_FEATURIZER, rows), FALLBACK_FEATURIZER, problem
+    except (LabelloopError, ValueError) as exc:
+        if problem is None:
+            raise
+        # tfidf cannot stand in (images, table rows): the wanted featurizer's failure is the
+        # cause to report, not tfidf's "no text"
+        raise LabelloopError(problem) from exc
 
 
 def scan_label_issues(db: Database, ctx: ProjectContext, cache: FeatureCache) -> None:
@@ -565,6 +577,7 @@ def _save(
             },
             queue=queue[:QUEUE_SLICE],
         )
+        store_learning.clear_round_failure(conn, ctx.id)  # failing rounds, if any, are over
         relabel_flagged = store_review.add_label_issues(  # under "flagged", back to review
             conn, ctx.id, issues, to_review=ctx.settings.review_policy == "flagged"
         )
@@ -665,6 +678,7 @@ class Learner:
         self._thread: threading.Thread | None = None
         self._reported: dict[int, str] = {}  # project id -> the settings problem logged
         self._alerted: dict[int, float] = {}  # project id -> when its alerts were last stored
+        self._retry_at: dict[int, float] = {}  # project id -> no round before (after failures)
         from labelloop.workflow.simulations import SimulationRunner  # it builds on this module
 
         self.simulations = SimulationRunner(db, self.cache, poll_s=max(poll_s, 1.0))
@@ -691,6 +705,8 @@ class Learner:
 
     def _round(self, project_id: int) -> int:
         """Train the project when a round is due; 1 when one ran."""
+        if time.monotonic() < self._retry_at.get(project_id, 0.0):
+            return 0
         try:
             if not due(self.db, project_id, cache=self.cache):
                 return 0
@@ -699,9 +715,10 @@ class Learner:
                 return 0
             with one_thread():  # small fits are ~10x slower threaded
                 version = train(self.db, ctx, cache=self.cache, wait_for_features=False)
-        except Exception:  # the embeddings below still get their slice
-            log.exception("training round for project %s failed", project_id)
+        except Exception as exc:  # the embeddings below still get their slice
+            self._failed(project_id, exc)
             return 0
+        self._retry_at.pop(project_id, None)
         if version % SCAN_EVERY == 0:
             try:
                 with one_thread():
@@ -709,6 +726,37 @@ class Learner:
             except Exception:  # the round is saved; only the scan is lost
                 log.exception("label-issue scan for project %s failed", project_id)
         return 1
+
+    def _failed(self, project_id: int, exc: Exception) -> None:
+        """Record a failed round where the status, the project page and the alerts read it,
+        and wait longer before each next try (a file that cannot be read fails every time):
+        the log gets the traceback once per new error, a line for each repeat."""
+        error = exc.message if isinstance(exc, LabelloopError) else f"{type(exc).__name__}: {exc}"
+        error = " ".join(error.split())
+        try:
+            with self.db.write(project_id=project_id) as conn:
+                before = store_learning.round_failure_of(conn, project_id)
+                failures = store_learning.record_round_failure(conn, project_id, error)
+        except Exception:  # the database itself failing: the log is all there is
+            log.exception("training round for project %s failed", project_id)
+            return
+        wait = min(ROUND_RETRY_MAX_S, ROUND_RETRY_FIRST_S * 2 ** min(failures - 1, 16))
+        self._retry_at[project_id] = time.monotonic() + wait
+        if before is None or before["error"] != error[:500]:
+            log.error(
+                "training round for project %s failed; next try in %d s",
+                project_id,
+                wait,
+                exc_info=exc,
+            )
+        else:
+            log.warning(
+                "training round for project %s failed again (%d in a row; next try in %d s): %s",
+                project_id,
+                failures,
+                wait,
+                error,
+            )
 
     def _alerts(self, project_id: int, *, trained: bool) -> None:
         """Store what needs attention after a round, and every few minutes without one (a

@@ -121,6 +121,7 @@ def status(
         latest = store_learning.latest(conn, ctx.id)
         open_flags = store_review.open_flag_counts(conn, ctx.id)
         guideline_version = store_projects.newest_guideline_version(conn, ctx.id)
+        failing = store_learning.round_failure_of(conn, ctx.id)
     model = _model(latest, cohorts=True) if latest is not None else None
     every = ctx.settings.retrain_every
     since = counts["labeled"] - (latest["n_train"] if latest is not None else 0)
@@ -155,7 +156,28 @@ def status(
             "labels_since_model": since,
             "due": latest is None or since >= every,
             "error": settings_problem(ctx),  # why no round can run, or None
+            # rounds that ran and failed (an image file that cannot be read...), until one
+            # succeeds; None when the last round succeeded
+            "failure": _failure(failing),
         },
+    }
+
+
+def _failure(row: Any) -> dict[str, Any] | None:
+    """Failing training rounds as the status shows them, with a sentence."""
+    if row is None:
+        return None
+    n = int(row["failures"])
+    since = row["first_at"].strftime("%Y-%m-%d %H:%M UTC")
+    times = "once" if n == 1 else f"{n:,} times in a row since {since}"
+    return {
+        "error": row["error"],
+        "failures": n,
+        "first_at": row["first_at"].isoformat(),
+        "last_at": row["last_at"].isoformat(),
+        "sentence": f"Training rounds fail ({times}): {row['error']}. The model stays as it "
+        "is until the cause is fixed; the learner tries again, less often after each failure "
+        "(every 10 minutes at most).",
     }
 
 

@@ -111,6 +111,40 @@ def test_a_project_that_cannot_train_says_why_on_its_page(
     ]
 
 
+def test_failing_rounds_show_on_the_page_until_one_trains(
+    page: Page, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A round that fails is told on the project page, with its error, and the log holds its
+    traceback once, a line per repeat; the next round that trains takes the notice away."""
+    from labelloop.workflow import learning
+
+    lab = page.lab
+    ctx = lab.project(SLUG)
+    lab.import_rows(ctx, lab.rows(30))
+    learner = learning.Learner(lab.db)
+    real = learning.train
+
+    def broken(*args: object, **kwargs: object) -> int:
+        raise RuntimeError("the <model> ran out of memory")
+
+    monkeypatch.setattr(learning, "train", broken)
+    with caplog.at_level("WARNING", logger="labelloop.learner"):
+        for _ in range(2):
+            learner._retry_at.clear()
+            assert learner.run_once() == 0
+    monkeypatch.setattr(learning, "train", real)
+    assert [r.levelname for r in caplog.records] == ["ERROR", "WARNING"]
+    assert caplog.records[0].exc_info is not None
+    assert "failed again (2 in a row" in caplog.records[1].getMessage()
+    html = page.html()
+    assert 'id="training-failure"' in html
+    assert "RuntimeError: the &lt;model&gt; ran out of memory" in html
+
+    learner._retry_at.clear()
+    assert learner.run_once() == 1
+    assert 'id="training-failure"' not in page.html()
+
+
 def test_a_pool_all_labeled_says_so_instead_of_keep_labeling(page: Page) -> None:
     lab = page.lab
     ctx = lab.project(SLUG)

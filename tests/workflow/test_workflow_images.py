@@ -286,3 +286,46 @@ def test_the_digits_demo_takes_another_featurizer(sqlite_lab: Lab, tmp_path: Pat
     assert projects.system_context(lab.db, DIGITS_SLUG).settings.featurizer == "hog"
     later = setup_digits_demo(lab.db, media_root=tmp_path / "media")  # made before: kept
     assert later.featurizer == "hog" and later.password is None
+
+
+def test_a_round_that_fails_says_so_backs_off_and_clears_once_one_succeeds(shapes: Any) -> None:
+    """An image file cut short past its header (which an import reads) or overwritten since
+    fails every round: the status and the project's alert say so, naming the file, instead of
+    only the server's log; the learner tries again less often; a round that trains clears it."""
+    from labelloop.store import learning as store_learning
+    from labelloop.workflow import insight, learning, status
+    from labelloop.workflow.features import FeatureCache
+
+    lab, ctx, media = shapes
+    for i in range(3):
+        _png(media / "f" / f"d{i}.png", 20, noise=i)
+        _png(media / "f" / f"l{i}.png", 230, noise=i)
+    imports.import_folder(lab.db, ctx, media / "f", media_roots=(media,))
+    gone = media / "f" / "l1.png"
+    kept = gone.read_bytes()
+    gone.write_bytes(kept[: len(kept) // 2])
+    learner = learning.Learner(lab.db, cache=FeatureCache(media_roots=(media,)))
+
+    assert learner.run_once() == 0
+    failure = status.status(lab.db, ctx)["training"]["failure"]
+    assert failure["failures"] == 1
+    assert "cannot be read" in failure["error"] and "l1.png" in failure["error"]
+    assert failure["sentence"].startswith("Training rounds fail (once): featurizer 'pixels' failed")
+    stored = insight.open_alerts(lab.db, lab.admin, [{"id": ctx.id, "role": "manager"}])
+    assert [a["kind"] for a in stored[ctx.id]] == ["training"]
+
+    assert learner.run_once() == 0  # not again at once: it waits before the next try
+    assert status.status(lab.db, ctx)["training"]["failure"]["failures"] == 1
+    learner._retry_at.clear()  # the wait is over
+    assert learner.run_once() == 0
+    again = status.status(lab.db, ctx)["training"]["failure"]
+    assert again["failures"] == 2 and "2 times in a row since" in again["sentence"]
+
+    gone.write_bytes(kept)
+    learner._retry_at.clear()
+    assert learner.run_once() >= 1
+    assert status.status(lab.db, ctx)["training"]["failure"] is None
+    with lab.db.read() as conn:
+        assert store_learning.round_failure_of(conn, ctx.id) is None
+    stored = insight.open_alerts(lab.db, lab.admin, [{"id": ctx.id, "role": "manager"}])
+    assert stored.get(ctx.id, []) == []
