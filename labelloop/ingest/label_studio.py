@@ -6,7 +6,8 @@ In: the array of tasks Label Studio's "JSON" export writes, read one task at a t
 one named after the data type) becomes the item, its other ``data`` fields and its ``meta`` the
 item's metadata, its ``id`` the item's id. The newest annotation that was not cancelled becomes
 the label: each result goes to a control of a type that holds it (``RESULT_CONTROLS``), the one
-named like its ``from_name`` if there is one, else the project's only such control. Boxes come in
+named like its ``from_name`` if there is one, else the project's only such control; who made it
+is kept as the metadata ``label_studio_annotator``. Boxes come in
 percent of ``original_width`` / ``original_height`` and are stored in pixels. The newest
 prediction becomes the pre-annotation, with its scores. An image path is read under a media root
 as a COCO ``file_name`` is; ``/data/local-files/?d=PATH`` is PATH and ``/data/upload/...`` is
@@ -144,6 +145,9 @@ class LabelStudioImporter:
             metadata.update(meta)
         elif meta is not None:
             metadata["meta"] = meta
+        label, annotator = self._label(task, raw, payload)
+        if annotator is not None:  # who made the label: labelloop's users are not Label Studio's
+            metadata.setdefault(ANNOTATOR_KEY, annotator)
         try:
             metadata = checked_metadata(number, metadata)
         except ImportFormatError as exc:
@@ -152,7 +156,7 @@ class LabelStudioImporter:
             line=number,
             payload=payload,
             external_id=_external_id(task),
-            label=self._label(task, raw, payload),
+            label=label,
             metadata=metadata,
             prediction=self._prediction(task, raw, payload),
         )
@@ -198,8 +202,11 @@ class LabelStudioImporter:
             )
         return {"text": value}
 
-    def _label(self, task: Task, raw: Mapping[str, Any], payload: Mapping[str, Any]) -> Any:
-        """The newest annotation not cancelled (nor skipped) as control name -> value."""
+    def _label(
+        self, task: Task, raw: Mapping[str, Any], payload: Mapping[str, Any]
+    ) -> tuple[Any, str | None]:
+        """The newest annotation not cancelled (nor skipped) as control name -> value, and who
+        made it as Label Studio names them (:func:`_annotator`)."""
         field = (
             "completions" if "annotations" not in raw and "completions" in raw else "annotations"
         )
@@ -208,7 +215,7 @@ class LabelStudioImporter:
         if chosen is None:
             if entries:
                 self.counts["cancelled"] += 1
-            return None
+            return None, None
         if sum(not cancelled(e) for e in entries) > 1:
             self.counts["several"] += 1
         k, annotation = chosen
@@ -217,7 +224,7 @@ class LabelStudioImporter:
             target = self.schema.target
             if target.type in ("spans", "boxes") and target.name not in values:
                 values[target.name] = []  # a submitted annotation with no region: "none here"
-        return values or None
+        return values or None, _annotator(annotation)
 
     def _prediction(self, task: Task, raw: Mapping[str, Any], payload: Mapping[str, Any]) -> Any:
         """The newest prediction as control name -> predicted value, scores kept."""
@@ -352,6 +359,11 @@ class LabelStudioImporter:
             raise task.error(f"{at}.value", exc.message) from None
 
 
+ANNOTATOR_KEY = "label_studio_annotator"
+"""The metadata key an import keeps the label's annotator under (unless the task's own data or
+meta uses it)."""
+
+
 def _tasks(n: int) -> str:
     return "task" if n == 1 else "tasks"
 
@@ -365,6 +377,23 @@ def _data_problem(raw: Mapping[str, Any], data: Any) -> str:
             "result's type: export JSON instead"
         )
     return "missing; a Label Studio task holds its content in data"
+
+
+def _annotator(annotation: Mapping[str, Any]) -> str | None:
+    """Who made a Label Studio annotation: its ``created_username`` (Label Studio writes
+    "email, id"; labelloop's export the user's name), else the ``completed_by`` user's email or
+    id; None when it says nothing."""
+    name = annotation.get("created_username")
+    if isinstance(name, str) and name.strip():
+        return name.strip()[:200]
+    by = annotation.get("completed_by")
+    if isinstance(by, Mapping):
+        by = by.get("email") or by.get("id")
+    if isinstance(by, str) and by.strip():
+        return by.strip()[:200]
+    if isinstance(by, int) and not isinstance(by, bool):
+        return str(by)
+    return None
 
 
 def _region_id(result: Mapping[str, Any]) -> str | int | None:

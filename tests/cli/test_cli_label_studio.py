@@ -116,7 +116,8 @@ def test_a_label_studio_project_moves_over_and_back(cli: Any, tmp_path: Path) ->
     cli("export", "news", "--format", "label_studio", "-o", str(out))
     tasks = json.loads(out.read_text())
     assert [t["id"] for t in tasks] == [11, 12]
-    assert tasks[0]["data"] == {"text": TEXT} and tasks[0]["meta"] == {"source": "wire"}
+    assert tasks[0]["data"] == {"text": TEXT}
+    assert tasks[0]["meta"] == {"source": "wire", "label_studio_annotator": "1"}  # who labeled
     assert _results(tasks) == {
         11: [
             ("entities", "labels", {"start": 0, "end": 3, "text": "Ann", "labels": ["PER"]}),

@@ -170,7 +170,8 @@ def test_text_classification_maps_data_id_meta_label_and_prediction(indent: int 
     assert [item.line for item in (first, second, third)] == [1, 2, 3]  # tasks, in file order
     assert first.payload == {"text": "Great phone, love it"}
     assert first.external_id == "101"
-    assert first.metadata == {"source": "amazon", "batch": 3}
+    # who labeled it: Label Studio's user, kept as metadata (labelloop's users are others)
+    assert first.metadata == {"source": "amazon", "batch": 3, "label_studio_annotator": "1"}
     assert first.label == {"sentiment": "positive"}  # the cancelled newer one is not an answer
     assert first.prediction == {"sentiment": {"label": "neutral", "score": 0.8}}
     assert second.label == {"sentiment": "neutral"}  # the newest, wherever it stands
@@ -739,6 +740,35 @@ def test_an_export_reads_back_to_the_same_values() -> None:
         (item,) = LabelStudioImporter(schema=schema).read(io.BytesIO(sink.getvalue()))
         assert item.label == value, schema.name
         assert item.external_id == "e1"
+        assert item.metadata == {"label_studio_annotator": "ann"}  # who labeled it comes back
+
+
+def test_the_chosen_answers_annotator_is_kept_as_metadata() -> None:
+    """Label Studio names an annotator by `created_username` ("email, id"), else by the
+    `completed_by` user (an id, or an object with an email); the one whose answer became the
+    label is kept, and a task's own `label_studio_annotator` field is not overwritten."""
+    starred = _annotation(_choices("Negative"), id=1, ground_truth=True, completed_by=7)
+    newer = _annotation(
+        _choices("Neutral"),
+        id=2,
+        created_at="2024-06-01T10:00:00Z",
+        created_username="kim@example.org, 9",
+    )
+    task = {"id": 7, "data": {"text": "Screen cracked"}, "annotations": [starred, newer]}
+    [found] = _read([task], SENTIMENT)
+    assert found.metadata == {"label_studio_annotator": "7"}  # the starred answer's
+    task["annotations"][0]["ground_truth"] = False
+    [found] = _read([task], SENTIMENT)
+    assert found.metadata == {"label_studio_annotator": "kim@example.org, 9"}
+    newer.pop("created_username")
+    newer["completed_by"] = {"id": 9, "email": "kim@example.org"}
+    [found] = _read([task], SENTIMENT)
+    assert found.metadata == {"label_studio_annotator": "kim@example.org"}
+    task["meta"] = {"label_studio_annotator": "from the task"}
+    [found] = _read([task], SENTIMENT)
+    assert found.metadata == {"label_studio_annotator": "from the task"}
+    unlabeled = {"id": 8, "data": {"text": "Fine"}, "annotations": []}
+    assert _read([unlabeled], SENTIMENT)[0].metadata == {}
 
 
 def test_an_export_holds_no_table_rows_and_needs_image_sizes() -> None:
