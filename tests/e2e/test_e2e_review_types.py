@@ -17,7 +17,15 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import PASSWORD, USERNAME, login, run_cli, serving, write_jsonl
+from tests.e2e.conftest import (
+    PASSWORD,
+    USERNAME,
+    login,
+    run_cli,
+    serving,
+    wait_task,
+    write_jsonl,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -331,6 +339,66 @@ def test_review_boxes_fix_by_keyboard_and_accept(
     accepted = _detail(url, BOXES, submitted["one.png"]["item_id"])
     assert accepted["annotations"][0]["status"] == "accepted"
     assert accepted["label"]["value"] == {"objects": answers["one.png"]}
+
+
+def test_sent_back_boxes_come_back_drawn_to_be_fixed(
+    review_server: ReviewServer, browser: Any
+) -> None:
+    """A rejected boxes answer returns to its annotator with their boxes drawn (Label Studio
+    users fix a rejected annotation, they do not redraw it), under the reviewer's comment; the
+    fixed answer replaces the rejected one."""
+    url = review_server.url
+    folder = review_server.home / "media" / "street-more"
+    folder.mkdir(parents=True)
+    _png(folder / "three.png", (30, 40, 50, 30))
+    run_cli(review_server.home, "import", BOXES, str(folder))
+    first = [{"x": 30, "y": 40, "w": 40, "h": 30, "label": "car"}]  # too narrow
+    answered = _annotate(url, BOXES, lambda item: {"objects": first})
+    three = next(v for k, v in answered.items() if Path(k).name == "three.png")
+    rejected, item_id = three["annotation_id"], three["item_id"]
+    with _client(url, USERNAME) as http:
+        sent = http.post(
+            f"/api/projects/{BOXES}/reviews/{rejected}",
+            json={
+                "verdict": "reject",
+                "comment": "the car is 10 px wider",
+                "seen": {"objects": first},
+            },
+        )
+        assert sent.status_code == 200, sent.text
+
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    login(page, url, f"/p/{BOXES}/label", username=ANNOTATOR)
+    shown = wait_task(page)
+    page.wait_for_selector("#item-text .boxes-stage[data-ready='true']")
+    assert page.is_visible("#rework-banner")
+    assert page.text_content("#rework-comment") == "the car is 10 px wider"
+    assert page.is_visible("#rework-drawn")
+    assert _boxes(page) == first  # drawn where the annotator left them
+    page.keyboard.press("]")  # select the box
+    page.keyboard.press("Alt+Shift+ArrowRight")  # 10 px wider
+    fixed = [{**first[0], "w": 50}]
+    assert _boxes(page) == fixed
+    page.keyboard.press("Enter")
+    page.wait_for_function(
+        """(shown) => {
+            const app = document.getElementById('label-app');
+            return app.dataset.state !== 'task' || app.dataset.assignmentId !== shown;
+        }""",
+        arg=shown,
+    )
+    assert not errors, errors
+    context.close()
+    deadline = time.monotonic() + 15
+    while True:
+        live = [a for a in _detail(url, BOXES, item_id)["annotations"] if a["status"] != "rejected"]
+        if live or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert [a["value"] for a in live] == [{"objects": fixed}]
 
 
 def test_adjudicate_spans_and_rating_by_keyboard(

@@ -365,6 +365,7 @@
     el.reworkReviewer.textContent = rework.reviewer || "a reviewer";
     el.reworkComment.textContent = rework.comment || "(no comment)";
     el.reworkPrevious.textContent = L.answerText(rework.previous_value);
+    $("rework-drawn").hidden = !reworkDrawn(rework);
   }
 
   function markSuggested(label) {
@@ -423,7 +424,7 @@
     state.current = task;
     state.editing = null;
     state.values = values ? copyValues(values) : initialValues(task.suggestion);
-    state.widgetValues = values ? Object.assign({}, values) : null;
+    state.widgetValues = values ? Object.assign({}, values) : reworkDrawn(task.rework);
     setMode("task");
     app.dataset.assignmentId = String(task.assignment_id);
     delete app.dataset.annotationId;
@@ -442,6 +443,20 @@
     el.text.scrollTop = 0;
     noticeGuideline(task.guideline_version);
     prefetch();
+  }
+
+  // A sent-back answer's spans, boxes and fields start where the annotator left them, to be
+  // fixed rather than made again; its choices do not: one key makes a choice afresh.
+  function reworkDrawn(rework) {
+    const previous = rework && rework.previous_value;
+    if (!previous) return null;
+    const drawn = {};
+    for (const name of widgets.keys()) {
+      const value = previous[name];
+      const empty = value === undefined || value === null || value === "" || (Array.isArray(value) && !value.length);
+      if (!empty) drawn[name] = value;
+    }
+    return Object.keys(drawn).length ? drawn : null;
   }
 
   function showEdit(annotation) {
