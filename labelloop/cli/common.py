@@ -13,14 +13,43 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.text import Text
 
 from labelloop.config import Settings, get_settings
 from labelloop.errors import LabelloopError
 from labelloop.store.db import Database
 from labelloop.store.migrate import upgrade
 
-out = Console()
-err = Console(stderr=True)
+
+def _control_picture(c: str) -> str:
+    """A C0 control's visible stand-in (ESC as "␛", DEL as "␡"); C1 controls as "�"."""
+    code = ord(c)
+    return chr(0x2400 + code) if code < 0x20 else "\u2421" if code == 0x7F else "\ufffd"
+
+
+_CONTROLS = {
+    code: _control_picture(chr(code))
+    for code in (*range(0x20), *range(0x7F, 0xA0))
+    if chr(code) not in "\n\t"
+}
+"""Control characters -> what is printed instead; line breaks and tabs stay."""
+
+
+class Terminal(Console):
+    """A console that prints control characters in text as visible stand-ins.
+
+    Item texts, names, notes and comments come from imported files and from any member; an
+    escape sequence among them would reach the terminal as a command (clear the screen, move
+    the cursor over earlier lines, set the title or the clipboard). Rich strips only a few
+    controls itself; its own styling is added after this, so colours still work.
+    """
+
+    def render_str(self, text: str, **options: Any) -> Text:
+        return super().render_str(text.translate(_CONTROLS), **options)
+
+
+out = Terminal()
+err = Terminal(stderr=True)
 T = TypeVar("T")
 
 

@@ -130,7 +130,8 @@ def gold_list(slug: str, as_json: Annotated[bool, typer.Option("--json")] = Fals
         return
     for r in rows:
         out.print(
-            f"{r['external_id'] or '#' + str(r['item_id'])}\t{json.dumps(r['value'])}"
+            f"{escape(str(r['external_id'] or '#' + str(r['item_id'])))}"
+            f"\t{escape(json.dumps(r['value']))}"
             f"\tanswered {r['answered']}",
             highlight=False,
         )

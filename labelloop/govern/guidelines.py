@@ -66,10 +66,11 @@ def _renderer() -> MarkdownIt:
 def _image(self: Any, tokens: Any, idx: int, options: Any, env: Any) -> str:
     """An image on another site becomes a link to it: shown inline, every annotator's page
     would fetch it from there (telling that site who reads the guideline, and when). Images
-    served by labelloop itself (relative URLs) show as images."""
+    served by labelloop itself (relative URLs) show as images. A URL starting with ``//`` names
+    another site without a scheme (the browser takes the page's), so it is a link too."""
     token = tokens[idx]
     src = token.attrGet("src") or ""
-    if not _SCHEME.match(src):
+    if not _SCHEME.match(src) and not src.startswith("//"):
         return str(self.image(tokens, idx, options, env))
     alt = self.renderInlineAsText(token.children or [], options, env) or src
     return f'<a href="{escapeHtml(src)}" rel="noopener noreferrer">{escapeHtml(alt)} (image)</a>'

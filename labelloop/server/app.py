@@ -74,6 +74,13 @@ SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
 )
 
 
+MAX_BODY_BYTES = 16 * 1024**2
+"""The largest request body but an import's: far above any answer, guideline or settings change,
+and low enough that no caller (signed in or not: a body is read before its token is checked)
+can make the server hold gigabytes. An import takes its file (``projects.MAX_UPLOAD_BYTES``)
+and this much more for its form fields; its file is spooled to disk, not held."""
+_IMPORT = re.compile(r"/api/projects/[^/]+/imports")
+
 Endpoint = Callable[[Request], Awaitable[Response]]
 _HOT: tuple[tuple[re.Pattern[str], Endpoint], ...] = (
     (re.compile(r"/api/projects/(?P<slug>[^/]+)/tasks/next"), tasks.next_task),
@@ -96,6 +103,7 @@ class LabelloopApp(FastAPI):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             send = _secured(send)
+            receive = _capped(receive, scope)
         if scope["type"] == "http" and _holds_nul(scope):
             # No slug, name or search holds one, and PostgreSQL refuses it in a query (a 500).
             detail = "the request's path or query holds a NUL character (U+0000)"
@@ -160,6 +168,48 @@ def _secured(send: Send) -> Send:
         await send(message)
 
     return secured
+
+
+def _body_limit(scope: Scope) -> int:
+    """The most bytes the request's body may hold (``MAX_BODY_BYTES``; an import's more)."""
+    if scope["method"] == "POST" and _IMPORT.fullmatch(scope["path"]):
+        return projects.MAX_UPLOAD_BYTES + MAX_BODY_BYTES
+    return MAX_BODY_BYTES
+
+
+def _declared_length(scope: Scope) -> int:
+    """The body's length its Content-Length header declares (0 without one; the server
+    refuses a malformed one itself)."""
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length":
+            return int(value) if value.isdigit() else 0
+    return 0
+
+
+def _capped(receive: Receive, scope: Scope) -> Receive:
+    """``receive``, refusing the request (413) as its route reads a body past its limit: one
+    whose Content-Length is over it before a byte is read, one sent without (chunked) once the
+    bytes that arrived pass it, so no body is ever held whole beyond the limit."""
+    limit = _body_limit(scope)
+    declared = _declared_length(scope)
+    seen = 0
+
+    def too_large() -> StarletteHTTPException:
+        detail = f"the request body is larger than {limit:,} bytes, the most this route takes"
+        return StarletteHTTPException(413, detail)
+
+    async def capped() -> Message:
+        nonlocal seen
+        if declared > limit:
+            raise too_large()
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise too_large()
+        return message
+
+    return capped
 
 
 def _holds_nul(scope: Scope) -> bool:

@@ -72,6 +72,32 @@ class SignInThrottle:
             while len(self._failures) > self.max_pairs:
                 self._failures.popitem(last=False)
 
+    def begin(self, name: str, address: str) -> float:
+        """Count an attempt of the pair as failed before its password is checked and answer 0,
+        or answer the seconds it must wait (nothing counted). Counting first keeps attempts
+        made at the same moment within the limit: each sees those begun before it, where a
+        check before and a count after let every attempt in flight through."""
+        key, at = self._key(name, address), self._clock()
+        with self._lock:
+            times = self._failures.pop(key, None) or deque(maxlen=self.limit)
+            while times and times[0] <= at - self.window_s:
+                times.popleft()
+            self._failures[key] = times  # now the most recent
+            if len(times) >= self.limit:
+                return times[0] + self.window_s - at
+            times.append(at)
+            while len(self._failures) > self.max_pairs:
+                self._failures.popitem(last=False)
+            return 0.0
+
+    def withdraw(self, name: str, address: str) -> None:
+        """Take back one attempt ``begin`` counted that ended neither right nor wrong (the
+        check itself failed)."""
+        with self._lock:
+            times = self._failures.get(self._key(name, address))
+            if times:
+                times.pop()
+
     def succeeded(self, name: str, address: str) -> None:
         with self._lock:
             self._failures.pop(self._key(name, address), None)
@@ -85,8 +111,9 @@ def client_address(request: Request) -> str:
 
 def guarded(throttle: SignInThrottle, name: str, address: str, attempt: Callable[[], T]) -> T:
     """``attempt()`` (a password check for ``name``) unless the pair is throttled; a refusal
-    (AuthenticationFailed, PermissionDenied) counts as a failure, a success clears the count."""
-    wait = throttle.wait_s(name, address)
+    (AuthenticationFailed, PermissionDenied) counts as a failure, a success clears the count.
+    The attempt is counted before it runs, so simultaneous attempts cannot pass the limit."""
+    wait = throttle.begin(name, address)
     if wait > 0:
         n = max(1, math.ceil(wait / 60))
         raise TooManyAttempts(
@@ -96,7 +123,9 @@ def guarded(throttle: SignInThrottle, name: str, address: str, attempt: Callable
     try:
         result = attempt()
     except (AuthenticationFailed, PermissionDenied):
-        throttle.failed(name, address)
+        raise  # counted by begin
+    except BaseException:
+        throttle.withdraw(name, address)
         raise
     throttle.succeeded(name, address)
     return result

@@ -94,3 +94,13 @@ def test_an_image_on_another_site_is_a_link_and_labelloops_own_stays_an_image() 
         in html
     )
     assert '<img src="cat.png" alt="a cat" />' in html
+
+
+@pytest.mark.parametrize("src", ["//elsewhere.example/t.png", "///elsewhere.example/t.png"])
+def test_an_image_on_another_site_without_a_scheme_is_a_link_too(src: str) -> None:
+    """A URL that starts with ``//`` takes the page's scheme and names another host (browsers
+    read ``///host`` as ``//host`` too): shown inline it would be fetched from that site."""
+    html = render_markdown(f"![the logo]({src}) and ![ours](/static/favicon.svg)")
+    assert '<img src="//' not in html and '<img src="///' not in html
+    assert f'<a href="{src}" rel="noopener noreferrer">the logo (image)</a>' in html
+    assert '<img src="/static/favicon.svg" alt="ours" />' in html
