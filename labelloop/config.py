@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     port: int = 8765
     secret_key: str | None = None
     session_max_age_s: int = 14 * 24 * 3600
+    # Mark the session and sign-in cookies Secure (sent over HTTPS only): set it when users
+    # reach the server through HTTPS (a TLS proxy in front), never for plain http.
+    secure_cookies: bool = False
     # Who retrains for `serve`: "process" (a `labelloop worker` child on another core, so
     # training never competes with serving for the interpreter), "thread", or "off" (team mode
     # runs `labelloop worker` processes itself).

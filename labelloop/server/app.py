@@ -301,7 +301,9 @@ def create_app(
     app.state.features = FeatureCache(
         settings.features_dir, media_roots=settings.media_root_paths
     )  # shared by learner and search
-    app.state.sessions = Sessions(settings.secret(), max_age_s=settings.session_max_age_s)
+    app.state.sessions = Sessions(
+        settings.secret(), max_age_s=settings.session_max_age_s, secure=settings.secure_cookies
+    )
     app.state.sign_ins = SignInThrottle()
     app.state.templates = Jinja2Templates(directory=str(WEB / "templates"))
     app.mount("/static/apidocs", StaticFiles(directory=str(APIDOCS)), name="apidocs")

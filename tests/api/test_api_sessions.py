@@ -67,6 +67,30 @@ def test_login_sets_an_httponly_lax_session_cookie(web: Any) -> None:
     assert "httponly" in attributes
     assert "samesite=lax" in attributes
     assert "path=/" in attributes
+    assert "secure" not in attributes  # plain http by default: a Secure cookie would not return
+
+
+def test_secure_cookies_are_marked_secure_for_a_server_behind_https(
+    web: Any, tmp_path: Any
+) -> None:
+    """LABELLOOP_SECURE_COOKIES=1: the sign-in form's cookie and the session cookie are sent
+    over HTTPS only."""
+    from fastapi.testclient import TestClient
+
+    from labelloop.config import get_settings
+    from labelloop.server.app import create_app
+
+    settings = get_settings(home=tmp_path, secret_key="test", secure_cookies=True)
+    app = create_app(settings, db=web.lab.db, learner=False)
+    with TestClient(app, base_url="https://testserver", follow_redirects=False) as client:
+        form = client.get("/login")
+        response = _sign_in(client)
+    assert response.headers["location"] == "/p/sent/label"
+    for set_cookie in [
+        *form.headers.get_list("set-cookie"),
+        *response.headers.get_list("set-cookie"),
+    ]:
+        assert "secure" in {part.strip().lower() for part in set_cookie.split(";")}, set_cookie
 
 
 def test_api_writes_with_a_cookie_need_the_csrf_header(web: Any) -> None:
