@@ -110,6 +110,10 @@ class LabelloopApp(FastAPI):
             response = JSONResponse({"error": "BadRequest", "detail": detail}, status_code=400)
             await response(scope, receive, send)
             return
+        if scope["type"] == "http" and _embedded_api_call(scope):
+            response = JSONResponse({"error": "Forbidden", "detail": EMBEDDED}, status_code=403)
+            await response(scope, receive, send)
+            return
         if scope["type"] == "http" and scope["method"] == "POST":
             for pattern, endpoint in _HOT:
                 found = pattern.fullmatch(scope["path"])
@@ -210,6 +214,28 @@ def _capped(receive: Receive, scope: Scope) -> Receive:
         return message
 
     return capped
+
+
+EMBEDDED = (
+    "the API answers a page's scripts, links and downloads, not an image, frame or style "
+    "that embeds it (only an item's media and thumbnail are pictures)"
+)
+_MEDIA_PATH = re.compile(r"/api/projects/[^/]+/items/[0-9]+/(?:media|thumbnail)")
+_MEDIA_DESTS = frozenset({b"image", b"audio", b"video", b"track"})
+
+
+def _embedded_api_call(scope: Scope) -> bool:
+    """Whether the browser says this API request loads an image, frame, style or the like
+    (``Sec-Fetch-Dest``), other than an item's own media. An HTML item may show pictures from
+    any http(s) address, this server's included: one pointing at the API (a model download,
+    which trains and audits) would be fetched with the reviewer's cookie, so such loads are
+    refused before any work. Scripts (``empty``) and navigations (``document``) are served."""
+    if not scope["path"].startswith("/api/"):
+        return False
+    dest = next((v for k, v in scope.get("headers", ()) if k == b"sec-fetch-dest"), b"")
+    if dest in (b"", b"empty", b"document"):
+        return False
+    return not (dest in _MEDIA_DESTS and _MEDIA_PATH.fullmatch(scope["path"]))
 
 
 def _holds_nul(scope: Scope) -> bool:

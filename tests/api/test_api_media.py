@@ -151,3 +151,38 @@ def test_an_uploaded_jsonl_of_image_paths_is_checked_under_the_roots(media_api: 
     )
     assert got.status_code == 422
     assert got.json()["detail"].startswith("line 2, field 'image'")
+
+
+def test_an_image_that_points_at_the_api_is_refused_but_item_media_are_pictures(
+    media_api: Any,
+) -> None:
+    """An HTML item may show any http(s) picture, this server's API too: the browser says such
+    a load is an image (Sec-Fetch-Dest), and only an item's media and thumbnail answer it, so
+    an item cannot make a reviewer's browser download the model (which trains and audits)."""
+    from labelloop.store.tables import audit_event
+
+    client, ids, tokens = media_api
+    auth = {"Authorization": f"Bearer {tokens['admin']}"}
+
+    def audited() -> int:
+        from sqlalchemy import func, select
+
+        with client.app.state.db.read() as conn:
+            return int(conn.execute(select(func.count()).select_from(audit_event)).scalar_one())
+
+    before = audited()
+    for dest in ("image", "iframe", "style", "script"):
+        got = client.get(f"/api/projects/{SLUG}/model", headers={**auth, "Sec-Fetch-Dest": dest})
+        assert got.status_code == 403, dest
+        assert got.json()["error"] == "Forbidden"
+    assert audited() == before  # refused before any work
+    base = f"/api/projects/{SLUG}/items/{ids['cat']}"
+    picture = client.get(f"{base}/media", headers={**auth, "Sec-Fetch-Dest": "image"})
+    assert picture.status_code == 200 and picture.content == _png(10)
+    thumb = client.get(f"{base}/thumbnail?size=64", headers={**auth, "Sec-Fetch-Dest": "image"})
+    assert thumb.status_code == 200
+    assert (
+        client.get(f"{base}/media", headers={**auth, "Sec-Fetch-Dest": "iframe"}).status_code == 403
+    )
+    status = client.get(f"/api/projects/{SLUG}/status", headers={**auth, "Sec-Fetch-Dest": "empty"})
+    assert status.status_code == 200  # a page's own fetch

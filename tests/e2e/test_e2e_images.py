@@ -25,7 +25,9 @@ def digits_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def _wait_image(page: Any, *, other_than: str = "") -> dict[str, Any]:
-    """Wait for a new leased item whose image has loaded; its assignment, alt text and size."""
+    """Wait for a new leased item whose image has loaded; its assignment, alt text and size.
+    The first waits for the demo's cold-start round over 1,797 images: as long as wait_task
+    allows, for two loaded workers on two cores."""
     page.wait_for_function(
         """(prev) => {
             const app = document.getElementById('label-app');
@@ -34,7 +36,7 @@ def _wait_image(page: Any, *, other_than: str = "") -> dict[str, Any]:
                 && img && img.complete && img.naturalWidth > 0;
         }""",
         arg=other_than,
-        timeout=30000,
+        timeout=60000,
     )
     return page.evaluate(
         """() => {
