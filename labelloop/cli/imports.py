@@ -51,10 +51,11 @@ def imports_undo(
     batch: Annotated[int, typer.Argument(help="The import's number (`labelloop imports list`).")],
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Undo an import of SLUG: its items go, with their queue entries, unanswered leases,
-    imported labels and pre-annotations (audited). Refused, removing nothing, while people
-    answered, reviewed, made gold, pinned, picked or flagged any of them, or an auto-label run
-    labeled one."""
+    """Undo an import of SLUG: its items and what only they had go (audited).
+
+    Queue entries, unanswered leases, imported labels and pre-annotations go with the items.
+    Refused, removing nothing, while people answered, reviewed, made gold, pinned, picked or
+    flagged any of them, or an auto-label run labeled one."""
     from labelloop.workflow import batches, projects
     from labelloop.workflow.features import FeatureCache
 
