@@ -712,6 +712,16 @@ class Project:
         body = {"confidence": confidence, "min_accuracy": min_accuracy, "dry_run": dry_run}
         return self._call("POST", "/autolabel", json=body)
 
+    def imports(self) -> list[dict[str, Any]]:
+        """The project's imports, newest first: file, format, split, who, when, items,
+        labeled, duplicates, and how many of its items people touched (managers)."""
+        return self._call("GET", "/imports")
+
+    def undo_import(self, batch_id: int) -> dict[str, Any]:
+        """Remove an import's items and what only they had (managers; audited). An import
+        whose items people worked on raises ``ApiError`` 409 saying what holds them."""
+        return self._call("DELETE", f"/imports/{int(batch_id)}")
+
     def autolabel_runs(self) -> dict[str, Any]:
         """The auto-label policy and runs, newest first."""
         return self._call("GET", "/autolabel")

@@ -9,6 +9,7 @@ from labelloop.cli import (
     autolabel,
     dashboard,
     guidelines,
+    imports,
     models,
     projects,
     quality,
@@ -34,6 +35,9 @@ guidelines_app = typer.Typer(
     no_args_is_help=True,
     help="Show, list, diff and publish a project's guideline versions and pin examples.",
 )
+imports_app = typer.Typer(
+    no_args_is_help=True, help="A project's imports: list them, undo one nobody worked on."
+)
 app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(projects_app, name="projects")
@@ -49,6 +53,7 @@ autolabel_app = typer.Typer(
 # registration order, and that order interleaves the modules.
 app.command()(accounts.init)
 app.command("import")(projects.import_)
+app.add_typer(imports_app, name="imports")
 app.command()(projects.export)
 app.command()(projects.status)
 app.command()(serving.serve)
@@ -63,6 +68,8 @@ app.add_typer(autolabel_app, name="autolabel")
 app.add_typer(alerts_app, name="alerts")
 app.command()(projects.audit)
 app.command()(serving.demo)
+imports_app.command("list")(imports.imports_list)
+imports_app.command("undo")(imports.imports_undo)
 alerts_app.command("list")(dashboard.alerts_list)
 alerts_app.command("ack")(dashboard.alerts_ack)
 alerts_app.command("unack")(dashboard.alerts_unack)

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, RowMapping, delete, exists, func, select
 
+from labelloop.store import highwater
 from labelloop.store.db import Database, new_id
 from labelloop.store.learning import n_items, pool_labels
 from labelloop.store.tables import (
@@ -42,7 +43,7 @@ def existing_ids(conn: Connection, project_id: int) -> dict[str, int]:
 
 
 def insert_batch(conn: Connection, **values: Any) -> int:
-    res = conn.execute(import_batch.insert().values(created_at=now(), **values))
+    res = conn.execute(highwater.insert_of(conn, import_batch).values(created_at=now(), **values))
     return new_id(res)
 
 
@@ -54,7 +55,7 @@ def insert_items(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
     """
     if not rows:
         return []
-    conn.execute(item.insert(), list(rows))
+    conn.execute(highwater.insert_of(conn, item), list(rows))
     batch_id = rows[0]["import_batch_id"]
     first = (  # found through the (project, content hash) index: a lookup, not a table scan
         select(item.c.id)

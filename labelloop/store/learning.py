@@ -10,6 +10,7 @@ from sqlalchemy import Connection, RowMapping, case, delete, func, select, updat
 from labelloop.store.db import new_id
 from labelloop.store.tables import (
     AUTO,
+    import_batch,
     item,
     item_label,
     model_version,
@@ -89,6 +90,17 @@ def pool_labels(conn: Connection, project_id: int) -> tuple[int, int]:
 def n_items(conn: Connection, project_id: int, split: str = "pool") -> int:
     q = select(func.count()).where(item.c.project_id == project_id, item.c.split == split)
     return int(conn.execute(q).scalar_one())
+
+
+def last_import(conn: Connection, project_id: int) -> int | None:
+    """The newest import of the project that brought items (None before any): with the pool's
+    size it tells a round whether the items changed, as an import undone and another of the
+    same size leave the size as it was."""
+    q = select(func.max(import_batch.c.id)).where(
+        import_batch.c.project_id == project_id, import_batch.c.n_items > 0
+    )
+    found = conn.execute(q).scalar_one_or_none()
+    return None if found is None else int(found)
 
 
 def latest(conn: Connection, project_id: int) -> RowMapping | None:

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, RowMapping, and_, bindparam, delete, func, or_, select, update
 
+from labelloop.store import highwater
 from labelloop.store.db import fetch, new_id
 from labelloop.store.tables import (
     AUTO,
@@ -98,7 +99,7 @@ def gold_for(conn: Connection, *, project_id: int, user_id: int) -> RowMapping |
 
 def insert_assignment(conn: Connection, **values: Any) -> int:
     """A lease written outside the ranked queue (a gold check or a rework), with its selection."""
-    return new_id(conn.execute(assignment.insert().values(**values)))
+    return new_id(conn.execute(highwater.insert_of(conn, assignment).values(**values)))
 
 
 def rework_lease(conn: Connection, assignment_id: int) -> RowMapping | None:

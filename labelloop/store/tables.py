@@ -155,6 +155,17 @@ import_batch = Table(
     Column("created_at", TS, nullable=False),
 )
 
+id_high_water = Table(
+    # SQLite gives a new row the highest id + 1, so deleting the newest rows (undoing an import)
+    # would hand their ids to the next ones: a removed item's cached features or a released
+    # lease's open page would then meet another row. The highest id ever removed from such a
+    # table is kept here and new rows start above it (PostgreSQL's sequences never go back).
+    "id_high_water",
+    metadata,
+    Column("table_name", String(50), primary_key=True),
+    Column("last_id", Id, nullable=False),
+)
+
 item = Table(
     "item",
     metadata,
@@ -231,6 +242,17 @@ assignment = Table(
     Column("suggestion_value", JSON, nullable=True),  # suggested spans/boxes by control
     Index("ix_assignment_item_state", "item_id", "state"),
     Index("ix_assignment_user_state", "project_id", "user_id", "state"),
+)
+
+removed_lease = Table(
+    # A lease whose item left the project with its import (``labelloop imports undo``): a
+    # labeling page still showing it is told the task is no longer leased, and moves on.
+    "removed_lease",
+    metadata,
+    Column("assignment_id", Id, primary_key=True, autoincrement=False),
+    Column("project_id", ForeignKey("project.id", ondelete="CASCADE"), nullable=False),
+    Column("user_id", ForeignKey("user.id", ondelete="CASCADE"), nullable=False),
+    Column("removed_at", TS, nullable=False),
 )
 
 annotation = Table(

@@ -20,6 +20,7 @@ from sqlalchemy import (
     update,
 )
 
+from labelloop.store import highwater
 from labelloop.store.db import Database, fetch, insert, run
 from labelloop.store.tables import (
     annotation,
@@ -233,6 +234,13 @@ def _insert_stmt(table: Any) -> Any:
     return table.insert()
 
 
+@cache
+def _lease_stmt(sqlite: bool) -> Any:
+    """The lease INSERT; on SQLite its id starts above any removed one (``store.highwater``)."""
+    stmt = assignment.insert()
+    return stmt.values(id=highwater.next_id(assignment)) if sqlite else stmt
+
+
 def insert_lease(
     conn: Connection,
     *,
@@ -246,7 +254,7 @@ def insert_lease(
     expires = at + lease
     assignment_id = insert(
         conn,
-        _insert_stmt(assignment),
+        _lease_stmt(conn.dialect.name == "sqlite"),
         {
             "project_id": project_id,
             "item_id": entry["item_id"],

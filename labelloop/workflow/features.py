@@ -132,6 +132,38 @@ class FeatureFiles:
             return parts
         raise RuntimeError(f"feature files under {self.folder} kept changing while read")
 
+    def drop(self, ids: NDArray[np.int64]) -> int:
+        """Forget the rows of ``ids`` (items removed with their import); how many went.
+
+        The rows left are written as one part before the old parts are deleted, as a merge
+        does, so a reader never misses a row that stays."""
+        if self.folder is None:
+            kept = [(i[~np.isin(i, ids)], X[~np.isin(i, ids)]) for i, X in self._parts]
+            gone = sum(len(i) for i, _ in self._parts) - sum(len(i) for i, _ in kept)
+            self._parts = [(i, X) for i, X in kept if len(i)]
+            return gone
+        if not self.folder.is_dir():
+            return 0
+        names = self._names()
+        parts = [
+            (
+                np.load(self.folder / f"{n}.ids.npy", allow_pickle=False),
+                np.load(self.folder / f"{n}.X.npy", allow_pickle=False),
+            )
+            for n in names
+        ]
+        hit = [np.isin(i, ids) for i, _ in parts]
+        gone = int(sum(h.sum() for h in hit))
+        if not gone:
+            return 0
+        left = [(i[~h], X[~h]) for (i, X), h in zip(parts, hit, strict=True) if (~h).any()]
+        if left:
+            self.append(np.concatenate([i for i, _ in left]), np.concatenate([X for _, X in left]))
+        for name in names:
+            (self.folder / f"{name}.ids.npy").unlink(missing_ok=True)
+            (self.folder / f"{name}.X.npy").unlink(missing_ok=True)
+        return gone
+
     def _merge(self, names: list[str], parts: list[tuple[NDArray[Any], NDArray[Any]]]) -> None:
         assert self.folder is not None
         self.append(np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]))
@@ -201,6 +233,28 @@ class FeatureCache:
         rows = [{"id": i, "payload": payloads[i]} for i in ids]
         self._rows[project_id] = (ids, rows)
         return rows
+
+    def forget(self, project_id: int, item_ids: Sequence[int]) -> None:
+        """Drop what is kept of items removed from the project (an import undone): their
+        stored per-item rows, which ``computed`` would count otherwise, and the matrices and
+        payloads held in memory for the project."""
+        ids = np.asarray(sorted(item_ids), dtype=np.int64)
+        with self._guard:
+            for key in [k for k in self._memory if k[0] == project_id]:
+                del self._memory[key]
+            self._rows.pop(project_id, None)
+            in_memory = [f for (p, _), f in self._files.items() if p == project_id]
+        if not ids.size:
+            return
+        folders: list[FeatureFiles] = in_memory
+        if self.root is not None and (self.root / str(project_id)).is_dir():
+            folders = [
+                FeatureFiles(f) for f in (self.root / str(project_id)).iterdir() if f.is_dir()
+            ]
+        for files in folders:
+            key = (project_id, f"files:{files.folder or 'memory'}")
+            with self._lock(key), self._lock((project_id, f"merge:{files.folder or 'memory'}")):
+                files.drop(ids)
 
     def computed(self, project_id: int, featurizer_name: str) -> int:
         """How many items have stored rows for this featurizer."""

@@ -137,9 +137,15 @@ def due(
         # something new: labels (the last ones, short of retrain_every, too) or items. Items that
         # cannot be served (gold, waiting in review) would otherwise re-queue in a loop.
         # An auto-label run or its undoing changes which items are anyone's work (n_auto).
+        # An import undone changes the pool's size; one undone and another of the same size
+        # change only the newest import (ids are never given twice).
+        last = latest["stopping"].get("last_import", "unknown")  # rounds before it was kept
+        imported = latest["stopping"].get("n_pool") != n_pool or (
+            last != "unknown" and last != store_learning.last_import(conn, project_id)
+        )
         fresh = (
             labeled != latest["n_train"]
-            or latest["stopping"].get("n_pool") != n_pool
+            or imported
             or latest["stopping"].get("n_auto", 0) != n_auto
         )
         if fresh and (
@@ -157,7 +163,6 @@ def due(
         )
         # Imported items reach no one until a round ranks them, whatever the old queue still
         # holds (a solo annotator may have skipped all of it, and labels then never come).
-        imported = latest["stopping"].get("n_pool") != n_pool
         if rested and (imported or labeled - latest["n_train"] >= ctx.settings.retrain_every):
             return True
         n_items = n_pool + store_learning.n_items(conn, project_id, "eval")
@@ -339,13 +344,22 @@ def train(
     with db.read() as conn:
         history = store_learning.history(conn, ctx.id)
         n_pool = store_learning.n_items(conn, ctx.id)  # items imported after this get a round
+        last_import = store_learning.last_import(conn, ctx.id)
     if ctx.schema.target.type in STRUCTURED_TYPES:
         from labelloop.workflow.structured import structured_round  # it builds on this module
 
         outcome = structured_round(db, ctx, history=history, cache=cache)
     else:
         outcome = _choice_round(db, ctx, history=history, cache=cache, wait=wait_for_features)
-    return _save(db, ctx, outcome, history=history, started=started, n_pool=n_pool)
+    return _save(
+        db,
+        ctx,
+        outcome,
+        history=history,
+        started=started,
+        n_pool=n_pool,
+        last_import=last_import,
+    )
 
 
 @dataclass(frozen=True)
@@ -505,10 +519,12 @@ def _save(
     history: list[Any],
     started: float,
     n_pool: int,
+    last_import: int | None = None,
 ) -> int:
     """Judge stopping over the history, then store the model version, its queue and the audit
-    row in one transaction; the rest of a long queue follows in slices. ``n_pool``: the pool
-    items there were when the round began (:func:`due` compares it)."""
+    row in one transaction; the rest of a long queue follows in slices. ``n_pool`` and
+    ``last_import``: the pool items there were and the newest import when the round began
+    (:func:`due` compares them)."""
     settings = ctx.settings
     version = (history[-1]["version"] + 1) if history else 1
     summaries = [
@@ -538,6 +554,7 @@ def _save(
     stopping = {
         "cold_start": outcome.cold_start,
         "n_pool": n_pool,
+        "last_import": last_import,
         "n_auto": outcome.n_auto,
         "stop_set": [int(i) for i in outcome.stop_ids],
         "decisions": [

@@ -10,6 +10,7 @@ from labelloop.errors import Conflict, NotFound, Unprocessable
 from labelloop.govern.permissions import Permission
 from labelloop.schema import validate_value
 from labelloop.store import audit
+from labelloop.store import batches as store_batches
 from labelloop.store import items as store_items
 from labelloop.store import projects as store_projects
 from labelloop.store import seeds as store_seeds
@@ -211,6 +212,13 @@ def _own_live_lease(
     if row is not None and not db.is_sqlite:  # PostgreSQL: wait for the item's other writers
         store_tasks.lock_item(db, conn, row["item_id"])
         row = read(conn, assignment_id)
+    if row is None and store_batches.removed_lease_of(
+        conn, assignment_id=assignment_id, project_id=ctx.id, user_id=ctx.user.id
+    ):
+        raise Conflict(
+            f"task {assignment_id} is no longer leased to you (its item was removed with its "
+            "import); nothing was recorded"
+        )
     if row is None or row["project_id"] != ctx.id:
         raise NotFound(f"no task {assignment_id} in project '{ctx.slug}'")
     if row["user_id"] != ctx.user.id:

@@ -54,6 +54,7 @@ ID_KINDS = {
     "assignment_id": "assignment",
     "annotation_id": "annotation",
     "run_id": "run",
+    "batch_id": "import",
     "sim_id": "simulation",
     "version": "guideline",
     "token_id": "token",
@@ -106,6 +107,7 @@ REQUESTS: dict[tuple[str, str], dict[str, Any]] = {
         "files": {"file": ("more.jsonl", b'{"text": "one more"}\n', "application/x-ndjson")}
     },
     ("POST", "/api/projects/{slug}/quality/scan"): {},
+    ("DELETE", "/api/projects/{slug}/imports/{batch_id}"): {},
     ("POST", "/api/projects/{slug}/seeds"): {"json": {"item_ids": [1], "query": "great"}},
     ("DELETE", "/api/tokens/{token_id}"): {},
     ("DELETE", "/api/projects/{slug}/members/{username}"): {},
@@ -383,6 +385,17 @@ def _png(shade: int) -> bytes:
     return out.getvalue()
 
 
+def _secret_imports(world: World) -> list[int]:
+    """The secret projects' imports: a manager elsewhere must neither list nor undo one."""
+    from sqlalchemy import select
+
+    from labelloop.store.tables import import_batch
+
+    with world.lab.db.read() as conn:
+        q = select(import_batch.c.id).where(import_batch.c.project_id.in_(world.secret_projects))
+        return sorted(int(i) for i in conn.execute(q).scalars())
+
+
 def _image_project(lab: Lab, slug: str, *, name: str, file: str, media: Path) -> int:
     """An image project with one item, the image ``file``; returns the item's id."""
     from labelloop.store import items as store_items
@@ -571,6 +584,7 @@ def world(
         accounts.create_token(db, f"{SECRET}-annotator", name=f"{SECRET} laptop")
         made.secret["token"] = [t["id"] for t in accounts.list_tokens(db, f"{SECRET}-annotator")]
         made.secret_projects = tuple(lab.ctx(s, lab.admin).id for s in (VAULT, GALLERY))
+        made.secret["import"] = _secret_imports(made)
         made.secret_users = tuple(lab.users[f"{SECRET}-{r}"].id for r in ("annotator", "reviewer"))
         made.own_after = own_reads(made)
         made.seen = admin_view(made)
@@ -591,6 +605,8 @@ BY_OWNER: dict[str, Callable[[Any, World], Any]] = {
     "project": lambda table, w: table.c.id.in_(w.secret_projects),
     "review": lambda table, w: table.c.annotation_id.in_(w.secret_rows_of("annotation")),
     "auto_label_check": lambda table, w: table.c.run_id.in_(w.secret_rows_of("auto_label_run")),
+    # The highest ids removed (SQLite): the site's, no project's; a sweep must not move them.
+    "id_high_water": lambda table, w: table.c.table_name.is_not(None),
 }
 
 

@@ -193,6 +193,33 @@ def test_e2e_admin_manages_from_the_browser(
     page.wait_for_function("() => document.getElementById('stat-labeled').textContent === '4'")
     assert _counts(page) == {"labeled": "4", "pool": "5", "remaining": "1", "eval": "0"}
 
+    # A wrong file comes in, is listed under Imports, and Undo (after saying how many items
+    # go) takes it out again: the counts drop back.
+    wrong = tmp_path / "wrong-split.jsonl"
+    wrong.write_text(
+        "".join(
+            json.dumps({"id": f"t{n}", "text": f"A headline from the test split, {n}."}) + "\n"
+            for n in (1, 2)
+        ),
+        encoding="utf-8",
+    )
+    page.uncheck("#import-update-labels")
+    page.set_input_files("#import-file", str(wrong))
+    page.click("#import-submit")
+    assert _message(page, "import-result", "Imported 2") == "Imported 2 items"
+    page.wait_for_function("() => document.getElementById('stat-pool').textContent === '7'")
+    row = page.locator("#imports-table tbody tr", has_text="wrong-split.jsonl")
+    row.wait_for()
+    asked: list[str] = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept()))
+    row.get_by_role("button", name="Undo import").click()
+    assert "wrong-split.jsonl" in _message(page, "imports-result", "undone")
+    assert asked and "Its 2 items will be removed from the project" in asked[0]
+    page.wait_for_function("() => document.getElementById('stat-pool').textContent === '5'")
+    assert _counts(page) == {"labeled": "4", "pool": "5", "remaining": "1", "eval": "0"}
+    assert page.locator("#imports-table tbody tr", has_text="wrong-split.jsonl").count() == 0
+    assert page.locator("#imports-table tbody tr", has_text="news.jsonl").count() == 1
+
     # Every panel fits a phone's width.
     page.set_viewport_size({"width": 390, "height": 844})
     for path in (f"/p/{SLUG}", "/", f"/p/{SLUG}/label", f"/p/{SLUG}/quality", f"/p/{SLUG}/review"):

@@ -1,4 +1,5 @@
-"""Projects: list, create, read, status, model versions, members, import, export, model file."""
+"""Projects: list, create, read, status, model versions, members, imports (and their undo),
+export, model file."""
 
 from __future__ import annotations
 
@@ -15,8 +16,17 @@ from labelloop.govern.guidelines import render_markdown
 from labelloop.govern.permissions import Permission
 from labelloop.ingest import importer_for_path
 from labelloop.server.api.deps import AdminUser, CurrentUser, DbDep, FeaturesDep
-from labelloop.server.api.schemas import MemberIn, ProjectIn, SettingsIn
-from labelloop.workflow import auditing, gain, guidelines, imports, modelfiles, projects, status
+from labelloop.server.api.schemas import Id, MemberIn, ProjectIn, SettingsIn
+from labelloop.workflow import (
+    auditing,
+    batches,
+    gain,
+    guidelines,
+    imports,
+    modelfiles,
+    projects,
+    status,
+)
 from labelloop.workflow import export as wf_export
 
 router = APIRouter(prefix="/api/projects", tags=["projects"])
@@ -193,6 +203,26 @@ def import_file(
         "kept_lines": list(report.kept_lines[:100]),
         "notes": list(report.notes),
     }
+
+
+@router.get("/{slug}/imports")
+def list_imports(slug: str, db: DbDep, user: CurrentUser) -> list[dict[str, Any]]:
+    """The project's imports, newest first: file, format, split, who, when, items, labeled,
+    duplicates, and how many of its items people touched (``touched``) or anything holds
+    (``held``; an import is ``undoable`` while none is). Managers."""
+    ctx = projects.access(db, slug, user, Permission.IMPORT)
+    return batches.imports(db, ctx)
+
+
+@router.delete("/{slug}/imports/{batch_id}")
+def undo_import(
+    slug: str, batch_id: Id, db: DbDep, user: CurrentUser, features: FeaturesDep
+) -> dict[str, Any]:
+    """Undo an import: its items and what only they had go, in one transaction (managers;
+    audited). 409 naming what holds them when people answered, reviewed, made gold, pinned,
+    picked or flagged any of them, or an auto-label run labeled one; nothing is removed."""
+    ctx = projects.access(db, slug, user, Permission.IMPORT)
+    return batches.undo(db, ctx, batch_id, cache=features)
 
 
 @router.get("/{slug}/export")

@@ -1,5 +1,6 @@
 // The project overview: the learning curve (eval accuracy per model version) as inline SVG, what
-// the model could label and its auto-label runs, and for managers the Import and Members panels.
+// the model could label and its auto-label runs, and for managers the Import panel (with the
+// imports and their undo) and the Members panel.
 // Server text only reaches the DOM via textContent.
 (() => {
   "use strict";
@@ -422,7 +423,9 @@
           if (report) say(el.result, "info", importSummary(report));
           else say(el.result, "info", "Imported.");
           el.file.value = ""; // the same file again would only add duplicates
-          refreshCounts().catch((err) => say(el.result, "error", `Imported, but ${err.message}`));
+          Promise.all([refreshCounts(), loadImports()]).catch((err) =>
+            say(el.result, "error", `Imported, but ${err.message}`),
+          );
         } else {
           finish("error");
           say(el.result, "error", `Nothing was imported: ${detailOf(xhr.status, xhr.responseText)}`);
@@ -443,6 +446,68 @@
       progress(0, "uploading");
       xhr.send(data);
     });
+  }
+
+  // ---------------------------------------------------------------- imports and their undo
+
+  // The project's imports, newest first; Undo asks first, saying how many items go. The server
+  // refuses (409, saying what holds them) an import people worked on.
+  async function loadImports() {
+    const table = $("imports-table");
+    if (!table) return;
+    const status = $("imports-status");
+    const result = $("imports-result");
+    const found = await api("GET", base + "/imports");
+    const cell = (text) => node("td", "", text);
+    const rows = found.map((b) => {
+      const tr = document.createElement("tr");
+      tr.dataset.batch = String(b.id);
+      const items = b.items_now === b.items ? fmt(b.items) : `${fmt(b.items_now)} of ${fmt(b.items)}`;
+      const undo = document.createElement("td");
+      const button = node("button", "btn btn-small btn-quiet", "Undo");
+      button.type = "button";
+      button.setAttribute("aria-label", `Undo import ${b.id} (${b.filename})`);
+      if (!b.undoable) {
+        button.disabled = true;
+        button.title = `${fmt(b.held)} of its items are held by people's work or an auto-label run`;
+      }
+      button.addEventListener("click", async () => {
+        const leases = b.leased ? ` ${fmt(b.leased)} open ${plural(b.leased, "lease")} will be released.` : "";
+        const asked =
+          `Undo import ${b.id} (${b.filename})? Its ${fmt(b.items_now)} ${plural(b.items_now, "item")} ` +
+          `will be removed from the project, with their imported labels.${leases}`;
+        if (!window.confirm(asked)) return;
+        button.disabled = true;
+        try {
+          const done = await api("DELETE", base + "/imports/" + encodeURIComponent(b.id));
+          say(
+            result,
+            "info",
+            `Import ${done.batch_id} (${done.filename}) undone: ${fmt(done.items)} ${plural(done.items, "item")} removed.`,
+          );
+          await Promise.all([loadImports(), refreshCounts()]);
+        } catch (err) {
+          say(result, "error", `Not undone: ${err.message}`);
+          button.disabled = false;
+        }
+      });
+      undo.append(button);
+      tr.append(
+        cell(String(b.id)),
+        cell(b.filename),
+        cell(b.split),
+        cell(b.by || "local operator"),
+        cell(b.at.slice(0, 16).replace("T", " ")),
+        cell(items),
+        cell(fmt(b.labeled)),
+        cell(fmt(b.touched)),
+        undo,
+      );
+      return tr;
+    });
+    table.tBodies[0].replaceChildren(...rows);
+    table.hidden = rows.length === 0;
+    status.textContent = rows.length === 0 ? "No imports yet." : `${fmt(rows.length)} ${plural(rows.length, "import")}`;
   }
 
   // ---------------------------------------------------------------- members
@@ -681,6 +746,10 @@
   drawCurve();
   loadRuns();
   setupImport();
+  loadImports().catch((err) => {
+    const status = $("imports-status");
+    if (status) status.textContent = `Could not load the imports: ${err.message}`;
+  });
   setupMembers();
   showGain();
   showAttention();

@@ -1,0 +1,79 @@
+"""`labelloop imports`: list a project's imports, undo one."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from labelloop.cli.common import _open, _run, counted, out
+
+
+def imports_list(slug: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List the imports of SLUG, newest first, with how many of their items people touched."""
+    from labelloop.workflow import batches, projects
+
+    _, db = _open()
+    found = _run(lambda: batches.imports(db, projects.system_context(db, slug)))
+    if as_json:
+        typer.echo(json.dumps(found))
+        return
+    if not found:
+        out.print("no imports yet", highlight=False)
+        return
+    table = Table(show_edge=False, pad_edge=False)
+    for name in ("Import", "File", "Format", "Split", "By", "At", "Items", "Labeled"):
+        table.add_column(name)
+    for name in ("Duplicates", "Touched", "Undo"):
+        table.add_column(name)
+    for b in found:
+        table.add_row(
+            str(b["id"]),
+            escape(b["filename"]),
+            b["format"],
+            b["split"],
+            escape(b["by"] or "(local operator)"),
+            b["at"][:16].replace("T", " "),
+            f"{b['items']:,}",
+            f"{b['labeled']:,}",
+            f"{b['duplicates']:,}",
+            f"{b['touched']:,}",
+            "yes" if b["undoable"] else f"no ({counted(b['held'], 'item')} held)",
+        )
+    out.print(table)
+
+
+def imports_undo(
+    slug: str,
+    batch: Annotated[int, typer.Argument(help="The import's number (`labelloop imports list`).")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Undo an import of SLUG: its items and what only they had go (audited).
+
+    Queue entries, unanswered leases, imported labels and pre-annotations go with the items.
+    Refused, removing nothing, while people answered, reviewed, made gold, pinned, picked or
+    flagged any of them, or an auto-label run labeled one."""
+    from labelloop.workflow import batches, projects
+    from labelloop.workflow.features import FeatureCache
+
+    settings, db = _open()
+
+    def go() -> dict[str, object]:
+        cache = FeatureCache(settings.features_dir, media_roots=settings.media_root_paths)
+        return batches.undo(db, projects.system_context(db, slug), batch, cache=cache)
+
+    done = _run(go)
+    if as_json:
+        typer.echo(json.dumps(done))
+        return
+    released = f"; {counted(int(done['leases']), 'lease')} released" if done["leases"] else ""
+    out.print(
+        f"import {batch} ('{escape(str(done['filename']))}') undone: "
+        f"{counted(int(done['items']), 'item')} removed, with "
+        f"{counted(int(done['labels']), 'imported label')}{released}",
+        highlight=False,
+        soft_wrap=True,
+    )

@@ -1,0 +1,102 @@
+"""A project's imports: listed with what holds their items, and undone when nothing does.
+
+Undoing an import removes its items and what only they had (queue entries, leases nobody
+answered, imported labels, pre-annotations, cached features), then the import, in one
+transaction with its audit row. It is refused while any of its items holds a record labelloop
+keeps traceable: people's answers, labels and reviews, a gold answer, a guideline example, an
+auto-label run's label or spot check, a seed pick or a flag.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from labelloop.errors import Conflict, NotFound
+from labelloop.govern.permissions import Permission
+from labelloop.store import audit
+from labelloop.store import batches as store_batches
+from labelloop.store.db import MAX_ID, Database
+from labelloop.store.users import now
+from labelloop.workflow.features import FeatureCache
+from labelloop.workflow.projects import ProjectContext
+
+_HELD = {  # a kind of hold -> what n items of it are (one, several)
+    "answered": ("has answers or labels from people", "have answers or labels from people"),
+    "gold": ("is a gold item", "are gold items"),
+    "example": ("is pinned as a guideline example", "are pinned as guideline examples"),
+    "auto": ("was labeled by an auto-label run", "were labeled by an auto-label run"),
+    "seeded": ("was picked as a seed", "were picked as seeds"),
+    "flagged": ("is flagged", "are flagged"),
+}
+
+
+def imports(db: Database, ctx: ProjectContext) -> list[dict[str, Any]]:
+    """The project's imports, newest first, with what holds their items (managers)."""
+    ctx.require(Permission.IMPORT)
+    with db.read() as conn:
+        rows = store_batches.listing(conn, ctx.id, at=now())
+    return [{**r, "undoable": r["held"] == 0} for r in rows]
+
+
+def refusal(batch: Any, n_items: int, held: dict[str, int]) -> str:
+    """Why an import cannot be undone, naming how many of its items each hold keeps."""
+    parts = []
+    for kind in store_batches.HOLDS:
+        n = held.get(kind, 0)
+        if n:
+            of = "" if parts else f" of its {n_items:,} item{'' if n_items == 1 else 's'}"
+            parts.append(f"{n:,}{of} {_HELD[kind][n != 1]}")
+    return (
+        f"import {batch['id']} ('{batch['filename']}') cannot be undone: {'; '.join(parts)}. "
+        "Those records stay traceable; nothing was removed"
+    )
+
+
+def undo(
+    db: Database, ctx: ProjectContext, batch_id: int, *, cache: FeatureCache | None = None
+) -> dict[str, Any]:
+    """Remove an import's items and what only they had, then the import (managers; audited).
+
+    Leases nobody answered are released: a page still showing one is told on submit that it
+    is no longer leased. ``cache`` (the process's feature cache) forgets the items' features.
+
+    Raises
+    ------
+    NotFound
+        When the project has no such import.
+    Conflict
+        When an item of it holds a record that stays traceable (see the module).
+    """
+    ctx.require(Permission.IMPORT)
+    at = now()
+    with db.write(project_id=ctx.id) as conn:
+        batch = store_batches.get(conn, ctx.id, batch_id) if 0 < batch_id <= MAX_ID else None
+        if batch is None:
+            raise NotFound(f"project '{ctx.slug}' has no import {batch_id}")
+        item_ids = store_batches.lock_items(conn, batch_id)
+        held = store_batches.holds(conn, ctx.id, batch_id)
+        if any(held.values()):
+            raise Conflict(refusal(batch, len(item_ids), held))
+        removed = store_batches.remove(conn, ctx.id, batch_id, at=at)
+        audit.record(
+            db,
+            conn,
+            action="import.undo",
+            actor_id=ctx.actor_id,
+            project_id=ctx.id,
+            subject=f"import_batch:{batch_id}",
+            payload={
+                "filename": batch["filename"],
+                "format": batch["format"],
+                "split": batch["split"],
+                **removed,
+            },
+        )
+    if cache is not None:
+        cache.forget(ctx.id, item_ids)
+    return {
+        "batch_id": batch_id,
+        "filename": batch["filename"],
+        "split": batch["split"],
+        **removed,
+    }

@@ -1,0 +1,70 @@
+"""`labelloop imports list|undo`: a wrong file is taken back from the terminal."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from tests.cli.conftest import small_project
+
+
+def _file(tmp_path: Path, name: str, texts: list[str]) -> str:
+    path = tmp_path / name
+    path.write_text("".join(json.dumps({"text": t}) + "\n" for t in texts), encoding="utf-8")
+    return str(path)
+
+
+def test_a_wrong_import_is_listed_and_undone(cli: Any, tmp_path: Path) -> None:
+    small_project(cli, tmp_path)
+    cli("import", "s", _file(tmp_path, "right.jsonl", [f"right text {i}" for i in range(5)]))
+    cli("import", "s", _file(tmp_path, "wrong.jsonl", [f"wrong text {i}" for i in range(3)]))
+
+    listed = json.loads(cli("imports", "list", "s", "--json").stdout)
+    assert [(b["id"], b["filename"], b["items"], b["touched"]) for b in listed] == [
+        (2, "wrong.jsonl", 3, 0),
+        (1, "right.jsonl", 5, 0),
+    ]
+    table = cli("imports", "list", "s").stdout
+    assert "wrong.jsonl" in table and "right.jsonl" in table
+
+    said = cli("imports", "undo", "s", "2").stdout
+    assert (
+        said.strip() == "import 2 ('wrong.jsonl') undone: 3 items removed, with 0 imported labels"
+    )
+    status = json.loads(cli("status", "s", "--json").stdout)
+    assert status["counts"]["pool"] == 5
+    assert [b["id"] for b in json.loads(cli("imports", "list", "s", "--json").stdout)] == [1]
+
+    missing = cli("imports", "undo", "s", "2", code=1)
+    assert "project 's' has no import 2" in missing.stderr
+    # The same file again comes back with new numbers: nothing of the undone import is reused.
+    cli("import", "s", _file(tmp_path, "wrong.jsonl", [f"other text {i}" for i in range(3)]))
+    again = json.loads(cli("imports", "list", "s", "--json").stdout)
+    assert again[0]["id"] == 3
+
+
+def test_an_import_people_answered_is_refused_with_a_clear_line(cli: Any, tmp_path: Path) -> None:
+    from labelloop.govern.permissions import Permission
+    from labelloop.store.db import Database
+    from labelloop.workflow import accounts, learning, projects, tasks
+
+    small_project(cli, tmp_path)
+    cli("import", "s", _file(tmp_path, "a.jsonl", [f"text {i}" for i in range(4)]))
+    db = Database(cli.db_url)
+    ctx = projects.system_context(db, "s")
+    learning.train(db, ctx)
+    ann = accounts.create_user(db, "ann", None)
+    projects.set_member(db, ctx, "ann", "annotator")
+    mine = projects.access(db, "s", ann, Permission.ANNOTATE)
+    task = tasks.next_task(db, mine)
+    assert task is not None
+    tasks.submit(db, mine, task["assignment_id"], {"c": "a"}, active_ms=1000)
+    db.dispose()
+
+    refused = cli("imports", "undo", "s", "1", "--json", code=1)
+    assert refused.stderr.strip().replace("\n", " ") == (
+        "error: import 1 ('a.jsonl') cannot be undone: 1 of its 4 items has answers or labels "
+        "from people. Those records stay traceable; nothing was removed"
+    )
+    assert json.loads(cli("imports", "list", "s", "--json").stdout)[0]["touched"] == 1
