@@ -71,7 +71,7 @@ def test_a_database_of_the_previous_release_upgrades_and_keeps_its_models(
     assert "cohort_metrics" not in _columns(db, "model_version")
     lab = _lab_of_old_release(db)
     ctx = lab.project()
-    with monkeypatch.context() as old_release:  # its inserts knew no removed ids (0011)
+    with monkeypatch.context() as old_release:  # its inserts knew no removed ids (0012)
         from labelloop.store import highwater
 
         old_release.setattr(highwater, "insert_of", lambda conn, table: table.insert())

@@ -1,7 +1,7 @@
 """undo of an import: the highest ids removed (SQLite reuses them otherwise) and removed leases
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-20 10:00:00.000000
 """
 
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 ID = sa.BigInteger().with_variant(sa.Integer(), 'sqlite')
 
-revision = '0011'
-down_revision = '0010'
+revision = '0012'
+down_revision = '0011'
 branch_labels = None
 depends_on = None
 
