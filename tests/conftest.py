@@ -252,8 +252,28 @@ def pg_migrated(pg_cluster: PgCluster) -> str:
     return url.rsplit("/", 1)[1]
 
 
+@pytest.fixture(scope="session")
+def sqlite_migrated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated with ``upgrade`` once; each test gets a fresh copy of it."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "t.db"
+    database = Database(f"sqlite:///{path}")
+    upgrade(database)
+    database.dispose()  # the last connection to close folds the WAL back into the file
+    assert not path.with_name("t.db-wal").exists()
+    return path
+
+
+def _sqlite_copy(request: pytest.FixtureRequest, tmp_path: Path) -> Database:
+    """A fresh SQLite store in ``tmp_path``: a copy of the migrated file, several times faster
+    than migrating anew (on PostgreSQL CREATE DATABASE ... TEMPLATE does the same)."""
+    shutil.copyfile(request.getfixturevalue("sqlite_migrated"), tmp_path / "t.db")
+    return Database(f"sqlite:///{tmp_path}/t.db")
+
+
 def _open(request: pytest.FixtureRequest, engine: str, tmp_path: Path, *, copy: bool) -> Database:
     if engine == "sqlite":
+        if copy:
+            return _sqlite_copy(request, tmp_path)
         database = Database(f"sqlite:///{tmp_path}/t.db")
         upgrade(database)
         return database
@@ -288,9 +308,9 @@ def fresh_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
 
 
 @pytest.fixture
-def sqlite_db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(f"sqlite:///{tmp_path}/t.db")
-    upgrade(database)
+def sqlite_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """A fresh migrated store on SQLite only."""
+    database = _sqlite_copy(request, tmp_path)
     yield database
     database.dispose()
 
