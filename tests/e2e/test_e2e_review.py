@@ -461,7 +461,9 @@ def test_review_page_by_keyboard(team: Team, browser: Any, screenshots: Path) ->
     assert page.text_content("#rework-reviewer") == "rev"
     assert page.text_content("#rework-comment") == COMMENT
     assert page.text_content("#rework-previous") == by_id[second]["value"]["sentiment"]
-    assert page.eval_on_selector("#rework-banner", "b => b.querySelectorAll('*').length") == 6
+    # the banner's own 7 elements: the comment and answer came in as text, not markup
+    assert page.eval_on_selector("#rework-banner", "b => b.querySelectorAll('*').length") == 7
+    assert page.is_hidden("#rework-drawn")  # a choice is made afresh, nothing is drawn
     assert page.evaluate("() => window.hostile === undefined")
     page.keyboard.press("1")
     page.keyboard.press("Enter")
