@@ -285,7 +285,13 @@ def test_boxes_by_keyboard_alone(boxes_server: str, browser: Any) -> None:
     assignment = _wait_stage(page)
     item = page.text_content("#item-id")
     sheet = page.text_content("#shortcuts-body")
-    for words in ("Alt", "Resize the selected box", "Delete the selected box", "Zoom in"):
+    for words in (
+        "Alt",
+        "Resize the selected box",
+        "Delete the selected box",
+        "Zoom in",
+        "Undo the last change to the boxes",
+    ):
         assert words in sheet
 
     # A label key with nothing selected: a new box of that label in the middle of the view.
@@ -323,6 +329,22 @@ def test_boxes_by_keyboard_alone(boxes_server: str, browser: Any) -> None:
     # Delete removes the selected box.
     page.keyboard.press("Delete")
     assert [b["label"] for b in _boxes(page)] == ["sign"]
+
+    # Ctrl+Z takes the changes back one at a time: the deleted box returns, the added one
+    # goes, the relabel and the last resize are undone; then they are made again by keys.
+    page.keyboard.press("Control+z")
+    assert [b["label"] for b in _boxes(page)] == ["sign", "car"]
+    page.keyboard.press("Control+z")
+    assert [b["label"] for b in _boxes(page)] == ["sign"]
+    page.keyboard.press("Control+z")
+    [box] = _boxes(page)
+    assert (box["x"], box["y"], box["w"], box["h"], box["label"]) == (x, y, w, h, "person")
+    page.keyboard.press("Control+z")
+    assert _boxes(page)[0]["w"] == w + 1
+    for key in ("]", "Alt+ArrowLeft", "3", "Escape"):
+        page.keyboard.press(key)
+    [box] = _boxes(page)
+    assert (box["x"], box["y"], box["w"], box["h"], box["label"]) == (x, y, w, h, "sign")
 
     # Zoom: + and - step the zoom; the stage scrolls (arrows pan with nothing selected).
     fit = Stage(page).scale

@@ -22,6 +22,7 @@
   const ZOOMS = [1, 1.5, 2, 3, 4, 6, 8];
   const DRAG_PX = 4; // a press that moves less than this (screen px) is a click, not a drag
   const PAN_PX = 60;
+  const UNDO_STEPS = 100; // changes Ctrl+Z can take back, per item
   const CORNERS = ["nw", "ne", "sw", "se"];
 
   const round2 = (v) => Math.round(v * 100) / 100;
@@ -79,6 +80,7 @@
       shown: false,
       drag: null,
       panning: false,
+      history: [], // the boxes before each change of this item, for Ctrl+Z
     };
 
     // ------------------------------------------------------------ the control's own panel
@@ -378,11 +380,29 @@
       delete b.score;
     }
 
+    /** Keep the boxes as they are now, before a change, so Ctrl+Z can bring them back. */
+    function remember() {
+      st.history.push(st.boxes.map((b) => ({ ...b })));
+      if (st.history.length > UNDO_STEPS) st.history.shift();
+    }
+
+    /** Put the boxes back as they were before the last change; false when there is none. */
+    function undo() {
+      if (st.disabled || !st.shown || st.drag || !st.history.length) return false;
+      st.boxes = st.history.pop();
+      st.selected = -1;
+      render();
+      return true;
+    }
+
     function applyLabel(label) {
       if (st.disabled || !st.shown) return;
       const sel = st.boxes[st.selected];
-      if (sel) {
+      if (sel && sel.label !== label) {
+        remember();
         sel.label = label;
+        touch(sel);
+      } else if (sel) {
         touch(sel);
       }
       st.active = label;
@@ -402,12 +422,14 @@
         label,
       });
       st.active = label;
+      remember();
       st.boxes.push(b);
       select(st.boxes.length - 1);
     }
 
     function remove(i) {
       if (st.disabled || i < 0 || i >= st.boxes.length) return;
+      remember();
       st.boxes.splice(i, 1);
       st.selected = -1;
       render();
@@ -418,6 +440,7 @@
     }
 
     function nudge(dx, dy) {
+      remember();
       const b = st.boxes[st.selected];
       b.x = clamp(b.x + dx, 0, st.natW - b.w);
       b.y = clamp(b.y + dy, 0, st.natH - b.h);
@@ -427,6 +450,7 @@
     }
 
     function grow(dw, dh) {
+      remember();
       const b = st.boxes[st.selected];
       b.w = clamp(b.w + dw, Math.min(1, st.natW), st.natW - b.x);
       b.h = clamp(b.h + dh, Math.min(1, st.natH), st.natH - b.y);
@@ -504,6 +528,7 @@
         return;
       }
       if (!d.moved && Math.hypot(e.clientX - d.sx, e.clientY - d.sy) < DRAG_PX) return;
+      if (!d.moved && d.mode !== "draw") remember(); // the box as it was before the drag
       d.moved = true;
       const p = pointAt(e);
       if (d.mode === "draw") {
@@ -543,6 +568,7 @@
       if (layer.hasPointerCapture(e.pointerId)) layer.releasePointerCapture(e.pointerId);
       if (d.mode === "draw") {
         if (!cancelled && d.moved && d.box && d.box.w >= 1 && d.box.h >= 1) {
+          remember();
           st.boxes.push(clampBox(d.box));
           select(st.boxes.length - 1);
         } else if (!d.moved) {
@@ -637,6 +663,16 @@
       return true;
     }
 
+    // Ctrl+Z (Cmd+Z) takes back the last change to the boxes. The pages leave keys with Ctrl to
+    // the browser, so the widget listens itself; in a text field the browser's own undo stays.
+    document.addEventListener("keydown", (e) => {
+      if (!(e.ctrlKey || e.metaKey) || e.altKey || e.shiftKey || e.isComposing) return;
+      if (e.key !== "z" && e.key !== "Z") return;
+      const t = e.target;
+      if (t && t.closest && t.closest("input, textarea, select, [contenteditable]")) return;
+      if (undo()) e.preventDefault();
+    });
+
     // ------------------------------------------------------------ the widget
 
     return {
@@ -650,6 +686,7 @@
         const fromValue = Array.isArray(value);
         const source = fromValue ? value : Array.isArray(suggested) ? suggested : [];
         st.boxes = [];
+        st.history = [];
         for (const raw of source) {
           const b = boxOf(raw, labels);
           if (!b) continue;
@@ -732,6 +769,7 @@
               "(Shift: 10 px)",
           },
           { keys: ["Delete"], what: "Delete the selected box" },
+          { keys: ["Ctrl", "Z"], what: "Undo the last change to the boxes (drawn, moved, resized, relabeled, deleted)" },
           { keys: ["Esc"], what: "Deselect the box" },
           {
             keys: ["+", "-"],
