@@ -326,6 +326,9 @@ def test_review_boxes_fix_by_keyboard_and_accept(
         page.keyboard.press("Shift+ArrowRight")  # move it 10 px right
         page.keyboard.press("Alt+ArrowDown")  # 1 px taller
         assert _boxes(page) == [{"x": 110, "y": 50, "w": 50, "h": 81, "label": "person"}]
+        page.keyboard.press("Control+z")  # a fix takes back its last step too
+        assert _boxes(page) == [{"x": 110, "y": 50, "w": 50, "h": 80, "label": "person"}]
+        page.keyboard.press("Alt+ArrowDown")
         page.keyboard.press("Enter")
     _wait_review_empty(page)
     assert not errors, errors

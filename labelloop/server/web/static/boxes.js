@@ -390,7 +390,7 @@
     function undo() {
       if (st.disabled || !st.shown || st.drag || !st.history.length) return false;
       st.boxes = st.history.pop();
-      st.selected = -1;
+      if (st.selected >= st.boxes.length) st.selected = -1; // the box undone was the selected one
       render();
       return true;
     }
