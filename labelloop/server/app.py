@@ -104,15 +104,9 @@ class LabelloopApp(FastAPI):
         if scope["type"] == "http":
             send = _secured(send)
             receive = _capped(receive, scope)
-        if scope["type"] == "http" and _holds_nul(scope):
-            # No slug, name or search holds one, and PostgreSQL refuses it in a query (a 500).
-            detail = "the request's path or query holds a NUL character (U+0000)"
-            response = JSONResponse({"error": "BadRequest", "detail": detail}, status_code=400)
-            await response(scope, receive, send)
-            return
-        if scope["type"] == "http" and _embedded_api_call(scope):
-            response = JSONResponse({"error": "Forbidden", "detail": EMBEDDED}, status_code=403)
-            await response(scope, receive, send)
+        refused = _refused(scope) if scope["type"] == "http" else None
+        if refused is not None:
+            await refused(scope, receive, send)
             return
         if scope["type"] == "http" and scope["method"] == "POST":
             for pattern, endpoint in _HOT:
@@ -236,6 +230,17 @@ def _embedded_api_call(scope: Scope) -> bool:
     if dest in (b"", b"empty", b"document"):
         return False
     return not (dest in _MEDIA_DESTS and _MEDIA_PATH.fullmatch(scope["path"]))
+
+
+def _refused(scope: Scope) -> JSONResponse | None:
+    """The answer to a request refused before any route sees it, or None."""
+    if _holds_nul(scope):
+        # No slug, name or search holds one, and PostgreSQL refuses it in a query (a 500).
+        detail = "the request's path or query holds a NUL character (U+0000)"
+        return JSONResponse({"error": "BadRequest", "detail": detail}, status_code=400)
+    if _embedded_api_call(scope):
+        return JSONResponse({"error": "Forbidden", "detail": EMBEDDED}, status_code=403)
+    return None
 
 
 def _holds_nul(scope: Scope) -> bool:

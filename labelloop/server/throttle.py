@@ -63,15 +63,6 @@ class SignInThrottle:
                 return 0.0
             return times[0] + self.window_s - at if len(times) >= self.limit else 0.0
 
-    def failed(self, name: str, address: str) -> None:
-        key = self._key(name, address)
-        with self._lock:
-            times = self._failures.pop(key, None) or deque(maxlen=self.limit)
-            times.append(self._clock())
-            self._failures[key] = times  # now the most recent
-            while len(self._failures) > self.max_pairs:
-                self._failures.popitem(last=False)
-
     def begin(self, name: str, address: str) -> float:
         """Count an attempt of the pair as failed before its password is checked and answer 0,
         or answer the seconds it must wait (nothing counted). Counting first keeps attempts

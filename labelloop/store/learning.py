@@ -174,26 +174,29 @@ def prune_queue(conn: Connection, model_version_id: int, *, ranks: tuple[int, in
     )
 
 
-def record_round_failure(conn: Connection, project_id: int, error: str) -> int:
-    """Note that a training round of the project failed with ``error``; failures in a row."""
+def record_round_failure(conn: Connection, project_id: int, error: str) -> tuple[int, bool]:
+    """Note that a training round of the project failed with ``error``: the failures in a row,
+    and whether the error is new (none before, or another)."""
     at = now()
     error = error[:500]
     found = conn.execute(
-        select(round_failure.c.failures).where(round_failure.c.project_id == project_id)
-    ).scalar()
+        select(round_failure.c.failures, round_failure.c.error).where(
+            round_failure.c.project_id == project_id
+        )
+    ).first()
     if found is None:
         conn.execute(
             round_failure.insert().values(
                 project_id=project_id, error=error, failures=1, first_at=at, last_at=at
             )
         )
-        return 1
+        return 1, True
     conn.execute(
         update(round_failure)
         .where(round_failure.c.project_id == project_id)
-        .values(error=error, failures=found + 1, last_at=at)
+        .values(error=error, failures=found.failures + 1, last_at=at)
     )
-    return int(found) + 1
+    return int(found.failures) + 1, found.error != error
 
 
 def clear_round_failure(conn: Connection, project_id: int) -> None:

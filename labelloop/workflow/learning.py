@@ -752,14 +752,13 @@ class Learner:
         error = " ".join(error.split())
         try:
             with self.db.write(project_id=project_id) as conn:
-                before = store_learning.round_failure_of(conn, project_id)
-                failures = store_learning.record_round_failure(conn, project_id, error)
+                failures, new = store_learning.record_round_failure(conn, project_id, error)
         except Exception:  # the database itself failing: the log is all there is
             log.exception("training round for project %s failed", project_id)
             return
         wait = min(ROUND_RETRY_MAX_S, ROUND_RETRY_FIRST_S * 2 ** min(failures - 1, 16))
         self._retry_at[project_id] = time.monotonic() + wait
-        if before is None or before["error"] != error[:500]:
+        if new:
             log.error(
                 "training round for project %s failed; next try in %d s",
                 project_id,

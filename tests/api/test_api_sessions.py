@@ -317,10 +317,10 @@ def test_the_throttle_forgets_the_least_recent_pairs_past_its_bound() -> None:
     clock = Clock()
     throttle = SignInThrottle(limit=2, max_pairs=3, clock=clock)
     for name in ("a", "b", "c", "a", "d"):  # 'b' failed least recently once 'd' comes
-        throttle.failed(name, "10.0.0.1")
+        assert throttle.begin(name, "10.0.0.1") == 0  # counted as failed until it succeeds
     assert throttle.wait_s("a", "10.0.0.1") == 15 * 60
     assert throttle.wait_s("a", "10.0.0.2") == 0  # another address
-    throttle.failed("b", "10.0.0.1")
+    assert throttle.begin("b", "10.0.0.1") == 0
     assert throttle.wait_s("b", "10.0.0.1") == 0  # its first failure was forgotten
     throttle.succeeded("a", "10.0.0.1")
     assert throttle.wait_s("a", "10.0.0.1") == 0

@@ -398,11 +398,9 @@
     function applyLabel(label) {
       if (st.disabled || !st.shown) return;
       const sel = st.boxes[st.selected];
-      if (sel && sel.label !== label) {
-        remember();
+      if (sel) {
+        if (sel.label !== label) remember();
         sel.label = label;
-        touch(sel);
-      } else if (sel) {
         touch(sel);
       }
       st.active = label;
