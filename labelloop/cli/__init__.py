@@ -7,6 +7,7 @@ import typer
 from labelloop.cli import (
     accounts,
     autolabel,
+    common,
     dashboard,
     guidelines,
     imports,
@@ -48,6 +49,12 @@ autolabel_app = typer.Typer(
     no_args_is_help=True,
     help="Accept the model's labels for the items it is sure of; list, check and undo the runs.",
 )
+
+
+@app.callback()
+def _root(ctx: typer.Context) -> None:
+    ctx.call_on_close(common.close_opened)
+
 
 # Registered here rather than by decorators in each module: `labelloop --help` lists commands in
 # registration order, and that order interleaves the modules.

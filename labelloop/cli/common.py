@@ -53,13 +53,28 @@ err = Terminal(stderr=True)
 T = TypeVar("T")
 
 
+_opened: list[Database] = []
+"""The stores this command opened, closed when it ends (see ``close_opened``)."""
+
+
 def _open(settings: Settings | None = None) -> tuple[Settings, Database]:
     settings = settings or get_settings()
     if settings.database_url is None:
         settings.ensure_home()
     db = Database(settings.db_url)
+    _opened.append(db)
     upgrade(db)
     return settings, db
+
+
+def close_opened() -> None:
+    """Close every store a command opened: its connections, checkpoint thread and lock file.
+
+    The root command calls this when any command ends, however it ends; a process that runs
+    commands in turn (a script driving the CLI in-process) would otherwise keep them all open.
+    """
+    while _opened:
+        _opened.pop().dispose()
 
 
 def counted(n: int, noun: str) -> str:

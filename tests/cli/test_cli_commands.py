@@ -510,6 +510,21 @@ def test_status_in_words(cli: Any, project: str) -> None:
     assert "Review sentiment" in out and "none yet" in out
 
 
+def test_commands_close_the_store_they_open(cli: Any, project: str) -> None:
+    # A script driving the CLI in-process (or a test suite) runs command after command; each
+    # opened the store and kept its connections and lock file open until the process ended.
+    def open_files() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    cli("status", project)
+    before = open_files()
+    for _ in range(5):
+        cli("status", project)
+        cli("users", "list")
+    cli("status", "no-such-project", code=1)  # a command that fails closes its store too
+    assert open_files() == before
+
+
 def test_demo_help(cli: Any) -> None:
     out = cli("demo", "--help").stdout
     assert "--port" in out and "--no-browser" in out
