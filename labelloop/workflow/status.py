@@ -11,6 +11,7 @@ from labelloop.store import learning as store_learning
 from labelloop.store import projects as store_projects
 from labelloop.store import review as store_review
 from labelloop.store.db import Database
+from labelloop.workflow.learning import ROUND_RETRY_MAX_S
 from labelloop.workflow.projects import ProjectContext
 
 
@@ -177,7 +178,7 @@ def _failure(row: Any) -> dict[str, Any] | None:
         "last_at": row["last_at"].isoformat(),
         "sentence": f"Training rounds fail ({times}): {row['error']}. The model stays as it "
         "is until the cause is fixed; the learner tries again, less often after each failure "
-        "(every 10 minutes at most).",
+        f"(every {ROUND_RETRY_MAX_S / 60:g} minutes at most).",
     }
 
 

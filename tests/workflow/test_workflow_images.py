@@ -311,6 +311,7 @@ def test_a_round_that_fails_says_so_backs_off_and_clears_once_one_succeeds(shape
     assert failure["failures"] == 1
     assert "cannot be read" in failure["error"] and "l1.png" in failure["error"]
     assert failure["sentence"].startswith("Training rounds fail (once): featurizer 'pixels' failed")
+    assert failure["sentence"].endswith("(every 10 minutes at most).")  # the learner's longest wait
     stored = insight.open_alerts(lab.db, lab.admin, [{"id": ctx.id, "role": "manager"}])
     assert [a["kind"] for a in stored[ctx.id]] == ["training"]
 
