@@ -25,8 +25,9 @@ SIGN_IN_LIMIT = 10
 """Failed attempts a name may have from one address within ``SIGN_IN_WINDOW_S``."""
 SIGN_IN_WINDOW_S = 15 * 60.0
 TRACKED_PAIRS = 10_000
-"""Pairs remembered at most; the least recently failed are forgotten first (bounded memory
-under a spray of names)."""
+"""Pairs remembered at most (bounded memory under a spray of names); past it, the least
+recently failed pair not yet refused is forgotten first, so that a spray of other names cannot
+free a pair that is being refused."""
 
 
 class SignInThrottle:
@@ -77,9 +78,17 @@ class SignInThrottle:
             if len(times) >= self.limit:
                 return times[0] + self.window_s - at
             times.append(at)
-            while len(self._failures) > self.max_pairs:
-                self._failures.popitem(last=False)
+            if len(self._failures) > self.max_pairs:
+                self._forget_one()
             return 0.0
+
+    def _forget_one(self) -> None:
+        """Forget the least recently failed pair that is not refused, else the least recent."""
+        for key, times in self._failures.items():  # least recent first
+            if len(times) < self.limit:
+                del self._failures[key]
+                return
+        self._failures.popitem(last=False)
 
     def withdraw(self, name: str, address: str) -> None:
         """Take back one attempt ``begin`` counted that ended neither right nor wrong (the

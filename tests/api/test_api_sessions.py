@@ -324,3 +324,20 @@ def test_the_throttle_forgets_the_least_recent_pairs_past_its_bound() -> None:
     assert throttle.wait_s("b", "10.0.0.1") == 0  # its first failure was forgotten
     throttle.succeeded("a", "10.0.0.1")
     assert throttle.wait_s("a", "10.0.0.1") == 0
+
+
+def test_a_spray_of_other_names_does_not_free_a_refused_pair() -> None:
+    # Past its bound the throttle forgets a pair; a guesser who fails once under each of many
+    # other names must not make it forget the one it is refusing.
+    from labelloop.server.throttle import SignInThrottle
+
+    clock = Clock()
+    throttle = SignInThrottle(limit=3, max_pairs=4, clock=clock)
+    for _ in range(3):
+        throttle.begin("admin", "10.0.0.9")
+    assert throttle.wait_s("admin", "10.0.0.9") == 15 * 60
+    clock.now += 60
+    for i in range(20):
+        assert throttle.begin(f"name{i}", "10.0.0.9") == 0
+    assert throttle.wait_s("admin", "10.0.0.9") == 14 * 60  # still refused
+    assert len(throttle._failures) == 4  # still bounded
