@@ -1,5 +1,6 @@
 """Small in-process memos: time-bounded for the lookups every request repeats (token, project
-and role), and by recency for reports keyed by all their inputs."""
+and role), and by recency for reports keyed by all their inputs; and one computation at a time
+of a costly report, shared by everyone who asks for it meanwhile."""
 
 from __future__ import annotations
 
@@ -47,6 +48,49 @@ class Memo:
                     del self._items[key]
 
 
+class SingleFlight:
+    """One computation per key at a time: who asks while it runs waits for it and gets its
+    result (or its error) instead of starting another.
+
+    A costly report (a model trained on every label, a bootstrap over every annotation) asked
+    for by several people at once, or by a page reloaded while it computes, would otherwise
+    run as many times in parallel, and a script asking in a loop could take every core.
+    """
+
+    def __init__(self) -> None:
+        self._running: dict[Hashable, _Flight] = {}
+        self._lock = threading.Lock()
+
+    def run(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+        with self._lock:
+            flight = self._running.get(key)
+            leader = flight is None
+            if flight is None:
+                flight = self._running[key] = _Flight()
+        if not leader:
+            flight.done.wait()
+            if flight.error is not None:
+                raise flight.error
+            return flight.value
+        try:
+            flight.value = compute()
+        except BaseException as exc:
+            flight.error = exc
+            raise
+        finally:
+            with self._lock:
+                del self._running[key]
+            flight.done.set()
+        return flight.value
+
+
+class _Flight:
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.value: Any = None
+        self.error: BaseException | None = None
+
+
 class Recent:
     """The last ``size`` results by key, least recently used dropped first.
 
@@ -58,13 +102,26 @@ class Recent:
         self.size = size
         self._items: OrderedDict[Hashable, Any] = OrderedDict()
         self._lock = threading.Lock()
+        self._flights = SingleFlight()
 
     def get(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+        hit = self._hit(key)
+        if hit is not MISS:
+            return hit
+        return self._flights.run(key, lambda: self._computed(key, compute))
+
+    def _hit(self, key: Hashable) -> Any:
         with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-        value = compute()  # outside the lock: two first readers may both compute
+            if key not in self._items:
+                return MISS
+            self._items.move_to_end(key)
+            return self._items[key]
+
+    def _computed(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+        hit = self._hit(key)  # a computation that ended while this one waited to start
+        if hit is not MISS:
+            return hit
+        value = compute()  # outside the lock; readers of the same key wait for this one
         with self._lock:
             self._items[key] = value
             while len(self._items) > self.size:

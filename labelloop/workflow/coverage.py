@@ -10,11 +10,15 @@ from typing import Any
 import numpy as np
 
 from labelloop.govern.permissions import Permission
+from labelloop.memo import SingleFlight
 from labelloop.store import review as store_review
 from labelloop.store.db import Database
 from labelloop.workflow.features import FeatureCache
 from labelloop.workflow.modelfiles import Trained
 from labelloop.workflow.projects import ProjectContext
+
+_flights = SingleFlight()
+"""One measurement per project at a time: it trains a model on every label."""
 
 
 @dataclass(frozen=True)
@@ -67,10 +71,15 @@ def coverage(db: Database, ctx: ProjectContext, *, cache: FeatureCache) -> dict[
     stored), score the unlabeled pool and the labeled eval items, and tabulate per confidence
     threshold how many items the model is that sure of and how often it is right when it is.
     Reviewers and managers; a few seconds on a pool of tens of thousands of texts."""
+    ctx.require(Permission.REVIEW)
+    # asked again while it trains (a second reviewer, a reloaded page): the same training
+    return _flights.run((str(db.engine.url), ctx.id), lambda: _coverage(db, ctx, cache=cache))
+
+
+def _coverage(db: Database, ctx: ProjectContext, *, cache: FeatureCache) -> dict[str, Any]:
     from labelloop.insight.coverage import coverage_table
     from labelloop.learn.model import model_label
 
-    ctx.require(Permission.REVIEW)
     started = time.perf_counter()
     found = scored(
         db, ctx, cache=cache, why="the coverage is measured for a single-label classifier"

@@ -17,6 +17,7 @@ from labelloop.errors import LabelloopError, NotFound
 from labelloop.govern.permissions import Permission
 from labelloop.insight.cohorts import MAX_COHORTS, cohort_tag
 from labelloop.insight.flow import iso_week
+from labelloop.memo import SingleFlight
 from labelloop.quality import (
     UndefinedStatistic,
     agreement_report,
@@ -38,6 +39,8 @@ from labelloop.workflow.imports import _label_text
 from labelloop.workflow.projects import ProjectContext
 from labelloop.workflow.review import LIVE, is_expert, resolve
 from labelloop.workflow.values import checked_on_item, find_item, item_name
+
+_flights = SingleFlight()
 
 FLAG_KINDS = ("disagreement", "model_contradicts", "label_issue", "gold_wrong", "too_fast")
 MAX_WEEKS = 26
@@ -299,6 +302,14 @@ def report(
     """Agreement (overall, per label, per pair, per cohort, by week), the annotator table, flags
     per kind and label, and the review tiers' state: every number the quality page shows."""
     ctx.require(Permission.REVIEW)
+    key = (str(db.engine.url), ctx.id, cohort_field, n_boot, seed)
+    # asked again while it runs (a second reviewer, a reloaded page): the same run's report
+    return _flights.run(key, lambda: _report(db, ctx, cohort_field, n_boot, seed))
+
+
+def _report(
+    db: Database, ctx: ProjectContext, cohort_field: str, n_boot: int, seed: int
+) -> dict[str, Any]:
     target = ctx.schema.target.name
     with db.read() as conn:
         rows = store_review.annotation_rows(conn, ctx.id)

@@ -56,3 +56,57 @@ def test_gold_checks_are_not_counted_as_items_the_model_would_label(
     before = coverage.coverage(lab.db, ctx, cache=cache)["n_unlabeled"]
     quality.set_gold(lab.db, ctx, {"sentiment": "neutral"}, external_id="doc-101")
     assert (before, coverage.coverage(lab.db, ctx, cache=cache)["n_unlabeled"]) == (10, 9)
+
+
+def test_asked_again_while_it_trains_it_trains_once(
+    lab: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The measurement trains a model on every label; two reviewers (or a reloaded page) asking
+    # at once get the one training's table, and a later ask trains anew on the labels then.
+    import threading
+    import time
+
+    from labelloop.memo import SingleFlight
+
+    ctx = lab.project()
+    lab.import_rows(ctx, make_rows(30, labeled=True), labeled=True)
+    lab.import_rows(ctx, make_rows(20, start=100), filename="more.jsonl")
+    cache = FeatureCache(tmp_path / "features")
+    trainings: list[int] = []
+    started, go_on = threading.Event(), threading.Event()
+    real = coverage.scored
+
+    def slow_scored(*args: Any, **kwargs: Any) -> Any:
+        trainings.append(1)
+        started.set()
+        go_on.wait(10)
+        return real(*args, **kwargs)
+
+    arrived: list[int] = []
+
+    class Counted(SingleFlight):
+        def run(self, key: Any, compute: Any) -> Any:
+            arrived.append(1)
+            return super().run(key, compute)
+
+    monkeypatch.setattr(coverage, "scored", slow_scored)
+    monkeypatch.setattr(coverage, "_flights", Counted())
+    answers: list[Any] = []
+    asks = [
+        threading.Thread(target=lambda: answers.append(coverage.coverage(lab.db, ctx, cache=cache)))
+        for _ in range(3)
+    ]
+    asks[0].start()
+    assert started.wait(10)
+    for t in asks[1:]:
+        t.start()
+    while len(arrived) < 3:
+        time.sleep(0.01)
+    time.sleep(0.2)  # past the door, to the wait
+    go_on.set()
+    for t in asks:
+        t.join(30)
+    assert len(trainings) == 1 and len(answers) == 3
+    assert answers[0] == answers[1] == answers[2]
+    coverage.coverage(lab.db, ctx, cache=cache)
+    assert len(trainings) == 2
