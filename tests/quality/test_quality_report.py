@@ -149,10 +149,13 @@ def test_report_checks_its_inputs() -> None:
         agreement_report(R, labels=LABELS[:2], raters="abc")
 
 
-def test_report_on_a_large_project_is_fast() -> None:
+def test_report_on_a_large_project_is_not_quadratic() -> None:
+    # About a second here on 20,000 items (bench/dashboard_scale.py times the reports a manager
+    # waits for); the bound is loose so a busy machine does not fail it, tight enough that
+    # work growing with the square of the items (minutes at this size) does.
     import time
 
     R = project(7, items=20_000, missing=0.3)
     start = time.perf_counter()
     agreement_report(R, labels=LABELS, raters="abc", cohorts={"half": np.arange(20_000) < 10_000})
-    assert time.perf_counter() - start < 3.0
+    assert time.perf_counter() - start < 20.0
