@@ -1,5 +1,6 @@
 """Bounding boxes in real Chromium: draw, move, resize, relabel, delete and submit, by mouse,
-by keyboard alone and by touch at phone width, checked against what the API stored."""
+by keyboard alone and by touch at phone width, undone and redone, checked against what the API
+stored."""
 
 from __future__ import annotations
 
@@ -603,4 +604,55 @@ def test_answers_of_several_boxes_read_boxes_not_boxs(boxes_server: str, browser
         box,
     )
     assert words == ["2 boxes: car, person", "1 box: car", "2 spans: loc, per"]
+    page.close()
+
+
+def test_redo_puts_back_what_undo_took_until_the_boxes_change(
+    boxes_server: str, browser: Any
+) -> None:
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    login(page, boxes_server, f"/p/{BOXES}/label")
+    _wait_stage(page)
+    item = str(page.text_content("#item-id"))
+    assert "Redo what Ctrl+Z took back" in str(page.text_content("#shortcuts-body"))
+    stage = Stage(page)
+
+    def shown() -> list[dict[str, Any]]:
+        return [_plain(b) for b in _boxes(page)]
+
+    _drag(page, stage.at(40, 30), stage.at(140, 110))
+    drawn = shown()
+    _drag(page, stage.at(90, 70), stage.at(110, 80))
+    moved = shown()
+    [box] = moved
+    _close(box, 1, x=60, y=40, w=100, h=80)
+    _drag(page, stage.at(250, 150), stage.at(350, 250))
+    both = shown()
+    assert len(both) == 2
+
+    page.keyboard.press("Control+z")
+    page.keyboard.press("Control+z")
+    assert shown() == drawn
+    page.keyboard.press("Control+Shift+z")  # redo once: the move comes back, not the new box
+    assert shown() == moved
+    page.keyboard.press("Control+y")
+    assert shown() == both
+    page.keyboard.press("Control+y")  # nothing left to redo
+    assert shown() == both
+
+    # A new change after an undo starts afresh: the undone box cannot be redone any more.
+    page.keyboard.press("Control+z")
+    _drag(page, stage.at(180, 160), stage.at(240, 220))
+    changed = shown()
+    assert len(changed) == 2 and changed[0] == moved[0] and changed[1] != both[1]
+    page.keyboard.press("Control+Shift+z")
+    page.keyboard.press("Control+y")
+    assert shown() == changed
+    page.keyboard.press("Control+z")  # undo still reaches back past the new change
+    assert shown() == moved
+    page.keyboard.press("Meta+Shift+z")  # Cmd+Shift+Z on a Mac
+    assert shown() == changed
+
+    page.keyboard.press("Enter")
+    assert _stored(page, boxes_server, BOXES, item) == {"objects": changed}
     page.close()
