@@ -19,7 +19,8 @@
     "#e8590c",
     "#3b5bdb",
   ];
-  const ZOOMS = [1, 1.5, 2, 3, 4, 6, 8];
+  const ZOOMS = [1, 1.5, 2, 3, 4, 6, 8]; // zoom steps over the fitted size; beyond 8 they double
+  const PIXEL_ZOOM = 4; // the top zoom shows an image pixel as at least this many screen pixels
   const DRAG_PX = 4; // a press that moves less than this (screen px) is a click, not a drag
   const PAN_PX = 60;
   const UNDO_STEPS = 100; // changes Ctrl+Z can take back (and Ctrl+Shift+Z put back), per item
@@ -196,6 +197,7 @@
       const width = Math.max(50, stage.getBoundingClientRect().width - pad);
       const maxH = Math.max(180, Math.round(window.innerHeight * 0.55));
       st.fit = Math.min(width / st.natW, maxH / st.natH);
+      st.zoom = Math.min(st.zoom, zoomSteps().at(-1)); // a wider stage lowers the top zoom
       canvas.style.width = st.natW * st.fit * st.zoom + "px";
       canvas.style.height = st.natH * st.fit * st.zoom + "px";
       stage.style.maxHeight = maxH + 2 * parseFloat(styles.paddingTop) + "px";
@@ -204,6 +206,16 @@
 
     function scale() {
       return st.fit * st.zoom;
+    }
+
+    /** The zoom steps for this image: up to where a large image fitted small shows its full
+     *  resolution, PIXEL_ZOOM screen pixels per image pixel (8x the fitted size at least). */
+    function zoomSteps() {
+      const top = Math.max(ZOOMS.at(-1), PIXEL_ZOOM / st.fit);
+      const steps = ZOOMS.filter((z) => z < top * 0.8); // no sliver of a step below the top
+      while (2 * steps.at(-2) < top * 0.8) steps.push(2 * steps.at(-2));
+      steps.push(top);
+      return steps;
     }
 
     /** The image pixel under a pointer event, clamped to the image. */
@@ -341,7 +353,7 @@
       }
       removeBtn.disabled = st.disabled || !sel;
       zoomOut.disabled = st.disabled || st.zoom <= ZOOMS[0];
-      zoomIn.disabled = st.disabled || st.zoom >= ZOOMS[ZOOMS.length - 1];
+      zoomIn.disabled = st.disabled || st.zoom >= zoomSteps().at(-1);
       zoomText.textContent = Math.round(st.zoom * 100) + "%";
       if (st.zoom <= 1) st.panning = false;
       panBtn.hidden = st.zoom <= 1;
@@ -470,9 +482,9 @@
     /** Step the zoom up (+1) or down (-1), keeping the middle of the view where it was. */
     function setZoom(step) {
       if (st.disabled || !st.natW) return;
-      const at = ZOOMS.indexOf(st.zoom);
-      const next = ZOOMS[clamp((at < 0 ? 0 : at) + step, 0, ZOOMS.length - 1)];
-      if (next === st.zoom) return;
+      const steps = zoomSteps();
+      const next = step > 0 ? steps.find((z) => z > st.zoom) : steps.findLast((z) => z < st.zoom);
+      if (next === undefined) return;
       const v = visible();
       const cx = v.left + v.w / 2;
       const cy = v.top + v.h / 2;
@@ -795,7 +807,9 @@
           { keys: ["Esc"], what: "Deselect the box" },
           {
             keys: ["+", "-"],
-            what: "Zoom in / out; arrows pan while zoomed and nothing is selected",
+            what:
+              "Zoom in / out, up to the image's own pixels 4× enlarged; " +
+              "arrows pan while zoomed and nothing is selected",
           },
           { keys: ["Enter"], what: "Submit: dashed suggested boxes are accepted as they are" },
         );
