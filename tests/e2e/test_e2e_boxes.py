@@ -1,5 +1,6 @@
 """Bounding boxes in real Chromium: draw, move, resize, relabel, delete and submit, by mouse,
-by keyboard alone and by touch at phone width, checked against what the API stored."""
+by keyboard alone and by touch at phone width, undone and redone, zoomed into a large image,
+checked against what the API stored."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image, ImageDraw
 
 from tests.e2e.conftest import PASSWORD, USERNAME, login, run_cli, serving, write_jsonl
 
@@ -22,6 +24,8 @@ HOSTILE_NAME = "<img src=x onerror=window.__xss=1>.png"  # a file name is untrus
 BOXES = "boxes"  # project: one boxes control (the learned one)
 MIXED = "mixed"  # project: a scene choice (learned) and a boxes control
 PREBOXED = "preboxed"  # project: one boxes control, items imported with predicted boxes
+WIDE = "wide"  # project: one boxes control, one image far larger than the stage
+WIDE_SIZE = (6000, 400)
 OBJECTS = ["car", "person", "sign"]
 
 
@@ -77,7 +81,7 @@ def _schema(path: Path, *, mixed: bool) -> Path:
 
 @pytest.fixture(scope="module")
 def boxes_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Three image projects under the default media root: two fed from image folders, one
+    """Four image projects under the default media root: three fed from image folders, one
     from JSONL with predicted boxes."""
     home = tmp_path_factory.mktemp("labelloop-boxes")
     run_cli(home, "init")
@@ -95,7 +99,13 @@ def boxes_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     odd = home / "media" / "odd"  # the mixed project's only image has a hostile name
     odd.mkdir()
     _png(odd / HOSTILE_NAME, [(60, 60, 90, 90, (40, 160, 60))])
-    for slug, mixed, source in ((BOXES, False, folder), (MIXED, True, odd)):
+    wide = home / "media" / "wide"  # small objects on a long panorama
+    wide.mkdir()
+    panorama = Image.new("RGB", WIDE_SIZE, (235, 238, 242))
+    for x in range(0, WIDE_SIZE[0], 250):
+        ImageDraw.Draw(panorama).rectangle((x, 190, x + 11, 197), fill=(200, 40, 40))
+    panorama.save(wide / "panorama.png")
+    for slug, mixed, source in ((BOXES, False, folder), (MIXED, True, odd), (WIDE, False, wide)):
         schema = _schema(home / f"{slug}.json", mixed=mixed)
         run_cli(home, "projects", "create", slug, "--schema", str(schema))
         run_cli(home, "import", slug, str(source))
@@ -151,20 +161,24 @@ def _boxes(page: Any) -> list[dict[str, Any]]:
 
 
 class Stage:
-    """Converts image pixels to page coordinates for the image on screen."""
+    """Converts image pixels to page coordinates for the image on screen, of ``size`` pixels."""
 
-    def __init__(self, page: Any) -> None:
+    def __init__(self, page: Any, size: tuple[int, int] = (WIDTH, HEIGHT)) -> None:
         box = page.locator(".boxes-canvas").bounding_box()
         natural = page.eval_on_selector(
             ".boxes-image", "img => [img.naturalWidth, img.naturalHeight]"
         )
-        assert natural == [WIDTH, HEIGHT]
+        assert natural == list(size)  # the image's own file, not a smaller copy
         self.left, self.top = box["x"], box["y"]
-        self.scale = box["width"] / WIDTH
-        assert abs(box["height"] / HEIGHT - self.scale) < 0.01  # aspect ratio kept
+        self.scale = box["width"] / size[0]
+        assert abs(box["height"] / size[1] - self.scale) < 0.01  # aspect ratio kept
 
     def at(self, x: float, y: float) -> tuple[float, float]:
         return self.left + x * self.scale, self.top + y * self.scale
+
+    def pixel(self, x: float, y: float) -> tuple[float, float]:
+        """The image pixel at page coordinates (x, y)."""
+        return (x - self.left) / self.scale, (y - self.top) / self.scale
 
 
 def _drag(page: Any, start: tuple[float, float], end: tuple[float, float]) -> None:
@@ -603,4 +617,94 @@ def test_answers_of_several_boxes_read_boxes_not_boxs(boxes_server: str, browser
         box,
     )
     assert words == ["2 boxes: car, person", "1 box: car", "2 spans: loc, per"]
+    page.close()
+
+
+def test_redo_puts_back_what_undo_took_until_the_boxes_change(
+    boxes_server: str, browser: Any
+) -> None:
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    login(page, boxes_server, f"/p/{BOXES}/label")
+    _wait_stage(page)
+    item = str(page.text_content("#item-id"))
+    assert "Redo what Ctrl+Z took back" in str(page.text_content("#shortcuts-body"))
+    stage = Stage(page)
+
+    def shown() -> list[dict[str, Any]]:
+        return [_plain(b) for b in _boxes(page)]
+
+    _drag(page, stage.at(40, 30), stage.at(140, 110))
+    drawn = shown()
+    _drag(page, stage.at(90, 70), stage.at(110, 80))
+    moved = shown()
+    [box] = moved
+    _close(box, 1, x=60, y=40, w=100, h=80)
+    _drag(page, stage.at(250, 150), stage.at(350, 250))
+    both = shown()
+    assert len(both) == 2
+
+    page.keyboard.press("Control+z")
+    page.keyboard.press("Control+z")
+    assert shown() == drawn
+    page.keyboard.press("Control+Shift+z")  # redo once: the move comes back, not the new box
+    assert shown() == moved
+    page.keyboard.press("Control+y")
+    assert shown() == both
+    page.keyboard.press("Control+y")  # nothing left to redo
+    assert shown() == both
+
+    # A new change after an undo starts afresh: the undone box cannot be redone any more.
+    page.keyboard.press("Control+z")
+    _drag(page, stage.at(180, 160), stage.at(240, 220))
+    changed = shown()
+    assert len(changed) == 2 and changed[0] == moved[0] and changed[1] != both[1]
+    page.keyboard.press("Control+Shift+z")
+    page.keyboard.press("Control+y")
+    assert shown() == changed
+    page.keyboard.press("Control+z")  # undo still reaches back past the new change
+    assert shown() == moved
+    page.keyboard.press("Meta+Shift+z")  # Cmd+Shift+Z on a Mac
+    assert shown() == changed
+
+    page.keyboard.press("Enter")
+    assert _stored(page, boxes_server, BOXES, item) == {"objects": changed}
+    page.close()
+
+
+def test_a_large_image_zooms_until_its_pixels_are_four_screen_pixels(
+    boxes_server: str, browser: Any
+) -> None:
+    """A panorama fitted into the stage at a fifth of its size zooms by keyboard to 4 screen
+    pixels per image pixel, around the middle of the view; a box drawn there is stored in the
+    image's own pixels."""
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    login(page, boxes_server, f"/p/{WIDE}/label")
+    _wait_stage(page)
+    item = str(page.text_content("#item-id"))
+    assert str(page.get_attribute(".boxes-image", "src")).endswith("/media")  # not a thumbnail
+    fit = Stage(page, WIDE_SIZE).scale
+    assert fit < 0.25
+
+    zooms: list[float] = []
+    while not page.is_disabled(".boxes-zoom-in"):
+        page.keyboard.press("+")
+        zooms.append(float(str(page.get_attribute(".boxes-stage", "data-zoom"))))
+        assert len(zooms) < 20
+    assert zooms == sorted(zooms) and zooms[-1] > 8
+    stage = Stage(page, WIDE_SIZE)
+    assert stage.scale == pytest.approx(4, rel=0.01)
+    page.keyboard.press("+")  # the top: nothing changes
+    assert Stage(page, WIDE_SIZE).scale == stage.scale
+
+    view = page.locator(".boxes-stage").bounding_box()
+    x, y = stage.pixel(view["x"] + view["width"] / 2, view["y"] + view["height"] / 2)
+    assert x == pytest.approx(WIDE_SIZE[0] / 2, abs=10)  # zoomed around the middle of the view
+    left, top = round(x) - 10, round(y) - 6
+    _drag(page, stage.at(left, top), stage.at(left + 21.5, top + 12.25))
+    [box] = _boxes(page)
+    _close(box, 0.5, x=left, y=top, w=21.5, h=12.25)
+
+    page.keyboard.press("Enter")
+    [stored] = _stored(page, boxes_server, WIDE, item)["objects"]
+    _close(stored, 1, x=left, y=top, w=21.5, h=12.25)
     page.close()

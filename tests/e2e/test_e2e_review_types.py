@@ -315,6 +315,7 @@ def test_review_boxes_fix_by_keyboard_and_accept(
             page.keyboard.press("?")
             sheet = page.text_content("#control-keys") or ""
             assert "Select the previous / next box" in sheet
+            assert "Redo what Ctrl+Z took back" in sheet
             assert page.locator("#control-keys kbd", has_text=re.compile("^N$")).count() == 0
             page.keyboard.press("Escape")
             assert not page.is_visible("#shortcuts")
@@ -328,7 +329,7 @@ def test_review_boxes_fix_by_keyboard_and_accept(
         assert _boxes(page) == [{"x": 110, "y": 50, "w": 50, "h": 81, "label": "person"}]
         page.keyboard.press("Control+z")  # a fix takes back its last step too
         assert _boxes(page) == [{"x": 110, "y": 50, "w": 50, "h": 80, "label": "person"}]
-        page.keyboard.press("Alt+ArrowDown")
+        page.keyboard.press("Control+y")  # and puts it back
         page.keyboard.press("Enter")
     _wait_review_empty(page)
     assert not errors, errors

@@ -19,10 +19,11 @@
     "#e8590c",
     "#3b5bdb",
   ];
-  const ZOOMS = [1, 1.5, 2, 3, 4, 6, 8];
+  const ZOOMS = [1, 1.5, 2, 3, 4, 6, 8]; // zoom steps over the fitted size; beyond 8 they double
+  const PIXEL_ZOOM = 4; // the top zoom shows an image pixel as at least this many screen pixels
   const DRAG_PX = 4; // a press that moves less than this (screen px) is a click, not a drag
   const PAN_PX = 60;
-  const UNDO_STEPS = 100; // changes Ctrl+Z can take back, per item
+  const UNDO_STEPS = 100; // changes Ctrl+Z can take back (and Ctrl+Shift+Z put back), per item
   const CORNERS = ["nw", "ne", "sw", "se"];
 
   const round2 = (v) => Math.round(v * 100) / 100;
@@ -81,6 +82,7 @@
       drag: null,
       panning: false,
       history: [], // the boxes before each change of this item, for Ctrl+Z
+      future: [], // the boxes each Ctrl+Z took back, for Ctrl+Shift+Z (Ctrl+Y)
     };
 
     // ------------------------------------------------------------ the control's own panel
@@ -195,6 +197,7 @@
       const width = Math.max(50, stage.getBoundingClientRect().width - pad);
       const maxH = Math.max(180, Math.round(window.innerHeight * 0.55));
       st.fit = Math.min(width / st.natW, maxH / st.natH);
+      st.zoom = Math.min(st.zoom, zoomSteps().at(-1)); // a wider stage lowers the top zoom
       canvas.style.width = st.natW * st.fit * st.zoom + "px";
       canvas.style.height = st.natH * st.fit * st.zoom + "px";
       stage.style.maxHeight = maxH + 2 * parseFloat(styles.paddingTop) + "px";
@@ -203,6 +206,16 @@
 
     function scale() {
       return st.fit * st.zoom;
+    }
+
+    /** The zoom steps for this image: up to where a large image fitted small shows its full
+     *  resolution, PIXEL_ZOOM screen pixels per image pixel (8x the fitted size at least). */
+    function zoomSteps() {
+      const top = Math.max(ZOOMS.at(-1), PIXEL_ZOOM / st.fit);
+      const steps = ZOOMS.filter((z) => z < top * 0.8); // no sliver of a step below the top
+      while (2 * steps.at(-2) < top * 0.8) steps.push(2 * steps.at(-2));
+      steps.push(top);
+      return steps;
     }
 
     /** The image pixel under a pointer event, clamped to the image. */
@@ -340,7 +353,7 @@
       }
       removeBtn.disabled = st.disabled || !sel;
       zoomOut.disabled = st.disabled || st.zoom <= ZOOMS[0];
-      zoomIn.disabled = st.disabled || st.zoom >= ZOOMS[ZOOMS.length - 1];
+      zoomIn.disabled = st.disabled || st.zoom >= zoomSteps().at(-1);
       zoomText.textContent = Math.round(st.zoom * 100) + "%";
       if (st.zoom <= 1) st.panning = false;
       panBtn.hidden = st.zoom <= 1;
@@ -380,17 +393,26 @@
       delete b.score;
     }
 
-    /** Keep the boxes as they are now, before a change, so Ctrl+Z can bring them back. */
-    function remember() {
-      st.history.push(st.boxes.map((b) => ({ ...b })));
-      if (st.history.length > UNDO_STEPS) st.history.shift();
+    /** Push a copy of the boxes as they are now on `stack`, which keeps the last UNDO_STEPS. */
+    function keep(stack) {
+      stack.push(st.boxes.map((b) => ({ ...b })));
+      if (stack.length > UNDO_STEPS) stack.shift();
     }
 
-    /** Put the boxes back as they were before the last change; false when there is none. */
-    function undo() {
-      if (st.disabled || !st.shown || st.drag || !st.history.length) return false;
-      st.boxes = st.history.pop();
-      if (st.selected >= st.boxes.length) st.selected = -1; // the box undone was the selected one
+    /** Keep the boxes as they are now, before a change, so Ctrl+Z can bring them back; the
+     *  change starts a new line of edits, so what Ctrl+Z took back can no longer be redone. */
+    function remember() {
+      keep(st.history);
+      st.future = [];
+    }
+
+    /** Put the boxes back as the top of `from` has them, keeping the present on `to`: undo
+     *  goes from history to future, redo back; false when `from` is empty. */
+    function travel(from, to) {
+      if (st.disabled || !st.shown || st.drag || !from.length) return false;
+      keep(to);
+      st.boxes = from.pop();
+      if (st.selected >= st.boxes.length) st.selected = -1; // the selected box is gone
       render();
       return true;
     }
@@ -460,9 +482,9 @@
     /** Step the zoom up (+1) or down (-1), keeping the middle of the view where it was. */
     function setZoom(step) {
       if (st.disabled || !st.natW) return;
-      const at = ZOOMS.indexOf(st.zoom);
-      const next = ZOOMS[clamp((at < 0 ? 0 : at) + step, 0, ZOOMS.length - 1)];
-      if (next === st.zoom) return;
+      const steps = zoomSteps();
+      const next = step > 0 ? steps.find((z) => z > st.zoom) : steps.findLast((z) => z < st.zoom);
+      if (next === undefined) return;
       const v = visible();
       const cx = v.left + v.w / 2;
       const cy = v.top + v.h / 2;
@@ -661,14 +683,19 @@
       return true;
     }
 
-    // Ctrl+Z (Cmd+Z) takes back the last change to the boxes. The pages leave keys with Ctrl to
-    // the browser, so the widget listens itself; in a text field the browser's own undo stays.
+    // Ctrl+Z (Cmd+Z) takes back the last change to the boxes; Ctrl+Shift+Z (Cmd+Shift+Z) and
+    // Ctrl+Y put it back, as in Label Studio and CVAT. The pages leave keys with Ctrl to the
+    // browser, so the widget listens itself; in a text field the browser's own undo stays.
     document.addEventListener("keydown", (e) => {
-      if (!(e.ctrlKey || e.metaKey) || e.altKey || e.shiftKey || e.isComposing) return;
-      if (e.key !== "z" && e.key !== "Z") return;
+      if (!(e.ctrlKey || e.metaKey) || e.altKey || e.isComposing) return;
+      const k = e.key.toLowerCase();
+      const back = k === "z" && !e.shiftKey;
+      const forth = (k === "z" && e.shiftKey) || (k === "y" && e.ctrlKey && !e.shiftKey);
+      if (!back && !forth) return;
       const t = e.target;
       if (t && t.closest && t.closest("input, textarea, select, [contenteditable]")) return;
-      if (undo()) e.preventDefault();
+      const done = back ? travel(st.history, st.future) : travel(st.future, st.history);
+      if (done) e.preventDefault();
     });
 
     // ------------------------------------------------------------ the widget
@@ -685,6 +712,7 @@
         const source = fromValue ? value : Array.isArray(suggested) ? suggested : [];
         st.boxes = [];
         st.history = [];
+        st.future = [];
         for (const raw of source) {
           const b = boxOf(raw, labels);
           if (!b) continue;
@@ -767,11 +795,21 @@
               "(Shift: 10 px)",
           },
           { keys: ["Delete"], what: "Delete the selected box" },
-          { keys: ["Ctrl", "Z"], what: "Undo the last change to the boxes (drawn, moved, resized, relabeled, deleted)" },
+          {
+            keys: ["Ctrl", "Z"],
+            what: "Undo the last change to the boxes (drawn, moved, resized, relabeled, deleted)",
+          },
+          {
+            keys: ["Ctrl", "Shift", "Z"],
+            what: "Redo what Ctrl+Z took back, until the boxes change again",
+            note: "or Ctrl+Y; Cmd+Shift+Z on a Mac",
+          },
           { keys: ["Esc"], what: "Deselect the box" },
           {
             keys: ["+", "-"],
-            what: "Zoom in / out; arrows pan while zoomed and nothing is selected",
+            what:
+              "Zoom in / out, up to the image's own pixels 4× enlarged; " +
+              "arrows pan while zoomed and nothing is selected",
           },
           { keys: ["Enter"], what: "Submit: dashed suggested boxes are accepted as they are" },
         );
