@@ -178,13 +178,18 @@ def _region_labels(value: Any) -> set[str]:
 
 
 def _shown(r: Mapping[str, Any]) -> dict[str, Any]:
-    """An item as a row names and shows it: its numbers and the start of its content."""
-    text = shown_text(r["payload"])
+    """An item as a row names and shows it: its numbers, the start of its content and, for an
+    image, its size as read at import (a page draws the row's boxes over its thumbnail)."""
+    payload = r["payload"]
+    text = shown_text(payload)
+    image = bool(payload.get("image"))
     return {
         "id": int(r["id"]),
         "external_id": r["external_id"],
         "text": text[:MAX_TEXT_CHARS],
         "truncated": len(text) > MAX_TEXT_CHARS,
+        "width": payload.get("width") if image else None,
+        "height": payload.get("height") if image else None,
     }
 
 
@@ -195,6 +200,7 @@ def _row(r: dict[str, Any], target: str, *, expert: bool) -> dict[str, Any]:
         # The target's value as an export's label column has it: a name, a list of names, or
         # spans and boxes.
         "label": (r["value"] or {}).get(target),
+        "value": r["value"],  # every control's, as My answers' rows hold the answer's
         "resolution": r["resolution"],
         "decided_by": r["decided_by"],
         "decided_at": r["decided_at"].isoformat() if r["decided_at"] is not None else None,

@@ -98,14 +98,36 @@ def test_a_transparent_image_becomes_a_png(thumbs: Any) -> None:
 
 
 def test_an_unchanged_thumbnail_answers_304(thumbs: Any) -> None:
+    """A list row's thumbnail, asked again (the Items page paged back), costs no image: the
+    browser may keep it a day for this user only, then asks with its tag and gets a 304."""
     client, ids, get, _ = thumbs
     first = get("admin", ids["wide"])
     tag = first.headers["etag"]
+    assert first.headers["cache-control"] == "private, max-age=86400"
     second = client.get(
         f"/api/projects/{SLUG}/items/{ids['wide']}/thumbnail",
         headers={**first.request.headers, "If-None-Match": tag},
     )
-    assert second.status_code == 304
+    assert second.status_code == 304 and second.content == b""
+    assert second.headers["etag"] == tag
+    assert second.headers["cache-control"] == "private, max-age=86400"
+    other_size = get("admin", ids["wide"], size=96)
+    assert other_size.headers["etag"] != tag  # each size is its own picture
+
+
+def test_a_known_tag_does_not_pass_the_membership_check(thumbs: Any) -> None:
+    """Someone holding a member's tag learns nothing from it: no 304 before the check."""
+    client, ids, get, _ = thumbs
+    tag = get("admin", ids["wide"]).headers["etag"]
+    headers = {"If-None-Match": tag}
+    outsider = get("outsider", ids["wide"])
+    asked = client.get(
+        f"/api/projects/{SLUG}/items/{ids['wide']}/thumbnail",
+        headers={**outsider.request.headers, **headers},
+    )
+    assert asked.status_code == 404
+    anonymous = client.get(f"/api/projects/{SLUG}/items/{ids['wide']}/thumbnail", headers=headers)
+    assert anonymous.status_code == 401
 
 
 @pytest.mark.parametrize("size", [0, 8, 513, 10_000])

@@ -12,7 +12,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -452,6 +452,24 @@ def page_fetch(page: Any, method: str, path: str, body: Any = None) -> Any:
         }).then(async r => [r.status, await r.json()])""",
         [method, path, body],
     )
+
+
+def answer_served(
+    page: Any, slug: str, answer: Callable[[dict[str, Any]], Any], *, active_ms: int = 3200
+) -> dict[str, Any]:
+    """Lease the next item as the page's session and answer it through the API with the value
+    ``answer(task)`` gives; the task served (its item and why it was picked)."""
+    status, body = page_fetch(page, "POST", f"/api/projects/{slug}/tasks/next", {})
+    assert status == 200, body
+    task = dict(body["task"])
+    status, body = page_fetch(
+        page,
+        "POST",
+        f"/api/projects/{slug}/tasks/{task['assignment_id']}/submit",
+        {"value": answer(task), "active_ms": active_ms},
+    )
+    assert status == 200, body
+    return task
 
 
 def wait_answer(

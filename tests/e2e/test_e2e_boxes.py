@@ -581,7 +581,7 @@ def test_a_pinned_boxes_example_shows_its_boxes_on_the_thumbnail(
     page.reload()
     if page.get_attribute("#guideline", "open") is None:
         page.click("#guideline summary")
-    rects = page.locator("#guideline-examples .example-boxes rect")
+    rects = page.locator("#guideline-examples .thumb-boxes rect")
     assert rects.count() == 2
     drawn = [
         {k: float(rects.nth(i).get_attribute(k)) for k in ("x", "y", "width", "height")}
@@ -591,9 +591,9 @@ def test_a_pinned_boxes_example_shows_its_boxes_on_the_thumbnail(
         {"x": 50, "y": 40, "width": 120, "height": 70},
         {"x": 250, "y": 129, "width": 60, "height": 110},
     ]
-    assert page.get_attribute("#guideline-examples .example-boxes", "viewBox") == "0 0 400 300"
-    figure = page.locator("#guideline-examples .example-figure").bounding_box()
-    overlay = page.locator("#guideline-examples .example-boxes").bounding_box()
+    assert page.get_attribute("#guideline-examples .thumb-boxes", "viewBox") == "0 0 400 300"
+    figure = page.locator("#guideline-examples .thumb").bounding_box()
+    overlay = page.locator("#guideline-examples .thumb-boxes").bounding_box()
     assert figure is not None and overlay is not None
     assert (
         abs(figure["width"] - overlay["width"]) < 1

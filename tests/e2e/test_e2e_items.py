@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.e2e.conftest import login, page_fetch, wait_task
+from tests.e2e.conftest import answer_served, login, page_fetch, wait_task
 
 ANNOTATOR, ANNOTATOR_PASSWORD = "ann", "ann-labels-carefully"
 
@@ -21,20 +21,14 @@ pytestmark = pytest.mark.browser
 
 def _label_some(page: Any, slug: str, truth: dict[str, str], n: int) -> list[dict[str, Any]]:
     """Answer ``n`` served items truthfully through the API, as the page's session."""
+
+    def truthful(task: dict[str, Any]) -> dict[str, str]:
+        return {"sentiment": truth.get(task["item"]["data"]["text"], "neutral")}
+
     done = []
     for _ in range(n):
-        status, body = page_fetch(page, "POST", f"/api/projects/{slug}/tasks/next", {})
-        assert status == 200, body
-        task = body["task"]
-        answer = truth.get(task["item"]["data"]["text"], "neutral")
-        status, body = page_fetch(
-            page,
-            "POST",
-            f"/api/projects/{slug}/tasks/{task['assignment_id']}/submit",
-            {"value": {"sentiment": answer}, "active_ms": 3200},
-        )
-        assert status == 200, body
-        done.append({**task, "answer": answer})
+        task = answer_served(page, slug, truthful)
+        done.append({**task, "answer": truthful(task)["sentiment"]})
     return done
 
 
@@ -68,6 +62,7 @@ def test_find_items_by_filter_and_read_one_trace(server: Any, browser: Any) -> N
     first_id = page.get_attribute("#items-rows tr:first-child", "data-item-id")
     assert first_id == str(labeled[-1]["item"]["id"])
     assert page.inner_text("#items-rows tr:first-child .items-answers") == server.username
+    assert page.locator("#items-rows img").count() == 0  # text: no thumbnails
 
     # Tab from the filters reaches the list; Enter on a row: its trace says who answered
     # what and why it was picked.

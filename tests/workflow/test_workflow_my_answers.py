@@ -17,6 +17,8 @@ ROW_KEYS = {
     "external_id",
     "text",
     "truncated",
+    "width",  # an image's size, for its thumbnail's boxes (None for text)
+    "height",
     "annotation_id",
     "label",
     "value",

@@ -18,54 +18,14 @@
   function excerpt(example, mediaUrl) {
     const box = L.node("div", "example-text");
     if (example.media === "image" && mediaUrl) {
-      const figure = L.node("div", "example-figure");
-      const img = L.node("img", "example-image");
-      img.src = mediaUrl(example);
-      img.alt = "item " + itemName(example);
-      img.loading = "lazy";
-      figure.append(img);
-      const boxes = boxesOver(example);
-      if (boxes) figure.append(boxes);
-      box.append(figure);
+      const { width, height, value } = example;
+      box.append(L.thumbnails.figure(mediaUrl(example), { alt: "item " + itemName(example), value, width, height }));
     } else {
       const text = String(example.text || "");
       const shown = text + (example.truncated ? "…" : "");
       box.textContent = example.media ? `${example.media}: ${shown}` : shown;
     }
     return box;
-  }
-
-  /**
-   * The example's boxes drawn over its thumbnail: an SVG in the image's own pixels (the size the
-   * server read at import), stretched over the picture; null when the answer holds no boxes.
-   */
-  function boxesOver(example) {
-    const w = Number(example.width);
-    const h = Number(example.height);
-    if (!(w > 0 && h > 0) || !example.value) return null;
-    const drawn = Object.values(example.value)
-      .filter(Array.isArray)
-      .flat()
-      .filter((b) => b && ["x", "y", "w", "h"].every((k) => Number.isFinite(b[k])));
-    if (!drawn.length) return null;
-    const NS = "http://www.w3.org/2000/svg";
-    const svg = document.createElementNS(NS, "svg");
-    svg.setAttribute("class", "example-boxes");
-    svg.setAttribute("viewBox", `0 0 ${w} ${h}`);
-    svg.setAttribute("preserveAspectRatio", "none");
-    svg.setAttribute("aria-hidden", "true");
-    for (const b of drawn) {
-      const rect = document.createElementNS(NS, "rect");
-      for (const [name, key] of [["x", "x"], ["y", "y"], ["width", "w"], ["height", "h"]]) {
-        rect.setAttribute(name, String(b[key]));
-      }
-      rect.setAttribute("vector-effect", "non-scaling-stroke");
-      const title = document.createElementNS(NS, "title");
-      title.textContent = String(b.label || "");
-      rect.append(title);
-      svg.append(rect);
-    }
-    return svg;
   }
 
   /** The note on why the item is an example, or null when the manager left none. */

@@ -9,7 +9,7 @@
 (() => {
   "use strict";
 
-  const { api, say, node, plural, valueText, answerText } = window.labelloop;
+  const { api, say, node, plural, valueText, answerText, thumbnails } = window.labelloop;
   const $ = (id) => document.getElementById(id);
   const page = JSON.parse($("items-data").textContent);
   const base = "/api/projects/" + encodeURIComponent(page.slug);
@@ -102,6 +102,22 @@
     return [labelCell(row), answers, flags];
   }
 
+  /** What the item shows: its text, or an image's thumbnail (with the boxes of the row's label,
+   * or of the caller's answer on My answers) beside its path, to find it by eye. */
+  function contentCell(row) {
+    const text = row.text + (row.truncated ? "…" : "");
+    if (page.data_type !== "image") return node("td", "items-text", text);
+    const { width, height, value } = row;
+    const alt = "item " + (row.external_id ? String(row.external_id) : "#" + row.id);
+    const thumb = thumbnails.figure(`${base}/items/${row.id}/thumbnail?size=96`, { alt, value, width, height });
+    thumb.classList.add("items-thumb");
+    const media = node("div", "items-media");
+    media.append(thumb, node("span", "items-path", text));
+    const td = node("td", "items-text");
+    td.append(media);
+    return td;
+  }
+
   function renderRow(row) {
     const tr = node("tr", "items-row");
     tr.dataset.itemId = String(row.id);
@@ -121,8 +137,7 @@
     if (row.split === "eval") tags.push(["eval", "badge-muted"]);
     if (row.gold) tags.push(["gold", "badge-warn"]);
     for (const [text, kind] of tags) name.append(" ", node("span", "badge " + kind, text));
-    const content = node("td", "items-text", row.text + (row.truncated ? "…" : ""));
-    tr.append(name, content, ...(page.mine ? ownCells(row) : itemCells(row)));
+    tr.append(name, contentCell(row), ...(page.mine ? ownCells(row) : itemCells(row)));
     tr.addEventListener("dblclick", () => openTrace(row.id));
     return tr;
   }
