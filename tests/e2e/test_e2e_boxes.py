@@ -290,6 +290,12 @@ def test_boxes_by_mouse(boxes_server: str, browser: Any, screenshots: Path) -> N
         " return i !== null && i.complete && i.naturalWidth > 0; }"
     )
     assert "answered 1 box: person" in page.inner_text("#trace-body")
+    # the label's box is drawn on the trace's picture, in the image's own pixels
+    rect = page.eval_on_selector_all(
+        "#trace-body .trace-figure .thumb-boxes rect",
+        "rs => rs.map(r => ['x', 'y', 'width', 'height'].map(k => +r.getAttribute(k)))",
+    )
+    assert rect == [[stored[k] for k in ("x", "y", "w", "h")]]
     page.close()
 
 

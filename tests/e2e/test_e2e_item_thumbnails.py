@@ -192,7 +192,10 @@ def test_my_answers_shows_the_answer_boxes_on_a_phone(
     _thumbs_loaded(page, 1)
     _boxes_on_picture(page, answered, 64)  # a smaller box on a phone
     assert page.inner_text("#items-rows .items-label") == "2 boxes: car, person"
-    _walk_rows(page, [answered["id"]], trace_ready="#change-answer")
+    # the item's trace draws the answer's two boxes on its bigger picture
+    _walk_rows(
+        page, [answered["id"]], trace_ready="#trace-body .trace-figure .thumb-boxes rect + rect"
+    )
     width = page.evaluate("() => document.documentElement.scrollWidth")
     assert width <= 390, wide_elements(page)
     assert problems == []

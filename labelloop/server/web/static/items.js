@@ -238,15 +238,21 @@
     return box;
   }
 
-  /** The trace's title and the item as it starts: its image, if any, and its content. */
-  function itemHead(item) {
+  /** The trace's title and the item as it starts: its image, if any, with the boxes of
+   * ``value`` (the label, or the caller's newest answer) drawn on it, and its content. */
+  function itemHead(item, value) {
     el.traceTitle.textContent = item.external_id ? `Item ${item.external_id}` : `Item #${item.id}`;
     const body = [];
     if (page.data_type === "image") {
-      const img = node("img", "trace-image");
-      img.alt = "the item's image";
-      img.src = `${base}/items/${item.id}/thumbnail?size=256`;
-      body.push(img);
+      const picture = thumbnails.figure(`${base}/items/${item.id}/thumbnail?size=256`, {
+        alt: "the item's image",
+        value,
+        width: item.data.width,
+        height: item.data.height,
+      });
+      picture.classList.add("trace-figure");
+      picture.querySelector("img").classList.add("trace-image");
+      body.push(picture);
     }
     const text = item.data.text ?? item.data.image ?? item.data.audio ?? JSON.stringify(item.data.row ?? item.data);
     body.push(node("p", "trace-text", String(text)));
@@ -264,7 +270,7 @@
 
   function renderTrace(d) {
     const item = d.item;
-    const body = itemHead(item);
+    const body = itemHead(item, d.label && d.label.value);
 
     const label = d.label;
     const said = node("p", "trace-label");
@@ -312,14 +318,14 @@
   /** My answers: the caller's answers to the item, the verdicts and notes on each, their own
    * actions on it, and the way to change the newest answer (or why it cannot change). */
   function renderOwnTrace(d) {
-    const body = itemHead(d.item);
+    const newest = d.answers[d.answers.length - 1];
+    const body = itemHead(d.item, newest.value);
     const answers = node("div", "trace-answers");
     for (const a of d.answers) {
       answers.append(answerBlock(a));
       if (a.reviews.length) answers.append(table(["Reviewer", "Verdict", "Note", "When"], reviewRows(a.reviews)));
     }
     body.push(part(d.answers.length > 1 ? "Your answers" : "Your answer", answers));
-    const newest = d.answers[d.answers.length - 1];
     state.answer = newest;
     const change = node("button", "btn btn-primary btn-small", "Change my answer ");
     change.type = "button";
