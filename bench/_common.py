@@ -1,4 +1,4 @@
-"""Shared helpers of the benchmarks: the CLI as a subprocess, synthetic texts, a throwaway
+"""Shared helpers of the benchmarks: the CLI and the server as subprocesses, synthetic texts, a
 PostgreSQL cluster, percentiles, and memory readings. Standard library (+ numpy) only."""
 
 from __future__ import annotations
@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -378,3 +379,52 @@ def postgres_cluster() -> Iterator[str]:
         )
         shutil.rmtree(root, ignore_errors=True)
         log("postgres cluster stopped and removed")
+
+
+def start_server(env: dict[str, str], port: int, logpath: Path) -> tuple[subprocess.Popen, float]:
+    """``labelloop serve --port PORT`` as a subprocess (its output to ``logpath``), once it
+    answers /api/health; and how long that took (the cold start)."""
+    import httpx
+
+    logf = logpath.open("wb")
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(
+        labelloop_cmd() + ["serve", "--port", str(port)],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=logf,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}/api/health"
+    with httpx.Client(timeout=2.0) as c:
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"server exited with {proc.returncode}:\n{tail(logpath)}")
+            try:
+                if c.get(url).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.perf_counter() - t0 > 120:
+                raise RuntimeError("server did not answer /api/health within 120 s")
+            time.sleep(0.01)
+    return proc, time.perf_counter() - t0
+
+
+def stop_process(proc: subprocess.Popen, name: str) -> None:
+    if proc.poll() is not None:
+        return
+    for sig, wait in ((signal.SIGINT, 15), (signal.SIGTERM, 5), (signal.SIGKILL, 5)):
+        proc.send_signal(sig)
+        try:
+            proc.wait(wait)
+            return
+        except subprocess.TimeoutExpired:
+            log(f"{name} (pid {proc.pid}) did not stop on {sig.name}")
+
+
+def tail(path: Path, n: int = 3000) -> str:
+    try:
+        return path.read_text(errors="replace")[-n:]
+    except OSError:
+        return ""

@@ -22,7 +22,6 @@ import random
 import resource
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -50,6 +49,9 @@ from _common import (  # noqa: E402
     postgres_cluster,
     proc_cpu_s,
     proc_status_mb,
+    start_server,
+    stop_process,
+    tail,
 )
 
 PASSWORD = "bench-password-1"
@@ -251,51 +253,6 @@ def add_users_library(env: dict[str, str], slug: str, names: list[str]) -> list[
 
 
 # --- the server --------------------------------------------------------------------------------
-
-
-def start_server(env: dict[str, str], port: int, logpath: Path) -> tuple[subprocess.Popen, float]:
-    logf = logpath.open("wb")
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(
-        labelloop_cmd() + ["serve", "--port", str(port)],
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=logf,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}/api/health"
-    with httpx.Client(timeout=2.0) as c:
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"server exited with {proc.returncode}:\n{_tail(logpath)}")
-            try:
-                if c.get(url).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.perf_counter() - t0 > 120:
-                raise RuntimeError("server did not answer /api/health within 120 s")
-            time.sleep(0.01)
-    return proc, time.perf_counter() - t0
-
-
-def stop_process(proc: subprocess.Popen, name: str) -> None:
-    if proc.poll() is not None:
-        return
-    for sig, wait in ((signal.SIGINT, 15), (signal.SIGTERM, 5), (signal.SIGKILL, 5)):
-        proc.send_signal(sig)
-        try:
-            proc.wait(wait)
-            return
-        except subprocess.TimeoutExpired:
-            log(f"{name} (pid {proc.pid}) did not stop on {sig.name}")
-
-
-def _tail(path: Path, n: int = 3000) -> str:
-    try:
-        return path.read_text(errors="replace")[-n:]
-    except OSError:
-        return ""
 
 
 def wait_for_queue(
@@ -741,7 +698,7 @@ def run(args: argparse.Namespace, database_url: str | None) -> dict[str, Any]:
         )
         res = run_clients(drive(args, base, info, server.pid))
         stop_process(server, "server")
-        server_log = _tail(work / "server.log", 200_000)
+        server_log = tail(work / "server.log", 200_000)
         exp = cli(
             ["export", info["slug"], "--format", "jsonl", "-o", str(work / "export.jsonl")], env
         )
@@ -750,7 +707,7 @@ def run(args: argparse.Namespace, database_url: str | None) -> dict[str, Any]:
         ok = True
     finally:
         if not ok:
-            log(f"FAILED; data dir and server log kept in {work}:\n{_tail(work / 'server.log')}")
+            log(f"FAILED; data dir and server log kept in {work}:\n{tail(work / 'server.log')}")
         for p, name in ((worker, "worker"), (server, "server")):
             if p is not None:
                 stop_process(p, name)
