@@ -11,7 +11,6 @@ from labelloop.store import learning as store_learning
 from labelloop.store import projects as store_projects
 from labelloop.store import review as store_review
 from labelloop.store.db import Database
-from labelloop.workflow.learning import ROUND_RETRY_MAX_S
 from labelloop.workflow.projects import ProjectContext
 
 
@@ -168,6 +167,9 @@ def _failure(row: Any) -> dict[str, Any] | None:
     """Failing training rounds as the status shows them, with a sentence."""
     if row is None:
         return None
+    # Here, not at the top: the learner imports scikit-learn, which the CLI must not load to start.
+    from labelloop.workflow.learning import ROUND_RETRY_MAX_S
+
     n = int(row["failures"])
     since = row["first_at"].strftime("%Y-%m-%d %H:%M UTC")
     times = "once" if n == 1 else f"{n:,} times in a row since {since}"

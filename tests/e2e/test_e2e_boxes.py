@@ -1,6 +1,7 @@
 """Bounding boxes in real Chromium: draw, move, resize, relabel, delete and submit, by mouse,
-by keyboard alone and by touch at phone width, undone and redone, zoomed into a large image,
-checked against what the API stored."""
+by keyboard alone and by touch at phone width, undone and redone, zoomed into a large image by
+keys and by Ctrl+wheel, panned by Space+drag, two boxes controls on one image, checked against
+what the API stored."""
 
 from __future__ import annotations
 
@@ -26,6 +27,10 @@ MIXED = "mixed"  # project: a scene choice (learned) and a boxes control
 PREBOXED = "preboxed"  # project: one boxes control, items imported with predicted boxes
 WIDE = "wide"  # project: one boxes control, one image far larger than the stage
 WIDE_SIZE = (6000, 400)
+ZOOM = "zoom"  # project: one boxes control, photos far larger than the stage
+ZOOM_SIZE = (3000, 2000)
+PAIR = "pair"  # project: two boxes controls on the same image
+PAIR_CONTROLS = {"vehicles": ["car", "bus"], "people": ["adult", "child"]}
 OBJECTS = ["car", "person", "sign"]
 
 
@@ -62,9 +67,11 @@ def _png(path: Path, rects: list[tuple[int, int, int, int, tuple[int, int, int]]
     )
 
 
-def _schema(path: Path, *, mixed: bool) -> Path:
+def _schema(path: Path, *, mixed: bool = False, pair: bool = False) -> Path:
     boxes: dict[str, Any] = {"name": "objects", "type": "boxes", "labels": OBJECTS}
     controls: list[dict[str, Any]] = [boxes]
+    if pair:
+        controls = [{"name": n, "type": "boxes", "labels": ls} for n, ls in PAIR_CONTROLS.items()]
     if mixed:  # both controls list 1 and 2: a box's label may share a key with the scene
         keys = {"hotkeys": ["1", "2"]}
         scene = {"name": "scene", "type": "choice", "labels": ["indoor", "outdoor"], **keys}
@@ -81,7 +88,7 @@ def _schema(path: Path, *, mixed: bool) -> Path:
 
 @pytest.fixture(scope="module")
 def boxes_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Four image projects under the default media root: three fed from image folders, one
+    """Six image projects under the default media root: five fed from image folders, one
     from JSONL with predicted boxes."""
     home = tmp_path_factory.mktemp("labelloop-boxes")
     run_cli(home, "init")
@@ -105,8 +112,21 @@ def boxes_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     for x in range(0, WIDE_SIZE[0], 250):
         ImageDraw.Draw(panorama).rectangle((x, 190, x + 11, 197), fill=(200, 40, 40))
     panorama.save(wide / "panorama.png")
-    for slug, mixed, source in ((BOXES, False, folder), (MIXED, True, odd), (WIDE, False, wide)):
-        schema = _schema(home / f"{slug}.json", mixed=mixed)
+    photos = home / "media" / "photos"  # large photos, each with its own marks
+    photos.mkdir()
+    for i in range(2):
+        photo = Image.new("RGB", ZOOM_SIZE, (235, 238, 242))
+        for x in range(100 + 40 * i, ZOOM_SIZE[0], 400):
+            ImageDraw.Draw(photo).rectangle((x, 600, x + 30, 640), fill=(30, 90, 200))
+        photo.save(photos / f"photo{i}.png")
+    for slug, mixed, pair, source in (
+        (BOXES, False, False, folder),
+        (MIXED, True, False, odd),
+        (WIDE, False, False, wide),
+        (ZOOM, False, False, photos),
+        (PAIR, False, True, folder),
+    ):
+        schema = _schema(home / f"{slug}.json", mixed=mixed, pair=pair)
         run_cli(home, "projects", "create", slug, "--schema", str(schema))
         run_cli(home, "import", slug, str(source))
     schema = _schema(home / f"{PREBOXED}.json", mixed=False)
@@ -148,10 +168,11 @@ def _wait_stage(page: Any, *, other_than: str = "") -> str:
     return str(page.get_attribute("#label-app", "data-assignment-id"))
 
 
-def _boxes(page: Any) -> list[dict[str, Any]]:
-    """The boxes on screen, in image pixels, with their label and whether each is selected."""
+def _boxes(page: Any, within: str = "") -> list[dict[str, Any]]:
+    """The boxes on screen (in the stage ``within`` selects), in image pixels, with their label
+    and whether each is selected."""
     return page.eval_on_selector_all(
-        ".boxes-layer .bx[data-index]",
+        f"{within} .boxes-layer .bx[data-index]",
         """divs => divs.map(d => ({
             x: +d.dataset.x, y: +d.dataset.y, w: +d.dataset.w, h: +d.dataset.h,
             label: d.dataset.label, selected: d.classList.contains('is-selected'),
@@ -161,12 +182,15 @@ def _boxes(page: Any) -> list[dict[str, Any]]:
 
 
 class Stage:
-    """Converts image pixels to page coordinates for the image on screen, of ``size`` pixels."""
+    """Converts image pixels to page coordinates for the image on screen, of ``size`` pixels
+    (in the stage ``within`` selects)."""
 
-    def __init__(self, page: Any, size: tuple[int, int] = (WIDTH, HEIGHT)) -> None:
-        box = page.locator(".boxes-canvas").bounding_box()
+    def __init__(
+        self, page: Any, size: tuple[int, int] = (WIDTH, HEIGHT), *, within: str = ""
+    ) -> None:
+        box = page.locator(f"{within} .boxes-canvas").bounding_box()
         natural = page.eval_on_selector(
-            ".boxes-image", "img => [img.naturalWidth, img.naturalHeight]"
+            f"{within} .boxes-image", "img => [img.naturalWidth, img.naturalHeight]"
         )
         assert natural == list(size)  # the image's own file, not a smaller copy
         self.left, self.top = box["x"], box["y"]
@@ -713,4 +737,183 @@ def test_a_large_image_zooms_until_its_pixels_are_four_screen_pixels(
     page.keyboard.press("Enter")
     [stored] = _stored(page, boxes_server, WIDE, item)["objects"]
     _close(stored, 1, x=left, y=top, w=21.5, h=12.25)
+    page.close()
+
+
+def _zoom(page: Any) -> float:
+    return float(str(page.get_attribute(".boxes-stage", "data-zoom")))
+
+
+def _scroll(page: Any) -> tuple[float, float]:
+    left, top = page.eval_on_selector(".boxes-stage", "s => [s.scrollLeft, s.scrollTop]")
+    return left, top
+
+
+def _near(got: tuple[float, float], want: tuple[float, float], tol: float) -> None:
+    assert abs(got[0] - want[0]) <= tol and abs(got[1] - want[1]) <= tol, f"{got} != {want}"
+
+
+def test_ctrl_wheel_zooms_around_the_pointer_and_a_plain_wheel_scrolls(
+    boxes_server: str, browser: Any
+) -> None:
+    """Ctrl+wheel (a trackpad pinch too) zooms keeping the image point under the pointer there,
+    a notch a step as + does, up to 4 screen pixels per image pixel, never the page; a plain
+    wheel scrolls the zoomed image and zooms nothing."""
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    login(page, boxes_server, f"/p/{ZOOM}/label")
+    _wait_stage(page)
+    page.evaluate(
+        """() => { window.__wheels = [];
+            addEventListener('wheel', e => __wheels.push([e.ctrlKey, e.defaultPrevented])); }"""
+    )
+    assert page.text_content(".boxes-zoom-text") == "100%"
+    fitted = Stage(page, ZOOM_SIZE)
+    # A point well off the middle, at whole screen pixels: the browser reports a mouse there.
+    pointer = (
+        round(fitted.at(0.3 * ZOOM_SIZE[0], 0)[0]),
+        round(fitted.at(0, 0.35 * ZOOM_SIZE[1])[1]),
+    )
+    point = fitted.pixel(*pointer)
+    page.mouse.move(*pointer)
+
+    page.keyboard.down("Control")
+    zooms = [_zoom(page)]
+    while not page.is_disabled(".boxes-zoom-in"):
+        page.mouse.wheel(0, -100)  # one notch of a mouse wheel: one zoom step
+        zooms.append(_zoom(page))
+        assert zooms[-1] > zooms[-2]
+        _near(Stage(page, ZOOM_SIZE).at(*point), pointer, 1)  # still under the pointer
+        assert len(zooms) < 20
+    assert zooms[:4] == [1, 1.5, 2, 3]  # the steps of + and -
+    assert Stage(page, ZOOM_SIZE).scale == pytest.approx(4, rel=0.01)
+    assert page.text_content(".boxes-zoom-text") == "4:1"  # in the image's own pixels
+    top = zooms[-1]
+    page.mouse.wheel(0, 10)  # a pinch outwards: a small delta, a smooth step
+    assert zooms[-2] < _zoom(page) < top
+    _near(Stage(page, ZOOM_SIZE).at(*point), pointer, 1)
+    page.mouse.wheel(0, 100)
+    assert _zoom(page) == zooms[-2]
+    page.keyboard.up("Control")
+
+    before = _scroll(page)
+    page.mouse.wheel(0, 120)  # no Ctrl: the zoomed image scrolls under the pointer
+    page.wait_for_function(
+        "(top) => document.querySelector('.boxes-stage').scrollTop > top", arg=before[1]
+    )
+    assert _zoom(page) == zooms[-2]
+    wheels = page.evaluate("() => window.__wheels")
+    assert wheels[-1] == [False, False]  # the plain wheel was left to the browser
+    assert all(prevented for ctrl, prevented in wheels if ctrl)  # no page zoom with Ctrl
+
+    page.keyboard.down("Control")
+    for _ in zooms[1:-1]:
+        page.mouse.wheel(0, 100)
+    page.keyboard.up("Control")
+    assert _zoom(page) == 1
+    assert page.text_content(".boxes-zoom-text") == "100%"
+    assert _boxes(page) == []
+    sheet = str(page.text_content("#shortcuts-body"))
+    assert "Zoom in / out around the mouse pointer" in sheet
+    assert "Pan the zoomed image without drawing" in sheet
+    page.close()
+
+
+def test_space_or_middle_drag_pans_and_a_box_drawn_after_lands_on_its_pixels(
+    boxes_server: str, browser: Any
+) -> None:
+    """Space+drag and a middle-button drag pan the zoomed image, even starting on a box, and
+    draw nothing; a box drawn after zooming and panning is stored in the image's own pixels."""
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    login(page, boxes_server, f"/p/{ZOOM}/label")
+    _wait_stage(page)
+    item = str(page.text_content("#item-id"))
+    for _ in range(5):
+        page.keyboard.press("+")
+    assert _zoom(page) == 6
+    stage = Stage(page, ZOOM_SIZE)
+    assert stage.scale > 1
+    view = page.locator(".boxes-stage").bounding_box()
+    middle = (view["x"] + view["width"] / 2, view["y"] + view["height"] / 2)
+    x, y = (round(v) for v in stage.pixel(*middle))
+    _drag(page, stage.at(x, y), stage.at(x + 40, y + 30))
+    [first] = _boxes(page)
+
+    # Space+drag from the middle of the box: the image moves with the pointer, the box stays.
+    before, page_y = _scroll(page), page.evaluate("() => scrollY")
+    grab = stage.at(x + 20, y + 15)
+    page.mouse.move(*grab)
+    page.keyboard.down("Space")
+    _drag(page, grab, (grab[0] - 200, grab[1] - 100))
+    page.keyboard.up("Space")
+    _near(_scroll(page), (before[0] + 200, before[1] + 100), 2)
+    assert _boxes(page) == [first]
+    assert page.evaluate("() => scrollY") == page_y  # Space over the image scrolled no page
+
+    # The middle button pans the same way, without Space.
+    before = _scroll(page)
+    page.mouse.move(*middle)
+    page.mouse.down(button="middle")
+    page.mouse.move(middle[0] - 150, middle[1] - 80, steps=8)
+    page.mouse.up(button="middle")
+    _near(_scroll(page), (before[0] + 150, before[1] + 80), 2)
+    assert _boxes(page) == [first]
+
+    stage = Stage(page, ZOOM_SIZE)
+    left, top = (round(v) for v in stage.pixel(*middle))
+    assert (left, top) != (x, y)  # another part of the image is in the middle now
+    _drag(page, stage.at(left, top), stage.at(left + 21.5, top + 12.25))
+    second = _boxes(page)[1]
+    _close(second, 0.5, x=left, y=top, w=21.5, h=12.25)
+
+    page.keyboard.press("Enter")
+    stored = _stored(page, boxes_server, ZOOM, item)["objects"]
+    assert stored[0] == _plain(first)
+    _close(stored[1], 1, x=left, y=top, w=21.5, h=12.25)
+    page.close()
+
+
+def test_undo_acts_on_the_boxes_control_used_last(boxes_server: str, browser: Any) -> None:
+    """With two boxes controls on an image, Ctrl+Z and Ctrl+Y act on the one last drawn on or
+    clicked, not on both."""
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    login(page, boxes_server, f"/p/{PAIR}/label")
+    page.wait_for_function(
+        """() => document.getElementById('label-app').dataset.state === 'task'
+            && [...document.querySelectorAll('.boxes-stage')].filter(
+                s => s.dataset.ready === 'true').length === 2"""
+    )
+    item = str(page.text_content("#item-id"))
+    vehicles, people = (f".boxes-stage[data-control='{name}']" for name in PAIR_CONTROLS)
+
+    def on(within: str) -> Stage:
+        page.locator(within).scroll_into_view_if_needed()
+        return Stage(page, within=within)
+
+    def shown() -> tuple[list[dict[str, Any]], ...]:
+        """Each control's boxes: the vehicles', the people's."""
+        return tuple([_plain(b) for b in _boxes(page, s)] for s in (vehicles, people))
+
+    stage = on(vehicles)
+    _drag(page, stage.at(40, 30), stage.at(140, 110))
+    stage = on(people)
+    _drag(page, stage.at(200, 120), stage.at(260, 220))
+    car, adult = shown()
+    assert [b["label"] for b in car + adult] == ["car", "adult"]
+
+    page.keyboard.press("Control+z")  # the people box was drawn last: only it goes
+    assert shown() == (car, [])
+    page.keyboard.press("Control+y")
+    assert shown() == (car, adult)
+
+    stage = on(vehicles)
+    page.mouse.click(*stage.at(300, 250))  # a click on the vehicles' image makes it the one
+    page.keyboard.press("Control+z")
+    assert shown() == ([], adult)
+    page.keyboard.press("Control+Shift+z")
+    assert shown() == (car, adult)
+    page.keyboard.press("Control+z")
+    assert "in the boxes control used last" in str(page.text_content("#shortcuts-body"))
+
+    page.keyboard.press("Enter")
+    assert _stored(page, boxes_server, PAIR, item) == {"vehicles": [], "people": adult}
     page.close()

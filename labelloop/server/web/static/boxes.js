@@ -23,6 +23,8 @@
   const PIXEL_ZOOM = 4; // the top zoom shows an image pixel as at least this many screen pixels
   const DRAG_PX = 4; // a press that moves less than this (screen px) is a click, not a drag
   const PAN_PX = 60;
+  const WHEEL_NOTCH = 50; // a Ctrl+wheel delta this large is a mouse wheel's notch: one zoom step
+  const PINCH_RATE = 100; // a pinch's delta d scales the zoom by e^(-d / this), as browsers send it
   const UNDO_STEPS = 100; // changes Ctrl+Z can take back (and Ctrl+Shift+Z put back), per item
   const CORNERS = ["nw", "ne", "sw", "se"];
 
@@ -57,6 +59,49 @@
     return { x, y, w, h, label: String(raw.label) };
   }
 
+  // ------------------------------------------------------------ shared by every boxes control
+
+  /** Undo and redo of the boxes control last used (drawn on, clicked, focused), or null: with
+   *  two boxes controls on a page one Ctrl+Z takes back a change in that one, not in each. */
+  let lastUsed = null;
+  /** Space held down: a drag on any image pans it instead of drawing (CVAT, Label Studio). */
+  let spaceHeld = false;
+
+  function typingIn(target) {
+    const field = "input, textarea, select, [contenteditable]";
+    return !!(target && target.closest && target.closest(field));
+  }
+
+  function holdSpace(held) {
+    spaceHeld = held;
+    document.documentElement.classList.toggle("boxes-space-held", held);
+  }
+
+  document.addEventListener("keydown", (e) => {
+    if (e.isComposing || typingIn(e.target)) return;
+    if (e.key === " " && !(e.ctrlKey || e.metaKey || e.altKey)) {
+      holdSpace(true);
+      // Over an image Space is for panning: the page must not scroll a screen down meanwhile.
+      if (document.querySelector(".boxes-stage:hover, .boxes-stage.is-grabbing")) {
+        e.preventDefault();
+      }
+      return;
+    }
+    // Ctrl+Z (Cmd+Z) takes back the last change to the boxes; Ctrl+Shift+Z (Cmd+Shift+Z) and
+    // Ctrl+Y put it back, as in Label Studio and CVAT. The pages leave keys with Ctrl to the
+    // browser, so the widget listens itself; in a text field the browser's own undo stays.
+    if (!(e.ctrlKey || e.metaKey) || e.altKey || !lastUsed) return;
+    const k = e.key.toLowerCase();
+    const back = k === "z" && !e.shiftKey;
+    const forth = (k === "z" && e.shiftKey) || (k === "y" && e.ctrlKey && !e.shiftKey);
+    if (!back && !forth) return;
+    if (back ? lastUsed.undo() : lastUsed.redo()) e.preventDefault();
+  });
+  document.addEventListener("keyup", (e) => {
+    if (e.key === " ") holdSpace(false);
+  });
+  window.addEventListener("blur", () => holdSpace(false)); // its keyup goes to another window
+
   function create(control, ctx) {
     const labels = (control.labels || []).map(String);
     const hotkeys = control.hotkeys || [];
@@ -68,6 +113,7 @@
     const nFree = !schemaControls.some((c) =>
       (c.hotkeys || []).some((k) => k === "n" || k === "N"),
     );
+    const several = schemaControls.filter((c) => c.type === "boxes").length > 1;
 
     const st = {
       boxes: [],
@@ -81,6 +127,7 @@
       shown: false,
       drag: null,
       panning: false,
+      anchor: null, // the image point the last zoom kept on screen, and where: see zoomTo
       history: [], // the boxes before each change of this item, for Ctrl+Z
       future: [], // the boxes each Ctrl+Z took back, for Ctrl+Shift+Z (Ctrl+Y)
     };
@@ -128,11 +175,13 @@
     const hint = node("span", "boxes-hint muted small");
     hint.textContent =
       "Drag on the image to draw a box (Shift+drag: over another box); drag a box to move it, " +
-      "its corners to resize.";
+      "its corners to resize. Ctrl+wheel zooms at the pointer; Space+drag pans.";
     // Pan: while zoomed, a drag (one finger on a phone) scrolls the image instead of drawing.
     const panBtn = keepFocus(node("button", "btn btn-small boxes-pan", "Pan"));
     panBtn.type = "button";
-    panBtn.title = "Drag to move around the zoomed image instead of drawing";
+    panBtn.title =
+      "Drag to move around the zoomed image instead of drawing (or hold Space while dragging, " +
+      "or drag with the middle button)";
     panBtn.setAttribute("aria-pressed", "false");
     panBtn.addEventListener("click", () => {
       st.panning = !st.panning;
@@ -147,6 +196,8 @@
     list.setAttribute("aria-label", control.name + ": boxes on this image");
     const empty = node("p", "boxes-empty muted small", "No boxes yet.");
     element.append(bar, tools, list, empty);
+    element.addEventListener("pointerdown", use);
+    element.addEventListener("focusin", use);
 
     // ------------------------------------------------------------ the stage over the image
 
@@ -164,7 +215,7 @@
 
     stage.setAttribute("aria-label", control.name + ": the image; drag on it to draw a box");
     // With several boxes controls each gets its own copy of the image, named.
-    if (schemaControls.filter((c) => c.type === "boxes").length > 1) {
+    if (several) {
       stage.prepend(node("p", "boxes-stage-name", control.name));
     }
     const broken = node("p", "boxes-broken", "The image could not be loaded.");
@@ -206,6 +257,14 @@
 
     function scale() {
       return st.fit * st.zoom;
+    }
+
+    /** The zoom readout: the share of the fitted size while the image shows smaller than its
+     *  own pixels, then screen pixels per image pixel ("1:1", "4:1"), what a tight box needs. */
+    function zoomWords() {
+      const s = scale();
+      if (s < 0.995) return Math.round(st.zoom * 100) + "%";
+      return Math.round(s * 10) / 10 + ":1";
     }
 
     /** The zoom steps for this image: up to where a large image fitted small shows its full
@@ -354,13 +413,17 @@
       removeBtn.disabled = st.disabled || !sel;
       zoomOut.disabled = st.disabled || st.zoom <= ZOOMS[0];
       zoomIn.disabled = st.disabled || st.zoom >= zoomSteps().at(-1);
-      zoomText.textContent = Math.round(st.zoom * 100) + "%";
+      zoomText.textContent = zoomWords();
+      zoomText.title =
+        `${Math.round(st.zoom * 100)}% of the fitted size; ` +
+        `an image pixel covers ${Math.round(scale() * 100) / 100} screen pixels`;
       if (st.zoom <= 1) st.panning = false;
       panBtn.hidden = st.zoom <= 1;
       panBtn.disabled = st.disabled;
       panBtn.setAttribute("aria-pressed", st.panning ? "true" : "false");
       stage.classList.toggle("is-panning", st.panning);
       stage.classList.toggle("is-zoomed", st.zoom > 1);
+      stage.classList.toggle("is-grabbing", !!st.drag && st.drag.mode === "pan");
       stage.dataset.zoom = String(st.zoom);
       stage.dataset.selected = String(st.selected);
     }
@@ -369,6 +432,7 @@
 
     function select(i) {
       st.selected = i >= 0 && i < st.boxes.length ? i : -1;
+      if (st.selected >= 0) use();
       render();
       if (st.selected >= 0) reveal(st.boxes[st.selected]);
     }
@@ -399,9 +463,20 @@
       if (stack.length > UNDO_STEPS) stack.shift();
     }
 
+    const undoable = {
+      undo: () => travel(st.history, st.future),
+      redo: () => travel(st.future, st.history),
+    };
+
+    /** Make this control the one Ctrl+Z and Ctrl+Y act on. */
+    function use() {
+      lastUsed = undoable;
+    }
+
     /** Keep the boxes as they are now, before a change, so Ctrl+Z can bring them back; the
      *  change starts a new line of edits, so what Ctrl+Z took back can no longer be redone. */
     function remember() {
+      use();
       keep(st.history);
       st.future = [];
     }
@@ -409,7 +484,7 @@
     /** Put the boxes back as the top of `from` has them, keeping the present on `to`: undo
      *  goes from history to future, redo back; false when `from` is empty. */
     function travel(from, to) {
-      if (st.disabled || !st.shown || st.drag || !from.length) return false;
+      if (st.disabled || !st.shown || st.drag || !from.length || !stage.isConnected) return false;
       keep(to);
       st.boxes = from.pop();
       if (st.selected >= st.boxes.length) st.selected = -1; // the selected box is gone
@@ -479,36 +554,87 @@
       reveal(b);
     }
 
-    /** Step the zoom up (+1) or down (-1), keeping the middle of the view where it was. */
-    function setZoom(step) {
-      if (st.disabled || !st.natW) return;
+    /** The next zoom step up (+1) or down (-1) from the zoom now, or undefined at the end. */
+    function stepFrom(step) {
       const steps = zoomSteps();
-      const next = step > 0 ? steps.find((z) => z > st.zoom) : steps.findLast((z) => z < st.zoom);
-      if (next === undefined) return;
-      const v = visible();
-      const cx = v.left + v.w / 2;
-      const cy = v.top + v.h / 2;
+      return step > 0 ? steps.find((z) => z > st.zoom) : steps.findLast((z) => z < st.zoom);
+    }
+
+    /** Zoom to `z` times the fitted size (kept within the steps' range), keeping the image
+     *  point under the screen point `at` ({x, y}, in client px) at that screen point. */
+    function zoomTo(z, at) {
+      const steps = zoomSteps();
+      const next = clamp(z, steps[0], steps.at(-1));
+      if (next === st.zoom) return;
+      const before = canvas.getBoundingClientRect();
+      // The image point there, maybe off the image. Zooming on at the same point, with nothing
+      // moved since, keeps the point it held: read back from a scroll offset the browser
+      // rounded to whole pixels, it would creep a little further off with every step.
+      const a = st.anchor;
+      const held =
+        a && a.cx === at.x && a.cy === at.y && a.left === before.left && a.top === before.top;
+      const x = held ? a.x : (at.x - before.left) / scale();
+      const y = held ? a.y : (at.y - before.top) / scale();
       st.zoom = next;
       layout();
       render();
-      const s = scale();
-      const pad = parseFloat(getComputedStyle(stage).paddingLeft) || 0;
-      stage.scrollLeft = cx * s + pad - stage.clientWidth / 2;
-      stage.scrollTop = cy * s + pad - stage.clientHeight / 2;
+      const after = canvas.getBoundingClientRect(); // the browser keeps scrolling in range
+      stage.scrollLeft += after.left + x * scale() - at.x;
+      stage.scrollTop += after.top + y * scale() - at.y;
+      const placed = canvas.getBoundingClientRect();
+      st.anchor = { cx: at.x, cy: at.y, x, y, left: placed.left, top: placed.top };
     }
+
+    /** Step the zoom up (+1) or down (-1), keeping the middle of the view where it was. */
+    function setZoom(step) {
+      if (st.disabled || !st.natW) return;
+      const next = stepFrom(step);
+      if (next === undefined) return;
+      const v = visible();
+      const c = canvas.getBoundingClientRect();
+      const s = scale();
+      zoomTo(next, { x: c.left + (v.left + v.w / 2) * s, y: c.top + (v.top + v.h / 2) * s });
+    }
+
+    // Ctrl+wheel zooms around the pointer, a wheel notch a step (as + and -), a trackpad pinch
+    // (a Ctrl+wheel of small deltas to the page) smoothly; the browser's page zoom stays off
+    // the image. A plain wheel scrolls the zoomed stage, or the page, as before.
+    stage.addEventListener(
+      "wheel",
+      (e) => {
+        if (!e.ctrlKey || st.disabled || !st.natW || !e.deltaY) return;
+        e.preventDefault();
+        use();
+        const notch =
+          e.deltaMode !== WheelEvent.DOM_DELTA_PIXEL || Math.abs(e.deltaY) >= WHEEL_NOTCH;
+        const next = notch
+          ? stepFrom(-Math.sign(e.deltaY))
+          : st.zoom * Math.exp(-e.deltaY / PINCH_RATE);
+        if (next !== undefined) zoomTo(next, { x: e.clientX, y: e.clientY });
+      },
+      { passive: false },
+    );
 
     // ------------------------------------------------------------ pointer (mouse, pen, touch)
 
-    layer.addEventListener("pointerdown", (e) => {
-      if (st.disabled || !st.natW || (e.pointerType === "mouse" && e.button !== 0)) return;
-      e.preventDefault();
-      const p = pointAt(e);
-      if (st.panning) {
+    // The stage listens, not the image's layer, so a pan may start on the margin around it.
+    stage.addEventListener("pointerdown", (e) => {
+      use();
+      if (st.disabled || !st.natW) return;
+      // The middle button, or any drag with Space held, pans (CVAT and Label Studio do so).
+      const middle = e.pointerType === "mouse" && e.button === 1;
+      if (e.pointerType === "mouse" && e.button !== 0 && !middle) return;
+      if (st.panning || middle || spaceHeld) {
+        e.preventDefault();
         const { scrollLeft, scrollTop } = stage;
         st.drag = { mode: "pan", sx: e.clientX, sy: e.clientY, scrollLeft, scrollTop };
-        layer.setPointerCapture(e.pointerId);
+        stage.classList.add("is-grabbing");
+        stage.setPointerCapture(e.pointerId);
         return;
       }
+      if (!layer.contains(e.target)) return;
+      e.preventDefault();
+      const p = pointAt(e);
       const handle = e.target.closest(".bx-handle");
       const boxDiv = e.target.closest(".bx");
       // Shift+drag draws even where a box already is (a box inside a box).
@@ -536,10 +662,14 @@
       } else {
         st.drag = { mode: "draw", p, sx: e.clientX, sy: e.clientY, moved: false };
       }
-      layer.setPointerCapture(e.pointerId);
+      stage.setPointerCapture(e.pointerId);
+    });
+    // A middle press must not start the browser's autoscroll instead of panning.
+    stage.addEventListener("mousedown", (e) => {
+      if (e.button === 1) e.preventDefault();
     });
 
-    layer.addEventListener("pointermove", (e) => {
+    stage.addEventListener("pointermove", (e) => {
       const d = st.drag;
       if (!d) return;
       if (d.mode === "pan") {
@@ -585,7 +715,8 @@
       if (!d) return;
       st.drag = null;
       ghost.hidden = true;
-      if (layer.hasPointerCapture(e.pointerId)) layer.releasePointerCapture(e.pointerId);
+      stage.classList.remove("is-grabbing");
+      if (stage.hasPointerCapture(e.pointerId)) stage.releasePointerCapture(e.pointerId);
       if (d.mode === "draw") {
         if (!cancelled && d.moved && d.box && d.box.w >= 1 && d.box.h >= 1) {
           remember();
@@ -598,8 +729,8 @@
         }
       }
     }
-    layer.addEventListener("pointerup", (e) => endDrag(e, false));
-    layer.addEventListener("pointercancel", (e) => endDrag(e, true));
+    stage.addEventListener("pointerup", (e) => endDrag(e, false));
+    stage.addEventListener("pointercancel", (e) => endDrag(e, true));
 
     // ------------------------------------------------------------ keyboard
 
@@ -683,21 +814,6 @@
       return true;
     }
 
-    // Ctrl+Z (Cmd+Z) takes back the last change to the boxes; Ctrl+Shift+Z (Cmd+Shift+Z) and
-    // Ctrl+Y put it back, as in Label Studio and CVAT. The pages leave keys with Ctrl to the
-    // browser, so the widget listens itself; in a text field the browser's own undo stays.
-    document.addEventListener("keydown", (e) => {
-      if (!(e.ctrlKey || e.metaKey) || e.altKey || e.isComposing) return;
-      const k = e.key.toLowerCase();
-      const back = k === "z" && !e.shiftKey;
-      const forth = (k === "z" && e.shiftKey) || (k === "y" && e.ctrlKey && !e.shiftKey);
-      if (!back && !forth) return;
-      const t = e.target;
-      if (t && t.closest && t.closest("input, textarea, select, [contenteditable]")) return;
-      const done = back ? travel(st.history, st.future) : travel(st.future, st.history);
-      if (done) e.preventDefault();
-    });
-
     // ------------------------------------------------------------ the widget
 
     return {
@@ -707,6 +823,7 @@
         st.drag = null;
         st.selected = -1;
         st.zoom = 1;
+        st.anchor = null;
         st.shown = true;
         const fromValue = Array.isArray(value);
         const source = fromValue ? value : Array.isArray(suggested) ? suggested : [];
@@ -798,6 +915,7 @@
           {
             keys: ["Ctrl", "Z"],
             what: "Undo the last change to the boxes (drawn, moved, resized, relabeled, deleted)",
+            note: several ? "in the boxes control used last" : undefined,
           },
           {
             keys: ["Ctrl", "Shift", "Z"],
@@ -808,8 +926,18 @@
           {
             keys: ["+", "-"],
             what:
-              "Zoom in / out, up to the image's own pixels 4× enlarged; " +
-              "arrows pan while zoomed and nothing is selected",
+              "Zoom in / out around the middle of the view, up to the image's own pixels 4× " +
+              "enlarged; arrows pan while zoomed and nothing is selected",
+          },
+          {
+            keys: ["Ctrl", "Wheel"],
+            what: "Zoom in / out around the mouse pointer",
+            note: "or pinch on a trackpad",
+          },
+          {
+            keys: ["Space", "Drag"],
+            what: "Pan the zoomed image without drawing",
+            note: "or drag with the middle mouse button",
           },
           { keys: ["Enter"], what: "Submit: dashed suggested boxes are accepted as they are" },
         );
