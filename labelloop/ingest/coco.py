@@ -5,7 +5,9 @@ Out: ``images`` (labelloop item id, ``file_name`` under the media root, ``width`
 ``[x, y, w, h]`` in pixels, ``area``). In: every image becomes an item whose ``file_name`` must
 lie under a media root; its annotations become its boxes label, and annotations with a ``score``
 become pre-annotations instead. An image with no annotations comes in unlabeled, unless it says
-``"labeled": true`` (as exported images do: an empty answer is an answer).
+``"labeled": true`` (as exported images do: an empty answer is an answer). Boxes are in the pixels
+of the ``width`` and ``height`` an image declares: where the real file has another size, the
+import scales them to it and says so.
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any, BinaryIO, ClassVar
 
-from labelloop.domain import ExportRecord, ItemIn
+from labelloop.domain import BoxFrame, ExportRecord, ItemIn
 from labelloop.errors import ImportFormatError, LabelloopError
 from labelloop.ingest.records import BOM, checked_id, json_trouble
 from labelloop.kinds import kind
 from labelloop.schema import ProjectSchema
+from labelloop.schema.values import is_number
 
 
 class CocoImporter:
@@ -102,7 +105,17 @@ class CocoImporter:
             ),
             label={self.control: boxes} if labeled else None,
             prediction={self.control: scored} if scored else None,
+            frame=_declared(image),
         )
+
+
+def _declared(image: Mapping[str, Any]) -> BoxFrame | None:
+    """The size an image says it has, which its boxes are measured in (COCO tools read and
+    write boxes in these pixels); ``None`` when it gives none that could be a size."""
+    width, height = image.get("width"), image.get("height")
+    if is_number(width) and is_number(height) and width > 0 and height > 0:
+        return BoxFrame(width, height)
+    return None
 
 
 def _document(source: BinaryIO) -> Mapping[str, Any]:

@@ -14,6 +14,7 @@ from labelloop.domain import ItemIn
 from labelloop.errors import ImportFormatError, LabelloopError, SchemaError
 from labelloop.govern.permissions import Permission
 from labelloop.ingest import HfDatasetsImporter, make_importer
+from labelloop.ingest.boxes import placed
 from labelloop.ingest.images import ImageFolderImporter
 from labelloop.ingest.imaging import image_size
 from labelloop.ingest.media import MEDIA_SUFFIXES, file_hash, resolve_media, root_of
@@ -247,7 +248,7 @@ def _image_payload(
 ) -> tuple[dict[str, object], str]:
     """A media record's payload and the hash of its file's bytes, the path checked under roots."""
     relative = record.payload.get(kind, record.payload.get("text"))
-    where = f"'{relative}': " if path_field is None else ""
+    where = _named(relative, path_field)
     try:
         found, _ = resolve_media(str(relative), roots, kind=kind)
     except LabelloopError as exc:
@@ -299,6 +300,7 @@ def _import_records(
     n_items = n_labeled = n_eval = 0
     hold_out = ctx.settings.eval_fraction if split == "pool" else 0.0
     duplicates: list[int] = []
+    resized: list[str] = []  # images whose file is not the size the import file gives
     relabel: dict[str, tuple[int, dict[str, Any]]] = {}  # content hash -> (line, label value)
     firsts: dict[str, tuple[int, str | None]] = {}  # new in this file: hash -> (line, label)
     with db.write(project_id=ctx.id) as conn:
@@ -346,6 +348,9 @@ def _import_records(
                 payload, digest = _image_payload(
                     record, path_field=path_field, roots=media_roots, kind=data_type
                 )
+                record, note = placed(record, payload)
+                if note is not None:
+                    resized.append(note)
             else:
                 payload, digest = stored_payload(
                     data_type, record.payload, line=record.line, field=path_field
@@ -353,7 +358,7 @@ def _import_records(
             if digest in seen:
                 duplicates.append(record.line)
                 if update_labels and record.label is not None:
-                    found = _value(ctx, record, payload, label_field)
+                    found = _value(ctx, record, payload, label_field, path_field)
                     if found is not None:
                         _one_label(record, digest, found, relabel, firsts, label_field, target)
                         relabel[digest] = (record.line, found)
@@ -363,7 +368,7 @@ def _import_records(
                 ids.check(record)
             value = None
             if record.label is not None:
-                value = _value(ctx, record, payload, label_field)
+                value = _value(ctx, record, payload, label_field, path_field)
                 n_labeled += int(value is not None)
             if update_labels:
                 firsts[digest] = (record.line, _label_text(value[target.name]) if value else None)
@@ -384,7 +389,9 @@ def _import_records(
                     prediction = prediction_value(ctx.schema, record.prediction, payload)
                 except SchemaError as exc:
                     raise ImportFormatError(
-                        line=record.line, field=prediction_field, reason=exc.message
+                        line=record.line,
+                        field=prediction_field,
+                        reason=_named(payload.get(data_type), path_field) + exc.message,
                     ) from None
                 if prediction:
                     row["prediction"] = prediction
@@ -435,7 +442,10 @@ def _import_records(
         n_kept=len(kept),
         kept_lines=tuple(kept[:1000]),
         n_eval=n_eval,
-        notes=(_held_out_note(n_eval, n_labeled, hold_out),) if n_eval else (),
+        notes=(
+            *_resized_notes(resized),
+            *((_held_out_note(n_eval, n_labeled, hold_out),) if n_eval else ()),
+        ),
     )
 
 
@@ -452,14 +462,42 @@ def _held_out_note(n_eval: int, n_labeled: int, fraction: float) -> str:
     )
 
 
+RESIZED_SHOWN = 10
+"""Images named in an import's report whose file is not the size the import file gives; the
+rest are counted."""
+
+
+def _resized_notes(notes: list[str]) -> list[str]:
+    if len(notes) <= RESIZED_SHOWN:
+        return notes
+    more = len(notes) - RESIZED_SHOWN
+    return [
+        *notes[:RESIZED_SHOWN],
+        f"... and {more:,} more {'image' if more == 1 else 'images'} whose file is not the size "
+        "the import file gives; their boxes were scaled to the image too",
+    ]
+
+
+def _named(path: Any, path_field: str | None) -> str:
+    """How an error names a folder's file: by its path, as no field of a record names it."""
+    return f"'{path}': " if path_field is None else ""
+
+
 def _value(
-    ctx: ProjectContext, record: ItemIn, payload: Any, label_field: str | None
+    ctx: ProjectContext,
+    record: ItemIn,
+    payload: Any,
+    label_field: str | None,
+    path_field: str | None,
 ) -> dict[str, Any] | None:
     """A record's label as every control's value, checked against the schema."""
     try:
         return imported_value(ctx.schema, record.label, payload, target=ctx.schema.target)
     except SchemaError as exc:
-        raise ImportFormatError(line=record.line, field=label_field, reason=exc.message) from None
+        where = _named(payload.get(ctx.schema.data_type), path_field)
+        raise ImportFormatError(
+            line=record.line, field=label_field, reason=where + exc.message
+        ) from None
 
 
 def _one_label(

@@ -1,0 +1,78 @@
+"""Boxes between frames: other tools measure them in a declared image size or in fractions of the
+image, labelloop in the pixels of the image file as a browser shows it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from labelloop.domain import BoxFrame, ExportRecord, ItemIn
+from labelloop.errors import LabelloopError
+from labelloop.schema.values import is_number
+
+
+def placed(record: ItemIn, size: Mapping[str, Any]) -> tuple[ItemIn, str | None]:
+    """``record`` with the boxes of its label and pre-annotation scaled from its frame to the
+    image's ``size`` (``{"width", "height"}`` of the real file), and a sentence for the import
+    report when the file declared another size than the image has (else ``None``).
+
+    Only numbers are scaled; anything else is left for the schema's checks to name.
+    """
+    frame = record.frame
+    width, height = size.get("width"), size.get("height")
+    if frame is None or not is_number(width) or not is_number(height):
+        return record, None
+    if (frame.width, frame.height) == (width, height):
+        return record, None
+    fx, fy = width / frame.width, height / frame.height
+    scaled = replace(
+        record,
+        label=_scaled(record.label, fx, fy),
+        prediction=_scaled(record.prediction, fx, fy),
+        frame=None,
+    )
+    if not frame.declared:
+        return scaled, None
+    path = str(record.payload.get("image", ""))[:200]
+    return scaled, (
+        f"'{path}': the file gives its size as {_size(frame)} but the image is "
+        f"{width}×{height} pixels; its boxes were scaled to the image"
+    )
+
+
+def _size(frame: BoxFrame) -> str:
+    return f"{frame.width:g}×{frame.height:g}"
+
+
+def _scaled(value: Any, fx: float, fy: float) -> Any:
+    """A label or pre-annotation (control name -> regions) with every box's numbers scaled."""
+    if not isinstance(value, Mapping):
+        return value
+    return {name: _regions(regions, fx, fy) for name, regions in value.items()}
+
+
+def _regions(regions: Any, fx: float, fy: float) -> Any:
+    if not isinstance(regions, list):
+        return regions
+    return [_box(box, fx, fy) if isinstance(box, Mapping) else box for box in regions]
+
+
+def _box(box: Mapping[str, Any], fx: float, fy: float) -> dict[str, Any]:
+    out = dict(box)
+    for key, factor in (("x", fx), ("w", fx), ("y", fy), ("h", fy)):
+        if is_number(out.get(key)):
+            out[key] = float(out[key]) * factor
+    return out
+
+
+def recorded_size(record: ExportRecord, tool: str) -> tuple[float, float]:
+    """The image size an exported image item was imported with, which ``tool``'s boxes (in
+    fractions of the image) need; an error naming the item when it has none."""
+    width, height = record.payload.get("width"), record.payload.get("height")
+    if not is_number(width) or not is_number(height) or width <= 0 or height <= 0:
+        raise LabelloopError(
+            f"item {record.item_id} has no image size, which {tool}'s boxes (in fractions "
+            "of it) need; import the image again to read it"
+        )
+    return width, height
