@@ -5,11 +5,82 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from labelloop.domain import BoxFrame, ExportRecord, ItemIn
 from labelloop.errors import LabelloopError
 from labelloop.schema.values import is_number
+
+if TYPE_CHECKING:
+    from labelloop.schema import ProjectSchema
+
+
+class BoxesImporter:
+    """What the importers of detection files (COCO, YOLO) share: an image's boxes become its
+    label of the boxes ``control``, scored boxes its pre-annotation; where ``target`` is another
+    control (a choice per image with boxes beside it), boxes alone cannot label an item, so all
+    of them come in as pre-annotations, for annotators to accept or fix, and :meth:`notes` says
+    so."""
+
+    format: ClassVar[str]
+    tool: ClassVar[str]
+    """The format's name as sentences say it."""
+
+    def __init__(self, *, control: str = "boxes", target: str | None = None) -> None:
+        self.control = control
+        self.target = target or control
+        self.suggested = 0  # images whose boxes came in as pre-annotations
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(control={self.control!r}, target={self.target!r})"
+
+    def notes(self) -> list[str]:
+        """What did not come in as labels (after ``read``)."""
+        if not self.suggested:
+            return []
+        images = "image's" if self.suggested == 1 else "images'"
+        return [
+            f"{self.suggested:,} {images} boxes came in as pre-annotations of '{self.control}', "
+            f"for annotators to accept or fix: the project's target '{self.target}' is what "
+            f"labels an item, and a {self.tool} file holds only boxes"
+        ]
+
+    def _image(
+        self,
+        line: int,
+        path: str,
+        *,
+        external_id: str,
+        boxes: list[dict[str, Any]],
+        scored: list[dict[str, Any]],
+        labeled: bool,
+        frame: BoxFrame | None,
+    ) -> ItemIn:
+        """One image with its boxes (``labeled``: an answer even when it holds none)."""
+        if self.target != self.control:
+            scored, boxes, labeled = boxes + scored, [], False
+            self.suggested += bool(scored)
+        return ItemIn(
+            line=line,
+            payload={"image": path},
+            external_id=external_id,
+            label={self.control: boxes} if labeled else None,
+            prediction={self.control: scored} if scored else None,
+            frame=frame,
+        )
+
+
+def boxes_control(schema: ProjectSchema | None, tool: str) -> tuple[str, tuple[str, ...]]:
+    """The name and labels of the boxes control a ``tool`` export writes ("boxes" and none
+    without a schema: labels as met); an error for a project with none."""
+    if schema is None:
+        return "boxes", ()
+    for control in schema.controls:
+        if control.type == "boxes":
+            return control.name, control.labels
+    raise LabelloopError(
+        f"{tool} export needs a boxes control; export jsonl or csv for this project"
+    )
 
 
 def placed(record: ItemIn, size: Mapping[str, Any]) -> tuple[ItemIn, str | None]:

@@ -18,38 +18,19 @@ from datetime import UTC, datetime
 from typing import Any, BinaryIO, ClassVar
 
 from labelloop.domain import BoxFrame, ExportRecord, ItemIn
-from labelloop.errors import ImportFormatError, LabelloopError
+from labelloop.errors import ImportFormatError
+from labelloop.ingest.boxes import BoxesImporter, boxes_control
 from labelloop.ingest.records import BOM, checked_id, json_trouble
 from labelloop.kinds import kind
 from labelloop.schema import ProjectSchema
 from labelloop.schema.values import is_number
 
 
-class CocoImporter:
+class CocoImporter(BoxesImporter):
     """Reads one COCO JSON document; record numbers count its images in file order."""
 
     format: ClassVar[str] = "coco"
-
-    def __init__(self, *, control: str = "boxes", target: str | None = None) -> None:
-        self.control = control
-        # A boxes control that is not the project's target cannot make a label alone: the
-        # file's boxes then come in as pre-annotations, for annotators to accept or fix.
-        self.target = target or control
-        self.suggested = 0  # images whose boxes came in as pre-annotations (see notes())
-
-    def __repr__(self) -> str:
-        return f"CocoImporter(control={self.control!r}, target={self.target!r})"
-
-    def notes(self) -> list[str]:
-        """What did not come in as labels (after ``read``)."""
-        if not self.suggested:
-            return []
-        images = "image's" if self.suggested == 1 else "images'"
-        return [
-            f"{self.suggested:,} {images} boxes came in as pre-annotations of '{self.control}', "
-            f"for annotators to accept or fix: the project's target '{self.target}' is what "
-            "labels an item, and a COCO file holds only boxes"
-        ]
+    tool: ClassVar[str] = "COCO"
 
     def read(self, source: BinaryIO) -> Iterator[ItemIn]:
         """Yield one ItemIn per image of the document."""
@@ -90,21 +71,18 @@ class CocoImporter:
         for k, ann in annotations:
             box = _box(number, k, ann, categories)
             (scored if "score" in box else boxes).append(box)
-        labeled = bool(boxes) or image.get("labeled") is True
-        if self.target != self.control:
-            scored, boxes, labeled = boxes + scored, [], False
-            self.suggested += bool(scored)
         external_id = image.get("external_id")
-        return ItemIn(
-            line=number,
-            payload={"image": file_name},
+        return self._image(
+            number,
+            file_name,
             external_id=(
                 checked_id(number, "external_id", str(external_id))
                 if external_id is not None
                 else checked_id(number, "file_name", file_name)
             ),
-            label={self.control: boxes} if labeled else None,
-            prediction={self.control: scored} if scored else None,
+            boxes=boxes,
+            scored=scored,
+            labeled=bool(boxes) or image.get("labeled") is True,
             frame=_declared(image),
         )
 
@@ -197,13 +175,7 @@ class CocoExporter:
 
     def __init__(self, *, schema: ProjectSchema | None = None) -> None:
         self.schema = schema
-        boxes = [c for c in schema.controls if c.type == "boxes"] if schema else []
-        if schema is not None and not boxes:
-            raise LabelloopError(
-                "COCO export needs a boxes control; export jsonl or csv for this project"
-            )
-        self.control = boxes[0].name if boxes else "boxes"
-        self.labels: tuple[str, ...] = boxes[0].labels if boxes else ()
+        self.control, self.labels = boxes_control(schema, "COCO")
 
     def write(self, records: Iterable[ExportRecord], sink: BinaryIO) -> None:
         """Write ``records`` to ``sink`` as one COCO document (annotation ids from 1)."""

@@ -22,6 +22,7 @@ from labelloop.ingest.payloads import stored_payload
 from labelloop.ingest.predictions import imported_value, prediction_value
 from labelloop.ingest.records import check_storable, storable
 from labelloop.ingest.tables import make_table_importer
+from labelloop.ingest.yolo import YoloImporter
 from labelloop.store import audit
 from labelloop.store import autolabel as store_autolabel
 from labelloop.store import items as store_items
@@ -33,6 +34,8 @@ from labelloop.workflow.projects import ProjectContext
 SPLITS = ("pool", "eval")
 SCHEMA_FORMATS = ("label_studio", "doccano", "prodigy")
 """Other labeling tools' files, whose importers read labels onto the schema's controls."""
+BOXES_FORMATS = ("coco", "yolo")
+"""Detection files, whose importers read the boxes of images onto the boxes control."""
 CHUNK = 2000
 ANALYZE_AFTER = 1000
 """Imports of at least this many new items refresh the planner's statistics of the tables they
@@ -114,8 +117,8 @@ def import_items(
         importer.read(source),
         fmt=fmt,
         filename=filename,
-        path_field="file_name" if fmt == "coco" else text_field,
-        id_field=None if fmt in ("coco", "conll") else id_field,  # theirs are not a field
+        path_field={"coco": "file_name", "yolo": None}.get(fmt, text_field),
+        id_field=None if fmt in BOXES_FORMATS + ("conll",) else id_field,  # theirs: no field
         unique_ids=True,
         label_field=label_field,
         prediction_field=prediction_field,
@@ -124,20 +127,20 @@ def import_items(
         media_roots=media_roots,
         update_labels=update_labels,
     )
+    return _with_notes(report, importer)
+
+
+def _with_notes(report: ImportReport, importer: object) -> ImportReport:
+    """``report`` with the sentences of an importer that tells what did not come in as labels."""
     notes = getattr(importer, "notes", None)
     return replace(report, notes=report.notes + tuple(notes())) if callable(notes) else report
 
 
 def _importer_options(ctx: ProjectContext, fmt: str, given: dict[str, Any]) -> dict[str, Any]:
-    """The options ``fmt``'s importer takes: COCO files name their boxes control, not fields;
-    a Label Studio, doccano or Prodigy file's labels go to the schema's controls."""
-    if fmt == "coco":
-        boxes = [c.name for c in ctx.schema.controls if c.type == "boxes"]
-        if ctx.schema.data_type != "image" or not boxes:
-            raise LabelloopError(
-                "a COCO file can only be imported into an image project with a boxes control"
-            )
-        return {"control": boxes[0], "target": ctx.schema.target.name}
+    """The options ``fmt``'s importer takes: COCO and YOLO files name their boxes control, not
+    fields; a Label Studio, doccano or Prodigy file's labels go to the schema's controls."""
+    if fmt in BOXES_FORMATS:
+        return _boxes_options(ctx, fmt)
     options = {key: given[key] for key in ("text_field", "id_field", "label_field")}
     if given["fallback"] is not None:
         options["fallback_field"] = given["fallback"]
@@ -146,6 +149,18 @@ def _importer_options(ctx: ProjectContext, fmt: str, given: dict[str, Any]) -> d
     if fmt in SCHEMA_FORMATS:
         options["schema"] = ctx.schema
     return options
+
+
+def _boxes_options(ctx: ProjectContext, fmt: str) -> dict[str, Any]:
+    """A COCO or YOLO importer's boxes control (the schema's first) and the project's target;
+    a YOLO importer checks class names against the control's labels itself, naming the line."""
+    boxes = [c for c in ctx.schema.controls if c.type == "boxes"]
+    if ctx.schema.data_type != "image" or not boxes:
+        raise LabelloopError(
+            f"a {fmt.upper()} file can only be imported into an image project with a boxes control"
+        )
+    options: dict[str, Any] = {"control": boxes[0].name, "target": ctx.schema.target.name}
+    return options | ({"labels": boxes[0].labels} if fmt == "yolo" else {})
 
 
 def import_hf_dataset(
@@ -207,28 +222,40 @@ def import_folder(
     split: str = "pool",
     progress: Callable[[int], None] | None = None,
     update_labels: bool = False,
+    fmt: str = ImageFolderImporter.format,
 ) -> ImportReport:
     """Import every image (audio project: audio file) under ``folder``, which must lie under a
-    media root; nothing is copied."""
+    media root; nothing is copied. ``fmt`` "yolo" reads a YOLO dataset's label files too."""
     ctx.require(Permission.IMPORT)
     if ctx.schema.data_type not in MEDIA_SUFFIXES:
         raise LabelloopError(
             f"project '{ctx.slug}' holds {ctx.schema.data_type} items; "
             "a folder can only be imported into an image or audio project"
         )
+    if fmt not in (ImageFolderImporter.format, YoloImporter.format):
+        raise LabelloopError(f"a folder is read as images or as a YOLO dataset, not as {fmt}")
+    if fmt == YoloImporter.format and labels_from_folders:
+        raise LabelloopError("a YOLO dataset's labels are in its label files, not its folders")
+    options = _boxes_options(ctx, fmt) if fmt == YoloImporter.format else {}
     if not folder.is_dir():
         raise LabelloopError(f"no folder at {folder}")
     root = root_of(folder, media_roots)
-    importer = ImageFolderImporter(
-        folder=folder,
-        root=root,
-        labels_from_folders=labels_from_folders,
-        kind=ctx.schema.data_type,
-    )
-    return _import_records(
+    importer: ImageFolderImporter | YoloImporter
+    if options:
+        importer = YoloImporter(**options)
+        records = importer.read_folder(folder, root=root)
+    else:
+        importer = ImageFolderImporter(
+            folder=folder,
+            root=root,
+            labels_from_folders=labels_from_folders,
+            kind=ctx.schema.data_type,
+        )
+        records = importer.read()
+    report = _import_records(
         db,
         ctx,
-        importer.read(),
+        records,
         fmt=importer.format,
         filename=folder.name or str(folder),
         path_field=None,
@@ -241,6 +268,7 @@ def import_folder(
         media_roots=(root,),
         update_labels=update_labels,
     )
+    return _with_notes(report, importer)
 
 
 def _image_payload(
