@@ -209,8 +209,9 @@ def import_(
     ] = False,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Import a file, a saved Hugging Face dataset, a folder of images or a YOLO dataset: every
-    record or none."""
+    """Import a file, a saved Hugging Face dataset, a folder of images or a YOLO dataset.
+
+    Every record comes in, or none."""
     from labelloop.ingest import importer_for_folder, importer_for_path
     from labelloop.workflow import imports, projects
 

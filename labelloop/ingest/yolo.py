@@ -35,6 +35,7 @@ import yaml
 from labelloop.domain import BoxFrame, ExportRecord, ItemIn
 from labelloop.errors import ImportFormatError, LabelloopError
 from labelloop.ingest.boxes import BoxesImporter, boxes_control, recorded_size
+from labelloop.ingest.images import check_utf8
 from labelloop.ingest.media import IMAGE_SUFFIXES, check_relative
 from labelloop.ingest.records import BOM
 
@@ -71,9 +72,12 @@ def label_path(image: str) -> str:
 
 
 def is_yolo_folder(folder: Path) -> bool:
-    """Whether ``folder`` holds a YOLO dataset: class names and a ``labels`` folder at its top."""
-    names = any((folder / name).is_file() for name in (*YAML_FILES, *NAMES_FILES))
-    return names and (folder / "labels").is_dir()
+    """Whether ``folder`` holds a YOLO dataset: class names at its top, and a ``labels`` folder
+    there or in a folder there (Roboflow's ``train/labels``)."""
+    if not any((folder / name).is_file() for name in (*YAML_FILES, *NAMES_FILES)):
+        return False
+    tops = [folder, *(p for p in folder.iterdir() if p.is_dir())]
+    return any((top / "labels").is_dir() for top in tops)
 
 
 class YoloImporter(BoxesImporter):
@@ -132,6 +136,8 @@ class YoloImporter(BoxesImporter):
         names = _class_names(dataset)
         labels = _label_files(dataset, images, lists)
         for number, image in enumerate(images, 1):
+            if not image.isascii():
+                check_utf8(number, prefix + image)
             found = labels.get(image)
             boxes: list[dict[str, Any]] = []
             scored: list[dict[str, Any]] = []
@@ -261,9 +267,10 @@ class _Folder(_Files):
                 )
             with file.open("rb") as raw:
                 data = raw.read(limit + 1)
-        except OSError as exc:
+        except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop (Python < 3.13)
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "a link loop"
             raise ImportFormatError(
-                file=path, line=1, reason=f"cannot be read ({exc.strerror or exc})"
+                file=path, line=1, reason=f"cannot be read ({reason})"
             ) from None
         return _limited(path, data, limit)
 
@@ -301,7 +308,7 @@ class _Zip(_Files):
 def _limited(path: str, data: bytes, limit: int) -> bytes:
     if len(data) > limit:
         raise ImportFormatError(
-            file=path, line=1, reason=f"larger than {limit >> 20} MiB, more than it can hold"
+            file=path, line=1, reason=f"larger than {limit >> 20} MiB; refused"
         )
     return data
 

@@ -339,9 +339,22 @@ def test_what_is_no_zip_is_refused_on_line_one() -> None:
 def test_a_yolo_folder_is_told_by_its_names_and_labels(tmp_path: Path) -> None:
     top = _dataset(tmp_path / "d", {"data.yaml": NAMES, "labels/a.txt": "", "images/a.png": ""})
     assert importer_for_folder(top) == "yolo"
-    (top / "labels" / "a.txt").unlink()
-    (top / "labels").rmdir()
+    (top / "labels").rename(top / "images" / "labels")  # Roboflow's train/labels
+    assert importer_for_folder(top) == "yolo"
+    (top / "images" / "labels" / "a.txt").unlink()
+    (top / "images" / "labels").rmdir()
     assert importer_for_folder(top) is None
+
+
+def test_an_image_name_that_is_not_utf8_names_the_file(tmp_path: Path) -> None:
+    top = _dataset(tmp_path / "d", {"classes.txt": "car\n", "images/a.png": ""})
+    with open(os.path.join(os.fsencode(top / "images"), b"caf\xe9.png"), "wb") as out:
+        out.write((top / "images" / "a.png").read_bytes())
+    with pytest.raises(ImportFormatError) as caught:
+        _folder(top)
+    assert caught.value.message == (
+        "line 2: 'd/images/caf\ufffd.png': the name is not UTF-8 text; rename it"
+    )
 
 
 SCHEMA = {
