@@ -96,11 +96,11 @@ def placed(record: ItemIn, size: Mapping[str, Any]) -> tuple[ItemIn, str | None]
         return record, None
     if (frame.width, frame.height) == (width, height):
         return record, None
-    fx, fy = width / frame.width, height / frame.height
+    factor = (width / frame.width, height / frame.height)
     scaled = replace(
         record,
-        label=_scaled(record.label, fx, fy),
-        prediction=_scaled(record.prediction, fx, fy),
+        label=_scaled(record.label, factor),
+        prediction=_scaled(record.prediction, factor),
         frame=None,
     )
     if not frame.declared:
@@ -116,24 +116,26 @@ def _size(frame: BoxFrame) -> str:
     return f"{frame.width:g}×{frame.height:g}"
 
 
-def _scaled(value: Any, fx: float, fy: float) -> Any:
-    """A label or pre-annotation (control name -> regions) with every box's numbers scaled."""
+def _scaled(value: Any, factor: tuple[float, float]) -> Any:
+    """A label or pre-annotation (control name -> regions) with every box's numbers scaled by
+    ``factor`` (across, down)."""
     if not isinstance(value, Mapping):
         return value
-    return {name: _regions(regions, fx, fy) for name, regions in value.items()}
+    return {name: _regions(regions, factor) for name, regions in value.items()}
 
 
-def _regions(regions: Any, fx: float, fy: float) -> Any:
+def _regions(regions: Any, factor: tuple[float, float]) -> Any:
     if not isinstance(regions, list):
         return regions
-    return [_box(box, fx, fy) if isinstance(box, Mapping) else box for box in regions]
+    return [_box(box, factor) if isinstance(box, Mapping) else box for box in regions]
 
 
-def _box(box: Mapping[str, Any], fx: float, fy: float) -> dict[str, Any]:
+def _box(box: Mapping[str, Any], factor: tuple[float, float]) -> dict[str, Any]:
     out = dict(box)
-    for key, factor in (("x", fx), ("w", fx), ("y", fy), ("h", fy)):
+    across, down = factor
+    for key, by in (("x", across), ("w", across), ("y", down), ("h", down)):
         if is_number(out.get(key)):
-            out[key] = float(out[key]) * factor
+            out[key] = float(out[key]) * by
     return out
 
 

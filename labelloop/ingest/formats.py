@@ -16,7 +16,8 @@ from labelloop.ingest.jsonl import JsonlExporter, JsonlImporter
 from labelloop.ingest.label_studio import LabelStudioExporter, LabelStudioImporter
 from labelloop.ingest.prodigy import ProdigyExporter, ProdigyImporter
 from labelloop.ingest.protocols import Exporter, Importer
-from labelloop.ingest.yolo import YoloExporter, YoloImporter, is_yolo_folder
+from labelloop.ingest.yolo import YoloExporter, YoloImporter
+from labelloop.ingest.yolo_files import is_yolo_folder
 
 if TYPE_CHECKING:
     from labelloop.schema import ProjectSchema

@@ -386,7 +386,7 @@ def _import_records(
             if digest in seen:
                 duplicates.append(record.line)
                 if update_labels and record.label is not None:
-                    found = _value(ctx, record, payload, label_field, path_field)
+                    found = _value(ctx, record, payload, label_field, path_field=path_field)
                     if found is not None:
                         _one_label(record, digest, found, relabel, firsts, label_field, target)
                         relabel[digest] = (record.line, found)
@@ -396,7 +396,7 @@ def _import_records(
                 ids.check(record)
             value = None
             if record.label is not None:
-                value = _value(ctx, record, payload, label_field, path_field)
+                value = _value(ctx, record, payload, label_field, path_field=path_field)
                 n_labeled += int(value is not None)
             if update_labels:
                 firsts[digest] = (record.line, _label_text(value[target.name]) if value else None)
@@ -516,6 +516,7 @@ def _value(
     record: ItemIn,
     payload: Any,
     label_field: str | None,
+    *,
     path_field: str | None,
 ) -> dict[str, Any] | None:
     """A record's label as every control's value, checked against the schema."""

@@ -448,7 +448,7 @@ def yolo_label(draw: st.DrawFn) -> bytes:
 def yolo_zip(draw: st.DrawFn) -> bytes:
     """A YOLO zip: class names, image lists naming media paths (good and bad), label files
     where YOLO looks for them and where it does not, links, and a member out of the zip."""
-    from labelloop.ingest.yolo import label_path
+    from labelloop.ingest.yolo_files import label_path
 
     files: dict[str, bytes] = {}
     if draw(st.integers(0, 5)):

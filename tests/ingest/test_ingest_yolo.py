@@ -18,7 +18,7 @@ from labelloop.domain import BoxFrame, ExportRecord
 from labelloop.errors import ImportFormatError, LabelloopError
 from labelloop.ingest import YoloExporter, YoloImporter, importer_for_folder, make_exporter
 from labelloop.ingest.conformance import sample_record
-from labelloop.ingest.yolo import MAX_LABEL_BYTES, label_path
+from labelloop.ingest.yolo_files import MAX_LABEL_BYTES, label_path
 from labelloop.schema import parse_schema
 
 LABELS = ("car", "person")
@@ -183,6 +183,8 @@ def test_boxes_beside_a_target_of_another_control_are_pre_annotations(tmp_path: 
         ("0 0.5 0.5 0.2 0\n", "labels/a.txt", 1, "a box must be wider and taller than 0"),
         ("0 0.5 0.5 0.2 0.2 2\n", "labels/a.txt", 1, "confidence 2 is outside 0..1"),
         ("2 0.5 0.5 0.2 0.2\n", "labels/a.txt", 1, "class 2 ('dog') is not a label of 'objects'"),
+        ("9" * 5000 + " .5 .5 .2 .2\n", "labels/a.txt", 1, "class " + "9" * 20 + " has no name"),
+        ("0 " + "1" * 5000 + " .5 .2 .2\n", "labels/a.txt", 1, "cx must be a number, got"),
         (b"0 0.5 0.5 0.2 0.2\n\xff\n", "labels/a.txt", 2, "not valid UTF-8"),
     ],
 )
@@ -209,6 +211,7 @@ def test_a_bad_label_line_names_the_file_and_line(
         ({"data.yaml": "nc: 2\n"}, "data.yaml line 1: no 'names': the class names"),
         ({"data.yaml": "names: car\n"}, "data.yaml line 1: 'names' must be a list or class"),
         ({"data.yaml": "names:\n  a: car\n"}, "data.yaml line 2: a class of 'names' must be"),
+        ({"data.yaml": f"names:\n  ? {'9' * 5000}\n  : car\n"}, "data.yaml line 2: a class of"),
         ({"data.yaml": "names:\n- car\n- [x]\n"}, "data.yaml line 3: a class name must be a text"),
         ({"data.yaml": "names:\n- car\n- ''\n"}, "data.yaml line 3: a class name must be a text"),
         ({"data.yaml": "[" * 5000}, "data.yaml line 1: not valid YAML: nested too deeply"),
