@@ -378,9 +378,9 @@ class Project:
         split: str = "pool",
         update_labels: bool = False,
     ) -> ImportReport:
-        """Upload a JSONL, CSV, Parquet, COCO, CoNLL, Label Studio, doccano or Prodigy file;
-        ``format`` defaults to the one its name's suffix says (doccano and Prodigy files are
-        ``.jsonl``: name them). All records or none, as :meth:`import_records`."""
+        """Upload a JSONL, CSV, Parquet, COCO, CoNLL, Label Studio, doccano or Prodigy file, or
+        a YOLO zip; ``format`` defaults to the one its name's suffix says (doccano and Prodigy
+        files are ``.jsonl``: name them). All records or none, as :meth:`import_records`."""
         path = Path(path)
         with path.open("rb") as fh:
             return self._import(
@@ -427,9 +427,9 @@ class Project:
         split: str = "pool",
     ) -> Path:
         """Write every labeled item with its provenance to ``path`` (``jsonl``, ``csv``,
-        ``coco``, ``conll``, ``label_studio``, ``doccano`` or ``prodigy``), as it downloads;
-        the file appears whole or not at all. ``auto=False`` leaves the model's auto labels
-        out; ``split="eval"`` writes the labeled eval items instead of the pool's."""
+        ``coco``, ``yolo`` (a zip), ``conll``, ``label_studio``, ``doccano`` or ``prodigy``), as
+        it downloads; the file appears whole or not at all. ``auto=False`` leaves the model's
+        auto labels out; ``split="eval"`` writes the labeled eval items instead of the pool's."""
         params = {"format": format, "auto": str(auto).lower(), "split": split}
         return self._download(f"{self._base}/export", Path(path), params=params)
 

@@ -23,7 +23,8 @@ class ItemIn:
     later error can name it. ``label`` is the raw value the record came with (a label name for a
     ``choice`` control, a list of names for ``multi_choice``, a mapping of control name to value
     for several controls) or ``None``. ``prediction`` is the raw pre-annotation (control name ->
-    predicted value, scores kept) or ``None``.
+    predicted value, scores kept) or ``None``. ``frame`` says what the boxes of an image record
+    are measured in when that is not the image file's pixels; the import scales them to the file.
     """
 
     line: int
@@ -32,6 +33,20 @@ class ItemIn:
     label: Any = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
     prediction: Any = None
+    frame: BoxFrame | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BoxFrame:
+    """The width and height that span a whole image in a record's box coordinates.
+
+    A COCO image's declared size (``declared``: the file says the image is this big, so a file
+    of another size is worth telling its user), or 1 by 1 for YOLO's normalized coordinates.
+    """
+
+    width: float
+    height: float
+    declared: bool = True
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,8 @@ class LabelloopError(Exception):
 
 
 class ImportFormatError(LabelloopError):
-    """An import record could not be read; names the line (1-based) and, when known, the field.
+    """An import record could not be read; names the line (1-based) and, when known, the field,
+    and the file of a source made of several (a YOLO folder's label files).
 
     The reason and the field often quote the file (a label, a key), which can be megabytes
     long: each is cut in its middle to a few hundred characters, so the message stays one
@@ -22,13 +23,18 @@ class ImportFormatError(LabelloopError):
 
     status = 422
 
-    def __init__(self, *, line: int, reason: str, field: str | None = None) -> None:
+    def __init__(
+        self, *, line: int, reason: str, field: str | None = None, file: str | None = None
+    ) -> None:
         reason = _cut(reason, 1_000)
         field = _cut(field, 200) if field is not None else None
-        where = f"line {line}" + (f", field '{field}'" if field else "")
+        file = _cut(file, 300) if file is not None else None
+        where = (f"{file} " if file else "") + f"line {line}"
+        where += f", field '{field}'" if field else ""
         super().__init__(f"{where}: {reason}")
         self.line = line
         self.field = field
+        self.file = file
         self.reason = reason
 
 

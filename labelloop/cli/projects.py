@@ -188,8 +188,9 @@ def import_(
     format: Annotated[
         str | None,
         typer.Option(
-            help="jsonl, csv, coco, conll, label_studio, doccano, prodigy or hf_datasets "
-            "(default: by suffix; a folder saved by datasets' save_to_disk is hf_datasets)."
+            help="jsonl, csv, coco, conll, label_studio, doccano, prodigy, hf_datasets or yolo "
+            "(default: by suffix, .zip is yolo; a folder saved by datasets' save_to_disk is "
+            "hf_datasets, one with data.yaml or classes.txt and labels/ is yolo)."
         ),
     ] = None,
     hf_split: Annotated[
@@ -208,7 +209,9 @@ def import_(
     ] = False,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Import a file, a saved Hugging Face dataset or a folder of images: every record or none."""
+    """Import a file, a saved Hugging Face dataset, a folder of images or a YOLO dataset.
+
+    Every record comes in, or none."""
     from labelloop.ingest import importer_for_folder, importer_for_path
     from labelloop.workflow import imports, projects
 
@@ -252,6 +255,7 @@ def import_(
                     split=split,
                     progress=lambda n: progress.update(task, completed=n),
                     update_labels=update_labels,
+                    fmt=format or importer_for_folder(file) or "folder",
                 )
         if labels_from_folders:
             raise LabelloopError("--labels-from-folders needs a folder of images")
@@ -301,10 +305,13 @@ def import_(
     if report.duplicate_lines:
         shown = ", ".join(str(n) for n in report.duplicate_lines[:10])
         many = len(report.duplicate_lines) > 1
-        if format == "hf_datasets" or (file.is_dir() and importer_for_folder(file) is not None):
+        used = format or (importer_for_folder(file) if file.is_dir() else file.suffix.lower())
+        if used == "hf_datasets":
             what = "texts at rows" if many else "text at row"
         elif file.is_dir():
             what = "images at files" if many else "image at file"
+        elif used in ("coco", "yolo", ".zip"):
+            what = "images at records" if many else "image at record"
         else:
             what = "texts at lines" if many else "text at line"
         out.print(
@@ -332,8 +339,8 @@ def export(
         str,
         typer.Option(
             "--format",
-            help="jsonl, csv (no spans/boxes), coco (boxes), conll (spans), label_studio, "
-            "doccano or prodigy (text and HTML projects)",
+            help="jsonl, csv (no spans/boxes), coco (boxes), yolo (boxes; a zip), conll (spans), "
+            "label_studio, doccano or prodigy (text and HTML projects)",
         ),
     ] = "jsonl",
     output: Annotated[Path, typer.Option("-o", "--output", help="File to write.")] = Path("-"),

@@ -14,6 +14,7 @@ from labelloop.ingest.formats import (
 from labelloop.ingest.hf_datasets import HfDatasetsImporter
 from labelloop.ingest.jsonl import JsonlExporter, JsonlImporter
 from labelloop.ingest.protocols import Exporter, Importer
+from labelloop.ingest.yolo import YoloExporter, YoloImporter
 
 __all__ = [
     "EXPORTERS",
@@ -27,6 +28,8 @@ __all__ = [
     "Importer",
     "JsonlExporter",
     "JsonlImporter",
+    "YoloExporter",
+    "YoloImporter",
     "content_hash",
     "importer_for_folder",
     "importer_for_path",

@@ -5,7 +5,9 @@ Out: ``images`` (labelloop item id, ``file_name`` under the media root, ``width`
 ``[x, y, w, h]`` in pixels, ``area``). In: every image becomes an item whose ``file_name`` must
 lie under a media root; its annotations become its boxes label, and annotations with a ``score``
 become pre-annotations instead. An image with no annotations comes in unlabeled, unless it says
-``"labeled": true`` (as exported images do: an empty answer is an answer).
+``"labeled": true`` (as exported images do: an empty answer is an answer). Boxes are in the pixels
+of the ``width`` and ``height`` an image declares: where the real file has another size, the
+import scales them to it and says so.
 """
 
 from __future__ import annotations
@@ -15,38 +17,20 @@ from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any, BinaryIO, ClassVar
 
-from labelloop.domain import ExportRecord, ItemIn
-from labelloop.errors import ImportFormatError, LabelloopError
+from labelloop.domain import BoxFrame, ExportRecord, ItemIn
+from labelloop.errors import ImportFormatError
+from labelloop.ingest.boxes import BoxesImporter, boxes_control
 from labelloop.ingest.records import BOM, checked_id, json_trouble
 from labelloop.kinds import kind
 from labelloop.schema import ProjectSchema
+from labelloop.schema.values import is_number
 
 
-class CocoImporter:
+class CocoImporter(BoxesImporter):
     """Reads one COCO JSON document; record numbers count its images in file order."""
 
     format: ClassVar[str] = "coco"
-
-    def __init__(self, *, control: str = "boxes", target: str | None = None) -> None:
-        self.control = control
-        # A boxes control that is not the project's target cannot make a label alone: the
-        # file's boxes then come in as pre-annotations, for annotators to accept or fix.
-        self.target = target or control
-        self.suggested = 0  # images whose boxes came in as pre-annotations (see notes())
-
-    def __repr__(self) -> str:
-        return f"CocoImporter(control={self.control!r}, target={self.target!r})"
-
-    def notes(self) -> list[str]:
-        """What did not come in as labels (after ``read``)."""
-        if not self.suggested:
-            return []
-        images = "image's" if self.suggested == 1 else "images'"
-        return [
-            f"{self.suggested:,} {images} boxes came in as pre-annotations of '{self.control}', "
-            f"for annotators to accept or fix: the project's target '{self.target}' is what "
-            "labels an item, and a COCO file holds only boxes"
-        ]
+    tool: ClassVar[str] = "COCO"
 
     def read(self, source: BinaryIO) -> Iterator[ItemIn]:
         """Yield one ItemIn per image of the document."""
@@ -87,22 +71,29 @@ class CocoImporter:
         for k, ann in annotations:
             box = _box(number, k, ann, categories)
             (scored if "score" in box else boxes).append(box)
-        labeled = bool(boxes) or image.get("labeled") is True
-        if self.target != self.control:
-            scored, boxes, labeled = boxes + scored, [], False
-            self.suggested += bool(scored)
         external_id = image.get("external_id")
-        return ItemIn(
-            line=number,
-            payload={"image": file_name},
+        return self._image(
+            number,
+            file_name,
             external_id=(
                 checked_id(number, "external_id", str(external_id))
                 if external_id is not None
                 else checked_id(number, "file_name", file_name)
             ),
-            label={self.control: boxes} if labeled else None,
-            prediction={self.control: scored} if scored else None,
+            boxes=boxes,
+            scored=scored,
+            labeled=bool(boxes) or image.get("labeled") is True,
+            frame=_declared(image),
         )
+
+
+def _declared(image: Mapping[str, Any]) -> BoxFrame | None:
+    """The size an image says it has, which its boxes are measured in (COCO tools read and
+    write boxes in these pixels); ``None`` when it gives none that could be a size."""
+    width, height = image.get("width"), image.get("height")
+    if is_number(width) and is_number(height) and width > 0 and height > 0:
+        return BoxFrame(width, height)
+    return None
 
 
 def _document(source: BinaryIO) -> Mapping[str, Any]:
@@ -184,13 +175,7 @@ class CocoExporter:
 
     def __init__(self, *, schema: ProjectSchema | None = None) -> None:
         self.schema = schema
-        boxes = [c for c in schema.controls if c.type == "boxes"] if schema else []
-        if schema is not None and not boxes:
-            raise LabelloopError(
-                "COCO export needs a boxes control; export jsonl or csv for this project"
-            )
-        self.control = boxes[0].name if boxes else "boxes"
-        self.labels: tuple[str, ...] = boxes[0].labels if boxes else ()
+        self.control, self.labels = boxes_control(schema, "COCO")
 
     def write(self, records: Iterable[ExportRecord], sink: BinaryIO) -> None:
         """Write ``records`` to ``sink`` as one COCO document (annotation ids from 1)."""

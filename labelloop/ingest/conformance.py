@@ -15,12 +15,12 @@ GARBAGE = (b"\xff\xfe\x00garbage", b"{", b"\x00\x01\x02\n\n\x03", b'a\tb\tc\n,,,
 """Inputs no format reads: each must end in ImportFormatError, never another exception."""
 
 
-def sample_record(item_id: int = 1) -> ExportRecord:
+def sample_record(item_id: int = 1, text: str = "Ann flew to Rome") -> ExportRecord:
     """A small labeled text record, as ``workflow.export.records`` yields them."""
     return ExportRecord(
         item_id=item_id,
         external_id=f"doc-{item_id}",
-        text="Ann flew to Rome",
+        text=text,
         label="pos",
         resolution="single",
         annotator="ann",
@@ -36,7 +36,7 @@ def sample_record(item_id: int = 1) -> ExportRecord:
         rank=0,
         reason="picked",
         value={"mood": "pos"},
-        payload={"text": "Ann flew to Rome"},
+        payload={"text": text},
     )
 
 
@@ -53,7 +53,8 @@ def check_exporter(name: str, cls: Callable[[], Any]) -> None:
     exporter = cls()
     assert isinstance(exporter, Exporter), f"{name}: not an Exporter"
     assert exporter.format == name, f"{name}: format is {exporter.format!r}"
-    for records in ([], [sample_record(1), sample_record(2)]):
+    # two items of a project hold different content (an import skips the same content again)
+    for records in ([], [sample_record(1), sample_record(2, "Bob stayed home")]):
         pulled: list[int] = []
         sink = _Sink()
         exporter.write(_stream(records, pulled), sink)

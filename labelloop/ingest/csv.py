@@ -146,7 +146,7 @@ class CsvExporter:
     timestamps are ISO 8601 UTC, and text cells starting with =, +, -, @, tab or CR (after any
     "'"s) get a leading "'" so spreadsheets do not run them as formulas; the importer takes it
     off again (:func:`guard_cell`). Spans and boxes do not fit a cell: a project with
-    them is refused (export JSONL, COCO or CoNLL).
+    them is refused (export JSONL, COCO, YOLO or CoNLL).
     """
 
     format: ClassVar[str] = "csv"
@@ -155,7 +155,7 @@ class CsvExporter:
         structured = [c for c in schema.controls if c.type in STRUCTURED_TYPES] if schema else []
         if structured:
             control = structured[0]
-            other = "coco (boxes)" if control.type == "boxes" else "conll (spans)"
+            other = "coco or yolo (boxes)" if control.type == "boxes" else "conll (spans)"
             raise LabelloopError(
                 f"CSV cannot hold the {control.type} of control '{control.name}'; "
                 f"export jsonl or {other} instead"

@@ -16,6 +16,8 @@ from labelloop.ingest.jsonl import JsonlExporter, JsonlImporter
 from labelloop.ingest.label_studio import LabelStudioExporter, LabelStudioImporter
 from labelloop.ingest.prodigy import ProdigyExporter, ProdigyImporter
 from labelloop.ingest.protocols import Exporter, Importer
+from labelloop.ingest.yolo import YoloExporter, YoloImporter
+from labelloop.ingest.yolo_files import is_yolo_folder
 
 if TYPE_CHECKING:
     from labelloop.schema import ProjectSchema
@@ -29,6 +31,7 @@ IMPORTERS: dict[str, type[Importer]] = {
     HfDatasetsImporter.format: HfDatasetsImporter,
     DoccanoImporter.format: DoccanoImporter,
     ProdigyImporter.format: ProdigyImporter,
+    YoloImporter.format: YoloImporter,
 }
 """Import format name -> importer class; a plug-in format registers by adding itself here."""
 
@@ -40,6 +43,7 @@ EXPORTERS: dict[str, type[Exporter]] = {
     LabelStudioExporter.format: LabelStudioExporter,
     DoccanoExporter.format: DoccanoExporter,
     ProdigyExporter.format: ProdigyExporter,
+    YoloExporter.format: YoloExporter,
 }
 """Export format name -> exporter class; a plug-in format registers by adding itself here."""
 
@@ -49,6 +53,7 @@ _SUFFIXES = {
     ".csv": "csv",
     ".parquet": "parquet",
     ".conll": "conll",
+    ".zip": "yolo",
 }
 _AMBIGUOUS = {".json": ("coco", "label_studio")}
 """Suffixes several formats share: a COCO document and a Label Studio export are both .json; only
@@ -81,7 +86,8 @@ def make_exporter(format: str, *, schema: ProjectSchema | None = None) -> Export
 
 
 def importer_for_path(path: str) -> str:
-    """The import format a file name implies (.jsonl / .ndjson -> jsonl, .csv -> csv)."""
+    """The import format a file name implies (.jsonl / .ndjson -> jsonl, .csv -> csv, .zip ->
+    yolo)."""
     name = PurePath(path).name
     suffix = PurePath(path).suffix.lower()
     try:
@@ -95,5 +101,8 @@ def importer_for_path(path: str) -> str:
 
 def importer_for_folder(folder: Path) -> str | None:
     """The import format a folder holds: hf_datasets for a dataset saved with ``save_to_disk``
-    (it holds ``dataset_info.json`` or ``dataset_dict.json``), else None (a folder of files)."""
-    return HfDatasetsImporter.format if is_saved_dataset(folder) else None
+    (it holds ``dataset_info.json`` or ``dataset_dict.json``), yolo for a YOLO dataset (class
+    names and a ``labels`` folder at its top), else None (a folder of files)."""
+    if is_saved_dataset(folder):
+        return HfDatasetsImporter.format
+    return YoloImporter.format if is_yolo_folder(folder) else None

@@ -39,7 +39,7 @@ class ImageFolderImporter:
         for number, path in enumerate(files, 1):
             relative = path.relative_to(self.root).as_posix()
             if not relative.isascii():
-                _check_utf8(number, relative)
+                check_utf8(number, relative)
             label = None
             inner = path.relative_to(top).parts
             if self.labels_from_folders and len(inner) >= 2:
@@ -52,7 +52,7 @@ class ImageFolderImporter:
             )
 
 
-def _check_utf8(number: int, relative: str) -> None:
+def check_utf8(number: int, relative: str) -> None:
     """Refuse a path whose name is not UTF-8 (Python holds its bad bytes as lone surrogates,
     which no store takes), naming the file as well as it can be shown."""
     try:

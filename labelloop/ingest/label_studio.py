@@ -28,6 +28,7 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from labelloop.domain import ExportRecord, ItemIn
 from labelloop.errors import ImportFormatError, LabelloopError, SchemaError
+from labelloop.ingest.boxes import recorded_size
 from labelloop.ingest.json_array import MAX_ELEMENT_CHARS, array_elements
 from labelloop.ingest.label_studio_results import (
     REGION_KEYS,
@@ -59,7 +60,6 @@ from labelloop.ingest.records import (
 )
 from labelloop.kinds import kind
 from labelloop.schema import label_value
-from labelloop.schema.values import is_number
 
 if TYPE_CHECKING:
     from labelloop.schema import ProjectSchema
@@ -514,7 +514,7 @@ class LabelStudioExporter:
             value = record.value.get(name)
             if value is None or type is None:
                 continue
-            size = _image_size(record) if type == "boxes" else None
+            size = recorded_size(record, "Label Studio") if type == "boxes" else None
             for region in regions_of(type, value, text=text, size=size):
                 result: dict[str, Any] = {
                     "id": f"{record.item_id}_{len(out)}",
@@ -527,16 +527,6 @@ class LabelStudioExporter:
                     result["image_rotation"] = 0
                 out.append({**result, "value": region})
         return out
-
-
-def _image_size(record: ExportRecord) -> tuple[float, float]:
-    width, height = record.payload.get("width"), record.payload.get("height")
-    if not is_number(width) or not is_number(height) or width <= 0 or height <= 0:
-        raise LabelloopError(
-            f"item {record.item_id} has no image size, which Label Studio's boxes (in percent "
-            "of it) need; import the image again to read it"
-        )
-    return width, height
 
 
 def _guessed_type(value: Any) -> str | None:

@@ -63,8 +63,9 @@ _SNIFFERS = {"image": sniff_image, "audio": sniff_audio}
 _KIND_NAMES = {"image": "a JPEG, PNG or WebP file", "audio": "a WAV, MP3, Ogg or FLAC file"}
 
 
-def check_relative(path: str, *, kind: str = "image") -> PurePosixPath:
-    """``path`` as a clean relative path, or a LabelloopError saying why it is refused."""
+def check_relative(path: str, *, kind: str | None = "image") -> PurePosixPath:
+    """``path`` as a clean relative path, or a LabelloopError saying why it is refused; with
+    ``kind`` None, a path of any file (not only of a media file)."""
     if not isinstance(path, str) or not path.strip():
         raise LabelloopError("media path: must be a non-empty string")
     if "\x00" in path or "\\" in path:
@@ -74,6 +75,8 @@ def check_relative(path: str, *, kind: str = "image") -> PurePosixPath:
         raise LabelloopError(f"media path '{path[:200]}': absolute paths are refused")
     if ".." in pure.parts:
         raise LabelloopError(f"media path '{path[:200]}': '..' is refused")
+    if kind is None:
+        return pure
     suffixes = MEDIA_SUFFIXES[kind]
     if pure.suffix.lower() not in suffixes:
         known = ", ".join(suffixes)

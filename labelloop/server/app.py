@@ -363,7 +363,7 @@ def create_app(
             return pages.error_page(request, status_code=exc.status, detail=exc.message)
         body: dict[str, Any] = {"error": type(exc).__name__, "detail": exc.message}
         if isinstance(exc, ImportFormatError):  # where, for a script to point at the record
-            body.update(line=exc.line, field=exc.field, reason=exc.reason)
+            body.update(line=exc.line, field=exc.field, file=exc.file, reason=exc.reason)
         headers = (
             {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, TooManyAttempts) else None
         )

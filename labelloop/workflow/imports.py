@@ -14,6 +14,7 @@ from labelloop.domain import ItemIn
 from labelloop.errors import ImportFormatError, LabelloopError, SchemaError
 from labelloop.govern.permissions import Permission
 from labelloop.ingest import HfDatasetsImporter, make_importer
+from labelloop.ingest.boxes import placed
 from labelloop.ingest.images import ImageFolderImporter
 from labelloop.ingest.imaging import image_size
 from labelloop.ingest.media import MEDIA_SUFFIXES, file_hash, resolve_media, root_of
@@ -21,6 +22,7 @@ from labelloop.ingest.payloads import stored_payload
 from labelloop.ingest.predictions import imported_value, prediction_value
 from labelloop.ingest.records import check_storable, storable
 from labelloop.ingest.tables import make_table_importer
+from labelloop.ingest.yolo import YoloImporter
 from labelloop.store import audit
 from labelloop.store import autolabel as store_autolabel
 from labelloop.store import items as store_items
@@ -32,6 +34,8 @@ from labelloop.workflow.projects import ProjectContext
 SPLITS = ("pool", "eval")
 SCHEMA_FORMATS = ("label_studio", "doccano", "prodigy")
 """Other labeling tools' files, whose importers read labels onto the schema's controls."""
+BOXES_FORMATS = ("coco", "yolo")
+"""Detection files, whose importers read the boxes of images onto the boxes control."""
 CHUNK = 2000
 ANALYZE_AFTER = 1000
 """Imports of at least this many new items refresh the planner's statistics of the tables they
@@ -113,8 +117,8 @@ def import_items(
         importer.read(source),
         fmt=fmt,
         filename=filename,
-        path_field="file_name" if fmt == "coco" else text_field,
-        id_field=None if fmt in ("coco", "conll") else id_field,  # theirs are not a field
+        path_field={"coco": "file_name", "yolo": None}.get(fmt, text_field),
+        id_field=None if fmt in BOXES_FORMATS + ("conll",) else id_field,  # theirs: no field
         unique_ids=True,
         label_field=label_field,
         prediction_field=prediction_field,
@@ -123,20 +127,20 @@ def import_items(
         media_roots=media_roots,
         update_labels=update_labels,
     )
+    return _with_notes(report, importer)
+
+
+def _with_notes(report: ImportReport, importer: object) -> ImportReport:
+    """``report`` with the sentences of an importer that tells what did not come in as labels."""
     notes = getattr(importer, "notes", None)
     return replace(report, notes=report.notes + tuple(notes())) if callable(notes) else report
 
 
 def _importer_options(ctx: ProjectContext, fmt: str, given: dict[str, Any]) -> dict[str, Any]:
-    """The options ``fmt``'s importer takes: COCO files name their boxes control, not fields;
-    a Label Studio, doccano or Prodigy file's labels go to the schema's controls."""
-    if fmt == "coco":
-        boxes = [c.name for c in ctx.schema.controls if c.type == "boxes"]
-        if ctx.schema.data_type != "image" or not boxes:
-            raise LabelloopError(
-                "a COCO file can only be imported into an image project with a boxes control"
-            )
-        return {"control": boxes[0], "target": ctx.schema.target.name}
+    """The options ``fmt``'s importer takes: COCO and YOLO files name their boxes control, not
+    fields; a Label Studio, doccano or Prodigy file's labels go to the schema's controls."""
+    if fmt in BOXES_FORMATS:
+        return _boxes_options(ctx, fmt)
     options = {key: given[key] for key in ("text_field", "id_field", "label_field")}
     if given["fallback"] is not None:
         options["fallback_field"] = given["fallback"]
@@ -145,6 +149,18 @@ def _importer_options(ctx: ProjectContext, fmt: str, given: dict[str, Any]) -> d
     if fmt in SCHEMA_FORMATS:
         options["schema"] = ctx.schema
     return options
+
+
+def _boxes_options(ctx: ProjectContext, fmt: str) -> dict[str, Any]:
+    """A COCO or YOLO importer's boxes control (the schema's first) and the project's target;
+    a YOLO importer checks class names against the control's labels itself, naming the line."""
+    boxes = [c for c in ctx.schema.controls if c.type == "boxes"]
+    if ctx.schema.data_type != "image" or not boxes:
+        raise LabelloopError(
+            f"a {fmt.upper()} file can only be imported into an image project with a boxes control"
+        )
+    options: dict[str, Any] = {"control": boxes[0].name, "target": ctx.schema.target.name}
+    return options | ({"labels": boxes[0].labels} if fmt == "yolo" else {})
 
 
 def import_hf_dataset(
@@ -206,28 +222,40 @@ def import_folder(
     split: str = "pool",
     progress: Callable[[int], None] | None = None,
     update_labels: bool = False,
+    fmt: str = ImageFolderImporter.format,
 ) -> ImportReport:
     """Import every image (audio project: audio file) under ``folder``, which must lie under a
-    media root; nothing is copied."""
+    media root; nothing is copied. ``fmt`` "yolo" reads a YOLO dataset's label files too."""
     ctx.require(Permission.IMPORT)
     if ctx.schema.data_type not in MEDIA_SUFFIXES:
         raise LabelloopError(
             f"project '{ctx.slug}' holds {ctx.schema.data_type} items; "
             "a folder can only be imported into an image or audio project"
         )
+    if fmt not in (ImageFolderImporter.format, YoloImporter.format):
+        raise LabelloopError(f"a folder is read as images or as a YOLO dataset, not as {fmt}")
+    if fmt == YoloImporter.format and labels_from_folders:
+        raise LabelloopError("a YOLO dataset's labels are in its label files, not its folders")
+    options = _boxes_options(ctx, fmt) if fmt == YoloImporter.format else {}
     if not folder.is_dir():
         raise LabelloopError(f"no folder at {folder}")
     root = root_of(folder, media_roots)
-    importer = ImageFolderImporter(
-        folder=folder,
-        root=root,
-        labels_from_folders=labels_from_folders,
-        kind=ctx.schema.data_type,
-    )
-    return _import_records(
+    importer: ImageFolderImporter | YoloImporter
+    if options:
+        importer = YoloImporter(**options)
+        records = importer.read_folder(folder, root=root)
+    else:
+        importer = ImageFolderImporter(
+            folder=folder,
+            root=root,
+            labels_from_folders=labels_from_folders,
+            kind=ctx.schema.data_type,
+        )
+        records = importer.read()
+    report = _import_records(
         db,
         ctx,
-        importer.read(),
+        records,
         fmt=importer.format,
         filename=folder.name or str(folder),
         path_field=None,
@@ -240,6 +268,7 @@ def import_folder(
         media_roots=(root,),
         update_labels=update_labels,
     )
+    return _with_notes(report, importer)
 
 
 def _image_payload(
@@ -247,7 +276,7 @@ def _image_payload(
 ) -> tuple[dict[str, object], str]:
     """A media record's payload and the hash of its file's bytes, the path checked under roots."""
     relative = record.payload.get(kind, record.payload.get("text"))
-    where = f"'{relative}': " if path_field is None else ""
+    where = _named(relative, path_field)
     try:
         found, _ = resolve_media(str(relative), roots, kind=kind)
     except LabelloopError as exc:
@@ -299,6 +328,7 @@ def _import_records(
     n_items = n_labeled = n_eval = 0
     hold_out = ctx.settings.eval_fraction if split == "pool" else 0.0
     duplicates: list[int] = []
+    resized: list[str] = []  # images whose file is not the size the import file gives
     relabel: dict[str, tuple[int, dict[str, Any]]] = {}  # content hash -> (line, label value)
     firsts: dict[str, tuple[int, str | None]] = {}  # new in this file: hash -> (line, label)
     with db.write(project_id=ctx.id) as conn:
@@ -346,6 +376,9 @@ def _import_records(
                 payload, digest = _image_payload(
                     record, path_field=path_field, roots=media_roots, kind=data_type
                 )
+                record, note = placed(record, payload)
+                if note is not None:
+                    resized.append(note)
             else:
                 payload, digest = stored_payload(
                     data_type, record.payload, line=record.line, field=path_field
@@ -353,7 +386,7 @@ def _import_records(
             if digest in seen:
                 duplicates.append(record.line)
                 if update_labels and record.label is not None:
-                    found = _value(ctx, record, payload, label_field)
+                    found = _value(ctx, record, payload, label_field, path_field=path_field)
                     if found is not None:
                         _one_label(record, digest, found, relabel, firsts, label_field, target)
                         relabel[digest] = (record.line, found)
@@ -363,7 +396,7 @@ def _import_records(
                 ids.check(record)
             value = None
             if record.label is not None:
-                value = _value(ctx, record, payload, label_field)
+                value = _value(ctx, record, payload, label_field, path_field=path_field)
                 n_labeled += int(value is not None)
             if update_labels:
                 firsts[digest] = (record.line, _label_text(value[target.name]) if value else None)
@@ -384,7 +417,9 @@ def _import_records(
                     prediction = prediction_value(ctx.schema, record.prediction, payload)
                 except SchemaError as exc:
                     raise ImportFormatError(
-                        line=record.line, field=prediction_field, reason=exc.message
+                        line=record.line,
+                        field=prediction_field,
+                        reason=_named(payload.get(data_type), path_field) + exc.message,
                     ) from None
                 if prediction:
                     row["prediction"] = prediction
@@ -435,7 +470,10 @@ def _import_records(
         n_kept=len(kept),
         kept_lines=tuple(kept[:1000]),
         n_eval=n_eval,
-        notes=(_held_out_note(n_eval, n_labeled, hold_out),) if n_eval else (),
+        notes=(
+            *_resized_notes(resized),
+            *((_held_out_note(n_eval, n_labeled, hold_out),) if n_eval else ()),
+        ),
     )
 
 
@@ -452,14 +490,43 @@ def _held_out_note(n_eval: int, n_labeled: int, fraction: float) -> str:
     )
 
 
+RESIZED_SHOWN = 10
+"""Images named in an import's report whose file is not the size the import file gives; the
+rest are counted."""
+
+
+def _resized_notes(notes: list[str]) -> list[str]:
+    if len(notes) <= RESIZED_SHOWN:
+        return notes
+    more = len(notes) - RESIZED_SHOWN
+    return [
+        *notes[:RESIZED_SHOWN],
+        f"... and {more:,} more {'image' if more == 1 else 'images'} whose file is not the size "
+        "the import file gives; their boxes were scaled to the image too",
+    ]
+
+
+def _named(path: Any, path_field: str | None) -> str:
+    """How an error names a folder's file: by its path, as no field of a record names it."""
+    return f"'{path}': " if path_field is None else ""
+
+
 def _value(
-    ctx: ProjectContext, record: ItemIn, payload: Any, label_field: str | None
+    ctx: ProjectContext,
+    record: ItemIn,
+    payload: Any,
+    label_field: str | None,
+    *,
+    path_field: str | None,
 ) -> dict[str, Any] | None:
     """A record's label as every control's value, checked against the schema."""
     try:
         return imported_value(ctx.schema, record.label, payload, target=ctx.schema.target)
     except SchemaError as exc:
-        raise ImportFormatError(line=record.line, field=label_field, reason=exc.message) from None
+        where = _named(payload.get(ctx.schema.data_type), path_field)
+        raise ImportFormatError(
+            line=record.line, field=label_field, reason=where + exc.message
+        ) from None
 
 
 def _one_label(

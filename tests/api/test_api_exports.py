@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -88,7 +89,9 @@ def test_a_boxes_project_downloads_coco_with_the_image_size(site: Any) -> None:
     assert row["value"] == {"objects": [{"x": 4, "y": 4, "w": 20, "h": 10, "label": "car"}]}
 
 
-@pytest.mark.parametrize(("slug", "fmt"), [("ents", "csv"), ("street", "csv"), ("mood", "coco")])
+@pytest.mark.parametrize(
+    ("slug", "fmt"), [("ents", "csv"), ("street", "csv"), ("mood", "coco"), ("mood", "yolo")]
+)
 def test_a_format_that_cannot_hold_the_controls_is_refused_with_json(
     site: Any, slug: str, fmt: str
 ) -> None:
@@ -101,6 +104,8 @@ def test_the_project_page_offers_the_formats_the_controls_fit(site: Any) -> None
     street, ents, mood = (site.page(slug) for slug in ("street", "ents", "mood"))
     assert 'id="export-coco"' in street and 'id="export-csv"' not in street
     assert 'value="coco"' in street  # COCO import too
+    assert 'id="export-yolo"' in street and 'value="yolo"' in street and ".zip" in street
+    assert 'id="export-yolo"' not in mood and 'value="yolo"' not in mood
     assert 'id="export-coco"' not in ents and 'id="export-csv"' not in ents
     assert 'id="export-csv"' in mood and 'id="export-coco"' not in mood
     assert all('id="import-prediction-field"' in html for html in (street, ents, mood))
@@ -231,3 +236,53 @@ def test_the_eval_items_download_with_split_eval(site: Any) -> None:
     assert texts(split="eval") == ["grey day", "rainy day"]
     refused = site.get("/api/projects/mood/export", params={"split": "test"})
     assert refused.status_code == 400 and "is not one of pool, eval" in refused.json()["detail"]
+
+
+def test_a_yolo_download_uploads_back_into_a_fresh_project(site: Any) -> None:
+    got = site.get("/api/projects/street/export", params={"format": "yolo"})
+    assert got.status_code == 200
+    assert got.headers["content-type"] == "application/zip"
+    assert 'filename="street.yolo.zip"' in got.headers["content-disposition"]
+    with zipfile.ZipFile(io.BytesIO(got.content)) as archive:
+        # the box x=4, y=4, w=20, h=10 px of a 64x48 image: centre and size in fractions
+        assert archive.read("street.txt") == b"0 0.218750 0.187500 0.312500 0.208333\n"
+        assert archive.read("images.txt") == b"./street.png\n"
+    assert site.post("/api/projects", json={"slug": "street2", "schema": BOXES}).status_code == 201
+    upload = {"file": ("street.yolo.zip", got.content)}
+    back = site.post("/api/projects/street2/imports", files=upload)  # the format by its suffix
+    assert back.status_code == 201, back.text
+    assert (back.json()["items"], back.json()["labeled"]) == (1, 1)
+    (row,) = site.get("/api/projects/street2/export", params={"format": "jsonl"}).text.splitlines()
+    (box,) = json.loads(row)["value"]["objects"]
+    assert box == {"x": 4, "y": 4, "w": 20, "h": pytest.approx(10, abs=0.01), "label": "car"}
+
+
+def test_a_bad_yolo_upload_is_a_422_naming_the_file_and_line(site: Any) -> None:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        archive.writestr("data.yaml", "names: [car, person]\ntrain: images.txt\n")
+        archive.writestr("images.txt", "./street.png\n")
+        archive.writestr("street.txt", "0 0.5 0.5 0.2 0.2\n3 0.5 0.5 0.2 0.2\n")
+    upload = {"file": ("bad.zip", out.getvalue())}
+    refused = site.post("/api/projects/street/imports", files=upload, data={"format": "yolo"})
+    assert refused.status_code == 422
+    body = refused.json()
+    assert (body["file"], body["line"]) == ("street.txt", 2)
+    assert body["detail"] == (
+        "street.txt line 2: class 3 has no name (the dataset names classes 0 to 1)"
+    )
+    assert len(site.get("/api/projects/street/imports").json()) == 1  # nothing half-written
+
+
+def test_the_python_client_exports_a_yolo_zip_and_imports_it_back(
+    site: Any, tmp_path: Path
+) -> None:
+    from labelloop.client import Client
+
+    token = site.headers["Authorization"].removeprefix("Bearer ")
+    client = Client("http://testserver", token, http=site)
+    path = client.project("street").export(tmp_path / "street.yolo.zip", format="yolo")
+    assert zipfile.ZipFile(path).read("images.txt") == b"./street.png\n"
+    assert site.post("/api/projects", json={"slug": "street2", "schema": BOXES}).status_code == 201
+    report = client.project("street2").import_file(path)
+    assert (report["items"], report["labeled"], report["notes"]) == (1, 1, [])

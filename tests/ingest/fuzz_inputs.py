@@ -15,6 +15,7 @@ import csv
 import io
 import json
 import struct
+import zipfile
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -415,6 +416,64 @@ def coco_doc(draw: st.DrawFn) -> dict[str, Any]:
         "annotations": draw(st.lists(annotation, max_size=5)),
         "categories": draw(st.lists(category, max_size=3)),
     }
+
+
+YOLO_NAMES = (
+    *("data.yaml", "names: [car, person]\n"),
+    *("data.yaml", "names: {0: car, 1: person, 2: bus}\n"),
+    *("data.yaml", "names: [no, 'yes', ~, 3]\n"),
+    *("data.yaml", "names:\n  - car\n  - [x]\n"),
+    *("data.yaml", "names: car\nnc: 1\n"),
+    *("data.yaml", "names: [car\n"),
+    *("data.yml", "- car\n"),
+    *("data.yaml", "[" * 3000),
+    *("classes.txt", "car\nperson\n"),
+    *("classes.txt", "car\n\nperson\n"),
+    *("obj.names", "person\r\ncar\r\n"),
+)
+"""(file name, text) pairs of class names at a YOLO dataset's top, good and bad."""
+YOLO_TOKENS = ("0", "1", "2", "7", "-1", "x", "0.5", ".25", "1", "0", "1.5", "-0.1", "1e-9", "nan")
+YOLO_LISTS = ("images.txt", "train.txt", "sub/list.txt")
+
+
+@st.composite
+def yolo_label(draw: st.DrawFn) -> bytes:
+    """A YOLO label file: lines of a class and four numbers (a confidence sometimes), or not."""
+    token = st.sampled_from(YOLO_TOKENS)
+    line = st.lists(token, min_size=4, max_size=7).map(" ".join)
+    return draw(mangled("\n".join(draw(st.lists(line, max_size=4))).encode()))
+
+
+@st.composite
+def yolo_zip(draw: st.DrawFn) -> bytes:
+    """A YOLO zip: class names, image lists naming media paths (good and bad), label files
+    where YOLO looks for them and where it does not, links, and a member out of the zip."""
+    from labelloop.ingest.yolo_files import label_path
+
+    files: dict[str, bytes] = {}
+    if draw(st.integers(0, 5)):
+        pair = draw(st.integers(0, len(YOLO_NAMES) // 2 - 1))
+        name, text = YOLO_NAMES[2 * pair], YOLO_NAMES[2 * pair + 1]
+        listed = draw(st.sampled_from(YOLO_LISTS))
+        extra = f"train: {listed}\nval: [{listed}, images/val]\n" if name != "classes.txt" else ""
+        files[name] = (text + extra if text.startswith("names") else text).encode()
+        images = draw(st.lists(st.sampled_from(MEDIA_PATHS), max_size=4))
+        lines = [draw(st.sampled_from(["", "./"])) + image for image in images]
+        files[listed] = draw(mangled("\n".join(lines).encode()))
+        for image in images:
+            if draw(st.booleans()) and image.strip() and "\x00" not in image:
+                files[label_path(image.removeprefix("./"))] = draw(yolo_label())
+    for stray in draw(st.lists(st.sampled_from(["labels/z.txt", "../x.txt", "a.txt"]), max_size=2)):
+        files[stray] = draw(yolo_label())
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+        if draw(st.integers(0, 5)) == 0:
+            link = zipfile.ZipInfo("sub/d.txt")
+            link.external_attr = 0o120777 << 16
+            archive.writestr(link, "/etc/passwd")
+    return draw(st.one_of(st.just(out.getvalue()), mangled(out.getvalue())))
 
 
 RESULT_TYPES = ("choices", "labels", "rectanglelabels", "rating", "textarea", "rectangle", "x")

@@ -230,6 +230,41 @@ def test_cli_imports_coco_checks_boxes_against_the_image_and_exports_it_back(
     assert "jsonl or coco" in csv.output
 
 
+def test_cli_scales_the_boxes_of_an_image_declared_at_another_size_and_says_so(
+    cli: Any, tmp_path: Path
+) -> None:
+    """COCO boxes are in the pixels of the size an image declares: a file of 40x30 pixels
+    declared as 80x60 (a downscaled copy) takes its boxes at half their numbers."""
+    doc = _doc(
+        images=[
+            {"id": 1, "file_name": "a.png", "width": 80, "height": 60},
+            {"id": 2, "file_name": "b.png", "width": 40, "height": 30},
+        ],
+        annotations=[
+            {"image_id": 1, "category_id": 7, "bbox": [60, 40, 20, 20]},  # past 40x30 as given
+            {"image_id": 2, "category_id": 9, "bbox": [1, 2, 3, 4]},
+        ],
+    )
+    path = _write(tmp_path, doc)
+    done = json.loads(cli("import", "street", path, "--format", "coco", "--json").output)
+    assert done["items"] == 2
+    assert done["notes"][0] == (
+        "'set/a.png': the file gives its size as 80×60 but the image is 40×30 pixels; "
+        "its boxes were scaled to the image"
+    )
+    assert len(done["notes"]) == 2  # the other is the pre-annotations note: b.png's size is right
+    with Database(f"sqlite:///{tmp_path / 'home' / 'labelloop.db'}").read() as conn:
+        stored = dict(conn.execute(select(item.c.external_id, item.c.prediction)).all())
+    assert stored["set/a.png"]["objects"] == [
+        {"x": 30.0, "y": 20.0, "w": 10.0, "h": 10.0, "label": "car"}
+    ]
+    assert stored["set/b.png"]["objects"] == [
+        {"x": 1.0, "y": 2.0, "w": 3.0, "h": 4.0, "label": "person"}
+    ]
+    shown = cli("import", "street", path, "--format", "coco").output
+    assert "80×60" in shown  # the summary prints it too (here beside the duplicates)
+
+
 @pytest.mark.parametrize("hostile", ["../outside.png", "/etc/passwd", "set/missing.png"])
 def test_cli_refuses_coco_file_names_outside_the_media_root(
     cli: Any, tmp_path: Path, hostile: str

@@ -44,11 +44,11 @@ def test_make_importer_passes_options() -> None:
 
 
 def test_unknown_format_lists_known_ones() -> None:
-    known = "coco, conll, csv, doccano, jsonl, label_studio, prodigy"
+    known = "coco, conll, csv, doccano, jsonl, label_studio, prodigy, yolo"
     with pytest.raises(
         LabelloopError,
         match="unknown import format 'xml'; known formats: coco, conll, csv, doccano, "
-        "hf_datasets, jsonl, label_studio, prodigy",
+        "hf_datasets, jsonl, label_studio, prodigy, yolo",
     ):
         make_importer("xml")
     with pytest.raises(
@@ -64,6 +64,7 @@ def test_unknown_format_lists_known_ones() -> None:
         ("/a/b/DATA.NDJSON", "jsonl"),
         ("x.csv", "csv"),
         ("x.tar.CSV", "csv"),
+        ("street.yolo.ZIP", "yolo"),
     ],
 )
 def test_importer_for_path(path: str, fmt: str) -> None:
@@ -111,6 +112,8 @@ def test_public_api() -> None:
         "Importer",
         "JsonlExporter",
         "JsonlImporter",
+        "YoloExporter",
+        "YoloImporter",
         "content_hash",
         "importer_for_folder",
         "importer_for_path",

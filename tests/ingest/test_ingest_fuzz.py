@@ -34,6 +34,7 @@ from labelloop.store.tables import import_batch, item, item_label, metadata
 from labelloop.workflow import export, imports, projects
 from tests.conftest import Lab
 from tests.ingest.fuzz_inputs import (
+    YOLO_NAMES,
     arrow_table,
     coco_doc,
     conll_file,
@@ -51,6 +52,8 @@ from tests.ingest.fuzz_inputs import (
     near,
     prodigy_task,
     records,
+    yolo_label,
+    yolo_zip,
 )
 
 _EXPLORE = int(os.environ.get("LABELLOOP_FUZZ_EXAMPLES", "0"))
@@ -181,7 +184,7 @@ FILE_LEVEL = re.compile(
             r"^'.*' holds no records$",
             r"^unknown import format",
             r"^table rows cannot be read from",
-            r"^a COCO file can only be imported into an image project",
+            r"^a (COCO|YOLO) file can only be imported into an image project",
             r"^a Label Studio file holds its own ids",
             r"^a (doccano|Prodigy) file holds text and HTML items",
             r"^a (doccano|Prodigy) file holds no pre-annotations",
@@ -245,7 +248,7 @@ def check(
         assert len(exc.message) <= 1_300, f"a message of {len(exc.message):,} characters"
         if isinstance(exc, ImportFormatError):
             assert 1 <= exc.line <= records
-            assert exc.message.startswith(f"line {exc.line}")
+            assert exc.message.startswith(f"{exc.file} line {exc.line}" if exc.file else "line")
             assert exc.reason.strip()
         else:
             assert FILE_LEVEL.search(exc.message), f"names no record: {exc.message[:300]}"
@@ -325,6 +328,16 @@ def test_coco(sqlite_lab: Lab, media: Path, kind: str, data: st.DataObject) -> N
     drawn = data.draw(options)
     given = {key: drawn[key] for key in ("split", "filename")}  # a COCO file names no fields
     check_import(sqlite_lab, kind, raw, fmt="coco", media=media, **given)
+
+
+@pytest.mark.parametrize("kind", ["image", "text"])
+@fuzz(50)
+@given(data=st.data())
+def test_yolo(sqlite_lab: Lab, media: Path, kind: str, data: st.DataObject) -> None:
+    raw = data.draw(yolo_zip())
+    drawn = data.draw(options)
+    given = {key: drawn[key] for key in ("split", "filename")}  # a YOLO file names no fields
+    check_import(sqlite_lab, kind, raw, fmt="yolo", media=media, **given)
 
 
 @pytest.mark.parametrize("kind", ["text", "ner", "html", "image", "audio"])
@@ -409,7 +422,7 @@ def test_hf_datasets_arrow(sqlite_lab: Lab, media: Path, data: st.DataObject) ->
 
 FORMATS = (
     *("jsonl", "csv", "conll", "coco", "label_studio", "parquet", "hf_datasets", "tsv"),
-    *("doccano", "prodigy"),
+    *("doccano", "prodigy", "yolo"),
 )
 
 
@@ -423,11 +436,9 @@ def test_random_bytes(sqlite_lab: Lab, media: Path, kind: str, data: st.DataObje
     check_import(sqlite_lab, kind, raw, fmt=fmt, media=media, **data.draw(options))
 
 
-@pytest.mark.parametrize("kind", ["image", "audio"])
-@fuzz(40)
-@given(data=st.data())
-def test_folder(sqlite_lab: Lab, media: Path, kind: str, data: st.DataObject) -> None:
-    """A folder of files of any name (UTF-8 or not) and content, labeled by subfolder."""
+def random_folder(media: Path, data: st.DataObject) -> Path:
+    """A folder under the media root of files of any name (UTF-8 or not) and content, some in
+    subfolders, some links in a loop or out of the root."""
     folder = media / f"folder{next(_numbers)}"
     folder.mkdir()
     for _ in range(data.draw(st.integers(0, 5))):
@@ -446,6 +457,15 @@ def test_folder(sqlite_lab: Lab, media: Path, kind: str, data: st.DataObject) ->
         else:
             with open(path, "wb") as out:
                 out.write(data.draw(file_bodies))
+    return folder
+
+
+@pytest.mark.parametrize("kind", ["image", "audio"])
+@fuzz(40)
+@given(data=st.data())
+def test_folder(sqlite_lab: Lab, media: Path, kind: str, data: st.DataObject) -> None:
+    """A folder of files of any name (UTF-8 or not) and content, labeled by subfolder."""
+    folder = random_folder(media, data)
     labels, split = data.draw(st.booleans()), data.draw(options)["split"]
     ctx = new_project(sqlite_lab, kind, media)
     check(
@@ -460,6 +480,37 @@ def test_folder(sqlite_lab: Lab, media: Path, kind: str, data: st.DataObject) ->
             split=split,
         ),
         records=max(1, sum(1 for _ in folder.rglob("*"))),
+    )
+
+
+@fuzz(40)
+@given(data=st.data())
+def test_yolo_folder(sqlite_lab: Lab, media: Path, data: st.DataObject) -> None:
+    """A YOLO folder: class names, images of any name and content, and label files (good,
+    broken, for no image, or linked out of the folder)."""
+    folder = random_folder(media, data)
+    pair = data.draw(st.integers(0, len(YOLO_NAMES) // 2 - 1))
+    (folder / YOLO_NAMES[2 * pair]).write_text(YOLO_NAMES[2 * pair + 1])
+    (folder / "images").mkdir()
+    (folder / "labels").mkdir()
+    for k in range(data.draw(st.integers(0, 3))):
+        (folder / "images" / f"{k}.png").write_bytes(data.draw(file_bodies))
+        label = folder / "labels" / f"{k + data.draw(st.integers(0, 1))}.txt"  # or no image's
+        if label.exists():
+            continue
+        if data.draw(st.integers(0, 5)) == 0:
+            label.symlink_to(media.parent / "outside.png")
+        elif data.draw(st.booleans()):
+            label.write_bytes(data.draw(yolo_label()))
+    ctx = new_project(sqlite_lab, "image", media)
+    split = data.draw(options)["split"]
+    check(
+        sqlite_lab,
+        ctx,
+        lambda: imports.import_folder(
+            sqlite_lab.db, ctx, folder, media_roots=(media,), split=split, fmt="yolo"
+        ),
+        records=10_000,  # a bound: a label file's lines, a names file's, or the images
     )
 
 

@@ -75,6 +75,45 @@ def test_a_folder_outside_the_media_roots_is_refused(shapes: Any, tmp_path: Path
         imports.import_folder(lab.db, ctx, tmp_path / "elsewhere", media_roots=(media,))
 
 
+def test_a_subfolder_that_is_no_label_aborts_the_import_naming_the_file(shapes: Any) -> None:
+    lab, ctx, media = shapes
+    _png(media / "f" / "dark" / "a.png", 10)
+    _png(media / "f" / "bird" / "b.png", 100)
+    with pytest.raises(ImportFormatError) as caught:
+        imports.import_folder(
+            lab.db, ctx, media / "f", media_roots=(media,), labels_from_folders=True
+        )
+    assert caught.value.message == (
+        "line 1, field 'folder': 'f/bird/b.png': shape: 'bird' is not one of dark, light"
+    )
+
+
+def test_images_of_another_size_than_a_coco_file_gives_are_told_up_to_ten(shapes: Any) -> None:
+    lab, _, media = shapes
+    boxes = {**SCHEMA, "controls": [{"name": "b", "type": "boxes", "labels": ["dot"]}]}
+    projects.create_project(lab.db, "dots", boxes, actor=lab.admin)
+    ctx = lab.ctx("dots", lab.admin)
+    doc: dict[str, Any] = {"images": [], "annotations": [], "categories": []}
+    for i in range(12):
+        _png(media / "coco" / f"{i}.png", 10, noise=i)
+        doc["images"].append({"id": i, "file_name": f"coco/{i}.png", "width": 16, "height": 8})
+    report = imports.import_items(
+        lab.db,
+        ctx,
+        io.BytesIO(json.dumps(doc).encode()),
+        fmt="coco",
+        filename="c.json",
+        media_roots=(media,),
+    )
+    assert report.n_items == 12
+    assert report.notes[0].startswith("'coco/0.png': the file gives its size as 16×8 but")
+    assert len(report.notes) == 11
+    assert report.notes[-1] == (
+        "... and 2 more images whose file is not the size the import file gives; their boxes "
+        "were scaled to the image too"
+    )
+
+
 def test_a_fake_image_in_a_folder_aborts_the_import_naming_the_file(shapes: Any) -> None:
     lab, ctx, media = shapes
     _png(media / "b" / "a.png", 10)

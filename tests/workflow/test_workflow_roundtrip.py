@@ -1,12 +1,13 @@
 """Round trips: import labeled items, export, import the export into a fresh project, export
 again, and every control's labels come back the same (JSONL and Label Studio JSON for every type,
-CSV for the types a cell can hold, COCO for boxes)."""
+CSV for the types a cell can hold, COCO and YOLO for boxes)."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -107,7 +108,7 @@ def _values(data: bytes, fmt: str) -> dict[str, Any]:
 
 
 def _import(lab: Lab, ctx: Any, data: bytes, fmt: str, **options: Any) -> Any:
-    if fmt not in ("coco", "label_studio"):
+    if fmt not in ("coco", "label_studio", "yolo"):
         options = {
             "text_field": "text",
             "id_field": "external_id",
@@ -264,6 +265,38 @@ def test_boxes_survive_export_and_import(lab: Lab, tmp_path: Path, fmt: str) -> 
     second = lab.ctx("second", lab.admin)
     assert _import(lab, second, exported, fmt, media_roots=(media,)).n_labeled == 3
     assert _values(_export(lab, second, fmt), fmt) == before
+
+
+def _boxes_by_image(lab: Lab, ctx: Any) -> dict[str, Any]:
+    """image path -> its boxes as a JSONL export says them (YOLO files hold no item ids)."""
+    rows = [json.loads(line) for line in _export(lab, ctx, "jsonl").decode().splitlines()]
+    return {r["text"]: r["value"]["objects"] for r in rows}
+
+
+def test_boxes_survive_a_yolo_round_trip_as_a_zip_and_as_a_folder(lab: Lab, tmp_path: Path) -> None:
+    first, media = _labeled_boxes(lab, tmp_path)
+    exported = _export(lab, first, "yolo")
+    before = _boxes_by_image(lab, first)
+    assert len(before) == 3
+    projects.create_project(lab.db, "second", BOXES, actor=lab.admin)
+    second = lab.ctx("second", lab.admin)
+    report = _import(lab, second, exported, "yolo", media_roots=(media,))
+    assert (report.n_items, report.n_labeled, report.notes) == (3, 3, ())
+    assert _boxes_by_image(lab, second) == before  # 6 decimals of a fraction: exact here
+    # unzipped into the media root, the export is a YOLO dataset: the folder imports the same
+    # boxes, and the image no export held comes in unlabeled
+    with zipfile.ZipFile(io.BytesIO(exported)) as archive:
+        archive.extractall(media)
+    projects.create_project(lab.db, "third", BOXES, actor=lab.admin)
+    third = lab.ctx("third", lab.admin)
+    report = imports.import_folder(lab.db, third, media, media_roots=(media,), fmt="yolo")
+    assert (report.n_items, report.n_labeled) == (4, 3)
+    after = _boxes_by_image(lab, third)
+    assert after.keys() == before.keys()
+    for image, boxes in before.items():
+        for got, want in zip(after[image], boxes, strict=True):
+            assert got["label"] == want["label"]
+            assert all(abs(got[k] - want[k]) <= 1 for k in "xywh")
 
 
 def _jsonl_values(lab: Lab, ctx: Any) -> dict[str, Any]:

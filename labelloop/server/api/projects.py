@@ -242,9 +242,11 @@ def export(
         "coco": "application/json",
         "conll": "text/plain; charset=utf-8",
         "label_studio": "application/json",
+        "yolo": "application/zip",
     }.get(format, "application/x-ndjson")
     suffix = {
         "coco": "coco.json",
+        "yolo": "yolo.zip",
         "label_studio": "label_studio.json",
         "doccano": "doccano.jsonl",
         "prodigy": "prodigy.jsonl",

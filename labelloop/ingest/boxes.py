@@ -1,0 +1,151 @@
+"""Boxes between frames: other tools measure them in a declared image size or in fractions of the
+image, labelloop in the pixels of the image file as a browser shows it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from labelloop.domain import BoxFrame, ExportRecord, ItemIn
+from labelloop.errors import LabelloopError
+from labelloop.schema.values import is_number
+
+if TYPE_CHECKING:
+    from labelloop.schema import ProjectSchema
+
+
+class BoxesImporter:
+    """What the importers of detection files (COCO, YOLO) share: an image's boxes become its
+    label of the boxes ``control``, scored boxes its pre-annotation; where ``target`` is another
+    control (a choice per image with boxes beside it), boxes alone cannot label an item, so all
+    of them come in as pre-annotations, for annotators to accept or fix, and :meth:`notes` says
+    so."""
+
+    format: ClassVar[str]
+    tool: ClassVar[str]
+    """The format's name as sentences say it."""
+
+    def __init__(self, *, control: str = "boxes", target: str | None = None) -> None:
+        self.control = control
+        self.target = target or control
+        self.suggested = 0  # images whose boxes came in as pre-annotations
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(control={self.control!r}, target={self.target!r})"
+
+    def notes(self) -> list[str]:
+        """What did not come in as labels (after ``read``)."""
+        if not self.suggested:
+            return []
+        images = "image's" if self.suggested == 1 else "images'"
+        return [
+            f"{self.suggested:,} {images} boxes came in as pre-annotations of '{self.control}', "
+            f"for annotators to accept or fix: the project's target '{self.target}' is what "
+            f"labels an item, and a {self.tool} file holds only boxes"
+        ]
+
+    def _image(
+        self,
+        line: int,
+        path: str,
+        *,
+        external_id: str,
+        boxes: list[dict[str, Any]],
+        scored: list[dict[str, Any]],
+        labeled: bool,
+        frame: BoxFrame | None,
+    ) -> ItemIn:
+        """One image with its boxes (``labeled``: an answer even when it holds none)."""
+        if self.target != self.control:
+            scored, boxes, labeled = boxes + scored, [], False
+            self.suggested += bool(scored)
+        return ItemIn(
+            line=line,
+            payload={"image": path},
+            external_id=external_id,
+            label={self.control: boxes} if labeled else None,
+            prediction={self.control: scored} if scored else None,
+            frame=frame,
+        )
+
+
+def boxes_control(schema: ProjectSchema | None, tool: str) -> tuple[str, tuple[str, ...]]:
+    """The name and labels of the boxes control a ``tool`` export writes ("boxes" and none
+    without a schema: labels as met); an error for a project with none."""
+    if schema is None:
+        return "boxes", ()
+    for control in schema.controls:
+        if control.type == "boxes":
+            return control.name, control.labels
+    raise LabelloopError(
+        f"{tool} export needs a boxes control; export jsonl or csv for this project"
+    )
+
+
+def placed(record: ItemIn, size: Mapping[str, Any]) -> tuple[ItemIn, str | None]:
+    """``record`` with the boxes of its label and pre-annotation scaled from its frame to the
+    image's ``size`` (``{"width", "height"}`` of the real file), and a sentence for the import
+    report when the file declared another size than the image has (else ``None``).
+
+    Only numbers are scaled; anything else is left for the schema's checks to name.
+    """
+    frame = record.frame
+    width, height = size.get("width"), size.get("height")
+    if frame is None or not is_number(width) or not is_number(height):
+        return record, None
+    if (frame.width, frame.height) == (width, height):
+        return record, None
+    factor = (width / frame.width, height / frame.height)
+    scaled = replace(
+        record,
+        label=_scaled(record.label, factor),
+        prediction=_scaled(record.prediction, factor),
+        frame=None,
+    )
+    if not frame.declared:
+        return scaled, None
+    path = str(record.payload.get("image", ""))[:200]
+    return scaled, (
+        f"'{path}': the file gives its size as {_size(frame)} but the image is "
+        f"{width}×{height} pixels; its boxes were scaled to the image"
+    )
+
+
+def _size(frame: BoxFrame) -> str:
+    return f"{frame.width:g}×{frame.height:g}"
+
+
+def _scaled(value: Any, factor: tuple[float, float]) -> Any:
+    """A label or pre-annotation (control name -> regions) with every box's numbers scaled by
+    ``factor`` (across, down)."""
+    if not isinstance(value, Mapping):
+        return value
+    return {name: _regions(regions, factor) for name, regions in value.items()}
+
+
+def _regions(regions: Any, factor: tuple[float, float]) -> Any:
+    if not isinstance(regions, list):
+        return regions
+    return [_box(box, factor) if isinstance(box, Mapping) else box for box in regions]
+
+
+def _box(box: Mapping[str, Any], factor: tuple[float, float]) -> dict[str, Any]:
+    out = dict(box)
+    across, down = factor
+    for key, by in (("x", across), ("w", across), ("y", down), ("h", down)):
+        if is_number(out.get(key)):
+            out[key] = float(out[key]) * by
+    return out
+
+
+def recorded_size(record: ExportRecord, tool: str) -> tuple[float, float]:
+    """The image size an exported image item was imported with, which ``tool``'s boxes (in
+    fractions of the image) need; an error naming the item when it has none."""
+    width, height = record.payload.get("width"), record.payload.get("height")
+    if not is_number(width) or not is_number(height) or width <= 0 or height <= 0:
+        raise LabelloopError(
+            f"item {record.item_id} has no image size, which {tool}'s boxes (in fractions "
+            "of it) need; import the image again to read it"
+        )
+    return width, height

@@ -1,0 +1,276 @@
+"""YOLO detection labels (Ultralytics, Darknet): boxes of an image project in and out.
+
+A YOLO dataset holds images and, for each labeled image, one ``.txt`` label file where YOLO
+tools look for it: the image's path with its last ``images`` folder turned ``labels`` and its
+suffix ``.txt`` (beside the image when no folder is named ``images``). Each line is
+``class cx cy w h``, the box's centre and size in fractions of the image, and a sixth number on
+the lines ``yolo predict`` writes, its confidence. Class names come from ``data.yaml``
+(``names``: a list, or index -> name), else ``classes.txt`` or ``obj.names`` (one a line).
+
+In: a folder under a media root (every image under it comes in), or a zip whose paths are paths
+under a media root and whose image lists (``data.yaml``'s ``train``/``val``/``test`` files, one
+image a line, as the export writes) name the images; a zip without lists names them by its own
+image files. An image with no label file comes in unlabeled; an empty label file is an answer
+with no boxes. Lines with a confidence become pre-annotations, as COCO's scored annotations do.
+A line that cannot be read, a class that is not a label of the project, a path out of the
+dataset or a label file no image has aborts the import, naming the file and line.
+
+Out: a zip of the label files at those places, ``data.yaml`` naming the classes in the schema's
+order and ``images.txt`` listing the images: unzipped into the media root, it is a dataset YOLO
+tools train on, and it imports back (as a zip, or as a folder).
+"""
+
+from __future__ import annotations
+
+import math
+import zipfile
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
+
+import yaml
+
+from labelloop.domain import BoxFrame, ExportRecord, ItemIn
+from labelloop.errors import ImportFormatError, LabelloopError
+from labelloop.ingest.boxes import BoxesImporter, boxes_control, recorded_size
+from labelloop.ingest.images import check_utf8
+from labelloop.ingest.yolo_files import (
+    IMAGE_LIST,
+    MAX_DIGITS,
+    MAX_LABEL_BYTES,
+    DatasetFiles,
+    FolderFiles,
+    ZipFiles,
+    class_names,
+    image_lists,
+    is_image,
+    label_files,
+    label_path,
+    open_zip,
+    read_text,
+    zip_images,
+)
+
+if TYPE_CHECKING:
+    from labelloop.schema import ProjectSchema
+
+NORMALIZED = BoxFrame(1, 1, declared=False)
+SPILL = 1e-6
+"""How far past the image's edge a box may reach before its cut is counted in the notes."""
+
+
+class YoloImporter(BoxesImporter):
+    """Reads a YOLO dataset: a zip (``read``) or a folder (``read_folder``); record numbers
+    count its images in path order (a zip's: in the order its lists name them).
+
+    ``labels`` are the boxes control's labels: a class whose name is none of them is refused
+    (a name matching one but for case is taken as that label). Without them (no schema) the
+    class names are taken as they are.
+    """
+
+    format: ClassVar[str] = "yolo"
+    tool: ClassVar[str] = "YOLO"
+
+    def __init__(
+        self, *, control: str = "boxes", target: str | None = None, labels: Sequence[str] = ()
+    ) -> None:
+        super().__init__(control=control, target=target)
+        self.labels = tuple(labels)
+        self.cut = 0  # boxes reaching past the image's edge, cut at it (see notes())
+
+    def notes(self) -> list[str]:
+        """What did not come in as the files hold it (after reading)."""
+        found = super().notes()
+        if self.cut:
+            boxes = "box reached" if self.cut == 1 else "boxes reached"
+            found.append(
+                f"{self.cut:,} {boxes} past the image's edge and came in cut at it, "
+                "as YOLO tools cut them"
+            )
+        return found
+
+    def read(self, source: BinaryIO) -> Iterator[ItemIn]:
+        """Yield one ItemIn per image a zip names."""
+        self.suggested = self.cut = 0
+        dataset = ZipFiles(open_zip(source))
+        lists = image_lists(dataset)
+        yield from self._items(dataset, zip_images(dataset, lists), lists=lists, prefix="")
+
+    def read_folder(self, folder: Path, *, root: Path) -> Iterator[ItemIn]:
+        """Yield one ItemIn per image file under ``folder``, which lies under the media root
+        ``root`` (payloads hold paths under it; ids are paths within the folder)."""
+        self.suggested = self.cut = 0
+        dataset = FolderFiles(folder.resolve())
+        inner = dataset.top.relative_to(root.resolve()).as_posix()
+        yield from self._items(
+            dataset,
+            [p for p in dataset.files if is_image(p)],
+            lists=image_lists(dataset),
+            prefix="" if inner == "." else inner + "/",
+        )
+
+    def _items(
+        self, dataset: DatasetFiles, images: list[str], *, lists: list[str], prefix: str
+    ) -> Iterator[ItemIn]:
+        names = class_names(dataset)
+        labels = label_files(dataset, images, lists)
+        for number, image in enumerate(images, 1):
+            if not image.isascii():
+                check_utf8(number, prefix + image)
+            found = labels.get(image)
+            boxes: list[dict[str, Any]] = []
+            scored: list[dict[str, Any]] = []
+            if found is not None:
+                text = read_text(found, dataset.read(found, MAX_LABEL_BYTES))
+                for box in self._boxes(text, names, file=found):
+                    (scored if "score" in box else boxes).append(box)
+            yield self._image(
+                number,
+                prefix + image,
+                external_id=image,
+                boxes=boxes,
+                scored=scored,
+                labeled=found is not None and (bool(boxes) or not scored),
+                frame=NORMALIZED,
+            )
+
+    def _boxes(self, text: str, names: dict[int, str], *, file: str) -> Iterator[dict[str, Any]]:
+        """The boxes of a label file in fractions of the image, cut at its edges."""
+        for line, raw in enumerate(text.splitlines(), 1):
+            parts = raw.split()
+            if not parts:
+                continue
+            if len(parts) not in (5, 6):
+                raise ImportFormatError(
+                    file=file,
+                    line=line,
+                    reason=f"holds {len(parts)} values; a box is 'class cx cy w h' (and a "
+                    "confidence): segments and keypoints cannot be held",
+                )
+            label = self._label(parts[0], names, file=file, line=line)
+            cx, cy, w, h, *score = (
+                _fraction(value, what=what, file=file, line=line)
+                for what, value in zip(VALUES, parts[1:], strict=False)
+            )
+            if w <= 0 or h <= 0:
+                raise ImportFormatError(
+                    file=file, line=line, reason="a box must be wider and taller than 0"
+                )
+            x0, y0, x1, y1 = cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2
+            if min(x0, y0) < -SPILL or max(x1, y1) > 1 + SPILL:
+                self.cut += 1
+            x0, y0, x1, y1 = max(x0, 0.0), max(y0, 0.0), min(x1, 1.0), min(y1, 1.0)
+            box: dict[str, Any] = {"x": x0, "y": y0, "w": x1 - x0, "h": y1 - y0, "label": label}
+            if score:
+                box["score"] = score[0]
+            yield box
+
+    def _label(self, raw: str, names: dict[int, str], *, file: str, line: int) -> str:
+        """The project's label a class number names."""
+        if not raw.isdigit() or not raw.isascii():
+            raise ImportFormatError(
+                file=file, line=line, reason=f"the class must be a number (0, 1, ...), got {raw!r}"
+            )
+        number = int(raw) if len(raw) <= MAX_DIGITS else None  # int() refuses 4,300 digits
+        if number is None or number not in names:
+            known = f"0 to {max(names)}" if names else "none"
+            raise ImportFormatError(
+                file=file,
+                line=line,
+                reason=f"class {raw[:20]} has no name (the dataset names classes {known})",
+            )
+        name = names[number]
+        if not self.labels or name in self.labels:
+            return name
+        alike = [label for label in self.labels if label.casefold() == name.casefold()]
+        if len(alike) == 1:
+            return alike[0]
+        raise ImportFormatError(
+            file=file,
+            line=line,
+            reason=f"class {number} ('{name}') is not a label of '{self.control}' "
+            f"({', '.join(self.labels)}); rename the class or add the label to the schema",
+        )
+
+
+VALUES = ("cx", "cy", "w", "h", "confidence")
+"""The numbers of a label line after its class, as errors name them."""
+
+
+def _fraction(raw: str, *, what: str, file: str, line: int) -> float:
+    """One number of a label line, from 0 to 1."""
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise ImportFormatError(
+            file=file, line=line, reason=f"{what} must be a number, got {raw!r}"
+        )
+    if not 0 <= value <= 1:
+        raise ImportFormatError(
+            file=file,
+            line=line,
+            reason=f"{what} {raw} is outside 0..1: YOLO boxes are in fractions of the image",
+        )
+    return value
+
+
+class YoloExporter:
+    """Writes the labeled images of a boxes project as a zip of YOLO label files."""
+
+    format: ClassVar[str] = "yolo"
+
+    def __init__(self, *, schema: ProjectSchema | None = None) -> None:
+        self.schema = schema
+        self.control, self.labels = boxes_control(schema, "YOLO")
+
+    def write(self, records: Iterable[ExportRecord], sink: BinaryIO) -> None:
+        """Write ``records`` to ``sink`` as a zip: a label file per image, ``images.txt`` and
+        ``data.yaml`` (the classes in the schema's order; without a schema, as met)."""
+        labels = list(self.labels)
+        images: list[str] = []
+        written: dict[str, int] = {}  # label file -> the item it holds
+        with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for record in records:
+                image = str(record.text)
+                path = label_path(image)
+                if path in written or path == IMAGE_LIST:
+                    other = f"item {written[path]}" if path in written else "the image list"
+                    raise LabelloopError(
+                        f"item {record.item_id} ('{image[:200]}') would write {path}, as "
+                        f"{other} does: YOLO names a label file after its image"
+                    )
+                written[path] = record.item_id
+                boxes = record.value.get(self.control) or ()
+                size = recorded_size(record, "YOLO") if boxes else (1.0, 1.0)
+                archive.writestr(path, "".join(_line_of(box, labels, size=size) for box in boxes))
+                images.append(f"./{image}\n")
+            archive.writestr(IMAGE_LIST, "".join(images))
+            archive.writestr("data.yaml", _data_yamlread_text(labels))
+
+
+def _line_of(box: dict[str, Any], labels: list[str], *, size: tuple[float, float]) -> str:
+    """One box as a YOLO line, in fractions of the image's ``size`` (width, height)."""
+    if box["label"] not in labels:
+        labels.append(box["label"])  # only without a schema: labels as met
+    width, height = size
+    x, y, w, h = box["x"], box["y"], box["w"], box["h"]
+    numbers = ((x + w / 2) / width, (y + h / 2) / height, w / width, h / height)
+    return f"{labels.index(box['label'])} " + " ".join(f"{n:.6f}" for n in numbers) + "\n"
+
+
+def _data_yamlread_text(labels: list[str]) -> str:
+    """``data.yaml`` as Ultralytics reads it: names by class number, and the image lists."""
+    doc = {
+        "names": dict(enumerate(labels)),
+        "nc": len(labels),
+        "train": IMAGE_LIST,
+        "val": IMAGE_LIST,
+    }
+    head = (
+        "# labelloop export. Unzipped into the media root, each label file lies where YOLO\n"
+        "# tools look for its image's labels; images.txt lists the images. For val, name the\n"
+        "# images.txt of an export with --split eval (the items held out to measure).\n"
+    )
+    return head + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)

@@ -1,0 +1,124 @@
+"""`labelloop import SLUG FOLDER|ZIP --format yolo` and `labelloop export SLUG --format yolo`: a
+YOLO dataset under a media root in, a zip of label files out and back, bad files refused whole
+with one line naming the file and line."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+SCHEMA = {
+    "name": "Street",
+    "data": {"type": "image", "field": "image"},
+    "controls": [{"name": "objects", "type": "boxes", "labels": ["car", "person"]}],
+}
+
+
+def _project(cli: Any, tmp_path: Path, slug: str) -> None:
+    path = tmp_path / f"{slug}.json"
+    path.write_text(json.dumps(SCHEMA))
+    cli("projects", "create", slug, "--schema", str(path))
+
+
+def _dataset(top: Path) -> Path:
+    """A YOLO folder in Ultralytics' layout: three 40x20 images, two with label files."""
+    for k, name in enumerate(("a", "b", "c")):
+        (top / "images" / "train").mkdir(parents=True, exist_ok=True)
+        Image.new("L", (40, 20), 30 * k).save(top / "images" / "train" / f"{name}.png")
+    (top / "labels" / "train").mkdir(parents=True)
+    (top / "labels" / "train" / "a.txt").write_text("1 0.5 0.5 0.5 0.5\n0 0.25 0.25 0.5 0.5\n")
+    (top / "labels" / "train" / "b.txt").write_text("0 0.5 0.5 0.2 0.2 0.9\n")
+    (top / "data.yaml").write_text("path: .\ntrain: images/train\nnames: {0: car, 1: person}\n")
+    return top
+
+
+def _errors(result: Any) -> list[str]:
+    assert "Traceback" not in result.output
+    return [line for line in result.stderr.splitlines() if line.strip()]
+
+
+def test_a_yolo_folder_imports_exports_and_imports_back(cli: Any, tmp_path: Path) -> None:
+    cli("init")
+    _project(cli, tmp_path, "street")
+    top = _dataset(tmp_path / "home" / "media" / "cars")
+    done = json.loads(cli("import", "street", str(top), "--json").stdout)  # told by its files
+    assert done | {"batch_id": 0} == {
+        "items": 3,
+        "labeled": 1,
+        "duplicates": 0,
+        "split": "pool",
+        "batch_id": 0,
+    }
+    (row,) = [json.loads(r) for r in cli("export", "street").stdout.splitlines()]
+    assert row["text"] == "cars/images/train/a.png"
+    assert row["value"]["objects"] == [
+        {"x": 10.0, "y": 5.0, "w": 20.0, "h": 10.0, "label": "person"},
+        {"x": 0.0, "y": 0.0, "w": 20.0, "h": 10.0, "label": "car"},
+    ]
+    out = tmp_path / "street.yolo.zip"
+    said = cli("export", "street", "--format", "yolo", "-o", str(out)).output
+    assert f"exported 1 labeled item to {out}" in said
+    with zipfile.ZipFile(out) as archive:
+        assert archive.read("cars/labels/train/a.txt").decode() == (
+            "1 0.500000 0.500000 0.500000 0.500000\n0 0.250000 0.250000 0.500000 0.500000\n"
+        )
+        assert "names:\n  0: car\n  1: person\n" in archive.read("data.yaml").decode()
+    _project(cli, tmp_path, "again")
+    back = json.loads(cli("import", "again", str(out), "--json").stdout)  # .zip: yolo
+    assert (back["items"], back["labeled"]) == (1, 1)
+    twice = cli("import", "again", str(out), "--format", "yolo").output
+    assert "duplicate image at record 1" in twice
+
+
+def test_a_bad_label_line_refuses_the_whole_folder_naming_file_and_line(
+    cli: Any, tmp_path: Path
+) -> None:
+    cli("init")
+    _project(cli, tmp_path, "street")
+    top = _dataset(tmp_path / "home" / "media" / "cars")
+    (top / "labels" / "train" / "c.txt").write_text("0 0.5 0.5 0.2 0.2\n0 0.5 0.5 1.2 0.2\n")
+    refused = cli("import", "street", str(top), "--format", "yolo", code=1)
+    assert _errors(refused) == [
+        "error: labels/train/c.txt line 2: w 1.2 is outside 0..1: YOLO boxes are in fractions "
+        "of the image"
+    ]
+    status = json.loads(cli("status", "street", "--json").stdout)
+    assert status["counts"]["pool"] == 0  # a and b, read before it, were not kept either
+    (top / "labels" / "train" / "c.txt").write_text("0 0.5 0.5 0.2 0.2\n")
+    (top / "labels" / "train" / "d.txt").write_text("")
+    (line,) = _errors(cli("import", "street", str(top), code=1))
+    assert line.startswith("error: labels/train/d.txt line 1: a label file with no image")
+
+
+def test_a_yolo_folder_must_lie_under_a_media_root_and_fit_the_project(
+    cli: Any, tmp_path: Path
+) -> None:
+    cli("init")
+    _project(cli, tmp_path, "street")
+    outside = _dataset(tmp_path / "elsewhere")
+    (line,) = _errors(cli("import", "street", str(outside), code=1))
+    assert "is not under a media root" in line
+    inside = _dataset(tmp_path / "home" / "media" / "cars")
+    (line,) = _errors(
+        cli("import", "street", str(inside), "--format", "yolo", "--labels-from-folders", code=1)
+    )
+    assert line == "error: a YOLO dataset's labels are in its label files, not its folders"
+    text = tmp_path / "text.json"
+    text.write_text(
+        json.dumps(
+            {
+                "name": "T",
+                "data": {"type": "image", "field": "image"},
+                "controls": [{"name": "c", "type": "choice", "labels": ["a", "b"]}],
+            }
+        )
+    )
+    cli("projects", "create", "pets", "--schema", str(text))
+    (line,) = _errors(cli("import", "pets", str(inside), code=1))
+    assert line == (
+        "error: a YOLO file can only be imported into an image project with a boxes control"
+    )

@@ -1,0 +1,419 @@
+"""YOLO detection labels: a dataset folder or zip in, a zip of label files out, and every bad
+file refused naming the file and line."""
+
+from __future__ import annotations
+
+import io
+import os
+import zipfile
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from PIL import Image
+
+from labelloop.domain import BoxFrame, ExportRecord
+from labelloop.errors import ImportFormatError, LabelloopError
+from labelloop.ingest import YoloExporter, YoloImporter, importer_for_folder, make_exporter
+from labelloop.ingest.conformance import sample_record
+from labelloop.ingest.yolo_files import MAX_LABEL_BYTES, label_path
+from labelloop.schema import parse_schema
+
+LABELS = ("car", "person")
+NAMES = "names:\n  0: car\n  1: person\n"
+
+
+def _png(path: Path, size: tuple[int, int] = (40, 20), shade: int = 10) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("L", size, shade).save(path, format="PNG")
+
+
+def _dataset(top: Path, files: dict[str, str]) -> Path:
+    """A YOLO folder: the given text files, and a tiny PNG for every image path among them."""
+    for name, text in files.items():
+        path = top / name
+        if path.suffix == ".png":
+            _png(path, shade=len(name))
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+    return top
+
+
+def _folder(top: Path, **options: Any) -> list[Any]:
+    importer = YoloImporter(control="objects", labels=LABELS, **options)
+    return list(importer.read_folder(top, root=top.parent))
+
+
+def _zip(files: dict[str, str | bytes]) -> io.BytesIO:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    out.seek(0)
+    return out
+
+
+def _read_zip(files: dict[str, str | bytes], **options: Any) -> list[Any]:
+    return list(YoloImporter(control="objects", labels=LABELS, **options).read(_zip(files)))
+
+
+@pytest.mark.parametrize(
+    ("image", "label"),
+    [
+        ("images/a.jpg", "labels/a.txt"),
+        ("images/train/b.PNG", "labels/train/b.txt"),
+        ("set/images/x/images/c.webp", "set/images/x/labels/c.txt"),
+        ("street/0.png", "street/0.txt"),
+        ("my.images/d.jpeg", "my.images/d.txt"),
+    ],
+)
+def test_a_label_file_lies_where_yolo_tools_look_for_it(image: str, label: str) -> None:
+    assert label_path(image) == label
+
+
+def test_a_folder_imports_boxes_as_fractions_with_scores_as_pre_annotations(
+    tmp_path: Path,
+) -> None:
+    top = _dataset(
+        tmp_path / "cars",
+        {
+            "data.yaml": NAMES,
+            "images/a.png": "",
+            "images/b.png": "",
+            "images/c.png": "",
+            "images/d.png": "",
+            "labels/a.txt": "0 0.5 0.5 0.5 0.25\n\n1 0.25 0.25 0.5 0.5 \n",
+            "labels/b.txt": "",
+            "labels/c.txt": "1 0.5 0.5 0.2 0.2 0.75\n",
+        },
+    )
+    a, b, c, d = _folder(top)
+    assert (a.line, a.payload, a.external_id) == (1, {"image": "cars/images/a.png"}, "images/a.png")
+    assert a.frame == BoxFrame(1, 1, declared=False)
+    assert a.label == {
+        "objects": [
+            {"x": 0.25, "y": 0.375, "w": 0.5, "h": 0.25, "label": "car"},
+            {"x": 0.0, "y": 0.0, "w": 0.5, "h": 0.5, "label": "person"},
+        ]
+    }
+    assert a.prediction is None
+    assert (b.label, b.prediction) == ({"objects": []}, None)  # an empty file: no boxes here
+    assert c.label is None  # only a prediction: unlabeled, as a COCO file's scored boxes
+    assert c.prediction["objects"][0]["score"] == 0.75
+    assert c.prediction["objects"][0]["x"] == pytest.approx(0.4)
+    assert (d.label, d.prediction) == (None, None)  # no label file: to be labeled here
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        "names: [car, person]\n",
+        "names:\n  - car\n  - person\n",
+        NAMES,
+        "path: ../datasets/cars\nnames: {0: CAR, 1: Person}\nnc: 2\n",
+    ],
+)
+def test_class_names_come_from_data_yaml_as_a_list_or_a_mapping(tmp_path: Path, names: str) -> None:
+    top = _dataset(
+        tmp_path / "d",
+        {"data.yaml": names, "images/a.png": "", "labels/a.txt": "1 0.5 0.5 1 1\n"},
+    )
+    (a,) = _folder(top)
+    assert a.label["objects"][0]["label"] == "person"
+
+
+@pytest.mark.parametrize("names_file", ["classes.txt", "obj.names"])
+def test_darknet_names_files_and_flat_folders(tmp_path: Path, names_file: str) -> None:
+    top = _dataset(
+        tmp_path / "d",
+        {names_file: "car\nperson\n\n", "a.png": "", "a.txt": "0 0.5 0.5 1 1\n"},
+    )
+    (a,) = _folder(top)
+    assert (a.payload, a.label["objects"][0]["label"]) == ({"image": "d/a.png"}, "car")
+
+
+def test_a_class_named_as_yaml_would_read_a_boolean_keeps_its_name(tmp_path: Path) -> None:
+    top = _dataset(
+        tmp_path / "d",
+        {"data.yaml": "names: [no, 'yes']\n", "images/a.png": "", "labels/a.txt": "0 .5 .5 1 1"},
+    )
+    (a,) = YoloImporter(control="objects").read_folder(top, root=tmp_path)
+    assert a.label["objects"][0]["label"] == "no"
+
+
+def test_a_box_past_the_edge_is_cut_and_counted(tmp_path: Path) -> None:
+    top = _dataset(
+        tmp_path / "d",
+        {"data.yaml": NAMES, "images/a.png": "", "labels/a.txt": "0 0.9 0.5 0.4 0.2\n"},
+    )
+    importer = YoloImporter(control="objects", labels=LABELS)
+    (a,) = importer.read_folder(top, root=tmp_path)
+    assert a.label["objects"][0]["x"] == pytest.approx(0.7)
+    assert a.label["objects"][0]["w"] == pytest.approx(0.3)
+    assert importer.notes() == [
+        "1 box reached past the image's edge and came in cut at it, as YOLO tools cut them"
+    ]
+
+
+def test_boxes_beside_a_target_of_another_control_are_pre_annotations(tmp_path: Path) -> None:
+    top = _dataset(
+        tmp_path / "d",
+        {"data.yaml": NAMES, "images/a.png": "", "labels/a.txt": "0 0.5 0.5 1 1\n"},
+    )
+    importer = YoloImporter(control="objects", target="scene", labels=LABELS)
+    (a,) = importer.read_folder(top, root=tmp_path)
+    assert a.label is None and len(a.prediction["objects"]) == 1
+    assert "a YOLO file holds only boxes" in importer.notes()[0]
+
+
+@pytest.mark.parametrize(
+    ("label", "file", "line", "reason"),
+    [
+        ("0 0.5 0.5 0.2\n", "labels/a.txt", 1, "holds 4 values; a box is 'class cx cy w h'"),
+        ("0 .5 .5 .2 .2\n0 1 2 3 4 5 6\n", "labels/a.txt", 2, "holds 7 values"),
+        ("x 0.5 0.5 0.2 0.2\n", "labels/a.txt", 1, "the class must be a number (0, 1, ...)"),
+        ("-1 0.5 0.5 0.2 0.2\n", "labels/a.txt", 1, "the class must be a number"),
+        ("\n7 0.5 0.5 0.2 0.2\n", "labels/a.txt", 2, "class 7 has no name (the dataset names "),
+        ("0 0.5 1.5 0.2 0.2\n", "labels/a.txt", 1, "cy 1.5 is outside 0..1"),
+        ("0 0.5 0.5 -0.2 0.2\n", "labels/a.txt", 1, "w -0.2 is outside 0..1"),
+        ("0 0.5 0.5 nan 0.2\n", "labels/a.txt", 1, "w must be a number, got 'nan'"),
+        ("0 0.5 0.5 0.2 0\n", "labels/a.txt", 1, "a box must be wider and taller than 0"),
+        ("0 0.5 0.5 0.2 0.2 2\n", "labels/a.txt", 1, "confidence 2 is outside 0..1"),
+        ("2 0.5 0.5 0.2 0.2\n", "labels/a.txt", 1, "class 2 ('dog') is not a label of 'objects'"),
+        ("9" * 5000 + " .5 .5 .2 .2\n", "labels/a.txt", 1, "class " + "9" * 20 + " has no name"),
+        ("0 " + "1" * 5000 + " .5 .2 .2\n", "labels/a.txt", 1, "cx must be a number, got"),
+        (b"0 0.5 0.5 0.2 0.2\n\xff\n", "labels/a.txt", 2, "not valid UTF-8"),
+    ],
+)
+def test_a_bad_label_line_names_the_file_and_line(
+    tmp_path: Path, label: str | bytes, file: str, line: int, reason: str
+) -> None:
+    top = _dataset(tmp_path / "d", {"data.yaml": "names: [car, person, dog]\n", "images/a.png": ""})
+    (top / "labels").mkdir()
+    target = top / "labels" / "a.txt"
+    target.write_bytes(label if isinstance(label, bytes) else label.encode())
+    with pytest.raises(ImportFormatError) as caught:
+        _folder(top)
+    assert (caught.value.file, caught.value.line) == (file, line)
+    assert reason in caught.value.reason
+    assert caught.value.message.startswith(f"{file} line {line}: ")
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        ({"images/a.png": ""}, "line 1: no class names: a YOLO dataset names them in data.yaml"),
+        ({"data.yaml": "names: [car\n"}, "data.yaml line 2: not valid YAML: expected ',' or ']'"),
+        ({"data.yaml": "- car\n"}, "data.yaml line 1: must be a mapping (names: ...)"),
+        ({"data.yaml": "nc: 2\n"}, "data.yaml line 1: no 'names': the class names"),
+        ({"data.yaml": "names: car\n"}, "data.yaml line 1: 'names' must be a list or class"),
+        ({"data.yaml": "names:\n  a: car\n"}, "data.yaml line 2: a class of 'names' must be"),
+        ({"data.yaml": f"names:\n  ? {'9' * 5000}\n  : car\n"}, "data.yaml line 2: a class of"),
+        ({"data.yaml": "names:\n- car\n- [x]\n"}, "data.yaml line 3: a class name must be a text"),
+        ({"data.yaml": "names:\n- car\n- ''\n"}, "data.yaml line 3: a class name must be a text"),
+        ({"data.yaml": "[" * 5000}, "data.yaml line 1: not valid YAML: nested too deeply"),
+        ({"classes.txt": "car\n\nperson\n"}, "classes.txt line 2: a blank line: each line"),
+        (
+            {"data.yaml": NAMES, "labels/z.txt": "0 .5 .5 .1 .1\n"},
+            "labels/z.txt line 1: a label file with no image: YOLO names a label file after its",
+        ),
+        (
+            {"data.yaml": NAMES, "images/b.png": "", "images/b.jpg": "", "labels/b.txt": ""},
+            "labels/b.txt line 1: both 'images/b.jpg' and 'images/b.png' would take these labels",
+        ),
+    ],
+)
+def test_a_bad_dataset_names_the_file_and_line(
+    tmp_path: Path, files: dict[str, str], message: str
+) -> None:
+    top = _dataset(tmp_path / "d", {"images/a.png": "", **files})
+    with pytest.raises(ImportFormatError) as caught:
+        _folder(top)
+    assert caught.value.message.startswith(message), caught.value.message
+
+
+def test_files_beside_the_dataset_that_are_no_labels_are_left_alone(tmp_path: Path) -> None:
+    top = _dataset(
+        tmp_path / "d",
+        {
+            "data.yaml": NAMES + "train: train.txt\n",
+            "train.txt": "./images/a.png\n",
+            "README.roboflow.txt": "exported",
+            "classes.txt": "car\n",
+            "labels/train.cache": "binary",
+            "images/a.png": "",
+        },
+    )
+    assert [r.external_id for r in _folder(top)] == ["images/a.png"]
+
+
+def test_a_label_file_linked_out_of_the_folder_is_refused(tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("0 .5 .5 .1 .1\n")
+    top = _dataset(tmp_path / "media" / "d", {"data.yaml": NAMES, "images/a.png": ""})
+    (top / "labels").mkdir()
+    os.symlink(secret, top / "labels" / "a.txt")
+    with pytest.raises(ImportFormatError) as caught:
+        list(YoloImporter(control="objects").read_folder(top, root=tmp_path / "media"))
+    assert caught.value.message == (
+        "labels/a.txt line 1: a link to a file out of the folder is refused"
+    )
+
+
+def test_a_huge_label_file_is_refused_unread(tmp_path: Path) -> None:
+    top = _dataset(tmp_path / "d", {"data.yaml": NAMES, "images/a.png": ""})
+    (top / "labels").mkdir()
+    with (top / "labels" / "a.txt").open("wb") as out:
+        out.truncate(MAX_LABEL_BYTES + 1)
+    with pytest.raises(ImportFormatError, match=r"^labels/a.txt line 1: larger than 1 MiB"):
+        _folder(top)
+
+
+def test_a_zip_names_its_images_in_lists_under_the_media_root() -> None:
+    records = _read_zip(
+        {
+            "data.yaml": NAMES + "train: street/train.txt\nval: [images.txt, images/val]\n",
+            "street/train.txt": "./images/a.png\n",  # the list's own folder
+            "images.txt": "./street/images/a.png\nstreet/b.jpg\n\n",
+            "street/labels/a.txt": "0 0.5 0.5 0.5 0.5\n",
+            "street/b.txt": "",
+        }
+    )
+    assert [r.payload["image"] for r in records] == ["street/images/a.png", "street/b.jpg"]
+    assert records[0].label["objects"][0]["w"] == 0.5
+
+
+def test_a_list_line_climbing_out_of_the_zip_names_the_list_and_line() -> None:
+    with pytest.raises(ImportFormatError) as caught:
+        _read_zip({"data.yaml": NAMES + "train: images.txt\n", "images.txt": "a.png\n../b.png"})
+    assert caught.value.message == "images.txt line 2: media path '../b.png': '..' is refused"
+    with pytest.raises(ImportFormatError, match="^images.txt line 1: .*absolute paths"):
+        _read_zip({"data.yaml": NAMES + "train: images.txt\n", "images.txt": "/etc/a.png"})
+
+
+def test_a_zip_without_lists_names_its_images_by_its_image_files() -> None:
+    records = _read_zip(
+        {"classes.txt": "car\n", "set/images/a.png": b"png", "set/labels/a.txt": "0 .5 .5 1 1"}
+    )
+    assert [(r.payload["image"], bool(r.label)) for r in records] == [("set/images/a.png", True)]
+    with pytest.raises(ImportFormatError, match="^line 1: the zip names no images"):
+        _read_zip({"classes.txt": "car\n", "labels/a.txt": ""})
+
+
+@pytest.mark.parametrize("name", ["../evil.txt", "/abs/evil.txt", "a\\..\\evil.txt"])
+def test_a_zip_member_out_of_the_zip_is_refused(name: str) -> None:
+    with pytest.raises(ImportFormatError, match="^line 1: zip member "):
+        _read_zip({"classes.txt": "car\n", name: "x"})
+
+
+def test_a_zip_link_is_refused() -> None:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        archive.writestr("classes.txt", "car\n")
+        archive.writestr("train.txt", "a.png\n")  # Darknet's list
+        link = zipfile.ZipInfo("a.txt")
+        link.external_attr = 0o120777 << 16
+        archive.writestr(link, "/etc/passwd")
+    out.seek(0)
+    with pytest.raises(ImportFormatError, match="^a.txt line 1: a link is refused"):
+        list(YoloImporter().read(out))
+
+
+def test_a_zip_bomb_is_refused_at_the_limit() -> None:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("classes.txt", "car\n")
+        archive.writestr("train.txt", "b.png\n")
+        archive.writestr("b.txt", b"0" * (MAX_LABEL_BYTES * 50))  # 50 MiB of zeros
+    assert len(out.getvalue()) < 200_000
+    out.seek(0)
+    with pytest.raises(ImportFormatError, match="^b.txt line 1: larger than 1 MiB"):
+        list(YoloImporter().read(out))
+
+
+def test_what_is_no_zip_is_refused_on_line_one() -> None:
+    with pytest.raises(ImportFormatError, match="^line 1: not a zip file"):
+        list(YoloImporter().read(io.BytesIO(b"0 0.5 0.5 1 1\n")))
+
+
+def test_a_yolo_folder_is_told_by_its_names_and_labels(tmp_path: Path) -> None:
+    top = _dataset(tmp_path / "d", {"data.yaml": NAMES, "labels/a.txt": "", "images/a.png": ""})
+    assert importer_for_folder(top) == "yolo"
+    (top / "labels").rename(top / "images" / "labels")  # Roboflow's train/labels
+    assert importer_for_folder(top) == "yolo"
+    (top / "images" / "labels" / "a.txt").unlink()
+    (top / "images" / "labels").rmdir()
+    assert importer_for_folder(top) is None
+
+
+def test_an_image_name_that_is_not_utf8_names_the_file(tmp_path: Path) -> None:
+    top = _dataset(tmp_path / "d", {"classes.txt": "car\n", "images/a.png": ""})
+    with open(os.path.join(os.fsencode(top / "images"), b"caf\xe9.png"), "wb") as out:
+        out.write((top / "images" / "a.png").read_bytes())
+    with pytest.raises(ImportFormatError) as caught:
+        _folder(top)
+    assert caught.value.message == (
+        "line 2: 'd/images/caf\ufffd.png': the name is not UTF-8 text; rename it"
+    )
+
+
+SCHEMA = {
+    "name": "Street",
+    "data": {"type": "image", "field": "image"},
+    "controls": [{"name": "objects", "type": "boxes", "labels": ["person", "car"]}],
+}
+
+
+def _record(item_id: int, path: str, boxes: list[dict[str, Any]], **payload: Any) -> ExportRecord:
+    record = sample_record(item_id, path)
+    return replace(record, label=boxes, value={"objects": boxes}, payload=payload)
+
+
+def test_the_exporter_writes_label_files_an_image_list_and_names_in_schema_order() -> None:
+    exporter = make_exporter("yolo", schema=parse_schema(SCHEMA))
+    assert isinstance(exporter, YoloExporter)
+    sink = io.BytesIO()
+    box = {"x": 10, "y": 5, "w": 20, "h": 10, "label": "car"}
+    exporter.write(
+        [
+            _record(1, "street/images/a.png", [box], image="x", width=40, height=20),
+            _record(2, "street/b.png", []),
+        ],
+        sink,
+    )
+    archive = zipfile.ZipFile(sink)
+    assert archive.namelist() == [
+        "street/labels/a.txt",
+        "street/b.txt",
+        "images.txt",
+        "data.yaml",
+    ]
+    assert archive.read("street/labels/a.txt") == b"1 0.500000 0.500000 0.500000 0.500000\n"
+    assert archive.read("street/b.txt") == b""
+    assert archive.read("images.txt") == b"./street/images/a.png\n./street/b.png\n"
+    data = yaml.safe_load(archive.read("data.yaml"))
+    assert data == {
+        "names": {0: "person", 1: "car"},
+        "nc": 2,
+        "train": "images.txt",
+        "val": "images.txt",
+    }
+
+
+def test_two_images_that_would_share_a_label_file_are_refused() -> None:
+    with pytest.raises(
+        LabelloopError, match=r"item 2 \('a/x.jpg'\) would write a/x.txt, as item 1"
+    ):
+        YoloExporter().write([_record(1, "a/x.png", []), _record(2, "a/x.jpg", [])], io.BytesIO())
+
+
+def test_yolo_export_needs_a_boxes_control_and_the_image_size() -> None:
+    choice = {**SCHEMA, "controls": [{"name": "c", "type": "choice", "labels": ["a", "b"]}]}
+    with pytest.raises(LabelloopError, match="YOLO export needs a boxes control"):
+        make_exporter("yolo", schema=parse_schema(choice))
+    box = {"x": 1, "y": 1, "w": 2, "h": 2, "label": "car"}
+    with pytest.raises(LabelloopError, match="item 3 has no image size"):
+        YoloExporter(schema=parse_schema(SCHEMA)).write([_record(3, "a.png", [box])], io.BytesIO())
