@@ -1,6 +1,7 @@
 """Failed sign-ins, counted per name and client address, so that passwords cannot be guessed at
 speed: past ``limit`` failures within ``window_s`` the pair is refused, before any password is
-checked, until its oldest failure leaves the window.
+checked, until its oldest failure leaves the window; past ``address_limit`` failures within the
+window under any names, the address is refused alike.
 
 Counting per name *and* address keeps one person's typos from locking anyone else out, and a
 name that exists is throttled exactly like one that does not (the refusal tells nothing). The
@@ -23,46 +24,62 @@ T = TypeVar("T")
 
 SIGN_IN_LIMIT = 10
 """Failed attempts a name may have from one address within ``SIGN_IN_WINDOW_S``."""
+ADDRESS_LIMIT = 100
+"""Failed attempts one address may have within the window, whatever the names: a guesser
+trying many names (or filling the throttle's memory with them) is stopped, while the people
+behind one shared address (an office's NAT) have room for their typos."""
 SIGN_IN_WINDOW_S = 15 * 60.0
 TRACKED_PAIRS = 10_000
-"""Pairs remembered at most (bounded memory under a spray of names); past it, the least
-recently failed pair not yet refused is forgotten first, so that a spray of other names cannot
-free a pair that is being refused."""
+"""Pairs (and addresses) remembered at most, for bounded memory; past it, a pair whose
+failures all left the window goes first, then the least recently failed pair not refused, so
+that failures under other names cannot free a pair that is being refused."""
 
 
 class SignInThrottle:
-    """Failed attempts per (name, address); thread-safe (sync routes run in a thread pool)."""
+    """Failed attempts per (name, address) and per address; thread-safe (sync routes run in a
+    thread pool)."""
 
     def __init__(
         self,
         *,
         limit: int = SIGN_IN_LIMIT,
+        address_limit: int = ADDRESS_LIMIT,
         window_s: float = SIGN_IN_WINDOW_S,
         max_pairs: int = TRACKED_PAIRS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.limit, self.window_s, self.max_pairs = limit, window_s, max_pairs
+        self.limit, self.address_limit = limit, address_limit
+        self.window_s, self.max_pairs = window_s, max_pairs
         self._clock = clock
+        # least recently failed first
         self._failures: OrderedDict[tuple[str, str], deque[float]] = OrderedDict()
+        self._by_address: OrderedDict[str, deque[float]] = OrderedDict()
         self._lock = threading.Lock()
 
     @staticmethod
     def _key(name: str, address: str) -> tuple[str, str]:
         return name.strip().casefold(), address
 
+    def _recent(self, times: deque[float] | None, at: float) -> deque[float] | None:
+        """``times`` without the failures that left the window (None when none is left)."""
+        if times is None:
+            return None
+        while times and times[0] <= at - self.window_s:
+            times.popleft()
+        return times or None
+
+    def _wait(self, times: deque[float] | None, limit: int, at: float) -> float:
+        return times[0] + self.window_s - at if times and len(times) >= limit else 0.0
+
     def wait_s(self, name: str, address: str) -> float:
         """Seconds until the pair may try again (0: now)."""
         key, at = self._key(name, address), self._clock()
         with self._lock:
-            times = self._failures.get(key)
-            if times is None:
-                return 0.0
-            while times and times[0] <= at - self.window_s:
-                times.popleft()
-            if not times:
-                del self._failures[key]
-                return 0.0
-            return times[0] + self.window_s - at if len(times) >= self.limit else 0.0
+            pair = self._recent(self._failures.get(key), at)
+            if pair is None:
+                self._failures.pop(key, None)
+            near = self._recent(self._by_address.get(address), at)
+            return max(self._wait(pair, self.limit, at), self._wait(near, self.address_limit, at))
 
     def begin(self, name: str, address: str) -> float:
         """Count an attempt of the pair as failed before its password is checked and answer 0,
@@ -71,34 +88,49 @@ class SignInThrottle:
         check before and a count after let every attempt in flight through."""
         key, at = self._key(name, address), self._clock()
         with self._lock:
-            times = self._failures.pop(key, None) or deque(maxlen=self.limit)
-            while times and times[0] <= at - self.window_s:
-                times.popleft()
-            self._failures[key] = times  # now the most recent
-            if len(times) >= self.limit:
-                return times[0] + self.window_s - at
-            times.append(at)
+            pair = self._recent(self._failures.pop(key, None), at) or deque(maxlen=self.limit)
+            self._failures[key] = pair  # now the most recent
+            near = self._recent(self._by_address.pop(address, None), at)
+            near = near or deque(maxlen=self.address_limit)
+            self._by_address[address] = near
+            wait = max(self._wait(pair, self.limit, at), self._wait(near, self.address_limit, at))
+            if wait > 0:
+                return wait
+            pair.append(at)
+            near.append(at)
             if len(self._failures) > self.max_pairs:
-                self._forget_one()
+                self._forget_pair(at)
+            if len(self._by_address) > self.max_pairs:
+                self._by_address.popitem(last=False)
             return 0.0
 
-    def _forget_one(self) -> None:
-        """Forget the least recently failed pair that is not refused, else the least recent."""
-        for key, times in self._failures.items():  # least recent first
-            if len(times) < self.limit:
+    def _forget_pair(self, at: float) -> None:
+        """Forget a pair whose failures all left the window, else the least recently failed
+        pair that is not refused, else the least recently failed."""
+        oldest = next(iter(self._failures))
+        if self._recent(self._failures[oldest], at) is None:
+            del self._failures[oldest]  # the least recent has nothing left: none is older
+            return
+        for key, times in self._failures.items():
+            if self._wait(self._recent(times, at), self.limit, at) == 0:
                 del self._failures[key]
                 return
-        self._failures.popitem(last=False)
+        del self._failures[oldest]
 
     def withdraw(self, name: str, address: str) -> None:
         """Take back one attempt ``begin`` counted that ended neither right nor wrong (the
         check itself failed)."""
         with self._lock:
-            times = self._failures.get(self._key(name, address))
-            if times:
-                times.pop()
+            for times in (
+                self._failures.get(self._key(name, address)),
+                self._by_address.get(address),
+            ):
+                if times:
+                    times.pop()
 
     def succeeded(self, name: str, address: str) -> None:
+        """The pair's count starts again; the address keeps its count (one person's right
+        password says nothing of the other names tried from there)."""
         with self._lock:
             self._failures.pop(self._key(name, address), None)
 

@@ -341,3 +341,37 @@ def test_a_spray_of_other_names_does_not_free_a_refused_pair() -> None:
         assert throttle.begin(f"name{i}", "10.0.0.9") == 0
     assert throttle.wait_s("admin", "10.0.0.9") == 14 * 60  # still refused
     assert len(throttle._failures) == 4  # still bounded
+
+
+def test_pairs_refused_long_ago_do_not_stay_protected_past_the_bound() -> None:
+    # Names failed to their limit once, an hour ago, are not being refused any more: past the
+    # bound they are forgotten first, not the name being guessed now.
+    from labelloop.server.throttle import SignInThrottle
+
+    clock = Clock()
+    throttle = SignInThrottle(limit=3, max_pairs=4, clock=clock)
+    for i in range(3):
+        for _ in range(3):
+            throttle.begin(f"filler{i}", "10.0.0.9")
+    clock.now += 3600
+    checked = 0
+    for _ in range(20):
+        checked += throttle.begin("admin", "10.0.0.9") == 0
+        throttle.begin("dummy", "10.0.0.9")
+    assert checked == 3
+
+
+def test_an_address_trying_many_names_is_refused_whatever_the_name() -> None:
+    from labelloop.server.throttle import SignInThrottle
+
+    clock = Clock()
+    throttle = SignInThrottle(limit=10, address_limit=5, clock=clock)
+    for i in range(5):
+        assert throttle.begin(f"name{i}", "10.0.0.9") == 0
+    assert throttle.begin("admin", "10.0.0.9") == 15 * 60  # a name it never tried
+    assert throttle.wait_s("admin", "10.0.0.9") == 15 * 60
+    assert throttle.begin("admin", "10.0.0.7") == 0  # another address is not held up
+    throttle.succeeded("name0", "10.0.0.9")  # a right password does not clear the address
+    assert throttle.begin("name0", "10.0.0.9") > 0
+    clock.now += 15 * 60 + 1
+    assert throttle.begin("admin", "10.0.0.9") == 0
