@@ -67,6 +67,10 @@ class SingleFlight:
             leader = flight is None
             if flight is None:
                 flight = self._running[key] = _Flight()
+            elif flight.thread == threading.get_ident():
+                raise RuntimeError(
+                    f"{key!r} was asked for again while it computes"
+                )  # would wait on itself
         if not leader:
             flight.done.wait()
             if flight.error is not None:
@@ -86,6 +90,7 @@ class SingleFlight:
 
 class _Flight:
     def __init__(self) -> None:
+        self.thread = threading.get_ident()  # the leader's
         self.done = threading.Event()
         self.value: Any = None
         self.error: BaseException | None = None

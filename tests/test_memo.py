@@ -67,3 +67,10 @@ def test_recent_computes_a_key_once_when_many_ask_first() -> None:
     recent.get("a", lambda: "A")
     recent.get("b", lambda: "B")
     assert recent.get("drift", lambda: slow("drift")) == "DRIFT" and runs == ["drift", "drift"]
+
+
+def test_a_computation_asking_for_its_own_key_is_an_error_not_a_hang() -> None:
+    flights = SingleFlight()
+    with pytest.raises(RuntimeError, match="asked for again while it computes"):
+        flights.run("k", lambda: flights.run("k", lambda: 1))
+    assert flights.run("k", lambda: 2) == 2  # nothing left running
