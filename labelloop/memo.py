@@ -67,10 +67,8 @@ class SingleFlight:
             leader = flight is None
             if flight is None:
                 flight = self._running[key] = _Flight()
-            elif flight.thread == threading.get_ident():
-                raise RuntimeError(
-                    f"{key!r} was asked for again while it computes"
-                )  # would wait on itself
+            elif flight.thread == threading.get_ident():  # it would wait on itself
+                raise RuntimeError(f"{key!r} was asked for again while it computes")
         if not leader:
             flight.done.wait()
             if flight.error is not None:
