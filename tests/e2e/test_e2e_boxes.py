@@ -389,6 +389,15 @@ def test_boxes_by_keyboard_alone(boxes_server: str, browser: Any) -> None:
         page.keyboard.press(key)
     [box] = _boxes(page)
     assert (box["x"], box["y"], box["w"], box["h"], box["label"]) == (x, y, w, h, "sign")
+    # On a Russian layout the Z key types "я": Ctrl+Я undoes, Ctrl+Shift+Я redoes.
+    press_russian_z = (
+        "(shift) => document.body.dispatchEvent(new KeyboardEvent('keydown',"
+        " {key: shift ? 'Я' : 'я', code: 'KeyZ', ctrlKey: true, shiftKey: shift, bubbles: true}))"
+    )
+    page.evaluate(press_russian_z, False)
+    assert _boxes(page)[0]["label"] == "person"
+    page.evaluate(press_russian_z, True)
+    assert _boxes(page)[0]["label"] == "sign"
 
     # Zoom: + and - step the zoom; the stage scrolls (arrows pan with nothing selected).
     fit = Stage(page).scale
@@ -406,7 +415,11 @@ def test_boxes_by_keyboard_alone(boxes_server: str, browser: Any) -> None:
     page.keyboard.press("-")
     assert page.get_attribute(".boxes-stage", "data-zoom") == "1"
 
-    page.keyboard.press("Enter")
+    # A focused button takes its Space though the pointer rests on the image (where Space
+    # alone pans): here the focused Submit submits.
+    page.hover(".boxes-stage")
+    page.focus("#submit-btn")
+    page.keyboard.press(" ")
     assignment = _wait_stage(page, other_than=assignment)
     stored = _stored(page, boxes_server, BOXES, str(item))
     assert stored == {"objects": [{"x": x, "y": y, "w": w, "h": h, "label": "sign"}]}

@@ -82,7 +82,10 @@
     if (e.key === " " && !(e.ctrlKey || e.metaKey || e.altKey)) {
       holdSpace(true);
       // Over an image Space is for panning: the page must not scroll a screen down meanwhile.
-      if (document.querySelector(".boxes-stage:hover, .boxes-stage.is-grabbing")) {
+      // A focused button (Submit, a choice) still takes its Space.
+      const focus = document.activeElement;
+      const onPage = !focus || focus === document.body || !!focus.closest(".boxes-stage");
+      if (onPage && document.querySelector(".boxes-stage:hover, .boxes-stage.is-grabbing")) {
         e.preventDefault();
       }
       return;
@@ -91,7 +94,9 @@
     // Ctrl+Y put it back, as in Label Studio and CVAT. The pages leave keys with Ctrl to the
     // browser, so the widget listens itself; in a text field the browser's own undo stays.
     if (!(e.ctrlKey || e.metaKey) || e.altKey || !lastUsed) return;
-    const k = e.key.toLowerCase();
+    // the letter as typed, else the key's place (Ctrl+Я on a Russian layout is Ctrl+Z)
+    const typed = e.key.toLowerCase();
+    const k = /^[a-z]$/.test(typed) || !e.code.startsWith("Key") ? typed : e.code.slice(3).toLowerCase();
     const back = k === "z" && !e.shiftKey;
     const forth = (k === "z" && e.shiftKey) || (k === "y" && e.ctrlKey && !e.shiftKey);
     if (!back && !forth) return;
