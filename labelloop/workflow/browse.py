@@ -200,13 +200,14 @@ def _row(r: dict[str, Any], target: str, *, expert: bool) -> dict[str, Any]:
         # The target's value as an export's label column has it: a name, a list of names, or
         # spans and boxes.
         "label": (r["value"] or {}).get(target),
-        "value": r["value"],  # every control's, as My answers' rows hold the answer's
         "resolution": r["resolution"],
         "decided_by": r["decided_by"],
         "decided_at": r["decided_at"].isoformat() if r["decided_at"] is not None else None,
         "answers": r["answers"],
         "flags": r["flags"],
     }
+    if out["width"] is not None:  # an image: every control's boxes are drawn on its thumbnail
+        out["value"] = r["value"]
     if expert:
         out["gold"] = bool(r["gold"])
     return out

@@ -108,6 +108,7 @@ def test_a_row_says_who_answered_how_it_was_resolved_and_by_whom(
     assert row["answers"] == [{"user": "cy", "status": "accepted"}]
     assert row["decided_at"] is not None and row["split"] == "pool"
     assert "gold" not in row  # a reviewer is not told which items are checks
+    assert "value" not in row  # a text's row has its label; only an image's draws every control
     waiting = _row(lab, browsed["rev"], browsed["by_bob"][0]["item_id"])
     assert (waiting["label"], waiting["answers"]) == (
         None,
