@@ -395,19 +395,24 @@ def start_server(env: dict[str, str], port: int, logpath: Path) -> tuple[subproc
         stdout=logf,
         stderr=subprocess.STDOUT,
     )
+    logf.close()  # the child holds its own copy
     url = f"http://127.0.0.1:{port}/api/health"
-    with httpx.Client(timeout=2.0) as c:
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"server exited with {proc.returncode}:\n{tail(logpath)}")
-            try:
-                if c.get(url).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.perf_counter() - t0 > 120:
-                raise RuntimeError("server did not answer /api/health within 120 s")
-            time.sleep(0.01)
+    try:
+        with httpx.Client(timeout=2.0) as c:
+            while True:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"server exited with {proc.returncode}:\n{tail(logpath)}")
+                try:
+                    if c.get(url).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.perf_counter() - t0 > 120:
+                    raise RuntimeError("server did not answer /api/health within 120 s")
+                time.sleep(0.01)
+    except BaseException:
+        stop_process(proc, "labelloop serve")  # not left running behind the error
+        raise
     return proc, time.perf_counter() - t0
 
 
