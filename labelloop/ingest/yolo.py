@@ -251,12 +251,18 @@ class YoloExporter:
 
 
 def _line_of(box: dict[str, Any], labels: list[str], *, size: tuple[float, float]) -> str:
-    """One box as a YOLO line, in fractions of the image's ``size`` (width, height)."""
+    """One box as a YOLO line, in fractions of the image's ``size`` (width, height), cut at
+    the image's edges as the importer cuts it: a box may end up to half a pixel past them,
+    and YOLO tools drop a label file holding a fraction above 1. A box wholly past an edge
+    holds nothing of the image and is left out."""
     if box["label"] not in labels:
         labels.append(box["label"])  # only without a schema: labels as met
     width, height = size
-    x, y, w, h = box["x"], box["y"], box["w"], box["h"]
-    numbers = ((x + w / 2) / width, (y + h / 2) / height, w / width, h / height)
+    x0, y0 = max(box["x"], 0), max(box["y"], 0)
+    x1, y1 = min(box["x"] + box["w"], width), min(box["y"] + box["h"], height)
+    if x1 <= x0 or y1 <= y0:
+        return ""
+    numbers = ((x0 + x1) / 2 / width, (y0 + y1) / 2 / height, (x1 - x0) / width, (y1 - y0) / height)
     return f"{labels.index(box['label'])} " + " ".join(f"{n:.6f}" for n in numbers) + "\n"
 
 

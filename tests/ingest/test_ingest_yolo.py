@@ -417,3 +417,18 @@ def test_yolo_export_needs_a_boxes_control_and_the_image_size() -> None:
     box = {"x": 1, "y": 1, "w": 2, "h": 2, "label": "car"}
     with pytest.raises(LabelloopError, match="item 3 has no image size"):
         YoloExporter(schema=parse_schema(SCHEMA)).write([_record(3, "a.png", [box])], io.BytesIO())
+
+
+def test_a_box_reaching_past_the_edge_is_exported_cut_at_it_and_imports_back() -> None:
+    # the schema lets a box end half a pixel past the image: YOLO tools drop a label file
+    # holding a fraction above 1, so the export cuts it as the importer does
+    schema = parse_schema(SCHEMA)
+    past = {"x": 0, "y": 0, "w": 40.4, "h": 30.4, "label": "car"}
+    beyond = {"x": 40.2, "y": 1, "w": 0.2, "h": 2, "label": "car"}  # holds none of the image
+    sink = io.BytesIO()
+    record = _record(1, "a.png", [past, beyond], image="a.png", width=40, height=30)
+    YoloExporter(schema=schema).write([record], sink)
+    assert zipfile.ZipFile(sink).read("a.txt") == b"1 0.500000 0.500000 1.000000 1.000000\n"
+    sink.seek(0)
+    (back,) = YoloImporter(control="objects", labels=("person", "car")).read(sink)
+    assert back.label["objects"] == [{"x": 0, "y": 0, "w": 1, "h": 1, "label": "car"}]
