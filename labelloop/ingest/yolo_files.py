@@ -4,6 +4,7 @@ leading out of the dataset."""
 
 from __future__ import annotations
 
+import lzma
 import stat
 import zipfile
 import zlib
@@ -98,6 +99,18 @@ class FolderFiles(DatasetFiles):
         return _limited(path, data, limit)
 
 
+ZIP_ERRORS = (
+    zipfile.BadZipFile,
+    zlib.error,
+    lzma.LZMAError,
+    EOFError,  # a member cut short
+    OSError,  # bz2's corrupt stream
+    NotImplementedError,  # a compression zipfile does not know
+    RuntimeError,  # an encrypted member
+)
+"""What reading a corrupt or unreadable zip member raises, by its compression."""
+
+
 class ZipFiles(DatasetFiles):
     """A zip's files; a name that climbs out of it, or a link, is refused."""
 
@@ -121,9 +134,10 @@ class ZipFiles(DatasetFiles):
         try:
             with self.archive.open(info) as raw:
                 data = raw.read(limit + 1)
-        except (zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError) as exc:
+        except ZIP_ERRORS as exc:
+            detail = str(exc) or "it is cut short"  # EOFError says nothing
             raise ImportFormatError(
-                file=path, line=1, reason=f"cannot be read from the zip ({exc})"
+                file=path, line=1, reason=f"cannot be read from the zip ({detail[:200]})"
             ) from None
         return _limited(path, data, limit)
 

@@ -334,6 +334,42 @@ def test_a_zip_bomb_is_refused_at_the_limit() -> None:
         list(YoloImporter().read(out))
 
 
+def _corrupt_zip(compression: int, *, cut: bool) -> io.BytesIO:
+    """A zip whose label file ``a.txt`` is corrupt: its data scrambled, or (``cut``) its size
+    in the zip's directory larger than the data, so reading it runs off its end."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=compression) as archive:
+        archive.writestr("classes.txt", "car\n")
+        archive.writestr("train.txt", "a.png\n")
+        archive.writestr("a.txt", "0 0.5 0.5 0.1 0.1\n" * 200)
+    data = bytearray(out.getvalue())
+    entry = data.rindex(b"PK\x01\x02")  # a.txt's entry in the directory, the last one
+    if cut:
+        data[entry + 20 : entry + 28] = (10**5).to_bytes(4, "little") * 2
+    else:
+        start = data.index(b"a.txt") + len("a.txt")  # its local header's name, then its data
+        data[start + 8 : start + 40] = bytes(b ^ 0x5A for b in data[start + 8 : start + 40])
+    return io.BytesIO(bytes(data))
+
+
+@pytest.mark.parametrize(
+    ("compression", "cut", "detail"),
+    [
+        (zipfile.ZIP_STORED, True, "it is cut short"),
+        (zipfile.ZIP_STORED, False, "Bad CRC-32"),
+        (zipfile.ZIP_DEFLATED, False, "Error -3 while decompressing"),
+        (zipfile.ZIP_BZIP2, False, "Invalid data stream"),
+        (zipfile.ZIP_LZMA, False, "Corrupt input data"),
+    ],
+)
+def test_a_corrupt_zip_member_is_refused_naming_it(
+    compression: int, detail: str, *, cut: bool
+) -> None:
+    with pytest.raises(ImportFormatError) as caught:
+        list(YoloImporter().read(_corrupt_zip(compression, cut=cut)))
+    assert caught.value.message.startswith(f"a.txt line 1: cannot be read from the zip ({detail}")
+
+
 def test_what_is_no_zip_is_refused_on_line_one() -> None:
     with pytest.raises(ImportFormatError, match="^line 1: not a zip file"):
         list(YoloImporter().read(io.BytesIO(b"0 0.5 0.5 1 1\n")))
