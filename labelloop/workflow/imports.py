@@ -139,8 +139,9 @@ def _with_notes(report: ImportReport, importer: object) -> ImportReport:
 def _importer_options(ctx: ProjectContext, fmt: str, given: dict[str, Any]) -> dict[str, Any]:
     """The options ``fmt``'s importer takes: COCO and YOLO files name their boxes control, not
     fields; a Label Studio, doccano or Prodigy file's labels go to the schema's controls."""
-    if fmt in BOXES_FORMATS:
-        return _boxes_options(ctx, fmt)
+    if fmt in BOXES_FORMATS:  # a YOLO zip's images are read to measure its tiny boxes
+        roots = {"media_roots": tuple(given["media_roots"])} if fmt == "yolo" else {}
+        return _boxes_options(ctx, fmt) | roots
     options = {key: given[key] for key in ("text_field", "id_field", "label_field")}
     if given["fallback"] is not None:
         options["fallback_field"] = given["fallback"]

@@ -20,6 +20,7 @@ from labelloop.ingest import YoloExporter, YoloImporter, importer_for_folder, ma
 from labelloop.ingest.conformance import sample_record
 from labelloop.ingest.yolo_files import MAX_LABEL_BYTES, label_path
 from labelloop.schema import parse_schema
+from labelloop.schema.values import MAX_REGIONS
 
 LABELS = ("car", "person")
 NAMES = "names:\n  0: car\n  1: person\n"
@@ -200,6 +201,50 @@ def test_a_bad_label_line_names_the_file_and_line(
     assert (caught.value.file, caught.value.line) == (file, line)
     assert reason in caught.value.reason
     assert caught.value.message.startswith(f"{file} line {line}: ")
+
+
+def test_a_box_too_small_for_its_image_names_the_label_line(tmp_path: Path) -> None:
+    # 0.0001 of a 40 px wide image is 0.004 px: the store, holding boxes to 0.01 px, would
+    # refuse it naming the image's record, not the label file's line
+    label = "0 0.5 0.5 0.2 0.2\n\n0 0.5 0.5 0.0001 0.2\n"
+    top = _dataset(tmp_path / "d", {"data.yaml": NAMES, "images/b.png": "", "labels/b.txt": label})
+    with pytest.raises(ImportFormatError) as caught:
+        _folder(top)
+    assert caught.value.file == "labels/b.txt"
+    assert caught.value.message == (
+        "labels/b.txt line 3: the box is 0.004×4 pixels on its 40×20 image ('d/images/b.png'); "
+        "a box must be at least 0.01 pixel wide and tall"
+    )
+    (top / "labels" / "b.txt").write_text("0 0.5 0.5 0.0005 0.2\n")  # 0.02 px: held
+    (b,) = _folder(top)
+    assert b.label["objects"][0]["w"] == pytest.approx(0.0005)
+
+
+def test_a_zip_box_too_small_for_its_image_names_the_label_line(tmp_path: Path) -> None:
+    _png(tmp_path / "street" / "images" / "a.png")
+    files = {
+        "data.yaml": NAMES,
+        "street/images/a.png": b"",
+        "street/labels/a.txt": "1 .5 .5 .5 1e-9",
+    }
+    with pytest.raises(
+        ImportFormatError, match=r"^street/labels/a.txt line 1: the box is 20×2e-08"
+    ):
+        _read_zip(files, media_roots=(tmp_path,))
+    assert len(_read_zip(files)) == 1  # with no media root, it is left to the import to measure
+
+
+def test_a_label_file_of_more_boxes_than_an_image_holds_names_its_line(tmp_path: Path) -> None:
+    label = "0 0.5 0.5 0.2 0.2\n" * MAX_REGIONS
+    top = _dataset(tmp_path / "d", {"data.yaml": NAMES, "images/a.png": "", "labels/a.txt": label})
+    assert len(_folder(top)[0].label["objects"]) == MAX_REGIONS
+    (top / "labels" / "a.txt").write_text(label + "\n1 0.5 0.5 0.2 0.2 0.5\n")
+    with pytest.raises(ImportFormatError) as caught:
+        _folder(top)
+    assert caught.value.message == (
+        f"labels/a.txt line {MAX_REGIONS + 2}: more than 1,000 boxes in one label file; "
+        "an image holds at most 1,000"
+    )
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +114,38 @@ def test_images_of_another_size_than_a_coco_file_gives_are_told_up_to_ten(shapes
         "... and 2 more images whose file is not the size the import file gives; their boxes "
         "were scaled to the image too"
     )
+
+
+def test_a_yolo_box_too_small_for_its_image_names_the_label_file_and_line(shapes: Any) -> None:
+    lab, _, media = shapes
+    boxes = {**SCHEMA, "controls": [{"name": "objects", "type": "boxes", "labels": ["car"]}]}
+    projects.create_project(lab.db, "cars", boxes, actor=lab.admin)
+    ctx = lab.ctx("cars", lab.admin)
+    top = media / "d"
+    _png(top / "images" / "a.png", 10)
+    _png(top / "images" / "b.png", 200)
+    (top / "labels").mkdir()
+    (top / "data.yaml").write_text("names: [car]\ntrain: images.txt\n")
+    (top / "images.txt").write_text("./images/a.png\n./images/b.png\n")
+    (top / "labels" / "a.txt").write_text("0 0.5 0.5 0.2 0.2\n")
+    (top / "labels" / "b.txt").write_text("0 0.5 0.5 0.2 0.2\n\n0 0.5 0.5 0.0001 0.2\n")
+    said = (
+        "labels/b.txt line 3: the box is 0.0008×1.6 pixels on its 8×8 image ('d/images/b.png'); "
+        "a box must be at least 0.01 pixel wide and tall"
+    )
+    with pytest.raises(ImportFormatError, match=f"^{re.escape(said)}"):
+        imports.import_folder(lab.db, ctx, top, media_roots=(media,), fmt="yolo")
+    zipped = io.BytesIO()
+    with zipfile.ZipFile(zipped, "w") as archive:  # paths under the media root, as exported
+        archive.write(top / "data.yaml", "data.yaml")
+        archive.writestr("images.txt", "./d/images/a.png\n./d/images/b.png\n")
+        for name in ("a", "b"):
+            archive.write(top / "labels" / f"{name}.txt", f"d/labels/{name}.txt")
+    zipped.seek(0)
+    with pytest.raises(ImportFormatError, match=f"^d/{re.escape(said)}"):
+        imports.import_items(
+            lab.db, ctx, zipped, fmt="yolo", filename="d.zip", media_roots=(media,)
+        )
 
 
 def test_a_fake_image_in_a_folder_aborts_the_import_naming_the_file(shapes: Any) -> None:
