@@ -14,7 +14,8 @@ image files. An image with no label file comes in unlabeled; an empty label file
 with no boxes. Lines with a confidence become pre-annotations, as COCO's scored annotations do.
 A line that cannot be read, a class that is not a label of the project, a box under 0.01 pixel
 on its image, more than 1,000 boxes in a file, a path out of the dataset or a label file no
-image has aborts the import, naming the file and line.
+image has aborts the import, naming the file and line; dot-files and ``__MACOSX/`` are not
+read, and a text beside images that does not start as a label file (a README) is left alone.
 
 Out: a zip of the label files at those places, ``data.yaml`` naming the classes in the schema's
 order and ``images.txt`` listing the images: unzipped into the media root, it is a dataset YOLO

@@ -295,6 +295,46 @@ def test_files_beside_the_dataset_that_are_no_labels_are_left_alone(tmp_path: Pa
     assert [r.external_id for r in _folder(top)] == ["images/a.png"]
 
 
+def test_a_text_beside_flat_images_is_a_label_file_only_when_it_starts_as_one(
+    tmp_path: Path,
+) -> None:
+    top = _dataset(
+        tmp_path / "d",
+        {
+            "obj.names": "car\n",
+            "a.png": "",
+            "a.txt": "0 0.5 0.5 0.2 0.2\n",
+            "README.txt": "Darknet dataset, exported 2024\n0 1 2 3 4\n",
+            "notes.txt": "\n\n",
+            "train.txt": "a.png\n",
+            "valid.txt": "a.png\n",
+            "test.txt": "a.png\n",
+            "labels.txt": "car\n",  # another tool's class names
+        },
+    )
+    assert [(r.external_id, len(r.label["objects"])) for r in _folder(top)] == [("a.png", 1)]
+    (top / "b.txt").write_bytes(b"\xef\xbb\xbf\n 1 0.5 0.5 0.2 0.2\n")  # its image is gone
+    with pytest.raises(ImportFormatError, match="^b.txt line 1: a label file with no image"):
+        _folder(top)
+
+
+def test_what_macos_leaves_in_a_folder_is_left_alone(tmp_path: Path) -> None:
+    top = _dataset(
+        tmp_path / "d",
+        {
+            "data.yaml": NAMES,
+            "images/a.png": "",
+            "labels/a.txt": "0 0.5 0.5 0.2 0.2\n",
+            ".DS_Store": "\x00\x00\x00\x01Bud1",
+            "labels/._a.txt": "\x00\x05\x16\x07 AppleDouble",
+            "labels/._b.txt": "\x00\x05\x16\x07 AppleDouble",
+            ".thumbnails/x.txt": "0 0.5 0.5 0.2 0.2\n",
+        },
+    )
+    (top / "images" / "._a.png").write_bytes(b"\x00\x05\x16\x07 AppleDouble")
+    assert [r.external_id for r in _folder(top)] == ["images/a.png"]
+
+
 def test_a_label_file_linked_out_of_the_folder_is_refused(tmp_path: Path) -> None:
     secret = tmp_path / "secret.txt"
     secret.write_text("0 .5 .5 .1 .1\n")
@@ -346,6 +386,24 @@ def test_a_zip_without_lists_names_its_images_by_its_image_files() -> None:
     assert [(r.payload["image"], bool(r.label)) for r in records] == [("set/images/a.png", True)]
     with pytest.raises(ImportFormatError, match="^line 1: the zip names no images"):
         _read_zip({"classes.txt": "car\n", "labels/a.txt": ""})
+
+
+def test_what_macos_leaves_in_a_zip_is_left_alone() -> None:
+    files = {
+        "data.yaml": NAMES + "train: images.txt\n",
+        "images.txt": "./images/a.png\n",
+        "labels/a.txt": "0 0.5 0.5 0.2 0.2\n",
+        "__MACOSX/labels/._a.txt": b"\x00\x05\x16\x07",
+        "__MACOSX/._images.txt": b"\x00\x05\x16\x07",
+        "labels/.DS_Store": b"\x00\x00\x00\x01Bud1",
+    }
+    (a,) = _read_zip(files)
+    assert (a.payload["image"], len(a.label["objects"])) == ("images/a.png", 1)
+    del files["data.yaml"], files["images.txt"]
+    files["classes.txt"] = "car\n"
+    files["images/a.png"] = b"png"
+    files["__MACOSX/images/._a.png"] = b"\x00\x05\x16\x07"  # no image: the zip names its own
+    assert [r.payload["image"] for r in _read_zip(files)] == ["images/a.png"]
 
 
 @pytest.mark.parametrize("name", ["../evil.txt", "/abs/evil.txt", "a\\..\\evil.txt"])
