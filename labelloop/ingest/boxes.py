@@ -91,7 +91,8 @@ its import file declares for its boxes to be scaled to it: a resized copy keeps 
 def placed(record: ItemIn, size: Mapping[str, Any]) -> tuple[ItemIn, str | None]:
     """``record`` with the boxes of its label and pre-annotation scaled from its frame to the
     image's ``size`` (``{"width", "height"}`` of the real file), and a sentence for the import
-    report when the file declared another size than the image has (else ``None``).
+    report when the file declared another size than the image has and boxes were scaled
+    (else ``None``).
 
     A declared size of another shape than the image is refused when the record has boxes:
     scaled, they would be stretched (a photo declared 4000×3000 that shows 3000×4000, its EXIF
@@ -100,7 +101,7 @@ def placed(record: ItemIn, size: Mapping[str, Any]) -> tuple[ItemIn, str | None]
     """
     frame = record.frame
     width, height = size.get("width"), size.get("height")
-    if frame is None or not is_number(width) or not is_number(height):
+    if frame is None or not is_number(width) or not is_number(height) or not _has_boxes(record):
         return record, None
     if (frame.width, frame.height) == (width, height):
         return record, None
@@ -109,7 +110,7 @@ def placed(record: ItemIn, size: Mapping[str, Any]) -> tuple[ItemIn, str | None]
         f"'{path}': the file gives its size as {_size(frame)} but the image is "
         f"{width}×{height} pixels"
     )
-    if frame.declared and _has_boxes(record) and not _same_shape(frame, width, height):
+    if frame.declared and not _same_shape(frame, width, height):
         if _same_shape(BoxFrame(frame.height, frame.width), width, height):
             raise ImportFormatError(
                 line=record.line,

@@ -373,13 +373,12 @@ def _import_records(
 
         for record in records:
             check_storable(record)
+            note = None  # the report's sentence on an image whose boxes were scaled
             if images:
                 payload, digest = _image_payload(
                     record, path_field=path_field, roots=media_roots, kind=data_type
                 )
                 record, note = placed(record, payload)
-                if note is not None:
-                    resized.append(note)
             else:
                 payload, digest = stored_payload(
                     data_type, record.payload, line=record.line, field=path_field
@@ -393,6 +392,8 @@ def _import_records(
                         relabel[digest] = (record.line, found)
                 continue
             seen.add(digest)
+            if note is not None:  # told only for an image that comes in
+                resized.append(note)
             if ids is not None:
                 ids.check(record)
             value = None
@@ -500,10 +501,11 @@ def _resized_notes(notes: list[str]) -> list[str]:
     if len(notes) <= RESIZED_SHOWN:
         return notes
     more = len(notes) - RESIZED_SHOWN
+    images, their = ("image", "its") if more == 1 else ("images", "their")
     return [
         *notes[:RESIZED_SHOWN],
-        f"... and {more:,} more {'image' if more == 1 else 'images'} whose file is not the size "
-        "the import file gives; their boxes were scaled to the image too",
+        f"... and {more:,} more {images} whose file is not the size the import file gives; "
+        f"{their} boxes were scaled to the image too",
     ]
 
 

@@ -70,6 +70,12 @@ def test_an_image_of_another_shape_than_declared_is_refused() -> None:
     assert placed(empty, {"width": 100, "height": 200})[0].label == {"objects": []}
 
 
+def test_an_image_with_no_boxes_has_nothing_scaled_and_is_not_told() -> None:
+    for label in (None, {"objects": []}):
+        record = _record(BoxFrame(200, 100), label=label)
+        assert placed(record, {"width": 100, "height": 50}) == (record, None)
+
+
 def test_the_files_own_size_changes_nothing() -> None:
     record = _record(BoxFrame(100, 50), label={"objects": [BOX]})
     assert placed(record, {"width": 100, "height": 50}) == (record, None)

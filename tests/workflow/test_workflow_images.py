@@ -91,14 +91,24 @@ def test_a_subfolder_that_is_no_label_aborts_the_import_naming_the_file(shapes: 
 
 
 def test_images_of_another_size_than_a_coco_file_gives_are_told_up_to_ten(shapes: Any) -> None:
+    """Told are the images whose boxes were scaled: not one with no boxes, nor one skipped as
+    a duplicate."""
     lab, _, media = shapes
     boxes = {**SCHEMA, "controls": [{"name": "b", "type": "boxes", "labels": ["dot"]}]}
     projects.create_project(lab.db, "dots", boxes, actor=lab.admin)
     ctx = lab.ctx("dots", lab.admin)
-    doc: dict[str, Any] = {"images": [], "annotations": [], "categories": []}
-    for i in range(12):
-        _png(media / "coco" / f"{i}.png", 10, noise=i)
-        doc["images"].append({"id": i, "file_name": f"coco/{i}.png", "width": 16, "height": 8})
+    doc: dict[str, Any] = {
+        "images": [],
+        "annotations": [],
+        "categories": [{"id": 1, "name": "dot"}],
+    }
+    for i in range(13):  # 8x8 files given as 16x16; 11 has no boxes, 12 is 0's file again
+        if i < 12:
+            _png(media / "coco" / f"{i}.png", 10, noise=i)
+        name = f"coco/{i % 12}.png"
+        doc["images"].append({"id": i, "file_name": name, "width": 16, "height": 16})
+        if i != 11:
+            doc["annotations"].append({"image_id": i, "category_id": 1, "bbox": [2, 2, 4, 4]})
     report = imports.import_items(
         lab.db,
         ctx,
@@ -107,11 +117,14 @@ def test_images_of_another_size_than_a_coco_file_gives_are_told_up_to_ten(shapes
         filename="c.json",
         media_roots=(media,),
     )
-    assert report.n_items == 12
-    assert report.notes[0].startswith("'coco/0.png': the file gives its size as 16×8 but")
+    assert (report.n_items, report.n_labeled, report.n_duplicates) == (12, 11, 1)
+    assert report.notes[0] == (
+        "'coco/0.png': the file gives its size as 16×16 but the image is 8×8 pixels; its boxes "
+        "were scaled to the image"
+    )
     assert len(report.notes) == 11
     assert report.notes[-1] == (
-        "... and 2 more images whose file is not the size the import file gives; their boxes "
+        "... and 1 more image whose file is not the size the import file gives; its boxes "
         "were scaled to the image too"
     )
 
