@@ -23,6 +23,7 @@ from labelloop.ingest.predictions import imported_value, prediction_value
 from labelloop.ingest.records import check_storable, storable
 from labelloop.ingest.tables import make_table_importer
 from labelloop.ingest.yolo import YoloImporter
+from labelloop.ingest.yolo_files import is_yolo_folder
 from labelloop.store import audit
 from labelloop.store import autolabel as store_autolabel
 from labelloop.store import items as store_items
@@ -270,6 +271,16 @@ def import_folder(
         update_labels=update_labels,
     )
     return _with_notes(report, importer)
+
+
+def folder_format(ctx: ProjectContext, folder: Path, *, labels_from_folders: bool) -> str:
+    """How a folder given no format is read: a YOLO dataset as one, unless its labels are to
+    come from its subfolders or the project has no boxes control to take its boxes (then, as
+    any folder of images, so a YOLO dataset's images can go into a classification project)."""
+    boxes = any(control.type == "boxes" for control in ctx.schema.controls)
+    if boxes and not labels_from_folders and is_yolo_folder(folder):
+        return YoloImporter.format
+    return ImageFolderImporter.format
 
 
 def _image_payload(
