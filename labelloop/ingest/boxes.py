@@ -180,13 +180,14 @@ def _box(box: Mapping[str, Any], factor: tuple[float, float]) -> dict[str, Any]:
     return out
 
 
-def recorded_size(record: ExportRecord, tool: str) -> tuple[float, float]:
+def recorded_size(record: ExportRecord, tool: str, *, unit: str) -> tuple[float, float]:
     """The image size an exported image item was imported with, which ``tool``'s boxes (in
-    fractions of the image) need; an error naming the item when it has none."""
+    ``unit`` of the image: "fractions", "percent") need; an error naming the item when it has
+    none."""
     width, height = record.payload.get("width"), record.payload.get("height")
     if not is_number(width) or not is_number(height) or width <= 0 or height <= 0:
         raise LabelloopError(
-            f"item {record.item_id} has no image size, which {tool}'s boxes (in fractions "
-            "of it) need; import the image again to read it"
+            f"item {record.item_id} has no image size, which {tool}'s boxes (in {unit} of it) "
+            "need; import the image again to read it"
         )
     return width, height

@@ -40,13 +40,13 @@ from labelloop.ingest.imaging import image_size
 from labelloop.ingest.media import resolve_media
 from labelloop.ingest.yolo_files import (
     IMAGE_LIST,
-    MAX_DIGITS,
     MAX_LABEL_BYTES,
     DatasetFiles,
     FolderFiles,
     ZipFiles,
     class_names,
     image_lists,
+    is_class_number,
     is_image,
     label_files,
     label_path,
@@ -205,17 +205,20 @@ class YoloImporter(BoxesImporter):
 
     def _label(self, raw: str, names: dict[int, str], *, file: str, line: int) -> str:
         """The project's label a class number names."""
-        if not raw.isdigit() or not raw.isascii():
+        if not is_class_number(raw):  # nor one of 4,300 digits, which int() refuses
+            shown = raw if len(raw) <= 20 else raw[:20] + "…"
             raise ImportFormatError(
-                file=file, line=line, reason=f"the class must be a number (0, 1, ...), got {raw!r}"
+                file=file,
+                line=line,
+                reason=f"the class must be a number (0, 1, ...), got {shown!r}",
             )
-        number = int(raw) if len(raw) <= MAX_DIGITS else None  # int() refuses 4,300 digits
-        if number is None or number not in names:
+        number = int(raw)
+        if number not in names:
             known = f"0 to {max(names)}" if names else "none"
             raise ImportFormatError(
                 file=file,
                 line=line,
-                reason=f"class {raw[:20]} has no name (the dataset names classes {known})",
+                reason=f"class {number} has no name (the dataset names classes {known})",
             )
         name = names[number]
         if not self.labels or name in self.labels:
@@ -306,11 +309,11 @@ class YoloExporter:
                     )
                 written[path] = record.item_id
                 boxes = record.value.get(self.control) or ()
-                size = recorded_size(record, "YOLO") if boxes else (1.0, 1.0)
+                size = recorded_size(record, "YOLO", unit="fractions") if boxes else (1.0, 1.0)
                 archive.writestr(path, "".join(_line_of(box, labels, size=size) for box in boxes))
                 images.append(f"./{image}\n")
             archive.writestr(IMAGE_LIST, "".join(images))
-            archive.writestr("data.yaml", _data_yamlread_text(labels))
+            archive.writestr("data.yaml", _data_yaml_text(labels))
 
 
 def _line_of(box: dict[str, Any], labels: list[str], *, size: tuple[float, float]) -> str:
@@ -329,7 +332,7 @@ def _line_of(box: dict[str, Any], labels: list[str], *, size: tuple[float, float
     return f"{labels.index(box['label'])} " + " ".join(f"{n:.6f}" for n in numbers) + "\n"
 
 
-def _data_yamlread_text(labels: list[str]) -> str:
+def _data_yaml_text(labels: list[str]) -> str:
     """``data.yaml`` as Ultralytics reads it: names by class number, and the image lists."""
     doc = {
         "names": dict(enumerate(labels)),

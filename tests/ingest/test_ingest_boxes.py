@@ -101,5 +101,9 @@ def test_what_is_no_box_is_left_for_the_schema_to_name() -> None:
 
 
 def test_an_export_of_an_image_with_no_recorded_size_names_the_item() -> None:
-    with pytest.raises(LabelloopError, match="item 1 has no image size, which YOLO's boxes"):
-        recorded_size(sample_record(1), "YOLO")
+    with pytest.raises(LabelloopError) as caught:
+        recorded_size(sample_record(1), "YOLO", unit="fractions")
+    assert caught.value.message == (
+        "item 1 has no image size, which YOLO's boxes (in fractions of it) need; import the "
+        "image again to read it"
+    )

@@ -184,7 +184,12 @@ def test_boxes_beside_a_target_of_another_control_are_pre_annotations(tmp_path: 
         ("0 0.5 0.5 0.2 0\n", "labels/a.txt", 1, "a box must be wider and taller than 0"),
         ("0 0.5 0.5 0.2 0.2 2\n", "labels/a.txt", 1, "confidence 2 is outside 0..1"),
         ("2 0.5 0.5 0.2 0.2\n", "labels/a.txt", 1, "class 2 ('dog') is not a label of 'objects'"),
-        ("9" * 5000 + " .5 .5 .2 .2\n", "labels/a.txt", 1, "class " + "9" * 20 + " has no name"),
+        (
+            "9" * 5000 + " .5 .5 .2 .2\n",
+            "labels/a.txt",
+            1,
+            f"a number (0, 1, ...), got '{'9' * 20}…'",
+        ),
         ("0 " + "1" * 5000 + " .5 .2 .2\n", "labels/a.txt", 1, "cx must be a number, got"),
         (b"0 0.5 0.5 0.2 0.2\n\xff\n", "labels/a.txt", 2, "not valid UTF-8"),
     ],
