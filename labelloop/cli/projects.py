@@ -188,9 +188,11 @@ def import_(
     format: Annotated[
         str | None,
         typer.Option(
-            help="jsonl, csv, coco, conll, label_studio, doccano, prodigy, hf_datasets or yolo "
-            "(default: by suffix, .zip is yolo; a folder saved by datasets' save_to_disk is "
-            "hf_datasets, one with data.yaml or classes.txt and labels/ is yolo)."
+            help="jsonl, csv, coco, conll, label_studio, doccano, prodigy, hf_datasets, yolo "
+            "or folder (default: by suffix, .zip is yolo; a folder saved by datasets' "
+            "save_to_disk is hf_datasets, one with data.yaml or classes.txt and labels/ is yolo "
+            "for a project with a boxes control and without --labels-from-folders, any other "
+            "is folder: its images)."
         ),
     ] = None,
     hf_split: Annotated[
@@ -244,6 +246,9 @@ def import_(
                 )
         if file.is_dir():
             ctx = projects.system_context(db, slug)
+            read_as = format or imports.folder_format(
+                ctx, file, labels_from_folders=labels_from_folders
+            )
             with _progress() as progress:
                 task = progress.add_task(f"importing {file.name or file}", total=None)
                 return imports.import_folder(
@@ -255,7 +260,7 @@ def import_(
                     split=split,
                     progress=lambda n: progress.update(task, completed=n),
                     update_labels=update_labels,
-                    fmt=format or importer_for_folder(file) or "folder",
+                    fmt=read_as,
                 )
         if labels_from_folders:
             raise LabelloopError("--labels-from-folders needs a folder of images")

@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from labelloop.domain import BoxFrame, ExportRecord, ItemIn
-from labelloop.errors import LabelloopError
+from labelloop.errors import ImportFormatError, LabelloopError
 from labelloop.schema.values import is_number
 
 if TYPE_CHECKING:
@@ -83,19 +83,46 @@ def boxes_control(schema: ProjectSchema | None, tool: str) -> tuple[str, tuple[s
     )
 
 
+ASPECT = 0.01
+"""How far (a fraction of a side, and at least a pixel) a file's shape may differ from the shape
+its import file declares for its boxes to be scaled to it: a resized copy keeps its shape."""
+
+
 def placed(record: ItemIn, size: Mapping[str, Any]) -> tuple[ItemIn, str | None]:
     """``record`` with the boxes of its label and pre-annotation scaled from its frame to the
     image's ``size`` (``{"width", "height"}`` of the real file), and a sentence for the import
-    report when the file declared another size than the image has (else ``None``).
+    report when the file declared another size than the image has and boxes were scaled
+    (else ``None``).
 
-    Only numbers are scaled; anything else is left for the schema's checks to name.
+    A declared size of another shape than the image is refused when the record has boxes:
+    scaled, they would be stretched (a photo declared 4000×3000 that shows 3000×4000, its EXIF
+    rotation applied, would have its boxes squeezed across and drawn out down). Only numbers
+    are scaled; anything else is left for the schema's checks to name.
     """
     frame = record.frame
     width, height = size.get("width"), size.get("height")
-    if frame is None or not is_number(width) or not is_number(height):
+    if frame is None or not is_number(width) or not is_number(height) or not _has_boxes(record):
         return record, None
     if (frame.width, frame.height) == (width, height):
         return record, None
+    path = str(record.payload.get("image", ""))[:200]
+    told = (
+        f"'{path}': the file gives its size as {_size(frame)} but the image is "
+        f"{width}×{height} pixels"
+    )
+    if frame.declared and not _same_shape(frame, width, height):
+        if _same_shape(BoxFrame(frame.height, frame.width), width, height):
+            raise ImportFormatError(
+                line=record.line,
+                reason=f"{told}: it appears turned (an EXIF rotation, or a turned copy), and "
+                "its boxes, measured on the image unturned, would land elsewhere; give the "
+                "boxes and size of the image as it shows",
+            )
+        raise ImportFormatError(
+            line=record.line,
+            reason=f"{told}, of another shape: its boxes, scaled to it, would be stretched; "
+            "give the image's own size",
+        )
     factor = (width / frame.width, height / frame.height)
     scaled = replace(
         record,
@@ -105,10 +132,24 @@ def placed(record: ItemIn, size: Mapping[str, Any]) -> tuple[ItemIn, str | None]
     )
     if not frame.declared:
         return scaled, None
-    path = str(record.payload.get("image", ""))[:200]
-    return scaled, (
-        f"'{path}': the file gives its size as {_size(frame)} but the image is "
-        f"{width}×{height} pixels; its boxes were scaled to the image"
+    return scaled, f"{told}; its boxes were scaled to the image"
+
+
+def _same_shape(frame: BoxFrame, width: float, height: float) -> bool:
+    """Whether an image of ``width`` × ``height`` pixels is ``frame`` resized: a side the
+    frame's shape gives the other within :data:`ASPECT` (or a pixel: sides are whole)."""
+    across = frame.width * height / frame.height
+    down = frame.height * width / frame.width
+    return abs(across - width) <= max(1.0, ASPECT * width) or (
+        abs(down - height) <= max(1.0, ASPECT * height)
+    )
+
+
+def _has_boxes(record: ItemIn) -> bool:
+    """Whether a record's label or pre-annotation holds a region to scale."""
+    return any(
+        isinstance(value, Mapping) and any(isinstance(r, list) and r for r in value.values())
+        for value in (record.label, record.prediction)
     )
 
 
@@ -139,13 +180,14 @@ def _box(box: Mapping[str, Any], factor: tuple[float, float]) -> dict[str, Any]:
     return out
 
 
-def recorded_size(record: ExportRecord, tool: str) -> tuple[float, float]:
+def recorded_size(record: ExportRecord, tool: str, *, unit: str) -> tuple[float, float]:
     """The image size an exported image item was imported with, which ``tool``'s boxes (in
-    fractions of the image) need; an error naming the item when it has none."""
+    ``unit`` of the image: "fractions", "percent") need; an error naming the item when it has
+    none."""
     width, height = record.payload.get("width"), record.payload.get("height")
     if not is_number(width) or not is_number(height) or width <= 0 or height <= 0:
         raise LabelloopError(
-            f"item {record.item_id} has no image size, which {tool}'s boxes (in fractions "
-            "of it) need; import the image again to read it"
+            f"item {record.item_id} has no image size, which {tool}'s boxes (in {unit} of it) "
+            "need; import the image again to read it"
         )
     return width, height

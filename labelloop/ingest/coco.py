@@ -6,8 +6,9 @@ Out: ``images`` (labelloop item id, ``file_name`` under the media root, ``width`
 lie under a media root; its annotations become its boxes label, and annotations with a ``score``
 become pre-annotations instead. An image with no annotations comes in unlabeled, unless it says
 ``"labeled": true`` (as exported images do: an empty answer is an answer). Boxes are in the pixels
-of the ``width`` and ``height`` an image declares: where the real file has another size, the
-import scales them to it and says so.
+of the ``width`` and ``height`` an image declares: where the real file has another size of the
+same shape, the import scales them to it and says so; of another shape (a photo that shows
+turned), it refuses the image rather than stretch its boxes.
 """
 
 from __future__ import annotations

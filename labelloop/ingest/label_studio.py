@@ -514,7 +514,9 @@ class LabelStudioExporter:
             value = record.value.get(name)
             if value is None or type is None:
                 continue
-            size = recorded_size(record, "Label Studio") if type == "boxes" else None
+            size = (
+                recorded_size(record, "Label Studio", unit="percent") if type == "boxes" else None
+            )
             for region in regions_of(type, value, text=text, size=size):
                 result: dict[str, Any] = {
                     "id": f"{record.item_id}_{len(out)}",

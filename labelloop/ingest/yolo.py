@@ -12,8 +12,10 @@ under a media root and whose image lists (``data.yaml``'s ``train``/``val``/``te
 image a line, as the export writes) name the images; a zip without lists names them by its own
 image files. An image with no label file comes in unlabeled; an empty label file is an answer
 with no boxes. Lines with a confidence become pre-annotations, as COCO's scored annotations do.
-A line that cannot be read, a class that is not a label of the project, a path out of the
-dataset or a label file no image has aborts the import, naming the file and line.
+A line that cannot be read, a class that is not a label of the project, a box under 0.01 pixel
+on its image, more than 1,000 boxes in a file, a path out of the dataset or a label file no
+image has aborts the import, naming the file and line; dot-files and ``__MACOSX/`` are not
+read, and a text beside images that does not start as a label file (a README) is left alone.
 
 Out: a zip of the label files at those places, ``data.yaml`` naming the classes in the schema's
 order and ``images.txt`` listing the images: unzipped into the media root, it is a dataset YOLO
@@ -34,15 +36,17 @@ from labelloop.domain import BoxFrame, ExportRecord, ItemIn
 from labelloop.errors import ImportFormatError, LabelloopError
 from labelloop.ingest.boxes import BoxesImporter, boxes_control, recorded_size
 from labelloop.ingest.images import check_utf8
+from labelloop.ingest.imaging import image_size
+from labelloop.ingest.media import resolve_media
 from labelloop.ingest.yolo_files import (
     IMAGE_LIST,
-    MAX_DIGITS,
     MAX_LABEL_BYTES,
     DatasetFiles,
     FolderFiles,
     ZipFiles,
     class_names,
     image_lists,
+    is_class_number,
     is_image,
     label_files,
     label_path,
@@ -50,6 +54,7 @@ from labelloop.ingest.yolo_files import (
     read_text,
     zip_images,
 )
+from labelloop.schema.values import BOX_DIGITS, MAX_REGIONS
 
 if TYPE_CHECKING:
     from labelloop.schema import ProjectSchema
@@ -57,6 +62,9 @@ if TYPE_CHECKING:
 NORMALIZED = BoxFrame(1, 1, declared=False)
 SPILL = 1e-6
 """How far past the image's edge a box may reach before its cut is counted in the notes."""
+TINY = 0.01
+"""A box at least this wide and tall, in fractions, is at least 0.01 pixel so on any image; only
+a smaller one needs its image's size read to be checked."""
 
 
 class YoloImporter(BoxesImporter):
@@ -65,17 +73,25 @@ class YoloImporter(BoxesImporter):
 
     ``labels`` are the boxes control's labels: a class whose name is none of them is refused
     (a name matching one but for case is taken as that label). Without them (no schema) the
-    class names are taken as they are.
+    class names are taken as they are. ``media_roots`` are where a zip's images lie (a
+    folder's: its root): a box under 0.01 pixel wide or tall on its image, which the store
+    cannot hold, is refused naming its line once the image's size is read from there.
     """
 
     format: ClassVar[str] = "yolo"
     tool: ClassVar[str] = "YOLO"
 
     def __init__(
-        self, *, control: str = "boxes", target: str | None = None, labels: Sequence[str] = ()
+        self,
+        *,
+        control: str = "boxes",
+        target: str | None = None,
+        labels: Sequence[str] = (),
+        media_roots: Sequence[Path] = (),
     ) -> None:
         super().__init__(control=control, target=target)
         self.labels = tuple(labels)
+        self.media_roots = tuple(media_roots)
         self.cut = 0  # boxes reaching past the image's edge, cut at it (see notes())
 
     def notes(self) -> list[str]:
@@ -94,7 +110,8 @@ class YoloImporter(BoxesImporter):
         self.suggested = self.cut = 0
         dataset = ZipFiles(open_zip(source))
         lists = image_lists(dataset)
-        yield from self._items(dataset, zip_images(dataset, lists), lists=lists, prefix="")
+        images = zip_images(dataset, lists)
+        yield from self._items(dataset, images, lists=lists, prefix="", roots=self.media_roots)
 
     def read_folder(self, folder: Path, *, root: Path) -> Iterator[ItemIn]:
         """Yield one ItemIn per image file under ``folder``, which lies under the media root
@@ -107,10 +124,17 @@ class YoloImporter(BoxesImporter):
             [p for p in dataset.files if is_image(p)],
             lists=image_lists(dataset),
             prefix="" if inner == "." else inner + "/",
+            roots=(root,),
         )
 
     def _items(
-        self, dataset: DatasetFiles, images: list[str], *, lists: list[str], prefix: str
+        self,
+        dataset: DatasetFiles,
+        images: list[str],
+        *,
+        lists: list[str],
+        prefix: str,
+        roots: tuple[Path, ...],
     ) -> Iterator[ItemIn]:
         names = class_names(dataset)
         labels = label_files(dataset, images, lists)
@@ -122,7 +146,9 @@ class YoloImporter(BoxesImporter):
             scored: list[dict[str, Any]] = []
             if found is not None:
                 text = read_text(found, dataset.read(found, MAX_LABEL_BYTES))
-                for box in self._boxes(text, names, file=found):
+                lines = list(self._boxes(text, names, file=found))
+                _check_pixels(lines, prefix + image, roots=roots, file=found)
+                for _, box in lines:
                     (scored if "score" in box else boxes).append(box)
             yield self._image(
                 number,
@@ -134,12 +160,24 @@ class YoloImporter(BoxesImporter):
                 frame=NORMALIZED,
             )
 
-    def _boxes(self, text: str, names: dict[int, str], *, file: str) -> Iterator[dict[str, Any]]:
-        """The boxes of a label file in fractions of the image, cut at its edges."""
+    def _boxes(
+        self, text: str, names: dict[int, str], *, file: str
+    ) -> Iterator[tuple[int, dict[str, Any]]]:
+        """The boxes of a label file in fractions of the image, cut at its edges, each with
+        its line."""
+        count = 0
         for line, raw in enumerate(text.splitlines(), 1):
             parts = raw.split()
             if not parts:
                 continue
+            count += 1
+            if count > MAX_REGIONS:
+                raise ImportFormatError(
+                    file=file,
+                    line=line,
+                    reason=f"more than {MAX_REGIONS:,} boxes in one label file; an image holds "
+                    f"at most {MAX_REGIONS:,}",
+                )
             if len(parts) not in (5, 6):
                 raise ImportFormatError(
                     file=file,
@@ -163,21 +201,24 @@ class YoloImporter(BoxesImporter):
             box: dict[str, Any] = {"x": x0, "y": y0, "w": x1 - x0, "h": y1 - y0, "label": label}
             if score:
                 box["score"] = score[0]
-            yield box
+            yield line, box
 
     def _label(self, raw: str, names: dict[int, str], *, file: str, line: int) -> str:
         """The project's label a class number names."""
-        if not raw.isdigit() or not raw.isascii():
+        if not is_class_number(raw):  # nor one of 4,300 digits, which int() refuses
+            shown = raw if len(raw) <= 20 else raw[:20] + "…"
             raise ImportFormatError(
-                file=file, line=line, reason=f"the class must be a number (0, 1, ...), got {raw!r}"
+                file=file,
+                line=line,
+                reason=f"the class must be a number (0, 1, ...), got {shown!r}",
             )
-        number = int(raw) if len(raw) <= MAX_DIGITS else None  # int() refuses 4,300 digits
-        if number is None or number not in names:
+        number = int(raw)
+        if number not in names:
             known = f"0 to {max(names)}" if names else "none"
             raise ImportFormatError(
                 file=file,
                 line=line,
-                reason=f"class {raw[:20]} has no name (the dataset names classes {known})",
+                reason=f"class {number} has no name (the dataset names classes {known})",
             )
         name = names[number]
         if not self.labels or name in self.labels:
@@ -191,6 +232,31 @@ class YoloImporter(BoxesImporter):
             reason=f"class {number} ('{name}') is not a label of '{self.control}' "
             f"({', '.join(self.labels)}); rename the class or add the label to the schema",
         )
+
+
+def _check_pixels(
+    lines: list[tuple[int, dict[str, Any]]], image: str, *, roots: tuple[Path, ...], file: str
+) -> None:
+    """Refuse a box narrower or shorter than the 0.01 pixel the store holds a box to, on the
+    size of ``image`` under ``roots``: the store would refuse it naming the image, not the
+    label file's line. An image that cannot be read is left for the import to name."""
+    tiny = [(line, box) for line, box in lines if min(box["w"], box["h"]) < TINY]
+    if not tiny or not roots:
+        return
+    try:
+        size = image_size(resolve_media(image, roots, kind="image")[0])
+    except LabelloopError:
+        return
+    width, height = size["width"], size["height"]
+    for line, box in tiny:
+        w, h = box["w"] * width, box["h"] * height  # the pixels the import scales it to
+        if round(w, BOX_DIGITS) <= 0 or round(h, BOX_DIGITS) <= 0:
+            raise ImportFormatError(
+                file=file,
+                line=line,
+                reason=f"the box is {w:.2g}×{h:.2g} pixels on its {width}×{height} image "
+                f"('{image[:200]}'); a box must be at least 0.01 pixel wide and tall",
+            )
 
 
 VALUES = ("cx", "cy", "w", "h", "confidence")
@@ -243,24 +309,30 @@ class YoloExporter:
                     )
                 written[path] = record.item_id
                 boxes = record.value.get(self.control) or ()
-                size = recorded_size(record, "YOLO") if boxes else (1.0, 1.0)
+                size = recorded_size(record, "YOLO", unit="fractions") if boxes else (1.0, 1.0)
                 archive.writestr(path, "".join(_line_of(box, labels, size=size) for box in boxes))
                 images.append(f"./{image}\n")
             archive.writestr(IMAGE_LIST, "".join(images))
-            archive.writestr("data.yaml", _data_yamlread_text(labels))
+            archive.writestr("data.yaml", _data_yaml_text(labels))
 
 
 def _line_of(box: dict[str, Any], labels: list[str], *, size: tuple[float, float]) -> str:
-    """One box as a YOLO line, in fractions of the image's ``size`` (width, height)."""
+    """One box as a YOLO line, in fractions of the image's ``size`` (width, height), cut at
+    the image's edges as the importer cuts it: a box may end up to half a pixel past them,
+    and YOLO tools drop a label file holding a fraction above 1. A box wholly past an edge
+    holds nothing of the image and is left out."""
     if box["label"] not in labels:
         labels.append(box["label"])  # only without a schema: labels as met
     width, height = size
-    x, y, w, h = box["x"], box["y"], box["w"], box["h"]
-    numbers = ((x + w / 2) / width, (y + h / 2) / height, w / width, h / height)
+    x0, y0 = max(box["x"], 0), max(box["y"], 0)
+    x1, y1 = min(box["x"] + box["w"], width), min(box["y"] + box["h"], height)
+    if x1 <= x0 or y1 <= y0:
+        return ""
+    numbers = ((x0 + x1) / 2 / width, (y0 + y1) / 2 / height, (x1 - x0) / width, (y1 - y0) / height)
     return f"{labels.index(box['label'])} " + " ".join(f"{n:.6f}" for n in numbers) + "\n"
 
 
-def _data_yamlread_text(labels: list[str]) -> str:
+def _data_yaml_text(labels: list[str]) -> str:
     """``data.yaml`` as Ultralytics reads it: names by class number, and the image lists."""
     doc = {
         "names": dict(enumerate(labels)),

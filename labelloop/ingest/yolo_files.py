@@ -4,6 +4,7 @@ leading out of the dataset."""
 
 from __future__ import annotations
 
+import lzma
 import stat
 import zipfile
 import zlib
@@ -29,6 +30,8 @@ MAX_LABEL_BYTES = 1 << 20
 """A label file's size at most (1,000 boxes take some 40 KB)."""
 MAX_TEXT_BYTES = 64 << 20
 """The size at most of ``data.yaml``, a names file or an image list."""
+HEAD_BYTES = 4096
+"""How much of a text file beside images is read to tell a label file from a note."""
 
 
 MAX_DIGITS = 9
@@ -64,12 +67,32 @@ def is_image(path: str) -> bool:
     return PurePosixPath(path).suffix.lower() in IMAGE_SUFFIXES
 
 
+def is_clutter(path: str) -> bool:
+    """Whether ``path`` (relative to a dataset's top) is no file of the dataset but one an
+    operating system or archiver leaves: a dot-file or one in a dot-folder (``.DS_Store``,
+    macOS's ``._a.txt`` beside each file on a foreign disk) or under a macOS zip's
+    ``__MACOSX/``."""
+    parts = PurePosixPath(path).parts
+    return parts[:1] == ("__MACOSX",) or any(part.startswith(".") for part in parts)
+
+
 class DatasetFiles:
-    """The files of a dataset by their paths relative to its top, read with a size limit."""
+    """The files of a dataset by their paths relative to its top (clutter left out), read with
+    a size limit."""
 
     files: list[str]
 
     def read(self, path: str, limit: int) -> bytes:
+        """The file at ``path``; one larger than ``limit`` bytes is refused."""
+        data = self.head(path, limit + 1)
+        if len(data) > limit:
+            raise ImportFormatError(
+                file=path, line=1, reason=f"larger than {limit >> 20} MiB; refused"
+            )
+        return data
+
+    def head(self, path: str, size: int) -> bytes:
+        """The first ``size`` bytes of the file at ``path`` (all of a shorter one)."""
         raise NotImplementedError
 
 
@@ -78,10 +101,10 @@ class FolderFiles(DatasetFiles):
 
     def __init__(self, top: Path) -> None:
         self.top = top
-        found = (p for p in top.rglob("*") if p.is_file())
-        self.files = sorted(p.relative_to(top).as_posix() for p in found)
+        found = (p.relative_to(top).as_posix() for p in top.rglob("*") if p.is_file())
+        self.files = sorted(path for path in found if not is_clutter(path))
 
-    def read(self, path: str, limit: int) -> bytes:
+    def head(self, path: str, size: int) -> bytes:
         file = self.top / path
         try:
             if not file.resolve().is_relative_to(self.top):
@@ -89,17 +112,28 @@ class FolderFiles(DatasetFiles):
                     file=path, line=1, reason="a link to a file out of the folder is refused"
                 )
             with file.open("rb") as raw:
-                data = raw.read(limit + 1)
+                return raw.read(size)
         except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop (Python < 3.13)
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "a link loop"
             raise ImportFormatError(
                 file=path, line=1, reason=f"cannot be read ({reason})"
             ) from None
-        return _limited(path, data, limit)
+
+
+ZIP_ERRORS = (
+    zipfile.BadZipFile,
+    zlib.error,
+    lzma.LZMAError,
+    EOFError,  # a member cut short
+    OSError,  # bz2's corrupt stream
+    NotImplementedError,  # a compression zipfile does not know
+    RuntimeError,  # an encrypted member
+)
+"""What reading a corrupt or unreadable zip member raises, by its compression."""
 
 
 class ZipFiles(DatasetFiles):
-    """A zip's files; a name that climbs out of it, or a link, is refused."""
+    """A zip's files in its order; a name that climbs out of it, or a link, is refused."""
 
     def __init__(self, archive: zipfile.ZipFile) -> None:
         self.archive = archive
@@ -112,26 +146,21 @@ class ZipFiles(DatasetFiles):
             except LabelloopError as exc:
                 shown = exc.message.removeprefix("media path ")
                 raise ImportFormatError(line=1, reason=f"zip member {shown}") from None
-            self.files.append(info.filename)
+            if not is_clutter(info.filename):
+                self.files.append(info.filename)
 
-    def read(self, path: str, limit: int) -> bytes:
+    def head(self, path: str, size: int) -> bytes:
         info = self.archive.getinfo(path)
         if stat.S_ISLNK(info.external_attr >> 16):
             raise ImportFormatError(file=path, line=1, reason="a link is refused")
         try:
             with self.archive.open(info) as raw:
-                data = raw.read(limit + 1)
-        except (zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError) as exc:
+                return raw.read(size)
+        except ZIP_ERRORS as exc:
+            detail = str(exc) or "it is cut short"  # EOFError says nothing
             raise ImportFormatError(
-                file=path, line=1, reason=f"cannot be read from the zip ({exc})"
+                file=path, line=1, reason=f"cannot be read from the zip ({detail[:200]})"
             ) from None
-        return _limited(path, data, limit)
-
-
-def _limited(path: str, data: bytes, limit: int) -> bytes:
-    if len(data) > limit:
-        raise ImportFormatError(file=path, line=1, reason=f"larger than {limit >> 20} MiB; refused")
-    return data
 
 
 def open_zip(source: BinaryIO) -> zipfile.ZipFile:
@@ -285,7 +314,9 @@ def image_lists(dataset: DatasetFiles) -> list[str]:
 
 def label_files(dataset: DatasetFiles, images: list[str], lists: list[str]) -> dict[str, str]:
     """Image -> its label file, where it has one. A label file that two images would share, or
-    that no image has, is refused: its boxes would go to the wrong image, or nowhere."""
+    that no image has, is refused: its boxes would go to the wrong image, or nowhere. Outside a
+    ``labels`` folder, a text beside images is taken for a label file only when it starts as
+    one (a README is left alone)."""
     present = set(dataset.files)
     claimed: dict[str, str] = {}
     for image in images:
@@ -303,7 +334,9 @@ def label_files(dataset: DatasetFiles, images: list[str], lists: list[str]) -> d
         pure = PurePosixPath(path)
         if pure.suffix != ".txt" or path in claimed or path in reserved:
             continue
-        if "labels" in pure.parts[:-1] or str(pure.parent) in folders:
+        if "labels" in pure.parts[:-1] or (
+            str(pure.parent) in folders and _starts_as_labels(dataset.head(path, HEAD_BYTES))
+        ):
             raise ImportFormatError(
                 file=path,
                 line=1,
@@ -311,3 +344,21 @@ def label_files(dataset: DatasetFiles, images: list[str], lists: list[str]) -> d
                 "(images/a.jpg: labels/a.txt)",
             )
     return {image: path for path, image in claimed.items()}
+
+
+def _starts_as_labels(head: bytes) -> bool:
+    """Whether the first line that is not blank reads as a YOLO label line (``class cx cy w
+    h``): a text beside images that does not (a README) is no label file."""
+    for raw in head.removeprefix(BOM).decode("utf-8", "replace").splitlines():
+        parts = raw.split()
+        if parts:
+            return len(parts) in (5, 6) and is_class_number(parts[0]) and all(map(_real, parts[1:]))
+    return False
+
+
+def _real(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True

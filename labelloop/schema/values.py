@@ -14,6 +14,9 @@ from labelloop.schema.project import Control, ProjectSchema, _kind
 _SEPARATORS = re.compile(r"[,|]")
 MAX_REGIONS = 1_000
 """At most this many spans or boxes in one control's value."""
+BOX_DIGITS = 2
+"""A box's numbers are held in pixels to this many decimals: a box narrower than 0.01 pixel
+rounds to no width and is refused."""
 
 
 def validate_value(
@@ -150,7 +153,7 @@ def boxes_value(
             v = region.get(key)
             if not is_number(v):
                 raise SchemaError(f"{control.name}[{i}].{key}: must be a number; got {v!r}")
-            numbers[key] = round(float(v), 2)
+            numbers[key] = round(float(v), BOX_DIGITS)
         if numbers["x"] < 0 or numbers["y"] < 0 or numbers["w"] <= 0 or numbers["h"] <= 0:
             raise SchemaError(
                 f"{control.name}[{i}]: x and y must be >= 0 and w and h > 0; got {numbers}"

@@ -23,6 +23,7 @@ from labelloop.ingest.predictions import imported_value, prediction_value
 from labelloop.ingest.records import check_storable, storable
 from labelloop.ingest.tables import make_table_importer
 from labelloop.ingest.yolo import YoloImporter
+from labelloop.ingest.yolo_files import is_yolo_folder
 from labelloop.store import audit
 from labelloop.store import autolabel as store_autolabel
 from labelloop.store import items as store_items
@@ -139,8 +140,9 @@ def _with_notes(report: ImportReport, importer: object) -> ImportReport:
 def _importer_options(ctx: ProjectContext, fmt: str, given: dict[str, Any]) -> dict[str, Any]:
     """The options ``fmt``'s importer takes: COCO and YOLO files name their boxes control, not
     fields; a Label Studio, doccano or Prodigy file's labels go to the schema's controls."""
-    if fmt in BOXES_FORMATS:
-        return _boxes_options(ctx, fmt)
+    if fmt in BOXES_FORMATS:  # a YOLO zip's images are read to measure its tiny boxes
+        roots = {"media_roots": tuple(given["media_roots"])} if fmt == "yolo" else {}
+        return _boxes_options(ctx, fmt) | roots
     options = {key: given[key] for key in ("text_field", "id_field", "label_field")}
     if given["fallback"] is not None:
         options["fallback_field"] = given["fallback"]
@@ -271,6 +273,16 @@ def import_folder(
     return _with_notes(report, importer)
 
 
+def folder_format(ctx: ProjectContext, folder: Path, *, labels_from_folders: bool) -> str:
+    """How a folder given no format is read: a YOLO dataset as one, unless its labels are to
+    come from its subfolders or the project has no boxes control to take its boxes (then, as
+    any folder of images, so a YOLO dataset's images can go into a classification project)."""
+    boxes = any(control.type == "boxes" for control in ctx.schema.controls)
+    if boxes and not labels_from_folders and is_yolo_folder(folder):
+        return YoloImporter.format
+    return ImageFolderImporter.format
+
+
 def _image_payload(
     record: ItemIn, *, path_field: str | None, roots: Sequence[Path], kind: str = "image"
 ) -> tuple[dict[str, object], str]:
@@ -372,13 +384,12 @@ def _import_records(
 
         for record in records:
             check_storable(record)
+            note = None  # the report's sentence on an image whose boxes were scaled
             if images:
                 payload, digest = _image_payload(
                     record, path_field=path_field, roots=media_roots, kind=data_type
                 )
                 record, note = placed(record, payload)
-                if note is not None:
-                    resized.append(note)
             else:
                 payload, digest = stored_payload(
                     data_type, record.payload, line=record.line, field=path_field
@@ -392,6 +403,8 @@ def _import_records(
                         relabel[digest] = (record.line, found)
                 continue
             seen.add(digest)
+            if note is not None:  # told only for an image that comes in
+                resized.append(note)
             if ids is not None:
                 ids.check(record)
             value = None
@@ -499,10 +512,11 @@ def _resized_notes(notes: list[str]) -> list[str]:
     if len(notes) <= RESIZED_SHOWN:
         return notes
     more = len(notes) - RESIZED_SHOWN
+    images, their = ("image", "its") if more == 1 else ("images", "their")
     return [
         *notes[:RESIZED_SHOWN],
-        f"... and {more:,} more {'image' if more == 1 else 'images'} whose file is not the size "
-        "the import file gives; their boxes were scaled to the image too",
+        f"... and {more:,} more {images} whose file is not the size the import file gives; "
+        f"{their} boxes were scaled to the image too",
     ]
 
 

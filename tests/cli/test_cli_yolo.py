@@ -118,7 +118,30 @@ def test_a_yolo_folder_must_lie_under_a_media_root_and_fit_the_project(
         )
     )
     cli("projects", "create", "pets", "--schema", str(text))
-    (line,) = _errors(cli("import", "pets", str(inside), code=1))
+    (line,) = _errors(cli("import", "pets", str(inside), "--format", "yolo", code=1))
     assert line == (
         "error: a YOLO file can only be imported into an image project with a boxes control"
     )
+
+
+def test_a_yolo_folder_is_read_as_images_where_its_boxes_have_no_place(
+    cli: Any, tmp_path: Path
+) -> None:
+    """Told by its files, a YOLO folder is read as one only for a project with a boxes control
+    and without --labels-from-folders: otherwise its images come in as any folder's."""
+    cli("init")
+    top = _dataset(tmp_path / "home" / "media" / "cars")
+    schema = tmp_path / "pets.json"
+    choice = {"name": "kind", "type": "choice", "labels": ["images", "other"], "target": True}
+    schema.write_text(json.dumps({**SCHEMA, "name": "Pets", "controls": [choice]}))
+    cli("projects", "create", "pets", "--schema", str(schema))
+    done = json.loads(cli("import", "pets", str(top), "--json").stdout)
+    assert (done["items"], done["labeled"]) == (3, 0)
+    boxes = {"name": "objects", "type": "boxes", "labels": ["car", "person"]}
+    schema.write_text(json.dumps({**SCHEMA, "name": "Both", "controls": [choice, boxes]}))
+    cli("projects", "create", "both", "--schema", str(schema))
+    by_folder = cli("import", "both", str(top), "--labels-from-folders", "--json").stdout
+    assert (json.loads(by_folder)["items"], json.loads(by_folder)["labeled"]) == (3, 3)
+    cli("projects", "create", "again", "--schema", str(schema))
+    as_images = json.loads(cli("import", "again", str(top), "--format", "folder", "--json").stdout)
+    assert (as_images["items"], as_images["labeled"]) == (3, 0)

@@ -262,7 +262,27 @@ def test_cli_scales_the_boxes_of_an_image_declared_at_another_size_and_says_so(
         {"x": 1.0, "y": 2.0, "w": 3.0, "h": 4.0, "label": "person"}
     ]
     shown = cli("import", "street", path, "--format", "coco").output
-    assert "80×60" in shown  # the summary prints it too (here beside the duplicates)
+    assert "2 duplicates skipped" in shown
+    assert "80×60" not in shown  # skipped, a.png had nothing scaled
+
+
+def test_cli_refuses_an_image_that_shows_turned_rather_than_stretch_its_boxes(
+    cli: Any, tmp_path: Path
+) -> None:
+    """A photo whose COCO file gives the size its sensor wrote (30x40) but shows 40x30, its EXIF
+    rotation applied: scaled per side, its boxes would be squeezed one way and drawn out the
+    other, so the import stops naming the image and both sizes."""
+    doc = _doc(
+        images=[{"id": 1, "file_name": "a.png", "width": 30, "height": 40}],
+        annotations=[{"image_id": 1, "category_id": 7, "bbox": [0, 30, 20, 10]}],
+    )
+    refused = cli("import", "street", _write(tmp_path, doc), "--format", "coco", code=1)
+    assert "Traceback" not in refused.output
+    assert (
+        "line 1: 'set/a.png': the file gives its size as 30×40 but the image is 40×30 pixels: "
+        "it appears turned" in " ".join(refused.output.split())
+    )
+    assert "imported" not in refused.output
 
 
 @pytest.mark.parametrize("hostile", ["../outside.png", "/etc/passwd", "set/missing.png"])

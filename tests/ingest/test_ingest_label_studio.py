@@ -782,7 +782,10 @@ def test_an_export_holds_no_table_rows_and_needs_image_sizes() -> None:
     with pytest.raises(LabelloopError, match="export jsonl or csv for a table project"):
         make_exporter("label_studio", schema=table)
     box = {"x": 1, "y": 1, "w": 1, "h": 1, "label": "car"}
-    with pytest.raises(LabelloopError, match="item 4 has no image size"):
+    with pytest.raises(
+        LabelloopError,
+        match=r"item 4 has no image size, which Label Studio's boxes \(in percent of it\) need",
+    ):
         _write(STREET, [_record(4, {"objects": [box]}, "a.png")])
 
 

@@ -20,6 +20,7 @@ from labelloop.ingest import YoloExporter, YoloImporter, importer_for_folder, ma
 from labelloop.ingest.conformance import sample_record
 from labelloop.ingest.yolo_files import MAX_LABEL_BYTES, label_path
 from labelloop.schema import parse_schema
+from labelloop.schema.values import MAX_REGIONS
 
 LABELS = ("car", "person")
 NAMES = "names:\n  0: car\n  1: person\n"
@@ -183,7 +184,12 @@ def test_boxes_beside_a_target_of_another_control_are_pre_annotations(tmp_path: 
         ("0 0.5 0.5 0.2 0\n", "labels/a.txt", 1, "a box must be wider and taller than 0"),
         ("0 0.5 0.5 0.2 0.2 2\n", "labels/a.txt", 1, "confidence 2 is outside 0..1"),
         ("2 0.5 0.5 0.2 0.2\n", "labels/a.txt", 1, "class 2 ('dog') is not a label of 'objects'"),
-        ("9" * 5000 + " .5 .5 .2 .2\n", "labels/a.txt", 1, "class " + "9" * 20 + " has no name"),
+        (
+            "9" * 5000 + " .5 .5 .2 .2\n",
+            "labels/a.txt",
+            1,
+            f"a number (0, 1, ...), got '{'9' * 20}…'",
+        ),
         ("0 " + "1" * 5000 + " .5 .2 .2\n", "labels/a.txt", 1, "cx must be a number, got"),
         (b"0 0.5 0.5 0.2 0.2\n\xff\n", "labels/a.txt", 2, "not valid UTF-8"),
     ],
@@ -200,6 +206,50 @@ def test_a_bad_label_line_names_the_file_and_line(
     assert (caught.value.file, caught.value.line) == (file, line)
     assert reason in caught.value.reason
     assert caught.value.message.startswith(f"{file} line {line}: ")
+
+
+def test_a_box_too_small_for_its_image_names_the_label_line(tmp_path: Path) -> None:
+    # 0.0001 of a 40 px wide image is 0.004 px: the store, holding boxes to 0.01 px, would
+    # refuse it naming the image's record, not the label file's line
+    label = "0 0.5 0.5 0.2 0.2\n\n0 0.5 0.5 0.0001 0.2\n"
+    top = _dataset(tmp_path / "d", {"data.yaml": NAMES, "images/b.png": "", "labels/b.txt": label})
+    with pytest.raises(ImportFormatError) as caught:
+        _folder(top)
+    assert caught.value.file == "labels/b.txt"
+    assert caught.value.message == (
+        "labels/b.txt line 3: the box is 0.004×4 pixels on its 40×20 image ('d/images/b.png'); "
+        "a box must be at least 0.01 pixel wide and tall"
+    )
+    (top / "labels" / "b.txt").write_text("0 0.5 0.5 0.0005 0.2\n")  # 0.02 px: held
+    (b,) = _folder(top)
+    assert b.label["objects"][0]["w"] == pytest.approx(0.0005)
+
+
+def test_a_zip_box_too_small_for_its_image_names_the_label_line(tmp_path: Path) -> None:
+    _png(tmp_path / "street" / "images" / "a.png")
+    files = {
+        "data.yaml": NAMES,
+        "street/images/a.png": b"",
+        "street/labels/a.txt": "1 .5 .5 .5 1e-9",
+    }
+    with pytest.raises(
+        ImportFormatError, match=r"^street/labels/a.txt line 1: the box is 20×2e-08"
+    ):
+        _read_zip(files, media_roots=(tmp_path,))
+    assert len(_read_zip(files)) == 1  # with no media root, it is left to the import to measure
+
+
+def test_a_label_file_of_more_boxes_than_an_image_holds_names_its_line(tmp_path: Path) -> None:
+    label = "0 0.5 0.5 0.2 0.2\n" * MAX_REGIONS
+    top = _dataset(tmp_path / "d", {"data.yaml": NAMES, "images/a.png": "", "labels/a.txt": label})
+    assert len(_folder(top)[0].label["objects"]) == MAX_REGIONS
+    (top / "labels" / "a.txt").write_text(label + "\n1 0.5 0.5 0.2 0.2 0.5\n")
+    with pytest.raises(ImportFormatError) as caught:
+        _folder(top)
+    assert caught.value.message == (
+        f"labels/a.txt line {MAX_REGIONS + 2}: more than 1,000 boxes in one label file; "
+        "an image holds at most 1,000"
+    )
 
 
 @pytest.mark.parametrize(
@@ -247,6 +297,46 @@ def test_files_beside_the_dataset_that_are_no_labels_are_left_alone(tmp_path: Pa
             "images/a.png": "",
         },
     )
+    assert [r.external_id for r in _folder(top)] == ["images/a.png"]
+
+
+def test_a_text_beside_flat_images_is_a_label_file_only_when_it_starts_as_one(
+    tmp_path: Path,
+) -> None:
+    top = _dataset(
+        tmp_path / "d",
+        {
+            "obj.names": "car\n",
+            "a.png": "",
+            "a.txt": "0 0.5 0.5 0.2 0.2\n",
+            "README.txt": "Darknet dataset, exported 2024\n0 1 2 3 4\n",
+            "notes.txt": "\n\n",
+            "train.txt": "a.png\n",
+            "valid.txt": "a.png\n",
+            "test.txt": "a.png\n",
+            "labels.txt": "car\n",  # another tool's class names
+        },
+    )
+    assert [(r.external_id, len(r.label["objects"])) for r in _folder(top)] == [("a.png", 1)]
+    (top / "b.txt").write_bytes(b"\xef\xbb\xbf\n 1 0.5 0.5 0.2 0.2\n")  # its image is gone
+    with pytest.raises(ImportFormatError, match="^b.txt line 1: a label file with no image"):
+        _folder(top)
+
+
+def test_what_macos_leaves_in_a_folder_is_left_alone(tmp_path: Path) -> None:
+    top = _dataset(
+        tmp_path / "d",
+        {
+            "data.yaml": NAMES,
+            "images/a.png": "",
+            "labels/a.txt": "0 0.5 0.5 0.2 0.2\n",
+            ".DS_Store": "\x00\x00\x00\x01Bud1",
+            "labels/._a.txt": "\x00\x05\x16\x07 AppleDouble",
+            "labels/._b.txt": "\x00\x05\x16\x07 AppleDouble",
+            ".thumbnails/x.txt": "0 0.5 0.5 0.2 0.2\n",
+        },
+    )
+    (top / "images" / "._a.png").write_bytes(b"\x00\x05\x16\x07 AppleDouble")
     assert [r.external_id for r in _folder(top)] == ["images/a.png"]
 
 
@@ -303,6 +393,24 @@ def test_a_zip_without_lists_names_its_images_by_its_image_files() -> None:
         _read_zip({"classes.txt": "car\n", "labels/a.txt": ""})
 
 
+def test_what_macos_leaves_in_a_zip_is_left_alone() -> None:
+    files = {
+        "data.yaml": NAMES + "train: images.txt\n",
+        "images.txt": "./images/a.png\n",
+        "labels/a.txt": "0 0.5 0.5 0.2 0.2\n",
+        "__MACOSX/labels/._a.txt": b"\x00\x05\x16\x07",
+        "__MACOSX/._images.txt": b"\x00\x05\x16\x07",
+        "labels/.DS_Store": b"\x00\x00\x00\x01Bud1",
+    }
+    (a,) = _read_zip(files)
+    assert (a.payload["image"], len(a.label["objects"])) == ("images/a.png", 1)
+    del files["data.yaml"], files["images.txt"]
+    files["classes.txt"] = "car\n"
+    files["images/a.png"] = b"png"
+    files["__MACOSX/images/._a.png"] = b"\x00\x05\x16\x07"  # no image: the zip names its own
+    assert [r.payload["image"] for r in _read_zip(files)] == ["images/a.png"]
+
+
 @pytest.mark.parametrize("name", ["../evil.txt", "/abs/evil.txt", "a\\..\\evil.txt"])
 def test_a_zip_member_out_of_the_zip_is_refused(name: str) -> None:
     with pytest.raises(ImportFormatError, match="^line 1: zip member "):
@@ -332,6 +440,42 @@ def test_a_zip_bomb_is_refused_at_the_limit() -> None:
     out.seek(0)
     with pytest.raises(ImportFormatError, match="^b.txt line 1: larger than 1 MiB"):
         list(YoloImporter().read(out))
+
+
+def _corrupt_zip(compression: int, *, cut: bool) -> io.BytesIO:
+    """A zip whose label file ``a.txt`` is corrupt: its data scrambled, or (``cut``) its size
+    in the zip's directory larger than the data, so reading it runs off its end."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=compression) as archive:
+        archive.writestr("classes.txt", "car\n")
+        archive.writestr("train.txt", "a.png\n")
+        archive.writestr("a.txt", "0 0.5 0.5 0.1 0.1\n" * 200)
+    data = bytearray(out.getvalue())
+    entry = data.rindex(b"PK\x01\x02")  # a.txt's entry in the directory, the last one
+    if cut:
+        data[entry + 20 : entry + 28] = (10**5).to_bytes(4, "little") * 2
+    else:
+        start = data.index(b"a.txt") + len("a.txt")  # its local header's name, then its data
+        data[start + 8 : start + 40] = bytes(b ^ 0x5A for b in data[start + 8 : start + 40])
+    return io.BytesIO(bytes(data))
+
+
+@pytest.mark.parametrize(
+    ("compression", "cut", "detail"),
+    [
+        (zipfile.ZIP_STORED, True, "it is cut short"),
+        (zipfile.ZIP_STORED, False, "Bad CRC-32"),
+        (zipfile.ZIP_DEFLATED, False, "Error -3 while decompressing"),
+        (zipfile.ZIP_BZIP2, False, "Invalid data stream"),
+        (zipfile.ZIP_LZMA, False, "Corrupt input data"),
+    ],
+)
+def test_a_corrupt_zip_member_is_refused_naming_it(
+    compression: int, detail: str, *, cut: bool
+) -> None:
+    with pytest.raises(ImportFormatError) as caught:
+        list(YoloImporter().read(_corrupt_zip(compression, cut=cut)))
+    assert caught.value.message.startswith(f"a.txt line 1: cannot be read from the zip ({detail}")
 
 
 def test_what_is_no_zip_is_refused_on_line_one() -> None:
@@ -417,3 +561,18 @@ def test_yolo_export_needs_a_boxes_control_and_the_image_size() -> None:
     box = {"x": 1, "y": 1, "w": 2, "h": 2, "label": "car"}
     with pytest.raises(LabelloopError, match="item 3 has no image size"):
         YoloExporter(schema=parse_schema(SCHEMA)).write([_record(3, "a.png", [box])], io.BytesIO())
+
+
+def test_a_box_reaching_past_the_edge_is_exported_cut_at_it_and_imports_back() -> None:
+    # the schema lets a box end half a pixel past the image: YOLO tools drop a label file
+    # holding a fraction above 1, so the export cuts it as the importer does
+    schema = parse_schema(SCHEMA)
+    past = {"x": 0, "y": 0, "w": 40.4, "h": 30.4, "label": "car"}
+    beyond = {"x": 40.2, "y": 1, "w": 0.2, "h": 2, "label": "car"}  # holds none of the image
+    sink = io.BytesIO()
+    record = _record(1, "a.png", [past, beyond], image="a.png", width=40, height=30)
+    YoloExporter(schema=schema).write([record], sink)
+    assert zipfile.ZipFile(sink).read("a.txt") == b"1 0.500000 0.500000 1.000000 1.000000\n"
+    sink.seek(0)
+    (back,) = YoloImporter(control="objects", labels=("person", "car")).read(sink)
+    assert back.label["objects"] == [{"x": 0, "y": 0, "w": 1, "h": 1, "label": "car"}]

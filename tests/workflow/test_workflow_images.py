@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -89,14 +91,24 @@ def test_a_subfolder_that_is_no_label_aborts_the_import_naming_the_file(shapes: 
 
 
 def test_images_of_another_size_than_a_coco_file_gives_are_told_up_to_ten(shapes: Any) -> None:
+    """Told are the images whose boxes were scaled: not one with no boxes, nor one skipped as
+    a duplicate."""
     lab, _, media = shapes
     boxes = {**SCHEMA, "controls": [{"name": "b", "type": "boxes", "labels": ["dot"]}]}
     projects.create_project(lab.db, "dots", boxes, actor=lab.admin)
     ctx = lab.ctx("dots", lab.admin)
-    doc: dict[str, Any] = {"images": [], "annotations": [], "categories": []}
-    for i in range(12):
-        _png(media / "coco" / f"{i}.png", 10, noise=i)
-        doc["images"].append({"id": i, "file_name": f"coco/{i}.png", "width": 16, "height": 8})
+    doc: dict[str, Any] = {
+        "images": [],
+        "annotations": [],
+        "categories": [{"id": 1, "name": "dot"}],
+    }
+    for i in range(13):  # 8x8 files given as 16x16; 11 has no boxes, 12 is 0's file again
+        if i < 12:
+            _png(media / "coco" / f"{i}.png", 10, noise=i)
+        name = f"coco/{i % 12}.png"
+        doc["images"].append({"id": i, "file_name": name, "width": 16, "height": 16})
+        if i != 11:
+            doc["annotations"].append({"image_id": i, "category_id": 1, "bbox": [2, 2, 4, 4]})
     report = imports.import_items(
         lab.db,
         ctx,
@@ -105,13 +117,48 @@ def test_images_of_another_size_than_a_coco_file_gives_are_told_up_to_ten(shapes
         filename="c.json",
         media_roots=(media,),
     )
-    assert report.n_items == 12
-    assert report.notes[0].startswith("'coco/0.png': the file gives its size as 16×8 but")
+    assert (report.n_items, report.n_labeled, report.n_duplicates) == (12, 11, 1)
+    assert report.notes[0] == (
+        "'coco/0.png': the file gives its size as 16×16 but the image is 8×8 pixels; its boxes "
+        "were scaled to the image"
+    )
     assert len(report.notes) == 11
     assert report.notes[-1] == (
-        "... and 2 more images whose file is not the size the import file gives; their boxes "
+        "... and 1 more image whose file is not the size the import file gives; its boxes "
         "were scaled to the image too"
     )
+
+
+def test_a_yolo_box_too_small_for_its_image_names_the_label_file_and_line(shapes: Any) -> None:
+    lab, _, media = shapes
+    boxes = {**SCHEMA, "controls": [{"name": "objects", "type": "boxes", "labels": ["car"]}]}
+    projects.create_project(lab.db, "cars", boxes, actor=lab.admin)
+    ctx = lab.ctx("cars", lab.admin)
+    top = media / "d"
+    _png(top / "images" / "a.png", 10)
+    _png(top / "images" / "b.png", 200)
+    (top / "labels").mkdir()
+    (top / "data.yaml").write_text("names: [car]\ntrain: images.txt\n")
+    (top / "images.txt").write_text("./images/a.png\n./images/b.png\n")
+    (top / "labels" / "a.txt").write_text("0 0.5 0.5 0.2 0.2\n")
+    (top / "labels" / "b.txt").write_text("0 0.5 0.5 0.2 0.2\n\n0 0.5 0.5 0.0001 0.2\n")
+    said = (
+        "labels/b.txt line 3: the box is 0.0008×1.6 pixels on its 8×8 image ('d/images/b.png'); "
+        "a box must be at least 0.01 pixel wide and tall"
+    )
+    with pytest.raises(ImportFormatError, match=f"^{re.escape(said)}"):
+        imports.import_folder(lab.db, ctx, top, media_roots=(media,), fmt="yolo")
+    zipped = io.BytesIO()
+    with zipfile.ZipFile(zipped, "w") as archive:  # paths under the media root, as exported
+        archive.write(top / "data.yaml", "data.yaml")
+        archive.writestr("images.txt", "./d/images/a.png\n./d/images/b.png\n")
+        for name in ("a", "b"):
+            archive.write(top / "labels" / f"{name}.txt", f"d/labels/{name}.txt")
+    zipped.seek(0)
+    with pytest.raises(ImportFormatError, match=f"^d/{re.escape(said)}"):
+        imports.import_items(
+            lab.db, ctx, zipped, fmt="yolo", filename="d.zip", media_roots=(media,)
+        )
 
 
 def test_a_fake_image_in_a_folder_aborts_the_import_naming_the_file(shapes: Any) -> None:
