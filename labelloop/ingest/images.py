@@ -8,7 +8,7 @@ from typing import BinaryIO, ClassVar
 
 from labelloop.domain import ItemIn
 from labelloop.errors import ImportFormatError
-from labelloop.ingest.media import MEDIA_SUFFIXES
+from labelloop.ingest.media import MEDIA_SUFFIXES, is_clutter
 
 
 class ImageFolderImporter:
@@ -35,7 +35,13 @@ class ImageFolderImporter:
         """Yield one ItemIn per image file; ``source`` is unused (the folder is the source)."""
         top = self.folder.resolve()
         suffixes = MEDIA_SUFFIXES[self.kind]
-        files = sorted(p for p in top.rglob("*") if p.suffix.lower() in suffixes and not p.is_dir())
+        files = sorted(
+            p
+            for p in top.rglob("*")
+            if p.suffix.lower() in suffixes
+            and not p.is_dir()
+            and not is_clutter(p.relative_to(top).as_posix())  # macOS's ._a.png beside a.png
+        )
         for number, path in enumerate(files, 1):
             relative = path.relative_to(self.root).as_posix()
             if not relative.isascii():

@@ -136,3 +136,12 @@ def file_hash(path: Path) -> str:
         for chunk in iter(lambda: file.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def is_clutter(path: str) -> bool:
+    """Whether ``path`` (relative to a dataset's top) is no file of the dataset but one an
+    operating system or archiver leaves: a dot-file or one in a dot-folder (``.DS_Store``,
+    macOS's ``._a.txt`` beside each file on a foreign disk) or under a macOS zip's
+    ``__MACOSX/``."""
+    parts = PurePosixPath(path).parts
+    return parts[:1] == ("__MACOSX",) or any(part.startswith(".") for part in parts)

@@ -14,7 +14,7 @@ from typing import BinaryIO
 import yaml
 
 from labelloop.errors import ImportFormatError, LabelloopError
-from labelloop.ingest.media import IMAGE_SUFFIXES, check_relative
+from labelloop.ingest.media import IMAGE_SUFFIXES, check_relative, is_clutter
 from labelloop.ingest.records import BOM
 
 YAML_FILES = ("data.yaml", "data.yml")
@@ -65,15 +65,6 @@ def is_yolo_folder(folder: Path) -> bool:
 
 def is_image(path: str) -> bool:
     return PurePosixPath(path).suffix.lower() in IMAGE_SUFFIXES
-
-
-def is_clutter(path: str) -> bool:
-    """Whether ``path`` (relative to a dataset's top) is no file of the dataset but one an
-    operating system or archiver leaves: a dot-file or one in a dot-folder (``.DS_Store``,
-    macOS's ``._a.txt`` beside each file on a foreign disk) or under a macOS zip's
-    ``__MACOSX/``."""
-    parts = PurePosixPath(path).parts
-    return parts[:1] == ("__MACOSX",) or any(part.startswith(".") for part in parts)
 
 
 class DatasetFiles:

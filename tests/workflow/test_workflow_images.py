@@ -174,6 +174,23 @@ def test_a_fake_image_in_a_folder_aborts_the_import_naming_the_file(shapes: Any)
         assert store_items.counts(conn, ctx.id).get("pool", 0) == 0  # nothing half-written
 
 
+def test_a_folder_copied_from_a_mac_imports_its_images_not_the_mac_files_beside_them(
+    shapes: Any,
+) -> None:
+    # A Mac writing to a foreign disk leaves "._a.png" (AppleDouble metadata, no image) beside
+    # each file; a zip from macOS holds them under __MACOSX/. They aborted the import.
+    lab, ctx, media = shapes
+    _png(media / "m" / "a.png", 10)
+    _png(media / "m" / "sub" / "b.png", 200)
+    (media / "m" / "._a.png").write_bytes(b"\x00\x05\x16\x07 Mac OS X metadata")
+    (media / "m" / "__MACOSX" / "sub").mkdir(parents=True)
+    (media / "m" / "__MACOSX" / "sub" / "._b.png").write_bytes(b"\x00\x05\x16\x07")
+    (media / "m" / ".thumbs").mkdir()
+    _png(media / "m" / ".thumbs" / "a.png", 10)
+    report = imports.import_folder(lab.db, ctx, media / "m", media_roots=(media,))
+    assert report.n_items == 2
+
+
 def test_a_file_name_that_is_not_utf8_aborts_the_import_naming_the_file(shapes: Any) -> None:
     """Linux names are bytes; one written in Latin-1 (caf\\xe9.png) is no text to store."""
     lab, ctx, media = shapes
