@@ -11,7 +11,6 @@ from labelloop.store import learning as store_learning
 from labelloop.store import projects as store_projects
 from labelloop.store import review as store_review
 from labelloop.store.db import Database
-from labelloop.workflow.learning import ROUND_RETRY_MAX_S
 from labelloop.workflow.projects import ProjectContext
 
 
@@ -166,6 +165,8 @@ def status(
 
 def _failure(row: Any) -> dict[str, Any] | None:
     """Failing training rounds as the status shows them, with a sentence."""
+    from labelloop.workflow.learning import ROUND_RETRY_MAX_S  # scikit-learn: not at import
+
     if row is None:
         return None
     n = int(row["failures"])
