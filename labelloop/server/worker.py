@@ -61,7 +61,8 @@ def stop_worker(child: subprocess.Popen[bytes]) -> None:
 
 
 class LearnerProcess:
-    """The server's `labelloop worker` child, started again when it dies.
+    """The server's `labelloop worker` child, started again when it dies (exits other than as
+    asked to stop).
 
     The learner can die while the server goes on (the kernel's out-of-memory killer on a large
     round, a crash in a native library); nothing trained again until the server restarted,
@@ -84,6 +85,8 @@ class LearnerProcess:
             code = self.child.poll()
             if code is None:
                 continue
+            if code == 0:  # asked to stop (Ctrl+C reaches the whole process group, SIGTERM)
+                return
             if time.monotonic() - started >= STEADY_S:
                 delay = RESPAWN_FIRST_S
             log.error(
