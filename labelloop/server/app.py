@@ -40,7 +40,7 @@ from labelloop.server.api import simulations as simulations_api
 from labelloop.server.auth import Sessions
 from labelloop.server.throttle import SignInThrottle
 from labelloop.server.web import pages
-from labelloop.server.worker import spawn_worker, stop_worker
+from labelloop.server.worker import LearnerProcess
 from labelloop.store.db import Database
 from labelloop.store.migrate import upgrade
 from labelloop.workflow.features import FeatureCache
@@ -310,13 +310,13 @@ def create_app(
             bg = Learner(database, poll_s=settings.learner_poll_s, cache=app.state.features)
             bg.start()
         elif mode == "process":
-            child = spawn_worker(settings)
+            child = LearnerProcess(settings)
         app.state.learner = bg
         yield
         if bg is not None:
             bg.stop()
         if child is not None:
-            stop_worker(child)
+            child.stop()
         database.stop_checkpoints()
 
     app = LabelloopApp(

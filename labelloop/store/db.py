@@ -216,6 +216,20 @@ class Database:
             return None
         return tid, old, policy
 
+    @contextmanager
+    def alone(self, key: int) -> Iterator[Connection]:
+        """A connection no other process's holder of ``key`` works beside: each waits its turn.
+        On SQLite it is the writer lock every writer takes; on PostgreSQL an advisory lock on
+        ``key`` held until the connection's transaction ends. For migrations, whose DDL runs
+        outside :meth:`write`."""
+        if self.is_sqlite:
+            with self._write_lock, self._across_processes(), self.engine.connect() as conn:
+                yield conn
+            return
+        with self.engine.connect() as conn:
+            self.lock_key(conn, key)  # begins the transaction the caller goes on in
+            yield conn
+
     def analyze(self, *tables: str) -> None:
         """Refresh the query planner's statistics of ``tables`` now (PostgreSQL; SQLite plans
         without statistics). Autovacuum does it only once a tenth of a table changed and on its

@@ -10,6 +10,7 @@ from alembic.config import Config
 from labelloop.store.db import Database
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+MIGRATION_LOCK = 4 << 40  # the lock key migrations take turns on (PostgreSQL)
 
 
 def alembic_config(db: Database) -> Config:
@@ -20,9 +21,15 @@ def alembic_config(db: Database) -> Config:
 
 
 def upgrade(db: Database, revision: str = "head") -> None:
-    """Apply every pending migration in one go."""
+    """Apply every pending migration in one go.
+
+    Processes take turns: several serve processes and a worker started together on a new
+    database (or after an upgrade of labelloop) each ran the migrations, and all but one died
+    (on PostgreSQL on a table another had just created, on SQLite "database is locked"). The
+    later ones now find nothing left to do.
+    """
     cfg = alembic_config(db)
-    with db.engine.connect() as conn:
+    with db.alone(MIGRATION_LOCK) as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
         conn.commit()

@@ -57,6 +57,7 @@ QUEUE_SLICE = 200  # entries the new queue starts with (committed with its model
 APPEND_SLICE = 200  # entries added per transaction after that (about a millisecond of lock)
 PRUNE_SLICE = 500  # old entries deleted per transaction (deleting is cheaper than inserting)
 WRITE_PAUSE_S = 0.005  # between slices, so waiting annotators' writes get the lock first
+PASS_RETRY_S = 5.0  # after a learner pass fails outside any project (the database away)
 __all__ = [
     "FeatureCache",
     "Learner",
@@ -815,10 +816,20 @@ class Learner:
 
     def run_forever(self) -> None:
         """Poll and train until ``stop()``; `labelloop worker` runs this in the foreground.
-        Simulations that managers asked for run meanwhile in a thread of their own."""
+        Simulations that managers asked for run meanwhile in a thread of their own.
+
+        A pass that fails outside any project (the database away a moment: a restart, a
+        failover) is tried again after PASS_RETRY_S: the worker used to exit on it, and
+        learning stopped for good while the servers came back by themselves."""
         self.simulations.start()
         while not self._stop.is_set():
-            if self.run_once() == 0:
+            try:
+                ran = self.run_once()
+            except Exception:
+                log.exception("learner pass failed; next try in %g s", PASS_RETRY_S)
+                self._stop.wait(PASS_RETRY_S)
+                continue
+            if ran == 0:
                 self._stop.wait(self.poll_s)
 
     def start(self) -> None:

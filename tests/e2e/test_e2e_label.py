@@ -508,3 +508,36 @@ def test_e2e_an_open_page_keeps_its_lease_and_a_late_answer_counts(
     shown = int(page.get_attribute("#label-app", "data-assignment-id"))
     assert shown != second and _lease_item(server, shown) != taken
     context.close()
+
+
+def test_e2e_the_unreachable_message_goes_once_the_server_answers(
+    server: Any, browser: Any, tmp_path: Path
+) -> None:
+    """A submit sent while the server restarted said it could not be reached, and the message
+    stayed on the page after the next submit went through, as if the server were still away."""
+    slug = _choice_project(server, tmp_path, "restarts", "Restarts")
+    rows = [{"id": f"r{i}", "text": f"restart pool text number {i}"} for i in range(6)]
+    (tmp_path / "pool.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    server.cli("import", slug, str(tmp_path / "pool.jsonl"), "--id-field", "id")
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    _login(page, server, f"/p/{slug}/label")
+    first = _wait_task(page, timeout_ms=60000)
+    unreachable = page.locator("#messages .message", has_text="could not be reached")
+
+    page.route("**/api/**", lambda route: route.abort())  # the server is away
+    page.keyboard.press("1")
+    for _ in range(2):
+        with page.expect_event("requestfailed", lambda r: r.url.endswith(f"/tasks/{first}/submit")):
+            page.keyboard.press("Enter")
+        unreachable.first.wait_for()
+        _wait_task(page)  # the item comes back with its answer, to send again
+    assert unreachable.count() == 1  # one message, however many calls failed
+    assert page.get_attribute("#label-app", "data-assignment-id") == first
+
+    page.unroute("**/api/**")  # it is back
+    with page.expect_response(lambda r: r.url.endswith(f"/tasks/{first}/submit")) as sent:
+        page.keyboard.press("Enter")
+    assert sent.value.status == 200
+    unreachable.wait_for(state="detached")
+    context.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -55,6 +57,31 @@ def empty_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
     database.dispose()
     if not database.is_sqlite:
         request.getfixturevalue("pg_cluster").drop_database(database.url)
+
+
+_UPGRADE = """
+import sys
+from labelloop.store.db import Database
+from labelloop.store.migrate import upgrade
+
+upgrade(Database(sys.argv[1]))
+"""
+
+
+def test_processes_started_together_take_turns_at_the_migrations(empty_db: Database) -> None:
+    """Two serve processes and a worker started together on a new database each ran the
+    migrations: all but one died, on PostgreSQL on a table another had just created, on
+    SQLite with "database is locked"."""
+    root = Path(__file__).resolve().parents[2]
+    started = [
+        subprocess.Popen(
+            [sys.executable, "-c", _UPGRADE, empty_db.url], cwd=root, stderr=subprocess.PIPE
+        )
+        for _ in range(3)
+    ]
+    failed = [p.communicate(timeout=120)[1].decode()[-500:] for p in started]
+    assert [p.returncode for p in started] == [0, 0, 0], failed
+    assert set(metadata.tables) <= set(inspect(empty_db.engine).get_table_names())
 
 
 def test_a_database_of_the_previous_release_upgrades_and_keeps_its_models(

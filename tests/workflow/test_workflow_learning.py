@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections import Counter
 from datetime import timedelta
 from typing import Any
@@ -231,6 +232,38 @@ def test_labels_waiting_in_review_do_not_start_round_after_round(lab: Any) -> No
     assert learner.run_once() == 1  # the cold-start queue
     lab.label_next(lab.member("sent", "ann", "annotator"), n=6)
     assert [learner.run_once() for _ in range(5)] == [0] * 5
+    assert status.status(lab.db, ctx)["model"]["version"] == 1
+
+
+def test_the_learner_polls_on_after_the_database_was_away(lab: Any, monkeypatch: Any) -> None:
+    """A PostgreSQL restart while the worker asked for the projects made `labelloop worker`
+    exit with a traceback: no project trained again until someone restarted it, though the
+    servers came back by themselves."""
+    from sqlalchemy.exc import OperationalError
+
+    from labelloop.workflow import learning
+
+    ctx = lab.project()
+    lab.import_rows(ctx, lab.rows(6))
+    real, asked = learning.store_projects.all_ids, []
+
+    def away_once(conn: Any) -> list[int]:
+        asked.append(1)
+        if len(asked) == 1:
+            raise OperationalError("SELECT id FROM project", {}, Exception("shutting down"))
+        return real(conn)
+
+    monkeypatch.setattr(learning.store_projects, "all_ids", away_once)
+    monkeypatch.setattr(learning, "PASS_RETRY_S", 0.05)
+    learner = learning.Learner(lab.db, poll_s=0.05)
+    learner.start()
+    try:
+        deadline = time.monotonic() + 30
+        while status.status(lab.db, ctx)["model"] is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        learner.stop()
+    assert len(asked) > 1
     assert status.status(lab.db, ctx)["model"]["version"] == 1
 
 

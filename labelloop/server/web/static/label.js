@@ -95,9 +95,21 @@
 
   // ---------------------------------------------------------------- API
 
-  /** A call to this project's API; a 401 (the session ended) sends the annotator to sign in. */
-  function api(method, path, body) {
-    return window.labelloop.api(method, base + path, body, { loginOn401: true });
+  /**
+   * A call to this project's API; a 401 (the session ended) sends the annotator to sign in.
+   * Any answer takes away the "could not be reached" message an earlier call left: the server
+   * is back (restarted, the network returned), and the message went on saying otherwise.
+   */
+  async function api(method, path, body) {
+    let reached = true;
+    try {
+      return await window.labelloop.api(method, base + path, body, { loginOn401: true });
+    } catch (err) {
+      reached = !(err instanceof ApiError && err.status === 0);
+      throw err;
+    } finally {
+      if (reached) clearUnreachable();
+    }
   }
 
   // ---------------------------------------------------------------- messages
@@ -119,10 +131,16 @@
     el.messages.querySelectorAll("[data-item]").forEach((box) => box.remove());
   }
 
+  function clearUnreachable() {
+    el.messages.querySelectorAll("[data-unreachable]").forEach((box) => box.remove());
+  }
+
   function report(err) {
     if (err instanceof ApiError) {
       if (err.status === 401) return;
-      showMessage(err.detail, "error");
+      if (err.status === 0) clearUnreachable(); // one such message, however many calls failed
+      const box = showMessage(err.detail, "error");
+      if (err.status === 0) box.dataset.unreachable = "1";
     } else {
       console.error(err);
       showMessage("Something went wrong on this page: " + (err && err.message), "error");
