@@ -165,8 +165,6 @@ def status(
 
 def _failure(row: Any) -> dict[str, Any] | None:
     """Failing training rounds as the status shows them, with a sentence."""
-    from labelloop.workflow.learning import ROUND_RETRY_MAX_S  # scikit-learn: not at import
-
     if row is None:
         return None
     # Here, not at the top: the learner imports scikit-learn, which the CLI must not load to start.
