@@ -32,8 +32,12 @@ def test_cold_start_with_labeled_eval_items_says_the_first_trained_model_measure
     lab.import_rows(
         ctx, lab.rows(12, start=500, prefix="ev", labeled=True), labeled=True, split="eval"
     )
+    # Before any round the page says the first needs no labels, and who runs it (it said a
+    # model trains once the first labels arrive, so a team without a learner waited on labels).
+    assert "needs no labels" in page.html() and "labelloop worker" in page.html()
     lab.train(ctx)  # the cold-start model: no eval metric yet
     html = page.html()
+    assert "needs no labels" not in html
     assert f"12 labeled eval items; {WAITING_FOR_A_MODEL}" in html
     assert NEEDS_EVAL not in html
     assert _page_data(html)["eval_labeled"] == 12  # the learning curve's hint reads it
