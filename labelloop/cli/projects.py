@@ -440,6 +440,8 @@ def status(slug: str, as_json: Annotated[bool, typer.Option("--json")] = False) 
         table.add_row("training error", escape(info["training"]["error"]))
     elif info["training"]["failure"]:
         table.add_row("training failure", escape(info["training"]["failure"]["sentence"]))
+    learner = info["training"]["learner"]
+    table.add_row("learner", "running" if learner["running"] else escape(learner["sentence"]))
     if info["random_share"]:
         table.add_row("random control", f"{info['random_share']:.0%} of served items")
     feats = info["features"]

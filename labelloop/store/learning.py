@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, RowMapping, case, delete, func, select, update
@@ -13,6 +14,7 @@ from labelloop.store.tables import (
     import_batch,
     item,
     item_label,
+    learner_beat,
     model_version,
     queue_entry,
     round_failure,
@@ -208,3 +210,27 @@ def round_failure_of(conn: Connection, project_id: int) -> RowMapping | None:
     """The project's failing rounds (error, failures in a row, first_at, last_at), or None."""
     q = select(round_failure).where(round_failure.c.project_id == project_id)
     return conn.execute(q).mappings().first()
+
+
+BEAT_EVERY_S = 30.0
+"""How often a running learner notes that it runs."""
+BEAT_STALE_S = 120.0
+"""A learner not seen for this long is taken for stopped (four beats missed; a learner beats
+from a thread of its own, so a long round does not hold its beat back)."""
+
+
+def beat(conn: Connection, name: str, *, started_at: datetime, forget_before: datetime) -> None:
+    """Note that the learner ``name`` runs now, and forget learners not seen since
+    ``forget_before`` (each start of a process is a new name)."""
+    at = now()
+    done = conn.execute(
+        update(learner_beat).where(learner_beat.c.name == name).values(seen_at=at)
+    ).rowcount
+    if not done:
+        conn.execute(learner_beat.insert().values(name=name, started_at=started_at, seen_at=at))
+    conn.execute(delete(learner_beat).where(learner_beat.c.seen_at < forget_before))
+
+
+def last_beat(conn: Connection) -> datetime | None:
+    """When any learner last noted that it runs (None: none ever did, or long ago)."""
+    return conn.execute(select(func.max(learner_beat.c.seen_at))).scalar()

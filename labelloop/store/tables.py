@@ -443,6 +443,14 @@ simulation = Table(
     Index("ix_simulation_state", "state"),
 )
 
+learner_beat = Table(  # each running learner (a serve's, a worker), seen every half minute
+    "learner_beat",
+    metadata,
+    Column("name", String(200), primary_key=True),  # host:pid
+    Column("started_at", TS, nullable=False),
+    Column("seen_at", TS, nullable=False),
+)
+
 round_failure = Table(  # a project whose training rounds fail, until one succeeds
     "round_failure",
     metadata,

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
@@ -822,6 +825,7 @@ class Learner:
         failover) is tried again after PASS_RETRY_S: the worker used to exit on it, and
         learning stopped for good while the servers came back by themselves."""
         self.simulations.start()
+        threading.Thread(target=self._beating, name="labelloop-learner-beat", daemon=True).start()
         while not self._stop.is_set():
             try:
                 ran = self.run_once()
@@ -831,6 +835,22 @@ class Learner:
                 continue
             if ran == 0:
                 self._stop.wait(self.poll_s)
+
+    def _beating(self) -> None:
+        """Note every BEAT_EVERY_S that this learner runs, from a thread of its own (a round
+        of minutes must not make it look stopped), until ``stop()``: the project page, the
+        status and the labeling page tell a database no learner runs on."""
+        name = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"[:200]
+        started = now()
+        while not self._stop.is_set():
+            try:
+                with self.db.write() as conn:
+                    store_learning.beat(
+                        conn, name, started_at=started, forget_before=now() - timedelta(days=1)
+                    )
+            except Exception:  # the database away a moment: the next beat tries again
+                log.warning("learner could not note that it runs", exc_info=True)
+            self._stop.wait(store_learning.BEAT_EVERY_S)
 
     def start(self) -> None:
         self._thread = threading.Thread(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ from labelloop.store import learning as store_learning
 from labelloop.store import projects as store_projects
 from labelloop.store import review as store_review
 from labelloop.store.db import Database
+from labelloop.store.users import now
 from labelloop.workflow.projects import ProjectContext
 
 
@@ -122,6 +124,7 @@ def status(
         open_flags = store_review.open_flag_counts(conn, ctx.id)
         guideline_version = store_projects.newest_guideline_version(conn, ctx.id)
         failing = store_learning.round_failure_of(conn, ctx.id)
+        beat = store_learning.last_beat(conn)
     model = _model(latest, cohorts=True) if latest is not None else None
     every = ctx.settings.retrain_every
     since = counts["labeled"] - (latest["n_train"] if latest is not None else 0)
@@ -159,7 +162,28 @@ def status(
             # rounds that ran and failed (an image file that cannot be read...), until one
             # succeeds; None when the last round succeeded
             "failure": _failure(failing),
+            # whether any learner (a serve's, a worker) runs on this database
+            "learner": learner_state(beat),
         },
+    }
+
+
+def learner_state(seen: datetime | None) -> dict[str, Any]:
+    """Whether a learner runs, from when one last noted it (``store.learning.last_beat``), and
+    what to do when none does: without one nothing trains and no new items are queued."""
+    running = seen is not None and (now() - seen).total_seconds() <= store_learning.BEAT_STALE_S
+    sentence = None
+    if not running:
+        since = "on this database" if seen is None else f"since {seen:%Y-%m-%d %H:%M UTC}"
+        sentence = (
+            f"No learner has run {since}: nothing trains and no new items are queued. "
+            "`labelloop serve` runs one unless LABELLOOP_LEARNER=off; otherwise start "
+            "`labelloop worker`."
+        )
+    return {
+        "running": running,
+        "seen_at": seen.isoformat() if seen is not None else None,
+        "sentence": sentence,
     }
 
 

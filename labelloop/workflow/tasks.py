@@ -12,6 +12,7 @@ from labelloop.schema import validate_value
 from labelloop.store import audit
 from labelloop.store import batches as store_batches
 from labelloop.store import items as store_items
+from labelloop.store import learning as store_learning
 from labelloop.store import projects as store_projects
 from labelloop.store import seeds as store_seeds
 from labelloop.store import tasks as store_tasks
@@ -19,6 +20,7 @@ from labelloop.store.db import Database
 from labelloop.store.users import now
 from labelloop.workflow import review, seeding
 from labelloop.workflow.projects import ProjectContext
+from labelloop.workflow.status import learner_state
 from labelloop.workflow.values import checked_on_item
 
 MAX_ACTIVE_MS = 24 * 3600 * 1000
@@ -183,11 +185,11 @@ def idle(db: Database, ctx: ProjectContext) -> dict[str, Any]:
             or learning.queue_serves(db, ctx)
         ):
             state = "unqueued"
-    return {
-        "state": state,
-        "remaining": remaining,
-        "leased_to_others": leased,
-    }
+    found: dict[str, Any] = {"state": state, "remaining": remaining, "leased_to_others": leased}
+    if state in ("open", "unqueued"):  # items wait for a queue: is anyone making one?
+        with db.read() as conn:
+            found["learner"] = learner_state(store_learning.last_beat(conn))["running"]
+    return found
 
 
 def idle_state(*, remaining: int, leased_to_others: int, open_item: bool) -> str:

@@ -607,6 +607,8 @@ BY_OWNER: dict[str, Callable[[Any, World], Any]] = {
     "auto_label_check": lambda table, w: table.c.run_id.in_(w.secret_rows_of("auto_label_run")),
     # The highest ids removed (SQLite): the site's, no project's; a sweep must not move them.
     "id_high_water": lambda table, w: table.c.table_name.is_not(None),
+    # When each learner last said it runs: the site's, no project's; no request writes it.
+    "learner_beat": lambda table, w: table.c.name.is_not(None),
 }
 
 

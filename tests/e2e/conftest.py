@@ -224,15 +224,16 @@ def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
 
 
 @contextmanager
-def serving(home: Path, *args: str) -> Iterator[str]:
-    """Run ``labelloop *args --port N`` on ``home`` until the block ends; its URL once healthy."""
+def serving(home: Path, *args: str, env: dict[str, str] | None = None) -> Iterator[str]:
+    """Run ``labelloop *args --port N`` on ``home`` (with ``env`` added to its environment)
+    until the block ends; its URL once healthy."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     log = home / f"{args[0]}.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "labelloop", *args, "--port", str(port)],
-            env=_env(home),
+            env={**_env(home), **(env or {})},
             stdout=out,
             stderr=subprocess.STDOUT,
         )

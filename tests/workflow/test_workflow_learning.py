@@ -383,7 +383,12 @@ def test_idle_does_not_promise_a_round_that_is_not_coming(lab: Any) -> None:
         tasks.skip(lab.db, ann, assignment_id)
     assert tasks.next_task(lab.db, ann) is None
     assert learner.run_once() == 0
-    assert tasks.idle(lab.db, ann) == {"state": "unqueued", "remaining": 5, "leased_to_others": 0}
+    assert tasks.idle(lab.db, ann) == {
+        "state": "unqueued",
+        "remaining": 5,
+        "leased_to_others": 0,
+        "learner": False,  # run_once here: no learner runs (see test_a_running_learner_…)
+    }
 
 
 def test_idle_says_ask_again_when_a_round_lands_while_it_asks(lab: Any, monkeypatch: Any) -> None:
@@ -417,3 +422,43 @@ def test_idle_says_ask_again_when_a_round_has_just_queued_items(lab: Any) -> Non
     lab.train(ctx)  # the learner's round lands now
     assert tasks.idle(lab.db, ann)["state"] == "open"
     assert tasks.next_task(lab.db, ann) is not None
+
+
+def test_a_running_learner_is_told_and_one_gone_quiet_is_not(lab: Any, monkeypatch: Any) -> None:
+    # In team mode nothing said that no `labelloop worker` ran: the labeling page said "the
+    # model is preparing more" for ever. A learner notes every half minute that it runs.
+    from labelloop.workflow import learning
+
+    ctx = lab.project()
+    lab.import_rows(ctx, lab.rows(6))
+    ann = lab.member("sent", "ann", "annotator")
+    said = status.status(lab.db, ctx)["training"]["learner"]
+    assert said["running"] is False and said["seen_at"] is None
+    assert said["sentence"].startswith("No learner has run on this database")
+    assert "labelloop worker" in said["sentence"]
+    assert tasks.idle(lab.db, ann) == {
+        "state": "open",
+        "remaining": 6,
+        "leased_to_others": 0,
+        "learner": False,
+    }
+
+    learner = learning.Learner(lab.db, poll_s=0.05)
+    learner.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not status.status(lab.db, ctx)["training"]["learner"]["running"]:
+            assert time.monotonic() < deadline, "the learner never said it runs"
+            time.sleep(0.05)
+        assert status.status(lab.db, ctx)["training"]["learner"]["sentence"] is None
+        while tasks.next_task(lab.db, ann) is None:  # its first round queues the pool
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    finally:
+        learner.stop()
+
+    later = status.now() + timedelta(minutes=3)  # no beat for three minutes: taken for stopped
+    monkeypatch.setattr(status, "now", lambda: later)
+    quiet = status.status(lab.db, ctx)["training"]["learner"]
+    assert quiet["running"] is False and quiet["seen_at"] is not None
+    assert quiet["sentence"].startswith("No learner has run since 20")

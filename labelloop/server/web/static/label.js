@@ -536,8 +536,18 @@
               "or are ones you skipped. ",
         ];
       case "open":
-        return ["No items in the queue right now — the model is preparing more.", ""];
       case "unqueued":
+        if (why.learner === false) {
+          return [
+            "No items are being queued: no learner is running.",
+            (n === 1 ? "The 1 item left waits" : `The ${items(n)} left wait`) +
+              " for a learner to queue them; a manager starts one (`labelloop worker`, or " +
+              "`labelloop serve` without LABELLOOP_LEARNER=off). ",
+          ];
+        }
+        if (why.state === "open") {
+          return ["No items in the queue right now — the model is preparing more.", ""];
+        }
         return [
           "Nothing queued for you right now.",
           (n === 1 ? "The 1 item left waits" : `The ${items(n)} left wait`) +
