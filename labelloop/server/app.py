@@ -44,6 +44,7 @@ from labelloop.server.worker import LearnerProcess
 from labelloop.store.db import Database
 from labelloop.store.migrate import upgrade
 from labelloop.workflow.features import FeatureCache
+from labelloop.workflow.status import note_learner_starting
 
 log = logging.getLogger("labelloop.server")
 WEB = Path(__file__).parent / "web"
@@ -310,6 +311,7 @@ def create_app(
             bg = Learner(database, poll_s=settings.learner_poll_s, cache=app.state.features)
             bg.start()
         elif mode == "process":
+            note_learner_starting(database)
             child = LearnerProcess(settings)
         app.state.learner = bg
         yield

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import os
+import socket
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -166,6 +168,16 @@ def status(
             "learner": learner_state(beat),
         },
     }
+
+
+def note_learner_starting(db: Database) -> None:
+    """A server about to start its learner child says a learner runs, as the child will within
+    seconds (its Python and scikit-learn load first): a page opened meanwhile must not say that
+    none does."""
+    name = f"{socket.gethostname()}:{os.getpid()}:serve"[:200]
+    with db.write() as conn:
+        at = now()
+        store_learning.beat(conn, name, started_at=at, forget_before=at - timedelta(days=1))
 
 
 def learner_state(seen: datetime | None) -> dict[str, Any]:

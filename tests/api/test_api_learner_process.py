@@ -52,6 +52,12 @@ def test_a_learner_child_that_died_is_started_again(
     monkeypatch.setattr(worker, "RESPAWN_FIRST_S", 0.2)
     app = create_app(get_settings(home=tmp_path, secret_key="test", learner="process"))
     with TestClient(app):
+        # Said at once, before the child has loaded scikit-learn and said it runs itself: a page
+        # opened meanwhile must not say that no learner runs.
+        from labelloop.store import learning as store_learning
+
+        with app.state.db.read() as conn:
+            assert store_learning.last_beat(conn) is not None
         first = _soon(_learners)
         assert len(first) == 1
         os.kill(first[0], signal.SIGKILL)
