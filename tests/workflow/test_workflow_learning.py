@@ -345,7 +345,12 @@ def test_items_imported_after_a_skip_are_served_at_once(lab: Any) -> None:
     assert [learner.run_once() for _ in range(3)] == [1, 0, 0]  # the two labels, then none
 
     lab.import_rows(ctx, lab.rows(2, start=100), filename="more.jsonl")
-    assert tasks.idle(lab.db, ann) == {"state": "open", "remaining": 3, "leased_to_others": 0}
+    assert tasks.idle(lab.db, ann) == {
+        "state": "open",
+        "remaining": 3,
+        "leased_to_others": 0,
+        "learner": False,
+    }
     assert learner.run_once() == 1
     task = tasks.next_task(lab.db, ann)
     assert task is not None and task["item"]["external_id"] in {"doc-100", "doc-101"}

@@ -267,6 +267,11 @@ def test_idle_says_why_the_queue_has_nothing_for_the_caller(lab: Any) -> None:
 
     lab.import_rows(ctx, make_rows(2, start=100))  # not queued until the next round
     assert tasks.next_task(lab.db, b) is None
-    assert tasks.idle(lab.db, b) == {"state": "open", "remaining": 2, "leased_to_others": 0}
+    assert tasks.idle(lab.db, b) == {
+        "state": "open",
+        "remaining": 2,
+        "leased_to_others": 0,
+        "learner": False,
+    }
     lab.train(ctx)
     assert tasks.next_task(lab.db, b) is not None
