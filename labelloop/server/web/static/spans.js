@@ -9,10 +9,12 @@
   L.widgets = L.widgets || {};
 
   // The tokenizer of labelloop/schema/tokens.py (the span model's tokens), with Python's
-  // Unicode \w spelled out: a link, an @mention or #hashtag, a word, or one other character.
-  const W = "[\\p{L}\\p{N}_]";
+  // Unicode \w and \s spelled out: a link, an @mention or #hashtag, a word, or one other
+  // character. A combining mark (\p{M}) stays with the character before it, in a word or not.
+  const S = "\\t\\n\\v\\f\\r \\x1c-\\x1f\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
+  const W = "[\\p{L}\\p{M}\\p{N}_]";
   const TOKEN = new RegExp(
-    `https?://\\S+|www\\.\\S+|[@#]${W}+|${W}+(?:['’]${W}+)*|[^\\s\\p{L}\\p{N}_]`,
+    `https?://[^${S}]+|www\\.[^${S}]+|[@#]${W}+|${W}+(?:['’]${W}+)*|[^${S}\\p{L}\\p{M}\\p{N}_]\\p{M}*`,
     "gu",
   );
 
