@@ -33,6 +33,8 @@ NESTED_TEXT = "The New York Times reported on New York."
 TWO_TEXT = "Ada Lovelace loved the engine in London."
 MARKS_TEXT = "Jose\u0301 Marti\u0301 met Zoe\u0308 in दिल्ली and مُحَمَّد 👍🏽 ❤️."
 """Accents written as a letter and a combining mark, Hindi vowel signs, Arabic vowel marks."""
+RTL_TEXT = "التقى محمد بن سلمان في الرياض يوم الإثنين."
+"""Arabic: read and drawn from right to left."""
 CUES = {"name": "cues", "type": "spans", "labels": ["praise", "complaint"], "hotkeys": ["k", "j"]}
 
 
@@ -120,7 +122,8 @@ def spans_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SpansServ
     run_cli(home, "projects", "create", "two", "--schema", str(two_schema))
     run_cli(home, "projects", "create", "marks", "--schema", str(spans_schema))
     texts = (("touch", MOUSE_TEXT), ("nested", NESTED_TEXT), ("two", TWO_TEXT))
-    for slug, text in (*texts, ("marks", MARKS_TEXT)):
+    run_cli(home, "projects", "create", "rtl", "--schema", str(spans_schema))
+    for slug, text in (*texts, ("marks", MARKS_TEXT), ("rtl", RTL_TEXT)):
         rows = [{"id": f"{slug}1", "text": text}]
         run_cli(home, "import", slug, str(_write(work / f"{slug}.jsonl", rows)), "--id-field", "id")
     run_cli(home, "projects", "create", "mixed", "--schema", str(mixed_schema))
@@ -630,5 +633,34 @@ def test_a_word_with_combining_marks_is_one_word_on_the_page_as_on_the_server(
             _span(text, "दिल्ली", "place"),
         ]
     }
+    assert page.errors == []
+    page.close()
+
+
+def test_a_right_to_left_text_reads_from_the_right_and_the_arrows_follow_it(
+    spans_server: SpansServer, browser: Any
+) -> None:
+    page = _open(browser, spans_server, "rtl")
+    text = RTL_TEXT
+    assert page.evaluate("getComputedStyle(document.querySelector('.spans-text')).direction") == (
+        "rtl"
+    )
+    # Its first word is the rightmost, and its full stop the leftmost thing on its line.
+    first, stop = _tok(page, "التقى").bounding_box(), _tok(page, ".").bounding_box()
+    assert stop["x"] < first["x"]
+    # ← goes on through the text, as the eye does: the first word, then the next to its left.
+    page.keyboard.press("ArrowLeft")
+    assert page.inner_text(".spans-text .is-cursor") == "التقى"
+    page.keyboard.press("ArrowLeft")
+    page.keyboard.press("Shift+ArrowLeft")
+    page.keyboard.press("Shift+ArrowLeft")
+    page.keyboard.press("Shift+ArrowRight")  # one word back: محمد بن
+    page.keyboard.press("p")
+    page.keyboard.press("Escape")
+    page.keyboard.press("ArrowRight")  # with nothing selected: the last word, the full stop
+    assert page.inner_text(".spans-text .is-cursor") == "."
+    page.keyboard.press("Enter")
+    stored = _stored(page, spans_server, "rtl")
+    assert stored["value"] == {"entities": [_span(text, "محمد بن", "person")]}
     assert page.errors == []
     page.close()

@@ -254,7 +254,9 @@
         return true;
       }
       if (key === "ArrowRight" || key === "ArrowLeft") {
-        this.move(key === "ArrowRight" ? 1 : -1, e.shiftKey);
+        // The arrows go the way the text is drawn: in a right-to-left text ← reads on.
+        const rtl = getComputedStyle(this.textRoot).direction === "rtl";
+        this.move((key === "ArrowRight") !== rtl ? 1 : -1, e.shiftKey);
         return true;
       }
       if (key === "[" || key === "]") {
@@ -671,6 +673,7 @@
 
       const root = document.createElement("div");
       root.className = "spans-text";
+      root.dir = "auto"; // Arabic or Hebrew text reads from the right (the tags, dir'd, do not count)
       root.dataset.control = this.control.name;
       root.setAttribute("role", "group");
       root.setAttribute(
@@ -778,6 +781,7 @@
     tagFor(sp) {
       const tag = document.createElement("span");
       tag.className = "span-tag" + (sp.suggested ? " is-suggested" : "");
+      tag.dir = "auto";
       tag.dataset.at = String(sp.e);
       tag.dataset.label = sp.label;
       tag.dataset.start = String(this.maps.toCp[sp.s]);
