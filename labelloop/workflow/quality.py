@@ -103,16 +103,25 @@ def dawid_skene_labels(
 def set_gold(
     db: Database,
     ctx: ProjectContext,
-    value: Mapping[str, Any],
+    value: Mapping[str, Any] | None,
     *,
     item_id: int | None = None,
     external_id: str | None = None,
 ) -> dict[str, Any]:
-    """Mark a pool item as gold with its known answer (a manager's act), audited."""
+    """Mark a pool item as gold with its known answer (a manager's act), audited. Without
+    ``value`` the answer is the item's label, as spans or boxes reviewed before are."""
     ctx.require(Permission.MANAGE_PROJECT)
-    clean = validate_value(ctx.schema, value)
+    clean = None if value is None else validate_value(ctx.schema, value)
     with db.write(project_id=ctx.id) as conn:
         row = find_item(conn, ctx, item_id=item_id, external_id=external_id)
+        if clean is None:
+            label = store_review.item_label_of(conn, row["id"])
+            if label is None:
+                raise LabelloopError(
+                    f"item {item_name(row)} has no label to be its known answer: label it "
+                    "first, or give the answer"
+                )
+            clean = validate_value(ctx.schema, label["value"])
         if row["split"] != "pool":
             raise LabelloopError(
                 f"item {item_name(row)} is in the {row['split']} split, not the pool"
