@@ -100,8 +100,13 @@ def _print_quality(info: dict[str, Any]) -> None:
     out.print(people)
 
 
-def gold_set(slug: str, item: str, label: str) -> None:
-    """Mark ITEM (its external id, or #number) of SLUG as gold with the known LABEL."""
+def gold_set(slug: str, item: str, label: Annotated[str | None, typer.Argument()] = None) -> None:
+    """Mark ITEM (its external id, or #number) of SLUG as gold with the known LABEL.
+
+    Without LABEL the item's own label is its known answer: a spans or boxes answer, reviewed
+    or imported before."""
+    from labelloop.errors import LabelloopError
+    from labelloop.schema.project import STRUCTURED_TYPES
     from labelloop.workflow import projects
     from labelloop.workflow import quality as wf_quality
 
@@ -110,12 +115,20 @@ def gold_set(slug: str, item: str, label: str) -> None:
     def go() -> dict[str, Any]:
         ctx = projects.system_context(db, slug)
         target = ctx.schema.target
-        value = {target.name: label.split("|") if target.type == "multi_choice" else label}
-        return wf_quality.set_gold(db, ctx, value, **named_item(item))
+        value = None
+        if label is not None and target.type in STRUCTURED_TYPES:
+            raise LabelloopError(
+                f"'{target.name}' is a {target.type} control: leave out LABEL, and the item's "
+                "label is its known answer"
+            )
+        if label is not None:
+            value = {target.name: label.split("|") if target.type == "multi_choice" else label}
+        done = wf_quality.set_gold(db, ctx, value, **named_item(item))
+        return {**done, "words": _label_words(done["value"].get(target.name))}
 
     done = _run(go)
     name = str(done["external_id"] or done["item_id"])
-    out.print(f"item {escape(name)} is gold: {escape(label)}")
+    out.print(f"item {escape(name)} is gold: {escape(done['words'])}")
 
 
 def gold_list(slug: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:

@@ -4,10 +4,12 @@ projects over and sends labels back (format: doccano.github.io/doccano/tutorial)
 In: one example per line. ``text`` is the item, ``id`` (doccano's example id) its id, the
 label the project's target control's value: a text classification ``label`` (a list of label
 names; older exports say ``labels``), a sequence labeling ``label`` (``[start, end, label]``
-triples) or a relation-mode export's ``entities`` (``start_offset`` / ``end_offset``); offsets
-are characters, end exclusive, as labelloop's. An empty list is unlabeled: doccano writes one
-for every example no one labeled. ``relations`` are dropped (labelloop has no relations); every
-other field (``Comments``, the example's metadata) is the item's metadata.
+triples) or a relation-mode export's ``entities`` (``start_offset`` / ``end_offset``), end
+exclusive. doccano's editor counts offsets in UTF-16 code units, as JavaScript does (an emoji
+counts two), labelloop in characters: they are converted both ways. An empty list is
+unlabeled: doccano writes one for every example no one labeled. ``relations`` are dropped
+(labelloop has no relations); every other field (``Comments``, the example's metadata) is the
+item's metadata.
 
 Out: one example per labeled item: ``id`` (its external id, else labelloop's item id),
 ``text``, ``label`` (label names for a choice or multi_choice target, triples for spans) and
@@ -31,6 +33,7 @@ from labelloop.ingest.annotated import (
     tool_id,
 )
 from labelloop.ingest.records import ABSENT
+from labelloop.ingest.utf16 import from_utf16, to_utf16
 from labelloop.kinds import kind
 
 LABEL_KEYS = ("label", "labels", "entities")
@@ -80,7 +83,10 @@ class DoccanoImporter(AnnotatedImporter):
         if not raw:
             return None
         if all(isinstance(r, list | Mapping) for r in raw):
-            spans = [self._region(line, f"{key}[{i}]", r) for i, r in enumerate(raw)]
+            spans = [
+                _characters(line, f"{key}[{i}]", self._region(line, f"{key}[{i}]", r), text)
+                for i, r in enumerate(raw)
+            ]
             return self._spans(line, key, spans, text)
         names = [label_name(line, f"{key}[{i}]", r) for i, r in enumerate(raw)]
         return self._names(line, key, names)
@@ -94,6 +100,28 @@ class DoccanoImporter(AnnotatedImporter):
                 line=line, field=field, reason=f"must be [start, end, label], got {len(raw)} values"
             )
         return {"start": raw[0], "end": raw[1], "label": raw[2]}
+
+
+def _characters(line: int, field: str, span: dict[str, Any], text: str) -> dict[str, Any]:
+    """A span read from doccano with its offsets in characters (doccano's are UTF-16 units);
+    an offset that is no whole number or lies past the text is left for the control's check
+    to name."""
+    out = dict(span)
+    for key in ("start", "end"):
+        offset = span[key]
+        if not isinstance(offset, int) or isinstance(offset, bool):
+            continue
+        index = from_utf16(text, offset)
+        if index is not None:
+            out[key] = index
+        elif 0 < offset < to_utf16(text, len(text)):
+            raise ImportFormatError(
+                line=line,
+                field=field,
+                reason=f"{key} {offset} falls inside a character (half of an emoji): doccano "
+                "counts offsets in UTF-16 code units, where such a character counts two",
+            )
+    return out
 
 
 class DoccanoExporter(AnnotatedExporter):
@@ -114,7 +142,14 @@ class DoccanoExporter(AnnotatedExporter):
         elif type == "multi_choice":
             example["label"] = list(record.label or ())
         elif type == "spans":
-            example["label"] = [[s["start"], s["end"], s["label"]] for s in spans_of(record.label)]
+            example["label"] = [
+                [
+                    to_utf16(example["text"], s["start"]),
+                    to_utf16(example["text"], s["end"]),
+                    s["label"],
+                ]
+                for s in spans_of(record.label)
+            ]
         clashing = {k: v for k, v in record.metadata.items() if k in (*_RESERVED, "meta")}
         example |= {k: v for k, v in record.metadata.items() if k not in clashing}
         if clashing:

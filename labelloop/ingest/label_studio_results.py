@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from labelloop.errors import ImportFormatError
+from labelloop.ingest.utf16 import from_utf16
 from labelloop.kinds import kind
 from labelloop.schema.values import is_number
 
@@ -125,7 +126,7 @@ def spans_of(task: Task, at: str, value: Mapping[str, Any], text: str = "") -> l
     words = value.get("text")
     ints = isinstance(start, int) and isinstance(end, int)
     if isinstance(words, str) and ints and text[start:end] != words:
-        first, last = _from_utf16(text, start), _from_utf16(text, end)
+        first, last = from_utf16(text, start), from_utf16(text, end)
         if first is None or last is None or text[first:last] != words:
             raise task.error(
                 f"{at}.value",
@@ -137,19 +138,6 @@ def spans_of(task: Task, at: str, value: Mapping[str, Any], text: str = "") -> l
         {"start": start, "end": end, "label": label}
         for label in label_names(task, at, value, "labels")
     ]
-
-
-def _from_utf16(text: str, offset: int) -> int | None:
-    """The character index of a UTF-16 code-unit offset into ``text`` (None past its end or
-    inside a surrogate pair)."""
-    units = 0
-    for index, char in enumerate(text):
-        if units == offset:
-            return index
-        units += 2 if ord(char) > 0xFFFF else 1
-        if units > offset:
-            return None
-    return len(text) if units == offset else None
 
 
 def boxes_of(

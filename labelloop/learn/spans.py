@@ -19,17 +19,16 @@ from sklearn.base import BaseEstimator
 
 from labelloop.schema.tokens import (
     OUTSIDE,
-    TOKEN,
     Token,
     spans_to_tags,
     tag_set,
     tags_to_spans,
+    token_pattern,
     tokenize,
 )
 
 __all__ = [
     "OUTSIDE",
-    "TOKEN",
     "CrfSpanModel",
     "TaggedText",
     "Token",
@@ -42,6 +41,7 @@ __all__ = [
     "tags_to_spans",
     "token_entropy",
     "token_features",
+    "token_pattern",
     "tokenize",
     "uncertainty_selection",
     "unsure_reason",

@@ -457,6 +457,7 @@ def agreement_report(
     n_boot: int = 500,
     level: Level = "nominal",
     ci_level: float = 0.95,
+    per_label: bool = True,
 ) -> dict[str, Any]:
     """Every agreement figure of a labeling project, JSON-safe (no NaN, plain floats and ints).
 
@@ -481,6 +482,10 @@ def agreement_report(
         Level of measurement for Krippendorff's alpha.
     ci_level : float
         Coverage of the intervals.
+    per_label : bool
+        Whether to give each label its one-vs-rest alpha; False leaves ``per_label`` empty
+        (categories that are whole answers, such as an item's set of spans, have no use for
+        one, and there may be as many as items).
 
     Returns
     -------
@@ -503,11 +508,11 @@ def agreement_report(
     C = counts_of(M, values)
     opts: dict[str, Any] = {"n_boot": n_boot, "ci_level": ci_level, "rng": gen}
 
-    per_label: dict[str, Any] = {}
+    by_label: dict[str, Any] = {}
     total = C.sum(axis=1)
-    for k, name in enumerate(labels):
+    for k, name in enumerate(labels if per_label else ()):
         binary = np.stack([total - C[:, k], C[:, k]], axis=1)
-        per_label[str(name)] = {
+        by_label[str(name)] = {
             "n_ratings": int(C[:, k].sum()),
             "alpha": _stat_entry(
                 lambda rows, w: _alpha_w(rows, w, np.arange(2.0), "nominal"),
@@ -536,7 +541,7 @@ def agreement_report(
         "ci_level": float(ci_level),
         "n_boot": int(n_boot),
         "overall": _block(C, values, level, **opts),
-        "per_label": per_label,
+        "per_label": by_label,
         "pairwise": {
             "raters": [str(r) for r in raters],
             "kappa": _json_matrix(kappa),

@@ -7,22 +7,53 @@ are written with them, and predicted spans are snapped to them.
 from __future__ import annotations
 
 import re
+import unicodedata
 from bisect import bisect_right
 from collections.abc import Mapping, Sequence
+from functools import cache
 from typing import Any
 
-TOKEN = re.compile(r"https?://\S+|www\.\S+|[@#]\w+|\w+(?:['’]\w+)*|[^\s\w]")
-"""A link, an @mention or #hashtag, a word (with inner apostrophes, as in "don't"), or one
-punctuation character."""
 OUTSIDE = "O"
 
 Token = tuple[int, int]
 """A token as (start, end) character offsets, end exclusive."""
 
+_MARK_BLOCKS = ((0x0300, 0x20000), (0xE0100, 0xE01F0))
+"""Where Unicode puts its combining marks (accents, vowel signs, variation selectors)."""
+
+
+def _marks() -> str:
+    """A regular-expression class body of every combining mark (category M)."""
+    ranges: list[str] = []
+    for low, high in _MARK_BLOCKS:
+        first = None
+        for code in range(low, high + 1):
+            mark = code < high and unicodedata.category(chr(code))[0] == "M"
+            if mark and first is None:
+                first = code
+            elif not mark and first is not None:
+                ranges.append(f"\\U{first:08x}-\\U{code - 1:08x}")
+                first = None
+    return "".join(ranges)
+
+
+@cache
+def token_pattern() -> re.Pattern[str]:
+    """A link, an @mention or #hashtag, a word (with inner apostrophes, as in "don't"), or one
+    other character. A combining mark belongs to the character before it, as a reader sees
+    it: "é" written as e and an accent, a Hindi vowel sign or an Arabic vowel mark stays in
+    its word (Python's ``\\w`` has no marks), and an emoji keeps its variation selector.
+    Built on first use: the marks are read from the Unicode database."""
+    marks = _marks()
+    word = rf"[\w{marks}]"
+    return re.compile(
+        rf"https?://\S+|www\.\S+|[@#]{word}+|{word}+(?:['’]{word}+)*|[^\s\w{marks}][{marks}]*"
+    )
+
 
 def tokenize(text: str) -> list[Token]:
     """The tokens of ``text`` as (start, end) character offsets, in order."""
-    return [m.span() for m in TOKEN.finditer(text)]
+    return [m.span() for m in token_pattern().finditer(text)]
 
 
 def tag_set(labels: Sequence[str]) -> tuple[str, ...]:

@@ -136,6 +136,20 @@ def resolved_per_day(conn: Connection, project_id: int, since: datetime) -> list
     return [{"day": _day(d), "label": label, "n": int(n)} for d, label, n in conn.execute(q)]
 
 
+def resolved_values_per_day(
+    conn: Connection, project_id: int, since: datetime
+) -> list[dict[str, Any]]:
+    """The values of the labels people resolved since ``since``, each with its UTC ``day``
+    (as :func:`resolved_per_day` counts them): a spans or boxes label holds several labels."""
+    day = utc_day(item_label.c.decided_at)
+    q = select(day.label("day"), item_label.c.value).where(
+        item_label.c.project_id == project_id,
+        item_label.c.resolution.not_in(NOT_PEOPLES),
+        item_label.c.decided_at >= since,
+    )
+    return [{"day": _day(d), "value": value} for d, value in conn.execute(q)]
+
+
 def turnaround_spans(conn: Connection, project_id: int, since: datetime) -> list[int]:
     """Microseconds from each item's first lease to its label, for the labels people resolved
     since ``since`` whose item was ever leased (negative where the label came first)."""

@@ -12,6 +12,7 @@ from typing import Any
 from labelloop.govern.permissions import Permission
 from labelloop.insight.flow import as_utc, iso_week
 from labelloop.memo import Recent
+from labelloop.schema.project import STRUCTURED_TYPES
 from labelloop.store import insight as store_insight
 from labelloop.store import learning as store_learning
 from labelloop.store import throughput as store_throughput
@@ -97,6 +98,9 @@ def report(
         active = store_throughput.active_times(conn, ctx.id, first_day)
         shared = store_insight.shared_annotations(conn, ctx.id, min(first_day, stage_since))
         resolved = store_throughput.resolved_per_day(conn, ctx.id, read_since)
+        regions = None
+        if ctx.schema.target.type in STRUCTURED_TYPES:  # its label is a digest of the regions
+            regions = store_throughput.resolved_values_per_day(conn, ctx.id, first_day)
         spans = store_throughput.turnaround_spans(conn, ctx.id, first_day)
         verdicts = store_throughput.reviews_per_day(conn, ctx.id, first_day)
         waiting = store_insight.waiting(conn, ctx.id, at=at)
@@ -168,7 +172,12 @@ def report(
         "bottleneck": flow.bottleneck(stages),
         "backlogs": flow.backlogs(stages),
         "forecast": forecasts,
-        "label_mix": _label_mix(resolved, ctx.schema.target.labels, first_day=first_day, at=at),
+        "label_mix": _label_mix(
+            resolved if regions is None else _region_counts(regions, ctx.schema.target.name),
+            ctx.schema.target.labels,
+            first_day=first_day,
+            at=at,
+        ),
         "agreement": {k: v for k, v in window_agreement.items() if k != "per_user"},
         "model": _progress(ctx, versions, since=first_day, has_eval=counts["eval_labeled"] > 0),
         "auto_labels": _auto_labels(
@@ -445,6 +454,16 @@ def _lowest(agreement: dict[str, Any], names: dict[int, str]) -> str:
         return ""
     who = names.get(low, f"user {low}")
     return f", least of all {who} ({per_user[low]:.0%} of their answers match the others')"
+
+
+def _region_counts(rows: list[dict[str, Any]], target: str) -> list[dict[str, Any]]:
+    """Resolved spans or boxes values as the regions of each label per day (``day``,
+    ``label``, ``n``), the label mix of such a project."""
+    counts: Counter[tuple[date, str]] = Counter()
+    for r in rows:
+        for region in (r["value"] or {}).get(target) or ():
+            counts[(r["day"], str(region.get("label")))] += 1
+    return [{"day": day, "label": label, "n": n} for (day, label), n in counts.items()]
 
 
 def _label_mix(

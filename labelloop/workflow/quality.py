@@ -6,6 +6,7 @@ computed from, writes gold answers and flags, and audits both.
 
 from __future__ import annotations
 
+import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from statistics import median
@@ -29,6 +30,7 @@ from labelloop.quality import (
     too_fast,
 )
 from labelloop.schema import validate_value
+from labelloop.schema.project import STRUCTURED_TYPES
 from labelloop.store import audit
 from labelloop.store import projects as store_projects
 from labelloop.store import review as store_review
@@ -101,16 +103,25 @@ def dawid_skene_labels(
 def set_gold(
     db: Database,
     ctx: ProjectContext,
-    value: Mapping[str, Any],
+    value: Mapping[str, Any] | None,
     *,
     item_id: int | None = None,
     external_id: str | None = None,
 ) -> dict[str, Any]:
-    """Mark a pool item as gold with its known answer (a manager's act), audited."""
+    """Mark a pool item as gold with its known answer (a manager's act), audited. Without
+    ``value`` the answer is the item's label, as spans or boxes reviewed before are."""
     ctx.require(Permission.MANAGE_PROJECT)
-    clean = validate_value(ctx.schema, value)
+    clean = None if value is None else validate_value(ctx.schema, value)
     with db.write(project_id=ctx.id) as conn:
         row = find_item(conn, ctx, item_id=item_id, external_id=external_id)
+        if clean is None:
+            label = store_review.item_label_of(conn, row["id"])
+            if label is None:
+                raise LabelloopError(
+                    f"item {item_name(row)} has no label to be its known answer: label it "
+                    "first, or give the answer"
+                )
+            clean = validate_value(ctx.schema, label["value"])
         if row["split"] != "pool":
             raise LabelloopError(
                 f"item {item_name(row)} is in the {row['split']} split, not the pool"
@@ -329,7 +340,18 @@ def _report(
             r["gold_label"] = _label_text(r["gold"].get(target))
             r["first_label"] = _label_text((first.get(r["id"], r["value"]) or {}).get(target))
     cats = _categories(ctx.schema.target.labels, (r["label"] for r in rows))
-    agreement = _agreement(rows, cats, cohort_field=cohort_field, n_boot=n_boot, seed=seed)
+    regions = ctx.schema.target.type in STRUCTURED_TYPES
+    # A spans or boxes answer is one category as a whole ("regions:<digest>"); its labels are
+    # the regions' labels, counted and compared label by label.
+    for r in rows:
+        r["names"] = _region_names(r["value"], target) if regions else [r["label"]]
+    agreement = _agreement(
+        rows, cats, cohort_field=cohort_field, n_boot=n_boot, seed=seed, regions=regions
+    )
+    if regions:
+        agreement["report"]["per_label"] = _region_agreement(
+            rows, target, ctx.schema.target.labels, n_boot=n_boot, seed=seed
+        )
     names.update({r["user_id"]: r["username"] for r in rows})
     return {
         "project": {"slug": ctx.slug, "name": ctx.name},
@@ -340,13 +362,13 @@ def _report(
             "double_label_share": ctx.settings.double_label_share,
             "gold_rate": ctx.settings.gold_rate,
         },
-        "labels": cats,
-        "labels_given": dict(Counter(r["label"] for r in _latest_live(rows).values())),
+        "labels": list(ctx.schema.target.labels) if regions else cats,
+        "labels_given": _given(rows, target, regions=regions),
         "cohort_field": cohort_field,
         "agreement": agreement["report"],
         "over_time": agreement["weeks"],
         "annotators": _annotators(rows, verdicts, flag_rows, cats, names),
-        "flags": _flag_counts(rows, flag_rows, show_gold=is_expert(ctx)),
+        "flags": _flag_counts(rows, flag_rows, show_gold=is_expert(ctx), regions=regions),
         "review": {
             "annotations": statuses,
             "in_review": statuses.get("in_review", 0),
@@ -372,6 +394,7 @@ def _agreement(
     cohort_field: str,
     n_boot: int,
     seed: int,
+    regions: bool,
 ) -> dict[str, Any]:
     latest = _latest_live(rows)
     ratings = reliability_of(
@@ -387,17 +410,84 @@ def _agreement(
     cohorts = {t: np.array([c == t for c in cohort_of], dtype=bool) for t in tags}
     names = [rater_names[u] for u in raters]
     full = agreement_report(
-        R, labels=list(cats), raters=names, cohorts=cohorts, rng=seed, n_boot=n_boot
+        R,
+        labels=list(cats),
+        raters=names,
+        cohorts=cohorts,
+        rng=seed,
+        n_boot=n_boot,
+        per_label=not regions,
     )
     week_of = [iso_week(max(r["created_at"] for r in per_item[i])) for i in items]
     weeks = []
     for week in sorted(set(week_of))[-MAX_WEEKS:]:
         mask = np.array([w == week for w in week_of], dtype=bool)
-        part = agreement_report(R[:, mask], labels=list(cats), raters=names, rng=seed, n_boot=0)[
-            "overall"
-        ]
+        part = agreement_report(
+            R[:, mask], labels=list(cats), raters=names, rng=seed, n_boot=0, per_label=False
+        )["overall"]
         weeks.append({"week": week, **part})
     return {"report": full, "weeks": weeks}
+
+
+def _regions(value: Mapping[str, Any] | None, target: str) -> list[Mapping[str, Any]]:
+    """The regions (spans, boxes) of an answer's target value."""
+    found = (value or {}).get(target)
+    return [r for r in found if isinstance(r, Mapping)] if isinstance(found, list) else []
+
+
+def _given(rows: Sequence[Mapping[str, Any]], target: str, *, regions: bool) -> dict[str, int]:
+    """How often each label was given in the annotators' latest answers (each region counts)."""
+    latest = _latest_live(rows).values()
+    if regions:
+        return dict(
+            Counter(str(g.get("label")) for r in latest for g in _regions(r["value"], target))
+        )
+    return dict(Counter(r["label"] for r in latest))
+
+
+def _region_names(value: Mapping[str, Any] | None, target: str) -> list[str]:
+    """The labels of the regions of an answer's target value, each once."""
+    return sorted({str(r.get("label")) for r in _regions(value, target)})
+
+
+def _marked(value: Mapping[str, Any] | None, target: str, label: str) -> tuple[str, ...]:
+    """The regions of ``label`` in an answer's target value, as one category to compare."""
+    found = (r for r in _regions(value, target) if r.get("label") == label)
+    return tuple(sorted(json.dumps(r, sort_keys=True) for r in found))
+
+
+def _region_agreement(
+    rows: Sequence[Mapping[str, Any]],
+    target: str,
+    labels: Sequence[str],
+    *,
+    n_boot: int,
+    seed: int,
+) -> dict[str, Any]:
+    """Per label of a spans or boxes target: the regions of that label in the items two or
+    more annotators answered, and Krippendorff's alpha of whether they marked the very same
+    regions of it, item by item (an item where nobody marked one agrees too)."""
+    latest = _latest_live(rows)
+    out: dict[str, Any] = {}
+    for label in labels:
+        ratings = reliability_of(
+            ((u, i, _marked(r["value"], target, label)) for (u, i), r in latest.items()),
+            min_raters=2,
+        )
+        given = ratings.R[~np.isnan(ratings.R)].astype(int)
+        report = agreement_report(
+            ratings.R,
+            labels=[str(k) for k in range(len(ratings.categories))],
+            raters=[str(u) for u in ratings.raters],
+            rng=seed,
+            n_boot=n_boot,
+            per_label=False,
+        )
+        out[label] = {
+            "n_ratings": sum(len(ratings.categories[k]) for k in given),
+            "alpha": report["overall"]["alpha"],
+        }
+    return out
 
 
 def _annotators(
@@ -467,10 +557,23 @@ def _annotators(
 
 
 def _flag_counts(
-    rows: Sequence[Mapping[str, Any]], flag_rows: Sequence[Mapping[str, Any]], *, show_gold: bool
+    rows: Sequence[Mapping[str, Any]],
+    flag_rows: Sequence[Mapping[str, Any]],
+    *,
+    show_gold: bool,
+    regions: bool,
 ) -> dict[str, Any]:
-    label_of_annotation = {r["id"]: r["label"] for r in rows}
-    label_of_item = {r["item_id"]: r["resolved"] for r in rows if r["resolved"] is not None}
+    """Flags per kind, and per label of the flagged answer (of the item's answers or label
+    when the flag names no answer; a spans or boxes answer counts for each of its labels)."""
+    names_of_annotation = {r["id"]: [n for n in r["names"] if n is not None] for r in rows}
+    names_of_item: dict[int, list[str]] = {}
+    for r in rows:
+        if regions:
+            names_of_item[r["item_id"]] = sorted(
+                {*names_of_item.get(r["item_id"], []), *r["names"]}
+            )
+        elif r["resolved"] is not None:
+            names_of_item[r["item_id"]] = [r["resolved"]]
     by_kind: Counter[str] = Counter()
     open_by_kind: Counter[str] = Counter()
     by_label: dict[str, Counter[str]] = defaultdict(Counter)
@@ -480,8 +583,9 @@ def _flag_counts(
         by_kind[f["kind"]] += 1
         if f["resolved_at"] is None:
             open_by_kind[f["kind"]] += 1
-        label = label_of_annotation.get(f["annotation_id"]) or label_of_item.get(f["item_id"])
-        by_label[label or "(none)"][f["kind"]] += 1
+        names = names_of_annotation.get(f["annotation_id"]) or names_of_item.get(f["item_id"])
+        for name in names or ["(none)"]:
+            by_label[name][f["kind"]] += 1
     return {
         "by_kind": dict(by_kind),
         "open_by_kind": dict(open_by_kind),

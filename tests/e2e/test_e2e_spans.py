@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from labelloop.schema.tokens import tokenize
 from tests.e2e.conftest import PASSWORD, USERNAME, login, run_cli, serving
 
 pytestmark = pytest.mark.browser
@@ -30,8 +31,11 @@ PREDICTED_TEXT = "<script>window.__xss=1</script> 🙂 Zoë met Ada Lovelace in 
 MIXED_TEXT = "Angela Merkel spoke in Berlin about the election."
 NESTED_TEXT = "The New York Times reported on New York."
 TWO_TEXT = "Ada Lovelace loved the engine in London."
+MARKS_TEXT = "Jose\u0301 Marti\u0301 met Zoe\u0308 in दिल्ली and مُحَمَّد 👍🏽 ❤️."
+"""Accents written as a letter and a combining mark, Hindi vowel signs, Arabic vowel marks."""
+RTL_TEXT = "التقى محمد بن سلمان في الرياض يوم الإثنين."
+"""Arabic: read and drawn from right to left."""
 CUES = {"name": "cues", "type": "spans", "labels": ["praise", "complaint"], "hotkeys": ["k", "j"]}
-TOKEN = re.compile(r"https?://\S+|www\.\S+|[@#]\w+|\w+(?:['’]\w+)*|[^\s\w]")
 
 
 def _span(text: str, words: str, label: str) -> dict[str, Any]:
@@ -41,7 +45,7 @@ def _span(text: str, words: str, label: str) -> dict[str, Any]:
 
 
 def _token_index(text: str, word: str) -> int:
-    return [m.group() for m in TOKEN.finditer(text)].index(word)
+    return [text[s:e] for s, e in tokenize(text)].index(word)
 
 
 @dataclass
@@ -116,7 +120,10 @@ def spans_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SpansServ
         },
     )
     run_cli(home, "projects", "create", "two", "--schema", str(two_schema))
-    for slug, text in (("touch", MOUSE_TEXT), ("nested", NESTED_TEXT), ("two", TWO_TEXT)):
+    run_cli(home, "projects", "create", "marks", "--schema", str(spans_schema))
+    texts = (("touch", MOUSE_TEXT), ("nested", NESTED_TEXT), ("two", TWO_TEXT))
+    run_cli(home, "projects", "create", "rtl", "--schema", str(spans_schema))
+    for slug, text in (*texts, ("marks", MARKS_TEXT), ("rtl", RTL_TEXT)):
         rows = [{"id": f"{slug}1", "text": text}]
         run_cli(home, "import", slug, str(_write(work / f"{slug}.jsonl", rows)), "--id-field", "id")
     run_cli(home, "projects", "create", "mixed", "--schema", str(mixed_schema))
@@ -589,5 +596,71 @@ def test_two_spans_controls_each_mark_their_own_copy(
         "entities": [_span(text, "Ada Lovelace", "person")],
         "cues": [_span(text, "loved", "praise")],
     }
+    assert page.errors == []
+    page.close()
+
+
+def test_a_word_with_combining_marks_is_one_word_on_the_page_as_on_the_server(
+    spans_server: SpansServer, browser: Any
+) -> None:
+    page = _open(browser, spans_server, "marks")
+    text = MARKS_TEXT
+    # The page cuts every text into the words the server's model, CoNLL and Prodigy use.
+    tricky = [
+        text,
+        "e\u0301te\u0301, \u0301x a\ufeffb c\x85d e\x1cf https://x.io/\ufeffa",
+        "#ha\u0301sh @ana\u0301 don\u2019t 1\ufe0f\u20e3 🇩🇪\r\nतमिऴ् ภาษาไทย",
+    ]
+    in_page = page.evaluate(
+        """texts => texts.map(t => { const L = window.labelloop.spans, m = L.offsetMaps(t);
+            return L.tokenize(t).map(k => [m.toCp[k.s], m.toCp[k.e]]); })""",
+        tricky,
+    )
+    assert in_page == [[list(token) for token in tokenize(t)] for t in tricky]
+
+    # → takes "José" with its accent, Shift+→ "Martí" with its; one more word is "met".
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("Shift+ArrowRight")
+    page.keyboard.press("p")
+    for _ in range(4):
+        page.keyboard.press("ArrowRight")  # met, Zoë, in, दिल्ली: each word one step
+    page.keyboard.press("l")
+    page.keyboard.press("Enter")
+    stored = _stored(page, spans_server, "marks")
+    assert stored["value"] == {
+        "entities": [
+            _span(text, "Jose\u0301 Marti\u0301", "person"),
+            _span(text, "दिल्ली", "place"),
+        ]
+    }
+    assert page.errors == []
+    page.close()
+
+
+def test_a_right_to_left_text_reads_from_the_right_and_the_arrows_follow_it(
+    spans_server: SpansServer, browser: Any
+) -> None:
+    page = _open(browser, spans_server, "rtl")
+    text = RTL_TEXT
+    assert page.evaluate("getComputedStyle(document.querySelector('.spans-text')).direction") == (
+        "rtl"
+    )
+    # Its first word is the rightmost, and its full stop the leftmost thing on its line.
+    first, stop = _tok(page, "التقى").bounding_box(), _tok(page, ".").bounding_box()
+    assert stop["x"] < first["x"]
+    # ← goes on through the text, as the eye does: the first word, then the next to its left.
+    page.keyboard.press("ArrowLeft")
+    assert page.inner_text(".spans-text .is-cursor") == "التقى"
+    page.keyboard.press("ArrowLeft")
+    page.keyboard.press("Shift+ArrowLeft")
+    page.keyboard.press("Shift+ArrowLeft")
+    page.keyboard.press("Shift+ArrowRight")  # one word back: محمد بن
+    page.keyboard.press("p")
+    page.keyboard.press("Escape")
+    page.keyboard.press("ArrowRight")  # with nothing selected: the last word, the full stop
+    assert page.inner_text(".spans-text .is-cursor") == "."
+    page.keyboard.press("Enter")
+    stored = _stored(page, spans_server, "rtl")
+    assert stored["value"] == {"entities": [_span(text, "محمد بن", "person")]}
     assert page.errors == []
     page.close()

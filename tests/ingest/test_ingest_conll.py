@@ -121,6 +121,22 @@ def test_export_snaps_spans_to_tokens_and_keeps_the_first_of_overlapping_ones() 
     )
 
 
+def test_a_word_with_combining_marks_is_one_line_and_reads_back_as_it_was() -> None:
+    # Hindi vowel signs and an accent written as its own character: one line per word, so the
+    # text an import joins from the lines is the text exported (not "द ि ल ् ल ी").
+    text = "Jose\u0301 Marti\u0301 flew to दिल्ली"
+    city = text.index("दिल्ली")
+    spans = [
+        {"start": 0, "end": 12, "label": "person"},
+        {"start": city, "end": city + 6, "label": "geo-loc"},
+    ]
+    sink = io.BytesIO()
+    exporter = make_exporter("conll", schema=parse_schema(SCHEMA))
+    exporter.write([_record(text, spans, value={"ents": spans})], sink)
+    (item,) = _read(sink.getvalue().decode())
+    assert (item.payload["text"], item.label) == (text, spans)
+
+
 def test_export_refuses_a_project_without_spans() -> None:
     schema = parse_schema(
         {"name": "s", "controls": [{"name": "c", "type": "choice", "labels": ["a", "b"]}]}

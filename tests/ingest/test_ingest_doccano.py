@@ -296,3 +296,44 @@ def test_an_export_reads_back_to_the_same_labels(schema: ProjectSchema, label: A
     DoccanoExporter(schema=schema).write(records, sink)
     (item,) = read(sink.getvalue().decode(), schema)
     assert (item.external_id, item.label, item.metadata) == ("a-1", label, {"source": "wire"})
+
+
+EMOJI_TEXT = "🎉 Ada Lovelace 👨‍👩‍👧 joined Acme in London."
+"""Offsets past an emoji differ: doccano's editor counts UTF-16 code units (its JavaScript
+string indices), so 🎉 counts two and the family (three people, two joiners) eight."""
+
+
+def _utf16(text: str, words: str) -> list[int]:
+    start = text.index(words)
+    return [len(text[:start].encode("utf-16-le")) // 2, len(words.encode("utf-16-le")) // 2]
+
+
+def test_offsets_past_an_emoji_are_read_as_doccanos_editor_counts_them() -> None:
+    (ada, acme) = (_utf16(EMOJI_TEXT, "Ada Lovelace"), _utf16(EMOJI_TEXT, "London"))
+    triples = [[ada[0], ada[0] + ada[1], "PER"], [acme[0], acme[0] + acme[1], "LOC"]]
+    entities = [
+        {"id": k, "label": label, "start_offset": s, "end_offset": e}
+        for k, (s, e, label) in enumerate(triples)
+    ]
+    for line in (
+        {"text": EMOJI_TEXT, "label": triples},
+        {"text": EMOJI_TEXT, "entities": entities},
+    ):
+        (item,) = read(json.dumps(line), NER)
+        assert [EMOJI_TEXT[s["start"] : s["end"]] for s in item.label] == ["Ada Lovelace", "London"]
+
+
+def test_an_offset_inside_an_emoji_is_refused_naming_the_line_and_the_span() -> None:
+    caught = refusal(json.dumps({"text": EMOJI_TEXT, "label": [[1, 6, "PER"]]}) + "\n")
+    assert (caught.line, caught.field) == (1, "label[0]")
+    assert "UTF-16" in caught.reason
+
+
+def test_spans_are_written_in_doccanos_utf16_units_and_read_back() -> None:
+    start = EMOJI_TEXT.index("London")
+    spans = [{"start": start, "end": start + 6, "label": "LOC", "text": "London"}]
+    (row,) = write(NER, record(1, spans, text=EMOJI_TEXT))
+    s, e, _ = row["label"][0]
+    assert EMOJI_TEXT.encode("utf-16-le")[2 * s : 2 * e].decode("utf-16-le") == "London"
+    (item,) = read(json.dumps(row), NER)
+    assert item.label == [{"start": start, "end": start + 6, "label": "LOC"}]

@@ -41,6 +41,21 @@ def test_tokens_keep_offsets_words_links_mentions_and_punctuation() -> None:
     assert tokenize("  a  bc")[1] == (5, 7)
 
 
+def test_a_combining_mark_stays_with_the_character_before_it() -> None:
+    # An accent written as its own character, Hindi vowel signs and viramas, Arabic vowel marks:
+    # each word is one token, not a piece per mark (Python's \\w has no marks).
+    assert _words("Jose\u0301 Marti\u0301, हिन्दी भाषा مُحَمَّد") == [
+        "Jose\u0301",
+        "Marti\u0301",
+        ",",
+        "हिन्दी",
+        "भाषा",
+        "مُحَمَّد",
+    ]
+    # A symbol keeps its variation selector and keycap; a mark after a space starts a word.
+    assert _words("❤\ufe0f 1\ufe0f\u20e3 \u0301a!") == ["❤\ufe0f", "1\ufe0f\u20e3", "\u0301a", "!"]
+
+
 def test_spans_become_bio_tags_snapped_to_tokens_and_back() -> None:
     text = "New York and Lagos"
     tokens = tokenize(text)

@@ -10,6 +10,11 @@ from labelloop.workflow import export, quality, status, tasks
 from labelloop.workflow import review as wf_review
 
 CLASSES = ("negative", "neutral", "positive")
+NER = {
+    "name": "People",
+    "data": {"type": "text", "field": "text"},
+    "controls": [{"name": "ents", "type": "spans", "labels": ["person"]}],
+}
 
 
 def _project(lab: Any, *, n: int, gold: int, **settings: Any) -> tuple[Any, list[dict]]:
@@ -159,3 +164,65 @@ def test_removing_gold_from_an_unanswered_item_serves_it_again(lab: Any) -> None
     assert [t["item"]["external_id"] for t in again] == [gold_id]
     assert tasks.idle(lab.db, ann)["state"] == "done"
     assert (removed["answers"], removed["resolution"]) == (0, None)
+
+
+def test_a_spans_item_is_made_gold_with_the_label_it_has(lab: Any) -> None:
+    """A spans answer cannot be picked from a list of label names: the item's own label (its
+    reviewed spans, say) is its known answer, and an item without one is refused."""
+    import pytest
+
+    from labelloop.errors import LabelloopError
+    from labelloop.workflow import projects
+
+    projects.create_project(lab.db, "ner", NER, actor=lab.admin)
+    ctx = lab.ctx("ner", lab.admin)
+    spans = [{"start": 0, "end": 3, "label": "person"}]
+    rows = [
+        {"id": "a", "text": "Ann flew home", "label": spans},
+        {"id": "b", "text": "Bo stayed in"},
+    ]
+    lab.import_rows(ctx, rows, labeled=True)
+    done = quality.set_gold(lab.db, ctx, None, external_id="a")
+    assert done["value"] == {"ents": spans}
+    assert [g["value"] for g in quality.gold_items(lab.db, ctx)] == [{"ents": spans}]
+    with pytest.raises(LabelloopError, match="item 'b' has no label"):
+        quality.set_gold(lab.db, ctx, None, external_id="b")
+
+
+def test_the_cli_and_the_api_make_a_spans_item_gold_with_its_label(
+    sqlite_lab: Any, no_labelloop_env: None, tmp_path: Any
+) -> None:
+    from fastapi.testclient import TestClient
+    from typer.testing import CliRunner
+
+    from labelloop.cli import app
+    from labelloop.config import get_settings
+    from labelloop.server.app import create_app
+    from labelloop.workflow import accounts, projects
+
+    lab = sqlite_lab
+    projects.create_project(lab.db, "ner", NER, actor=lab.admin)
+    ctx = lab.ctx("ner", lab.admin)
+    spans = [{"start": 0, "end": 3, "label": "person"}]
+    rows = [{"id": k, "text": f"Ann said {k}", "label": spans} for k in ("a", "b")]
+    lab.import_rows(ctx, rows, labeled=True)
+    env = {"LABELLOOP_DATABASE_URL": lab.db.url, "COLUMNS": "200"}
+
+    def run(*args: str, code: int = 0) -> str:
+        result = CliRunner().invoke(app, list(args), env=env)
+        assert result.exit_code == code, (args, result.output, result.exception)
+        return " ".join(result.output.split())
+
+    assert "item a is gold: 1 regions: person" in run("gold", "set", "ner", "a")
+    # A label name is no spans answer: the refusal says what to do instead.
+    assert "leave out LABEL" in run("gold", "set", "ner", "b", "person", code=1)
+    token = accounts.create_token(lab.db, "admin")
+    settings = get_settings(home=tmp_path, secret_key="test")
+    with TestClient(create_app(settings, db=lab.db, learner=False)) as http:
+        done = http.put(
+            "/api/projects/ner/gold",
+            json={"external_id": "b", "value": None},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+    assert done.status_code == 200, done.text
+    assert [g["value"] for g in quality.gold_items(lab.db, ctx)] == [{"ents": spans}] * 2

@@ -497,3 +497,31 @@ def test_unanswered_ambiguity_flags_alert_until_the_guideline_answers_them(lab: 
     assert alert["message"].startswith("5 flags from annotators who found an item ambiguous")
     guidelines.pin_example(lab.db, ctx, item_id=flagged[0], note="a date is neutral")
     assert "ambiguous" not in _kinds(insight.report(lab.db, ctx, days=7))  # 4: everyday flow
+
+
+def test_the_label_mix_of_a_spans_project_counts_its_entities(lab: Lab) -> None:
+    from labelloop.workflow import projects, tasks
+
+    schema = {
+        "name": "People and places",
+        "data": {"type": "text", "field": "text"},
+        "controls": [{"name": "ents", "type": "spans", "labels": ["person", "city"]}],
+    }
+    projects.create_project(lab.db, "ner", schema, actor=lab.admin)
+    ctx = lab.ctx("ner", lab.admin)
+    rows = [{"id": f"t{i}", "text": f"Ann and Bo {i} flew to Oslo"} for i in range(3)]
+    lab.import_rows(ctx, rows)
+    lab.train(ctx)
+    while (task := tasks.next_task(lab.db, ctx)) is not None:
+        text = task["item"]["data"]["text"]
+        spans = [
+            {"start": 0, "end": 3, "label": "person"},
+            {"start": 8, "end": 10, "label": "person"},
+        ]
+        if text.endswith("0 flew to Oslo"):
+            spans.append({"start": text.index("Oslo"), "end": len(text), "label": "city"})
+        tasks.submit(lab.db, ctx, task["assignment_id"], {"ents": spans}, active_ms=3000)
+    mix = insight.report(lab.db, ctx, days=7)["label_mix"]
+    assert mix["labels"] == ["person", "city"]  # the entity labels, no digest of each answer
+    (week,) = mix["weeks"]
+    assert (week["counts"], week["total"]) == ({"person": 6, "city": 1}, 7)

@@ -17,7 +17,7 @@ from statsmodels.stats.inter_rater import aggregate_raters, fleiss_kappa
 from labelloop.errors import PermissionDenied
 from labelloop.store.audit import chain_rows
 from labelloop.store.tables import annotation, item, item_label
-from labelloop.workflow import quality, tasks
+from labelloop.workflow import projects, quality, tasks
 from labelloop.workflow import review as wf_review
 
 CLASSES = ("negative", "neutral", "positive")
@@ -295,3 +295,47 @@ def test_a_scan_whose_model_learned_nothing_flags_nothing_and_says_why(lab: Any)
     found = quality.scan(lab.db, ctx)
     assert found["checked"] == 40 and found["flagged"] == 0
     assert found["reason"].startswith("the cross-validated model is no better than always")
+
+
+def test_agreement_on_spans_is_reported_per_entity_label(sqlite_lab: Any) -> None:
+    """Two annotators mark every text; they agree on each city and differ on two people."""
+    lab = sqlite_lab
+    schema = {
+        "name": "Places and people",
+        "data": {"type": "text", "field": "text"},
+        "controls": [{"name": "ents", "type": "spans", "labels": ["city", "person"]}],
+        "settings": {"overlap": 2},
+    }
+    projects.create_project(lab.db, "ner", schema, actor=lab.admin)
+    ctx = lab.ctx("ner", lab.admin)
+    people = ["Ann", "Bo", "Cyrus", "Di", "Evelyn", "Fran"]
+    cities = ["Oslo", "Lima", "Rome", "Lagos", "Quito", "Perth"]
+    lab.import_rows(
+        ctx,
+        [{"id": f"t{i}", "text": f"{people[i]} flew to {cities[i]} on day {i}"} for i in range(6)],
+    )
+    lab.train(ctx)
+    for k, name in enumerate(("ann", "bob")):
+        who = lab.member("ner", name, "annotator")
+        while (task := tasks.next_task(lab.db, who)) is not None:
+            text, i = task["item"]["data"]["text"], task["item"]["id"]
+            city, name = text.index(" to ") + 4, text.index(" flew")
+            spans = [{"start": city, "end": text.index(" on day"), "label": "city"}]
+            if k == 0 or i % 3:  # bob leaves out the person on two of the six texts
+                spans.append({"start": 0, "end": name, "label": "person"})
+            tasks.submit(lab.db, who, task["assignment_id"], {"ents": spans}, active_ms=4000)
+    report = quality.report(lab.db, ctx, n_boot=0)
+    assert report["labels"] == ["city", "person"]
+    assert report["labels_given"] == {"city": 12, "person": 10}
+    per_label = report["agreement"]["per_label"]
+    assert list(per_label) == ["city", "person"]
+    assert per_label["city"]["n_ratings"] == 12
+    assert per_label["city"]["alpha"]["value"] == 1.0  # every city the same
+    assert per_label["person"]["n_ratings"] == 10
+    assert per_label["person"]["alpha"]["value"] < 0.8
+    assert report["agreement"]["overall"]["percent"]["value"] == pytest.approx(4 / 6)
+    # The flagged answers count for their labels: ann's for city and person, bob's for city.
+    assert report["flags"]["by_label"] == {
+        "city": {"disagreement": 4},
+        "person": {"disagreement": 2},
+    }

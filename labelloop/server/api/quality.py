@@ -18,7 +18,8 @@ router = APIRouter(prefix="/api/projects/{slug}", tags=["quality"])
 class GoldIn(Body):
     item_id: Id | None = None
     external_id: str | None = Field(default=None, max_length=200)
-    value: dict[str, Any]
+    value: dict[str, Any] | None = None
+    """The known answer; null: the item's label (a spans or boxes answer reviewed before)."""
 
 
 @router.get("/quality")

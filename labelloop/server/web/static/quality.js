@@ -7,7 +7,7 @@
   const $ = (id) => document.getElementById(id);
   const pageData = $("page-data");
   const page = pageData ? JSON.parse(pageData.textContent) : {};
-  const { api, say } = window.labelloop;
+  const { api, say, valueText } = window.labelloop;
   const base = "/api/projects/" + encodeURIComponent(page.slug || "");
 
   // ---------------------------------------------------------------- sortable annotator table
@@ -78,8 +78,7 @@
   const goldResult = $("gold-result");
 
   function labelOf(value) {
-    const v = value ? value[page.target] : null;
-    return Array.isArray(v) ? v.join(", ") : String(v ?? "");
+    return valueText(value ? value[page.target] : null);
   }
 
   async function loadGold() {
@@ -141,7 +140,8 @@
       const raw = $("gold-item").value.trim();
       const label = $("gold-label").value;
       const ref = /^#\d+$/.test(raw) ? { item_id: Number(raw.slice(1)) } : { external_id: raw };
-      const value = { [page.target]: page.multi ? [label] : label };
+      // Spans and boxes are no name to pick: the item's own label is its known answer.
+      const value = page.regions ? null : { [page.target]: page.multi ? [label] : label };
       try {
         const r = await api("PUT", base + "/gold", { ...ref, value });
         say(goldResult, "info", `Item ${r.external_id || "#" + r.item_id} is gold: ${labelOf(r.value)}.`);

@@ -9,10 +9,12 @@
   L.widgets = L.widgets || {};
 
   // The tokenizer of labelloop/schema/tokens.py (the span model's tokens), with Python's
-  // Unicode \w spelled out: a link, an @mention or #hashtag, a word, or one other character.
-  const W = "[\\p{L}\\p{N}_]";
+  // Unicode \w and \s spelled out: a link, an @mention or #hashtag, a word, or one other
+  // character. A combining mark (\p{M}) stays with the character before it, in a word or not.
+  const S = "\\t\\n\\v\\f\\r \\x1c-\\x1f\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
+  const W = "[\\p{L}\\p{M}\\p{N}_]";
   const TOKEN = new RegExp(
-    `https?://\\S+|www\\.\\S+|[@#]${W}+|${W}+(?:['’]${W}+)*|[^\\s\\p{L}\\p{N}_]`,
+    `https?://[^${S}]+|www\\.[^${S}]+|[@#]${W}+|${W}+(?:['’]${W}+)*|[^${S}\\p{L}\\p{M}\\p{N}_]\\p{M}*`,
     "gu",
   );
 
@@ -252,7 +254,9 @@
         return true;
       }
       if (key === "ArrowRight" || key === "ArrowLeft") {
-        this.move(key === "ArrowRight" ? 1 : -1, e.shiftKey);
+        // The arrows go the way the text is drawn: in a right-to-left text ← reads on.
+        const rtl = getComputedStyle(this.textRoot).direction === "rtl";
+        this.move((key === "ArrowRight") !== rtl ? 1 : -1, e.shiftKey);
         return true;
       }
       if (key === "[" || key === "]") {
@@ -669,6 +673,7 @@
 
       const root = document.createElement("div");
       root.className = "spans-text";
+      root.dir = "auto"; // Arabic or Hebrew text reads from the right (the tags, dir'd, do not count)
       root.dataset.control = this.control.name;
       root.setAttribute("role", "group");
       root.setAttribute(
@@ -776,6 +781,7 @@
     tagFor(sp) {
       const tag = document.createElement("span");
       tag.className = "span-tag" + (sp.suggested ? " is-suggested" : "");
+      tag.dir = "auto";
       tag.dataset.at = String(sp.e);
       tag.dataset.label = sp.label;
       tag.dataset.start = String(this.maps.toCp[sp.s]);
