@@ -349,8 +349,8 @@ def resolve(
     """Resolve an item once it has all its annotations and none waits for review.
 
     One annotation: ``single`` (``reviewed`` when a reviewer accepted or fixed it); several: the
-    majority (``consensus``; ``tie`` when no label has more answers than every other, labeled
-    with the earliest answer's), or Dawid–Skene for three or more when the project says so; a
+    majority (``consensus``; ``reviewed`` when a reviewer's fix made them agree; ``tie`` when no
+    label has more answers than every other, labeled with the earliest answer's), or Dawid–Skene for three or more when the project says so; a
     disagreement goes to the expert tier when ``resolution`` is ``adjudication``. Gold items and
     adjudicated labels are never changed by annotators; a label the model gave (an auto-label
     run) gives way to the first person's answer. Returns how it was resolved, or None.
@@ -406,6 +406,11 @@ def resolve(
         # A tie is no consensus: the label is recorded as the tie it is, to be told apart in
         # the export, the item list and training data audits.
         how = "tie" if len(ranked) > 1 and ranked[0][1] == ranked[1][1] else "consensus"
+        fixed = [a for a in live if a["status"] == "fixed"]
+        if how == "consensus" and fixed and len(set(labels)) == 1:
+            # a reviewer's fix made the answers agree: the label is the reviewer's decision
+            how = "reviewed"
+            decided_by = _last_reviewer(conn, item_id, fixed[-1]["id"])
     k = labels.index(chosen_label) if chosen_label in labels else 0
     store_tasks.upsert_label(
         conn,

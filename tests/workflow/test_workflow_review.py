@@ -361,6 +361,33 @@ def test_disagreements_policy_reviews_only_disagreeing_items(sqlite_lab: Any) ->
     assert wf_review.next_review(lab.db, rev) is None
 
 
+def test_a_disagreement_a_reviewer_settled_by_a_fix_is_recorded_as_theirs(
+    sqlite_lab: Any,
+) -> None:
+    # The reviewer fixed one of two disagreeing answers to the other's label: the label was
+    # recorded as a consensus decided by no one, as if the annotators had agreed.
+    lab = sqlite_lab
+    _setup(lab, n=2, overlap=2, review_policy="disagreements")
+    a = lab.member("sent", "a", "annotator")
+    b = lab.member("sent", "b", "annotator")
+    rev = lab.member("sent", "rev", "reviewer")
+    y = _take(lab, a)
+    right = _wrong(y["answer"])
+    assert _take(lab, b, right)["resolution"] is None
+    for _ in range(2):
+        view = wf_review.next_review(lab.db, rev)
+        answer = view["annotation"]
+        if answer["value"]["sentiment"] == right:
+            wf_review.review_annotation(lab.db, rev, answer["id"], verdict="accept")
+        else:
+            wf_review.review_annotation(
+                lab.db, rev, answer["id"], verdict="fix", value={"sentiment": right}
+            )
+    label = _label(lab.db, y["item_id"])
+    assert (label["label"], label["resolution"]) == (right, "reviewed")
+    assert label["decided_by"] == rev.user.id
+
+
 def test_low_model_agreement_and_flagged_policies(sqlite_lab: Any) -> None:
     lab = sqlite_lab
     _setup(lab, n=6, review_policy="low_model_agreement", contradiction_threshold=0.8)
