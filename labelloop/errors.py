@@ -81,6 +81,13 @@ class TooManyAttempts(LabelloopError):
         self.retry_after_s = retry_after_s
 
 
+class DatabaseUnavailable(LabelloopError):
+    """The database cannot be reached right now (restarting, failing over): try again (503)."""
+
+    status = 503
+    retry_after_s = 5
+
+
 class Conflict(LabelloopError):
     """The request is valid but the state has moved on (lease expired, item leased to another)."""
 

@@ -24,9 +24,9 @@ from labelloop import __version__
 from labelloop.config import Settings
 from labelloop.errors import (
     AuthenticationFailed,
+    DatabaseUnavailable,
     ImportFormatError,
     LabelloopError,
-    TooManyAttempts,
 )
 from labelloop.server.api import flags as flags_api
 from labelloop.server.api import guidelines as guidelines_api
@@ -41,7 +41,7 @@ from labelloop.server.auth import Sessions
 from labelloop.server.throttle import SignInThrottle
 from labelloop.server.web import pages
 from labelloop.server.worker import LearnerProcess
-from labelloop.store.db import Database
+from labelloop.store.db import Database, unreachable
 from labelloop.store.migrate import upgrade
 from labelloop.workflow.features import FeatureCache
 from labelloop.workflow.status import note_learner_starting
@@ -366,9 +366,8 @@ def create_app(
         body: dict[str, Any] = {"error": type(exc).__name__, "detail": exc.message}
         if isinstance(exc, ImportFormatError):  # where, for a script to point at the record
             body.update(line=exc.line, field=exc.field, file=exc.file, reason=exc.reason)
-        headers = (
-            {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, TooManyAttempts) else None
-        )
+        retry = getattr(exc, "retry_after_s", None)
+        headers = {"Retry-After": str(retry)} if retry is not None else None
         return JSONResponse(body, status_code=exc.status, headers=headers)
 
     @app.exception_handler(pages.LoginRequired)
@@ -400,6 +399,12 @@ def create_app(
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
+        if unreachable(exc):  # a restart or failover: say so, and that a retry will do
+            log.warning("database unreachable on %s %s: %s", request.method, request.url.path, exc)
+            away = DatabaseUnavailable(
+                "the database cannot be reached right now; try again in a few seconds"
+            )
+            return await labelloop_error(request, away)
         log.exception("unexpected error on %s %s", request.method, request.url.path)
         detail = "an unexpected error happened; see the server log"
         if _is_page(request):

@@ -437,3 +437,11 @@ def _set_priority(tid: int, nice: int, policy: int) -> None:
     if os.sched_getscheduler(tid) != policy:
         os.sched_setscheduler(tid, policy, os.sched_param(0))
     os.setpriority(os.PRIO_PROCESS, tid, nice)
+
+
+def unreachable(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database cannot be reached (its server down or restarting, the
+    connection dropped), rather than that a statement is wrong."""
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
+    return isinstance(exc, (OperationalError, InterfaceError))

@@ -350,10 +350,11 @@ def resolve(
 
     One annotation: ``single`` (``reviewed`` when a reviewer accepted or fixed it); several: the
     majority (``consensus``; ``reviewed`` when a reviewer's fix made them agree; ``tie`` when no
-    label has more answers than every other, labeled with the earliest answer's), or Dawid–Skene for three or more when the project says so; a
-    disagreement goes to the expert tier when ``resolution`` is ``adjudication``. Gold items and
-    adjudicated labels are never changed by annotators; a label the model gave (an auto-label
-    run) gives way to the first person's answer. Returns how it was resolved, or None.
+    label has more answers than every other, labeled with the earliest answer's), or
+    Dawid–Skene for three or more when the project says so; a disagreement goes to the expert
+    tier when ``resolution`` is ``adjudication``. Gold items and adjudicated labels are never
+    changed by annotators; a label the model gave (an auto-label run) gives way to the first
+    person's answer. Returns how it was resolved, or None.
     ``known`` carries the item's ``gold`` value and current label ``resolution`` (None: none)
     when the caller read them in this transaction.
     """

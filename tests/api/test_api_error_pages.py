@@ -108,6 +108,32 @@ def test_an_unexpected_error_on_a_page_is_a_page_that_asks_the_database_nothing(
     assert links == ["/"] and "boom" not in response.text
 
 
+def test_a_database_away_a_moment_is_a_503_to_try_again_not_an_unexpected_error(
+    api: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A PostgreSQL restart or failover answered every request "an unexpected error happened"
+    # (500), as if labelloop were broken; it is a moment to wait.
+    from fastapi.testclient import TestClient
+    from sqlalchemy.exc import OperationalError
+
+    from labelloop.server.web import pages
+
+    def away(*args: Any, **kwargs: Any) -> Any:
+        raise OperationalError("SELECT 1", {}, ConnectionRefusedError("connection refused"))
+
+    monkeypatch.setattr(pages.status, "models", away)
+    client = TestClient(api.client.app, raise_server_exceptions=False)
+    answer = client.get("/api/projects/sent/models", headers=api.auth("admin"))
+    assert answer.status_code == 503 and answer.headers["retry-after"] == "5"
+    assert answer.json() == {
+        "error": "DatabaseUnavailable",
+        "detail": "the database cannot be reached right now; try again in a few seconds",
+    }
+    page = client.get("/p/sent", headers={**BROWSER, "cookie": _cookie(api, "admin")})
+    title, detail, _ = _error(page, 503)
+    assert detail == "the database cannot be reached right now; try again in a few seconds"
+
+
 def test_the_error_page_keeps_the_signed_in_header(api: Any) -> None:
     text = _page(api, "/p/sent/quality").text
     assert '<span class="user-name" title="Signed in as annotator">' in text
