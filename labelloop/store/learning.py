@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, RowMapping, case, delete, func, select, update
@@ -219,16 +219,19 @@ BEAT_STALE_S = 120.0
 from a thread of its own, so a long round does not hold its beat back)."""
 
 
-def beat(conn: Connection, name: str, *, started_at: datetime, forget_before: datetime) -> None:
-    """Note that the learner ``name`` runs now, and forget learners not seen since
-    ``forget_before`` (each start of a process is a new name)."""
+BEAT_KEPT = timedelta(days=1)
+"""A learner not seen for this long is forgotten (each start of a process is a new name)."""
+
+
+def beat(conn: Connection, name: str, *, started_at: datetime) -> None:
+    """Note that the learner ``name`` runs now, and forget those not seen for ``BEAT_KEPT``."""
     at = now()
     done = conn.execute(
         update(learner_beat).where(learner_beat.c.name == name).values(seen_at=at)
     ).rowcount
     if not done:
         conn.execute(learner_beat.insert().values(name=name, started_at=started_at, seen_at=at))
-    conn.execute(delete(learner_beat).where(learner_beat.c.seen_at < forget_before))
+    conn.execute(delete(learner_beat).where(learner_beat.c.seen_at < at - BEAT_KEPT))
 
 
 def last_beat(conn: Connection) -> datetime | None:

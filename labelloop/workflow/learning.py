@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
 import numpy as np
@@ -44,6 +41,7 @@ from labelloop.store.users import now
 from labelloop.workflow.features import FALLBACK_FEATURIZER, FeatureCache
 from labelloop.workflow.media import readable_payloads
 from labelloop.workflow.projects import ProjectContext, system_context
+from labelloop.workflow.status import note_learner
 
 log = logging.getLogger("labelloop.learner")
 STOP_SET_SIZE = 1000
@@ -840,14 +838,10 @@ class Learner:
         """Note every BEAT_EVERY_S that this learner runs, from a thread of its own (a round
         of minutes must not make it look stopped), until ``stop()``: the project page, the
         status and the labeling page tell a database no learner runs on."""
-        name = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"[:200]
         started = now()
         while not self._stop.is_set():
             try:
-                with self.db.write() as conn:
-                    store_learning.beat(
-                        conn, name, started_at=started, forget_before=now() - timedelta(days=1)
-                    )
+                note_learner(self.db, f"{id(self):x}", started_at=started)
             except Exception:  # the database away a moment: the next beat tries again
                 log.warning("learner could not note that it runs", exc_info=True)
             self._stop.wait(store_learning.BEAT_EVERY_S)

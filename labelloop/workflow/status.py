@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -170,14 +170,19 @@ def status(
     }
 
 
+def note_learner(db: Database, who: str, *, started_at: datetime | None = None) -> None:
+    """Note that a learner of this process (``who`` tells it from the process's others) runs
+    now; ``learner_state`` reads it."""
+    name = f"{socket.gethostname()}:{os.getpid()}:{who}"[:200]
+    with db.write() as conn:
+        store_learning.beat(conn, name, started_at=started_at or now())
+
+
 def note_learner_starting(db: Database) -> None:
     """A server about to start its learner child says a learner runs, as the child will within
     seconds (its Python and scikit-learn load first): a page opened meanwhile must not say that
     none does."""
-    name = f"{socket.gethostname()}:{os.getpid()}:serve"[:200]
-    with db.write() as conn:
-        at = now()
-        store_learning.beat(conn, name, started_at=at, forget_before=at - timedelta(days=1))
+    note_learner(db, "serve")
 
 
 def learner_state(seen: datetime | None) -> dict[str, Any]:
