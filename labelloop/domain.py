@@ -25,6 +25,9 @@ class ItemIn:
     for several controls) or ``None``. ``prediction`` is the raw pre-annotation (control name ->
     predicted value, scores kept) or ``None``. ``frame`` says what the boxes of an image record
     are measured in when that is not the image file's pixels; the import scales them to the file.
+    ``split`` is the split the file itself puts the record in ("pool" or "eval": a YOLO
+    dataset's training or validation images), taken by an import into the pool; ``None`` where
+    the file says nothing of it.
     """
 
     line: int
@@ -34,6 +37,7 @@ class ItemIn:
     metadata: Mapping[str, Any] = field(default_factory=dict)
     prediction: Any = None
     frame: BoxFrame | None = None
+    split: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +118,8 @@ class ExportRecord:
 
     ``text`` is the item's content: its text, media path, sanitized HTML or table row (an object).
     ``label`` is the target control's value and ``value`` every control's (spans carry their
-    ``text``). ``payload`` is the item's stored payload (image size for COCO); it is not a column.
+    ``text``). ``payload`` is the item's stored payload (image size for COCO) and ``split`` the
+    item's (pool or eval: YOLO lists eval items as ``val``); neither is a column.
 
     ``annotator`` is who annotated (None: imported or adjudicated without a matching annotation);
     ``decided_by`` and ``decided_at`` are who resolved the label and when (the reviewer of a
@@ -147,8 +152,9 @@ class ExportRecord:
     decided_at: datetime | None = None
     annotated_value: Mapping[str, Any] | None = None
     payload: Mapping[str, Any] = field(default_factory=dict)
+    split: str = "pool"
 
 
 EXPORT_COLUMNS: Sequence[str] = tuple(
-    name for name in ExportRecord.__dataclass_fields__ if name != "payload"
+    name for name in ExportRecord.__dataclass_fields__ if name not in ("payload", "split")
 )

@@ -294,6 +294,8 @@ def import_(
         "split": report.split,
         "batch_id": report.batch_id,
     }
+    if report.n_eval:
+        summary["eval"] = report.n_eval
     if update_labels:
         summary.update(updated=report.n_updated, kept=report.n_kept)
     if report.notes:
@@ -301,8 +303,11 @@ def import_(
     if as_json:
         typer.echo(json.dumps(summary))
         return
+    where = report.split
+    if report.n_eval:
+        where = f"{report.n_items - report.n_eval:,} pool, {report.n_eval:,} eval"
     out.print(
-        f"imported {counted(report.n_items, 'item')} into {slug} ({report.split})"
+        f"imported {counted(report.n_items, 'item')} into {slug} ({where})"
         f", {report.n_labeled:,} with labels, {counted(report.n_duplicates, 'duplicate')} skipped"
     )
     for note in report.notes:
@@ -384,18 +389,28 @@ def export(
         what = "labeled item" if split == "pool" else "labeled eval item"
         out.print(f"exported {counted(n, what)} to {output}", highlight=False)
     if split == "pool":
-        _say_eval_left(db, slug)
+        _say_eval_left(db, slug, fmt=format)
 
 
-def _say_eval_left(db: Any, slug: str) -> None:
-    """Tell that the eval items' labels are not in a pool export, and how to get them."""
+def _say_eval_left(db: Any, slug: str, *, fmt: str) -> None:
+    """Tell that the eval items' labels are not in a pool export, and how to get them (or,
+    for a format that holds its splits, that they are in it as its validation images)."""
     from labelloop.store import items as store_items
     from labelloop.workflow import projects
+    from labelloop.workflow.export import holds_splits
 
     ctx = projects.system_context(db, slug)
     with db.read() as conn:
         n_eval = store_items.counts(conn, ctx.id)["eval_labeled"]
-    if n_eval:
+    if n_eval and holds_splits(fmt):
+        err.print(
+            f"{counted(n_eval, 'labeled eval item')} (held out to measure the model) "
+            f"{'is' if n_eval == 1 else 'are'} in it as its validation images (val.txt), and "
+            "import back as eval items",
+            highlight=False,
+            soft_wrap=True,
+        )
+    elif n_eval:
         err.print(
             f"{counted(n_eval, 'labeled eval item')} (held out to measure the model) "
             f"{'is' if n_eval == 1 else 'are'} not in it: export them with --split eval, and "

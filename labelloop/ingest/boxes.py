@@ -55,8 +55,10 @@ class BoxesImporter:
         scored: list[dict[str, Any]],
         labeled: bool,
         frame: BoxFrame | None,
+        split: str | None = None,
     ) -> ItemIn:
-        """One image with its boxes (``labeled``: an answer even when it holds none)."""
+        """One image with its boxes (``labeled``: an answer even when it holds none) and the
+        split its file puts it in."""
         if self.target != self.control:
             scored, boxes, labeled = boxes + scored, [], False
             self.suggested += bool(scored)
@@ -67,6 +69,7 @@ class BoxesImporter:
             label={self.control: boxes} if labeled else None,
             prediction={self.control: scored} if scored else None,
             frame=frame,
+            split=split,
         )
 
 

@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import math
 import zipfile
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
 
@@ -39,19 +41,23 @@ from labelloop.ingest.images import check_utf8
 from labelloop.ingest.imaging import image_size
 from labelloop.ingest.media import resolve_media
 from labelloop.ingest.yolo_files import (
+    EVAL_LIST,
     IMAGE_LIST,
     MAX_LABEL_BYTES,
     DatasetFiles,
     FolderFiles,
+    Layout,
     ZipFiles,
     class_names,
-    image_lists,
+    dataset_layout,
     is_class_number,
     is_image,
     label_files,
     label_path,
+    listed_images,
     open_zip,
     read_text,
+    split_of,
     zip_images,
 )
 from labelloop.schema.values import BOX_DIGITS, MAX_REGIONS
@@ -76,6 +82,12 @@ class YoloImporter(BoxesImporter):
     class names are taken as they are. ``media_roots`` are where a zip's images lie (a
     folder's: its root): a box under 0.01 pixel wide or tall on its image, which the store
     cannot hold, is refused naming its line once the image's size is read from there.
+    ``stored_at`` is the folder under a media root a zip's own images were stored in (see
+    :func:`store_images`); without it a zip's paths are paths under a media root.
+
+    Records carry the split the dataset puts them in: a training image the pool, one only
+    ``val`` or ``test`` names (or in a ``val``/``valid``/``test`` split folder) eval, unless it
+    has no label (an eval item measures the model with its label): it comes to the pool.
     """
 
     format: ClassVar[str] = "yolo"
@@ -88,11 +100,14 @@ class YoloImporter(BoxesImporter):
         target: str | None = None,
         labels: Sequence[str] = (),
         media_roots: Sequence[Path] = (),
+        stored_at: str | None = None,
     ) -> None:
         super().__init__(control=control, target=target)
         self.labels = tuple(labels)
         self.media_roots = tuple(media_roots)
+        self.stored_at = stored_at
         self.cut = 0  # boxes reaching past the image's edge, cut at it (see notes())
+        self.unlabeled_eval = 0  # val/test images without a label, come to the pool
 
     def notes(self) -> list[str]:
         """What did not come in as the files hold it (after reading)."""
@@ -103,26 +118,49 @@ class YoloImporter(BoxesImporter):
                 f"{self.cut:,} {boxes} past the image's edge and came in cut at it, "
                 "as YOLO tools cut them"
             )
+        if self.unlabeled_eval:
+            n = self.unlabeled_eval
+            images, have = ("image", "has") if n == 1 else ("images", "have")
+            found.append(
+                f"{n:,} validation or test {images} {have} no label and came into the pool, to "
+                "be labeled: an eval item measures the model by its label"
+            )
         return found
 
     def read(self, source: BinaryIO) -> Iterator[ItemIn]:
         """Yield one ItemIn per image a zip names."""
-        self.suggested = self.cut = 0
+        self.suggested = self.cut = self.unlabeled_eval = 0
         dataset = ZipFiles(open_zip(source))
-        lists = image_lists(dataset)
-        images = zip_images(dataset, lists)
-        yield from self._items(dataset, images, lists=lists, prefix="", roots=self.media_roots)
+        layout = dataset_layout(dataset)
+        listed = listed_images(dataset, layout)
+        images = zip_images(dataset, listed)
+        prefix = ""
+        if self.stored_at is not None:
+            held = set(dataset.files)
+            missing = next((image for image in images if image not in held), None)
+            if missing is not None:
+                raise ImportFormatError(
+                    line=images.index(missing) + 1,
+                    reason=f"'{missing[:200]}' is not in the zip, which holds images: a zip "
+                    "with images holds every image its lists name",
+                )
+            prefix = self.stored_at + "/"
+        yield from self._items(
+            dataset, images, layout=layout, listed=listed, prefix=prefix, roots=self.media_roots
+        )
 
     def read_folder(self, folder: Path, *, root: Path) -> Iterator[ItemIn]:
         """Yield one ItemIn per image file under ``folder``, which lies under the media root
         ``root`` (payloads hold paths under it; ids are paths within the folder)."""
-        self.suggested = self.cut = 0
+        self.suggested = self.cut = self.unlabeled_eval = 0
         dataset = FolderFiles(folder.resolve())
         inner = dataset.top.relative_to(root.resolve()).as_posix()
+        layout = dataset_layout(dataset)
         yield from self._items(
             dataset,
             [p for p in dataset.files if is_image(p)],
-            lists=image_lists(dataset),
+            layout=layout,
+            listed=listed_images(dataset, layout),
             prefix="" if inner == "." else inner + "/",
             roots=(root,),
         )
@@ -132,13 +170,17 @@ class YoloImporter(BoxesImporter):
         dataset: DatasetFiles,
         images: list[str],
         *,
-        lists: list[str],
+        layout: Layout,
+        listed: dict[str, set[str]],
         prefix: str,
         roots: tuple[Path, ...],
     ) -> Iterator[ItemIn]:
         names = class_names(dataset)
-        labels = label_files(dataset, images, lists)
-        for number, image in enumerate(images, 1):
+        labels = label_files(dataset, images, layout.lists)
+        splits = [split_of(image, layout, listed) for image in images]
+        if any(splits):  # a dataset with splits: what none names is trained on
+            splits = [split or "pool" for split in splits]
+        for number, (image, split) in enumerate(zip(images, splits, strict=True), 1):
             if not image.isascii():
                 check_utf8(number, prefix + image)
             found = labels.get(image)
@@ -150,7 +192,7 @@ class YoloImporter(BoxesImporter):
                 _check_pixels(lines, prefix + image, roots=roots, file=found)
                 for _, box in lines:
                     (scored if "score" in box else boxes).append(box)
-            yield self._image(
+            item = self._image(
                 number,
                 prefix + image,
                 external_id=image,
@@ -158,7 +200,12 @@ class YoloImporter(BoxesImporter):
                 scored=scored,
                 labeled=found is not None and (bool(boxes) or not scored),
                 frame=NORMALIZED,
+                split=split,
             )
+            if item.split == "eval" and item.label is None:
+                self.unlabeled_eval += 1
+                item = replace(item, split="pool")
+            yield item
 
     def _boxes(
         self, text: str, names: dict[int, str], *, file: str
@@ -234,6 +281,59 @@ class YoloImporter(BoxesImporter):
         )
 
 
+MAX_IMAGE_BYTES = 64 << 20
+"""An image's size at most in a zip of a dataset with its images."""
+MAX_STORED_BYTES = 8 << 30
+"""The size at most of all the images of one zip (a zip bomb stops there)."""
+MAX_STORED_IMAGES = 500_000
+"""The images at most in one zip."""
+
+
+def store_images(source: BinaryIO, dest: Path) -> int:
+    """Write the images a YOLO zip holds and names (all it holds, without image lists) under
+    ``dest`` at their paths in the zip, for an import with ``stored_at`` to read them there;
+    returns how many (0, nothing written: a zip of label files, its paths under a media root).
+
+    Each image is read with a size limit, counting the bytes (not the zip's word), and all of
+    them too; a link, a corrupt member or a name twice in the zip is refused naming it.
+    ``dest`` is made (with its parents) only when there are images; its files stay as written
+    when this fails: its caller removes the folder.
+    """
+    dataset = ZipFiles(open_zip(source))
+    held = [path for path in dataset.files if is_image(path)]
+    if not held:
+        return 0
+    twice = next((path for path, n in Counter(dataset.files).items() if n > 1), None)
+    if twice is not None:
+        raise ImportFormatError(file=twice, line=1, reason="is in the zip twice")
+    listed = listed_images(dataset, dataset_layout(dataset))
+    present = set(held)
+    wanted = [image for image in listed if image in present] if listed else held
+    if len(wanted) > MAX_STORED_IMAGES:
+        raise ImportFormatError(
+            line=1, reason=f"more than {MAX_STORED_IMAGES:,} images in one zip; split it"
+        )
+    total = 0
+    for path in wanted:
+        target = dest / path
+        try:
+            dest.mkdir(parents=True, exist_ok=True)
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            raise ImportFormatError(
+                file=path, line=1, reason=f"cannot be stored ({reason})"
+            ) from None
+        total += dataset.extract(path, target, limit=MAX_IMAGE_BYTES)
+        if total > MAX_STORED_BYTES:
+            raise ImportFormatError(
+                file=path,
+                line=1,
+                reason=f"the zip's images come to more than {MAX_STORED_BYTES >> 30} GiB; split it",
+            )
+    return len(wanted)
+
+
 def _check_pixels(
     lines: list[tuple[int, dict[str, Any]]], image: str, *, roots: tuple[Path, ...], file: str
 ) -> None:
@@ -283,26 +383,31 @@ def _fraction(raw: str, *, what: str, file: str, line: int) -> float:
 
 
 class YoloExporter:
-    """Writes the labeled images of a boxes project as a zip of YOLO label files."""
+    """Writes the labeled images of a boxes project as a zip of YOLO label files, the pool's
+    listed as ``train`` and the eval items' as ``val``."""
 
     format: ClassVar[str] = "yolo"
+    holds_splits: ClassVar[bool] = True
+    """A dataset of this format holds its splits: an export of the pool takes the labeled eval
+    items too, as its validation images."""
 
     def __init__(self, *, schema: ProjectSchema | None = None) -> None:
         self.schema = schema
         self.control, self.labels = boxes_control(schema, "YOLO")
 
     def write(self, records: Iterable[ExportRecord], sink: BinaryIO) -> None:
-        """Write ``records`` to ``sink`` as a zip: a label file per image, ``images.txt`` and
+        """Write ``records`` to ``sink`` as a zip: a label file per image, ``images.txt``
+        listing the pool's images and ``val.txt`` the eval items' (when there are any), and
         ``data.yaml`` (the classes in the schema's order; without a schema, as met)."""
         labels = list(self.labels)
-        images: list[str] = []
+        lists: dict[str, list[str]] = {"pool": [], "eval": []}
         written: dict[str, int] = {}  # label file -> the item it holds
         with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             for record in records:
                 image = str(record.text)
                 path = label_path(image)
-                if path in written or path == IMAGE_LIST:
-                    other = f"item {written[path]}" if path in written else "the image list"
+                if path in written or path in (IMAGE_LIST, EVAL_LIST):
+                    other = f"item {written[path]}" if path in written else "an image list"
                     raise LabelloopError(
                         f"item {record.item_id} ('{image[:200]}') would write {path}, as "
                         f"{other} does: YOLO names a label file after its image"
@@ -311,9 +416,15 @@ class YoloExporter:
                 boxes = record.value.get(self.control) or ()
                 size = recorded_size(record, "YOLO", unit="fractions") if boxes else (1.0, 1.0)
                 archive.writestr(path, "".join(_line_of(box, labels, size=size) for box in boxes))
-                images.append(f"./{image}\n")
-            archive.writestr(IMAGE_LIST, "".join(images))
-            archive.writestr("data.yaml", _data_yaml_text(labels))
+                lists["eval" if record.split == "eval" else "pool"].append(f"./{image}\n")
+            if lists["pool"]:
+                archive.writestr(IMAGE_LIST, "".join(lists["pool"]))
+            if lists["eval"]:
+                archive.writestr(EVAL_LIST, "".join(lists["eval"]))
+            archive.writestr(
+                "data.yaml",
+                _data_yaml_text(labels, pool=bool(lists["pool"]), val=bool(lists["eval"])),
+            )
 
 
 def _line_of(box: dict[str, Any], labels: list[str], *, size: tuple[float, float]) -> str:
@@ -332,17 +443,20 @@ def _line_of(box: dict[str, Any], labels: list[str], *, size: tuple[float, float
     return f"{labels.index(box['label'])} " + " ".join(f"{n:.6f}" for n in numbers) + "\n"
 
 
-def _data_yaml_text(labels: list[str]) -> str:
-    """``data.yaml`` as Ultralytics reads it: names by class number, and the image lists."""
+def _data_yaml_text(labels: list[str], *, pool: bool, val: bool) -> str:
+    """``data.yaml`` as Ultralytics reads it: names by class number, and the image lists:
+    ``train`` the pool's (none: an export of the eval items, to measure with), ``val`` the
+    eval items' (without any, the pool's, as Ultralytics needs a ``val``)."""
+    train: str | list[str] = IMAGE_LIST if pool else []
     doc = {
         "names": dict(enumerate(labels)),
         "nc": len(labels),
-        "train": IMAGE_LIST,
-        "val": IMAGE_LIST,
+        "train": train,
+        "val": EVAL_LIST if val else train,
     }
     head = (
         "# labelloop export. Unzipped into the media root, each label file lies where YOLO\n"
-        "# tools look for its image's labels; images.txt lists the images. For val, name the\n"
-        "# images.txt of an export with --split eval (the items held out to measure).\n"
+        "# tools look for its image's labels; images.txt lists the pool's images (train),\n"
+        "# val.txt the eval items' (held out to measure the model).\n"
     )
     return head + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)

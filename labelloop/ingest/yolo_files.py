@@ -1,14 +1,17 @@
 """The files of a YOLO dataset, a folder or a zip: where each lies, the class names, the image
-lists, and which label file is whose; every file read with a size limit, and no path or link
-leading out of the dataset."""
+lists and splits, and which label file is whose; every file read with a size limit, and no path
+or link leading out of the dataset."""
 
 from __future__ import annotations
 
 import lzma
+import posixpath
 import stat
 import zipfile
 import zlib
-from pathlib import Path, PurePosixPath
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import BinaryIO
 
 import yaml
@@ -20,12 +23,24 @@ from labelloop.ingest.records import BOM
 YAML_FILES = ("data.yaml", "data.yml")
 NAMES_FILES = ("classes.txt", "obj.names")
 """Where a dataset's top names its classes: Ultralytics' YAML first, then Darknet's lists."""
-LIST_KEYS = ("train", "val", "test")
-"""The keys of ``data.yaml`` that name image lists."""
-DARKNET_LISTS = ("train.txt", "valid.txt", "val.txt", "test.txt")
-"""Darknet's image lists, read at the top of a dataset without ``data.yaml``."""
+SPLIT_KEYS = {"train": "pool", "val": "eval", "test": "eval"}
+"""The keys of ``data.yaml`` that name a split's images (folders or image lists), and the split
+of labelloop they come into: the images held out to validate and test measure the model."""
+DARKNET_LISTS = {"train.txt": "train", "valid.txt": "val", "val.txt": "val", "test.txt": "test"}
+"""Darknet's image lists, read at the top of a dataset without ``data.yaml``, and their keys."""
+SPLIT_FOLDERS = {
+    "train": "train",
+    "val": "val",
+    "valid": "val",
+    "validation": "val",
+    "test": "test",
+}
+"""Split folders by name, beside an ``images`` folder (``images/val``, Roboflow's
+``valid/images``): a dataset's splits where ``data.yaml`` names none of an image's."""
 IMAGE_LIST = "images.txt"
-"""The image list an export writes and its ``data.yaml`` names."""
+"""The image list of the pool's items an export writes and its ``data.yaml`` names."""
+EVAL_LIST = "val.txt"
+"""The image list of the eval items an export writes, named by its ``data.yaml``'s ``val``."""
 MAX_LABEL_BYTES = 1 << 20
 """A label file's size at most (1,000 boxes take some 40 KB)."""
 MAX_TEXT_BYTES = 64 << 20
@@ -72,6 +87,8 @@ class DatasetFiles:
     a size limit."""
 
     files: list[str]
+    what: str
+    """The dataset as errors name it."""
 
     def read(self, path: str, limit: int) -> bytes:
         """The file at ``path``; one larger than ``limit`` bytes is refused."""
@@ -86,9 +103,20 @@ class DatasetFiles:
         """The first ``size`` bytes of the file at ``path`` (all of a shorter one)."""
         raise NotImplementedError
 
+    def inside(self, base: str, raw: str) -> str | None:
+        """The path ``raw`` names from the folder ``base`` (both relative to the top; ``raw``
+        may be absolute), relative to the top ("" the top itself); None when it leads out."""
+        raise NotImplementedError
+
+    def is_folder(self, path: str) -> bool:
+        """Whether ``path`` (relative to the top, "" the top) holds files of the dataset."""
+        return not path or any(f.startswith(path + "/") for f in self.files)
+
 
 class FolderFiles(DatasetFiles):
     """A folder's files in path order; links that lead out of it are refused when read."""
+
+    what = "the folder imported"
 
     def __init__(self, top: Path) -> None:
         self.top = top
@@ -110,6 +138,17 @@ class FolderFiles(DatasetFiles):
                 file=path, line=1, reason=f"cannot be read ({reason})"
             ) from None
 
+    def inside(self, base: str, raw: str) -> str | None:
+        """Resolved on disk: a link out of the folder leads out of it."""
+        try:
+            found = (self.top / base / raw).resolve()
+        except (OSError, RuntimeError, ValueError):  # a link loop, a NUL
+            return None
+        if not found.is_relative_to(self.top):
+            return None
+        inner = found.relative_to(self.top).as_posix()
+        return "" if inner == "." else inner
+
 
 ZIP_ERRORS = (
     zipfile.BadZipFile,
@@ -125,6 +164,8 @@ ZIP_ERRORS = (
 
 class ZipFiles(DatasetFiles):
     """A zip's files in its order; a name that climbs out of it, or a link, is refused."""
+
+    what = "the zip"
 
     def __init__(self, archive: zipfile.ZipFile) -> None:
         self.archive = archive
@@ -152,6 +193,45 @@ class ZipFiles(DatasetFiles):
             raise ImportFormatError(
                 file=path, line=1, reason=f"cannot be read from the zip ({detail[:200]})"
             ) from None
+
+    def inside(self, base: str, raw: str) -> str | None:
+        """Resolved by its names alone (a zip's links are refused): an absolute path, or one
+        that climbs above the top, leads out."""
+        if raw.startswith("/") or "\\" in raw or "\x00" in raw or PureWindowsPath(raw).drive:
+            return None
+        found = posixpath.normpath(posixpath.join(base, raw))
+        if found == ".." or found.startswith("../"):
+            return None
+        return "" if found == "." else found
+
+    def extract(self, path: str, dest: Path, *, limit: int) -> int:
+        """Write the file at ``path`` to ``dest`` in chunks, counting the bytes read rather
+        than trusting the zip's directory; one larger than ``limit`` bytes is refused. Returns
+        its size."""
+        info = self.archive.getinfo(path)
+        if stat.S_ISLNK(info.external_attr >> 16):
+            raise ImportFormatError(file=path, line=1, reason="a link is refused")
+        written = 0
+        try:
+            with self.archive.open(info) as raw, dest.open("xb") as out:
+                while chunk := raw.read(1 << 20):
+                    written += len(chunk)
+                    if written > limit:
+                        raise ImportFormatError(
+                            file=path, line=1, reason=f"larger than {limit >> 20} MiB; refused"
+                        )
+                    out.write(chunk)
+        except ZIP_ERRORS as exc:
+            if isinstance(exc, OSError) and exc.filename is not None:  # writing it
+                reason = exc.strerror or "it cannot be written"
+                raise ImportFormatError(
+                    file=path, line=1, reason=f"cannot be stored ({reason})"
+                ) from None
+            detail = str(exc) or "it is cut short"
+            raise ImportFormatError(
+                file=path, line=1, reason=f"cannot be read from the zip ({detail[:200]})"
+            ) from None
+        return written
 
 
 def open_zip(source: BinaryIO) -> zipfile.ZipFile:
@@ -255,19 +335,102 @@ def _listed_names(file: str, text: str) -> dict[int, str]:
     return {k: name.strip() for k, name in enumerate(lines)}
 
 
-def zip_images(dataset: ZipFiles, lists: list[str]) -> list[str]:
-    """The images a zip's lists name (each once, in their order), else its image files."""
-    if not lists:
-        found = [p for p in dataset.files if is_image(p)]
-        if not found:
-            raise ImportFormatError(
-                line=1,
-                reason="the zip names no images: list them in a file that data.yaml's 'train' "
-                "names (one image path under the media root a line), as the export writes",
-            )
+@dataclass
+class Layout:
+    """Where a dataset keeps its splits: the folders and image lists ``data.yaml``'s
+    ``train``, ``val`` and ``test`` name (or Darknet's lists), relative to the dataset's top,
+    each with the keys that name it."""
+
+    folders: dict[str, set[str]] = field(default_factory=dict)
+    lists: dict[str, set[str]] = field(default_factory=dict)
+
+
+def dataset_layout(dataset: DatasetFiles) -> Layout:
+    """The splits ``data.yaml`` names, from its ``path`` (relative to its folder, or absolute)
+    as Ultralytics reads them; a ``path`` or split that leads out of the dataset is refused
+    naming the key. A split naming nothing here is left out (a ``test`` not shipped)."""
+    present = set(dataset.files)
+    layout = Layout()
+    for name in YAML_FILES:
+        if name not in present:
+            continue
+        document = _data_yaml(dataset, name)
+        top = _dataset_path(dataset, name, document)
+        for key in SPLIT_KEYS:
+            node = _key(document, key)
+            entries = node.value if isinstance(node, yaml.SequenceNode) else [node]
+            for entry in entries:
+                if isinstance(entry, yaml.ScalarNode) and entry.value.strip():
+                    where = _split_entry(dataset, name, key, top, entry)
+                    if where in present and where.endswith(".txt"):
+                        layout.lists.setdefault(where, set()).add(key)
+                    elif where is not None and dataset.is_folder(where):
+                        layout.folders.setdefault(where, set()).add(key)
+        return layout
+    for name, key in DARKNET_LISTS.items():
+        if name in present:
+            layout.lists.setdefault(name, set()).add(key)
+    return layout
+
+
+def _dataset_path(dataset: DatasetFiles, file: str, document: yaml.MappingNode) -> str:
+    """The folder ``data.yaml``'s ``path`` names, relative to the dataset's top ("" without)."""
+    node = _key(document, "path")
+    if node is None or (isinstance(node, yaml.ScalarNode) and not node.value.strip()):
+        return ""
+    if not isinstance(node, yaml.ScalarNode):
+        raise ImportFormatError(file=file, line=_line(node), reason="'path' must be a folder")
+    raw = node.value.strip()
+    found = dataset.inside("", raw)
+    if found is None:
+        raise ImportFormatError(
+            file=file,
+            line=_line(node),
+            reason=f"'path' {_shown(raw)} leads out of {dataset.what}; give the dataset's folder "
+            "relative to data.yaml's, or leave 'path' out",
+        )
+    if not dataset.is_folder(found):
+        raise ImportFormatError(
+            file=file,
+            line=_line(node),
+            reason=f"'path' {_shown(raw)} names no folder of {dataset.what}; give the dataset's "
+            "folder relative to data.yaml's, or leave 'path' out",
+        )
+    return found
+
+
+def _split_entry(
+    dataset: DatasetFiles, file: str, key: str, top: str, node: yaml.ScalarNode
+) -> str | None:
+    """Where one entry of a split lies (None: nowhere here). A ``../`` that leads nowhere is
+    read from ``path`` itself, as Ultralytics reads Roboflow's ``../train/images``."""
+    raw = node.value.strip()
+    found = dataset.inside(top, raw)
+    if found is not None and (found in dataset.files or dataset.is_folder(found)):
         return found
-    images: dict[str, None] = {}
-    for listed in lists:
+    if raw.startswith("../"):
+        fallback = dataset.inside(top, raw[3:])
+        if fallback is not None:
+            return fallback
+    if found is None:
+        raise ImportFormatError(
+            file=file,
+            line=_line(node),
+            reason=f"'{key}' {_shown(raw)} leads out of {dataset.what}; name its folder or "
+            "image list relative to 'path' (data.yaml's folder)",
+        )
+    return None
+
+
+def _shown(raw: str) -> str:
+    return repr(raw if len(raw) <= 200 else raw[:200] + "…")
+
+
+def listed_images(dataset: DatasetFiles, layout: Layout) -> dict[str, set[str]]:
+    """The images the dataset's lists name (each once, in their order), with the keys of the
+    lists that name each."""
+    images: dict[str, set[str]] = {}
+    for listed, keys in layout.lists.items():
         text = read_text(listed, dataset.read(listed, MAX_TEXT_BYTES))
         folder = PurePosixPath(listed).parent
         for line, raw in enumerate(text.splitlines(), 1):
@@ -275,35 +438,52 @@ def zip_images(dataset: ZipFiles, lists: list[str]) -> list[str]:
             if not entry:
                 continue
             path = entry if entry[0] == "/" else (folder / entry.removeprefix("./")).as_posix()
+            if entry[0] == "/" and isinstance(dataset, FolderFiles):
+                path = dataset.inside("", entry) or path  # an absolute path into the folder
             try:
                 check_relative(path, kind="image")
             except LabelloopError as exc:
                 raise ImportFormatError(file=listed, line=line, reason=exc.message) from None
-            images.setdefault(path, None)
-    return list(images)
+            images.setdefault(path, set()).update(keys)
+    return images
 
 
-def image_lists(dataset: DatasetFiles) -> list[str]:
-    """The image lists at a dataset's top: the ``.txt`` files ``data.yaml``'s ``train``,
-    ``val`` and ``test`` name (a folder they name is for a dataset that holds its images), or
-    without ``data.yaml``, Darknet's."""
-    present = set(dataset.files)
-    for name in YAML_FILES:
-        if name in present:
-            document = _data_yaml(dataset, name)
-            entries: list[str] = []
-            for key in LIST_KEYS:
-                node = _key(document, key)
-                if isinstance(node, yaml.ScalarNode):
-                    entries.append(node.value)
-                elif isinstance(node, yaml.SequenceNode):
-                    entries += [n.value for n in node.value if isinstance(n, yaml.ScalarNode)]
-            lists = (e.strip().removeprefix("./") for e in entries)
-            return list(dict.fromkeys(e for e in lists if e in present and e.endswith(".txt")))
-    return [name for name in DARKNET_LISTS if name in present]
+def zip_images(dataset: ZipFiles, listed: dict[str, set[str]]) -> list[str]:
+    """The images a zip's lists name, else its image files."""
+    if listed:
+        return list(listed)
+    found = [p for p in dataset.files if is_image(p)]
+    if not found:
+        raise ImportFormatError(
+            line=1,
+            reason="the zip names no images: list them in a file that data.yaml's 'train' "
+            "names (one image path under the media root a line), as the export writes",
+        )
+    return found
 
 
-def label_files(dataset: DatasetFiles, images: list[str], lists: list[str]) -> dict[str, str]:
+def split_of(image: str, layout: Layout, listed: dict[str, set[str]]) -> str | None:
+    """The split of labelloop ``image`` comes into by the dataset's own: "pool" for a
+    training image, "eval" for one only ``val`` or ``test`` names (one ``train`` names too is
+    trained on, as Ultralytics would); by its split folder where no key names it; None where
+    the dataset says nothing of it."""
+    keys = set(listed.get(image, ()))
+    for folder, named in layout.folders.items():
+        if not folder or image.startswith(folder + "/"):
+            keys |= named
+    if not keys:
+        parts = PurePosixPath(image).parts[:-1]
+        for k, part in enumerate(parts):
+            beside = parts[k - 1 : k] + parts[k + 1 : k + 2]
+            if part.lower() in SPLIT_FOLDERS and "images" in beside:
+                keys.add(SPLIT_FOLDERS[part.lower()])
+                break
+    if not keys:
+        return None
+    return "pool" if "train" in keys else SPLIT_KEYS[min(keys)]
+
+
+def label_files(dataset: DatasetFiles, images: list[str], lists: Iterable[str]) -> dict[str, str]:
     """Image -> its label file, where it has one. A label file that two images would share, or
     that no image has, is refused: its boxes would go to the wrong image, or nowhere. Outside a
     ``labels`` folder, a text beside images is taken for a label file only when it starts as

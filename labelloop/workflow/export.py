@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
+from itertools import chain
 from typing import Any, BinaryIO
 
 from labelloop.domain import ExportRecord
 from labelloop.errors import LabelloopError
 from labelloop.govern.permissions import Permission
-from labelloop.ingest import make_exporter
+from labelloop.ingest import EXPORTERS, make_exporter
 from labelloop.store import audit
 from labelloop.store import export as store_export
 from labelloop.store.db import Database
@@ -72,6 +73,7 @@ def records(
                 decided_at=row["decided_at"],
                 annotated_value=annotated,
                 payload=payload,
+                split=split,
             )
 
 
@@ -110,7 +112,9 @@ def export(
 ) -> int:
     """Write the project's labeled items to ``sink``; returns the row count, audited.
     ``auto=False`` leaves the model's labels (auto-label runs) out; ``split="eval"`` writes
-    the labeled eval items instead of the pool's (import them back with ``split="eval"``).
+    the labeled eval items instead of the pool's (import them back with ``split="eval"``). A
+    format that holds a dataset's splits (YOLO) takes the labeled eval items into a pool
+    export too, as its validation images, which import back as eval items.
 
     ``progress`` is called with the rows read so far, every ``PROGRESS_EVERY`` rows and at the end.
     """
@@ -118,7 +122,10 @@ def export(
     if split not in SPLITS:
         raise LabelloopError(f"split '{split[:20]}' is not one of {', '.join(SPLITS)}")
     exporter = make_exporter(fmt, schema=ctx.schema)
-    counted = _Counter(records(db, ctx, auto=auto, split=split), progress)
+    rows = records(db, ctx, auto=auto, split=split)
+    if split == "pool" and holds_splits(fmt):  # the eval items as the dataset's val
+        rows = chain(rows, records(db, ctx, auto=auto, split="eval"))
+    counted = _Counter(rows, progress)
     exporter.write(counted, sink)
     with db.write(project_id=ctx.id) as conn:
         audit.record(
@@ -136,6 +143,11 @@ def export(
             },
         )
     return counted.n
+
+
+def holds_splits(fmt: str) -> bool:
+    """Whether an export in ``fmt`` holds the eval items beside the pool's (see export)."""
+    return bool(getattr(EXPORTERS.get(fmt), "holds_splits", False))
 
 
 class _Counter:

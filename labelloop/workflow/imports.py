@@ -30,6 +30,7 @@ from labelloop.store import items as store_items
 from labelloop.store.db import Database
 from labelloop.store.tables import AUTO
 from labelloop.store.users import now
+from labelloop.workflow import uploads
 from labelloop.workflow.projects import ProjectContext
 
 SPLITS = ("pool", "eval")
@@ -58,7 +59,8 @@ class ImportReport:
     n_kept: int = 0
     kept_lines: tuple[int, ...] = ()
     n_eval: int = 0
-    """Labeled items held out as eval items by the project's ``eval_fraction``."""
+    """Items of an import into the pool that came in as eval items: held out by the
+    project's ``eval_fraction``, or by the file itself (a YOLO dataset's validation images)."""
     notes: tuple[str, ...] = ()
     """What the file held that did not come in as labels, and what was held out, in sentences
     (the format's own: Prodigy's rejected answers, doccano's relations)."""
@@ -94,6 +96,7 @@ def import_items(
     """
     ctx.require(Permission.IMPORT)
     text_field = text_field or ctx.schema.data_field
+    stored: Path | None = None  # where an uploaded zip's images were stored
     fallback = None  # the page's form names the schema's field: the same fallback applies
     if fmt in ("jsonl", "csv") and text_field == ctx.schema.data_field != "text":
         fallback = "text"
@@ -106,28 +109,39 @@ def import_items(
             prediction_field=prediction_field,
         )
     else:
-        importer = make_importer(fmt, **_importer_options(ctx, fmt, locals()))
+        options = _importer_options(ctx, fmt, locals())
+        if fmt == YoloImporter.format:  # a zip of a dataset with its images: stored first
+            stored = uploads.store_zip_images(source, roots=media_roots, slug=ctx.slug)
+            if stored is not None:
+                options["stored_at"] = uploads.relative_to_root(stored, media_roots)
+        importer = make_importer(fmt, **options)
     if fmt == "label_studio":  # errors name the task's own fields
         text_field, id_field, label_field = "data", "id", "annotations"
         prediction_field = "predictions"
     elif fmt == "doccano":  # errors name the example's id field
         id_field = id_field or "id"
-    report = _import_records(
-        db,
-        ctx,
-        importer.read(source),
-        fmt=fmt,
-        filename=filename,
-        path_field={"coco": "file_name", "yolo": None}.get(fmt, text_field),
-        id_field=None if fmt in BOXES_FORMATS + ("conll",) else id_field,  # theirs: no field
-        unique_ids=True,
-        label_field=label_field,
-        prediction_field=prediction_field,
-        split=split,
-        progress=progress,
-        media_roots=media_roots,
-        update_labels=update_labels,
-    )
+    try:
+        report = _import_records(
+            db,
+            ctx,
+            importer.read(source),
+            fmt=fmt,
+            filename=filename,
+            path_field={"coco": "file_name", "yolo": None}.get(fmt, text_field),
+            id_field=None if fmt in BOXES_FORMATS + ("conll",) else id_field,  # theirs: no field
+            unique_ids=True,
+            label_field=label_field,
+            prediction_field=prediction_field,
+            split=split,
+            progress=progress,
+            media_roots=media_roots,
+            update_labels=update_labels,
+        )
+    except BaseException:
+        uploads.discard(stored)  # nothing half-written: the images go with the import
+        raise
+    if report.n_items == 0:  # all duplicates: their images are here already
+        uploads.discard(stored)
     return _with_notes(report, importer)
 
 
@@ -337,7 +351,7 @@ def _import_records(
     data_type = ctx.schema.data_type
     images = data_type in MEDIA_SUFFIXES
     target = ctx.schema.target
-    n_items = n_labeled = n_eval = 0
+    n_items = n_labeled = n_eval = n_own_eval = 0
     hold_out = ctx.settings.eval_fraction if split == "pool" else 0.0
     duplicates: list[int] = []
     resized: list[str] = []  # images whose file is not the size the import file gives
@@ -422,7 +436,15 @@ def _import_records(
                 "content_hash": digest,
                 "import_batch_id": batch_id,
             }
-            if value is not None and hold_out and held_out(digest, hold_out):
+            if split == "pool" and record.split == "eval":  # the file holds it out itself
+                row["split"] = "eval"
+                n_own_eval += 1
+            elif (
+                value is not None
+                and hold_out
+                and record.split is None  # a file with splits of its own is held out by them
+                and held_out(digest, hold_out)
+            ):
                 row["split"] = "eval"
                 n_eval += 1
             if record.prediction is not None:
@@ -466,7 +488,7 @@ def _import_records(
                 "items": n_items,
                 "labeled": n_labeled,
                 "duplicates": len(duplicates),
-                **({"eval": n_eval} if n_eval else {}),
+                **({"eval": n_eval + n_own_eval} if n_eval + n_own_eval else {}),
                 **({"updated": updated, "kept": len(kept)} if update_labels else {}),
             },
         )
@@ -482,10 +504,11 @@ def _import_records(
         n_updated=updated,
         n_kept=len(kept),
         kept_lines=tuple(kept[:1000]),
-        n_eval=n_eval,
+        n_eval=n_eval + n_own_eval,
         notes=(
             *_resized_notes(resized),
             *((_held_out_note(n_eval, n_labeled, hold_out),) if n_eval else ()),
+            *((_own_eval_note(n_own_eval, n_items),) if n_own_eval else ()),
         ),
     )
 
@@ -500,6 +523,15 @@ def _held_out_note(n_eval: int, n_labeled: int, fraction: float) -> str:
     return (
         f"{n_eval:,} of the {n_labeled:,} labeled items were held out as eval items "
         f"(eval_fraction {fraction:g}): they measure the model and are not served to label"
+    )
+
+
+def _own_eval_note(n_eval: int, n_items: int) -> str:
+    pool = n_items - n_eval
+    return (
+        f"{n_eval:,} of the {n_items:,} items came in as eval items, as the file holds them out "
+        f"(a YOLO dataset's val and test images): they measure the model and are not served to "
+        f"label; {pool:,} came into the pool"
     )
 
 

@@ -286,3 +286,106 @@ def test_the_python_client_exports_a_yolo_zip_and_imports_it_back(
     assert site.post("/api/projects", json={"slug": "street2", "schema": BOXES}).status_code == 201
     report = client.project("street2").import_file(path)
     assert (report["items"], report["labeled"], report["notes"]) == (1, 1, [])
+
+
+def _png(shade: int) -> bytes:
+    out = io.BytesIO()
+    Image.new("L", (40, 20), shade).save(out, format="PNG")
+    return out.getvalue()
+
+
+def _yolo_zip(files: dict[str, str | bytes]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    return out.getvalue()
+
+
+DATASET: dict[str, str | bytes] = {
+    "data.yaml": "path: .\ntrain: images/train\nval: images/val\nnames: {0: car, 1: person}\n",
+    "images/train/a.png": _png(10),
+    "images/train/b.png": _png(20),
+    "images/val/c.png": _png(30),
+    "labels/train/a.txt": "0 0.5 0.5 0.5 0.5\n",
+    "labels/train/b.txt": "1 0.25 0.25 0.5 0.5\n",
+    "labels/val/c.txt": "1 0.5 0.5 0.25 0.5\n",
+    "__MACOSX/images/train/._a.png": b"\x00\x05\x16\x07",
+}
+
+
+def _uploads(tmp_path: Path) -> list[str]:
+    """The files stored under the media root's uploads folder."""
+    top = tmp_path / "media" / "uploads"
+    return sorted(p.relative_to(top).as_posix() for p in top.rglob("*") if p.is_file())
+
+
+def test_a_yolo_zip_with_its_images_uploads_its_val_split_as_eval_items(
+    site: Any, tmp_path: Path
+) -> None:
+    upload = {"file": ("cars.zip", _yolo_zip(DATASET))}
+    done = site.post("/api/projects/street/imports", files=upload)
+    assert done.status_code == 201, done.text
+    body = done.json()
+    assert (body["items"], body["labeled"], body["eval"], body["split"]) == (3, 3, 1, "pool")
+    assert "1 of the 3 items came in as eval items" in " ".join(body["notes"])
+    assert "2 came into the pool" in " ".join(body["notes"])
+    stored = _uploads(tmp_path)
+    assert [p.split("/", 2)[2] for p in stored] == [
+        "images/train/a.png",
+        "images/train/b.png",
+        "images/val/c.png",
+    ]
+    assert {p.split("/")[0] for p in stored} == {"street"}
+    counts = site.get("/api/projects/street/status").json()["counts"]
+    assert (counts["pool"], counts["eval"], counts["eval_labeled"]) == (3, 1, 1)
+    (c,) = site.get("/api/projects/street/items", params={"split": "eval"}).json()["items"]
+    media = site.get(f"/api/projects/street/items/{c['id']}/media")
+    assert media.status_code == 200 and media.content == DATASET["images/val/c.png"]
+
+    got = site.get("/api/projects/street/export", params={"format": "yolo"})
+    with zipfile.ZipFile(io.BytesIO(got.content)) as archive:
+        val = archive.read("val.txt").decode()
+        assert val.startswith("./uploads/street/") and val.endswith("/images/val/c.png\n")
+        assert len(archive.read("images.txt").decode().splitlines()) == 3  # street.png too
+    assert site.post("/api/projects", json={"slug": "street2", "schema": BOXES}).status_code == 201
+    back = site.post("/api/projects/street2/imports", files={"file": ("s.yolo.zip", got.content)})
+    assert (back.json()["items"], back.json()["eval"]) == (4, 1)
+
+    again = site.post("/api/projects/street/imports", files=upload)
+    assert (again.json()["items"], again.json()["duplicates"]) == (0, 3)
+    assert _uploads(tmp_path) == stored  # the same images are not stored twice
+
+
+@pytest.mark.parametrize(
+    ("change", "detail"),
+    [
+        ({"labels/val/c.txt": "7 0.5 0.5 0.2 0.2\n"}, "labels/val/c.txt line 1: class 7 has no"),
+        (
+            {"data.yaml": "path: ../../etc\nnames: [car, person]\n"},
+            "data.yaml line 1: 'path' '../../etc' leads out of the zip",
+        ),
+        (
+            {"data.yaml": "val: /etc\nnames: [car, person]\n"},
+            "data.yaml line 1: 'val' '/etc' leads out of the zip",
+        ),
+        ({"../evil.png": _png(1)}, "line 1: zip member '../evil.png': '..' is refused"),
+        (
+            {"images/val/c.png": b"\x89PNG\r\n\x1a\nnot an image"},
+            "line 3: media path 'uploads/street/",
+        ),
+        (
+            {"images/val/c.png": b"\x89PNG\r\n\x1a\n" + bytes(65 << 20)},
+            "images/val/c.png line 1: larger than 64 MiB",
+        ),
+    ],
+)
+def test_a_bad_yolo_zip_of_images_stores_nothing_and_names_the_file(
+    site: Any, tmp_path: Path, change: dict[str, str | bytes], detail: str
+) -> None:
+    upload = {"file": ("cars.zip", _yolo_zip(DATASET | change))}
+    refused = site.post("/api/projects/street/imports", files=upload)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["detail"].startswith(detail)
+    assert _uploads(tmp_path) == []  # nothing half-written
+    assert len(site.get("/api/projects/street/imports").json()) == 1

@@ -145,3 +145,84 @@ def test_a_yolo_folder_is_read_as_images_where_its_boxes_have_no_place(
     cli("projects", "create", "again", "--schema", str(schema))
     as_images = json.loads(cli("import", "again", str(top), "--format", "folder", "--json").stdout)
     assert (as_images["items"], as_images["labeled"]) == (3, 0)
+
+
+def _with_val(top: Path) -> Path:
+    """The dataset with a validation image, and data.yaml naming both splits."""
+    _dataset(top)
+    (top / "images" / "val").mkdir()
+    Image.new("L", (40, 20), 200).save(top / "images" / "val" / "v.png")
+    (top / "labels" / "val").mkdir()
+    (top / "labels" / "val" / "v.txt").write_text("0 0.5 0.5 0.5 0.5\n")
+    (top / "data.yaml").write_text(
+        "path: .\ntrain: images/train\nval: images/val\nnames: {0: car, 1: person}\n"
+    )
+    return top
+
+
+def test_a_yolo_folder_s_val_split_comes_in_as_eval_and_exports_back_as_val(
+    cli: Any, tmp_path: Path
+) -> None:
+    cli("init")
+    _project(cli, tmp_path, "street")
+    top = _with_val(tmp_path / "home" / "media" / "cars")
+    said = cli("import", "street", str(top)).stdout
+    assert "imported 4 items into street (3 pool, 1 eval), 2 with labels" in said
+    assert "1 of the 4 items came in as eval items, as the file holds them out" in said
+    counts = json.loads(cli("status", "street", "--json").stdout)["counts"]
+    assert (counts["pool"], counts["eval"], counts["eval_labeled"]) == (3, 1, 1)
+    out = tmp_path / "street.yolo.zip"
+    done = cli("export", "street", "--format", "yolo", "-o", str(out))
+    assert "exported 2 labeled items" in done.stdout
+    assert "1 labeled eval item (held out to measure the model) is in it as its validation" in (
+        " ".join(done.stderr.split())
+    )
+    with zipfile.ZipFile(out) as archive:
+        assert archive.read("val.txt") == b"./cars/images/val/v.png\n"
+        assert archive.read("images.txt") == b"./cars/images/train/a.png\n"
+    _project(cli, tmp_path, "again")
+    back = json.loads(cli("import", "again", str(out), "--json").stdout)
+    assert (back["items"], back["labeled"], back["eval"]) == (2, 2, 1)
+
+
+def test_a_yolo_zip_with_its_images_is_stored_under_the_media_root(
+    cli: Any, tmp_path: Path
+) -> None:
+    cli("init")
+    _project(cli, tmp_path, "street")
+    top = _with_val(tmp_path / "dataset")  # not under a media root: the zip brings the images
+    zipped = tmp_path / "cars.zip"
+    with zipfile.ZipFile(zipped, "w") as archive:
+        for path in sorted(top.rglob("*")):
+            if path.is_file():
+                archive.write(path, path.relative_to(top).as_posix())
+    done = json.loads(cli("import", "street", str(zipped), "--json").stdout)
+    assert (done["items"], done["labeled"], done["eval"]) == (4, 2, 1)
+    uploads = tmp_path / "home" / "media" / "uploads" / "street"
+    (stamp,) = uploads.iterdir()
+    stored = sorted(p.relative_to(stamp).as_posix() for p in stamp.rglob("*.png"))
+    assert stored == [*(f"images/train/{n}.png" for n in "abc"), "images/val/v.png"]
+    rows = [json.loads(r) for r in cli("export", "street", "--split", "eval").stdout.splitlines()]
+    assert [r["text"] for r in rows] == [f"uploads/street/{stamp.name}/images/val/v.png"]
+
+
+def test_a_data_yaml_path_out_of_the_dataset_refuses_the_import_naming_the_key(
+    cli: Any, tmp_path: Path
+) -> None:
+    cli("init")
+    _project(cli, tmp_path, "street")
+    top = _with_val(tmp_path / "home" / "media" / "cars")
+    (top / "data.yaml").write_text("path: /etc\ntrain: images/train\nnames: [car, person]\n")
+    (line,) = _errors(cli("import", "street", str(top), code=1))
+    assert line.startswith("error: data.yaml line 1: 'path' '/etc' leads out of the folder")
+    (top / "data.yaml").write_text("names: [car, person]\nval: ../../../secret\n")
+    (line,) = _errors(cli("import", "street", str(top), code=1))
+    assert line.startswith("error: data.yaml line 2: 'val' '../../../secret' leads out of")
+    zipped = tmp_path / "bad.zip"
+    with zipfile.ZipFile(zipped, "w") as archive:
+        archive.writestr("data.yaml", "path: ..\nnames: [car, person]\n")
+        archive.write(top / "images" / "val" / "v.png", "images/v.png")
+    (line,) = _errors(cli("import", "street", str(zipped), code=1))
+    assert line.startswith("error: data.yaml line 1: 'path' '..' leads out of the zip")
+    assert not (tmp_path / "home" / "media" / "uploads" / "street").exists()
+    assert json.loads(cli("status", "street", "--json").stdout)["counts"]["pool"] == 0

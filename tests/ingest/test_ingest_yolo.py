@@ -18,6 +18,7 @@ from labelloop.domain import BoxFrame, ExportRecord
 from labelloop.errors import ImportFormatError, LabelloopError
 from labelloop.ingest import YoloExporter, YoloImporter, importer_for_folder, make_exporter
 from labelloop.ingest.conformance import sample_record
+from labelloop.ingest.yolo import store_images
 from labelloop.ingest.yolo_files import MAX_LABEL_BYTES, label_path
 from labelloop.schema import parse_schema
 from labelloop.schema.values import MAX_REGIONS
@@ -114,7 +115,7 @@ def test_a_folder_imports_boxes_as_fractions_with_scores_as_pre_annotations(
         "names: [car, person]\n",
         "names:\n  - car\n  - person\n",
         NAMES,
-        "path: ../datasets/cars\nnames: {0: CAR, 1: Person}\nnc: 2\n",
+        "path: .\nnames: {0: CAR, 1: Person}\nnc: 2\n",
     ],
 )
 def test_class_names_come_from_data_yaml_as_a_list_or_a_mapping(tmp_path: Path, names: str) -> None:
@@ -576,3 +577,250 @@ def test_a_box_reaching_past_the_edge_is_exported_cut_at_it_and_imports_back() -
     sink.seek(0)
     (back,) = YoloImporter(control="objects", labels=("person", "car")).read(sink)
     assert back.label["objects"] == [{"x": 0, "y": 0, "w": 1, "h": 1, "label": "car"}]
+
+
+def test_val_and_test_images_come_in_as_eval_items_and_train_images_to_the_pool(
+    tmp_path: Path,
+) -> None:
+    top = _dataset(
+        tmp_path / "d",
+        {
+            "data.yaml": NAMES + "train: images/train\nval: images/val\ntest: [images/test]\n",
+            "images/train/a.png": "",
+            "images/val/b.png": "",
+            "images/val/c.png": "",  # no label file: to be labeled, in the pool
+            "images/test/d.png": "",
+            "images/other/e.png": "",  # no split names it: trained on
+            "labels/train/a.txt": "0 0.5 0.5 0.5 0.5\n",
+            "labels/val/b.txt": "1 0.5 0.5 0.5 0.5\n",
+            "labels/test/d.txt": "",
+        },
+    )
+    importer = YoloImporter(control="objects", labels=LABELS)
+    records = list(importer.read_folder(top, root=tmp_path))
+    assert {r.external_id: r.split for r in records} == {
+        "images/other/e.png": "pool",
+        "images/test/d.png": "eval",
+        "images/train/a.png": "pool",
+        "images/val/b.png": "eval",
+        "images/val/c.png": "pool",
+    }
+    assert importer.notes() == [
+        "1 validation or test image has no label and came into the pool, to be labeled: an "
+        "eval item measures the model by its label"
+    ]
+
+
+@pytest.mark.parametrize(
+    "layout",
+    [
+        # Roboflow: split folders above images/, data.yaml's ../ read from its own folder
+        {
+            "train/images/a.png": "",
+            "valid/images/b.png": "",
+            "data.yaml": NAMES
+            + "train: ../train/images\nval: ../valid/images\ntest: ../test/images\n",
+        },
+        # split folders without data.yaml's keys
+        {"images/train/a.png": "", "images/valid/b.png": "", "classes.txt": "car\nperson\n"},
+        # Darknet's lists
+        {
+            "a.png": "",
+            "b.png": "",
+            "classes.txt": "car\nperson\n",
+            "train.txt": "a.png\n",
+            "valid.txt": "./b.png\n",
+        },
+        # data.yaml's path, and a list the export writes
+        {
+            "set/x/a.png": "",
+            "set/x/b.png": "",
+            "data.yaml": NAMES + "path: set\ntrain: train.txt\nval: val.txt\n",
+            "set/train.txt": "x/a.png\n",
+            "set/val.txt": "x/b.png\n",
+        },
+    ],
+)
+def test_a_dataset_s_own_splits_are_read_from_its_layout(
+    tmp_path: Path, layout: dict[str, str]
+) -> None:
+    labeled = {label_path(p): "0 0.5 0.5 0.5 0.5\n" for p in layout if p.endswith(".png")}
+    records = _folder(_dataset(tmp_path / "d", layout | labeled))
+    assert {r.external_id.rsplit("/", 1)[-1]: r.split for r in records} == {
+        "a.png": "pool",
+        "b.png": "eval",
+    }
+
+
+def test_an_image_train_names_too_is_trained_on_and_a_dataset_without_splits_says_none(
+    tmp_path: Path,
+) -> None:
+    files = {
+        "data.yaml": NAMES + "train: images.txt\nval: images.txt\n",  # an older export's
+        "images.txt": "./images/a.png\n",
+        "images/a.png": "",
+        "labels/a.txt": "0 0.5 0.5 0.5 0.5\n",
+    }
+    (a,) = _folder(_dataset(tmp_path / "d", files))
+    assert a.split == "pool"
+    (a,) = _folder(_dataset(tmp_path / "e", {**files, "data.yaml": NAMES}))
+    assert a.split is None  # the project's eval_fraction may hold it out
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "reason"),
+    [
+        ("path: ../elsewhere\n", "'path' '../elsewhere' leads out of the folder imported"),
+        ("path: /etc\n", "'path' '/etc' leads out of the folder imported"),
+        ("path: nowhere\n", "'path' 'nowhere' names no folder of the folder imported"),
+        ("path: [a]\n", "'path' must be a folder"),
+        ("val: ../../secret/images\n", "'val' '../../secret/images' leads out of the folder"),
+        ("test: /etc\n", "'test' '/etc' leads out of the folder imported"),
+        ("train: [images, link]\n", "'train' 'link' leads out of the folder imported"),
+    ],
+)
+def test_a_data_yaml_path_out_of_the_dataset_is_refused_naming_the_key(
+    tmp_path: Path, yaml_text: str, reason: str
+) -> None:
+    (tmp_path / "elsewhere").mkdir()
+    top = _dataset(
+        tmp_path / "d", {"data.yaml": NAMES + yaml_text, "images/a.png": "", "labels/a.txt": ""}
+    )
+    (top / "link").symlink_to(tmp_path / "elsewhere")  # a link out of the folder
+    with pytest.raises(ImportFormatError) as caught:
+        _folder(top)
+    assert caught.value.message.startswith(f"data.yaml line {NAMES.count(chr(10)) + 1}: {reason}")
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "reason"),
+    [
+        ("path: ..\n", "'path' '..' leads out of the zip"),
+        ("path: /data/cars\n", "'path' '/data/cars' leads out of the zip"),
+        ("path: set\nval: ../../../x\n", "'val' '../../../x' leads out of the zip"),
+    ],
+)
+def test_a_zip_data_yaml_path_out_of_the_zip_is_refused(yaml_text: str, reason: str) -> None:
+    files = {"data.yaml": NAMES + yaml_text, "set/images/a.png": b"png", "set/labels/a.txt": ""}
+    with pytest.raises(ImportFormatError) as caught:
+        _read_zip(files)
+    line = (NAMES + yaml_text).count("\n")  # the key is on the last line
+    assert caught.value.message.startswith(f"data.yaml line {line}: {reason}")
+
+
+def _png_bytes(size: tuple[int, int] = (40, 20), shade: int = 10) -> bytes:
+    out = io.BytesIO()
+    Image.new("L", size, shade).save(out, format="PNG")
+    return out.getvalue()
+
+
+def test_a_zip_s_own_images_are_stored_and_read_from_where_they_were(tmp_path: Path) -> None:
+    files: dict[str, str | bytes] = {
+        "data.yaml": NAMES + "train: images/train\nval: images/val\n",
+        "images/train/a.png": _png_bytes(shade=1),
+        "images/val/b.png": _png_bytes(shade=2),
+        "images/unlisted.png": _png_bytes(shade=3),
+        "labels/train/a.txt": "0 0.5 0.5 0.5 0.5\n",
+        "labels/val/b.txt": "1 0.5 0.5 0.5 0.5\n",
+        "__MACOSX/images/train/._a.png": b"\x00\x05\x16\x07",
+    }
+    dest = tmp_path / "media" / "uploads" / "x"
+    assert store_images(_zip(files), dest) == 3
+    stored = sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file())
+    assert stored == ["images/train/a.png", "images/unlisted.png", "images/val/b.png"]
+    records = _read_zip(files, stored_at="uploads/x", media_roots=(tmp_path / "media",))
+    assert [(r.payload["image"], r.split) for r in records] == [
+        ("uploads/x/images/train/a.png", "pool"),
+        ("uploads/x/images/val/b.png", "eval"),
+        ("uploads/x/images/unlisted.png", "pool"),
+    ]
+
+
+def test_a_zip_of_label_files_stores_nothing() -> None:
+    files = {"data.yaml": NAMES + "train: images.txt\n", "images.txt": "a.png\n", "a.txt": ""}
+    dest = Path("/nonexistent/never/made")
+    assert store_images(_zip(files), dest) == 0
+    assert not dest.exists()
+
+
+def test_a_zip_with_images_must_hold_every_image_its_lists_name(tmp_path: Path) -> None:
+    files = {
+        "data.yaml": NAMES + "train: train.txt\n",
+        "train.txt": "images/a.png\nimages/b.png\n",
+        "images/a.png": _png_bytes(),
+    }
+    assert store_images(_zip(files), tmp_path / "u") == 1
+    with pytest.raises(ImportFormatError) as caught:
+        _read_zip(files, stored_at="u")
+    assert caught.value.message.startswith("line 2: 'images/b.png' is not in the zip")
+
+
+def test_a_hostile_zip_of_images_is_refused_naming_the_member(tmp_path: Path) -> None:
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("classes.txt", "car\n")
+        archive.writestr("images/a.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * (65 << 20))
+    assert len(bomb.getvalue()) < 1 << 20
+    bomb.seek(0)
+    with pytest.raises(ImportFormatError, match=r"^images/a.png line 1: larger than 64 MiB"):
+        store_images(bomb, tmp_path / "bomb")
+    twice = io.BytesIO()
+    with zipfile.ZipFile(twice, "w") as archive, pytest.warns(UserWarning, match="Duplicate"):
+        archive.writestr("classes.txt", "car\n")
+        archive.writestr("a.png", _png_bytes())
+        archive.writestr("a.png", _png_bytes(shade=99))
+    twice.seek(0)
+    with pytest.raises(ImportFormatError, match=r"^a.png line 1: is in the zip twice"):
+        store_images(twice, tmp_path / "twice")
+    link = io.BytesIO()
+    with zipfile.ZipFile(link, "w") as archive:
+        archive.writestr("classes.txt", "car\n")
+        info = zipfile.ZipInfo("a.png")
+        info.external_attr = 0o120777 << 16
+        archive.writestr(info, "/etc/passwd")
+    link.seek(0)
+    with pytest.raises(ImportFormatError, match=r"^a.png line 1: a link is refused"):
+        store_images(link, tmp_path / "link")
+    with pytest.raises(ImportFormatError, match=r"^line 1: zip member '\.\./a.png'"):
+        store_images(_zip({"classes.txt": "car\n", "../a.png": _png_bytes()}), tmp_path / "up")
+    assert not (tmp_path / "a.png").exists()
+    corrupt = _corrupt_zip(zipfile.ZIP_DEFLATED, cut=False)
+    data = corrupt.getvalue().replace(b"a.txt", b"a.png").replace(b"train.txt", b"train.tx_")
+    with pytest.raises(ImportFormatError, match=r"^a.png line 1: cannot be read from the zip"):
+        store_images(io.BytesIO(data), tmp_path / "corrupt")
+
+
+def test_the_exporter_lists_eval_items_as_val_and_they_import_back_as_eval() -> None:
+    exporter = make_exporter("yolo", schema=parse_schema(SCHEMA))
+    box = {"x": 0.0, "y": 0.0, "w": 4.0, "h": 2.0, "label": "car"}
+    out = io.BytesIO()
+    exporter.write(
+        [
+            _record(1, "images/train/a.png", [box], width=8, height=4),
+            replace(_record(2, "images/val/b.png", [box], width=8, height=4), split="eval"),
+        ],
+        out,
+    )
+    with zipfile.ZipFile(out) as archive:
+        assert archive.read("images.txt") == b"./images/train/a.png\n"
+        assert archive.read("val.txt") == b"./images/val/b.png\n"
+        doc = yaml.safe_load(archive.read("data.yaml"))
+    assert (doc["train"], doc["val"]) == ("images.txt", "val.txt")
+    out.seek(0)
+    back = list(YoloImporter(control="objects", labels=LABELS).read(out))
+    assert [(r.payload["image"], r.split) for r in back] == [
+        ("images/train/a.png", "pool"),
+        ("images/val/b.png", "eval"),
+    ]
+    only_eval = io.BytesIO()
+    exporter.write(
+        [replace(_record(2, "images/val/b.png", [box], width=8, height=4), split="eval")],
+        only_eval,
+    )
+    with zipfile.ZipFile(only_eval) as archive:
+        doc = yaml.safe_load(archive.read("data.yaml"))
+        assert "images.txt" not in archive.namelist()
+    assert (doc["train"], doc["val"]) == ([], "val.txt")
+    only_eval.seek(0)
+    (b,) = YoloImporter(control="objects", labels=LABELS).read(only_eval)
+    assert b.split == "eval"

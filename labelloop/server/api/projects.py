@@ -198,6 +198,7 @@ def import_file(
         "duplicates": report.n_duplicates,
         "duplicate_lines": list(report.duplicate_lines[:100]),
         "split": report.split,
+        "eval": report.n_eval,
         "updated": report.n_updated,
         "kept": report.n_kept,
         "kept_lines": list(report.kept_lines[:100]),
