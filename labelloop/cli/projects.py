@@ -184,7 +184,13 @@ def import_(
         str | None,
         typer.Option(help="Field with pre-annotations: control name -> predicted value."),
     ] = None,
-    split: Annotated[str, typer.Option(help="pool (to label) or eval (held out).")] = "pool",
+    split: Annotated[
+        str,
+        typer.Option(
+            help="pool (to label) or eval (held out). Into the pool, a YOLO dataset's labeled "
+            "val and test images come in as eval items."
+        ),
+    ] = "pool",
     format: Annotated[
         str | None,
         typer.Option(

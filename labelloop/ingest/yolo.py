@@ -7,19 +7,25 @@ suffix ``.txt`` (beside the image when no folder is named ``images``). Each line
 the lines ``yolo predict`` writes, its confidence. Class names come from ``data.yaml``
 (``names``: a list, or index -> name), else ``classes.txt`` or ``obj.names`` (one a line).
 
-In: a folder under a media root (every image under it comes in), or a zip whose paths are paths
-under a media root and whose image lists (``data.yaml``'s ``train``/``val``/``test`` files, one
-image a line, as the export writes) name the images; a zip without lists names them by its own
-image files. An image with no label file comes in unlabeled; an empty label file is an answer
-with no boxes. Lines with a confidence become pre-annotations, as COCO's scored annotations do.
-A line that cannot be read, a class that is not a label of the project, a box under 0.01 pixel
-on its image, more than 1,000 boxes in a file, a path out of the dataset or a label file no
+In: a folder under a media root (every image under it comes in), or a zip. A zip that holds
+images brings them: :func:`store_images` writes them under a media root before the import
+reads them there (``stored_at``). A zip of label files has paths under a media root, and
+its image lists (``data.yaml``'s ``train``/``val``/``test`` files, one image a line, as the
+export writes) name the images; a zip without lists names them by its own image files. An
+image with no label file comes in unlabeled; an empty label file is an answer with no boxes.
+Lines with a confidence become pre-annotations, as COCO's scored annotations do. Each image
+carries its split: the pool for a training image, eval for a labeled one only ``val`` or
+``test`` names (as Ultralytics reads them, under ``data.yaml``'s ``path``) or that lies in a
+``val``/``valid``/``test`` split folder. A line that cannot be read, a class that is not a
+label of the project, a box under 0.01 pixel on its image, more than 1,000 boxes in a file, a
+path out of the dataset (a list's line, ``data.yaml``'s ``path`` or split) or a label file no
 image has aborts the import, naming the file and line; dot-files and ``__MACOSX/`` are not
 read, and a text beside images that does not start as a label file (a README) is left alone.
 
 Out: a zip of the label files at those places, ``data.yaml`` naming the classes in the schema's
-order and ``images.txt`` listing the images: unzipped into the media root, it is a dataset YOLO
-tools train on, and it imports back (as a zip, or as a folder).
+order, ``images.txt`` listing the pool's images (``train``) and ``val.txt`` the eval items'
+(``val``): unzipped into the media root, it is a dataset YOLO tools train on, and it imports
+back (as a zip, or as a folder) with the same splits.
 """
 
 from __future__ import annotations

@@ -1,0 +1,108 @@
+"""A YOLO dataset uploaded as a zip with its images on the project page, in real Chromium: its
+val images become eval items, its train images the pool, and the stored images are served."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from tests.e2e.conftest import PASSWORD, USERNAME, login, page_fetch, run_cli, serving
+
+pytestmark = pytest.mark.browser
+
+SLUG = "street"
+SCHEMA = {
+    "name": "Street <b>objects</b>",
+    "data": {"type": "image", "field": "image"},
+    "controls": [{"name": "objects", "type": "boxes", "labels": ["car", "person"]}],
+}
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """A boxes project on a fresh data dir, served without a learner."""
+    home = tmp_path_factory.mktemp("labelloop-yolo")
+    run_cli(home, "init")
+    run_cli(home, "users", "add", USERNAME, "--admin", "--password-stdin", stdin=PASSWORD + "\n")
+    schema = home / "schema.json"
+    schema.write_text(json.dumps(SCHEMA))
+    run_cli(home, "projects", "create", SLUG, "--schema", str(schema))
+    with serving(home, "serve", env={"LABELLOOP_LEARNER": "off"}) as url:
+        yield url, home
+
+
+def _png(shade: int) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (80, 60), (shade, 90, 160)).save(out, format="PNG")
+    return out.getvalue()
+
+
+def _dataset_zip(path: Path) -> Path:
+    """Ultralytics' layout with its images: two train images, one val image, a Mac's clutter."""
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr(
+            "data.yaml", "path: .\ntrain: images/train\nval: images/val\nnames: [car, person]\n"
+        )
+        for name, shade in (("train/a", 10), ("train/b", 70), ("val/<img src=x>", 140)):
+            archive.writestr(f"images/{name}.png", _png(shade))
+            archive.writestr(f"labels/{name}.txt", "0 0.5 0.5 0.5 0.5\n")
+        archive.writestr("__MACOSX/images/train/._a.png", b"\x00\x05\x16\x07")
+    return path
+
+
+def test_a_yolo_zip_with_images_and_a_val_split_uploads_on_the_project_page(
+    site: tuple[str, Path], browser: Any, tmp_path: Path
+) -> None:
+    url, home = site
+    page = browser.new_page()
+    login(page, url, f"/p/{SLUG}")
+    assert "val" in page.inner_text("#import-yolo-hint")
+    page.set_input_files("#import-file", str(_dataset_zip(tmp_path / "cars.zip")))
+    page.click("#import-submit")
+    page.wait_for_function(
+        """() => {
+            const m = document.querySelector('#import-result .message');
+            return m !== null && m.textContent.includes('Imported');
+        }""",
+        timeout=30000,
+    )
+    said = page.inner_text("#import-result .message")
+    assert said.startswith("Imported 3 items, 3 with labels")
+    assert "1 of the 3 items came in as eval items" in said and "2 came into the pool" in said
+    page.wait_for_function("() => document.getElementById('stat-eval').textContent === '1'")
+    assert page.inner_text("#stat-pool") == "2"
+    assert page.evaluate("() => window.__xss") is None
+
+    (stamp,) = (home / "media" / "uploads" / SLUG).iterdir()
+    assert (stamp / "images" / "val" / "<img src=x>.png").read_bytes() == _png(140)
+    status, listed = page_fetch(page, "GET", f"/api/projects/{SLUG}/items?split=eval")
+    (item,) = listed["items"]
+    assert status == 200
+    image = page.evaluate(
+        """async (id) => {
+            const r = await fetch(`/api/projects/street/items/${id}/media`);
+            return [r.status, r.headers.get('content-type'), (await r.arrayBuffer()).byteLength];
+        }""",
+        item["id"],
+    )
+    assert image == [200, "image/png", len(_png(140))]
+
+    # The same zip again brings nothing new and stores nothing more.
+    page.set_input_files("#import-file", str(tmp_path / "cars.zip"))
+    page.click("#import-submit")
+    page.wait_for_function(
+        """() => {
+            const m = document.querySelector('#import-result .message');
+            return m !== null && m.textContent.includes('duplicates skipped');
+        }""",
+        timeout=30000,
+    )
+    assert [p.name for p in (home / "media" / "uploads" / SLUG).iterdir()] == [stamp.name]
+    page.close()
