@@ -29,9 +29,16 @@ def image_size(path: Path) -> dict[str, int]:
             if img.getexif().get(0x0112) in _TRANSPOSED:
                 width, height = height, width
     except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as exc:
-        reason = str(exc) or type(exc).__name__
-        raise LabelloopError(f"cannot be read as an image ({reason[:200]})") from None
+        raise LabelloopError(f"cannot be read as an image ({unreadable(exc, path)})") from None
     return {"width": int(width), "height": int(height)}
+
+
+def unreadable(exc: BaseException, path: Path) -> str:
+    """Why Pillow could not read ``path``, for a message users see: its own words with the
+    file's name where it wrote the server's full path (a media root's place on disk is the
+    server's business), at most 200 characters."""
+    reason = str(exc) or type(exc).__name__
+    return reason.replace(str(path), path.name)[:200]
 
 
 def thumbnail(path: Path, size: int) -> tuple[bytes, str]:

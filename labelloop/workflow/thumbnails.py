@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from labelloop.errors import LabelloopError, NotFound
-from labelloop.ingest.imaging import MAX_THUMBNAIL, thumbnail
+from labelloop.ingest.imaging import MAX_THUMBNAIL, thumbnail, unreadable
 from labelloop.store.db import Database
 from labelloop.workflow import media
 from labelloop.workflow.projects import ProjectContext
@@ -49,7 +49,9 @@ def item_thumbnail(
     try:
         data, content_type = thumbnail(path, size)
     except (OSError, ValueError, Image.DecompressionBombError) as exc:  # truncated, a bomb
-        raise LabelloopError(f"item {item_id}: cannot read the image ({exc})") from None
+        raise LabelloopError(
+            f"item {item_id}: cannot read the image ({unreadable(exc, path)})"
+        ) from None
     suffix = next(s for s, t in _TYPES.items() if t == content_type)
     folder.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, suffix=".part")

@@ -43,6 +43,19 @@ def test_an_unreadable_file_is_refused_with_the_reason(tmp_path: Path) -> None:
         image_size(path)
 
 
+def test_an_unreadable_file_is_named_without_the_servers_folders(tmp_path: Path) -> None:
+    """Pillow names a file it cannot identify by its full path; the message reaches the user who
+    imported it (or asked for its thumbnail), and where the media root lies on the server's disk
+    is not theirs to read."""
+    path = tmp_path / "media" / "b cut.png"
+    path.parent.mkdir()
+    path.write_bytes(b"plain text, not a picture")
+    with pytest.raises(LabelloopError) as refused:
+        image_size(path)
+    assert "b cut.png" in refused.value.message
+    assert str(tmp_path) not in refused.value.message
+
+
 def test_a_decompression_bomb_is_refused(tmp_path: Path) -> None:
     """A PNG whose header claims 100,000 x 100,000 pixels: Pillow refuses to open it."""
 
