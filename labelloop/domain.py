@@ -127,6 +127,12 @@ class ExportRecord:
     their own). ``annotated_value`` is every control's value as the annotator gave it, when a
     review fix or adjudication made the label differ from it (None: the same, or no annotation).
     The three come last so a CSV export's earlier columns keep their places.
+
+    ``suggestion_value`` maps controls to what the annotator was offered (an import's
+    pre-annotations, the model's spans or boxes; scores kept, spans with their ``text``) and
+    ``suggestion_source`` each of those controls to ``model`` or ``import``; both None when
+    nothing but the model's ``suggestion`` label (or nothing) was offered. They come after the
+    decision columns, for the same reason.
     """
 
     item_id: int
@@ -151,6 +157,8 @@ class ExportRecord:
     decided_by: str | None = None
     decided_at: datetime | None = None
     annotated_value: Mapping[str, Any] | None = None
+    suggestion_value: Mapping[str, Any] | None = None
+    suggestion_source: Mapping[str, str] | None = None
     payload: Mapping[str, Any] = field(default_factory=dict)
     split: str = "pool"
 

@@ -347,14 +347,15 @@ def _print_trace(d: dict[str, Any]) -> None:
 
 def _print_answer(who: str, a: dict[str, Any], state: str) -> None:
     """One answer of a trace: its value and state, when, how long, under which guideline and
-    model, and why the item was picked."""
+    model, the suggestion shown and what the answer made of it, and why the item was picked."""
     why = a["selection"]
     picked = ": ".join(p for p in (why["strategy"], why["reason"]) if p) or "—"
+    suggested = a["suggestion"]["sentence"] if a["suggestion"] else "no suggestion shown"
     out.print(
         f"{who}: {escape(json.dumps(a['value']))} ({state}), "
         f"{a['created_at'][:16].replace('T', ' ')} UTC, {a['active_ms'] / 1000:.1f} s, "
         f"guideline v{a['guideline_version']}, model v{a['model_version']}; "
-        f"why picked: {escape(picked)}",
+        f"{escape(suggested)}; why picked: {escape(picked)}",
         highlight=False,
         soft_wrap=True,
     )

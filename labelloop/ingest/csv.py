@@ -30,14 +30,17 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _GUARDED = re.compile("'*[" + re.escape("".join(FORMULA_STARTS)) + "]")
 """A cell the writer guards: a formula character, after any run of "'"."""
 _DECISION_COLUMNS = ("decided_by", "decided_at", "annotated_value")
+_SUGGESTED_COLUMNS = ("suggestion_value", "suggestion_source")
 EXPORT_HEADERS = frozenset(
     {
         tuple(EXPORT_COLUMNS),
-        tuple(c for c in EXPORT_COLUMNS if c not in _DECISION_COLUMNS),
+        tuple(c for c in EXPORT_COLUMNS if c not in _SUGGESTED_COLUMNS),
+        tuple(c for c in EXPORT_COLUMNS if c not in (*_DECISION_COLUMNS, *_SUGGESTED_COLUMNS)),
     }
 )
-"""Headers of labelloop CSV exports: today's, and the one before the decision columns were
-added, so an export written by an earlier version still reads back unguarded."""
+"""Headers of labelloop CSV exports: today's, the one before the suggested values were added
+and the one before the decision columns were, so an export written by an earlier version still
+reads back unguarded."""
 
 
 def guard_cell(text: str) -> str:
@@ -142,7 +145,8 @@ class CsvExporter:
     """Writes a header of the export columns and one row per record, safe to open in a spreadsheet.
 
     A multi_choice label is joined with "|", metadata and the value of every control (and the
-    annotator's own value, when a review changed it; else an empty cell) are JSON objects,
+    annotator's own value, when a review changed it, and the suggested values with their
+    sources, when any were offered; else empty cells) are JSON objects,
     timestamps are ISO 8601 UTC, and text cells starting with =, +, -, @, tab or CR (after any
     "'"s) get a leading "'" so spreadsheets do not run them as formulas; the importer takes it
     off again (:func:`guard_cell`). Spans and boxes do not fit a cell: a project with
@@ -229,4 +233,6 @@ _CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "metadata": _metadata,
     "value": _metadata,
     "annotated_value": _optional_json,
+    "suggestion_value": _optional_json,
+    "suggestion_source": _optional_json,
 }

@@ -500,24 +500,67 @@ class LabelStudioExporter:
             # so the name goes where its own exports show it and its imports ignore it.
             annotation["created_username"] = record.annotator
         task["annotations"] = [annotation]
+        suggested = self._suggested(record)
+        if suggested is not None:
+            task["predictions"] = [suggested]
         return task
 
-    def _results(self, record: ExportRecord) -> list[dict[str, Any]]:
-        """Every control's value as Label Studio results, region by region."""
+    def _suggested(self, record: ExportRecord) -> dict[str, Any] | None:
+        """What the annotator was offered, as the prediction Label Studio shows beside the
+        annotation: the model's label and the suggested values, each region with its score;
+        ``model_version`` names the model (``labelloop-vN``) or, with nothing of it, ``import``."""
+        value = {
+            name: v.get("label") if isinstance(v, Mapping) else v
+            for name, v in (record.suggestion_value or {}).items()
+        }
+        if record.suggestion is not None and self.schema is not None:
+            value[self.schema.target.name] = record.suggestion
+        if not value:
+            return None
+        scores = {
+            name: [r.get("score") if isinstance(r, Mapping) else None for r in v]
+            for name, v in (record.suggestion_value or {}).items()
+            if isinstance(v, list)
+        }
+        results = self._results(record, value, scores=scores)
+        if not results:
+            return None
+        prediction: dict[str, Any] = {"result": results}
+        if record.suggestion_confidence is not None:
+            prediction["score"] = record.suggestion_confidence
+        sources = (record.suggestion_source or {}).values()
+        modelled = record.suggestion is not None or "model" in sources
+        if modelled and record.model_version is not None:
+            prediction["model_version"] = f"labelloop-v{record.model_version}"
+        elif not modelled:
+            prediction["model_version"] = "import"
+        return prediction
+
+    def _results(
+        self,
+        record: ExportRecord,
+        values: Mapping[str, Any] | None = None,
+        *,
+        scores: Mapping[str, list[Any]] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Every control's value (of ``values``, else the record's) as Label Studio results,
+        region by region; ``scores`` gives a region's score by control and position."""
+        values = record.value if values is None else values
         if self.schema is None:
-            controls = [(name, _guessed_type(v)) for name, v in record.value.items()]
+            controls = [(name, _guessed_type(v)) for name, v in values.items()]
         else:
             controls = [(c.name, c.type) for c in self.schema.controls]
         text = record.text if isinstance(record.text, str) else ""
         out: list[dict[str, Any]] = []
         for name, type in controls:
-            value = record.value.get(name)
+            value = values.get(name)
             if value is None or type is None:
                 continue
             size = (
                 recorded_size(record, "Label Studio", unit="percent") if type == "boxes" else None
             )
-            for region in regions_of(type, value, text=text, size=size):
+            scored = (scores or {}).get(name, [])
+            for k, region in enumerate(regions_of(type, value, text=text, size=size)):
                 result: dict[str, Any] = {
                     "id": f"{record.item_id}_{len(out)}",
                     "from_name": name,
@@ -527,6 +570,8 @@ class LabelStudioExporter:
                 if size is not None:
                     result |= {"original_width": size[0], "original_height": size[1]}
                     result["image_rotation"] = 0
+                if k < len(scored) and scored[k] is not None:
+                    result["score"] = scored[k]
                 out.append({**result, "value": region})
         return out
 

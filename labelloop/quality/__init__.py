@@ -40,6 +40,7 @@ from labelloop.quality.consensus import (
     register_resolver,
     resolve,
 )
+from labelloop.quality.suggested import suggestion_outcome
 
 __all__ = [
     "LEVELS",
@@ -71,5 +72,6 @@ __all__ = [
     "register_resolver",
     "resolve",
     "span_f1",
+    "suggestion_outcome",
     "too_fast",
 ]

@@ -46,6 +46,8 @@ def labeled_rows(
             annotation.c.model_version,
             annotation.c.suggestion,
             annotation.c.suggestion_confidence,
+            annotation.c.suggestion_value,
+            annotation.c.suggestion_source,
             assignment.c.strategy,
             assignment.c.score,
             assignment.c.rank,

@@ -271,6 +271,8 @@ annotation = Table(
     Column("suggestion", String(200), nullable=True),
     Column("suggestion_confidence", Float, nullable=True),
     Column("suggestion_value", JSON, nullable=True),  # suggested spans/boxes by control
+    # where each control's suggested value came from: control -> "model" | "import"
+    Column("suggestion_source", JSON, nullable=True),
     Column("active_ms", Integer, nullable=False),
     Column("created_at", TS, nullable=False),
     Column("updated_at", TS, nullable=False),

@@ -363,6 +363,7 @@ def _submit_facts_stmt() -> Any:
         select(
             assignment,
             item.c.payload,
+            item.c.prediction,
             newest(guideline.c.version, guideline, guideline.c.version).label("guideline_version"),
             select(gold_answer.c.value)
             .where(gold_answer.c.item_id == item_id)
@@ -382,7 +383,8 @@ def _submit_facts_stmt() -> Any:
 def submit_facts(conn: Connection, assignment_id: int) -> dict[str, Any] | None:
     """An assignment with everything its submit reads, in one statement.
 
-    Besides the assignment's columns: the item's ``payload``, the project's newest
+    Besides the assignment's columns: the item's ``payload`` and imported ``prediction``
+    (what the lease offered with the model's suggestion), the project's newest
     ``guideline_version``, the item's gold answer (``gold_value``, None when it is not gold), its
     resolved label's ``label_resolution`` (None when unresolved) and ``audit_head``, the newest
     hash of the project's audit chain. Read inside the submit's write transaction, they cannot

@@ -14,6 +14,7 @@ from typing import Any
 
 from labelloop.errors import LabelloopError, NotFound, PermissionDenied
 from labelloop.govern.permissions import Permission
+from labelloop.schema import ProjectSchema
 from labelloop.store import browse as store_browse
 from labelloop.store import items as store_items
 from labelloop.store import review as store_review
@@ -330,7 +331,7 @@ def own_trace(
     assert row is not None
     return {
         "item": item_facts(row),
-        "answers": [_own_answer(a, reviews) for a in mine],
+        "answers": [_own_answer(a, reviews, ctx.schema) for a in mine],
         "history": [
             {"at": iso_time(h["at"]), "action": h["action"], "payload": h["payload"]}
             for h in history
@@ -338,7 +339,9 @@ def own_trace(
     }
 
 
-def _own_answer(a: Mapping[Any, Any], reviews: Sequence[Mapping[Any, Any]]) -> dict[str, Any]:
+def _own_answer(
+    a: Mapping[Any, Any], reviews: Sequence[Mapping[Any, Any]], schema: ProjectSchema
+) -> dict[str, Any]:
     """One of the caller's answers with the verdicts on it. An escalation and the tier a
     verdict came from are the reviewers' business (as in ``review.my_reviews``): either would
     tell that another annotator answered otherwise."""
@@ -347,7 +350,7 @@ def _own_answer(a: Mapping[Any, Any], reviews: Sequence[Mapping[Any, Any]]) -> d
         "corrected_value": a["corrected_value"] if a["status"] == "fixed" else None,
         "state": _state(a["status"]),
         "refusal": edit_refusal(a["status"]),
-        **answer_facts(a),
+        **answer_facts(a, schema),
         "reviews": [
             {k: v for k, v in review_facts(r).items() if k != "tier"}
             for r in reviews

@@ -16,6 +16,7 @@ from labelloop.store.db import Database
 from labelloop.store.tables import AUTO
 from labelloop.workflow.imports import SPLITS
 from labelloop.workflow.projects import ProjectContext
+from labelloop.workflow.review import suggestion_sources
 
 CONTENT_KEYS = {"text": "text", "image": "image", "audio": "audio", "html": "html", "table": "row"}
 """Data type -> the payload key exported as ``text``: the text, the media path under its root,
@@ -31,7 +32,9 @@ def records(
     ``annotated_value`` the annotator's own answer when the label differs from it. An auto
     label (resolution ``auto``) carries the model's label as ``suggestion`` with its
     ``suggestion_confidence``, the ``model_version`` the run was applied at and a ``reason``
-    naming the run and its confidence; ``auto=False`` leaves auto labels out."""
+    naming the run and its confidence; ``auto=False`` leaves auto labels out. An annotated
+    label carries what its annotation was offered: ``suggestion_value`` (control -> value, spans
+    with their text) and ``suggestion_source`` (control -> ``model`` or ``import``)."""
     target = ctx.schema.target.name
     key = CONTENT_KEYS.get(ctx.schema.data_type, "text")
     spans = [c.name for c in ctx.schema.controls if c.type == "spans"]
@@ -48,6 +51,9 @@ def records(
                 value = _with_span_text(value, spans, text)
                 if annotated is not None:
                     annotated = _with_span_text(annotated, spans, text)
+            suggested = row["suggestion_value"] or None
+            if suggested is not None and spans:
+                suggested = _with_span_text(suggested, spans, payload.get("text", ""))
             auto = _auto_fields(row, value.get(target)) if row["resolution"] == AUTO else {}
             yield ExportRecord(
                 item_id=row["item_id"],
@@ -72,6 +78,8 @@ def records(
                 decided_by=row["decided_by_name"],
                 decided_at=row["decided_at"],
                 annotated_value=annotated,
+                suggestion_value=suggested,
+                suggestion_source=suggestion_sources(row) or None,
                 payload=payload,
                 split=split,
             )

@@ -21,7 +21,7 @@ from labelloop.errors import (
     PermissionDenied,
 )
 from labelloop.govern.permissions import Permission
-from labelloop.schema import ProjectSettings, validate_value
+from labelloop.schema import ProjectSchema, ProjectSettings, validate_value
 from labelloop.store import audit
 from labelloop.store import items as store_items
 from labelloop.store import review as store_review
@@ -704,6 +704,7 @@ def _send_back(conn: Any, ctx: ProjectContext, row: Any, comment: str) -> int:
         reason=f"sent back by {ctx.user.username}: {comment}"[:300],
         suggestion=original["suggestion"] if original else None,
         suggestion_confidence=original["suggestion_confidence"] if original else None,
+        suggestion_value=original["suggestion_value"] if original else None,
     )
 
 
@@ -844,7 +845,7 @@ def item_facts(row: Mapping[Any, Any]) -> dict[str, Any]:
     }
 
 
-def answer_facts(a: Mapping[Any, Any]) -> dict[str, Any]:
+def answer_facts(a: Mapping[Any, Any], schema: ProjectSchema) -> dict[str, Any]:
     """What a trace tells of one answer (a row of ``store.review.item_annotations``): its
     value, time, guideline and model version, the suggestion shown and why it was served."""
     return {
@@ -852,16 +853,100 @@ def answer_facts(a: Mapping[Any, Any]) -> dict[str, Any]:
         "active_ms": a["active_ms"],
         "guideline_version": a["guideline_version"],
         "model_version": a["model_version"],
-        "suggestion": (
-            {"label": a["suggestion"], "confidence": a["suggestion_confidence"]}
-            if a["suggestion"] is not None
-            else None
-        ),
+        "suggestion": suggestion_facts(a, schema),
         "rework": a["served_as"] == store_review.REWORK,
         # Why the item was served to them: the strategy and its sentence.
         "selection": {"strategy": a["served_as"], "reason": a["picked_because"]},
         "created_at": iso_time(a["created_at"]),
     }
+
+
+def suggestion_facts(a: Mapping[Any, Any], schema: ProjectSchema) -> dict[str, Any] | None:
+    """The suggestion an annotation ``a`` was shown, and what its answer made of it (None:
+    none was shown). ``label`` and ``confidence`` are the model's label for the target
+    (``control``, None without a label) and how sure it was; ``value`` maps controls to the
+    values offered (an import's pre-annotations, the model's spans or boxes, scores kept) and
+    ``sources`` each of them to ``model`` (the version the answer records) or ``import``;
+    ``outcome`` tells per control whether the answer took the suggestion unchanged
+    (``accepted``) and, for spans and boxes, how many of the regions offered it kept and how
+    many it added; ``sentence`` says it all in words, for the pages and the CLI."""
+    from labelloop.quality.suggested import suggestion_outcome  # numpy-backed package
+
+    label, value = a["suggestion"], a["suggestion_value"] or {}
+    if label is None and not value:
+        return None
+    offered = dict(value)
+    if label is not None:  # the page shows the model's label, over an imported one
+        offered[schema.target.name] = label
+    answer = a["value"] or {}
+    outcome = {}
+    for name, suggested in offered.items():
+        control = next((c for c in schema.controls if c.name == name), None)
+        if control is not None:  # a control the schema since dropped tells nothing
+            outcome[name] = suggestion_outcome(control.type, suggested, answer.get(name))
+    facts = {
+        "label": label,
+        "confidence": a["suggestion_confidence"],
+        "control": schema.target.name if label is not None else None,
+        "value": value,
+        "sources": suggestion_sources(a),
+        "outcome": outcome,
+    }
+    return {**facts, "sentence": _suggestion_sentence(facts, schema, a["model_version"])}
+
+
+def _suggestion_sentence(
+    facts: Mapping[str, Any], schema: ProjectSchema, model_version: int | None
+) -> str:
+    """The suggestion in words, a phrase per control: "suggested by the import: 2 spans:
+    person, city · changed: kept 1 of 2, added 2"."""
+    model = f"model v{model_version}" if model_version is not None else "the model"
+    types = {c.name: c.type for c in schema.controls}
+    shown: list[tuple[str, str, str]] = []  # control, by whom, what
+    if facts["label"] is not None:
+        sure = facts["confidence"]
+        what = str(facts["label"]) + (f" ({sure:.2f})" if sure is not None else "")
+        shown.append((facts["control"], model, what))
+    for name, offered in facts["value"].items():
+        if name != facts["control"]:  # the model's label was shown over an imported one
+            by = "the import" if facts["sources"].get(name) == "import" else model
+            shown.append((name, by, _value_words(types.get(name), offered)))
+    phrases = []
+    for name, by, what in shown:
+        done = facts["outcome"].get(name)
+        took = ""
+        if done is not None and done["accepted"]:
+            took = " · accepted"
+        elif done is not None and "suggested" in done:
+            took = f" · changed: kept {done['kept']} of {done['suggested']}"
+            took += f", added {done['added']}" if done["added"] else ""
+        elif done is not None:
+            took = " · changed"
+        named = f"{name}: " if len(shown) > 1 else ""
+        phrases.append(f"{named}suggested by {by}: {what}{took}")
+    return "; ".join(phrases)
+
+
+def _value_words(control_type: str | None, value: Any) -> str:
+    """A suggested value in a few words: a label, labels, or how many spans or boxes of which
+    labels (as the pages describe answers)."""
+    if isinstance(value, Mapping):  # a choice with its score
+        value = value.get("label")
+    if control_type in ("spans", "boxes") and isinstance(value, list):
+        one, many = ("span", "spans") if control_type == "spans" else ("box", "boxes")
+        labels = [str(r.get("label")) for r in value if isinstance(r, Mapping)]
+        counted = f"{len(value)} {one if len(value) == 1 else many}"
+        return counted + (": " + ", ".join(labels) if labels else "")
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value) or "none"
+    return "—" if value is None else str(value)
+
+
+def suggestion_sources(a: Mapping[Any, Any]) -> dict[str, str]:
+    """Control -> where an annotation's (or export row's) suggested value came from, ``model``
+    or ``import``. Before sources were recorded an annotation kept only the model's values."""
+    recorded = a.get("suggestion_source") or {}
+    return {name: recorded.get(name, "model") for name in a.get("suggestion_value") or {}}
 
 
 def review_facts(r: Mapping[Any, Any]) -> dict[str, Any]:
@@ -890,7 +975,7 @@ def _item_view(conn: Any, ctx: ProjectContext, item_id: int, *, expert: bool) ->
                 "user": a["username"],
                 "corrected_value": a["corrected_value"],
                 "status": a["status"],
-                **answer_facts(a),
+                **answer_facts(a, ctx.schema),
             }
             for a in annotations
         ],

@@ -46,6 +46,36 @@ def suggestion_of(row: Mapping[str, Any]) -> dict[str, Any] | None:
     }
 
 
+def offered_record(row: Mapping[str, Any]) -> dict[str, Any]:
+    """What an annotation records of the suggestion its lease ``row`` (with the item's
+    ``prediction``) offered, as :func:`suggestion_of` offers it: the model's ``suggestion`` and
+    ``suggestion_confidence``, ``suggestion_value`` (control -> the value offered, scores kept)
+    and ``suggestion_source`` (control -> ``model`` or ``import``). The server records what it
+    served, never what a page says it showed: a value the model repeated from the import (the
+    ``imported_scores`` detector) came from the import."""
+    offered = suggestion_of(row)
+    if offered is None:
+        return {
+            "suggestion": None,
+            "suggestion_confidence": None,
+            "suggestion_value": None,
+            "suggestion_source": None,
+        }
+    value = offered["value"]
+    imported = row.get("prediction") or {}
+    modelled = row.get("suggestion_value") or {}
+    source = {
+        name: "model" if name in modelled and modelled[name] != imported.get(name) else "import"
+        for name in value
+    }
+    return {
+        "suggestion": offered["label"],
+        "suggestion_confidence": offered["confidence"],
+        "suggestion_value": value or None,
+        "suggestion_source": source or None,
+    }
+
+
 def _task(row: Mapping[str, Any], guideline_version: int) -> dict[str, Any]:
     """A leased item as the labeling page shows it. ``guideline_version`` is the project's
     guideline as the item is served: a page showing an older one fetches the new rules."""
@@ -310,9 +340,7 @@ def submit(
             schema_version=ctx.schema_version,
             guideline_version=shown,
             model_version=lease["model_version"],
-            suggestion=lease["suggestion"],
-            suggestion_confidence=lease["suggestion_confidence"],
-            suggestion_value=lease["suggestion_value"],
+            **offered_record(lease),
             active_ms=active_ms,
         )
         store_tasks.set_state(conn, assignment_id, "submitted")

@@ -3,6 +3,7 @@ annotator, their own answers only, as the Items page shows them My answers."""
 
 from __future__ import annotations
 
+import io
 import json
 from typing import Any
 
@@ -56,3 +57,39 @@ def test_an_annotators_items_are_their_own_answers_in_the_terminal(cli: Any) -> 
     assert "no user named 'nobody'" in cli("items", "p", "--as", "nobody", code=1).output
     lab.project("q")
     assert "'ann' is no member of a project 'q'" in cli("items", "q", "--as", "ann", code=1).output
+
+
+def test_a_trace_in_the_terminal_says_which_spans_were_suggested_and_kept(cli: Any) -> None:
+    from labelloop.workflow import imports, projects
+
+    cli("init")
+    lab = Lab(Database(cli.db_url))
+    schema = {
+        "name": "People and places",
+        "data": {"type": "text", "field": "text"},
+        "controls": [{"name": "entities", "type": "spans", "labels": ["city", "person"]}],
+    }
+    projects.create_project(lab.db, "ents", schema, actor=lab.admin)
+    ctx = lab.ctx("ents", lab.admin)
+    anna, paris = (
+        {"start": 0, "end": 4, "label": "person"},
+        {"start": 13, "end": 18, "label": "city"},
+    )
+    record = {"id": "t1", "text": "Anna flew to Paris", "pred": {"entities": [anna, paris]}}
+    imports.import_items(
+        lab.db,
+        ctx,
+        io.BytesIO(json.dumps(record).encode()),
+        fmt="jsonl",
+        filename="t.jsonl",
+        id_field="id",
+        prediction_field="pred",
+    )
+    lab.train(ctx)
+    ann = lab.member("ents", "ann", "annotator")
+    task = tasks.next_task(lab.db, ann)
+    assert task is not None
+    tasks.submit(lab.db, ann, task["assignment_id"], {"entities": [anna]}, active_ms=700)
+    for who in ((), ("--as", "ann")):
+        said = " ".join(cli("items", "ents", *who, "--show", "t1").stdout.split())
+        assert "suggested by the import: 2 spans: person, city · changed: kept 1 of 2;" in said

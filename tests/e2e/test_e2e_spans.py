@@ -1,5 +1,6 @@
 """Entity spans in real Chromium: mark, relabel, delete and submit by keyboard alone and by mouse,
-imported predictions pre-filled and accepted with one key, flag as ambiguous, a choice control
+imported predictions pre-filled and accepted with one key (and the trace and export telling
+which were taken), flag as ambiguous, a choice control
 beside spans at phone width, and item text that stays text."""
 
 from __future__ import annotations
@@ -100,7 +101,7 @@ def spans_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SpansServ
             ],
         },
     )
-    for slug in ("kbd", "mouse", "pred", "fix", "touch"):
+    for slug in ("kbd", "mouse", "pred", "fix", "touch", "trace"):
         run_cli(home, "projects", "create", slug, "--schema", str(spans_schema))
     nested_schema = _write(
         work / "nested.json",
@@ -156,7 +157,7 @@ def spans_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SpansServ
         {**_span(PREDICTED_TEXT, "Paris", "place"), "score": 0.61},
     ]
     pred_rows = [{"id": "p1", "text": PREDICTED_TEXT, "pred": {"entities": predicted}}]
-    for slug in ("pred", "fix"):
+    for slug in ("pred", "fix", "trace"):
         run_cli(
             home,
             "import",
@@ -427,6 +428,56 @@ def test_predicted_spans_are_prefilled_and_item_text_stays_text(
     stored = _stored(page, spans_server, "pred")
     assert stored["value"] == {"entities": [ada, paris]}
     assert page.evaluate("typeof window.__xss") == "undefined"
+    assert page.errors == []
+    page.close()
+
+
+def test_an_accepted_and_a_changed_suggestion_show_in_the_trace_and_the_export(
+    spans_server: SpansServer, browser: Any
+) -> None:
+    page = _open(browser, spans_server, "trace")
+    text = PREDICTED_TEXT
+    ada = _span(text, "Ada Lovelace", "person")
+    paris = _span(text, "Paris", "place")
+    assert [t[3] for t in _tags(page)] == [True, True]
+
+    # Paris is relabeled by keyboard (] twice selects it); Enter accepts Ada as suggested.
+    page.keyboard.press("]")
+    page.keyboard.press("]")
+    page.keyboard.press("p")
+    assert _tags(page) == [
+        (ada["start"], ada["end"], "person", True),
+        (paris["start"], paris["end"], "person", False),
+    ]
+    page.keyboard.press("Enter")
+    stored = _stored(page, spans_server, "trace")
+    assert stored["value"] == {"entities": [ada, {**paris, "label": "person"}]}
+
+    # The item's trace says who suggested what and what the answer made of it.
+    item_id = str(stored["item"]["id"])
+    page.goto(f"{spans_server.url}/p/trace/items?item={item_id}")
+    page.wait_for_function(
+        "(id) => document.getElementById('item-trace').dataset.itemId === id",
+        arg=item_id,
+        timeout=30000,
+    )
+    trace = " ".join(page.inner_text("#item-trace").split())
+    assert (
+        "suggested by the import: 2 spans: person, place · changed: kept 1 of 2, added 1"
+    ) in trace
+
+    # The export carries the suggested spans, their scores and where they came from.
+    response = page.request.get(f"{spans_server.url}/api/projects/trace/export?format=jsonl")
+    assert response.ok
+    (row,) = [json.loads(line) for line in response.text().splitlines() if line]
+    assert row["suggestion_source"] == {"entities": "import"}
+    assert row["suggestion_value"] == {
+        "entities": [
+            {**ada, "score": 0.83, "text": "Ada Lovelace"},
+            {**paris, "score": 0.61, "text": "Paris"},
+        ]
+    }
+    assert row["value"]["entities"][1]["label"] == "person"
     assert page.errors == []
     page.close()
 

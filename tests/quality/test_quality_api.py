@@ -44,6 +44,7 @@ def test_public_api_is_what_we_mean() -> None:
         "reliability_of",
         "resolve",
         "span_f1",
+        "suggestion_outcome",
         "too_fast",
     }
     assert all(hasattr(quality, name) for name in quality.__all__)

@@ -226,11 +226,8 @@
       [
         a.guideline_version ? `guideline v${a.guideline_version}` : "no guideline version",
         a.model_version ? `model v${a.model_version}` : "no model yet",
-        a.suggestion
-          ? `suggested ${a.suggestion.label}` +
-            (typeof a.suggestion.confidence === "number" ? ` (${a.suggestion.confidence.toFixed(2)})` : "")
-          : "no suggestion shown",
       ].join(" · "),
+      a.suggestion ? a.suggestion.sentence : "no suggestion shown", // by whom, and taken or not
     ];
     const why = a.selection && (a.selection.reason || a.selection.strategy);
     if (why) facts.push(`why picked: ${[a.selection.strategy, a.selection.reason].filter(Boolean).join(": ")}`);

@@ -422,8 +422,8 @@
     el.reviewAnnotator.textContent = a.user;
     const parts = [seconds(a.active_ms) + " active"];
     if (a.guideline_version) parts.push("guideline v" + a.guideline_version);
-    const suggested = a.suggestion ? shownLabel(a.suggestion.label) : null;
-    if (suggested !== null) parts.push(`model suggested ${suggested}`);
+    // The label the model suggested, and the spans, boxes or values pre-filled with it.
+    if (a.suggestion) parts.push(a.suggestion.sentence);
     el.reviewMeta.textContent = " · " + parts.join(" · ");
     el.reviewRework.hidden = !a.rework;
   }
