@@ -157,9 +157,10 @@ def fields_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FieldsSe
         {
             "id": f"g{i}",
             **{c: 10 + i for c in WINE_COLUMNS},
-            "pred": {"sure": 2, "note": f"dry {i}"},
+            "pred": {"sure": 2, "note": f"dry {i}"}
+            | ({"cultivar": {"label": "c2", "score": 0.9}} if i >= 3 else {}),
         }
-        for i in range(3)
+        for i in range(5)
     ]
     run_cli(
         home,
@@ -488,6 +489,39 @@ def test_suggested_rating_and_text_are_accepted_with_enter(
     latest = _latest(page, server, "graded")
     assert latest["item"]["external_id"] == item
     assert latest["value"] == {"cultivar": "c1", "sure": 2, "note": f"dry {item[1:]}"}
+    page.close()
+
+
+def test_an_imported_label_is_shown_preselected_and_recorded_as_the_imports(
+    fields_server: FieldsServer, browser: Any
+) -> None:
+    """Before a model suggests anything, an imported pre-annotation of the choice is what the
+    page offers, as Label Studio pre-fills predictions: it says so, pre-selects it and marks its
+    button, and the trace records it as the import's. The page showed nothing for it while the
+    answer recorded it as shown."""
+    server = fields_server
+    page = _open(browser, server, "graded")
+    assignment = wait_task(page)
+    for _ in range(4):
+        if page.text_content("#item-id") in ("g3", "g4"):  # the rows with a cultivar
+            break
+        page.keyboard.press("s")  # skip the others
+        assignment = wait_task(page, other_than=assignment)
+    item = page.text_content("#item-id")
+    assert page.text_content("#suggestion") == "Pre-annotation suggests c2 (0.90)"
+    assert page.get_attribute("button.label-btn[data-label='c2']", "aria-pressed") == "true"
+    assert page.is_visible("button.label-btn[data-label='c2'] .label-tag")
+    assert not page.is_visible("button.label-btn[data-label='c1'] .label-tag")
+    page.keyboard.press("Enter")  # accept it as offered
+    latest = _latest(page, server, "graded")
+    assert latest["item"]["external_id"] == item
+    assert latest["value"] == {"cultivar": "c2", "sure": 2, "note": f"dry {item[1:]}"}
+    trace = page.request.get(
+        f"{server.url}/api/projects/graded/items/{latest['item']['id']}/review"
+    ).json()
+    (answer,) = trace["annotations"]
+    assert answer["suggestion"]["sources"]["cultivar"] == "import"
+    assert answer["suggestion"]["outcome"]["cultivar"]["accepted"] is True
     page.close()
 
 

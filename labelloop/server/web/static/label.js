@@ -337,15 +337,40 @@
     return typeof value === "number" ? value.toFixed(2) : "";
   }
 
-  function renderSuggestion(suggestion, prefix) {
-    if (!suggestion || suggestion.label === null || suggestion.label === undefined) {
+  /** The target's suggested label as the page shows it: the model's, else an imported
+   * pre-annotation's (a label, `{label, score}`, or labels for multi_choice), as the server
+   * records it; null when the target is not a choice or nothing was suggested. */
+  function offeredLabel(suggestion) {
+    if (!suggestion || !target || !isChoice(target)) return null;
+    if (suggestion.label !== null && suggestion.label !== undefined) {
+      return { label: suggestion.label, confidence: suggestion.confidence, by: "model" };
+    }
+    const raw = (suggestion.value || {})[target.name];
+    if (raw === null || raw === undefined) return null;
+    if (typeof raw === "object" && !Array.isArray(raw)) {
+      const score = typeof raw.score === "number" ? raw.score : null;
+      return raw.label === undefined ? null : { label: raw.label, confidence: score, by: "import" };
+    }
+    return { label: raw, confidence: null, by: "import" };
+  }
+
+  function offeredLabels(offered) {
+    if (!offered) return [];
+    return (Array.isArray(offered.label) ? offered.label : [offered.label]).map(String);
+  }
+
+  /** `tense`: "suggests" for a task, "suggested" for an answer being edited. */
+  function renderSuggestion(suggestion, tense) {
+    const offered = offeredLabel(suggestion);
+    if (!offered || !offeredLabels(offered).length) {
       el.suggestion.hidden = true;
       el.suggestion.replaceChildren();
       return;
     }
+    const prefix = (offered.by === "model" ? "Model " : "Pre-annotation ") + tense;
     const strong = document.createElement("strong");
-    strong.textContent = String(suggestion.label);
-    const conf = formatConfidence(suggestion.confidence);
+    strong.textContent = offeredLabels(offered).join(", ");
+    const conf = formatConfidence(offered.confidence);
     el.suggestion.replaceChildren(
       document.createTextNode(prefix + " "),
       strong,
@@ -386,13 +411,10 @@
     $("rework-drawn").hidden = !reworkDrawn(rework);
   }
 
-  function markSuggested(label) {
+  function markSuggested(suggestion) {
+    const labels = offeredLabels(offeredLabel(suggestion));
     for (const button of el.controls.querySelectorAll("button.label-btn")) {
-      const yes =
-        label !== null &&
-        label !== undefined &&
-        button.dataset.control === target.name &&
-        button.dataset.label === String(label);
+      const yes = labels.includes(button.dataset.label) && button.dataset.control === target.name;
       button.classList.toggle("is-suggested", yes);
       const tag = button.querySelector(".label-tag");
       if (tag) tag.hidden = !yes;
@@ -407,22 +429,23 @@
     }
   }
 
-  /** Whether the model's label is pre-selected: the project says so and the model is sure
-   * enough (`preselect_confidence`); an imported pre-annotation without a score always is. */
-  function preselects(suggestion) {
-    if (!settings.preselect_suggestion || !suggestion) return false;
+  /** Whether the suggested label is pre-selected: the project says so and the model (or the
+   * import's score) is sure enough (`preselect_confidence`); an imported pre-annotation without
+   * a score always is. */
+  function preselects(offered) {
+    if (!settings.preselect_suggestion || !offered) return false;
     const floor = typeof settings.preselect_confidence === "number" ? settings.preselect_confidence : 0;
-    return typeof suggestion.confidence !== "number" || suggestion.confidence >= floor;
+    return typeof offered.confidence !== "number" || offered.confidence >= floor;
   }
 
   function initialValues(suggestion) {
     const values = {};
     for (const c of controls) values[c.name] = c.type === "multi_choice" ? [] : null;
-    if (preselects(suggestion) && target && isChoice(target)) {
-      const label = String(suggestion.label);
-      if (target.labels.includes(label)) {
-        values[target.name] = target.type === "multi_choice" ? [label] : label;
-      }
+    const offered = offeredLabel(suggestion);
+    if (preselects(offered)) {
+      const labels = offeredLabels(offered).filter((l) => target.labels.includes(l));
+      if (target.type === "multi_choice") values[target.name] = labels;
+      else if (labels.length) values[target.name] = labels[0];
     }
     return values;
   }
@@ -451,11 +474,11 @@
     renderItem(item);
     showWidgets(item, state.widgetValues, task.suggestion);
     renderMeta(item.metadata);
-    renderSuggestion(task.suggestion, "Model suggests");
+    renderSuggestion(task.suggestion, "suggests");
     renderRework(task.rework);
     // The reason of a sent-back item holds the start of the comment, which the banner shows whole.
     renderWhy(task.rework ? { ...task.selection, reason: "sent back by a reviewer" } : task.selection);
-    markSuggested(task.suggestion ? task.suggestion.label : null);
+    markSuggested(task.suggestion);
     renderPressed();
     clock.set(ms);
     el.text.scrollTop = 0;
@@ -497,9 +520,9 @@
     renderItem(item);
     showWidgets(item, annotation.value || {}, annotation.suggestion);
     renderMeta(item.metadata);
-    renderSuggestion(annotation.suggestion, "Model suggested");
+    renderSuggestion(annotation.suggestion, "suggested");
     el.why.hidden = true;
-    markSuggested(annotation.suggestion ? annotation.suggestion.label : null);
+    markSuggested(annotation.suggestion);
     renderPressed();
     clock.set(0);
   }
