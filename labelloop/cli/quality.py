@@ -40,7 +40,12 @@ def quality(
         return
     if found is not None:
         why = f" ({escape(found['reason'])})" if found.get("reason") else ""
-        out.print(f"scan: {found['checked']} labels checked, {found['flagged']} newly flagged{why}")
+        said = f"scan: {found['checked']} labels checked, {found['flagged']} newly flagged"
+        if found["closed"]:
+            said += (
+                f", {found['closed']} label issues closed (the model now agrees with the labels)"
+            )
+        out.print(said + why)
     _print_quality(info)
 
 
