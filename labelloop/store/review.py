@@ -312,12 +312,22 @@ def open_label_issues(conn: Connection, project_id: int) -> list[dict[str, Any]]
 
 
 def open_flags_on(conn: Connection, item_ids: Iterable[int]) -> list[dict[str, Any]]:
-    """The open flags of ``item_ids`` (id, item, annotation, user, kind), in one statement."""
+    """The open flags of ``item_ids`` (id, item, annotation and its status, user, kind), in one
+    statement."""
     ids = sorted(set(item_ids))
     if not ids:
         return []
-    q = select(flag.c.id, flag.c.item_id, flag.c.annotation_id, flag.c.user_id, flag.c.kind).where(
-        flag.c.item_id.in_(ids), flag.c.resolved_at.is_(None)
+    q = (
+        select(
+            flag.c.id,
+            flag.c.item_id,
+            flag.c.annotation_id,
+            annotation.c.status,
+            flag.c.user_id,
+            flag.c.kind,
+        )
+        .outerjoin(annotation, annotation.c.id == flag.c.annotation_id)
+        .where(flag.c.item_id.in_(ids), flag.c.resolved_at.is_(None))
     )
     return [dict(r) for r in conn.execute(q.order_by(flag.c.id)).mappings()]
 

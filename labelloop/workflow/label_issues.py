@@ -26,6 +26,8 @@ from labelloop.store.db import Database
 
 KEPT_BY = {"accept": "accepted", "fix": "fixed"}
 """An answer's status after the verdict that last kept it (what review gave it before)."""
+ESCALATED = "escalated"
+"""An answer a reviewer escalated with its flag open: a person handles it, the flag stays."""
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,7 @@ def stale(
         rows = store_review.open_label_issues(conn, project_id)
     found = []
     for r in rows:
-        if (seen := judged.get(int(r["item_id"]))) is None:
+        if (seen := judged.get(int(r["item_id"]))) is None or r["status"] == ESCALATED:
             continue
         label, p = seen
         found.append(
@@ -87,15 +89,15 @@ def _status_before(row: Mapping[str, Any]) -> str | None:
 
 
 def close(conn: Any, found: Sequence[Stale]) -> dict[str, list[int]]:
-    """Close ``found`` in the caller's write transaction: those still open, as the model's
-    decision; their answers leave review when no other open flag holds them there (one a
-    verdict on the answer would resolve: on the answer, or its annotator's on the item).
-    Returns the items closed and the answers returned from review."""
+    """Close ``found`` in the caller's write transaction: those still open and not escalated
+    since, as the model's decision; their answers still in review leave it when no other open
+    flag holds them there (one a verdict on the answer would resolve: on the answer, or its
+    annotator's on the item). Returns the items closed and the answers returned from review."""
     if not found:
         return {"closed": [], "returned": []}
     now_open = store_review.open_flags_on(conn, {s.item_id for s in found})
-    open_ids = {int(f["id"]) for f in now_open}
-    closing = [s for s in found if s.flag_id in open_ids]
+    status_now = {int(f["id"]): f["status"] for f in now_open}  # a verdict may have come since
+    closing = [s for s in found if s.flag_id in status_now and status_now[s.flag_id] != ESCALATED]
     closing_ids = {s.flag_id for s in closing}
     store_review.close_by_model(conn, {s.flag_id: s.note for s in closing})
     others = [f for f in now_open if int(f["id"]) not in closing_ids]
@@ -105,12 +107,13 @@ def close(conn: Any, found: Sequence[Stale]) -> dict[str, list[int]]:
     for s in closing:
         if (
             s.back_to is not None
+            and status_now[s.flag_id] == "in_review"
             and s.annotation_id is not None
             and s.annotation_id not in held
             and (s.item_id, s.annotator_id) not in held_tasks
         ):
             returning[s.back_to].append(s.annotation_id)
-    for status, ids in returning.items():  # a verdict given meanwhile stands: only in_review
+    for status, ids in returning.items():
         store_review.set_status(conn, ids, status, was="in_review")
     return {
         "closed": sorted({s.item_id for s in closing}),

@@ -252,12 +252,18 @@ def _features(
 
 
 def scan_label_issues(db: Database, ctx: ProjectContext, cache: FeatureCache) -> None:
-    """Flag likely label errors among the resolved labels (periodic confident learning)."""
+    """Flag likely label errors among the resolved labels (periodic confident learning), and
+    close the open ones whose labels the scan's model now agrees with."""
     from labelloop.workflow.quality import scan  # review/quality builds on learning, not back
 
     found = scan(db, ctx, cache=cache)
-    if found.get("flagged"):
-        log.info("project %s: %s likely label errors flagged", ctx.slug, found["flagged"])
+    if found.get("flagged") or found.get("closed"):
+        log.info(
+            "project %s: %s likely label errors flagged, %s the model now agrees with closed",
+            ctx.slug,
+            found["flagged"],
+            found["closed"],
+        )
 
 
 def _relabel_rows(found: Selection | None, item_ids: np.ndarray) -> list[dict[str, Any]]:

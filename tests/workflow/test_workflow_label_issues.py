@@ -119,17 +119,19 @@ def test_a_reviewers_verdict_stands_and_another_flag_keeps_an_answer_in_review(
     lab: Any,
 ) -> None:
     """An answer a reviewer accepted before the flag returns to accepted, not to submitted;
-    one its annotator flagged as ambiguous stays in review for that question."""
+    one its annotator flagged as ambiguous stays in review for that question; one a reviewer
+    escalated keeps its flag for the expert tier."""
     ctx, ann, done = _labeled(lab, review_policy="all")
     rev = lab.member("sent", "rev", "reviewer")
     for _, annotation_id in done:
         review.review_annotation(lab.db, rev, annotation_id, verdict="accept")
     projects.change_settings(lab.db, ctx, {"review_policy": "flagged"})
     ctx = lab.ctx("sent", lab.admin)
-    (kept_item, kept), (asked_item, asked) = done[4], done[10]
-    _raise_early(lab, ctx, kept_item)
-    _raise_early(lab, ctx, asked_item)
+    (kept_item, kept), (asked_item, asked), (up_item, up) = done[4], done[10], done[16]
+    for item_id in (kept_item, asked_item, up_item):
+        _raise_early(lab, ctx, item_id)
     flags.flag_annotation(lab.db, ann, asked, note="is 'listed' neutral?")
+    review.review_annotation(lab.db, rev, up, verdict="escalate", comment="expert, please")
     assert review.summary(lab.db, ctx)["in_review"] == 2
 
     lab.train(ctx)
@@ -140,6 +142,9 @@ def test_a_reviewers_verdict_stands_and_another_flag_keeps_an_answer_in_review(
     assert _status_of(lab, ctx, asked) == "in_review"  # the question still waits for a reviewer
     assert review.summary(lab.db, ctx)["in_review"] == 1
     assert review.next_review(lab.db, rev)["item"]["id"] == asked_item
+    assert [f["open"] for f in _issues(lab, ctx, up_item)] == [True]  # a person is on it
+    assert _status_of(lab, ctx, up) == "escalated"
+    assert status.status(lab.db, ctx)["open_label_issues"] == 1
 
 
 def test_a_person_resolved_flag_blocks_a_new_one_a_learner_closed_flag_does_not(
