@@ -1,6 +1,6 @@
 """flag resolved note: a label issue the model no longer sees is closed, saying so
 
-Revision ID: 0014
+Revision ID: 0015
 Revises: 0013
 Create Date: 2026-12-28 10:00:00.000000
 """
@@ -8,7 +8,7 @@ Create Date: 2026-12-28 10:00:00.000000
 from alembic import op
 import sqlalchemy as sa
 
-revision = '0014'
+revision = '0015'
 down_revision = '0013'
 branch_labels = None
 depends_on = None
