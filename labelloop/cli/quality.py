@@ -40,7 +40,12 @@ def quality(
         return
     if found is not None:
         why = f" ({escape(found['reason'])})" if found.get("reason") else ""
-        out.print(f"scan: {found['checked']} labels checked, {found['flagged']} newly flagged{why}")
+        said = f"scan: {found['checked']} labels checked, {found['flagged']} newly flagged"
+        if found["closed"]:
+            said += (
+                f", {found['closed']} label issues closed (the model now agrees with the labels)"
+            )
+        out.print(said + why)
     _print_quality(info)
 
 
@@ -69,7 +74,10 @@ def _print_quality(info: dict[str, Any]) -> None:
     head.add_row("Krippendorff's alpha", stat(o["alpha"]))
     review = info["review"]
     head.add_row("review", f"{review['in_review']} waiting, {review['escalated']} escalated")
-    head.add_row("flags", f"{info['flags']['open']} open of {info['flags']['total']}")
+    flags = info["flags"]
+    closed = sum(flags["model_closed_by_kind"].values())
+    by_model = f", {closed} closed by the model" if closed else ""
+    head.add_row("flags", f"{flags['open']} open of {flags['total']}{by_model}")
     out.print(head)
     raters = a["pairwise"]["raters"]
     if len(raters) >= 2:
@@ -342,7 +350,10 @@ def _print_trace(d: dict[str, Any]) -> None:
         _print_review(r)
     for f in d["flags"]:
         state = "open" if f["open"] else "resolved"
-        out.print(f"flag {f['kind']} ({state}): {escape(f['note'] or '')}", highlight=False)
+        said = f"flag {f['kind']} ({state}): {escape(f['note'] or '')}"
+        if f["resolved_note"]:  # the model closed it, and says why
+            said += f"; {escape(f['resolved_note'])}"
+        out.print(said, highlight=False)
 
 
 def _print_answer(who: str, a: dict[str, Any], state: str) -> None:

@@ -9,6 +9,7 @@ own label.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -48,6 +49,40 @@ def contradicted(
     return (guessed != given) & sure
 
 
+def _no_rows() -> NDArray[np.intp]:
+    return np.empty(0, dtype=np.intp)
+
+
+@dataclass(frozen=True)
+class LabelCheck:
+    """What one cross-validated check of the labels found (:func:`check_labels`).
+
+    Attributes
+    ----------
+    suggestions : Selection
+        The re-label suggestions (:func:`relabel_candidates`), most suspicious first.
+    rows : ndarray of shape (n_checked,)
+        Rows of ``X`` the check judged: the labeled rows it sampled, less those of classes with
+        a single label; empty when it could judge none (fewer than two checkable classes, or a
+        model no better than the most common label, which says nothing about any one label).
+    p_given : ndarray of shape (n_checked,)
+        Out-of-fold probability of each judged row's own label.
+    contradicted : ndarray of shape (n_checked,)
+        Whether the model confidently contradicts the row's label (:func:`contradicted`): what
+        a suggestion needs besides confident learning's own test.
+    agrees : ndarray of shape (n_checked,)
+        Whether the model's out-of-fold guess is the row's own label. Between the two (another
+        class guessed, without confidence) the model is unsure: a caller that withdraws earlier
+        suspicions only where the model agrees does not see them flicker at the threshold.
+    """
+
+    suggestions: Selection
+    rows: NDArray[np.intp] = field(default_factory=_no_rows)
+    p_given: NDArray[np.floating] = field(default_factory=lambda: np.empty(0))
+    contradicted: NDArray[np.bool_] = field(default_factory=lambda: np.empty(0, dtype=bool))
+    agrees: NDArray[np.bool_] = field(default_factory=lambda: np.empty(0, dtype=bool))
+
+
 def relabel_candidates(
     X: NDArray[np.floating] | csr_matrix,
     y_labeled_idx: NDArray[np.intp],
@@ -61,7 +96,37 @@ def relabel_candidates(
     max_rows: int = MAX_ROWS,
     min_confidence: float = CONFIDENT,
 ) -> Selection:
-    """Labeled rows whose label is most likely wrong, most suspicious first.
+    """Labeled rows whose label is most likely wrong, most suspicious first: the suggestions
+    of :func:`check_labels`, which documents the parameters."""
+    return check_labels(
+        X,
+        y_labeled_idx,
+        y,
+        model,
+        rng=rng,
+        classes=classes,
+        cv=cv,
+        max_items=max_items,
+        max_rows=max_rows,
+        min_confidence=min_confidence,
+    ).suggestions
+
+
+def check_labels(
+    X: NDArray[np.floating] | csr_matrix,
+    y_labeled_idx: NDArray[np.intp],
+    y: NDArray[np.int64],
+    model: Any,
+    *,
+    rng: np.random.Generator,
+    classes: Sequence[str] | None = None,
+    cv: int = 5,
+    max_items: int = 50,
+    max_rows: int = MAX_ROWS,
+    min_confidence: float = CONFIDENT,
+) -> LabelCheck:
+    """Labeled rows whose label is most likely wrong, most suspicious first, and what the
+    check thought of every row it judged.
 
     Out-of-fold probabilities come from ``cv``-fold stratified cross-validation (fewer folds
     when a class has fewer labels; classes with a single label cannot be checked and are left
@@ -96,9 +161,13 @@ def relabel_candidates(
 
     Returns
     -------
-    Selection
-        ``indices`` are rows of ``X``; ``scores`` are ``1 - p(given label)`` out of fold; each
-        reason reads "labeled 'ham' but the model is 0.97 sure it is 'spam'".
+    LabelCheck
+        ``suggestions.indices`` are rows of ``X``; ``suggestions.scores`` are
+        ``1 - p(given label)`` out of fold; each reason reads "labeled 'ham' but the model is
+        0.97 sure it is 'spam'". ``rows``, ``p_given``, ``contradicted`` and ``agrees``
+        describe every row judged, from the same out-of-fold probabilities (no second
+        cross-validation), so a caller can tell which earlier suspicions the model no longer
+        holds.
     """
     from cleanlab.filter import find_label_issues  # heavy (pandas): only when asked
 
@@ -111,7 +180,7 @@ def relabel_candidates(
     checkable = present[counts >= 2]
     keep = keep[np.isin(y[keep], checkable)]
     if checkable.shape[0] < 2 or max_items <= 0:
-        return empty_selection()
+        return LabelCheck(empty_selection())
     rows, given = rows[keep], np.searchsorted(checkable, y[keep])  # compact class indices
     n_folds = int(min(cv, np.bincount(given).min()))
     folds = StratifiedKFold(
@@ -124,7 +193,7 @@ def relabel_candidates(
             member, X[rows[test]], n_classes=checkable.shape[0]
         )
     if not beats_majority(given, pred_probs):
-        return empty_selection()
+        return LabelCheck(empty_selection())
     issues = find_label_issues(
         labels=given,
         pred_probs=pred_probs,
@@ -141,8 +210,11 @@ def relabel_candidates(
         f"'{names[g]}'"
         for i, g in zip(issues, guess, strict=True)
     )
-    return Selection(
-        indices=rows[issues],
-        scores=1.0 - pred_probs[issues, given[issues]],
-        reasons=reasons,
+    p_given = pred_probs[np.arange(rows.shape[0]), given]
+    return LabelCheck(
+        Selection(indices=rows[issues], scores=1.0 - p_given[issues], reasons=reasons),
+        rows=rows,
+        p_given=p_given,
+        contradicted=contradicted(given, pred_probs, min_confidence=min_confidence),
+        agrees=pred_probs.argmax(axis=1) == given,
     )

@@ -19,7 +19,7 @@ from labelloop.learn.model import (
     json_safe_params,
     predict_proba_chunked,
 )
-from labelloop.learn.relabel import relabel_candidates
+from labelloop.learn.relabel import LabelCheck, check_labels
 from labelloop.learn.strategies import QueryStrategy
 
 COLD_START_STRATEGY = "diversity"
@@ -56,9 +56,11 @@ class RoundResult:
         ``model.get_params()`` with JSON-safe values; empty in cold start.
     cold_start : bool
         Whether the round ran before there were two labeled classes.
-    relabel : Selection or None
-        Labeled rows whose label the model confidently contradicts, most suspicious first
-        (:func:`~labelloop.learn.relabel.relabel_candidates`); ``None`` in cold start, below
+    label_check : LabelCheck or None
+        The round's cross-validated check of the labels
+        (:func:`~labelloop.learn.relabel.check_labels`): its re-label suggestions (also
+        ``relabel``) and, per labeled row it judged, the out-of-fold probability of the label
+        and whether the model confidently contradicts it; ``None`` in cold start, below
         ``RELABEL_MIN_LABELS`` labels or when not asked for.
     eval_predictions : ndarray of shape (n_eval,)
         The class index the model predicts for each eval row, ``MISSING`` where the row has no
@@ -75,8 +77,14 @@ class RoundResult:
     model: object | None
     params: dict[str, Any]
     cold_start: bool
-    relabel: Selection | None = None
+    label_check: LabelCheck | None = None
     eval_predictions: NDArray[np.int64] = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+
+    @property
+    def relabel(self) -> Selection | None:
+        """Labeled rows whose label the model confidently contradicts, most suspicious first
+        (:func:`~labelloop.learn.relabel.relabel_candidates`), or ``None`` as ``label_check``."""
+        return None if self.label_check is None else self.label_check.suggestions
 
 
 def choose_stop_set(
@@ -139,7 +147,7 @@ def run_round(
     model : scikit-learn classifier, optional
         Cloned before fitting; :func:`~labelloop.learn.model.default_model` when ``None``.
     relabel : bool
-        Look for labels to re-check (``RoundResult.relabel``) once the pool has at least
+        Look for labels to re-check (``RoundResult.label_check``) once the pool has at least
         ``RELABEL_MIN_LABELS`` labels; costs ``RELABEL_FOLDS`` extra fits.
 
     Returns
@@ -186,9 +194,9 @@ def run_round(
     if stop_X is not None and stop_X.shape[0] > 0:
         stop_proba = predict_proba_chunked(estimator, stop_X, n_classes=n_classes)
         stop_predictions = stop_proba.argmax(axis=1).astype(np.int64)
-    suspects = None
+    checked = None
     if relabel and labeled.shape[0] >= RELABEL_MIN_LABELS:
-        suspects = relabel_candidates(
+        checked = check_labels(
             pool.X,
             labeled,
             y[labeled],
@@ -209,7 +217,7 @@ def run_round(
         model=estimator,
         params=json_safe_params(estimator),
         cold_start=False,
-        relabel=suspects,
+        label_check=checked,
         eval_predictions=eval_predictions,
     )
 

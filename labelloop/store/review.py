@@ -235,15 +235,35 @@ def flagged_items(
     return {int(i) for i in conn.execute(q).scalars()}
 
 
+def label_issue_known(conn: Connection, item_ids: Iterable[int]) -> set[int]:
+    """Which of ``item_ids`` have a ``label_issue`` flag that stops another, in one statement:
+    an open one, or one a person resolved (a reviewer who kept the label is not asked again).
+    One the model closed (``resolved_note``: it came to agree with the label) does not, so a
+    later model that contradicts the label again flags it anew."""
+    ids = sorted(set(item_ids))
+    if not ids:
+        return set()
+    q = (
+        select(flag.c.item_id)
+        .where(
+            flag.c.item_id.in_(ids),
+            flag.c.kind == "label_issue",
+            or_(flag.c.resolved_at.is_(None), flag.c.resolved_note.is_(None)),
+        )
+        .distinct()
+    )
+    return {int(i) for i in conn.execute(q).scalars()}
+
+
 def add_label_issues(
     conn: Connection, project_id: int, found: Sequence[dict[str, Any]], *, to_review: bool
 ) -> list[int]:
     """Flag each of ``found`` (``item_id``, ``annotation_id``, ``user_id``, ``note``, ``score``)
-    as a likely label error unless it was ever flagged so (a reviewer who kept the label is not
-    asked again); ``to_review`` sends the flagged annotations back to review. Returns the items
-    flagged. One statement reads the old flags, one writes the new: this runs inside the
+    as a likely label error unless :func:`label_issue_known` (a reviewer who kept the label is
+    not asked again); ``to_review`` sends the flagged annotations back to review. Returns the
+    items flagged. One statement reads the old flags, one writes the new: this runs inside the
     learner's write transactions, which every annotator's write waits for."""
-    seen = flagged_items(conn, (f["item_id"] for f in found), kind="label_issue", open_only=False)
+    seen = label_issue_known(conn, (f["item_id"] for f in found))
     new = [
         {"project_id": project_id, "kind": "label_issue", **f}
         for f in found
@@ -253,6 +273,75 @@ def add_label_issues(
     if to_review:
         set_status(conn, [f["annotation_id"] for f in new if f["annotation_id"]], "in_review")
     return [int(f["item_id"]) for f in new]
+
+
+def open_label_issues(conn: Connection, project_id: int) -> list[dict[str, Any]]:
+    """The project's open ``label_issue`` flags, each with what closing it would touch: its
+    annotation's status, the strategy of the lease that served it (a rework's), that
+    annotation's latest verdict and the item's label resolution. Open ones are few (each waits
+    for a person), so this reads them all rather than look up thousands of checked items."""
+    latest_verdict = (
+        select(review.c.verdict)
+        .where(review.c.annotation_id == flag.c.annotation_id)
+        .order_by(review.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    q = (
+        select(
+            flag.c.id,
+            flag.c.item_id,
+            flag.c.annotation_id,
+            annotation.c.user_id.label("annotator_id"),
+            annotation.c.status,
+            assignment.c.strategy.label("served_as"),
+            latest_verdict.label("verdict"),
+            item_label.c.resolution,
+        )
+        .outerjoin(annotation, annotation.c.id == flag.c.annotation_id)
+        .outerjoin(assignment, assignment.c.id == annotation.c.assignment_id)
+        .outerjoin(item_label, item_label.c.item_id == flag.c.item_id)
+        .where(
+            flag.c.project_id == project_id,
+            flag.c.kind == "label_issue",
+            flag.c.resolved_at.is_(None),
+        )
+        .order_by(flag.c.id)
+    )
+    return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def open_flags_on(conn: Connection, item_ids: Iterable[int]) -> list[dict[str, Any]]:
+    """The open flags of ``item_ids`` (id, item, annotation and its status, user, kind), in one
+    statement."""
+    ids = sorted(set(item_ids))
+    if not ids:
+        return []
+    q = (
+        select(
+            flag.c.id,
+            flag.c.item_id,
+            flag.c.annotation_id,
+            annotation.c.status,
+            flag.c.user_id,
+            flag.c.kind,
+        )
+        .outerjoin(annotation, annotation.c.id == flag.c.annotation_id)
+        .where(flag.c.item_id.in_(ids), flag.c.resolved_at.is_(None))
+    )
+    return [dict(r) for r in conn.execute(q.order_by(flag.c.id)).mappings()]
+
+
+def close_by_model(conn: Connection, notes: Mapping[int, str]) -> None:
+    """Close open flags (id -> why) on the model's word: resolved by nobody, with the reason
+    kept in ``resolved_note`` (:func:`label_issue_known` tells such a close from a person's)."""
+    if notes:
+        conn.execute(
+            update(flag)
+            .where(flag.c.id == bindparam("flag_id"), flag.c.resolved_at.is_(None))
+            .values(resolved_at=now(), resolved_note=bindparam("why")),
+            [{"flag_id": i, "why": why} for i, why in notes.items()],
+        )
 
 
 def resolve_flags(
@@ -332,7 +421,12 @@ def open_flag_counts(conn: Connection, project_id: int) -> dict[str, int]:
 
 def flag_rows(conn: Connection, project_id: int) -> list[dict[str, Any]]:
     q = select(
-        flag.c.kind, flag.c.user_id, flag.c.annotation_id, flag.c.item_id, flag.c.resolved_at
+        flag.c.kind,
+        flag.c.user_id,
+        flag.c.annotation_id,
+        flag.c.item_id,
+        flag.c.resolved_at,
+        flag.c.resolved_note,
     ).where(flag.c.project_id == project_id)
     return [dict(r) for r in conn.execute(q).mappings()]
 
@@ -373,14 +467,16 @@ def item_annotations(conn: Connection, item_id: int) -> list[dict[str, Any]]:
     return fetch(conn, _item_annotations_stmt(), {"item_id": item_id})
 
 
-def set_status(conn: Connection, annotation_ids: Iterable[int], status: str) -> None:
+def set_status(
+    conn: Connection, annotation_ids: Iterable[int], status: str, *, was: str | None = None
+) -> None:
+    """Give annotations ``status`` (only those still in status ``was``, when given)."""
     ids = list(annotation_ids)
     if ids:
-        conn.execute(
-            update(annotation)
-            .where(annotation.c.id.in_(ids))
-            .values(status=status, updated_at=now())
-        )
+        q = update(annotation).where(annotation.c.id.in_(ids))
+        if was is not None:
+            q = q.where(annotation.c.status == was)
+        conn.execute(q.values(status=status, updated_at=now()))
 
 
 def release_assignment(conn: Connection, assignment_id: int | None) -> None:

@@ -309,6 +309,11 @@ flag = Table(
     Column("created_at", TS, nullable=False),
     Column("resolved_at", TS, nullable=True),
     Column("resolved_by", ForeignKey("user.id", ondelete="SET NULL"), nullable=True),
+    # Why the model closed it (a round or a label-error scan came to agree with the label:
+    # which model, the label's probability), so people can tell; NULL while open or when a person
+    # (or a change of the answers) resolved it. A label_issue flag the model closed does not
+    # stop a later one on the item; any other resolved one does.
+    Column("resolved_note", Text, nullable=True),
     Index("ix_flag_project_item", "project_id", "item_id"),
     Index("ix_flag_project_kind", "project_id", "kind"),
 )

@@ -28,6 +28,7 @@ from labelloop.learn.featurize import (
     per_item_part,
 )
 from labelloop.learn.model import model_label
+from labelloop.learn.relabel import LabelCheck
 from labelloop.learn.threads import one_thread
 from labelloop.schema.project import STRUCTURED_TYPES
 from labelloop.schema.settings import registry_problem
@@ -38,6 +39,7 @@ from labelloop.store import review as store_review
 from labelloop.store import tasks as store_tasks
 from labelloop.store.db import Database
 from labelloop.store.users import now
+from labelloop.workflow import label_issues
 from labelloop.workflow.features import FALLBACK_FEATURIZER, FeatureCache
 from labelloop.workflow.media import readable_payloads
 from labelloop.workflow.projects import ProjectContext, system_context
@@ -250,12 +252,18 @@ def _features(
 
 
 def scan_label_issues(db: Database, ctx: ProjectContext, cache: FeatureCache) -> None:
-    """Flag likely label errors among the resolved labels (periodic confident learning)."""
+    """Flag likely label errors among the resolved labels (periodic confident learning), and
+    close the open ones whose labels the scan's model now agrees with."""
     from labelloop.workflow.quality import scan  # review/quality builds on learning, not back
 
     found = scan(db, ctx, cache=cache)
-    if found.get("flagged"):
-        log.info("project %s: %s likely label errors flagged", ctx.slug, found["flagged"])
+    if found.get("flagged") or found.get("closed"):
+        log.info(
+            "project %s: %s likely label errors flagged, %s the model now agrees with closed",
+            ctx.slug,
+            found["flagged"],
+            found["closed"],
+        )
 
 
 def _relabel_rows(found: Selection | None, item_ids: np.ndarray) -> list[dict[str, Any]]:
@@ -270,14 +278,29 @@ def _relabel_rows(found: Selection | None, item_ids: np.ndarray) -> list[dict[st
     ]
 
 
+def _judged(found: LabelCheck | None, pool: Pool) -> dict[int, tuple[str, float]]:
+    """The labeled items a round's check judged and whose label its model now guesses too:
+    item id -> (the label, its out-of-fold probability). Their open label issues are stale;
+    a label the model doubts without contradicting it confidently keeps its flag."""
+    if found is None:
+        return {}
+    keep = np.flatnonzero(found.agrees)
+    rows, p_given = found.rows[keep], found.p_given[keep]
+    return {
+        int(pool.item_ids[row]): (pool.classes[int(pool.y[row])], round(float(p), 4))
+        for row, p in zip(rows.tolist(), p_given.tolist(), strict=True)
+    }
+
+
 def _label_issues(db: Database, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """A round's re-label suggestions as ``label_issue`` flags to raise: each suggested item
-    with a resolved label, never flagged so before (a reviewer who kept the label is not asked
-    again every round). Read before the round's write transaction, so that holds the writer
-    lock only to re-check and insert the few new ones."""
+    with a resolved label and no flag that stops another (a reviewer who kept the label is not
+    asked again every round; one the model closed does not count). Read before the round's
+    write transaction, so that holds the writer lock only to re-check and insert the few new
+    ones."""
     with db.read() as conn:
         sources = store_review.label_sources(conn, [r["item_id"] for r in rows])
-        seen = store_review.flagged_items(conn, sources, kind="label_issue", open_only=False)
+        seen = store_review.label_issue_known(conn, sources)
     return [
         {
             "item_id": r["item_id"],
@@ -303,7 +326,8 @@ class RoundOutcome:
 
     ``queue`` holds the ranked queue rows (``rank``, ``item_id``, ``score``, ``reason`` and the
     suggestion columns); ``stop_predictions`` the stop set's predicted classes or token tags
-    (empty without a model); ``relabel`` the re-label suggestions as JSON rows;
+    (empty without a model); ``relabel`` the re-label suggestions as JSON rows; ``judged``
+    the labels the re-label check judged and does not contradict (:func:`_judged`);
     ``cohort_metrics`` the eval figures per cohort (:func:`cohort_metrics`), or None.
     """
 
@@ -318,6 +342,7 @@ class RoundOutcome:
     stop_ids: list[int]
     queue: list[dict[str, Any]]
     relabel: list[dict[str, Any]] = field(default_factory=list)
+    judged: dict[int, tuple[str, float]] = field(default_factory=dict)
     feature_problem: str | None = None
     n_unlabeled: int | None = None
     cohort_metrics: dict[str, Any] | None = None
@@ -504,6 +529,7 @@ def _choice_round(
         stop_ids=stop_ids,
         queue=queue,
         relabel=_relabel_rows(result.relabel, pool.item_ids),
+        judged=_judged(result.label_check, pool),
         feature_problem=feature_problem,
         n_unlabeled=n_pool - n_train - int(data.auto.sum()),
         n_auto=int(data.auto.sum()),
@@ -553,6 +579,7 @@ def _save(
     queue = outcome.queue
     relabel = outcome.relabel
     issues = _label_issues(db, relabel)
+    stale = label_issues.stale(db, ctx.id, outcome.judged, closer=f"the learner (model v{version})")
     stopping = {
         "cold_start": outcome.cold_start,
         "n_pool": n_pool,
@@ -600,6 +627,7 @@ def _save(
         relabel_flagged = store_review.add_label_issues(  # under "flagged", back to review
             conn, ctx.id, issues, to_review=ctx.settings.review_policy == "flagged"
         )
+        cleared = label_issues.close(conn, stale)  # and out of review again when stale
         audit.record(
             db,
             conn,
@@ -612,6 +640,8 @@ def _save(
                 "strategy": outcome.strategy,
                 "metrics": outcome.metrics,
                 "relabel_flagged": relabel_flagged,
+                "relabel_closed": cleared["closed"],
+                "relabel_returned": cleared["returned"],
             },
         )
     _finish_queues(db, ctx.id, mv_id, queue[QUEUE_SLICE:])

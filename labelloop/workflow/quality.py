@@ -36,6 +36,7 @@ from labelloop.store import projects as store_projects
 from labelloop.store import review as store_review
 from labelloop.store import tasks as store_tasks
 from labelloop.store.db import Database
+from labelloop.workflow import label_issues as issue_flags
 from labelloop.workflow.features import FeatureCache
 from labelloop.workflow.imports import _label_text
 from labelloop.workflow.projects import ProjectContext
@@ -235,6 +236,8 @@ def scan(
             "checked": len(rows),
             "flagged": 0,
             "items": [],
+            "closed": 0,
+            "closed_items": [],
             "reason": "needs at least two labels of each of two classes",
         }
     proba = _cross_val_proba(ctx, rows, y, k, cache or FeatureCache())
@@ -246,10 +249,19 @@ def scan(
             "checked": len(rows),
             "flagged": 0,
             "items": [],
+            "closed": 0,
+            "closed_items": [],
             "reason": f"the cross-validated model is no better than always answering '{common}'",
         }
     # As a round's re-label suggestions: a confident contradiction, not a weak model's guess.
-    issues = np.flatnonzero(label_issues(y, proba) & contradicted(y, proba))
+    sure = contradicted(y, proba)
+    issues = np.flatnonzero(label_issues(y, proba) & sure)
+    agrees = np.flatnonzero(proba.argmax(axis=1) == y)  # their open label issues are stale
+    judged = {
+        int(rows[i]["id"]): (classes[y[i]], round(float(proba[i, y[i]]), 4))
+        for i in agrees.tolist()
+    }
+    stale = issue_flags.stale(db, ctx.id, judged, closer="a label-error scan's model")
     found = [
         {
             "item_id": rows[i]["id"],
@@ -265,6 +277,7 @@ def scan(
         flagged_ids = store_review.add_label_issues(
             conn, ctx.id, found, to_review=ctx.settings.review_policy == "flagged"
         )
+        cleared = issue_flags.close(conn, stale)
         audit.record(
             db,
             conn,
@@ -272,9 +285,20 @@ def scan(
             actor_id=ctx.actor_id,
             project_id=ctx.id,
             subject=f"project:{ctx.slug}",
-            payload={"checked": len(rows), "flagged": flagged_ids[:1000]},
+            payload={
+                "checked": len(rows),
+                "flagged": flagged_ids[:1000],
+                "closed": cleared["closed"][:1000],
+                "returned": cleared["returned"][:1000],
+            },
         )
-    return {"checked": len(rows), "flagged": len(flagged_ids), "items": flagged_ids}
+    return {
+        "checked": len(rows),
+        "flagged": len(flagged_ids),
+        "items": flagged_ids,
+        "closed": len(cleared["closed"]),
+        "closed_items": cleared["closed"],
+    }
 
 
 def _cross_val_proba(
@@ -507,7 +531,8 @@ def _annotators(
             verdict_of[v["user_id"]][v["verdict"]] += 1
     flags_of: dict[int, Counter[str]] = defaultdict(Counter)
     for f in flag_rows:
-        if f["user_id"] is not None:
+        # a label issue a later model withdrew was the model's mistake, not the annotator's
+        if f["user_id"] is not None and f["resolved_note"] is None:
             flags_of[f["user_id"]][f["kind"]] += 1
     table = []
     for user_id in sorted(by_user, key=lambda u: names.get(u, "")):
@@ -576,6 +601,7 @@ def _flag_counts(
             names_of_item[r["item_id"]] = [r["resolved"]]
     by_kind: Counter[str] = Counter()
     open_by_kind: Counter[str] = Counter()
+    model_closed_by_kind: Counter[str] = Counter()  # a later model no longer saw the issue
     by_label: dict[str, Counter[str]] = defaultdict(Counter)
     for f in flag_rows:
         if f["kind"] == "gold_wrong" and not show_gold:
@@ -583,12 +609,15 @@ def _flag_counts(
         by_kind[f["kind"]] += 1
         if f["resolved_at"] is None:
             open_by_kind[f["kind"]] += 1
+        elif f["resolved_note"] is not None:
+            model_closed_by_kind[f["kind"]] += 1
         names = names_of_annotation.get(f["annotation_id"]) or names_of_item.get(f["item_id"])
         for name in names or ["(none)"]:
             by_label[name][f["kind"]] += 1
     return {
         "by_kind": dict(by_kind),
         "open_by_kind": dict(open_by_kind),
+        "model_closed_by_kind": dict(model_closed_by_kind),
         "by_label": {k: dict(v) for k, v in sorted(by_label.items())},
         "total": sum(by_kind.values()),
         "open": sum(open_by_kind.values()),

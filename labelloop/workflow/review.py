@@ -1002,6 +1002,7 @@ def _item_view(conn: Any, ctx: ProjectContext, item_id: int, *, expert: bool) ->
                 "user": f["username"],
                 "annotation_id": f["annotation_id"],
                 "open": f["resolved_at"] is None,
+                "resolved_note": f["resolved_note"],  # why the model closed it, if it did
                 "created_at": iso_time(f["created_at"]),
             }
             for f in store_review.flags_of(conn, item_id)
@@ -1111,6 +1112,7 @@ def flags(
             "note": f["note"],
             "score": f["score"],
             "open": f["resolved_at"] is None,
+            "resolved_note": f["resolved_note"],
             "created_at": iso_time(f["created_at"]),
         }
         for f in rows

@@ -142,7 +142,8 @@ def status(
         "features": features(ctx, counts, features_dir),
         "stop_recommended": bool(model and model["stop_recommended"]),
         # Every open label_issue flag, as the Quality and Review pages count them: raised by any
-        # round's re-label check or by a label-error scan, and not yet reviewed. The newest
+        # round's re-label check or by a label-error scan, not yet reviewed, and not closed by
+        # a later round or scan whose model now agrees with the label. The newest
         # round's own list (model.relabel_suggestions) misses the others.
         "open_label_issues": open_flags.get("label_issue", 0),
         # Annotators' open questions ("!" on the labeling page), answered by a review verdict,

@@ -7,7 +7,7 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 
 from labelloop.learn import relabel_candidates
-from labelloop.learn.relabel import beats_majority
+from labelloop.learn.relabel import beats_majority, check_labels
 
 
 def blobs(n: int = 200, flips: int = 10, seed: int = 0):
@@ -111,3 +111,47 @@ def test_a_model_no_better_than_the_most_common_label_suggests_nothing() -> None
     probs = np.array([[0.9, 0.1], [0.2, 0.8], [0.7, 0.3], [0.6, 0.4]])
     assert beats_majority(np.array([0, 1, 0, 0]), probs)  # 4 of 4 right, majority 3 of 4
     assert not beats_majority(np.array([0, 0, 0, 1]), probs)  # 2 of 4 right, majority 3
+
+
+def test_the_check_tells_what_it_thought_of_every_row_it_judged() -> None:
+    """From the same out-of-fold probabilities as the suggestions: which rows were judged, the
+    probability of each one's label, and whether the model contradicts or agrees with it."""
+    X, truth, noisy, flipped = blobs()
+    labeled = np.arange(0, 200, 2)  # odd rows carry no label
+    found = check_labels(
+        X, labeled, noisy[labeled], LogisticRegression(), rng=np.random.default_rng(0)
+    )
+    assert found.rows.tolist() == labeled.tolist()
+    assert found.p_given.shape == found.contradicted.shape == found.agrees.shape == (100,)
+    suggested = np.searchsorted(found.rows, found.suggestions.indices)
+    assert np.allclose(found.suggestions.scores, 1.0 - found.p_given[suggested])
+    assert found.contradicted[suggested].all()
+    assert not (found.contradicted & found.agrees).any()
+    wrong = np.isin(found.rows, flipped)
+    assert found.agrees[~wrong].mean() > 0.95  # honest labels: the model agrees
+    assert not found.agrees[wrong].any() and (found.p_given[wrong] < 0.5).all()
+    same = relabel_candidates(
+        X, labeled, noisy[labeled], LogisticRegression(), rng=np.random.default_rng(0)
+    )
+    assert same.indices.tolist() == found.suggestions.indices.tolist()
+
+
+def test_rows_the_check_could_not_judge_are_left_out() -> None:
+    X, truth, _, _ = blobs(flips=0)
+    y = truth.copy()
+    y[7] = 2  # the only label of its class: nothing to cross-validate it against
+    found = check_labels(X, np.arange(200), y, LogisticRegression(), rng=np.random.default_rng(0))
+    assert 7 not in found.rows.tolist() and found.rows.shape == (199,)
+    sampled = check_labels(
+        X, np.arange(200), truth, LogisticRegression(), rng=np.random.default_rng(0), max_rows=60
+    )
+    assert sampled.rows.shape == (60,)  # beyond max_rows, a sample is judged
+    noise = np.random.default_rng(5).normal(size=(54, 6))
+    blind = check_labels(
+        noise,
+        np.arange(54),
+        np.repeat([0, 1, 2], [30, 12, 12]),
+        LogisticRegression(C=0.01),
+        rng=np.random.default_rng(0),
+    )
+    assert blind.rows.shape == (0,)  # no better than the most common label: judges nothing

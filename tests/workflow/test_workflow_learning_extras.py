@@ -57,12 +57,26 @@ def test_planted_wrong_labels_are_flagged_for_a_second_look(lab: Any) -> None:
         ).all()
     assert sorted(trained[-1][0]["relabel_flagged"]) == sorted(by_item)
 
-    # The next round suggests them again but flags no item twice.
+    # The next round flags no item twice. Its model, fitted on more labels, agrees with the
+    # honest labels the last one doubted: the learner closes their flags, saying so, and the
+    # planted flips stay flagged.
     _label(lab, ann, n=10)
     lab.train(ctx)
-    again = [f["item_id"] for f in review.flags(lab.db, ctx, kind="label_issue")]
+    every = review.flags(lab.db, ctx, kind="label_issue", open_only=False)
+    again = [f["item_id"] for f in every]
     assert len(again) == len(set(again))
     assert set(by_item) <= set(again)
+    still = {f["item_id"] for f in every if f["open"]}
+    assert set(flipped) & set(by_item) <= still
+    closed = [f for f in every if not f["open"]]
+    assert closed and not {f["item_id"] for f in closed} & set(flipped)
+    for f in closed:
+        assert re.fullmatch(
+            r"closed by the learner \(model v3\): it now agrees with '\w+' "
+            r"\(p = (0\.\d\d|1\.00) out of fold\)",
+            f["resolved_note"],
+        )
+    assert status.status(lab.db, ctx)["open_label_issues"] == len(still)
 
 
 def test_few_labels_give_no_relabel_suggestions(lab: Any, ready: Any) -> None:

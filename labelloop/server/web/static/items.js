@@ -295,7 +295,7 @@
         f.kind.replaceAll("_", " "),
         f.note || "",
         f.user || "the checks",
-        f.open ? "open" : "resolved",
+        f.open ? "open" : f.resolved_note || "resolved",
         when(f.created_at),
       ]);
       body.push(part("Flags", table(["Kind", "Note", "By", "State", "When"], rows)));

@@ -62,7 +62,9 @@
         const r = await api("POST", base + "/quality/scan");
         out.textContent = r.reason
           ? `Checked ${r.checked} labels: ${r.reason}.`
-          : `Checked ${r.checked} labels; ${r.flagged} new likely label errors flagged. Reload to see the counts.`;
+          : `Checked ${r.checked} labels; ${r.flagged} new likely label errors flagged` +
+            (r.closed ? `; ${r.closed} open label issues closed (the model now agrees with their labels)` : "") +
+            ". Reload to see the counts.";
       } catch (err) {
         out.textContent = String(err.detail || err.message);
       } finally {

@@ -378,6 +378,7 @@
       li.append(node("span", "flag-kind", f.kind.replace(/_/g, " ")));
       const who = f.user ? f.user + ": " : "";
       li.append(node("span", "flag-note", who + (f.note || "")));
+      if (f.resolved_note) li.append(node("span", "flag-note", "— " + f.resolved_note));
       el.flags.append(li);
     }
     el.flags.hidden = !(flags || []).length;

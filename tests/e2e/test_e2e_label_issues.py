@@ -1,0 +1,104 @@
+"""Label issues an early model raised on right labels leave the pages once a later round's
+model agrees with those labels: the Quality page's count goes down and says the model closed
+them, the project page stops asking for a second look, and the item's trace says why."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import SCHEMA, make_rows
+from tests.e2e.conftest import PASSWORD, USERNAME, login, run_cli, serving, write_jsonl
+
+pytestmark = pytest.mark.browser
+
+SLUG = "issues"
+
+
+def _train(home: Path) -> None:
+    """A round, as a `labelloop worker` beside the server would run it."""
+    from labelloop.cli.common import _open
+    from labelloop.config import get_settings
+    from labelloop.workflow import learning, projects
+
+    _, db = _open(get_settings(home=home))
+    try:
+        learning.train(db, projects.system_context(db, SLUG))
+    finally:
+        db.dispose()
+
+
+def _flag_as_an_early_round(home: Path, external_ids: list[str]) -> list[int]:
+    """The label_issue flags an early, weak round raised on right labels; their item ids."""
+    from labelloop.cli.common import _open
+    from labelloop.config import get_settings
+    from labelloop.store import review as store_review
+    from labelloop.workflow import projects
+
+    _, db = _open(get_settings(home=home))
+    try:
+        ctx = projects.system_context(db, SLUG)
+        with db.read() as conn:
+            ids = [
+                int(store_review.items_by_external(conn, project_id=ctx.id, external_id=e)[0]["id"])
+                for e in external_ids
+            ]
+        found = [
+            {
+                "item_id": i,
+                "annotation_id": None,
+                "user_id": None,
+                "note": "labeled 'positive' but the model is 0.55 sure it is 'neutral'",
+                "score": 0.3,
+            }
+            for i in ids
+        ]
+        with db.write() as conn:
+            assert store_review.add_label_issues(conn, ctx.id, found, to_review=False) == ids
+    finally:
+        db.dispose()
+    return ids
+
+
+def _badge(page: Any) -> str:
+    return " ".join(page.inner_text(".flag-summary [data-kind='label_issue']").split())
+
+
+def test_the_quality_page_counts_only_the_labels_the_newest_model_doubts(
+    tmp_path: Path, browser: Any
+) -> None:
+    home, work = tmp_path / "home", tmp_path / "work"
+    work.mkdir()
+    run_cli(home, "init")
+    run_cli(home, "users", "add", USERNAME, "--admin", "--password-stdin", stdin=PASSWORD + "\n")
+    (work / "schema.json").write_text(json.dumps(SCHEMA))
+    run_cli(home, "projects", "create", SLUG, "--schema", str(work / "schema.json"))
+    rows = make_rows(60, labeled=True)
+    data = write_jsonl(work / "labeled.jsonl", rows)
+    run_cli(home, "import", SLUG, str(data), "--id-field", "id", "--label-field", "label")
+    _train(home)  # every label is right and this model agrees: nothing to flag
+    doubted = _flag_as_an_early_round(home, [rows[2]["id"], rows[5]["id"]])  # both positive
+
+    with serving(home, "serve", env={"LABELLOOP_LEARNER": "off"}) as url:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        login(page, url, f"/p/{SLUG}/quality")
+        assert _badge(page) == "label issue 2 (2 open)"
+        page.goto(f"{url}/p/{SLUG}")
+        said = page.inner_text("#stop-relabel")
+        assert "2 labels the model contradicts are flagged for a second look" in said
+
+        _train(home)  # the next round: its model agrees with both labels
+
+        page.goto(f"{url}/p/{SLUG}/quality")
+        assert _badge(page) == "label issue 2 (0 open, 2 closed by the model)"
+        assert page.inner_text("#stat-flags") == "0"
+        page.goto(f"{url}/p/{SLUG}")
+        assert page.locator("#stop-relabel").count() == 0
+        page.goto(f"{url}/p/{SLUG}/items?item={doubted[0]}")
+        page.wait_for_selector("#trace-body table")
+        trace = page.inner_text("#trace-body")
+        assert "closed by the learner (model v2): it now agrees with 'positive'" in trace
+        page.close()
