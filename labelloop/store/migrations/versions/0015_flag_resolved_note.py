@@ -1,8 +1,8 @@
 """flag resolved note: a label issue the model no longer sees is closed, saying so
 
 Revision ID: 0015
-Revises: 0013
-Create Date: 2026-12-28 10:00:00.000000
+Revises: 0014
+Create Date: 2026-12-06 10:00:00.000000
 """
 
 from alembic import op
