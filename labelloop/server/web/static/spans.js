@@ -10,11 +10,17 @@
 
   // The tokenizer of labelloop/schema/tokens.py (the span model's tokens), with Python's
   // Unicode \w and \s spelled out: a link, an @mention or #hashtag, a word, or one other
-  // character. A combining mark (\p{M}) stays with the character before it, in a word or not.
+  // character. A combining mark (\p{M}) stays with the character before it, in a word or not;
+  // a zero-width (non-)joiner stays in its word; an emoji is one token with its skin tone, a
+  // flag's two letters and the emoji joined to it by zero-width joiners (👩‍👩‍👧, 🏳️‍🌈).
   const S = "\\t\\n\\v\\f\\r \\x1c-\\x1f\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
-  const W = "[\\p{L}\\p{M}\\p{N}_]";
+  const JOINERS = "\\u200c\\u200d";
+  const W = `[\\p{L}\\p{M}\\p{N}_${JOINERS}]`;
+  const SYMBOL =
+    `(?:[\\u{1F1E6}-\\u{1F1FF}]{2}|[^${S}\\p{L}\\p{M}\\p{N}_${JOINERS}])` +
+    "[\\p{M}\\u{1F3FB}-\\u{1F3FF}\\u{E0020}-\\u{E007F}]*";
   const TOKEN = new RegExp(
-    `https?://[^${S}]+|www\\.[^${S}]+|[@#]${W}+|${W}+(?:['’]${W}+)*|[^${S}\\p{L}\\p{M}\\p{N}_]\\p{M}*`,
+    `https?://[^${S}]+|www\\.[^${S}]+|[@#]${W}+|${W}+(?:['’]${W}+)*|${SYMBOL}(?:\\u200d(?:${SYMBOL})?)*`,
     "gu",
   );
 
