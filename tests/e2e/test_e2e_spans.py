@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -249,6 +249,15 @@ def _drag(page: Any, first: Any, last: Any, *, start: float = 0.35, end: float =
     page.mouse.down()
     page.mouse.move(b["x"] + b["width"] * end, b["y"] + b["height"] / 2, steps=8)
     page.mouse.up()
+
+
+def _page_tokens(page: Any, texts: Sequence[str]) -> list[list[list[int]]]:
+    """The page's tokens of each text, as [start, end] code-point offsets (as the server's)."""
+    return page.evaluate(
+        """texts => texts.map(t => { const L = window.labelloop.spans, m = L.offsetMaps(t);
+            return L.tokenize(t).map(k => [m.toCp[k.s], m.toCp[k.e]]); })""",
+        list(texts),
+    )
 
 
 def _tok(page: Any, word: str) -> Any:
@@ -629,12 +638,7 @@ def test_a_word_with_combining_marks_is_one_word_on_the_page_as_on_the_server(
         "e\u0301te\u0301, \u0301x a\ufeffb c\x85d e\x1cf https://x.io/\ufeffa",
         "#ha\u0301sh @ana\u0301 don\u2019t 1\ufe0f\u20e3 🇩🇪\r\nतमिऴ् ภาษาไทย",
     ]
-    in_page = page.evaluate(
-        """texts => texts.map(t => { const L = window.labelloop.spans, m = L.offsetMaps(t);
-            return L.tokenize(t).map(k => [m.toCp[k.s], m.toCp[k.e]]); })""",
-        tricky,
-    )
-    assert in_page == [[list(token) for token in tokenize(t)] for t in tricky]
+    assert _page_tokens(page, tricky) == [[list(token) for token in tokenize(t)] for t in tricky]
 
     # → takes "José" with its accent, Shift+→ "Martí" with its; one more word is "met".
     page.keyboard.press("ArrowRight")
@@ -848,12 +852,7 @@ def test_an_emoji_is_one_word_on_the_page_as_on_the_server(
 ) -> None:
     page = _open(browser, spans_server, "emoji")
     text = EMOJI_TEXTS[0]
-    in_page = page.evaluate(
-        """texts => texts.map(t => { const L = window.labelloop.spans, m = L.offsetMaps(t);
-            return L.tokenize(t).map(k => [m.toCp[k.s], m.toCp[k.e]]); })""",
-        list(TEXTS),
-    )
-    assert in_page == [[list(token) for token in tokenize(t)] for t in TEXTS]
+    assert _page_tokens(page, TEXTS) == [[list(token) for token in tokenize(t)] for t in TEXTS]
     # No word ends inside what the browser draws as one character.
     inside = page.evaluate(
         """texts => texts.flatMap(t => {
