@@ -37,17 +37,30 @@ def _marks() -> str:
     return "".join(ranges)
 
 
+_JOINERS = r"\u200c\u200d"
+"""Zero-width non-joiner and joiner: inside a word (Persian, Hindi) or between emoji."""
+_EMOJI_EXTEND = r"\U0001f3fb-\U0001f3ff\U000e0020-\U000e007f"
+"""Skin-tone modifiers and the tag characters of subdivision flags (England's, Scotland's)."""
+_REGIONAL_PAIR = r"[\U0001f1e6-\U0001f1ff]{2}"
+"""Two regional indicators: one flag (🇫🇷)."""
+
+
 @cache
 def token_pattern() -> re.Pattern[str]:
     """A link, an @mention or #hashtag, a word (with inner apostrophes, as in "don't"), or one
     other character. A combining mark belongs to the character before it, as a reader sees
     it: "é" written as e and an accent, a Hindi vowel sign or an Arabic vowel mark stays in
-    its word (Python's ``\\w`` has no marks), and an emoji keeps its variation selector.
-    Built on first use: the marks are read from the Unicode database."""
+    its word (Python's ``\\w`` has no marks), and an emoji keeps its variation selector. An
+    emoji is one token as it is one character on screen: a flag's two letters, a skin tone,
+    a sequence joined by zero-width joiners (👩‍👩‍👧, 🏳️‍🌈); a joiner or non-joiner inside a
+    word stays in it (Persian's می‌خواهم). Built on first use: the marks are read from the
+    Unicode database. The labeling page (spans.js) builds the same pattern."""
     marks = _marks()
-    word = rf"[\w{marks}]"
+    word = rf"[\w{marks}{_JOINERS}]"
+    symbol = rf"(?:{_REGIONAL_PAIR}|[^\s\w{marks}{_JOINERS}])[{marks}{_EMOJI_EXTEND}]*"
     return re.compile(
-        rf"https?://\S+|www\.\S+|[@#]{word}+|{word}+(?:['’]{word}+)*|[^\s\w{marks}][{marks}]*"
+        rf"https?://\S+|www\.\S+|[@#]{word}+|{word}+(?:['’]{word}+)*"
+        rf"|{symbol}(?:\u200d(?:{symbol})?)*"
     )
 
 

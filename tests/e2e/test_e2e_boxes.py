@@ -9,7 +9,7 @@ import json
 import struct
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -885,22 +885,29 @@ def test_space_or_middle_drag_pans_and_a_box_drawn_after_lands_on_its_pixels(
     page.close()
 
 
-def test_undo_acts_on_the_boxes_control_used_last(boxes_server: str, browser: Any) -> None:
-    """With two boxes controls on an image, Ctrl+Z and Ctrl+Y act on the one last drawn on or
-    clicked, not on both."""
+def _open_pair(browser: Any, url: str) -> tuple[Any, str, Callable[[str], Stage]]:
+    """The labeling page of the project with two boxes controls, both images loaded: the page,
+    its item, and a way to scroll to a stage (its selector) and map its pixels."""
     page = browser.new_page(viewport={"width": 1200, "height": 900})
-    login(page, boxes_server, f"/p/{PAIR}/label")
+    login(page, url, f"/p/{PAIR}/label")
     page.wait_for_function(
         """() => document.getElementById('label-app').dataset.state === 'task'
             && [...document.querySelectorAll('.boxes-stage')].filter(
                 s => s.dataset.ready === 'true').length === 2"""
     )
-    item = str(page.text_content("#item-id"))
-    vehicles, people = (f".boxes-stage[data-control='{name}']" for name in PAIR_CONTROLS)
 
     def on(within: str) -> Stage:
         page.locator(within).scroll_into_view_if_needed()
         return Stage(page, within=within)
+
+    return page, str(page.text_content("#item-id")), on
+
+
+def test_undo_acts_on_the_boxes_control_used_last(boxes_server: str, browser: Any) -> None:
+    """With two boxes controls on an image, Ctrl+Z and Ctrl+Y act on the one last drawn on or
+    clicked, not on both."""
+    page, item, on = _open_pair(browser, boxes_server)
+    vehicles, people = (f".boxes-stage[data-control='{name}']" for name in PAIR_CONTROLS)
 
     def shown() -> tuple[list[dict[str, Any]], ...]:
         """Each control's boxes: the vehicles', the people's."""
@@ -929,4 +936,75 @@ def test_undo_acts_on_the_boxes_control_used_last(boxes_server: str, browser: An
 
     page.keyboard.press("Enter")
     assert _stored(page, boxes_server, PAIR, item) == {"vehicles": [], "people": adult}
+    page.close()
+
+
+def test_every_key_acts_in_the_boxes_control_used_last(boxes_server: str, browser: Any) -> None:
+    """With two boxes controls on an image, ], arrows, +, Delete and Esc act in the one last
+    drawn on, clicked, tabbed into or given one of its own label keys, as Ctrl+Z does (they all
+    went to the first); until one is used, in the first. The image the keys act on says so."""
+    page, item, on = _open_pair(browser, boxes_server)
+    vehicles, people = (f".boxes-stage[data-control='{name}']" for name in PAIR_CONTROLS)
+
+    def shown() -> tuple[list[dict[str, Any]], ...]:
+        return tuple(_boxes(page, s) for s in (vehicles, people))
+
+    def keyed() -> list[str]:
+        return page.eval_on_selector_all(
+            ".boxes-stage.is-keyed", "stages => stages.map(s => s.dataset.control)"
+        )
+
+    assert keyed() == ["vehicles"]
+    assert "keys act here" in str(page.text_content(f"{vehicles} .boxes-stage-name"))
+    stage = on(vehicles)
+    _drag(page, stage.at(40, 30), stage.at(140, 110))
+    stage = on(people)
+    _drag(page, stage.at(200, 120), stage.at(260, 220))
+    car, adult = (boxes[0] for boxes in shown())
+    assert keyed() == ["people"]
+    assert "keys act here" not in str(page.text_content(f"{vehicles} .boxes-stage-name"))
+
+    # The people box was drawn last: Esc, ], the arrows, + and - act there, not on the car.
+    page.keyboard.press("Escape")
+    assert [b["selected"] for b in shown()[1]] == [False]
+    page.keyboard.press("]")
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("Shift+ArrowDown")
+    cars, adults = shown()
+    assert cars == [car]
+    _close(adults[0], 0.01, x=adult["x"] + 1, y=adult["y"] + 10)
+    assert adults[0]["selected"]
+    page.keyboard.press("+")
+    zooms = [float(page.get_attribute(s, "data-zoom") or 0) for s in (vehicles, people)]
+    assert zooms[0] == 1 and zooms[1] > 1
+    page.keyboard.press("-")
+    page.keyboard.press("Delete")
+    assert shown() == ([car], [])
+
+    # The vehicles' own label key (1: car) adds a car there and makes it the one.
+    page.keyboard.press("1")
+    cars, adults = shown()
+    assert (len(cars), adults, keyed()) == (2, [], ["vehicles"])
+    page.keyboard.press("ArrowLeft")  # moves the car just added, which is selected
+    assert shown()[0][1]["x"] == cars[1]["x"] - 1
+    # Tabbing into the people's panel makes it the one; so does a click on its image.
+    page.focus(".boxes-widget[data-control='people'] .boxes-label")
+    assert keyed() == ["people"]
+    page.keyboard.press("Control+z")  # takes back the people box's removal, not the car
+    assert [len(boxes) for boxes in shown()] == [2, 1]
+    page.keyboard.press("Control+y")
+    page.evaluate("document.activeElement.blur()")  # Enter is to submit, not press that label
+    page.mouse.click(*on(vehicles).at(300, 250))
+    assert keyed() == ["vehicles"]
+    page.keyboard.press("Control+z")  # back: the car before the ← nudge
+    assert shown()[0][1]["x"] == cars[1]["x"]
+    page.keyboard.press("[")  # the last of the vehicles' boxes: the car added by key
+    page.keyboard.press("Delete")
+    assert [[_plain(b) for b in boxes] for boxes in shown()] == [[_plain(car)], []]
+
+    page.keyboard.press("?")
+    assert "keys act on" in str(page.text_content("#shortcuts-body"))
+    page.keyboard.press("Escape")
+    page.keyboard.press("Enter")
+    assert _stored(page, boxes_server, PAIR, item) == {"vehicles": [_plain(car)], "people": []}
     page.close()

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,7 @@ import pytest
 
 from labelloop.schema.tokens import tokenize
 from tests.e2e.conftest import PASSWORD, USERNAME, login, run_cli, serving
+from tests.schema.token_texts import EMOJI_TEXTS, TEXTS
 
 pytestmark = pytest.mark.browser
 
@@ -36,7 +37,21 @@ MARKS_TEXT = "Jose\u0301 Marti\u0301 met Zoe\u0308 in दिल्ली and م�
 """Accents written as a letter and a combining mark, Hindi vowel signs, Arabic vowel marks."""
 RTL_TEXT = "التقى محمد بن سلمان في الرياض يوم الإثنين."
 """Arabic: read and drawn from right to left."""
+LONG_PARTS = 66
+"""Paragraphs of the long text, six sentences each (about 25,000 characters in all)."""
+RTL_TWO = "التقى محمد بالوزير في الرياض. ثم سافر إلى القاهرة يوم الإثنين."
+"""Two Arabic sentences."""
 CUES = {"name": "cues", "type": "spans", "labels": ["praise", "complaint"], "hotkeys": ["k", "j"]}
+
+
+def _sentence(part: int, note: int) -> str:
+    return f"In part {part} note {note} the harbour of Town{part}x{note} stayed open all week."
+
+
+def _long_text() -> str:
+    """Paragraphs of six sentences, a blank line between them."""
+    paragraphs = (" ".join(_sentence(p, n) for n in range(6)) for p in range(LONG_PARTS))
+    return "\n\n".join(paragraphs)
 
 
 def _span(text: str, words: str, label: str) -> dict[str, Any]:
@@ -124,7 +139,10 @@ def spans_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SpansServ
     run_cli(home, "projects", "create", "marks", "--schema", str(spans_schema))
     texts = (("touch", MOUSE_TEXT), ("nested", NESTED_TEXT), ("two", TWO_TEXT))
     run_cli(home, "projects", "create", "rtl", "--schema", str(spans_schema))
-    for slug, text in (*texts, ("marks", MARKS_TEXT), ("rtl", RTL_TEXT)):
+    more = (("long", _long_text()), ("rtl2", RTL_TWO), ("emoji", EMOJI_TEXTS[0]))
+    for slug, _ in more:
+        run_cli(home, "projects", "create", slug, "--schema", str(spans_schema))
+    for slug, text in (*texts, ("marks", MARKS_TEXT), ("rtl", RTL_TEXT), *more):
         rows = [{"id": f"{slug}1", "text": text}]
         run_cli(home, "import", slug, str(_write(work / f"{slug}.jsonl", rows)), "--id-field", "id")
     run_cli(home, "projects", "create", "mixed", "--schema", str(mixed_schema))
@@ -232,6 +250,15 @@ def _drag(page: Any, first: Any, last: Any, *, start: float = 0.35, end: float =
     page.mouse.down()
     page.mouse.move(b["x"] + b["width"] * end, b["y"] + b["height"] / 2, steps=8)
     page.mouse.up()
+
+
+def _page_tokens(page: Any, texts: Sequence[str]) -> list[list[list[int]]]:
+    """The page's tokens of each text, as [start, end] code-point offsets (as the server's)."""
+    return page.evaluate(
+        """texts => texts.map(t => { const L = window.labelloop.spans, m = L.offsetMaps(t);
+            return L.tokenize(t).map(k => [m.toCp[k.s], m.toCp[k.e]]); })""",
+        list(texts),
+    )
 
 
 def _tok(page: Any, word: str) -> Any:
@@ -662,12 +689,7 @@ def test_a_word_with_combining_marks_is_one_word_on_the_page_as_on_the_server(
         "e\u0301te\u0301, \u0301x a\ufeffb c\x85d e\x1cf https://x.io/\ufeffa",
         "#ha\u0301sh @ana\u0301 don\u2019t 1\ufe0f\u20e3 🇩🇪\r\nतमिऴ् ภาษาไทย",
     ]
-    in_page = page.evaluate(
-        """texts => texts.map(t => { const L = window.labelloop.spans, m = L.offsetMaps(t);
-            return L.tokenize(t).map(k => [m.toCp[k.s], m.toCp[k.e]]); })""",
-        tricky,
-    )
-    assert in_page == [[list(token) for token in tokenize(t)] for t in tricky]
+    assert _page_tokens(page, tricky) == [[list(token) for token in tokenize(t)] for t in tricky]
 
     # → takes "José" with its accent, Shift+→ "Martí" with its; one more word is "met".
     page.keyboard.press("ArrowRight")
@@ -713,5 +735,209 @@ def test_a_right_to_left_text_reads_from_the_right_and_the_arrows_follow_it(
     page.keyboard.press("Enter")
     stored = _stored(page, spans_server, "rtl")
     assert stored["value"] == {"entities": [_span(text, "محمد بن", "person")]}
+    assert page.errors == []
+    page.close()
+
+
+def _cursor(page: Any) -> dict[str, Any]:
+    """The word under the cursor, its offset, where it is drawn and whether it is in view (in
+    the item's scrolling box and in the window)."""
+    return page.evaluate(
+        """() => {
+            const c = document.querySelector('.spans-text .is-cursor');
+            if (!c) return null;
+            const r = c.getBoundingClientRect(), box = document.getElementById('item-text');
+            const v = box.getBoundingClientRect();
+            return { word: c.textContent, at: Number(c.dataset.s), top: r.top, left: r.left,
+                     right: r.right, scrolled: box.scrollTop,
+                     seen: r.top >= Math.max(0, v.top) - 1
+                         && r.bottom <= Math.min(innerHeight, v.bottom) + 1 };
+        }"""
+    )
+
+
+def _selected_text(page: Any) -> str:
+    return "".join(
+        page.eval_on_selector_all(".spans-text .is-selection", "ps => ps.map(p => p.textContent)")
+    )
+
+
+def _line(page: Any, at: int) -> list[int]:
+    """The offsets of the words drawn on the same line as the word at ``at``, in text order."""
+    return page.evaluate(
+        """at => {
+            const toks = [...document.querySelectorAll('.spans-text .tok')];
+            const mid = el => {
+                const r = el.getBoundingClientRect();
+                return (r.top + r.bottom) / 2;
+            };
+            const y = mid(toks.find(t => Number(t.dataset.s) === at));
+            return toks.filter(t => Math.abs(mid(t) - y) < 4).map(t => Number(t.dataset.s));
+        }""",
+        at,
+    )
+
+
+def test_a_long_text_is_crossed_by_sentence_paragraph_line_and_screen(
+    spans_server: SpansServer, browser: Any
+) -> None:
+    page = _open(browser, spans_server, "long")
+    text = _long_text()
+    assert len(text) > 25_000
+    start_of = text.index
+
+    # The end and back: the cursor is scrolled into view each time.
+    page.keyboard.press("Control+End")
+    end = _cursor(page)
+    assert (end["word"], end["at"], end["seen"]) == (".", len(text) - 1, True)
+    assert end["scrolled"] > 0
+    page.keyboard.press("Control+Home")
+    start = _cursor(page)
+    assert (start["at"], start["seen"]) == (0, True)
+    assert start["scrolled"] < 20  # back at the top (but for the half line above the word)
+
+    # The middle of the text in 35 keys, not thousands: 32 paragraphs on, 3 sentences on, and
+    # Shift+Ctrl+→ takes that whole sentence for a label.
+    for _ in range(32):
+        page.keyboard.press("Control+ArrowDown")
+    assert _cursor(page)["at"] == start_of(_sentence(32, 0))
+    for _ in range(3):
+        page.keyboard.press("Control+ArrowRight")
+    here = _cursor(page)
+    assert (here["at"], here["seen"]) == (start_of(_sentence(32, 3)), True)
+    page.keyboard.press("Shift+Control+ArrowRight")
+    assert _selected_text(page) == _sentence(32, 3)
+    page.keyboard.press("l")
+
+    # From the span just marked: on a sentence, a word, then back to this sentence's first
+    # word, then to the one before; back a paragraph.
+    page.keyboard.press("Control+ArrowRight")
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("Control+ArrowLeft")
+    assert _cursor(page)["at"] == start_of(_sentence(32, 4))
+    page.keyboard.press("Control+ArrowLeft")
+    assert _cursor(page)["at"] == start_of(_sentence(32, 3))
+    page.keyboard.press("Control+ArrowUp")
+    assert _cursor(page)["at"] == start_of(_sentence(32, 0))
+    page.keyboard.press("Alt+ArrowUp")  # a Mac's paragraph key
+    assert _cursor(page)["at"] == start_of(_sentence(31, 0))
+    # Shift+Ctrl+↓ selects to the paragraph's end.
+    page.keyboard.press("Shift+Control+ArrowDown")
+    assert _selected_text(page) == " ".join(_sentence(31, n) for n in range(6))
+
+    # Home and End: the ends of the line on screen; ↓ one line down, in the same column.
+    page.keyboard.press("Control+ArrowUp")  # a move without Shift lets the selection go
+    assert (_cursor(page)["at"], _selected_text(page)) == (start_of(_sentence(31, 0)), "In")
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")
+    at = _cursor(page)["at"]
+    line = _line(page, at)
+    assert len(line) > 3 and line[0] < at < line[-1]
+    page.keyboard.press("End")
+    assert _cursor(page)["at"] == line[-1]
+    page.keyboard.press("Home")
+    assert _cursor(page)["at"] == line[0]
+    page.keyboard.press("Shift+End")
+    assert _selected_text(page) == text[line[0] : dict(tokenize(text))[line[-1]]]
+    page.keyboard.press("Home")
+    before = _cursor(page)
+    page.keyboard.press("ArrowDown")
+    below = _cursor(page)
+    assert below["top"] > before["top"] + 10 and abs(below["left"] - before["left"]) < 60
+    starts = [s for s, _ in tokenize(text)]
+    assert below["at"] == starts[starts.index(line[-1]) + 1]  # the next line's first word
+    page.keyboard.press("ArrowUp")
+    assert _cursor(page)["at"] == before["at"]
+
+    # Page Down: the text scrolls by a screen and the cursor with it, keeping its place.
+    page.keyboard.press("PageDown")
+    down = _cursor(page)
+    assert down["scrolled"] > before["scrolled"] + 200
+    assert down["at"] > before["at"] + 400 and down["seen"]
+    assert abs(down["top"] - before["top"]) < 40
+    page.keyboard.press("Shift+PageDown")
+    assert len(_selected_text(page)) > 400
+    page.keyboard.press("PageUp")  # a screen back up: where the Page Down put it
+    assert _cursor(page)["at"] == down["at"] and _cursor(page)["seen"]
+
+    # The shortcuts sheet lists the new keys.
+    page.keyboard.press("?")
+    sheet = page.inner_text("#shortcuts-body")
+    for key in ("Ctrl+→", "Ctrl+↓", "Home", "Ctrl+End", "PageDown", "Shift+Ctrl+→"):
+        assert key in sheet, key
+    page.keyboard.press("Escape")
+
+    page.keyboard.press("Enter")
+    stored = _stored(page, spans_server, "long")
+    assert stored["value"] == {"entities": [_span(text, _sentence(32, 3), "place")]}
+    assert page.errors == []
+    page.close()
+
+
+def test_in_a_right_to_left_text_ctrl_left_goes_on_to_the_next_sentence(
+    spans_server: SpansServer, browser: Any
+) -> None:
+    page = _open(browser, spans_server, "rtl2")
+    text = RTL_TWO
+    second = text.index("ثم")
+    page.keyboard.press("Control+ArrowLeft")  # no cursor yet: the first sentence
+    assert _cursor(page)["at"] == 0
+    page.keyboard.press("Control+ArrowLeft")
+    assert _cursor(page)["at"] == second
+    page.keyboard.press("Control+ArrowRight")
+    assert _cursor(page)["at"] == 0
+    page.keyboard.press("Shift+Control+ArrowLeft")  # the first sentence, to its full stop
+    assert _selected_text(page) == text[:second].rstrip()
+    page.keyboard.press("p")
+    page.keyboard.press("Control+End")
+    assert _cursor(page)["word"] == "."
+    page.keyboard.press("Enter")
+    stored = _stored(page, spans_server, "rtl2")
+    assert stored["value"] == {"entities": [_span(text, text[:second].rstrip(), "person")]}
+    assert page.errors == []
+    page.close()
+
+
+def test_an_emoji_is_one_word_on_the_page_as_on_the_server(
+    spans_server: SpansServer, browser: Any
+) -> None:
+    page = _open(browser, spans_server, "emoji")
+    text = EMOJI_TEXTS[0]
+    assert _page_tokens(page, TEXTS) == [[list(token) for token in tokenize(t)] for t in TEXTS]
+    # No word ends inside what the browser draws as one character.
+    inside = page.evaluate(
+        """texts => texts.flatMap(t => {
+            const seg = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
+            const edges = new Set(Array.from(seg.segment(t), g => g.index).concat([t.length]));
+            return window.labelloop.spans.tokenize(t)
+                .flatMap(k => [k.s, k.e]).filter(i => !edges.has(i)).map(i => [t, i]);
+        })""",
+        list(EMOJI_TEXTS),
+    )
+    assert inside == []
+
+    # One → per emoji: Family, then 👩‍👩‍👧, marked whole; then at, the, pride, 🏳️‍🌈.
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")
+    assert _cursor(page)["word"] == "👩\u200d👩\u200d👧"
+    page.keyboard.press("p")
+    for _ in range(4):  # on from the span just marked
+        page.keyboard.press("ArrowRight")
+    assert _cursor(page)["word"] == "🏳\ufe0f\u200d🌈"
+    page.keyboard.press("Control+End")
+    page.keyboard.press("ArrowLeft")
+    assert _cursor(page)["word"] == "👍🏽"
+    for _ in range(4):
+        page.keyboard.press("Shift+ArrowLeft")  # up, thumbs, the comma, 🇫🇷
+    assert _selected_text(page) == "🇫🇷, thumbs up 👍🏽"
+    page.keyboard.press("l")
+    page.keyboard.press("Enter")
+    stored = _stored(page, spans_server, "emoji")
+    assert stored["value"] == {
+        "entities": [
+            _span(text, "👩\u200d👩\u200d👧", "person"),
+            _span(text, "🇫🇷, thumbs up 👍🏽", "place"),
+        ]
+    }
     assert page.errors == []
     page.close()

@@ -61,9 +61,24 @@
 
   // ------------------------------------------------------------ shared by every boxes control
 
-  /** Undo and redo of the boxes control last used (drawn on, clicked, focused), or null: with
-   *  two boxes controls on a page one Ctrl+Z takes back a change in that one, not in each. */
+  /** Every boxes control of the page, in control order, as {undo, redo, live, mark}. */
+  const made = [];
+  /** The boxes control last used (drawn on, clicked, focused, given one of its label keys). */
   let lastUsed = null;
+
+  /** The boxes control that takes the keys, Ctrl+Z as much as [, ], arrows or +: the one last
+   *  used while it is on screen, else the first on screen (with two boxes controls on a page a
+   *  key acts in that one, never in each, nor in the first while the user works in the other). */
+  function current() {
+    if (lastUsed && lastUsed.live()) return lastUsed;
+    return made.find((m) => m.live()) || null;
+  }
+
+  /** Show which control the keys go to (drawn only when there are several). */
+  function markCurrent() {
+    const keyed = current();
+    for (const m of made) m.mark(m === keyed);
+  }
   /** Space held down: a drag on any image pans it instead of drawing (CVAT, Label Studio). */
   let spaceHeld = false;
 
@@ -93,14 +108,15 @@
     // Ctrl+Z (Cmd+Z) takes back the last change to the boxes; Ctrl+Shift+Z (Cmd+Shift+Z) and
     // Ctrl+Y put it back, as in Label Studio and CVAT. The pages leave keys with Ctrl to the
     // browser, so the widget listens itself; in a text field the browser's own undo stays.
-    if (!(e.ctrlKey || e.metaKey) || e.altKey || !lastUsed) return;
+    const keyed = current();
+    if (!(e.ctrlKey || e.metaKey) || e.altKey || !keyed) return;
     // the letter as typed, else the key's place (Ctrl+Я on a Russian layout is Ctrl+Z)
     const typed = e.key.toLowerCase();
     const k = /^[a-z]$/.test(typed) || !e.code.startsWith("Key") ? typed : e.code.slice(3).toLowerCase();
     const back = k === "z" && !e.shiftKey;
     const forth = (k === "z" && e.shiftKey) || (k === "y" && e.ctrlKey && !e.shiftKey);
     if (!back && !forth) return;
-    if (back ? lastUsed.undo() : lastUsed.redo()) e.preventDefault();
+    if (back ? keyed.undo() : keyed.redo()) e.preventDefault();
   });
   document.addEventListener("keyup", (e) => {
     if (e.key === " ") holdSpace(false);
@@ -220,9 +236,8 @@
 
     stage.setAttribute("aria-label", control.name + ": the image; drag on it to draw a box");
     // With several boxes controls each gets its own copy of the image, named.
-    if (several) {
-      stage.prepend(node("p", "boxes-stage-name", control.name));
-    }
+    const stageName = several ? node("p", "boxes-stage-name", control.name) : null;
+    if (stageName) stage.prepend(stageName);
     const broken = node("p", "boxes-broken", "The image could not be loaded.");
     broken.hidden = true;
     stage.append(broken);
@@ -468,14 +483,22 @@
       if (stack.length > UNDO_STEPS) stack.shift();
     }
 
-    const undoable = {
+    const me = {
       undo: () => travel(st.history, st.future),
       redo: () => travel(st.future, st.history),
+      live: () => st.shown && stage.isConnected,
+      mark(on) {
+        stage.classList.toggle("is-keyed", several && on);
+        if (stageName) stageName.textContent = control.name + (on ? " · keys act here" : "");
+      },
     };
+    made.push(me);
 
-    /** Make this control the one Ctrl+Z and Ctrl+Y act on. */
+    /** Make this control the one the keys act on. */
     function use() {
-      lastUsed = undoable;
+      if (lastUsed === me) return;
+      lastUsed = me;
+      markCurrent();
     }
 
     /** Keep the boxes as they are now, before a change, so Ctrl+Z can bring them back; the
@@ -757,6 +780,14 @@
     function key(e) {
       if (st.disabled || !st.shown || e.ctrlKey || e.metaKey) return false;
       const k = e.key;
+      if (current() !== me) {
+        // Another boxes control takes the keys; a label key of this one's own makes it the one.
+        const i = e.altKey ? -1 : hotkeyIndex(k);
+        if (i < 0 || shared(i)) return false;
+        use();
+        if (!e.repeat) addCentred(labels[i]);
+        return true;
+      }
       const sel = st.selected >= 0 ? st.boxes[st.selected] : null;
       const arrows = {
         ArrowLeft: [-1, 0],
@@ -863,6 +894,7 @@
           if (!child.classList.contains("boxes-stage")) child.remove();
         }
         itemArea.append(stage);
+        markCurrent();
         stage.scrollLeft = 0;
         stage.scrollTop = 0;
         layout();
@@ -905,6 +937,16 @@
               "Draw a box on the image (Shift+drag: over another box too); " +
               "drag a box to move it, a corner to resize",
           },
+          ...(several
+            ? [
+                {
+                  keys: ["Click", "Tab"],
+                  what:
+                    "Choose the boxes control the keys act on (the one used last, named " +
+                    "“keys act here” above its image); its own label keys choose it too",
+                },
+              ]
+            : []),
           { keys: ["[", "]"], what: "Select the previous / next box" },
           {
             keys: ["←", "↑", "→", "↓"],

@@ -10,11 +10,17 @@
 
   // The tokenizer of labelloop/schema/tokens.py (the span model's tokens), with Python's
   // Unicode \w and \s spelled out: a link, an @mention or #hashtag, a word, or one other
-  // character. A combining mark (\p{M}) stays with the character before it, in a word or not.
+  // character. A combining mark (\p{M}) stays with the character before it, in a word or not;
+  // a zero-width (non-)joiner stays in its word; an emoji is one token with its skin tone, a
+  // flag's two letters and the emoji joined to it by zero-width joiners (👩‍👩‍👧, 🏳️‍🌈).
   const S = "\\t\\n\\v\\f\\r \\x1c-\\x1f\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
-  const W = "[\\p{L}\\p{M}\\p{N}_]";
+  const JOINERS = "\\u200c\\u200d";
+  const W = `[\\p{L}\\p{M}\\p{N}_${JOINERS}]`;
+  const SYMBOL =
+    `(?:[\\u{1F1E6}-\\u{1F1FF}]{2}|[^${S}\\p{L}\\p{M}\\p{N}_${JOINERS}])` +
+    "[\\p{M}\\u{1F3FB}-\\u{1F3FF}\\u{E0020}-\\u{E007F}]*";
   const TOKEN = new RegExp(
-    `https?://[^${S}]+|www\\.[^${S}]+|[@#]${W}+|${W}+(?:['’]${W}+)*|[^${S}\\p{L}\\p{M}\\p{N}_]\\p{M}*`,
+    `https?://[^${S}]+|www\\.[^${S}]+|[@#]${W}+|${W}+(?:['’]${W}+)*|${SYMBOL}(?:\\u200d(?:${SYMBOL})?)*`,
     "gu",
   );
 
@@ -57,6 +63,63 @@
     return { toCp, toU16, length: cp };
   }
 
+  // A line break ends a paragraph (as Enter does in an editor); \r\n counts once.
+  const BREAK = /[\n\r\u2028\u2029\x85]/;
+
+  /** UTF-16 offsets where the sentences of `text` begin: the browser's own sentence rules
+   *  (Unicode's, Intl.Segmenter), else after . ! ? and their closing quotes. */
+  function sentenceCuts(text) {
+    if (typeof Intl !== "undefined" && Intl.Segmenter) {
+      const segmenter = new Intl.Segmenter(undefined, { granularity: "sentence" });
+      return Array.from(segmenter.segment(text), (s) => s.index);
+    }
+    const ends = text.matchAll(/[.!?。！？]+["'”’)\]]*\s+/g);
+    return [0, ...Array.from(ends, (m) => m.index + m[0].length)];
+  }
+
+  /** The index of the first number of the sorted `list` above `x`, or list.length. */
+  function firstAbove(list, x) {
+    let lo = 0;
+    let hi = list.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (list[mid] <= x) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /**
+   * The cursor motion a key asks for, as {unit, dir}, or null. The editors' keys: ← → a word
+   * (in a right-to-left text ← reads on), ↑ ↓ a line, Ctrl+← → a sentence, Ctrl+↑ ↓ (a Mac's
+   * Option+↑ ↓) a paragraph, Home End the line's ends, Ctrl+Home End (Cmd+↑ ↓) the text's,
+   * Page Up / Down a screen. Shift extends the selection by the same move.
+   */
+  function motionOf(e, rtl) {
+    const mods = [e.ctrlKey, e.metaKey, e.altKey].filter(Boolean).length;
+    if (mods > 1) return null;
+    const key = e.key;
+    const across = key === "ArrowRight" ? 1 : key === "ArrowLeft" ? -1 : 0;
+    if (across) {
+      const dir = rtl() ? -across : across;
+      if (!mods) return { unit: "word", dir };
+      return e.ctrlKey ? { unit: "sentence", dir } : null;
+    }
+    const down = key === "ArrowDown" ? 1 : key === "ArrowUp" ? -1 : 0;
+    if (down) {
+      if (e.metaKey) return { unit: "text", dir: down };
+      return { unit: mods ? "paragraph" : "line", dir: down };
+    }
+    if (e.altKey || e.metaKey) return null;
+    if (key === "Home" || key === "End") {
+      return { unit: e.ctrlKey ? "text" : "edge", dir: key === "End" ? 1 : -1 };
+    }
+    if (!e.ctrlKey && (key === "PageDown" || key === "PageUp")) {
+      return { unit: "page", dir: key === "PageDown" ? 1 : -1 };
+    }
+    return null;
+  }
+
   const byLabel = (a, b) => (a.label < b.label ? -1 : a.label > b.label ? 1 : 0);
   const byPosition = (a, b) => a.s - b.s || a.e - b.e || byLabel(a, b);
 
@@ -64,6 +127,16 @@
   // given one of its label keys) takes the arrow keys, at first the first one.
   const created = [];
   let active = null;
+
+  // The pages leave keys with Ctrl or Cmd to the browser; the text's own (Ctrl+→ a sentence,
+  // Ctrl+↓ a paragraph, Ctrl+End the last word) reach the spans control taking the keys here.
+  document.addEventListener("keydown", (e) => {
+    if (!(e.ctrlKey || e.metaKey) || e.defaultPrevented || e.isComposing) return;
+    const field = e.target && e.target.closest && e.target.closest("input, textarea, select");
+    if (field || (e.target && e.target.isContentEditable)) return;
+    const widget = created.find((w) => w.isActive());
+    if (widget && widget.key(e)) e.preventDefault();
+  });
 
   class SpansWidget {
     constructor(control, ctx) {
@@ -192,6 +265,8 @@
       this.text = this.ctx.text ? this.ctx.text(item) : String((item.data || {}).text || "");
       this.maps = offsetMaps(this.text);
       this.tokens = tokenize(this.text);
+      this.units = null; // sentence and paragraph starts, found on first use
+      this.columnFrom = -1;
       this.cursor = -1;
       this.anchor = -1;
       this.selected = null;
@@ -221,8 +296,34 @@
         const note = i ? "" : "a label key marks the selection, or relabels the selected span";
         rows.push({ keys: [key || "—"], what: label, note });
       });
-      rows.push({ keys: ["←", "→"], what: "Move the word cursor" });
+      rows.push({
+        keys: ["←", "→"],
+        what: "Move the word cursor",
+        note: "in a right-to-left text ← reads on, and Ctrl+← too",
+      });
       rows.push({ keys: ["Shift+←", "Shift+→"], what: "Extend the selection word by word" });
+      rows.push({ keys: ["↑", "↓"], what: "Move the cursor a line up / down" });
+      rows.push({ keys: ["Ctrl+←", "Ctrl+→"], what: "Previous / next sentence" });
+      rows.push({
+        keys: ["Ctrl+↑", "Ctrl+↓"],
+        what: "Previous / next paragraph",
+        note: "Option+↑ / ↓ on a Mac",
+      });
+      rows.push({ keys: ["Home", "End"], what: "First / last word of the line" });
+      rows.push({
+        keys: ["Ctrl+Home", "Ctrl+End"],
+        what: "First / last word of the text",
+        note: "Cmd+↑ / ↓ on a Mac",
+      });
+      rows.push({
+        keys: ["PageUp", "PageDown"],
+        what: "A screen up / down: the text scrolls with the cursor",
+      });
+      rows.push({
+        keys: ["Shift+Ctrl+→", "Shift+End", "…"],
+        what: "Shift with any of these extends the selection by the same move",
+        note: "Shift+Ctrl+→ to the end of the sentence, Shift+Ctrl+↓ of the paragraph",
+      });
       rows.push({ keys: ["[", "]"], what: "Select the previous / next span" });
       rows.push({ keys: ["Delete"], what: "Remove the selected span" });
       rows.push({ keys: ["Esc"], what: "Clear the selection" });
@@ -244,19 +345,22 @@
     }
 
     key(e) {
-      if (!this.shown || this.disabled || e.ctrlKey || e.metaKey || e.altKey) return false;
+      if (!this.shown || this.disabled) return false;
       const key = e.key;
+      const motion = motionOf(e, () => getComputedStyle(this.textRoot).direction === "rtl");
+      if (motion) {
+        if (!this.isActive()) return false;
+        // ↑ and ↓ scroll the page as ever until a word has the cursor.
+        if (motion.unit === "line" && this.cursor < 0 && !this.selected) return false;
+        this.go(motion, e.shiftKey);
+        return true;
+      }
+      if (e.ctrlKey || e.metaKey || e.altKey) return false;
       if (!this.isActive()) {
         const label = this.labelOfKey(key);
         if (label === undefined || this.ctx.keyTakenElsewhere?.(key, this.control)) return false;
         active = this;
         this.applyLabel(label);
-        return true;
-      }
-      if (key === "ArrowRight" || key === "ArrowLeft") {
-        // The arrows go the way the text is drawn: in a right-to-left text ← reads on.
-        const rtl = getComputedStyle(this.textRoot).direction === "rtl";
-        this.move((key === "ArrowRight") !== rtl ? 1 : -1, e.shiftKey);
         return true;
       }
       if (key === "[" || key === "]") {
@@ -431,8 +535,11 @@
       this.summary();
     }
 
-    move(dir, extend) {
+    /** Move the word cursor by `unit` (see motionOf) towards `dir`; with `extend` the
+     *  selection grows or shrinks from its anchor instead. */
+    go({ unit, dir }, extend) {
       if (!this.tokens.length) return;
+      const vertical = unit === "line" || unit === "page";
       let from = this.cursor;
       if (from < 0 && this.selected) {
         // Continue from the selected span: after it going right, before it going left.
@@ -443,9 +550,13 @@
         from = dir > 0 ? inside[inside.length - 1] : inside[0];
         if (extend) this.anchor = dir > 0 ? inside[0] : inside[inside.length - 1];
       } else if (from < 0) {
-        from = dir > 0 ? -1 : this.tokens.length;
+        // No cursor yet: from before the text's first word, after its last, or, for the keys
+        // of what is on screen, from the first word in view.
+        const onScreen = vertical || unit === "edge";
+        from = onScreen ? this.firstInView() : dir > 0 ? -1 : this.tokens.length;
       }
-      const next = Math.min(this.tokens.length - 1, Math.max(0, from + dir));
+      const next = this.target(unit, dir, from, extend);
+      this.columnFrom = vertical ? next : -1;
       if (extend) {
         if (this.anchor < 0) this.anchor = this.cursor < 0 ? next : this.cursor;
       } else {
@@ -458,6 +569,145 @@
       const n = words ? words[1] - words[0] + 1 : 0;
       const them = n === 1 ? "it" : "them";
       this.say(`${n} word${n === 1 ? "" : "s"} selected: press a label key to mark ${them}.`);
+    }
+
+    /** The token a move by `unit` towards `dir` from token `from` lands on (`from` may be -1,
+     *  before the first, or tokens.length, after the last). Going on by sentence or paragraph
+     *  lands on the next one's first word; extending, on the last word of this one (or of the
+     *  next, at its end), so the selection takes whole sentences. Going back lands on the
+     *  first word of this one, or of the one before when already there. */
+    target(unit, dir, from, extend) {
+      const last = this.tokens.length - 1;
+      if (unit === "word") return Math.min(last, Math.max(0, from + dir));
+      if (unit === "text") return dir > 0 ? last : 0;
+      if (unit === "line") return this.lineFrom(from, dir);
+      if (unit === "page") return this.pageFrom(from, dir);
+      if (unit === "edge") return this.lineOf(from)[dir > 0 ? 1 : 0];
+      const starts = this.starts(unit);
+      if (dir < 0) return starts[Math.max(0, firstAbove(starts, from - 1) - 1)];
+      const k = firstAbove(starts, extend ? from + 1 : from);
+      if (k >= starts.length) return last;
+      return extend ? starts[k] - 1 : starts[k];
+    }
+
+    /** The indices of the tokens that begin a sentence or a paragraph, sorted from 0. */
+    starts(unit) {
+      if (!this.units) this.units = {};
+      if (this.units[unit]) return this.units[unit];
+      const firsts = new Set([0]);
+      for (let i = 1; i < this.tokens.length; i++) {
+        const gap = this.text.slice(this.tokens[i - 1].e, this.tokens[i].s);
+        if (BREAK.test(gap)) firsts.add(i); // a new paragraph is a new sentence too
+      }
+      if (unit === "sentence") {
+        let i = 0;
+        for (const cut of sentenceCuts(this.text)) {
+          while (i < this.tokens.length && this.tokens[i].s < cut) i++;
+          if (i < this.tokens.length) firsts.add(i);
+        }
+      }
+      this.units[unit] = [...firsts].sort((a, b) => a - b);
+      return this.units[unit];
+    }
+
+    // ------------------------------------------------------------ lines and screens
+
+    /** Token `i`'s box on screen (its first piece's). */
+    box(i) {
+      return this.pieces[this.pieceIndex(this.tokens[i].s)].getBoundingClientRect();
+    }
+
+    /** [first, last]: the tokens drawn on the same line as token `i`. */
+    lineOf(i) {
+      const middle = (b) => (b.top + b.bottom) / 2;
+      const at = this.box(i);
+      const y = middle(at);
+      const near = (k) => Math.abs(middle(this.box(k)) - y) < at.height / 2;
+      let first = i;
+      let last = i;
+      while (first > 0 && near(first - 1)) first--;
+      while (last < this.tokens.length - 1 && near(last + 1)) last++;
+      return [first, last];
+    }
+
+    /** The token nearest to `x` on the line drawn at height `y` (client px); above the first
+     *  line the first line's, below the last the last line's. */
+    tokenAt(x, y) {
+      let lo = 0; // the first token whose box ends below y: it is on that line
+      let hi = this.tokens.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (this.box(mid).bottom <= y) lo = mid + 1;
+        else hi = mid;
+      }
+      const [first, last] = this.lineOf(Math.min(lo, this.tokens.length - 1));
+      let best = first;
+      let gap = Infinity;
+      for (let k = first; k <= last; k++) {
+        const b = this.box(k);
+        const d = x < b.left ? b.left - x : x > b.right ? x - b.right : 0;
+        if (d < gap) {
+          best = k;
+          gap = d;
+        }
+      }
+      return best;
+    }
+
+    lineHeight() {
+      const px = parseFloat(getComputedStyle(this.textRoot).lineHeight);
+      return Number.isFinite(px) ? px : 2 * this.box(0).height;
+    }
+
+    /** Where ↑ and ↓ keep the cursor across lines: the column it was in when they began. */
+    columnOf(from) {
+      if (this.columnFrom !== from) {
+        const b = this.box(from);
+        this.column = (b.left + b.right) / 2;
+      }
+      return this.column;
+    }
+
+    lineFrom(from, dir) {
+      const at = this.box(from);
+      const y = dir > 0 ? at.bottom + this.lineHeight() / 2 : at.top - this.lineHeight() / 2;
+      return this.tokenAt(this.columnOf(from), y);
+    }
+
+    /** The box that scrolls the text (the item's, or the page), and the part of it on screen. */
+    view() {
+      const page = document.scrollingElement || document.documentElement;
+      let scroller = page;
+      for (let el = this.textRoot.parentElement; el && el !== page; el = el.parentElement) {
+        const overflow = getComputedStyle(el).overflowY;
+        if ((overflow === "auto" || overflow === "scroll") && el.scrollHeight > el.clientHeight) {
+          scroller = el;
+          break;
+        }
+      }
+      const shown =
+        scroller === page ? { top: 0, bottom: innerHeight } : scroller.getBoundingClientRect();
+      return { scroller, top: Math.max(0, shown.top), bottom: Math.min(innerHeight, shown.bottom) };
+    }
+
+    /** A screen on: the token a screen's height below (or above) the cursor, the text
+     *  scrolled by as much, so the cursor keeps its place in the view (as Page Down does in
+     *  an editor); at the text's ends its first or last line. */
+    pageFrom(from, dir) {
+      const view = this.view();
+      const line = this.lineHeight();
+      const step = line * Math.max(1, Math.floor((view.bottom - view.top) / line) - 1);
+      const at = this.box(from);
+      const next = this.tokenAt(this.columnOf(from), (at.top + at.bottom) / 2 + dir * step);
+      view.scroller.scrollBy(0, dir * step);
+      return next;
+    }
+
+    /** The first token of the first line in view, where keys of the screen start without a
+     *  cursor. */
+    firstInView() {
+      const view = this.view();
+      return this.lineOf(this.tokenAt(-Infinity, Math.max(view.top, this.box(0).top)))[0];
     }
 
     step(dir) {
