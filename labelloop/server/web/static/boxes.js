@@ -648,6 +648,11 @@
     // The stage listens, not the image's layer, so a pan may start on the margin around it.
     stage.addEventListener("pointerdown", (e) => {
       use();
+      // Drawing prevents the press's default, which would have moved the focus here: a button
+      // or field focused before (a label chosen by mouse) would keep it and take the next
+      // Enter, pressing that label again instead of submitting.
+      const focus = document.activeElement;
+      if (focus && focus !== document.body && !stage.contains(focus)) focus.blur();
       if (st.disabled || !st.natW) return;
       // The middle button, or any drag with Space held, pans (CVAT and Label Studio do so).
       const middle = e.pointerType === "mouse" && e.button === 1;
