@@ -127,6 +127,7 @@ def fields_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FieldsSe
         ("snaps", SNAPS_SCHEMA),
         ("pair", PAIR_SCHEMA),
         ("legacy", PAIR_SCHEMA),
+        ("prefilled", {**PAIR_SCHEMA, "settings": {"preselect_suggestion": True}}),
     ):
         run_cli(
             home,
@@ -219,6 +220,16 @@ def fields_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FieldsSe
     for slug in ("pair", "legacy"):
         run_cli(home, "import", slug, _write(work / f"{slug}.jsonl", texts))
     _share_keys_as_before(home / "labelloop.db", "legacy")
+    run_cli(
+        home,
+        "import",
+        "prefilled",
+        _write(
+            work / "prefilled.jsonl", json.dumps({"text": "both", "pred": {"a": "q", "b": "s"}})
+        ),
+        "--predictions-field",
+        "pred",
+    )
 
     with serving(home, "serve") as url:
         yield FieldsServer(url=url, home=home, wines=wines)
@@ -522,6 +533,31 @@ def test_an_imported_label_is_shown_preselected_and_recorded_as_the_imports(
     (answer,) = trace["annotations"]
     assert answer["suggestion"]["sources"]["cultivar"] == "import"
     assert answer["suggestion"]["outcome"]["cultivar"]["accepted"] is True
+    page.close()
+
+
+def test_every_choice_control_takes_its_imported_label(
+    fields_server: FieldsServer, browser: Any
+) -> None:
+    """A pre-annotation of a choice that is not the target is pre-selected and marked too, as
+    the target's is: the answer records both as offered."""
+    server = fields_server
+    page = _open(browser, server, "prefilled")
+    wait_task(page)
+    assert [b[1] for b in _buttons(page) if b[3]] == ["q", "s"]
+    tagged = page.eval_on_selector_all(
+        ".label-btn",
+        "bs => bs.filter(b => !b.querySelector('.label-tag').hidden).map(b => b.dataset.label)",
+    )
+    assert tagged == ["q", "s"]
+    page.keyboard.press("Enter")
+    latest = _latest(page, server, "prefilled")
+    assert latest["value"] == {"a": "q", "b": "s"}
+    trace = page.request.get(
+        f"{server.url}/api/projects/prefilled/items/{latest['item']['id']}/review"
+    ).json()
+    (answer,) = trace["annotations"]
+    assert answer["suggestion"]["outcome"] == {"a": {"accepted": True}, "b": {"accepted": True}}
     page.close()
 
 

@@ -103,7 +103,7 @@ def test_e2e_keyboard_labeling_drives_the_loop(
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     _login(page, server, f"/p/{server.main}/label")
-    _wait_task(page)
+    _wait_task(page, timeout_ms=60000)  # the learner's cold-start round, on a busy machine
     page.wait_for_function(
         "() => document.getElementById('model-version').textContent.startsWith('v')"
     )

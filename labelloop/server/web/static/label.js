@@ -337,15 +337,15 @@
     return typeof value === "number" ? value.toFixed(2) : "";
   }
 
-  /** The target's suggested label as the page shows it: the model's, else an imported
-   * pre-annotation's (a label, `{label, score}`, or labels for multi_choice), as the server
-   * records it; null when the target is not a choice or nothing was suggested. */
-  function offeredLabel(suggestion) {
-    if (!suggestion || !target || !isChoice(target)) return null;
-    if (suggestion.label !== null && suggestion.label !== undefined) {
+  /** A choice control's suggested label as the page shows it: for the target the model's,
+   * else (and for the other choices) an imported pre-annotation's (a label, `{label, score}`,
+   * or labels for multi_choice), as the server records it; null when nothing was suggested. */
+  function offeredLabel(suggestion, control = target) {
+    if (!suggestion || !control || !isChoice(control)) return null;
+    if (control === target && suggestion.label !== null && suggestion.label !== undefined) {
       return { label: suggestion.label, confidence: suggestion.confidence, by: "model" };
     }
-    const raw = (suggestion.value || {})[target.name];
+    const raw = (suggestion.value || {})[control.name];
     if (raw === null || raw === undefined) return null;
     if (typeof raw === "object" && !Array.isArray(raw)) {
       const score = typeof raw.score === "number" ? raw.score : null;
@@ -412,9 +412,9 @@
   }
 
   function markSuggested(suggestion) {
-    const labels = offeredLabels(offeredLabel(suggestion));
+    const offered = new Map(controls.map((c) => [c.name, offeredLabels(offeredLabel(suggestion, c))]));
     for (const button of el.controls.querySelectorAll("button.label-btn")) {
-      const yes = labels.includes(button.dataset.label) && button.dataset.control === target.name;
+      const yes = (offered.get(button.dataset.control) || []).includes(button.dataset.label);
       button.classList.toggle("is-suggested", yes);
       const tag = button.querySelector(".label-tag");
       if (tag) tag.hidden = !yes;
@@ -440,12 +440,13 @@
 
   function initialValues(suggestion) {
     const values = {};
-    for (const c of controls) values[c.name] = c.type === "multi_choice" ? [] : null;
-    const offered = offeredLabel(suggestion);
-    if (preselects(offered)) {
-      const labels = offeredLabels(offered).filter((l) => target.labels.includes(l));
-      if (target.type === "multi_choice") values[target.name] = labels;
-      else if (labels.length) values[target.name] = labels[0];
+    for (const c of controls) {
+      values[c.name] = c.type === "multi_choice" ? [] : null;
+      const offered = offeredLabel(suggestion, c);
+      if (!preselects(offered)) continue;
+      const labels = offeredLabels(offered).filter((l) => c.labels.includes(l));
+      if (c.type === "multi_choice") values[c.name] = labels;
+      else if (labels.length) values[c.name] = labels[0];
     }
     return values;
   }
