@@ -135,7 +135,7 @@ class LabelStudioImporter:
         if unnamed := self.counts["unnamed"]:
             out.append(
                 f"{unnamed:,} skipped (cancelled) {_answers(unnamed)} named no annotator and "
-                "were left out"
+                f"{'was' if unnamed == 1 else 'were'} left out"
             )
         if several := self.counts["several"]:
             out.append(

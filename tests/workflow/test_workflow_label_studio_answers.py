@@ -65,7 +65,7 @@ def overlap_export() -> list[dict[str, Any]]:
         },
         {
             "id": 102,
-            "data": {"text": "the meeting is on monday"},
+            "data": {"text": "the meeting is on monday, as planned"},
             "annotations": [
                 answer("ana", "neutral", ann_id=4, at="2024-05-02T09:00:00Z"),
                 answer("ben", "negative", ann_id=5, at="2024-05-02T09:01:00Z", lead=3),
