@@ -8,26 +8,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+from tests.conftest import schema_with
 from tests.workflow.test_workflow_label_studio_answers import overlap_export
-
-SCHEMA = {
-    "name": "Reviews",
-    "data": {"type": "text", "field": "text"},
-    "controls": [
-        {
-            "name": "sentiment",
-            "type": "choice",
-            "labels": ["negative", "neutral", "positive"],
-            "target": True,
-        }
-    ],
-    "settings": {"overlap": 3},
-}
 
 
 def _project(cli: Any, tmp_path: Path, members: tuple[str, ...]) -> Path:
     schema = tmp_path / "schema.json"
-    schema.write_text(json.dumps(SCHEMA))
+    schema.write_text(json.dumps(schema_with(overlap=3)))
     cli("init")
     cli("projects", "create", "reviews", "--schema", str(schema))
     for name in members:
