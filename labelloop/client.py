@@ -377,10 +377,13 @@ class Project:
         prediction_field: str | None = None,
         split: str = "pool",
         update_labels: bool = False,
+        annotations: bool = False,
     ) -> ImportReport:
         """Upload a JSONL, CSV, Parquet, COCO, CoNLL, Label Studio, doccano or Prodigy file, or
         a YOLO zip; ``format`` defaults to the one its name's suffix says (doccano and Prodigy
-        files are ``.jsonl``: name them). All records or none, as :meth:`import_records`."""
+        files are ``.jsonl``: name them). All records or none, as :meth:`import_records`.
+        ``annotations`` (a Label Studio file): every annotator's answer comes in as the answer
+        of the member named by their email, and labels resolve by the project's rules."""
         path = Path(path)
         with path.open("rb") as fh:
             return self._import(
@@ -392,6 +395,7 @@ class Project:
                 prediction_field=prediction_field,
                 split=split,
                 update_labels=update_labels,
+                annotations=annotations,
             )
 
     def _import(
@@ -405,6 +409,7 @@ class Project:
         prediction_field: str | None,
         split: str,
         update_labels: bool,
+        annotations: bool = False,
     ) -> ImportReport:
         form = {
             "format": fmt,
@@ -414,6 +419,7 @@ class Project:
             "prediction_field": prediction_field,
             "split": split,
             "update_labels": "true" if update_labels else None,
+            "annotations": "true" if annotations else None,
         }
         data = {k: v for k, v in form.items() if v is not None}
         return self._call("POST", "/imports", data=data, files={"file": upload})

@@ -27,7 +27,9 @@ class ItemIn:
     are measured in when that is not the image file's pixels; the import scales them to the file.
     ``split`` is the split the file itself puts the record in ("pool" or "eval": a YOLO
     dataset's training or validation images), taken by an import into the pool; ``None`` where
-    the file says nothing of it.
+    the file says nothing of it. ``answers`` are each annotator's own answer to the record, as
+    another labeling tool kept them (a Label Studio import asked for them); the import stores
+    them as those people's annotations, and ``label`` is then ``None``.
     """
 
     line: int
@@ -38,6 +40,29 @@ class ItemIn:
     prediction: Any = None
     frame: BoxFrame | None = None
     split: str | None = None
+    answers: tuple[AnswerIn, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerIn:
+    """One person's answer to an imported record, as the labeling tool it comes from kept it.
+
+    ``field`` says where the record holds it (``annotations[1]``), for errors. ``annotator``
+    lists the names the tool knows its author by, best first (an email, a username);
+    ``shown`` is how errors and notes name them. ``value`` is control name -> raw value, or
+    ``None`` for a skip (Label Studio's cancelled annotation). ``created_at`` and
+    ``updated_at`` are when it was made and last changed, ``active_ms`` how long its author
+    worked on it (``None``: the tool does not say); ``source_id`` is the tool's id of it.
+    """
+
+    field: str
+    annotator: tuple[str, ...]
+    shown: str
+    value: Mapping[str, Any] | None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    active_ms: int | None = None
+    source_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -215,6 +215,15 @@ def import_(
             "unless people labeled them here."
         ),
     ] = False,
+    annotations: Annotated[
+        bool,
+        typer.Option(
+            help="Label Studio: every annotator's answer comes in as theirs (the project's "
+            "member named by their email, or its name before the @), and each item's label "
+            "resolves from them by the project's rules; an annotator with no member refuses "
+            "the file."
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Import a file, a saved Hugging Face dataset, a folder of images or a YOLO dataset.
@@ -233,6 +242,8 @@ def import_(
             raise LabelloopError("--hf-split is for a saved Hugging Face dataset (hf_datasets)")
         if hf and labels_from_folders:
             raise LabelloopError("--labels-from-folders is for a folder of images")
+        if annotations and (hf or file.is_dir()):
+            raise LabelloopError("--annotations is for a Label Studio file (label_studio)")
         if hf and not file.is_file():
             ctx = projects.system_context(db, slug)
             with _counting() as progress:
@@ -290,6 +301,7 @@ def import_(
                 split=split,
                 media_roots=settings.media_root_paths,
                 update_labels=update_labels,
+                answers=annotations,
             )
 
     report = _run(go)

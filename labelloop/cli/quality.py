@@ -361,12 +361,15 @@ def _print_answer(who: str, a: dict[str, Any], state: str) -> None:
     model, the suggestion shown and what the answer made of it, and why the item was picked."""
     why = a["selection"]
     picked = ": ".join(p for p in (why["strategy"], why["reason"]) if p) or "—"
+    came = f"why picked: {picked}"
+    if why["strategy"] == "import":  # given in another tool, brought by an import
+        came = f"from an import: {why['reason']}"
     suggested = a["suggestion"]["sentence"] if a["suggestion"] else "no suggestion shown"
     out.print(
         f"{who}: {escape(json.dumps(a['value']))} ({state}), "
         f"{a['created_at'][:16].replace('T', ' ')} UTC, {a['active_ms'] / 1000:.1f} s, "
         f"guideline v{a['guideline_version']}, model v{a['model_version']}; "
-        f"{escape(suggested)}; why picked: {escape(picked)}",
+        f"{escape(suggested)}; {escape(came)}",
         highlight=False,
         soft_wrap=True,
     )

@@ -7,7 +7,10 @@ one named after the data type) becomes the item, its other ``data`` fields and i
 item's metadata, its ``id`` the item's id. The newest annotation that was not cancelled becomes
 the label: each result goes to a control of a type that holds it (``RESULT_CONTROLS``), the one
 named like its ``from_name`` if there is one, else the project's only such control; who made it
-is kept as the metadata ``label_studio_annotator``. Boxes come in
+is kept as the metadata ``label_studio_annotator``. With ``answers`` every annotation comes in
+instead, as its annotator's answer (:class:`~labelloop.domain.AnswerIn`: who by email and
+username, when, the ``lead_time``; a cancelled one as a skip), and no label is read: the
+import resolves it from the answers by the project's rules. Boxes come in
 percent of ``original_width`` / ``original_height`` and are stored in pixels. The newest
 prediction becomes the pre-annotation, with its scores. An image path is read under a media root
 as a COCO ``file_name`` is; ``/data/local-files/?d=PATH`` is PATH and ``/data/upload/...`` is
@@ -23,10 +26,11 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
-from labelloop.domain import ExportRecord, ItemIn
+from labelloop.domain import AnswerIn, ExportRecord, ItemIn
 from labelloop.errors import ImportFormatError, LabelloopError, SchemaError
 from labelloop.ingest.boxes import recorded_size
 from labelloop.ingest.json_array import MAX_ELEMENT_CHARS, array_elements
@@ -60,6 +64,7 @@ from labelloop.ingest.records import (
 )
 from labelloop.kinds import kind
 from labelloop.schema import label_value
+from labelloop.schema.values import is_number
 
 if TYPE_CHECKING:
     from labelloop.schema import ProjectSchema
@@ -71,11 +76,15 @@ UPLOADS = "/data/upload/"
 _URL_SCHEMES = frozenset({"http", "https", "ftp", "s3", "gs", "azure-blob", "file", "data"})
 _MIN_KEYS = frozenset({"annotator", "annotation_id", "lead_time"})
 _FLUSH_TASKS = 500
+MAX_LEAD_MS = 24 * 3600 * 1000
+"""The longest ``lead_time`` an answer keeps (a day, the most a labelloop answer records):
+Label Studio counts the time a task stayed open, a tab left open overnight included."""
 
 
 class LabelStudioImporter:
     """Reads a Label Studio JSON export, streaming; with ``schema`` results are matched to its
-    controls and checked, without it they keep their ``from_name`` and come in unchecked."""
+    controls and checked, without it they keep their ``from_name`` and come in unchecked.
+    With ``answers`` each task's annotations come in as its annotators' answers, not a label."""
 
     format: ClassVar[str] = "label_studio"
 
@@ -89,6 +98,7 @@ class LabelStudioImporter:
         prediction_field: str | None = None,
         max_text_chars: int = MAX_TEXT_CHARS,
         max_task_chars: int = MAX_ELEMENT_CHARS,
+        answers: bool = False,
     ) -> None:
         if (id_field, label_field, prediction_field) != (None, None, None):
             raise LabelloopError(
@@ -99,6 +109,7 @@ class LabelStudioImporter:
         self.text_field = text_field
         self.max_text_chars = max_text_chars
         self.max_task_chars = max_task_chars
+        self.answers = answers
         self.counts: Counter[str] = Counter()  # what notes() reports, counted as tasks go
 
     def __repr__(self) -> str:
@@ -115,6 +126,17 @@ class LabelStudioImporter:
     def notes(self) -> list[str]:
         """Sentences on answers the file held that did not become labels (after ``read``)."""
         out = []
+        if starred := self.counts["starred"]:
+            out.append(
+                f"{starred:,} {_tasks(starred)} held a starred (ground truth) answer: it came in "
+                "as its annotator's answer like the others, and the label is resolved from all "
+                "of them by the project's rules"
+            )
+        if unnamed := self.counts["unnamed"]:
+            out.append(
+                f"{unnamed:,} skipped (cancelled) {_answers(unnamed)} named no annotator and "
+                f"{'was' if unnamed == 1 else 'were'} left out"
+            )
         if several := self.counts["several"]:
             out.append(
                 f"{several:,} {_tasks(several)} held answers from more than one annotator: each "
@@ -145,7 +167,12 @@ class LabelStudioImporter:
             metadata.update(meta)
         elif meta is not None:
             metadata["meta"] = meta
-        label, annotator = self._label(task, raw, payload)
+        answers: tuple[AnswerIn, ...] = ()
+        if self.answers:
+            label, annotator = None, None
+            answers = self._answers(task, raw, payload)
+        else:
+            label, annotator = self._label(task, raw, payload)
         if annotator is not None:  # who made the label: labelloop's users are not Label Studio's
             metadata.setdefault(ANNOTATOR_KEY, annotator)
         try:
@@ -159,6 +186,7 @@ class LabelStudioImporter:
             label=label,
             metadata=metadata,
             prediction=self._prediction(task, raw, payload),
+            answers=answers,
         )
 
     @property
@@ -207,9 +235,7 @@ class LabelStudioImporter:
     ) -> tuple[Any, str | None]:
         """The newest annotation not cancelled (nor skipped) as control name -> value, and who
         made it as Label Studio names them (:func:`_annotator`)."""
-        field = (
-            "completions" if "annotations" not in raw and "completions" in raw else "annotations"
-        )
+        field = _annotations_field(raw)
         entries = raw.get(field)
         chosen = newest(task, field, entries, skip_cancelled=True)
         if chosen is None:
@@ -225,6 +251,60 @@ class LabelStudioImporter:
             if target.type in ("spans", "boxes") and target.name not in values:
                 values[target.name] = []  # a submitted annotation with no region: "none here"
         return values or None, _annotator(annotation)
+
+    def _answers(
+        self, task: Task, raw: Mapping[str, Any], payload: Mapping[str, Any]
+    ) -> tuple[AnswerIn, ...]:
+        """Every annotation of the task as its annotator's answer, in file order; a cancelled
+        (skipped) one as a skip, whose value is None."""
+        field = _annotations_field(raw)
+        entries = raw.get(field)
+        if entries is None:
+            return ()
+        if not isinstance(entries, list):
+            raise task.error(field, f"must be a list, got {kind(entries)}")
+        out = []
+        starred = False
+        for k, entry in enumerate(entries):
+            where = f"{field}[{k}]"
+            if not isinstance(entry, Mapping):
+                raise task.error(where, f"must be an object, got {kind(entry)}")
+            names = annotator_names(entry)
+            value: dict[str, Any] | None = None
+            if not cancelled(entry):
+                value = self._values(task, where, entry, payload, scored=False)
+                if self.schema is not None:
+                    target = self.schema.target
+                    if target.type in ("spans", "boxes") and target.name not in value:
+                        value[target.name] = []  # submitted with no region: "none here"
+            if not names:
+                if value is None:  # a skip by nobody known: nothing to keep
+                    self.counts["unnamed"] += 1
+                    continue
+                by = entry.get("completed_by")
+                said = f" only by Label Studio's user id {by}" if _is_int(by) else " nobody"
+                raise task.error(
+                    f"{where}.completed_by",
+                    f"names{said}: an answer comes in as its annotator's, known by their email "
+                    "(completed_by.email or created_username, as Label Studio's JSON export "
+                    "writes them)",
+                )
+            starred = starred or (value is not None and entry.get("ground_truth") is True)
+            out.append(
+                AnswerIn(
+                    field=where,
+                    annotator=names,
+                    shown=names[0],
+                    value=value,
+                    created_at=_time(task, f"{where}.created_at", entry.get("created_at")),
+                    updated_at=_time(task, f"{where}.updated_at", entry.get("updated_at")),
+                    active_ms=_lead_ms(task, f"{where}.lead_time", entry.get("lead_time")),
+                    source_id=_source_id(entry.get("id")),
+                )
+            )
+        if starred:
+            self.counts["starred"] += 1
+        return tuple(out)
 
     def _prediction(self, task: Task, raw: Mapping[str, Any], payload: Mapping[str, Any]) -> Any:
         """The newest prediction as control name -> predicted value, scores kept."""
@@ -366,6 +446,68 @@ meta uses it)."""
 
 def _tasks(n: int) -> str:
     return "task" if n == 1 else "tasks"
+
+
+def _answers(n: int) -> str:
+    return "answer" if n == 1 else "answers"
+
+
+def _annotations_field(raw: Mapping[str, Any]) -> str:
+    """Where a task holds its annotations: ``annotations``, or ``completions`` in exports of
+    Label Studio before 1.0."""
+    return "completions" if "annotations" not in raw and "completions" in raw else "annotations"
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def annotator_names(annotation: Mapping[str, Any]) -> tuple[str, ...]:
+    """The names a Label Studio annotation knows its annotator by, best first: the
+    ``completed_by`` user's email and username (when the export expands the user), the email of
+    ``created_username`` ("email, id" as Label Studio writes it; a labelloop export writes the
+    username), then each email's name before the @. Empty when it names nobody but by
+    Label Studio's user id, which tells labelloop nothing."""
+    names: list[str] = []
+    by = annotation.get("completed_by")
+    if isinstance(by, Mapping):
+        names += [by[key] for key in ("email", "username") if isinstance(by.get(key), str)]
+    created = annotation.get("created_username")
+    if isinstance(created, str):
+        head, comma, tail = created.strip().rpartition(",")
+        names.append(head if comma and tail.strip().isdigit() else created)
+    names = [n.strip()[:200] for n in names if n.strip()]
+    names += [n.split("@", 1)[0] for n in names if "@" in n and not n.startswith("@")]
+    return tuple(dict.fromkeys(names))
+
+
+def _time(task: Task, field: str, raw: Any) -> datetime | None:
+    """An annotation's ``created_at`` or ``updated_at`` (ISO 8601; without an offset, UTC)."""
+    if raw is None:
+        return None
+    if not isinstance(raw, str):
+        raise task.error(field, f"must be a date and time (ISO 8601), got {kind(raw)}")
+    try:
+        found = datetime.fromisoformat(raw.strip())
+    except ValueError:
+        raise task.error(
+            field, f"{raw[:50]!r} is not a date and time (ISO 8601, as 2024-05-01T10:00:00Z)"
+        ) from None
+    return found.replace(tzinfo=UTC) if found.tzinfo is None else found.astimezone(UTC)
+
+
+def _lead_ms(task: Task, field: str, raw: Any) -> int | None:
+    """An annotation's ``lead_time`` (seconds) in milliseconds, at most :data:`MAX_LEAD_MS`."""
+    if raw is None:
+        return None
+    if not is_number(raw) or raw < 0:
+        raise task.error(field, f"must be a number of seconds, 0 or more, got {str(raw)[:50]}")
+    return min(MAX_LEAD_MS, round(raw * 1000))
+
+
+def _source_id(raw: Any) -> str | None:
+    """Label Studio's id of an annotation, as text, when it has one."""
+    return str(raw)[:50] if _is_int(raw) or isinstance(raw, str) else None
 
 
 def _data_problem(raw: Mapping[str, Any], data: Any) -> str:

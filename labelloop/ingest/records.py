@@ -306,6 +306,11 @@ def check_storable(record: ItemIn) -> None:
         found = unstorable_at(part)
         if found is not None:
             raise ImportFormatError(line=record.line, field=found[0], reason=found[1])
+    for answer in record.answers:  # a text answer can hold one too
+        found = unstorable_at(answer.value)
+        if found is not None:
+            field = f"{answer.field}.{found[0]}" if found[0] else answer.field
+            raise ImportFormatError(line=record.line, field=field, reason=found[1])
 
 
 def bounded_lines(source: BinaryIO) -> Iterator[tuple[int, bytes]]:

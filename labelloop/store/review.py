@@ -34,6 +34,9 @@ PENDING_STATES = ("in_review", "escalated")
 """Live states still waiting for a reviewer or the expert tier."""
 REWORK = "rework"
 """The strategy recorded on a lease that gives a rejected item back to its annotator."""
+IMPORTED = "import"
+"""The strategy recorded on the assignment of an answer an import brought: the item was given
+to its annotator in the tool the file came from, not served here."""
 
 
 # ------------------------------------------------------------------------------ serving

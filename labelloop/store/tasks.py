@@ -454,6 +454,12 @@ def upsert_label(
     )
 
 
+def set_label_time(conn: Connection, item_id: int, at: datetime) -> None:
+    """Date an item's resolved label (a label resolved from imported answers: when the last
+    of them was given)."""
+    conn.execute(update(item_label).where(item_label.c.item_id == item_id).values(decided_at=at))
+
+
 def unlabel(conn: Connection, item_id: int) -> None:
     """Take an item's resolved label away (it is unresolved again)."""
     run(conn, _unlabel_stmt(), {"item_id": item_id})

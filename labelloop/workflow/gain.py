@@ -25,10 +25,11 @@ def report(db: Database, ctx: ProjectContext, *, cache: FeatureCache) -> dict[st
 
     Each item counts on the side of the task that first served it, with its resolved label, or
     while unresolved (overlap) the first annotator's, so controls waiting for a second opinion
-    still count. Items imported with labels, found by a search or served as gold checks count
-    for neither.
+    still count. Items imported with labels or answers, found by a search or served as gold
+    checks count for neither.
     """
     from labelloop.learn.gain import MIN_CONTROLS
+    from labelloop.store.review import IMPORTED
     from labelloop.workflow.learning import classifier_problem
     from labelloop.workflow.seeding import CONTROL_REASON, PEOPLE_PICKED
 
@@ -46,7 +47,7 @@ def report(db: Database, ctx: ProjectContext, *, cache: FeatureCache) -> dict[st
     policy: list[dict[str, Any]] = []
     for row in served:
         label = row["label"] or (row["first_value"] or {}).get(target)
-        if label not in index or row["strategy"] in (None, *PEOPLE_PICKED):
+        if label not in index or row["strategy"] in (None, IMPORTED, *PEOPLE_PICKED):
             continue
         side = controls if row["reason"] == CONTROL_REASON else policy
         side.append({"id": row["id"], "payload": row["payload"], "label": label})

@@ -81,6 +81,7 @@ def import_items(
     progress: Callable[[int], None] | None = None,
     media_roots: Sequence[Path] = (),
     update_labels: bool = False,
+    answers: bool = False,
 ) -> ImportReport:
     """Stream ``source`` into the project in one transaction; the first bad record aborts it.
 
@@ -93,8 +94,20 @@ def import_items(
     ``update_labels``: a labeled record whose item is already here (a newer export of the same
     data) gives that item its label when the item has none, an imported one or the model's; a
     label people gave here is kept and reported.
+
+    ``answers`` (a Label Studio file): every annotator's answer comes in as theirs, matched to
+    the project's members, and each item's label is resolved from them by the project's rules
+    (see ``workflow.imported_answers``), instead of one answer coming in as the label.
     """
     ctx.require(Permission.IMPORT)
+    if answers and fmt != "label_studio":
+        raise LabelloopError(
+            f"each annotator's answers are read from a Label Studio file, not from {fmt}"
+        )
+    if answers and update_labels:
+        raise LabelloopError(
+            "answers come in with new items only: import them without updating labels"
+        )
     text_field = text_field or ctx.schema.data_field
     stored: Path | None = None  # where an uploaded zip's images were stored
     fallback = None  # the page's form names the schema's field: the same fallback applies
@@ -136,6 +149,7 @@ def import_items(
             progress=progress,
             media_roots=media_roots,
             update_labels=update_labels,
+            answers=answers,
         )
     except BaseException:
         uploads.discard(stored)  # nothing half-written: the images go with the import
@@ -164,6 +178,8 @@ def _importer_options(ctx: ProjectContext, fmt: str, given: dict[str, Any]) -> d
         options["prediction_field"] = given["prediction_field"]
     if fmt in SCHEMA_FORMATS:
         options["schema"] = ctx.schema
+    if given["answers"]:
+        options["answers"] = True
     return options
 
 
@@ -335,9 +351,11 @@ def _import_records(
     progress: Callable[[int], None] | None,
     media_roots: Sequence[Path],
     update_labels: bool = False,
+    answers: bool = False,
 ) -> ImportReport:
     """Write validated records in one transaction; duplicates (by content) are skipped, or with
-    ``update_labels`` give an item already here their label (see :func:`import_items`).
+    ``update_labels`` give an item already here their label (see :func:`import_items`). With
+    ``answers`` the records' answers come in as their annotators' with the new items.
 
     An id read from the file names one item: a record whose content is new but whose id an
     earlier line or an item of the project already has aborts the import. A record whose
@@ -373,9 +391,18 @@ def _import_records(
         )
         rows: list[dict[str, object]] = []
         labels: list[dict[str, Any] | None] = []
+        answered: list[Any] = []  # each row's answers, checked and matched to members
+        people = None
+        if answers:  # imported here: it resolves labels as workflow.review does
+            from labelloop.workflow.imported_answers import AnswerImport
+
+            people = AnswerImport(conn, ctx, batch_id=batch_id, filename=filename)
 
         def flush() -> None:
             item_ids = _insert_items(conn, rows)
+            if people is not None:
+                people.write(item_ids, answered)
+                answered.clear()
             store_items.insert_labels(
                 conn,
                 [
@@ -410,6 +437,8 @@ def _import_records(
                 )
             if digest in seen:
                 duplicates.append(record.line)
+                if people is not None and record.answers:
+                    people.counts["here_already"] += 1
                 if update_labels and record.label is not None:
                     found = _value(ctx, record, payload, label_field, path_field=path_field)
                     if found is not None:
@@ -425,6 +454,7 @@ def _import_records(
             if record.label is not None:
                 value = _value(ctx, record, payload, label_field, path_field=path_field)
                 n_labeled += int(value is not None)
+            ready = people.prepare(record, payload) if people is not None else []
             if update_labels:
                 firsts[digest] = (record.line, _label_text(value[target.name]) if value else None)
             row: dict[str, object] = {
@@ -440,7 +470,7 @@ def _import_records(
                 row["split"] = "eval"
                 n_own_eval += 1
             elif (
-                value is not None
+                (value is not None or any(r.value is not None for r in ready))
                 and hold_out
                 and record.split is None  # a file with splits of its own is held out by them
                 and held_out(digest, hold_out)
@@ -460,6 +490,8 @@ def _import_records(
                     row["prediction"] = prediction
             rows.append(row)
             labels.append(value)
+            if people is not None:
+                answered.append(ready)
             n_items += 1
             if len(rows) >= CHUNK:
                 flush()
@@ -468,6 +500,9 @@ def _import_records(
         flush()
         if progress:
             progress(n_items + len(duplicates))
+        if people is not None:
+            people.check()  # every annotator without a member named, before anything counts
+            n_labeled += people.n_labeled
         if n_items == 0 and not duplicates:
             raise LabelloopError(f"'{filename}' holds no records")
         updated, kept = _update_labels(conn, ctx, relabel, split) if relabel else (0, [])
@@ -490,6 +525,11 @@ def _import_records(
                 "duplicates": len(duplicates),
                 **({"eval": n_eval + n_own_eval} if n_eval + n_own_eval else {}),
                 **({"updated": updated, "kept": len(kept)} if update_labels else {}),
+                **(
+                    {"answers": people.counts["answers"], "skips": people.counts["skips"]}
+                    if people is not None
+                    else {}
+                ),
             },
         )
     if n_items >= ANALYZE_AFTER:
@@ -506,6 +546,7 @@ def _import_records(
         kept_lines=tuple(kept[:1000]),
         n_eval=n_eval + n_own_eval,
         notes=(
+            *(people.notes(n_items) if people is not None else ()),
             *_resized_notes(resized),
             *((_held_out_note(n_eval, n_labeled, hold_out),) if n_eval else ()),
             *((_own_eval_note(n_own_eval, n_items),) if n_own_eval else ()),

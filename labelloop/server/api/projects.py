@@ -169,9 +169,12 @@ def import_file(
     split: Annotated[str, Form()] = "pool",
     format: Annotated[str | None, Form()] = None,
     update_labels: Annotated[bool, Form()] = False,
+    annotations: Annotated[bool, Form()] = False,
 ) -> dict[str, Any]:
     """Import an uploaded file; all records or none. ``update_labels``: items already here take
-    the file's labels unless people labeled them here (``updated``, ``kept``)."""
+    the file's labels unless people labeled them here (``updated``, ``kept``). ``annotations``
+    (a Label Studio file): every annotator's answer comes in as their member's, and labels
+    resolve by the project's rules."""
     ctx = projects.access(db, slug, user, Permission.IMPORT)
     filename = PurePath(file.filename or "upload").name
     fmt = format or importer_for_path(filename)
@@ -190,6 +193,7 @@ def import_file(
         split=split,
         media_roots=request.app.state.settings.media_root_paths,  # image paths are checked
         update_labels=update_labels,
+        answers=annotations,
     )
     return {
         "batch_id": report.batch_id,

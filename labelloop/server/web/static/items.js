@@ -230,7 +230,8 @@
       a.suggestion ? a.suggestion.sentence : "no suggestion shown", // by whom, and taken or not
     ];
     const why = a.selection && (a.selection.reason || a.selection.strategy);
-    if (why) facts.push(`why picked: ${[a.selection.strategy, a.selection.reason].filter(Boolean).join(": ")}`);
+    if (a.selection && a.selection.strategy === "import") facts.push(`from an import: ${a.selection.reason}`);
+    else if (why) facts.push(`why picked: ${[a.selection.strategy, a.selection.reason].filter(Boolean).join(": ")}`);
     box.append(head, ...facts.map((f) => node("p", "trace-answer-fact muted small", f)));
     return box;
   }

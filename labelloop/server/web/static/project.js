@@ -365,6 +365,15 @@
       percent: $("import-progress-text"),
       result: $("import-result"),
     };
+    // Each annotator's answer is read from a Label Studio export only: offered with its format.
+    const answersBox = $("import-annotations-box");
+    if (answersBox && el.format) {
+      const offer = () => {
+        answersBox.hidden = el.format.value !== "label_studio";
+      };
+      el.format.addEventListener("change", offer);
+      offer();
+    }
 
     const progress = (fraction, note) => {
       const pct = Math.round(100 * Math.min(1, Math.max(0, fraction)));
@@ -400,6 +409,10 @@
       if (el.format.value) data.append("format", el.format.value);
       const update = $("import-update-labels");
       if (update && update.checked) data.append("update_labels", "true");
+      const answers = $("import-annotations");
+      if (answers && answers.checked && el.format.value === "label_studio") {
+        data.append("annotations", "true");
+      }
 
       const xhr = new XMLHttpRequest();
       xhr.open("POST", base + "/imports");
