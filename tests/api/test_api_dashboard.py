@@ -178,3 +178,22 @@ def test_the_dashboard_says_what_the_models_labels_stand_for(page: Page) -> None
         f'<p id="model-auto-labels">The model labeled {N_CLEAR} items in auto-label runs.' in html
     )
     assert 'href="/p/sent#autolabel-runs">The runs</a>' in html
+
+
+def test_the_stage_table_names_the_days_its_counts_cover(page: Page) -> None:
+    # A project that began labeling today counts arrivals and clearances over that one day (as
+    # the bottleneck's sentence says), not over the 7 its headings named.
+    from labelloop.workflow import review
+
+    lab = page.lab
+    ctx = lab.project("sent", review_policy="all")
+    lab.import_rows(ctx, lab.rows(20))
+    lab.train(ctx)
+    lab.label_next(ctx, n=3)
+    reviewer = lab.member("sent", "rita", "reviewer")
+    for _ in range(2):
+        task = review.next_review(lab.db, reviewer)
+        review.review_annotation(lab.db, reviewer, task["annotation"]["id"], verdict="accept")
+    html = " ".join(_get(page, "/p/sent/dashboard?days=30").text.split())
+    assert '<th scope="col">Arrived, 1 day</th><th scope="col">Cleared, 1 day</th>' in html
+    assert "in the last day 3 arrived and 2 were cleared" in html
