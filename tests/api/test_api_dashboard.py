@@ -197,3 +197,19 @@ def test_the_stage_table_names_the_days_its_counts_cover(page: Page) -> None:
     html = " ".join(_get(page, "/p/sent/dashboard?days=30").text.split())
     assert '<th scope="col">Arrived, 1 day</th><th scope="col">Cleared, 1 day</th>' in html
     assert "in the last day 3 arrived and 2 were cleared" in html
+
+
+def test_one_waiting_annotation_is_named_in_the_singular(page: Page) -> None:
+    from labelloop.workflow import review
+
+    lab = page.lab
+    ctx = lab.project("sent", review_policy="all")
+    lab.import_rows(ctx, lab.rows(20))
+    lab.train(ctx)
+    lab.label_next(ctx, n=2)
+    reviewer = lab.member("sent", "rita", "reviewer")
+    task = review.next_review(lab.db, reviewer)
+    review.review_annotation(lab.db, reviewer, task["annotation"]["id"], verdict="accept")
+    html = " ".join(_get(page, "/p/sent/dashboard").text.split())
+    review_row = html.split('<tr data-stage="review"')[1].split("</tr>")[0]
+    assert "<td>1 annotation</td>" in review_row  # not "1 annotations"
