@@ -213,3 +213,17 @@ def test_one_waiting_annotation_is_named_in_the_singular(page: Page) -> None:
     html = " ".join(_get(page, "/p/sent/dashboard").text.split())
     review_row = html.split('<tr data-stage="review"')[1].split("</tr>")[0]
     assert "<td>1 annotation</td>" in review_row  # not "1 annotations"
+
+
+def test_answers_sent_without_a_time_are_not_called_no_annotations(page: Page) -> None:
+    # A script's answers (the client's submit sends active_ms 0 unless told) record no time:
+    # the page has annotations to show, only no time per annotation.
+    lab = page.lab
+    ctx = lab.project("sent")
+    lab.import_rows(ctx, lab.rows(20))
+    lab.train(ctx)
+    lab.label_next(ctx, n=4, active_ms=0)
+    html = " ".join(_get(page, "/p/sent/dashboard").text.split())
+    assert 'id="stat-active">—<' in html
+    assert "no active time recorded for the 4 annotations of these days" in html
+    assert "no annotations in these days" not in html
