@@ -115,7 +115,7 @@ def _print(found: dict[str, Any]) -> None:
         clear = "—" if s["days_to_clear"] is None else f"{s['days_to_clear']:,.1f}"
         stages.add_row(
             s["name"],
-            f"{s['waiting']:,} {s['unit']}",
+            s["waiting_text"],
             s["oldest"] or "—",
             f"{s['arrived']:,}",
             f"{s['cleared']:,}",

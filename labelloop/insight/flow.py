@@ -220,8 +220,9 @@ def forecast(
 
 
 def stage_table(stages: Sequence[Stage]) -> list[dict[str, Any]]:
-    """One JSON row per stage, in order, with the oldest age in words and the days the waiting
-    work takes to clear at the window's pace (None when nothing was cleared)."""
+    """One JSON row per stage, in order, with what waits and the oldest age in words ("1 item",
+    "3 days") and the days the waiting work takes to clear at the window's pace (None when
+    nothing was cleared)."""
     return [_row(stage) for stage in stages]
 
 
@@ -293,6 +294,7 @@ def _row(stage: Stage) -> dict[str, Any]:
         "name": stage.name,
         "unit": stage.unit,
         "waiting": stage.waiting,
+        "waiting_text": _count(stage.waiting, stage.unit),
         "oldest_s": oldest,
         "oldest": None if oldest is None else _age(oldest),
         "arrived": stage.arrived,

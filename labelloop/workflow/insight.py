@@ -179,7 +179,13 @@ def report(
             at=at,
         ),
         "agreement": {k: v for k, v in window_agreement.items() if k != "per_user"},
-        "model": _progress(ctx, versions, since=first_day, has_eval=counts["eval_labeled"] > 0),
+        "model": _progress(
+            ctx,
+            versions,
+            since=first_day,
+            has_eval=counts["eval_labeled"] > 0,
+            training=state["training"],
+        ),
         "auto_labels": _auto_labels(
             counts["auto_labeled"], time_active, answers=ctx.settings.overlap
         ),
@@ -380,11 +386,17 @@ def _annotators(
 
 
 def _progress(
-    ctx: ProjectContext, versions: list[Any], *, since: datetime, has_eval: bool
+    ctx: ProjectContext,
+    versions: list[Any],
+    *,
+    since: datetime,
+    has_eval: bool,
+    training: Mapping[str, Any],
 ) -> dict[str, Any]:
     """What the window's labels bought the model: its eval score from the window's start to now
     (accuracy, or span F1 for span projects), on the eval set the newest model was measured on;
-    or, in ``sentence``, why there is nothing to compare."""
+    or, in ``sentence``, why there is nothing to compare (``training``: the status's, for when
+    the next round trains)."""
     from labelloop.insight.flow import model_progress
 
     metric = "span_f1" if ctx.schema.target.type == "spans" else "accuracy"
@@ -406,7 +418,12 @@ def _progress(
     elif not has_eval:
         why = "the models need labeled eval items to be measured: import some with --split eval"
     else:
-        why = "no model has been measured yet (the first rounds wait for labels of two classes)"
+        every, since_model = training["retrain_every"], training["labels_since_model"]
+        why = (
+            f"no model has been measured yet: a round trains after every {every:,} new "
+            f"{'label' if every == 1 else 'labels'} ({since_model:,} since the last) and is "
+            "measured once its labels hold two classes"
+        )
     return {"state": "unmeasured", "sentence": f"Nothing to compare: {why}."}
 
 

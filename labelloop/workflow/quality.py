@@ -539,12 +539,14 @@ def _annotators(
         mine = by_user[user_id]
         times = [r["active_ms"] for r in mine if r["active_ms"]]
         live = [r for r in mine if r["status"] in LIVE]
-        # Agreement with the resolved label, where the label was not simply this annotation.
+        # Agreement with the resolved label, where the label was not simply this annotation
+        # and is no tie (labeled with the earliest answer, it tells nobody who was right).
         checked = [
             r
             for r in live
             if r["resolved"] is not None
             and r["gold"] is None
+            and r["resolution"] != "tie"
             and not (r["resolution"] == "single" and r["resolved_from"] == r["id"])
         ]
         agree = sum(r["label"] == r["resolved"] for r in checked)

@@ -178,3 +178,52 @@ def test_the_dashboard_says_what_the_models_labels_stand_for(page: Page) -> None
         f'<p id="model-auto-labels">The model labeled {N_CLEAR} items in auto-label runs.' in html
     )
     assert 'href="/p/sent#autolabel-runs">The runs</a>' in html
+
+
+def test_the_stage_table_names_the_days_its_counts_cover(page: Page) -> None:
+    # A project that began labeling today counts arrivals and clearances over that one day (as
+    # the bottleneck's sentence says), not over the 7 its headings named.
+    from labelloop.workflow import review
+
+    lab = page.lab
+    ctx = lab.project("sent", review_policy="all")
+    lab.import_rows(ctx, lab.rows(20))
+    lab.train(ctx)
+    lab.label_next(ctx, n=3)
+    reviewer = lab.member("sent", "rita", "reviewer")
+    for _ in range(2):
+        task = review.next_review(lab.db, reviewer)
+        review.review_annotation(lab.db, reviewer, task["annotation"]["id"], verdict="accept")
+    html = " ".join(_get(page, "/p/sent/dashboard?days=30").text.split())
+    assert '<th scope="col">Arrived, 1 day</th><th scope="col">Cleared, 1 day</th>' in html
+    assert "in the last day 3 arrived and 2 were cleared" in html
+
+
+def test_one_waiting_annotation_is_named_in_the_singular(page: Page) -> None:
+    from labelloop.workflow import review
+
+    lab = page.lab
+    ctx = lab.project("sent", review_policy="all")
+    lab.import_rows(ctx, lab.rows(20))
+    lab.train(ctx)
+    lab.label_next(ctx, n=2)
+    reviewer = lab.member("sent", "rita", "reviewer")
+    task = review.next_review(lab.db, reviewer)
+    review.review_annotation(lab.db, reviewer, task["annotation"]["id"], verdict="accept")
+    html = " ".join(_get(page, "/p/sent/dashboard").text.split())
+    review_row = html.split('<tr data-stage="review"')[1].split("</tr>")[0]
+    assert "<td>1 annotation</td>" in review_row  # not "1 annotations"
+
+
+def test_answers_sent_without_a_time_are_not_called_no_annotations(page: Page) -> None:
+    # A script's answers (the client's submit sends active_ms 0 unless told) record no time:
+    # the page has annotations to show, only no time per annotation.
+    lab = page.lab
+    ctx = lab.project("sent")
+    lab.import_rows(ctx, lab.rows(20))
+    lab.train(ctx)
+    lab.label_next(ctx, n=4, active_ms=0)
+    html = " ".join(_get(page, "/p/sent/dashboard").text.split())
+    assert 'id="stat-active">—<' in html
+    assert "no active time recorded for the 4 annotations of these days" in html
+    assert "no annotations in these days" not in html

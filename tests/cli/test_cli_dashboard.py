@@ -22,6 +22,7 @@ def test_the_dashboard_in_the_terminal_and_as_json(cli: Any) -> None:
         task = review.next_review(lab.db, reviewer)
         review.review_annotation(lab.db, reviewer, task["annotation"]["id"], verdict="accept")
     said = " ".join(cli("dashboard", "p", "--days", "7").stdout.split())
+    assert "│ Review │ 9 annotations │" in said and "│ Labeling │ 30 items │" in said
     assert "Review sentiment: the last 7 days" in said
     assert "resolved labels" in said and "review verdicts" in said
     assert "Active time per annotation: median 2.5 s" in said
@@ -112,3 +113,14 @@ def test_coverage_in_the_terminal_and_as_json(cli: Any) -> None:
     found = json.loads(cli("coverage", "p", "--json").stdout)
     assert found["n_unlabeled"] == 40 and found["rows"][0]["precision"] is None
     assert "error: no project 'nope'" in cli("coverage", "nope", code=1).output
+
+
+def test_one_waiting_item_is_named_in_the_singular(cli: Any) -> None:
+    cli("init")
+    lab = Lab(Database(cli.db_url))
+    ctx = lab.project("p", review_policy="all")
+    lab.import_rows(ctx, make_rows(3))
+    lab.train(ctx)
+    lab.label_next(ctx, n=2)
+    said = " ".join(cli("dashboard", "p").stdout.split())
+    assert "│ Labeling │ 1 item │" in said and "│ Review │ 2 annotations │" in said

@@ -302,6 +302,7 @@ def test_stage_table_one_row_per_stage_with_ages_in_words() -> None:
         "name": "Labeling",
         "unit": "items",
         "waiting": 500,
+        "waiting_text": "500 items",
         "oldest_s": 59.0,
         "oldest": "less than a minute",
         "arrived": 600,
@@ -311,6 +312,11 @@ def test_stage_table_one_row_per_stage_with_ages_in_words() -> None:
         "growing": False,
     }
     assert [r["days_to_clear"] for r in rows] == [5.0, None, 5.2, None, 7.0]
+    assert [r["waiting_text"] for r in rows][2:] == ["3 annotations", "0 annotations", "4 items"]
+    assert (
+        stage_table([Stage("review", "Review", "annotations", 1, 5.0, 1, 0, 7)])[0]["waiting_text"]
+        == "1 annotation"
+    )
     assert [r["growing"] for r in rows] == [False, True, False, False, False]
     assert rows[3]["oldest_s"] is None  # NaN is no age
     assert as_json(rows) == rows

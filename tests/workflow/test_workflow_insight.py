@@ -347,7 +347,7 @@ def test_what_the_window_labels_bought_the_model(lab: Lab) -> None:
     )
     lab.train(ctx)
     cold = insight.report(lab.db, ctx, days=7)["model"]  # one model, in cold start
-    assert cold["state"] == "unmeasured" and "wait for labels of two classes" in cold["sentence"]
+    assert cold["state"] == "unmeasured" and "(0 since the last)" in cold["sentence"]
     for _ in range(4):
         lab.label_next(ctx, n=5)
         lab.train(ctx)
@@ -525,3 +525,21 @@ def test_the_label_mix_of_a_spans_project_counts_its_entities(lab: Lab) -> None:
     assert mix["labels"] == ["person", "city"]  # the entity labels, no digest of each answer
     (week,) = mix["weeks"]
     assert (week["counts"], week["total"]) == ({"person": 6, "city": 1}, 7)
+
+
+def test_a_model_not_yet_measured_is_told_when_the_next_round_trains(lab: Lab) -> None:
+    # Six labels of all three classes are in, but a round trains every 50: the dashboard must
+    # not say the rounds wait for labels of two classes.
+    ctx = lab.project("m", retrain_every=50)
+    lab.import_rows(ctx, make_rows(30))
+    lab.import_rows(
+        ctx, make_rows(9, start=900, prefix="ev", labeled=True), labeled=True, split="eval"
+    )
+    lab.train(ctx)  # the cold start: no label, no score
+    lab.label_next(ctx, n=6)
+    model = insight.report(lab.db, ctx, days=7)["model"]
+    assert model["state"] == "unmeasured"
+    assert model["sentence"] == (
+        "Nothing to compare: no model has been measured yet: a round trains after every 50 new "
+        "labels (6 since the last) and is measured once its labels hold two classes."
+    )

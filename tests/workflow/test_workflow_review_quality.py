@@ -114,9 +114,16 @@ def test_agreement_matches_sklearn_statsmodels_and_krippendorff(sqlite_lab: Any)
     ]
     assert set(a["per_label"]) == set(CLASSES)
 
-    # The annotator table: agreement with the resolved (majority) label, by hand.
+    # The annotator table: agreement with the resolved (majority) label, by hand; a tie is
+    # labeled with its earliest answer, which says nothing of who was right.
     with lab.db.read() as conn:
-        resolved = dict(conn.execute(select(item_label.c.item_id, item_label.c.label)).all())
+        resolved = dict(
+            conn.execute(
+                select(item_label.c.item_id, item_label.c.label).where(
+                    item_label.c.resolution != "tie"
+                )
+            ).all()
+        )
         given = list(
             conn.execute(select(annotation.c.user_id, annotation.c.item_id, annotation.c.value))
         )
@@ -125,13 +132,40 @@ def test_agreement_matches_sklearn_statsmodels_and_krippendorff(sqlite_lab: Any)
         mine = [(i, v["sentiment"]) for u, i, v in given if u == who.user.id]
         row = table[NAMES[k]]
         assert row["labels"] == len(mine)
-        agree = sum(resolved[i] == v for i, v in mine) / len(mine)
+        compared = [(i, v) for i, v in mine if i in resolved]
+        assert row["n_compared"] == len(compared)
+        agree = sum(resolved[i] == v for i, v in compared) / len(compared)
         assert row["agreement_with_resolved"] == pytest.approx(agree, abs=1e-4)
         assert row["active_s_per_label"] == pytest.approx(2.0 + 0.1 * k)
         assert row["gold_accuracy"] is None and row["rejection_rate"] is None
     assert table["ann"]["agreement_with_resolved"] > table["dan"]["agreement_with_resolved"]
     flagged = report["flags"]["by_kind"].get("disagreement", 0)
     assert flagged == 3 * sum(len(set(R[~np.isnan(R[:, c]), c])) > 1 for c in range(len(items)))
+
+
+def test_a_tie_says_nothing_of_who_agrees_with_the_resolved_label(sqlite_lab: Any) -> None:
+    # Two annotators per item: ann answers first and always right, bob second and wrong on
+    # two of six items. Those two are ties, labeled with ann's answer (the earliest); neither
+    # annotator is the majority there, so they leave both annotators' agreement out.
+    lab = sqlite_lab
+    ctx = lab.project(overlap=2)
+    lab.import_rows(ctx, lab.rows(6))
+    lab.train(ctx)
+    ann, bob = (lab.member("sent", n, "annotator") for n in ("ann", "bob"))
+    wrong = {"negative": "positive", "neutral": "negative", "positive": "neutral"}
+    for n in range(6):
+        for who in (ann, bob):
+            task = tasks.next_task(lab.db, who)
+            truth = lab.truth(task["item"]["data"]["text"])
+            answer = wrong[truth] if who is bob and n in (1, 4) else truth
+            tasks.submit(lab.db, who, task["assignment_id"], {"sentiment": answer}, active_ms=900)
+    with lab.db.read() as conn:
+        ways = sorted(r for (r,) in conn.execute(select(item_label.c.resolution)))
+    assert ways == ["consensus"] * 4 + ["tie"] * 2
+    table = {u["username"]: u for u in quality.report(lab.db, ctx, n_boot=0)["annotators"]}
+    for name in ("ann", "bob"):
+        assert table[name]["n_compared"] == 4
+        assert table[name]["agreement_with_resolved"] == 1.0
 
 
 def test_review_figures_and_flags_per_annotator_and_label(sqlite_lab: Any) -> None:
