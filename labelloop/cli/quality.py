@@ -92,13 +92,22 @@ def _print_quality(info: dict[str, Any]) -> None:
             pairs.add_row(escape(r), *cells)
         out.print(pairs)
     people = Table(title="Annotators")
-    for col in ("annotator", "labels", "s/label", "agree", "gold", "reviewed", "rejected", "flags"):
+    for col in (
+        "annotator",
+        "labels",
+        "median s",
+        "agree",
+        "gold",
+        "reviewed",
+        "rejected",
+        "flags",
+    ):
         people.add_column(col)
     for u in info["annotators"]:
         people.add_row(
             escape(u["username"]),
             f"{u['labels']:,}",
-            "—" if u["active_s_per_label"] is None else f"{u['active_s_per_label']:.1f}",
+            "—" if u["median_active_s"] is None else f"{u['median_active_s']:.1f}",
             _fmt(u["agreement_with_resolved"], pct=True),
             _fmt(u["gold_accuracy"], pct=True),
             str(u["reviewed"]),

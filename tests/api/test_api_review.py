@@ -357,3 +357,24 @@ def test_the_items_list_filters_and_refuses_in_words(rapi: ReviewApi) -> None:
         assert response.json()["detail"].startswith(message)
     for query in ("limit=0", "limit=201", "offset=-1", "order=oldest"):
         assert rapi.call("GET", f"{_base()}/items?{query}", "reviewer").status_code == 422
+
+
+def test_the_annotator_table_shows_the_median_active_time(rapi: ReviewApi) -> None:
+    """One answer left open an hour made an annotator's mean 1,202 s a label on the quality
+    page and in `labelloop quality`, against a few seconds on the dashboard; the median is
+    what the annotator takes."""
+    for active_ms in (2000, 4000, 3_600_000):
+        task = tasks.next_task(rapi.lab.db, rapi.annotator)
+        assert task is not None
+        tasks.submit(
+            rapi.lab.db,
+            rapi.annotator,
+            task["assignment_id"],
+            {"sentiment": "neutral"},
+            active_ms=active_ms,
+        )
+    page = rapi.page(f"/p/{SLUG}/quality", "manager").text
+    row = page.split('<tr data-user="annotator">', 1)[1].split("</tr>", 1)[0]
+    cells = [c.split("</td>", 1)[0] for c in row.split("<td>")[1:]]
+    assert cells[:2] == ["3", "4.0"]
+    assert "Median active s" in page

@@ -12,10 +12,22 @@
 
   // ---------------------------------------------------------------- sortable annotator table
 
+  /** A cell as it sorts: a number, else its text; null for an empty one ("—"). */
   function cellValue(td) {
     const text = (td.textContent || "").trim();
+    if (!text || text === "—" || text === "–") return null;
     const n = parseFloat(text.replace(/[,%]/g, ""));
     return Number.isNaN(n) ? text.toLowerCase() : n;
+  }
+
+  /** Numbers before texts, each in order; empty cells last whichever way the column sorts,
+   * and rows that tie keep their order (the sort is stable). */
+  function compareCells(x, y, up) {
+    if (x === null || y === null) return x === y ? 0 : x === null ? 1 : -1;
+    let order;
+    if (typeof x !== typeof y) order = typeof x === "number" ? -1 : 1;
+    else order = typeof x === "number" ? x - y : x.localeCompare(y);
+    return up ? order : -order;
   }
 
   for (const table of document.querySelectorAll("table.sortable")) {
@@ -30,12 +42,7 @@
         th.setAttribute("aria-sort", up ? "ascending" : "descending");
         const body = table.tBodies[0];
         const rows = Array.from(body.rows).filter((r) => r.cells.length === heads.length);
-        rows.sort((a, b) => {
-          const x = cellValue(a.cells[col]);
-          const y = cellValue(b.cells[col]);
-          const order = x < y ? -1 : x > y ? 1 : 0;
-          return up ? order : -order;
-        });
+        rows.sort((a, b) => compareCells(cellValue(a.cells[col]), cellValue(b.cells[col]), up));
         body.append(...rows);
       };
       th.addEventListener("click", sort);
