@@ -112,6 +112,9 @@ def test_the_projects_list_shows_stored_alerts_to_those_who_read_dashboards(page
     assert "data-alerts" not in _get(page, "/", user=annotator.user).text
     dashboard = " ".join(_get(page, "/p/sent/dashboard").text.split())
     assert '<details class="card table-details" id="alert-history">' in dashboard
+    # every time on the page is UTC, and the columns say so for a manager in another zone
+    assert '<th scope="col">Raised (UTC)</th><th scope="col">Resolved (UTC)</th>' in dashboard
+    assert '<th scope="col">Last active (UTC)</th>' in dashboard
 
 
 def test_the_projects_list_json_carries_the_alerts_too(api: Any) -> None:
