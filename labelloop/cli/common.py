@@ -183,6 +183,12 @@ def _whole_file(output: Path) -> Iterator[BinaryIO]:
         raise
 
 
+def annotator_cell(row: dict[str, Any]) -> str:
+    """An annotator table's name cell, saying when they are no longer in the project (their
+    answers still count)."""
+    return escape(row["username"]) + ("" if row.get("member", True) else " (removed)")
+
+
 def label_mix(by_label: dict[str, int]) -> str:
     """Counts per label as one line ("negative 9,870, positive 8,531"), markup escaped; "—"
     for none."""

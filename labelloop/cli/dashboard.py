@@ -10,7 +10,15 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from labelloop.cli.common import _counting, _open, _run, label_mix, out, with_model
+from labelloop.cli.common import (
+    _counting,
+    _open,
+    _run,
+    annotator_cell,
+    label_mix,
+    out,
+    with_model,
+)
 
 BARS = "▁▂▃▄▅▆▇█"
 
@@ -146,7 +154,7 @@ def _print(found: dict[str, Any]) -> None:
             people.add_column(col, justify="left" if col in ("annotator", "days") else "right")
         for a in found["annotators"]:
             people.add_row(
-                escape(a["username"]),
+                annotator_cell(a),
                 f"{a['annotations']:,}",
                 f"{a['last_7_days']:,}",
                 "—" if a["median_s"] is None else f"{a['median_s']:.1f}",

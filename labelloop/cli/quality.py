@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from labelloop.cli.common import _open, _run, counted, named_item, out
+from labelloop.cli.common import _open, _run, annotator_cell, counted, named_item, out
 
 
 def quality(
@@ -105,7 +105,7 @@ def _print_quality(info: dict[str, Any]) -> None:
         people.add_column(col)
     for u in info["annotators"]:
         people.add_row(
-            escape(u["username"]),
+            annotator_cell(u),
             f"{u['labels']:,}",
             "—" if u["median_active_s"] is None else f"{u['median_active_s']:.1f}",
             _fmt(u["agreement_with_resolved"], pct=True),

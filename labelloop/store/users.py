@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -192,6 +193,21 @@ def members(conn: Connection, project_id: int) -> list[dict[str, Any]]:
         .order_by(user.c.username)
     )
     return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def still_working(conn: Connection, project_id: int, user_ids: Iterable[int]) -> set[int]:
+    """Which of ``user_ids`` may still work on the project: its members and the site's admins,
+    with active accounts. The others' work stays in the figures, said to be of people gone."""
+    ids = sorted(set(user_ids))
+    if not ids:
+        return set()
+    member = select(membership.c.user_id).where(
+        membership.c.project_id == project_id, membership.c.user_id == user.c.id
+    )
+    q = select(user.c.id).where(
+        user.c.id.in_(ids), user.c.is_active.is_(True), user.c.is_admin.is_(True) | member.exists()
+    )
+    return {int(i) for i in conn.execute(q).scalars()}
 
 
 def projects_of(conn: Connection, user_id: int, *, is_admin: bool) -> list[dict[str, Any]]:

@@ -16,6 +16,7 @@ from labelloop.schema.project import STRUCTURED_TYPES
 from labelloop.store import insight as store_insight
 from labelloop.store import learning as store_learning
 from labelloop.store import throughput as store_throughput
+from labelloop.store import users as store_users
 from labelloop.store.db import Database
 from labelloop.store.users import now as store_now
 from labelloop.workflow.projects import ProjectContext
@@ -107,6 +108,7 @@ def report(
         arrived = store_insight.arrivals(conn, ctx.id, stage_since)
         cleared = store_insight.departures(conn, ctx.id, stage_since)
         last_active = store_insight.last_active(conn, ctx.id)
+        working = store_users.still_working(conn, ctx.id, (r["user_id"] for r in made))
         began = store_insight.first_annotation(conn, ctx.id)
         last_label = store_insight.last_resolved(conn, ctx.id)
         batches = store_insight.batches(conn, ctx.id)
@@ -166,7 +168,7 @@ def report(
             "turnaround": flow.turnaround_of(spans),
         },
         "annotators": _annotators(
-            made, active, last_active, days=days, at=at, agreement=window_agreement
+            made, active, last_active, working, days=days, at=at, agreement=window_agreement
         ),
         "stages": flow.stage_table(stages),
         "bottleneck": flow.bottleneck(stages),
@@ -350,6 +352,7 @@ def _annotators(
     made: list[dict[str, Any]],
     active: dict[int, list[int]],
     last_active: dict[int, datetime],
+    working: set[int],
     *,
     days: int,
     at: datetime,
@@ -359,7 +362,8 @@ def _annotators(
     how often their answers match the other annotators' on the items they shared.
 
     ``made`` holds each annotator's annotations counted per UTC day (with how many of them
-    came in the last 7 days), ``active`` their recorded active times."""
+    came in the last 7 days), ``active`` their recorded active times; ``member`` is False for
+    one no longer in the project (``working`` holds those who are)."""
     from labelloop.insight import flow
 
     by_user: dict[int, list[dict[str, Any]]] = defaultdict(list)
@@ -371,6 +375,7 @@ def _annotators(
         table.append(
             {
                 "username": mine[0]["username"],
+                "member": user_id in working,
                 "annotations": sum(r["n"] for r in mine),
                 "last_7_days": sum(r["recent"] for r in mine),
                 "per_day": [n for _, n in per_day],

@@ -35,6 +35,7 @@ from labelloop.store import audit
 from labelloop.store import projects as store_projects
 from labelloop.store import review as store_review
 from labelloop.store import tasks as store_tasks
+from labelloop.store import users as store_users
 from labelloop.store.db import Database
 from labelloop.workflow import label_issues as issue_flags
 from labelloop.workflow.features import FeatureCache
@@ -353,6 +354,7 @@ def _report(
         statuses = store_review.status_counts(conn, ctx.id)
         n_gold = len(store_review.gold_list(conn, ctx.id))
         names = store_review.usernames(conn, [f["user_id"] for f in flag_rows if f["user_id"]])
+        working = store_users.still_working(conn, ctx.id, (r["user_id"] for r in rows))
         # A gold check scores the answer as first submitted: the annotator's unaided judgement
         # (the gold_wrong flag is judged on it too, and a later change keeps both).
         first = audit.first_values(
@@ -391,7 +393,7 @@ def _report(
         "cohort_field": cohort_field,
         "agreement": agreement["report"],
         "over_time": agreement["weeks"],
-        "annotators": _annotators(rows, verdicts, flag_rows, cats, names),
+        "annotators": _annotators(rows, verdicts, flag_rows, cats, names, working),
         "flags": _flag_counts(rows, flag_rows, show_gold=is_expert(ctx), regions=regions),
         "review": {
             "annotations": statuses,
@@ -520,7 +522,11 @@ def _annotators(
     flag_rows: Sequence[Mapping[str, Any]],
     cats: Sequence[str],
     names: Mapping[int, str],
+    working: set[int],
 ) -> list[dict[str, Any]]:
+    """Per annotator: labels, active time, agreement with the resolved label, gold accuracy,
+    verdicts and flags; ``member`` is False for one no longer in the project (``working``
+    holds those who are), whose work still counts."""
     index = {c: k for k, c in enumerate(cats)}
     by_user: dict[int, list[Mapping[str, Any]]] = defaultdict(list)
     for r in rows:
@@ -564,6 +570,7 @@ def _annotators(
             {
                 "user_id": user_id,
                 "username": names.get(user_id, str(user_id)),
+                "member": user_id in working,
                 "labels": len(mine),
                 "active_s_per_label": round(sum(times) / len(times) / 1000, 2) if times else None,
                 "median_active_s": round(median(times) / 1000, 2) if times else None,

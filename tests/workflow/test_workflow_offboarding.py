@@ -59,6 +59,26 @@ def test_a_removed_members_labels_stay_attributed_in_the_export(lab: Any, ready:
     assert event["payload"]["username"] == "ann" and event["actor_id"] == lab.admin.id
 
 
+def test_a_removed_members_work_counts_and_the_tables_say_they_left(lab: Any, ready: Any) -> None:
+    """The dashboard's and the quality page's annotator tables kept a removed annotator's row
+    with nothing to tell them from the team at work; an admin who answers stays unmarked."""
+    from labelloop.workflow import insight, quality
+
+    ann = lab.member("sent", "ann", "annotator")
+    bob = lab.member("sent", "bob", "annotator")
+    lab.label_next(ann, n=2)
+    lab.label_next(bob, n=1)
+    lab.label_next(ready, n=1)  # the admin, no member
+    projects.remove_member(lab.db, ready, "ann")
+
+    for table in (
+        insight.report(lab.db, ready)["annotators"],
+        quality.report(lab.db, ready, n_boot=0)["annotators"],
+    ):
+        member = {row["username"]: row["member"] for row in table}
+        assert member == {"ann": False, "bob": True, lab.admin.username: True}
+
+
 def test_a_removed_member_is_answered_like_a_stranger(lab: Any) -> None:
     admin_ctx = lab.project()
     ann = lab.member("sent", "ann", "annotator")
