@@ -25,8 +25,9 @@ def dashboard(
     features: FeaturesDep,
     days: Annotated[int, Query(ge=1, le=insight.MAX_DAYS)] = insight.DEFAULT_DAYS,
 ) -> dict[str, Any]:
-    """Every figure of the project's dashboard over the last ``days`` days."""
-    ctx = projects.access(db, slug, user, Permission.REVIEW)
+    """Every figure of the project's dashboard over the last ``days`` days (reviewers and
+    managers)."""
+    ctx = projects.access(db, slug, user, Permission.VIEW_INSIGHT)
     return insight.report(db, ctx, cache=features, days=days)
 
 
@@ -58,15 +59,16 @@ def unacknowledge_alert(slug: str, kind: Kind, db: DbDep, user: CurrentUser) -> 
 @router.get("/coverage")
 def coverage(slug: str, db: DbDep, user: CurrentUser, features: FeaturesDep) -> dict[str, Any]:
     """How many unlabeled items the model is at least 80/90/95/98/99% sure of, and how often it
-    is right at that confidence on the eval items (trains a model now; a few seconds)."""
-    ctx = projects.access(db, slug, user, Permission.REVIEW)
+    is right at that confidence on the eval items (trains a model now; a few seconds;
+    reviewers and managers)."""
+    ctx = projects.access(db, slug, user, Permission.VIEW_INSIGHT)
     return wf_coverage.coverage(db, ctx, cache=features)
 
 
 @router.get("/autolabel")
 def autolabel_runs(slug: str, db: DbDep, user: CurrentUser) -> dict[str, Any]:
-    """The project's auto-label policy and runs, newest first (any member)."""
-    ctx = projects.access(db, slug, user, Permission.VIEW_PROJECT)
+    """The project's auto-label policy and runs, newest first (reviewers and managers)."""
+    ctx = projects.access(db, slug, user, Permission.VIEW_INSIGHT)
     return wf_autolabel.runs(db, ctx)
 
 

@@ -30,8 +30,9 @@ def quality_report(
     cohort_field: Annotated[str, Query(max_length=100)] = "cohort",
     n_boot: Annotated[int, Query(ge=0, le=2000)] = 200,
 ) -> dict[str, Any]:
-    """Agreement overall, per label, pair, cohort and week; the annotator table; flags."""
-    ctx = projects.access(db, slug, user, Permission.REVIEW)
+    """Agreement overall, per label, pair, cohort and week; the annotator table; flags
+    (reviewers and managers)."""
+    ctx = projects.access(db, slug, user, Permission.VIEW_INSIGHT)
     return quality.report(db, ctx, cohort_field=cohort_field, n_boot=n_boot)
 
 
