@@ -15,7 +15,7 @@ from labelloop.errors import LabelloopError
 from labelloop.govern.guidelines import render_markdown
 from labelloop.govern.permissions import Permission
 from labelloop.ingest import importer_for_path
-from labelloop.server.api.deps import AdminUser, CurrentUser, DbDep, FeaturesDep
+from labelloop.server.api.deps import AdminUser, CurrentUser, DbDep, FeaturesDep, ReportUser
 from labelloop.server.api.schemas import Id, MemberIn, ProjectIn, SettingsIn
 from labelloop.workflow import (
     auditing,
@@ -125,7 +125,7 @@ def project_status(
 
 @router.get("/{slug}/gain")
 def active_learning_gain(
-    slug: str, db: DbDep, user: CurrentUser, features: FeaturesDep
+    slug: str, db: DbDep, user: ReportUser, features: FeaturesDep
 ) -> dict[str, Any]:
     """What active learning bought: the policy's labels against the random controls
     (``random_share``), measured on the eval items; or why not yet (``state: waiting``).

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from pydantic import Field
 
 from labelloop.govern.permissions import Permission
-from labelloop.server.api.deps import CurrentUser, DbDep, FeaturesDep
+from labelloop.server.api.deps import CurrentUser, DbDep, FeaturesDep, ReportUser
 from labelloop.server.api.schemas import Body, Id
 from labelloop.workflow import projects, quality
 
@@ -26,7 +26,7 @@ class GoldIn(Body):
 def quality_report(
     slug: str,
     db: DbDep,
-    user: CurrentUser,
+    user: ReportUser,
     cohort_field: Annotated[str, Query(max_length=100)] = "cohort",
     n_boot: Annotated[int, Query(ge=0, le=2000)] = 200,
 ) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from labelloop.govern.permissions import Permission
 from labelloop.server.api.deps import DbDep, session_user
 from labelloop.server.api.schemas import Id
 from labelloop.server.auth import csrf_ok
-from labelloop.server.throttle import client_address, guarded
+from labelloop.server.throttle import client_address, count_report, guarded
 from labelloop.server.web.settings_form import settings_form
 from labelloop.workflow import (
     accounts,
@@ -61,6 +61,7 @@ def _render(request: Request, name: str, *, status_code: int = 200, **context: A
 ERROR_TITLES = {
     403: "You can't open this page",
     404: "Page not found",
+    429: "Too many requests",
     500: "Something went wrong",
 }
 
@@ -301,6 +302,7 @@ def adjudicate_page(slug: str, request: Request, db: DbDep, item: Id | None = No
 def quality_page(slug: str, request: Request, db: DbDep, cohort_field: str = "cohort") -> Response:
     user, csrf = _page_user(request, db)
     ctx = projects.access(db, slug, user, Permission.VIEW_INSIGHT)
+    count_report(request.app.state.reports, user.id)  # computes the report as its API twin
     return _render(
         request,
         "quality.html",
@@ -320,6 +322,7 @@ def dashboard_page(
     """Throughput, where work waits, the backlog forecast, drift and alerts."""
     user, csrf = _page_user(request, db)
     ctx = projects.access(db, slug, user, Permission.VIEW_INSIGHT)
+    count_report(request.app.state.reports, user.id)  # computes the report as its API twin
     days = max(1, min(days, insight.MAX_DAYS))
     return _render(
         request,
