@@ -313,11 +313,12 @@ class Project:
 
     def status(self) -> dict[str, Any]:
         """Counts (pool, labeled, remaining, ...), the current model and its eval metrics, and
-        whether to stop labeling."""
+        whether to stop labeling (to an annotator: what the labeling page shows of them)."""
         return self._call("GET", "/status")
 
     def models(self) -> list[dict[str, Any]]:
-        """Every model version, with its training size and eval metrics."""
+        """Every model version, with its training size and eval metrics (reviewers and
+        managers)."""
         return self._call("GET", "/models")
 
     def change_settings(self, **settings: Any) -> dict[str, Any]:
@@ -326,7 +327,7 @@ class Project:
         return self._call("PATCH", "/settings", json=settings)
 
     def members(self) -> list[dict[str, Any]]:
-        """Who is in the project, with which role."""
+        """Who is in the project, with which role (reviewers and managers)."""
         return self._call("GET", "/members")
 
     def set_member(self, username: str, role: str) -> dict[str, Any]:
@@ -698,7 +699,8 @@ class Project:
         return self._call("DELETE", f"/alerts/{quote(kind, safe='')}/acknowledge")
 
     def gain(self) -> dict[str, Any]:
-        """What active learning bought over the random controls, or why not yet."""
+        """What active learning bought over the random controls, or why not yet (reviewers
+        and managers)."""
         return self._call("GET", "/gain")
 
     def coverage(self) -> dict[str, Any]:
@@ -729,7 +731,7 @@ class Project:
         return self._call("DELETE", f"/imports/{int(batch_id)}")
 
     def autolabel_runs(self) -> dict[str, Any]:
-        """The auto-label policy and runs, newest first."""
+        """The auto-label policy and runs, newest first (reviewers and managers)."""
         return self._call("GET", "/autolabel")
 
     def undo_autolabel(self, run_id: int) -> dict[str, Any]:

@@ -72,7 +72,8 @@ class AuthenticationFailed(LabelloopError):
 
 
 class TooManyAttempts(LabelloopError):
-    """Too many failed sign-ins (or password checks) for a name from one address (429)."""
+    """Too many failed sign-ins (or password checks) for a name from one address, or too many
+    heavy report requests from one user (429, with when to try again)."""
 
     status = 429
 

@@ -21,10 +21,18 @@ class Permission(StrEnum):
     MANAGE_PROJECT = "manage_project"
     MANAGE_MEMBERS = "manage_members"
     VIEW_AUDIT = "view_audit"
+    VIEW_INSIGHT = "view_insight"
+    """Read how the project runs beyond one's own labeling: its members, every setting (the
+    auto-label policy's thresholds among them), the model's history and evaluation, the
+    auto-label runs and the reports (dashboard, quality, coverage, gain)."""
 
 
 _ANNOTATOR = frozenset({Permission.VIEW_PROJECT, Permission.ANNOTATE})
-_REVIEWER = _ANNOTATOR | {Permission.REVIEW}
+# Annotators see what their labeling uses, as in Label Studio, Argilla or a Prodigy team setup:
+# the item, why it was picked, the current model's version and accuracy, their progress and the
+# guideline; who else is in the team and how the model and its thresholds are tuned are not
+# theirs. Reviewers judge the annotators' work, so they read the reports, the team and the model.
+_REVIEWER = _ANNOTATOR | {Permission.REVIEW, Permission.VIEW_INSIGHT}
 
 ROLE_PERMISSIONS: Mapping[str, frozenset[Permission]] = MappingProxyType(
     {

@@ -38,7 +38,7 @@ from labelloop.server.api import review as review_api
 from labelloop.server.api import search as search_api
 from labelloop.server.api import simulations as simulations_api
 from labelloop.server.auth import Sessions
-from labelloop.server.throttle import SignInThrottle
+from labelloop.server.throttle import ReportThrottle, SignInThrottle
 from labelloop.server.web import pages
 from labelloop.server.worker import LearnerProcess
 from labelloop.store.db import Database, unreachable
@@ -338,6 +338,7 @@ def create_app(
         settings.secret(), max_age_s=settings.session_max_age_s, secure=settings.secure_cookies
     )
     app.state.sign_ins = SignInThrottle()
+    app.state.reports = ReportThrottle()
     app.state.templates = Jinja2Templates(directory=str(WEB / "templates"))
     app.mount("/static/apidocs", StaticFiles(directory=str(APIDOCS)), name="apidocs")
     app.mount("/static", StaticFiles(directory=str(WEB / "static")), name="static")
@@ -361,13 +362,15 @@ def create_app(
     async def labelloop_error(request: Request, exc: LabelloopError) -> Response:
         if isinstance(exc, AuthenticationFailed) and _is_page(request):
             return _sign_in_first(request)
+        retry = getattr(exc, "retry_after_s", None)
+        headers = {"Retry-After": str(retry)} if retry is not None else None
         if _is_page(request):
-            return pages.error_page(request, status_code=exc.status, detail=exc.message)
+            return pages.error_page(
+                request, status_code=exc.status, detail=exc.message, headers=headers
+            )
         body: dict[str, Any] = {"error": type(exc).__name__, "detail": exc.message}
         if isinstance(exc, ImportFormatError):  # where, for a script to point at the record
             body.update(line=exc.line, field=exc.field, file=exc.file, reason=exc.reason)
-        retry = getattr(exc, "retry_after_s", None)
-        headers = {"Retry-After": str(retry)} if retry is not None else None
         return JSONResponse(body, status_code=exc.status, headers=headers)
 
     @app.exception_handler(pages.LoginRequired)

@@ -1,11 +1,16 @@
-"""Failed sign-ins, counted per name and client address, so that passwords cannot be guessed at
-speed: past ``limit`` failures within ``window_s`` the pair is refused, before any password is
-checked, until its oldest failure leaves the window; past ``address_limit`` failures within the
-window under any names, the address is refused alike.
+"""Sliding-window limits kept in the server process's memory: failed sign-ins, and the heavy
+report requests of each user.
 
-Counting per name *and* address keeps one person's typos from locking anyone else out, and a
-name that exists is throttled exactly like one that does not (the refusal tells nothing). The
-counts live in the server process's memory: a restart forgets them."""
+Failed sign-ins are counted per name and client address, so that passwords cannot be guessed
+at speed: past ``limit`` failures within ``window_s`` the pair is refused, before any password
+is checked, until its oldest failure leaves the window; past ``address_limit`` failures within
+the window under any names, the address is refused alike. Counting per name *and* address keeps
+one person's typos from locking anyone else out, and a name that exists is throttled exactly
+like one that does not (the refusal tells nothing).
+
+Heavy reports (``ReportThrottle``) are counted per user: each is computed once for everyone
+asking at a time (``memo.SingleFlight``), but one user asking in a tight loop would still keep
+a core busy. A restart forgets every count."""
 
 from __future__ import annotations
 
@@ -13,7 +18,7 @@ import math
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import TypeVar
 
 from starlette.requests import Request
@@ -21,6 +26,7 @@ from starlette.requests import Request
 from labelloop.errors import AuthenticationFailed, PermissionDenied, TooManyAttempts
 
 T = TypeVar("T")
+K = TypeVar("K", bound=Hashable)
 
 SIGN_IN_LIMIT = 10
 """Failed attempts a name may have from one address within ``SIGN_IN_WINDOW_S``."""
@@ -35,9 +41,37 @@ failures all left the window goes first, then the least recently failed pair not
 that failures under other names cannot free a pair that is being refused."""
 
 
-class SignInThrottle:
-    """Failed attempts per (name, address) and per address; thread-safe (sync routes run in a
-    thread pool)."""
+class _Window:
+    """Times of events per key within the last ``window_s`` seconds: what a limit counts."""
+
+    def __init__(self, *, window_s: float, clock: Callable[[], float]) -> None:
+        self.window_s = window_s
+        self._clock = clock
+        self._lock = threading.Lock()  # thread-safe: sync routes run in a thread pool
+
+    def _recent(self, times: deque[float] | None, at: float) -> deque[float] | None:
+        """``times`` without the events that left the window (None when none is left)."""
+        if times is None:
+            return None
+        while times and times[0] <= at - self.window_s:
+            times.popleft()
+        return times or None
+
+    def _wait(self, times: deque[float] | None, limit: int, at: float) -> float:
+        """Seconds until ``times`` holds fewer than ``limit`` events (0: now)."""
+        return times[0] + self.window_s - at if times and len(times) >= limit else 0.0
+
+    def _latest(
+        self, kept: OrderedDict[K, deque[float]], key: K, *, limit: int, at: float
+    ) -> deque[float]:
+        """``key``'s recent times, moved to the end of ``kept`` (least recent first)."""
+        times = self._recent(kept.pop(key, None), at) or deque(maxlen=limit)
+        kept[key] = times
+        return times
+
+
+class SignInThrottle(_Window):
+    """Failed attempts per (name, address) and per address."""
 
     def __init__(
         self,
@@ -48,28 +82,15 @@ class SignInThrottle:
         max_pairs: int = TRACKED_PAIRS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.limit, self.address_limit = limit, address_limit
-        self.window_s, self.max_pairs = window_s, max_pairs
-        self._clock = clock
+        super().__init__(window_s=window_s, clock=clock)
+        self.limit, self.address_limit, self.max_pairs = limit, address_limit, max_pairs
         # least recently failed first
         self._failures: OrderedDict[tuple[str, str], deque[float]] = OrderedDict()
         self._by_address: OrderedDict[str, deque[float]] = OrderedDict()
-        self._lock = threading.Lock()
 
     @staticmethod
     def _key(name: str, address: str) -> tuple[str, str]:
         return name.strip().casefold(), address
-
-    def _recent(self, times: deque[float] | None, at: float) -> deque[float] | None:
-        """``times`` without the failures that left the window (None when none is left)."""
-        if times is None:
-            return None
-        while times and times[0] <= at - self.window_s:
-            times.popleft()
-        return times or None
-
-    def _wait(self, times: deque[float] | None, limit: int, at: float) -> float:
-        return times[0] + self.window_s - at if times and len(times) >= limit else 0.0
 
     def wait_s(self, name: str, address: str) -> float:
         """Seconds until the pair may try again (0: now)."""
@@ -88,11 +109,8 @@ class SignInThrottle:
         check before and a count after let every attempt in flight through."""
         key, at = self._key(name, address), self._clock()
         with self._lock:
-            pair = self._recent(self._failures.pop(key, None), at) or deque(maxlen=self.limit)
-            self._failures[key] = pair  # now the most recent
-            near = self._recent(self._by_address.pop(address, None), at)
-            near = near or deque(maxlen=self.address_limit)
-            self._by_address[address] = near
+            pair = self._latest(self._failures, key, limit=self.limit, at=at)
+            near = self._latest(self._by_address, address, limit=self.address_limit, at=at)
             wait = max(self._wait(pair, self.limit, at), self._wait(near, self.address_limit, at))
             if wait > 0:
                 return wait
@@ -135,6 +153,63 @@ class SignInThrottle:
             self._failures.pop(self._key(name, address), None)
 
 
+REPORT_LIMIT = 60
+"""Heavy report requests (dashboard, quality, coverage, gain, and the pages that compute them)
+one user may make within ``REPORT_WINDOW_S``, over all projects: a person clicking through the
+pages asks for one or two a page, a script polling them in a loop is held to one a second."""
+REPORT_WINDOW_S = 60.0
+
+
+class ReportThrottle(_Window):
+    """Heavy report requests per user."""
+
+    def __init__(
+        self,
+        *,
+        limit: int = REPORT_LIMIT,
+        window_s: float = REPORT_WINDOW_S,
+        max_users: int = TRACKED_PAIRS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(window_s=window_s, clock=clock)
+        self.limit, self.max_users = limit, max_users
+        self._asked: OrderedDict[int, deque[float]] = OrderedDict()  # least recent first
+
+    def begin(self, user_id: int) -> float:
+        """Count a request of the user and answer 0, or answer the seconds they must wait
+        (nothing counted: a refused request costs nothing, so waiting is enough)."""
+        at = self._clock()
+        with self._lock:
+            times = self._latest(self._asked, user_id, limit=self.limit, at=at)
+            wait = self._wait(times, self.limit, at)
+            if wait > 0:
+                return wait
+            times.append(at)
+            if len(self._asked) > self.max_users:
+                self._asked.popitem(last=False)
+            return 0.0
+
+
+def count_report(throttle: ReportThrottle, user_id: int) -> None:
+    """Count a heavy report request of the user; TooManyAttempts (429, Retry-After) past the
+    limit, before any work."""
+    wait = throttle.begin(user_id)
+    if wait > 0:
+        reason = f"too many reports asked for within a minute ({throttle.limit} at most)"
+        raise _refusal(reason, wait, in_minutes=False)
+
+
+def _refusal(reason: str, wait_s: float, *, in_minutes: bool) -> TooManyAttempts:
+    """The 429 of a limit: ``reason``, and when to try again (``Retry-After``)."""
+    n, unit = (
+        (max(1, math.ceil(wait_s / 60)), "minute") if in_minutes else (math.ceil(wait_s), "second")
+    )
+    return TooManyAttempts(
+        f"{reason}; try again in {n} {unit}{'s' if n > 1 else ''}",
+        retry_after_s=math.ceil(wait_s),
+    )
+
+
 def client_address(request: Request) -> str:
     """The address a request came from, as the server sees it (behind a reverse proxy, the
     proxy's, unless the server is told to trust its forwarding headers)."""
@@ -147,11 +222,7 @@ def guarded(throttle: SignInThrottle, name: str, address: str, attempt: Callable
     The attempt is counted before it runs, so simultaneous attempts cannot pass the limit."""
     wait = throttle.begin(name, address)
     if wait > 0:
-        n = max(1, math.ceil(wait / 60))
-        raise TooManyAttempts(
-            f"too many failed attempts; try again in {n} minute{'s' if n > 1 else ''}",
-            retry_after_s=math.ceil(wait),
-        )
+        raise _refusal("too many failed attempts", wait, in_minutes=True)
     try:
         result = attempt()
     except (AuthenticationFailed, PermissionDenied):

@@ -202,8 +202,9 @@ def _timed(result: dict[str, Any], started: float) -> dict[str, Any]:
 
 
 def runs(db: Database, ctx: ProjectContext) -> dict[str, Any]:
-    """The project's auto-label policy and runs, newest first (anyone in the project)."""
-    ctx.require(Permission.VIEW_PROJECT)
+    """The project's auto-label policy and runs, newest first (reviewers and managers: an
+    annotator does not read the thresholds)."""
+    ctx.require(Permission.VIEW_INSIGHT)
     with db.read() as conn:
         found = store_autolabel.runs_of(conn, ctx.id)
         checks = _check_counts(ctx, store_autolabel.check_answers(conn, ctx.id))

@@ -71,7 +71,7 @@ def coverage(db: Database, ctx: ProjectContext, *, cache: FeatureCache) -> dict[
     stored), score the unlabeled pool and the labeled eval items, and tabulate per confidence
     threshold how many items the model is that sure of and how often it is right when it is.
     Reviewers and managers; a few seconds on a pool of tens of thousands of texts."""
-    ctx.require(Permission.REVIEW)
+    ctx.require(Permission.VIEW_INSIGHT)
     # asked again while it trains (a second reviewer, a reloaded page): the same training
     return _flights.run((str(db.engine.url), ctx.id), lambda: _coverage(db, ctx, cache=cache))
 

@@ -33,7 +33,7 @@ def report(db: Database, ctx: ProjectContext, *, cache: FeatureCache) -> dict[st
     from labelloop.workflow.learning import classifier_problem
     from labelloop.workflow.seeding import CONTROL_REASON, PEOPLE_PICKED
 
-    ctx.require(Permission.VIEW_PROJECT)
+    ctx.require(Permission.VIEW_INSIGHT)
     base: dict[str, Any] = {"random_share": ctx.settings.random_share}
     problem = classifier_problem(ctx, "the gain is measured on single-label classification")
     if problem is not None:

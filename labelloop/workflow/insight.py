@@ -81,7 +81,7 @@ def report(
     from labelloop.insight import flow
     from labelloop.workflow.status import status
 
-    ctx.require(Permission.REVIEW)
+    ctx.require(Permission.VIEW_INSIGHT)
     days = max(1, min(int(days), MAX_DAYS))
     at = at or store_now()
     first_day = (at.astimezone(UTC) - timedelta(days=days - 1)).replace(
@@ -281,7 +281,7 @@ def open_alerts(
     ids = [
         int(p["id"])
         for p in project_rows
-        if role_allows(p.get("role"), Permission.REVIEW, is_admin=user.is_admin)
+        if role_allows(p.get("role"), Permission.VIEW_INSIGHT, is_admin=user.is_admin)
     ]
     with db.read() as conn:
         found = store_insight.open_alerts(conn, ids)

@@ -258,7 +258,33 @@ def _keep_a_manager(conn: Any, ctx: ProjectContext, role: str | None, username: 
         )
 
 
+LABELING_SETTINGS = ("lease_minutes", "preselect_suggestion", "preselect_confidence")
+"""The settings an annotator's pages apply (how long a lease lasts, whether the model's
+suggestion is preselected and from what confidence): all an annotator reads of them."""
+
+
+def visible_settings(ctx: ProjectContext) -> dict[str, Any]:
+    """The project's settings as the caller may read them: every one to reviewers and managers,
+    the labeling ones to an annotator (not the auto-label thresholds, the expert tier's names,
+    the gold rate or the qualification bar they are measured against)."""
+    return _readable(ctx, ctx.settings.model_dump())
+
+
+def visible_schema(ctx: ProjectContext) -> dict[str, Any]:
+    """The project's schema as the caller may read it: its settings as ``visible_settings``."""
+    schema = ctx.schema.to_dict()
+    return {**schema, "settings": _readable(ctx, schema["settings"])}
+
+
+def _readable(ctx: ProjectContext, settings: dict[str, Any]) -> dict[str, Any]:
+    if ctx.allows(Permission.VIEW_INSIGHT):
+        return settings
+    return {k: v for k, v in settings.items() if k in LABELING_SETTINGS}
+
+
 def members(db: Database, ctx: ProjectContext) -> list[dict[str, Any]]:
+    """The project's members (id, name, role); reviewers and managers."""
+    ctx.require(Permission.VIEW_INSIGHT)
     with db.read() as conn:
         return store_users.members(conn, ctx.id)
 

@@ -130,7 +130,7 @@ def status(
     model = _model(latest, cohorts=True) if latest is not None else None
     every = ctx.settings.retrain_every
     since = counts["labeled"] - (latest["n_train"] if latest is not None else 0)
-    return {
+    found = {
         "project": {"slug": ctx.slug, "name": ctx.name},
         "role": ctx.role,
         "counts": counts,
@@ -168,6 +168,31 @@ def status(
             # whether any learner (a serve's, a worker) runs on this database
             "learner": learner_state(beat),
         },
+    }
+    return found if ctx.allows(Permission.VIEW_INSIGHT) else _as_annotator(found)
+
+
+ANNOTATOR_MODEL = ("version", "model", "n_train", "cold_start", "created_at")
+"""What an annotator reads of the current model: what the labeling page shows of it."""
+ANNOTATOR_METRICS = ("accuracy", "span_f1")
+ANNOTATOR_TRAINING = ("retrain_every", "labels_since_model", "due", "learner")
+
+
+def _as_annotator(found: dict[str, Any]) -> dict[str, Any]:
+    """The status as an annotator reads it, as the labeling page shows it: their progress, the
+    current model's version and eval score, when the next one trains, whether to stop and
+    whether a learner runs. Not the model's parameters, stopping criteria and per-cohort
+    figures, the learning settings, the open flags, nor how many gold checks there are."""
+    model = found["model"]
+    if model is not None:
+        metrics = {k: v for k, v in model["metrics"].items() if k in ANNOTATOR_METRICS}
+        model = {**{k: model[k] for k in ANNOTATOR_MODEL}, "metrics": metrics}
+    kept = ("project", "role", "stop_recommended", "guideline_version", "labeling")
+    return {
+        **{k: found[k] for k in kept},
+        "counts": {k: v for k, v in found["counts"].items() if k != "gold"},
+        "model": model,
+        "training": {k: found["training"][k] for k in ANNOTATOR_TRAINING},
     }
 
 
@@ -227,8 +252,9 @@ def _failure(row: Any) -> dict[str, Any] | None:
 
 
 def models(db: Database, ctx: ProjectContext) -> list[dict[str, Any]]:
-    """Every model version of the project, oldest first (the learning curve)."""
-    ctx.require(Permission.VIEW_PROJECT)
+    """Every model version of the project, oldest first (the learning curve); reviewers and
+    managers."""
+    ctx.require(Permission.VIEW_INSIGHT)
     with db.read() as conn:
         rows = store_learning.history(conn, ctx.id)
     return [_model(r) for r in rows]

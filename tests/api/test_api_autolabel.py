@@ -25,14 +25,18 @@ def test_a_manager_previews_runs_lists_and_undoes(auto: Any) -> None:
     )
     assert preview.status_code == 200, preview.text
     assert preview.json()["n_labeled"] == N_CLEAR and preview.json()["run_id"] is None
-    assert auto.get(url, "annotator").json()["runs"] == []
+    assert auto.get(url, "reviewer").json()["runs"] == []
 
     done = auto.post(url, "manager", json={"confidence": 0.78, "min_accuracy": 0.9})
     assert done.status_code == 201, done.text
     body = done.json()
     assert body["n_labeled"] == N_CLEAR and body["eval_correct"] == body["eval_n"] >= 30
-    listed = auto.get(url, "annotator").json()
+    listed = auto.get(url, "reviewer").json()
     assert (listed["confidence"], listed["min_accuracy"]) == (None, 0.95)
+    # The thresholds and runs are not an annotator's to read; their progress says how many
+    # items the model labeled.
+    refused = auto.get(url, "annotator")
+    assert refused.status_code == 403 and refused.json()["error"] == "PermissionDenied"
     [run] = listed["runs"]
     assert (run["id"], run["n_current"], run["applied_by"]) == (body["run_id"], N_CLEAR, "manager")
     status = auto.get("/api/projects/auto/status", "annotator").json()
@@ -95,7 +99,7 @@ def test_reviewers_and_managers_spot_check_a_run(auto: Any, role: str, status: i
     done = auto.post(url, "manager", json={"confidence": 0.78, "min_accuracy": 0.9}).json()
     got = auto.post(f"{url}/{done['run_id']}/check", role, json={"n": 4})
     assert got.status_code == status, got.text
-    checks = auto.get(url, "annotator").json()["runs"][0]["checks"]
+    checks = auto.get(url, "reviewer").json()["runs"][0]["checks"]
     assert checks["sent"] == (4 if status == 201 else 0)
     if status == 201:
         assert got.json()["sent"] == 4 and len(got.json()["item_ids"]) == 4

@@ -39,7 +39,10 @@ def _error(response: Any, status: int) -> tuple[str, str, list[str]]:
     return html.unescape(title.group(1)), html.unescape(detail.group(1)), hrefs
 
 
-@pytest.mark.parametrize(("view", "needs"), [("quality", "review"), ("review", "review")])
+@pytest.mark.parametrize(
+    ("view", "needs"),
+    [("quality", "view_insight"), ("dashboard", "view_insight"), ("review", "review")],
+)
 def test_a_page_the_role_may_not_open_says_so_and_leads_back(
     api: Any, view: str, needs: str
 ) -> None:
@@ -145,7 +148,7 @@ def test_the_api_keeps_its_json_errors_whatever_the_client_accepts(api: Any) -> 
     assert denied.status_code == 403
     assert denied.json() == {
         "error": "PermissionDenied",
-        "detail": "your role in project 'sent' does not allow review",
+        "detail": "your role in project 'sent' does not allow view_insight",
     }
     missing = _page(api, "/api/nope")
     assert missing.status_code == 404

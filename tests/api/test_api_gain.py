@@ -1,5 +1,5 @@
-"""The active-learning gain over HTTP and on the project page: members read it, outsiders get
-a 404, and a project without controls is told what it needs."""
+"""The active-learning gain over HTTP and on the project page: reviewers and managers read it,
+annotators get a 403, outsiders a 404, and a project without controls is told what it needs."""
 
 from __future__ import annotations
 
@@ -8,12 +8,13 @@ from typing import Any
 from tests.api.conftest import Page
 
 
-def test_members_read_the_gain_and_outsiders_learn_nothing(api: Any) -> None:
-    got = api.get("/api/projects/sent/gain", "annotator")
+def test_reviewers_read_the_gain_and_outsiders_learn_nothing(api: Any) -> None:
+    got = api.get("/api/projects/sent/gain", "reviewer")
     assert got.status_code == 200
     body = got.json()
     assert body["state"] == "waiting" and body["random_share"] == 0
     assert body["reason"].startswith("needs 10 random-control labels of two classes at least")
+    assert api.get("/api/projects/sent/gain", "annotator").status_code == 403
     assert api.get("/api/projects/sent/gain", "outsider").status_code == 404
 
 

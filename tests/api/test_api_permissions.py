@@ -49,8 +49,9 @@ ALLOWED = {
     # action: (status for roles allowed, roles allowed)
     "detail": (200, MEMBERS),
     "status": (200, MEMBERS),
-    "models": (200, MEMBERS),
-    "members": (200, MEMBERS),
+    # the model's history and the team: reviewers and managers (not annotators)
+    "models": (200, ("admin", "manager", "reviewer")),
+    "members": (200, ("admin", "manager", "reviewer")),
     "next": (200, MEMBERS),
     "idle": (200, MEMBERS),
     "previous": (200, MEMBERS),

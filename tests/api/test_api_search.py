@@ -110,7 +110,7 @@ def test_bad_queries_are_4xx_with_a_detail(search_api: Any, params: Any, status:
 
 
 def test_status_names_the_featurizer_and_model(search_api: Any) -> None:
-    info = search_api.get("/api/projects/sent/status", "annotator").json()
+    info = search_api.get("/api/projects/sent/status", "reviewer").json()
     assert info["featurizer"] == "tfidf" and info["model_setting"] == "logistic_regression"
     assert info["features"] is None  # TF-IDF is refitted in memory, nothing to compute ahead
     assert info["model"]["featurizer"] == "tfidf"

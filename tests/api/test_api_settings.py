@@ -17,9 +17,9 @@ def test_a_manager_changes_the_strategy_and_the_project_shows_it(api: Any) -> No
     r = _patch(api, "manager", {"strategy": "entropy", "stop_changed": 0.02})
     assert r.status_code == 200, r.text
     assert r.json()["strategy"] == "entropy" and r.json()["stop_changed"] == 0.02
-    detail = api.get("/api/projects/sent", "annotator").json()
+    detail = api.get("/api/projects/sent", "reviewer").json()
     assert detail["settings"]["strategy"] == "entropy"
-    assert api.get("/api/projects/sent/status", "annotator").json()["strategy"] == "entropy"
+    assert api.get("/api/projects/sent/status", "reviewer").json()["strategy"] == "entropy"
 
 
 @pytest.mark.parametrize(

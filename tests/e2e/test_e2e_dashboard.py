@@ -224,7 +224,7 @@ def test_e2e_manager_reads_the_dashboard(
     assert response.headers["content-type"].startswith("text/html")
     assert page.inner_text("h1") == "You can't open this page"
     assert page.inner_text("#error-detail") == (
-        f"your role in project '{slug}' does not allow review"
+        f"your role in project '{slug}' does not allow view_insight"
     )
     context.close()
 

@@ -13,7 +13,7 @@ from labelloop.govern import ROLE_PERMISSIONS, ROLES, Permission, role_allows
 P = Permission
 EXPECTED = {
     "annotator": {P.VIEW_PROJECT, P.ANNOTATE},
-    "reviewer": {P.VIEW_PROJECT, P.ANNOTATE, P.REVIEW},
+    "reviewer": {P.VIEW_PROJECT, P.ANNOTATE, P.REVIEW, P.VIEW_INSIGHT},
     "manager": set(Permission),
 }
 

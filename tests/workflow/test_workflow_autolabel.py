@@ -145,7 +145,7 @@ def test_only_managers_apply_and_undo(lab: Any, cache: FeatureCache) -> None:
         who = lab.member("sent", f"a-{role}", role)
         with pytest.raises(PermissionDenied):
             autolabel.apply(lab.db, who, cache=cache, confidence=SURE, min_accuracy=0.9)
-        assert autolabel.runs(lab.db, who)["runs"] == []
+    assert autolabel.runs(lab.db, lab.ctx("sent", lab.users["a-reviewer"]))["runs"] == []
 
 
 def test_auto_labels_are_not_trained_on_and_their_items_leave_the_queue(
@@ -203,7 +203,7 @@ def test_items_someone_is_at_work_on_are_left_to_them(lab: Any, cache: FeatureCa
 def test_undoing_a_run_sends_its_items_back_to_the_people(lab: Any, cache: FeatureCache) -> None:
     ctx = _project(lab)
     first = autolabel.apply(lab.db, ctx, cache=cache, confidence=SURE, min_accuracy=0.9)
-    listed = autolabel.runs(lab.db, lab.member("sent", "ann", "annotator"))
+    listed = autolabel.runs(lab.db, lab.member("sent", "rita", "reviewer"))
     [run] = listed["runs"]
     assert (run["id"], run["n_labeled"], run["n_current"]) == (
         first["run_id"],
@@ -213,6 +213,8 @@ def test_undoing_a_run_sends_its_items_back_to_the_people(lab: Any, cache: Featu
     assert run["applied_by"] == "admin" and run["model"]["eval_n"] == first["eval_n"]
     with pytest.raises(PermissionDenied):
         autolabel.undo(lab.db, lab.member("sent", "rita", "reviewer"), first["run_id"])
+    with pytest.raises(PermissionDenied):  # the thresholds and runs are no annotator's
+        autolabel.runs(lab.db, lab.member("sent", "ann", "annotator"))
     undone = autolabel.undo(lab.db, ctx, first["run_id"])
     assert undone["n_undone"] == first["n_labeled"]
     c = counts_of(lab, ctx)
@@ -432,7 +434,7 @@ def test_a_spot_check_sends_some_of_a_runs_labels_to_people_blind_and_counts_agr
     assert sent["sent"] == 6 and len(set(sent["item_ids"])) == 6
     c = counts_of(lab, ctx)
     assert (c["auto_labeled"], c["remaining"]) == (N_CLEAR - 6, N_MIXED + 6)
-    [run] = autolabel.runs(lab.db, ann)["runs"]
+    [run] = autolabel.runs(lab.db, rita)["runs"]
     assert run["checks"] == {
         "sent": 6,
         "answered": 0,
@@ -453,7 +455,7 @@ def test_a_spot_check_sends_some_of_a_runs_labels_to_people_blind_and_counts_agr
         truth = truth_of(t["item"]["data"]["text"])
         answer = truth if k else next(c for c in lab.classes if c != truth)
         tasks.submit(lab.db, ann, t["assignment_id"], {"sentiment": answer}, active_ms=800)
-    [run] = autolabel.runs(lab.db, ann)["runs"]
+    [run] = autolabel.runs(lab.db, rita)["runs"]
     checks = run["checks"]
     assert (checks["sent"], checks["answered"], checks["agreed"]) == (6, 6, 5)
     assert checks["agreement"] == pytest.approx(5 / 6) and checks["interval"][0] < 5 / 6

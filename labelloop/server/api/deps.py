@@ -12,6 +12,7 @@ from fastapi import Depends, Request
 
 from labelloop.errors import AuthenticationFailed, PermissionDenied
 from labelloop.server.auth import Session, csrf_ok
+from labelloop.server.throttle import count_report
 from labelloop.store.db import Database
 from labelloop.workflow import accounts
 from labelloop.workflow.accounts import User
@@ -57,6 +58,14 @@ async def admin_user(user: Annotated[User, Depends(current_user)]) -> User:
     return user
 
 
+async def report_user(request: Request, user: Annotated[User, Depends(current_user)]) -> User:
+    """The caller of a heavy report, counted against their limit (429 past it, before any
+    work): each report is computed once for everyone asking at a time, but one user asking in
+    a loop would keep a core busy."""
+    count_report(request.app.state.reports, user.id)
+    return user
+
+
 async def get_features(request: Request) -> Any:
     """The process's feature cache (a FeatureCache), shared with its learner."""
     return request.app.state.features
@@ -66,3 +75,4 @@ DbDep = Annotated[Database, Depends(get_db)]
 FeaturesDep = Annotated[Any, Depends(get_features)]
 CurrentUser = Annotated[User, Depends(current_user)]
 AdminUser = Annotated[User, Depends(admin_user)]
+ReportUser = Annotated[User, Depends(report_user)]

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Response
 
 from labelloop.govern.permissions import Permission
-from labelloop.server.api.deps import CurrentUser, DbDep, FeaturesDep
+from labelloop.server.api.deps import CurrentUser, DbDep, FeaturesDep, ReportUser
 from labelloop.server.api.schemas import AcknowledgeIn, AutoLabelIn, Id, SpotCheckIn
 from labelloop.workflow import acknowledgements, insight, projects
 from labelloop.workflow import autolabel as wf_autolabel
@@ -21,12 +21,13 @@ Kind = Annotated[str, Path(max_length=40)]
 def dashboard(
     slug: str,
     db: DbDep,
-    user: CurrentUser,
+    user: ReportUser,
     features: FeaturesDep,
     days: Annotated[int, Query(ge=1, le=insight.MAX_DAYS)] = insight.DEFAULT_DAYS,
 ) -> dict[str, Any]:
-    """Every figure of the project's dashboard over the last ``days`` days."""
-    ctx = projects.access(db, slug, user, Permission.REVIEW)
+    """Every figure of the project's dashboard over the last ``days`` days (reviewers and
+    managers)."""
+    ctx = projects.access(db, slug, user, Permission.VIEW_INSIGHT)
     return insight.report(db, ctx, cache=features, days=days)
 
 
@@ -56,17 +57,18 @@ def unacknowledge_alert(slug: str, kind: Kind, db: DbDep, user: CurrentUser) -> 
 
 
 @router.get("/coverage")
-def coverage(slug: str, db: DbDep, user: CurrentUser, features: FeaturesDep) -> dict[str, Any]:
+def coverage(slug: str, db: DbDep, user: ReportUser, features: FeaturesDep) -> dict[str, Any]:
     """How many unlabeled items the model is at least 80/90/95/98/99% sure of, and how often it
-    is right at that confidence on the eval items (trains a model now; a few seconds)."""
-    ctx = projects.access(db, slug, user, Permission.REVIEW)
+    is right at that confidence on the eval items (trains a model now; a few seconds;
+    reviewers and managers)."""
+    ctx = projects.access(db, slug, user, Permission.VIEW_INSIGHT)
     return wf_coverage.coverage(db, ctx, cache=features)
 
 
 @router.get("/autolabel")
 def autolabel_runs(slug: str, db: DbDep, user: CurrentUser) -> dict[str, Any]:
-    """The project's auto-label policy and runs, newest first (any member)."""
-    ctx = projects.access(db, slug, user, Permission.VIEW_PROJECT)
+    """The project's auto-label policy and runs, newest first (reviewers and managers)."""
+    ctx = projects.access(db, slug, user, Permission.VIEW_INSIGHT)
     return wf_autolabel.runs(db, ctx)
 
 

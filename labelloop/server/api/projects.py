@@ -15,7 +15,7 @@ from labelloop.errors import LabelloopError
 from labelloop.govern.guidelines import render_markdown
 from labelloop.govern.permissions import Permission
 from labelloop.ingest import importer_for_path
-from labelloop.server.api.deps import AdminUser, CurrentUser, DbDep, FeaturesDep
+from labelloop.server.api.deps import AdminUser, CurrentUser, DbDep, FeaturesDep, ReportUser
 from labelloop.server.api.schemas import Id, MemberIn, ProjectIn, SettingsIn
 from labelloop.workflow import (
     auditing,
@@ -69,12 +69,13 @@ def project_detail(slug: str, db: DbDep, user: CurrentUser) -> dict[str, Any]:
         "slug": ctx.slug,
         "name": ctx.name,
         "role": ctx.role,
-        "schema": ctx.schema.to_dict(),
+        "schema": projects.visible_schema(ctx),
         "schema_version": ctx.schema_version,
         # The control the model learns, named even when the schema marks none (the first
         # learnable one then): what a bare label from a script answers.
         "target": ctx.schema.target.name,
-        "settings": ctx.settings.model_dump(),
+        # An annotator reads the settings their labeling applies only (projects.visible_settings)
+        "settings": projects.visible_settings(ctx),
         "guideline": {
             **guideline,
             "html": render_markdown(guideline["body"]),
@@ -115,28 +116,37 @@ def verify_audit(slug: str, db: DbDep, user: CurrentUser) -> dict[str, Any]:
 def project_status(
     slug: str, db: DbDep, user: CurrentUser, features: FeaturesDep
 ) -> dict[str, Any]:
+    """Counts, the current model with its eval metrics, when the next trains, whether to stop.
+    An annotator reads what the labeling page shows of it (no model parameters, stopping
+    criteria, learning settings or gold count)."""
     ctx = projects.access(db, slug, user, Permission.VIEW_PROJECT)
     return status.status(db, ctx, features_dir=features.root)
 
 
 @router.get("/{slug}/gain")
 def active_learning_gain(
-    slug: str, db: DbDep, user: CurrentUser, features: FeaturesDep
+    slug: str, db: DbDep, user: ReportUser, features: FeaturesDep
 ) -> dict[str, Any]:
     """What active learning bought: the policy's labels against the random controls
-    (``random_share``), measured on the eval items; or why not yet (``state: waiting``)."""
-    ctx = projects.access(db, slug, user, Permission.VIEW_PROJECT)
+    (``random_share``), measured on the eval items; or why not yet (``state: waiting``).
+    Reviewers and managers."""
+    ctx = projects.access(db, slug, user, Permission.VIEW_INSIGHT)
     return gain.report(db, ctx, cache=features)
 
 
 @router.get("/{slug}/models")
 def model_versions(slug: str, db: DbDep, user: CurrentUser) -> list[dict[str, Any]]:
-    return status.models(db, projects.access(db, slug, user, Permission.VIEW_PROJECT))
+    """Every model version, oldest first: training size, featurizer, model and its parameters,
+    eval metrics, stopping state. Reviewers and managers (an annotator reads the current
+    model's version and eval score in the status)."""
+    return status.models(db, projects.access(db, slug, user, Permission.VIEW_INSIGHT))
 
 
 @router.get("/{slug}/members")
 def list_members(slug: str, db: DbDep, user: CurrentUser) -> list[dict[str, Any]]:
-    return projects.members(db, projects.access(db, slug, user, Permission.VIEW_PROJECT))
+    """The members, their user ids and roles. Reviewers and managers: an annotator is not
+    shown who else is in the team."""
+    return projects.members(db, projects.access(db, slug, user, Permission.VIEW_INSIGHT))
 
 
 @router.put("/{slug}/members")

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from pydantic import Field
 
 from labelloop.govern.permissions import Permission
-from labelloop.server.api.deps import CurrentUser, DbDep, FeaturesDep
+from labelloop.server.api.deps import CurrentUser, DbDep, FeaturesDep, ReportUser
 from labelloop.server.api.schemas import Body, Id
 from labelloop.workflow import projects, quality
 
@@ -26,12 +26,13 @@ class GoldIn(Body):
 def quality_report(
     slug: str,
     db: DbDep,
-    user: CurrentUser,
+    user: ReportUser,
     cohort_field: Annotated[str, Query(max_length=100)] = "cohort",
     n_boot: Annotated[int, Query(ge=0, le=2000)] = 200,
 ) -> dict[str, Any]:
-    """Agreement overall, per label, pair, cohort and week; the annotator table; flags."""
-    ctx = projects.access(db, slug, user, Permission.REVIEW)
+    """Agreement overall, per label, pair, cohort and week; the annotator table; flags
+    (reviewers and managers)."""
+    ctx = projects.access(db, slug, user, Permission.VIEW_INSIGHT)
     return quality.report(db, ctx, cohort_field=cohort_field, n_boot=n_boot)
 
 

@@ -20,7 +20,7 @@ from labelloop.govern.permissions import Permission
 from labelloop.server.api.deps import DbDep, session_user
 from labelloop.server.api.schemas import Id
 from labelloop.server.auth import csrf_ok
-from labelloop.server.throttle import client_address, guarded
+from labelloop.server.throttle import client_address, count_report, guarded
 from labelloop.server.web.settings_form import settings_form
 from labelloop.workflow import (
     accounts,
@@ -61,6 +61,7 @@ def _render(request: Request, name: str, *, status_code: int = 200, **context: A
 ERROR_TITLES = {
     403: "You can't open this page",
     404: "Page not found",
+    429: "Too many requests",
     500: "Something went wrong",
 }
 
@@ -201,8 +202,12 @@ def project_page(slug: str, request: Request, db: DbDep) -> Response:
 
     user, csrf = _page_user(request, db)
     ctx = projects.access(db, slug, user, Permission.VIEW_PROJECT)
-    models = status.models(db, ctx)
+    # The learning curve, the gain and the auto-label runs are for reviewers and managers; an
+    # annotator's page shows their progress, the current model's version and the guideline.
+    can_insight = ctx.allows(Permission.VIEW_INSIGHT)
+    models = status.models(db, ctx) if can_insight else []
     can_edit_guideline = ctx.allows(Permission.MANAGE_PROJECT)
+    can_autolabel = ctx.allows(Permission.MANAGE_PROJECT)
     return _render(
         request,
         "project.html",
@@ -219,12 +224,14 @@ def project_page(slug: str, request: Request, db: DbDep) -> Response:
         can_review=ctx.allows(Permission.REVIEW),
         can_adjudicate=ctx.allows(Permission.REVIEW) and review.is_expert(ctx),
         can_edit_guideline=can_edit_guideline,
-        can_autolabel=ctx.allows(Permission.MANAGE_PROJECT),
+        can_insight=can_insight,
+        can_autolabel=can_autolabel,
         # Managers take back anyone's acknowledgement of an alert; others only their own.
         can_undo_any_ack=ctx.allows(Permission.MANAGE_PROJECT),
         autolabel_min_eval=MIN_EVAL,
-        autolabel_floor=ctx.settings.auto_label_min_accuracy,
-        autolabel_confidence=ctx.settings.auto_label_confidence,
+        # the thresholds go to those who run auto-label only
+        autolabel_floor=ctx.settings.auto_label_min_accuracy if can_autolabel else None,
+        autolabel_confidence=ctx.settings.auto_label_confidence if can_autolabel else None,
         guideline_body=projects.guideline(db, ctx)["body"] if can_edit_guideline else None,
         simulate=simulations.form(ctx),
         settings_form=settings_form(ctx),
@@ -294,7 +301,8 @@ def adjudicate_page(slug: str, request: Request, db: DbDep, item: Id | None = No
 @router.get("/p/{slug}/quality", response_class=HTMLResponse)
 def quality_page(slug: str, request: Request, db: DbDep, cohort_field: str = "cohort") -> Response:
     user, csrf = _page_user(request, db)
-    ctx = projects.access(db, slug, user, Permission.REVIEW)
+    ctx = projects.access(db, slug, user, Permission.VIEW_INSIGHT)
+    count_report(request.app.state.reports, user.id)  # computes the report as its API twin
     return _render(
         request,
         "quality.html",
@@ -313,7 +321,8 @@ def dashboard_page(
 ) -> Response:
     """Throughput, where work waits, the backlog forecast, drift and alerts."""
     user, csrf = _page_user(request, db)
-    ctx = projects.access(db, slug, user, Permission.REVIEW)
+    ctx = projects.access(db, slug, user, Permission.VIEW_INSIGHT)
+    count_report(request.app.state.reports, user.id)  # computes the report as its API twin
     days = max(1, min(days, insight.MAX_DAYS))
     return _render(
         request,
@@ -417,8 +426,8 @@ def _detail(db: Any, ctx: projects.ProjectContext, *, examples: bool = False) ->
         "slug": ctx.slug,
         "name": ctx.name,
         "role": ctx.role,
-        "schema": ctx.schema.to_dict(),
-        "settings": ctx.settings.model_dump(),
+        "schema": projects.visible_schema(ctx),
+        "settings": projects.visible_settings(ctx),
         "guideline_version": guideline["version"],
         "guideline_html": render_markdown(guideline["body"]),
     }
