@@ -262,3 +262,46 @@ def test_an_upload_stores_under_the_first_media_root_only(street: Any, tmp_path:
         media_roots=(media, second),
     )
     assert report.n_items == 1  # only the first root's uploads folder is labelloop's
+
+
+def test_an_item_naming_another_project_s_upload_is_not_served(street: Any) -> None:
+    """An item imported before imports refused such paths: its image is refused (400), not
+    shown to the other project's members."""
+    from labelloop.errors import LabelloopError
+    from labelloop.workflow import media as wf_media
+
+    lab, ctx, media = street
+    upload(lab, ctx, media, {"train/a": 10})
+    (a,) = stored(media)
+    projects.create_project(lab.db, "other", BOXES, actor=lab.admin)
+    other = lab.ctx("other", lab.admin)
+    with lab.db.write() as conn:
+        batch = store_items.insert_batch(
+            conn,
+            project_id=other.id,
+            user_id=None,
+            filename="old.jsonl",
+            format="jsonl",
+            split="pool",
+            n_items=1,
+            n_labeled=0,
+            n_duplicates=0,
+        )
+        row = {"project_id": other.id, "external_id": None, "payload": {"image": a}, "meta": {}}
+        row |= {"split": "pool", "content_hash": "x", "import_batch_id": batch}
+        (item_id,) = store_items.insert_items(conn, [row])
+    with pytest.raises(LabelloopError) as refused:
+        wf_media.item_media(lab.db, other, item_id, roots=(media,))
+    assert refused.value.status == 400
+    assert "lies in another project's uploaded images" in refused.value.message
+    (own,) = item_ids(lab, ctx)
+    found, content_type = wf_media.item_media(lab.db, ctx, own, roots=(media,))
+    assert (found, content_type) == ((media / a).resolve(), "image/png")
+
+
+def item_ids(lab: Lab, ctx: Any) -> list[int]:
+    """The ids of the project's items."""
+    from labelloop.store.tables import item
+
+    with lab.db.read() as conn:
+        return list(conn.execute(select(item.c.id).where(item.c.project_id == ctx.id)).scalars())
