@@ -57,6 +57,19 @@ def _dataset_zip(path: Path) -> Path:
     return path
 
 
+def _message(page: Any, box: str, containing: str, *, timeout: int = 30000) -> str:
+    """The text of the message shown in ``box`` once it contains ``containing``."""
+    page.wait_for_function(
+        """([box, part]) => {
+            const m = document.querySelector('#' + box + ' .message');
+            return m !== null && m.textContent.includes(part);
+        }""",
+        arg=[box, containing],
+        timeout=timeout,
+    )
+    return page.inner_text(f"#{box} .message")
+
+
 def test_a_yolo_zip_with_images_and_a_val_split_uploads_on_the_project_page(
     site: tuple[str, Path], browser: Any, tmp_path: Path
 ) -> None:
@@ -66,14 +79,7 @@ def test_a_yolo_zip_with_images_and_a_val_split_uploads_on_the_project_page(
     assert "val" in page.inner_text("#import-yolo-hint")
     page.set_input_files("#import-file", str(_dataset_zip(tmp_path / "cars.zip")))
     page.click("#import-submit")
-    page.wait_for_function(
-        """() => {
-            const m = document.querySelector('#import-result .message');
-            return m !== null && m.textContent.includes('Imported');
-        }""",
-        timeout=30000,
-    )
-    said = page.inner_text("#import-result .message")
+    said = _message(page, "import-result", "Imported")
     assert said.startswith("Imported 3 items, 3 with labels")
     assert "1 of the 3 items came in as eval items" in said and "2 came into the pool" in said
     page.wait_for_function("() => document.getElementById('stat-eval').textContent === '1'")
@@ -97,13 +103,7 @@ def test_a_yolo_zip_with_images_and_a_val_split_uploads_on_the_project_page(
     # The same zip again brings nothing new and stores nothing more.
     page.set_input_files("#import-file", str(tmp_path / "cars.zip"))
     page.click("#import-submit")
-    page.wait_for_function(
-        """() => {
-            const m = document.querySelector('#import-result .message');
-            return m !== null && m.textContent.includes('duplicates skipped');
-        }""",
-        timeout=30000,
-    )
+    _message(page, "import-result", "duplicates skipped")
     assert [p.name for p in (home / "media" / "uploads" / SLUG).iterdir()] == [stamp.name]
     page.close()
 
@@ -124,13 +124,7 @@ def test_undoing_an_uploaded_zip_on_the_project_page_says_its_images_were_delete
     login(page, url, f"/p/{SLUG}")
     page.set_input_files("#import-file", str(zipped))
     page.click("#import-submit")
-    page.wait_for_function(
-        """() => {
-            const m = document.querySelector('#import-result .message');
-            return m !== null && m.textContent.includes('Imported');
-        }""",
-        timeout=30000,
-    )
+    _message(page, "import-result", "Imported")
     (stored,) = set(uploads.iterdir()) - before
     assert sorted(p.name for p in stored.rglob("*.png")) == ["d.png", "e.png"]
 
@@ -139,14 +133,7 @@ def test_undoing_an_uploaded_zip_on_the_project_page_says_its_images_were_delete
     asked: list[str] = []
     page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept()))
     row.get_by_role("button", name="Undo import").click()
-    page.wait_for_function(
-        """() => {
-            const m = document.querySelector('#imports-result .message');
-            return m !== null && m.textContent.includes('undone');
-        }""",
-        timeout=10000,
-    )
-    said = page.inner_text("#imports-result .message")
+    said = _message(page, "imports-result", "undone", timeout=10000)
     assert said.endswith("(more.zip) undone: 2 items removed. 2 stored image files deleted.")
     assert "and the image files the upload stored" in asked[0]
     assert not stored.exists()
