@@ -726,8 +726,9 @@ class Project:
         return self._call("GET", "/imports")
 
     def undo_import(self, batch_id: int) -> dict[str, Any]:
-        """Remove an import's items and what only they had (managers; audited). An import
-        whose items people worked on raises ``ApiError`` 409 saying what holds them."""
+        """Remove an import's items and what only they had (managers; audited), and the image
+        files an uploaded zip stored for them (``files``: how many). An import whose items
+        people worked on raises ``ApiError`` 409 saying what holds them."""
         return self._call("DELETE", f"/imports/{int(batch_id)}")
 
     def autolabel_runs(self) -> dict[str, Any]:

@@ -89,6 +89,13 @@ class DatabaseUnavailable(LabelloopError):
     retry_after_s = 5
 
 
+class InsufficientStorage(LabelloopError):
+    """The server's disk has no room for what was sent (an upload's images): nothing was
+    written (507)."""
+
+    status = 507
+
+
 class Conflict(LabelloopError):
     """The request is valid but the state has moved on (lease expired, item leased to another)."""
 

@@ -53,9 +53,10 @@ def imports_undo(
 ) -> None:
     """Undo an import of SLUG: its items and what only they had go (audited).
 
-    Queue entries, unanswered leases, imported labels and pre-annotations go with the items.
-    Refused, removing nothing, while people answered, reviewed, made gold, pinned, picked or
-    flagged any of them, or an auto-label run labeled one."""
+    Queue entries, unanswered leases, imported labels and pre-annotations go with the items,
+    and the image files an uploaded zip stored for them. Refused, removing nothing, while
+    people answered, reviewed, made gold, pinned, picked or flagged any of them, or an
+    auto-label run labeled one."""
     from labelloop.workflow import batches, projects
     from labelloop.workflow.features import FeatureCache
 
@@ -63,17 +64,20 @@ def imports_undo(
 
     def go() -> dict[str, object]:
         cache = FeatureCache(settings.features_dir, media_roots=settings.media_root_paths)
-        return batches.undo(db, projects.system_context(db, slug), batch, cache=cache)
+        ctx = projects.system_context(db, slug)
+        return batches.undo(db, ctx, batch, cache=cache, media_roots=settings.media_root_paths)
 
     done = _run(go)
     if as_json:
         typer.echo(json.dumps(done))
         return
     released = f"; {counted(int(done['leases']), 'lease')} released" if done["leases"] else ""
+    files = int(done["files"])
+    deleted = f"; {counted(files, 'stored image file')} deleted" if files else ""
     out.print(
         f"import {batch} ('{escape(str(done['filename']))}') undone: "
         f"{counted(int(done['items']), 'item')} removed, with "
-        f"{counted(int(done['labels']), 'imported label')}{released}",
+        f"{counted(int(done['labels']), 'imported label')}{released}{deleted}",
         highlight=False,
         soft_wrap=True,
     )

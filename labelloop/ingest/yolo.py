@@ -34,7 +34,7 @@ import math
 import zipfile
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
 
@@ -295,20 +295,25 @@ MAX_STORED_IMAGES = 500_000
 """The images at most in one zip."""
 
 
-def store_images(source: BinaryIO, dest: Path) -> int:
-    """Write the images a YOLO zip holds and names (all it holds, without image lists) under
-    ``dest`` at their paths in the zip, for an import with ``stored_at`` to read them there;
-    returns how many (0, nothing written: a zip of label files, its paths under a media root).
+@dataclass(frozen=True)
+class ZipImages:
+    """The images a YOLO zip holds and names, checked and ready to store (:func:`store_images`)."""
 
-    Each image is read with a size limit, counting the bytes (not the zip's word), and all of
-    them too; a link, a corrupt member or a name twice in the zip is refused naming it.
-    ``dest`` is made (with its parents) only when there are images; its files stay as written
-    when this fails: its caller removes the folder.
-    """
+    dataset: ZipFiles
+    paths: tuple[str, ...]
+    declared: int
+    """Their bytes as the zip's directory gives them (a zip may lie: writing counts them)."""
+
+
+def zip_images_to_store(source: BinaryIO) -> ZipImages | None:
+    """The images a YOLO zip holds and names (all it holds, without image lists), or None for a
+    zip of label files (its paths under a media root). Nothing is written: a name twice in the
+    zip, more images than :data:`MAX_STORED_IMAGES` or a zip that declares more than
+    :data:`MAX_STORED_BYTES` of them is refused here, before a byte is stored."""
     dataset = ZipFiles(open_zip(source))
     held = [path for path in dataset.files if is_image(path)]
     if not held:
-        return 0
+        return None
     twice = next((path for path, n in Counter(dataset.files).items() if n > 1), None)
     if twice is not None:
         raise ImportFormatError(file=twice, line=1, reason="is in the zip twice")
@@ -319,25 +324,51 @@ def store_images(source: BinaryIO, dest: Path) -> int:
         raise ImportFormatError(
             line=1, reason=f"more than {MAX_STORED_IMAGES:,} images in one zip; split it"
         )
+    declared = sum(dataset.archive.getinfo(path).file_size for path in wanted)
+    if declared > MAX_STORED_BYTES:
+        raise ImportFormatError(line=1, reason=_TOO_LARGE)
+    return ZipImages(dataset=dataset, paths=tuple(wanted), declared=declared)
+
+
+_TOO_LARGE = f"the zip's images come to more than {MAX_STORED_BYTES >> 30} GiB; split it"
+
+
+def store_images(images: ZipImages, dest: Path) -> int:
+    """Write a zip's images (:func:`zip_images_to_store`) under ``dest`` at their paths in the
+    zip, for an import with ``stored_at`` to read them there; returns how many.
+
+    Each image is read with a size limit, counting the bytes (not the zip's word), and all of
+    them too; a link or a corrupt member is refused naming it. ``dest`` is made (with its
+    parents); its files stay as written when this fails: its caller removes the folder.
+    """
+    _make_folder(dest)
     total = 0
-    for path in wanted:
+    for path in images.paths:
         target = dest / path
         try:
-            dest.mkdir(parents=True, exist_ok=True)
             target.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             reason = exc.strerror or type(exc).__name__
             raise ImportFormatError(
                 file=path, line=1, reason=f"cannot be stored ({reason})"
             ) from None
-        total += dataset.extract(path, target, limit=MAX_IMAGE_BYTES)
+        total += images.dataset.extract(path, target, limit=MAX_IMAGE_BYTES)
         if total > MAX_STORED_BYTES:
-            raise ImportFormatError(
-                file=path,
-                line=1,
-                reason=f"the zip's images come to more than {MAX_STORED_BYTES >> 30} GiB; split it",
-            )
-    return len(wanted)
+            raise ImportFormatError(file=path, line=1, reason=_TOO_LARGE)
+    return len(images.paths)
+
+
+def _make_folder(dest: Path) -> None:
+    """Make ``dest`` and its parents. An empty parent may be removed meanwhile (by a clean-up of
+    empty upload folders, on another server too), between making it and ``dest`` in it: then
+    it is made again."""
+    for attempt in range(3):
+        try:
+            dest.mkdir(parents=True)
+            return
+        except FileNotFoundError:
+            if attempt == 2:
+                raise
 
 
 def _check_pixels(

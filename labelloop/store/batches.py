@@ -84,7 +84,8 @@ def listing(conn: Connection, project_id: int, *, at: datetime) -> list[dict[str
     """The project's imports, newest first: as imported (file, format, split, who, when,
     items, labeled, duplicates) and now (``touched``: items people answered, reviewed, made
     gold, pinned, picked or flagged; ``held``: those or auto-labeled; ``leased``: items
-    served and not answered, whose leases an undo releases)."""
+    served and not answered, whose leases an undo releases; ``upload_folder``: where an
+    uploaded zip's images were stored for it, under the first media root)."""
     q = (
         select(import_batch, user.c.username)
         .outerjoin(user, user.c.id == import_batch.c.user_id)
@@ -126,6 +127,7 @@ def listing(conn: Connection, project_id: int, *, at: datetime) -> list[dict[str
             "touched": touched.get(int(r["id"]), 0),
             "held": held.get(int(r["id"]), 0),
             "leased": leased.get(int(r["id"]), 0),
+            "upload_folder": r["upload_folder"],
         }
         for r in rows
     ]

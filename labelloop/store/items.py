@@ -42,6 +42,24 @@ def existing_ids(conn: Connection, project_id: int) -> dict[str, int]:
     return {str(external): int(item_id) for external, item_id in conn.execute(q)}
 
 
+def images_under(conn: Connection, project_id: int, folder: str) -> set[str]:
+    """The image paths of the project's items that lie in ``folder`` (a path under a media
+    root, as items name it): the files an uploaded zip's folder holds for them."""
+    path = item.c.payload["image"].as_string()
+    q = select(path).where(
+        item.c.project_id == project_id, path.startswith(folder + "/", autoescape=True)
+    )
+    return set(conn.execute(q).scalars())
+
+
+def upload_folders(conn: Connection, project_id: int) -> set[str]:
+    """The folders the project's imports stored an uploaded zip's images in."""
+    q = select(import_batch.c.upload_folder).where(
+        import_batch.c.project_id == project_id, import_batch.c.upload_folder.is_not(None)
+    )
+    return set(conn.execute(q).scalars())
+
+
 def insert_batch(conn: Connection, **values: Any) -> int:
     res = conn.execute(highwater.insert_of(conn, import_batch).values(created_at=now(), **values))
     return new_id(res)

@@ -153,6 +153,9 @@ import_batch = Table(
     Column("n_labeled", Integer, nullable=False),
     Column("n_duplicates", Integer, nullable=False),
     Column("created_at", TS, nullable=False),
+    # A zip that brought its images: the folder under the first media root they were stored in
+    # (uploads/SLUG/STAMP), whose files an undo of the import removes.
+    Column("upload_folder", String(300), nullable=True),
 )
 
 id_high_water = Table(

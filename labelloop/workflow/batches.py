@@ -4,11 +4,14 @@ Undoing an import removes its items and what only they had (queue entries, lease
 answered, imported labels, pre-annotations, cached features), then the import, in one
 transaction with its audit row. It is refused while any of its items holds a record labelloop
 keeps traceable: people's answers, labels and reviews, a gold answer, a guideline example, an
-auto-label run's label or spot check, a seed pick or a flag.
+auto-label run's label or spot check, a seed pick or a flag. The images an uploaded zip
+stored for it go too, once that committed (see :mod:`labelloop.workflow.uploads`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from labelloop.errors import Conflict, NotFound
@@ -17,6 +20,7 @@ from labelloop.store import audit
 from labelloop.store import batches as store_batches
 from labelloop.store.db import MAX_ID, Database
 from labelloop.store.users import now
+from labelloop.workflow import uploads
 from labelloop.workflow.features import FeatureCache
 from labelloop.workflow.projects import ProjectContext
 
@@ -53,12 +57,20 @@ def refusal(batch: Any, n_items: int, held: dict[str, int]) -> str:
 
 
 def undo(
-    db: Database, ctx: ProjectContext, batch_id: int, *, cache: FeatureCache | None = None
+    db: Database,
+    ctx: ProjectContext,
+    batch_id: int,
+    *,
+    cache: FeatureCache | None = None,
+    media_roots: Sequence[Path] = (),
 ) -> dict[str, Any]:
     """Remove an import's items and what only they had, then the import (managers; audited).
 
     Leases nobody answered are released: a page still showing one is told on submit that it
     is no longer leased. ``cache`` (the process's feature cache) forgets the items' features.
+    An uploaded zip's images stored for the import (under the first of ``media_roots``) go
+    once the removal committed, but those another item of the project names; ``files`` says
+    how many went.
 
     Raises
     ------
@@ -90,13 +102,18 @@ def undo(
                 "format": batch["format"],
                 "split": batch["split"],
                 **removed,
+                **({"upload_folder": batch["upload_folder"]} if batch["upload_folder"] else {}),
             },
         )
     if cache is not None:
         cache.forget(ctx.id, item_ids)
+    files = uploads.remove_unnamed(
+        db, ctx.id, roots=media_roots, slug=ctx.slug, folder=batch["upload_folder"]
+    )
     return {
         "batch_id": batch_id,
         "filename": batch["filename"],
         "split": batch["split"],
         **removed,
+        "files": files,
     }

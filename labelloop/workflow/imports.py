@@ -110,6 +110,7 @@ def import_items(
         )
     text_field = text_field or ctx.schema.data_field
     stored: Path | None = None  # where an uploaded zip's images were stored
+    stored_at: str | None = None  # the same, as items name it
     fallback = None  # the page's form names the schema's field: the same fallback applies
     if fmt in ("jsonl", "csv") and text_field == ctx.schema.data_field != "text":
         fallback = "text"
@@ -124,9 +125,10 @@ def import_items(
     else:
         options = _importer_options(ctx, fmt, locals())
         if fmt == YoloImporter.format:  # a zip of a dataset with its images: stored first
+            uploads.clear_leftovers(db, ctx.id, roots=media_roots, slug=ctx.slug)
             stored = uploads.store_zip_images(source, roots=media_roots, slug=ctx.slug)
             if stored is not None:
-                options["stored_at"] = uploads.relative_to_root(stored, media_roots)
+                stored_at = options["stored_at"] = uploads.relative_to_root(stored, media_roots)
         importer = make_importer(fmt, **options)
     if fmt == "label_studio":  # errors name the task's own fields
         text_field, id_field, label_field = "data", "id", "annotations"
@@ -150,13 +152,22 @@ def import_items(
             media_roots=media_roots,
             update_labels=update_labels,
             answers=answers,
+            upload_folder=stored_at,
         )
     except BaseException:
         uploads.discard(stored)  # nothing half-written: the images go with the import
         raise
-    if report.n_items == 0:  # all duplicates: their images are here already
-        uploads.discard(stored)
+    if stored is not None:  # duplicates' images are here already: only the new items' stay
+        n = uploads.remove_unnamed(db, ctx.id, roots=media_roots, slug=ctx.slug, folder=stored_at)
+        if n and report.n_items:
+            report = replace(report, notes=(*report.notes, _not_kept_note(n)))
     return _with_notes(report, importer)
+
+
+def _not_kept_note(n: int) -> str:
+    if n == 1:
+        return "the file of the 1 duplicate image was not kept: the project has it"
+    return f"the files of the {n:,} duplicate images were not kept: the project has them"
 
 
 def _with_notes(report: ImportReport, importer: object) -> ImportReport:
@@ -284,10 +295,13 @@ def import_folder(
             kind=ctx.schema.data_type,
         )
         records = importer.read()
+    mine = uploads.WithoutOthers(  # other projects' uploaded images, if the folder holds them
+        records, base=root, roots=media_roots, slug=ctx.slug, kind=ctx.schema.data_type
+    )
     report = _import_records(
         db,
         ctx,
-        records,
+        mine,
         fmt=importer.format,
         filename=folder.name or str(folder),
         path_field=None,
@@ -299,7 +313,13 @@ def import_folder(
         progress=progress,
         media_roots=(root,),
         update_labels=update_labels,
+        uploads_of=media_roots,
     )
+    if mine.left_out:
+        n = mine.left_out
+        images, were = ("image", "was") if n == 1 else ("images", "were")
+        note = f"{n:,} {images} in other projects' uploads ({uploads.UPLOADS}/) {were} left out"
+        report = replace(report, notes=(*report.notes, note))
     return _with_notes(report, importer)
 
 
@@ -314,13 +334,23 @@ def folder_format(ctx: ProjectContext, folder: Path, *, labels_from_folders: boo
 
 
 def _image_payload(
-    record: ItemIn, *, path_field: str | None, roots: Sequence[Path], kind: str = "image"
+    record: ItemIn,
+    *,
+    path_field: str | None,
+    roots: Sequence[Path],
+    kind: str = "image",
+    uploads_of: tuple[Sequence[Path], str] = ((), ""),
 ) -> tuple[dict[str, object], str]:
-    """A media record's payload and the hash of its file's bytes, the path checked under roots."""
+    """A media record's payload and the hash of its file's bytes, the path checked under roots
+    and, ``uploads_of`` (the site's media roots, the project's slug), out of other projects'
+    uploads."""
     relative = record.payload.get(kind, record.payload.get("text"))
     where = _named(relative, path_field)
     try:
         found, _ = resolve_media(str(relative), roots, kind=kind)
+        relative = uploads.checked_path(
+            found, str(relative), roots=uploads_of[0], slug=uploads_of[1]
+        )
     except LabelloopError as exc:
         raise ImportFormatError(
             line=record.line, field=path_field, reason=where + exc.message
@@ -352,10 +382,16 @@ def _import_records(
     media_roots: Sequence[Path],
     update_labels: bool = False,
     answers: bool = False,
+    uploads_of: Sequence[Path] | None = None,
+    upload_folder: str | None = None,
 ) -> ImportReport:
     """Write validated records in one transaction; duplicates (by content) are skipped, or with
     ``update_labels`` give an item already here their label (see :func:`import_items`). With
     ``answers`` the records' answers come in as their annotators' with the new items.
+
+    ``uploads_of`` are the site's media roots (by default ``media_roots``): a media file in
+    another project's uploads there is refused. ``upload_folder`` is where an uploaded zip's
+    images were stored, recorded on the import when it brings items.
 
     An id read from the file names one item: a record whose content is new but whose id an
     earlier line or an item of the project already has aborts the import. A record whose
@@ -375,6 +411,7 @@ def _import_records(
     resized: list[str] = []  # images whose file is not the size the import file gives
     relabel: dict[str, tuple[int, dict[str, Any]]] = {}  # content hash -> (line, label value)
     firsts: dict[str, tuple[int, str | None]] = {}  # new in this file: hash -> (line, label)
+    own = (media_roots if uploads_of is None else uploads_of, ctx.slug)
     with db.write(project_id=ctx.id) as conn:
         seen = store_items.existing_hashes(conn, ctx.id)
         ids = _Ids(conn, ctx.id, id_field) if unique_ids else None
@@ -388,6 +425,7 @@ def _import_records(
             n_items=0,
             n_labeled=0,
             n_duplicates=0,
+            **({"upload_folder": upload_folder} if upload_folder else {}),
         )
         rows: list[dict[str, object]] = []
         labels: list[dict[str, Any] | None] = []
@@ -428,7 +466,7 @@ def _import_records(
             note = None  # the report's sentence on an image whose boxes were scaled
             if images:
                 payload, digest = _image_payload(
-                    record, path_field=path_field, roots=media_roots, kind=data_type
+                    record, path_field=path_field, roots=media_roots, kind=data_type, uploads_of=own
                 )
                 record, note = placed(record, payload)
             else:
@@ -507,7 +545,12 @@ def _import_records(
             raise LabelloopError(f"'{filename}' holds no records")
         updated, kept = _update_labels(conn, ctx, relabel, split) if relabel else (0, [])
         store_items.update_batch(
-            conn, batch_id, n_items=n_items, n_labeled=n_labeled, n_duplicates=len(duplicates)
+            conn,
+            batch_id,
+            n_items=n_items,
+            n_labeled=n_labeled,
+            n_duplicates=len(duplicates),
+            **({"upload_folder": None} if upload_folder and not n_items else {}),  # none kept
         )
         audit.record(
             db,

@@ -12,6 +12,7 @@ from labelloop.govern.permissions import Permission
 from labelloop.ingest.media import MEDIA_SUFFIXES, resolve_media
 from labelloop.store import items as store_items
 from labelloop.store.db import Database
+from labelloop.workflow import uploads
 from labelloop.workflow.projects import ProjectContext
 
 log = logging.getLogger("labelloop.media")
@@ -20,7 +21,9 @@ log = logging.getLogger("labelloop.media")
 def item_media(
     db: Database, ctx: ProjectContext, item_id: int, *, roots: Sequence[Path]
 ) -> tuple[Path, str]:
-    """The file of a media item of this project and its content type (refused paths: 4xx)."""
+    """The file of a media item of this project and its content type (refused paths: 4xx,
+    among them a file in another project's uploaded images, which an item imported before
+    imports refused them may name)."""
     ctx.require(Permission.VIEW_PROJECT)
     kind = ctx.schema.data_type
     with db.read() as conn:
@@ -28,7 +31,10 @@ def item_media(
     if row is None or kind not in MEDIA_SUFFIXES:
         raise NotFound(f"no image or audio item {item_id} in project '{ctx.slug}'")
     payload = row["payload"] or {}
-    return resolve_media(str(payload.get(kind) or ""), roots, kind=kind)
+    path = str(payload.get(kind) or "")
+    found, content_type = resolve_media(path, roots, kind=kind)
+    uploads.checked_path(found, path, roots=roots, slug=ctx.slug)  # another project's upload
+    return found, content_type
 
 
 def absolute_payloads(

@@ -1,38 +1,73 @@
 """Uploaded media: the images of a YOLO zip, stored under the first media root in a folder of
 their own per upload (``uploads/SLUG/STAMP/``, the zip's paths under it) before the import's
-transaction reads them, and gone again when the import fails or brings nothing new."""
+transaction reads them, and gone again when nothing needs them.
+
+A stored folder keeps only the files its project's items name: the whole folder goes when the
+import fails or brings nothing new, a duplicate image's file once the import committed, and
+the files of the items an undo removes (see :func:`keep_only`). What a crash left (a
+``.STAMP.partial`` folder, a folder no import records) is cleared at a later upload to the
+project once it is old enough that no import still running can be writing or reading it
+(:func:`clear_leftovers`). A project's upload folders are its own: no other project's items
+may name a file in them (:func:`checked_path`).
+"""
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
+import re
 import secrets
 import shutil
+import stat
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
-from labelloop.errors import LabelloopError
-from labelloop.ingest.yolo import store_images
+from labelloop.domain import ItemIn
+from labelloop.errors import InsufficientStorage, LabelloopError
+from labelloop.ingest.yolo import store_images, zip_images_to_store
+from labelloop.store import items as store_items
+from labelloop.store.db import Database
+
+log = logging.getLogger("labelloop.uploads")
 
 UPLOADS = "uploads"
 """The folder under the first media root that uploads' images are stored in."""
+STAMP = r"\d{8}-\d{6}-[0-9a-f]{6}"
+"""An upload folder's name: when it was made (UTC) and a random part."""
+_LEFTOVER = re.compile(rf"{STAMP}|\.{STAMP}\.partial")
+STALE_AFTER_S = 24 * 3600
+"""How old (its newest file or folder) a folder no import records must be before a later
+upload clears it. Age, not a lock, tells a crashed upload from one running on another server
+that shares the media root: an import reads its folder within minutes of writing it."""
+DISK_RESERVE = 100 << 20
+"""Bytes an upload leaves free on the media root's disk, for the database and the rest."""
+
+
+def first_root(roots: Sequence[Path]) -> Path:
+    return Path(roots[0]).resolve()
 
 
 def store_zip_images(source: BinaryIO, *, roots: Sequence[Path], slug: str) -> Path | None:
     """Store the images an uploaded YOLO zip holds in a new folder under the first media root
-    and return it, or None for a zip of label files (nothing written). They are written to a
-    dot-folder (which no folder import reads) and renamed into place only once all are; a
-    failure leaves nothing behind."""
+    and return it, or None for a zip of label files (nothing written). A zip whose images
+    need more room than the disk has is refused before anything is written. They are written
+    to a dot-folder (which no folder import reads) and renamed into place only once all are;
+    a failure leaves nothing behind."""
     if not roots:
         return None
-    root = Path(roots[0]).resolve()
-    stamp = time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
+    root = first_root(roots)
+    images = zip_images_to_store(source)
+    if images is None:
+        return None
+    _check_room(root, images.declared)
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(3)
     parent = root / UPLOADS / slug
     staging = parent / f".{stamp}.partial"
     try:
-        n = store_images(source, staging)
-        if not n:
-            return None
+        store_images(images, staging)
         final = parent / stamp
         staging.rename(final)
     except OSError as exc:
@@ -45,12 +80,191 @@ def store_zip_images(source: BinaryIO, *, roots: Sequence[Path], slug: str) -> P
     return final
 
 
+def _check_room(root: Path, needed: int) -> None:
+    """Refuse images whose declared size does not fit on the disk of ``root`` (kept
+    :data:`DISK_RESERVE` free); writing still counts the bytes, as a zip may lie."""
+    here = root
+    while not here.exists() and here.parent != here:  # the root is made with the folder
+        here = here.parent
+    free = shutil.disk_usage(here).free
+    if needed + DISK_RESERVE > free:
+        raise InsufficientStorage(
+            f"the zip's images need {size_text(needed)} and the media root's disk has "
+            f"{size_text(free)} free ({size_text(DISK_RESERVE)} of it is kept free); "
+            "nothing was stored: free some space or split the zip"
+        )
+
+
+def size_text(n: int) -> str:
+    """A byte count as people read it: 512 bytes, 3.4 MiB, 12.0 GiB."""
+    if n < 1024:
+        return f"{n:,} bytes"
+    value = float(n)
+    for unit in ("KiB", "MiB", "GiB", "TiB"):
+        value /= 1024
+        if value < 1024 or unit == "TiB":
+            break
+    return f"{value:,.1f} {unit}"
+
+
 def relative_to_root(folder: Path, roots: Sequence[Path]) -> str:
     """How items name the stored folder: its path under the first media root."""
-    return folder.relative_to(Path(roots[0]).resolve()).as_posix()
+    return folder.relative_to(first_root(roots)).as_posix()
 
 
 def discard(folder: Path | None) -> None:
-    """Remove a stored upload's folder (when its import failed or brought nothing new)."""
+    """Remove a stored upload's folder (when its import failed), and its project's uploads
+    folder when that is left empty."""
     if folder is not None:
         shutil.rmtree(folder, ignore_errors=True)
+        _remove_if_empty(folder.parent)
+
+
+def checked_path(found: Path, relative: str, *, roots: Sequence[Path], slug: str) -> str:
+    """How an item of project ``slug`` names the media file ``found`` (resolved) given as
+    ``relative``: in the project's own upload folders, by its plain path under the first media
+    root (what an undo and a clean-up compare); anywhere else under the roots, as given.
+
+    Raises
+    ------
+    LabelloopError
+        The file lies in the uploads folder but not in the project's own.
+    """
+    if not roots:
+        return relative
+    top = first_root(roots) / UPLOADS
+    if not found.is_relative_to(top):
+        return relative
+    if found.is_relative_to(top / slug):
+        return f"{UPLOADS}/{slug}/{found.relative_to(top / slug).as_posix()}"
+    raise LabelloopError(
+        f"media path '{relative[:200]}': lies in another project's uploaded images "
+        f"({UPLOADS}/ under the media root), which only that project's items may name"
+    )
+
+
+class WithoutOthers:
+    """A folder import's records (paths under ``base``) but those of files in another
+    project's upload folders, which a folder holding the uploads folder walks into; counts
+    them (``left_out``)."""
+
+    def __init__(
+        self,
+        records: Iterable[ItemIn],
+        *,
+        base: Path,
+        roots: Sequence[Path],
+        slug: str,
+        kind: str,
+    ) -> None:
+        self.records = records
+        self.base = base
+        self.top = first_root(roots) / UPLOADS if roots else None
+        self.slug = slug
+        self.kind = kind
+        self.left_out = 0
+
+    def __iter__(self) -> Iterator[ItemIn]:
+        for record in self.records:
+            if self.top is not None:
+                found = (self.base / str(record.payload.get(self.kind))).resolve()
+                if found.is_relative_to(self.top) and not found.is_relative_to(
+                    self.top / self.slug
+                ):
+                    self.left_out += 1
+                    continue
+            yield record
+
+
+def keep_only(folder: Path, *, named_as: str, kept: set[str]) -> int:
+    """Delete the files under the upload folder ``folder`` (which items name ``named_as``)
+    that are not in ``kept`` (items' paths), then the folders left empty, ``folder`` too.
+    Only regular files are deleted (a link is left, and what it leads to). Returns how many."""
+    removed = 0
+    for where, _, files in os.walk(folder, topdown=False):  # links to folders are not walked
+        for name in files:
+            path = Path(where, name)
+            if f"{named_as}/{path.relative_to(folder).as_posix()}" in kept:
+                continue
+            try:
+                if not stat.S_ISREG(path.lstat().st_mode):
+                    continue
+                path.unlink()
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                log.warning("cannot remove an uploaded image of %s: %s", named_as, exc.strerror)
+                continue
+            removed += 1
+        _remove_if_empty(Path(where))
+    return removed
+
+
+def remove_unnamed(
+    db: Database, project_id: int, *, roots: Sequence[Path], slug: str, folder: str | None
+) -> int:
+    """Delete the files of the project's upload ``folder`` (as an import records it) that no
+    item of the project names, then the folders left empty; how many files went."""
+    if not roots or folder is None:
+        return 0
+    parts = folder.split("/")
+    if len(parts) != 3 or parts[:2] != [UPLOADS, slug] or not re.fullmatch(STAMP, parts[2]):
+        return 0  # not an upload folder of this project: never touched
+    path = first_root(roots).joinpath(*parts)
+    if path.is_symlink() or not path.is_dir():
+        return 0
+    with db.read() as conn:
+        named = store_items.images_under(conn, project_id, folder)
+    removed = keep_only(path, named_as=folder, kept=named)
+    _remove_if_empty(path.parent)
+    return removed
+
+
+def clear_leftovers(
+    db: Database, project_id: int, *, roots: Sequence[Path], slug: str, now: float | None = None
+) -> int:
+    """Delete what crashed uploads to the project left: in a ``.STAMP.partial`` folder or a
+    stamp folder no import records, whose newest file is older than :data:`STALE_AFTER_S`,
+    the files no item of the project names; then the folders left empty (``uploads/SLUG``
+    too). Returns how many files went."""
+    if not roots:
+        return 0
+    parent = first_root(roots) / UPLOADS / slug
+    try:
+        entries = [e for e in parent.iterdir() if _LEFTOVER.fullmatch(e.name)]
+    except OSError:  # no uploads yet
+        return 0
+    with db.read() as conn:
+        recorded = store_items.upload_folders(conn, project_id)
+    before = (time.time() if now is None else now) - STALE_AFTER_S
+    removed = 0
+    for entry in entries:
+        folder = f"{UPLOADS}/{slug}/{entry.name}"
+        if folder in recorded or entry.is_symlink() or not entry.is_dir():
+            continue
+        if _newest(entry) >= before:  # an upload may be running: its import not committed
+            continue
+        with db.read() as conn:
+            named = store_items.images_under(conn, project_id, folder)
+        removed += keep_only(entry, named_as=folder, kept=named)
+    _remove_if_empty(parent)
+    if removed:
+        log.info("cleared %d files crashed uploads left in %s/%s", removed, UPLOADS, slug)
+    return removed
+
+
+def _newest(folder: Path) -> float:
+    """The newest change time (mtime) of ``folder`` and of anything under it."""
+    newest = folder.lstat().st_mtime
+    for where, dirs, files in os.walk(folder):
+        for name in (*dirs, *files):
+            try:
+                newest = max(newest, os.lstat(os.path.join(where, name)).st_mtime)
+            except OSError:
+                continue
+    return newest
+
+
+def _remove_if_empty(folder: Path) -> None:
+    with contextlib.suppress(OSError):  # not empty (or gone already)
+        folder.rmdir()

@@ -350,7 +350,14 @@ def test_a_yolo_zip_with_its_images_uploads_its_val_split_as_eval_items(
         assert len(archive.read("images.txt").decode().splitlines()) == 3  # street.png too
     assert site.post("/api/projects", json={"slug": "street2", "schema": BOXES}).status_code == 201
     back = site.post("/api/projects/street2/imports", files={"file": ("s.yolo.zip", got.content)})
-    assert (back.json()["items"], back.json()["eval"]) == (4, 1)
+    assert back.status_code == 422  # the uploaded images are street's: street2 may not name them
+    detail = back.json()["detail"]  # line 1 is street.png, the media root's own: it may
+    assert detail.startswith("line 2: 'uploads/street/")
+    assert detail.endswith(
+        "lies in another project's uploaded images (uploads/ under the media "
+        "root), which only that project's items may name"
+    )
+    assert site.get("/api/projects/street2/status").json()["counts"]["pool"] == 0
 
     again = site.post("/api/projects/street/imports", files=upload)
     assert (again.json()["items"], again.json()["duplicates"]) == (0, 3)

@@ -3,6 +3,7 @@ while people worked on its items, nothing of another project reachable."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -52,6 +53,7 @@ def test_a_manager_lists_and_undoes_an_import(api: Any) -> None:
         "labels": 4,
         "predictions": 0,
         "leases": 0,
+        "files": 0,
     }
     after = api.get("/api/projects/sent/status", role="manager").json()["counts"]
     assert (after["pool"], after["labeled"]) == (before["pool"] - 4, before["labeled"] - 4)
@@ -102,3 +104,71 @@ def test_the_client_lists_and_undoes(api: Any) -> None:
     with pytest.raises(ApiError) as refused:
         Client(URL, api.tokens["annotator"], http=api.client).project("sent").undo_import(1)
     assert refused.value.status == 403
+
+
+def _street(api: Any) -> Path:
+    """A boxes project 'street' the manager manages; the site's media root."""
+    from tests.workflow.test_workflow_uploads import BOXES
+
+    made = api.post("/api/projects", json={"slug": "street", "schema": BOXES})
+    assert made.status_code == 201, made.text
+    assert api.put(
+        "/api/projects/street/members", json={"username": "manager", "role": "manager"}
+    ).is_success
+    return Path(api.client.app.state.settings.media_root_paths[0])
+
+
+def _zip_upload(api: Any, images: dict[str, int], name: str = "cars.zip") -> Any:
+    from tests.workflow.test_workflow_uploads import yolo_zip
+
+    files = {"file": (name, yolo_zip(images).getvalue(), "application/zip")}
+    return api.post("/api/projects/street/imports", role="manager", files=files)
+
+
+def test_undoing_an_upload_deletes_the_images_it_stored(api: Any) -> None:
+    from tests.workflow.test_workflow_uploads import stored
+
+    media = _street(api)
+    first = _zip_upload(api, {"train/a": 10, "val/b": 20}).json()
+    again = _zip_upload(api, {"train/a": 10, "train/c": 30}, name="more.zip").json()
+    assert (again["items"], again["duplicates"]) == (1, 1)
+    assert "the file of the 1 duplicate image was not kept: the project has it" in (again["notes"])
+    assert len(stored(media)) == 3  # a once, b and c
+    listed = api.get("/api/projects/street/imports", role="manager").json()
+    assert all(b["upload_folder"].startswith("uploads/street/") for b in listed)
+
+    undone = _delete(api, f"/api/projects/street/imports/{first['batch_id']}")
+    assert undone.status_code == 200, undone.text
+    assert (undone.json()["items"], undone.json()["files"]) == (2, 2)
+    assert [p.rsplit("/", 1)[1] for p in stored(media)] == ["c.png"]
+    events = api.get("/api/projects/street/audit", params={"action": "import.undo"}).json()
+    assert events[0]["payload"]["upload_folder"] == first_folder(listed, first["batch_id"])
+    project = Client(URL, api.tokens["manager"], http=api.client).project("street")
+    assert project.undo_import(again["batch_id"])["files"] == 1
+    assert not (media / "uploads" / "street").exists()
+
+
+def first_folder(listed: list[dict[str, Any]], batch_id: int) -> str:
+    return next(b["upload_folder"] for b in listed if b["id"] == batch_id)
+
+
+def test_an_upload_the_disk_cannot_hold_is_refused_507_storing_nothing(
+    api: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    from labelloop.workflow import uploads
+
+    media = _street(api)
+    real = shutil.disk_usage
+    monkeypatch.setattr(uploads.shutil, "disk_usage", lambda p: real(p)._replace(free=5 << 20))
+    refused = _zip_upload(api, {"train/a": 10})
+    assert refused.status_code == 507
+    body = refused.json()
+    assert body["error"] == "InsufficientStorage"
+    assert body["detail"].startswith("the zip's images need ")
+    assert (
+        "the media root's disk has 5.0 MiB free (100.0 MiB of it is kept free)" in (body["detail"])
+    )
+    assert not (media / "uploads").exists()
+    assert api.get("/api/projects/street/imports", role="manager").json() == []

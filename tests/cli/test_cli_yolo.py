@@ -226,3 +226,56 @@ def test_a_data_yaml_path_out_of_the_dataset_refuses_the_import_naming_the_key(
     assert line.startswith("error: data.yaml line 1: 'path' '..' leads out of the zip")
     assert not (tmp_path / "home" / "media" / "uploads" / "street").exists()
     assert json.loads(cli("status", "street", "--json").stdout)["counts"]["pool"] == 0
+
+
+def test_undoing_an_uploaded_zip_deletes_the_images_it_stored(cli: Any, tmp_path: Path) -> None:
+    from tests.workflow.test_workflow_uploads import yolo_zip
+
+    cli("init")
+    _project(cli, tmp_path, "street")
+    media = tmp_path / "home" / "media"
+    media.mkdir(exist_ok=True)
+    Image.new("L", (40, 20), 250).save(media / "mine.png")
+    first, more = tmp_path / "cars.zip", tmp_path / "more.zip"
+    first.write_bytes(yolo_zip({"train/a": 10, "val/b": 20}).getvalue())
+    more.write_bytes(yolo_zip({"train/a": 10, "train/c": 30}).getvalue())
+    cli("import", "street", str(first))
+    said = cli("import", "street", str(more)).stdout
+    assert "the file of the 1 duplicate image was not kept: the project has it" in said
+    uploads = media / "uploads" / "street"
+    assert sum(1 for p in uploads.rglob("*.png")) == 3
+
+    undone = cli("imports", "undo", "street", "1").stdout
+    assert " ".join(undone.split()) == (
+        "import 1 ('cars.zip') undone: 2 items removed, with 2 imported labels; "
+        "2 stored image files deleted"
+    )
+    assert [p.name for p in uploads.rglob("*.png")] == ["c.png"]
+    done = json.loads(cli("imports", "undo", "street", "2", "--json").stdout)
+    assert done["files"] == 1
+    assert not uploads.exists() and (media / "mine.png").is_file()
+
+
+def test_a_zip_the_disk_cannot_hold_is_refused_with_a_clear_line(
+    cli: Any, tmp_path: Path, monkeypatch: Any
+) -> None:
+    import shutil
+
+    from labelloop.workflow import uploads
+    from tests.workflow.test_workflow_uploads import yolo_zip
+
+    cli("init")
+    _project(cli, tmp_path, "street")
+    real = shutil.disk_usage
+    monkeypatch.setattr(uploads.shutil, "disk_usage", lambda p: real(p)._replace(free=3 << 30))
+    zipped = tmp_path / "cars.zip"
+    zipped.write_bytes(yolo_zip({"train/a": 10}).getvalue())
+    monkeypatch.setattr(uploads, "DISK_RESERVE", 3 << 30)
+    (line,) = _errors(cli("import", "street", str(zipped), code=1))
+    assert line.startswith("error: the zip's images need ")
+    assert line.endswith(
+        "bytes and the media root's disk has 3.0 GiB free (3.0 GiB of it is kept free); "
+        "nothing was stored: free some space or split the zip"
+    )
+    assert not (tmp_path / "home" / "media" / "uploads").exists()
+    assert json.loads(cli("imports", "list", "street", "--json").stdout) == []

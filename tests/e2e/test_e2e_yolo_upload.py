@@ -57,6 +57,19 @@ def _dataset_zip(path: Path) -> Path:
     return path
 
 
+def _message(page: Any, box: str, containing: str, *, timeout: int = 30000) -> str:
+    """The text of the message shown in ``box`` once it contains ``containing``."""
+    page.wait_for_function(
+        """([box, part]) => {
+            const m = document.querySelector('#' + box + ' .message');
+            return m !== null && m.textContent.includes(part);
+        }""",
+        arg=[box, containing],
+        timeout=timeout,
+    )
+    return page.inner_text(f"#{box} .message")
+
+
 def test_a_yolo_zip_with_images_and_a_val_split_uploads_on_the_project_page(
     site: tuple[str, Path], browser: Any, tmp_path: Path
 ) -> None:
@@ -66,14 +79,7 @@ def test_a_yolo_zip_with_images_and_a_val_split_uploads_on_the_project_page(
     assert "val" in page.inner_text("#import-yolo-hint")
     page.set_input_files("#import-file", str(_dataset_zip(tmp_path / "cars.zip")))
     page.click("#import-submit")
-    page.wait_for_function(
-        """() => {
-            const m = document.querySelector('#import-result .message');
-            return m !== null && m.textContent.includes('Imported');
-        }""",
-        timeout=30000,
-    )
-    said = page.inner_text("#import-result .message")
+    said = _message(page, "import-result", "Imported")
     assert said.startswith("Imported 3 items, 3 with labels")
     assert "1 of the 3 items came in as eval items" in said and "2 came into the pool" in said
     page.wait_for_function("() => document.getElementById('stat-eval').textContent === '1'")
@@ -97,12 +103,39 @@ def test_a_yolo_zip_with_images_and_a_val_split_uploads_on_the_project_page(
     # The same zip again brings nothing new and stores nothing more.
     page.set_input_files("#import-file", str(tmp_path / "cars.zip"))
     page.click("#import-submit")
-    page.wait_for_function(
-        """() => {
-            const m = document.querySelector('#import-result .message');
-            return m !== null && m.textContent.includes('duplicates skipped');
-        }""",
-        timeout=30000,
-    )
+    _message(page, "import-result", "duplicates skipped")
     assert [p.name for p in (home / "media" / "uploads" / SLUG).iterdir()] == [stamp.name]
+    page.close()
+
+
+def test_undoing_an_uploaded_zip_on_the_project_page_says_its_images_were_deleted(
+    site: tuple[str, Path], browser: Any, tmp_path: Path
+) -> None:
+    url, home = site
+    uploads = home / "media" / "uploads" / SLUG
+    before = set(uploads.iterdir()) if uploads.exists() else set()
+    zipped = tmp_path / "more.zip"
+    with zipfile.ZipFile(zipped, "w") as archive:
+        archive.writestr("data.yaml", "train: images\nnames: [car, person]\n")
+        for name, shade in (("d", 200), ("e", 220)):
+            archive.writestr(f"images/{name}.png", _png(shade))
+            archive.writestr(f"labels/{name}.txt", "1 0.5 0.5 0.5 0.5\n")
+    page = browser.new_page()
+    login(page, url, f"/p/{SLUG}")
+    page.set_input_files("#import-file", str(zipped))
+    page.click("#import-submit")
+    _message(page, "import-result", "Imported")
+    (stored,) = set(uploads.iterdir()) - before
+    assert sorted(p.name for p in stored.rglob("*.png")) == ["d.png", "e.png"]
+
+    row = page.locator("#imports-table tbody tr", has_text="more.zip")
+    row.wait_for()
+    asked: list[str] = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept()))
+    row.get_by_role("button", name="Undo import").click()
+    said = _message(page, "imports-result", "undone", timeout=10000)
+    assert said.endswith("(more.zip) undone: 2 items removed. 2 stored image files deleted.")
+    assert "and the image files the upload stored" in asked[0]
+    assert not stored.exists()
+    assert set(uploads.iterdir()) == before if before else not uploads.exists()
     page.close()

@@ -18,7 +18,7 @@ from labelloop.domain import BoxFrame, ExportRecord
 from labelloop.errors import ImportFormatError, LabelloopError
 from labelloop.ingest import YoloExporter, YoloImporter, importer_for_folder, make_exporter
 from labelloop.ingest.conformance import sample_record
-from labelloop.ingest.yolo import store_images
+from labelloop.ingest.yolo import store_images, zip_images_to_store
 from labelloop.ingest.yolo_files import MAX_LABEL_BYTES, label_path
 from labelloop.schema import parse_schema
 from labelloop.schema.values import MAX_REGIONS
@@ -714,6 +714,12 @@ def _png_bytes(size: tuple[int, int] = (40, 20), shade: int = 10) -> bytes:
     return out.getvalue()
 
 
+def _store(source: io.BytesIO, dest: Path) -> int:
+    """Store a zip's images under ``dest`` as an upload does; how many (0: none in it)."""
+    images = zip_images_to_store(source)
+    return 0 if images is None else store_images(images, dest)
+
+
 def test_a_zip_s_own_images_are_stored_and_read_from_where_they_were(tmp_path: Path) -> None:
     files: dict[str, str | bytes] = {
         "data.yaml": NAMES + "train: images/train\nval: images/val\n",
@@ -725,7 +731,7 @@ def test_a_zip_s_own_images_are_stored_and_read_from_where_they_were(tmp_path: P
         "__MACOSX/images/train/._a.png": b"\x00\x05\x16\x07",
     }
     dest = tmp_path / "media" / "uploads" / "x"
-    assert store_images(_zip(files), dest) == 3
+    assert _store(_zip(files), dest) == 3
     stored = sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file())
     assert stored == ["images/train/a.png", "images/unlisted.png", "images/val/b.png"]
     records = _read_zip(files, stored_at="uploads/x", media_roots=(tmp_path / "media",))
@@ -739,7 +745,7 @@ def test_a_zip_s_own_images_are_stored_and_read_from_where_they_were(tmp_path: P
 def test_a_zip_of_label_files_stores_nothing() -> None:
     files = {"data.yaml": NAMES + "train: images.txt\n", "images.txt": "a.png\n", "a.txt": ""}
     dest = Path("/nonexistent/never/made")
-    assert store_images(_zip(files), dest) == 0
+    assert _store(_zip(files), dest) == 0
     assert not dest.exists()
 
 
@@ -749,7 +755,7 @@ def test_a_zip_with_images_must_hold_every_image_its_lists_name(tmp_path: Path) 
         "train.txt": "images/a.png\nimages/b.png\n",
         "images/a.png": _png_bytes(),
     }
-    assert store_images(_zip(files), tmp_path / "u") == 1
+    assert _store(_zip(files), tmp_path / "u") == 1
     with pytest.raises(ImportFormatError) as caught:
         _read_zip(files, stored_at="u")
     assert caught.value.message.startswith("line 2: 'images/b.png' is not in the zip")
@@ -763,7 +769,7 @@ def test_a_hostile_zip_of_images_is_refused_naming_the_member(tmp_path: Path) ->
     assert len(bomb.getvalue()) < 1 << 20
     bomb.seek(0)
     with pytest.raises(ImportFormatError, match=r"^images/a.png line 1: larger than 64 MiB"):
-        store_images(bomb, tmp_path / "bomb")
+        _store(bomb, tmp_path / "bomb")
     twice = io.BytesIO()
     with zipfile.ZipFile(twice, "w") as archive, pytest.warns(UserWarning, match="Duplicate"):
         archive.writestr("classes.txt", "car\n")
@@ -771,7 +777,7 @@ def test_a_hostile_zip_of_images_is_refused_naming_the_member(tmp_path: Path) ->
         archive.writestr("a.png", _png_bytes(shade=99))
     twice.seek(0)
     with pytest.raises(ImportFormatError, match=r"^a.png line 1: is in the zip twice"):
-        store_images(twice, tmp_path / "twice")
+        _store(twice, tmp_path / "twice")
     link = io.BytesIO()
     with zipfile.ZipFile(link, "w") as archive:
         archive.writestr("classes.txt", "car\n")
@@ -780,14 +786,14 @@ def test_a_hostile_zip_of_images_is_refused_naming_the_member(tmp_path: Path) ->
         archive.writestr(info, "/etc/passwd")
     link.seek(0)
     with pytest.raises(ImportFormatError, match=r"^a.png line 1: a link is refused"):
-        store_images(link, tmp_path / "link")
+        _store(link, tmp_path / "link")
     with pytest.raises(ImportFormatError, match=r"^line 1: zip member '\.\./a.png'"):
-        store_images(_zip({"classes.txt": "car\n", "../a.png": _png_bytes()}), tmp_path / "up")
+        _store(_zip({"classes.txt": "car\n", "../a.png": _png_bytes()}), tmp_path / "up")
     assert not (tmp_path / "a.png").exists()
     corrupt = _corrupt_zip(zipfile.ZIP_DEFLATED, cut=False)
     data = corrupt.getvalue().replace(b"a.txt", b"a.png").replace(b"train.txt", b"train.tx_")
     with pytest.raises(ImportFormatError, match=r"^a.png line 1: cannot be read from the zip"):
-        store_images(io.BytesIO(data), tmp_path / "corrupt")
+        _store(io.BytesIO(data), tmp_path / "corrupt")
 
 
 def test_the_exporter_lists_eval_items_as_val_and_they_import_back_as_eval() -> None:
@@ -824,3 +830,23 @@ def test_the_exporter_lists_eval_items_as_val_and_they_import_back_as_eval() -> 
     only_eval.seek(0)
     (b,) = YoloImporter(control="objects", labels=LABELS).read(only_eval)
     assert b.split == "eval"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "../evil.png",
+        "/abs/evil.png",
+        "images/../../evil.png",
+        "C:/evil.png",
+        "images\\..\\..\\evil.png",
+    ],
+)
+def test_an_image_name_out_of_the_zip_is_refused_before_anything_is_stored(
+    tmp_path: Path, name: str
+) -> None:
+    dest = tmp_path / "media" / "uploads" / "p" / "stamp"
+    files = {"classes.txt": "car\n", "images/ok.png": _png_bytes(), name: _png_bytes()}
+    with pytest.raises(ImportFormatError, match="^line 1: zip member "):
+        _store(_zip(files), dest)
+    assert [p for p in tmp_path.rglob("*")] == []

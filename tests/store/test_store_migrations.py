@@ -234,3 +234,58 @@ def test_users_of_the_previous_release_keep_their_sessions_after_the_upgrade(
     upgrade(db)
     db.memo.forget()  # as a server restarted on the migrated store
     assert accounts.user_for_session(db, lab.admin.id, 0) is not None
+
+
+def test_an_upload_imported_before_0016_has_its_folder_recorded_and_undoes_with_it(
+    empty_db: Database, tmp_path: Path
+) -> None:
+    """A YOLO zip imported with its images before its import recorded where they went: the
+    upgrade finds the folder from its items' paths, so undoing it deletes the files."""
+    from labelloop.store import items as store_items
+    from labelloop.workflow import batches, projects
+
+    db = empty_db
+    upgrade(db, "0015")
+    lab = _lab_of_old_release(db)
+    ctx = lab.project("street")
+    lab.project("other")
+    stamp = "20261201-101010-abcdef"
+    media = tmp_path / "media"
+    (media / "uploads" / "street" / stamp / "images").mkdir(parents=True)
+    (media / "uploads" / "street" / stamp / "images" / "a.png").write_bytes(b"\x89PNG")
+    paths = {  # (project, format, where its item's image lies)
+        "zip": ("street", "yolo", f"uploads/street/{stamp}/images/a.png"),
+        "labels": ("street", "yolo", "cars/images/a.png"),  # a zip of label files
+        "jsonl": ("street", "jsonl", f"uploads/street/{stamp}/images/b.png"),
+        "elsewhere": ("other", "yolo", f"uploads/street/{stamp}/images/c.png"),
+    }
+    ids = {}
+    with db.write() as conn:
+        for name, (slug, fmt, path) in paths.items():
+            pid = ctx.id if slug == "street" else ctx.id + 1
+            ids[name] = store_items.insert_batch(
+                conn,
+                project_id=pid,
+                user_id=None,
+                filename=name,
+                format=fmt,
+                split="pool",
+                n_items=1,
+                n_labeled=0,
+                n_duplicates=0,
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO item (project_id, payload, meta, split, content_hash, "
+                    "import_batch_id) VALUES (:p, :payload, '{}', 'pool', :h, :b)"
+                ),
+                {"p": pid, "payload": f'{{"image": "{path}"}}', "h": name, "b": ids[name]},
+            )
+
+    upgrade(db)
+    listed = {b["filename"]: b["upload_folder"] for b in batches.imports(db, ctx)}
+    assert listed == {"zip": f"uploads/street/{stamp}", "labels": None, "jsonl": None}
+    other = batches.imports(db, projects.system_context(db, "other"))
+    assert [b["upload_folder"] for b in other] == [None]  # not its own project's folder
+    done = batches.undo(db, projects.system_context(db, "street"), ids["zip"], media_roots=(media,))
+    assert done["files"] == 1 and not (media / "uploads" / "street").exists()

@@ -105,6 +105,7 @@ def test_undo_removes_the_import_its_queue_entries_leases_and_labels(lab: Lab) -
         "held": 0,
         "leased": 1,
         "undoable": True,
+        "upload_folder": None,
     }
 
     done = batches.undo(lab.db, ctx, wrong.batch_id)
@@ -116,6 +117,7 @@ def test_undo_removes_the_import_its_queue_entries_leases_and_labels(lab: Lab) -
         "labels": 12,
         "predictions": 6,
         "leases": 1,
+        "files": 0,
     }
     with lab.db.read() as conn:
         after = store_items.counts(conn, ctx.id)

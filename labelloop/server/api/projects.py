@@ -231,13 +231,20 @@ def list_imports(slug: str, db: DbDep, user: CurrentUser) -> list[dict[str, Any]
 
 @router.delete("/{slug}/imports/{batch_id}")
 def undo_import(
-    slug: str, batch_id: Id, db: DbDep, user: CurrentUser, features: FeaturesDep
+    slug: str,
+    batch_id: Id,
+    request: Request,
+    db: DbDep,
+    user: CurrentUser,
+    features: FeaturesDep,
 ) -> dict[str, Any]:
     """Undo an import: its items and what only they had go, in one transaction (managers;
-    audited). 409 naming what holds them when people answered, reviewed, made gold, pinned,
-    picked or flagged any of them, or an auto-label run labeled one; nothing is removed."""
+    audited), then the image files an uploaded zip stored for them (``files``). 409 naming
+    what holds them when people answered, reviewed, made gold, pinned, picked or flagged any
+    of them, or an auto-label run labeled one; nothing is removed."""
     ctx = projects.access(db, slug, user, Permission.IMPORT)
-    return batches.undo(db, ctx, batch_id, cache=features)
+    roots = request.app.state.settings.media_root_paths
+    return batches.undo(db, ctx, batch_id, cache=features, media_roots=roots)
 
 
 @router.get("/{slug}/export")

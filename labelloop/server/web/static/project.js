@@ -488,15 +488,18 @@
         const leases = b.leased ? ` ${fmt(b.leased)} open ${plural(b.leased, "lease")} will be released.` : "";
         const asked =
           `Undo import ${b.id} (${b.filename})? Its ${fmt(b.items_now)} ${plural(b.items_now, "item")} ` +
-          `will be removed from the project, with their imported labels.${leases}`;
+          `will be removed from the project, with their imported labels${b.upload_folder ? " and the image files the upload stored" : ""}.${leases}`;
         if (!window.confirm(asked)) return;
         button.disabled = true;
         try {
           const done = await api("DELETE", base + "/imports/" + encodeURIComponent(b.id));
+          const files = done.files
+            ? ` ${fmt(done.files)} stored image ${plural(done.files, "file")} deleted.`
+            : "";
           say(
             result,
             "info",
-            `Import ${done.batch_id} (${done.filename}) undone: ${fmt(done.items)} ${plural(done.items, "item")} removed.`,
+            `Import ${done.batch_id} (${done.filename}) undone: ${fmt(done.items)} ${plural(done.items, "item")} removed.${files}`,
           );
           await Promise.all([loadImports(), refreshCounts()]);
         } catch (err) {
