@@ -17,9 +17,11 @@ _TRANSPOSED = (5, 6, 7, 8)
 def image_size(path: Path) -> dict[str, int]:
     """``{"width", "height"}`` of an image as a browser shows it (EXIF orientation applied).
 
-    Only the header is read. Boxes are drawn and checked in these pixels, and the learner reads
-    the same file, so a file Pillow cannot open (cut short, not an image past its first bytes, a
-    decompression bomb) raises a LabelloopError saying why, for the import to name it.
+    Boxes are drawn and checked in these pixels, and the learner reads the same file, so a file
+    Pillow cannot open or decode (not an image past its first bytes, a decompression bomb, or
+    cut short after a whole header: a copy that stopped) raises a LabelloopError saying why, for
+    the import to name it. The pixels are decoded to find the cut; a JPEG at an eighth of its
+    size, which reads every byte of it all the same.
     """
     from PIL import Image, UnidentifiedImageError
 
@@ -28,6 +30,8 @@ def image_size(path: Path) -> dict[str, int]:
             width, height = img.size
             if img.getexif().get(0x0112) in _TRANSPOSED:
                 width, height = height, width
+            img.draft(img.mode, (max(1, img.width // 8), max(1, img.height // 8)))
+            img.load()
     except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as exc:
         reason = str(exc) or type(exc).__name__
         raise LabelloopError(f"cannot be read as an image ({reason[:200]})") from None

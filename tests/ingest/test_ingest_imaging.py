@@ -116,6 +116,38 @@ def test_an_image_pillow_cannot_read_aborts_the_import_naming_it(
         assert conn.execute(select(item.c.id)).first() is None
 
 
+@pytest.mark.parametrize("suffix", ["jpg", "png"])
+def test_an_image_cut_short_after_its_header_aborts_the_import_naming_it(
+    sqlite_lab: Lab, tmp_path: Path, suffix: str
+) -> None:
+    """A photo whose copy stopped a third of the way has a whole header: the import read only
+    that, took it, and every training round of the project then failed on 'image file is
+    truncated' until someone found and removed it. Its pixels are read at import now."""
+    media = tmp_path / "media"
+    (media / "set").mkdir(parents=True)
+    noise = Image.effect_noise((300, 200), 60).convert("RGB")
+    noise.save(media / "set" / f"a.{suffix}")
+    whole = io.BytesIO()
+    noise.save(whole, format="JPEG" if suffix == "jpg" else "PNG")
+    (media / "set" / f"b.{suffix}").write_bytes(whole.getvalue()[: len(whole.getvalue()) // 3])
+    with pytest.raises(LabelloopError, match="cannot be read as an image"):
+        image_size(media / "set" / f"b.{suffix}")
+    schema = {
+        "name": "Photos",
+        "data": {"type": "image", "field": "image"},
+        "controls": [{"name": "shade", "type": "choice", "labels": ["0", "1"], "target": True}],
+    }
+    projects.create_project(sqlite_lab.db, "photos", schema, actor=sqlite_lab.admin)
+    ctx = sqlite_lab.ctx("photos", sqlite_lab.admin)
+    with pytest.raises(ImportFormatError) as refused:
+        imports.import_folder(sqlite_lab.db, ctx, media / "set", media_roots=(media,))
+    assert refused.value.line == 2
+    assert f"'set/b.{suffix}'" in refused.value.message
+    assert "truncated" in refused.value.message
+    with sqlite_lab.db.read() as conn:
+        assert conn.execute(select(item.c.id)).first() is None
+
+
 @pytest.mark.parametrize("size", [0, 513])
 def test_thumbnail_sizes_are_bounded(tmp_path: Path, size: int) -> None:
     path = tmp_path / "x.png"
