@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Any
 
 from labelloop.errors import LabelloopError
 
@@ -12,6 +13,18 @@ MAX_THUMBNAIL = 512
 
 _TRANSPOSED = (5, 6, 7, 8)
 """EXIF orientations that turn the picture by 90 degrees, so width and height swap on screen."""
+
+
+_WIDE_GREY = ("I", "I;16", "I;16B", "I;16L", "I;16N")
+"""Pillow's modes of a 16-bit grey PNG, whose values run to 65,535."""
+
+
+def eight_bit(img: Any) -> Any:
+    """``img`` as Pillow converts it to the grey or colours a browser shows: a 16-bit grey PNG
+    scaled to 8-bit grey, since ``convert()`` clips its values at 255 and turns it white."""
+    if img.mode in _WIDE_GREY:
+        return img.convert("I").point(lambda v: v * (1 / 256)).convert("L")
+    return img
 
 
 def image_size(path: Path) -> dict[str, int]:
@@ -49,7 +62,7 @@ def thumbnail(path: Path, size: int) -> tuple[bytes, str]:
         raise ValueError(f"thumbnail size must be from 1 to {MAX_THUMBNAIL}")
     with Image.open(path) as img:
         img.draft("RGB", (size, size))  # JPEG: decode at a reduced scale, much faster
-        upright = ImageOps.exif_transpose(img)
+        upright = eight_bit(ImageOps.exif_transpose(img))
         upright.thumbnail((size, size))
         out = io.BytesIO()
         if upright.mode in ("RGBA", "LA", "P") and (

@@ -6,6 +6,7 @@ import io
 import zlib
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 from sqlalchemy import select
@@ -34,6 +35,16 @@ def test_a_jpeg_turned_by_exif_reports_its_upright_size(tmp_path: Path) -> None:
     assert content_type == "image/jpeg"
     shown = Image.open(io.BytesIO(data))
     assert shown.size == (10, 15)
+
+
+def test_a_sixteen_bit_grey_png_has_a_thumbnail_as_dark_as_the_image(tmp_path: Path) -> None:
+    """Pillow's convert() clips 16-bit grey at 255: every such thumbnail was white."""
+    path = tmp_path / "scan.png"
+    Image.fromarray(np.full((20, 40), 10_000, dtype=np.uint16)).save(path)
+    data, _ = thumbnail(path, 16)
+    shown = np.asarray(Image.open(io.BytesIO(data)).convert("L"), dtype=np.float64)
+    assert shown.shape == (8, 16)
+    assert abs(shown.mean() - 255 * 10_000 / 65_535) < 3
 
 
 def test_an_unreadable_file_is_refused_with_the_reason(tmp_path: Path) -> None:

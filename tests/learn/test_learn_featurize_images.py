@@ -54,6 +54,21 @@ def test_image_files_are_read_with_pillow(tmp_path: Path) -> None:
     assert np.isclose(grey[0, 0], 200 / 255) and grey[9, 9] == 0
 
 
+def test_a_sixteen_bit_grey_png_is_read_as_dark_as_it_shows(tmp_path: Path) -> None:
+    """A 16-bit grey PNG (a scanner's, a microscope's) is 15% grey where the browser shows it
+    dark: the learner read it through Pillow's convert("L"), which clips 16-bit values at 255,
+    and saw every such image as white, whatever it showed."""
+    image = pytest.importorskip("PIL.Image")
+    pixels = np.full((6, 8), 10_000, dtype=np.uint16)
+    pixels[:3] = 60_000
+    image.fromarray(pixels).save(tmp_path / "scan.png")
+    assert image.open(tmp_path / "scan.png").mode.startswith("I")
+    grey = load_image(str(tmp_path / "scan.png"))
+    assert grey is not None and grey.shape == (6, 8)
+    assert np.allclose(grey[5, 0], 10_000 / 65_535, atol=0.01)
+    assert np.allclose(grey[0, 0], 60_000 / 65_535, atol=0.01)
+
+
 def test_bad_shapes_are_clear_errors() -> None:
     with pytest.raises(LabelloopError, match="2-D or 3-D"):
         to_grey(np.zeros(5), (2, 2))
