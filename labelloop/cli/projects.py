@@ -306,7 +306,7 @@ def import_(
         f", {report.n_labeled:,} with labels, {counted(report.n_duplicates, 'duplicate')} skipped"
     )
     for note in report.notes:
-        out.print(note, highlight=False)
+        out.print(note, highlight=False, markup=False)
     if report.duplicate_lines:
         shown = ", ".join(str(n) for n in report.duplicate_lines[:10])
         many = len(report.duplicate_lines) > 1
