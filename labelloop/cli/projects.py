@@ -318,7 +318,9 @@ def import_(
         elif used in ("coco", "yolo", ".zip"):
             what = "images at records" if many else "image at record"
         else:
-            what = "texts at lines" if many else "text at line"
+            shown_as = projects.system_context(db, slug).schema.data_type
+            noun = {"image": "image", "audio": "audio file", "table": "row"}.get(shown_as, "text")
+            what = f"{noun}s at lines" if many else f"{noun} at line"
         out.print(
             f"duplicate {what} {shown} (already in the project or earlier in the file)"
             + (" ..." if report.n_duplicates > 10 else "")
