@@ -596,3 +596,41 @@ def test_a_key_two_controls_share_shows_only_where_it_works(
     page.keyboard.press("?")
     assert _sheet_keys(page) == {"p": "1", "q": "2", "r": "—", "s": "—"}
     page.close()
+
+
+def test_the_review_page_says_why_answers_waiting_are_not_served(
+    fields_server: FieldsServer, browser: Any, tmp_path: Path
+) -> None:
+    """A manager who labeled the rows themselves opened Review and read 'Nothing waits for
+    review right now' beside '2 waiting': no one reviews their own answers, and nothing said so."""
+    server = fields_server
+    schema = {**WINE_SCHEMA, "name": "Own rows", "settings": {"review_policy": "all"}}
+    run_cli(
+        server.home,
+        "projects",
+        "create",
+        "own",
+        "--schema",
+        _write(tmp_path / "s.json", json.dumps(schema)),
+    )
+    rows = "".join(
+        json.dumps({"id": f"o{i}", **{c: 10 + i for c in WINE_COLUMNS}}) + "\n" for i in range(2)
+    )
+    run_cli(server.home, "import", "own", _write(tmp_path / "own.jsonl", rows), "--id-field", "id")
+    page = _open(browser, server, "own")
+    assignment = wait_task(page)
+    page.keyboard.press("1")
+    page.keyboard.press("Enter")
+    wait_task(page, other_than=assignment)
+    page.keyboard.press("2")
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => document.getElementById('label-app').dataset.state === 'empty'")
+    page.close()
+    review = _open(browser, server, "own", view="review", width=390)
+    review.wait_for_selector("#empty-own", state="visible", timeout=15000)
+    assert review.inner_text("#waiting-count") == "2"
+    assert review.inner_text("#empty-own") == (
+        "The 2 waiting are answers on items you labeled yourself: another reviewer or a "
+        "manager reviews them."
+    )
+    review.close()
