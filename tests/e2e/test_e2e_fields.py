@@ -634,3 +634,53 @@ def test_the_review_page_says_why_answers_waiting_are_not_served(
         "manager reviews them."
     )
     review.close()
+
+
+def test_a_row_of_many_fields_pages_by_keyboard(
+    fields_server: FieldsServer, browser: Any, tmp_path: Path
+) -> None:
+    """A row of 200 fields shows 13 in its box at 1280 px; no key scrolled the box, so a keyboard
+    labeler saw fields 14 to 200 never. PageDown and PageUp page through it, and once at its end
+    the page scrolls as before."""
+    server = fields_server
+    schema = {
+        "name": "Wide rows",
+        "data": {"type": "table", "field": "row"},
+        "controls": [{"name": "cls", "type": "choice", "labels": ["a", "b"], "target": True}],
+    }
+    run_cli(
+        server.home,
+        "projects",
+        "create",
+        "widerows",
+        "--schema",
+        _write(tmp_path / "s.json", json.dumps(schema)),
+    )
+    header = ",".join(f"f{j}" for j in range(200))
+    body = "\n".join(",".join(str(i * 1000 + j) for j in range(200)) for i in range(3))
+    run_cli(server.home, "import", "widerows", _write(tmp_path / "w.csv", f"{header}\n{body}\n"))
+    page = _open(browser, server, "widerows", width=1280)
+    wait_task(page)
+
+    def last_shown() -> str:
+        return page.evaluate(
+            """() => {
+                const box = document.getElementById('item-text').getBoundingClientRect();
+                const seen = [...document.querySelectorAll('#item-text .row-table th')]
+                    .filter(th => th.getBoundingClientRect().bottom <= box.bottom + 1);
+                return seen[seen.length - 1].textContent;
+            }"""
+        )
+
+    first = last_shown()
+    assert first != "f199"
+    page.keyboard.press("PageDown")
+    assert int(last_shown()[1:]) > int(first[1:])
+    for _ in range(40):
+        page.keyboard.press("PageDown")
+    assert last_shown() == "f199"
+    page.keyboard.press("PageUp")
+    assert last_shown() != "f199"
+    page.keyboard.press("?")
+    assert "Page through an item longer than its box" in page.text_content("#shortcuts")
+    page.close()
