@@ -684,3 +684,29 @@ def test_a_row_of_many_fields_pages_by_keyboard(
     page.keyboard.press("?")
     assert "Page through an item longer than its box" in page.text_content("#shortcuts")
     page.close()
+
+
+def test_the_import_form_asks_for_what_the_project_reads(
+    fields_server: FieldsServer, browser: Any, tmp_path: Path
+) -> None:
+    """A table project's import form asked for a required 'Text field' (filled with 'row'),
+    which rows never use: a user typed a column's name there. It asks for none now and says
+    what a row is; an image project's asks for the field holding each path."""
+    server = fields_server
+    page = browser.new_context(viewport={"width": 1200, "height": 900}).new_page()
+    login(page, server.url, "/p/wines")
+    assert page.is_hidden("#import-text-field")
+    intro = page.inner_text("#import-form p.muted")
+    assert "CSV, JSON Lines or Parquet" in intro and "row" in intro and "Texts" not in intro
+    rows = tmp_path / "more.csv"
+    rows.write_text("id," + ",".join(WINE_COLUMNS) + "\nx1,13,2,5,900\n", encoding="utf-8")
+    page.set_input_files("#import-file", str(rows))
+    page.fill("#import-id-field", "id")
+    page.click("#import-submit")
+    page.wait_for_function("() => document.getElementById('import-form').dataset.state === 'done'")
+    assert page.inner_text("#import-result") == "Imported 1 item"
+    page.close()
+    page = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
+    login(page, server.url, "/p/snaps")
+    assert page.inner_text("label.field:has(#import-text-field) > span").startswith("Path field")
+    page.close()
