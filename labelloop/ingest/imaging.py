@@ -19,12 +19,16 @@ _WIDE_GREY = ("I", "I;16", "I;16B", "I;16L", "I;16N")
 """Pillow's modes of a 16-bit grey PNG, whose values run to 65,535."""
 
 
-def eight_bit(img: Any) -> Any:
-    """``img`` as Pillow converts it to the grey or colours a browser shows: a 16-bit grey PNG
-    scaled to 8-bit grey, since ``convert()`` clips its values at 255 and turns it white."""
-    if img.mode in _WIDE_GREY:
-        return img.convert("I").point(lambda v: v * (1 / 256)).convert("L")
-    return img
+def as_shown(img: Any) -> Any:
+    """``img`` as a browser shows it, for the learner and the thumbnails to see what annotators
+    see: turned upright by its EXIF orientation, and a 16-bit grey PNG scaled to 8-bit grey
+    (Pillow's ``convert()`` clips its values at 255 and turns it white)."""
+    from PIL import ImageOps
+
+    upright = ImageOps.exif_transpose(img)
+    if upright.mode in _WIDE_GREY:
+        return upright.convert("I").point(lambda v: v * (1 / 256)).convert("L")
+    return upright
 
 
 def image_size(path: Path) -> dict[str, int]:
@@ -56,13 +60,13 @@ def thumbnail(path: Path, size: int) -> tuple[bytes, str]:
 
     Pictures with transparency become PNG, the rest JPEG.
     """
-    from PIL import Image, ImageOps
+    from PIL import Image
 
     if not 1 <= size <= MAX_THUMBNAIL:
         raise ValueError(f"thumbnail size must be from 1 to {MAX_THUMBNAIL}")
     with Image.open(path) as img:
         img.draft("RGB", (size, size))  # JPEG: decode at a reduced scale, much faster
-        upright = eight_bit(ImageOps.exif_transpose(img))
+        upright = as_shown(img)
         upright.thumbnail((size, size))
         out = io.BytesIO()
         if upright.mode in ("RGBA", "LA", "P") and (
