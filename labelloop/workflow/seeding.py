@@ -161,7 +161,12 @@ def search(
                 )
             else:
                 rows, total = store_seeds.search(
-                    conn, project_id=ctx.id, words=query_words(query), limit=limit, offset=offset
+                    conn,
+                    project_id=ctx.id,
+                    data_type=ctx.schema.data_type,
+                    words=query_words(query),
+                    limit=limit,
+                    offset=offset,
                 )
         return {
             "mode": "text",

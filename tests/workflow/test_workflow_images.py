@@ -433,3 +433,32 @@ def test_a_round_that_fails_says_so_backs_off_and_clears_once_one_succeeds(shape
         assert store_learning.round_failure_of(conn, ctx.id) is None
     stored = insight.open_alerts(lab.db, lab.admin, [{"id": ctx.id, "role": "manager"}])
     assert stored.get(ctx.id, []) == []
+
+
+def test_the_search_pages_words_find_images_by_their_file_names(
+    sqlite_lab: Any, tmp_path: Path
+) -> None:
+    """The search page of an image project offered a words box that never found anything: it
+    matched the words against a text images have not. They match each image's path, as the
+    Items page's words do."""
+    from PIL import Image
+
+    from labelloop.workflow import imports, projects, seeding
+
+    lab = sqlite_lab
+    media = tmp_path / "media"
+    for name, shade in (("cat_01.png", 10), ("cat_02.png", 60), ("dog_01.png", 200)):
+        (media / "pets").mkdir(parents=True, exist_ok=True)
+        Image.new("L", (8, 8), shade).save(media / "pets" / name)
+    schema = {
+        "name": "Pets",
+        "data": {"type": "image", "field": "image"},
+        "controls": [{"name": "pet", "type": "choice", "labels": ["cat", "dog"], "target": True}],
+    }
+    projects.create_project(lab.db, "pets", schema, actor=lab.admin)
+    ctx = lab.ctx("pets", lab.admin)
+    imports.import_folder(lab.db, ctx, media / "pets", media_roots=(media,))
+    found = seeding.search(lab.db, ctx, q="CAT")
+    assert found["total"] == 2
+    assert [h["text"] for h in found["items"]] == ["pets/cat_01.png", "pets/cat_02.png"]
+    assert seeding.search(lab.db, ctx, q="dog 01")["total"] == 1
