@@ -259,6 +259,17 @@ def _latest(page: Any, server: FieldsServer, slug: str) -> dict[str, Any]:
     raise AssertionError("no annotation was stored")
 
 
+def _answer_all(page: Any, *, keys: tuple[str, ...]) -> None:
+    """Answer each item served with the next key and Enter until the queue is empty; close."""
+    assignment = ""
+    for key in keys:
+        assignment = wait_task(page, other_than=assignment)
+        page.keyboard.press(key)
+        page.keyboard.press("Enter")
+    page.wait_for_function("() => document.getElementById('label-app').dataset.state === 'empty'")
+    page.close()
+
+
 def _row(page: Any) -> dict[str, str]:
     return page.evaluate(
         """() => Object.fromEntries(Array.from(
@@ -511,15 +522,7 @@ def test_the_reviewer_sees_an_image_items_picture(
     fields_server: FieldsServer, browser: Any
 ) -> None:
     server = fields_server
-    page = _open(browser, server, "snaps", user=ANNOTATOR)
-    assignment = wait_task(page)
-    page.keyboard.press("1")
-    page.keyboard.press("Enter")
-    wait_task(page, other_than=assignment)
-    page.keyboard.press("2")
-    page.keyboard.press("Enter")
-    page.wait_for_function("() => document.getElementById('label-app').dataset.state === 'empty'")
-    page.close()
+    _answer_all(_open(browser, server, "snaps", user=ANNOTATOR), keys=("1", "2"))
     review = _open(browser, server, "snaps", view="review")
     review.wait_for_function(
         """() => {
@@ -617,15 +620,7 @@ def test_the_review_page_says_why_answers_waiting_are_not_served(
         json.dumps({"id": f"o{i}", **{c: 10 + i for c in WINE_COLUMNS}}) + "\n" for i in range(2)
     )
     run_cli(server.home, "import", "own", _write(tmp_path / "own.jsonl", rows), "--id-field", "id")
-    page = _open(browser, server, "own")
-    assignment = wait_task(page)
-    page.keyboard.press("1")
-    page.keyboard.press("Enter")
-    wait_task(page, other_than=assignment)
-    page.keyboard.press("2")
-    page.keyboard.press("Enter")
-    page.wait_for_function("() => document.getElementById('label-app').dataset.state === 'empty'")
-    page.close()
+    _answer_all(_open(browser, server, "own"), keys=("1", "2"))
     review = _open(browser, server, "own", view="review", width=390)
     review.wait_for_selector("#empty-own", state="visible", timeout=15000)
     assert review.inner_text("#waiting-count") == "2"
