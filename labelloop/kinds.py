@@ -6,6 +6,8 @@ and JSON), so "got a list" reads the same wherever a value has the wrong type.
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Mapping
 from typing import Any
 
@@ -25,3 +27,20 @@ def kind(value: Any, *, mapping: str = "object") -> str:
     if isinstance(value, Mapping):
         return mapping
     return type(value).__name__
+
+
+def as_number(value: Any) -> float | None:
+    """``value`` as a finite float when it is a number or text that reads as one (a CSV cell
+    such as " 2.5"), else None: true/false, "n/a", "12 000", NaN and infinities are not."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, numbers.Real):  # NumPy's number types too
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            return None
+    else:
+        return None
+    return number if math.isfinite(number) else None

@@ -97,6 +97,11 @@ def model_predict(
     from labelloop.workflow import modelfiles
 
     def go() -> Counter[str]:
+        if file.is_dir():
+            raise LabelloopError(
+                f"{file} is a folder; model predict reads a JSONL or CSV file (for images, one "
+                "naming each image's path in --text-field)"
+            )
         for path in (model_file, file):
             if not path.is_file():
                 raise LabelloopError(f"no file at {path}")

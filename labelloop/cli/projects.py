@@ -329,7 +329,7 @@ def import_(
         f", {report.n_labeled:,} with labels, {counted(report.n_duplicates, 'duplicate')} skipped"
     )
     for note in report.notes:
-        out.print(note, highlight=False)
+        out.print(note, highlight=False, markup=False)
     if report.duplicate_lines:
         shown = ", ".join(str(n) for n in report.duplicate_lines[:10])
         many = len(report.duplicate_lines) > 1
@@ -341,7 +341,9 @@ def import_(
         elif used in ("coco", "yolo", ".zip"):
             what = "images at records" if many else "image at record"
         else:
-            what = "texts at lines" if many else "text at line"
+            shown_as = projects.system_context(db, slug).schema.data_type
+            noun = {"image": "image", "audio": "audio file", "table": "row"}.get(shown_as, "text")
+            what = f"{noun}s at lines" if many else f"{noun} at line"
         out.print(
             f"duplicate {what} {shown} (already in the project or earlier in the file)"
             + (" ..." if report.n_duplicates > 10 else "")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -69,7 +69,11 @@ def simulate(
         typer.Option(min=1, help="Labels per round (default 10; --project: the project's batch)."),
     ] = None,
     featurizer: Annotated[
-        str, typer.Option(help="Registered featurizer: tfidf, minilm, tfidf+minilm, ...")
+        str,
+        typer.Option(
+            help="Registered featurizer: tfidf, minilm, tfidf+minilm, ...; table reads FILE "
+            "as table rows."
+        ),
     ] = "tfidf",
     out_dir: Annotated[
         Path | None, typer.Option("--out", help="Folder for curves.png/.html and results.json.")
@@ -130,10 +134,11 @@ def simulate(
 
     def replay(records: dict[str, Any], names: list[str]) -> Any:
         with _bar() as progress:
-            task = progress.add_task(f"featurizing {len(records['texts']):,} texts", total=None)
+            what = f"{len(records['payloads']):,} {records['kind']}"
+            task = progress.add_task(f"featurizing {what}", total=None)
             X = _sim_features(
                 featurizer,
-                records["texts"],
+                records["payloads"],
                 progress=lambda done, total: progress.update(task, completed=done, total=total),
             )
             progress.update(task, description=f"simulating {len(names)} strategies × {seeds} seeds")
@@ -169,7 +174,7 @@ def simulate(
         # --out is made before the featurizing, and filled only once everything is written.
         simoptions.check_budget(budget)
         names = simoptions.strategy_names(strategies)
-        _sim_featurizer(featurizer)
+        data_type = _sim_featurizer(featurizer)
         with OutputFolder(out_dir) as folder:
             records = _sim_read(
                 file,
@@ -177,9 +182,10 @@ def simulate(
                 text_field=text_field,
                 label_field=label_field,
                 hf_split=hf_split,
+                data_type=data_type,
             )
             result = replay(records, names)
-            info = {k: v for k, v in records.items() if k not in ("texts", "y")}
+            info = {k: v for k, v in records.items() if k not in ("payloads", "kind", "y")}
             info["classes"] = list(records["classes"])
             data = {
                 "file": str(file),
@@ -211,7 +217,8 @@ def simulate(
         return
     out.print(_sim_table(result, data))
     note = (
-        f"{data['n_records']:,} labeled records ({data['n_duplicates']:,} duplicate texts, "
+        f"{data['n_records']:,} labeled records ({data['n_duplicates']:,} duplicate "
+        f"{'rows' if featurizer_reads_rows(featurizer) else 'texts'}, "
         f"{data['n_unlabeled']:,} without a label skipped), {len(result.classes)} classes; "
         f"full-data accuracy {data['full_accuracy']:.3f} on {data['n_test']:,} test records"
     )
@@ -363,16 +370,30 @@ def _simulate_project(
     out.print(f"wrote {', '.join(written)} to {out_dir}", highlight=False)
 
 
-def _sim_featurizer(name: str) -> None:
-    """Refuse a featurizer that is not registered, does not read text, or cannot run here."""
+def _sim_featurizer(name: str) -> str:
+    """The data type FILE is read as for the featurizer ``name`` ("text", or "table": rows);
+    refuse one that is not registered, reads neither, or cannot run here."""
     from labelloop.learn.featurize import missing_requirement, parts_of
     from labelloop.schema.project import require_reads
 
     parts_of(name)  # an unknown name fails here, listing the known ones
-    require_reads(name, "text", where="--featurizer ", whose="simulate's data")
+    data_type = "table" if featurizer_reads_rows(name) else "text"
+    if data_type == "text":
+        try:
+            require_reads(name, "text", where="--featurizer ", whose="simulate's data")
+        except LabelloopError as exc:
+            raise LabelloopError(f"{exc.message} or table rows (table)") from None
     problem = missing_requirement(name)
     if problem is not None:
         raise LabelloopError(problem)
+    return data_type
+
+
+def featurizer_reads_rows(name: str) -> bool:
+    """Whether the registered featurizer ``name`` reads table rows (and not text)."""
+    from labelloop.learn.featurize import reads
+
+    return "table" in (reads(name) or ())
 
 
 def _sim_read(
@@ -382,9 +403,11 @@ def _sim_read(
     text_field: str,
     label_field: str,
     hf_split: str | None = None,
+    data_type: str = "text",
 ) -> dict[str, Any]:
     """Labeled records of a JSONL/CSV file or a saved Hugging Face dataset, duplicate texts
-    dropped, labels as class indices."""
+    dropped, labels as class indices; with ``data_type`` "table", rows as ``labelloop import``
+    reads them into a table project (every field but the label), duplicate rows dropped."""
     from labelloop.ingest import (
         HfDatasetsImporter,
         content_hash,
@@ -392,6 +415,8 @@ def _sim_read(
         importer_for_path,
         make_importer,
     )
+    from labelloop.ingest.payloads import stored_payload
+    from labelloop.ingest.tables import make_table_importer
     from labelloop.learn.simoptions import oracle
 
     if file.is_dir() and fmt in (None, HfDatasetsImporter.format):
@@ -406,8 +431,11 @@ def _sim_read(
     options: dict[str, Any] = {"text_field": text_field, "label_field": label_field}
     if fmt == HfDatasetsImporter.format:
         options["split"] = hf_split
-    importer = make_importer(fmt, **options)
-    texts: list[str] = []
+    if data_type == "table":
+        importer = make_table_importer(fmt, label_field=label_field)
+    else:
+        importer = make_importer(fmt, **options)
+    payloads: list[dict[str, Any]] = []
     labels: list[str] = []
     seen: set[str] = set()
     duplicates = unlabeled = 0
@@ -416,7 +444,7 @@ def _sim_read(
             items = importer.read_folder(file)
         else:
             items = importer.read(stack.enter_context(file.open("rb")))
-        for item in items:
+        for item in _hinted(items, text_field if data_type == "text" else None):
             if item.label is None:
                 unlabeled += 1
                 continue
@@ -431,12 +459,16 @@ def _sim_read(
                     f"line {item.line}, field '{label_field}': simulate needs one label per "
                     f"record, got a list or object{hint}"
                 )
-            key = content_hash(str(item.payload["text"]))
+            if data_type == "table":
+                payload, key = stored_payload(data_type, item.payload, line=item.line)
+            else:
+                payload = {"text": str(item.payload["text"])}
+                key = content_hash(payload["text"])
             if key in seen:
                 duplicates += 1
                 continue
             seen.add(key)
-            texts.append(str(item.payload["text"]))
+            payloads.append(payload)
             labels.append(str(label))
     if not labels:
         raise LabelloopError(
@@ -444,13 +476,29 @@ def _sim_read(
         )
     y, classes = oracle(labels, source=f"field '{label_field}'")
     return {
-        "texts": texts,
+        "payloads": payloads,
+        "kind": "rows" if data_type == "table" else "texts",
         "y": y,
         "classes": classes,
         "n_records": len(labels),
         "n_duplicates": duplicates,
         "n_unlabeled": unlabeled,
     }
+
+
+def _hinted(items: Iterator[Any], text_field: str | None) -> Iterator[Any]:
+    """``items``, a file without ``text_field`` told how its rows replay (a table project's)."""
+    from labelloop.errors import ImportFormatError
+
+    try:
+        yield from items
+    except ImportFormatError as exc:
+        no_column = "no such column" in exc.reason or exc.reason == "missing"
+        if text_field is None or exc.field != text_field or exc.line != 1 or not no_column:
+            raise
+        raise LabelloopError(
+            f"{exc.message}; table rows (no text column) replay with --featurizer table"
+        ) from None
 
 
 def _sim_label(value: Any) -> Any:
@@ -471,11 +519,14 @@ def _sim_strategy(name: str) -> Any:
 
 
 def _sim_features(
-    name: str, texts: list[str], *, progress: Callable[[int, int], None] | None = None
+    name: str,
+    payloads: list[dict[str, Any]],
+    *,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Any:
-    """The texts' rows. The command owns the machine, so an encoder (or a stacked featurizer's
-    encoder part) gets every core, where a project's background learner gives it one, and
-    reports its batches to ``progress(done, total)``."""
+    """The records' feature rows. The command owns the machine, so an encoder (or a stacked
+    featurizer's encoder part) gets every core, where a project's background learner gives it
+    one, and reports its batches to ``progress(done, total)``."""
     from labelloop.learn import StackedFeaturizer, make_featurizer
     from labelloop.learn.featurize import fit_rows, parts_of
     from labelloop.learn.simoptions import cpus
@@ -491,7 +542,6 @@ def _sim_features(
         featurizer.set_params(part_params={p: tuned(make_featurizer(p)) for p in parts_of(name)})
     elif params := tuned(featurizer):
         featurizer.set_params(**params)
-    payloads = [{"text": t} for t in texts]
     try:
         return fit_rows(featurizer, payloads)
     except (ImportError, OSError) as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Any
 
 from labelloop.errors import LabelloopError
 
@@ -14,12 +15,30 @@ _TRANSPOSED = (5, 6, 7, 8)
 """EXIF orientations that turn the picture by 90 degrees, so width and height swap on screen."""
 
 
+_WIDE_GREY = ("I", "I;16", "I;16B", "I;16L", "I;16N")
+"""Pillow's modes of a 16-bit grey PNG, whose values run to 65,535."""
+
+
+def as_shown(img: Any) -> Any:
+    """``img`` as a browser shows it, for the learner and the thumbnails to see what annotators
+    see: turned upright by its EXIF orientation, and a 16-bit grey PNG scaled to 8-bit grey
+    (Pillow's ``convert()`` clips its values at 255 and turns it white)."""
+    from PIL import ImageOps
+
+    upright = ImageOps.exif_transpose(img)
+    if upright.mode in _WIDE_GREY:
+        return upright.convert("I").point(lambda v: v * (1 / 256)).convert("L")
+    return upright
+
+
 def image_size(path: Path) -> dict[str, int]:
     """``{"width", "height"}`` of an image as a browser shows it (EXIF orientation applied).
 
-    Only the header is read. Boxes are drawn and checked in these pixels, and the learner reads
-    the same file, so a file Pillow cannot open (cut short, not an image past its first bytes, a
-    decompression bomb) raises a LabelloopError saying why, for the import to name it.
+    Boxes are drawn and checked in these pixels, and the learner reads the same file, so a file
+    Pillow cannot open or decode (not an image past its first bytes, a decompression bomb, or
+    cut short after a whole header: a copy that stopped) raises a LabelloopError saying why, for
+    the import to name it. The pixels are decoded to find the cut; a JPEG at an eighth of its
+    size, which reads every byte of it all the same.
     """
     from PIL import Image, UnidentifiedImageError
 
@@ -28,6 +47,8 @@ def image_size(path: Path) -> dict[str, int]:
             width, height = img.size
             if img.getexif().get(0x0112) in _TRANSPOSED:
                 width, height = height, width
+            img.draft(img.mode, (max(1, img.width // 8), max(1, img.height // 8)))
+            img.load()
     except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as exc:
         raise LabelloopError(f"cannot be read as an image ({unreadable(exc, path)})") from None
     return {"width": int(width), "height": int(height)}
@@ -46,13 +67,13 @@ def thumbnail(path: Path, size: int) -> tuple[bytes, str]:
 
     Pictures with transparency become PNG, the rest JPEG.
     """
-    from PIL import Image, ImageOps
+    from PIL import Image
 
     if not 1 <= size <= MAX_THUMBNAIL:
         raise ValueError(f"thumbnail size must be from 1 to {MAX_THUMBNAIL}")
     with Image.open(path) as img:
         img.draft("RGB", (size, size))  # JPEG: decode at a reduced scale, much faster
-        upright = ImageOps.exif_transpose(img)
+        upright = as_shown(img)
         upright.thumbnail((size, size))
         out = io.BytesIO()
         if upright.mode in ("RGBA", "LA", "P") and (

@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, BinaryIO, ClassVar
 
@@ -26,7 +27,7 @@ from labelloop.ingest.records import (
     checked_metadata,
     json_scalar,
 )
-from labelloop.kinds import kind
+from labelloop.kinds import as_number, kind
 
 _ABSENT = object()
 NESTED_ROW_FIELDS = ("row", "text")
@@ -57,6 +58,8 @@ class _TableRecords(TextImporter):
         )
         self.text_field = None  # type: ignore[assignment]  # rows have no text field to check
         self.columns = tuple(columns)
+        self._numbers: Counter[str] = Counter()
+        self._words: dict[str, tuple[int, int, str]] = {}  # column -> (count, first line, cell)
 
     def _item(self, line: int, record: Mapping[str, Any]) -> ItemIn:
         """One record as an ItemIn: id and label split off, the row picked, the rest metadata."""
@@ -72,6 +75,7 @@ class _TableRecords(TextImporter):
             if value is _ABSENT:
                 raise ImportFormatError(line=line, field=name, reason="missing")
             row[name] = self._cell(line, name, value)
+            self._tally(line, name, row[name])
         if not row:
             raise ImportFormatError(
                 line=line, reason="no fields besides the id and the label to show or learn from"
@@ -129,6 +133,34 @@ class _TableRecords(TextImporter):
             field=name,
             reason=f"must be text, a number, true/false or empty; got {kind(value)}",
         )
+
+    def _tally(self, line: int, name: str, cell: Any) -> None:
+        """Count a filled cell as a number or not, for :meth:`notes`."""
+        if cell is None:
+            return
+        if as_number(cell) is not None:
+            self._numbers[name] += 1
+        else:
+            count, first, text = self._words.get(name, (0, line, str(cell)))
+            self._words[name] = (count + 1, first, text)
+
+    def notes(self) -> list[str]:
+        """The columns of numbers holding a few cells that are not: the table featurizer reads
+        such a column as categories, which loses what its numbers say."""
+        said = []
+        for name, (count, line, text) in self._words.items():
+            if self._numbers[name] <= count:  # mostly words: a column of categories
+                continue
+            cells, them = (
+                ("1 cell that is", "it") if count == 1 else (f"{count:,} cells that are", "them")
+            )
+            shown = text if len(text) <= 40 else text[:39] + "…"
+            said.append(
+                f"column '{name}' holds numbers but {cells} not (line {line}: '{shown}'), so the "
+                f"model reads it as categories, not as numbers: correct or empty {them} and "
+                "import again"
+            )
+        return said
 
     def _check_names(self, line: int, names: Sequence[str]) -> None:
         """The file's fields hold every asked-for column (or a nested row) and the label field."""

@@ -59,9 +59,11 @@ def _read_file(path: Path, root: str | None) -> NDArray[np.float64]:
         raise LabelloopError("reading image files needs Pillow: pip install pillow")
     from PIL import Image
 
+    from labelloop.ingest.imaging import as_shown  # with Pillow: only image files need it
+
     try:
         with Image.open(path) as image:
-            return _unit_scale(np.asarray(image.convert("L")))
+            return _unit_scale(np.asarray(as_shown(image).convert("L")))
     except (OSError, ValueError, Image.DecompressionBombError) as exc:  # cut short, not an image
         raise LabelloopError(f"image file '{path}' cannot be read: {exc}") from exc
 

@@ -8,7 +8,6 @@ never seen in ``fit`` (or rarer than the kept ones) fall into one "infrequent" c
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Self
 
@@ -21,25 +20,10 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from labelloop.kinds import as_number
 from labelloop.learn.featurize import register_featurizer
 
 MISSING_CATEGORY = "(missing)"
-
-
-def _number(value: Any) -> float | None:
-    """A field value as a finite float, or None when it is not a number (bools are not)."""
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, int | float | np.integer | np.floating):
-        number = float(value)
-    elif isinstance(value, str):
-        try:
-            number = float(value.strip())
-        except ValueError:
-            return None
-    else:
-        return None
-    return number if math.isfinite(number) else None
 
 
 def _is_blank(value: Any) -> bool:
@@ -102,7 +86,7 @@ class TableFeaturizer(BaseEstimator):
             for j, name in enumerate(columns):
                 value = cells.get(name)
                 if j < n_numeric:
-                    number = _number(value)
+                    number = as_number(value)
                     out[i, j] = np.nan if number is None else number
                 else:
                     out[i, j] = MISSING_CATEGORY if _is_blank(value) else str(value)
@@ -137,7 +121,7 @@ class TableFeaturizer(BaseEstimator):
         categorical: list[str] = []
         for name in fields:
             values = [v for p in payloads if not _is_blank(v := _cells(p).get(name))]
-            is_number = bool(values) and all(_number(v) is not None for v in values)
+            is_number = bool(values) and all(as_number(v) is not None for v in values)
             (numeric if is_number else categorical).append(name)
         self.numeric_ = tuple(numeric)
         self.categorical_ = tuple(categorical)

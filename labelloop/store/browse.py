@@ -97,11 +97,11 @@ def _where(project_id: int, data_type: str, f: Filters) -> list[ColumnElement[bo
                 annotation.c.item_id == item.c.id, annotation.c.user_id == f.annotator_id
             )
         )
-    where.extend(_holds_words(data_type, f.words))
+    where.extend(holds_words(data_type, f.words))
     return where
 
 
-def _holds_words(data_type: str, words: Sequence[str]) -> list[ColumnElement[bool]]:
+def holds_words(data_type: str, words: Sequence[str]) -> list[ColumnElement[bool]]:
     """An item's content holds every word, any case (a table row's fields are matched in
     Python: SQL cannot read them alike on both engines)."""
     if not words or data_type == "table":
@@ -221,7 +221,7 @@ def own_answers(
     columns += [annotation.c.value, annotation.c.status]
     if words and data_type == "table":
         columns.append(item.c.payload)
-    where = [annotation.c.id.in_(newest), *_holds_words(data_type, words)]
+    where = [annotation.c.id.in_(newest), *holds_words(data_type, words)]
     if state == "no_verdict":
         where.append(annotation.c.status.not_in(VERDICTS))
     elif state != "all":

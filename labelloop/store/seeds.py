@@ -8,7 +8,6 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import (
-    ColumnElement,
     Connection,
     RowMapping,
     Select,
@@ -18,20 +17,10 @@ from sqlalchemy import (
     select,
 )
 
-from labelloop.store.db import lower_text
+from labelloop.store.browse import holds_words
 from labelloop.store.tables import auto_label_check, item, item_label, model_version, seed_pick
 from labelloop.store.tasks import first_open, newest_version, open_conditions
 from labelloop.store.users import now
-
-
-def _text() -> ColumnElement[Any]:
-    """The item's text (``payload.text``) in lower case, on SQLite and PostgreSQL alike."""
-    return lower_text(item.c.payload["text"].as_string())
-
-
-def _matches(words: Sequence[str]) -> list[ColumnElement[bool]]:
-    text = _text()
-    return [text.contains(w.lower(), autoescape=True) for w in words]
 
 
 def _pending(project_id: int) -> Any:
@@ -44,14 +33,25 @@ def _pending(project_id: int) -> Any:
 
 
 def search(
-    conn: Connection, *, project_id: int, words: Sequence[str], limit: int, offset: int
+    conn: Connection,
+    *,
+    project_id: int,
+    data_type: str,
+    words: Sequence[str],
+    limit: int,
+    offset: int,
 ) -> tuple[list[RowMapping], int]:
-    """Pool items whose text contains every word (case-insensitive), in id order, and how many.
+    """Pool items whose content (a text, an image's or audio file's path) contains every word
+    (case-insensitive), in id order, and how many.
 
     Each row has id, external_id, text, labeled (a resolved label exists) and queued (a seed
     pick is waiting for it).
     """
-    where = [item.c.project_id == project_id, item.c.split == "pool", *_matches(words)]
+    where = [
+        item.c.project_id == project_id,
+        item.c.split == "pool",
+        *holds_words(data_type, words),
+    ]
     total = int(conn.execute(select(func.count()).where(*where)).scalar_one())
     q = (
         select(

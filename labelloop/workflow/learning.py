@@ -727,7 +727,8 @@ class Learner:
         self._thread: threading.Thread | None = None
         self._reported: dict[int, str] = {}  # project id -> the settings problem logged
         self._alerted: dict[int, float] = {}  # project id -> when its alerts were last stored
-        self._retry_at: dict[int, float] = {}  # project id -> no round before (after failures)
+        # project id -> no round before (after failures), unless the items differ from then
+        self._retry_at: dict[int, tuple[float, tuple[Any, ...]]] = {}
         from labelloop.workflow.simulations import SimulationRunner  # it builds on this module
 
         self.simulations = SimulationRunner(db, self.cache, poll_s=max(poll_s, 1.0))
@@ -754,7 +755,13 @@ class Learner:
 
     def _round(self, project_id: int) -> int:
         """Train the project when a round is due; 1 when one ran."""
-        if time.monotonic() < self._retry_at.get(project_id, 0.0):
+        waiting = self._retry_at.get(project_id)
+        # An import (or its undoing) may have brought or taken the failing item: try at once.
+        if (
+            waiting is not None
+            and time.monotonic() < waiting[0]
+            and self._items_now(project_id) == waiting[1]
+        ):
             return 0
         try:
             if not due(self.db, project_id, cache=self.cache):
@@ -789,7 +796,7 @@ class Learner:
             log.exception("training round for project %s failed", project_id)
             return
         wait = min(ROUND_RETRY_MAX_S, ROUND_RETRY_FIRST_S * 2 ** min(failures - 1, 16))
-        self._retry_at[project_id] = time.monotonic() + wait
+        self._retry_at[project_id] = (time.monotonic() + wait, self._items_now(project_id))
         if new:
             log.error(
                 "training round for project %s failed; next try in %d s",
@@ -804,6 +811,16 @@ class Learner:
                 failures,
                 wait,
                 error,
+            )
+
+    def _items_now(self, project_id: int) -> tuple[Any, ...]:
+        """What an import or its undoing changes: the pool's and eval split's sizes and the
+        newest import (ids are never given twice), as :func:`due` tells them."""
+        with self.db.read() as conn:
+            return (
+                store_learning.n_items(conn, project_id),
+                store_learning.n_items(conn, project_id, "eval"),
+                store_learning.last_import(conn, project_id),
             )
 
     def _alerts(self, project_id: int, *, trained: bool) -> None:

@@ -76,10 +76,19 @@ def shown_text(payload: Mapping[str, Any]) -> str:
     """What a hit shows of its item: the text, a table row's fields, or a media file's path."""
     text = payload.get("text")
     if text is None and isinstance(payload.get("row"), Mapping):
-        text = " · ".join(f"{key}: {value}" for key, value in payload["row"].items())
+        text = " · ".join(f"{key}: {_cell(value)}" for key, value in payload["row"].items())
     if text is None:
         text = payload.get("audio", payload.get("image"))
     return "" if text is None else str(text)
+
+
+def _cell(value: Any) -> str:
+    """A row's cell in words, as the labeling page shows it: '—' when empty, true / false."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return "—"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def shows_words(payload: Mapping[str, Any], words: Sequence[str]) -> bool:
@@ -152,7 +161,12 @@ def search(
                 )
             else:
                 rows, total = store_seeds.search(
-                    conn, project_id=ctx.id, words=query_words(query), limit=limit, offset=offset
+                    conn,
+                    project_id=ctx.id,
+                    data_type=ctx.schema.data_type,
+                    words=query_words(query),
+                    limit=limit,
+                    offset=offset,
                 )
         return {
             "mode": "text",

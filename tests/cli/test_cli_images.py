@@ -53,3 +53,23 @@ def test_import_a_folder_with_labels_from_subfolders(cli: Any, tmp_path: Path) -
     _png(tmp_path / "elsewhere" / "x.png", 90)
     refused = cli("import", "pets", str(tmp_path / "elsewhere"), code=1)
     assert "not under a media root" in refused.output
+
+
+def test_duplicates_are_named_images_and_rows_not_texts(cli: Any, tmp_path: Path) -> None:
+    """An image or a table row imported again was reported as 'duplicate texts at lines ...'."""
+    schema = tmp_path / "pets.json"
+    schema.write_text(json.dumps(SCHEMA))
+    table = {**SCHEMA, "name": "Rows", "data": {"type": "table", "field": "row"}}
+    (tmp_path / "rows.json").write_text(json.dumps(table))
+    cli("init")
+    cli("projects", "create", "pets", "--schema", str(schema))
+    cli("projects", "create", "rows", "--schema", str(tmp_path / "rows.json"))
+    _png(tmp_path / "home" / "media" / "pets" / "a.png", 10)
+    paths = tmp_path / "paths.jsonl"
+    paths.write_text('{"path": "pets/a.png"}\n' * 2)
+    out = " ".join(cli("import", "pets", str(paths)).stdout.split())
+    assert "duplicate image at line 2 (already in the project" in out
+    rows = tmp_path / "rows.csv"
+    rows.write_text("a,b\n1,2\n1,2\n1,2\n")
+    out = " ".join(cli("import", "rows", str(rows)).stdout.split())
+    assert "duplicate rows at lines 3, 4 (already in the project" in out

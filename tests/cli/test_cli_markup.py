@@ -50,3 +50,22 @@ def test_brackets_users_typed_print_as_typed(
     out = hostile(*args).output
     if shown is not None:
         assert shown in out, out
+
+
+def test_an_import_note_quoting_a_cell_prints_it_as_typed(cli: Any, tmp_path: Path) -> None:
+    """The note on a column of numbers with a word in it quotes the cell: '[/]' there must
+    neither end the import in a markup error nor vanish."""
+    schema = {
+        "name": "Loans",
+        "data": {"type": "table", "field": "row"},
+        "controls": [{"name": "c", "type": "choice", "labels": ["a", "b"], "target": True}],
+    }
+    (tmp_path / "s.json").write_text(json.dumps(schema))
+    rows = ["id,amount", *(f"{i},{100 + i}" for i in range(9)), "9,[/] [red]x"]
+    (tmp_path / "rows.csv").write_text("\n".join(rows) + "\n")
+    cli("init")
+    cli("projects", "create", "loans", "--schema", str(tmp_path / "s.json"))
+    out = cli("import", "loans", str(tmp_path / "rows.csv"), "--id-field", "id").output
+    assert "column 'amount' holds numbers but 1 cell that is not (line 11: '[/] [red]x')" in (
+        " ".join(out.split())
+    )

@@ -88,6 +88,12 @@ def test_bad_input_gets_one_line_and_writes_nothing(cli: Any, tmp_path: Path) ->
     assert failed.output.strip().startswith(f"error: {notes} is not a labelloop model file (")
     failed = cli("model", "predict", str(model), str(tmp_path / "missing.jsonl"), code=1)
     assert failed.output.strip() == f"error: no file at {tmp_path / 'missing.jsonl'}"
+    (tmp_path / "pictures").mkdir()  # a folder of images is no file of records: say so
+    failed = cli("model", "predict", str(model), str(tmp_path / "pictures"), code=1)
+    assert failed.output.strip() == (
+        f"error: {tmp_path / 'pictures'} is a folder; model predict reads a JSONL or CSV file "
+        "(for images, one naming each image's path in --text-field)"
+    )
     failed = cli("model", "export", "nope", code=1)
     assert "nope" in failed.output and len(failed.output.strip().splitlines()) == 1
 

@@ -448,7 +448,7 @@ def test_an_unknown_featurizer_is_one_line_naming_the_known_ones(cli: Any, tmp_p
 
 @pytest.mark.parametrize(
     ("name", "reads"),
-    [("pixels", "image"), ("hog", "image"), ("audio", "audio"), ("table", "table")],
+    [("pixels", "image"), ("hog", "image"), ("audio", "audio")],
 )
 def test_a_featurizer_that_does_not_read_text_is_refused(
     cli: Any, tmp_path: Path, featurized: list[int], name: str, reads: str
@@ -457,9 +457,52 @@ def test_a_featurizer_that_does_not_read_text_is_refused(
     result = cli("simulate", str(data), "--featurizer", name, "--out", str(tmp_path / "o"), code=1)
     assert one_error_line(result) == (
         f"error: --featurizer '{name}' reads {reads} items; simulate's data is text "
-        "(featurizers for text: minilm, tfidf, tfidf+minilm)"
+        "(featurizers for text: minilm, tfidf, tfidf+minilm) or table rows (table)"
     )
     assert featurized == [] and not (tmp_path / "o").exists()
+
+
+def wine_rows(path: Path) -> Path:
+    """scikit-learn's wines as a table CSV, as a table project imports it: an id, 13 numeric
+    columns (one cell left empty in ten), a text column and the label."""
+    from sklearn.datasets import load_wine
+
+    wine = load_wine()
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["id", *wine.feature_names, "région", "label"])
+        for i, (x, y) in enumerate(zip(wine.data, wine.target, strict=True)):
+            cells = ["" if i % 10 == j else f"{v:g}" for j, v in enumerate(x)]
+            writer.writerow([f"w{i}", *cells, ("nord", "sud")[i % 2], f"c{y}"])
+    return path
+
+
+def test_table_rows_replay_on_the_table_featurizer(cli: Any, tmp_path: Path) -> None:
+    """A table project's CSV replays as its project would learn it: the rows' columns on the
+    table featurizer. It was refused ('--featurizer table reads table items; simulate's data
+    is text'), and without --featurizer the error was about a 'text' column the file never
+    had; now that error says how to replay table rows."""
+    data = wine_rows(tmp_path / "wine.csv")
+    o = str(tmp_path / "o")
+    no_text = cli("simulate", str(data), "--out", o, code=1)
+    assert one_error_line(no_text).endswith(
+        "; table rows (no text column) replay with --featurizer table"
+    )
+    as_jsonl = write_jsonl(tmp_path / "wine.jsonl", list(csv.DictReader(data.open())))
+    assert one_error_line(cli("simulate", str(as_jsonl), "--out", o, code=1)) == (
+        "error: line 1, field 'text': missing; "
+        "table rows (no text column) replay with --featurizer table"
+    )
+    args = ("--strategies", "random,margin", "--seeds", "2", "--budget", "40", "--batch", "5")
+    result = cli("simulate", str(data), "--featurizer", "table", *args, "--out", o, "--json")
+    report = json.loads(result.stdout)
+    assert report["featurizer"] == "table" and report["classes"] == ["c0", "c1", "c2"]
+    assert (report["n_records"], report["n_duplicates"]) == (178, 0)
+    assert report["full_accuracy"] > 0.9
+    again = cli("simulate", str(data), "--featurizer", "table", *args, "--out", o)
+    assert "178 labeled records (0 duplicate rows, 0 without a label skipped)" in " ".join(
+        again.stdout.split()
+    )
 
 
 def test_a_class_with_one_record_is_refused_when_reading(cli: Any, tmp_path: Path) -> None:
@@ -529,7 +572,7 @@ def test_simulate_reads_the_texts_of_a_csv_export_as_they_were(tmp_path: Path) -
         CsvExporter().write(records, sink)
     assert "'@united " in path.read_text()
     read = _sim_read(path, fmt=None, text_field="text", label_field="label")
-    assert read["texts"] == [r["text"] for r in rows]
+    assert read["payloads"] == [{"text": r["text"]} for r in rows]
 
 
 def test_a_budget_over_the_pool_is_capped_and_said_so(cli: Any, tmp_path: Path) -> None:

@@ -271,6 +271,17 @@ def _latest(page: Any, server: FieldsServer, slug: str) -> dict[str, Any]:
     raise AssertionError("no annotation was stored")
 
 
+def _answer_all(page: Any, *, keys: tuple[str, ...]) -> None:
+    """Answer each item served with the next key and Enter until the queue is empty; close."""
+    assignment = ""
+    for key in keys:
+        assignment = wait_task(page, other_than=assignment)
+        page.keyboard.press(key)
+        page.keyboard.press("Enter")
+    page.wait_for_function("() => document.getElementById('label-app').dataset.state === 'empty'")
+    page.close()
+
+
 def _row(page: Any) -> dict[str, str]:
     return page.evaluate(
         """() => Object.fromEntries(Array.from(
@@ -581,15 +592,7 @@ def test_the_reviewer_sees_an_image_items_picture(
     fields_server: FieldsServer, browser: Any
 ) -> None:
     server = fields_server
-    page = _open(browser, server, "snaps", user=ANNOTATOR)
-    assignment = wait_task(page)
-    page.keyboard.press("1")
-    page.keyboard.press("Enter")
-    wait_task(page, other_than=assignment)
-    page.keyboard.press("2")
-    page.keyboard.press("Enter")
-    page.wait_for_function("() => document.getElementById('label-app').dataset.state === 'empty'")
-    page.close()
+    _answer_all(_open(browser, server, "snaps", user=ANNOTATOR), keys=("1", "2"))
     review = _open(browser, server, "snaps", view="review")
     review.wait_for_function(
         """() => {
@@ -665,4 +668,110 @@ def test_a_key_two_controls_share_shows_only_where_it_works(
     assert [b[:2] for b in _buttons(page) if b[3]] == [("a", "p")]
     page.keyboard.press("?")
     assert _sheet_keys(page) == {"p": "1", "q": "2", "r": "—", "s": "—"}
+    page.close()
+
+
+def test_the_review_page_says_why_answers_waiting_are_not_served(
+    fields_server: FieldsServer, browser: Any, tmp_path: Path
+) -> None:
+    """A manager who labeled the rows themselves opened Review and read 'Nothing waits for
+    review right now' beside '2 waiting': no one reviews their own answers, and nothing said so."""
+    server = fields_server
+    schema = {**WINE_SCHEMA, "name": "Own rows", "settings": {"review_policy": "all"}}
+    run_cli(
+        server.home,
+        "projects",
+        "create",
+        "own",
+        "--schema",
+        _write(tmp_path / "s.json", json.dumps(schema)),
+    )
+    rows = "".join(
+        json.dumps({"id": f"o{i}", **{c: 10 + i for c in WINE_COLUMNS}}) + "\n" for i in range(2)
+    )
+    run_cli(server.home, "import", "own", _write(tmp_path / "own.jsonl", rows), "--id-field", "id")
+    _answer_all(_open(browser, server, "own"), keys=("1", "2"))
+    review = _open(browser, server, "own", view="review", width=390)
+    review.wait_for_selector("#empty-own", state="visible", timeout=15000)
+    assert review.inner_text("#waiting-count") == "2"
+    assert review.inner_text("#empty-own") == (
+        "The 2 waiting are answers on items you labeled yourself: another reviewer or a "
+        "manager reviews them."
+    )
+    review.close()
+
+
+def test_a_row_of_many_fields_pages_by_keyboard(
+    fields_server: FieldsServer, browser: Any, tmp_path: Path
+) -> None:
+    """A row of 200 fields shows 13 in its box at 1280 px; no key scrolled the box, so a keyboard
+    labeler saw fields 14 to 200 never. PageDown and PageUp page through it, and once at its end
+    the page scrolls as before."""
+    server = fields_server
+    schema = {
+        "name": "Wide rows",
+        "data": {"type": "table", "field": "row"},
+        "controls": [{"name": "cls", "type": "choice", "labels": ["a", "b"], "target": True}],
+    }
+    run_cli(
+        server.home,
+        "projects",
+        "create",
+        "widerows",
+        "--schema",
+        _write(tmp_path / "s.json", json.dumps(schema)),
+    )
+    header = ",".join(f"f{j}" for j in range(200))
+    body = "\n".join(",".join(str(i * 1000 + j) for j in range(200)) for i in range(3))
+    run_cli(server.home, "import", "widerows", _write(tmp_path / "w.csv", f"{header}\n{body}\n"))
+    page = _open(browser, server, "widerows", width=1280)
+    wait_task(page)
+
+    def last_shown() -> str:
+        return page.evaluate(
+            """() => {
+                const box = document.getElementById('item-text').getBoundingClientRect();
+                const seen = [...document.querySelectorAll('#item-text .row-table th')]
+                    .filter(th => th.getBoundingClientRect().bottom <= box.bottom + 1);
+                return seen[seen.length - 1].textContent;
+            }"""
+        )
+
+    first = last_shown()
+    assert first != "f199"
+    page.keyboard.press("PageDown")
+    assert int(last_shown()[1:]) > int(first[1:])
+    for _ in range(40):
+        page.keyboard.press("PageDown")
+    assert last_shown() == "f199"
+    page.keyboard.press("PageUp")
+    assert last_shown() != "f199"
+    page.keyboard.press("?")
+    assert "Page through an item longer than its box" in page.text_content("#shortcuts")
+    page.close()
+
+
+def test_the_import_form_asks_for_what_the_project_reads(
+    fields_server: FieldsServer, browser: Any, tmp_path: Path
+) -> None:
+    """A table project's import form asked for a required 'Text field' (filled with 'row'),
+    which rows never use: a user typed a column's name there. It asks for none now and says
+    what a row is; an image project's asks for the field holding each path."""
+    server = fields_server
+    page = browser.new_context(viewport={"width": 1200, "height": 900}).new_page()
+    login(page, server.url, "/p/wines")
+    assert page.is_hidden("#import-text-field")
+    intro = page.inner_text("#import-form p.muted")
+    assert "CSV, JSON Lines or Parquet" in intro and "row" in intro and "Texts" not in intro
+    rows = tmp_path / "more.csv"
+    rows.write_text("id," + ",".join(WINE_COLUMNS) + "\nx1,13,2,5,900\n", encoding="utf-8")
+    page.set_input_files("#import-file", str(rows))
+    page.fill("#import-id-field", "id")
+    page.click("#import-submit")
+    page.wait_for_function("() => document.getElementById('import-form').dataset.state === 'done'")
+    assert page.inner_text("#import-result") == "Imported 1 item"
+    page.close()
+    page = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
+    login(page, server.url, "/p/snaps")
+    assert page.inner_text("label.field:has(#import-text-field) > span").startswith("Path field")
     page.close()

@@ -168,6 +168,7 @@ def test_e2e_admin_manages_from_the_browser(
     failure = _message(page, "import-result", "Nothing")
     assert failure.startswith("Nothing was imported: line 3")
     assert page.locator("#import-result .message-error").count() == 1
+    assert page.is_hidden("#import-upload")  # no '100% · checking records…' beside the refusal
     assert _api_counts(page) == before
     assert _counts(page) == {"labeled": "2", "pool": "5", "remaining": "3", "eval": "0"}
 

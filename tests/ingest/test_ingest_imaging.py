@@ -6,6 +6,7 @@ import io
 import zlib
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 from sqlalchemy import select
@@ -34,6 +35,16 @@ def test_a_jpeg_turned_by_exif_reports_its_upright_size(tmp_path: Path) -> None:
     assert content_type == "image/jpeg"
     shown = Image.open(io.BytesIO(data))
     assert shown.size == (10, 15)
+
+
+def test_a_sixteen_bit_grey_png_has_a_thumbnail_as_dark_as_the_image(tmp_path: Path) -> None:
+    """Pillow's convert() clips 16-bit grey at 255: every such thumbnail was white."""
+    path = tmp_path / "scan.png"
+    Image.fromarray(np.full((20, 40), 10_000, dtype=np.uint16)).save(path)
+    data, _ = thumbnail(path, 16)
+    shown = np.asarray(Image.open(io.BytesIO(data)).convert("L"), dtype=np.float64)
+    assert shown.shape == (8, 16)
+    assert abs(shown.mean() - 255 * 10_000 / 65_535) < 3
 
 
 def test_an_unreadable_file_is_refused_with_the_reason(tmp_path: Path) -> None:
@@ -125,6 +136,38 @@ def test_an_image_pillow_cannot_read_aborts_the_import_naming_it(
             text_field="path",
             media_roots=(media,),
         )
+    with sqlite_lab.db.read() as conn:
+        assert conn.execute(select(item.c.id)).first() is None
+
+
+@pytest.mark.parametrize("suffix", ["jpg", "png"])
+def test_an_image_cut_short_after_its_header_aborts_the_import_naming_it(
+    sqlite_lab: Lab, tmp_path: Path, suffix: str
+) -> None:
+    """A photo whose copy stopped a third of the way has a whole header: the import read only
+    that, took it, and every training round of the project then failed on 'image file is
+    truncated' until someone found and removed it. Its pixels are read at import now."""
+    media = tmp_path / "media"
+    (media / "set").mkdir(parents=True)
+    noise = Image.effect_noise((300, 200), 60).convert("RGB")
+    noise.save(media / "set" / f"a.{suffix}")
+    whole = io.BytesIO()
+    noise.save(whole, format="JPEG" if suffix == "jpg" else "PNG")
+    (media / "set" / f"b.{suffix}").write_bytes(whole.getvalue()[: len(whole.getvalue()) // 3])
+    with pytest.raises(LabelloopError, match="cannot be read as an image"):
+        image_size(media / "set" / f"b.{suffix}")
+    schema = {
+        "name": "Photos",
+        "data": {"type": "image", "field": "image"},
+        "controls": [{"name": "shade", "type": "choice", "labels": ["0", "1"], "target": True}],
+    }
+    projects.create_project(sqlite_lab.db, "photos", schema, actor=sqlite_lab.admin)
+    ctx = sqlite_lab.ctx("photos", sqlite_lab.admin)
+    with pytest.raises(ImportFormatError) as refused:
+        imports.import_folder(sqlite_lab.db, ctx, media / "set", media_roots=(media,))
+    assert refused.value.line == 2
+    assert f"'set/b.{suffix}'" in refused.value.message
+    assert "truncated" in refused.value.message
     with sqlite_lab.db.read() as conn:
         assert conn.execute(select(item.c.id)).first() is None
 

@@ -54,6 +54,41 @@ def test_image_files_are_read_with_pillow(tmp_path: Path) -> None:
     assert np.isclose(grey[0, 0], 200 / 255) and grey[9, 9] == 0
 
 
+def test_a_sixteen_bit_grey_png_is_read_as_dark_as_it_shows(tmp_path: Path) -> None:
+    """A 16-bit grey PNG (a scanner's, a microscope's) is 15% grey where the browser shows it
+    dark: the learner read it through Pillow's convert("L"), which clips 16-bit values at 255,
+    and saw every such image as white, whatever it showed."""
+    image = pytest.importorskip("PIL.Image")
+    pixels = np.full((6, 8), 10_000, dtype=np.uint16)
+    pixels[:3] = 60_000
+    image.fromarray(pixels).save(tmp_path / "scan.png")
+    assert image.open(tmp_path / "scan.png").mode.startswith("I")
+    grey = load_image(str(tmp_path / "scan.png"))
+    assert grey is not None and grey.shape == (6, 8)
+    assert np.allclose(grey[5, 0], 10_000 / 65_535, atol=0.01)
+    assert np.allclose(grey[0, 0], 60_000 / 65_535, atol=0.01)
+
+
+def test_a_photo_turned_by_exif_is_learned_upright_as_it_shows(tmp_path: Path) -> None:
+    """A phone stores a portrait photo as a landscape one with an EXIF orientation; the labeling
+    page shows it upright, the learner read it on its side: the same picture stored two ways
+    gave two different rows, and what was learned was not what the annotator saw."""
+    image = pytest.importorskip("PIL.Image")
+    upright = np.zeros((40, 20), dtype=np.uint8)
+    upright[:10] = 255  # a white band at the top of a portrait picture
+    image.fromarray(upright).save(tmp_path / "upright.jpg", quality=95)
+    exif = image.Exif()
+    exif[0x0112] = 6  # "turn 90 degrees clockwise to view": stored turned the other way
+    stored = np.rot90(upright, k=1)  # what the camera wrote, 20 high and 40 wide
+    image.fromarray(np.ascontiguousarray(stored)).save(
+        tmp_path / "phone.jpg", quality=95, exif=exif
+    )
+    f = PixelFeaturizer(size=(8, 4), root=str(tmp_path)).fit([])
+    rows = f.transform([{"image": "upright.jpg"}, {"image": "phone.jpg"}])
+    assert np.allclose(rows[0], rows[1], atol=0.05)
+    assert rows[1].reshape(8, 4)[0].mean() > 0.9 and rows[1].reshape(8, 4)[-1].mean() < 0.1
+
+
 def test_bad_shapes_are_clear_errors() -> None:
     with pytest.raises(LabelloopError, match="2-D or 3-D"):
         to_grey(np.zeros(5), (2, 2))

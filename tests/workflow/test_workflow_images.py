@@ -433,3 +433,59 @@ def test_a_round_that_fails_says_so_backs_off_and_clears_once_one_succeeds(shape
         assert store_learning.round_failure_of(conn, ctx.id) is None
     stored = insight.open_alerts(lab.db, lab.admin, [{"id": ctx.id, "role": "manager"}])
     assert stored.get(ctx.id, []) == []
+
+
+def test_the_search_pages_words_find_images_by_their_file_names(
+    sqlite_lab: Any, tmp_path: Path
+) -> None:
+    """The search page of an image project offered a words box that never found anything: it
+    matched the words against a text images have not. They match each image's path, as the
+    Items page's words do."""
+    from PIL import Image
+
+    from labelloop.workflow import imports, projects, seeding
+
+    lab = sqlite_lab
+    media = tmp_path / "media"
+    for name, shade in (("cat_01.png", 10), ("cat_02.png", 60), ("dog_01.png", 200)):
+        (media / "pets").mkdir(parents=True, exist_ok=True)
+        Image.new("L", (8, 8), shade).save(media / "pets" / name)
+    schema = {
+        "name": "Pets",
+        "data": {"type": "image", "field": "image"},
+        "controls": [{"name": "pet", "type": "choice", "labels": ["cat", "dog"], "target": True}],
+    }
+    projects.create_project(lab.db, "pets", schema, actor=lab.admin)
+    ctx = lab.ctx("pets", lab.admin)
+    imports.import_folder(lab.db, ctx, media / "pets", media_roots=(media,))
+    found = seeding.search(lab.db, ctx, q="CAT")
+    assert found["total"] == 2
+    assert [h["text"] for h in found["items"]] == ["pets/cat_01.png", "pets/cat_02.png"]
+    assert seeding.search(lab.db, ctx, q="dog 01")["total"] == 1
+
+
+def test_a_failed_round_is_tried_again_at_once_when_the_pool_changes(shapes: Any) -> None:
+    """The user who took the bad file's import back (or imported a fixed copy) still read
+    'Training rounds fail' for up to 10 minutes, the learner waiting out its back-off: a round
+    that failed is tried again at the next pass once the pool changed."""
+    from labelloop.workflow import batches, learning, status
+    from labelloop.workflow.features import FeatureCache
+
+    lab, ctx, media = shapes
+    for i in range(3):
+        _png(media / "good" / f"d{i}.png", 20, noise=i)
+        _png(media / "good" / f"l{i}.png", 230, noise=i)
+    imports.import_folder(lab.db, ctx, media / "good", media_roots=(media,))
+    _png(media / "bad" / "x.png", 90, noise=9)
+    bad = imports.import_folder(lab.db, ctx, media / "bad", media_roots=(media,))
+    whole = (media / "bad" / "x.png").read_bytes()
+    (media / "bad" / "x.png").write_bytes(whole[: len(whole) // 2])  # cut short since
+    learner = learning.Learner(lab.db, cache=FeatureCache(media_roots=(media,)))
+    assert learner.run_once() == 0
+    assert status.status(lab.db, ctx)["training"]["failure"]["failures"] == 1
+    assert learner.run_once() == 0  # nothing changed: it waits before the next try
+    assert status.status(lab.db, ctx)["training"]["failure"]["failures"] == 1
+
+    batches.undo(lab.db, ctx, bad.batch_id)
+    assert learner.run_once() >= 1  # the pool changed: at once
+    assert status.status(lab.db, ctx)["training"]["failure"] is None

@@ -300,3 +300,59 @@ def test_words_find_rows_by_their_values(sqlite_lab: Lab) -> None:
     listed = browse.list_items(lab.db, ctx, q="YACHT", limit=1, offset=1)
     assert (listed["total"], [r["external_id"] for r in listed["items"]]) == (2, ["3"])
     assert browse.list_items(lab.db, ctx, q="yacht 4000")["total"] == 1
+
+
+def test_an_empty_cell_shows_as_a_dash_on_the_items_and_search_pages(sqlite_lab: Lab) -> None:
+    """The labeling page shows an empty cell as '—' and true as 'true'; the Items page, the
+    search and `labelloop items` showed Python's words for them: 'ash: None', 'organic: True',
+    and a search for 'none' found every row with an empty cell."""
+    from labelloop.workflow import browse, seeding
+
+    lab = sqlite_lab
+    schema = {**SCHEMA, "data": {"type": "table", "field": "row"}}
+    projects.create_project(lab.db, "loans", schema, actor=lab.admin)
+    ctx = lab.ctx("loans", lab.admin)
+    body = (
+        b'{"id": "1", "purpose": "car", "amount": null, "secured": true}\n'
+        b'{"id": "2", "purpose": "boat", "amount": 40, "secured": false}\n'
+    )
+    imports.import_items(
+        lab.db, ctx, io.BytesIO(body), fmt="jsonl", filename="l.jsonl", id_field="id"
+    )
+    listed = browse.list_items(lab.db, ctx)
+    shown = {i["external_id"]: i["text"] for i in listed["items"]}
+    assert shown == {
+        "1": "purpose: car · amount: — · secured: true",
+        "2": "purpose: boat · amount: 40 · secured: false",
+    }
+    assert seeding.search(lab.db, ctx, q="car")["items"][0]["text"] == shown["1"]
+    assert seeding.search(lab.db, ctx, q="none")["total"] == 0
+
+
+def test_a_number_column_with_a_word_in_it_is_named_in_the_import_summary(
+    sqlite_lab: Lab,
+) -> None:
+    """One 'thirteen' among a column of numbers makes the table featurizer read the whole column
+    as categories (every value its own, most of them lumped together as rare), so the model
+    loses what the numbers said; the import took the file without a word. Its summary now names
+    the column, how many cells and the first of them, so the user can fix the file."""
+    lab = sqlite_lab
+    schema = {**SCHEMA, "data": {"type": "table", "field": "row"}}
+    projects.create_project(lab.db, "loans", schema, actor=lab.admin)
+    ctx = lab.ctx("loans", lab.admin)
+    lines = ["id,amount,rate,purpose"]
+    lines += [f"{i},{1000 + i},{i % 7}.5,car" for i in range(40)]
+    lines[8] = "7,thirteen,1.5,car"
+    lines[20] = "19,,n/a,boat"
+    lines[30] = "29,12 000,2.5,boat"
+    body = "\n".join(lines).encode() + b"\n"
+    report = imports.import_items(
+        lab.db, ctx, io.BytesIO(body), fmt="csv", filename="l.csv", id_field="id"
+    )
+    assert report.n_items == 40
+    assert report.notes == (
+        "column 'amount' holds numbers but 2 cells that are not (line 9: 'thirteen'), so the "
+        "model reads it as categories, not as numbers: correct or empty them and import again",
+        "column 'rate' holds numbers but 1 cell that is not (line 21: 'n/a'), so the model "
+        "reads it as categories, not as numbers: correct or empty it and import again",
+    )

@@ -770,6 +770,7 @@
     addRow(tbody, ["Esc"], "Leave an earlier item unchanged / close this sheet");
     addRow(tbody, ["!"], "Flag the item as ambiguous, with a note (Enter saves it)");
     addRow(tbody, ["?"], "Show or hide these shortcuts");
+    addRow(tbody, ["PageDown", "PageUp"], "Page through an item longer than its box");
     table.append(tbody);
     el.sheetBody.append(h, table);
   }
@@ -1339,6 +1340,10 @@
         return;
       }
     }
+    if ((key === "PageDown" || key === "PageUp") && !onOther) {
+      if (scrollItem(key === "PageDown" ? 1 : -1)) e.preventDefault();
+      return;
+    }
     let hit = hotkeys.get(key);
     if (!hit && key.length === 1) {
       const flipped = key === key.toLowerCase() ? key.toUpperCase() : key.toLowerCase();
@@ -1349,6 +1354,17 @@
       choose(hit.control, hit.label);
     }
   });
+
+  /** Page through an item taller than its box (a row of 200 fields, a long text), which no
+   * other key scrolls; false when it has nothing more that way, for the page to scroll. */
+  function scrollItem(direction) {
+    const box = el.text;
+    const room = box.scrollHeight - box.clientHeight;
+    const at = box.scrollTop;
+    if (room <= 1 || (direction > 0 ? at >= room - 1 : at <= 0)) return false;
+    box.scrollTop = at + direction * Math.max(box.clientHeight - 40, 40);
+    return true;
+  }
 
   el.submit.addEventListener("click", () => submit());
   el.skip.addEventListener("click", () => skip());

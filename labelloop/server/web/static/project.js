@@ -387,6 +387,7 @@
       form.dataset.state = state;
       form.removeAttribute("aria-busy");
       el.submit.disabled = false;
+      if (state === "error") el.upload.hidden = true; // not "checking records…" beside why not
     };
 
     form.addEventListener("submit", (event) => {

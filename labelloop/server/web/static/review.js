@@ -35,6 +35,7 @@
     prediction: $("prediction"),
     flags: $("flag-list"),
     empty: $("empty-state"),
+    emptyOwn: $("empty-own"),
     under: $("under-review"),
     reviewLabel: $("review-label"),
     reviewValues: $("review-values"),
@@ -677,11 +678,29 @@
     return best;
   }
 
+  /** With nothing served but answers waiting, and none passed over: every one waiting is on an
+   * item the reviewer labeled, which no one reviews (or settles) themselves. Say so, rather than
+   * "nothing waits" beside a count of them. */
+  function explainEmpty(waiting) {
+    const own = app.dataset.state === "empty" && !state.skip.length && waiting > 0;
+    el.emptyOwn.hidden = !own;
+    if (!own) return;
+    const one = waiting === 1;
+    el.emptyOwn.textContent =
+      mode === "review"
+        ? `The ${waiting} waiting ${one ? "is an answer" : "are answers"} on items you labeled ` +
+          `yourself: another reviewer or a manager reviews ${one ? "it" : "them"}.`
+        : `The ${waiting} waiting ${one ? "is an item" : "are items"} you labeled yourself: ` +
+          `another manager or expert settles ${one ? "it" : "them"}.`;
+  }
+
   async function refreshCounts() {
     try {
       const s = await api("GET", "/reviews/summary");
-      el.waiting.textContent = String(mode === "review" ? s.in_review : s.escalated_items);
+      const waiting = mode === "review" ? s.in_review : s.escalated_items;
+      el.waiting.textContent = String(waiting);
       if (el.escalated) el.escalated.textContent = String(s.escalated_items);
+      explainEmpty(waiting);
     } catch (_err) {
       /* the counts are informative */
     }
