@@ -166,7 +166,7 @@ def after_submit(
     else:
         found = store_review.gold_of(conn, item_id)
         gold_value = found["value"] if found is not None else None
-    text = str(payload.get(ctx.schema.data_field, ""))
+    text = _reading(ctx.schema.data_type, payload)
     found_flags = _checks(ctx, value, lease, text=text, active_ms=active_ms, gold=gold_value)
     kinds = _raise_flags(db, conn, ctx, item_id, annotation_id, found_flags)
     if gold_value is None and _needs_review(conn, ctx, annotation_id, lease["strategy"], kinds):
@@ -220,6 +220,17 @@ def after_edit(db: Database, conn: Any, ctx: ProjectContext, row: Mapping[Any, A
     return "in_review"
 
 
+_ONE = {"table": "a row", "image": "an image", "audio": "a clip"}
+"""What an item is, for the too-fast note on one judged by the floor alone."""
+
+
+def _reading(data_type: str, payload: Mapping[str, Any]) -> str:
+    """What an annotator reads of an item, for the too-fast check: a text, or an HTML page's
+    visible words (stored as ``text`` whatever the schema's field is called). A row, an image
+    or a clip has no reading time to measure: it is judged by the floor alone."""
+    return str(payload.get("text") or "") if data_type in ("text", "html") else ""
+
+
 def _checks(
     ctx: ProjectContext,
     value: Mapping[str, Any],
@@ -238,7 +249,8 @@ def _checks(
     label = _label_text(value.get(target.name))
     found: list[tuple[str, str, float | None]] = []
     if active_ms > 0 and quality.is_too_fast(active_ms, len(text)):
-        found.append(("too_fast", f"{active_ms / 1000:.1f} s for {len(text)} characters", None))
+        what = f"{len(text):,} characters" if text else _ONE.get(ctx.schema.data_type, "an item")
+        found.append(("too_fast", f"{active_ms / 1000:.1f} s for {what}", None))
     suggestion, confidence = shown["suggestion"], shown["suggestion_confidence"]
     if (
         suggestion is not None

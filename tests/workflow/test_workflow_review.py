@@ -3,6 +3,8 @@ methods, and that no one reviews their own work."""
 
 from __future__ import annotations
 
+import io
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -579,3 +581,45 @@ def test_a_rejected_answer_is_reviewed_again_after_review_was_turned_off(lab: An
     assert again["resolution"] is None
     assert _statuses(lab.db, done["item_id"]) == ["rejected", "in_review"]
     assert _label(lab.db, done["item_id"]) is None
+
+
+@pytest.mark.parametrize(
+    ("data", "record", "flagged", "note"),
+    [
+        # a text project whose field is not called "text": 2 s for 600 characters is too fast
+        ({"type": "text", "field": "review"}, {"review": "word " * 120}, True, "600 characters"),
+        # an HTML page is read by its visible words, not its markup
+        ({"type": "html", "field": "body"}, {"body": "<p>" + "word " * 120 + "</p>"}, True, None),
+        # a table row is judged by the floor alone (0.4 s), not by its JSON's length
+        ({"type": "table", "field": "row"}, {"a": 1.5, "b": "x" * 300}, False, None),
+    ],
+)
+def test_too_fast_reads_what_the_annotator_reads(
+    sqlite_lab: Any,
+    data: dict[str, Any],
+    record: dict[str, Any],
+    flagged: bool,
+    note: str | None,
+) -> None:
+    """The check took the item's text from the payload under the schema's field name, which
+    holds nothing for a text project whose field is not 'text' or for an HTML page (never too
+    fast, however long), and a table row's Python repr for a row (2 s on a row with a long
+    cell was 'too fast for 353 characters')."""
+    from labelloop.workflow import imports, projects
+    from tests.conftest import SCHEMA
+
+    lab = sqlite_lab
+    schema = {**SCHEMA, "data": data, "settings": {"review_policy": "flagged"}}
+    projects.create_project(lab.db, "docs", schema, actor=lab.admin)
+    ctx = lab.ctx("docs", lab.admin)
+    line = json.dumps(record if data["type"] != "table" else record) + "\n"
+    imports.import_items(lab.db, ctx, io.BytesIO(line.encode()), fmt="jsonl", filename="d.jsonl")
+    lab.train(ctx)
+    ann = lab.member("docs", "ann", "annotator")
+    task = tasks.next_task(lab.db, ann)
+    assert task is not None
+    tasks.submit(lab.db, ann, task["assignment_id"], {"sentiment": "neutral"}, active_ms=2000)
+    found = [f for f in wf_review.flags(lab.db, ctx) if f["kind"] == "too_fast"]
+    assert bool(found) is flagged
+    if note is not None:
+        assert note in found[0]["note"]
