@@ -199,8 +199,16 @@ def _boxes_options(ctx: ProjectContext, fmt: str) -> dict[str, Any]:
     a YOLO importer checks class names against the control's labels itself, naming the line."""
     boxes = [c for c in ctx.schema.controls if c.type == "boxes"]
     if ctx.schema.data_type != "image" or not boxes:
+        hint = ""
+        if ctx.schema.data_type == "image" and fmt == "yolo":  # a zip of pictures to classify
+            hint = (
+                " (a zip is read as a YOLO dataset: to bring images to label, put them in a "
+                "folder under a media root and import the folder, with --labels-from-folders "
+                "to label each by its subfolder)"
+            )
         raise LabelloopError(
-            f"a {fmt.upper()} file can only be imported into an image project with a boxes control"
+            f"a {fmt.upper()} file can only be imported into an image project with a boxes "
+            f"control{hint}"
         )
     options: dict[str, Any] = {"control": boxes[0].name, "target": ctx.schema.target.name}
     return options | ({"labels": boxes[0].labels} if fmt == "yolo" else {})

@@ -120,7 +120,10 @@ def test_a_yolo_folder_must_lie_under_a_media_root_and_fit_the_project(
     cli("projects", "create", "pets", "--schema", str(text))
     (line,) = _errors(cli("import", "pets", str(inside), "--format", "yolo", code=1))
     assert line == (
-        "error: a YOLO file can only be imported into an image project with a boxes control"
+        "error: a YOLO file can only be imported into an image project with a boxes control (a "
+        "zip is read as a YOLO dataset: to bring images to label, put them in a folder under a "
+        "media root and import the folder, with --labels-from-folders to label each by its "
+        "subfolder)"
     )
 
 
