@@ -239,6 +239,8 @@ def _features(
             if found is not None:
                 return found, wanted, None
             problem = f"featurizer '{wanted}' is still computing features"
+    if problem and ctx.schema.data_type not in ("text", "html"):
+        raise LabelloopError(problem)  # tfidf reads text: it cannot stand in for rows or media
     if problem:
         log.warning("project %s: %s; this round uses tfidf", ctx.slug, problem)
     try:
@@ -246,8 +248,7 @@ def _features(
     except (LabelloopError, ValueError) as exc:
         if problem is None:
             raise
-        # tfidf cannot stand in (images, table rows): the wanted featurizer's failure is the
-        # cause to report, not tfidf's "no text"
+        # tfidf could not stand in either: the wanted featurizer's failure is the cause to report
         raise LabelloopError(problem) from exc
 
 
