@@ -235,7 +235,7 @@ def _insert_stmt(table: Any) -> Any:
 
 
 @cache
-def _lease_stmt(sqlite: bool) -> Any:
+def lease_stmt(sqlite: bool) -> Any:
     """The lease INSERT; on SQLite its id starts above any removed one (``store.highwater``)."""
     stmt = assignment.insert()
     return stmt.values(id=highwater.next_id(assignment)) if sqlite else stmt
@@ -254,7 +254,7 @@ def insert_lease(
     expires = at + lease
     assignment_id = insert(
         conn,
-        _lease_stmt(conn.dialect.name == "sqlite"),
+        lease_stmt(conn.dialect.name == "sqlite"),
         {
             "project_id": project_id,
             "item_id": entry["item_id"],

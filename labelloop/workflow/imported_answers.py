@@ -64,6 +64,7 @@ class AnswerImport:
         self.unmapped: dict[str, tuple[int, str, str]] = {}  # annotator -> task, field, name
         self.counts: Counter[str] = Counter()
         self.n_labeled = 0
+        self.qualified: dict[int, bool] = {}  # member id -> passed qualification
 
     def prepare(self, record: ItemIn, payload: Mapping[str, Any]) -> list[_Ready]:
         """A record's answers checked and matched, one per member (their newest; an answer
@@ -141,7 +142,7 @@ class AnswerImport:
                 self.counts["skips" if skipped else "answers"] += 1
                 if skipped:
                     continue
-                store_tasks.insert_annotation(
+                annotation_id = store_tasks.insert_annotation(
                     self.conn,
                     project_id=ctx.id,
                     item_id=item_id,
@@ -154,6 +155,8 @@ class AnswerImport:
                     created_at=r.created_at,
                     updated_at=r.updated_at,
                 )
+                if self._reviewed(annotation_id, r.user_id):  # as the policy would one given here
+                    store_review.set_status(self.conn, [annotation_id], "in_review")
             answered = [r for r in ready if r.value is not None]
             if not answered:
                 continue
@@ -161,6 +164,19 @@ class AnswerImport:
             if how is not None:  # settled when its last answer came, as the tool saw it
                 store_tasks.set_label_time(self.conn, item_id, answered[-1].created_at)
                 self.n_labeled += 1
+
+    def _reviewed(self, annotation_id: int, user_id: int) -> bool:
+        """Whether the project's review policy sends this answer to review, as it would the
+        annotator's answer given here (every one, a share, an unqualified annotator's); an
+        annotator's qualification is read once per import."""
+        policy = self.ctx.settings.review_policy
+        if policy == "qualification":
+            if user_id not in self.qualified:
+                self.qualified[user_id] = review.qualified(self.conn, self.ctx, user_id)
+            return not self.qualified[user_id]
+        return review.needs_review(
+            self.conn, self.ctx, annotation_id, IMPORT_STRATEGY, (), user_id=user_id
+        )
 
     def notes(self, n_items: int) -> list[str]:
         """Sentences for the import's summary: how many answers came in, and what did not."""

@@ -169,7 +169,7 @@ def after_submit(
     text = _reading(ctx.schema.data_type, payload)
     found_flags = _checks(ctx, value, lease, text=text, active_ms=active_ms, gold=gold_value)
     kinds = _raise_flags(db, conn, ctx, item_id, annotation_id, found_flags)
-    if gold_value is None and _needs_review(conn, ctx, annotation_id, lease["strategy"], kinds):
+    if gold_value is None and needs_review(conn, ctx, annotation_id, lease["strategy"], kinds):
         store_review.set_status(conn, [annotation_id], "in_review")
     return kinds
 
@@ -212,7 +212,7 @@ def after_edit(db: Database, conn: Any, ctx: ProjectContext, row: Mapping[Any, A
         store_tasks.get_assignment(conn, row["assignment_id"]) if row["assignment_id"] else None
     )
     strategy = served["strategy"] if served is not None else None
-    if not _needs_review(conn, ctx, annotation_id, strategy, kinds):
+    if not needs_review(conn, ctx, annotation_id, strategy, kinds):
         return status
     store_review.set_status(conn, [annotation_id], "in_review")
     current = store_review.item_label_of(conn, item_id)
@@ -307,15 +307,18 @@ def _raise_flags(
     return kinds
 
 
-def _needs_review(
+def needs_review(
     conn: Any,
     ctx: ProjectContext,
     annotation_id: int,
     strategy: str | None,
     kinds: Sequence[str],
+    *,
+    user_id: int | None = None,
 ) -> bool:
-    """Whether the review policy sends the caller's answer to review, served by ``strategy``
-    and flagged with ``kinds`` by the checks."""
+    """Whether the review policy sends an answer to review, served by ``strategy`` and
+    flagged with ``kinds`` by the checks; ``user_id`` is its annotator's (by default the
+    caller's: an import brings other people's answers)."""
     settings = ctx.settings
     policy = settings.review_policy
     if strategy == store_review.REWORK or policy == "all":
@@ -331,7 +334,7 @@ def _needs_review(
     if policy == "flagged":
         return bool(kinds)
     if policy == "qualification":
-        return not qualified(conn, ctx, ctx.user.id)
+        return not qualified(conn, ctx, ctx.user.id if user_id is None else user_id)
     return False  # "disagreements" is decided when the item has all its annotations
 
 

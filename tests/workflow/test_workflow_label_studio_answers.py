@@ -172,6 +172,24 @@ def test_a_disagreement_goes_to_review_as_native_answers_do(lab: Lab) -> None:
     assert served is not None and served["item"]["external_id"] == "102"
 
 
+@pytest.mark.parametrize("policy", ["all", "qualification"])
+def test_a_review_policy_that_reviews_every_answer_reviews_the_imported_ones(
+    lab: Lab, policy: str
+) -> None:
+    """Under review_policy all (or qualification, none of them qualified yet), an answer given
+    here waits for a reviewer before it labels its item: an imported one does too."""
+    ctx = _team(lab, review_policy=policy)
+    report = _import(lab, ctx, overlap_export(), answers=True)
+    assert report.n_labeled == 0
+    agreed = review.item_detail(lab.db, ctx, _item_id(lab, "101"))
+    assert agreed["label"] is None
+    assert {a["status"] for a in agreed["annotations"]} == {"in_review"}
+    assert "0 items of 3 took a label" in report.notes[0]
+    reviewer = lab.member("sent", "rita", "reviewer")
+    served = review.next_review(lab.db, reviewer)
+    assert served is not None
+
+
 def test_quality_counts_the_imported_answers(lab: Lab) -> None:
     ctx = _team(lab)
     _import(lab, ctx, overlap_export(), answers=True)
