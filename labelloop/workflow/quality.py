@@ -338,8 +338,9 @@ def report(
     """Agreement (overall, per label, per pair, per cohort, by week), the annotator table, flags
     per kind and label, and the review tiers' state: every number the quality page shows."""
     ctx.require(Permission.VIEW_INSIGHT)
-    key = (str(db.engine.url), ctx.id, cohort_field, n_boot, seed)
-    # asked again while it runs (a second reviewer, a reloaded page): the same run's report
+    # asked again while it runs (a second reviewer, a reloaded page): the same run's report,
+    # shared only among those who see the same (gold checks are the expert tier's)
+    key = (str(db.engine.url), ctx.id, cohort_field, n_boot, seed, is_expert(ctx))
     return _flights.run(key, lambda: _report(db, ctx, cohort_field, n_boot, seed))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 from datetime import timedelta
 from typing import Any
 
@@ -458,7 +459,9 @@ def test_double_label_share_gives_a_share_of_items_a_second_annotator(sqlite_lab
     assert status.status(lab.db, ctx)["counts"]["labeled"] == 40
 
 
-def test_gold_items_are_mixed_in_checked_and_never_resolved(lab: Any) -> None:
+def test_gold_items_are_mixed_in_checked_and_never_resolved(
+    lab: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from labelloop.workflow import quality
 
     ctx = _setup(lab, n=12, gold_rate=0.5)
@@ -513,6 +516,41 @@ def test_gold_items_are_mixed_in_checked_and_never_resolved(lab: Any) -> None:
     assert wf_review.item_detail(lab.db, ctx, wrong_gold)["gold"] is not None
     with pytest.raises(Conflict):
         wf_review.adjudicate(lab.db, ctx, wrong_gold, {"sentiment": "neutral"})
+    _a_reviewer_asking_meanwhile_gets_no_gold(lab, ctx, rev, monkeypatch)
+
+
+def _a_reviewer_asking_meanwhile_gets_no_gold(
+    lab: Any, manager: Any, reviewer: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The quality report runs once for everyone asking while it runs; a reviewer who asked
+    while a manager's ran got the manager's, gold checks and all."""
+    from labelloop.workflow import quality
+
+    entered, release = threading.Semaphore(0), threading.Event()
+    real = quality._report
+
+    def held(*args: Any) -> Any:
+        entered.release()
+        assert release.wait(30)
+        return real(*args)
+
+    monkeypatch.setattr(quality, "_report", held)
+    got: dict[str, Any] = {}
+
+    def ask(who: str, ctx: Any) -> threading.Thread:
+        thread = threading.Thread(target=lambda: got.update({who: quality.report(lab.db, ctx)}))
+        thread.start()
+        return thread
+
+    running = [ask("manager", manager)]
+    assert entered.acquire(timeout=30)
+    running.append(ask("reviewer", reviewer))
+    entered.acquire(timeout=3)  # the reviewer's own run starts (it waited on the manager's)
+    release.set()
+    for thread in running:
+        thread.join(30)
+    assert got["manager"]["flags"]["by_kind"].get("gold_wrong") == 1
+    assert "gold_wrong" not in got["reviewer"]["flags"]["by_kind"]
 
 
 def test_review_turned_on_and_off_on_a_live_project_applies_from_the_next_answer(lab: Any) -> None:
