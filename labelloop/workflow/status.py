@@ -220,8 +220,8 @@ def _failure(row: Any) -> dict[str, Any] | None:
         "failures": n,
         "first_at": row["first_at"].isoformat(),
         "last_at": row["last_at"].isoformat(),
-        "sentence": f"Training rounds fail ({times}): {row['error']}. The model stays as it "
-        "is until the cause is fixed; the learner tries again, less often after each failure "
+        "sentence": f"Training rounds fail ({times}): {row['error'].rstrip('.')}. The model stays "
+        "as it is until the cause is fixed; the learner tries again, less often after each failure "
         f"(every {ROUND_RETRY_MAX_S / 60:g} minutes at most).",
     }
 
