@@ -156,3 +156,17 @@ def test_a_model_that_cannot_learn_from_the_features_is_named_in_the_failure(
     ), failure["error"]
     assert "another model or featurizer" in failure["error"]
     assert ".." not in failure["sentence"]
+
+
+def test_a_cold_start_reason_stays_true_after_the_first_labels(lab: Any) -> None:
+    """The default policy's reasons are written when the queue is ranked and served until the
+    next round: an annotator on their fourth item read "the project has no labels yet" beside
+    the three they had just given. They say what held when the item was picked."""
+    ctx = lab.project("cold", strategy="auto", retrain_every=50)
+    lab.import_rows(ctx, lab.rows(80))
+    lab.train(ctx)
+    lab.label_next(ctx, n=3)
+    task = tasks.next_task(lab.db, ctx)
+    reason = task["selection"]["reason"]
+    assert "has no labels yet" not in reason
+    assert reason.endswith("; picked while the project had no labels"), reason
