@@ -27,9 +27,10 @@ COMPACT_SOLVERS = frozenset({"lbfgs", "newton-cg", "sag", "saga"})
 """Solvers whose iterates keep an absent column's weight at exactly zero."""
 
 
-class ModelFitError(LabelloopError):
+class ModelFitError(LabelloopError, ValueError):
     """A classifier refused the features it was given (GaussianNB and TF-IDF's sparse rows):
-    ``reason`` is its own error, the message names the classifier."""
+    ``reason`` is its own error, the message names the classifier. It is a ValueError too, so
+    callers that caught the classifier's own ValueError (a single class) still do."""
 
     status = 422
 
