@@ -248,7 +248,10 @@ class QBCVoteEntropy(_QueryByCommittee):
             return f"too few labels for a committee: model's guess {classes[c]}"
         if len(order) == 1:
             return f"all {n} committee models say {classes[order[0]]} (vote entropy 0.00)"
-        split = ", ".join(f"{counts[c]} say {classes[c]}" for c in order[:3])
+        # Every class voted for (at most one per member), so the counts add up to the members.
+        split = ", ".join(
+            f"{counts[c]} {'says' if counts[c] == 1 else 'say'} {classes[c]}" for c in order
+        )
         return f"committee of {n} models split: {split} (vote entropy {score:.2f})"
 
 

@@ -14,7 +14,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone, is_classifier
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.linear_model import LogisticRegression
 
-from labelloop.errors import SchemaError
+from labelloop.errors import LabelloopError, SchemaError
 from labelloop.learn.threads import one_thread
 
 DEFAULT_MODEL = "logistic_regression"
@@ -25,6 +25,21 @@ COMPACT_SHARE = 0.8
 """Fit on the present columns alone when they are at most this share of all columns."""
 COMPACT_SOLVERS = frozenset({"lbfgs", "newton-cg", "sag", "saga"})
 """Solvers whose iterates keep an absent column's weight at exactly zero."""
+
+
+class ModelFitError(LabelloopError, ValueError):
+    """A classifier refused the features it was given (GaussianNB and TF-IDF's sparse rows):
+    ``reason`` is its own error, the message names the classifier. It is a ValueError too, so
+    callers that caught the classifier's own ValueError (a single class) still do."""
+
+    status = 422
+
+    def __init__(self, model: Any, exc: Exception) -> None:
+        self.model_path = f"{type(model).__module__}.{type(model).__qualname__}"
+        self.reason = " ".join(f"{type(exc).__name__}: {exc}".split()).rstrip(".")
+        super().__init__(
+            f"model '{self.model_path}' cannot learn from these features ({self.reason})"
+        )
 
 
 def default_model() -> LogisticRegression:
@@ -177,13 +192,21 @@ def fit_model(model: Any, X: NDArray[np.floating] | csr_matrix, y: NDArray[np.in
     -------
     estimator
         The fitted clone.
+
+    Raises
+    ------
+    ModelFitError
+        When the classifier's own fit fails on ``X`` (dense-only models on sparse rows).
     """
     estimator = with_probabilities(clone(model), np.asarray(y))
     with one_thread():
         if compactable(estimator, X):
             fit_on_present_columns(estimator, X, np.asarray(y))
         else:
-            estimator.fit(X, np.asarray(y))
+            try:
+                estimator.fit(X, np.asarray(y))
+            except (TypeError, ValueError) as exc:
+                raise ModelFitError(model, exc) from exc
     return estimator
 
 

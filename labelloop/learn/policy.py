@@ -127,15 +127,17 @@ class AutoPolicy:
         return np.bincount(y[y != MISSING], minlength=len(pool.classes))[: len(pool.classes)]
 
     def _why_typical(self, pool: Pool) -> str:
+        # Said of the moment of picking: the queue is served until the next round, so the
+        # labels given meanwhile would make a present tense ("has no labels yet") untrue.
         counts = self._counts(pool)
         if counts.sum() == 0:
-            return "the project has no labels yet"
+            return "picked while the project had no labels"
         lacking = np.flatnonzero(counts < self.min_per_class)
         if lacking.shape[0] == 0:  # only reached without a model
-            return "no model yet"
+            return "picked before the first model"
         fewest = int(lacking[np.argmin(counts[lacking])])
         n = int(counts[fewest])
-        have = "has no label yet" if n == 0 else f"has only {n} label{'s' if n > 1 else ''}"
+        have = "no label" if n == 0 else f"only {n} label{'s' if n > 1 else ''}"
         others = lacking.shape[0] - 1
         more = f" ({others} more class{'es' if others > 1 else ''} under {self.min_per_class})"
-        return f"class '{pool.classes[fewest]}' {have}" + (more if others else "")
+        return f"picked while class '{pool.classes[fewest]}' had {have}" + (more if others else "")

@@ -645,13 +645,13 @@ def alerts(
         out.append({"kind": "backlog", "message": " ".join(b["sentence"] for b in growing)})
     if state["stop_recommended"] and remaining > 0:
         model = state["model"] or {}
-        out.append(
-            {
-                "kind": "stop",
-                "message": f"Stop recommended: model v{model.get('version')}'s stopping rule "
-                "says more labels would change little.",
-            }
+        message = (
+            f"Stop recommended: the label budget is spent (model v{model.get('version')})."
+            if model.get("stop_by_budget")
+            else f"Stop recommended: model v{model.get('version')}'s stopping rule "
+            "says more labels would change little."
         )
+        out.append({"kind": "stop", "message": message})
     if (
         agreement["alpha"] is not None
         and agreement["n_items"] >= MIN_COMPARED

@@ -27,7 +27,7 @@ from labelloop.learn.featurize import (
     missing_requirement,
     per_item_part,
 )
-from labelloop.learn.model import model_label
+from labelloop.learn.model import ModelFitError, model_label
 from labelloop.learn.relabel import LabelCheck
 from labelloop.learn.threads import one_thread
 from labelloop.schema.project import STRUCTURED_TYPES
@@ -493,16 +493,23 @@ def _choice_round(
     row_of = {int(i): k for k, i in enumerate(all_ids)}
     stop_rows = np.array([row_of[i] for i in stop_ids if i in row_of], dtype=np.intp)
     n_train = int((y != MISSING).sum())
-    result = run_round(
-        pool,
-        strategy=make_strategy(settings.strategy),
-        queue_size=queue_length(settings.queue_size, history, n_labeled=n_train),
-        rng=rng,
-        eval_X=eval_X,
-        eval_y=eval_y if eval_X is not None else None,
-        stop_X=X_pool[stop_rows] if stop_rows.size else None,
-        model=make_model(settings.model),
-    )
+    try:
+        result = run_round(
+            pool,
+            strategy=make_strategy(settings.strategy),
+            queue_size=queue_length(settings.queue_size, history, n_labeled=n_train),
+            rng=rng,
+            eval_X=eval_X,
+            eval_y=eval_y if eval_X is not None else None,
+            stop_X=X_pool[stop_rows] if stop_rows.size else None,
+            model=make_model(settings.model),
+        )
+    except ModelFitError as exc:  # the project keeps its model: say which setting and what to do
+        raise SchemaError(
+            f"settings.model: '{settings.model}' cannot learn from the project's {featurizer} "
+            f"features ({exc.reason}); a project keeps the model and featurizer it was created "
+            "with, so create one with another model or featurizer"
+        ) from exc
     queue = [
         {
             "rank": rank,

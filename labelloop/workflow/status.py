@@ -30,6 +30,23 @@ def _more_sentence(more: int | None, criterion: str | None) -> str | None:
     return f"{labels} would change 1% of the model's predictions."
 
 
+BUDGET = "budget"
+"""The stopping criterion that counts labels against the project's budget, not the model."""
+
+
+def _stop_sentence(decisions: list[dict[str, Any]]) -> str | None:
+    """Why stopping is recommended, in words: a rule that judges the model says it changes
+    little; the label budget alone says nothing of the model, which may still be learning."""
+    fired = {d["criterion"] for d in decisions if d["stop"]}
+    if not fired:
+        return None
+    if fired != {BUDGET}:
+        return "More labels are unlikely to change the model much."
+    if len(decisions) > 1:
+        return "The label budget is spent, though by its other rules the model is still learning."
+    return "The label budget is spent."
+
+
 def _model(row: Any, *, cohorts: bool = False) -> dict[str, Any]:
     """A model version as the status and the learning curve show it; ``cohorts`` adds its eval
     figures per cohort (None when the eval items carry no cohort tag or it was not measured),
@@ -49,6 +66,8 @@ def _model(row: Any, *, cohorts: bool = False) -> dict[str, Any]:
         "metrics": row["metrics"],
         "stopping": decisions,
         "stop_recommended": bool(row["stopping"].get("stop_recommended")),
+        "stop_sentence": _stop_sentence(decisions),
+        "stop_by_budget": {d["criterion"] for d in decisions if d["stop"]} == {BUDGET},
         # labels more that would still change the model noticeably (the smallest estimate)
         "more_labels": more,
         "more_labels_sentence": _more_sentence(more, source),
@@ -245,8 +264,8 @@ def _failure(row: Any) -> dict[str, Any] | None:
         "failures": n,
         "first_at": row["first_at"].isoformat(),
         "last_at": row["last_at"].isoformat(),
-        "sentence": f"Training rounds fail ({times}): {row['error']}. The model stays as it "
-        "is until the cause is fixed; the learner tries again, less often after each failure "
+        "sentence": f"Training rounds fail ({times}): {row['error'].rstrip('.')}. The model stays "
+        "as it is until the cause is fixed; the learner tries again, less often after each failure "
         f"(every {ROUND_RETRY_MAX_S / 60:g} minutes at most).",
     }
 

@@ -84,3 +84,31 @@ def test_an_eval_plateau_estimate_says_it_counts_labels_for_eval_gain(page: Page
     assert model["more_labels_sentence"] == sentence
     assert f'<p class="muted small" id="stop-more-labels">{sentence}</p>' in page.html()
     assert "1% of the model" not in page.html()
+
+
+def test_a_spent_budget_is_named_as_the_reason_to_stop(page: Page) -> None:
+    """With only the label budget spent, the stop box and the alert said "more labels are
+    unlikely to change the model much" above the rule's own "still changing" and "About 2 more
+    labels would change 1% of the model's predictions": the budget is the reason; they say so."""
+    from labelloop.workflow import insight
+
+    lab = page.lab
+    ctx = lab.project(SLUG, budget=6)
+    lab.import_rows(ctx, lab.rows(120))
+    lab.train(ctx)
+    ann = lab.member(SLUG, "ann", "annotator")
+    for n in (3, 3):
+        _label(lab, ann, n=n)
+        lab.train(ctx)
+    model = status.status(lab.db, ctx)["model"]
+    fired = [d["criterion"] for d in model["stopping"] if d["stop"]]
+    assert fired == ["budget"]
+    html = page.html()
+    assert "unlikely to change the model" not in html
+    assert (
+        "<strong>Stopping is recommended.</strong> The label budget is spent, though by its "
+        "other rules the model is still learning." in html
+    )
+    (stop,) = [a for a in insight.report(lab.db, ctx)["alerts"] if a["kind"] == "stop"]
+    assert stop["message"].startswith("Stop recommended: the label budget is spent"), stop
+    assert "would change little" not in stop["message"]

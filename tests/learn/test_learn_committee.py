@@ -37,9 +37,28 @@ def test_vote_entropy_ranks_by_how_split_the_votes_are() -> None:
     # Rows 0 and 3 both have unanimous votes; the consensus of row 3 is less sure, so it wins.
     assert sel.indices.tolist()[2:] == [3, 0]
     assert sel.reasons[0] == (
-        "committee of 3 models split: 1 say cat, 1 say dog, 1 say fox (vote entropy 1.00)"
+        "committee of 3 models split: 1 says cat, 1 says dog, 1 says fox (vote entropy 1.00)"
     )
-    assert sel.reasons[1] == "committee of 3 models split: 2 say cat, 1 say dog (vote entropy 0.58)"
+    assert (
+        sel.reasons[1] == "committee of 3 models split: 2 say cat, 1 says dog (vote entropy 0.58)"
+    )
+
+
+def test_vote_entropy_reason_counts_every_vote() -> None:
+    """Five members voting for four classes read "2 say HUM, 1 say DESC, 1 say ENTY": four votes
+    of five, the fifth (the class the model suggested) left out."""
+    classes = ("a", "b", "c", "d")
+    votes = [0, 0, 1, 2, 3]
+    committee = np.full((5, 1, 4), 0.1)
+    for member, c in enumerate(votes):
+        committee[member, 0, c] = 0.7
+    pool = Pool(
+        np.arange(1), np.zeros((1, 2)), np.full(1, MISSING), classes, committee_proba=committee
+    )
+    sel = make_strategy("qbc_vote_entropy").query(pool, None, 1, np.random.default_rng(0))
+    assert sel.reasons[0].startswith(
+        "committee of 5 models split: 2 say a, 1 says b, 1 says c, 1 says d (vote entropy"
+    ), sel.reasons[0]
 
 
 def test_kl_to_consensus_sees_disagreement_in_confidence_that_votes_miss() -> None:

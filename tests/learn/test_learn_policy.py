@@ -70,16 +70,18 @@ def test_typical_phase_reasons_name_the_class_that_lacks_labels() -> None:
     sel = make_strategy("auto").query(pool, some_proba(300), 5, np.random.default_rng(0))
     assert len(sel.indices) == 5 and np.all(pool.y[sel.indices] == MISSING)
     assert all(r.startswith("typical of a group of ") for r in sel.reasons)
-    assert all(r.endswith("; class 'spam' has only 1 label") for r in sel.reasons)
+    assert all(r.endswith("; picked while class 'spam' had only 1 label") for r in sel.reasons)
 
 
 def test_typical_phase_reason_counts_every_lacking_class() -> None:
     pool = pool_with([5, 0, 2], n=300, classes=("a", "b", "c"))
     sel = make_strategy("auto").query(pool, some_proba(300, 3), 2, np.random.default_rng(0))
-    assert sel.reasons[0].endswith("; class 'b' has no label yet (1 more class under 3)")
+    assert sel.reasons[0].endswith("; picked while class 'b' had no label (1 more class under 3)")
     blank = pool_with([], n=300)
     cold = make_strategy("auto").query(blank, None, 2, np.random.default_rng(0))
-    assert cold.reasons[0].endswith("items, none labeled yet; the project has no labels yet")
+    assert cold.reasons[0].endswith(
+        "items, none labeled yet; picked while the project had no labels"
+    )
 
 
 def test_margin_phase_is_plain_margin() -> None:

@@ -50,7 +50,9 @@ def test_cold_start_goes_to_a_strategy_that_can_do_it(data: dict) -> None:
         pool_of(data, 0), strategy=make_strategy("auto"), queue_size=4, rng=np.random.default_rng(0)
     )
     assert result.cold_start and result.strategy == "auto" and result.model is None
-    assert all(r.endswith("; the project has no labels yet") for r in result.selection.reasons)
+    assert all(
+        r.endswith("; picked while the project had no labels") for r in result.selection.reasons
+    )
     margin = run_round(
         pool_of(data, 0),
         strategy=make_strategy("margin"),

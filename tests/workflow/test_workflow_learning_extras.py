@@ -134,3 +134,39 @@ def test_density_weighted_pick_shows_its_score_components(lab: Any) -> None:
     # The score is the product the reason shows (beta = 1), up to the reason's rounding.
     assert abs(selection["score"] - uncertainty * density) <= 0.011
     assert set(selection) == {"strategy", "score", "rank", "model_version", "reason"}
+
+
+def test_a_model_that_cannot_learn_from_the_features_is_named_in_the_failure(
+    sqlite_lab: Any,
+) -> None:
+    """GaussianNB refuses TF-IDF's sparse rows: the failure the project page and `labelloop
+    status` show names the model setting and what to do, instead of scikit-learn's bare
+    TypeError (ending in a doubled full stop), which left a manager no clue which setting broke."""
+    from labelloop.workflow import learning
+
+    lab = sqlite_lab
+    ctx = lab.project("gnb", model="sklearn.naive_bayes.GaussianNB")
+    lab.import_rows(ctx, lab.rows(30, labeled=True), labeled=True)
+    learner = learning.Learner(lab.db)
+    assert learner.run_once() == 0
+    failure = status.status(lab.db, ctx)["training"]["failure"]
+    assert failure["error"].startswith(
+        "settings.model: 'sklearn.naive_bayes.GaussianNB' cannot learn from the project's "
+        "tfidf features (TypeError: Sparse data was passed"
+    ), failure["error"]
+    assert "another model or featurizer" in failure["error"]
+    assert ".." not in failure["sentence"]
+
+
+def test_a_cold_start_reason_stays_true_after_the_first_labels(lab: Any) -> None:
+    """The default policy's reasons are written when the queue is ranked and served until the
+    next round: an annotator on their fourth item read "the project has no labels yet" beside
+    the three they had just given. They say what held when the item was picked."""
+    ctx = lab.project("cold", strategy="auto", retrain_every=50)
+    lab.import_rows(ctx, lab.rows(80))
+    lab.train(ctx)
+    lab.label_next(ctx, n=3)
+    task = tasks.next_task(lab.db, ctx)
+    reason = task["selection"]["reason"]
+    assert "has no labels yet" not in reason
+    assert reason.endswith("; picked while the project had no labels"), reason
