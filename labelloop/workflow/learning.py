@@ -571,7 +571,9 @@ def _save(
             eval_metrics=h["metrics"],
         )
         for h in history
-        if not h["stopping"].get("cold_start")
+        # rounds on other features (tfidf standing in while embeddings were computed) are
+        # another model: their predictions changing says nothing of this one settling
+        if not h["stopping"].get("cold_start") and h["featurizer"] == outcome.featurizer
     ]
     if not outcome.cold_start:
         summaries.append(

@@ -118,6 +118,29 @@ def test_more_labels_estimate_is_kept_with_each_decision(lab: Any) -> None:
     assert [m["more_labels"] for m in status.models(lab.db, ctx)][0] is None  # cold start
 
 
+def test_rounds_on_other_features_do_not_count_toward_stopping(lab: Any) -> None:
+    """Embeddings computed in the background take over from tfidf: the stop rules compared the
+    new model's predictions with the tfidf model's, so the switch read as the model still
+    changing (or an earlier tfidf streak as settled). Only rounds on the same features count."""
+    from labelloop.store.tables import model_version
+
+    ctx = lab.project(stop_rule="stabilizing_predictions", stop_kappa=0.0, stop_window=1)
+    lab.import_rows(ctx, lab.rows(90))
+    lab.train(ctx)
+    ann = lab.member("sent", "ann", "annotator")
+    for n in (3, 3):
+        _label(lab, ann, n=n)
+        lab.train(ctx)
+    assert status.status(lab.db, ctx)["model"]["stopping"][0]["stop"] is True
+    with lab.db.write() as conn:  # as if those rounds had been made on other features
+        conn.execute(model_version.update().values(featurizer="minilm-l6-v2"))
+    _label(lab, ann, n=3)
+    lab.train(ctx)
+    decision = status.status(lab.db, ctx)["model"]["stopping"][0]
+    assert decision["stop"] is False
+    assert "needs" in decision["reason"]
+
+
 def test_density_weighted_pick_shows_its_score_components(lab: Any) -> None:
     ctx = lab.project(strategy="density_weighted")
     lab.import_rows(ctx, lab.rows(60))
