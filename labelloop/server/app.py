@@ -38,6 +38,7 @@ from labelloop.server.api import review as review_api
 from labelloop.server.api import search as search_api
 from labelloop.server.api import simulations as simulations_api
 from labelloop.server.auth import Sessions
+from labelloop.server.import_progress import ImportProgress
 from labelloop.server.throttle import ReportThrottle, SignInThrottle
 from labelloop.server.web import pages
 from labelloop.server.worker import LearnerProcess
@@ -339,6 +340,7 @@ def create_app(
     )
     app.state.sign_ins = SignInThrottle()
     app.state.reports = ReportThrottle()
+    app.state.import_progress = ImportProgress()
     app.state.templates = Jinja2Templates(directory=str(WEB / "templates"))
     app.mount("/static/apidocs", StaticFiles(directory=str(APIDOCS)), name="apidocs")
     app.mount("/static", StaticFiles(directory=str(WEB / "static")), name="static")

@@ -79,11 +79,16 @@ def import_items(
     prediction_field: str | None = None,
     split: str = "pool",
     progress: Callable[[int], None] | None = None,
+    stage: Callable[[str], None] | None = None,
     media_roots: Sequence[Path] = (),
     update_labels: bool = False,
     answers: bool = False,
 ) -> ImportReport:
     """Stream ``source`` into the project in one transaction; the first bad record aborts it.
+
+    ``progress`` is called with the records checked so far, every ``CHUNK`` records and at the
+    end; ``stage`` with what the import does from then on: ``storing images`` (an uploaded zip),
+    ``checking records``, ``saving`` (after the last record, until the import is committed).
 
     ``text_field`` names the record field holding the content, by default the schema's data
     field; a JSONL or CSV record without it is read from ``text``, the column an export writes,
@@ -125,6 +130,8 @@ def import_items(
     else:
         options = _importer_options(ctx, fmt, locals())
         if fmt == YoloImporter.format:  # a zip of a dataset with its images: stored first
+            if stage:
+                stage("storing images")
             uploads.clear_leftovers(db, ctx.id, roots=media_roots, slug=ctx.slug)
             stored = uploads.store_zip_images(source, roots=media_roots, slug=ctx.slug)
             if stored is not None:
@@ -149,6 +156,7 @@ def import_items(
             prediction_field=prediction_field,
             split=split,
             progress=progress,
+            stage=stage,
             media_roots=media_roots,
             update_labels=update_labels,
             answers=answers,
@@ -388,6 +396,7 @@ def _import_records(
     split: str,
     progress: Callable[[int], None] | None,
     media_roots: Sequence[Path],
+    stage: Callable[[str], None] | None = None,
     update_labels: bool = False,
     answers: bool = False,
     uploads_of: Sequence[Path] | None = None,
@@ -420,6 +429,8 @@ def _import_records(
     relabel: dict[str, tuple[int, dict[str, Any]]] = {}  # content hash -> (line, label value)
     firsts: dict[str, tuple[int, str | None]] = {}  # new in this file: hash -> (line, label)
     own = (media_roots if uploads_of is None else uploads_of, ctx.slug)
+    if stage:
+        stage("checking records")
     with db.write(project_id=ctx.id) as conn:
         seen = store_items.existing_hashes(conn, ctx.id)
         ids = _Ids(conn, ctx.id, id_field) if unique_ids else None
@@ -483,6 +494,8 @@ def _import_records(
                 )
             if digest in seen:
                 duplicates.append(record.line)
+                if progress and len(duplicates) % CHUNK == 0:  # a file here already moves too
+                    progress(n_items + len(duplicates))
                 if people is not None and record.answers:
                     people.counts["here_already"] += 1
                 if update_labels and record.label is not None:
@@ -546,6 +559,8 @@ def _import_records(
         flush()
         if progress:
             progress(n_items + len(duplicates))
+        if stage:
+            stage("saving")
         if people is not None:
             people.check()  # every annotator without a member named, before anything counts
             n_labeled += people.n_labeled

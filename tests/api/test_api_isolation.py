@@ -68,6 +68,7 @@ REQUESTS: dict[tuple[str, str], dict[str, Any]] = {
     # an own object would pass with: a secret id must be refused by its lookup, not its body.
     ("GET", "/api/projects/{slug}/guidelines/diff"): {"params": {"from": 1, "to": 2}},
     ("GET", "/api/projects/{slug}/search"): {"params": {"q": "number"}},  # in every text
+    ("GET", "/api/projects/{slug}/imports/progress"): {"params": {"key": "a-key-sent-with-upload"}},
     ("GET", "/p/{slug}/search"): {"params": {"q": "number"}},
     ("POST", "/api/projects/{slug}/tasks/next"): {"json": {}},
     ("POST", "/api/projects/{slug}/alerts/{kind}/acknowledge"): {"json": {"note": "on it"}},

@@ -224,15 +224,18 @@ def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
 
 
 @contextmanager
-def serving(home: Path, *args: str, env: dict[str, str] | None = None) -> Iterator[str]:
+def serving(
+    home: Path, *args: str, env: dict[str, str] | None = None, module: str = "labelloop"
+) -> Iterator[str]:
     """Run ``labelloop *args --port N`` on ``home`` (with ``env`` added to its environment)
-    until the block ends; its URL once healthy."""
+    until the block ends; its URL once healthy. ``module`` is what ``python -m`` runs: a test's
+    own wrapper of the CLI that hooks into the server."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     log = home / f"{args[0]}.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "labelloop", *args, "--port", str(port)],
+            [sys.executable, "-m", module, *args, "--port", str(port)],
             env={**_env(home), **(env or {})},
             stdout=out,
             stderr=subprocess.STDOUT,

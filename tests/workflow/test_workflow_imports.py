@@ -410,3 +410,29 @@ def test_eval_fraction_holds_out_a_share_of_the_labeled_items_by_their_content(l
     # The model measures itself on them.
     lab.train(ctx)
     assert status.status(lab.db, ctx)["counts"]["eval"] == len(held)
+
+
+def test_progress_counts_records_checked_new_or_here_already_and_stages_follow(
+    lab: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ctx = lab.project()
+    monkeypatch.setattr(imports, "CHUNK", 10)
+    said: list[Any] = []
+
+    def run(rows: list[dict[str, Any]]) -> None:
+        said.clear()
+        lines = "".join(json.dumps(r) + "\n" for r in rows).encode()
+        imports.import_items(
+            lab.db,
+            ctx,
+            io.BytesIO(lines),
+            fmt="jsonl",
+            filename="items.jsonl",
+            progress=said.append,
+            stage=said.append,
+        )
+
+    run(make_rows(25))
+    assert said == ["checking records", 10, 20, 25, "saving"]
+    run(make_rows(25))  # the same file again: nothing new, the count moves all the same
+    assert said == ["checking records", 10, 20, 25, "saving"]

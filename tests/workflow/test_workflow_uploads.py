@@ -305,3 +305,19 @@ def item_ids(lab: Lab, ctx: Any) -> list[int]:
 
     with lab.db.read() as conn:
         return list(conn.execute(select(item.c.id).where(item.c.project_id == ctx.id)).scalars())
+
+
+def test_a_zips_import_says_it_stores_its_images_before_checking_records(street: Any) -> None:
+    lab, ctx, media = street
+    said: list[Any] = []
+    imports.import_items(
+        lab.db,
+        ctx,
+        yolo_zip({"train/a": 10, "train/b": 20}),
+        fmt="yolo",
+        filename="cars.zip",
+        media_roots=(media,),
+        progress=said.append,
+        stage=said.append,
+    )
+    assert said == ["storing images", "checking records", 2, "saving"]

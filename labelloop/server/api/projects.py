@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from pathlib import PurePath
 from typing import Annotated, Any, BinaryIO, cast
 
@@ -17,6 +18,7 @@ from labelloop.govern.permissions import Permission
 from labelloop.ingest import importer_for_path
 from labelloop.server.api.deps import AdminUser, CurrentUser, DbDep, FeaturesDep, ReportUser
 from labelloop.server.api.schemas import Id, MemberIn, ProjectIn, SettingsIn
+from labelloop.server.import_progress import KEY_PATTERN, ImportProgress
 from labelloop.workflow import (
     auditing,
     batches,
@@ -180,31 +182,39 @@ def import_file(
     format: Annotated[str | None, Form()] = None,
     update_labels: Annotated[bool, Form()] = False,
     annotations: Annotated[bool, Form()] = False,
+    progress_key: Annotated[str | None, Form(pattern=KEY_PATTERN)] = None,
 ) -> dict[str, Any]:
     """Import an uploaded file; all records or none. ``update_labels``: items already here take
     the file's labels unless people labeled them here (``updated``, ``kept``). ``annotations``
     (a Label Studio file): every annotator's answer comes in as their member's, and labels
-    resolve by the project's rules."""
+    resolve by the project's rules. ``progress_key`` (8-64 letters, digits, ``-``, ``_``):
+    how far the import has come is answered under it by ``GET …/imports/progress``."""
     ctx = projects.access(db, slug, user, Permission.IMPORT)
     filename = PurePath(file.filename or "upload").name
     fmt = format or importer_for_path(filename)
     if file.size is not None and file.size > MAX_UPLOAD_BYTES:
         raise LabelloopError("the file is larger than 2 GiB")
-    report = imports.import_items(
-        db,
-        ctx,
-        file.file,
-        fmt=fmt,
-        filename=filename,
-        text_field=text_field or None,
-        id_field=id_field or None,
-        label_field=label_field or None,
-        prediction_field=prediction_field or None,
-        split=split,
-        media_roots=request.app.state.settings.media_root_paths,  # image paths are checked
-        update_labels=update_labels,
-        answers=annotations,
-    )
+    registry: ImportProgress = request.app.state.import_progress
+    with (
+        registry.tracking(user.id, ctx.id, progress_key) if progress_key else nullcontext()
+    ) as tracker:
+        report = imports.import_items(
+            db,
+            ctx,
+            file.file,
+            fmt=fmt,
+            filename=filename,
+            text_field=text_field or None,
+            id_field=id_field or None,
+            label_field=label_field or None,
+            prediction_field=prediction_field or None,
+            split=split,
+            progress=tracker.records if tracker else None,
+            stage=tracker.stage if tracker else None,
+            media_roots=request.app.state.settings.media_root_paths,  # image paths are checked
+            update_labels=update_labels,
+            answers=annotations,
+        )
     return {
         "batch_id": report.batch_id,
         "items": report.n_items,
@@ -218,6 +228,23 @@ def import_file(
         "kept_lines": list(report.kept_lines[:100]),
         "notes": list(report.notes),
     }
+
+
+@router.get("/{slug}/imports/progress")
+def import_progress(
+    slug: str,
+    request: Request,
+    db: DbDep,
+    user: CurrentUser,
+    key: Annotated[str, Query(pattern=KEY_PATTERN)],
+) -> dict[str, Any]:
+    """How far the caller's upload sent with ``progress_key=key`` has come: ``state``
+    (running, done, failed), ``records`` checked and ``stage`` (storing images, checking
+    records, saving); ``state: unknown`` for a key this server does not hold for this caller
+    and project (another server process took the upload, or it ended minutes ago)."""
+    ctx = projects.access(db, slug, user, Permission.IMPORT)
+    found = request.app.state.import_progress.read(user.id, ctx.id, key)
+    return found or {"state": "unknown", "records": None, "stage": None}
 
 
 @router.get("/{slug}/imports")

@@ -383,7 +383,44 @@
       el.percent.textContent = note ? `${pct}% · ${note}` : `${pct}%`;
     };
 
+    // While the server checks and saves an upload's records it answers how far it has come
+    // under the random key the upload carried; an answer of "unknown" (another server process
+    // took the upload) or a failed poll leaves the text as it is.
+    const POLL_MS = 1000;
+    let watching = null; // the key of the upload whose answer is awaited
+    let pollTimer = 0;
+    const newKey = () =>
+      [...crypto.getRandomValues(new Uint8Array(16))]
+        .map((b) => b.toString(16).padStart(2, "0"))
+        .join("");
+    const checked = (answer) => {
+      const stage = answer.stage || "checking records";
+      if (answer.stage === "storing images" || !answer.records) return `${stage}…`;
+      return `${stage}… ${fmt(answer.records)} ${plural(answer.records, "record")}`;
+    };
+    const watch = (key) => {
+      const poll = async () => {
+        let answer = null;
+        try {
+          answer = await api("GET", `${base}/imports/progress?key=${encodeURIComponent(key)}`);
+        } catch (_) {
+          answer = null; // the upload's own answer says what went wrong, if anything did
+        }
+        if (watching !== key) return; // the upload was answered meanwhile
+        if (answer && answer.state !== "unknown") progress(1, checked(answer));
+        pollTimer = setTimeout(poll, POLL_MS);
+      };
+      watching = key;
+      clearTimeout(pollTimer);
+      pollTimer = setTimeout(poll, POLL_MS);
+    };
+    const unwatch = () => {
+      watching = null;
+      clearTimeout(pollTimer);
+    };
+
     const finish = (state) => {
+      unwatch();
       form.dataset.state = state;
       form.removeAttribute("aria-busy");
       el.submit.disabled = false;
@@ -399,7 +436,9 @@
         el.file.focus();
         return;
       }
+      const key = newKey();
       const data = new FormData();
+      data.append("progress_key", key);
       data.append("file", file, file.name);
       data.append("text_field", el.textField.value.trim() || "text");
       if (el.idField.value.trim()) data.append("id_field", el.idField.value.trim());
@@ -422,8 +461,12 @@
       xhr.upload.addEventListener("progress", (e) => {
         if (e.lengthComputable && e.total > 0) progress(e.loaded / e.total, "uploading");
       });
-      // The upload is done; the server now checks every record before it answers.
-      xhr.upload.addEventListener("load", () => progress(1, "checking records…"));
+      // The upload is done; the server now checks every record before it answers, saying how
+      // many it has checked when asked.
+      xhr.upload.addEventListener("load", () => {
+        progress(1, "checking records…");
+        if (form.dataset.state === "uploading") watch(key);
+      });
       xhr.addEventListener("load", () => {
         if (xhr.status === 201) {
           let report;
