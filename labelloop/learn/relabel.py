@@ -27,6 +27,11 @@ MAX_ROWS = 5_000
 CONFIDENT = 0.5
 """Out-of-fold probability the model must give another class before a label counts as
 contradicted: that class more likely than all the others together, the given one included."""
+ODDS = 2.0
+"""How many times as likely as the given label that class must be as well. With two classes a
+probability of 0.5 alone is a coin flip (0.51 against 0.49); twice as likely asks for 2/3 there,
+and rarely binds with more classes, where 0.5 already leaves the label little. Measured on
+planted flips by ``bench/relabel_precision.py``."""
 
 
 def beats_majority(given: NDArray[np.int64], pred_probs: NDArray[np.floating]) -> bool:
@@ -39,14 +44,40 @@ def beats_majority(given: NDArray[np.int64], pred_probs: NDArray[np.floating]) -
 
 
 def contradicted(
-    given: NDArray[np.int64], pred_probs: NDArray[np.floating], *, min_confidence: float = CONFIDENT
+    given: NDArray[np.int64],
+    pred_probs: NDArray[np.floating],
+    *,
+    min_confidence: float = CONFIDENT,
+    min_odds: float = ODDS,
 ) -> NDArray[np.bool_]:
-    """Per row, whether the model confidently contradicts its label: its guess is another class,
-    with probability ``min_confidence`` at least. A row whose own label is still the guess is
-    borderline, not mislabeled, and a weak guess is no evidence against a label."""
+    """Per row, whether the model confidently contradicts its label.
+
+    Its guess is another class, with probability ``min_confidence`` at least and ``min_odds``
+    times the given label's at least. A row whose own label is still the guess is borderline,
+    not mislabeled, and a weak guess (or, with two classes, 0.51 against 0.49) is no evidence
+    against a label.
+
+    Parameters
+    ----------
+    given : ndarray of int, shape (n,)
+        The label of each row, as column indices of ``pred_probs``.
+    pred_probs : ndarray of shape (n, n_classes)
+        Out-of-fold class probabilities.
+    min_confidence : float
+        Probability of the guessed class needed.
+    min_odds : float
+        Ratio of the guessed class's probability to the given label's needed.
+
+    Returns
+    -------
+    ndarray of bool, shape (n,)
+    """
+    rows = np.arange(len(given))
     guessed = pred_probs.argmax(axis=1)
-    sure = pred_probs[np.arange(len(guessed)), guessed] >= min_confidence - 1e-12  # float noise
-    return (guessed != given) & sure
+    p_guess, p_given = pred_probs[rows, guessed], pred_probs[rows, given]
+    sure = p_guess >= min_confidence - 1e-12  # 1e-12: float noise
+    likelier = p_guess >= min_odds * p_given - 1e-12
+    return (guessed != given) & sure & likelier
 
 
 def _no_rows() -> NDArray[np.intp]:
@@ -95,6 +126,7 @@ def relabel_candidates(
     max_items: int = 50,
     max_rows: int = MAX_ROWS,
     min_confidence: float = CONFIDENT,
+    min_odds: float = ODDS,
 ) -> Selection:
     """Labeled rows whose label is most likely wrong, most suspicious first: the suggestions
     of :func:`check_labels`, which documents the parameters."""
@@ -109,6 +141,7 @@ def relabel_candidates(
         max_items=max_items,
         max_rows=max_rows,
         min_confidence=min_confidence,
+        min_odds=min_odds,
     ).suggestions
 
 
@@ -124,6 +157,7 @@ def check_labels(
     max_items: int = 50,
     max_rows: int = MAX_ROWS,
     min_confidence: float = CONFIDENT,
+    min_odds: float = ODDS,
 ) -> LabelCheck:
     """Labeled rows whose label is most likely wrong, most suspicious first, and what the
     check thought of every row it judged.
@@ -132,8 +166,9 @@ def check_labels(
     when a class has fewer labels; classes with a single label cannot be checked and are left
     out). cleanlab's confident learning (``filter_by="prune_by_noise_rate"``) flags the issues,
     ranked by self-confidence (the out-of-fold probability of the given label). Only
-    confident contradictions are kept: the model's guess is another class, with out-of-fold
-    probability ``min_confidence`` at least. A model still weak on few labels finds many
+    confident contradictions are kept (:func:`contradicted`): the model's guess is another
+    class, with out-of-fold probability ``min_confidence`` at least and ``min_odds`` times the
+    given label's (with two classes, 2/3 by default). A model still weak on few labels finds many
     issues by confident learning's per-class thresholds alone, most of them right labels; one
     whose out-of-fold predictions do not beat the most common label (:func:`beats_majority`)
     suggests nothing.
@@ -158,6 +193,8 @@ def check_labels(
     max_rows : int
     min_confidence : float
         Probability of the contradicting class needed to suggest a re-label.
+    min_odds : float
+        Ratio of the contradicting class's probability to the given label's needed.
 
     Returns
     -------
@@ -201,7 +238,8 @@ def check_labels(
         n_jobs=1,
     )
     issues = np.asarray(issues, dtype=np.intp)
-    sure = contradicted(given[issues], pred_probs[issues], min_confidence=min_confidence)
+    rule = {"min_confidence": min_confidence, "min_odds": min_odds}
+    sure = contradicted(given[issues], pred_probs[issues], **rule)
     issues = issues[sure][:max_items]
     names = [classes[c] if classes is not None else str(c) for c in checkable]
     guess = pred_probs[issues].argmax(axis=1)
@@ -215,6 +253,6 @@ def check_labels(
         Selection(indices=rows[issues], scores=1.0 - p_given[issues], reasons=reasons),
         rows=rows,
         p_given=p_given,
-        contradicted=contradicted(given, pred_probs, min_confidence=min_confidence),
+        contradicted=contradicted(given, pred_probs, **rule),
         agrees=pred_probs.argmax(axis=1) == given,
     )

@@ -217,8 +217,9 @@ def scan(
     db: Database, ctx: ProjectContext, *, folds: int = 5, cache: FeatureCache | None = None
 ) -> dict[str, Any]:
     """Flag likely label errors among resolved labels by confident learning over
-    cross-validated probabilities (Northcutt et al. 2021); new flags feed the review queue when
-    the project reviews flagged items.
+    cross-validated probabilities (Northcutt et al. 2021) that the model also confidently
+    contradicts, by the round's rule (:func:`labelloop.learn.relabel.contradicted`); new flags
+    feed the review queue when the project reviews flagged items.
 
     The model reads the project's own features (image and audio files under the cache's media
     roots). Embeddings come from ``cache`` once every labeled item has them; until then a

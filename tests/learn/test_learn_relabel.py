@@ -7,7 +7,7 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 
 from labelloop.learn import relabel_candidates
-from labelloop.learn.relabel import beats_majority, check_labels
+from labelloop.learn.relabel import beats_majority, check_labels, contradicted
 
 
 def blobs(n: int = 200, flips: int = 10, seed: int = 0):
@@ -155,3 +155,48 @@ def test_rows_the_check_could_not_judge_are_left_out() -> None:
         rng=np.random.default_rng(0),
     )
     assert blind.rows.shape == (0,)  # no better than the most common label: judges nothing
+
+
+def test_a_coin_flip_between_two_classes_contradicts_no_label() -> None:
+    """With two classes 0.51 against 0.49 is a coin flip, not a confident contradiction: the
+    guess must be twice as likely as the label (2/3) before the label counts as contradicted."""
+    probs = np.array([[0.49, 0.51], [0.40, 0.60], [1 / 3, 2 / 3], [0.10, 0.90], [0.90, 0.10]])
+    given = np.zeros(5, dtype=np.int64)  # every row labeled class 0
+    assert contradicted(given, probs).tolist() == [False, False, True, True, False]
+    assert contradicted(given, probs, min_odds=1.0).tolist() == [True, True, True, True, False]
+
+
+def test_with_more_classes_the_guess_needs_half_the_mass_and_twice_the_label() -> None:
+    probs = np.array(
+        [
+            [0.55, 0.40, 0.05],  # the label a close second: not contradicted
+            [0.55, 0.25, 0.20],  # guessed at 0.55, the label 0.25 (2.2x): contradicted
+            [0.45, 0.10, 0.45],  # the label unlikely, but no class is a confident guess
+            [0.10, 0.80, 0.10],  # the model agrees with the label
+            [0.05, 0.05, 0.90],  # a clear contradiction
+        ]
+    )
+    given = np.ones(5, dtype=np.int64)  # every row labeled class 1
+    assert contradicted(given, probs).tolist() == [False, True, False, False, True]
+
+
+def test_two_class_suggestions_are_at_least_two_to_one() -> None:
+    """Two overlapping classes, a few labels flipped: the check's reasons never read 'the model
+    is 0.55 sure' any more; with the coin-flip rule (odds 1) they did."""
+    rng = np.random.default_rng(4)
+    truth = np.repeat([0, 1], 150)
+    X = rng.normal(size=(300, 4)) + 0.9 * np.eye(4)[truth]  # classes barely apart
+    noisy = truth.copy()
+    flipped = rng.choice(300, size=30, replace=False)
+    noisy[flipped] = 1 - noisy[flipped]
+    kwargs = {"classes": ("ham", "spam"), "rng": np.random.default_rng(0), "max_items": 300}
+    model = LogisticRegression()
+
+    def guesses(sel: Any) -> list[float]:
+        return [float(r.split(" sure")[0].split()[-1]) for r in sel.reasons]
+
+    coin = relabel_candidates(X, np.arange(300), noisy, model, min_odds=1.0, **kwargs)
+    sure = relabel_candidates(X, np.arange(300), noisy, model, **kwargs)
+    assert min(guesses(coin)) < 0.6  # flagged on a near coin flip under the old rule
+    assert guesses(sure) and min(guesses(sure)) >= 0.67  # 2/3, printed to two decimals
+    assert set(sure.indices.tolist()) < set(coin.indices.tolist())

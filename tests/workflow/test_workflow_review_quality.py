@@ -373,3 +373,34 @@ def test_agreement_on_spans_is_reported_per_entity_label(sqlite_lab: Any) -> Non
         "city": {"disagreement": 4},
         "person": {"disagreement": 2},
     }
+
+
+def test_a_scan_flags_no_label_on_a_two_class_coin_flip(lab: Any, monkeypatch: Any) -> None:
+    """The scan judges labels by the round's rule: on a two-class project a label the
+    cross-validated model finds 0.55 against 0.45 wrong is not flagged, one at 0.9 is. The
+    out-of-fold probabilities are set by hand so the rule, not a model, is what is tested."""
+    schema = {
+        "name": "SMS",
+        "data": {"type": "text", "field": "text"},
+        "controls": [{"name": "kind", "type": "choice", "labels": ["ham", "spam"], "target": True}],
+    }
+    projects.create_project(lab.db, "sms", schema, actor=lab.admin)
+    ctx = lab.ctx("sms", lab.admin)
+    rows = [{"id": f"h{i}", "text": f"honest ham {i}", "label": "ham"} for i in range(20)]
+    rows += [{"id": f"s{i}", "text": f"honest spam {i}", "label": "spam"} for i in range(20)]
+    rows += [
+        {"id": "coin", "text": "a coin flip", "label": "ham"},
+        {"id": "clear", "text": "a clear mistake", "label": "ham"},
+    ]
+    lab.import_rows(ctx, rows, labeled=True)
+    p_spam = {"honest ham": 0.4, "honest spam": 0.55, "a coin flip": 0.55, "a clear mistake": 0.9}
+
+    def by_hand(ctx: Any, rows: Any, y: Any, folds: int, cache: Any) -> np.ndarray:
+        p = [next(v for k, v in p_spam.items() if r["payload"]["text"].startswith(k)) for r in rows]
+        return np.column_stack([1 - np.array(p), p])
+
+    monkeypatch.setattr(quality, "_cross_val_proba", by_hand)
+    found = quality.scan(lab.db, ctx)
+    with lab.db.read() as conn:
+        flagged = conn.execute(select(item.c.external_id).where(item.c.id.in_(found["items"])))
+        assert sorted(r[0] for r in flagged) == ["clear"]
