@@ -4,31 +4,15 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import Any
 
 from labelloop.errors import LabelloopError
+from labelloop.pictures import as_shown
 
 MAX_THUMBNAIL = 512
 """The largest thumbnail side served; larger requests are refused."""
 
 _TRANSPOSED = (5, 6, 7, 8)
 """EXIF orientations that turn the picture by 90 degrees, so width and height swap on screen."""
-
-
-_WIDE_GREY = ("I", "I;16", "I;16B", "I;16L", "I;16N")
-"""Pillow's modes of a 16-bit grey PNG, whose values run to 65,535."""
-
-
-def as_shown(img: Any) -> Any:
-    """``img`` as a browser shows it, for the learner and the thumbnails to see what annotators
-    see: turned upright by its EXIF orientation, and a 16-bit grey PNG scaled to 8-bit grey
-    (Pillow's ``convert()`` clips its values at 255 and turns it white)."""
-    from PIL import ImageOps
-
-    upright = ImageOps.exif_transpose(img)
-    if upright.mode in _WIDE_GREY:
-        return upright.convert("I").point(lambda v: v * (1 / 256)).convert("L")
-    return upright
 
 
 def image_size(path: Path) -> dict[str, int]:

@@ -59,7 +59,7 @@ def _read_file(path: Path, root: str | None) -> NDArray[np.float64]:
         raise LabelloopError("reading image files needs Pillow: pip install pillow")
     from PIL import Image
 
-    from labelloop.ingest.imaging import as_shown  # with Pillow: only image files need it
+    from labelloop.pictures import as_shown
 
     try:
         with Image.open(path) as image:

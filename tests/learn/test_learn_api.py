@@ -19,6 +19,8 @@ ALLOWED_LABELLOOP = (
     "labelloop.errors",
     "labelloop.learn",
     "labelloop.schema.tokens",  # the one tokenizer spans are snapped to (no schema parsing)
+    "labelloop.kinds",  # what reads as a number in a table cell, as the import judges it
+    "labelloop.pictures",  # a picture as the browser shows it (Pillow imported when used)
 )
 # Optional extras (embeddings, image files): imported inside the functions that need them only.
 OPTIONAL_LAZY = {
