@@ -531,7 +531,16 @@ def test_e2e_the_unreachable_message_goes_once_the_server_answers(
         with page.expect_event("requestfailed", lambda r: r.url.endswith(f"/tasks/{first}/submit")):
             page.keyboard.press("Enter")
         unreachable.first.wait_for()
-        _wait_task(page)  # the item comes back with its answer, to send again
+        # the item comes back with its answer, to send again (not merely any item on screen:
+        # on a loaded machine the next one could still show)
+        page.wait_for_function(
+            """(id) => {
+                const app = document.getElementById('label-app');
+                return app.dataset.state === 'task' && app.dataset.assignmentId === id
+                    && !!document.querySelector('.label-btn[aria-pressed="true"]');
+            }""",
+            arg=first,
+        )
     assert unreachable.count() == 1  # one message, however many calls failed
     assert page.get_attribute("#label-app", "data-assignment-id") == first
 
