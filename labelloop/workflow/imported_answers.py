@@ -120,47 +120,63 @@ class AnswerImport:
         )
 
     def write(self, item_ids: Sequence[int], answers: Sequence[list[_Ready]]) -> None:
-        """Store each new item's answers as its annotators' and resolve its label."""
+        """Store new items' answers as their annotators' and resolve their labels, with a few
+        statements for all of them (under Dawid–Skene an item at a time: it resolves from the
+        answers written before its own, as each item's did when it was answered)."""
+        given = [(i, ready) for i, ready in zip(item_ids, answers, strict=True) if ready]
+        step = 1 if self.ctx.settings.resolution == "dawid_skene" else max(len(given), 1)
+        for start in range(0, len(given), step):
+            self._write(given[start : start + step])
+
+    def _write(self, given: Sequence[tuple[int, list[_Ready]]]) -> None:
         ctx = self.ctx
-        for item_id, ready in zip(item_ids, answers, strict=True):
-            if not ready:
-                continue
+        leases = [
+            {
+                "project_id": ctx.id,
+                "item_id": item_id,
+                "user_id": r.user_id,
+                "state": "skipped" if r.value is None else "submitted",
+                "leased_at": r.created_at,
+                "lease_expires_at": r.created_at,
+                "strategy": IMPORT_STRATEGY,
+                "reason": self._reason(r),
+            }
+            for item_id, ready in given
+            for r in ready
+        ]
+        lease_ids = store_review.insert_assignments(self.conn, leases)
+        store_tasks.insert_annotations(
+            self.conn,
+            [
+                {
+                    "project_id": ctx.id,
+                    "item_id": item_id,
+                    "user_id": r.user_id,
+                    "assignment_id": lease_ids[item_id, r.user_id],
+                    "value": r.value,
+                    "status": "submitted",
+                    "schema_version": ctx.schema_version,
+                    "active_ms": r.active_ms,
+                    "created_at": r.created_at,
+                    "updated_at": r.updated_at,
+                }
+                for item_id, ready in given
+                for r in ready
+                if r.value is not None
+            ],
+        )
+        last: dict[int, datetime] = {}  # each answered item -> when its last answer came
+        for item_id, ready in given:
             for r in ready:
-                skipped = r.value is None
-                assignment_id = store_review.insert_assignment(
-                    self.conn,
-                    project_id=ctx.id,
-                    item_id=item_id,
-                    user_id=r.user_id,
-                    state="skipped" if skipped else "submitted",
-                    leased_at=r.created_at,
-                    lease_expires_at=r.created_at,
-                    strategy=IMPORT_STRATEGY,
-                    reason=self._reason(r),
-                )
-                self.counts["skips" if skipped else "answers"] += 1
-                if skipped:
-                    continue
-                store_tasks.insert_annotation(
-                    self.conn,
-                    project_id=ctx.id,
-                    item_id=item_id,
-                    user_id=r.user_id,
-                    assignment_id=assignment_id,
-                    value=r.value,
-                    status="submitted",
-                    schema_version=ctx.schema_version,
-                    active_ms=r.active_ms,
-                    created_at=r.created_at,
-                    updated_at=r.updated_at,
-                )
-            answered = [r for r in ready if r.value is not None]
-            if not answered:
-                continue
-            how = review.resolve(self.conn, ctx, item_id, known={"gold": None, "resolution": None})
-            if how is not None:  # settled when its last answer came, as the tool saw it
-                store_tasks.set_label_time(self.conn, item_id, answered[-1].created_at)
-                self.n_labeled += 1
+                self.counts["skips" if r.value is None else "answers"] += 1
+                if r.value is not None:
+                    last[item_id] = r.created_at
+        new = {"gold": None, "resolution": None}
+        how = review.resolve_many(self.conn, ctx, list(last), known=dict.fromkeys(last, new))
+        # settled when its last answer came, as the tool saw it
+        settled = {item_id: at for item_id, at in last.items() if how[item_id] is not None}
+        store_tasks.set_label_times(self.conn, settled)
+        self.n_labeled += len(settled)
 
     def notes(self, n_items: int) -> list[str]:
         """Sentences for the import's summary: how many answers came in, and what did not."""
