@@ -7,8 +7,20 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, and_, bindparam, delete, func, or_, select, update
+from sqlalchemy import (
+    Connection,
+    RowMapping,
+    Select,
+    and_,
+    bindparam,
+    delete,
+    func,
+    or_,
+    select,
+    update,
+)
 
+from labelloop.store import highwater
 from labelloop.store.db import fetch, insert, new_id
 from labelloop.store.tables import (
     AUTO,
@@ -388,13 +400,23 @@ def resolve_annotation_flags(
 
 
 def flags_of(conn: Connection, item_id: int) -> list[dict[str, Any]]:
-    q = (
-        select(flag, user.c.username)
-        .outerjoin(user, user.c.id == flag.c.user_id)
-        .where(flag.c.item_id == item_id)
-        .order_by(flag.c.id)
-    )
+    q = _flags_select().where(flag.c.item_id == item_id).order_by(flag.c.id)
     return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def items_flags(conn: Connection, item_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
+    """:func:`flags_of` many items in one statement, by item (none: no entry)."""
+    found: dict[int, list[dict[str, Any]]] = {}
+    if not item_ids:
+        return found
+    q = _flags_select().where(flag.c.item_id.in_(sorted(set(item_ids)))).order_by(flag.c.id)
+    for r in conn.execute(q).mappings():
+        found.setdefault(int(r["item_id"]), []).append(dict(r))
+    return found
+
+
+def _flags_select() -> Select[Any]:
+    return select(flag, user.c.username).outerjoin(user, user.c.id == flag.c.user_id)
 
 
 def flag_list(
@@ -448,8 +470,8 @@ def _corrected() -> Any:
     )
 
 
-@cache
-def _item_annotations_stmt() -> Any:
+def _annotations_select() -> Select[Any]:
+    """Annotations with their annotator, latest correction and the selection that served them."""
     return (
         select(
             annotation,
@@ -460,6 +482,13 @@ def _item_annotations_stmt() -> Any:
         )
         .join(user, user.c.id == annotation.c.user_id)
         .outerjoin(assignment, assignment.c.id == annotation.c.assignment_id)
+    )
+
+
+@cache
+def _item_annotations_stmt() -> Any:
+    return (
+        _annotations_select()
         .where(annotation.c.item_id == bindparam("item_id"))
         .order_by(annotation.c.id)
     )
@@ -468,6 +497,32 @@ def _item_annotations_stmt() -> Any:
 def item_annotations(conn: Connection, item_id: int) -> list[dict[str, Any]]:
     """Every annotation of an item, oldest first, with its annotator and latest correction."""
     return fetch(conn, _item_annotations_stmt(), {"item_id": item_id})
+
+
+def items_annotations(conn: Connection, item_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
+    """:func:`item_annotations` of many items in one statement, by item (none: no entry)."""
+    found: dict[int, list[dict[str, Any]]] = {}
+    if not item_ids:
+        return found
+    q = _annotations_select().where(annotation.c.item_id.in_(sorted(set(item_ids))))
+    for r in conn.execute(q.order_by(annotation.c.id)).mappings():
+        found.setdefault(int(r["item_id"]), []).append(dict(r))
+    return found
+
+
+def insert_assignments(
+    conn: Connection, rows: Sequence[dict[str, Any]]
+) -> dict[tuple[int, int], int]:
+    """Leases written outside the queue for items nobody had one of yet (the answers an import
+    brings to its new items), in one executemany; their ids by (item, user), which the rows
+    hold once each."""
+    if not rows:
+        return {}
+    conn.execute(highwater.insert_of(conn, assignment), list(rows))
+    q = select(assignment.c.id, assignment.c.item_id, assignment.c.user_id).where(
+        assignment.c.item_id.in_(sorted({int(r["item_id"]) for r in rows}))
+    )
+    return {(int(i), int(u)): int(a) for a, i, u in conn.execute(q)}
 
 
 def set_status(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
@@ -454,10 +454,40 @@ def upsert_label(
     )
 
 
-def set_label_time(conn: Connection, item_id: int, at: datetime) -> None:
-    """Date an item's resolved label (a label resolved from imported answers: when the last
-    of them was given)."""
-    conn.execute(update(item_label).where(item_label.c.item_id == item_id).values(decided_at=at))
+def insert_annotations(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Many annotations in one executemany (answers an import brings, with their own times)."""
+    if rows:
+        conn.execute(annotation.insert(), list(rows))
+
+
+def insert_labels(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Many items' resolved labels (items that had none), in one executemany."""
+    if rows:
+        conn.execute(item_label.insert(), [{"decided_at": now(), **r} for r in rows])
+
+
+def set_label_times(conn: Connection, times: Mapping[int, datetime]) -> None:
+    """Date items' resolved labels (labels resolved from imported answers: when the last of
+    them was given), item id -> time, in one executemany."""
+    if times:
+        q = (
+            update(item_label)
+            .where(item_label.c.item_id == bindparam("label_item_id"))
+            .values(decided_at=bindparam("at"))
+        )
+        conn.execute(q, [{"label_item_id": i, "at": at} for i, at in times.items()])
+
+
+def unlabel_items(conn: Connection, item_ids: Sequence[int]) -> None:
+    """Take many items' resolved labels away in one statement."""
+    if item_ids:
+        conn.execute(delete(item_label).where(item_label.c.item_id.in_(sorted(set(item_ids)))))
+
+
+def leave_queues(conn: Connection, item_ids: Sequence[int]) -> None:
+    """Take many resolved items out of every queue of their project in one statement."""
+    if item_ids:
+        conn.execute(delete(queue_entry).where(queue_entry.c.item_id.in_(sorted(set(item_ids)))))
 
 
 def unlabel(conn: Connection, item_id: int) -> None:

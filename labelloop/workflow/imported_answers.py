@@ -121,49 +121,79 @@ class AnswerImport:
         )
 
     def write(self, item_ids: Sequence[int], answers: Sequence[list[_Ready]]) -> None:
-        """Store each new item's answers as its annotators' and resolve its label."""
+        """Store new items' answers as their annotators' and resolve their labels, with a few
+        statements for all of them (under Dawid–Skene an item at a time: it resolves from the
+        answers written before its own, as each item's did when it was answered)."""
+        given = [(i, ready) for i, ready in zip(item_ids, answers, strict=True) if ready]
+        step = 1 if self.ctx.settings.resolution == "dawid_skene" else max(len(given), 1)
+        for start in range(0, len(given), step):
+            self._write(given[start : start + step])
+
+    def _write(self, given: Sequence[tuple[int, list[_Ready]]]) -> None:
         ctx = self.ctx
-        for item_id, ready in zip(item_ids, answers, strict=True):
-            if not ready:
-                continue
+        leases = [
+            {
+                "project_id": ctx.id,
+                "item_id": item_id,
+                "user_id": r.user_id,
+                "state": "skipped" if r.value is None else "submitted",
+                "leased_at": r.created_at,
+                "lease_expires_at": r.created_at,
+                "strategy": IMPORT_STRATEGY,
+                "reason": self._reason(r),
+            }
+            for item_id, ready in given
+            for r in ready
+        ]
+        lease_ids = store_review.insert_assignments(self.conn, leases)
+        store_tasks.insert_annotations(
+            self.conn,
+            [
+                {
+                    "project_id": ctx.id,
+                    "item_id": item_id,
+                    "user_id": r.user_id,
+                    "assignment_id": lease_ids[item_id, r.user_id],
+                    "value": r.value,
+                    "status": "submitted",
+                    "schema_version": ctx.schema_version,
+                    "active_ms": r.active_ms,
+                    "created_at": r.created_at,
+                    "updated_at": r.updated_at,
+                }
+                for item_id, ready in given
+                for r in ready
+                if r.value is not None
+            ],
+        )
+        last: dict[int, datetime] = {}  # each answered item -> when its last answer came
+        for item_id, ready in given:
             for r in ready:
-                skipped = r.value is None
-                assignment_id = store_review.insert_assignment(
-                    self.conn,
-                    project_id=ctx.id,
-                    item_id=item_id,
-                    user_id=r.user_id,
-                    state="skipped" if skipped else "submitted",
-                    leased_at=r.created_at,
-                    lease_expires_at=r.created_at,
-                    strategy=IMPORT_STRATEGY,
-                    reason=self._reason(r),
-                )
-                self.counts["skips" if skipped else "answers"] += 1
-                if skipped:
-                    continue
-                annotation_id = store_tasks.insert_annotation(
-                    self.conn,
-                    project_id=ctx.id,
-                    item_id=item_id,
-                    user_id=r.user_id,
-                    assignment_id=assignment_id,
-                    value=r.value,
-                    status="submitted",
-                    schema_version=ctx.schema_version,
-                    active_ms=r.active_ms,
-                    created_at=r.created_at,
-                    updated_at=r.updated_at,
-                )
-                if self._reviewed(annotation_id, r.user_id):  # as the policy would one given here
-                    store_review.set_status(self.conn, [annotation_id], "in_review")
-            answered = [r for r in ready if r.value is not None]
-            if not answered:
-                continue
-            how = review.resolve(self.conn, ctx, item_id, known={"gold": None, "resolution": None})
-            if how is not None:  # settled when its last answer came, as the tool saw it
-                store_tasks.set_label_time(self.conn, item_id, answered[-1].created_at)
-                self.n_labeled += 1
+                self.counts["skips" if r.value is None else "answers"] += 1
+                if r.value is not None:
+                    last[item_id] = r.created_at
+        self._to_review(list(last))  # as the policy would send answers given here
+        new = {"gold": None, "resolution": None}
+        how = review.resolve_many(self.conn, ctx, list(last), known=dict.fromkeys(last, new))
+        # settled when its last answer came, as the tool saw it
+        settled = {item_id: at for item_id, at in last.items() if how[item_id] is not None}
+        store_tasks.set_label_times(self.conn, settled)
+        self.n_labeled += len(settled)
+
+    def _to_review(self, item_ids: Sequence[int]) -> None:
+        """Send the answers just written to review where the project's policy sends an answer
+        given here (every one, a share, an unqualified annotator's), in one statement; read
+        back only under those policies (the others decide on flags or on disagreements)."""
+        if self.ctx.settings.review_policy not in ("all", "share", "qualification"):
+            return
+        written = store_review.items_annotations(self.conn, item_ids)
+        reviewed = [
+            a["id"]
+            for answers in written.values()
+            for a in answers
+            if self._reviewed(a["id"], a["user_id"])
+        ]
+        store_review.set_status(self.conn, reviewed, "in_review")
 
     def _reviewed(self, annotation_id: int, user_id: int) -> bool:
         """Whether the project's review policy sends this answer to review, as it would the

@@ -216,7 +216,7 @@ def after_edit(db: Database, conn: Any, ctx: ProjectContext, row: Mapping[Any, A
         return status
     store_review.set_status(conn, [annotation_id], "in_review")
     current = store_review.item_label_of(conn, item_id)
-    _withdraw_label(conn, item_id, current["resolution"] if current is not None else None)
+    _withdraw_label(_Rows(conn), item_id, current["resolution"] if current is not None else None)
     return "in_review"
 
 
@@ -373,20 +373,134 @@ def resolve(
     ``known`` carries the item's ``gold`` value and current label ``resolution`` (None: none)
     when the caller read them in this transaction.
     """
-    settings = ctx.settings
-    target = ctx.schema.target.name
     if known is not None:
         gold, resolution = known["gold"], known["resolution"]
     else:
         gold = store_review.gold_of(conn, item_id)
         current = store_review.item_label_of(conn, item_id)
         resolution = current["resolution"] if current is not None else None
+    return _resolve(_Rows(conn), ctx, item_id, gold=gold, resolution=resolution)
+
+
+RESOLVED_TOGETHER = 2000
+"""Items :func:`resolve_many` reads and writes with one statement each."""
+
+
+def resolve_many(
+    conn: Any, ctx: ProjectContext, item_ids: Sequence[int], *, known: Mapping[int, Any]
+) -> dict[int, str | None]:
+    """:func:`resolve` of many items with a few statements in all (an import's new items),
+    each resolved exactly as its own call would; how each was resolved, or None.
+
+    ``known`` holds each item's ``gold`` value and label ``resolution``, read in this
+    transaction. Dawid–Skene estimates reliabilities from the answers of every item written
+    so far, so under it an item resolves as its own call right after its answers came would
+    only when the answers of the items after it are not written yet.
+    """
+    found: dict[int, str | None] = {}
+    for start in range(0, len(item_ids), RESOLVED_TOGETHER):
+        part = item_ids[start : start + RESOLVED_TOGETHER]
+        rows = _BatchedRows(conn, part)
+        for item_id in part:
+            facts = known[item_id]
+            found[item_id] = _resolve(
+                rows, ctx, item_id, gold=facts["gold"], resolution=facts["resolution"]
+            )
+        rows.flush()
+    return found
+
+
+class _Rows:
+    """What resolving an item reads and writes, each when it is needed (the serving path
+    resolves one item: no statement runs that its answers do not call for)."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+
+    def annotations(self, item_id: int) -> list[dict[str, Any]]:
+        return store_review.item_annotations(self.conn, item_id)
+
+    def flags(self, item_id: int) -> list[dict[str, Any]]:
+        return store_review.flags_of(self.conn, item_id)
+
+    def unlabel(self, item_id: int) -> None:
+        store_tasks.unlabel(self.conn, item_id)
+
+    def flag(self, rows: list[dict[str, Any]]) -> None:
+        store_review.insert_flags(self.conn, rows)
+
+    def set_status(self, annotation_ids: list[int], status: str) -> None:
+        store_review.set_status(self.conn, annotation_ids, status)
+
+    def label(self, item_id: int, *, project_id: int, replace: bool, **values: Any) -> None:
+        """Give the item its resolved label (``replace``: it had one) and take it out of the
+        queues."""
+        store_tasks.upsert_label(
+            self.conn, item_id=item_id, project_id=project_id, replace=replace, **values
+        )
+        store_tasks.leave_queue(self.conn, item_id)
+
+
+class _BatchedRows(_Rows):
+    """The same for many items: their annotations read in one statement (their flags in one
+    more when a disagreement asks for them), and what resolving them writes kept until
+    :meth:`flush` writes it with a statement per kind. Resolving an item reads and changes
+    only its own rows, and reads them before it writes, so nothing depends on the order."""
+
+    def __init__(self, conn: Any, item_ids: Sequence[int]) -> None:
+        super().__init__(conn)
+        self.item_ids = item_ids
+        self._annotations = store_review.items_annotations(conn, item_ids)
+        self._flags: dict[int, list[dict[str, Any]]] | None = None
+        self._unlabeled: list[int] = []
+        self._flag_rows: list[dict[str, Any]] = []
+        self._statuses: dict[str, list[int]] = {}
+        self._labels: list[dict[str, Any]] = []
+
+    def annotations(self, item_id: int) -> list[dict[str, Any]]:
+        return self._annotations.get(item_id, [])
+
+    def flags(self, item_id: int) -> list[dict[str, Any]]:
+        if self._flags is None:
+            self._flags = store_review.items_flags(self.conn, self.item_ids)
+        return self._flags.get(item_id, [])
+
+    def unlabel(self, item_id: int) -> None:
+        self._unlabeled.append(item_id)
+
+    def flag(self, rows: list[dict[str, Any]]) -> None:
+        self._flag_rows += rows
+
+    def set_status(self, annotation_ids: list[int], status: str) -> None:
+        self._statuses.setdefault(status, []).extend(annotation_ids)
+
+    def label(self, item_id: int, *, project_id: int, replace: bool, **values: Any) -> None:
+        if replace:
+            self._unlabeled.append(item_id)
+        self._labels.append({"item_id": item_id, "project_id": project_id, **values})
+
+    def flush(self) -> None:
+        """Write what resolving the items decided: the labels taken away before those given."""
+        store_tasks.unlabel_items(self.conn, self._unlabeled)
+        store_review.insert_flags(self.conn, self._flag_rows)
+        for status, ids in self._statuses.items():
+            store_review.set_status(self.conn, ids, status)
+        store_tasks.insert_labels(self.conn, self._labels)
+        store_tasks.leave_queues(self.conn, [r["item_id"] for r in self._labels])
+
+
+def _resolve(
+    rows: _Rows, ctx: ProjectContext, item_id: int, *, gold: Any, resolution: str | None
+) -> str | None:
+    """The rules of :func:`resolve`, reading and writing through ``rows``."""
+    settings = ctx.settings
+    target = ctx.schema.target.name
     if gold is not None or resolution == "adjudicated":
         return None
     if resolution == AUTO:  # a person's answer came: the model's label gives way at once
-        store_tasks.unlabel(conn, item_id)
+        rows.unlabel(item_id)
         resolution = None
-    live = [a for a in store_review.item_annotations(conn, item_id) if a["status"] in LIVE]
+    live = [a for a in rows.annotations(item_id) if a["status"] in LIVE]
     if not live or any(a["status"] in PENDING for a in live):
         return None
     if len(live) < needed_labels(settings, item_id):
@@ -394,17 +508,17 @@ def resolve(
     values = [_effective(a) for a in live]
     labels = [_label_text(v.get(target)) for v in values]
     if len(set(labels)) > 1:
-        if not _disagreement_known(conn, item_id):
-            _flag_disagreement(conn, ctx, item_id, live, labels)
+        if not _disagreement_known(rows.flags(item_id)):
+            _flag_disagreement(rows, ctx, item_id, live, labels)
             if settings.review_policy in ("disagreements", "flagged"):
                 fresh = [a["id"] for a in live if a["status"] == "submitted"]
                 if fresh:
-                    store_review.set_status(conn, fresh, "in_review")
-                    _withdraw_label(conn, item_id, resolution)
+                    rows.set_status(fresh, "in_review")
+                    _withdraw_label(rows, item_id, resolution)
                     return None
         if settings.resolution == "adjudication":
-            store_review.set_status(conn, [a["id"] for a in live], "escalated")
-            _withdraw_label(conn, item_id, resolution)
+            rows.set_status([a["id"] for a in live], "escalated")
+            _withdraw_label(rows, item_id, resolution)
             return None
     decided_by = None
     if len(live) == 1:
@@ -412,9 +526,9 @@ def resolve(
         how = "single"
         if live[0]["status"] in ("accepted", "fixed"):
             how = "reviewed"
-            decided_by = _last_reviewer(conn, item_id, live[0]["id"])
+            decided_by = _last_reviewer(rows.conn, item_id, live[0]["id"])
     elif settings.resolution == "dawid_skene" and len(live) >= 3:
-        chosen_label = _dawid_skene_label(conn, ctx, item_id, labels)
+        chosen_label = _dawid_skene_label(rows.conn, ctx, item_id, labels)
         how = "dawid_skene"
     else:
         ranked = Counter(labels).most_common(2)
@@ -426,11 +540,10 @@ def resolve(
         if how == "consensus" and fixed and len(set(labels)) == 1:
             # a reviewer's fix made the answers agree: the label is the reviewer's decision
             how = "reviewed"
-            decided_by = _last_reviewer(conn, item_id, fixed[-1]["id"])
+            decided_by = _last_reviewer(rows.conn, item_id, fixed[-1]["id"])
     k = labels.index(chosen_label) if chosen_label in labels else 0
-    store_tasks.upsert_label(
-        conn,
-        item_id=item_id,
+    rows.label(
+        item_id,
         project_id=ctx.id,
         replace=resolution is not None,
         value=values[k],
@@ -439,27 +552,26 @@ def resolve(
         annotation_id=live[k]["id"],
         decided_by=decided_by,
     )
-    store_tasks.leave_queue(conn, item_id)
     return how
 
 
-def _withdraw_label(conn: Any, item_id: int, resolution: str | None) -> None:
+def _withdraw_label(rows: _Rows, item_id: int, resolution: str | None) -> None:
     """Take away the label of an item whose answers now wait for review or the expert tier
     (a change made them disagree, or sent one to review): training, export and progress must
     not use a label its answers no longer give. ``resolution`` is the label's (None: there is
     none); the expert tier's decision stands."""
     if resolution is not None and resolution != "adjudicated":
-        store_tasks.unlabel(conn, item_id)
+        rows.unlabel(item_id)
 
 
-def _disagreement_known(conn: Any, item_id: int) -> bool:
-    """Whether the item's answers were flagged as disagreeing already: the flag is open, or a
-    person closed it (a reviewer ruled on the disagreement, and is not asked again). A flag
-    closed by nobody (``agree_again``: a change made the answers agree) leaves a later
-    disagreement new."""
+def _disagreement_known(flags: Sequence[Mapping[str, Any]]) -> bool:
+    """Whether an item's answers were flagged (``flags``: all of its flags) as disagreeing
+    already: the flag is open, or a person closed it (a reviewer ruled on the disagreement, and
+    is not asked again). A flag closed by nobody (``agree_again``: a change made the answers
+    agree) leaves a later disagreement new."""
     return any(
         f["kind"] == "disagreement" and (f["resolved_at"] is None or f["resolved_by"] is not None)
-        for f in store_review.flags_of(conn, item_id)
+        for f in flags
     )
 
 
@@ -510,7 +622,7 @@ def _last_reviewer(conn: Any, item_id: int, annotation_id: int) -> int | None:
 
 
 def _flag_disagreement(
-    conn: Any,
+    rows: _Rows,
     ctx: ProjectContext,
     item_id: int,
     live: Sequence[Mapping[str, Any]],
@@ -519,8 +631,7 @@ def _flag_disagreement(
     votes = Counter(labels)
     note = ", ".join(f"{label}: {n}" for label, n in votes.most_common())
     share = votes.most_common(1)[0][1] / len(labels)
-    store_review.insert_flags(
-        conn,
+    rows.flag(
         [
             {
                 "project_id": ctx.id,
