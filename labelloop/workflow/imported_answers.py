@@ -237,6 +237,14 @@ class AnswerImport:
                 "already: an item's answers come in with the item, so theirs were not imported "
                 "again"
             )
+        if c["repeated"]:
+            one = c["repeated"] == 1
+            out.append(
+                f"{_n(c['repeated'], 'task')} with answers {'repeats' if one else 'repeat'} an "
+                f"earlier task's content in this file, and {'its' if one else 'their'} answers "
+                "were left out: an item takes the answers of the first task that brings it "
+                "(merge the repeated tasks in Label Studio to keep every answer)"
+            )
         return out
 
     def _value(

@@ -256,6 +256,22 @@ def test_importing_the_file_again_adds_no_answer(lab: Lab) -> None:
     )
 
 
+def test_a_task_repeated_in_the_file_is_not_said_to_be_here_already(lab: Lab) -> None:
+    """Two tasks of one file with the same text: the second's answers cannot join the first's
+    item, and the summary said it "was here already" though the project never had it."""
+    ctx = _team(lab)
+    first, *_ = overlap_export()
+    again = {**first, "id": 104, "annotations": [answer("ana", "negative", ann_id=10)]}
+    report = _import(lab, ctx, [first, again], answers=True)
+    assert (report.n_items, report.n_duplicates) == (1, 1)
+    assert not any("here already" in note for note in report.notes)
+    assert report.notes[-1] == (
+        "1 task with answers repeats an earlier task's content in this file, and its answers "
+        "were left out: an item takes the answers of the first task that brings it (merge the "
+        "repeated tasks in Label Studio to keep every answer)"
+    )
+
+
 def test_an_annotator_answering_twice_keeps_the_newest(lab: Lab) -> None:
     ctx = _team(lab)
     tasks_ = [
