@@ -1,7 +1,7 @@
 """What active learning bought, measured as a project measures it: the random controls.
 
 One command:  python bench/al_gain.py [--labels 800] [--share 0.15] [--pool 6000] [--seed 0]
-              python bench/al_gain.py --null [--runs 60]
+              python bench/al_gain.py --null [--runs 60] [--imbalanced]
 
 The project mode builds a project on the tweets of al_efficiency.py (``--pool`` items and 1,000
 labeled eval items, seeded), labels ``--labels`` items through the real serving path (next task,
@@ -9,7 +9,8 @@ submit with the corpus label, a round every 25 labels) with ``random_share`` ``-
 times ``labelloop.workflow.gain.report`` and prints its sentence. The null mode checks the
 report's honesty: both sides drawn at random from the digits (30 "controls", 150 "policy"
 labels, 300 eval items), ``--runs`` times; the 95% interval should hold 0 in about 95% of the
-runs, and no saving should be claimed in about 97.5%.
+runs, and no saving should be claimed in about 97.5%. ``--imbalanced`` asks "is it a 0?" (one
+digit in ten) instead of "is it 5 or more?", so the report measures by macro-F1.
 The last stdout line is one JSON object.
 """
 
@@ -116,7 +117,7 @@ def null(a: argparse.Namespace) -> dict[str, object]:
 
     data = load("digits")
     assert data.pixels is not None
-    y_all = (data.y >= 5).astype(np.int64)
+    y_all = (data.y == 0 if a.imbalanced else data.y >= 5).astype(np.int64)
     rng = np.random.default_rng(a.seed)
     held_zero = claimed = 0
     started = time.perf_counter()
@@ -136,11 +137,13 @@ def null(a: argparse.Namespace) -> dict[str, object]:
             seed=run,
         )
         assert found.interval is not None
+        metric = found.metric
         held_zero += found.interval[0] <= 0 <= found.interval[1]
         claimed += found.saving is not None
-    log(f"interval held 0 in {held_zero} of {a.runs}; a saving claimed in {claimed}")
+    log(f"by {metric}: interval held 0 in {held_zero} of {a.runs}; a saving claimed in {claimed}")
     return {
         "mode": "null",
+        "metric": metric,
         "runs": a.runs,
         "interval_holds_zero": round(held_zero / a.runs, 3),
         "saving_claimed": round(claimed / a.runs, 3),
@@ -156,6 +159,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--null", action="store_true", help="check the interval on random-vs-random")
     p.add_argument("--runs", type=int, default=60)
+    p.add_argument("--imbalanced", action="store_true", help="one class in ten: macro-F1")
     a = p.parse_args(argv)
     emit(null(a) if a.null else project(a))
 

@@ -622,7 +622,9 @@ def gain(slug: str, as_json: Annotated[bool, typer.Option("--json")] = False) ->
         out.print(escape(f"not measured yet: {found['reason']}"), highlight=False)
         return
     out.print(escape(found["sentence"]), highlight=False)
-    table = Table("labels the strategy picked", "eval accuracy", box=None)
-    for k, accuracy in found["curve"]:
-        table.add_row(f"{k:,}", f"{accuracy:.3f}")
+    from labelloop.learn.gain import METRIC_NAMES
+
+    table = Table("labels the strategy picked", METRIC_NAMES[found["metric"]], box=None)
+    for k, value in found["curve"]:
+        table.add_row(f"{k:,}", f"{value:.3f}")
     out.print(table)

@@ -7,6 +7,11 @@ with equal numbers of labels, and scoring both on the same labeled eval items an
 question a team asks of its tool (the protocol of the benchmark, BENCH.md §1, on the project's
 own data): how much better is the model for the same labels, and how many of the policy's labels
 reach what the random labels reach.
+
+Accuracy is the measure while the eval items' classes are near balance. When the largest class
+has three times the items of the smallest (the benchmark's rule for an imbalanced set), macro-F1
+is: on 90% "ham" a model that never says "spam" scores 0.90 accuracy, and a strategy that finds
+the spam would show no gain.
 """
 
 from __future__ import annotations
@@ -30,13 +35,17 @@ BOOT_LABELS = 100_000
 projects, the same number for the same labels on any machine."""
 MIN_BOOT = 30
 """Draws the interval takes at least, however many labels that fits."""
+IMBALANCE = 3
+"""Largest eval class over smallest at which the gain is measured by macro-F1."""
+METRIC_NAMES = {"accuracy": "eval accuracy", "macro_f1": "eval macro-F1"}
 
 
 @dataclass(frozen=True)
 class Gain:
-    """The comparison; accuracies are on the ``n_eval`` labeled eval items.
+    """The comparison; scores are ``metric`` (``"accuracy"`` or ``"macro_f1"``) on the
+    ``n_eval`` labeled eval items.
 
-    ``same`` is the accuracy of the model on the first ``n_control`` labels the policy picked
+    ``same`` is the score of the model on the first ``n_control`` labels the policy picked
     (None when it picked fewer), ``difference`` ``same`` minus ``control`` with its 95%
     ``interval``: a bootstrap that redraws both label sets and the eval items and refits, so
     it holds what the draw of labels varies, not only the scoring. ``labels_to_match`` is the
@@ -55,6 +64,26 @@ class Gain:
     labels_to_match: float | None
     saving: float | None
     curve: list[tuple[int, float]] = field(default_factory=list)
+    metric: str = "accuracy"
+
+
+def metric_for(y_eval: NDArray[np.int64]) -> str:
+    """``"macro_f1"`` when the eval items' classes are imbalanced (the largest class has
+    ``IMBALANCE`` times the items of the smallest one present), else ``"accuracy"``."""
+    counts = np.unique(np.asarray(y_eval), return_counts=True)[1]
+    if counts.shape[0] >= 2 and counts.max() >= IMBALANCE * counts.min():
+        return "macro_f1"
+    return "accuracy"
+
+
+def score(y_true: NDArray[np.int64], predicted: NDArray[np.int64], metric: str) -> float:
+    """``metric`` of ``predicted``; macro-F1 averages over the classes in ``y_true``."""
+    if metric == "accuracy":
+        return float(np.mean(predicted == y_true))
+    from sklearn.metrics import f1_score
+
+    present = np.unique(y_true)
+    return float(f1_score(y_true, predicted, labels=present, average="macro", zero_division=0))
 
 
 def active_learning_gain(
@@ -68,6 +97,7 @@ def active_learning_gain(
     model: Any,
     n_boot: int = 100,
     seed: int = 0,
+    metric: str | None = None,
 ) -> Gain:
     """Compare models trained on the random controls and on the policy's picks.
 
@@ -87,6 +117,8 @@ def active_learning_gain(
         The project's, unfitted; cloned for every fit.
     n_boot : int
         Bootstrap draws of the interval (two fits each).
+    metric : str, optional
+        ``"accuracy"`` or ``"macro_f1"``; by default ``metric_for(y_eval)``.
 
     Returns
     -------
@@ -96,15 +128,15 @@ def active_learning_gain(
     policy_rows = np.flatnonzero(~is_control)
     y_eval = np.asarray(y_eval)
     n = control_rows.shape[0]
+    metric = metric or metric_for(y_eval)
 
-    def correct(rows: NDArray[np.intp]) -> NDArray[np.bool_]:
-        return _predict(X[rows], y[rows], X_eval, n_classes, model) == y_eval
+    def measured(rows: NDArray[np.intp]) -> float:
+        return score(y_eval, _predict(X[rows], y[rows], X_eval, n_classes, model), metric)
 
-    control_hits = correct(control_rows)
-    control = float(control_hits.mean())
+    control = measured(control_rows)
     top = min(policy_rows.shape[0], max(1, math.ceil(REACH * n)))
     curve = [
-        (k, float(correct(policy_rows[:k]).mean()))
+        (k, measured(policy_rows[:k]))
         for k in _grid(top, n)
         if np.unique(y[policy_rows[:k]]).shape[0] >= 2  # one class seen is no model
     ]
@@ -114,7 +146,17 @@ def active_learning_gain(
         difference = same - control
         draws = max(MIN_BOOT, min(n_boot, BOOT_LABELS // max(n, 1)))
         interval = _interval(
-            X, y, control_rows, policy_rows[:n], X_eval, y_eval, n_classes, model, draws, seed
+            X,
+            y,
+            control_rows,
+            policy_rows[:n],
+            X_eval,
+            y_eval,
+            n_classes,
+            model,
+            draws,
+            seed,
+            metric,
         )
         if interval[0] > 0:
             match = _first_reaching(_monotone(curve), control)
@@ -129,6 +171,7 @@ def active_learning_gain(
         labels_to_match=match,
         saving=None if match is None else n / match,
         curve=curve,
+        metric=metric,
     )
 
 
@@ -154,8 +197,9 @@ def _interval(
     model: Any,
     n_boot: int,
     seed: int,
+    metric: str,
 ) -> tuple[float, float]:
-    """The 95% percentile interval of the difference in accuracy, each draw refitting both
+    """The 95% percentile interval of the difference in ``metric``, each draw refitting both
     models on their labels drawn again with replacement and scoring them on eval items drawn
     again, in pairs."""
     rng = np.random.default_rng(seed)
@@ -164,9 +208,10 @@ def _interval(
         on = rng.integers(0, y_eval.shape[0], y_eval.shape[0])
         mine = rng.choice(policy_rows, policy_rows.shape[0])
         theirs = rng.choice(control_rows, control_rows.shape[0])
-        hits_mine = _predict(X[mine], y[mine], X_eval[on], n_classes, model) == y_eval[on]
-        hits_theirs = _predict(X[theirs], y[theirs], X_eval[on], n_classes, model) == y_eval[on]
-        diffs[b] = hits_mine.mean() - hits_theirs.mean()
+        truth = y_eval[on]
+        ours = _predict(X[mine], y[mine], X_eval[on], n_classes, model)
+        random = _predict(X[theirs], y[theirs], X_eval[on], n_classes, model)
+        diffs[b] = score(truth, ours, metric) - score(truth, random, metric)
     low, high = np.percentile(diffs, [2.5, 97.5])
     return float(low), float(high)
 
@@ -195,11 +240,11 @@ def _grid(top: int, n_control: int) -> list[int]:
 def _first_reaching(curve: list[tuple[int, float]], target: float) -> float | None:
     """The label count where ``curve`` first reaches ``target``, linear between its points."""
     before: tuple[int, float] | None = None
-    for k, accuracy in curve:
-        if accuracy >= target:
-            if before is None or accuracy == before[1]:
+    for k, value in curve:
+        if value >= target:
+            if before is None or value == before[1]:
                 return float(k)
             k0, a0 = before
-            return k0 + (target - a0) / (accuracy - a0) * (k - k0)
-        before = (k, accuracy)
+            return k0 + (target - a0) / (value - a0) * (k - k0)
+        before = (k, value)
     return None

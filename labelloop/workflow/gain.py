@@ -98,8 +98,9 @@ def _measure(
     return {
         "state": "measured",
         "featurizer": used,
-        "control_accuracy": round(found.control, 4),
-        "policy_accuracy": None if found.same is None else round(found.same, 4),
+        "metric": found.metric,
+        "control_score": round(found.control, 4),
+        "policy_score": None if found.same is None else round(found.same, 4),
         "difference": None if found.difference is None else round(found.difference, 4),
         "interval": None if found.interval is None else [round(v, 4) for v in found.interval],
         "labels_to_match": None
@@ -144,8 +145,13 @@ def _labels(n: float) -> str:
 
 def _sentence(found: Any) -> str:
     """The comparison in one sentence; differences in percentage points."""
+    from labelloop.learn.gain import METRIC_NAMES
+
     n = found.n_control
-    head = f"{_labels(n)} picked at random reach {found.control:.1%} eval accuracy"
+    measure = METRIC_NAMES[found.metric]
+    head = f"{_labels(n)} picked at random reach {found.control:.1%} {measure}"
+    if found.metric != "accuracy":
+        head += " (the eval classes are imbalanced)"
     if found.same is None:
         return f"{head}; the strategy has picked only {_labels(found.n_policy)} so far."
     low, high = found.interval
@@ -169,6 +175,6 @@ def _sentence(found: Any) -> str:
         else f"{1 / ratio:.1f}× more"
     )
     return (
-        f"{head}; {same}, and it reached the random labels' accuracy with "
+        f"{head}; {same}, and it reached the random labels' {measure.split()[-1]} with "
         f"{_labels(found.labels_to_match)}: {how}."
     )

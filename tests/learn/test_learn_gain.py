@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from labelloop.learn import make_model
-from labelloop.learn.gain import _first_reaching, _grid, active_learning_gain
+from labelloop.learn.gain import _first_reaching, _grid, active_learning_gain, metric_for
 
 
 def test_first_reaching_interpolates_between_points() -> None:
@@ -69,3 +69,38 @@ def test_a_policy_that_picks_at_random_too_is_claimed_no_saving() -> None:
     )
     assert found.interval is not None and found.interval[0] <= 0 <= found.interval[1]
     assert found.labels_to_match is None and found.saving is None
+
+
+def test_imbalanced_eval_items_are_measured_by_macro_f1() -> None:
+    # 90% of the eval items are class 0: a model that says 0 more often gains accuracy while it
+    # misses the class the team looks for. The gain is then measured by macro-F1, and the same
+    # fits scored by hand say what it reports.
+    from sklearn.metrics import accuracy_score, f1_score
+
+    from labelloop.learn.model import fit_model
+
+    assert metric_for(np.array([0] * 90 + [1] * 10)) == "macro_f1"
+    assert metric_for(np.array([0] * 60 + [1] * 40 + [2] * 30)) == "accuracy"
+    assert metric_for(np.array([0, 0, 0])) == "accuracy"
+    rng = np.random.default_rng(1)
+    n = 60
+    policy = rng.uniform(-1, 1, (n, 2))
+    y_policy = (policy[:, 0] > 0.6).astype(np.int64)
+    controls = rng.uniform(-1, 0.5, (n, 2))
+    y_controls = np.where(np.arange(n) < 3, 1, 0)  # a few 1s where the features say 0
+    X = np.vstack([controls, policy])
+    y = np.concatenate([y_controls, y_policy])
+    is_control = np.arange(2 * n) < n
+    x0 = np.r_[rng.uniform(-1, 0.6, 180), rng.uniform(0.6, 1, 20)]
+    X_eval = np.column_stack([x0, rng.uniform(-1, 1, 200)])
+    y_eval = (X_eval[:, 0] > 0.6).astype(np.int64)
+    found = active_learning_gain(X, y, is_control, X_eval, y_eval, n_classes=2, model=make_model())
+    by_accuracy = active_learning_gain(
+        X, y, is_control, X_eval, y_eval, n_classes=2, model=make_model(), metric="accuracy"
+    )
+    assert found.metric == "macro_f1" and by_accuracy.metric == "accuracy"
+    said = fit_model(make_model(), controls, y_controls).predict(X_eval)
+    assert found.control == pytest.approx(f1_score(y_eval, said, average="macro"))
+    assert by_accuracy.control == pytest.approx(accuracy_score(y_eval, said))
+    assert found.same is not None and found.same > found.control
+    assert found.interval is not None and found.interval[0] > 0

@@ -35,8 +35,9 @@ def test_the_gain_compares_equal_numbers_of_labels_on_the_eval_items(lab: Any) -
     ks = [k for k, _ in found["curve"]]
     assert ks == sorted(ks) and found["n_control"] in ks  # equal labels is one of the points
     at_same = dict(found["curve"])[found["n_control"]]
-    assert found["policy_accuracy"] == at_same
-    assert found["difference"] == pytest.approx(at_same - found["control_accuracy"], abs=1e-3)
+    assert found["metric"] == "accuracy"  # the eval items are near balance
+    assert found["policy_score"] == at_same
+    assert found["difference"] == pytest.approx(at_same - found["control_score"], abs=1e-3)
     low, high = found["interval"]
     assert low <= found["difference"] <= high
     assert found["sentence"].startswith(f"{found['n_control']} labels picked at random reach")
@@ -61,7 +62,12 @@ def test_without_controls_or_eval_items_it_says_what_is_missing(lab: Any) -> Non
 def test_the_sentence_claims_a_saving_only_for_a_clear_difference() -> None:
     from labelloop.learn.gain import Gain
 
-    def said(interval: tuple[float, float], match: float | None, n_policy: int = 300) -> str:
+    def said(
+        interval: tuple[float, float],
+        match: float | None,
+        n_policy: int = 300,
+        metric: str = "accuracy",
+    ) -> str:
         found = Gain(
             n_control=100,
             n_policy=n_policy,
@@ -73,6 +79,7 @@ def test_the_sentence_claims_a_saving_only_for_a_clear_difference() -> None:
             labels_to_match=match,
             saving=None if match is None else 100 / match,
             curve=[(100, 0.65), (200, 0.7)],
+            metric=metric,
         )
         return gain._sentence(found)
 
@@ -82,6 +89,11 @@ def test_the_sentence_claims_a_saving_only_for_a_clear_difference() -> None:
         "accuracy with 50 labels: 2.0× fewer."
     )
     assert said((0.01, 0.09), 98).endswith("with 98 labels: as many.")
+    assert said((0.01, 0.09), 50, metric="macro_f1") == (
+        "100 labels picked at random reach 60.0% eval macro-F1 (the eval classes are "
+        "imbalanced); the strategy's first 100 reach 65.0% (+5.0 points, 95% interval +1.0 to "
+        "+9.0), and it reached the random labels' macro-F1 with 50 labels: 2.0× fewer."
+    )
     assert said((-0.02, 0.09), None).endswith(
         "(+5.0 points, 95% interval -2.0 to +9.0): no clear difference yet."
     )
