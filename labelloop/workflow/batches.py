@@ -85,6 +85,9 @@ def undo(
         batch = store_batches.get(conn, ctx.id, batch_id) if 0 < batch_id <= MAX_ID else None
         if batch is None:
             raise NotFound(f"project '{ctx.slug}' has no import {batch_id}")
+        parts = uploads.upload_parts(batch["upload_folder"] or "", ctx.slug)
+        if media_roots and parts is not None:  # its files go too: never through a link
+            uploads.real_folder(media_roots, parts, doing="removed")
         item_ids = store_batches.lock_items(conn, batch_id)
         held = store_batches.holds(conn, ctx.id, batch_id)
         if any(held.values()):

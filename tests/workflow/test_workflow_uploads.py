@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
-from labelloop.errors import ImportFormatError, InsufficientStorage
+from labelloop.errors import ImportFormatError, InsufficientStorage, LabelloopError
 from labelloop.store import items as store_items
 from labelloop.store.tables import import_batch
 from labelloop.workflow import batches, imports, projects, uploads
@@ -321,3 +321,58 @@ def test_a_zips_import_says_it_stores_its_images_before_checking_records(street:
         stage=said.append,
     )
     assert said == ["storing images", "checking records", 2, "saving"]
+
+
+@pytest.mark.parametrize("linked", ["uploads", "uploads/street"])
+def test_an_upload_is_never_stored_through_a_linked_uploads_folder(
+    street: Any, tmp_path: Path, linked: str
+) -> None:
+    """``uploads/`` or ``uploads/SLUG`` made a symbolic link (by an admin, or by someone who
+    could write in the media root) sent an upload's images wherever it led, outside the media
+    root too: refused, naming the link, and nothing is written there."""
+    lab, ctx, media = street
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (media / linked).parent.mkdir(parents=True, exist_ok=True)
+    (media / linked).symlink_to(elsewhere, target_is_directory=True)
+    with pytest.raises(LabelloopError) as refused:
+        upload(lab, ctx, media, {"train/a": 10})
+    assert refused.value.status == 400
+    assert refused.value.message == (
+        f"'{linked}' under the media root is a symbolic link: uploaded images are stored and "
+        "removed only in real folders under the media root, so nothing was stored; replace "
+        "the link with a folder"
+    )
+    assert list(elsewhere.rglob("*")) == []
+    assert batches.imports(lab.db, ctx) == []
+
+
+@pytest.mark.parametrize("linked", ["uploads", "uploads/street", "stamp"])
+def test_an_undo_never_deletes_through_a_linked_uploads_folder(
+    street: Any, tmp_path: Path, linked: str
+) -> None:
+    """An upload's folder moved away and linked back in its place: an undo deleted the files
+    where the link led, outside the media root. It is refused, naming the link, with nothing
+    removed, until the link is a folder again."""
+    lab, ctx, media = street
+    done = upload(lab, ctx, media, {"train/a": 10, "train/b": 20})
+    (stamp,) = (media / "uploads" / "street").iterdir()
+    where = stamp if linked == "stamp" else media / linked
+    shown = f"uploads/street/{stamp.name}" if linked == "stamp" else linked
+    moved = tmp_path / "moved"
+    where.rename(moved)
+    where.symlink_to(moved, target_is_directory=True)
+    before = sorted(p.relative_to(moved) for p in moved.rglob("*"))
+    with pytest.raises(LabelloopError) as refused:
+        batches.undo(lab.db, ctx, done.batch_id, media_roots=(media,))
+    assert refused.value.message == (
+        f"'{shown}' under the media root is a symbolic link: uploaded images are stored and "
+        "removed only in real folders under the media root, so nothing was removed; replace "
+        "the link with a folder"
+    )
+    assert sorted(p.relative_to(moved) for p in moved.rglob("*")) == before
+    assert len(item_ids(lab, ctx)) == 2  # the import is still there
+
+    where.unlink()
+    moved.rename(where)
+    assert batches.undo(lab.db, ctx, done.batch_id, media_roots=(media,))["files"] == 2
