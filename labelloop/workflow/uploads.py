@@ -3,13 +3,14 @@ their own per upload (``uploads/SLUG/STAMP/``, the zip's paths under it) before 
 transaction reads them, and gone again when nothing needs them.
 
 A stored folder keeps only the files its project's items name: the whole folder goes when the
-import fails or brings nothing new, a duplicate image's file once the import committed, and
-the files of the items an undo removes (see :func:`keep_only`). What a crash left (a
+import fails or brings nothing new, a duplicate image's file once the import committed, and the
+files of the items an undo removes (see :func:`keep_only`). What a crash left (a
 ``.STAMP.partial`` folder, a folder no import records) is cleared at a later upload to the
-project once it is old enough that no import still running can be writing or reading it
-(:func:`clear_leftovers`). A project's upload folders are its own: no other project's items
-may name a file in them (:func:`checked_path`). Nothing is stored in or deleted from them while
-``uploads/``, ``uploads/SLUG`` or the stamp folder is a symbolic link (:func:`real_folder`).
+project once it is old enough that no import still running can be writing or reading it, and
+only while no other import into the project runs (:func:`clear_leftovers`). A project's upload
+folders are its own: no other project's items may name a file in them (:func:`checked_path`).
+Nothing is stored in or deleted from them while ``uploads/``, ``uploads/SLUG`` or the stamp
+folder is a symbolic link (:func:`real_folder`).
 """
 
 from __future__ import annotations
