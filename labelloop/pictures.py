@@ -6,7 +6,12 @@ share it without either loading the other's dependencies.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
+
+NAMED = "named"
+"""The payload key by which the learner's media payloads, which hold the file's full path, name
+their item for messages users see: its id and its path under the media root."""
 
 _WIDE_GREY = ("I", "I;16", "I;16B", "I;16L", "I;16N")
 """Pillow's modes of a 16-bit grey PNG, whose values run to 65,535."""
@@ -22,3 +27,31 @@ def as_shown(img: Any) -> Any:
     if upright.mode in _WIDE_GREY:
         return upright.convert("I").point(lambda v: v * (1 / 256)).convert("L")
     return upright
+
+
+def transparent(img: Any) -> bool:
+    """Whether ``img`` has see-through pixels a page shows the background through: an alpha
+    band (RGBA, LA, PA) or a value a PNG marks see-through (``transparency``: a palette entry,
+    a grey or RGB value)."""
+    return img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info
+
+
+def on_white(img: Any) -> Any:
+    """``img`` as the labeling page shows it over its white background: a picture with
+    see-through pixels (:func:`transparent`) laid on white, as RGB; an opaque one as it is.
+    Without it the learner read see-through pixels as the black stored under them."""
+    if not transparent(img):
+        return img
+    from PIL import Image
+
+    rgba = img.convert("RGBA")  # applies a palette's or a grey/RGB value's transparency too
+    white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+    return Image.alpha_composite(white, rgba).convert("RGB")
+
+
+def unreadable(exc: BaseException, path: Path, *, named: str | None = None) -> str:
+    """Why Pillow could not read ``path``, for a message users see: its own words with the
+    file named as ``named`` (by default its name) where it wrote the server's full path (a
+    media root's place on disk is the server's business), at most 200 characters."""
+    reason = str(exc) or type(exc).__name__
+    return reason.replace(str(path), path.name if named is None else named)[:200]

@@ -56,7 +56,7 @@ def imports_undo(
     Queue entries, unanswered leases, imported labels and pre-annotations go with the items,
     and the image files an uploaded zip stored for them. Refused, removing nothing, while
     people answered, reviewed, made gold, pinned, picked or flagged any of them, or an
-    auto-label run labeled one."""
+    auto-label run labeled one, and while an import into SLUG is still running."""
     from labelloop.workflow import batches, projects
     from labelloop.workflow.features import FeatureCache
 

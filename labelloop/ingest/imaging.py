@@ -6,7 +6,7 @@ import io
 from pathlib import Path
 
 from labelloop.errors import LabelloopError
-from labelloop.pictures import as_shown
+from labelloop.pictures import as_shown, transparent, unreadable
 
 MAX_THUMBNAIL = 512
 """The largest thumbnail side served; larger requests are refused."""
@@ -38,14 +38,6 @@ def image_size(path: Path) -> dict[str, int]:
     return {"width": int(width), "height": int(height)}
 
 
-def unreadable(exc: BaseException, path: Path) -> str:
-    """Why Pillow could not read ``path``, for a message users see: its own words with the
-    file's name where it wrote the server's full path (a media root's place on disk is the
-    server's business), at most 200 characters."""
-    reason = str(exc) or type(exc).__name__
-    return reason.replace(str(path), path.name)[:200]
-
-
 def thumbnail(path: Path, size: int) -> tuple[bytes, str]:
     """A thumbnail of at most ``size`` pixels a side, upright, and its content type.
 
@@ -60,9 +52,9 @@ def thumbnail(path: Path, size: int) -> tuple[bytes, str]:
         upright = as_shown(img)
         upright.thumbnail((size, size))
         out = io.BytesIO()
-        if upright.mode in ("RGBA", "LA", "P") and (
-            upright.mode != "P" or "transparency" in upright.info
-        ):
+        if transparent(upright):
+            if upright.mode == "PA":  # PNG has no palette-with-alpha mode
+                upright = upright.convert("RGBA")
             upright.save(out, format="PNG", optimize=True)
             return out.getvalue(), "image/png"
         upright.convert("RGB").save(out, format="JPEG", quality=85)

@@ -2,7 +2,8 @@
 
 An image payload field holds an array (nested lists or an ndarray, height x width or height x
 width x channels) or a path to a ``.npy`` file or an image file (read with Pillow). Every image
-is turned grey, resampled to a fixed size and scaled to [0, 1], so images of any size and type
+is laid on white where it is see-through (as the labeling page shows it), turned grey, resampled
+to a fixed size and scaled to [0, 1], so images of any size and type
 give rows of one width. HOG is the descriptor of Dalal & Triggs, "Histograms of Oriented
 Gradients for Human Detection" (CVPR 2005): scikit-image's implementation when it is installed,
 else a small NumPy one with per-cell histograms and L2-Hys normalisation over the whole vector.
@@ -22,9 +23,12 @@ from sklearn.base import BaseEstimator
 
 from labelloop.errors import LabelloopError
 from labelloop.learn.featurize import register_featurizer
+from labelloop.pictures import NAMED
 
 
-def load_image(value: Any, *, root: str | None = None) -> NDArray[np.float64] | None:
+def load_image(
+    value: Any, *, root: str | None = None, named: str | None = None
+) -> NDArray[np.float64] | None:
     """An image payload value as a float array, or ``None`` when the value is missing.
 
     Parameters
@@ -33,6 +37,10 @@ def load_image(value: Any, *, root: str | None = None) -> NDArray[np.float64] | 
         Pixels, or a path (relative paths are taken under ``root``).
     root : str, optional
         The media root; a path that resolves outside it is refused.
+    named : str, optional
+        How an error names the file (the learner's payloads: its item and its path under the
+        media root, :data:`labelloop.pictures.NAMED`); by default the path as given. The path
+        it resolves to is never shown: a media root's place on disk is the server's business.
 
     Returns
     -------
@@ -41,31 +49,36 @@ def load_image(value: Any, *, root: str | None = None) -> NDArray[np.float64] | 
     if value is None:
         return None
     if isinstance(value, str | Path):
-        return np.asarray(_read_file(Path(value), root), dtype=np.float64)
+        what = f"image file of {named}" if named else f"image file '{value}'"
+        return np.asarray(_read_file(Path(value), root, what=what), dtype=np.float64)
     return _unit_scale(np.asarray(value))
 
 
-def _read_file(path: Path, root: str | None) -> NDArray[np.float64]:
+def _read_file(path: Path, root: str | None, *, what: str) -> NDArray[np.float64]:
+    """The pixels of the file at ``path``; errors name it as ``what``, never by ``path``."""
     if root is not None:
         base = Path(root).resolve()
         path = (base / path).resolve()
         if not path.is_relative_to(base):
-            raise LabelloopError(f"image path '{path}' is outside the media root {base}")
+            raise LabelloopError(f"{what} is outside the media root")
     if not path.is_file():
-        raise LabelloopError(f"no image file at '{path}'")
+        raise LabelloopError(f"no {what}")
+    from labelloop.pictures import as_shown, on_white, unreadable
+
     if path.suffix.lower() == ".npy":
-        return _unit_scale(np.load(path, allow_pickle=False))
+        try:
+            return _unit_scale(np.load(path, allow_pickle=False))
+        except (OSError, ValueError) as exc:  # cut short, not an array, pickled objects
+            raise LabelloopError(f"{what} cannot be read: {unreadable(exc, path)}") from None
     if importlib.util.find_spec("PIL") is None:
         raise LabelloopError("reading image files needs Pillow: pip install pillow")
     from PIL import Image
 
-    from labelloop.pictures import as_shown
-
     try:
         with Image.open(path) as image:
-            return _unit_scale(np.asarray(as_shown(image).convert("L")))
+            return _unit_scale(np.asarray(on_white(as_shown(image)).convert("L")))
     except (OSError, ValueError, Image.DecompressionBombError) as exc:  # cut short, not an image
-        raise LabelloopError(f"image file '{path}' cannot be read: {exc}") from exc
+        raise LabelloopError(f"{what} cannot be read: {unreadable(exc, path)}") from None
 
 
 def _unit_scale(pixels: NDArray[Any]) -> NDArray[np.float64]:
@@ -123,7 +136,7 @@ class _ImageFeaturizer(BaseEstimator):
         blank = np.zeros(size)
         out = []
         for payload in payloads:
-            image = load_image(payload.get(self.field), root=self.root)
+            image = load_image(payload.get(self.field), root=self.root, named=payload.get(NAMED))
             out.append(blank if image is None or image.size == 0 else to_grey(image, size))
         return out
 

@@ -91,6 +91,8 @@ class Database:
         self._write_lock = threading.RLock()
         self.memo = Memo()  # request-path lookups (tokens, roles); see labelloop.memo
         self._named: dict[int, threading.Lock] = {}
+        self._gates: dict[int, list[int]] = {}  # in-memory SQLite: key -> [sharers, alone]
+        self._gate_turn = threading.Condition()
         self._writer_file: int | None = None
         self._depth = 0
         self._checkpoints: threading.Event | None = None  # set: the checkpoint thread stops
@@ -284,6 +286,68 @@ class Database:
                 if got:
                     conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
                     conn.commit()
+
+    @contextmanager
+    def gate(self, key: int, *, alone: bool) -> Iterator[bool]:
+        """Pass the gate ``key`` beside its other holders, waiting while one holds it alone; or
+        (``alone``) hold it alone if nobody holds it, never waiting. Yields whether it was
+        taken (always, beside others). Across processes and servers: on SQLite a file lock
+        beside the database (each holder locks through a file of its own, so threads of one
+        process exclude each other too), on PostgreSQL a session advisory lock. Held outside
+        any write transaction; imports pass it beside each other, an undo holds it alone.
+        """
+        path = self._path
+        if not self.is_sqlite:
+            with self.engine.connect() as conn:
+                if alone:
+                    q = "SELECT pg_try_advisory_lock(:k)"
+                    got = bool(conn.execute(text(q), {"k": key}).scalar())
+                else:
+                    conn.execute(text("SELECT pg_advisory_lock_shared(:k)"), {"k": key})
+                    got = True
+                conn.commit()
+                try:
+                    yield got
+                finally:
+                    if got:
+                        how = "" if alone else "_shared"
+                        conn.execute(text(f"SELECT pg_advisory_unlock{how}(:k)"), {"k": key})
+                        conn.commit()
+            return
+        if path is None:  # in memory: this process is the only one
+            with self._in_memory_gate(key, alone=alone) as got:
+                yield got
+            return
+        fd = os.open(f"{path}-gate-{key}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB if alone else fcntl.LOCK_SH)
+                got = True
+            except BlockingIOError:
+                got = False
+            yield got
+        finally:
+            os.close(fd)  # lets the lock go
+
+    @contextmanager
+    def _in_memory_gate(self, key: int, *, alone: bool) -> Iterator[bool]:
+        with self._gate_turn:
+            held = self._gates.setdefault(key, [0, 0])
+            if alone:
+                got = held == [0, 0]
+                if got:
+                    held[1] = 1
+            else:
+                self._gate_turn.wait_for(lambda: not held[1])
+                held[0] += 1
+                got = True
+        try:
+            yield got
+        finally:
+            if got:
+                with self._gate_turn:
+                    held[int(alone)] -= 1
+                    self._gate_turn.notify_all()
 
     def checkpoint_in_background(self, every_s: float = CHECKPOINT_EVERY_S) -> None:
         """Copy the WAL back into the database file from a thread of its own (SQLite files).

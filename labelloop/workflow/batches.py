@@ -6,11 +6,16 @@ transaction with its audit row. It is refused while any of its items holds a rec
 keeps traceable: people's answers, labels and reviews, a gold answer, a guideline example, an
 auto-label run's label or spot check, a seed pick or a flag. The images an uploaded zip
 stored for it go too, once that committed (see :mod:`labelloop.workflow.uploads`).
+
+An undo is refused while an import into the project is running (:func:`importing`): that
+import's batch is not written yet, and it may name stored images the undo would delete; an
+import waits for an undo to end, its files deleted.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +37,25 @@ _HELD = {  # a kind of hold -> what n items of it are (one, several)
     "seeded": ("was picked as a seed", "were picked as seeds"),
     "flagged": ("is flagged", "are flagged"),
 }
+
+
+IMPORT_GATES = 5 << 40
+"""Gate keys of projects' imports (:meth:`Database.gate`): IMPORT_GATES + project id."""
+
+
+@contextmanager
+def importing(db: Database, project_id: int) -> Iterator[None]:
+    """Held by an import into the project from its first stored file to its last cleared
+    one, beside other imports; waits while an undo of the project runs."""
+    with db.gate(IMPORT_GATES + project_id, alone=False):
+        yield
+
+
+@contextmanager
+def no_import_running(db: Database, project_id: int) -> Iterator[bool]:
+    """Whether no import into the project runs; while True, none begins (they wait)."""
+    with db.gate(IMPORT_GATES + project_id, alone=True) as alone:
+        yield alone
 
 
 def imports(db: Database, ctx: ProjectContext) -> list[dict[str, Any]]:
@@ -77,14 +101,38 @@ def undo(
     NotFound
         When the project has no such import.
     Conflict
-        When an item of it holds a record that stays traceable (see the module).
+        When an item of it holds a record that stays traceable (see the module), or an import
+        into the project is still running.
+    LabelloopError
+        When its stored images lie under a symbolic link (:func:`uploads.real_folder`).
     """
     ctx.require(Permission.IMPORT)
+    with no_import_running(db, ctx.id) as alone:
+        if not alone:
+            raise Conflict(
+                f"import {batch_id} cannot be undone while an import into project "
+                f"'{ctx.slug}' is still running: nothing was removed; undo it once that import "
+                "has finished"
+            )
+        return _undo(db, ctx, batch_id, cache=cache, media_roots=media_roots)
+
+
+def _undo(
+    db: Database,
+    ctx: ProjectContext,
+    batch_id: int,
+    *,
+    cache: FeatureCache | None,
+    media_roots: Sequence[Path],
+) -> dict[str, Any]:
     at = now()
     with db.write(project_id=ctx.id) as conn:
         batch = store_batches.get(conn, ctx.id, batch_id) if 0 < batch_id <= MAX_ID else None
         if batch is None:
             raise NotFound(f"project '{ctx.slug}' has no import {batch_id}")
+        parts = uploads.upload_parts(batch["upload_folder"] or "", ctx.slug)
+        if media_roots and parts is not None:  # its files go too: never through a link
+            uploads.real_folder(media_roots, parts, doing="removed")
         item_ids = store_batches.lock_items(conn, batch_id)
         held = store_batches.holds(conn, ctx.id, batch_id)
         if any(held.values()):

@@ -30,7 +30,7 @@ from labelloop.store import items as store_items
 from labelloop.store.db import Database
 from labelloop.store.tables import AUTO
 from labelloop.store.users import now
-from labelloop.workflow import uploads
+from labelloop.workflow import batches, uploads
 from labelloop.workflow.projects import ProjectContext
 
 SPLITS = ("pool", "eval")
@@ -113,63 +113,70 @@ def import_items(
         raise LabelloopError(
             "answers come in with new items only: import them without updating labels"
         )
-    text_field = text_field or ctx.schema.data_field
-    stored: Path | None = None  # where an uploaded zip's images were stored
-    stored_at: str | None = None  # the same, as items name it
-    fallback = None  # the page's form names the schema's field: the same fallback applies
-    if fmt in ("jsonl", "csv") and text_field == ctx.schema.data_field != "text":
-        fallback = "text"
-    if ctx.schema.data_type == "table":  # rows, not texts: the schema's columns pick the fields
-        importer = make_table_importer(
-            fmt,
-            columns=ctx.schema.data_columns,
-            id_field=id_field,
-            label_field=label_field,
-            prediction_field=prediction_field,
-        )
-    else:
-        options = _importer_options(ctx, fmt, locals())
-        if fmt == YoloImporter.format:  # a zip of a dataset with its images: stored first
-            if stage:
-                stage("storing images")
-            uploads.clear_leftovers(db, ctx.id, roots=media_roots, slug=ctx.slug)
-            stored = uploads.store_zip_images(source, roots=media_roots, slug=ctx.slug)
-            if stored is not None:
-                stored_at = options["stored_at"] = uploads.relative_to_root(stored, media_roots)
-        importer = make_importer(fmt, **options)
-    if fmt == "label_studio":  # errors name the task's own fields
-        text_field, id_field, label_field = "data", "id", "annotations"
-        prediction_field = "predictions"
-    elif fmt == "doccano":  # errors name the example's id field
-        id_field = id_field or "id"
-    try:
-        report = _import_records(
-            db,
-            ctx,
-            importer.read(source),
-            fmt=fmt,
-            filename=filename,
-            path_field={"coco": "file_name", "yolo": None}.get(fmt, text_field),
-            id_field=None if fmt in BOXES_FORMATS + ("conll",) else id_field,  # theirs: no field
-            unique_ids=True,
-            label_field=label_field,
-            prediction_field=prediction_field,
-            split=split,
-            progress=progress,
-            stage=stage,
-            media_roots=media_roots,
-            update_labels=update_labels,
-            answers=answers,
-            upload_folder=stored_at,
-        )
-    except BaseException:
-        uploads.discard(stored)  # nothing half-written: the images go with the import
-        raise
-    if stored is not None:  # duplicates' images are here already: only the new items' stay
-        n = uploads.remove_unnamed(db, ctx.id, roots=media_roots, slug=ctx.slug, folder=stored_at)
-        if n and report.n_items:
-            report = replace(report, notes=(*report.notes, _not_kept_note(n)))
-    return _with_notes(report, importer)
+    if fmt == YoloImporter.format and ctx.schema.data_type != "table":
+        with batches.no_import_running(db, ctx.id) as alone:
+            if alone:  # no other import may be naming a leftover's files meanwhile
+                uploads.clear_leftovers(db, ctx.id, roots=media_roots, slug=ctx.slug)
+    with batches.importing(db, ctx.id):  # an undo of the project waits, or is refused
+        text_field = text_field or ctx.schema.data_field
+        stored: Path | None = None  # where an uploaded zip's images were stored
+        stored_at: str | None = None  # the same, as items name it
+        fallback = None  # the page's form names the schema's field: the same fallback applies
+        if fmt in ("jsonl", "csv") and text_field == ctx.schema.data_field != "text":
+            fallback = "text"
+        if ctx.schema.data_type == "table":  # rows, not texts: the schema's columns pick fields
+            importer = make_table_importer(
+                fmt,
+                columns=ctx.schema.data_columns,
+                id_field=id_field,
+                label_field=label_field,
+                prediction_field=prediction_field,
+            )
+        else:
+            options = _importer_options(ctx, fmt, locals())
+            if fmt == YoloImporter.format:  # a zip of a dataset with its images: stored first
+                if stage:
+                    stage("storing images")
+                stored = uploads.store_zip_images(source, roots=media_roots, slug=ctx.slug)
+                if stored is not None:
+                    stored_at = options["stored_at"] = uploads.relative_to_root(stored, media_roots)
+            importer = make_importer(fmt, **options)
+        if fmt == "label_studio":  # errors name the task's own fields
+            text_field, id_field, label_field = "data", "id", "annotations"
+            prediction_field = "predictions"
+        elif fmt == "doccano":  # errors name the example's id field
+            id_field = id_field or "id"
+        try:
+            report = _import_records(
+                db,
+                ctx,
+                importer.read(source),
+                fmt=fmt,
+                filename=filename,
+                path_field={"coco": "file_name", "yolo": None}.get(fmt, text_field),
+                # COCO's, YOLO's and CoNLL's ids are their own: no field names them
+                id_field=None if fmt in BOXES_FORMATS + ("conll",) else id_field,
+                unique_ids=True,
+                label_field=label_field,
+                prediction_field=prediction_field,
+                split=split,
+                progress=progress,
+                stage=stage,
+                media_roots=media_roots,
+                update_labels=update_labels,
+                answers=answers,
+                upload_folder=stored_at,
+            )
+        except BaseException:
+            uploads.discard(stored)  # nothing half-written: the images go with the import
+            raise
+        if stored is not None:  # duplicates' images are here already: only the new items' stay
+            n = uploads.remove_unnamed(
+                db, ctx.id, roots=media_roots, slug=ctx.slug, folder=stored_at
+            )
+            if n and report.n_items:
+                report = replace(report, notes=(*report.notes, _not_kept_note(n)))
+        return _with_notes(report, importer)
 
 
 def _not_kept_note(n: int) -> str:
@@ -253,22 +260,23 @@ def import_hf_dataset(
         split=hf_split,
     )
     name = folder.name or str(folder)
-    return _import_records(
-        db,
-        ctx,
-        importer.read_folder(folder),
-        fmt=importer.format,
-        filename=f"{name}[{hf_split}]" if hf_split else name,
-        path_field=text_field,
-        id_field=id_field,
-        unique_ids=True,
-        label_field=label_field,
-        prediction_field=prediction_field,
-        split=split,
-        progress=progress,
-        media_roots=(),
-        update_labels=update_labels,
-    )
+    with batches.importing(db, ctx.id):
+        return _import_records(
+            db,
+            ctx,
+            importer.read_folder(folder),
+            fmt=importer.format,
+            filename=f"{name}[{hf_split}]" if hf_split else name,
+            path_field=text_field,
+            id_field=id_field,
+            unique_ids=True,
+            label_field=label_field,
+            prediction_field=prediction_field,
+            split=split,
+            progress=progress,
+            media_roots=(),
+            update_labels=update_labels,
+        )
 
 
 def import_folder(
@@ -314,23 +322,24 @@ def import_folder(
     mine = uploads.WithoutOthers(  # other projects' uploaded images, if the folder holds them
         records, base=root, roots=media_roots, slug=ctx.slug, kind=ctx.schema.data_type
     )
-    report = _import_records(
-        db,
-        ctx,
-        mine,
-        fmt=importer.format,
-        filename=folder.name or str(folder),
-        path_field=None,
-        id_field=None,
-        unique_ids=False,  # its ids are paths within the folder: sibling folders share some
-        label_field="folder" if labels_from_folders else None,
-        prediction_field=None,
-        split=split,
-        progress=progress,
-        media_roots=(root,),
-        update_labels=update_labels,
-        uploads_of=media_roots,
-    )
+    with batches.importing(db, ctx.id):
+        report = _import_records(
+            db,
+            ctx,
+            mine,
+            fmt=importer.format,
+            filename=folder.name or str(folder),
+            path_field=None,
+            id_field=None,
+            unique_ids=False,  # its ids are paths within the folder: sibling folders share some
+            label_field="folder" if labels_from_folders else None,
+            prediction_field=None,
+            split=split,
+            progress=progress,
+            media_roots=(root,),
+            update_labels=update_labels,
+            uploads_of=media_roots,
+        )
     if mine.left_out:
         n = mine.left_out
         images, were = ("image", "was") if n == 1 else ("images", "were")

@@ -10,6 +10,7 @@ from typing import Any
 from labelloop.errors import LabelloopError, NotFound
 from labelloop.govern.permissions import Permission
 from labelloop.ingest.media import MEDIA_SUFFIXES, resolve_media
+from labelloop.pictures import NAMED
 from labelloop.store import items as store_items
 from labelloop.store.db import Database
 from labelloop.workflow import uploads
@@ -40,7 +41,8 @@ def item_media(
 def absolute_payloads(
     payloads: Mapping[int, Mapping[str, Any]], roots: Sequence[Path]
 ) -> dict[int, dict[str, Any]]:
-    """Image (or audio) payloads with the checked absolute file path; a refused or missing file
+    """Image (or audio) payloads with the checked absolute file path, and the item's id and
+    stored path for messages (:data:`~labelloop.pictures.NAMED`); a refused or missing file
     gives None.
 
     The featurizer then reads only files that passed the same root check as serving, and a
@@ -49,13 +51,14 @@ def absolute_payloads(
     out: dict[int, dict[str, Any]] = {}
     for item_id, payload in payloads.items():
         kind = "audio" if "audio" in payload else "image"
+        relative = str(payload.get(kind) or "")
         try:
-            found, _ = resolve_media(str(payload.get(kind) or ""), roots, kind=kind)
+            found, _ = resolve_media(relative, roots, kind=kind)
         except LabelloopError as exc:
             log.warning("item %s: %s", item_id, exc.message)
             out[item_id] = {kind: None}
-        else:
-            out[item_id] = {kind: str(found)}
+        else:  # a file the learner cannot read is named by its item, not its place on disk
+            out[item_id] = {kind: str(found), NAMED: f"item {item_id} ('{relative[:200]}')"}
     return out
 
 

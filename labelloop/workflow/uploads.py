@@ -3,12 +3,14 @@ their own per upload (``uploads/SLUG/STAMP/``, the zip's paths under it) before 
 transaction reads them, and gone again when nothing needs them.
 
 A stored folder keeps only the files its project's items name: the whole folder goes when the
-import fails or brings nothing new, a duplicate image's file once the import committed, and
-the files of the items an undo removes (see :func:`keep_only`). What a crash left (a
+import fails or brings nothing new, a duplicate image's file once the import committed, and the
+files of the items an undo removes (see :func:`keep_only`). What a crash left (a
 ``.STAMP.partial`` folder, a folder no import records) is cleared at a later upload to the
-project once it is old enough that no import still running can be writing or reading it
-(:func:`clear_leftovers`). A project's upload folders are its own: no other project's items
-may name a file in them (:func:`checked_path`).
+project once it is old enough that no import still running can be writing or reading it, and
+only while no other import into the project runs (:func:`clear_leftovers`). A project's upload
+folders are its own: no other project's items may name a file in them (:func:`checked_path`).
+Nothing is stored in or deleted from them while ``uploads/``, ``uploads/SLUG`` or the stamp
+folder is a symbolic link (:func:`real_folder`).
 """
 
 from __future__ import annotations
@@ -50,6 +52,38 @@ def first_root(roots: Sequence[Path]) -> Path:
     return Path(roots[0]).resolve()
 
 
+def real_folder(roots: Sequence[Path], parts: Sequence[str], *, doing: str) -> Path:
+    """The folder ``parts`` (``uploads``, ``SLUG``, a stamp) under the first media root, when
+    none of them is a symbolic link and it lies in the root; what ``doing`` (stored, removed)
+    would be refused otherwise. A link there, an admin's or one planted by someone who could
+    write in the media root, would send an upload's files, or an undo's deletions, wherever
+    it leads."""
+    root = first_root(roots)
+    here = root
+    for part in parts:
+        here = here / part
+        if here.is_symlink() or (here.exists() and not here.is_dir()):
+            shown = here.relative_to(root).as_posix()
+            what = "a symbolic link" if here.is_symlink() else "not a folder"
+            raise LabelloopError(
+                f"'{shown}' under the media root is {what}: uploaded images are stored and "
+                f"removed only in real folders under the media root, so nothing was {doing}; "
+                f"replace the {'link' if here.is_symlink() else 'file'} with a folder"
+            )
+    if not here.resolve().is_relative_to(root):  # a name of '..' (slugs and stamps have none)
+        raise LabelloopError(f"'{'/'.join(parts)}' lies outside the media root")
+    return here
+
+
+def upload_parts(folder: str, slug: str) -> list[str] | None:
+    """An import's recorded upload folder as its parts (``uploads``, ``SLUG``, a stamp), or
+    None when it is no upload folder of this project (then it is never touched)."""
+    parts = folder.split("/")
+    if len(parts) != 3 or parts[:2] != [UPLOADS, slug] or not re.fullmatch(STAMP, parts[2]):
+        return None
+    return parts
+
+
 def store_zip_images(source: BinaryIO, *, roots: Sequence[Path], slug: str) -> Path | None:
     """Store the images an uploaded YOLO zip holds in a new folder under the first media root
     and return it, or None for a zip of label files (nothing written). A zip whose images
@@ -62,9 +96,9 @@ def store_zip_images(source: BinaryIO, *, roots: Sequence[Path], slug: str) -> P
     images = zip_images_to_store(source)
     if images is None:
         return None
+    parent = real_folder(roots, (UPLOADS, slug), doing="stored")
     _check_room(root, images.declared)
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(3)
-    parent = root / UPLOADS / slug
     staging = parent / f".{stamp}.partial"
     try:
         store_images(images, staging)
@@ -207,11 +241,15 @@ def remove_unnamed(
     item of the project names, then the folders left empty; how many files went."""
     if not roots or folder is None:
         return 0
-    parts = folder.split("/")
-    if len(parts) != 3 or parts[:2] != [UPLOADS, slug] or not re.fullmatch(STAMP, parts[2]):
+    parts = upload_parts(folder, slug)
+    if parts is None:
         return 0  # not an upload folder of this project: never touched
-    path = first_root(roots).joinpath(*parts)
-    if path.is_symlink() or not path.is_dir():
+    try:
+        path = real_folder(roots, parts, doing="removed")
+    except LabelloopError as exc:  # made a link since the undo checked it
+        log.warning("the uploaded images of %s were kept: %s", folder, exc.message)
+        return 0
+    if not path.is_dir():
         return 0
     with db.read() as conn:
         named = store_items.images_under(conn, project_id, folder)
@@ -226,10 +264,11 @@ def clear_leftovers(
     """Delete what crashed uploads to the project left: in a ``.STAMP.partial`` folder or a
     stamp folder no import records, whose newest file is older than :data:`STALE_AFTER_S`,
     the files no item of the project names; then the folders left empty (``uploads/SLUG``
-    too). Returns how many files went."""
+    too). Returns how many files went. Refused, as storing is, while ``uploads/`` or
+    ``uploads/SLUG`` is a symbolic link (:func:`real_folder`)."""
     if not roots:
         return 0
-    parent = first_root(roots) / UPLOADS / slug
+    parent = real_folder(roots, (UPLOADS, slug), doing="stored")
     try:
         entries = [e for e in parent.iterdir() if _LEFTOVER.fullmatch(e.name)]
     except OSError:  # no uploads yet

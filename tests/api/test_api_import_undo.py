@@ -172,3 +172,23 @@ def test_an_upload_the_disk_cannot_hold_is_refused_507_storing_nothing(
     )
     assert not (media / "uploads").exists()
     assert api.get("/api/projects/street/imports", role="manager").json() == []
+
+
+def test_an_undo_while_an_import_runs_is_refused_409_removing_nothing(api: Any) -> None:
+    """The page's Undo pressed while an upload to the project was still being written
+    waited for it, as long as it took, and then undid: 409 at once, saying why."""
+    from labelloop.workflow import batches
+
+    batch = _upload(api)
+    with api.lab.db.read() as conn:
+        from labelloop.store import projects as store_projects
+
+        project_id = store_projects.by_slug(conn, "sent")["id"]
+    with batches.importing(api.lab.db, project_id):  # another server's import, say
+        refused = _delete(api, f"/api/projects/sent/imports/{batch}")
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["detail"] == (
+        f"import {batch} cannot be undone while an import into project 'sent' is still "
+        "running: nothing was removed; undo it once that import has finished"
+    )
+    assert _delete(api, f"/api/projects/sent/imports/{batch}").json()["items"] == 4

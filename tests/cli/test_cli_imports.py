@@ -68,3 +68,24 @@ def test_an_import_people_answered_is_refused_with_a_clear_line(cli: Any, tmp_pa
         "from people. Those records stay traceable; nothing was removed"
     )
     assert json.loads(cli("imports", "list", "s", "--json").stdout)[0]["touched"] == 1
+
+
+def test_an_undo_while_an_import_of_the_project_runs_is_refused(cli: Any, tmp_path: Path) -> None:
+    """`labelloop imports undo` while the server (another process, another database handle)
+    was still writing an import of the project waited behind it, then undid: refused."""
+    from labelloop.store.db import Database
+    from labelloop.workflow import batches, projects
+
+    small_project(cli, tmp_path)
+    cli("import", "s", _file(tmp_path, "a.jsonl", [f"text {i}" for i in range(4)]))
+    db = Database(cli.db_url)
+    try:
+        with batches.importing(db, projects.system_context(db, "s").id):
+            refused = cli("imports", "undo", "s", "1", code=1)
+    finally:
+        db.dispose()
+    assert " ".join(refused.stderr.split()) == (
+        "error: import 1 cannot be undone while an import into project 's' is still running: "
+        "nothing was removed; undo it once that import has finished"
+    )
+    assert "undone: 4 items removed" in cli("imports", "undo", "s", "1").stdout

@@ -178,3 +178,16 @@ def test_thumbnail_sizes_are_bounded(tmp_path: Path, size: int) -> None:
     Image.new("RGB", (4, 4)).save(path)
     with pytest.raises(ValueError, match="from 1 to 512"):
         thumbnail(path, size)
+
+
+def test_a_grey_png_with_a_see_through_value_keeps_it_in_its_thumbnail(tmp_path: Path) -> None:
+    """A grey or RGB PNG may mark one value see-through (its tRNS chunk), which the page
+    shows the white background through; its thumbnail was a JPEG, black where the page is
+    white."""
+    grey = Image.new("L", (8, 8), 0)
+    grey.paste(40, (2, 2, 6, 6))
+    grey.save(tmp_path / "logo.png", transparency=0)
+    data, content_type = thumbnail(tmp_path / "logo.png", 8)
+    assert content_type == "image/png"
+    shown = Image.open(io.BytesIO(data)).convert("RGBA")
+    assert shown.getpixel((0, 0))[3] == 0 and shown.getpixel((4, 4)) == (40, 40, 40, 255)

@@ -38,10 +38,16 @@ def test_paths_are_read_under_the_media_root_only(tmp_path: Path) -> None:
     np.save(tmp_path / "a.npy", np.eye(4, dtype=np.uint8) * 255)
     f = PixelFeaturizer(size=(4, 4), root=str(tmp_path)).fit([])
     assert np.allclose(f.transform([{"image": "a.npy"}])[0], np.eye(4).ravel())
-    with pytest.raises(LabelloopError, match="outside the media root"):
+    with pytest.raises(LabelloopError, match="outside the media root") as refused:
         f.transform([{"image": "../elsewhere.npy"}])
-    with pytest.raises(LabelloopError, match="no image file"):
+    assert str(tmp_path) not in refused.value.message  # the root's place on disk is not shown
+    with pytest.raises(LabelloopError, match="no image file 'missing.npy'"):
         f.transform([{"image": "missing.npy"}])
+    (tmp_path / "cut.npy").write_bytes(b"\x93NUMPY")
+    with pytest.raises(LabelloopError) as refused:
+        f.transform([{"image": "cut.npy", "named": "item 7 ('cut.npy')"}])
+    assert refused.value.message.startswith("image file of item 7 ('cut.npy') cannot be read: ")
+    assert str(tmp_path) not in refused.value.message
 
 
 def test_image_files_are_read_with_pillow(tmp_path: Path) -> None:
@@ -87,6 +93,48 @@ def test_a_photo_turned_by_exif_is_learned_upright_as_it_shows(tmp_path: Path) -
     rows = f.transform([{"image": "upright.jpg"}, {"image": "phone.jpg"}])
     assert np.allclose(rows[0], rows[1], atol=0.05)
     assert rows[1].reshape(8, 4)[0].mean() > 0.9 and rows[1].reshape(8, 4)[-1].mean() < 0.1
+
+
+def _transparent(mode: str) -> Any:
+    """An 8x8 picture in ``mode``, see-through (black under the transparency) but for a dark
+    opaque 4x4 square in its middle."""
+    from PIL import Image
+
+    rgba = Image.new("RGBA", (8, 8), (0, 0, 0, 0))
+    rgba.paste((40, 40, 40, 255), (2, 2, 6, 6))
+    if mode == "RGBA":
+        return rgba
+    if mode == "LA":
+        return rgba.convert("LA")
+    if mode == "P":  # a palette with one see-through entry (PNG's tRNS chunk)
+        palette = Image.new("P", (8, 8), 0)
+        palette.putpalette([0, 0, 0, 40, 40, 40] + [0] * 762)
+        palette.paste(1, (2, 2, 6, 6))
+        palette.info["transparency"] = 0
+        return palette
+    grey = Image.new("L", (8, 8), 0)  # one grey value marked see-through (tRNS)
+    grey.paste(40, (2, 2, 6, 6))
+    grey.info["transparency"] = 0
+    return grey
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "LA", "P", "L"])
+def test_a_transparent_png_is_learned_over_white_as_the_page_shows_it(
+    tmp_path: Path, mode: str
+) -> None:
+    """The labeling page shows a see-through PNG (a logo, a cut-out) over white; the learner
+    read its see-through pixels as the black stored under them, so it learned a dark picture
+    the annotator never saw."""
+    picture = _transparent(mode)
+    picture.save(tmp_path / "logo.png", **({"transparency": 0} if mode in ("P", "L") else {}))
+    grey = load_image("logo.png", root=str(tmp_path))
+    assert grey is not None and grey.shape == (8, 8)
+    assert np.allclose(grey[0], 1.0) and np.allclose(grey[:, 0], 1.0)  # white around it
+    assert np.allclose(grey[2:6, 2:6], 40 / 255, atol=0.01)  # the dark square as it is
+    row = (
+        PixelFeaturizer(size=(8, 8), root=str(tmp_path)).fit([]).transform([{"image": "logo.png"}])
+    )
+    assert np.allclose(row[0].reshape(8, 8)[7], 1.0)
 
 
 def test_bad_shapes_are_clear_errors() -> None:

@@ -392,6 +392,17 @@ def test_the_digits_demo_takes_another_featurizer(sqlite_lab: Lab, tmp_path: Pat
     assert later.featurizer == "hog" and later.password is None
 
 
+def lab_items(lab: Lab, ctx: Any) -> list[dict[str, Any]]:
+    """The project's items: id and payload."""
+    from sqlalchemy import select
+
+    from labelloop.store.tables import item
+
+    with lab.db.read() as conn:
+        q = select(item.c.id, item.c.payload).where(item.c.project_id == ctx.id)
+        return [dict(r) for r in conn.execute(q).mappings()]
+
+
 def test_a_round_that_fails_says_so_backs_off_and_clears_once_one_succeeds(
     shapes: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -419,6 +430,11 @@ def test_a_round_that_fails_says_so_backs_off_and_clears_once_one_succeeds(
     failure = status.status(lab.db, ctx)["training"]["failure"]
     assert failure["failures"] == 1
     assert "cannot be read" in failure["error"] and "l1.png" in failure["error"]
+    # Named by the item and its path under the media root, never by the server's folders
+    (bad,) = [i["id"] for i in lab_items(lab, ctx) if i["payload"]["image"] == "f/l1.png"]
+    assert f"item {bad} ('f/l1.png')" in failure["error"]
+    assert str(media.parent) not in failure["error"]
+    assert str(media.resolve().parent) not in failure["error"]
     assert failure["sentence"].startswith("Training rounds fail (once): featurizer 'pixels' failed")
     assert failure["sentence"].endswith("(every 10 minutes at most).")  # the learner's longest wait
     stored = insight.open_alerts(lab.db, lab.admin, [{"id": ctx.id, "role": "manager"}])

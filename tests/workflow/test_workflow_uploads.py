@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
-from labelloop.errors import ImportFormatError, InsufficientStorage
+from labelloop.errors import ImportFormatError, InsufficientStorage, LabelloopError
 from labelloop.store import items as store_items
 from labelloop.store.tables import import_batch
 from labelloop.workflow import batches, imports, projects, uploads
@@ -321,3 +321,172 @@ def test_a_zips_import_says_it_stores_its_images_before_checking_records(street:
         stage=said.append,
     )
     assert said == ["storing images", "checking records", 2, "saving"]
+
+
+@pytest.mark.parametrize("linked", ["uploads", "uploads/street"])
+def test_an_upload_is_never_stored_through_a_linked_uploads_folder(
+    street: Any, tmp_path: Path, linked: str
+) -> None:
+    """``uploads/`` or ``uploads/SLUG`` made a symbolic link (by an admin, or by someone who
+    could write in the media root) sent an upload's images wherever it led, outside the media
+    root too: refused, naming the link, and nothing is written there."""
+    lab, ctx, media = street
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (media / linked).parent.mkdir(parents=True, exist_ok=True)
+    (media / linked).symlink_to(elsewhere, target_is_directory=True)
+    with pytest.raises(LabelloopError) as refused:
+        upload(lab, ctx, media, {"train/a": 10})
+    assert refused.value.status == 400
+    assert refused.value.message == (
+        f"'{linked}' under the media root is a symbolic link: uploaded images are stored and "
+        "removed only in real folders under the media root, so nothing was stored; replace "
+        "the link with a folder"
+    )
+    assert list(elsewhere.rglob("*")) == []
+    assert batches.imports(lab.db, ctx) == []
+
+
+@pytest.mark.parametrize("linked", ["uploads", "uploads/street", "stamp"])
+def test_an_undo_never_deletes_through_a_linked_uploads_folder(
+    street: Any, tmp_path: Path, linked: str
+) -> None:
+    """An upload's folder moved away and linked back in its place: an undo deleted the files
+    where the link led, outside the media root. It is refused, naming the link, with nothing
+    removed, until the link is a folder again."""
+    lab, ctx, media = street
+    done = upload(lab, ctx, media, {"train/a": 10, "train/b": 20})
+    (stamp,) = (media / "uploads" / "street").iterdir()
+    where = stamp if linked == "stamp" else media / linked
+    shown = f"uploads/street/{stamp.name}" if linked == "stamp" else linked
+    moved = tmp_path / "moved"
+    where.rename(moved)
+    where.symlink_to(moved, target_is_directory=True)
+    before = sorted(p.relative_to(moved) for p in moved.rglob("*"))
+    with pytest.raises(LabelloopError) as refused:
+        batches.undo(lab.db, ctx, done.batch_id, media_roots=(media,))
+    assert refused.value.message == (
+        f"'{shown}' under the media root is a symbolic link: uploaded images are stored and "
+        "removed only in real folders under the media root, so nothing was removed; replace "
+        "the link with a folder"
+    )
+    assert sorted(p.relative_to(moved) for p in moved.rglob("*")) == before
+    assert len(item_ids(lab, ctx)) == 2  # the import is still there
+
+    where.unlink()
+    moved.rename(where)
+    assert batches.undo(lab.db, ctx, done.batch_id, media_roots=(media,))["files"] == 2
+
+
+class _Paused:
+    """An import's ``stage``: holds it inside its transaction, its files read and its rows
+    written but not committed ("saving"), until ``go`` is set (or a few seconds passed, so a
+    test that fails never hangs)."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.inside = threading.Event()
+        self.go = threading.Event()
+
+    def __call__(self, stage: str) -> None:
+        if stage == "saving":
+            self.inside.set()
+            self.go.wait(3)
+
+
+def _in_thread(work: Any) -> tuple[Any, dict[str, Any]]:
+    """``work()`` run in a thread; the dict gets its ``result`` or ``error``."""
+    import threading
+
+    out: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            out["result"] = work()
+        except Exception as exc:  # the test looks at it
+            out["error"] = exc
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, out
+
+
+def test_an_undo_is_refused_while_an_import_of_the_project_is_still_writing(
+    street: Any,
+) -> None:
+    """An undo asked while an import of the project was still writing (its own, whose number
+    it cannot know yet, or another) waited behind it, silently, for as long as it took, and
+    then went on: refused at once, saying why, with nothing removed."""
+    from labelloop.errors import Conflict
+
+    lab, ctx, media = street
+    done = upload(lab, ctx, media, {"train/a": 10})
+    paused = _Paused()
+    thread, out = _in_thread(
+        lambda: imports.import_items(
+            lab.db,
+            ctx,
+            yolo_zip({"train/b": 20}),
+            fmt="yolo",
+            filename="more.zip",
+            media_roots=(media,),
+            stage=paused,
+        )
+    )
+    assert paused.inside.wait(10)
+    for batch_id in (done.batch_id, done.batch_id + 1):
+        with pytest.raises(Conflict) as refused:
+            batches.undo(lab.db, ctx, batch_id, media_roots=(media,))
+        assert refused.value.message == (
+            f"import {batch_id} cannot be undone while an import into project 'street' is "
+            "still running: nothing was removed; undo it once that import has finished"
+        )
+    paused.go.set()
+    thread.join(10)
+    assert out["result"].n_items == 1
+    assert len(item_ids(lab, ctx)) == 2 and len(stored(media)) == 2
+    assert batches.undo(lab.db, ctx, out["result"].batch_id, media_roots=(media,))["files"] == 1
+
+
+def test_an_undo_never_deletes_a_file_an_import_still_writing_names(street: Any) -> None:
+    """An import naming a stored image (a JSONL of paths under uploads/) that began while an
+    undo of that image's upload was between its commit and its deletions: the undo deleted
+    the file, the import committed an item naming it, and the item had no image. The import
+    now waits for the undo to end and finds the file gone, naming the line."""
+    lab, ctx, media = street
+    done = upload(lab, ctx, media, {"train/a": 10})
+    (a,) = stored(media)
+    paused = _Paused()
+
+    class Forgetting:  # the undo, past its commit, waits for the import to reach the file
+        def forget(self, project_id: int, ids: Any) -> None:
+            paused.inside.wait(3)
+
+    undoing, undone = _in_thread(
+        lambda: batches.undo(lab.db, ctx, done.batch_id, cache=Forgetting(), media_roots=(media,))
+    )
+    time.sleep(0.5)  # the undo holds the project's imports off
+    importing, imported = _in_thread(
+        lambda: imports.import_items(
+            lab.db,
+            ctx,
+            io.BytesIO(json.dumps({"image": a}).encode() + b"\n"),
+            fmt="jsonl",
+            filename="paths.jsonl",
+            media_roots=(media,),
+            stage=paused,
+        )
+    )
+    undoing.join(10)
+    paused.go.set()
+    importing.join(10)
+    assert undone["result"]["files"] == 1
+    assert isinstance(imported.get("error"), ImportFormatError), imported
+    assert imported["error"].message == (
+        f"line 1, field 'image': media path '{a}': no such file under the media roots"
+    )
+    for item_id in item_ids(lab, ctx):  # every item's image is there
+        from labelloop.workflow import media as wf_media
+
+        assert wf_media.item_media(lab.db, ctx, item_id, roots=(media,))[0].is_file()

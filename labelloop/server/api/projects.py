@@ -268,7 +268,8 @@ def undo_import(
     """Undo an import: its items and what only they had go, in one transaction (managers;
     audited), then the image files an uploaded zip stored for them (``files``). 409 naming
     what holds them when people answered, reviewed, made gold, pinned, picked or flagged any
-    of them, or an auto-label run labeled one; nothing is removed."""
+    of them, or an auto-label run labeled one, and while an import into the project is still
+    running; nothing is removed."""
     ctx = projects.access(db, slug, user, Permission.IMPORT)
     roots = request.app.state.settings.media_root_paths
     return batches.undo(db, ctx, batch_id, cache=features, media_roots=roots)
