@@ -24,6 +24,7 @@ from labelloop.store import learning as store_learning
 from labelloop.store import seeds as store_seeds
 from labelloop.store import tasks as store_tasks
 from labelloop.store.db import Database
+from labelloop.store.words import SYNTAX, Term, parse_query, text_holds
 from labelloop.workflow.features import FALLBACK_FEATURIZER, FeatureCache
 from labelloop.workflow.media import MEDIA_TYPES, readable_payloads
 from labelloop.workflow.projects import ProjectContext
@@ -111,17 +112,24 @@ def _hit(row: Mapping[Any, Any], score: float | None = None) -> dict[str, Any]:
     }
 
 
-def _table_search(
-    conn: Any, ctx: ProjectContext, words: list[str], *, limit: int, offset: int
-) -> tuple[list[Any], int]:
-    """Pool rows whose fields (names and values) hold every word, in id order, and how many.
+def search_terms(q: str) -> tuple[Term, ...]:
+    """What a pool search asks for (:mod:`labelloop.store.words`): printable terms."""
+    _check_printable(q)
+    return parse_query(q)
 
-    Rows are JSON objects, so the words are matched here rather than in SQL.
+
+def _table_search(
+    conn: Any, ctx: ProjectContext, terms: tuple[Term, ...], *, limit: int, offset: int
+) -> tuple[list[Any], int]:
+    """Pool rows whose fields (names and values, as shown) hold every term, in id order, and
+    how many.
+
+    Rows are JSON objects, so the terms are matched here rather than in SQL.
     """
     hits = [
         int(r["id"])
         for r in store_learning.items_of(conn, ctx.id, "pool")
-        if shows_words(r["payload"], words)
+        if text_holds(shown_text(r["payload"]), terms)
     ]
     page = hits[offset : offset + limit]
     shown = store_seeds.pool_items(conn, project_id=ctx.id, item_ids=page)
@@ -139,7 +147,8 @@ def search(
     offset: int = 0,
     cache: FeatureCache | None = None,
 ) -> dict[str, Any]:
-    """Pool items by words in their text (all of them, any case), or by similarity to an item.
+    """Pool items by words in their text (every term of ``q``: whole words, ``refund*``
+    prefixes, "quoted phrases", any case), or by similarity to an item.
 
     Only the project's own pool items are searched; the result says for each item whether it is
     labeled already or waiting in the queue.
@@ -154,23 +163,23 @@ def search(
     page = {"limit": limit, "offset": offset}
     if like is None:
         query = (q or "").strip()[:MAX_QUERY_CHARS]
+        terms = search_terms(query)
         with db.read() as conn:
             if ctx.schema.data_type == "table":
-                rows, total = _table_search(
-                    conn, ctx, query_words(query), limit=limit, offset=offset
-                )
+                rows, total = _table_search(conn, ctx, terms, limit=limit, offset=offset)
             else:
                 rows, total = store_seeds.search(
                     conn,
                     project_id=ctx.id,
                     data_type=ctx.schema.data_type,
-                    words=query_words(query),
+                    terms=terms,
                     limit=limit,
                     offset=offset,
                 )
         return {
             "mode": "text",
             "q": query,
+            "syntax": SYNTAX,
             "total": total,
             **page,
             "items": [_hit(r) for r in rows],

@@ -54,6 +54,68 @@ def test_text_search_matches_every_word_in_any_case_and_pages(lab: Any, seeded: 
     assert hit["text"] == RARE[0]["text"] and not hit["labeled"] and not hit["queued"]
 
 
+WORDY = [
+    {"id": "w-cat", "text": "The cat sat on the mat."},
+    {"id": "w-category", "text": "A category of its own"},
+    {"id": "w-start", "text": "Start the show"},
+    {"id": "w-refunds", "text": "Refunds are slow; REFUNDED twice"},
+    {"id": "w-phrase", "text": "my Refund-Request, again"},
+    {"id": "w-reversed", "text": "a request for a refund"},
+    {"id": "w-cafe", "text": "Café Émile, Москва"},
+    {"id": "w-moscow", "text": "в Москве и cafe"},
+    {"id": "w-tokyo", "text": "東京都に住んでいます"},
+    {"id": "w-thai", "text": "ฉันชอบกินข้าวผัด"},
+    {"id": "w-hindi", "text": "हिन्दी भाषा"},
+    {"id": "w-code", "text": "C++11 and 100%_sure"},
+]
+
+
+@pytest.mark.parametrize(
+    ("q", "found"),
+    [
+        ("cat", ["w-cat"]),  # not "category"
+        ("art", []),  # not "start"
+        ("CAT mat", ["w-cat"]),
+        ("refund", ["w-phrase", "w-reversed"]),  # not "Refunds" nor "REFUNDED"
+        ("refund*", ["w-refunds", "w-phrase", "w-reversed"]),
+        ("refunded", ["w-refunds"]),
+        ('"refund request"', ["w-phrase"]),  # in that order, punctuation between
+        ("“refund request”", ["w-phrase"]),  # the quotes a keyboard's autocorrect types
+        ('"request for a"', ["w-reversed"]),
+        ('"request refund"', []),
+        ('"refund req*"', ["w-phrase"]),
+        ("café", ["w-cafe"]),  # accents count, as before
+        ("cafe", ["w-moscow"]),
+        ("émile москва", ["w-cafe"]),  # any case of any letter
+        ("москв*", ["w-cafe", "w-moscow"]),
+        ("京都", ["w-tokyo"]),  # no spaces between words: matched anywhere
+        ("住ん", ["w-tokyo"]),
+        ("ข้าว", ["w-thai"]),
+        ("हिन्दी", ["w-hindi"]),
+        ("हिन", []),  # a vowel sign or virama goes on with the word
+        ("c++", ["w-code"]),
+        ("100%_sure", ["w-code"]),  # LIKE's and the expressions' wildcards are literal
+        ("00%", []),  # inside "100%"
+        ("c.+", []),
+    ],
+)
+def test_text_search_matches_whole_words_prefixes_and_phrases(
+    lab: Any, q: str, found: list[str]
+) -> None:
+    ctx = lab.project()
+    lab.import_rows(ctx, WORDY)
+    result = seeding.search(lab.db, ctx, q=q)
+    assert _ids(result) == found and result["total"] == len(found), q
+
+
+def test_a_star_alone_is_a_clear_error_saying_the_syntax(lab: Any, seeded: Any) -> None:
+    with pytest.raises(LabelloopError, match=re.escape("refund* finds refund, refunds")):
+        seeding.search(lab.db, seeded, q="*")
+    with pytest.raises(LabelloopError, match="a \\* ends a word"):
+        seeding.search(lab.db, seeded, q="refund ** kettle")
+    assert seeding.search(lab.db, seeded, q="refund kett*")["total"] == 1
+
+
 def test_search_sees_only_this_projects_pool(lab: Any, seeded: Any) -> None:
     other = lab.project("other")
     lab.import_rows(other, [{"id": "x-1", "text": "refund elsewhere"}])
