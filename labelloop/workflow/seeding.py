@@ -192,7 +192,7 @@ def _like(
 ) -> dict[str, Any]:
     from labelloop.learn import most_similar
     from labelloop.learn.featurize import caches_per_item
-    from labelloop.learn.similarity import similarities
+    from labelloop.learn.similarity import is_blank, same_text, similarities, told_apart
 
     with db.read() as conn:
         origin = store_seeds.find_item(conn, project_id=ctx.id, item_id=like)
@@ -229,7 +229,19 @@ def _like(
     if where.size == 0:
         raise NotFound(f"item {like} has no features in project '{ctx.slug}'")
     row = int(where[0])
+    origin_text = shown_text(rows[row]["payload"])
+    page = {"limit": limit, "offset": offset}
+    if is_blank(features.X, row):
+        return {
+            **_like_head(origin, by),
+            "total": 0,
+            **page,
+            "items": [],
+            "note": _blank(origin, by),
+        }
     sims = similarities(features.X, row)
+    if ctx.schema.data_type in ("text", "html"):
+        sims = told_apart(sims, row, lambda i: shown_text(rows[i]["payload"]))
     # Pool items with something in common: a TF-IDF text sharing no word with the item
     # scores 0 and is not "like" it, however long the list would otherwise run.
     candidates = np.zeros(len(rows), dtype=bool)
@@ -245,15 +257,34 @@ def _like(
             int(r["id"]): r
             for r in store_seeds.pool_items(conn, project_id=ctx.id, item_ids=picked)
         }
+    items = [
+        {
+            **_hit(found[i], round(score_of[i], 4)),
+            "same_text": same_text(origin_text, shown_text(found[i]["payload"])),
+        }
+        for i in picked
+        if i in found
+    ]
+    return {**_like_head(origin, by), "total": int(candidates.sum()), **page, "items": items}
+
+
+def _like_head(origin: Mapping[Any, Any], by: str) -> dict[str, Any]:
     return {
         "mode": "like",
         "like": {"id": int(origin["id"]), "external_id": origin["external_id"]},
         "by": by,
-        "total": int(candidates.sum()),
-        "limit": limit,
-        "offset": offset,
-        "items": [_hit(found[i], round(score_of[i], 4)) for i in picked if i in found],
     }
+
+
+def _blank(origin: Mapping[Any, Any], by: str) -> str:
+    """Why nothing is like an item whose features are all zeros."""
+    if by == FALLBACK_FEATURIZER:
+        return (
+            f"item {_name(origin)} has no words the project's vocabulary knows (it keeps the "
+            "words found in two items or more), so no item shares one with it: search for "
+            "its words instead"
+        )
+    return f"item {_name(origin)} has features that are all zeros, so nothing is like it"
 
 
 def _name(origin: Mapping[Any, Any]) -> str:

@@ -194,6 +194,45 @@ def test_more_like_this_ranks_by_cosine_over_tfidf(lab: Any, seeded: Any) -> Non
     assert everything["total"] == len(everything["items"]) <= 22  # 20 negative, 2 refunds
 
 
+RARE_WORDS = [  # the 60 generated items make TF-IDF keep only words found in two items or more
+    {"id": "rf-1", "text": "refund zebraic"},
+    {"id": "rf-2", "text": "refund platypus"},
+    {"id": "rf-3", "text": "refund"},
+    {"id": "rf-4", "text": "Refund, ZEBRAIC!"},
+    {"id": "odd-1", "text": "zebra quokka"},
+    {"id": "odd-2", "text": "xylophone marmalade"},
+]
+
+
+def test_more_like_this_never_claims_the_same_for_different_texts(lab: Any) -> None:
+    """Words found in one item only are not in TF-IDF's vocabulary: 'refund platypus' and
+    'refund' were both the row of 'refund', and shown as similarity 1.000."""
+    ctx = lab.project()
+    lab.import_rows(ctx, lab.rows(60))
+    lab.import_rows(ctx, RARE_WORDS, filename="rare.jsonl")
+    found = seeding.search(lab.db, ctx, like=lab_item_id(lab, ctx, "rf-2"), limit=10)
+    by_id = {hit["external_id"]: hit for hit in found["items"]}
+    assert set(by_id) == {"rf-1", "rf-3", "rf-4"}
+    for hit in found["items"]:
+        assert 0 < hit["score"] < 0.999 and not hit["same_text"], hit
+    assert _ids(found)[0] == "rf-3"  # 'refund' shares the most with 'refund platypus'
+    # The same words in another case and punctuation: nearest, yet not the same text.
+    found = seeding.search(lab.db, ctx, like=lab_item_id(lab, ctx, "rf-1"), limit=10)
+    assert _ids(found)[0] == "rf-4"
+    assert found["items"][0]["score"] == 0.9999 and not found["items"][0]["same_text"]
+    scores = [hit["score"] for hit in found["items"]]
+    assert scores == sorted(scores, reverse=True) and scores[1] < 0.999
+
+
+def test_more_like_an_item_of_unknown_words_says_so(lab: Any) -> None:
+    ctx = lab.project()
+    lab.import_rows(ctx, lab.rows(60))
+    lab.import_rows(ctx, RARE_WORDS, filename="rare.jsonl")
+    found = seeding.search(lab.db, ctx, like=lab_item_id(lab, ctx, "odd-1"))
+    assert found["items"] == [] and found["total"] == 0
+    assert "odd-1 has no words the project's vocabulary knows" in found["note"], found
+
+
 def test_seed_picks_are_served_first_with_who_found_them_then_the_queue(
     lab: Any, seeded: Any
 ) -> None:
