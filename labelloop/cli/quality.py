@@ -401,3 +401,68 @@ def _print_own_trace(d: dict[str, Any]) -> None:
             _print_review(r)
         if a["refusal"]:
             out.print(f"it cannot change: {escape(a['refusal'])}", soft_wrap=True)
+
+
+def search(
+    slug: str,
+    query: Annotated[
+        str | None,
+        typer.Argument(
+            help=(
+                "Words every found item holds: whole words in any case (refund finds refund, "
+                'not refunds); refund* words starting with refund; "money back" (quoted) a '
+                "phrase; Chinese, Japanese, Korean or Thai words match anywhere in a text."
+            ),
+        ),
+    ] = None,
+    like: Annotated[
+        str | None,
+        typer.Option(metavar="ITEM", help="Items most like ITEM (its import id, or #number)."),
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=100)] = 20,
+    offset: Annotated[int, typer.Option(min=0, max=10_000)] = 0,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Search the pool by words, or for items like one, as the search page does.
+
+    Finds a rare class's first examples; send them to the front of the queue from the search
+    page or with POST /api/projects/SLUG/seeds.
+    """
+    from labelloop.workflow import projects, seeding
+    from labelloop.workflow.values import find_item
+
+    _, db = _open()
+
+    def go() -> dict[str, Any]:
+        ctx = projects.system_context(db, slug)
+        if like is None:
+            return seeding.search(db, ctx, q=query, limit=limit, offset=offset)
+        with db.read() as conn:
+            named = {"item_id": None, "external_id": None, **named_item(like)}
+            origin = int(find_item(conn, ctx, **named)["id"])
+        return seeding.search(db, ctx, q=query, like=origin, limit=limit, offset=offset)
+
+    found = _run(go)
+    if as_json:
+        typer.echo(json.dumps(found, default=str))
+        return
+    table = Table(box=None, pad_edge=False)
+    for column in ("item", *(("similarity",) if like else ()), "state", "content"):
+        table.add_column(column, overflow="fold")
+    for hit in found["items"]:
+        state = "labeled" if hit["labeled"] else "in the queue" if hit["queued"] else ""
+        if like is None:
+            table.add_row(_shown_name(hit), state, _excerpt(hit))
+            continue
+        similarity = "same text" if hit["same_text"] else f"{_floored(hit['score']):.3f}"
+        table.add_row(_shown_name(hit), similarity, state, _excerpt(hit))
+    if found.get("note"):
+        out.print(escape(found["note"]))
+    elif found["items"]:
+        out.print(table)
+    _print_counted(found, "item")
+
+
+def _floored(score: float) -> float:
+    """Rounded down to 3 decimals: 0.9999 (the same words, another text) must not read 1.000."""
+    return int(score * 1000) / 1000

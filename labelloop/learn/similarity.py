@@ -8,6 +8,9 @@ only one chunk of extra memory.
 
 from __future__ import annotations
 
+import re
+from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -86,6 +89,60 @@ def most_similar(
     order = np.lexsort((top, -ranked[top]))
     picked = top[order][:k]
     return picked.astype(np.intp), ranked[picked]
+
+
+ALMOST_ONE = 0.9999
+"""The highest score two different texts get: 1 means the same text."""
+TIE = 1e-6
+"""Rows within this of a score of 1 look the same as the query row to the features."""
+_WORD = re.compile(r"\w+")
+
+
+def is_blank(X: NDArray[np.floating] | csr_matrix, row: int) -> bool:
+    """Whether ``row`` of ``X`` is all zeros (a TF-IDF text none of whose words the vocabulary
+    keeps): nothing can be like it."""
+    found = X[row]
+    return bool((found.count_nonzero() if issparse(found) else np.count_nonzero(found)) == 0)
+
+
+def same_text(a: str, b: str) -> bool:
+    """The same text, but for spacing."""
+    return a.split() == b.split()
+
+
+def word_similarity(a: str, b: str) -> float:
+    """Cosine similarity of the two texts' word counts, in any case, every word counted (a
+    word of one character too)."""
+    ca, cb = Counter(_WORD.findall(a.casefold())), Counter(_WORD.findall(b.casefold()))
+    dot = sum(n * cb[w] for w, n in ca.items())
+    norm = float(np.sqrt(sum(n * n for n in ca.values()) * sum(n * n for n in cb.values())))
+    return dot / norm if norm else 0.0
+
+
+def told_apart(
+    scores: NDArray[np.float64], row: int, text_of: Callable[[int], str]
+) -> NDArray[np.float64]:
+    """``scores`` of :func:`similarities` where the texts, not only the features, agree.
+
+    Features can make different texts one row: TF-IDF forgets words found in one item only,
+    so 'refund zebraic' and 'refund platypus' are both the row of 'refund', and a cased
+    encoder sees no case. Each row that scores within ``TIE`` of 1 and whose text (``text_of``
+    a row index) is not the query row's keeps the lower of its score and its
+    :func:`word_similarity`, and never more than ``ALMOST_ONE``; the same text keeps 1.
+
+    Returns
+    -------
+    ndarray of shape (n_rows,)
+    """
+    told = scores.copy()
+    origin = text_of(row)
+    for i in np.flatnonzero(scores >= 1.0 - TIE):
+        if i == row:
+            continue
+        text = text_of(int(i))
+        if not same_text(origin, text):
+            told[i] = min(float(scores[i]), word_similarity(origin, text), ALMOST_ONE)
+    return told
 
 
 def _unit_rows(X: NDArray[np.floating] | csr_matrix) -> NDArray[np.float64] | csr_matrix:

@@ -106,8 +106,13 @@ def holds_words(data_type: str, words: Sequence[str]) -> list[ColumnElement[bool
     Python: SQL cannot read them alike on both engines)."""
     if not words or data_type == "table":
         return []
-    content = lower_text(item.c.payload[_CONTENT_KEYS.get(data_type, "text")].as_string())
+    content = lower_text(content_of(data_type))
     return [content.contains(w.lower(), autoescape=True) for w in words]
+
+
+def content_of(data_type: str) -> Any:
+    """The text an item of ``data_type`` is searched by: its text, or its file's path."""
+    return item.c.payload[_CONTENT_KEYS.get(data_type, "text")].as_string()
 
 
 def browse(

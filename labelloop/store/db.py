@@ -20,6 +20,7 @@ from sqlalchemy.pool import NullPool
 from sqlalchemy.sql.functions import FunctionElement
 
 from labelloop.memo import Memo
+from labelloop.store.words import holds
 
 MAX_ID = 2**63 - 1
 """The largest id a store holds: SQLite's INTEGER and PostgreSQL's BIGINT are signed 64-bit."""
@@ -143,6 +144,7 @@ class Database:
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
             dbapi_conn.create_function("labelloop_lower", 1, _python_lower, deterministic=True)
+            dbapi_conn.create_function("labelloop_holds", 2, holds, deterministic=True)
 
         @event.listens_for(engine, "begin")
         def _begin(conn):  # type: ignore[no-untyped-def]

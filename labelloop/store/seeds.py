@@ -17,10 +17,12 @@ from sqlalchemy import (
     select,
 )
 
-from labelloop.store.browse import holds_words
+from labelloop.store.browse import content_of
+from labelloop.store.db import lower_text
 from labelloop.store.tables import auto_label_check, item, item_label, model_version, seed_pick
 from labelloop.store.tasks import first_open, newest_version, open_conditions
 from labelloop.store.users import now
+from labelloop.store.words import Term, pattern
 
 
 def _pending(project_id: int) -> Any:
@@ -37,12 +39,12 @@ def search(
     *,
     project_id: int,
     data_type: str,
-    words: Sequence[str],
+    terms: Sequence[Term],
     limit: int,
     offset: int,
 ) -> tuple[list[RowMapping], int]:
-    """Pool items whose content (a text, an image's or audio file's path) contains every word
-    (case-insensitive), in id order, and how many.
+    """Pool items whose content (a text, an image's or audio file's path) holds every term
+    (:mod:`labelloop.store.words`), in id order, and how many.
 
     Each row has id, external_id, text, labeled (a resolved label exists) and queued (a seed
     pick is waiting for it).
@@ -50,7 +52,7 @@ def search(
     where = [
         item.c.project_id == project_id,
         item.c.split == "pool",
-        *holds_words(data_type, words),
+        *_holds_terms(conn, content_of(data_type), terms),
     ]
     total = int(conn.execute(select(func.count()).where(*where)).scalar_one())
     q = (
@@ -67,6 +69,22 @@ def search(
         .offset(offset)
     )
     return list(conn.execute(q).mappings()), total
+
+
+def _holds_terms(conn: Connection, content: Any, terms: Sequence[Term]) -> list[Any]:
+    """The content holds every term: a substring test where the term's script has no spaces,
+    else a regular expression; on PostgreSQL its LIKE filters first, as it is cheaper."""
+    lowered = lower_text(content)
+    where: list[Any] = []
+    for term in terms:
+        if term.anywhere:
+            where.append(lowered.contains(term.text, autoescape=True))
+        elif conn.dialect.name == "sqlite":  # one Python call per row: lower-cases and matches
+            where.append(func.labelloop_holds(pattern(term, postgres=False), content) == 1)
+        else:
+            where.extend(lowered.contains(w, autoescape=True) for w in term.words)
+            where.append(lowered.regexp_match(pattern(term, postgres=True)))
+    return where
 
 
 def pool_items(conn: Connection, *, project_id: int, item_ids: Sequence[int]) -> list[RowMapping]:

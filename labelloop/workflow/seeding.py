@@ -24,6 +24,7 @@ from labelloop.store import learning as store_learning
 from labelloop.store import seeds as store_seeds
 from labelloop.store import tasks as store_tasks
 from labelloop.store.db import Database
+from labelloop.store.words import SYNTAX, Term, parse_query, text_holds
 from labelloop.workflow.features import FALLBACK_FEATURIZER, FeatureCache
 from labelloop.workflow.media import MEDIA_TYPES, readable_payloads
 from labelloop.workflow.projects import ProjectContext
@@ -111,17 +112,24 @@ def _hit(row: Mapping[Any, Any], score: float | None = None) -> dict[str, Any]:
     }
 
 
-def _table_search(
-    conn: Any, ctx: ProjectContext, words: list[str], *, limit: int, offset: int
-) -> tuple[list[Any], int]:
-    """Pool rows whose fields (names and values) hold every word, in id order, and how many.
+def search_terms(q: str) -> tuple[Term, ...]:
+    """What a pool search asks for (:mod:`labelloop.store.words`): printable terms."""
+    _check_printable(q)
+    return parse_query(q)
 
-    Rows are JSON objects, so the words are matched here rather than in SQL.
+
+def _table_search(
+    conn: Any, ctx: ProjectContext, terms: tuple[Term, ...], *, limit: int, offset: int
+) -> tuple[list[Any], int]:
+    """Pool rows whose fields (names and values, as shown) hold every term, in id order, and
+    how many.
+
+    Rows are JSON objects, so the terms are matched here rather than in SQL.
     """
     hits = [
         int(r["id"])
         for r in store_learning.items_of(conn, ctx.id, "pool")
-        if shows_words(r["payload"], words)
+        if text_holds(shown_text(r["payload"]), terms)
     ]
     page = hits[offset : offset + limit]
     shown = store_seeds.pool_items(conn, project_id=ctx.id, item_ids=page)
@@ -139,7 +147,8 @@ def search(
     offset: int = 0,
     cache: FeatureCache | None = None,
 ) -> dict[str, Any]:
-    """Pool items by words in their text (all of them, any case), or by similarity to an item.
+    """Pool items by words in their text (every term of ``q``: whole words, ``refund*``
+    prefixes, "quoted phrases", any case), or by similarity to an item.
 
     Only the project's own pool items are searched; the result says for each item whether it is
     labeled already or waiting in the queue.
@@ -154,23 +163,23 @@ def search(
     page = {"limit": limit, "offset": offset}
     if like is None:
         query = (q or "").strip()[:MAX_QUERY_CHARS]
+        terms = search_terms(query)
         with db.read() as conn:
             if ctx.schema.data_type == "table":
-                rows, total = _table_search(
-                    conn, ctx, query_words(query), limit=limit, offset=offset
-                )
+                rows, total = _table_search(conn, ctx, terms, limit=limit, offset=offset)
             else:
                 rows, total = store_seeds.search(
                     conn,
                     project_id=ctx.id,
                     data_type=ctx.schema.data_type,
-                    words=query_words(query),
+                    terms=terms,
                     limit=limit,
                     offset=offset,
                 )
         return {
             "mode": "text",
             "q": query,
+            "syntax": SYNTAX,
             "total": total,
             **page,
             "items": [_hit(r) for r in rows],
@@ -183,7 +192,7 @@ def _like(
 ) -> dict[str, Any]:
     from labelloop.learn import most_similar
     from labelloop.learn.featurize import caches_per_item
-    from labelloop.learn.similarity import similarities
+    from labelloop.learn.similarity import is_blank, same_text, similarities, told_apart
 
     with db.read() as conn:
         origin = store_seeds.find_item(conn, project_id=ctx.id, item_id=like)
@@ -220,7 +229,19 @@ def _like(
     if where.size == 0:
         raise NotFound(f"item {like} has no features in project '{ctx.slug}'")
     row = int(where[0])
+    origin_text = shown_text(rows[row]["payload"])
+    page = {"limit": limit, "offset": offset}
+    if is_blank(features.X, row):
+        return {
+            **_like_head(origin, by),
+            "total": 0,
+            **page,
+            "items": [],
+            "note": _blank(origin, by),
+        }
     sims = similarities(features.X, row)
+    if ctx.schema.data_type in ("text", "html"):
+        sims = told_apart(sims, row, lambda i: shown_text(rows[i]["payload"]))
     # Pool items with something in common: a TF-IDF text sharing no word with the item
     # scores 0 and is not "like" it, however long the list would otherwise run.
     candidates = np.zeros(len(rows), dtype=bool)
@@ -236,15 +257,34 @@ def _like(
             int(r["id"]): r
             for r in store_seeds.pool_items(conn, project_id=ctx.id, item_ids=picked)
         }
+    items = [
+        {
+            **_hit(found[i], round(score_of[i], 4)),
+            "same_text": same_text(origin_text, shown_text(found[i]["payload"])),
+        }
+        for i in picked
+        if i in found
+    ]
+    return {**_like_head(origin, by), "total": int(candidates.sum()), **page, "items": items}
+
+
+def _like_head(origin: Mapping[Any, Any], by: str) -> dict[str, Any]:
     return {
         "mode": "like",
         "like": {"id": int(origin["id"]), "external_id": origin["external_id"]},
         "by": by,
-        "total": int(candidates.sum()),
-        "limit": limit,
-        "offset": offset,
-        "items": [_hit(found[i], round(score_of[i], 4)) for i in picked if i in found],
     }
+
+
+def _blank(origin: Mapping[Any, Any], by: str) -> str:
+    """Why nothing is like an item whose features are all zeros."""
+    if by == FALLBACK_FEATURIZER:
+        return (
+            f"item {_name(origin)} has no words the project's vocabulary knows (it keeps the "
+            "words found in two items or more), so no item shares one with it: search for "
+            "its words instead"
+        )
+    return f"item {_name(origin)} has features that are all zeros, so nothing is like it"
 
 
 def _name(origin: Mapping[Any, Any]) -> str:

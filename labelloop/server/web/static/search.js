@@ -42,6 +42,9 @@
     return span;
   }
 
+  // Rounded down: 0.9999 (the same words, another text) must not read 1.000.
+  const shownScore = (score) => (Math.floor(score * 1000) / 1000).toFixed(3);
+
   function renderHit(hit) {
     const li = document.createElement("li");
     li.className = "hit";
@@ -70,7 +73,8 @@
     name.className = "hit-id";
     name.textContent = hit.external_id ? String(hit.external_id) : "#" + hit.id;
     head.append(name);
-    if (typeof hit.score === "number") head.append(badge("similarity " + hit.score.toFixed(3), "badge-muted"));
+    if (hit.same_text) head.append(badge("same text", "badge-muted"));
+    else if (typeof hit.score === "number") head.append(badge("similarity " + shownScore(hit.score), "badge-muted"));
     if (hit.labeled) head.append(badge("labeled", "badge-muted"));
     else if (hit.queued) head.append(badge("in the queue", "badge-warn"));
     const text = document.createElement("span");
@@ -113,12 +117,14 @@
       el.likeBy.textContent = result.by;
       el.summary.textContent = result.items.length
         ? `Most similar ${first}–${last} of ${plural(result.total, "pool item")}.`
-        : "No other pool item has anything in common with it.";
+        : result.note
+          ? result.note.charAt(0).toUpperCase() + result.note.slice(1) + "."
+          : "No other pool item has anything in common with it.";
     } else {
       el.likeBanner.hidden = true;
       el.summary.textContent = result.total
-        ? `${plural(result.total, "item")} ${result.total === 1 ? "contains" : "contain"} “${result.q}”; showing ${first}–${last}.`
-        : `No pool item contains “${result.q}”.`;
+        ? `${plural(result.total, "item")} ${result.total === 1 ? "matches" : "match"} “${result.q}”; showing ${first}–${last}.`
+        : `No pool item matches “${result.q}” (${result.syntax}).`;
     }
     el.prev.disabled = result.offset === 0;
     el.next.disabled = result.offset + result.items.length >= result.total;

@@ -1,0 +1,180 @@
+"""The pool search's query language: whole words, ``refund*`` prefixes and "quoted phrases".
+
+A query is terms separated by spaces, and an item matches when it holds every term, in any
+case (accents count: ``café`` is not ``cafe``). A term matches whole words only (``cat`` does not
+find ``category``); a trailing ``*`` makes it a prefix (``refund*`` finds ``refunds`` and
+``refunded``); a quoted phrase matches its words in that order with only spaces or punctuation
+between them. A word character is a letter, a digit, ``_`` or a combining mark (so a Devanagari
+vowel sign does not end a word). A term written in a script that does not set its words apart
+with spaces (Chinese, Japanese, Thai, Lao, Khmer, Myanmar, Tibetan) or glues particles to its
+words (Korean) matches anywhere, as a part of a word.
+
+Matching runs in the database: a regular expression built here, PostgreSQL's own (``~`` over
+``lower()``) or Python's (a function registered on each SQLite connection), both with the same
+word characters; a table row's fields are matched in Python with the same expression.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import unicodedata
+from dataclasses import dataclass
+from functools import cache
+
+from labelloop.errors import LabelloopError
+
+MAX_TERMS = 8
+MAX_TERM_CHARS = 100
+SYNTAX = (
+    'whole words in any case; refund* for words starting with refund; "refund request" for a '
+    "phrase; Chinese, Japanese, Korean or Thai words match anywhere"
+)
+"""The query syntax in one line, as the search page, the CLI's help and errors say it."""
+
+_UNSPACED = (
+    (0x0E00, 0x0FFF),  # Thai, Lao, Tibetan
+    (0x1000, 0x109F),  # Myanmar
+    (0x1100, 0x11FF),  # Hangul Jamo
+    (0x1780, 0x17FF),  # Khmer
+    (0x19E0, 0x19FF),  # Khmer symbols
+    (0x2E80, 0x2FDF),  # CJK and Kangxi radicals
+    (0x3040, 0x31FF),  # Hiragana, Katakana, Bopomofo, Hangul compatibility Jamo, ...
+    (0x3400, 0x4DBF),  # CJK extension A
+    (0x4E00, 0x9FFF),  # CJK unified ideographs
+    (0xA960, 0xA97F),  # Hangul Jamo extended-A
+    (0xAC00, 0xD7FF),  # Hangul syllables, Jamo extended-B
+    (0xF900, 0xFAFF),  # CJK compatibility ideographs
+    (0xFF66, 0xFFDC),  # halfwidth Katakana and Hangul
+    (0x20000, 0x3FFFF),  # CJK extensions B and after
+)
+"""Scripts whose words are not set apart by spaces (or, Korean, carry their particles)."""
+
+
+@dataclass(frozen=True)
+class Term:
+    """One thing an item must hold: ``words`` (one, or a phrase's), lower case.
+
+    ``prefix``: the last word may go on (``refund*``); ``anywhere``: matched as a plain
+    substring (a script without spaces between its words).
+    """
+
+    words: tuple[str, ...]
+    prefix: bool = False
+    anywhere: bool = False
+
+    @property
+    def text(self) -> str:
+        """The term as a substring every match contains (the phrase's words spaced once)."""
+        return " ".join(self.words)
+
+
+_QUOTE_CHARS = '"“”„«»'
+_TOKEN = re.compile(
+    f"[{_QUOTE_CHARS}]([^{_QUOTE_CHARS}]*)[{_QUOTE_CHARS}]?|([^\\s{_QUOTE_CHARS}]+)"
+)
+"""A quoted phrase (the plain quote, or what a keyboard's autocorrect types; an opening quote
+without its closing one quotes the rest of the query), or a word."""
+
+
+def parse_query(q: str) -> tuple[Term, ...]:
+    """The terms of a query, at most ``MAX_TERMS`` of at most ``MAX_TERM_CHARS`` characters.
+
+    Raises ``LabelloopError`` for a query with no term, or a ``*`` that ends no word.
+    """
+    terms: list[Term] = []
+    for found in _TOKEN.finditer(q):
+        phrase, word = found.groups()
+        term = _term((phrase or "").split() if word is None else [word])
+        if term is not None:
+            terms.append(term)
+        if len(terms) == MAX_TERMS:
+            break
+    if not terms:
+        raise LabelloopError("type a word to search for")
+    return tuple(terms)
+
+
+def _term(words: list[str]) -> Term | None:
+    if not words:
+        return None
+    text = " ".join(words)[:MAX_TERM_CHARS].lower()
+    stars = len(text) - len(text.rstrip("*"))
+    text = text.rstrip("*").rstrip()
+    if not text:
+        raise LabelloopError(
+            "a * ends a word: refund* finds refund, refunds and refunded (" + SYNTAX + ")"
+        )
+    anywhere = any(_unspaced(c) for c in text)
+    return Term(words=tuple(text.split(" ")), prefix=stars > 0 and not anywhere, anywhere=anywhere)
+
+
+def _unspaced(c: str) -> bool:
+    code = ord(c)
+    return any(low <= code <= high for low, high in _UNSPACED)
+
+
+@cache
+def _mark_ranges() -> str:
+    """Every combining mark (Unicode category M) as character-class ranges, ``\\uXXXX`` escaped
+    (both regular expression dialects read them)."""
+    ranges: list[tuple[int, int]] = []
+    for code in range(sys.maxunicode + 1):
+        if unicodedata.category(chr(code))[0] == "M":
+            if ranges and ranges[-1][1] == code - 1:
+                ranges[-1] = (ranges[-1][0], code)
+            else:
+                ranges.append((code, code))
+    return "".join(_esc(a) if a == b else f"{_esc(a)}-{_esc(b)}" for a, b in ranges)
+
+
+def _esc(code: int) -> str:
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
+def _is_word_char(c: str) -> bool:
+    return c.isalnum() or c == "_" or unicodedata.category(c)[0] == "M"
+
+
+def pattern(term: Term, *, postgres: bool) -> str:
+    """The regular expression a lower-cased text matches when it holds ``term``.
+
+    A word character next to the term's own word characters means the match is inside a
+    longer word; the phrase's words may be parted by any run of other characters.
+    """
+    word = ("[[:alnum:]_" if postgres else "[\\w") + _mark_ranges() + "]"
+    other = ("[^[:alnum:]_" if postgres else "[^\\w") + _mark_ranges() + "]+"
+    body = other.join(re.escape(w) if not postgres else _pg_escape(w) for w in term.words)
+    before = f"(?<!{word})" if _is_word_char(term.text[0]) else ""
+    after = f"(?!{word})" if _is_word_char(term.text[-1]) and not term.prefix else ""
+    return before + body + after
+
+
+def _pg_escape(text: str) -> str:
+    """A literal for PostgreSQL's advanced regular expressions: ASCII punctuation, which holds
+    every character ARE treats specially, is escaped (a ``\\`` before it reads it as itself)."""
+    return "".join("\\" + c if c.isascii() and not (c.isalnum() or c == "_") else c for c in text)
+
+
+@cache
+def _compiled(expression: str) -> re.Pattern[str]:
+    return re.compile(expression)
+
+
+def holds(pattern_text: str, text: str | None) -> bool | None:
+    """Whether ``text``, lower-cased, matches ``pattern_text`` (the SQLite function's body)."""
+    if text is None:
+        return None
+    return _compiled(pattern_text).search(text.lower()) is not None
+
+
+def text_holds(text: str, terms: tuple[Term, ...]) -> bool:
+    """Whether ``text`` holds every term, matched as the database matches it."""
+    lowered = text.lower()
+    for term in terms:
+        if term.anywhere:
+            if term.text not in lowered:
+                return False
+        elif _compiled(pattern(term, postgres=False)).search(lowered) is None:
+            return False
+    return True

@@ -1,0 +1,60 @@
+"""labelloop search: the pool search of the search page, by words or like an item."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from tests.cli.conftest import small_project
+
+
+def _import(cli: Any, tmp_path: Path, rows: list[dict[str, str]]) -> None:
+    data = tmp_path / "items.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    cli("import", "s", str(data), "--id-field", "id")
+
+
+def test_search_finds_whole_words_prefixes_and_phrases(cli: Any, tmp_path: Path) -> None:
+    small_project(cli, tmp_path)
+    _import(
+        cli,
+        tmp_path,
+        [
+            {"id": "a", "text": "the cat sat"},
+            {"id": "b", "text": "a category of refunds"},
+            {"id": "c", "text": "Refund request, please"},
+        ],
+    )
+    found = json.loads(cli("search", "s", "cat", "--json").stdout)
+    assert [h["external_id"] for h in found["items"]] == ["a"]
+    prefix = json.loads(cli("search", "s", "refund*", "--json").stdout)
+    assert [h["external_id"] for h in prefix["items"]] == ["b", "c"]
+    shown = cli("search", "s", '"refund request"').stdout
+    assert "Refund request, please" in shown and "1 item" in shown
+    assert "refunds" not in shown
+    refused = cli("search", "s", "*", code=1)
+    assert "refund* finds refund" in refused.output
+
+
+def test_search_help_says_the_query_syntax(cli: Any) -> None:
+    shown = " ".join(cli("search", "--help").stdout.split())
+    assert "whole words in any case" in shown and "refund*" in shown
+    assert "phrase" in shown and "match anywhere" in shown
+
+
+def test_search_like_an_item_never_shows_different_texts_as_the_same(
+    cli: Any, tmp_path: Path
+) -> None:
+    small_project(cli, tmp_path)
+    rows = [{"id": f"n-{i}", "text": f"plain filler number {i}"} for i in range(60)]
+    rows += [
+        {"id": "r-1", "text": "refund platypus"},
+        {"id": "r-2", "text": "refund"},
+        {"id": "z-1", "text": "zebra quokka"},
+    ]
+    _import(cli, tmp_path, rows)
+    shown = cli("search", "s", "--like", "r-1").stdout
+    assert "r-2" in shown and "1.000" not in shown
+    alone = cli("search", "s", "--like", "z-1").stdout
+    assert "has no words the project's vocabulary knows" in " ".join(alone.split())
