@@ -121,11 +121,21 @@ def null(a: argparse.Namespace) -> dict[str, object]:
     rng = np.random.default_rng(a.seed)
     held_zero = claimed = 0
     started = time.perf_counter()
+    redrawn = 0
     for run in range(a.runs):
-        order = rng.permutation(len(y_all))
-        train, held = order[:180], order[180:480]
-        is_control = np.zeros(180, dtype=bool)
-        is_control[rng.choice(180, 30, replace=False)] = True
+        while True:  # a side that saw one class has no model to compare: draw again
+            order = rng.permutation(len(y_all))
+            train, held = order[:180], order[180:480]
+            is_control = np.zeros(180, dtype=bool)
+            is_control[rng.choice(180, 30, replace=False)] = True
+            y_train = y_all[train]
+            if (
+                np.unique(y_train[is_control]).size
+                == np.unique(y_train[~is_control][:30]).size
+                == 2
+            ):
+                break
+            redrawn += 1
         found = active_learning_gain(
             data.pixels[train],
             y_all[train],
@@ -140,13 +150,17 @@ def null(a: argparse.Namespace) -> dict[str, object]:
         metric = found.metric
         held_zero += found.interval[0] <= 0 <= found.interval[1]
         claimed += found.saving is not None
-    log(f"by {metric}: interval held 0 in {held_zero} of {a.runs}; a saving claimed in {claimed}")
+    log(
+        f"by {metric}: interval held 0 in {held_zero} of {a.runs}; a saving claimed in "
+        f"{claimed} ({redrawn} draws with one class on a side drawn again)"
+    )
     return {
         "mode": "null",
         "metric": metric,
         "runs": a.runs,
         "interval_holds_zero": round(held_zero / a.runs, 3),
         "saving_claimed": round(claimed / a.runs, 3),
+        "redrawn": redrawn,
         "seconds": round(time.perf_counter() - started, 1),
     }
 

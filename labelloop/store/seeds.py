@@ -73,13 +73,19 @@ def search(
 
 def _holds_terms(conn: Connection, content: Any, terms: Sequence[Term]) -> list[Any]:
     """The content holds every term: a substring test where the term's script has no spaces,
-    else a regular expression; on PostgreSQL its LIKE filters first, as it is cheaper."""
+    else a regular expression, with a LIKE of each word before it, as it is cheaper.
+
+    SQLite's LIKE ignores the case of ASCII letters only, so there it filters by the term's
+    ASCII words (every text that holds the word in any case passes it, but for a Kelvin sign
+    in place of a "k") and the Python call that lower-cases and matches runs on what passed.
+    """
     lowered = lower_text(content)
     where: list[Any] = []
     for term in terms:
         if term.anywhere:
             where.append(lowered.contains(term.text, autoescape=True))
-        elif conn.dialect.name == "sqlite":  # one Python call per row: lower-cases and matches
+        elif conn.dialect.name == "sqlite":
+            where.extend(content.contains(w, autoescape=True) for w in term.words if w.isascii())
             where.append(func.labelloop_holds(pattern(term, postgres=False), content) == 1)
         else:
             where.extend(lowered.contains(w, autoescape=True) for w in term.words)
