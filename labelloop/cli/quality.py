@@ -355,8 +355,9 @@ def _print_trace(d: dict[str, Any]) -> None:
         )
     for a in d["annotations"]:
         _print_answer(f"answer by {escape(a['user'])}", a, a["status"])
-    for r in d["reviews"]:
-        _print_review(r)
+        for r in d["reviews"]:
+            if r["annotation_id"] == a["id"]:
+                _print_review(r)
     for f in d["flags"]:
         state = "open" if f["open"] else "resolved"
         said = f"flag {f['kind']} ({state}): {escape(f['note'] or '')}"
@@ -385,8 +386,19 @@ def _print_answer(who: str, a: dict[str, Any], state: str) -> None:
 
 
 def _print_review(r: dict[str, Any]) -> None:
+    """A verdict under the answer it judged: who, which (at the expert tier when so), when,
+    the value a fix set and the note."""
+    tier = " (expert tier)" if r.get("tier") == 2 else ""
+    fixed = ""
+    if r["verdict"] == "fix" and r["corrected_value"] is not None:
+        fixed = f" to {json.dumps(r['corrected_value'])}"
     comment = f": {r['comment']}" if r["comment"] else ""
-    out.print(f"review by {escape(r['reviewer'])}: {r['verdict']}{escape(comment)}")
+    out.print(
+        f"  review by {escape(r['reviewer'])}{tier}: {r['verdict']}{escape(fixed)}, "
+        f"{r['created_at'][:16].replace('T', ' ')} UTC{escape(comment)}",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def _print_own_trace(d: dict[str, Any]) -> None:
