@@ -257,13 +257,18 @@
     return body;
   }
 
-  function reviewRows(reviews) {
-    return reviews.map((r) => [
+  /** The verdicts on one answer, in a table that follows it: who, which (a fix with the value
+   * it set), the note, and when (UTC, as every time of the trace). */
+  function reviewTable(reviews, note = "Comment") {
+    const rows = reviews.map((r) => [
       r.reviewer,
-      r.verdict + (r.tier > 1 ? ` (tier ${r.tier})` : ""), // tier: reviewers only
+      r.verdict +
+        (r.verdict === "fix" && r.corrected_value ? ` to ${answerText(r.corrected_value)}` : "") +
+        (r.tier > 1 ? ` (tier ${r.tier})` : ""), // tier: reviewers only
       r.comment || "",
       when(r.created_at),
     ]);
+    return table(["Reviewer", "Verdict", note, "When (UTC)"], rows);
   }
 
   function renderTrace(d) {
@@ -285,12 +290,14 @@
     body.push(part("Label", said));
     if (d.gold) body.push(part("Gold answer", node("p", "", answerText(d.gold.value))));
 
+    // Each answer with the verdicts on it, so two answers' verdicts cannot be told apart wrongly.
     const answers = node("div", "trace-answers");
-    answers.append(...d.annotations.map(answerBlock));
-    body.push(part("Answers", d.annotations.length ? answers : node("p", "muted", "Nobody answered it here.")));
-    if (d.reviews.length) {
-      body.push(part("Reviews", table(["Reviewer", "Verdict", "Comment", "When"], reviewRows(d.reviews))));
+    for (const a of d.annotations) {
+      answers.append(answerBlock(a));
+      const on = d.reviews.filter((r) => r.annotation_id === a.id);
+      if (on.length) answers.append(reviewTable(on));
     }
+    body.push(part("Answers", d.annotations.length ? answers : node("p", "muted", "Nobody answered it here.")));
     if (d.flags.length) {
       const rows = d.flags.map((f) => [
         f.kind.replaceAll("_", " "),
@@ -299,11 +306,11 @@
         f.open ? "open" : f.resolved_note || "resolved",
         when(f.created_at),
       ]);
-      body.push(part("Flags", table(["Kind", "Note", "By", "State", "When"], rows)));
+      body.push(part("Flags", table(["Kind", "Note", "By", "State", "When (UTC)"], rows)));
     }
     if (d.history.length) {
       const rows = d.history.map((h) => [when(h.at), h.action, h.actor || "the local operator"]);
-      body.push(part("History", table(["When", "What", "Who"], rows)));
+      body.push(part("History", table(["When (UTC)", "What", "Who"], rows)));
     }
     if (page.expert) {
       const link = node("a", "btn btn-small", "Open in adjudication");
@@ -321,7 +328,7 @@
     const answers = node("div", "trace-answers");
     for (const a of d.answers) {
       answers.append(answerBlock(a));
-      if (a.reviews.length) answers.append(table(["Reviewer", "Verdict", "Note", "When"], reviewRows(a.reviews)));
+      if (a.reviews.length) answers.append(reviewTable(a.reviews, "Note"));
     }
     body.push(part(d.answers.length > 1 ? "Your answers" : "Your answer", answers));
     state.answer = newest;
@@ -335,7 +342,7 @@
     if (newest.refusal) body.push(node("p", "trace-refusal muted small", newest.refusal));
     if (d.history.length) {
       const rows = d.history.map((h) => [when(h.at), didText(h)]);
-      body.push(part("What you did", table(["When", "What"], rows)));
+      body.push(part("What you did", table(["When (UTC)", "What"], rows)));
     }
     el.traceBody.replaceChildren(...body);
   }

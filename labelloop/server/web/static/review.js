@@ -362,7 +362,7 @@
     events.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
     for (const e of events) {
       const li = node("li", "history-item");
-      const time = node("time", "muted small", (e.at || "").slice(5, 16).replace("T", " "));
+      const time = node("time", "muted small", (e.at || "").slice(5, 16).replace("T", " ") + " UTC");
       time.dateTime = e.at || "";
       li.append(time, document.createTextNode(" "), node("span", "", e.what));
       if (e.comment) li.append(node("q", "history-comment", e.comment));
