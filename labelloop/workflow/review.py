@@ -24,6 +24,7 @@ from labelloop.govern.permissions import Permission
 from labelloop.schema import ProjectSchema, ProjectSettings, validate_value
 from labelloop.store import audit
 from labelloop.store import items as store_items
+from labelloop.store import projects as store_projects
 from labelloop.store import review as store_review
 from labelloop.store import tasks as store_tasks
 from labelloop.store.db import Database
@@ -1142,7 +1143,14 @@ def _item_view(conn: Any, ctx: ProjectContext, item_id: int, *, expert: bool) ->
             store_review.item_history(conn, project_id=ctx.id, item_id=item_id), expert=expert
         ),
         "gold": {"value": gold["value"]} if gold is not None else None,
+        # The guideline now, for a reviewer to see that an answer was made under an older one.
+        "guideline_version": _current_guideline(conn, ctx),
     }
+
+
+def _current_guideline(conn: Any, ctx: ProjectContext) -> int | None:
+    row = store_projects.latest_guideline(conn, ctx.id)
+    return int(row["version"]) if row is not None else None
 
 
 def _history(rows: Sequence[Mapping[str, Any]], *, expert: bool) -> list[dict[str, Any]]:

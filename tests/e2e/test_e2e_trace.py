@@ -113,3 +113,32 @@ def test_each_verdict_follows_the_answer_it_judged_with_times_in_utc(
     assert times and all(t.endswith(" UTC") for t in times), times
     assert not errors
     context.close()
+
+
+def test_a_reviewer_is_told_an_answer_predates_the_guideline_and_why_it_was_picked(
+    traced: Traced, browser: Any
+) -> None:
+    """ann answered under v1; v2 was published before rita reviews it: the review page and the
+    Items page say "guideline v1 (v2 now)", and the review page says why the item was picked,
+    as the trace does."""
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    login(page, traced.url, f"/p/{SLUG}/review", username=REVIEWER)
+    page.wait_for_selector("#review-app[data-state='review']")
+    meta = page.inner_text("#review-meta")
+    assert "guideline v1 (v2 now)" in meta, meta
+    why = page.inner_text("#review-why")
+    assert why.startswith("why picked: ") and len(why) > len("why picked: x"), why
+
+    page.goto(traced.url + f"/p/{SLUG}/items?item={traced.waiting_id}")
+    page.wait_for_function(
+        "(id) => document.getElementById('item-trace').dataset.itemId === id",
+        arg=str(traced.waiting_id),
+    )
+    trace = " ".join(page.inner_text("#item-trace").split())
+    assert "guideline v1 (v2 now)" in trace
+    assert why in trace  # the same sentence as the trace's
+    assert not errors
+    context.close()

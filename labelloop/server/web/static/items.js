@@ -214,8 +214,9 @@
   }
 
   /** One answer: who answered what, when and how long, under which guideline and model, and
-   * why the item was served to them (My answers: the caller's, with the verdict on it). */
-  function answerBlock(a) {
+   * why the item was served to them (My answers: the caller's, with the verdict on it).
+   * ``now``, the guideline's version today, is said beside an older one the answer was made under. */
+  function answerBlock(a, now) {
     const box = node("div", "trace-answer");
     const head = node("p", "trace-answer-head");
     head.append(node("strong", "", a.user || "You"), " answered ", node("strong", "", answerText(a.value)));
@@ -224,7 +225,9 @@
     const facts = [
       `${when(a.created_at)} UTC · ${(a.active_ms / 1000).toFixed(1)} s active · ${status}`,
       [
-        a.guideline_version ? `guideline v${a.guideline_version}` : "no guideline version",
+        a.guideline_version
+          ? `guideline v${a.guideline_version}` + (now > a.guideline_version ? ` (v${now} now)` : "")
+          : "no guideline version",
         a.model_version ? `model v${a.model_version}` : "no model yet",
       ].join(" · "),
       a.suggestion ? a.suggestion.sentence : "no suggestion shown", // by whom, and taken or not
@@ -293,7 +296,7 @@
     // Each answer with the verdicts on it, so two answers' verdicts cannot be told apart wrongly.
     const answers = node("div", "trace-answers");
     for (const a of d.annotations) {
-      answers.append(answerBlock(a));
+      answers.append(answerBlock(a, d.guideline_version));
       const on = d.reviews.filter((r) => r.annotation_id === a.id);
       if (on.length) answers.append(reviewTable(on));
     }
