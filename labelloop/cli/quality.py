@@ -354,7 +354,7 @@ def _print_trace(d: dict[str, Any]) -> None:
             highlight=False,
         )
     for a in d["annotations"]:
-        _print_answer(f"answer by {escape(a['user'])}", a, a["status"])
+        _print_answer(f"answer by {escape(a['user'])}", a, a["status"], now=d["guideline_version"])
         for r in d["reviews"]:
             if r["annotation_id"] == a["id"]:
                 _print_review(r)
@@ -366,19 +366,22 @@ def _print_trace(d: dict[str, Any]) -> None:
         out.print(said, highlight=False)
 
 
-def _print_answer(who: str, a: dict[str, Any], state: str) -> None:
-    """One answer of a trace: its value and state, when, how long, under which guideline and
-    model, the suggestion shown and what the answer made of it, and why the item was picked."""
+def _print_answer(who: str, a: dict[str, Any], state: str, *, now: int | None = None) -> None:
+    """One answer of a trace: its value and state, when, how long, under which guideline (and
+    ``now``, the current one, when newer) and model, the suggestion shown and what the answer
+    made of it, and why the item was picked."""
     why = a["selection"]
     picked = ": ".join(p for p in (why["strategy"], why["reason"]) if p) or "—"
     came = f"why picked: {picked}"
     if why["strategy"] == "import":  # given in another tool, brought by an import
         came = f"from an import: {why['reason']}"
     suggested = a["suggestion"]["sentence"] if a["suggestion"] else "no suggestion shown"
+    made = a["guideline_version"]
+    newer = f" (v{now} now)" if now and made and now > made else ""
     out.print(
         f"{who}: {escape(json.dumps(a['value']))} ({state}), "
         f"{a['created_at'][:16].replace('T', ' ')} UTC, {a['active_ms'] / 1000:.1f} s, "
-        f"guideline v{a['guideline_version']}, model v{a['model_version']}; "
+        f"guideline v{a['guideline_version']}{newer}, model v{a['model_version']}; "
         f"{escape(suggested)}; {escape(came)}",
         highlight=False,
         soft_wrap=True,

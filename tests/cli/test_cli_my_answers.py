@@ -9,7 +9,7 @@ import re
 from typing import Any
 
 from labelloop.store.db import Database
-from labelloop.workflow import review, tasks
+from labelloop.workflow import guidelines, review, tasks
 from tests.conftest import Lab, make_rows
 
 
@@ -77,6 +77,7 @@ def test_a_trace_in_the_terminal_puts_each_verdict_under_the_answer_it_judged(cl
     ours = _answer(lab, ann, "positive")
     theirs = _answer(lab, bob, "negative")
     assert theirs["item_id"] == ours["item_id"]
+    guidelines.edit(lab.db, ctx, "Sarcasm is negative.", "sarcasm")
     review.review_annotation(lab.db, rita, ours["annotation_id"], verdict="accept")
     review.review_annotation(
         lab.db,
@@ -91,6 +92,7 @@ def test_a_trace_in_the_terminal_puts_each_verdict_under_the_answer_it_judged(cl
     at = r"\d{4}-\d\d-\d\d \d\d:\d\d UTC"
     said = [line.strip() for line in lines if line.startswith(("answer by", "  review by"))]
     assert said[0].startswith('answer by ann: {"sentiment": "positive"} (accepted)')
+    assert "guideline v1 (v2 now)" in said[0]
     assert re.fullmatch(rf"review by rita: accept, {at}", said[1])
     assert said[2].startswith('answer by bob: {"sentiment": "negative"} (fixed)')
     assert re.fullmatch(
