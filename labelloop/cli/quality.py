@@ -350,8 +350,10 @@ def _print_trace(d: dict[str, Any]) -> None:
         by = f" by {label['decided_by']}" if label["decided_by"] else ""
         out.print(
             f"label: {escape(json.dumps(label['value']))} ({label['resolution']}{escape(by)}, "
-            f"{label['decided_at'][:16].replace('T', ' ')} UTC)",
+            f"{label['decided_at'][:16].replace('T', ' ')} UTC)"
+            + (f": {escape(label['note'])}" if label.get("note") else ""),
             highlight=False,
+            soft_wrap=True,
         )
     for a in d["annotations"]:
         _print_answer(f"answer by {escape(a['user'])}", a, a["status"], now=d["guideline_version"])

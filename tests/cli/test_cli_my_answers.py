@@ -102,6 +102,34 @@ def test_a_trace_in_the_terminal_puts_each_verdict_under_the_answer_it_judged(cl
     assert re.search(rf'review by rita: fix to {{"sentiment": "positive"}}, {at}: praise', own)
 
 
+def test_a_trace_says_why_the_expert_tier_decided_the_label(cli: Any) -> None:
+    """rita escalates ann's answer and the manager decides otherwise with a note: the trace's
+    label line carries the note, in the terminal and as the API's label ``note``."""
+    cli("init")
+    lab = Lab(Database(cli.db_url))
+    ctx = lab.project("p", review_policy="all")
+    lab.import_rows(ctx, make_rows(10))
+    lab.train(ctx)
+    ann = lab.member("p", "ann", "annotator")
+    rita = lab.member("p", "rita", "reviewer")
+    given = _answer(lab, ann, "neutral")
+    review.review_annotation(lab.db, rita, given["annotation_id"], verdict="escalate")
+    note = "a complaint about the airline is negative"
+    review.adjudicate(lab.db, ctx, given["item_id"], {"sentiment": "negative"}, comment=note)
+
+    trace = json.loads(cli("items", "p", "--show", f"#{given['item_id']}", "--json").stdout)
+    assert (trace["label"]["resolution"], trace["label"]["note"]) == ("adjudicated", note)
+    (line,) = [
+        line
+        for line in cli("items", "p", "--show", f"#{given['item_id']}").stdout.splitlines()
+        if line.startswith("label:")
+    ]
+    assert re.fullmatch(
+        r'label: \{"sentiment": "negative"\} \(adjudicated by admin, [-\d]+ [:\d]+ UTC\): ' + note,
+        line,
+    ), line
+
+
 def test_a_trace_in_the_terminal_says_which_spans_were_suggested_and_kept(cli: Any) -> None:
     from labelloop.workflow import imports, projects
 

@@ -19,6 +19,7 @@ pytestmark = pytest.mark.browser
 
 SLUG = "traced"
 REVIEWER = "rita"
+NOTE = "a complaint about <b>the airline</b> is negative"
 
 
 @dataclass
@@ -27,6 +28,7 @@ class Traced:
     home: Path
     item_id: int  # ann's and bob's answers, accepted and fixed
     waiting_id: int  # ann's answer under v1, waiting for review under v2
+    decided_id: int  # ann's answer escalated, decided otherwise by the expert tier with a note
 
 
 def _answer(lab: Lab, who: Any, label: str) -> dict[str, Any]:
@@ -57,6 +59,9 @@ def traced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Traced]:
         ours, theirs = _answer(lab, ann, "positive"), _answer(lab, bob, "negative")
         assert theirs["item_id"] == ours["item_id"]
         waiting = _answer(lab, ann, "neutral")
+        decided = _answer(lab, ann, "neutral")
+        review.review_annotation(db, rita, decided["annotation_id"], verdict="escalate")
+        review.adjudicate(db, ctx, decided["item_id"], {"sentiment": "negative"}, comment=NOTE)
         guidelines.edit(db, ctx, "Label the opinion.\n\nSarcasm is negative.\n", "sarcasm")
         review.review_annotation(db, rita, ours["annotation_id"], verdict="accept")
         review.review_annotation(
@@ -70,7 +75,7 @@ def traced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Traced]:
     finally:
         db.dispose()
     with serving(home, "serve") as url:
-        yield Traced(url, home, ours["item_id"], waiting["item_id"])
+        yield Traced(url, home, ours["item_id"], waiting["item_id"], decided["item_id"])
 
 
 def test_each_verdict_follows_the_answer_it_judged_with_times_in_utc(
@@ -105,6 +110,15 @@ def test_each_verdict_follows_the_answer_it_judged_with_times_in_utc(
     )
     assert "When" not in heads and heads.count("When (UTC)") == 3  # two verdicts, the history
     assert page.locator("#item-trace h3", has_text="Reviews").count() == 0
+
+    # The expert tier's decision says why, beside the label (as text: a note is untrusted).
+    page.goto(traced.url + f"/p/{SLUG}/items?item={traced.decided_id}")
+    page.wait_for_function(
+        "(id) => document.getElementById('item-trace').dataset.itemId === id",
+        arg=str(traced.decided_id),
+    )
+    assert page.inner_text("#item-trace .trace-label q") == NOTE
+    assert page.inner_text("#item-trace .trace-label").startswith("negative · adjudicated by admin")
 
     # The review page's history says its times are UTC as well.
     page.goto(traced.url + f"/p/{SLUG}/review")

@@ -287,6 +287,7 @@
       how.push(`at ${when(label.decided_at)} UTC`);
       if (typeof label.confidence === "number") how.push(`model ${label.confidence.toFixed(2)} sure`);
       said.append(" · " + how.join(" "));
+      if (label.note) said.append(": ", node("q", "trace-note", label.note)); // the expert's why
     } else {
       said.append(node("span", "muted", "No label yet."));
     }
