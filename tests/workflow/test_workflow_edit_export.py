@@ -149,12 +149,10 @@ def _wrong(label: str) -> str:
     return classes[(classes.index(label) + 1) % 3]
 
 
-@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
-def test_a_label_fixed_in_review_is_exported_as_the_reviewers_with_the_annotators_answer(
-    lab: Any, fmt: str
-) -> None:
-    """bob answers, rita fixes it: the export keeps bob as the annotator and his answer beside
-    the label, and says rita decided it and when; an unreviewed label has no other answer."""
+def _fixed_and_accepted(lab: Any) -> tuple[Any, Any, Any, dict[str, Any], dict[str, Any]]:
+    """A project reviewing every answer; bob answers two items, rita fixes the first (bob's
+    answer wrong, 4.321 s) to the truth and accepts the second (right, 0.01 s): the admin's
+    context, bob's, rita's, and the two tasks."""
     ctx = lab.project(review_policy="all")
     lab.import_rows(ctx, lab.rows(9))
     lab.train(ctx)
@@ -174,6 +172,18 @@ def test_a_label_fixed_in_review_is_exported_as_the_reviewers_with_the_annotator
         lab.db, bob, accepted_task["assignment_id"], {"sentiment": right}, active_ms=10
     )
     wf_review.review_annotation(lab.db, rita, done["annotation_id"], verdict="accept")
+    return ctx, bob, rita, fixed_task, accepted_task
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_a_label_fixed_in_review_is_exported_as_the_reviewers_with_the_annotators_answer(
+    lab: Any, fmt: str
+) -> None:
+    """bob answers, rita fixes it: the export keeps bob as the annotator and his answer beside
+    the label, and says rita decided it and when; an unreviewed label has no other answer."""
+    ctx, bob, rita, fixed_task, accepted_task = _fixed_and_accepted(lab)
+    truth = lab.truth(fixed_task["item"]["data"]["text"])
+    right = lab.truth(accepted_task["item"]["data"]["text"])
 
     by_id = {str(r["external_id"]): r for r in _export(lab, ctx, fmt)}
     fixed = by_id[fixed_task["item"]["external_id"]]
@@ -224,25 +234,9 @@ def test_a_label_studio_export_keeps_the_annotators_answer_and_stars_the_decider
     Studio's JSON the annotator's answer stays theirs (their name, time and lead time) and the
     label is the decider's annotation, starred as ground truth, which an import reads back as
     the label; an unchanged answer stays one annotation, its annotator's."""
-    ctx = lab.project(review_policy="all")
-    lab.import_rows(ctx, lab.rows(9))
-    lab.train(ctx)
-    bob = lab.member("sent", "bob", "annotator")
-    rita = lab.member("sent", "rita", "reviewer")
-    fixed_task = tasks.next_task(lab.db, bob)
+    ctx, bob, rita, fixed_task, accepted_task = _fixed_and_accepted(lab)
     truth = lab.truth(fixed_task["item"]["data"]["text"])
-    given = tasks.submit(
-        lab.db, bob, fixed_task["assignment_id"], {"sentiment": _wrong(truth)}, active_ms=4321
-    )
-    wf_review.review_annotation(
-        lab.db, rita, given["annotation_id"], verdict="fix", value={"sentiment": truth}
-    )
-    accepted_task = tasks.next_task(lab.db, bob)
     right = lab.truth(accepted_task["item"]["data"]["text"])
-    done = tasks.submit(
-        lab.db, bob, accepted_task["assignment_id"], {"sentiment": right}, active_ms=10
-    )
-    wf_review.review_annotation(lab.db, rita, done["annotation_id"], verdict="accept")
     decided_task = tasks.next_task(lab.db, bob)
     other = _wrong(lab.truth(decided_task["item"]["data"]["text"]))
     up = tasks.submit(lab.db, bob, decided_task["assignment_id"], {"sentiment": other}, active_ms=5)
