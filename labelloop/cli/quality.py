@@ -350,13 +350,16 @@ def _print_trace(d: dict[str, Any]) -> None:
         by = f" by {label['decided_by']}" if label["decided_by"] else ""
         out.print(
             f"label: {escape(json.dumps(label['value']))} ({label['resolution']}{escape(by)}, "
-            f"{label['decided_at'][:16].replace('T', ' ')} UTC)",
+            f"{label['decided_at'][:16].replace('T', ' ')} UTC)"
+            + (f": {escape(label['note'])}" if label.get("note") else ""),
             highlight=False,
+            soft_wrap=True,
         )
     for a in d["annotations"]:
-        _print_answer(f"answer by {escape(a['user'])}", a, a["status"])
-    for r in d["reviews"]:
-        _print_review(r)
+        _print_answer(f"answer by {escape(a['user'])}", a, a["status"], now=d["guideline_version"])
+        for r in d["reviews"]:
+            if r["annotation_id"] == a["id"]:
+                _print_review(r)
     for f in d["flags"]:
         state = "open" if f["open"] else "resolved"
         said = f"flag {f['kind']} ({state}): {escape(f['note'] or '')}"
@@ -365,19 +368,22 @@ def _print_trace(d: dict[str, Any]) -> None:
         out.print(said, highlight=False)
 
 
-def _print_answer(who: str, a: dict[str, Any], state: str) -> None:
-    """One answer of a trace: its value and state, when, how long, under which guideline and
-    model, the suggestion shown and what the answer made of it, and why the item was picked."""
+def _print_answer(who: str, a: dict[str, Any], state: str, *, now: int | None = None) -> None:
+    """One answer of a trace: its value and state, when, how long, under which guideline (and
+    ``now``, the current one, when newer) and model, the suggestion shown and what the answer
+    made of it, and why the item was picked."""
     why = a["selection"]
     picked = ": ".join(p for p in (why["strategy"], why["reason"]) if p) or "—"
     came = f"why picked: {picked}"
     if why["strategy"] == "import":  # given in another tool, brought by an import
         came = f"from an import: {why['reason']}"
     suggested = a["suggestion"]["sentence"] if a["suggestion"] else "no suggestion shown"
+    made = a["guideline_version"]
+    newer = f" (v{now} now)" if now and made and now > made else ""
     out.print(
         f"{who}: {escape(json.dumps(a['value']))} ({state}), "
         f"{a['created_at'][:16].replace('T', ' ')} UTC, {a['active_ms'] / 1000:.1f} s, "
-        f"guideline v{a['guideline_version']}, model v{a['model_version']}; "
+        f"guideline v{a['guideline_version']}{newer}, model v{a['model_version']}; "
         f"{escape(suggested)}; {escape(came)}",
         highlight=False,
         soft_wrap=True,
@@ -385,8 +391,19 @@ def _print_answer(who: str, a: dict[str, Any], state: str) -> None:
 
 
 def _print_review(r: dict[str, Any]) -> None:
+    """A verdict under the answer it judged: who, which (at the expert tier when so), when,
+    the value a fix set and the note."""
+    tier = " (expert tier)" if r.get("tier") == 2 else ""
+    fixed = ""
+    if r["verdict"] == "fix" and r["corrected_value"] is not None:
+        fixed = f" to {json.dumps(r['corrected_value'])}"
     comment = f": {r['comment']}" if r["comment"] else ""
-    out.print(f"review by {escape(r['reviewer'])}: {r['verdict']}{escape(comment)}")
+    out.print(
+        f"  review by {escape(r['reviewer'])}{tier}: {r['verdict']}{escape(fixed)}, "
+        f"{r['created_at'][:16].replace('T', ' ')} UTC{escape(comment)}",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def _print_own_trace(d: dict[str, Any]) -> None:

@@ -628,24 +628,68 @@ class LabelStudioExporter:
                 prediction["model_version"] = f"labelloop-v{record.model_version}"
             task["predictions"] = [prediction]
             return task
-        annotation: dict[str, Any] = {
-            "result": self._results(record),
-            "was_cancelled": False,
-            "ground_truth": False,
-        }
-        if record.annotated_at is not None:
-            annotation["created_at"] = iso_utc(record.annotated_at)
-        if record.active_ms is not None:
-            annotation["lead_time"] = record.active_ms / 1000
-        if record.annotator:
-            # Label Studio refuses a completed_by that is not one of its users' ids or emails,
-            # so the name goes where its own exports show it and its imports ignore it.
-            annotation["created_username"] = record.annotator
-        task["annotations"] = [annotation]
+        if record.annotator and record.annotated_value is not None:
+            # A reviewer's fix or the expert tier's decision changed the answer: the annotator's
+            # own answer stays theirs, and the label is the decider's, starred as ground truth
+            # (the label a Label Studio import reads back).
+            task["annotations"] = [
+                self._annotation(
+                    record,
+                    record.annotated_value,
+                    by=record.annotator,
+                    at=record.annotated_at,
+                    active_ms=record.active_ms,
+                ),
+                self._annotation(
+                    record, None, by=record.decided_by, at=record.decided_at, ground_truth=True
+                ),
+            ]
+        elif not record.annotator and record.resolution == "adjudicated":
+            task["annotations"] = [
+                self._annotation(
+                    record, None, by=record.decided_by, at=record.decided_at, ground_truth=True
+                )
+            ]
+        else:
+            task["annotations"] = [
+                self._annotation(
+                    record,
+                    None,
+                    by=record.annotator,
+                    at=record.annotated_at,
+                    active_ms=record.active_ms,
+                )
+            ]
         suggested = self._suggested(record)
         if suggested is not None:
             task["predictions"] = [suggested]
         return task
+
+    def _annotation(
+        self,
+        record: ExportRecord,
+        values: Mapping[str, Any] | None,
+        *,
+        by: str | None,
+        at: Any,
+        active_ms: int | None = None,
+        ground_truth: bool = False,
+    ) -> dict[str, Any]:
+        """One annotation of ``values`` (else the record's label) made by ``by`` at ``at``."""
+        annotation: dict[str, Any] = {
+            "result": self._results(record, values),
+            "was_cancelled": False,
+            "ground_truth": ground_truth,
+        }
+        if at is not None:
+            annotation["created_at"] = iso_utc(at)
+        if active_ms is not None:
+            annotation["lead_time"] = active_ms / 1000
+        if by:
+            # Label Studio refuses a completed_by that is not one of its users' ids or emails,
+            # so the name goes where its own exports show it and its imports ignore it.
+            annotation["created_username"] = by
+        return annotation
 
     def _suggested(self, record: ExportRecord) -> dict[str, Any] | None:
         """What the annotator was offered, as the prediction Label Studio shows beside the

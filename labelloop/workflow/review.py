@@ -24,6 +24,7 @@ from labelloop.govern.permissions import Permission
 from labelloop.schema import ProjectSchema, ProjectSettings, validate_value
 from labelloop.store import audit
 from labelloop.store import items as store_items
+from labelloop.store import projects as store_projects
 from labelloop.store import review as store_review
 from labelloop.store import tasks as store_tasks
 from labelloop.store.db import Database
@@ -1093,6 +1094,7 @@ def _item_view(conn: Any, ctx: ProjectContext, item_id: int, *, expert: bool) ->
     annotations = store_review.item_annotations(conn, item_id)
     label = store_review.item_label_of(conn, item_id)
     gold = store_review.gold_of(conn, item_id) if expert else None
+    history = store_review.item_history(conn, project_id=ctx.id, item_id=item_id)
     return {
         "item": item_facts(row),
         "annotations": [
@@ -1115,6 +1117,7 @@ def _item_view(conn: Any, ctx: ProjectContext, item_id: int, *, expert: bool) ->
                 "decided_at": iso_time(label["decided_at"]),
                 "confidence": label["confidence"],  # an auto label's: the model's probability
                 "auto_run": label["auto_run_id"],
+                "note": _decision_note(history) if label["resolution"] == "adjudicated" else None,
             }
             if label is not None
             else None
@@ -1138,11 +1141,24 @@ def _item_view(conn: Any, ctx: ProjectContext, item_id: int, *, expert: bool) ->
             {"id": r["id"], "annotation_id": r["annotation_id"], **review_facts(r)}
             for r in store_review.item_reviews(conn, item_id)
         ],
-        "history": _history(
-            store_review.item_history(conn, project_id=ctx.id, item_id=item_id), expert=expert
-        ),
+        "history": _history(history, expert=expert),
         "gold": {"value": gold["value"]} if gold is not None else None,
+        # The guideline now, for a reviewer to see that an answer was made under an older one.
+        "guideline_version": _current_guideline(conn, ctx),
     }
+
+
+def _decision_note(history: Sequence[Mapping[str, Any]]) -> str | None:
+    """The expert tier's note on its newest decision of the item, kept in its audit event."""
+    for h in reversed(history):
+        if h["action"] == "item.adjudicate":
+            return h["payload"].get("comment") or None
+    return None
+
+
+def _current_guideline(conn: Any, ctx: ProjectContext) -> int | None:
+    row = store_projects.latest_guideline(conn, ctx.id)
+    return int(row["version"]) if row is not None else None
 
 
 def _history(rows: Sequence[Mapping[str, Any]], *, expert: bool) -> list[dict[str, Any]]:

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from typing import Any
 
 from labelloop.store.db import Database
-from labelloop.workflow import review, tasks
+from labelloop.workflow import guidelines, review, tasks
 from tests.conftest import Lab, make_rows
 
 
@@ -45,7 +46,9 @@ def test_an_annotators_items_are_their_own_answers_in_the_terminal(cli: Any) -> 
     trace = cli("items", "p", "--as", "ann", "--show", f"#{ours['item_id']}").stdout
     said = " ".join(trace.split())
     assert 'your answer: {"sentiment": "positive"} (sent back for rework)' in said
-    assert "review by rita: reject: read it to the end" in said
+    assert re.search(
+        r"review by rita: reject, \d{4}-\d\d-\d\d \d\d:\d\d UTC: read it to the end", said
+    )
     assert "it cannot change: A reviewer sent this answer back" in said
     assert "bob" not in said and "negative" not in said
     # Without --as the local operator sees every answer, and a reviewer as much.
@@ -57,6 +60,74 @@ def test_an_annotators_items_are_their_own_answers_in_the_terminal(cli: Any) -> 
     assert "no user named 'nobody'" in cli("items", "p", "--as", "nobody", code=1).output
     lab.project("q")
     assert "'ann' is no member of a project 'q'" in cli("items", "q", "--as", "ann", code=1).output
+
+
+def test_a_trace_in_the_terminal_puts_each_verdict_under_the_answer_it_judged(cli: Any) -> None:
+    """Two answers to one item, one accepted and one fixed: each verdict follows its answer
+    with when it was given and, for a fix, the value it set, for a reviewer and for the
+    annotator whose answer was fixed."""
+    cli("init")
+    lab = Lab(Database(cli.db_url))
+    ctx = lab.project("p", overlap=2, review_policy="all")
+    lab.import_rows(ctx, make_rows(10))
+    lab.train(ctx)
+    ann = lab.member("p", "ann", "annotator")
+    bob = lab.member("p", "bob", "annotator")
+    rita = lab.member("p", "rita", "reviewer")
+    ours = _answer(lab, ann, "positive")
+    theirs = _answer(lab, bob, "negative")
+    assert theirs["item_id"] == ours["item_id"]
+    guidelines.edit(lab.db, ctx, "Sarcasm is negative.", "sarcasm")
+    review.review_annotation(lab.db, rita, ours["annotation_id"], verdict="accept")
+    review.review_annotation(
+        lab.db,
+        rita,
+        theirs["annotation_id"],
+        verdict="fix",
+        value={"sentiment": "positive"},
+        comment="praise",
+    )
+
+    lines = cli("items", "p", "--show", f"#{ours['item_id']}").stdout.splitlines()
+    at = r"\d{4}-\d\d-\d\d \d\d:\d\d UTC"
+    said = [line.strip() for line in lines if line.startswith(("answer by", "  review by"))]
+    assert said[0].startswith('answer by ann: {"sentiment": "positive"} (accepted)')
+    assert "guideline v1 (v2 now)" in said[0]
+    assert re.fullmatch(rf"review by rita: accept, {at}", said[1])
+    assert said[2].startswith('answer by bob: {"sentiment": "negative"} (fixed)')
+    assert re.fullmatch(
+        rf'review by rita: fix to {{"sentiment": "positive"}}, {at}: praise', said[3]
+    )
+    own = " ".join(cli("items", "p", "--as", "bob", "--show", f"#{ours['item_id']}").stdout.split())
+    assert re.search(rf'review by rita: fix to {{"sentiment": "positive"}}, {at}: praise', own)
+
+
+def test_a_trace_says_why_the_expert_tier_decided_the_label(cli: Any) -> None:
+    """rita escalates ann's answer and the manager decides otherwise with a note: the trace's
+    label line carries the note, in the terminal and as the API's label ``note``."""
+    cli("init")
+    lab = Lab(Database(cli.db_url))
+    ctx = lab.project("p", review_policy="all")
+    lab.import_rows(ctx, make_rows(10))
+    lab.train(ctx)
+    ann = lab.member("p", "ann", "annotator")
+    rita = lab.member("p", "rita", "reviewer")
+    given = _answer(lab, ann, "neutral")
+    review.review_annotation(lab.db, rita, given["annotation_id"], verdict="escalate")
+    note = "a complaint about the airline is negative"
+    review.adjudicate(lab.db, ctx, given["item_id"], {"sentiment": "negative"}, comment=note)
+
+    trace = json.loads(cli("items", "p", "--show", f"#{given['item_id']}", "--json").stdout)
+    assert (trace["label"]["resolution"], trace["label"]["note"]) == ("adjudicated", note)
+    (line,) = [
+        line
+        for line in cli("items", "p", "--show", f"#{given['item_id']}").stdout.splitlines()
+        if line.startswith("label:")
+    ]
+    assert re.fullmatch(
+        r'label: \{"sentiment": "negative"\} \(adjudicated by admin, [-\d]+ [:\d]+ UTC\): ' + note,
+        line,
+    ), line
 
 
 def test_a_trace_in_the_terminal_says_which_spans_were_suggested_and_kept(cli: Any) -> None:

@@ -149,12 +149,10 @@ def _wrong(label: str) -> str:
     return classes[(classes.index(label) + 1) % 3]
 
 
-@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
-def test_a_label_fixed_in_review_is_exported_as_the_reviewers_with_the_annotators_answer(
-    lab: Any, fmt: str
-) -> None:
-    """bob answers, rita fixes it: the export keeps bob as the annotator and his answer beside
-    the label, and says rita decided it and when; an unreviewed label has no other answer."""
+def _fixed_and_accepted(lab: Any) -> tuple[Any, Any, Any, dict[str, Any], dict[str, Any]]:
+    """A project reviewing every answer; bob answers two items, rita fixes the first (bob's
+    answer wrong, 4.321 s) to the truth and accepts the second (right, 0.01 s): the admin's
+    context, bob's, rita's, and the two tasks."""
     ctx = lab.project(review_policy="all")
     lab.import_rows(ctx, lab.rows(9))
     lab.train(ctx)
@@ -174,6 +172,18 @@ def test_a_label_fixed_in_review_is_exported_as_the_reviewers_with_the_annotator
         lab.db, bob, accepted_task["assignment_id"], {"sentiment": right}, active_ms=10
     )
     wf_review.review_annotation(lab.db, rita, done["annotation_id"], verdict="accept")
+    return ctx, bob, rita, fixed_task, accepted_task
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_a_label_fixed_in_review_is_exported_as_the_reviewers_with_the_annotators_answer(
+    lab: Any, fmt: str
+) -> None:
+    """bob answers, rita fixes it: the export keeps bob as the annotator and his answer beside
+    the label, and says rita decided it and when; an unreviewed label has no other answer."""
+    ctx, bob, rita, fixed_task, accepted_task = _fixed_and_accepted(lab)
+    truth = lab.truth(fixed_task["item"]["data"]["text"])
+    right = lab.truth(accepted_task["item"]["data"]["text"])
 
     by_id = {str(r["external_id"]): r for r in _export(lab, ctx, fmt)}
     fixed = by_id[fixed_task["item"]["external_id"]]
@@ -215,6 +225,57 @@ def test_a_label_fixed_in_review_is_exported_as_the_reviewers_with_the_annotator
     back = again[fixed_task["item"]["external_id"]]
     assert (back["label"], back["resolution"], back["annotator"]) == (truth, "imported", None)
     assert (back["metadata"]["annotator"], back["metadata"]["decided_by"]) == ("bob", "rita")
+
+
+def test_a_label_studio_export_keeps_the_annotators_answer_and_stars_the_deciders(
+    lab: Any,
+) -> None:
+    """bob answers wrongly and rita fixes it; ann answers and the expert tier decides: in Label
+    Studio's JSON the annotator's answer stays theirs (their name, time and lead time) and the
+    label is the decider's annotation, starred as ground truth, which an import reads back as
+    the label; an unchanged answer stays one annotation, its annotator's."""
+    ctx, bob, rita, fixed_task, accepted_task = _fixed_and_accepted(lab)
+    truth = lab.truth(fixed_task["item"]["data"]["text"])
+    right = lab.truth(accepted_task["item"]["data"]["text"])
+    decided_task = tasks.next_task(lab.db, bob)
+    other = _wrong(lab.truth(decided_task["item"]["data"]["text"]))
+    up = tasks.submit(lab.db, bob, decided_task["assignment_id"], {"sentiment": other}, active_ms=5)
+    wf_review.review_annotation(lab.db, rita, up["annotation_id"], verdict="escalate")
+    final = _wrong(other)
+    wf_review.adjudicate(lab.db, ctx, decided_task["item"]["id"], {"sentiment": final})
+
+    sink = io.BytesIO()
+    export.export(lab.db, ctx, sink, fmt="label_studio")
+    by_id = {t["id"]: t for t in json.loads(sink.getvalue())}
+
+    def said(annotation: dict[str, Any]) -> tuple[Any, ...]:
+        (result,) = annotation["result"]
+        return (
+            annotation.get("created_username"),
+            result["value"]["choices"],
+            annotation["ground_truth"],
+            annotation.get("lead_time"),
+        )
+
+    fixed = by_id[fixed_task["item"]["external_id"]]["annotations"]
+    assert [said(a) for a in fixed] == [
+        ("bob", [_wrong(truth)], False, 4.321),
+        ("rita", [truth], True, None),
+    ]
+    assert fixed[0]["created_at"] < fixed[1]["created_at"]
+    (accepted,) = by_id[accepted_task["item"]["external_id"]]["annotations"]
+    assert said(accepted) == ("bob", [right], False, 0.01)
+    decided = by_id[decided_task["item"]["external_id"]]["annotations"]
+    assert [said(a)[:3] for a in decided][-1] == (lab.admin.username, [final], True)
+
+    # Imported back, the starred annotation is the label, and its maker is named.
+    copy = lab.project("copy")
+    imports.import_items(
+        lab.db, copy, io.BytesIO(sink.getvalue()), fmt="label_studio", filename="sent.json"
+    )
+    again = {r["external_id"]: r for r in _export(lab, copy, "jsonl")}
+    back = again[fixed_task["item"]["external_id"]]
+    assert (back["label"], back["metadata"]["label_studio_annotator"]) == (truth, "rita")
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "csv"])

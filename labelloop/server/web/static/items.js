@@ -214,8 +214,9 @@
   }
 
   /** One answer: who answered what, when and how long, under which guideline and model, and
-   * why the item was served to them (My answers: the caller's, with the verdict on it). */
-  function answerBlock(a) {
+   * why the item was served to them (My answers: the caller's, with the verdict on it).
+   * ``now``, the guideline's version today, is said beside an older one the answer was made under. */
+  function answerBlock(a, now) {
     const box = node("div", "trace-answer");
     const head = node("p", "trace-answer-head");
     head.append(node("strong", "", a.user || "You"), " answered ", node("strong", "", answerText(a.value)));
@@ -224,7 +225,9 @@
     const facts = [
       `${when(a.created_at)} UTC · ${(a.active_ms / 1000).toFixed(1)} s active · ${status}`,
       [
-        a.guideline_version ? `guideline v${a.guideline_version}` : "no guideline version",
+        a.guideline_version
+          ? `guideline v${a.guideline_version}` + (now > a.guideline_version ? ` (v${now} now)` : "")
+          : "no guideline version",
         a.model_version ? `model v${a.model_version}` : "no model yet",
       ].join(" · "),
       a.suggestion ? a.suggestion.sentence : "no suggestion shown", // by whom, and taken or not
@@ -257,13 +260,18 @@
     return body;
   }
 
-  function reviewRows(reviews) {
-    return reviews.map((r) => [
+  /** The verdicts on one answer, in a table that follows it: who, which (a fix with the value
+   * it set), the note, and when (UTC, as every time of the trace). */
+  function reviewTable(reviews, note = "Comment") {
+    const rows = reviews.map((r) => [
       r.reviewer,
-      r.verdict + (r.tier > 1 ? ` (tier ${r.tier})` : ""), // tier: reviewers only
+      r.verdict +
+        (r.verdict === "fix" && r.corrected_value ? ` to ${answerText(r.corrected_value)}` : "") +
+        (r.tier > 1 ? ` (tier ${r.tier})` : ""), // tier: reviewers only
       r.comment || "",
       when(r.created_at),
     ]);
+    return table(["Reviewer", "Verdict", note, "When (UTC)"], rows);
   }
 
   function renderTrace(d) {
@@ -279,18 +287,21 @@
       how.push(`at ${when(label.decided_at)} UTC`);
       if (typeof label.confidence === "number") how.push(`model ${label.confidence.toFixed(2)} sure`);
       said.append(" · " + how.join(" "));
+      if (label.note) said.append(": ", node("q", "trace-note", label.note)); // the expert's why
     } else {
       said.append(node("span", "muted", "No label yet."));
     }
     body.push(part("Label", said));
     if (d.gold) body.push(part("Gold answer", node("p", "", answerText(d.gold.value))));
 
+    // Each answer with the verdicts on it, so two answers' verdicts cannot be told apart wrongly.
     const answers = node("div", "trace-answers");
-    answers.append(...d.annotations.map(answerBlock));
-    body.push(part("Answers", d.annotations.length ? answers : node("p", "muted", "Nobody answered it here.")));
-    if (d.reviews.length) {
-      body.push(part("Reviews", table(["Reviewer", "Verdict", "Comment", "When"], reviewRows(d.reviews))));
+    for (const a of d.annotations) {
+      answers.append(answerBlock(a, d.guideline_version));
+      const on = d.reviews.filter((r) => r.annotation_id === a.id);
+      if (on.length) answers.append(reviewTable(on));
     }
+    body.push(part("Answers", d.annotations.length ? answers : node("p", "muted", "Nobody answered it here.")));
     if (d.flags.length) {
       const rows = d.flags.map((f) => [
         f.kind.replaceAll("_", " "),
@@ -299,11 +310,11 @@
         f.open ? "open" : f.resolved_note || "resolved",
         when(f.created_at),
       ]);
-      body.push(part("Flags", table(["Kind", "Note", "By", "State", "When"], rows)));
+      body.push(part("Flags", table(["Kind", "Note", "By", "State", "When (UTC)"], rows)));
     }
     if (d.history.length) {
       const rows = d.history.map((h) => [when(h.at), h.action, h.actor || "the local operator"]);
-      body.push(part("History", table(["When", "What", "Who"], rows)));
+      body.push(part("History", table(["When (UTC)", "What", "Who"], rows)));
     }
     if (page.expert) {
       const link = node("a", "btn btn-small", "Open in adjudication");
@@ -321,7 +332,7 @@
     const answers = node("div", "trace-answers");
     for (const a of d.answers) {
       answers.append(answerBlock(a));
-      if (a.reviews.length) answers.append(table(["Reviewer", "Verdict", "Note", "When"], reviewRows(a.reviews)));
+      if (a.reviews.length) answers.append(reviewTable(a.reviews, "Note"));
     }
     body.push(part(d.answers.length > 1 ? "Your answers" : "Your answer", answers));
     state.answer = newest;
@@ -335,7 +346,7 @@
     if (newest.refusal) body.push(node("p", "trace-refusal muted small", newest.refusal));
     if (d.history.length) {
       const rows = d.history.map((h) => [when(h.at), didText(h)]);
-      body.push(part("What you did", table(["When", "What"], rows)));
+      body.push(part("What you did", table(["When (UTC)", "What"], rows)));
     }
     el.traceBody.replaceChildren(...body);
   }

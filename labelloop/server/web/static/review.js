@@ -41,6 +41,7 @@
     reviewValues: $("review-values"),
     reviewAnnotator: $("review-annotator"),
     reviewMeta: $("review-meta"),
+    reviewWhy: $("review-why"),
     reviewRework: $("review-rework"),
     currentLabel: $("current-label"),
     fixPanel: $("fix-panel"),
@@ -362,7 +363,7 @@
     events.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
     for (const e of events) {
       const li = node("li", "history-item");
-      const time = node("time", "muted small", (e.at || "").slice(5, 16).replace("T", " "));
+      const time = node("time", "muted small", (e.at || "").slice(5, 16).replace("T", " ") + " UTC");
       time.dateTime = e.at || "";
       li.append(time, document.createTextNode(" "), node("span", "", e.what));
       if (e.comment) li.append(node("q", "history-comment", e.comment));
@@ -423,11 +424,28 @@
     }
     el.reviewAnnotator.textContent = a.user;
     const parts = [seconds(a.active_ms) + " active"];
-    if (a.guideline_version) parts.push("guideline v" + a.guideline_version);
+    if (a.guideline_version) parts.push(guidelineText(a.guideline_version, view.guideline_version));
     // The label the model suggested, and the spans, boxes or values pre-filled with it.
     if (a.suggestion) parts.push(a.suggestion.sentence);
     el.reviewMeta.textContent = " · " + parts.join(" · ");
+    const why = pickedText(a.selection);
+    el.reviewWhy.textContent = why;
+    el.reviewWhy.hidden = !why;
     el.reviewRework.hidden = !a.rework;
+  }
+
+  /** The guideline an answer was made under, and the one now when it changed since: an answer
+   * made under v1 is judged by the rules of v1, not those published after it. */
+  function guidelineText(made, now) {
+    return `guideline v${made}` + (now && now > made ? ` (v${now} now)` : "");
+  }
+
+  /** Why the item was served to its annotator: "why picked: auto: model unsure between …". */
+  function pickedText(selection) {
+    if (!selection) return "";
+    if (selection.strategy === "import") return `from an import: ${selection.reason}`;
+    const said = [selection.strategy, selection.reason].filter(Boolean).join(": ");
+    return said ? `why picked: ${said}` : "";
   }
 
   // ---------------------------------------------------------------- controls (fix / decide)

@@ -1,0 +1,158 @@
+"""An item's trace as a reviewer reads it in real Chromium, after two annotators answered it
+under the first guideline and a reviewer accepted one answer and fixed the other under the
+second: each verdict follows the answer it judged, a fix says what it set, and every time
+says it is UTC, on the Items page and the Review page alike."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import Lab, make_rows
+from tests.e2e.conftest import PASSWORD, login, run_cli, serving
+
+pytestmark = pytest.mark.browser
+
+SLUG = "traced"
+REVIEWER = "rita"
+NOTE = "a complaint about <b>the airline</b> is negative"
+
+
+@dataclass
+class Traced:
+    url: str
+    home: Path
+    item_id: int  # ann's and bob's answers, accepted and fixed
+    waiting_id: int  # ann's answer under v1, waiting for review under v2
+    decided_id: int  # ann's answer escalated, decided otherwise by the expert tier with a note
+
+
+def _answer(lab: Lab, who: Any, label: str) -> dict[str, Any]:
+    from labelloop.workflow import tasks
+
+    task = tasks.next_task(lab.db, who)
+    assert task is not None
+    return tasks.submit(lab.db, who, task["assignment_id"], {"sentiment": label}, active_ms=1500)
+
+
+@pytest.fixture(scope="module")
+def traced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Traced]:
+    from labelloop.store.db import Database
+    from labelloop.workflow import guidelines, review
+
+    home = tmp_path_factory.mktemp("labelloop-trace")
+    run_cli(home, "init")
+    db = Database(f"sqlite:///{home / 'labelloop.db'}")
+    try:
+        lab = Lab(db)
+        lab.user(REVIEWER, password=PASSWORD)
+        ctx = lab.project(SLUG, overlap=2, review_policy="all")
+        lab.import_rows(ctx, make_rows(10))
+        lab.train(ctx)
+        ann = lab.member(SLUG, "ann", "annotator")
+        bob = lab.member(SLUG, "bob", "annotator")
+        rita = lab.member(SLUG, REVIEWER, "reviewer")
+        ours, theirs = _answer(lab, ann, "positive"), _answer(lab, bob, "negative")
+        assert theirs["item_id"] == ours["item_id"]
+        waiting = _answer(lab, ann, "neutral")
+        decided = _answer(lab, ann, "neutral")
+        review.review_annotation(db, rita, decided["annotation_id"], verdict="escalate")
+        review.adjudicate(db, ctx, decided["item_id"], {"sentiment": "negative"}, comment=NOTE)
+        guidelines.edit(db, ctx, "Label the opinion.\n\nSarcasm is negative.\n", "sarcasm")
+        review.review_annotation(db, rita, ours["annotation_id"], verdict="accept")
+        review.review_annotation(
+            db,
+            rita,
+            theirs["annotation_id"],
+            verdict="fix",
+            value={"sentiment": "positive"},
+            comment="praise",
+        )
+    finally:
+        db.dispose()
+    with serving(home, "serve") as url:
+        yield Traced(url, home, ours["item_id"], waiting["item_id"], decided["item_id"])
+
+
+def test_each_verdict_follows_the_answer_it_judged_with_times_in_utc(
+    traced: Traced, browser: Any
+) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    login(page, traced.url, f"/p/{SLUG}/items?item={traced.item_id}", username=REVIEWER)
+    page.wait_for_function(
+        "(id) => document.getElementById('item-trace').dataset.itemId === id",
+        arg=str(traced.item_id),
+    )
+    # The answers part, in reading order: each answer, then the table of verdicts on it.
+    blocks = page.eval_on_selector_all(
+        "#item-trace .trace-answers > *",
+        """(els) => els.map((e) => e.classList.contains('trace-answer')
+            ? 'answer: ' + e.querySelector('.trace-answer-head').innerText
+            : 'verdicts: ' + [...e.querySelectorAll('tbody tr')]
+                .map((r) => [...r.cells].slice(0, 2).map((c) => c.innerText).join(' '))
+                .join('; '))""",
+    )
+    assert blocks == [
+        "answer: ann answered positive",
+        f"verdicts: {REVIEWER} accept",
+        "answer: bob answered negative, corrected to positive",
+        f"verdicts: {REVIEWER} fix to positive",
+    ]
+    heads = page.eval_on_selector_all(
+        "#item-trace th", "(els) => els.map((e) => e.innerText.trim())"
+    )
+    assert "When" not in heads and heads.count("When (UTC)") == 3  # two verdicts, the history
+    assert page.locator("#item-trace h3", has_text="Reviews").count() == 0
+
+    # The expert tier's decision says why, beside the label (as text: a note is untrusted).
+    page.goto(traced.url + f"/p/{SLUG}/items?item={traced.decided_id}")
+    page.wait_for_function(
+        "(id) => document.getElementById('item-trace').dataset.itemId === id",
+        arg=str(traced.decided_id),
+    )
+    assert page.inner_text("#item-trace .trace-label q") == NOTE
+    assert page.inner_text("#item-trace .trace-label").startswith("negative · adjudicated by admin")
+
+    # The review page's history says its times are UTC as well.
+    page.goto(traced.url + f"/p/{SLUG}/review")
+    page.wait_for_selector("#review-app[data-state='review']")
+    times = page.eval_on_selector_all("#history time", "(els) => els.map((e) => e.textContent)")
+    assert times and all(t.endswith(" UTC") for t in times), times
+    assert not errors
+    context.close()
+
+
+def test_a_reviewer_is_told_an_answer_predates_the_guideline_and_why_it_was_picked(
+    traced: Traced, browser: Any
+) -> None:
+    """ann answered under v1; v2 was published before rita reviews it: the review page and the
+    Items page say "guideline v1 (v2 now)", and the review page says why the item was picked,
+    as the trace does."""
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    login(page, traced.url, f"/p/{SLUG}/review", username=REVIEWER)
+    page.wait_for_selector("#review-app[data-state='review']")
+    meta = page.inner_text("#review-meta")
+    assert "guideline v1 (v2 now)" in meta, meta
+    why = page.inner_text("#review-why")
+    assert why.startswith("why picked: ") and len(why) > len("why picked: x"), why
+
+    page.goto(traced.url + f"/p/{SLUG}/items?item={traced.waiting_id}")
+    page.wait_for_function(
+        "(id) => document.getElementById('item-trace').dataset.itemId === id",
+        arg=str(traced.waiting_id),
+    )
+    trace = " ".join(page.inner_text("#item-trace").split())
+    assert "guideline v1 (v2 now)" in trace
+    assert why in trace  # the same sentence as the trace's
+    assert not errors
+    context.close()
