@@ -338,6 +338,41 @@ def test_answers_join_an_item_the_project_had_before(lab: Lab) -> None:
     )
 
 
+def test_a_gold_item_takes_no_imported_answer(lab: Lab) -> None:
+    """A gold item's answers are checks of whoever gives them here: a later file's answers to
+    its content are left out and said so, and its gold answer stays its label."""
+    ctx = _team(lab)
+    text = {"text": "worst service, angry"}
+    _import(lab, ctx, [{"id": 1, "data": text}])
+    quality.set_gold(lab.db, ctx, {"sentiment": "negative"}, external_id="1")
+    report = _import(
+        lab,
+        ctx,
+        [{"id": 2, "data": text, "annotations": [answer("ben", "positive")]}],
+        answers=True,
+    )
+    assert _count(lab, annotation) == _count(lab, assignment) == 0
+    assert report.notes[-1] == (
+        "1 answer to gold items was left out: a gold item's answers are checks of the "
+        "annotators who give them here"
+    )
+
+
+def test_a_bad_answer_in_a_repeated_task_refuses_the_file(lab: Lab) -> None:
+    """A repeated task's answers are checked as any task's: a label the control lacks in the
+    second copy refuses the whole file, naming that task; nothing was written."""
+    ctx = _team(lab)
+    first, *_ = overlap_export()
+    bad = answer("ana", "positive", ann_id=10)
+    bad["result"][0]["value"] = {"choices": ["maybe"]}
+    again = {**first, "id": 104, "annotations": [bad]}
+    with pytest.raises(ImportFormatError) as caught:
+        _import(lab, ctx, [first, again], answers=True)
+    assert (caught.value.line, caught.value.field) == (2, "annotations[0].result[0].value")
+    assert caught.value.reason.startswith("task 2 (id 104): ")
+    assert _count(lab, item) == _count(lab, annotation) == _count(lab, assignment) == 0
+
+
 def test_a_file_imported_without_answers_takes_them_when_imported_with(lab: Lab) -> None:
     """The label imported first (one answer per task) gives way to the label the answers
     resolve to, once they come in with ``--annotations``; undoing the import is not needed."""
