@@ -104,9 +104,9 @@ def insert_labels(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
 def labels_by_hash(
     conn: Connection, project_id: int, hashes: Sequence[str]
 ) -> dict[str, dict[str, Any]]:
-    """The project's items with these content hashes: ``item_id``, ``split``, their resolved
-    label's ``value`` and ``resolution`` (None when unlabeled) and whether each is a ``gold``
-    check."""
+    """The project's items with these content hashes: ``item_id``, ``split``, the
+    ``import_batch_id`` that brought each, their resolved label's ``value`` and ``resolution``
+    (None when unlabeled) and whether each is a ``gold`` check."""
     found: dict[str, dict[str, Any]] = {}
     for start in range(0, len(hashes), CHUNK):
         q = (
@@ -114,6 +114,7 @@ def labels_by_hash(
                 item.c.content_hash,
                 item.c.id,
                 item.c.split,
+                item.c.import_batch_id,
                 item_label.c.value,
                 item_label.c.resolution,
                 exists().where(gold_answer.c.item_id == item.c.id).label("gold"),
@@ -129,6 +130,7 @@ def labels_by_hash(
             found[r["content_hash"]] = {
                 "item_id": int(r["id"]),
                 "split": r["split"],
+                "import_batch_id": r["import_batch_id"],
                 "value": r["value"],
                 "resolution": r["resolution"],
                 "gold": bool(r["gold"]),

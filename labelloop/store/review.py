@@ -519,22 +519,98 @@ def insert_assignments(
     if not rows:
         return {}
     conn.execute(highwater.insert_of(conn, assignment), list(rows))
-    q = select(assignment.c.id, assignment.c.item_id, assignment.c.user_id).where(
-        assignment.c.item_id.in_(sorted({int(r["item_id"]) for r in rows}))
+    q = (
+        select(assignment.c.id, assignment.c.item_id, assignment.c.user_id)
+        .where(assignment.c.item_id.in_(sorted({int(r["item_id"]) for r in rows})))
+        .order_by(assignment.c.id)  # a lease of an item held before (run out): the new one
     )
     return {(int(i), int(u)): int(a) for a, i, u in conn.execute(q)}
 
 
+def holders(
+    conn: Connection, item_ids: Sequence[int], *, at: datetime
+) -> dict[int, dict[int, dict[str, Any]]]:
+    """Who has each of these items already, by item then user: an answer (whatever its
+    status), a skip, or a lease held at ``at``. Each row gives the ``assignment_id``, the
+    ``annotation_id`` (None: a skip or a lease) and when the answer was ``created_at`` and
+    ``updated_at`` (a skip's or a lease's: when it was leased); of several, the newest."""
+    found: dict[int, dict[int, dict[str, Any]]] = {}
+    if not item_ids:
+        return found
+    q = (
+        select(
+            assignment.c.id.label("assignment_id"),
+            assignment.c.item_id,
+            assignment.c.user_id,
+            annotation.c.id.label("annotation_id"),
+            func.coalesce(annotation.c.created_at, assignment.c.leased_at).label("created_at"),
+            func.coalesce(annotation.c.updated_at, assignment.c.leased_at).label("updated_at"),
+        )
+        .outerjoin(annotation, annotation.c.assignment_id == assignment.c.id)
+        .where(assignment.c.item_id.in_(sorted(set(item_ids))))
+        .where(
+            holds(assignment.c, at)
+            | (assignment.c.state == "skipped")
+            | annotation.c.id.is_not(None)  # a rejected answer's lease was released
+        )
+        .order_by(assignment.c.id)
+    )
+    for r in conn.execute(q).mappings():
+        found.setdefault(int(r["item_id"]), {})[int(r["user_id"])] = dict(r)
+    return found
+
+
+def delete_answers(conn: Connection, assignment_ids: Sequence[int]) -> None:
+    """Delete answers (or skips) and their leases that this transaction wrote and nothing
+    refers to any more (an import's answer a newer one by the same annotator replaces): no
+    other transaction saw their ids, so none is retired."""
+    if assignment_ids:
+        ids = sorted(set(assignment_ids))
+        answers = select(annotation.c.id).where(annotation.c.assignment_id.in_(ids))
+        conn.execute(delete(flag).where(flag.c.annotation_id.in_(answers)))
+        conn.execute(delete(annotation).where(annotation.c.assignment_id.in_(ids)))
+        conn.execute(delete(assignment).where(assignment.c.id.in_(ids)))
+
+
+def delete_flags(conn: Connection, item_ids: Sequence[int], *, kinds: Sequence[str]) -> None:
+    """Delete the flags of these kinds of these items (an import's items resolving again
+    from the start: what resolving them flagged before)."""
+    if item_ids:
+        conn.execute(
+            delete(flag).where(flag.c.item_id.in_(sorted(set(item_ids))), flag.c.kind.in_(kinds))
+        )
+
+
+def resubmit(conn: Connection, item_ids: Sequence[int]) -> None:
+    """Give every answer of these items the status ``submitted`` again (an import's items
+    resolving again from the start: no reviewer saw them, and they keep their times)."""
+    if item_ids:
+        conn.execute(
+            update(annotation)
+            .where(
+                annotation.c.item_id.in_(sorted(set(item_ids))),
+                annotation.c.status != "submitted",
+            )
+            .values(status="submitted")
+        )
+
+
 def set_status(
-    conn: Connection, annotation_ids: Iterable[int], status: str, *, was: str | None = None
+    conn: Connection,
+    annotation_ids: Iterable[int],
+    status: str,
+    *,
+    was: str | None = None,
+    touch: bool = True,
 ) -> None:
-    """Give annotations ``status`` (only those still in status ``was``, when given)."""
+    """Give annotations ``status`` (only those still in status ``was``, when given), and
+    ``updated_at`` now unless not to ``touch`` it."""
     ids = list(annotation_ids)
     if ids:
         q = update(annotation).where(annotation.c.id.in_(ids))
         if was is not None:
             q = q.where(annotation.c.status == was)
-        conn.execute(q.values(status=status, updated_at=now()))
+        conn.execute(q.values(status=status, **({"updated_at": now()} if touch else {})))
 
 
 def release_assignment(conn: Connection, assignment_id: int | None) -> None:

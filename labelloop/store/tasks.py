@@ -460,6 +460,16 @@ def insert_annotations(conn: Connection, rows: Sequence[dict[str, Any]]) -> None
         conn.execute(annotation.insert(), list(rows))
 
 
+def annotation_ids(conn: Connection, assignment_ids: Sequence[int]) -> dict[int, int]:
+    """The ids of the answers given on these assignments, by assignment."""
+    if not assignment_ids:
+        return {}
+    q = select(annotation.c.assignment_id, annotation.c.id).where(
+        annotation.c.assignment_id.in_(sorted(set(assignment_ids)))
+    )
+    return {int(a): int(i) for a, i in conn.execute(q)}
+
+
 def insert_labels(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     """Many items' resolved labels (items that had none), in one executemany."""
     if rows:

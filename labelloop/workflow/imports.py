@@ -442,7 +442,6 @@ def _import_records(
         stage("checking records")
     with db.write(project_id=ctx.id) as conn:
         seen = store_items.existing_hashes(conn, ctx.id)
-        in_file: set[str] = set()
         ids = _Ids(conn, ctx.id, id_field) if unique_ids else None
         batch_id = store_items.insert_batch(
             conn,
@@ -506,8 +505,8 @@ def _import_records(
                 duplicates.append(record.line)
                 if progress and len(duplicates) % CHUNK == 0:  # a file here already moves too
                     progress(n_items + len(duplicates))
-                if people is not None and record.answers:
-                    people.counts["repeated" if digest in in_file else "here_already"] += 1
+                if people is not None and record.answers:  # they join the item's answers
+                    people.repeat(record, payload, digest)
                 if update_labels and record.label is not None:
                     found = _value(ctx, record, payload, label_field, path_field=path_field)
                     if found is not None:
@@ -515,8 +514,6 @@ def _import_records(
                         relabel[digest] = (record.line, found)
                 continue
             seen.add(digest)
-            if people is not None:
-                in_file.add(digest)
             if note is not None:  # told only for an image that comes in
                 resized.append(note)
             if ids is not None:
@@ -575,6 +572,7 @@ def _import_records(
             stage("saving")
         if people is not None:
             people.check()  # every annotator without a member named, before anything counts
+            people.join()
             n_labeled += people.n_labeled
         if n_items == 0 and not duplicates:
             raise LabelloopError(f"'{filename}' holds no records")

@@ -27,8 +27,8 @@ from labelloop.quality import (
     label_issues,
     model_contradicts,
     reliability_of,
-    too_fast,
 )
+from labelloop.quality.checks import too_fast_one
 from labelloop.schema import validate_value
 from labelloop.schema.project import STRUCTURED_TYPES
 from labelloop.store import audit
@@ -55,7 +55,7 @@ MAX_WEEKS = 26
 
 def is_too_fast(active_ms: int, text_length: int) -> bool:
     """Whether one annotation was implausibly fast for its text (see ``quality.too_fast``)."""
-    return bool(too_fast(np.array([active_ms]), np.array([text_length]))[0])
+    return too_fast_one(active_ms, text_length)
 
 
 def model_contradicts_one(

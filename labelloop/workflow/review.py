@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -272,6 +272,20 @@ def _checks(
     return found
 
 
+_NOTHING_SHOWN = {"suggestion": None, "suggestion_confidence": None}
+
+
+def imported_checks(
+    ctx: ProjectContext, value: Mapping[str, Any], *, payload: Mapping[str, Any], active_ms: int
+) -> list[tuple[str, str, float | None]]:
+    """The flags (kind, note, score) an answer made in another tool earns by the checks an
+    answer given here goes through: too fast for its item (when the tool says how long it
+    took: ``active_ms`` above 0). Not the model's contradiction, as no suggestion of a
+    labelloop model was shown to it, nor gold, as the tool's items were no checks here."""
+    text = _reading(ctx.schema.data_type, payload)
+    return _checks(ctx, value, _NOTHING_SHOWN, text=text, active_ms=active_ms, gold=None)
+
+
 def _raise_flags(
     db: Database,
     conn: Any,
@@ -388,20 +402,31 @@ RESOLVED_TOGETHER = 2000
 
 
 def resolve_many(
-    conn: Any, ctx: ProjectContext, item_ids: Sequence[int], *, known: Mapping[int, Any]
+    conn: Any,
+    ctx: ProjectContext,
+    item_ids: Sequence[int],
+    *,
+    known: Mapping[int, Any],
+    to_review: Callable[[Mapping[str, Any]], bool] | None = None,
 ) -> dict[int, str | None]:
     """:func:`resolve` of many items with a few statements in all (an import's new items),
     each resolved exactly as its own call would; how each was resolved, or None.
 
     ``known`` holds each item's ``gold`` value and label ``resolution``, read in this
-    transaction. Dawid–Skene estimates reliabilities from the answers of every item written
-    so far, so under it an item resolves as its own call right after its answers came would
-    only when the answers of the items after it are not written yet.
+    transaction. ``to_review`` picks the submitted answers the review policy sends to review
+    before they count (an import's, judged as answers given here): they go there first, read
+    with the rest. The answers keep their ``updated_at`` (an import's: the tool's), as the
+    status resolving gives them is no change of theirs. Dawid–Skene estimates reliabilities
+    from the answers of every item written so far, so under it an item resolves as its own
+    call right after its answers came would only when the answers of the items after it are
+    not written yet.
     """
     found: dict[int, str | None] = {}
     for start in range(0, len(item_ids), RESOLVED_TOGETHER):
         part = item_ids[start : start + RESOLVED_TOGETHER]
         rows = _BatchedRows(conn, part)
+        if to_review is not None:
+            rows.send_to_review(to_review)
         for item_id in part:
             facts = known[item_id]
             found[item_id] = _resolve(
@@ -461,6 +486,16 @@ class _BatchedRows(_Rows):
     def annotations(self, item_id: int) -> list[dict[str, Any]]:
         return self._annotations.get(item_id, [])
 
+    def send_to_review(self, picked: Callable[[Mapping[str, Any]], bool]) -> None:
+        """Send the submitted answers ``picked`` chooses to review, as read and as written."""
+        sent = []
+        for answers in self._annotations.values():
+            for a in answers:
+                if a["status"] == "submitted" and picked(a):
+                    a["status"] = "in_review"
+                    sent.append(a["id"])
+        self.set_status(sent, "in_review")
+
     def flags(self, item_id: int) -> list[dict[str, Any]]:
         if self._flags is None:
             self._flags = store_review.items_flags(self.conn, self.item_ids)
@@ -484,8 +519,8 @@ class _BatchedRows(_Rows):
         """Write what resolving the items decided: the labels taken away before those given."""
         store_tasks.unlabel_items(self.conn, self._unlabeled)
         store_review.insert_flags(self.conn, self._flag_rows)
-        for status, ids in self._statuses.items():
-            store_review.set_status(self.conn, ids, status)
+        for status, ids in self._statuses.items():  # an import's answers keep their times
+            store_review.set_status(self.conn, ids, status, touch=False)
         store_tasks.insert_labels(self.conn, self._labels)
         store_tasks.leave_queues(self.conn, [r["item_id"] for r in self._labels])
 
@@ -501,7 +536,10 @@ def _resolve(
     if resolution == AUTO:  # a person's answer came: the model's label gives way at once
         rows.unlabel(item_id)
         resolution = None
-    live = [a for a in rows.annotations(item_id) if a["status"] in LIVE]
+    # oldest first by when it was given (answers an import joined later are written later)
+    live = sorted(
+        (a for a in rows.annotations(item_id) if a["status"] in LIVE), key=lambda a: a["created_at"]
+    )
     if not live or any(a["status"] in PENDING for a in live):
         return None
     if len(live) < needed_labels(settings, item_id):

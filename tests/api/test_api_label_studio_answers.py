@@ -84,3 +84,38 @@ def test_the_client_imports_each_annotators_answer(api: Any, tmp_path: Path) -> 
         assert exc.status == 400 and "from a Label Studio file, not from jsonl" in exc.detail
     else:
         raise AssertionError("a JSONL file with annotations was accepted")
+
+
+def test_a_repeated_tasks_answers_join_its_item(api: Any) -> None:
+    """The same text in two tasks of the upload: one item, with every annotator's answer of
+    both tasks (ana answered both: her newer one counts), resolved over all of them."""
+    _members(api)
+    tasks = overlap_export()
+    first = tasks[0]
+    tasks.append(
+        {
+            **first,
+            "id": 104,
+            "annotations": [
+                {**first["annotations"][0], "id": 10, "updated_at": "2024-05-04T10:00:00Z"},
+            ],
+        }
+    )
+    first["annotations"][0] = {**first["annotations"][0], "result": []}  # skipped first
+    first["annotations"][0]["was_cancelled"] = True
+    sent = _upload(api, tasks)
+    assert sent.status_code == 201, sent.text
+    report = sent.json()
+    assert (report["items"], report["duplicates"]) == (3, 1)
+    assert report["notes"][0].startswith("8 answers and 1 skip came in")
+    assert any(
+        n.startswith("1 answer by annotators who answered two tasks") for n in report["notes"]
+    )
+    items = api.get("/api/projects/sent/items?q=phone", role="reviewer").json()["items"]
+    (found,) = [i for i in items if i["external_id"] == "101"]
+    trace = api.get(f"/api/projects/sent/items/{found['id']}/review", role="reviewer").json()
+    assert sorted(a["user"] for a in trace["annotations"]) == ["ana", "ben", "cy@example.com"]
+    assert "annotation 10" in next(
+        a["selection"]["reason"] for a in trace["annotations"] if a["user"] == "ana"
+    )
+    assert trace["label"]["resolution"] == "consensus"

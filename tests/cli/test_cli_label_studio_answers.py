@@ -79,3 +79,24 @@ def test_annotations_are_for_label_studio_files(cli: Any, tmp_path: Path) -> Non
     rows.write_text('{"text": "hello"}\n')
     result = cli("import", "reviews", str(rows), "--annotations", code=1)
     assert "from a Label Studio file, not from jsonl" in result.stderr
+
+
+def test_a_text_in_two_tasks_moves_over_with_both_tasks_answers(cli: Any, tmp_path: Path) -> None:
+    """Label Studio held task 102's text twice, answered by ana and ben in one task and by cy
+    in the other: the item has all three answers and resolves over them; the summary says
+    the second task's answers joined the first's item."""
+    exported = _project(cli, tmp_path, ("ana", "ben", "cy@example.com"))
+    tasks = overlap_export()
+    disputed = tasks[1]
+    tasks.append({**disputed, "id": 202, "annotations": disputed["annotations"][2:]})
+    disputed["annotations"] = disputed["annotations"][:2]
+    exported.write_text(json.dumps(tasks))
+    report = json.loads(_import(cli, exported, "--json").stdout)
+    assert (report["items"], report["duplicates"], report["labeled"]) == (3, 1, 2)
+    assert report["notes"][1] == (
+        "1 task with answers repeats an earlier task's content in this file: its answers "
+        "joined the answers of the item the first one brought, which resolved from all of them"
+    )
+    trace = " ".join(cli("items", "reviews", "--show", "102").stdout.split())
+    assert 'label: {"sentiment": "neutral"} (consensus, 2024-05-02 09:02 UTC)' in trace
+    assert "answer by cy@example.com:" in trace

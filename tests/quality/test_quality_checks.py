@@ -14,6 +14,7 @@ from labelloop.quality import (
     model_contradicts,
     too_fast,
 )
+from labelloop.quality.checks import too_fast_one
 
 nan = np.nan
 
@@ -26,6 +27,13 @@ def test_too_fast_scales_with_length_between_floor_and_cap() -> None:
     assert too_fast([1_000], [100], ms_per_char=5, floor_ms=0).tolist() == [False]
     with pytest.raises(ValueError):
         too_fast([1, 2], [3])
+
+
+def test_one_answer_is_judged_too_fast_as_an_array_of_them_is() -> None:
+    ms = [300, 399, 400, 500, 1_499, 1_500, 29_999, 30_000, 31_000]
+    for length in (0, 10, 26, 27, 100, 1_999, 2_000, 10_000):
+        want = too_fast(ms, [length] * len(ms)).tolist()
+        assert [too_fast_one(m, length) for m in ms] == want
 
 
 def test_model_contradicts_only_confident_other_classes() -> None:

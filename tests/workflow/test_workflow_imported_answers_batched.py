@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from labelloop.store import review as store_review
 from labelloop.store.tables import AUTO, annotation, assignment, flag, item, item_label, user
 from labelloop.workflow import imports, review, tasks
 from tests.conftest import Lab
@@ -63,8 +64,15 @@ def _team(lab: Lab, slug: str, settings: dict[str, Any]) -> Any:
     return ctx
 
 
-def one_by_one(conn: Any, ctx: Any, item_ids: Any, *, known: Any) -> dict[int, str | None]:
-    """Each item resolved by its own ``review.resolve`` call, in order."""
+def one_by_one(
+    conn: Any, ctx: Any, item_ids: Any, *, known: Any, to_review: Any = None
+) -> dict[int, str | None]:
+    """Each item resolved by its own ``review.resolve`` call, in order, once the answers
+    ``to_review`` picks were sent to review in a statement of their own."""
+    if to_review is not None:
+        written = store_review.items_annotations(conn, item_ids)
+        picked = [a["id"] for answers in written.values() for a in answers if to_review(a)]
+        store_review.set_status(conn, picked, "in_review")
     return {i: review.resolve(conn, ctx, i, known=known[i]) for i in item_ids}
 
 
@@ -229,3 +237,64 @@ def test_items_with_a_history_resolve_together_as_each_alone(lab: Lab) -> None:
     assert {"consensus", "tie"} <= set(results["alone"].values())
     together, alone = (state(lab, lab.ctx(s, lab.admin).id, timeless=True) for s in results)
     assert together == alone
+
+
+def _split(tasks_: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The tasks with every other answer moved to a copy of the task at the end of the file
+    (as a Label Studio project holding each text twice), past the import's first chunks."""
+    firsts = [{**t, "annotations": t["annotations"][::2]} for t in tasks_]
+    copies = [
+        {**t, "id": 5000 + k, "annotations": t["annotations"][1::2]} for k, t in enumerate(tasks_)
+    ]
+    return firsts + copies
+
+
+def _as_a_whole(found: dict[str, Any]) -> dict[str, Any]:
+    """``state`` without the order answers and flags were written in."""
+    return {
+        task: {
+            **v,
+            "answers": sorted(v["answers"], key=repr),
+            "flags": sorted((f[:4] + f[5:] for f in v["flags"]), key=repr),
+        }
+        for task, v in found.items()
+    }
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"overlap": 3},
+        {"overlap": 2},
+        {"overlap": 3, "review_policy": "disagreements"},
+        {"overlap": 3, "review_policy": "all"},
+        {"overlap": 3, "resolution": "adjudication"},
+    ],
+    ids=["majority", "overlap2", "disagreements", "all", "adjudication"],
+)
+def test_a_task_repeated_chunks_later_resolves_as_the_tasks_merged(
+    lab: Lab, monkeypatch: pytest.MonkeyPatch, settings: dict[str, Any]
+) -> None:
+    """Each text's answers split over two tasks far apart in the file: its item resolved
+    when its chunk was written resolves again once the copy's answers join it, ending as
+    the item of the one task holding all of them does (label, flags, reviews, leases)."""
+    monkeypatch.setattr(imports, "CHUNK", 4)
+    whole = mixed_export(18)
+    reports = {}
+    for slug, tasks_ in (("merged", whole), ("repeated", _split(whole))):
+        ctx = _team(lab, slug, settings)
+        body = io.BytesIO(json.dumps(tasks_).encode())
+        reports[slug] = imports.import_items(
+            lab.db, ctx, body, fmt="label_studio", filename="ls.json", answers=True
+        )
+    merged, repeated = reports["merged"], reports["repeated"]
+    assert (repeated.n_items, repeated.n_labeled) == (merged.n_items, merged.n_labeled)
+    assert repeated.notes[0] == merged.notes[0]
+    got, want = (_as_a_whole(state(lab, lab.ctx(s, lab.admin).id)) for s in reports)
+    assert got == want
+    kinds = {v["label"][2] if v["label"] else None for v in want.values()}
+    if settings.get("review_policy") == "all":  # every answer waits for its reviewer
+        assert kinds == {None}
+        assert {a[2] for v in want.values() for a in v["answers"]} == {"in_review"}
+    else:
+        assert None in kinds and len(kinds) > 1

@@ -251,25 +251,181 @@ def test_importing_the_file_again_adds_no_answer(lab: Lab) -> None:
     assert _count(lab, annotation) == 8
     assert _count(lab, assignment) == 9
     assert again.notes[-1] == (
-        "3 tasks with answers were here already: an item's answers come in with the item, so "
-        "theirs were not imported again"
+        "3 tasks with answers were here already, and their answers are by members who have "
+        "answered those items: a member answers an item once, so none was imported again"
     )
 
 
-def test_a_task_repeated_in_the_file_is_not_said_to_be_here_already(lab: Lab) -> None:
-    """Two tasks of one file with the same text: the second's answers cannot join the first's
-    item, and the summary said it "was here already" though the project never had it."""
+def test_a_repeated_tasks_answers_join_the_first_tasks_item(lab: Lab) -> None:
+    """Two tasks of one file with the same text are one item: every annotator's answer to
+    either counts, once each (ana answered both: her newer answer stays), and the item
+    resolves over all of them. The second task's answers were left out before."""
+    ctx = _team(lab, overlap=3)
+    text = {"text": "great phone, love it"}
+    first = {
+        "id": 101,
+        "data": text,
+        "annotations": [
+            answer("ana", "positive", ann_id=1, at="2024-05-01T10:00:00Z"),
+            answer("ben", "positive", ann_id=2, at="2024-05-01T10:05:00Z"),
+        ],
+    }
+    again = {
+        "id": 104,
+        "data": text,
+        "annotations": [
+            answer("cy", "negative", ann_id=3, at="2024-05-02T10:00:00Z"),
+            answer("ana", "negative", ann_id=4, at="2024-05-03T10:00:00Z"),
+        ],
+    }
+    report = _import(lab, ctx, [first, again], answers=True)
+    assert (report.n_items, report.n_duplicates, report.n_labeled) == (1, 1, 1)
+    detail = review.item_detail(lab.db, ctx, _item_id(lab, "101"))
+    assert sorted((a["user"], a["value"]["sentiment"]) for a in detail["annotations"]) == [
+        ("ana", "negative"),
+        ("ben", "positive"),
+        ("cy@example.com", "negative"),
+    ]
+    assert (detail["label"]["label"], detail["label"]["resolution"]) == ("negative", "consensus")
+    assert detail["label"]["decided_at"].startswith("2024-05-03T10:00:00")
+    assert [(f["kind"], f["note"]) for f in detail["flags"]] == [
+        ("disagreement", "negative: 2, positive: 1")
+    ] * 3
+    assert report.notes == (
+        "3 answers and 0 skips came in as their annotators' (3 members); 1 item of 1 took a "
+        "label from them by the project's rules",
+        "1 task with answers repeats an earlier task's content in this file: its answers "
+        "joined the answers of the item the first one brought, which resolved from all of them",
+        "1 answer by annotators who answered two tasks with the same content was left out: "
+        "each member keeps their newest answer to an item (changed last in Label Studio, an "
+        "answer over a skip)",
+    )
+    assert _count(lab, assignment) == 3
+
+
+def test_answers_join_an_item_the_project_had_before(lab: Lab) -> None:
+    """A later export holding an item imported before: the answers of members who have not
+    answered it join it, as answers given here later would, and its label resolves; a member
+    who answered it keeps their answer, never two. Such answers were all left out before."""
+    ctx = _team(lab, overlap=2)
+    text = {"text": "the meeting is on monday, as planned"}
+    _import(
+        lab, ctx, [{"id": 1, "data": text, "annotations": [answer("ana", "neutral")]}], answers=True
+    )
+    item_id = _item_id(lab, "1")
+    assert review.item_detail(lab.db, ctx, item_id)["label"] is None  # one answer of two
+    later = {
+        "id": 7,
+        "data": text,
+        "annotations": [
+            answer("ana", "negative", ann_id=8, at="2024-06-01T10:00:00Z"),
+            answer("ben", "neutral", ann_id=9, at="2024-06-01T11:00:00Z"),
+        ],
+    }
+    report = _import(lab, ctx, [later], answers=True)
+    assert (report.n_items, report.n_duplicates) == (0, 1)
+    detail = review.item_detail(lab.db, ctx, item_id)
+    assert [(a["user"], a["value"]["sentiment"]) for a in detail["annotations"]] == [
+        ("ana", "neutral"),
+        ("ben", "neutral"),
+    ]
+    assert (detail["label"]["label"], detail["label"]["resolution"]) == ("neutral", "consensus")
+    assert detail["label"]["decided_at"].startswith("2024-06-01T11:00:00")
+    assert report.notes[-1] == (
+        "1 task with answers was here already: 1 answer (skips counted) by members who had "
+        "not answered those items joined them, as answers given here later would (1 item took "
+        "a label from them); 1 answer by members who had was left out"
+    )
+
+
+def test_a_gold_item_takes_no_imported_answer(lab: Lab) -> None:
+    """A gold item's answers are checks of whoever gives them here: a later file's answers to
+    its content are left out and said so, and its gold answer stays its label."""
+    ctx = _team(lab)
+    text = {"text": "worst service, angry"}
+    _import(lab, ctx, [{"id": 1, "data": text}])
+    quality.set_gold(lab.db, ctx, {"sentiment": "negative"}, external_id="1")
+    report = _import(
+        lab,
+        ctx,
+        [{"id": 2, "data": text, "annotations": [answer("ben", "positive")]}],
+        answers=True,
+    )
+    assert _count(lab, annotation) == _count(lab, assignment) == 0
+    assert report.notes[-1] == (
+        "1 answer to gold items was left out: a gold item's answers are checks of the "
+        "annotators who give them here"
+    )
+
+
+def test_a_bad_answer_in_a_repeated_task_refuses_the_file(lab: Lab) -> None:
+    """A repeated task's answers are checked as any task's: a label the control lacks in the
+    second copy refuses the whole file, naming that task; nothing was written."""
     ctx = _team(lab)
     first, *_ = overlap_export()
-    again = {**first, "id": 104, "annotations": [answer("ana", "negative", ann_id=10)]}
-    report = _import(lab, ctx, [first, again], answers=True)
-    assert (report.n_items, report.n_duplicates) == (1, 1)
-    assert not any("here already" in note for note in report.notes)
-    assert report.notes[-1] == (
-        "1 task with answers repeats an earlier task's content in this file, and its answers "
-        "were left out: an item takes the answers of the first task that brings it (merge the "
-        "repeated tasks in Label Studio to keep every answer)"
+    bad = answer("ana", "positive", ann_id=10)
+    bad["result"][0]["value"] = {"choices": ["maybe"]}
+    again = {**first, "id": 104, "annotations": [bad]}
+    with pytest.raises(ImportFormatError) as caught:
+        _import(lab, ctx, [first, again], answers=True)
+    assert (caught.value.line, caught.value.field) == (2, "annotations[0].result[0].value")
+    assert caught.value.reason.startswith("task 2 (id 104): ")
+    assert _count(lab, item) == _count(lab, annotation) == _count(lab, assignment) == 0
+
+
+def test_a_file_imported_without_answers_takes_them_when_imported_with(lab: Lab) -> None:
+    """The label imported first (one answer per task) gives way to the label the answers
+    resolve to, once they come in with ``--annotations``; undoing the import is not needed."""
+    ctx = _team(lab, overlap=3)
+    _import(lab, ctx, overlap_export())
+    report = _import(lab, ctx, overlap_export(), answers=True)
+    assert (report.n_items, report.n_duplicates) == (0, 3)
+    assert _count(lab, annotation) == 8
+    disputed = review.item_detail(lab.db, ctx, _item_id(lab, "102"))
+    assert (disputed["label"]["label"], disputed["label"]["resolution"]) == ("neutral", "consensus")
+    waiting = review.item_detail(lab.db, ctx, _item_id(lab, "103"))  # two answers of three
+    assert waiting["label"]["resolution"] == "imported"
+    assert "(2 items took a label from them)" in report.notes[-1]
+
+
+def test_an_imported_answer_too_fast_for_its_item_is_flagged_as_one_given_here(
+    lab: Lab,
+) -> None:
+    """Label Studio's lead_time is the answer's time: under it a 299-character text was not
+    read, so the answer is flagged too_fast by its annotator and, under review_policy
+    flagged, waits for a reviewer. An answer without lead_time is not judged."""
+    ctx = _team(lab, review_policy="flagged")
+    long = " ".join(["word"] * 60)
+    tasks_ = [
+        {"id": 1, "data": {"text": long}, "annotations": [answer("ana", "positive", lead=0.5)]},
+        {
+            "id": 2,
+            "data": {"text": long + "!"},
+            "annotations": [answer("ben", "neutral", lead=None, ann_id=2)],
+        },
+        {
+            "id": 3,
+            "data": {"text": long + "?"},
+            "annotations": [answer("ana", "neutral", lead=20, ann_id=3)],
+        },
+    ]
+    report = _import(lab, ctx, tasks_, answers=True)
+    fast = review.item_detail(lab.db, ctx, _item_id(lab, "1"))
+    assert [(f["kind"], f["note"], f["user"]) for f in fast["flags"]] == [
+        ("too_fast", "0.5 s for 299 characters", "ana")
+    ]
+    assert [a["status"] for a in fast["annotations"]] == ["in_review"]
+    assert fast["label"] is None
+    for unflagged in ("2", "3"):
+        detail = review.item_detail(lab.db, ctx, _item_id(lab, unflagged))
+        assert detail["flags"] == [] and detail["label"]["resolution"] == "single"
+    assert report.n_labeled == 2
+    assert (
+        "1 answer was flagged too_fast, as an answer given here would be: Label Studio's "
+        "lead_time is under the reading time of its item" in report.notes
     )
+    found = quality.report(lab.db, ctx, n_boot=0)
+    assert {a["username"]: a["flags"] for a in found["annotators"]}["ana"] == {"too_fast": 1}
 
 
 def test_an_annotator_answering_twice_keeps_the_newest(lab: Lab) -> None:
