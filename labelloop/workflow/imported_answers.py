@@ -234,11 +234,10 @@ class AnswerImport:
         since: Mapping[int, datetime] | None = None,
     ) -> None:
         """Write answers to their items and resolve the items, with a few statements for all
-        of them (under Dawid–Skene an item at a time: it resolves from the answers written
-        before its own, as each item's did when it was answered)."""
-        step = 1 if self.ctx.settings.resolution == "dawid_skene" else max(len(given), 1)
-        for start in range(0, len(given), step):
-            self._write(given[start : start + step], known=known, since=since or {})
+        of them (under Dawid–Skene from one estimate of the annotators' reliabilities that
+        the answers of every item written so far, these with them, give)."""
+        if given:
+            self._write(given, known=known, since=since or {})
 
     def _write(
         self,

@@ -416,10 +416,10 @@ def resolve_many(
     transaction. ``to_review`` picks the submitted answers the review policy sends to review
     before they count (an import's, judged as answers given here): they go there first, read
     with the rest. The answers keep their ``updated_at`` (an import's: the tool's), as the
-    status resolving gives them is no change of theirs. Dawid–Skene estimates reliabilities
-    from the answers of every item written so far, so under it an item resolves as its own
-    call right after its answers came would only when the answers of the items after it are
-    not written yet.
+    status resolving gives them is no change of theirs. Under Dawid–Skene the annotators'
+    reliabilities are estimated once per :data:`RESOLVED_TOGETHER` items, from every answer
+    written so far, theirs with them: an item resolves as its own call would after the answers
+    of the items beside it came (with more evidence than when it was answered alone).
     """
     found: dict[int, str | None] = {}
     for start in range(0, len(item_ids), RESOLVED_TOGETHER):
@@ -458,6 +458,11 @@ class _Rows:
     def set_status(self, annotation_ids: list[int], status: str) -> None:
         store_review.set_status(self.conn, annotation_ids, status)
 
+    def dawid_skene(self, ctx: ProjectContext) -> dict[int, str]:
+        """The Dawid–Skene labels of the project's recent multi-annotated items, estimated
+        from the answers written so far (each item resolved alone: estimated for it)."""
+        return _dawid_skene_labels(self.conn, ctx)
+
     def label(self, item_id: int, *, project_id: int, replace: bool, **values: Any) -> None:
         """Give the item its resolved label (``replace``: it had one) and take it out of the
         queues."""
@@ -478,6 +483,7 @@ class _BatchedRows(_Rows):
         self.item_ids = item_ids
         self._annotations = store_review.items_annotations(conn, item_ids)
         self._flags: dict[int, list[dict[str, Any]]] | None = None
+        self._dawid_skene: dict[int, str] | None = None
         self._unlabeled: list[int] = []
         self._flag_rows: list[dict[str, Any]] = []
         self._statuses: dict[str, list[int]] = {}
@@ -495,6 +501,13 @@ class _BatchedRows(_Rows):
                     a["status"] = "in_review"
                     sent.append(a["id"])
         self.set_status(sent, "in_review")
+
+    def dawid_skene(self, ctx: ProjectContext) -> dict[int, str]:
+        """One estimate for every item of the batch, from every answer written so far, the
+        batch's own with them (resolving writes no answer, so it would not change)."""
+        if self._dawid_skene is None:
+            self._dawid_skene = super().dawid_skene(ctx)
+        return self._dawid_skene
 
     def flags(self, item_id: int) -> list[dict[str, Any]]:
         if self._flags is None:
@@ -567,7 +580,7 @@ def _resolve(
             how = "reviewed"
             decided_by = _last_reviewer(rows.conn, item_id, live[0]["id"])
     elif settings.resolution == "dawid_skene" and len(live) >= 3:
-        chosen_label = _dawid_skene_label(rows.conn, ctx, item_id, labels)
+        chosen_label = _dawid_skene_label(rows.dawid_skene(ctx), item_id, labels)
         how = "dawid_skene"
     else:
         ranked = Counter(labels).most_common(2)
@@ -686,11 +699,9 @@ def _flag_disagreement(
     )
 
 
-def _dawid_skene_label(
-    conn: Any, ctx: ProjectContext, item_id: int, labels: Sequence[str | None]
-) -> str | None:
-    """The item's label under Dawid & Skene (1979), with annotator reliabilities estimated over the
-    project's recent multi-annotated items; the majority when the estimate cannot be made."""
+def _dawid_skene_labels(conn: Any, ctx: ProjectContext) -> dict[int, str]:
+    """Labels under Dawid & Skene (1979) of the project's recent multi-annotated items, with
+    annotator reliabilities estimated over them."""
     from labelloop.workflow import quality
 
     target = ctx.schema.target.name
@@ -699,7 +710,14 @@ def _dawid_skene_label(
         (int(v["item_id"]), int(v["user_id"]), _label_text(_effective_vote(v).get(target)))
         for v in votes
     ]
-    found = quality.dawid_skene_labels(rows, classes=ctx.schema.target.labels)
+    return quality.dawid_skene_labels(rows, classes=ctx.schema.target.labels)
+
+
+def _dawid_skene_label(
+    found: Mapping[int, str], item_id: int, labels: Sequence[str | None]
+) -> str | None:
+    """The item's label in the Dawid–Skene estimate ``found``; the majority when the estimate
+    has none for it among its answers' labels."""
     chosen = found.get(item_id)
     if chosen is None or chosen not in labels:
         return Counter(labels).most_common(1)[0][0]

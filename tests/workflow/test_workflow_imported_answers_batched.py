@@ -298,3 +298,52 @@ def test_a_task_repeated_chunks_later_resolves_as_the_tasks_merged(
         assert {a[2] for v in want.values() for a in v["answers"]} == {"in_review"}
     else:
         assert None in kinds and len(kinds) > 1
+
+
+def test_dawid_skene_resolves_an_import_from_one_estimate_of_every_answer(lab: Lab) -> None:
+    """Under Dawid–Skene the annotators' reliabilities come from every answer of the import
+    (it fits in one chunk), not from the answers of the tasks before each one: the first
+    tasks, where two annotators agree against the one who is always right, resolve as the
+    estimate over the whole file says, as do all the others."""
+    import numpy as np
+
+    from labelloop.workflow.quality import dawid_skene_labels
+
+    rng = np.random.default_rng(0)
+    tasks_, truth = [], {}
+    ann = 0
+    for t in range(60):
+        right = LABELS[t % 3]
+        said = {"ana": right}
+        for who in ("ben", "cy"):  # right 60% of the time, else another label
+            other = LABELS[(t % 3 + 1 + int(rng.integers(2))) % 3]
+            said[who] = right if rng.random() < 0.6 else other
+        if t < 4:  # the file opens with ben and cy agreeing on a wrong label
+            said["ben"] = said["cy"] = LABELS[(t + 1) % 3]
+        annotations = []
+        for who, label in said.items():
+            ann += 1
+            annotations.append(answer(who, label, at=f"2024-05-01T10:{t:02d}:00Z", ann_id=ann))
+        tasks_.append({"id": t, "data": {"text": f"task {t}"}, "annotations": annotations})
+        truth[f"task {t}"] = right
+    ctx = _team(lab, "ds", {"overlap": 3, "resolution": "dawid_skene"})
+    imports.import_items(
+        lab.db,
+        ctx,
+        io.BytesIO(json.dumps(tasks_).encode()),
+        fmt="label_studio",
+        filename="ls.json",
+        answers=True,
+    )
+    with lab.db.read() as conn:
+        votes = [
+            (int(r.item_id), int(r.user_id), r.value["sentiment"])
+            for r in conn.execute(select(annotation).where(annotation.c.project_id == ctx.id))
+        ]
+        labels = {
+            int(r.item_id): (r.label, r.resolution)
+            for r in conn.execute(select(item_label).where(item_label.c.project_id == ctx.id))
+        }
+    estimate = dawid_skene_labels(votes, classes=list(LABELS))
+    assert len(labels) == 60 and {how for _, how in labels.values()} == {"dawid_skene"}
+    assert {item_id: label for item_id, (label, _) in labels.items()} == estimate
