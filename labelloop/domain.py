@@ -146,7 +146,8 @@ class ExportRecord:
     ``text``). ``payload`` is the item's stored payload (image size for COCO) and ``split`` the
     item's (pool or eval: YOLO lists eval items as ``val``); neither is a column.
 
-    ``annotator`` is who annotated (None: imported or adjudicated without a matching annotation);
+    ``annotator`` is who annotated (None: imported; for a label the expert tier decided
+    otherwise than every answer, the item's first answer's, with the selection that picked it);
     ``decided_by`` and ``decided_at`` are who resolved the label and when (the reviewer of a
     reviewed label, the adjudicator, the importer; None for a label the annotations decided on
     their own). ``annotated_value`` is every control's value as the annotator gave it, when a

@@ -311,10 +311,10 @@ def _print_items(page: dict[str, Any]) -> None:
         table.add_column(column, overflow="fold")
     for r in page["items"]:
         answers = ", ".join(
-            a["user"] if a["status"] == "submitted" else f"{a['user']} ({a['status']})"
+            a["user"] if a["status"] == "submitted" else f"{a['user']} ({_words(a['status'])})"
             for a in r["answers"]
         )
-        how = r["resolution"] or ""
+        how = _words(r["resolution"] or "")
         if r["decided_by"]:
             how += f" by {r['decided_by']}"
         table.add_row(
@@ -323,11 +323,16 @@ def _print_items(page: dict[str, Any]) -> None:
             escape(_label_words(r["label"]) if r["resolution"] else "—"),
             escape(how),
             escape(answers or "—"),
-            escape(", ".join(r["flags"])),
+            escape(", ".join(_words(kind) for kind in r["flags"])),
             _excerpt(r),
         )
     out.print(table)
     _print_counted(page, "item")
+
+
+def _words(name: str) -> str:
+    """A state, resolution or flag kind as the Items page says it: "in review", not "in_review"."""
+    return name.replace("_", " ")
 
 
 def _label_words(value: Any) -> str:
@@ -350,7 +355,7 @@ def _print_trace(d: dict[str, Any]) -> None:
         by = f" by {label['decided_by']}" if label["decided_by"] else ""
         out.print(
             f"label: {escape(json.dumps(label['value']))} ({label['resolution']}{escape(by)}, "
-            f"{label['decided_at'][:16].replace('T', ' ')} UTC)"
+            f"{_utc(label['decided_at'])})"
             + (f": {escape(label['note'])}" if label.get("note") else ""),
             highlight=False,
             soft_wrap=True,
@@ -380,14 +385,22 @@ def _print_answer(who: str, a: dict[str, Any], state: str, *, now: int | None = 
     suggested = a["suggestion"]["sentence"] if a["suggestion"] else "no suggestion shown"
     made = a["guideline_version"]
     newer = f" (v{now} now)" if now and made and now > made else ""
+    when = _utc(a["created_at"])
+    if a.get("changed_at"):  # the value and guideline are the change's: say its time by them
+        when += f", changed at {_utc(a['changed_at'])} (guideline v{made})"
     out.print(
         f"{who}: {escape(json.dumps(a['value']))} ({state}), "
-        f"{a['created_at'][:16].replace('T', ' ')} UTC, {a['active_ms'] / 1000:.1f} s, "
+        f"{when}, {a['active_ms'] / 1000:.1f} s, "
         f"guideline v{a['guideline_version']}{newer}, model v{a['model_version']}; "
         f"{escape(suggested)}; {escape(came)}",
         highlight=False,
         soft_wrap=True,
     )
+
+
+def _utc(iso: str) -> str:
+    """A time of a trace as the terminal shows it: "2024-05-02 12:47 UTC"."""
+    return f"{iso[:16].replace('T', ' ')} UTC"
 
 
 def _print_review(r: dict[str, Any]) -> None:
@@ -398,9 +411,10 @@ def _print_review(r: dict[str, Any]) -> None:
     if r["verdict"] == "fix" and r["corrected_value"] is not None:
         fixed = f" to {json.dumps(r['corrected_value'])}"
     comment = f": {r['comment']}" if r["comment"] else ""
+    under = f", guideline v{r['guideline_version']}" if r.get("guideline_version") else ""
     out.print(
         f"  review by {escape(r['reviewer'])}{tier}: {r['verdict']}{escape(fixed)}, "
-        f"{r['created_at'][:16].replace('T', ' ')} UTC{escape(comment)}",
+        f"{_utc(r['created_at'])}{under}{escape(comment)}",
         highlight=False,
         soft_wrap=True,
     )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Sequence
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -14,6 +16,18 @@ SAFE_SCHEMES: tuple[str, ...] = ("http", "https", "mailto")
 """URL schemes a guideline link or image may use; scheme-less (relative) URLs are allowed too."""
 
 _SCHEME = re.compile(r"^([^/?#]*):")
+
+
+def version_at(published: Sequence[tuple[int, datetime]], at: datetime) -> int | None:
+    """The guideline version in force at ``at``: the newest of ``published`` ((version, when
+    published), oldest first) published by then; None before the first. What is done under a
+    guideline without recording its version (a review verdict) was done under this one."""
+    current = None
+    for version, when in published:
+        if when > at:
+            break
+        current = version
+    return current
 
 
 def render_markdown(text: str) -> str:

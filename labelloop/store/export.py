@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from sqlalchemy import Connection, RowMapping, select
+from sqlalchemy import Connection, RowMapping, case, func, select
 
+from labelloop.store.review import LIVE_STATES
 from labelloop.store.tables import (
     AUTO,
     annotation,
@@ -25,8 +26,23 @@ def labeled_rows(
     ``decided_by_name`` the user's who decided the label (a reviewer, adjudicator or importer,
     or who applied an auto-label run: then ``confidence``, ``auto_run_id``, the run's
     ``threshold`` and ``run_model_version`` say how sure which model was). ``auto=False``
-    leaves the model's labels out."""
+    leaves the model's labels out.
+
+    A label the expert tier decided otherwise than every answer comes from none of them: its
+    row has the item's first live answer (who answered what, when, under which guideline, and
+    the selection that picked the item), as a label a reviewer fixed has the answer it fixed."""
     decider = user.alias("decider")
+    first = annotation.alias("first_answer")
+    first_answer = (
+        select(func.min(first.c.id))
+        .where(first.c.item_id == item_label.c.item_id, first.c.status.in_(LIVE_STATES))
+        .scalar_subquery()
+    )
+    # Only such a label looks for it (a CASE runs its subquery only where it is true).
+    answer_id = func.coalesce(
+        item_label.c.annotation_id,
+        case((item_label.c.resolution == "adjudicated", first_answer)),
+    )
     q = (
         select(
             item.c.id.label("item_id"),
@@ -59,7 +75,7 @@ def labeled_rows(
         )
         .select_from(item_label)
         .join(item, item.c.id == item_label.c.item_id)
-        .outerjoin(annotation, annotation.c.id == item_label.c.annotation_id)
+        .outerjoin(annotation, annotation.c.id == answer_id)
         .outerjoin(user, user.c.id == annotation.c.user_id)
         .outerjoin(assignment, assignment.c.id == annotation.c.assignment_id)
         .outerjoin(decider, decider.c.id == item_label.c.decided_by)

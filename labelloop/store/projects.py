@@ -113,6 +113,16 @@ def newest_guideline_version(conn: Connection, project_id: int) -> int:
     return int(found[0]["version"] or 0) if found else 0
 
 
+def guideline_published(conn: Connection, project_id: int) -> list[tuple[int, Any]]:
+    """(version, when it was published) of each of a project's guideline versions, oldest first."""
+    q = (
+        select(guideline.c.version, guideline.c.created_at)
+        .where(guideline.c.project_id == project_id)
+        .order_by(guideline.c.version)
+    )
+    return [(int(v), at) for v, at in conn.execute(q)]
+
+
 def guideline_version(conn: Connection, project_id: int, version: int) -> RowMapping | None:
     """One version of a project's guideline with its author's user name (``author``)."""
     q = (

@@ -29,6 +29,7 @@ from labelloop.workflow.review import (
     item_detail,
     item_facts,
     review_facts,
+    trace_times,
 )
 from labelloop.workflow.seeding import (
     MAX_OFFSET,
@@ -328,10 +329,11 @@ def own_trace(
         history = store_review.item_history(
             conn, project_id=ctx.id, item_id=item_id, actor_id=ctx.user.id
         )
+        times = trace_times(conn, ctx, item_id)
     assert row is not None
     return {
         "item": item_facts(row),
-        "answers": [_own_answer(a, reviews, ctx.schema) for a in mine],
+        "answers": [_own_answer(a, reviews, ctx.schema, times=times) for a in mine],
         "history": [
             {"at": iso_time(h["at"]), "action": h["action"], "payload": h["payload"]}
             for h in history
@@ -340,7 +342,11 @@ def own_trace(
 
 
 def _own_answer(
-    a: Mapping[Any, Any], reviews: Sequence[Mapping[Any, Any]], schema: ProjectSchema
+    a: Mapping[Any, Any],
+    reviews: Sequence[Mapping[Any, Any]],
+    schema: ProjectSchema,
+    *,
+    times: Mapping[str, Any],
 ) -> dict[str, Any]:
     """One of the caller's answers with the verdicts on it. An escalation and the tier a
     verdict came from are the reviewers' business (as in ``review.my_reviews``): either would
@@ -350,9 +356,9 @@ def _own_answer(
         "corrected_value": a["corrected_value"] if a["status"] == "fixed" else None,
         "state": _state(a["status"]),
         "refusal": edit_refusal(a["status"]),
-        **answer_facts(a, schema),
+        **answer_facts(a, schema, changed_at=times["changed"].get(a["id"])),
         "reviews": [
-            {k: v for k, v in review_facts(r).items() if k != "tier"}
+            {k: v for k, v in review_facts(r, published=times["published"]).items() if k != "tier"}
             for r in reviews
             if r["annotation_id"] == a["id"] and r["verdict"] != "escalate"
         ],

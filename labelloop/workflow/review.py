@@ -20,6 +20,7 @@ from labelloop.errors import (
     NotFound,
     PermissionDenied,
 )
+from labelloop.govern.guidelines import version_at
 from labelloop.govern.permissions import Permission
 from labelloop.schema import ProjectSchema, ProjectSettings, validate_value
 from labelloop.store import audit
@@ -1028,9 +1029,13 @@ def item_facts(row: Mapping[Any, Any]) -> dict[str, Any]:
     }
 
 
-def answer_facts(a: Mapping[Any, Any], schema: ProjectSchema) -> dict[str, Any]:
+def answer_facts(
+    a: Mapping[Any, Any], schema: ProjectSchema, *, changed_at: datetime | None = None
+) -> dict[str, Any]:
     """What a trace tells of one answer (a row of ``store.review.item_annotations``): its
-    value, time, guideline and model version, the suggestion shown and why it was served."""
+    value, time, guideline and model version, the suggestion shown and why it was served.
+    ``changed_at`` is when its annotator last changed it (``store.audit.change_times``; None:
+    never): the value and ``guideline_version`` are then the change's, not ``created_at``'s."""
     return {
         "value": a["value"],
         "active_ms": a["active_ms"],
@@ -1041,6 +1046,7 @@ def answer_facts(a: Mapping[Any, Any], schema: ProjectSchema) -> dict[str, Any]:
         # Why the item was served to them: the strategy and its sentence.
         "selection": {"strategy": a["served_as"], "reason": a["picked_because"]},
         "created_at": iso_time(a["created_at"]),
+        "changed_at": iso_time(changed_at),
     }
 
 
@@ -1132,8 +1138,13 @@ def suggestion_sources(a: Mapping[Any, Any]) -> dict[str, str]:
     return {name: recorded.get(name, "model") for name in a.get("suggestion_value") or {}}
 
 
-def review_facts(r: Mapping[Any, Any]) -> dict[str, Any]:
-    """What a trace tells of one verdict: who, which, at what tier, the note and any fix."""
+def review_facts(
+    r: Mapping[Any, Any], *, published: Sequence[tuple[int, datetime]] = ()
+) -> dict[str, Any]:
+    """What a trace tells of one verdict: who, which, at what tier, the note and any fix, and
+    the guideline it was given under. A review records no version: it is the one in force
+    when the verdict was given, of the project's ``published`` ones
+    (``store.projects.guideline_published``)."""
     return {
         "reviewer": r["reviewer"],
         "verdict": r["verdict"],
@@ -1141,6 +1152,17 @@ def review_facts(r: Mapping[Any, Any]) -> dict[str, Any]:
         "comment": r["comment"],
         "corrected_value": r["corrected_value"],
         "created_at": iso_time(r["created_at"]),
+        "guideline_version": version_at(published, r["created_at"]),
+    }
+
+
+def trace_times(conn: Any, ctx: ProjectContext, item_id: int) -> dict[str, Any]:
+    """What a trace of ``item_id`` needs to date its answers and verdicts: ``changed`` maps
+    each changed answer to when it last changed, ``published`` the guideline's versions to
+    when each was published (:func:`answer_facts`, :func:`review_facts`)."""
+    return {
+        "changed": audit.change_times(conn, ctx.id, [item_id]),
+        "published": store_projects.guideline_published(conn, ctx.id),
     }
 
 
@@ -1151,6 +1173,8 @@ def _item_view(conn: Any, ctx: ProjectContext, item_id: int, *, expert: bool) ->
     label = store_review.item_label_of(conn, item_id)
     gold = store_review.gold_of(conn, item_id) if expert else None
     history = store_review.item_history(conn, project_id=ctx.id, item_id=item_id)
+    times = trace_times(conn, ctx, item_id)
+    published = times["published"]
     return {
         "item": item_facts(row),
         "annotations": [
@@ -1159,7 +1183,7 @@ def _item_view(conn: Any, ctx: ProjectContext, item_id: int, *, expert: bool) ->
                 "user": a["username"],
                 "corrected_value": a["corrected_value"],
                 "status": a["status"],
-                **answer_facts(a, ctx.schema),
+                **answer_facts(a, ctx.schema, changed_at=times["changed"].get(a["id"])),
             }
             for a in annotations
         ],
@@ -1194,13 +1218,17 @@ def _item_view(conn: Any, ctx: ProjectContext, item_id: int, *, expert: bool) ->
             if expert or f["kind"] != "gold_wrong"
         ],
         "reviews": [
-            {"id": r["id"], "annotation_id": r["annotation_id"], **review_facts(r)}
+            {
+                "id": r["id"],
+                "annotation_id": r["annotation_id"],
+                **review_facts(r, published=published),
+            }
             for r in store_review.item_reviews(conn, item_id)
         ],
         "history": _history(history, expert=expert),
         "gold": {"value": gold["value"]} if gold is not None else None,
         # The guideline now, for a reviewer to see that an answer was made under an older one.
-        "guideline_version": _current_guideline(conn, ctx),
+        "guideline_version": published[-1][0] if published else None,
     }
 
 
@@ -1210,11 +1238,6 @@ def _decision_note(history: Sequence[Mapping[str, Any]]) -> str | None:
         if h["action"] == "item.adjudicate":
             return h["payload"].get("comment") or None
     return None
-
-
-def _current_guideline(conn: Any, ctx: ProjectContext) -> int | None:
-    row = store_projects.latest_guideline(conn, ctx.id)
-    return int(row["version"]) if row is not None else None
 
 
 def _history(rows: Sequence[Mapping[str, Any]], *, expert: bool) -> list[dict[str, Any]]:

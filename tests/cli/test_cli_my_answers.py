@@ -19,6 +19,17 @@ def _answer(lab: Lab, who: Any, label: str) -> dict[str, Any]:
     return tasks.submit(lab.db, who, task["assignment_id"], {"sentiment": label}, active_ms=1500)
 
 
+def _trained(cli: Any, **settings: Any) -> tuple[Lab, Any, Any]:
+    """A project "p" of ten items with a model, and its annotator ann: the lab, the admin's
+    context and ann's."""
+    cli("init")
+    lab = Lab(Database(cli.db_url))
+    ctx = lab.project("p", **settings)
+    lab.import_rows(ctx, make_rows(10))
+    lab.train(ctx)
+    return lab, ctx, lab.member("p", "ann", "annotator")
+
+
 def test_an_annotators_items_are_their_own_answers_in_the_terminal(cli: Any) -> None:
     cli("init")
     lab = Lab(Database(cli.db_url))
@@ -47,7 +58,8 @@ def test_an_annotators_items_are_their_own_answers_in_the_terminal(cli: Any) -> 
     said = " ".join(trace.split())
     assert 'your answer: {"sentiment": "positive"} (sent back for rework)' in said
     assert re.search(
-        r"review by rita: reject, \d{4}-\d\d-\d\d \d\d:\d\d UTC: read it to the end", said
+        r"review by rita: reject, \d{4}-\d\d-\d\d \d\d:\d\d UTC, guideline v1: read it to the end",
+        said,
     )
     assert "it cannot change: A reviewer sent this answer back" in said
     assert "bob" not in said and "negative" not in said
@@ -93,13 +105,58 @@ def test_a_trace_in_the_terminal_puts_each_verdict_under_the_answer_it_judged(cl
     said = [line.strip() for line in lines if line.startswith(("answer by", "  review by"))]
     assert said[0].startswith('answer by ann: {"sentiment": "positive"} (accepted)')
     assert "guideline v1 (v2 now)" in said[0]
-    assert re.fullmatch(rf"review by rita: accept, {at}", said[1])
+    # The verdicts were given under v2, published after the answers (reviews record none).
+    assert re.fullmatch(rf"review by rita: accept, {at}, guideline v2", said[1])
     assert said[2].startswith('answer by bob: {"sentiment": "negative"} (fixed)')
     assert re.fullmatch(
-        rf'review by rita: fix to {{"sentiment": "positive"}}, {at}: praise', said[3]
+        rf'review by rita: fix to {{"sentiment": "positive"}}, {at}, guideline v2: praise',
+        said[3],
     )
     own = " ".join(cli("items", "p", "--as", "bob", "--show", f"#{ours['item_id']}").stdout.split())
-    assert re.search(rf'review by rita: fix to {{"sentiment": "positive"}}, {at}: praise', own)
+    assert re.search(
+        rf'review by rita: fix to {{"sentiment": "positive"}}, {at}, guideline v2: praise', own
+    )
+    trace = json.loads(cli("items", "p", "--show", f"#{ours['item_id']}", "--json").stdout)
+    assert [r["guideline_version"] for r in trace["reviews"]] == [2, 2]
+
+
+def test_a_changed_answer_says_when_it_changed_and_under_which_guideline(cli: Any) -> None:
+    """ann answers under v1; v2 is published and she changes her answer under it: the trace
+    says when she answered and when she changed it, with v2 beside the change, never v2
+    beside the first answer's time; a verdict given before v2 says v1."""
+    lab, ctx, ann = _trained(cli)
+    given = _answer(lab, ann, "positive")
+    guidelines.edit(lab.db, ctx, "Sarcasm is negative.", "sarcasm")
+    tasks.edit(lab.db, ann, given["annotation_id"], {"sentiment": "negative"})
+
+    at = r"\d{4}-\d\d-\d\d \d\d:\d\d UTC"
+    for who in ((), ("--as", "ann")):
+        shown = cli("items", "p", *who, "--show", f"#{given['item_id']}").stdout
+        line = " ".join(shown.split())
+        assert re.search(
+            rf'{{"sentiment": "negative"}} \([^)]+\), {at}, changed at {at} \(guideline v2\), ',
+            line,
+        ), line
+        trace = json.loads(
+            cli("items", "p", *who, "--show", f"#{given['item_id']}", "--json").stdout
+        )
+        (answer,) = trace["annotations"] if not who else trace["answers"]
+        assert answer["guideline_version"] == 2
+        assert answer["created_at"] < answer["changed_at"]
+    # An answer never changed says no change.
+    other = _answer(lab, ann, "neutral")
+    line = " ".join(cli("items", "p", "--show", f"#{other['item_id']}").stdout.split())
+    assert "changed at" not in line and "guideline v2," in line
+    trace = json.loads(cli("items", "p", "--show", f"#{other['item_id']}", "--json").stdout)
+    assert trace["annotations"][0]["changed_at"] is None
+
+
+def test_the_items_list_says_states_in_words(cli: Any) -> None:
+    """An answer waiting for review is "in review" in the terminal's list, as on the page."""
+    lab, _, ann = _trained(cli, review_policy="all")
+    _answer(lab, ann, "positive")
+    listed = " ".join(cli("items", "p", "--status", "in_review").stdout.split())
+    assert "ann (in review)" in listed and "in_review" not in listed
 
 
 def test_a_trace_says_why_the_expert_tier_decided_the_label(cli: Any) -> None:

@@ -5,6 +5,7 @@ says it is UTC, on the Items page and the Review page alike."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,7 @@ class Traced:
     item_id: int  # ann's and bob's answers, accepted and fixed
     waiting_id: int  # ann's answer under v1, waiting for review under v2
     decided_id: int  # ann's answer escalated, decided otherwise by the expert tier with a note
+    changed_id: int  # ann's answer under v1, changed by her under v2, then accepted by rita
 
 
 def _answer(lab: Lab, who: Any, label: str) -> dict[str, Any]:
@@ -42,7 +44,7 @@ def _answer(lab: Lab, who: Any, label: str) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def traced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Traced]:
     from labelloop.store.db import Database
-    from labelloop.workflow import guidelines, review
+    from labelloop.workflow import guidelines, review, tasks
 
     home = tmp_path_factory.mktemp("labelloop-trace")
     run_cli(home, "init")
@@ -62,7 +64,10 @@ def traced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Traced]:
         decided = _answer(lab, ann, "neutral")
         review.review_annotation(db, rita, decided["annotation_id"], verdict="escalate")
         review.adjudicate(db, ctx, decided["item_id"], {"sentiment": "negative"}, comment=NOTE)
+        changed = _answer(lab, ann, "neutral")
         guidelines.edit(db, ctx, "Label the opinion.\n\nSarcasm is negative.\n", "sarcasm")
+        tasks.edit(db, ann, changed["annotation_id"], {"sentiment": "negative"})
+        review.review_annotation(db, rita, changed["annotation_id"], verdict="accept")
         review.review_annotation(db, rita, ours["annotation_id"], verdict="accept")
         review.review_annotation(
             db,
@@ -75,7 +80,9 @@ def traced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Traced]:
     finally:
         db.dispose()
     with serving(home, "serve") as url:
-        yield Traced(url, home, ours["item_id"], waiting["item_id"], decided["item_id"])
+        yield Traced(
+            url, home, ours["item_id"], waiting["item_id"], decided["item_id"], changed["item_id"]
+        )
 
 
 def test_each_verdict_follows_the_answer_it_judged_with_times_in_utc(
@@ -154,5 +161,64 @@ def test_a_reviewer_is_told_an_answer_predates_the_guideline_and_why_it_was_pick
     trace = " ".join(page.inner_text("#item-trace").split())
     assert "guideline v1 (v2 now)" in trace
     assert why in trace  # the same sentence as the trace's
+    assert not errors
+    context.close()
+
+
+def _open_trace(page: Any, url: str, item_id: int) -> None:
+    page.goto(url + f"/p/{SLUG}/items?item={item_id}")
+    page.wait_for_function(
+        "(id) => document.getElementById('item-trace').dataset.itemId === id", arg=str(item_id)
+    )
+
+
+def _table(page: Any, title: str) -> list[list[str]]:
+    """The rows of the trace's table under the heading ``title``, cell by cell."""
+    return page.eval_on_selector_all(
+        "#item-trace .trace-part",
+        """(parts, title) => {
+            const part = parts.find((p) => p.querySelector('h3').innerText.trim() === title);
+            return part ? [...part.querySelectorAll('tbody tr')]
+                .map((r) => [...r.cells].map((c) => c.innerText.trim())) : [];
+        }""",
+        title,
+    )
+
+
+def test_a_changed_answer_and_each_verdict_say_their_time_and_guideline(
+    traced: Traced, browser: Any
+) -> None:
+    """ann answered under v1 and changed her answer under v2: the Items page says when she
+    answered, then "changed at … (guideline v2)", never v2 beside the first time; each verdict
+    says the guideline it was given under; the history says what happened in words."""
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    login(page, traced.url, f"/p/{SLUG}/items?item={traced.changed_id}", username=REVIEWER)
+    page.wait_for_function(
+        "(id) => document.getElementById('item-trace').dataset.itemId === id",
+        arg=str(traced.changed_id),
+    )
+    at = r"\d{4}-\d\d-\d\d \d\d:\d\d UTC"
+    (first,) = page.eval_on_selector_all(
+        "#item-trace .trace-answer", "(els) => els.map((e) => e.innerText)"
+    )
+    assert "ann answered negative" in first
+    assert re.search(rf"^{at} · changed at {at} \(guideline v2\) · ", first, re.M), first
+    (verdict,) = _table(page, "Answers")
+    assert (verdict[1], verdict[-1]) == ("accept", "v2")
+    history = _table(page, "History")
+    said = [row[1] for row in history]
+    assert "changed their label to negative" in said and "accepted an answer" in said, said
+    assert not any("." in what for what in said), said  # no raw action names
+
+    # Verdicts given after v2 was published say v2; the adjudication's words are the page's.
+    _open_trace(page, traced.url, traced.item_id)
+    assert [row[-1] for row in _table(page, "Answers")] == ["v2", "v2"]
+    _open_trace(page, traced.url, traced.decided_id)
+    said = [row[1] for row in _table(page, "History")]
+    assert "decided negative" in said and "escalated it to the expert tier" in said, said
+    assert not any("item.adjudicate" in what for what in said)
     assert not errors
     context.close()

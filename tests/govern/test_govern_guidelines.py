@@ -104,3 +104,17 @@ def test_an_image_on_another_site_without_a_scheme_is_a_link_too(src: str) -> No
     assert '<img src="//' not in html and '<img src="///' not in html
     assert f'<a href="{src}" rel="noopener noreferrer">the logo (image)</a>' in html
     assert '<img src="/static/favicon.svg" alt="ours" />' in html
+
+
+def test_the_version_in_force_is_the_newest_published_by_then() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from labelloop.govern.guidelines import version_at
+
+    t0 = datetime(2024, 5, 2, 12, 0, tzinfo=UTC)
+    published = [(1, t0), (2, t0 + timedelta(minutes=30))]
+    assert version_at(published, t0 - timedelta(seconds=1)) is None  # before any guideline
+    assert version_at(published, t0 + timedelta(minutes=17)) == 1
+    assert version_at(published, t0 + timedelta(minutes=30)) == 2  # published that instant
+    assert version_at(published, t0 + timedelta(days=1)) == 2
+    assert version_at([], t0) is None

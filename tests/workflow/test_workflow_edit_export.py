@@ -266,7 +266,10 @@ def test_a_label_studio_export_keeps_the_annotators_answer_and_stars_the_decider
     (accepted,) = by_id[accepted_task["item"]["external_id"]]["annotations"]
     assert said(accepted) == ("bob", [right], False, 0.01)
     decided = by_id[decided_task["item"]["external_id"]]["annotations"]
-    assert [said(a)[:3] for a in decided][-1] == (lab.admin.username, [final], True)
+    assert [said(a)[:3] for a in decided] == [  # bob's answer, then the decision
+        ("bob", [other], False),
+        (lab.admin.username, [final], True),
+    ]
 
     # Imported back, the starred annotation is the label, and its maker is named.
     copy = lab.project("copy")
@@ -286,3 +289,38 @@ def test_a_single_label_has_no_other_answer_or_decider(lab: Any, ready: Any, fmt
     assert (row["resolution"], row["annotator"]) == ("single", "ann")
     assert row["annotated_value"] in (None, "") and row["decided_by"] in (None, "")
     assert row["decided_at"]
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_a_label_the_expert_tier_decided_otherwise_keeps_the_answer_and_why_it_was_picked(
+    lab: Any, fmt: str
+) -> None:
+    """bob answers, rita escalates it and the expert tier decides a label bob did not give:
+    the row still says bob answered (when, under which guideline, his answer beside the label)
+    and why the item was picked, and that the admin decided it and when."""
+    ctx, bob, rita, _, _ = _fixed_and_accepted(lab)
+    task = tasks.next_task(lab.db, bob)
+    given = _wrong(lab.truth(task["item"]["data"]["text"]))
+    up = tasks.submit(lab.db, bob, task["assignment_id"], {"sentiment": given}, active_ms=5)
+    wf_review.review_annotation(lab.db, rita, up["annotation_id"], verdict="escalate")
+    final = _wrong(given)
+    wf_review.adjudicate(lab.db, ctx, task["item"]["id"], {"sentiment": final})
+
+    row = {str(r["external_id"]): r for r in _export(lab, ctx, fmt)}[task["item"]["external_id"]]
+    mine = row["annotated_value"] if fmt == "jsonl" else json.loads(row["annotated_value"])
+    assert (row["label"], row["resolution"], row["decided_by"]) == (
+        final,
+        "adjudicated",
+        lab.admin.username,
+    )
+    assert (row["annotator"], mine, str(row["guideline_version"])) == (
+        "bob",
+        {"sentiment": given},
+        "1",
+    )
+    assert (row["strategy"], row["reason"]) == (
+        task["selection"]["strategy"],
+        task["selection"]["reason"],
+    )
+    assert row["strategy"] and row["reason"]
+    assert datetime.fromisoformat(row["annotated_at"]) < datetime.fromisoformat(row["decided_at"])

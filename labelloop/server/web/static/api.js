@@ -133,6 +133,45 @@ window.labelloop = (() => {
     return entries.map(([name, v]) => `${name}: ${valueText(v)}`).join("; ") || "—";
   }
 
+  /** A time of the API (ISO 8601, UTC) as the pages show it: "2024-05-02 12:47". */
+  const utcText = (iso) => (iso ? iso.slice(0, 16).replace("T", " ") : "—");
+
+  /** When an answer's annotator changed it and under which guideline ("changed at 2024-05-02
+   * 12:47 UTC (guideline v2)"); "" for an answer never changed. The answer's value and
+   * guideline_version are the change's, so they are said beside its time, not the first's. */
+  function changedText(a) {
+    if (!a.changed_at) return "";
+    const under = a.guideline_version ? ` (guideline v${a.guideline_version})` : "";
+    return `changed at ${utcText(a.changed_at)} UTC${under}`;
+  }
+
+  /** What each audited action on an item is called on the pages (the review, adjudication
+   * and Items pages): "decided", not "item.adjudicate". */
+  const ACTION_WORDS = {
+    "annotation.submit": "labeled it",
+    "annotation.edit": "changed their label to",
+    "assignment.skip": "skipped it",
+    "review.accept": "accepted an answer",
+    "review.fix": "fixed an answer",
+    "review.reject": "sent an answer back",
+    "review.escalate": "escalated it to the expert tier",
+    "item.adjudicate": "decided",
+    "flag.note": "added a note to its flag",
+    "gold.set": "made it a gold item:",
+    "gold.remove": "stopped using it as gold",
+    "quality.scan": "scanned",
+    "guideline.example.pin": "pinned it to the guideline as an example:",
+    "guideline.example.unpin": "took it out of the guideline's examples",
+  };
+
+  /** An audited action in words (flags with their kinds); one without words, its name spaced. */
+  function actionText(h) {
+    if (h.action === "flag.raise") {
+      return "flagged: " + ((h.payload || {}).kinds || []).join(", ").replace(/_/g, " ");
+    }
+    return ACTION_WORDS[h.action] || h.action.replace(/[._]/g, " ");
+  }
+
   // The labeling page's plug-in points (label.js documents them): data type -> renderer,
   // control type -> widget factory. Scripts loaded before label.js register into them.
   return {
@@ -146,6 +185,9 @@ window.labelloop = (() => {
     plural,
     valueText,
     answerText,
+    utcText,
+    changedText,
+    actionText,
     renderers: {},
     widgets: {},
   };

@@ -9,7 +9,8 @@
 (() => {
   "use strict";
 
-  const { api, say, node, plural, valueText, answerText, thumbnails } = window.labelloop;
+  const { api, say, node, plural, valueText, answerText, thumbnails, utcText, changedText, actionText } =
+    window.labelloop;
   const $ = (id) => document.getElementById(id);
   const page = JSON.parse($("items-data").textContent);
   const base = "/api/projects/" + encodeURIComponent(page.slug);
@@ -43,7 +44,7 @@
   };
 
   const narrow = window.matchMedia("(max-width: 900px)"); // items.css stacks the trace there
-  const when = (iso) => (iso ? iso.slice(0, 16).replace("T", " ") : "—");
+  const when = utcText;
 
   function filters() {
     const out = {};
@@ -222,8 +223,10 @@
     head.append(node("strong", "", a.user || "You"), " answered ", node("strong", "", answerText(a.value)));
     if (a.corrected_value) head.append(", corrected to ", node("strong", "", answerText(a.corrected_value)));
     const status = (a.user ? a.status.replaceAll("_", " ") : STATES[a.state] || a.state) + (a.rework ? ", a rework" : "");
+    // A changed answer's value and guideline are the change's: its time is said beside them.
+    const times = [`${when(a.created_at)} UTC`, changedText(a)].filter(Boolean).join(" · ");
     const facts = [
-      `${when(a.created_at)} UTC · ${(a.active_ms / 1000).toFixed(1)} s active · ${status}`,
+      `${times} · ${(a.active_ms / 1000).toFixed(1)} s active · ${status}`,
       [
         a.guideline_version
           ? `guideline v${a.guideline_version}` + (now > a.guideline_version ? ` (v${now} now)` : "")
@@ -261,7 +264,8 @@
   }
 
   /** The verdicts on one answer, in a table that follows it: who, which (a fix with the value
-   * it set), the note, and when (UTC, as every time of the trace). */
+   * it set), the note, when (UTC, as every time of the trace) and under which guideline (the
+   * version in force then, which may be newer than the answer's). */
   function reviewTable(reviews, note = "Comment") {
     const rows = reviews.map((r) => [
       r.reviewer,
@@ -270,8 +274,9 @@
         (r.tier > 1 ? ` (tier ${r.tier})` : ""), // tier: reviewers only
       r.comment || "",
       when(r.created_at),
+      r.guideline_version ? `v${r.guideline_version}` : "none",
     ]);
-    return table(["Reviewer", "Verdict", note, "When (UTC)"], rows);
+    return table(["Reviewer", "Verdict", note, "When (UTC)", "Guideline"], rows);
   }
 
   function renderTrace(d) {
@@ -313,7 +318,7 @@
       body.push(part("Flags", table(["Kind", "Note", "By", "State", "When (UTC)"], rows)));
     }
     if (d.history.length) {
-      const rows = d.history.map((h) => [when(h.at), h.action, h.actor || "the local operator"]);
+      const rows = d.history.map((h) => [when(h.at), historyText(h), h.actor || "the local operator"]);
       body.push(part("History", table(["When (UTC)", "What", "Who"], rows)));
     }
     if (page.expert) {
@@ -322,6 +327,15 @@
       body.push(link);
     }
     el.traceBody.replaceChildren(...body);
+  }
+
+  /** An event of the item's history in the review page's words, with the value it set:
+   * "decided negative", "changed their label to neutral". */
+  function historyText(h) {
+    const p = h.payload || {};
+    const value = p.new || p.value;
+    const set = h.action !== "flag.raise" && value && typeof value === "object";
+    return actionText(h) + (set ? " " + answerText(value) : "");
   }
 
   /** My answers: the caller's answers to the item, the verdicts and notes on each, their own
@@ -365,7 +379,7 @@
       case "flag.note":
         return "flagged it as ambiguous" + (p.note ? `: ${p.note}` : "");
       default:
-        return h.action;
+        return actionText(h);
     }
   }
 

@@ -21,6 +21,7 @@
   const dataType = (schema.data && schema.data.type) || "text";
   const dataField = (schema.data && schema.data.field) || "text";
   const { isChoice, targetOf } = L.controls;
+  const { actionText, changedText } = L; // shared with the Items page (api.js)
   const allControls = schema.controls || [];
   const controls = allControls.filter(isChoice); // the page's own (choice) controls
   const target = targetOf(allControls);
@@ -386,25 +387,12 @@
     el.flags.hidden = !(flags || []).length;
   }
 
-  const ACTIONS = {
-    "annotation.submit": "labeled it",
-    "annotation.edit": "changed their label to",
-    "item.adjudicate": "decided",
-    "gold.set": "made it a gold item:",
-    "gold.remove": "stopped using it as gold",
-    "quality.scan": "scanned",
-    "guideline.example.pin": "pinned it to the guideline as an example:",
-    "guideline.example.unpin": "took it out of the guideline's examples",
-  };
-
   // One audit event as a short sentence.
   function describe(h, item) {
     const actor = h.actor || "the operator";
     const p = h.payload || {};
-    if (h.action === "flag.raise") {
-      return "flagged: " + (p.kinds || []).join(", ").replace(/_/g, " ");
-    }
-    const what = ACTIONS[h.action] || h.action;
+    const what = actionText(h);
+    if (h.action === "flag.raise") return what;
     const value = p.new || p.value;
     return `${actor} ${what}` + (value && typeof value === "object" ? " " + fullText(value, item) : "");
   }
@@ -424,6 +412,7 @@
     }
     el.reviewAnnotator.textContent = a.user;
     const parts = [seconds(a.active_ms) + " active"];
+    if (a.changed_at) parts.push(changedText(a)); // the value shown is the change's
     if (a.guideline_version) parts.push(guidelineText(a.guideline_version, view.guideline_version));
     // The label the model suggested, and the spans, boxes or values pre-filled with it.
     if (a.suggestion) parts.push(a.suggestion.sentence);
