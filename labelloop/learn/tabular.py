@@ -111,7 +111,10 @@ class TableFeaturizer(BaseEstimator):
     ----------
     numeric_ : tuple of str
     categorical_ : tuple of str
+    vocabularies_ : tuple of dict of str to int
+        Per categorical field, each category seen in ``fit`` -> its index in sorted order.
     transformer_ : ColumnTransformer
+        Over the numeric fields' floats, then the categorical fields' indices.
     n_features_out_ : int
     """
 

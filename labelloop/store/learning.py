@@ -80,7 +80,8 @@ def payloads_of(conn: Connection, project_id: int) -> dict[int, Any]:
     found: dict[int, Any] = {}
     result = conn.execute(q)
     while batch := result.fetchmany(PAYLOADS_DECODED_AT_ONCE):
-        decoded = load_json("[" + ",".join(text for _, text in batch) + "]")
+        # As bytes: the check for long numbers load_json makes is twice as fast on them.
+        decoded = load_json(("[" + ",".join(text for _, text in batch) + "]").encode())
         found.update(zip((int(i) for i, _ in batch), decoded, strict=True))
     return found
 
