@@ -386,7 +386,8 @@ def test_a_csv_export_writes_the_rows_columns_as_columns_with_their_cells_as_the
         b"id,alcohol,colour,pH,note,cultivar\n"
         b'w1,13.2,red,-3.1,=HYPERLINK("http://x"),c1\n'
         b"w2,,white,007,@SUM(A1),c2\n"
-        b"w3,12.0,rose,+4,-the best-,\n"
+        b"w3,12.0,rose,+4,-the best-,c3\n"
+        b"w4,11.0,rose,2,not labeled,\n"
     )
     imports.import_items(
         lab.db,
@@ -401,12 +402,13 @@ def test_a_csv_export_writes_the_rows_columns_as_columns_with_their_cells_as_the
     own = [c for c in EXPORT_COLUMNS if c != "text"]
     assert header == ["alcohol", "colour", "pH", "note", *own]
     by_id = {r[header.index("external_id")]: dict(zip(header, r, strict=True)) for r in rows}
-    assert set(by_id) == {"w1", "w2"}  # only labeled rows are exported
-    first, second = by_id["w1"], by_id["w2"]
+    assert set(by_id) == {"w1", "w2", "w3"}  # only labeled rows are exported
+    first, second, third = by_id["w1"], by_id["w2"], by_id["w3"]
     assert (first["alcohol"], first["colour"], first["pH"]) == ("13.2", "red", "-3.1")
     # A formula stays text in a spreadsheet, as the text export guards it; a number does not.
     assert first["note"] == '\'=HYPERLINK("http://x")'
     assert (second["alcohol"], second["pH"], second["note"]) == ("", "007", "'@SUM(A1)")
+    assert (third["alcohol"], third["pH"], third["note"]) == ("12.0", "+4", "'-the best-")
     assert (first["label"], second["label"]) == ("c1", "c2")
 
 
