@@ -134,14 +134,19 @@ def simulate(
 
     def replay(records: dict[str, Any], names: list[str]) -> Any:
         with _bar() as progress:
-            what = f"{len(records['payloads']):,} {records['kind']}"
-            task = progress.add_task(f"featurizing {what}", total=None)
+            n = len(records["payloads"])
+            task = progress.add_task(f"featurizing {n:,} {records['kind']}", total=n)
             X = _sim_features(
                 featurizer,
                 records["payloads"],
                 progress=lambda done, total: progress.update(task, completed=done, total=total),
             )
-            progress.update(task, description=f"simulating {len(names)} strategies × {seeds} seeds")
+            # The replay reports its rounds' total before the first round (simulate does).
+            progress.update(
+                task,
+                description=f"simulating {len(names)} strategies × {seeds} seeds",
+                completed=0,
+            )
             try:
                 result = sim.simulate(
                     X,

@@ -5,7 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
@@ -41,6 +42,40 @@ EXPORT_HEADERS = frozenset(
 """Headers of labelloop CSV exports: today's, the one before the suggested values were added
 and the one before the decision columns were, so an export written by an earlier version still
 reads back unguarded."""
+_TABLE_TAILS = tuple(tuple(c for c in header if c != "text") for header in EXPORT_HEADERS)
+"""What follows a table export's row columns: the export columns but ``text``."""
+ROW_PREFIX = "row."
+"""Put in front of a row column's name in a table export where labelloop's own columns use the
+name (or it starts with it already), so no column hides another and every name reads back."""
+_SPOOL_BYTES = 16 * 1024**2
+_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+"""A cell that is a number as written ("-3.1", "+4", "1e-07"): a spreadsheet reads it as that
+number, never as a formula, so a table export leaves it unguarded."""
+
+
+def is_export_header(header: Sequence[str]) -> bool:
+    """Whether ``header`` is a labelloop CSV export's: one of :data:`EXPORT_HEADERS`, or a
+    table export's row columns followed by the other export columns."""
+    return tuple(header) in EXPORT_HEADERS or table_export_width(header) is not None
+
+
+def table_export_width(header: Sequence[str]) -> int | None:
+    """How many row columns lead ``header`` when it is a table project's export, else None."""
+    for tail in _TABLE_TAILS:
+        width = len(header) - len(tail)
+        if width >= 0 and tuple(header[width:]) == tail:
+            return width
+    return None
+
+
+def row_column_header(name: str) -> str:
+    """A row column's name in a table export's header (see :data:`ROW_PREFIX`)."""
+    return ROW_PREFIX + name if name in EXPORT_COLUMNS or name.startswith(ROW_PREFIX) else name
+
+
+def row_column_name(header: str) -> str:
+    """The row column a table export's header ``header`` names (one :data:`ROW_PREFIX` off)."""
+    return header[len(ROW_PREFIX) :] if header.startswith(ROW_PREFIX) else header
 
 
 def guard_cell(text: str) -> str:
@@ -74,7 +109,7 @@ class CsvImporter(TextImporter):
         reader = csv.reader(_decoded_lines(source), strict=True)
         header = self._header(reader)
         width = len(header)
-        exported = tuple(header) in EXPORT_HEADERS
+        exported = is_export_header(header)
         while True:
             start = reader.line_num + 1
             try:
@@ -90,7 +125,11 @@ class CsvImporter(TextImporter):
                     line=start, reason=f"expected {width} columns as in the header, got {len(row)}"
                 )
             cells = [unguard_cell(cell) for cell in row] if exported else row
-            yield self._item(start, dict(zip(header, cells, strict=True)))
+            yield self._item(start, self._record(header, cells))
+
+    def _record(self, header: list[str], cells: list[str]) -> dict[str, Any]:
+        """One data row as a record: field name -> cell."""
+        return dict(zip(header, cells, strict=True))
 
     def _header(self, reader: Any) -> list[str]:
         """The header row, checked to hold the text column (and the id column when one is asked)."""
@@ -151,11 +190,19 @@ class CsvExporter:
     "'"s) get a leading "'" so spreadsheets do not run them as formulas; the importer takes it
     off again (:func:`guard_cell`). Spans and boxes do not fit a cell: a project with
     them is refused (export JSONL, COCO, YOLO or CoNLL).
+
+    A table project's rows are written as columns, not as one ``text`` cell: the rows' columns
+    in the order first seen (every column of every row; a row without one has an empty cell),
+    then the export columns but ``text``. A row column named like one of those, or starting
+    with "row.", is headed with "row." in front. Cells are written as they are held: numbers
+    as numbers, true/false as ``true``/``false``, empty as empty, text guarded as above unless
+    it is a number as written (``-3.1`` stays as it is).
     """
 
     format: ClassVar[str] = "csv"
 
     def __init__(self, *, schema: ProjectSchema | None = None) -> None:
+        self.table = schema is not None and schema.data_type == "table"
         structured = [c for c in schema.controls if c.type in STRUCTURED_TYPES] if schema else []
         if structured:
             control = structured[0]
@@ -167,6 +214,9 @@ class CsvExporter:
 
     def write(self, records: Iterable[ExportRecord], sink: BinaryIO) -> None:
         """Write ``records`` to ``sink`` as UTF-8 CSV, in buffered chunks."""
+        if self.table:
+            _write_rows(records, sink)
+            return
         columns = tuple(EXPORT_COLUMNS)
         values = attrgetter(*columns)
         converters = [_CONVERTERS.get(column, _cell) for column in columns]
@@ -182,6 +232,84 @@ class CsvExporter:
                 buffer.seek(0)
                 buffer.truncate()
         sink.write(buffer.getvalue().encode("utf-8"))
+
+
+def _write_rows(records: Iterable[ExportRecord], sink: BinaryIO) -> None:
+    """A table project's export (see :class:`CsvExporter`). The header needs every row's
+    columns, so the rows are first written to a spool (in memory up to 16 MiB, then a temporary
+    file), each with the row columns known by then; rows written before a column was first seen
+    get its empty cell when the spool is copied out."""
+    tail = tuple(c for c in EXPORT_COLUMNS if c != "text")
+    values = attrgetter(*tail)
+    converters = [_CONVERTERS.get(column, _cell) for column in tail]
+    columns: dict[str, int] = {}
+    widths: list[tuple[int, int]] = []  # (first record, row columns it was written with)
+    longest = 0
+    with tempfile.SpooledTemporaryFile(_SPOOL_BYTES, mode="w+", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        for count, record in enumerate(records):
+            row = record.text if isinstance(record.text, Mapping) else {}
+            for name in row:
+                columns.setdefault(name, len(columns))
+            if not widths or widths[-1][1] != len(columns):
+                widths.append((count, len(columns)))
+            cells: list[Any] = [None] * len(columns)
+            for name, value in row.items():
+                cells[columns[name]] = cell = _row_cell(value)
+                if type(cell) is str and len(cell) > longest:
+                    longest = len(cell)
+            own = [
+                convert(value) for convert, value in zip(converters, values(record), strict=True)
+            ]
+            longest = max(longest, *(len(c) for c in own if type(c) is str), 0)
+            writer.writerow(cells + own)
+        header = [row_column_header(name) for name in columns] + list(tail)
+        sink.write(_csv_line(header).encode("utf-8"))
+        f.seek(0)
+        if len(widths) <= 1:  # every row has every column: the spool is the body as it is
+            while chunk := f.read(1024**2):
+                sink.write(chunk.encode("utf-8"))
+            return
+        _copy_widened(f, sink, widths, len(columns), longest)
+
+
+def _copy_widened(
+    spool: Any, sink: BinaryIO, widths: list[tuple[int, int]], width: int, longest: int
+) -> None:
+    """The spooled rows with the empty cells of the columns first seen after them."""
+    if csv.field_size_limit() <= longest:
+        csv.field_size_limit(longest + 1)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    steps = iter([*widths[1:], (-1, width)])
+    had, (until, then) = widths[0][1], next(steps)
+    for count, cells in enumerate(csv.reader(spool, strict=True)):
+        if count == until:
+            had, (until, then) = then, next(steps, (-1, width))
+        writer.writerow(cells[:had] + [""] * (width - had) + cells[had:])
+        if count % _FLUSH_ROWS == 0:
+            sink.write(buffer.getvalue().encode("utf-8"))
+            buffer.seek(0)
+            buffer.truncate()
+    sink.write(buffer.getvalue().encode("utf-8"))
+
+
+def _csv_line(cells: list[str]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer).writerow(cells)
+    return buffer.getvalue()
+
+
+def _row_cell(value: Any) -> Any:
+    """A table row's cell as it was imported: a number, ``true``/``false``, empty, or text
+    guarded against formula injection unless it is a number as written."""
+    if value is None or type(value) in (int, float):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value if _NUMBER.fullmatch(value) else guard_cell(value)
+    return _json(value)
 
 
 _PLAIN = frozenset({type(None), int, float, bool})  # written as they are, most cells of a row

@@ -18,7 +18,7 @@ from typing import Any, BinaryIO, ClassVar
 
 from labelloop.domain import ItemIn
 from labelloop.errors import ImportFormatError, LabelloopError
-from labelloop.ingest.csv import CsvImporter
+from labelloop.ingest.csv import CsvImporter, row_column_name, table_export_width
 from labelloop.ingest.jsonl import JsonlImporter
 from labelloop.ingest.records import (
     MAX_TEXT_CHARS,
@@ -58,6 +58,7 @@ class _TableRecords(TextImporter):
         )
         self.text_field = None  # type: ignore[assignment]  # rows have no text field to check
         self.columns = tuple(columns)
+        self._exported = False  # a table export's CSV: its row is nested under "row"
         self._numbers: Counter[str] = Counter()
         self._words: dict[str, tuple[int, int, str]] = {}  # column -> (count, first line, cell)
 
@@ -68,7 +69,9 @@ class _TableRecords(TextImporter):
         source, nested_in = self._source(record)
         if nested_in is not None:
             skip.add(nested_in)
-        names = self.columns or tuple(str(k) for k in source if k not in skip)
+        # A nested row is the row whole: its own "label" column is no label field.
+        apart = () if nested_in is not None else skip
+        names = self.columns or tuple(str(k) for k in source if k not in apart)
         row: dict[str, Any] = {}
         for name in names:
             value = source.get(name, _ABSENT)
@@ -100,6 +103,8 @@ class _TableRecords(TextImporter):
     def _source(self, record: Mapping[str, Any]) -> tuple[Mapping[str, Any], str | None]:
         """Where the row's fields are: the record itself, or an object nested in ``row`` or
         ``text`` (a JSON object, or JSON text in a CSV cell) when the columns are not on top."""
+        if self._exported:
+            return record["row"], "row"
         if self.columns and all(c in record for c in self.columns):
             return record, None
         for key in NESTED_ROW_FIELDS:
@@ -182,14 +187,33 @@ def _blank(value: Any) -> bool:
 
 
 class CsvTableImporter(_TableRecords, CsvImporter):
-    """CSV with a header row; each data row becomes one table item."""
+    """CSV with a header row; each data row becomes one table item.
+
+    A table project's CSV export (its row columns, then labelloop's export columns) reads back
+    as it was written: the leading columns are the row (a "row." put in front of a name taken
+    off again), labelloop's columns are read as the fields of any other file.
+    """
 
     format: ClassVar[str] = "csv"
 
     def _header(self, reader: Any) -> list[str]:
         header = super()._header(reader)
-        self._check_names(1, header)
+        self._width = table_export_width(header)
+        self._exported = self._width is not None
+        if self._width is None:
+            self._check_names(1, header)
+            return header
+        self._row_names = [row_column_name(name) for name in header[: self._width]]
+        self._check_names(1, [*self._row_names, *header[self._width :]])
         return header
+
+    def _record(self, header: list[str], cells: list[str]) -> dict[str, Any]:
+        if self._width is None:
+            return super()._record(header, cells)
+        width = self._width
+        record: dict[str, Any] = dict(zip(header[width:], cells[width:], strict=True))
+        record["row"] = dict(zip(self._row_names, cells[:width], strict=True))
+        return record
 
 
 class JsonlTableImporter(_TableRecords, JsonlImporter):

@@ -246,8 +246,9 @@ def simulate(
     max_seconds : float, optional
         Stop after this long; the seed in progress is dropped and ``timed_out`` is set.
     progress : callable, optional
-        Called as ``progress(rounds_done, rounds_total)`` after every round (in worker
-        processes: every 0.2 s, with the rounds reported so far). An exception it raises stops
+        Called as ``progress(0, rounds_total)`` before the first round, then as
+        ``progress(rounds_done, rounds_total)`` after every round (in worker processes: every
+        0.2 s, with the rounds reported so far). An exception it raises stops
         the replay and the workers, and propagates.
     jobs : int
         Seeds replayed at once, each in its own spawned process on one thread; the curves are
@@ -303,6 +304,8 @@ def simulate(
         grids=grids,
         deadline=deadline,
     )
+    if progress is not None:  # the total from the start, not after the first round
+        progress(0, total)
     if in_processes or (jobs > 1 and len(seeds) > 1):
         runs, timed_out = _run_in_processes(job, seeds, jobs=jobs, total=total, progress=progress)
     else:

@@ -9,6 +9,7 @@ never seen in ``fit`` (or rarer than the kept ones) fall into one "infrequent" c
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from itertools import repeat
 from typing import Any, ClassVar, Self
 
 import numpy as np
@@ -26,6 +27,12 @@ from labelloop.learn.featurize import register_featurizer
 MISSING_CATEGORY = "(missing)"
 
 
+_ABSENT = object()
+_SCALARS = (str, int, float, bool)
+_PLAIN_NUMBERS = frozenset({str, int, float, type(None)})
+"""Cell types NumPy reads as float() does; a bool is no number, so it takes the careful way."""
+
+
 def _is_blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
@@ -34,6 +41,54 @@ def _cells(payload: Mapping[str, Any]) -> Mapping[str, Any]:
     """A table item's fields: its ``row`` (how table imports store them), else the payload."""
     row = payload.get("row")
     return row if isinstance(row, Mapping) else payload
+
+
+def _numbers(values: list[Any], *, or_none: bool = False) -> NDArray[np.float64] | None:
+    """The column as floats, NaN where a cell is blank or not a number as
+    :func:`~labelloop.kinds.as_number` reads one; with ``or_none``, None instead when a
+    non-blank cell is not a number (the column holds categories).
+
+    Whole columns go through NumPy (float() on each cell, in C); a column NumPy refuses (a word,
+    a bool) is read cell by cell, and with ``or_none`` one whose first filled cell is no number
+    is given up at once."""
+    if or_none:
+        first = next((v for v in values if not _is_blank(v)), None)
+        if first is not None and as_number(first) is None:
+            return None
+    if set(map(type, values)) <= _PLAIN_NUMBERS:
+        cells = np.array(values, dtype=object)
+        blank = np.equal(cells, None)
+        for careful in (False, True):
+            if careful:  # blank text too ("", spaces): imports store None, other callers may not
+                blank = np.fromiter(map(_is_blank, values), dtype=bool, count=len(values))
+            cells[blank] = np.nan
+            try:
+                out = cells.astype(np.float64)
+            except (TypeError, ValueError, OverflowError):
+                continue
+            finite = np.isfinite(out)
+            if not finite.all():  # blank, or "nan" / "inf" written out: not a number
+                if or_none and not finite[~blank].all():
+                    return None
+                out[~finite] = np.nan
+            return out
+    out = np.empty(len(values))
+    for i, v in enumerate(values):
+        number = as_number(v)
+        if number is None and or_none and not _is_blank(v):
+            return None
+        out[i] = np.nan if number is None else number
+    return out
+
+
+def _categories(values: list[Any]) -> list[str]:
+    """The column as category names: the cell's text, or MISSING_CATEGORY when blank."""
+    return [
+        MISSING_CATEGORY
+        if v is None or (v.__class__ is str and not v.strip())
+        else (v if v.__class__ is str else str(v))
+        for v in values
+    ]
 
 
 @register_featurizer("table")
@@ -56,7 +111,10 @@ class TableFeaturizer(BaseEstimator):
     ----------
     numeric_ : tuple of str
     categorical_ : tuple of str
+    vocabularies_ : tuple of dict of str to int
+        Per categorical field, each category seen in ``fit`` -> its index in sorted order.
     transformer_ : ColumnTransformer
+        Over the numeric fields' floats, then the categorical fields' indices.
     n_features_out_ : int
     """
 
@@ -67,29 +125,46 @@ class TableFeaturizer(BaseEstimator):
         self.fields = fields
         self.max_categories = max_categories
 
-    def _fields(self, payloads: Sequence[Mapping[str, Any]]) -> list[str]:
+    def _fields(self, rows: Sequence[Mapping[str, Any]]) -> list[str]:
         if self.fields is not None:
             return list(self.fields)
-        seen: dict[str, None] = {}
-        for payload in payloads:
-            for key, value in _cells(payload).items():
-                if value is None or isinstance(value, str | int | float | bool):
-                    seen.setdefault(str(key), None)
-        return sorted(seen)
+        keys: set[Any] = set()
+        for cells in rows:
+            keys.update(cells)
+        return sorted(
+            str(key)
+            for key in keys
+            if any(
+                (v := cells.get(key, _ABSENT)) is None or isinstance(v, _SCALARS) for cells in rows
+            )
+        )
 
     def _matrix(self, payloads: Sequence[Mapping[str, Any]]) -> NDArray[Any]:
-        columns = list(self.numeric_) + list(self.categorical_)
-        out = np.empty((len(payloads), len(columns)), dtype=object)
+        """The numeric fields as floats (NaN: blank), then the categorical ones as the index of
+        their category in ``vocabularies_`` (-1: not seen in ``fit``), one column each."""
+        rows = [_cells(p) for p in payloads]
+        out = np.empty((len(rows), len(self.numeric_) + len(self.categorical_)))
+        for j, name in enumerate(self.numeric_):
+            out[:, j] = _numbers([cells.get(name) for cells in rows])
+        if not hasattr(self, "vocabularies_"):  # fitted before categories were indices
+            return self._old_matrix(out, rows)
         n_numeric = len(self.numeric_)
-        for i, payload in enumerate(payloads):
-            cells = _cells(payload)
-            for j, name in enumerate(columns):
-                value = cells.get(name)
-                if j < n_numeric:
-                    number = as_number(value)
-                    out[i, j] = np.nan if number is None else number
-                else:
-                    out[i, j] = MISSING_CATEGORY if _is_blank(value) else str(value)
+        for j, (name, vocabulary) in enumerate(
+            zip(self.categorical_, self.vocabularies_, strict=True)
+        ):
+            names = _categories([cells.get(name) for cells in rows])
+            out[:, n_numeric + j] = np.fromiter(
+                map(vocabulary.get, names, repeat(-1)), np.float64, len(names)
+            )
+        return out
+
+    def _old_matrix(self, numbers: NDArray[Any], rows: list[Mapping[str, Any]]) -> NDArray[Any]:
+        """What a featurizer fitted by labelloop before ``vocabularies_`` reads (a model file
+        exported then): numbers and category names in one object array."""
+        out = np.empty((len(rows), numbers.shape[1]), dtype=object)
+        out[:, : len(self.numeric_)] = numbers[:, : len(self.numeric_)]
+        for j, name in enumerate(self.categorical_):
+            out[:, len(self.numeric_) + j] = _categories([cells.get(name) for cells in rows])
         return out
 
     def fit(self, payloads: Sequence[Mapping[str, Any]]) -> Self:
@@ -112,19 +187,37 @@ class TableFeaturizer(BaseEstimator):
         return self
 
     def _fit(self, payloads: Sequence[Mapping[str, Any]]) -> csr_matrix:
-        fields = self._fields(payloads)
+        rows = [_cells(p) for p in payloads]
+        fields = self._fields(rows)
         if not fields:
             raise ValueError(
                 f"cannot build table features: no scalar fields in {len(payloads)} rows"
             )
         numeric: list[str] = []
         categorical: list[str] = []
+        columns: list[NDArray[np.float64]] = []
+        vocabularies: list[dict[str, int]] = []
+        names: list[list[str]] = []
         for name in fields:
-            values = [v for p in payloads if not _is_blank(v := _cells(p).get(name))]
-            is_number = bool(values) and all(as_number(v) is not None for v in values)
-            (numeric if is_number else categorical).append(name)
+            values = [cells.get(name) for cells in rows]
+            numbers = _numbers(values, or_none=True)
+            if numbers is not None and not np.isnan(numbers).all():
+                numeric.append(name)
+                columns.append(numbers)
+            else:
+                categorical.append(name)
+                names.append(_categories(values))
+        # Categories become their index in sorted order, the order OneHotEncoder keeps for
+        # strings, so its columns and its rare-category choice are the ones the names give;
+        # encoding integers skips its slow per-object checks.
+        for column in names:
+            vocabulary = {c: i for i, c in enumerate(sorted(set(column)))}
+            vocabularies.append(vocabulary)
+            codes = np.fromiter(map(vocabulary.__getitem__, column), np.float64, len(column))
+            columns.append(codes)
         self.numeric_ = tuple(numeric)
         self.categorical_ = tuple(categorical)
+        self.vocabularies_ = tuple(vocabularies)
         parts: list[tuple[str, Any, list[int]]] = []
         if numeric:
             parts.append(
@@ -149,7 +242,8 @@ class TableFeaturizer(BaseEstimator):
                 )
             )
         self.transformer_ = ColumnTransformer(parts, sparse_threshold=1.0)
-        X = csr_matrix(self.transformer_.fit_transform(self._matrix(payloads)), dtype=np.float64)
+        matrix = np.column_stack(columns) if columns else np.empty((len(rows), 0))
+        X = csr_matrix(self.transformer_.fit_transform(matrix), dtype=np.float64)
         self.n_features_out_ = X.shape[1]
         return X
 

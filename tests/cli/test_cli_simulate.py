@@ -873,3 +873,38 @@ def test_an_80_column_terminal_gets_the_stopping_rules_in_a_table_of_their_own(
     assert any("qbc_vote_entropy │" in line for line in lines)  # names stay whole
     assert "where each stopping rule fired" in result.stdout
     assert any("settled_predictions: " in line for line in lines)  # rule names stay whole
+
+
+def test_a_files_bar_shows_its_total_from_the_start(
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a small file the bar read "0/?" while featurizing and until the replay's second
+    round: the featurizing step had no total, and the replay reported its rounds only after the
+    first one. Every state the bar is in now has one."""
+    from rich.progress import Progress, TaskID
+
+    from labelloop.cli import simulation
+
+    shown: list[tuple[str, float, float | None]] = []
+
+    class Recording(Progress):
+        def add_task(self, description: str, **kwargs: Any) -> TaskID:
+            task = super().add_task(description, **kwargs)
+            self._seen(task)
+            return task
+
+        def update(self, task_id: TaskID, **kwargs: Any) -> None:
+            super().update(task_id, **kwargs)
+            self._seen(task_id)
+
+        def _seen(self, task_id: TaskID) -> None:
+            task = self._tasks[task_id]
+            shown.append((task.description, task.completed, task.total))
+
+    monkeypatch.setattr(simulation, "_bar", lambda: Recording(transient=True))
+    data = write_jsonl(tmp_path / "t.jsonl", two_topics(120))
+    cli("simulate", str(data), "--jobs", "1", *FAST, "--out", str(tmp_path / "o"))
+    assert shown[0] == ("featurizing 120 texts", 0, 120)
+    assert all(total for _, _, total in shown), [s for s in shown if not s[2]]
+    replay = [s for s in shown if s[0].startswith("simulating")]
+    assert replay[0][1] == 0 and replay[-1][1] == replay[-1][2]

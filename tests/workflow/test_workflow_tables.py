@@ -270,7 +270,7 @@ def test_an_export_imports_back_with_the_same_rows_and_labels(wines: Any, fmt: s
             records = list(csv.DictReader(io.StringIO(data.decode())))
         out = set()
         for r in records:
-            row = r["text"] if fmt == "jsonl" else json.loads(r["text"])
+            row = r["text"] if fmt == "jsonl" else {c: r[c] for c in COLUMNS}
             out.add((r["external_id"], json.dumps(row, sort_keys=True), r["label"]))
         return out
 
@@ -356,3 +356,157 @@ def test_a_number_column_with_a_word_in_it_is_named_in_the_import_summary(
         "column 'rate' holds numbers but 1 cell that is not (line 21: 'n/a'), so the model "
         "reads it as categories, not as numbers: correct or empty it and import again",
     )
+
+
+def _table_project(lab: Lab, slug: str, **data: Any) -> Any:
+    schema = {**SCHEMA, "data": {"type": "table", "field": "row", **data}}
+    projects.create_project(lab.db, slug, schema, actor=lab.admin)
+    return lab.ctx(slug, lab.admin)
+
+
+def _csv_export(lab: Lab, ctx: Any) -> list[list[str]]:
+    from labelloop.workflow import export
+
+    out = io.BytesIO()
+    export.export(lab.db, ctx, out, fmt="csv")
+    return list(csv.reader(io.StringIO(out.getvalue().decode())))
+
+
+def test_a_csv_export_writes_the_rows_columns_as_columns_with_their_cells_as_they_came(
+    sqlite_lab: Lab,
+) -> None:
+    """A table project's CSV export wrote each row as one JSON cell, {"alcohol": "13.2", ...},
+    where a user who imported a CSV expects their columns back as columns, in their order, with
+    labelloop's columns after them."""
+    from labelloop.ingest.csv import EXPORT_COLUMNS
+
+    lab = sqlite_lab
+    ctx = _table_project(lab, "cellar")
+    body = (
+        b"id,alcohol,colour,pH,note,cultivar\n"
+        b'w1,13.2,red,-3.1,=HYPERLINK("http://x"),c1\n'
+        b"w2,,white,007,@SUM(A1),c2\n"
+        b"w3,12.0,rose,+4,-the best-,c3\n"
+        b"w4,11.0,rose,2,not labeled,\n"
+    )
+    imports.import_items(
+        lab.db,
+        ctx,
+        io.BytesIO(body),
+        fmt="csv",
+        filename="w.csv",
+        id_field="id",
+        label_field="cultivar",
+    )
+    header, *rows = _csv_export(lab, ctx)
+    own = [c for c in EXPORT_COLUMNS if c != "text"]
+    assert header == ["alcohol", "colour", "pH", "note", *own]
+    by_id = {r[header.index("external_id")]: dict(zip(header, r, strict=True)) for r in rows}
+    assert set(by_id) == {"w1", "w2", "w3"}  # only labeled rows are exported
+    first, second, third = by_id["w1"], by_id["w2"], by_id["w3"]
+    assert (first["alcohol"], first["colour"], first["pH"]) == ("13.2", "red", "-3.1")
+    # A formula stays text in a spreadsheet, as the text export guards it; a number does not.
+    assert first["note"] == '\'=HYPERLINK("http://x")'
+    assert (second["alcohol"], second["pH"], second["note"]) == ("", "007", "'@SUM(A1)")
+    assert (third["alcohol"], third["pH"], third["note"]) == ("12.0", "+4", "'-the best-")
+    assert (first["label"], second["label"]) == ("c1", "c2")
+
+
+def test_a_csv_export_writes_json_numbers_and_true_false_as_they_came(sqlite_lab: Lab) -> None:
+    lab = sqlite_lab
+    ctx = _table_project(lab, "json-rows")
+    body = (
+        b'{"id": "1", "n": 3, "rate": 0.25, "delta": -2, "ok": true, "gone": null, "c": "c1"}\n'
+        b'{"id": "2", "n": 12, "rate": 1e-07, "delta": 5, "ok": false, "gone": "x", "c": "c2"}\n'
+    )
+    imports.import_items(
+        lab.db,
+        ctx,
+        io.BytesIO(body),
+        fmt="jsonl",
+        filename="r.jsonl",
+        id_field="id",
+        label_field="c",
+    )
+    header, first, second = _csv_export(lab, ctx)
+    assert header[:5] == ["n", "rate", "delta", "ok", "gone"]
+    assert first[:5] == ["3", "0.25", "-2", "true", ""]
+    assert second[:5] == ["12", "1e-07", "5", "false", "x"]
+
+
+def test_rows_with_other_columns_export_under_every_column_in_the_order_first_seen(
+    sqlite_lab: Lab,
+) -> None:
+    lab = sqlite_lab
+    ctx = _table_project(lab, "mixed")
+    for name, body in (
+        ("a.csv", b"id,alcohol,colour,cultivar\nw1,13,red,c1\nw2,12,white,c2\n"),
+        ("b.csv", b"id,colour,acidity,cultivar\nw3,rose,3.2,c3\n"),
+        ("c.csv", b"id,alcohol,hue,cultivar\nw4,11,0.9,c1\n"),
+    ):
+        imports.import_items(
+            lab.db,
+            ctx,
+            io.BytesIO(body),
+            fmt="csv",
+            filename=name,
+            id_field="id",
+            label_field="cultivar",
+        )
+    header, *rows = _csv_export(lab, ctx)
+    assert header[:4] == ["alcohol", "colour", "acidity", "hue"]
+    assert [r[:4] for r in rows] == [
+        ["13", "red", "", ""],
+        ["12", "white", "", ""],
+        ["", "rose", "3.2", ""],
+        ["11", "", "", "0.9"],
+    ]
+    assert [r[header.index("label")] for r in rows] == ["c1", "c2", "c3", "c1"]
+
+
+def test_a_column_named_like_one_of_labelloops_is_exported_with_row_in_front_and_reads_back(
+    sqlite_lab: Lab,
+) -> None:
+    """A row's own "label", "score" or "text" column would have shared a name with the label
+    and provenance columns labelloop adds: they are written as "row.label", "row.score", and
+    a column already starting with "row." gets one more, so every name reads back as it was."""
+    lab = sqlite_lab
+    ctx = _table_project(lab, "clash")
+    body = b"id,label,score,row.x,amount,cultivar\n1,spam,0.9,a,10,c1\n2,ham,0.1,b,20,c2\n"
+    imports.import_items(
+        lab.db,
+        ctx,
+        io.BytesIO(body),
+        fmt="csv",
+        filename="c.csv",
+        id_field="id",
+        label_field="cultivar",
+    )
+    from labelloop.workflow import export
+
+    out = io.BytesIO()
+    export.export(lab.db, ctx, out, fmt="csv")
+    header, first, _ = list(csv.reader(io.StringIO(out.getvalue().decode())))
+    assert header[:4] == ["row.label", "row.score", "row.row.x", "amount"]
+    cells = dict(zip(header, first, strict=True))
+    assert (cells["row.label"], cells["label"], cells["row.score"]) == ("spam", "c1", "0.9")
+
+    again = _table_project(lab, "clash-again")
+    report = imports.import_items(
+        lab.db,
+        again,
+        io.BytesIO(out.getvalue()),
+        fmt="csv",
+        filename="e.csv",
+        id_field="external_id",
+        label_field="label",
+    )
+    assert (report.n_items, report.n_labeled) == (2, 2)
+    with lab.db.read() as conn:
+        rows = conn.exec_driver_sql(
+            "SELECT external_id, payload, meta FROM item WHERE project_id = ? ORDER BY id",
+            (again.id,),
+        ).all()
+    payloads = {r[0]: json.loads(r[1]) for r in rows}
+    assert payloads["1"] == {"row": {"label": "spam", "score": "0.9", "row.x": "a", "amount": "10"}}
+    assert "resolution" in json.loads(rows[0][2])  # labelloop's own columns are metadata
