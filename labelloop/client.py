@@ -574,7 +574,8 @@ class Project:
         offset: int = 0,
     ) -> dict[str, Any]:
         """A page of the project's items with their labels, answers and open flags, filtered
-        (``total``, ``items``); reviewers and managers. To an annotator, My answers (``mine``):
+        (``total``, ``items``; ``q``: words, read as :meth:`search` reads them); reviewers and
+        managers. To an annotator, My answers (``mine``):
         the items they answered with their own answer, its ``state`` (``no_verdict``,
         ``accepted``, ``fixed``, ``rejected``; what ``status`` filters by) and ``refusal``."""
         params: dict[str, Any] = {"status": status, "limit": limit, "offset": offset}
@@ -752,7 +753,8 @@ class Project:
     def search(
         self, q: str | None = None, *, like: int | None = None, limit: int = 20, offset: int = 0
     ) -> dict[str, Any]:
-        """Pool items holding every word of ``q``, or most like item ``like``."""
+        """Pool items holding every term of ``q`` (whole words in any case, ``refund*``
+        prefixes, "quoted phrases"), or most like item ``like``."""
         params = {"q": q, "like": like, "limit": limit, "offset": offset}
         return self._call("GET", "/search", params=params)
 

@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from labelloop.cli.common import _open, _run, annotator_cell, counted, named_item, out
+from labelloop.store.words import SYNTAX
 
 
 def quality(
@@ -202,7 +203,9 @@ def items(
         str | None, typer.Option(help="How the label was resolved (single, reviewed, ...).")
     ] = None,
     split: Annotated[str | None, typer.Option(help="pool or eval.")] = None,
-    words: Annotated[str | None, typer.Option(help="Words the content holds, all of them.")] = None,
+    words: Annotated[
+        str | None, typer.Option(help=f"Words the content holds, all of them: {SYNTAX}.")
+    ] = None,
     newest: Annotated[
         bool, typer.Option("--newest", help="The latest decided label first.")
     ] = False,
@@ -438,13 +441,7 @@ def search(
     slug: str,
     query: Annotated[
         str | None,
-        typer.Argument(
-            help=(
-                "Words every found item holds: whole words in any case (refund finds refund, "
-                'not refunds); refund* words starting with refund; "money back" (quoted) a '
-                "phrase; Chinese, Japanese, Korean or Thai words match anywhere in a text."
-            ),
-        ),
+        typer.Argument(help=f"Words every found item holds: {SYNTAX}."),
     ] = None,
     like: Annotated[
         str | None,

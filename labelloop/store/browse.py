@@ -12,6 +12,7 @@ from sqlalchemy.orm import aliased
 
 from labelloop.store.db import lower_text
 from labelloop.store.tables import annotation, flag, gold_answer, item, item_label, user
+from labelloop.store.words import Term, pattern
 
 STATUSES = ("all", "unlabeled", "labeled", "auto", "in_review", "escalated", "flagged", "gold")
 """What ``status`` may ask for: ``unlabeled`` has no resolved label (gold checks aside),
@@ -31,8 +32,9 @@ _CONTENT_KEYS = {"image": "image", "audio": "audio"}
 
 @dataclass(frozen=True)
 class Filters:
-    """What a browse asks for; ``None`` leaves a filter out. ``words`` must all be in the item's
-    content (any case); ``annotator_id`` keeps items with an answer by that user."""
+    """What a browse asks for; ``None`` leaves a filter out. The item's content must hold every
+    one of ``terms`` (:mod:`labelloop.store.words`, as the pool search matches them);
+    ``annotator_id`` keeps items with an answer by that user."""
 
     status: str = "all"
     split: str | None = None
@@ -40,7 +42,7 @@ class Filters:
     listed: bool = False
     resolution: str | None = None
     annotator_id: int | None = None
-    words: Sequence[str] = ()
+    terms: Sequence[Term] = ()
     with_gold: bool = False
 
 
@@ -56,7 +58,9 @@ def _is_gold() -> ColumnElement[bool]:
     return exists().where(gold_answer.c.item_id == item.c.id)
 
 
-def _where(project_id: int, data_type: str, f: Filters) -> list[ColumnElement[bool]]:
+def _where(
+    conn: Connection, project_id: int, data_type: str, f: Filters
+) -> list[ColumnElement[bool]]:
     where: list[ColumnElement[bool]] = [item.c.project_id == project_id]
     if not f.with_gold:
         where.append(~_is_gold())  # checks, not work: hidden from all but the expert tier
@@ -97,17 +101,40 @@ def _where(project_id: int, data_type: str, f: Filters) -> list[ColumnElement[bo
                 annotation.c.item_id == item.c.id, annotation.c.user_id == f.annotator_id
             )
         )
-    where.extend(holds_words(data_type, f.words))
+    where.extend(holds_words(conn, data_type, f.terms))
     return where
 
 
-def holds_words(data_type: str, words: Sequence[str]) -> list[ColumnElement[bool]]:
-    """An item's content holds every word, any case (a table row's fields are matched in
-    Python: SQL cannot read them alike on both engines)."""
-    if not words or data_type == "table":
+def holds_words(
+    conn: Connection, data_type: str, terms: Sequence[Term]
+) -> list[ColumnElement[bool]]:
+    """An item's content holds every term (a table row's fields are matched in Python, with
+    :func:`labelloop.store.words.text_holds`: SQL cannot read them alike on both engines)."""
+    if not terms or data_type == "table":
         return []
-    content = lower_text(content_of(data_type))
-    return [content.contains(w.lower(), autoescape=True) for w in words]
+    return holds_terms(conn, content_of(data_type), terms)
+
+
+def holds_terms(conn: Connection, content: Any, terms: Sequence[Term]) -> list[Any]:
+    """The content holds every term: a substring test where the term's script has no spaces,
+    else a regular expression, with a LIKE of each word before it, as it is cheaper.
+
+    SQLite's LIKE ignores the case of ASCII letters only, so there it filters by the term's
+    ASCII words (every text that holds the word in any case passes it, but for a Kelvin sign
+    in place of a "k") and the Python call that lower-cases and matches runs on what passed.
+    """
+    lowered = lower_text(content)
+    where: list[Any] = []
+    for term in terms:
+        if term.anywhere:
+            where.append(lowered.contains(term.text, autoescape=True))
+        elif conn.dialect.name == "sqlite":
+            where.extend(content.contains(w, autoescape=True) for w in term.words if w.isascii())
+            where.append(func.labelloop_holds(pattern(term, postgres=False), content) == 1)
+        else:
+            where.extend(lowered.contains(w, autoescape=True) for w in term.words)
+            where.append(lowered.regexp_match(pattern(term, postgres=True)))
+    return where
 
 
 def content_of(data_type: str) -> Any:
@@ -135,7 +162,7 @@ def browse(
     boxes); it pages after.
     Newest first orders by when the label was decided, unlabeled items last.
     """
-    where = _where(project_id, data_type, filters)
+    where = _where(conn, project_id, data_type, filters)
     labeled = item.outerjoin(item_label, item_label.c.item_id == item.c.id)
     decider = aliased(user)
     order = (
@@ -210,13 +237,14 @@ def own_answers(
     user_id: int,
     data_type: str,
     state: str = "all",
-    words: Sequence[str] = (),
+    terms: Sequence[Term] = (),
     newest_first: bool = False,
 ) -> list[dict[str, Any]]:
-    """The user's newest answer to each item they answered (My answers), in import order or
-    newest answer first: ``annotation_id``, ``item_id``, ``value``, ``status``, and the item's
-    ``payload`` when the words are a table row's to match. ``state`` is one of
-    :data:`ANSWER_STATES`. Gold checks are there as any other item: nothing here tells them."""
+    """The user's newest answer to each item they answered (My answers) whose item holds every
+    one of ``terms``, in import order or newest answer first: ``annotation_id``, ``item_id``,
+    ``value``, ``status``, and the item's ``payload`` when the terms are a table row's to match.
+    ``state`` is one of :data:`ANSWER_STATES`. Gold checks are there as any other item:
+    nothing here tells them."""
     newest = (
         select(func.max(annotation.c.id))
         .where(annotation.c.project_id == project_id, annotation.c.user_id == user_id)
@@ -224,9 +252,9 @@ def own_answers(
     )
     columns = [annotation.c.id.label("annotation_id"), annotation.c.item_id]
     columns += [annotation.c.value, annotation.c.status]
-    if words and data_type == "table":
+    if terms and data_type == "table":
         columns.append(item.c.payload)
-    where = [annotation.c.id.in_(newest), *holds_words(data_type, words)]
+    where = [annotation.c.id.in_(newest), *holds_words(conn, data_type, terms)]
     if state == "no_verdict":
         where.append(annotation.c.status.not_in(VERDICTS))
     elif state != "all":

@@ -17,12 +17,11 @@ from sqlalchemy import (
     select,
 )
 
-from labelloop.store.browse import content_of
-from labelloop.store.db import lower_text
+from labelloop.store.browse import content_of, holds_terms
 from labelloop.store.tables import auto_label_check, item, item_label, model_version, seed_pick
 from labelloop.store.tasks import first_open, newest_version, open_conditions
 from labelloop.store.users import now
-from labelloop.store.words import Term, pattern
+from labelloop.store.words import Term
 
 
 def _pending(project_id: int) -> Any:
@@ -52,7 +51,7 @@ def search(
     where = [
         item.c.project_id == project_id,
         item.c.split == "pool",
-        *_holds_terms(conn, content_of(data_type), terms),
+        *holds_terms(conn, content_of(data_type), terms),
     ]
     total = int(conn.execute(select(func.count()).where(*where)).scalar_one())
     q = (
@@ -69,28 +68,6 @@ def search(
         .offset(offset)
     )
     return list(conn.execute(q).mappings()), total
-
-
-def _holds_terms(conn: Connection, content: Any, terms: Sequence[Term]) -> list[Any]:
-    """The content holds every term: a substring test where the term's script has no spaces,
-    else a regular expression, with a LIKE of each word before it, as it is cheaper.
-
-    SQLite's LIKE ignores the case of ASCII letters only, so there it filters by the term's
-    ASCII words (every text that holds the word in any case passes it, but for a Kelvin sign
-    in place of a "k") and the Python call that lower-cases and matches runs on what passed.
-    """
-    lowered = lower_text(content)
-    where: list[Any] = []
-    for term in terms:
-        if term.anywhere:
-            where.append(lowered.contains(term.text, autoescape=True))
-        elif conn.dialect.name == "sqlite":
-            where.extend(content.contains(w, autoescape=True) for w in term.words if w.isascii())
-            where.append(func.labelloop_holds(pattern(term, postgres=False), content) == 1)
-        else:
-            where.extend(lowered.contains(w, autoescape=True) for w in term.words)
-            where.append(lowered.regexp_match(pattern(term, postgres=True)))
-    return where
 
 
 def pool_items(conn: Connection, *, project_id: int, item_ids: Sequence[int]) -> list[RowMapping]:

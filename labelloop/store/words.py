@@ -1,4 +1,5 @@
-"""The pool search's query language: whole words, ``refund*`` prefixes and "quoted phrases".
+"""The query language of every search by words (the pool search, the Items page, My answers):
+whole words, ``refund*`` prefixes and "quoted phrases".
 
 A query is terms separated by spaces, and an item matches when it holds every term, in any
 case (accents count: ``café`` is not ``cafe``). A term matches whole words only (``cat`` does not
@@ -9,9 +10,10 @@ vowel sign does not end a word). A term written in a script that does not set it
 with spaces (Chinese, Japanese, Thai, Lao, Khmer, Myanmar, Tibetan) or glues particles to its
 words (Korean) matches anywhere, as a part of a word.
 
-Matching runs in the database: a regular expression built here, PostgreSQL's own (``~`` over
-``lower()``) or Python's (a function registered on each SQLite connection), both with the same
-word characters; a table row's fields are matched in Python with the same expression.
+Matching runs in the database (:func:`labelloop.store.browse.holds_terms`): a regular
+expression built here, PostgreSQL's own (``~`` over ``lower()``) or Python's (a function
+registered on each SQLite connection), both with the same word characters; a table row's
+fields are matched in Python with the same expression.
 """
 
 from __future__ import annotations

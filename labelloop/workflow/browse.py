@@ -20,6 +20,7 @@ from labelloop.store import items as store_items
 from labelloop.store import review as store_review
 from labelloop.store import users as store_users
 from labelloop.store.db import Database
+from labelloop.store.words import Term
 from labelloop.workflow.imports import SPLITS
 from labelloop.workflow.projects import ProjectContext
 from labelloop.workflow.review import (
@@ -34,9 +35,9 @@ from labelloop.workflow.review import (
 from labelloop.workflow.seeding import (
     MAX_OFFSET,
     MAX_TEXT_CHARS,
-    query_words,
+    search_terms,
     shown_text,
-    shows_words,
+    shows_terms,
 )
 from labelloop.workflow.tasks import edit_refusal
 from labelloop.workflow.values import find_item, item_name
@@ -82,16 +83,17 @@ def list_items(
 
     ``status`` is one of :data:`STATUSES`; ``label`` is the resolved label of the target
     control; ``annotator`` a username (an item they answered; a name nobody answered with finds
-    nothing); ``q`` words the item's content holds, all of them, any case. Gold checks are
-    listed (``status=gold``) to the expert tier only: to anyone else they are not there, as
-    they must look like any other item when served. Reviewers and managers; to an annotator
-    this is My answers (:func:`own_answers`).
+    nothing); ``q`` words the item's content holds, read as the pool search reads them (whole
+    words in any case, ``refund*`` prefixes, "quoted phrases": :func:`search_terms`). Gold
+    checks are listed (``status=gold``) to the expert tier only: to anyone else they are not
+    there, as they must look like any other item when served. Reviewers and managers; to an
+    annotator this is My answers (:func:`own_answers`).
     """
     status = status or "all"  # an empty filter, as a form sends it, is no filter
     split, label, resolution = split or None, label or None, resolution or None
     annotator = (annotator or "").strip() or None
     _paged(limit, offset)
-    words = query_words(q) if q is not None and q.strip() else []
+    terms = search_terms(q) if q is not None and q.strip() else ()
     if not ctx.allows(Permission.REVIEW):
         if split is not None or resolution is not None:
             raise LabelloopError(
@@ -105,7 +107,7 @@ def list_items(
             ctx,
             state=status,
             label=label,
-            words=words,
+            terms=terms,
             newest_first=newest_first,
             limit=limit,
             offset=offset,
@@ -119,8 +121,8 @@ def list_items(
         _one_of("resolution", resolution, RESOLUTIONS)
     target = ctx.schema.target
     checks: list[Callable[[Mapping[str, Any]], bool]] = []  # what SQL cannot read
-    if ctx.schema.data_type == "table" and words:
-        checks.append(lambda r: shows_words(r["payload"], words))
+    if ctx.schema.data_type == "table" and terms:
+        checks.append(lambda r: shows_terms(r["payload"], terms))
     regions = label is not None and target.type not in ("choice", "multi_choice", "rating")
     if regions:  # spans or boxes: an item whose label has a region of that label
         checks.append(lambda r: label in _region_labels((r["value"] or {}).get(target.name)))
@@ -138,7 +140,7 @@ def list_items(
             listed=target.type == "multi_choice",
             resolution=resolution,
             annotator_id=annotator_id,
-            words=words,
+            terms=terms,
             with_gold=expert,
         )
         rows, total = store_browse.browse(
@@ -237,7 +239,7 @@ def own_answers(
     *,
     state: str = "all",
     label: str | None = None,
-    words: Sequence[str] = (),
+    terms: tuple[Term, ...] = (),
     newest_first: bool = False,
     limit: int = 50,
     offset: int = 0,
@@ -246,14 +248,14 @@ def own_answers(
     how many there are in all (``mine`` marks the page as theirs).
 
     ``state`` is one of :data:`ANSWER_STATES` (a reviewer's verdict on the answer, or none
-    yet); ``label`` a label the answer's target holds; ``words`` all in the item's content.
+    yet); ``label`` a label the answer's target holds; ``terms`` all in the item's content.
     A row's ``refusal`` says why a change to the answer would be refused (None: it may change).
     """
     ctx.require(Permission.ANNOTATE)
     _one_of("status", state, ANSWER_STATES)
     _paged(limit, offset)
     target = ctx.schema.target.name
-    table = ctx.schema.data_type == "table" and bool(words)
+    table = ctx.schema.data_type == "table" and bool(terms)
     with db.read() as conn:
         found = store_browse.own_answers(
             conn,
@@ -261,14 +263,14 @@ def own_answers(
             user_id=ctx.user.id,
             data_type=ctx.schema.data_type,
             state=state,
-            words=words,
+            terms=terms,
             newest_first=newest_first,
         )
         passed = [
             r["annotation_id"]
             for r in found
             if (label is None or label in _labels_of((r["value"] or {}).get(target)))
-            and (not table or shows_words(r["payload"], words))
+            and (not table or shows_terms(r["payload"], terms))
         ]
         shown = store_browse.answers_shown(conn, passed[offset : offset + limit])
     rows = [_own_row(r, target) for r in shown]

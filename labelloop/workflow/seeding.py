@@ -31,7 +31,6 @@ from labelloop.workflow.projects import ProjectContext
 
 MAX_LIMIT = 100
 MAX_OFFSET = 10_000
-MAX_WORDS = 8
 MAX_QUERY_CHARS = 200
 MAX_PICKS = 200
 MAX_TEXT_CHARS = 2_000
@@ -64,15 +63,6 @@ def _check_printable(q: str) -> None:
         )
 
 
-def query_words(q: str) -> list[str]:
-    """The words a search asks for: printable, at most MAX_WORDS of at most 100 characters."""
-    _check_printable(q)
-    words = [w[:100] for w in q.split()][:MAX_WORDS]
-    if not words:
-        raise LabelloopError("type a word to search for")
-    return words
-
-
 def shown_text(payload: Mapping[str, Any]) -> str:
     """What a hit shows of its item: the text, a table row's fields, or a media file's path."""
     text = payload.get("text")
@@ -92,11 +82,11 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def shows_words(payload: Mapping[str, Any], words: Sequence[str]) -> bool:
-    """Whether what an item shows (:func:`shown_text`) holds every word, in any case: how a
-    table row is searched, where SQL cannot read the fields of a JSON object."""
-    shown = shown_text(payload).casefold()
-    return all(w.casefold() in shown for w in words)
+def shows_terms(payload: Mapping[str, Any], terms: tuple[Term, ...]) -> bool:
+    """Whether what an item shows (:func:`shown_text`) holds every term, as the database
+    matches them: how a table row is searched, where SQL cannot read the fields of a JSON
+    object."""
+    return text_holds(shown_text(payload), terms)
 
 
 def _hit(row: Mapping[Any, Any], score: float | None = None) -> dict[str, Any]:
@@ -113,9 +103,11 @@ def _hit(row: Mapping[Any, Any], score: float | None = None) -> dict[str, Any]:
 
 
 def search_terms(q: str) -> tuple[Term, ...]:
-    """What a pool search asks for (:mod:`labelloop.store.words`): printable terms."""
+    """What a search by words asks for (:mod:`labelloop.store.words`): printable terms of the
+    query's first MAX_QUERY_CHARS characters. The pool search, the Items page and My answers
+    all read their words through here, so one query finds the same items everywhere."""
     _check_printable(q)
-    return parse_query(q)
+    return parse_query(q.strip()[:MAX_QUERY_CHARS])
 
 
 def _table_search(
@@ -129,7 +121,7 @@ def _table_search(
     hits = [
         int(r["id"])
         for r in store_learning.items_of(conn, ctx.id, "pool")
-        if text_holds(shown_text(r["payload"]), terms)
+        if shows_terms(r["payload"], terms)
     ]
     page = hits[offset : offset + limit]
     shown = store_seeds.pool_items(conn, project_id=ctx.id, item_ids=page)

@@ -8,6 +8,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -216,3 +217,25 @@ def test_the_pages_link_to_my_answers(http: Http) -> None:
     page = http.page(f"/p/{SLUG}/items", "annotator").text
     assert "<h1>My answers</h1>" in page and 'id="f-annotator"' not in page
     assert 'id="f-annotator"' in http.page(f"/p/{SLUG}/items", "reviewer").text
+
+
+def test_items_and_my_answers_read_words_as_the_pool_search_does(http: Http) -> None:
+    """``q`` on /items found "numb" inside "number", where /search finds whole words only; a
+    lone ``*`` is the search's clear 400 on both."""
+    for _ in range(2):
+        http.answer("annotator", "neutral")
+    for q, total in (("numb", 0), ("numb*", 2), ('"doc number"', 2), ("NUMBER", 2)):
+        searched = http.call("GET", f"{BASE}/search?q={quote(q)}", "annotator").json()
+        mine = http.call("GET", f"{BASE}/items?q={quote(q)}", "annotator").json()
+        assert mine["mine"] and mine["total"] == total, q
+        assert searched["total"] == (20 if total else 0), q  # the pool's 20 items, or none
+        listed = http.call("GET", f"{BASE}/items?q={quote(q)}", "reviewer").json()
+        assert listed["total"] == searched["total"], q
+    for who in ("annotator", "reviewer"):
+        for path in ("items", "search"):
+            got = http.call("GET", f"{BASE}/{path}?q=*", who)
+            assert got.status_code == 400, (who, path, got.text)
+            assert got.json()["detail"].startswith("a * ends a word: refund* finds refund")
+        page = http.page(f"/p/{SLUG}/items", who).text  # the page says the language it reads
+        hint = page.split('id="items-syntax"', 1)[1].split("</p>", 1)[0]
+        assert "<code>refund*</code> words starting with refund" in hint

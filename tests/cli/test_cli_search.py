@@ -15,17 +15,21 @@ def _import(cli: Any, tmp_path: Path, rows: list[dict[str, str]]) -> None:
     cli("import", "s", str(data), "--id-field", "id")
 
 
+WORDY = [
+    {"id": "a", "text": "the cat sat"},
+    {"id": "b", "text": "a category of refunds"},
+    {"id": "c", "text": "Refund request, please"},
+]
+
+
+def _help(cli: Any, command: str) -> str:
+    """The command's help as one line of words, its box's borders left out."""
+    return " ".join(cli(command, "--help").stdout.replace("│", " ").split())
+
+
 def test_search_finds_whole_words_prefixes_and_phrases(cli: Any, tmp_path: Path) -> None:
     small_project(cli, tmp_path)
-    _import(
-        cli,
-        tmp_path,
-        [
-            {"id": "a", "text": "the cat sat"},
-            {"id": "b", "text": "a category of refunds"},
-            {"id": "c", "text": "Refund request, please"},
-        ],
-    )
+    _import(cli, tmp_path, WORDY)
     found = json.loads(cli("search", "s", "cat", "--json").stdout)
     assert [h["external_id"] for h in found["items"]] == ["a"]
     prefix = json.loads(cli("search", "s", "refund*", "--json").stdout)
@@ -38,7 +42,7 @@ def test_search_finds_whole_words_prefixes_and_phrases(cli: Any, tmp_path: Path)
 
 
 def test_search_help_says_the_query_syntax(cli: Any) -> None:
-    shown = " ".join(cli("search", "--help").stdout.split())
+    shown = _help(cli, "search")
     assert "whole words in any case" in shown and "refund*" in shown
     assert "phrase" in shown and "match anywhere" in shown
 
@@ -58,3 +62,25 @@ def test_search_like_an_item_never_shows_different_texts_as_the_same(
     assert "r-2" in shown and "1.000" not in shown
     alone = cli("search", "s", "--like", "z-1").stdout
     assert "has no words the project's vocabulary knows" in " ".join(alone.split())
+
+
+def test_items_words_read_as_the_search_reads_them(cli: Any, tmp_path: Path) -> None:
+    """``labelloop items --words cat`` listed "a category of refunds" too, where ``labelloop
+    search s cat`` finds whole words only."""
+    small_project(cli, tmp_path)
+    _import(cli, tmp_path, WORDY)
+    for words, found in (
+        ("cat", ["a"]),
+        ("refund*", ["b", "c"]),
+        ('"refund request"', ["c"]),
+        ("refund", ["c"]),
+    ):
+        listed = json.loads(cli("items", "s", "--words", words, "--json").stdout)
+        searched = json.loads(cli("search", "s", words, "--json").stdout)
+        assert [r["external_id"] for r in listed["items"]] == found, words
+        assert [h["external_id"] for h in searched["items"]] == found, words
+    refused = cli("items", "s", "--words", "*", code=1)
+    assert refused.stderr.startswith("error: a * ends a word: refund* finds refund")
+    assert "Traceback" not in refused.output
+    shown = _help(cli, "items")
+    assert "whole words in any case" in shown and "refund*" in shown and "phrase" in shown

@@ -221,6 +221,17 @@ def test_an_annotator_finds_an_answer_and_changes_it(
     assert listed == [label for _, label in reversed(answered)]  # the latest answer first
     assert page.locator("#f-annotator").count() == 0
 
+    # The words are read as the search page reads them, and it says how; a lone * is the
+    # search's clear error, shown on the page, which goes on working.
+    syntax = page.inner_text("#items-syntax")
+    assert "refund* words starting with refund" in syntax and '"money back" a phrase' in syntax
+    page.fill("#f-q", "*")
+    page.keyboard.press("Enter")
+    page.wait_for_function(
+        "() => document.getElementById('items-app').dataset.state === 'error'", timeout=30000
+    )
+    assert page.inner_text("#items-messages").startswith("a * ends a word: refund* finds refund")
+
     # Found by its words; Enter opens it, E opens it on the labeling page.
     text, label = answered[0]
     page.fill("#f-q", text)

@@ -9,6 +9,7 @@ import pytest
 
 from labelloop.errors import LabelloopError, NotFound, PermissionDenied
 from labelloop.workflow import browse, quality, review, tasks
+from tests.workflow.test_workflow_seeding import WORDY
 
 CLASSES = ("negative", "neutral", "positive")
 
@@ -276,3 +277,57 @@ def test_empty_filters_are_no_filters(lab: Any, browsed: dict[str, Any]) -> None
         limit=200,
     )
     assert empty == everything
+
+
+@pytest.mark.parametrize(
+    ("q", "found"),
+    [
+        ("cat", ["w-cat"]),  # not "category"
+        ("CAT mat", ["w-cat"]),
+        ("refund", ["w-phrase", "w-reversed"]),  # not "Refunds" nor "REFUNDED"
+        ("refund*", ["w-refunds", "w-phrase", "w-reversed"]),
+        ('"refund request"', ["w-phrase"]),  # in that order, punctuation between
+        ("москв*", ["w-cafe", "w-moscow"]),
+        ("москва", ["w-cafe"]),  # not "Москве"
+        ("京都", ["w-tokyo"]),  # no spaces between words: matched anywhere
+        ("100%_sure", ["w-code"]),  # LIKE's wildcards are literal
+        ("00%", []),  # inside "100%"
+    ],
+)
+def test_items_and_my_answers_match_words_as_the_pool_search_does(
+    lab: Any, q: str, found: list[str]
+) -> None:
+    """The Items page and My answers found "cat" in "category", where the pool search finds
+    whole words only: one query now finds the same items on every page."""
+    from labelloop.workflow import seeding
+
+    ctx = lab.project()
+    lab.import_rows(ctx, WORDY)
+    lab.train(ctx)
+    ann = lab.member("sent", "ann", "annotator")
+    for _ in WORDY:
+        _answer(lab, ann, "neutral")
+    rev = lab.member("sent", "rev", "reviewer")
+
+    def names(page: dict[str, Any]) -> list[str]:
+        return [r["external_id"] for r in page["items"]]
+
+    assert names(seeding.search(lab.db, ann, q=q)) == found
+    assert names(browse.list_items(lab.db, rev, q=q)) == found
+    assert names(browse.list_items(lab.db, ann, q=q)) == found  # My answers
+    newest = browse.list_items(lab.db, ann, q=q, newest_first=True)
+    assert sorted(names(newest)) == sorted(found) and newest["total"] == len(found)
+
+
+def test_a_star_alone_is_the_pool_searchs_clear_error_on_items_and_my_answers(lab: Any) -> None:
+    ctx = lab.project()
+    lab.import_rows(ctx, WORDY)
+    lab.train(ctx)
+    ann = lab.member("sent", "ann", "annotator")
+    _answer(lab, ann, "neutral")
+    for who in (ctx, ann):
+        with pytest.raises(LabelloopError, match=r"a \* ends a word: refund\* finds refund"):
+            browse.list_items(lab.db, who, q="*")
+        with pytest.raises(LabelloopError, match="control characters"):
+            browse.list_items(lab.db, who, q="cat\x00")
+        assert browse.list_items(lab.db, who, q="   ")["total"] >= 1  # blank: no filter

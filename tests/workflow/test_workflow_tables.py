@@ -300,6 +300,18 @@ def test_words_find_rows_by_their_values(sqlite_lab: Lab) -> None:
     listed = browse.list_items(lab.db, ctx, q="YACHT", limit=1, offset=1)
     assert (listed["total"], [r["external_id"] for r in listed["items"]]) == (2, ["3"])
     assert browse.list_items(lab.db, ctx, q="yacht 4000")["total"] == 1
+    # Whole words, as the pool search: "yach" is inside a word, "yach*" a prefix.
+    for q, total in (("yach", 0), ("yach*", 2), ("400", 0), ('"yacht repair"', 1)):
+        assert seeding.search(lab.db, ctx, q=q)["total"] == total, q
+        assert browse.list_items(lab.db, ctx, q=q)["total"] == total, q
+    lab.train(ctx)
+    ann = lab.member("loans", "ann", "annotator")
+    for _ in range(4):
+        task = tasks.next_task(lab.db, ann)
+        assert task is not None
+        tasks.submit(lab.db, ann, task["assignment_id"], {"cultivar": "c1"}, active_ms=2000)
+    for q, total in (("yach", 0), ("yach*", 2), ("YACHT", 2)):  # My answers alike
+        assert browse.list_items(lab.db, ann, q=q)["total"] == total, q
 
 
 def test_an_empty_cell_shows_as_a_dash_on_the_items_and_search_pages(sqlite_lab: Lab) -> None:

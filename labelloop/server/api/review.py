@@ -114,7 +114,8 @@ def list_items(
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> dict[str, Any]:
     """Every item of the project with its label, answers and open flags, filtered (status,
-    split, label, resolution, annotator, words) and paged; ``order=newest`` puts the latest
+    split, label, resolution, annotator, words: ``q`` in the query language of ``/search``)
+    and paged; ``order=newest`` puts the latest
     decided label first. Reviewers and managers; gold checks only to the expert tier.
 
     To an annotator, My answers (``mine``: true): the items they answered, each with their own
