@@ -12,7 +12,7 @@ from sqlalchemy.orm import aliased
 
 from labelloop.store.db import lower_text
 from labelloop.store.tables import annotation, flag, gold_answer, item, item_label, user
-from labelloop.store.words import Term, pattern
+from labelloop.store.words import Term, in_file_names, pattern
 
 STATUSES = ("all", "unlabeled", "labeled", "auto", "in_review", "escalated", "flagged", "gold")
 """What ``status`` may ask for: ``unlabeled`` has no resolved label (gold checks aside),
@@ -109,9 +109,14 @@ def holds_words(
     conn: Connection, data_type: str, terms: Sequence[Term]
 ) -> list[ColumnElement[bool]]:
     """An item's content holds every term (a table row's fields are matched in Python, with
-    :func:`labelloop.store.words.text_holds`: SQL cannot read them alike on both engines)."""
+    :func:`labelloop.store.words.text_holds`: SQL cannot read them alike on both engines; an
+    image's or audio file's path with its ``_`` as spaces, :func:`in_file_names`)."""
     if not terms or data_type == "table":
         return []
+    if data_type in _CONTENT_KEYS:  # a file's path: its "_" parts words
+        return holds_terms(
+            conn, func.replace(content_of(data_type), "_", " "), in_file_names(terms)
+        )
     return holds_terms(conn, content_of(data_type), terms)
 
 

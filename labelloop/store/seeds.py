@@ -17,7 +17,7 @@ from sqlalchemy import (
     select,
 )
 
-from labelloop.store.browse import content_of, holds_terms
+from labelloop.store.browse import holds_words
 from labelloop.store.tables import auto_label_check, item, item_label, model_version, seed_pick
 from labelloop.store.tasks import first_open, newest_version, open_conditions
 from labelloop.store.users import now
@@ -51,7 +51,7 @@ def search(
     where = [
         item.c.project_id == project_id,
         item.c.split == "pool",
-        *holds_terms(conn, content_of(data_type), terms),
+        *holds_words(conn, data_type, terms),
     ]
     total = int(conn.execute(select(func.count()).where(*where)).scalar_one())
     q = (

@@ -134,6 +134,18 @@ def _esc(code: int) -> str:
     return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
 
 
+def in_file_names(terms: tuple[Term, ...]) -> tuple[Term, ...]:
+    """``terms`` as a file's path is searched by: ``_`` parts words there (``cat_01.png`` holds
+    the words ``cat`` and ``01``), so a term's ``_`` does too (``cat_01`` is the phrase ``cat
+    01``); the path is matched with its ``_`` read as spaces."""
+    found = []
+    for term in terms:
+        words = tuple(part for w in term.words for part in w.split("_") if part)
+        if words:  # a term of only "_" asks nothing of a name
+            found.append(Term(words=words, prefix=term.prefix, anywhere=term.anywhere))
+    return tuple(found)
+
+
 def _is_word_char(c: str) -> bool:
     return c.isalnum() or c == "_" or unicodedata.category(c)[0] == "M"
 

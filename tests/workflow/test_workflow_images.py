@@ -484,6 +484,10 @@ def test_the_search_pages_words_find_images_by_their_file_names(
     assert found["total"] == 2
     assert [h["text"] for h in found["items"]] == ["pets/cat_01.png", "pets/cat_02.png"]
     assert seeding.search(lab.db, ctx, q="dog 01")["total"] == 1
+    # a name's "_" parts its words, in the name and in the query alike
+    assert seeding.search(lab.db, ctx, q="cat_02")["total"] == 1
+    assert seeding.search(lab.db, ctx, q='"pets cat"')["total"] == 2
+    assert seeding.search(lab.db, ctx, q="ca")["total"] == 0  # whole words still
 
 
 def test_a_failed_round_is_tried_again_at_once_when_the_pool_changes(shapes: Any) -> None:
