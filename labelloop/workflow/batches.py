@@ -41,6 +41,8 @@ _HELD = {  # a kind of hold -> what n items of it are (one, several)
 
 IMPORT_GATES = 5 << 40
 """Gate keys of projects' imports (:meth:`Database.gate`): IMPORT_GATES + project id."""
+IMPORT_LOCKS = 6 << 40
+"""Transaction lock keys imports into a project take turns on: IMPORT_LOCKS + project id."""
 
 
 @contextmanager

@@ -27,10 +27,11 @@ from labelloop.ingest.yolo_files import is_yolo_folder
 from labelloop.store import audit
 from labelloop.store import autolabel as store_autolabel
 from labelloop.store import items as store_items
-from labelloop.store.db import Database
+from labelloop.store.db import Database, chain_key
 from labelloop.store.tables import AUTO
 from labelloop.store.users import now
 from labelloop.workflow import batches, uploads
+from labelloop.workflow.batches import IMPORT_LOCKS
 from labelloop.workflow.projects import ProjectContext
 
 SPLITS = ("pool", "eval")
@@ -440,7 +441,11 @@ def _import_records(
     own = (media_roots if uploads_of is None else uploads_of, ctx.slug)
     if stage:
         stage("checking records")
-    with db.write(project_id=ctx.id) as conn:
+    with db.write() as conn:
+        # Imports into a project take turns (each reads the hashes and ids stored before it),
+        # but the project's audit-chain lock, which every answer takes, waits for the file's
+        # end: annotators keep answering while a large file is read and its new items stored.
+        db.lock_key(conn, IMPORT_LOCKS + ctx.id)
         seen = store_items.existing_hashes(conn, ctx.id)
         ids = _Ids(conn, ctx.id, id_field) if unique_ids else None
         batch_id = store_items.insert_batch(
@@ -566,6 +571,8 @@ def _import_records(
                 if progress:
                     progress(n_items + len(duplicates))
         flush()
+        # From here on rows other writers lock are touched: the chain lock first, as theirs.
+        db.lock_key(conn, chain_key(ctx.id))
         if progress:
             progress(n_items + len(duplicates))
         if stage:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import json
 import threading
 from collections import Counter
 from typing import Any
@@ -10,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from labelloop.store.tables import annotation, assignment, item_label
-from labelloop.workflow import status, tasks
+from labelloop.workflow import auditing, imports, status, tasks
 
 THREADS = 16
 LOOPS = 6
@@ -70,3 +72,75 @@ def test_sixteen_annotators_in_parallel(lab: Any, overlap: int) -> None:
     full = {i for i, n in per_item.items() if n == overlap}
     assert labels == full, "an item with enough labels was left unresolved (or the reverse)"
     assert status.status(lab.db, ctx)["counts"]["labeled"] == len(full)
+
+
+class _Gated(io.RawIOBase):
+    """An upload that stops after ``head`` until ``go`` is set (``reached`` set meanwhile):
+    an import still reading its file."""
+
+    def __init__(self, head: bytes, tail: bytes) -> None:
+        self.parts = [head, tail]
+        self.reached = threading.Event()
+        self.go = threading.Event()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if len(self.parts) == 1 and not self.go.is_set():
+            self.reached.set()
+            self.go.wait(30)
+        while self.parts and not self.parts[0]:
+            self.parts.pop(0)
+            if len(self.parts) == 1 and not self.go.is_set():
+                self.reached.set()
+                self.go.wait(30)
+        if not self.parts:
+            return 0
+        n = min(len(buffer), len(self.parts[0]))
+        buffer[:n] = self.parts[0][:n]
+        self.parts[0] = self.parts[0][n:]
+        return n
+
+
+def test_annotators_answer_while_an_import_reads_its_file(lab: Any) -> None:
+    """A team's annotators kept answering while a manager imported a large file into their
+    project through another server: their answers waited for the whole import before."""
+    if lab.db.is_sqlite:
+        pytest.skip("SQLite has one writer at a time by design")
+    ctx = lab.project()
+    lab.import_rows(ctx, lab.rows(30))
+    lab.train(ctx)
+    who = lab.member("sent", "ann", "annotator")
+    rows = [json.dumps(r).encode() + b"\n" for r in lab.rows(40, start=500, prefix="late")]
+    upload = _Gated(b"".join(rows[:20]), b"".join(rows[20:]))
+    imported: list[Any] = []
+
+    def run_import() -> None:
+        source = io.BufferedReader(upload, buffer_size=256)
+        imported.append(
+            imports.import_items(lab.db, ctx, source, fmt="jsonl", filename="late.jsonl")
+        )
+
+    importing = threading.Thread(target=run_import)
+    importing.start()
+    try:
+        assert upload.reached.wait(30)
+        task = tasks.next_task(lab.db, who)
+        assert task is not None
+        answered: list[dict[str, Any]] = []
+        value = {"sentiment": lab.truth(task["item"]["data"]["text"])}
+        submitting = threading.Thread(
+            target=lambda: answered.append(
+                tasks.submit(lab.db, who, task["assignment_id"], value, active_ms=10)
+            )
+        )
+        submitting.start()
+        submitting.join(timeout=5)
+        assert answered, "the answer waited for the import to end"
+    finally:
+        upload.go.set()
+        importing.join(timeout=60)
+    assert imported[0].n_items == 40
+    assert status.status(lab.db, ctx)["counts"]["annotations"] == 1
+    assert auditing.verify(lab.db, ctx)["intact"]
