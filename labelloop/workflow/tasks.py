@@ -252,7 +252,10 @@ def _own_live_lease(
             "import); nothing was recorded"
         )
     if row is None or row["project_id"] != ctx.id:
-        raise NotFound(f"no task {assignment_id} in project '{ctx.slug}'")
+        raise NotFound(
+            f"no task {assignment_id} in project '{ctx.slug}': a task's id is the "
+            "assignment_id that tasks/next answered, not the item's id"
+        )
     if row["user_id"] != ctx.user.id:
         raise Conflict(f"task {assignment_id} is leased to another annotator")
     if row["state"] == "submitted":

@@ -50,6 +50,19 @@ def test_openapi_lists_the_task_routes(api: Any) -> None:
     assert "/login" not in paths  # pages are not API
 
 
+def test_submit_to_an_unknown_task_says_which_id_it_takes(api: Any) -> None:
+    """A new user who submits to the item's id (or the README's example 42) is told that the
+    task's id is the assignment_id that tasks/next answered."""
+    task = api.post(f"{BASE}/tasks/next", "annotator", json={"held": []}).json()["task"]
+    wrong = task["assignment_id"] + 10_000
+    value = {"sentiment": api.lab.truth(task["item"]["data"]["text"])}
+    response = api.post(f"{BASE}/tasks/{wrong}/submit", "annotator", json={"value": value})
+    assert response.status_code == 404
+    detail = response.json()["detail"]
+    assert f"no task {wrong} in project 'sent'" in detail
+    assert "assignment_id" in detail and "tasks/next" in detail
+
+
 def test_next_submit_status_export(api: Any) -> None:
     before = api.get(f"{BASE}/status", "annotator").json()
     assert before["counts"]["pool"] == 30
