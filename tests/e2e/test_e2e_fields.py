@@ -340,6 +340,37 @@ def test_table_rows_labeled_by_keyboard_alone(
     page.close()
 
 
+def _focus_walk(page: Any, presses: int) -> list[str]:
+    """What each Tab from nowhere focuses: a button's label or value, a field's name, or id."""
+    page.evaluate("document.activeElement && document.activeElement.blur()")
+    seen = []
+    for _ in range(presses):
+        page.keyboard.press("Tab")
+        seen.append(
+            page.evaluate(
+                """() => { const a = document.activeElement;
+                    return a.dataset.label || a.dataset.value || a.getAttribute('aria-label')
+                        || a.id || a.tagName; }"""
+            )
+        )
+    return seen
+
+
+@pytest.mark.parametrize("width", [1200, 390])
+def test_tab_reaches_every_control_of_a_page_with_an_answer_field(
+    fields_server: FieldsServer, browser: Any, width: int
+) -> None:
+    page = _open(browser, fields_server, "wines", width=width)
+    wait_task(page)
+    seen = _focus_walk(page, 40)
+    assert seen[0] == "note"  # Tab from nowhere writes the answer, as the sheet says
+    # ...and Tab from anything else moves on: the labels, the rating and the page's buttons are
+    # reached, where Tab from any of them went back to the answer field
+    for control in ("c1", "c3", "1", "3", "skip-btn", "back-btn", "flag-btn", "help-btn"):
+        assert control in seen, seen
+    page.close()
+
+
 def test_table_rows_labeled_by_mouse_at_phone_width(
     fields_server: FieldsServer, browser: Any
 ) -> None:

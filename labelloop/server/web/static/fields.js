@@ -351,6 +351,18 @@
   const SINGLE_LINE_CHARS = 200; // up to this limit the answer is one line: Enter submits it
   const textControls = allControls.filter((c) => c.type === "text");
 
+  // Whether the key before this one was Tab too: the user is walking the page's controls.
+  let tabbing = false;
+  let lastKey = "";
+  document.addEventListener(
+    "keydown",
+    (e) => {
+      tabbing = lastKey === "Tab";
+      lastKey = e.key;
+    },
+    true,
+  );
+
   function submitFrom(field) {
     field.blur(); // the next item's keys must reach the page, not this field
     const button = document.getElementById("submit-btn");
@@ -409,7 +421,11 @@
           return text.trim() ? text : undefined;
         },
         key(e) {
-          if (e.key === "Tab" && !e.shiftKey && first && !field.disabled) {
+          // Tab from nowhere (the page as it opens, after label keys, or a field left with Esc)
+          // writes the answer; from a button or link, or a Tab past the page's last control, it
+          // moves on as ever, so every other control stays in reach.
+          const nowhere = e.target === document.body || e.target === document.documentElement;
+          if (e.key === "Tab" && !e.shiftKey && first && !field.disabled && nowhere && !tabbing) {
             field.focus();
             return true;
           }
