@@ -128,6 +128,7 @@ def fields_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FieldsSe
         ("pair", PAIR_SCHEMA),
         ("legacy", PAIR_SCHEMA),
         ("prefilled", {**PAIR_SCHEMA, "settings": {"preselect_suggestion": True}}),
+        ("clicked", {**PAIR_SCHEMA, "name": "Clicked"}),
     ):
         run_cli(
             home,
@@ -217,7 +218,7 @@ def fields_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FieldsSe
     run_cli(home, "import", "snaps", str(home / "media" / "snaps"))
     run_cli(home, "projects", "member", "snaps", ANNOTATOR, "annotator")
     texts = "".join(json.dumps({"text": f"question {i}"}) + "\n" for i in range(3))
-    for slug in ("pair", "legacy"):
+    for slug in ("pair", "legacy", "clicked"):
         run_cli(home, "import", slug, _write(work / f"{slug}.jsonl", texts))
     _share_keys_as_before(home / "labelloop.db", "legacy")
     run_cli(
@@ -368,6 +369,26 @@ def test_tab_reaches_every_control_of_a_page_with_an_answer_field(
     # reached, where Tab from any of them went back to the answer field
     for control in ("c1", "c3", "1", "3", "skip-btn", "back-btn", "flag-btn", "help-btn"):
         assert control in seen, seen
+    page.close()
+
+
+def test_a_clicked_button_leaves_enter_to_submit_the_next_item(
+    fields_server: FieldsServer, browser: Any
+) -> None:
+    server = fields_server
+    page = _open(browser, server, "clicked")
+    skipped = wait_task(page)
+    page.click("#skip-btn")  # with the mouse, then back to the keys
+    shown = wait_task(page, other_than=skipped)
+    item = page.text_content("#item-id")
+    page.keyboard.press("2")
+    page.keyboard.press("Enter")  # submits this item: the Skip button kept no focus to skip it
+    wait_task(page, other_than=shown)
+    answer = _latest(page, server, "clicked")
+    assert ("#" + str(answer["item"]["id"]), answer["value"]) == (item, {"a": "q"})
+    for button in ("#back-btn", "#help-btn"):
+        page.click(button)
+        assert page.evaluate("document.activeElement === document.body"), button
     page.close()
 
 

@@ -62,6 +62,7 @@
     reworkComment: $("rework-comment"),
     reworkPrevious: $("rework-previous"),
     controls: $("controls"),
+    actions: $("actions"),
     submit: $("submit-btn"),
     submitLabel: $("submit-label"),
     skip: $("skip-btn"),
@@ -1366,6 +1367,11 @@
     return true;
   }
 
+  // A click leaves the keyboard focus where it was (as the boxes' buttons do): a Skip or Back
+  // button kept it, so the next item's Enter skipped or went back again instead of submitting.
+  for (const button of el.actions.querySelectorAll("button")) {
+    button.addEventListener("mousedown", (e) => e.preventDefault());
+  }
   el.submit.addEventListener("click", () => submit());
   el.skip.addEventListener("click", () => skip());
   el.back.addEventListener("click", () => goBack());
