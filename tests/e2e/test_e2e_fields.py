@@ -218,8 +218,10 @@ def fields_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FieldsSe
     run_cli(home, "import", "snaps", str(home / "media" / "snaps"))
     run_cli(home, "projects", "member", "snaps", ANNOTATOR, "annotator")
     texts = "".join(json.dumps({"text": f"question {i}"}) + "\n" for i in range(3))
-    for slug in ("pair", "legacy", "clicked"):
+    for slug in ("pair", "legacy"):
         run_cli(home, "import", slug, _write(work / f"{slug}.jsonl", texts))
+    clicked = "".join(json.dumps({"text": f"clicked {i}"}) + "\n" for i in range(8))
+    run_cli(home, "import", "clicked", _write(work / "clicked.jsonl", clicked))
     _share_keys_as_before(home / "labelloop.db", "legacy")
     run_cli(
         home,
@@ -389,6 +391,36 @@ def test_a_clicked_button_leaves_enter_to_submit_the_next_item(
     for button in ("#back-btn", "#help-btn"):
         page.click(button)
         assert page.evaluate("document.activeElement === document.body"), button
+    page.close()
+
+
+def _press_on_layout(page: Any, key: str, code: str) -> None:
+    """Press the key at ``code`` (its US place) as a layout that types ``key`` there sends it."""
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Input.dispatchKeyEvent", {"type": "keyDown", "key": key, "code": code, "text": key})
+    cdp.send("Input.dispatchKeyEvent", {"type": "keyUp", "key": key, "code": code})
+    cdp.detach()
+
+
+def test_label_keys_work_on_french_and_russian_layouts(
+    fields_server: FieldsServer, browser: Any
+) -> None:
+    server = fields_server
+    page = _open(browser, server, "wines")
+    wait_task(page)
+    _press_on_layout(page, "é", "Digit2")  # AZERTY's 2 key, unshifted
+    assert page.get_attribute(".label-btn[data-label='c2']", "aria-pressed") == "true"
+    _press_on_layout(page, "ц", "KeyW")  # a Russian layout's W key: the rating's w
+    assert page.get_attribute(".rating-btn[data-value='2']", "aria-pressed") == "true"
+    page.close()
+
+    page = _open(browser, server, "clicked")
+    shown = wait_task(page)
+    _press_on_layout(page, "ы", "KeyS")  # S skips on a Russian layout too
+    wait_task(page, other_than=shown)
+    page.keyboard.press("Shift+Digit1")  # a US keyboard's ! flags; it picks no label
+    assert page.is_visible("#flag-box")
+    assert page.get_attribute(".label-btn[data-label='p']", "aria-pressed") == "false"
     page.close()
 
 

@@ -318,8 +318,10 @@
           return chosen;
         },
         key(e) {
-          if (e.altKey || e.key.length !== 1) return false;
-          for (const k of [e.key, e.key.toLowerCase(), e.key.toUpperCase()]) {
+          const owns = (k) => keys.includes(k) && keys.indexOf(k) < max && ownerOf(k) === control.name;
+          const typed = ns.hotkeyOf(e, (t) => [t, t.toLowerCase(), t.toUpperCase()].some(owns));
+          if (e.altKey || typed.length !== 1) return false;
+          for (const k of [typed, typed.toLowerCase(), typed.toUpperCase()]) {
             const i = keys.indexOf(k);
             if (i >= 0 && i < max && ownerOf(k) === control.name) {
               if (!e.repeat) pick(i + 1);

@@ -1334,8 +1334,9 @@
       if (!e.repeat) goBack();
       return;
     }
-    if (key === "s" || key === "S") {
-      if (!hotkeys.has(key)) {
+    const hotkey = L.hotkeyOf(e, (k) => k === "s" || k === "S" || !!hotkeyHit(k));
+    if (hotkey === "s" || hotkey === "S") {
+      if (!hotkeys.has(hotkey)) {
         e.preventDefault();
         if (!e.repeat) skip();
         return;
@@ -1345,16 +1346,19 @@
       if (scrollItem(key === "PageDown" ? 1 : -1)) e.preventDefault();
       return;
     }
-    let hit = hotkeys.get(key);
-    if (!hit && key.length === 1) {
-      const flipped = key === key.toLowerCase() ? key.toUpperCase() : key.toLowerCase();
-      hit = hotkeys.get(flipped);
-    }
+    const hit = hotkeyHit(hotkey);
     if (hit) {
       e.preventDefault();
       choose(hit.control, hit.label);
     }
   });
+
+  /** The choice label `key` picks, in either case, or undefined. */
+  function hotkeyHit(key) {
+    const hit = hotkeys.get(key);
+    if (hit || key.length !== 1) return hit;
+    return hotkeys.get(key === key.toLowerCase() ? key.toUpperCase() : key.toLowerCase());
+  }
 
   /** Page through an item taller than its box (a row of 200 fields, a long text), which no
    * other key scrolls; false when it has nothing more that way, for the page to scroll. */
