@@ -394,6 +394,17 @@ def test_a_clicked_button_leaves_enter_to_submit_the_next_item(
     page.close()
 
 
+def test_a_chosen_label_or_rating_is_announced(fields_server: FieldsServer, browser: Any) -> None:
+    page = _open(browser, fields_server, "wines")
+    wait_task(page)
+    news = page.locator("#choice-news")
+    assert news.get_attribute("aria-live") == "polite"
+    for key, said in (("2", "cultivar: c2"), ("w", "sure: 2"), ("w", "sure: cleared")):
+        page.keyboard.press(key)
+        assert news.text_content() == said
+    page.close()
+
+
 def _press_on_layout(page: Any, key: str, code: str) -> None:
     """Press the key at ``code`` (its US place) as a layout that types ``key`` there sends it."""
     cdp = page.context.new_cdp_session(page)

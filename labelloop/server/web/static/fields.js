@@ -304,6 +304,8 @@
         if (buttons[0].disabled) return;
         chosen = chosen === v ? undefined : v; // the same value again clears an optional rating
         render();
+        const news = document.getElementById("choice-news"); // the labeling page's live region
+        if (news) news.textContent = `${control.name}: ${chosen === undefined ? "cleared" : chosen}`;
       }
 
       return {

@@ -62,6 +62,7 @@
     reworkComment: $("rework-comment"),
     reworkPrevious: $("rework-previous"),
     controls: $("controls"),
+    choiceNews: $("choice-news"),
     actions: $("actions"),
     submit: $("submit-btn"),
     submitLabel: $("submit-label"),
@@ -644,6 +645,9 @@
       state.values[control.name] = label;
     }
     renderPressed();
+    const now = state.values[control.name];
+    const said = Array.isArray(now) ? (now.length ? now.join(", ") : "none") : now;
+    el.choiceNews.textContent = `${control.name}: ${said}`; // a screen reader hears the change
   }
 
   /** Every control's answer so far (choice controls and widgets), to restore it later. */
