@@ -128,6 +128,7 @@ def fields_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FieldsSe
         ("pair", PAIR_SCHEMA),
         ("legacy", PAIR_SCHEMA),
         ("prefilled", {**PAIR_SCHEMA, "settings": {"preselect_suggestion": True}}),
+        ("clicked", {**PAIR_SCHEMA, "name": "Clicked"}),
     ):
         run_cli(
             home,
@@ -219,6 +220,8 @@ def fields_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FieldsSe
     texts = "".join(json.dumps({"text": f"question {i}"}) + "\n" for i in range(3))
     for slug in ("pair", "legacy"):
         run_cli(home, "import", slug, _write(work / f"{slug}.jsonl", texts))
+    clicked = "".join(json.dumps({"text": f"clicked {i}"}) + "\n" for i in range(8))
+    run_cli(home, "import", "clicked", _write(work / "clicked.jsonl", clicked))
     _share_keys_as_before(home / "labelloop.db", "legacy")
     run_cli(
         home,
@@ -337,6 +340,98 @@ def test_table_rows_labeled_by_keyboard_alone(
     page.keyboard.press("?")
     sheet = page.text_content("#shortcuts")
     assert "Rate 1–3" in sheet and "Ctrl" in sheet and "Tab" in sheet
+    page.close()
+
+
+def _focus_walk(page: Any, presses: int) -> list[str]:
+    """What each Tab from nowhere focuses: a button's label or value, a field's name, or id."""
+    page.evaluate("document.activeElement && document.activeElement.blur()")
+    seen = []
+    for _ in range(presses):
+        page.keyboard.press("Tab")
+        seen.append(
+            page.evaluate(
+                """() => { const a = document.activeElement;
+                    return a.dataset.label || a.dataset.value || a.getAttribute('aria-label')
+                        || a.id || a.tagName; }"""
+            )
+        )
+    return seen
+
+
+@pytest.mark.parametrize("width", [1200, 390])
+def test_tab_reaches_every_control_of_a_page_with_an_answer_field(
+    fields_server: FieldsServer, browser: Any, width: int
+) -> None:
+    page = _open(browser, fields_server, "wines", width=width)
+    wait_task(page)
+    seen = _focus_walk(page, 40)
+    assert seen[0] == "note"  # Tab from nowhere writes the answer, as the sheet says
+    # ...and Tab from anything else moves on: the labels, the rating and the page's buttons are
+    # reached, where Tab from any of them went back to the answer field
+    for control in ("c1", "c3", "1", "3", "skip-btn", "back-btn", "flag-btn", "help-btn"):
+        assert control in seen, seen
+    page.close()
+
+
+def test_a_clicked_button_leaves_enter_to_submit_the_next_item(
+    fields_server: FieldsServer, browser: Any
+) -> None:
+    server = fields_server
+    page = _open(browser, server, "clicked")
+    skipped = wait_task(page)
+    page.click("#skip-btn")  # with the mouse, then back to the keys
+    shown = wait_task(page, other_than=skipped)
+    item = page.text_content("#item-id")
+    page.keyboard.press("2")
+    page.keyboard.press("Enter")  # submits this item: the Skip button kept no focus to skip it
+    wait_task(page, other_than=shown)
+    answer = _latest(page, server, "clicked")
+    assert ("#" + str(answer["item"]["id"]), answer["value"]) == (item, {"a": "q"})
+    for button in ("#back-btn", "#help-btn"):
+        page.click(button)
+        assert page.evaluate("document.activeElement === document.body"), button
+    page.close()
+
+
+def test_a_chosen_label_or_rating_is_announced(fields_server: FieldsServer, browser: Any) -> None:
+    page = _open(browser, fields_server, "wines")
+    wait_task(page)
+    news = page.locator("#choice-news")
+    assert news.get_attribute("aria-live") == "polite"
+    for key, said in (("2", "cultivar: c2"), ("w", "sure: 2"), ("w", "sure: cleared")):
+        page.keyboard.press(key)
+        assert news.text_content() == said
+    page.close()
+
+
+def _press_on_layout(page: Any, key: str, code: str) -> None:
+    """Press the key at ``code`` (its US place) as a layout that types ``key`` there sends it."""
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Input.dispatchKeyEvent", {"type": "keyDown", "key": key, "code": code, "text": key})
+    cdp.send("Input.dispatchKeyEvent", {"type": "keyUp", "key": key, "code": code})
+    cdp.detach()
+
+
+def test_label_keys_work_on_french_and_russian_layouts(
+    fields_server: FieldsServer, browser: Any
+) -> None:
+    server = fields_server
+    page = _open(browser, server, "wines")
+    wait_task(page)
+    _press_on_layout(page, "é", "Digit2")  # AZERTY's 2 key, unshifted
+    assert page.get_attribute(".label-btn[data-label='c2']", "aria-pressed") == "true"
+    _press_on_layout(page, "ц", "KeyW")  # a Russian layout's W key: the rating's w
+    assert page.get_attribute(".rating-btn[data-value='2']", "aria-pressed") == "true"
+    page.close()
+
+    page = _open(browser, server, "clicked")
+    shown = wait_task(page)
+    _press_on_layout(page, "ы", "KeyS")  # S skips on a Russian layout too
+    wait_task(page, other_than=shown)
+    page.keyboard.press("Shift+Digit1")  # a US keyboard's ! flags; it picks no label
+    assert page.is_visible("#flag-box")
+    assert page.get_attribute(".label-btn[data-label='p']", "aria-pressed") == "false"
     page.close()
 
 

@@ -172,6 +172,25 @@ window.labelloop = (() => {
     return ACTION_WORDS[h.action] || h.action.replace(/[._]/g, " ");
   }
 
+  /**
+   * The hotkey a key press means: the character the layout types when `known(key)` says it is
+   * a hotkey, else the key's place on the keyboard when that is one and the layout types no
+   * ASCII letter or digit there (an AZERTY keyboard's 1 key types &, a Russian layout's S key
+   * types ы), else the typed character. Hotkeys are named as on a US keyboard; a layout's own
+   * character (é, й) named as a hotkey still matches as typed.
+   */
+  function hotkeyOf(e, known) {
+    const typed = e.key;
+    if (known(typed)) return typed;
+    const plain = !e.shiftKey && !e.altKey && !e.ctrlKey && !e.metaKey;
+    if (!plain || /^[A-Za-z0-9]$/.test(typed) || (typed.length !== 1 && typed !== "Dead")) {
+      return typed;
+    }
+    const m = /^(?:Digit|Numpad)([0-9])$|^Key([A-Z])$/.exec(e.code || "");
+    const place = m ? m[1] || m[2].toLowerCase() : null;
+    return place && known(place) ? place : typed;
+  }
+
   // The labeling page's plug-in points (label.js documents them): data type -> renderer,
   // control type -> widget factory. Scripts loaded before label.js register into them.
   return {
@@ -188,6 +207,7 @@ window.labelloop = (() => {
     utcText,
     changedText,
     actionText,
+    hotkeyOf,
     renderers: {},
     widgets: {},
   };

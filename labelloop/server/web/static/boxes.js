@@ -784,7 +784,7 @@
 
     function key(e) {
       if (st.disabled || !st.shown || e.ctrlKey || e.metaKey) return false;
-      const k = e.key;
+      const k = ns.hotkeyOf(e, (x) => hotkeyIndex(x) >= 0 || ((x === "n" || x === "N") && nFree));
       if (current() !== me) {
         // Another boxes control takes the keys; a label key of this one's own makes it the one.
         const i = e.altKey ? -1 : hotkeyIndex(k);

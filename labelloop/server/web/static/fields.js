@@ -304,6 +304,8 @@
         if (buttons[0].disabled) return;
         chosen = chosen === v ? undefined : v; // the same value again clears an optional rating
         render();
+        const news = document.getElementById("choice-news"); // the labeling page's live region
+        if (news) news.textContent = `${control.name}: ${chosen === undefined ? "cleared" : chosen}`;
       }
 
       return {
@@ -318,8 +320,10 @@
           return chosen;
         },
         key(e) {
-          if (e.altKey || e.key.length !== 1) return false;
-          for (const k of [e.key, e.key.toLowerCase(), e.key.toUpperCase()]) {
+          const owns = (k) => keys.includes(k) && keys.indexOf(k) < max && ownerOf(k) === control.name;
+          const typed = ns.hotkeyOf(e, (t) => [t, t.toLowerCase(), t.toUpperCase()].some(owns));
+          if (e.altKey || typed.length !== 1) return false;
+          for (const k of [typed, typed.toLowerCase(), typed.toUpperCase()]) {
             const i = keys.indexOf(k);
             if (i >= 0 && i < max && ownerOf(k) === control.name) {
               if (!e.repeat) pick(i + 1);
@@ -350,6 +354,18 @@
 
   const SINGLE_LINE_CHARS = 200; // up to this limit the answer is one line: Enter submits it
   const textControls = allControls.filter((c) => c.type === "text");
+
+  // Whether the key before this one was Tab too: the user is walking the page's controls.
+  let tabbing = false;
+  let lastKey = "";
+  document.addEventListener(
+    "keydown",
+    (e) => {
+      tabbing = lastKey === "Tab";
+      lastKey = e.key;
+    },
+    true,
+  );
 
   function submitFrom(field) {
     field.blur(); // the next item's keys must reach the page, not this field
@@ -409,7 +425,11 @@
           return text.trim() ? text : undefined;
         },
         key(e) {
-          if (e.key === "Tab" && !e.shiftKey && first && !field.disabled) {
+          // Tab from nowhere (the page as it opens, after label keys, or a field left with Esc)
+          // writes the answer; from a button or link, or a Tab past the page's last control, it
+          // moves on as ever, so every other control stays in reach.
+          const nowhere = e.target === document.body || e.target === document.documentElement;
+          if (e.key === "Tab" && !e.shiftKey && first && !field.disabled && nowhere && !tabbing) {
             field.focus();
             return true;
           }

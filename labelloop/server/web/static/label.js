@@ -62,6 +62,8 @@
     reworkComment: $("rework-comment"),
     reworkPrevious: $("rework-previous"),
     controls: $("controls"),
+    choiceNews: $("choice-news"),
+    actions: $("actions"),
     submit: $("submit-btn"),
     submitLabel: $("submit-label"),
     skip: $("skip-btn"),
@@ -643,6 +645,9 @@
       state.values[control.name] = label;
     }
     renderPressed();
+    const now = state.values[control.name];
+    const said = Array.isArray(now) ? (now.length ? now.join(", ") : "none") : now;
+    el.choiceNews.textContent = `${control.name}: ${said}`; // a screen reader hears the change
   }
 
   /** Every control's answer so far (choice controls and widgets), to restore it later. */
@@ -1333,8 +1338,9 @@
       if (!e.repeat) goBack();
       return;
     }
-    if (key === "s" || key === "S") {
-      if (!hotkeys.has(key)) {
+    const hotkey = L.hotkeyOf(e, (k) => k === "s" || k === "S" || !!hotkeyHit(k));
+    if (hotkey === "s" || hotkey === "S") {
+      if (!hotkeys.has(hotkey)) {
         e.preventDefault();
         if (!e.repeat) skip();
         return;
@@ -1344,16 +1350,19 @@
       if (scrollItem(key === "PageDown" ? 1 : -1)) e.preventDefault();
       return;
     }
-    let hit = hotkeys.get(key);
-    if (!hit && key.length === 1) {
-      const flipped = key === key.toLowerCase() ? key.toUpperCase() : key.toLowerCase();
-      hit = hotkeys.get(flipped);
-    }
+    const hit = hotkeyHit(hotkey);
     if (hit) {
       e.preventDefault();
       choose(hit.control, hit.label);
     }
   });
+
+  /** The choice label `key` picks, in either case, or undefined. */
+  function hotkeyHit(key) {
+    const hit = hotkeys.get(key);
+    if (hit || key.length !== 1) return hit;
+    return hotkeys.get(key === key.toLowerCase() ? key.toUpperCase() : key.toLowerCase());
+  }
 
   /** Page through an item taller than its box (a row of 200 fields, a long text), which no
    * other key scrolls; false when it has nothing more that way, for the page to scroll. */
@@ -1366,6 +1375,11 @@
     return true;
   }
 
+  // A click leaves the keyboard focus where it was (as the boxes' buttons do): a Skip or Back
+  // button kept it, so the next item's Enter skipped or went back again instead of submitting.
+  for (const button of el.actions.querySelectorAll("button")) {
+    button.addEventListener("mousedown", (e) => e.preventDefault());
+  }
   el.submit.addEventListener("click", () => submit());
   el.skip.addEventListener("click", () => skip());
   el.back.addEventListener("click", () => goBack());

@@ -346,7 +346,7 @@
 
     key(e) {
       if (!this.shown || this.disabled) return false;
-      const key = e.key;
+      const key = L.hotkeyOf(e, (k) => this.labelOfKey(k) !== undefined);
       const motion = motionOf(e, () => getComputedStyle(this.textRoot).direction === "rtl");
       if (motion) {
         if (!this.isActive()) return false;
