@@ -146,6 +146,23 @@ def spans_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SpansServ
         rows = [{"id": f"{slug}1", "text": text}]
         run_cli(home, "import", slug, str(_write(work / f"{slug}.jsonl", rows)), "--id-field", "id")
     run_cli(home, "projects", "create", "mixed", "--schema", str(mixed_schema))
+    noted_schema = _write(
+        work / "noted.json",
+        {
+            "name": "Entities with a note",
+            "data": {"type": "text", "field": "text"},
+            "controls": [ENTITIES, {"name": "note", "type": "text", "max_chars": 200}],
+        },
+    )
+    run_cli(home, "projects", "create", "undo", "--schema", str(noted_schema))
+    run_cli(
+        home,
+        "import",
+        "undo",
+        str(_write(work / "u.jsonl", [{"id": "u1", "text": KEYBOARD_TEXT}])),
+        "--id-field",
+        "id",
+    )
     run_cli(
         home,
         "import",
@@ -939,5 +956,68 @@ def test_an_emoji_is_one_word_on_the_page_as_on_the_server(
             _span(text, "🇫🇷, thumbs up 👍🏽", "place"),
         ]
     }
+    assert page.errors == []
+    page.close()
+
+
+def test_ctrl_z_takes_back_span_changes_and_ctrl_y_puts_them_back(
+    spans_server: SpansServer, browser: Any
+) -> None:
+    """As for boxes: Ctrl+Z undoes a mark, relabel or removal, Ctrl+Shift+Z and Ctrl+Y redo it
+    until the spans change again; in the note field Ctrl+Z stays the field's own."""
+    page = _open(browser, spans_server, "undo")
+    text = KEYBOARD_TEXT
+    london = _span(text, "London", "place")
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("Shift+ArrowRight")
+    page.keyboard.press("o")  # marked
+    page.keyboard.press("p")  # relabeled
+    page.keyboard.press("Delete")  # removed
+    assert _tags(page) == []
+
+    page.keyboard.press("Control+z")
+    assert _tags(page) == [(0, 12, "person", False)]
+    assert _status(page).startswith("Undone.")
+    page.keyboard.press("Control+z")
+    assert _tags(page) == [(0, 12, "org", False)]
+    page.keyboard.press("Control+z")
+    assert _tags(page) == []
+    page.keyboard.press("Control+z")  # nothing more to take back
+    assert _tags(page) == []
+    page.keyboard.press("Control+Shift+z")
+    assert _tags(page) == [(0, 12, "org", False)]
+    page.keyboard.press("Control+y")
+    assert _tags(page) == [(0, 12, "person", False)]
+
+    # A new change starts a new line of edits: what Ctrl+Z took back is gone for good.
+    page.keyboard.press("Control+z")
+    page.keyboard.press("Escape")
+    page.keyboard.press("End")
+    page.keyboard.press("ArrowLeft")  # from the full stop to London
+    page.keyboard.press("l")
+    marked = [(0, 12, "org", False), (london["start"], london["end"], "place", False)]
+    assert _tags(page) == marked
+    page.keyboard.press("Control+y")
+    assert _tags(page) == marked
+
+    # In the note field Ctrl+Z is the browser's: it takes back the typing, not the span.
+    page.focus(".text-field")
+    page.keyboard.type("check")
+    page.keyboard.press("Control+z")
+    assert page.eval_on_selector(".text-field", "t => t.value") != "check"
+    assert _tags(page) == marked
+    page.keyboard.press("Escape")
+
+    page.keyboard.press("?")
+    sheet = page.inner_text("#shortcuts-body")
+    assert "Undo the last change to the spans" in sheet
+    assert "Redo what Ctrl+Z took back, until the spans change again" in sheet
+    page.keyboard.press("Escape")
+    page.keyboard.press("Enter")
+    stored = _stored(page, spans_server, "undo")
+    assert stored["value"]["entities"] == [
+        _span(text, "Ada Lovelace", "org"),
+        london,
+    ]
     assert page.errors == []
     page.close()

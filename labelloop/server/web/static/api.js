@@ -191,6 +191,53 @@ window.labelloop = (() => {
     return place && known(place) ? place : typed;
   }
 
+  /**
+   * What Ctrl+Z (Cmd+Z) and Ctrl+Shift+Z (Cmd+Shift+Z) or Ctrl+Y ask of an editing widget, as
+   * in Label Studio and CVAT: "undo", "redo", or null for any other key. The letter as typed,
+   * else the key's place (Ctrl+Я on a Russian layout is Ctrl+Z).
+   */
+  function undoKeyOf(e) {
+    if (!(e.ctrlKey || e.metaKey) || e.altKey) return null;
+    const typed = e.key.toLowerCase();
+    const place = (e.code || "").startsWith("Key") ? e.code.slice(3).toLowerCase() : "";
+    const k = /^[a-z]$/.test(typed) || !place ? typed : place;
+    if (k === "z") return e.shiftKey ? "redo" : "undo";
+    if (k === "y" && e.ctrlKey && !e.shiftKey) return "redo";
+    return null;
+  }
+
+  /**
+   * The edits of one item a widget can take back (undo) and put back (redo): `keep(present)`
+   * before each change, which starts a new line of edits, so what undo took back can no longer
+   * be redone; `undo(present)` and `redo(present)` give the state to show, or null when there
+   * is none. Each way keeps the last `limit` states, as copies made by `copy`.
+   */
+  function editHistory(copy, { limit = 100 } = {}) {
+    let past = [];
+    let future = [];
+    const push = (stack, state) => {
+      stack.push(copy(state));
+      if (stack.length > limit) stack.shift();
+    };
+    const travel = (from, to, present) => {
+      if (!from.length) return null;
+      push(to, present);
+      return from.pop();
+    };
+    return {
+      keep(present) {
+        push(past, present);
+        future = [];
+      },
+      undo: (present) => travel(past, future, present),
+      redo: (present) => travel(future, past, present),
+      clear() {
+        past = [];
+        future = [];
+      },
+    };
+  }
+
   // The labeling page's plug-in points (label.js documents them): data type -> renderer,
   // control type -> widget factory. Scripts loaded before label.js register into them.
   return {
@@ -208,6 +255,8 @@ window.labelloop = (() => {
     changedText,
     actionText,
     hotkeyOf,
+    undoKeyOf,
+    editHistory,
     renderers: {},
     widgets: {},
   };

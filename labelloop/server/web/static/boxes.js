@@ -109,14 +109,9 @@
     // Ctrl+Y put it back, as in Label Studio and CVAT. The pages leave keys with Ctrl to the
     // browser, so the widget listens itself; in a text field the browser's own undo stays.
     const keyed = current();
-    if (!(e.ctrlKey || e.metaKey) || e.altKey || !keyed) return;
-    // the letter as typed, else the key's place (Ctrl+Я on a Russian layout is Ctrl+Z)
-    const typed = e.key.toLowerCase();
-    const k = /^[a-z]$/.test(typed) || !e.code.startsWith("Key") ? typed : e.code.slice(3).toLowerCase();
-    const back = k === "z" && !e.shiftKey;
-    const forth = (k === "z" && e.shiftKey) || (k === "y" && e.ctrlKey && !e.shiftKey);
-    if (!back && !forth) return;
-    if (back ? keyed.undo() : keyed.redo()) e.preventDefault();
+    const step = ns.undoKeyOf(e);
+    if (!keyed || !step) return;
+    if (step === "undo" ? keyed.undo() : keyed.redo()) e.preventDefault();
   });
   document.addEventListener("keyup", (e) => {
     if (e.key === " ") holdSpace(false);
@@ -149,8 +144,8 @@
       drag: null,
       panning: false,
       anchor: null, // the image point the last zoom kept on screen, and where: see zoomTo
-      history: [], // the boxes before each change of this item, for Ctrl+Z
-      future: [], // the boxes each Ctrl+Z took back, for Ctrl+Shift+Z (Ctrl+Y)
+      // the boxes before each change of this item, for Ctrl+Z, and those it took back
+      history: ns.editHistory((boxes) => boxes.map((b) => ({ ...b })), { limit: UNDO_STEPS }),
     };
 
     // ------------------------------------------------------------ the control's own panel
@@ -477,15 +472,9 @@
       delete b.score;
     }
 
-    /** Push a copy of the boxes as they are now on `stack`, which keeps the last UNDO_STEPS. */
-    function keep(stack) {
-      stack.push(st.boxes.map((b) => ({ ...b })));
-      if (stack.length > UNDO_STEPS) stack.shift();
-    }
-
     const me = {
-      undo: () => travel(st.history, st.future),
-      redo: () => travel(st.future, st.history),
+      undo: () => travel("undo"),
+      redo: () => travel("redo"),
       live: () => st.shown && stage.isConnected,
       mark(on) {
         stage.classList.toggle("is-keyed", several && on);
@@ -505,16 +494,16 @@
      *  change starts a new line of edits, so what Ctrl+Z took back can no longer be redone. */
     function remember() {
       use();
-      keep(st.history);
-      st.future = [];
+      st.history.keep(st.boxes);
     }
 
-    /** Put the boxes back as the top of `from` has them, keeping the present on `to`: undo
-     *  goes from history to future, redo back; false when `from` is empty. */
-    function travel(from, to) {
-      if (st.disabled || !st.shown || st.drag || !from.length || !stage.isConnected) return false;
-      keep(to);
-      st.boxes = from.pop();
+    /** Put the boxes back as they were before the last change ("undo") or as the last undo
+     *  found them ("redo"); false when there is none. */
+    function travel(way) {
+      if (st.disabled || !st.shown || st.drag || !stage.isConnected) return false;
+      const boxes = st.history[way](st.boxes);
+      if (!boxes) return false;
+      st.boxes = boxes;
       if (st.selected >= st.boxes.length) st.selected = -1; // the selected box is gone
       render();
       return true;
@@ -869,8 +858,7 @@
         const fromValue = Array.isArray(value);
         const source = fromValue ? value : Array.isArray(suggested) ? suggested : [];
         st.boxes = [];
-        st.history = [];
-        st.future = [];
+        st.history.clear();
         for (const raw of source) {
           const b = boxOf(raw, labels);
           if (!b) continue;

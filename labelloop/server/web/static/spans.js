@@ -148,6 +148,8 @@
       this.text = "";
       this.tokens = [];
       this.spans = []; // {s, e, label, suggested} in UTF-16 units, sorted
+      // the spans before each change of this item, for Ctrl+Z, and those it took back
+      this.history = L.editHistory((spans) => spans.map((sp) => ({ ...sp })));
       this.cursor = -1; // token index of the keyboard cursor, -1: none
       this.anchor = -1; // token index where the selection started
       this.selected = null; // the selected span
@@ -273,6 +275,7 @@
       this.shown = true;
       const given = value !== undefined && value !== null;
       this.spans = this.fromValue(given ? value : suggested, !given);
+      this.history.clear();
       this.render();
       this.summary();
     }
@@ -326,6 +329,17 @@
       });
       rows.push({ keys: ["[", "]"], what: "Select the previous / next span" });
       rows.push({ keys: ["Delete"], what: "Remove the selected span" });
+      const several = ((this.ctx.schema || {}).controls || []).filter((c) => c.type === "spans");
+      rows.push({
+        keys: ["Ctrl+Z"],
+        what: "Undo the last change to the spans (marked, relabeled, removed)",
+        note: several.length > 1 ? "in the spans control used last" : "",
+      });
+      rows.push({
+        keys: ["Ctrl+Shift+Z"],
+        what: "Redo what Ctrl+Z took back, until the spans change again",
+        note: "or Ctrl+Y; Cmd+Shift+Z on a Mac",
+      });
       rows.push({ keys: ["Esc"], what: "Clear the selection" });
       rows.push({ keys: ["Enter"], what: "Submit, accepting the suggested (dashed) spans" });
       rows.push({
@@ -355,6 +369,8 @@
         this.go(motion, e.shiftKey);
         return true;
       }
+      const step = L.undoKeyOf(e);
+      if (step) return this.isActive() && this.travel(step);
       if (e.ctrlKey || e.metaKey || e.altKey) return false;
       if (!this.isActive()) {
         const label = this.labelOfKey(key);
@@ -471,6 +487,7 @@
           this.say(why, "warn");
           return;
         }
+        if (span.label !== label || span.suggested) this.remember();
         span.label = label;
         span.suggested = false;
         this.spans.sort(byPosition);
@@ -499,6 +516,7 @@
         this.say(why, "warn");
         return false;
       }
+      this.remember();
       this.spans = kept;
       this.spans.push(span);
       this.spans.sort(byPosition);
@@ -516,6 +534,7 @@
     }
 
     remove(span) {
+      this.remember();
       this.spans = this.spans.filter((x) => x !== span);
       if (this.selected === span) {
         // The cursor stays where the span was, so the keyboard carries on from there.
@@ -525,6 +544,28 @@
       }
       this.render();
       this.summary();
+    }
+
+    /** Keep the spans as they are now, before a change, so Ctrl+Z can bring them back. */
+    remember() {
+      active = this;
+      this.history.keep(this.spans);
+    }
+
+    /** Put the spans back as they were before the last change ("undo") or as the last undo
+     *  found them ("redo"); false when there is none. The span selected stays selected. */
+    travel(way) {
+      if (this.disabled || !this.shown || this.drag) return false;
+      const spans = this.history[way](this.spans);
+      if (!spans) return false;
+      const was = this.selected;
+      this.spans = spans;
+      this.selected = (was && spans.find((sp) => sp.s === was.s && sp.e === was.e)) || null;
+      this.fresh = false;
+      this.render();
+      this.summary();
+      this.say((way === "undo" ? "Undone. " : "Redone. ") + this.status.textContent);
+      return true;
     }
 
     clear() {
