@@ -129,6 +129,7 @@ def fields_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FieldsSe
         ("legacy", PAIR_SCHEMA),
         ("prefilled", {**PAIR_SCHEMA, "settings": {"preselect_suggestion": True}}),
         ("clicked", {**PAIR_SCHEMA, "name": "Clicked"}),
+        ("tabbed", {**PAIR_SCHEMA, "name": "Tabbed"}),
     ):
         run_cli(
             home,
@@ -222,6 +223,8 @@ def fields_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FieldsSe
         run_cli(home, "import", slug, _write(work / f"{slug}.jsonl", texts))
     clicked = "".join(json.dumps({"text": f"clicked {i}"}) + "\n" for i in range(8))
     run_cli(home, "import", "clicked", _write(work / "clicked.jsonl", clicked))
+    tabbed = "".join(json.dumps({"text": f"tabbed {i}"}) + "\n" for i in range(4))
+    run_cli(home, "import", "tabbed", _write(work / "tabbed.jsonl", tabbed))
     _share_keys_as_before(home / "labelloop.db", "legacy")
     run_cli(
         home,
@@ -391,6 +394,31 @@ def test_a_clicked_button_leaves_enter_to_submit_the_next_item(
     for button in ("#back-btn", "#help-btn"):
         page.click(button)
         assert page.evaluate("document.activeElement === document.body"), button
+    page.close()
+
+
+def test_skip_pressed_with_tab_and_enter_leaves_enter_to_submit_the_next_item(
+    fields_server: FieldsServer, browser: Any
+) -> None:
+    server = fields_server
+    page = _open(browser, server, "tabbed")
+    skipped = wait_task(page)
+    page.wait_for_load_state("networkidle")  # the next item is fetched ahead
+    page.evaluate("document.activeElement && document.activeElement.blur()")
+    for _ in range(20):  # Tab to the Skip button, as a keyboard user gets there
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.id") == "skip-btn":
+            break
+    assert page.evaluate("document.activeElement.id") == "skip-btn"
+    page.keyboard.press("Enter")
+    shown = wait_task(page, other_than=skipped)
+    item = page.text_content("#item-id")
+    assert page.evaluate("document.activeElement === document.body")
+    page.keyboard.press("2")
+    page.keyboard.press("Enter")  # submits this item rather than skipping it too
+    wait_task(page, other_than=shown)
+    answer = _latest(page, server, "tabbed")
+    assert ("#" + str(answer["item"]["id"]), answer["value"]) == (item, {"a": "q"})
     page.close()
 
 

@@ -463,8 +463,18 @@
     return out;
   }
 
+  /** A new item's keys act on the page: a page button that brought it (Skip or Back reached
+   *  with Tab and pressed with Enter) lets go of the focus, else the next Enter would press it
+   *  again, skipping this item too, instead of submitting it. */
+  function keysToPage() {
+    const focus = document.activeElement;
+    if (!focus || focus === document.body) return;
+    if (el.actions.contains(focus) || !focus.isConnected) focus.blur();
+  }
+
   function showTask(task, { values = null, ms = 0 } = {}) {
     clearItemMessages();
+    keysToPage();
     state.current = task;
     state.editing = null;
     state.values = values ? copyValues(values) : initialValues(task.suggestion);
@@ -505,6 +515,7 @@
 
   function showEdit(annotation) {
     clearItemMessages();
+    keysToPage();
     if (state.mode === "task" && state.current) {
       state.currentValues = collectValues();
       state.currentMs = clock.take();
@@ -532,6 +543,7 @@
 
   function showEmpty() {
     state.current = null;
+    keysToPage();
     setMode("empty");
     delete app.dataset.assignmentId;
     startEmptyPoll();
