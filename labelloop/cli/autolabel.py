@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from labelloop.cli.common import _open, _run, label_mix, out, with_model
+from labelloop.cli.common import _open, _run, fitted, label_mix, out, with_model
 
 
 def autolabel_apply(
@@ -122,7 +122,7 @@ def autolabel_runs(slug: str, as_json: Annotated[bool, typer.Option("--json")] =
             _checked(r["checks"]),
             label_mix(r["by_label"]),
         )
-    out.print(table)
+    out.print(fitted(table, drop=("By", "Spot checks", "Applied")))
 
 
 def _checked(checks: dict[str, Any]) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
@@ -12,7 +12,15 @@ from typing import Any, BinaryIO, TypeVar
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    ProgressColumn,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Column, Table
 from rich.text import Text
 
 from labelloop.config import Settings, get_settings
@@ -110,14 +118,18 @@ def with_model(slug: str, doing: str, work: Callable[[Database, Any, Any], T]) -
     return _run(go)
 
 
+def shown_progress(*columns: str | ProgressColumn) -> Progress:
+    """A progress display on stderr that goes when the work ends, shown only on a terminal.
+
+    Rich ends a display on a console that is not a terminal (a pipe, a log, a test runner)
+    with an empty line, which was all such a command's stderr held before its output.
+    """
+    return Progress(*columns, console=err, transient=True, disable=not err.is_interactive)
+
+
 def _progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        DownloadColumn(),
-        TimeRemainingColumn(),
-        console=err,
-        transient=True,
+    return shown_progress(
+        TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn()
     )
 
 
@@ -125,13 +137,11 @@ def _counting() -> Progress:
     """Progress of work whose size is not known up front: a spinner and a count."""
     from rich.progress import SpinnerColumn, TimeElapsedColumn
 
-    return Progress(
+    return shown_progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
         TextColumn("{task.completed:,.0f} rows"),
         TimeElapsedColumn(),
-        console=err,
-        transient=True,
     )
 
 
@@ -181,6 +191,60 @@ def _whole_file(output: Path) -> Iterator[BinaryIO]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+WORD_CUT = 16
+"""The columns beyond which a wrapping cell's word may break (a long file name): so one long
+word does not push the other columns off a narrow terminal."""
+
+
+def fitted(table: Table, *, drop: Sequence[str] = ()) -> Table:
+    """``table`` made to fit the terminal with every header whole.
+
+    Rich squeezes a table too wide for the terminal by cutting every column evenly, headers and
+    numbers too ("Impo…"). Here each column keeps at least its header and its longest word (up
+    to :data:`WORD_CUT`; a ``no_wrap`` column its whole cells), longer cells wrap, and the room
+    left goes to the columns that want more. While even that cannot fit, the columns named in
+    ``drop`` go, the least important first, and the caption names them.
+    """
+    from rich.measure import Measurement
+
+    def measured(column: Column) -> tuple[int, int]:
+        sizes = [Measurement.get(out, out.options, c) for c in (column.header, *column.cells)]
+        if column.no_wrap:
+            least = max(m.maximum for m in sizes)
+        else:
+            least = max([sizes[0].maximum, *(min(m.minimum, WORD_CUT) for m in sizes[1:])])
+        return least, max([least, *(m.maximum for m in sizes)])
+
+    for column in table.columns:
+        column.overflow = "fold"
+    dropped: list[str] = []
+    while True:
+        sizes = [measured(c) for c in table.columns]
+        whole = Measurement.get(out, out.options.update_width(10**6), table).maximum
+        room = out.width - (whole - sum(most for _, most in sizes))  # less borders and padding
+        if sum(least for least, _ in sizes) <= room or len(dropped) == len(drop):
+            break
+        header = drop[len(dropped)]
+        table.columns.pop(next(i for i, c in enumerate(table.columns) if c.header == header))
+        for index, column in enumerate(table.columns):
+            column._index = index  # rich pads the first and last columns by their place
+        dropped.append(header)
+    if sum(most for _, most in sizes) > room:
+        widths = [least for least, _ in sizes]
+        spare = room - sum(widths)
+        while spare > 0:  # a column at a time, to those that want more, as far as it goes
+            wanting = [i for i, (_, most) in enumerate(sizes) if widths[i] < most]
+            for i in wanting[:spare]:
+                widths[i] += 1
+            spare -= len(wanting[:spare])
+        for column, width in zip(table.columns, widths, strict=True):
+            column.width = width
+    if dropped:
+        table.caption = f"not shown at this width: {', '.join(dropped)} (--json has them)"
+        table.caption_justify = "left"
+    return table
 
 
 def annotator_cell(row: dict[str, Any]) -> str:

@@ -15,6 +15,7 @@ from labelloop.cli.common import (
     _open,
     _run,
     annotator_cell,
+    fitted,
     label_mix,
     out,
     with_model,
@@ -81,7 +82,7 @@ def _print(found: dict[str, Any]) -> None:
         values = t["reviews"]
         per_day = f"{sum(values[-rate['window_days'] :]) / rate['window_days']:.1f}"
         head.add_row("review verdicts", per_day, f"{sum(values):,}", sparkline(values))
-    out.print(head)
+    out.print(fitted(head))
     if rate["change"] is not None:
         word = "up" if rate["change"] >= 0 else "down"
         out.print(
@@ -129,7 +130,7 @@ def _print(found: dict[str, Any]) -> None:
             f"{s['cleared']:,}",
             clear if s["waiting"] else "—",
         )
-    out.print(stages)
+    out.print(fitted(stages))
     _say((found["bottleneck"] or {}).get("sentence"))
     for key, what in (("pool", "The pool"), ("budget", "The label budget")):
         f = found["forecast"].get(key)
@@ -151,7 +152,11 @@ def _print(found: dict[str, Any]) -> None:
             "agrees",
             "days",
         ):
-            people.add_column(col, justify="left" if col in ("annotator", "days") else "right")
+            people.add_column(
+                col,
+                justify="left" if col in ("annotator", "days") else "right",
+                no_wrap=col == "days",
+            )
         for a in found["annotators"]:
             people.add_row(
                 annotator_cell(a),
@@ -162,7 +167,7 @@ def _print(found: dict[str, Any]) -> None:
                 "—" if a["agrees_with_others"] is None else f"{a['agrees_with_others']:.0%}",
                 sparkline(a["per_day"]),
             )
-        out.print(people)
+        out.print(fitted(people, drop=("per hour", "last 7 days", "median s")))
     _print_alerts(found["alerts"])
 
 
@@ -293,7 +298,7 @@ def coverage(slug: str, as_json: Annotated[bool, typer.Option("--json")] = False
     table = Table(show_edge=False, pad_edge=False)
     for name, justify in (
         ("Sure at least", "right"),
-        ("Unlabeled items", "right"),
+        ("Unlabeled", "right"),
         ("Share", "right"),
         ("Right on eval", "right"),
         ("95% interval", "right"),
@@ -315,7 +320,7 @@ def coverage(slug: str, as_json: Annotated[bool, typer.Option("--json")] = False
             interval,
             mix,
         )
-    out.print(table)
+    out.print(fitted(table, drop=("95% interval", "Share")))
     if found["n_eval"] == 0:
         out.print(
             "No labeled eval items: how often the model is right cannot be measured; "

@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from labelloop.cli.common import _open, _run, counted, out
+from labelloop.cli.common import _open, _run, counted, fitted, out
 
 
 def imports_list(slug: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
@@ -25,10 +25,10 @@ def imports_list(slug: str, as_json: Annotated[bool, typer.Option("--json")] = F
         out.print("no imports yet", highlight=False)
         return
     table = Table(show_edge=False, pad_edge=False)
-    for name in ("Import", "File", "Format", "Split", "By", "At", "Items", "Labeled"):
-        table.add_column(name)
-    for name in ("Duplicates", "Touched", "Undo"):
-        table.add_column(name)
+    for name in ("#", "File", "Format", "Split", "By", "At", "Items", "Labeled", "Dupes"):
+        table.add_column(name, no_wrap=name == "At")
+    table.add_column("Touched")
+    table.add_column("Undo")
     for b in found:
         table.add_row(
             str(b["id"]),
@@ -43,7 +43,7 @@ def imports_list(slug: str, as_json: Annotated[bool, typer.Option("--json")] = F
             f"{b['touched']:,}",
             "yes" if b["undoable"] else f"no ({counted(b['held'], 'item')} held)",
         )
-    out.print(table)
+    out.print(fitted(table, drop=("Dupes", "Touched", "Format", "By", "Split", "Labeled")))
 
 
 def imports_undo(

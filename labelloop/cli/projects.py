@@ -19,6 +19,7 @@ from labelloop.cli.common import (
     _whole_file,
     counted,
     err,
+    fitted,
     out,
     with_model,
 )
@@ -517,7 +518,7 @@ def status(slug: str, as_json: Annotated[bool, typer.Option("--json")] = False) 
             f"{issues:,} {'label' if issues == 1 else 'labels'} the model contradicts, flagged "
             "for a second look (label issues in `labelloop quality`)",
         )
-    out.print(table)
+    out.print(table)  # no headers: rich wraps the long sentences itself
     if model and model["cohorts"]:
         _print_cohorts(model["cohorts"], version=model["version"])
 
@@ -541,7 +542,7 @@ def _print_cohorts(found: dict[str, Any], *, version: int) -> None:
                 f"{r['vs_overall']:+.3f}",
                 "[bold]below overall[/bold]" if r["below_overall"] else "",
             )
-        out.print(table)
+        out.print(fitted(table, drop=("macro-F1", "95% interval")))
     if found["note"]:
         lead = "" if rows else f"Eval by {found['field']}: "
         out.print(escape(lead + found["note"]), highlight=False)
@@ -627,4 +628,4 @@ def gain(slug: str, as_json: Annotated[bool, typer.Option("--json")] = False) ->
     table = Table("labels the strategy picked", METRIC_NAMES[found["metric"]], box=None)
     for k, value in found["curve"]:
         table.add_row(f"{k:,}", f"{value:.3f}")
-    out.print(table)
+    out.print(fitted(table))

@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from labelloop.cli.common import _open, _run, annotator_cell, counted, named_item, out
+from labelloop.cli.common import _open, _run, annotator_cell, counted, fitted, named_item, out
 from labelloop.store.words import SYNTAX
 
 
@@ -79,7 +79,7 @@ def _print_quality(info: dict[str, Any]) -> None:
     closed = sum(flags["model_closed_by_kind"].values())
     by_model = f", {closed} closed by the model" if closed else ""
     head.add_row("flags", f"{flags['open']} open of {flags['total']}{by_model}")
-    out.print(head)
+    out.print(fitted(head))
     raters = a["pairwise"]["raters"]
     if len(raters) >= 2:
         pairs = Table(title="Cohen's kappa per pair")
@@ -91,7 +91,7 @@ def _print_quality(info: dict[str, Any]) -> None:
                 "" if i == j else _fmt(a["pairwise"]["kappa"][i][j]) for j in range(len(raters))
             ]
             pairs.add_row(escape(r), *cells)
-        out.print(pairs)
+        out.print(fitted(pairs))
     people = Table(title="Annotators")
     for col in (
         "annotator",
@@ -115,7 +115,7 @@ def _print_quality(info: dict[str, Any]) -> None:
             _fmt(u["rejection_rate"], pct=True),
             ", ".join(f"{k} {n}" for k, n in u["flags"].items()) or "—",
         )
-    out.print(people)
+    out.print(fitted(people, drop=("median s", "reviewed", "gold")))
 
 
 def gold_set(slug: str, item: str, label: Annotated[str | None, typer.Argument()] = None) -> None:
@@ -298,7 +298,7 @@ def _print_own_answers(page: dict[str, Any]) -> None:
             (r["answered_at"] or "")[:16].replace("T", " "),
             _excerpt(r),
         )
-    out.print(table)
+    out.print(fitted(table))
     _print_counted(page, "answer")
 
 
@@ -329,7 +329,7 @@ def _print_items(page: dict[str, Any]) -> None:
             escape(", ".join(_words(kind) for kind in r["flags"])),
             _excerpt(r),
         )
-    out.print(table)
+    out.print(fitted(table))
     _print_counted(page, "item")
 
 
@@ -487,7 +487,7 @@ def search(
     if found.get("note"):
         out.print(escape(found["note"]))
     elif found["items"]:
-        out.print(table)
+        out.print(fitted(table))
     _print_counted(found, "item")
 
 

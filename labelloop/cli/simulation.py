@@ -15,7 +15,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from labelloop.cli.common import _open, _run, err, out
+from labelloop.cli.common import _open, _run, err, out, shown_progress
 from labelloop.cli.outputs import OutputFolder
 from labelloop.errors import LabelloopError
 
@@ -251,14 +251,12 @@ SIM_OUTPUTS = ("results.json", "curves.html", "curves.png")
 def _bar() -> Progress:
     from rich.progress import MofNCompleteColumn, SpinnerColumn
 
-    return Progress(
+    return shown_progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeRemainingColumn(),
-        console=err,
-        transient=True,
     )
 
 
