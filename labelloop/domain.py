@@ -159,6 +159,10 @@ class ExportRecord:
     ``suggestion_source`` each of those controls to ``model`` or ``import``; both None when
     nothing but the model's ``suggestion`` label (or nothing) was offered. They come after the
     decision columns, for the same reason.
+
+    ``changed_at`` is when the annotator last changed the answer after giving it (None: never);
+    ``annotated_at`` stays when it was given, and ``guideline_version`` is the version of the
+    answer as it stands (a change takes the version current then). It comes last.
     """
 
     item_id: int
@@ -185,6 +189,7 @@ class ExportRecord:
     annotated_value: Mapping[str, Any] | None = None
     suggestion_value: Mapping[str, Any] | None = None
     suggestion_source: Mapping[str, str] | None = None
+    changed_at: datetime | None = None
     payload: Mapping[str, Any] = field(default_factory=dict)
     split: str = "pool"
 

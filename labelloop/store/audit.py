@@ -135,22 +135,22 @@ def recent_events(
     return [dict(r) for r in conn.execute(q).mappings()]
 
 
-def change_times(conn: Connection, project_id: int, item_ids: Iterable[int]) -> dict[int, Any]:
-    """When each changed annotation of ``item_ids`` was last changed by its annotator, by
-    annotation id: the time of its newest ``annotation.edit`` event (an annotation never
-    changed is not there). Not its ``updated_at``, which a review's status change moves too."""
-    subjects = sorted({f"item:{i}" for i in item_ids})
-    if not subjects:
-        return {}
-    q = (
-        select(audit_event.c.at, audit_event.c.payload)
-        .where(
-            audit_event.c.project_id == project_id,
-            audit_event.c.action == "annotation.edit",
-            audit_event.c.subject.in_(subjects),
-        )
-        .order_by(audit_event.c.id)
+def change_times(
+    conn: Connection, project_id: int, item_ids: Iterable[int] | None
+) -> dict[int, Any]:
+    """When each changed annotation of ``item_ids`` (None: of the whole project) was last
+    changed by its annotator, by annotation id: the time of its newest ``annotation.edit``
+    event (an annotation never changed is not there). Not its ``updated_at``, which a review's
+    status change moves too."""
+    q = select(audit_event.c.at, audit_event.c.payload).where(
+        audit_event.c.project_id == project_id, audit_event.c.action == "annotation.edit"
     )
+    if item_ids is not None:
+        subjects = sorted({f"item:{i}" for i in item_ids})
+        if not subjects:
+            return {}
+        q = q.where(audit_event.c.subject.in_(subjects))
+    q = q.order_by(audit_event.c.id)
     return {int(payload["annotation_id"]): at for at, payload in conn.execute(q)}
 
 

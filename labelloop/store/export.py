@@ -54,6 +54,7 @@ def labeled_rows(
             item_label.c.decided_at,
             decider.c.username.label("decided_by_name"),
             user.c.username,
+            annotation.c.id.label("annotation_id"),
             annotation.c.value.label("annotation_value"),
             annotation.c.created_at.label("annotated_at"),
             annotation.c.active_ms,

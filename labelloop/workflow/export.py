@@ -34,11 +34,13 @@ def records(
     ``suggestion_confidence``, the ``model_version`` the run was applied at and a ``reason``
     naming the run and its confidence; ``auto=False`` leaves auto labels out. An annotated
     label carries what its annotation was offered: ``suggestion_value`` (control -> value, spans
-    with their text) and ``suggestion_source`` (control -> ``model`` or ``import``)."""
+    with their text) and ``suggestion_source`` (control -> ``model`` or ``import``), and
+    ``changed_at`` when its annotator last changed it."""
     target = ctx.schema.target.name
     key = CONTENT_KEYS.get(ctx.schema.data_type, "text")
     spans = [c.name for c in ctx.schema.controls if c.type == "spans"]
     with db.read() as conn:
+        changed = audit.change_times(conn, ctx.id, None)  # one read: few answers are changed
         for row in store_export.labeled_rows(conn, ctx.id, auto=auto, split=split):
             value = row["value"]
             payload = row["payload"]
@@ -80,6 +82,7 @@ def records(
                 annotated_value=annotated,
                 suggestion_value=suggested,
                 suggestion_source=suggestion_sources(row) or None,
+                changed_at=changed.get(row["annotation_id"]),
                 payload=payload,
                 split=split,
             )

@@ -324,3 +324,24 @@ def test_a_label_the_expert_tier_decided_otherwise_keeps_the_answer_and_why_it_w
     )
     assert row["strategy"] and row["reason"]
     assert datetime.fromisoformat(row["annotated_at"]) < datetime.fromisoformat(row["decided_at"])
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_an_answer_changed_after_it_was_given_exports_when(lab: Any, ready: Any, fmt: str) -> None:
+    """``annotated_at`` stays when the answer was given; ``changed_at``, the last column, says
+    when its annotator changed it (from the audit's edit event), and is empty for the others."""
+    ann = lab.member("sent", "ann", "annotator")
+    first, second = lab.label_next(ann, n=2)
+    earlier = tasks.previous(lab.db, ann, before=tasks.previous(lab.db, ann)["annotation_id"])
+    new = next(c for c in ("negative", "neutral", "positive") if c != earlier["value"]["sentiment"])
+    tasks.edit(lab.db, ann, earlier["annotation_id"], {"sentiment": new}, active_ms=100)
+    with lab.db.read() as conn:
+        edited_at = chain_rows(conn, ready.id)[-1]["at"]
+    rows = {str(r["item_id"]): r for r in _export(lab, ready, fmt)}
+    assert EXPORT_COLUMNS[-1] == "changed_at"
+    changed, unchanged = rows[str(first["item"]["id"])], rows[str(second["item"]["id"])]
+    assert changed["label"] == new
+    at = datetime.fromisoformat(changed["changed_at"])
+    assert at.replace(tzinfo=None) == edited_at.replace(tzinfo=None)
+    assert datetime.fromisoformat(changed["annotated_at"]) < at
+    assert unchanged["changed_at"] in (None, "")
