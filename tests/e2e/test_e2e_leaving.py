@@ -45,12 +45,11 @@ def slow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, 
         yield url, gate, home
 
 
-def _project(home: Path, tmp_path: Path, slug: str) -> None:
-    schema = {
-        "name": slug.title(),
-        "data": {"type": "text", "field": "text"},
-        "controls": [{"name": "sentiment", "type": "choice", "labels": list(LABELS)}],
-    }
+def _project(home: Path, tmp_path: Path, slug: str, *, note: bool = False) -> None:
+    controls: list[dict[str, Any]] = [{"name": "sentiment", "type": "choice", "labels": LABELS}]
+    if note:
+        controls.append({"name": "note", "type": "text", "max_chars": 12000})
+    schema = {"name": slug.title(), "data": {"type": "text", "field": "text"}, "controls": controls}
     (tmp_path / "schema.json").write_text(json.dumps(schema))
     run_cli(home, "projects", "create", slug, "--schema", str(tmp_path / "schema.json"))
     rows = [{"id": f"r{i}", "text": f"{slug} pool text number {i}"} for i in range(8)]
@@ -145,3 +144,44 @@ def test_e2e_the_pages_links_wait_for_answers_on_their_way(
     assert dialogs == []  # nothing was left unsent, so the browser did not ask
     assert _answers_of(home, answered) == 2
     page.context.close()
+
+
+def test_e2e_answers_beyond_the_keepalive_budget_go_on_the_next_visit(
+    slow: tuple[str, Path, Path], browser: Any, tmp_path: Path
+) -> None:
+    """The browser carries at most 64 KB of requests past a closing page: long answers beyond
+    that are kept in the browser and sent when the labeling page is next opened."""
+    url, gate, home = slow
+    _project(home, tmp_path, "long", note=True)
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    login(page, url, "/p/long/label")
+    shown = wait_task(page)
+    gate.write_text("hold", encoding="utf-8")
+    answered: list[int] = []
+    for i in range(3):  # 22 KB each (é is two bytes): two fit in the budget, one does not
+        page.keyboard.press("1")
+        page.fill(".text-field", "é" * 11000)
+        page.click("#submit-btn")
+        answered.append(int(shown))
+        if i < 2:
+            shown = wait_task(page, other_than=shown)
+    page.locator("#sending-text", has_text="sending 3 answers…").wait_for()
+    page.on("dialog", lambda d: d.accept())
+    with page.expect_event("close", timeout=15000):
+        page.close(run_before_unload=True)
+    time.sleep(0.5)
+    gate.write_text("", encoding="utf-8")
+    deadline = time.monotonic() + 15
+    while _answers_of(home, answered) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(0.5)
+    assert _answers_of(home, answered) == 2
+
+    again = context.new_page()
+    again.goto(url + "/p/long/label")
+    told = again.locator("#messages", has_text="Sent 1 answer left unsent")
+    told.wait_for()
+    assert _answers_of(home, answered) == 3
+    wait_task(again)  # and labeling goes on
+    context.close()
