@@ -185,3 +185,20 @@ def test_e2e_answers_beyond_the_keepalive_budget_go_on_the_next_visit(
     assert _answers_of(home, answered) == 3
     wait_task(again)  # and labeling goes on
     context.close()
+
+
+def test_e2e_log_out_waits_for_answers_on_their_way(
+    slow: tuple[str, Path, Path], browser: Any, tmp_path: Path
+) -> None:
+    """Log out on the labeling page signed out at once, answers still on their way with it."""
+    url, gate, home = slow
+    page, answered = _answer_while_slow(browser, slow, tmp_path, "signout", 2)
+    here = page.url
+    page.click(".logout-form button")
+    page.locator("#sending-text", has_text="you leave once they are stored").wait_for()
+    page.wait_for_timeout(300)
+    assert page.url == here
+    gate.write_text("", encoding="utf-8")
+    page.wait_for_url("**/login*")
+    assert _answers_of(home, answered) == 2
+    page.context.close()
