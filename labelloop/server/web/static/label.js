@@ -86,6 +86,7 @@
     evalAccuracy: $("eval-accuracy"),
     stopHint: $("stop-hint"),
     training: $("training-text"),
+    sending: $("sending-text"),
     guideline: $("guideline"),
     guidelineBody: $("guideline-text"),
     guidelineVersion: $("guideline-version-label"),
@@ -209,7 +210,8 @@
     // the change goes back there, to the items page with that query.
     returnTo: null,
     values: {}, // control name -> label (choice) or [labels] (multi_choice)
-    inflight: new Set(), // assignment ids being submitted or skipped
+    // assignment id -> {path, body} of each submit or skip on its way to the server
+    inflight: new Map(),
     pending: Promise.resolve(), // settles when every submit so far has settled
     busy: false,
     emptyTimer: null,
@@ -896,7 +898,7 @@
     const held = [];
     if (state.current) held.push(state.current.assignment_id);
     if (state.next) held.push(state.next.assignment_id);
-    for (const id of state.inflight) held.push(id);
+    for (const id of state.inflight.keys()) held.push(id);
     return held.slice(0, MAX_HELD);
   }
 
@@ -1016,7 +1018,8 @@
   // Send a submit or skip in the background; the next item is already on screen.
   function send(task, path, body, { value = null, ms = 0 } = {}) {
     const id = task.assignment_id;
-    state.inflight.add(id);
+    state.inflight.set(id, { path, body });
+    renderSending();
     const done = api("POST", path, body)
       .then((answer) => {
         if (answer) noticeGuideline(answer.guideline_version);
@@ -1029,7 +1032,11 @@
         }
         report(err);
         if (err instanceof ApiError && err.status === 401) return;
-        // The item was not stored: bring it back so the work is not lost.
+        // The item was not stored: bring it back so the work is not lost, and stay for it.
+        if (leaving.to) {
+          leaving.to = null;
+          showMessage("An answer could not be sent and is back on screen; you stayed on this page.");
+        }
         if (state.mode === "task" && state.current) {
           if (!state.next) state.next = state.current;
           showTask(task, { values: value, ms });
@@ -1037,9 +1044,139 @@
           showTask(task, { values: value, ms });
         }
       })
-      .finally(() => state.inflight.delete(id));
+      .finally(() => {
+        state.inflight.delete(id);
+        renderSending();
+      });
     state.pending = Promise.all([state.pending, done]).then(() => undefined);
     return done;
+  }
+
+  // ---------------------------------------------------------------- leaving the page
+
+  // Answers go in the background, so some can still be on their way when the annotator leaves.
+  // While any is, the status line counts them, the browser asks before the page is left, the
+  // page's own links and Log out wait for them, and a page left anyway sends them once more as
+  // keepalive requests, which outlive the page (the server refuses a second answer for a task).
+  const KEEPALIVE_BYTES = 60000; // browsers carry at most 64 KiB of keepalive bodies at once
+  const UNSENT_KEY = "labelloop.unsent." + project.slug;
+  const leaving = { to: null }; // where a link or Log out goes once the answers are stored
+
+  function renderSending() {
+    const n = state.inflight.size;
+    el.sending.hidden = n === 0;
+    el.sending.textContent = n
+      ? `sending ${L.plural(n, "answer")}…` + (leaving.to ? " you leave once they are stored" : "")
+      : "";
+    if (!n && leaving.to) {
+      const go = leaving.to;
+      leaving.to = null;
+      go();
+    }
+  }
+
+  window.addEventListener("beforeunload", (e) => {
+    if (!state.inflight.size) return;
+    e.preventDefault();
+    e.returnValue = ""; // the browser's own prompt; it shows no page text
+  });
+
+  /** Leave by `go` once every answer is stored; a second click while waiting leaves at once
+   * (the browser still asks, and the answers still go as keepalive requests). */
+  function leaveAfterSending(e, go) {
+    if (!state.inflight.size) return;
+    e.preventDefault();
+    if (leaving.to) {
+      leaving.to = null;
+      go();
+      return;
+    }
+    leaving.to = go;
+    renderSending();
+  }
+
+  document.addEventListener("click", (e) => {
+    const link = e.target instanceof Element && e.target.closest("a[href]");
+    if (!link || e.defaultPrevented || e.button !== 0) return;
+    if (e.ctrlKey || e.metaKey || e.shiftKey || e.altKey || link.target) return; // a new tab
+    if (link.getAttribute("href").startsWith("#")) return;
+    leaveAfterSending(e, () => location.assign(link.href));
+  });
+  for (const form of document.querySelectorAll("form.logout-form")) {
+    form.addEventListener("submit", (e) => leaveAfterSending(e, () => form.submit()));
+  }
+
+  /** Send what is still on its way as keepalive requests, oldest first, while they fit the
+   * browser's budget; what does not fit waits in this browser for the page's next visit. */
+  function sendOnLeaving() {
+    let room = KEEPALIVE_BYTES;
+    const kept = [];
+    for (const sent of state.inflight.values()) {
+      const body = sent.body === undefined ? undefined : JSON.stringify(sent.body);
+      const size = body === undefined ? 0 : new TextEncoder().encode(body).length;
+      if (size <= room) {
+        room -= size;
+        try {
+          fetch(base + sent.path, {
+            method: "POST",
+            keepalive: true,
+            credentials: "same-origin",
+            headers: {
+              Accept: "application/json",
+              "Content-Type": "application/json",
+              "X-CSRF-Token": L.csrf,
+            },
+            body,
+          }).catch(() => undefined);
+          continue;
+        } catch (_) {
+          // refused at once (over the browser's budget after all): kept below
+        }
+      }
+      kept.push(sent);
+    }
+    if (!kept.length) return;
+    try {
+      const earlier = JSON.parse(localStorage.getItem(UNSENT_KEY) || "[]");
+      localStorage.setItem(UNSENT_KEY, JSON.stringify([...earlier, ...kept]));
+    } catch (_) {
+      // storage full or off: the browser's prompt was the last word
+    }
+  }
+  window.addEventListener("pagehide", () => {
+    if (state.inflight.size) sendOnLeaving();
+  });
+
+  /** Send the answers an earlier visit could not (too large to go as the page closed); one the
+   * server already has is refused as a duplicate, which counts as sent. */
+  async function sendKept() {
+    let kept;
+    try {
+      kept = JSON.parse(localStorage.getItem(UNSENT_KEY) || "[]");
+      localStorage.removeItem(UNSENT_KEY);
+    } catch (_) {
+      return;
+    }
+    if (!Array.isArray(kept)) return;
+    let stored = 0;
+    for (const sent of kept) {
+      // only this page's own two calls, whatever else the storage was made to hold
+      if (!sent || !/^\/tasks\/\d+\/(submit|skip)$/.test(String(sent.path))) continue;
+      try {
+        await api("POST", sent.path, sent.body);
+        stored += 1;
+      } catch (err) {
+        if (err instanceof ApiError && err.status === 409 && /already submitted/.test(err.detail)) {
+          stored += 1;
+        } else {
+          report(err);
+        }
+      }
+    }
+    if (stored) {
+      showMessage(`Sent ${L.plural(stored, "answer")} left unsent when you last left this page.`, "info");
+      scheduleStatus();
+    }
   }
 
   // A submit's or an edit's body: the label is made under the guideline version the panel shows.
@@ -1416,8 +1553,10 @@
   }, STATUS_POLL_MS);
   setInterval(keepLease, LEASE_CHECK_MS);
   const asked = new URLSearchParams(location.search);
-  if (asked.get("annotation")) openAnswer(asked.get("annotation"), asked.get("from") || "");
-  else advance();
+  sendKept().finally(() => {
+    if (asked.get("annotation")) openAnswer(asked.get("annotation"), asked.get("from") || "");
+    else advance();
+  });
 
   /** Show one of the user's answers to change (My answers' E), no item leased meanwhile; one
    * that cannot be shown is said, and labeling goes on. */

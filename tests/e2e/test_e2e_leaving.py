@@ -1,0 +1,204 @@
+"""Leaving the labeling page while answers are still on their way (they go in the background):
+the page says so, asks, waits on its own links, and a page closed anyway still delivers them.
+The server is on a slow network (tests/e2e/slow_serve.py): answers wait before it reads them,
+and one the browser cancels meanwhile never arrives."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import (
+    LABELS,
+    PASSWORD,
+    USERNAME,
+    login,
+    run_cli,
+    serving,
+    wait_task,
+    write_jsonl,
+)
+
+pytestmark = pytest.mark.browser
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def slow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, Path]]:
+    """A server whose answers wait while the gate file says ``hold``: its URL, the gate and its
+    home."""
+    home = tmp_path_factory.mktemp("labelloop-home")
+    work = tmp_path_factory.mktemp("labelloop-data")
+    run_cli(home, "init")
+    run_cli(home, "users", "add", USERNAME, "--admin", "--password-stdin", stdin=PASSWORD + "\n")
+    gate = work / "gate"
+    gate.write_text("", encoding="utf-8")
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    env = {"SUBMIT_GATE": str(gate), "PYTHONPATH": path}
+    with serving(home, "serve", env=env, module="tests.e2e.slow_serve") as url:
+        yield url, gate, home
+
+
+def _project(home: Path, tmp_path: Path, slug: str, *, note: bool = False) -> None:
+    controls: list[dict[str, Any]] = [{"name": "sentiment", "type": "choice", "labels": LABELS}]
+    if note:
+        controls.append({"name": "note", "type": "text", "max_chars": 12000})
+    schema = {"name": slug.title(), "data": {"type": "text", "field": "text"}, "controls": controls}
+    (tmp_path / "schema.json").write_text(json.dumps(schema))
+    run_cli(home, "projects", "create", slug, "--schema", str(tmp_path / "schema.json"))
+    rows = [{"id": f"r{i}", "text": f"{slug} pool text number {i}"} for i in range(8)]
+    run_cli(
+        home, "import", slug, str(write_jsonl(tmp_path / "pool.jsonl", rows)), "--id-field", "id"
+    )
+
+
+def _answers_of(home: Path, assignment_ids: list[int]) -> int:
+    """How many annotations the server holds for these leases."""
+    from sqlalchemy import func, select
+
+    from labelloop.store.db import Database
+    from labelloop.store.tables import annotation
+
+    db = Database(f"sqlite:///{home / 'labelloop.db'}")
+    try:
+        with db.write() as conn:
+            mine = annotation.c.assignment_id.in_(assignment_ids)
+            return int(conn.execute(select(func.count()).where(mine)).scalar_one())
+    finally:
+        db.dispose()
+
+
+def _answer_while_slow(
+    browser: Any, slow: tuple[str, Path, Path], tmp_path: Path, slug: str, n: int
+) -> tuple[Any, list[int]]:
+    """A labeling page with ``n`` answers given on it still on their way; the page and the
+    answered assignment ids."""
+    url, gate, home = slow
+    _project(home, tmp_path, slug)
+    page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    login(page, url, f"/p/{slug}/label")
+    shown = wait_task(page)
+    gate.write_text("hold", encoding="utf-8")
+    answered: list[int] = []
+    for i in range(n):
+        page.keyboard.press("1")
+        page.keyboard.press("Enter")
+        answered.append(int(shown))
+        if i < n - 1:
+            shown = wait_task(page, other_than=shown)
+    sending = page.locator("#sending-text")
+    sending.filter(has_text=f"sending {n} answers…").wait_for()
+    assert sending.get_attribute("role") == "status"  # read out as it changes
+    return page, answered
+
+
+def test_e2e_closing_the_page_with_answers_on_their_way_asks_and_still_delivers_them(
+    slow: tuple[str, Path, Path], browser: Any, tmp_path: Path
+) -> None:
+    """Answers go in the background; a page closed while some were still on their way (a slow
+    network) lost them without a word."""
+    _, gate, home = slow
+    page, answered = _answer_while_slow(browser, slow, tmp_path, "closing", 3)
+    assert _answers_of(home, answered) == 0  # still on their way
+    dialogs: list[str] = []
+
+    def answer(dialog: Any) -> None:
+        dialogs.append(dialog.type)
+        dialog.accept()
+
+    page.on("dialog", answer)
+    with page.expect_event("close", timeout=15000):
+        page.close(run_before_unload=True)
+    assert dialogs == ["beforeunload"]
+    time.sleep(0.5)  # the closed page's first tries are cancelled and lost
+    gate.write_text("", encoding="utf-8")  # the network is fast again
+    deadline = time.monotonic() + 15
+    while _answers_of(home, answered) < 3 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _answers_of(home, answered) == 3  # each once: a second try is refused
+    page.context.close()
+
+
+def test_e2e_the_pages_links_wait_for_answers_on_their_way(
+    slow: tuple[str, Path, Path], browser: Any, tmp_path: Path
+) -> None:
+    """My answers and the other links of the labeling page left at once, answers still on
+    their way with it."""
+    _, gate, home = slow
+    page, answered = _answer_while_slow(browser, slow, tmp_path, "waiting", 2)
+    here = page.url
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.type), d.dismiss()))
+    page.click("#my-answers-link")
+    page.locator("#sending-text", has_text="you leave once they are stored").wait_for()
+    page.wait_for_timeout(300)
+    assert page.url == here
+    gate.write_text("", encoding="utf-8")
+    page.wait_for_url("**/items*")
+    assert dialogs == []  # nothing was left unsent, so the browser did not ask
+    assert _answers_of(home, answered) == 2
+    page.context.close()
+
+
+def test_e2e_answers_beyond_the_keepalive_budget_go_on_the_next_visit(
+    slow: tuple[str, Path, Path], browser: Any, tmp_path: Path
+) -> None:
+    """The browser carries at most 64 KB of requests past a closing page: long answers beyond
+    that are kept in the browser and sent when the labeling page is next opened."""
+    url, gate, home = slow
+    _project(home, tmp_path, "long", note=True)
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    login(page, url, "/p/long/label")
+    shown = wait_task(page)
+    gate.write_text("hold", encoding="utf-8")
+    answered: list[int] = []
+    for i in range(3):  # 22 KB each (é is two bytes): two fit in the budget, one does not
+        page.keyboard.press("1")
+        page.fill(".text-field", "é" * 11000)
+        page.click("#submit-btn")
+        answered.append(int(shown))
+        if i < 2:
+            shown = wait_task(page, other_than=shown)
+    page.locator("#sending-text", has_text="sending 3 answers…").wait_for()
+    page.on("dialog", lambda d: d.accept())
+    with page.expect_event("close", timeout=15000):
+        page.close(run_before_unload=True)
+    time.sleep(0.5)
+    gate.write_text("", encoding="utf-8")
+    deadline = time.monotonic() + 15
+    while _answers_of(home, answered) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(0.5)
+    assert _answers_of(home, answered) == 2
+
+    again = context.new_page()
+    again.goto(url + "/p/long/label")
+    told = again.locator("#messages", has_text="Sent 1 answer left unsent")
+    told.wait_for()
+    assert _answers_of(home, answered) == 3
+    wait_task(again)  # and labeling goes on
+    context.close()
+
+
+def test_e2e_log_out_waits_for_answers_on_their_way(
+    slow: tuple[str, Path, Path], browser: Any, tmp_path: Path
+) -> None:
+    """Log out on the labeling page signed out at once, answers still on their way with it."""
+    url, gate, home = slow
+    page, answered = _answer_while_slow(browser, slow, tmp_path, "signout", 2)
+    here = page.url
+    page.click(".logout-form button")
+    page.locator("#sending-text", has_text="you leave once they are stored").wait_for()
+    page.wait_for_timeout(300)
+    assert page.url == here
+    gate.write_text("", encoding="utf-8")
+    page.wait_for_url("**/login*")
+    assert _answers_of(home, answered) == 2
+    page.context.close()
