@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -194,6 +195,12 @@ def labels_of(conn: Connection, project_id: int) -> list[str]:
     """The resolved target labels :func:`labeled_items` holds, without reading any content."""
     q = _labeled(select(item_label.c.label), project_id)
     return [str(label) for label in conn.execute(q).scalars()]
+
+
+def count_labeled(conn: Connection, project_id: int, *, labels: Sequence[str]) -> int:
+    """How many items :func:`labeled_items` holds with one of ``labels``, before reading any."""
+    q = _labeled(select(func.count()), project_id).where(item_label.c.label.in_(list(labels)))
+    return int(conn.execute(q).scalar_one())
 
 
 def _labeled(q: Any, project_id: int) -> Any:

@@ -62,6 +62,12 @@ def _labeled(db: Database, ctx: ProjectContext) -> list[dict[str, Any]]:
     return [r for r in rows if r["label"] in classes]
 
 
+def _count_labeled(db: Database, ctx: ProjectContext) -> int:
+    """How many items :func:`_labeled` reads: the total its progress is shown against."""
+    with db.read() as conn:
+        return store_sims.count_labeled(conn, ctx.id, labels=ctx.schema.target.labels)
+
+
 def _labels(db: Database, ctx: ProjectContext) -> list[str]:
     """The resolved target labels :func:`_labeled` reads, without the items' content."""
     classes = set(ctx.schema.target.labels)
@@ -396,7 +402,6 @@ def run(
         ctx = system_context_by_id(db, project_id)
         if ctx is None:
             return
-        report("reading the labels", 0, 0, force=True)
         result, chart_html = _replay(db, cache, ctx, options, report, in_processes=in_processes)
     except Stopped as exc:
         if exc.args[0]:
@@ -433,13 +438,17 @@ def _replay(
     from labelloop.learn.model import model_label
 
     _check_project(ctx)
+    # Every phase is shown against its total from the start: "x / N", not "0 / ?".
+    report("reading the labels", 0, _count_labeled(db, ctx), force=True)
     rows = _labeled(db, ctx)
     y, classes = simoptions.oracle(
         [r["label"] for r in rows], source=_oracle_source(ctx), unit="item"
     )
     wanted = str(options.get("featurizer") or ctx.settings.featurizer)
-    report(f"featurizing {len(rows):,} labeled items", 0, 0, force=True)
+    featurizing = f"featurizing {len(rows):,} labeled items"
+    report(featurizing, 0, len(rows), force=True)
     X, used = cache.stored_or_refitted(ctx.id, wanted, rows, data_type=ctx.schema.data_type)
+    report(featurizing, len(rows), len(rows))
     model = make_model(str(options.get("model") or ctx.settings.model))
     names = list(options["strategies"])
     seeds = int(options["seeds"])

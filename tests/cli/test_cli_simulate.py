@@ -707,6 +707,31 @@ def test_project_progress_feeds_the_bar(
     assert any(total for p, total in phases if p.startswith("replaying"))
 
 
+def test_project_bar_counts_the_labels_and_the_featurizing_from_the_start(
+    cli: Any, tmp_path: Path, topics: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from labelloop.workflow import simulations
+
+    seen: list[tuple[str, int, int]] = []
+    run = simulations.run
+
+    def recording(*args: Any, progress: Any, **kwargs: Any) -> None:
+        def hook(phase: str, done: int, total: int) -> None:
+            seen.append((phase, done, total))
+            progress(phase, done, total)
+
+        run(*args, progress=hook, **kwargs)
+
+    monkeypatch.setattr(simulations, "run", recording)
+    cli("simulate", "--project", "topics", *FAST, "--out", str(tmp_path / "o"))
+    phases = list(dict.fromkeys(phase for phase, _, _ in seen))
+    assert phases[:2] == ["reading the labels", "featurizing 200 labeled items"]
+    # The bar shows "x/200" rather than "0/?" while the labels are read and featurized.
+    assert [(d, t) for p, d, t in seen if p == "reading the labels"][0] == (0, 200)
+    assert [(d, t) for p, d, t in seen if p.startswith("featurizing")] == [(0, 200), (200, 200)]
+    assert all(total > 0 for _, _, total in seen), seen
+
+
 def test_exactly_one_of_file_and_project(cli: Any, tmp_path: Path, topics: Any) -> None:
     data = write_jsonl(tmp_path / "t.jsonl", two_topics(100))
     o = str(tmp_path / "o")

@@ -154,3 +154,63 @@ def test_e2e_manager_simulates_strategies_on_the_projects_labels(
     assert status == 403
     other.close()
     context.close()
+
+
+def test_e2e_progress_shows_done_of_total_and_leaves_an_unknown_total_open(
+    labeled: Any, browser: Any
+) -> None:
+    """The bar of a running simulation, phase by phase, from the views the API gives (the
+    newest simulation of the test above, answered as if still running)."""
+    server = labeled
+    context = browser.new_context()
+    page = context.new_page()
+    phases = [  # (phase, done, total): a phase not counted yet, then counted ones
+        ("reading the labels", 0, 0),
+        ("featurizing 150 labeled items", 0, 150),
+        ("replaying 3 strategies × 2 seeds", 1_234, 4_936),
+    ]
+    shown: list[int] = []
+
+    def running(route: Any) -> None:
+        real = route.fetch().json()
+        one = real[0] if isinstance(real, list) else real
+        if len(shown) < len(phases):
+            phase, done, total = phases[len(shown)]
+            shown.append(1)
+            percent = round(100.0 * done / total, 1) if total else 0.0
+            one = {
+                **one,
+                "state": "running",
+                "phase": phase,
+                "done": done,
+                "total": total,
+                "percent": percent,
+                "summary": None,
+                "chart_url": None,
+            }
+        route.fulfill(json=[one] if isinstance(real, list) else one)
+
+    page.route(re.compile(r"/api/projects/[^/]+/simulations(/\d+)?$"), running)
+    login(page, server.url, f"/p/{server.hostile}")
+
+    def text() -> str:
+        return page.inner_text("#simulate-progress-text")
+
+    page.wait_for_function(
+        "() => document.getElementById('simulate-status').textContent.includes('reading')"
+    )
+    assert page.is_visible("#simulate-progress") and text() == ""
+    assert page.get_attribute("#simulate-progress", "aria-valuenow") is None  # indeterminate
+    page.wait_for_function(
+        "() => document.getElementById('simulate-progress-text').textContent.includes('/ 150')"
+    )
+    assert text() == "0% · 0 / 150"
+    assert page.get_attribute("#simulate-progress", "aria-valuenow") == "0"
+    page.wait_for_function(
+        "() => document.getElementById('simulate-progress-text').textContent.includes('4,936')"
+    )
+    assert text() == "25% · 1,234 / 4,936"
+    assert page.get_attribute("#simulate-progress", "aria-valuenow") == "25"
+    # The real view again (the newest simulation has ended): the bar goes.
+    page.wait_for_function("() => document.getElementById('simulate-progress-box').hidden")
+    context.close()

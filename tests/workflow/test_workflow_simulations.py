@@ -265,6 +265,29 @@ def test_a_cancel_during_the_replay_stops_it_at_its_next_progress_write(
     assert view["summary"] is None
 
 
+def test_the_page_reads_the_labels_and_featurizing_phases_with_their_totals(
+    lab: Any, manager: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(simulations, "PROGRESS_EVERY_S", 0.0)
+    asked = simulations.request(lab.db, manager, **FAST)
+    _claim(lab, asked["id"])
+    n = len(simulations._labeled(lab.db, manager))
+    shown: list[tuple[str, int, int, float]] = []
+
+    def hook(phase: str, done: int, total: int) -> None:
+        # What the page polls: the row as the previous report wrote it.
+        view = simulations.get(lab.db, manager, asked["id"])
+        shown.append((view["phase"], view["done"], view["total"], view["percent"]))
+
+    simulations.run(
+        lab.db, FeatureCache(), asked["id"], manager.id, asked["options"], progress=hook
+    )
+    assert ("reading the labels", 0, n, 0.0) in shown, shown
+    assert (f"featurizing {n:,} labeled items", 0, n, 0.0) in shown, shown
+    assert all(total for phase, _, total, _ in shown if phase.startswith("featurizing")), shown
+    assert simulations.get(lab.db, manager, asked["id"])["state"] == "done"
+
+
 def test_a_cancel_from_another_thread_ends_the_replay_without_figures(
     lab: Any, manager: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

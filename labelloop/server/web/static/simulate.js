@@ -46,12 +46,24 @@
     return iso ? iso.slice(0, 16).replace("T", " ") : "";
   }
 
+  // A phase with a total shows "done / total" and its share; one whose total is not known yet
+  // (queued, or a phase that has not counted its work) leaves the bar indeterminate rather than
+  // claim 0%.
   function showProgress(sim) {
     el.box.hidden = !active(sim);
-    const pct = sim.state === "running" ? sim.percent : 0;
+    if (sim.state !== "running" || !sim.total) {
+      el.bar.removeAttribute("aria-valuenow");
+      el.bar.removeAttribute("aria-valuetext");
+      el.fill.style.width = "0%";
+      el.percent.textContent = "";
+      return;
+    }
+    const pct = sim.percent;
+    const text = `${pct.toFixed(0)}% · ${sim.done.toLocaleString("en")} / ${sim.total.toLocaleString("en")}`;
     el.bar.setAttribute("aria-valuenow", String(pct));
+    el.bar.setAttribute("aria-valuetext", text);
     el.fill.style.width = `${pct}%`;
-    el.percent.textContent = `${pct.toFixed(0)}%`;
+    el.percent.textContent = text;
   }
 
   function cell(tag, text, scope) {
