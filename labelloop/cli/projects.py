@@ -625,7 +625,7 @@ def gain(slug: str, as_json: Annotated[bool, typer.Option("--json")] = False) ->
     out.print(escape(found["sentence"]), highlight=False)
     from labelloop.learn.gain import METRIC_NAMES
 
-    table = Table("labels the strategy picked", METRIC_NAMES[found["metric"]], box=None)
+    table = Table("labels the strategy picked", f"eval {METRIC_NAMES[found['metric']]}", box=None)
     for k, value in found["curve"]:
         table.add_row(f"{k:,}", f"{value:.3f}")
     out.print(fitted(table))

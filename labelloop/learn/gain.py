@@ -37,7 +37,7 @@ MIN_BOOT = 30
 """Draws the interval takes at least, however many labels that fits."""
 IMBALANCE = 3
 """Largest eval class over smallest at which the gain is measured by macro-F1."""
-METRIC_NAMES = {"accuracy": "eval accuracy", "macro_f1": "eval macro-F1"}
+METRIC_NAMES = {"accuracy": "accuracy", "macro_f1": "macro-F1"}
 
 
 @dataclass(frozen=True)

@@ -149,7 +149,7 @@ def _sentence(found: Any) -> str:
 
     n = found.n_control
     measure = METRIC_NAMES[found.metric]
-    head = f"{_labels(n)} picked at random reach {found.control:.1%} {measure}"
+    head = f"{_labels(n)} picked at random reach {found.control:.1%} eval {measure}"
     if found.metric != "accuracy":
         head += " (the eval classes are imbalanced)"
     if found.same is None:
@@ -175,6 +175,6 @@ def _sentence(found: Any) -> str:
         else f"{1 / ratio:.1f}× more"
     )
     return (
-        f"{head}; {same}, and it reached the random labels' {measure.split()[-1]} with "
+        f"{head}; {same}, and it reached the random labels' {measure} with "
         f"{_labels(found.labels_to_match)}: {how}."
     )

@@ -157,7 +157,7 @@ class AnswerImport:
     def write(self, item_ids: Sequence[int], answers: Sequence[list[_Ready]]) -> None:
         """Store new items' answers as their annotators' and resolve their labels."""
         given = [(i, ready) for i, ready in zip(item_ids, answers, strict=True) if ready]
-        self._write_all(given, known={i: _NEW for i, _ in given})
+        self._write(given, known={i: _NEW for i, _ in given})
 
     def join(self) -> None:
         """Give the answers of repeated tasks (:meth:`repeat`) to their content's item.
@@ -213,7 +213,7 @@ class AnswerImport:
                 self.earlier.add(item_id)
                 known[item_id] = {"gold": None, "resolution": item["resolution"]}
         self._reopen([i for i, _ in given if i not in self.earlier], replaced)
-        self._write_all(given, known=known, since=since)
+        self._write(given, known=known, since=since)
 
     def _reopen(self, item_ids: Sequence[int], replaced: Sequence[int]) -> None:
         """Take back what resolving did to this import's items that more answers now join
@@ -226,7 +226,7 @@ class AnswerImport:
         store_review.delete_flags(self.conn, item_ids, kinds=("disagreement",))
         store_review.resubmit(self.conn, item_ids)
 
-    def _write_all(
+    def _write(
         self,
         given: Sequence[tuple[int, list[_Ready]]],
         *,
@@ -236,16 +236,8 @@ class AnswerImport:
         """Write answers to their items and resolve the items, with a few statements for all
         of them (under Dawid–Skene from one estimate of the annotators' reliabilities that
         the answers of every item written so far, these with them, give)."""
-        if given:
-            self._write(given, known=known, since=since or {})
-
-    def _write(
-        self,
-        given: Sequence[tuple[int, list[_Ready]]],
-        *,
-        known: Mapping[int, Mapping[str, Any]],
-        since: Mapping[int, datetime],
-    ) -> None:
+        if not given:
+            return
         ctx = self.ctx
         leases = [
             {
@@ -283,7 +275,7 @@ class AnswerImport:
             ],
         )
         self._flag(given, lease_ids)
-        last = dict(since)  # each answered item -> when its last answer came
+        last = dict(since or {})  # each answered item -> when its last answer came
         fresh: set[int] = set()  # the leases just written
         for item_id, ready in given:
             for r in ready:
