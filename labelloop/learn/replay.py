@@ -22,11 +22,11 @@ from typing import Any, TypeAlias
 import numpy as np
 from numpy.typing import NDArray
 from scipy.sparse import csr_matrix
-from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import train_test_split
 from threadpoolctl import threadpool_limits
 
 from labelloop.domain import MISSING, Pool, RoundSummary
+from labelloop.learn.gain import score
 from labelloop.learn.model import fit_model, predict_proba_chunked
 from labelloop.learn.round import choose_stop_set
 from labelloop.learn.stopping import StoppingCriterion
@@ -201,11 +201,7 @@ def _metrics(
     estimator: Any, X: Features, y: NDArray[np.int64], n_classes: int
 ) -> tuple[float, float]:
     predicted = predict_proba_chunked(estimator, X, n_classes=n_classes).argmax(axis=1)
-    present = np.unique(y)
-    return (
-        float(accuracy_score(y, predicted)),
-        float(f1_score(y, predicted, labels=present, average="macro", zero_division=0)),
-    )
+    return score(y, predicted, "accuracy"), score(y, predicted, "macro_f1")
 
 
 def _replay(
