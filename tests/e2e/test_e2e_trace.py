@@ -31,6 +31,7 @@ class Traced:
     waiting_id: int  # ann's answer under v1, waiting for review under v2
     decided_id: int  # ann's answer escalated, decided otherwise by the expert tier with a note
     changed_id: int  # ann's answer under v1, changed by her under v2, then accepted by rita
+    pending_id: int  # ann's answer under v1, changed by her under v2, waiting for review
 
 
 def _answer(lab: Lab, who: Any, label: str) -> dict[str, Any]:
@@ -65,8 +66,10 @@ def traced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Traced]:
         review.review_annotation(db, rita, decided["annotation_id"], verdict="escalate")
         review.adjudicate(db, ctx, decided["item_id"], {"sentiment": "negative"}, comment=NOTE)
         changed = _answer(lab, ann, "neutral")
+        pending = _answer(lab, ann, "neutral")
         guidelines.edit(db, ctx, "Label the opinion.\n\nSarcasm is negative.\n", "sarcasm")
         tasks.edit(db, ann, changed["annotation_id"], {"sentiment": "negative"})
+        tasks.edit(db, ann, pending["annotation_id"], {"sentiment": "positive"})
         review.review_annotation(db, rita, changed["annotation_id"], verdict="accept")
         review.review_annotation(db, rita, ours["annotation_id"], verdict="accept")
         review.review_annotation(
@@ -81,7 +84,13 @@ def traced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Traced]:
         db.dispose()
     with serving(home, "serve") as url:
         yield Traced(
-            url, home, ours["item_id"], waiting["item_id"], decided["item_id"], changed["item_id"]
+            url,
+            home,
+            ours["item_id"],
+            waiting["item_id"],
+            decided["item_id"],
+            changed["item_id"],
+            pending["item_id"],
         )
 
 
@@ -161,6 +170,34 @@ def test_a_reviewer_is_told_an_answer_predates_the_guideline_and_why_it_was_pick
     trace = " ".join(page.inner_text("#item-trace").split())
     assert "guideline v1 (v2 now)" in trace
     assert why in trace  # the same sentence as the trace's
+    assert not errors
+    context.close()
+
+
+def test_the_review_page_says_when_an_answer_was_changed_and_under_which_guideline(
+    traced: Traced, browser: Any
+) -> None:
+    """ann changed her answer under v2 before anyone reviewed it: the reviewer is shown the
+    changed value and told when it changed and under which guideline, as the Items page says."""
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    login(page, traced.url, f"/p/{SLUG}/review", username=REVIEWER)
+    page.wait_for_selector("#review-app[data-state='review']")
+    seen = set()
+    while "changed at" not in (was := page.inner_text("#review-meta")):
+        assert was not in seen and len(seen) < 5, seen  # the changed answer is in the queue
+        seen.add(was)
+        page.keyboard.press("n")  # pass over this one
+        page.wait_for_function(
+            "(was) => document.getElementById('review-meta').innerText !== was", arg=was
+        )
+    at = r"\d{4}-\d\d-\d\d \d\d:\d\d UTC"
+    meta = page.inner_text("#review-meta")
+    assert re.search(rf"changed at {at} \(guideline v2\)", meta), meta
+    assert "v2 now" not in meta, meta  # the change was made under the guideline in force
+    assert page.inner_text("#review-label") == "positive"  # the value as changed
     assert not errors
     context.close()
 
