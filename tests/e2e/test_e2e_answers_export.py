@@ -1,0 +1,73 @@
+"""A manager ticks "Each annotator's answer" in the project page's export: the JSONL and CSV
+downloads give a row per answer, and the formats that hold one label per item step aside."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import SCHEMA
+from tests.e2e.conftest import PASSWORD, USERNAME, login, run_cli, serving
+from tests.workflow.test_workflow_label_studio_answers import overlap_export
+
+pytestmark = pytest.mark.browser
+
+SLUG = "moved"
+
+
+def test_the_export_gives_a_row_per_answer_when_asked(tmp_path: Path, browser: Any) -> None:
+    home, work = tmp_path / "home", tmp_path / "work"
+    work.mkdir()
+    run_cli(home, "init")
+    run_cli(home, "users", "add", USERNAME, "--admin", "--password-stdin", stdin=PASSWORD + "\n")
+    (work / "schema.json").write_text(json.dumps(SCHEMA))
+    run_cli(home, "projects", "create", SLUG, "--schema", str(work / "schema.json"))
+    for name in ("ana", "ben", "cy@example.com"):
+        run_cli(home, "users", "add", name)
+        run_cli(home, "projects", "member", SLUG, name, "annotator")
+    exported = work / "project-3.json"
+    exported.write_text(json.dumps(overlap_export()))
+    run_cli(home, "import", SLUG, str(exported), "--format", "label_studio", "--annotations")
+
+    with serving(home, "serve", env={"LABELLOOP_LEARNER": "off"}) as url:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        login(page, url, f"/p/{SLUG}")
+        jsonl, csv_link = page.locator("#export-jsonl"), page.locator("#export-csv")
+        studio = page.locator("#export-label-studio")
+        assert jsonl.get_attribute("href").endswith("/export?format=jsonl")
+        assert studio.is_visible()
+
+        page.check("#export-answers")
+        assert jsonl.get_attribute("href").endswith("/export?format=jsonl&annotations=true")
+        assert csv_link.get_attribute("href").endswith("/export?format=csv&annotations=true")
+        assert studio.is_hidden(), "a Label Studio file holds one label per item"
+        fetch = (
+            "(u) => fetch(u).then(async r => [r.headers.get('content-disposition'), "
+            "await r.text()])"
+        )
+        disposition, body = page.evaluate(fetch, jsonl.get_attribute("href"))
+        assert f'filename="{SLUG}.answers.jsonl"' in disposition
+        rows = [json.loads(line) for line in body.splitlines()]
+        assert len(rows) == 8, "8 answers came in; the skip is none"
+        assert {r["annotator"] for r in rows} == {"ana", "ben", "cy@example.com"}
+        assert all(r["strategy"] == "import" for r in rows)
+        _, body = page.evaluate(fetch, csv_link.get_attribute("href"))
+        table = list(csv.DictReader(io.StringIO(body)))
+        assert [(r["answer_id"], r["annotator"]) for r in table] == [
+            (str(r["answer_id"]), r["annotator"]) for r in rows
+        ]
+
+        page.uncheck("#export-answers")
+        assert jsonl.get_attribute("href").endswith("/export?format=jsonl")
+        assert studio.is_visible()
+        _, body = page.evaluate(fetch, jsonl.get_attribute("href"))
+        assert len(body.splitlines()) == 3, "a row per labeled item again"
+        assert errors == []
+        page.close()
