@@ -11,27 +11,14 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import SCHEMA
-from tests.e2e.conftest import PASSWORD, USERNAME, login, run_cli, serving
-from tests.workflow.test_workflow_label_studio_answers import overlap_export
+from tests.e2e.conftest import login, run_cli, serving
+from tests.e2e.test_e2e_label_studio_answers import SLUG, moving_project
 
 pytestmark = pytest.mark.browser
 
-SLUG = "moved"
-
 
 def test_the_export_gives_a_row_per_answer_when_asked(tmp_path: Path, browser: Any) -> None:
-    home, work = tmp_path / "home", tmp_path / "work"
-    work.mkdir()
-    run_cli(home, "init")
-    run_cli(home, "users", "add", USERNAME, "--admin", "--password-stdin", stdin=PASSWORD + "\n")
-    (work / "schema.json").write_text(json.dumps(SCHEMA))
-    run_cli(home, "projects", "create", SLUG, "--schema", str(work / "schema.json"))
-    for name in ("ana", "ben", "cy@example.com"):
-        run_cli(home, "users", "add", name)
-        run_cli(home, "projects", "member", SLUG, name, "annotator")
-    exported = work / "project-3.json"
-    exported.write_text(json.dumps(overlap_export()))
+    home, exported = moving_project(tmp_path)
     run_cli(home, "import", SLUG, str(exported), "--format", "label_studio", "--annotations")
 
     with serving(home, "serve", env={"LABELLOOP_LEARNER": "off"}) as url:
