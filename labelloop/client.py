@@ -438,7 +438,8 @@ class Project:
         ``coco``, ``yolo`` (a zip), ``conll``, ``label_studio``, ``doccano`` or ``prodigy``), as
         it downloads; the file appears whole or not at all. ``auto=False`` leaves the model's
         auto labels out; ``split="eval"`` writes the labeled eval items instead of the pool's;
-        ``annotations=True`` writes a row per answer instead (``jsonl`` or ``csv``)."""
+        ``annotations=True`` writes every answer instead (a row each in ``jsonl`` or ``csv``, a
+        task per answered item in ``label_studio``)."""
         params = {"format": format, "auto": str(auto).lower(), "split": split}
         if annotations:
             params["annotations"] = "true"

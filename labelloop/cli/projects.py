@@ -387,9 +387,9 @@ def export(
     annotations: Annotated[
         bool,
         typer.Option(
-            help="jsonl or csv: a row per answer instead of per labeled item: every "
-            "annotator's answer with its review, whether it was a gold check, and the item's "
-            "label beside it."
+            help="Every annotator's answer instead of one row per labeled item: jsonl or csv, "
+            "a row per answer with its review, whether it was a gold check and the item's "
+            "label beside it; label_studio, a task per answered item with every answer."
         ),
     ] = False,
 ) -> None:

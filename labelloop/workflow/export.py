@@ -176,7 +176,7 @@ def _with_span_text(value: Mapping[str, Any], controls: list[str], text: str) ->
     return out
 
 
-R = TypeVar("R", ExportRecord, AnswerRecord)
+R = TypeVar("R")  # the records counted: ExportRecord or AnswerRecord
 
 PROGRESS_EVERY = 5000  # rows between progress reports
 
@@ -198,8 +198,9 @@ def export(
     format that holds a dataset's splits (YOLO) takes the labeled eval items into a pool
     export too, as its validation images, which import back as eval items.
 
-    ``annotations=True`` writes every answer instead, a row each (:func:`answer_records`), in
-    the formats that write rows (:class:`AnswersExporter`: JSONL and CSV).
+    ``annotations=True`` writes every answer instead (:func:`answer_records`), in the formats
+    that hold them (:class:`AnswersExporter`: a row each in JSONL and CSV, a task per answered
+    item with every answer in Label Studio's).
 
     ``progress`` is called with the rows read so far, every ``PROGRESS_EVERY`` rows and at the end.
     """
@@ -211,8 +212,8 @@ def export(
         if not isinstance(exporter, AnswersExporter):
             rows_of = sorted(f for f, c in EXPORTERS.items() if hasattr(c, "write_answers"))
             raise LabelloopError(
-                f"every annotator's answers (annotations) export as {' or '.join(rows_of)}, a "
-                f"row each; {fmt} holds one label per item"
+                f"every annotator's answers (annotations) export as {', '.join(rows_of[:-1])} "
+                f"or {rows_of[-1]}; {fmt} holds one label per item"
             )
         answers = _Counter(answer_records(db, ctx, auto=auto, split=split), progress)
         exporter.write_answers(answers, sink)

@@ -52,7 +52,10 @@ def test_only_managers_of_the_project_download_answers(api: Any) -> None:
 
 
 def test_a_format_of_one_label_per_item_is_refused_with_a_json_error(api: Any) -> None:
-    params = {"annotations": "true", "format": "label_studio"}
+    params = {"annotations": "true", "format": "doccano"}
     got = api.get("/api/projects/sent/export", "manager", params=params)
     assert got.status_code == 400
-    assert "export as csv or jsonl, a row each" in got.json()["detail"]
+    assert (
+        "export as csv, jsonl or label_studio; doccano holds one label per item"
+        in (got.json()["detail"])
+    )

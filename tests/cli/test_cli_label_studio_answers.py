@@ -122,8 +122,8 @@ def test_export_annotations_gives_each_answer_back_and_refuses_to_import_it(
     table = tmp_path / "answers.csv"
     cli("export", "reviews", "--annotations", "--format", "csv", "-o", str(table))
     assert len(table.read_text().splitlines()) == 1 + 8
-    refused = cli("export", "reviews", "--annotations", "--format", "label_studio", code=1)
-    assert "export as csv or jsonl, a row each; label_studio holds one label per item" in (
+    refused = cli("export", "reviews", "--annotations", "--format", "prodigy", code=1)
+    assert "export as csv, jsonl or label_studio; prodigy holds one label per item" in (
         " ".join(refused.stderr.split())
     )
     cli("projects", "create", "copy", "--schema", str(tmp_path / "schema.json"))

@@ -1,5 +1,5 @@
 """A manager ticks "Each annotator's answer" in the project page's export: the JSONL and CSV
-downloads give a row per answer, and the formats that hold one label per item step aside."""
+downloads give a row per answer, the Label Studio one a task with every answer."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def test_the_export_gives_a_row_per_answer_when_asked(tmp_path: Path, browser: A
         page.check("#export-answers")
         assert jsonl.get_attribute("href").endswith("/export?format=jsonl&annotations=true")
         assert csv_link.get_attribute("href").endswith("/export?format=csv&annotations=true")
-        assert studio.is_hidden(), "a Label Studio file holds one label per item"
+        assert studio.get_attribute("href").endswith("format=label_studio&annotations=true")
         fetch = (
             "(u) => fetch(u).then(async r => [r.headers.get('content-disposition'), "
             "await r.text()])"
@@ -50,6 +50,11 @@ def test_the_export_gives_a_row_per_answer_when_asked(tmp_path: Path, browser: A
         assert [(r["answer_id"], r["annotator"]) for r in table] == [
             (str(r["answer_id"]), r["annotator"]) for r in rows
         ]
+
+        _, body = page.evaluate(fetch, studio.get_attribute("href"))
+        tasks = json.loads(body)
+        assert [len(t["annotations"]) for t in tasks] == [3, 3, 2]
+        assert [a["id"] for t in tasks for a in t["annotations"]] == [r["answer_id"] for r in rows]
 
         page.uncheck("#export-answers")
         assert jsonl.get_attribute("href").endswith("/export?format=jsonl")

@@ -213,8 +213,8 @@ def test_only_managers_export_answers_and_only_as_rows(lab: Any) -> None:
     rita = lab.ctx("sent", lab.users["rita"])
     with pytest.raises(PermissionDenied):
         export.export(lab.db, rita, io.BytesIO(), fmt="jsonl", annotations=True)
-    with pytest.raises(LabelloopError, match="export as csv or jsonl, a row each; label_studio"):
-        export.export(lab.db, ctx, io.BytesIO(), fmt="label_studio", annotations=True)
+    with pytest.raises(LabelloopError, match="as csv, jsonl or label_studio; prodigy holds one"):
+        export.export(lab.db, ctx, io.BytesIO(), fmt="prodigy", annotations=True)
 
 
 def test_the_answers_of_eval_items_export_with_split_eval(lab: Any) -> None:
@@ -245,3 +245,39 @@ def test_an_answers_export_is_refused_as_an_import_naming_what_to_import(
     from labelloop.workflow import status
 
     assert status.status(lab.db, other)["counts"]["pool"] == 0
+
+
+def test_a_label_studio_answers_export_moves_each_answer_as_its_annotators(lab: Any) -> None:
+    ctx, ids = answered(lab)
+    sink = io.BytesIO()
+    n = export.export(lab.db, ctx, sink, fmt="label_studio", annotations=True)
+    studio = json.loads(sink.getvalue())
+    assert n == 9
+    by_task = {
+        t["id"]: [(a["created_username"], a["result"][0]["value"]) for a in t["annotations"]]
+        for t in studio
+    }
+    assert by_task["b"] == [
+        ("ann", {"choices": ["neutral"]}),
+        ("bob", {"choices": ["neutral"]}),
+        ("cat", {"choices": ["negative"]}),  # cat's own answer; rita's fix is the reviewer's
+    ]
+    changed = studio[0]["annotations"][0]
+    assert (changed["id"], changed["lead_time"]) == (ids["a", "ann"], 1.3)
+    assert changed["updated_at"] > changed["created_at"]
+    assert "updated_at" not in studio[0]["annotations"][1]
+
+    lab.project("moved", overlap=3)
+    moved = lab.ctx("moved", lab.admin)
+    for name in ("ann", "bob", "cat"):
+        lab.member("moved", name, "annotator")
+    report = imports.import_items(
+        lab.db, moved, io.BytesIO(sink.getvalue()), fmt="label_studio", filename="ls.json",
+        answers=True,
+    )  # fmt: skip
+    assert report.notes[0].startswith("9 answers and 0 skips came in as their annotators'")
+    rows = _jsonl(lab, moved)
+    assert [(r["external_id"], r["annotator"], r["answer"]) for r in rows] == [
+        (e[0], e[1], e[2]) for e in EXPECTED
+    ]
+    assert [r["label"] for r in rows[:6]] == ["positive"] * 3 + ["neutral"] * 3

@@ -287,8 +287,8 @@ def export(
 ) -> StreamingResponse:
     """Download every labeled item with its provenance; ``auto=false`` leaves the model's
     labels (auto-label runs) out; ``split=eval`` gives the labeled eval items instead;
-    ``annotations=true`` gives a row per answer instead (jsonl or csv): every annotator's
-    answer with its review, gold check and the item's label."""
+    ``annotations=true`` gives every answer instead: a row each (jsonl, csv) with its review,
+    gold check and the item's label, or a task per answered item (label_studio)."""
     ctx = projects.access(db, slug, user, Permission.EXPORT)
     media = {
         "csv": "text/csv",

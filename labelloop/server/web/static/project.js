@@ -283,11 +283,11 @@
   // ---------------------------------------------------------------- export
 
   // The downloads leave the model's labels out while that box is ticked; with "Each
-  // annotator's answer" ticked, JSONL and CSV give a row per answer and the formats that hold
-  // one label per item are hidden.
+  // annotator's answer" ticked, JSONL and CSV give a row per answer, Label Studio a task with
+  // every answer, and the formats that hold one label per item are hidden.
   const noAuto = $("export-no-auto");
   const answers = $("export-answers");
-  const ROWS = new Set(["export-jsonl", "export-csv"]);
+  const ROWS = new Set(["export-jsonl", "export-csv", "export-label-studio"]);
   function exportLinks() {
     document.querySelectorAll(".export-card a[id^='export-']:not(#export-model)").forEach((a) => {
       const url = new URL(a.href, window.location.href);
