@@ -59,3 +59,14 @@ def test_a_format_of_one_label_per_item_is_refused_with_a_json_error(api: Any) -
         "export as csv, jsonl or label_studio; doccano holds one label per item"
         in (got.json()["detail"])
     )
+
+
+def test_the_client_downloads_every_answer(api: Any, tmp_path: Any) -> None:
+    from tests.api.test_client import client_for
+
+    given = sorted(_answer(api, "annotator", 2))
+    project = client_for(api, "manager").project("sent")
+    out = project.export(tmp_path / "answers.csv", format="csv", annotations=True)
+    table = list(csv.DictReader(io.StringIO(out.read_text())))
+    assert sorted((r["external_id"], r["answer"]) for r in table) == given
+    assert {r["annotator"] for r in table} == {"annotator"}

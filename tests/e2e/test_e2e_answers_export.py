@@ -16,10 +16,21 @@ from tests.e2e.test_e2e_label_studio_answers import SLUG, moving_project
 
 pytestmark = pytest.mark.browser
 
+BOXES = {
+    "name": "Street",
+    "data": {"type": "image", "field": "image"},
+    "controls": [{"name": "objects", "type": "boxes", "labels": ["car", "person"]}],
+}
 
-def test_the_export_gives_a_row_per_answer_when_asked(tmp_path: Path, browser: Any) -> None:
+
+def test_the_export_gives_a_row_per_answer_when_asked(
+    tmp_path: Path, browser: Any, screenshots: Path
+) -> None:
     home, exported = moving_project(tmp_path)
     run_cli(home, "import", SLUG, str(exported), "--format", "label_studio", "--annotations")
+    boxes = exported.with_name("boxes.json")
+    boxes.write_text(json.dumps(BOXES))
+    run_cli(home, "projects", "create", "street", "--schema", str(boxes))
 
     with serving(home, "serve", env={"LABELLOOP_LEARNER": "off"}) as url:
         page = browser.new_page(viewport={"width": 1280, "height": 900})
@@ -61,5 +72,19 @@ def test_the_export_gives_a_row_per_answer_when_asked(tmp_path: Path, browser: A
         assert studio.is_visible()
         _, body = page.evaluate(fetch, jsonl.get_attribute("href"))
         assert len(body.splitlines()) == 3, "a row per labeled item again"
+
+        # A boxes project's COCO and YOLO files hold one label per image: they step aside.
+        page.goto(f"{url}/p/street")
+        coco, yolo = page.locator("#export-coco"), page.locator("#export-yolo")
+        assert coco.is_visible() and yolo.is_visible()
+        page.check("#export-answers")
+        assert coco.is_hidden() and yolo.is_hidden()
+        page.locator(".export-card").screenshot(path=str(screenshots / "export-answers.png"))
+        shown = page.eval_on_selector_all(
+            ".export-card a:not([hidden]):not(#export-model)", "as => as.map(a => a.id)"
+        )
+        assert shown == ["export-jsonl", "export-label-studio"]
+        page.uncheck("#export-answers")
+        assert coco.is_visible() and coco.get_attribute("href").endswith("?format=coco")
         assert errors == []
         page.close()
