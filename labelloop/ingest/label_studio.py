@@ -589,6 +589,9 @@ class LabelStudioExporter:
     whose labeling config names its controls and its object tag as the schema does."""
 
     format: ClassVar[str] = "label_studio"
+    live_answers: ClassVar[bool] = True
+    """Its answers export holds no rejected answer: the file has no place for one sent back, and
+    an import would count it as a live answer."""
 
     def __init__(self, *, schema: ProjectSchema | None = None) -> None:
         if schema is not None and schema.data_type == "table":
@@ -608,10 +611,8 @@ class LabelStudioExporter:
         """Write a task per answered item (``records`` come item by item) holding each of its
         answers as its annotator's annotation: the answer as they gave it (or last changed it),
         ``created_at``, ``updated_at`` when they changed it, ``lead_time``, and the answer's
-        ``id``. A rejected answer is left out: it was sent back, and an import would count it.
-        """
-        kept = (r for r in records if r.status != "rejected")
-        groups = groupby(kept, key=attrgetter("item_id"))
+        ``id``. The caller leaves rejected answers out (:attr:`live_answers`)."""
+        groups = groupby(records, key=attrgetter("item_id"))
         _write_tasks((self._answers_task(list(answers)) for _, answers in groups), sink)
 
     def _answers_task(self, answers: list[AnswerRecord]) -> dict[str, Any]:

@@ -215,7 +215,10 @@ def export(
                 f"every annotator's answers (annotations) export as {', '.join(rows_of[:-1])} "
                 f"or {rows_of[-1]}; {fmt} holds one label per item"
             )
-        answers = _Counter(answer_records(db, ctx, auto=auto, split=split), progress)
+        given = answer_records(db, ctx, auto=auto, split=split)
+        if getattr(exporter, "live_answers", False):  # a rejected answer would import as live
+            given = (a for a in given if a.status != "rejected")
+        answers = _Counter(given, progress)
         exporter.write_answers(answers, sink)
         n = answers.n
     else:

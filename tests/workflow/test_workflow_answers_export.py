@@ -281,3 +281,37 @@ def test_a_label_studio_answers_export_moves_each_answer_as_its_annotators(lab: 
         (e[0], e[1], e[2]) for e in EXPECTED
     ]
     assert [r["label"] for r in rows[:6]] == ["positive"] * 3 + ["neutral"] * 3
+
+
+def test_a_rejected_answer_is_a_row_but_no_label_studio_annotation(lab: Any) -> None:
+    ctx = lab.project(review_policy="all")
+    lab.import_rows(ctx, ITEMS)
+    lab.train(ctx)
+    ann = lab.member("sent", "ann", "annotator")
+    given = []
+    for _ in ITEMS:
+        task = tasks.next_task(lab.db, ann)
+        value = {"sentiment": "positive"}
+        given.append(tasks.submit(lab.db, ann, task["assignment_id"], value, active_ms=50))
+    rita = lab.member("sent", "rita", "reviewer")
+    sent_back = given[0]["annotation_id"]
+    wf_review.review_annotation(
+        lab.db, rita, sent_back, verdict="reject", comment="facts are neutral"
+    )
+    rows = _jsonl(lab, ctx)
+    back = next(r for r in rows if r["answer_id"] == sent_back)
+    assert (back["verdict"], back["review_comment"], back["reviewed_by"]) == (
+        "reject",
+        "facts are neutral",
+        "rita",
+    )
+    assert {r["answer_id"]: r["status"] for r in rows} == {
+        sent_back: "rejected",
+        given[1]["annotation_id"]: "in_review",
+    }
+    sink = io.BytesIO()
+    n = export.export(lab.db, ctx, sink, fmt="label_studio", annotations=True)
+    studio = json.loads(sink.getvalue())
+    assert n == 1 and [a["id"] for t in studio for a in t["annotations"]] == [
+        given[1]["annotation_id"]
+    ]
