@@ -315,3 +315,30 @@ def test_a_rejected_answer_is_a_row_but_no_label_studio_annotation(lab: Any) -> 
     assert n == 1 and [a["id"] for t in studio for a in t["annotations"]] == [
         given[1]["annotation_id"]
     ]
+
+
+def test_spans_answers_carry_the_text_they_cover(lab: Any) -> None:
+    from labelloop.workflow import projects
+
+    ner = {
+        "name": "People",
+        "data": {"type": "text", "field": "text"},
+        "controls": [{"name": "ents", "type": "spans", "labels": ["person", "place"]}],
+    }
+    projects.create_project(lab.db, "ner", ner, actor=lab.admin)
+    ctx = lab.ctx("ner", lab.admin)
+    lab.import_rows(ctx, [{"id": "s1", "text": "Ada met Alan in Paris"}])
+    lab.train(ctx)
+    ann = lab.member("ner", "ann", "annotator")
+    task = tasks.next_task(lab.db, ann)
+    spans = [
+        {"start": 16, "end": 21, "label": "place"},
+        {"start": 0, "end": 3, "label": "person"},
+    ]
+    tasks.submit(lab.db, ann, task["assignment_id"], {"ents": spans}, active_ms=10)
+    (row,) = _jsonl(lab, ctx)
+    covered = sorted((s["text"], s["label"]) for s in row["answer"])
+    assert covered == [("Ada", "person"), ("Paris", "place")]
+    assert row["value"] == {"ents": row["answer"]}
+    assert sorted(s["text"] for s in row["label"]) == ["Ada", "Paris"]
+    assert (row["resolution"], row["agrees"]) == ("single", True)
