@@ -432,12 +432,17 @@ class Project:
         format: str = "jsonl",
         auto: bool = True,
         split: str = "pool",
+        annotations: bool = False,
     ) -> Path:
         """Write every labeled item with its provenance to ``path`` (``jsonl``, ``csv``,
         ``coco``, ``yolo`` (a zip), ``conll``, ``label_studio``, ``doccano`` or ``prodigy``), as
         it downloads; the file appears whole or not at all. ``auto=False`` leaves the model's
-        auto labels out; ``split="eval"`` writes the labeled eval items instead of the pool's."""
+        auto labels out; ``split="eval"`` writes the labeled eval items instead of the pool's;
+        ``annotations=True`` writes every answer instead (a row each in ``jsonl`` or ``csv``, a
+        task per answered item in ``label_studio``)."""
         params = {"format": format, "auto": str(auto).lower(), "split": split}
+        if annotations:
+            params["annotations"] = "true"
         return self._download(f"{self._base}/export", Path(path), params=params)
 
     def export_rows(self, *, auto: bool = True) -> Iterator[dict[str, Any]]:

@@ -197,3 +197,67 @@ class ExportRecord:
 EXPORT_COLUMNS: Sequence[str] = tuple(
     name for name in ExportRecord.__dataclass_fields__ if name not in ("payload", "split")
 )
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerRecord:
+    """One annotator's answer as the answers export writes it (``labelloop export
+    --annotations``): a row per answer, where :class:`ExportRecord` is a row per labeled item.
+
+    ``item_id``, ``external_id``, ``text`` and ``metadata`` are the item's, as the labels export
+    writes them. ``answer_id`` is the answer's own id; ``answer`` is the target control's value
+    as its annotator gave it and ``value`` every control's (spans with their ``text``), as it
+    stands after any change of theirs: ``answered_at`` is when it was first given,
+    ``changed_at`` when its annotator last changed it (None: never), ``guideline_version`` the
+    version it stands under and ``active_ms`` the time spent on it (Label Studio's lead time).
+
+    ``status`` is where review left it (``submitted``, ``in_review``, ``escalated``,
+    ``accepted``, ``rejected``, ``fixed``, ``adjudicated``); ``verdict``, ``reviewed_by``,
+    ``reviewed_at``, ``review_tier`` (1 review, 2 the expert tier) and ``review_comment`` are
+    its latest verdict's (None: never reviewed), and ``fixed_value`` every control's value as
+    its latest fix set it.
+
+    ``gold`` says whether the item is a gold check, ``gold_label`` its known answer's target
+    value. ``label`` and ``resolution`` are the item's resolved label (None: not resolved yet),
+    and ``agrees`` whether ``answer`` is that label (None without one). ``strategy`` says how
+    the item was served (a query strategy, ``gold``, ``rework``, ``import``), ``model_version``,
+    ``suggestion`` and ``suggestion_confidence`` what the model offered with it.
+    """
+
+    item_id: int
+    external_id: str | None
+    text: Any
+    answer_id: int
+    annotator: str
+    answer: Any
+    value: Mapping[str, Any]
+    status: str
+    answered_at: datetime
+    changed_at: datetime | None
+    active_ms: int | None
+    guideline_version: int | None
+    schema_version: int | None
+    verdict: str | None
+    reviewed_by: str | None
+    reviewed_at: datetime | None
+    review_tier: int | None
+    review_comment: str | None
+    fixed_value: Mapping[str, Any] | None
+    gold: bool
+    gold_label: Any
+    label: Any
+    resolution: str | None
+    agrees: bool | None
+    strategy: str | None
+    model_version: int | None
+    suggestion: str | None
+    suggestion_confidence: float | None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    payload: Mapping[str, Any] = field(default_factory=dict)
+    split: str = "pool"
+
+
+ANSWER_COLUMNS: Sequence[str] = tuple(
+    name for name in AnswerRecord.__dataclass_fields__ if name not in ("payload", "split")
+)
+"""The columns of an answers export, in order (JSONL keys, CSV header)."""

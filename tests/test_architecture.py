@@ -79,10 +79,10 @@ def test_importing_the_app_does_no_work() -> None:
 
 
 def test_every_export_column_is_documented_in_the_readme() -> None:
-    from labelloop.domain import EXPORT_COLUMNS
+    from labelloop.domain import ANSWER_COLUMNS, EXPORT_COLUMNS
 
     readme = (ROOT / "README.md").read_text()
-    missing = [name for name in EXPORT_COLUMNS if f"`{name}`" not in readme]
+    missing = [name for name in (*EXPORT_COLUMNS, *ANSWER_COLUMNS) if f"`{name}`" not in readme]
     assert not missing, f"README does not document the export columns: {', '.join(missing)}"
 
 

@@ -384,8 +384,17 @@ def export(
             "--split", help="pool (the items to label) or eval (the held-out items to measure)."
         ),
     ] = "pool",
+    annotations: Annotated[
+        bool,
+        typer.Option(
+            help="Every annotator's answer instead of one row per labeled item: jsonl or csv, "
+            "a row per answer with its review, whether it was a gold check and the item's "
+            "label beside it; label_studio, a task per answered item with every answer."
+        ),
+    ] = False,
 ) -> None:
-    """Export every labeled item of the pool (or of the eval items) with its provenance."""
+    """Export every labeled item of the pool (or of the eval items) with its provenance, or
+    every answer (--annotations)."""
     from labelloop.workflow import export as wf_export
     from labelloop.workflow import projects
 
@@ -403,11 +412,14 @@ def export(
                 progress=lambda done: progress.update(task, completed=done),
                 auto=auto,
                 split=split,
+                annotations=annotations,
             )
 
     n = _run(go)
     if str(output) != "-":
         what = "labeled item" if split == "pool" else "labeled eval item"
+        if annotations:
+            what = "answer" if split == "pool" else "eval answer"
         out.print(f"exported {counted(n, what)} to {output}", highlight=False)
     if split == "pool":
         _say_eval_left(db, slug, fmt=format)

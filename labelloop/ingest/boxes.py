@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from labelloop.domain import BoxFrame, ExportRecord, ItemIn
+from labelloop.domain import AnswerRecord, BoxFrame, ExportRecord, ItemIn
 from labelloop.errors import ImportFormatError, LabelloopError
 from labelloop.schema.values import is_number
 
@@ -183,7 +183,9 @@ def _box(box: Mapping[str, Any], factor: tuple[float, float]) -> dict[str, Any]:
     return out
 
 
-def recorded_size(record: ExportRecord, tool: str, *, unit: str) -> tuple[float, float]:
+def recorded_size(
+    record: ExportRecord | AnswerRecord, tool: str, *, unit: str
+) -> tuple[float, float]:
     """The image size an exported image item was imported with, which ``tool``'s boxes (in
     ``unit`` of the image: "fractions", "percent") need; an error naming the item when it has
     none."""

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
-from labelloop.domain import ExportRecord, ItemIn
+from labelloop.domain import AnswerRecord, ExportRecord, ItemIn
 from labelloop.errors import ImportFormatError
-from labelloop.ingest.protocols import Exporter, Importer
+from labelloop.ingest.protocols import AnswersExporter, Exporter, Importer
 
 GARBAGE = (b"\xff\xfe\x00garbage", b"{", b"\x00\x01\x02\n\n\x03", b'a\tb\tc\n,,,\n"')
 """Inputs no format reads: each must end in ImportFormatError, never another exception."""
@@ -40,6 +41,42 @@ def sample_record(item_id: int = 1, text: str = "Ann flew to Rome") -> ExportRec
     )
 
 
+def sample_answer(answer_id: int, item_id: int = 1, text: str = "Ann flew to Rome") -> AnswerRecord:
+    """One annotator's answer to a small text item, as ``workflow.export.answer_records``
+    yields them."""
+    return AnswerRecord(
+        item_id=item_id,
+        external_id=f"doc-{item_id}",
+        text=text,
+        answer_id=answer_id,
+        annotator=f"ann{answer_id}",
+        answer="pos",
+        value={"mood": "pos"},
+        status="submitted",
+        answered_at=datetime(2024, 5, 1, tzinfo=UTC),
+        changed_at=None,
+        active_ms=1200,
+        guideline_version=1,
+        schema_version=1,
+        verdict=None,
+        reviewed_by=None,
+        reviewed_at=None,
+        review_tier=None,
+        review_comment=None,
+        fixed_value=None,
+        gold=False,
+        gold_label=None,
+        label="pos",
+        resolution="consensus",
+        agrees=True,
+        strategy="margin",
+        model_version=None,
+        suggestion=None,
+        suggestion_confidence=None,
+        payload={"text": text},
+    )
+
+
 class _Sink(io.BytesIO):
     """A sink that fails the check if the exporter closes it (the caller owns it)."""
 
@@ -62,12 +99,19 @@ def check_exporter(name: str, cls: Callable[[], Any]) -> None:
         assert isinstance(sink.getvalue(), bytes)
         if records:
             assert sink.getvalue(), f"{name}: two records wrote nothing"
+    if isinstance(exporter, AnswersExporter):  # it writes every answer too: the same contract
+        answers = [sample_answer(1), sample_answer(2), sample_answer(3, 2, "Bob stayed home")]
+        pulled = []
+        sink = _Sink()
+        exporter.write_answers(_stream(answers, pulled, key="answer_id"), sink)
+        assert pulled == [1, 2, 3], f"{name}: answers read {pulled}"
+        assert sink.getvalue(), f"{name}: three answers wrote nothing"
 
 
-def _stream(records: list[ExportRecord], pulled: list[int]) -> Iterator[ExportRecord]:
-    """``records`` as a one-pass generator that notes each record read."""
+def _stream(records: list[Any], pulled: list[int], *, key: str = "item_id") -> Iterator[Any]:
+    """``records`` as a one-pass generator that notes each record read (its ``key``)."""
     for record in records:
-        pulled.append(record.item_id)
+        pulled.append(getattr(record, key))
         yield record
 
 

@@ -11,8 +11,9 @@ from datetime import datetime
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
 
-from labelloop.domain import EXPORT_COLUMNS, ExportRecord, ItemIn
+from labelloop.domain import ANSWER_COLUMNS, EXPORT_COLUMNS, AnswerRecord, ExportRecord, ItemIn
 from labelloop.errors import ImportFormatError, LabelloopError
+from labelloop.ingest.jsonl import ANSWERS_EXPORT_KEYS, answers_export_refused
 from labelloop.ingest.records import (
     TextImporter,
     bounded_lines,
@@ -151,6 +152,8 @@ class CsvImporter(TextImporter):
                     line=1, reason=f"column {name!r} appears twice in the header"
                 )
             seen.add(name)
+        if seen >= ANSWERS_EXPORT_KEYS:
+            raise answers_export_refused(1)
         text_column = self.text_field
         if text_column not in seen and self.fallback_field in seen:
             text_column = self.fallback_field  # a labelloop export: the content is "text"
@@ -217,10 +220,18 @@ class CsvExporter:
 
     def write(self, records: Iterable[ExportRecord], sink: BinaryIO) -> None:
         """Write ``records`` to ``sink`` as UTF-8 CSV, in buffered chunks."""
+        self._write(records, sink, EXPORT_COLUMNS)
+
+    def write_answers(self, records: Iterable[AnswerRecord], sink: BinaryIO) -> None:
+        """Write one row per answer under the answer columns, cells as :meth:`write` writes
+        them (``gold`` and ``agrees`` as ``true``/``false``, empty when not known)."""
+        self._write(records, sink, ANSWER_COLUMNS)
+
+    def _write(self, records: Iterable[Any], sink: BinaryIO, columns: Sequence[str]) -> None:
         if self.table:
-            _write_rows(records, sink)
+            _write_rows(records, sink, columns)
             return
-        columns = tuple(EXPORT_COLUMNS)
+        columns = tuple(columns)
         values = attrgetter(*columns)
         converters = [_CONVERTERS.get(column, _cell) for column in columns]
         buffer = io.StringIO()
@@ -237,12 +248,12 @@ class CsvExporter:
         sink.write(buffer.getvalue().encode("utf-8"))
 
 
-def _write_rows(records: Iterable[ExportRecord], sink: BinaryIO) -> None:
-    """A table project's export (see :class:`CsvExporter`). The header needs every row's
-    columns, so the rows are first written to a spool (in memory up to 16 MiB, then a temporary
-    file), each with the row columns known by then; rows written before a column was first seen
-    get its empty cell when the spool is copied out."""
-    tail = tuple(c for c in EXPORT_COLUMNS if c != "text")
+def _write_rows(records: Iterable[Any], sink: BinaryIO, own_columns: Sequence[str]) -> None:
+    """A table project's export (see :class:`CsvExporter`) of records with ``own_columns``. The
+    header needs every row's columns, so the rows are first written to a spool (in memory up to
+    16 MiB, then a temporary file), each with the row columns known by then; rows written
+    before a column was first seen get its empty cell when the spool is copied out."""
+    tail = tuple(c for c in own_columns if c != "text")
     values = attrgetter(*tail)
     converters = [_CONVERTERS.get(column, _cell) for column in tail]
     columns: dict[str, int] = {}
@@ -358,8 +369,18 @@ def _content(value: Any) -> Any:
     return _json(value) if isinstance(value, Mapping) else _cell(value)
 
 
+def _truth(value: bool | None) -> str | None:
+    """A yes/no cell as JSON writes it (``true``/``false``), empty when not known."""
+    return None if value is None else ("true" if value else "false")
+
+
 _CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "label": _label,
+    "answer": _label,
+    "gold_label": _label,
+    "fixed_value": _optional_json,
+    "gold": _truth,
+    "agrees": _truth,
     "text": _content,
     "metadata": _metadata,
     "value": _metadata,

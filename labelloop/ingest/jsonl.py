@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from operator import attrgetter
 from typing import Any, BinaryIO, ClassVar
 
-from labelloop.domain import EXPORT_COLUMNS, ExportRecord, ItemIn
+from labelloop.domain import ANSWER_COLUMNS, EXPORT_COLUMNS, AnswerRecord, ExportRecord, ItemIn
 from labelloop.errors import ImportFormatError
 from labelloop.ingest.records import (
     TextImporter,
@@ -51,7 +51,25 @@ class JsonlImporter(TextImporter):
 _TOOLS = {"prodigy": "Prodigy", "doccano": "doccano"}
 
 
+ANSWERS_EXPORT_KEYS = frozenset({"answer_id", "answered_at", "agrees"})
+"""Columns only an answers export (``labelloop export --annotations``) writes together."""
+
+
+def answers_export_refused(line: int) -> ImportFormatError:
+    """Why an answers export does not import: it holds each item once per answer, and which
+    answer is the label is the project's rules' to say, not the file's first row's."""
+    return ImportFormatError(
+        line=line,
+        reason="this is a labelloop answers export (export --annotations, one row per answer), "
+        "which holds each item once per answer; import the labels export (export without "
+        "--annotations), or a Label Studio export with --annotations to bring each "
+        "annotator's answer",
+    )
+
+
 def _not_a_tools_own(line: int, record: Mapping[str, Any]) -> None:
+    if record.keys() >= ANSWERS_EXPORT_KEYS:
+        raise answers_export_refused(line)
     tool = None
     if "_input_hash" in record and "_task_hash" in record:
         tool, why = "prodigy", "its _input_hash and _task_hash"
@@ -109,9 +127,17 @@ class JsonlExporter:
 
     def write(self, records: Iterable[ExportRecord], sink: BinaryIO) -> None:
         """Write ``records`` to ``sink`` as UTF-8 JSON Lines, in buffered chunks."""
-        columns = tuple(EXPORT_COLUMNS)
-        values = attrgetter(*columns)
-        write_json_lines((dict(zip(columns, values(r), strict=True)) for r in records), sink)
+        _write_columns(records, sink, EXPORT_COLUMNS)
+
+    def write_answers(self, records: Iterable[AnswerRecord], sink: BinaryIO) -> None:
+        """Write one line per answer, with every answer column, as :meth:`write` does."""
+        _write_columns(records, sink, ANSWER_COLUMNS)
+
+
+def _write_columns(records: Iterable[Any], sink: BinaryIO, columns: Sequence[str]) -> None:
+    """Each record as one JSON object of its ``columns``, in their order."""
+    values = attrgetter(*columns)
+    write_json_lines((dict(zip(columns, values(r), strict=True)) for r in records), sink)
 
 
 def write_json_lines(objects: Iterable[Any], sink: BinaryIO) -> None:

@@ -19,7 +19,10 @@ Record numbers count tasks in file order; errors name the task's number, its id 
 
 Out: a task per labeled item with ``data`` (the content under the schema's data field; a media
 path as ``/data/local-files/?d=PATH``), ``meta`` (the item's metadata) and one annotation whose
-``result`` holds every control's value, which the importer reads back to the same values.
+``result`` holds every control's value, which the importer reads back to the same values. With
+every answer (:meth:`LabelStudioExporter.write_answers`), a task per answered item holding each
+answer that counts as its annotator's annotation, which the importer with ``answers`` reads back
+as theirs.
 """
 
 from __future__ import annotations
@@ -27,10 +30,12 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
+from itertools import groupby
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
-from labelloop.domain import AnswerIn, ExportRecord, ItemIn
+from labelloop.domain import AnswerIn, AnswerRecord, ExportRecord, ItemIn
 from labelloop.errors import ImportFormatError, LabelloopError, SchemaError
 from labelloop.ingest.boxes import recorded_size
 from labelloop.ingest.json_array import MAX_ELEMENT_CHARS, array_elements
@@ -584,6 +589,9 @@ class LabelStudioExporter:
     whose labeling config names its controls and its object tag as the schema does."""
 
     format: ClassVar[str] = "label_studio"
+    live_answers: ClassVar[bool] = True
+    """Its answers export holds no rejected answer: the file has no place for one sent back, and
+    an import would count it as a live answer."""
 
     def __init__(self, *, schema: ProjectSchema | None = None) -> None:
         if schema is not None and schema.data_type == "table":
@@ -597,20 +605,35 @@ class LabelStudioExporter:
 
     def write(self, records: Iterable[ExportRecord], sink: BinaryIO) -> None:
         """Write ``records`` to ``sink`` as one JSON array, a task per line."""
-        sink.write(b"[")
-        buffer: list[bytes] = []
-        first = True
-        for record in records:
-            buffer.append(json_bytes(self._task(record)))
-            if len(buffer) >= _FLUSH_TASKS:
-                sink.write((b"\n" if first else b",\n") + b",\n".join(buffer))
-                buffer.clear()
-                first = False
-        if buffer:
-            sink.write((b"\n" if first else b",\n") + b",\n".join(buffer))
-        sink.write(b"\n]\n")
+        _write_tasks(map(self._task, records), sink)
 
-    def _task(self, record: ExportRecord) -> dict[str, Any]:
+    def write_answers(self, records: Iterable[AnswerRecord], sink: BinaryIO) -> None:
+        """Write a task per answered item (``records`` come item by item) holding each of its
+        answers as its annotator's annotation: the answer as they gave it (or last changed it),
+        ``created_at``, ``updated_at`` when they changed it, ``lead_time``, and the answer's
+        ``id``. The caller leaves rejected answers out (:attr:`live_answers`)."""
+        groups = groupby(records, key=attrgetter("item_id"))
+        _write_tasks((self._answers_task(list(answers)) for _, answers in groups), sink)
+
+    def _answers_task(self, answers: list[AnswerRecord]) -> dict[str, Any]:
+        task = self._item_task(answers[0])
+        task["annotations"] = []
+        for answer in answers:
+            annotation = self._annotation(
+                answer,
+                answer.value,
+                by=answer.annotator,
+                at=answer.answered_at,
+                active_ms=answer.active_ms,
+            )
+            annotation["id"] = answer.answer_id
+            if answer.changed_at is not None:
+                annotation["updated_at"] = iso_utc(answer.changed_at)
+            task["annotations"].append(annotation)
+        return task
+
+    def _item_task(self, record: ExportRecord | AnswerRecord) -> dict[str, Any]:
+        """A task of the record's item: its ``id``, ``data`` and ``meta``."""
         content = record.text
         if self.media and isinstance(content, str):
             content = LOCAL_FILES + "?d=" + quote(content, safe="/")
@@ -620,6 +643,10 @@ class LabelStudioExporter:
         task["data"] = {self.data_key: content}
         if record.metadata:
             task["meta"] = dict(record.metadata)
+        return task
+
+    def _task(self, record: ExportRecord) -> dict[str, Any]:
+        task = self._item_task(record)
         if record.resolution == "auto":  # the model's label: a prediction, not an annotation
             prediction: dict[str, Any] = {"result": self._results(record)}
             if record.suggestion_confidence is not None:
@@ -667,7 +694,7 @@ class LabelStudioExporter:
 
     def _annotation(
         self,
-        record: ExportRecord,
+        record: ExportRecord | AnswerRecord,
         values: Mapping[str, Any] | None,
         *,
         by: str | None,
@@ -724,7 +751,7 @@ class LabelStudioExporter:
 
     def _results(
         self,
-        record: ExportRecord,
+        record: ExportRecord | AnswerRecord,
         values: Mapping[str, Any] | None = None,
         *,
         scores: Mapping[str, list[Any]] | None = None,
@@ -760,6 +787,22 @@ class LabelStudioExporter:
                     result["score"] = scored[k]
                 out.append({**result, "value": region})
         return out
+
+
+def _write_tasks(tasks: Iterable[dict[str, Any]], sink: BinaryIO) -> None:
+    """Write ``tasks`` to ``sink`` as one JSON array, a task per line, in buffered chunks."""
+    sink.write(b"[")
+    buffer: list[bytes] = []
+    first = True
+    for task in tasks:
+        buffer.append(json_bytes(task))
+        if len(buffer) >= _FLUSH_TASKS:
+            sink.write((b"\n" if first else b",\n") + b",\n".join(buffer))
+            buffer.clear()
+            first = False
+    if buffer:
+        sink.write((b"\n" if first else b",\n") + b",\n".join(buffer))
+    sink.write(b"\n]\n")
 
 
 def _guessed_type(value: Any) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import BinaryIO, ClassVar, Protocol, runtime_checkable
 
-from labelloop.domain import ExportRecord, ItemIn
+from labelloop.domain import AnswerRecord, ExportRecord, ItemIn
 
 
 @runtime_checkable
@@ -27,4 +27,13 @@ class Exporter(Protocol):
 
     def write(self, records: Iterable[ExportRecord], sink: BinaryIO) -> None:
         """Write every record to ``sink``, streaming; the caller owns and closes the sink."""
+        ...
+
+
+@runtime_checkable
+class AnswersExporter(Exporter, Protocol):
+    """An exporter that also writes a row per answer (``labelloop export --annotations``)."""
+
+    def write_answers(self, records: Iterable[AnswerRecord], sink: BinaryIO) -> None:
+        """Write every answer record to ``sink``, streaming; the caller owns the sink."""
         ...

@@ -1,5 +1,5 @@
-"""The export query: resolved labels joined with the annotation and selection they came from,
-and with who decided them."""
+"""The export queries: resolved labels joined with the annotation and selection they came from,
+and with who decided them; and every answer with its review, its item's gold answer and label."""
 
 from __future__ import annotations
 
@@ -7,14 +7,16 @@ from collections.abc import Iterator
 
 from sqlalchemy import Connection, RowMapping, case, func, select
 
-from labelloop.store.review import LIVE_STATES
+from labelloop.store.review import LIVE_STATES, corrected_value
 from labelloop.store.tables import (
     AUTO,
     annotation,
     assignment,
     auto_label_run,
+    gold_answer,
     item,
     item_label,
+    review,
     user,
 )
 
@@ -86,4 +88,63 @@ def labeled_rows(
     )
     if not auto:
         q = q.where(item_label.c.resolution != AUTO)
+    yield from conn.execution_options(yield_per=2000).execute(q).mappings()
+
+
+def answer_rows(
+    conn: Connection, project_id: int, *, auto: bool = True, split: str = "pool"
+) -> Iterator[RowMapping]:
+    """Every answer to the items of ``split``, by item id then answer id, whatever review made
+    of it (a rejected one too; skips and leases are no answers): who gave it, its latest
+    verdict (``verdict``, ``review_tier``, ``reviewed_by``, ``reviewed_at``,
+    ``review_comment``), the value its latest fix set (``fixed_value``), how its item was
+    served (``strategy``), the item's gold answer (``gold_value``) and resolved label
+    (``label_value``, ``resolution``; ``auto=False`` leaves an auto label out)."""
+    reviewer = user.alias("reviewer")
+    later = review.alias("later")
+    latest = (
+        select(func.max(later.c.id)).where(later.c.annotation_id == annotation.c.id)
+    ).scalar_subquery()
+    labeled = item_label.c.item_id == item.c.id
+    if not auto:
+        labeled = labeled & (item_label.c.resolution != AUTO)
+    q = (
+        select(
+            item.c.id.label("item_id"),
+            item.c.external_id,
+            item.c.payload,
+            item.c.meta,
+            annotation.c.id.label("annotation_id"),
+            user.c.username,
+            annotation.c.value,
+            annotation.c.status,
+            annotation.c.created_at.label("answered_at"),
+            annotation.c.active_ms,
+            annotation.c.guideline_version,
+            annotation.c.schema_version,
+            annotation.c.model_version,
+            annotation.c.suggestion,
+            annotation.c.suggestion_confidence,
+            assignment.c.strategy,
+            review.c.verdict,
+            review.c.tier.label("review_tier"),
+            review.c.comment.label("review_comment"),
+            review.c.created_at.label("reviewed_at"),
+            reviewer.c.username.label("reviewed_by"),
+            corrected_value().label("fixed_value"),
+            gold_answer.c.value.label("gold_value"),
+            item_label.c.value.label("label_value"),
+            item_label.c.resolution,
+        )
+        .select_from(annotation)
+        .join(item, item.c.id == annotation.c.item_id)
+        .join(user, user.c.id == annotation.c.user_id)
+        .outerjoin(assignment, assignment.c.id == annotation.c.assignment_id)
+        .outerjoin(review, review.c.id == latest)
+        .outerjoin(reviewer, reviewer.c.id == review.c.reviewer_id)
+        .outerjoin(gold_answer, gold_answer.c.item_id == item.c.id)
+        .outerjoin(item_label, labeled)
+        .where(annotation.c.project_id == project_id, item.c.split == split)
+        .order_by(item.c.id, annotation.c.id)
+    )
     yield from conn.execution_options(yield_per=2000).execute(q).mappings()

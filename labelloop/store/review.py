@@ -459,12 +459,13 @@ def flag_rows(conn: Connection, project_id: int) -> list[dict[str, Any]]:
 # ------------------------------------------------------------------------------ reviews
 
 
-def _corrected() -> Any:
+def corrected_value() -> Any:
     """The corrected value of an annotation's latest fix (NULL when it was never fixed)."""
+    fix = review.alias("fix")  # an alias, so a query that joins a review too correlates only this
     return (
-        select(review.c.corrected_value)
-        .where(review.c.annotation_id == annotation.c.id, review.c.verdict == "fix")
-        .order_by(review.c.id.desc())
+        select(fix.c.corrected_value)
+        .where(fix.c.annotation_id == annotation.c.id, fix.c.verdict == "fix")
+        .order_by(fix.c.id.desc())
         .limit(1)
         .scalar_subquery()
     )
@@ -476,7 +477,7 @@ def _annotations_select() -> Select[Any]:
         select(
             annotation,
             user.c.username,
-            _corrected().label("corrected_value"),
+            corrected_value().label("corrected_value"),
             assignment.c.strategy.label("served_as"),
             assignment.c.reason.label("picked_because"),
         )
@@ -841,7 +842,7 @@ def live_votes(conn: Connection, project_id: int, *, limit_items: int) -> list[d
             annotation.c.item_id,
             annotation.c.user_id,
             annotation.c.value,
-            _corrected().label("corrected_value"),
+            corrected_value().label("corrected_value"),
         )
         .where(annotation.c.item_id.in_(select(multi.c.item_id)))
         .where(annotation.c.status.in_(LIVE_STATES))

@@ -1,15 +1,18 @@
-"""Exports: one row per labeled item with its label and provenance, streamed."""
+"""Exports: one row per labeled item with its label and provenance, or one row per answer with
+its review and its item's label, streamed."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from itertools import chain
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Generic, TypeVar
 
-from labelloop.domain import ExportRecord
+from labelloop.domain import AnswerRecord, ExportRecord
 from labelloop.errors import LabelloopError
 from labelloop.govern.permissions import Permission
 from labelloop.ingest import EXPORTERS, make_exporter
+from labelloop.ingest.protocols import AnswersExporter
+from labelloop.ingest.records import json_bytes
 from labelloop.store import audit
 from labelloop.store import export as store_export
 from labelloop.store.db import Database
@@ -88,6 +91,71 @@ def records(
             )
 
 
+def answer_records(
+    db: Database, ctx: ProjectContext, *, auto: bool = True, split: str = "pool"
+) -> Iterator[AnswerRecord]:
+    """Every answer to the items of ``split`` (see :func:`store_export.answer_rows`) as the
+    answers export writes it, item by item: spans carry the text they cover, and ``agrees``
+    says whether the annotator's own answer to the target control is the item's label."""
+    target = ctx.schema.target.name
+    key = CONTENT_KEYS.get(ctx.schema.data_type, "text")
+    spans = [c.name for c in ctx.schema.controls if c.type == "spans"]
+    with db.read() as conn:
+        changed = audit.change_times(conn, ctx.id, None)  # one read: few answers are changed
+        for row in store_export.answer_rows(conn, ctx.id, auto=auto, split=split):
+            payload = row["payload"]
+            value, fixed = row["value"], row["fixed_value"]
+            labeled, gold = row["label_value"], row["gold_value"]
+            if spans:
+                text = payload.get("text", "")
+                value, fixed, labeled, gold = (
+                    None if v is None else _with_span_text(v, spans, text)
+                    for v in (value, fixed, labeled, gold)
+                )
+            answer = value.get(target)
+            label = None if labeled is None else labeled.get(target)
+            yield AnswerRecord(
+                item_id=row["item_id"],
+                external_id=row["external_id"],
+                text=payload.get(key, ""),
+                answer_id=row["annotation_id"],
+                annotator=row["username"],
+                answer=answer,
+                value=value,
+                status=row["status"],
+                answered_at=row["answered_at"],
+                changed_at=changed.get(row["annotation_id"]),
+                active_ms=row["active_ms"],
+                guideline_version=row["guideline_version"],
+                schema_version=row["schema_version"],
+                verdict=row["verdict"],
+                reviewed_by=row["reviewed_by"],
+                reviewed_at=row["reviewed_at"],
+                review_tier=row["review_tier"],
+                review_comment=row["review_comment"],
+                fixed_value=fixed,
+                gold=gold is not None,
+                gold_label=None if gold is None else gold.get(target),
+                label=label,
+                resolution=row["resolution"],
+                agrees=None if labeled is None else _same(answer, label),
+                strategy=row["strategy"],
+                model_version=row["model_version"],
+                suggestion=row["suggestion"],
+                suggestion_confidence=row["suggestion_confidence"],
+                metadata=row["meta"],
+                payload=payload,
+                split=split,
+            )
+
+
+def _same(answer: Any, label: Any) -> bool:
+    """Whether an answer is the label: lists (multi_choice labels, spans, boxes) in any order."""
+    if isinstance(answer, list) and isinstance(label, list):
+        return sorted(map(json_bytes, answer)) == sorted(map(json_bytes, label))
+    return bool(answer == label)
+
+
 def _auto_fields(row: Mapping[str, Any], label: Any) -> dict[str, Any]:
     """What an auto label exports about the model that gave it."""
     return {
@@ -108,6 +176,8 @@ def _with_span_text(value: Mapping[str, Any], controls: list[str], text: str) ->
     return out
 
 
+R = TypeVar("R")  # the records counted: ExportRecord or AnswerRecord
+
 PROGRESS_EVERY = 5000  # rows between progress reports
 
 
@@ -120,6 +190,7 @@ def export(
     progress: Callable[[int], None] | None = None,
     auto: bool = True,
     split: str = "pool",
+    annotations: bool = False,
 ) -> int:
     """Write the project's labeled items to ``sink``; returns the row count, audited.
     ``auto=False`` leaves the model's labels (auto-label runs) out; ``split="eval"`` writes
@@ -127,17 +198,36 @@ def export(
     format that holds a dataset's splits (YOLO) takes the labeled eval items into a pool
     export too, as its validation images, which import back as eval items.
 
+    ``annotations=True`` writes every answer instead (:func:`answer_records`), in the formats
+    that hold them (:class:`AnswersExporter`: a row each in JSONL and CSV, a task per answered
+    item with every answer in Label Studio's).
+
     ``progress`` is called with the rows read so far, every ``PROGRESS_EVERY`` rows and at the end.
     """
     ctx.require(Permission.EXPORT)
     if split not in SPLITS:
         raise LabelloopError(f"split '{split[:20]}' is not one of {', '.join(SPLITS)}")
     exporter = make_exporter(fmt, schema=ctx.schema)
-    rows = records(db, ctx, auto=auto, split=split)
-    if split == "pool" and holds_splits(fmt):  # the eval items as the dataset's val
-        rows = chain(rows, records(db, ctx, auto=auto, split="eval"))
-    counted = _Counter(rows, progress)
-    exporter.write(counted, sink)
+    if annotations:
+        if not isinstance(exporter, AnswersExporter):
+            rows_of = sorted(f for f, c in EXPORTERS.items() if hasattr(c, "write_answers"))
+            raise LabelloopError(
+                f"every annotator's answers (annotations) export as {', '.join(rows_of[:-1])} "
+                f"or {rows_of[-1]}; {fmt} holds one label per item"
+            )
+        given = answer_records(db, ctx, auto=auto, split=split)
+        if getattr(exporter, "live_answers", False):  # a rejected answer would import as live
+            given = (a for a in given if a.status != "rejected")
+        answers = _Counter(given, progress)
+        exporter.write_answers(answers, sink)
+        n = answers.n
+    else:
+        rows = records(db, ctx, auto=auto, split=split)
+        if split == "pool" and holds_splits(fmt):  # the eval items as the dataset's val
+            rows = chain(rows, records(db, ctx, auto=auto, split="eval"))
+        counted = _Counter(rows, progress)
+        exporter.write(counted, sink)
+        n = counted.n
     with db.write(project_id=ctx.id) as conn:
         audit.record(
             db,
@@ -148,12 +238,13 @@ def export(
             subject=f"project:{ctx.slug}",
             payload={
                 "format": fmt,
-                "rows": counted.n,
+                "rows": n,
                 **({} if auto else {"auto": False}),
                 **({} if split == "pool" else {"split": split}),
+                **({"annotations": True} if annotations else {}),
             },
         )
-    return counted.n
+    return n
 
 
 def holds_splits(fmt: str) -> bool:
@@ -161,17 +252,15 @@ def holds_splits(fmt: str) -> bool:
     return bool(getattr(EXPORTERS.get(fmt), "holds_splits", False))
 
 
-class _Counter:
+class _Counter(Generic[R]):
     """Passes records through while counting them."""
 
-    def __init__(
-        self, source: Iterator[ExportRecord], progress: Callable[[int], None] | None
-    ) -> None:
+    def __init__(self, source: Iterator[R], progress: Callable[[int], None] | None) -> None:
         self.source = source
         self.progress = progress
         self.n = 0
 
-    def __iter__(self) -> Iterator[ExportRecord]:
+    def __iter__(self) -> Iterator[R]:
         report = self.progress
         for record in self.source:
             self.n += 1

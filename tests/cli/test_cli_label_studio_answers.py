@@ -100,3 +100,32 @@ def test_a_text_in_two_tasks_moves_over_with_both_tasks_answers(cli: Any, tmp_pa
     trace = " ".join(cli("items", "reviews", "--show", "102").stdout.split())
     assert 'label: {"sentiment": "neutral"} (consensus, 2024-05-02 09:02 UTC)' in trace
     assert "answer by cy@example.com:" in trace
+
+
+def test_export_annotations_gives_each_answer_back_and_refuses_to_import_it(
+    cli: Any, tmp_path: Path
+) -> None:
+    exported = _project(cli, tmp_path, ("ana", "ben", "cy@example.com"))
+    _import(cli, exported)
+    out = tmp_path / "answers.jsonl"
+    said = cli("export", "reviews", "--annotations", "-o", str(out)).stdout
+    assert f"exported 8 answers to {out}" in " ".join(said.split())
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    disputed = [
+        (r["annotator"], r["answer"], r["agrees"]) for r in rows if r["external_id"] == "102"
+    ]
+    assert disputed == [
+        ("ana", "neutral", True),
+        ("ben", "negative", False),
+        ("cy@example.com", "neutral", True),
+    ]
+    table = tmp_path / "answers.csv"
+    cli("export", "reviews", "--annotations", "--format", "csv", "-o", str(table))
+    assert len(table.read_text().splitlines()) == 1 + 8
+    refused = cli("export", "reviews", "--annotations", "--format", "prodigy", code=1)
+    assert "export as csv, jsonl or label_studio; prodigy holds one label per item" in (
+        " ".join(refused.stderr.split())
+    )
+    cli("projects", "create", "copy", "--schema", str(tmp_path / "schema.json"))
+    again = cli("import", "copy", str(out), "--label-field", "label", code=1)
+    assert "line 1: this is a labelloop answers export" in " ".join(again.stderr.split())

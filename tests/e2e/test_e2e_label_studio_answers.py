@@ -19,7 +19,9 @@ pytestmark = pytest.mark.browser
 SLUG = "moved"
 
 
-def test_the_quality_page_shows_the_imported_agreement(tmp_path: Path, browser: Any) -> None:
+def moving_project(tmp_path: Path) -> tuple[Path, Path]:
+    """A data dir (its home) with the admin, project SLUG and its three annotators as members,
+    and the Label Studio export of their answers (not imported yet)."""
     home, work = tmp_path / "home", tmp_path / "work"
     work.mkdir()
     run_cli(home, "init")
@@ -31,6 +33,11 @@ def test_the_quality_page_shows_the_imported_agreement(tmp_path: Path, browser: 
         run_cli(home, "projects", "member", SLUG, name, "annotator")
     exported = work / "project-3-at-2024-05-01.json"
     exported.write_text(json.dumps(overlap_export()))
+    return home, exported
+
+
+def test_the_quality_page_shows_the_imported_agreement(tmp_path: Path, browser: Any) -> None:
+    home, exported = moving_project(tmp_path)
 
     with serving(home, "serve", env={"LABELLOOP_LEARNER": "off"}) as url:
         page = browser.new_page(viewport={"width": 1280, "height": 900})

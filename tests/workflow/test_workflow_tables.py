@@ -522,3 +522,27 @@ def test_a_column_named_like_one_of_labelloops_is_exported_with_row_in_front_and
     payloads = {r[0]: json.loads(r[1]) for r in rows}
     assert payloads["1"] == {"row": {"label": "spam", "score": "0.9", "row.x": "a", "amount": "10"}}
     assert "resolution" in json.loads(rows[0][2])  # labelloop's own columns are metadata
+
+
+def test_a_csv_answers_export_writes_the_rows_columns_then_each_answer(wines: Any) -> None:
+    from labelloop.domain import ANSWER_COLUMNS
+    from labelloop.workflow import export
+
+    lab, ctx, truth = wines
+    learning.train(lab.db, ctx, cache=FeatureCache())  # cold start
+    ann = lab.member("wines", "ann", "annotator")
+    task = tasks.next_task(lab.db, ann)
+    name = task["item"]["external_id"]
+    value = {"cultivar": truth[name], "sure": 2, "note": "=looks c1"}
+    tasks.submit(lab.db, ann, task["assignment_id"], value, active_ms=800)
+    out = io.BytesIO()
+    assert export.export(lab.db, ctx, out, fmt="csv", annotations=True) == 1
+    header, row = list(csv.reader(io.StringIO(out.getvalue().decode())))
+    assert header == [*COLUMNS, *(c for c in ANSWER_COLUMNS if c != "text")]
+    cells = dict(zip(header, row, strict=True))
+    assert {c: cells[c] for c in COLUMNS} == {
+        c: str(v) for c, v in task["item"]["data"]["row"].items()
+    }
+    assert (cells["external_id"], cells["annotator"], cells["answer"]) == (name, "ann", truth[name])
+    assert json.loads(cells["value"]) == value  # a JSON cell starts with "{": no guard needed
+    assert (cells["label"], cells["agrees"]) == (truth[name], "true")

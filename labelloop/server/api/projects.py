@@ -283,9 +283,12 @@ def export(
     format: Annotated[str, Query()] = "jsonl",
     auto: Annotated[bool, Query()] = True,
     split: Annotated[str, Query()] = "pool",
+    annotations: Annotated[bool, Query()] = False,
 ) -> StreamingResponse:
     """Download every labeled item with its provenance; ``auto=false`` leaves the model's
-    labels (auto-label runs) out; ``split=eval`` gives the labeled eval items instead."""
+    labels (auto-label runs) out; ``split=eval`` gives the labeled eval items instead;
+    ``annotations=true`` gives every answer instead: a row each (jsonl, csv) with its review,
+    gold check and the item's label, or a task per answered item (label_studio)."""
     ctx = projects.access(db, slug, user, Permission.EXPORT)
     media = {
         "csv": "text/csv",
@@ -301,8 +304,12 @@ def export(
         "doccano": "doccano.jsonl",
         "prodigy": "prodigy.jsonl",
     }.get(format, format)
+    if annotations:
+        suffix = f"answers.{suffix}"
     return _download(
-        lambda sink: wf_export.export(db, ctx, sink, fmt=format, auto=auto, split=split),
+        lambda sink: wf_export.export(
+            db, ctx, sink, fmt=format, auto=auto, split=split, annotations=annotations
+        ),
         media_type=media,
         filename=f"{ctx.slug}.{suffix}",
     )

@@ -282,18 +282,26 @@
 
   // ---------------------------------------------------------------- export
 
-  // The downloads leave the model's labels out while the box is ticked.
+  // The downloads leave the model's labels out while that box is ticked; with "Each
+  // annotator's answer" ticked, JSONL and CSV give a row per answer, Label Studio a task with
+  // every answer, and the formats that hold one label per item are hidden.
   const noAuto = $("export-no-auto");
-  if (noAuto) {
-    noAuto.addEventListener("change", () => {
-      document.querySelectorAll(".export-card a[id^='export-']:not(#export-model)").forEach((a) => {
-        const url = new URL(a.href, window.location.href);
-        if (noAuto.checked) url.searchParams.set("auto", "false");
-        else url.searchParams.delete("auto");
-        a.href = url.pathname + url.search;
-      });
+  const answers = $("export-answers");
+  const ROWS = new Set(["export-jsonl", "export-csv", "export-label-studio"]);
+  function exportLinks() {
+    document.querySelectorAll(".export-card a[id^='export-']:not(#export-model)").forEach((a) => {
+      const url = new URL(a.href, window.location.href);
+      if (noAuto && noAuto.checked) url.searchParams.set("auto", "false");
+      else url.searchParams.delete("auto");
+      const perAnswer = answers && answers.checked;
+      if (perAnswer && ROWS.has(a.id)) url.searchParams.set("annotations", "true");
+      else url.searchParams.delete("annotations");
+      a.hidden = Boolean(perAnswer) && !ROWS.has(a.id);
+      a.href = url.pathname + url.search;
     });
   }
+  if (noAuto) noAuto.addEventListener("change", exportLinks);
+  if (answers) answers.addEventListener("change", exportLinks);
 
   // ---------------------------------------------------------------- progress counts
 
