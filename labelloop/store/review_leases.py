@@ -3,12 +3,13 @@ item is an annotator's (``store.tasks``), so two reviewers are never shown the s
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, delete, exists, func, select, update
 
-from labelloop.store.tables import annotation, review_lease
+from labelloop.store.tables import annotation, review_lease, user
 
 
 def live(at: Any) -> Any:
@@ -142,3 +143,18 @@ def n_leased_to_others(
     )
     answers, items = conn.execute(q).one()
     return int(answers), int(items)
+
+
+def holders(conn: Connection, item_ids: Sequence[int], at: datetime) -> dict[int, dict[str, Any]]:
+    """Who has each of ``item_ids`` on their review page at ``at`` (``user``: their name) and
+    until when (``until``); items nobody has are left out."""
+    if not item_ids:
+        return {}
+    q = (
+        select(review_lease.c.item_id, user.c.username, review_lease.c.lease_expires_at)
+        .join(user, user.c.id == review_lease.c.user_id)
+        .where(review_lease.c.item_id.in_(list(item_ids)), live(at))
+    )
+    return {
+        int(i): {"user": name, "until": until.isoformat()} for i, name, until in conn.execute(q)
+    }

@@ -27,6 +27,7 @@ from labelloop.store import audit
 from labelloop.store import items as store_items
 from labelloop.store import projects as store_projects
 from labelloop.store import review as store_review
+from labelloop.store import review_leases as store_leases
 from labelloop.store import tasks as store_tasks
 from labelloop.store.db import Database
 from labelloop.store.tables import AUTO
@@ -1253,6 +1254,8 @@ def _item_view(conn: Any, ctx: ProjectContext, item_id: int, *, expert: bool) ->
         ],
         "history": _history(history, expert=expert),
         "gold": {"value": gold["value"]} if gold is not None else None,
+        # Who has the item on their review page right now (``user``, ``until``), or None.
+        "review_lease": store_leases.holders(conn, [item_id], now()).get(item_id),
         # The guideline now, for a reviewer to see that an answer was made under an older one.
         "guideline_version": published[-1][0] if published else None,
     }

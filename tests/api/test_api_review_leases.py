@@ -100,6 +100,14 @@ def test_two_reviewers_are_served_different_answers_until_one_decides(team: Team
     # Asked again (a reload), each is shown what they hold.
     assert team.next_review("rita")["annotation"]["id"] == rita["annotation"]["id"]
     assert team.next_review("remy")["annotation"]["id"] == remy["annotation"]["id"]
+    # The items list and the item's view say who has each on their page.
+    listed = team.ok("GET", "/items", "manager", params={"status": "in_review"})["items"]
+    assert {r["id"]: r["reviewing"]["user"] for r in listed} == {
+        rita["item"]["id"]: "rita",
+        remy["item"]["id"]: "remy",
+    }
+    view = team.ok("GET", f"/items/{remy['item']['id']}/review", "rita")
+    assert view["review_lease"] == {"user": "remy", "until": remy["lease_expires_at"]}
     # The count says what another reviewer has on their page.
     summary = team.ok("GET", "/reviews/summary", "rita")
     assert summary["in_review"] == 2

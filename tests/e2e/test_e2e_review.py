@@ -590,6 +590,13 @@ def test_two_reviewer_pages_show_different_answers(team: Team, browser: Any) -> 
     )
     assert rev.get_attribute("#review-app", "data-item-id") == rev_item
 
+    # The Items page tells the manager who has the answer on their page.
+    items = mgr.context.new_page()
+    items.goto(team.server.url + "/p/pair/items")
+    row = items.locator(f'.items-row[data-item-id="{rev_item}"]')
+    row.locator(".badge", has_text="on rev's review page").wait_for(timeout=15000)
+    items.close()
+
     rev.goto(team.server.url + "/p/pair")  # rev leaves the review page: the answer goes back
     assert _wait_state(mgr, "review", key="itemId") == rev_item
     assert not errors, errors
