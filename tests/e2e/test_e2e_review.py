@@ -595,6 +595,11 @@ def test_two_reviewer_pages_show_different_answers(team: Team, browser: Any) -> 
     items.goto(team.server.url + "/p/pair/items")
     row = items.locator(f'.items-row[data-item-id="{rev_item}"]')
     row.locator(".badge", has_text="on rev's review page").wait_for(timeout=15000)
+    # Opened by its id to adjudicate (not from the queue), the page says who reads it now.
+    items.goto(team.server.url + f"/p/pair/adjudicate?item={rev_item}")
+    items.locator(
+        "#messages", has_text="rev has this item on their review page right now."
+    ).wait_for(timeout=15000)
     items.close()
 
     rev.goto(team.server.url + "/p/pair")  # rev leaves the review page: the answer goes back

@@ -614,6 +614,15 @@
     }
   }
 
+  /** An item opened by its id (the Items page's Adjudicate) is not leased to this page: say
+   * so when another reviewer has it on theirs. */
+  function warnHeld(view) {
+    const held = view.review_lease;
+    const me = document.querySelector(".user-name");
+    if (view.lease_expires_at || !held || (me && me.textContent === held.user)) return;
+    showMessage(`${held.user} has this item on their review page right now.`, "warn", 8000);
+  }
+
   /** Give the item on screen back as the page goes: the next reviewer's queue serves it. */
   function releaseLease() {
     if (lease.item === null) return;
@@ -701,6 +710,7 @@
       if (!view) return showEmpty();
       holdLease(view);
       show(view);
+      warnHeld(view);
     } catch (err) {
       report(err);
       setState("empty");
