@@ -1035,12 +1035,6 @@ def item_detail(db: Database, ctx: ProjectContext, item_id: int) -> dict[str, An
         return _item_view(conn, ctx, item_id, expert=expert)
 
 
-def _annotation_item(conn: Any, annotation_id: int) -> int:
-    row = store_tasks.get_annotation(conn, annotation_id)
-    assert row is not None
-    return int(row["item_id"])
-
-
 def iso_time(value: Any) -> Any:
     """A time as the API gives it (ISO 8601); anything else as it is."""
     return value.isoformat() if isinstance(value, datetime) else value
