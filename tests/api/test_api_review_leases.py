@@ -227,3 +227,13 @@ def test_the_expert_tier_is_served_different_items(team: Team) -> None:
         team.ok("GET", "/adjudications/next", "manager")["item"]["item"]["id"]
         == (manager["item"]["id"])
     )
+
+
+def test_a_reviewer_made_an_annotator_gives_back_their_answer(team: Team) -> None:
+    team.answer("ana")
+    rita = team.next_review("rita")
+    assert rita is not None and team.next_review("remy") is None
+    made = team.call("PUT", "/members", "manager", json={"username": "rita", "role": "annotator"})
+    assert made.status_code == 200, made.text
+    remy = team.next_review("remy")
+    assert remy is not None and remy["item"]["id"] == rita["item"]["id"]
