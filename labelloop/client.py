@@ -602,9 +602,21 @@ class Project:
 
     def next_review(self, *, skip: Sequence[int] = ()) -> dict[str, Any] | None:
         """The next annotation waiting for review (reviewers), or ``None``; ``skip`` lists
-        annotation ids to pass over."""
+        annotation ids to pass over. Its item is leased to you until ``lease_expires_at``:
+        other reviewers are served other answers until your verdict, a pass
+        (``skip``), :meth:`release_review` or the lease running out."""
         found = self._call("GET", "/reviews/next", params={"skip": list(skip)})
         return found["review"]
+
+    def renew_review(self, item_id: int) -> dict[str, Any]:
+        """Keep the item :meth:`next_review` served leased to you for another
+        ``lease_minutes``; 409 when another reviewer has it now or you gave it back."""
+        return self._call("POST", f"/reviews/leases/{item_id}/renew")
+
+    def release_review(self, item_id: int) -> bool:
+        """Give back the item :meth:`next_review` served, for another reviewer; whether it
+        was leased to you."""
+        return bool(self._call("POST", f"/reviews/leases/{item_id}/release")["released"])
 
     def review(
         self,

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from labelloop.cli.common import _open, _run, out
+from labelloop.cli.common import _open, _run, out, under_review
 
 
 def init() -> None:
@@ -63,7 +63,8 @@ def users_deactivate(name: str) -> None:
     out.print(
         f"{escape(name)} is deactivated: signed out everywhere, {tokens} API "
         f"{'token' if tokens == 1 else 'tokens'} revoked, {leases} leased "
-        f"{'item' if leases == 1 else 'items'} back in the queue; their labels stay theirs",
+        f"{'item' if leases == 1 else 'items'} back in the queue"
+        f"{under_review(done)}; their labels stay theirs",
         highlight=False,
     )
 

@@ -90,6 +90,12 @@ def counted(n: int, noun: str) -> str:
     return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
+def under_review(done: dict[str, Any]) -> str:
+    """What an offboarding gave back of the reviewer's pages, as the end of its sentence."""
+    n = int(done.get("review_leases_released") or 0)
+    return f", {counted(n, 'item')} under review back in the review queue" if n else ""
+
+
 def _run(fn: Callable[[], T]) -> T:
     """Run a command body; a user-facing error becomes one line on stderr and exit code 1."""
     try:

@@ -21,6 +21,7 @@ from labelloop.cli.common import (
     err,
     fitted,
     out,
+    under_review,
     with_model,
 )
 from labelloop.errors import LabelloopError
@@ -111,7 +112,8 @@ def projects_member(
         released = done["leases_released"]
         out.print(
             f"{escape(username)} is no longer a member of {slug} (was {done['was']}); "
-            f"{released} leased {'item' if released == 1 else 'items'} back in the queue",
+            f"{released} leased {'item' if released == 1 else 'items'} back in the queue"
+            f"{under_review(done)}",
             highlight=False,
         )
         return

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Select,
     and_,
     bindparam,
+    case,
     delete,
     func,
     or_,
@@ -20,7 +21,7 @@ from sqlalchemy import (
     update,
 )
 
-from labelloop.store import highwater
+from labelloop.store import highwater, review_leases
 from labelloop.store.db import fetch, insert, new_id
 from labelloop.store.tables import (
     AUTO,
@@ -670,27 +671,45 @@ def review_candidates(
     reviewer_id: int,
     status: str,
     skip: Sequence[int],
+    passed: Sequence[int] = (),
+    at: datetime,
     limit: int,
-) -> list[int]:
-    """Annotations waiting in a review tier, oldest first, on items the reviewer never labeled."""
+) -> list[tuple[int, int]]:
+    """Annotations waiting in a review tier (with their items), oldest first, on items the
+    reviewer never labeled and no other reviewer has leased at ``at``; an item leased to the
+    reviewer comes first. ``skip`` lists annotations, ``passed`` items, to leave out."""
+    mine = review_leases.leased_to(annotation.c.item_id, reviewer_id, at)
     q = (
-        select(annotation.c.id)
+        select(annotation.c.id, annotation.c.item_id)
         .join(item, item.c.id == annotation.c.item_id)
         .where(
             annotation.c.project_id == project_id,
             annotation.c.status == status,
             _not_annotated_by(reviewer_id),
+            ~review_leases.leased_to_others(annotation.c.item_id, reviewer_id, at),
         )
     )
     if skip:
         q = q.where(annotation.c.id.not_in(list(skip)))
-    return [int(i) for i in conn.execute(q.order_by(annotation.c.id).limit(limit)).scalars()]
+    if passed:
+        q = q.where(annotation.c.item_id.not_in(list(passed)))
+    q = q.order_by(case((mine, 0), else_=1), annotation.c.id).limit(limit)
+    return [(int(a), int(i)) for a, i in conn.execute(q)]
 
 
 def escalated_items(
-    conn: Connection, *, project_id: int, manager_id: int, skip: Sequence[int], limit: int
+    conn: Connection,
+    *,
+    project_id: int,
+    manager_id: int,
+    skip: Sequence[int],
+    at: datetime,
+    limit: int,
 ) -> list[int]:
-    """Items waiting for adjudication, oldest escalation first, that the manager never labeled."""
+    """Items waiting for adjudication, oldest escalation first, that the manager never labeled
+    and no one else of the expert tier has leased at ``at``; an item leased to the manager comes
+    first. ``skip`` lists items to leave out."""
+    mine = review_leases.leased_to(item.c.id, manager_id, at)
     q = (
         select(item.c.id, func.min(annotation.c.id).label("first"))
         .join(annotation, annotation.c.item_id == item.c.id)
@@ -698,12 +717,14 @@ def escalated_items(
             item.c.project_id == project_id,
             annotation.c.status == "escalated",
             _not_annotated_by(manager_id),
+            ~review_leases.leased_to_others(item.c.id, manager_id, at),
         )
         .group_by(item.c.id)
     )
     if skip:
         q = q.where(item.c.id.not_in(list(skip)))
-    return [int(r[0]) for r in conn.execute(q.order_by("first").limit(limit))]
+    q = q.order_by(case((mine, 0), else_=1), "first").limit(limit)
+    return [int(r[0]) for r in conn.execute(q)]
 
 
 def status_counts(conn: Connection, project_id: int) -> dict[str, int]:

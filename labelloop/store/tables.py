@@ -258,6 +258,21 @@ removed_lease = Table(
     Column("removed_at", TS, nullable=False),
 )
 
+review_lease = Table(
+    # The item a reviewer (or the expert tier) is shown, leased to them as an item is to an
+    # annotator: other reviewers' queues pass it by until they decide, pass, leave the page or
+    # the lease runs out. One row an item: a lease that ran out is taken over in place.
+    "review_lease",
+    metadata,
+    Column("item_id", ForeignKey("item.id", ondelete="CASCADE"), primary_key=True),
+    Column("project_id", ForeignKey("project.id", ondelete="CASCADE"), nullable=False),
+    Column("user_id", ForeignKey("user.id", ondelete="CASCADE"), nullable=False),
+    Column("tier", Integer, nullable=False),  # 1 review, 2 expert tier
+    Column("leased_at", TS, nullable=False),
+    Column("lease_expires_at", TS, nullable=False),
+    Index("ix_review_lease_user", "project_id", "user_id"),
+)
+
 annotation = Table(
     "annotation",
     metadata,

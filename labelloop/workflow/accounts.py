@@ -21,6 +21,7 @@ from labelloop.errors import (
     PermissionDenied,
 )
 from labelloop.store import audit
+from labelloop.store import review_leases as store_leases
 from labelloop.store import users as store_users
 from labelloop.store.db import Database
 
@@ -274,7 +275,8 @@ def deactivate_user(db: Database, username: str, *, by: User | None = None) -> d
 
     They can no longer sign in; their sessions end and their API tokens are revoked at once
     (another process's server sees it within its memo's few seconds); their live leases are
-    released so the items go back to the queue. Their answers, reviews and memberships stay,
+    released so the items go back to the queue, and so are the items they had on their review
+    pages (``review_leases_released``). Their answers, reviews and memberships stay,
     attributed to them. Nobody deactivates themselves or the last active site admin.
     """
     with db.write() as conn:
@@ -291,6 +293,9 @@ def deactivate_user(db: Database, username: str, *, by: User | None = None) -> d
             "is_active": False,
             "tokens_revoked": store_users.revoke_tokens_of(conn, row["id"]),
             "leases_released": store_users.release_leases(conn, user_id=row["id"]),
+            "review_leases_released": store_leases.release_all(
+                conn, user_id=row["id"], at=store_users.now()
+            ),
         }
         _audit_user(
             db, conn, "user.deactivate", user_id=row["id"], actor_id=_actor(by), payload=done

@@ -18,8 +18,10 @@ from labelloop.schema import ProjectSchema
 from labelloop.store import browse as store_browse
 from labelloop.store import items as store_items
 from labelloop.store import review as store_review
+from labelloop.store import review_leases as store_leases
 from labelloop.store import users as store_users
 from labelloop.store.db import Database
+from labelloop.store.users import now
 from labelloop.store.words import Term
 from labelloop.workflow.imports import SPLITS
 from labelloop.workflow.projects import ProjectContext
@@ -153,9 +155,11 @@ def list_items(
             newest_first=newest_first,
             row_filter=(lambda r: all(check(r) for check in checks)) if checks else None,
         )
-    return _page(
-        [_row(r, target.name, expert=expert) for r in rows], total, limit=limit, offset=offset
-    )
+        held = store_leases.holders(conn, [int(r["id"]) for r in rows], now())
+    listed = [
+        {**_row(r, target.name, expert=expert), "reviewing": held.get(int(r["id"]))} for r in rows
+    ]
+    return _page(listed, total, limit=limit, offset=offset)
 
 
 def _paged(limit: int, offset: int) -> None:

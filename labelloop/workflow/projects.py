@@ -13,6 +13,7 @@ from labelloop.schema.project import check_featurizer_reads
 from labelloop.schema.settings import registry_problem, typed_settings
 from labelloop.store import audit
 from labelloop.store import projects as store_projects
+from labelloop.store import review_leases as store_leases
 from labelloop.store import users as store_users
 from labelloop.store.db import Database
 from labelloop.workflow.accounts import User, user_row
@@ -191,7 +192,8 @@ def system_context(db: Database, slug: str) -> ProjectContext:
 
 
 def set_member(db: Database, ctx: ProjectContext, username: str, role: str) -> None:
-    """Give a user a role in the project (a manager's act), audited."""
+    """Give a user a role in the project (a manager's act), audited; a role that does not
+    review gives back the items their review pages held."""
     ctx.require(Permission.MANAGE_MEMBERS)
     if role not in ROLES:
         raise LabelloopError(f"role '{role}' is not one of {', '.join(ROLES)}")
@@ -201,6 +203,8 @@ def set_member(db: Database, ctx: ProjectContext, username: str, role: str) -> N
             was = store_users.role_in(conn, project_id=ctx.id, user_id=row["id"])
             _keep_a_manager(conn, ctx, was, username)
         store_users.set_role(conn, project_id=ctx.id, user_id=row["id"], role=role)
+        if not role_allows(role, Permission.REVIEW):  # their review pages' items go to others
+            store_leases.release_all(conn, user_id=row["id"], project_id=ctx.id)
         audit.record(
             db,
             conn,
@@ -216,7 +220,8 @@ def set_member(db: Database, ctx: ProjectContext, username: str, role: str) -> N
 def remove_member(db: Database, ctx: ProjectContext, username: str) -> dict[str, Any]:
     """Take a user out of the project (a manager's act), audited. Their answers, reviews and
     audit history stay, attributed to them; their live leases are released, so the items go
-    back to the queue; from then on the project answers them as it answers a stranger."""
+    back to the queue, and so are the items on their review pages; from then on the project
+    answers them as it answers a stranger."""
     ctx.require(Permission.MANAGE_MEMBERS)
     with db.write(project_id=ctx.id) as conn:
         row = store_users.by_name(conn, username)
@@ -231,6 +236,9 @@ def remove_member(db: Database, ctx: ProjectContext, username: str) -> dict[str,
             "was": role,
             "leases_released": store_users.release_leases(
                 conn, user_id=row["id"], project_id=ctx.id
+            ),
+            "review_leases_released": store_leases.release_all(
+                conn, user_id=row["id"], project_id=ctx.id, at=store_users.now()
             ),
         }
         audit.record(

@@ -27,10 +27,12 @@ from labelloop.store import audit
 from labelloop.store import items as store_items
 from labelloop.store import projects as store_projects
 from labelloop.store import review as store_review
+from labelloop.store import review_leases as store_leases
 from labelloop.store import tasks as store_tasks
 from labelloop.store.db import Database
 from labelloop.store.tables import AUTO
 from labelloop.store.users import now
+from labelloop.workflow import review_leases as leases
 from labelloop.workflow.imports import _label_text
 from labelloop.workflow.projects import ProjectContext
 from labelloop.workflow.values import checked_on_item
@@ -43,7 +45,7 @@ DS_ITEMS = 5000  # Dawid–Skene learns annotator reliability from this many rec
 MAX_COMMENT = 2000
 
 # Salts keep the deterministic draws of different decisions independent of each other.
-_DOUBLE, _SHARE, _GOLD, _SPREAD = 1, 2, 3, 4
+_DOUBLE, _SHARE, _GOLD = 1, 2, 3
 
 
 def _fraction(*keys: int) -> float:
@@ -822,6 +824,7 @@ def review_annotation(
             tier=tier,
         )
         store_review.set_status(conn, [annotation_id], STATUS_AFTER[verdict])
+        leases.give_back(conn, ctx, item_id)
         rework = None
         if verdict == "reject":
             rework = _send_back(conn, ctx, row, note or "")
@@ -934,6 +937,7 @@ def adjudicate(
         )
         store_review.resolve_flags(conn, item_id=item_id, by=ctx.user.id or None)
         store_tasks.leave_queue(conn, item_id)
+        leases.give_back(conn, ctx, item_id)
         audit.record(
             db,
             conn,
@@ -955,42 +959,65 @@ def adjudicate(
 
 
 def next_review(db: Database, ctx: ProjectContext, *, skip: Sequence[int] = ()) -> dict | None:
-    """The next annotation waiting for review that the caller did not make (None: queue empty).
+    """The next annotation waiting for review that the caller did not make (None: queue empty),
+    leased to them with its item (``lease_expires_at``): another reviewer is served another one.
 
-    Reviewers start at different places among the oldest few, so two rarely take the same one.
+    The item the caller holds comes first, unless ``skip`` (annotations passed over) leaves it
+    out; taking another gives it back.
     """
     ctx.require(Permission.REVIEW)
-    with db.read() as conn:
-        ids = store_review.review_candidates(
+
+    def candidate(conn: Any, at: datetime, passed: Sequence[int]) -> tuple[int, int] | None:
+        found = store_review.review_candidates(
             conn,
             project_id=ctx.id,
             reviewer_id=ctx.user.id,
             status="in_review",
             skip=skip,
-            limit=5,
+            passed=passed,
+            at=at,
+            limit=1,
         )
-        if not ids:
-            return None
-        pick = ids[int(_fraction(_SPREAD, ctx.user.id) * len(ids))]
-        view = _item_view(conn, ctx, _annotation_item(conn, pick), expert=is_expert(ctx))
+        return found[0] if found else None
+
+    leased = leases.lease_first(db, ctx, tier=leases.REVIEW, candidate=candidate)
+    if leased is None:
+        return None
+    pick, item_id, ends = leased
+    with db.read() as conn:
+        view = _item_view(conn, ctx, item_id, expert=is_expert(ctx))
         view["annotation"] = next(a for a in view["annotations"] if a["id"] == pick)
         view["waiting"] = store_review.status_counts(conn, ctx.id).get("in_review", 0)
-        return view
+    view["lease_expires_at"] = ends.isoformat()
+    return view
 
 
 def next_adjudication(
     db: Database, ctx: ProjectContext, *, skip: Sequence[int] = ()
 ) -> dict | None:
-    """The next item waiting at the expert tier that the caller never labeled."""
+    """The next item waiting at the expert tier that the caller never labeled, leased to them
+    as :func:`next_review` leases an answer (``skip``: items passed over)."""
     ctx.require(Permission.REVIEW)
     _require_expert(ctx)
-    with db.read() as conn:
-        ids = store_review.escalated_items(
-            conn, project_id=ctx.id, manager_id=ctx.user.id, skip=skip, limit=1
+
+    def candidate(conn: Any, at: datetime, passed: Sequence[int]) -> tuple[int, int] | None:
+        found = store_review.escalated_items(
+            conn,
+            project_id=ctx.id,
+            manager_id=ctx.user.id,
+            skip=[*skip, *passed],
+            at=at,
+            limit=1,
         )
-        if not ids:
-            return None
-        view = _item_view(conn, ctx, ids[0], expert=True)
+        return (found[0], found[0]) if found else None
+
+    leased = leases.lease_first(db, ctx, tier=leases.EXPERT, candidate=candidate)
+    if leased is None:
+        return None
+    _, item_id, ends = leased
+    with db.read() as conn:
+        view = _item_view(conn, ctx, item_id, expert=True)
+        view["lease_expires_at"] = ends.isoformat()
         view["waiting"] = store_review.n_escalated_items(conn, ctx.id)
         return view
 
@@ -1006,12 +1033,6 @@ def item_detail(db: Database, ctx: ProjectContext, item_id: int) -> dict[str, An
         if not found or (not expert and store_review.gold_of(conn, item_id) is not None):
             raise NotFound(f"no item {item_id} in project '{ctx.slug}'")
         return _item_view(conn, ctx, item_id, expert=expert)
-
-
-def _annotation_item(conn: Any, annotation_id: int) -> int:
-    row = store_tasks.get_annotation(conn, annotation_id)
-    assert row is not None
-    return int(row["item_id"])
 
 
 def iso_time(value: Any) -> Any:
@@ -1227,6 +1248,8 @@ def _item_view(conn: Any, ctx: ProjectContext, item_id: int, *, expert: bool) ->
         ],
         "history": _history(history, expert=expert),
         "gold": {"value": gold["value"]} if gold is not None else None,
+        # Who has the item on their review page right now (``user``, ``until``), or None.
+        "review_lease": store_leases.holders(conn, [item_id], now()).get(item_id),
         # The guideline now, for a reviewer to see that an answer was made under an older one.
         "guideline_version": published[-1][0] if published else None,
     }
@@ -1294,6 +1317,7 @@ def summary(db: Database, ctx: ProjectContext) -> dict[str, Any]:
         counts = store_review.status_counts(conn, ctx.id)
         escalated = store_review.n_escalated_items(conn, ctx.id)
         open_flags = store_review.open_flag_counts(conn, ctx.id)
+        held = leases.held_by_others(conn, ctx)
     if not is_expert(ctx):
         open_flags.pop("gold_wrong", None)
     return {
@@ -1301,6 +1325,8 @@ def summary(db: Database, ctx: ProjectContext) -> dict[str, Any]:
         "resolution": ctx.settings.resolution,
         "in_review": counts.get("in_review", 0),
         "escalated_items": escalated,
+        # Of those, what another reviewer has on their page right now: their queues pass it by.
+        "leased_to_others": held,
         "annotations": counts,
         "open_flags": open_flags,
         "expert": is_expert(ctx),

@@ -84,6 +84,8 @@ REQUESTS: dict[tuple[str, str], dict[str, Any]] = {
         "json": {"note": "unclear"}
     },
     ("POST", "/api/projects/{slug}/reviews/{annotation_id}"): {"json": {"verdict": "accept"}},
+    ("POST", "/api/projects/{slug}/reviews/leases/{item_id}/renew"): {},
+    ("POST", "/api/projects/{slug}/reviews/leases/{item_id}/release"): {},
     ("POST", "/api/projects/{slug}/items/{item_id}/adjudicate"): {
         "json": {"value": VALUE, "comment": "final"}
     },

@@ -57,6 +57,7 @@ def test_a_member_removed_through_the_api_gets_404_and_keeps_their_label(api: An
         "role": None,
         "was": "annotator",
         "leases_released": 0,
+        "review_leases_released": 0,
     }
     for path in ("/api/projects/sent", "/api/projects/sent/my-answers"):
         got = api.get(path, "annotator")

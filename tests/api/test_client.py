@@ -201,6 +201,14 @@ def test_a_reviewer_fixes_a_label_and_the_export_says_who(sqlite_api: Any) -> No
     given = {g["item_id"]: g["label"] for g in label_all(labeling, sqlite_api.lab.truth)}
     assert len(given) == 4
     reviewing = client_for(sqlite_api, "reviewer").project("reviewed")
+    # The answer served is leased to the reviewer: the admin is served another one.
+    held = reviewing.next_review()
+    assert held is not None
+    assert reviewing.renew_review(held["item"]["id"])["lease_expires_at"]
+    other = project.next_review()
+    assert other is not None and other["item"]["id"] != held["item"]["id"]
+    assert project.release_review(other["item"]["id"]) is True
+    assert project.release_review(other["item"]["id"]) is False
     verdicts = {}
     while (waiting := reviewing.next_review()) is not None:
         annotation = waiting["annotation"]

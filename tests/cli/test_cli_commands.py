@@ -205,6 +205,43 @@ def test_projects_member_none_removes_a_member(cli: Any, project: str) -> None:
     assert "bob is not a member of 'reviews'" in " ".join(_one_error_line(again).split())
 
 
+def test_removing_a_reviewer_gives_back_the_answer_on_their_page(
+    cli: Any, project: str, tmp_path: Path
+) -> None:
+    from labelloop.govern.permissions import Permission
+    from labelloop.store.db import Database
+    from labelloop.workflow import accounts, learning, projects, review, tasks
+
+    for who in ("bob", "rita", "remy"):
+        cli("users", "add", who, "--password-stdin", stdin=f"{who} own password\n")
+    cli("projects", "member", "reviews", "bob", "annotator")
+    cli("projects", "member", "reviews", "rita", "reviewer")
+    cli("projects", "member", "reviews", "remy", "reviewer")
+    cli("projects", "set", "reviews", "review_policy=all")
+    cli("import", "reviews", str(_write_jsonl(tmp_path / "r.jsonl", _rows(6, labeled=False))))
+    db = Database(f"sqlite:///{cli.home / 'labelloop.db'}")
+    try:
+
+        def ctx(who: str) -> Any:
+            user = accounts.user_by_name(db, who)
+            return projects.access(db, "reviews", user, Permission.VIEW_PROJECT)
+
+        learning.train(db, projects.system_context(db, "reviews"))
+        task = tasks.next_task(db, ctx("bob"))
+        assert task is not None
+        tasks.submit(db, ctx("bob"), task["assignment_id"], {"sentiment": "neutral"}, active_ms=900)
+        assert review.next_review(db, ctx("rita")) is not None
+        assert review.next_review(db, ctx("remy")) is None  # the one answer is on rita's page
+        said = " ".join(cli("projects", "member", "reviews", "rita", "none").stdout.split())
+        assert said == (
+            "rita is no longer a member of reviews (was reviewer); 0 leased items back in the "
+            "queue, 1 item under review back in the review queue"
+        )
+        assert review.next_review(db, ctx("remy")) is not None
+    finally:
+        db.dispose()
+
+
 def test_projects_create_from_a_yaml_schema(cli: Any, project: str) -> None:
     listed = cli("projects", "list").stdout
     assert "reviews" in listed and "Review sentiment" in listed

@@ -528,3 +528,82 @@ def test_adjudication_page_by_keyboard(team: Team, browser: Any, screenshots: Pa
         "adjudicated",
         "mgr",
     )
+
+
+@pytest.mark.browser
+def test_two_reviewer_pages_show_different_answers(team: Team, browser: Any) -> None:
+    """Two reviewers with the review page open are shown different answers; one that leaves
+    gives theirs back, and the other's page shows it."""
+    admin_token = _http_token(team.server.url, ADMIN, PASSWORD)
+    with httpx.Client(
+        base_url=team.server.url, headers={"Authorization": f"Bearer {admin_token}"}, timeout=30
+    ) as admin:
+        made = admin.post(
+            "/api/projects", json={"slug": "pair", "schema": _schema("Pair", review_policy="all")}
+        )
+        assert made.status_code == 201, made.text
+        for who, role in (("a1", "annotator"), ("rev", "reviewer"), ("mgr", "manager")):
+            got = admin.put("/api/projects/pair/members", json={"username": who, "role": role})
+            assert got.status_code == 200, got.text
+        rows = _rows("pair", 6)
+        body = "".join(json.dumps({k: r[k] for k in ("id", "text")}) + "\n" for r in rows)
+        imported = admin.post(
+            "/api/projects/pair/imports",
+            files={"file": ("pair.jsonl", body.encode(), "application/x-ndjson")},
+            data={"id_field": "id"},
+        )
+        assert imported.status_code == 201, imported.text
+        team.truth.update({r["id"]: r["label"] for r in rows})
+        deadline = time.monotonic() + 60
+        while admin.get("/api/projects/pair/status").json()["model"] is None:
+            assert time.monotonic() < deadline, "the learner built no queue"
+            time.sleep(0.1)
+    _submit_as(team, "a1", "pair", 3)
+
+    errors: list[str] = []
+    pages = {}
+    for who in ("rev", "mgr"):
+        context = browser.new_context(viewport={"width": 1280, "height": 860})
+        page = context.new_page()
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        _sign_in(page, team, "/p/pair/review", who, PASSWORD)
+        pages[who] = page
+    rev, mgr = pages["rev"], pages["mgr"]
+    rev_item = _wait_state(rev, "review", key="itemId")
+    mgr_item = _wait_state(mgr, "review", key="itemId")
+    assert rev_item != mgr_item
+    # The second page counts the answer on the first one's among the 3 waiting.
+    mgr.wait_for_function(
+        "() => !document.getElementById('held-count').hidden"
+        " && document.getElementById('waiting-count').textContent === '3'"
+    )
+    assert mgr.text_content("#held-count") == "1 on other reviewers' pages"
+
+    mgr.keyboard.press("a")  # accept: the manager's next answer is not the one rev reads
+    third = _wait_state(mgr, "review", other_than=mgr_item, key="itemId")
+    assert third not in (rev_item, mgr_item)
+    mgr.keyboard.press("a")
+    _wait_state(mgr, "empty")
+    mgr.wait_for_function(
+        "() => document.getElementById('empty-own').textContent === 'Another reviewer has the 1"
+        " waiting answer on their page right now; this page shows it if it is passed or left.'"
+    )
+    assert rev.get_attribute("#review-app", "data-item-id") == rev_item
+
+    # The Items page tells the manager who has the answer on their page.
+    items = mgr.context.new_page()
+    items.goto(team.server.url + "/p/pair/items")
+    row = items.locator(f'.items-row[data-item-id="{rev_item}"]')
+    row.locator(".badge", has_text="on rev's review page").wait_for(timeout=15000)
+    # Opened by its id to adjudicate (not from the queue), the page says who reads it now.
+    items.goto(team.server.url + f"/p/pair/adjudicate?item={rev_item}")
+    items.locator(
+        "#messages", has_text="rev has this item on their review page right now."
+    ).wait_for(timeout=15000)
+    items.close()
+
+    rev.goto(team.server.url + "/p/pair")  # rev leaves the review page: the answer goes back
+    assert _wait_state(mgr, "review", key="itemId") == rev_item
+    assert not errors, errors
+    for page in (rev, mgr):
+        page.context.close()

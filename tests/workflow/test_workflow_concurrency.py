@@ -144,3 +144,33 @@ def test_annotators_answer_while_an_import_reads_its_file(lab: Any) -> None:
     assert imported[0].n_items == 40
     assert status.status(lab.db, ctx)["counts"]["annotations"] == 1
     assert auditing.verify(lab.db, ctx)["intact"]
+
+
+def test_eight_reviewers_at_once_are_served_eight_different_answers(lab: Any) -> None:
+    from labelloop.workflow import review
+
+    ctx = lab.project(review_policy="all")
+    lab.import_rows(ctx, lab.rows(30))
+    lab.train(ctx)
+    lab.label_next(lab.member("sent", "ann", "annotator"), n=12)
+    reviewers = [lab.member("sent", f"r{i}", "reviewer") for i in range(8)]
+    shown: dict[str, int] = {}
+    errors: list[BaseException] = []
+    start = threading.Barrier(len(reviewers))
+
+    def work(who: Any) -> None:
+        try:
+            start.wait()
+            view = review.next_review(lab.db, who)
+            assert view is not None
+            shown[who.user.username] = view["item"]["id"]
+        except BaseException as exc:  # reported by the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(r,)) for r in reviewers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert errors == []
+    assert len(shown) == 8 and len(set(shown.values())) == 8

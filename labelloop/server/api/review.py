@@ -11,7 +11,7 @@ from pydantic import Field
 from labelloop.govern.permissions import Permission
 from labelloop.server.api.deps import CurrentUser, DbDep
 from labelloop.server.api.schemas import Body, Id
-from labelloop.workflow import browse, projects, review
+from labelloop.workflow import browse, projects, review, review_leases
 from labelloop.workflow.seeding import MAX_OFFSET
 
 router = APIRouter(prefix="/api/projects/{slug}", tags=["review"])
@@ -44,9 +44,28 @@ def next_review(
     user: CurrentUser,
     skip: SkipQuery = [],  # noqa: B006 (FastAPI copies)
 ) -> dict[str, Any]:
-    """The next annotation to review (not the caller's own); ``review`` is null when none waits."""
+    """The next annotation to review (not the caller's own), leased to the caller with its item
+    until ``lease_expires_at`` so that other reviewers are served other answers; ``review`` is
+    null when none waits that no one else holds. ``skip``: annotations passed over."""
     ctx = projects.access(db, slug, user, Permission.REVIEW)
     return {"review": review.next_review(db, ctx, skip=skip)}
+
+
+@router.post("/reviews/leases/{item_id}/renew")
+def renew_lease(slug: str, item_id: Id, db: DbDep, user: CurrentUser) -> dict[str, Any]:
+    """Keep the caller's review lease on the item ``reviews/next`` or ``adjudications/next``
+    served for another ``lease_minutes`` (the review page's heartbeat); a 409 when another
+    reviewer has the item now or the caller gave it back."""
+    ctx = projects.access(db, slug, user, Permission.REVIEW)
+    return review_leases.renew(db, ctx, item_id)
+
+
+@router.post("/reviews/leases/{item_id}/release")
+def release_lease(slug: str, item_id: Id, db: DbDep, user: CurrentUser) -> dict[str, Any]:
+    """Give back the caller's review lease on an item (the review page does on leaving): the
+    next reviewer's queue serves it. ``released`` says whether the caller held one."""
+    ctx = projects.access(db, slug, user, Permission.REVIEW)
+    return review_leases.release(db, ctx, item_id)
 
 
 @router.post("/reviews/{annotation_id}")
@@ -84,7 +103,8 @@ def next_adjudication(
     user: CurrentUser,
     skip: SkipQuery = [],  # noqa: B006 (FastAPI copies)
 ) -> dict[str, Any]:
-    """The next item waiting at the expert tier; ``item`` is null when none waits."""
+    """The next item waiting at the expert tier, leased to the caller as ``reviews/next``
+    leases an answer; ``item`` is null when none waits that no one else holds."""
     ctx = projects.access(db, slug, user, Permission.REVIEW)
     return {"item": review.next_adjudication(db, ctx, skip=skip)}
 

@@ -137,6 +137,7 @@
     const tags = [];
     if (row.split === "eval") tags.push(["eval", "badge-muted"]);
     if (row.gold) tags.push(["gold", "badge-warn"]);
+    if (row.reviewing) tags.push([`on ${row.reviewing.user}'s review page`, "badge-muted"]);
     for (const [text, kind] of tags) name.append(" ", node("span", "badge " + kind, text));
     tr.append(name, contentCell(row), ...(page.mine ? ownCells(row) : itemCells(row)));
     tr.addEventListener("dblclick", () => openTrace(row.id));

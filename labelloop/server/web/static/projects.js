@@ -78,7 +78,7 @@
       const toggle = u.is_active
         ? action("Deactivate", u, async () => {
             const done = await api("POST", path + "/deactivate");
-            return `${u.username} is deactivated: signed out everywhere, ${done.tokens_revoked} API token(s) revoked, ${done.leases_released} leased item(s) back in the queue.`;
+            return `${u.username} is deactivated: signed out everywhere, ${done.tokens_revoked} API token(s) revoked, ${done.leases_released} leased item(s) back in the queue${done.review_leases_released ? `, ${done.review_leases_released} item(s) under review back in the review queue` : ""}.`;
           })
         : action("Reactivate", u, async () => {
             await api("POST", path + "/activate");

@@ -26,6 +26,9 @@
   const controls = allControls.filter(isChoice); // the page's own (choice) controls
   const target = targetOf(allControls);
   const EMPTY_POLL_MS = 3000;
+  const LEASE_CHECK_MS = 5000; // how often the page looks whether its lease needs renewing
+  const LEASE_MS = (settings.lease_minutes || 10) * 60000;
+  const COUNTS_MS = 20000; // how often the counts above the item are read again
   const PAGE_KEYS = new Set(["a", "r", "f", "e", "n", "c"]); // the page's letter keys
 
   const el = {
@@ -51,6 +54,7 @@
     others: $("others"),
     history: $("history"),
     waiting: $("waiting-count"),
+    held: $("held-count"),
     escalated: $("escalated-count"),
     messages: $("messages"),
     sheet: $("shortcuts"),
@@ -577,6 +581,86 @@
     return out;
   }
 
+  // ---------------------------------------------------------------- the lease
+
+  // The item the queue served is leased to this reviewer: other reviewers' queues pass it by.
+  // The page renews the lease every third of it while the tab is visible and the reviewer did
+  // something within a lease; a verdict, a decision or N gives it back (the server's part), and
+  // so does leaving the page. A page left alone lets it run out, for another reviewer to take.
+  const lease = { item: null, renewedAt: 0, renewing: false, lastActivity: Date.now() };
+
+  function holdLease(view) {
+    lease.item = view && view.lease_expires_at ? view.item.id : null;
+    lease.renewedAt = Date.now();
+  }
+
+  async function keepLease() {
+    const item = lease.item;
+    if (item === null || lease.renewing || document.visibilityState !== "visible") return;
+    if (Date.now() - lease.lastActivity >= LEASE_MS) return;
+    if (Date.now() - lease.renewedAt < LEASE_MS / 3) return;
+    lease.renewing = true;
+    try {
+      await api("POST", `/reviews/leases/${encodeURIComponent(item)}/renew`);
+      lease.renewedAt = Date.now();
+    } catch (err) {
+      if (!(err instanceof ApiError) || err.status !== 409) return; // tried again next tick
+      // Another reviewer has the item now (the lease ran out): say so and show the next one.
+      if (lease.item !== item || state.busy) return;
+      showMessage(err.detail + " — here is the next one.", "warn");
+      await load();
+    } finally {
+      lease.renewing = false;
+    }
+  }
+
+  /** An item opened by its id (the Items page's Adjudicate) is not leased to this page: say
+   * so when another reviewer has it on theirs. */
+  function warnHeld(view) {
+    const held = view.review_lease;
+    const me = document.querySelector(".user-name");
+    if (view.lease_expires_at || !held || (me && me.textContent === held.user)) return;
+    showMessage(`${held.user} has this item on their review page right now.`, "warn", 8000);
+  }
+
+  /** Give the item on screen back as the page goes: the next reviewer's queue serves it. */
+  function releaseLease() {
+    if (lease.item === null) return;
+    const path = `/reviews/leases/${encodeURIComponent(lease.item)}/release`;
+    lease.item = null;
+    try {
+      fetch(base + path, {
+        method: "POST",
+        keepalive: true,
+        credentials: "same-origin",
+        headers: { Accept: "application/json", "X-CSRF-Token": L.csrf },
+      }).catch(() => undefined);
+    } catch (_) {
+      // the lease runs out instead
+    }
+  }
+
+  for (const type of ["keydown", "pointerdown", "pointermove", "wheel", "scroll", "touchstart"]) {
+    window.addEventListener(type, () => (lease.lastActivity = Date.now()), {
+      passive: true,
+      capture: true,
+    });
+  }
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState !== "visible") return;
+    lease.lastActivity = Date.now();
+    keepLease(); // back after a while: take the lease again before the next key
+  });
+  window.addEventListener("pagehide", releaseLease);
+  window.addEventListener("pageshow", (e) => {
+    if (e.persisted) load(); // back from the browser's cache: its item was given back
+  });
+  setInterval(keepLease, LEASE_CHECK_MS);
+  // What waits, and what other reviewers hold, changes while an item is read.
+  setInterval(() => {
+    if (state.view && document.visibilityState === "visible") refreshCounts();
+  }, COUNTS_MS);
+
   // ---------------------------------------------------------------- loading
 
   function stopEmptyPoll() {
@@ -586,6 +670,7 @@
 
   function showEmpty() {
     state.view = null;
+    lease.item = null; // the server gave back what this page held
     setState("empty");
     stopEmptyPoll();
     state.emptyTimer = setTimeout(() => {
@@ -623,7 +708,9 @@
       }
       refreshCounts();
       if (!view) return showEmpty();
+      holdLease(view);
       show(view);
+      warnHeld(view);
     } catch (err) {
       report(err);
       setState("empty");
@@ -688,26 +775,48 @@
   /** With nothing served but answers waiting, and none passed over: every one waiting is on an
    * item the reviewer labeled, which no one reviews (or settles) themselves. Say so, rather than
    * "nothing waits" beside a count of them. */
-  function explainEmpty(waiting) {
-    const own = app.dataset.state === "empty" && !state.skip.length && waiting > 0;
-    el.emptyOwn.hidden = !own;
-    if (!own) return;
-    const one = waiting === 1;
-    el.emptyOwn.textContent =
-      mode === "review"
-        ? `The ${waiting} waiting ${one ? "is an answer" : "are answers"} on items you labeled ` +
-          `yourself: another reviewer or a manager reviews ${one ? "it" : "them"}.`
-        : `The ${waiting} waiting ${one ? "is an item" : "are items"} you labeled yourself: ` +
-          `another manager or expert settles ${one ? "it" : "them"}.`;
+  function explainEmpty(waiting, held) {
+    const shown = app.dataset.state === "empty" && !state.skip.length && waiting > 0;
+    el.emptyOwn.hidden = !shown;
+    if (!shown) return;
+    const own = Math.max(0, waiting - held);
+    const parts = [];
+    if (own) {
+      const one = own === 1;
+      parts.push(
+        mode === "review"
+          ? `The ${own} waiting ${one ? "is an answer" : "are answers"} on items you labeled ` +
+              `yourself: another reviewer or a manager reviews ${one ? "it" : "them"}.`
+          : `The ${own} waiting ${one ? "is an item" : "are items"} you labeled yourself: ` +
+              `another manager or expert settles ${one ? "it" : "them"}.`,
+      );
+    }
+    if (held) {
+      const one = held === 1;
+      const what = mode === "review" ? (one ? "answer" : "answers") : one ? "item" : "items";
+      parts.push(
+        `${one ? "Another reviewer has" : "Other reviewers have"} ${own ? "" : "the "}${held} ` +
+          `${own ? "more " : "waiting "}${what} on ${one ? "their page" : "their pages"} ` +
+          `right now; this page shows ${one ? "it" : "them"} if ${one ? "it is" : "they are"} ` +
+          "passed or left.",
+      );
+    }
+    el.emptyOwn.textContent = parts.join(" ");
   }
 
   async function refreshCounts() {
     try {
       const s = await api("GET", "/reviews/summary");
       const waiting = mode === "review" ? s.in_review : s.escalated_items;
+      const others = s.leased_to_others || {};
+      const held = (mode === "review" ? others.in_review : others.escalated_items) || 0;
       el.waiting.textContent = String(waiting);
+      if (el.held) {
+        el.held.textContent = `${held} on other reviewers' pages`;
+        el.held.hidden = !held;
+      }
       if (el.escalated) el.escalated.textContent = String(s.escalated_items);
-      explainEmpty(waiting);
+      explainEmpty(waiting, held);
     } catch (_err) {
       /* the counts are informative */
     }
