@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import math
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import timedelta
 from pathlib import Path
@@ -78,7 +79,7 @@ class HfDatasetsImporter(TextImporter):
 
     def __repr__(self) -> str:
         return (
-            f"HfDatasetsImporter(text_field={self.text_field!r}, id_field={self.id_field!r}, "
+            f"{type(self).__name__}(text_field={self.text_field!r}, id_field={self.id_field!r}, "
             f"label_field={self.label_field!r}, prediction_field={self.prediction_field!r}, "
             f"split={self.split!r})"
         )
@@ -210,6 +211,8 @@ class HfDatasetsImporter(TextImporter):
 
     @staticmethod
     def _blank_label(label: Any) -> bool:
+        if isinstance(label, float):  # NaN: a float column's (pandas') empty cell
+            return not math.isfinite(label)
         return label is None or (isinstance(label, str) and not label.strip())
 
 
