@@ -79,3 +79,17 @@ def test_a_datasets_parquet_file_names_its_class_ids(cli: Any, tmp_path: Path) -
         "second": "a",
         "third": None,
     }
+
+
+def test_simulate_replays_a_parquet_file_of_texts(cli: Any, tmp_path: Path) -> None:
+    from tests.cli.test_cli_simulate import two_topics
+
+    rows = two_topics(200)
+    pd.DataFrame(
+        {"text": [r["text"] for r in rows], "label": [r["label"] for r in rows]}
+    ).to_parquet(tmp_path / "topics.parquet")
+    out = tmp_path / "sim"
+    args = ("--strategies", "random", "--seeds", "1", "--budget", "40", "--out", str(out))
+    done = cli("simulate", str(tmp_path / "topics.parquet"), "--label-field", "label", *args)
+    assert "200 labeled records" in done.stdout
+    assert json.loads((out / "results.json").read_text())["classes"] == ["cooking", "sports"]
