@@ -25,7 +25,7 @@ from rich.text import Text
 
 from labelloop.config import Settings, get_settings
 from labelloop.errors import LabelloopError
-from labelloop.store.db import Database
+from labelloop.store.db import Database, unreachable
 from labelloop.store.migrate import upgrade
 
 
@@ -71,8 +71,20 @@ def _open(settings: Settings | None = None) -> tuple[Settings, Database]:
         settings.ensure_home()
     db = Database(settings.db_url)
     _opened.append(db)
-    upgrade(db)
+    _run(lambda: _migrated(db))
     return settings, db
+
+
+def _migrated(db: Database) -> None:
+    """Bring the database's tables up to date; one it cannot reach (a PostgreSQL server down, a
+    database not made yet) is an error naming it, its password hidden, and the driver's why."""
+    try:
+        upgrade(db)
+    except Exception as exc:
+        if not unreachable(exc):
+            raise
+        why = " ".join(str(getattr(exc, "orig", None) or exc).split())
+        raise LabelloopError(f"cannot reach the database {db.engine.url!r}: {why}") from None
 
 
 def close_opened() -> None:

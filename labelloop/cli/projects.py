@@ -346,7 +346,8 @@ def import_(
         else:
             shown_as = projects.system_context(db, slug).schema.data_type
             noun = {"image": "image", "audio": "audio file", "table": "row"}.get(shown_as, "text")
-            what = f"{noun}s at lines" if many else f"{noun} at line"
+            at = "row" if used in ("parquet", ".parquet") else "line"  # Parquet has no lines
+            what = f"{noun}s at {at}s" if many else f"{noun} at {at}"
         out.print(
             f"duplicate {what} {shown} (already in the project or earlier in the file)"
             + (" ..." if report.n_duplicates > 10 else "")

@@ -457,9 +457,10 @@ def search(
     page or with POST /api/projects/SLUG/seeds.
     """
     from labelloop.workflow import projects, seeding
+    from labelloop.workflow.features import FeatureCache
     from labelloop.workflow.values import find_item
 
-    _, db = _open()
+    settings, db = _open()
 
     def go() -> dict[str, Any]:
         ctx = projects.system_context(db, slug)
@@ -468,7 +469,11 @@ def search(
         with db.read() as conn:
             named = {"item_id": None, "external_id": None, **named_item(like)}
             origin = int(find_item(conn, ctx, **named)["id"])
-        return seeding.search(db, ctx, q=query, like=origin, limit=limit, offset=offset)
+        # the embeddings the learner stored: a search never computes them
+        cache = FeatureCache(settings.features_dir, media_roots=settings.media_root_paths)
+        return seeding.search(
+            db, ctx, q=query, like=origin, limit=limit, offset=offset, cache=cache
+        )
 
     found = _run(go)
     if as_json:
@@ -484,6 +489,9 @@ def search(
             continue
         similarity = "same text" if hit["same_text"] else f"{_floored(hit['score']):.3f}"
         table.add_row(_shown_name(hit), similarity, state, _excerpt(hit))
+    if like is not None:  # as the search page says it: which features "like" is measured on
+        origin = found["like"]["external_id"] or f"#{found['like']['id']}"
+        out.print(f"items most like {escape(origin)}, by {found['by']} similarity", highlight=False)
     if found.get("note"):
         out.print(escape(found["note"]))
     elif found["items"]:

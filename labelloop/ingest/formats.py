@@ -14,6 +14,7 @@ from labelloop.ingest.doccano import DoccanoExporter, DoccanoImporter
 from labelloop.ingest.hf_datasets import HfDatasetsImporter, is_saved_dataset
 from labelloop.ingest.jsonl import JsonlExporter, JsonlImporter
 from labelloop.ingest.label_studio import LabelStudioExporter, LabelStudioImporter
+from labelloop.ingest.parquet import ParquetImporter
 from labelloop.ingest.prodigy import ProdigyExporter, ProdigyImporter
 from labelloop.ingest.protocols import Exporter, Importer
 from labelloop.ingest.yolo import YoloExporter, YoloImporter
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 IMPORTERS: dict[str, type[Importer]] = {
     JsonlImporter.format: JsonlImporter,
     CsvImporter.format: CsvImporter,
+    ParquetImporter.format: ParquetImporter,
     CocoImporter.format: CocoImporter,
     ConllImporter.format: ConllImporter,
     LabelStudioImporter.format: LabelStudioImporter,

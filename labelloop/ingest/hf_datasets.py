@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import math
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import timedelta
 from pathlib import Path
@@ -75,10 +76,11 @@ class HfDatasetsImporter(TextImporter):
         )
         self.split = split
         self.batch_rows = batch_rows
+        self._class_columns: list[str] = []  # columns of class labels (ClassLabel ids)
 
     def __repr__(self) -> str:
         return (
-            f"HfDatasetsImporter(text_field={self.text_field!r}, id_field={self.id_field!r}, "
+            f"{type(self).__name__}(text_field={self.text_field!r}, id_field={self.id_field!r}, "
             f"label_field={self.label_field!r}, prediction_field={self.prediction_field!r}, "
             f"split={self.split!r})"
         )
@@ -172,6 +174,22 @@ class HfDatasetsImporter(TextImporter):
                 raise ImportFormatError(
                     line=1, field=field, reason=f"no such column; columns are: {', '.join(names)}"
                 )
+        self._class_columns = [
+            name
+            for name, feature in features.items()
+            if _is_class_label(feature) or _is_class_label(_list_item(feature))
+        ]
+
+    def notes(self) -> list[str]:
+        """A column of class labels no label field named: its labels came in as metadata, which
+        a user who forgot --label-field would not see until the model has nothing to learn."""
+        if self.label_field is not None or not self._class_columns:
+            return []
+        name = self._class_columns[0]
+        return [
+            f"column {name!r} holds class labels and came in as metadata only: to make them the "
+            f"items' labels, import again with --label-field {name} --update-labels"
+        ]
 
     def _row(self, number: int, record: dict[str, Any], features: Mapping[str, Any]) -> ItemIn:
         """One row as an ItemIn: class ids named, the other columns made JSON for metadata."""
@@ -210,6 +228,8 @@ class HfDatasetsImporter(TextImporter):
 
     @staticmethod
     def _blank_label(label: Any) -> bool:
+        if isinstance(label, float):  # NaN: a float column's (pandas') empty cell
+            return not math.isfinite(label)
         return label is None or (isinstance(label, str) and not label.strip())
 
 

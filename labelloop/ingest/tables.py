@@ -229,15 +229,7 @@ class ParquetTableImporter(_TableRecords):
 
     def read(self, source: BinaryIO) -> Iterator[ItemIn]:
         """Yield one ItemIn per row of the Parquet file ``source``."""
-        if importlib.util.find_spec("pyarrow") is None:
-            raise LabelloopError(f"reading Parquet needs pyarrow: {PARQUET_HINT}")
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        try:
-            file = pq.ParquetFile(source)
-        except (pa.ArrowException, OSError) as exc:
-            raise ImportFormatError(line=1, reason=f"not a Parquet file: {exc}") from None
+        file = open_parquet(source)
         names = list(file.schema_arrow.names)
         self._check_names(1, names)
         for field in (self.id_field,):
@@ -245,14 +237,37 @@ class ParquetTableImporter(_TableRecords):
                 raise ImportFormatError(
                     line=1, field=field, reason=f"no such column; columns are: {', '.join(names)}"
                 )
-        number = 0
-        try:
-            for batch in file.iter_batches(batch_size=PARQUET_BATCH_ROWS):
-                for record in batch.to_pylist():
-                    number += 1
-                    yield self._item(number, record)
-        except (pa.ArrowException, OSError) as exc:  # a damaged page is an OSError
-            raise ImportFormatError(line=number + 1, reason=f"unreadable Parquet: {exc}") from None
+        for number, record in parquet_records(file):
+            yield self._item(number, record)
+
+
+def open_parquet(source: BinaryIO) -> Any:
+    """``source`` as pyarrow's ``ParquetFile``; a clear error without pyarrow, or when the bytes
+    are no Parquet file."""
+    if importlib.util.find_spec("pyarrow") is None:
+        raise LabelloopError(f"reading Parquet needs pyarrow: {PARQUET_HINT}")
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.ParquetFile(source)
+    except (pa.ArrowException, OSError) as exc:
+        raise ImportFormatError(line=1, reason=f"not a Parquet file: {exc}") from None
+
+
+def parquet_records(file: Any) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Each row of the Parquet ``file`` as a dict with its 1-based number, a batch of rows at a
+    time, so memory stays bounded; a damaged page is an error naming the row it stopped at."""
+    import pyarrow as pa
+
+    number = 0
+    try:
+        for batch in file.iter_batches(batch_size=PARQUET_BATCH_ROWS):
+            for record in batch.to_pylist():
+                number += 1
+                yield number, record
+    except (pa.ArrowException, OSError) as exc:  # a damaged page is an OSError
+        raise ImportFormatError(line=number + 1, reason=f"unreadable Parquet: {exc}") from None
 
 
 TABLE_IMPORTERS: dict[str, type[_TableRecords]] = {

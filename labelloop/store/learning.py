@@ -11,6 +11,7 @@ from sqlalchemy import Connection, RowMapping, Text, case, cast, delete, func, s
 from labelloop.store.db import load_json, new_id
 from labelloop.store.tables import (
     AUTO,
+    feature_count,
     import_batch,
     item,
     item_label,
@@ -248,3 +249,27 @@ def beat(conn: Connection, name: str, *, started_at: datetime) -> None:
 def last_beat(conn: Connection) -> datetime | None:
     """When any learner last noted that it runs (None: none ever did, or long ago)."""
     return conn.execute(select(func.max(learner_beat.c.seen_at))).scalar()
+
+
+def note_features(conn: Connection, project_id: int, featurizer: str, computed: int) -> None:
+    """Note how many items' features (embeddings) a learner has computed for a project, so a
+    serve process on another machine, whose data dir holds none, can tell the progress."""
+    values = {"computed": computed, "at": now()}
+    done = conn.execute(
+        update(feature_count)
+        .where(feature_count.c.project_id == project_id, feature_count.c.featurizer == featurizer)
+        .values(**values)
+    ).rowcount
+    if not done:
+        conn.execute(
+            feature_count.insert().values(project_id=project_id, featurizer=featurizer, **values)
+        )
+
+
+def noted_features(conn: Connection, project_id: int, featurizer: str) -> int | None:
+    """How many items' features a learner last noted for a project (None: it never did)."""
+    return conn.execute(
+        select(feature_count.c.computed).where(
+            feature_count.c.project_id == project_id, feature_count.c.featurizer == featurizer
+        )
+    ).scalar()

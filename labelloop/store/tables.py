@@ -476,6 +476,15 @@ learner_beat = Table(  # each running learner (a serve's, a worker), seen every 
     Column("seen_at", TS, nullable=False),
 )
 
+feature_count = Table(  # per-item features (embeddings) a learner has computed, on its disk
+    "feature_count",
+    metadata,
+    Column("project_id", ForeignKey("project.id", ondelete="CASCADE"), primary_key=True),
+    Column("featurizer", String(100), primary_key=True),
+    Column("computed", Integer, nullable=False),
+    Column("at", TS, nullable=False),
+)
+
 round_failure = Table(  # a project whose training rounds fail, until one succeeds
     "round_failure",
     metadata,

@@ -262,7 +262,7 @@ def import_hf_dataset(
     )
     name = folder.name or str(folder)
     with batches.importing(db, ctx.id):
-        return _import_records(
+        report = _import_records(
             db,
             ctx,
             importer.read_folder(folder),
@@ -278,6 +278,7 @@ def import_hf_dataset(
             media_roots=(),
             update_labels=update_labels,
         )
+    return _with_notes(report, importer)
 
 
 def import_folder(

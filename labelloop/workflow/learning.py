@@ -215,13 +215,25 @@ def prepare_features(
         return False
     with db.read() as conn:
         total = store_learning.n_items(conn, ctx.id) + store_learning.n_items(conn, ctx.id, "eval")
-    if cache.computed(ctx.id, name) >= total:
+        noted = store_learning.noted_features(conn, ctx.id, name)
+    computed = cache.computed(ctx.id, name)
+    if computed >= total:
+        if noted != computed:  # computed by a round that waited, or by a learner before
+            _note_features(db, ctx, name, computed)
         return False
     with db.read() as conn:
         rows = store_learning.items_of(conn, ctx.id, "pool")
         rows += store_learning.items_of(conn, ctx.id, "eval")
     cache.prepare(ctx.id, name, rows, budget_s=budget_s)  # at least one chunk
+    _note_features(db, ctx, name, cache.computed(ctx.id, name))
     return True
+
+
+def _note_features(db: Database, ctx: ProjectContext, name: str, computed: int) -> None:
+    """Note the count in the database: the embeddings are on this learner's disk, and the
+    project page of a serve process on another machine counts them from there."""
+    with db.write() as conn:
+        store_learning.note_features(conn, ctx.id, name, computed)
 
 
 def _features(

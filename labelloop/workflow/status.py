@@ -110,8 +110,12 @@ def _cohorts(found: dict[str, Any] | None) -> dict[str, Any] | None:
     return {**found, "note": " ".join(notes) or None}
 
 
-def features(ctx: ProjectContext, counts: dict[str, int], features_dir: Path | None) -> Any:
-    """Progress of the per-item features (embeddings) of the project's featurizer, or None."""
+def features(
+    ctx: ProjectContext, counts: dict[str, int], features_dir: Path | None, *, noted: int | None
+) -> Any:
+    """Progress of the per-item features (embeddings) of the project's featurizer, or None:
+    those in ``features_dir``, or the learner's ``noted`` count when it has more (it runs on
+    another machine, with a data dir of its own)."""
     from labelloop.learn.featurize import caches_per_item, missing_requirement
     from labelloop.schema.settings import registry_problem
     from labelloop.workflow.features import FeatureCache
@@ -121,6 +125,8 @@ def features(ctx: ProjectContext, counts: dict[str, int], features_dir: Path | N
         return None  # an unusable featurizer: the training error says so
     total = counts["pool"] + counts["gold"] + counts["eval"]  # gold items have features too
     computed = FeatureCache(features_dir).computed(ctx.id, name) if features_dir else None
+    if noted is not None:
+        computed = max(computed or 0, noted)
     return {
         "featurizer": name,
         "computed": computed if computed is None else min(computed, total),
@@ -146,6 +152,7 @@ def status(
         guideline_version = store_projects.newest_guideline_version(conn, ctx.id)
         failing = store_learning.round_failure_of(conn, ctx.id)
         beat = store_learning.last_beat(conn)
+        noted = store_learning.noted_features(conn, ctx.id, ctx.settings.featurizer)
     model = _model(latest, cohorts=True) if latest is not None else None
     every = ctx.settings.retrain_every
     since = counts["labeled"] - (latest["n_train"] if latest is not None else 0)
@@ -158,7 +165,7 @@ def status(
         "featurizer": ctx.settings.featurizer,
         "model_setting": ctx.settings.model,
         "random_share": ctx.settings.random_share,
-        "features": features(ctx, counts, features_dir),
+        "features": features(ctx, counts, features_dir, noted=noted),
         "stop_recommended": bool(model and model["stop_recommended"]),
         # Every open label_issue flag, as the Quality and Review pages count them: raised by any
         # round's re-label check or by a label-error scan, not yet reviewed, and not closed by

@@ -131,3 +131,20 @@ def test_html_exports_its_cleaned_markup_and_imports_back(client: Any) -> None:
         label_field="label",
     )
     assert again.json()["duplicates"] == 1  # the same cleaned markup: recognised, not doubled
+
+
+def test_a_parquet_file_of_markup_uploads_into_an_html_project(client: Any) -> None:
+    http, auth = client
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    sink = io.BytesIO()
+    bodies = ["<p>Win <b>big</b></p>", "<p>Lunch at noon?</p>"]
+    pq.write_table(pa.table({"id": ["m1", "m2"], "body": bodies, "kind": ["spam", None]}), sink)
+    got = _upload(
+        http, auth, "mails", "mails.parquet", sink.getvalue(), id_field="id", label_field="kind"
+    )
+    assert got.status_code == 201, got.text
+    assert (got.json()["items"], got.json()["labeled"]) == (2, 1)
+    bad = _upload(http, auth, "mails", "more.parquet", sink.getvalue(), text_field="text")
+    assert bad.status_code == 422
+    assert bad.json()["detail"].startswith("line 1, field 'text': no such column; columns are:")

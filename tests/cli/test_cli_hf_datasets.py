@@ -118,6 +118,24 @@ def test_import_a_saved_dataset_dict_split_by_split(cli: Any, tmp_path: Path, sa
     assert status["labeled"] == 3
 
 
+def test_class_labels_left_without_a_label_field_are_pointed_out(
+    cli: Any, tmp_path: Path, saved: Path
+) -> None:
+    cli("init")
+    _project(cli, tmp_path, "moods", {"name": "mood", "type": "choice", "labels": MOODS})
+    done = cli("import", "moods", str(saved), "--hf-split", "train", "--id-field", "uid")
+    assert "imported 4 items into moods (pool), 0 with labels" in done.stdout
+    said = " ".join(done.stdout.split())
+    assert (
+        "column 'mood' holds class labels and came in as metadata only: to make them the "
+        "items' labels, import again with --label-field mood --update-labels"
+    ) in said
+    again = ("--hf-split", "train", "--id-field", "uid", "--label-field", "mood")
+    done = cli("import", "moods", str(saved), *again, "--update-labels", "--json")
+    assert json.loads(done.stdout)["updated"] == 3  # t4's mood is -1: no label
+    assert "notes" not in json.loads(done.stdout)
+
+
 def test_a_list_of_class_ids_imports_as_multi_choice(cli: Any, tmp_path: Path, saved: Path) -> None:
     cli("init")
     _project(cli, tmp_path, "topics", {"name": "topic", "type": "multi_choice", "labels": TOPICS})

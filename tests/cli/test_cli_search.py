@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.cli.conftest import small_project
 
 
@@ -84,3 +86,40 @@ def test_items_words_read_as_the_search_reads_them(cli: Any, tmp_path: Path) -> 
     assert "Traceback" not in refused.output
     shown = _help(cli, "items")
     assert "whole words in any case" in shown and "refund*" in shown and "phrase" in shown
+
+
+def test_like_reads_the_embeddings_the_learner_stored_and_says_so(
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from labelloop.learn import FEATURIZERS
+    from labelloop.store.db import Database
+    from labelloop.workflow import projects
+    from labelloop.workflow.features import FeatureCache
+    from labelloop.workflow.learning import prepare_features
+    from tests.workflow.test_workflow_seeding import FakeEmbedding
+
+    monkeypatch.setitem(FEATURIZERS._classes, "fake", FakeEmbedding)  # stands in for MiniLM
+    schema = tmp_path / "emb.json"
+    schema.write_text(
+        json.dumps(
+            {
+                "name": "Emb",
+                "data": {"type": "text", "field": "text"},
+                "controls": [{"name": "c", "type": "choice", "labels": ["a", "b"], "target": True}],
+                "settings": {"featurizer": "fake"},
+            }
+        )
+    )
+    cli("init")
+    cli("projects", "create", "s", "--schema", str(schema))
+    _import(cli, tmp_path, WORDY)
+    db = Database(cli.db_url)
+    try:  # what the learner does in the background: the embeddings go to the data dir
+        ctx = projects.system_context(db, "s")
+        prepare_features(db, ctx, FeatureCache(tmp_path / "home" / "features"), budget_s=0)
+    finally:
+        db.dispose()
+    found = json.loads(cli("search", "s", "--like", "a", "--json").stdout)
+    assert found["by"] == "fake"
+    shown = cli("search", "s", "--like", "a").stdout
+    assert shown.startswith("items most like a, by fake similarity\n")

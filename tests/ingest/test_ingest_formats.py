@@ -48,7 +48,7 @@ def test_unknown_format_lists_known_ones() -> None:
     with pytest.raises(
         LabelloopError,
         match="unknown import format 'xml'; known formats: coco, conll, csv, doccano, "
-        "hf_datasets, jsonl, label_studio, prodigy, yolo",
+        "hf_datasets, jsonl, label_studio, parquet, prodigy, yolo",
     ):
         make_importer("xml")
     with pytest.raises(

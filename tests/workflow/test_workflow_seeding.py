@@ -744,3 +744,25 @@ def test_the_label_scan_reads_the_embeddings_once_they_are_computed(
     later = quality.scan(lab.db, ctx, cache=cache)
     assert later["items"] == [odd]
     assert fake_embedding.calls == [25] and cache._memory == {}  # read, not kept
+
+
+def test_a_serve_on_another_machine_counts_the_embeddings_its_learner_computed(
+    lab: Any, tmp_path: Path, fake_embedding: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from labelloop.workflow import features as features_mod
+
+    monkeypatch.setattr(features_mod, "CHUNK", 10)
+    ctx = lab.project("team", featurizer="fake")
+    lab.import_rows(ctx, lab.rows(25))
+    learner = FeatureCache(tmp_path / "worker" / "features")  # the worker's data dir
+    serve = tmp_path / "serve" / "features"  # a serve process's own, which holds none
+    assert prepare_features(lab.db, ctx, learner, budget_s=0.0)
+    info = status.status(lab.db, ctx, features_dir=serve)["features"]
+    assert (info["computed"], info["total"]) == (10, 25)
+    while prepare_features(lab.db, ctx, learner, budget_s=0.0):
+        pass
+    info = status.status(lab.db, ctx, features_dir=serve)["features"]
+    assert (info["computed"], info["total"]) == (25, 25)
+    lab.import_rows(ctx, lab.rows(5, start=500))  # new items: not computed yet, anywhere
+    info = status.status(lab.db, ctx, features_dir=serve)["features"]
+    assert (info["computed"], info["total"]) == (25, 30)

@@ -18,6 +18,41 @@
   const poolFill = $("pool-progress-fill");
   if (poolFill) poolFill.style.width = `${poolFill.dataset.pct}%`;
 
+  // ---------------------------------------------------------------- embeddings computed
+
+  // The learner computes a featurizer's embeddings in the background, for minutes on a large
+  // pool: the card counts them as they come and stops asking once they are all done.
+  const FEATURES_POLL_MS = 5000;
+  const featuresLine = $("features-line");
+  const featuresFill = $("features-progress-fill");
+  const showFeatures = (computed, total) => {
+    const done = computed >= total;
+    featuresLine.textContent =
+      `${fmt(computed)} of ${fmt(total)} items computed` +
+      (done ? "." : " in the background; rounds use tfidf until they are all done.");
+    const share = total ? (100 * computed) / total : 100;
+    $("features-progress").setAttribute("aria-valuenow", share.toFixed(1));
+    featuresFill.style.width = `${share.toFixed(2)}%`;
+    return done;
+  };
+  if (featuresLine && featuresFill) {
+    const { computed, total } = featuresLine.dataset;
+    if (!showFeatures(Number(computed), Number(total))) {
+      const poll = async () => {
+        let f = null;
+        try {
+          f = (await api("GET", base + "/status")).features;
+        } catch (err) {
+          // a failed poll leaves the card as it was; the next one tries again
+        }
+        if (f && (f.error || f.computed === null)) return; // nothing more to count here
+        if (f && showFeatures(f.computed, f.total)) return;
+        setTimeout(poll, FEATURES_POLL_MS);
+      };
+      setTimeout(poll, FEATURES_POLL_MS);
+    }
+  }
+
   // ---------------------------------------------------------------- what the model could label
 
   const pct = (x) => (100 * x).toFixed(1) + "%";
