@@ -12,7 +12,7 @@ import sqlalchemy as sa
 ID = sa.BigInteger().with_variant(sa.Integer(), 'sqlite')
 
 revision = '0021'
-down_revision = '0016'
+down_revision = '0018'
 branch_labels = None
 depends_on = None
 
