@@ -396,8 +396,7 @@ def export(
         ),
     ] = False,
 ) -> None:
-    """Export every labeled item of the pool (or of the eval items) with its provenance, or
-    every answer (--annotations)."""
+    """Export the labeled items (or eval items) with provenance, or every answer (--annotations)."""
     from labelloop.workflow import export as wf_export
     from labelloop.workflow import projects
 

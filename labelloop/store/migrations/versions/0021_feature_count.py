@@ -2,7 +2,7 @@
 other machines, whose data dirs hold none
 
 Revision ID: 0021
-Revises: 0016
+Revises: 0018
 Create Date: 2026-12-06 16:00:00.000000
 """
 
