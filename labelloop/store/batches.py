@@ -208,6 +208,10 @@ def held_among(
     """How many of the batch's items in ``(after, last]`` each kind of hold holds (a slice of
     an import being undone)."""
     ids = _slice(batch_id, after, last)
+    queries = [q for kind in _holding(project_id).values() for q in kind]
+    any_held = union(*[q.where(q.selected_columns[0].in_(ids)) for q in queries]).exists()
+    if not conn.execute(select(any_held)).scalar():  # the rule: one statement per slice
+        return dict.fromkeys(HOLDS, 0)
     return _held(conn, project_id, lambda column: column.in_(ids))
 
 
@@ -237,14 +241,16 @@ def remove_slice(
     ids = _slice(batch_id, after, last)
     mine = item.c.import_batch_id == batch_id, item.c.id > after, item.c.id <= last
     of_items = assignment.c.item_id.in_(ids)
+    n_items, n_predictions = conn.execute(
+        select(func.count(), func.count(item.c.prediction)).where(*mine)
+    ).one()
     counts = {
-        "items": _count(conn, item, *mine),
+        "items": int(n_items),
         "labels": _count(conn, item_label, item_label.c.item_id.in_(ids)),
-        "predictions": _count(conn, item, *mine, item.c.prediction.is_not(None)),
+        "predictions": int(n_predictions),
         "leases": _release(conn, of_items, at=at),
     }
-    top = conn.execute(select(func.max(assignment.c.id)).where(of_items)).scalar_one_or_none()
-    highwater.retire(conn, assignment, top)
+    _retire(conn, assignment, of_items)
     highwater.retire(conn, item, last)
     conn.execute(delete(queue_entry).where(queue_entry.c.item_id.in_(ids)))
     conn.execute(delete(assignment).where(of_items))
@@ -278,10 +284,17 @@ def _release(conn: Connection, of_items: Any, *, at: datetime) -> int:
                 select(leased.subquery(), _at(at)),
             )
         )
-        top = conn.execute(select(func.max(assignment.c.id)).where(of_items)).scalar_one_or_none()
-        highwater.retire(conn, assignment, top)
+        _retire(conn, assignment, of_items)
         conn.execute(delete(assignment).where(of_items, assignment.c.state == "leased"))
     return n
+
+
+def _retire(conn: Connection, table: Any, where: Any) -> None:
+    """Keep the highest id of the rows ``where`` selects from being given again (SQLite; see
+    :func:`highwater.retire`), reading it only there."""
+    if conn.dialect.name == "sqlite":
+        top = conn.execute(select(func.max(table.c.id)).where(where)).scalar_one_or_none()
+        highwater.retire(conn, table, top)
 
 
 def _at(at: datetime) -> Any:
