@@ -65,6 +65,7 @@ def _held_lease_stmt(n_exclude: int) -> Select[Any]:
             assignment.c.user_id == bindparam("user_id"),
             assignment.c.state == ACTIVE,
             assignment.c.lease_expires_at > bindparam("at"),
+            ~withdrawn(assignment.c.item_id),  # refused on submit: not shown again
         )
     )
     if n_exclude:
@@ -113,16 +114,10 @@ def open_conditions(item_id: Any) -> tuple[Any, Any, Any]:
     )
     b = assignment.alias("b")
     taken = select(func.count()).where(b.c.item_id == item_id, holds(b.c, at)).scalar_subquery()
-    w = item.alias("w")
-    withdrawn = exists().where(  # its import is being undone (store.batches.withdraw)
-        w.c.id == item_id,
-        import_batch.c.id == w.c.import_batch_id,
-        import_batch.c.undoing_at.is_not(None),
-    )
     resolved = (
         exists().where(item_label.c.item_id == item_id)
         | exists().where(gold_answer.c.item_id == item_id)
-        | withdrawn
+        | withdrawn(item_id)
     )
     return mine, taken, resolved
 
@@ -302,22 +297,19 @@ def try_lock_item(db: Database, conn: Connection, item_id: int) -> bool:
 
 @cache
 def _assignment_stmt() -> Any:
-    return select(assignment, _withdrawn(assignment.c.item_id)).where(
+    return select(assignment, withdrawn(assignment.c.item_id).label("withdrawn")).where(
         assignment.c.id == bindparam("assignment_id")
     )
 
 
-def _withdrawn(item_id: Any) -> Any:
-    """Column ``withdrawn``: whether the item's import is being undone (none of its items is
-    answered from then on; see ``store.batches.withdraw``)."""
-    return (
-        exists()
-        .where(
-            item.c.id == item_id,
-            import_batch.c.id == item.c.import_batch_id,
-            import_batch.c.undoing_at.is_not(None),
-        )
-        .label("withdrawn")
+def withdrawn(item_id: Any) -> Any:
+    """Whether the item ``item_id`` names is one of an import being undone: none of its items
+    is served or answered from then on (``store.batches.withdraw``)."""
+    w = item.alias("w")
+    return exists().where(
+        w.c.id == item_id,
+        import_batch.c.id == w.c.import_batch_id,
+        import_batch.c.undoing_at.is_not(None),
     )
 
 
@@ -399,7 +391,7 @@ def _submit_facts_stmt() -> Any:
             .scalar_subquery()
             .label("label_resolution"),
             newest(audit_event.c.hash, audit_event, audit_event.c.id).label("audit_head"),
-            _withdrawn(item_id),
+            withdrawn(item_id).label("withdrawn"),
         )
         .join(item, item.c.id == item_id)
         .where(assignment.c.id == bindparam("assignment_id"))

@@ -9,10 +9,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from labelloop.errors import Conflict
-from labelloop.store.tables import annotation, audit_event, item
+from labelloop.store.tables import annotation, audit_event, import_batch, item
+from labelloop.store.users import now
 from labelloop.workflow import auditing, batches, quality, status, tasks
 from tests.conftest import Lab, make_rows
 
@@ -209,3 +210,37 @@ def test_an_item_made_gold_during_an_undo_stops_it_and_keeps_the_rest(lab: Lab) 
         batches.undo(lab.db, ctx, late.batch_id)
     quality.remove_gold(lab.db, ctx, item_id=last)
     assert batches.undo(lab.db, ctx, late.batch_id)["items"] == listed["items_now"]
+
+
+def test_a_lease_that_slipped_in_as_the_undo_began_is_never_answered(lab: Lab) -> None:
+    """On PostgreSQL a fetch that picked an item just before the undo withdrew it can commit
+    its lease just after the undo released the others. That lease is refused on submit, skip
+    and renew (nothing recorded), its item is served to nobody, and the undo removes it."""
+    ctx, who, late, late_ids = _team(lab)
+    held: list[int] = []
+    while True:
+        task = tasks.next_task(lab.db, who, held=held)
+        assert task is not None
+        held.append(task["assignment_id"])
+        if task["item"]["id"] in late_ids:
+            break
+    with lab.db.write() as conn:  # the race's outcome: withdrawn, the lease still there
+        withdrawn = import_batch.c.id == late.batch_id
+        conn.execute(update(import_batch).where(withdrawn).values(undoing_at=now()))
+    for act in (
+        lambda: _answer(lab, who, task),
+        lambda: tasks.skip(lab.db, who, task["assignment_id"]),
+        lambda: tasks.renew(lab.db, who, task["assignment_id"]),
+    ):
+        with pytest.raises(Conflict, match=r"being removed with its import\); nothing was"):
+            act()
+    again = tasks.next_task(lab.db, who)  # the live leases first, but never this one
+    assert again is not None and again["assignment_id"] != task["assignment_id"]
+    served = [t["item"]["id"] for t in lab.label_next(who, n=8)]
+    assert not set(served) & late_ids
+    assert batches.undo(lab.db, ctx, late.batch_id)["leases"] == 1
+    with pytest.raises(Conflict, match="removed with its import"):
+        _answer(lab, who, task)
+    with lab.db.read() as conn:
+        on_late = select(func.count()).where(annotation.c.item_id.in_(late_ids))
+        assert conn.execute(on_late).scalar_one() == 0
