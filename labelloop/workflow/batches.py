@@ -170,28 +170,31 @@ def _undo(
     after = 0
     if progress is not None:
         progress(0, total)
-    while True:
-        with db.write(project_id=ctx.id) as conn:
-            ids = store_batches.next_slice(conn, batch_id, after=after, size=SLICE)
-            if not ids:
-                store_batches.drop(conn, ctx.id, batch_id)
-                _audit(db, conn, ctx, batch, removed, resumed=batch["undoing_at"] is not None)
-                break
-            span = {"after": after, "last": ids[-1]}
-            held = store_batches.held_among(conn, ctx.id, batch_id, **span)
-            if any(held.values()):  # a manager's doing since the undo began
-                left = total - removed["items"]
-                raise Conflict(_stopped(batch, left, held, removed=removed["items"]))
-            went = store_batches.remove_slice(conn, batch_id, **span, at=at)
-            for key, n in went.items():
-                removed[key] += n
-        gone.extend(ids)
-        after = ids[-1]
-        if progress is not None:
-            progress(removed["items"], total)
-        time.sleep(PAUSE_S)
-    if cache is not None:
-        cache.forget(ctx.id, gone)
+    try:
+        while True:
+            with db.write(project_id=ctx.id) as conn:
+                ids = store_batches.next_slice(conn, batch_id, after=after, size=SLICE)
+                if not ids:
+                    store_batches.drop(conn, ctx.id, batch_id)
+                    resumed = batch["undoing_at"] is not None
+                    _audit(db, conn, ctx, batch, removed, resumed=resumed)
+                    break
+                span = {"after": after, "last": ids[-1]}
+                held = store_batches.held_among(conn, ctx.id, batch_id, **span)
+                if any(held.values()):  # a manager's doing since the undo began
+                    left = total - removed["items"]
+                    raise Conflict(_stopped(batch, left, held, removed=removed["items"]))
+                went = store_batches.remove_slice(conn, batch_id, **span, at=at)
+                for key, n in went.items():
+                    removed[key] += n
+            gone.extend(ids)
+            after = ids[-1]
+            if progress is not None:
+                progress(removed["items"], total)
+            time.sleep(PAUSE_S)
+    finally:  # what went is forgotten even when the undo stops half way
+        if cache is not None:
+            cache.forget(ctx.id, gone)
     files = uploads.remove_unnamed(
         db, ctx.id, roots=media_roots, slug=ctx.slug, folder=batch["upload_folder"]
     )
