@@ -72,7 +72,7 @@ def imports_undo(
 
     settings, db = _open()
 
-    def go() -> dict[str, object]:
+    def go() -> dict[str, Any]:
         cache = FeatureCache(settings.features_dir, media_roots=settings.media_root_paths)
         ctx = projects.system_context(db, slug)
         with shown_progress(

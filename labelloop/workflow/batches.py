@@ -77,7 +77,7 @@ def imports(db: Database, ctx: ProjectContext) -> list[dict[str, Any]]:
 
 def refusal(batch: Any, n_items: int, held: dict[str, int]) -> str:
     """Why an import cannot be undone, naming how many of its items each hold keeps."""
-    parts = []
+    parts: list[str] = []
     for kind in store_batches.HOLDS:
         n = held.get(kind, 0)
         if n:
