@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from labelloop.cli.common import _open, _run, counted, fitted, out
+from labelloop.cli.common import _open, _run, counted, fitted, out, shown_progress
 
 
 def imports_list(slug: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
@@ -41,9 +42,16 @@ def imports_list(slug: str, as_json: Annotated[bool, typer.Option("--json")] = F
             f"{b['labeled']:,}",
             f"{b['duplicates']:,}",
             f"{b['touched']:,}",
-            "yes" if b["undoable"] else f"no ({counted(b['held'], 'item')} held)",
+            _undo_cell(b),
         )
     out.print(fitted(table, drop=("Dupes", "Touched", "Format", "By", "Split", "Labeled")))
+
+
+def _undo_cell(b: dict[str, Any]) -> str:
+    """Whether an import can be undone, or that an undo of it began and did not finish."""
+    if b["undoing"]:
+        return f"being undone ({counted(b['items_now'], 'item')} left: undo it again to finish)"
+    return "yes" if b["undoable"] else f"no ({counted(b['held'], 'item')} held)"
 
 
 def imports_undo(
@@ -56,16 +64,36 @@ def imports_undo(
     Queue entries, unanswered leases, imported labels and pre-annotations go with the items,
     and the image files an uploaded zip stored for them. Refused, removing nothing, while
     people answered, reviewed, made gold, pinned, picked or flagged any of them, or an
-    auto-label run labeled one, and while an import into SLUG is still running."""
+    auto-label run labeled one, and while an import into SLUG is still running. The items are
+    withdrawn at once and removed a slice at a time (a bar shows how many), so annotators keep
+    working meanwhile; an undo that was stopped is finished by running it again."""
     from labelloop.workflow import batches, projects
     from labelloop.workflow.features import FeatureCache
 
     settings, db = _open()
 
-    def go() -> dict[str, object]:
+    def go() -> dict[str, Any]:
         cache = FeatureCache(settings.features_dir, media_roots=settings.media_root_paths)
         ctx = projects.system_context(db, slug)
-        return batches.undo(db, ctx, batch, cache=cache, media_roots=settings.media_root_paths)
+        with shown_progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+        ) as bar:
+            task = bar.add_task(f"undoing import {batch}: removing items", total=None)
+
+            def removed(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            return batches.undo(
+                db,
+                ctx,
+                batch,
+                cache=cache,
+                media_roots=settings.media_root_paths,
+                progress=removed,
+            )
 
     done = _run(go)
     if as_json:

@@ -8,10 +8,22 @@ imported labels and pre-annotations (a column of the item) go with the item.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, Select, delete, func, literal, select, union
+from sqlalchemy import (
+    Connection,
+    RowMapping,
+    Select,
+    delete,
+    exists,
+    func,
+    literal,
+    select,
+    union,
+    update,
+)
 
 from labelloop.store import highwater
 from labelloop.store.tables import (
@@ -85,7 +97,8 @@ def listing(conn: Connection, project_id: int, *, at: datetime) -> list[dict[str
     items, labeled, duplicates) and now (``touched``: items people answered, reviewed, made
     gold, pinned, picked or flagged; ``held``: those or auto-labeled; ``leased``: items
     served and not answered, whose leases an undo releases; ``upload_folder``: where an
-    uploaded zip's images were stored for it, under the first media root)."""
+    uploaded zip's images were stored for it, under the first media root; ``undoing``: an
+    undo began removing its items and has not finished, ``items_now`` of them are left)."""
     q = (
         select(import_batch, user.c.username)
         .outerjoin(user, user.c.id == import_batch.c.user_id)
@@ -128,6 +141,7 @@ def listing(conn: Connection, project_id: int, *, at: datetime) -> list[dict[str
             "held": held.get(int(r["id"]), 0),
             "leased": leased.get(int(r["id"]), 0),
             "upload_folder": r["upload_folder"],
+            "undoing": r["undoing_at"] is not None,
         }
         for r in rows
     ]
@@ -140,62 +154,147 @@ def get(conn: Connection, project_id: int, batch_id: int) -> RowMapping | None:
     return conn.execute(q).mappings().first()
 
 
-def lock_items(conn: Connection, batch_id: int) -> list[int]:
-    """Take the batch's items out of every queue and lock them; their ids.
+def unqueue(conn: Connection, batch_id: int) -> None:
+    """Take the batch's items out of every queue (the first step of its undo).
 
-    On PostgreSQL the queue entries go first: a ``next`` holding one (SKIP LOCKED) finishes
-    its lease before this goes on, and no later one can pick the items, from the queue or at
-    random (which skips locked items)."""
-    ids = select(item.c.id).where(item.c.import_batch_id == batch_id)
-    conn.execute(delete(queue_entry).where(queue_entry.c.item_id.in_(ids)))
-    return [int(i) for i in conn.execute(ids.with_for_update()).scalars()]
+    On PostgreSQL a ``next`` holding one of the entries (SKIP LOCKED) finishes its lease
+    before this goes on; a lease that slips in anyway is refused on submit once the batch is
+    withdrawn (:func:`withdraw`), and removed with its item."""
+    conn.execute(delete(queue_entry).where(_of_batch(queue_entry.c.item_id, batch_id)))
+
+
+def n_items(conn: Connection, batch_id: int) -> int:
+    """How many items the batch has now."""
+    return _count(conn, item, item.c.import_batch_id == batch_id)
 
 
 def holds(conn: Connection, project_id: int, batch_id: int) -> dict[str, int]:
     """How many of the batch's items each kind of hold (:data:`HOLDS`) holds."""
-    found = {kind: _counted(conn, project_id, (kind,), batch_id) for kind in HOLDS}
-    return {kind: n.get(batch_id, 0) for kind, n in found.items()}
+    return _held(conn, project_id, lambda column: _of_batch(column, batch_id))
 
 
-def remove(conn: Connection, project_id: int, batch_id: int, *, at: datetime) -> dict[str, int]:
-    """Delete the batch's items with what only they had (queue entries, leases, imported
-    labels, pre-annotations), then the batch. The leases nobody answered are remembered, so
-    a page still showing one is told it is no longer leased. Returns what went."""
-    ids = select(item.c.id).where(item.c.import_batch_id == batch_id)
+def withdraw(conn: Connection, batch_id: int, *, at: datetime) -> int:
+    """Mark the batch as being undone (since ``at``, unless it was already) and release its
+    items' leases, so none of them is served or answered from the commit on; how many leases
+    were released. Call after :func:`unqueue` and :func:`holds`, in the same transaction."""
+    first = import_batch.c.id == batch_id, import_batch.c.undoing_at.is_(None)
+    conn.execute(update(import_batch).where(*first).values(undoing_at=at))
+    return _release(conn, _of_batch(assignment.c.item_id, batch_id), at=at)
+
+
+def next_slice(conn: Connection, batch_id: int, *, after: int, size: int) -> list[int]:
+    """The ids of the batch's next ``size`` items above ``after``, lowest first: the slice
+    ``(after, last id]`` that :func:`held_among` and :func:`remove_slice` name."""
+    q = (
+        select(item.c.id)
+        .where(item.c.import_batch_id == batch_id, item.c.id > after)
+        .order_by(item.c.id)
+        .limit(size)
+    )
+    return [int(i) for i in conn.execute(q).scalars()]
+
+
+def _slice(batch_id: int, after: int, last: int) -> Select[Any]:
+    """The ids of the batch's items in ``(after, last]``: a subquery, so a slice's statements
+    carry three parameters, not a thousand."""
+    return select(item.c.id).where(
+        item.c.import_batch_id == batch_id, item.c.id > after, item.c.id <= last
+    )
+
+
+def held_among(
+    conn: Connection, project_id: int, batch_id: int, *, after: int, last: int
+) -> dict[str, int]:
+    """How many of the batch's items in ``(after, last]`` each kind of hold holds (a slice of
+    an import being undone)."""
+    ids = _slice(batch_id, after, last)
+    queries = [q for kind in _holding(project_id).values() for q in kind]
+    any_held = union(*[q.where(q.selected_columns[0].in_(ids)) for q in queries]).exists()
+    if not conn.execute(select(any_held)).scalar():  # the rule: one statement per slice
+        return dict.fromkeys(HOLDS, 0)
+    return _held(conn, project_id, lambda column: column.in_(ids))
+
+
+def _of_batch(column: Any, batch_id: int) -> Any:
+    """Whether the item ``column`` names is one of the batch's: asked of each row of the
+    (project's) table it is a column of, never by listing the batch's items, which a large
+    import has hundreds of thousands of."""
+    return exists().where(item.c.id == column, item.c.import_batch_id == batch_id)
+
+
+def _held(conn: Connection, project_id: int, among: Callable[[Any], Any]) -> dict[str, int]:
+    """How many items ``among(item id column)`` accepts each kind of hold holds."""
+    found = {}
+    for kind, queries in _holding(project_id).items():
+        held_by = [q.where(among(q.selected_columns[0])) for q in queries]
+        held = union(*held_by) if len(held_by) > 1 else held_by[0]
+        found[kind] = _count(conn, held.subquery())
+    return found
+
+
+def remove_slice(
+    conn: Connection, batch_id: int, *, after: int, last: int, at: datetime
+) -> dict[str, int]:
+    """Delete the batch's items in ``(after, last]`` with what only they had (queue entries,
+    assignments, imported labels, pre-annotations); a lease found on one is remembered, so a
+    page still showing it is told it is no longer leased. Returns what went."""
+    ids = _slice(batch_id, after, last)
+    mine = item.c.import_batch_id == batch_id, item.c.id > after, item.c.id <= last
     of_items = assignment.c.item_id.in_(ids)
+    n_items, n_predictions = conn.execute(
+        select(func.count(), func.count(item.c.prediction)).where(*mine)
+    ).one()
     counts = {
-        "items": _count(conn, item, item.c.import_batch_id == batch_id),
+        "items": int(n_items),
         "labels": _count(conn, item_label, item_label.c.item_id.in_(ids)),
-        "predictions": _count(
-            conn, item, item.c.import_batch_id == batch_id, item.c.prediction.is_not(None)
-        ),
-        "leases": _count(conn, assignment, of_items, assignment.c.state == "leased"),
+        "predictions": int(n_predictions),
+        "leases": _release(conn, of_items, at=at),
     }
-    leased = select(assignment.c.id, assignment.c.project_id, assignment.c.user_id).where(
-        of_items, assignment.c.state == "leased"
-    )
-    conn.execute(
-        removed_lease.insert().from_select(
-            ["assignment_id", "project_id", "user_id", "removed_at"],
-            select(leased.subquery(), _at(at)),
-        )
-    )
-    for table, where in (
-        (assignment, of_items),
-        (item, item.c.import_batch_id == batch_id),
-        (import_batch, import_batch.c.id == batch_id),
-    ):
-        top = conn.execute(select(func.max(table.c.id)).where(where)).scalar_one_or_none()
-        highwater.retire(conn, table, top)
+    _retire(conn, assignment, of_items)
+    highwater.retire(conn, item, last)
+    conn.execute(delete(queue_entry).where(queue_entry.c.item_id.in_(ids)))
     conn.execute(delete(assignment).where(of_items))
     conn.execute(delete(item_label).where(item_label.c.item_id.in_(ids)))
-    conn.execute(delete(item).where(item.c.import_batch_id == batch_id))
+    # the batch names the project; a project_id term here led SQLite to scan the project's
+    # items through its index instead of the id range, for every slice
+    conn.execute(delete(item).where(*mine))
+    return counts
+
+
+def drop(conn: Connection, project_id: int, batch_id: int) -> None:
+    """Delete a batch whose items are gone (the end of its undo)."""
+    highwater.retire(conn, import_batch, batch_id)
     conn.execute(
         delete(import_batch).where(
             import_batch.c.id == batch_id, import_batch.c.project_id == project_id
         )
     )
-    return counts
+
+
+def _release(conn: Connection, of_items: Any, *, at: datetime) -> int:
+    """Delete the leases of these items, remembering each (``removed_lease``); how many."""
+    leased = select(assignment.c.id, assignment.c.project_id, assignment.c.user_id).where(
+        of_items, assignment.c.state == "leased"
+    )
+    n = _count(conn, leased.subquery())
+    if n:
+        conn.execute(
+            removed_lease.insert().from_select(
+                ["assignment_id", "project_id", "user_id", "removed_at"],
+                select(leased.subquery(), _at(at)),
+            )
+        )
+        _retire(conn, assignment, of_items)
+        conn.execute(delete(assignment).where(of_items, assignment.c.state == "leased"))
+    return n
+
+
+def _retire(conn: Connection, table: Any, where: Any) -> None:
+    """Keep the highest id of the rows ``where`` selects from being given again (SQLite; see
+    :func:`highwater.retire`), reading it only there."""
+    if conn.dialect.name == "sqlite":
+        top = conn.execute(select(func.max(table.c.id)).where(where)).scalar_one_or_none()
+        highwater.retire(conn, table, top)
 
 
 def _at(at: datetime) -> Any:
@@ -203,6 +302,7 @@ def _at(at: datetime) -> Any:
 
 
 def _count(conn: Connection, table: Any, *where: Any) -> int:
+    """The rows of ``table`` (a table or a subquery) where ``where`` holds."""
     return int(conn.execute(select(func.count()).select_from(table).where(*where)).scalar_one())
 
 

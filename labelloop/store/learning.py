@@ -6,7 +6,18 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, Text, case, cast, delete, func, select, update
+from sqlalchemy import (
+    Connection,
+    RowMapping,
+    Text,
+    case,
+    cast,
+    delete,
+    exists,
+    func,
+    select,
+    update,
+)
 
 from labelloop.store.db import load_json, new_id
 from labelloop.store.tables import (
@@ -21,6 +32,13 @@ from labelloop.store.tables import (
     round_failure,
 )
 from labelloop.store.users import now
+
+
+def _not_withdrawn() -> Any:
+    """Items whose import is not being undone: a round neither learns from nor queues them."""
+    return ~exists().where(
+        import_batch.c.id == item.c.import_batch_id, import_batch.c.undoing_at.is_not(None)
+    )
 
 
 def items_of(
@@ -52,7 +70,7 @@ def items_of(
     q = (
         select(*columns)
         .outerjoin(item_label, item_label.c.item_id == item.c.id)
-        .where(item.c.project_id == project_id, item.c.split == split)
+        .where(item.c.project_id == project_id, item.c.split == split, _not_withdrawn())
         .order_by(item.c.id)
     )
     return list(conn.execute(q).mappings())
@@ -64,7 +82,7 @@ def values_of(conn: Connection, project_id: int, split: str) -> list[RowMapping]
     q = (
         select(item.c.id, item.c.payload, item.c.prediction, item_label.c.value)
         .outerjoin(item_label, item_label.c.item_id == item.c.id)
-        .where(item.c.project_id == project_id, item.c.split == split)
+        .where(item.c.project_id == project_id, item.c.split == split, _not_withdrawn())
         .order_by(item.c.id)
     )
     return list(conn.execute(q).mappings())

@@ -156,6 +156,9 @@ import_batch = Table(
     # A zip that brought its images: the folder under the first media root they were stored in
     # (uploads/SLUG/STAMP), whose files an undo of the import removes.
     Column("upload_folder", String(300), nullable=True),
+    # Set while an undo removes the import's items a slice at a time: from then on none of
+    # them is served or answered, and the list says the import is being undone.
+    Column("undoing_at", TS, nullable=True),
 )
 
 id_high_water = Table(
@@ -185,6 +188,8 @@ item = Table(
     Index("ix_item_project_hash", "project_id", "content_hash"),
     Index("ix_item_project_split", "project_id", "split"),
     Index("ix_item_project_external", "project_id", "external_id"),
+    # an import's items: its undo checks and removes them a slice of ids at a time
+    Index("ix_item_batch", "import_batch_id", "id"),
 )
 
 model_version = Table(

@@ -28,6 +28,7 @@ from labelloop.store.tables import (
     audit_event,
     gold_answer,
     guideline,
+    import_batch,
     item,
     item_label,
     model_version,
@@ -64,6 +65,7 @@ def _held_lease_stmt(n_exclude: int) -> Select[Any]:
             assignment.c.user_id == bindparam("user_id"),
             assignment.c.state == ACTIVE,
             assignment.c.lease_expires_at > bindparam("at"),
+            ~withdrawn(assignment.c.item_id),  # refused on submit: not shown again
         )
     )
     if n_exclude:
@@ -98,10 +100,10 @@ def open_conditions(item_id: Any) -> tuple[Any, Any, Any]:
 
     ``(mine, taken, resolved)``: the user already has it (submitted, skipped or leased live),
     how many annotations and live leases it has (compared with the overlap), and whether it is
-    no work to serve: its label is resolved, or it is a gold item (a check, served only in place
-    of work at the project's ``gold_rate``). Every serving query (queue, seed picks, random
-    controls, the PostgreSQL re-check) uses these, so "what may be served" is decided in one
-    place.
+    no work to serve: its label is resolved, it is a gold item (a check, served only in place
+    of work at the project's ``gold_rate``), or its import is being undone. Every serving
+    query (queue, seed picks, random controls, the PostgreSQL re-check) uses these, so "what
+    may be served" is decided in one place.
     """
     at: Any = bindparam("at")
     a = assignment.alias("a")
@@ -112,8 +114,10 @@ def open_conditions(item_id: Any) -> tuple[Any, Any, Any]:
     )
     b = assignment.alias("b")
     taken = select(func.count()).where(b.c.item_id == item_id, holds(b.c, at)).scalar_subquery()
-    resolved = exists().where(item_label.c.item_id == item_id) | exists().where(
-        gold_answer.c.item_id == item_id
+    resolved = (
+        exists().where(item_label.c.item_id == item_id)
+        | exists().where(gold_answer.c.item_id == item_id)
+        | withdrawn(item_id)
     )
     return mine, taken, resolved
 
@@ -293,7 +297,20 @@ def try_lock_item(db: Database, conn: Connection, item_id: int) -> bool:
 
 @cache
 def _assignment_stmt() -> Any:
-    return select(assignment).where(assignment.c.id == bindparam("assignment_id"))
+    return select(assignment, withdrawn(assignment.c.item_id).label("withdrawn")).where(
+        assignment.c.id == bindparam("assignment_id")
+    )
+
+
+def withdrawn(item_id: Any) -> Any:
+    """Whether the item ``item_id`` names is one of an import being undone: none of its items
+    is served or answered from then on (``store.batches.withdraw``)."""
+    w = item.alias("w")
+    return exists().where(
+        w.c.id == item_id,
+        import_batch.c.id == w.c.import_batch_id,
+        import_batch.c.undoing_at.is_not(None),
+    )
 
 
 def get_assignment(conn: Connection, assignment_id: int) -> dict[str, Any] | None:
@@ -374,6 +391,7 @@ def _submit_facts_stmt() -> Any:
             .scalar_subquery()
             .label("label_resolution"),
             newest(audit_event.c.hash, audit_event, audit_event.c.id).label("audit_head"),
+            withdrawn(item_id).label("withdrawn"),
         )
         .join(item, item.c.id == item_id)
         .where(assignment.c.id == bindparam("assignment_id"))
@@ -546,7 +564,7 @@ def queue_remaining(conn: Connection, model_version_id: int, *, overlap: int, at
     free, and one its annotator skipped is never served to them again. None of these count: a
     queue holding only those has nothing for someone (a solo annotator who skipped the rest).
     """
-    _, taken, resolved = open_conditions(queue_entry.c.item_id)  # resolved: labeled or gold
+    _, taken, resolved = open_conditions(queue_entry.c.item_id)  # labeled, gold or withdrawn
     skipped = exists().where(
         assignment.c.item_id == queue_entry.c.item_id, assignment.c.state == "skipped"
     )

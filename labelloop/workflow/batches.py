@@ -1,11 +1,16 @@
 """A project's imports: listed with what holds their items, and undone when nothing does.
 
 Undoing an import removes its items and what only they had (queue entries, leases nobody
-answered, imported labels, pre-annotations, cached features), then the import, in one
-transaction with its audit row. It is refused while any of its items holds a record labelloop
-keeps traceable: people's answers, labels and reviews, a gold answer, a guideline example, an
-auto-label run's label or spot check, a seed pick or a flag. The images an uploaded zip
-stored for it go too, once that committed (see :mod:`labelloop.workflow.uploads`).
+answered, imported labels, pre-annotations, cached features), then the import with its audit
+row. It is refused while any of its items holds a record labelloop keeps traceable: people's
+answers, labels and reviews, a gold answer, a guideline example, an auto-label run's label or
+spot check, a seed pick or a flag. The images an uploaded zip stored for it go too, once the
+import is gone (see :mod:`labelloop.workflow.uploads`).
+
+A large import's items take seconds to delete, and the project's writers (every answer) would
+wait for all of it in one transaction. So the check and a withdrawal of the items (none is
+served, answered or learned from after it; see ``store.batches.withdraw``) are one short
+transaction, and the items then go a slice per transaction (:func:`undo`).
 
 An undo is refused while an import into the project is running (:func:`importing`): that
 import's batch is not written yet, and it may name stored images the undo would delete; an
@@ -14,7 +19,9 @@ import waits for an undo to end, its files deleted.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import time
+from array import array
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -70,7 +77,7 @@ def imports(db: Database, ctx: ProjectContext) -> list[dict[str, Any]]:
 
 def refusal(batch: Any, n_items: int, held: dict[str, int]) -> str:
     """Why an import cannot be undone, naming how many of its items each hold keeps."""
-    parts = []
+    parts: list[str] = []
     for kind in store_batches.HOLDS:
         n = held.get(kind, 0)
         if n:
@@ -82,6 +89,12 @@ def refusal(batch: Any, n_items: int, held: dict[str, int]) -> str:
     )
 
 
+SLICE = 500
+"""Items an undo removes per transaction: others' answers and fetches get through between."""
+PAUSE_S = 0.005
+"""Seconds an undo leaves the lock free between slices, so a waiting writer takes it."""
+
+
 def undo(
     db: Database,
     ctx: ProjectContext,
@@ -89,13 +102,21 @@ def undo(
     *,
     cache: FeatureCache | None = None,
     media_roots: Sequence[Path] = (),
+    progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Remove an import's items and what only they had, then the import (managers; audited).
 
-    Leases nobody answered are released: a page still showing one is told on submit that it
-    is no longer leased. ``cache`` (the process's feature cache) forgets the items' features.
+    One short transaction checks that nothing holds its items and withdraws them: from its
+    commit on none is served, answered, skipped or learned from, and the leases nobody
+    answered are released (a page still showing one is told on submit that it is no longer
+    leased). Then the items go :data:`SLICE` at a time, each slice its own transaction, so
+    annotators' answers and fetches get through between slices; ``progress(removed, total)``
+    follows. The import and its audit row go last. An undo that stops half way (the process
+    ended, or a manager made one of its items gold, pinned or flagged it meanwhile) leaves the
+    import listed as being undone with the items not yet removed, still withdrawn; undoing it
+    again finishes it. ``cache`` (the process's feature cache) forgets the items' features.
     An uploaded zip's images stored for the import (under the first of ``media_roots``) go
-    once the removal committed, but those another item of the project names; ``files`` says
+    once the import is removed, but those another item of the project names; ``files`` says
     how many went.
 
     Raises
@@ -116,7 +137,7 @@ def undo(
                 f"'{ctx.slug}' is still running: nothing was removed; undo it once that import "
                 "has finished"
             )
-        return _undo(db, ctx, batch_id, cache=cache, media_roots=media_roots)
+        return _undo(db, ctx, batch_id, cache=cache, media_roots=media_roots, progress=progress)
 
 
 def _undo(
@@ -126,6 +147,7 @@ def _undo(
     *,
     cache: FeatureCache | None,
     media_roots: Sequence[Path],
+    progress: Callable[[int, int], None] | None,
 ) -> dict[str, Any]:
     at = now()
     with db.write(project_id=ctx.id) as conn:
@@ -135,28 +157,44 @@ def _undo(
         parts = uploads.upload_parts(batch["upload_folder"] or "", ctx.slug)
         if media_roots and parts is not None:  # its files go too: never through a link
             uploads.real_folder(media_roots, parts, doing="removed")
-        item_ids = store_batches.lock_items(conn, batch_id)
+        store_batches.unqueue(conn, batch_id)
+        total = store_batches.n_items(conn, batch_id)
         held = store_batches.holds(conn, ctx.id, batch_id)
         if any(held.values()):
-            raise Conflict(refusal(batch, len(item_ids), held))
-        removed = store_batches.remove(conn, ctx.id, batch_id, at=at)
-        audit.record(
-            db,
-            conn,
-            action="import.undo",
-            actor_id=ctx.actor_id,
-            project_id=ctx.id,
-            subject=f"import_batch:{batch_id}",
-            payload={
-                "filename": batch["filename"],
-                "format": batch["format"],
-                "split": batch["split"],
-                **removed,
-                **({"upload_folder": batch["upload_folder"]} if batch["upload_folder"] else {}),
-            },
-        )
-    if cache is not None:
-        cache.forget(ctx.id, item_ids)
+            if batch["undoing_at"] is not None:
+                raise Conflict(_stopped(batch, total, held))
+            raise Conflict(refusal(batch, total, held))
+        leases = store_batches.withdraw(conn, batch_id, at=at)
+    removed = {"items": 0, "labels": 0, "predictions": 0, "leases": leases}
+    gone = array("q")  # the removed ids, 8 bytes each, for the feature cache
+    after = 0
+    if progress is not None:
+        progress(0, total)
+    try:
+        while True:
+            with db.write(project_id=ctx.id) as conn:
+                ids = store_batches.next_slice(conn, batch_id, after=after, size=SLICE)
+                if not ids:
+                    store_batches.drop(conn, ctx.id, batch_id)
+                    resumed = batch["undoing_at"] is not None
+                    _audit(db, conn, ctx, batch, removed, resumed=resumed)
+                    break
+                span = {"after": after, "last": ids[-1]}
+                held = store_batches.held_among(conn, ctx.id, batch_id, **span)
+                if any(held.values()):  # a manager's doing since the undo began
+                    left = total - removed["items"]
+                    raise Conflict(_stopped(batch, left, held, removed=removed["items"]))
+                went = store_batches.remove_slice(conn, batch_id, **span, at=at)
+                for key, n in went.items():
+                    removed[key] += n
+            gone.extend(ids)
+            after = ids[-1]
+            if progress is not None:
+                progress(removed["items"], total)
+            time.sleep(PAUSE_S)
+    finally:  # what went is forgotten even when the undo stops half way
+        if cache is not None:
+            cache.forget(ctx.id, gone)
     files = uploads.remove_unnamed(
         db, ctx.id, roots=media_roots, slug=ctx.slug, folder=batch["upload_folder"]
     )
@@ -167,3 +205,43 @@ def _undo(
         **removed,
         "files": files,
     }
+
+
+def _audit(
+    db: Database,
+    conn: Any,
+    ctx: ProjectContext,
+    batch: Any,
+    removed: dict[str, int],
+    *,
+    resumed: bool,
+) -> None:
+    """The undo's audit row, written with the import's removal."""
+    audit.record(
+        db,
+        conn,
+        action="import.undo",
+        actor_id=ctx.actor_id,
+        project_id=ctx.id,
+        subject=f"import_batch:{batch['id']}",
+        payload={
+            "filename": batch["filename"],
+            "format": batch["format"],
+            "split": batch["split"],
+            **removed,
+            **({"upload_folder": batch["upload_folder"]} if batch["upload_folder"] else {}),
+            **({"resumed": True} if resumed else {}),
+        },
+    )
+
+
+def _stopped(batch: Any, left: int, held: dict[str, int], *, removed: int | None = None) -> str:
+    """Why an undo under way cannot go on: what holds the items it has not removed yet."""
+    parts = [f"{n:,} {_HELD[kind][n != 1]}" for kind in store_batches.HOLDS if (n := held[kind])]
+    went = f"{removed:,} of its items were removed, " if removed is not None else ""
+    return (
+        f"the undo of import {batch['id']} ('{batch['filename']}') cannot go on: of the "
+        f"{left:,} item{'' if left == 1 else 's'} it has not removed yet, {'; '.join(parts)}. "
+        f"{went.capitalize()}the rest stay withdrawn (served to nobody) and the import is "
+        "listed as being undone; undo it again to finish once those records are gone"
+    )

@@ -251,6 +251,19 @@ def _own_live_lease(
             f"task {assignment_id} is no longer leased to you (its item was removed with its "
             "import); nothing was recorded"
         )
+    if (
+        row is not None
+        and row["withdrawn"]
+        and (row["project_id"], row["user_id"])
+        == (
+            ctx.id,
+            ctx.user.id,
+        )
+    ):
+        raise Conflict(
+            f"task {assignment_id} is no longer leased to you (its item is being removed with "
+            "its import); nothing was recorded"
+        )
     if row is None or row["project_id"] != ctx.id:
         raise NotFound(
             f"no task {assignment_id} in project '{ctx.slug}': a task's id is the "

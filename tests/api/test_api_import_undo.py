@@ -192,3 +192,26 @@ def test_an_undo_while_an_import_runs_is_refused_409_removing_nothing(api: Any) 
         "running: nothing was removed; undo it once that import has finished"
     )
     assert _delete(api, f"/api/projects/sent/imports/{batch}").json()["items"] == 4
+
+
+def test_the_page_reads_how_many_items_an_undo_removed_under_its_key(
+    api: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Imports page sends a key with its undo and polls how many items are gone, as it
+    does for an upload; only the manager who sent it reads it."""
+    from labelloop.workflow import batches
+
+    monkeypatch.setattr(batches, "SLICE", 3)
+    batch = _upload(api)
+    key = "f" * 32
+    progress = f"/api/projects/sent/imports/progress?key={key}"
+    assert api.get(progress, role="manager").json()["state"] == "unknown"
+    undone = _delete(api, f"/api/projects/sent/imports/{batch}?progress_key={key}")
+    assert undone.status_code == 200, undone.text
+    assert api.get(progress, role="manager").json() == {
+        "state": "done",
+        "records": 4,
+        "stage": "removing items",
+    }
+    bad = _delete(api, f"/api/projects/sent/imports/{batch}?progress_key=..%2F")
+    assert bad.status_code == 422

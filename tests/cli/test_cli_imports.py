@@ -89,3 +89,35 @@ def test_an_undo_while_an_import_of_the_project_runs_is_refused(cli: Any, tmp_pa
         "nothing was removed; undo it once that import has finished"
     )
     assert "undone: 4 items removed" in cli("imports", "undo", "s", "1").stdout
+
+
+def test_an_undo_stopped_half_way_is_listed_and_finished_from_the_terminal(
+    cli: Any, tmp_path: Path, monkeypatch: Any
+) -> None:
+    """An undo whose process ended half way leaves the import listed as being undone; the same
+    command finishes it."""
+    import pytest
+
+    from labelloop.store.db import Database
+    from labelloop.workflow import batches, projects
+
+    small_project(cli, tmp_path)
+    cli("import", "s", _file(tmp_path, "big.jsonl", [f"big text {i}" for i in range(12)]))
+    monkeypatch.setattr(batches, "SLICE", 5)
+    db = Database(cli.db_url)
+
+    def ended(done: int, total: int) -> None:
+        if done:
+            raise KeyboardInterrupt  # the process stopped after the first slice
+
+    with pytest.raises(KeyboardInterrupt):
+        batches.undo(db, projects.system_context(db, "s"), 1, progress=ended)
+    db.dispose()
+    listed = json.loads(cli("imports", "list", "s", "--json").stdout)
+    assert [(b["undoing"], b["items_now"], b["items"]) for b in listed] == [(True, 7, 12)]
+    assert "being undone (7 items left: undo it again to finish)" in " ".join(
+        cli("imports", "list", "s").stdout.split()
+    )
+    said = cli("imports", "undo", "s", "1").stdout
+    assert said.strip() == "import 1 ('big.jsonl') undone: 7 items removed, with 0 imported labels"
+    assert json.loads(cli("imports", "list", "s", "--json").stdout) == []

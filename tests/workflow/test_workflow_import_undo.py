@@ -106,6 +106,7 @@ def test_undo_removes_the_import_its_queue_entries_leases_and_labels(lab: Lab) -
         "leased": 1,
         "undoable": True,
         "upload_folder": None,
+        "undoing": False,
     }
 
     done = batches.undo(lab.db, ctx, wrong.batch_id)

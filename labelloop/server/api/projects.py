@@ -240,7 +240,8 @@ def import_progress(
 ) -> dict[str, Any]:
     """How far the caller's upload sent with ``progress_key=key`` has come: ``state``
     (running, done, failed), ``records`` checked and ``stage`` (storing images, checking
-    records, saving); ``state: unknown`` for a key this server does not hold for this caller
+    records, saving); for an undo sent with it, ``records`` removed (stage removing items);
+    ``state: unknown`` for a key this server does not hold for this caller
     and project (another server process took the upload, or it ended minutes ago)."""
     ctx = projects.access(db, slug, user, Permission.IMPORT)
     found = request.app.state.import_progress.read(user.id, ctx.id, key)
@@ -264,15 +265,30 @@ def undo_import(
     db: DbDep,
     user: CurrentUser,
     features: FeaturesDep,
+    progress_key: Annotated[str | None, Query(pattern=KEY_PATTERN)] = None,
 ) -> dict[str, Any]:
-    """Undo an import: its items and what only they had go, in one transaction (managers;
-    audited), then the image files an uploaded zip stored for them (``files``). 409 naming
-    what holds them when people answered, reviewed, made gold, pinned, picked or flagged any
-    of them, or an auto-label run labeled one, and while an import into the project is still
-    running; nothing is removed."""
+    """Undo an import: its items are withdrawn at once (served to and answered by nobody),
+    then removed a slice at a time while annotators go on working, then the import (managers;
+    audited) and the image files an uploaded zip stored for them (``files``). 409 naming what
+    holds them when people answered, reviewed, made gold, pinned, picked or flagged any of
+    them, or an auto-label run labeled one, and while an import into the project is still
+    running; nothing is removed. ``progress_key``: how many items are removed so far is
+    answered under it by ``GET …/imports/progress`` (``stage`` "removing items",
+    ``records``)."""
     ctx = projects.access(db, slug, user, Permission.IMPORT)
     roots = request.app.state.settings.media_root_paths
-    return batches.undo(db, ctx, batch_id, cache=features, media_roots=roots)
+    registry: ImportProgress = request.app.state.import_progress
+    with (
+        registry.tracking(user.id, ctx.id, progress_key) if progress_key else nullcontext()
+    ) as tracker:
+        if tracker is not None:
+            tracker.stage("removing items")
+
+        def removed(done: int, _total: int) -> None:
+            if tracker is not None:
+                tracker.records(done)
+
+        return batches.undo(db, ctx, batch_id, cache=features, media_roots=roots, progress=removed)
 
 
 @router.get("/{slug}/export")

@@ -564,9 +564,15 @@
       tr.dataset.batch = String(b.id);
       const items = b.items_now === b.items ? fmt(b.items) : `${fmt(b.items_now)} of ${fmt(b.items)}`;
       const undo = document.createElement("td");
-      const button = node("button", "btn btn-small btn-quiet", "Undo");
+      // An undo that began and did not finish left the rest of its items withdrawn: the same
+      // button finishes it.
+      const button = node("button", "btn btn-small btn-quiet", b.undoing ? "Finish undo" : "Undo");
       button.type = "button";
-      button.setAttribute("aria-label", `Undo import ${b.id} (${b.filename})`);
+      button.setAttribute(
+        "aria-label",
+        `${b.undoing ? "Finish undoing" : "Undo"} import ${b.id} (${b.filename})`,
+      );
+      if (b.undoing) button.title = `Being undone: ${fmt(b.items_now)} ${plural(b.items_now, "item")} left`;
       if (!b.undoable) {
         button.disabled = true;
         button.title = `${fmt(b.held)} of its items are held by people's work or an auto-label run`;
@@ -578,8 +584,40 @@
           `will be removed from the project, with their imported labels${b.upload_folder ? " and the image files the upload stored" : ""}.${leases}`;
         if (!window.confirm(asked)) return;
         button.disabled = true;
+        // The server removes the items a slice at a time and says how many are gone under a
+        // random key; the page asks every second until the undo answers.
+        const key = [...crypto.getRandomValues(new Uint8Array(16))]
+          .map((x) => x.toString(16).padStart(2, "0"))
+          .join("");
+        let undoing = true;
+        let timer = 0;
+        const poll = async () => {
+          let answer = null;
+          try {
+            answer = await api("GET", `${base}/imports/progress?key=${key}`);
+          } catch (_) {
+            answer = null; // the undo's own answer says what went wrong, if anything did
+          }
+          if (!undoing) return;
+          if (answer && answer.state === "running") {
+            say(
+              result,
+              "info",
+              `Undoing import ${b.id} (${b.filename}): ${fmt(answer.records)} of ${fmt(b.items_now)} ${plural(b.items_now, "item")} removed…`,
+            );
+          }
+          timer = setTimeout(poll, 1000);
+        };
+        say(result, "info", `Undoing import ${b.id} (${b.filename})…`);
+        timer = setTimeout(poll, 1000);
         try {
-          const done = await api("DELETE", base + "/imports/" + encodeURIComponent(b.id));
+          const done = await api(
+            "DELETE",
+            `${base}/imports/${encodeURIComponent(b.id)}?progress_key=${key}`,
+          ).finally(() => {
+            undoing = false;
+            clearTimeout(timer);
+          });
           const files = done.files
             ? ` ${fmt(done.files)} stored image ${plural(done.files, "file")} deleted.`
             : "";
@@ -592,6 +630,7 @@
         } catch (err) {
           say(result, "error", `Not undone: ${err.message}`);
           button.disabled = false;
+          loadImports().catch(() => {}); // an undo that stopped half way lists as being undone
         }
       });
       undo.append(button);

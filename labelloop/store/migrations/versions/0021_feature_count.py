@@ -2,7 +2,7 @@
 other machines, whose data dirs hold none
 
 Revision ID: 0021
-Revises: 0018
+Revises: 0019
 Create Date: 2026-12-06 16:00:00.000000
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 ID = sa.BigInteger().with_variant(sa.Integer(), 'sqlite')
 
 revision = '0021'
-down_revision = '0018'
+down_revision = '0019'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,89 @@
+"""Undoing a large import on the project page in real Chromium: the page says how many of its
+items are removed so far, moving, until the undo's summary replaces it. The server here holds
+its undo after each slice until the test has seen that count on the page
+(tests/e2e/gated_serve.py), so the count is seen moving however fast the machine is."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from labelloop.workflow.batches import SLICE
+from tests.e2e.conftest import PASSWORD, USERNAME, _schema, login, run_cli, serving, write_jsonl
+
+pytestmark = pytest.mark.browser
+
+SLUG = "bulk"
+N_ROWS = 2 * SLICE + 200  # three slices
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def gated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """A server whose undos wait at each count until the gate file allows it, on a project
+    with one import of N_ROWS items; its URL and the gate."""
+    home = tmp_path_factory.mktemp("labelloop-home")
+    work = tmp_path_factory.mktemp("labelloop-data")
+    run_cli(home, "init")
+    run_cli(home, "users", "add", USERNAME, "--admin", "--password-stdin", stdin=PASSWORD + "\n")
+    run_cli(home, "projects", "create", SLUG, "--schema", str(_schema(work / "s.json", "Bulk")))
+    rows = [{"id": f"b{i}", "text": f"Bulk review <b>{i}</b>: it works."} for i in range(N_ROWS)]
+    run_cli(home, "import", SLUG, str(write_jsonl(work / "bulk.jsonl", rows)), "--id-field", "id")
+    gate = work / "gate"
+    gate.write_text("0", encoding="utf-8")
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    env = {"IMPORT_GATE": str(gate), "PYTHONPATH": path}
+    with serving(home, "serve", env=env, module="tests.e2e.gated_serve") as url:
+        yield url, gate
+
+
+def _shows(page: Any, text: str) -> None:
+    """Wait until the Imports message reads ``text``; what it read, if it never did."""
+    try:
+        page.wait_for_function(
+            """(text) => {
+                const m = document.querySelector('#imports-result .message');
+                return m !== null && m.textContent === text;
+            }""",
+            arg=text,
+            timeout=20000,
+        )
+    except Exception:
+        raise AssertionError(
+            f"the page showed {page.inner_text('#imports-result')!r}, not {text!r}"
+        ) from None
+
+
+def test_e2e_the_page_counts_the_items_an_undo_removed_until_its_summary(
+    gated: tuple[str, Path], browser: Any, screenshots: Path
+) -> None:
+    url, gate = gated
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    problems: list[str] = []
+    asked: list[str] = []
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    page.on("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept()))
+    login(page, url, f"/p/{SLUG}")
+    row = page.locator("#imports-table tbody tr", has_text="bulk.jsonl")
+    row.wait_for()
+    row.get_by_role("button", name="Undo import").click()
+
+    _shows(page, f"Undoing import 1 (bulk.jsonl): {SLICE:,} of {N_ROWS:,} items removed…")
+    page.screenshot(path=str(screenshots / "undo-progress.png"))
+    gate.write_text(str(SLICE), encoding="utf-8")  # on to the next slice
+    _shows(page, f"Undoing import 1 (bulk.jsonl): {2 * SLICE:,} of {N_ROWS:,} items removed…")
+    gate.write_text(str(N_ROWS), encoding="utf-8")
+    _shows(page, f"Import 1 (bulk.jsonl) undone: {N_ROWS:,} items removed.")
+    page.wait_for_timeout(1500)  # a poll answered after the summary must not write over it
+    assert page.inner_text("#imports-result .message").endswith(
+        f"undone: {N_ROWS:,} items removed."
+    )
+    assert asked and f"Its {N_ROWS:,} items will be removed" in asked[0]
+    assert page.locator("#imports-table tbody tr").count() == 0
+    assert problems == []
+    context.close()

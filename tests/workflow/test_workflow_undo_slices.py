@@ -1,0 +1,246 @@
+"""Undoing a large import while the team works: the items are withdrawn at once and removed a
+slice at a time, so answers and fetches get through between slices; an answer on one of its
+items is refused, never recorded on an item about to go; an undo that stops is finished later."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select, update
+
+from labelloop.errors import Conflict
+from labelloop.store.tables import annotation, audit_event, import_batch, item
+from labelloop.store.users import now
+from labelloop.workflow import auditing, batches, quality, status, tasks
+from tests.conftest import Lab, make_rows
+
+SLICE = 7
+
+
+@pytest.fixture(autouse=True)
+def _small_slices(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(batches, "SLICE", SLICE)
+    monkeypatch.setattr(batches, "PAUSE_S", 0.0)
+
+
+def _team(lab: Lab) -> tuple[Any, Any, Any, set[int]]:
+    """A project with 30 items and a late import of 40 both ranked in the queue; returns
+    (manager ctx, annotator ctx, the late import's report, its item ids)."""
+    ctx = lab.project()
+    lab.import_rows(ctx, make_rows(30))
+    late = lab.import_rows(ctx, make_rows(40, start=500, prefix="late"), filename="late.jsonl")
+    lab.train(ctx)
+    who = lab.member("sent", "ann", "annotator")
+    with lab.db.read() as conn:
+        q = select(item.c.id).where(item.c.import_batch_id == late.batch_id)
+        ids = set(conn.execute(q).scalars())
+    return ctx, who, late, ids
+
+
+def _answer(lab: Lab, who: Any, task: dict[str, Any]) -> dict[str, Any]:
+    value = {"sentiment": lab.truth(task["item"]["data"]["text"])}
+    return tasks.submit(lab.db, who, task["assignment_id"], value, active_ms=800)
+
+
+def _undo_paused(
+    lab: Lab, ctx: Any, batch_id: int, meanwhile: Callable[[int, int], None]
+) -> tuple[threading.Thread, list[Any]]:
+    """Run the undo in a thread that calls ``meanwhile(removed, total)`` after its first
+    slice, between two slices (no lock held); returns the thread and its outcome."""
+    outcome: list[Any] = []
+
+    def progress(done: int, total: int) -> None:
+        if done == SLICE:
+            meanwhile(done, total)
+
+    def run() -> None:
+        try:
+            outcome.append(batches.undo(lab.db, ctx, batch_id, progress=progress))
+        except Exception as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, outcome
+
+
+def _in_thread(work: Callable[[], Any]) -> Any:
+    """Run ``work`` in another thread and wait for it (bounded): what a second server process
+    would do while the undo's thread waits."""
+    found: list[Any] = []
+
+    def run() -> None:
+        try:
+            found.append(work())
+        except Exception as exc:
+            found.append(exc)
+
+    other = threading.Thread(target=run)
+    other.start()
+    other.join(60)
+    assert found, "the other request did not get through while the undo was under way"
+    if isinstance(found[0], Exception):
+        raise found[0]
+    return found[0]
+
+
+def test_an_annotator_answers_and_fetches_between_slices_of_an_undo(lab: Lab) -> None:
+    """Annotators' answers and fetches waited for the whole undo of a large import: now they
+    get through while it is under way (the listing says so), and none serves its items."""
+    ctx, who, late, late_ids = _team(lab)
+    seen: dict[str, Any] = {}
+
+    def meanwhile(done: int, total: int) -> None:
+        task = _in_thread(lambda: tasks.next_task(lab.db, who))
+        seen["served"] = task["item"]["id"]
+        seen["answer"] = _in_thread(lambda: _answer(lab, who, task))
+        seen["listed"] = {b["id"]: b for b in batches.imports(lab.db, ctx)}[late.batch_id]
+
+    thread, outcome = _undo_paused(lab, ctx, late.batch_id, meanwhile)
+    thread.join(120)
+    assert outcome and not isinstance(outcome[0], Exception), outcome
+    assert seen["served"] not in late_ids
+    assert seen["answer"]["annotation_id"] > 0
+    listed = seen["listed"]
+    assert listed["undoing"] is True
+    assert listed["items_now"] == 40 - SLICE
+    assert outcome[0]["items"] == 40
+    assert [b["id"] for b in batches.imports(lab.db, ctx)] == [late.batch_id - 1]
+    assert status.status(lab.db, ctx)["counts"]["annotations"] == 1
+    assert auditing.verify(lab.db, ctx)["intact"]
+
+
+def test_a_lease_on_an_item_being_undone_is_refused_and_nothing_is_lost(lab: Lab) -> None:
+    """An annotator holding an item of the import when its undo began is told on submit that
+    it is no longer leased, before its item goes: no answer lands on a removed item, and the
+    answers given meanwhile on other items stay."""
+    ctx, who, late, late_ids = _team(lab)
+    held: list[int] = []
+    while True:  # the annotator has an item of the late import on screen
+        task = tasks.next_task(lab.db, who, held=held)
+        assert task is not None
+        held.append(task["assignment_id"])
+        if task["item"]["id"] in late_ids:
+            break
+    refused: list[str] = []
+
+    def meanwhile(done: int, total: int) -> None:
+        try:
+            _in_thread(lambda: _answer(lab, who, task))
+        except Conflict as exc:
+            refused.append(exc.message)
+        # a round trained now neither learns from nor queues the withdrawn items
+        lab.train(ctx)
+        for _ in range(5):
+            other = _in_thread(lambda: tasks.next_task(lab.db, who, held=held))
+            assert other["item"]["id"] not in late_ids
+            held.append(other["assignment_id"])
+            _answer(lab, who, other)
+
+    thread, outcome = _undo_paused(lab, ctx, late.batch_id, meanwhile)
+    thread.join(120)
+    assert outcome and not isinstance(outcome[0], Exception), outcome
+    assert refused and "no longer leased to you" in refused[0]
+    assert "nothing was recorded" in refused[0]
+    with lab.db.read() as conn:
+        on_late = conn.execute(
+            select(func.count()).where(annotation.c.item_id.in_(late_ids))
+        ).scalar_one()
+        left = conn.execute(select(func.count()).where(item.c.id.in_(late_ids))).scalar_one()
+    assert (on_late, left) == (0, 0)
+    assert status.status(lab.db, ctx)["counts"]["annotations"] == 5
+    assert auditing.verify(lab.db, ctx)["intact"]
+
+
+def test_an_undo_that_stopped_is_listed_as_being_undone_and_finishes_when_asked_again(
+    lab: Lab,
+) -> None:
+    """A server that went down half way (here: the progress callback fails) leaves the import
+    listed as being undone with the items not yet removed, served to nobody; undoing it again
+    removes the rest and the import, audited once."""
+    ctx, who, late, late_ids = _team(lab)
+
+    def crash(done: int, total: int) -> None:
+        raise KeyboardInterrupt
+
+    def progress(done: int, total: int) -> None:
+        if done == 2 * SLICE:
+            crash(done, total)
+
+    with pytest.raises(KeyboardInterrupt):
+        batches.undo(lab.db, ctx, late.batch_id, progress=progress)
+    listed = {b["id"]: b for b in batches.imports(lab.db, ctx)}[late.batch_id]
+    assert (listed["undoing"], listed["items_now"], listed["items"]) == (True, 40 - 2 * SLICE, 40)
+    served = [t["item"]["id"] for t in lab.label_next(who, n=10)]
+    assert not set(served) & late_ids
+
+    done = batches.undo(lab.db, ctx, late.batch_id)
+    assert done["items"] == 40 - 2 * SLICE
+    assert [b["id"] for b in batches.imports(lab.db, ctx)] == [late.batch_id - 1]
+    with lab.db.read() as conn:
+        events = conn.execute(
+            select(audit_event.c.payload).where(audit_event.c.action == "import.undo")
+        ).all()
+    assert [e.payload["resumed"] for e in events] == [True]
+
+
+def test_an_item_made_gold_during_an_undo_stops_it_and_keeps_the_rest(lab: Lab) -> None:
+    """A manager who makes an item of the import gold while its undo runs stops the undo:
+    the gold item and the items not removed yet stay (listed as being undone), and the undo
+    finishes once the gold answer is gone."""
+    ctx, who, late, late_ids = _team(lab)
+    last = max(late_ids)
+
+    def meanwhile(done: int, total: int) -> None:
+        gold = {"sentiment": "positive"}
+        _in_thread(lambda: quality.set_gold(lab.db, ctx, gold, item_id=last))
+
+    thread, outcome = _undo_paused(lab, ctx, late.batch_id, meanwhile)
+    thread.join(120)
+    assert outcome and isinstance(outcome[0], Conflict), outcome
+    assert "cannot go on" in outcome[0].message
+    assert "1 is a gold item" in outcome[0].message
+    listed = {b["id"]: b for b in batches.imports(lab.db, ctx)}[late.batch_id]
+    assert listed["undoing"] is True
+    assert 0 < listed["items_now"] < 40
+    with pytest.raises(Conflict, match="cannot go on"):
+        batches.undo(lab.db, ctx, late.batch_id)
+    quality.remove_gold(lab.db, ctx, item_id=last)
+    assert batches.undo(lab.db, ctx, late.batch_id)["items"] == listed["items_now"]
+
+
+def test_a_lease_that_slipped_in_as_the_undo_began_is_never_answered(lab: Lab) -> None:
+    """On PostgreSQL a fetch that picked an item just before the undo withdrew it can commit
+    its lease just after the undo released the others. That lease is refused on submit, skip
+    and renew (nothing recorded), its item is served to nobody, and the undo removes it."""
+    ctx, who, late, late_ids = _team(lab)
+    held: list[int] = []
+    while True:
+        task = tasks.next_task(lab.db, who, held=held)
+        assert task is not None
+        held.append(task["assignment_id"])
+        if task["item"]["id"] in late_ids:
+            break
+    with lab.db.write() as conn:  # the race's outcome: withdrawn, the lease still there
+        withdrawn = import_batch.c.id == late.batch_id
+        conn.execute(update(import_batch).where(withdrawn).values(undoing_at=now()))
+    for act in (
+        lambda: _answer(lab, who, task),
+        lambda: tasks.skip(lab.db, who, task["assignment_id"]),
+        lambda: tasks.renew(lab.db, who, task["assignment_id"]),
+    ):
+        with pytest.raises(Conflict, match=r"being removed with its import\); nothing was"):
+            act()
+    again = tasks.next_task(lab.db, who)  # the live leases first, but never this one
+    assert again is not None and again["assignment_id"] != task["assignment_id"]
+    served = [t["item"]["id"] for t in lab.label_next(who, n=8)]
+    assert not set(served) & late_ids
+    assert batches.undo(lab.db, ctx, late.batch_id)["leases"] == 1
+    with pytest.raises(Conflict, match="removed with its import"):
+        _answer(lab, who, task)
+    with lab.db.read() as conn:
+        on_late = select(func.count()).where(annotation.c.item_id.in_(late_ids))
+        assert conn.execute(on_late).scalar_one() == 0
