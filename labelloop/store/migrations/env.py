@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
+from labelloop.store.migrate import described
 from labelloop.store.tables import metadata
 
 config = context.config
@@ -13,10 +14,20 @@ if connection is None:  # `alembic` run by hand with sqlalchemy.url set
 
     connectable = create_engine(config.get_main_option("sqlalchemy.url") or "")
     with connectable.connect() as connection:
-        context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
+        context.configure(
+            connection=connection,
+            target_metadata=metadata,
+            render_as_batch=True,
+            include_name=described,
+        )
         with context.begin_transaction():
             context.run_migrations()
 else:
-    context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
+    context.configure(
+        connection=connection,
+        target_metadata=metadata,
+        render_as_batch=True,
+        include_name=described,
+    )
     with context.begin_transaction():
         context.run_migrations()
