@@ -7,12 +7,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, column, exists, func, select, table
+from sqlalchemy import ColumnElement, Connection, exists, func, select
 from sqlalchemy.orm import aliased
 
 from labelloop.store.db import lower_text
 from labelloop.store.tables import annotation, flag, gold_answer, item, item_label, user
-from labelloop.store.words import Term, in_file_names, index_query, pattern
+from labelloop.store.wordindex import in_index
+from labelloop.store.words import Term, in_file_names, pattern
 
 STATUSES = ("all", "unlabeled", "labeled", "auto", "in_review", "escalated", "flagged", "gold")
 """What ``status`` may ask for: ``unlabeled`` has no resolved label (gold checks aside),
@@ -25,9 +26,6 @@ ANSWER_STATES = ("all", "no_verdict", *VERDICTS)
 """What ``state`` may ask of one's own answers: ``no_verdict`` has no reviewer's verdict
 (waiting for review or never to be reviewed: its annotator is not told which), the others
 the verdict given."""
-
-_ITEM_WORDS = table("item_words", column("rowid"), column("item_words"))
-"""SQLite's search index (migration 0017): an FTS5 table, its rowid the item's id."""
 
 _CONTENT_KEYS = {"image": "image", "audio": "audio"}
 """The payload key holding what an item shows, by data type (text and HTML: ``text``)."""
@@ -122,22 +120,6 @@ def holds_words(
     else:
         content = content_of(data_type)
     return [*in_index(conn, terms), *holds_terms(conn, content, terms)]
-
-
-def in_index(conn: Connection, terms: Sequence[Term]) -> list[ColumnElement[bool]]:
-    """The item is among those SQLite's search index finds for ``terms``: a superset of the
-    matches, which the pattern then reads alone. Nothing where the index is missing (SQLite
-    without FTS5) or cannot narrow the terms; PostgreSQL's index is used by ``~`` itself."""
-    query = index_query(terms)
-    if query is None or conn.dialect.name != "sqlite" or not _has_index(conn):
-        return []
-    found = select(_ITEM_WORDS.c.rowid).where(_ITEM_WORDS.c.item_words.op("MATCH")(query))
-    return [item.c.id.in_(found)]
-
-
-def _has_index(conn: Connection) -> bool:
-    q = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'item_words'"
-    return conn.exec_driver_sql(q).first() is not None
 
 
 def holds_terms(conn: Connection, content: Any, terms: Sequence[Term]) -> list[Any]:
