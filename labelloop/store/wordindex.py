@@ -3,8 +3,9 @@
 
 It narrows a search to the items that can match; the words' pattern decides. An import's items
 are indexed in one statement per chunk (:func:`index_new`): a trigger indexing them row by row
-made FTS5 write each row apart, and an import of 100,000 texts 4x slower. Items written without
-an import, and changed or removed ones, are kept in step by the migration's triggers.
+made FTS5 write each row apart (inserting and indexing 100,000 short texts took 7.7 s instead
+of 1.8 s). Items written without an import, and changed or removed ones, are kept in step by
+the migration's triggers.
 """
 
 from __future__ import annotations

@@ -10,9 +10,10 @@ from labelloop.store.tables import metadata
 config = context.config
 connection = config.attributes.get("connection")
 if connection is None:  # `alembic` run by hand with sqlalchemy.url set
-    from sqlalchemy import create_engine
+    from labelloop.store.db import Database
 
-    connectable = create_engine(config.get_main_option("sqlalchemy.url") or "")
+    # labelloop's engine: its SQLite connections have the functions migrations call (0017)
+    connectable = Database(config.get_main_option("sqlalchemy.url") or "").engine
     with connectable.connect() as connection:
         context.configure(
             connection=connection,

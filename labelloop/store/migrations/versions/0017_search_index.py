@@ -26,7 +26,7 @@ WORDS = (
 )
 TRIGGERS = (
     # An import's items are indexed a chunk at a time (labelloop.store.wordindex.index_new):
-    # FTS5 writes each row a trigger indexes apart, 4x slower.
+    # FTS5 writes each row a trigger indexes apart, several times slower.
     "CREATE TRIGGER item_words_insert AFTER INSERT ON item "
     "WHEN new.import_batch_id IS NULL BEGIN "
     f"INSERT INTO item_words(rowid, words) VALUES (new.id, {WORDS.format(row='new')}); END",
