@@ -115,7 +115,7 @@ def holds_words(
     if not terms or data_type == "table":
         return []
     if data_type in _CONTENT_KEYS:  # a file's path: its "_" parts words
-        terms = in_file_names(terms)
+        terms = in_file_names(tuple(terms))
         content = func.replace(content_of(data_type), "_", " ")
     else:
         content = content_of(data_type)

@@ -44,7 +44,7 @@ TRICKY = [
     "ﬁne ligature, ǅungla",
     "---",
     "refunds refunded REFUNDING",
-    "a\u200dzero-width joiner",
+    "a\u200dzero-width joiner, not near or and",
     "word" * 60,
 ]
 QUERIES = [
@@ -115,6 +115,11 @@ QUERIES = [
     "word*",
     "wordword",
     "zzqx",
+    "AND",  # FTS5's operators, read as words
+    "not",
+    "NEAR and",
+    "or*",
+    "^scale",
 ]
 
 
