@@ -7,9 +7,9 @@ Create Date: 2027-01-04 10:00:00.000000
 SQLite: an FTS5 table ``item_words`` (rowid = item id) of ``labelloop_index_words`` of the
 item's text and file path; an import's items are indexed by the import, other writes of
 ``item`` by triggers (a batch_alter_table of ``item`` recreates the table without them: create
-them again after one). PostgreSQL: trigram
-(pg_trgm) GIN indexes over the lower-cased texts the search's ``~`` reads. Where SQLite lacks
-FTS5 or pg_trgm cannot be created, nothing is made and the search reads every item as before.
+them again after one). PostgreSQL: trigram (pg_trgm) GIN indexes over the lower-cased texts
+the search's ``~`` reads; the extension stays on a downgrade. Where SQLite lacks FTS5 or
+pg_trgm cannot be created, nothing is made and the search reads every item as before.
 """
 
 from alembic import op
