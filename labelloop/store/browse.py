@@ -12,6 +12,7 @@ from sqlalchemy.orm import aliased
 
 from labelloop.store.db import lower_text
 from labelloop.store.tables import annotation, flag, gold_answer, item, item_label, user
+from labelloop.store.wordindex import in_index
 from labelloop.store.words import Term, in_file_names, pattern
 
 STATUSES = ("all", "unlabeled", "labeled", "auto", "in_review", "escalated", "flagged", "gold")
@@ -114,10 +115,11 @@ def holds_words(
     if not terms or data_type == "table":
         return []
     if data_type in _CONTENT_KEYS:  # a file's path: its "_" parts words
-        return holds_terms(
-            conn, func.replace(content_of(data_type), "_", " "), in_file_names(terms)
-        )
-    return holds_terms(conn, content_of(data_type), terms)
+        terms = in_file_names(tuple(terms))
+        content = func.replace(content_of(data_type), "_", " ")
+    else:
+        content = content_of(data_type)
+    return [*in_index(conn, terms), *holds_terms(conn, content, terms)]
 
 
 def holds_terms(conn: Connection, content: Any, terms: Sequence[Term]) -> list[Any]:

@@ -20,7 +20,7 @@ from sqlalchemy.pool import NullPool
 from sqlalchemy.sql.functions import FunctionElement
 
 from labelloop.memo import Memo
-from labelloop.store.words import holds
+from labelloop.store.words import holds, index_words
 
 MAX_ID = 2**63 - 1
 """The largest id a store holds: SQLite's INTEGER and PostgreSQL's BIGINT are signed 64-bit."""
@@ -145,6 +145,8 @@ class Database:
             cur.close()
             dbapi_conn.create_function("labelloop_lower", 1, _python_lower, deterministic=True)
             dbapi_conn.create_function("labelloop_holds", 2, holds, deterministic=True)
+            # The search index's triggers (migration 0017) call it on every item written.
+            dbapi_conn.create_function("labelloop_index_words", -1, index_words, deterministic=True)
 
         @event.listens_for(engine, "begin")
         def _begin(conn):  # type: ignore[no-untyped-def]

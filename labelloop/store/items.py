@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, RowMapping, delete, exists, func, select
 
-from labelloop.store import highwater
+from labelloop.store import highwater, wordindex
 from labelloop.store.db import Database, new_id
 from labelloop.store.learning import n_items, pool_labels
 from labelloop.store.tables import (
@@ -88,6 +88,7 @@ def insert_items(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
         item.c.import_batch_id == batch_id, item.c.id >= first
     )
     ids = {h: int(i) for h, i in conn.execute(q)}
+    wordindex.index_new(conn, batch_id=batch_id, first=min(ids.values()))
     return [ids[r["content_hash"]] for r in rows]
 
 

@@ -13,7 +13,9 @@ words (Korean) matches anywhere, as a part of a word.
 Matching runs in the database (:func:`labelloop.store.browse.holds_terms`): a regular
 expression built here, PostgreSQL's own (``~`` over ``lower()``) or Python's (a function
 registered on each SQLite connection), both with the same word characters; a table row's
-fields are matched in Python with the same expression.
+fields are matched in Python with the same expression. An index narrows the items the
+expression reads first (on SQLite an FTS5 table of :func:`index_words`, queried by
+:func:`index_query`; on PostgreSQL a trigram index), and never decides a match alone.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 import re
 import sys
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 
@@ -144,6 +147,46 @@ def in_file_names(terms: tuple[Term, ...]) -> tuple[Term, ...]:
         if words:  # a term of only "_" asks nothing of a name
             found.append(Term(words=words, prefix=term.prefix, anywhere=term.anywhere))
     return tuple(found)
+
+
+@cache
+def _not_words() -> re.Pattern[str]:
+    """A run of characters beyond ASCII that are not word characters (emoji, curly quotes,
+    no-break spaces, CJK punctuation): the index's tokenizer would take them as letters."""
+    return re.compile("[^\\x00-\\x7f\\w" + _mark_ranges() + "]+")
+
+
+_ASCII_SEPARATORS = re.compile("[^0-9A-Za-z\\x80-\\U0010ffff]+")
+"""What FTS5's ``ascii`` tokenizer parts tokens at: every ASCII character but letters and
+digits (``_`` too); every character beyond ASCII is part of a token."""
+
+
+def index_words(*texts: object) -> str:
+    """What the SQLite search index holds of an item's texts (its text, its file's path): lower
+    case, each run of characters beyond ASCII that are not word characters as one space.
+
+    The index's tokenizer (FTS5's ``ascii``) parts tokens at ASCII punctuation and spaces, so
+    a token is a run of word characters (``_`` parts it too), the same in a text and in a
+    query: a term the pattern finds in the lower-cased text is a run of whole tokens there,
+    whatever Unicode version SQLite knows.
+    """
+    lowered = " ".join(t if isinstance(t, str) else str(t) for t in texts if t is not None)
+    lowered = lowered.lower()
+    return lowered if lowered.isascii() else _not_words().sub(" ", lowered)
+
+
+def index_query(terms: Sequence[Term]) -> str | None:
+    """The FTS5 query every item holding ``terms`` matches (each term a phrase of its tokens,
+    its last one a prefix for ``refund*``), or None when no term can narrow the search (only
+    terms matched anywhere, or with no word character)."""
+    phrases = []
+    for term in terms:
+        tokens = _ASCII_SEPARATORS.split(index_words(term.text))
+        tokens = [t for t in tokens if t]
+        if term.anywhere or not tokens:
+            continue
+        phrases.append('"' + " ".join(tokens) + '"' + ("*" if term.prefix else ""))
+    return " ".join(phrases) or None
 
 
 def _is_word_char(c: str) -> bool:

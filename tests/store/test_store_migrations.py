@@ -14,7 +14,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 
 from labelloop.store.db import Database
-from labelloop.store.migrate import alembic_config, upgrade
+from labelloop.store.migrate import alembic_config, described, upgrade
 from labelloop.store.tables import metadata
 from tests.conftest import ENGINES, Lab, PgCluster, make_rows
 
@@ -28,7 +28,12 @@ def test_upgrade_creates_every_table(fresh_db: Database) -> None:
 def test_migrated_database_matches_the_table_descriptions(fresh_db: Database) -> None:
     with fresh_db.engine.connect() as conn:
         context = MigrationContext.configure(
-            conn, opts={"compare_type": True, "compare_server_default": False}
+            conn,
+            opts={
+                "compare_type": True,
+                "compare_server_default": False,
+                "include_name": described,
+            },
         )
         diff = compare_metadata(context, metadata)
     assert diff == [], f"migrations and tables.py disagree: {diff}"

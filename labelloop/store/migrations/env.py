@@ -4,19 +4,31 @@ from __future__ import annotations
 
 from alembic import context
 
+from labelloop.store.migrate import described
 from labelloop.store.tables import metadata
 
 config = context.config
 connection = config.attributes.get("connection")
 if connection is None:  # `alembic` run by hand with sqlalchemy.url set
-    from sqlalchemy import create_engine
+    from labelloop.store.db import Database
 
-    connectable = create_engine(config.get_main_option("sqlalchemy.url") or "")
+    # labelloop's engine: its SQLite connections have the functions migrations call (0017)
+    connectable = Database(config.get_main_option("sqlalchemy.url") or "").engine
     with connectable.connect() as connection:
-        context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
+        context.configure(
+            connection=connection,
+            target_metadata=metadata,
+            render_as_batch=True,
+            include_name=described,
+        )
         with context.begin_transaction():
             context.run_migrations()
 else:
-    context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
+    context.configure(
+        connection=connection,
+        target_metadata=metadata,
+        render_as_batch=True,
+        include_name=described,
+    )
     with context.begin_transaction():
         context.run_migrations()
