@@ -1,7 +1,7 @@
 """review lease: the item a reviewer is shown is leased to them, so two never review it at once
 
 Revision ID: 0018
-Revises: 0016
+Revises: 0017
 Create Date: 2027-01-04 10:00:00.000000
 """
 
@@ -9,7 +9,7 @@ from alembic import op
 import sqlalchemy as sa
 
 revision = '0018'
-down_revision = '0016'
+down_revision = '0017'
 branch_labels = None
 depends_on = None
 
