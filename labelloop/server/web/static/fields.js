@@ -287,6 +287,10 @@
         tag.hidden = true;
         button.append(tag);
         button.addEventListener("click", () => pick(v));
+        // As a label's: Enter submits and a click keeps the keyboard focus where it was, where
+        // Enter after a click pressed the rating again, clearing it, and submitted nothing.
+        button.dataset.passKeys = "";
+        button.addEventListener("mousedown", (e) => e.preventDefault());
         buttons.push(button);
         element.append(button);
       }
