@@ -85,6 +85,19 @@ def make_exporter(format: str, *, schema: ProjectSchema | None = None) -> Export
     return cls()
 
 
+def export_formats(schema: ProjectSchema) -> list[str]:
+    """The export formats that hold a project's controls, in registry order: those whose exporter
+    takes the schema without refusing it (CSV refuses spans and boxes, COCO wants boxes, ...)."""
+    fits = []
+    for fmt in EXPORTERS:
+        try:
+            make_exporter(fmt, schema=schema)
+        except LabelloopError:
+            continue
+        fits.append(fmt)
+    return fits
+
+
 def importer_for_path(path: str) -> str:
     """The import format a file name implies (.jsonl / .ndjson -> jsonl, .csv -> csv, .zip ->
     yolo)."""

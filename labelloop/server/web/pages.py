@@ -17,6 +17,7 @@ from labelloop.errors import (
 )
 from labelloop.govern.guidelines import render_markdown
 from labelloop.govern.permissions import Permission
+from labelloop.ingest.formats import export_formats
 from labelloop.server.api.deps import DbDep, session_user
 from labelloop.server.api.schemas import Id
 from labelloop.server.auth import csrf_ok
@@ -217,6 +218,7 @@ def project_page(slug: str, request: Request, db: DbDep) -> Response:
         status=status.status(db, ctx, features_dir=request.app.state.features.root),
         models=models,
         can_export=ctx.allows(Permission.EXPORT),
+        export_formats=export_formats(ctx.schema),
         can_annotate=ctx.allows(Permission.ANNOTATE),
         my_answers=_my_answers_link(ctx),
         can_import=ctx.allows(Permission.IMPORT),
