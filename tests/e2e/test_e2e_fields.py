@@ -132,6 +132,7 @@ def fields_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FieldsSe
         ("tabbed", {**PAIR_SCHEMA, "name": "Tabbed"}),
         ("mixed-clips", {**CLIPS_SCHEMA, "name": "Clips by mouse and keys"}),
         ("rated", {**WINE_SCHEMA, "name": "Rated by mouse"}),
+        ("heard", {**CLIPS_SCHEMA, "name": "Clips reviewed", "settings": {"review_policy": "all"}}),
     ):
         run_cli(
             home,
@@ -213,6 +214,8 @@ def fields_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FieldsSe
         _tone(home / "media" / "clips" / f"clip{i}.wav", hz=hz)
     run_cli(home, "import", "clips", str(home / "media" / "clips"))
     run_cli(home, "import", "mixed-clips", str(home / "media" / "clips"))
+    run_cli(home, "import", "heard", str(home / "media" / "clips"))
+    run_cli(home, "projects", "member", "heard", ANNOTATOR, "annotator")
     run_cli(home, "import", "rated", _write(work / "rated.csv", "\n".join(lines[:5]) + "\n"))
     run_cli(home, "projects", "member", "pages", ANNOTATOR, "annotator")
     from PIL import Image
@@ -787,6 +790,33 @@ def test_the_reviewer_sees_an_image_items_picture(
         timeout=15000,
     )
     assert "/media" in review.get_attribute("#item-text img.item-image", "src")
+    review.close()
+
+
+def test_the_reviewer_plays_and_seeks_a_clip_by_keyboard(
+    fields_server: FieldsServer, browser: Any
+) -> None:
+    """The review page showed the player's keys (Space, ← and →) under the clip, but only the
+    labeling page listened to them."""
+    server = fields_server
+    _answer_all(_open(browser, server, "heard", user=ANNOTATOR), keys=("1", "2", "1", "2"))
+    review = _open(browser, server, "heard", view="review")
+    audio = "document.querySelector('#item-text audio')"
+    review.wait_for_function(
+        f"""() => document.getElementById('review-app').dataset.state === 'review'
+            && {audio} && {audio}.readyState >= 1 && {audio}.duration > 0""",
+        timeout=15000,
+    )
+    assert "Space" in (review.text_content("#item-text .audio-hint") or "")
+    review.keyboard.press(" ")
+    review.wait_for_function(f"() => !{audio}.paused", timeout=5000)
+    review.keyboard.press(" ")
+    review.wait_for_function(f"() => {audio}.paused", timeout=5000)
+    before = review.evaluate(f"{audio}.currentTime")
+    review.keyboard.press("ArrowRight")
+    review.wait_for_function(f"(t) => {audio}.currentTime >= t + 4.9", arg=before, timeout=5000)
+    review.keyboard.press("a")  # the page's own keys still act: accepted, the next clip shows
+    review.wait_for_function(f"() => {audio} && {audio}.currentTime === 0", timeout=15000)
     review.close()
 
 
