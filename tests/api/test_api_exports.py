@@ -120,6 +120,12 @@ def test_the_project_page_offers_the_formats_the_controls_fit(site: Any) -> None
         got = site.get("/api/projects/ents/export", params={"format": fmt})
         assert got.status_code == 200, got.text
     assert "Download CoNLL" in ents
+    # the coverage button only where it can answer: a boxes or spans project says why not
+    assert 'id="coverage-measure"' in mood
+    for html, kind in ((street, "labels boxes"), (ents, "labels spans")):
+        assert 'id="coverage-measure"' not in html
+        assert "What the model could label now: measured for a single-label classifier" in html
+        assert kind in html
 
 
 def test_a_label_studio_download_uploads_back_into_a_fresh_project(site: Any) -> None:
