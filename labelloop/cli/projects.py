@@ -505,8 +505,9 @@ def status(slug: str, as_json: Annotated[bool, typer.Option("--json")] = False) 
         metrics = ", ".join(f"{k} {v:.3f}" for k, v in model["metrics"].items() if k != "n_eval")
         table.add_row(
             "model",
-            f"v{model['version']} {model['model']} on {model['featurizer']}, "
-            f"{model['n_train']} labels",
+            f"v{model['version']} {model['model']}"
+            + (f" on {model['featurizer']}" if model["featurizer"] else "")
+            + f", {model['n_train']} labels",
         )
         n_eval = c["eval_labeled"]
         if metrics:

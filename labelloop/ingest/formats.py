@@ -49,6 +49,24 @@ EXPORTERS: dict[str, type[Exporter]] = {
 }
 """Export format name -> exporter class; a plug-in format registers by adding itself here."""
 
+EXPORT_SUFFIXES = {
+    CocoExporter.format: "coco.json",
+    YoloExporter.format: "yolo.zip",
+    LabelStudioExporter.format: "label_studio.json",
+    DoccanoExporter.format: "doccano.jsonl",
+    ProdigyExporter.format: "prodigy.jsonl",
+}
+"""How a download in a format ends its file name after the project's slug (``street.coco.json``);
+the other formats end with their own name (``street.jsonl``). Imported back, a file so named
+tells its format, where ``.json`` alone may be COCO or Label Studio and ``.jsonl`` is read as
+labelloop's own JSONL."""
+
+
+def export_suffix(format: str) -> str:
+    """The end of a download's file name in ``format``, after the slug and a dot."""
+    return EXPORT_SUFFIXES.get(format, format)
+
+
 _SUFFIXES = {
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
@@ -87,10 +105,26 @@ def make_exporter(format: str, *, schema: ProjectSchema | None = None) -> Export
     return cls()
 
 
+def export_formats(schema: ProjectSchema) -> list[str]:
+    """The export formats that hold a project's controls, in registry order: those whose exporter
+    takes the schema without refusing it (CSV refuses spans and boxes, COCO wants boxes, ...)."""
+    fits = []
+    for fmt in EXPORTERS:
+        try:
+            make_exporter(fmt, schema=schema)
+        except LabelloopError:
+            continue
+        fits.append(fmt)
+    return fits
+
+
 def importer_for_path(path: str) -> str:
     """The import format a file name implies (.jsonl / .ndjson -> jsonl, .csv -> csv, .zip ->
-    yolo)."""
+    yolo; an export's own name, such as .coco.json or .prodigy.jsonl, -> its format)."""
     name = PurePath(path).name
+    for fmt, ending in EXPORT_SUFFIXES.items():  # labelloop's own downloads, named by export
+        if name.lower().endswith("." + ending):
+            return fmt
     suffix = PurePath(path).suffix.lower()
     try:
         return _SUFFIXES[suffix]

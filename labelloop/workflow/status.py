@@ -33,6 +33,24 @@ def _more_sentence(more: int | None, criterion: str | None) -> str | None:
 BUDGET = "budget"
 """The stopping criterion that counts labels against the project's budget, not the model."""
 
+SPAN_FEATURES = "crf-tokens"
+"""What ``model_version.featurizer`` says a trained spans round used: the CRF's token features."""
+SPAN_MODEL = "crf (sklearn-crfsuite)"
+NO_FEATURES = "none"
+"""The featurizer a boxes round records: the detector reads the images itself."""
+
+
+def learner_of(ctx: ProjectContext) -> tuple[str, str]:
+    """The features and model the project's rounds fit: the settings' for a choice target; a
+    spans target's CRF on its token features and a boxes target's detector, which the
+    ``featurizer`` and ``model`` settings do not reach."""
+    kind = ctx.schema.target.type
+    if kind == "spans":
+        return SPAN_FEATURES, SPAN_MODEL
+    if kind == "boxes":
+        return NO_FEATURES, f"detector {ctx.settings.detector}"
+    return ctx.settings.featurizer, ctx.settings.model
+
 
 def _stop_sentence(decisions: list[dict[str, Any]]) -> str | None:
     """Why stopping is recommended, in words: a rule that judges the model says it changes
@@ -60,7 +78,7 @@ def _model(row: Any, *, cohorts: bool = False) -> dict[str, Any]:
         "version": row["version"],
         "n_train": row["n_train"],
         "strategy": row["strategy"],
-        "featurizer": row["featurizer"],
+        "featurizer": None if row["featurizer"] == NO_FEATURES else row["featurizer"],
         "model": row["model"],
         "params": row["params"],
         "metrics": row["metrics"],
@@ -156,14 +174,15 @@ def status(
     model = _model(latest, cohorts=True) if latest is not None else None
     every = ctx.settings.retrain_every
     since = counts["labeled"] - (latest["n_train"] if latest is not None else 0)
+    featurizer, model_setting = learner_of(ctx)
     found = {
         "project": {"slug": ctx.slug, "name": ctx.name},
         "role": ctx.role,
         "counts": counts,
         "model": model,
         "strategy": ctx.settings.strategy,
-        "featurizer": ctx.settings.featurizer,
-        "model_setting": ctx.settings.model,
+        "featurizer": featurizer,
+        "model_setting": model_setting,
         "random_share": ctx.settings.random_share,
         "features": features(ctx, counts, features_dir, noted=noted),
         "stop_recommended": bool(model and model["stop_recommended"]),

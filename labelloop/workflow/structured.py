@@ -35,10 +35,9 @@ from labelloop.workflow.learning import (
 )
 from labelloop.workflow.media import absolute_payloads
 from labelloop.workflow.projects import ProjectContext
+from labelloop.workflow.status import NO_FEATURES, SPAN_FEATURES, SPAN_MODEL
 
 log = logging.getLogger("labelloop.learner")
-SPAN_FEATURES = "crf-tokens"
-"""What ``model_version.featurizer`` says a trained spans round used: the CRF's token features."""
 MAX_REASON = 300
 MAX_SCORED = 50_000
 """Unlabeled texts a spans round scores at most (about half a minute of CRF inference)."""
@@ -135,7 +134,7 @@ def spans_round(
         n_train=n_train,
         strategy=f"{settings.span_scoring}_token_entropy",
         featurizer=SPAN_FEATURES,
-        model="crf (sklearn-crfsuite)",
+        model=SPAN_MODEL,
         params=params,
         metrics=metrics,
         stop_predictions=stop_predictions,
@@ -241,7 +240,7 @@ def boxes_round(
     return RoundOutcome(
         n_train=n_train,
         strategy="box_confidence",
-        featurizer="none",
+        featurizer=NO_FEATURES,
         model=f"detector {settings.detector}",
         params={},
         metrics={},

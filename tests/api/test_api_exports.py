@@ -111,6 +111,21 @@ def test_the_project_page_offers_the_formats_the_controls_fit(site: Any) -> None
     assert all('id="import-prediction-field"' in html for html in (street, ents, mood))
     for html in (street, ents, mood):  # every control fits Label Studio's JSON
         assert 'id="export-label-studio"' in html and 'value="label_studio"' in html
+    # a spans project downloads what `labelloop export` writes for it: CoNLL, doccano and
+    # Prodigy too, where the page offered JSONL and Label Studio JSON alone
+    for fmt in ("conll", "doccano", "prodigy"):
+        assert f'id="export-{fmt}"' in ents and f'id="export-{fmt}"' not in street
+        link = f'href="/api/projects/ents/export?format={fmt}"'
+        assert link in ents
+        got = site.get("/api/projects/ents/export", params={"format": fmt})
+        assert got.status_code == 200, got.text
+    assert "Download CoNLL" in ents
+    # the coverage button only where it can answer: a boxes or spans project says why not
+    assert 'id="coverage-measure"' in mood
+    for html, kind in ((street, "labels boxes"), (ents, "labels spans")):
+        assert 'id="coverage-measure"' not in html
+        assert "What the model could label now: measured for a single-label classifier" in html
+        assert kind in html
 
 
 def test_a_label_studio_download_uploads_back_into_a_fresh_project(site: Any) -> None:

@@ -130,6 +130,9 @@ def fields_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FieldsSe
         ("prefilled", {**PAIR_SCHEMA, "settings": {"preselect_suggestion": True}}),
         ("clicked", {**PAIR_SCHEMA, "name": "Clicked"}),
         ("tabbed", {**PAIR_SCHEMA, "name": "Tabbed"}),
+        ("mixed-clips", {**CLIPS_SCHEMA, "name": "Clips by mouse and keys"}),
+        ("rated", {**WINE_SCHEMA, "name": "Rated by mouse"}),
+        ("heard", {**CLIPS_SCHEMA, "name": "Clips reviewed", "settings": {"review_policy": "all"}}),
     ):
         run_cli(
             home,
@@ -210,6 +213,10 @@ def fields_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FieldsSe
     for i, hz in enumerate((220, 260, 1800, 2100)):
         _tone(home / "media" / "clips" / f"clip{i}.wav", hz=hz)
     run_cli(home, "import", "clips", str(home / "media" / "clips"))
+    run_cli(home, "import", "mixed-clips", str(home / "media" / "clips"))
+    run_cli(home, "import", "heard", str(home / "media" / "clips"))
+    run_cli(home, "projects", "member", "heard", ANNOTATOR, "annotator")
+    run_cli(home, "import", "rated", _write(work / "rated.csv", "\n".join(lines[:5]) + "\n"))
     run_cli(home, "projects", "member", "pages", ANNOTATOR, "annotator")
     from PIL import Image
 
@@ -618,6 +625,63 @@ def test_audio_plays_pauses_and_seeks_by_keyboard(
     page.close()
 
 
+def test_space_plays_the_clip_after_labels_clicked_with_the_mouse(
+    fields_server: FieldsServer, browser: Any
+) -> None:
+    """A label clicked with the mouse kept the focus, on the next items too: Space, the player's
+    key, pressed that label again instead of playing, so 1 then Space answered the label last
+    clicked."""
+    server = fields_server
+    page = _open(browser, server, "mixed-clips")
+    playing = "() => !document.querySelector('#item-text audio').paused"
+    paused = "() => document.querySelector('#item-text audio').paused"
+    pressed = (
+        "[...document.querySelectorAll('.label-btn[aria-pressed=true]')].map(b => b.dataset.label)"
+    )
+    shown = wait_task(page)
+    page.click(".label-btn[data-label=high]")
+    page.keyboard.press(" ")
+    page.wait_for_function(playing, timeout=5000)
+    page.keyboard.press(" ")
+    page.wait_for_function(paused, timeout=5000)
+    assert page.evaluate(pressed) == ["high"]
+    page.click("#submit-btn")
+    shown = wait_task(page, other_than=shown)
+    item = page.text_content("#item-id")
+    page.keyboard.press(" ")  # plays this clip: it does not pick 'high' again
+    page.wait_for_function(playing, timeout=5000)
+    assert page.evaluate(pressed) == []
+    page.keyboard.press("1")
+    page.keyboard.press(" ")
+    page.wait_for_function(paused, timeout=5000)
+    page.keyboard.press("Enter")
+    wait_task(page, other_than=shown)
+    answer = _latest(page, server, "mixed-clips")
+    assert (answer["item"]["external_id"], answer["value"]["pitch"]) == (item, "low")
+    page.close()
+
+
+def test_enter_submits_after_a_rating_clicked_with_the_mouse(
+    fields_server: FieldsServer, browser: Any
+) -> None:
+    """Enter after a rating clicked with the mouse pressed the rating again, which cleared it,
+    and submitted nothing."""
+    server = fields_server
+    page = _open(browser, server, "rated")
+    shown = wait_task(page)
+    item = page.text_content("#item-id")
+    page.click(".label-btn[data-label=c2]")
+    page.click(".rating-btn[data-value='2']")
+    page.keyboard.press("Enter")
+    wait_task(page, other_than=shown, timeout_ms=5000)
+    answer = _latest(page, server, "rated")
+    assert ("#" + str(answer["item"]["id"]), answer["value"]) == (
+        item,
+        {"cultivar": "c2", "sure": 2},
+    )
+    page.close()
+
+
 def test_suggested_rating_and_text_are_accepted_with_enter(
     fields_server: FieldsServer, browser: Any
 ) -> None:
@@ -726,6 +790,33 @@ def test_the_reviewer_sees_an_image_items_picture(
         timeout=15000,
     )
     assert "/media" in review.get_attribute("#item-text img.item-image", "src")
+    review.close()
+
+
+def test_the_reviewer_plays_and_seeks_a_clip_by_keyboard(
+    fields_server: FieldsServer, browser: Any
+) -> None:
+    """The review page showed the player's keys (Space, ← and →) under the clip, but only the
+    labeling page listened to them."""
+    server = fields_server
+    _answer_all(_open(browser, server, "heard", user=ANNOTATOR), keys=("1", "2", "1", "2"))
+    review = _open(browser, server, "heard", view="review")
+    audio = "document.querySelector('#item-text audio')"
+    review.wait_for_function(
+        f"""() => document.getElementById('review-app').dataset.state === 'review'
+            && {audio} && {audio}.readyState >= 1 && {audio}.duration > 0""",
+        timeout=15000,
+    )
+    assert "Space" in (review.text_content("#item-text .audio-hint") or "")
+    review.keyboard.press(" ")
+    review.wait_for_function(f"() => !{audio}.paused", timeout=5000)
+    review.keyboard.press(" ")
+    review.wait_for_function(f"() => {audio}.paused", timeout=5000)
+    before = review.evaluate(f"{audio}.currentTime")
+    review.keyboard.press("ArrowRight")
+    review.wait_for_function(f"(t) => {audio}.currentTime >= t + 4.9", arg=before, timeout=5000)
+    review.keyboard.press("a")  # the page's own keys still act: accepted, the next clip shows
+    review.wait_for_function(f"() => {audio} && {audio}.currentTime === 0", timeout=15000)
     review.close()
 
 

@@ -352,6 +352,73 @@ def test_review_boxes_fix_by_keyboard_and_accept(
     assert accepted["label"]["value"] == {"objects": answers["one.png"]}
 
 
+def test_accept_after_moving_a_box_in_a_fix_keeps_the_fix(
+    review_server: ReviewServer, browser: Any
+) -> None:
+    """A reviewer who opened a fix, dragged a box into place with the mouse and then clicked
+    Accept had the annotator's answer accepted as it was: the moved box was dropped unsaid."""
+    url, home = review_server.url, review_server.home
+    slug = "objs-moved"
+    schema = home / f"{slug}.json"
+    schema.write_text(
+        json.dumps(
+            {
+                "name": "Objects moved in review",
+                "data": {"type": "image", "field": "image"},
+                "controls": [{"name": "objects", "type": "boxes", "labels": ["car", "person"]}],
+                "settings": {"review_policy": "all"},
+            }
+        ),
+        encoding="utf-8",
+    )
+    run_cli(home, "projects", "create", slug, "--schema", str(schema))
+    run_cli(home, "projects", "member", slug, ANNOTATOR, "annotator")
+    folder = home / "media" / "street-moved"
+    folder.mkdir(parents=True)
+    _png(folder / "five.png", (60, 40, 50, 30))
+    _png(folder / "six.png", (60, 40, 50, 31))  # another file: not a duplicate
+    run_cli(home, "import", slug, str(folder))
+    first = [{"x": 20, "y": 40, "w": 50, "h": 30, "label": "car"}]  # 40 px left of the car
+    answered = {
+        Path(k).name: v for k, v in _annotate(url, slug, lambda _: {"objects": first}).items()
+    }
+
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    login(page, url, f"/p/{slug}/review")
+    moved: dict[str, list[dict[str, Any]]] = {}
+    current = ""
+    for _ in range(2):
+        current = _wait_review(page, other_than=current)
+        name = Path(page.text_content("#item-id") or "").name
+        page.click("#fix-btn")
+        if name == "five.png":  # moved by mouse, 40 image px right, then Accept
+            box = page.locator("#item-text .bx[data-index='0']").bounding_box()
+            assert box is not None
+            scale = box["width"] / 50
+            x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+            page.mouse.move(x, y)
+            page.mouse.down()
+            page.mouse.move(x + 20 * scale, y, steps=4)
+            page.mouse.move(x + 40 * scale, y, steps=4)
+            page.mouse.up()
+            moved[name] = _boxes(page)
+            assert moved[name][0]["x"] == pytest.approx(60, abs=1)
+        page.click("#accept-btn")  # six.png: a fix opened and left as it was is an accept
+    _wait_review_empty(page)
+    assert not errors, errors
+    context.close()
+
+    five = _detail(url, slug, answered["five.png"]["item_id"])
+    assert five["annotations"][0]["status"] == "fixed"
+    assert five["label"]["value"] == {"objects": moved["five.png"]}
+    six = _detail(url, slug, answered["six.png"]["item_id"])
+    assert six["annotations"][0]["status"] == "accepted"
+    assert six["label"]["value"] == {"objects": first}
+
+
 def test_sent_back_boxes_come_back_drawn_to_be_fixed(
     review_server: ReviewServer, browser: Any
 ) -> None:

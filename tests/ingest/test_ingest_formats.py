@@ -65,6 +65,12 @@ def test_unknown_format_lists_known_ones() -> None:
         ("x.csv", "csv"),
         ("x.tar.CSV", "csv"),
         ("street.yolo.ZIP", "yolo"),
+        # the page's and the API's own downloads, where a .json was refused as COCO or Label
+        # Studio and a .jsonl read as labelloop's JSONL
+        ("street.coco.json", "coco"),
+        ("/tmp/reviews.label_studio.JSON", "label_studio"),
+        ("news.prodigy.jsonl", "prodigy"),
+        ("reviews.doccano.jsonl", "doccano"),
     ],
 )
 def test_importer_for_path(path: str, fmt: str) -> None:

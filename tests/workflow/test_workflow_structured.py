@@ -145,6 +145,14 @@ def test_the_queue_follows_mean_token_entropy_and_suggests_the_predicted_spans(
             assert text[span["start"] : span["end"]] in CITIES + PEOPLE
 
 
+def test_the_status_names_the_crf_a_spans_target_learns_with(lab: Lab, spans_project: Any) -> None:
+    ctx = spans_project
+    _import(lab, ctx, [{"id": f"p{i}", "text": _sentence(i)[0]} for i in range(3)])
+    found = status.status(lab.db, ctx)
+    # not the settings' tfidf and logistic_regression, which a spans round does not use
+    assert (found["featurizer"], found["model_setting"]) == ("crf-tokens", "crf (sklearn-crfsuite)")
+
+
 def test_accepting_the_suggested_spans_submits_them(lab: Lab, spans_project: Any) -> None:
     ctx = spans_project
     labeled = [_sentence(i) for i in range(12)]
@@ -238,7 +246,15 @@ def test_boxes_queue_puts_the_least_confident_predictions_first(lab: Lab, tmp_pa
     assert first["selection"]["score"] == pytest.approx(0.69)
     assert [b["score"] for b in first["suggestion"]["value"]["objects"]] == [0.95, 0.31, 1]
     assert served[-1]["selection"]["reason"] == "no prediction for this image yet"
-    assert status.status(lab.db, ctx)["model"]["strategy"] == "box_confidence"
+    found = status.status(lab.db, ctx)
+    assert found["model"]["strategy"] == "box_confidence"
+    # The project page and `labelloop status` say what ranks the images, where they said the
+    # settings' 'pixels' and 'logistic_regression', and 'detector imported_scores on none'
+    assert (found["featurizer"], found["model_setting"]) == ("none", "detector imported_scores")
+    assert (found["model"]["model"], found["model"]["featurizer"]) == (
+        "detector imported_scores",
+        None,
+    )
 
 
 def test_a_text_with_many_entities_is_imported_labeled_and_learned(

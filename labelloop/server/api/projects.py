@@ -16,6 +16,7 @@ from labelloop.errors import LabelloopError
 from labelloop.govern.guidelines import render_markdown
 from labelloop.govern.permissions import Permission
 from labelloop.ingest import importer_for_path
+from labelloop.ingest.formats import export_suffix
 from labelloop.server.api.deps import AdminUser, CurrentUser, DbDep, FeaturesDep, ReportUser
 from labelloop.server.api.schemas import Id, MemberIn, ProjectIn, SettingsIn
 from labelloop.server.import_progress import KEY_PATTERN, ImportProgress
@@ -313,15 +314,7 @@ def export(
         "label_studio": "application/json",
         "yolo": "application/zip",
     }.get(format, "application/x-ndjson")
-    suffix = {
-        "coco": "coco.json",
-        "yolo": "yolo.zip",
-        "label_studio": "label_studio.json",
-        "doccano": "doccano.jsonl",
-        "prodigy": "prodigy.jsonl",
-    }.get(format, format)
-    if annotations:
-        suffix = f"answers.{suffix}"
+    suffix = ("answers." if annotations else "") + export_suffix(format)
     return _download(
         lambda sink: wf_export.export(
             db, ctx, sink, fmt=format, auto=auto, split=split, annotations=annotations

@@ -17,6 +17,7 @@ from labelloop.errors import (
 )
 from labelloop.govern.guidelines import render_markdown
 from labelloop.govern.permissions import Permission
+from labelloop.ingest.formats import export_formats
 from labelloop.server.api.deps import DbDep, session_user
 from labelloop.server.api.schemas import Id
 from labelloop.server.auth import csrf_ok
@@ -199,6 +200,7 @@ def home(request: Request, db: DbDep) -> Response:
 @router.get("/p/{slug}", response_class=HTMLResponse)
 def project_page(slug: str, request: Request, db: DbDep) -> Response:
     from labelloop.workflow.autolabel import MIN_EVAL  # numpy: not at import time
+    from labelloop.workflow.learning import classifier_problem
 
     user, csrf = _page_user(request, db)
     ctx = projects.access(db, slug, user, Permission.VIEW_PROJECT)
@@ -217,6 +219,9 @@ def project_page(slug: str, request: Request, db: DbDep) -> Response:
         status=status.status(db, ctx, features_dir=request.app.state.features.root),
         models=models,
         can_export=ctx.allows(Permission.EXPORT),
+        export_formats=export_formats(ctx.schema),
+        # a spans or boxes target (or unusable settings): the coverage button could only fail
+        coverage_problem=classifier_problem(ctx, "measured for a single-label classifier only"),
         can_annotate=ctx.allows(Permission.ANNOTATE),
         my_answers=_my_answers_link(ctx),
         can_import=ctx.allows(Permission.IMPORT),

@@ -74,6 +74,10 @@
         button.append(tag);
       }
       button.addEventListener("click", () => onChoose(c, label));
+      // A click leaves the keyboard focus where it was, as the pages' other buttons do: a
+      // clicked label kept it, on the next items too, so Space (an audio item's play key)
+      // pressed that label again instead of playing.
+      button.addEventListener("mousedown", (e) => e.preventDefault());
       grid.append(button);
     });
     fieldset.append(grid);

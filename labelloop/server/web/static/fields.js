@@ -41,10 +41,12 @@
     return /^(INPUT|TEXTAREA|SELECT)$/.test(node.tagName);
   }
 
+  /** Whether an item is on screen: the labeling page's task or edit, the review page's answer
+   *  under review or the adjudication page's item. */
   function working() {
-    const app = document.getElementById("label-app");
+    const app = document.getElementById("label-app") || document.getElementById("review-app");
     const mode = app ? app.dataset.state : "";
-    return mode === "task" || mode === "edit";
+    return mode === "task" || mode === "edit" || mode === "review" || mode === "item";
   }
 
   // ------------------------------------------------------------------ images off the labeling page
@@ -211,7 +213,8 @@
   }
 
   // Audio keys go before the host's (this script runs first): Space plays or pauses, the arrows
-  // seek. Audio projects have no spans or boxes, so the arrows are free.
+  // seek, on the labeling, review and adjudication pages alike. Audio projects have no spans or
+  // boxes, so the arrows are free.
   if (dataType === "audio") {
     document.addEventListener("keydown", (e) => {
       if (e.defaultPrevented || e.ctrlKey || e.metaKey || e.altKey || e.isComposing) return;
@@ -287,6 +290,10 @@
         tag.hidden = true;
         button.append(tag);
         button.addEventListener("click", () => pick(v));
+        // As a label's: Enter submits and a click keeps the keyboard focus where it was, where
+        // Enter after a click pressed the rating again, clearing it, and submitted nothing.
+        button.dataset.passKeys = "";
+        button.addEventListener("mousedown", (e) => e.preventDefault());
         buttons.push(button);
         element.append(button);
       }

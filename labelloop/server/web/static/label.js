@@ -467,11 +467,13 @@
 
   /** A new item's keys act on the page: a page button that brought it (Skip or Back reached
    *  with Tab and pressed with Enter) lets go of the focus, else the next Enter would press it
-   *  again, skipping this item too, instead of submitting it. */
+   *  again, skipping this item too, instead of submitting it; so does a label or rating button
+   *  reached with Tab on the last item, which Space would press on this one. */
   function keysToPage() {
     const focus = document.activeElement;
     if (!focus || focus === document.body) return;
-    if (el.actions.contains(focus) || !focus.isConnected) focus.blur();
+    const control = el.controls.contains(focus) && focus.matches(".label-btn, [data-pass-keys]");
+    if (el.actions.contains(focus) || control || !focus.isConnected) focus.blur();
   }
 
   function showTask(task, { values = null, ms = 0 } = {}) {

@@ -97,6 +97,7 @@
     view: null, // what the API returned for the item on screen
     values: {}, // control name -> label or [labels] (the choice controls of a fix or decision)
     pending: null, // null | "reject" | "fix"
+    fixFrom: null, // while fixing: the answer the fix started from, as valueToSend() gave it
     skip: [], // annotation ids (review) or item ids (adjudicate) passed over with N
     busy: false,
     emptyTimer: null,
@@ -864,8 +865,11 @@
     );
   }
 
+  /** Accept what is shown: a fix opened and changed is what the reviewer accepts (a mouse user
+   *  moves a box, then clicks Accept), so it is sent as the fix, where the change was dropped. */
   function accept() {
-    verdict("accept");
+    if (state.pending === "fix" && JSON.stringify(valueToSend()) !== state.fixFrom) sendFix();
+    else verdict("accept");
   }
 
   function startReject() {
@@ -887,6 +891,7 @@
     if (state.pending === "fix") return;
     setPending("fix");
     showValue(state.view ? state.view.annotation.value : {}); // the widgets draw editable
+    state.fixFrom = JSON.stringify(valueToSend()); // the answer as the fix starts from it
     if (document.activeElement instanceof HTMLElement) document.activeElement.blur();
   }
 
