@@ -601,3 +601,58 @@ def test_with_two_answers_a_label_the_model_saved_twice_the_time(
         "at the 1.5 s people spent per answer here and 2 answers a label, about 2 minutes of "
         "labeling."
     )
+
+
+def _undo_while_scoring(
+    lab: Any, monkeypatch: pytest.MonkeyPatch, ctx: Any, *, finish: bool
+) -> None:
+    """An undo of the pool's late import (``more.jsonl``) begins while the run scores the pool,
+    after the model read its items: it withdraws them and (``finish``) removes them all."""
+    from labelloop.store import batches as store_batches
+    from labelloop.store.users import now
+    from labelloop.workflow import batches
+    from labelloop.workflow import coverage as wf_coverage
+
+    with lab.db.read() as conn:
+        listed = store_batches.listing(conn, ctx.id, at=now())
+    batch = next(b for b in listed if b["filename"] == "more.jsonl")
+
+    def scored_then_undone(*args: Any, **kwargs: Any) -> Any:
+        found = wf_coverage.scored(*args, **kwargs)
+        if finish:
+            batches.undo(lab.db, ctx, batch["id"])
+        else:  # the undo's first transaction: its items are withdrawn, none removed yet
+            with lab.db.write(project_id=ctx.id) as conn:
+                store_batches.unqueue(conn, batch["id"])
+                store_batches.withdraw(conn, batch["id"], at=now())
+        return found
+
+    monkeypatch.setattr(autolabel, "scored", scored_then_undone)
+
+
+def test_a_run_leaves_the_items_of_an_import_undone_meanwhile_and_the_undo_finishes(
+    lab: Any, cache: FeatureCache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The items of an import being undone are learned from by nobody: a run that scored them
+    before the undo began labels none of them, so the undo goes on to the end."""
+    from labelloop.workflow import batches
+
+    ctx = _project(lab)
+    _undo_while_scoring(lab, monkeypatch, ctx, finish=False)
+    done = autolabel.apply(lab.db, ctx, cache=cache, confidence=SURE, min_accuracy=0.9)
+    assert (done["n_labeled"], done["n_busy"]) == (0, 0)
+    assert counts_of(lab, ctx)["auto_labeled"] == 0
+    batch_id = next(b["id"] for b in batches.imports(lab.db, ctx) if b["undoing"])
+    assert batches.undo(lab.db, ctx, batch_id)["items"] == N_CLEAR + N_MIXED
+
+
+def test_a_run_leaves_the_items_an_undo_removed_meanwhile(
+    lab: Any, cache: FeatureCache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Items removed with their import after the run scored them are not labeled, where the
+    run failed on them (a label naming an item that is gone)."""
+    ctx = _project(lab)
+    _undo_while_scoring(lab, monkeypatch, ctx, finish=True)
+    done = autolabel.apply(lab.db, ctx, cache=cache, confidence=SURE, min_accuracy=0.9)
+    assert (done["n_labeled"], done["n_busy"]) == (0, 0)
+    assert counts_of(lab, ctx)["auto_labeled"] == 0
