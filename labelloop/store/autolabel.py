@@ -18,12 +18,10 @@ from labelloop.store.tables import (
     auto_label_check,
     auto_label_run,
     gold_answer,
-    item,
     item_label,
     seed_pick,
     user,
 )
-from labelloop.store.tasks import withdrawn
 from labelloop.store.users import now
 
 
@@ -38,17 +36,6 @@ def busy_items(conn: Connection, item_ids: Sequence[int], *, at: datetime) -> se
             select(gold_answer.c.item_id).where(gold_answer.c.item_id.in_(ids)),
         ),
     ) | at_work(conn, item_ids, at=at)
-
-
-def left_the_pool(conn: Connection, item_ids: Sequence[int]) -> set[int]:
-    """Those of ``item_ids`` gone from the pool since they were read: removed, or being removed,
-    with their import (an undo began meanwhile)."""
-    staying = _matching(
-        conn,
-        item_ids,
-        lambda ids: (select(item.c.id).where(item.c.id.in_(ids), ~withdrawn(item.c.id)),),
-    )
-    return set(item_ids) - staying
 
 
 def at_work(conn: Connection, item_ids: Sequence[int], *, at: datetime) -> set[int]:

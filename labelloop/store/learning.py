@@ -33,12 +33,31 @@ from labelloop.store.tables import (
 )
 from labelloop.store.users import now
 
+_CHUNK = 500  # ids per statement
+
 
 def _not_withdrawn() -> Any:
     """Items whose import is not being undone: a round neither learns from nor queues them."""
     return ~exists().where(
         import_batch.c.id == item.c.import_batch_id, import_batch.c.undoing_at.is_not(None)
     )
+
+
+def left_the_pool(conn: Connection, item_ids: Sequence[int]) -> set[int]:
+    """Those of ``item_ids`` gone from the pool since a round or an auto-label run read them:
+    removed, or being removed, with their import (an undo began meanwhile)."""
+    staying: set[int] = set()
+    for start in range(0, len(item_ids), _CHUNK):
+        ids = list(item_ids[start : start + _CHUNK])
+        q = select(item.c.id).where(item.c.id.in_(ids), _not_withdrawn())
+        staying.update(int(i) for i in conn.execute(q).scalars())
+    return set(item_ids) - staying
+
+
+def _pooled(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The queue rows whose items are still in the pool (:func:`left_the_pool`)."""
+    gone = left_the_pool(conn, [int(r["item_id"]) for r in rows])
+    return [r for r in rows if int(r["item_id"]) not in gone]
 
 
 def items_of(
@@ -161,7 +180,9 @@ def save_round(
     version: dict[str, Any],
     queue: Sequence[dict[str, Any]],
 ) -> int:
-    """Store a model version with its ranked queue; serving switches to it at commit."""
+    """Store a model version with its ranked queue; serving switches to it at commit. The
+    queue leaves out items an undo of their import took meanwhile (:func:`left_the_pool`)."""
+    queue = _pooled(conn, queue)
     res = conn.execute(
         model_version.insert().values(project_id=project_id, created_at=now(), **version)
     )
@@ -177,7 +198,11 @@ def save_round(
 def append_queue(
     conn: Connection, *, project_id: int, model_version_id: int, rows: Sequence[dict[str, Any]]
 ) -> None:
-    """Add lower-ranked entries to a queue already being served."""
+    """Add lower-ranked entries to a queue already being served (those of items still in the
+    pool)."""
+    rows = _pooled(conn, rows)
+    if not rows:
+        return
     conn.execute(
         queue_entry.insert(),
         [dict(row, model_version_id=model_version_id, project_id=project_id) for row in rows],

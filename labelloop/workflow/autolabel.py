@@ -105,7 +105,7 @@ def apply(
         return _timed(result, started)
     with db.write(project_id=ctx.id) as conn:
         ids = [int(i) for i in found.item_ids[sure]]
-        gone = store_autolabel.left_the_pool(conn, ids)  # an undo of their import began
+        gone = store_learning.left_the_pool(conn, ids)  # an undo of their import began
         busy = store_autolabel.busy_items(conn, ids, at=now()) - gone
         free = [k for k, i in enumerate(ids) if i not in busy and i not in gone]
         labels = [trained.classes[int(picks[k])] for k in free]

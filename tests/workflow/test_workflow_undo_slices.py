@@ -244,3 +244,41 @@ def test_a_lease_that_slipped_in_as_the_undo_began_is_never_answered(lab: Lab) -
     with lab.db.read() as conn:
         on_late = select(func.count()).where(annotation.c.item_id.in_(late_ids))
         assert conn.execute(on_late).scalar_one() == 0
+
+
+@pytest.mark.parametrize("finish", [False, True])
+def test_a_round_that_ranked_an_import_undone_meanwhile_queues_none_of_its_items(
+    lab: Lab, monkeypatch: pytest.MonkeyPatch, finish: bool
+) -> None:
+    """A round reads the pool, trains, then writes its queue; an undo that began meanwhile
+    withdrew the import's items (or removed them all): the queue leaves them out, where the
+    round failed on an item gone (a FOREIGN KEY error) and no new model came."""
+    from labelloop.store import batches as store_batches
+    from labelloop.store.tables import model_version, queue_entry
+    from labelloop.workflow import label_issues, learning
+
+    ctx, _, late, ids = _team(lab)
+    stale = label_issues.stale
+
+    def undone_then_stale(*args: Any, **kwargs: Any) -> Any:
+        if finish:
+            batches.undo(lab.db, ctx, late.batch_id)
+        else:  # the undo's first transaction: its items withdrawn, none removed yet
+            with lab.db.write(project_id=ctx.id) as conn:
+                store_batches.unqueue(conn, late.batch_id)
+                store_batches.withdraw(conn, late.batch_id, at=now())
+        return stale(*args, **kwargs)
+
+    monkeypatch.setattr(label_issues, "stale", undone_then_stale)
+    monkeypatch.setattr(learning, "QUEUE_SLICE", 5)  # the rest goes in appended slices
+    monkeypatch.setattr(learning, "APPEND_SLICE", 5)
+    version = lab.train(ctx)
+    with lab.db.read() as conn:
+        newest = conn.execute(select(func.max(model_version.c.version))).scalar_one()
+        queued = set(conn.execute(select(queue_entry.c.item_id)).scalars())
+    assert version == newest == 2
+    assert queued and not queued & ids
+    monkeypatch.setattr(label_issues, "stale", stale)
+    if not finish:
+        assert batches.undo(lab.db, ctx, late.batch_id)["items"] == len(ids)
+
