@@ -19,7 +19,7 @@ from sqlalchemy import (
 
 from labelloop.store.browse import holds_words
 from labelloop.store.tables import auto_label_check, item, item_label, model_version, seed_pick
-from labelloop.store.tasks import first_open, newest_version, open_conditions
+from labelloop.store.tasks import first_open, newest_version, open_conditions, withdrawn
 from labelloop.store.users import now
 from labelloop.store.words import Term
 
@@ -43,7 +43,8 @@ def search(
     offset: int,
 ) -> tuple[list[RowMapping], int]:
     """Pool items whose content (a text, an image's or audio file's path) holds every term
-    (:mod:`labelloop.store.words`), in id order, and how many.
+    (:mod:`labelloop.store.words`), in id order, and how many; the items of an import being
+    undone are no longer the pool's.
 
     Each row has id, external_id, text, labeled (a resolved label exists) and queued (a seed
     pick is waiting for it).
@@ -52,6 +53,7 @@ def search(
         item.c.project_id == project_id,
         item.c.split == "pool",
         *holds_words(conn, data_type, terms),
+        ~withdrawn(item.c.id),
     ]
     total = int(conn.execute(select(func.count()).where(*where)).scalar_one())
     q = (
@@ -71,7 +73,8 @@ def search(
 
 
 def pool_items(conn: Connection, *, project_id: int, item_ids: Sequence[int]) -> list[RowMapping]:
-    """The given items of the project's pool (others are left out), with labeled and queued."""
+    """The given items of the project's pool (others, and those of an import being undone, are
+    left out), with labeled and queued."""
     if not item_ids:
         return []
     q = select(
@@ -84,6 +87,7 @@ def pool_items(conn: Connection, *, project_id: int, item_ids: Sequence[int]) ->
         item.c.project_id == project_id,
         item.c.split == "pool",
         item.c.id.in_(list(item_ids)),
+        ~withdrawn(item.c.id),
     )
     return list(conn.execute(q).mappings())
 

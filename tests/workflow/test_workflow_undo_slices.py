@@ -282,3 +282,26 @@ def test_a_round_that_ranked_an_import_undone_meanwhile_queues_none_of_its_items
     if not finish:
         assert batches.undo(lab.db, ctx, late.batch_id)["items"] == len(ids)
 
+
+def test_a_search_during_an_undo_finds_none_of_its_items_and_none_is_sent_to_the_queue(
+    lab: Lab,
+) -> None:
+    """An annotator's search of the pool leaves out the items of an import being undone, and
+    sending one to the queue is refused: a seed pick, which nobody removes, held the items for
+    good, so the undo stopped and could never finish."""
+    from labelloop.errors import NotFound
+    from labelloop.store import batches as store_batches
+    from labelloop.workflow import seeding
+
+    ctx, who, late, ids = _team(lab)
+    assert seeding.search(lab.db, who, q="late")["total"] == len(ids)
+    with lab.db.write(project_id=ctx.id) as conn:  # an undo's first step; it then stopped
+        store_batches.unqueue(conn, late.batch_id)
+        store_batches.withdraw(conn, late.batch_id, at=now())
+    found = seeding.search(lab.db, who, q="late")
+    assert (found["total"], found["items"]) == (0, [])
+    assert seeding.search(lab.db, who, q="number")["total"] == 30
+    one = min(ids)
+    with pytest.raises(NotFound, match=f"no pool item {one} "):
+        seeding.send_to_queue(lab.db, who, [one], query="late")
+    assert batches.undo(lab.db, ctx, late.batch_id)["items"] == len(ids)
