@@ -357,16 +357,20 @@ def test_items_imported_after_a_skip_are_served_at_once(lab: Any) -> None:
     assert learner.run_once() == 0
 
 
-def test_an_import_gets_a_round_while_the_old_queue_still_serves(lab: Any) -> None:
+def test_an_import_gets_a_round_while_the_old_queue_still_serves(
+    lab: Any, monkeypatch: Any
+) -> None:
     """New items are ranked by the round after the import, spaced like rounds after labels."""
     from labelloop.workflow import learning
 
+    # Rounds rest a minute here, so a slow machine's labels and import cannot outlast the rest.
+    monkeypatch.setattr(learning, "MIN_ROUND_GAP_S", 60.0)
     ctx, learner, ann = _first_round(lab, 20, retrain_every=50)
     lab.label_next(ann, n=2)
     lab.import_rows(ctx, lab.rows(3, start=100), filename="more.jsonl")
     assert learner.run_once() == 0  # the last round has not rested yet...
     assert learning.round_coming(lab.db, ctx)  # ...but one is coming
-    _age_rounds(lab, ctx, seconds=60)
+    _age_rounds(lab, ctx, seconds=61)
     assert learner.run_once() == 1
     assert learner.run_once() == 0
     with lab.db.read() as conn:
