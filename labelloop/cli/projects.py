@@ -522,6 +522,8 @@ def status(slug: str, as_json: Annotated[bool, typer.Option("--json")] = False) 
             table.add_row("eval", f"{n_eval:,} labeled items; this model was not measured on them")
         for d in model["stopping"]:
             table.add_row("stop?" if not d["stop"] else "STOP recommended", d["reason"])
+        if model["stop_note"]:
+            table.add_row("stop?", model["stop_note"])
         if model["more_labels"] is not None:
             table.add_row("more labels", model["more_labels_sentence"])
     else:
