@@ -15,6 +15,7 @@ from labelloop.errors import ImportFormatError, LabelloopError, SchemaError
 from labelloop.govern.permissions import Permission
 from labelloop.ingest import HfDatasetsImporter, make_importer
 from labelloop.ingest.boxes import placed
+from labelloop.ingest.formats import import_refusal
 from labelloop.ingest.images import ImageFolderImporter
 from labelloop.ingest.imaging import image_size
 from labelloop.ingest.media import MEDIA_SUFFIXES, file_hash, resolve_media, root_of
@@ -114,6 +115,9 @@ def import_items(
         raise LabelloopError(
             "answers come in with new items only: import them without updating labels"
         )
+    refused = import_refusal(fmt, ctx.schema) if label_field else None
+    if refused is not None:  # CSV and spans: every labeled record would fail on its cell
+        raise refused
     if fmt == YoloImporter.format and ctx.schema.data_type != "table":
         with batches.no_import_running(db, ctx.id) as alone:
             if alone:  # no other import may be naming a leftover's files meanwhile
