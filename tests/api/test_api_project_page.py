@@ -27,7 +27,7 @@ def _page_data(html: str) -> dict:
 def test_cold_start_with_labeled_eval_items_says_the_first_trained_model_measures_them(
     page: Page,
 ) -> None:
-    # `labelloop demo` imports 990 labeled eval items; the page said they were needed.
+    # `labelloop demo` imports 1,000 labeled eval items; the page said they were needed.
     lab = page.lab
     ctx = lab.project(SLUG)
     lab.import_rows(ctx, lab.rows(40))
