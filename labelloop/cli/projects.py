@@ -18,6 +18,7 @@ from labelloop.cli.common import (
     _run,
     _whole_file,
     counted,
+    counted_bar,
     err,
     fitted,
     out,
@@ -249,7 +250,7 @@ def import_(
             raise LabelloopError("--annotations is for a Label Studio file (label_studio)")
         if hf and not file.is_file():
             ctx = projects.system_context(db, slug)
-            with _counting() as progress:
+            with counted_bar() as progress:  # its rows are counted before the first is read
                 task = progress.add_task(f"importing {file.name or file}", total=None)
                 return imports.import_hf_dataset(
                     db,
@@ -262,6 +263,7 @@ def import_(
                     prediction_field=predictions_field,
                     split=split,
                     progress=lambda n: progress.update(task, completed=n),
+                    total=lambda n: progress.update(task, total=n),
                     update_labels=update_labels,
                 )
         if file.is_dir():

@@ -246,10 +246,12 @@ def import_hf_dataset(
     prediction_field: str | None = None,
     split: str = "pool",
     progress: Callable[[int], None] | None = None,
+    total: Callable[[int], None] | None = None,
     update_labels: bool = False,
 ) -> ImportReport:
     """Import one split of a Hugging Face dataset saved with ``save_to_disk`` (a folder), row by
-    row in one transaction, as ``import_items`` imports a file."""
+    row in one transaction, as ``import_items`` imports a file. ``total`` is told the split's
+    row count before the first row is checked, so a progress bar can show the whole."""
     ctx.require(Permission.IMPORT)
     if ctx.schema.data_type not in ("text", "html"):
         raise LabelloopError(
@@ -269,7 +271,7 @@ def import_hf_dataset(
         report = _import_records(
             db,
             ctx,
-            importer.read_folder(folder),
+            importer.read_folder(folder, sized=total),
             fmt=importer.format,
             filename=f"{name}[{hf_split}]" if hf_split else name,
             path_field=text_field,
