@@ -27,9 +27,9 @@ from tests.e2e.conftest import (
 pytestmark = pytest.mark.browser
 
 
-def test_the_project_page_counts_embeddings_as_they_are_computed(
-    tmp_path: Path, browser: Any
-) -> None:
+def _minilm_project(tmp_path: Path) -> tuple[Path, Path]:
+    """A data dir (home) with an admin and the empty MiniLM project 'meaning', and a work
+    folder for its files."""
     from labelloop.learn.featurize import missing_requirement
 
     if missing_requirement("minilm") is not None:
@@ -48,6 +48,13 @@ def test_the_project_page_counts_embeddings_as_they_are_computed(
     run_cli(home, "init")
     run_cli(home, "users", "add", USERNAME, "--admin", "--password-stdin", stdin=PASSWORD + "\n")
     run_cli(home, "projects", "create", "meaning", "--schema", str(work / "s.json"))
+    return home, work
+
+
+def test_the_project_page_counts_embeddings_as_they_are_computed(
+    tmp_path: Path, browser: Any
+) -> None:
+    home, work = _minilm_project(tmp_path)
     pool, _ = make_reviews(n_pool=40, n_eval=0, seed=3)
     rows = [{"id": r["id"], "text": r["text"]} for r in pool]
     run_cli(home, "import", "meaning", str(write_jsonl(work / "p.jsonl", rows)), "--id-field", "id")
@@ -97,24 +104,7 @@ def test_the_model_card_follows_the_round_on_the_finished_embeddings(
     tmp_path: Path, browser: Any
 ) -> None:
     # The card kept saying "on tfidf features" after the embeddings finished, until a reload.
-    from labelloop.learn.featurize import missing_requirement
-
-    if missing_requirement("minilm") is not None:
-        pytest.skip("the embeddings extra is not installed")
-    home, work = tmp_path / "home", tmp_path / "work"
-    work.mkdir()
-    schema = {
-        "name": "Meaning",
-        "data": {"type": "text", "field": "text"},
-        "controls": [
-            {"name": "sentiment", "type": "choice", "labels": list(LABELS), "target": True}
-        ],
-        "settings": {"featurizer": "minilm"},
-    }
-    (work / "s.json").write_text(json.dumps(schema), encoding="utf-8")
-    run_cli(home, "init")
-    run_cli(home, "users", "add", USERNAME, "--admin", "--password-stdin", stdin=PASSWORD + "\n")
-    run_cli(home, "projects", "create", "meaning", "--schema", str(work / "s.json"))
+    home, work = _minilm_project(tmp_path)
     pool, _ = make_reviews(n_pool=40, n_eval=0, seed=5)
     rows = [{**r, "label": r["label"] if i < 20 else None} for i, r in enumerate(pool)]
     path = str(write_jsonl(work / "p.jsonl", rows))
