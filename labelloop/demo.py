@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from labelloop.errors import LabelloopError
+from labelloop.ingest.fingerprint import content_hash
 from labelloop.store import projects as store_projects
 from labelloop.store import users as store_users
 from labelloop.store.db import Database
@@ -101,6 +102,22 @@ def _jsonl(rows: list[dict[str, object]]) -> io.BytesIO:
     return io.BytesIO(b"".join(json.dumps(r).encode() + b"\n" for r in rows))
 
 
+def _distinct(rows: list[dict[str, object]], field: str) -> list[dict[str, object]]:
+    """``rows`` without those whose text in ``field`` repeats an earlier one's, as the import
+    would skip them: so ``eval_size`` rows drawn are as many eval items."""
+    seen: set[str] = set()
+    kept = []
+    for row in rows:
+        value = row.get(field)
+        if isinstance(value, str):
+            key = content_hash(value)
+            if key in seen:
+                continue
+            seen.add(key)
+        kept.append(row)
+    return kept
+
+
 def _create(
     db: Database,
     *,
@@ -116,8 +133,9 @@ def _create(
     settings: Mapping[str, Any] | None = None,
 ) -> DemoInfo:
     """The path every demo takes: the admin account and the project are created once, then the
-    ``records`` (shuffled with a fixed seed) go in, ``eval_size`` labeled as the eval split and
-    the rest, without ``label_field``, as the pool. Later calls only report the project.
+    ``records`` (repeated texts dropped, shuffled with a fixed seed) go in, ``eval_size``
+    labeled as the eval split and the rest, without ``label_field``, as the pool. Later calls
+    only report the project.
     ``settings`` override the schema's for a new project (``featurizer: minilm``)."""
     with db.read() as conn:
         exists = store_projects.by_slug(conn, slug) is not None
@@ -128,7 +146,7 @@ def _create(
     # Before any account exists, so a missing dataset or a setting the data cannot take (a
     # text featurizer for images) leaves nothing behind.
     projects.creatable_schema(schema)
-    rows = records()
+    rows = _distinct(records(), text_field)
     rows = [rows[i] for i in np.random.default_rng(7).permutation(len(rows))]
     password = secrets.token_urlsafe(9)
     with db.read() as conn:

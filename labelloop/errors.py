@@ -52,6 +52,11 @@ class SchemaError(LabelloopError):
     status = 422
 
 
+class ControlsRefused(LabelloopError):
+    """A format cannot hold one of the project's controls (CSV and spans); the message names
+    the control, and the caller adds the formats that can."""
+
+
 class Unprocessable(LabelloopError):
     """A well-formed request that cannot be carried out as given: a simulation or a model file
     the project's labels cannot give, a guideline edit that changes nothing (422)."""

@@ -151,6 +151,19 @@ def _progress() -> Progress:
     )
 
 
+def counted_bar() -> Progress:
+    """Progress of work counted in records whose total is known, or learned as it starts: a
+    bar, done of total, and the time left."""
+    from rich.progress import MofNCompleteColumn
+
+    return shown_progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+    )
+
+
 def _counting() -> Progress:
     """Progress of work whose size is not known up front: a spinner and a count."""
     from rich.progress import SpinnerColumn, TimeElapsedColumn

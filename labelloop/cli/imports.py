@@ -7,10 +7,9 @@ from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from labelloop.cli.common import _open, _run, counted, fitted, out, shown_progress
+from labelloop.cli.common import _open, _run, counted, counted_bar, fitted, out
 
 
 def imports_list(slug: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
@@ -75,12 +74,7 @@ def imports_undo(
     def go() -> dict[str, Any]:
         cache = FeatureCache(settings.features_dir, media_roots=settings.media_root_paths)
         ctx = projects.system_context(db, slug)
-        with shown_progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeRemainingColumn(),
-        ) as bar:
+        with counted_bar() as bar:
             task = bar.add_task(f"undoing import {batch}: removing items", total=None)
 
             def removed(done: int, total: int) -> None:

@@ -18,6 +18,7 @@ from labelloop.cli.common import (
     _run,
     _whole_file,
     counted,
+    counted_bar,
     err,
     fitted,
     out,
@@ -249,7 +250,7 @@ def import_(
             raise LabelloopError("--annotations is for a Label Studio file (label_studio)")
         if hf and not file.is_file():
             ctx = projects.system_context(db, slug)
-            with _counting() as progress:
+            with counted_bar() as progress:  # its rows are counted before the first is read
                 task = progress.add_task(f"importing {file.name or file}", total=None)
                 return imports.import_hf_dataset(
                     db,
@@ -262,6 +263,7 @@ def import_(
                     prediction_field=predictions_field,
                     split=split,
                     progress=lambda n: progress.update(task, completed=n),
+                    total=lambda n: progress.update(task, total=n),
                     update_labels=update_labels,
                 )
         if file.is_dir():
@@ -522,6 +524,8 @@ def status(slug: str, as_json: Annotated[bool, typer.Option("--json")] = False) 
             table.add_row("eval", f"{n_eval:,} labeled items; this model was not measured on them")
         for d in model["stopping"]:
             table.add_row("stop?" if not d["stop"] else "STOP recommended", d["reason"])
+        if model["stop_note"]:
+            table.add_row("stop?", model["stop_note"])
         if model["more_labels"] is not None:
             table.add_row("more labels", model["more_labels_sentence"])
     else:

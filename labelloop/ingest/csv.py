@@ -12,7 +12,7 @@ from operator import attrgetter
 from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
 
 from labelloop.domain import ANSWER_COLUMNS, EXPORT_COLUMNS, AnswerRecord, ExportRecord, ItemIn
-from labelloop.errors import ImportFormatError, LabelloopError
+from labelloop.errors import ControlsRefused, ImportFormatError
 from labelloop.ingest.jsonl import ANSWERS_EXPORT_KEYS, answers_export_refused
 from labelloop.ingest.records import (
     TextImporter,
@@ -25,6 +25,7 @@ from labelloop.schema.project import STRUCTURED_TYPES
 
 if TYPE_CHECKING:
     from labelloop.schema import ProjectSchema
+    from labelloop.schema.project import Control
 
 _FLUSH_ROWS = 2000
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -186,6 +187,11 @@ def _csv_reason(exc: csv.Error) -> str:
     return f"not valid CSV: {message}"
 
 
+def refusal(control: Control) -> ControlsRefused:
+    """CSV's refusal of a spans or boxes control, which does not fit a cell."""
+    return ControlsRefused(f"CSV cannot hold the {control.type} of control '{control.name}'")
+
+
 class CsvExporter:
     """Writes a header of the export columns and one row per record, safe to open in a spreadsheet.
 
@@ -195,7 +201,8 @@ class CsvExporter:
     timestamps are ISO 8601 UTC, and text cells starting with =, +, -, @, tab or CR (after any
     "'"s) get a leading "'" so spreadsheets do not run them as formulas; the importer takes it
     off again (:func:`guard_cell`). Spans and boxes do not fit a cell: a project with
-    them is refused (export JSONL, COCO, YOLO or CoNLL).
+    them is refused, naming the formats that hold them
+    (:func:`labelloop.ingest.formats.make_exporter`).
 
     A table project's rows are written as columns, not as one ``text`` cell: the rows' columns
     in the order first seen (every column of every row; a row without one has an empty cell),
@@ -211,12 +218,7 @@ class CsvExporter:
         self.table = schema is not None and schema.data_type == "table"
         structured = [c for c in schema.controls if c.type in STRUCTURED_TYPES] if schema else []
         if structured:
-            control = structured[0]
-            other = "coco or yolo (boxes)" if control.type == "boxes" else "conll (spans)"
-            raise LabelloopError(
-                f"CSV cannot hold the {control.type} of control '{control.name}'; "
-                f"export jsonl or {other} instead"
-            )
+            raise refusal(structured[0])
 
     def write(self, records: Iterable[ExportRecord], sink: BinaryIO) -> None:
         """Write ``records`` to ``sink`` as UTF-8 CSV, in buffered chunks."""

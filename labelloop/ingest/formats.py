@@ -6,10 +6,11 @@ import inspect
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any
 
-from labelloop.errors import LabelloopError
+from labelloop.errors import ControlsRefused, LabelloopError
 from labelloop.ingest.coco import CocoExporter, CocoImporter
 from labelloop.ingest.conll import ConllExporter, ConllImporter
 from labelloop.ingest.csv import CsvExporter, CsvImporter
+from labelloop.ingest.csv import refusal as csv_refusal
 from labelloop.ingest.doccano import DoccanoExporter, DoccanoImporter
 from labelloop.ingest.hf_datasets import HfDatasetsImporter, is_saved_dataset
 from labelloop.ingest.jsonl import JsonlExporter, JsonlImporter
@@ -19,6 +20,7 @@ from labelloop.ingest.prodigy import ProdigyExporter, ProdigyImporter
 from labelloop.ingest.protocols import Exporter, Importer
 from labelloop.ingest.yolo import YoloExporter, YoloImporter
 from labelloop.ingest.yolo_files import is_yolo_folder
+from labelloop.schema.project import STRUCTURED_TYPES
 
 if TYPE_CHECKING:
     from labelloop.schema import ProjectSchema
@@ -100,22 +102,47 @@ def make_exporter(format: str, *, schema: ProjectSchema | None = None) -> Export
         raise LabelloopError(
             f"unknown export format {format!r}; known formats: {', '.join(sorted(EXPORTERS))}"
         ) from None
-    if schema is not None and "schema" in inspect.signature(cls).parameters:
+    if schema is None:
+        return cls()
+    try:
+        return _built(cls, schema)
+    except ControlsRefused as refused:
+        raise LabelloopError(
+            f"{refused.message}; export {_either(export_formats(schema))} instead"
+        ) from None
+
+
+def _built(cls: type[Exporter], schema: ProjectSchema) -> Exporter:
+    if "schema" in inspect.signature(cls).parameters:
         return cls(schema=schema)  # type: ignore[call-arg]
     return cls()
+
+
+def _either(formats: list[str]) -> str:
+    """``jsonl, conll or prodigy``."""
+    return " or ".join(filter(None, [", ".join(formats[:-1]), formats[-1]]))
 
 
 def export_formats(schema: ProjectSchema) -> list[str]:
     """The export formats that hold a project's controls, in registry order: those whose exporter
     takes the schema without refusing it (CSV refuses spans and boxes, COCO wants boxes, ...)."""
     fits = []
-    for fmt in EXPORTERS:
+    for cls in EXPORTERS.values():
         try:
-            make_exporter(fmt, schema=schema)
+            _built(cls, schema)
         except LabelloopError:
             continue
-        fits.append(fmt)
+        fits.append(cls.format)
     return fits
+
+
+def import_refusal(format: str, schema: ProjectSchema) -> LabelloopError | None:
+    """Why a file in ``format`` cannot bring in labels of the project's target, naming the
+    formats that can (those it exports to that import too), or None."""
+    if format != CsvImporter.format or schema.target.type not in STRUCTURED_TYPES:
+        return None
+    carry = [f for f in export_formats(schema) if f in IMPORTERS]
+    return LabelloopError(f"{csv_refusal(schema.target).message}; import {_either(carry)} instead")
 
 
 def importer_for_path(path: str) -> str:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, BinaryIO, ClassVar
@@ -109,12 +109,17 @@ class HfDatasetsImporter(TextImporter):
                 line=number + 1, reason=f"unreadable Arrow data: {exc}"
             ) from None
 
-    def read_folder(self, folder: Path) -> Iterator[ItemIn]:
-        """Yield one ItemIn per row of the dataset ``save_to_disk`` wrote to ``folder``."""
+    def read_folder(
+        self, folder: Path, *, sized: Callable[[int], None] | None = None
+    ) -> Iterator[ItemIn]:
+        """Yield one ItemIn per row of the dataset ``save_to_disk`` wrote to ``folder``;
+        ``sized`` is told its number of rows before the first (a progress bar's total)."""
         _require()
         dataset = self._dataset(folder)
         features = dataset.features
         self._check_columns(features)
+        if sized is not None:
+            sized(dataset.num_rows)
         number = 0
         for table in dataset.with_format("arrow").iter(batch_size=self.batch_rows):
             for record in table.to_pylist():

@@ -15,6 +15,7 @@ from labelloop.errors import ImportFormatError, LabelloopError, SchemaError
 from labelloop.govern.permissions import Permission
 from labelloop.ingest import HfDatasetsImporter, make_importer
 from labelloop.ingest.boxes import placed
+from labelloop.ingest.formats import import_refusal
 from labelloop.ingest.images import ImageFolderImporter
 from labelloop.ingest.imaging import image_size
 from labelloop.ingest.media import MEDIA_SUFFIXES, file_hash, resolve_media, root_of
@@ -114,6 +115,9 @@ def import_items(
         raise LabelloopError(
             "answers come in with new items only: import them without updating labels"
         )
+    refused = import_refusal(fmt, ctx.schema) if label_field else None
+    if refused is not None:  # CSV and spans: every labeled record would fail on its cell
+        raise refused
     if fmt == YoloImporter.format and ctx.schema.data_type != "table":
         with batches.no_import_running(db, ctx.id) as alone:
             if alone:  # no other import may be naming a leftover's files meanwhile
@@ -242,10 +246,12 @@ def import_hf_dataset(
     prediction_field: str | None = None,
     split: str = "pool",
     progress: Callable[[int], None] | None = None,
+    total: Callable[[int], None] | None = None,
     update_labels: bool = False,
 ) -> ImportReport:
     """Import one split of a Hugging Face dataset saved with ``save_to_disk`` (a folder), row by
-    row in one transaction, as ``import_items`` imports a file."""
+    row in one transaction, as ``import_items`` imports a file. ``total`` is told the split's
+    row count before the first row is checked, so a progress bar can show the whole."""
     ctx.require(Permission.IMPORT)
     if ctx.schema.data_type not in ("text", "html"):
         raise LabelloopError(
@@ -265,7 +271,7 @@ def import_hf_dataset(
         report = _import_records(
             db,
             ctx,
-            importer.read_folder(folder),
+            importer.read_folder(folder, sized=total),
             fmt=importer.format,
             filename=f"{name}[{hf_split}]" if hf_split else name,
             path_field=text_field,

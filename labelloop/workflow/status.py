@@ -65,11 +65,30 @@ def _stop_sentence(decisions: list[dict[str, Any]]) -> str | None:
     return "The label budget is spent."
 
 
+def _unjudged_note(row: Any, decisions: list[dict[str, Any]]) -> str | None:
+    """Why a boxes round's stopping rules say nothing, or None for other rounds: they compare
+    a model's stop-set predictions between rounds, and a detector's boxes are not compared."""
+    if row["featurizer"] != NO_FEATURES:
+        return None
+    rules = sorted({d["criterion"] for d in decisions if d["criterion"] != BUDGET})
+    judged = f"The stopping rules that judge the model ({', '.join(rules) or 'none set'})"
+    budget = any(d["criterion"] == BUDGET for d in decisions)
+    return (
+        f"{judged} need one whose predictions can be compared between rounds; a boxes "
+        f"project's {row['model']} ranks images by their boxes' scores and makes none to "
+        "compare, so only the label budget can recommend stopping"
+        + ("." if budget else ", and none is set (the budget setting).")
+    )
+
+
 def _model(row: Any, *, cohorts: bool = False) -> dict[str, Any]:
     """A model version as the status and the learning curve show it; ``cohorts`` adds its eval
     figures per cohort (None when the eval items carry no cohort tag or it was not measured),
     left out of the curve, whose every version the project page carries."""
     decisions = row["stopping"].get("decisions", [])
+    note = _unjudged_note(row, decisions)
+    if note is not None:  # their "needs a trained round" would wait forever
+        decisions = [d for d in decisions if d["criterion"] == BUDGET]
     estimates = [
         (d["more_labels"], d["criterion"]) for d in decisions if d.get("more_labels") is not None
     ]
@@ -86,6 +105,8 @@ def _model(row: Any, *, cohorts: bool = False) -> dict[str, Any]:
         "stop_recommended": bool(row["stopping"].get("stop_recommended")),
         "stop_sentence": _stop_sentence(decisions),
         "stop_by_budget": {d["criterion"] for d in decisions if d["stop"]} == {BUDGET},
+        # why the model-judging rules are not shown (a boxes round), or None
+        "stop_note": note,
         # labels more that would still change the model noticeably (the smallest estimate)
         "more_labels": more,
         "more_labels_sentence": _more_sentence(more, source),

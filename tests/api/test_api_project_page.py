@@ -3,8 +3,10 @@ anything: where the eval metric will come from, and when stopping is judged."""
 
 from __future__ import annotations
 
+import io
 import json
 import re
+from pathlib import Path
 
 import pytest
 
@@ -25,7 +27,7 @@ def _page_data(html: str) -> dict:
 def test_cold_start_with_labeled_eval_items_says_the_first_trained_model_measures_them(
     page: Page,
 ) -> None:
-    # `labelloop demo` imports 990 labeled eval items; the page said they were needed.
+    # `labelloop demo` imports 1,000 labeled eval items; the page said they were needed.
     lab = page.lab
     ctx = lab.project(SLUG)
     lab.import_rows(ctx, lab.rows(40))
@@ -260,3 +262,51 @@ def test_the_guideline_section_holds_the_markdown_as_text_and_renders_it_inert(p
     )
     assert 'data-version="2"' in html and "Publish v<span" in html
     assert _page_data(html)["guideline_version"] == 2
+
+
+def test_a_boxes_project_says_only_its_budget_can_stop_it(page: Page, tmp_path: Path) -> None:
+    """The built-in detector hands back imported boxes and predicts nothing to compare between
+    rounds: the stop card said "settled_predictions needs a trained round" forever."""
+    from PIL import Image
+
+    from labelloop.workflow import imports, learning, projects, status
+    from labelloop.workflow.features import FeatureCache
+
+    lab = page.lab
+    media = tmp_path / "media"
+    media.mkdir()
+    for i in range(3):
+        Image.new("L", (16, 16), 40 * i).save(media / f"img{i}.png")
+    schema = {
+        "name": "Pets",
+        "data": {"type": "image", "field": "image"},
+        "controls": [{"name": "objects", "type": "boxes", "labels": ["cat", "dog"]}],
+    }
+    projects.create_project(lab.db, "pets", schema, actor=lab.admin)
+    ctx = lab.ctx("pets", lab.admin)
+    rows = "".join(json.dumps({"id": f"i{i}", "image": f"img{i}.png"}) + "\n" for i in range(3))
+    imports.import_items(
+        lab.db,
+        ctx,
+        io.BytesIO(rows.encode()),
+        fmt="jsonl",
+        filename="images.jsonl",
+        text_field="image",
+        id_field="id",
+        media_roots=(media,),
+    )
+    learning.train(lab.db, ctx, cache=FeatureCache(media_roots=(media,)))
+    html = page.html("pets")
+    assert "needs a trained round" not in html and LEARNING not in html
+    assert 'id="stop-unjudged"' in html
+    assert "(settled_predictions) need one whose predictions can be compared" in html
+    assert "only the label budget can recommend stopping, and none is set" in html
+    model = status.status(lab.db, ctx)["model"]  # GET /api/projects/pets/status
+    assert model["stopping"] == [] and "detector imported_scores" in model["stop_note"]
+
+    projects.change_settings(lab.db, ctx, {"budget": 2})
+    ctx = lab.ctx("pets", lab.admin)
+    learning.train(lab.db, ctx, cache=FeatureCache(media_roots=(media,)))
+    model = status.status(lab.db, ctx)["model"]
+    assert [d["criterion"] for d in model["stopping"]] == ["budget"]
+    assert model["stop_note"].endswith("only the label budget can recommend stopping.")

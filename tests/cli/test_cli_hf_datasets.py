@@ -198,3 +198,23 @@ def test_simulate_on_a_saved_dataset(cli: Any, tmp_path: Path) -> None:
     )
     data = json.loads(result.stdout)
     assert data["classes"] == ["food", "sports"] and data["n_records"] == 120
+
+
+def test_the_import_bar_shows_the_rows_of_the_split(
+    cli: Any, tmp_path: Path, saved: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # On a terminal it showed a spinner and a count, though the split's rows are known up front.
+    import io
+
+    from rich.console import Console
+
+    from labelloop.cli import common
+
+    screen = io.StringIO()
+    terminal = Console(file=screen, force_terminal=True, force_interactive=True, width=120)
+    monkeypatch.setattr(common, "err", terminal)
+    cli("init")
+    _project(cli, tmp_path, "moods", {"name": "mood", "type": "choice", "labels": MOODS})
+    cli("import", "moods", str(saved), "--hf-split", "train", "--id-field", "uid")
+    shown = screen.getvalue()
+    assert "importing reviews" in shown and "5/5" in shown, shown

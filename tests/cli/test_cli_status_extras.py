@@ -165,3 +165,37 @@ def test_status_shows_the_eval_by_cohort_worst_first(cli: Any, tmp_path: Path) -
     assert model["metrics"]["accuracy"] == 0.5
     assert [c["cohort"] for c in model["cohorts"]["cohorts"]] == ["[bank]", "airline"]
     assert model["cohorts"]["note"] is None  # every eval item is in a row
+
+
+def test_status_of_a_boxes_project_says_only_its_budget_can_stop_it(
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # It said "settled_predictions needs a trained round" after every round, forever.
+    from PIL import Image
+
+    media = tmp_path / "media"
+    media.mkdir()
+    for i in range(3):
+        Image.new("L", (16, 16), 40 * i).save(media / f"img{i}.png")
+    monkeypatch.setenv("LABELLOOP_MEDIA_ROOTS", str(media))
+    schema = tmp_path / "pets.json"
+    schema.write_text(
+        json.dumps(
+            {
+                "name": "Pets",
+                "data": {"type": "image", "field": "image"},
+                "controls": [{"name": "objects", "type": "boxes", "labels": ["cat", "dog"]}],
+            }
+        )
+    )
+    rows = tmp_path / "images.jsonl"
+    rows.write_text(
+        "".join(json.dumps({"id": f"i{i}", "image": f"img{i}.png"}) + "\n" for i in range(3))
+    )
+    cli("init")
+    cli("projects", "create", "pets", "--schema", str(schema))
+    cli("import", "pets", str(rows), "--id-field", "id")
+    _train("pets")
+    out = " ".join(cli("status", "pets").output.split())
+    assert "needs a trained round" not in out
+    assert "only the label budget can recommend stopping, and none is set" in out

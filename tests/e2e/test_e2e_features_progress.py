@@ -27,9 +27,9 @@ from tests.e2e.conftest import (
 pytestmark = pytest.mark.browser
 
 
-def test_the_project_page_counts_embeddings_as_they_are_computed(
-    tmp_path: Path, browser: Any
-) -> None:
+def _minilm_project(tmp_path: Path) -> tuple[Path, Path]:
+    """A data dir (home) with an admin and the empty MiniLM project 'meaning', and a work
+    folder for its files."""
     from labelloop.learn.featurize import missing_requirement
 
     if missing_requirement("minilm") is not None:
@@ -48,6 +48,13 @@ def test_the_project_page_counts_embeddings_as_they_are_computed(
     run_cli(home, "init")
     run_cli(home, "users", "add", USERNAME, "--admin", "--password-stdin", stdin=PASSWORD + "\n")
     run_cli(home, "projects", "create", "meaning", "--schema", str(work / "s.json"))
+    return home, work
+
+
+def test_the_project_page_counts_embeddings_as_they_are_computed(
+    tmp_path: Path, browser: Any
+) -> None:
+    home, work = _minilm_project(tmp_path)
     pool, _ = make_reviews(n_pool=40, n_eval=0, seed=3)
     rows = [{"id": r["id"], "text": r["text"]} for r in pool]
     run_cli(home, "import", "meaning", str(write_jsonl(work / "p.jsonl", rows)), "--id-field", "id")
@@ -78,4 +85,52 @@ def test_the_project_page_counts_embeddings_as_they_are_computed(
             worker.wait(timeout=30)
         assert page.evaluate(fill) == "100%"
         assert page.get_attribute("#features-progress", "aria-valuenow") == "100.0"
+        page.close()
+
+
+TFIDF_ROUND = """
+from labelloop.cli.common import _open
+from labelloop.workflow import learning, projects
+from labelloop.workflow.features import FeatureCache
+
+settings, db = _open()
+ctx = projects.system_context(db, "meaning")
+learning.train(db, ctx, cache=FeatureCache(settings.features_dir), wait_for_features=False)
+"""
+"""The background learner's round while the embeddings are not computed: it trains on tfidf."""
+
+
+def test_the_model_card_follows_the_round_on_the_finished_embeddings(
+    tmp_path: Path, browser: Any
+) -> None:
+    # The card kept saying "on tfidf features" after the embeddings finished, until a reload.
+    home, work = _minilm_project(tmp_path)
+    pool, _ = make_reviews(n_pool=40, n_eval=0, seed=5)
+    rows = [{**r, "label": r["label"] if i < 20 else None} for i, r in enumerate(pool)]
+    path = str(write_jsonl(work / "p.jsonl", rows))
+    run_cli(home, "import", "meaning", path, "--id-field", "id", "--label-field", "label")
+    subprocess.run([sys.executable, "-c", TFIDF_ROUND], env=_env(home), check=True)
+
+    with serving(home, "serve", env={"LABELLOOP_LEARNER": "off"}) as url:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        login(page, url, "/p/meaning")
+        sub = page.inner_text("#stat-model-sub")
+        assert page.inner_text("#stat-model") == "v1" and " on tfidf features, 20 labels" in sub
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "labelloop", "worker"],
+            env=_env(home),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            page.wait_for_function(
+                "() => document.getElementById('stat-model-sub').textContent"
+                ".includes(' on minilm features, 20 labels')",
+                timeout=180000,
+            )
+        finally:
+            worker.terminate()
+            worker.wait(timeout=30)
+        assert page.inner_text("#stat-model") == "v2"
+        assert page.inner_text("#features-line") == "40 of 40 items computed."
         page.close()

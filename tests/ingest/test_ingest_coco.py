@@ -227,7 +227,7 @@ def test_cli_imports_coco_checks_boxes_against_the_image_and_exports_it_back(
     assert json.loads(out.read_text())["images"] == []
     csv = cli("export", "street", "--format", "csv", code=1)
     assert "CSV cannot hold the boxes of control 'objects'" in csv.output
-    assert "jsonl or coco" in csv.output
+    assert "export jsonl, coco, label_studio or yolo instead" in csv.output
 
 
 def test_cli_scales_the_boxes_of_an_image_declared_at_another_size_and_says_so(

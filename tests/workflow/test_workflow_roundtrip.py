@@ -336,10 +336,25 @@ def test_boxes_survive_a_label_studio_round_trip(lab: Lab, tmp_path: Path) -> No
     assert _jsonl_values(lab, second) == _jsonl_values(lab, first)
 
 
-def test_csv_export_of_spans_points_to_the_formats_that_hold_them(lab: Lab) -> None:
+def test_csv_export_and_import_of_spans_point_to_every_format_that_holds_them(lab: Lab) -> None:
+    # They named jsonl and conll only; doccano, Prodigy and Label Studio files carry spans too.
     projects.create_project(lab.db, "ner", _schema(CASES["spans"]["controls"]), actor=lab.admin)
-    with pytest.raises(LabelloopError, match="CSV cannot hold the spans.*jsonl or conll"):
-        _export(lab, lab.ctx("ner", lab.admin), "csv")
+    ctx = lab.ctx("ner", lab.admin)
+    with pytest.raises(LabelloopError) as refused:
+        _export(lab, ctx, "csv")
+    assert refused.value.message == (
+        "CSV cannot hold the spans of control 'ents'; "
+        "export jsonl, conll, label_studio, doccano or prodigy instead"
+    )
+    # An import said "line 2, field 'value': ents: must be a list; got string".
+    labeled = b'external_id,text,value\nt1,Rome,"{""ents"": [[0, 4, ""LOC""]]}"\n'
+    with pytest.raises(LabelloopError) as refused:
+        _import(lab, ctx, labeled, "csv")
+    assert refused.value.message == (
+        "CSV cannot hold the spans of control 'ents'; "
+        "import jsonl, conll, label_studio, doccano or prodigy instead"
+    )
+    assert _export(lab, ctx, "jsonl") == b""  # nothing half-written
 
 
 def test_an_image_project_with_its_own_path_field_exports_the_path(

@@ -21,8 +21,19 @@
   // ---------------------------------------------------------------- embeddings computed
 
   // The learner computes a featurizer's embeddings in the background, for minutes on a large
-  // pool: the card counts them as they come and stops asking once they are all done.
+  // pool: the card counts them as they come, and the Model card follows the round that the
+  // finished embeddings bring (it said "on tfidf features" until a reload). Polling stops once
+  // the model is on them (or there is none yet), or once no learner runs to train it.
   const FEATURES_POLL_MS = 5000;
+  const modelValue = $("stat-model");
+  const modelSub = $("stat-model-sub");
+  const showModel = (m) => {
+    if (!m || !modelValue || !modelSub) return;
+    modelValue.textContent = `v${m.version}`;
+    modelSub.textContent =
+      m.model + (m.featurizer ? ` on ${m.featurizer} features` : "") + `, ${fmt(m.n_train)} labels`;
+    modelSub.dataset.featurizer = m.featurizer || "";
+  };
   const featuresLine = $("features-line");
   const featuresFill = $("features-progress-fill");
   const showFeatures = (computed, total) => {
@@ -36,17 +47,23 @@
     return done;
   };
   if (featuresLine && featuresFill) {
-    const { computed, total } = featuresLine.dataset;
-    if (!showFeatures(Number(computed), Number(total))) {
+    const { computed, total, featurizer } = featuresLine.dataset;
+    // no model yet (the first comes on whatever is ready), or one on the finished features
+    const onThem = () => !modelSub || [featurizer, ""].includes(modelSub.dataset.featurizer);
+    if (!showFeatures(Number(computed), Number(total)) || !onThem()) {
       const poll = async () => {
-        let f = null;
+        let s = null;
         try {
-          f = (await api("GET", base + "/status")).features;
+          s = await api("GET", base + "/status");
         } catch (err) {
-          // a failed poll leaves the card as it was; the next one tries again
+          // a failed poll leaves the cards as they were; the next one tries again
         }
+        const f = s && s.features;
         if (f && (f.error || f.computed === null)) return; // nothing more to count here
-        if (f && showFeatures(f.computed, f.total)) return;
+        if (s) showModel(s.model);
+        const learner = s && s.training && s.training.learner;
+        if (f && showFeatures(f.computed, f.total) && (onThem() || (learner && !learner.running)))
+          return;
         setTimeout(poll, FEATURES_POLL_MS);
       };
       setTimeout(poll, FEATURES_POLL_MS);
