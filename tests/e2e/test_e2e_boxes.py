@@ -163,7 +163,7 @@ def _wait_stage(page: Any, *, other_than: str = "") -> str:
                 && stage && stage.dataset.ready === 'true';
         }""",
         arg=other_than,
-        timeout=30000,
+        timeout=90000,  # the first waits for the learner's first round, slow on a loaded machine
     )
     return str(page.get_attribute("#label-app", "data-assignment-id"))
 

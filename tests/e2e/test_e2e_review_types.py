@@ -147,7 +147,7 @@ def _annotate(url: str, slug: str, answer: Any) -> dict[str, dict[str, Any]]:
     """The annotator answers every item of ``slug`` through the API: external id -> submit."""
     out: dict[str, dict[str, Any]] = {}
     with _client(url, ANNOTATOR) as http:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90  # the learner's first round, on a loaded machine too
         while True:
             task = http.post(f"/api/projects/{slug}/tasks/next", json={}).json()["task"]
             if task is None:
