@@ -51,6 +51,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--repeat", type=int, default=1, help="runs of each size")
     p.add_argument("--database-url", default=None, help="run on this database, not SQLite")
     p.add_argument("--postgres", action="store_true", help="start a throwaway PostgreSQL cluster")
+    p.add_argument(
+        "--without-search-index",
+        action="store_true",
+        help="also run each size with the search index (migration 0017) dropped, alternating",
+    )
     p.add_argument("--keep", action="store_true", help="keep the temp dir (path on stderr)")
     p.add_argument("--_worker", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     return p.parse_args(argv)
@@ -61,8 +66,20 @@ def _jsonl(texts: list[str], prefix: str) -> io.BytesIO:
     return io.BytesIO(("\n".join(lines) + "\n").encode())
 
 
+def _drop_search_index(db: Any) -> None:
+    """Drop migration 0017's search index: the undo as it was before it."""
+    with db.engine.begin() as conn:
+        if conn.dialect.name == "sqlite":
+            for name in ("item_words_insert", "item_words_delete", "item_words_update"):
+                conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name}")
+            conn.exec_driver_sql("DROP TABLE IF EXISTS item_words")
+        else:
+            for name in ("ix_item_words_text", "ix_item_words_image", "ix_item_words_audio"):
+                conn.exec_driver_sql(f"DROP INDEX IF EXISTS {name}")
+
+
 def worker(argv: list[str]) -> None:
-    """``N``: one measured undo of an N-item import; prints one JSON line."""
+    """``N [indexed|unindexed]``: one measured undo of an N-item import; one JSON line."""
     from labelloop.config import get_settings
     from labelloop.govern.permissions import Permission
     from labelloop.store.db import Database
@@ -75,6 +92,9 @@ def worker(argv: list[str]) -> None:
         settings.ensure_home()
     db = Database(settings.db_url)
     upgrade(db)
+    indexed = argv[1:] != ["unindexed"]
+    if not indexed:
+        _drop_search_index(db)
     admin = accounts.create_user(db, "admin", None, is_admin=True)
     learning_settings = {"retrain_every": 10**6, "random_share": 0.0, "queue_size": BASE}
     schema = {**SCHEMA, "settings": learning_settings}
@@ -115,9 +135,9 @@ def worker(argv: list[str]) -> None:
     labeler.start()
     time.sleep(0.5)  # the annotator is in its stride
     Path("/proc/self/clear_refs").write_text("5")  # VmHWM from here: the undo's peak
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), time.thread_time()
     done = batches.undo(db, ctx, big.batch_id)
-    ended = time.perf_counter()
+    ended, cpu = time.perf_counter(), time.thread_time() - cpu
     undo_s = ended - began
     peak = proc_status_mb(os.getpid(), "VmHWM")
     time.sleep(0.2)
@@ -130,10 +150,12 @@ def worker(argv: list[str]) -> None:
     nexts = [s for kind, s in during if kind == "next"]
     figures = {
         "items": n,
+        "search_index": indexed,
         "removed": done["items"],
         "import_s": round(import_s, 2),
         "undo_s": round(undo_s, 2),
         "items_per_s": round(n / undo_s, 1),
+        "undo_cpu_s": round(cpu, 2),
         "submits_during": sum(1 for kind, s, e in calls if kind == "submit" and began < e < ended),
         "submit_max_s": round(max(submits), 3) if submits else None,
         "submit_p50_ms": round(1000 * (pct(submits, 50) or 0), 1),
@@ -152,32 +174,35 @@ def run(args: argparse.Namespace, url: str | None) -> None:
     log(f"undo_scale: sizes {sizes} on {backend}, data in {work}")
     rows: list[dict[str, Any]] = []
     try:
+        kinds = ["indexed", "unindexed"] if args.without_search_index else ["indexed"]
         for n in sizes:
             for r in range(args.repeat):
-                home = work / f"home-{n}-{r}"
-                db_url = None
-                if url is not None:
-                    db_url = _fresh_database(url, f"undo_{n}_{r}")
-                env = fresh_env(home, db_url)
-                out = subprocess.run(
-                    [sys.executable, __file__, "--_worker", str(n)],
-                    env=env,
-                    capture_output=True,
-                    text=True,
-                    check=False,
-                    timeout=3600,
-                )
-                if out.returncode != 0:
-                    log(out.stderr[-3000:])
-                    raise SystemExit(f"the worker for {n:,} items failed")
-                row = {"backend": backend, **json.loads(out.stdout.strip().splitlines()[-1])}
-                rows.append(row)
-                log(
-                    f"{n:>8,} undo {row['undo_s']:>7.2f} s  submits meanwhile "
-                    f"{row['submits_during']:>5}  slowest submit {row['submit_max_s']} s  "
-                    f"slowest next {row['next_max_s']} s  peak {row['undo_peak_rss_mb']} MB"
-                    + (f"  errors {row['errors']}" if row["errors"] else "")
-                )
+                for kind in kinds:
+                    home = work / f"home-{n}-{r}-{kind}"
+                    db_url = None
+                    if url is not None:
+                        db_url = _fresh_database(url, f"undo_{n}_{r}_{kind}")
+                    env = fresh_env(home, db_url)
+                    out = subprocess.run(
+                        [sys.executable, __file__, "--_worker", str(n), kind],
+                        env=env,
+                        capture_output=True,
+                        text=True,
+                        check=False,
+                        timeout=3600,
+                    )
+                    if out.returncode != 0:
+                        log(out.stderr[-3000:])
+                        raise SystemExit(f"the worker for {n:,} items failed")
+                    row = {"backend": backend, **json.loads(out.stdout.strip().splitlines()[-1])}
+                    rows.append(row)
+                    log(
+                        f"{n:>8,} {kind:>9} undo {row['undo_s']:>7.2f} s "
+                        f"(CPU {row['undo_cpu_s']:.2f} s)  submits meanwhile "
+                        f"{row['submits_during']:>5}  slowest submit {row['submit_max_s']} s  "
+                        f"slowest next {row['next_max_s']} s  peak {row['undo_peak_rss_mb']} MB"
+                        + (f"  errors {row['errors']}" if row["errors"] else "")
+                    )
     finally:
         if args.keep:
             log(f"kept {work}")

@@ -171,10 +171,30 @@ def n_gold_checks(conn: Connection, project_id: int) -> int:
 
 
 def n_to_label(conn: Connection, project_id: int) -> int:
-    """Pool items still to label: without a resolved label and not a gold check. The project is
-    done when this is 0 (the ``remaining`` of :func:`counts`, what the idle page reads)."""
+    """Pool items still to label: without a resolved label, not a gold check and not being
+    undone. The project is done when this is 0 (the ``remaining`` of :func:`counts`, what the
+    idle page reads)."""
     pool = n_items(conn, project_id) - n_gold_checks(conn, project_id)
-    return pool - sum(pool_labels(conn, project_id))
+    items, labels = withdrawn(conn, project_id).get("pool", (0, 0))
+    return pool - sum(pool_labels(conn, project_id)) - (items - labels)
+
+
+def withdrawn(conn: Connection, project_id: int) -> dict[str, tuple[int, int]]:
+    """Per split, the items of the project's imports being undone (withdrawn: served to and
+    answered by nobody, so no work left) and how many of them have a label (imported ones:
+    people's answers and auto-label runs keep an import from being undone). Read through the
+    project's few imports being undone, never the whole item table."""
+    q = (
+        select(item.c.split, func.count(), func.count(item_label.c.item_id))
+        .select_from(
+            import_batch.join(item, item.c.import_batch_id == import_batch.c.id).outerjoin(
+                item_label, item_label.c.item_id == item.c.id
+            )
+        )
+        .where(import_batch.c.project_id == project_id, import_batch.c.undoing_at.is_not(None))
+        .group_by(item.c.split)
+    )
+    return {str(split): (int(n), int(labeled)) for split, n, labeled in conn.execute(q)}
 
 
 def counts(conn: Connection, project_id: int) -> dict[str, int]:
@@ -182,7 +202,7 @@ def counts(conn: Connection, project_id: int) -> dict[str, int]:
     derived. ``pool`` counts the items to label, so gold checks (``gold``, see
     :func:`n_gold_checks`) are left out of it and of ``remaining``. ``labeled`` counts the
     labels people gave or imported, ``auto_labeled`` those the model gave in auto-label runs;
-    ``remaining`` is what neither labeled."""
+    ``remaining`` is what neither labeled; items of an import being undone count nowhere."""
     per_split = (
         select(item.c.split, func.count())
         .where(item.c.project_id == project_id)
@@ -215,12 +235,14 @@ def counts(conn: Connection, project_id: int) -> dict[str, int]:
         )
     ).scalar_one()
     gold = n_gold_checks(conn, project_id)
-    pool = int(by_split.get("pool", 0)) - gold
+    going = withdrawn(conn, project_id)  # an import's items being undone: no longer counted
+    pool = int(by_split.get("pool", 0)) - gold - going.get("pool", (0, 0))[0]
+    labeled -= going.get("pool", (0, 0))[1]
     return {
         "pool": pool,
         "gold": gold,
-        "eval": int(by_split.get("eval", 0)),
-        "eval_labeled": labeled_by_split.get("eval", 0),
+        "eval": int(by_split.get("eval", 0)) - going.get("eval", (0, 0))[0],
+        "eval_labeled": labeled_by_split.get("eval", 0) - going.get("eval", (0, 0))[1],
         "labeled": labeled,
         "auto_labeled": auto_labeled,
         "remaining": pool - labeled - auto_labeled,

@@ -14,7 +14,8 @@ transaction, and the items then go a slice per transaction (:func:`undo`).
 
 An undo is refused while an import into the project is running (:func:`importing`): that
 import's batch is not written yet, and it may name stored images the undo would delete; an
-import waits for an undo to end, its files deleted.
+import waits for an undo to end, its files deleted. A second undo started while one runs is
+refused too, told that an undo (not an import) is under way (:func:`undoing`).
 """
 
 from __future__ import annotations
@@ -50,6 +51,9 @@ IMPORT_GATES = 5 << 40
 """Gate keys of projects' imports (:meth:`Database.gate`): IMPORT_GATES + project id."""
 IMPORT_LOCKS = 6 << 40
 """Transaction lock keys imports into a project take turns on: IMPORT_LOCKS + project id."""
+UNDO_GATES = 7 << 40
+"""Gate keys held alone by a running undo in a project: UNDO_GATES + project id. A second
+undo, shut out of the import gate, tells by it that an undo (not an import) runs."""
 
 
 @contextmanager
@@ -65,6 +69,24 @@ def no_import_running(db: Database, project_id: int) -> Iterator[bool]:
     """Whether no import into the project runs; while True, none begins (they wait)."""
     with db.gate(IMPORT_GATES + project_id, alone=True) as alone:
         yield alone
+
+
+@contextmanager
+def undoing(db: Database, project_id: int) -> Iterator[bool]:
+    """Whether an undo may run now: no import into the project nor another undo runs. While
+    True, imports wait and another undo is refused, told this one is under way."""
+    with no_import_running(db, project_id) as alone:
+        if not alone:
+            yield False
+            return
+        with db.gate(UNDO_GATES + project_id, alone=True):
+            yield True
+
+
+def _undo_running(db: Database, project_id: int) -> bool:
+    """Whether an undo in the project runs right now (holds its gate)."""
+    with db.gate(UNDO_GATES + project_id, alone=True) as free:
+        return not free
 
 
 def imports(db: Database, ctx: ProjectContext) -> list[dict[str, Any]]:
@@ -125,19 +147,37 @@ def undo(
         When the project has no such import.
     Conflict
         When an item of it holds a record that stays traceable (see the module), or an import
-        into the project is still running.
+        into the project or an undo (of it or another import) is running.
     LabelloopError
         When its stored images lie under a symbolic link (:func:`uploads.real_folder`).
     """
     ctx.require(Permission.IMPORT)
-    with no_import_running(db, ctx.id) as alone:
+    with undoing(db, ctx.id) as alone:
         if not alone:
-            raise Conflict(
-                f"import {batch_id} cannot be undone while an import into project "
-                f"'{ctx.slug}' is still running: nothing was removed; undo it once that import "
-                "has finished"
-            )
+            raise Conflict(_busy(db, ctx, batch_id))
         return _undo(db, ctx, batch_id, cache=cache, media_roots=media_roots, progress=progress)
+
+
+def _busy(db: Database, ctx: ProjectContext, batch_id: int) -> str:
+    """Why an undo cannot start now: an import into the project runs, or an undo does (of
+    this import, being withdrawn, or of another)."""
+    if not _undo_running(db, ctx.id):
+        return (
+            f"import {batch_id} cannot be undone while an import into project '{ctx.slug}' is "
+            "still running: nothing was removed; undo it once that import has finished"
+        )
+    with db.read() as conn:
+        batch = store_batches.get(conn, ctx.id, batch_id) if 0 < batch_id <= MAX_ID else None
+    if batch is not None and batch["undoing_at"] is not None:
+        return (
+            f"import {batch_id} ('{batch['filename']}') is being undone right now: its items "
+            "are being removed; wait for that undo to end (the imports list shows how many "
+            "are left)"
+        )
+    return (
+        f"import {batch_id} cannot be undone while another import of project '{ctx.slug}' is "
+        "being undone right now: nothing was removed; undo it once that undo has ended"
+    )
 
 
 def _undo(

@@ -194,6 +194,34 @@ def test_an_undo_while_an_import_runs_is_refused_409_removing_nothing(api: Any) 
     assert _delete(api, f"/api/projects/sent/imports/{batch}").json()["items"] == 4
 
 
+def test_finish_undo_pressed_while_the_undo_runs_says_so_409(api: Any) -> None:
+    """The page's "Finish undo" (or Undo in a second tab) pressed while that import's undo
+    ran elsewhere was told an import was still running: it is told the import is being undone
+    right now, and nothing more is done."""
+    from sqlalchemy import update
+
+    from labelloop.store import projects as store_projects
+    from labelloop.store.tables import import_batch
+    from labelloop.store.users import now
+    from labelloop.workflow import batches
+
+    batch = _upload(api)
+    with api.lab.db.write() as conn:  # withdrawn by an undo another server is running
+        project_id = store_projects.by_slug(conn, "sent")["id"]
+        conn.execute(
+            update(import_batch).where(import_batch.c.id == batch).values(undoing_at=now())
+        )
+    with batches.undoing(api.lab.db, project_id) as alone:
+        assert alone
+        refused = _delete(api, f"/api/projects/sent/imports/{batch}")
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["detail"] == (
+        f"import {batch} ('wrong.jsonl') is being undone right now: its items are being "
+        "removed; wait for that undo to end (the imports list shows how many are left)"
+    )
+    assert _delete(api, f"/api/projects/sent/imports/{batch}").json()["items"] == 4
+
+
 def test_the_page_reads_how_many_items_an_undo_removed_under_its_key(
     api: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -91,6 +91,28 @@ def test_an_undo_while_an_import_of_the_project_runs_is_refused(cli: Any, tmp_pa
     assert "undone: 4 items removed" in cli("imports", "undo", "s", "1").stdout
 
 
+def test_an_undo_while_another_runs_says_an_undo_is_under_way(cli: Any, tmp_path: Path) -> None:
+    """`imports undo` run while an undo of another import of the project ran was refused
+    saying an import was still running; it says an undo is under way."""
+    from labelloop.store.db import Database
+    from labelloop.workflow import batches, projects
+
+    small_project(cli, tmp_path)
+    cli("import", "s", _file(tmp_path, "a.jsonl", [f"text {i}" for i in range(4)]))
+    db = Database(cli.db_url)
+    try:
+        with batches.undoing(db, projects.system_context(db, "s").id) as alone:
+            assert alone
+            refused = cli("imports", "undo", "s", "1", code=1)
+    finally:
+        db.dispose()
+    assert " ".join(refused.stderr.split()) == (
+        "error: import 1 cannot be undone while another import of project 's' is being undone "
+        "right now: nothing was removed; undo it once that undo has ended"
+    )
+    assert "undone: 4 items removed" in cli("imports", "undo", "s", "1").stdout
+
+
 def test_an_undo_stopped_half_way_is_listed_and_finished_from_the_terminal(
     cli: Any, tmp_path: Path, monkeypatch: Any
 ) -> None:

@@ -23,9 +23,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def gated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+def gated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, Path]]:
     """A server whose undos wait at each count until the gate file allows it, on a project
-    with one import of N_ROWS items; its URL and the gate."""
+    with one import of N_ROWS items; its URL, the gate and its home."""
     home = tmp_path_factory.mktemp("labelloop-home")
     work = tmp_path_factory.mktemp("labelloop-data")
     run_cli(home, "init")
@@ -38,7 +38,7 @@ def gated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]
     path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
     env = {"IMPORT_GATE": str(gate), "PYTHONPATH": path}
     with serving(home, "serve", env=env, module="tests.e2e.gated_serve") as url:
-        yield url, gate
+        yield url, gate, home
 
 
 def _shows(page: Any, text: str) -> None:
@@ -59,9 +59,9 @@ def _shows(page: Any, text: str) -> None:
 
 
 def test_e2e_the_page_counts_the_items_an_undo_removed_until_its_summary(
-    gated: tuple[str, Path], browser: Any, screenshots: Path
+    gated: tuple[str, Path, Path], browser: Any, screenshots: Path
 ) -> None:
-    url, gate = gated
+    url, gate, _ = gated
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     problems: list[str] = []
@@ -85,5 +85,45 @@ def test_e2e_the_page_counts_the_items_an_undo_removed_until_its_summary(
     )
     assert asked and f"Its {N_ROWS:,} items will be removed" in asked[0]
     assert page.locator("#imports-table tbody tr").count() == 0
+    assert problems == []
+    context.close()
+
+
+def test_e2e_finish_undo_in_a_second_tab_says_the_undo_is_under_way(
+    gated: tuple[str, Path, Path], browser: Any, tmp_path: Path
+) -> None:
+    """Finish undo pressed in a second tab while the undo ran in the first said an import was
+    still running; it says the import is being undone right now, and the first tab's undo
+    ends as usual."""
+    url, gate, home = gated
+    gate.write_text("0", encoding="utf-8")
+    n = SLICE + 100
+    rows = [{"id": f"l{i}", "text": f"Late review {i}: it broke."} for i in range(n)]
+    run_cli(
+        home, "import", SLUG, str(write_jsonl(tmp_path / "late.jsonl", rows)), "--id-field", "id"
+    )
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    first, second = context.new_page(), context.new_page()
+    problems: list[str] = []
+    for page in (first, second):
+        page.on("pageerror", lambda exc: problems.append(str(exc)))
+        page.on("dialog", lambda dialog: dialog.accept())
+    login(first, url, f"/p/{SLUG}")
+    row = first.locator("#imports-table tbody tr", has_text="late.jsonl")
+    row.wait_for()
+    batch = row.get_attribute("data-batch")
+    row.get_by_role("button", name="Undo import").click()
+    _shows(first, f"Undoing import {batch} (late.jsonl): {SLICE:,} of {n:,} items removed…")
+
+    second.goto(f"{url}/p/{SLUG}")
+    again = second.locator("#imports-table tbody tr", has_text="late.jsonl")
+    again.get_by_role("button", name=f"Finish undoing import {batch}").click()
+    _shows(
+        second,
+        f"Not undone: import {batch} ('late.jsonl') is being undone right now: its items are "
+        "being removed; wait for that undo to end (the imports list shows how many are left)",
+    )
+    gate.write_text(str(n), encoding="utf-8")
+    _shows(first, f"Import {batch} (late.jsonl) undone: {n:,} items removed.")
     assert problems == []
     context.close()

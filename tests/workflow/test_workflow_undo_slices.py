@@ -305,3 +305,65 @@ def test_a_search_during_an_undo_finds_none_of_its_items_and_none_is_sent_to_the
     with pytest.raises(NotFound, match=f"no pool item {one} "):
         seeding.send_to_queue(lab.db, who, [one], query="late")
     assert batches.undo(lab.db, ctx, late.batch_id)["items"] == len(ids)
+
+
+def test_items_being_undone_count_neither_in_the_pool_nor_as_work_left(lab: Lab) -> None:
+    """While an undo is under way (here: stopped half way) its withdrawn items were counted in
+    the pool and as remaining, so the labeling page said "waiting" once the rest was labeled
+    and the project page showed work nobody can do. They count in neither now."""
+    ctx, who, late, late_ids = _team(lab)
+    lab.import_rows(
+        ctx, make_rows(3, start=900, prefix="kept", labeled=True), labeled=True, filename="k.jsonl"
+    )
+    labeled_late = lab.import_rows(
+        ctx,
+        make_rows(4, start=950, prefix="gone", labeled=True),
+        labeled=True,
+        filename="gone.jsonl",
+    )
+
+    def stop(done: int, total: int) -> None:
+        if done == SLICE:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        batches.undo(lab.db, ctx, late.batch_id, progress=stop)
+    with pytest.raises(KeyboardInterrupt):  # its items carry imported labels
+        batches.undo(lab.db, ctx, labeled_late.batch_id, progress=lambda d, t: stop(SLICE, t))
+    counts = status.status(lab.db, ctx)["counts"]
+    assert (counts["pool"], counts["labeled"], counts["remaining"]) == (33, 3, 30)
+    lab.label_next(who, n=30)
+    assert tasks.next_task(lab.db, who) is None
+    idle = tasks.idle(lab.db, who)
+    assert (idle["state"], idle["remaining"]) == ("done", 0)
+    counts = status.status(lab.db, ctx)["counts"]
+    assert (counts["pool"], counts["labeled"], counts["remaining"]) == (33, 33, 0)
+
+
+def test_a_second_undo_while_one_runs_says_an_undo_is_under_way(lab: Lab) -> None:
+    """Undo pressed again (another tab's "Finish undo", the CLI) while the undo ran was refused
+    saying an import was still running: it says the import is being undone right now, or that
+    another import's undo runs, and removes nothing more."""
+    ctx, who, late, late_ids = _team(lab)
+    other = lab.import_rows(ctx, make_rows(5, start=800, prefix="other"), filename="o.jsonl")
+    refused: dict[str, str] = {}
+
+    def meanwhile(done: int, total: int) -> None:
+        for name, batch_id in (("same", late.batch_id), ("other", other.batch_id)):
+            try:
+                _in_thread(lambda b=batch_id: batches.undo(lab.db, ctx, b))
+            except Conflict as exc:
+                refused[name] = exc.message
+
+    thread, outcome = _undo_paused(lab, ctx, late.batch_id, meanwhile)
+    thread.join(120)
+    assert outcome and outcome[0]["items"] == 40, outcome
+    assert refused["same"] == (
+        f"import {late.batch_id} ('late.jsonl') is being undone right now: its items are being "
+        "removed; wait for that undo to end (the imports list shows how many are left)"
+    )
+    assert refused["other"] == (
+        f"import {other.batch_id} cannot be undone while another import of project 'sent' is "
+        "being undone right now: nothing was removed; undo it once that undo has ended"
+    )
+    assert batches.undo(lab.db, ctx, other.batch_id)["items"] == 5

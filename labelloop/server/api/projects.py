@@ -272,10 +272,10 @@ def undo_import(
     then removed a slice at a time while annotators go on working, then the import (managers;
     audited) and the image files an uploaded zip stored for them (``files``). 409 naming what
     holds them when people answered, reviewed, made gold, pinned, picked or flagged any of
-    them, or an auto-label run labeled one, and while an import into the project is still
-    running; nothing is removed. ``progress_key``: how many items are removed so far is
-    answered under it by ``GET …/imports/progress`` (``stage`` "removing items",
-    ``records``)."""
+    them, or an auto-label run labeled one, and while an import into the project or another
+    undo (of this import: "being undone right now") is running; nothing is removed.
+    ``progress_key``: how many items are removed so far is answered under it by
+    ``GET …/imports/progress`` (``stage`` "removing items", ``records``)."""
     ctx = projects.access(db, slug, user, Permission.IMPORT)
     roots = request.app.state.settings.media_root_paths
     registry: ImportProgress = request.app.state.import_progress
