@@ -426,17 +426,30 @@ def export(
             what = "answer" if split == "pool" else "eval answer"
         out.print(f"exported {counted(n, what)} to {output}", highlight=False)
     if split == "pool":
-        _say_eval_left(db, slug, fmt=format)
+        _say_eval_left(db, slug, fmt=format, annotations=annotations)
 
 
-def _say_eval_left(db: Any, slug: str, *, fmt: str) -> None:
-    """Tell that the eval items' labels are not in a pool export, and how to get them (or,
-    for a format that holds its splits, that they are in it as its validation images)."""
+def _say_eval_left(db: Any, slug: str, *, fmt: str, annotations: bool) -> None:
+    """Tell that the eval items' labels (or, for an answers export, the answers to them) are
+    not in a pool export, and how to get them (or, for a format that holds its splits, that
+    they are in it as its validation images)."""
+    from labelloop.store import export as store_export
     from labelloop.store import items as store_items
     from labelloop.workflow import projects
     from labelloop.workflow.export import holds_splits
 
     ctx = projects.system_context(db, slug)
+    if annotations:
+        with db.read() as conn:
+            n_answers = store_export.n_answers(conn, ctx.id, split="eval")
+        if n_answers:
+            err.print(
+                f"{counted(n_answers, 'answer')} to eval items (held out to measure the model) "
+                f"{'is' if n_answers == 1 else 'are'} not in it: export them with --split eval",
+                highlight=False,
+                soft_wrap=True,
+            )
+        return
     with db.read() as conn:
         n_eval = store_items.counts(conn, ctx.id)["eval_labeled"]
     if n_eval and holds_splits(fmt):

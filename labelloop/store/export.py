@@ -91,6 +91,17 @@ def labeled_rows(
     yield from conn.execution_options(yield_per=2000).execute(q).mappings()
 
 
+def n_answers(conn: Connection, project_id: int, *, split: str) -> int:
+    """How many answers :func:`answer_rows` gives for ``split``: every answer to its items."""
+    q = (
+        select(func.count())
+        .select_from(annotation)
+        .join(item, item.c.id == annotation.c.item_id)
+        .where(annotation.c.project_id == project_id, item.c.split == split)
+    )
+    return int(conn.execute(q).scalar_one())
+
+
 def answer_rows(
     conn: Connection, project_id: int, *, auto: bool = True, split: str = "pool"
 ) -> Iterator[RowMapping]:

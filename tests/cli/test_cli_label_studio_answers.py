@@ -129,3 +129,27 @@ def test_export_annotations_gives_each_answer_back_and_refuses_to_import_it(
     cli("projects", "create", "copy", "--schema", str(tmp_path / "schema.json"))
     again = cli("import", "copy", str(out), "--label-field", "label", code=1)
     assert "line 1: this is a labelloop answers export" in " ".join(again.stderr.split())
+
+
+def test_an_answers_export_says_which_answers_the_eval_items_hold(cli: Any, tmp_path: Path) -> None:
+    """A pool answers export leaves the answers to eval items out and says how many, not how
+    many eval items are labeled (labels imported without answers are no answers to miss)."""
+    exported = _project(cli, tmp_path, ("ana", "ben", "cy@example.com"))
+    held = tmp_path / "held.jsonl"
+    held.write_text(
+        "".join(json.dumps({"text": f"held {i}", "label": "positive"}) + "\n" for i in range(4))
+    )
+    cli("import", "reviews", str(held), "--label-field", "label", "--split", "eval")
+    out = tmp_path / "answers.jsonl"
+    said = cli("export", "reviews", "--annotations", "-o", str(out))
+    assert "not in it" not in said.output  # 4 labeled eval items, no answers to them
+
+    _import(cli, exported, "--split", "eval")
+    said = cli("export", "reviews", "--annotations", "-o", str(out))
+    assert "exported 0 answers" in " ".join(said.stdout.split())
+    assert (
+        "8 answers to eval items (held out to measure the model) are not in it: export them "
+        "with --split eval"
+    ) in " ".join(said.stderr.split())
+    done = cli("export", "reviews", "--annotations", "--split", "eval", "-o", str(out))
+    assert "exported 8 eval answers" in " ".join(done.stdout.split())
