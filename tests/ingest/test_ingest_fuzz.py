@@ -190,6 +190,7 @@ FILE_LEVEL = re.compile(
             r"^a (doccano|Prodigy) file holds no pre-annotations",
             r"^a Prodigy file holds its labels in each task's",
             r"^a CoNLL file holds one tag per token",
+            r"^CSV cannot hold the (spans|boxes) of control '[^']+'; import .+ instead$",
             r"^'.*' is not under a media root",
             r" is not a dataset saved with save_to_disk",
             r"^cannot read the dataset at ",
