@@ -133,7 +133,7 @@ def _create(
     settings: Mapping[str, Any] | None = None,
 ) -> DemoInfo:
     """The path every demo takes: the admin account and the project are created once, then the
-    ``records`` (repeated texts dropped, shuffled with a fixed seed) go in, ``eval_size``
+    ``records`` (shuffled with a fixed seed, repeated texts dropped) go in, ``eval_size``
     labeled as the eval split and the rest, without ``label_field``, as the pool. Later calls
     only report the project.
     ``settings`` override the schema's for a new project (``featurizer: minilm``)."""
@@ -146,8 +146,8 @@ def _create(
     # Before any account exists, so a missing dataset or a setting the data cannot take (a
     # text featurizer for images) leaves nothing behind.
     projects.creatable_schema(schema)
-    rows = _distinct(records(), text_field)
-    rows = [rows[i] for i in np.random.default_rng(7).permutation(len(rows))]
+    rows = records()
+    rows = _distinct([rows[i] for i in np.random.default_rng(7).permutation(len(rows))], text_field)
     password = secrets.token_urlsafe(9)
     with db.read() as conn:
         have_admin = store_users.by_name(conn, ADMIN) is not None
