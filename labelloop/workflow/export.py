@@ -39,56 +39,47 @@ def records(
     label carries what its annotation was offered: ``suggestion_value`` (control -> value, spans
     with their text) and ``suggestion_source`` (control -> ``model`` or ``import``), and
     ``changed_at`` when its annotator last changed it."""
-    target = ctx.schema.target.name
-    key = CONTENT_KEYS.get(ctx.schema.data_type, "text")
-    spans = [c.name for c in ctx.schema.controls if c.type == "spans"]
-    with db.read() as conn:
-        changed = audit.change_times(conn, ctx.id, None)  # one read: few answers are changed
-        for row in store_export.labeled_rows(conn, ctx.id, auto=auto, split=split):
-            value = row["value"]
-            payload = row["payload"]
-            # A fix or adjudication replaces the annotator's answer; keep it beside the label.
-            annotated = row["annotation_value"]
-            if annotated is not None and annotated == value:
-                annotated = None
-            if spans:
-                text = payload.get("text", "")
-                value = _with_span_text(value, spans, text)
-                if annotated is not None:
-                    annotated = _with_span_text(annotated, spans, text)
-            suggested = row["suggestion_value"] or None
-            if suggested is not None and spans:
-                suggested = _with_span_text(suggested, spans, payload.get("text", ""))
-            auto = _auto_fields(row, value.get(target)) if row["resolution"] == AUTO else {}
-            yield ExportRecord(
-                item_id=row["item_id"],
-                external_id=row["external_id"],
-                text=payload.get(key, ""),
-                label=value.get(target),
-                resolution=row["resolution"],
-                annotator=row["username"],
-                annotated_at=row["annotated_at"] or row["decided_at"],
-                active_ms=row["active_ms"],
-                guideline_version=row["guideline_version"],
-                schema_version=row["schema_version"],
-                model_version=auto.get("model_version", row["model_version"]),
-                suggestion=auto.get("suggestion", row["suggestion"]),
-                suggestion_confidence=auto.get("confidence", row["suggestion_confidence"]),
-                strategy=row["strategy"],
-                score=row["score"],
-                rank=row["rank"],
-                reason=auto.get("reason", row["reason"]),
-                metadata=row["meta"],
-                value=value,
-                decided_by=row["decided_by_name"],
-                decided_at=row["decided_at"],
-                annotated_value=annotated,
-                suggestion_value=suggested,
-                suggestion_source=suggestion_sources(row) or None,
-                changed_at=changed.get(row["annotation_id"]),
-                payload=payload,
-                split=split,
-            )
+    shape = _Shape(ctx)
+    target = shape.target
+    for row, changed in _rows(db, ctx, store_export.labeled_rows, auto=auto, split=split):
+        payload = row["payload"]
+        # A fix or adjudication replaces the annotator's answer; keep it beside the label.
+        annotated = row["annotation_value"]
+        if annotated is not None and annotated == row["value"]:
+            annotated = None
+        value, annotated, suggested = shape.spanned(
+            payload, row["value"], annotated, row["suggestion_value"] or None
+        )
+        auto = _auto_fields(row, value.get(target)) if row["resolution"] == AUTO else {}
+        yield ExportRecord(
+            item_id=row["item_id"],
+            external_id=row["external_id"],
+            text=shape.content(payload),
+            label=value.get(target),
+            resolution=row["resolution"],
+            annotator=row["username"],
+            annotated_at=row["annotated_at"] or row["decided_at"],
+            active_ms=row["active_ms"],
+            guideline_version=row["guideline_version"],
+            schema_version=row["schema_version"],
+            model_version=auto.get("model_version", row["model_version"]),
+            suggestion=auto.get("suggestion", row["suggestion"]),
+            suggestion_confidence=auto.get("confidence", row["suggestion_confidence"]),
+            strategy=row["strategy"],
+            score=row["score"],
+            rank=row["rank"],
+            reason=auto.get("reason", row["reason"]),
+            metadata=row["meta"],
+            value=value,
+            decided_by=row["decided_by_name"],
+            decided_at=row["decided_at"],
+            annotated_value=annotated,
+            suggestion_value=suggested,
+            suggestion_source=suggestion_sources(row) or None,
+            changed_at=changed.get(row["annotation_id"]),
+            payload=payload,
+            split=split,
+        )
 
 
 def answer_records(
@@ -97,56 +88,78 @@ def answer_records(
     """Every answer to the items of ``split`` (see :func:`store_export.answer_rows`) as the
     answers export writes it, item by item: spans carry the text they cover, and ``agrees``
     says whether the annotator's own answer to the target control is the item's label."""
-    target = ctx.schema.target.name
-    key = CONTENT_KEYS.get(ctx.schema.data_type, "text")
-    spans = [c.name for c in ctx.schema.controls if c.type == "spans"]
+    shape = _Shape(ctx)
+    target = shape.target
+    for row, changed in _rows(db, ctx, store_export.answer_rows, auto=auto, split=split):
+        payload = row["payload"]
+        value, fixed, labeled, gold = shape.spanned(
+            payload, row["value"], row["fixed_value"], row["label_value"], row["gold_value"]
+        )
+        answer = value.get(target)
+        label = None if labeled is None else labeled.get(target)
+        yield AnswerRecord(
+            item_id=row["item_id"],
+            external_id=row["external_id"],
+            text=shape.content(payload),
+            answer_id=row["annotation_id"],
+            annotator=row["username"],
+            answer=answer,
+            value=value,
+            status=row["status"],
+            answered_at=row["answered_at"],
+            changed_at=changed.get(row["annotation_id"]),
+            active_ms=row["active_ms"],
+            guideline_version=row["guideline_version"],
+            schema_version=row["schema_version"],
+            verdict=row["verdict"],
+            reviewed_by=row["reviewed_by"],
+            reviewed_at=row["reviewed_at"],
+            review_tier=row["review_tier"],
+            review_comment=row["review_comment"],
+            fixed_value=fixed,
+            gold=gold is not None,
+            gold_label=None if gold is None else gold.get(target),
+            label=label,
+            resolution=row["resolution"],
+            agrees=None if labeled is None else _same(answer, label),
+            strategy=row["strategy"],
+            model_version=row["model_version"],
+            suggestion=row["suggestion"],
+            suggestion_confidence=row["suggestion_confidence"],
+            metadata=row["meta"],
+            payload=payload,
+            split=split,
+        )
+
+
+class _Shape:
+    """What an export reads off the project's schema for each row: the target control, the
+    payload key exported as ``text`` and the spans controls, whose spans carry their text."""
+
+    def __init__(self, ctx: ProjectContext) -> None:
+        self.target = ctx.schema.target.name
+        self.key = CONTENT_KEYS.get(ctx.schema.data_type, "text")
+        self.spans = [c.name for c in ctx.schema.controls if c.type == "spans"]
+
+    def content(self, payload: Mapping[str, Any]) -> Any:
+        return payload.get(self.key, "")
+
+    def spanned(self, payload: Mapping[str, Any], *values: Any) -> list[Any]:
+        """``values`` (answers, labels; None stays None) with each span's text filled in."""
+        if not self.spans:
+            return list(values)
+        text = payload.get("text", "")
+        return [None if v is None else _with_span_text(v, self.spans, text) for v in values]
+
+
+def _rows(
+    db: Database, ctx: ProjectContext, rows_of: Callable[..., Iterator[Any]], **how: Any
+) -> Iterator[tuple[Any, dict[int, Any]]]:
+    """The rows of an export query, each with when each answer was last changed."""
     with db.read() as conn:
         changed = audit.change_times(conn, ctx.id, None)  # one read: few answers are changed
-        for row in store_export.answer_rows(conn, ctx.id, auto=auto, split=split):
-            payload = row["payload"]
-            value, fixed = row["value"], row["fixed_value"]
-            labeled, gold = row["label_value"], row["gold_value"]
-            if spans:
-                text = payload.get("text", "")
-                value, fixed, labeled, gold = (
-                    None if v is None else _with_span_text(v, spans, text)
-                    for v in (value, fixed, labeled, gold)
-                )
-            answer = value.get(target)
-            label = None if labeled is None else labeled.get(target)
-            yield AnswerRecord(
-                item_id=row["item_id"],
-                external_id=row["external_id"],
-                text=payload.get(key, ""),
-                answer_id=row["annotation_id"],
-                annotator=row["username"],
-                answer=answer,
-                value=value,
-                status=row["status"],
-                answered_at=row["answered_at"],
-                changed_at=changed.get(row["annotation_id"]),
-                active_ms=row["active_ms"],
-                guideline_version=row["guideline_version"],
-                schema_version=row["schema_version"],
-                verdict=row["verdict"],
-                reviewed_by=row["reviewed_by"],
-                reviewed_at=row["reviewed_at"],
-                review_tier=row["review_tier"],
-                review_comment=row["review_comment"],
-                fixed_value=fixed,
-                gold=gold is not None,
-                gold_label=None if gold is None else gold.get(target),
-                label=label,
-                resolution=row["resolution"],
-                agrees=None if labeled is None else _same(answer, label),
-                strategy=row["strategy"],
-                model_version=row["model_version"],
-                suggestion=row["suggestion"],
-                suggestion_confidence=row["suggestion_confidence"],
-                metadata=row["meta"],
-                payload=payload,
-                split=split,
-            )
+        for row in rows_of(conn, ctx.id, **how):
+            yield row, changed
 
 
 def _same(answer: Any, label: Any) -> bool:
