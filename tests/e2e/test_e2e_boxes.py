@@ -370,6 +370,12 @@ def test_boxes_by_keyboard_alone(boxes_server: str, browser: Any) -> None:
     assert [b["selected"] for b in _boxes(page)] == [True, False]
     page.keyboard.press("[")
     assert [b["selected"] for b in _boxes(page)] == [False, True]
+    # Where [ and ] are typed with AltGr (Windows reports Ctrl+Alt) or a Mac's Option, as on
+    # German and French keyboards, they walk the boxes all the same.
+    page.keyboard.press("Control+Alt+]")
+    assert [b["selected"] for b in _boxes(page)] == [True, False]
+    page.keyboard.press("Alt+]")
+    assert [b["selected"] for b in _boxes(page)] == [False, True]
     # Delete removes the selected box.
     page.keyboard.press("Delete")
     assert [b["label"] for b in _boxes(page)] == ["sign"]

@@ -106,7 +106,7 @@ def test_find_items_by_filter_and_read_one_trace(server: Any, browser: Any) -> N
     page.keyboard.press("]")
     assert _summary(page, "117 items; showing 51") == "117 items; showing 51–100."
     assert parse_qs(urlsplit(page.url).query)["offset"] == ["50"]
-    page.keyboard.press("]")
+    page.keyboard.press("Control+Alt+]")  # ] typed with AltGr, as on a German keyboard
     assert _summary(page, "117 items; showing 101") == "117 items; showing 101–117."
     assert page.locator("#items-next").is_disabled()
 

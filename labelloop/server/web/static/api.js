@@ -192,6 +192,25 @@ window.labelloop = (() => {
   }
 
   /**
+   * Whether a key press typed a character with AltGr, which Windows reports as Ctrl+Alt, or
+   * with Option on a Mac: `[` and `]` on German, French or Nordic keyboards. Such a press is the
+   * character, not a shortcut, so the pages' `[` `]` keys work on every layout.
+   */
+  function typedWithAltGr(e) {
+    return e.altKey && !e.metaKey && e.key.length === 1 && e.key.trim() !== "";
+  }
+
+  /** Whether a key press is a Ctrl or Cmd shortcut, left to the browser (not AltGr typing). */
+  function commandKey(e) {
+    return (e.ctrlKey || e.metaKey) && !typedWithAltGr(e);
+  }
+
+  /** Whether Alt is held as a modifier (boxes: Alt+arrows resize), not to type a character. */
+  function altChord(e) {
+    return e.altKey && !typedWithAltGr(e);
+  }
+
+  /**
    * What Ctrl+Z (Cmd+Z) and Ctrl+Shift+Z (Cmd+Shift+Z) or Ctrl+Y ask of an editing widget, as
    * in Label Studio and CVAT: "undo", "redo", or null for any other key. The letter as typed,
    * else the key's place (Ctrl+Я on a Russian layout is Ctrl+Z).
@@ -256,6 +275,8 @@ window.labelloop = (() => {
     actionText,
     hotkeyOf,
     undoKeyOf,
+    commandKey,
+    altChord,
     editHistory,
     renderers: {},
     widgets: {},

@@ -772,11 +772,11 @@
     }
 
     function key(e) {
-      if (st.disabled || !st.shown || e.ctrlKey || e.metaKey) return false;
+      if (st.disabled || !st.shown || ns.commandKey(e)) return false;
       const k = ns.hotkeyOf(e, (x) => hotkeyIndex(x) >= 0 || ((x === "n" || x === "N") && nFree));
       if (current() !== me) {
         // Another boxes control takes the keys; a label key of this one's own makes it the one.
-        const i = e.altKey ? -1 : hotkeyIndex(k);
+        const i = ns.altChord(e) ? -1 : hotkeyIndex(k);
         if (i < 0 || shared(i)) return false;
         use();
         if (!e.repeat) addCentred(labels[i]);
@@ -804,7 +804,7 @@
         }
         return false;
       }
-      if (e.altKey) return false;
+      if (ns.altChord(e)) return false;
       if (k === "Escape") {
         const sheet = document.getElementById("shortcuts");
         if (!sel || (sheet && !sheet.hidden)) return false; // Esc closes the sheet first

@@ -11,6 +11,7 @@
 
   const { api, say, node, plural, valueText, answerText, thumbnails, utcText, changedText, actionText } =
     window.labelloop;
+  const { commandKey, altChord } = window.labelloop;
   const $ = (id) => document.getElementById(id);
   const page = JSON.parse($("items-data").textContent);
   const base = "/api/projects/" + encodeURIComponent(page.slug);
@@ -460,7 +461,7 @@
   }
 
   document.addEventListener("keydown", (e) => {
-    if (e.ctrlKey || e.metaKey || e.altKey) return;
+    if (commandKey(e) || altChord(e)) return;
     const typing = e.target.closest && e.target.closest("input, select, textarea");
     if (e.key === "Escape" && !el.trace.hidden) {
       e.preventDefault();

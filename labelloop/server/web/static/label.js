@@ -1431,7 +1431,7 @@
   }
 
   document.addEventListener("keydown", (e) => {
-    if (e.defaultPrevented || e.ctrlKey || e.metaKey || e.isComposing) return;
+    if (e.defaultPrevented || L.commandKey(e) || e.isComposing) return;
     if (typingIn(e.target)) return;
     const key = e.key;
     // Enter and Space on a link or another button keep their usual meaning.
@@ -1453,7 +1453,7 @@
         }
       }
     }
-    if (e.altKey) return; // Alt+key is a widget's (boxes: Alt+arrows resize) or the browser's
+    if (L.altChord(e)) return; // Alt+key is a widget's (boxes: Alt+arrows resize) or the browser's
 
     if (key === "?") {
       e.preventDefault();

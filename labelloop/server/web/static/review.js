@@ -1068,7 +1068,7 @@
   }
 
   document.addEventListener("keydown", (e) => {
-    if (e.defaultPrevented || e.ctrlKey || e.metaKey || e.isComposing) return;
+    if (e.defaultPrevented || L.commandKey(e) || e.isComposing) return;
     const t = e.target;
     if (t && (t.tagName === "TEXTAREA" || t.tagName === "INPUT" || t.isContentEditable)) return;
     const onButton =
@@ -1096,7 +1096,7 @@
     if (!working || state.busy) return;
 
     // A label key starts a fix of the annotation under review (the page's letters stay its own).
-    const pageKey = !e.altKey && PAGE_KEYS.has(lower);
+    const pageKey = !L.altChord(e) && PAGE_KEYS.has(lower);
     if (mode === "review" && !state.pending && !pageKey && !e.repeat && declared(key)) {
       startFix();
     }
@@ -1106,7 +1106,7 @@
       e.preventDefault();
       return;
     }
-    if (e.altKey) return;
+    if (L.altChord(e)) return;
     if (key === "Escape") {
       e.preventDefault();
       if (state.pending === "fix") cancelFix();

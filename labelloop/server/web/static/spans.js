@@ -131,7 +131,7 @@
   // The pages leave keys with Ctrl or Cmd to the browser; the text's own (Ctrl+→ a sentence,
   // Ctrl+↓ a paragraph, Ctrl+End the last word) reach the spans control taking the keys here.
   document.addEventListener("keydown", (e) => {
-    if (!(e.ctrlKey || e.metaKey) || e.defaultPrevented || e.isComposing) return;
+    if (!L.commandKey(e) || e.defaultPrevented || e.isComposing) return;
     const field = e.target && e.target.closest && e.target.closest("input, textarea, select");
     if (field || (e.target && e.target.isContentEditable)) return;
     const widget = created.find((w) => w.isActive());
@@ -371,7 +371,7 @@
       }
       const step = L.undoKeyOf(e);
       if (step) return this.isActive() && this.travel(step);
-      if (e.ctrlKey || e.metaKey || e.altKey) return false;
+      if (L.commandKey(e) || L.altChord(e)) return false;
       if (!this.isActive()) {
         const label = this.labelOfKey(key);
         if (label === undefined || this.ctx.keyTakenElsewhere?.(key, this.control)) return false;
