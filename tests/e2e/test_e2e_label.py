@@ -210,8 +210,10 @@ def test_e2e_phone_width_has_no_horizontal_scroll(
         assert box is not None
         assert box["x"] >= 0 and box["x"] + box["width"] <= 390
         assert box["height"] >= 44  # a comfortable tap target
+    # The first round trains in the background: on a loaded machine it takes a while.
     page.wait_for_function(
-        "() => document.getElementById('model-version').textContent.startsWith('v')"
+        "() => document.getElementById('model-version').textContent.startsWith('v')",
+        timeout=90_000,
     )
     page.screenshot(path=str(screenshots / "labeling-mobile.png"), full_page=True)
     context.close()
