@@ -430,3 +430,34 @@ def test_an_undo_stopped_half_way_is_finished_while_another_import_is_undone(lab
     listed = [b["filename"] for b in batches.imports(lab.db, ctx)]
     assert listed == ["n.jsonl", "items.jsonl"]
     assert auditing.verify(lab.db, ctx)["intact"]
+
+
+def test_random_controls_are_never_drawn_from_an_import_being_undone(
+    lab: Lab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A project serving random control items (``random_share``) draws them from its pool but
+    never from an import being undone (here: stopped half way), down to its last open item."""
+    from labelloop.workflow import seeding
+
+    monkeypatch.setattr(seeding._coin, "random", lambda: 0.0)  # every pick a random control
+    ctx = lab.project(random_share=0.5)
+    lab.import_rows(ctx, make_rows(10))
+    late = lab.import_rows(ctx, make_rows(20, start=500, prefix="late"), filename="late.jsonl")
+    who = lab.member("sent", "ann", "annotator")
+
+    def stop(done: int, total: int) -> None:
+        if done == SLICE:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        batches.undo(lab.db, ctx, late.batch_id, progress=stop)
+    with lab.db.read() as conn:
+        q = select(item.c.id).where(item.c.import_batch_id == late.batch_id)
+        withdrawn = set(conn.execute(q).scalars())
+    assert len(withdrawn) == 20 - SLICE
+    served = []
+    while (task := tasks.next_task(lab.db, who)) is not None:
+        served.append(task["item"]["id"])
+        _answer(lab, who, task)
+    assert len(served) == 10 and not withdrawn & set(served)
+    assert tasks.idle(lab.db, who)["state"] == "done"
