@@ -366,6 +366,18 @@ def test_a_second_undo_while_one_runs_says_an_undo_is_under_way(lab: Lab) -> Non
     assert [b["filename"] for b in batches.imports(lab.db, ctx)] == ["items.jsonl"]
 
 
+def _stopped_half_way(lab: Lab, ctx: Any, batch_id: int) -> None:
+    """Undo the import and stop the process after its first slice: the import is left listed
+    as being undone, its other items withdrawn."""
+
+    def stop(done: int, total: int) -> None:
+        if done == SLICE:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        batches.undo(lab.db, ctx, batch_id, progress=stop)
+
+
 def _held_undo(
     lab: Lab, ctx: Any, batch_id: int
 ) -> tuple[threading.Thread, list[Any], threading.Event, threading.Event]:
@@ -391,13 +403,7 @@ def test_an_undo_stopped_half_way_is_finished_while_another_import_is_undone(lab
     meanwhile waits until both have ended."""
     ctx, who, late, late_ids = _team(lab)
     other = lab.import_rows(ctx, make_rows(10, start=800, prefix="other"), filename="o.jsonl")
-
-    def stop(done: int, total: int) -> None:
-        if done == SLICE:
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        batches.undo(lab.db, ctx, late.batch_id, progress=stop)
+    _stopped_half_way(lab, ctx, late.batch_id)
     undoing_other, other_out, other_there, other_go = _held_undo(lab, ctx, other.batch_id)
     assert other_there.is_set(), other_out
     finishing, late_out, late_there, late_go = _held_undo(lab, ctx, late.batch_id)
@@ -444,13 +450,7 @@ def test_random_controls_are_never_drawn_from_an_import_being_undone(
     lab.import_rows(ctx, make_rows(10))
     late = lab.import_rows(ctx, make_rows(20, start=500, prefix="late"), filename="late.jsonl")
     who = lab.member("sent", "ann", "annotator")
-
-    def stop(done: int, total: int) -> None:
-        if done == SLICE:
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        batches.undo(lab.db, ctx, late.batch_id, progress=stop)
+    _stopped_half_way(lab, ctx, late.batch_id)
     with lab.db.read() as conn:
         q = select(item.c.id).where(item.c.import_batch_id == late.batch_id)
         withdrawn = set(conn.execute(q).scalars())
