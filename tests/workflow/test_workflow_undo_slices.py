@@ -400,7 +400,7 @@ def test_an_undo_stopped_half_way_is_finished_while_another_import_is_undone(lab
     """An undo that stopped half way, undone again while the undo of another import of the
     project ran, was refused saying that it was being undone right now, which it was not: it
     now finishes beside the other, whose own second undo is still refused; an import started
-    meanwhile waits until both have ended."""
+    meanwhile waits until both have ended, and an undo asked while it waits is refused."""
     ctx, who, late, late_ids = _team(lab)
     other = lab.import_rows(ctx, make_rows(10, start=800, prefix="other"), filename="o.jsonl")
     _stopped_half_way(lab, ctx, late.batch_id)
@@ -423,6 +423,13 @@ def test_an_undo_stopped_half_way_is_finished_while_another_import_is_undone(lab
     importing.start()
     importing.join(0.5)
     assert imported == []  # both undos run: the import waits
+    first = late.batch_id - 1
+    with pytest.raises(Conflict) as behind:  # refused at once, never waiting behind it
+        _in_thread(lambda: batches.undo(lab.db, ctx, first))
+    assert behind.value.message == (
+        f"import {first} cannot be undone while an import into project 'sent' is still "
+        "running: nothing was removed; undo it once that import has finished"
+    )
     other_go.set()
     undoing_other.join(60)
     assert other_out and other_out[0]["items"] == 10, other_out
