@@ -41,20 +41,21 @@ def gated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path,
         yield url, gate, home
 
 
-def _shows(page: Any, text: str) -> None:
-    """Wait until the Imports message reads ``text``; what it read, if it never did."""
+def _shows(page: Any, *texts: str) -> None:
+    """Wait until the Imports messages read ``texts``, one line each, in order; what they
+    read, if they never did."""
     try:
         page.wait_for_function(
-            """(text) => {
-                const m = document.querySelector('#imports-result .message');
-                return m !== null && m.textContent === text;
+            """(texts) => {
+                const found = [...document.querySelectorAll('#imports-result .message')];
+                return JSON.stringify(found.map((m) => m.textContent)) === JSON.stringify(texts);
             }""",
-            arg=text,
+            arg=list(texts),
             timeout=20000,
         )
     except Exception:
         raise AssertionError(
-            f"the page showed {page.inner_text('#imports-result')!r}, not {text!r}"
+            f"the page showed {page.inner_text('#imports-result')!r}, not {texts!r}"
         ) from None
 
 
@@ -129,23 +130,6 @@ def test_e2e_finish_undo_in_a_second_tab_says_the_undo_is_under_way(
     context.close()
 
 
-def _lines(page: Any, texts: list[str]) -> None:
-    """Wait until the Imports messages read ``texts``, one line each, in order."""
-    try:
-        page.wait_for_function(
-            """(texts) => {
-                const found = [...document.querySelectorAll('#imports-result .message')];
-                return JSON.stringify(found.map((m) => m.textContent)) === JSON.stringify(texts);
-            }""",
-            arg=texts,
-            timeout=20000,
-        )
-    except Exception:
-        raise AssertionError(
-            f"the page showed {page.inner_text('#imports-result')!r}, not {texts!r}"
-        ) from None
-
-
 def test_e2e_two_imports_undone_side_by_side_each_say_their_own_progress(
     gated: tuple[str, Path, Path], browser: Any, tmp_path: Path
 ) -> None:
@@ -173,11 +157,11 @@ def test_e2e_two_imports_undone_side_by_side_each_say_their_own_progress(
         row = page.locator("#imports-table tbody tr", has_text=name)
         row.get_by_role("button", name="Undo import").click()
         said.append(f"Undoing import {ids[name]} ({name}): {SLICE:,} of {n:,} items removed…")
-        _lines(page, said)
+        _shows(page, *said)
     gate.write_text(str(10 * SLICE), encoding="utf-8")
-    _lines(
+    _shows(
         page,
-        [f"Import {ids[name]} ({name}) undone: {n:,} items removed." for name, n in sizes.items()],
+        *[f"Import {ids[name]} ({name}) undone: {n:,} items removed." for name, n in sizes.items()],
     )
     for name in sizes:  # the list is fetched again after each summary
         page.locator("#imports-table tbody tr", has_text=name).wait_for(state="detached")
