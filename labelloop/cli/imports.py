@@ -63,9 +63,10 @@ def imports_undo(
     Queue entries, unanswered leases, imported labels and pre-annotations go with the items,
     and the image files an uploaded zip stored for them. Refused, removing nothing, while
     people answered, reviewed, made gold, pinned, picked or flagged any of them, or an
-    auto-label run labeled one, and while an import into SLUG or another undo runs. The items are
-    withdrawn at once and removed a slice at a time (a bar shows how many), so annotators keep
-    working meanwhile; an undo that was stopped is finished by running it again."""
+    auto-label run labeled one, and while an import into SLUG or another undo of the same import
+    runs (undos of different imports run side by side). The items are withdrawn at once and
+    removed a slice at a time (a bar shows how many), so annotators keep working meanwhile; an
+    undo that was stopped is finished by running it again."""
     from labelloop.workflow import batches, projects
     from labelloop.workflow.features import FeatureCache
 

@@ -173,6 +173,22 @@ def holds(conn: Connection, project_id: int, batch_id: int) -> dict[str, int]:
     return _held(conn, project_id, lambda column: _of_batch(column, batch_id))
 
 
+def withdrawn(item_id: Any) -> Any:
+    """Whether the item ``item_id`` names is withdrawn: one of an import being undone (from
+    :func:`withdraw` on), so it is neither served, answered, skipped, searched, learned from
+    nor queued. ``item.c.id`` (the query reads the item table) is asked through that row's
+    own import, with no second look-up of the item; any other column (an assignment's, a queue
+    entry's, a bound parameter) through the item it names."""
+    if item_id is item.c.id:
+        of, named = item, ()
+    else:  # an alias: the statement may read the item table too, for another row
+        of = item.alias("w")
+        named = (of.c.id == item_id,)
+    return exists().where(
+        *named, import_batch.c.id == of.c.import_batch_id, import_batch.c.undoing_at.is_not(None)
+    )
+
+
 def withdraw(conn: Connection, batch_id: int, *, at: datetime) -> int:
     """Mark the batch as being undone (since ``at``, unless it was already) and release its
     items' leases, so none of them is served or answered from the commit on; how many leases

@@ -292,22 +292,24 @@ class Database:
                     conn.commit()
 
     @contextmanager
-    def gate(self, key: int, *, alone: bool) -> Iterator[bool]:
+    def gate(self, key: int, *, alone: bool, wait: bool = False) -> Iterator[bool]:
         """Pass the gate ``key`` beside its other holders, waiting while one holds it alone; or
-        (``alone``) hold it alone if nobody holds it, never waiting. Yields whether it was
-        taken (always, beside others). Across processes and servers: on SQLite a file lock
-        beside the database (each holder locks through a file of its own, so threads of one
-        process exclude each other too), on PostgreSQL a session advisory lock. Held outside
-        any write transaction; imports pass it beside each other, an undo holds it alone.
+        (``alone``) hold it alone if nobody holds it, never waiting unless ``wait`` (then for
+        every other holder to leave). Yields whether it was taken (always, beside others or
+        waiting). Across processes and servers: on SQLite a file lock beside the database
+        (each holder locks through a file of its own, so threads of one process exclude each
+        other too), on PostgreSQL a session advisory lock. Held outside any write transaction;
+        see :mod:`labelloop.workflow.batches` for how imports and undos use gates.
         """
         path = self._path
         if not self.is_sqlite:
             with self.engine.connect() as conn:
-                if alone:
+                if alone and not wait:
                     q = "SELECT pg_try_advisory_lock(:k)"
                     got = bool(conn.execute(text(q), {"k": key}).scalar())
                 else:
-                    conn.execute(text("SELECT pg_advisory_lock_shared(:k)"), {"k": key})
+                    how = "" if alone else "_shared"
+                    conn.execute(text(f"SELECT pg_advisory_lock{how}(:k)"), {"k": key})
                     got = True
                 conn.commit()
                 try:
@@ -319,13 +321,14 @@ class Database:
                         conn.commit()
             return
         if path is None:  # in memory: this process is the only one
-            with self._in_memory_gate(key, alone=alone) as got:
+            with self._in_memory_gate(key, alone=alone, wait=wait) as got:
                 yield got
             return
         fd = os.open(f"{path}-gate-{key}.lock", os.O_RDWR | os.O_CREAT, 0o600)
         try:
+            how = fcntl.LOCK_EX if alone else fcntl.LOCK_SH
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB if alone else fcntl.LOCK_SH)
+                fcntl.flock(fd, how | fcntl.LOCK_NB if alone and not wait else how)
                 got = True
             except BlockingIOError:
                 got = False
@@ -334,10 +337,12 @@ class Database:
             os.close(fd)  # lets the lock go
 
     @contextmanager
-    def _in_memory_gate(self, key: int, *, alone: bool) -> Iterator[bool]:
+    def _in_memory_gate(self, key: int, *, alone: bool, wait: bool) -> Iterator[bool]:
         with self._gate_turn:
             held = self._gates.setdefault(key, [0, 0])
             if alone:
+                if wait:
+                    self._gate_turn.wait_for(lambda: held == [0, 0])
                 got = held == [0, 0]
                 if got:
                     held[1] = 1

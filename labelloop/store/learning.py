@@ -13,12 +13,12 @@ from sqlalchemy import (
     case,
     cast,
     delete,
-    exists,
     func,
     select,
     update,
 )
 
+from labelloop.store.batches import withdrawn
 from labelloop.store.db import load_json, new_id
 from labelloop.store.tables import (
     AUTO,
@@ -36,20 +36,13 @@ from labelloop.store.users import now
 _CHUNK = 500  # ids per statement
 
 
-def _not_withdrawn() -> Any:
-    """Items whose import is not being undone: a round neither learns from nor queues them."""
-    return ~exists().where(
-        import_batch.c.id == item.c.import_batch_id, import_batch.c.undoing_at.is_not(None)
-    )
-
-
 def left_the_pool(conn: Connection, item_ids: Sequence[int]) -> set[int]:
     """Those of ``item_ids`` gone from the pool since a round or an auto-label run read them:
     removed, or being removed, with their import (an undo began meanwhile)."""
     staying: set[int] = set()
     for start in range(0, len(item_ids), _CHUNK):
         ids = list(item_ids[start : start + _CHUNK])
-        q = select(item.c.id).where(item.c.id.in_(ids), _not_withdrawn())
+        q = select(item.c.id).where(item.c.id.in_(ids), ~withdrawn(item.c.id))
         staying.update(int(i) for i in conn.execute(q).scalars())
     return set(item_ids) - staying
 
@@ -89,7 +82,7 @@ def items_of(
     q = (
         select(*columns)
         .outerjoin(item_label, item_label.c.item_id == item.c.id)
-        .where(item.c.project_id == project_id, item.c.split == split, _not_withdrawn())
+        .where(item.c.project_id == project_id, item.c.split == split, ~withdrawn(item.c.id))
         .order_by(item.c.id)
     )
     return list(conn.execute(q).mappings())
@@ -101,7 +94,7 @@ def values_of(conn: Connection, project_id: int, split: str) -> list[RowMapping]
     q = (
         select(item.c.id, item.c.payload, item.c.prediction, item_label.c.value)
         .outerjoin(item_label, item_label.c.item_id == item.c.id)
-        .where(item.c.project_id == project_id, item.c.split == split, _not_withdrawn())
+        .where(item.c.project_id == project_id, item.c.split == split, ~withdrawn(item.c.id))
         .order_by(item.c.id)
     )
     return list(conn.execute(q).mappings())

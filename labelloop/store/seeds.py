@@ -17,9 +17,10 @@ from sqlalchemy import (
     select,
 )
 
+from labelloop.store.batches import withdrawn
 from labelloop.store.browse import holds_words
 from labelloop.store.tables import auto_label_check, item, item_label, model_version, seed_pick
-from labelloop.store.tasks import first_open, newest_version, open_conditions, withdrawn
+from labelloop.store.tasks import first_open, newest_version, open_conditions
 from labelloop.store.users import now
 from labelloop.store.words import Term
 

@@ -21,6 +21,7 @@ from sqlalchemy import (
 )
 
 from labelloop.store import highwater
+from labelloop.store.batches import withdrawn
 from labelloop.store.db import Database, fetch, insert, run
 from labelloop.store.tables import (
     annotation,
@@ -28,7 +29,6 @@ from labelloop.store.tables import (
     audit_event,
     gold_answer,
     guideline,
-    import_batch,
     item,
     item_label,
     model_version,
@@ -299,17 +299,6 @@ def try_lock_item(db: Database, conn: Connection, item_id: int) -> bool:
 def _assignment_stmt() -> Any:
     return select(assignment, withdrawn(assignment.c.item_id).label("withdrawn")).where(
         assignment.c.id == bindparam("assignment_id")
-    )
-
-
-def withdrawn(item_id: Any) -> Any:
-    """Whether the item ``item_id`` names is one of an import being undone: none of its items
-    is served or answered from then on (``store.batches.withdraw``)."""
-    w = item.alias("w")
-    return exists().where(
-        w.c.id == item_id,
-        import_batch.c.id == w.c.import_batch_id,
-        import_batch.c.undoing_at.is_not(None),
     )
 
 

@@ -14,8 +14,11 @@ transaction, and the items then go a slice per transaction (:func:`undo`).
 
 An undo is refused while an import into the project is running (:func:`importing`): that
 import's batch is not written yet, and it may name stored images the undo would delete; an
-import waits for an undo to end, its files deleted. A second undo started while one runs is
-refused too, told that an undo (not an import) is under way (:func:`undoing`).
+import waits for every undo of the project to end, their files deleted. Undos of different
+imports run side by side (one finishing an undo that stopped half way while another import is
+undone): each withdraws and removes only its own items, a slice per write transaction. A
+second undo of an import started while one runs is refused, told that import is being undone
+right now (:func:`undoing`).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from __future__ import annotations
 import time
 from array import array
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -52,15 +55,24 @@ IMPORT_GATES = 5 << 40
 IMPORT_LOCKS = 6 << 40
 """Transaction lock keys imports into a project take turns on: IMPORT_LOCKS + project id."""
 UNDO_GATES = 7 << 40
-"""Gate keys held alone by a running undo in a project: UNDO_GATES + project id. A second
-undo, shut out of the import gate, tells by it that an undo (not an import) runs."""
+"""Gate keys running undos in a project hold beside each other: UNDO_GATES + project id. An
+import, once in, waits for it (alone) until no undo runs."""
+UNDO_TURNS = 8 << 40
+"""Gate keys undos starting in a project take turns on (UNDO_TURNS + project id), so one
+checking for imports never takes another, checking too, for an import."""
+BATCH_UNDO_GATES = 9 << 40
+"""Gate keys held alone by the undo of an import: BATCH_UNDO_GATES + import id. A second undo
+of that import is refused by it, told it is being undone right now."""
 
 
 @contextmanager
 def importing(db: Database, project_id: int) -> Iterator[None]:
     """Held by an import into the project from its first stored file to its last cleared
-    one, beside other imports; waits while an undo of the project runs."""
+    one, beside other imports; waits while an undo of the project runs (any of them)."""
     with db.gate(IMPORT_GATES + project_id, alone=False):
+        # in: no undo starts now (:func:`undoing`); wait for those running to end
+        with db.gate(UNDO_GATES + project_id, alone=True, wait=True):
+            pass
         yield
 
 
@@ -72,21 +84,23 @@ def no_import_running(db: Database, project_id: int) -> Iterator[bool]:
 
 
 @contextmanager
-def undoing(db: Database, project_id: int) -> Iterator[bool]:
-    """Whether an undo may run now: no import into the project nor another undo runs. While
-    True, imports wait and another undo is refused, told this one is under way."""
-    with no_import_running(db, project_id) as alone:
-        if not alone:
-            yield False
+def undoing(db: Database, project_id: int, batch_id: int) -> Iterator[str | None]:
+    """What keeps the undo of import ``batch_id`` from running now: None, ``"undo"`` (another
+    undo of it runs) or ``"import"`` (an import into the project runs). While None, imports
+    wait, another undo of the import is refused, and undos of the project's other imports run
+    beside it: each removes only its own items, one slice per write transaction."""
+    with db.gate(BATCH_UNDO_GATES + batch_id, alone=True) as mine:
+        if not mine:
+            yield "undo"
             return
-        with db.gate(UNDO_GATES + project_id, alone=True):
-            yield True
-
-
-def _undo_running(db: Database, project_id: int) -> bool:
-    """Whether an undo in the project runs right now (holds its gate)."""
-    with db.gate(UNDO_GATES + project_id, alone=True) as free:
-        return not free
+        with ExitStack() as held:
+            with (
+                db.gate(UNDO_TURNS + project_id, alone=True, wait=True),
+                no_import_running(db, project_id) as alone,
+            ):
+                if alone:  # no import is in, so none waits on the undos: never waits
+                    held.enter_context(db.gate(UNDO_GATES + project_id, alone=False))
+            yield None if alone else "import"
 
 
 def imports(db: Database, ctx: ProjectContext) -> list[dict[str, Any]]:
@@ -147,36 +161,35 @@ def undo(
         When the project has no such import.
     Conflict
         When an item of it holds a record that stays traceable (see the module), or an import
-        into the project or an undo (of it or another import) is running.
+        into the project or another undo of this import is running.
     LabelloopError
         When its stored images lie under a symbolic link (:func:`uploads.real_folder`).
     """
     ctx.require(Permission.IMPORT)
-    with undoing(db, ctx.id) as alone:
-        if not alone:
-            raise Conflict(_busy(db, ctx, batch_id))
+    with db.read() as conn:
+        batch = store_batches.get(conn, ctx.id, batch_id) if 0 < batch_id <= MAX_ID else None
+    if batch is None:  # or not yet: a running import's is written when it commits
+        with no_import_running(db, ctx.id) as alone:
+            if alone:
+                raise NotFound(f"project '{ctx.slug}' has no import {batch_id}")
+        raise Conflict(_busy(ctx, batch_id, "import"))
+    with undoing(db, ctx.id, batch_id) as running:
+        if running is not None:
+            raise Conflict(_busy(ctx, batch_id, running, filename=batch["filename"]))
         return _undo(db, ctx, batch_id, cache=cache, media_roots=media_roots, progress=progress)
 
 
-def _busy(db: Database, ctx: ProjectContext, batch_id: int) -> str:
-    """Why an undo cannot start now: an import into the project runs, or an undo does (of
-    this import, being withdrawn, or of another)."""
-    if not _undo_running(db, ctx.id):
+def _busy(ctx: ProjectContext, batch_id: int, running: str, *, filename: str = "") -> str:
+    """Why an undo cannot start now: an import into the project runs, or an undo of this
+    import does (:func:`undoing`)."""
+    if running == "undo":
         return (
-            f"import {batch_id} cannot be undone while an import into project '{ctx.slug}' is "
-            "still running: nothing was removed; undo it once that import has finished"
-        )
-    with db.read() as conn:
-        batch = store_batches.get(conn, ctx.id, batch_id) if 0 < batch_id <= MAX_ID else None
-    if batch is not None and batch["undoing_at"] is not None:
-        return (
-            f"import {batch_id} ('{batch['filename']}') is being undone right now: its items "
-            "are being removed; wait for that undo to end (the imports list shows how many "
-            "are left)"
+            f"import {batch_id} ('{filename}') is being undone right now: its items are being "
+            "removed; wait for that undo to end (the imports list shows how many are left)"
         )
     return (
-        f"import {batch_id} cannot be undone while another import of project '{ctx.slug}' is "
-        "being undone right now: nothing was removed; undo it once that undo has ended"
+        f"import {batch_id} cannot be undone while an import into project '{ctx.slug}' is "
+        "still running: nothing was removed; undo it once that import has finished"
     )
 
 

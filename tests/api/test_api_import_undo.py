@@ -211,8 +211,8 @@ def test_finish_undo_pressed_while_the_undo_runs_says_so_409(api: Any) -> None:
         conn.execute(
             update(import_batch).where(import_batch.c.id == batch).values(undoing_at=now())
         )
-    with batches.undoing(api.lab.db, project_id) as alone:
-        assert alone
+    with batches.undoing(api.lab.db, project_id, batch) as running:
+        assert running is None
         refused = _delete(api, f"/api/projects/sent/imports/{batch}")
     assert refused.status_code == 409, refused.text
     assert refused.json()["detail"] == (
@@ -220,6 +220,41 @@ def test_finish_undo_pressed_while_the_undo_runs_says_so_409(api: Any) -> None:
         "removed; wait for that undo to end (the imports list shows how many are left)"
     )
     assert _delete(api, f"/api/projects/sent/imports/{batch}").json()["items"] == 4
+
+
+def test_finish_undo_pressed_while_another_import_is_undone_finishes_it(api: Any) -> None:
+    """The page's "Finish undo" of an import whose undo stopped half way, pressed while an
+    undo of another import of the project ran, was told (409) that its import was being undone
+    right now, which it was not: it finishes the undo, and only Undo of the import whose undo
+    runs is told so, naming it."""
+    from sqlalchemy import update
+
+    from labelloop.store import projects as store_projects
+    from labelloop.store.tables import import_batch
+    from labelloop.store.users import now
+    from labelloop.workflow import batches
+
+    batch = _upload(api)
+    listed = api.get("/api/projects/sent/imports", role="manager").json()
+    other = next(b["id"] for b in listed if b["split"] == "pool" and b["id"] != batch)
+    with api.lab.db.write() as conn:  # an undo of it stopped half way
+        project_id = store_projects.by_slug(conn, "sent")["id"]
+        conn.execute(
+            update(import_batch).where(import_batch.c.id == batch).values(undoing_at=now())
+        )
+    with batches.undoing(api.lab.db, project_id, other) as running:  # on another server
+        assert running is None
+        refused = _delete(api, f"/api/projects/sent/imports/{other}")
+        finished = _delete(api, f"/api/projects/sent/imports/{batch}")
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["detail"] == (
+        f"import {other} ('items.jsonl') is being undone right now: its items are being "
+        "removed; wait for that undo to end (the imports list shows how many are left)"
+    )
+    assert finished.status_code == 200, finished.text
+    assert (finished.json()["batch_id"], finished.json()["items"]) == (batch, 4)
+    listed = api.get("/api/projects/sent/imports", role="manager").json()
+    assert [b["filename"] for b in listed] == ["items.jsonl", "items.jsonl"]
 
 
 def test_the_page_reads_how_many_items_an_undo_removed_under_its_key(

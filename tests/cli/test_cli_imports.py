@@ -91,26 +91,32 @@ def test_an_undo_while_an_import_of_the_project_runs_is_refused(cli: Any, tmp_pa
     assert "undone: 4 items removed" in cli("imports", "undo", "s", "1").stdout
 
 
-def test_an_undo_while_another_runs_says_an_undo_is_under_way(cli: Any, tmp_path: Path) -> None:
+def test_an_undo_while_another_runs_goes_ahead_and_one_of_the_same_is_refused(
+    cli: Any, tmp_path: Path
+) -> None:
     """`imports undo` run while an undo of another import of the project ran was refused
-    saying an import was still running; it says an undo is under way."""
+    saying an undo was under way: it undoes its import beside the other; undoing the import
+    whose undo runs is refused, saying it is being undone right now."""
     from labelloop.store.db import Database
     from labelloop.workflow import batches, projects
 
     small_project(cli, tmp_path)
     cli("import", "s", _file(tmp_path, "a.jsonl", [f"text {i}" for i in range(4)]))
+    cli("import", "s", _file(tmp_path, "b.jsonl", [f"other {i}" for i in range(3)]))
     db = Database(cli.db_url)
     try:
-        with batches.undoing(db, projects.system_context(db, "s").id) as alone:
-            assert alone
-            refused = cli("imports", "undo", "s", "1", code=1)
+        with batches.undoing(db, projects.system_context(db, "s").id, 2) as running:
+            assert running is None
+            refused = cli("imports", "undo", "s", "2", code=1)
+            undone = cli("imports", "undo", "s", "1")
     finally:
         db.dispose()
     assert " ".join(refused.stderr.split()) == (
-        "error: import 1 cannot be undone while another import of project 's' is being undone "
-        "right now: nothing was removed; undo it once that undo has ended"
+        "error: import 2 ('b.jsonl') is being undone right now: its items are being removed; "
+        "wait for that undo to end (the imports list shows how many are left)"
     )
-    assert "undone: 4 items removed" in cli("imports", "undo", "s", "1").stdout
+    assert "undone: 4 items removed" in undone.stdout
+    assert "undone: 3 items removed" in cli("imports", "undo", "s", "2").stdout
 
 
 def test_an_undo_stopped_half_way_is_listed_and_finished_from_the_terminal(

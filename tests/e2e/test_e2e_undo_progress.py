@@ -41,20 +41,21 @@ def gated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path,
         yield url, gate, home
 
 
-def _shows(page: Any, text: str) -> None:
-    """Wait until the Imports message reads ``text``; what it read, if it never did."""
+def _shows(page: Any, *texts: str) -> None:
+    """Wait until the Imports messages read ``texts``, one line each, in order; what they
+    read, if they never did."""
     try:
         page.wait_for_function(
-            """(text) => {
-                const m = document.querySelector('#imports-result .message');
-                return m !== null && m.textContent === text;
+            """(texts) => {
+                const found = [...document.querySelectorAll('#imports-result .message')];
+                return JSON.stringify(found.map((m) => m.textContent)) === JSON.stringify(texts);
             }""",
-            arg=text,
+            arg=list(texts),
             timeout=20000,
         )
     except Exception:
         raise AssertionError(
-            f"the page showed {page.inner_text('#imports-result')!r}, not {text!r}"
+            f"the page showed {page.inner_text('#imports-result')!r}, not {texts!r}"
         ) from None
 
 
@@ -125,5 +126,44 @@ def test_e2e_finish_undo_in_a_second_tab_says_the_undo_is_under_way(
     )
     gate.write_text(str(n), encoding="utf-8")
     _shows(first, f"Import {batch} (late.jsonl) undone: {n:,} items removed.")
+    assert problems == []
+    context.close()
+
+
+def test_e2e_two_imports_undone_side_by_side_each_say_their_own_progress(
+    gated: tuple[str, Path, Path], browser: Any, tmp_path: Path
+) -> None:
+    """Undo pressed on a second import while the first one's undo ran was refused: both now
+    run, each saying how many of its items are gone on a line of its own, then its summary."""
+    url, gate, home = gated
+    gate.write_text("0", encoding="utf-8")
+    sizes = {"first.jsonl": SLICE + 10, "second.jsonl": SLICE + 20}
+    for name, n in sizes.items():
+        rows = [{"id": f"{name[0]}{i}", "text": f"{name} review {i}: fine."} for i in range(n)]
+        run_cli(home, "import", SLUG, str(write_jsonl(tmp_path / name, rows)), "--id-field", "id")
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    page.on("dialog", lambda dialog: dialog.accept())
+    login(page, url, f"/p/{SLUG}")
+    ids = {}
+    for name in sizes:
+        row = page.locator("#imports-table tbody tr", has_text=name)
+        row.wait_for()
+        ids[name] = row.get_attribute("data-batch")
+    said = []
+    for name, n in sizes.items():
+        row = page.locator("#imports-table tbody tr", has_text=name)
+        row.get_by_role("button", name="Undo import").click()
+        said.append(f"Undoing import {ids[name]} ({name}): {SLICE:,} of {n:,} items removed…")
+        _shows(page, *said)
+    gate.write_text(str(10 * SLICE), encoding="utf-8")
+    _shows(
+        page,
+        *[f"Import {ids[name]} ({name}) undone: {n:,} items removed." for name, n in sizes.items()],
+    )
+    for name in sizes:  # the list is fetched again after each summary
+        page.locator("#imports-table tbody tr", has_text=name).wait_for(state="detached")
     assert problems == []
     context.close()

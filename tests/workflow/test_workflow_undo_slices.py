@@ -342,28 +342,129 @@ def test_items_being_undone_count_neither_in_the_pool_nor_as_work_left(lab: Lab)
 
 def test_a_second_undo_while_one_runs_says_an_undo_is_under_way(lab: Lab) -> None:
     """Undo pressed again (another tab's "Finish undo", the CLI) while the undo ran was refused
-    saying an import was still running: it says the import is being undone right now, or that
-    another import's undo runs, and removes nothing more."""
+    saying an import was still running: it says the import is being undone right now and
+    removes nothing more; another import's undo, refused before, runs beside it."""
     ctx, who, late, late_ids = _team(lab)
     other = lab.import_rows(ctx, make_rows(5, start=800, prefix="other"), filename="o.jsonl")
-    refused: dict[str, str] = {}
+    seen: dict[str, Any] = {}
 
     def meanwhile(done: int, total: int) -> None:
-        for name, batch_id in (("same", late.batch_id), ("other", other.batch_id)):
-            try:
-                _in_thread(lambda b=batch_id: batches.undo(lab.db, ctx, b))
-            except Conflict as exc:
-                refused[name] = exc.message
+        try:
+            _in_thread(lambda: batches.undo(lab.db, ctx, late.batch_id))
+        except Conflict as exc:
+            seen["same"] = exc.message
+        seen["other"] = _in_thread(lambda: batches.undo(lab.db, ctx, other.batch_id))
 
     thread, outcome = _undo_paused(lab, ctx, late.batch_id, meanwhile)
     thread.join(120)
     assert outcome and outcome[0]["items"] == 40, outcome
-    assert refused["same"] == (
+    assert seen["same"] == (
         f"import {late.batch_id} ('late.jsonl') is being undone right now: its items are being "
         "removed; wait for that undo to end (the imports list shows how many are left)"
     )
-    assert refused["other"] == (
-        f"import {other.batch_id} cannot be undone while another import of project 'sent' is "
-        "being undone right now: nothing was removed; undo it once that undo has ended"
+    assert seen["other"]["items"] == 5
+    assert [b["filename"] for b in batches.imports(lab.db, ctx)] == ["items.jsonl"]
+
+
+def _stopped_half_way(lab: Lab, ctx: Any, batch_id: int) -> None:
+    """Undo the import and stop the process after its first slice: the import is left listed
+    as being undone, its other items withdrawn."""
+
+    def stop(done: int, total: int) -> None:
+        if done == SLICE:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        batches.undo(lab.db, ctx, batch_id, progress=stop)
+
+
+def _held_undo(
+    lab: Lab, ctx: Any, batch_id: int
+) -> tuple[threading.Thread, list[Any], threading.Event, threading.Event]:
+    """Run the undo in a thread held after its first slice until ``go`` is set; ``there`` is
+    set once it is held (waited for while the thread runs). Returns the thread, its outcome,
+    ``there`` and ``go``."""
+    there, go = threading.Event(), threading.Event()
+
+    def meanwhile(done: int, total: int) -> None:
+        there.set()
+        assert go.wait(60)
+
+    thread, outcome = _undo_paused(lab, ctx, batch_id, meanwhile)
+    while not there.wait(0.05) and thread.is_alive():
+        pass
+    return thread, outcome, there, go
+
+
+def test_an_undo_stopped_half_way_is_finished_while_another_import_is_undone(lab: Lab) -> None:
+    """An undo that stopped half way, undone again while the undo of another import of the
+    project ran, was refused saying that it was being undone right now, which it was not: it
+    now finishes beside the other, whose own second undo is still refused; an import started
+    meanwhile waits until both have ended, and an undo asked while it waits is refused."""
+    ctx, who, late, late_ids = _team(lab)
+    other = lab.import_rows(ctx, make_rows(10, start=800, prefix="other"), filename="o.jsonl")
+    _stopped_half_way(lab, ctx, late.batch_id)
+    undoing_other, other_out, other_there, other_go = _held_undo(lab, ctx, other.batch_id)
+    assert other_there.is_set(), other_out
+    finishing, late_out, late_there, late_go = _held_undo(lab, ctx, late.batch_id)
+    assert late_there.is_set(), late_out
+    with pytest.raises(Conflict) as same:
+        _in_thread(lambda: batches.undo(lab.db, ctx, other.batch_id))
+    assert same.value.message == (
+        f"import {other.batch_id} ('o.jsonl') is being undone right now: its items are being "
+        "removed; wait for that undo to end (the imports list shows how many are left)"
     )
-    assert batches.undo(lab.db, ctx, other.batch_id)["items"] == 5
+    imported: list[Any] = []
+    importing = threading.Thread(
+        target=lambda: imported.append(
+            lab.import_rows(ctx, make_rows(3, start=900, prefix="new"), filename="n.jsonl")
+        )
+    )
+    importing.start()
+    importing.join(0.5)
+    assert imported == []  # both undos run: the import waits
+    first = late.batch_id - 1
+    with pytest.raises(Conflict) as behind:  # refused at once, never waiting behind it
+        _in_thread(lambda: batches.undo(lab.db, ctx, first))
+    assert behind.value.message == (
+        f"import {first} cannot be undone while an import into project 'sent' is still "
+        "running: nothing was removed; undo it once that import has finished"
+    )
+    other_go.set()
+    undoing_other.join(60)
+    assert other_out and other_out[0]["items"] == 10, other_out
+    importing.join(0.5)
+    assert imported == []  # one undo still runs
+    late_go.set()
+    finishing.join(60)
+    assert late_out and late_out[0]["items"] == 40 - SLICE, late_out
+    importing.join(60)
+    assert imported and imported[0].n_items == 3
+    listed = [b["filename"] for b in batches.imports(lab.db, ctx)]
+    assert listed == ["n.jsonl", "items.jsonl"]
+    assert auditing.verify(lab.db, ctx)["intact"]
+
+
+def test_random_controls_are_never_drawn_from_an_import_being_undone(
+    lab: Lab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A project serving random control items (``random_share``) draws them from its pool but
+    never from an import being undone (here: stopped half way), down to its last open item."""
+    from labelloop.workflow import seeding
+
+    monkeypatch.setattr(seeding._coin, "random", lambda: 0.0)  # every pick a random control
+    ctx = lab.project(random_share=0.5)
+    lab.import_rows(ctx, make_rows(10))
+    late = lab.import_rows(ctx, make_rows(20, start=500, prefix="late"), filename="late.jsonl")
+    who = lab.member("sent", "ann", "annotator")
+    _stopped_half_way(lab, ctx, late.batch_id)
+    with lab.db.read() as conn:
+        q = select(item.c.id).where(item.c.import_batch_id == late.batch_id)
+        withdrawn = set(conn.execute(q).scalars())
+    assert len(withdrawn) == 20 - SLICE
+    served = []
+    while (task := tasks.next_task(lab.db, who)) is not None:
+        served.append(task["item"]["id"])
+        _answer(lab, who, task)
+    assert len(served) == 10 and not withdrawn & set(served)
+    assert tasks.idle(lab.db, who)["state"] == "done"

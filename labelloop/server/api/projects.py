@@ -273,7 +273,8 @@ def undo_import(
     audited) and the image files an uploaded zip stored for them (``files``). 409 naming what
     holds them when people answered, reviewed, made gold, pinned, picked or flagged any of
     them, or an auto-label run labeled one, and while an import into the project or another
-    undo (of this import: "being undone right now") is running; nothing is removed.
+    undo of this import ("being undone right now") is running; nothing is removed. Undos of
+    different imports run side by side.
     ``progress_key``: how many items are removed so far is answered under it by
     ``GET …/imports/progress`` (``stage`` "removing items", ``records``)."""
     ctx = projects.access(db, slug, user, Permission.IMPORT)

@@ -601,6 +601,12 @@
           `will be removed from the project, with their imported labels${b.upload_folder ? " and the image files the upload stored" : ""}.${leases}`;
         if (!window.confirm(asked)) return;
         button.disabled = true;
+        // Undos of different imports run side by side: each says its progress and outcome on
+        // a line of its own, and a new one clears the lines of those that ended.
+        for (const ended of result.querySelectorAll(":scope > [data-undo-ended]")) ended.remove();
+        const line = document.createElement("div");
+        line.dataset.undo = String(b.id);
+        result.append(line);
         // The server removes the items a slice at a time and says how many are gone under a
         // random key; the page asks every second until the undo answers.
         const key = [...crypto.getRandomValues(new Uint8Array(16))]
@@ -618,14 +624,14 @@
           if (!undoing) return;
           if (answer && answer.state === "running") {
             say(
-              result,
+              line,
               "info",
               `Undoing import ${b.id} (${b.filename}): ${fmt(answer.records)} of ${fmt(b.items_now)} ${plural(b.items_now, "item")} removed…`,
             );
           }
           timer = setTimeout(poll, 1000);
         };
-        say(result, "info", `Undoing import ${b.id} (${b.filename})…`);
+        say(line, "info", `Undoing import ${b.id} (${b.filename})…`);
         timer = setTimeout(poll, 1000);
         try {
           const done = await api(
@@ -634,18 +640,19 @@
           ).finally(() => {
             undoing = false;
             clearTimeout(timer);
+            line.dataset.undoEnded = "";
           });
           const files = done.files
             ? ` ${fmt(done.files)} stored image ${plural(done.files, "file")} deleted.`
             : "";
           say(
-            result,
+            line,
             "info",
             `Import ${done.batch_id} (${done.filename}) undone: ${fmt(done.items)} ${plural(done.items, "item")} removed.${files}`,
           );
           await Promise.all([loadImports(), refreshCounts()]);
         } catch (err) {
-          say(result, "error", `Not undone: ${err.message}`);
+          say(line, "error", `Not undone: ${err.message}`);
           button.disabled = false;
           loadImports().catch(() => {}); // an undo that stopped half way lists as being undone
         }
