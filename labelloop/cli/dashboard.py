@@ -83,6 +83,7 @@ def _print(found: dict[str, Any]) -> None:
         per_day = f"{sum(values[-rate['window_days'] :]) / rate['window_days']:.1f}"
         head.add_row("review verdicts", per_day, f"{sum(values):,}", sparkline(values))
     out.print(fitted(head))
+    _say(t["imported"]["sentence"])
     if rate["change"] is not None:
         word = "up" if rate["change"] >= 0 else "down"
         out.print(

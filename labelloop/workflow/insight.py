@@ -99,6 +99,7 @@ def report(
         active = store_throughput.active_times(conn, ctx.id, first_day)
         shared = store_insight.shared_annotations(conn, ctx.id, min(first_day, stage_since))
         resolved = store_throughput.resolved_per_day(conn, ctx.id, read_since)
+        imported = store_throughput.imported_labels(conn, ctx.id, first_day)
         regions = None
         if ctx.schema.target.type in STRUCTURED_TYPES:  # its label is a digest of the regions
             regions = store_throughput.resolved_values_per_day(conn, ctx.id, first_day)
@@ -139,6 +140,7 @@ def report(
         "annotations": [n for _, n in series(made_per_day)],
         "reviews": [n for _, n in series(verdicts)],
         "rate": flow.rate(done, window=min(pace_days, days)),
+        "imported": _imported(imported),
     }
     stages = _stages(ctx, waiting, arrived, cleared, at=at, window_days=pace_days)
     state = status(db, ctx)  # its counts are the project page's; read them once
@@ -228,6 +230,20 @@ def _acknowledgement(row: dict[str, Any] | None) -> dict[str, Any]:
         "acknowledged_at": as_utc(row["acknowledged_at"]).isoformat(),
         "acknowledged_note": row["acknowledged_note"] or None,
     }
+
+
+def _imported(n: int) -> dict[str, Any]:
+    """The labels that came with imported items in the window, which the pace leaves out (they
+    are nobody's work here, and would make one day of importing look like weeks of labeling),
+    though the project page counts them as labeled."""
+    sentence = None
+    if n:
+        labels = "label" if n == 1 else "labels"
+        sentence = (
+            f"Not counted here: {n:,} {labels} that came with imported items in these days, "
+            "which the project page counts as labeled."
+        )
+    return {"n": n, "sentence": sentence}
 
 
 def _auto_labels(n: int, active: dict[str, Any], *, answers: int = 1) -> dict[str, Any]:

@@ -230,3 +230,26 @@ def test_answers_sent_without_a_time_are_not_called_no_annotations(page: Page) -
     assert 'id="stat-active">—<' in html
     assert "no active time recorded for the 4 annotations of these days" in html
     assert "no annotations in these days" not in html
+
+
+def test_labels_that_came_with_an_import_are_named_apart_from_the_teams(page: Page) -> None:
+    # The project page counts 9 labeled (4 by people, 5 imported); the dashboard's pace counts
+    # only people's 4 and says where the other 5 went, on the page and in the JSON.
+    from tests.conftest import make_rows
+
+    lab = page.lab
+    ctx = lab.project("sent")
+    lab.import_rows(ctx, make_rows(20))
+    lab.import_rows(ctx, make_rows(5, labeled=True, start=100), labeled=True, filename="b.jsonl")
+    lab.train(ctx)
+    lab.label_next(ctx, n=4)
+    body = _get(page, "/api/projects/sent/dashboard").json()
+    assert body["counts"]["labeled"] == 9
+    assert sum(body["throughput"]["resolved"]) == 4
+    imported = body["throughput"]["imported"]
+    assert imported["n"] == 5
+    sentence = imported["sentence"]
+    assert sentence.startswith("Not counted here: 5 labels that came with imported items")
+    html = " ".join(_get(page, "/p/sent/dashboard").text.split())
+    assert f'<p class="muted small" id="imported-labels">{sentence}</p>' in html
+    assert "resolved by people, today" in html

@@ -124,3 +124,15 @@ def test_one_waiting_item_is_named_in_the_singular(cli: Any) -> None:
     lab.label_next(ctx, n=2)
     said = " ".join(cli("dashboard", "p").stdout.split())
     assert "│ Labeling │ 1 item │" in said and "│ Review │ 2 annotations │" in said
+
+
+def test_the_terminal_says_which_labels_its_pace_leaves_out(cli: Any) -> None:
+    cli("init")
+    lab = Lab(Database(cli.db_url))
+    ctx = lab.project("p")
+    lab.import_rows(ctx, make_rows(20))
+    lab.import_rows(ctx, make_rows(3, labeled=True, start=100), labeled=True, filename="b.jsonl")
+    lab.train(ctx)
+    lab.label_next(ctx, n=2)
+    said = " ".join(cli("dashboard", "p").stdout.split())
+    assert "Not counted here: 3 labels that came with imported items" in said
