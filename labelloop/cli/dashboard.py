@@ -104,8 +104,7 @@ def _print(found: dict[str, Any]) -> None:
     agreement = found["agreement"]
     if agreement["alpha"] is not None:
         out.print(
-            f"Agreement: Krippendorff's α {agreement['alpha']:.2f} on the "
-            f"{agreement['n_items']:,} items labeled twice or more."
+            f"Agreement: Krippendorff's α {agreement['alpha']:.2f} on the {agreement['items']}."
         )
     _say(found["model"]["sentence"])
     if found["auto_labels"]["sentence"]:

@@ -32,8 +32,9 @@ NOT_PEOPLES = ("imported", AUTO)
 
 def shared_annotations(conn: Connection, project_id: int, since: datetime) -> list[dict[str, Any]]:
     """The live annotations since ``since`` of items two annotators or more labeled in that
-    time, with their values: what agreement is computed from (decoding every annotation's
-    value would cost a single-annotator project most of the dashboard's time)."""
+    time, with their values and whether the item is a gold check (``gold``): what agreement is
+    computed from (decoding every annotation's value would cost a single-annotator project most
+    of the dashboard's time)."""
     recent = and_(
         annotation.c.project_id == project_id,
         annotation.c.created_at >= since,
@@ -53,8 +54,13 @@ def shared_annotations(conn: Connection, project_id: int, since: datetime) -> li
             annotation.c.value,
             annotation.c.created_at,
             annotation.c.status,
+            gold_answer.c.item_id.is_not(None).label("gold"),
         )
-        .select_from(annotation.join(user, user.c.id == annotation.c.user_id))
+        .select_from(
+            annotation.join(user, user.c.id == annotation.c.user_id).outerjoin(
+                gold_answer, gold_answer.c.item_id == annotation.c.item_id
+            )
+        )
         .where(recent, annotation.c.item_id.in_(shared))
     )
     return [dict(r) for r in conn.execute(q).mappings()]

@@ -450,7 +450,10 @@ def _progress(
 
 def _agreement(ctx: ProjectContext, rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Krippendorff's alpha of the target control over the window's items labeled twice or more
-    (each annotator's latest live answer), or None while fewer than two annotators overlap."""
+    (each annotator's latest live answer), or None while fewer than two annotators overlap.
+
+    Gold checks two annotators answered are compared too: their answers are as independent as
+    any (in a project without overlap they may be all it has), and ``n_gold`` says how many."""
     from labelloop.quality import (
         UndefinedStatistic,
         agreement_with_others,
@@ -461,7 +464,7 @@ def _agreement(ctx: ProjectContext, rows: list[dict[str, Any]]) -> dict[str, Any
 
     target = ctx.schema.target
     if target.type not in ("choice", "multi_choice", "rating"):
-        return {"n_items": 0, "alpha": None, "per_user": {}}
+        return {"n_items": 0, "n_gold": 0, "items": "", "alpha": None, "per_user": {}}
     answers = []
     for r in sorted(rows, key=lambda r: as_utc(r["created_at"])):
         value = (r["value"] or {}).get(target.name)
@@ -470,14 +473,30 @@ def _agreement(ctx: ProjectContext, rows: list[dict[str, Any]]) -> dict[str, Any
             answers.append((r["user_id"], r["item_id"], answer))
     ratings = reliability_of(answers, min_raters=2)
     if not ratings.items:
-        return {"n_items": 0, "alpha": None, "per_user": {}}
+        return {"n_items": 0, "n_gold": 0, "items": "", "alpha": None, "per_user": {}}
     try:
         alpha: float | None = round(float(krippendorff_alpha(ratings.R)), 3)
     except UndefinedStatistic:  # one value among all paired answers: chance is undefined
         alpha = None
     share = agreement_with_others(ratings.R)
     per_user = {u: round(float(v), 3) for u, v in zip(ratings.raters, share, strict=True)}
-    return {"n_items": len(ratings.items), "alpha": alpha, "per_user": per_user}
+    gold = {r["item_id"] for r in rows if r["gold"]}
+    n_gold = sum(1 for i in ratings.items if i in gold)
+    n = len(ratings.items)
+    return {
+        "n_items": n,
+        "n_gold": n_gold,
+        "items": f"{n:,} {'item' if n == 1 else 'items'} labeled twice or more{gold_among(n_gold)}",
+        "alpha": alpha,
+        "per_user": per_user,
+    }
+
+
+def gold_among(n_gold: int, *, of: str = "them") -> str:
+    """ ", 3 of them gold checks": how many of the items agreement compares are gold checks."""
+    if not n_gold:
+        return ""
+    return f", {n_gold:,} of {of} {'a gold check' if n_gold == 1 else 'gold checks'}"
 
 
 def _lowest(agreement: dict[str, Any], names: dict[int, str]) -> str:

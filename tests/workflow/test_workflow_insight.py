@@ -179,7 +179,12 @@ def test_annotators_who_agree_raise_nothing(lab: Lab) -> None:
     _label_as(lab, lab.member("o", "ann", "annotator"), 24)
     _label_as(lab, lab.member("o", "bob", "annotator"), 21)
     found = insight.report(lab.db, ctx, days=7)
-    assert found["agreement"] == {"n_items": 21, "alpha": 1.0}
+    assert found["agreement"] == {
+        "n_items": 21,
+        "n_gold": 0,
+        "items": "21 items labeled twice or more",
+        "alpha": 1.0,
+    }
     assert "agreement" not in [a["kind"] for a in found["alerts"]]
     stages = {s["key"]: s for s in found["stages"]}
     assert stages["overlap"]["waiting"] == 3 and stages["overlap"]["arrived"] == 24
