@@ -58,6 +58,9 @@ def dashboard(
 
 
 def _hours(h: float) -> str:
+    """Hours in words as the dashboard page says them: "under 1 min", "12 min", "3.5 h"."""
+    if round(60 * h) == 0:
+        return "under 1 min"
     return f"{round(60 * h)} min" if h < 1 else f"{h:,.1f} h"
 
 
@@ -99,7 +102,7 @@ def _print(found: dict[str, Any]) -> None:
     if turn["n"]:
         out.print(
             f"From first served to resolved: median {_hours(turn['median_h'])}, 90% within "
-            f"{_hours(turn['p90_h'])}."
+            f"{_hours(max(turn['p90_h'], 1 / 60))}."
         )
     agreement = found["agreement"]
     if agreement["alpha"] is not None:

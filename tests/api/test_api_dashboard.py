@@ -281,3 +281,16 @@ def test_agreement_says_how_many_of_the_items_it_compares_are_gold_checks(page: 
     assert report["gold"] == {"items": 1, "compared": 1}
     html = " ".join(_get(page, "/p/sent/quality").text.split())
     assert "2 annotators, 8 labels, 1 of the items a gold check" in html
+
+
+def test_labels_resolved_within_seconds_of_serving_read_under_a_minute(page: Page) -> None:
+    from tests.conftest import make_rows
+
+    lab = page.lab
+    ctx = lab.project("sent")
+    lab.import_rows(ctx, make_rows(10))
+    lab.train(ctx)
+    lab.label_next(ctx, n=3)
+    html = " ".join(_get(page, "/p/sent/dashboard").text.split())
+    assert 'id="stat-turnaround">under 1 min<' in html
+    assert "median; 90% within under 1 min" not in html and "0 min" not in html

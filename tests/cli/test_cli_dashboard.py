@@ -155,3 +155,14 @@ def test_the_terminal_says_how_many_compared_items_are_gold_checks(cli: Any) -> 
     assert "on the 3 items labeled twice or more, 1 of them a gold check." in said
     said = " ".join(cli("quality", "p", "--n-boot", "10").stdout.split())
     assert "3 (2 annotators, 1 of the items a gold check)" in said
+
+
+def test_the_terminal_reads_seconds_from_serving_to_label_as_under_a_minute(cli: Any) -> None:
+    cli("init")
+    lab = Lab(Database(cli.db_url))
+    ctx = lab.project("p")
+    lab.import_rows(ctx, make_rows(10))
+    lab.train(ctx)
+    lab.label_next(ctx, n=2)
+    said = " ".join(cli("dashboard", "p").stdout.split())
+    assert "From first served to resolved: median under 1 min, 90% within 1 min." in said
