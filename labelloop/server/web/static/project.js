@@ -403,6 +403,8 @@
     if (s.model && s.model.version !== shownVersion) {
       shownVersion = s.model.version;
       showVersions().catch(() => {}); // the cards are current; the curve follows next time
+      // the alerts and the pool's forecast: once a round, not on the timer (a limited report)
+      showAttention();
     }
     const set = (id, value) => {
       const shown = $(id);
