@@ -69,6 +69,11 @@ def test_e2e_a_new_round_reaches_the_open_project_page(server: Any, browser: Any
     assert points == sum(1 for v in versions if "accuracy" in v["metrics"])
     counts = page_fetch(page, "GET", f"/api/projects/{slug}/status")[1]["counts"]
     assert page.inner_text("#stat-labeled") == str(counts["labeled"])
+    # the Stop labeling card, judged on the model the page loaded with, says so
+    assert page.inner_text("#stop-newer") == (
+        f"Judged on model v{first['version']}; v{newer['version']} has trained since. "
+        "Reload the page to judge on it."
+    )
     # the Needs attention box's forecast follows the round too, counting what the cards count
     page.wait_for_function(
         "(left) => document.getElementById('attention-forecast').textContent.includes(left)",

@@ -31,9 +31,9 @@
   // the page is open is fetched, and the learning curve and its table are drawn again.
   const modelsData = $("models-data");
   const drawnModels = modelsData ? JSON.parse(modelsData.textContent) || [] : [];
-  let shownVersion = modelValue && modelValue.textContent.startsWith("v")
-    ? Number(modelValue.textContent.slice(1))
-    : null;
+  const drawnVersion =
+    modelValue && modelValue.textContent.startsWith("v") ? Number(modelValue.textContent.slice(1)) : null;
+  let shownVersion = drawnVersion;
 
   // The Model and Eval cards show one model version together, as the server drew them: a new
   // round changes both (the Eval card kept the old model's score beside the new version).
@@ -403,6 +403,14 @@
     if (s.model && s.model.version !== shownVersion) {
       shownVersion = s.model.version;
       showVersions().catch(() => {}); // the cards are current; the curve follows next time
+      // The stop judgement above is the loaded model's: say so rather than redo it here.
+      const newer = $("stop-newer");
+      if (newer && drawnVersion !== null && s.model.version !== drawnVersion) {
+        newer.textContent =
+          `Judged on model v${drawnVersion}; v${s.model.version} has trained since. ` +
+          "Reload the page to judge on it.";
+        newer.hidden = false;
+      }
       // the alerts and the pool's forecast: once a round, not on the timer (a limited report)
       showAttention();
     }
