@@ -58,6 +58,9 @@ def dashboard(
 
 
 def _hours(h: float) -> str:
+    """Hours in words as the dashboard page says them: "under 1 min", "12 min", "3.5 h"."""
+    if round(60 * h) == 0:
+        return "under 1 min"
     return f"{round(60 * h)} min" if h < 1 else f"{h:,.1f} h"
 
 
@@ -83,6 +86,7 @@ def _print(found: dict[str, Any]) -> None:
         per_day = f"{sum(values[-rate['window_days'] :]) / rate['window_days']:.1f}"
         head.add_row("review verdicts", per_day, f"{sum(values):,}", sparkline(values))
     out.print(fitted(head))
+    _say(t["imported"]["sentence"])
     if rate["change"] is not None:
         word = "up" if rate["change"] >= 0 else "down"
         out.print(
@@ -98,13 +102,12 @@ def _print(found: dict[str, Any]) -> None:
     if turn["n"]:
         out.print(
             f"From first served to resolved: median {_hours(turn['median_h'])}, 90% within "
-            f"{_hours(turn['p90_h'])}."
+            f"{_hours(max(turn['p90_h'], 1 / 60))}."
         )
     agreement = found["agreement"]
     if agreement["alpha"] is not None:
         out.print(
-            f"Agreement: Krippendorff's α {agreement['alpha']:.2f} on the "
-            f"{agreement['n_items']:,} items labeled twice or more."
+            f"Agreement: Krippendorff's α {agreement['alpha']:.2f} on the {agreement['items']}."
         )
     _say(found["model"]["sentence"])
     if found["auto_labels"]["sentence"]:

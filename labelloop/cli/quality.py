@@ -69,7 +69,10 @@ def _print_quality(info: dict[str, Any]) -> None:
         return text
 
     head = Table(title=f"{escape(info['project']['name'])}: agreement", show_header=False)
-    head.add_row("items compared", f"{o['n_items_compared']:,} ({a['n_raters']} annotators)")
+    from labelloop.workflow.insight import gold_among
+
+    gold = gold_among(info["gold"]["compared"], of="the items")
+    head.add_row("items compared", f"{o['n_items_compared']:,} ({a['n_raters']} annotators{gold})")
     head.add_row("percent agreement", stat(o["percent"], pct=True))
     head.add_row("Fleiss' kappa", stat(o["fleiss"]))
     head.add_row("Krippendorff's alpha", stat(o["alpha"]))

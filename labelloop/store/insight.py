@@ -32,8 +32,9 @@ NOT_PEOPLES = ("imported", AUTO)
 
 def shared_annotations(conn: Connection, project_id: int, since: datetime) -> list[dict[str, Any]]:
     """The live annotations since ``since`` of items two annotators or more labeled in that
-    time, with their values: what agreement is computed from (decoding every annotation's
-    value would cost a single-annotator project most of the dashboard's time)."""
+    time, with their values and whether the item is a gold check (``gold``): what agreement is
+    computed from (decoding every annotation's value would cost a single-annotator project most
+    of the dashboard's time)."""
     recent = and_(
         annotation.c.project_id == project_id,
         annotation.c.created_at >= since,
@@ -53,8 +54,13 @@ def shared_annotations(conn: Connection, project_id: int, since: datetime) -> li
             annotation.c.value,
             annotation.c.created_at,
             annotation.c.status,
+            gold_answer.c.item_id.is_not(None).label("gold"),
         )
-        .select_from(annotation.join(user, user.c.id == annotation.c.user_id))
+        .select_from(
+            annotation.join(user, user.c.id == annotation.c.user_id).outerjoin(
+                gold_answer, gold_answer.c.item_id == annotation.c.item_id
+            )
+        )
         .where(recent, annotation.c.item_id.in_(shared))
     )
     return [dict(r) for r in conn.execute(q).mappings()]
@@ -256,8 +262,9 @@ def _expert_verdicts(project_id: int, since: datetime) -> Any:
 
 def departures(conn: Connection, project_id: int, since: datetime) -> dict[str, int]:
     """How many left each waiting stage since ``since``: items given their first annotation,
-    items resolved from two annotations or more without the expert tier, first-tier verdicts,
-    items the expert tier decided, rejected items answered again."""
+    items whose answers came (two or more, the newest since ``since``) and that wait for no
+    other annotator now (resolved, or gone on to review or the expert tier), first-tier
+    verdicts, items the expert tier decided, rejected items answered again."""
     first = (
         select(annotation.c.item_id, func.min(annotation.c.created_at).label("first"))
         .where(annotation.c.project_id == project_id)
@@ -265,16 +272,26 @@ def departures(conn: Connection, project_id: int, since: datetime) -> dict[str, 
         .subquery()
     )
     started = select(func.count()).where(first.c.first >= since, _not_gold(first.c.item_id))
-    n_live = (
-        select(func.count())
-        .where(annotation.c.item_id == item_label.c.item_id, annotation.c.status.in_(LIVE_STATES))
-        .scalar_subquery()
+    answered = (
+        select(
+            annotation.c.item_id,
+            func.count().label("n"),
+            func.max(annotation.c.created_at).label("last"),
+        )
+        .where(annotation.c.project_id == project_id, annotation.c.status.in_(LIVE_STATES))
+        .group_by(annotation.c.item_id)
+        .subquery()
     )
-    agreed = select(func.count()).where(
-        item_label.c.project_id == project_id,
-        item_label.c.decided_at >= since,
-        item_label.c.resolution.not_in((*NOT_PEOPLES, "adjudicated")),
-        n_live >= 2,
+    # An item leaves the wait for another annotator with the answer that completes it, whether
+    # the answers then agree, go to review or go up to the expert tier (as :func:`waiting`).
+    moved_on = exists().where(item_label.c.item_id == answered.c.item_id) | exists().where(
+        annotation.c.item_id == answered.c.item_id, annotation.c.status.in_(PENDING_STATES)
+    )
+    completed = select(func.count()).where(
+        answered.c.n >= 2,
+        answered.c.last >= since,
+        _not_gold(answered.c.item_id),
+        moved_on,
     )
     expert_verdicts = _expert_verdicts(project_id, since)
     adjudicated = select(item_label.c.item_id).where(
@@ -294,7 +311,7 @@ def departures(conn: Connection, project_id: int, since: datetime) -> dict[str, 
     )
     return {
         "label": int(conn.execute(started).scalar_one()),
-        "overlap": int(conn.execute(agreed).scalar_one()),
+        "overlap": int(conn.execute(completed).scalar_one()),
         "review": _verdicts(conn, project_id, since, tier=1),
         "escalated": int(conn.execute(decided).scalar_one()),
         "rework": int(conn.execute(reworked).scalar_one()),

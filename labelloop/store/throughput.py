@@ -20,7 +20,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
 from labelloop.store.insight import NOT_PEOPLES
-from labelloop.store.tables import annotation, assignment, item_label, review, user
+from labelloop.store.tables import annotation, assignment, item, item_label, review, user
 
 
 class utc_day(FunctionElement[str]):  # noqa: N801 - used like a SQL function
@@ -134,6 +134,23 @@ def resolved_per_day(conn: Connection, project_id: int, since: datetime) -> list
         .group_by(day, item_label.c.label)
     )
     return [{"day": _day(d), "label": label, "n": int(n)} for d, label, n in conn.execute(q)]
+
+
+def imported_labels(conn: Connection, project_id: int, since: datetime) -> int:
+    """Pool items whose label came with their import (``--label-field``, ``--update-labels``)
+    since ``since``: labels the project counts as labeled that :func:`resolved_per_day` leaves
+    out as nobody's work here."""
+    q = (
+        select(func.count())
+        .select_from(item_label.join(item, item.c.id == item_label.c.item_id))
+        .where(
+            item_label.c.project_id == project_id,
+            item_label.c.resolution == "imported",
+            item.c.split == "pool",
+            item_label.c.decided_at >= since,
+        )
+    )
+    return int(conn.execute(q).scalar_one())
 
 
 def resolved_values_per_day(

@@ -99,6 +99,7 @@ def report(
         active = store_throughput.active_times(conn, ctx.id, first_day)
         shared = store_insight.shared_annotations(conn, ctx.id, min(first_day, stage_since))
         resolved = store_throughput.resolved_per_day(conn, ctx.id, read_since)
+        imported = store_throughput.imported_labels(conn, ctx.id, first_day)
         regions = None
         if ctx.schema.target.type in STRUCTURED_TYPES:  # its label is a digest of the regions
             regions = store_throughput.resolved_values_per_day(conn, ctx.id, first_day)
@@ -139,6 +140,7 @@ def report(
         "annotations": [n for _, n in series(made_per_day)],
         "reviews": [n for _, n in series(verdicts)],
         "rate": flow.rate(done, window=min(pace_days, days)),
+        "imported": _imported(imported),
     }
     stages = _stages(ctx, waiting, arrived, cleared, at=at, window_days=pace_days)
     state = status(db, ctx)  # its counts are the project page's; read them once
@@ -228,6 +230,20 @@ def _acknowledgement(row: dict[str, Any] | None) -> dict[str, Any]:
         "acknowledged_at": as_utc(row["acknowledged_at"]).isoformat(),
         "acknowledged_note": row["acknowledged_note"] or None,
     }
+
+
+def _imported(n: int) -> dict[str, Any]:
+    """The labels that came with imported items in the window, which the pace leaves out (they
+    are nobody's work here, and would make one day of importing look like weeks of labeling),
+    though the project page counts them as labeled."""
+    sentence = None
+    if n:
+        labels = "label" if n == 1 else "labels"
+        sentence = (
+            f"Not counted here: {n:,} {labels} that came with imported items in these days, "
+            "which the project page counts as labeled."
+        )
+    return {"n": n, "sentence": sentence}
 
 
 def _auto_labels(n: int, active: dict[str, Any], *, answers: int = 1) -> dict[str, Any]:
@@ -434,7 +450,10 @@ def _progress(
 
 def _agreement(ctx: ProjectContext, rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Krippendorff's alpha of the target control over the window's items labeled twice or more
-    (each annotator's latest live answer), or None while fewer than two annotators overlap."""
+    (each annotator's latest live answer), or None while fewer than two annotators overlap.
+
+    Gold checks two annotators answered are compared too: their answers are as independent as
+    any (in a project without overlap they may be all it has), and ``n_gold`` says how many."""
     from labelloop.quality import (
         UndefinedStatistic,
         agreement_with_others,
@@ -445,7 +464,7 @@ def _agreement(ctx: ProjectContext, rows: list[dict[str, Any]]) -> dict[str, Any
 
     target = ctx.schema.target
     if target.type not in ("choice", "multi_choice", "rating"):
-        return {"n_items": 0, "alpha": None, "per_user": {}}
+        return {"n_items": 0, "n_gold": 0, "items": "", "alpha": None, "per_user": {}}
     answers = []
     for r in sorted(rows, key=lambda r: as_utc(r["created_at"])):
         value = (r["value"] or {}).get(target.name)
@@ -454,14 +473,30 @@ def _agreement(ctx: ProjectContext, rows: list[dict[str, Any]]) -> dict[str, Any
             answers.append((r["user_id"], r["item_id"], answer))
     ratings = reliability_of(answers, min_raters=2)
     if not ratings.items:
-        return {"n_items": 0, "alpha": None, "per_user": {}}
+        return {"n_items": 0, "n_gold": 0, "items": "", "alpha": None, "per_user": {}}
     try:
         alpha: float | None = round(float(krippendorff_alpha(ratings.R)), 3)
     except UndefinedStatistic:  # one value among all paired answers: chance is undefined
         alpha = None
     share = agreement_with_others(ratings.R)
     per_user = {u: round(float(v), 3) for u, v in zip(ratings.raters, share, strict=True)}
-    return {"n_items": len(ratings.items), "alpha": alpha, "per_user": per_user}
+    gold = {r["item_id"] for r in rows if r["gold"]}
+    n_gold = sum(1 for i in ratings.items if i in gold)
+    n = len(ratings.items)
+    return {
+        "n_items": n,
+        "n_gold": n_gold,
+        "items": f"{n:,} {'item' if n == 1 else 'items'} labeled twice or more{gold_among(n_gold)}",
+        "alpha": alpha,
+        "per_user": per_user,
+    }
+
+
+def gold_among(n_gold: int, *, of: str = "them") -> str:
+    """ ", 3 of them gold checks": how many of the items agreement compares are gold checks."""
+    if not n_gold:
+        return ""
+    return f", {n_gold:,} of {of} {'a gold check' if n_gold == 1 else 'gold checks'}"
 
 
 def _lowest(agreement: dict[str, Any], names: dict[int, str]) -> str:

@@ -402,7 +402,7 @@ def _report(
             "in_review": statuses.get("in_review", 0),
             "escalated": statuses.get("escalated", 0),
         },
-        "gold": {"items": n_gold},
+        "gold": {"items": n_gold, "compared": agreement["gold_compared"]},
     }
 
 
@@ -454,7 +454,9 @@ def _agreement(
             R[:, mask], labels=list(cats), raters=names, rng=seed, n_boot=0, per_label=False
         )["overall"]
         weeks.append({"week": week, **part})
-    return {"report": full, "weeks": weeks}
+    # Gold checks two annotators answered are compared as any item (see insight._agreement).
+    gold = sum(1 for i in items if per_item[i][0]["gold"] is not None)
+    return {"report": full, "weeks": weeks, "gold_compared": gold}
 
 
 def _regions(value: Mapping[str, Any] | None, target: str) -> list[Mapping[str, Any]]:

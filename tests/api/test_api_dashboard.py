@@ -230,3 +230,67 @@ def test_answers_sent_without_a_time_are_not_called_no_annotations(page: Page) -
     assert 'id="stat-active">—<' in html
     assert "no active time recorded for the 4 annotations of these days" in html
     assert "no annotations in these days" not in html
+
+
+def test_labels_that_came_with_an_import_are_named_apart_from_the_teams(page: Page) -> None:
+    # The project page counts 9 labeled (4 by people, 5 imported); the dashboard's pace counts
+    # only people's 4 and says where the other 5 went, on the page and in the JSON.
+    from tests.conftest import make_rows
+
+    lab = page.lab
+    ctx = lab.project("sent")
+    lab.import_rows(ctx, make_rows(20))
+    lab.import_rows(ctx, make_rows(5, labeled=True, start=100), labeled=True, filename="b.jsonl")
+    lab.train(ctx)
+    lab.label_next(ctx, n=4)
+    body = _get(page, "/api/projects/sent/dashboard").json()
+    assert body["counts"]["labeled"] == 9
+    assert sum(body["throughput"]["resolved"]) == 4
+    imported = body["throughput"]["imported"]
+    assert imported["n"] == 5
+    sentence = imported["sentence"]
+    assert sentence.startswith("Not counted here: 5 labels that came with imported items")
+    html = " ".join(_get(page, "/p/sent/dashboard").text.split())
+    assert f'<p class="muted small" id="imported-labels">{sentence}</p>' in html
+    assert "resolved by people, today" in html
+
+
+def test_agreement_says_how_many_of_the_items_it_compares_are_gold_checks(page: Page) -> None:
+    # Gold checks answered by two annotators are compared like any item (often they are the
+    # only items two people answered); the dashboard and the quality report say how many.
+    from labelloop.workflow import quality
+    from tests.conftest import make_rows
+
+    lab = page.lab
+    lab.project("sent", overlap=2)
+    admin = lab.ctx("sent", lab.admin)
+    lab.import_rows(admin, make_rows(20))
+    lab.train(admin)
+    served = []
+    for name in ("ann", "bob"):
+        served += lab.label_next(lab.member("sent", name, "annotator"), n=4)
+    shared = {t["item"]["id"] for t in served}
+    assert len(shared) == 4
+    quality.set_gold(lab.db, admin, {"sentiment": "neutral"}, item_id=min(shared))
+    body = _get(page, "/api/projects/sent/dashboard").json()
+    assert (body["agreement"]["n_items"], body["agreement"]["n_gold"]) == (4, 1)
+    html = " ".join(_get(page, "/p/sent/dashboard").text.split())
+    assert "Krippendorff, on 4 items labeled twice or more, 1 of them a gold check" in html
+    report = _get(page, "/api/projects/sent/quality").json()
+    assert report["agreement"]["overall"]["n_items_compared"] == 4
+    assert report["gold"] == {"items": 1, "compared": 1}
+    html = " ".join(_get(page, "/p/sent/quality").text.split())
+    assert "2 annotators, 8 labels, 1 of the items a gold check" in html
+
+
+def test_labels_resolved_within_seconds_of_serving_read_under_a_minute(page: Page) -> None:
+    from tests.conftest import make_rows
+
+    lab = page.lab
+    ctx = lab.project("sent")
+    lab.import_rows(ctx, make_rows(10))
+    lab.train(ctx)
+    lab.label_next(ctx, n=3)
+    html = " ".join(_get(page, "/p/sent/dashboard").text.split())
+    assert 'id="stat-turnaround">under 1 min<' in html
+    assert "median; 90% within under 1 min" not in html and "0 min" not in html

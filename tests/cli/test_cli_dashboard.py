@@ -124,3 +124,45 @@ def test_one_waiting_item_is_named_in_the_singular(cli: Any) -> None:
     lab.label_next(ctx, n=2)
     said = " ".join(cli("dashboard", "p").stdout.split())
     assert "│ Labeling │ 1 item │" in said and "│ Review │ 2 annotations │" in said
+
+
+def test_the_terminal_says_which_labels_its_pace_leaves_out(cli: Any) -> None:
+    cli("init")
+    lab = Lab(Database(cli.db_url))
+    ctx = lab.project("p")
+    lab.import_rows(ctx, make_rows(20))
+    lab.import_rows(ctx, make_rows(3, labeled=True, start=100), labeled=True, filename="b.jsonl")
+    lab.train(ctx)
+    lab.label_next(ctx, n=2)
+    said = " ".join(cli("dashboard", "p").stdout.split())
+    assert "Not counted here: 3 labels that came with imported items" in said
+
+
+def test_the_terminal_says_how_many_compared_items_are_gold_checks(cli: Any) -> None:
+    from labelloop.workflow import quality
+
+    cli("init")
+    lab = Lab(Database(cli.db_url))
+    admin = lab.project("p", overlap=2)
+    lab.import_rows(admin, make_rows(20))
+    lab.train(admin)
+    served = []
+    for name in ("ann", "bob"):
+        served += lab.label_next(lab.member("p", name, "annotator"), n=3)
+    item = min(t["item"]["id"] for t in served)
+    quality.set_gold(lab.db, admin, {"sentiment": "neutral"}, item_id=item)
+    said = " ".join(cli("dashboard", "p").stdout.split())
+    assert "on the 3 items labeled twice or more, 1 of them a gold check." in said
+    said = " ".join(cli("quality", "p", "--n-boot", "10").stdout.split())
+    assert "3 (2 annotators, 1 of the items a gold check)" in said
+
+
+def test_the_terminal_reads_seconds_from_serving_to_label_as_under_a_minute(cli: Any) -> None:
+    cli("init")
+    lab = Lab(Database(cli.db_url))
+    ctx = lab.project("p")
+    lab.import_rows(ctx, make_rows(10))
+    lab.train(ctx)
+    lab.label_next(ctx, n=2)
+    said = " ".join(cli("dashboard", "p").stdout.split())
+    assert "From first served to resolved: median under 1 min, 90% within 1 min." in said

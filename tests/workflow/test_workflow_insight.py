@@ -179,7 +179,12 @@ def test_annotators_who_agree_raise_nothing(lab: Lab) -> None:
     _label_as(lab, lab.member("o", "ann", "annotator"), 24)
     _label_as(lab, lab.member("o", "bob", "annotator"), 21)
     found = insight.report(lab.db, ctx, days=7)
-    assert found["agreement"] == {"n_items": 21, "alpha": 1.0}
+    assert found["agreement"] == {
+        "n_items": 21,
+        "n_gold": 0,
+        "items": "21 items labeled twice or more",
+        "alpha": 1.0,
+    }
     assert "agreement" not in [a["kind"] for a in found["alerts"]]
     stages = {s["key"]: s for s in found["stages"]}
     assert stages["overlap"]["waiting"] == 3 and stages["overlap"]["arrived"] == 24
@@ -238,7 +243,27 @@ def test_the_expert_tier_counts_items_sent_up_and_decided(lab: Lab) -> None:
     review.adjudicate(lab.db, ctx, sent_up[1], {"sentiment": "neutral"})
     found = insight.report(lab.db, ctx, days=7)
     assert _stages(found)["escalated"] == (2, 4, 2)
-    assert _stages(found)["overlap"] == (0, 4, 0)  # adjudicated, not agreed
+    # the second answers cleared the stage of another annotator: the items went up, as a
+    # disagreement goes on to review under a review policy
+    assert _stages(found)["overlap"] == (0, 4, 4)
+
+
+def test_items_whose_second_answer_went_to_review_cleared_the_second_annotator(
+    lab: Lab,
+) -> None:
+    # Every item got both its answers; they wait in review, not for another annotator, so the
+    # stage says they were cleared and no backlog of it grows.
+    ctx = lab.project("rv", overlap=2, review_policy="all")
+    lab.import_rows(ctx, make_rows(20))
+    lab.train(ctx)
+    _label_as(lab, lab.member("rv", "ann", "annotator"), 4)
+    _label_as(lab, lab.member("rv", "bob", "annotator"), 4)
+    found = insight.report(lab.db, ctx, days=7)
+    stages = _stages(found)
+    assert stages["overlap"] == (0, 4, 4)
+    assert stages["review"][:2] == (8, 8)
+    backlogs = [a["message"] for a in found["alerts"] if a["kind"] == "backlog"]
+    assert not any("Another annotator" in m for m in backlogs), backlogs
 
 
 def test_rejected_items_wait_back_with_their_annotator(lab: Lab) -> None:

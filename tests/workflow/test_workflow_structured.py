@@ -311,7 +311,7 @@ def test_the_project_page_shows_the_span_f1(sqlite_lab: Lab, tmp_path: Path) -> 
         html = client.get("/p/ents", headers={"cookie": cookie}).text
     assert f'id="stat-accuracy">{f1:.3f}</span>' in html
     assert "span F1 (exact match" in html
-    assert '<span class="stat-label">Eval span F1</span>' in html
+    assert '<span class="stat-label" id="stat-accuracy-label">Eval span F1</span>' in html
     assert f"{f1:.3f} span</td>" in html
 
 

@@ -27,12 +27,51 @@
   const FEATURES_POLL_MS = 5000;
   const modelValue = $("stat-model");
   const modelSub = $("stat-model-sub");
-  const showModel = (m) => {
+  // The model versions the page was drawn with (reviewers and managers): a round trained while
+  // the page is open is fetched, and the learning curve and its table are drawn again.
+  const modelsData = $("models-data");
+  const drawnModels = modelsData ? JSON.parse(modelsData.textContent) || [] : [];
+  const drawnVersion =
+    modelValue && modelValue.textContent.startsWith("v") ? Number(modelValue.textContent.slice(1)) : null;
+  let shownVersion = drawnVersion;
+
+  // The Model and Eval cards show one model version together, as the server drew them: a new
+  // round changes both (the Eval card kept the old model's score beside the new version).
+  const f3 = (x) => Number(x).toFixed(3);
+  const showModel = (m, counts) => {
     if (!m || !modelValue || !modelSub) return;
     modelValue.textContent = `v${m.version}`;
     modelSub.textContent =
       m.model + (m.featurizer ? ` on ${m.featurizer} features` : "") + `, ${fmt(m.n_train)} labels`;
     modelSub.dataset.featurizer = m.featurizer || "";
+    const value = $("stat-accuracy");
+    const sub = $("stat-accuracy-sub");
+    if (!value || !sub) return;
+    const x = m.metrics || {};
+    const has = (key) => typeof x[key] === "number";
+    const onItems = has("n_eval") ? ` on ${fmt(Math.trunc(x.n_eval))} items` : "";
+    const label = $("stat-accuracy-label");
+    if (label) label.textContent = has("span_f1") && !has("accuracy") ? "Eval span F1" : "Eval accuracy";
+    if (has("accuracy")) {
+      value.textContent = f3(x.accuracy);
+      sub.textContent = `macro F1 ${has("macro_f1") ? f3(x.macro_f1) : "—"}${onItems}`;
+    } else if (has("span_f1")) {
+      value.textContent = f3(x.span_f1);
+      sub.textContent = has("span_precision")
+        ? `span F1 (exact match; precision ${f3(x.span_precision)}, recall ${f3(x.span_recall)})${onItems}`
+        : "span F1 (exact match)";
+    } else {
+      value.textContent = "—";
+      const n = counts ? counts.eval_labeled : page.eval_labeled || 0;
+      const trained = !m.cold_start;
+      const it = n === 1 ? "it" : "them";
+      sub.textContent = !n
+        ? "needs labeled eval items" + (trained ? "" : " and a model trained on labels")
+        : `${fmt(n)} labeled eval ${plural(n, "item")}; ` +
+          (trained
+            ? `the current model was not measured on ${it}`
+            : "measured from the first model trained on labels");
+    }
   };
   const featuresLine = $("features-line");
   const featuresFill = $("features-progress-fill");
@@ -60,7 +99,7 @@
         }
         const f = s && s.features;
         if (f && (f.error || f.computed === null)) return; // nothing more to count here
-        if (s) showModel(s.model);
+        if (s) showModel(s.model, s.counts);
         const learner = s && s.training && s.training.learner;
         if (f && showFeatures(f.computed, f.total) && (onThem() || (learner && !learner.running)))
           return;
@@ -360,6 +399,21 @@
   async function refreshCounts() {
     const s = await api("GET", base + "/status");
     const c = s.counts;
+    showModel(s.model, c);
+    if (s.model && s.model.version !== shownVersion) {
+      shownVersion = s.model.version;
+      showVersions().catch(() => {}); // the cards are current; the curve follows next time
+      // The stop judgement above is the loaded model's: say so rather than redo it here.
+      const newer = $("stop-newer");
+      if (newer && drawnVersion !== null && s.model.version !== drawnVersion) {
+        newer.textContent =
+          `Judged on model v${drawnVersion}; v${s.model.version} has trained since. ` +
+          "Reload the page to judge on it.";
+        newer.hidden = false;
+      }
+      // the alerts and the pool's forecast: once a round, not on the timer (a limited report)
+      showAttention();
+    }
     const set = (id, value) => {
       const shown = $(id);
       if (shown) shown.textContent = fmt(value);
@@ -775,11 +829,49 @@
 
   // ---------------------------------------------------------------- learning curve
 
-  function drawCurve() {
+  async function showVersions() {
+    if (!modelsData) return; // an annotator's page has no curve
+    const models = await api("GET", base + "/models");
+    const body = document.querySelector("#models-table tbody");
+    if (body && models.length) {
+      $("models-table").closest(".table-wrap").hidden = false;
+      const none = $("models-none");
+      if (none) none.hidden = true;
+      body.replaceChildren(
+        ...models.map((v) => {
+          const x = v.metrics || {};
+          const tr = document.createElement("tr");
+          const when = node("time", "", (v.created_at || "").slice(0, 16).replace("T", " "));
+          when.setAttribute("datetime", v.created_at || "");
+          const second =
+            typeof x.macro_f1 === "number"
+              ? f3(x.macro_f1)
+              : typeof x.span_f1 === "number"
+                ? `${f3(x.span_f1)} span`
+                : "—";
+          const cells = [
+            `v${v.version}`,
+            fmt(v.n_train),
+            typeof x.accuracy === "number" ? f3(x.accuracy) : "—",
+            second,
+            v.strategy,
+          ];
+          for (const text of cells) tr.append(node("td", "", text));
+          const last = document.createElement("td");
+          last.append(when);
+          tr.append(last);
+          return tr;
+        }),
+      );
+    }
     const host = $("learning-curve");
-    const source = $("models-data");
-    if (!host || !source) return;
-    const models = JSON.parse(source.textContent) || [];
+    if (host) host.replaceChildren();
+    drawCurve(models);
+  }
+
+  function drawCurve(models) {
+    const host = $("learning-curve");
+    if (!host || !modelsData) return;
     // Classifiers are measured by accuracy; a spans project by span F1 (exact match).
     const byAccuracy = models.some((m) => m.metrics && typeof m.metrics.accuracy === "number");
     const key = byAccuracy ? "accuracy" : "span_f1";
@@ -909,7 +1001,18 @@
     }
   }
 
-  drawCurve();
+  // The progress, Model and Eval cards (and the curve, after a new round) follow the team's
+  // work while the page is open: checked every 15 s, and at once when the tab is shown again.
+  const STATUS_POLL_MS = 15000;
+  const refreshSoon = () => refreshCounts().catch(() => {}); // a failed check changes nothing
+  setInterval(() => {
+    if (document.visibilityState === "visible") refreshSoon();
+  }, STATUS_POLL_MS);
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible") refreshSoon();
+  });
+
+  drawCurve(drawnModels);
   loadRuns();
   setupImport();
   loadImports().catch((err) => {
