@@ -9,6 +9,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -371,6 +372,33 @@ def _submit_as(team: Team, who: str, slug: str, n: int) -> list[dict[str, Any]]:
     return out
 
 
+def _small_project(team: Team, slug: str, schema: dict[str, Any]) -> None:
+    """A project of six items made by the admin, with a1 to label, rev to review and mgr to
+    manage, once the learner has built its queue."""
+    admin_token = _http_token(team.server.url, ADMIN, PASSWORD)
+    with httpx.Client(
+        base_url=team.server.url, headers={"Authorization": f"Bearer {admin_token}"}, timeout=30
+    ) as admin:
+        made = admin.post("/api/projects", json={"slug": slug, "schema": schema})
+        assert made.status_code == 201, made.text
+        for who, role in (("a1", "annotator"), ("rev", "reviewer"), ("mgr", "manager")):
+            got = admin.put(f"/api/projects/{slug}/members", json={"username": who, "role": role})
+            assert got.status_code == 200, got.text
+        rows = _rows(slug, 6)
+        body = "".join(json.dumps({k: r[k] for k in ("id", "text")}) + "\n" for r in rows)
+        imported = admin.post(
+            f"/api/projects/{slug}/imports",
+            files={"file": (f"{slug}.jsonl", body.encode(), "application/x-ndjson")},
+            data={"id_field": "id"},
+        )
+        assert imported.status_code == 201, imported.text
+        team.truth.update({r["id"]: r["label"] for r in rows})
+        deadline = time.monotonic() + 60
+        while admin.get(f"/api/projects/{slug}/status").json()["model"] is None:
+            assert time.monotonic() < deadline, "the learner built no queue"
+            time.sleep(0.1)
+
+
 @pytest.mark.browser
 def test_review_page_by_keyboard(team: Team, browser: Any, screenshots: Path) -> None:
     submitted = _submit_as(team, "a1", "ui", 5)
@@ -534,30 +562,7 @@ def test_adjudication_page_by_keyboard(team: Team, browser: Any, screenshots: Pa
 def test_two_reviewer_pages_show_different_answers(team: Team, browser: Any) -> None:
     """Two reviewers with the review page open are shown different answers; one that leaves
     gives theirs back, and the other's page shows it."""
-    admin_token = _http_token(team.server.url, ADMIN, PASSWORD)
-    with httpx.Client(
-        base_url=team.server.url, headers={"Authorization": f"Bearer {admin_token}"}, timeout=30
-    ) as admin:
-        made = admin.post(
-            "/api/projects", json={"slug": "pair", "schema": _schema("Pair", review_policy="all")}
-        )
-        assert made.status_code == 201, made.text
-        for who, role in (("a1", "annotator"), ("rev", "reviewer"), ("mgr", "manager")):
-            got = admin.put("/api/projects/pair/members", json={"username": who, "role": role})
-            assert got.status_code == 200, got.text
-        rows = _rows("pair", 6)
-        body = "".join(json.dumps({k: r[k] for k in ("id", "text")}) + "\n" for r in rows)
-        imported = admin.post(
-            "/api/projects/pair/imports",
-            files={"file": ("pair.jsonl", body.encode(), "application/x-ndjson")},
-            data={"id_field": "id"},
-        )
-        assert imported.status_code == 201, imported.text
-        team.truth.update({r["id"]: r["label"] for r in rows})
-        deadline = time.monotonic() + 60
-        while admin.get("/api/projects/pair/status").json()["model"] is None:
-            assert time.monotonic() < deadline, "the learner built no queue"
-            time.sleep(0.1)
+    _small_project(team, "pair", _schema("Pair", review_policy="all"))
     _submit_as(team, "a1", "pair", 3)
 
     errors: list[str] = []
@@ -607,3 +612,78 @@ def test_two_reviewer_pages_show_different_answers(team: Team, browser: Any) -> 
     assert not errors, errors
     for page in (rev, mgr):
         page.context.close()
+
+
+def _run_out(team: Team, item_id: str) -> None:
+    """The review lease on ``item_id`` ran out a second ago (its reviewer was away)."""
+    from sqlalchemy import update
+
+    from labelloop.store.db import Database
+    from labelloop.store.tables import review_lease
+    from labelloop.store.users import now
+
+    db = Database(f"sqlite:///{team.server.home / 'labelloop.db'}")
+    try:
+        with db.write() as conn:
+            conn.execute(
+                update(review_lease)
+                .where(review_lease.c.item_id == int(item_id))
+                .values(lease_expires_at=now() - timedelta(seconds=1))
+            )
+    finally:
+        db.dispose()
+
+
+@pytest.mark.browser
+def test_a_reviewer_whose_lease_ran_out_is_told_another_took_the_answer(
+    team: Team, browser: Any
+) -> None:
+    """A reviewer back at a page whose lease ran out while another reviewer took its answer:
+    their verdict is not recorded over the other's page, and the page says so and moves on;
+    a page renewing its lease too late says so too."""
+    _small_project(team, "lapse", _schema("Lapse", review_policy="all", lease_minutes=1))
+    _submit_as(team, "a1", "lapse", 3)
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.clock.install()
+    _sign_in(page, team, "/p/lapse/review", "rev", PASSWORD)
+    first = _wait_state(page, "review", key="itemId")
+    first_answer = page.get_attribute("#review-app", "data-annotation-id")
+
+    # rev was away: the lease ran out and mgr's queue served the answer.
+    _run_out(team, first)
+    mgr = team.client("mgr")
+    taken = mgr.get("/api/projects/lapse/reviews/next").json()["review"]
+    assert str(taken["item"]["id"]) == first
+    # Back at the page, rev accepts what it still shows: nothing is recorded over mgr's page.
+    with page.expect_response(lambda r: r.url.endswith(f"/reviews/{first_answer}")) as sent:
+        page.keyboard.press("a")
+    assert sent.value.status == 409
+    told = page.locator("#messages .message", has_text="mgr has item")
+    told.wait_for()
+    assert "your lease on it ran out" in told.inner_text()
+    assert "nothing was recorded" in told.inner_text()
+    second = _wait_state(page, "review", other_than=first, key="itemId")
+    path = f"/api/projects/lapse/reviews/{first_answer}"
+    decided = mgr.post(path, json={"verdict": "accept", "seen": taken["annotation"]["value"]})
+    assert decided.status_code == 200, decided.text
+
+    # At work on the next one, rev's lease runs out all the same (a machine asleep) and mgr
+    # takes it: the page's next renewal finds it gone, says so and shows the next answer.
+    page.mouse.move(300, 300)
+    _run_out(team, second)
+    again = mgr.get("/api/projects/lapse/reviews/next").json()["review"]
+    assert str(again["item"]["id"]) == second
+    with page.expect_response(lambda r: r.url.endswith(f"/leases/{second}/renew")) as renew:
+        page.clock.run_for(25000)
+    assert renew.value.status == 409
+    late = page.locator("#messages .message", has_text=f"mgr has item {second}")
+    late.wait_for()
+    assert "here is the next one" in late.inner_text()
+    third = _wait_state(page, "review", other_than=second, key="itemId")
+    assert third not in (first, second)
+    mgr.close()
+    assert not errors, errors
+    context.close()
