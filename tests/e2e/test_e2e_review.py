@@ -533,6 +533,7 @@ def test_adjudication_page_by_keyboard(team: Team, browser: Any, screenshots: Pa
             page.screenshot(path=str(screenshots / "adjudicate.png"))
         page.keyboard.press("3")  # positive
         assert page.get_attribute('.label-btn[data-label="positive"]', "aria-pressed") == "true"
+        name = page.text_content("#item-id")
         page.keyboard.press("Enter")
         decided.append(item_id)
         page.wait_for_function(
@@ -540,6 +541,8 @@ def test_adjudication_page_by_keyboard(team: Team, browser: Any, screenshots: Pa
             arg=item_id,
             timeout=15000,
         )
+        # The next item is on screen already: the confirmation names the one decided.
+        page.locator("#messages", has_text=f"Decided item {name}: positive.").wait_for()
     assert str(done["item_id"]) in decided
     assert not errors, errors
 

@@ -913,10 +913,10 @@
   function decide() {
     const id = state.view.item.id;
     const comment = el.comment.value.trim();
-    act(
-      () => api("POST", `/items/${id}/adjudicate`, { value: valueToSend(), comment: comment || null }),
-      "Decided.",
-    );
+    const value = valueToSend();
+    // Shown while the next item is already on screen: the confirmation names the one decided.
+    const done = `Decided item ${el.itemId.textContent}: ${fullText(value, currentItem())}.`;
+    act(() => api("POST", `/items/${id}/adjudicate`, { value, comment: comment || null }), done);
   }
 
   /** Save what is on screen: the fix (review) or the final label (adjudicate). */
