@@ -21,6 +21,7 @@ from labelloop.store import tasks as store_tasks
 from labelloop.store.db import Database
 from labelloop.store.users import now
 from labelloop.workflow.projects import ProjectContext
+from labelloop.workflow.values import item_name
 
 REVIEW, EXPERT = 1, 2
 """The tiers a lease is taken at: a reviewer's page holds one item of each."""
@@ -114,8 +115,10 @@ def refuse_if_taken(
     other = store_leases.holder(conn, item_id=item_id, at=at)
     if other is None or other.user_id == ctx.user.id or (tier is not None and other.tier != tier):
         return
+    row = store_items.get_item(conn, project_id=ctx.id, item_id=item_id)
+    name = item_name(row) if row is not None else f"#{item_id}"
     raise Conflict(
-        f"{other.username} has item {item_id} on their review page now (your lease on it ran "
+        f"{other.username} has item {name} on their review page now (your lease on it ran "
         f"out, or you had none){then}"
     )
 

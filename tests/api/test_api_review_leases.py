@@ -142,8 +142,9 @@ def test_a_lease_that_ran_out_goes_to_the_next_reviewer(team: Team) -> None:
     late = team.call("POST", f"/reviews/leases/{rita['item']['id']}/renew", "rita")
     assert late.status_code == 409
     item = rita["item"]["id"]
+    name = repr(rita["item"]["external_id"])  # the item as the page names it
     assert late.json()["detail"] == (
-        f"remy has item {item} on their review page now (your lease on it ran out, or you had none)"
+        f"remy has item {name} on their review page now (your lease on it ran out, or you had none)"
     )
     assert team.next_review("rita") is None
     # Nor is rita's verdict recorded over remy's page: he is reading the answer now.
@@ -154,7 +155,7 @@ def test_a_lease_that_ran_out_goes_to_the_next_reviewer(team: Team) -> None:
     )
     assert over.status_code == 409
     assert over.json()["detail"] == (
-        f"remy has item {item} on their review page now (your lease on it ran out, or you had "
+        f"remy has item {name} on their review page now (your lease on it ran out, or you had "
         "none); nothing was recorded"
     )
     assert team.ok("GET", f"/items/{item}/review", "manager")["reviews"] == []
@@ -233,7 +234,8 @@ def test_the_expert_tier_is_served_different_items(team: Team) -> None:
         "POST", f"/items/{held}/adjudicate", "dana", json={"value": {"sentiment": "neutral"}}
     )
     assert over.status_code == 409
-    assert over.json()["detail"].startswith(f"manager has item {held} on their review page now")
+    named = repr(manager["item"]["external_id"])
+    assert over.json()["detail"].startswith(f"manager has item {named} on their review page now")
     assert team.ok("GET", f"/items/{held}/review", "manager")["label"] is None
 
     decided = team.call(

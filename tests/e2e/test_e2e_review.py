@@ -664,7 +664,8 @@ def test_a_reviewer_whose_lease_ran_out_is_told_another_took_the_answer(
     with page.expect_response(lambda r: r.url.endswith(f"/reviews/{first_answer}")) as sent:
         page.keyboard.press("a")
     assert sent.value.status == 409
-    told = page.locator("#messages .message", has_text="mgr has item")
+    name = taken["item"]["external_id"]
+    told = page.locator("#messages .message", has_text=f"mgr has item '{name}' on their review")
     told.wait_for()
     assert "your lease on it ran out" in told.inner_text()
     assert "nothing was recorded" in told.inner_text()
@@ -682,7 +683,8 @@ def test_a_reviewer_whose_lease_ran_out_is_told_another_took_the_answer(
     with page.expect_response(lambda r: r.url.endswith(f"/leases/{second}/renew")) as renew:
         page.clock.run_for(25000)
     assert renew.value.status == 409
-    late = page.locator("#messages .message", has_text=f"mgr has item {second}")
+    name = again["item"]["external_id"]
+    late = page.locator("#messages .message", has_text=f"mgr has item '{name}' on their review")
     late.wait_for()
     assert "here is the next one" in late.inner_text()
     third = _wait_state(page, "review", other_than=second, key="itemId")
