@@ -138,28 +138,35 @@ def team(server: Any) -> Team:
         assert made.status_code == 201, made.text
         roles = {"a1": "annotator", "a2": "annotator", "a3": "annotator"}
         roles.update({"rev": "reviewer", "mgr": "manager"})
-        for who, role in roles.items():
-            set_role = admin.put(
-                f"/api/projects/{slug}/members", json={"username": who, "role": role}
-            )
-            assert set_role.status_code == 200, set_role.text
-        rows = _rows(slug, 12 if slug == "team" else 9)
-        body = "".join(json.dumps({k: r[k] for k in ("id", "text")}) + "\n" for r in rows)
-        imported = admin.post(
-            f"/api/projects/{slug}/imports",
-            files={"file": (f"{slug}.jsonl", body.encode(), "application/x-ndjson")},
-            data={"id_field": "id"},
-        )
-        assert imported.status_code == 201, imported.text
-        out.truth.update({r["id"]: r["label"] for r in rows})
-    # The learner in the server builds each project's first queue.
-    deadline = time.monotonic() + 30
+        _stock(admin, out, slug, roles=roles, n=12 if slug == "team" else 9)
     for slug in projects:
-        while admin.get(f"/api/projects/{slug}/status").json()["model"] is None:
-            assert time.monotonic() < deadline, "the learner built no queue"
-            time.sleep(0.1)
+        _wait_queue(admin, slug)
     admin.close()
     return out
+
+
+def _stock(admin: httpx.Client, team: Team, slug: str, *, roles: dict[str, str], n: int) -> None:
+    """Give ``roles`` in project ``slug`` and import ``n`` rows into it, their truth noted."""
+    for who, role in roles.items():
+        set_role = admin.put(f"/api/projects/{slug}/members", json={"username": who, "role": role})
+        assert set_role.status_code == 200, set_role.text
+    rows = _rows(slug, n)
+    body = "".join(json.dumps({k: r[k] for k in ("id", "text")}) + "\n" for r in rows)
+    imported = admin.post(
+        f"/api/projects/{slug}/imports",
+        files={"file": (f"{slug}.jsonl", body.encode(), "application/x-ndjson")},
+        data={"id_field": "id"},
+    )
+    assert imported.status_code == 201, imported.text
+    team.truth.update({r["id"]: r["label"] for r in rows})
+
+
+def _wait_queue(admin: httpx.Client, slug: str) -> None:
+    """Wait for the learner in the server to build the project's first queue."""
+    deadline = time.monotonic() + 60
+    while admin.get(f"/api/projects/{slug}/status").json()["model"] is None:
+        assert time.monotonic() < deadline, "the learner built no queue"
+        time.sleep(0.1)
 
 
 # ------------------------------------------------------------------------------ concurrent clients
@@ -381,22 +388,9 @@ def _small_project(team: Team, slug: str, schema: dict[str, Any]) -> None:
     ) as admin:
         made = admin.post("/api/projects", json={"slug": slug, "schema": schema})
         assert made.status_code == 201, made.text
-        for who, role in (("a1", "annotator"), ("rev", "reviewer"), ("mgr", "manager")):
-            got = admin.put(f"/api/projects/{slug}/members", json={"username": who, "role": role})
-            assert got.status_code == 200, got.text
-        rows = _rows(slug, 6)
-        body = "".join(json.dumps({k: r[k] for k in ("id", "text")}) + "\n" for r in rows)
-        imported = admin.post(
-            f"/api/projects/{slug}/imports",
-            files={"file": (f"{slug}.jsonl", body.encode(), "application/x-ndjson")},
-            data={"id_field": "id"},
-        )
-        assert imported.status_code == 201, imported.text
-        team.truth.update({r["id"]: r["label"] for r in rows})
-        deadline = time.monotonic() + 60
-        while admin.get(f"/api/projects/{slug}/status").json()["model"] is None:
-            assert time.monotonic() < deadline, "the learner built no queue"
-            time.sleep(0.1)
+        roles = {"a1": "annotator", "rev": "reviewer", "mgr": "manager"}
+        _stock(admin, team, slug, roles=roles, n=6)
+        _wait_queue(admin, slug)
 
 
 @pytest.mark.browser
