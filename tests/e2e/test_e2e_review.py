@@ -439,8 +439,14 @@ def test_review_page_by_keyboard(team: Team, browser: Any, screenshots: Path) ->
     third = _wait_state(page, "review", other_than=second)
     page.keyboard.press("f")  # fix: a number picks the corrected label, Enter saves
     assert page.is_visible("#fix-panel")
-    page.keyboard.press("2")
-    assert page.get_attribute('.label-btn[data-label="neutral"]', "aria-pressed") == "true"
+    # Enter before anything changed is no fix: the page says so and waits for the change.
+    page.keyboard.press("Enter")
+    page.locator("#messages", has_text="The fix changes nothing yet").wait_for()
+    assert page.get_attribute("#review-app", "data-annotation-id") == third
+    assert page.is_visible("#fix-panel")
+    fixed_to = next(x for x in LABELS if x != by_id[third]["value"]["sentiment"])
+    page.keyboard.press(str(LABELS.index(fixed_to) + 1))
+    assert page.get_attribute(f'.label-btn[data-label="{fixed_to}"]', "aria-pressed") == "true"
     page.keyboard.press("Enter")
     fourth = _wait_state(page, "review", other_than=third)
     page.keyboard.press("e")  # escalate
@@ -464,7 +470,7 @@ def test_review_page_by_keyboard(team: Team, browser: Any, screenshots: Path) ->
         assert state == "rejected"
         assert detail["reviews"][-1]["comment"] == COMMENT
         state, detail = status_of(third)
-        assert state == "fixed" and detail["label"]["value"] == {"sentiment": "neutral"}
+        assert state == "fixed" and detail["label"]["value"] == {"sentiment": fixed_to}
         assert status_of(fourth)[0] == "escalated"
         assert status_of(fifth)[0] == "in_review"
     with team.client("a1") as http:
