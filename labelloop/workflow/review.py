@@ -818,6 +818,10 @@ def review_annotation(
             raise AnswerChanged(ANSWER_CHANGED)
         if corrected is not None:
             corrected = checked_on_item(conn, ctx, corrected, item_id)
+            if corrected == dict(row["value"]):  # its annotator would read "corrected"
+                raise LabelloopError(
+                    "the fix is the answer as given: change the value, or accept the answer"
+                )
         review_id = store_review.insert_review(
             conn,
             annotation_id=annotation_id,
