@@ -12,6 +12,7 @@ from sqlalchemy.orm import aliased
 
 from labelloop.store.db import lower_text
 from labelloop.store.tables import annotation, flag, gold_answer, item, item_label, user
+from labelloop.store.tasks import verdict_status
 from labelloop.store.wordindex import in_index
 from labelloop.store.words import Term, in_file_names, pattern
 
@@ -258,14 +259,15 @@ def own_answers(
         .group_by(annotation.c.item_id)
     )
     columns = [annotation.c.id.label("annotation_id"), annotation.c.item_id]
-    columns += [annotation.c.value, annotation.c.status]
+    status = verdict_status()
+    columns += [annotation.c.value, status.label("status")]
     if terms and data_type == "table":
         columns.append(item.c.payload)
     where = [annotation.c.id.in_(newest), *holds_words(conn, data_type, terms)]
     if state == "no_verdict":
-        where.append(annotation.c.status.not_in(VERDICTS))
+        where.append(status.not_in(VERDICTS))
     elif state != "all":
-        where.append(annotation.c.status == state)
+        where.append(status == state)
     q = (
         select(*columns)
         .join(item, item.c.id == annotation.c.item_id)
@@ -281,7 +283,7 @@ def answers_shown(conn: Connection, annotation_ids: Sequence[int]) -> list[dict[
     q = select(
         annotation.c.id.label("annotation_id"),
         annotation.c.value,
-        annotation.c.status,
+        verdict_status().label("status"),
         annotation.c.created_at,
         item.c.id,
         item.c.external_id,

@@ -85,10 +85,15 @@ def expiry(conn: Connection, *, project_id: int, item_id: int, user_id: int) -> 
     return conn.execute(q).scalar_one_or_none()
 
 
-def holder(conn: Connection, *, item_id: int, at: datetime) -> int | None:
-    """Who holds a live review lease on an item (None: nobody)."""
-    q = select(review_lease.c.user_id).where(review_lease.c.item_id == item_id, live(at))
-    return conn.execute(q).scalar_one_or_none()
+def holder(conn: Connection, *, item_id: int, at: datetime) -> Any:
+    """Who holds a live review lease on an item (``user_id``, ``username``) and at which
+    ``tier``; None: nobody."""
+    q = (
+        select(review_lease.c.user_id, user.c.username, review_lease.c.tier)
+        .join(user, user.c.id == review_lease.c.user_id)
+        .where(review_lease.c.item_id == item_id, live(at))
+    )
+    return conn.execute(q).first()
 
 
 def extend(

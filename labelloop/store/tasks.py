@@ -13,6 +13,7 @@ from sqlalchemy import (
     Select,
     and_,
     bindparam,
+    case,
     delete,
     exists,
     func,
@@ -33,6 +34,7 @@ from labelloop.store.tables import (
     item_label,
     model_version,
     queue_entry,
+    review,
 )
 from labelloop.store.users import now
 
@@ -517,11 +519,46 @@ def leave_queue(conn: Connection, item_id: int) -> None:
     run(conn, _leave_queue_stmt(), {"item_id": item_id})
 
 
+AFTER_VERDICT = {"accept": "accepted", "fix": "fixed", "reject": "rejected"}
+"""The status each verdict on an answer leaves it in (an escalation hands it on)."""
+
+
+def verdict_status() -> Any:
+    """An annotation's status as far as its reviewers' verdicts go, as its annotator is told
+    it: at the expert tier (``escalated``, ``adjudicated``) an answer a reviewer accepted or
+    fixed before the item went there stays in the state that verdict left it; any other status
+    is itself."""
+    latest = (
+        select(review.c.verdict)
+        .where(review.c.annotation_id == annotation.c.id, review.c.verdict.in_(AFTER_VERDICT))
+        .order_by(review.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    given = case(*((latest == v, s) for v, s in AFTER_VERDICT.items()), else_=annotation.c.status)
+    return case(
+        (annotation.c.status.in_(("escalated", "adjudicated")), given), else_=annotation.c.status
+    )
+
+
+def verdict_statuses(conn: Connection, annotation_ids: Sequence[int]) -> dict[int, str]:
+    """:func:`verdict_status` of each of ``annotation_ids``."""
+    q = select(annotation.c.id, verdict_status()).where(annotation.c.id.in_(list(annotation_ids)))
+    return {int(i): str(s) for i, s in conn.execute(q)}
+
+
 def _own_annotations(project_id: int, user_id: int) -> Select[Any]:
     """A user's annotations in a project with the item each is on, as the labeling page shows
-    an earlier answer."""
+    an earlier answer (``verdict_status``: :func:`verdict_status`)."""
     return (
-        select(annotation, item.c.payload, item.c.external_id, item.c.meta, item.c.prediction)
+        select(
+            annotation,
+            verdict_status().label("verdict_status"),
+            item.c.payload,
+            item.c.external_id,
+            item.c.meta,
+            item.c.prediction,
+        )
         .join(item, item.c.id == annotation.c.item_id)
         .where(annotation.c.project_id == project_id, annotation.c.user_id == user_id)
     )

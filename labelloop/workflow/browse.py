@@ -19,6 +19,7 @@ from labelloop.store import browse as store_browse
 from labelloop.store import items as store_items
 from labelloop.store import review as store_review
 from labelloop.store import review_leases as store_leases
+from labelloop.store import tasks as store_tasks
 from labelloop.store import users as store_users
 from labelloop.store.db import Database
 from labelloop.store.users import now
@@ -332,6 +333,7 @@ def own_trace(
             raise NotFound(f"you have no answer to item {name} in project '{ctx.slug}'")
         row = store_items.get_item(conn, project_id=ctx.id, item_id=item_id)
         reviews = store_review.item_reviews(conn, item_id)
+        states = store_tasks.verdict_statuses(conn, [a["id"] for a in mine])
         history = store_review.item_history(
             conn, project_id=ctx.id, item_id=item_id, actor_id=ctx.user.id
         )
@@ -339,7 +341,9 @@ def own_trace(
     assert row is not None
     return {
         "item": item_facts(row),
-        "answers": [_own_answer(a, reviews, ctx.schema, times=times) for a in mine],
+        "answers": [
+            _own_answer(a, reviews, ctx.schema, times=times, status=states[a["id"]]) for a in mine
+        ],
         "history": [
             {"at": iso_time(h["at"]), "action": h["action"], "payload": h["payload"]}
             for h in history
@@ -353,15 +357,17 @@ def _own_answer(
     schema: ProjectSchema,
     *,
     times: Mapping[str, Any],
+    status: str,
 ) -> dict[str, Any]:
-    """One of the caller's answers with the verdicts on it. An escalation and the tier a
-    verdict came from are the reviewers' business (as in ``review.my_reviews``): either would
-    tell that another annotator answered otherwise."""
+    """One of the caller's answers with the verdicts on it, in ``status`` as far as they go
+    (``store.tasks.verdict_status``). An escalation and the tier a verdict came from are the
+    reviewers' business (as in ``review.my_reviews``): either would tell that another
+    annotator answered otherwise."""
     return {
         "annotation_id": a["id"],
-        "corrected_value": a["corrected_value"] if a["status"] == "fixed" else None,
-        "state": _state(a["status"]),
-        "refusal": edit_refusal(a["status"]),
+        "corrected_value": a["corrected_value"] if status == "fixed" else None,
+        "state": _state(status),
+        "refusal": edit_refusal(status),
         **answer_facts(a, schema, changed_at=times["changed"].get(a["id"])),
         "reviews": [
             {k: v for k, v in review_facts(r, published=times["published"]).items() if k != "tier"}

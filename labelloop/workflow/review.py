@@ -758,6 +758,9 @@ def _lock(db: Database, conn: Any, item_id: int) -> None:
         store_tasks.lock_item(db, conn, item_id)
 
 
+NOT_RECORDED = "; nothing was recorded"
+"""How a refused verdict or decision ends its sentence."""
+
 ANSWER_CHANGED = "The annotator changed this answer since you opened it; it is shown again."
 """Why a verdict on an answer that changed since the reviewer saw it is not recorded."""
 
@@ -810,10 +813,15 @@ def review_annotation(
             )
         item_id = int(row["item_id"])
         _not_own_work(conn, ctx, item_id)
+        leases.refuse_if_taken(conn, ctx, item_id, at=now(), tier=tier, then=NOT_RECORDED)
         if seen is not None and dict(seen) != dict(row["value"]):
             raise AnswerChanged(ANSWER_CHANGED)
         if corrected is not None:
             corrected = checked_on_item(conn, ctx, corrected, item_id)
+            if corrected == dict(row["value"]):  # its annotator would read "corrected"
+                raise LabelloopError(
+                    "the fix is the answer as given: change the value, or accept the answer"
+                )
         review_id = store_review.insert_review(
             conn,
             annotation_id=annotation_id,
@@ -917,6 +925,7 @@ def adjudicate(
         if store_review.gold_of(conn, item_id) is not None:
             raise Conflict(f"item {item_id} is a gold item; change its gold answer instead")
         _not_own_work(conn, ctx, item_id)
+        leases.refuse_if_taken(conn, ctx, item_id, at=now(), tier=leases.EXPERT, then=NOT_RECORDED)
         clean = checked_on_item(conn, ctx, clean, item_id)
         before = store_review.item_label_of(conn, item_id)
         annotations = store_review.item_annotations(conn, item_id)

@@ -21,6 +21,7 @@ from labelloop.store import tasks as store_tasks
 from labelloop.store.db import Database
 from labelloop.store.users import now
 from labelloop.workflow.projects import ProjectContext
+from labelloop.workflow.values import item_name
 
 REVIEW, EXPERT = 1, 2
 """The tiers a lease is taken at: a reviewer's page holds one item of each."""
@@ -77,9 +78,7 @@ def renew(db: Database, ctx: ProjectContext, item_id: int) -> dict[str, Any]:
         store_tasks.lock_item(db, conn, item_id)
         ends = store_leases.expiry(conn, project_id=ctx.id, item_id=item_id, user_id=ctx.user.id)
         if ends is None:
-            other = store_leases.holder(conn, item_id=item_id, at=at)
-            if other is not None:
-                raise Conflict(f"another reviewer has item {item_id} now")
+            refuse_if_taken(conn, ctx, item_id, at=at)
             raise Conflict(f"item {item_id} is not leased to you for review")
         until = max(ends, at + timedelta(minutes=ctx.settings.lease_minutes))
         store_leases.extend(
@@ -98,6 +97,30 @@ def release(db: Database, ctx: ProjectContext, item_id: int) -> dict[str, Any]:
             conn, project_id=ctx.id, item_id=item_id, user_id=ctx.user.id
         )
     return {"item_id": item_id, "released": released}
+
+
+def refuse_if_taken(
+    conn: Any,
+    ctx: ProjectContext,
+    item_id: int,
+    *,
+    at: datetime,
+    tier: int | None = None,
+    then: str = "",
+) -> None:
+    """``Conflict`` (409) naming the other reviewer who has the item on their page now (at
+    ``tier``, when given): the caller's lease on it ran out and it went to them, so a verdict
+    or decision of the caller's would land on what the other is reading. ``then`` ends the
+    sentence (what became of the caller's request)."""
+    other = store_leases.holder(conn, item_id=item_id, at=at)
+    if other is None or other.user_id == ctx.user.id or (tier is not None and other.tier != tier):
+        return
+    row = store_items.get_item(conn, project_id=ctx.id, item_id=item_id)
+    name = item_name(row) if row is not None else f"#{item_id}"
+    raise Conflict(
+        f"{other.username} has item {name} on their review page now (your lease on it ran "
+        f"out, or you had none){then}"
+    )
 
 
 def _in_project(conn: Any, ctx: ProjectContext, item_id: int) -> None:

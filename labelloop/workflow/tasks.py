@@ -446,7 +446,7 @@ def _earlier(row: Mapping[Any, Any]) -> dict[str, Any]:
         "value": row["value"],
         "suggestion": suggestion_of(row),
         "created_at": row["created_at"].isoformat(),
-        "refusal": edit_refusal(row["status"]),
+        "refusal": edit_refusal(row["verdict_status"]),
     }
 
 
@@ -520,7 +520,7 @@ def edit(
             store_tasks.lock_item(db, conn, row["item_id"])
             row = store_tasks.get_annotation(conn, annotation_id)
             assert row is not None  # it goes only with its item, which the lock now holds
-        refusal = edit_refusal(row["status"])
+        refusal = edit_refusal(store_tasks.verdict_statuses(conn, [annotation_id])[annotation_id])
         if refusal is not None:
             raise Conflict(refusal)
         clean = checked_on_item(conn, ctx, clean, row["item_id"])

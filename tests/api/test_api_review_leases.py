@@ -141,11 +141,25 @@ def test_a_lease_that_ran_out_goes_to_the_next_reviewer(team: Team) -> None:
     # Rita's page renews too late: remy has it now, and rita's queue passes it by.
     late = team.call("POST", f"/reviews/leases/{rita['item']['id']}/renew", "rita")
     assert late.status_code == 409
-    assert late.json()["detail"] == f"another reviewer has item {rita['item']['id']} now"
+    item = rita["item"]["id"]
+    name = repr(rita["item"]["external_id"])  # the item as the page names it
+    assert late.json()["detail"] == (
+        f"remy has item {name} on their review page now (your lease on it ran out, or you had none)"
+    )
     assert team.next_review("rita") is None
-    # The refusals stay the safety net: remy decides first, rita's verdict is refused.
+    # Nor is rita's verdict recorded over remy's page: he is reading the answer now.
     seen = remy["annotation"]["value"]
     path = f"/reviews/{remy['annotation']['id']}"
+    over = team.call(
+        "POST", path, "rita", json={"verdict": "reject", "comment": "no", "seen": seen}
+    )
+    assert over.status_code == 409
+    assert over.json()["detail"] == (
+        f"remy has item {name} on their review page now (your lease on it ran out, or you had "
+        "none); nothing was recorded"
+    )
+    assert team.ok("GET", f"/items/{item}/review", "manager")["reviews"] == []
+    # The refusals stay the safety net: remy decides first, rita's verdict is refused.
     assert team.call("POST", path, "remy", json={"verdict": "accept", "seen": seen}).is_success
     refused = team.call("POST", path, "rita", json={"verdict": "accept", "seen": seen})
     assert refused.status_code == 409
@@ -214,6 +228,15 @@ def test_the_expert_tier_is_served_different_items(team: Team) -> None:
     assert manager is not None and dana is not None
     assert manager["item"]["id"] != dana["item"]["id"]
     assert team.ok("GET", "/reviews/summary", "dana")["leased_to_others"]["escalated_items"] == 1
+    # Dana cannot decide the item on the manager's page (hers ran out, or she never held it).
+    held = manager["item"]["id"]
+    over = team.call(
+        "POST", f"/items/{held}/adjudicate", "dana", json={"value": {"sentiment": "neutral"}}
+    )
+    assert over.status_code == 409
+    named = repr(manager["item"]["external_id"])
+    assert over.json()["detail"].startswith(f"manager has item {named} on their review page now")
+    assert team.ok("GET", f"/items/{held}/review", "manager")["label"] is None
 
     decided = team.call(
         "POST",

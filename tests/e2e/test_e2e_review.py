@@ -9,6 +9,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -137,28 +138,35 @@ def team(server: Any) -> Team:
         assert made.status_code == 201, made.text
         roles = {"a1": "annotator", "a2": "annotator", "a3": "annotator"}
         roles.update({"rev": "reviewer", "mgr": "manager"})
-        for who, role in roles.items():
-            set_role = admin.put(
-                f"/api/projects/{slug}/members", json={"username": who, "role": role}
-            )
-            assert set_role.status_code == 200, set_role.text
-        rows = _rows(slug, 12 if slug == "team" else 9)
-        body = "".join(json.dumps({k: r[k] for k in ("id", "text")}) + "\n" for r in rows)
-        imported = admin.post(
-            f"/api/projects/{slug}/imports",
-            files={"file": (f"{slug}.jsonl", body.encode(), "application/x-ndjson")},
-            data={"id_field": "id"},
-        )
-        assert imported.status_code == 201, imported.text
-        out.truth.update({r["id"]: r["label"] for r in rows})
-    # The learner in the server builds each project's first queue.
-    deadline = time.monotonic() + 30
+        _stock(admin, out, slug, roles=roles, n=12 if slug == "team" else 9)
     for slug in projects:
-        while admin.get(f"/api/projects/{slug}/status").json()["model"] is None:
-            assert time.monotonic() < deadline, "the learner built no queue"
-            time.sleep(0.1)
+        _wait_queue(admin, slug)
     admin.close()
     return out
+
+
+def _stock(admin: httpx.Client, team: Team, slug: str, *, roles: dict[str, str], n: int) -> None:
+    """Give ``roles`` in project ``slug`` and import ``n`` rows into it, their truth noted."""
+    for who, role in roles.items():
+        set_role = admin.put(f"/api/projects/{slug}/members", json={"username": who, "role": role})
+        assert set_role.status_code == 200, set_role.text
+    rows = _rows(slug, n)
+    body = "".join(json.dumps({k: r[k] for k in ("id", "text")}) + "\n" for r in rows)
+    imported = admin.post(
+        f"/api/projects/{slug}/imports",
+        files={"file": (f"{slug}.jsonl", body.encode(), "application/x-ndjson")},
+        data={"id_field": "id"},
+    )
+    assert imported.status_code == 201, imported.text
+    team.truth.update({r["id"]: r["label"] for r in rows})
+
+
+def _wait_queue(admin: httpx.Client, slug: str) -> None:
+    """Wait for the learner in the server to build the project's first queue."""
+    deadline = time.monotonic() + 60
+    while admin.get(f"/api/projects/{slug}/status").json()["model"] is None:
+        assert time.monotonic() < deadline, "the learner built no queue"
+        time.sleep(0.1)
 
 
 # ------------------------------------------------------------------------------ concurrent clients
@@ -371,6 +379,20 @@ def _submit_as(team: Team, who: str, slug: str, n: int) -> list[dict[str, Any]]:
     return out
 
 
+def _small_project(team: Team, slug: str, schema: dict[str, Any]) -> None:
+    """A project of six items made by the admin, with a1 to label, rev to review and mgr to
+    manage, once the learner has built its queue."""
+    admin_token = _http_token(team.server.url, ADMIN, PASSWORD)
+    with httpx.Client(
+        base_url=team.server.url, headers={"Authorization": f"Bearer {admin_token}"}, timeout=30
+    ) as admin:
+        made = admin.post("/api/projects", json={"slug": slug, "schema": schema})
+        assert made.status_code == 201, made.text
+        roles = {"a1": "annotator", "rev": "reviewer", "mgr": "manager"}
+        _stock(admin, team, slug, roles=roles, n=6)
+        _wait_queue(admin, slug)
+
+
 @pytest.mark.browser
 def test_review_page_by_keyboard(team: Team, browser: Any, screenshots: Path) -> None:
     submitted = _submit_as(team, "a1", "ui", 5)
@@ -417,8 +439,14 @@ def test_review_page_by_keyboard(team: Team, browser: Any, screenshots: Path) ->
     third = _wait_state(page, "review", other_than=second)
     page.keyboard.press("f")  # fix: a number picks the corrected label, Enter saves
     assert page.is_visible("#fix-panel")
-    page.keyboard.press("2")
-    assert page.get_attribute('.label-btn[data-label="neutral"]', "aria-pressed") == "true"
+    # Enter before anything changed is no fix: the page says so and waits for the change.
+    page.keyboard.press("Enter")
+    page.locator("#messages", has_text="The fix changes nothing yet").wait_for()
+    assert page.get_attribute("#review-app", "data-annotation-id") == third
+    assert page.is_visible("#fix-panel")
+    fixed_to = next(x for x in LABELS if x != by_id[third]["value"]["sentiment"])
+    page.keyboard.press(str(LABELS.index(fixed_to) + 1))
+    assert page.get_attribute(f'.label-btn[data-label="{fixed_to}"]', "aria-pressed") == "true"
     page.keyboard.press("Enter")
     fourth = _wait_state(page, "review", other_than=third)
     page.keyboard.press("e")  # escalate
@@ -442,7 +470,7 @@ def test_review_page_by_keyboard(team: Team, browser: Any, screenshots: Path) ->
         assert state == "rejected"
         assert detail["reviews"][-1]["comment"] == COMMENT
         state, detail = status_of(third)
-        assert state == "fixed" and detail["label"]["value"] == {"sentiment": "neutral"}
+        assert state == "fixed" and detail["label"]["value"] == {"sentiment": fixed_to}
         assert status_of(fourth)[0] == "escalated"
         assert status_of(fifth)[0] == "in_review"
     with team.client("a1") as http:
@@ -505,6 +533,7 @@ def test_adjudication_page_by_keyboard(team: Team, browser: Any, screenshots: Pa
             page.screenshot(path=str(screenshots / "adjudicate.png"))
         page.keyboard.press("3")  # positive
         assert page.get_attribute('.label-btn[data-label="positive"]', "aria-pressed") == "true"
+        name = page.text_content("#item-id")
         page.keyboard.press("Enter")
         decided.append(item_id)
         page.wait_for_function(
@@ -512,6 +541,8 @@ def test_adjudication_page_by_keyboard(team: Team, browser: Any, screenshots: Pa
             arg=item_id,
             timeout=15000,
         )
+        # The next item is on screen already: the confirmation names the one decided.
+        page.locator("#messages", has_text=f"Decided item {name}: positive.").wait_for()
     assert str(done["item_id"]) in decided
     assert not errors, errors
 
@@ -534,30 +565,7 @@ def test_adjudication_page_by_keyboard(team: Team, browser: Any, screenshots: Pa
 def test_two_reviewer_pages_show_different_answers(team: Team, browser: Any) -> None:
     """Two reviewers with the review page open are shown different answers; one that leaves
     gives theirs back, and the other's page shows it."""
-    admin_token = _http_token(team.server.url, ADMIN, PASSWORD)
-    with httpx.Client(
-        base_url=team.server.url, headers={"Authorization": f"Bearer {admin_token}"}, timeout=30
-    ) as admin:
-        made = admin.post(
-            "/api/projects", json={"slug": "pair", "schema": _schema("Pair", review_policy="all")}
-        )
-        assert made.status_code == 201, made.text
-        for who, role in (("a1", "annotator"), ("rev", "reviewer"), ("mgr", "manager")):
-            got = admin.put("/api/projects/pair/members", json={"username": who, "role": role})
-            assert got.status_code == 200, got.text
-        rows = _rows("pair", 6)
-        body = "".join(json.dumps({k: r[k] for k in ("id", "text")}) + "\n" for r in rows)
-        imported = admin.post(
-            "/api/projects/pair/imports",
-            files={"file": ("pair.jsonl", body.encode(), "application/x-ndjson")},
-            data={"id_field": "id"},
-        )
-        assert imported.status_code == 201, imported.text
-        team.truth.update({r["id"]: r["label"] for r in rows})
-        deadline = time.monotonic() + 60
-        while admin.get("/api/projects/pair/status").json()["model"] is None:
-            assert time.monotonic() < deadline, "the learner built no queue"
-            time.sleep(0.1)
+    _small_project(team, "pair", _schema("Pair", review_policy="all"))
     _submit_as(team, "a1", "pair", 3)
 
     errors: list[str] = []
@@ -607,3 +615,80 @@ def test_two_reviewer_pages_show_different_answers(team: Team, browser: Any) -> 
     assert not errors, errors
     for page in (rev, mgr):
         page.context.close()
+
+
+def _run_out(team: Team, item_id: str) -> None:
+    """The review lease on ``item_id`` ran out a second ago (its reviewer was away)."""
+    from sqlalchemy import update
+
+    from labelloop.store.db import Database
+    from labelloop.store.tables import review_lease
+    from labelloop.store.users import now
+
+    db = Database(f"sqlite:///{team.server.home / 'labelloop.db'}")
+    try:
+        with db.write() as conn:
+            conn.execute(
+                update(review_lease)
+                .where(review_lease.c.item_id == int(item_id))
+                .values(lease_expires_at=now() - timedelta(seconds=1))
+            )
+    finally:
+        db.dispose()
+
+
+@pytest.mark.browser
+def test_a_reviewer_whose_lease_ran_out_is_told_another_took_the_answer(
+    team: Team, browser: Any
+) -> None:
+    """A reviewer back at a page whose lease ran out while another reviewer took its answer:
+    their verdict is not recorded over the other's page, and the page says so and moves on;
+    a page renewing its lease too late says so too."""
+    _small_project(team, "lapse", _schema("Lapse", review_policy="all", lease_minutes=1))
+    _submit_as(team, "a1", "lapse", 3)
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.clock.install()
+    _sign_in(page, team, "/p/lapse/review", "rev", PASSWORD)
+    first = _wait_state(page, "review", key="itemId")
+    first_answer = page.get_attribute("#review-app", "data-annotation-id")
+
+    # rev was away: the lease ran out and mgr's queue served the answer.
+    _run_out(team, first)
+    mgr = team.client("mgr")
+    taken = mgr.get("/api/projects/lapse/reviews/next").json()["review"]
+    assert str(taken["item"]["id"]) == first
+    # Back at the page, rev accepts what it still shows: nothing is recorded over mgr's page.
+    with page.expect_response(lambda r: r.url.endswith(f"/reviews/{first_answer}")) as sent:
+        page.keyboard.press("a")
+    assert sent.value.status == 409
+    name = taken["item"]["external_id"]
+    told = page.locator("#messages .message", has_text=f"mgr has item '{name}' on their review")
+    told.wait_for()
+    assert "your lease on it ran out" in told.inner_text()
+    assert "nothing was recorded" in told.inner_text()
+    second = _wait_state(page, "review", other_than=first, key="itemId")
+    path = f"/api/projects/lapse/reviews/{first_answer}"
+    decided = mgr.post(path, json={"verdict": "accept", "seen": taken["annotation"]["value"]})
+    assert decided.status_code == 200, decided.text
+
+    # At work on the next one, rev's lease runs out all the same (a machine asleep) and mgr
+    # takes it: the page's next renewal finds it gone, says so and shows the next answer.
+    page.mouse.move(300, 300)
+    _run_out(team, second)
+    again = mgr.get("/api/projects/lapse/reviews/next").json()["review"]
+    assert str(again["item"]["id"]) == second
+    with page.expect_response(lambda r: r.url.endswith(f"/leases/{second}/renew")) as renew:
+        page.clock.run_for(25000)
+    assert renew.value.status == 409
+    name = again["item"]["external_id"]
+    late = page.locator("#messages .message", has_text=f"mgr has item '{name}' on their review")
+    late.wait_for()
+    assert "here is the next one" in late.inner_text()
+    third = _wait_state(page, "review", other_than=second, key="itemId")
+    assert third not in (first, second)
+    mgr.close()
+    assert not errors, errors
+    context.close()

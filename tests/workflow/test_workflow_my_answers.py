@@ -301,3 +301,40 @@ def test_an_annotator_is_not_told_their_answer_went_to_the_expert_tier(lab: Any)
     assert told["verdict"] == "accept" and "tier" not in told
     expert_view = review.item_detail(lab.db, ctx, mine["item_id"])
     assert [r["tier"] for r in expert_view["reviews"]] == [2]  # the reviewers still read it
+
+
+def test_a_verdict_stands_for_its_annotator_when_the_expert_tier_takes_the_item(lab: Any) -> None:
+    """Answers a reviewer accepted or fixed, whose item then went to the expert tier because
+    they disagree: their annotators were told 'no verdict yet' beside the reviewer's verdict in
+    the trace, and could change the reviewed value under the reviewer's fix."""
+    ctx = lab.project(overlap=2, review_policy="all", resolution="adjudication")
+    lab.import_rows(ctx, lab.rows(6))
+    lab.train(ctx)
+    ann = lab.member("sent", "ann", "annotator")
+    bob = lab.member("sent", "bob", "annotator")
+    rev = lab.member("sent", "rev", "reviewer")
+    mgr = lab.member("sent", "mgr", "manager")
+    a = _answer(lab, ann, "negative")
+    b = _answer(lab, bob, "negative")
+    assert a["item_id"] == b["item_id"]
+    item = a["item_id"]
+    review.review_annotation(lab.db, rev, a["annotation_id"], verdict="accept")
+    fix = {"sentiment": "positive"}
+    review.review_annotation(lab.db, rev, b["annotation_id"], verdict="fix", value=fix)
+    detail = review.item_detail(lab.db, mgr, item)
+    assert [x["status"] for x in detail["annotations"]] == ["escalated", "escalated"]
+
+    for stage in ("at the expert tier", "decided"):
+        for who, done, state in ((ann, a, "accepted"), (bob, b, "fixed")):
+            row = _by_item(browse.list_items(lab.db, who))[item]
+            assert (row["state"], row["refusal"]) == (state, tasks.EDIT_REFUSALS[state]), stage
+            page = browse.list_items(lab.db, who, status=state)
+            assert [r["id"] for r in page["items"]] == [item], stage
+            (mine,) = browse.own_trace(lab.db, who, item_id=item)["answers"]
+            assert mine["state"] == state, stage
+            with pytest.raises(Conflict) as caught:
+                tasks.edit(lab.db, who, done["annotation_id"], {"sentiment": "neutral"})
+            assert caught.value.message == tasks.EDIT_REFUSALS[state]
+        (fixed,) = browse.own_trace(lab.db, bob, item_id=item)["answers"]
+        assert fixed["corrected_value"] == fix
+        review.adjudicate(lab.db, mgr, item, {"sentiment": "negative"})

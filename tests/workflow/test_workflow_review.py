@@ -176,6 +176,17 @@ def test_fix_keeps_the_original_and_the_label_follows_the_correction(lab: Any) -
     corrected = _wrong(done["answer"])
     with pytest.raises(LabelloopError):
         wf_review.review_annotation(lab.db, rev, done["annotation_id"], verdict="fix")
+    # A "fix" to the answer as given is no fix: its annotator would read "corrected".
+    as_given = {"sentiment": done["answer"]}
+    with pytest.raises(LabelloopError) as same:
+        wf_review.review_annotation(
+            lab.db, rev, done["annotation_id"], verdict="fix", value=as_given
+        )
+    assert same.value.message == (
+        "the fix is the answer as given: change the value, or accept the answer"
+    )
+    with lab.db.read() as conn:
+        assert conn.execute(select(review.c.id)).first() is None  # nothing was recorded
     out = wf_review.review_annotation(
         lab.db, rev, done["annotation_id"], verdict="fix", value={"sentiment": corrected}
     )
@@ -328,9 +339,8 @@ def test_qualification_reviews_an_annotator_until_they_pass(sqlite_lab: Any) -> 
     for _ in range(3):
         assert _take(lab, poor)["resolution"] is None
         view = wf_review.next_review(lab.db, rev)
-        wf_review.review_annotation(
-            lab.db, rev, view["annotation"]["id"], verdict="fix", value={"sentiment": "neutral"}
-        )
+        fix = {"sentiment": _wrong(view["annotation"]["value"]["sentiment"])}
+        wf_review.review_annotation(lab.db, rev, view["annotation"]["id"], verdict="fix", value=fix)
     assert _take(lab, poor)["resolution"] is None  # 0 of 3 accepted: still reviewed
 
 

@@ -906,6 +906,17 @@
     verdict("fix", { value: valueToSend() });
   }
 
+  /** Save a fix: one that changes nothing yet is no fix (its annotator would read "corrected
+   *  by a reviewer" of their own answer), so the page waits for the change. */
+  function saveFix() {
+    if (JSON.stringify(valueToSend()) !== state.fixFrom) return sendFix();
+    showMessage(
+      "The fix changes nothing yet: change the answer first, or A accepts it as it is.",
+      "warn",
+      5000,
+    );
+  }
+
   function escalate() {
     verdict("escalate");
   }
@@ -913,16 +924,16 @@
   function decide() {
     const id = state.view.item.id;
     const comment = el.comment.value.trim();
-    act(
-      () => api("POST", `/items/${id}/adjudicate`, { value: valueToSend(), comment: comment || null }),
-      "Decided.",
-    );
+    const value = valueToSend();
+    // Shown while the next item is already on screen: the confirmation names the one decided.
+    const done = `Decided item ${el.itemId.textContent}: ${fullText(value, currentItem())}.`;
+    act(() => api("POST", `/items/${id}/adjudicate`, { value, comment: comment || null }), done);
   }
 
   /** Save what is on screen: the fix (review) or the final label (adjudicate). */
   function save() {
     if (mode === "adjudicate") decide();
-    else if (state.pending === "fix") sendFix();
+    else if (state.pending === "fix") saveFix();
     else if (state.pending === "reject") sendReject();
   }
 
@@ -1154,7 +1165,7 @@
   };
   on("accept-btn", accept);
   on("reject-btn", () => (state.pending === "reject" ? sendReject() : startReject()));
-  on("fix-btn", () => (state.pending === "fix" ? sendFix() : startFix()));
+  on("fix-btn", () => (state.pending === "fix" ? saveFix() : startFix()));
   on("escalate-btn", escalate);
   // Save fix (review) or Decide (adjudicate); a text answer's Enter presses it too.
   on("submit-btn", save);
