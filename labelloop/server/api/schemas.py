@@ -158,3 +158,16 @@ class AcknowledgeIn(Body):
         str, StringConstraints(strip_whitespace=True, max_length=MAX_ACK_NOTE_CHARS)
     ] = ""  # trimmed first, as the page and the CLI send it
 
+
+class ErrorOut(BaseModel):
+    """Every error's body, whatever its status (a refused import also says where)."""
+
+    error: str = Field(
+        description="The kind: NotFound, PermissionDenied, Conflict, ValidationError, "
+        "ImportFormatError, TooManyAttempts, ..."
+    )
+    detail: str = Field(description="What happened, in a sentence naming the record or field.")
+    line: int | None = Field(default=None, description="A refused import: the record's line.")
+    field: str | None = Field(default=None, description="A refused import: the field.")
+    file: str | None = Field(default=None, description="A refused import: the file in a zip.")
+    reason: str | None = Field(default=None, description="A refused import: what is wrong.")
