@@ -326,6 +326,24 @@ class Project:
         audited); returns every setting after."""
         return self._call("PATCH", "/settings", json=settings)
 
+    def audit(
+        self, *, limit: int = 50, action: str | None = None, before: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Up to ``limit`` (at most 1,000) of the newest audit events, newest first, of
+        ``action`` (e.g. ``project.settings``) when given, older than event ``before`` when
+        given (managers)."""
+        params = {"limit": limit, "action": action, "before": before}
+        return self._call("GET", "/audit", params=params)
+
+    def audit_events(
+        self, *, action: str | None = None, page: int = 1000
+    ) -> Iterator[dict[str, Any]]:
+        """Every audit event of the project, newest first, asked for ``page`` at a time."""
+        before = None
+        while events := self.audit(limit=page, action=action, before=before):
+            yield from events
+            before = events[-1]["id"]
+
     def members(self) -> list[dict[str, Any]]:
         """Who is in the project, with which role (reviewers and managers)."""
         return self._call("GET", "/members")

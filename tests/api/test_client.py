@@ -498,3 +498,28 @@ def test_a_script_pages_through_every_item_of_a_large_project(sqlite_api: Any) -
     assert len(seen) == len(set(seen)) == page["total"] > 10_300
     mine = client_for(sqlite_api, "annotator").project(sqlite_api.slug).items(offset=20_000)
     assert (mine["total"], mine["items"]) == (0, [])  # My answers pages the same way
+
+
+def test_a_script_reads_the_whole_audit_log_page_by_page(sqlite_api: Any) -> None:
+    """The audit route answered the newest 1,000 events at most, with no way to the older
+    ones; ``before`` (an event's id) pages back through the whole log."""
+    manager = client_for(sqlite_api, "manager").project(sqlite_api.slug)
+    for n in range(7):
+        manager.change_settings(batch_size=5 + n)
+    newest = manager.audit(limit=3)
+    assert len(newest) == 3
+    older = manager.audit(limit=3, before=newest[-1]["id"])
+    assert [e["id"] for e in older] == sorted((e["id"] for e in older), reverse=True)
+    assert older[0]["id"] < newest[-1]["id"]
+    everything = list(manager.audit_events(page=4))
+    ids = [e["id"] for e in everything]
+    assert ids == sorted(set(ids), reverse=True) and ids[:6] == [e["id"] for e in newest + older]
+    assert len(everything) == len(manager.audit(limit=1000)) > 8
+    settings = list(manager.audit_events(action="project.settings", page=2))
+    assert len(settings) == 7 and {e["action"] for e in settings} == {"project.settings"}
+    with pytest.raises(ApiError) as raised:  # an id of no event of this project
+        manager.audit(before=987_654_321)
+    assert (raised.value.status, raised.value.detail) == (
+        404,
+        f"no audit event 987654321 in project '{sqlite_api.slug}'",
+    )

@@ -106,11 +106,13 @@ def audit_events(
     user: CurrentUser,
     limit: Annotated[int, Query(ge=1, le=auditing.MAX_EVENTS)] = 50,
     action: Annotated[str | None, Query(max_length=50)] = None,
+    before: Id | None = None,
 ) -> list[dict[str, Any]]:
     """The project's newest audit events, newest first (managers); ``action`` filters, e.g.
-    ``project.settings``."""
+    ``project.settings``; ``before``, the id of the last event of the page before, answers
+    the next page back, through the whole log."""
     ctx = projects.access(db, slug, user, Permission.VIEW_AUDIT)
-    return auditing.events(db, ctx, limit=limit, action=action)
+    return auditing.events(db, ctx, limit=limit, action=action, before=before)
 
 
 @router.get("/{slug}/audit/verify")
