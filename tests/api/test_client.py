@@ -523,3 +523,59 @@ def test_a_script_reads_the_whole_audit_log_page_by_page(sqlite_api: Any) -> Non
         404,
         f"no audit event 987654321 in project '{sqlite_api.slug}'",
     )
+
+
+def test_a_script_rotates_its_token(api: Any) -> None:
+    """Tokens are listed and revoked from the client, as on the projects page, where only
+    ``create_token`` was there and a script fell back to raw requests for the rest."""
+    client = client_for(api, "reviewer")
+    fresh = client.create_token("nightly export")
+    listed = client.tokens()
+    made = next(t for t in listed if t["name"] == "nightly export")
+    assert made["revoked_at"] is None and "token" not in made
+    rotated = Client(URL, fresh, http=api.client)
+    assert rotated.me()["username"] == "reviewer"
+    assert rotated.revoke_token(made["id"]) == {
+        "id": made["id"],
+        "name": "nightly export",
+        "username": "reviewer",
+    }
+    with pytest.raises(ApiError) as raised:
+        rotated.me()
+    assert raised.value.status == 401
+    assert next(t for t in client.tokens() if t["id"] == made["id"])["revoked_at"]
+    assert client_for(api, "admin").tokens(username="reviewer") == client.tokens()
+    with pytest.raises(ApiError) as raised:
+        client.tokens(username="admin")
+    assert raised.value.status == 403
+
+
+def test_a_manager_simulates_strategies_and_exports_eval_answers_from_a_script(
+    sqlite_api: Any,
+) -> None:
+    from labelloop.workflow import simulations
+    from labelloop.workflow.features import FeatureCache
+
+    lab = sqlite_api.lab
+    rows = lab.rows(60, start=2000, prefix="lab", labeled=True)
+    lab.import_rows(lab.ctx("sent", lab.admin), rows, labeled=True, filename="labeled.jsonl")
+    manager = client_for(sqlite_api, "manager").project(sqlite_api.slug)
+    asked = manager.simulate(strategies=["random", "margin"], seeds=2, budget=40, batch=10)
+    assert asked["state"] == "queued" and asked["options"]["strategies"] == ["random", "margin"]
+    assert [s["id"] for s in manager.simulations()] == [asked["id"]]
+    assert simulations.run_next(lab.db, FeatureCache())  # the learner replays it
+    done = manager.simulation(asked["id"])
+    assert done["state"] == "done" and done["summary"]["best"]
+    with pytest.raises(ApiError) as raised:
+        manager.cancel_simulation(asked["id"])  # it ended
+    assert raised.value.status == 409
+    again = manager.simulate(seeds=1, budget=40)
+    assert manager.cancel_simulation(again["id"])["state"] == "cancelled"
+
+    held_out = list(manager.export_rows(split="eval"))
+    assert len(held_out) == 9 and {r["external_id"][:2] for r in held_out} == {"ev"}
+    task = client_for(sqlite_api, "annotator").project(sqlite_api.slug).next_task()
+    assert task is not None
+    task.submit(lab.truth(task.data["text"]))
+    answers = list(manager.export_rows(annotations=True))
+    assert [(a["item_id"], a["annotator"]) for a in answers] == [(task.item_id, "annotator")]
