@@ -431,7 +431,9 @@ def create_app(
                 request, status_code=exc.status_code, detail=detail, headers=exc.headers
             )
         return JSONResponse(
-            {"error": "HTTPError", "detail": str(exc.detail)}, status_code=exc.status_code
+            {"error": "HTTPError", "detail": str(exc.detail)},
+            status_code=exc.status_code,
+            headers=exc.headers,  # a 405's Allow
         )
 
     @app.exception_handler(Exception)

@@ -144,8 +144,19 @@ def test_unknown_task_is_404_and_wrong_method_is_405_json(sqlite_api: Any) -> No
         f"{BASE}/tasks/999999/submit", json={"value": {"sentiment": "neutral"}}
     )
     _assert_json_error(response, 404)
-    _assert_json_error(
-        sqlite_api.client.delete(f"{BASE}/status", headers=sqlite_api.auth("admin")), 405
+    wrong = sqlite_api.client.delete(f"{BASE}/status", headers=sqlite_api.auth("admin"))
+    _assert_json_error(wrong, 405)
+    assert wrong.headers["allow"] == "GET"  # which method the route takes, as HTTP says
+
+
+def test_a_request_without_a_token_is_told_how_to_send_one(sqlite_api: Any) -> None:
+    """A script whose token did not reach the request (an unset LABELLOOP_TOKEN) was told to
+    "sign in first (session missing or expired)", as if it were a browser."""
+    response = sqlite_api.client.get(f"{BASE}/status")
+    detail = _assert_json_error(response, 401)
+    assert detail == (
+        "no API token and no signed-in session: send 'Authorization: Bearer <token>' "
+        "(labelloop tokens create NAME, or the projects page's API token box), or sign in"
     )
 
 
