@@ -72,9 +72,10 @@ class ApiError(LabelloopError):
 class ImportReport(TypedDict):
     """What an import stored: its batch, new items, labels among them and skipped duplicates;
     ``eval``: items of a pool import held out for the eval split (the project's
-    ``eval_fraction``, or the file's own validation split); with ``update_labels``, items already here that took the file's label (``updated``) and
-    labels people gave here that were kept (``kept``, at ``kept_lines``); ``notes``: what the
-    file held that did not come in as labels (Prodigy's rejected answers, doccano's relations)."""
+    ``eval_fraction``, or the file's own validation split); with ``update_labels``, items
+    already here that took the file's label (``updated``) and labels people gave here that
+    were kept (``kept``, at ``kept_lines``); ``notes``: what the file held that did not come
+    in as labels (Prodigy's rejected answers, doccano's relations)."""
 
     batch_id: int
     items: int
