@@ -71,9 +71,11 @@ class ApiError(LabelloopError):
 
 class ImportReport(TypedDict):
     """What an import stored: its batch, new items, labels among them and skipped duplicates;
-    with ``update_labels``, items already here that took the file's label (``updated``) and
-    labels people gave here that were kept (``kept``, at ``kept_lines``); ``notes``: what the
-    file held that did not come in as labels (Prodigy's rejected answers, doccano's relations)."""
+    ``eval``: items of a pool import held out for the eval split (the project's
+    ``eval_fraction``, or the file's own validation split); with ``update_labels``, items
+    already here that took the file's label (``updated``) and labels people gave here that
+    were kept (``kept``, at ``kept_lines``); ``notes``: what the file held that did not come
+    in as labels (Prodigy's rejected answers, doccano's relations)."""
 
     batch_id: int
     items: int
@@ -81,6 +83,7 @@ class ImportReport(TypedDict):
     duplicates: int
     duplicate_lines: list[int]
     split: str
+    eval: int
     updated: int
     kept: int
     kept_lines: list[int]
@@ -199,6 +202,16 @@ class Client:
     def create_token(self, name: str = "api") -> str:
         """A new token for this client's user (shown once; only its hash is stored)."""
         return self.request("POST", "/api/tokens", json={"name": name})["token"]
+
+    def tokens(self, username: str | None = None) -> list[dict[str, Any]]:
+        """This user's tokens, newest first: ``id``, ``name``, ``created_at``, ``revoked_at``
+        (never the token itself); a site admin may name another user."""
+        return self.request("GET", "/api/tokens", params={"username": username})
+
+    def revoke_token(self, token_id: int) -> dict[str, Any]:
+        """Revoke one of this user's tokens (a site admin: anyone's); it stops working at once,
+        this client's own included. Answers its ``id``, ``name`` and ``username``."""
+        return self.request("DELETE", f"/api/tokens/{int(token_id)}")
 
     # ---------------------------------------------------------------------------------------
     # Projects
@@ -326,6 +339,24 @@ class Project:
         audited); returns every setting after."""
         return self._call("PATCH", "/settings", json=settings)
 
+    def audit(
+        self, *, limit: int = 50, action: str | None = None, before: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Up to ``limit`` (at most 1,000) of the newest audit events, newest first, of
+        ``action`` (e.g. ``project.settings``) when given, older than event ``before`` when
+        given (managers)."""
+        params = {"limit": limit, "action": action, "before": before}
+        return self._call("GET", "/audit", params=params)
+
+    def audit_events(
+        self, *, action: str | None = None, page: int = 1000
+    ) -> Iterator[dict[str, Any]]:
+        """Every audit event of the project, newest first, asked for ``page`` at a time."""
+        before = None
+        while events := self.audit(limit=page, action=action, before=before):
+            yield from events
+            before = events[-1]["id"]
+
     def members(self) -> list[dict[str, Any]]:
         """Who is in the project, with which role (reviewers and managers)."""
         return self._call("GET", "/members")
@@ -440,16 +471,16 @@ class Project:
         auto labels out; ``split="eval"`` writes the labeled eval items instead of the pool's;
         ``annotations=True`` writes every answer instead (a row each in ``jsonl`` or ``csv``, a
         task per answered item in ``label_studio``)."""
-        params = {"format": format, "auto": str(auto).lower(), "split": split}
-        if annotations:
-            params["annotations"] = "true"
+        params = _export_params(format, auto=auto, split=split, annotations=annotations)
         return self._download(f"{self._base}/export", Path(path), params=params)
 
-    def export_rows(self, *, auto: bool = True) -> Iterator[dict[str, Any]]:
+    def export_rows(
+        self, *, auto: bool = True, split: str = "pool", annotations: bool = False
+    ) -> Iterator[dict[str, Any]]:
         """Every labeled item as a dict (a row of the JSONL export: ``item_id``, ``label``,
         ``value``, ``annotator``, ``resolution``, ...), parsed as the download arrives;
-        ``auto=False`` leaves the model's auto labels out."""
-        params = {"format": "jsonl", "auto": str(auto).lower()}
+        ``auto``, ``split`` and ``annotations`` (a row per answer) as for :meth:`export`."""
+        params = _export_params("jsonl", auto=auto, split=split, annotations=annotations)
         with self.client.stream("GET", f"{self._base}/export", params=params) as r:
             for line in r.iter_lines():
                 if line.strip():
@@ -504,7 +535,9 @@ class Project:
             deadline = time.monotonic() + wait_s
 
     def idle(self) -> dict[str, Any]:
-        """Why there is no task: ``state`` is ``done``, ``leased``, ``waiting`` or ``open``."""
+        """Why there is no task: ``state`` is ``done``, ``leased``, ``waiting``, ``open`` (the
+        model's next round, which is due, queues more) or ``unqueued`` (a round that more
+        labels start); ``remaining`` and ``leased_to_others`` count."""
         return self._call("GET", "/tasks/idle")
 
     def submit(
@@ -762,6 +795,42 @@ class Project:
         ``autolabel_runs()`` then says how many answers agree with the model."""
         return self._call("POST", f"/autolabel/{int(run_id)}/check", json={"n": n})
 
+    def simulate(
+        self,
+        *,
+        strategies: Sequence[str] | None = None,
+        seeds: int | None = None,
+        budget: int | None = None,
+        batch: int | None = None,
+        max_seconds: float | None = None,
+    ) -> dict[str, Any]:
+        """Queue a replay of active learning on the project's own labels for each strategy
+        (managers; each option left out takes its default); the learner runs it. Follow it
+        with :meth:`simulation` until its ``state`` is ``done`` (or ``failed``,
+        ``cancelled``)."""
+        options = {
+            "strategies": list(strategies) if strategies is not None else None,
+            "seeds": seeds,
+            "budget": budget,
+            "batch": batch,
+            "max_seconds": max_seconds,
+        }
+        body = {k: v for k, v in options.items() if v is not None}
+        return self._call("POST", "/simulations", json=body)
+
+    def simulations(self) -> list[dict[str, Any]]:
+        """The project's simulations, newest first (managers)."""
+        return self._call("GET", "/simulations")
+
+    def simulation(self, sim_id: int) -> dict[str, Any]:
+        """One simulation: ``state``, ``phase``, ``percent``; once done its ``summary`` (the
+        table, a note, the ``best`` strategy) and ``chart_url``."""
+        return self._call("GET", f"/simulations/{int(sim_id)}")
+
+    def cancel_simulation(self, sim_id: int) -> dict[str, Any]:
+        """Stop a queued or running simulation; 409 once it ended."""
+        return self._call("POST", f"/simulations/{int(sim_id)}/cancel")
+
     def quality(self, *, cohort_field: str = "cohort", n_boot: int = 200) -> dict[str, Any]:
         """Agreement overall, per label, pair, cohort and week; the annotator table; flags."""
         params = {"cohort_field": cohort_field, "n_boot": n_boot}
@@ -814,6 +883,14 @@ class _JsonlReader(io.RawIOBase):
         view[:n] = self._pending[:n]
         del self._pending[:n]
         return n
+
+
+def _export_params(fmt: str, *, auto: bool, split: str, annotations: bool) -> dict[str, str]:
+    """An export's query: the format, whether auto labels go in, the split, answers or labels."""
+    params = {"format": fmt, "auto": str(auto).lower(), "split": split}
+    if annotations:
+        params["annotations"] = "true"
+    return params
 
 
 def _params(params: Mapping[str, Any] | None) -> dict[str, Any] | None:

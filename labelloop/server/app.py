@@ -37,6 +37,7 @@ from labelloop.server.api import quality as quality_api
 from labelloop.server.api import review as review_api
 from labelloop.server.api import search as search_api
 from labelloop.server.api import simulations as simulations_api
+from labelloop.server.api.schemas import ErrorOut
 from labelloop.server.auth import Sessions
 from labelloop.server.import_progress import ImportProgress
 from labelloop.server.throttle import ReportThrottle, SignInThrottle
@@ -64,6 +65,12 @@ TOKEN_HELP = (
     "A token made with `labelloop tokens create NAME` or the projects page's API token box, sent "
     "as `Authorization: Bearer <token>`. A signed-in page's session cookie works too, with its "
     "CSRF token on writes."
+)
+ERRORS_HELP = (
+    "Refused: 401 without a valid token, 403 where the caller's role does not allow it, 404 for "
+    "a project they are no member of or a record it does not hold, 409 when the record's state "
+    "forbids it now (the detail says why), 413 for a body over 16 MiB, 422 for a value the route "
+    "does not take, 429 with Retry-After when asked too often. Nothing was changed."
 )
 APIDOCS = Path(fastapi_offline.__file__).parent / "static"
 """Swagger UI's script and style, from the fastapi-offline package: the docs page loads nothing
@@ -129,6 +136,7 @@ class LabelloopApp(FastAPI):
             schema["security"] = [{"token": []}]
             for operation in schema["paths"].get("/api/health", {}).values():
                 operation["security"] = []  # the one route anyone may call
+            _document_errors(schema)
         return self.openapi_schema
 
     async def _hot(
@@ -268,6 +276,30 @@ def _field_path(loc: Sequence[int | str]) -> str:
     return ".".join(str(p) for p in parts)
 
 
+def _document_errors(schema: dict[str, Any]) -> None:
+    """Describe errors as the exception handlers below answer them, one body for every status
+    (FastAPI describes only a 422, shaped as its own handler would answer it)."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for fastapis in ("HTTPValidationError", "ValidationError"):
+        components.pop(fastapis, None)
+    components["Error"] = ErrorOut.model_json_schema()
+    error = {"$ref": "#/components/schemas/Error"}
+    for path, operations in schema["paths"].items():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            if "422" in responses:
+                responses["422"] = {
+                    "description": "A field of the request is not what the route takes: the "
+                    "detail names it",
+                    "content": {"application/json": {"schema": error}},
+                }
+            if path != "/api/health":
+                responses["4XX"] = {
+                    "description": ERRORS_HELP,
+                    "content": {"application/json": {"schema": error}},
+                }
+
+
 def _sign_in_first(request: Request) -> RedirectResponse:
     """To the login form, which sends the visitor back to the page they asked for, query and all.
 
@@ -399,7 +431,9 @@ def create_app(
                 request, status_code=exc.status_code, detail=detail, headers=exc.headers
             )
         return JSONResponse(
-            {"error": "HTTPError", "detail": str(exc.detail)}, status_code=exc.status_code
+            {"error": "HTTPError", "detail": str(exc.detail)},
+            status_code=exc.status_code,
+            headers=exc.headers,  # a 405's Allow
         )
 
     @app.exception_handler(Exception)
@@ -418,6 +452,7 @@ def create_app(
 
     @app.get("/api/health", tags=["health"])
     def health() -> dict[str, str]:
+        """Whether the server answers, and its version; no token needed."""
         return {"status": "ok", "version": __version__}
 
     return app

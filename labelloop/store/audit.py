@@ -112,10 +112,15 @@ def chain_rows(conn: Connection, project_id: int | None) -> list[dict[str, Any]]
 
 
 def recent_events(
-    conn: Connection, project_id: int, *, limit: int, action: str | None = None
+    conn: Connection,
+    project_id: int,
+    *,
+    limit: int,
+    action: str | None = None,
+    before: int | None = None,
 ) -> list[dict[str, Any]]:
-    """A project's newest events (of ``action`` when given), newest first, with the actor's
-    user name."""
+    """A project's newest events (of ``action`` when given; older than event ``before`` when
+    given), newest first, with the actor's user name."""
     q = (
         select(
             audit_event.c.id,
@@ -132,7 +137,17 @@ def recent_events(
     )
     if action is not None:
         q = q.where(audit_event.c.action == action)
+    if before is not None:
+        q = q.where(audit_event.c.id < before)
     return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def holds_event(conn: Connection, project_id: int, event_id: int) -> bool:
+    """Whether event ``event_id`` is one of the project's."""
+    q = select(audit_event.c.id).where(
+        audit_event.c.id == event_id, audit_event.c.project_id == project_id
+    )
+    return conn.execute(q).first() is not None
 
 
 def change_times(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from labelloop.errors import PermissionDenied
+from labelloop.errors import NotFound, PermissionDenied
 from labelloop.govern import verify_chain
 from labelloop.govern.permissions import Permission
 from labelloop.store import audit as store_audit
@@ -45,13 +45,21 @@ MAX_EVENTS = 1000
 
 
 def events(
-    db: Database, ctx: ProjectContext, *, limit: int = 50, action: str | None = None
+    db: Database,
+    ctx: ProjectContext,
+    *,
+    limit: int = 50,
+    action: str | None = None,
+    before: int | None = None,
 ) -> list[dict[str, Any]]:
     """The project's newest audit events, newest first: who did what, when, with its details
-    (a settings change holds each setting's old and new value). Managers only."""
+    (a settings change holds each setting's old and new value). ``before``, the id of the
+    last event of the page before, pages back through the whole log. Managers only."""
     ctx.require(Permission.VIEW_AUDIT)
     with db.read() as conn:
+        if before is not None and not store_audit.holds_event(conn, ctx.id, before):
+            raise NotFound(f"no audit event {before} in project '{ctx.slug}'")
         rows = store_audit.recent_events(
-            conn, ctx.id, limit=max(1, min(limit, MAX_EVENTS)), action=action
+            conn, ctx.id, limit=max(1, min(limit, MAX_EVENTS)), action=action, before=before
         )
     return [{**r, "at": r["at"].isoformat()} for r in rows]

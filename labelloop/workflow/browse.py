@@ -36,7 +36,6 @@ from labelloop.workflow.review import (
     trace_times,
 )
 from labelloop.workflow.seeding import (
-    MAX_OFFSET,
     MAX_TEXT_CHARS,
     search_terms,
     shown_text,
@@ -66,6 +65,10 @@ RESOLUTIONS = (
     "auto",
 )
 MAX_LIMIT = 200
+MAX_OFFSET = 1_000_000_000
+"""Past any project's items, so pages reach every one (a deep page costs the database about
+what counting the filter's items does, which every page does anyway); the pool search keeps
+its own, lower bound, as it ranks its hits in memory."""
 
 
 def list_items(

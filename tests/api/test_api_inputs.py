@@ -144,8 +144,19 @@ def test_unknown_task_is_404_and_wrong_method_is_405_json(sqlite_api: Any) -> No
         f"{BASE}/tasks/999999/submit", json={"value": {"sentiment": "neutral"}}
     )
     _assert_json_error(response, 404)
-    _assert_json_error(
-        sqlite_api.client.delete(f"{BASE}/status", headers=sqlite_api.auth("admin")), 405
+    wrong = sqlite_api.client.delete(f"{BASE}/status", headers=sqlite_api.auth("admin"))
+    _assert_json_error(wrong, 405)
+    assert wrong.headers["allow"] == "GET"  # which method the route takes, as HTTP says
+
+
+def test_a_request_without_a_token_is_told_how_to_send_one(sqlite_api: Any) -> None:
+    """A script whose token did not reach the request (an unset LABELLOOP_TOKEN) was told to
+    "sign in first (session missing or expired)", as if it were a browser."""
+    response = sqlite_api.client.get(f"{BASE}/status")
+    detail = _assert_json_error(response, 401)
+    assert detail == (
+        "no API token and no signed-in session: send 'Authorization: Bearer <token>' "
+        "(labelloop tokens create NAME, or the projects page's API token box), or sign in"
     )
 
 
@@ -356,3 +367,41 @@ def test_a_nul_in_a_path_or_query_is_400_on_every_store(api: Any, path: str) -> 
     """PostgreSQL refuses NUL in a query parameter: these were 500s there."""
     detail = _assert_json_error(api.get(path), 400)
     assert detail == "the request's path or query holds a NUL character (U+0000)"
+
+
+def test_a_field_the_body_does_not_take_is_422_naming_it(api: Any) -> None:
+    """A misspelt or guessed field was dropped without a word: a site admin asking for a
+    token ``{"username": "annotator"}`` got one of their own, and ``activeMs`` stored no time."""
+    before = [t["id"] for t in api.get("/api/tokens").json()]
+    response = api.post("/api/tokens", json={"name": "for a script", "username": "annotator"})
+    detail = _assert_json_error(response, 422)
+    assert detail == "username: Extra inputs are not permitted"
+    assert [t["id"] for t in api.get("/api/tokens").json()] == before
+    task = _task(api)
+    body = {"value": {"sentiment": "neutral"}, "activeMs": 2100}
+    response = api.post(f"{BASE}/tasks/{task['assignment_id']}/submit", "annotator", json=body)
+    assert _assert_json_error(response, 422) == "activeMs: Extra inputs are not permitted"
+    assert _counts(api)["annotations"] == 0
+
+
+def test_every_json_body_says_it_takes_no_other_field(sqlite_api: Any) -> None:
+    """The OpenAPI description tells a client generator so, and the server holds to it; the
+    settings route names a wrong setting itself, listing those that change."""
+    spec = sqlite_api.client.get("/openapi.json").json()
+
+    def resolved(schema: dict[str, Any]) -> dict[str, Any]:
+        given = [s for s in schema.get("anyOf", [schema]) if s.get("type") != "null"]
+        assert len(given) == 1, schema  # a body, or a body or none
+        ref = given[0].get("$ref", "")
+        return spec["components"]["schemas"][ref.rsplit("/", 1)[-1]] if ref else given[0]
+
+    bodies = {
+        f"{method.upper()} {path}": resolved(content["schema"])
+        for path, operations in spec["paths"].items()
+        for method, operation in operations.items()
+        for kind, content in operation.get("requestBody", {}).get("content", {}).items()
+        if kind == "application/json"
+    }
+    assert len(bodies) > 20
+    open_ = sorted(w for w, s in bodies.items() if s.get("additionalProperties") is not False)
+    assert open_ == ["PATCH /api/projects/{slug}/settings"]

@@ -311,6 +311,7 @@ REFERENCES = (
     Reference("GET", P + "/reviews/next", "skip", "annotation", _query(skip=[None])),
     Reference("GET", P + "/adjudications/next", "skip", "item", _query(skip=[None])),
     Reference("GET", P + "/search", "like", "item", _query(like=None)),
+    Reference("GET", P + "/audit", "before", "event", _query(before=None)),
     Reference("POST", P + "/seeds", "item_ids", "item", _body(item_ids=[None], query="great")),
     Reference("POST", P + "/seeds", "like", "item", _body(item_ids=["own item"], like=None)),
     Reference("PUT", P + "/gold", "item_id", "item", _body(item_id=None, value=VALUE)),
@@ -454,6 +455,7 @@ def _vault(lab: Lab, cache: Any) -> dict[str, list[Any]]:
     from labelloop.store import insight as store_insight
     from labelloop.store.users import now as store_now
     from labelloop.workflow import (
+        auditing,
         autolabel,
         flags,
         guidelines,
@@ -522,6 +524,7 @@ def _vault(lab: Lab, cache: Any) -> dict[str, list[Any]]:
     with lab.db.write(project_id=admin.id) as conn:  # what the learner stores after its rounds
         alert = {"kind": "backlog", "message": f"{SECRET}: the backlog grows"}
         store_insight.sync_alerts(conn, admin.id, [alert], at=store_now())
+    events = [e["id"] for e in auditing.events(lab.db, admin, limit=1000)]
     return {
         # reviewed and pinned, escalated, in review and flagged, leased and flagged, gold
         "item": [d["item_id"] for d in done] + [served[3]["item"]["id"], gold["item_id"]],
@@ -533,6 +536,7 @@ def _vault(lab: Lab, cache: Any) -> dict[str, list[Any]]:
         "guideline": list(range(2, pinned["version"] + 1)),  # the own projects have v1 only
         "external_id": [gold["external_id"], pinned["external_id"]],
         "user": [annotator.user.username, reviewer.user.username],
+        "event": [events[0], events[-1]],  # its newest audit event and its first
     }
 
 

@@ -59,11 +59,12 @@ def test_a_claimed_suggestion_in_the_submit_body_is_not_recorded(api: Any) -> No
     next_task = api.client.post(f"/api/projects/{slug}/tasks/next", headers=api.auth("admin"))
     task = next_task.json()["task"]
     claim = {"label": "person", "value": {"entities": [TOMAS]}, "sources": {"entities": "model"}}
-    response = api.client.post(
-        f"/api/projects/{slug}/tasks/{task['assignment_id']}/submit",
-        headers=api.auth("admin"),
-        json={"value": {"entities": [TOMAS]}, "active_ms": 500, "suggestion": claim},
-    )
+    url = f"/api/projects/{slug}/tasks/{task['assignment_id']}/submit"
+    answer = {"value": {"entities": [TOMAS]}, "active_ms": 500}
+    claimed = api.client.post(url, headers=api.auth("admin"), json={**answer, "suggestion": claim})
+    assert claimed.status_code == 422, claimed.text  # refused whole: a body takes no such field
+    assert claimed.json()["detail"] == "suggestion: Extra inputs are not permitted"
+    response = api.client.post(url, headers=api.auth("admin"), json=answer)
     assert response.status_code == 200, response.text
     trace = api.client.get(
         f"/api/projects/{slug}/items/{task['item']['id']}/review", headers=api.auth("admin")

@@ -477,3 +477,105 @@ def test_a_bare_value_answers_the_control_the_model_learns_when_none_is_marked(
         task.submit("billing")
         (row,) = project.export_rows()
         assert row["value"] == {"topic": "billing"}
+
+
+def test_a_script_pages_through_every_item_of_a_large_project(sqlite_api: Any) -> None:
+    """Past the 10,000th item the Items listing answered 422 (``offset`` at most 10,000), so a
+    script paging through a large pool, and the Items page's Next, stopped a third of the way
+    into the demo's 37,000 tweets."""
+    lab = sqlite_api.lab
+    lab.import_rows(
+        lab.ctx(sqlite_api.slug, lab.admin),
+        ({"id": f"bulk-{i}", "text": f"bulk review {i}"} for i in range(10_300)),
+    )
+    project = client_for(sqlite_api, "reviewer").project(sqlite_api.slug)
+    seen: list[int] = []
+    while True:
+        page = project.items(limit=200, offset=len(seen))
+        seen += [row["id"] for row in page["items"]]
+        if not page["items"]:
+            break
+    assert len(seen) == len(set(seen)) == page["total"] > 10_300
+    mine = client_for(sqlite_api, "annotator").project(sqlite_api.slug).items(offset=20_000)
+    assert (mine["total"], mine["items"]) == (0, [])  # My answers pages the same way
+
+
+def test_a_script_reads_the_whole_audit_log_page_by_page(sqlite_api: Any) -> None:
+    """The audit route answered the newest 1,000 events at most, with no way to the older
+    ones; ``before`` (an event's id) pages back through the whole log."""
+    manager = client_for(sqlite_api, "manager").project(sqlite_api.slug)
+    for n in range(7):
+        manager.change_settings(batch_size=5 + n)
+    newest = manager.audit(limit=3)
+    assert len(newest) == 3
+    older = manager.audit(limit=3, before=newest[-1]["id"])
+    assert [e["id"] for e in older] == sorted((e["id"] for e in older), reverse=True)
+    assert older[0]["id"] < newest[-1]["id"]
+    everything = list(manager.audit_events(page=4))
+    ids = [e["id"] for e in everything]
+    assert ids == sorted(set(ids), reverse=True) and ids[:6] == [e["id"] for e in newest + older]
+    assert len(everything) == len(manager.audit(limit=1000)) > 8
+    settings = list(manager.audit_events(action="project.settings", page=2))
+    assert len(settings) == 7 and {e["action"] for e in settings} == {"project.settings"}
+    with pytest.raises(ApiError) as raised:  # an id of no event of this project
+        manager.audit(before=987_654_321)
+    assert (raised.value.status, raised.value.detail) == (
+        404,
+        f"no audit event 987654321 in project '{sqlite_api.slug}'",
+    )
+
+
+def test_a_script_rotates_its_token(api: Any) -> None:
+    """Tokens are listed and revoked from the client, as on the projects page, where only
+    ``create_token`` was there and a script fell back to raw requests for the rest."""
+    client = client_for(api, "reviewer")
+    fresh = client.create_token("nightly export")
+    listed = client.tokens()
+    made = next(t for t in listed if t["name"] == "nightly export")
+    assert made["revoked_at"] is None and "token" not in made
+    rotated = Client(URL, fresh, http=api.client)
+    assert rotated.me()["username"] == "reviewer"
+    assert rotated.revoke_token(made["id"]) == {
+        "id": made["id"],
+        "name": "nightly export",
+        "username": "reviewer",
+    }
+    with pytest.raises(ApiError) as raised:
+        rotated.me()
+    assert raised.value.status == 401
+    assert next(t for t in client.tokens() if t["id"] == made["id"])["revoked_at"]
+    assert client_for(api, "admin").tokens(username="reviewer") == client.tokens()
+    with pytest.raises(ApiError) as raised:
+        client.tokens(username="admin")
+    assert raised.value.status == 403
+
+
+def test_a_manager_simulates_strategies_and_exports_eval_answers_from_a_script(
+    sqlite_api: Any,
+) -> None:
+    from labelloop.workflow import simulations
+    from labelloop.workflow.features import FeatureCache
+
+    lab = sqlite_api.lab
+    rows = lab.rows(60, start=2000, prefix="lab", labeled=True)
+    lab.import_rows(lab.ctx("sent", lab.admin), rows, labeled=True, filename="labeled.jsonl")
+    manager = client_for(sqlite_api, "manager").project(sqlite_api.slug)
+    asked = manager.simulate(strategies=["random", "margin"], seeds=2, budget=40, batch=10)
+    assert asked["state"] == "queued" and asked["options"]["strategies"] == ["random", "margin"]
+    assert [s["id"] for s in manager.simulations()] == [asked["id"]]
+    assert simulations.run_next(lab.db, FeatureCache())  # the learner replays it
+    done = manager.simulation(asked["id"])
+    assert done["state"] == "done" and done["summary"]["best"]
+    with pytest.raises(ApiError) as raised:
+        manager.cancel_simulation(asked["id"])  # it ended
+    assert raised.value.status == 409
+    again = manager.simulate(seeds=1, budget=40)
+    assert manager.cancel_simulation(again["id"])["state"] == "cancelled"
+
+    held_out = list(manager.export_rows(split="eval"))
+    assert len(held_out) == 9 and {r["external_id"][:2] for r in held_out} == {"ev"}
+    task = client_for(sqlite_api, "annotator").project(sqlite_api.slug).next_task()
+    assert task is not None
+    task.submit(lab.truth(task.data["text"]))
+    answers = list(manager.export_rows(annotations=True))
+    assert [(a["item_id"], a["annotator"]) for a in answers] == [(task.item_id, "annotator")]

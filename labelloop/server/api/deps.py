@@ -34,7 +34,10 @@ async def current_user(request: Request, db: Annotated[Database, Depends(get_db)
         return accounts.user_for_token(db, token.strip())
     session = request.app.state.sessions.read(request)
     if session is None:
-        raise AuthenticationFailed("sign in first (session missing or expired)")
+        raise AuthenticationFailed(
+            "no API token and no signed-in session: send 'Authorization: Bearer <token>' "
+            "(labelloop tokens create NAME, or the projects page's API token box), or sign in"
+        )
     if request.method not in SAFE_METHODS and not csrf_ok(session, request):
         raise PermissionDenied("missing or wrong CSRF token; reload the page")
     user = accounts.user_for_session(db, session.user_id, session.generation)

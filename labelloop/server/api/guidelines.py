@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import ConfigDict, Field
+from pydantic import Field
 
 from labelloop.govern.permissions import Permission
 from labelloop.server.api.deps import CurrentUser, DbDep
@@ -19,8 +19,6 @@ class ExampleIn(Body):
     """An item to pin as an example: by ``item_id`` or ``external_id``; ``value`` is the label
     it exemplifies (default: its resolved label); ``note`` says why; ``base_version`` is the
     guideline version the manager was looking at (a newer one gives 409)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     item_id: Id | None = None
     external_id: str | None = Field(default=None, max_length=200)

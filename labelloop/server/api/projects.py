@@ -60,12 +60,16 @@ def list_projects(db: DbDep, user: CurrentUser) -> list[dict[str, Any]]:
 
 @router.post("", status_code=201)
 def create_project(body: ProjectIn, db: DbDep, admin: AdminUser) -> dict[str, Any]:
+    """Create a project from a schema (a mapping, or YAML or JSON text, as ``labelloop
+    projects create`` reads a file); site admins, who become its manager. Answers as ``GET``."""
     projects.create_project(db, body.slug, body.project_schema, actor=admin)
     return project_detail(body.slug, db, admin)
 
 
 @router.get("/{slug}")
 def project_detail(slug: str, db: DbDep, user: CurrentUser) -> dict[str, Any]:
+    """Name, the caller's role, schema, target control, settings (to an annotator the labeling
+    ones) and the newest guideline with its examples. Any member."""
     ctx = projects.access(db, slug, user, Permission.VIEW_PROJECT)
     guideline = projects.guideline(db, ctx)
     return {
@@ -102,11 +106,13 @@ def audit_events(
     user: CurrentUser,
     limit: Annotated[int, Query(ge=1, le=auditing.MAX_EVENTS)] = 50,
     action: Annotated[str | None, Query(max_length=50)] = None,
+    before: Id | None = None,
 ) -> list[dict[str, Any]]:
     """The project's newest audit events, newest first (managers); ``action`` filters, e.g.
-    ``project.settings``."""
+    ``project.settings``; ``before``, the id of the last event of the page before, answers
+    the next page back, through the whole log."""
     ctx = projects.access(db, slug, user, Permission.VIEW_AUDIT)
-    return auditing.events(db, ctx, limit=limit, action=action)
+    return auditing.events(db, ctx, limit=limit, action=action, before=before)
 
 
 @router.get("/{slug}/audit/verify")
@@ -154,6 +160,7 @@ def list_members(slug: str, db: DbDep, user: CurrentUser) -> list[dict[str, Any]
 
 @router.put("/{slug}/members")
 def set_member(slug: str, body: MemberIn, db: DbDep, user: CurrentUser) -> dict[str, Any]:
+    """Make a user an annotator, reviewer or manager of the project (managers; audited)."""
     ctx = projects.access(db, slug, user, Permission.MANAGE_MEMBERS)
     projects.set_member(db, ctx, body.username, body.role)
     return {"username": body.username, "role": body.role}

@@ -45,6 +45,7 @@ def scan(slug: str, db: DbDep, user: CurrentUser, features: FeaturesDep) -> dict
 
 @router.get("/gold")
 def list_gold(slug: str, db: DbDep, user: CurrentUser) -> dict[str, Any]:
+    """The gold items with their known answers (managers)."""
     ctx = projects.access(db, slug, user, Permission.MANAGE_PROJECT)
     return {"gold": quality.gold_items(db, ctx)}
 
@@ -58,5 +59,6 @@ def set_gold(slug: str, body: GoldIn, db: DbDep, user: CurrentUser) -> dict[str,
 
 @router.delete("/gold/{item_id}")
 def remove_gold(slug: str, item_id: Id, db: DbDep, user: CurrentUser) -> dict[str, Any]:
+    """Make a gold item an ordinary one again (managers; audited)."""
     ctx = projects.access(db, slug, user, Permission.MANAGE_PROJECT)
     return quality.remove_gold(db, ctx, item_id=item_id)

@@ -12,7 +12,6 @@ from labelloop.govern.permissions import Permission
 from labelloop.server.api.deps import CurrentUser, DbDep
 from labelloop.server.api.schemas import Body, Id
 from labelloop.workflow import browse, projects, review, review_leases
-from labelloop.workflow.seeding import MAX_OFFSET
 
 router = APIRouter(prefix="/api/projects/{slug}", tags=["review"])
 
@@ -131,7 +130,7 @@ def list_items(
     q: Annotated[str | None, Query(max_length=200)] = None,
     order: Literal["id", "newest"] = "id",
     limit: Annotated[int, Query(ge=1, le=browse.MAX_LIMIT)] = 50,
-    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+    offset: Annotated[int, Query(ge=0, le=browse.MAX_OFFSET)] = 0,
 ) -> dict[str, Any]:
     """Every item of the project with its label, answers and open flags, filtered (status,
     split, label, resolution, annotator, words: ``q`` in the query language of ``/search``)

@@ -16,9 +16,12 @@ the parameter, where it used to overflow in the database driver (a 500)."""
 
 
 class Body(BaseModel):
-    """A JSON request body. No text in it may hold a NUL (U+0000): PostgreSQL cannot store
-    one (a 500 from the driver) and SQLite's LIKE stops at it, so it is a 422 naming the
-    field instead."""
+    """A JSON request body. A field it does not take is a 422 naming it, not dropped: a
+    misspelt ``activeMs`` or a guessed ``username`` would otherwise do something else than
+    its sender meant. No text in it may hold a NUL (U+0000): PostgreSQL cannot store one (a
+    500 from the driver) and SQLite's LIKE stops at it, so it is a 422 naming the field too."""
+
+    model_config = ConfigDict(extra="forbid")
 
     @model_validator(mode="before")
     @classmethod
@@ -97,8 +100,6 @@ class SimulationIn(Body):
     """What a manager asks a simulation of the project's labels for (ranges checked by the
     workflow, which names the option); an unknown field is refused, not ignored."""
 
-    model_config = ConfigDict(extra="forbid")
-
     strategies: list[Annotated[str, Field(max_length=100)]] | None = Field(
         default=None, max_length=50
     )
@@ -123,8 +124,6 @@ class GuidelineIn(Body):
     from (an edit of an outdated version is refused with a 409). Lengths are checked by the
     workflow, which says how long each may be."""
 
-    model_config = ConfigDict(extra="forbid")
-
     body: str
     summary: str
     base_version: Id | None = None
@@ -134,16 +133,12 @@ class GuidelineIn(Body):
 class PreviewIn(Body):
     """Guideline Markdown to render for the editor's preview."""
 
-    model_config = ConfigDict(extra="forbid")
-
     body: str
 
 
 class AutoLabelIn(Body):
     """An auto-label run: the confidence the model needs and the eval accuracy it must show
     (each defaults to the project's setting); ``dry_run`` measures and counts only."""
-
-    model_config = ConfigDict(extra="forbid")
 
     confidence: float | None = Field(default=None, ge=0.5, le=1.0)
     min_accuracy: float | None = Field(default=None, ge=0.5, le=1.0)
@@ -153,16 +148,26 @@ class AutoLabelIn(Body):
 class SpotCheckIn(Body):
     """How many of a run's labels to take back for people to answer (1 to 1,000)."""
 
-    model_config = ConfigDict(extra="forbid")
-
     n: int = Field(default=50, ge=1, le=1_000)
 
 
 class AcknowledgeIn(Body):
     """An alert's acknowledgement: an optional one-line note ("retraining on Monday")."""
 
-    model_config = ConfigDict(extra="forbid")
-
     note: Annotated[
         str, StringConstraints(strip_whitespace=True, max_length=MAX_ACK_NOTE_CHARS)
     ] = ""  # trimmed first, as the page and the CLI send it
+
+
+class ErrorOut(BaseModel):
+    """Every error's body, whatever its status (a refused import also says where)."""
+
+    error: str = Field(
+        description="The kind: NotFound, PermissionDenied, Conflict, ValidationError, "
+        "ImportFormatError, TooManyAttempts, ..."
+    )
+    detail: str = Field(description="What happened, in a sentence naming the record or field.")
+    line: int | None = Field(default=None, description="A refused import: the record's line.")
+    field: str | None = Field(default=None, description="A refused import: the field.")
+    file: str | None = Field(default=None, description="A refused import: the file in a zip.")
+    reason: str | None = Field(default=None, description="A refused import: what is wrong.")

@@ -50,12 +50,15 @@ def request_simulation(
 
 @router.get("/{sim_id}")
 def simulation(slug: str, sim_id: Id, db: DbDep, user: CurrentUser) -> dict[str, Any]:
+    """One simulation: its state, phase and progress, and once done its summary and chart URL
+    (managers)."""
     ctx = projects.access(db, slug, user, Permission.MANAGE_PROJECT)
     return simulations.get(db, ctx, sim_id)
 
 
 @router.post("/{sim_id}/cancel")
 def cancel_simulation(slug: str, sim_id: Id, db: DbDep, user: CurrentUser) -> dict[str, Any]:
+    """Stop a queued or running simulation; the learner drops it within seconds (managers)."""
     ctx = projects.access(db, slug, user, Permission.MANAGE_PROJECT)
     return simulations.cancel(db, ctx, sim_id)
 

@@ -132,6 +132,7 @@ async def submit(request: Request) -> JSONResponse:
 
 @router.post("/tasks/{assignment_id}/skip")
 def skip(slug: str, assignment_id: Id, db: DbDep, user: CurrentUser) -> dict[str, Any]:
+    """Give a leased task back: its item is not served to the caller again."""
     ctx = projects.access(db, slug, user, Permission.ANNOTATE)
     tasks.skip(db, ctx, assignment_id)
     return {"skipped": assignment_id}

@@ -23,6 +23,7 @@ router = APIRouter(prefix="/api", tags=["users"])
 
 @router.get("/me")
 def me(user: CurrentUser) -> dict[str, Any]:
+    """The caller: id, username and whether they are a site admin."""
     return {"id": user.id, "username": user.username, "is_admin": user.is_admin}
 
 
@@ -54,11 +55,13 @@ def _renew_session(request: Request, response: Response, user: accounts.User) ->
 
 @router.get("/users")
 def list_users(db: DbDep, _admin: AdminUser) -> list[dict[str, Any]]:
+    """Every user, active or deactivated (site admins)."""
     return accounts.list_users(db)
 
 
 @router.post("/users", status_code=201)
 def create_user(body: UserIn, db: DbDep, admin: AdminUser) -> dict[str, Any]:
+    """Add a user, a site admin with ``is_admin`` (site admins; audited)."""
     user = accounts.create_user(
         db, body.username, body.password, is_admin=body.is_admin, actor_id=admin.id
     )

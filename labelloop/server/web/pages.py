@@ -376,12 +376,12 @@ def items_page(slug: str, request: Request, db: DbDep) -> Response:
             "splits": list(browse.SPLITS),
             "resolutions": list(browse.RESOLUTIONS),
             "expert": expert,
-            "max_offset": seeding.MAX_OFFSET,
+            "max_offset": browse.MAX_OFFSET,
             "filters": {
                 key: query.get(key, "")[:200]
                 for key in ("status", "split", "label", "resolution", "annotator", "q", "order")
             },
-            "offset": query.get("offset", "0")[:6],
+            "offset": query.get("offset", "0")[:10],
             "open": query.get("item", "")[:20],
         },
     )
