@@ -84,6 +84,16 @@ PAIR_SCHEMA = {  # two choice controls that list no hotkeys: the defaults number
     ],
 }
 
+PRICES_SCHEMA = {
+    "name": "Prices",
+    "data": {"type": "table", "field": "row"},
+    "controls": [{"name": "kind", "type": "choice", "labels": ["cheap", "dear"], "target": True}],
+}
+PRICES = [  # JSON numbers; ratio as a Parquet float32 column holds 0.1
+    {"id": "p1", "price": 1234567.891, "total": 12345678901.5, "ratio": 0.10000000149011612},
+    {"id": "p2", "price": 127.0, "total": 14.23, "ratio": 0.3},
+]
+
 
 @dataclass
 class FieldsServer:
@@ -133,6 +143,7 @@ def fields_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FieldsSe
         ("mixed-clips", {**CLIPS_SCHEMA, "name": "Clips by mouse and keys"}),
         ("rated", {**WINE_SCHEMA, "name": "Rated by mouse"}),
         ("heard", {**CLIPS_SCHEMA, "name": "Clips reviewed", "settings": {"review_policy": "all"}}),
+        ("prices", PRICES_SCHEMA),
     ):
         run_cli(
             home,
@@ -156,6 +167,14 @@ def fields_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FieldsSe
         "import",
         "wines",
         _write(work / "wines.csv", "\n".join(lines) + "\n"),
+        "--id-field",
+        "id",
+    )
+    run_cli(
+        home,
+        "import",
+        "prices",
+        _write(work / "prices.jsonl", "".join(json.dumps(p) + "\n" for p in PRICES)),
         "--id-field",
         "id",
     )
@@ -988,4 +1007,30 @@ def test_the_import_form_asks_for_what_the_project_reads(
     page = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
     login(page, server.url, "/p/snaps")
     assert page.inner_text("label.field:has(#import-text-field) > span").startswith("Path field")
+    page.close()
+
+
+def test_a_rows_numbers_show_with_every_digit_on_the_labeling_and_search_pages(
+    fields_server: FieldsServer, browser: Any
+) -> None:
+    """JSON numbers were cut to six digits on the labeling page: a total of 12345678901.5
+    showed as 12345700000 and a price of 1234567.891 as 1234570, where the search page said
+    1234567.891."""
+    server = fields_server
+    page = _open(browser, server, "prices")
+    shown = {}
+    assignment = ""
+    for _ in PRICES:
+        assignment = wait_task(page, other_than=assignment)
+        shown[page.text_content("#item-id")] = _row(page)
+        page.keyboard.press("s")
+    assert shown == {
+        "p1": {"price": "1234567.891", "total": "12345678901.5", "ratio": "0.1"},
+        "p2": {"price": "127", "total": "14.23", "ratio": "0.3"},
+    }
+    hits = page.request.get(f"{server.url}/api/projects/prices/search?q=p*").json()["items"]
+    assert sorted(hit["text"] for hit in hits) == [
+        "price: 1234567.891 · total: 12345678901.5 · ratio: 0.1",
+        "price: 127 · total: 14.23 · ratio: 0.3",
+    ]
     page.close()
