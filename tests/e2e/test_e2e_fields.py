@@ -1034,3 +1034,26 @@ def test_a_rows_numbers_show_with_every_digit_on_the_labeling_and_search_pages(
         "price: 127 · total: 14.23 · ratio: 0.3",
     ]
     page.close()
+
+
+def test_a_parquet_file_without_its_suffix_uploads_with_the_format_chosen(
+    fields_server: FieldsServer, browser: Any, tmp_path: Path
+) -> None:
+    """The import form's Format list offered JSONL and CSV only: a Parquet file whose name
+    does not say so (Spark's part-00000) was refused, "give the format", with no way to."""
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    server = fields_server
+    part = tmp_path / "part-00000"
+    pq.write_table(pa.table({"id": ["p9"], "price": [9.5], "total": [1.0], "ratio": [0.5]}), part)
+    page = browser.new_page()
+    login(page, server.url, "/p/prices")
+    page.set_input_files("#import-file", str(part))
+    page.fill("#import-id-field", "id")
+    page.select_option("#import-format", "parquet")
+    page.click("#import-submit")
+    page.wait_for_function(
+        "() => /Imported|Nothing/.test(document.getElementById('import-result').textContent)"
+    )
+    assert page.text_content("#import-result").startswith("Imported 1 item")
+    page.close()
