@@ -162,8 +162,8 @@ class _TableRecords(TextImporter):
             shown = text if len(text) <= 40 else text[:39] + "…"
             said.append(
                 f"column '{name}' holds numbers but {cells} not (line {line}: '{shown}'), so the "
-                f"model reads it as categories, not as numbers: correct or empty {them} and "
-                "import again"
+                f"model reads it as categories, not as numbers: correct or empty {them}, undo "
+                "this import and import the file again"
             )
         return said
 

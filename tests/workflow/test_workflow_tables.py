@@ -15,7 +15,7 @@ from sklearn.datasets import load_wine
 from labelloop.errors import ImportFormatError
 from labelloop.learn import TableFeaturizer, default_model
 from labelloop.learn.strategies import margin_utility
-from labelloop.workflow import imports, learning, projects, tasks
+from labelloop.workflow import batches, imports, learning, projects, tasks
 from labelloop.workflow.features import FeatureCache
 from tests.conftest import Lab
 
@@ -364,10 +364,23 @@ def test_a_number_column_with_a_word_in_it_is_named_in_the_import_summary(
     assert report.n_items == 40
     assert report.notes == (
         "column 'amount' holds numbers but 2 cells that are not (line 9: 'thirteen'), so the "
-        "model reads it as categories, not as numbers: correct or empty them and import again",
+        "model reads it as categories, not as numbers: correct or empty them, undo this "
+        "import and import the file again",
         "column 'rate' holds numbers but 1 cell that is not (line 21: 'n/a'), so the model "
-        "reads it as categories, not as numbers: correct or empty it and import again",
+        "reads it as categories, not as numbers: correct or empty it, undo this import and "
+        "import the file again",
     )
+    # Imported again as it is, the corrected file is refused: its rows' ids name the rows here.
+    fixed = body.replace(b"thirteen", b"13").replace(b"12 000", b"12000").replace(b"n/a", b"")
+    with pytest.raises(ImportFormatError, match="already names item"):
+        imports.import_items(
+            lab.db, ctx, io.BytesIO(fixed), fmt="csv", filename="l.csv", id_field="id"
+        )
+    batches.undo(lab.db, ctx, report.batch_id)
+    again = imports.import_items(
+        lab.db, ctx, io.BytesIO(fixed), fmt="csv", filename="l.csv", id_field="id"
+    )
+    assert (again.n_items, again.notes) == (40, ())
 
 
 def _table_project(lab: Lab, slug: str, **data: Any) -> Any:
