@@ -972,11 +972,17 @@ def test_a_row_of_many_fields_pages_by_keyboard(
 
     first = last_shown()
     assert first != "f199"
+    # The box says how many fields lie below it: an overlay scrollbar shows nothing until used,
+    # and a 16-field row at 1280 px hid its last 3 (its text columns) without a sign.
+    more = page.locator("#item-more")
+    assert more.inner_text() == f"{199 - int(first[1:])} more fields below · PageDown"
     page.keyboard.press("PageDown")
     assert int(last_shown()[1:]) > int(first[1:])
+    assert more.inner_text() == f"{199 - int(last_shown()[1:])} more fields below · PageDown"
     for _ in range(40):
         page.keyboard.press("PageDown")
     assert last_shown() == "f199"
+    assert more.is_hidden()
     page.keyboard.press("PageUp")
     assert last_shown() != "f199"
     page.keyboard.press("?")
