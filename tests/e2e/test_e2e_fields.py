@@ -1063,3 +1063,23 @@ def test_a_parquet_file_without_its_suffix_uploads_with_the_format_chosen(
     )
     assert page.text_content("#import-result").startswith("Imported 1 item")
     page.close()
+
+
+def test_an_items_trace_shows_a_row_as_its_fields(
+    fields_server: FieldsServer, browser: Any
+) -> None:
+    """The Items page's trace of a table row showed it as raw JSON, {"alcohol":"13.2",...},
+    where the labeling page shows its fields as a two-column table."""
+    server = fields_server
+    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    login(page, server.url, "/p/wines/items")
+    page.get_by_role("button", name="w0", exact=True).click()
+    page.wait_for_selector(".trace-text .row-table")
+    row = page.evaluate(
+        """() => Object.fromEntries(Array.from(
+            document.querySelectorAll('.trace-text .row-table tr'),
+            tr => [tr.querySelector('th').textContent, tr.querySelector('td').textContent]))"""
+    )
+    assert row == server.wines["w0"]
+    assert "{" not in page.inner_text(".trace-text")
+    page.close()
