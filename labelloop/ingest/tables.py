@@ -18,7 +18,12 @@ from typing import Any, BinaryIO, ClassVar
 
 from labelloop.domain import ItemIn
 from labelloop.errors import ImportFormatError, LabelloopError
-from labelloop.ingest.csv import CsvImporter, row_column_name, table_export_width
+from labelloop.ingest.csv import (
+    CsvImporter,
+    columns_are,
+    row_column_name,
+    table_export_width,
+)
 from labelloop.ingest.jsonl import JsonlImporter
 from labelloop.ingest.records import (
     MAX_TEXT_CHARS,
@@ -174,7 +179,7 @@ class _TableRecords(TextImporter):
         for name in (*(() if nested else self.columns), self.label_field):
             if name is not None and name not in have:
                 raise ImportFormatError(
-                    line=line, field=name, reason=f"no such column; columns are: {', '.join(names)}"
+                    line=line, field=name, reason=f"no such column; {columns_are(names)}"
                 )
 
 
