@@ -78,7 +78,7 @@ def model_predict(
     model_file: Annotated[
         Path, typer.Argument(metavar="MODEL", help="A file from `model export`.")
     ],
-    file: Annotated[Path, typer.Argument(help="JSONL or CSV records to label.")],
+    file: Annotated[Path, typer.Argument(help="JSONL, CSV or Parquet records to label.")],
     output: Annotated[Path, typer.Option("-o", "--output", help="JSONL file to write.")] = Path(
         "-"
     ),
@@ -86,7 +86,9 @@ def model_predict(
         str, typer.Option(help="Field holding the text (an image project: the image's path).")
     ] = "text",
     id_field: Annotated[str | None, typer.Option(help="Field holding your record id.")] = None,
-    format: Annotated[str | None, typer.Option(help="jsonl or csv (default: by suffix).")] = None,
+    format: Annotated[
+        str | None, typer.Option(help="jsonl, csv or parquet (default: by suffix).")
+    ] = None,
 ) -> None:
     """Label the records of FILE with a model file from `labelloop model export`.
 

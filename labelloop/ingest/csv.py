@@ -166,9 +166,24 @@ class CsvImporter(TextImporter):
                 raise ImportFormatError(
                     line=1,
                     field=field,
-                    reason=f"no such column{also}; columns are: {', '.join(header)}",
+                    reason=f"no such column{also}; {columns_are(header)}",
                 )
         return header
+
+
+def columns_are(header: Sequence[str]) -> str:
+    """The columns a header names, for an error about a column it lacks; a header of one column
+    holding ';' or a tab is most likely a file separated by those, which is said."""
+    said = f"columns are: {', '.join(header)}"
+    if len(header) == 1:
+        mark = next((m for m in (";", "\t") if m in header[0]), None)
+        if mark is not None:
+            shown = "a tab" if mark == "\t" else "';'"
+            said += (
+                f" (one column: the file looks separated by {shown}; labelloop reads CSV "
+                'separated by commas: save it as such, a spreadsheet\'s "CSV (comma delimited)")'
+            )
+    return said
 
 
 def _decoded_lines(source: BinaryIO) -> Iterator[str]:

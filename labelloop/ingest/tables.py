@@ -18,7 +18,12 @@ from typing import Any, BinaryIO, ClassVar
 
 from labelloop.domain import ItemIn
 from labelloop.errors import ImportFormatError, LabelloopError
-from labelloop.ingest.csv import CsvImporter, row_column_name, table_export_width
+from labelloop.ingest.csv import (
+    CsvImporter,
+    columns_are,
+    row_column_name,
+    table_export_width,
+)
 from labelloop.ingest.jsonl import JsonlImporter
 from labelloop.ingest.records import (
     MAX_TEXT_CHARS,
@@ -162,8 +167,8 @@ class _TableRecords(TextImporter):
             shown = text if len(text) <= 40 else text[:39] + "…"
             said.append(
                 f"column '{name}' holds numbers but {cells} not (line {line}: '{shown}'), so the "
-                f"model reads it as categories, not as numbers: correct or empty {them} and "
-                "import again"
+                f"model reads it as categories, not as numbers: correct or empty {them}, undo "
+                "this import and import the file again"
             )
         return said
 
@@ -174,7 +179,7 @@ class _TableRecords(TextImporter):
         for name in (*(() if nested else self.columns), self.label_field):
             if name is not None and name not in have:
                 raise ImportFormatError(
-                    line=line, field=name, reason=f"no such column; columns are: {', '.join(names)}"
+                    line=line, field=name, reason=f"no such column; {columns_are(names)}"
                 )
 
 

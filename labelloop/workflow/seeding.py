@@ -79,6 +79,12 @@ def _cell(value: Any) -> str:
         return "—"
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) < 2**53:
+            return str(int(value))  # the page reads JSON's 127.0 as 127
+        single = np.float32(value)
+        if float(single) == value:  # a 32-bit float column's value: 0.1, not 0.10000000149...
+            return str(single)
     return str(value)
 
 

@@ -84,6 +84,16 @@ PAIR_SCHEMA = {  # two choice controls that list no hotkeys: the defaults number
     ],
 }
 
+PRICES_SCHEMA = {
+    "name": "Prices",
+    "data": {"type": "table", "field": "row"},
+    "controls": [{"name": "kind", "type": "choice", "labels": ["cheap", "dear"], "target": True}],
+}
+PRICES = [  # JSON numbers; ratio as a Parquet float32 column holds 0.1
+    {"id": "p1", "price": 1234567.891, "total": 12345678901.5, "ratio": 0.10000000149011612},
+    {"id": "p2", "price": 127.0, "total": 14.23, "ratio": 0.3},
+]
+
 
 @dataclass
 class FieldsServer:
@@ -133,6 +143,7 @@ def fields_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FieldsSe
         ("mixed-clips", {**CLIPS_SCHEMA, "name": "Clips by mouse and keys"}),
         ("rated", {**WINE_SCHEMA, "name": "Rated by mouse"}),
         ("heard", {**CLIPS_SCHEMA, "name": "Clips reviewed", "settings": {"review_policy": "all"}}),
+        ("prices", PRICES_SCHEMA),
     ):
         run_cli(
             home,
@@ -156,6 +167,14 @@ def fields_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FieldsSe
         "import",
         "wines",
         _write(work / "wines.csv", "\n".join(lines) + "\n"),
+        "--id-field",
+        "id",
+    )
+    run_cli(
+        home,
+        "import",
+        "prices",
+        _write(work / "prices.jsonl", "".join(json.dumps(p) + "\n" for p in PRICES)),
         "--id-field",
         "id",
     )
@@ -953,11 +972,17 @@ def test_a_row_of_many_fields_pages_by_keyboard(
 
     first = last_shown()
     assert first != "f199"
+    # The box says how many fields lie below it: an overlay scrollbar shows nothing until used,
+    # and a 16-field row at 1280 px hid its last 3 (its text columns) without a sign.
+    more = page.locator("#item-more")
+    assert more.inner_text() == f"{199 - int(first[1:])} more fields below · PageDown"
     page.keyboard.press("PageDown")
     assert int(last_shown()[1:]) > int(first[1:])
+    assert more.inner_text() == f"{199 - int(last_shown()[1:])} more fields below · PageDown"
     for _ in range(40):
         page.keyboard.press("PageDown")
     assert last_shown() == "f199"
+    assert more.is_hidden()
     page.keyboard.press("PageUp")
     assert last_shown() != "f199"
     page.keyboard.press("?")
@@ -988,4 +1013,73 @@ def test_the_import_form_asks_for_what_the_project_reads(
     page = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
     login(page, server.url, "/p/snaps")
     assert page.inner_text("label.field:has(#import-text-field) > span").startswith("Path field")
+    page.close()
+
+
+def test_a_rows_numbers_show_with_every_digit_on_the_labeling_and_search_pages(
+    fields_server: FieldsServer, browser: Any
+) -> None:
+    """JSON numbers were cut to six digits on the labeling page: a total of 12345678901.5
+    showed as 12345700000 and a price of 1234567.891 as 1234570, where the search page said
+    1234567.891."""
+    server = fields_server
+    page = _open(browser, server, "prices")
+    shown = {}
+    assignment = ""
+    for _ in PRICES:
+        assignment = wait_task(page, other_than=assignment)
+        shown[page.text_content("#item-id")] = _row(page)
+        page.keyboard.press("s")
+    assert shown == {
+        "p1": {"price": "1234567.891", "total": "12345678901.5", "ratio": "0.1"},
+        "p2": {"price": "127", "total": "14.23", "ratio": "0.3"},
+    }
+    hits = page.request.get(f"{server.url}/api/projects/prices/search?q=p*").json()["items"]
+    assert sorted(hit["text"] for hit in hits) == [
+        "price: 1234567.891 · total: 12345678901.5 · ratio: 0.1",
+        "price: 127 · total: 14.23 · ratio: 0.3",
+    ]
+    page.close()
+
+
+def test_a_parquet_file_without_its_suffix_uploads_with_the_format_chosen(
+    fields_server: FieldsServer, browser: Any, tmp_path: Path
+) -> None:
+    """The import form's Format list offered JSONL and CSV only: a Parquet file whose name
+    does not say so (Spark's part-00000) was refused, "give the format", with no way to."""
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    server = fields_server
+    part = tmp_path / "part-00000"
+    pq.write_table(pa.table({"id": ["p9"], "price": [9.5], "total": [1.0], "ratio": [0.5]}), part)
+    page = browser.new_page()
+    login(page, server.url, "/p/prices")
+    page.set_input_files("#import-file", str(part))
+    page.fill("#import-id-field", "id")
+    page.select_option("#import-format", "parquet")
+    page.click("#import-submit")
+    page.wait_for_function(
+        "() => /Imported|Nothing/.test(document.getElementById('import-result').textContent)"
+    )
+    assert page.text_content("#import-result").startswith("Imported 1 item")
+    page.close()
+
+
+def test_an_items_trace_shows_a_row_as_its_fields(
+    fields_server: FieldsServer, browser: Any
+) -> None:
+    """The Items page's trace of a table row showed it as raw JSON, {"alcohol":"13.2",...},
+    where the labeling page shows its fields as a two-column table."""
+    server = fields_server
+    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    login(page, server.url, "/p/wines/items")
+    page.get_by_role("button", name="w0", exact=True).click()
+    page.wait_for_selector(".trace-text .row-table")
+    row = page.evaluate(
+        """() => Object.fromEntries(Array.from(
+            document.querySelectorAll('.trace-text .row-table tr'),
+            tr => [tr.querySelector('th').textContent, tr.querySelector('td').textContent]))"""
+    )
+    assert row == server.wines["w0"]
+    assert "{" not in page.inner_text(".trace-text")
     page.close()

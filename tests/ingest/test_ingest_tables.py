@@ -170,3 +170,20 @@ def test_a_damaged_parquet_page_is_a_clear_error() -> None:
     damaged = sink.getvalue()[:4] + b"\xff" * 8 + sink.getvalue()[12:]  # the first page header
     exc = error("parquet", damaged)
     assert exc.line == 1 and exc.reason.startswith("unreadable Parquet")
+
+
+@pytest.mark.parametrize("fmt", ["csv", "csv-text"])
+def test_a_file_separated_by_semicolons_is_named_as_such(fmt: str) -> None:
+    """A spreadsheet saved as CSV where the decimal mark is a comma separates columns by ';':
+    the error listed one column, "wine_id;alcohol", and left the user to guess why."""
+    data = b"wine_id;alcohol;colour\nw1;13,2;red\n"
+    if fmt == "csv":
+        exc = error("csv", data, id_field="wine_id")
+    else:
+        from labelloop.ingest.csv import CsvImporter
+
+        with pytest.raises(ImportFormatError) as info:
+            list(CsvImporter(text_field="colour").read(io.BytesIO(data)))
+        exc = info.value
+    assert exc.line == 1
+    assert "separated by ';'" in exc.reason and "commas" in exc.reason

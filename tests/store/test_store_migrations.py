@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -294,3 +296,55 @@ def test_an_upload_imported_before_0016_has_its_folder_recorded_and_undoes_with_
     assert [b["upload_folder"] for b in other] == [None]  # not its own project's folder
     done = batches.undo(db, projects.system_context(db, "street"), ids["zip"], media_roots=(media,))
     assert done["files"] == 1 and not (media / "uploads" / "street").exists()
+
+
+def test_table_rows_imported_before_0027_are_duplicates_of_the_same_rows_in_any_format(
+    empty_db: Database,
+) -> None:
+    """Rows stored before 0027 were fingerprinted as their JSON (14.23 and "14.23" apart): after
+    the upgrade the same rows from a CSV file are duplicates, and a text project's items keep
+    their fingerprints."""
+    import io
+
+    from labelloop.workflow import imports, projects
+
+    db = empty_db
+    upgrade(db, "0021")
+    lab = _lab_of_old_release(db)
+    schema = {
+        "name": "Wines",
+        "data": {"type": "table", "field": "row"},
+        "controls": [{"name": "c", "type": "choice", "labels": ["a", "b"], "target": True}],
+    }
+    projects.create_project(db, "wines", schema, actor=lab.admin)
+    ctx = lab.ctx("wines", lab.admin)
+    texts = lab.project("texts")
+    rows = b'{"id": "w1", "alcohol": 14.23, "mg": 127.0}\n{"id": "w2", "alcohol": 13, "mg": 9}\n'
+    imports.import_items(db, ctx, io.BytesIO(rows), fmt="jsonl", filename="w.jsonl", id_field="id")
+    imports.import_items(db, texts, io.BytesIO(b'{"text": "Fine"}\n'), fmt="jsonl", filename="t")
+    with db.write() as conn:  # as that release fingerprinted them: the stored JSON
+        for item_id, payload in conn.execute(text("SELECT id, payload FROM item")).all():
+            row = (payload if isinstance(payload, dict) else json.loads(payload)).get("row")
+            if row is not None:
+                old = json.dumps(row, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+                conn.execute(
+                    text("UPDATE item SET content_hash = :h WHERE id = :id"),
+                    {"h": hashlib.sha256(old.encode()).hexdigest(), "id": item_id},
+                )
+    with db.read() as conn:
+        before = dict(conn.execute(text("SELECT id, content_hash FROM item")).all())
+
+    upgrade(db)
+    same = b"id,alcohol,mg\nw1,14.23,127\nw2,13.0,9\n"
+    report = imports.import_items(
+        db, ctx, io.BytesIO(same), fmt="csv", filename="w.csv", id_field="id"
+    )
+    assert (report.n_items, report.n_duplicates) == (0, 2)
+    with db.read() as conn:
+        after = dict(conn.execute(text("SELECT id, content_hash FROM item")).all())
+    changed = {i for i in before if before[i] != after[i]}
+    assert len(changed) == 2  # the two rows; the text item's fingerprint stays
+
+    _downgrade(db, "0021")
+    with db.read() as conn:
+        assert dict(conn.execute(text("SELECT id, content_hash FROM item")).all()) == before

@@ -15,7 +15,7 @@ from sklearn.datasets import load_wine
 from labelloop.errors import ImportFormatError
 from labelloop.learn import TableFeaturizer, default_model
 from labelloop.learn.strategies import margin_utility
-from labelloop.workflow import imports, learning, projects, tasks
+from labelloop.workflow import batches, imports, learning, projects, tasks
 from labelloop.workflow.features import FeatureCache
 from tests.conftest import Lab
 
@@ -364,10 +364,23 @@ def test_a_number_column_with_a_word_in_it_is_named_in_the_import_summary(
     assert report.n_items == 40
     assert report.notes == (
         "column 'amount' holds numbers but 2 cells that are not (line 9: 'thirteen'), so the "
-        "model reads it as categories, not as numbers: correct or empty them and import again",
+        "model reads it as categories, not as numbers: correct or empty them, undo this "
+        "import and import the file again",
         "column 'rate' holds numbers but 1 cell that is not (line 21: 'n/a'), so the model "
-        "reads it as categories, not as numbers: correct or empty it and import again",
+        "reads it as categories, not as numbers: correct or empty it, undo this import and "
+        "import the file again",
     )
+    # Imported again as it is, the corrected file is refused: its rows' ids name the rows here.
+    fixed = body.replace(b"thirteen", b"13").replace(b"12 000", b"12000").replace(b"n/a", b"")
+    with pytest.raises(ImportFormatError, match="already names item"):
+        imports.import_items(
+            lab.db, ctx, io.BytesIO(fixed), fmt="csv", filename="l.csv", id_field="id"
+        )
+    batches.undo(lab.db, ctx, report.batch_id)
+    again = imports.import_items(
+        lab.db, ctx, io.BytesIO(fixed), fmt="csv", filename="l.csv", id_field="id"
+    )
+    assert (again.n_items, again.notes) == (40, ())
 
 
 def _table_project(lab: Lab, slug: str, **data: Any) -> Any:
@@ -546,3 +559,56 @@ def test_a_csv_answers_export_writes_the_rows_columns_then_each_answer(wines: An
     assert (cells["external_id"], cells["annotator"], cells["answer"]) == (name, "ann", truth[name])
     assert json.loads(cells["value"]) == value  # a JSON cell starts with "{": no guard needed
     assert (cells["label"], cells["agrees"]) == (truth[name], "true")
+
+
+def test_the_same_rows_in_another_format_are_duplicates(sqlite_lab: Lab, tmp_path: Path) -> None:
+    """Rows imported from JSON Lines or Parquet (numbers) and the same rows from a CSV file or
+    the project's own CSV export (text such as "127.0") were other content: the CSV doubled
+    every row, or with an id field was refused ("id 'w1' already names item #1 ..., with other
+    content")."""
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    lab = sqlite_lab
+    ctx = _table_project(lab, "formats")
+    jsonl = (
+        b'{"id": "w1", "alcohol": 14.23, "magnesium": 127.0, "ok": true, "colour": "red"}\n'
+        b'{"id": "w2", "alcohol": null, "magnesium": 100, "ok": false, "colour": "ros\xc3\xa9"}\n'
+    )
+    as_csv = b"id,alcohol,magnesium,ok,colour\nw1,14.23,127,True,red\nw2,,100.0,False,ros\xc3\xa9\n"
+    sink = io.BytesIO()
+    pq.write_table(
+        pa.table(
+            {
+                "id": ["w1", "w2"],
+                "alcohol": [14.23, float("nan")],
+                "magnesium": [127.0, 100.0],
+                "ok": [True, False],
+                "colour": ["red", "rosé"],
+            }
+        ),
+        sink,
+    )
+
+    def imported(body: bytes, fmt: str, **options: Any) -> Any:
+        return imports.import_items(
+            lab.db, ctx, io.BytesIO(body), fmt=fmt, filename=f"f.{fmt}", **options
+        )
+
+    assert imported(jsonl, "jsonl", id_field="id").n_items == 2
+    for body, fmt in ((as_csv, "csv"), (sink.getvalue(), "parquet")):
+        report = imported(body, fmt, id_field="id")
+        assert (report.n_items, report.n_duplicates) == (0, 2), fmt
+    learning.train(lab.db, ctx)
+    ann = lab.member("formats", "ann", "annotator")
+    for _ in range(2):
+        task = tasks.next_task(lab.db, ann)
+        assert task is not None
+        tasks.submit(lab.db, ann, task["assignment_id"], {"cultivar": "c1"}, active_ms=500)
+    header, *rows = _csv_export(lab, ctx)
+    assert [r[header.index("magnesium")] for r in rows] == ["127.0", "100"]  # as they came
+    exported = io.StringIO()
+    csv.writer(exported).writerows([header, *rows])
+    report = imported(
+        exported.getvalue().encode(), "csv", id_field="external_id", label_field="label"
+    )
+    assert (report.n_items, report.n_duplicates) == (0, 2)

@@ -65,11 +65,21 @@
 
   // ------------------------------------------------------------------ table rows
 
+  // A number with every digit it has (12345678901.5, not 12345700000), except one a 32-bit
+  // float column (Parquet's, NumPy's) held: the shortest text that reads back as that float,
+  // 0.1 and not 0.10000000149011612. The search page's text says the same (seeding._cell).
+  function numberText(value) {
+    if (Number.isInteger(value) || Math.fround(value) !== value) return String(value);
+    for (let digits = 1; digits < 9; digits++) {
+      const short = Number(value.toPrecision(digits));
+      if (Math.fround(short) === value) return String(short);
+    }
+    return String(value);
+  }
+
   function cellText(value) {
     if (value === null || value === undefined || value === "") return null;
-    if (typeof value === "number") {
-      return Number.isInteger(value) ? String(value) : String(Number(value.toPrecision(6)));
-    }
+    if (typeof value === "number") return numberText(value);
     if (typeof value === "boolean") return value ? "true" : "false";
     return typeof value === "string" ? value : JSON.stringify(value);
   }

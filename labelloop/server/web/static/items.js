@@ -260,6 +260,13 @@
       picture.querySelector("img").classList.add("trace-image");
       body.push(picture);
     }
+    const row = window.labelloop && window.labelloop.renderers && window.labelloop.renderers.table;
+    if (page.data_type === "table" && row) {
+      const fields = node("div", "trace-text"); // as the labeling page shows it (fields.js)
+      row(item, fields);
+      body.push(fields);
+      return body;
+    }
     const text = item.data.text ?? item.data.image ?? item.data.audio ?? JSON.stringify(item.data.row ?? item.data);
     body.push(node("p", "trace-text", String(text)));
     return body;

@@ -43,6 +43,7 @@
     card: $("item-card"),
     itemId: $("item-id"),
     text: $("item-text"),
+    more: $("item-more"),
     meta: $("item-meta"),
     suggestion: $("suggestion"),
     why: $("why"),
@@ -305,7 +306,27 @@
       console.error(err);
       el.text.textContent = itemText(item);
     }
+    requestAnimationFrame(showMore);
   }
+
+  /** Say what of the item lies below its box (how many of a row's fields, else "more"): an
+   * overlay scrollbar shows nothing until used, so a row's last fields went unseen. */
+  function showMore() {
+    const box = el.text;
+    if (box.scrollHeight - box.clientHeight - box.scrollTop <= 1) {
+      el.more.hidden = true;
+      return;
+    }
+    const bottom = box.getBoundingClientRect().bottom + 1;
+    const rows = [...box.querySelectorAll(".row-table tr")];
+    const below = rows.filter((tr) => tr.getBoundingClientRect().bottom > bottom).length;
+    const what = below ? `${below} more ${below === 1 ? "field" : "fields"} below` : "More below";
+    el.more.textContent = `${what} · PageDown`;
+    el.more.hidden = false;
+  }
+  el.text.addEventListener("scroll", showMore, { passive: true });
+  el.text.addEventListener("load", showMore, true); // an image in it took its height
+  window.addEventListener("resize", showMore);
 
   /** Show every widget on the item just rendered; `values` maps control name -> value. */
   function showWidgets(item, values, suggestion) {
