@@ -88,14 +88,16 @@ class ImportReport(TypedDict):
 
 
 class Submission(TypedDict):
-    """A recorded answer: its annotation, the project's newest guideline version, and, to
-    managers and the expert tier only, the item's resolution if the answer resolved it (to an
-    annotator it would tell a gold check, or what the others answered)."""
+    """A recorded answer: its annotation, the guideline version it was recorded under and the
+    project's newest, and, to managers and the expert tier only, the item's resolution if the
+    answer resolved it (to an annotator it would tell a gold check, or what the others
+    answered)."""
 
     annotation_id: int
     item_id: int
     resolution: NotRequired[str | None]
     guideline_version: int
+    current_guideline_version: int
 
 
 class Client:

@@ -1024,7 +1024,7 @@
     renderSending();
     const done = api("POST", path, body)
       .then((answer) => {
-        if (answer) noticeGuideline(answer.guideline_version);
+        if (answer) noticeGuideline(answer.current_guideline_version);
         scheduleStatus();
       })
       .catch((err) => {
