@@ -4,6 +4,7 @@ moment is told, reads the new rules, and their next label records the new versio
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -138,3 +139,43 @@ def test_e2e_a_published_guideline_reaches_the_annotator_and_their_label(
     assert ann_problems == [] and mgr_problems == []
     ann_context.close()
     mgr_context.close()
+
+
+def test_e2e_a_label_added_mid_session_is_announced_and_usable_after_a_reload(
+    server: Any, browser: Any, tmp_path: Path
+) -> None:
+    name, password = ("hugo", "hugo-password-123")
+    server.cli("users", "add", name, "--password-stdin", stdin=password + "\n")
+    server.cli("projects", "member", server.main, name, "annotator")
+    context, page, problems = phone(browser, WIDTH)
+    login(page, server.url, f"/p/{server.main}/label", username=name, password=password)
+    wait_task(page)
+
+    server.cli("projects", "add-label", server.main, "refund <b>now</b>")
+    page.wait_for_function(
+        "() => document.getElementById('schema-news').textContent.length > 0", timeout=15000
+    )
+    assert page.inner_text("#schema-news") == (
+        'New label: "refund <b>now</b>". Reload the page to use it.'
+    )
+    assert _fits(page)
+
+    page.reload()
+    shown = wait_task(page)
+    added = page.locator("button[data-label='refund <b>now</b>']")
+    assert "4" in added.inner_text() and page.inner_text("#schema-news") == ""
+    page.keyboard.press("4")
+    page.keyboard.press("Enter")
+    wait_task(page, other_than=shown)
+    exported = tmp_path / "after.jsonl"
+    deadline = time.monotonic() + 15
+    while True:  # the page sends the answer in the background as the next item shows
+        server.cli("export", server.main, "--format", "jsonl", "-o", str(exported))
+        rows = [json.loads(line) for line in exported.read_text().splitlines()]
+        mine = [(r["label"], r["schema_version"]) for r in rows if r["annotator"] == name]
+        if mine or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
+    assert mine == [("refund <b>now</b>", 2)]
+    assert problems == []
+    context.close()
