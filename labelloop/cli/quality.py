@@ -22,7 +22,7 @@ def quality(
     ] = False,
     n_boot: Annotated[int, typer.Option(help="Bootstrap resamples per interval.")] = 200,
 ) -> None:
-    """Agreement (κ, α, per label, pair, cohort, week), the annotator table and flags."""
+    """Agreement (κ, α, per label, pair, cohort, week, guideline version), annotators, flags."""
     from labelloop.workflow import projects
     from labelloop.workflow import quality as wf_quality
     from labelloop.workflow.features import FeatureCache
@@ -92,6 +92,25 @@ def _print_quality(info: dict[str, Any]) -> None:
             ]
             pairs.add_row(escape(r), *cells)
         out.print(fitted(pairs))
+    by_version = info["by_guideline"]
+    if by_version["versions"]:
+        versions = Table(title="Agreement by guideline version")
+        for col in ("version", "items", "percent", "Fleiss' kappa", "alpha"):
+            versions.add_column(col)
+        for v in by_version["versions"]:
+            versions.add_row(
+                f"v{v['guideline_version']}",
+                f"{v['n_items_compared']:,}",
+                _fmt(v["percent"]["value"], pct=True),
+                _fmt(v["fleiss"]["value"]),
+                _fmt(v["alpha"]["value"]),
+            )
+        if by_version["mixed_items"]:
+            n = by_version["mixed_items"]
+            versions.caption = (
+                f"{n:,} {'item' if n == 1 else 'items'} answered under more than one version"
+            )
+        out.print(fitted(versions))
     people = Table(title="Annotators")
     for col in (
         "annotator",
