@@ -70,6 +70,7 @@ def test_e2e_a_published_guideline_reaches_the_annotator_and_their_label(
     assert mgr.inner_text("#guideline-result").startswith("Published v2")
     assert mgr.text_content("#guideline-version") == "v2"  # shown upper-case, as section titles are
     assert mgr.inner_text("#guideline-version-head") == "v2"
+    assert mgr.inner_text("#guideline-save").startswith("Publish v3\n")  # one word, no gap
 
     # What it shows is inert: the script is text, the javascript: link is no link. The new
     # version's text is fetched after the version label changes.
