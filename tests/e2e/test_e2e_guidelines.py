@@ -22,6 +22,8 @@ NEW_GUIDELINE = (
     f"Sarcasm counts as negative. {HOSTILE_RULE}\n\n"
     "See [the examples](javascript:alert(1)).\n"
 )
+# A label of the longest kind (100 characters) in one word, with markup that must stay text.
+NEW_LABEL = "refund<b>now</b>" + "x" * 84
 SUMMARY = "Sarcasm is negative <img src=x onerror=alert(1)>"
 
 
@@ -152,19 +154,43 @@ def test_e2e_a_label_added_mid_session_is_announced_and_usable_after_a_reload(
     login(page, server.url, f"/p/{server.main}/label", username=name, password=password)
     wait_task(page)
 
-    server.cli("projects", "add-label", server.main, "refund <b>now</b>")
+    # The manager adds it from the project page's Settings section.
+    mgr_context, mgr, mgr_problems = phone(browser, WIDTH)
+    login(mgr, server.url, f"/p/{server.main}")
+    mgr.fill("#label-new", NEW_LABEL)
+    mgr.fill("#label-description", "asks for the money back")
+    mgr.click("#label-add")
+    mgr.wait_for_selector("#labels-result .message-info")
+    assert mgr.inner_text("#labels-result") == (
+        f'Added "{NEW_LABEL}" to sentiment, key 4: schema v2. Annotators at work are told '
+        "to reload their page."
+    )
+    chips = mgr.eval_on_selector_all(
+        "#labels-form [data-control='sentiment'] .chip", "cs => cs.map(c => c.textContent)"
+    )
+    assert chips[-1] == NEW_LABEL and mgr.input_value("#label-new") == ""
+    assert mgr.inner_text("#labels-version") == "schema v2" and _fits(mgr)
+    mgr.fill("#label-new", NEW_LABEL)  # the same label again: refused, named
+    mgr.click("#label-add")
+    mgr.wait_for_selector("#labels-result .message-error")
+    assert "already has the label" in mgr.inner_text("#labels-result")
+    assert mgr_problems == []
+    mgr_context.close()
+
     page.wait_for_function(
         "() => document.getElementById('schema-news').textContent.length > 0", timeout=15000
     )
-    assert page.inner_text("#schema-news") == (
-        'New label: "refund <b>now</b>". Reload the page to use it.'
+    assert (
+        page.inner_text("#schema-news") == f'New label: "{NEW_LABEL}". Reload the page to use it.'
     )
+
     assert _fits(page)
 
     page.reload()
     shown = wait_task(page)
-    added = page.locator("button[data-label='refund <b>now</b>']")
+    added = page.locator(f"button[data-label='{NEW_LABEL}']")
     assert "4" in added.inner_text() and page.inner_text("#schema-news") == ""
+    assert _fits(page)
     page.keyboard.press("4")
     page.keyboard.press("Enter")
     wait_task(page, other_than=shown)
@@ -177,6 +203,6 @@ def test_e2e_a_label_added_mid_session_is_announced_and_usable_after_a_reload(
         if mine or time.monotonic() > deadline:
             break
         time.sleep(0.3)
-    assert mine == [("refund <b>now</b>", 2)]
+    assert mine == [(NEW_LABEL, 2)]
     assert problems == []
     context.close()
