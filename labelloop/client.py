@@ -328,6 +328,15 @@ class Project:
         audited); returns every setting after."""
         return self._call("PATCH", "/settings", json=settings)
 
+    def add_label(
+        self, label: str, *, control: str | None = None, description: str = ""
+    ) -> dict[str, Any]:
+        """Add ``label`` after a control's labels (default: the target's), as a new schema
+        version (managers; audited): the control, its ``labels``, the ``hotkey`` given and the
+        ``schema_version``."""
+        body = {"label": label, "control": control, "description": description}
+        return self._call("POST", "/labels", json=body)
+
     def members(self) -> list[dict[str, Any]]:
         """Who is in the project, with which role (reviewers and managers)."""
         return self._call("GET", "/members")
