@@ -331,9 +331,9 @@ class Project:
     def add_label(
         self, label: str, *, control: str | None = None, description: str = ""
     ) -> dict[str, Any]:
-        """Add ``label`` after a control's labels (default: the target's), as a new schema
-        version (managers; audited): the control, its ``labels``, the ``hotkey`` given and the
-        ``schema_version``."""
+        """Add ``label`` after a control's labels (name it when several have labels), as a new
+        schema version (managers; audited): the control, its ``labels``, the ``hotkey`` given
+        and the ``schema_version``."""
         body = {"label": label, "control": control, "description": description}
         return self._call("POST", "/labels", json=body)
 

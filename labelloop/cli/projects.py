@@ -176,7 +176,8 @@ def projects_add_label(
     slug: str,
     label: str,
     control: Annotated[
-        str | None, typer.Option(help="The control to add it to (default: the target).")
+        str | None,
+        typer.Option(help="The control to add it to (needed when several controls have labels)."),
     ] = None,
     description: Annotated[
         str, typer.Option(help="One line shown beside the label while labeling.")

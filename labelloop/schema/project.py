@@ -570,13 +570,20 @@ def _descriptions(raw: Any, labels: tuple[str, ...], path: str) -> dict[str, str
 def with_label(
     schema: ProjectSchema, label: str, *, control: str | None = None, description: str = ""
 ) -> ProjectSchema:
-    """``schema`` with ``label`` added after the labels of ``control`` (default: the target).
+    """``schema`` with ``label`` added after the labels of ``control``, which may be left out
+    when the schema has one control with labels.
 
     Appending keeps every earlier label where it was, so the answers given, the class indices
     the models learned and the hotkeys annotators know all stay. The new label takes the first
     ``DEFAULT_HOTKEYS`` key no control uses, when every earlier label of its control has one.
     Raises SchemaError naming what is wrong (a control without labels, a name taken or invalid).
     """
+    labeled = [c.name for c in schema.controls if c.type in LABELED_TYPES]
+    if control is None and len(labeled) > 1:  # a label added cannot be taken back: no guessing
+        raise SchemaError(
+            f"name the control to add {_clipped(label)} to: this project's controls with "
+            f"labels are {', '.join(labeled)}"
+        )
     found = schema.target if control is None else schema.control(control)
     if found.type not in LABELED_TYPES:
         raise SchemaError(

@@ -381,7 +381,8 @@ def add_label(
     control: str | None = None,
     description: str = "",
 ) -> dict[str, Any]:
-    """Add ``label`` to a control of a live project (default: the target), in one transaction
+    """Add ``label`` to a control of a live project (``control`` may be left out when only one
+    has labels), in one transaction
     with its ``schema.label.add`` audit event, as a new schema version.
 
     Answers already given keep the schema version they were made under and mean what they

@@ -445,7 +445,12 @@ def test_a_label_added_goes_last_with_the_next_free_key_and_the_rest_stay() -> N
             ],
         }
     )
-    grown = with_label(schema, "c", description="the third topic")
+    with pytest.raises(
+        SchemaError,
+        match="name the control to add 'c' to: this project's controls with labels are topic, mood",
+    ):
+        with_label(schema, "c")
+    grown = with_label(schema, "c", control="topic", description="the third topic")
     topic = grown.control("topic")
     # 1, 2 are topic's, 3, 4 mood's and 5, 6 the rating's: 7 is free.
     assert (topic.labels, topic.hotkeys) == (("a", "b", "c"), ("1", "2", "7"))
@@ -455,7 +460,7 @@ def test_a_label_added_goes_last_with_the_next_free_key_and_the_rest_stay() -> N
     mood = with_label(grown, "flat", control="mood").control("mood")
     assert mood.hotkeys == ("3", "4", "8")
     with pytest.raises(SchemaError, match="contains ',' or '|'"):
-        with_label(schema, "a,b")
+        with_label(schema, "a,b", control="topic")
     with pytest.raises(SchemaError, match="'stars' is a rating control, which lists no labels"):
         with_label(schema, "3", control="stars")
 

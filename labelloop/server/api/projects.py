@@ -97,8 +97,8 @@ def change_settings(slug: str, body: SettingsIn, db: DbDep, user: CurrentUser) -
 
 @router.post("/{slug}/labels", status_code=201)
 def add_label(slug: str, body: LabelIn, db: DbDep, user: CurrentUser) -> dict[str, Any]:
-    """Add a label to a live project's control (default: the target), as a new schema version;
-    answers already given keep theirs. Managers only; audited."""
+    """Add a label to a live project's control (named when several have labels), as a new
+    schema version; answers already given keep theirs. Managers only; audited."""
     ctx = projects.access(db, slug, user, Permission.MANAGE_PROJECT)
     return projects.add_label(
         db, ctx, body.label, control=body.control, description=body.description

@@ -119,8 +119,9 @@ class SettingsIn(Body):
 
 
 class LabelIn(Body):
-    """A label to add to a live project's control (default: the target), with an optional
-    one-line description shown beside it while labeling. Names are checked by the schema."""
+    """A label to add to a live project's control (needed when several have labels), with an
+    optional one-line description shown beside it while labeling. Names are checked by the
+    schema."""
 
     model_config = ConfigDict(extra="forbid")
     label: str = Field(max_length=10_000)
