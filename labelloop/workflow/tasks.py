@@ -382,7 +382,12 @@ def submit(
             actor_id=ctx.actor_id,
             project_id=ctx.id,
             subject=f"item:{lease['item_id']}",
-            payload={"annotation_id": annotation_id, "value": clean, "active_ms": active_ms},
+            payload={
+                "annotation_id": annotation_id,
+                "value": clean,
+                "active_ms": active_ms,
+                "guideline_version": shown,
+            },
         )
     return {
         "annotation_id": annotation_id,
@@ -546,7 +551,12 @@ def edit(
             actor_id=ctx.actor_id,
             project_id=ctx.id,
             subject=f"item:{row['item_id']}",
-            payload={"annotation_id": annotation_id, "old": row["value"], "new": clean},
+            payload={
+                "annotation_id": annotation_id,
+                "old": row["value"],
+                "new": clean,
+                "guideline_version": shown,
+            },
         )
     return {
         "annotation_id": annotation_id,

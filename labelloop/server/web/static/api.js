@@ -164,6 +164,12 @@ window.labelloop = (() => {
     "guideline.example.unpin": "took it out of the guideline's examples",
   };
 
+  /** " (guideline v3)" after an audited answer or change made under v3; "" for other events. */
+  function underText(payload) {
+    const v = (payload || {}).guideline_version;
+    return v ? ` (guideline v${v})` : "";
+  }
+
   /** An audited action in words (flags with their kinds); one without words, its name spaced. */
   function actionText(h) {
     if (h.action === "flag.raise") {
@@ -254,6 +260,7 @@ window.labelloop = (() => {
     utcText,
     changedText,
     actionText,
+    underText,
     hotkeyOf,
     undoKeyOf,
     editHistory,
