@@ -404,32 +404,13 @@ def _print_trace(d: dict[str, Any]) -> None:
             )
 
 
-HISTORY_WORDS = {
-    "annotation.submit": "labeled it",
-    "annotation.edit": "changed their label to",
-    "assignment.skip": "skipped it",
-    "review.accept": "accepted an answer",
-    "review.fix": "fixed an answer",
-    "review.reject": "sent an answer back",
-    "review.escalate": "escalated it to the expert tier",
-    "item.adjudicate": "decided",
-    "flag.note": "added a note to its flag",
-    "gold.set": "made it a gold item:",
-    "gold.remove": "stopped using it as gold",
-    "quality.scan": "scanned",
-    "guideline.example.pin": "pinned it to the guideline as an example:",
-    "guideline.example.unpin": "took it out of the guideline's examples",
-}
-"""An item's audited actions in the words the review and Items pages use (api.js)."""
-
-
 def _history_words(h: dict[str, Any]) -> str:
     """An event of an item's history as the Items page says it: what was done, the value it
     set, and the guideline version an answer was given or changed under."""
     p = h.get("payload") or {}
     if h["action"] == "flag.raise":
         return "flagged: " + ", ".join(p.get("kinds") or []).replace("_", " ")
-    said = HISTORY_WORDS.get(h["action"], h["action"].replace(".", " ").replace("_", " "))
+    said = h["words"]
     value = p.get("new", p.get("value"))
     if isinstance(value, dict):
         said += " " + json.dumps(value)

@@ -27,6 +27,7 @@ from labelloop.workflow.imports import SPLITS
 from labelloop.workflow.projects import ProjectContext
 from labelloop.workflow.review import (
     answer_facts,
+    history_words,
     is_expert,
     iso_time,
     item_detail,
@@ -341,7 +342,12 @@ def own_trace(
         "item": item_facts(row),
         "answers": [_own_answer(a, reviews, ctx.schema, times=times) for a in mine],
         "history": [
-            {"at": iso_time(h["at"]), "action": h["action"], "payload": h["payload"]}
+            {
+                "at": iso_time(h["at"]),
+                "action": h["action"],
+                "words": history_words(h["action"]),
+                "payload": h["payload"],
+            }
             for h in history
         ],
     }
