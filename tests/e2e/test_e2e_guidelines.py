@@ -106,7 +106,13 @@ def test_e2e_a_published_guideline_reaches_the_annotator_and_their_label(
     ann.wait_for_function(
         "() => document.getElementById('guideline-news').textContent.length > 0", timeout=15000
     )
-    assert ann.inner_text("#guideline-news") == f"Guideline updated to v2: {SUMMARY}"
+    assert ann.inner_text("#guideline-news .news-text") == f"Guideline updated to v2: {SUMMARY}"
+    # On a phone the panel starts folded away under the item: the news opens it at the rules.
+    assert ann.evaluate("() => document.getElementById('guideline').open") is False
+    ann.click("#guideline-news button")
+    assert ann.evaluate("() => document.getElementById('guideline').open") is True
+    assert ann.locator("#guideline-text").is_visible()
+    assert ann.evaluate("() => document.activeElement.id") == "guideline-text"
     assert ann.get_attribute("#guideline-news", "aria-live") == "polite"
     assert ann.inner_text("#guideline-version-label") == "v2"
     panel = _inert(ann, "#guideline-text")

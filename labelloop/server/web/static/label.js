@@ -1323,7 +1323,20 @@
     el.guidelineVersion.textContent = "v" + found.version;
     renderExamples(found.examples);
     flash(el.guidelineVersion);
-    el.guidelineNews.textContent = `Guideline updated to v${found.version}: ${found.summary}`;
+    // The news opens the panel at the new rules: on a phone it starts folded under the item.
+    const read = L.node("button", "link-button", "Read it");
+    read.type = "button";
+    read.addEventListener("click", () => {
+      el.guideline.open = true;
+      el.guideline.scrollIntoView({ block: "start" });
+      // Reading moves there, so the keys label the item again (Enter on the button would not).
+      el.guidelineBody.focus({ preventScroll: true });
+    });
+    el.guidelineNews.replaceChildren(
+      L.node("span", "news-text", `Guideline updated to v${found.version}: ${found.summary}`),
+      " ",
+      read,
+    );
   }
 
   // A manager added a label while the page was open: its buttons are built at load, so the
