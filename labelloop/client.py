@@ -91,14 +91,16 @@ class ImportReport(TypedDict):
 
 
 class Submission(TypedDict):
-    """A recorded answer: its annotation, the project's newest guideline version, and, to
-    managers and the expert tier only, the item's resolution if the answer resolved it (to an
-    annotator it would tell a gold check, or what the others answered)."""
+    """A recorded answer: its annotation, the guideline version it was recorded under and the
+    project's newest, and, to managers and the expert tier only, the item's resolution if the
+    answer resolved it (to an annotator it would tell a gold check, or what the others
+    answered)."""
 
     annotation_id: int
     item_id: int
     resolution: NotRequired[str | None]
     guideline_version: int
+    current_guideline_version: int
 
 
 class Client:
@@ -356,6 +358,15 @@ class Project:
         while events := self.audit(limit=page, action=action, before=before):
             yield from events
             before = events[-1]["id"]
+
+    def add_label(
+        self, label: str, *, control: str | None = None, description: str = ""
+    ) -> dict[str, Any]:
+        """Add ``label`` after a control's labels (name it when several have labels), as a new
+        schema version (managers; audited): the control, its ``labels``, the ``hotkey`` given
+        and the ``schema_version``."""
+        body = {"label": label, "control": control, "description": description}
+        return self._call("POST", "/labels", json=body)
 
     def members(self) -> list[dict[str, Any]]:
         """Who is in the project, with which role (reviewers and managers)."""

@@ -172,6 +172,47 @@ def projects_set(
         out.print(f"{slug}: {key} {said}", highlight=False)
 
 
+def projects_add_label(
+    slug: str,
+    label: str,
+    control: Annotated[
+        str | None,
+        typer.Option(help="The control to add it to (needed when several controls have labels)."),
+    ] = None,
+    description: Annotated[
+        str, typer.Option(help="One line shown beside the label while labeling.")
+    ] = "",
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Add LABEL to a live project's control, as a new schema version; answers keep theirs.
+
+    The label goes after the others and takes the next free number key. Labels are never
+    renamed or removed: answers hold them.
+    """
+    from labelloop.workflow import projects
+
+    _, db = _open()
+    done = _run(
+        lambda: projects.add_label(
+            db,
+            projects.system_context(db, slug),
+            label,
+            control=control,
+            description=description,
+        )
+    )
+    if as_json:
+        typer.echo(json.dumps(done))
+        return
+    key = f", key {done['hotkey']}" if done["hotkey"] else ", no free number key"
+    out.print(
+        f"{slug}: {done['control']} labels are {', '.join(done['labels'])} "
+        f"(schema v{done['schema_version'] - 1} -> v{done['schema_version']}{key})",
+        markup=False,
+        highlight=False,
+    )
+
+
 def import_(
     slug: str,
     file: Path,

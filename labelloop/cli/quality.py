@@ -22,7 +22,7 @@ def quality(
     ] = False,
     n_boot: Annotated[int, typer.Option(help="Bootstrap resamples per interval.")] = 200,
 ) -> None:
-    """Agreement (κ, α, per label, pair, cohort, week), the annotator table and flags."""
+    """Agreement (κ, α, per label, pair, cohort, week, guideline version), annotators, flags."""
     from labelloop.workflow import projects
     from labelloop.workflow import quality as wf_quality
     from labelloop.workflow.features import FeatureCache
@@ -95,6 +95,25 @@ def _print_quality(info: dict[str, Any]) -> None:
             ]
             pairs.add_row(escape(r), *cells)
         out.print(fitted(pairs))
+    by_version = info["by_guideline"]
+    if by_version["versions"]:
+        versions = Table(title="Agreement by guideline version")
+        for col in ("version", "items", "percent", "Fleiss' kappa", "alpha"):
+            versions.add_column(col)
+        for v in by_version["versions"]:
+            versions.add_row(
+                f"v{v['guideline_version']}",
+                f"{v['n_items_compared']:,}",
+                _fmt(v["percent"]["value"], pct=True),
+                _fmt(v["fleiss"]["value"]),
+                _fmt(v["alpha"]["value"]),
+            )
+        if by_version["mixed_items"]:
+            n = by_version["mixed_items"]
+            versions.caption = (
+                f"{n:,} {'item' if n == 1 else 'items'} answered under more than one version"
+            )
+        out.print(fitted(versions))
     people = Table(title="Annotators")
     for col in (
         "annotator",
@@ -377,6 +396,30 @@ def _print_trace(d: dict[str, Any]) -> None:
         if f["resolved_note"]:  # the model closed it, and says why
             said += f"; {escape(f['resolved_note'])}"
         out.print(said, highlight=False)
+    if d["history"]:
+        out.print("history:")
+        for h in d["history"]:
+            who = h["actor"] or "the local operator"
+            out.print(
+                f"  {_utc(h['at'])}  {escape(who)}: {escape(_history_words(h))}",
+                highlight=False,
+                soft_wrap=True,
+            )
+
+
+def _history_words(h: dict[str, Any]) -> str:
+    """An event of an item's history as the Items page says it: what was done, the value it
+    set, and the guideline version an answer was given or changed under."""
+    p = h.get("payload") or {}
+    if h["action"] == "flag.raise":
+        return "flagged: " + ", ".join(p.get("kinds") or []).replace("_", " ")
+    said = h["words"]
+    value = p.get("new", p.get("value"))
+    if isinstance(value, dict):
+        said += " " + json.dumps(value)
+    if p.get("guideline_version"):
+        said += f" (guideline v{p['guideline_version']})"
+    return said
 
 
 def _print_answer(who: str, a: dict[str, Any], state: str, *, now: int | None = None) -> None:

@@ -46,6 +46,7 @@ MAX_NAME_CHARS = 200
 MAX_CONTROL_NAME_CHARS = 100
 MAX_LABELS = 50
 MAX_LABEL_CHARS = 100
+MAX_DESCRIPTION_CHARS = 500
 DEFAULT_HOTKEYS: tuple[str, ...] = tuple("123456789")
 """Keys given to the labels of controls that list no hotkeys, numbered on across the controls
 in schema order (a: 1, 2; b: 3, 4; ...), skipping keys a control lists; labels past the last
@@ -564,3 +565,54 @@ def _descriptions(raw: Any, labels: tuple[str, ...], path: str) -> dict[str, str
         if not isinstance(text, str):
             raise SchemaError(f"{path}.{label}: must be a string; got {_kind(text)}")
     return dict(raw)
+
+
+def with_label(
+    schema: ProjectSchema, label: str, *, control: str | None = None, description: str = ""
+) -> ProjectSchema:
+    """``schema`` with ``label`` added after the labels of ``control``, which may be left out
+    when the schema has one control with labels.
+
+    Appending keeps every earlier label where it was, so the answers given, the class indices
+    the models learned and the hotkeys annotators know all stay. The new label takes the first
+    ``DEFAULT_HOTKEYS`` key no control uses, when every earlier label of its control has one.
+    Raises SchemaError naming what is wrong (a control without labels, a name taken or invalid).
+    """
+    labeled = [c.name for c in schema.controls if c.type in LABELED_TYPES]
+    if control is None and len(labeled) > 1:  # a label added cannot be taken back: no guessing
+        raise SchemaError(
+            f"name the control to add {_clipped(label)} to: this project's controls with "
+            f"labels are {', '.join(labeled)}"
+        )
+    found = schema.target if control is None else schema.control(control)
+    if found.type not in LABELED_TYPES:
+        raise SchemaError(
+            f"control '{found.name}' is a {found.type} control, which lists no labels; labels "
+            f"are added to {', '.join(LABELED_TYPES)} controls"
+        )
+    if label in found.labels:
+        raise SchemaError(f"control '{found.name}' already has the label {label!r}")
+    named = f"control '{found.name}', new label {_clipped(label)}"
+    try:
+        labels = _labels([*found.labels, label], "labels", multi=found.type == "multi_choice")
+    except SchemaError as exc:  # "labels[3]: why": the label is named here instead
+        raise SchemaError(f"{named}: {str(exc).partition(': ')[2]}") from None
+    if "\n" in description or len(description) > MAX_DESCRIPTION_CHARS:
+        raise SchemaError(
+            f"{named}: its description must be one line of at most "
+            f"{MAX_DESCRIPTION_CHARS} characters"
+        )
+    used = {k for c in schema.controls for k in c.hotkeys}
+    free = [k for k in DEFAULT_HOTKEYS if k not in used and k not in RESERVED_HOTKEYS]
+    hotkeys = found.hotkeys
+    if free and len(hotkeys) == len(found.labels):
+        hotkeys = (*hotkeys, free[0])
+    descriptions = {**found.descriptions, **({label: description} if description else {})}
+    changed = replace(found, labels=labels, hotkeys=hotkeys, descriptions=descriptions)
+    controls = tuple(changed if c.name == found.name else c for c in schema.controls)
+    return replace(schema, controls=controls)
+
+
+def _clipped(label: str) -> str:
+    """A label as an error quotes it: a long one cut, so the message stays a line."""
+    return repr(label if len(label) <= 60 else label[:60] + "…")

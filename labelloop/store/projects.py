@@ -36,9 +36,15 @@ def insert_project(
     return new_id(res)
 
 
-def set_schema(conn: Connection, project_id: int, schema: dict[str, Any]) -> None:
-    """Store a project's schema document as it now reads (its version unchanged)."""
-    conn.execute(project.update().where(project.c.id == project_id).values(schema=schema))
+def set_schema(
+    conn: Connection, project_id: int, schema: dict[str, Any], *, version: int | None = None
+) -> None:
+    """Store a project's schema document as it now reads; its version changes only when given
+    (a change to what labels can be: answers made after it record the new one)."""
+    values: dict[str, Any] = {"schema": schema}
+    if version is not None:
+        values["schema_version"] = version
+    conn.execute(project.update().where(project.c.id == project_id).values(**values))
 
 
 def by_slug(conn: Connection, slug: str) -> RowMapping | None:

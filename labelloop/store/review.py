@@ -887,6 +887,7 @@ def annotation_rows(conn: Connection, project_id: int) -> list[dict[str, Any]]:
             annotation.c.status,
             annotation.c.active_ms,
             annotation.c.created_at,
+            annotation.c.guideline_version,
             item.c.meta,
             item_label.c.label.label("resolved"),
             item_label.c.resolution,

@@ -28,6 +28,7 @@ from labelloop.workflow.imports import SPLITS
 from labelloop.workflow.projects import ProjectContext
 from labelloop.workflow.review import (
     answer_facts,
+    history_words,
     is_expert,
     iso_time,
     item_detail,
@@ -348,7 +349,12 @@ def own_trace(
             _own_answer(a, reviews, ctx.schema, times=times, status=states[a["id"]]) for a in mine
         ],
         "history": [
-            {"at": iso_time(h["at"]), "action": h["action"], "payload": h["payload"]}
+            {
+                "at": iso_time(h["at"]),
+                "action": h["action"],
+                "words": history_words(h["action"]),
+                "payload": h["payload"],
+            }
             for h in history
         ],
     }

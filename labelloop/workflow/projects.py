@@ -9,7 +9,7 @@ from typing import Any
 from labelloop.errors import Conflict, LabelloopError, NotFound, PermissionDenied, SchemaError
 from labelloop.govern.permissions import ROLES, Permission, role_allows
 from labelloop.schema import ProjectSchema, ProjectSettings, parse_schema
-from labelloop.schema.project import check_featurizer_reads
+from labelloop.schema.project import check_featurizer_reads, with_label
 from labelloop.schema.settings import registry_problem, typed_settings
 from labelloop.store import audit
 from labelloop.store import projects as store_projects
@@ -371,3 +371,58 @@ def change_settings(db: Database, ctx: ProjectContext, changes: dict[str, Any]) 
             )
     db.memo.forget()  # this process reads the new settings at once; others within the memo's TTL
     return after
+
+
+def add_label(
+    db: Database,
+    ctx: ProjectContext,
+    label: str,
+    *,
+    control: str | None = None,
+    description: str = "",
+) -> dict[str, Any]:
+    """Add ``label`` to a control of a live project (``control`` may be left out when only one
+    has labels), in one transaction
+    with its ``schema.label.add`` audit event, as a new schema version.
+
+    Answers already given keep the schema version they were made under and mean what they
+    meant; answers from now on record the new one. Labels are only ever added: renaming or
+    removing one would change the meaning of answers that hold it.
+    """
+    ctx.require(Permission.MANAGE_PROJECT)
+    with db.write(project_id=ctx.id) as conn:
+        row = store_projects.by_id(conn, ctx.id)
+        if row is None:
+            raise NotFound(f"no project '{ctx.slug}'")
+        before = parse_schema(row["schema"], stored=True)
+        after = with_label(before, label, control=control, description=description)
+        changed = after.target if control is None else after.control(control)
+        version = int(row["schema_version"]) + 1
+        # The stored document keeps its settings as they are (parse_schema fills defaults).
+        controls = [c.to_dict() for c in after.controls]
+        store_projects.set_schema(
+            conn, ctx.id, {**row["schema"], "controls": controls}, version=version
+        )
+        hotkey = changed.hotkeys[-1] if len(changed.hotkeys) == len(changed.labels) else None
+        audit.record(
+            db,
+            conn,
+            action="schema.label.add",
+            actor_id=ctx.actor_id,
+            project_id=ctx.id,
+            subject=f"project:{ctx.slug}",
+            payload={
+                "control": changed.name,
+                "label": label,
+                "hotkey": hotkey,
+                "schema_version": {"from": version - 1, "to": version},
+            },
+        )
+    db.memo.forget()  # this process judges answers by the new labels at once
+    return {
+        "control": changed.name,
+        "label": label,
+        "hotkey": hotkey,
+        "labels": list(changed.labels),
+        "schema_version": version,
+    }

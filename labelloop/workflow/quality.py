@@ -395,6 +395,7 @@ def _report(
         "cohort_field": cohort_field,
         "agreement": agreement["report"],
         "over_time": agreement["weeks"],
+        "by_guideline": agreement["guidelines"],
         "annotators": _annotators(rows, verdicts, flag_rows, cats, names, working),
         "flags": _flag_counts(rows, flag_rows, show_gold=is_expert(ctx), regions=regions),
         "review": {
@@ -456,7 +457,34 @@ def _agreement(
         weeks.append({"week": week, **part})
     # Gold checks two annotators answered are compared as any item (see insight._agreement).
     gold = sum(1 for i in items if per_item[i][0]["gold"] is not None)
-    return {"report": full, "weeks": weeks, "gold_compared": gold}
+    return {
+        "report": full,
+        "weeks": weeks,
+        "gold_compared": gold,
+        "guidelines": _by_guideline(R, items, per_item=per_item, cats=cats, raters=names),
+    }
+
+
+def _by_guideline(
+    R: np.ndarray,
+    items: Sequence[int],
+    *,
+    per_item: Mapping[int, Sequence[Mapping[str, Any]]],
+    cats: Sequence[str],
+    raters: Sequence[str],
+) -> dict[str, Any]:
+    """Agreement per guideline version, each over the compared items whose answers were all
+    made under it (did a new version settle what the last left open?); an item whose answers
+    span versions is counted as ``mixed_items``, in none."""
+    version_of = [{r["guideline_version"] for r in per_item[i]} for i in items]
+    versions = []
+    for version in sorted({next(iter(v)) for v in version_of if len(v) == 1} - {None}):
+        mask = np.array([v == {version} for v in version_of], dtype=bool)
+        part = agreement_report(
+            R[:, mask], labels=list(cats), raters=raters, n_boot=0, per_label=False
+        )
+        versions.append({"guideline_version": version, **part["overall"]})
+    return {"versions": versions, "mixed_items": sum(len(v) > 1 for v in version_of)}
 
 
 def _regions(value: Mapping[str, Any] | None, target: str) -> list[Mapping[str, Any]]:

@@ -1272,6 +1272,31 @@ def _decision_note(history: Sequence[Mapping[str, Any]]) -> str | None:
     return None
 
 
+HISTORY_WORDS: dict[str, str] = {
+    "annotation.submit": "labeled it",
+    "annotation.edit": "changed their label to",
+    "assignment.skip": "skipped it",
+    "review.accept": "accepted an answer",
+    "review.fix": "fixed an answer",
+    "review.reject": "sent an answer back",
+    "review.escalate": "escalated it to the expert tier",
+    "item.adjudicate": "decided",
+    "flag.note": "added a note to its flag",
+    "gold.set": "made it a gold item:",
+    "gold.remove": "stopped using it as gold",
+    "quality.scan": "scanned",
+    "guideline.example.pin": "pinned it to the guideline as an example:",
+    "guideline.example.unpin": "took it out of the guideline's examples",
+}
+"""What each audited action on an item is called in its history (the review, adjudication and
+Items pages and the terminal): "decided", not "item.adjudicate"."""
+
+
+def history_words(action: str) -> str:
+    """An audited action in the history's words; one without words, its name spaced."""
+    return HISTORY_WORDS.get(action, action.replace(".", " ").replace("_", " "))
+
+
 def _history(rows: Sequence[Mapping[str, Any]], *, expert: bool) -> list[dict[str, Any]]:
     """An item's audit events; gold checks stay with the expert tier (they must not leak)."""
     out = []
@@ -1288,6 +1313,7 @@ def _history(rows: Sequence[Mapping[str, Any]], *, expert: bool) -> list[dict[st
             {
                 "at": iso_time(h["at"]),
                 "action": h["action"],
+                "words": history_words(h["action"]),
                 "actor": h["actor"],
                 "payload": payload,
             }

@@ -218,6 +218,8 @@ def status(
         # The labeling page polls this: a newer version than its panel shows is fetched and
         # announced while the annotator works, not only with the next item.
         "guideline_version": guideline_version,
+        # ...and the schema's, so a label added meanwhile is announced too.
+        "schema_version": ctx.schema_version,
         # ...and takes these from it, so a manager's change reaches an open page within an item.
         "labeling": {
             "preselect_suggestion": ctx.settings.preselect_suggestion,
@@ -253,7 +255,14 @@ def _as_annotator(found: dict[str, Any]) -> dict[str, Any]:
     if model is not None:
         metrics = {k: v for k, v in model["metrics"].items() if k in ANNOTATOR_METRICS}
         model = {**{k: model[k] for k in ANNOTATOR_MODEL}, "metrics": metrics}
-    kept = ("project", "role", "stop_recommended", "guideline_version", "labeling")
+    kept = (
+        "project",
+        "role",
+        "stop_recommended",
+        "guideline_version",
+        "schema_version",
+        "labeling",
+    )
     return {
         **{k: found[k] for k in kept},
         "counts": {k: v for k, v in found["counts"].items() if k != "gold"},

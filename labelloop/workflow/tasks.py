@@ -333,8 +333,8 @@ def submit(
 
     ``guideline_version`` is the version the annotator was shown (the labeling page sends the
     one its panel showed, which can trail a version published a moment ago); without it the
-    newest is recorded. The answer's ``guideline_version`` is the newest, for the page to catch
-    up with.
+    newest is recorded. The receipt's ``guideline_version`` is the one recorded, and its
+    ``current_guideline_version`` the newest, for the page to catch up with.
     """
     ctx.require(Permission.ANNOTATE)
     clean = validate_value(ctx.schema, value)
@@ -382,13 +382,19 @@ def submit(
             actor_id=ctx.actor_id,
             project_id=ctx.id,
             subject=f"item:{lease['item_id']}",
-            payload={"annotation_id": annotation_id, "value": clean, "active_ms": active_ms},
+            payload={
+                "annotation_id": annotation_id,
+                "value": clean,
+                "active_ms": active_ms,
+                "guideline_version": shown,
+            },
         )
     return {
         "annotation_id": annotation_id,
         "item_id": lease["item_id"],
         "resolution": resolution,
-        "guideline_version": lease["guideline_version"],
+        "guideline_version": shown,
+        "current_guideline_version": lease["guideline_version"],
     }
 
 
@@ -525,12 +531,13 @@ def edit(
             raise Conflict(refusal)
         clean = checked_on_item(conn, ctx, clean, row["item_id"])
         newest = store_projects.newest_guideline_version(conn, ctx.id) or None
+        shown = _shown_version(ctx, guideline_version, newest=newest)
         store_tasks.update_annotation(
             conn,
             annotation_id,
             value=clean,
             active_ms=min(MAX_ACTIVE_MS, row["active_ms"] + max(0, active_ms)),
-            guideline_version=_shown_version(ctx, guideline_version, newest=newest),
+            guideline_version=shown,
         )
         changed = store_tasks.get_annotation(conn, annotation_id)
         assert changed is not None  # updated a moment ago under the item's lock
@@ -544,6 +551,17 @@ def edit(
             actor_id=ctx.actor_id,
             project_id=ctx.id,
             subject=f"item:{row['item_id']}",
-            payload={"annotation_id": annotation_id, "old": row["value"], "new": clean},
+            payload={
+                "annotation_id": annotation_id,
+                "old": row["value"],
+                "new": clean,
+                "guideline_version": shown,
+            },
         )
-    return {"annotation_id": annotation_id, "item_id": row["item_id"], "resolution": resolution}
+    return {
+        "annotation_id": annotation_id,
+        "item_id": row["item_id"],
+        "resolution": resolution,
+        "guideline_version": shown,
+        "current_guideline_version": newest,
+    }

@@ -77,6 +77,30 @@ def test_the_labeling_calls_say_which_guideline_version_is_current(api: Any) -> 
     assert [r["guideline_version"] for r in rows] == [2]
 
 
+def test_a_receipt_names_the_version_its_answer_was_recorded_under(api: Any) -> None:
+    """An answer made under v1 and sent after v2 came out stays v1, and its receipt says so
+    (with the newest version beside it, for a page to catch up with), as do a change's."""
+    base = "/api/projects/sent/tasks"
+    task = api.post(f"{base}/next", "annotator", json={"held": []}).json()["task"]
+    _publish(api)
+    done = api.post(
+        f"{base}/{task['assignment_id']}/submit",
+        "annotator",
+        json={"value": {"sentiment": "neutral"}, "active_ms": 10, "guideline_version": 1},
+    )
+    assert done.status_code == 200, done.text
+    receipt = done.json()
+    assert (receipt["guideline_version"], receipt["current_guideline_version"]) == (1, 2)
+    changed = api.put(
+        f"/api/projects/sent/annotations/{receipt['annotation_id']}",
+        "annotator",
+        json={"value": {"sentiment": "positive"}, "guideline_version": 2},
+    ).json()
+    assert (changed["guideline_version"], changed["current_guideline_version"]) == (2, 2)
+    exported = api.get("/api/projects/sent/export", "manager", params={"format": "jsonl"})
+    assert [json.loads(line)["guideline_version"] for line in exported.text.splitlines()] == [2]
+
+
 @pytest.mark.parametrize(
     ("role", "status"), [("annotator", 403), ("reviewer", 403), ("outsider", 404)]
 )

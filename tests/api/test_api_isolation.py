@@ -103,6 +103,7 @@ REQUESTS: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/projects/{slug}/simulations"): {"json": {}},
     ("POST", "/api/projects/{slug}/simulations/{sim_id}/cancel"): {},
     ("PATCH", "/api/projects/{slug}/settings"): {"json": {"batch_size": 5}},
+    ("POST", "/api/projects/{slug}/labels"): {"json": {"label": "sarcastic"}},
     ("PUT", "/api/projects/{slug}/members"): {
         "json": {"username": "annotator", "role": "annotator"}
     },

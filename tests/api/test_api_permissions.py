@@ -107,7 +107,12 @@ def test_annotator_cannot_manage_but_can_label(sqlite_api: Any) -> None:
     assert done.status_code == 200
     # How the item came out is not the annotator's to read: it would tell a gold check (never
     # labeled) from an ordinary item, and whether the others on an item said the same.
-    assert set(done.json()) == {"annotation_id", "item_id", "guideline_version"}
+    assert set(done.json()) == {
+        "annotation_id",
+        "item_id",
+        "guideline_version",
+        "current_guideline_version",
+    }
     changed = api.put(
         f"/api/projects/{SLUG}/annotations/{done.json()['annotation_id']}",
         "annotator",

@@ -384,6 +384,12 @@ def test_reports_and_settings_over_the_client(sqlite_api: Any) -> None:
     manager = client_for(sqlite_api, "manager").project(sqlite_api.slug)
     assert manager.change_settings(strategy="entropy", batch_size=5)["strategy"] == "entropy"
     assert manager.status()["strategy"] == "entropy"
+    added = manager.add_label("mixed", description="praise and complaint")
+    assert (added["labels"][-1], added["schema_version"]) == ("mixed", 2)
+    assert manager.detail()["schema"]["controls"][0]["labels"][-1] == "mixed"
+    with pytest.raises(ApiError) as raised:
+        client_for(sqlite_api, "annotator").project(sqlite_api.slug).add_label("other")
+    assert raised.value.status == 403
     roles = {m["username"]: m["role"] for m in manager.members()}
     assert roles["annotator"] == "annotator" and roles["reviewer"] == "reviewer"
     assert manager.models()[0]["version"] == 1

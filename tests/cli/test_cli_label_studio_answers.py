@@ -51,6 +51,10 @@ def test_each_annotators_answers_move_over(cli: Any, tmp_path: Path) -> None:
         "ben": 2,
         "cy@example.com": 3,
     }
+    # Answers made in Label Studio were made under no guideline of labelloop's, so no
+    # version's agreement counts them.
+    assert table["by_guideline"] == {"versions": [], "mixed_items": 0}
+    assert "guideline version" not in cli("quality", "reviews", "--n-boot", "0").stdout
     again = json.loads(_import(cli, exported, "--json").stdout)
     assert (again["items"], again["duplicates"]) == (0, 3)
     assert again["notes"][-1].startswith("3 tasks with answers were here already")

@@ -221,3 +221,25 @@ def test_a_trace_in_the_terminal_says_which_spans_were_suggested_and_kept(cli: A
     for who in ((), ("--as", "ann")):
         said = " ".join(cli("items", "ents", *who, "--show", "t1").stdout.split())
         assert "suggested by the import: 2 spans: person, city · changed: kept 1 of 2;" in said
+
+
+def test_an_items_trace_in_the_terminal_lists_its_history_with_each_guideline_version(
+    cli: Any,
+) -> None:
+    """An answer given under v1 and changed under v2: the answer says v2 (its value is the
+    change's), and the history says what was given under which version, as the page does."""
+    lab, ctx, ann = _trained(cli)
+    given = _answer(lab, ann, "positive")
+    guidelines.edit(lab.db, ctx, "Sarcasm is negative.", "sarcasm is negative")
+    tasks.edit(lab.db, ann, given["annotation_id"], {"sentiment": "negative"}, guideline_version=2)
+
+    lines = cli("items", "p", "--show", f"#{given['item_id']}").stdout.splitlines()
+    assert lines[-3] == "history:"
+    assert re.fullmatch(
+        r'  \d{4}-\d\d-\d\d \d\d:\d\d UTC  ann: labeled it \{"sentiment": "positive"\} '
+        r"\(guideline v1\)",
+        lines[-2],
+    ), lines[-2]
+    assert lines[-1].endswith(
+        'ann: changed their label to {"sentiment": "negative"} (guideline v2)'
+    )

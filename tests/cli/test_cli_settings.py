@@ -86,3 +86,23 @@ def test_import_update_labels_from_the_command_line(cli: Any, tmp_path: Any) -> 
     assert (found["updated"], found["kept"]) == (0, 0)  # the same labels: nothing to change
     rows = [json.loads(line) for line in cli("export", "s").stdout.splitlines() if line]
     assert sorted(r["label"] for r in rows) == ["b", "b", "b"]
+
+
+def test_add_label_is_a_new_schema_version_audited_and_refused_in_one_line(
+    cli: Any, tmp_path: Any
+) -> None:
+    small_project(cli, tmp_path)
+    said = cli("projects", "add-label", "s", "[bold]c", "--description", "the third").stdout
+    assert said.strip() == "s: c labels are a, b, [bold]c (schema v1 -> v2, key 3)"
+    shown = json.loads(cli("projects", "add-label", "s", "d", "--json").stdout)
+    assert shown["labels"] == ["a", "b", "[bold]c", "d"] and shown["schema_version"] == 3
+    assert _last_line(cli("projects", "add-label", "s", "a", code=1)) == (
+        "error: control 'c' already has the label 'a'"
+    )
+    assert _last_line(cli("projects", "add-label", "s", "e", "--control", "x", code=1)) == (
+        "error: 'x' is not a control; controls are: c"
+    )
+    lines = cli("audit", "s", "--last", "1").stdout.splitlines()
+    assert "(local operator)  schema.label.add  project:s  " in lines[0]
+    assert '"label": "d"' in lines[0] and '"schema_version": {"from": 2, "to": 3}' in lines[0]
+    assert lines[1] == "audit chain of project 's': 3 events, intact"

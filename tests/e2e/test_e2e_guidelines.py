@@ -4,6 +4,7 @@ moment is told, reads the new rules, and their next label records the new versio
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,8 @@ NEW_GUIDELINE = (
     f"Sarcasm counts as negative. {HOSTILE_RULE}\n\n"
     "See [the examples](javascript:alert(1)).\n"
 )
+# A label of the longest kind (100 characters) in one word, with markup that must stay text.
+NEW_LABEL = "refund<b>now</b>" + "x" * 84
 SUMMARY = "Sarcasm is negative <img src=x onerror=alert(1)>"
 
 
@@ -69,6 +72,7 @@ def test_e2e_a_published_guideline_reaches_the_annotator_and_their_label(
     assert mgr.inner_text("#guideline-result").startswith("Published v2")
     assert mgr.text_content("#guideline-version") == "v2"  # shown upper-case, as section titles are
     assert mgr.inner_text("#guideline-version-head") == "v2"
+    assert mgr.inner_text("#guideline-save").startswith("Publish v3\n")  # one word, no gap
 
     # What it shows is inert: the script is text, the javascript: link is no link. The new
     # version's text is fetched after the version label changes.
@@ -102,7 +106,13 @@ def test_e2e_a_published_guideline_reaches_the_annotator_and_their_label(
     ann.wait_for_function(
         "() => document.getElementById('guideline-news').textContent.length > 0", timeout=15000
     )
-    assert ann.inner_text("#guideline-news") == f"Guideline updated to v2: {SUMMARY}"
+    assert ann.inner_text("#guideline-news .news-text") == f"Guideline updated to v2: {SUMMARY}"
+    # On a phone the panel starts folded away under the item: the news opens it at the rules.
+    assert ann.evaluate("() => document.getElementById('guideline').open") is False
+    ann.click("#guideline-news button")
+    assert ann.evaluate("() => document.getElementById('guideline').open") is True
+    assert ann.locator("#guideline-text").is_visible()
+    assert ann.evaluate("() => document.activeElement.id") == "guideline-text"
     assert ann.get_attribute("#guideline-news", "aria-live") == "polite"
     assert ann.inner_text("#guideline-version-label") == "v2"
     panel = _inert(ann, "#guideline-text")
@@ -138,3 +148,67 @@ def test_e2e_a_published_guideline_reaches_the_annotator_and_their_label(
     assert ann_problems == [] and mgr_problems == []
     ann_context.close()
     mgr_context.close()
+
+
+def test_e2e_a_label_added_mid_session_is_announced_and_usable_after_a_reload(
+    server: Any, browser: Any, tmp_path: Path
+) -> None:
+    name, password = ("hugo", "hugo-password-123")
+    server.cli("users", "add", name, "--password-stdin", stdin=password + "\n")
+    server.cli("projects", "member", server.main, name, "annotator")
+    context, page, problems = phone(browser, WIDTH)
+    login(page, server.url, f"/p/{server.main}/label", username=name, password=password)
+    wait_task(page)
+
+    # The manager adds it from the project page's Settings section.
+    mgr_context, mgr, mgr_problems = phone(browser, WIDTH)
+    login(mgr, server.url, f"/p/{server.main}")
+    mgr.fill("#label-new", NEW_LABEL)
+    mgr.fill("#label-description", "asks for the money back")
+    mgr.click("#label-add")
+    mgr.wait_for_selector("#labels-result .message-info")
+    assert mgr.inner_text("#labels-result") == (
+        f'Added "{NEW_LABEL}" to sentiment, key 4: schema v2. Annotators at work are told '
+        "to reload their page."
+    )
+    chips = mgr.eval_on_selector_all(
+        "#labels-form [data-control='sentiment'] .chip", "cs => cs.map(c => c.textContent)"
+    )
+    assert chips[-1] == NEW_LABEL and mgr.input_value("#label-new") == ""
+    assert mgr.inner_text("#labels-version") == "schema v2" and _fits(mgr)
+    mgr.fill("#label-new", NEW_LABEL)  # the same label again: refused, named
+    mgr.click("#label-add")
+    mgr.wait_for_selector("#labels-result .message-error")
+    assert "already has the label" in mgr.inner_text("#labels-result")
+    assert mgr_problems == []
+    mgr_context.close()
+
+    page.wait_for_function(
+        "() => document.getElementById('schema-news').textContent.length > 0", timeout=15000
+    )
+    assert (
+        page.inner_text("#schema-news") == f'New label: "{NEW_LABEL}". Reload the page to use it.'
+    )
+
+    assert _fits(page)
+
+    page.reload()
+    shown = wait_task(page)
+    added = page.locator(f"button[data-label='{NEW_LABEL}']")
+    assert "4" in added.inner_text() and page.inner_text("#schema-news") == ""
+    assert _fits(page)
+    page.keyboard.press("4")
+    page.keyboard.press("Enter")
+    wait_task(page, other_than=shown)
+    exported = tmp_path / "after.jsonl"
+    deadline = time.monotonic() + 15
+    while True:  # the page sends the answer in the background as the next item shows
+        server.cli("export", server.main, "--format", "jsonl", "-o", str(exported))
+        rows = [json.loads(line) for line in exported.read_text().splitlines()]
+        mine = [(r["label"], r["schema_version"]) for r in rows if r["annotator"] == name]
+        if mine or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
+    assert mine == [(NEW_LABEL, 2)]
+    assert problems == []
+    context.close()

@@ -429,3 +429,51 @@ def test_schema_is_pure() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_label_added_goes_last_with_the_next_free_key_and_the_rest_stay() -> None:
+    from labelloop.schema.project import with_label
+
+    schema = parse_schema(
+        {
+            "name": "two controls",
+            "data": {"type": "text", "field": "text"},
+            "controls": [
+                {"name": "topic", "type": "multi_choice", "labels": ["a", "b"], "target": True},
+                {"name": "mood", "type": "choice", "labels": ["up", "down"]},
+                {"name": "stars", "type": "rating", "max": 2},
+            ],
+        }
+    )
+    with pytest.raises(
+        SchemaError,
+        match="name the control to add 'c' to: this project's controls with labels are topic, mood",
+    ):
+        with_label(schema, "c")
+    grown = with_label(schema, "c", control="topic", description="the third topic")
+    topic = grown.control("topic")
+    # 1, 2 are topic's, 3, 4 mood's and 5, 6 the rating's: 7 is free.
+    assert (topic.labels, topic.hotkeys) == (("a", "b", "c"), ("1", "2", "7"))
+    assert topic.descriptions == {"c": "the third topic"}
+    assert grown.control("mood") == schema.control("mood")
+    assert parse_schema(grown.to_dict(), stored=True) == grown  # stored, it reads back as is
+    mood = with_label(grown, "flat", control="mood").control("mood")
+    assert mood.hotkeys == ("3", "4", "8")
+    with pytest.raises(SchemaError, match="contains ',' or '|'"):
+        with_label(schema, "a,b", control="topic")
+    with pytest.raises(SchemaError, match="'stars' is a rating control, which lists no labels"):
+        with_label(schema, "3", control="stars")
+
+
+def test_a_label_past_the_number_keys_gets_no_key() -> None:
+    from labelloop.schema.project import with_label
+
+    nine = parse_schema(
+        {
+            "name": "nine",
+            "data": {"type": "text", "field": "text"},
+            "controls": [{"name": "c", "type": "choice", "labels": list("abcdefghi")}],
+        }
+    )
+    tenth = with_label(nine, "j").control("c")
+    assert tenth.labels[-1] == "j" and len(tenth.hotkeys) == 9

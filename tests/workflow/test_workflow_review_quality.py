@@ -404,3 +404,54 @@ def test_a_scan_flags_no_label_on_a_two_class_coin_flip(lab: Any, monkeypatch: A
     with lab.db.read() as conn:
         flagged = conn.execute(select(item.c.external_id).where(item.c.id.in_(found["items"])))
         assert sorted(r[0] for r in flagged) == ["clear"]
+
+
+def test_agreement_by_guideline_version_compares_items_answered_under_one_version(
+    sqlite_lab: Any,
+) -> None:
+    """A lead publishes v2 to settle what v1 left open, then asks whether people agree more
+    under it: each version's agreement is over the items all of whose answers it was in force
+    for; an item answered under both is counted as mixed, in neither."""
+    from labelloop.workflow import guidelines
+
+    lab = sqlite_lab
+    ctx = lab.project(overlap=2)
+    lab.import_rows(ctx, lab.rows(12))
+    lab.train(ctx)
+    ann, bob = (lab.member("sent", n, "annotator") for n in ("ann", "bob"))
+
+    def answer(who: Any, *, agree: bool, version: int) -> None:
+        task = tasks.next_task(lab.db, who)
+        assert task is not None
+        truth = lab.truth(task["item"]["data"]["text"])
+        given = truth if agree else next(c for c in CLASSES if c != truth)
+        value = {"sentiment": given}
+        tasks.submit(
+            lab.db, who, task["assignment_id"], value, active_ms=900, guideline_version=version
+        )
+
+    for k in range(4):  # under v1 bob disagrees with ann on every other item
+        answer(ann, agree=True, version=1)
+        answer(bob, agree=k % 2 == 0, version=1)
+    guidelines.edit(lab.db, ctx, "Sarcasm is negative.", "sarcasm is negative")
+    for _ in range(4):  # under v2 they agree
+        answer(ann, agree=True, version=2)
+        answer(bob, agree=True, version=2)
+    answer(ann, agree=True, version=1)  # a page that had not caught up yet
+    answer(bob, agree=True, version=2)
+
+    found = quality.report(lab.db, ctx, n_boot=0)["by_guideline"]
+    versions = {v["guideline_version"]: v for v in found["versions"]}
+    assert sorted(versions) == [1, 2]
+    assert versions[1]["n_items_compared"] == 4 and versions[2]["n_items_compared"] == 4
+    assert versions[1]["percent"]["value"] == pytest.approx(0.5)
+    assert versions[2]["percent"]["value"] == pytest.approx(1.0)
+    assert found["mixed_items"] == 1
+    from labelloop.cli.common import out
+    from labelloop.cli.quality import _print_quality
+
+    with out.capture() as captured:
+        _print_quality(quality.report(lab.db, ctx, n_boot=0))
+    shown = captured.get()
+    assert "Agreement by guideline version" in shown
+    assert "1 item answered under more than one version" in shown

@@ -18,7 +18,7 @@ from labelloop.govern.permissions import Permission
 from labelloop.ingest import importer_for_path
 from labelloop.ingest.formats import export_suffix
 from labelloop.server.api.deps import AdminUser, CurrentUser, DbDep, FeaturesDep, ReportUser
-from labelloop.server.api.schemas import Id, MemberIn, ProjectIn, SettingsIn
+from labelloop.server.api.schemas import Id, LabelIn, MemberIn, ProjectIn, SettingsIn
 from labelloop.server.import_progress import KEY_PATTERN, ImportProgress
 from labelloop.workflow import (
     auditing,
@@ -97,6 +97,16 @@ def change_settings(slug: str, body: SettingsIn, db: DbDep, user: CurrentUser) -
     setting after. Managers only; each change is an audit event."""
     ctx = projects.access(db, slug, user, Permission.MANAGE_PROJECT)
     return projects.change_settings(db, ctx, body.changes())
+
+
+@router.post("/{slug}/labels", status_code=201)
+def add_label(slug: str, body: LabelIn, db: DbDep, user: CurrentUser) -> dict[str, Any]:
+    """Add a label to a live project's control (named when several have labels), as a new
+    schema version; answers already given keep theirs. Managers only; audited."""
+    ctx = projects.access(db, slug, user, Permission.MANAGE_PROJECT)
+    return projects.add_label(
+        db, ctx, body.label, control=body.control, description=body.description
+    )
 
 
 @router.get("/{slug}/audit")

@@ -119,6 +119,17 @@ class SettingsIn(Body):
         return dict(self.model_extra or {})
 
 
+class LabelIn(Body):
+    """A label to add to a live project's control (needed when several have labels), with an
+    optional one-line description shown beside it while labeling. Names are checked by the
+    schema."""
+
+    model_config = ConfigDict(extra="forbid")
+    label: str = Field(max_length=10_000)
+    control: str | None = Field(default=None, max_length=1_000)
+    description: str = Field(default="", max_length=10_000)
+
+
 class GuidelineIn(Body):
     """A new guideline version: its Markdown, why it changed, and the version it was written
     from (an edit of an outdated version is refused with a 409). Lengths are checked by the

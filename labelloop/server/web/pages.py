@@ -432,6 +432,7 @@ def _detail(db: Any, ctx: projects.ProjectContext, *, examples: bool = False) ->
         "name": ctx.name,
         "role": ctx.role,
         "schema": projects.visible_schema(ctx),
+        "schema_version": ctx.schema_version,
         "settings": projects.visible_settings(ctx),
         "guideline_version": guideline["version"],
         "guideline_html": render_markdown(guideline["body"]),

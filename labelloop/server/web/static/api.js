@@ -145,31 +145,18 @@ window.labelloop = (() => {
     return `changed at ${utcText(a.changed_at)} UTC${under}`;
   }
 
-  /** What each audited action on an item is called on the pages (the review, adjudication
-   * and Items pages): "decided", not "item.adjudicate". */
-  const ACTION_WORDS = {
-    "annotation.submit": "labeled it",
-    "annotation.edit": "changed their label to",
-    "assignment.skip": "skipped it",
-    "review.accept": "accepted an answer",
-    "review.fix": "fixed an answer",
-    "review.reject": "sent an answer back",
-    "review.escalate": "escalated it to the expert tier",
-    "item.adjudicate": "decided",
-    "flag.note": "added a note to its flag",
-    "gold.set": "made it a gold item:",
-    "gold.remove": "stopped using it as gold",
-    "quality.scan": "scanned",
-    "guideline.example.pin": "pinned it to the guideline as an example:",
-    "guideline.example.unpin": "took it out of the guideline's examples",
-  };
+  /** " (guideline v3)" after an audited answer or change made under v3; "" for other events. */
+  function underText(payload) {
+    const v = (payload || {}).guideline_version;
+    return v ? ` (guideline v${v})` : "";
+  }
 
   /** An audited action in words (flags with their kinds); one without words, its name spaced. */
   function actionText(h) {
     if (h.action === "flag.raise") {
       return "flagged: " + ((h.payload || {}).kinds || []).join(", ").replace(/_/g, " ");
     }
-    return ACTION_WORDS[h.action] || h.action.replace(/[._]/g, " ");
+    return h.words || h.action.replace(/[._]/g, " "); // the server's words for it
   }
 
   /**
@@ -273,6 +260,7 @@ window.labelloop = (() => {
     utcText,
     changedText,
     actionText,
+    underText,
     hotkeyOf,
     undoKeyOf,
     commandKey,

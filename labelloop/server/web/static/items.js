@@ -9,7 +9,7 @@
 (() => {
   "use strict";
 
-  const { api, say, node, plural, valueText, answerText, thumbnails, utcText, changedText, actionText } =
+  const { api, say, node, plural, valueText, answerText, thumbnails, utcText, changedText, actionText, underText } =
     window.labelloop;
   const { commandKey, altChord } = window.labelloop;
   const $ = (id) => document.getElementById(id);
@@ -344,7 +344,7 @@
     const p = h.payload || {};
     const value = p.new || p.value;
     const set = h.action !== "flag.raise" && value && typeof value === "object";
-    return actionText(h) + (set ? " " + answerText(value) : "");
+    return actionText(h) + (set ? " " + answerText(value) : "") + underText(p);
   }
 
   /** My answers: the caller's answers to the item, the verdicts and notes on each, their own
@@ -379,9 +379,9 @@
     const p = h.payload || {};
     switch (h.action) {
       case "annotation.submit":
-        return `answered ${answerText(p.value)}`;
+        return `answered ${answerText(p.value)}` + underText(p);
       case "annotation.edit":
-        return `changed the answer from ${answerText(p.old)} to ${answerText(p.new)}`;
+        return `changed the answer from ${answerText(p.old)} to ${answerText(p.new)}` + underText(p);
       case "assignment.skip":
         return "skipped it";
       case "flag.raise":

@@ -92,6 +92,7 @@
     guidelineBody: $("guideline-text"),
     guidelineVersion: $("guideline-version-label"),
     guidelineNews: $("guideline-news"),
+    schemaNews: $("schema-news"),
     definitions: $("label-definitions"),
     examples: $("guideline-examples"),
     examplesList: $("guideline-examples-list"),
@@ -1045,7 +1046,7 @@
     renderSending();
     const done = api("POST", path, body)
       .then((answer) => {
-        if (answer) noticeGuideline(answer.guideline_version);
+        if (answer) noticeGuideline(answer.current_guideline_version);
         scheduleStatus();
       })
       .catch((err) => {
@@ -1343,7 +1344,44 @@
     el.guidelineVersion.textContent = "v" + found.version;
     renderExamples(found.examples);
     flash(el.guidelineVersion);
-    el.guidelineNews.textContent = `Guideline updated to v${found.version}: ${found.summary}`;
+    // The news opens the panel at the new rules: on a phone it starts folded under the item.
+    const read = L.node("button", "link-button", "Read it");
+    read.type = "button";
+    read.addEventListener("click", () => {
+      el.guideline.open = true;
+      el.guideline.scrollIntoView({ block: "start" });
+      // Reading moves there, so the keys label the item again (Enter on the button would not).
+      el.guidelineBody.focus({ preventScroll: true });
+    });
+    el.guidelineNews.replaceChildren(
+      L.node("span", "news-text", `Guideline updated to v${found.version}: ${found.summary}`),
+      " ",
+      read,
+    );
+  }
+
+  // A manager added a label while the page was open: its buttons are built at load, so the
+  // annotator is told which labels are new and to reload to use them. Their answers meanwhile
+  // use the labels they see, which all still hold.
+  const schemaSeen = { version: Number(project.schema_version) || 0, fetching: 0 };
+
+  async function noticeSchema(version) {
+    if (!(version > schemaSeen.version) || version <= schemaSeen.fetching) return;
+    schemaSeen.fetching = version;
+    let found;
+    try {
+      found = await api("GET", "");
+    } catch (_err) {
+      schemaSeen.fetching = 0; // asked again with the next status poll
+      return;
+    }
+    schemaSeen.version = found.schema_version;
+    const had = new Set(project.schema.controls.flatMap((c) => (c.labels || []).map((l) => c.name + "\u0000" + l)));
+    const added = found.schema.controls.flatMap((c) => (c.labels || []).filter((l) => !had.has(c.name + "\u0000" + l)));
+    const names = added.map((l) => `"${l}"`).join(", ");
+    el.schemaNews.textContent = added.length
+      ? `New ${added.length === 1 ? "label" : "labels"}: ${names}. Reload the page to use ${added.length === 1 ? "it" : "them"}.`
+      : "The labels changed. Reload the page to see them.";
   }
 
   // The items the guideline pins as examples, under its text and grouped by label: each with
@@ -1401,6 +1439,7 @@
       return; // the status line is informative; labeling goes on without it
     }
     noticeGuideline(data.guideline_version);
+    noticeSchema(data.schema_version);
     // The settings the page applies as it shows an item (the widgets share this object), as the
     // project has them now: a manager's change applies without a reload.
     if (data.labeling) Object.assign(settings, data.labeling);

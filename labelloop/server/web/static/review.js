@@ -21,7 +21,7 @@
   const dataType = (schema.data && schema.data.type) || "text";
   const dataField = (schema.data && schema.data.field) || "text";
   const { isChoice, targetOf } = L.controls;
-  const { actionText, changedText } = L; // shared with the Items page (api.js)
+  const { actionText, changedText, underText } = L; // shared with the Items page (api.js)
   const allControls = schema.controls || [];
   const controls = allControls.filter(isChoice); // the page's own (choice) controls
   const target = targetOf(allControls);
@@ -399,7 +399,8 @@
     const what = actionText(h);
     if (h.action === "flag.raise") return what;
     const value = p.new || p.value;
-    return `${actor} ${what}` + (value && typeof value === "object" ? " " + fullText(value, item) : "");
+    const set = value && typeof value === "object" ? " " + fullText(value, item) : "";
+    return `${actor} ${what}${set}${underText(p)}`;
   }
 
   function renderUnderReview(view) {
