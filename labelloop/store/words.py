@@ -189,7 +189,9 @@ def index_query(terms: Sequence[Term]) -> str | None:
     return " ".join(phrases) or None
 
 
-def _is_word_char(c: str) -> bool:
+def is_word_char(c: str) -> bool:
+    """Whether the pattern takes ``c`` for a word character next to a term's own (a match is
+    then not inside a longer word there)."""
     return c.isalnum() or c == "_" or unicodedata.category(c)[0] == "M"
 
 
@@ -202,8 +204,8 @@ def pattern(term: Term, *, postgres: bool) -> str:
     word = ("[[:alnum:]_" if postgres else "[\\w") + _mark_ranges() + "]"
     other = ("[^[:alnum:]_" if postgres else "[^\\w") + _mark_ranges() + "]+"
     body = other.join(re.escape(w) if not postgres else _pg_escape(w) for w in term.words)
-    before = f"(?<!{word})" if _is_word_char(term.text[0]) else ""
-    after = f"(?!{word})" if _is_word_char(term.text[-1]) and not term.prefix else ""
+    before = f"(?<!{word})" if is_word_char(term.text[0]) else ""
+    after = f"(?!{word})" if is_word_char(term.text[-1]) and not term.prefix else ""
     return before + body + after
 
 
