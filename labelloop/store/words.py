@@ -15,7 +15,8 @@ expression built here, PostgreSQL's own (``~`` over ``lower()``) or Python's (a 
 registered on each SQLite connection), both with the same word characters; a table row's
 fields are matched in Python with the same expression. An index narrows the items the
 expression reads first (on SQLite an FTS5 table of :func:`index_words`, queried by
-:func:`index_query`; on PostgreSQL a trigram index), and never decides a match alone.
+:func:`index_query`; on PostgreSQL a GIN index of each item's words,
+:mod:`labelloop.store.wordindex`), and never decides a match alone.
 """
 
 from __future__ import annotations

@@ -41,11 +41,14 @@ FUNCTIONS = (
     "CREATE FUNCTION labelloop_word_parts(content text) RETURNS text[] "
     "LANGUAGE sql IMMUTABLE PARALLEL SAFE "
     f"RETURN regexp_split_to_array(content, '{PARTS}')",
-    # A text's parts cut to 200 characters, each once (not inlined: it reads a subquery).
+    # A long text's parts cut to 200 characters, each once. PL/pgSQL, as the planner would
+    # try to inline an SQL function in every statement that writes an item, and fail on its
+    # subquery (a one-row insert cost as much as with the trigrams); it calls built-ins only,
+    # so its body (read when called) needs no search_path.
     "CREATE FUNCTION labelloop_long_words(lowered text) RETURNS tsvector "
-    "LANGUAGE sql IMMUTABLE PARALLEL SAFE "
+    "LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$ BEGIN "
     "RETURN array_to_tsvector(ARRAY(SELECT DISTINCT left(part, 200) "
-    "FROM unnest(labelloop_word_parts(lowered)) AS part WHERE part <> ''))",
+    f"FROM regexp_split_to_table(lowered, '{PARTS}') AS part WHERE part <> '')); END $$",
     # Inlined where it is called (one expression, its argument cheap), so the planner matches a
     # search's call to the index's expression. SQL-standard bodies (RETURN) bind the functions
     # they call when made, so no search_path (autovacuum's, a restore's) loses them.
