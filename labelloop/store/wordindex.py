@@ -71,10 +71,12 @@ def index_new(conn: Connection, *, batch_id: int, first: int) -> None:
         conn.execute(_INDEX_NEW, {"batch": batch_id, "first": first})
 
 
-def in_index(conn: Connection, terms: Sequence[Term], *, content: Any) -> list[ColumnElement[bool]]:
+def in_index(
+    conn: Connection, terms: Sequence[Term], *, key: str, content: Any
+) -> list[ColumnElement[bool]]:
     """The item is among those the index finds for ``terms`` in ``content`` (the expression
-    searched): a superset of the matches. Nothing where there is no index or it cannot narrow
-    the terms (on SQLite, only ones matched anywhere)."""
+    searched, read from the payload's ``key``): a superset of the matches. Nothing where there
+    is no index or it cannot narrow the terms (on SQLite, only ones matched anywhere)."""
     if not terms or not has_index(conn):
         return []
     if conn.dialect.name != "sqlite":
@@ -82,7 +84,10 @@ def in_index(conn: Connection, terms: Sequence[Term], *, content: Any) -> list[C
         if not lexemes:
             return []
         query = f"({' & '.join(lexemes)}) | {_quoted(_LONG_TEXT)}"
-        return [func.labelloop_words(content).op("@@")(cast(literal(query), TSQUERY))]
+        return [  # the key, as the partial index has it: an item without it holds no term
+            item.c.payload[key].as_string().is_not(None),
+            func.labelloop_words(content).op("@@")(cast(literal(query), TSQUERY)),
+        ]
     query = index_query(terms)
     if query is None:
         return []

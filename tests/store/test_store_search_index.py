@@ -18,10 +18,10 @@ from labelloop.store import db as store_db
 from labelloop.store import wordindex
 from labelloop.store.browse import Filters, holds_words
 from labelloop.store.db import Database
-from labelloop.store.migrate import alembic_config, upgrade
+from labelloop.store.migrate import upgrade
 from labelloop.store.tables import item
 from labelloop.workflow import batches, imports, seeding
-from tests.conftest import Lab, PgCluster, make_rows
+from tests.conftest import Lab, PgCluster, downgrade, make_rows
 
 TRICKY = [
     "İstanbul'da kaldım",  # lower() makes two characters of İ
@@ -135,7 +135,7 @@ QUERIES = [
 
 def _scan(monkeypatch: pytest.MonkeyPatch) -> None:
     """Searches from here on read every item, as before the index."""
-    monkeypatch.setattr(store_browse, "in_index", lambda conn, terms, content: [])
+    monkeypatch.setattr(store_browse, "in_index", lambda conn, terms, **where: [])
 
 
 def _found(lab: Lab, ctx: Any, q: str) -> tuple[int, list[str]]:
@@ -151,8 +151,8 @@ def _compare(
     indexed, narrowed = {}, set()
     in_index = store_browse.in_index
 
-    def counted(conn: Any, terms: Any, *, content: Any) -> Any:
-        where = in_index(conn, terms, content=content)
+    def counted(conn: Any, terms: Any, **of: Any) -> Any:
+        where = in_index(conn, terms, **of)
         if where:
             narrowed.add(terms)
         return where
@@ -294,7 +294,9 @@ def _indexed_ids(db: Database, q: str) -> set[int]:
     """The items the index of texts finds for the words ``q`` (in any project)."""
     with db.read() as conn:
         terms = seeding.search_terms(q)
-        where = store_browse.in_index(conn, terms, content=store_browse.content_of("text"))
+        where = store_browse.in_index(
+            conn, terms, key="text", content=store_browse.content_of("text")
+        )
         assert where, "the search does not use the index"
         return set(conn.execute(select(item.c.id).where(*where)).scalars())
 
@@ -374,14 +376,15 @@ def test_without_the_index_the_search_reads_every_item(without_index: Lab) -> No
     assert seeding.search(lab.db, ctx, q="zebra*")["total"] == 1
     with lab.db.read() as conn:
         terms = seeding.search_terms("zebra")
-        assert store_browse.in_index(conn, terms, content=store_browse.content_of("text")) == []
+        assert (
+            store_browse.in_index(conn, terms, key="text", content=store_browse.content_of("text"))
+            == []
+        )
 
 
 def test_the_upgrade_indexes_the_items_already_there_and_the_downgrade_drops_it(
     tmp_path: Any,
 ) -> None:
-    from alembic import command
-
     db = Database(f"sqlite:///{tmp_path}/old.db")
     try:
         upgrade(db, "0016")
@@ -392,11 +395,7 @@ def test_the_upgrade_indexes_the_items_already_there_and_the_downgrade_drops_it(
         assert len(_indexed_ids(db, "zebra")) == 1
         assert seeding.search(db, ctx, q="zebra")["total"] == 1
 
-        cfg = alembic_config(db)
-        with db.engine.connect() as conn:
-            cfg.attributes["connection"] = conn
-            command.downgrade(cfg, "0016")
-            conn.commit()
+        downgrade(db, "0016")
         with db.read() as conn:
             assert not wordindex.has_index(conn)
         upgrade(db)  # labelloop runs on the newest schema: upgraded again, the index is back
@@ -422,8 +421,6 @@ def _pg_index_kind(db: Database) -> str:
 def test_postgresql_upgrades_its_trigram_index_to_words_and_downgrades_back(
     pg_cluster: PgCluster,
 ) -> None:
-    from alembic import command
-
     db = Database(pg_cluster.create_database())
     try:
         upgrade(db, "0021")
@@ -436,11 +433,7 @@ def test_postgresql_upgrades_its_trigram_index_to_words_and_downgrades_back(
         assert len(_indexed_ids(db, "zebra")) == 1  # the items already there are indexed
         assert seeding.search(db, ctx, q="zebra")["total"] == 1
 
-        cfg = alembic_config(db)
-        with db.engine.connect() as conn:
-            cfg.attributes["connection"] = conn
-            command.downgrade(cfg, "0021")
-            conn.commit()
+        downgrade(db, "0021")
         assert _pg_index_kind(db) == "trigrams"
         with db.read() as conn:
             assert not wordindex.has_index(conn)

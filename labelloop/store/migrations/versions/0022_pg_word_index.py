@@ -10,7 +10,7 @@ Create Date: 2026-12-06 19:00:00.000000
 is never inside a part) and before each character of a script that does not space its words
 (so a term matched anywhere there is found by its characters). ``labelloop_words(text)`` is
 the tsvector of the parts of a lower-cased text, indexed over the expressions the search reads
-(:mod:`labelloop.store.wordindex`). A text of 1,024 bytes or more has its parts cut to 200
+(:mod:`labelloop.store.wordindex`), each of the items whose payload has its key only. A text of 1,024 bytes or more has its parts cut to 200
 characters (a tsvector's word holds at most 2,047 bytes); one over 600,000 bytes (a tsvector
 holds at most 1 MB of words) is indexed as the one word ``-long-text-``, which no part can be
 and every search asks for. Nothing on SQLite, whose index (0017) stays as it is. The downgrade
@@ -80,8 +80,9 @@ def upgrade() -> None:
     for key in CONTENT:
         conn.exec_driver_sql(f"DROP INDEX IF EXISTS ix_item_words_{key}")
     for key, expression in CONTENT.items():
-        conn.exec_driver_sql(
-            f"CREATE INDEX ix_item_words_{key} ON item USING gin (labelloop_words({expression}))"
+        conn.exec_driver_sql(  # partial: a text's item costs no entry in the images' index
+            f"CREATE INDEX ix_item_words_{key} ON item USING gin (labelloop_words({expression})) "
+            f"WHERE (payload ->> '{key}') IS NOT NULL"
         )
 
 
