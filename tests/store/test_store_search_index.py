@@ -418,6 +418,23 @@ def _pg_index_kind(db: Database) -> str:
 
 
 @pytest.mark.postgres
+def test_postgresql_without_the_word_index_reads_every_item(pg_lab: Lab) -> None:
+    """A store migrated on PostgreSQL 13 (no SQL-standard function bodies) has no word index."""
+    lab = pg_lab
+    with lab.db.write() as conn:
+        for key in ("text", "image", "audio"):
+            conn.exec_driver_sql(f"DROP INDEX ix_item_words_{key}")
+        conn.exec_driver_sql("DROP FUNCTION labelloop_words(text)")
+    ctx = lab.project()
+    lab.import_rows(ctx, [{"id": "z1", "text": "a Zebra here"}, *make_rows(5)])
+    assert seeding.search(lab.db, ctx, q="zebra*")["total"] == 1
+    with lab.db.read() as conn:
+        terms = seeding.search_terms("zebra")
+        content = store_browse.content_of("text")
+        assert store_browse.in_index(conn, terms, key="text", content=content) == []
+
+
+@pytest.mark.postgres
 def test_postgresql_upgrades_its_trigram_index_to_words_and_downgrades_back(
     pg_cluster: PgCluster,
 ) -> None:

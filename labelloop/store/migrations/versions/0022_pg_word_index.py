@@ -10,11 +10,12 @@ Create Date: 2026-12-06 19:00:00.000000
 is never inside a part) and before each character of a script that does not space its words
 (so a term matched anywhere there is found by its characters). ``labelloop_words(text)`` is
 the tsvector of the parts of a lower-cased text, indexed over the expressions the search reads
-(:mod:`labelloop.store.wordindex`), each of the items whose payload has its key only. A text of 1,024 bytes or more has its parts cut to 200
-characters (a tsvector's word holds at most 2,047 bytes); one over 600,000 bytes (a tsvector
-holds at most 1 MB of words) is indexed as the one word ``-long-text-``, which no part can be
-and every search asks for. Nothing on SQLite, whose index (0017) stays as it is. The downgrade
-makes the trigram indexes again where pg_trgm can be created.
+(:mod:`labelloop.store.wordindex`) for the items whose payload has that key. A text of 1,024
+bytes or more has its parts cut to 200 characters (a tsvector's word holds at most 2,047
+bytes); one over 600,000 bytes (a tsvector holds at most 1 MB of words) is indexed as the one
+word ``-long-text-``, which no part can be and every search asks for. Nothing on SQLite, whose
+index (0017) stays as it is; nothing before PostgreSQL 14, whose trigram indexes stay. The
+downgrade makes the trigram indexes again where pg_trgm can be created.
 """
 
 from alembic import op
