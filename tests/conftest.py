@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from labelloop.store.db import Database
-from labelloop.store.migrate import upgrade
+from labelloop.store.migrate import alembic_config, upgrade
 
 # pytest-xdist's workers start with COLUMNS=80 and LINES=24 set, and rich fixes a console's width
 # when it is made with COLUMNS set: the CLI's console would stay 80 wide whatever width a test
@@ -289,6 +289,17 @@ def _close(request: pytest.FixtureRequest, database: Database) -> None:
     database.dispose()
     if not database.is_sqlite:
         request.getfixturevalue("pg_cluster").drop_database(database.url)
+
+
+def downgrade(db: Database, revision: str) -> None:
+    """Migrate ``db`` back to ``revision`` (labelloop itself only ever upgrades)."""
+    from alembic import command
+
+    cfg = alembic_config(db)
+    with db.engine.connect() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, revision)
+        conn.commit()
 
 
 @pytest.fixture(params=ENGINES)

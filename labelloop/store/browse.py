@@ -120,7 +120,8 @@ def holds_words(
         content = func.replace(content_of(data_type), "_", " ")
     else:
         content = content_of(data_type)
-    return [*in_index(conn, terms), *holds_terms(conn, content, terms)]
+    key = _CONTENT_KEYS.get(data_type, "text")
+    return [*in_index(conn, terms, key=key, content=content), *holds_terms(conn, content, terms)]
 
 
 def holds_terms(conn: Connection, content: Any, terms: Sequence[Term]) -> list[Any]:

@@ -15,8 +15,9 @@ MIGRATION_LOCK = 4 << 40  # the lock key migrations take turns on (PostgreSQL)
 
 def described(name: str | None, type_: str, parent_names: object) -> bool:
     """Whether tables.py describes the table or index ``name`` (Alembic's ``include_name``):
-    the search index (migration 0017: SQLite's FTS5 table and its shadow tables, PostgreSQL's
-    trigram indexes) is made by SQL of its own, so autogenerate leaves it alone."""
+    the search index (migration 0017: SQLite's FTS5 table and its shadow tables; PostgreSQL's
+    word indexes of 0022, trigrams before) is made by SQL of its own, so autogenerate leaves it
+    alone."""
     return not (name or "").startswith(("item_words", "ix_item_words_"))
 
 

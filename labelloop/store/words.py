@@ -15,7 +15,8 @@ expression built here, PostgreSQL's own (``~`` over ``lower()``) or Python's (a 
 registered on each SQLite connection), both with the same word characters; a table row's
 fields are matched in Python with the same expression. An index narrows the items the
 expression reads first (on SQLite an FTS5 table of :func:`index_words`, queried by
-:func:`index_query`; on PostgreSQL a trigram index), and never decides a match alone.
+:func:`index_query`; on PostgreSQL a GIN index of each item's words,
+:mod:`labelloop.store.wordindex`), and never decides a match alone.
 """
 
 from __future__ import annotations
@@ -189,7 +190,9 @@ def index_query(terms: Sequence[Term]) -> str | None:
     return " ".join(phrases) or None
 
 
-def _is_word_char(c: str) -> bool:
+def is_word_char(c: str) -> bool:
+    """Whether the pattern takes ``c`` for a word character next to a term's own (a match is
+    then not inside a longer word there)."""
     return c.isalnum() or c == "_" or unicodedata.category(c)[0] == "M"
 
 
@@ -202,8 +205,8 @@ def pattern(term: Term, *, postgres: bool) -> str:
     word = ("[[:alnum:]_" if postgres else "[\\w") + _mark_ranges() + "]"
     other = ("[^[:alnum:]_" if postgres else "[^\\w") + _mark_ranges() + "]+"
     body = other.join(re.escape(w) if not postgres else _pg_escape(w) for w in term.words)
-    before = f"(?<!{word})" if _is_word_char(term.text[0]) else ""
-    after = f"(?!{word})" if _is_word_char(term.text[-1]) and not term.prefix else ""
+    before = f"(?<!{word})" if is_word_char(term.text[0]) else ""
+    after = f"(?!{word})" if is_word_char(term.text[-1]) and not term.prefix else ""
     return before + body + after
 
 

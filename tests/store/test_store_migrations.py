@@ -10,15 +10,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 
 from labelloop.store.db import Database
-from labelloop.store.migrate import alembic_config, described, upgrade
+from labelloop.store.migrate import described, upgrade
 from labelloop.store.tables import metadata
-from tests.conftest import ENGINES, Lab, PgCluster, make_rows
+from tests.conftest import ENGINES, Lab, PgCluster, downgrade, make_rows
 
 
 def test_upgrade_creates_every_table(fresh_db: Database) -> None:
@@ -138,7 +137,7 @@ def test_a_database_of_the_previous_release_upgrades_and_keeps_its_models(
     assert [c["cohort"] for c in new["cohorts"]["cohorts"]] == ["airline"]
     assert new["cohorts"]["overall"]["n"] == 12
 
-    _downgrade(db, "0004")  # and back: the column goes, the model versions stay
+    downgrade(db, "0004")  # and back: the column goes, the model versions stay
     assert "cohort_metrics" not in _columns(db, "model_version")
     upgrade(db)
     assert [m["version"] for m in status.models(db, ctx)] == [1, 2]
@@ -169,14 +168,6 @@ def _columns(db: Database, table: str) -> set[str]:
     return {c["name"] for c in inspect(db.engine).get_columns(table)}
 
 
-def _downgrade(db: Database, revision: str) -> None:
-    cfg = alembic_config(db)
-    with db.engine.connect() as conn:
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, revision)
-        conn.commit()
-
-
 def test_alerts_stored_before_acknowledgements_upgrade_and_downgrade(empty_db: Database) -> None:
     """A store of revision 0008 with an open alert: after the upgrade it needs attention (no
     acknowledgement), can be acknowledged, and going back to 0008 keeps the alert."""
@@ -205,7 +196,7 @@ def test_alerts_stored_before_acknowledgements_upgrade_and_downgrade(empty_db: D
     )
     assert insight.open_alerts(db, lab.admin, rows)[ctx.id][0]["acknowledged_note"] == "known"
 
-    _downgrade(db, "0008")  # and back: the columns go, the alert stays
+    downgrade(db, "0008")  # and back: the columns go, the alert stays
     assert {"acknowledged_by", "acknowledged_at", "acknowledged_note"}.isdisjoint(
         _columns(db, "alert")
     )
@@ -234,7 +225,7 @@ def test_users_of_the_previous_release_keep_their_sessions_after_the_upgrade(
     assert accounts.user_for_session(db, lab.admin.id, 0) is None
     assert accounts.user_for_session(db, lab.admin.id, 1) is not None
 
-    _downgrade(db, "0009")
+    downgrade(db, "0009")
     assert "session_generation" not in _columns(db, "user")
     with db.read() as conn:
         assert conn.execute(text('SELECT username FROM "user"')).scalars().all() == ["admin"]
