@@ -300,7 +300,7 @@ def test_table_rows_imported_before_0027_are_duplicates_of_the_same_rows_in_any_
     from labelloop.workflow import imports, projects
 
     db = empty_db
-    upgrade(db, "0021")
+    upgrade(db, "0022")
     lab = _lab_of_old_release(db)
     schema = {
         "name": "Wines",
@@ -336,6 +336,6 @@ def test_table_rows_imported_before_0027_are_duplicates_of_the_same_rows_in_any_
     changed = {i for i in before if before[i] != after[i]}
     assert len(changed) == 2  # the two rows; the text item's fingerprint stays
 
-    _downgrade(db, "0021")
+    downgrade(db, "0022")
     with db.read() as conn:
         assert dict(conn.execute(text("SELECT id, content_hash FROM item")).all()) == before
