@@ -91,6 +91,12 @@ def by_name(conn: Connection, username: str) -> RowMapping | None:
     return conn.execute(select(user).where(user.c.username == username)).mappings().first()
 
 
+def by_name_in_any_case(conn: Connection, username: str) -> RowMapping | None:
+    """A user whose name is ``username`` but for case (names are ASCII)."""
+    q = select(user).where(func.lower(user.c.username) == username.lower()).limit(1)
+    return conn.execute(q).mappings().first()
+
+
 def by_id(conn: Connection, user_id: int) -> RowMapping | None:
     return conn.execute(select(user).where(user.c.id == user_id)).mappings().first()
 

@@ -25,7 +25,7 @@ from labelloop.store import review_leases as store_leases
 from labelloop.store import users as store_users
 from labelloop.store.db import Database
 
-USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,100}$")
+USERNAME = re.compile(r"[A-Za-z0-9_.@-]{1,100}")
 TOKEN_PREFIX = "ll_"
 LOGIN_REFUSED = (
     "wrong username or password, or the account is deactivated (a site admin can reactivate it)"
@@ -74,14 +74,26 @@ def create_user(
     is_admin: bool = False,
     actor_id: int | None = None,
 ) -> User:
-    if not USERNAME.match(username):
+    # fullmatch, not match with ``$``, which would let a trailing line break through
+    if not USERNAME.fullmatch(username):
         raise LabelloopError(
             f"username '{username[:100]}' may use only letters, digits and _ . @ - (1-100 chars)"
+        )
+    if not username.strip("."):  # an address would read it as "this folder" or "the one above"
+        raise LabelloopError(
+            f"username '{username}' cannot be dots only: its page and API addresses would not "
+            "reach it"
         )
     pw_hash = _password_hash(password) if password is not None else None
     with db.write() as conn:
         if store_users.by_name(conn, username) is not None:
             raise Conflict(f"user '{username}' already exists")
+        alike = store_users.by_name_in_any_case(conn, username)
+        if alike is not None:
+            raise Conflict(
+                f"username '{username}' differs only in case from '{alike['username']}', who "
+                "exists already: one would pass for the other in lists and the audit log"
+            )
         uid = store_users.insert_user(
             conn, username=username, password_hash=pw_hash, is_admin=is_admin
         )
