@@ -50,8 +50,25 @@ def events(
     """The project's newest audit events, newest first: who did what, when, with its details
     (a settings change holds each setting's old and new value). Managers only."""
     ctx.require(Permission.VIEW_AUDIT)
+    return _recent(db, ctx.id, limit=limit, action=action)
+
+
+def site_events(
+    db: Database, user: User, *, limit: int = 50, action: str | None = None
+) -> list[dict[str, Any]]:
+    """The site's newest audit events, newest first: accounts made, deactivated, reactivated,
+    passwords reset and changed, sign-outs, tokens, projects made; who did it, to whom
+    (``whom``), when. Site admins only."""
+    if not user.is_admin:
+        raise PermissionDenied("only a site admin may read the site's audit log")
+    return _recent(db, None, limit=limit, action=action)
+
+
+def _recent(
+    db: Database, project_id: int | None, *, limit: int, action: str | None
+) -> list[dict[str, Any]]:
     with db.read() as conn:
         rows = store_audit.recent_events(
-            conn, ctx.id, limit=max(1, min(limit, MAX_EVENTS)), action=action
+            conn, project_id, limit=max(1, min(limit, MAX_EVENTS)), action=action
         )
     return [{**r, "at": r["at"].isoformat()} for r in rows]

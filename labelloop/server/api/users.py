@@ -121,6 +121,19 @@ def revoke_token(token_id: Id, db: DbDep, user: CurrentUser) -> dict[str, object
     return accounts.revoke_token(db, token_id, by=user)
 
 
+@router.get("/audit")
+def site_audit_events(
+    db: DbDep,
+    admin: AdminUser,
+    limit: Annotated[int, Query(ge=1, le=auditing.MAX_EVENTS)] = 50,
+    action: Annotated[str | None, Query(max_length=50)] = None,
+) -> list[dict[str, Any]]:
+    """The site's newest audit events, newest first (site admins): who made, deactivated,
+    reactivated or reset whose account (``whom``), tokens, projects made; ``action`` filters,
+    e.g. ``user.deactivate``."""
+    return auditing.site_events(db, admin, limit=limit, action=action)
+
+
 @router.get("/audit/verify")
 def verify_site_audit(db: DbDep, admin: AdminUser) -> dict[str, Any]:
     """Whether the site's audit hash chain (users, tokens, projects made) is intact."""
