@@ -716,8 +716,7 @@
       const rows = members.map((m) => {
         const tr = document.createElement("tr");
         tr.dataset.username = m.username;
-        const name = document.createElement("td");
-        name.textContent = m.username;
+        const name = node("td", "cell-name", m.username);
         const r = document.createElement("td");
         const badge = document.createElement("span");
         badge.className = `badge role-badge role-${m.role}`;

@@ -1,0 +1,94 @@
+"""A site admin's Users panel and a project's Members panel in the browser, at desk and phone
+width: every user's row and buttons stay in view, whatever the names."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import PASSWORD, USERNAME, login, page_fetch, run_cli, serving
+
+pytestmark = pytest.mark.browser
+LONG = "x" * 60 + "@" + "y" * 39
+"""The longest name a user may have (100 characters, one word)."""
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    home = tmp_path_factory.mktemp("labelloop-home")
+    run_cli(home, "init")
+    run_cli(home, "users", "add", USERNAME, "--admin", "--password-stdin", stdin=PASSWORD + "\n")
+    schema = {
+        "name": "Accounts",
+        "data": {"type": "text", "field": "text"},
+        "controls": [{"name": "c", "type": "choice", "labels": ["a", "b"]}],
+    }
+    (home / "s.json").write_text(json.dumps(schema))
+    run_cli(home, "projects", "create", "acc", "--schema", str(home / "s.json"))
+    for name in (LONG, "bob"):
+        run_cli(home, "users", "add", name)
+        run_cli(home, "projects", "member", "acc", name, "annotator")
+    with serving(home, "serve", env={"LABELLOOP_LEARNER": "off"}) as url:
+        yield url
+
+
+def _in_view(page: Any, table: str, name: str) -> dict[str, Any]:
+    """Whether the table's scroll box shows all of it, and the row's last button."""
+    return page.evaluate(
+        """([table, name]) => {
+            const t = document.querySelector(table);
+            const box = t.closest('.table-wrap') || t;
+            const row = t.querySelector(`tr[data-username="${name}"]`);
+            const button = row.querySelector('button:last-of-type');
+            return {
+                fits: box.scrollWidth <= box.clientWidth + 1,
+                button: button.getBoundingClientRect().right
+                    <= box.getBoundingClientRect().right + 1,
+            };
+        }""",
+        [table, name],
+    )
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_e2e_a_long_user_name_wraps_and_leaves_every_button_in_view(
+    site: str, browser: Any, width: int
+) -> None:
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    login(page, site, "/")
+    page.wait_for_selector(f"#users-table tr[data-username='{LONG}']")
+    for name in (LONG, "bob"):
+        assert _in_view(page, "#users-table", name) == {"fits": True, "button": True}, name
+    page.goto(site + "/p/acc")
+    page.wait_for_selector(f"#members-table tr[data-username='{LONG}']")
+    assert _in_view(page, "#members-table", LONG) == {"fits": True, "button": True}
+    context.close()
+
+
+def test_e2e_deactivate_and_reset_password_ask_first(site: str, browser: Any) -> None:
+    """Both cannot be taken back whole (a reactivated user's tokens stay revoked, the old
+    password is gone), so the page asks, naming the user, and does nothing when told no."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    login(page, site, "/")
+    row = page.locator("#users-table tr[data-username='bob']")
+    asked: list[str] = []
+
+    def answer(dialog: Any) -> None:
+        asked.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", answer)
+    row.get_by_role("button", name="Deactivate: bob").click()
+    row.get_by_role("button", name="Reset password: bob").click()
+    page.wait_for_timeout(300)
+    assert len(asked) == 2 and all("bob" in a for a in asked), asked
+    assert "API tokens" in asked[0] and "signed out" in asked[1]
+    users = {u["username"]: u for u in page_fetch(page, "GET", "/api/users")[1]}
+    assert users["bob"]["is_active"]
+    assert page.inner_text("#user-result") == ""
+    context.close()
