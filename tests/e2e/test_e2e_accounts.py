@@ -92,3 +92,36 @@ def test_e2e_deactivate_and_reset_password_ask_first(site: str, browser: Any) ->
     assert users["bob"]["is_active"]
     assert page.inner_text("#user-result") == ""
     context.close()
+
+
+def test_e2e_the_audit_logs_say_who_did_what_to_whom(site: str, browser: Any) -> None:
+    """The site admin reads the site's log on the projects page, a manager the project's on
+    its page; each filters by action and links its JSON."""
+    context = browser.new_context(viewport={"width": 390, "height": 900})
+    page = context.new_page()
+    login(page, site, "/")
+    page_fetch(page, "POST", "/api/users/bob/deactivate")
+    page_fetch(page, "POST", "/api/users/bob/activate")
+    page.reload()
+    first = page.locator("#site-audit tbody tr").first
+    first.wait_for()
+    assert first.get_attribute("data-action") == "user.activate"
+    assert first.locator("[data-actor]").inner_text() == USERNAME
+    assert "bob" in first.locator("td").nth(1).inner_text()
+    page.fill("#site-audit-action", "user.create")
+    page.press("#site-audit-action", "Enter")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#site-audit tbody tr')]"
+        ".every(r => r.dataset.action === 'user.create')"
+    )
+    assert page.locator("#site-audit tbody tr").count() == 3  # alice, the long name and bob
+    assert (
+        page.get_attribute("#site-audit-json", "href") == "/api/audit?limit=50&action=user.create"
+    )
+
+    page.goto(site + "/p/acc")
+    row = page.locator("#project-audit tbody tr[data-action='member.set']").first
+    row.wait_for()
+    assert "bob" in row.locator("td").nth(1).inner_text()
+    assert '"role":"annotator"' in row.locator("td").nth(2).inner_text()
+    context.close()
