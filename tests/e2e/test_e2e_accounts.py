@@ -14,6 +14,7 @@ from tests.e2e.conftest import PASSWORD, USERNAME, login, page_fetch, run_cli, s
 pytestmark = pytest.mark.browser
 LONG = "x" * 60 + "@" + "y" * 39
 """The longest name a user may have (100 characters, one word)."""
+BOB = "bob-password-123"
 
 
 @pytest.fixture(scope="module")
@@ -28,8 +29,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     }
     (home / "s.json").write_text(json.dumps(schema))
     run_cli(home, "projects", "create", "acc", "--schema", str(home / "s.json"))
+    run_cli(home, "users", "add", LONG)
+    run_cli(home, "users", "add", "bob", "--password-stdin", stdin=BOB + "\n")
     for name in (LONG, "bob"):
-        run_cli(home, "users", "add", name)
         run_cli(home, "projects", "member", "acc", name, "annotator")
     with serving(home, "serve", env={"LABELLOOP_LEARNER": "off"}) as url:
         yield url
@@ -125,3 +127,26 @@ def test_e2e_the_audit_logs_say_who_did_what_to_whom(site: str, browser: Any) ->
     assert "bob" in row.locator("td").nth(1).inner_text()
     assert '"role":"annotator"' in row.locator("td").nth(2).inner_text()
     context.close()
+
+
+def test_e2e_a_member_taken_out_while_labeling_is_told_once(site: str, browser: Any) -> None:
+    """The labeling page asks for work every 2 s; once bob is no longer a member each ask is
+    refused alike, and the page says so once, not once per ask."""
+    admin = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    login(admin, site, "/")
+    context = browser.new_context(viewport={"width": 390, "height": 900})
+    page = context.new_page()
+    login(page, site, "/p/acc/label", username="bob", password=BOB)
+    page.wait_for_function("() => document.getElementById('label-app').dataset.state")
+    assert page_fetch(admin, "DELETE", "/api/projects/acc/members/bob")[0] == 200
+    try:
+        said = page.locator(".message-error", has_text="no project 'acc'")
+        said.first.wait_for(timeout=5000)
+        page.wait_for_timeout(4500)  # two more asks, each refused
+        assert said.count() == 1
+    finally:
+        page_fetch(
+            admin, "PUT", "/api/projects/acc/members", {"username": "bob", "role": "annotator"}
+        )
+        admin.context.close()
+        context.close()
