@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import secrets
 import sys
 from typing import Annotated
 
@@ -30,7 +29,7 @@ def users_add(
     from labelloop.workflow import accounts
 
     _, db = _open()
-    password = sys.stdin.readline().rstrip("\n") if password_stdin else secrets.token_urlsafe(12)
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else accounts.made_password()
     user = _run(lambda: accounts.create_user(db, name, password, is_admin=admin))
     out.print(f"user {user.username} created" + (" (admin)" if admin else ""))
     if not password_stdin:

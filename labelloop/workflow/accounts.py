@@ -60,6 +60,11 @@ def _user(row: Any) -> User:
     )
 
 
+def made_password() -> str:
+    """A random password for a site admin to hand over (16 URL-safe characters)."""
+    return secrets.token_urlsafe(12)
+
+
 def _password_hash(password: str) -> str:
     if len(password) < 8:
         raise LabelloopError("password must have at least 8 characters")
@@ -340,7 +345,7 @@ def reset_password(
     """Give a user a new password (a site admin's act, or the local operator's); without one, a
     random one is made. Every session of theirs ends; their API tokens keep working. Returns
     the password, to be shown once."""
-    password = password if password is not None else secrets.token_urlsafe(12)
+    password = password if password is not None else made_password()
     digest = _password_hash(password)
     with db.write() as conn:
         row = user_row(conn, username)

@@ -34,3 +34,23 @@ def test_names_with_dots_inside_and_at_signs_still_do(sqlite_api: Any) -> None:
         assert got.status_code == 201, got.text
         gone = sqlite_api.post(f"/api/users/{name}/deactivate")
         assert gone.json()["username"] == name
+
+
+def test_a_user_made_without_a_password_gets_one_answered_once(sqlite_api: Any) -> None:
+    made = sqlite_api.post("/api/users", json={"username": "pat"})
+    assert made.status_code == 201, made.text
+    password = made.json()["password"]
+    assert len(password) >= 16
+    client = sqlite_api.client
+    form = client.get("/login").text
+    token = form.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    signed = client.post(
+        "/login",
+        data={"username": "pat", "password": password, "csrf_token": token, "next": "/"},
+        follow_redirects=False,
+    )
+    assert signed.headers["location"] == "/"
+    given = sqlite_api.post("/api/users", json={"username": "sam", "password": PASSWORD})
+    assert "password" not in given.json()  # a password the admin chose is not echoed
+    listed = sqlite_api.get("/api/users").json()
+    assert all("password" not in u for u in listed)

@@ -150,3 +150,21 @@ def test_e2e_a_member_taken_out_while_labeling_is_told_once(site: str, browser: 
         )
         admin.context.close()
         context.close()
+
+
+def test_e2e_a_user_added_without_a_password_is_given_one_shown_once(
+    site: str, browser: Any
+) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 900})
+    page = context.new_page()
+    login(page, site, "/")
+    page.fill("#user-username", "cleo")
+    page.click("#user-submit")
+    said = page.locator("#user-result .message-info")
+    said.wait_for()
+    assert said.inner_text().startswith("Added user cleo; their password (shown once): ")
+    password = said.inner_text().rsplit(": ", 1)[1]
+    context.close()
+    fresh = browser.new_context(viewport={"width": 390, "height": 900})
+    login(fresh.new_page(), site, "/", username="cleo", password=password)
+    fresh.close()

@@ -59,10 +59,13 @@ def list_users(db: DbDep, _admin: AdminUser) -> list[dict[str, Any]]:
 
 @router.post("/users", status_code=201)
 def create_user(body: UserIn, db: DbDep, admin: AdminUser) -> dict[str, Any]:
+    """A new user, with the password sent or, without one, a made one answered here once."""
+    password = body.password if body.password is not None else accounts.made_password()
     user = accounts.create_user(
-        db, body.username, body.password, is_admin=body.is_admin, actor_id=admin.id
+        db, body.username, password, is_admin=body.is_admin, actor_id=admin.id
     )
-    return {"id": user.id, "username": user.username, "is_admin": user.is_admin}
+    made = {"password": password} if body.password is None else {}
+    return {"id": user.id, "username": user.username, "is_admin": user.is_admin, **made}
 
 
 @router.post("/users/{username}/deactivate")

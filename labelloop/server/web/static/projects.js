@@ -138,10 +138,11 @@
       try {
         const user = await api("POST", "/api/users", {
           username: username.value.trim(),
-          password: password.value,
+          password: password.value || null,
           is_admin: admin.checked,
         });
-        say(result, "info", `Added ${user.is_admin ? "site admin" : "user"} ${user.username}.`);
+        const added = `Added ${user.is_admin ? "site admin" : "user"} ${user.username}`;
+        say(result, "info", user.password ? `${added}; their password (shown once): ${user.password}` : `${added}.`);
         form.reset();
         await load();
       } catch (err) {
