@@ -193,7 +193,7 @@ def count_managers(conn: Connection, project_id: int) -> int:
 
 def members(conn: Connection, project_id: int) -> list[dict[str, Any]]:
     q = (
-        select(user.c.id, user.c.username, membership.c.role)
+        select(user.c.id, user.c.username, membership.c.role, user.c.is_active)
         .join(membership, membership.c.user_id == user.c.id)
         .where(membership.c.project_id == project_id)
         .order_by(user.c.username)

@@ -177,3 +177,11 @@ def _me(client: Any, *, cookie: str | None = None, token: str | None = None) -> 
         {"Authorization": f"Bearer {token}"} if token else {"cookie": f"{SESSION_COOKIE}={cookie}"}
     )
     return int(client.get("/api/me", headers=headers).status_code)
+
+
+def test_the_members_list_says_who_is_deactivated(sqlite_api: Any) -> None:
+    sqlite_api.lab.member("sent", "leaver", "annotator")
+    sqlite_api.post("/api/users/leaver/deactivate")
+    members = {m["username"]: m for m in sqlite_api.get("/api/projects/sent/members").json()}
+    assert members["leaver"]["is_active"] is False
+    assert members["manager"]["is_active"] is True

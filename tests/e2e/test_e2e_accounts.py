@@ -168,3 +168,19 @@ def test_e2e_a_user_added_without_a_password_is_given_one_shown_once(
     fresh = browser.new_context(viewport={"width": 390, "height": 900})
     login(fresh.new_page(), site, "/", username="cleo", password=password)
     fresh.close()
+
+
+def test_e2e_the_members_panel_marks_a_deactivated_member(site: str, browser: Any) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 900})
+    page = context.new_page()
+    login(page, site, "/")
+    assert page_fetch(page, "POST", "/api/users/bob/deactivate")[0] == 200
+    try:
+        page.goto(site + "/p/acc")
+        row = page.locator("#members-table tr[data-username='bob']")
+        row.wait_for()
+        assert row.locator(".badge-muted").inner_text() == "deactivated"
+        assert page.locator(f"#members-table tr[data-username='{LONG}'] .badge-muted").count() == 0
+    finally:
+        page_fetch(page, "POST", "/api/users/bob/activate")
+        context.close()
