@@ -77,6 +77,19 @@ def users_activate(name: str) -> None:
     out.print(f"{escape(name)} can sign in again (old API tokens stay revoked)", highlight=False)
 
 
+def users_admin(
+    name: str,
+    off: Annotated[bool, typer.Option("--off", help="Take the rights back instead.")] = False,
+) -> None:
+    """Make user NAME a site admin, or with --off no longer one; audited."""
+    from labelloop.workflow import accounts
+
+    _, db = _open()
+    _run(lambda: accounts.set_admin(db, name, not off))
+    said = "is no longer a site admin" if off else "is a site admin"
+    out.print(f"{escape(name)} {said}", highlight=False)
+
+
 def users_password(
     name: str,
     password_stdin: Annotated[

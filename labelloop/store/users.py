@@ -59,6 +59,10 @@ def set_active(conn: Connection, user_id: int, active: bool) -> None:
     )
 
 
+def set_admin(conn: Connection, user_id: int, is_admin: bool) -> None:
+    conn.execute(user.update().where(user.c.id == user_id).values(is_admin=is_admin))
+
+
 def count_active_admins(conn: Connection) -> int:
     q = select(func.count()).select_from(user).where(user.c.is_admin, user.c.is_active)
     return int(conn.execute(q).scalar_one())

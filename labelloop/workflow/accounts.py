@@ -335,6 +335,33 @@ def activate_user(db: Database, username: str, *, by: User | None = None) -> dic
     return done
 
 
+def set_admin(
+    db: Database, username: str, is_admin: bool, *, by: User | None = None
+) -> dict[str, Any]:
+    """Grant or take back site admin rights (a site admin's act, or the local operator's),
+    audited. Nobody takes back their own (they ask another site admin), nor the last active
+    site admin's; the user's next request has the rights as they are now."""
+    with db.write() as conn:
+        row = user_row(conn, username)
+        if bool(row["is_admin"]) == is_admin:
+            raise Conflict(
+                f"{username} is a site admin already"
+                if is_admin
+                else f"{username} is no site admin"
+            )
+        if not is_admin and by is not None and by.id == row["id"]:
+            raise Conflict(
+                "you cannot take back your own site admin rights; ask another site admin"
+            )
+        if not is_admin and row["is_active"] and store_users.count_active_admins(conn) <= 1:
+            raise Conflict(f"{username} is the last active site admin; make another admin first")
+        store_users.set_admin(conn, row["id"], is_admin)
+        done = {"username": row["username"], "is_admin": is_admin}
+        _audit_user(db, conn, "user.admin", user_id=row["id"], actor_id=_actor(by), payload=done)
+    db.memo.forget()
+    return done
+
+
 def _actor(by: User | None) -> int | None:
     return by.id if by is not None else None
 

@@ -185,3 +185,26 @@ def test_the_members_list_says_who_is_deactivated(sqlite_api: Any) -> None:
     members = {m["username"]: m for m in sqlite_api.get("/api/projects/sent/members").json()}
     assert members["leaver"]["is_active"] is False
     assert members["manager"]["is_active"] is True
+
+
+def test_a_site_admin_grants_and_takes_back_site_admin_rights(sqlite_api: Any) -> None:
+    sqlite_api.lab.user("pat", password=PASSWORD)
+    for role in ("manager", "reviewer", "annotator"):  # nobody else makes themselves one
+        own = sqlite_api.client.put(
+            f"/api/users/{role}/admin", json={"is_admin": True}, headers=sqlite_api.auth(role)
+        )
+        assert own.status_code == 403, own.text
+    made = sqlite_api.put("/api/users/pat/admin", json={"is_admin": True})
+    assert made.json() == {"username": "pat", "is_admin": True}, made.text
+    assert sqlite_api.put("/api/users/pat/admin", json={"is_admin": True}).status_code == 409
+    users = {u["username"]: u for u in sqlite_api.get("/api/users").json()}
+    assert users["pat"]["is_admin"]
+    own = sqlite_api.put("/api/users/admin/admin", json={"is_admin": False})
+    assert own.status_code == 409 and "your own" in own.json()["detail"]
+    taken = sqlite_api.put("/api/users/pat/admin", json={"is_admin": False})
+    assert taken.json() == {"username": "pat", "is_admin": False}
+    events = sqlite_api.get("/api/audit?action=user.admin").json()
+    assert [(e["whom"], e["payload"]["is_admin"]) for e in events] == [
+        ("pat", False),
+        ("pat", True),
+    ]

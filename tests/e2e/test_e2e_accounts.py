@@ -184,3 +184,24 @@ def test_e2e_the_members_panel_marks_a_deactivated_member(site: str, browser: An
     finally:
         page_fetch(page, "POST", "/api/users/bob/activate")
         context.close()
+
+
+def test_e2e_a_site_admin_makes_another_one_and_takes_it_back(site: str, browser: Any) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 900})
+    page = context.new_page()
+    login(page, site, "/")
+    page.on("dialog", lambda dialog: dialog.accept())
+    row = page.locator("#users-table tr[data-username='bob']")
+    row.get_by_role("button", name="Make admin: bob").click()
+    row.locator(".badge", has_text="site admin").wait_for()
+    assert page.inner_text("#user-result") == "bob is a site admin."
+    assert _in_view(page, "#users-table", "bob") == {"fits": True, "button": True}
+    row.get_by_role("button", name="Remove admin: bob").click()
+    row.get_by_role("button", name="Make admin: bob").wait_for()
+    assert page.inner_text("#user-result") == "bob is no longer a site admin."
+    mine = page.locator(f"#users-table tr[data-username='{USERNAME}']")
+    mine.get_by_role("button", name=f"Remove admin: {USERNAME}").click()
+    refused = page.locator("#user-result .message-error")
+    refused.wait_for()
+    assert "your own site admin rights" in refused.inner_text()
+    context.close()

@@ -70,6 +70,12 @@ class UserIn(Body):
     is_admin: bool = False
 
 
+class AdminIn(Body):
+    """Whether a user is to be a site admin."""
+
+    is_admin: bool
+
+
 class PasswordResetIn(Body):
     """A site admin's new password for a user; none: the server makes one and answers it once."""
 

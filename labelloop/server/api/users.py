@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 from labelloop.errors import PermissionDenied
 from labelloop.server.api.deps import AdminUser, CurrentUser, DbDep
 from labelloop.server.api.schemas import (
+    AdminIn,
     Id,
     PasswordChangeIn,
     PasswordResetIn,
@@ -79,6 +80,13 @@ def deactivate_user(username: str, db: DbDep, admin: AdminUser) -> dict[str, Any
 def activate_user(username: str, db: DbDep, admin: AdminUser) -> dict[str, Any]:
     """Let a deactivated user sign in again (their roles are as they were; tokens stay revoked)."""
     return accounts.activate_user(db, username, by=admin)
+
+
+@router.put("/users/{username}/admin")
+def set_admin(username: str, body: AdminIn, db: DbDep, admin: AdminUser) -> dict[str, Any]:
+    """Grant or take back a user's site admin rights (not one's own, nor the last active site
+    admin's); audited."""
+    return accounts.set_admin(db, username, body.is_admin, by=admin)
 
 
 @router.put("/users/{username}/password")

@@ -103,7 +103,18 @@
         `Give ${u.username} a new password? Their current one stops working and they are ` +
           "signed out everywhere; the new one is shown here once.",
       );
-      buttons.append(toggle, reset);
+      const rights = action(
+        u.is_admin ? "Remove admin" : "Make admin",
+        u,
+        async () => {
+          await api("PUT", path + "/admin", { is_admin: !u.is_admin });
+          return u.is_admin ? `${u.username} is no longer a site admin.` : `${u.username} is a site admin.`;
+        },
+        u.is_admin
+          ? `Take back ${u.username}'s site admin rights? They keep their roles in projects.`
+          : `Make ${u.username} a site admin? They may then create projects and users and manage every project.`,
+      );
+      buttons.append(toggle, reset, rights);
       cell.append(buttons);
       return cell;
     }
