@@ -187,23 +187,25 @@ def test_the_members_list_says_who_is_deactivated(sqlite_api: Any) -> None:
     assert members["manager"]["is_active"] is True
 
 
-def test_a_site_admin_grants_and_takes_back_site_admin_rights(sqlite_api: Any) -> None:
-    sqlite_api.lab.user("pat", password=PASSWORD)
+def test_a_site_admin_grants_and_takes_back_site_admin_rights(api: Any) -> None:
+    api.lab.user("pat", password=PASSWORD)
     for role in ("manager", "reviewer", "annotator"):  # nobody else makes themselves one
-        own = sqlite_api.client.put(
-            f"/api/users/{role}/admin", json={"is_admin": True}, headers=sqlite_api.auth(role)
+        own = api.client.put(
+            f"/api/users/{role}/admin", json={"is_admin": True}, headers=api.auth(role)
         )
         assert own.status_code == 403, own.text
-    made = sqlite_api.put("/api/users/pat/admin", json={"is_admin": True})
+    made = api.put("/api/users/pat/admin", json={"is_admin": True})
     assert made.json() == {"username": "pat", "is_admin": True}, made.text
-    assert sqlite_api.put("/api/users/pat/admin", json={"is_admin": True}).status_code == 409
-    users = {u["username"]: u for u in sqlite_api.get("/api/users").json()}
+    assert api.put("/api/users/pat/admin", json={"is_admin": True}).status_code == 409
+    users = {u["username"]: u for u in api.get("/api/users").json()}
     assert users["pat"]["is_admin"]
-    own = sqlite_api.put("/api/users/admin/admin", json={"is_admin": False})
+    own = api.put("/api/users/admin/admin", json={"is_admin": False})
     assert own.status_code == 409 and "your own" in own.json()["detail"]
-    taken = sqlite_api.put("/api/users/pat/admin", json={"is_admin": False})
+    taken = api.put("/api/users/pat/admin", json={"is_admin": False})
     assert taken.json() == {"username": "pat", "is_admin": False}
-    events = sqlite_api.get("/api/audit?action=user.admin").json()
+    alike = api.post("/api/users", json={"username": "PAT", "password": PASSWORD})
+    assert alike.status_code == 409 and "differs only in case from 'pat'" in alike.text
+    events = api.get("/api/audit?action=user.admin").json()
     assert [(e["whom"], e["payload"]["is_admin"]) for e in events] == [
         ("pat", False),
         ("pat", True),
