@@ -25,8 +25,10 @@
       const at = node("td", "audit-when");
       at.append(when, node("span", "cell-note", e.actor || "(local operator)"));
       at.lastChild.dataset.actor = "";
-      const what = node("td", "cell-name", e.action);
-      what.append(node("span", "muted small cell-note", e.whom ? `${e.subject} (${e.whom})` : e.subject));
+      // An action breaks only after its dots (member.remove), never inside a word.
+      const what = node("td", "audit-what", e.action.replaceAll(".", ".\u200b"));
+      const whom = node("span", "muted small cell-note", e.whom ? `${e.subject} (${e.whom})` : e.subject);
+      what.append(whom);
       const said = JSON.stringify(e.payload || {});
       const details = node(
         "td",
