@@ -300,10 +300,7 @@ def deactivate_user(db: Database, username: str, *, by: User | None = None) -> d
         row = user_row(conn, username)
         if not row["is_active"]:
             raise Conflict(f"{username} is deactivated already")
-        if by is not None and by.id == row["id"]:
-            raise Conflict("you cannot deactivate yourself; ask another site admin")
-        if row["is_admin"] and store_users.count_active_admins(conn) <= 1:
-            raise Conflict(f"{username} is the last active site admin; make another admin first")
+        _keep_an_admin(conn, row, by, own="you cannot deactivate yourself")
         store_users.set_active(conn, row["id"], False)
         done = {
             "username": row["username"],
@@ -349,17 +346,22 @@ def set_admin(
                 if is_admin
                 else f"{username} is no site admin"
             )
-        if not is_admin and by is not None and by.id == row["id"]:
-            raise Conflict(
-                "you cannot take back your own site admin rights; ask another site admin"
-            )
-        if not is_admin and row["is_active"] and store_users.count_active_admins(conn) <= 1:
-            raise Conflict(f"{username} is the last active site admin; make another admin first")
+        if not is_admin:
+            _keep_an_admin(conn, row, by, own="you cannot take back your own site admin rights")
         store_users.set_admin(conn, row["id"], is_admin)
         done = {"username": row["username"], "is_admin": is_admin}
         _audit_user(db, conn, "user.admin", user_id=row["id"], actor_id=_actor(by), payload=done)
     db.memo.forget()
     return done
+
+
+def _keep_an_admin(conn: Any, row: Any, by: User | None, *, own: str) -> None:
+    """Refuse an act that would take the user ``row`` out of the site admins: one's own (``own``
+    says what), or the last active site admin's, so the site always keeps one."""
+    if by is not None and by.id == row["id"]:
+        raise Conflict(f"{own}; ask another site admin")
+    if row["is_admin"] and row["is_active"] and store_users.count_active_admins(conn) <= 1:
+        raise Conflict(f"{row['username']} is the last active site admin; make another admin first")
 
 
 def _actor(by: User | None) -> int | None:
