@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import secrets
 import sys
 from typing import Annotated
 
@@ -30,7 +29,7 @@ def users_add(
     from labelloop.workflow import accounts
 
     _, db = _open()
-    password = sys.stdin.readline().rstrip("\n") if password_stdin else secrets.token_urlsafe(12)
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else accounts.made_password()
     user = _run(lambda: accounts.create_user(db, name, password, is_admin=admin))
     out.print(f"user {user.username} created" + (" (admin)" if admin else ""))
     if not password_stdin:
@@ -76,6 +75,19 @@ def users_activate(name: str) -> None:
     _, db = _open()
     _run(lambda: accounts.activate_user(db, name))
     out.print(f"{escape(name)} can sign in again (old API tokens stay revoked)", highlight=False)
+
+
+def users_admin(
+    name: str,
+    off: Annotated[bool, typer.Option("--off", help="Take the rights back instead.")] = False,
+) -> None:
+    """Make user NAME a site admin, or with --off no longer one; audited."""
+    from labelloop.workflow import accounts
+
+    _, db = _open()
+    _run(lambda: accounts.set_admin(db, name, not off))
+    said = "is no longer a site admin" if off else "is a site admin"
+    out.print(f"{escape(name)} {said}", highlight=False)
 
 
 def users_password(

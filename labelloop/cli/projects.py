@@ -629,14 +629,16 @@ def audit(
     last: Annotated[
         int,
         typer.Option(
-            min=0, max=1000, help="Also list the project's newest N events: who did what, when."
+            min=0,
+            max=1000,
+            help="Also list the chain's newest N events: who did what to whom, when.",
         ),
     ] = 0,
 ) -> None:
-    """Check an audit hash chain, and list a project's newest events with --last N.
+    """Check an audit hash chain, and list its newest events with --last N.
 
     Exit code 1 names the first changed or missing event. Without SLUG the site's own chain
-    (users, tokens, projects) is checked.
+    (users, tokens, projects) is checked and listed.
     """
     from labelloop.workflow import auditing, projects
     from labelloop.workflow.accounts import User
@@ -645,9 +647,11 @@ def audit(
 
     def go() -> dict[str, Any]:
         if slug is None:
+            local = User(id=0, username="(local)", is_admin=True)
+            found = auditing.verify_site(db, local)
             if last:
-                raise LabelloopError("--last lists a project's events: name the project")
-            return auditing.verify_site(db, User(id=0, username="(local)", is_admin=True))
+                found["last"] = auditing.site_events(db, local, limit=last)
+            return found
         ctx = projects.system_context(db, slug)
         found = auditing.verify(db, ctx)
         if last:
@@ -661,9 +665,10 @@ def audit(
         for event in found.get("last", []):
             actor = event["actor"] or "(local operator)"
             details = json.dumps(event["payload"], sort_keys=True)[:300]
+            subject = event["subject"] + (f" ({event['whom']})" if event["whom"] else "")
             out.print(
                 f"{event['at'][:19].replace('T', ' ')}  {escape(actor)}  "
-                f"{escape(event['action'])}  {escape(event['subject'])}  {escape(details)}",
+                f"{escape(event['action'])}  {escape(subject)}  {escape(details)}",
                 highlight=False,
                 soft_wrap=True,
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from functools import cache
@@ -113,14 +114,15 @@ def chain_rows(conn: Connection, project_id: int | None) -> list[dict[str, Any]]
 
 def recent_events(
     conn: Connection,
-    project_id: int,
+    project_id: int | None,
     *,
     limit: int,
     action: str | None = None,
     before: int | None = None,
 ) -> list[dict[str, Any]]:
-    """A project's newest events (of ``action`` when given; older than event ``before`` when
-    given), newest first, with the actor's user name."""
+    """The newest events of a project's chain (None: the site's), of ``action`` when given,
+    older than event ``before`` when given, newest first, with the actor's user name and, for
+    an event about a user, theirs (``whom``)."""
     q = (
         select(
             audit_event.c.id,
@@ -131,7 +133,11 @@ def recent_events(
             audit_event.c.payload,
         )
         .outerjoin(user, user.c.id == audit_event.c.actor_id)
-        .where(audit_event.c.project_id == project_id)
+        .where(
+            audit_event.c.project_id.is_(None)
+            if project_id is None
+            else audit_event.c.project_id == project_id
+        )
         .order_by(audit_event.c.id.desc())
         .limit(limit)
     )
@@ -139,7 +145,20 @@ def recent_events(
         q = q.where(audit_event.c.action == action)
     if before is not None:
         q = q.where(audit_event.c.id < before)
-    return [dict(r) for r in conn.execute(q).mappings()]
+    rows = [dict(r) for r in conn.execute(q).mappings()]
+    about = {int(r["subject"][5:]) for r in rows if _USER_SUBJECT.fullmatch(r["subject"])}
+    names = dict(
+        conn.execute(select(user.c.id, user.c.username).where(user.c.id.in_(sorted(about))))
+        .tuples()
+        .all()
+    )
+    for row in rows:
+        subject = row["subject"]
+        row["whom"] = names.get(int(subject[5:])) if _USER_SUBJECT.fullmatch(subject) else None
+    return rows
+
+
+_USER_SUBJECT = re.compile(r"user:[0-9]{1,18}")
 
 
 def holds_event(conn: Connection, project_id: int, event_id: int) -> bool:

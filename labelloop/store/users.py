@@ -59,6 +59,10 @@ def set_active(conn: Connection, user_id: int, active: bool) -> None:
     )
 
 
+def set_admin(conn: Connection, user_id: int, is_admin: bool) -> None:
+    conn.execute(user.update().where(user.c.id == user_id).values(is_admin=is_admin))
+
+
 def count_active_admins(conn: Connection) -> int:
     q = select(func.count()).select_from(user).where(user.c.is_admin, user.c.is_active)
     return int(conn.execute(q).scalar_one())
@@ -89,6 +93,12 @@ def release_leases(conn: Connection, *, user_id: int, project_id: int | None = N
 
 def by_name(conn: Connection, username: str) -> RowMapping | None:
     return conn.execute(select(user).where(user.c.username == username)).mappings().first()
+
+
+def by_name_in_any_case(conn: Connection, username: str) -> RowMapping | None:
+    """A user whose name is ``username`` but for case (names are ASCII)."""
+    q = select(user).where(func.lower(user.c.username) == username.lower()).limit(1)
+    return conn.execute(q).mappings().first()
 
 
 def by_id(conn: Connection, user_id: int) -> RowMapping | None:
@@ -187,7 +197,7 @@ def count_managers(conn: Connection, project_id: int) -> int:
 
 def members(conn: Connection, project_id: int) -> list[dict[str, Any]]:
     q = (
-        select(user.c.id, user.c.username, membership.c.role)
+        select(user.c.id, user.c.username, membership.c.role, user.c.is_active)
         .join(membership, membership.c.user_id == user.c.id)
         .where(membership.c.project_id == project_id)
         .order_by(user.c.username)

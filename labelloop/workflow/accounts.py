@@ -25,7 +25,7 @@ from labelloop.store import review_leases as store_leases
 from labelloop.store import users as store_users
 from labelloop.store.db import Database
 
-USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,100}$")
+USERNAME = re.compile(r"[A-Za-z0-9_.@-]{1,100}")
 TOKEN_PREFIX = "ll_"
 LOGIN_REFUSED = (
     "wrong username or password, or the account is deactivated (a site admin can reactivate it)"
@@ -60,6 +60,11 @@ def _user(row: Any) -> User:
     )
 
 
+def made_password() -> str:
+    """A random password for a site admin to hand over (16 URL-safe characters)."""
+    return secrets.token_urlsafe(12)
+
+
 def _password_hash(password: str) -> str:
     if len(password) < 8:
         raise LabelloopError("password must have at least 8 characters")
@@ -74,14 +79,26 @@ def create_user(
     is_admin: bool = False,
     actor_id: int | None = None,
 ) -> User:
-    if not USERNAME.match(username):
+    # fullmatch, not match with ``$``, which would let a trailing line break through
+    if not USERNAME.fullmatch(username):
         raise LabelloopError(
             f"username '{username[:100]}' may use only letters, digits and _ . @ - (1-100 chars)"
+        )
+    if not username.strip("."):  # an address would read it as "this folder" or "the one above"
+        raise LabelloopError(
+            f"username '{username}' cannot be dots only: its page and API addresses would not "
+            "reach it"
         )
     pw_hash = _password_hash(password) if password is not None else None
     with db.write() as conn:
         if store_users.by_name(conn, username) is not None:
             raise Conflict(f"user '{username}' already exists")
+        alike = store_users.by_name_in_any_case(conn, username)
+        if alike is not None:
+            raise Conflict(
+                f"username '{username}' differs only in case from '{alike['username']}', who "
+                "exists already: one would pass for the other in lists and the audit log"
+            )
         uid = store_users.insert_user(
             conn, username=username, password_hash=pw_hash, is_admin=is_admin
         )
@@ -283,10 +300,7 @@ def deactivate_user(db: Database, username: str, *, by: User | None = None) -> d
         row = user_row(conn, username)
         if not row["is_active"]:
             raise Conflict(f"{username} is deactivated already")
-        if by is not None and by.id == row["id"]:
-            raise Conflict("you cannot deactivate yourself; ask another site admin")
-        if row["is_admin"] and store_users.count_active_admins(conn) <= 1:
-            raise Conflict(f"{username} is the last active site admin; make another admin first")
+        _keep_an_admin(conn, row, by, own="you cannot deactivate yourself")
         store_users.set_active(conn, row["id"], False)
         done = {
             "username": row["username"],
@@ -318,6 +332,38 @@ def activate_user(db: Database, username: str, *, by: User | None = None) -> dic
     return done
 
 
+def set_admin(
+    db: Database, username: str, is_admin: bool, *, by: User | None = None
+) -> dict[str, Any]:
+    """Grant or take back site admin rights (a site admin's act, or the local operator's),
+    audited. Nobody takes back their own (they ask another site admin), nor the last active
+    site admin's; the user's next request has the rights as they are now."""
+    with db.write() as conn:
+        row = user_row(conn, username)
+        if bool(row["is_admin"]) == is_admin:
+            raise Conflict(
+                f"{username} is a site admin already"
+                if is_admin
+                else f"{username} is no site admin"
+            )
+        if not is_admin:
+            _keep_an_admin(conn, row, by, own="you cannot take back your own site admin rights")
+        store_users.set_admin(conn, row["id"], is_admin)
+        done = {"username": row["username"], "is_admin": is_admin}
+        _audit_user(db, conn, "user.admin", user_id=row["id"], actor_id=_actor(by), payload=done)
+    db.memo.forget()
+    return done
+
+
+def _keep_an_admin(conn: Any, row: Any, by: User | None, *, own: str) -> None:
+    """Refuse an act that would take the user ``row`` out of the site admins: one's own (``own``
+    says what), or the last active site admin's, so the site always keeps one."""
+    if by is not None and by.id == row["id"]:
+        raise Conflict(f"{own}; ask another site admin")
+    if row["is_admin"] and row["is_active"] and store_users.count_active_admins(conn) <= 1:
+        raise Conflict(f"{row['username']} is the last active site admin; make another admin first")
+
+
 def _actor(by: User | None) -> int | None:
     return by.id if by is not None else None
 
@@ -328,7 +374,7 @@ def reset_password(
     """Give a user a new password (a site admin's act, or the local operator's); without one, a
     random one is made. Every session of theirs ends; their API tokens keep working. Returns
     the password, to be shown once."""
-    password = password if password is not None else secrets.token_urlsafe(12)
+    password = password if password is not None else made_password()
     digest = _password_hash(password)
     with db.write() as conn:
         row = user_row(conn, username)

@@ -56,10 +56,38 @@ def events(
     (a settings change holds each setting's old and new value). ``before``, the id of the
     last event of the page before, pages back through the whole log. Managers only."""
     ctx.require(Permission.VIEW_AUDIT)
+    if before is not None:
+        with db.read() as conn:
+            if not store_audit.holds_event(conn, ctx.id, before):
+                raise NotFound(f"no audit event {before} in project '{ctx.slug}'")
+    return _recent(db, ctx.id, limit=limit, action=action, before=before)
+
+
+def site_events(
+    db: Database, user: User, *, limit: int = 50, action: str | None = None
+) -> list[dict[str, Any]]:
+    """The site's newest audit events, newest first: accounts made, deactivated, reactivated,
+    passwords reset and changed, sign-outs, tokens, projects made; who did it, to whom
+    (``whom``), when. Site admins only."""
+    if not user.is_admin:
+        raise PermissionDenied("only a site admin may read the site's audit log")
+    return _recent(db, None, limit=limit, action=action)
+
+
+def _recent(
+    db: Database,
+    project_id: int | None,
+    *,
+    limit: int,
+    action: str | None,
+    before: int | None = None,
+) -> list[dict[str, Any]]:
     with db.read() as conn:
-        if before is not None and not store_audit.holds_event(conn, ctx.id, before):
-            raise NotFound(f"no audit event {before} in project '{ctx.slug}'")
         rows = store_audit.recent_events(
-            conn, ctx.id, limit=max(1, min(limit, MAX_EVENTS)), action=action, before=before
+            conn,
+            project_id,
+            limit=max(1, min(limit, MAX_EVENTS)),
+            action=action,
+            before=before,
         )
     return [{**r, "at": r["at"].isoformat()} for r in rows]

@@ -28,3 +28,19 @@ def test_a_manager_sees_the_chain_intact_then_where_an_edit_broke_it(api: Any) -
         )
     broken = api.get("/api/projects/sent/audit/verify", "manager").json()
     assert not broken["intact"] and broken["first_broken"]["id"] == first
+
+
+def test_a_site_admin_reads_who_did_what_to_whom_on_the_site(api: Any) -> None:
+    api.lab.user("pat", password="correct horse battery")
+    api.put("/api/users/pat/password", json={"password": None})
+    api.post("/api/users/pat/deactivate")
+    events = api.get("/api/audit?limit=2").json()
+    assert [(e["actor"], e["action"], e["whom"]) for e in events] == [
+        ("admin", "user.deactivate", "pat"),
+        ("admin", "user.password_reset", "pat"),
+    ]
+    only = api.get("/api/audit?action=user.password_reset").json()
+    assert [e["whom"] for e in only] == ["pat"]
+    for role in ("manager", "reviewer", "annotator"):
+        refused = api.get("/api/audit", role)
+        assert refused.status_code == 403, refused.text

@@ -177,3 +177,36 @@ def _me(client: Any, *, cookie: str | None = None, token: str | None = None) -> 
         {"Authorization": f"Bearer {token}"} if token else {"cookie": f"{SESSION_COOKIE}={cookie}"}
     )
     return int(client.get("/api/me", headers=headers).status_code)
+
+
+def test_the_members_list_says_who_is_deactivated(sqlite_api: Any) -> None:
+    sqlite_api.lab.member("sent", "leaver", "annotator")
+    sqlite_api.post("/api/users/leaver/deactivate")
+    members = {m["username"]: m for m in sqlite_api.get("/api/projects/sent/members").json()}
+    assert members["leaver"]["is_active"] is False
+    assert members["manager"]["is_active"] is True
+
+
+def test_a_site_admin_grants_and_takes_back_site_admin_rights(api: Any) -> None:
+    api.lab.user("pat", password=PASSWORD)
+    for role in ("manager", "reviewer", "annotator"):  # nobody else makes themselves one
+        own = api.client.put(
+            f"/api/users/{role}/admin", json={"is_admin": True}, headers=api.auth(role)
+        )
+        assert own.status_code == 403, own.text
+    made = api.put("/api/users/pat/admin", json={"is_admin": True})
+    assert made.json() == {"username": "pat", "is_admin": True}, made.text
+    assert api.put("/api/users/pat/admin", json={"is_admin": True}).status_code == 409
+    users = {u["username"]: u for u in api.get("/api/users").json()}
+    assert users["pat"]["is_admin"]
+    own = api.put("/api/users/admin/admin", json={"is_admin": False})
+    assert own.status_code == 409 and "your own" in own.json()["detail"]
+    taken = api.put("/api/users/pat/admin", json={"is_admin": False})
+    assert taken.json() == {"username": "pat", "is_admin": False}
+    alike = api.post("/api/users", json={"username": "PAT", "password": PASSWORD})
+    assert alike.status_code == 409 and "differs only in case from 'pat'" in alike.text
+    events = api.get("/api/audit?action=user.admin").json()
+    assert [(e["whom"], e["payload"]["is_admin"]) for e in events] == [
+        ("pat", False),
+        ("pat", True),
+    ]

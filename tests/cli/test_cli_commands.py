@@ -651,3 +651,15 @@ def test_items_lists_labels_by_filter_and_shows_one_trace(
     result = cli("items", project, "--status", "done", code=1)
     assert _one_error_line(result).startswith("error: status must be one of all, unlabeled")
     assert "no item 'r9' here" in _one_error_line(cli("items", project, "--show", "r9", code=1))
+
+
+def test_users_admin_grants_and_takes_back_site_admin_rights(cli: Any) -> None:
+    cli("users", "add", "root", "--admin")
+    cli("users", "add", "pat")
+    assert cli("users", "admin", "pat").stdout.strip() == "pat is a site admin"
+    assert "pat (admin)" in cli("users", "list").stdout
+    assert cli("users", "admin", "pat", "--off").stdout.strip() == "pat is no longer a site admin"
+    last = cli("users", "admin", "root", "--off", code=1)
+    assert "root is the last active site admin" in _one_error_line(last)
+    again = cli("users", "admin", "pat", "--off", code=1)
+    assert "pat is no site admin" in _one_error_line(again)

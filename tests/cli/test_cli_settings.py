@@ -57,9 +57,12 @@ def test_audit_last_shows_who_changed_which_setting_from_what(cli: Any, tmp_path
     assert '{"changed": {"strategy": {"from": "auto", "to": "margin"}}}' in lines[0]
     shown = json.loads(cli("audit", "s", "--last", "5", "--json").stdout)
     assert [e["action"] for e in shown["last"]] == ["project.settings", "project.create"]
-    assert _last_line(cli("audit", "--last", "3", code=1)) == (
-        "error: --last lists a project's events: name the project"
-    )
+    cli("users", "add", "pat")
+    cli("users", "deactivate", "pat")
+    site = cli("audit", "--last", "2").stdout.splitlines()
+    assert "(local operator)  user.deactivate  user:1 (pat)  " in site[0]
+    assert "(local operator)  user.create  user:1 (pat)  " in site[1]
+    assert site[2] == "audit chain of the site: 2 events, intact"
 
 
 def test_import_update_labels_from_the_command_line(cli: Any, tmp_path: Any) -> None:

@@ -313,6 +313,7 @@ def _admin_offboards_bob(server: Any, browser: Any, bobs_page: Any) -> None:
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
     _login(page, server, "/", server.username, server.password)
+    page.on("dialog", lambda dialog: dialog.accept())  # yes, deactivate; yes, a new password
     row = page.locator(f"#users-table tr[data-username='{ANNOTATOR[0]}']")
     row.get_by_role("button", name=f"Reset password: {ANNOTATOR[0]}").click()
     fresh = _message(page, "user-result", "shown once").rsplit(": ", 1)[1]

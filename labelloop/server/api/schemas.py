@@ -66,9 +66,17 @@ class MemberIn(Body):
 
 
 class UserIn(Body):
+    """A new user; without a password the server makes one and answers it once."""
+
     username: str = Field(max_length=100)
-    password: str = Field(min_length=8, max_length=1000)
+    password: str | None = Field(default=None, min_length=8, max_length=1000)
     is_admin: bool = False
+
+
+class AdminIn(Body):
+    """Whether a user is to be a site admin."""
+
+    is_admin: bool
 
 
 class PasswordResetIn(Body):

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 from labelloop.errors import PermissionDenied
 from labelloop.server.api.deps import AdminUser, CurrentUser, DbDep
 from labelloop.server.api.schemas import (
+    AdminIn,
     Id,
     PasswordChangeIn,
     PasswordResetIn,
@@ -61,11 +62,14 @@ def list_users(db: DbDep, _admin: AdminUser) -> list[dict[str, Any]]:
 
 @router.post("/users", status_code=201)
 def create_user(body: UserIn, db: DbDep, admin: AdminUser) -> dict[str, Any]:
-    """Add a user, a site admin with ``is_admin`` (site admins; audited)."""
+    """Add a user, a site admin with ``is_admin`` (site admins; audited), with the password
+    sent or, without one, a made one answered here once."""
+    password = body.password if body.password is not None else accounts.made_password()
     user = accounts.create_user(
-        db, body.username, body.password, is_admin=body.is_admin, actor_id=admin.id
+        db, body.username, password, is_admin=body.is_admin, actor_id=admin.id
     )
-    return {"id": user.id, "username": user.username, "is_admin": user.is_admin}
+    made = {"password": password} if body.password is None else {}
+    return {"id": user.id, "username": user.username, "is_admin": user.is_admin, **made}
 
 
 @router.post("/users/{username}/deactivate")
@@ -79,6 +83,13 @@ def deactivate_user(username: str, db: DbDep, admin: AdminUser) -> dict[str, Any
 def activate_user(username: str, db: DbDep, admin: AdminUser) -> dict[str, Any]:
     """Let a deactivated user sign in again (their roles are as they were; tokens stay revoked)."""
     return accounts.activate_user(db, username, by=admin)
+
+
+@router.put("/users/{username}/admin")
+def set_admin(username: str, body: AdminIn, db: DbDep, admin: AdminUser) -> dict[str, Any]:
+    """Grant or take back a user's site admin rights (not one's own, nor the last active site
+    admin's); audited."""
+    return accounts.set_admin(db, username, body.is_admin, by=admin)
 
 
 @router.put("/users/{username}/password")
@@ -122,6 +133,19 @@ def list_tokens(
 def revoke_token(token_id: Id, db: DbDep, user: CurrentUser) -> dict[str, object]:
     """Revoke one of the caller's tokens (a site admin, anyone's); it stops working at once."""
     return accounts.revoke_token(db, token_id, by=user)
+
+
+@router.get("/audit")
+def site_audit_events(
+    db: DbDep,
+    admin: AdminUser,
+    limit: Annotated[int, Query(ge=1, le=auditing.MAX_EVENTS)] = 50,
+    action: Annotated[str | None, Query(max_length=50)] = None,
+) -> list[dict[str, Any]]:
+    """The site's newest audit events, newest first (site admins): who made, deactivated,
+    reactivated or reset whose account (``whom``), tokens, projects made; ``action`` filters,
+    e.g. ``user.deactivate``."""
+    return auditing.site_events(db, admin, limit=limit, action=action)
 
 
 @router.get("/audit/verify")

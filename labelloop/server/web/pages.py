@@ -226,6 +226,7 @@ def project_page(slug: str, request: Request, db: DbDep) -> Response:
         my_answers=_my_answers_link(ctx),
         can_import=ctx.allows(Permission.IMPORT),
         can_manage=ctx.allows(Permission.MANAGE_MEMBERS),
+        can_audit=ctx.allows(Permission.VIEW_AUDIT),
         can_review=ctx.allows(Permission.REVIEW),
         can_adjudicate=ctx.allows(Permission.REVIEW) and review.is_expert(ctx),
         can_edit_guideline=can_edit_guideline,

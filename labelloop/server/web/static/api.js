@@ -81,8 +81,8 @@ window.labelloop = (() => {
   }
 
   /**
-   * Add a dismissible message to ``list`` (newest last, at most three kept); with ``timeout``
-   * (ms) it goes away by itself. Text is set as text, never as HTML.
+   * Add a dismissible message to ``list`` (newest last, at most three kept, each said once);
+   * with ``timeout`` (ms) it goes away by itself. Text is set as text, never as HTML.
    */
   function notify(list, text, kind = "error", timeout = 0) {
     const box = document.createElement("div");
@@ -97,6 +97,11 @@ window.labelloop = (() => {
     close.textContent = "×";
     close.addEventListener("click", () => box.remove());
     box.append(span, close);
+    // The same message again (a poll refused alike every few seconds) replaces the one shown,
+    // so it is said once and other messages are not pushed out by its copies.
+    for (const shown of list.querySelectorAll(":scope > .message-" + kind)) {
+      if (shown.querySelector(".message-text")?.textContent === span.textContent) shown.remove();
+    }
     list.append(box);
     while (list.children.length > 3) list.firstElementChild.remove();
     if (timeout) setTimeout(() => box.remove(), timeout);

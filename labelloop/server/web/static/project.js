@@ -754,7 +754,13 @@
         button.disabled = true;
         try {
           const done = await api("DELETE", base + "/members/" + encodeURIComponent(m.username));
-          say(result, "info", `${done.username} is no longer a member; their labels stay theirs.`);
+          const back = done.leases_released + done.review_leases_released;
+          say(
+            result,
+            "info",
+            `${done.username} is no longer a member; their labels stay theirs` +
+              (back ? `; ${fmt(back)} ${plural(back, "item")} they held went back to the queue.` : "."),
+          );
           await load();
         } catch (err) {
           say(result, "error", `Could not remove ${m.username}: ${err.message}`);
@@ -770,8 +776,8 @@
       const rows = members.map((m) => {
         const tr = document.createElement("tr");
         tr.dataset.username = m.username;
-        const name = document.createElement("td");
-        name.textContent = m.username;
+        const name = node("td", "cell-name", m.username);
+        if (m.is_active === false) name.append(" ", node("span", "badge badge-muted", "deactivated"));
         const r = document.createElement("td");
         const badge = document.createElement("span");
         badge.className = `badge role-badge role-${m.role}`;

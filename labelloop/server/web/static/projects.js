@@ -53,12 +53,14 @@
 
     // Offboarding: each row's buttons name their user for screen readers; the answer says
     // what happened (a reset password is shown here once).
-    function action(label, u, run) {
+    // `asked`: the question put first, for what cannot be taken back whole.
+    function action(label, u, run, asked) {
       const button = node("button", "btn btn-small btn-quiet", label);
       button.type = "button";
       button.dataset.action = label.toLowerCase().replace(/ /g, "-");
       button.setAttribute("aria-label", `${label}: ${u.username}`);
       button.addEventListener("click", async () => {
+        if (asked && !window.confirm(asked)) return;
         button.disabled = true;
         try {
           say(result, "info", await run());
@@ -76,19 +78,43 @@
       const buttons = node("div", "row-actions");
       const path = "/api/users/" + encodeURIComponent(u.username);
       const toggle = u.is_active
-        ? action("Deactivate", u, async () => {
-            const done = await api("POST", path + "/deactivate");
-            return `${u.username} is deactivated: signed out everywhere, ${done.tokens_revoked} API token(s) revoked, ${done.leases_released} leased item(s) back in the queue${done.review_leases_released ? `, ${done.review_leases_released} item(s) under review back in the review queue` : ""}.`;
-          })
+        ? action(
+            "Deactivate",
+            u,
+            async () => {
+              const done = await api("POST", path + "/deactivate");
+              return `${u.username} is deactivated: signed out everywhere, ${done.tokens_revoked} API token(s) revoked, ${done.leases_released} leased item(s) back in the queue${done.review_leases_released ? `, ${done.review_leases_released} item(s) under review back in the review queue` : ""}.`;
+            },
+            `Deactivate ${u.username}? They are signed out everywhere at once, their API tokens ` +
+              "are revoked for good (reactivating does not bring them back) and their leased " +
+              "items go back to the queue.",
+          )
         : action("Reactivate", u, async () => {
             await api("POST", path + "/activate");
             return `${u.username} can sign in again.`;
           });
-      const reset = action("Reset password", u, async () => {
-        const done = await api("PUT", path + "/password", {});
-        return `New password for ${u.username} (shown once): ${done.password}`;
-      });
-      buttons.append(toggle, reset);
+      const reset = action(
+        "Reset password",
+        u,
+        async () => {
+          const done = await api("PUT", path + "/password", {});
+          return `New password for ${u.username} (shown once): ${done.password}`;
+        },
+        `Give ${u.username} a new password? Their current one stops working and they are ` +
+          "signed out everywhere; the new one is shown here once.",
+      );
+      const rights = action(
+        u.is_admin ? "Remove admin" : "Make admin",
+        u,
+        async () => {
+          await api("PUT", path + "/admin", { is_admin: !u.is_admin });
+          return u.is_admin ? `${u.username} is no longer a site admin.` : `${u.username} is a site admin.`;
+        },
+        u.is_admin
+          ? `Take back ${u.username}'s site admin rights? They keep their roles in projects.`
+          : `Make ${u.username} a site admin? They may then create projects and users and manage every project.`,
+      );
+      buttons.append(toggle, reset, rights);
       cell.append(buttons);
       return cell;
     }
@@ -98,20 +124,19 @@
       const rows = users.map((u) => {
         const tr = document.createElement("tr");
         tr.dataset.username = u.username;
-        const name = document.createElement("td");
-        name.textContent = u.username;
-        const isAdmin = document.createElement("td");
-        isAdmin.textContent = u.is_admin ? "yes" : "—";
-        const added = document.createElement("td");
+        // Who they are, what they may do and since when in one cell, so that the row's
+        // buttons stay in view beside it in the half-width panel and on a phone.
+        const name = node("td", "cell-name", u.username);
+        if (u.is_admin) name.append(" ", node("span", "badge", "site admin"));
+        if (!u.is_active) name.append(" ", node("span", "badge badge-muted", "deactivated"));
         const when = String(u.created_at || "");
-        const time = document.createElement("time");
+        const time = node("time", "", when.slice(0, 16).replace("T", " "));
         time.dateTime = when;
-        time.textContent = when.slice(0, 16).replace("T", " ");
+        const added = node("span", "muted small cell-note", "added ");
         added.append(time);
-        const state = document.createElement("td");
-        state.textContent = u.is_active ? "active" : "deactivated";
+        name.append(added);
         tr.classList.toggle("user-deactivated", !u.is_active);
-        tr.append(name, isAdmin, added, state, actions(u));
+        tr.append(name, actions(u));
         return tr;
       });
       body.replaceChildren(...rows);
@@ -124,10 +149,11 @@
       try {
         const user = await api("POST", "/api/users", {
           username: username.value.trim(),
-          password: password.value,
+          password: password.value || null,
           is_admin: admin.checked,
         });
-        say(result, "info", `Added ${user.is_admin ? "site admin" : "user"} ${user.username}.`);
+        const added = `Added ${user.is_admin ? "site admin" : "user"} ${user.username}`;
+        say(result, "info", user.password ? `${added}; their password (shown once): ${user.password}` : `${added}.`);
         form.reset();
         await load();
       } catch (err) {

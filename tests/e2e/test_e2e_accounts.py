@@ -1,0 +1,207 @@
+"""A site admin's Users panel and a project's Members panel in the browser, at desk and phone
+width: every user's row and buttons stay in view, whatever the names."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import PASSWORD, USERNAME, login, page_fetch, run_cli, serving
+
+pytestmark = pytest.mark.browser
+LONG = "x" * 60 + "@" + "y" * 39
+"""The longest name a user may have (100 characters, one word)."""
+BOB = "bob-password-123"
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    home = tmp_path_factory.mktemp("labelloop-home")
+    run_cli(home, "init")
+    run_cli(home, "users", "add", USERNAME, "--admin", "--password-stdin", stdin=PASSWORD + "\n")
+    schema = {
+        "name": "Accounts",
+        "data": {"type": "text", "field": "text"},
+        "controls": [{"name": "c", "type": "choice", "labels": ["a", "b"]}],
+    }
+    (home / "s.json").write_text(json.dumps(schema))
+    run_cli(home, "projects", "create", "acc", "--schema", str(home / "s.json"))
+    run_cli(home, "users", "add", LONG)
+    run_cli(home, "users", "add", "bob", "--password-stdin", stdin=BOB + "\n")
+    for name in (LONG, "bob"):
+        run_cli(home, "projects", "member", "acc", name, "annotator")
+    with serving(home, "serve", env={"LABELLOOP_LEARNER": "off"}) as url:
+        yield url
+
+
+def _in_view(page: Any, table: str, name: str) -> dict[str, Any]:
+    """Whether the table's scroll box shows all of it, and the row's last button."""
+    return page.evaluate(
+        """([table, name]) => {
+            const t = document.querySelector(table);
+            const box = t.closest('.table-wrap') || t;
+            const row = t.querySelector(`tr[data-username="${name}"]`);
+            const button = row.querySelector('button:last-of-type');
+            return {
+                fits: box.scrollWidth <= box.clientWidth + 1,
+                button: button.getBoundingClientRect().right
+                    <= box.getBoundingClientRect().right + 1,
+            };
+        }""",
+        [table, name],
+    )
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_e2e_a_long_user_name_wraps_and_leaves_every_button_in_view(
+    site: str, browser: Any, width: int
+) -> None:
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    login(page, site, "/")
+    page.wait_for_selector(f"#users-table tr[data-username='{LONG}']")
+    for name in (LONG, "bob"):
+        assert _in_view(page, "#users-table", name) == {"fits": True, "button": True}, name
+    page.goto(site + "/p/acc")
+    page.wait_for_selector(f"#members-table tr[data-username='{LONG}']")
+    assert _in_view(page, "#members-table", LONG) == {"fits": True, "button": True}
+    context.close()
+
+
+def test_e2e_deactivate_and_reset_password_ask_first(site: str, browser: Any) -> None:
+    """Both cannot be taken back whole (a reactivated user's tokens stay revoked, the old
+    password is gone), so the page asks, naming the user, and does nothing when told no."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    login(page, site, "/")
+    row = page.locator("#users-table tr[data-username='bob']")
+    asked: list[str] = []
+
+    def answer(dialog: Any) -> None:
+        asked.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", answer)
+    row.get_by_role("button", name="Deactivate: bob").click()
+    row.get_by_role("button", name="Reset password: bob").click()
+    page.wait_for_timeout(300)
+    assert len(asked) == 2 and all("bob" in a for a in asked), asked
+    assert "API tokens" in asked[0] and "signed out" in asked[1]
+    users = {u["username"]: u for u in page_fetch(page, "GET", "/api/users")[1]}
+    assert users["bob"]["is_active"]
+    assert page.inner_text("#user-result") == ""
+    context.close()
+
+
+def test_e2e_the_audit_logs_say_who_did_what_to_whom(site: str, browser: Any) -> None:
+    """The site admin reads the site's log on the projects page, a manager the project's on
+    its page; each filters by action and links its JSON."""
+    context = browser.new_context(viewport={"width": 390, "height": 900})
+    page = context.new_page()
+    login(page, site, "/")
+    page_fetch(page, "POST", "/api/users/bob/deactivate")
+    page_fetch(page, "POST", "/api/users/bob/activate")
+    page.reload()
+    first = page.locator("#site-audit tbody tr").first
+    first.wait_for()
+    assert first.get_attribute("data-action") == "user.activate"
+    assert first.locator("[data-actor]").inner_text() == USERNAME
+    assert "bob" in first.locator("td").nth(1).inner_text()
+    page.fill("#site-audit-action", "user.create")
+    page.press("#site-audit-action", "Enter")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#site-audit tbody tr')]"
+        ".every(r => r.dataset.action === 'user.create')"
+    )
+    assert page.locator("#site-audit tbody tr").count() == 3  # alice, the long name and bob
+    assert (
+        page.get_attribute("#site-audit-json", "href") == "/api/audit?limit=50&action=user.create"
+    )
+
+    page.goto(site + "/p/acc")
+    row = page.locator("#project-audit tbody tr[data-action='member.set']").first
+    row.wait_for()
+    assert "bob" in row.locator("td").nth(1).inner_text()
+    assert '"role":"annotator"' in row.locator("td").nth(2).inner_text()
+    context.close()
+
+
+def test_e2e_a_member_taken_out_while_labeling_is_told_once(site: str, browser: Any) -> None:
+    """The labeling page asks for work every 2 s; once bob is no longer a member each ask is
+    refused alike, and the page says so once, not once per ask."""
+    admin = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    login(admin, site, "/")
+    context = browser.new_context(viewport={"width": 390, "height": 900})
+    page = context.new_page()
+    login(page, site, "/p/acc/label", username="bob", password=BOB)
+    page.wait_for_function("() => document.getElementById('label-app').dataset.state")
+    assert page_fetch(admin, "DELETE", "/api/projects/acc/members/bob")[0] == 200
+    try:
+        said = page.locator(".message-error", has_text="no project 'acc'")
+        said.first.wait_for(timeout=5000)
+        page.wait_for_timeout(4500)  # two more asks, each refused
+        assert said.count() == 1
+    finally:
+        page_fetch(
+            admin, "PUT", "/api/projects/acc/members", {"username": "bob", "role": "annotator"}
+        )
+        admin.context.close()
+        context.close()
+
+
+def test_e2e_a_user_added_without_a_password_is_given_one_shown_once(
+    site: str, browser: Any
+) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 900})
+    page = context.new_page()
+    login(page, site, "/")
+    page.fill("#user-username", "cleo")
+    page.click("#user-submit")
+    said = page.locator("#user-result .message-info")
+    said.wait_for()
+    assert said.inner_text().startswith("Added user cleo; their password (shown once): ")
+    password = said.inner_text().rsplit(": ", 1)[1]
+    context.close()
+    fresh = browser.new_context(viewport={"width": 390, "height": 900})
+    login(fresh.new_page(), site, "/", username="cleo", password=password)
+    fresh.close()
+
+
+def test_e2e_the_members_panel_marks_a_deactivated_member(site: str, browser: Any) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 900})
+    page = context.new_page()
+    login(page, site, "/")
+    assert page_fetch(page, "POST", "/api/users/bob/deactivate")[0] == 200
+    try:
+        page.goto(site + "/p/acc")
+        row = page.locator("#members-table tr[data-username='bob']")
+        row.wait_for()
+        assert row.locator(".badge-muted").inner_text() == "deactivated"
+        assert page.locator(f"#members-table tr[data-username='{LONG}'] .badge-muted").count() == 0
+    finally:
+        page_fetch(page, "POST", "/api/users/bob/activate")
+        context.close()
+
+
+def test_e2e_a_site_admin_makes_another_one_and_takes_it_back(site: str, browser: Any) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 900})
+    page = context.new_page()
+    login(page, site, "/")
+    page.on("dialog", lambda dialog: dialog.accept())
+    row = page.locator("#users-table tr[data-username='bob']")
+    row.get_by_role("button", name="Make admin: bob").click()
+    row.locator(".badge", has_text="site admin").wait_for()
+    assert page.inner_text("#user-result") == "bob is a site admin."
+    assert _in_view(page, "#users-table", "bob") == {"fits": True, "button": True}
+    row.get_by_role("button", name="Remove admin: bob").click()
+    row.get_by_role("button", name="Make admin: bob").wait_for()
+    assert page.inner_text("#user-result") == "bob is no longer a site admin."
+    mine = page.locator(f"#users-table tr[data-username='{USERNAME}']")
+    mine.get_by_role("button", name=f"Remove admin: {USERNAME}").click()
+    refused = page.locator("#user-result .message-error")
+    refused.wait_for()
+    assert "your own site admin rights" in refused.inner_text()
+    context.close()
