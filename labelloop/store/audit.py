@@ -147,11 +147,12 @@ def recent_events(
         q = q.where(audit_event.c.id < before)
     rows = [dict(r) for r in conn.execute(q).mappings()]
     about = {int(r["subject"][5:]) for r in rows if _USER_SUBJECT.fullmatch(r["subject"])}
-    names = dict(
-        conn.execute(select(user.c.id, user.c.username).where(user.c.id.in_(sorted(about))))
-        .tuples()
-        .all()
-    )
+    names = {
+        int(uid): str(name)
+        for uid, name in conn.execute(
+            select(user.c.id, user.c.username).where(user.c.id.in_(sorted(about)))
+        )
+    }
     for row in rows:
         subject = row["subject"]
         row["whom"] = names.get(int(subject[5:])) if _USER_SUBJECT.fullmatch(subject) else None

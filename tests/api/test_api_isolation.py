@@ -118,6 +118,7 @@ REQUESTS: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/users/{username}/deactivate"): {},
     ("POST", "/api/users/{username}/activate"): {},
     ("PUT", "/api/users/{username}/password"): {"json": {"password": "a-new-password"}},
+    ("PUT", "/api/users/{username}/admin"): {"json": {"is_admin": True}},
 }
 
 ADMIN_ONLY = {
@@ -126,6 +127,7 @@ ADMIN_ONLY = {
     ("POST", "/api/users/{username}/deactivate"),
     ("POST", "/api/users/{username}/activate"),
     ("PUT", "/api/users/{username}/password"),
+    ("PUT", "/api/users/{username}/admin"),
 }
 
 UNSCOPED_WRITES = {

@@ -976,7 +976,12 @@ def test_a_row_of_many_fields_pages_by_keyboard(
     # and a 16-field row at 1280 px hid its last 3 (its text columns) without a sign.
     more = page.locator("#item-more")
     assert more.inner_text() == f"{199 - int(first[1:])} more fields below · PageDown"
+    before = more.inner_text()
     page.keyboard.press("PageDown")
+    # The count follows the box's scroll event: wait for it to name the fields below anew.
+    page.wait_for_function(
+        "(before) => document.getElementById('item-more').textContent !== before", arg=before
+    )
     assert int(last_shown()[1:]) > int(first[1:])
     assert more.inner_text() == f"{199 - int(last_shown()[1:])} more fields below · PageDown"
     for _ in range(40):
