@@ -257,10 +257,16 @@ def bottleneck(stages: Sequence[Stage]) -> dict[str, Any] | None:
     }
 
 
-def backlogs(stages: Sequence[Stage], *, after: Sequence[str] = ("label",)) -> list[dict[str, Any]]:
-    """The stages past ``after`` (labeling: active learning never means to empty the pool)
-    where work waits and more arrived than was cleared over the window: each a backlog that
-    grows, with its sentence ("Review: 148 annotations wait, …")."""
+def backlogs(
+    stages: Sequence[Stage], *, after: Sequence[str] = ("label", "overlap")
+) -> list[dict[str, Any]]:
+    """The stages past ``after`` where work waits and more arrived than was cleared over the
+    window: each a backlog that grows, with its sentence ("Review: 148 annotations wait, …").
+
+    ``after`` is labeling (active learning never means to empty the pool) and the wait for
+    another annotator: labeling's own work in progress, served from the same queue, which grows
+    by every first answer to an item under overlap. Review, the expert tier and rework remain.
+    """
     out = []
     for stage in stages:
         row = _row(stage)

@@ -190,6 +190,26 @@ def test_annotators_who_agree_raise_nothing(lab: Lab) -> None:
     assert stages["overlap"]["waiting"] == 3 and stages["overlap"]["arrived"] == 24
 
 
+def test_items_waiting_for_another_annotator_are_labeling_not_a_backlog(lab: Lab) -> None:
+    # With overlap 2 every first answer leaves its item waiting for a second: labeling's own
+    # work in progress, served from the same queue. The stages table shows it, however long it
+    # grows; only review, the expert tier and rework raise the backlog alert.
+    ctx = lab.project("ov", overlap=2)
+    lab.import_rows(ctx, make_rows(40))
+    lab.train(ctx)
+    ann = lab.member("ov", "ann", "annotator")
+    _label_as(lab, ann, 4)
+    found = insight.report(lab.db, ctx, days=7)
+    assert _stages(found)["overlap"] == (4, 4, 0)
+    assert "backlog" not in _kinds(found), found["alerts"]
+    _label_as(lab, ann, 16)
+    _label_as(lab, lab.member("ov", "bob", "annotator"), 2)
+    found = insight.report(lab.db, ctx, days=7)
+    assert _stages(found)["overlap"] == (18, 20, 2)
+    assert "backlog" not in _kinds(found), found["alerts"]
+    assert insight.refresh_alerts(lab.db, ctx)["raised"] == []
+
+
 WRONG = {"negative": "positive", "positive": "neutral", "neutral": "negative"}.__getitem__
 """An answer that is never right."""
 
