@@ -696,8 +696,9 @@ def alerts(
             {
                 "kind": "agreement",
                 "message": f"Annotators agree little: Krippendorff's α {agreement['alpha']:.2f} "
-                f"on the {agreement['n_items']:,} items labeled twice or more in the last 7 days "
-                f"(below {LOW_ALPHA}){_lowest(agreement, names)}; the Quality page shows where.",
+                f"on the {agreement['n_items']:,} items labeled twice or more in the last 7 days"
+                f"{gold_among(agreement['n_gold'])} (below {LOW_ALPHA}){_lowest(agreement, names)}"
+                "; the Quality page shows where.",
             }
         )
     issues = state["open_label_issues"]

@@ -172,6 +172,31 @@ def test_annotators_who_disagree_are_reported(lab: Lab) -> None:
     assert stages["overlap"]["waiting"] == 0 and stages["overlap"]["cleared"] == 24
 
 
+def test_the_agreement_alert_says_how_many_of_its_items_are_gold_checks(lab: Lab) -> None:
+    # As the dashboard's agreement card does: a manager who reads the stored alert on the
+    # projects list learns that gold checks are among the compared items.
+    from labelloop.store.tables import alert
+    from labelloop.workflow import quality
+
+    ctx = lab.project("og", overlap=2)
+    lab.import_rows(ctx, make_rows(24))
+    lab.train(ctx)
+    _label_as(lab, lab.member("og", "ann", "annotator"), 24)
+    _label_as(lab, lab.member("og", "bob", "annotator"), 24, answer=lambda truth: "neutral")
+    with lab.db.read() as conn:
+        first = conn.execute(select(item.c.id).order_by(item.c.id).limit(2)).scalars().all()
+    for i in first:
+        quality.set_gold(lab.db, ctx, {"sentiment": "negative"}, item_id=i)
+    found = insight.report(lab.db, ctx, days=7)
+    assert found["agreement"]["items"] == "24 items labeled twice or more, 2 of them gold checks"
+    assert "agreement" in insight.refresh_alerts(lab.db, ctx)["raised"]
+    with lab.db.read() as conn:
+        (stored,) = conn.execute(select(alert.c.message).where(alert.c.kind == "agreement"))
+    assert "on the 24 items labeled twice or more in the last 7 days, 2 of them gold checks " in (
+        stored.message
+    )
+
+
 def test_annotators_who_agree_raise_nothing(lab: Lab) -> None:
     ctx = lab.project("o", overlap=2)
     lab.import_rows(ctx, make_rows(24))
