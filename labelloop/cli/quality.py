@@ -370,9 +370,21 @@ def _label_words(value: Any) -> str:
     return str(value)
 
 
+def _print_item(item: dict[str, Any]) -> None:
+    """A trace's head, as the Items page starts it: the item's name, then its content (the
+    text, a row's fields one a line, a media file's path), indented."""
+    from labelloop.workflow.seeding import shown_text
+
+    out.print(f"item {_shown_name(item)}")
+    content = shown_text(item["data"], between="\n")
+    # split on line breaks only: any other control is printed as its stand-in (Terminal)
+    for line in content.split("\n") if content else ():
+        out.print(f"  {escape(line)}", highlight=False, soft_wrap=True)
+
+
 def _print_trace(d: dict[str, Any]) -> None:
     item = d["item"]
-    out.print(f"item {_shown_name(item)}")
+    _print_item(item)
     label = d["label"]
     if label is None:
         out.print("label: none yet")
@@ -473,8 +485,7 @@ def _print_own_trace(d: dict[str, Any]) -> None:
     """What is a member's own of an item's trace: their answers and the verdicts on them."""
     from labelloop.workflow import browse
 
-    item = d["item"]
-    out.print(f"item {_shown_name(item)}")
+    _print_item(d["item"])
     for a in d["answers"]:
         _print_answer("your answer", a, browse.STATE_WORDS[a["state"]])
         for r in a["reviews"]:

@@ -63,11 +63,12 @@ def _check_printable(q: str) -> None:
         )
 
 
-def shown_text(payload: Mapping[str, Any]) -> str:
-    """What a hit shows of its item: the text, a table row's fields, or a media file's path."""
+def shown_text(payload: Mapping[str, Any], *, between: str = " · ") -> str:
+    """What a hit shows of its item: the text, a table row's fields (``between`` each), or a
+    media file's path."""
     text = payload.get("text")
     if text is None and isinstance(payload.get("row"), Mapping):
-        text = " · ".join(f"{key}: {_cell(value)}" for key, value in payload["row"].items())
+        text = between.join(f"{key}: {_cell(value)}" for key, value in payload["row"].items())
     if text is None:
         text = payload.get("audio", payload.get("image"))
     return "" if text is None else str(text)

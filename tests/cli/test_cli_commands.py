@@ -646,11 +646,54 @@ def test_items_lists_labels_by_filter_and_shows_one_trace(
     words = json.loads(cli("items", project, "--words", "NUMBER 3", "--json").stdout)
     assert [r["external_id"] for r in words["items"]] == ["r3"]
     trace = cli("items", project, "--show", "r1").stdout.splitlines()
-    assert trace[0] == "item r1"
-    assert trace[1].startswith('label: {"sentiment": "neutral"} (imported, ')  # then its time
+    assert trace[:2] == ["item r1", "  review number 1"]  # the item's content, then its label
+    assert trace[2].startswith('label: {"sentiment": "neutral"} (imported, ')  # then its time
     result = cli("items", project, "--status", "done", code=1)
     assert _one_error_line(result).startswith("error: status must be one of all, unlabeled")
     assert "no item 'r9' here" in _one_error_line(cli("items", project, "--show", "r9", code=1))
+
+
+def test_items_show_prints_a_table_rows_fields_as_typed(cli: Any, tmp_path: Path) -> None:
+    """A row's trace starts with its fields, one per line as the Items page lists them, an
+    empty one as '—' and brackets as typed."""
+    schema = {
+        "name": "Loans",
+        "data": {"type": "table", "field": "row"},
+        "controls": [{"name": "c", "type": "choice", "labels": ["a", "b"], "target": True}],
+    }
+    (tmp_path / "s.json").write_text(json.dumps(schema))
+    rows = ["id,amount,who,note", *(f"{i},{100 + i},pat,fine" for i in range(3))]
+    (tmp_path / "rows.csv").write_text("\n".join([*rows, "9,250.5,[bold]sam[/],"]) + "\n")
+    cli("init")
+    cli("projects", "create", "loans", "--schema", str(tmp_path / "s.json"))
+    cli("import", "loans", str(tmp_path / "rows.csv"), "--id-field", "id")
+    trace = cli("items", "loans", "--show", "9").stdout.splitlines()
+    assert trace[:5] == [
+        "item 9",
+        "  amount: 250.5",
+        "  who: [bold]sam[/]",
+        "  note: —",
+        "label: none yet",
+    ]
+
+
+def test_items_show_prints_an_html_items_words(cli: Any, tmp_path: Path) -> None:
+    """An HTML item's trace starts with the words a reader sees, not its markup."""
+    schema = {
+        "name": "Pages",
+        "data": {"type": "html", "field": "text"},
+        "controls": [{"name": "c", "type": "choice", "labels": ["a", "b"], "target": True}],
+    }
+    (tmp_path / "s.json").write_text(json.dumps(schema))
+    page = "<p>Hello <b>[red]you</b><script>alert(1)</script></p>"
+    data = _write_jsonl(tmp_path / "d.jsonl", [{"id": "h1", "text": page}])
+    cli("init")
+    cli("projects", "create", "pages", "--schema", str(tmp_path / "s.json"))
+    cli("import", "pages", str(data), "--id-field", "id")
+    assert cli("items", "pages", "--show", "h1").stdout.splitlines()[:2] == [
+        "item h1",
+        "  Hello [red]you",
+    ]
 
 
 def test_users_admin_grants_and_takes_back_site_admin_rights(cli: Any) -> None:

@@ -78,6 +78,7 @@ def test_control_characters_print_as_stand_ins(hostile: Any, args: tuple[str, ..
     if args[0] == "items" and len(args) == 2:
         assert "␛[2J␛[H" in out and "[red]" in out  # shown, and brackets as typed
     if "--show" in args:
+        assert "␛[2J␛[H\ufffd31msays [red]" in out  # the item's text, shown
         assert "unsure ␛[2J" in out and "fine ␛]0;owned␛\\" in out
 
 

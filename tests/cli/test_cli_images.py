@@ -50,6 +50,9 @@ def test_import_a_folder_with_labels_from_subfolders(cli: Any, tmp_path: Path) -
     assert json.loads(done.output)["items"] == 2
     assert json.loads(done.output)["labeled"] == 2
     assert json.loads(done.output)["duplicates"] == 1
+    shown = json.loads(cli("items", "pets", "--json").output)["items"][0]
+    trace = cli("items", "pets", "--show", f"#{shown['id']}").output.splitlines()
+    assert trace[1] == f"  {shown['text']}" and shown["text"].endswith("a.png")  # its file
     _png(tmp_path / "elsewhere" / "x.png", 90)
     refused = cli("import", "pets", str(tmp_path / "elsewhere"), code=1)
     assert "not under a media root" in refused.output

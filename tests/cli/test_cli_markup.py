@@ -41,6 +41,7 @@ def hostile(cli: Any, tmp_path: Path) -> Any:
         (("items", "brk"), LABELS[0]),
         (("items", "brk", "--label", LABELS[1]), TEXTS[1]),
         (("items", "brk", "--show", "r0"), LABELS[0]),
+        (("items", "brk", "--show", "r0"), TEXTS[0]),
         (("audit", "brk"), None),
     ],
 )

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import (
+    answer_served,
     login,
     make_reviews,
     page_fetch,
@@ -26,7 +27,8 @@ from tests.e2e.conftest import (
 pytestmark = pytest.mark.browser
 
 N_LABELED = 3
-ANNOTATOR = ("bob", "bob-password-123")
+ANNOTATOR = ("b" * 60 + "@" + "o" * 39, "bob-password-123")
+"""An annotator with the longest name a user may have (100 characters, one word)."""
 HOSTILE_FILE = "<img src=x onerror=window.__xss=1>.jsonl"
 """An import's file name the drift card shows (a file name cannot hold the ``/`` of
 ``</script>``; the item texts of that import carry the script tag)."""
@@ -46,6 +48,25 @@ def _fits(page: Any, width: int) -> None:
         ".bars span, .bars text", "es => es.map(e => e.getBoundingClientRect().height)"
     )
     assert ticks and min(ticks) >= 10, (page.url, width, ticks)
+
+
+def _name_in_view(page: Any, table: str, name: str) -> dict[str, bool]:
+    """Whether the page fits its width, ``name``'s cell of ``table`` ends inside the table's
+    card (no sideways scroll needed to read it) and the card shows the whole table."""
+    return page.evaluate(
+        """([table, name]) => {
+            const t = document.querySelector(table);
+            const card = t.closest('.table-wrap');
+            const cell = t.querySelector(`tr[data-user="${name}"] th`);
+            return {
+                page: document.documentElement.scrollWidth <= innerWidth,
+                name: cell.getBoundingClientRect().right
+                    <= card.getBoundingClientRect().right + 1,
+                card: card.scrollWidth <= card.clientWidth + 1,
+            };
+        }""",
+        [table, name],
+    )
 
 
 def _bars(page: Any) -> list[dict[str, Any]]:
@@ -226,6 +247,27 @@ def test_e2e_manager_reads_the_dashboard(
     assert page.inner_text("#error-detail") == (
         f"your role in project '{slug}' does not allow view_insight"
     )
+    answer_served(
+        page, slug, lambda task: {"sentiment": server.truth[task["item"]["data"]["text"]]}
+    )
+    context.close()
+
+    # His long name wraps in the annotator tables of the dashboard and the Quality page: the
+    # page never scrolls sideways, on a phone the name reads whole without scrolling the table's
+    # card, and at desk width the table fits its card.
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    login(page, server.url, f"/p/{slug}/dashboard")
+    for path, table in (("dashboard", "#people-table"), ("quality", "#annotator-table")):
+        page.goto(server.url + f"/p/{slug}/{path}")
+        page.wait_for_selector(f"{table} tr[data-user='{ANNOTATOR[0]}']")
+        for width in WIDTHS:
+            page.set_viewport_size({"width": width, "height": 844})
+            assert _name_in_view(page, table, ANNOTATOR[0]) == {
+                "page": True,
+                "name": True,
+                "card": width > 390,  # eight columns scroll inside their card on a phone
+            }, (path, width, wide_elements(page))
     context.close()
 
 
