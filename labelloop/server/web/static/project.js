@@ -93,13 +93,12 @@
       const poll = async () => {
         let s = null;
         try {
-          s = await api("GET", base + "/status");
+          s = await refreshCounts(); // the Model card and the counts follow too
         } catch (err) {
           // a failed poll leaves the cards as they were; the next one tries again
         }
         const f = s && s.features;
         if (f && (f.error || f.computed === null)) return; // nothing more to count here
-        if (s) showModel(s.model, s.counts);
         const learner = s && s.training && s.training.learner;
         if (f && showFeatures(f.computed, f.total) && (onThem() || (learner && !learner.running)))
           return;
@@ -396,6 +395,7 @@
 
   // ---------------------------------------------------------------- progress counts
 
+  /** Show the project's status (counts, Model and Eval cards, a new round's curve); returns it. */
   async function refreshCounts() {
     const s = await api("GET", base + "/status");
     const c = s.counts;
@@ -433,6 +433,7 @@
     if (bar) bar.setAttribute("aria-valuenow", share.toFixed(1));
     const fill = $("pool-progress-fill");
     if (fill) fill.style.width = `${share.toFixed(2)}%`;
+    return s;
   }
 
   // ---------------------------------------------------------------- import
