@@ -382,8 +382,8 @@ def add_label(
     description: str = "",
 ) -> dict[str, Any]:
     """Add ``label`` to a control of a live project (``control`` may be left out when only one
-    has labels), in one transaction
-    with its ``schema.label.add`` audit event, as a new schema version.
+    has labels), as a new schema version, in one transaction with its ``schema.label.add``
+    audit event.
 
     Answers already given keep the schema version they were made under and mean what they
     meant; answers from now on record the new one. Labels are only ever added: renaming or

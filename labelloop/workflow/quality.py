@@ -448,21 +448,43 @@ def _agreement(
         per_label=not regions,
     )
     week_of = [iso_week(max(r["created_at"] for r in per_item[i])) for i in items]
-    weeks = []
-    for week in sorted(set(week_of))[-MAX_WEEKS:]:
-        mask = np.array([w == week for w in week_of], dtype=bool)
-        part = agreement_report(
-            R[:, mask], labels=list(cats), raters=names, rng=seed, n_boot=0, per_label=False
-        )["overall"]
-        weeks.append({"week": week, **part})
+    weeks = [
+        {"week": week, **part}
+        for week, part in _overall_by(
+            R, week_of, sorted(set(week_of))[-MAX_WEEKS:], cats=cats, raters=names, seed=seed
+        )
+    ]
     # Gold checks two annotators answered are compared as any item (see insight._agreement).
     gold = sum(1 for i in items if per_item[i][0]["gold"] is not None)
     return {
         "report": full,
         "weeks": weeks,
         "gold_compared": gold,
-        "guidelines": _by_guideline(R, items, per_item=per_item, cats=cats, raters=names),
+        "guidelines": _by_guideline(
+            R, items, per_item=per_item, cats=cats, raters=names, seed=seed
+        ),
     }
+
+
+def _overall_by(
+    R: np.ndarray,
+    group_of: Sequence[Any],
+    groups: Sequence[Any],
+    *,
+    cats: Sequence[str],
+    raters: Sequence[str],
+    seed: int,
+) -> list[tuple[Any, dict[str, Any]]]:
+    """Each of ``groups`` with the overall agreement over the compared items in it
+    (``group_of``: each item's group), without intervals."""
+    out = []
+    for group in groups:
+        mask = np.array([g == group for g in group_of], dtype=bool)
+        part = agreement_report(
+            R[:, mask], labels=list(cats), raters=raters, rng=seed, n_boot=0, per_label=False
+        )
+        out.append((group, part["overall"]))
+    return out
 
 
 def _by_guideline(
@@ -472,19 +494,19 @@ def _by_guideline(
     per_item: Mapping[int, Sequence[Mapping[str, Any]]],
     cats: Sequence[str],
     raters: Sequence[str],
+    seed: int,
 ) -> dict[str, Any]:
     """Agreement per guideline version, each over the compared items whose answers were all
     made under it (did a new version settle what the last left open?); an item whose answers
     span versions is counted as ``mixed_items``, in none."""
-    version_of = [{r["guideline_version"] for r in per_item[i]} for i in items]
-    versions = []
-    for version in sorted({next(iter(v)) for v in version_of if len(v) == 1} - {None}):
-        mask = np.array([v == {version} for v in version_of], dtype=bool)
-        part = agreement_report(
-            R[:, mask], labels=list(cats), raters=raters, n_boot=0, per_label=False
-        )
-        versions.append({"guideline_version": version, **part["overall"]})
-    return {"versions": versions, "mixed_items": sum(len(v) > 1 for v in version_of)}
+    versions_of = [{r["guideline_version"] for r in per_item[i]} for i in items]
+    version_of = [next(iter(v)) if len(v) == 1 else None for v in versions_of]
+    found = sorted(set(version_of) - {None})
+    versions = [
+        {"guideline_version": version, **part}
+        for version, part in _overall_by(R, version_of, found, cats=cats, raters=raters, seed=seed)
+    ]
+    return {"versions": versions, "mixed_items": sum(len(v) > 1 for v in versions_of)}
 
 
 def _regions(value: Mapping[str, Any] | None, target: str) -> list[Mapping[str, Any]]:

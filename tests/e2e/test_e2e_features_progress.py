@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,22 @@ from tests.e2e.conftest import (
 )
 
 pytestmark = pytest.mark.browser
+
+
+@contextmanager
+def _worker(home: Path) -> Iterator[None]:
+    """A learner worker (``labelloop worker``) on ``home`` while the block runs."""
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "labelloop", "worker"],
+        env=_env(home),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
 
 
 def _minilm_project(tmp_path: Path) -> tuple[Path, Path]:
@@ -68,21 +86,12 @@ def test_the_project_page_counts_embeddings_as_they_are_computed(
         )
         fill = "document.getElementById('features-progress-fill').style.width"
         assert page.evaluate(fill) == "0%"
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "labelloop", "worker"],
-            env=_env(home),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
+        with _worker(home):
             page.wait_for_function(
                 "() => document.getElementById('features-line').textContent"
                 " === '40 of 40 items computed.'",
                 timeout=180000,
             )
-        finally:
-            worker.terminate()
-            worker.wait(timeout=30)
         assert page.evaluate(fill) == "100%"
         assert page.get_attribute("#features-progress", "aria-valuenow") == "100.0"
         page.close()
@@ -116,21 +125,12 @@ def test_the_model_card_follows_the_round_on_the_finished_embeddings(
         login(page, url, "/p/meaning")
         sub = page.inner_text("#stat-model-sub")
         assert page.inner_text("#stat-model") == "v1" and " on tfidf features, 20 labels" in sub
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "labelloop", "worker"],
-            env=_env(home),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
+        with _worker(home):
             page.wait_for_function(
                 "() => document.getElementById('stat-model-sub').textContent"
                 ".includes(' on minilm features, 20 labels')",
                 timeout=180000,
             )
-        finally:
-            worker.terminate()
-            worker.wait(timeout=30)
         assert page.inner_text("#stat-model") == "v2"
         assert page.inner_text("#features-line") == "40 of 40 items computed."
         page.close()

@@ -132,7 +132,6 @@ class LabelIn(Body):
     optional one-line description shown beside it while labeling. Names are checked by the
     schema."""
 
-    model_config = ConfigDict(extra="forbid")
     label: str = Field(max_length=10_000)
     control: str | None = Field(default=None, max_length=1_000)
     description: str = Field(default="", max_length=10_000)
