@@ -107,12 +107,17 @@ TICKS_PER_MESSAGE = 10
 """A worker reports its rounds to the parent this many at a time."""
 
 
-def _start_worker(job: SeedJob, ticks: Any, abort: Any) -> None:
+def _start_worker(job: SeedJob, ticks: Any, abort: Any, parent: int) -> None:
     """Keep the job in the worker; leave Ctrl-C to the parent, which tells workers to stop;
-    end the worker when the parent is gone."""
+    end the worker when the parent is gone.
+
+    ``parent`` is the pid the parent gave, not ``os.getppid()`` read here: a parent killed
+    while this worker was still importing has already handed it to another process, and a
+    watch started from that pid would never see a change.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _WORKER.update(job=job, ticks=ticks, abort=abort)
-    threading.Thread(target=_exit_when_orphaned, args=(os.getppid(),), daemon=True).start()
+    threading.Thread(target=_exit_when_orphaned, args=(parent,), daemon=True).start()
 
 
 def _exit_when_orphaned(parent: int) -> None:
@@ -174,7 +179,7 @@ def _run_in_processes(
         max_workers=min(jobs, len(seeds)),
         mp_context=context,
         initializer=_start_worker,
-        initargs=(job, ticks, abort),
+        initargs=(job, ticks, abort, os.getpid()),
     ) as pool:
         futures = [pool.submit(_worker_seed, seed) for seed in seeds]
         try:

@@ -410,3 +410,25 @@ def test_worker_processes_stop_when_the_process_that_started_them_is_killed(
     while any(_alive(p) for p in workers) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not any(_alive(p) for p in workers), "worker processes outlived their parent"
+
+
+def test_a_worker_whose_parent_died_while_it_started_up_stops_too(tmp_path: Path) -> None:
+    """The parent can be killed while a spawned worker is still importing; by the time the
+    worker starts its watch it already belongs to another process. It still leaves, at once."""
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # a parent that no longer exists
+    root = str(Path(__file__).resolve().parents[2])
+    code = (
+        "import time\n"
+        "from labelloop.learn.simulate import _start_worker\n"
+        f"_start_worker(None, None, None, {gone.pid})\n"
+        "time.sleep(60)\n"
+    )
+    started = time.monotonic()
+    worker = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, "PYTHONPATH": root},
+        cwd=tmp_path,
+        timeout=50,
+    )
+    assert worker.returncode == 1 and time.monotonic() - started < 30
