@@ -644,6 +644,21 @@ class Project:
         why it was picked, the reviewers' verdicts and notes on it, your own actions."""
         return self._call("GET", f"/items/{item_id}/mine")
 
+    def flags(
+        self, *, kind: str | None = None, open_only: bool = True, limit: int = 200, offset: int = 0
+    ) -> list[dict[str, Any]]:
+        """A page of the flags on the project's items, newest first (reviewers and managers):
+        ``kind`` e.g. ``ambiguous`` or ``label_issue``; ``open_only=False`` adds resolved ones."""
+        params: dict[str, Any] = {"open": open_only, "limit": limit, "offset": offset}
+        if kind:
+            params["kind"] = kind
+        return self._call("GET", "/flags", params=params)["flags"]
+
+    def my_reviews(self, *, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
+        """A page of the reviewers' verdicts on your own answers, newest first."""
+        found = self._call("GET", "/reviews/mine", params={"limit": limit, "offset": offset})
+        return found["reviews"]
+
     def next_review(self, *, skip: Sequence[int] = ()) -> dict[str, Any] | None:
         """The next annotation waiting for review (reviewers), or ``None``; ``skip`` lists
         annotation ids to pass over. Its item is leased to you until ``lease_expires_at``:

@@ -421,8 +421,17 @@ def _flags_select() -> Select[Any]:
 
 
 def flag_list(
-    conn: Connection, project_id: int, *, kind: str | None, open_only: bool, limit: int
+    conn: Connection,
+    project_id: int,
+    *,
+    kind: str | None,
+    open_only: bool,
+    hidden: Sequence[str] = (),
+    limit: int,
+    offset: int = 0,
 ) -> list[dict[str, Any]]:
+    """A page of the project's flags, newest first, without the kinds ``hidden`` (left out
+    before the page is cut, so a page is never short because of them)."""
     q = (
         select(flag, user.c.username, item.c.external_id)
         .join(item, item.c.id == flag.c.item_id)
@@ -433,7 +442,10 @@ def flag_list(
         q = q.where(flag.c.kind == kind)
     if open_only:
         q = q.where(flag.c.resolved_at.is_(None))
-    return [dict(r) for r in conn.execute(q.order_by(flag.c.id.desc()).limit(limit)).mappings()]
+    if hidden:
+        q = q.where(flag.c.kind.not_in(hidden))
+    q = q.order_by(flag.c.id.desc()).limit(limit).offset(offset)
+    return [dict(r) for r in conn.execute(q).mappings()]
 
 
 def open_flag_counts(conn: Connection, project_id: int) -> dict[str, int]:
@@ -744,7 +756,7 @@ def n_escalated_items(conn: Connection, project_id: int) -> int:
 
 
 def own_reviews(
-    conn: Connection, *, project_id: int, user_id: int, limit: int
+    conn: Connection, *, project_id: int, user_id: int, limit: int, offset: int = 0
 ) -> list[dict[str, Any]]:
     """Verdicts on one annotator's work, newest first (their feedback; never others' work)."""
     q = (
@@ -770,6 +782,7 @@ def own_reviews(
         )
         .order_by(review.c.id.desc())
         .limit(limit)
+        .offset(offset)
     )
     return [dict(r) for r in conn.execute(q).mappings()]
 

@@ -1321,13 +1321,25 @@ def _history(rows: Sequence[Mapping[str, Any]], *, expert: bool) -> list[dict[st
     return out
 
 
-def my_reviews(db: Database, ctx: ProjectContext, *, limit: int = 50) -> list[dict[str, Any]]:
-    """The verdicts on the caller's own work, newest first (never anyone else's); not the tier a
-    verdict came from, which would tell that another annotator answered otherwise."""
+MAX_MY_REVIEWS = 500
+"""The most verdicts one page of a caller's own verdicts holds."""
+MAX_FLAGS = 5000
+"""The most flags one page of a project's flags holds."""
+
+
+def my_reviews(
+    db: Database, ctx: ProjectContext, *, limit: int = 50, offset: int = 0
+) -> list[dict[str, Any]]:
+    """A page of the verdicts on the caller's own work, newest first (never anyone else's); not
+    the tier a verdict came from, which would tell that another annotator answered otherwise."""
     ctx.require(Permission.ANNOTATE)
     with db.read() as conn:
         rows = store_review.own_reviews(
-            conn, project_id=ctx.id, user_id=ctx.user.id, limit=min(max(limit, 1), 500)
+            conn,
+            project_id=ctx.id,
+            user_id=ctx.user.id,
+            limit=min(max(limit, 1), MAX_MY_REVIEWS),
+            offset=max(offset, 0),
         )
     return [
         {
@@ -1375,14 +1387,20 @@ def flags(
     kind: str | None = None,
     open_only: bool = True,
     limit: int = 200,
+    offset: int = 0,
 ) -> list[dict[str, Any]]:
-    """Flags of the project, newest first (gold checks only for the expert tier)."""
+    """A page of the project's flags, newest first (gold checks only for the expert tier)."""
     ctx.require(Permission.REVIEW)
     with db.read() as conn:
         rows = store_review.flag_list(
-            conn, ctx.id, kind=kind, open_only=open_only, limit=min(max(limit, 1), 5000)
+            conn,
+            ctx.id,
+            kind=kind,
+            open_only=open_only,
+            hidden=() if is_expert(ctx) else ("gold_wrong",),
+            limit=min(max(limit, 1), MAX_FLAGS),
+            offset=max(offset, 0),
         )
-    expert = is_expert(ctx)
     return [
         {
             "id": f["id"],
@@ -1398,5 +1416,4 @@ def flags(
             "created_at": iso_time(f["created_at"]),
         }
         for f in rows
-        if expert or f["kind"] != "gold_wrong"
     ]

@@ -78,3 +78,33 @@ def test_an_earlier_annotation_can_be_flagged_by_its_author(sqlite_api: Any) -> 
     [flag] = api.get(f"{BASE}/flags?kind=ambiguous", "reviewer").json()["flags"]
     assert flag["annotation_id"] == done["annotation_id"]
     assert flag["note"] == "changed my mind: unclear"
+
+
+def test_the_flag_list_pages_with_offset_and_refuses_a_page_size_out_of_range(
+    sqlite_api: Any,
+) -> None:
+    api = sqlite_api
+    for n in range(3):
+        task = _lease(api, "annotator")
+        path = f"{BASE}/tasks/{task['assignment_id']}/flag"
+        assert api.post(path, "annotator", json={"note": f"unclear {n}"}).status_code == 200
+        done = api.post(
+            f"{BASE}/tasks/{task['assignment_id']}/submit",
+            "annotator",
+            json={"value": {"sentiment": "neutral"}, "active_ms": 4000},
+        )
+        assert done.status_code == 200, done.text
+
+    def page(query: str) -> list[str]:
+        response = api.get(f"{BASE}/flags?{query}", "reviewer")
+        assert response.status_code == 200, response.text
+        return [f["note"] for f in response.json()["flags"]]
+
+    assert page("limit=2") == ["unclear 2", "unclear 1"]
+    assert page("limit=2&offset=2") == ["unclear 0"]
+    for bad in ("limit=0", "limit=5001", "offset=-1"):
+        refused = api.get(f"{BASE}/flags?{bad}", "reviewer")
+        assert refused.status_code == 422, (bad, refused.text)
+        assert bad.split("=")[0] in refused.text
+    mine = api.get(f"{BASE}/reviews/mine?limit=0", "annotator")
+    assert mine.status_code == 422

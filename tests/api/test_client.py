@@ -250,6 +250,21 @@ def test_a_reviewer_fixes_a_label_and_the_export_says_who(sqlite_api: Any) -> No
         labeling.change_answer(corrected["annotation_id"], given[corrected["id"]])
     assert (raised.value.status, raised.value.kind) == (409, "Conflict")
     assert raised.value.detail == corrected["refusal"]
+    # The annotator reads the verdicts on their answers page by page, newest first.
+    told = labeling.my_reviews(limit=3)
+    assert [r["verdict"] for r in told] == ["accept"] * 3
+    (first,) = labeling.my_reviews(limit=3, offset=3)
+    assert (first["verdict"], first["comment"]) == ("fix", "read it again")
+    assert first["item_id"] == corrected["id"]
+    # A reviewer reads the flags the same way.
+    project.import_records(sqlite_api.lab.rows(12)[8:], id_field="id")
+    train(sqlite_api)
+    task = labeling.next_task()
+    assert task is not None
+    task.flag("is this sarcasm?")
+    (flag,) = reviewing.flags(kind="ambiguous")
+    assert (flag["item_id"], flag["note"]) == (task.item_id, "is this sarcasm?")
+    assert reviewing.flags(kind="ambiguous", offset=1) == []
 
 
 def test_import_file_uploads_with_the_options_the_api_takes(api: Any, tmp_path: Path) -> None:

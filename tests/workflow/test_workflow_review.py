@@ -17,7 +17,8 @@ from labelloop.errors import Conflict, LabelloopError, NotFound, PermissionDenie
 from labelloop.govern.audit import verify_chain
 from labelloop.quality import dawid_skene
 from labelloop.store.audit import chain_rows
-from labelloop.store.tables import annotation, assignment, item_label, review
+from labelloop.store.review import insert_flags
+from labelloop.store.tables import annotation, assignment, item, item_label, review
 from labelloop.store.users import now
 from labelloop.workflow import review as wf_review
 from labelloop.workflow import status, tasks
@@ -671,3 +672,25 @@ def test_too_fast_reads_what_the_annotator_reads(
     assert bool(found) is flagged
     if note is not None:
         assert note in found[0]["note"]
+
+
+def test_a_page_of_flags_is_full_for_a_reviewer_and_pages_on_with_offset(sqlite_lab: Any) -> None:
+    """Gold checks gone wrong are the expert tier's; a reviewer's page leaves them out before it
+    is cut, so the newest flags being gold checks does not empty the reviewer's first page."""
+    lab = sqlite_lab
+    ctx = _setup(lab, n=6)
+    with lab.db.write() as conn:
+        ids = list(conn.execute(select(item.c.id).order_by(item.c.id)).scalars())
+        rows = [{"project_id": ctx.id, "item_id": i, "kind": "ambiguous"} for i in ids[:3]]
+        rows += [{"project_id": ctx.id, "item_id": i, "kind": "gold_wrong"} for i in ids[3:]]
+        insert_flags(conn, rows)  # the gold checks are the newest
+    rev = lab.member("sent", "rev", "reviewer")
+
+    def page(who: Any, **kw: Any) -> list[tuple[str, int]]:
+        return [(f["kind"], f["item_id"]) for f in wf_review.flags(lab.db, who, **kw)]
+
+    assert page(rev, limit=2) == [("ambiguous", ids[2]), ("ambiguous", ids[1])]
+    assert page(rev, limit=2, offset=2) == [("ambiguous", ids[0])]
+    assert page(rev, limit=2, offset=3) == []
+    assert page(ctx, limit=2) == [("gold_wrong", ids[5]), ("gold_wrong", ids[4])]
+    assert page(ctx, limit=2, offset=4) == [("ambiguous", ids[1]), ("ambiguous", ids[0])]

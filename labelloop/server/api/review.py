@@ -89,10 +89,16 @@ def give_verdict(
 
 
 @router.get("/reviews/mine")
-def my_reviews(slug: str, db: DbDep, user: CurrentUser, limit: int = 50) -> dict[str, Any]:
-    """The verdicts on the caller's own annotations, newest first."""
+def my_reviews(
+    slug: str,
+    db: DbDep,
+    user: CurrentUser,
+    limit: Annotated[int, Query(ge=1, le=review.MAX_MY_REVIEWS)] = 50,
+    offset: Annotated[int, Query(ge=0, le=browse.MAX_OFFSET)] = 0,
+) -> dict[str, Any]:
+    """A page of the verdicts on the caller's own annotations, newest first."""
     ctx = projects.access(db, slug, user, Permission.ANNOTATE)
-    return {"reviews": review.my_reviews(db, ctx, limit=limit)}
+    return {"reviews": review.my_reviews(db, ctx, limit=limit, offset=offset)}
 
 
 @router.get("/adjudications/next")
@@ -181,8 +187,11 @@ def list_flags(
     user: CurrentUser,
     kind: Annotated[str | None, Query(max_length=30)] = None,
     open: bool = True,
-    limit: int = 200,
+    limit: Annotated[int, Query(ge=1, le=review.MAX_FLAGS)] = 200,
+    offset: Annotated[int, Query(ge=0, le=browse.MAX_OFFSET)] = 0,
 ) -> dict[str, Any]:
-    """Flags raised by the automated checks, newest first."""
+    """A page of the flags on the project's items (raised by the automated checks and by
+    annotators), newest first."""
     ctx = projects.access(db, slug, user, Permission.REVIEW)
-    return {"flags": review.flags(db, ctx, kind=kind, open_only=open, limit=limit)}
+    flags = review.flags(db, ctx, kind=kind, open_only=open, limit=limit, offset=offset)
+    return {"flags": flags}
