@@ -66,7 +66,8 @@
     const evalCard = $("eval-card");
     if (!card || !evalCard) return false;
     const version = s.model ? String(s.model.version) : "";
-    return card.dataset.version !== version || evalCard.dataset.evalLabeled !== String(s.counts.eval_labeled);
+    const evalLabeled = String(s.counts.eval_labeled);
+    return card.dataset.version !== version || evalCard.dataset.evalLabeled !== evalLabeled;
   };
   const featuresLine = $("features-line");
   const featuresFill = $("features-progress-fill");
