@@ -1,7 +1,8 @@
 // The project overview: the learning curve (eval accuracy per model version) as inline SVG, what
 // the model could label and its auto-label runs, and for managers the Import panel (with the
 // imports and their undo) and the Members panel.
-// Server text only reaches the DOM via textContent.
+// Server text only reaches the DOM via textContent, or in the Model and Eval cards and the model
+// versions table the server drew (and escaped) for the page (showModel).
 (() => {
   "use strict";
 
