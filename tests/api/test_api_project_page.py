@@ -7,8 +7,10 @@ import io
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
+from starlette.responses import Response
 
 from tests.api.conftest import SLUG, Page
 
@@ -310,3 +312,59 @@ def test_a_boxes_project_says_only_its_budget_can_stop_it(page: Page, tmp_path: 
     model = status.status(lab.db, ctx)["model"]
     assert [d["criterion"] for d in model["stopping"]] == ["budget"]
     assert model["stop_note"].endswith("only the label budget can recommend stopping.")
+
+
+def _cards(page: Page, who: Any, slug: str = SLUG) -> Any:
+    response = Response()
+    page.app.state.sessions.issue(response, who.id)
+    cookie = response.headers["set-cookie"].split(";", 1)[0]
+    return page.client.get(f"/p/{slug}/model-cards", headers={"cookie": cookie})
+
+
+def _drawn(html: str, card: str) -> str:
+    """The card ``card`` of ``html`` (spans in a div), whitespace folded."""
+    found = re.search(rf'<div [^>]*id="{card}".*?</div>', html, re.S)
+    assert found, card
+    return " ".join(found.group(0).split())
+
+
+def test_the_model_cards_the_open_page_fetches_are_the_ones_it_was_drawn_with(
+    page: Page,
+) -> None:
+    """After a round the open project page fetches its Model and Eval cards and model versions
+    table from /p/SLUG/model-cards: the same markup a reload draws, so the cards never read
+    otherwise than on a fresh page; an annotator's has no model history."""
+    lab = page.lab
+    ctx = lab.project(SLUG)
+    lab.import_rows(ctx, lab.rows(40))
+    lab.import_rows(
+        ctx, lab.rows(12, start=500, prefix="ev", labeled=True), labeled=True, split="eval"
+    )
+    lab.train(ctx)
+    ann = lab.member(SLUG, "ann", "annotator")
+    lab.label_next(ann, n=9)
+    lab.train(ctx)
+
+    response = Response()
+    page.app.state.sessions.issue(response, lab.admin.id)
+    cookie = response.headers["set-cookie"].split(";", 1)[0]
+    full = page.client.get(f"/p/{SLUG}", headers={"cookie": cookie}).text
+    cards = _cards(page, lab.admin)
+    assert cards.status_code == 200 and cards.headers["cache-control"] == "no-store"
+    for part in ("model-card", "eval-card"):
+        assert _drawn(cards.text, part) == _drawn(full, part)
+    rows = re.findall(r"<tr>\s*<td>v(\d+)</td>", cards.text)
+    assert rows == ["1", "2"] and re.findall(r"<tr>\s*<td>v(\d+)</td>", full) == rows
+    versions = re.search(
+        r'<script id="models-data" type="application/json">(.*?)</script>', cards.text
+    )
+    assert versions and [v["version"] for v in json.loads(versions.group(1))] == [1, 2]
+
+    mine = _cards(page, lab.users["ann"])
+    assert mine.status_code == 200
+    assert 'id="stat-model">v2</span>' in mine.text and 'id="stat-accuracy">' in mine.text
+    assert 'id="models-table"' not in mine.text and "models-data" not in mine.text
+
+    assert _cards(page, lab.user("stranger")).status_code == 404
+    gone = page.client.get(f"/p/{SLUG}/model-cards", headers={"cookie": ""})
+    assert gone.status_code in (302, 303, 307) and "/login" in gone.headers["location"]

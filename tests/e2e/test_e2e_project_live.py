@@ -4,11 +4,12 @@ reload, so the cards never pair one model's version with another's score."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import answer_served, login, page_fetch, wait_answer
+from tests.e2e.conftest import answer_served, login, page_fetch, run_cli, wait_answer
 
 pytestmark = pytest.mark.browser
 
@@ -80,5 +81,141 @@ def test_e2e_a_new_round_reaches_the_open_project_page(server: Any, browser: Any
         arg=f"the {counts['remaining']} left",
         timeout=10000,
     )
+    # what the poll drew reads as the page opened afresh on the same round (nobody labels
+    # meanwhile, so none trains) does
+    polled = _card_and_table(page)
+    page.reload()
+    assert _card_and_table(page) == polled
+    assert problems == []
+    context.close()
+
+
+TIES = "ties"
+"""A project the test writes model versions into itself: figures that sit exactly half way
+between two roundings (13 of 16 eval items is 0.8125), which the page must show one way."""
+
+
+def _card_and_table(page: Any) -> dict[str, Any]:
+    """What the Model and Eval cards and the model versions table say, as a user reads them."""
+    return page.evaluate(
+        """() => {
+          const text = (id) => document.getElementById(id).textContent.trim();
+          const wrap = document.getElementById('models-table').closest('.table-wrap');
+          const none = document.getElementById('models-none');
+          return {
+            model: text('stat-model'), model_sub: text('stat-model-sub'),
+            eval_label: text('stat-accuracy-label'), eval: text('stat-accuracy'),
+            eval_sub: text('stat-accuracy-sub'),
+            table_shown: !wrap.hidden, none_shown: Boolean(none) && !none.hidden,
+            rows: [...document.querySelectorAll('#models-table tbody tr')]
+              .map((r) => [...r.cells].map((c) => c.textContent.trim())),
+          };
+        }"""
+    )
+
+
+def _markup(page: Any) -> list[str]:
+    """The Model and Eval cards' and the versions table's markup, whitespace folded."""
+    return page.evaluate(
+        """() => ['model-card', 'eval-card', 'model-versions'].map(
+             (id) => document.getElementById(id).outerHTML.replace(/\\s+/g, ' '))"""
+    )
+
+
+def _write_round(
+    server: Any, version: int, metrics: dict[str, float], *, model: str = "logreg"
+) -> None:
+    """A model version of the ties project as a round stores it, trained on ``version`` labels."""
+    from sqlalchemy import select
+
+    from labelloop.store.db import Database
+    from labelloop.store.learning import save_round
+    from labelloop.store.tables import project
+
+    db = Database(f"sqlite:///{server.home / 'labelloop.db'}")
+    try:
+        with db.write() as conn:
+            pid = conn.execute(select(project.c.id).where(project.c.slug == TIES)).scalar_one()
+            row = {
+                "version": version,
+                "n_train": version,
+                "strategy": "margin",
+                "featurizer": "tfidf",
+                "model": model,
+                "params": {},
+                "metrics": metrics,
+                "cohort_metrics": None,
+                "stop_predictions": [],
+                "stopping": {},
+                "train_seconds": 0.5,
+            }
+            save_round(conn, project_id=pid, version=row, queue=[])
+    finally:
+        db.dispose()
+
+
+def _poll(page: Any) -> None:
+    """Let the page check the status now, as its 15-second timer does, and draw what it read."""
+    with page.expect_response(lambda r: r.url.endswith(f"/api/projects/{TIES}/status")):
+        page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
+    page.wait_for_load_state("networkidle")
+    page.wait_for_timeout(300)
+
+
+def test_the_eval_card_and_models_table_read_the_same_before_and_after_a_poll(
+    server: Any, browser: Any, tmp_path: Any
+) -> None:
+    schema = tmp_path / "ties.json"
+    schema.write_text(
+        json.dumps(
+            {
+                "name": "Ties",
+                "data": {"type": "text", "field": "text"},
+                "controls": [{"name": "tone", "type": "choice", "labels": ["a", "b"]}],
+            }
+        ),
+        encoding="utf-8",
+    )
+    run_cli(server.home, "projects", "create", TIES, "--schema", str(schema))
+    _write_round(server, 1, {"accuracy": 0.8125, "macro_f1": 0.3125, "n_eval": 16.0})
+
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    login(page, server.url, f"/p/{TIES}", username=server.username, password=server.password)
+    first = _card_and_table(page)
+    # the figures as the API's users and `labelloop status` write them
+    assert first["model"] == "v1" and first["model_sub"] == "logreg on tfidf features, 1 label"
+    assert (first["eval_label"], first["eval"]) == ("Eval accuracy", f"{0.8125:.3f}")
+    assert first["eval_sub"] == f"macro F1 {0.3125:.3f} on 16 items"
+    assert first["table_shown"] and not first["none_shown"]
+    assert [r[:5] for r in first["rows"]] == [["v1", "1", "0.812", "0.312", "margin"]]
+
+    # the page checks the status while nothing new trained: nothing it shows changes
+    _poll(page)
+    assert _card_and_table(page) == first
+
+    # a new round arrives while the page is open: the cards and the table follow...
+    # (a model named by a plug-in: its name shows as text)
+    hostile = "<img src=x onerror=window.__xss=1>"
+    _write_round(server, 2, {"accuracy": 0.5625, "macro_f1": 0.0625, "n_eval": 16.0}, model=hostile)
+    _poll(page)
+    page.wait_for_function(
+        "() => document.querySelectorAll('#models-table tbody tr').length === 2", timeout=10000
+    )
+    polled = _card_and_table(page)
+    assert polled["model"] == "v2" and polled["eval"] == "0.562"
+    assert polled["eval_sub"] == "macro F1 0.062 on 16 items"
+    assert polled["model_sub"] == f"{hostile} on tfidf features, 2 labels"
+    assert page.locator("#model-card img").count() == 0
+    assert page.inner_text("#stop-newer") == (
+        "Judged on model v1; v2 has trained since. Reload the page to judge on it."
+    )
+    # ...reading as the page does when it is opened afresh
+    drawn = _markup(page)
+    page.reload()
+    assert _card_and_table(page) == polled and _markup(page) == drawn
+    assert page.evaluate("window.__xss") is None
     assert problems == []
     context.close()

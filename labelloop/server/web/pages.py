@@ -245,6 +245,22 @@ def project_page(slug: str, request: Request, db: DbDep) -> Response:
     )
 
 
+@router.get("/p/{slug}/model-cards", response_class=HTMLResponse)
+def project_model_cards(slug: str, request: Request, db: DbDep) -> Response:
+    """The project page's Model and Eval cards and model versions table, drawn as the page
+    draws them: the open page fetches them when a round trained, so they read the same as on
+    a reload."""
+    user, _ = _page_user(request, db)
+    ctx = projects.access(db, slug, user, Permission.VIEW_PROJECT)
+    can_insight = ctx.allows(Permission.VIEW_INSIGHT)
+    return _render(
+        request,
+        "project_model.html",
+        status=status.status(db, ctx),
+        models=status.models(db, ctx) if can_insight else None,
+    )
+
+
 def _model_file(ctx: Any, models: list[dict[str, Any]]) -> bool:
     """Whether the page offers the model file: a single-label project whose rounds have
     trained a model (labels of two classes), for those who may export."""

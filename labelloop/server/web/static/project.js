@@ -1,7 +1,8 @@
 // The project overview: the learning curve (eval accuracy per model version) as inline SVG, what
 // the model could label and its auto-label runs, and for managers the Import panel (with the
 // imports and their undo) and the Members panel.
-// Server text only reaches the DOM via textContent.
+// Server text only reaches the DOM via textContent, or in the Model and Eval cards and the model
+// versions table the server drew (and escaped) for the page (showModel).
 (() => {
   "use strict";
 
@@ -25,53 +26,49 @@
   // finished embeddings bring (it said "on tfidf features" until a reload). Polling stops once
   // the model is on them (or there is none yet), or once no learner runs to train it.
   const FEATURES_POLL_MS = 5000;
-  const modelValue = $("stat-model");
-  const modelSub = $("stat-model-sub");
-  // The model versions the page was drawn with (reviewers and managers): a round trained while
-  // the page is open is fetched, and the learning curve and its table are drawn again.
+  // The model versions the page was drawn with (reviewers and managers), for the learning curve.
   const modelsData = $("models-data");
   const drawnModels = modelsData ? JSON.parse(modelsData.textContent) || [] : [];
-  const drawnVersion =
-    modelValue && modelValue.textContent.startsWith("v") ? Number(modelValue.textContent.slice(1)) : null;
+  // The Model and Eval cards (and the model versions table) say which version and how many
+  // labeled eval items they show; the version the page was drawn with judges the Stop card.
+  const modelCard = $("model-card");
+  const drawnVersion = modelCard && modelCard.dataset.version ? Number(modelCard.dataset.version) : null;
   let shownVersion = drawnVersion;
 
-  // The Model and Eval cards show one model version together, as the server drew them: a new
-  // round changes both (the Eval card kept the old model's score beside the new version).
-  const f3 = (x) => Number(x).toFixed(3);
-  const showModel = (m, counts) => {
-    if (!m || !modelValue || !modelSub) return;
-    modelValue.textContent = `v${m.version}`;
-    modelSub.textContent =
-      m.model + (m.featurizer ? ` on ${m.featurizer} features` : "") + `, ${fmt(m.n_train)} labels`;
-    modelSub.dataset.featurizer = m.featurizer || "";
-    const value = $("stat-accuracy");
-    const sub = $("stat-accuracy-sub");
-    if (!value || !sub) return;
-    const x = m.metrics || {};
-    const has = (key) => typeof x[key] === "number";
-    const onItems = has("n_eval") ? ` on ${fmt(Math.trunc(x.n_eval))} items` : "";
-    const label = $("stat-accuracy-label");
-    if (label) label.textContent = has("span_f1") && !has("accuracy") ? "Eval span F1" : "Eval accuracy";
-    if (has("accuracy")) {
-      value.textContent = f3(x.accuracy);
-      sub.textContent = `macro F1 ${has("macro_f1") ? f3(x.macro_f1) : "—"}${onItems}`;
-    } else if (has("span_f1")) {
-      value.textContent = f3(x.span_f1);
-      sub.textContent = has("span_precision")
-        ? `span F1 (exact match; precision ${f3(x.span_precision)}, recall ${f3(x.span_recall)})${onItems}`
-        : "span F1 (exact match)";
-    } else {
-      value.textContent = "—";
-      const n = counts ? counts.eval_labeled : page.eval_labeled || 0;
-      const trained = !m.cold_start;
-      const it = n === 1 ? "it" : "them";
-      sub.textContent = !n
-        ? "needs labeled eval items" + (trained ? "" : " and a model trained on labels")
-        : `${fmt(n)} labeled eval ${plural(n, "item")}; ` +
-          (trained
-            ? `the current model was not measured on ${it}`
-            : "measured from the first model trained on labels");
+  // The Model and Eval cards and the model versions table are drawn by the server only, here
+  // as on a reload (its figures rounded as the API's users and the CLI round them): when a
+  // round trained, or eval items were labeled, since they were drawn, they are fetched again
+  // and put in place of the page's, and the learning curve follows.
+  async function showModel(counts) {
+    const res = await fetch(`/p/${encodeURIComponent(page.slug || "")}/model-cards`, {
+      credentials: "same-origin",
+      cache: "no-store",
+    });
+    if (!res.ok) throw new Error(detailOf(res.status, ""));
+    // DOMParser builds an inert document: nothing in it runs or loads; the server escaped
+    // every name in it, as it does for the page.
+    const drawn = new DOMParser().parseFromString(await res.text(), "text/html");
+    for (const id of ["model-card", "eval-card", "model-versions"]) {
+      const fresh = drawn.getElementById(id);
+      const here = $(id);
+      if (fresh && here) here.replaceWith(document.adoptNode(fresh));
     }
+    page.eval_labeled = counts.eval_labeled; // the curve's hint counts them
+    const versions = drawn.getElementById("models-data");
+    const host = $("learning-curve");
+    if (versions && host) {
+      host.replaceChildren();
+      drawCurve(JSON.parse(versions.textContent) || []);
+    }
+  }
+  // Whether the cards show another version, or another count of labeled eval items, than `s`.
+  const cardsBehind = (s) => {
+    const card = $("model-card");
+    const evalCard = $("eval-card");
+    if (!card || !evalCard) return false;
+    const version = s.model ? String(s.model.version) : "";
+    const evalLabeled = String(s.counts.eval_labeled);
+    return card.dataset.version !== version || evalCard.dataset.evalLabeled !== evalLabeled;
   };
   const featuresLine = $("features-line");
   const featuresFill = $("features-progress-fill");
@@ -88,7 +85,10 @@
   if (featuresLine && featuresFill) {
     const { computed, total, featurizer } = featuresLine.dataset;
     // no model yet (the first comes on whatever is ready), or one on the finished features
-    const onThem = () => !modelSub || [featurizer, ""].includes(modelSub.dataset.featurizer);
+    const onThem = () => {
+      const modelSub = $("stat-model-sub");
+      return !modelSub || [featurizer, ""].includes(modelSub.dataset.featurizer);
+    };
     if (!showFeatures(Number(computed), Number(total)) || !onThem()) {
       const poll = async () => {
         let s = null;
@@ -399,10 +399,10 @@
   async function refreshCounts() {
     const s = await api("GET", base + "/status");
     const c = s.counts;
-    showModel(s.model, c);
+    // a failed fetch leaves the cards as they were; the next check tries again
+    if (cardsBehind(s)) await showModel(c).catch(() => {});
     if (s.model && s.model.version !== shownVersion) {
       shownVersion = s.model.version;
-      showVersions().catch(() => {}); // the cards are current; the curve follows next time
       // The stop judgement above is the loaded model's: say so rather than redo it here.
       const newer = $("stop-newer");
       if (newer && drawnVersion !== null && s.model.version !== drawnVersion) {
@@ -835,46 +835,6 @@
   }
 
   // ---------------------------------------------------------------- learning curve
-
-  async function showVersions() {
-    if (!modelsData) return; // an annotator's page has no curve
-    const models = await api("GET", base + "/models");
-    const body = document.querySelector("#models-table tbody");
-    if (body && models.length) {
-      $("models-table").closest(".table-wrap").hidden = false;
-      const none = $("models-none");
-      if (none) none.hidden = true;
-      body.replaceChildren(
-        ...models.map((v) => {
-          const x = v.metrics || {};
-          const tr = document.createElement("tr");
-          const when = node("time", "", (v.created_at || "").slice(0, 16).replace("T", " "));
-          when.setAttribute("datetime", v.created_at || "");
-          const second =
-            typeof x.macro_f1 === "number"
-              ? f3(x.macro_f1)
-              : typeof x.span_f1 === "number"
-                ? `${f3(x.span_f1)} span`
-                : "—";
-          const cells = [
-            `v${v.version}`,
-            fmt(v.n_train),
-            typeof x.accuracy === "number" ? f3(x.accuracy) : "—",
-            second,
-            v.strategy,
-          ];
-          for (const text of cells) tr.append(node("td", "", text));
-          const last = document.createElement("td");
-          last.append(when);
-          tr.append(last);
-          return tr;
-        }),
-      );
-    }
-    const host = $("learning-curve");
-    if (host) host.replaceChildren();
-    drawCurve(models);
-  }
 
   function drawCurve(models) {
     const host = $("learning-curve");
