@@ -221,7 +221,9 @@ class AnswerRecord:
     value. ``label`` and ``resolution`` are the item's resolved label (None: not resolved yet),
     and ``agrees`` whether ``answer`` is that label (None without one). ``strategy`` says how
     the item was served (a query strategy, ``gold``, ``rework``, ``import``), ``model_version``,
-    ``suggestion`` and ``suggestion_confidence`` what the model offered with it.
+    ``suggestion`` and ``suggestion_confidence`` what the model offered with it. ``reason`` says
+    why the item was picked (the selection's sentence); it comes last, so a CSV export's earlier
+    columns keep their places.
     """
 
     item_id: int
@@ -253,6 +255,7 @@ class AnswerRecord:
     suggestion: str | None
     suggestion_confidence: float | None
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    reason: str | None = None
     payload: Mapping[str, Any] = field(default_factory=dict)
     split: str = "pool"
 

@@ -39,7 +39,8 @@ def guidelines_show(
 
 
 def guidelines_history(slug: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """List every guideline version, newest first: when, who, labels made under it, why."""
+    """List every guideline version, newest first: text hash, when, who, labels made, why."""
+    from labelloop.govern.guidelines import SHORT_HASH
     from labelloop.workflow import guidelines, projects
 
     _, db = _open()
@@ -49,12 +50,18 @@ def guidelines_history(slug: str, as_json: Annotated[bool, typer.Option("--json"
         return
     for v in versions:
         labels = f"{v['annotations']:,} {'label' if v['annotations'] == 1 else 'labels'}"
-        out.print(
-            f"v{v['version']}  {v['created_at'][:16].replace('T', ' ')}  "
-            f"{escape(v['author'] or LOCAL)}  {labels}  {escape(v['summary'])}",
-            highlight=False,
-            soft_wrap=True,
+        line = (
+            f"v{v['version']}  sha256:{v['sha256'][:SHORT_HASH]}  "
+            f"{v['created_at'][:16].replace('T', ' ')}  "
+            f"{escape(v['author'] or LOCAL)}  {labels}  {escape(v['summary'])}"
         )
+        recorded = v["recorded_sha256"]
+        if recorded is not None and recorded != v["sha256"]:
+            line += (
+                f"  [bold red]text changed since published (recorded sha256:"
+                f"{recorded[:SHORT_HASH]})[/]"
+            )
+        out.print(line, highlight=False, soft_wrap=True)
 
 
 def guidelines_set(

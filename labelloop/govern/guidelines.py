@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import hashlib
 import re
 from collections.abc import Sequence
 from datetime import datetime
@@ -16,6 +17,16 @@ SAFE_SCHEMES: tuple[str, ...] = ("http", "https", "mailto")
 """URL schemes a guideline link or image may use; scheme-less (relative) URLs are allowed too."""
 
 _SCHEME = re.compile(r"^([^/?#]*):")
+
+SHORT_HASH = 12
+"""Hex digits of a text's SHA-256 a listing shows: enough to tell versions apart at a glance."""
+
+
+def text_sha256(text: str) -> str:
+    """The SHA-256 of a guideline's text (its UTF-8 bytes), in hex. The audit event that
+    publishes a version records it, so the trail proves which text the version had even if the
+    stored text is changed later in the database."""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def version_at(published: Sequence[tuple[int, datetime]], at: datetime) -> int | None:

@@ -12,9 +12,13 @@ unlabeled: doccano writes one for every example no one labeled. ``relations`` ar
 item's metadata.
 
 Out: one example per labeled item: ``id`` (its external id, else labelloop's item id),
-``text``, ``label`` (label names for a choice or multi_choice target, triples for spans) and
-the item's metadata as further fields, which doccano keeps as the example's metadata; a
-metadata field named like one of those three goes under ``meta``.
+``text``, ``label`` (label names for a choice or multi_choice target, triples for spans), the
+item's metadata and the label's provenance (:func:`~labelloop.ingest.provenance.label_provenance`:
+``annotator``, ``annotated_at``, ``guideline_version``, ``schema_version``, ``strategy``,
+``reason``) as further fields, which doccano keeps as the example's metadata; a metadata field
+named like one of doccano's three goes under ``meta``, and provenance the item's metadata
+already names goes under ``labelloop``. Read back, those fields are the item's metadata, as
+any other field.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from labelloop.ingest.annotated import (
     spans_of,
     tool_id,
 )
+from labelloop.ingest.provenance import label_provenance, with_provenance
 from labelloop.ingest.records import ABSENT
 from labelloop.ingest.utf16 import from_utf16, to_utf16
 from labelloop.kinds import kind
@@ -151,7 +156,8 @@ class DoccanoExporter(AnnotatedExporter):
                 for s in spans_of(record.label)
             ]
         clashing = {k: v for k, v in record.metadata.items() if k in (*_RESERVED, "meta")}
-        example |= {k: v for k, v in record.metadata.items() if k not in clashing}
+        rest = {k: v for k, v in record.metadata.items() if k not in clashing}
+        example |= with_provenance(rest, label_provenance(record))
         if clashing:
             example["meta"] = clashing
         return example

@@ -18,11 +18,16 @@ as a COCO ``file_name`` is; ``/data/local-files/?d=PATH`` is PATH and ``/data/up
 Record numbers count tasks in file order; errors name the task's number, its id and the field.
 
 Out: a task per labeled item with ``data`` (the content under the schema's data field; a media
-path as ``/data/local-files/?d=PATH``), ``meta`` (the item's metadata) and one annotation whose
-``result`` holds every control's value, which the importer reads back to the same values. With
-every answer (:meth:`LabelStudioExporter.write_answers`), a task per answered item holding each
-answer that counts as its annotator's annotation, which the importer with ``answers`` reads back
-as theirs.
+path as ``/data/local-files/?d=PATH``), ``meta`` (the item's metadata and the label's provenance,
+:func:`~labelloop.ingest.provenance.label_provenance`) and one annotation whose ``result`` holds
+every control's value, which the importer reads back to the same values. With every answer
+(:meth:`LabelStudioExporter.write_answers`), a task per answered item holding each answer that
+counts as its annotator's annotation, which the importer with ``answers`` reads back as theirs.
+An annotator's annotation carries the guideline and schema version it was made under and why
+its item was picked (``guideline_version``, ``schema_version``, ``strategy``, ``reason``) as
+keys of its own. Label Studio's import keeps a task's ``meta`` but only its own keys of an
+annotation (``result``, ``completed_by``, ``lead_time``, ...): the task's ``meta`` is where the
+provenance lives on in Label Studio.
 """
 
 from __future__ import annotations
@@ -59,6 +64,7 @@ from labelloop.ingest.label_studio_results import (
 )
 from labelloop.ingest.media import MEDIA_SUFFIXES
 from labelloop.ingest.predictions import prediction_value
+from labelloop.ingest.provenance import answer_versions, label_provenance, with_provenance
 from labelloop.ingest.records import (
     MAX_TEXT_CHARS,
     checked_id,
@@ -625,6 +631,7 @@ class LabelStudioExporter:
                 by=answer.annotator,
                 at=answer.answered_at,
                 active_ms=answer.active_ms,
+                versions=answer_versions(answer),
             )
             annotation["id"] = answer.answer_id
             if answer.changed_at is not None:
@@ -647,6 +654,9 @@ class LabelStudioExporter:
 
     def _task(self, record: ExportRecord) -> dict[str, Any]:
         task = self._item_task(record)
+        ours = label_provenance(record)
+        if ours:  # the one place of a task a Label Studio import keeps beside its data
+            task["meta"] = with_provenance(record.metadata, ours)
         if record.resolution == "auto":  # the model's label: a prediction, not an annotation
             prediction: dict[str, Any] = {"result": self._results(record)}
             if record.suggestion_confidence is not None:
@@ -666,6 +676,7 @@ class LabelStudioExporter:
                     by=record.annotator,
                     at=record.annotated_at,
                     active_ms=record.active_ms,
+                    versions=answer_versions(record),
                 ),
                 self._annotation(
                     record, None, by=record.decided_by, at=record.decided_at, ground_truth=True
@@ -685,6 +696,7 @@ class LabelStudioExporter:
                     by=record.annotator,
                     at=record.annotated_at,
                     active_ms=record.active_ms,
+                    versions=answer_versions(record) if record.annotator else None,
                 )
             ]
         suggested = self._suggested(record)
@@ -701,8 +713,11 @@ class LabelStudioExporter:
         at: Any,
         active_ms: int | None = None,
         ground_truth: bool = False,
+        versions: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """One annotation of ``values`` (else the record's label) made by ``by`` at ``at``."""
+        """One annotation of ``values`` (else the record's label) made by ``by`` at ``at``;
+        ``versions`` (:func:`~labelloop.ingest.provenance.answer_versions`) go beside its own
+        keys: Label Studio's import leaves keys it does not know alone, and so does labelloop's."""
         annotation: dict[str, Any] = {
             "result": self._results(record, values),
             "was_cancelled": False,
@@ -716,7 +731,7 @@ class LabelStudioExporter:
             # Label Studio refuses a completed_by that is not one of its users' ids or emails,
             # so the name goes where its own exports show it and its imports ignore it.
             annotation["created_username"] = by
-        return annotation
+        return annotation | dict(versions or {})
 
     def _suggested(self, record: ExportRecord) -> dict[str, Any] | None:
         """What the annotator was offered, as the prediction Label Studio shows beside the

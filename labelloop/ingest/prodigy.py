@@ -35,6 +35,7 @@ from labelloop.ingest.annotated import (
     spans_of,
     tool_id,
 )
+from labelloop.ingest.provenance import with_provenance
 from labelloop.kinds import kind
 from labelloop.schema.tokens import tokenize
 
@@ -219,7 +220,6 @@ class ProdigyExporter(AnnotatedExporter):
             task["html"] = text
         else:
             task["text"] = text
-        meta: dict[str, Any] = dict(record.metadata)
         ours: dict[str, Any] = {"id": tool_id(record)}
         if record.annotator is not None:
             ours["annotator"] = record.annotator
@@ -227,12 +227,8 @@ class ProdigyExporter(AnnotatedExporter):
             ours["guideline_version"] = record.guideline_version
         if record.resolution == "auto" and record.model_version is not None:
             ours["model_version"] = record.model_version  # the model's label, not a person's
-        # The item's own metadata keeps its names; what of labelloop's would overwrite one goes
-        # under meta.labelloop instead (an imported meta.id stays the task's id).
-        taken = {k: v for k, v in ours.items() if k in meta}
-        meta |= {k: v for k, v in ours.items() if k not in meta}
-        if taken:
-            meta["labelloop"] = taken
+        # The item's own metadata keeps its names (an imported meta.id stays the task's id).
+        meta = with_provenance(record.metadata, ours)
         task["meta"] = meta
         type, labels = self._target(record)
         if type in ("choice", "multi_choice"):

@@ -209,3 +209,31 @@ def first_values(conn: Connection, project_id: int, item_ids: Iterable[int]) -> 
     for payload in conn.execute(q).scalars():
         first.setdefault(int(payload["annotation_id"]), payload["old"])
     return first
+
+
+GUIDELINE_ACTIONS = (
+    "project.create",
+    "guideline.edit",
+    "guideline.example.pin",
+    "guideline.example.unpin",
+)
+"""The events that publish a guideline version (a project's first comes with the project)."""
+
+
+def guideline_hashes(conn: Connection, project_id: int) -> dict[int, str]:
+    """The SHA-256 of its text that each guideline version's publishing event recorded, by
+    version (a version published before events recorded one is not there)."""
+    q = (
+        select(audit_event.c.action, audit_event.c.payload)
+        .where(
+            audit_event.c.project_id == project_id,
+            audit_event.c.action.in_(GUIDELINE_ACTIONS),
+        )
+        .order_by(audit_event.c.id)
+    )
+    found: dict[int, str] = {}
+    for action, payload in conn.execute(q):
+        published = payload.get("guideline") if action == "project.create" else payload
+        if isinstance(published, dict) and isinstance(published.get("sha256"), str):
+            found[int(published["version"])] = published["sha256"]
+    return found

@@ -109,8 +109,9 @@ def answer_rows(
     of it (a rejected one too; skips and leases are no answers): who gave it, its latest
     verdict (``verdict``, ``review_tier``, ``reviewed_by``, ``reviewed_at``,
     ``review_comment``), the value its latest fix set (``fixed_value``), how its item was
-    served (``strategy``), the item's gold answer (``gold_value``) and resolved label
-    (``label_value``, ``resolution``; ``auto=False`` leaves an auto label out)."""
+    served (``strategy``) and why it was picked (``reason``), the item's gold answer
+    (``gold_value``) and resolved label (``label_value``, ``resolution``; ``auto=False`` leaves
+    an auto label out)."""
     reviewer = user.alias("reviewer")
     later = review.alias("later")
     latest = (
@@ -137,6 +138,7 @@ def answer_rows(
             annotation.c.suggestion,
             annotation.c.suggestion_confidence,
             assignment.c.strategy,
+            assignment.c.reason,
             review.c.verdict,
             review.c.tier.label("review_tier"),
             review.c.comment.label("review_comment"),

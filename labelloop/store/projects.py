@@ -140,8 +140,8 @@ def guideline_version(conn: Connection, project_id: int, version: int) -> RowMap
 
 
 def guideline_history(conn: Connection, project_id: int) -> list[dict[str, Any]]:
-    """Every version of a project's guideline, newest first, without its body: author's user
-    name, when, change summary and ``annotations``, how many annotations were made under it."""
+    """Every version of a project's guideline, newest first: its ``body``, author's user name,
+    when, change summary and ``annotations``, how many annotations were made under it."""
     made = (
         select(annotation.c.guideline_version.label("version"), func.count().label("n"))
         .where(annotation.c.project_id == project_id)
@@ -154,6 +154,7 @@ def guideline_history(conn: Connection, project_id: int) -> list[dict[str, Any]]
             user.c.username.label("author"),
             guideline.c.created_at,
             guideline.c.change_summary,
+            guideline.c.body,
             func.coalesce(made.c.n, 0).label("annotations"),
         )
         .outerjoin(user, user.c.id == guideline.c.author_id)

@@ -127,6 +127,7 @@ def answer_records(
             suggestion=row["suggestion"],
             suggestion_confidence=row["suggestion_confidence"],
             metadata=row["meta"],
+            reason=row["reason"],
             payload=payload,
             split=split,
         )

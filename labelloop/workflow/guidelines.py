@@ -12,7 +12,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from labelloop.errors import Conflict, NotFound, Unprocessable
-from labelloop.govern.guidelines import changed_lines, guideline_diff, render_markdown
+from labelloop.govern.guidelines import (
+    changed_lines,
+    guideline_diff,
+    render_markdown,
+    text_sha256,
+)
 from labelloop.govern.permissions import Permission
 from labelloop.store import audit
 from labelloop.store import projects as store_projects
@@ -44,7 +49,8 @@ def edit(
     answers_flags: bool = False,
 ) -> dict[str, Any]:
     """Store ``body`` as the guideline's next version with its change summary, in one
-    transaction with its ``guideline.edit`` audit event; managers only. With
+    transaction with its ``guideline.edit`` audit event, which records the text's SHA-256
+    (``sha256``, :func:`~labelloop.govern.guidelines.text_sha256`); managers only. With
     ``answers_flags`` the version answers the annotators' open "ambiguous" flags: they are
     resolved (``flags_resolved`` says how many).
 
@@ -75,6 +81,7 @@ def edit(
             "added": added,
             "removed": removed,
             "flags_resolved": answered,
+            "sha256": text_sha256(body),
         }
         audit.record(
             db,
@@ -141,11 +148,23 @@ def _checked(body: str, summary: str) -> tuple[str, str]:
 
 def history(db: Database, ctx: ProjectContext) -> list[dict[str, Any]]:
     """Every version, newest first: who wrote it, when, why, and how many annotations were made
-    under it. Any member may read it."""
+    under it; ``sha256`` is the SHA-256 of its text as stored now and ``recorded_sha256`` the one
+    the audit event that published it recorded (None for a version published before labelloop
+    recorded them): where the two differ, the text was changed after it was published. Any
+    member may read it."""
     ctx.require(Permission.VIEW_PROJECT)
     with db.read() as conn:
         rows = store_projects.guideline_history(conn, ctx.id)
-    return [{**_described(r), "annotations": int(r["annotations"])} for r in rows]
+        recorded = audit.guideline_hashes(conn, ctx.id)
+    return [
+        {
+            **_described(r),
+            "annotations": int(r["annotations"]),
+            "sha256": text_sha256(r["body"]),
+            "recorded_sha256": recorded.get(int(r["version"])),
+        }
+        for r in rows
+    ]
 
 
 def get(db: Database, ctx: ProjectContext, version: int) -> dict[str, Any]:
@@ -310,7 +329,7 @@ def pin_example(
             actor_id=ctx.actor_id,
             project_id=ctx.id,
             subject=f"item:{row['id']}",
-            payload={**change, "value": clean},
+            payload={**change, "value": clean, "sha256": _sha256_of(current)},
         )
     return change
 
@@ -349,9 +368,14 @@ def unpin_example(
             actor_id=ctx.actor_id,
             project_id=ctx.id,
             subject=f"item:{row['id']}",
-            payload=change,
+            payload={**change, "sha256": _sha256_of(current)},
         )
     return change
+
+
+def _sha256_of(current: Any) -> str:
+    """The SHA-256 of the text a republished version keeps (:func:`_republish`)."""
+    return text_sha256(current["body"] if current is not None else "")
 
 
 def _republish(conn: Any, ctx: ProjectContext, current: Any, summary: str) -> int:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from labelloop.errors import Conflict, LabelloopError, NotFound, PermissionDenied, SchemaError
+from labelloop.govern.guidelines import text_sha256
 from labelloop.govern.permissions import ROLES, Permission, role_allows
 from labelloop.schema import ProjectSchema, ProjectSettings, parse_schema
 from labelloop.schema.project import check_featurizer_reads, with_label
@@ -123,7 +124,7 @@ def create_project(db: Database, slug: str, schema_source: Any, *, actor: User |
             schema=schema.to_dict(),
             created_by=actor.id if actor else None,
         )
-        store_projects.insert_guideline(
+        version = store_projects.insert_guideline(
             conn,
             project_id=pid,
             body=schema.guideline or "",
@@ -139,7 +140,10 @@ def create_project(db: Database, slug: str, schema_source: Any, *, actor: User |
             actor_id=actor.id if actor else None,
             project_id=pid,
             subject=f"project:{slug}",
-            payload={"schema": schema.to_dict()},
+            payload={
+                "schema": schema.to_dict(),
+                "guideline": {"version": version, "sha256": text_sha256(schema.guideline or "")},
+            },
         )
     db.memo.forget()  # an earlier "no such project" answer may be cached
     return pid

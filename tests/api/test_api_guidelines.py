@@ -3,6 +3,7 @@ version as safe HTML and the diff between two; everyone else learns nothing."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -27,6 +28,7 @@ def test_a_manager_publishes_v2_and_an_annotator_reads_it_as_safe_html(api: Any)
         "added": 2,
         "removed": 0,
         "flags_resolved": 0,
+        "sha256": hashlib.sha256(V2.encode()).hexdigest(),
     }
     shown = api.get(f"{GUIDELINES}/2", "annotator").json()
     assert (shown["body"], shown["author"], shown["summary"]) == (V2, "manager", "sarcasm")
@@ -52,6 +54,9 @@ def test_history_and_diff_for_every_member(api: Any) -> None:
             (1, "initial guideline"),
         ]
         assert history[0]["annotations"] == 0 and history[0]["author"] == "manager"
+        assert [(v["sha256"], v["recorded_sha256"]) for v in history] == [
+            (hashlib.sha256(text.encode()).hexdigest(),) * 2 for text in (V2, V1)
+        ]
     found = api.get(f"{GUIDELINES}/diff", "annotator", params={"from": 1, "to": 2}).json()
     assert found["diff"].startswith("--- v1\n+++ v2\n")
     assert "+Sarcasm counts as **negative**.\n" in found["diff"]

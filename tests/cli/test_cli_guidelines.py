@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,10 @@ from tests.cli.conftest import small_project
 
 RULES = "# Rules\n\nLabel **a** for praise.\n"
 RULES_V3 = "# Rules\n\nLabel **a** for praise.\nLabel **b** for complaints.\n"
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _last_line(result: Any) -> str:
@@ -43,11 +49,16 @@ def test_set_history_show_and_diff(cli: Any, tmp_path: Path) -> None:
         "added": 1,
         "removed": 0,
         "flags_resolved": 0,
+        "sha256": _sha256(RULES_V3),
     }
 
     lines = cli("guidelines", "history", "s").stdout.splitlines()
     assert [line.split("  ")[0] for line in lines] == ["v3", "v2", "v1"]
     assert lines[0].endswith("(local operator)  0 labels  complaints")
+    # each version's text hash, short: v1 is the empty guideline of a schema without one
+    assert [line.split("  ")[1] for line in lines] == [
+        f"sha256:{_sha256(text)[:12]}" for text in (RULES_V3, RULES, "")
+    ]
     history = json.loads(cli("guidelines", "history", "s", "--json").stdout)
     assert [(v["version"], v["summary"]) for v in history] == [
         (3, "complaints"),
@@ -159,3 +170,17 @@ def test_pin_list_diff_and_unpin_examples(cli: Any, tmp_path: Path) -> None:
         "Example: item 'r2' as a",
     ]
     assert "guideline.example.unpin" in cli("audit", "s", "--last", "1").stdout
+
+
+def test_history_tells_a_text_changed_after_it_was_published(cli: Any, tmp_path: Path) -> None:
+    small_project(cli, tmp_path)
+    rules = tmp_path / "rules.md"
+    rules.write_text(RULES)
+    cli("guidelines", "set", "s", "--file", str(rules), "--summary", "first rules")
+    before = cli("guidelines", "history", "s").stdout.splitlines()
+    assert "changed" not in "".join(before)
+    with sqlite3.connect(tmp_path / "home" / "labelloop.db") as conn:  # behind labelloop's back
+        conn.execute("UPDATE guideline SET body = 'Anything goes.' WHERE version = 2")
+    v2 = cli("guidelines", "history", "s").stdout.splitlines()[0]
+    assert v2.startswith(f"v2  sha256:{_sha256('Anything goes.')[:12]}  ")
+    assert v2.endswith(f"text changed since published (recorded sha256:{_sha256(RULES)[:12]})")

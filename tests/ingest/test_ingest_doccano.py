@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -232,6 +233,16 @@ def record(item_id: int, label: Any, **fields: Any) -> ExportRecord:
     return replace(sample_record(item_id), label=label, **(base | fields))
 
 
+PROVENANCE = {
+    "annotator": "ann",
+    "guideline_version": 2,
+    "schema_version": 1,
+    "strategy": "margin",
+    "reason": "picked",
+}
+"""What a doccano example says of where :func:`record`'s label came from."""
+
+
 def write(schema: ProjectSchema | None, *records: ExportRecord) -> list[dict[str, Any]]:
     sink = io.BytesIO()
     make_exporter("doccano", schema=schema).write(iter(records), sink)
@@ -249,10 +260,11 @@ def test_labels_are_written_as_doccano_writes_them() -> None:
             "text": "Apple hired Tim Cook",
             "label": [[0, 5, "ORG"], [12, 20, "PER"]],
             "source": "wire",
+            **PROVENANCE,
         }
     ]
     assert write(SENTIMENT, record(3, "positive")) == [
-        {"id": 3, "text": "Apple hired Tim Cook", "label": ["positive"]}
+        {"id": 3, "text": "Apple hired Tim Cook", "label": ["positive"], **PROVENANCE}
     ]
     assert write(TOPICS, record(4, ["sports", "tech"], external_id="n-4"))[0]["label"] == [
         "sports",
@@ -267,8 +279,44 @@ def test_metadata_named_like_doccanos_own_fields_goes_under_meta() -> None:
         "text": "Apple hired Tim Cook",
         "label": ["negative"],
         "lang": "en",
+        **PROVENANCE,
         "meta": {"label": "old"},
     }
+
+
+def test_each_example_says_who_labeled_it_when_under_which_guideline_and_why() -> None:
+    at = datetime(2024, 5, 1, 9, 30, tzinfo=UTC)
+    picked = "the model was torn between negative (51%) and positive (49%)"
+    (row,) = write(
+        SENTIMENT,
+        record(1, "negative", annotator="rita", annotated_at=at, schema_version=3, reason=picked),
+    )
+    assert (row["annotator"], row["annotated_at"]) == ("rita", "2024-05-01T09:30:00+00:00")
+    assert (row["guideline_version"], row["schema_version"]) == (2, 3)
+    assert (row["strategy"], row["reason"]) == ("margin", picked)
+    # An imported label has no annotator nor versions: nothing is written as null.
+    (bare,) = write(
+        SENTIMENT,
+        record(
+            2,
+            "positive",
+            annotator=None,
+            guideline_version=None,
+            schema_version=None,
+            strategy=None,
+            reason=None,
+            resolution="imported",
+        ),
+    )
+    assert bare == {"id": 2, "text": "Apple hired Tim Cook", "label": ["positive"]}
+
+
+def test_provenance_the_items_metadata_names_already_goes_under_labelloop() -> None:
+    own = {"annotator": "their-ann", "guideline_version": "2024 handbook"}
+    (row,) = write(SENTIMENT, record(1, "negative", metadata=own))
+    assert (row["annotator"], row["guideline_version"]) == ("their-ann", "2024 handbook")
+    assert row["labelloop"] == {"annotator": "ann", "guideline_version": 2}
+    assert row["schema_version"] == 1
 
 
 def test_without_a_schema_the_value_says_what_it_is() -> None:
@@ -295,7 +343,9 @@ def test_an_export_reads_back_to_the_same_labels(schema: ProjectSchema, label: A
     records = [record(1, label, external_id="a-1", metadata={"source": "wire"})]
     DoccanoExporter(schema=schema).write(records, sink)
     (item,) = read(sink.getvalue().decode(), schema)
-    assert (item.external_id, item.label, item.metadata) == ("a-1", label, {"source": "wire"})
+    # The provenance comes back as metadata, as any other field of an example does.
+    assert (item.external_id, item.label) == ("a-1", label)
+    assert item.metadata == {"source": "wire", **PROVENANCE}
 
 
 EMOJI_TEXT = "🎉 Ada Lovelace 👨‍👩‍👧 joined Acme in London."

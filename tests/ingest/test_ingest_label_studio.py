@@ -670,7 +670,7 @@ def test_boxes_export_in_percent_of_the_image_with_its_path_as_a_local_files_url
     (task,) = _write(STREET, [record])
     assert task["id"] == 101  # digits go out as Label Studio's integer ids
     assert task["data"] == {"image": "/data/local-files/?d=street/corner%20a.png"}
-    assert task["meta"] == {"camera": "north"}
+    assert task["meta"] == {"camera": "north", **PROVENANCE}
     (annotation,) = task["annotations"]
     assert annotation["created_username"] == "ann"
     assert (annotation["created_at"], annotation["lead_time"]) == ("2024-05-01T10:00:00+00:00", 4.2)
@@ -740,7 +740,83 @@ def test_an_export_reads_back_to_the_same_values() -> None:
         (item,) = LabelStudioImporter(schema=schema).read(io.BytesIO(sink.getvalue()))
         assert item.label == value, schema.name
         assert item.external_id == "e1"
-        assert item.metadata == {"label_studio_annotator": "ann"}  # who labeled it comes back
+        # who labeled it comes back, with the rest of the label's provenance
+        assert item.metadata == {"label_studio_annotator": "ann", **PROVENANCE}
+
+
+PROVENANCE = {
+    "annotator": "ann",
+    "annotated_at": "2024-05-01T10:00:00+00:00",
+    "guideline_version": 1,
+    "schema_version": 1,
+}
+"""What a task's ``meta`` says of where :func:`_record`'s label came from."""
+
+
+def test_each_task_says_who_labeled_it_when_under_which_guideline_and_why() -> None:
+    picked = "the model was torn between neutral (40%) and positive (38%)"
+    record = _record(
+        1,
+        {"sentiment": "neutral"},
+        "fine",
+        guideline_version=2,
+        schema_version=3,
+        strategy="margin",
+        reason=picked,
+        metadata={"source": "app"},
+    )
+    (task,) = _write(SENTIMENT, [record])
+    # The task's meta, which a Label Studio import keeps, holds the label's whole provenance.
+    assert task["meta"] == {
+        "source": "app",
+        "annotator": "ann",
+        "annotated_at": "2024-05-01T10:00:00+00:00",
+        "guideline_version": 2,
+        "schema_version": 3,
+        "strategy": "margin",
+        "reason": picked,
+    }
+    # The annotation says who and when in Label Studio's own keys, the versions in its own.
+    (annotation,) = task["annotations"]
+    assert (annotation["created_username"], annotation["created_at"]) == (
+        "ann",
+        "2024-05-01T10:00:00+00:00",
+    )
+    assert (annotation["guideline_version"], annotation["schema_version"]) == (2, 3)
+    assert (annotation["strategy"], annotation["reason"]) == ("margin", picked)
+    # Read back, the label is the same and the meta is the item's metadata; the annotation's
+    # extra keys are left alone, as Label Studio's import leaves them.
+    (item,) = LabelStudioImporter(schema=SENTIMENT).read(io.BytesIO(json.dumps([task]).encode()))
+    assert item.label == {"sentiment": "neutral"}
+    assert item.metadata == {**task["meta"], "label_studio_annotator": "ann"}
+
+
+def test_a_fixed_labels_versions_are_its_annotators_and_the_deciders_answer_has_none() -> None:
+    record = _record(
+        1,
+        {"sentiment": "neutral"},
+        "fine",
+        guideline_version=2,
+        annotated_value={"sentiment": "negative"},
+        decided_by="rita",
+        decided_at=datetime(2024, 5, 2, tzinfo=UTC),
+        resolution="reviewed",
+    )
+    (task,) = _write(SENTIMENT, [record])
+    own, decided = task["annotations"]
+    assert (own["created_username"], own["guideline_version"]) == ("ann", 2)
+    assert decided["created_username"] == "rita" and "guideline_version" not in decided
+    assert task["meta"]["guideline_version"] == 2
+
+
+def test_provenance_the_items_meta_names_already_goes_under_labelloop() -> None:
+    own = {"annotator": "their-ann", "guideline_version": "2024 handbook"}
+    (task,) = _write(SENTIMENT, [_record(1, {"sentiment": "neutral"}, "fine", metadata=own)])
+    assert (task["meta"]["annotator"], task["meta"]["guideline_version"]) == (
+        "their-ann",
+        "2024 handbook",
+    )
+    assert task["meta"]["labelloop"] == {"annotator": "ann", "guideline_version": 1}
 
 
 def test_the_chosen_answers_annotator_is_kept_as_metadata() -> None:

@@ -266,6 +266,10 @@ def test_a_label_studio_answers_export_moves_each_answer_as_its_annotators(lab: 
     assert (changed["id"], changed["lead_time"]) == (ids["a", "ann"], 1.3)
     assert changed["updated_at"] > changed["created_at"]
     assert "updated_at" not in studio[0]["annotations"][1]
+    # ann changed her answer after guideline v2 was published: it stands under v2, bob's under v1
+    assert (changed["guideline_version"], changed["schema_version"]) == (2, 1)
+    assert studio[0]["annotations"][1]["guideline_version"] == 1
+    assert changed["strategy"] and changed["reason"]  # why the item was served to her
 
     lab.project("moved", overlap=3)
     moved = lab.ctx("moved", lab.admin)

@@ -3,12 +3,14 @@ every label stays tied to the version it was made under."""
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import pytest
 
 from labelloop.errors import Conflict, NotFound, PermissionDenied, Unprocessable
 from labelloop.store.audit import chain_rows
+from labelloop.store.tables import guideline
 from labelloop.workflow import guidelines, tasks
 
 V1 = "Label the author's attitude, not the topic."  # the test schema's guideline
@@ -35,6 +37,7 @@ def test_a_manager_writes_v2_with_an_audit_event_saying_what_changed(lab: Any) -
         "added": 1,
         "removed": 0,
         "flags_resolved": 0,
+        "sha256": hashlib.sha256(V2.encode()).hexdigest(),
     }
     latest = guidelines.get(lab.db, mia, 2)
     assert (latest["body"], latest["author"], latest["summary"]) == (V2, "mia", done["summary"])
@@ -229,3 +232,38 @@ def test_an_edited_annotation_records_the_version_of_the_change(lab: Any) -> Non
             lab.db, ann, done["annotation_id"], {"sentiment": "neutral"}, guideline_version=5
         )
     assert _recorded(lab, done["annotation_id"]) == 2
+
+
+def test_history_gives_each_versions_text_hash_as_its_publishing_event_recorded_it(
+    lab: Any,
+) -> None:
+    ctx = lab.project()
+    lab.import_rows(ctx, lab.rows(3))
+    guidelines.edit(lab.db, ctx, V2, "sarcasm is negative")
+    guidelines.pin_example(lab.db, ctx, external_id="doc-0", value={"sentiment": "neutral"})
+    history = guidelines.history(lab.db, ctx)
+    assert [v["version"] for v in history] == [3, 2, 1]
+    v3, v2, v1 = (v["sha256"] for v in history)
+    assert (v1, v2) == (
+        hashlib.sha256(V1.encode()).hexdigest(),
+        hashlib.sha256(V2.encode()).hexdigest(),
+    )
+    assert v1 != v2, "a new text, a new hash"
+    assert v3 == v2, "pinning an example keeps the text"
+    assert [v["recorded_sha256"] for v in history] == [v3, v2, v1]  # each event recorded it
+    with lab.db.read() as conn:
+        events = {e["action"]: e["payload"] for e in chain_rows(conn, ctx.id)}
+    assert events["project.create"]["guideline"] == {"version": 1, "sha256": v1}
+    assert events["guideline.edit"]["sha256"] == v2
+    assert events["guideline.example.pin"]["sha256"] == v3
+
+    # The text of v2 changed behind labelloop's back: the recorded hash still says what it was.
+    with lab.db.engine.begin() as conn:
+        conn.execute(
+            guideline.update()
+            .where(guideline.c.project_id == ctx.id, guideline.c.version == 2)
+            .values(body="Everything is positive.")
+        )
+    changed = {v["version"]: v for v in guidelines.history(lab.db, ctx)}[2]
+    assert changed["sha256"] == hashlib.sha256(b"Everything is positive.").hexdigest()
+    assert changed["recorded_sha256"] == v2 != changed["sha256"]

@@ -201,3 +201,50 @@ def test_doccano_relations_left_out_are_counted_in_the_report(lab: Lab) -> None:
     report = _import(lab, ctx, json.dumps(example), "doccano")
     assert report.n_labeled == 1
     assert report.notes == ("1 relation was left out: labelloop has no relations",)
+
+
+@pytest.mark.parametrize("fmt", ["doccano", "label_studio"])
+def test_each_exported_label_says_the_guideline_version_it_was_made_under(
+    lab: Lab, fmt: str
+) -> None:
+    from labelloop.workflow import guidelines, tasks
+
+    ctx = lab.project()
+    lab.import_rows(ctx, [{"id": "x", "text": "great service"}, {"id": "y", "text": "so slow"}])
+    lab.train(ctx)  # the cold-start queue: each pick has its reason
+    ann = lab.member("sent", "ann", "annotator")
+    truth = {"x": "positive", "y": "negative"}
+
+    def label() -> dict[str, Any]:
+        task = tasks.next_task(lab.db, ann)
+        value = {"sentiment": truth[task["item"]["external_id"]]}
+        tasks.submit(lab.db, ann, task["assignment_id"], value, active_ms=900)
+        return dict(task)
+
+    first = label()
+    guidelines.edit(lab.db, ctx, "Label the author's attitude. Delays are negative.", "delays")
+    second = label()
+    under = {first["item"]["external_id"]: 1, second["item"]["external_id"]: 2}
+
+    out = _export(lab, ctx, fmt)
+    if fmt == "doccano":
+        trails = {r["id"]: r for r in map(json.loads, out.decode().splitlines())}
+    else:
+        trails = {t["id"]: t["meta"] for t in json.loads(out)}
+        versions = {t["id"]: t["annotations"][0]["guideline_version"] for t in json.loads(out)}
+        assert versions == under
+    assert {k: t["guideline_version"] for k, t in trails.items()} == under
+    # The rest of the trail is what labelloop's own export says of each label.
+    own = {r["external_id"]: r for r in map(json.loads, _export(lab, ctx, "jsonl").splitlines())}
+    for key in ("annotator", "annotated_at", "schema_version", "strategy", "reason"):
+        assert {k: t[key] for k, t in trails.items()} == {k: own[k][key] for k in trails}, key
+    assert {t["annotator"] for t in trails.values()} == {"ann"}
+    assert all(t["reason"] for t in trails.values())
+
+    # Imported into another project, the labels come back, and the trail as their metadata.
+    moved = _project(lab, "moved", {"name": "sentiment", "type": "choice", "labels": lab.classes})
+    report = _import(lab, moved, out, fmt)
+    assert report.n_labeled == 2
+    assert _labels(lab, moved) == truth
+    rows = [json.loads(line) for line in _export(lab, moved, "jsonl").decode().splitlines()]
+    assert {r["external_id"]: r["metadata"]["guideline_version"] for r in rows} == under

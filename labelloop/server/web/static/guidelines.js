@@ -61,7 +61,17 @@
       " · ",
       node("span", "guideline-labels", plural(v.annotations, "label") + " made under it"),
     );
+    // The text's hash, short; the full one and the recorded one are in the API's history.
+    const hash = node("code", "guideline-hash", "sha256:" + v.sha256.slice(0, 12));
+    hash.title = "SHA-256 of this version's text: " + v.sha256;
+    head.append(" · ", hash);
     li.append(head, node("p", "guideline-summary", v.summary));
+    if (v.recorded_sha256 && v.recorded_sha256 !== v.sha256) {
+      const said = "sha256:" + v.recorded_sha256.slice(0, 12);
+      li.append(
+        node("p", "notice notice-error", `Its text was changed after it was published (recorded ${said}).`),
+      );
+    }
     if (v.version > 1) {
       const button = node("button", "btn btn-small btn-quiet", `Changes from v${v.version - 1}`);
       button.type = "button";

@@ -1,0 +1,59 @@
+"""Where a label came from, as the files written for other tools (Label Studio, doccano,
+Prodigy) carry it beside the label: who annotated it and when, under which guideline and schema
+version, and why its item was picked, so a team that moves its labels keeps that trail.
+
+The names are the columns of labelloop's own export (``annotator``, ``annotated_at``,
+``guideline_version``, ``schema_version``, ``strategy``, ``reason``); what labelloop does not
+know (an imported label has no annotator) is left out rather than written as null.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from labelloop.domain import AnswerRecord, ExportRecord
+from labelloop.ingest.records import iso_utc
+
+PROVENANCE_KEY = "labelloop"
+"""Where provenance goes when the item's own metadata already uses one of its names."""
+
+
+def label_provenance(record: ExportRecord) -> dict[str, Any]:
+    """The label's provenance: who annotated, when, under which guideline and schema version,
+    and the selection that picked its item (``strategy``, ``reason``); an auto label's
+    ``reason`` names its run and ``model_version`` the model that gave it. A label no one
+    annotated here (imported, auto) has no ``annotated_at``: the export's time for it is when
+    labelloop took it in."""
+    at = record.annotated_at if record.annotator else None
+    found = {
+        "annotator": record.annotator,
+        "annotated_at": iso_utc(at) if at is not None else None,
+        **answer_versions(record),
+    }
+    if record.resolution == "auto":
+        found["model_version"] = record.model_version  # the model's label, not a person's
+    return {k: v for k, v in found.items() if v is not None}
+
+
+def answer_versions(record: ExportRecord | AnswerRecord) -> dict[str, Any]:
+    """What an answer was made under and why its item was served: ``guideline_version``,
+    ``schema_version``, ``strategy`` and ``reason``, those it has."""
+    found = {
+        "guideline_version": record.guideline_version,
+        "schema_version": record.schema_version,
+        "strategy": record.strategy,
+        "reason": record.reason,
+    }
+    return {k: v for k, v in found.items() if v is not None}
+
+
+def with_provenance(fields: Mapping[str, Any], ours: Mapping[str, Any]) -> dict[str, Any]:
+    """``fields`` (an item's metadata) with ``ours`` beside them: the item's own fields keep
+    their names, and what of ``ours`` would overwrite one goes under ``labelloop`` instead."""
+    out = dict(fields)
+    taken = {k: v for k, v in ours.items() if k in out}
+    out |= {k: v for k, v in ours.items() if k not in out}
+    if taken:
+        out[PROVENANCE_KEY] = taken
+    return out
