@@ -42,6 +42,12 @@ def _inert(page: Any, selector: str) -> dict[str, Any]:
     )
 
 
+def _annotator(server: Any, name: str, password: str) -> None:
+    """A new user, an annotator of the main project."""
+    server.cli("users", "add", name, "--password-stdin", stdin=password + "\n")
+    server.cli("projects", "member", server.main, name, "annotator")
+
+
 def _fits(page: Any) -> bool:
     return page.evaluate("() => document.documentElement.scrollWidth") <= WIDTH
 
@@ -50,8 +56,7 @@ def test_e2e_a_published_guideline_reaches_the_annotator_and_their_label(
     server: Any, browser: Any, screenshots: Path
 ) -> None:
     name, password = ANNOTATOR
-    server.cli("users", "add", name, "--password-stdin", stdin=password + "\n")
-    server.cli("projects", "member", server.main, name, "annotator")
+    _annotator(server, name, password)
 
     # The annotator is labeling under v1.
     ann_context, ann, ann_problems = phone(browser, WIDTH)
@@ -173,8 +178,7 @@ def test_e2e_a_label_added_mid_session_shows_on_the_open_page_with_its_key(
     server: Any, browser: Any
 ) -> None:
     name, password = ("hugo", "hugo-password-123")
-    server.cli("users", "add", name, "--password-stdin", stdin=password + "\n")
-    server.cli("projects", "member", server.main, name, "annotator")
+    _annotator(server, name, password)
     context, page, problems = phone(browser, WIDTH)
     login(page, server.url, f"/p/{server.main}/label", username=name, password=password)
     first = wait_task(page)
@@ -221,14 +225,10 @@ def test_e2e_a_label_added_mid_session_shows_on_the_open_page_with_its_key(
 
     # A second label, added through the API while the annotator is on this item, is on the
     # next item's label bar with the next free key.
-    done = mgr.evaluate(
-        """(slug) => fetch(`/api/projects/${slug}/labels`, {method: 'POST',
-            headers: {'Content-Type': 'application/json', 'X-CSRF-Token':
-                      document.querySelector('meta[name=csrf-token]').content},
-            body: JSON.stringify({label: 'warranty'})}).then(r => r.json())""",
-        server.main,
+    status, done = page_fetch(
+        mgr, "POST", f"/api/projects/{server.main}/labels", {"label": "warranty"}
     )
-    assert (done["hotkey"], done["schema_version"]) == ("5", 3)
+    assert status == 201 and (done["hotkey"], done["schema_version"]) == ("5", 3)
     page.keyboard.press("Enter")
     third = wait_task(page, other_than=second)
     page.locator("button[data-label='warranty']").wait_for(timeout=15000)
@@ -252,8 +252,7 @@ def test_e2e_a_label_added_mid_review_fixes_the_next_answer_with_its_key(
     server: Any, browser: Any
 ) -> None:
     name, password = ("ines", "ines-password-123")
-    server.cli("users", "add", name, "--password-stdin", stdin=password + "\n")
-    server.cli("projects", "member", server.main, name, "annotator")
+    _annotator(server, name, password)
     slug = server.main
     mgr_context, mgr, mgr_problems = phone(browser, WIDTH)
     login(mgr, server.url, f"/p/{slug}")
