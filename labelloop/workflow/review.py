@@ -1261,6 +1261,8 @@ def _item_view(conn: Any, ctx: ProjectContext, item_id: int, *, expert: bool) ->
         "review_lease": store_leases.holders(conn, [item_id], now()).get(item_id),
         # The guideline now, for a reviewer to see that an answer was made under an older one.
         "guideline_version": published[-1][0] if published else None,
+        # ...and its labels now, for the page to redraw its label keys when one was added.
+        "schema_version": ctx.schema_version,
     }
 
 

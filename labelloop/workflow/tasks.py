@@ -76,9 +76,10 @@ def offered_record(row: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _task(row: Mapping[str, Any], guideline_version: int) -> dict[str, Any]:
+def _task(row: Mapping[str, Any], guideline_version: int, *, schema_version: int) -> dict[str, Any]:
     """A leased item as the labeling page shows it. ``guideline_version`` is the project's
-    guideline as the item is served: a page showing an older one fetches the new rules."""
+    guideline as the item is served: a page showing an older one fetches the new rules; and
+    ``schema_version`` its labels: a page built on an older one redraws them first."""
     suggestion = suggestion_of(row)
     return {
         "assignment_id": row["id"],
@@ -98,6 +99,7 @@ def _task(row: Mapping[str, Any], guideline_version: int) -> dict[str, Any]:
         "suggestion": suggestion,
         "lease_expires_at": row["lease_expires_at"].isoformat(),
         "guideline_version": guideline_version,
+        "schema_version": schema_version,
     }
 
 
@@ -118,7 +120,9 @@ def next_task(
         )
         if lease is not None:
             guideline_version = store_projects.newest_guideline_version(conn, ctx.id)
-            return review.with_rework(conn, _task(lease, guideline_version))
+            return review.with_rework(
+                conn, _task(lease, guideline_version, schema_version=ctx.schema_version)
+            )
         passed: list[int] = []
         while True:
             entry = seeding.next_candidate(  # seed picks, random controls, then the queue
@@ -164,7 +168,11 @@ def next_task(
             at=at,
         )
         guideline_version = store_projects.newest_guideline_version(conn, ctx.id)
-    return _task({**entry, "id": assignment_id, "lease_expires_at": expires}, guideline_version)
+    return _task(
+        {**entry, "id": assignment_id, "lease_expires_at": expires},
+        guideline_version,
+        schema_version=ctx.schema_version,
+    )
 
 
 def idle(db: Database, ctx: ProjectContext) -> dict[str, Any]:

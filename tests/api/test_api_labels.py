@@ -42,8 +42,13 @@ def test_an_added_label_is_a_new_schema_version_and_older_answers_keep_theirs(ap
     assert control["labels"][-1] == "refund" and control["hotkeys"] == ["1", "2", "3", "4"]
     assert control["descriptions"] == {"refund": "asks for money"}
     assert detail["schema_version"] == 2
-    # The labeling page polls this and tells its annotator to reload for the new label.
+    # The labeling page polls this, and reads each task's, to draw the new label's button.
     assert api.get("/api/projects/sent/status", "annotator").json()["schema_version"] == 2
+    task = api.post(f"{TASKS}/next", "annotator", json={"held": []}).json()["task"]
+    assert task["schema_version"] == 2
+    # ...and so does the review page, with each item it shows.
+    view = api.get(f"/api/projects/sent/items/{before['item_id']}/review", "manager").json()
+    assert view["schema_version"] == 2
 
     # The task leased before the change takes the new label, and records the new version.
     after = _answer(api, "refund")

@@ -4,13 +4,12 @@ moment is told, reads the new rules, and their next label records the new versio
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import login, phone, wait_answer, wait_task
+from tests.e2e.conftest import answer_served, login, page_fetch, phone, wait_answer, wait_task
 
 pytestmark = pytest.mark.browser
 
@@ -43,6 +42,12 @@ def _inert(page: Any, selector: str) -> dict[str, Any]:
     )
 
 
+def _annotator(server: Any, name: str, password: str) -> None:
+    """A new user, an annotator of the main project."""
+    server.cli("users", "add", name, "--password-stdin", stdin=password + "\n")
+    server.cli("projects", "member", server.main, name, "annotator")
+
+
 def _fits(page: Any) -> bool:
     return page.evaluate("() => document.documentElement.scrollWidth") <= WIDTH
 
@@ -51,8 +56,7 @@ def test_e2e_a_published_guideline_reaches_the_annotator_and_their_label(
     server: Any, browser: Any, screenshots: Path
 ) -> None:
     name, password = ANNOTATOR
-    server.cli("users", "add", name, "--password-stdin", stdin=password + "\n")
-    server.cli("projects", "member", server.main, name, "annotator")
+    _annotator(server, name, password)
 
     # The annotator is labeling under v1.
     ann_context, ann, ann_problems = phone(browser, WIDTH)
@@ -153,15 +157,36 @@ def test_e2e_a_published_guideline_reaches_the_annotator_and_their_label(
     mgr_context.close()
 
 
-def test_e2e_a_label_added_mid_session_is_announced_and_usable_after_a_reload(
-    server: Any, browser: Any, tmp_path: Path
+def _pressed(page: Any, label: str) -> str | None:
+    return page.get_attribute(f".label-btn[data-label='{label}']", "aria-pressed")
+
+
+def _exported(mgr: Any, slug: str, who: str, n: int) -> list[dict[str, Any]]:
+    """The export's rows of ``who``, read through the API once there are ``n`` (the page sends
+    an answer in the background as the next item shows)."""
+    text = wait_answer(
+        mgr,
+        """([slug, who, n]) => fetch(`/api/projects/${slug}/export?format=jsonl`)
+            .then(r => r.text())
+            .then(t => t.split('\\n').filter(Boolean).map(JSON.parse)
+                       .filter(row => row.annotator === who).length >= n ? t : '')""",
+        [slug, who, n],
+        timeout_ms=15000,
+    )
+    rows = [json.loads(line) for line in text.splitlines() if line]
+    return [r for r in rows if r["annotator"] == who]
+
+
+def test_e2e_a_label_added_mid_session_shows_on_the_open_page_with_its_key(
+    server: Any, browser: Any
 ) -> None:
     name, password = ("hugo", "hugo-password-123")
-    server.cli("users", "add", name, "--password-stdin", stdin=password + "\n")
-    server.cli("projects", "member", server.main, name, "annotator")
+    _annotator(server, name, password)
     context, page, problems = phone(browser, WIDTH)
     login(page, server.url, f"/p/{server.main}/label", username=name, password=password)
-    wait_task(page)
+    first = wait_task(page)
+    page.keyboard.press("2")  # neutral, chosen before the label is added and not yet submitted
+    assert _pressed(page, "neutral") == "true"
 
     # The manager adds it from the project page's Settings section.
     mgr_context, mgr, mgr_problems = phone(browser, WIDTH)
@@ -171,8 +196,8 @@ def test_e2e_a_label_added_mid_session_is_announced_and_usable_after_a_reload(
     mgr.click("#label-add")
     mgr.wait_for_selector("#labels-result .message-info")
     assert mgr.inner_text("#labels-result") == (
-        f'Added "{NEW_LABEL}" to sentiment, key 4: schema v2. Annotators at work are told '
-        "to reload their page."
+        f'Added "{NEW_LABEL}" to sentiment, key 4: schema v2. Open labeling and review pages '
+        "show it without a reload."
     )
     chips = mgr.eval_on_selector_all(
         "#labels-form [data-control='sentiment'] .chip", "cs => cs.map(c => c.textContent)"
@@ -183,35 +208,100 @@ def test_e2e_a_label_added_mid_session_is_announced_and_usable_after_a_reload(
     mgr.click("#label-add")
     mgr.wait_for_selector("#labels-result .message-error")
     assert "already has the label" in mgr.inner_text("#labels-result")
-    assert mgr_problems == []
-    mgr_context.close()
 
-    page.wait_for_function(
-        "() => document.getElementById('schema-news').textContent.length > 0", timeout=15000
-    )
-    assert (
-        page.inner_text("#schema-news") == f'New label: "{NEW_LABEL}". Reload the page to use it.'
-    )
-
-    assert _fits(page)
-
-    page.reload()
-    shown = wait_task(page)
+    # The open page draws its button with its key, no reload, on the item it shows: the
+    # annotator's place and their choice on it stay.
     added = page.locator(f"button[data-label='{NEW_LABEL}']")
-    assert "4" in added.inner_text() and page.inner_text("#schema-news") == ""
-    assert _fits(page)
-    page.keyboard.press("4")
+    added.wait_for(timeout=15000)
+    assert page.inner_text("#schema-news") == f"New label: {NEW_LABEL} (key 4)"
+    assert added.locator("kbd").inner_text() == "4" and _fits(page)
+    assert page.get_attribute("#label-app", "data-assignment-id") == first
+    assert _pressed(page, "neutral") == "true" and _pressed(page, NEW_LABEL) == "false"
+    assert page.evaluate("() => window.__xss") is None  # the label's markup stayed text
+    page.keyboard.press("?")  # the shortcut sheet lists it with its key
+    assert page.locator("#shortcuts-body tr", has_text=NEW_LABEL).locator("kbd").inner_text() == "4"
+    page.keyboard.press("Escape")
     page.keyboard.press("Enter")
-    wait_task(page, other_than=shown)
-    exported = tmp_path / "after.jsonl"
-    deadline = time.monotonic() + 15
-    while True:  # the page sends the answer in the background as the next item shows
-        server.cli("export", server.main, "--format", "jsonl", "-o", str(exported))
-        rows = [json.loads(line) for line in exported.read_text().splitlines()]
-        mine = [(r["label"], r["schema_version"]) for r in rows if r["annotator"] == name]
-        if mine or time.monotonic() > deadline:
-            break
-        time.sleep(0.3)
-    assert mine == [(NEW_LABEL, 2)]
-    assert problems == []
+    second = wait_task(page, other_than=first)
+    page.keyboard.press("4")
+    assert _pressed(page, NEW_LABEL) == "true"
+
+    # A second label, added through the API while the annotator is on this item, is on the
+    # next item's label bar with the next free key.
+    status, done = page_fetch(
+        mgr, "POST", f"/api/projects/{server.main}/labels", {"label": "warranty"}
+    )
+    assert status == 201 and (done["hotkey"], done["schema_version"]) == ("5", 3)
+    page.keyboard.press("Enter")
+    third = wait_task(page, other_than=second)
+    page.locator("button[data-label='warranty']").wait_for(timeout=15000)
+    assert page.inner_text("#schema-news") == "New label: warranty (key 5)"
+    page.keyboard.press("5")
+    assert _pressed(page, "warranty") == "true"
+    page.keyboard.press("Enter")
+    wait_task(page, other_than=third)
+
+    mine = _exported(mgr, server.main, name, 3)
+    # Each answer records the schema it was given under: the second was sent after "warranty".
+    assert sorted((r["label"], r["schema_version"]) for r in mine) == sorted(
+        [("neutral", 2), (NEW_LABEL, 3), ("warranty", 3)]
+    )
+    assert problems == [] and mgr_problems == []
+    mgr_context.close()
     context.close()
+
+
+def test_e2e_a_label_added_mid_review_fixes_the_next_answer_with_its_key(
+    server: Any, browser: Any
+) -> None:
+    name, password = ("ines", "ines-password-123")
+    _annotator(server, name, password)
+    slug = server.main
+    mgr_context, mgr, mgr_problems = phone(browser, WIDTH)
+    login(mgr, server.url, f"/p/{slug}")
+    assert (
+        page_fetch(mgr, "PATCH", f"/api/projects/{slug}/settings", {"review_policy": "all"})[0]
+        == 200
+    )
+    ann_context, ann, ann_problems = phone(browser, WIDTH)
+    login(ann, server.url, f"/p/{slug}", username=name, password=password)
+    served = [answer_served(ann, slug, lambda t: {"sentiment": "neutral"}) for _ in range(2)]
+    by_item = {t["item"]["id"]: t for t in served}
+
+    # The reviewer has the review page open on the first answer.
+    context, page, problems = phone(browser, WIDTH)
+    login(page, server.url, f"/p/{slug}/review")
+    page.wait_for_function("() => document.getElementById('review-app').dataset.state === 'review'")
+    first = page.get_attribute("#review-app", "data-item-id")
+    status, done = page_fetch(mgr, "POST", f"/api/projects/{slug}/labels", {"label": "gift"})
+    assert status == 201, done
+    key = done["hotkey"]
+    assert page.locator("button[data-label='gift']").count() == 0
+
+    page.keyboard.press("a")  # accept the first; the next answer comes with the new label
+    page.wait_for_function(
+        "(first) => { const app = document.getElementById('review-app');"
+        " return app.dataset.state === 'review' && app.dataset.itemId !== first; }",
+        arg=first,
+    )
+    second = page.get_attribute("#review-app", "data-item-id")
+    assert page.locator("button[data-label='gift'] kbd").inner_text() == key
+    assert page.inner_text("#schema-news") == f"New label: gift (key {key})"
+    page.keyboard.press(key)  # a label key starts a fix with that label
+    assert _pressed(page, "gift") == "true"
+    page.keyboard.press("Enter")
+    page.wait_for_function(
+        "(second) => document.getElementById('review-app').dataset.itemId !== second",
+        arg=second,
+    )
+
+    status, view = page_fetch(mgr, "GET", f"/api/projects/{slug}/items/{second}/review")
+    assert status == 200 and int(second) in by_item
+    assert view["label"]["value"] == {"sentiment": "gift"}
+    assert (
+        page_fetch(mgr, "PATCH", f"/api/projects/{slug}/settings", {"review_policy": "none"})[0]
+        == 200
+    )
+    assert problems == [] and mgr_problems == [] and ann_problems == []
+    for c in (context, ann_context, mgr_context):
+        c.close()

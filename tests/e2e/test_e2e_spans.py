@@ -146,6 +146,9 @@ def spans_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SpansServ
         rows = [{"id": f"{slug}1", "text": text}]
         run_cli(home, "import", slug, str(_write(work / f"{slug}.jsonl", rows)), "--id-field", "id")
     run_cli(home, "projects", "create", "mixed", "--schema", str(mixed_schema))
+    run_cli(home, "projects", "create", "grow", "--schema", str(mixed_schema))
+    grow = [{"id": f"g{i}", "text": text} for i, text in enumerate((MIXED_TEXT, MOUSE_TEXT))]
+    run_cli(home, "import", "grow", str(_write(work / "g.jsonl", grow)), "--id-field", "id")
     noted_schema = _write(
         work / "noted.json",
         {
@@ -562,6 +565,63 @@ def test_choice_and_spans_together_at_phone_width(
             _span(text, "Angela Merkel", "person"),
             _span(text, "Berlin", "place"),
         ],
+    }
+    assert page.errors == []
+    page.close()
+
+
+def test_a_spans_label_added_mid_item_comes_with_the_next_item_and_the_marks_stay(
+    spans_server: SpansServer, browser: Any
+) -> None:
+    page = _open(browser, spans_server, "grow", width=390)
+    page.keyboard.press("2")  # topic: politics
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("Shift+ArrowRight")
+    page.keyboard.press("q")  # Angela Merkel: person
+    first = page.get_attribute("#label-app", "data-assignment-id")
+
+    # A manager adds "org" to the entities; the page reads the new labels at its next status
+    # poll, and leaves the item being marked as it is.
+    with page.expect_response(lambda r: r.url.endswith("/api/projects/grow"), timeout=15000):
+        added = page.evaluate(
+            """() => fetch('/api/projects/grow/labels', {method: 'POST',
+                headers: {'Content-Type': 'application/json', 'X-CSRF-Token':
+                          document.querySelector('meta[name=csrf-token]').content},
+                body: JSON.stringify({label: 'org', control: 'entities'})}).then(r => r.json())"""
+        )
+    assert added["hotkey"] == "3"  # the first number key no control uses
+    page.wait_for_timeout(300)  # the detail read is drawn (or kept for the next item) at once
+    assert page.get_attribute("#label-app", "data-assignment-id") == first
+    assert [t[2] for t in _tags(page)] == ["person"]
+    assert page.locator(".span-label-btn[data-label=org]").count() == 0
+    page.keyboard.press("Enter")
+    stored = _stored(page, spans_server, "grow")
+    assert stored["value"] == {
+        "topic": "politics",
+        "entities": [_span(MIXED_TEXT, "Angela Merkel", "person")],
+    }
+
+    # The next item has it in the label bar, with its key.
+    page.wait_for_function(
+        "(first) => { const app = document.getElementById('label-app');"
+        " return app.dataset.state === 'task' && app.dataset.assignmentId !== first; }",
+        arg=first,
+    )
+    assert page.inner_text(".span-label-btn[data-label=org] kbd") == "3"
+    assert page.inner_text("#schema-news") == "New label: org (key 3, entities)"
+    page.keyboard.press("1")
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("Shift+ArrowRight")
+    page.keyboard.press("3")  # Grace Hopper, as an org
+    assert [t[2] for t in _tags(page)] == ["org"]
+    page.keyboard.press("Enter")
+    page.wait_for_function(
+        "() => document.getElementById('label-app').dataset.state === 'empty'", timeout=15000
+    )
+    stored = _stored(page, spans_server, "grow")
+    assert stored["value"] == {
+        "topic": "sport",
+        "entities": [_span(MOUSE_TEXT, "Grace Hopper", "org")],
     }
     assert page.errors == []
     page.close()

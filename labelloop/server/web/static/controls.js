@@ -112,5 +112,80 @@
     return { fieldset, widget };
   }
 
-  L.controls = { isChoice, targetOf, legendFor, choiceFieldset, widgetFieldset };
+  /** The key of choice control `c`'s label `i` if pressing it picks that label (an earlier
+   * control may hold it in `hotkeys`), else undefined. */
+  function ownKey(c, i, hotkeys) {
+    const key = (c.hotkeys || [])[i];
+    const hit = key && hotkeys.get(key);
+    return hit && hit.control === c ? key : undefined;
+  }
+
+  /** The labels the project detail `found` has that the controls of `list` lack, in order,
+   * as [{control, label}]. */
+  function addedLabels(list, found) {
+    const added = [];
+    for (const now of (found.schema && found.schema.controls) || []) {
+      const c = list.find((mine) => mine.name === now.name);
+      if (!c || !Array.isArray(c.labels) || !Array.isArray(now.labels)) continue;
+      for (const label of now.labels) {
+        if (!c.labels.includes(label)) added.push({ control: c, label });
+      }
+    }
+    return added;
+  }
+
+  /**
+   * A manager added labels while the page was open: the controls of `list` take the labels,
+   * keys and descriptions of the project detail `found` in place, so whatever holds a control
+   * (the target, a widget) sees them; returns the labels added (addedLabels). Labels are only
+   * ever added, so every answer in progress stays valid.
+   */
+  function takeLabels(list, found) {
+    const added = addedLabels(list, found);
+    for (const now of found.schema.controls) {
+      const c = list.find((mine) => mine.name === now.name);
+      if (!added.some(({ control }) => control === c)) continue;
+      c.labels = now.labels;
+      c.hotkeys = now.hotkeys || [];
+      c.descriptions = now.descriptions || {};
+    }
+    return added;
+  }
+
+  const NEWS_MS = 12000; // the notice of new labels goes after this; the buttons stay
+  const newsTimers = new WeakMap();
+
+  /** Say in `node` (a polite status region) "New label: refund (key 4)", each label with the
+   * key that picks it on the page (`hotkeys`: the choice keys; none past the last free number
+   * key), its control named when several have labels. Label names reach the DOM as text. */
+  function announceLabels(node, list, added, hotkeys) {
+    if (!node || !added.length) return;
+    const labeled = list.filter((c) => (c.labels || []).length).length;
+    const said = added.map(({ control: c, label }) => {
+      const i = c.labels.indexOf(label);
+      const key = isChoice(c) ? ownKey(c, i, hotkeys) : (c.hotkeys || [])[i];
+      const where = labeled > 1 ? `, ${c.name}` : "";
+      return `${label} (${key ? "key " + key : "no key: click it"}${where})`;
+    });
+    node.textContent = `New ${added.length === 1 ? "label" : "labels"}: ${said.join("; ")}`;
+    clearTimeout(newsTimers.get(node));
+    newsTimers.set(
+      node,
+      setTimeout(() => {
+        node.textContent = "";
+      }, NEWS_MS),
+    );
+  }
+
+  L.controls = {
+    isChoice,
+    targetOf,
+    legendFor,
+    choiceFieldset,
+    widgetFieldset,
+    ownKey,
+    addedLabels,
+    takeLabels,
+    announceLabels,
+  };
 })();

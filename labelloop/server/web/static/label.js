@@ -235,6 +235,19 @@
     el.flag.disabled = !working;
     closeFlag();
     renderFlagged();
+    enableControls(working);
+    if (!working) {
+      el.meta.hidden = true;
+      el.why.hidden = true;
+      el.suggestion.hidden = true;
+      el.itemId.textContent = "";
+      if (mode === "loading") el.text.textContent = "";
+    }
+    if (mode !== "empty") stopEmptyPoll();
+  }
+
+  /** The label buttons and widgets take answers only while an item is on screen. */
+  function enableControls(working) {
     for (const button of el.controls.querySelectorAll("button.label-btn")) {
       button.disabled = !working;
     }
@@ -245,14 +258,6 @@
         console.error(err);
       }
     }
-    if (!working) {
-      el.meta.hidden = true;
-      el.why.hidden = true;
-      el.suggestion.hidden = true;
-      el.itemId.textContent = "";
-      if (mode === "loading") el.text.textContent = "";
-    }
-    if (mode !== "empty") stopEmptyPoll();
   }
 
   // ---------------------------------------------------------------- rendering
@@ -501,6 +506,7 @@
   function showTask(task, { values = null, ms = 0 } = {}) {
     clearItemMessages();
     keysToPage();
+    useWaitingSchema();
     state.current = task;
     state.editing = null;
     state.values = values ? copyValues(values) : initialValues(task.suggestion);
@@ -546,6 +552,7 @@
       state.currentValues = collectValues();
       state.currentMs = clock.take();
     }
+    useWaitingSchema(); // after the leased item's answer was kept from the widgets it was made in
     state.editing = annotation;
     state.values = copyValues(annotation.value);
     setMode("edit");
@@ -570,6 +577,7 @@
   function showEmpty() {
     state.current = null;
     keysToPage();
+    useWaitingSchema();
     setMode("empty");
     delete app.dataset.assignmentId;
     startEmptyPoll();
@@ -641,8 +649,11 @@
   const hotkeys = new Map(); // key -> {control, label}, the choice controls' label keys
   const widgets = new Map(); // control name -> widget, for every non-choice control shown
 
-  function buildControls() {
-    el.controls.replaceChildren();
+  /** Every control's label keys in `hostKeys`; `hotkeys` is filled again as the choice
+   * fieldsets are built, in control order (the first control to declare a key gets it). */
+  function registerKeys() {
+    hostKeys.clear();
+    hotkeys.clear();
     for (const c of allControls) {
       (c.hotkeys || []).forEach((key) => {
         if (!key) return;
@@ -650,10 +661,30 @@
         hostKeys.get(key).push(c);
       });
     }
+  }
+
+  function buildControls() {
+    el.controls.replaceChildren();
+    registerKeys();
+    widgets.clear();
     for (const c of allControls) {
-      if (isChoice(c)) buildChoice(c);
+      if (isChoice(c)) el.controls.append(choiceFieldset(c));
       else buildWidget(c);
     }
+  }
+
+  /** The choice controls' buttons drawn again where they are, the widgets left as they are:
+   * what the item on screen has chosen (state.values) shows pressed on the new buttons. */
+  function redrawChoices() {
+    registerKeys();
+    for (const c of controls) {
+      const old = [...el.controls.children].find((f) => f.dataset.control === c.name);
+      if (old) old.replaceWith(choiceFieldset(c));
+    }
+    const shown = state.mode === "edit" ? state.editing : state.current;
+    enableControls(state.mode === "task" || state.mode === "edit");
+    markSuggested(shown && shown.suggestion);
+    renderPressed();
   }
 
   // A control type with a registered widget gets it; any other shows why it cannot be filled.
@@ -666,10 +697,8 @@
     el.controls.append(fieldset);
   }
 
-  function buildChoice(c) {
-    el.controls.append(
-      L.controls.choiceFieldset(c, { hotkeys, onChoose: choose, suggestTag: true }),
-    );
+  function choiceFieldset(c) {
+    return L.controls.choiceFieldset(c, { hotkeys, onChoose: choose, suggestTag: true });
   }
 
   function choose(control, label) {
@@ -740,9 +769,7 @@
 
   /** The key of a choice control's label `i` if pressing it picks that label, else undefined. */
   function ownKey(c, i) {
-    const key = (c.hotkeys || [])[i];
-    const hit = key && hotkeys.get(key);
-    return hit && hit.control === c ? key : undefined;
+    return L.controls.ownKey(c, i, hotkeys);
   }
 
   function buildHelp() {
@@ -948,6 +975,7 @@
         if (task && task.assignment_id !== forId && !state.inflight.has(task.assignment_id)) {
           if (state.current && state.current.assignment_id === task.assignment_id) return;
           state.next = task;
+          noticeSchema(task.schema_version); // its labels are drawn before it is shown
         }
       })
       .catch((err) => {
@@ -980,6 +1008,7 @@
         task = null;
       }
     }
+    if (task) await noticeSchema(task.schema_version); // a label added: its button first
     if (task) showTask(task);
     else showEmpty();
   }
@@ -1019,6 +1048,7 @@
       if (state.mode !== "empty") return;
       try {
         const task = await fetchTask();
+        if (task) await noticeSchema(task.schema_version);
         if (state.mode !== "empty") return;
         if (task) {
           showTask(task);
@@ -1360,28 +1390,65 @@
     );
   }
 
-  // A manager added a label while the page was open: its buttons are built at load, so the
-  // annotator is told which labels are new and to reload to use them. Their answers meanwhile
-  // use the labels they see, which all still hold.
-  const schemaSeen = { version: Number(project.schema_version) || 0, fetching: 0 };
+  // A manager added a label while the page was open. Every task, like the status line, names
+  // the project's schema version; a newer one is read (the project's detail) and its labels
+  // drawn with their keys, as the schema gives them (labelloop assigns a new label's key when it
+  // is added). Choice buttons are drawn again at once, what the item on screen has chosen kept;
+  // a widget's (spans, boxes) waits for the next item to be shown, as drawing it again takes
+  // the item's marks and their undo history. A short notice names each new label and its key.
+  const schemaSeen = {
+    version: Number(project.schema_version) || 0,
+    fetching: null, // the detail being read
+    waiting: null, // a detail read whose widgets are drawn with the next item
+  };
 
-  async function noticeSchema(version) {
-    if (!(version > schemaSeen.version) || version <= schemaSeen.fetching) return;
-    schemaSeen.fetching = version;
-    let found;
-    try {
-      found = await api("GET", "");
-    } catch (_err) {
-      schemaSeen.fetching = 0; // asked again with the next status poll
+  /** Catch up with schema `version`: settles once a newer schema is drawn or waits for the
+   * next item (or could not be read: asked again with the next task or status poll). */
+  function noticeSchema(version) {
+    const known = schemaSeen.waiting ? schemaSeen.waiting.schema_version : schemaSeen.version;
+    if (!(version > known)) return Promise.resolve();
+    if (!schemaSeen.fetching) {
+      schemaSeen.fetching = api("GET", "")
+        .then(takeSchema, () => undefined)
+        .finally(() => {
+          schemaSeen.fetching = null;
+        });
+    }
+    return schemaSeen.fetching;
+  }
+
+  function takeSchema(found) {
+    if (!found || !(found.schema_version > schemaSeen.version)) return;
+    const onScreen = state.mode === "task" || state.mode === "edit";
+    if (onScreen && widgetGains(found)) {
+      schemaSeen.waiting = found;
       return;
     }
+    useSchema(found);
+  }
+
+  /** Whether `found` adds labels to a widget's control (spans, boxes). */
+  function widgetGains(found) {
+    return L.controls.addedLabels(allControls, found).some(({ control }) => !isChoice(control));
+  }
+
+  function useWaitingSchema() {
+    if (schemaSeen.waiting) useSchema(schemaSeen.waiting);
+  }
+
+  /** Draw the labels of `found` and say which are new. */
+  function useSchema(found) {
+    schemaSeen.waiting = null;
     schemaSeen.version = found.schema_version;
-    const had = new Set(project.schema.controls.flatMap((c) => (c.labels || []).map((l) => c.name + "\u0000" + l)));
-    const added = found.schema.controls.flatMap((c) => (c.labels || []).filter((l) => !had.has(c.name + "\u0000" + l)));
-    const names = added.map((l) => `"${l}"`).join(", ");
-    el.schemaNews.textContent = added.length
-      ? `New ${added.length === 1 ? "label" : "labels"}: ${names}. Reload the page to use ${added.length === 1 ? "it" : "them"}.`
-      : "The labels changed. Reload the page to see them.";
+    const added = L.controls.takeLabels(allControls, found);
+    if (added.some(({ control }) => !isChoice(control))) {
+      buildControls(); // nothing on screen, or the next item is about to be
+    } else {
+      redrawChoices();
+    }
+    buildHelp();
+    buildDefinitions();
+    L.controls.announceLabels(el.schemaNews, allControls, added, hotkeys);
   }
 
   // The items the guideline pins as examples, under its text and grouped by label: each with

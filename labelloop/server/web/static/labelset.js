@@ -1,7 +1,7 @@
 // The Labels form in the project page's Settings section (managers): add a label to a control
 // of the live project. The server checks the name and answers with the control's labels, the
-// key given and the new schema version; the list shows them. Server text reaches the DOM only
-// via textContent.
+// key given and the new schema version; the list shows them (open labeling and review pages
+// draw the new label themselves). Server text reaches the DOM only via textContent.
 (() => {
   "use strict";
 
@@ -50,7 +50,7 @@
         el.result,
         "info",
         `Added "${done.label}" to ${done.control}, ${key}: schema v${done.schema_version}. ` +
-          "Annotators at work are told to reload their page.",
+          "Open labeling and review pages show it without a reload.",
       );
     } catch (err) {
       say(el.result, "error", `Not added: ${err.message}`);

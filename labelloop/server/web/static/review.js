@@ -57,6 +57,7 @@
     held: $("held-count"),
     escalated: $("escalated-count"),
     messages: $("messages"),
+    schemaNews: $("schema-news"),
     sheet: $("shortcuts"),
     help: $("help-btn"),
     sheetClose: $("shortcuts-close"),
@@ -490,9 +491,8 @@
       if (isChoice(c)) {
         h.textContent = c.name + (c.type === "multi_choice" ? " (toggle any)" : " (choose one)");
         c.labels.forEach((label, i) => {
-          const key = (c.hotkeys || [])[i];
-          const hit = key && hotkeys.get(key); // an earlier control may have the key
-          addRow(tbody, hit && hit.control === c ? [key] : ["—"], label);
+          const key = L.controls.ownKey(c, i, hotkeys); // an earlier control may have the key
+          addRow(tbody, key ? [key] : ["—"], label);
         });
       } else {
         h.textContent = `${c.name} (${c.type})`;
@@ -516,6 +516,27 @@
       table.append(tbody);
       el.controlKeys.append(h, table);
     }
+  }
+
+  // A manager added a label while the page was open: each answer or item served names the
+  // project's schema version, and a newer one is read (the project's detail) and its labels
+  // drawn with their keys before the answer is shown, with a short notice naming them.
+  const schemaSeen = { version: Number(project.schema_version) || 0 };
+
+  async function catchUpSchema(version) {
+    if (!(version > schemaSeen.version)) return;
+    let found;
+    try {
+      found = await api("GET", "");
+    } catch (_err) {
+      return; // asked again with the next answer served
+    }
+    if (!(found.schema_version > schemaSeen.version)) return;
+    schemaSeen.version = found.schema_version;
+    const added = L.controls.takeLabels(allControls, found);
+    buildControls();
+    buildHelp();
+    L.controls.announceLabels(el.schemaNews, allControls, added, hotkeys);
   }
 
   function choose(control, label) {
@@ -711,6 +732,7 @@
       refreshCounts();
       if (!view) return showEmpty();
       holdLease(view);
+      await catchUpSchema(view.schema_version);
       show(view);
       warnHeld(view);
     } catch (err) {
@@ -727,6 +749,7 @@
       const view = await api("GET", `/items/${encodeURIComponent(itemId)}/review`);
       const answer = view.annotations.find((a) => a.id === annotationId);
       if (!answer || answer.status !== "in_review") return load();
+      await catchUpSchema(view.schema_version);
       show({ ...view, annotation: answer });
     } catch (err) {
       report(err);
