@@ -60,7 +60,7 @@ def users_deactivate(name: str) -> None:
     done = _run(lambda: accounts.deactivate_user(db, name))
     tokens, leases = done["tokens_revoked"], done["leases_released"]
     out.print(
-        f"{escape(name)} is deactivated: signed out everywhere, {tokens} API "
+        f"{escape(done['username'])} is deactivated: signed out everywhere, {tokens} API "
         f"{'token' if tokens == 1 else 'tokens'} revoked, {leases} leased "
         f"{'item' if leases == 1 else 'items'} back in the queue"
         f"{under_review(done)}; their labels stay theirs",
@@ -73,8 +73,11 @@ def users_activate(name: str) -> None:
     from labelloop.workflow import accounts
 
     _, db = _open()
-    _run(lambda: accounts.activate_user(db, name))
-    out.print(f"{escape(name)} can sign in again (old API tokens stay revoked)", highlight=False)
+    done = _run(lambda: accounts.activate_user(db, name))
+    out.print(
+        f"{escape(done['username'])} can sign in again (old API tokens stay revoked)",
+        highlight=False,
+    )
 
 
 def users_admin(
@@ -85,9 +88,9 @@ def users_admin(
     from labelloop.workflow import accounts
 
     _, db = _open()
-    _run(lambda: accounts.set_admin(db, name, not off))
+    done = _run(lambda: accounts.set_admin(db, name, not off))
     said = "is no longer a site admin" if off else "is a site admin"
-    out.print(f"{escape(name)} {said}", highlight=False)
+    out.print(f"{escape(done['username'])} {said}", highlight=False)
 
 
 def users_password(
@@ -101,10 +104,12 @@ def users_password(
 
     _, db = _open()
     given = sys.stdin.readline().rstrip("\n") if password_stdin else None
-    password = _run(lambda: accounts.reset_password(db, name, given))
-    out.print(f"{escape(name)} has a new password; their sessions ended", highlight=False)
+    done = _run(lambda: accounts.reset_password(db, name, given))
+    out.print(
+        f"{escape(done['username'])} has a new password; their sessions ended", highlight=False
+    )
     if given is None:
-        out.print(f"password: {password}", highlight=False)
+        out.print(f"password: {done['password']}", highlight=False)
 
 
 def tokens_create(

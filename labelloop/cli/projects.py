@@ -112,14 +112,14 @@ def projects_member(
         done = _run(lambda: projects.remove_member(db, projects.system_context(db, slug), username))
         released = done["leases_released"]
         out.print(
-            f"{escape(username)} is no longer a member of {slug} (was {done['was']}); "
+            f"{escape(done['username'])} is no longer a member of {slug} (was {done['was']}); "
             f"{released} leased {'item' if released == 1 else 'items'} back in the queue"
             f"{under_review(done)}",
             highlight=False,
         )
         return
-    _run(lambda: projects.set_member(db, projects.system_context(db, slug), username, role))
-    out.print(f"{username} is {role} in {slug}")
+    done = _run(lambda: projects.set_member(db, projects.system_context(db, slug), username, role))
+    out.print(f"{escape(done['username'])} is {role} in {slug}", highlight=False)
 
 
 def projects_set(

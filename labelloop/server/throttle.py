@@ -1,12 +1,13 @@
 """Sliding-window limits kept in the server process's memory: failed sign-ins, and the heavy
 report requests of each user.
 
-Failed sign-ins are counted per name and client address, so that passwords cannot be guessed
-at speed: past ``limit`` failures within ``window_s`` the pair is refused, before any password
-is checked, until its oldest failure leaves the window; past ``address_limit`` failures within
-the window under any names, the address is refused alike. Counting per name *and* address keeps
-one person's typos from locking anyone else out, and a name that exists is throttled exactly
-like one that does not (the refusal tells nothing).
+Failed sign-ins are counted per name (in any case, as sign-in reads names: "Alice" and "alice"
+are one account) and client address, so that passwords cannot be guessed at speed: past
+``limit`` failures within ``window_s`` the pair is refused, before any password is checked,
+until its oldest failure leaves the window; past ``address_limit`` failures within the window
+under any names, the address is refused alike. Counting per name *and* address keeps one
+person's typos from locking anyone else out, and a name that exists is throttled exactly like
+one that does not (the refusal tells nothing).
 
 Heavy reports (``ReportThrottle``) are counted per user: each is computed once for everyone
 asking at a time (``memo.SingleFlight``), but one user asking in a tight loop would still keep
@@ -90,6 +91,8 @@ class SignInThrottle(_Window):
 
     @staticmethod
     def _key(name: str, address: str) -> tuple[str, str]:
+        # casefold folds all that a name lookup folds (ASCII case) and more, so every spelling
+        # that signs in as one user shares one count
         return name.strip().casefold(), address
 
     def wait_s(self, name: str, address: str) -> float:

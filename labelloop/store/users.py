@@ -92,11 +92,23 @@ def release_leases(conn: Connection, *, user_id: int, project_id: int | None = N
 
 
 def by_name(conn: Connection, username: str) -> RowMapping | None:
-    return conn.execute(select(user).where(user.c.username == username)).mappings().first()
+    """The user a person means by ``username``, typed in any case, as created (every lookup of
+    a user by name: signing in, roles, admin rights, filters). Names are ASCII, so only ASCII
+    folds: a look-alike such as the Kelvin sign, whose lower case is "k", names nobody.
+
+    No two names differ only in case today, but older sites may hold such a pair: there the
+    exact spelling names its own user, and a spelling that fits both names neither (None)."""
+    exact = conn.execute(select(user).where(user.c.username == username)).mappings().first()
+    if exact is not None or not username.isascii():
+        return exact
+    q = select(user).where(func.lower(user.c.username) == username.lower()).limit(2)
+    alike = conn.execute(q).mappings().all()
+    return alike[0] if len(alike) == 1 else None
 
 
 def by_name_in_any_case(conn: Connection, username: str) -> RowMapping | None:
-    """A user whose name is ``username`` but for case (names are ASCII)."""
+    """A user whose name is ``username`` but for case, even where several are (names are
+    ASCII): what a new name must not be."""
     q = select(user).where(func.lower(user.c.username) == username.lower()).limit(1)
     return conn.execute(q).mappings().first()
 

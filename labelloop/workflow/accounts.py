@@ -91,9 +91,11 @@ def create_user(
         )
     pw_hash = _password_hash(password) if password is not None else None
     with db.write() as conn:
-        if store_users.by_name(conn, username) is not None:
+        alike = store_users.by_name(conn, username) or store_users.by_name_in_any_case(
+            conn, username
+        )
+        if alike is not None and alike["username"] == username:
             raise Conflict(f"user '{username}' already exists")
-        alike = store_users.by_name_in_any_case(conn, username)
         if alike is not None:
             raise Conflict(
                 f"username '{username}' differs only in case from '{alike['username']}', who "
@@ -116,7 +118,7 @@ def create_user(
 
 
 def user_row(conn: Any, username: str) -> Any:
-    """The user called ``username``, deactivated or not, or NotFound."""
+    """The user called ``username`` (in any case), deactivated or not, or NotFound."""
     row = store_users.by_name(conn, username)
     if row is None:
         raise NotFound(f"no user named '{username[:100]}'")
@@ -176,12 +178,16 @@ def create_token(db: Database, username: str, name: str = "cli") -> str:
     return token
 
 
-def list_tokens(db: Database, username: str) -> list[dict[str, object]]:
+def list_tokens(db: Database, username: str, *, by: User | None = None) -> list[dict[str, object]]:
     """A user's tokens, newest first: id, name, created_at, revoked_at (the token itself is
-    never stored, so never listed)."""
+    never stored, so never listed). A user lists their own; a site admin, or the local
+    operator (``by`` None), anyone's."""
+    own = by is None or by.is_admin or username.lower() == by.username.lower()
+    if not own:  # refused before the lookup, so the answer tells nothing of the name
+        raise PermissionDenied("only a site admin lists another user's tokens")
     with db.read() as conn:
         row = store_users.by_name(conn, username)
-        if row is None:
+        if row is None or (by is not None and not by.is_admin and row["id"] != by.id):
             raise NotFound(f"no user named '{username}'")
         return [
             {
@@ -299,7 +305,7 @@ def deactivate_user(db: Database, username: str, *, by: User | None = None) -> d
     with db.write() as conn:
         row = user_row(conn, username)
         if not row["is_active"]:
-            raise Conflict(f"{username} is deactivated already")
+            raise Conflict(f"{row['username']} is deactivated already")
         _keep_an_admin(conn, row, by, own="you cannot deactivate yourself")
         store_users.set_active(conn, row["id"], False)
         done = {
@@ -324,7 +330,7 @@ def activate_user(db: Database, username: str, *, by: User | None = None) -> dic
     with db.write() as conn:
         row = user_row(conn, username)
         if row["is_active"]:
-            raise Conflict(f"{username} is active already")
+            raise Conflict(f"{row['username']} is active already")
         store_users.set_active(conn, row["id"], True)
         done = {"username": row["username"], "is_active": True}
         _audit_user(db, conn, "user.activate", user_id=row["id"], actor_id=_actor(by), payload=done)
@@ -342,9 +348,9 @@ def set_admin(
         row = user_row(conn, username)
         if bool(row["is_admin"]) == is_admin:
             raise Conflict(
-                f"{username} is a site admin already"
+                f"{row['username']} is a site admin already"
                 if is_admin
-                else f"{username} is no site admin"
+                else f"{row['username']} is no site admin"
             )
         if not is_admin:
             _keep_an_admin(conn, row, by, own="you cannot take back your own site admin rights")
@@ -370,10 +376,10 @@ def _actor(by: User | None) -> int | None:
 
 def reset_password(
     db: Database, username: str, password: str | None = None, *, by: User | None = None
-) -> str:
+) -> dict[str, Any]:
     """Give a user a new password (a site admin's act, or the local operator's); without one, a
-    random one is made. Every session of theirs ends; their API tokens keep working. Returns
-    the password, to be shown once."""
+    random one is made. Every session of theirs ends; their API tokens keep working. Answers
+    the user's ``id`` and ``username`` and the ``password``, to be shown once."""
     password = password if password is not None else made_password()
     digest = _password_hash(password)
     with db.write() as conn:
@@ -381,7 +387,7 @@ def reset_password(
         store_users.set_password(conn, row["id"], digest)
         _audit_user(db, conn, "user.password_reset", user_id=row["id"], actor_id=_actor(by))
     db.memo.forget(lambda key: key == ("user", row["id"]))
-    return password
+    return {"id": int(row["id"]), "username": row["username"], "password": password}
 
 
 def change_own_password(db: Database, user: User, current: str, new: str) -> User:

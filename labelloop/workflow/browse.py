@@ -107,7 +107,7 @@ def list_items(
                 "your answers are filtered by status, label and words; split and resolution "
                 "are for reviewers"
             )
-        if annotator not in (None, ctx.user.username):
+        if annotator is not None and annotator.lower() != ctx.user.username.lower():
             raise PermissionDenied("you see your own answers only: leave annotator out")
         return own_answers(
             db,
@@ -136,7 +136,7 @@ def list_items(
     with db.read() as conn:
         annotator_id: int | None = None
         if annotator is not None:
-            found = store_users.by_name(conn, annotator.strip())
+            found = store_users.by_name(conn, annotator)
             if found is None:
                 return _page([], 0, limit=limit, offset=offset)
             annotator_id = int(found["id"])

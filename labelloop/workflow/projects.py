@@ -195,9 +195,10 @@ def system_context(db: Database, slug: str) -> ProjectContext:
     )
 
 
-def set_member(db: Database, ctx: ProjectContext, username: str, role: str) -> None:
-    """Give a user a role in the project (a manager's act), audited; a role that does not
-    review gives back the items their review pages held."""
+def set_member(db: Database, ctx: ProjectContext, username: str, role: str) -> dict[str, Any]:
+    """Give a user (named in any case) a role in the project (a manager's act), audited; a role
+    that does not review gives back the items their review pages held. Answers the user's name
+    as created and the role."""
     ctx.require(Permission.MANAGE_MEMBERS)
     if role not in ROLES:
         raise LabelloopError(f"role '{role}' is not one of {', '.join(ROLES)}")
@@ -205,7 +206,7 @@ def set_member(db: Database, ctx: ProjectContext, username: str, role: str) -> N
         row = user_row(conn, username)
         if role != "manager":
             was = store_users.role_in(conn, project_id=ctx.id, user_id=row["id"])
-            _keep_a_manager(conn, ctx, was, username)
+            _keep_a_manager(conn, ctx, was, row["username"])
         store_users.set_role(conn, project_id=ctx.id, user_id=row["id"], role=role)
         if not role_allows(role, Permission.REVIEW):  # their review pages' items go to others
             store_leases.release_all(conn, user_id=row["id"], project_id=ctx.id)
@@ -216,9 +217,10 @@ def set_member(db: Database, ctx: ProjectContext, username: str, role: str) -> N
             actor_id=ctx.actor_id,
             project_id=ctx.id,
             subject=f"user:{row['id']}",
-            payload={"username": username, "role": role},
+            payload={"username": row["username"], "role": role},
         )
     db.memo.forget()  # roles are cached per request path
+    return {"username": row["username"], "role": role}
 
 
 def remove_member(db: Database, ctx: ProjectContext, username: str) -> dict[str, Any]:
@@ -232,7 +234,7 @@ def remove_member(db: Database, ctx: ProjectContext, username: str) -> dict[str,
         role = store_users.role_in(conn, project_id=ctx.id, user_id=row["id"]) if row else None
         if row is None or role is None:
             raise NotFound(f"{username[:100]} is not a member of '{ctx.slug}'")
-        _keep_a_manager(conn, ctx, role, username)
+        _keep_a_manager(conn, ctx, role, row["username"])
         store_users.remove_member(conn, project_id=ctx.id, user_id=row["id"])
         done = {
             "username": row["username"],
@@ -312,21 +314,24 @@ def guideline(db: Database, ctx: ProjectContext) -> dict[str, Any]:
     return {"version": row["version"], "body": row["body"]} if row else {"version": 0, "body": ""}
 
 
-def _check_expert_tier(conn: Any, ctx: ProjectContext, names: list[str]) -> None:
-    """The expert tier names members of the project: a typo, or someone who cannot open the
-    project, would make a tier of no one."""
-    unknown = [n for n in names if store_users.by_name(conn, n) is None]
+def _expert_tier(conn: Any, ctx: ProjectContext, names: list[str]) -> list[str]:
+    """The expert tier's names (typed in any case) as the users were created: they must name
+    members of the project, as a typo, or someone who cannot open the project, would make a
+    tier of no one."""
+    found = {n: store_users.by_name(conn, n) for n in names}
+    unknown = [n for n, row in found.items() if row is None]
     if unknown:
         listed = ", ".join(repr(n[:100]) for n in unknown[:5])
         raise SchemaError(f"settings.escalate_to: no user named {listed}")
-    members = {m["username"] for m in store_users.members(conn, ctx.id)}
-    outside = [n for n in names if n not in members]
+    members = {m["id"] for m in store_users.members(conn, ctx.id)}
+    outside = [n for n, row in found.items() if row is not None and row["id"] not in members]
     if outside:
         listed = ", ".join(repr(n[:100]) for n in outside[:5])
         raise SchemaError(
             f"settings.escalate_to: {listed} {'is' if len(outside) == 1 else 'are'} not a member "
             f"of project '{ctx.slug}'; add them to it first"
         )
+    return list(dict.fromkeys(row["username"] for row in found.values() if row is not None))
 
 
 def change_settings(db: Database, ctx: ProjectContext, changes: dict[str, Any]) -> dict[str, Any]:
@@ -360,7 +365,7 @@ def change_settings(db: Database, ctx: ProjectContext, changes: dict[str, Any]) 
         if problem is not None:
             raise SchemaError(f"settings.strategy: {problem}")
         if "escalate_to" in changes:
-            _check_expert_tier(conn, ctx, after["escalate_to"])
+            after["escalate_to"] = _expert_tier(conn, ctx, after["escalate_to"])
         changed = {k: {"from": before[k], "to": after[k]} for k in changes if before[k] != after[k]}
         if changed:
             store_projects.set_schema(conn, ctx.id, {**schema, "settings": after})

@@ -706,3 +706,41 @@ def test_users_admin_grants_and_takes_back_site_admin_rights(cli: Any) -> None:
     assert "root is the last active site admin" in _one_error_line(last)
     again = cli("users", "admin", "pat", "--off", code=1)
     assert "pat is no site admin" in _one_error_line(again)
+
+
+def test_users_and_members_are_named_in_any_case_and_shown_as_created(
+    cli: Any, project: str
+) -> None:
+    from labelloop.store.db import Database
+    from labelloop.workflow import accounts, projects
+
+    cli("users", "add", "root", "--admin")
+    cli("users", "add", "Alice", "--password-stdin", stdin="a long password\n")
+    assert cli("users", "admin", "alice").stdout.strip() == "Alice is a site admin"
+    assert "Alice (admin)" in cli("users", "list").stdout
+    again = cli("users", "admin", "ALICE", code=1)
+    assert "Alice is a site admin already" in _one_error_line(again)
+    said = cli("users", "admin", "aLiCe", "--off").stdout.strip()
+    assert said == "Alice is no longer a site admin"
+
+    assert cli("projects", "member", "reviews", "alice", "reviewer").stdout.strip() == (
+        "Alice is reviewer in reviews"
+    )
+    db = Database(f"sqlite:///{cli.home / 'labelloop.db'}")
+    try:
+        ctx = projects.system_context(db, "reviews")
+        assert [(m["username"], m["role"]) for m in projects.members(db, ctx)] == [
+            ("Alice", "reviewer")
+        ]
+        said = " ".join(cli("projects", "member", "reviews", "ALICE", "none").stdout.split())
+        assert said.startswith("Alice is no longer a member of reviews (was reviewer)")
+        assert projects.members(db, ctx) == []
+
+        made = cli("users", "password", "ALICE").stdout
+        assert made.startswith("Alice has a new password")
+        password = made.split("password:", 1)[1].strip()
+        assert accounts.authenticate(db, "alice", password).username == "Alice"
+    finally:
+        db.dispose()
+    said = " ".join(cli("users", "deactivate", "alice").stdout.split())
+    assert said.startswith("Alice is deactivated")

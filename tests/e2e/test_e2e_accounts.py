@@ -205,3 +205,41 @@ def test_e2e_a_site_admin_makes_another_one_and_takes_it_back(site: str, browser
     refused.wait_for()
     assert "your own site admin rights" in refused.inner_text()
     context.close()
+
+
+def test_e2e_a_user_signs_in_and_is_made_a_member_with_their_name_in_another_case(
+    site: str, browser: Any
+) -> None:
+    """Dora, made as "Dora", is added to the project as "dora" on the Members panel and signs
+    in as "DORA": each time the page shows her name as it was made."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    login(page, site, "/p/acc")
+    made = page_fetch(page, "POST", "/api/users", {"username": "Dora", "password": BOB})
+    assert made[0] == 201, made
+    page.fill("#member-username", "dora")
+    page.select_option("#member-role", "reviewer")
+    page.click("#member-submit")
+    said = page.locator("#member-result .message-info")
+    said.wait_for()
+    assert said.inner_text() == "Dora is now reviewer."
+    page.wait_for_selector("#members-table tr[data-username='Dora']")
+    assert page.locator("#members-table tr[data-username='dora']").count() == 0
+    context.close()
+
+    fresh = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = fresh.new_page()
+    page.goto(site + "/p/acc")
+    page.fill("#username", "dora")
+    page.fill("#password", "not-her-password")
+    page.click("#login-submit")
+    page.wait_for_url("**/login?**error=refused**")
+    refused = page.locator("main").inner_text()
+    page.fill("#username", "nobody-at-all")
+    page.fill("#password", BOB)
+    page.click("#login-submit")
+    page.wait_for_url("**/login?**error=refused**")
+    assert page.locator("main").inner_text() == refused  # the name's case tells nothing more
+    login(page, site, "/p/acc", username="DORA", password=BOB)
+    assert page.locator(".user-name").inner_text() == "Dora"
+    fresh.close()

@@ -172,8 +172,7 @@ def list_members(slug: str, db: DbDep, user: CurrentUser) -> list[dict[str, Any]
 def set_member(slug: str, body: MemberIn, db: DbDep, user: CurrentUser) -> dict[str, Any]:
     """Make a user an annotator, reviewer or manager of the project (managers; audited)."""
     ctx = projects.access(db, slug, user, Permission.MANAGE_MEMBERS)
-    projects.set_member(db, ctx, body.username, body.role)
-    return {"username": body.username, "role": body.role}
+    return projects.set_member(db, ctx, body.username, body.role)
 
 
 @router.delete("/{slug}/members/{username}")
