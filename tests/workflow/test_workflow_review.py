@@ -694,3 +694,16 @@ def test_a_page_of_flags_is_full_for_a_reviewer_and_pages_on_with_offset(sqlite_
     assert page(rev, limit=2, offset=3) == []
     assert page(ctx, limit=2) == [("gold_wrong", ids[5]), ("gold_wrong", ids[4])]
     assert page(ctx, limit=2, offset=4) == [("ambiguous", ids[1]), ("ambiguous", ids[0])]
+
+
+def test_a_project_file_may_name_the_expert_tier_in_any_case(sqlite_lab: Any) -> None:
+    """Sign-in takes a name in any case; so does the tier a project file names at creation,
+    before its members exist to be checked."""
+    lab = sqlite_lab
+    _setup(lab, n=4, escalate_to=["DANA"])
+    dana = lab.member("sent", "dana", "reviewer")
+    rev = lab.member("sent", "rev", "reviewer")
+    assert wf_review.is_expert(dana) and not wf_review.is_expert(rev)
+    assert wf_review.next_adjudication(lab.db, dana) is None  # the tier's page opens
+    with pytest.raises(PermissionDenied):
+        wf_review.next_adjudication(lab.db, rev)
