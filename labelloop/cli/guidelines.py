@@ -40,7 +40,7 @@ def guidelines_show(
 
 def guidelines_history(slug: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List every guideline version, newest first: text hash, when, who, labels made, why."""
-    from labelloop.govern.guidelines import SHORT_HASH
+    from labelloop.govern.guidelines import SHORT_HASH, text_state
     from labelloop.workflow import guidelines, projects
 
     _, db = _open()
@@ -56,7 +56,7 @@ def guidelines_history(slug: str, as_json: Annotated[bool, typer.Option("--json"
             f"{escape(v['author'] or LOCAL)}  {labels}  {escape(v['summary'])}"
         )
         recorded = v["recorded_sha256"]
-        if recorded is not None and recorded != v["sha256"]:
+        if text_state(v["sha256"], recorded) == "changed":
             line += (
                 f"  [bold red]text changed since published (recorded sha256:"
                 f"{recorded[:SHORT_HASH]})[/]"

@@ -635,10 +635,11 @@ def audit(
         ),
     ] = 0,
 ) -> None:
-    """Check an audit hash chain, and list its newest events with --last N.
+    """Check an audit hash chain and the guideline texts it vouches for; --last N lists events.
 
-    Exit code 1 names the first changed or missing event. Without SLUG the site's own chain
-    (users, tokens, projects) is checked and listed.
+    Exit code 1 names the first changed or missing event, or a guideline version whose stored
+    text is not the one its audit event recorded. Without SLUG the site's own chain (users,
+    tokens, projects) is checked and listed.
     """
     from labelloop.workflow import auditing, projects
     from labelloop.workflow.accounts import User
@@ -683,8 +684,34 @@ def audit(
                 f"({escape(bad['action'])}, {bad['at']}): changed, or the event before it is "
                 "missing"
             )
-    if not found["intact"]:
+        if "guidelines" in found:
+            _print_guideline_texts(found["chain"], found["guidelines"])
+    if not found["intact"] or not found.get("guidelines", {"intact": True})["intact"]:
         raise typer.Exit(1)
+
+
+def _print_guideline_texts(chain: str, texts: dict[str, Any]) -> None:
+    """What ``labelloop audit SLUG`` says of the guideline texts: each version whose stored
+    text is not the one its audit event recorded, by both hashes' first digits."""
+    from labelloop.govern.guidelines import SHORT_HASH
+
+    for v in texts["changed"]:
+        out.print(
+            f"guideline v{v['version']} of {escape(chain)}: CHANGED since published: stored "
+            f"text sha256:{v['sha256'][:SHORT_HASH]}, its audit event recorded "
+            f"sha256:{v['recorded_sha256'][:SHORT_HASH]}",
+            highlight=False,
+        )
+    n = texts["versions"]
+    said = f"guideline texts of {escape(chain)}: {n:,} {'version' if n == 1 else 'versions'}"
+    if texts["changed"]:
+        said += f", {len(texts['changed']):,} changed since published"
+    else:
+        said += ", each as its audit event recorded"
+    if texts["not_recorded"]:
+        versions = ", ".join(f"v{v}" for v in texts["not_recorded"])
+        said += f" ({versions}: not recorded, published before labelloop recorded text hashes)"
+    out.print(said, highlight=False)
 
 
 def gain(slug: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:

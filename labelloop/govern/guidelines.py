@@ -29,6 +29,15 @@ def text_sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def text_state(sha256: str, recorded: str | None) -> str:
+    """Whether a version's stored text is the one its publishing audit event recorded:
+    ``matches``, ``changed`` (the stored text was changed after it was published) or ``not
+    recorded`` (published before labelloop recorded text hashes: nothing to compare)."""
+    if recorded is None:
+        return "not recorded"
+    return "matches" if recorded == sha256 else "changed"
+
+
 def version_at(published: Sequence[tuple[int, datetime]], at: datetime) -> int | None:
     """The guideline version in force at ``at``: the newest of ``published`` ((version, when
     published), oldest first) published by then; None before the first. What is done under a

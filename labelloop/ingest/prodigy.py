@@ -3,7 +3,8 @@ brings its datasets over and sends labels back (format: prodi.gy/docs/api-interf
 
 In: one task per line. ``text`` (in an HTML project ``html`` first) is the item, ``meta`` and
 the task's other fields its metadata, ``_annotator_id`` and ``_session_id`` kept as
-``prodigy_annotator`` and ``prodigy_session``; the hashes, ``_view_id``, ``_timestamp``, the
+``prodigy_annotator`` and ``prodigy_session`` (not when they repeat the annotator labelloop's
+export wrote in ``meta``); the hashes, ``_view_id``, ``_timestamp``, the
 tokens, options and config are Prodigy's own and dropped. Only an ``accept`` answer labels the
 item, with the project's target control: a choice task's ``accept`` (option ids, or the option's
 text when its id is no label; a choice control takes exactly one), a binary task's ``label``
@@ -14,15 +15,19 @@ task's label as ``prodigy_label``). A task with no answer (an input stream) is a
 item. Prodigy has no id field: ``id_field`` names a field of the task or of its ``meta``.
 
 Out: one accepted task per labeled item: ``text`` (an HTML item: ``html`` too), ``meta`` (the
-item's metadata with its id, annotator and guideline version), a choice task's ``options`` (the
-control's labels in schema order), ``accept`` and ``config``, or a ner_manual task's
-``tokens`` and ``spans`` (a spans_manual task where the control lets spans overlap), which
-``prodigy db-in`` loads as they are.
+item's metadata with its id and the label's provenance,
+:func:`~labelloop.ingest.provenance.label_provenance`: annotator, annotated_at, guideline and
+schema version, strategy and reason), the annotator as ``_annotator_id`` and ``_session_id`` and
+the time as ``_timestamp`` (Unix seconds), which Prodigy's review and progress read, a choice
+task's ``options`` (the control's labels in schema order), ``accept`` and ``config``, or a
+ner_manual task's ``tokens`` and ``spans`` (a spans_manual task where the control lets spans
+overlap), which ``prodigy db-in`` loads as they are.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from labelloop.domain import ExportRecord, ItemIn
@@ -35,7 +40,7 @@ from labelloop.ingest.annotated import (
     spans_of,
     tool_id,
 )
-from labelloop.ingest.provenance import with_provenance
+from labelloop.ingest.provenance import PROVENANCE_KEY, label_provenance, with_provenance
 from labelloop.kinds import kind
 from labelloop.schema.tokens import tokenize
 
@@ -87,8 +92,10 @@ class ProdigyImporter(AnnotatedImporter):
             metadata.update(meta)
         elif meta is not None:
             metadata["meta"] = meta
+        written = _labelloop_annotator(meta)
         for key, name in _KEPT.items():
-            if record.get(key) is not None:
+            # a task labelloop wrote names its annotator in meta already: kept once
+            if record.get(key) is not None and record[key] != written:
                 metadata[name] = record[key]
         external_id = None
         if self.id_field is not None:
@@ -220,16 +227,13 @@ class ProdigyExporter(AnnotatedExporter):
             task["html"] = text
         else:
             task["text"] = text
-        ours: dict[str, Any] = {"id": tool_id(record)}
-        if record.annotator is not None:
-            ours["annotator"] = record.annotator
-        if record.guideline_version is not None:
-            ours["guideline_version"] = record.guideline_version
-        if record.resolution == "auto" and record.model_version is not None:
-            ours["model_version"] = record.model_version  # the model's label, not a person's
         # The item's own metadata keeps its names (an imported meta.id stays the task's id).
-        meta = with_provenance(record.metadata, ours)
-        task["meta"] = meta
+        ours = {"id": tool_id(record), **label_provenance(record)}
+        task["meta"] = with_provenance(record.metadata, ours)
+        if record.annotator is not None:  # who and when, where Prodigy's own tools look
+            task["_annotator_id"] = task["_session_id"] = record.annotator
+            if record.annotated_at is not None:
+                task["_timestamp"] = _unix_seconds(record.annotated_at)
         type, labels = self._target(record)
         if type in ("choice", "multi_choice"):
             chosen = [record.label] if type == "choice" else list(record.label or ())
@@ -250,6 +254,22 @@ class ProdigyExporter(AnnotatedExporter):
             task["_view_id"] = "spans_manual" if overlap else "ner_manual"
         task["answer"] = "accept"
         return task
+
+
+def _labelloop_annotator(meta: Any) -> Any:
+    """The annotator labelloop's export wrote in a task's ``meta`` (under ``labelloop`` when the
+    item's own metadata has an ``annotator``), or None."""
+    if not isinstance(meta, Mapping):
+        return None
+    aside = meta.get(PROVENANCE_KEY)
+    if isinstance(aside, Mapping) and "annotator" in aside:
+        return aside["annotator"]
+    return meta.get("annotator")
+
+
+def _unix_seconds(at: datetime) -> int:
+    """A time as Prodigy's ``_timestamp`` counts it: whole seconds since 1970 (naive: UTC)."""
+    return int((at if at.tzinfo is not None else at.replace(tzinfo=UTC)).timestamp())
 
 
 def _ws(text: str, end: int) -> bool:

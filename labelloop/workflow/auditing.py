@@ -6,33 +6,57 @@ from typing import Any
 
 from labelloop.errors import NotFound, PermissionDenied
 from labelloop.govern import verify_chain
+from labelloop.govern.guidelines import text_state
 from labelloop.govern.permissions import Permission
 from labelloop.store import audit as store_audit
 from labelloop.store.db import Database
+from labelloop.workflow import guidelines
 from labelloop.workflow.accounts import User
 from labelloop.workflow.projects import ProjectContext
 
 
 def verify(db: Database, ctx: ProjectContext) -> dict[str, Any]:
-    """Whether the project's audit chain is intact, and where it breaks first if not.
+    """Whether the project's audit chain is intact, and where it breaks first if not; and
+    whether each guideline version's stored text is the one its publishing event recorded.
 
     A changed event fails its own hash, a deleted one the link of the event after it
-    (:func:`labelloop.govern.verify_chain`).
+    (:func:`labelloop.govern.verify_chain`). A guideline text changed in the database after it
+    was published leaves the chain intact, so ``guidelines`` compares each version's text with
+    the SHA-256 its event recorded: ``changed`` lists the versions whose text differs (both
+    hashes), ``not_recorded`` those published before labelloop recorded hashes (nothing to
+    compare, not a failure), and ``intact`` is whether none changed.
     """
     ctx.require(Permission.VIEW_AUDIT)
-    return _verified(db, ctx.id, chain=f"project '{ctx.slug}'")
+    with db.read() as conn:  # one snapshot: the chain and the texts it vouches for
+        found = _verified(store_audit.chain_rows(conn, ctx.id), chain=f"project '{ctx.slug}'")
+        versions = guidelines.text_hashes(conn, ctx.id)
+    changed: list[dict[str, Any]] = []
+    not_recorded: list[int] = []
+    for v in reversed(versions):  # oldest first
+        state = text_state(v["sha256"], v["recorded_sha256"])
+        if state == "changed":
+            changed.append({k: v[k] for k in ("version", "sha256", "recorded_sha256")})
+        elif state == "not recorded":
+            not_recorded.append(int(v["version"]))
+    found["guidelines"] = {
+        "versions": len(versions),
+        "intact": not changed,
+        "changed": changed,
+        "not_recorded": not_recorded,
+    }
+    return found
 
 
 def verify_site(db: Database, user: User) -> dict[str, Any]:
     """The same for the site's own chain (users, tokens, projects made); site admins only."""
     if not user.is_admin:
         raise PermissionDenied("only a site admin may check the site's audit chain")
-    return _verified(db, None, chain="the site")
-
-
-def _verified(db: Database, project_id: int | None, *, chain: str) -> dict[str, Any]:
     with db.read() as conn:
-        rows = store_audit.chain_rows(conn, project_id)
+        rows = store_audit.chain_rows(conn, None)
+    return _verified(rows, chain="the site")
+
+
+def _verified(rows: list[dict[str, Any]], *, chain: str) -> dict[str, Any]:
     broken = verify_chain(rows)
     first = None
     if broken is not None:

@@ -154,16 +154,30 @@ def history(db: Database, ctx: ProjectContext) -> list[dict[str, Any]]:
     member may read it."""
     ctx.require(Permission.VIEW_PROJECT)
     with db.read() as conn:
-        rows = store_projects.guideline_history(conn, ctx.id)
-        recorded = audit.guideline_hashes(conn, ctx.id)
+        rows = text_hashes(conn, ctx.id)
     return [
         {
             **_described(r),
             "annotations": int(r["annotations"]),
+            "sha256": r["sha256"],
+            "recorded_sha256": r["recorded_sha256"],
+        }
+        for r in rows
+    ]
+
+
+def text_hashes(conn: Any, project_id: int) -> list[dict[str, Any]]:
+    """Every version's row (:func:`labelloop.store.projects.guideline_history`, newest first)
+    with ``sha256``, the SHA-256 of its text as stored now, and ``recorded_sha256``, the one its
+    publishing audit event recorded (None: published before labelloop recorded them)."""
+    recorded = audit.guideline_hashes(conn, project_id)
+    return [
+        {
+            **r,
             "sha256": text_sha256(r["body"]),
             "recorded_sha256": recorded.get(int(r["version"])),
         }
-        for r in rows
+        for r in store_projects.guideline_history(conn, project_id)
     ]
 
 

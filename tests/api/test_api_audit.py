@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from sqlalchemy import select, update
 
-from labelloop.store.tables import audit_event
+from labelloop.store.tables import audit_event, guideline
 
 
 def test_a_manager_sees_the_chain_intact_then_where_an_edit_broke_it(api: Any) -> None:
@@ -44,3 +45,17 @@ def test_a_site_admin_reads_who_did_what_to_whom_on_the_site(api: Any) -> None:
     for role in ("manager", "reviewer", "annotator"):
         refused = api.get("/api/audit", role)
         assert refused.status_code == 403, refused.text
+
+
+def test_verify_names_a_guideline_text_changed_behind_the_applications_back(api: Any) -> None:
+    ok = api.get("/api/projects/sent/audit/verify", "manager").json()
+    assert ok["guidelines"] == {"versions": 1, "intact": True, "changed": [], "not_recorded": []}
+    with api.lab.db.write() as conn:
+        conn.execute(update(guideline).where(guideline.c.version == 1).values(body="Anything."))
+    found = api.get("/api/projects/sent/audit/verify", "manager").json()
+    assert found["intact"] and not found["guidelines"]["intact"]
+    (changed,) = found["guidelines"]["changed"]
+    assert changed["version"] == 1
+    assert (
+        changed["sha256"] == hashlib.sha256(b"Anything.").hexdigest() != changed["recorded_sha256"]
+    )

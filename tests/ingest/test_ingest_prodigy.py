@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import json
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -297,9 +298,28 @@ def test_fields_prodigy_decides_are_refused_whole() -> None:
         make_exporter("prodigy", schema=image)
 
 
+ANNOTATED_AT = datetime(2024, 5, 1, 9, 30, tzinfo=UTC)
+"""When "ann" annotated: 1714555800 seconds after 1970-01-01 UTC (19844 days and 9.5 hours)."""
+PROVENANCE = {
+    "annotator": "ann",
+    "annotated_at": "2024-05-01T09:30:00+00:00",
+    "guideline_version": 2,
+    "schema_version": 1,
+    "strategy": "margin",
+    "reason": "picked",
+}
+"""What :func:`record` says of its label, as the task's meta carries it."""
+
+
 def record(item_id: int, label: Any, **fields: Any) -> ExportRecord:
-    """A labeled record with no id of its own, by "ann" under guideline version 2."""
-    base = {"external_id": None, "text": "Apple hired Tim Cook", "guideline_version": 2}
+    """A labeled record with no id of its own, by "ann" at ``ANNOTATED_AT`` under guideline
+    version 2 and schema version 1, its item picked by margin ("picked")."""
+    base = {
+        "external_id": None,
+        "text": "Apple hired Tim Cook",
+        "guideline_version": 2,
+        "annotated_at": ANNOTATED_AT,
+    }
     return replace(sample_record(item_id), label=label, **(base | fields))
 
 
@@ -313,7 +333,10 @@ def test_a_choice_label_is_written_as_an_accepted_choice_task() -> None:
     (task,) = write(SENTIMENT, record(4, "positive", external_id="r-4", metadata={"lang": "en"}))
     assert task == {
         "text": "Apple hired Tim Cook",
-        "meta": {"lang": "en", "id": "r-4", "annotator": "ann", "guideline_version": 2},
+        "meta": {"lang": "en", "id": "r-4", **PROVENANCE},
+        "_annotator_id": "ann",
+        "_session_id": "ann",
+        "_timestamp": 1714555800,
         "options": [
             {"id": "negative", "text": "negative"},
             {"id": "neutral", "text": "neutral"},
@@ -330,15 +353,53 @@ def test_a_choice_label_is_written_as_an_accepted_choice_task() -> None:
 
 
 def test_the_items_own_meta_keeps_its_names_and_labelloops_go_aside() -> None:
-    own = {"id": "own-7", "annotator": "their-ann", "source": "x"}
+    own = {"id": "own-7", "annotator": "their-ann", "strategy": "manual", "source": "x"}
     (task,) = write(SENTIMENT, record(4, "positive", external_id="r-4", metadata=own))
     assert task["meta"] == {
         "id": "own-7",
         "annotator": "their-ann",
+        "strategy": "manual",
         "source": "x",
+        "annotated_at": "2024-05-01T09:30:00+00:00",
         "guideline_version": 2,
-        "labelloop": {"id": "r-4", "annotator": "ann"},
+        "schema_version": 1,
+        "reason": "picked",
+        "labelloop": {"id": "r-4", "annotator": "ann", "strategy": "margin"},
     }
+    assert (task["_annotator_id"], task["_timestamp"]) == ("ann", 1714555800)
+    # read back: the item keeps its own values, labelloop's stay aside, the label is the same
+    (item,) = read([task], SENTIMENT)
+    assert item.label == "positive"
+    assert (item.metadata["annotator"], item.metadata["strategy"]) == ("their-ann", "manual")
+    assert item.metadata["labelloop"] == {"id": "r-4", "annotator": "ann", "strategy": "margin"}
+    assert "prodigy_annotator" not in item.metadata  # "ann" is said once, under labelloop
+
+
+def test_a_label_says_under_which_guideline_it_was_made() -> None:
+    v1 = record(1, "positive", external_id="a-1", guideline_version=1)
+    v2 = record(2, "negative", external_id="a-2")
+    tasks = write(SENTIMENT, v1, v2)
+    assert [t["meta"]["guideline_version"] for t in tasks] == [1, 2]
+    items = read(jsonl(tasks), SENTIMENT, id_field="id")
+    assert [(i.external_id, i.label, i.metadata["guideline_version"]) for i in items] == [
+        ("a-1", "positive", 1),
+        ("a-2", "negative", 2),
+    ]
+
+
+def test_an_imported_or_auto_label_names_no_annotator_and_no_time() -> None:
+    imported = record(1, "positive", annotator=None, resolution="imported", strategy=None)
+    auto = record(2, "negative", annotator=None, resolution="auto", model_version=3)
+    first, second = write(SENTIMENT, imported, auto)
+    assert first["meta"] == {
+        "id": 1,
+        "guideline_version": 2,
+        "schema_version": 1,
+        "reason": "picked",
+    }
+    assert second["meta"]["model_version"] == 3 and "annotator" not in second["meta"]
+    for task in (first, second):
+        assert not {"_annotator_id", "_session_id", "_timestamp"} & task.keys()
 
 
 def test_spans_are_written_as_a_ner_manual_task_with_tokens() -> None:
@@ -414,7 +475,7 @@ def test_an_export_reads_back_to_the_same_labels(schema: ProjectSchema, label: A
     ProdigyExporter(schema=schema).write([record(1, label, external_id="a-1")], sink)
     (item,) = read(sink.getvalue().decode(), schema, id_field="id")
     assert (item.external_id, item.label) == ("a-1", label)
-    assert item.metadata == {"annotator": "ann", "guideline_version": 2}
+    assert item.metadata == PROVENANCE  # _annotator_id repeats meta's annotator: kept once
 
 
 def test_without_a_schema_the_task_says_what_it_holds() -> None:
