@@ -186,6 +186,46 @@ def test_the_span_models_suggestion_is_recorded_as_the_models(lab: Lab) -> None:
     assert answer["suggestion"]["sentence"].endswith(" · accepted")
 
 
+def test_imported_spans_stay_offered_where_the_span_model_finds_none(lab: Lab) -> None:
+    """A model that finds no span in a text has nothing to offer there: the import's
+    pre-annotated spans are offered as before (ner.correct with one's own model's spans)."""
+    projects.create_project(lab.db, "ents", SPANS_SCHEMA, actor=lab.admin)
+    ctx = lab.ctx("ents", lab.admin)
+    labeled = [
+        {"id": f"l{i}", "text": f"Anna flew to Paris on day {i}", "label": [ANNA, PARIS]}
+        for i in range(4)
+    ]
+    imports.import_items(
+        lab.db,
+        ctx,
+        _jsonl(labeled),
+        fmt="jsonl",
+        filename="l.jsonl",
+        id_field="id",
+        label_field="label",
+    )
+    text = "so the meeting moved , ask oksana later lol"
+    oksana = {"start": text.index("oksana"), "end": text.index(" later"), "label": "person"}
+    imports.import_items(
+        lab.db,
+        ctx,
+        _jsonl([{"id": "t1", "text": text, "predictions": {"entities": [oksana]}}]),
+        fmt="jsonl",
+        filename="t.jsonl",
+        id_field="id",
+        prediction_field="predictions",
+    )
+    assert train(lab.db, ctx) >= 1
+    task = tasks.next_task(lab.db, ctx)
+    assert task is not None and task["item"]["external_id"] == "t1"
+    assert task["selection"]["strategy"] == "mean_token_entropy"  # the model picked it
+    assert task["suggestion"]["value"] == {"entities": [oksana]}
+    tasks.submit(lab.db, ctx, task["assignment_id"], {"entities": [oksana]}, active_ms=900)
+    suggestion = browse.item_trace(lab.db, ctx, external_id="t1")["annotations"][0]["suggestion"]
+    assert suggestion["sources"] == {"entities": "import"}
+    assert suggestion["sentence"] == "suggested by the import: 1 span: person · accepted"
+
+
 def _png(path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.new("L", (40, 30), 90).save(path, format="PNG")
