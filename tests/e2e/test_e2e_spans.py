@@ -509,6 +509,10 @@ def test_an_accepted_and_a_changed_suggestion_show_in_the_trace_and_the_export(
     assert (
         "suggested by the import: 2 spans: person, place · changed: kept 1 of 2, added 1"
     ) in trace
+    # ... and which words each span covers, counted past the emoji as the server counts them.
+    words = "2 spans: person “Ada Lovelace”, person “Paris”"
+    assert f"{USERNAME} answered {words}" in trace
+    assert f"labeled it {words}" in trace
 
     # The export carries the suggested spans, their scores and where they came from.
     response = page.request.get(f"{spans_server.url}/api/projects/trace/export?format=jsonl")

@@ -166,13 +166,6 @@
     return text(value);
   }
 
-  /** The words a span covers; offsets count code points, as the server does. */
-  function spanWords(item, span) {
-    const chars = Array.from(itemText(item));
-    const words = chars.slice(span.start, span.end).join("");
-    return words.length > 40 ? words.slice(0, 39) + "…" : words;
-  }
-
   /** One control's value as a short readable phrase. */
   function readable(control, v, item) {
     if (v === undefined || v === null) return "–";
@@ -188,7 +181,7 @@
       case "spans":
         if (!Array.isArray(v)) return text(v);
         if (!v.length) return "no spans";
-        return v.map((sp) => `${sp.label} “${spanWords(item, sp)}”`).join(", ");
+        return L.spansText(v, itemText(item));
       case "boxes": {
         if (!Array.isArray(v)) return text(v);
         if (!v.length) return "no boxes";
