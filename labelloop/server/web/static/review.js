@@ -1158,7 +1158,10 @@
     if (b) b.addEventListener("click", fn);
   };
   on("accept-btn", accept);
-  on("reject-btn", () => (state.pending === "reject" ? sendReject() : startReject()));
+  // Reject opens the comment box; a second click sends, or the first when the comment is written.
+  on("reject-btn", () =>
+    state.pending === "reject" || el.comment.value.trim() ? sendReject() : startReject(),
+  );
   on("fix-btn", () => (state.pending === "fix" ? saveFix() : startFix()));
   on("escalate-btn", escalate);
   // Save fix (review) or Decide (adjudicate); a text answer's Enter presses it too.
