@@ -252,9 +252,12 @@ def items(
 
     _, db = _open()
 
+    spans: list[str] = []  # the spans controls, whose values a trace prints with their words
+
     def go() -> dict[str, Any]:
         ctx = _seen_by(db, slug, as_user)
         if show is not None:
+            spans.extend(c.name for c in ctx.schema.controls if c.type == "spans")
             return browse.item_trace(db, ctx, **named_item(show))
         return browse.list_items(
             db,
@@ -274,7 +277,8 @@ def items(
     if as_json:
         typer.echo(json.dumps(found, default=str))
     elif show is not None:
-        (_print_own_trace if "answers" in found else _print_trace)(found)
+        shown = _Shown(spans, str(found["item"]["data"].get("text", "")))
+        (_print_own_trace if "answers" in found else _print_trace)(found, shown)
     else:
         (_print_own_answers if found.get("mine") else _print_items)(found)
 
@@ -382,7 +386,23 @@ def _print_item(item: dict[str, Any]) -> None:
         out.print(f"  {escape(line)}", highlight=False, soft_wrap=True)
 
 
-def _print_trace(d: dict[str, Any]) -> None:
+class _Shown:
+    """How a trace prints a value: JSON, each span carrying the words of the item's text it
+    covers (as an export writes it), so a span reads as more than two numbers."""
+
+    def __init__(self, spans: list[str], text: str) -> None:
+        self.spans = spans
+        self.text = text
+
+    def __call__(self, value: Any) -> str:
+        from labelloop.workflow.export import with_span_text
+
+        if self.spans and isinstance(value, dict):
+            value = with_span_text(value, self.spans, self.text)
+        return json.dumps(value, ensure_ascii=False)
+
+
+def _print_trace(d: dict[str, Any], shown: _Shown) -> None:
     item = d["item"]
     _print_item(item)
     label = d["label"]
@@ -391,17 +411,19 @@ def _print_trace(d: dict[str, Any]) -> None:
     else:
         by = f" by {label['decided_by']}" if label["decided_by"] else ""
         out.print(
-            f"label: {escape(json.dumps(label['value']))} ({label['resolution']}{escape(by)}, "
+            f"label: {escape(shown(label['value']))} ({label['resolution']}{escape(by)}, "
             f"{_utc(label['decided_at'])})"
             + (f": {escape(label['note'])}" if label.get("note") else ""),
             highlight=False,
             soft_wrap=True,
         )
     for a in d["annotations"]:
-        _print_answer(f"answer by {escape(a['user'])}", a, a["status"], now=d["guideline_version"])
+        _print_answer(
+            f"answer by {escape(a['user'])}", a, a["status"], shown, now=d["guideline_version"]
+        )
         for r in d["reviews"]:
             if r["annotation_id"] == a["id"]:
-                _print_review(r)
+                _print_review(r, shown)
     for f in d["flags"]:
         state = "open" if f["open"] else "resolved"
         said = f"flag {f['kind']} ({state}): {escape(f['note'] or '')}"
@@ -413,13 +435,13 @@ def _print_trace(d: dict[str, Any]) -> None:
         for h in d["history"]:
             who = h["actor"] or "the local operator"
             out.print(
-                f"  {_utc(h['at'])}  {escape(who)}: {escape(_history_words(h))}",
+                f"  {_utc(h['at'])}  {escape(who)}: {escape(_history_words(h, shown))}",
                 highlight=False,
                 soft_wrap=True,
             )
 
 
-def _history_words(h: dict[str, Any]) -> str:
+def _history_words(h: dict[str, Any], shown: _Shown) -> str:
     """An event of an item's history as the Items page says it: what was done, the value it
     set, and the guideline version an answer was given or changed under."""
     p = h.get("payload") or {}
@@ -428,13 +450,15 @@ def _history_words(h: dict[str, Any]) -> str:
     said = h["words"]
     value = p.get("new", p.get("value"))
     if isinstance(value, dict):
-        said += " " + json.dumps(value)
+        said += " " + shown(value)
     if p.get("guideline_version"):
         said += f" (guideline v{p['guideline_version']})"
     return said
 
 
-def _print_answer(who: str, a: dict[str, Any], state: str, *, now: int | None = None) -> None:
+def _print_answer(
+    who: str, a: dict[str, Any], state: str, shown: _Shown, *, now: int | None = None
+) -> None:
     """One answer of a trace: its value and state, when, how long, under which guideline (and
     ``now``, the current one, when newer) and model, the suggestion shown and what the answer
     made of it, and why the item was picked."""
@@ -450,7 +474,7 @@ def _print_answer(who: str, a: dict[str, Any], state: str, *, now: int | None = 
     if a.get("changed_at"):  # the value and guideline are the change's: say its time by them
         when += f", changed at {_utc(a['changed_at'])} (guideline v{made})"
     out.print(
-        f"{who}: {escape(json.dumps(a['value']))} ({state}), "
+        f"{who}: {escape(shown(a['value']))} ({state}), "
         f"{when}, {a['active_ms'] / 1000:.1f} s, "
         f"guideline v{a['guideline_version']}{newer}, model v{a['model_version']}; "
         f"{escape(suggested)}; {escape(came)}",
@@ -464,13 +488,13 @@ def _utc(iso: str) -> str:
     return f"{iso[:16].replace('T', ' ')} UTC"
 
 
-def _print_review(r: dict[str, Any]) -> None:
+def _print_review(r: dict[str, Any], shown: _Shown) -> None:
     """A verdict under the answer it judged: who, which (at the expert tier when so), when,
     the value a fix set and the note."""
     tier = " (expert tier)" if r.get("tier") == 2 else ""
     fixed = ""
     if r["verdict"] == "fix" and r["corrected_value"] is not None:
-        fixed = f" to {json.dumps(r['corrected_value'])}"
+        fixed = f" to {shown(r['corrected_value'])}"
     comment = f": {r['comment']}" if r["comment"] else ""
     under = f", guideline v{r['guideline_version']}" if r.get("guideline_version") else ""
     out.print(
@@ -481,15 +505,15 @@ def _print_review(r: dict[str, Any]) -> None:
     )
 
 
-def _print_own_trace(d: dict[str, Any]) -> None:
+def _print_own_trace(d: dict[str, Any], shown: _Shown) -> None:
     """What is a member's own of an item's trace: their answers and the verdicts on them."""
     from labelloop.workflow import browse
 
     _print_item(d["item"])
     for a in d["answers"]:
-        _print_answer("your answer", a, browse.STATE_WORDS[a["state"]])
+        _print_answer("your answer", a, browse.STATE_WORDS[a["state"]], shown)
         for r in a["reviews"]:
-            _print_review(r)
+            _print_review(r, shown)
         if a["refusal"]:
             out.print(f"it cannot change: {escape(a['refusal'])}", soft_wrap=True)
 

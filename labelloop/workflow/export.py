@@ -150,7 +150,7 @@ class _Shape:
         if not self.spans:
             return list(values)
         text = payload.get("text", "")
-        return [None if v is None else _with_span_text(v, self.spans, text) for v in values]
+        return [None if v is None else with_span_text(v, self.spans, text) for v in values]
 
 
 def _rows(
@@ -181,7 +181,7 @@ def _auto_fields(row: Mapping[str, Any], label: Any) -> dict[str, Any]:
     }
 
 
-def _with_span_text(value: Mapping[str, Any], controls: list[str], text: str) -> dict[str, Any]:
+def with_span_text(value: Mapping[str, Any], controls: list[str], text: str) -> dict[str, Any]:
     """``value`` with each span of the spans controls carrying the text it covers."""
     out = dict(value)
     for name in controls:

@@ -26,17 +26,29 @@ from labelloop.workflow.values import checked_on_item
 MAX_ACTIVE_MS = 24 * 3600 * 1000
 
 
+def _offered_value(row: Mapping[str, Any]) -> dict[str, Any]:
+    """Control -> the value offered: the item's imported pre-annotations overlaid with the
+    model's structured suggestion (spans, boxes), except where the model found none — an empty
+    list offers nothing to take, so the import's regions stay offered there."""
+    imported = row.get("prediction") or {}
+    value = dict(imported)
+    for name, modelled in (row.get("suggestion_value") or {}).items():
+        if modelled == [] and imported.get(name):
+            continue
+        value[name] = modelled
+    return value
+
+
 def suggestion_of(row: Mapping[str, Any]) -> dict[str, Any] | None:
     """What the page offers as the answer: the model's label for the target (``label``,
-    ``confidence``) and ``value``, a control -> suggested value mapping made of the item's
-    imported pre-annotations overlaid with the model's structured suggestion (spans, boxes).
-    Spans and boxes in ``value`` may carry a ``score``; the page pre-fills them as editable.
-    A spot check of an auto-label run offers nothing: the answer must be the annotator's own.
+    ``confidence``) and ``value``, a control -> suggested value mapping (see
+    :func:`_offered_value`). Spans and boxes in ``value`` may carry a ``score``; the page
+    pre-fills them as editable. A spot check of an auto-label run offers nothing: the answer
+    must be the annotator's own.
     """
     if row.get("strategy") == seeding.CHECK_STRATEGY:
         return None
-    value = dict(row.get("prediction") or {})
-    value.update(row.get("suggestion_value") or {})
+    value = _offered_value(row)
     if row["suggestion"] is None and not value:
         return None
     return {
@@ -63,10 +75,9 @@ def offered_record(row: Mapping[str, Any]) -> dict[str, Any]:
         }
     value = offered["value"]
     imported = row.get("prediction") or {}
-    modelled = row.get("suggestion_value") or {}
     source = {
-        name: "model" if name in modelled and modelled[name] != imported.get(name) else "import"
-        for name in value
+        name: "import" if name in imported and v == imported[name] else "model"
+        for name, v in value.items()
     }
     return {
         "suggestion": offered["label"],

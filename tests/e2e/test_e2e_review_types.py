@@ -33,6 +33,7 @@ ANNOTATOR = "ann"
 SPANS = "ents"  # project: one spans control, every annotation reviewed
 BOXES = "objs"  # project: one boxes control, every annotation reviewed
 EXPERT = "expert"  # project: spans and a rating, escalated to the expert tier
+SENT_BACK = "sentback"  # project: as SPANS, its one answer rejected with a comment
 ENTITIES = {
     "name": "entities",
     "type": "spans",
@@ -97,6 +98,7 @@ def review_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReviewSe
             "settings": {"review_policy": "all"},
         },
     }
+    schemas[SENT_BACK] = {**schemas[SPANS], "name": "Entities sent back"}
     schemas[EXPERT] = {
         **schemas[SPANS],
         "name": "Entities decided",
@@ -117,6 +119,7 @@ def review_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReviewSe
     jsonl = home / "expert.jsonl"
     jsonl.write_text(json.dumps({"id": "unsure", "text": FIX_TEXT}) + "\n", encoding="utf-8")
     run_cli(home, "import", EXPERT, str(jsonl), "--id-field", "id")
+    run_cli(home, "import", SENT_BACK, str(jsonl), "--id-field", "id")
     folder = home / "media" / "street"
     folder.mkdir(parents=True)
     _png(folder / "one.png", (20, 30, 60, 40))
@@ -273,6 +276,26 @@ def test_review_spans_fix_by_keyboard_and_accept(
     accepted = _detail(url, SPANS, submitted["hostile"]["item_id"])
     assert accepted["annotations"][0]["status"] == "accepted"
     assert accepted["label"]["value"] == {"entities": answers["hostile"]}
+
+
+def test_a_comment_written_first_is_sent_by_one_click_on_reject(
+    review_server: ReviewServer, browser: Any
+) -> None:
+    """A reviewer who typed the comment and then clicked Reject saw the comment box turn red
+    and nothing sent: the click only opened the reject it was meant to send."""
+    url = review_server.url
+    wrong = [_span(FIX_TEXT, "Charles Babbage", "place")]
+    submitted = _annotate(url, SENT_BACK, lambda item: {"entities": wrong})
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    login(page, url, f"/p/{SENT_BACK}/review")
+    _wait_review(page)
+    page.fill("#review-comment", "Charles Babbage is a person")
+    page.click("#reject-btn")
+    _wait_review_empty(page)
+    detail = _detail(url, SENT_BACK, submitted["unsure"]["item_id"])
+    assert detail["annotations"][0]["status"] == "rejected"
+    assert detail["reviews"][-1]["comment"] == "Charles Babbage is a person"
+    page.close()
 
 
 def _wait_review_empty(page: Any) -> None:

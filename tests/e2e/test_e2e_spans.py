@@ -116,7 +116,7 @@ def spans_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SpansServ
             ],
         },
     )
-    for slug in ("kbd", "mouse", "pred", "fix", "touch", "trace"):
+    for slug in ("kbd", "mouse", "pred", "fix", "touch", "trace", "conll"):
         run_cli(home, "projects", "create", slug, "--schema", str(spans_schema))
     nested_schema = _write(
         work / "nested.json",
@@ -512,6 +512,10 @@ def test_an_accepted_and_a_changed_suggestion_show_in_the_trace_and_the_export(
     assert (
         "suggested by the import: 2 spans: person, place · changed: kept 1 of 2, added 1"
     ) in trace
+    # ... and which words each span covers, counted past the emoji as the server counts them.
+    words = "2 spans: person “Ada Lovelace”, person “Paris”"
+    assert f"{USERNAME} answered {words}" in trace
+    assert f"labeled it {words}" in trace
 
     # The export carries the suggested spans, their scores and where they came from.
     response = page.request.get(f"{spans_server.url}/api/projects/trace/export?format=jsonl")
@@ -526,6 +530,44 @@ def test_an_accepted_and_a_changed_suggestion_show_in_the_trace_and_the_export(
     }
     assert row["value"]["entities"][1]["label"] == "person"
     assert page.errors == []
+    page.close()
+
+
+def test_a_conll_file_uploads_from_the_project_page_with_the_format_chosen(
+    spans_server: SpansServer, browser: Any, tmp_path: Path
+) -> None:
+    """The import form's file picker and Format list knew no CoNLL, though the project page
+    offers "Download CoNLL" and the CLI imports it: a .conll file, or one named .txt, could not
+    be chosen or its format named. Its spans land on the right words, past an emoji."""
+    dev = tmp_path / "wnut16_dev.txt"
+    dev.write_text(
+        "@paulwalk\tO\nIt\tO\n's\tO\nthe\tO\nview\tO\nfrom\tO\nwhere\tO\n"
+        "I\tO\n'm\tO\nliving\tO\n🙂\tO\nEmpire\tB-place\nState\tI-place\n"
+        "Building\tI-place\n=\tO\nESB\tB-place\n\n"
+        "Ada\tB-person\nLovelace\tI-person\nwrote\tO\n\n",
+        encoding="utf-8",
+    )
+    page = browser.new_page()
+    login(page, spans_server.url, "/p/conll")
+    accepted = (page.get_attribute("#import-file", "accept") or "").split(",")
+    assert ".conll" in accepted and ".txt" in accepted
+    page.set_input_files("#import-file", str(dev))
+    page.select_option("#import-format", "conll")
+    page.click("#import-submit")
+    page.wait_for_function(
+        "() => /Imported|Nothing|rror/.test(document.getElementById('import-result').textContent)"
+    )
+    assert page.text_content("#import-result").startswith("Imported 2 items")
+    response = page.request.get(f"{spans_server.url}/api/projects/conll/export?format=jsonl")
+    assert response.ok
+    rows = [json.loads(line) for line in response.text().splitlines() if line]
+    assert sorted((s["text"], s["label"]) for r in rows for s in r["label"]) == [
+        ("Ada Lovelace", "person"),
+        ("ESB", "place"),
+        ("Empire State Building", "place"),
+    ]
+    for r in rows:
+        assert all(r["text"][s["start"] : s["end"]] == s["text"] for s in r["label"])
     page.close()
 
 

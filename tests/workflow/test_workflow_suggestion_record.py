@@ -32,21 +32,20 @@ def _jsonl(rows: list[dict[str, Any]]) -> io.BytesIO:
     return io.BytesIO(("\n".join(json.dumps(r) for r in rows) + "\n").encode())
 
 
+def _import(lab: Lab, ctx: Any, rows: list[dict[str, Any]], **fields: str) -> None:
+    """Import ``rows`` (ids in ``id``), their labels or predictions in the ``fields`` named."""
+    imports.import_items(
+        lab.db, ctx, _jsonl(rows), fmt="jsonl", filename="items.jsonl", id_field="id", **fields
+    )
+
+
 def _spans_project(lab: Lab, *, predicted: list[dict[str, Any]] | None) -> Any:
     projects.create_project(lab.db, "ents", SPANS_SCHEMA, actor=lab.admin)
     ctx = lab.ctx("ents", lab.admin)
     row: dict[str, Any] = {"id": "t1", "text": TEXT}
     if predicted is not None:
         row["predictions"] = {"entities": predicted}
-    imports.import_items(
-        lab.db,
-        ctx,
-        _jsonl([row]),
-        fmt="jsonl",
-        filename="items.jsonl",
-        id_field="id",
-        prediction_field="predictions",
-    )
+    _import(lab, ctx, [row], prediction_field="predictions")
     train(lab.db, ctx)
     return ctx
 
@@ -146,25 +145,10 @@ def test_the_span_models_suggestion_is_recorded_as_the_models(lab: Lab) -> None:
             {"start": text.index(city), "end": text.index(city) + len(city), "label": "city"},
         ]
         labeled.append({"id": f"l{i}", "text": text, "label": spans})
-    imports.import_items(
-        lab.db,
-        ctx,
-        _jsonl(labeled),
-        fmt="jsonl",
-        filename="l.jsonl",
-        id_field="id",
-        label_field="label",
-    )
+    _import(lab, ctx, labeled, label_field="label")
     # An imported prediction for the unlabeled text: the trained model's spans replace it.
-    imports.import_items(
-        lab.db,
-        ctx,
-        _jsonl([{"id": "t1", "text": TEXT, "predictions": {"entities": [TOMAS]}}]),
-        fmt="jsonl",
-        filename="t.jsonl",
-        id_field="id",
-        prediction_field="predictions",
-    )
+    predicted = [{"id": "t1", "text": TEXT, "predictions": {"entities": [TOMAS]}}]
+    _import(lab, ctx, predicted, prediction_field="predictions")
     train(lab.db, ctx)
     assert train(lab.db, ctx) >= 1
     task = tasks.next_task(lab.db, ctx)
@@ -184,6 +168,31 @@ def test_the_span_models_suggestion_is_recorded_as_the_models(lab: Lab) -> None:
         f"suggested by model v{answer['model_version']}: "
     )
     assert answer["suggestion"]["sentence"].endswith(" · accepted")
+
+
+def test_imported_spans_stay_offered_where_the_span_model_finds_none(lab: Lab) -> None:
+    """A model that finds no span in a text has nothing to offer there: the import's
+    pre-annotated spans are offered as before (ner.correct with one's own model's spans)."""
+    projects.create_project(lab.db, "ents", SPANS_SCHEMA, actor=lab.admin)
+    ctx = lab.ctx("ents", lab.admin)
+    labeled = [
+        {"id": f"l{i}", "text": f"Anna flew to Paris on day {i}", "label": [ANNA, PARIS]}
+        for i in range(4)
+    ]
+    _import(lab, ctx, labeled, label_field="label")
+    text = "so the meeting moved , ask oksana later lol"
+    oksana = {"start": text.index("oksana"), "end": text.index(" later"), "label": "person"}
+    predicted = [{"id": "t1", "text": text, "predictions": {"entities": [oksana]}}]
+    _import(lab, ctx, predicted, prediction_field="predictions")
+    assert train(lab.db, ctx) >= 1
+    task = tasks.next_task(lab.db, ctx)
+    assert task is not None and task["item"]["external_id"] == "t1"
+    assert task["selection"]["strategy"] == "mean_token_entropy"  # the model picked it
+    assert task["suggestion"]["value"] == {"entities": [oksana]}
+    tasks.submit(lab.db, ctx, task["assignment_id"], {"entities": [oksana]}, active_ms=900)
+    suggestion = browse.item_trace(lab.db, ctx, external_id="t1")["annotations"][0]["suggestion"]
+    assert suggestion["sources"] == {"entities": "import"}
+    assert suggestion["sentence"] == "suggested by the import: 1 span: person · accepted"
 
 
 def _png(path: Path) -> None:

@@ -118,24 +118,42 @@ window.labelloop = (() => {
 
   const plural = (n, word, many = word + "s") => `${n.toLocaleString()} ${n === 1 ? word : many}`;
 
-  /** A control's value in words: a label, labels, a number, or how many spans or boxes. */
-  function valueText(value) {
+  /** Spans of `text` as their labels and the words they cover: person “Ada Lovelace”, place
+   * “London”. Offsets count code points, as the server does; long words are cut at 40. */
+  function spansText(spans, text) {
+    const chars = Array.from(text);
+    return spans
+      .map((sp) => {
+        const words = chars.slice(sp.start, sp.end).join("");
+        return `${sp.label} “${words.length > 40 ? words.slice(0, 39) + "…" : words}”`;
+      })
+      .join(", ");
+  }
+
+  /** A control's value in words: a label, labels, a number, or how many spans or boxes; given
+   * the item's `text`, each span with the words it covers. */
+  function valueText(value, text) {
     if (value === null || value === undefined) return "—";
     if (Array.isArray(value)) {
       if (value.every((v) => typeof v !== "object" || v === null)) return value.join(", ") || "none";
-      const [one, many] = value.some((v) => v && "w" in v) ? ["box", "boxes"] : ["span", "spans"];
+      const boxes = value.some((v) => v && "w" in v);
+      const [one, many] = boxes ? ["box", "boxes"] : ["span", "spans"];
       const labels = value.map((v) => v && v.label).filter(Boolean);
+      if (!boxes && typeof text === "string" && labels.length === value.length) {
+        return `${plural(value.length, one, many)}: ${spansText(value, text)}`;
+      }
       return `${plural(value.length, one, many)}${labels.length ? ": " + labels.join(", ") : ""}`;
     }
     if (typeof value === "object") return JSON.stringify(value);
     return String(value);
   }
 
-  /** An answer (control name -> value) in words; one control's value alone needs no name. */
-  function answerText(value) {
+  /** An answer (control name -> value) in words; one control's value alone needs no name.
+   * Given the item's `text`, spans are said with their words. */
+  function answerText(value, text) {
     const entries = Object.entries(value || {});
-    if (entries.length === 1) return valueText(entries[0][1]);
-    return entries.map(([name, v]) => `${name}: ${valueText(v)}`).join("; ") || "—";
+    if (entries.length === 1) return valueText(entries[0][1], text);
+    return entries.map(([name, v]) => `${name}: ${valueText(v, text)}`).join("; ") || "—";
   }
 
   /** A time of the API (ISO 8601, UTC) as the pages show it: "2024-05-02 12:47". */
@@ -260,6 +278,7 @@ window.labelloop = (() => {
     notify,
     node,
     plural,
+    spansText,
     valueText,
     answerText,
     utcText,

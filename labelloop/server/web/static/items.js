@@ -219,11 +219,13 @@
   /** One answer: who answered what, when and how long, under which guideline and model, and
    * why the item was served to them (My answers: the caller's, with the verdict on it).
    * ``now``, the guideline's version today, is said beside an older one the answer was made under. */
-  function answerBlock(a, now) {
+  function answerBlock(a, text, now) {
     const box = node("div", "trace-answer");
     const head = node("p", "trace-answer-head");
-    head.append(node("strong", "", a.user || "You"), " answered ", node("strong", "", answerText(a.value)));
-    if (a.corrected_value) head.append(", corrected to ", node("strong", "", answerText(a.corrected_value)));
+    head.append(node("strong", "", a.user || "You"), " answered ", node("strong", "", answerText(a.value, text)));
+    if (a.corrected_value) {
+      head.append(", corrected to ", node("strong", "", answerText(a.corrected_value, text)));
+    }
     const status = (a.user ? a.status.replaceAll("_", " ") : STATES[a.state] || a.state) + (a.rework ? ", a rework" : "");
     // A changed answer's value and guideline are the change's: its time is said beside them.
     const times = [`${when(a.created_at)} UTC`, changedText(a)].filter(Boolean).join(" · ");
@@ -275,11 +277,11 @@
   /** The verdicts on one answer, in a table that follows it: who, which (a fix with the value
    * it set), the note, when (UTC, as every time of the trace) and under which guideline (the
    * version in force then, which may be newer than the answer's). */
-  function reviewTable(reviews, note = "Comment") {
+  function reviewTable(reviews, text, note = "Comment") {
     const rows = reviews.map((r) => [
       r.reviewer,
       r.verdict +
-        (r.verdict === "fix" && r.corrected_value ? ` to ${answerText(r.corrected_value)}` : "") +
+        (r.verdict === "fix" && r.corrected_value ? ` to ${answerText(r.corrected_value, text)}` : "") +
         (r.tier > 1 ? ` (tier ${r.tier})` : ""), // tier: reviewers only
       r.comment || "",
       when(r.created_at),
@@ -291,11 +293,12 @@
   function renderTrace(d) {
     const item = d.item;
     const body = itemHead(item, d.label && d.label.value);
+    const text = spannedText(item);
 
     const label = d.label;
     const said = node("p", "trace-label");
     if (label) {
-      said.append(node("strong", "", answerText(label.value)));
+      said.append(node("strong", "", answerText(label.value, text)));
       const how = [label.resolution.replaceAll("_", " ")];
       if (label.decided_by) how.push(`by ${label.decided_by}`);
       how.push(`at ${when(label.decided_at)} UTC`);
@@ -306,14 +309,14 @@
       said.append(node("span", "muted", "No label yet."));
     }
     body.push(part("Label", said));
-    if (d.gold) body.push(part("Gold answer", node("p", "", answerText(d.gold.value))));
+    if (d.gold) body.push(part("Gold answer", node("p", "", answerText(d.gold.value, text))));
 
     // Each answer with the verdicts on it, so two answers' verdicts cannot be told apart wrongly.
     const answers = node("div", "trace-answers");
     for (const a of d.annotations) {
-      answers.append(answerBlock(a, d.guideline_version));
+      answers.append(answerBlock(a, text, d.guideline_version));
       const on = d.reviews.filter((r) => r.annotation_id === a.id);
-      if (on.length) answers.append(reviewTable(on));
+      if (on.length) answers.append(reviewTable(on, text));
     }
     body.push(part("Answers", d.annotations.length ? answers : node("p", "muted", "Nobody answered it here.")));
     if (d.flags.length) {
@@ -327,7 +330,7 @@
       body.push(part("Flags", table(["Kind", "Note", "By", "State", "When (UTC)"], rows)));
     }
     if (d.history.length) {
-      const rows = d.history.map((h) => [when(h.at), historyText(h), h.actor || "the local operator"]);
+      const rows = d.history.map((h) => [when(h.at), historyText(h, text), h.actor || "the local operator"]);
       body.push(part("History", table(["When (UTC)", "What", "Who"], rows)));
     }
     if (page.expert) {
@@ -340,11 +343,17 @@
 
   /** An event of the item's history in the review page's words, with the value it set:
    * "decided negative", "changed their label to neutral". */
-  function historyText(h) {
+  function historyText(h, text) {
     const p = h.payload || {};
     const value = p.new || p.value;
     const set = h.action !== "flag.raise" && value && typeof value === "object";
-    return actionText(h) + (set ? " " + answerText(value) : "") + underText(p);
+    return actionText(h) + (set ? " " + answerText(value, text) : "") + underText(p);
+  }
+
+  /** The item's text that its spans' offsets count in, or undefined (no text: no spans). */
+  function spannedText(item) {
+    const text = (item.data || {}).text;
+    return typeof text === "string" ? text : undefined;
   }
 
   /** My answers: the caller's answers to the item, the verdicts and notes on each, their own
@@ -352,10 +361,11 @@
   function renderOwnTrace(d) {
     const newest = d.answers[d.answers.length - 1];
     const body = itemHead(d.item, newest.value);
+    const text = spannedText(d.item);
     const answers = node("div", "trace-answers");
     for (const a of d.answers) {
-      answers.append(answerBlock(a));
-      if (a.reviews.length) answers.append(reviewTable(a.reviews, "Note"));
+      answers.append(answerBlock(a, text));
+      if (a.reviews.length) answers.append(reviewTable(a.reviews, text, "Note"));
     }
     body.push(part(d.answers.length > 1 ? "Your answers" : "Your answer", answers));
     state.answer = newest;
@@ -368,20 +378,20 @@
     body.push(change);
     if (newest.refusal) body.push(node("p", "trace-refusal muted small", newest.refusal));
     if (d.history.length) {
-      const rows = d.history.map((h) => [when(h.at), didText(h)]);
+      const rows = d.history.map((h) => [when(h.at), didText(h, text)]);
       body.push(part("What you did", table(["When (UTC)", "What"], rows)));
     }
     el.traceBody.replaceChildren(...body);
   }
 
   /** One of the caller's own audited actions on the item, in words. */
-  function didText(h) {
+  function didText(h, text) {
     const p = h.payload || {};
     switch (h.action) {
       case "annotation.submit":
-        return `answered ${answerText(p.value)}` + underText(p);
+        return `answered ${answerText(p.value, text)}` + underText(p);
       case "annotation.edit":
-        return `changed the answer from ${answerText(p.old)} to ${answerText(p.new)}` + underText(p);
+        return `changed the answer from ${answerText(p.old, text)} to ${answerText(p.new, text)}` + underText(p);
       case "assignment.skip":
         return "skipped it";
       case "flag.raise":

@@ -432,13 +432,14 @@
     el.why.hidden = false;
   }
 
-  /** A sent-back item: who rejected the answer, their whole comment and the answer itself. */
-  function renderRework(rework) {
+  /** A sent-back item: who rejected the answer, their whole comment and the answer itself
+   * (spans with the words of the item's text they cover). */
+  function renderRework(rework, text) {
     el.rework.hidden = !rework;
     if (!rework) return;
     el.reworkReviewer.textContent = rework.reviewer || "a reviewer";
     el.reworkComment.textContent = rework.comment || "(no comment)";
-    el.reworkPrevious.textContent = L.answerText(rework.previous_value);
+    el.reworkPrevious.textContent = L.answerText(rework.previous_value, text);
     $("rework-drawn").hidden = !reworkDrawn(rework);
   }
 
@@ -520,7 +521,7 @@
     showWidgets(item, state.widgetValues, task.suggestion);
     renderMeta(item.metadata);
     renderSuggestion(task.suggestion, "suggests");
-    renderRework(task.rework);
+    renderRework(task.rework, itemText(task.item));
     // The reason of a sent-back item holds the start of the comment, which the banner shows whole.
     renderWhy(task.rework ? { ...task.selection, reason: "sent back by a reviewer" } : task.selection);
     markSuggested(task.suggestion);

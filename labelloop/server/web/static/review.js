@@ -167,13 +167,6 @@
     return text(value);
   }
 
-  /** The words a span covers; offsets count code points, as the server does. */
-  function spanWords(item, span) {
-    const chars = Array.from(itemText(item));
-    const words = chars.slice(span.start, span.end).join("");
-    return words.length > 40 ? words.slice(0, 39) + "…" : words;
-  }
-
   /** One control's value as a short readable phrase. */
   function readable(control, v, item) {
     if (v === undefined || v === null) return "–";
@@ -189,7 +182,7 @@
       case "spans":
         if (!Array.isArray(v)) return text(v);
         if (!v.length) return "no spans";
-        return v.map((sp) => `${sp.label} “${spanWords(item, sp)}”`).join(", ");
+        return L.spansText(v, itemText(item));
       case "boxes": {
         if (!Array.isArray(v)) return text(v);
         if (!v.length) return "no boxes";
@@ -1188,7 +1181,10 @@
     if (b) b.addEventListener("click", fn);
   };
   on("accept-btn", accept);
-  on("reject-btn", () => (state.pending === "reject" ? sendReject() : startReject()));
+  // Reject opens the comment box; a second click sends, or the first when the comment is written.
+  on("reject-btn", () =>
+    state.pending === "reject" || el.comment.value.trim() ? sendReject() : startReject(),
+  );
   on("fix-btn", () => (state.pending === "fix" ? saveFix() : startFix()));
   on("escalate-btn", escalate);
   // Save fix (review) or Decide (adjudicate); a text answer's Enter presses it too.
