@@ -510,17 +510,24 @@ def insert(conn: Connection, stmt: Any, values: dict[str, Any]) -> int:
     return row_id
 
 
+MANY_ROWS = 200
+"""Rows :func:`insert_many` sends per statement on PostgreSQL: a column's array is one
+parameter, and at the largest lines an import takes (2 MiB) 200 rows stay far below the 1 GB a
+parameter or a message may hold."""
+
+
 def insert_many(
     conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]], *, stmt: Any = None
 ) -> None:
-    """INSERT ``rows`` (each with the same keys) into ``table``.
+    """INSERT ``rows`` (each with the same keys) into ``table``, in the order given.
 
-    On PostgreSQL one statement takes every row, an array per column that ``unnest`` turns
-    back into rows: psycopg's executemany sent one INSERT per row (pipelined, so not a round
-    trip each, but the server bound and ran 40,000 statements for 20,000 items and their
-    labels), and SQLAlchemy's multi-row VALUES cost more client CPU than it saved (psycopg
-    parses each page's thousands of placeholders anew). SQLite runs ``stmt`` (by default
-    ``table.insert()``) as an executemany: its driver loops in C over one prepared statement.
+    On PostgreSQL one statement takes :data:`MANY_ROWS` rows, an array per column that
+    ``unnest`` turns back into rows: psycopg's executemany sent one INSERT per row (pipelined,
+    so not a round trip each, but the server bound and ran 40,000 statements for 20,000 items
+    and their labels), and SQLAlchemy's multi-row VALUES cost more client CPU than it saved
+    (psycopg parses each page's thousands of placeholders anew). SQLite runs ``stmt`` (by
+    default ``table.insert()``) as an executemany: its driver loops in C over one prepared
+    statement.
     """
     if not rows:
         return
@@ -529,9 +536,11 @@ def insert_many(
     if conn.dialect.name != "postgresql" or python_defaults:
         conn.execute(table.insert() if stmt is None else stmt, list(rows))
         return
-    arrays = [bindparam(k, [r[k] for r in rows], type_=ARRAY(table.c[k].type)) for k in keys]
-    unnested = func.unnest(*arrays).table_valued(*keys).render_derived()
-    conn.execute(table.insert().from_select(keys, select(*unnested.c)))
+    for start in range(0, len(rows), MANY_ROWS):
+        part = rows[start : start + MANY_ROWS]
+        arrays = [bindparam(k, [r[k] for r in part], type_=ARRAY(table.c[k].type)) for k in keys]
+        unnested = func.unnest(*arrays).table_valued(*keys).render_derived()
+        conn.execute(table.insert().from_select(keys, select(*unnested.c)))
 
 
 def new_id(result: CursorResult[Any]) -> int:

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from labelloop.errors import ImportFormatError
+from labelloop.store import db as db_module
 from labelloop.store.db import Database
 from labelloop.store.tables import audit_event, import_batch, item, item_label
 from labelloop.workflow import imports, projects, status, tasks
@@ -168,9 +169,10 @@ def test_imported_labels_are_normalized_and_become_resolved_labels(lab: Any) -> 
 def test_every_line_keeps_its_own_text_fields_in_order_label_and_place(
     lab: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Items and labels go a chunk per statement (on PostgreSQL, arrays a column each that the
-    # server unnests): no value may slip to a neighbour's row, turn NULL or lose its order.
+    # Items and labels go many rows per statement (on PostgreSQL, arrays a column each that
+    # the server unnests): no value may slip to a neighbour's row, turn NULL or lose its order.
     monkeypatch.setattr(imports, "CHUNK", 3)  # three chunks, the last one partial
+    monkeypatch.setattr(db_module, "MANY_ROWS", 2)  # and a chunk in two statements
     texts = ['say "hi", {x}', "NULL", "{NULL,}", "back\\slash", "tab\tnew\nline", "é 中文 🙂", "{}"]
     labels = ("negative", "neutral", "positive")
     rows = [
