@@ -10,6 +10,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -536,11 +537,19 @@ def insert_many(
     if conn.dialect.name != "postgresql" or python_defaults:
         conn.execute(table.insert() if stmt is None else stmt, list(rows))
         return
+    unnest = _unnest_insert(table, tuple(keys))
     for start in range(0, len(rows), MANY_ROWS):
         part = rows[start : start + MANY_ROWS]
-        arrays = [bindparam(k, [r[k] for r in part], type_=ARRAY(table.c[k].type)) for k in keys]
-        unnested = func.unnest(*arrays).table_valued(*keys).render_derived()
-        conn.execute(table.insert().from_select(keys, select(*unnested.c)))
+        conn.execute(unnest, {key: [r[key] for r in part] for key in keys})
+
+
+@cache
+def _unnest_insert(table: Table, keys: tuple[str, ...]) -> Any:
+    """``INSERT INTO table (keys) SELECT * FROM unnest(:key[], ...)``, built once per table and
+    columns (building it per statement cost more client CPU than the statement)."""
+    arrays = [bindparam(key, type_=ARRAY(table.c[key].type)) for key in keys]
+    unnested = func.unnest(*arrays).table_valued(*keys).render_derived()
+    return table.insert().from_select(list(keys), select(*unnested.c))
 
 
 def new_id(result: CursorResult[Any]) -> int:
