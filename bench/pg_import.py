@@ -24,6 +24,7 @@ import io
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -147,12 +148,23 @@ def main() -> None:
         print(json.dumps(worker(args.worker, args.data, args.kind)))
         return
 
+    codes = {"head": HEAD, **({"baseline": args.baseline.resolve()} if args.baseline else {})}
+    tmp = Path(tempfile.mkdtemp(prefix="llbench-import-"))
+    try:
+        runs = _rounds(args, codes, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    _emit(args, runs)
+
+
+def _rounds(
+    args: argparse.Namespace, codes: dict[str, Path], tmp: Path
+) -> dict[str, list[dict[str, Any]]]:
+    """Every round's imports, per backend, kind and code."""
     import psycopg
     from sqlalchemy import make_url
 
     kinds = [k for k in args.kinds.split(",") if k]
-    codes = {"head": HEAD, **({"baseline": args.baseline.resolve()} if args.baseline else {})}
-    tmp = Path(tempfile.mkdtemp(prefix="llbench-import-"))
     data = tmp / "items.jsonl"
     texts = make_texts(args.items, min_words=6, max_words=30)
     data.write_text("".join(json.dumps({"text": t, "label": label_of(t)}) + "\n" for t in texts))
@@ -187,9 +199,11 @@ def main() -> None:
                             leftover.unlink()
                         runs.setdefault(f"sqlite_{kind}_{name}", []).append(got)
                         log(f"round {r + 1} sqlite {kind} {name}: {_shown(got)}")
-    for leftover in tmp.iterdir():
-        leftover.unlink()
-    tmp.rmdir()
+    return runs
+
+
+def _emit(args: argparse.Namespace, runs: dict[str, list[dict[str, Any]]]) -> None:
+    """The medians per backend, kind, code and figure, as the last stdout line."""
     figures: dict[str, Any] = {
         "items": args.items,
         "rounds": args.rounds,
