@@ -311,12 +311,36 @@ def proc_cpu_s(pid: int) -> float | None:
         return None
 
 
+def server_cpu_s(postmaster: int) -> float:
+    """CPU seconds of the postmaster, the children it reaped and those still running."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(pid) == postmaster:
+            total += sum(int(f) for f in fields[11:15]) / tick
+        elif int(fields[1]) == postmaster:
+            total += sum(int(f) for f in fields[11:13]) / tick
+    return total
+
+
+def backend_postmaster(conn: Any) -> int:
+    """The pid of the postmaster whose backend serves ``conn`` (a SQLAlchemy connection to a
+    server on this machine)."""
+    backend = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+    return int(Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
 # --- a throwaway PostgreSQL cluster ------------------------------------------------------------
 
 
 @contextmanager
-def postgres_cluster() -> Iterator[str]:
-    """initdb + pg_ctl in a temp dir (as user postgres when root), fsync off; yields a URL."""
+def postgres_cluster(*settings: str) -> Iterator[str]:
+    """initdb + pg_ctl in a temp dir (as user postgres when root), fsync off; yields a URL.
+    ``settings`` are more server settings, ``name=value`` each."""
     for tool in ("initdb", "pg_ctl"):
         if shutil.which(tool) is None:
             raise RuntimeError(f"--postgres needs {tool} on PATH")
@@ -355,7 +379,7 @@ def postgres_cluster() -> Iterator[str]:
     )
     opts = (
         f"-F -p {port} -k {sock} -c listen_addresses=127.0.0.1 -c max_connections=200 "
-        "-c shared_buffers=256MB"
+        "-c shared_buffers=256MB" + "".join(f" -c {s}" for s in settings)
     )
     subprocess.run(
         prefix

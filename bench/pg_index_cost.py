@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import os
 import resource
 import statistics
 import sys
@@ -28,25 +27,16 @@ from pathlib import Path
 from sqlalchemy import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import SCHEMA, emit, log, make_texts  # noqa: E402
+from _common import (  # noqa: E402
+    SCHEMA,
+    backend_postmaster,
+    emit,
+    log,
+    make_texts,
+    server_cpu_s,
+)
 
 VARIANTS = ("none", "trigram", "words")
-
-
-def server_cpu_s(postmaster: int) -> float:
-    """CPU seconds of the postmaster, the children it reaped and those still running."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(pid) == postmaster:
-            total += sum(int(f) for f in fields[11:15]) / tick
-        elif int(fields[1]) == postmaster:
-            total += sum(int(f) for f in fields[11:13]) / tick
-    return total
 
 
 def run(url: str, variant: str, data: bytes) -> dict[str, float]:
@@ -72,9 +62,7 @@ def run(url: str, variant: str, data: bytes) -> dict[str, float]:
     projects.create_project(db, "cost", SCHEMA, actor=admin)
     ctx = projects.system_context(db, "cost")
     with db.read() as conn:
-        backend = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
-    fields = Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()
-    postmaster = int(fields[1])
+        postmaster = backend_postmaster(conn)
     cpu0, wall0 = server_cpu_s(postmaster), time.perf_counter()
     own0 = resource.getrusage(resource.RUSAGE_SELF)
     imports.import_items(db, ctx, io.BytesIO(data), fmt="jsonl", filename="items.jsonl")

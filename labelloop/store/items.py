@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, RowMapping, delete, exists, func, select
 
 from labelloop.store import highwater, wordindex
-from labelloop.store.db import Database, new_id
+from labelloop.store.db import Database, insert_many, new_id
 from labelloop.store.learning import n_items, pool_labels
 from labelloop.store.tables import (
     AUTO,
@@ -73,7 +73,7 @@ def insert_items(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
     """
     if not rows:
         return []
-    conn.execute(highwater.insert_of(conn, item), list(rows))
+    insert_many(conn, item, rows, stmt=highwater.insert_of(conn, item))
     batch_id = rows[0]["import_batch_id"]
     first = (  # found through the (project, content hash) index: a lookup, not a table scan
         select(item.c.id)
@@ -98,8 +98,7 @@ def analyze_after_import(db: Database) -> None:
 
 
 def insert_labels(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    if rows:
-        conn.execute(item_label.insert(), list(rows))
+    insert_many(conn, item_label, rows)
 
 
 def labels_by_hash(
@@ -147,7 +146,7 @@ def replace_labels(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
         ids = [r["item_id"] for r in part]
         conn.execute(delete(item_label).where(item_label.c.item_id.in_(ids)))
         conn.execute(delete(queue_entry).where(queue_entry.c.item_id.in_(ids)))
-        conn.execute(item_label.insert(), part)
+        insert_many(conn, item_label, part)
 
 
 def get_item(conn: Connection, *, project_id: int, item_id: int) -> RowMapping | None:

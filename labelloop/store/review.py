@@ -22,7 +22,7 @@ from sqlalchemy import (
 )
 
 from labelloop.store import highwater, review_leases
-from labelloop.store.db import fetch, insert, new_id
+from labelloop.store.db import fetch, insert, insert_many, new_id
 from labelloop.store.tables import (
     AUTO,
     annotation,
@@ -211,8 +211,7 @@ def items_by_external(
 
 
 def insert_flags(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    if rows:
-        conn.execute(flag.insert(), [{"created_at": now(), "note": "", **r} for r in rows])
+    insert_many(conn, flag, [{"created_at": now(), "note": "", **r} for r in rows])
 
 
 def raise_user_flag(conn: Connection, **row: Any) -> tuple[int, bool]:
@@ -528,11 +527,11 @@ def insert_assignments(
     conn: Connection, rows: Sequence[dict[str, Any]]
 ) -> dict[tuple[int, int], int]:
     """Leases written outside the queue for items nobody had one of yet (the answers an import
-    brings to its new items), in one executemany; their ids by (item, user), which the rows
-    hold once each."""
+    brings to its new items), in one :func:`insert_many`; their ids by (item, user), which the
+    rows hold once each."""
     if not rows:
         return {}
-    conn.execute(highwater.insert_of(conn, assignment), list(rows))
+    insert_many(conn, assignment, rows, stmt=highwater.insert_of(conn, assignment))
     q = (
         select(assignment.c.id, assignment.c.item_id, assignment.c.user_id)
         .where(assignment.c.item_id.in_(sorted({int(r["item_id"]) for r in rows})))

@@ -23,7 +23,7 @@ from sqlalchemy import (
 
 from labelloop.store import highwater
 from labelloop.store.batches import withdrawn
-from labelloop.store.db import Database, fetch, insert, run
+from labelloop.store.db import Database, fetch, insert, insert_many, run
 from labelloop.store.tables import (
     annotation,
     assignment,
@@ -464,9 +464,9 @@ def upsert_label(
 
 
 def insert_annotations(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    """Many annotations in one executemany (answers an import brings, with their own times)."""
-    if rows:
-        conn.execute(annotation.insert(), list(rows))
+    """Many annotations in one :func:`insert_many` (answers an import brings, with their own
+    times)."""
+    insert_many(conn, annotation, rows)
 
 
 def annotation_ids(conn: Connection, assignment_ids: Sequence[int]) -> dict[int, int]:
@@ -480,9 +480,8 @@ def annotation_ids(conn: Connection, assignment_ids: Sequence[int]) -> dict[int,
 
 
 def insert_labels(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    """Many items' resolved labels (items that had none), in one executemany."""
-    if rows:
-        conn.execute(item_label.insert(), [{"decided_at": now(), **r} for r in rows])
+    """Many items' resolved labels (items that had none), in one :func:`insert_many`."""
+    insert_many(conn, item_label, [{"decided_at": now(), **r} for r in rows])
 
 
 def set_label_times(conn: Connection, times: Mapping[int, datetime]) -> None:

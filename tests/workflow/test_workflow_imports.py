@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from labelloop.errors import ImportFormatError
+from labelloop.store import db as db_module
 from labelloop.store.db import Database
 from labelloop.store.tables import audit_event, import_batch, item, item_label
 from labelloop.workflow import imports, projects, status, tasks
@@ -163,6 +164,35 @@ def test_imported_labels_are_normalized_and_become_resolved_labels(lab: Any) -> 
     with lab.db.read() as conn:
         labels = dict(conn.execute(select(item_label.c.item_id, item_label.c.label)).all())
     assert sorted(labels.values()) == ["negative", "positive"]
+
+
+def test_every_line_keeps_its_own_text_fields_in_order_label_and_place(
+    lab: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Items and labels go many rows per statement (on PostgreSQL, arrays a column each that
+    # the server unnests): no value may slip to a neighbour's row, turn NULL or lose its order.
+    monkeypatch.setattr(imports, "CHUNK", 3)  # three chunks, the last one partial
+    monkeypatch.setattr(db_module, "MANY_ROWS", 2)  # and a chunk in two statements
+    texts = ['say "hi", {x}', "NULL", "{NULL,}", "back\\slash", "tab\tnew\nline", "é 中文 🙂", "{}"]
+    labels = ("negative", "neutral", "positive")
+    rows = [
+        {"id": f"r{i}", "text": t, "zeta": i, "alpha": None if i % 2 else "NULL"}
+        | {"label": labels[i * 2 % 3]}
+        for i, t in enumerate(texts)
+    ]
+    ctx = lab.project()
+    report = lab.import_rows(ctx, rows, labeled=True)
+    assert (report.n_items, report.n_labeled) == (7, 7)
+    q = (
+        select(item.c.external_id, item.c.payload, item.c.meta, item_label.c.label)
+        .join(item_label, item_label.c.item_id == item.c.id)
+        .order_by(item.c.id)
+    )
+    with lab.db.read() as conn:
+        stored = [tuple(r) for r in conn.execute(q)]
+    assert [(e, p["text"], list(m.items()), lb) for e, p, m, lb in stored] == [
+        (r["id"], r["text"], [("zeta", r["zeta"]), ("alpha", r["alpha"])], r["label"]) for r in rows
+    ]
 
 
 def test_the_import_is_audited_with_its_counts(lab: Any) -> None:
