@@ -468,6 +468,7 @@ def browser() -> Iterator[WatchedBrowser]:
     """Debian's Chromium under Playwright (Playwright's own browser download is not used)."""
     sync_api = pytest.importorskip("playwright.sync_api")
     executable = _chromium()
+    _api_queries()  # read once here: an event handler that takes seconds stalls the browser
     with sync_api.sync_playwright() as p:
         launched = p.chromium.launch(executable_path=str(executable), args=CHROMIUM_ARGS)
         try:
