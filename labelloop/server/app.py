@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import quote
 
 import fastapi_offline
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -37,6 +37,7 @@ from labelloop.server.api import quality as quality_api
 from labelloop.server.api import review as review_api
 from labelloop.server.api import search as search_api
 from labelloop.server.api import simulations as simulations_api
+from labelloop.server.api.deps import declared_query_only
 from labelloop.server.api.schemas import ErrorOut
 from labelloop.server.auth import Sessions
 from labelloop.server.import_progress import ImportProgress
@@ -70,7 +71,8 @@ ERRORS_HELP = (
     "Refused: 401 without a valid token, 403 where the caller's role does not allow it, 404 for "
     "a project they are no member of or a record it does not hold, 409 when the record's state "
     "forbids it now (the detail says why), 413 for a body over 16 MiB, 422 for a value the route "
-    "does not take, 429 with Retry-After when asked too often. Nothing was changed."
+    "does not take or a query parameter it does not list, 429 with Retry-After when asked too "
+    "often. Nothing was changed."
 )
 APIDOCS = Path(fastapi_offline.__file__).parent / "static"
 """Swagger UI's script and style, from the fastapi-offline package: the docs page loads nothing
@@ -287,10 +289,10 @@ def _document_errors(schema: dict[str, Any]) -> None:
     for path, operations in schema["paths"].items():
         for operation in operations.values():
             responses = operation.setdefault("responses", {})
-            if "422" in responses:
+            if "422" in responses or path.startswith("/api/"):  # any query can hold a stray
                 responses["422"] = {
-                    "description": "A field of the request is not what the route takes: the "
-                    "detail names it",
+                    "description": "A field of the request is not what the route takes, or "
+                    "the query holds a parameter the route does not list: the detail names it",
                     "content": {"application/json": {"schema": error}},
                 }
             if path != "/api/health":
@@ -360,6 +362,7 @@ def create_app(
         lifespan=lifespan,
         docs_url=None,  # pages.api_docs serves /docs from installed files; FastAPI's uses a CDN
         redoc_url=None,
+        dependencies=[Depends(declared_query_only)],  # every route's first, before its token's
         **_no_telemetry(),
     )
     app.state.db = database

@@ -405,3 +405,73 @@ def test_every_json_body_says_it_takes_no_other_field(sqlite_api: Any) -> None:
     assert len(bodies) > 20
     open_ = sorted(w for w, s in bodies.items() if s.get("additionalProperties") is not False)
     assert open_ == ["PATCH /api/projects/{slug}/settings"]
+
+
+def test_a_misspelt_query_parameter_is_422_naming_it(api: Any) -> None:
+    """``items?stauts=labeled`` answered every item, as if no filter was given, so a script
+    with a typo read the wrong rows without a word."""
+    task = _task(api)
+    done = api.post(
+        f"{BASE}/tasks/{task['assignment_id']}/submit", "annotator", json={"value": VALUE}
+    )
+    assert done.status_code == 200, done.text
+    labeled = api.get(f"{BASE}/items?status=labeled&split=pool")
+    assert labeled.status_code == 200, labeled.text
+    assert [i["id"] for i in labeled.json()["items"]] == [task["item"]["id"]]
+    misspelt = api.get(f"{BASE}/items?stauts=labeled&split=pool")
+    assert _assert_json_error(misspelt, 422) == (
+        "query: unknown query parameter 'stauts'; this route takes: "
+        "status, split, label, resolution, annotator, q, order, limit, offset"
+    )
+    assert misspelt.json()["error"] == "ValidationError"
+    both = api.get(f"{BASE}/tasks/idle?stauts=labeled&limt=5", "annotator")
+    assert _assert_json_error(both, 422) == (
+        "query: unknown query parameters 'stauts', 'limt'; this route takes none"
+    )
+
+
+def test_every_api_route_refuses_a_query_parameter_it_does_not_declare(sqlite_api: Any) -> None:
+    """Every /api route, read or write, the annotators' two hot routes too, refuses ``zzz``
+    before it does anything, and lists the query parameters its OpenAPI description gives;
+    pages keep taking what a bookmark or the page's own script adds."""
+    from tests.api.test_api_isolation import REQUESTS, app_routes
+
+    app = sqlite_api.client.app
+    spec = app.openapi()
+    values = {"slug": "sent", "kind": "drift", "username": "annotator"}
+    audit = [_read(sqlite_api, "/api/audit"), _read(sqlite_api, f"{BASE}/audit")]
+    before = _counts(sqlite_api)
+    wrong = {}
+    routes = [r for r in app_routes(app) if r.path.startswith("/api/")]
+    assert len(routes) > 80
+    for route in routes:
+        url = route.url(**{p: values.get(p, 1) for p in route.params})
+        sent = REQUESTS.get((route.method, route.path), {})
+        query = {**sent.get("params", {}), "zzz": "1"}
+        response = sqlite_api.client.request(
+            route.method,
+            url,
+            headers=sqlite_api.auth("admin"),
+            **{**sent, "params": query},
+        )
+        declared = [
+            p["name"]
+            for p in spec["paths"][route.path][route.method.lower()].get("parameters", [])
+            if p["in"] == "query"
+        ]
+        takes = f"this route takes: {', '.join(declared)}" if declared else "this route takes none"
+        expected = f"query: unknown query parameter 'zzz'; {takes}"
+        if response.status_code != 422 or response.json().get("detail") != expected:
+            wrong[f"{route.method} {route.path}"] = (response.status_code, response.text[:200])
+    assert wrong == {}
+    assert _counts(sqlite_api) == before
+    assert [_read(sqlite_api, "/api/audit"), _read(sqlite_api, f"{BASE}/audit")] == audit
+    page = sqlite_api.client.get("/login?next=/p/sent&zzz=1")
+    assert page.status_code == 200
+
+
+def _read(api: Any, path: str) -> Any:
+    """An audit log's newest events, as the admin reads them."""
+    response = api.get(path, params={"limit": 1000})
+    assert response.status_code == 200, response.text
+    return response.json()

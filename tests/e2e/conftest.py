@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import random
+import re
 import shutil
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -382,10 +385,54 @@ def _chromium() -> Path:
     return CHROMIUM
 
 
+@functools.cache
+def _api_queries() -> list[tuple[re.Pattern[str], set[str], list[str]]]:
+    """Each /api route in the order the server matches them: its path, methods and the query
+    parameters its OpenAPI description lists."""
+    import fastapi.routing
+
+    from labelloop.config import get_settings
+    from labelloop.server.app import create_app
+
+    with tempfile.TemporaryDirectory() as home:
+        app = create_app(get_settings(home=Path(home), secret_key="e2e"), learner=False)
+        spec = app.openapi()
+        routes = [c.original_route for c in fastapi.routing.iter_route_contexts(app.routes)]
+    return [
+        (
+            route.path_regex,
+            route.methods,
+            [
+                p["name"]
+                for m in route.methods
+                for p in spec["paths"][route.path][m.lower()].get("parameters", [])
+                if p["in"] == "query"
+            ],
+        )
+        for route in routes
+        if route.path.startswith("/api/") and hasattr(route, "methods")
+    ]
+
+
+def undeclared_query(method: str, url: str) -> str | None:
+    """What an API call a page made holds in its query that its route does not list (the server
+    refuses it with a 422), or None."""
+    parts = urllib.parse.urlsplit(url)
+    if not parts.query or not parts.path.startswith("/api/"):
+        return None
+    sent = {name for name, _ in urllib.parse.parse_qsl(parts.query, keep_blank_values=True)}
+    for pattern, methods, takes in _api_queries():
+        if method in methods and pattern.match(parts.path):
+            extra = sorted(sent - set(takes))
+            return f"{method} {url}: {', '.join(extra)}" if extra else None
+    return None
+
+
 class WatchedBrowser:
     """A launched browser whose every page reports what the page's security policy refused
     (``refusals``): an inline script, style or a load from elsewhere that labelloop's own pages
-    should never need. ``_no_refusals`` fails each browser test that met one."""
+    should never need; and each API call whose query holds a parameter its route does not list.
+    ``_no_refusals`` fails each browser test that met one."""
 
     def __init__(self, browser: Any) -> None:
         self._browser = browser
@@ -395,14 +442,21 @@ class WatchedBrowser:
         if message.type == "error" and "Content Security Policy" in message.text:
             self.refusals.append(message.text)
 
+    def _check(self, request: Any) -> None:
+        extra = undeclared_query(request.method, request.url)
+        if extra is not None:
+            self.refusals.append(f"a query parameter its route does not list: {extra}")
+
     def new_context(self, *args: Any, **kwargs: Any) -> Any:
         context = self._browser.new_context(*args, **kwargs)
         context.on("console", self._record)
+        context.on("request", self._check)
         return context
 
     def new_page(self, *args: Any, **kwargs: Any) -> Any:
         page = self._browser.new_page(*args, **kwargs)
         page.on("console", self._record)
+        page.on("request", self._check)
         return page
 
     def __getattr__(self, name: str) -> Any:
@@ -414,6 +468,7 @@ def browser() -> Iterator[WatchedBrowser]:
     """Debian's Chromium under Playwright (Playwright's own browser download is not used)."""
     sync_api = pytest.importorskip("playwright.sync_api")
     executable = _chromium()
+    _api_queries()  # read once here: an event handler that takes seconds stalls the browser
     with sync_api.sync_playwright() as p:
         launched = p.chromium.launch(executable_path=str(executable), args=CHROMIUM_ARGS)
         try:
@@ -424,12 +479,13 @@ def browser() -> Iterator[WatchedBrowser]:
 
 @pytest.fixture(autouse=True)
 def _no_refusals(request: pytest.FixtureRequest) -> Iterator[None]:
-    """After each browser test: no page it opened had anything refused by the security policy."""
+    """After each browser test: no page it opened had anything refused by the security policy,
+    nor sent an API call a query parameter its route does not list."""
     yield
     if "browser" in request.fixturenames:
         watched = request.getfixturevalue("browser")
         refused, watched.refusals[:] = sorted(set(watched.refusals)), []
-        assert refused == [], f"the page's security policy refused: {refused}"
+        assert refused == [], f"the page's security policy or the API refused: {refused}"
 
 
 @pytest.fixture(scope="session")

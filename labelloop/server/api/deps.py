@@ -6,9 +6,12 @@ than to hand to the thread pool, which the route itself already uses.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.exceptions import RequestValidationError
 
 from labelloop.errors import AuthenticationFailed, PermissionDenied
 from labelloop.server.auth import Session, csrf_ok
@@ -44,6 +47,39 @@ async def current_user(request: Request, db: Annotated[Database, Depends(get_db)
     if user is None:
         raise AuthenticationFailed("this session has ended; sign in again")
     return user
+
+
+def refuse_undeclared_query(request: Request, declared: Iterable[str]) -> None:
+    """A 422 naming each query parameter of the request that is not ``declared``, and listing
+    those that are: a misspelt ``stauts=labeled`` would otherwise be dropped without a word,
+    and its caller read every item as if they had asked for no filter."""
+    if not request.scope.get("query_string"):  # most calls: nothing to parse
+        return
+    takes = list(dict.fromkeys(declared))
+    unknown = [name for name in dict.fromkeys(request.query_params) if name not in takes]
+    if not unknown:
+        return
+    names = ", ".join(f"'{name}'" for name in unknown)
+    listed = f"this route takes: {', '.join(takes)}" if takes else "this route takes none"
+    many = "s" if len(unknown) > 1 else ""
+    msg = f"unknown query parameter{many} {names}; {listed}"
+    raise RequestValidationError([{"type": "extra_forbidden", "loc": ("query",), "msg": msg}])
+
+
+def _query_names(dependant: Dependant) -> Iterator[str]:
+    """The query parameters a route declares, its dependencies' included, by the names a
+    request sends (an alias: ``from``), in the order its OpenAPI description lists them."""
+    yield from (param.alias for param in dependant.query_params)
+    for dependency in dependant.dependencies:
+        yield from _query_names(dependency)
+
+
+async def declared_query_only(request: Request) -> None:
+    """Refuse (422) a query parameter an /api route does not declare, for every such route at
+    once (the app's dependency). Pages keep taking what a bookmark or their script adds."""
+    route = request.scope["route"]
+    if route.path.startswith("/api/"):
+        refuse_undeclared_query(request, _query_names(route.dependant))
 
 
 def session_user(request: Request, db: Database) -> tuple[User, Session] | None:

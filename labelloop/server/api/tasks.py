@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from labelloop.govern.permissions import Permission
-from labelloop.server.api.deps import CurrentUser, DbDep, current_user
+from labelloop.server.api.deps import CurrentUser, DbDep, current_user, refuse_undeclared_query
 from labelloop.server.api.schemas import Id, NextIn, SubmitIn
 from labelloop.store.db import Database
 from labelloop.workflow import projects, review, tasks
@@ -47,7 +47,8 @@ def _told(ctx: projects.ProjectContext, answered: dict[str, Any]) -> dict[str, A
 
 
 # The two calls every annotator makes for every item take the raw request: the caller is
-# authenticated by the same function as every other route (``deps.current_user``), the body is
+# authenticated by the same function as every other route (``deps.current_user``), a query
+# parameter is refused as every route refuses one it does not declare, the body is
 # validated by pydantic straight from its bytes, and the answer is a ready JSONResponse (its
 # values are JSON-safe already). This skips FastAPI's dependency solving, body parsing and
 # re-encoding; OpenAPI still documents the path parameters and both bodies.
@@ -87,6 +88,7 @@ async def _body(request: Request, model: type[M]) -> M:
 @router.post("/tasks/next", openapi_extra=_doc(NextIn, "slug"))
 async def next_task(request: Request) -> JSONResponse:
     """Lease the next item for the caller; ``task`` is null when the queue has none right now."""
+    refuse_undeclared_query(request, ())
     db: Database = request.app.state.db
     user = await current_user(request, db)
     body = await _body(request, NextIn)
@@ -109,6 +111,7 @@ def idle(slug: str, db: DbDep, user: CurrentUser) -> dict[str, Any]:
 @router.post("/tasks/{assignment_id}/submit", openapi_extra=_doc(SubmitIn, "slug", "assignment_id"))
 async def submit(request: Request) -> JSONResponse:
     """Record the caller's answer for a leased item."""
+    refuse_undeclared_query(request, ())
     db: Database = request.app.state.db
     user = await current_user(request, db)
     assignment_id = _assignment_id(request)
