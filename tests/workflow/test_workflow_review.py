@@ -497,6 +497,7 @@ def test_gold_items_are_mixed_in_checked_and_never_resolved(
             "suggestion",
             "lease_expires_at",
             "guideline_version",
+            "schema_version",
         }
         assert task["selection"]["strategy"] and task["selection"]["reason"]
         is_gold = task["item"]["external_id"].startswith("gold")
