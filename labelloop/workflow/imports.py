@@ -373,29 +373,30 @@ def _image_payload(
     roots: Sequence[Path],
     kind: str = "image",
     uploads_of: tuple[Sequence[Path], str] = ((), ""),
+    upload_folder: str | None = None,
 ) -> tuple[dict[str, object], str]:
     """A media record's payload and the hash of its file's bytes, the path checked under roots
     and, ``uploads_of`` (the site's media roots, the project's slug), out of other projects'
-    uploads."""
-    relative = record.payload.get(kind, record.payload.get("text"))
-    where = _named(relative, path_field)
+    uploads. ``upload_folder``: where an uploaded zip's images were stored, for errors to
+    name them as the zip does."""
+    relative = str(record.payload.get(kind, record.payload.get("text")))
+    named = f"media path '{relative[:200]}'"
     try:
-        found, _ = resolve_media(str(relative), roots, kind=kind)
-        relative = uploads.checked_path(
-            found, str(relative), roots=uploads_of[0], slug=uploads_of[1]
-        )
+        found, _ = resolve_media(relative, roots, kind=kind)
+        relative = uploads.checked_path(found, relative, roots=uploads_of[0], slug=uploads_of[1])
+        if kind == "image":  # a file the learner, the thumbnails and the box checks could not read
+            size = image_size(found)
     except LabelloopError as exc:
-        raise ImportFormatError(
-            line=record.line, field=path_field, reason=where + exc.message
-        ) from None
-    if kind != "image":
-        return {kind: str(relative)}, file_hash(found)
-    try:  # a file the learner, the thumbnails and the box checks could not read
-        size = image_size(found)
-    except LabelloopError as exc:
-        reason = f"media path '{str(relative)[:200]}': {exc.message}"
+        said = exc.message.startswith("media path")  # resolve_media's errors name it
+        reason = exc.message if said else f"{named}: {exc.message}"
+        if upload_folder and relative.startswith(upload_folder + "/"):
+            # the folder it was stored in goes with the failed import: the zip's name it is
+            member = relative.removeprefix(upload_folder + "/")
+            reason = f"zip member '{member[:200]}'" + reason.removeprefix(named)
         raise ImportFormatError(line=record.line, field=path_field, reason=reason) from None
-    return {"image": str(relative), **size}, file_hash(found)
+    if kind != "image":
+        return {kind: relative}, file_hash(found)
+    return {"image": relative, **size}, file_hash(found)
 
 
 def _import_records(
@@ -506,7 +507,12 @@ def _import_records(
             note = None  # the report's sentence on an image whose boxes were scaled
             if images:
                 payload, digest = _image_payload(
-                    record, path_field=path_field, roots=media_roots, kind=data_type, uploads_of=own
+                    record,
+                    path_field=path_field,
+                    roots=media_roots,
+                    kind=data_type,
+                    uploads_of=own,
+                    upload_folder=upload_folder,
                 )
                 record, note = placed(record, payload)
             else:
