@@ -482,10 +482,17 @@ def test_choice_and_boxes_in_one_project(boxes_server: str, browser: Any) -> Non
     assert [(b["label"], b["selected"]) for b in _boxes(page)] == [("car", False), ("car", True)]
     page.keyboard.press("Delete")
     page.keyboard.press("2")
+    zoomed = page.text_content(".boxes-zoom-text")
+    assert zoomed and zoomed.endswith(":1")  # the 400 px image shows larger than its pixels
     page.keyboard.press("Enter")  # the only item: the page then waits for more
     stored = _stored(page, boxes_server, MIXED, str(item))
     assert stored == {"scene": "outdoor", "objects": [_plain(box)]}
     assert page.evaluate("() => window.__xss") is None
+    # Waiting for more, the boxes tools read the zoom of the last image: they said "NaN:1"
+    # beside a Pan button, the image gone.
+    page.wait_for_selector("#label-app[data-state='empty']")
+    assert page.text_content(".boxes-zoom-text") == zoomed
+    assert page.is_hidden(".boxes-pan")
     page.close()
 
 

@@ -257,7 +257,8 @@
 
     /** Size the canvas: the whole image fits the stage at zoom 1. */
     function layout() {
-      if (!st.natW || !st.natH) return;
+      // Off the page (no item to show) the stage has no size or styles to fit the image to.
+      if (!st.natW || !st.natH || !stage.isConnected) return;
       const styles = getComputedStyle(stage);
       const pad = parseFloat(styles.paddingLeft) + parseFloat(styles.paddingRight);
       const width = Math.max(50, stage.getBoundingClientRect().width - pad);
