@@ -297,6 +297,9 @@ def test_boxes_by_mouse(boxes_server: str, browser: Any, screenshots: Path) -> N
     [box] = _boxes(page)
     assert box["label"] == "person"
 
+    person = page.eval_on_selector(
+        ".boxes-label[data-label='person']", "b => b.style.getPropertyValue('--c')"
+    )
     page.click("#submit-btn")
     _wait_stage(page, other_than=item)
     [stored] = _stored(page, boxes_server, BOXES, str(item))["objects"]
@@ -320,6 +323,18 @@ def test_boxes_by_mouse(boxes_server: str, browser: Any, screenshots: Path) -> N
         "rs => rs.map(r => ['x', 'y', 'width', 'height'].map(k => +r.getAttribute(k)))",
     )
     assert rect == [[stored[k] for k in ("x", "y", "w", "h")]]
+    # in its label's colour, as the labeling page drew it, and named under the picture: every
+    # box was the same amber, and its label was only in a tooltip no pointer could reach
+    stroke = page.eval_on_selector(
+        "#trace-body .thumb-boxes rect", "r => getComputedStyle(r).stroke"
+    )
+    assert stroke == page.evaluate(
+        "c => { const s = document.createElement('i'); s.style.color = c;"
+        " document.body.append(s); const rgb = getComputedStyle(s).color; s.remove();"
+        " return rgb; }",
+        person,
+    )
+    assert page.inner_text("#trace-body .thumb-legend") == "person"
     page.close()
 
 
