@@ -85,6 +85,7 @@ def import_items(
     media_roots: Sequence[Path] = (),
     update_labels: bool = False,
     answers: bool = False,
+    near: Path | None = None,
 ) -> ImportReport:
     """Stream ``source`` into the project in one transaction; the first bad record aborts it.
 
@@ -105,6 +106,9 @@ def import_items(
     ``answers`` (a Label Studio file): every annotator's answer comes in as theirs, matched to
     the project's members, and each item's label is resolved from them by the project's rules
     (see ``workflow.imported_answers``), instead of one answer coming in as the label.
+
+    ``near``: the folder the file lies in; under a media root, a COCO file's images are
+    looked for there too (see ``CocoImporter``).
     """
     ctx.require(Permission.IMPORT)
     if answers and fmt != "label_studio":
@@ -200,7 +204,9 @@ def _importer_options(ctx: ProjectContext, fmt: str, given: dict[str, Any]) -> d
     """The options ``fmt``'s importer takes: COCO and YOLO files name their boxes control, not
     fields; a Label Studio, doccano or Prodigy file's labels go to the schema's controls."""
     if fmt in BOXES_FORMATS:  # a YOLO zip's images are read to measure its tiny boxes
-        roots = {"media_roots": tuple(given["media_roots"])} if fmt == "yolo" else {}
+        roots = {"media_roots": tuple(given["media_roots"])}
+        if fmt == "coco":  # a COCO file's images may lie beside it, as CVAT exports them
+            roots["near"] = _under_root(given["near"], given["media_roots"])
         return _boxes_options(ctx, fmt) | roots
     options = {key: given[key] for key in ("text_field", "id_field", "label_field")}
     if given["fallback"] is not None:
@@ -212,6 +218,17 @@ def _importer_options(ctx: ProjectContext, fmt: str, given: dict[str, Any]) -> d
     if given["answers"]:
         options["answers"] = True
     return options
+
+
+def _under_root(folder: Path | None, roots: Sequence[Path]) -> str | None:
+    """``folder``'s path under the media root it lies in; None when it lies under none."""
+    if folder is None:
+        return None
+    try:
+        root = root_of(folder, roots)
+    except LabelloopError:
+        return None
+    return folder.resolve().relative_to(root).as_posix()
 
 
 def _boxes_options(ctx: ProjectContext, fmt: str) -> dict[str, Any]:
