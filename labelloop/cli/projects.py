@@ -348,6 +348,7 @@ def import_(
                 media_roots=settings.media_root_paths,
                 update_labels=update_labels,
                 answers=annotations,
+                near=file.parent,
             )
 
     report = _run(go)

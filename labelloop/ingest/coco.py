@@ -14,13 +14,15 @@ turned), it refuses the image rather than stretch its boxes.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO, ClassVar
 
 from labelloop.domain import BoxFrame, ExportRecord, ItemIn
-from labelloop.errors import ImportFormatError
+from labelloop.errors import ImportFormatError, LabelloopError, NotFound
 from labelloop.ingest.boxes import BoxesImporter, boxes_control
+from labelloop.ingest.media import resolve_media
 from labelloop.ingest.records import BOM, checked_id, json_trouble
 from labelloop.kinds import kind
 from labelloop.schema import ProjectSchema
@@ -28,14 +30,44 @@ from labelloop.schema.values import is_number
 
 
 class CocoImporter(BoxesImporter):
-    """Reads one COCO JSON document; record numbers count its images in file order."""
+    """Reads one COCO JSON document; record numbers count its images in file order.
+
+    ``near`` is the folder under one of ``media_roots`` the file lies in, when it does: a
+    ``file_name`` no media root holds is looked for beside the file, then in the ``images``
+    folder beside its folder, as CVAT and Datumaro lay out a COCO export
+    (``annotations/instances_default.json`` and ``images/``)."""
 
     format: ClassVar[str] = "coco"
     tool: ClassVar[str] = "COCO"
 
+    def __init__(
+        self,
+        *,
+        control: str = "boxes",
+        target: str | None = None,
+        media_roots: Sequence[Path] = (),
+        near: str | None = None,
+    ) -> None:
+        super().__init__(control=control, target=target)
+        self.media_roots = tuple(media_roots)
+        self.near = near
+        self.found_near: dict[str, int] = {}  # folder -> images whose file_name was found there
+
+    def notes(self) -> list[str]:
+        """What did not come in as the file holds it (after reading)."""
+        found = super().notes()
+        for folder, n in self.found_near.items():
+            images, them = ("image", "it") if n == 1 else ("images", "them")
+            found.append(
+                f"{n:,} {images} came in from '{folder}/' (beside the COCO file), as no media "
+                f"root holds {them} at the file_name given"
+            )
+        return found
+
     def read(self, source: BinaryIO) -> Iterator[ItemIn]:
         """Yield one ItemIn per image of the document."""
         self.suggested = 0
+        self.found_near = {}
         doc = _document(source)
         categories = _categories(doc.get("categories", []))
         by_image: dict[Any, list[tuple[int, Mapping[str, Any]]]] = {}
@@ -75,7 +107,7 @@ class CocoImporter(BoxesImporter):
         external_id = image.get("external_id")
         return self._image(
             number,
-            file_name,
+            self._where(file_name),
             external_id=(
                 checked_id(number, "external_id", str(external_id))
                 if external_id is not None
@@ -86,6 +118,30 @@ class CocoImporter(BoxesImporter):
             labeled=bool(boxes) or image.get("labeled") is True,
             frame=_declared(image),
         )
+
+    def _where(self, file_name: str) -> str:
+        """The path under a media root of the image ``file_name`` names: as it stands, else
+        beside the file or in the ``images`` folder beside the file's folder (see the class)."""
+        if self.near is None or not self.media_roots:
+            return file_name
+        try:
+            resolve_media(file_name, self.media_roots, kind="image")
+            return file_name
+        except NotFound:
+            pass
+        except LabelloopError:  # refused as it stands ('..', not an image): the import says so
+            return file_name
+        top = PurePosixPath(self.near)
+        for folder in (top, top.parent / "images"):
+            path = (folder / file_name).as_posix()
+            try:
+                resolve_media(path, self.media_roots, kind="image")
+            except LabelloopError:
+                continue
+            shown = folder.as_posix()
+            self.found_near[shown] = self.found_near.get(shown, 0) + 1
+            return path
+        return file_name  # the import names it as the file does
 
 
 def _declared(image: Mapping[str, Any]) -> BoxFrame | None:

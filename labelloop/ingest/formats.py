@@ -165,7 +165,8 @@ def importer_for_path(path: str) -> str:
 def importer_for_folder(folder: Path) -> str | None:
     """The import format a folder holds: hf_datasets for a dataset saved with ``save_to_disk``
     (it holds ``dataset_info.json`` or ``dataset_dict.json``), yolo for a YOLO dataset (class
-    names and a ``labels`` folder at its top), else None (a folder of files)."""
+    names and a ``labels`` folder or Darknet's image lists at its top), else None (a folder of
+    files)."""
     if is_saved_dataset(folder):
         return HfDatasetsImporter.format
     return YoloImporter.format if is_yolo_folder(folder) else None

@@ -28,6 +28,9 @@ SPLIT_KEYS = {"train": "pool", "val": "eval", "test": "eval"}
 of labelloop they come into: the images held out to validate and test measure the model."""
 DARKNET_LISTS = {"train.txt": "train", "valid.txt": "val", "val.txt": "val", "test.txt": "test"}
 """Darknet's image lists, read at the top of a dataset without ``data.yaml``, and their keys."""
+DARKNET_DATA = "data/"
+"""Where Darknet's lists find a dataset, as CVAT and Datumaro write them: darknet's own
+``data/`` folder, which the dataset's top is."""
 SPLIT_FOLDERS = {
     "train": "train",
     "val": "val",
@@ -71,9 +74,12 @@ def label_path(image: str) -> str:
 
 def is_yolo_folder(folder: Path) -> bool:
     """Whether ``folder`` holds a YOLO dataset: class names at its top, and a ``labels`` folder
-    there or in a folder there (Roboflow's ``train/labels``)."""
+    there or in a folder there (Roboflow's ``train/labels``), or Darknet's image lists at its
+    top (CVAT's "YOLO 1.1", its label files beside its images)."""
     if not any((folder / name).is_file() for name in (*YAML_FILES, *NAMES_FILES)):
         return False
+    if any((folder / name).is_file() for name in DARKNET_LISTS):
+        return True
     tops = [folder, *(p for p in folder.iterdir() if p.is_dir())]
     return any((top / "labels").is_dir() for top in tops)
 
@@ -430,6 +436,7 @@ def listed_images(dataset: DatasetFiles, layout: Layout) -> dict[str, set[str]]:
     """The images the dataset's lists name (each once, in their order), with the keys of the
     lists that name each."""
     images: dict[str, set[str]] = {}
+    present = set(dataset.files)
     for listed, keys in layout.lists.items():
         text = read_text(listed, dataset.read(listed, MAX_TEXT_BYTES))
         folder = PurePosixPath(listed).parent
@@ -438,6 +445,11 @@ def listed_images(dataset: DatasetFiles, layout: Layout) -> dict[str, set[str]]:
             if not entry:
                 continue
             path = entry if entry[0] == "/" else (folder / entry.removeprefix("./")).as_posix()
+            if path not in present and entry.startswith(DARKNET_DATA):
+                # Darknet's lists (CVAT's and Datumaro's "YOLO 1.1") name the images from
+                # darknet's folder, the dataset being its data/: read from the list's own
+                bare = (folder / entry.removeprefix(DARKNET_DATA)).as_posix()
+                path = bare if bare in present else path
             if entry[0] == "/" and isinstance(dataset, FolderFiles):
                 path = dataset.inside("", entry) or path  # an absolute path into the folder
             try:

@@ -85,6 +85,7 @@ def import_items(
     media_roots: Sequence[Path] = (),
     update_labels: bool = False,
     answers: bool = False,
+    near: Path | None = None,
 ) -> ImportReport:
     """Stream ``source`` into the project in one transaction; the first bad record aborts it.
 
@@ -105,6 +106,9 @@ def import_items(
     ``answers`` (a Label Studio file): every annotator's answer comes in as theirs, matched to
     the project's members, and each item's label is resolved from them by the project's rules
     (see ``workflow.imported_answers``), instead of one answer coming in as the label.
+
+    ``near``: the folder the file lies in; under a media root, a COCO file's images are
+    looked for there too (see ``CocoImporter``).
     """
     ctx.require(Permission.IMPORT)
     if answers and fmt != "label_studio":
@@ -200,7 +204,9 @@ def _importer_options(ctx: ProjectContext, fmt: str, given: dict[str, Any]) -> d
     """The options ``fmt``'s importer takes: COCO and YOLO files name their boxes control, not
     fields; a Label Studio, doccano or Prodigy file's labels go to the schema's controls."""
     if fmt in BOXES_FORMATS:  # a YOLO zip's images are read to measure its tiny boxes
-        roots = {"media_roots": tuple(given["media_roots"])} if fmt == "yolo" else {}
+        roots = {"media_roots": tuple(given["media_roots"])}
+        if fmt == "coco":  # a COCO file's images may lie beside it, as CVAT exports them
+            roots["near"] = _under_root(given["near"], given["media_roots"])
         return _boxes_options(ctx, fmt) | roots
     options = {key: given[key] for key in ("text_field", "id_field", "label_field")}
     if given["fallback"] is not None:
@@ -212,6 +218,17 @@ def _importer_options(ctx: ProjectContext, fmt: str, given: dict[str, Any]) -> d
     if given["answers"]:
         options["answers"] = True
     return options
+
+
+def _under_root(folder: Path | None, roots: Sequence[Path]) -> str | None:
+    """``folder``'s path under the media root it lies in; None when it lies under none."""
+    if folder is None:
+        return None
+    try:
+        root = root_of(folder, roots)
+    except LabelloopError:
+        return None
+    return folder.resolve().relative_to(root).as_posix()
 
 
 def _boxes_options(ctx: ProjectContext, fmt: str) -> dict[str, Any]:
@@ -373,29 +390,30 @@ def _image_payload(
     roots: Sequence[Path],
     kind: str = "image",
     uploads_of: tuple[Sequence[Path], str] = ((), ""),
+    upload_folder: str | None = None,
 ) -> tuple[dict[str, object], str]:
     """A media record's payload and the hash of its file's bytes, the path checked under roots
     and, ``uploads_of`` (the site's media roots, the project's slug), out of other projects'
-    uploads."""
-    relative = record.payload.get(kind, record.payload.get("text"))
-    where = _named(relative, path_field)
+    uploads. ``upload_folder``: where an uploaded zip's images were stored, for errors to
+    name them as the zip does."""
+    relative = str(record.payload.get(kind, record.payload.get("text")))
+    named = f"media path '{relative[:200]}'"
     try:
-        found, _ = resolve_media(str(relative), roots, kind=kind)
-        relative = uploads.checked_path(
-            found, str(relative), roots=uploads_of[0], slug=uploads_of[1]
-        )
+        found, _ = resolve_media(relative, roots, kind=kind)
+        relative = uploads.checked_path(found, relative, roots=uploads_of[0], slug=uploads_of[1])
+        if kind == "image":  # a file the learner, the thumbnails and the box checks could not read
+            size = image_size(found)
     except LabelloopError as exc:
-        raise ImportFormatError(
-            line=record.line, field=path_field, reason=where + exc.message
-        ) from None
-    if kind != "image":
-        return {kind: str(relative)}, file_hash(found)
-    try:  # a file the learner, the thumbnails and the box checks could not read
-        size = image_size(found)
-    except LabelloopError as exc:
-        reason = f"media path '{str(relative)[:200]}': {exc.message}"
+        said = exc.message.startswith("media path")  # resolve_media's errors name it
+        reason = exc.message if said else f"{named}: {exc.message}"
+        if upload_folder and relative.startswith(upload_folder + "/"):
+            # the folder it was stored in goes with the failed import: the zip's name it is
+            member = relative.removeprefix(upload_folder + "/")
+            reason = f"zip member '{member[:200]}'" + reason.removeprefix(named)
         raise ImportFormatError(line=record.line, field=path_field, reason=reason) from None
-    return {"image": str(relative), **size}, file_hash(found)
+    if kind != "image":
+        return {kind: relative}, file_hash(found)
+    return {"image": relative, **size}, file_hash(found)
 
 
 def _import_records(
@@ -506,7 +524,12 @@ def _import_records(
             note = None  # the report's sentence on an image whose boxes were scaled
             if images:
                 payload, digest = _image_payload(
-                    record, path_field=path_field, roots=media_roots, kind=data_type, uploads_of=own
+                    record,
+                    path_field=path_field,
+                    roots=media_roots,
+                    kind=data_type,
+                    uploads_of=own,
+                    upload_folder=upload_folder,
                 )
                 record, note = placed(record, payload)
             else:

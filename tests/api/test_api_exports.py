@@ -367,7 +367,7 @@ def test_a_yolo_zip_with_its_images_uploads_its_val_split_as_eval_items(
     back = site.post("/api/projects/street2/imports", files={"file": ("s.yolo.zip", got.content)})
     assert back.status_code == 422  # the uploaded images are street's: street2 may not name them
     detail = back.json()["detail"]  # line 1 is street.png, the media root's own: it may
-    assert detail.startswith("line 2: 'uploads/street/")
+    assert detail.startswith("line 2: media path 'uploads/street/")
     assert detail.endswith(
         "lies in another project's uploaded images (uploads/ under the media "
         "root), which only that project's items may name"
@@ -394,7 +394,7 @@ def test_a_yolo_zip_with_its_images_uploads_its_val_split_as_eval_items(
         ({"../evil.png": _png(1)}, "line 1: zip member '../evil.png': '..' is refused"),
         (
             {"images/val/c.png": b"\x89PNG\r\n\x1a\nnot an image"},
-            "line 3: media path 'uploads/street/",
+            "line 3: zip member 'images/val/c.png': cannot be read as an image",
         ),
         (
             {"images/val/c.png": b"\x89PNG\r\n\x1a\n" + bytes(65 << 20)},

@@ -297,6 +297,9 @@ def test_boxes_by_mouse(boxes_server: str, browser: Any, screenshots: Path) -> N
     [box] = _boxes(page)
     assert box["label"] == "person"
 
+    person = page.eval_on_selector(
+        ".boxes-label[data-label='person']", "b => b.style.getPropertyValue('--c')"
+    )
     page.click("#submit-btn")
     _wait_stage(page, other_than=item)
     [stored] = _stored(page, boxes_server, BOXES, str(item))["objects"]
@@ -320,6 +323,18 @@ def test_boxes_by_mouse(boxes_server: str, browser: Any, screenshots: Path) -> N
         "rs => rs.map(r => ['x', 'y', 'width', 'height'].map(k => +r.getAttribute(k)))",
     )
     assert rect == [[stored[k] for k in ("x", "y", "w", "h")]]
+    # in its label's colour, as the labeling page drew it, and named under the picture: every
+    # box was the same amber, and its label was only in a tooltip no pointer could reach
+    stroke = page.eval_on_selector(
+        "#trace-body .thumb-boxes rect", "r => getComputedStyle(r).stroke"
+    )
+    assert stroke == page.evaluate(
+        "c => { const s = document.createElement('i'); s.style.color = c;"
+        " document.body.append(s); const rgb = getComputedStyle(s).color; s.remove();"
+        " return rgb; }",
+        person,
+    )
+    assert page.inner_text("#trace-body .thumb-legend") == "person"
     page.close()
 
 
@@ -482,10 +497,17 @@ def test_choice_and_boxes_in_one_project(boxes_server: str, browser: Any) -> Non
     assert [(b["label"], b["selected"]) for b in _boxes(page)] == [("car", False), ("car", True)]
     page.keyboard.press("Delete")
     page.keyboard.press("2")
+    zoomed = page.text_content(".boxes-zoom-text")
+    assert zoomed and zoomed.endswith(":1")  # the 400 px image shows larger than its pixels
     page.keyboard.press("Enter")  # the only item: the page then waits for more
     stored = _stored(page, boxes_server, MIXED, str(item))
     assert stored == {"scene": "outdoor", "objects": [_plain(box)]}
     assert page.evaluate("() => window.__xss") is None
+    # Waiting for more, the boxes tools read the zoom of the last image: they said "NaN:1"
+    # beside a Pan button, the image gone.
+    page.wait_for_selector("#label-app[data-state='empty']")
+    assert page.text_content(".boxes-zoom-text") == zoomed
+    assert page.is_hidden(".boxes-pan")
     page.close()
 
 

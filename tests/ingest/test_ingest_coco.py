@@ -314,3 +314,38 @@ def test_json_too_much_for_python_is_refused(value: bytes, reason: str) -> None:
     with pytest.raises(ImportFormatError) as info:
         _read(b'{"images": [], "info": ' + value + b"}")
     assert (info.value.line, info.value.reason) == (1, reason)
+
+
+@pytest.mark.parametrize(
+    ("json_in", "images_in"),
+    [("set/annotations", "set/images"), ("set", "set")],
+    ids=["cvat", "beside"],
+)
+def test_cli_finds_a_coco_file_s_images_where_cvat_exports_them(
+    cli: Any, tmp_path: Path, json_in: str, images_in: str
+) -> None:
+    """CVAT's "COCO 1.0" export names each image by its name alone ("frame_0.png"), in an
+    images/ folder beside annotations/instances_default.json: unzipped under the media root,
+    its import was refused ("media path 'frame_0.png': no such file under the media roots")."""
+    media = tmp_path / "home" / "media"
+    (media / images_in).mkdir(parents=True, exist_ok=True)
+    (media / "set" / "a.png").rename(media / images_in / "frame_0.png")
+    doc = _doc(
+        images=[{"id": 1, "file_name": "frame_0.png", "width": 40, "height": 30}],
+        annotations=[{"image_id": 1, "category_id": 7, "bbox": [5, 6, 10, 12]}],
+    )
+    path = media / json_in / "instances_default.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc))
+    done = json.loads(cli("import", "street", str(path), "--format", "coco", "--json").output)
+    assert done["items"] == 1
+    assert (
+        f"1 image came in from '{images_in}/' (beside the COCO file), as no media root holds "
+        "it at the file_name given"
+    ) in done["notes"]
+    with Database(f"sqlite:///{tmp_path / 'home' / 'labelloop.db'}").read() as conn:
+        (stored,) = conn.execute(select(item.c.payload, item.c.prediction)).all()
+    assert stored.payload["image"] == f"{images_in}/frame_0.png"
+    assert stored.prediction["objects"] == [
+        {"x": 5.0, "y": 6.0, "w": 10.0, "h": 12.0, "label": "car"}
+    ]

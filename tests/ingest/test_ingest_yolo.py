@@ -492,6 +492,20 @@ def test_a_yolo_folder_is_told_by_its_names_and_labels(tmp_path: Path) -> None:
     (top / "images" / "labels" / "a.txt").unlink()
     (top / "images" / "labels").rmdir()
     assert importer_for_folder(top) is None
+    # CVAT's "YOLO 1.1", unzipped: obj.names, Darknet's train.txt, label files beside images
+    cvat = {
+        "obj.names": "car\nperson\n",
+        "train.txt": "data/obj_train_data/a.png\n",
+        "obj_train_data/a.png": "",
+        "obj_train_data/a.txt": "0 0.5 0.5 0.5 0.5\n",
+    }
+    darknet = _dataset(tmp_path / "cvat", cvat)
+    assert importer_for_folder(darknet) == "yolo"
+    (a,) = _folder(darknet)
+    assert (a.payload, a.label["objects"][0]["label"]) == (
+        {"image": "cvat/obj_train_data/a.png"},
+        "car",
+    )
 
 
 def test_an_image_name_that_is_not_utf8_names_the_file(tmp_path: Path) -> None:
@@ -739,6 +753,31 @@ def test_a_zip_s_own_images_are_stored_and_read_from_where_they_were(tmp_path: P
         ("uploads/x/images/train/a.png", "pool"),
         ("uploads/x/images/val/b.png", "eval"),
         ("uploads/x/images/unlisted.png", "pool"),
+    ]
+
+
+def test_cvat_s_yolo_zip_with_its_images_reads_darknet_s_data_folder(tmp_path: Path) -> None:
+    """CVAT's (and Datumaro's) "YOLO 1.1" zip lists its images as Darknet finds them, the
+    dataset unpacked as darknet's data/ folder ("data/obj_train_data/a.png"): the upload was
+    refused, "line 1: 'data/obj_train_data/a.png' is not in the zip"."""
+    files: dict[str, str | bytes] = {
+        "obj.data": "classes = 2\ntrain = data/train.txt\nnames = data/obj.names\n",
+        "obj.names": "car\nperson\n",
+        "train.txt": "data/obj_train_data/a.png\ndata/obj_train_data/frame 1.png\n",
+        "obj_train_data/a.png": _png_bytes(shade=1),
+        "obj_train_data/a.txt": "1 0.500000 0.500000 0.250000 0.500000\n",
+        "obj_train_data/frame 1.png": _png_bytes(shade=2),
+        "obj_train_data/frame 1.txt": "",
+    }
+    dest = tmp_path / "media" / "uploads" / "x"
+    assert _store(_zip(files), dest) == 2
+    records = _read_zip(files, stored_at="uploads/x", media_roots=(tmp_path / "media",))
+    assert [(r.payload["image"], r.label) for r in records] == [
+        (
+            "uploads/x/obj_train_data/a.png",
+            {"objects": [{"x": 0.375, "y": 0.25, "w": 0.25, "h": 0.5, "label": "person"}]},
+        ),
+        ("uploads/x/obj_train_data/frame 1.png", {"objects": []}),
     ]
 
 

@@ -490,3 +490,38 @@ def test_an_undo_never_deletes_a_file_an_import_still_writing_names(street: Any)
         from labelloop.workflow import media as wf_media
 
         assert wf_media.item_media(lab.db, ctx, item_id, roots=(media,))[0].is_file()
+
+
+def _noise() -> bytes:
+    out = io.BytesIO()
+    Image.effect_noise((90, 60), 60).save(out, format="PNG")
+    return out.getvalue()
+
+
+NOISE = _noise()  # a PNG whose pixels do not compress away: cut short, it is cut in its data
+
+
+@pytest.mark.parametrize(
+    ("data", "why"),
+    [
+        (NOISE[: len(NOISE) // 3], "cannot be read as an image (image file is truncated)"),
+        (b"notes, not a picture", "not a JPEG, PNG or WebP file"),
+    ],
+)
+def test_a_bad_image_in_an_uploaded_zip_is_named_as_the_zip_names_it(
+    street: Any, data: bytes, why: str
+) -> None:
+    """The error named the image by the folder its upload was stored in for the check
+    ('uploads/street/20261206-211746-5e6f85/images/broken.png', gone with the failed import),
+    and a file that is not an image by that path twice; the user knows it as a zip member."""
+    lab, ctx, media = street
+    zipped = yolo_zip({"ok": 120})
+    with zipfile.ZipFile(zipped, "a") as archive:
+        archive.writestr("images/my scan.png", data)
+    zipped.seek(0)
+    with pytest.raises(ImportFormatError) as refused:
+        imports.import_items(
+            lab.db, ctx, zipped, fmt="yolo", filename="cars.zip", media_roots=(media,)
+        )
+    assert refused.value.message == f"line 2: zip member 'images/my scan.png': {why}"
+    assert stored(media) == []

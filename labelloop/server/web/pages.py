@@ -387,6 +387,9 @@ def items_page(slug: str, request: Request, db: DbDep) -> Response:
             "data_type": ctx.schema.data_type,
             "target": target.name,
             "labels": list(getattr(target, "labels", None) or []),
+            "box_labels": {  # the boxes' colours, as the labeling page gives them
+                c.name: list(c.labels) for c in ctx.schema.controls if c.type == "boxes"
+            },
             "annotators": annotators,
             "statuses": statuses,
             "state_words": browse.STATE_WORDS,

@@ -267,6 +267,26 @@ window.labelloop = (() => {
     };
   }
 
+  // A box's colour by its label's place among its control's labels: the labeling and review
+  // pages draw it so, and the thumbnails of the Items page and its trace the same.
+  const BOX_COLOURS = [
+    "#e03131",
+    "#1c7ed6",
+    "#2f9e44",
+    "#f08c00",
+    "#9c36b5",
+    "#0c8599",
+    "#d6336c",
+    "#5c940d",
+    "#e8590c",
+    "#3b5bdb",
+  ];
+
+  /** The colour of a box labeled ``label`` in a control of ``labels``. */
+  function boxColour(labels, label) {
+    return BOX_COLOURS[Math.max(0, labels.indexOf(label)) % BOX_COLOURS.length];
+  }
+
   // The labeling page's plug-in points (label.js documents them): data type -> renderer,
   // control type -> widget factory. Scripts loaded before label.js register into them.
   return {
@@ -290,6 +310,7 @@ window.labelloop = (() => {
     commandKey,
     altChord,
     editHistory,
+    boxColour,
     renderers: {},
     widgets: {},
   };

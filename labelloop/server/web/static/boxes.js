@@ -7,18 +7,6 @@
   const ns = (window.labelloop = window.labelloop || {});
   ns.widgets = ns.widgets || {};
 
-  const COLOURS = [
-    "#e03131",
-    "#1c7ed6",
-    "#2f9e44",
-    "#f08c00",
-    "#9c36b5",
-    "#0c8599",
-    "#d6336c",
-    "#5c940d",
-    "#e8590c",
-    "#3b5bdb",
-  ];
   const ZOOMS = [1, 1.5, 2, 3, 4, 6, 8]; // zoom steps over the fitted size; beyond 8 they double
   const PIXEL_ZOOM = 4; // the top zoom shows an image pixel as at least this many screen pixels
   const DRAG_PX = 4; // a press that moves less than this (screen px) is a click, not a drag
@@ -121,7 +109,7 @@
   function create(control, ctx) {
     const labels = (control.labels || []).map(String);
     const hotkeys = control.hotkeys || [];
-    const colour = (label) => COLOURS[Math.max(0, labels.indexOf(label)) % COLOURS.length];
+    const colour = (label) => ns.boxColour(labels, label);
     // "=" zooms in too (it is + without Shift) unless some control uses it as a label key.
     const schemaControls = (ctx.schema && ctx.schema.controls) || [];
     const equalsFree = !schemaControls.some((c) => (c.hotkeys || []).includes("="));
@@ -257,7 +245,8 @@
 
     /** Size the canvas: the whole image fits the stage at zoom 1. */
     function layout() {
-      if (!st.natW || !st.natH) return;
+      // Off the page (no item to show) the stage has no size or styles to fit the image to.
+      if (!st.natW || !st.natH || !stage.isConnected) return;
       const styles = getComputedStyle(stage);
       const pad = parseFloat(styles.paddingLeft) + parseFloat(styles.paddingRight);
       const width = Math.max(50, stage.getBoundingClientRect().width - pad);

@@ -111,7 +111,8 @@
     if (page.data_type !== "image") return node("td", "items-text", text);
     const { width, height, value } = row;
     const alt = "item " + (row.external_id ? String(row.external_id) : "#" + row.id);
-    const thumb = thumbnails.figure(`${base}/items/${row.id}/thumbnail?size=96`, { alt, value, width, height });
+    const labels = page.box_labels;
+    const thumb = thumbnails.figure(`${base}/items/${row.id}/thumbnail?size=96`, { alt, value, width, height, labels });
     thumb.classList.add("items-thumb");
     const media = node("div", "items-media");
     media.append(thumb, node("span", "items-path", text));
@@ -257,6 +258,8 @@
         value,
         width: item.data.width,
         height: item.data.height,
+        labels: page.box_labels,
+        legend: true,
       });
       picture.classList.add("trace-figure");
       picture.querySelector("img").classList.add("trace-image");
