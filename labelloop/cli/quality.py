@@ -365,10 +365,14 @@ def _words(name: str) -> str:
 
 
 def _label_words(value: Any) -> str:
-    """A target's value in a few words: a name, names, or how many regions of which labels."""
+    """A target's value in a few words, as the pages say it: a name, names, or how many spans or
+    boxes of which labels ("2 boxes: sky, building")."""
     if isinstance(value, list) and any(isinstance(v, dict) for v in value):
-        labels = sorted({str(v.get("label")) for v in value if isinstance(v, dict)})
-        return f"{len(value)} regions: {', '.join(labels)}"
+        boxes = any(isinstance(v, dict) and "w" in v for v in value)
+        one, many = ("box", "boxes") if boxes else ("span", "spans")
+        labels = [str(v["label"]) for v in value if isinstance(v, dict) and v.get("label")]
+        counted = f"{len(value):,} {one if len(value) == 1 else many}"
+        return f"{counted}: {', '.join(labels)}" if labels else counted
     if isinstance(value, list):
         return ", ".join(str(v) for v in value) or "none"
     return str(value)

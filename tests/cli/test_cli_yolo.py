@@ -59,6 +59,8 @@ def test_a_yolo_folder_imports_exports_and_imports_back(cli: Any, tmp_path: Path
         {"x": 10.0, "y": 5.0, "w": 20.0, "h": 10.0, "label": "person"},
         {"x": 0.0, "y": 0.0, "w": 20.0, "h": 10.0, "label": "car"},
     ]
+    listed = cli("items", "street", "--status", "labeled").output
+    assert "2 boxes: person, car" in listed  # as the Items page says it, in drawing order
     out = tmp_path / "street.yolo.zip"
     said = cli("export", "street", "--format", "yolo", "-o", str(out)).output
     assert f"exported 1 labeled item to {out}" in said

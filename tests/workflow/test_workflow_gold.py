@@ -213,7 +213,7 @@ def test_the_cli_and_the_api_make_a_spans_item_gold_with_its_label(
         assert result.exit_code == code, (args, result.output, result.exception)
         return " ".join(result.output.split())
 
-    assert "item a is gold: 1 regions: person" in run("gold", "set", "ner", "a")
+    assert "item a is gold: 1 span: person" in run("gold", "set", "ner", "a")
     # A label name is no spans answer: the refusal says what to do instead.
     assert "leave out LABEL" in run("gold", "set", "ner", "b", "person", code=1)
     token = accounts.create_token(lab.db, "admin")
