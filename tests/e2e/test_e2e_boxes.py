@@ -670,6 +670,28 @@ def test_a_pinned_boxes_example_shows_its_boxes_on_the_thumbnail(
         abs(figure["width"] - overlay["width"]) < 1
         and abs(figure["height"] - overlay["height"]) < 1
     )
+    # Each box in its label's colour, as the labeling page draws a car and a sign, here and in
+    # the project page's Guideline section alike.
+    colours = page.evaluate(
+        "(labels) => labels.map((l) => window.labelloop.boxColour(labels, l))", OBJECTS
+    )
+    car, sign = colours[0], colours[2]
+    assert len(set(colours)) == 3
+
+    def strokes(selector: str) -> list[str]:
+        return page.eval_on_selector_all(
+            selector,
+            """rs => rs.map(r => {
+                const c = document.createElement('canvas').getContext('2d');
+                c.fillStyle = getComputedStyle(r).stroke;
+                return c.fillStyle;
+            })""",
+        )
+
+    assert strokes("#guideline-examples .thumb-boxes rect") == [car, sign]
+    page.goto(f"{boxes_server}/p/{PREBOXED}")
+    page.wait_for_selector("#guideline-examples .thumb-boxes rect", state="attached")
+    assert strokes("#guideline-examples .thumb-boxes rect") == [car, sign]
     page.close()
 
 

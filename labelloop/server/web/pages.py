@@ -242,7 +242,14 @@ def project_page(slug: str, request: Request, db: DbDep) -> Response:
         simulate=simulations.form(ctx),
         settings_form=settings_form(ctx),
         model_file=_model_file(ctx, models),
+        box_labels=box_labels(ctx),
     )
+
+
+def box_labels(ctx: projects.ProjectContext) -> dict[str, list[str]]:
+    """Each boxes control -> its labels: the thumbnails colour a box by its label's place, as
+    the labeling page does."""
+    return {c.name: list(c.labels) for c in ctx.schema.controls if c.type == "boxes"}
 
 
 @router.get("/p/{slug}/model-cards", response_class=HTMLResponse)
@@ -387,9 +394,7 @@ def items_page(slug: str, request: Request, db: DbDep) -> Response:
             "data_type": ctx.schema.data_type,
             "target": target.name,
             "labels": list(getattr(target, "labels", None) or []),
-            "box_labels": {  # the boxes' colours, as the labeling page gives them
-                c.name: list(c.labels) for c in ctx.schema.controls if c.type == "boxes"
-            },
+            "box_labels": box_labels(ctx),
             "annotators": annotators,
             "statuses": statuses,
             "state_words": browse.STATE_WORDS,

@@ -287,6 +287,14 @@ window.labelloop = (() => {
     return BOX_COLOURS[Math.max(0, labels.indexOf(label)) % BOX_COLOURS.length];
   }
 
+  /** Each boxes control of ``controls`` (a schema's) -> its labels: what the thumbnails colour
+   * a value's boxes by. */
+  function boxLabels(controls) {
+    const out = {};
+    for (const c of controls || []) if (c && c.type === "boxes") out[c.name] = (c.labels || []).map(String);
+    return out;
+  }
+
   // The labeling page's plug-in points (label.js documents them): data type -> renderer,
   // control type -> widget factory. Scripts loaded before label.js register into them.
   return {
@@ -311,6 +319,7 @@ window.labelloop = (() => {
     altChord,
     editHistory,
     boxColour,
+    boxLabels,
     renderers: {},
     widgets: {},
   };

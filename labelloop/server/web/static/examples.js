@@ -13,13 +13,15 @@
 
   /**
    * What the example shows of its item: the first characters of its text ("…" when cut), or
-   * a thumbnail of its image when ``mediaUrl(example)`` gives one.
+   * a thumbnail of its image when ``mediaUrl(example)`` gives one, its boxes coloured by
+   * ``labels`` (boxes control -> its labels) as the labeling page colours them.
    */
-  function excerpt(example, mediaUrl) {
+  function excerpt(example, mediaUrl, labels = null) {
     const box = L.node("div", "example-text");
     if (example.media === "image" && mediaUrl) {
       const { width, height, value } = example;
-      box.append(L.thumbnails.figure(mediaUrl(example), { alt: "item " + itemName(example), value, width, height }));
+      const alt = "item " + itemName(example);
+      box.append(L.thumbnails.figure(mediaUrl(example), { alt, value, width, height, labels }));
     } else {
       const text = String(example.text || "");
       const shown = text + (example.truncated ? "…" : "");

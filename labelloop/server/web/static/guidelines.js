@@ -180,7 +180,7 @@
       unpin.setAttribute("aria-label", `Unpin item ${name}`);
       head.append(unpin);
     }
-    li.append(head, E.excerpt(x, mediaUrl));
+    li.append(head, E.excerpt(x, mediaUrl, page.box_labels));
     const note = E.note(x);
     if (note) li.append(note);
     return li;

@@ -1468,7 +1468,7 @@
       for (const example of shown) {
         const li = L.node("li", "example");
         li.dataset.itemId = String(example.item_id);
-        li.append(E.excerpt(example, exampleMedia));
+        li.append(E.excerpt(example, exampleMedia, L.boxLabels(allControls)));
         // A span or box example is filed under its labels; its own answer names the words.
         if (String(example.label) !== label) {
           li.append(L.node("p", "example-answer", String(example.label)));
