@@ -547,7 +547,9 @@ def insert_many(
 def _unnest_insert(table: Table, keys: tuple[str, ...]) -> Any:
     """``INSERT INTO table (keys) SELECT * FROM unnest(:key[], ...)``, built once per table and
     columns (building it per statement cost more client CPU than the statement)."""
-    arrays = [bindparam(key, type_=ARRAY(table.c[key].type)) for key in keys]
+    # one dimension: else the depth is guessed from the first value, and a JSON list there
+    # would make the whole column a 2-D array
+    arrays = [bindparam(key, type_=ARRAY(table.c[key].type, dimensions=1)) for key in keys]
     unnested = func.unnest(*arrays).table_valued(*keys).render_derived()
     return table.insert().from_select(list(keys), select(*unnested.c))
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from labelloop.store.db import Database
+from labelloop.store.db import Database, insert_many
 
 
 def _wal_progress(path: Path) -> tuple[int, int]:
@@ -113,7 +113,7 @@ _NICED_WRITER = """
 import os, sys, threading
 from labelloop.server.worker import _low_priority
 _low_priority()  # as the learner child starts
-from labelloop.store.db import Database
+from labelloop.store.db import Database, insert_many
 db = Database(f"sqlite:///{sys.argv[1]}")
 tid = threading.get_native_id()
 idle = {os.SCHED_IDLE: "idle", os.SCHED_OTHER: "normal"}
@@ -209,3 +209,24 @@ def test_json_columns_read_back_what_pythons_json_wrote(db: Database) -> None:
     assert back["big"] == 2**70 + 1 and back["neg"] == -(10**25) - 7 and back["text"] == "é"
     assert isinstance(back["big"], int) and back["edge"] == -(10**19) + 1
     assert math.isnan(back["nan"]) if db.is_sqlite else "nan" not in back
+
+
+def test_rows_of_json_values_of_any_shape_go_in_as_given(db: Database) -> None:
+    """Many rows at once (an array per column on PostgreSQL): a JSON value that is a list, a
+    dict, a string or null lands in its own row as given, whatever the first row holds."""
+    from sqlalchemy import JSON, Column, Integer, MetaData, Table, select
+
+    table = Table("shapes", MetaData(), Column("id", Integer, primary_key=True), Column("v", JSON))
+    rows: list[dict[str, Any]] = [
+        {"id": 1, "v": ["a", "b"]},
+        {"id": 2, "v": {"x": 1}},
+        {"id": 3, "v": ["c", "d"]},
+        {"id": 4, "v": "plain"},
+        {"id": 5, "v": [[1, 2], [3]]},
+    ]
+    with db.write() as conn:
+        table.create(conn)
+        insert_many(conn, table, rows)
+    with db.read() as conn:
+        stored = [dict(r) for r in conn.execute(select(table).order_by(table.c.id)).mappings()]
+    assert stored == rows
