@@ -117,11 +117,15 @@ def create_project(db: Database, slug: str, schema_source: Any, *, actor: User |
     with db.write() as conn:
         if store_projects.by_slug(conn, slug) is not None:
             raise Conflict(f"project '{slug}' already exists")
+        stored = schema.to_dict()
+        tier = (stored.get("settings") or {}).get("escalate_to")
+        if tier:  # a file may name them in any case; the tier compares names as created
+            stored["settings"]["escalate_to"] = _as_created(conn, tier)
         pid = store_projects.insert_project(
             conn,
             slug=slug,
             name=schema.name,
-            schema=schema.to_dict(),
+            schema=stored,
             created_by=actor.id if actor else None,
         )
         version = store_projects.insert_guideline(
@@ -141,7 +145,7 @@ def create_project(db: Database, slug: str, schema_source: Any, *, actor: User |
             project_id=pid,
             subject=f"project:{slug}",
             payload={
-                "schema": schema.to_dict(),
+                "schema": stored,
                 "guideline": {"version": version, "sha256": text_sha256(schema.guideline or "")},
             },
         )
@@ -312,6 +316,13 @@ def guideline(db: Database, ctx: ProjectContext) -> dict[str, Any]:
     with db.read() as conn:
         row = store_projects.latest_guideline(conn, ctx.id)
     return {"version": row["version"], "body": row["body"]} if row else {"version": 0, "body": ""}
+
+
+def _as_created(conn: Any, names: list[str]) -> list[str]:
+    """``names`` (typed in any case) as their users were created, once each; a name no user has
+    yet is kept as typed (a project file may name its tier before the users exist)."""
+    rows = {n: store_users.by_name(conn, n) for n in names}
+    return list(dict.fromkeys(row["username"] if row else n for n, row in rows.items()))
 
 
 def _expert_tier(conn: Any, ctx: ProjectContext, names: list[str]) -> list[str]:

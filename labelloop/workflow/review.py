@@ -738,10 +738,7 @@ def is_expert(ctx: ProjectContext) -> bool:
     """Managers (and site admins) form the expert tier, with the users ``escalate_to`` names."""
     if ctx.allows(Permission.MANAGE_PROJECT):
         return True
-    if ctx.role is None:
-        return False
-    name = ctx.user.username.lower()  # names are ASCII; a project file may name them in any case
-    return any(listed.lower() == name for listed in ctx.settings.escalate_to)
+    return ctx.role is not None and ctx.user.username in ctx.settings.escalate_to
 
 
 def _require_expert(ctx: ProjectContext) -> None:

@@ -699,9 +699,11 @@ def test_a_page_of_flags_is_full_for_a_reviewer_and_pages_on_with_offset(sqlite_
 
 def test_a_project_file_may_name_the_expert_tier_in_any_case(sqlite_lab: Any) -> None:
     """Sign-in takes a name in any case; so does the tier a project file names at creation,
-    before its members exist to be checked."""
+    before its members exist to be checked: it is kept as the users were created."""
     lab = sqlite_lab
-    _setup(lab, n=4, escalate_to=["DANA"])
+    lab.user("dana")
+    ctx = _setup(lab, n=4, escalate_to=["DANA", "dana", "nobody-yet"])
+    assert ctx.settings.escalate_to == ["dana", "nobody-yet"]
     dana = lab.member("sent", "dana", "reviewer")
     rev = lab.member("sent", "rev", "reviewer")
     assert wf_review.is_expert(dana) and not wf_review.is_expert(rev)
