@@ -289,9 +289,26 @@ def test_a_comment_written_first_is_sent_by_one_click_on_reject(
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     login(page, url, f"/p/{SENT_BACK}/review")
     _wait_review(page)
+    # With a fix open, the comment was written for the fix: the first click leaves the fix for
+    # the reject and sends nothing yet.
+    page.click("#fix-btn")
+    page.fill("#review-comment", "Charles Babbage is a person")
+    page.click("#reject-btn")
+    assert page.get_attribute("#review-app", "data-pending") == "reject"
+    item_id = submitted["unsure"]["item_id"]
+    assert _detail(url, SENT_BACK, item_id)["annotations"][0]["status"] != "rejected"
+    page.click("#reject-btn")
+    _wait_review_empty(page)
+    page.close()
+    # Without a fix open, one click on Reject sends the comment written first.
+    second = _annotate(url, SENT_BACK, lambda item: {"entities": wrong})
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    login(page, url, f"/p/{SENT_BACK}/review")
+    _wait_review(page)
     page.fill("#review-comment", "Charles Babbage is a person")
     page.click("#reject-btn")
     _wait_review_empty(page)
+    submitted = second
     detail = _detail(url, SENT_BACK, submitted["unsure"]["item_id"])
     assert detail["annotations"][0]["status"] == "rejected"
     assert detail["reviews"][-1]["comment"] == "Charles Babbage is a person"

@@ -1181,9 +1181,12 @@
     if (b) b.addEventListener("click", fn);
   };
   on("accept-btn", accept);
-  // Reject opens the comment box; a second click sends, or the first when the comment is written.
+  // Reject opens the comment box; a second click sends, or the first when the comment is written
+  // (not while a fix is open: its comment was written for the fix, which the first click drops).
   on("reject-btn", () =>
-    state.pending === "reject" || el.comment.value.trim() ? sendReject() : startReject(),
+    state.pending === "reject" || (state.pending !== "fix" && el.comment.value.trim())
+      ? sendReject()
+      : startReject(),
   );
   on("fix-btn", () => (state.pending === "fix" ? saveFix() : startFix()));
   on("escalate-btn", escalate);
