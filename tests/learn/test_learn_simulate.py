@@ -429,6 +429,9 @@ def test_a_worker_whose_parent_died_while_it_started_up_stops_too(tmp_path: Path
         [sys.executable, "-c", code],
         env={**os.environ, "PYTHONPATH": root},
         cwd=tmp_path,
+        capture_output=True,
+        text=True,
         timeout=50,
     )
+    assert worker.stderr == ""  # it left by its watch (exit 1), not by an error
     assert worker.returncode == 1 and time.monotonic() - started < 30
