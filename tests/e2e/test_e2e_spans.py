@@ -665,6 +665,20 @@ def test_a_spans_label_added_mid_item_comes_with_the_next_item_and_the_marks_sta
         "topic": "sport",
         "entities": [_span(MOUSE_TEXT, "Grace Hopper", "org")],
     }
+
+    # A label added while nothing is left to label is drawn, but nothing can be pressed.
+    page.evaluate(
+        """() => fetch('/api/projects/grow/labels', {method: 'POST',
+            headers: {'Content-Type': 'application/json', 'X-CSRF-Token':
+                      document.querySelector('meta[name=csrf-token]').content},
+            body: JSON.stringify({label: 'event', control: 'entities'})})"""
+    )
+    page.wait_for_selector(".span-label-btn[data-label=event]", state="attached", timeout=15000)
+    pressable = page.eval_on_selector_all(
+        "#controls button.label-btn, #controls .span-label-btn",
+        "bs => bs.filter(b => !b.disabled).map(b => b.textContent)",
+    )
+    assert pressable == []
     assert page.errors == []
     page.close()
 

@@ -1444,6 +1444,7 @@
     const added = L.controls.takeLabels(allControls, found);
     if (added.some(({ control }) => !isChoice(control))) {
       buildControls(); // nothing on screen, or the next item is about to be
+      enableControls(state.mode === "task" || state.mode === "edit"); // none while none is
     } else {
       redrawChoices();
     }
