@@ -52,7 +52,10 @@ def test_audit_last_shows_who_changed_which_setting_from_what(cli: Any, tmp_path
     small_project(cli, tmp_path)
     cli("projects", "set", "s", "strategy=margin")
     lines = cli("audit", "s", "--last", "1").stdout.splitlines()
-    assert len(lines) == 2 and lines[1] == "audit chain of project 's': 2 events, intact"
+    assert lines[1:] == [
+        "audit chain of project 's': 2 events, intact",
+        "guideline texts of project 's': 1 version, each as its audit event recorded",
+    ]
     assert "(local operator)  project.settings  project:s  " in lines[0]
     assert '{"changed": {"strategy": {"from": "auto", "to": "margin"}}}' in lines[0]
     shown = json.loads(cli("audit", "s", "--last", "5", "--json").stdout)
