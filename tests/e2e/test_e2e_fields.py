@@ -135,6 +135,7 @@ def fields_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FieldsSe
         ("graded", GRADED_SCHEMA),
         ("wide", {**PAGES_SCHEMA, "name": "Wide pages", "settings": {}}),
         ("snaps", SNAPS_SCHEMA),
+        ("photos", {**SNAPS_SCHEMA, "name": "Photos", "settings": {}}),
         ("pair", PAIR_SCHEMA),
         ("legacy", PAIR_SCHEMA),
         ("prefilled", {**PAIR_SCHEMA, "settings": {"preselect_suggestion": True}}),
@@ -243,6 +244,9 @@ def fields_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FieldsSe
         (home / "media" / "snaps").mkdir(parents=True, exist_ok=True)
         Image.new("L", (24, 16), shade).save(home / "media" / "snaps" / f"s{i}.png")
     run_cli(home, "import", "snaps", str(home / "media" / "snaps"))
+    (home / "media" / "photos").mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", (900, 600), (90, 140, 200)).save(home / "media" / "photos" / "p0.png")
+    run_cli(home, "import", "photos", str(home / "media" / "photos"))
     run_cli(home, "projects", "member", "snaps", ANNOTATOR, "annotator")
     texts = "".join(json.dumps({"text": f"question {i}"}) + "\n" for i in range(3))
     for slug in ("pair", "legacy"):
@@ -791,6 +795,44 @@ def test_html_and_audio_items_fit_a_phone(
     for selector in ("#submit-btn", "#skip-btn"):
         b = page.locator(selector).bounding_box()
         assert b["height"] >= 40 and b["x"] + b["width"] <= 390
+    page.close()
+
+
+def _shown_image(page: Any) -> dict[str, Any]:
+    """The labeling page's image once loaded: its size on the page, its offset from the item
+    box's centre and how it is scaled."""
+    page.wait_for_function(
+        """() => { const img = document.querySelector('#item-text img.item-image');
+                   return img && img.complete && img.naturalWidth > 0; }""",
+        timeout=30000,
+    )
+    return page.evaluate(
+        """() => {
+            const img = document.querySelector('#item-text img.item-image');
+            const r = img.getBoundingClientRect();
+            const box = document.getElementById('item-text').getBoundingClientRect();
+            return {width: r.width, height: r.height,
+                    off_centre: Math.abs((r.left + r.right) / 2 - (box.left + box.right) / 2),
+                    rendering: getComputedStyle(img).imageRendering};
+        }"""
+    )
+
+
+def test_an_image_item_is_shown_centred_a_photo_large_and_smooth_a_tiny_one_crisp(
+    fields_server: FieldsServer, browser: Any
+) -> None:
+    """A photo filled a 16rem box, scaled with its pixels blown up as for 8x8 digits, at the
+    left of the item card; now it is as large as the card allows, smooth, and centred."""
+    page = _open(browser, fields_server, "photos")
+    photo = _shown_image(page)
+    assert photo["width"] > 600 and photo["off_centre"] < 2
+    assert abs(photo["width"] / photo["height"] - 1.5) < 0.01
+    assert photo["rendering"] == "auto"
+    page.close()
+    page = _open(browser, fields_server, "snaps", width=390, user=ANNOTATOR)  # who answers it
+    tiny = _shown_image(page)
+    assert 250 <= tiny["width"] <= 256 and tiny["off_centre"] < 2
+    assert tiny["rendering"] == "pixelated"
     page.close()
 
 

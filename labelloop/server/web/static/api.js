@@ -287,6 +287,34 @@ window.labelloop = (() => {
     return BOX_COLOURS[Math.max(0, labels.indexOf(label)) % BOX_COLOURS.length];
   }
 
+  /** Whether an image of ``width`` x ``height`` pixels is one to scale up crisp (8x8 digits), not
+   * a photo to show smooth. */
+  const isTinyImage = (width, height) => {
+    const side = Math.max(Number(width) || 0, Number(height) || 0);
+    return side > 0 && side <= 48;
+  };
+
+  /**
+   * An image item as the labeling, review and adjudication pages show it, from ``src``: a
+   * photo as large as the item's box allows and centred, a tiny image (8x8 digits) scaled up to
+   * a fixed size with its pixels kept sharp. The size comes from the item (read at import),
+   * else from the file once loaded.
+   */
+  function imageItem(item, src) {
+    const img = document.createElement("img");
+    img.className = "item-image";
+    const data = (item && item.data) || {};
+    img.classList.toggle("is-tiny", isTinyImage(data.width, data.height));
+    img.addEventListener(
+      "load",
+      () => img.classList.toggle("is-tiny", isTinyImage(img.naturalWidth, img.naturalHeight)),
+      { once: true },
+    );
+    img.src = src;
+    img.alt = item.external_id ? String(item.external_id) : "item " + item.id;
+    return img;
+  }
+
   /** Each boxes control of ``controls`` (a schema's) -> its labels: what the thumbnails colour
    * a value's boxes by. */
   function boxLabels(controls) {
@@ -320,6 +348,8 @@ window.labelloop = (() => {
     editHistory,
     boxColour,
     boxLabels,
+    isTinyImage,
+    imageItem,
     renderers: {},
     widgets: {},
   };

@@ -54,13 +54,8 @@
   // The labeling page (label.js) brings its own image renderer; the review and adjudication
   // pages get this same one, so a reviewer sees the image rather than its path.
   if (!document.getElementById("label-app") && !ns.renderers.image) {
-    ns.renderers.image = (item, container, ctx) => {
-      const img = document.createElement("img");
-      img.className = "item-image";
-      img.src = ctx.mediaUrl(item);
-      img.alt = item.external_id ? String(item.external_id) : "item " + item.id;
-      container.replaceChildren(img);
-    };
+    ns.renderers.image = (item, container, ctx) =>
+      container.replaceChildren(ns.imageItem(item, ctx.mediaUrl(item)));
   }
 
   // ------------------------------------------------------------------ table rows

@@ -291,13 +291,8 @@
     };
   }
   if (!L.renderers.image) {
-    L.renderers.image = (item, container, c) => {
-      const img = document.createElement("img");
-      img.className = "item-image";
-      img.src = c.mediaUrl(item);
-      img.alt = item.external_id ? String(item.external_id) : "item " + item.id;
-      container.replaceChildren(img);
-    };
+    L.renderers.image = (item, container, c) =>
+      container.replaceChildren(L.imageItem(item, c.mediaUrl(item)));
   }
 
   // The data type's renderer fills the item area; an unknown type is shown as text.

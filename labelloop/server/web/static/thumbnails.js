@@ -63,8 +63,7 @@
   function figure(src, { alt, value = null, width = null, height = null, labels = null, legend = false }) {
     const box = L.node("div", "thumb");
     // a small image (8x8 digits) stays crisp scaled up; a photo stays smooth
-    const side = Math.max(Number(width), Number(height));
-    if (side > 0 && side <= 48) box.classList.add("is-pixelated");
+    if (L.isTinyImage(width, height)) box.classList.add("is-pixelated");
     const img = L.node("img", "thumb-image");
     img.src = src;
     img.alt = alt;
