@@ -368,3 +368,64 @@ def test_the_model_cards_the_open_page_fetches_are_the_ones_it_was_drawn_with(
     assert _cards(page, lab.user("stranger")).status_code == 404
     gone = page.client.get(f"/p/{SLUG}/model-cards", headers={"cookie": ""})
     assert gone.status_code in (302, 303, 307) and "/login" in gone.headers["location"]
+
+
+def _element(html: str, element_id: str) -> str | None:
+    """The div ``element_id`` of ``html`` with everything in it, whitespace folded; None
+    when the page has none."""
+    start = re.search(rf'<div [^>]*id="{element_id}"', html)
+    if start is None:
+        return None
+    depth = 0
+    for tag in re.finditer(r"<div\b|</div>", html[start.start() :]):
+        depth += 1 if tag.group(0) == "<div" else -1
+        if depth == 0:
+            return " ".join(html[start.start() : start.start() + tag.end()].split())
+    raise AssertionError(f"{element_id} is not closed")
+
+
+def test_the_open_page_fetches_the_stop_card_and_eval_by_cohort_table_it_was_drawn_with(
+    page: Page,
+) -> None:
+    """After a round the open project page fetches the Stop card's judgement and the Eval by
+    cohort table from /p/SLUG/model-cards too: each role gets what its page draws (annotators
+    no cohort figures), and the versions' figures the learning curve's points say are the
+    table's, rounded half to even."""
+    from labelloop.store.tables import model_version
+    from tests.workflow.test_workflow_cohort_eval import two_cohort_project
+
+    lab = page.lab
+    lab.train(two_cohort_project(lab, SLUG))
+    with lab.db.write() as conn:  # a figure half way between two roundings
+        conn.execute(model_version.update().values(metrics={"accuracy": 0.8125, "n_eval": 16.0}))
+    lab.member(SLUG, "rev", "reviewer")
+    lab.member(SLUG, "ann", "annotator")
+
+    def drawn(who: Any, path: str) -> str:
+        response = Response()
+        page.app.state.sessions.issue(response, who.id)
+        cookie = response.headers["set-cookie"].split(";", 1)[0]
+        got = page.client.get(path, headers={"cookie": cookie})
+        assert got.status_code == 200, (path, got.status_code)
+        return got.text
+
+    for who, insight in ((lab.admin, True), (lab.users["rev"], True), (lab.users["ann"], False)):
+        full = drawn(who, f"/p/{SLUG}")
+        cards = drawn(who, f"/p/{SLUG}/model-cards")
+        judged = _element(cards, "stop-judgement")
+        assert judged is not None and judged == _element(full, "stop-judgement")
+        assert 'data-version="1"' in judged and "stop-verdict" in judged
+        cohorts = _element(cards, "eval-cohorts")
+        assert cohorts == _element(full, "eval-cohorts")
+        if insight:
+            assert cohorts is not None and "Eval by cohort" in cohorts and "bank" in cohorts
+            versions = re.search(
+                r'<script id="models-data" type="application/json">(.*?)</script>', cards
+            )
+            assert versions
+            assert [v["figures"] for v in json.loads(versions.group(1))] == [{"accuracy": "0.812"}]
+            assert "<td>0.812</td>" in cards
+        else:  # an annotator's page shows no cohort figures, nor the stopping rules
+            assert cohorts is None and "bank" not in cards and "airline" not in cards
+            assert 'class="reasons"' not in judged
+    assert _cards(page, lab.user("stranger")).status_code == 404

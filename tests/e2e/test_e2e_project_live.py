@@ -70,11 +70,8 @@ def test_e2e_a_new_round_reaches_the_open_project_page(server: Any, browser: Any
     assert points == sum(1 for v in versions if "accuracy" in v["metrics"])
     counts = page_fetch(page, "GET", f"/api/projects/{slug}/status")[1]["counts"]
     assert page.inner_text("#stat-labeled") == str(counts["labeled"])
-    # the Stop labeling card, judged on the model the page loaded with, says so
-    assert page.inner_text("#stop-newer") == (
-        f"Judged on model v{first['version']}; v{newer['version']} has trained since. "
-        "Reload the page to judge on it."
-    )
+    # the Stop labeling card is judged on the new round, as on a reload (compared below)
+    assert _card_and_table(page)["stop_version"] == str(newer["version"])
     # the Needs attention box's forecast follows the round too, counting what the cards count
     page.wait_for_function(
         "(left) => document.getElementById('attention-forecast').textContent.includes(left)",
@@ -96,13 +93,27 @@ between two roundings (13 of 16 eval items is 0.8125), which the page must show 
 
 
 def _card_and_table(page: Any) -> dict[str, Any]:
-    """What the Model and Eval cards and the model versions table say, as a user reads them."""
+    """What the Model and Eval cards, the model versions table, the Eval by cohort table and
+    the Stop labeling card say, as a user reads them (whitespace folded)."""
     return page.evaluate(
         """() => {
-          const text = (id) => document.getElementById(id).textContent.trim();
+          const fold = (e) => (e ? e.textContent.replace(/\\s+/g, ' ').trim() : null);
+          const text = (id) => fold(document.getElementById(id));
+          const all = (sel) => [...document.querySelectorAll(sel)].map(fold);
           const wrap = document.getElementById('models-table').closest('.table-wrap');
           const none = document.getElementById('models-none');
+          const stop = document.getElementById('stop-recommendation');
+          const judged = document.getElementById('stop-judgement');
           return {
+            stop_class: stop.className,
+            stop_version: judged ? judged.dataset.version : null,
+            stop: all('#stop-recommendation .stop-verdict, #stop-recommendation .reasons li,'
+                      + ' #stop-more-labels, #stop-relabel'),
+            newer_shown: Boolean(document.getElementById('stop-newer'))
+              && !document.getElementById('stop-newer').hidden,
+            cohort_title: text('cohort-eval-title'), cohort_note: text('cohort-eval-note'),
+            cohort_rows: all('#cohort-eval-table tbody tr'),
+            curve_tips: all('#learning-curve circle.point title'),
             model: text('stat-model'), model_sub: text('stat-model-sub'),
             eval_label: text('stat-accuracy-label'), eval: text('stat-accuracy'),
             eval_sub: text('stat-accuracy-sub'),
@@ -114,23 +125,40 @@ def _card_and_table(page: Any) -> dict[str, Any]:
     )
 
 
-def _markup(page: Any) -> list[str]:
-    """The Model and Eval cards' and the versions table's markup, whitespace folded."""
+def _markup(page: Any) -> list[str | None]:
+    """The markup of the Model and Eval cards, the versions table, the Eval by cohort table
+    and the Stop card's judgement, whitespace folded."""
     return page.evaluate(
-        """() => ['model-card', 'eval-card', 'model-versions'].map(
-             (id) => document.getElementById(id).outerHTML.replace(/\\s+/g, ' '))"""
+        """() => ['model-card', 'eval-card', 'model-versions', 'eval-cohorts', 'stop-judgement']
+             .map((id) => document.getElementById(id))
+             .map((e) => (e ? e.outerHTML.replace(/\\s+/g, ' ') : null))"""
     )
 
 
 def _write_round(
-    server: Any, version: int, metrics: dict[str, float], *, model: str = "logreg"
+    server: Any,
+    version: int,
+    metrics: dict[str, float],
+    *,
+    model: str = "logreg",
+    right: tuple[int, int] = (10, 3),
+    stopping: dict[str, Any] | None = None,
 ) -> None:
-    """A model version of the ties project as a round stores it, trained on ``version`` labels."""
+    """A model version of the ties project as a round stores it, trained on ``version`` labels,
+    with its figures per cohort: ``right`` of the 10 eval items of cohorts north and south."""
+    import numpy as np
     from sqlalchemy import select
 
     from labelloop.store.db import Database
     from labelloop.store.learning import save_round
     from labelloop.store.tables import project
+    from labelloop.workflow.learning import cohort_metrics
+
+    truth = np.zeros(20, dtype=np.int64)
+    predicted = np.array(
+        [0] * right[0] + [1] * (10 - right[0]) + [0] * right[1] + [1] * (10 - right[1])
+    )
+    cohorts = cohort_metrics(truth, predicted, ("north",) * 10 + ("south",) * 10, n_classes=2)
 
     db = Database(f"sqlite:///{server.home / 'labelloop.db'}")
     try:
@@ -144,9 +172,9 @@ def _write_round(
                 "model": model,
                 "params": {},
                 "metrics": metrics,
-                "cohort_metrics": None,
+                "cohort_metrics": cohorts,
                 "stop_predictions": [],
-                "stopping": {},
+                "stopping": stopping or {},
                 "train_seconds": 0.5,
             }
             save_round(conn, project_id=pid, version=row, queue=[])
@@ -191,6 +219,15 @@ def test_the_eval_card_and_models_table_read_the_same_before_and_after_a_poll(
     assert first["eval_sub"] == f"macro F1 {0.3125:.3f} on 16 items"
     assert first["table_shown"] and not first["none_shown"]
     assert [r[:5] for r in first["rows"]] == [["v1", "1", "0.812", "0.312", "margin"]]
+    # the learning curve's point says the figure the table says, not JavaScript's rounding
+    assert first["curve_tips"] == ["v1: accuracy 0.812 on 1 label"]
+    assert first["cohort_title"] == "Eval by cohort model v1, worst first"
+    assert [r.split(" ")[:3] for r in first["cohort_rows"]] == [
+        ["south", "below", "overall"],
+        ["north", "10", "1.000"],
+    ]
+    assert first["stop"] == ["Keep labeling. The model is still learning from new labels."]
+    assert first["stop_version"] == "1" and "stop-no" in first["stop_class"]
 
     # the page checks the status while nothing new trained: nothing it shows changes
     _poll(page)
@@ -199,7 +236,15 @@ def test_the_eval_card_and_models_table_read_the_same_before_and_after_a_poll(
     # a new round arrives while the page is open: the cards and the table follow...
     # (a model named by a plug-in: its name shows as text)
     hostile = "<img src=x onerror=window.__xss=1>"
-    _write_round(server, 2, {"accuracy": 0.5625, "macro_f1": 0.0625, "n_eval": 16.0}, model=hostile)
+    budget = {"criterion": "budget", "stop": True, "reason": "2 of 2 labels in the budget"}
+    _write_round(
+        server,
+        2,
+        {"accuracy": 0.5625, "macro_f1": 0.0625, "n_eval": 16.0},
+        model=hostile,
+        right=(2, 10),
+        stopping={"stop_recommended": True, "decisions": [budget]},
+    )
     _poll(page)
     page.wait_for_function(
         "() => document.querySelectorAll('#models-table tbody tr').length === 2", timeout=10000
@@ -209,9 +254,22 @@ def test_the_eval_card_and_models_table_read_the_same_before_and_after_a_poll(
     assert polled["eval_sub"] == "macro F1 0.062 on 16 items"
     assert polled["model_sub"] == f"{hostile} on tfidf features, 2 labels"
     assert page.locator("#model-card img").count() == 0
-    assert page.inner_text("#stop-newer") == (
-        "Judged on model v1; v2 has trained since. Reload the page to judge on it."
-    )
+    # ...and so do the Eval by cohort table and the Stop card, which judges the new round
+    assert polled["curve_tips"] == [
+        "v1: accuracy 0.812 on 1 label",
+        f"v2: accuracy {0.5625:.3f} on 2 labels",
+    ]
+    assert polled["cohort_title"] == "Eval by cohort model v2, worst first"
+    assert [r.split(" ")[:3] for r in polled["cohort_rows"]] == [
+        ["north", "below", "overall"],
+        ["south", "10", "1.000"],
+    ]
+    assert polled["stop"] == [
+        "Stopping is recommended. The label budget is spent.",
+        "budget 2 of 2 labels in the budget",
+    ]
+    assert polled["stop_version"] == "2" and "stop-yes" in polled["stop_class"]
+    assert not polled["newer_shown"]
     # ...reading as the page does when it is opened afresh
     drawn = _markup(page)
     page.reload()

@@ -207,7 +207,7 @@ def project_page(slug: str, request: Request, db: DbDep) -> Response:
     # The learning curve, the gain and the auto-label runs are for reviewers and managers; an
     # annotator's page shows their progress, the current model's version and the guideline.
     can_insight = ctx.allows(Permission.VIEW_INSIGHT)
-    models = status.models(db, ctx) if can_insight else []
+    models = figured(status.models(db, ctx)) if can_insight else []
     can_edit_guideline = ctx.allows(Permission.MANAGE_PROJECT)
     can_autolabel = ctx.allows(Permission.MANAGE_PROJECT)
     return _render(
@@ -252,11 +252,27 @@ def box_labels(ctx: projects.ProjectContext) -> dict[str, list[str]]:
     return {c.name: list(c.labels) for c in ctx.schema.controls if c.type == "boxes"}
 
 
+def figure(value: float) -> str:
+    """An eval figure as the project page writes it: three decimals, rounded as the CLI and
+    the API's users round them (half to even: 0.8125 is 0.812)."""
+    return f"{value:.3f}"
+
+
+def figured(models: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The model versions with their eval figures written out (``figures``): the versions
+    table shows them and the learning curve's points say them, so both read the same."""
+    return [
+        {**m, "figures": {k: figure(v) for k, v in m["metrics"].items() if k != "n_eval"}}
+        for m in models
+    ]
+
+
 @router.get("/p/{slug}/model-cards", response_class=HTMLResponse)
 def project_model_cards(slug: str, request: Request, db: DbDep) -> Response:
-    """The project page's Model and Eval cards and model versions table, drawn as the page
-    draws them: the open page fetches them when a round trained, so they read the same as on
-    a reload."""
+    """The project page's parts that show the current model (the Model and Eval cards, the
+    Stop card's judgement, the model versions table and the Eval by cohort table), drawn as
+    the page draws them: the open page fetches them when a round trained, so they read the
+    same as on a reload. Each role gets its page's parts."""
     user, _ = _page_user(request, db)
     ctx = projects.access(db, slug, user, Permission.VIEW_PROJECT)
     can_insight = ctx.allows(Permission.VIEW_INSIGHT)
@@ -264,7 +280,7 @@ def project_model_cards(slug: str, request: Request, db: DbDep) -> Response:
         request,
         "project_model.html",
         status=status.status(db, ctx),
-        models=status.models(db, ctx) if can_insight else None,
+        models=figured(status.models(db, ctx)) if can_insight else None,
     )
 
 

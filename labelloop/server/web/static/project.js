@@ -1,8 +1,9 @@
 // The project overview: the learning curve (eval accuracy per model version) as inline SVG, what
 // the model could label and its auto-label runs, and for managers the Import panel (with the
 // imports and their undo) and the Members panel.
-// Server text only reaches the DOM via textContent, or in the Model and Eval cards and the model
-// versions table the server drew (and escaped) for the page (showModel).
+// Server text only reaches the DOM via textContent, or in the parts that show the current model
+// (the Model and Eval cards, the Stop card's judgement, the model versions and Eval by cohort
+// tables) the server drew (and escaped) for the page (showModel).
 (() => {
   "use strict";
 
@@ -29,15 +30,14 @@
   // The model versions the page was drawn with (reviewers and managers), for the learning curve.
   const modelsData = $("models-data");
   const drawnModels = modelsData ? JSON.parse(modelsData.textContent) || [] : [];
-  // The Model and Eval cards (and the model versions table) say which version and how many
-  // labeled eval items they show; the version the page was drawn with judges the Stop card.
+  // The Model and Eval cards say which version and how many labeled eval items they show.
   const modelCard = $("model-card");
-  const drawnVersion = modelCard && modelCard.dataset.version ? Number(modelCard.dataset.version) : null;
-  let shownVersion = drawnVersion;
+  let shownVersion = modelCard && modelCard.dataset.version ? Number(modelCard.dataset.version) : null;
 
-  // The Model and Eval cards and the model versions table are drawn by the server only, here
-  // as on a reload (its figures rounded as the API's users and the CLI round them): when a
-  // round trained, or eval items were labeled, since they were drawn, they are fetched again
+  // The parts that show the current model (the Model and Eval cards, the Stop card's
+  // judgement, the model versions and Eval by cohort tables) are drawn by the server only,
+  // here as on a reload (its figures rounded as the API's users and the CLI round them): when
+  // a round trained, or eval items were labeled, since they were drawn, they are fetched again
   // and put in place of the page's, and the learning curve follows.
   async function showModel(counts) {
     const res = await fetch(`/p/${encodeURIComponent(page.slug || "")}/model-cards`, {
@@ -48,10 +48,16 @@
     // DOMParser builds an inert document: nothing in it runs or loads; the server escaped
     // every name in it, as it does for the page.
     const drawn = new DOMParser().parseFromString(await res.text(), "text/html");
-    for (const id of ["model-card", "eval-card", "model-versions"]) {
+    for (const id of ["model-card", "eval-card", "stop-judgement", "model-versions", "eval-cohorts"]) {
       const fresh = drawn.getElementById(id);
       const here = $(id);
       if (fresh && here) here.replaceWith(document.adoptNode(fresh));
+    }
+    const judged = $("stop-judgement");
+    const stopCard = $("stop-recommendation");
+    if (judged && stopCard) {
+      stopCard.classList.toggle("stop-yes", judged.dataset.stop === "yes");
+      stopCard.classList.toggle("stop-no", judged.dataset.stop !== "yes");
     }
     page.eval_labeled = counts.eval_labeled; // the curve's hint counts them
     const versions = drawn.getElementById("models-data");
@@ -403,14 +409,6 @@
     if (cardsBehind(s)) await showModel(c).catch(() => {});
     if (s.model && s.model.version !== shownVersion) {
       shownVersion = s.model.version;
-      // The stop judgement above is the loaded model's: say so rather than redo it here.
-      const newer = $("stop-newer");
-      if (newer && drawnVersion !== null && s.model.version !== drawnVersion) {
-        newer.textContent =
-          `Judged on model v${drawnVersion}; v${s.model.version} has trained since. ` +
-          "Reload the page to judge on it.";
-        newer.hidden = false;
-      }
       // the alerts and the pool's forecast: once a round, not on the timer (a limited report)
       showAttention();
     }
@@ -845,7 +843,8 @@
     const metricName = byAccuracy ? "accuracy" : "span F1";
     const points = models
       .filter((m) => m.metrics && typeof m.metrics[key] === "number")
-      .map((m) => ({ version: m.version, n: m.n_train, acc: m.metrics[key] }));
+      // the figure as the versions table writes it (the server's rounding, not toFixed's)
+      .map((m) => ({ version: m.version, n: m.n_train, acc: m.metrics[key], figure: m.figures[key] }));
     if (points.length === 0) {
       const p = document.createElement("p");
       p.className = "muted";
@@ -904,7 +903,7 @@
     const labelEvery = Math.max(1, Math.ceil(points.length / 8));
     points.forEach((p, i) => {
       if (i % labelEvery === 0 || i === points.length - 1) {
-        svg.append(make("text", { x: x(p.n), y: H - pad.bottom + 16, "text-anchor": "middle" }, p.n));
+        svg.append(make("text", { x: x(p.n), y: H - pad.bottom + 16, "text-anchor": "middle" }, fmt(p.n)));
       }
     });
     svg.append(
@@ -914,7 +913,8 @@
     svg.append(make("path", { class: "line", d }));
     for (const p of points) {
       const dot = make("circle", { class: "point", cx: x(p.n), cy: y(p.acc), r: 4 });
-      dot.append(make("title", {}, `v${p.version}: ${metricName} ${p.acc.toFixed(3)} on ${p.n} labels`));
+      const labels = `${fmt(p.n)} ${plural(p.n, "label")}`; // as the table and the Model card count
+      dot.append(make("title", {}, `v${p.version}: ${metricName} ${p.figure} on ${labels}`));
       svg.append(dot);
     }
     host.append(svg);
