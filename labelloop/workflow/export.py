@@ -77,6 +77,7 @@ def records(
             suggestion_value=suggested,
             suggestion_source=suggestion_sources(row) or None,
             changed_at=changed.get(row["annotation_id"]),
+            decided_guideline_version=row["decided_guideline_version"],
             payload=payload,
             split=split,
         )
