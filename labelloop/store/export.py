@@ -7,7 +7,6 @@ from collections.abc import Iterator
 
 from sqlalchemy import Connection, RowMapping, case, func, select
 
-from labelloop.domain import DECIDED
 from labelloop.store.review import LIVE_STATES, corrected_value
 from labelloop.store.tables import (
     AUTO,
@@ -15,7 +14,6 @@ from labelloop.store.tables import (
     assignment,
     auto_label_run,
     gold_answer,
-    guideline,
     item,
     item_label,
     review,
@@ -30,9 +28,7 @@ def labeled_rows(
     ``decided_by_name`` the user's who decided the label (a reviewer, adjudicator or importer,
     or who applied an auto-label run: then ``confidence``, ``auto_run_id``, the run's
     ``threshold`` and ``run_model_version`` say how sure which model was). ``auto=False``
-    leaves the model's labels out. ``decided_guideline_version`` is the guideline version in
-    force when a reviewer or adjudicator decided the label (the newest published by then; None
-    for a label no one decided, or decided before any was published).
+    leaves the model's labels out.
 
     A label the expert tier decided otherwise than every answer comes from none of them: its
     row has the item's first live answer (who answered what, when, under which guideline, and
@@ -49,14 +45,6 @@ def labeled_rows(
         item_label.c.annotation_id,
         case((item_label.c.resolution == "adjudicated", first_answer)),
     )
-    in_force = (
-        select(func.max(guideline.c.version))
-        .where(
-            guideline.c.project_id == item_label.c.project_id,
-            guideline.c.created_at <= item_label.c.decided_at,
-        )
-        .scalar_subquery()
-    )
     q = (
         select(
             item.c.id.label("item_id"),
@@ -67,9 +55,6 @@ def labeled_rows(
             item_label.c.resolution,
             item_label.c.decided_at,
             decider.c.username.label("decided_by_name"),
-            case((item_label.c.resolution.in_(DECIDED), in_force)).label(
-                "decided_guideline_version"
-            ),
             user.c.username,
             annotation.c.id.label("annotation_id"),
             annotation.c.value.label("annotation_value"),
