@@ -137,6 +137,11 @@ class StopDecision:
     more_labels: int | None = None
 
 
+DECIDED: Sequence[str] = ("reviewed", "adjudicated")
+"""Resolutions of a label a person decided (a reviewer, the expert tier's adjudicator), not the
+answers on their own, an import or the model."""
+
+
 @dataclass(frozen=True, slots=True)
 class ExportRecord:
     """One labeled item as exported: its label and where the label came from.
@@ -162,7 +167,12 @@ class ExportRecord:
 
     ``changed_at`` is when the annotator last changed the answer after giving it (None: never);
     ``annotated_at`` stays when it was given, and ``guideline_version`` is the version of the
-    answer as it stands (a change takes the version current then). It comes last.
+    answer as it stands (a change takes the version current then). It comes after them.
+
+    ``decided_guideline_version`` is the guideline version in force when a reviewer or the
+    expert tier's adjudicator decided the label (the newest published by then): the decider's
+    own, beside the annotator's ``guideline_version`` (None: no one decided it, or before any
+    version was published). It comes last.
     """
 
     item_id: int
@@ -190,6 +200,7 @@ class ExportRecord:
     suggestion_value: Mapping[str, Any] | None = None
     suggestion_source: Mapping[str, str] | None = None
     changed_at: datetime | None = None
+    decided_guideline_version: int | None = None
     payload: Mapping[str, Any] = field(default_factory=dict)
     split: str = "pool"
 

@@ -624,7 +624,8 @@ def _print_cohorts(found: dict[str, Any], *, version: int) -> None:
 
 def audit(
     slug: Annotated[
-        str | None, typer.Argument(help="Project; without it, the site's own chain.")
+        str | None,
+        typer.Argument(help="Project; without it, the site's own chain and every guideline."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
     last: Annotated[
@@ -640,7 +641,8 @@ def audit(
 
     Exit code 1 names the first changed or missing event, or a guideline version whose stored
     text is not the one its audit event recorded. Without SLUG the site's own chain (users,
-    tokens, projects) is checked and listed.
+    tokens, projects) is checked and listed, and every project's guideline texts are checked,
+    in one line naming the projects whose texts changed.
     """
     from labelloop.workflow import auditing, projects
     from labelloop.workflow.accounts import User
@@ -685,10 +687,31 @@ def audit(
                 f"({escape(bad['action'])}, {bad['at']}): changed, or the event before it is "
                 "missing"
             )
-        if "guidelines" in found:
+        if slug is None:
+            _print_every_projects_texts(found["guidelines"])
+        else:
             _print_guideline_texts(found["chain"], found["guidelines"])
-    if not found["intact"] or not found.get("guidelines", {"intact": True})["intact"]:
+    if not found["intact"] or not found["guidelines"]["intact"]:
         raise typer.Exit(1)
+
+
+def _print_every_projects_texts(texts: dict[str, Any]) -> None:
+    """What ``labelloop audit`` says of every project's guideline texts: one line, naming the
+    projects (and their versions) whose stored text is not the one its audit event recorded."""
+    n, m = texts["projects"], texts["versions"]
+    said = f"guideline texts of {n:,} {'project' if n == 1 else 'projects'}"
+    named = []
+    for project in texts["changed"]:
+        versions = ", ".join(f"v{v['version']}" for v in project["changed"])
+        named.append(f"'{escape(project['project'])}' ({versions})")
+    if named:
+        said += (
+            f": CHANGED since published in {len(named):,}: {', '.join(named)} "
+            "(labelloop audit SLUG shows the hashes)"
+        )
+    else:
+        said += f" ({m:,} {'version' if m == 1 else 'versions'}): each as its audit event recorded"
+    out.print(said, highlight=False, soft_wrap=True)
 
 
 def _print_guideline_texts(chain: str, texts: dict[str, Any]) -> None:

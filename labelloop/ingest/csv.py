@@ -34,19 +34,20 @@ _GUARDED = re.compile("'*[" + re.escape("".join(FORMULA_STARTS)) + "]")
 """A cell the writer guards: a formula character, after any run of "'"."""
 _DECISION_COLUMNS = ("decided_by", "decided_at", "annotated_value")
 _SUGGESTED_COLUMNS = ("suggestion_value", "suggestion_source")
-_CHANGED_COLUMNS = ("changed_at",)
+_CHANGED_COLUMNS = ("changed_at", "decided_guideline_version")
 EXPORT_HEADERS = frozenset(
     tuple(c for c in EXPORT_COLUMNS if c not in left_out)
     for left_out in (
         (),
+        _CHANGED_COLUMNS[1:],
         _CHANGED_COLUMNS,
         (*_SUGGESTED_COLUMNS, *_CHANGED_COLUMNS),
         (*_DECISION_COLUMNS, *_SUGGESTED_COLUMNS, *_CHANGED_COLUMNS),
     )
 )
-"""Headers of labelloop CSV exports: today's, and those before ``changed_at``, the suggested
-values and the decision columns were added, so an export written by an earlier version still
-reads back unguarded."""
+"""Headers of labelloop CSV exports: today's, and those before ``decided_guideline_version``,
+``changed_at``, the suggested values and the decision columns were added, so an export written
+by an earlier version still reads back unguarded."""
 _TABLE_TAILS = tuple(tuple(c for c in header if c != "text") for header in EXPORT_HEADERS)
 """What follows a table export's row columns: the export columns but ``text``."""
 ROW_PREFIX = "row."

@@ -25,9 +25,14 @@ every control's value, which the importer reads back to the same values. With ev
 counts as its annotator's annotation, which the importer with ``answers`` reads back as theirs.
 An annotator's annotation carries the guideline and schema version it was made under and why
 its item was picked (``guideline_version``, ``schema_version``, ``strategy``, ``reason``) as
-keys of its own. Label Studio's import keeps a task's ``meta`` but only its own keys of an
+keys of its own, and a reviewer's or adjudicator's starred one the guideline version in force
+when they decided. Label Studio's import keeps a task's ``meta`` but only its own keys of an
 annotation (``result``, ``completed_by``, ``lead_time``, ...): the task's ``meta`` is where the
-provenance lives on in Label Studio.
+provenance lives on in Label Studio. A label's task holds its label's provenance there
+(``decided_by``, ``decided_at`` and ``decided_guideline_version`` for a decided one); an
+answers task holds ``answers``, each answer's provenance keyed by its annotation's ``id``
+(:func:`~labelloop.ingest.provenance.answers_provenance`), under ``labelloop`` when the item's
+own metadata has an ``answers``.
 """
 
 from __future__ import annotations
@@ -64,7 +69,12 @@ from labelloop.ingest.label_studio_results import (
 )
 from labelloop.ingest.media import MEDIA_SUFFIXES
 from labelloop.ingest.predictions import prediction_value
-from labelloop.ingest.provenance import answer_versions, label_provenance, with_provenance
+from labelloop.ingest.provenance import (
+    answer_versions,
+    answers_provenance,
+    label_provenance,
+    with_provenance,
+)
 from labelloop.ingest.records import (
     MAX_TEXT_CHARS,
     checked_id,
@@ -623,6 +633,9 @@ class LabelStudioExporter:
 
     def _answers_task(self, answers: list[AnswerRecord]) -> dict[str, Any]:
         task = self._item_task(answers[0])
+        # Label Studio keeps a task's meta whole but drops an annotation's keys of ours.
+        ours = {"answers": answers_provenance(answers)}
+        task["meta"] = with_provenance(answers[0].metadata, ours)
         task["annotations"] = []
         for answer in answers:
             annotation = self._annotation(
@@ -678,16 +691,10 @@ class LabelStudioExporter:
                     active_ms=record.active_ms,
                     versions=answer_versions(record),
                 ),
-                self._annotation(
-                    record, None, by=record.decided_by, at=record.decided_at, ground_truth=True
-                ),
+                self._decided(record),
             ]
         elif not record.annotator and record.resolution == "adjudicated":
-            task["annotations"] = [
-                self._annotation(
-                    record, None, by=record.decided_by, at=record.decided_at, ground_truth=True
-                )
-            ]
+            task["annotations"] = [self._decided(record)]
         else:
             task["annotations"] = [
                 self._annotation(
@@ -703,6 +710,19 @@ class LabelStudioExporter:
         if suggested is not None:
             task["predictions"] = [suggested]
         return task
+
+    def _decided(self, record: ExportRecord) -> dict[str, Any]:
+        """The label as its reviewer or adjudicator decided it, starred as ground truth, with
+        the guideline version in force when they did."""
+        version = record.decided_guideline_version
+        return self._annotation(
+            record,
+            None,
+            by=record.decided_by,
+            at=record.decided_at,
+            ground_truth=True,
+            versions={"guideline_version": version} if version is not None else None,
+        )
 
     def _annotation(
         self,

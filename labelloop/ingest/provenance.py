@@ -3,16 +3,18 @@ Prodigy) carry it beside the label: who annotated it and when, under which guide
 version, and why its item was picked, so a team that moves its labels keeps that trail.
 
 The names are the columns of labelloop's own export (``annotator``, ``annotated_at``,
-``guideline_version``, ``schema_version``, ``strategy``, ``reason``); what labelloop does not
-know (an imported label has no annotator) is left out rather than written as null.
+``guideline_version``, ``schema_version``, ``strategy``, ``reason``; for a label a reviewer or
+adjudicator decided, ``decided_by``, ``decided_at``, ``decided_guideline_version``); what
+labelloop does not know (an imported label has no annotator) is left out rather than written
+as null.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from labelloop.domain import AnswerRecord, ExportRecord
+from labelloop.domain import DECIDED, AnswerRecord, ExportRecord
 from labelloop.ingest.records import iso_utc
 
 PROVENANCE_KEY = "labelloop"
@@ -33,6 +35,21 @@ def label_provenance(record: ExportRecord) -> dict[str, Any]:
     }
     if record.resolution == "auto":
         found["model_version"] = record.model_version  # the model's label, not a person's
+    return {k: v for k, v in found.items() if v is not None} | decision_provenance(record)
+
+
+def decision_provenance(record: ExportRecord) -> dict[str, Any]:
+    """Who decided a label a reviewer or the expert tier's adjudicator decided, when, and the
+    guideline version in force then (``decided_by``, ``decided_at``,
+    ``decided_guideline_version``); nothing for a label no one decided."""
+    if record.decided_guideline_version is None and record.resolution not in DECIDED:
+        return {}
+    at = record.decided_at
+    found = {
+        "decided_by": record.decided_by,
+        "decided_at": iso_utc(at) if at is not None else None,
+        "decided_guideline_version": record.decided_guideline_version,
+    }
     return {k: v for k, v in found.items() if v is not None}
 
 
@@ -46,6 +63,22 @@ def answer_versions(record: ExportRecord | AnswerRecord) -> dict[str, Any]:
         "reason": record.reason,
     }
     return {k: v for k, v in found.items() if v is not None}
+
+
+def answers_provenance(answers: Iterable[AnswerRecord]) -> list[dict[str, Any]]:
+    """Each answer's provenance, in order: ``id`` (the answer's, as the export writes it),
+    ``annotator``, ``annotated_at``, ``changed_at`` when its annotator changed it, and what it was
+    made under and why its item was served (:func:`answer_versions`)."""
+    out = []
+    for answer in answers:
+        found = {
+            "id": answer.answer_id,
+            "annotator": answer.annotator,
+            "annotated_at": iso_utc(answer.answered_at),
+            "changed_at": iso_utc(answer.changed_at) if answer.changed_at is not None else None,
+        }
+        out.append({k: v for k, v in found.items() if v is not None} | answer_versions(answer))
+    return out
 
 
 def with_provenance(fields: Mapping[str, Any], ours: Mapping[str, Any]) -> dict[str, Any]:

@@ -223,17 +223,29 @@ GUIDELINE_ACTIONS = (
 def guideline_hashes(conn: Connection, project_id: int) -> dict[int, str]:
     """The SHA-256 of its text that each guideline version's publishing event recorded, by
     version (a version published before events recorded one is not there)."""
+    return {version: sha for (_, version), sha in _published_hashes(conn, project_id).items()}
+
+
+def every_guideline_hash(conn: Connection) -> dict[tuple[int, int], str]:
+    """The same for every project's versions, by (project id, version), in one query."""
+    return _published_hashes(conn, None)
+
+
+def _published_hashes(conn: Connection, project_id: int | None) -> dict[tuple[int, int], str]:
+    """(project id, version) -> the SHA-256 its publishing event recorded, of ``project_id``'s
+    events (None: every project's)."""
     q = (
-        select(audit_event.c.action, audit_event.c.payload)
-        .where(
-            audit_event.c.project_id == project_id,
-            audit_event.c.action.in_(GUIDELINE_ACTIONS),
-        )
+        select(audit_event.c.project_id, audit_event.c.action, audit_event.c.payload)
+        .where(audit_event.c.action.in_(GUIDELINE_ACTIONS))
         .order_by(audit_event.c.id)
     )
-    found: dict[int, str] = {}
-    for action, payload in conn.execute(q):
+    if project_id is None:
+        q = q.where(audit_event.c.project_id.is_not(None))
+    else:
+        q = q.where(audit_event.c.project_id == project_id)
+    found: dict[tuple[int, int], str] = {}
+    for project, action, payload in conn.execute(q):
         published = payload.get("guideline") if action == "project.create" else payload
         if isinstance(published, dict) and isinstance(published.get("sha256"), str):
-            found[int(published["version"])] = published["sha256"]
+            found[int(project), int(published["version"])] = published["sha256"]
     return found

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import cache
 from typing import Any
 
@@ -75,6 +76,19 @@ def by_id(conn: Connection, project_id: int) -> RowMapping | None:
 
 def all_ids(conn: Connection) -> list[int]:
     return [int(i) for i in conn.execute(select(project.c.id).order_by(project.c.id)).scalars()]
+
+
+def every_guideline_text(conn: Connection) -> Iterator[RowMapping]:
+    """Every project's guideline versions (``project_id``, ``slug``, ``version``, ``body``),
+    project by project, oldest version first, streamed."""
+    q = (
+        select(
+            project.c.id.label("project_id"), project.c.slug, guideline.c.version, guideline.c.body
+        )
+        .join(project, project.c.id == guideline.c.project_id)
+        .order_by(project.c.id, guideline.c.version)
+    )
+    yield from conn.execution_options(yield_per=500).execute(q).mappings()
 
 
 def insert_guideline(

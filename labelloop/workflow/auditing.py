@@ -1,14 +1,17 @@
-"""Checking the audit hash chains: a project's, or the site's (accounts, tokens, projects)."""
+"""Checking the audit hash chains: a project's, or the site's (accounts, tokens, projects); and
+the guideline texts they vouch for, a project's or every project's."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from labelloop.errors import NotFound, PermissionDenied
 from labelloop.govern import verify_chain
-from labelloop.govern.guidelines import text_state
+from labelloop.govern.guidelines import text_sha256, text_state
 from labelloop.govern.permissions import Permission
 from labelloop.store import audit as store_audit
+from labelloop.store import projects as store_projects
 from labelloop.store.db import Database
 from labelloop.workflow import guidelines
 from labelloop.workflow.accounts import User
@@ -30,30 +33,62 @@ def verify(db: Database, ctx: ProjectContext) -> dict[str, Any]:
     with db.read() as conn:  # one snapshot: the chain and the texts it vouches for
         found = _verified(store_audit.chain_rows(conn, ctx.id), chain=f"project '{ctx.slug}'")
         versions = guidelines.text_hashes(conn, ctx.id)
+    found["guidelines"] = _texts(reversed(versions))
+    return found
+
+
+def _texts(versions: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """What :func:`verify` says of a project's guideline texts, from each version's
+    ``version``, ``sha256`` and ``recorded_sha256``, oldest first."""
+    n = 0
     changed: list[dict[str, Any]] = []
     not_recorded: list[int] = []
-    for v in reversed(versions):  # oldest first
+    for v in versions:
+        n += 1
         state = text_state(v["sha256"], v["recorded_sha256"])
         if state == "changed":
             changed.append({k: v[k] for k in ("version", "sha256", "recorded_sha256")})
         elif state == "not recorded":
             not_recorded.append(int(v["version"]))
-    found["guidelines"] = {
-        "versions": len(versions),
-        "intact": not changed,
-        "changed": changed,
-        "not_recorded": not_recorded,
-    }
-    return found
+    return {"versions": n, "intact": not changed, "changed": changed, "not_recorded": not_recorded}
 
 
 def verify_site(db: Database, user: User) -> dict[str, Any]:
-    """The same for the site's own chain (users, tokens, projects made); site admins only."""
+    """The same for the site's own chain (users, tokens, projects made), and every project's
+    guideline texts against the hashes their publishing events recorded; site admins only.
+
+    ``guidelines`` counts the ``projects`` and ``versions`` checked; ``changed`` lists each
+    project whose texts changed since published (``project``, its slug, and ``changed``, its
+    versions as :func:`verify` lists them), and ``intact`` is whether none did.
+    """
     if not user.is_admin:
         raise PermissionDenied("only a site admin may check the site's audit chain")
-    with db.read() as conn:
+    by_project: dict[str, list[dict[str, Any]]] = {}
+    with db.read() as conn:  # one snapshot: the chains and the texts they vouch for
         rows = store_audit.chain_rows(conn, None)
-    return _verified(rows, chain="the site")
+        recorded = store_audit.every_guideline_hash(conn)
+        for r in store_projects.every_guideline_text(conn):
+            by_project.setdefault(r["slug"], []).append(
+                {
+                    "version": int(r["version"]),
+                    "sha256": text_sha256(r["body"]),
+                    "recorded_sha256": recorded.get((int(r["project_id"]), int(r["version"]))),
+                }
+            )
+    found = _verified(rows, chain="the site")
+    checked = {slug: _texts(versions) for slug, versions in by_project.items()}
+    changed = [
+        {"project": slug, "changed": texts["changed"]}
+        for slug, texts in checked.items()
+        if not texts["intact"]
+    ]
+    found["guidelines"] = {
+        "projects": len(checked),
+        "versions": sum(t["versions"] for t in checked.values()),
+        "intact": not changed,
+        "changed": changed,
+    }
+    return found
 
 
 def _verified(rows: list[dict[str, Any]], *, chain: str) -> dict[str, Any]:

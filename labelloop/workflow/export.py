@@ -5,16 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from itertools import chain
-from typing import Any, BinaryIO, Generic, TypeVar
+from typing import Any, BinaryIO, Generic, NamedTuple, TypeVar
 
-from labelloop.domain import AnswerRecord, ExportRecord
+from labelloop.domain import DECIDED, AnswerRecord, ExportRecord
 from labelloop.errors import LabelloopError
+from labelloop.govern.guidelines import version_at
 from labelloop.govern.permissions import Permission
 from labelloop.ingest import EXPORTERS, make_exporter
 from labelloop.ingest.protocols import AnswersExporter
 from labelloop.ingest.records import json_bytes
 from labelloop.store import audit
 from labelloop.store import export as store_export
+from labelloop.store import projects as store_projects
 from labelloop.store.db import Database
 from labelloop.store.tables import AUTO
 from labelloop.workflow.imports import SPLITS
@@ -41,7 +43,7 @@ def records(
     ``changed_at`` when its annotator last changed it."""
     shape = _Shape(ctx)
     target = shape.target
-    for row, changed in _rows(db, ctx, store_export.labeled_rows, auto=auto, split=split):
+    for row, times in _rows(db, ctx, store_export.labeled_rows, auto=auto, split=split):
         payload = row["payload"]
         # A fix or adjudication replaces the annotator's answer; keep it beside the label.
         annotated = row["annotation_value"]
@@ -76,7 +78,12 @@ def records(
             annotated_value=annotated,
             suggestion_value=suggested,
             suggestion_source=suggestion_sources(row) or None,
-            changed_at=changed.get(row["annotation_id"]),
+            changed_at=times.changed.get(row["annotation_id"]),
+            decided_guideline_version=(
+                version_at(times.published, row["decided_at"])
+                if row["resolution"] in DECIDED
+                else None
+            ),
             payload=payload,
             split=split,
         )
@@ -90,7 +97,7 @@ def answer_records(
     says whether the annotator's own answer to the target control is the item's label."""
     shape = _Shape(ctx)
     target = shape.target
-    for row, changed in _rows(db, ctx, store_export.answer_rows, auto=auto, split=split):
+    for row, times in _rows(db, ctx, store_export.answer_rows, auto=auto, split=split):
         payload = row["payload"]
         value, fixed, labeled, gold = shape.spanned(
             payload, row["value"], row["fixed_value"], row["label_value"], row["gold_value"]
@@ -107,7 +114,7 @@ def answer_records(
             value=value,
             status=row["status"],
             answered_at=row["answered_at"],
-            changed_at=changed.get(row["annotation_id"]),
+            changed_at=times.changed.get(row["annotation_id"]),
             active_ms=row["active_ms"],
             guideline_version=row["guideline_version"],
             schema_version=row["schema_version"],
@@ -153,14 +160,27 @@ class _Shape:
         return [None if v is None else with_span_text(v, self.spans, text) for v in values]
 
 
+class _Times(NamedTuple):
+    """When each answer was last changed (by annotation id) and each guideline version was
+    published ((version, when), oldest first), read with the export's rows."""
+
+    changed: dict[int, Any]
+    published: list[tuple[int, Any]]
+
+
 def _rows(
     db: Database, ctx: ProjectContext, rows_of: Callable[..., Iterator[Any]], **how: Any
-) -> Iterator[tuple[Any, dict[int, Any]]]:
-    """The rows of an export query, each with when each answer was last changed."""
+) -> Iterator[tuple[Any, _Times]]:
+    """The rows of an export query, each with when each answer was last changed and when each
+    guideline version was published (a decision records no version: it was made under the
+    one in force then)."""
     with db.read() as conn:
-        changed = audit.change_times(conn, ctx.id, None)  # one read: few answers are changed
+        times = _Times(  # one read each: few answers are changed, few versions published
+            changed=audit.change_times(conn, ctx.id, None),
+            published=store_projects.guideline_published(conn, ctx.id),
+        )
         for row in rows_of(conn, ctx.id, **how):
-            yield row, changed
+            yield row, times
 
 
 def _same(answer: Any, label: Any) -> bool:

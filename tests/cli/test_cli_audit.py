@@ -73,7 +73,64 @@ def test_verify_names_a_guideline_text_changed_after_it_was_published(
         ],
         "not_recorded": [],
     }
-    assert "guideline" not in cli("audit").stdout  # the site's chain holds no guideline
+    # Without a project, every project's texts are checked too: one line naming the changed.
+    site = cli("audit", code=1).stdout.splitlines()
+    assert site[-1] == (
+        "guideline texts of 1 project: CHANGED since published in 1: 's' (v2) "
+        "(labelloop audit SLUG shows the hashes)"
+    )
+
+
+def test_the_site_check_names_the_one_tampered_project_among_clean_ones(
+    cli: Any, tmp_path: Path
+) -> None:
+    """Three projects, each with v1; b and c publish a v2. Someone changes c's v1 behind
+    labelloop's back: ``labelloop audit`` (no project) exits 1 naming c alone, in one line
+    after the site chain's, and its JSON says which version; with c put back it passes."""
+    small_project(cli, tmp_path, slug="a")
+    for slug in ("b", "c"):
+        cli("projects", "create", slug, "--schema", str(tmp_path / "s.json"))
+        rules = tmp_path / f"{slug}.md"
+        rules.write_text(f"Rules of {slug}.\n")
+        cli("guidelines", "set", slug, "--file", str(rules), "--summary", "rules")
+    clean = cli("audit").stdout.splitlines()
+    assert len(clean) == 2 and clean[0].startswith("audit chain of the site: ")
+    assert (
+        clean[1] == "guideline texts of 3 projects (5 versions): each as its audit event recorded"
+    )
+    db_path = tmp_path / "home" / "labelloop.db"
+    with sqlite3.connect(db_path) as conn:
+        before = conn.execute(
+            "SELECT g.body FROM guideline g JOIN project p ON p.id = g.project_id "
+            "WHERE p.slug = 'c' AND g.version = 1"
+        ).fetchone()[0]
+        conn.execute(
+            "UPDATE guideline SET body = 'Anything goes.' WHERE version = 1 AND project_id = "
+            "(SELECT id FROM project WHERE slug = 'c')"
+        )
+    out = cli("audit", code=1).stdout.splitlines()
+    assert out[0] == clean[0]  # the site's chain itself is intact
+    assert out[1:] == [
+        "guideline texts of 3 projects: CHANGED since published in 1: 'c' (v1) "
+        "(labelloop audit SLUG shows the hashes)"
+    ]
+    found = json.loads(cli("audit", "--json", code=1).stdout)
+    assert found["intact"] is True
+    assert (found["guidelines"]["projects"], found["guidelines"]["intact"]) == (3, False)
+    assert [
+        (p["project"], [v["version"] for v in p["changed"]]) for p in found["guidelines"]["changed"]
+    ] == [("c", [1])]
+    assert (
+        found["guidelines"]["changed"][0]["changed"][0]["sha256"]
+        == hashlib.sha256(b"Anything goes.").hexdigest()
+    )
+    with sqlite3.connect(db_path) as conn:
+        conn.execute(
+            "UPDATE guideline SET body = ? WHERE version = 1 AND project_id = "
+            "(SELECT id FROM project WHERE slug = 'c')",
+            (before,),
+        )
+    assert cli("audit").stdout.splitlines() == clean
 
 
 def test_a_version_published_before_hashes_were_recorded_is_not_a_failure(

@@ -270,6 +270,20 @@ def test_a_label_studio_answers_export_moves_each_answer_as_its_annotators(lab: 
     assert (changed["guideline_version"], changed["schema_version"]) == (2, 1)
     assert studio[0]["annotations"][1]["guideline_version"] == 1
     assert changed["strategy"] and changed["reason"]  # why the item was served to her
+    # Label Studio drops those keys of an annotation but keeps the task's meta whole: each
+    # answer's provenance is there too, keyed by the annotation's id as exported.
+    kept = {p["id"]: p for p in studio[0]["meta"]["answers"]}
+    assert list(kept) == [a["id"] for a in studio[0]["annotations"]]
+    assert (kept[ids["a", "ann"]]["annotator"], kept[ids["a", "ann"]]["guideline_version"]) == (
+        "ann",
+        2,
+    )
+    assert (kept[ids["a", "bob"]]["annotator"], kept[ids["a", "bob"]]["guideline_version"]) == (
+        "bob",
+        1,
+    )
+    assert kept[ids["a", "ann"]]["schema_version"] == 1
+    assert kept[ids["a", "ann"]]["annotated_at"] == changed["created_at"]
 
     lab.project("moved", overlap=3)
     moved = lab.ctx("moved", lab.admin)
@@ -346,3 +360,62 @@ def test_spans_answers_carry_the_text_they_cover(lab: Any) -> None:
     assert row["value"] == {"ents": row["answer"]}
     assert sorted(s["text"] for s in row["label"]) == ["Ada", "Paris"]
     assert (row["resolution"], row["agrees"]) == ("single", True)
+
+
+def test_a_decided_label_exports_the_guideline_version_in_force_when_it_was_decided(
+    lab: Any,
+) -> None:
+    """ann answers a and b under v1; rita fixes a while v2 is the newest, then b after v3 was
+    published: a's decision says v2 and b's v3, in the labels export and in Label Studio's
+    starred annotation and task meta, while ann's own answers stay under v1."""
+    ctx = lab.project(review_policy="all")
+    lab.import_rows(ctx, ITEMS)
+    lab.train(ctx)
+    ann = lab.member("sent", "ann", "annotator")
+    given = {}
+    while (task := tasks.next_task(lab.db, ann)) is not None:
+        done = tasks.submit(
+            lab.db, ann, task["assignment_id"], {"sentiment": "positive"}, active_ms=50
+        )
+        given[task["item"]["external_id"]] = done["annotation_id"]
+    rita = lab.member("sent", "rita", "reviewer")
+    for item, version in (("a", 2), ("b", 3)):
+        guidelines.edit(lab.db, ctx, f"Version {version}: facts are neutral.", f"v{version}")
+        wf_review.review_annotation(
+            lab.db, rita, given[item], verdict="fix", value={"sentiment": "neutral"}
+        )
+    sink = io.BytesIO()
+    export.export(lab.db, ctx, sink, fmt="jsonl")
+    rows = {r["external_id"]: r for r in map(json.loads, sink.getvalue().splitlines())}
+    assert {k: (r["resolution"], r["decided_by"]) for k, r in rows.items()} == {
+        "a": ("reviewed", "rita"),
+        "b": ("reviewed", "rita"),
+    }
+    assert {k: r["decided_guideline_version"] for k, r in rows.items()} == {"a": 2, "b": 3}
+    assert {k: r["guideline_version"] for k, r in rows.items()} == {"a": 1, "b": 1}
+
+    sink = io.BytesIO()
+    export.export(lab.db, ctx, sink, fmt="label_studio")
+    studio = {t["id"]: t for t in json.loads(sink.getvalue())}
+    for item, version in (("a", 2), ("b", 3)):
+        own, starred = studio[item]["annotations"]
+        assert (own["created_username"], own["guideline_version"]) == ("ann", 1)
+        assert (starred["created_username"], starred["ground_truth"]) == ("rita", True)
+        assert starred["guideline_version"] == version
+        meta = studio[item]["meta"]
+        assert (meta["decided_by"], meta["decided_guideline_version"]) == ("rita", version)
+        assert meta["guideline_version"] == 1  # the annotator's, beside the decider's
+
+
+def test_a_label_the_answers_decided_carries_no_decided_guideline_version(lab: Any) -> None:
+    ctx = lab.project()
+    lab.import_rows(ctx, ITEMS)
+    lab.train(ctx)
+    lab.label_next(ctx, n=1)
+    guidelines.edit(lab.db, ctx, "Facts are neutral.", "facts")
+    sink = io.BytesIO()
+    export.export(lab.db, ctx, sink, fmt="label_studio")
+    (task,) = json.loads(sink.getvalue())
+    assert task["meta"]["guideline_version"] == 1
+    assert "decided_guideline_version" not in task["meta"]
+    assert [a["ground_truth"] for a in task["annotations"]] == [False]

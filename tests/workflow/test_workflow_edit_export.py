@@ -328,8 +328,9 @@ def test_a_label_the_expert_tier_decided_otherwise_keeps_the_answer_and_why_it_w
 
 @pytest.mark.parametrize("fmt", ["jsonl", "csv"])
 def test_an_answer_changed_after_it_was_given_exports_when(lab: Any, ready: Any, fmt: str) -> None:
-    """``annotated_at`` stays when the answer was given; ``changed_at``, the last column, says
-    when its annotator changed it (from the audit's edit event), and is empty for the others."""
+    """``annotated_at`` stays when the answer was given; ``changed_at``, the column before the
+    decider's guideline version, says when its annotator changed it (from the audit's edit
+    event), and is empty for the others."""
     ann = lab.member("sent", "ann", "annotator")
     first, second = lab.label_next(ann, n=2)
     earlier = tasks.previous(lab.db, ann, before=tasks.previous(lab.db, ann)["annotation_id"])
@@ -338,7 +339,7 @@ def test_an_answer_changed_after_it_was_given_exports_when(lab: Any, ready: Any,
     with lab.db.read() as conn:
         edited_at = chain_rows(conn, ready.id)[-1]["at"]
     rows = {str(r["item_id"]): r for r in _export(lab, ready, fmt)}
-    assert EXPORT_COLUMNS[-1] == "changed_at"
+    assert EXPORT_COLUMNS[-2:] == ("changed_at", "decided_guideline_version")
     changed, unchanged = rows[str(first["item"]["id"])], rows[str(second["item"]["id"])]
     assert changed["label"] == new
     at = datetime.fromisoformat(changed["changed_at"])

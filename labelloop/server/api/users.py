@@ -147,5 +147,6 @@ def site_audit_events(
 
 @router.get("/audit/verify")
 def verify_site_audit(db: DbDep, admin: AdminUser) -> dict[str, Any]:
-    """Whether the site's audit hash chain (users, tokens, projects made) is intact."""
+    """Whether the site's audit hash chain (users, tokens, projects made) is intact, and every
+    project's guideline texts are the ones their audit events recorded (``guidelines``)."""
     return auditing.verify_site(db, admin)
