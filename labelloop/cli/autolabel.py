@@ -109,7 +109,7 @@ def autolabel_runs(slug: str, as_json: Annotated[bool, typer.Option("--json")] =
     for r in found["runs"]:
         model: dict[str, Any] = r["model"]
         standing = f"{r['n_current']:,}" + (
-            f" (undone by {escape(r['undone_by'] or '?')})" if r["undone_at"] else ""
+            f" (undone by {escape(r['undone_by'] or '(local operator)')})" if r["undone_at"] else ""
         )
         table.add_row(
             str(r["id"]),

@@ -168,11 +168,17 @@ def _check(ctx: ProjectContext, row: dict[str, Any], confidence: float, floor: f
         )
     low, high = wilson_interval(row["eval_correct"], row["eval_n"])  # unrounded, as chosen
     if low < floor:
+        # Right often enough but on too few items: a higher confidence counts fewer of them.
+        todo = (
+            f"{row['eval_n']} eval items are too few to show it: label more eval items, or try "
+            "a lower confidence, at which more of them count"
+            if row["precision"] >= floor
+            else "raise the confidence or label more items"
+        )
         raise Unprocessable(
             f"{sure}, the model is right on {row['eval_correct']} of {row['eval_n']} eval items "
             f"({row['precision']:.1%}, 95% interval {low:.1%}–{high:.1%}); the interval must lie "
-            f"at or above {floor:.1%} (auto_label_min_accuracy): raise the confidence or label "
-            "more items"
+            f"at or above {floor:.1%} (auto_label_min_accuracy): {todo}"
         )
 
 

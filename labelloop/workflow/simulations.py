@@ -448,7 +448,9 @@ def _replay(
     featurizing = f"featurizing {len(rows):,} labeled items"
     report(featurizing, 0, len(rows), force=True)
     X, used = cache.stored_or_refitted(ctx.id, wanted, rows, data_type=ctx.schema.data_type)
-    report(featurizing, len(rows), len(rows))
+    # Written at once: the replay's worker processes take seconds to start, and the page
+    # should not read "0 / n" featurized all that while.
+    report(featurizing, len(rows), len(rows), force=True)
     model = make_model(str(options.get("model") or ctx.settings.model))
     names = list(options["strategies"])
     seeds = int(options["seeds"])

@@ -45,6 +45,7 @@ def test_apply_list_and_undo_from_the_command_line(cli: Any) -> None:
     assert f"run 1 undone: {N_CLEAR - 5} auto labels removed" in _said(
         cli("autolabel", "undo", "p", "1")
     )
+    assert "0 (undone by (local operator))" in _said(cli("autolabel", "runs", "p"))
     assert "was undone already" in cli("autolabel", "undo", "p", "1", code=1).output
     assert "has no auto-label run 7" in " ".join(
         cli("autolabel", "undo", "p", "7", code=1).output.split()

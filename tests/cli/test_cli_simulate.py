@@ -840,6 +840,46 @@ def test_ctrl_c_cancels_the_simulation_rather_than_leave_it_running(
     cli("simulate", "--project", "topics", *FAST, "--out", str(tmp_path / "o"))  # not blocked
 
 
+def test_a_stopped_command_cancels_the_simulation_rather_than_leave_it_running(
+    tmp_path: Path, topics: Any
+) -> None:
+    """`kill` (SIGTERM) or a closed terminal (SIGHUP) stop the command as Ctrl-C does: the page
+    does not show a replay at a standstill that blocks the next one for minutes."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LABELLOOP_")}
+    env["LABELLOOP_HOME"] = str(tmp_path / "home")
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        args = ("--strategies", "all", "--seeds", "3", "--budget", "150", "--max-seconds", "60")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "labelloop", "simulate", "--project", "topics", *args],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                row = _simulations(topics)[0] if _simulations(topics) else None
+                if row and row["state"] == "running" and row["phase"].startswith("replaying"):
+                    break
+                assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+                time.sleep(0.1)
+            assert row is not None and row["state"] == "running", row
+            proc.send_signal(sig)
+            _, said = proc.communicate(timeout=30)
+        finally:
+            proc.kill()
+        assert proc.returncode != 0
+        assert f"cancelled simulation #{row['id']}" in said
+        assert _simulations(topics)[0]["state"] == "cancelled"
+
+
 def test_project_follows_a_simulation_a_running_learner_took_first(
     cli: Any, tmp_path: Path, topics: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

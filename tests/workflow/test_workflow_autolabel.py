@@ -98,6 +98,24 @@ def test_the_eval_items_must_vouch_for_the_model(lab: Any, cache: FeatureCache) 
     assert counts_of(lab, ctx)["auto_labeled"] == 0
 
 
+def test_a_refusal_for_too_few_eval_items_does_not_ask_for_a_higher_confidence(
+    lab: Any, cache: FeatureCache
+) -> None:
+    # The model is right on every eval item it is that sure of, but they are too few for the
+    # interval to reach 95%: a surer model would count fewer of them, so the advice is more eval
+    # items or a lower confidence, never a higher one.
+    ctx = _project(lab)  # 40-odd eval items that sure: 95% interval from about 91%
+    with pytest.raises(Unprocessable) as caught:
+        autolabel.apply(lab.db, ctx, cache=cache, confidence=SURE)
+    said = caught.value.message
+    n = int(said.split("right on ")[1].split(" of ")[0])
+    assert f"right on {n} of {n} eval items (100.0%" in said
+    assert "raise the confidence" not in said
+    assert f"{n} eval items are too few to show it" in said
+    assert "label more eval items, or try a lower confidence" in said
+    assert counts_of(lab, ctx)["auto_labeled"] == 0
+
+
 def test_without_a_confidence_the_lowest_the_eval_items_vouch_for_is_chosen(
     lab: Any, cache: FeatureCache
 ) -> None:

@@ -288,6 +288,30 @@ def test_the_page_reads_the_labels_and_featurizing_phases_with_their_totals(
     assert simulations.get(lab.db, manager, asked["id"])["state"] == "done"
 
 
+def test_the_page_reads_the_featurizing_done_while_the_replay_starts(
+    lab: Any, manager: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Starting the replay's worker processes takes seconds: the page must not read "0 / n"
+    # featurized all that while, though the features were ready (progress is throttled to a
+    # write a second, and featurizing a small project takes less).
+    from labelloop.learn import simulate as sim
+
+    asked = simulations.request(lab.db, manager, **FAST)
+    _claim(lab, asked["id"])
+    n = len(simulations._labeled(lab.db, manager))
+    real, seen = sim.simulate, []
+
+    def starting(*args: Any, **kwargs: Any) -> Any:
+        view = simulations.get(lab.db, manager, asked["id"])
+        seen.append((view["phase"], view["done"], view["total"]))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sim, "simulate", starting)
+    simulations.run(lab.db, FeatureCache(), asked["id"], manager.id, asked["options"])
+    assert seen == [(f"featurizing {n:,} labeled items", n, n)]
+    assert simulations.get(lab.db, manager, asked["id"])["state"] == "done"
+
+
 def test_a_cancel_from_another_thread_ends_the_replay_without_figures(
     lab: Any, manager: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

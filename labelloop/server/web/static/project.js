@@ -287,7 +287,7 @@
     const what = node("div", "run-what");
     what.append(
       node("strong", "", `Run ${run.id}`),
-      node("span", "muted small", ` · ${when(run.applied_at)} by ${run.applied_by || "someone"}`),
+      node("span", "muted small", ` · ${when(run.applied_at)} by ${run.applied_by || "the local operator"}`),
       node(
         "span",
         "run-detail small",
@@ -309,7 +309,7 @@
     if (run.undone_at) {
       li.classList.add("run-undone");
       const removed = typeof run.n_undone === "number" ? `, ${fmt(run.n_undone)} removed` : "";
-      const by = run.undone_by || "someone";
+      const by = run.undone_by || "the local operator";
       li.append(node("span", "badge badge-muted", `undone by ${by} ${when(run.undone_at)}${removed}`));
       return li;
     }
