@@ -148,6 +148,18 @@ def test_e2e_a_manager_auto_labels_and_undoes(site: Site, browser: Any, screensh
     assert _counts(page) == (str(site.labeled), str(unlabeled), False)
     assert page.is_hidden("#autolabel-runs")
     _fits(page)
+    # Ten classes' counts (digits) wrap in their cell: at desk width the table's buttons stay in
+    # view, where the one-line cell pushed them past the card's edge.
+    page.eval_on_selector_all(
+        "#coverage-table tbody td:nth-child(4)",
+        "tds => tds.forEach(td => { td.textContent = Array.from({length: 10}, "
+        "(_, i) => `class-${i} 1,234`).join(', '); })",
+    )
+    wrap = page.evaluate(
+        "() => { const w = document.getElementById('coverage-wrap');"
+        " return [w.scrollWidth, w.clientWidth]; }"
+    )
+    assert wrap[0] <= wrap[1], wrap
 
     # At 0.9 the eval items vouch for it: a run, its labels, the counts and the runs list.
     status, _ = page_fetch(

@@ -131,9 +131,10 @@
 
   const coverageButton = $("coverage-measure");
   if (coverageButton) {
-    const cell = (text) => {
+    const cell = (text, className = "") => {
       const td = document.createElement("td");
       td.textContent = text;
+      td.className = className;
       return td;
     };
     coverageButton.addEventListener("click", async () => {
@@ -153,7 +154,7 @@
             cell(sureAt(r.threshold)),
             cell(`${fmt(r.covered)} (${pct(r.share)})`),
             cell(right),
-            cell(byLabel(r.by_label) || "—"),
+            cell(byLabel(r.by_label) || "—", "wrap"), // ten classes' counts wrap
           );
           if (page.can_autolabel) tr.append(autolabelCell(r));
           return tr;
