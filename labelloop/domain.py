@@ -233,8 +233,12 @@ class AnswerRecord:
     and ``agrees`` whether ``answer`` is that label (None without one). ``strategy`` says how
     the item was served (a query strategy, ``gold``, ``rework``, ``import``), ``model_version``,
     ``suggestion`` and ``suggestion_confidence`` what the model offered with it. ``reason`` says
-    why the item was picked (the selection's sentence); it comes last, so a CSV export's earlier
-    columns keep their places.
+    why the item was picked (the selection's sentence); it comes after them, so a CSV export's
+    earlier columns keep their places.
+
+    ``reviewed_guideline_version`` is the guideline version in force at ``reviewed_at`` (the
+    newest published by then): the reviewer's, beside the annotator's ``guideline_version``
+    (None: never reviewed, or before any version was published). It comes last.
     """
 
     item_id: int
@@ -267,6 +271,7 @@ class AnswerRecord:
     suggestion_confidence: float | None
     metadata: Mapping[str, Any] = field(default_factory=dict)
     reason: str | None = None
+    reviewed_guideline_version: int | None = None
     payload: Mapping[str, Any] = field(default_factory=dict)
     split: str = "pool"
 

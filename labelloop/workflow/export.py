@@ -93,8 +93,9 @@ def answer_records(
     db: Database, ctx: ProjectContext, *, auto: bool = True, split: str = "pool"
 ) -> Iterator[AnswerRecord]:
     """Every answer to the items of ``split`` (see :func:`store_export.answer_rows`) as the
-    answers export writes it, item by item: spans carry the text they cover, and ``agrees``
-    says whether the annotator's own answer to the target control is the item's label."""
+    answers export writes it, item by item: spans carry the text they cover, ``agrees``
+    says whether the annotator's own answer to the target control is the item's label, and
+    ``reviewed_guideline_version`` is the guideline version in force at its latest review."""
     shape = _Shape(ctx)
     target = shape.target
     for row, times in _rows(db, ctx, store_export.answer_rows, auto=auto, split=split):
@@ -135,6 +136,11 @@ def answer_records(
             suggestion_confidence=row["suggestion_confidence"],
             metadata=row["meta"],
             reason=row["reason"],
+            reviewed_guideline_version=(
+                version_at(times.published, row["reviewed_at"])
+                if row["reviewed_at"] is not None
+                else None
+            ),
             payload=payload,
             split=split,
         )

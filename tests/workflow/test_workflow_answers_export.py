@@ -122,6 +122,9 @@ def test_every_answer_is_a_row_that_says_what_happened_to_it(lab: Any) -> None:
     assert (unchanged["changed_at"], unchanged["guideline_version"]) == (None, 1)
     assert unchanged["active_ms"] == 900
     assert unchanged["reviewed_at"] >= unchanged["answered_at"]
+    # made under v1, reviewed after v2 was published; a gold check is never reviewed
+    assert (unchanged["guideline_version"], unchanged["reviewed_guideline_version"]) == (1, 2)
+    assert by["g", "bob"]["reviewed_guideline_version"] is None
     assert by["a", "ann"]["text"] == "great service, will come back"
     assert by["a", "ann"]["value"] == {"sentiment": "neutral"}
     with lab.db.read() as conn:
@@ -360,6 +363,48 @@ def test_spans_answers_carry_the_text_they_cover(lab: Any) -> None:
     assert row["value"] == {"ents": row["answer"]}
     assert sorted(s["text"] for s in row["label"]) == ["Ada", "Paris"]
     assert (row["resolution"], row["agrees"]) == ("single", True)
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_each_answer_says_the_guideline_version_in_force_at_its_review(lab: Any, fmt: str) -> None:
+    """ann answers a and b under v1; rita accepts a, then v2 is published and she accepts b:
+    a's review says v1 and b's v2, both answers stay made under v1, and cat's answer to a, never
+    reviewed, says none. The column is the last one, so older files' columns keep their places."""
+    ctx = lab.project(overlap=2, review_policy="all")
+    lab.import_rows(ctx, ITEMS)
+    lab.train(ctx)
+    given = {}
+    for name in ("ann", "cat"):
+        who = lab.member("sent", name, "annotator")
+        while (task := tasks.next_task(lab.db, who)) is not None:
+            value = {"sentiment": "positive"}
+            done = tasks.submit(lab.db, who, task["assignment_id"], value, active_ms=50)
+            given[task["item"]["external_id"], name] = done["annotation_id"]
+    rita = lab.member("sent", "rita", "reviewer")
+    wf_review.review_annotation(lab.db, rita, given["a", "ann"], verdict="accept")
+    guidelines.edit(lab.db, ctx, "Version 2: facts are neutral.", "v2")
+    wf_review.review_annotation(lab.db, rita, given["b", "ann"], verdict="accept")
+    sink = io.BytesIO()
+    export.export(lab.db, ctx, sink, fmt=fmt, annotations=True)
+    text = sink.getvalue().decode()
+    if fmt == "csv":
+        header, *_ = csv.reader(io.StringIO(text))
+        assert header[-1] == "reviewed_guideline_version"
+        rows = list(csv.DictReader(io.StringIO(text)))
+    else:
+        rows = [json.loads(line) for line in text.splitlines()]
+        assert list(rows[0])[-1] == "reviewed_guideline_version"
+    by = {(r["external_id"], r["annotator"]): r for r in rows}
+    seen = {
+        k: (str(r["guideline_version"]), r["reviewed_guideline_version"]) for k, r in by.items()
+    }
+    one, two, none = ("1", "2", "") if fmt == "csv" else (1, 2, None)
+    assert seen == {
+        ("a", "ann"): ("1", one),
+        ("b", "ann"): ("1", two),
+        ("a", "cat"): ("1", none),
+        ("b", "cat"): ("1", none),
+    }
 
 
 def test_a_decided_label_exports_the_guideline_version_in_force_when_it_was_decided(
