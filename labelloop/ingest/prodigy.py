@@ -40,7 +40,7 @@ from labelloop.ingest.annotated import (
     spans_of,
     tool_id,
 )
-from labelloop.ingest.provenance import PROVENANCE_KEY, label_provenance, with_provenance
+from labelloop.ingest.provenance import label_provenance, put_aside, with_provenance
 from labelloop.kinds import kind
 from labelloop.schema.tokens import tokenize
 
@@ -257,14 +257,12 @@ class ProdigyExporter(AnnotatedExporter):
 
 
 def _labelloop_annotator(meta: Any) -> Any:
-    """The annotator labelloop's export wrote in a task's ``meta`` (under ``labelloop`` when the
-    item's own metadata has an ``annotator``), or None."""
+    """The annotator labelloop's export wrote in a task's ``meta`` (put aside when the item's
+    own metadata has an ``annotator``, :func:`put_aside`), or None."""
     if not isinstance(meta, Mapping):
         return None
-    aside = meta.get(PROVENANCE_KEY)
-    if isinstance(aside, Mapping) and "annotator" in aside:
-        return aside["annotator"]
-    return meta.get("annotator")
+    aside = put_aside(meta, "annotator")
+    return aside if aside is not None else meta.get("annotator")
 
 
 def _unix_seconds(at: datetime) -> int:

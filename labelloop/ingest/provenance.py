@@ -11,14 +11,17 @@ as null.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from itertools import count
 from typing import Any
 
 from labelloop.domain import DECIDED, AnswerRecord, ExportRecord
 from labelloop.ingest.records import iso_utc
 
 PROVENANCE_KEY = "labelloop"
-"""Where provenance goes when the item's own metadata already uses one of its names."""
+"""Where provenance goes when the item's own metadata already uses one of its names (then
+``labelloop_2``, ... when the item's own ``labelloop`` cannot take it: see
+:func:`with_provenance`)."""
 
 
 def label_provenance(record: ExportRecord) -> dict[str, Any]:
@@ -82,11 +85,38 @@ def answers_provenance(answers: Iterable[AnswerRecord]) -> list[dict[str, Any]]:
 
 
 def with_provenance(fields: Mapping[str, Any], ours: Mapping[str, Any]) -> dict[str, Any]:
-    """``fields`` (an item's metadata) with ``ours`` beside them: the item's own fields keep
-    their names, and what of ``ours`` would overwrite one goes under ``labelloop`` instead."""
+    """``fields`` (an item's metadata) with ``ours`` beside them, never overwriting one of the
+    item's own: what of ``ours`` would overwrite one goes aside, into the first of
+    ``labelloop``, ``labelloop_2``, ``labelloop_3``, ... that the item does not have, or whose
+    value is a mapping none of whose names that part uses (it then joins them). An item from
+    an earlier labelloop export keeps that export's ``labelloop`` whole."""
     out = dict(fields)
     taken = {k: v for k, v in ours.items() if k in out}
     out |= {k: v for k, v in ours.items() if k not in out}
     if taken:
-        out[PROVENANCE_KEY] = taken
+        for key in _aside_keys():
+            own = out.get(key)
+            if key not in out or (isinstance(own, dict) and not own.keys() & taken.keys()):
+                out[key] = {**(own or {}), **taken}
+                break
     return out
+
+
+def put_aside(fields: Mapping[str, Any], name: str) -> Any:
+    """The value of ``name`` :func:`with_provenance` put aside in ``fields``: the last of
+    ``labelloop``, ``labelloop_2``, ... (up to the first ``fields`` lacks) that is a mapping
+    holding it, as an earlier export's are before ours; None when none does."""
+    found = None
+    for key in _aside_keys():
+        if key not in fields:
+            break
+        if isinstance(aside := fields[key], Mapping) and name in aside:
+            found = aside[name]
+    return found
+
+
+def _aside_keys() -> Iterator[str]:
+    """``labelloop``, then ``labelloop_2``, ``labelloop_3``, ... without end."""
+    yield PROVENANCE_KEY
+    for n in count(2):
+        yield f"{PROVENANCE_KEY}_{n}"

@@ -319,6 +319,20 @@ def test_provenance_the_items_metadata_names_already_goes_under_labelloop() -> N
     assert row["schema_version"] == 1
 
 
+def test_an_items_own_labelloop_field_keeps_its_values_beside_ours() -> None:
+    """An exported file imported into another project brings ``labelloop`` in as metadata:
+    exported again, ours join it when no name clashes, else go to the first free
+    ``labelloop_2``, ``labelloop_3``, ... and nothing of the item's is overwritten."""
+    own = {"annotator": "their-ann", "labelloop": {"x": 1}}
+    (row,) = write(SENTIMENT, record(1, "negative", metadata=own))
+    assert row["annotator"] == "their-ann"
+    assert row["labelloop"] == {"x": 1, "annotator": "ann"}
+    earlier = {"annotator": "their-ann", "labelloop": {"annotator": "bob"}, "labelloop_2": "n"}
+    (row,) = write(SENTIMENT, record(1, "negative", metadata=earlier))
+    assert (row["labelloop"], row["labelloop_2"]) == ({"annotator": "bob"}, "n")
+    assert row["labelloop_3"] == {"annotator": "ann"}
+
+
 def test_without_a_schema_the_value_says_what_it_is() -> None:
     rows = write(
         None,

@@ -819,6 +819,13 @@ def test_provenance_the_items_meta_names_already_goes_under_labelloop() -> None:
     assert task["meta"]["labelloop"] == {"annotator": "ann", "guideline_version": 1}
 
 
+def test_an_items_own_labelloop_meta_keeps_its_values_and_gains_ours() -> None:
+    own = {"annotator": "their-ann", "labelloop": {"x": 1}}
+    (task,) = _write(SENTIMENT, [_record(1, {"sentiment": "neutral"}, "fine", metadata=own)])
+    assert task["meta"]["annotator"] == "their-ann"
+    assert task["meta"]["labelloop"] == {"x": 1, "annotator": "ann"}
+
+
 def test_the_chosen_answers_annotator_is_kept_as_metadata() -> None:
     """Label Studio names an annotator by `created_username` ("email, id"), else by the
     `completed_by` user (an id, or an object with an email); the one whose answer became the

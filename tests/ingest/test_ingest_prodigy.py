@@ -375,6 +375,19 @@ def test_the_items_own_meta_keeps_its_names_and_labelloops_go_aside() -> None:
     assert "prodigy_annotator" not in item.metadata  # "ann" is said once, under labelloop
 
 
+def test_a_round_trip_keeps_the_earlier_labelloop_meta_and_reads_ours_once() -> None:
+    """A task whose item came from an earlier labelloop export (its meta has ``labelloop``
+    naming another annotator) keeps that, puts ours under ``labelloop_2``, and reads back
+    without a ``prodigy_annotator`` that repeats ours."""
+    own = {"annotator": "their-ann", "labelloop": {"annotator": "bob", "strategy": "margin"}}
+    (task,) = write(SENTIMENT, record(4, "positive", external_id="r-4", metadata=own))
+    assert task["meta"]["labelloop"] == {"annotator": "bob", "strategy": "margin"}
+    assert task["meta"]["labelloop_2"] == {"annotator": "ann"}
+    (item,) = read([task], SENTIMENT)
+    assert item.metadata["labelloop"] == {"annotator": "bob", "strategy": "margin"}
+    assert "prodigy_annotator" not in item.metadata  # "ann" is said once, under labelloop_2
+
+
 def test_a_label_says_under_which_guideline_it_was_made() -> None:
     v1 = record(1, "positive", external_id="a-1", guideline_version=1)
     v2 = record(2, "negative", external_id="a-2")
