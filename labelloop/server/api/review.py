@@ -32,8 +32,10 @@ class AdjudicateIn(Body):
 
 @router.get("/reviews/summary")
 def summary(slug: str, db: DbDep, user: CurrentUser) -> dict[str, Any]:
-    """What waits in each tier, the policy, and the open flags by kind."""
-    return review.summary(db, projects.access(db, slug, user, Permission.REVIEW))
+    """What waits in each tier, the policy, the open flags by kind, and the project's schema
+    version (the review pages read it to draw a label added while an answer is shown)."""
+    ctx = projects.access(db, slug, user, Permission.REVIEW)
+    return {**review.summary(db, ctx), "schema_version": ctx.schema_version}
 
 
 @router.get("/reviews/next")

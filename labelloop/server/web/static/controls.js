@@ -152,6 +152,47 @@
     return added;
   }
 
+  /**
+   * Follow the project's schema while a page is open (a manager adds labels to a live project).
+   * `notice(version)`, with the version a served task or answer or a poll names, reads the
+   * project detail with `read()` when it is newer than the page's (once, however many ask
+   * meanwhile) and settles once it is drawn, waits, or could not be read (asked again with the
+   * next version named). `use(found)` draws it: at once when only choice labels are new or
+   * `busy()` says no work is in a widget (spans, boxes); else with `useWaiting()`, called as
+   * the next item is shown, as drawing a widget again takes its marks and their undo history.
+   */
+  function schemaWatch({ version, list, read, busy, use }) {
+    const seen = { version: Number(version) || 0, fetching: null, waiting: null };
+    const apply = (found) => {
+      seen.waiting = null;
+      seen.version = found.schema_version;
+      use(found);
+    };
+    const take = (found) => {
+      if (!found || !(found.schema_version > seen.version)) return;
+      const widgetGains = addedLabels(list, found).some(({ control }) => !isChoice(control));
+      if (widgetGains && busy()) seen.waiting = found;
+      else apply(found);
+    };
+    return {
+      notice(now) {
+        const known = seen.waiting ? seen.waiting.schema_version : seen.version;
+        if (!(now > known)) return Promise.resolve();
+        if (!seen.fetching) {
+          seen.fetching = read()
+            .then(take, () => undefined)
+            .finally(() => {
+              seen.fetching = null;
+            });
+        }
+        return seen.fetching;
+      },
+      useWaiting() {
+        if (seen.waiting) apply(seen.waiting);
+      },
+    };
+  }
+
   const NEWS_MS = 12000; // the notice of new labels goes after this; the buttons stay
   const newsTimers = new WeakMap();
 
@@ -187,5 +228,6 @@
     addedLabels,
     takeLabels,
     announceLabels,
+    schemaWatch,
   };
 })();

@@ -1392,50 +1392,24 @@
   // is added). Choice buttons are drawn again at once, what the item on screen has chosen kept;
   // a widget's (spans, boxes) waits for the next item to be shown, as drawing it again takes
   // the item's marks and their undo history. A short notice names each new label and its key.
-  const schemaSeen = {
-    version: Number(project.schema_version) || 0,
-    fetching: null, // the detail being read
-    waiting: null, // a detail read whose widgets are drawn with the next item
-  };
+  const schemaSeen = L.controls.schemaWatch({
+    version: project.schema_version,
+    list: allControls,
+    read: () => api("GET", ""),
+    busy: () => state.mode === "task" || state.mode === "edit",
+    use: useSchema,
+  });
 
-  /** Catch up with schema `version`: settles once a newer schema is drawn or waits for the
-   * next item (or could not be read: asked again with the next task or status poll). */
   function noticeSchema(version) {
-    const known = schemaSeen.waiting ? schemaSeen.waiting.schema_version : schemaSeen.version;
-    if (!(version > known)) return Promise.resolve();
-    if (!schemaSeen.fetching) {
-      schemaSeen.fetching = api("GET", "")
-        .then(takeSchema, () => undefined)
-        .finally(() => {
-          schemaSeen.fetching = null;
-        });
-    }
-    return schemaSeen.fetching;
-  }
-
-  function takeSchema(found) {
-    if (!found || !(found.schema_version > schemaSeen.version)) return;
-    const onScreen = state.mode === "task" || state.mode === "edit";
-    if (onScreen && widgetGains(found)) {
-      schemaSeen.waiting = found;
-      return;
-    }
-    useSchema(found);
-  }
-
-  /** Whether `found` adds labels to a widget's control (spans, boxes). */
-  function widgetGains(found) {
-    return L.controls.addedLabels(allControls, found).some(({ control }) => !isChoice(control));
+    return schemaSeen.notice(version);
   }
 
   function useWaitingSchema() {
-    if (schemaSeen.waiting) useSchema(schemaSeen.waiting);
+    schemaSeen.useWaiting();
   }
 
   /** Draw the labels of `found` and say which are new. */
   function useSchema(found) {
-    schemaSeen.waiting = null;
-    schemaSeen.version = found.schema_version;
     const added = L.controls.takeLabels(allControls, found);
     if (added.some(({ control }) => !isChoice(control))) {
       buildControls(); // nothing on screen, or the next item is about to be

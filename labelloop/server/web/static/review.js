@@ -28,7 +28,7 @@
   const EMPTY_POLL_MS = 3000;
   const LEASE_CHECK_MS = 5000; // how often the page looks whether its lease needs renewing
   const LEASE_MS = (settings.lease_minutes || 10) * 60000;
-  const COUNTS_MS = 20000; // how often the counts above the item are read again
+  const COUNTS_MS = 15000; // how often the counts above the item (and the schema) are read again
   const PAGE_KEYS = new Set(["a", "r", "f", "e", "n", "c"]); // the page's letter keys
 
   const el = {
@@ -511,25 +511,41 @@
     }
   }
 
-  // A manager added a label while the page was open: each answer or item served names the
-  // project's schema version, and a newer one is read (the project's detail) and its labels
-  // drawn with their keys before the answer is shown, with a short notice naming them.
-  const schemaSeen = { version: Number(project.schema_version) || 0 };
+  // A manager added a label while the page was open: each answer or item served, like the
+  // counts the page reads while it is visible, names the project's schema version; a newer one
+  // is read (the project's detail) and its labels drawn with their keys, with a short notice
+  // naming them. Choice buttons are drawn again at once, a fix in progress kept; a widget's
+  // (spans, boxes) waits for the next answer while the answer on screen is being changed.
+  const schemaSeen = L.controls.schemaWatch({
+    version: project.schema_version,
+    list: allControls,
+    read: () => api("GET", ""),
+    busy: editing,
+    use: useSchema,
+  });
 
-  async function catchUpSchema(version) {
-    if (!(version > schemaSeen.version)) return;
-    let found;
-    try {
-      found = await api("GET", "");
-    } catch (_err) {
-      return; // asked again with the next answer served
-    }
-    if (!(found.schema_version > schemaSeen.version)) return;
-    schemaSeen.version = found.schema_version;
+  function useSchema(found) {
     const added = L.controls.takeLabels(allControls, found);
-    buildControls();
+    if (added.some(({ control }) => !isChoice(control))) {
+      buildControls();
+      showValue(state.values); // the answer on screen, in the widgets drawn again
+    } else {
+      hotkeys.clear(); // registered again in the controls' order, as buildControls does
+      for (const c of allControls.filter(isChoice)) {
+        const old = [...el.controls.children].find((f) => f.dataset.control === c.name);
+        if (old) old.replaceWith(L.controls.choiceFieldset(c, { hotkeys, onChoose: choose }));
+      }
+      renderPressed(); // what the fix in progress has chosen
+    }
+    enableControls();
     buildHelp();
     L.controls.announceLabels(el.schemaNews, allControls, added, hotkeys);
+  }
+
+  /** Draw a newer schema `version` before an answer or item is shown. */
+  async function catchUpSchema(version) {
+    await schemaSeen.notice(version);
+    schemaSeen.useWaiting();
   }
 
   function choose(control, label) {
@@ -666,13 +682,14 @@
     if (document.visibilityState !== "visible") return;
     lease.lastActivity = Date.now();
     keepLease(); // back after a while: take the lease again before the next key
+    if (state.view) refreshCounts();
   });
   window.addEventListener("pagehide", releaseLease);
   window.addEventListener("pageshow", (e) => {
     if (e.persisted) load(); // back from the browser's cache: its item was given back
   });
   setInterval(keepLease, LEASE_CHECK_MS);
-  // What waits, and what other reviewers hold, changes while an item is read.
+  // What waits, what other reviewers hold and the project's labels change while an item is read.
   setInterval(() => {
     if (state.view && document.visibilityState === "visible") refreshCounts();
   }, COUNTS_MS);
@@ -835,6 +852,7 @@
       }
       if (el.escalated) el.escalated.textContent = String(s.escalated_items);
       explainEmpty(waiting, held);
+      if (state.view) schemaSeen.notice(s.schema_version); // a label added meanwhile
     } catch (_err) {
       /* the counts are informative */
     }
