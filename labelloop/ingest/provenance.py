@@ -30,15 +30,14 @@ def label_provenance(record: ExportRecord) -> dict[str, Any]:
     ``reason`` names its run and ``model_version`` the model that gave it. A label no one
     annotated here (imported, auto) has no ``annotated_at``: the export's time for it is when
     labelloop took it in."""
-    at = record.annotated_at if record.annotator else None
     found = {
         "annotator": record.annotator,
-        "annotated_at": iso_utc(at) if at is not None else None,
+        "annotated_at": _when(record.annotated_at if record.annotator else None),
         **answer_versions(record),
     }
     if record.resolution == "auto":
         found["model_version"] = record.model_version  # the model's label, not a person's
-    return {k: v for k, v in found.items() if v is not None} | decision_provenance(record)
+    return _known(found) | decision_provenance(record)
 
 
 def decision_provenance(record: ExportRecord) -> dict[str, Any]:
@@ -47,41 +46,44 @@ def decision_provenance(record: ExportRecord) -> dict[str, Any]:
     ``decided_guideline_version``); nothing for a label no one decided."""
     if record.decided_guideline_version is None and record.resolution not in DECIDED:
         return {}
-    at = record.decided_at
-    found = {
-        "decided_by": record.decided_by,
-        "decided_at": iso_utc(at) if at is not None else None,
-        "decided_guideline_version": record.decided_guideline_version,
-    }
-    return {k: v for k, v in found.items() if v is not None}
+    return _known(
+        {
+            "decided_by": record.decided_by,
+            "decided_at": _when(record.decided_at),
+            "decided_guideline_version": record.decided_guideline_version,
+        }
+    )
 
 
 def answer_versions(record: ExportRecord | AnswerRecord) -> dict[str, Any]:
     """What an answer was made under and why its item was served: ``guideline_version``,
     ``schema_version``, ``strategy`` and ``reason``, those it has."""
-    found = {
-        "guideline_version": record.guideline_version,
-        "schema_version": record.schema_version,
-        "strategy": record.strategy,
-        "reason": record.reason,
-    }
-    return {k: v for k, v in found.items() if v is not None}
+    return _known(
+        {
+            "guideline_version": record.guideline_version,
+            "schema_version": record.schema_version,
+            "strategy": record.strategy,
+            "reason": record.reason,
+        }
+    )
 
 
 def answers_provenance(answers: Iterable[AnswerRecord]) -> list[dict[str, Any]]:
     """Each answer's provenance, in order: ``id`` (the answer's, as the export writes it),
     ``annotator``, ``annotated_at``, ``changed_at`` when its annotator changed it, and what it was
     made under and why its item was served (:func:`answer_versions`)."""
-    out = []
-    for answer in answers:
-        found = {
-            "id": answer.answer_id,
-            "annotator": answer.annotator,
-            "annotated_at": iso_utc(answer.answered_at),
-            "changed_at": iso_utc(answer.changed_at) if answer.changed_at is not None else None,
-        }
-        out.append({k: v for k, v in found.items() if v is not None} | answer_versions(answer))
-    return out
+    return [
+        _known(
+            {
+                "id": answer.answer_id,
+                "annotator": answer.annotator,
+                "annotated_at": iso_utc(answer.answered_at),
+                "changed_at": _when(answer.changed_at),
+            }
+        )
+        | answer_versions(answer)
+        for answer in answers
+    ]
 
 
 def with_provenance(fields: Mapping[str, Any], ours: Mapping[str, Any]) -> dict[str, Any]:
@@ -113,6 +115,16 @@ def put_aside(fields: Mapping[str, Any], name: str) -> Any:
         if isinstance(aside := fields[key], Mapping) and name in aside:
             found = aside[name]
     return found
+
+
+def _known(found: Mapping[str, Any]) -> dict[str, Any]:
+    """``found`` without what labelloop does not know (None): left out, not written as null."""
+    return {k: v for k, v in found.items() if v is not None}
+
+
+def _when(at: Any) -> str | None:
+    """A time as the export writes it (ISO 8601, UTC), None for none."""
+    return iso_utc(at) if at is not None else None
 
 
 def _aside_keys() -> Iterator[str]:
