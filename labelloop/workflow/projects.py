@@ -120,7 +120,7 @@ def create_project(db: Database, slug: str, schema_source: Any, *, actor: User |
         stored = schema.to_dict()
         tier = (stored.get("settings") or {}).get("escalate_to")
         if tier:  # a file may name them in any case; the tier compares names as created
-            stored["settings"]["escalate_to"] = _as_created(conn, tier)
+            stored["settings"]["escalate_to"] = _as_created(_named(conn, tier))
         pid = store_projects.insert_project(
             conn,
             slug=slug,
@@ -318,18 +318,22 @@ def guideline(db: Database, ctx: ProjectContext) -> dict[str, Any]:
     return {"version": row["version"], "body": row["body"]} if row else {"version": 0, "body": ""}
 
 
-def _as_created(conn: Any, names: list[str]) -> list[str]:
-    """``names`` (typed in any case) as their users were created, once each; a name no user has
-    yet is kept as typed (a project file may name its tier before the users exist)."""
-    rows = {n: store_users.by_name(conn, n) for n in names}
-    return list(dict.fromkeys(row["username"] if row else n for n, row in rows.items()))
+def _named(conn: Any, names: list[str]) -> dict[str, Any]:
+    """Each of ``names`` (typed in any case) -> the user it names, or None."""
+    return {n: store_users.by_name(conn, n) for n in names}
+
+
+def _as_created(found: dict[str, Any]) -> list[str]:
+    """The names :func:`_named` looked up as their users were created, once each; a name no
+    user has yet is kept as typed (a project file may name its tier before the users exist)."""
+    return list(dict.fromkeys(row["username"] if row else n for n, row in found.items()))
 
 
 def _expert_tier(conn: Any, ctx: ProjectContext, names: list[str]) -> list[str]:
     """The expert tier's names (typed in any case) as the users were created: they must name
     members of the project, as a typo, or someone who cannot open the project, would make a
     tier of no one."""
-    found = {n: store_users.by_name(conn, n) for n in names}
+    found = _named(conn, names)
     unknown = [n for n, row in found.items() if row is None]
     if unknown:
         listed = ", ".join(repr(n[:100]) for n in unknown[:5])
@@ -342,7 +346,7 @@ def _expert_tier(conn: Any, ctx: ProjectContext, names: list[str]) -> list[str]:
             f"settings.escalate_to: {listed} {'is' if len(outside) == 1 else 'are'} not a member "
             f"of project '{ctx.slug}'; add them to it first"
         )
-    return list(dict.fromkeys(row["username"] for row in found.values() if row is not None))
+    return _as_created(found)
 
 
 def change_settings(db: Database, ctx: ProjectContext, changes: dict[str, Any]) -> dict[str, Any]:
