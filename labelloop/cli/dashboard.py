@@ -330,3 +330,20 @@ def coverage(slug: str, as_json: Annotated[bool, typer.Option("--json")] = False
             "import some with --split eval.",
             highlight=False,
         )
+    if found["n_unlabeled"]:
+        out.print(_outlook(slug, found["autolabel"]), highlight=False, soft_wrap=True)
+
+
+def _outlook(slug: str, ahead: dict[str, Any]) -> str:
+    """What `labelloop autolabel apply SLUG` would meet now, as the project page says it before
+    the click."""
+    said = f"labelloop autolabel apply {escape(slug)}: "
+    if not ahead["ready"]:
+        return said + f"not yet: {escape(ahead['refusal'])}"
+    sure = f"{ahead['confidence']:.0%}"
+    said += (
+        f"at least {sure} sure, the lowest the eval items vouch for"
+        if ahead["chosen"]
+        else f"at the project's {sure}, which the eval items vouch for"
+    )
+    return said + f": a run labels {ahead['covered']:,} item{'' if ahead['covered'] == 1 else 's'}"

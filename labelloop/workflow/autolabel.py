@@ -25,7 +25,7 @@ from labelloop.store import autolabel as store_autolabel
 from labelloop.store import learning as store_learning
 from labelloop.store.db import MAX_ID, Database
 from labelloop.store.users import now
-from labelloop.workflow.coverage import scored
+from labelloop.workflow.coverage import Scored, scored
 from labelloop.workflow.features import FeatureCache
 from labelloop.workflow.projects import ProjectContext
 
@@ -57,7 +57,6 @@ def apply(
         Without a single-label classifier, with fewer than :data:`MIN_EVAL` labeled eval
         items that sure, or when the interval falls short (at every confidence, when chosen).
     """
-    from labelloop.insight.coverage import coverage_table, lowest_vouched
     from labelloop.learn.model import model_label
 
     ctx.require(Permission.MANAGE_PROJECT)
@@ -69,15 +68,10 @@ def apply(
             raise Unprocessable(f"{name} must be between 0.5 and 1, not {value:g}")
     found = scored(db, ctx, cache=cache, why="auto-labeling needs a single-label classifier")
     trained = found.trained
-    chosen = confidence is None
-    if confidence is None:
-        vouched = lowest_vouched(found.eval_proba, found.eval_y, floor=floor, min_n=MIN_EVAL)
-        if vouched["confidence"] is None:
-            raise Unprocessable(_none_vouched(ctx, vouched, floor))
-        confidence = float(vouched["confidence"])
-    row = coverage_table(
-        found.proba, found.eval_proba, found.eval_y, trained.classes, [confidence]
-    )[0]
+    judged = verdict(ctx, found, confidence=confidence, floor=floor)
+    if judged["refusal"] is not None:
+        raise Unprocessable(judged["refusal"])
+    confidence, chosen, row = float(judged["confidence"]), judged["chosen"], judged["row"]
     measured = {
         "model": model_label(trained.estimator),
         "featurizer": trained.used,
@@ -87,7 +81,6 @@ def apply(
         "precision": row["precision"],
         "interval": row["interval"],
     }
-    _check(ctx, row, confidence, floor)
     top = found.proba.max(axis=1) if len(found.proba) else np.empty(0)
     sure = np.flatnonzero(top >= confidence)
     picks = found.proba[sure].argmax(axis=1) if sure.size else np.empty(0, dtype=np.intp)
@@ -156,11 +149,66 @@ def apply(
     return _timed(result, started)
 
 
-def _check(ctx: ProjectContext, row: dict[str, Any], confidence: float, floor: float) -> None:
-    """Refuse a run the eval items do not vouch for, saying what they show."""
+def verdict(
+    ctx: ProjectContext, found: Scored, *, confidence: float | None, floor: float
+) -> dict[str, Any]:
+    """Whether the eval items vouch for a run at ``confidence`` (None: the lowest they vouch
+    for, and ``chosen`` is true) with an eval accuracy of ``floor``: the ``confidence`` (None
+    when none could be chosen) and its coverage ``row``, the labeled eval items one confidence
+    needs that sure (``need``; None for a floor of 1), and the ``refusal`` in words (None
+    when they vouch for it). A run refuses, and the coverage tells beforehand, with these."""
+    from labelloop.insight.coverage import coverage_table, lowest_vouched
+
+    judged: dict[str, Any] = {
+        "confidence": confidence,
+        "chosen": confidence is None,
+        "need": MIN_EVAL,
+        "row": None,
+        "refusal": None,
+    }
+    if confidence is None:
+        vouched = lowest_vouched(found.eval_proba, found.eval_y, floor=floor, min_n=MIN_EVAL)
+        judged["need"] = vouched["need"]
+        if vouched["confidence"] is None:
+            judged["refusal"] = _none_vouched(ctx, vouched, floor)
+            return judged
+        confidence = judged["confidence"] = float(vouched["confidence"])
+    row = coverage_table(
+        found.proba, found.eval_proba, found.eval_y, found.trained.classes, [confidence]
+    )[0]
+    judged.update(row=row, refusal=_refusal(ctx, row, confidence, floor))
+    return judged
+
+
+def outlook(ctx: ProjectContext, found: Scored) -> dict[str, Any]:
+    """What a run on the project's own settings (the project page's one button, `labelloop
+    autolabel apply SLUG`) would meet now, told with the coverage before anyone starts it: its
+    ``confidence`` (the project's, or the lowest the eval items vouch for: ``chosen``; None
+    when none can be), the ``min_accuracy`` it must show, the labeled eval items one
+    confidence ``need``s that sure, whether it would run (``ready``) and, when not, the
+    ``refusal`` the run would answer; ``covered``: the unlabeled items it would label."""
+    floor = ctx.settings.auto_label_min_accuracy
+    judged = verdict(ctx, found, confidence=ctx.settings.auto_label_confidence, floor=floor)
+    ready = judged["refusal"] is None
+    return {
+        "confidence": judged["confidence"],
+        "chosen": judged["chosen"],
+        "min_accuracy": floor,
+        "need": judged["need"],
+        "ready": ready,
+        "refusal": judged["refusal"],
+        "covered": judged["row"]["covered"] if ready else None,
+    }
+
+
+def _refusal(
+    ctx: ProjectContext, row: dict[str, Any], confidence: float, floor: float
+) -> str | None:
+    """Why the eval items do not vouch for a run at ``confidence``, saying what they show;
+    None when they do."""
     sure = f"at least {confidence:.0%} sure" if confidence < 1 else "certain"
     if row["eval_n"] < MIN_EVAL:
-        raise Unprocessable(
+        return (
             f"the model is {sure} of {row['eval_n']} labeled eval item"
             f"{'' if row['eval_n'] == 1 else 's'} of project '{ctx.slug}'; auto-labeling needs "
             f"{MIN_EVAL} at least to measure how often it is right that sure (label more eval "
@@ -175,11 +223,12 @@ def _check(ctx: ProjectContext, row: dict[str, Any], confidence: float, floor: f
             if row["precision"] >= floor
             else "raise the confidence or label more items"
         )
-        raise Unprocessable(
+        return (
             f"{sure}, the model is right on {row['eval_correct']} of {row['eval_n']} eval items "
             f"({row['precision']:.1%}, 95% interval {low:.1%}–{high:.1%}); the interval must lie "
             f"at or above {floor:.1%} (auto_label_min_accuracy): {todo}"
         )
+    return None
 
 
 def _none_vouched(ctx: ProjectContext, vouched: dict[str, Any], floor: float) -> str:

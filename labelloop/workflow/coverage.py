@@ -69,8 +69,10 @@ def scored(db: Database, ctx: ProjectContext, *, cache: FeatureCache, why: str) 
 def coverage(db: Database, ctx: ProjectContext, *, cache: FeatureCache) -> dict[str, Any]:
     """Train the project's classifier on every resolved label (as `model export` does, nothing
     stored), score the unlabeled pool and the labeled eval items, and tabulate per confidence
-    threshold how many items the model is that sure of and how often it is right when it is.
-    Reviewers and managers; a few seconds on a pool of tens of thousands of texts."""
+    threshold how many items the model is that sure of and how often it is right when it is,
+    and whether a run on the project's own auto-label settings would be refused (``autolabel``:
+    :func:`labelloop.workflow.autolabel.outlook`). Reviewers and managers; a few seconds on a
+    pool of tens of thousands of texts."""
     ctx.require(Permission.VIEW_INSIGHT)
     # asked again while it trains (a second reviewer, a reloaded page): the same training
     return _flights.run((str(db.engine.url), ctx.id), lambda: _coverage(db, ctx, cache=cache))
@@ -79,6 +81,7 @@ def coverage(db: Database, ctx: ProjectContext, *, cache: FeatureCache) -> dict[
 def _coverage(db: Database, ctx: ProjectContext, *, cache: FeatureCache) -> dict[str, Any]:
     from labelloop.insight.coverage import coverage_table
     from labelloop.learn.model import model_label
+    from labelloop.workflow.autolabel import outlook
 
     started = time.perf_counter()
     found = scored(
@@ -93,5 +96,6 @@ def _coverage(db: Database, ctx: ProjectContext, *, cache: FeatureCache) -> dict
         "n_unlabeled": int(found.item_ids.size),
         "n_eval": 0 if found.eval_y is None else int(found.eval_y.size),
         "rows": rows,
+        "autolabel": outlook(ctx, found),
         "seconds": round(time.perf_counter() - started, 2),
     }

@@ -107,3 +107,41 @@ def test_reviewers_and_managers_spot_check_a_run(auto: Any, role: str, status: i
             assert auto.post(f"{url}/{done['run_id']}/check", role, json=bad).status_code == 422
         missing = auto.post(f"{url}/{done['run_id'] + 5}/check", role, json={"n": 1})
         assert missing.status_code == 404
+
+
+def test_the_coverage_says_before_a_run_whether_the_eval_items_vouch_for_it(auto: Any) -> None:
+    # 60 eval items cannot show a 95% bar (292 at one confidence): the coverage says so before
+    # any run, in the words the run is then refused with.
+    url, cover = "/api/projects/auto/autolabel", "/api/projects/auto/coverage"
+    ahead = auto.get(cover, "reviewer").json()["autolabel"]
+    assert {k: ahead[k] for k in ("confidence", "chosen", "min_accuracy", "need", "ready")} == {
+        "confidence": None,
+        "chosen": True,
+        "min_accuracy": 0.95,
+        "need": 292,
+        "ready": False,
+    }
+    assert "that needs 292 at least that sure" in ahead["refusal"]
+    refused = auto.post(url, "manager", json={})
+    assert refused.status_code == 422 and refused.json()["detail"] == ahead["refusal"]
+
+    # At a 70% bar (36 items) they vouch for one: the confidence the run takes, what it labels.
+    settings = "/api/projects/auto/settings"
+    patched = auto.client.patch(
+        settings, headers=auto.auth("manager"), json={"auto_label_min_accuracy": 0.7}
+    )
+    assert patched.status_code == 200, patched.text
+    ahead = auto.get(cover, "manager").json()["autolabel"]
+    assert (ahead["ready"], ahead["refusal"], ahead["need"]) == (True, None, 36)
+    run = auto.post(url, "manager", json={"dry_run": True}).json()
+    assert (run["confidence"], run["chosen"]) == (ahead["confidence"], True)
+    assert run["n_labeled"] == ahead["covered"] > 0
+
+    # The project's own confidence, too sure for 30 eval items: that refusal, not the search's.
+    auto.client.patch(settings, headers=auto.auth("manager"), json={"auto_label_confidence": 0.99})
+    ahead = auto.get(cover, "manager").json()["autolabel"]
+    assert (ahead["confidence"], ahead["chosen"], ahead["need"]) == (0.99, False, 30)
+    assert ahead["ready"] is False and ahead["covered"] is None
+    refused = auto.post(url, "manager", json={})
+    assert refused.status_code == 422 and refused.json()["detail"] == ahead["refusal"]
+    assert "auto-labeling needs 30 at least" in ahead["refusal"]

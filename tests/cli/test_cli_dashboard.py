@@ -110,9 +110,32 @@ def test_coverage_in_the_terminal_and_as_json(cli: Any) -> None:
     assert "No labeled eval items: how often the model is right cannot be measured" in " ".join(
         said.split()
     )
+    # Before anyone runs `labelloop autolabel apply`, the coverage says it would be refused, why.
+    assert (
+        "labelloop autolabel apply p: not yet: project 'p' has too few labeled eval items to show "
+        "its model right at least 95.0% of the time at any confidence from 99% to 50%: that needs "
+        "292 at least that sure"
+    ) in " ".join(said.split())
     found = json.loads(cli("coverage", "p", "--json").stdout)
     assert found["n_unlabeled"] == 40 and found["rows"][0]["precision"] is None
+    assert (found["autolabel"]["ready"], found["autolabel"]["need"]) == (False, 292)
     assert "error: no project 'nope'" in cli("coverage", "nope", code=1).output
+
+
+def test_coverage_names_the_confidence_an_autolabel_run_would_take(cli: Any) -> None:
+    from tests.conftest import N_CLEAR, auto_project
+
+    cli("init")
+    auto_project(Lab(Database(cli.db_url)), "a", auto_label_min_accuracy=0.7)
+    found = json.loads(cli("coverage", "a", "--json").stdout)["autolabel"]
+    assert found["ready"] and found["chosen"] and found["covered"] >= N_CLEAR
+    said = " ".join(cli("coverage", "a").stdout.split())
+    assert (
+        f"labelloop autolabel apply a: at least {found['confidence']:.0%} sure, the lowest the "
+        f"eval items vouch for: a run labels {found['covered']} items"
+    ) in said
+    done = json.loads(cli("autolabel", "apply", "a", "--dry-run", "--json").stdout)
+    assert (done["confidence"], done["n_labeled"]) == (found["confidence"], found["covered"])
 
 
 def test_one_waiting_item_is_named_in_the_singular(cli: Any) -> None:

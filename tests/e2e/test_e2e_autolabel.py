@@ -265,6 +265,11 @@ def test_e2e_a_manager_auto_labels_and_undoes(site: Site, browser: Any, screensh
     assert status == 200
     page.reload()
     _measure(page)
+    ahead = re.fullmatch(
+        r"At least (\d+)% sure, the lowest the eval items vouch for: a run labels (\d+) items\.",
+        page.inner_text("#autolabel-outlook"),
+    )
+    assert ahead, page.inner_text("#autolabel-outlook")
     asked.clear()
     page.click("#autolabel-vouched")
     chosen = _shows(page, "#autolabel-status", "Measure again")
@@ -280,6 +285,7 @@ def test_e2e_a_manager_auto_labels_and_undoes(site: Site, browser: Any, screensh
     )
     assert found, chosen
     assert int(found.group(2)) >= n and int(found.group(3)) <= 80
+    assert (found.group(3), found.group(2)) == ahead.groups()  # as the page said beforehand
     assert page.is_disabled("#autolabel-vouched")
     assert page_fetch(page, "DELETE", f"/api/projects/{SLUG}/autolabel/{found.group(1)}")[0] == 200
     assert (
@@ -371,6 +377,38 @@ def test_e2e_a_reviewer_sees_the_table_and_runs_but_no_buttons(site: Site, brows
     assert (
         page.locator(f"#autolabel-run-list li[data-run-id='{run['run_id']}'] button").count() == 0
     )
+    _fits(page)
+    assert errors == []
+    context.close()
+
+
+def test_e2e_the_page_says_before_the_click_why_a_run_would_be_refused(
+    site: Site, browser: Any
+) -> None:
+    # 100 eval items cannot show the model right 90% of the time at one confidence (that needs
+    # 139): once the coverage is measured the page says so, and the button waits, unpressed.
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("dialog", lambda d: (errors.append(f"dialog: {d.message}"), d.dismiss()))
+    login(page, site.url, f"/p/{SLUG}", username=MANAGER[0], password=MANAGER[1])
+    bar = {"auto_label_min_accuracy": 0.9}
+    assert page_fetch(page, "PATCH", f"/api/projects/{SLUG}/settings", bar)[0] == 200
+    page.reload()
+    assert page.is_hidden("#autolabel-outlook")
+    _measure(page)
+    outlook = page.inner_text("#autolabel-outlook")
+    assert outlook.startswith(
+        f"Not yet: project '{SLUG}' has too few labeled eval items to show its model right at "
+        "least 90.0% of the time at any confidence from 99% to 50%: that needs 139 at least "
+        "that sure"
+    ), outlook
+    button = page.locator("#autolabel-vouched")
+    assert button.is_visible() and button.is_disabled()
+    assert button.get_attribute("aria-describedby") == "autolabel-outlook"
+    assert page.inner_text("#autolabel-status") == ""  # nothing was tried
     _fits(page)
     assert errors == []
     context.close()

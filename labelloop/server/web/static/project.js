@@ -163,8 +163,14 @@
         $("coverage-wrap").hidden = false;
         const vouched = $("autolabel-vouched");
         if (vouched) {
-          vouched.hidden = c.n_unlabeled === 0 || c.n_eval < page.autolabel_min_eval;
-          vouched.disabled = false;
+          // Whether the eval items vouch for a run is said before the click, in the words the
+          // run would be refused with; a run they refuse is not offered.
+          const ahead = c.autolabel;
+          vouched.hidden = c.n_unlabeled === 0;
+          vouched.disabled = !ahead.ready;
+          const outlook = $("autolabel-outlook");
+          outlook.textContent = outlookText(ahead);
+          outlook.hidden = vouched.hidden;
         }
         status.textContent =
           `${c.model} on ${c.featurizer}, trained on ${fmt(c.n_train)} ${plural(c.n_train, "label")}: ` +
@@ -202,6 +208,15 @@
     return td;
   }
 
+  // What a run on the project's settings would meet now (the coverage's `autolabel`).
+  function outlookText(ahead) {
+    if (!ahead.ready) return `Not yet: ${ahead.refusal}.`;
+    const at = ahead.chosen
+      ? `At least ${sureAt(ahead.confidence)} sure, the lowest the eval items vouch for`
+      : `At the project's ${sureAt(ahead.confidence)}, which the eval items vouch for`;
+    return `${at}: a run labels ${fmt(ahead.covered)} ${plural(ahead.covered, "item")}.`;
+  }
+
   // The server chooses the confidence: the lowest at which the eval items show the model right
   // at least auto_label_min_accuracy of the time.
   const vouchedButton = $("autolabel-vouched");
@@ -217,6 +232,12 @@
       vouchedButton.textContent = page.autolabel_confidence
         ? `Auto-label at the project's ${Math.round(100 * page.autolabel_confidence)}%`
         : "Auto-label all the eval items vouch for";
+      // What the eval items vouch for was measured at the old settings: the server judges anew.
+      const outlook = $("autolabel-outlook");
+      if (outlook && !outlook.hidden) {
+        outlook.textContent = "The settings changed: measure again to see what a run would label.";
+        vouchedButton.disabled = false;
+      }
     }
   });
 
