@@ -147,6 +147,7 @@ def gold_set(slug: str, item: str, label: Annotated[str | None, typer.Argument()
     or imported before."""
     from labelloop.errors import LabelloopError
     from labelloop.schema.project import STRUCTURED_TYPES
+    from labelloop.schema.values import value_words
     from labelloop.workflow import projects
     from labelloop.workflow import quality as wf_quality
 
@@ -164,7 +165,7 @@ def gold_set(slug: str, item: str, label: Annotated[str | None, typer.Argument()
         if label is not None:
             value = {target.name: label.split("|") if target.type == "multi_choice" else label}
         done = wf_quality.set_gold(db, ctx, value, **named_item(item))
-        return {**done, "words": _label_words(done["value"].get(target.name))}
+        return {**done, "words": value_words(target.type, done["value"].get(target.name))}
 
     done = _run(go)
     name = str(done["external_id"] or done["item_id"])
@@ -253,9 +254,11 @@ def items(
     _, db = _open()
 
     spans: list[str] = []  # the spans controls, whose values a trace prints with their words
+    kind: list[str] = []  # the target's control type: what its empty value says
 
     def go() -> dict[str, Any]:
         ctx = _seen_by(db, slug, as_user)
+        kind.append(ctx.schema.target.type)
         if show is not None:
             spans.extend(c.name for c in ctx.schema.controls if c.type == "spans")
             return browse.item_trace(db, ctx, **named_item(show))
@@ -280,7 +283,7 @@ def items(
         shown = _Shown(spans, str(found["item"]["data"].get("text", "")))
         (_print_own_trace if "answers" in found else _print_trace)(found, shown)
     else:
-        (_print_own_answers if found.get("mine") else _print_items)(found)
+        (_print_own_answers if found.get("mine") else _print_items)(found, kind[0])
 
 
 def _seen_by(db: Any, slug: str, username: str | None) -> Any:
@@ -309,8 +312,10 @@ def _excerpt(row: dict[str, Any]) -> str:
     return escape(row["text"][:80] + ("…" if len(row["text"]) > 80 or row["truncated"] else ""))
 
 
-def _print_own_answers(page: dict[str, Any]) -> None:
-    """My answers: each item with the member's own answer, the verdict on it and when."""
+def _print_own_answers(page: dict[str, Any], kind: str) -> None:
+    """My answers: each item with the member's own answer (of a ``kind`` target control), the
+    verdict on it and when."""
+    from labelloop.schema.values import value_words
     from labelloop.workflow import browse
 
     table = Table(box=None, pad_edge=False)
@@ -319,7 +324,7 @@ def _print_own_answers(page: dict[str, Any]) -> None:
     for r in page["items"]:
         table.add_row(
             _shown_name(r),
-            escape(_label_words(r["label"])),
+            escape(value_words(kind, r["label"])),
             browse.STATE_WORDS[r["state"]],
             (r["answered_at"] or "")[:16].replace("T", " "),
             _excerpt(r),
@@ -334,7 +339,11 @@ def _print_counted(page: dict[str, Any], what: str) -> None:
     out.print(f"{counted(page['total'], what)}; showing {first:,}-{last:,}")
 
 
-def _print_items(page: dict[str, Any]) -> None:
+def _print_items(page: dict[str, Any], kind: str) -> None:
+    """Each item with its label (of a ``kind`` target control), how it was decided, who
+    answered, its flags and content."""
+    from labelloop.schema.values import value_words
+
     table = Table(box=None, pad_edge=False)
     for column in ("item", "split", "label", "how", "answers", "flags", "content"):
         table.add_column(column, overflow="fold")
@@ -349,7 +358,7 @@ def _print_items(page: dict[str, Any]) -> None:
         table.add_row(
             _shown_name(r),
             r["split"] + (" gold" if r.get("gold") else ""),
-            escape(_label_words(r["label"]) if r["resolution"] else "—"),
+            escape(value_words(kind, r["label"]) if r["resolution"] else "—"),
             escape(how),
             escape(answers or "—"),
             escape(", ".join(_words(kind) for kind in r["flags"])),
@@ -362,20 +371,6 @@ def _print_items(page: dict[str, Any]) -> None:
 def _words(name: str) -> str:
     """A state, resolution or flag kind as the Items page says it: "in review", not "in_review"."""
     return name.replace("_", " ")
-
-
-def _label_words(value: Any) -> str:
-    """A target's value in a few words, as the pages say it: a name, names, or how many spans or
-    boxes of which labels ("2 boxes: sky, building")."""
-    if isinstance(value, list) and any(isinstance(v, dict) for v in value):
-        boxes = any(isinstance(v, dict) and "w" in v for v in value)
-        one, many = ("box", "boxes") if boxes else ("span", "spans")
-        labels = [str(v["label"]) for v in value if isinstance(v, dict) and v.get("label")]
-        counted = f"{len(value):,} {one if len(value) == 1 else many}"
-        return f"{counted}: {', '.join(labels)}" if labels else counted
-    if isinstance(value, list):
-        return ", ".join(str(v) for v in value) or "none"
-    return str(value)
 
 
 def _print_item(item: dict[str, Any]) -> None:

@@ -1,4 +1,5 @@
-"""Annotation values checked against a project schema, and raw imported labels normalized."""
+"""Annotation values checked against a project schema, raw imported labels normalized, and a
+value said in a few words."""
 
 from __future__ import annotations
 
@@ -264,3 +265,29 @@ def _check_label(control: Control, label: str) -> None:
     """Raise unless ``label`` is exactly one of the control's labels."""
     if label not in control.labels:
         raise SchemaError(f"{control.name}: {label!r} is not one of {', '.join(control.labels)}")
+
+
+NOTHING = {"spans": "no spans", "boxes": "no boxes", "multi_choice": "no labels"}
+"""An empty answer of each list control, in words: an annotator who accepted an image with no
+boxes answered "no boxes", not an unknown "none" (api.js says it alike)."""
+
+
+def value_words(control_type: str | None, value: Any) -> str:
+    """A control's value in a few words, as the pages and the terminal say it: a label, labels
+    joined, how many spans or boxes of which labels ("2 boxes: sky, building"), or what an
+    empty one says (:data:`NOTHING`); a choice suggested with its score is said by its label."""
+    if isinstance(value, Mapping):  # a choice with its score
+        value = value.get("label")
+    if isinstance(value, list) and not value:
+        return NOTHING.get(control_type or "", "none")
+    if isinstance(value, list) and (
+        control_type in ("spans", "boxes") or any(isinstance(v, Mapping) for v in value)
+    ):
+        boxes = control_type == "boxes" or any(isinstance(v, Mapping) and "w" in v for v in value)
+        one, many = ("box", "boxes") if boxes else ("span", "spans")
+        labels = [str(v["label"]) for v in value if isinstance(v, Mapping) and v.get("label")]
+        counted = f"{len(value):,} {one if len(value) == 1 else many}"
+        return f"{counted}: {', '.join(labels)}" if labels else counted
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return "—" if value is None else str(value)

@@ -19,6 +19,7 @@ from labelloop.govern.guidelines import (
     text_sha256,
 )
 from labelloop.govern.permissions import Permission
+from labelloop.schema.values import value_words
 from labelloop.store import audit
 from labelloop.store import projects as store_projects
 from labelloop.store import review as store_review
@@ -440,9 +441,7 @@ def _shown_label(ctx: ProjectContext, value: Mapping[str, Any], payload: Mapping
     if target.type == "boxes":
         counts = Counter(b["label"] for b in answer)
         return ", ".join(f"{n} \u00d7 {label}" for label, n in counts.items()) or "no boxes"
-    if isinstance(answer, list):
-        return ", ".join(str(a) for a in answer) or "none"
-    return str(answer)
+    return value_words(target.type, answer)
 
 
 def _same(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:

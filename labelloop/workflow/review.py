@@ -23,6 +23,7 @@ from labelloop.errors import (
 from labelloop.govern.guidelines import version_at
 from labelloop.govern.permissions import Permission
 from labelloop.schema import ProjectSchema, ProjectSettings, validate_value
+from labelloop.schema.values import value_words
 from labelloop.store import audit
 from labelloop.store import items as store_items
 from labelloop.store import projects as store_projects
@@ -1129,7 +1130,7 @@ def _suggestion_sentence(
     for name, offered in facts["value"].items():
         if name != facts["control"]:  # the model's label was shown over an imported one
             by = "the import" if facts["sources"].get(name) == "import" else model
-            shown.append((name, by, _value_words(types.get(name), offered)))
+            shown.append((name, by, value_words(types.get(name), offered)))
     phrases = []
     for name, by, what in shown:
         done = facts["outcome"].get(name)
@@ -1144,21 +1145,6 @@ def _suggestion_sentence(
         named = f"{name}: " if len(shown) > 1 else ""
         phrases.append(f"{named}suggested by {by}: {what}{took}")
     return "; ".join(phrases)
-
-
-def _value_words(control_type: str | None, value: Any) -> str:
-    """A suggested value in a few words: a label, labels, or how many spans or boxes of which
-    labels (as the pages describe answers)."""
-    if isinstance(value, Mapping):  # a choice with its score
-        value = value.get("label")
-    if control_type in ("spans", "boxes") and isinstance(value, list):
-        one, many = ("span", "spans") if control_type == "spans" else ("box", "boxes")
-        labels = [str(r.get("label")) for r in value if isinstance(r, Mapping)]
-        counted = f"{len(value)} {one if len(value) == 1 else many}"
-        return counted + (": " + ", ".join(labels) if labels else "")
-    if isinstance(value, list):
-        return ", ".join(str(v) for v in value) or "none"
-    return "—" if value is None else str(value)
 
 
 def suggestion_sources(a: Mapping[Any, Any]) -> dict[str, str]:

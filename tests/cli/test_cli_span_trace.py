@@ -64,3 +64,25 @@ def test_a_span_trace_names_the_words_of_each_span(cli: Any) -> None:
     own = " ".join(cli("items", "ents", "--as", "ann", "--show", "t1").stdout.split())
     assert f"your answer: {_shown(*answered)} (" in own
     assert f"review by rev: fix to {_shown(*fixed)}, " in own
+
+
+def test_a_text_with_no_spans_is_listed_as_no_spans(cli: Any) -> None:
+    # An annotator who accepted a text with nothing to mark answered "no spans": the list and
+    # My answers say so, where they said "none" as of an unknown label.
+    cli("init")
+    lab = Lab(Database(cli.db_url))
+    projects.create_project(lab.db, "ents", {**SCHEMA, "settings": {}}, actor=lab.admin)
+    ctx = lab.ctx("ents", lab.admin)
+    row = json.dumps({"id": "t1", "text": "Nobody went anywhere."}) + "\n"
+    imports.import_items(
+        lab.db, ctx, io.BytesIO(row.encode()), fmt="jsonl", filename="t.jsonl", id_field="id"
+    )
+    lab.train(ctx)
+    ann = lab.member("ents", "ann", "annotator")
+    task = tasks.next_task(lab.db, ann)
+    assert task is not None
+    tasks.submit(lab.db, ann, task["assignment_id"], {"entities": []}, active_ms=900)
+    listed = cli("items", "ents").stdout.splitlines()
+    assert listed[1].split()[:4] == ["t1", "pool", "no", "spans"], listed
+    own = cli("items", "ents", "--as", "ann").stdout.splitlines()
+    assert own[1].split()[:3] == ["t1", "no", "spans"], own

@@ -126,3 +126,18 @@ def test_label_value_rejects_unknown_labels(control: object, raw: object, messag
     with pytest.raises(SchemaError) as info:
         label_value(control, raw)  # type: ignore[arg-type]
     assert info.value.message == message
+
+
+def test_an_empty_answer_says_what_it_holds_none_of() -> None:
+    from labelloop.schema.values import value_words
+
+    # an annotator who accepted an image with no boxes answered that, not an unknown "none"
+    assert value_words("boxes", []) == "no boxes"
+    assert value_words("spans", []) == "no spans"
+    assert value_words("multi_choice", []) == "no labels"
+    box = {"x": 1, "y": 2, "w": 3, "h": 4, "label": "car"}
+    assert value_words("boxes", [box, {**box, "label": "sign"}]) == "2 boxes: car, sign"
+    assert value_words("spans", [{"start": 0, "end": 3, "label": "person"}]) == "1 span: person"
+    assert value_words("multi_choice", ["sports", "politics"]) == "sports, politics"
+    assert value_words("choice", {"label": "positive", "score": 0.8}) == "positive"
+    assert value_words("choice", None) == "—"

@@ -409,6 +409,7 @@ def items_page(slug: str, request: Request, db: DbDep) -> Response:
             "mine": mine,
             "data_type": ctx.schema.data_type,
             "target": target.name,
+            "types": {c.name: c.type for c in ctx.schema.controls},  # what an empty answer says
             "labels": list(getattr(target, "labels", None) or []),
             "box_labels": box_labels(ctx),
             "annotators": annotators,

@@ -130,12 +130,18 @@ window.labelloop = (() => {
       .join(", ");
   }
 
+  /** An empty answer of a list control, by its type (as labelloop.schema.values.NOTHING): an
+   * annotator who accepted an image with no boxes answered "no boxes". */
+  const NOTHING = { spans: "no spans", boxes: "no boxes", multi_choice: "no labels" };
+
   /** A control's value in words: a label, labels, a number, or how many spans or boxes; given
-   * the item's `text`, each span with the words it covers. */
-  function valueText(value, text) {
+   * the item's `text`, each span with the words it covers. An empty one says what it is by the
+   * control's `type` ("no boxes"). */
+  function valueText(value, text, type) {
     if (value === null || value === undefined) return "—";
     if (Array.isArray(value)) {
-      if (value.every((v) => typeof v !== "object" || v === null)) return value.join(", ") || "none";
+      if (!value.length) return NOTHING[type] || "none";
+      if (value.every((v) => typeof v !== "object" || v === null)) return value.join(", ");
       const boxes = value.some((v) => v && "w" in v);
       const [one, many] = boxes ? ["box", "boxes"] : ["span", "spans"];
       const labels = value.map((v) => v && v.label).filter(Boolean);
@@ -149,12 +155,17 @@ window.labelloop = (() => {
   }
 
   /** An answer (control name -> value) in words; one control's value alone needs no name.
-   * Given the item's `text`, spans are said with their words. */
-  function answerText(value, text) {
+   * Given the item's `text`, spans are said with their words; given the controls' `types`
+   * (name -> type), an empty value says what it is. */
+  function answerText(value, text, types = {}) {
     const entries = Object.entries(value || {});
-    if (entries.length === 1) return valueText(entries[0][1], text);
-    return entries.map(([name, v]) => `${name}: ${valueText(v, text)}`).join("; ") || "—";
+    const said = ([name, v]) => valueText(v, text, types[name]);
+    if (entries.length === 1) return said(entries[0]);
+    return entries.map((entry) => `${entry[0]}: ${said(entry)}`).join("; ") || "—";
   }
+
+  /** Control name -> type of a schema's controls, for answerText. */
+  const controlTypes = (controls) => Object.fromEntries((controls || []).map((c) => [c.name, c.type]));
 
   /** A time of the API (ISO 8601, UTC) as the pages show it: "2024-05-02 12:47". */
   const utcText = (iso) => (iso ? iso.slice(0, 16).replace("T", " ") : "—");
@@ -337,6 +348,8 @@ window.labelloop = (() => {
     spansText,
     valueText,
     answerText,
+    controlTypes,
+    NOTHING,
     utcText,
     changedText,
     actionText,

@@ -79,7 +79,7 @@
     if (!row.resolution) {
       td.append(node("span", "muted", "no label yet"));
     } else {
-      td.append(node("strong", "", valueText(row.label)));
+      td.append(node("strong", "", valueText(row.label, undefined, page.types[page.target])));
       const how = row.resolution.replaceAll("_", " ") + (row.decided_by ? ` · ${row.decided_by}` : "");
       td.append(node("span", "items-how muted small", how));
     }
@@ -91,7 +91,7 @@
     const state = node("td", "items-state", STATES[row.state] || row.state);
     state.dataset.state = row.state;
     return [
-      node("td", "items-label", valueText(row.label)),
+      node("td", "items-label", valueText(row.label, undefined, page.types[page.target])),
       state,
       node("td", "items-when muted small", when(row.answered_at)),
     ];
@@ -223,9 +223,9 @@
   function answerBlock(a, text, now) {
     const box = node("div", "trace-answer");
     const head = node("p", "trace-answer-head");
-    head.append(node("strong", "", a.user || "You"), " answered ", node("strong", "", answerText(a.value, text)));
+    head.append(node("strong", "", a.user || "You"), " answered ", node("strong", "", answerText(a.value, text, page.types)));
     if (a.corrected_value) {
-      head.append(", corrected to ", node("strong", "", answerText(a.corrected_value, text)));
+      head.append(", corrected to ", node("strong", "", answerText(a.corrected_value, text, page.types)));
     }
     const status = (a.user ? a.status.replaceAll("_", " ") : STATES[a.state] || a.state) + (a.rework ? ", a rework" : "");
     // A changed answer's value and guideline are the change's: its time is said beside them.
@@ -284,7 +284,7 @@
     const rows = reviews.map((r) => [
       r.reviewer,
       r.verdict +
-        (r.verdict === "fix" && r.corrected_value ? ` to ${answerText(r.corrected_value, text)}` : "") +
+        (r.verdict === "fix" && r.corrected_value ? ` to ${answerText(r.corrected_value, text, page.types)}` : "") +
         (r.tier > 1 ? ` (tier ${r.tier})` : ""), // tier: reviewers only
       r.comment || "",
       when(r.created_at),
@@ -301,7 +301,7 @@
     const label = d.label;
     const said = node("p", "trace-label");
     if (label) {
-      said.append(node("strong", "", answerText(label.value, text)));
+      said.append(node("strong", "", answerText(label.value, text, page.types)));
       const how = [label.resolution.replaceAll("_", " ")];
       if (label.decided_by) how.push(`by ${label.decided_by}`);
       how.push(`at ${when(label.decided_at)} UTC`);
@@ -312,7 +312,7 @@
       said.append(node("span", "muted", "No label yet."));
     }
     body.push(part("Label", said));
-    if (d.gold) body.push(part("Gold answer", node("p", "", answerText(d.gold.value, text))));
+    if (d.gold) body.push(part("Gold answer", node("p", "", answerText(d.gold.value, text, page.types))));
 
     // Each answer with the verdicts on it, so two answers' verdicts cannot be told apart wrongly.
     const answers = node("div", "trace-answers");
@@ -350,7 +350,7 @@
     const p = h.payload || {};
     const value = p.new || p.value;
     const set = h.action !== "flag.raise" && value && typeof value === "object";
-    return actionText(h) + (set ? " " + answerText(value, text) : "") + underText(p);
+    return actionText(h) + (set ? " " + answerText(value, text, page.types) : "") + underText(p);
   }
 
   /** The item's text that its spans' offsets count in, or undefined (no text: no spans). */
@@ -392,9 +392,9 @@
     const p = h.payload || {};
     switch (h.action) {
       case "annotation.submit":
-        return `answered ${answerText(p.value, text)}` + underText(p);
+        return `answered ${answerText(p.value, text, page.types)}` + underText(p);
       case "annotation.edit":
-        return `changed the answer from ${answerText(p.old, text)} to ${answerText(p.new, text)}` + underText(p);
+        return `changed the answer from ${answerText(p.old, text, page.types)} to ${answerText(p.new, text, page.types)}` + underText(p);
       case "assignment.skip":
         return "skipped it";
       case "flag.raise":

@@ -434,7 +434,7 @@
     if (!rework) return;
     el.reworkReviewer.textContent = rework.reviewer || "a reviewer";
     el.reworkComment.textContent = rework.comment || "(no comment)";
-    el.reworkPrevious.textContent = L.answerText(rework.previous_value, text);
+    el.reworkPrevious.textContent = L.answerText(rework.previous_value, text, L.controlTypes(allControls));
     $("rework-drawn").hidden = !reworkDrawn(rework);
   }
 
@@ -709,8 +709,8 @@
     }
     renderPressed();
     const now = state.values[control.name];
-    const said = Array.isArray(now) ? (now.length ? now.join(", ") : "none") : now;
-    el.choiceNews.textContent = `${control.name}: ${said}`; // a screen reader hears the change
+    // a screen reader hears the change
+    el.choiceNews.textContent = `${control.name}: ${L.valueText(now, undefined, control.type)}`;
   }
 
   /** Every control's answer so far (choice controls and widgets), to restore it later. */

@@ -87,7 +87,7 @@
   const goldResult = $("gold-result");
 
   function labelOf(value) {
-    return valueText(value ? value[page.target] : null);
+    return valueText(value ? value[page.target] : null, undefined, page.target_type);
   }
 
   async function loadGold() {

@@ -172,7 +172,7 @@
     if (v === undefined || v === null) return "–";
     switch (control.type) {
       case "multi_choice":
-        return Array.isArray(v) ? v.join(", ") || "(none)" : text(v);
+        return Array.isArray(v) ? L.valueText(v, undefined, control.type) : text(v);
       case "rating":
         return `${v} / ${control.max || (control.labels || []).length || 5}`;
       case "text": {
@@ -181,11 +181,11 @@
       }
       case "spans":
         if (!Array.isArray(v)) return text(v);
-        if (!v.length) return "no spans";
+        if (!v.length) return L.valueText(v, undefined, control.type); // "no spans"
         return L.spansText(v, itemText(item));
       case "boxes": {
         if (!Array.isArray(v)) return text(v);
-        if (!v.length) return "no boxes";
+        if (!v.length) return L.valueText(v, undefined, control.type); // "no boxes"
         const counts = new Map();
         for (const b of v) counts.set(b.label, (counts.get(b.label) || 0) + 1);
         const n = v.length;
@@ -197,11 +197,12 @@
     }
   }
 
-  /** The short form of a value: the target's answer (a count for spans and boxes). */
+  /** The short form of a value: the target's answer (a count for spans and boxes; none of
+   * them: "no spans", "no boxes"). */
   function labelOf(value) {
     if (!value || !target) return "";
     const v = value[target.name];
-    if (Array.isArray(v) && (target.type === "spans" || target.type === "boxes")) {
+    if (Array.isArray(v) && v.length && (target.type === "spans" || target.type === "boxes")) {
       const what = target.type === "spans" ? "span" : "box";
       return `${v.length} ${what}${v.length === 1 ? "" : what === "box" ? "es" : "s"}`;
     }
