@@ -278,6 +278,15 @@ def phone(
     any dialog, such as an alert() that ran). With ``confirms``, a confirm() is no problem: its
     question is added there and it is accepted."""
     context = browser.new_context(viewport={"width": width, "height": 844}, is_mobile=True)
+    return _watched(context, confirms)
+
+
+def desk(browser: Any, *, confirms: list[str] | None = None) -> tuple[Any, Any, list[str]]:
+    """A desk-wide page (1280 x 900), its context and problems, as :func:`phone`."""
+    return _watched(browser.new_context(viewport={"width": 1280, "height": 900}), confirms)
+
+
+def _watched(context: Any, confirms: list[str] | None) -> tuple[Any, Any, list[str]]:
     page = context.new_page()
     problems: list[str] = []
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import truth_of
-from tests.e2e.conftest import login, page_fetch, run_cli, serving, wide_elements
+from tests.e2e.conftest import desk, login, page_fetch, run_cli, serving, wide_elements
 
 pytestmark = pytest.mark.browser
 
@@ -387,12 +387,8 @@ def test_e2e_the_page_says_before_the_click_why_a_run_would_be_refused(
 ) -> None:
     # 100 eval items cannot show the model right 90% of the time at one confidence (that needs
     # 139): once the coverage is measured the page says so, and the button waits, unpressed.
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
+    context, page, problems = desk(browser)  # a dialog is a problem: nothing is asked
     page.set_default_timeout(15000)
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("dialog", lambda d: (errors.append(f"dialog: {d.message}"), d.dismiss()))
     login(page, site.url, f"/p/{SLUG}", username=MANAGER[0], password=MANAGER[1])
     bar = {"auto_label_min_accuracy": 0.9}
     assert page_fetch(page, "PATCH", f"/api/projects/{SLUG}/settings", bar)[0] == 200
@@ -410,5 +406,5 @@ def test_e2e_the_page_says_before_the_click_why_a_run_would_be_refused(
     assert button.get_attribute("aria-describedby") == "autolabel-outlook"
     assert page.inner_text("#autolabel-status") == ""  # nothing was tried
     _fits(page)
-    assert errors == []
+    assert problems == []
     context.close()

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import login, run_cli, serving, wait_task
+from tests.e2e.conftest import desk, login, run_cli, serving, wait_task
 
 pytestmark = pytest.mark.browser
 
@@ -125,11 +125,8 @@ def _listed(page: Any, item_id: int) -> str:
 
 
 def test_a_manager_reads_no_spans_no_labels_and_no_boxes(site: Site, browser: Any) -> None:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
+    context, page, problems = desk(browser)
     page.set_default_timeout(15000)
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
     login(page, site.url, f"/p/{TEXTS}/items", username=MANAGER[0], password=MANAGER[1])
 
     # The Items page's trace: the answer, the history, each control by name.
@@ -152,18 +149,15 @@ def test_a_manager_reads_no_spans_no_labels_and_no_boxes(site: Site, browser: An
     page.goto(site.url + f"/p/{IMAGES}/quality")
     page.wait_for_selector("#gold-table tbody tr")
     assert "no boxes" in page.inner_text("#gold-table tbody tr")
-    assert errors == []
+    assert problems == []
     context.close()
 
 
 def test_an_annotator_reads_no_spans_when_sent_back_and_in_my_answers(
     site: Site, browser: Any
 ) -> None:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
+    context, page, problems = desk(browser)
     page.set_default_timeout(15000)
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
     login(page, site.url, f"/p/{TEXTS}/label", username=ANNOTATOR[0], password=ANNOTATOR[1])
 
     # The rework banner: the answer sent back, in words.
@@ -183,5 +177,5 @@ def test_an_annotator_reads_no_spans_when_sent_back_and_in_my_answers(
     trace = _trace(page, site.url, IMAGES, site.image)
     assert "answered no boxes" in trace, trace
     assert _listed(page, site.image) == "no boxes"
-    assert errors == []
+    assert problems == []
     context.close()
