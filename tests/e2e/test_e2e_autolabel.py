@@ -405,6 +405,18 @@ def test_e2e_the_page_says_before_the_click_why_a_run_would_be_refused(
     assert button.is_visible() and button.is_disabled()
     assert button.get_attribute("aria-describedby") == "autolabel-outlook"
     assert page.inner_text("#autolabel-status") == ""  # nothing was tried
+
+    # The Settings panel saves (it tells the page every setting): another setting leaves the
+    # sentence be; a new bar makes it stale, and the server judges the click anew.
+    said = "(s) => document.dispatchEvent(new CustomEvent('labelloop:settings', {detail: s}))"
+    same = {"auto_label_confidence": None, "auto_label_min_accuracy": 0.9, "batch_size": 7}
+    page.evaluate(said, same)
+    assert page.inner_text("#autolabel-outlook") == outlook and button.is_disabled()
+    page.evaluate(said, {**same, "auto_label_min_accuracy": 0.8})
+    assert page.inner_text("#autolabel-outlook") == (
+        "The auto-label settings changed: measure again to see what a run would label."
+    )
+    assert button.is_enabled()
     _fits(page)
     assert problems == []
     context.close()

@@ -226,16 +226,19 @@
   document.addEventListener("labelloop:settings", (event) => {
     const after = event.detail || {};
     if (!("auto_label_confidence" in after)) return;
+    const changed =
+      page.autolabel_confidence !== after.auto_label_confidence ||
+      page.autolabel_floor !== after.auto_label_min_accuracy;
     page.autolabel_confidence = after.auto_label_confidence;
     page.autolabel_floor = after.auto_label_min_accuracy;
     if (vouchedButton) {
       vouchedButton.textContent = page.autolabel_confidence
         ? `Auto-label at the project's ${Math.round(100 * page.autolabel_confidence)}%`
         : "Auto-label all the eval items vouch for";
-      // What the eval items vouch for was measured at the old settings: the server judges anew.
+      // What the eval items vouch for was judged on the old settings: the server judges anew.
       const outlook = $("autolabel-outlook");
-      if (outlook && !outlook.hidden) {
-        outlook.textContent = "The settings changed: measure again to see what a run would label.";
+      if (changed && outlook && !outlook.hidden) {
+        outlook.textContent = "The auto-label settings changed: measure again to see what a run would label.";
         vouchedButton.disabled = false;
       }
     }
