@@ -8,6 +8,7 @@ import os
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -332,6 +333,89 @@ def backend_postmaster(conn: Any) -> int:
     server on this machine)."""
     backend = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
     return int(Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+# --- what reaches a PostgreSQL server ----------------------------------------------------------
+
+
+def count_from_now(conn: Any) -> bool:
+    """Start counting the statements that reach the database of ``conn`` (a SQLAlchemy
+    connection): ``pg_stat_statements`` reset. False where the server has not loaded it (or
+    the role may not reset it): then there are no counts."""
+    from sqlalchemy.exc import DBAPIError
+
+    try:
+        conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        conn.exec_driver_sql("SELECT pg_stat_statements_reset()")
+        conn.commit()
+    except DBAPIError:
+        conn.rollback()
+        return False
+    return True
+
+
+_IN_THIS_DATABASE = (
+    "FROM pg_stat_statements "
+    "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
+)
+
+
+def statements_run(conn: Any, *, top: int = 0) -> dict[str, Any] | None:
+    """Top-level statements run in this database since :func:`count_from_now`: all of them,
+    the INSERTs and the DELETEs, and (``top``) the most called, as [calls, first 70 characters
+    of the statement] (None without ``pg_stat_statements``)."""
+    from sqlalchemy.exc import DBAPIError
+
+    def calls_of(verb: str) -> str:
+        return f"coalesce(sum(calls) FILTER (WHERE upper(left(query, 6)) = '{verb}'), 0)"
+
+    try:
+        row = conn.exec_driver_sql(
+            f"SELECT coalesce(sum(calls), 0), {calls_of('INSERT')}, {calls_of('DELETE')} "
+            + _IN_THIS_DATABASE
+        ).one()
+        most = conn.exec_driver_sql(
+            f"SELECT calls, left(query, 70) {_IN_THIS_DATABASE} ORDER BY calls DESC LIMIT {top}"
+        ).all()
+    except DBAPIError:  # not loaded on this server
+        conn.rollback()
+        return None
+    found: dict[str, Any] = {
+        "statements": int(row[0]),
+        "insert_statements": int(row[1]),
+        "delete_statements": int(row[2]),
+    }
+    if top:
+        found["top"] = [[int(calls), " ".join(query.split())] for calls, query in most]
+    return found
+
+
+def run_worker(script: str, code: Path, args: Sequence[str], timeout: float = 900) -> Any:
+    """Run ``script`` (a bench file) with ``args`` in a fresh process on the labelloop tree
+    ``code`` (this one, or an older one to compare with); the JSON of its last stdout line."""
+    env = {**os.environ, "PYTHONPATH": str(code), "OMP_NUM_THREADS": "1"}
+    out = subprocess.run(
+        [sys.executable, script, *args], env=env, capture_output=True, text=True, timeout=timeout
+    )
+    if out.returncode:
+        raise RuntimeError(f"worker failed ({code}, {' '.join(args)}):\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def shown(got: Mapping[str, Any]) -> str:
+    """One run's figures on one line of progress."""
+    return ", ".join(f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}" for k, v in got.items())
+
+
+def medians(runs: Mapping[str, Sequence[Mapping[str, Any]]], figures: Sequence[str]) -> dict:
+    """``{key}_{figure}``: the median of each figure over a key's runs (those that have it)."""
+    found: dict[str, Any] = {}
+    for key, got in runs.items():
+        for figure in figures:
+            values = [g[figure] for g in got if figure in g]
+            if values:
+                found[f"{key}_{figure}"] = round(statistics.median(values), 3)
+    return found
 
 
 # --- a throwaway PostgreSQL cluster ------------------------------------------------------------

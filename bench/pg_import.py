@@ -25,8 +25,6 @@ import json
 import os
 import resource
 import shutil
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,39 +32,27 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.exc import DBAPIError
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402
     SCHEMA,
     backend_postmaster,
+    count_from_now,
     emit,
     label_of,
     log,
     make_texts,
+    medians,
     postgres_cluster,
+    run_worker,
     server_cpu_s,
+    shown,
+    statements_run,
 )
 
 HEAD = Path(__file__).resolve().parents[1]
 KINDS = ("plain", "labeled")
 DBNAME = "labelloop_pg_import"
 FIGURES = ("wall_s", "client_cpu_s", "server_cpu_s", "statements", "insert_statements")
-
-
-def _statements(conn: Any) -> dict[str, int] | None:
-    """Top-level statements run in this database since the last reset (None without
-    pg_stat_statements)."""
-    try:
-        row = conn.exec_driver_sql(
-            "SELECT coalesce(sum(calls), 0), coalesce(sum(calls) FILTER "
-            "(WHERE upper(left(query, 6)) = 'INSERT'), 0) FROM pg_stat_statements "
-            "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
-        ).one()
-    except DBAPIError:  # not loaded on this server
-        conn.rollback()
-        return None
-    return {"statements": int(row[0]), "insert_statements": int(row[1])}
 
 
 def worker(url: str, data_path: str, kind: str) -> dict[str, Any]:
@@ -84,12 +70,7 @@ def worker(url: str, data_path: str, kind: str) -> dict[str, Any]:
     if not db.is_sqlite:
         with db.engine.connect() as conn:
             postmaster = backend_postmaster(conn)
-            try:
-                conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
-                conn.exec_driver_sql("SELECT pg_stat_statements_reset()")
-                conn.commit()
-            except DBAPIError:  # not loaded, or not allowed: no counts
-                conn.rollback()
+            count_from_now(conn)
     data = Path(data_path).read_bytes()
     label = {"label_field": "label"} if kind == "labeled" else {}
     cpu0 = server_cpu_s(postmaster) if postmaster else 0.0
@@ -108,7 +89,7 @@ def worker(url: str, data_path: str, kind: str) -> dict[str, Any]:
     }
     if postmaster:
         with db.engine.connect() as conn:
-            counted = _statements(conn)
+            counted = statements_run(conn)
         db.dispose()  # its backends end, and their CPU is counted as the postmaster reaps them
         time.sleep(0.5)
         got["server_cpu_s"] = server_cpu_s(postmaster) - cpu0
@@ -119,17 +100,7 @@ def worker(url: str, data_path: str, kind: str) -> dict[str, Any]:
 
 
 def _run_worker(code: Path, url: str, data: Path, kind: str) -> dict[str, Any]:
-    env = {**os.environ, "PYTHONPATH": str(code), "OMP_NUM_THREADS": "1"}
-    out = subprocess.run(
-        [sys.executable, __file__, "--worker", url, "--data", str(data), "--kind", kind],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    if out.returncode:
-        raise RuntimeError(f"worker failed ({code}, {url}, {kind}):\n{out.stderr[-3000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return run_worker(__file__, code, ["--worker", url, "--data", str(data), "--kind", kind])
 
 
 def main() -> None:
@@ -190,7 +161,7 @@ def _rounds(
                         finally:
                             server.execute(f"DROP DATABASE IF EXISTS {DBNAME}")
                         runs.setdefault(f"postgres_{kind}_{name}", []).append(got)
-                        log(f"round {r + 1} postgres {kind} {name}: {_shown(got)}")
+                        log(f"round {r + 1} postgres {kind} {name}: {shown(got)}")
                         if args.no_sqlite:
                             continue
                         sqlite = tmp / f"{name}.db"
@@ -198,7 +169,7 @@ def _rounds(
                         for leftover in tmp.glob(f"{name}.db*"):
                             leftover.unlink()
                         runs.setdefault(f"sqlite_{kind}_{name}", []).append(got)
-                        log(f"round {r + 1} sqlite {kind} {name}: {_shown(got)}")
+                        log(f"round {r + 1} sqlite {kind} {name}: {shown(got)}")
     return runs
 
 
@@ -209,16 +180,8 @@ def _emit(args: argparse.Namespace, runs: dict[str, list[dict[str, Any]]]) -> No
         "rounds": args.rounds,
         "loadavg_1m": round(os.getloadavg()[0], 2),
     }
-    for key, got in runs.items():
-        for figure in FIGURES:
-            values = [g[figure] for g in got if figure in g]
-            if values:
-                figures[f"{key}_{figure}"] = round(statistics.median(values), 3)
+    figures.update(medians(runs, FIGURES))
     emit(figures)
-
-
-def _shown(got: dict[str, Any]) -> str:
-    return ", ".join(f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}" for k, v in got.items())
 
 
 if __name__ == "__main__":
