@@ -14,7 +14,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -388,6 +388,78 @@ def statements_run(conn: Any, *, top: int = 0) -> dict[str, Any] | None:
     if top:
         found["top"] = [[int(calls), " ".join(query.split())] for calls, query in most]
     return found
+
+
+@contextmanager
+def measured(db: Any, postmaster: int | None, *, top: int = 0) -> Iterator[dict[str, Any]]:
+    """The cost of the block: ``wall_s``, ``client_cpu_s`` (this process) and, on PostgreSQL
+    (``postmaster``: that of ``db``'s server, on this machine), ``server_cpu_s`` (the
+    postmaster's children, reaped and live) and :func:`statements_run` (``top`` included), in
+    the dict yielded once the block ends. ``db`` is a labelloop Database; its connections are
+    closed before and after, so the server's backends are reaped and their CPU counted."""
+    import resource
+
+    if postmaster:
+        with db.engine.connect() as conn:
+            count_from_now(conn)
+        db.dispose()
+        time.sleep(0.5)
+    cpu0 = server_cpu_s(postmaster) if postmaster else 0.0
+    own0 = resource.getrusage(resource.RUSAGE_SELF)
+    wall0 = time.perf_counter()
+    got: dict[str, Any] = {}
+    yield got
+    wall = time.perf_counter() - wall0
+    own1 = resource.getrusage(resource.RUSAGE_SELF)
+    got["wall_s"] = wall
+    got["client_cpu_s"] = own1.ru_utime + own1.ru_stime - own0.ru_utime - own0.ru_stime
+    if postmaster:
+        with db.engine.connect() as conn:
+            counted = statements_run(conn, top=top)
+        db.dispose()  # its backends end, and their CPU is counted as the postmaster reaps them
+        time.sleep(0.5)
+        got["server_cpu_s"] = server_cpu_s(postmaster) - cpu0
+        got.update(counted or {})
+
+
+@contextmanager
+def counting_postgres(database_url: str | None) -> Iterator[Any]:
+    """The PostgreSQL server at ``database_url`` (on this machine, letting the role create
+    databases), or a throwaway cluster that loads ``pg_stat_statements``; yields ``fresh``,
+    where ``with fresh(name) as url`` is a database created empty for the block, then dropped."""
+    import psycopg
+    from sqlalchemy import make_url
+
+    cluster = (
+        nullcontext(database_url)
+        if database_url
+        else postgres_cluster("shared_preload_libraries=pg_stat_statements")
+    )
+    with cluster as pg_url:
+        base = make_url(pg_url)
+        admin_dsn = base.set(drivername="postgresql").render_as_string(hide_password=False)
+        with psycopg.connect(admin_dsn, autocommit=True) as server:
+
+            @contextmanager
+            def fresh(name: str) -> Iterator[str]:
+                server.execute(f"DROP DATABASE IF EXISTS {name}")
+                server.execute(f"CREATE DATABASE {name}")
+                try:
+                    yield base.set(database=name).render_as_string(hide_password=False)
+                finally:
+                    server.execute(f"DROP DATABASE IF EXISTS {name}")
+
+            yield fresh
+
+
+@contextmanager
+def sqlite_file(folder: Path, name: str) -> Iterator[str]:
+    """The URL of a SQLite file in ``folder``, removed (with its WAL and lock files) after."""
+    try:
+        yield f"sqlite:///{folder / name}.db"
+    finally:
+        for leftover in folder.glob(f"{name}.db*"):
+            leftover.unlink()
 
 
 def run_worker(script: str, code: Path, args: Sequence[str], timeout: float = 900) -> Any:

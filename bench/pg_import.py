@@ -23,12 +23,9 @@ import argparse
 import io
 import json
 import os
-import resource
 import shutil
 import sys
 import tempfile
-import time
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -36,17 +33,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402
     SCHEMA,
     backend_postmaster,
-    count_from_now,
+    counting_postgres,
     emit,
     label_of,
     log,
     make_texts,
+    measured,
     medians,
-    postgres_cluster,
     run_worker,
-    server_cpu_s,
     shown,
-    statements_run,
+    sqlite_file,
 )
 
 HEAD = Path(__file__).resolve().parents[1]
@@ -70,31 +66,13 @@ def worker(url: str, data_path: str, kind: str) -> dict[str, Any]:
     if not db.is_sqlite:
         with db.engine.connect() as conn:
             postmaster = backend_postmaster(conn)
-            count_from_now(conn)
     data = Path(data_path).read_bytes()
     label = {"label_field": "label"} if kind == "labeled" else {}
-    cpu0 = server_cpu_s(postmaster) if postmaster else 0.0
-    own0 = resource.getrusage(resource.RUSAGE_SELF)
-    wall0 = time.perf_counter()
-    report = imports.import_items(
-        db, ctx, io.BytesIO(data), fmt="jsonl", filename="items.jsonl", **label
-    )
-    wall = time.perf_counter() - wall0
-    own1 = resource.getrusage(resource.RUSAGE_SELF)
-    got: dict[str, Any] = {
-        "items": report.n_items,
-        "labeled": report.n_labeled,
-        "wall_s": wall,
-        "client_cpu_s": own1.ru_utime + own1.ru_stime - own0.ru_utime - own0.ru_stime,
-    }
-    if postmaster:
-        with db.engine.connect() as conn:
-            counted = statements_run(conn)
-        db.dispose()  # its backends end, and their CPU is counted as the postmaster reaps them
-        time.sleep(0.5)
-        got["server_cpu_s"] = server_cpu_s(postmaster) - cpu0
-        if counted is not None:
-            got.update(counted)
+    with measured(db, postmaster) as got:
+        report = imports.import_items(
+            db, ctx, io.BytesIO(data), fmt="jsonl", filename="items.jsonl", **label
+        )
+    got.update(items=report.n_items, labeled=report.n_labeled)
     db.dispose()
     return got
 
@@ -132,44 +110,26 @@ def _rounds(
     args: argparse.Namespace, codes: dict[str, Path], tmp: Path
 ) -> dict[str, list[dict[str, Any]]]:
     """Every round's imports, per backend, kind and code."""
-    import psycopg
-    from sqlalchemy import make_url
-
     kinds = [k for k in args.kinds.split(",") if k]
     data = tmp / "items.jsonl"
     texts = make_texts(args.items, min_words=6, max_words=30)
     data.write_text("".join(json.dumps({"text": t, "label": label_of(t)}) + "\n" for t in texts))
     log(f"{args.items:,} texts, {sum(map(len, texts)) / len(texts):.0f} characters on average")
     runs: dict[str, list[dict[str, Any]]] = {}
-    cluster = (
-        nullcontext(args.database_url)
-        if args.database_url
-        else postgres_cluster("shared_preload_libraries=pg_stat_statements")
-    )
-    with cluster as pg_url:
-        base = make_url(pg_url)
-        admin_dsn = base.set(drivername="postgresql").render_as_string(hide_password=False)
-        url = base.set(database=DBNAME).render_as_string(hide_password=False)
-        with psycopg.connect(admin_dsn, autocommit=True) as server:
-            for r in range(args.rounds):
-                for kind in kinds:
-                    for name, code in codes.items():
-                        server.execute(f"DROP DATABASE IF EXISTS {DBNAME}")
-                        server.execute(f"CREATE DATABASE {DBNAME}")
-                        try:
-                            got = _run_worker(code, url, data, kind)
-                        finally:
-                            server.execute(f"DROP DATABASE IF EXISTS {DBNAME}")
-                        runs.setdefault(f"postgres_{kind}_{name}", []).append(got)
-                        log(f"round {r + 1} postgres {kind} {name}: {shown(got)}")
-                        if args.no_sqlite:
-                            continue
-                        sqlite = tmp / f"{name}.db"
-                        got = _run_worker(code, f"sqlite:///{sqlite}", data, kind)
-                        for leftover in tmp.glob(f"{name}.db*"):
-                            leftover.unlink()
-                        runs.setdefault(f"sqlite_{kind}_{name}", []).append(got)
-                        log(f"round {r + 1} sqlite {kind} {name}: {shown(got)}")
+    with counting_postgres(args.database_url) as fresh:
+        for r in range(args.rounds):
+            for kind in kinds:
+                for name, code in codes.items():
+                    with fresh(DBNAME) as url:
+                        got = _run_worker(code, url, data, kind)
+                    runs.setdefault(f"postgres_{kind}_{name}", []).append(got)
+                    log(f"round {r + 1} postgres {kind} {name}: {shown(got)}")
+                    if args.no_sqlite:
+                        continue
+                    with sqlite_file(tmp, name) as url:
+                        got = _run_worker(code, url, data, kind)
+                    runs.setdefault(f"sqlite_{kind}_{name}", []).append(got)
+                    log(f"round {r + 1} sqlite {kind} {name}: {shown(got)}")
     return runs
 
 

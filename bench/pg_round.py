@@ -29,13 +29,10 @@ import argparse
 import io
 import json
 import os
-import resource
 import shutil
 import sys
 import tempfile
-import time
 from collections.abc import Callable
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -43,17 +40,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402
     SCHEMA,
     backend_postmaster,
-    count_from_now,
+    counting_postgres,
     emit,
     label_of,
     log,
     make_texts,
+    measured,
     medians,
-    postgres_cluster,
     run_worker,
-    server_cpu_s,
     shown,
-    statements_run,
+    sqlite_file,
 )
 
 HEAD = Path(__file__).resolve().parents[1]
@@ -81,35 +77,15 @@ def _import(db: Any, ctx: Any, texts: list[str], *, labeled: bool) -> None:
 
 
 def _measured(db: Any, postmaster: int | None, phase: Callable[[], None]) -> dict[str, Any]:
-    """Run ``phase``; its figures (the server's only on PostgreSQL)."""
+    """Run ``phase``; its figures (the server's only on PostgreSQL), and the newest queue's
+    length."""
     from sqlalchemy import func, select
 
     from labelloop.store.learning import latest
     from labelloop.store.tables import queue_entry
 
-    if postmaster:
-        with db.engine.connect() as conn:
-            count_from_now(conn)
-        db.dispose()  # the backends so far end: the CPU counted from here is the phase's
-        time.sleep(0.5)
-    cpu0 = server_cpu_s(postmaster) if postmaster else 0.0
-    own0 = resource.getrusage(resource.RUSAGE_SELF)
-    wall0 = time.perf_counter()
-    phase()
-    wall = time.perf_counter() - wall0
-    own1 = resource.getrusage(resource.RUSAGE_SELF)
-    got: dict[str, Any] = {
-        "wall_s": wall,
-        "client_cpu_s": own1.ru_utime + own1.ru_stime - own0.ru_utime - own0.ru_stime,
-    }
-    if postmaster:
-        with db.engine.connect() as conn:
-            counted = statements_run(conn, top=6)
-        db.dispose()  # its backends end, and their CPU is counted as the postmaster reaps them
-        time.sleep(0.5)
-        got["server_cpu_s"] = server_cpu_s(postmaster) - cpu0
-        if counted is not None:
-            got.update(counted)
+    with measured(db, postmaster, top=6) as got:
+        phase()
     with db.read() as conn:
         newest = latest(conn, _project_id(conn))
         q = select(func.count()).where(queue_entry.c.model_version_id == newest["id"])
@@ -206,9 +182,6 @@ def _rounds(
     args: argparse.Namespace, codes: dict[str, Path], tmp: Path
 ) -> dict[str, list[dict[str, Any]]]:
     """Every round's phases, per backend, phase and code."""
-    import psycopg
-    from sqlalchemy import make_url
-
     runs: dict[str, list[dict[str, Any]]] = {}
     sizes = ["--items", str(args.items), "--labeled", str(args.labeled)]
 
@@ -220,32 +193,15 @@ def _rounds(
             if top and r == 0:
                 log("  most called: " + "; ".join(f"{n}× {q}" for n, q in top))
 
-    cluster = (
-        nullcontext(args.database_url)
-        if args.database_url
-        else postgres_cluster("shared_preload_libraries=pg_stat_statements")
-    )
-    with cluster as pg_url:
-        base = make_url(pg_url)
-        admin_dsn = base.set(drivername="postgresql").render_as_string(hide_password=False)
-        url = base.set(database=DBNAME).render_as_string(hide_password=False)
-        with psycopg.connect(admin_dsn, autocommit=True) as server:
-            for r in range(args.rounds):
-                for name, code in codes.items():
-                    server.execute(f"DROP DATABASE IF EXISTS {DBNAME}")
-                    server.execute(f"CREATE DATABASE {DBNAME}")
-                    try:
-                        got = run_worker(__file__, code, ["--worker", url, *sizes])
-                    finally:
-                        server.execute(f"DROP DATABASE IF EXISTS {DBNAME}")
-                    note(r, "postgres", name, got)
-                    if args.no_sqlite:
-                        continue
-                    sqlite = tmp / f"{name}.db"
-                    got = run_worker(__file__, code, ["--worker", f"sqlite:///{sqlite}", *sizes])
-                    for leftover in tmp.glob(f"{name}.db*"):
-                        leftover.unlink()
-                    note(r, "sqlite", name, got)
+    with counting_postgres(args.database_url) as fresh:
+        for r in range(args.rounds):
+            for name, code in codes.items():
+                with fresh(DBNAME) as url:
+                    note(r, "postgres", name, run_worker(__file__, code, ["--worker", url, *sizes]))
+                if args.no_sqlite:
+                    continue
+                with sqlite_file(tmp, name) as url:
+                    note(r, "sqlite", name, run_worker(__file__, code, ["--worker", url, *sizes]))
     return runs
 
 
