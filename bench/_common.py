@@ -8,12 +8,13 @@ import os
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -332,6 +333,161 @@ def backend_postmaster(conn: Any) -> int:
     server on this machine)."""
     backend = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
     return int(Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+# --- what reaches a PostgreSQL server ----------------------------------------------------------
+
+
+def count_from_now(conn: Any) -> bool:
+    """Start counting the statements that reach the database of ``conn`` (a SQLAlchemy
+    connection): ``pg_stat_statements`` reset. False where the server has not loaded it (or
+    the role may not reset it): then there are no counts."""
+    from sqlalchemy.exc import DBAPIError
+
+    try:
+        conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        conn.exec_driver_sql("SELECT pg_stat_statements_reset()")
+        conn.commit()
+    except DBAPIError:
+        conn.rollback()
+        return False
+    return True
+
+
+_IN_THIS_DATABASE = (
+    "FROM pg_stat_statements "
+    "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
+)
+
+
+def statements_run(conn: Any, *, top: int = 0) -> dict[str, Any] | None:
+    """Top-level statements run in this database since :func:`count_from_now`: all of them,
+    the INSERTs and the DELETEs, and (``top``) the most called, as [calls, first 70 characters
+    of the statement] (None without ``pg_stat_statements``)."""
+    from sqlalchemy.exc import DBAPIError
+
+    def calls_of(verb: str) -> str:
+        return f"coalesce(sum(calls) FILTER (WHERE upper(left(query, 6)) = '{verb}'), 0)"
+
+    try:
+        row = conn.exec_driver_sql(
+            f"SELECT coalesce(sum(calls), 0), {calls_of('INSERT')}, {calls_of('DELETE')} "
+            + _IN_THIS_DATABASE
+        ).one()
+        most = conn.exec_driver_sql(
+            f"SELECT calls, left(query, 70) {_IN_THIS_DATABASE} ORDER BY calls DESC LIMIT {top}"
+        ).all()
+    except DBAPIError:  # not loaded on this server
+        conn.rollback()
+        return None
+    found: dict[str, Any] = {
+        "statements": int(row[0]),
+        "insert_statements": int(row[1]),
+        "delete_statements": int(row[2]),
+    }
+    if top:
+        found["top"] = [[int(calls), " ".join(query.split())] for calls, query in most]
+    return found
+
+
+@contextmanager
+def measured(db: Any, postmaster: int | None, *, top: int = 0) -> Iterator[dict[str, Any]]:
+    """The cost of the block: ``wall_s``, ``client_cpu_s`` (this process) and, on PostgreSQL
+    (``postmaster``: that of ``db``'s server, on this machine), ``server_cpu_s`` (the
+    postmaster's children, reaped and live) and :func:`statements_run` (``top`` included), in
+    the dict yielded once the block ends. ``db`` is a labelloop Database; its connections are
+    closed before and after, so the server's backends are reaped and their CPU counted."""
+    import resource
+
+    if postmaster:
+        with db.engine.connect() as conn:
+            count_from_now(conn)
+        db.dispose()
+        time.sleep(0.5)
+    cpu0 = server_cpu_s(postmaster) if postmaster else 0.0
+    own0 = resource.getrusage(resource.RUSAGE_SELF)
+    wall0 = time.perf_counter()
+    got: dict[str, Any] = {}
+    yield got
+    wall = time.perf_counter() - wall0
+    own1 = resource.getrusage(resource.RUSAGE_SELF)
+    got["wall_s"] = wall
+    got["client_cpu_s"] = own1.ru_utime + own1.ru_stime - own0.ru_utime - own0.ru_stime
+    if postmaster:
+        with db.engine.connect() as conn:
+            counted = statements_run(conn, top=top)
+        db.dispose()  # its backends end, and their CPU is counted as the postmaster reaps them
+        time.sleep(0.5)
+        got["server_cpu_s"] = server_cpu_s(postmaster) - cpu0
+        got.update(counted or {})
+
+
+@contextmanager
+def counting_postgres(database_url: str | None) -> Iterator[Any]:
+    """The PostgreSQL server at ``database_url`` (on this machine, letting the role create
+    databases), or a throwaway cluster that loads ``pg_stat_statements``; yields ``fresh``,
+    where ``with fresh(name) as url`` is a database created empty for the block, then dropped."""
+    import psycopg
+    from sqlalchemy import make_url
+
+    cluster = (
+        nullcontext(database_url)
+        if database_url
+        else postgres_cluster("shared_preload_libraries=pg_stat_statements")
+    )
+    with cluster as pg_url:
+        base = make_url(pg_url)
+        admin_dsn = base.set(drivername="postgresql").render_as_string(hide_password=False)
+        with psycopg.connect(admin_dsn, autocommit=True) as server:
+
+            @contextmanager
+            def fresh(name: str) -> Iterator[str]:
+                server.execute(f"DROP DATABASE IF EXISTS {name}")
+                server.execute(f"CREATE DATABASE {name}")
+                try:
+                    yield base.set(database=name).render_as_string(hide_password=False)
+                finally:
+                    server.execute(f"DROP DATABASE IF EXISTS {name}")
+
+            yield fresh
+
+
+@contextmanager
+def sqlite_file(folder: Path, name: str) -> Iterator[str]:
+    """The URL of a SQLite file in ``folder``, removed (with its WAL and lock files) after."""
+    try:
+        yield f"sqlite:///{folder / name}.db"
+    finally:
+        for leftover in folder.glob(f"{name}.db*"):
+            leftover.unlink()
+
+
+def run_worker(script: str, code: Path, args: Sequence[str], timeout: float = 900) -> Any:
+    """Run ``script`` (a bench file) with ``args`` in a fresh process on the labelloop tree
+    ``code`` (this one, or an older one to compare with); the JSON of its last stdout line."""
+    env = {**os.environ, "PYTHONPATH": str(code), "OMP_NUM_THREADS": "1"}
+    out = subprocess.run(
+        [sys.executable, script, *args], env=env, capture_output=True, text=True, timeout=timeout
+    )
+    if out.returncode:
+        raise RuntimeError(f"worker failed ({code}, {' '.join(args)}):\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def shown(got: Mapping[str, Any]) -> str:
+    """One run's figures on one line of progress."""
+    return ", ".join(f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}" for k, v in got.items())
+
+
+def medians(runs: Mapping[str, Sequence[Mapping[str, Any]]], figures: Sequence[str]) -> dict:
+    """``{key}_{figure}``: the median of each figure over a key's runs (those that have it)."""
+    found: dict[str, Any] = {}
+    for key, got in runs.items():
+        for figure in figures:
+            values = [g[figure] for g in got if figure in g]
+            if values:
+                found[f"{key}_{figure}"] = round(statistics.median(values), 3)
+    return found
 
 
 # --- a throwaway PostgreSQL cluster ------------------------------------------------------------

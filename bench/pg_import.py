@@ -23,50 +23,32 @@ import argparse
 import io
 import json
 import os
-import resource
 import shutil
-import statistics
-import subprocess
 import sys
 import tempfile
-import time
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
-
-from sqlalchemy.exc import DBAPIError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402
     SCHEMA,
     backend_postmaster,
+    counting_postgres,
     emit,
     label_of,
     log,
     make_texts,
-    postgres_cluster,
-    server_cpu_s,
+    measured,
+    medians,
+    run_worker,
+    shown,
+    sqlite_file,
 )
 
 HEAD = Path(__file__).resolve().parents[1]
 KINDS = ("plain", "labeled")
 DBNAME = "labelloop_pg_import"
 FIGURES = ("wall_s", "client_cpu_s", "server_cpu_s", "statements", "insert_statements")
-
-
-def _statements(conn: Any) -> dict[str, int] | None:
-    """Top-level statements run in this database since the last reset (None without
-    pg_stat_statements)."""
-    try:
-        row = conn.exec_driver_sql(
-            "SELECT coalesce(sum(calls), 0), coalesce(sum(calls) FILTER "
-            "(WHERE upper(left(query, 6)) = 'INSERT'), 0) FROM pg_stat_statements "
-            "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
-        ).one()
-    except DBAPIError:  # not loaded on this server
-        conn.rollback()
-        return None
-    return {"statements": int(row[0]), "insert_statements": int(row[1])}
 
 
 def worker(url: str, data_path: str, kind: str) -> dict[str, Any]:
@@ -84,52 +66,19 @@ def worker(url: str, data_path: str, kind: str) -> dict[str, Any]:
     if not db.is_sqlite:
         with db.engine.connect() as conn:
             postmaster = backend_postmaster(conn)
-            try:
-                conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
-                conn.exec_driver_sql("SELECT pg_stat_statements_reset()")
-                conn.commit()
-            except DBAPIError:  # not loaded, or not allowed: no counts
-                conn.rollback()
     data = Path(data_path).read_bytes()
     label = {"label_field": "label"} if kind == "labeled" else {}
-    cpu0 = server_cpu_s(postmaster) if postmaster else 0.0
-    own0 = resource.getrusage(resource.RUSAGE_SELF)
-    wall0 = time.perf_counter()
-    report = imports.import_items(
-        db, ctx, io.BytesIO(data), fmt="jsonl", filename="items.jsonl", **label
-    )
-    wall = time.perf_counter() - wall0
-    own1 = resource.getrusage(resource.RUSAGE_SELF)
-    got: dict[str, Any] = {
-        "items": report.n_items,
-        "labeled": report.n_labeled,
-        "wall_s": wall,
-        "client_cpu_s": own1.ru_utime + own1.ru_stime - own0.ru_utime - own0.ru_stime,
-    }
-    if postmaster:
-        with db.engine.connect() as conn:
-            counted = _statements(conn)
-        db.dispose()  # its backends end, and their CPU is counted as the postmaster reaps them
-        time.sleep(0.5)
-        got["server_cpu_s"] = server_cpu_s(postmaster) - cpu0
-        if counted is not None:
-            got.update(counted)
+    with measured(db, postmaster) as got:
+        report = imports.import_items(
+            db, ctx, io.BytesIO(data), fmt="jsonl", filename="items.jsonl", **label
+        )
+    got.update(items=report.n_items, labeled=report.n_labeled)
     db.dispose()
     return got
 
 
 def _run_worker(code: Path, url: str, data: Path, kind: str) -> dict[str, Any]:
-    env = {**os.environ, "PYTHONPATH": str(code), "OMP_NUM_THREADS": "1"}
-    out = subprocess.run(
-        [sys.executable, __file__, "--worker", url, "--data", str(data), "--kind", kind],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    if out.returncode:
-        raise RuntimeError(f"worker failed ({code}, {url}, {kind}):\n{out.stderr[-3000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return run_worker(__file__, code, ["--worker", url, "--data", str(data), "--kind", kind])
 
 
 def main() -> None:
@@ -161,44 +110,26 @@ def _rounds(
     args: argparse.Namespace, codes: dict[str, Path], tmp: Path
 ) -> dict[str, list[dict[str, Any]]]:
     """Every round's imports, per backend, kind and code."""
-    import psycopg
-    from sqlalchemy import make_url
-
     kinds = [k for k in args.kinds.split(",") if k]
     data = tmp / "items.jsonl"
     texts = make_texts(args.items, min_words=6, max_words=30)
     data.write_text("".join(json.dumps({"text": t, "label": label_of(t)}) + "\n" for t in texts))
     log(f"{args.items:,} texts, {sum(map(len, texts)) / len(texts):.0f} characters on average")
     runs: dict[str, list[dict[str, Any]]] = {}
-    cluster = (
-        nullcontext(args.database_url)
-        if args.database_url
-        else postgres_cluster("shared_preload_libraries=pg_stat_statements")
-    )
-    with cluster as pg_url:
-        base = make_url(pg_url)
-        admin_dsn = base.set(drivername="postgresql").render_as_string(hide_password=False)
-        url = base.set(database=DBNAME).render_as_string(hide_password=False)
-        with psycopg.connect(admin_dsn, autocommit=True) as server:
-            for r in range(args.rounds):
-                for kind in kinds:
-                    for name, code in codes.items():
-                        server.execute(f"DROP DATABASE IF EXISTS {DBNAME}")
-                        server.execute(f"CREATE DATABASE {DBNAME}")
-                        try:
-                            got = _run_worker(code, url, data, kind)
-                        finally:
-                            server.execute(f"DROP DATABASE IF EXISTS {DBNAME}")
-                        runs.setdefault(f"postgres_{kind}_{name}", []).append(got)
-                        log(f"round {r + 1} postgres {kind} {name}: {_shown(got)}")
-                        if args.no_sqlite:
-                            continue
-                        sqlite = tmp / f"{name}.db"
-                        got = _run_worker(code, f"sqlite:///{sqlite}", data, kind)
-                        for leftover in tmp.glob(f"{name}.db*"):
-                            leftover.unlink()
-                        runs.setdefault(f"sqlite_{kind}_{name}", []).append(got)
-                        log(f"round {r + 1} sqlite {kind} {name}: {_shown(got)}")
+    with counting_postgres(args.database_url) as fresh:
+        for r in range(args.rounds):
+            for kind in kinds:
+                for name, code in codes.items():
+                    with fresh(DBNAME) as url:
+                        got = _run_worker(code, url, data, kind)
+                    runs.setdefault(f"postgres_{kind}_{name}", []).append(got)
+                    log(f"round {r + 1} postgres {kind} {name}: {shown(got)}")
+                    if args.no_sqlite:
+                        continue
+                    with sqlite_file(tmp, name) as url:
+                        got = _run_worker(code, url, data, kind)
+                    runs.setdefault(f"sqlite_{kind}_{name}", []).append(got)
+                    log(f"round {r + 1} sqlite {kind} {name}: {shown(got)}")
     return runs
 
 
@@ -209,16 +140,8 @@ def _emit(args: argparse.Namespace, runs: dict[str, list[dict[str, Any]]]) -> No
         "rounds": args.rounds,
         "loadavg_1m": round(os.getloadavg()[0], 2),
     }
-    for key, got in runs.items():
-        for figure in FIGURES:
-            values = [g[figure] for g in got if figure in g]
-            if values:
-                figures[f"{key}_{figure}"] = round(statistics.median(values), 3)
+    figures.update(medians(runs, FIGURES))
     emit(figures)
-
-
-def _shown(got: dict[str, Any]) -> str:
-    return ", ".join(f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}" for k, v in got.items())
 
 
 if __name__ == "__main__":

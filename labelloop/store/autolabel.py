@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, RowMapping, delete, exists, func, select, update
 
+from labelloop.store.db import insert_many
 from labelloop.store.items import CHUNK, replace_labels
 from labelloop.store.review import LIVE_STATES
 from labelloop.store.tables import (
@@ -151,8 +152,9 @@ def take_back(conn: Connection, run_id: int, rows: Sequence[RowMapping], *, by: 
     at = now()
     for start in range(0, len(rows), CHUNK):
         part = rows[start : start + CHUNK]
-        conn.execute(
-            auto_label_check.insert(),
+        insert_many(
+            conn,
+            auto_label_check,
             [
                 {
                     "run_id": run_id,

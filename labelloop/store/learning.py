@@ -19,7 +19,7 @@ from sqlalchemy import (
 )
 
 from labelloop.store.batches import withdrawn
-from labelloop.store.db import load_json, new_id
+from labelloop.store.db import insert_many, load_json, new_id
 from labelloop.store.tables import (
     AUTO,
     feature_count,
@@ -180,11 +180,7 @@ def save_round(
         model_version.insert().values(project_id=project_id, created_at=now(), **version)
     )
     mv_id = new_id(res)
-    if queue:
-        conn.execute(
-            queue_entry.insert(),
-            [dict(row, model_version_id=mv_id, project_id=project_id) for row in queue],
-        )
+    _insert_queue(conn, project_id=project_id, model_version_id=mv_id, rows=queue)
     return mv_id
 
 
@@ -194,12 +190,17 @@ def append_queue(
     """Add lower-ranked entries to a queue already being served (those of items still in the
     pool)."""
     rows = _pooled(conn, rows)
-    if not rows:
-        return
-    conn.execute(
-        queue_entry.insert(),
-        [dict(row, model_version_id=model_version_id, project_id=project_id) for row in rows],
-    )
+    _insert_queue(conn, project_id=project_id, model_version_id=model_version_id, rows=rows)
+
+
+def _insert_queue(
+    conn: Connection, *, project_id: int, model_version_id: int, rows: Sequence[dict[str, Any]]
+) -> None:
+    """Write queue entries of a model version in one :func:`insert_many`: one statement per 200
+    entries on PostgreSQL, where an executemany sent one per entry (a whole-pool queue of
+    20,000 was 20,000 statements)."""
+    ids = {"model_version_id": model_version_id, "project_id": project_id}
+    insert_many(conn, queue_entry, [dict(row, **ids) for row in rows])
 
 
 def old_queues(conn: Connection, *, project_id: int, keep: int) -> list[tuple[int, int]]:

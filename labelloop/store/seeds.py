@@ -19,6 +19,7 @@ from sqlalchemy import (
 
 from labelloop.store.batches import withdrawn
 from labelloop.store.browse import holds_words
+from labelloop.store.db import insert_many
 from labelloop.store.tables import auto_label_check, item, item_label, model_version, seed_pick
 from labelloop.store.tasks import first_open, newest_version, open_conditions
 from labelloop.store.users import now
@@ -109,10 +110,12 @@ def find_item(conn: Connection, *, project_id: int, item_id: int) -> RowMapping 
 def add_picks(
     conn: Connection, *, project_id: int, item_ids: Sequence[int], reason: str, user_id: int | None
 ) -> None:
-    """Queue items ahead of the model's ranking, each with the sentence saying who found it how."""
+    """Queue items ahead of the model's ranking, in the order given, each with the sentence saying
+    who found it how (one :func:`insert_many`: an auto-label check sends up to 1,000)."""
     at = now()
-    conn.execute(
-        seed_pick.insert(),
+    insert_many(
+        conn,
+        seed_pick,
         [
             {
                 "project_id": project_id,
