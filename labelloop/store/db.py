@@ -131,6 +131,9 @@ class Database:
                 max_overflow=20,
                 pool_pre_ping=True,
                 json_deserializer=load_json,
+                # Times and dates in SQL (a day's bucket, CURRENT_TIMESTAMP) are UTC's, as on
+                # SQLite, whatever time zone the database was set up with.
+                connect_args={"options": "-c timezone=UTC"},
             )
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
