@@ -626,8 +626,9 @@ def _save(
         },
         "relabel": relabel,
     }
-    with db.write(project_id=ctx.id) as conn:
+    with db.read() as conn:  # outside the project's lock: it reads every lease of the project
         queue = started_first(conn, ctx, queue)
+    with db.write(project_id=ctx.id) as conn:
         mv_id = store_learning.save_round(
             conn,
             project_id=ctx.id,
@@ -704,10 +705,11 @@ def started_first(conn: Any, ctx: ProjectContext, queue: list[Any]) -> list[Any]
 
     Under overlap an item one annotator answered (or holds) is served to the next from the queue
     it came from; a round that no longer ranked it among its picks left it waiting for good, at
-    one answer, while the team labeled new items. Read in the round's own write transaction, so
-    an answer given while the model was fitting is not missed. An item the round ranked keeps
-    its fresh record; another keeps the selection record (score, reason, suggestion) it was
-    first served with.
+    one answer, while the team labeled new items. Read as the round is stored, so an answer
+    given while the model was fitting is not missed (an item leased from the old queue in the
+    moment the new one is written waits for the next round). An item the round ranked keeps its
+    fresh record; another keeps the selection record (score, reason, suggestion) it was first
+    served with.
     """
     from labelloop.workflow import review  # review builds on more than learning needs
 
