@@ -29,6 +29,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.pool import NullPool
 from sqlalchemy.sql.functions import FunctionElement
@@ -572,9 +573,11 @@ def _set_priority(tid: int, nice: int, policy: int) -> None:
     os.setpriority(os.PRIO_PROCESS, tid, nice)
 
 
-def unreachable(exc: BaseException) -> bool:
-    """Whether ``exc`` says the database cannot be reached (its server down or restarting, the
-    connection dropped), rather than that a statement is wrong."""
-    from sqlalchemy.exc import InterfaceError, OperationalError
+UNREACHABLE: tuple[type[Exception], ...] = (OperationalError, InterfaceError)
+"""The errors that say the database cannot be reached (its server down or restarting, the
+connection dropped), rather than that a statement is wrong."""
 
-    return isinstance(exc, (OperationalError, InterfaceError))
+
+def unreachable(exc: BaseException) -> bool:
+    """Whether ``exc`` is one of :data:`UNREACHABLE`."""
+    return isinstance(exc, UNREACHABLE)
