@@ -44,7 +44,7 @@ from labelloop.server.import_progress import ImportProgress
 from labelloop.server.throttle import ReportThrottle, SignInThrottle
 from labelloop.server.web import pages
 from labelloop.server.worker import LearnerProcess
-from labelloop.store.db import Database, unreachable
+from labelloop.store.db import UNREACHABLE, Database
 from labelloop.store.migrate import upgrade
 from labelloop.workflow.features import FeatureCache
 from labelloop.workflow.status import note_learner_starting
@@ -439,14 +439,21 @@ def create_app(
             headers=exc.headers,  # a 405's Allow
         )
 
+    async def database_away(request: Request, exc: Exception) -> Response:
+        """A restart or failover: say so, and that a retry will do."""
+        log.warning("database unreachable on %s %s: %s", request.method, request.url.path, exc)
+        away = DatabaseUnavailable(
+            "the database cannot be reached right now; try again in a few seconds"
+        )
+        return await labelloop_error(request, away)
+
+    # Handled as the errors they are, not under Exception: Starlette answers that handler's
+    # response and then raises the error on to the server, which logs it with its traceback.
+    for error in UNREACHABLE:
+        app.add_exception_handler(error, database_away)
+
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
-        if unreachable(exc):  # a restart or failover: say so, and that a retry will do
-            log.warning("database unreachable on %s %s: %s", request.method, request.url.path, exc)
-            away = DatabaseUnavailable(
-                "the database cannot be reached right now; try again in a few seconds"
-            )
-            return await labelloop_error(request, away)
         log.exception("unexpected error on %s %s", request.method, request.url.path)
         detail = "an unexpected error happened; see the server log"
         if _is_page(request):

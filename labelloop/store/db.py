@@ -29,6 +29,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.pool import NullPool
 from sqlalchemy.sql.functions import FunctionElement
@@ -131,6 +132,9 @@ class Database:
                 max_overflow=20,
                 pool_pre_ping=True,
                 json_deserializer=load_json,
+                # Times and dates in SQL (a day's bucket, CURRENT_TIMESTAMP) are UTC's, as on
+                # SQLite, whatever time zone the database was set up with.
+                connect_args={"options": "-c timezone=UTC"},
             )
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -569,9 +573,11 @@ def _set_priority(tid: int, nice: int, policy: int) -> None:
     os.setpriority(os.PRIO_PROCESS, tid, nice)
 
 
-def unreachable(exc: BaseException) -> bool:
-    """Whether ``exc`` says the database cannot be reached (its server down or restarting, the
-    connection dropped), rather than that a statement is wrong."""
-    from sqlalchemy.exc import InterfaceError, OperationalError
+UNREACHABLE: tuple[type[Exception], ...] = (OperationalError, InterfaceError)
+"""The errors that say the database cannot be reached (its server down or restarting, the
+connection dropped), rather than that a statement is wrong."""
 
-    return isinstance(exc, (OperationalError, InterfaceError))
+
+def unreachable(exc: BaseException) -> bool:
+    """Whether ``exc`` is one of :data:`UNREACHABLE`."""
+    return isinstance(exc, UNREACHABLE)

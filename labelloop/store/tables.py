@@ -49,9 +49,10 @@ class UTCDateTime(TypeDecorator[datetime]):
         )
 
     def process_result_value(self, value: Any, dialect: Any) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        return value
+        if value is None:
+            return None
+        # PostgreSQL gives them in the session's time zone, the database's unless told
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 TS = UTCDateTime()

@@ -124,6 +124,43 @@ def open_conditions(item_id: Any) -> tuple[Any, Any, Any]:
     return mine, taken, resolved
 
 
+def started(conn: Connection, *, project_id: int, overlap: int, at: datetime) -> list[RowMapping]:
+    """The items some annotator holds (answered, or leased live) that are still open to another
+    under ``overlap``, oldest first: each with ``taken`` (how many hold it) and the selection
+    record of its first lease (``score``, ``reason``, ``model_version`` and the suggestion it
+    offered), which a new queue carries them with."""
+    if overlap <= 1:
+        return []
+    held = (
+        select(
+            assignment.c.item_id,
+            func.min(assignment.c.id).label("first"),
+            func.count().label("taken"),
+        )
+        .where(assignment.c.project_id == project_id, holds(assignment.c, at))
+        .group_by(assignment.c.item_id)
+        .having(func.count() < overlap)
+        .subquery()
+    )
+    _, _, resolved = open_conditions(held.c.item_id)
+    q = (
+        select(
+            held.c.item_id,
+            held.c.taken,
+            assignment.c.score,
+            assignment.c.reason,
+            assignment.c.model_version,
+            assignment.c.suggestion,
+            assignment.c.suggestion_confidence,
+            assignment.c.suggestion_value,
+        )
+        .join(assignment, assignment.c.id == held.c.first)
+        .where(~resolved)
+        .order_by(held.c.first)
+    )
+    return list(conn.execute(q).mappings())
+
+
 def newest_version(column: Any) -> Any:
     """``column`` of the project's newest model version (the one whose queue is served)."""
     return (

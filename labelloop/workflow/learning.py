@@ -626,6 +626,8 @@ def _save(
         },
         "relabel": relabel,
     }
+    with db.read() as conn:  # outside the project's lock: it reads every lease of the project
+        queue = started_first(conn, ctx, queue)
     with db.write(project_id=ctx.id) as conn:
         mv_id = store_learning.save_round(
             conn,
@@ -696,6 +698,51 @@ def _finish_queues(db: Database, project_id: int, mv_id: int, rest: list[Any]) -
             with db.write() as conn:
                 store_learning.prune_queue(conn, old_id, ranks=(start, start + PRUNE_SLICE))
             time.sleep(WRITE_PAUSE_S)
+
+
+def started_first(conn: Any, ctx: ProjectContext, queue: list[Any]) -> list[Any]:
+    """A round's ``queue`` with the items that wait for another annotator first, oldest first.
+
+    Under overlap an item one annotator answered (or holds) is served to the next from the queue
+    it came from; a round that no longer ranked it among its picks left it waiting for good, at
+    one answer, while the team labeled new items. Read as the round is stored, so an answer
+    given while the model was fitting is not missed (an item leased from the old queue in the
+    moment the new one is written waits for the next round). An item the round ranked keeps its
+    fresh record; another keeps the selection record (score, reason, suggestion) it was first
+    served with.
+    """
+    from labelloop.workflow import review  # review builds on more than learning needs
+
+    waiting = [
+        row
+        for row in store_tasks.started(
+            conn, project_id=ctx.id, overlap=review.max_overlap(ctx.settings), at=now()
+        )
+        if row["taken"] < review.needed_labels(ctx.settings, row["item_id"])
+    ]
+    if not waiting:
+        return queue
+    ranked = {row["item_id"]: row for row in queue}
+    first = [ranked.get(row["item_id"]) or _first_served(row) for row in waiting]
+    moved = {row["item_id"] for row in waiting}
+    rows = first + [row for row in queue if row["item_id"] not in moved]
+    keys = {key for row in rows for key in row}  # every row the same keys: inserted in bulk
+    return [{**dict.fromkeys(keys), **row, "rank": rank} for rank, row in enumerate(rows)]
+
+
+def _first_served(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A queue row for a waiting item the round did not rank: the record it was first served
+    with."""
+    entry = {
+        "item_id": row["item_id"],
+        "score": row["score"] if row["score"] is not None else 0.0,
+        "reason": (row["reason"] or "waits for another annotator's answer")[:300],
+        "suggestion": row["suggestion"],
+        "suggestion_confidence": row["suggestion_confidence"],
+    }
+    if row["suggestion_value"] is not None:
+        entry["suggestion_value"] = row["suggestion_value"]
+    return entry
 
 
 def queue_length(setting: int, history: list[Any], *, n_labeled: int) -> int:

@@ -7,6 +7,7 @@ import struct
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -230,3 +231,28 @@ def test_rows_of_json_values_of_any_shape_go_in_as_given(db: Database) -> None:
     with db.read() as conn:
         stored = [dict(r) for r in conn.execute(select(table).order_by(table.c.id)).mappings()]
     assert stored == rows
+
+
+def test_times_read_back_in_utc_whatever_time_zone_the_database_has(lab: Any) -> None:
+    # A PostgreSQL database whose time zone is not UTC (a server set up in Kiritimati, +14:00)
+    # read every timestamp back in that zone: `labelloop audit --last` printed 14:07 for an
+    # event at 00:07 UTC, and the API's times ended +14:00 where the exports said +00:00.
+    db = lab.db
+    if not db.is_sqlite:
+        with db.engine.connect() as conn:
+            name = conn.exec_driver_sql("SELECT current_database()").scalar_one()
+            conn.exec_driver_sql(f"ALTER DATABASE \"{name}\" SET timezone TO 'Pacific/Kiritimati'")
+            conn.commit()
+        db.engine.dispose()  # new connections take the database's setting
+    from labelloop.store.users import now
+    from labelloop.workflow import auditing
+
+    before = now()
+    ctx = lab.project()
+    [event] = auditing.events(db, ctx, limit=1)
+    assert event["at"].endswith("+00:00")
+    assert before <= datetime.fromisoformat(event["at"]) <= now()
+    if not db.is_sqlite:  # and SQL's own idea of the hour is UTC's
+        with db.read() as conn:
+            hour = conn.execute(text("SELECT EXTRACT(HOUR FROM CURRENT_TIMESTAMP)")).scalar_one()
+        assert int(hour) == now().hour

@@ -5,10 +5,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+import numpy as np
 import pytest
 from sqlalchemy import func, select, update
 
+from labelloop.domain import Selection
 from labelloop.errors import Conflict, NotFound
+from labelloop.learn import STRATEGIES
+from labelloop.learn.strategies import candidate_rows
 from labelloop.store.tables import annotation, assignment, audit_event, item_label
 from labelloop.store.users import now
 from labelloop.workflow import status, tasks
@@ -239,6 +243,53 @@ def test_overlap_two_serves_each_item_to_two_people_then_resolves(lab: Any) -> N
     second = tasks.submit(lab.db, b, tb["assignment_id"], {"sentiment": "positive"}, active_ms=1)
     assert second["resolution"] == "consensus"
     assert status.status(lab.db, ctx)["counts"]["labeled"] == 1
+
+
+class NewestFirst:
+    """Ranks the newest unlabeled items first: a round that no longer ranks the earlier picks."""
+
+    name = "newest_first"
+    cold_start = True
+
+    def query(self, pool: Any, proba: Any, batch_size: int, rng: Any) -> Selection:
+        rows = candidate_rows(pool)[::-1][:batch_size]
+        return Selection(
+            indices=rows.astype(np.intp),
+            scores=np.ones(rows.shape[0]),
+            reasons=("newest first",) * rows.shape[0],
+        )
+
+
+def test_an_item_answered_once_reaches_another_annotator_after_a_new_round(
+    lab: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Under overlap 2, an item one annotator answered (or still held) before a round was left
+    # out of the new queue when the model no longer ranked it among its picks: it waited at one
+    # answer for good while the team labeled new items (a walk of 36,000 tweets: 8 items at one
+    # answer for 10 minutes as 250 others were labeled).
+    monkeypatch.setitem(STRATEGIES._classes, NewestFirst.name, NewestFirst)
+    ctx = lab.project(overlap=2, queue_size=3, strategy=NewestFirst.name)
+    lab.import_rows(ctx, make_rows(10))
+    lab.train(ctx)
+    a, b = (lab.member("sent", n, "annotator") for n in "ab")
+    answered = tasks.next_task(lab.db, a)
+    held = tasks.next_task(lab.db, a, held=[answered["assignment_id"]])
+    tasks.submit(lab.db, a, answered["assignment_id"], {"sentiment": "positive"}, active_ms=1500)
+    lab.import_rows(ctx, make_rows(5, start=100), filename="more.jsonl")
+    lab.train(ctx)  # ranks only the new items
+
+    first = tasks.next_task(lab.db, b)
+    second = tasks.next_task(lab.db, b, held=[first["assignment_id"]])
+    third = tasks.next_task(lab.db, b, held=[first["assignment_id"], second["assignment_id"]])
+    assert [t["item"]["external_id"] for t in (first, second, third)] == [
+        answered["item"]["external_id"],
+        held["item"]["external_id"],
+        "doc-104",
+    ]
+    assert first["selection"]["model_version"] == 2
+    assert [t["selection"]["rank"] for t in (first, second, third)] == [0, 1, 2]
+    done = tasks.submit(lab.db, b, first["assignment_id"], {"sentiment": "positive"}, active_ms=1)
+    assert done["resolution"] == "consensus"
 
 
 def test_idle_says_why_the_queue_has_nothing_for_the_caller(lab: Any) -> None:
