@@ -1,5 +1,6 @@
-"""A manager on a phone (390 px): the audit logs fit the screen, their table scrolling inside its
-own card with rows a phone can read."""
+"""A manager and a reviewer on a phone (390 px): the audit logs, the review and adjudication
+pages and the Items page fit the screen, their tables scroll inside their own card with rows a
+phone can read, and what a finger presses there is finger-sized."""
 
 from __future__ import annotations
 
@@ -7,16 +8,33 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import login, phone, wide_elements
+from tests.e2e.conftest import login, page_fetch, phone, wait_task, wide_elements
 
 pytestmark = pytest.mark.browser
 
 WIDTH = 390
+FINGER = 40  # px: the smallest touch target these pages give a main action
+BOB = ("bob", "bob-password-123")
+
+
+@pytest.fixture(scope="module")
+def reviewed(server: Any) -> Any:
+    """The reviews project sends every answer to review; bob annotates there."""
+    server.cli("projects", "set", server.main, "review_policy=all")
+    server.cli("users", "add", BOB[0], "--password-stdin", stdin=BOB[1] + "\n")
+    server.cli("projects", "member", server.main, BOB[0], "annotator")
+    return server
 
 
 def _fits(page: Any) -> None:
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= WIDTH, f"the page scrolls sideways ({width} px): {wide_elements(page)}"
+
+
+def _size(page: Any, selector: str) -> dict[str, float]:
+    box = page.locator(selector).first.bounding_box()
+    assert box is not None, f"{selector} is not on screen"
+    return box
 
 
 def test_audit_logs_read_in_lines_not_a_word_per_line_on_a_phone(server: Any, browser: Any) -> None:
@@ -44,6 +62,64 @@ def test_audit_logs_read_in_lines_not_a_word_per_line_on_a_phone(server: Any, br
 
     page.goto(server.url + "/")  # the site's audit log, beside the users
     page.wait_for_selector("#site-audit tbody tr td.audit-details")
+    _fits(page)
+    assert problems == []
+    context.close()
+
+
+def test_answers_to_review_and_adjudicate_are_finger_sized_on_a_phone(
+    reviewed: Any, browser: Any
+) -> None:
+    server = reviewed
+    bob_context, bob, bob_problems = phone(browser, WIDTH)
+    login(bob, server.url, f"/p/{server.main}/label", username=BOB[0], password=BOB[1])
+    served = wait_task(bob)
+    bob.keyboard.press("1")  # negative
+    bob.keyboard.press("Enter")
+    wait_task(bob, other_than=served)  # the answer is in: the next item is served
+
+    context, page, problems = phone(browser, WIDTH)
+    login(page, server.url, f"/p/{server.main}/review")
+    page.wait_for_selector("#others .ann-label")
+    _fits(page)
+    # Pressing bob's answer starts a fix from it.
+    assert _size(page, "#others .ann-label")["height"] >= FINGER
+
+    answer = page.get_attribute("#others li.ann", "data-annotation-id")
+    status, body = page_fetch(
+        page,
+        "POST",
+        f"/api/projects/{server.main}/reviews/{answer}",
+        {"verdict": "escalate", "comment": "not sure"},
+    )
+    assert status == 200, body
+    page.goto(f"{server.url}/p/{server.main}/adjudicate")
+    page.wait_for_selector("#others .ann-label")
+    _fits(page)
+    # Pressing it here makes it the final label to decide.
+    assert _size(page, "#others .ann-label")["height"] >= FINGER
+    assert problems == [] and bob_problems == []
+    bob_context.close()
+    context.close()
+
+
+def test_an_items_id_opens_its_trace_under_a_finger_on_a_phone(server: Any, browser: Any) -> None:
+    context, page, problems = phone(browser, WIDTH)
+    login(page, server.url, f"/p/{server.main}/items")
+    page.wait_for_selector("#items-rows tr .items-id .link-button")
+    _fits(page)
+    page.locator("#items-rows tr .items-id .link-button").first.scroll_into_view_if_needed()
+    opener = _size(page, "#items-rows tr .items-id .link-button")
+    assert opener["height"] >= FINGER and opener["width"] >= FINGER, opener
+    # A tap at the bottom of that target, below the id's text, still opens the item's trace.
+    text = page.evaluate(
+        """() => { const r = document.createRange();
+                   r.selectNodeContents(document.querySelector('#items-rows .link-button'));
+                   return r.getBoundingClientRect().bottom; }"""
+    )
+    assert opener["y"] + opener["height"] - 3 > text + 8
+    page.mouse.click(opener["x"] + opener["width"] / 2, opener["y"] + opener["height"] - 3)
+    page.wait_for_selector("#item-trace:not([hidden])")
     _fits(page)
     assert problems == []
     context.close()
