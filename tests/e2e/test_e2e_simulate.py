@@ -106,6 +106,9 @@ def test_e2e_manager_simulates_strategies_on_the_projects_labels(
     assert chart.title() == "Active learning on the labels of Hostile <texts>"
     assert chart.locator("svg[role=img]").count() == 2  # accuracy and macro-F1
     assert chart.evaluate("window.__xss") is None
+    # On the phone its table of figures scrolls in a box of its own, not the whole page.
+    width = chart.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the chart's page scrolls sideways at 390 px ({width} px)"
     chart.close()
 
     # "Use" makes margin the project's strategy: the header and the API say so at once.
