@@ -123,3 +123,21 @@ def test_an_items_id_opens_its_trace_under_a_finger_on_a_phone(server: Any, brow
     _fits(page)
     assert problems == []
     context.close()
+
+
+def test_the_signed_in_name_reads_whole_beside_a_long_project_name_on_a_phone(
+    server: Any, browser: Any
+) -> None:
+    context, page, problems = phone(browser, WIDTH)
+    login(page, server.url, f"/p/{server.hostile}/adjudicate")
+    _fits(page)
+    # The project's name gives way in the top bar; alice's name was cut to "ali…" beside it.
+    cut = page.evaluate(
+        "() => { const n = document.querySelector('.user-name');"
+        " return [n.textContent, n.scrollWidth > n.clientWidth]; }"
+    )
+    assert cut == [server.username, False]
+    project = page.locator("a.crumb").first.bounding_box()
+    assert project is not None and project["width"] > 0
+    assert problems == []
+    context.close()
