@@ -248,9 +248,10 @@ padding:3px 10px;margin:0 6px 6px 0;cursor:pointer}
 .series.off{display:none}.cursor{stroke:#999}.hit{fill:transparent}
 #tip{position:absolute;pointer-events:none;background:#fff;border:1px solid #ccc;border-radius:4px;
 padding:6px 8px;font-size:12px;box-shadow:0 1px 4px rgba(0,0,0,.15);display:none;white-space:nowrap}
-table{border-collapse:collapse;margin-top:16px;font-size:13px}
+.figures{overflow-x:auto}table{border-collapse:collapse;margin-top:16px;font-size:13px}
 td,th{border-bottom:1px solid #ddd;padding:4px 10px;text-align:right}
 td{white-space:pre-line}.text{text-align:left}
+@media (max-width:600px){body{margin:16px}td{white-space:pre}}
 """
 
 _SCRIPT = """
@@ -341,7 +342,7 @@ def render_html(chart: Chart) -> str:
     if chart.table:
         head, *rows = chart.table
         table = (
-            "<table><thead><tr>"
+            '<div class="figures"><table><thead><tr>'
             + "".join(f"<th{left(i)}>{html.escape(h)}</th>" for i, h in enumerate(head))
             + "</tr></thead><tbody>"
             + "".join(
@@ -350,7 +351,7 @@ def render_html(chart: Chart) -> str:
                 + "</tr>"
                 for row in rows
             )
-            + "</tbody></table>"
+            + "</tbody></table></div>"
         )
     return (
         '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'

@@ -88,6 +88,14 @@ def test_e2e_manager_simulates_strategies_on_the_projects_labels(
     )
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the page scrolls sideways at 390 px ({width} px)"
+    # The table scrolls inside its card; a row is no taller than at desk width, where each
+    # stopping rule has its own line (wrapped in a narrow column, rows were 60% taller).
+    heights = "rows => rows.map(r => Math.round(r.getBoundingClientRect().height))"
+    on_phone = page.eval_on_selector_all("#simulate-table tbody tr", heights)
+    page.set_viewport_size({"width": 1280, "height": 900})
+    at_desk = page.eval_on_selector_all("#simulate-table tbody tr", heights)
+    page.set_viewport_size({"width": 390, "height": 900})
+    assert all(p <= d + 1 for p, d in zip(on_phone, at_desk, strict=True)), (on_phone, at_desk)
     page.locator("#simulate-panel").screenshot(path=str(screenshots / "simulate.png"))
 
     # The chart opens in a tab of its own; the project's name in its title stays text.
@@ -98,6 +106,9 @@ def test_e2e_manager_simulates_strategies_on_the_projects_labels(
     assert chart.title() == "Active learning on the labels of Hostile <texts>"
     assert chart.locator("svg[role=img]").count() == 2  # accuracy and macro-F1
     assert chart.evaluate("window.__xss") is None
+    # On the phone its table of figures scrolls in a box of its own, not the whole page.
+    width = chart.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the chart's page scrolls sideways at 390 px ({width} px)"
     chart.close()
 
     # "Use" makes margin the project's strategy: the header and the API say so at once.

@@ -1,0 +1,143 @@
+"""A manager and a reviewer on a phone (390 px): the audit logs, the review and adjudication
+pages and the Items page fit the screen, their tables scroll inside their own card with rows a
+phone can read, and what a finger presses there is finger-sized."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import login, page_fetch, phone, wait_task, wide_elements
+
+pytestmark = pytest.mark.browser
+
+WIDTH = 390
+FINGER = 40  # px: the smallest touch target these pages give a main action
+BOB = ("bob", "bob-password-123")
+
+
+@pytest.fixture(scope="module")
+def reviewed(server: Any) -> Any:
+    """The reviews project sends every answer to review; bob annotates there."""
+    server.cli("projects", "set", server.main, "review_policy=all")
+    server.cli("users", "add", BOB[0], "--password-stdin", stdin=BOB[1] + "\n")
+    server.cli("projects", "member", server.main, BOB[0], "annotator")
+    return server
+
+
+def _fits(page: Any) -> None:
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= WIDTH, f"the page scrolls sideways ({width} px): {wide_elements(page)}"
+
+
+def _size(page: Any, selector: str) -> dict[str, float]:
+    box = page.locator(selector).first.bounding_box()
+    assert box is not None, f"{selector} is not on screen"
+    return box
+
+
+def test_audit_logs_read_in_lines_not_a_word_per_line_on_a_phone(server: Any, browser: Any) -> None:
+    context, page, problems = phone(browser, WIDTH)
+    login(page, server.url, f"/p/{server.main}")
+    page.wait_for_selector("#project-audit tbody tr td.audit-details")
+    _fits(page)
+    # The project's creation holds its schema: the longest details, cut at 300 characters.
+    # Before, they shared the phone's width with two other columns, some ten characters a line.
+    per_line = page.evaluate(
+        """() => [...document.querySelectorAll('#project-audit td.audit-details')].map(td => {
+            const range = document.createRange();
+            range.selectNodeContents(td);
+            const lines = new Set([...range.getClientRects()].map(r => Math.round(r.top)));
+            return [td.textContent.length, td.textContent.length / lines.size];
+        }).sort((a, b) => b[0] - a[0])[0]"""
+    )
+    assert per_line[0] >= 200, per_line  # the schema's event is there to measure
+    assert per_line[1] >= 18, f"{per_line[1]:.0f} characters a line of the audit details"
+    # The table scrolls inside its card instead.
+    assert page.evaluate(
+        """() => { const wrap = document.querySelector('#project-audit .table-wrap');
+                   return wrap.scrollWidth > wrap.clientWidth; }"""
+    )
+
+    page.goto(server.url + "/")  # the site's audit log, beside the users
+    page.wait_for_selector("#site-audit tbody tr td.audit-details")
+    _fits(page)
+    assert problems == []
+    context.close()
+
+
+def test_answers_to_review_and_adjudicate_are_finger_sized_on_a_phone(
+    reviewed: Any, browser: Any
+) -> None:
+    server = reviewed
+    bob_context, bob, bob_problems = phone(browser, WIDTH)
+    login(bob, server.url, f"/p/{server.main}/label", username=BOB[0], password=BOB[1])
+    served = wait_task(bob)
+    bob.keyboard.press("1")  # negative
+    bob.keyboard.press("Enter")
+    wait_task(bob, other_than=served)  # the answer is in: the next item is served
+
+    context, page, problems = phone(browser, WIDTH)
+    login(page, server.url, f"/p/{server.main}/review")
+    page.wait_for_selector("#others .ann-label")
+    _fits(page)
+    # Pressing bob's answer starts a fix from it.
+    assert _size(page, "#others .ann-label")["height"] >= FINGER
+
+    answer = page.get_attribute("#others li.ann", "data-annotation-id")
+    status, body = page_fetch(
+        page,
+        "POST",
+        f"/api/projects/{server.main}/reviews/{answer}",
+        {"verdict": "escalate", "comment": "not sure"},
+    )
+    assert status == 200, body
+    page.goto(f"{server.url}/p/{server.main}/adjudicate")
+    page.wait_for_selector("#others .ann-label")
+    _fits(page)
+    # Pressing it here makes it the final label to decide.
+    assert _size(page, "#others .ann-label")["height"] >= FINGER
+    assert problems == [] and bob_problems == []
+    bob_context.close()
+    context.close()
+
+
+def test_an_items_id_opens_its_trace_under_a_finger_on_a_phone(server: Any, browser: Any) -> None:
+    context, page, problems = phone(browser, WIDTH)
+    login(page, server.url, f"/p/{server.main}/items")
+    page.wait_for_selector("#items-rows tr .items-id .link-button")
+    _fits(page)
+    page.locator("#items-rows tr .items-id .link-button").first.scroll_into_view_if_needed()
+    opener = _size(page, "#items-rows tr .items-id .link-button")
+    assert opener["height"] >= FINGER and opener["width"] >= FINGER, opener
+    # A tap at the bottom of that target, below the id's text, still opens the item's trace.
+    text = page.evaluate(
+        """() => { const r = document.createRange();
+                   r.selectNodeContents(document.querySelector('#items-rows .link-button'));
+                   return r.getBoundingClientRect().bottom; }"""
+    )
+    assert opener["y"] + opener["height"] - 3 > text + 8
+    page.mouse.click(opener["x"] + opener["width"] / 2, opener["y"] + opener["height"] - 3)
+    page.wait_for_selector("#item-trace:not([hidden])")
+    _fits(page)
+    assert problems == []
+    context.close()
+
+
+def test_the_signed_in_name_reads_whole_beside_a_long_project_name_on_a_phone(
+    server: Any, browser: Any
+) -> None:
+    context, page, problems = phone(browser, WIDTH)
+    login(page, server.url, f"/p/{server.hostile}/adjudicate")
+    _fits(page)
+    # The project's name gives way in the top bar; alice's name was cut to "ali…" beside it.
+    cut = page.evaluate(
+        "() => { const n = document.querySelector('.user-name');"
+        " return [n.textContent, n.scrollWidth > n.clientWidth]; }"
+    )
+    assert cut == [server.username, False]
+    project = page.locator("a.crumb").first.bounding_box()
+    assert project is not None and project["width"] > 0
+    assert problems == []
+    context.close()
