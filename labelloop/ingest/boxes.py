@@ -3,7 +3,7 @@ image, labelloop in the pixels of the image file as a browser shows it."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -30,6 +30,20 @@ class BoxesImporter:
         self.control = control
         self.target = target or control
         self.suggested = 0  # images whose boxes came in as pre-annotations
+        self.members: Sequence[str] = ()  # a zip's images read: the member each record is
+        self.document: str | None = None  # the zip member the records are the images of
+        self.last = 0  # the number of the record read last
+
+    def named(self, exc: ImportFormatError) -> ImportFormatError:
+        """``exc`` as this file counts its records, when it is the import's own check of the
+        record read last (its image file, its label against the schema), which names it by
+        its number as a line: said of the image, and of the zip member the image is (a YOLO
+        zip's) or is in (a zipped COCO file). Any other error is returned as it is."""
+        if exc.unit != "line" or exc.file is not None or exc.line != self.last:
+            return exc
+        if exc.line <= len(self.members):
+            return exc.within(self.members[exc.line - 1], unit="image")
+        return exc.within(self.document, unit="image", in_zip=self.document is not None)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(control={self.control!r}, target={self.target!r})"
@@ -62,6 +76,7 @@ class BoxesImporter:
         if self.target != self.control:
             scored, boxes, labeled = boxes + scored, [], False
             self.suggested += bool(scored)
+        self.last = line
         return ItemIn(
             line=line,
             payload={"image": path},

@@ -135,11 +135,11 @@ class YoloImporter(BoxesImporter):
 
     def read(self, source: BinaryIO) -> Iterator[ItemIn]:
         """Yield one ItemIn per image a zip names."""
-        self.suggested = self.cut = self.unlabeled_eval = 0
+        self.suggested = self.cut = self.unlabeled_eval = self.last = 0
         dataset = ZipFiles(open_zip(source))
         layout = dataset_layout(dataset)
         listed = listed_images(dataset, layout)
-        images = zip_images(dataset, listed)
+        images = self.members = zip_images(dataset, listed)
         prefix = ""
         if self.stored_at is not None:
             held = set(dataset.files)
@@ -147,6 +147,7 @@ class YoloImporter(BoxesImporter):
             if missing is not None:
                 raise ImportFormatError(
                     line=images.index(missing) + 1,
+                    unit="image",
                     reason=f"'{missing[:200]}' is not in the zip, which holds images: a zip "
                     "with images holds every image its lists name",
                 )
@@ -158,7 +159,8 @@ class YoloImporter(BoxesImporter):
     def read_folder(self, folder: Path, *, root: Path) -> Iterator[ItemIn]:
         """Yield one ItemIn per image file under ``folder``, which lies under the media root
         ``root`` (payloads hold paths under it; ids are paths within the folder)."""
-        self.suggested = self.cut = self.unlabeled_eval = 0
+        self.suggested = self.cut = self.unlabeled_eval = self.last = 0
+        self.members = ()
         dataset = FolderFiles(folder.resolve())
         inner = dataset.top.relative_to(root.resolve()).as_posix()
         layout = dataset_layout(dataset)
@@ -316,17 +318,19 @@ def zip_images_to_store(source: BinaryIO) -> ZipImages | None:
         return None
     twice = next((path for path, n in Counter(dataset.files).items() if n > 1), None)
     if twice is not None:
-        raise ImportFormatError(file=twice, line=1, reason="is in the zip twice")
+        raise ImportFormatError(
+            file=twice, line=1, unit=None, in_zip=True, reason="is in the zip twice"
+        )
     listed = listed_images(dataset, dataset_layout(dataset))
     present = set(held)
     wanted = [image for image in listed if image in present] if listed else held
     if len(wanted) > MAX_STORED_IMAGES:
         raise ImportFormatError(
-            line=1, reason=f"more than {MAX_STORED_IMAGES:,} images in one zip; split it"
+            line=1, unit=None, reason=f"more than {MAX_STORED_IMAGES:,} images in one zip; split it"
         )
     declared = sum(dataset.archive.getinfo(path).file_size for path in wanted)
     if declared > MAX_STORED_BYTES:
-        raise ImportFormatError(line=1, reason=_TOO_LARGE)
+        raise ImportFormatError(line=1, unit=None, reason=_TOO_LARGE)
     return ZipImages(dataset=dataset, paths=tuple(wanted), declared=declared)
 
 
@@ -350,11 +354,11 @@ def store_images(images: ZipImages, dest: Path) -> int:
         except OSError as exc:
             reason = exc.strerror or type(exc).__name__
             raise ImportFormatError(
-                file=path, line=1, reason=f"cannot be stored ({reason})"
+                file=path, line=1, unit=None, in_zip=True, reason=f"cannot be stored ({reason})"
             ) from None
         total += images.dataset.extract(path, target, limit=MAX_IMAGE_BYTES)
         if total > MAX_STORED_BYTES:
-            raise ImportFormatError(file=path, line=1, reason=_TOO_LARGE)
+            raise ImportFormatError(file=path, line=1, unit=None, in_zip=True, reason=_TOO_LARGE)
     return len(images.paths)
 
 

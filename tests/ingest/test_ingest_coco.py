@@ -74,33 +74,33 @@ def test_annotations_become_box_labels_and_scored_ones_pre_annotations() -> None
     ("doc", "message"),
     [
         (b"{not json", "line 1: not valid JSON"),
-        (b"[]", "line 1: expected a COCO JSON object, got list"),
-        (_doc(images=None), "line 1, field 'images': missing or not a list"),
+        (b"[]", "expected a COCO JSON object, got list"),
+        (_doc(images=None), "field 'images': missing or not a list"),
         (
             _doc(annotations=[{"image_id": 2, "category_id": 8, "bbox": [0, 0, 1, 1]}]),
-            "line 2, field 'annotations[0].category_id': 8 is not one of the file's categories",
+            "image 2, field 'annotations[0].category_id': 8 is not one of the file's categories",
         ),
         (
             _doc(annotations=[{"image_id": 3, "category_id": 7, "bbox": [0, 0, 1]}]),
-            "line 3, field 'annotations[0].bbox': must be [x, y, w, h]",
+            "image 3, field 'annotations[0].bbox': must be [x, y, w, h]",
         ),
-        (_doc(images=[{"id": 1, "file_name": ""}]), "line 1, field 'file_name'"),
-        (_doc(images=[{"file_name": "a.png"}]), "line 1, field 'id': missing"),
+        (_doc(images=[{"id": 1, "file_name": ""}]), "image 1, field 'file_name'"),
+        (_doc(images=[{"file_name": "a.png"}]), "image 1, field 'id': missing"),
         (
             _doc(images=[{"id": 1, "file_name": "a.png"}, {"id": [2], "file_name": "b.png"}]),
-            "line 2, field 'id': must be a number or a text, got list",
+            "image 2, field 'id': must be a number or a text, got list",
         ),
         (
             _doc(annotations=[{"image_id": {"id": 1}, "category_id": 7, "bbox": [0, 0, 1, 1]}]),
-            "line 1, field 'annotations[0].image_id': must be a number or a text, got object",
+            "field 'annotations[0].image_id': must be a number or a text, got object",
         ),
         (
             _doc(categories=[*CATEGORIES, {"id": [3], "name": "bus"}]),
-            "line 1, field 'categories[2].id': must be a number or a text, got list",
+            "field 'categories[2].id': must be a number or a text, got list",
         ),
         (
             _doc(annotations=[{"image_id": 3, "category_id": [7], "bbox": [0, 0, 1, 1]}]),
-            "line 3, field 'annotations[0].category_id': must be a number or a text, got list",
+            "image 3, field 'annotations[0].category_id': must be a number or a text, got list",
         ),
     ],
 )
@@ -205,7 +205,7 @@ def test_cli_imports_coco_checks_boxes_against_the_image_and_exports_it_back(
 ) -> None:
     too_wide = _doc(annotations=[{"image_id": 2, "category_id": 7, "bbox": [35, 0, 10, 5]}])
     refused = cli("import", "street", _write(tmp_path, too_wide), "--format", "coco", code=1)
-    assert "line 2" in refused.output and "past the image width (40)" in refused.output
+    assert "image 2: " in refused.output and "past the image width (40)" in refused.output
     done = json.loads(
         cli("import", "street", _write(tmp_path, _doc()), "--format", "coco", "--json").output
     )
@@ -279,7 +279,7 @@ def test_cli_refuses_an_image_that_shows_turned_rather_than_stretch_its_boxes(
     refused = cli("import", "street", _write(tmp_path, doc), "--format", "coco", code=1)
     assert "Traceback" not in refused.output
     assert (
-        "line 1: 'set/a.png': the file gives its size as 30×40 but the image is 40×30 pixels: "
+        "image 1: 'set/a.png': the file gives its size as 30×40 but the image is 40×30 pixels: "
         "it appears turned" in " ".join(refused.output.split())
     )
     assert "imported" not in refused.output
@@ -298,7 +298,7 @@ def test_cli_refuses_coco_file_names_outside_the_media_root(
     raw["images"][1]["file_name"] = hostile
     Path(path).write_text(json.dumps(raw))
     refused = cli("import", "street", path, "--format", "coco", code=1)
-    assert "line 2, field 'file_name'" in refused.output
+    assert "image 2, field 'file_name'" in refused.output
     assert "imported" not in refused.output
 
 

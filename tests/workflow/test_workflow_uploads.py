@@ -523,5 +523,6 @@ def test_a_bad_image_in_an_uploaded_zip_is_named_as_the_zip_names_it(
         imports.import_items(
             lab.db, ctx, zipped, fmt="yolo", filename="cars.zip", media_roots=(media,)
         )
-    assert refused.value.message == f"line 2: zip member 'images/my scan.png': {why}"
+    assert refused.value.message == f"zip member 'images/my scan.png', image 2: {why}"
+    assert (refused.value.file, refused.value.line) == ("images/my scan.png", 2)
     assert stored(media) == []
