@@ -168,7 +168,7 @@ def test_a_coco_export_zip_uploads_on_the_project_page(
     doc["annotations"][1]["bbox"] = [1, 2]
     with zipfile.ZipFile(bad, "w") as archive:
         archive.writestr("annotations/instances_default.json", json.dumps(doc))
-        archive.writestr("images/g.png", _png(31))
+        archive.writestr("images/f.png", _png(31))
         archive.writestr("images/<img src=x>.png", _png(51))
 
     page = browser.new_page()
