@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -349,3 +350,22 @@ def test_cli_finds_a_coco_file_s_images_where_cvat_exports_them(
     assert stored.prediction["objects"] == [
         {"x": 5.0, "y": 6.0, "w": 10.0, "h": 12.0, "label": "car"}
     ]
+
+
+def test_cli_imports_a_coco_zip_as_the_page_does(cli: Any, tmp_path: Path) -> None:
+    """A .zip of CVAT's COCO export (its JSON and images/) given to the CLI is read as COCO, its
+    images stored under the media root, as the page's upload reads it."""
+    media = tmp_path / "home" / "media"
+    doc = _doc(
+        images=[{"id": 1, "file_name": "frame_0.png", "width": 40, "height": 30}],
+        annotations=[{"image_id": 1, "category_id": 7, "bbox": [5, 6, 10, 12]}],
+    )
+    zipped = tmp_path / "cvat.zip"
+    with zipfile.ZipFile(zipped, "w") as archive:
+        archive.writestr("annotations/instances_default.json", json.dumps(doc))
+        archive.writestr("images/frame_0.png", (media / "set" / "a.png").read_bytes())
+    done = json.loads(cli("import", "street", str(zipped), "--json").output)
+    assert done["items"] == 1
+    assert not any("beside the COCO file" in note for note in done.get("notes", []))
+    (kept,) = (media / "uploads" / "street").rglob("*.png")
+    assert kept.relative_to(media).parts[-2:] == ("images", "frame_0.png")
