@@ -207,7 +207,11 @@ class CocoImporter(BoxesImporter):
 
 
 def is_zip(source: BinaryIO) -> bool:
-    """Whether ``source`` is a zip (its first bytes say so); it is read again from its start."""
+    """Whether ``source`` is a zip (its first bytes say so); it is read again from its start.
+    A stream that cannot go back is read as it comes (a zip cannot be read so)."""
+    seekable = getattr(source, "seekable", None)
+    if callable(seekable) and not seekable():
+        return False
     source.seek(0)
     head = source.read(4)
     source.seek(0)

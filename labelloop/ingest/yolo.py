@@ -139,7 +139,8 @@ class YoloImporter(BoxesImporter):
         dataset = ZipFiles(open_zip(source))
         layout = dataset_layout(dataset)
         listed = listed_images(dataset, layout)
-        images = self.members = zip_images(dataset, listed)
+        images = zip_images(dataset, listed)
+        self.members = images if self.stored_at is not None else ()  # else: paths listed
         prefix = ""
         if self.stored_at is not None:
             held = set(dataset.files)

@@ -113,6 +113,11 @@ def import_items(
 
     ``near``: the folder the file lies in; under a media root, a COCO file's images are
     looked for there too (see ``CocoImporter``).
+
+    A zip (``yolo``, or ``coco``: a COCO file zipped with its images) has its images stored
+    under the first media root before its records are read; a zip given as ``yolo`` that holds
+    a ``.json`` and no YOLO class names is read as ``coco``. Errors on a zip's records name
+    the zip member and the image (see ``BoxesImporter.named``).
     """
     ctx.require(Permission.IMPORT)
     if answers and fmt != "label_studio":
