@@ -59,12 +59,17 @@ class ImportFormatError(LabelloopError):
         self.reason = reason
 
     def within(
-        self, file: str | None, *, unit: str | None = None, in_zip: bool = True
+        self,
+        file: str | None,
+        *,
+        unit: str | None = None,
+        in_zip: bool = True,
+        line: int | None = None,
     ) -> ImportFormatError:
-        """The same error said of ``file`` (a zip's member), its number counting ``unit``
-        (by default, as this one does)."""
+        """The same error said of ``file`` (a zip's member), its number ``line`` counting
+        ``unit`` (by default, as this one's do)."""
         return ImportFormatError(
-            line=self.line,
+            line=self.line if line is None else line,
             reason=self.reason,
             field=self.field,
             file=file,

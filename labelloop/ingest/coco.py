@@ -11,10 +11,12 @@ same shape, the import scales them to it and says so; of another shape (a photo 
 turned), it refuses the image rather than stretch its boxes.
 
 A COCO file may come zipped with its images, as CVAT, Label Studio and Roboflow export it (one
-``.json`` and the images, beside it or in an ``images`` folder beside its folder): the import
-stores the zip's images under a media root first (``stored_at``) and looks each ``file_name``
-up among them as a file beside the JSON is looked up (see :meth:`CocoImporter.where`). Errors
-name the zip member and the image: ``zip member 'annotations.json', image 3``.
+``.json`` and the images, beside it or in an ``images`` folder beside its folder; Roboflow's,
+one per split folder, ``train/``, ``valid/``, ``test/``, whose validation and test images come
+in as eval items): the import stores the zip's images under a media root first (``stored_at``)
+and looks each ``file_name`` up among them as a file beside the JSON is looked up (see
+:meth:`CocoImporter.where`). Errors name the zip member and the image as the file numbers it:
+``zip member 'annotations.json', image 3``.
 """
 
 from __future__ import annotations
@@ -30,7 +32,14 @@ from labelloop.errors import ImportFormatError, LabelloopError, NotFound
 from labelloop.ingest.boxes import BoxesImporter, boxes_control
 from labelloop.ingest.media import check_relative, resolve_media
 from labelloop.ingest.records import BOM, checked_id, json_trouble
-from labelloop.ingest.yolo_files import NAMES_FILES, YAML_FILES, ZipFiles, open_zip
+from labelloop.ingest.yolo_files import (
+    NAMES_FILES,
+    SPLIT_FOLDERS,
+    SPLIT_KEYS,
+    YAML_FILES,
+    ZipFiles,
+    open_zip,
+)
 from labelloop.kinds import kind
 from labelloop.schema import ProjectSchema
 from labelloop.schema.values import is_number
@@ -81,25 +90,30 @@ class CocoImporter(BoxesImporter):
 
     def read(self, source: BinaryIO) -> Iterator[ItemIn]:
         """Yield one ItemIn per image of the document (of the zip's document, for a zip)."""
-        self.suggested = self.last = 0
+        self.suggested = self.unlabeled_eval = self.last = 0
         self.found_near = {}
-        self.document = None
+        self.documents = []
         if not is_zip(source):
             yield from self._records(source.read())
             return
         dataset = ZipFiles(open_zip(source))
-        member = document_member(dataset)
-        raw = dataset.read(member, MAX_DOCUMENT_BYTES)
-        self.document = member
-        if self.stored_at is not None:
-            folder = PurePosixPath(self.stored_at, member).parent
-            self.near = folder.as_posix()
-        try:
-            yield from self._records(raw)
-        except ImportFormatError as exc:
-            raise (exc if exc.file else exc.within(member)) from None
+        members = document_members(dataset)
+        for member in members:
+            raw = dataset.read(member, MAX_DOCUMENT_BYTES)
+            self.documents.append((member, self.last))
+            if self.stored_at is not None:
+                self.near = PurePosixPath(self.stored_at, member).parent.as_posix()
+            split = _split_of(member) if len(members) > 1 else None
+            try:
+                yield from self._records(raw, before=self.last, split=split)
+            except ImportFormatError as exc:
+                raise (exc if exc.file else exc.within(member)) from None
 
-    def _records(self, raw: bytes) -> Iterator[ItemIn]:
+    def _records(
+        self, raw: bytes, *, before: int = 0, split: str | None = None
+    ) -> Iterator[ItemIn]:
+        """The images of one document, numbered from 1 in its errors and from ``before`` + 1
+        in the records (a zip's documents are read one after another)."""
         doc = _document(raw)
         categories = _categories(doc.get("categories", []))
         by_image: dict[Any, list[tuple[int, Mapping[str, Any]]]] = {}
@@ -122,7 +136,8 @@ class CocoImporter(BoxesImporter):
                 line=1, unit=None, field="images", reason="missing or not a list"
             )
         for number, image in enumerate(images, 1):
-            yield self._item(number, image, by_image.get(_image_id(number, image), []), categories)
+            found = by_image.get(_image_id(number, image), [])
+            yield self._item(number, image, found, categories, line=before + number, split=split)
 
     def _item(
         self,
@@ -130,6 +145,9 @@ class CocoImporter(BoxesImporter):
         image: Any,
         annotations: list[tuple[int, Mapping[str, Any]]],
         categories: Mapping[Any, str],
+        *,
+        line: int,
+        split: str | None,
     ) -> ItemIn:
         file_name = image.get("file_name")
         if not isinstance(file_name, str) or not file_name.strip():
@@ -154,8 +172,9 @@ class CocoImporter(BoxesImporter):
         except ImportFormatError as exc:  # an id too long: said of the image, as it is one
             raise exc.within(None, unit="image", in_zip=False) from None
         return self._image(
-            number,
+            line,
             self.where(number, file_name),
+            split=split,
             external_id=named,
             boxes=boxes,
             scored=scored,
@@ -233,22 +252,31 @@ def is_coco_zip(source: BinaryIO) -> bool:
     return any(_is_json(f) for f in files) and not any(PurePosixPath(f).name in yolo for f in files)
 
 
-def document_member(dataset: ZipFiles) -> str:
-    """The zip's one COCO file (``.json``); an error when it holds none, or several."""
+def document_members(dataset: ZipFiles) -> list[str]:
+    """The zip's COCO files (``.json``), in its order: one, or one per split folder, as
+    Roboflow exports them (``train/``, ``valid/``, ``test/``); an error when it holds none, or
+    several of which one lies in no split folder."""
     found = [path for path in dataset.files if _is_json(path)]
-    if len(found) == 1:
-        return found[0]
     if not found:
         raise ImportFormatError(
             line=1, unit=None, reason="the zip holds no COCO file (.json) beside its images"
         )
+    if len(found) == 1 or all(_split_of(path) for path in found):
+        return found
     shown = ", ".join(f"'{path[:200]}'" for path in found[:5]) + (", ..." if found[5:] else "")
     raise ImportFormatError(
         line=1,
         unit=None,
-        reason=f"the zip holds {len(found):,} JSON files ({shown}): a COCO zip holds one, with "
-        "its images; zip each COCO file with its images on its own",
+        reason=f"the zip holds {len(found):,} JSON files ({shown}): a COCO zip holds one, or "
+        "one in each split folder (train/, valid/, test/), with its images",
     )
+
+
+def _split_of(member: str) -> str | None:
+    """The split a COCO file in a split folder (Roboflow's ``valid/_annotations.coco.json``)
+    puts its images in: the pool for training, eval for validation and test; else None."""
+    key = SPLIT_FOLDERS.get(PurePosixPath(member).parent.name.lower())
+    return SPLIT_KEYS[key] if key else None
 
 
 def _is_json(path: str) -> bool:

@@ -34,7 +34,7 @@ import math
 import zipfile
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
 
@@ -113,7 +113,6 @@ class YoloImporter(BoxesImporter):
         self.media_roots = tuple(media_roots)
         self.stored_at = stored_at
         self.cut = 0  # boxes reaching past the image's edge, cut at it (see notes())
-        self.unlabeled_eval = 0  # val/test images without a label, come to the pool
 
     def notes(self) -> list[str]:
         """What did not come in as the files hold it (after reading)."""
@@ -123,13 +122,6 @@ class YoloImporter(BoxesImporter):
             found.append(
                 f"{self.cut:,} {boxes} past the image's edge and came in cut at it, "
                 "as YOLO tools cut them"
-            )
-        if self.unlabeled_eval:
-            n = self.unlabeled_eval
-            images, have = ("image", "has") if n == 1 else ("images", "have")
-            found.append(
-                f"{n:,} validation or test {images} {have} no label and came into the pool, to "
-                "be labeled: an eval item measures the model by its label"
             )
         return found
 
@@ -201,7 +193,7 @@ class YoloImporter(BoxesImporter):
                 _check_pixels(lines, prefix + image, roots=roots, file=found)
                 for _, box in lines:
                     (scored if "score" in box else boxes).append(box)
-            item = self._image(
+            yield self._image(
                 number,
                 prefix + image,
                 external_id=image,
@@ -211,10 +203,6 @@ class YoloImporter(BoxesImporter):
                 frame=NORMALIZED,
                 split=split,
             )
-            if item.split == "eval" and item.label is None:
-                self.unlabeled_eval += 1
-                item = replace(item, split="pool")
-            yield item
 
     def _boxes(
         self, text: str, names: dict[int, str], *, file: str

@@ -217,8 +217,10 @@ def test_an_image_of_the_zip_that_is_no_image_is_refused_naming_the_member(stree
         "b.png": b"\x89PNG\r\n\x1a\nxx",
     }
     body = _refused(api, media, zipped(members))
-    assert body["detail"].startswith("zip member 'b.png', image 2, field 'file_name': ")
-    assert (body["file"], body["line"], body["unit"]) == ("b.png", 2, "image")
+    assert body["detail"].startswith(
+        "zip member 'a.json', image 2, field 'file_name': zip member 'b.png': "
+    )
+    assert (body["file"], body["line"], body["unit"]) == ("a.json", 2, "image")
 
 
 def test_a_huge_coco_file_in_a_zip_is_refused_before_it_is_read(
@@ -233,17 +235,70 @@ def test_a_huge_coco_file_in_a_zip_is_refused_before_it_is_read(
     assert body["detail"] == "zip member 'a.json': larger than 1 MiB; refused"
 
 
-def test_a_zip_of_several_coco_files_is_refused_naming_them(street: Any) -> None:
+def test_roboflow_s_coco_zip_brings_its_valid_and_test_images_as_eval_items(street: Any) -> None:
+    """Roboflow exports a COCO file per split folder, each beside its images."""
     api, media = street
     members = {
-        "train/_annotations.coco.json": coco(["a.png"]),
-        "valid/_annotations.coco.json": coco(["b.png"]),
+        "README.roboflow.txt": b"exported",
+        "train/_annotations.coco.json": coco(["a.png", "b.png"]),
         "train/a.png": png(10),
-        "valid/b.png": png(20),
+        "train/b.png": png(20),
+        "valid/_annotations.coco.json": coco(
+            ["c.png", "u.png"],
+            annotations=[{"id": 1, "image_id": 1, "category_id": 2, "bbox": [1, 1, 5, 5]}],
+        ),
+        "valid/c.png": png(30),
+        "valid/u.png": png(40),
+        "test/_annotations.coco.json": coco(["d.png"]),
+        "test/d.png": png(50),
+    }
+    sent = upload(api, zipped(members))
+    assert sent.status_code == 201, sent.text
+    body = sent.json()
+    assert (body["items"], body["labeled"], body["eval"]) == (5, 4, 2)
+    assert (
+        "1 validation or test image has no label and came into the pool, to be labeled: an "
+        "eval item measures the model by its label"
+    ) in body["notes"]
+    evals = api.get("/api/projects/street/items", params={"split": "eval"}).json()["items"]
+    assert sorted(item["external_id"] for item in evals) == ["c.png", "d.png"]
+    assert len(stored(media)) == 5
+
+
+def test_a_bad_image_of_a_later_coco_file_is_named_by_its_file_and_number(street: Any) -> None:
+    api, media = street
+    members = {
+        "train/_annotations.coco.json": coco(["a.png", "b.png"]),
+        "train/a.png": png(10),
+        "train/b.png": png(20),
+        "valid/_annotations.coco.json": coco(["c.png", "e.png"]),
+        "valid/c.png": png(30),
+        "valid/e.png": b"not a picture",
     }
     body = _refused(api, media, zipped(members))
     assert body["detail"] == (
-        "the zip holds 2 JSON files ('train/_annotations.coco.json', "
-        "'valid/_annotations.coco.json'): a COCO zip holds one, with its images; zip each COCO "
-        "file with its images on its own"
+        "zip member 'valid/_annotations.coco.json', image 2, field 'file_name': zip member "
+        "'valid/e.png': not a JPEG, PNG or WebP file"
+    )
+    assert (body["file"], body["line"], body["unit"]) == (
+        "valid/_annotations.coco.json",
+        2,
+        "image",
+    )
+
+
+def test_a_zip_of_several_coco_files_outside_split_folders_is_refused_naming_them(
+    street: Any,
+) -> None:
+    api, media = street
+    members = {
+        "a.json": coco(["a.png"]),
+        "b.json": coco(["b.png"]),
+        "a.png": png(10),
+        "b.png": png(20),
+    }
+    body = _refused(api, media, zipped(members))
+    assert body["detail"] == (
+        "the zip holds 2 JSON files ('a.json', 'b.json'): a COCO zip holds one, or one in each "
+        "split folder (train/, valid/, test/), with its images"
     )
