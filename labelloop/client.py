@@ -74,7 +74,8 @@ class ImportReport(TypedDict):
     ``eval``: items of a pool import held out for the eval split (the project's
     ``eval_fraction``, or the file's own validation split); with ``update_labels``, items
     already here that took the file's label (``updated``) and labels people gave here that
-    were kept (``kept``, at ``kept_lines``); ``notes``: what the file held that did not come
+    were kept (``kept``, at ``kept_lines``; both count what ``unit`` says, ``line`` or
+    ``image``); ``notes``: what the file held that did not come
     in as labels (Prodigy's rejected answers, doccano's relations)."""
 
     batch_id: int
@@ -82,6 +83,7 @@ class ImportReport(TypedDict):
     labeled: int
     duplicates: int
     duplicate_lines: list[int]
+    unit: str
     split: str
     eval: int
     updated: int

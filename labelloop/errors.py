@@ -15,7 +15,12 @@ class LabelloopError(Exception):
 
 class ImportFormatError(LabelloopError):
     """An import record could not be read; names the line (1-based) and, when known, the field,
-    and the file of a source made of several (a YOLO folder's label files).
+    and the file of a source made of several (a YOLO folder's label files, a zip's members).
+
+    ``unit`` says what ``line`` counts: "line" (a text file's lines), "image" (the images of a
+    COCO document or a zip, in their order), or None when the whole file is refused (a zip
+    member too large, a link). ``in_zip``: ``file`` is a member of an uploaded zip, and the
+    message says so.
 
     The reason and the field often quote the file (a label, a key), which can be megabytes
     long: each is cut in its middle to a few hundred characters, so the message stays one
@@ -24,18 +29,53 @@ class ImportFormatError(LabelloopError):
     status = 422
 
     def __init__(
-        self, *, line: int, reason: str, field: str | None = None, file: str | None = None
+        self,
+        *,
+        line: int,
+        reason: str,
+        field: str | None = None,
+        file: str | None = None,
+        unit: str | None = "line",
+        in_zip: bool = False,
     ) -> None:
         reason = _cut(reason, 1_000)
         field = _cut(field, 200) if field is not None else None
         file = _cut(file, 300) if file is not None else None
-        where = (f"{file} " if file else "") + f"line {line}"
-        where += f", field '{field}'" if field else ""
-        super().__init__(f"{where}: {reason}")
+        named = (f"zip member '{file}'" if in_zip else file) if file else None
+        if unit is None:
+            where = named
+        elif named and (in_zip or unit != "line"):
+            where = f"{named}, {unit} {line}"
+        else:
+            where = (f"{named} " if named else "") + f"{unit} {line}"
+        if field:
+            where = (f"{where}, " if where else "") + f"field '{field}'"
+        super().__init__(f"{where}: {reason}" if where else reason)
         self.line = line
         self.field = field
         self.file = file
+        self.unit = unit
+        self.in_zip = in_zip
         self.reason = reason
+
+    def within(
+        self,
+        file: str | None,
+        *,
+        unit: str | None = None,
+        in_zip: bool = True,
+        line: int | None = None,
+    ) -> ImportFormatError:
+        """The same error said of ``file`` (a zip's member), its number ``line`` counting
+        ``unit`` (by default, as this one's do)."""
+        return ImportFormatError(
+            line=self.line if line is None else line,
+            reason=self.reason,
+            field=self.field,
+            file=file,
+            unit=unit or self.unit,
+            in_zip=in_zip,
+        )
 
 
 def _cut(text: str, limit: int) -> str:

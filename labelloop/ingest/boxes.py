@@ -3,7 +3,7 @@ image, labelloop in the pixels of the image file as a browser shows it."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -30,20 +30,67 @@ class BoxesImporter:
         self.control = control
         self.target = target or control
         self.suggested = 0  # images whose boxes came in as pre-annotations
+        self.unlabeled_eval = 0  # val/test images without a label, come to the pool
+        self.members: Sequence[str] = ()  # a zip's images read: the member each record is
+        self.documents: list[tuple[str, int]] = []  # a zip's COCO files: records before each
+        self.last = 0  # the number of the record read last
+
+    def named(self, exc: ImportFormatError) -> ImportFormatError:
+        """``exc`` as this file counts its records, when it is the import's own check of the
+        record read last (its image file, its label against the schema), which names it by
+        its number as a line, or an image of the zip by its place among the records: said of
+        the image, and of the zip member the image is (a YOLO zip's) or is in (a zipped COCO
+        file, its image numbered as the file numbers it). Any other error is returned as it
+        is."""
+        if exc.line != self.last:
+            return exc
+        found = self._document_of(exc.line)
+        if exc.unit == "line" and exc.file is None:
+            if exc.line <= len(self.members):
+                return exc.within(self.members[exc.line - 1], unit="image")
+            if found is None:
+                return exc.within(None, unit="image", in_zip=False)
+            return exc.within(found[0], unit="image", line=found[1])
+        own = {member for member, _ in self.documents}
+        if found is not None and exc.unit == "image" and exc.in_zip and exc.file not in own:
+            return ImportFormatError(  # an image of the zip a COCO file's image names
+                line=found[1],
+                unit="image",
+                field=exc.field,
+                file=found[0],
+                in_zip=True,
+                reason=f"zip member '{exc.file}': {exc.reason}",
+            )
+        return exc
+
+    def _document_of(self, line: int) -> tuple[str, int] | None:
+        """The zipped COCO file record ``line`` is an image of, and its number there."""
+        for member, before in reversed(self.documents):
+            if line > before:
+                return member, line - before
+        return None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(control={self.control!r}, target={self.target!r})"
 
     def notes(self) -> list[str]:
-        """What did not come in as labels (after ``read``)."""
-        if not self.suggested:
-            return []
-        images = "image's" if self.suggested == 1 else "images'"
-        return [
-            f"{self.suggested:,} {images} boxes came in as pre-annotations of '{self.control}', "
-            f"for annotators to accept or fix: the project's target '{self.target}' is what "
-            f"labels an item, and a {self.tool} file holds only boxes"
-        ]
+        """What did not come in as labels, or into the split the file gives (after ``read``)."""
+        found = []
+        if self.suggested:
+            images = "image's" if self.suggested == 1 else "images'"
+            found.append(
+                f"{self.suggested:,} {images} boxes came in as pre-annotations of "
+                f"'{self.control}', for annotators to accept or fix: the project's target "
+                f"'{self.target}' is what labels an item, and a {self.tool} file holds only boxes"
+            )
+        if self.unlabeled_eval:
+            n = self.unlabeled_eval
+            images, have = ("image", "has") if n == 1 else ("images", "have")
+            found.append(
+                f"{n:,} validation or test {images} {have} no label and came into the pool, to "
+                "be labeled: an eval item measures the model by its label"
+            )
+        return found
 
     def _image(
         self,
@@ -58,10 +105,15 @@ class BoxesImporter:
         split: str | None = None,
     ) -> ItemIn:
         """One image with its boxes (``labeled``: an answer even when it holds none) and the
-        split its file puts it in."""
+        split its file puts it in: eval only with a label (an eval item measures the model by
+        it), else the pool, counted for :meth:`notes`."""
         if self.target != self.control:
             scored, boxes, labeled = boxes + scored, [], False
             self.suggested += bool(scored)
+        if split == "eval" and not labeled:
+            self.unlabeled_eval += 1
+            split = "pool"
+        self.last = line
         return ItemIn(
             line=line,
             payload={"image": path},

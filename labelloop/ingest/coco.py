@@ -9,6 +9,14 @@ become pre-annotations instead. An image with no annotations comes in unlabeled,
 of the ``width`` and ``height`` an image declares: where the real file has another size of the
 same shape, the import scales them to it and says so; of another shape (a photo that shows
 turned), it refuses the image rather than stretch its boxes.
+
+A COCO file may come zipped with its images, as CVAT, Label Studio and Roboflow export it (one
+``.json`` and the images, beside it or in an ``images`` folder beside its folder; Roboflow's,
+one per split folder, ``train/``, ``valid/``, ``test/``, whose validation and test images come
+in as eval items): the import stores the zip's images under a media root first (``stored_at``)
+and looks each ``file_name`` up among them as a file beside the JSON is looked up (see
+:meth:`CocoImporter.where`). Errors name the zip member and the image as the file numbers it:
+``zip member 'annotations.json', image 3``.
 """
 
 from __future__ import annotations
@@ -22,20 +30,34 @@ from typing import Any, BinaryIO, ClassVar
 from labelloop.domain import BoxFrame, ExportRecord, ItemIn
 from labelloop.errors import ImportFormatError, LabelloopError, NotFound
 from labelloop.ingest.boxes import BoxesImporter, boxes_control
-from labelloop.ingest.media import resolve_media
+from labelloop.ingest.media import check_relative, resolve_media
 from labelloop.ingest.records import BOM, checked_id, json_trouble
+from labelloop.ingest.yolo_files import (
+    NAMES_FILES,
+    SPLIT_FOLDERS,
+    SPLIT_KEYS,
+    YAML_FILES,
+    ZipFiles,
+    open_zip,
+)
 from labelloop.kinds import kind
 from labelloop.schema import ProjectSchema
 from labelloop.schema.values import is_number
 
+MAX_DOCUMENT_BYTES = 512 << 20
+"""A zipped COCO file's size at most (COCO's own train2017 boxes take some 450 MiB)."""
+
 
 class CocoImporter(BoxesImporter):
-    """Reads one COCO JSON document; record numbers count its images in file order.
+    """Reads one COCO JSON document, or a zip of one with its images; record numbers count its
+    images in file order.
 
     ``near`` is the folder under one of ``media_roots`` the file lies in, when it does: a
     ``file_name`` no media root holds is looked for beside the file, then in the ``images``
     folder beside its folder, as CVAT and Datumaro lay out a COCO export
-    (``annotations/instances_default.json`` and ``images/``)."""
+    (``annotations/instances_default.json`` and ``images/``). ``stored_at`` is the folder under
+    a media root a zip's images were stored in: the zip's folders lie there, and a
+    ``file_name`` is looked for among them first."""
 
     format: ClassVar[str] = "coco"
     tool: ClassVar[str] = "COCO"
@@ -47,10 +69,12 @@ class CocoImporter(BoxesImporter):
         target: str | None = None,
         media_roots: Sequence[Path] = (),
         near: str | None = None,
+        stored_at: str | None = None,
     ) -> None:
         super().__init__(control=control, target=target)
         self.media_roots = tuple(media_roots)
         self.near = near
+        self.stored_at = stored_at
         self.found_near: dict[str, int] = {}  # folder -> images whose file_name was found there
 
     def notes(self) -> list[str]:
@@ -65,27 +89,55 @@ class CocoImporter(BoxesImporter):
         return found
 
     def read(self, source: BinaryIO) -> Iterator[ItemIn]:
-        """Yield one ItemIn per image of the document."""
-        self.suggested = 0
+        """Yield one ItemIn per image of the document (of the zip's document, for a zip)."""
+        self.suggested = self.unlabeled_eval = self.last = 0
         self.found_near = {}
-        doc = _document(source)
+        self.documents = []
+        if not is_zip(source):
+            yield from self._records(source.read())
+            return
+        dataset = ZipFiles(open_zip(source))
+        members = document_members(dataset)
+        for member in members:
+            raw = dataset.read(member, MAX_DOCUMENT_BYTES)
+            self.documents.append((member, self.last))
+            if self.stored_at is not None:
+                self.near = PurePosixPath(self.stored_at, member).parent.as_posix()
+            split = _split_of(member) if len(members) > 1 else None
+            try:
+                yield from self._records(raw, before=self.last, split=split)
+            except ImportFormatError as exc:
+                raise (exc if exc.file else exc.within(member)) from None
+
+    def _records(
+        self, raw: bytes, *, before: int = 0, split: str | None = None
+    ) -> Iterator[ItemIn]:
+        """The images of one document, numbered from 1 in its errors and from ``before`` + 1
+        in the records (a zip's documents are read one after another)."""
+        doc = _document(raw)
         categories = _categories(doc.get("categories", []))
         by_image: dict[Any, list[tuple[int, Mapping[str, Any]]]] = {}
         annotations = doc.get("annotations", [])
         if not isinstance(annotations, list):
-            raise ImportFormatError(line=1, field="annotations", reason="must be a list")
+            raise ImportFormatError(line=1, unit=None, field="annotations", reason="must be a list")
         for k, ann in enumerate(annotations):
             if not isinstance(ann, Mapping):
                 raise ImportFormatError(
-                    line=1, field=f"annotations[{k}]", reason=f"must be an object, got {kind(ann)}"
+                    line=1,
+                    unit=None,
+                    field=f"annotations[{k}]",
+                    reason=f"must be an object, got {kind(ann)}",
                 )
-            image_id = _id(ann.get("image_id"), line=1, field=f"annotations[{k}].image_id")
+            image_id = _id(ann.get("image_id"), line=None, field=f"annotations[{k}].image_id")
             by_image.setdefault(image_id, []).append((k, ann))
         images = doc.get("images")
         if not isinstance(images, list):
-            raise ImportFormatError(line=1, field="images", reason="missing or not a list")
+            raise ImportFormatError(
+                line=1, unit=None, field="images", reason="missing or not a list"
+            )
         for number, image in enumerate(images, 1):
-            yield self._item(number, image, by_image.get(_image_id(number, image), []), categories)
+            found = by_image.get(_image_id(number, image), [])
+            yield self._item(number, image, found, categories, line=before + number, split=split)
 
     def _item(
         self,
@@ -93,11 +145,17 @@ class CocoImporter(BoxesImporter):
         image: Any,
         annotations: list[tuple[int, Mapping[str, Any]]],
         categories: Mapping[Any, str],
+        *,
+        line: int,
+        split: str | None,
     ) -> ItemIn:
         file_name = image.get("file_name")
         if not isinstance(file_name, str) or not file_name.strip():
             raise ImportFormatError(
-                line=number, field="file_name", reason="must be a path under a media root"
+                line=number,
+                unit="image",
+                field="file_name",
+                reason="must be a path under a media root",
             )
         boxes: list[dict[str, Any]] = []
         scored: list[dict[str, Any]] = []
@@ -105,43 +163,124 @@ class CocoImporter(BoxesImporter):
             box = _box(number, k, ann, categories)
             (scored if "score" in box else boxes).append(box)
         external_id = image.get("external_id")
-        return self._image(
-            number,
-            self._where(file_name),
-            external_id=(
+        try:
+            named = (
                 checked_id(number, "external_id", str(external_id))
                 if external_id is not None
                 else checked_id(number, "file_name", file_name)
-            ),
+            )
+        except ImportFormatError as exc:  # an id too long: said of the image, as it is one
+            raise exc.within(None, unit="image", in_zip=False) from None
+        return self._image(
+            line,
+            self.where(number, file_name),
+            split=split,
+            external_id=named,
             boxes=boxes,
             scored=scored,
             labeled=bool(boxes) or image.get("labeled") is True,
             frame=_declared(image),
         )
 
-    def _where(self, file_name: str) -> str:
-        """The path under a media root of the image ``file_name`` names: as it stands, else
-        beside the file or in the ``images`` folder beside the file's folder (see the class)."""
+    def where(self, number: int, file_name: str) -> str:
+        """The path under a media root of the image ``file_name`` names: as it stands, or
+        beside the file or in the ``images`` folder beside the file's folder (see the class);
+        a zip's own images are looked for first, and one found nowhere is refused naming it.
+        A ``file_name`` refused as it stands ('..', not an image) is left for the import to
+        refuse."""
         if self.near is None or not self.media_roots:
             return file_name
         try:
-            resolve_media(file_name, self.media_roots, kind="image")
-            return file_name
-        except NotFound:
-            pass
-        except LabelloopError:  # refused as it stands ('..', not an image): the import says so
+            check_relative(file_name, kind="image")
+        except LabelloopError:
             return file_name
         top = PurePosixPath(self.near)
-        for folder in (top, top.parent / "images"):
-            path = (folder / file_name).as_posix()
+        folders = (top, top.parent / "images")
+        beside = [(folder, (folder / file_name).as_posix()) for folder in folders]
+        zipped = self.stored_at is not None
+        tried = [*beside, (None, file_name)] if zipped else [(None, file_name), *beside]
+        for folder, path in tried:
             try:
                 resolve_media(path, self.media_roots, kind="image")
-            except LabelloopError:
+            except NotFound:
                 continue
-            shown = folder.as_posix()
-            self.found_near[shown] = self.found_near.get(shown, 0) + 1
+            except LabelloopError:  # not an image, or unreadable: the import names it
+                if folder is None or zipped:
+                    return path
+                continue
+            if folder is not None and not zipped:
+                shown = folder.as_posix()
+                self.found_near[shown] = self.found_near.get(shown, 0) + 1
             return path
-        return file_name  # the import names it as the file does
+        if not zipped:
+            return file_name  # the import names it as the file does
+        inner = top.relative_to(self.stored_at).as_posix()
+        images = (PurePosixPath(inner).parent / "images").as_posix().removeprefix("./")
+        raise ImportFormatError(
+            line=number,
+            unit="image",
+            field="file_name",
+            reason=f"'{file_name[:200]}' is not in the zip (beside the COCO file, nor in "
+            f"'{images}/') nor under a media root",
+        )
+
+
+def is_zip(source: BinaryIO) -> bool:
+    """Whether ``source`` is a zip (its first bytes say so); it is read again from its start.
+    A stream that cannot go back is read as it comes (a zip cannot be read so)."""
+    seekable = getattr(source, "seekable", None)
+    if callable(seekable) and not seekable():
+        return False
+    source.seek(0)
+    head = source.read(4)
+    source.seek(0)
+    return head in (b"PK\x03\x04", b"PK\x05\x06")
+
+
+def is_coco_zip(source: BinaryIO) -> bool:
+    """Whether ``source`` is a zip of a COCO file (with its images): it holds a ``.json`` and
+    none of the files a YOLO dataset names its classes in. Read again from its start."""
+    if not is_zip(source):
+        return False
+    try:
+        files = ZipFiles(open_zip(source)).files
+    except ImportFormatError:
+        return False  # refused when read as a dataset, naming why
+    finally:
+        source.seek(0)
+    yolo = {*YAML_FILES, *NAMES_FILES}
+    return any(_is_json(f) for f in files) and not any(PurePosixPath(f).name in yolo for f in files)
+
+
+def document_members(dataset: ZipFiles) -> list[str]:
+    """The zip's COCO files (``.json``), in its order: one, or one per split folder, as
+    Roboflow exports them (``train/``, ``valid/``, ``test/``); an error when it holds none, or
+    several of which one lies in no split folder."""
+    found = [path for path in dataset.files if _is_json(path)]
+    if not found:
+        raise ImportFormatError(
+            line=1, unit=None, reason="the zip holds no COCO file (.json) beside its images"
+        )
+    if len(found) == 1 or all(_split_of(path) for path in found):
+        return found
+    shown = ", ".join(f"'{path[:200]}'" for path in found[:5]) + (", ..." if found[5:] else "")
+    raise ImportFormatError(
+        line=1,
+        unit=None,
+        reason=f"the zip holds {len(found):,} JSON files ({shown}): a COCO zip holds one, or "
+        "one in each split folder (train/, valid/, test/), with its images",
+    )
+
+
+def _split_of(member: str) -> str | None:
+    """The split a COCO file in a split folder (Roboflow's ``valid/_annotations.coco.json``)
+    puts its images in: the pool for training, eval for validation and test; else None."""
+    key = SPLIT_FOLDERS.get(PurePosixPath(member).parent.name.lower())
+    return SPLIT_KEYS[key] if key else None
+
+
+def _is_json(path: str) -> bool:
+    return path.lower().endswith(".json")
 
 
 def _declared(image: Mapping[str, Any]) -> BoxFrame | None:
@@ -153,42 +292,50 @@ def _declared(image: Mapping[str, Any]) -> BoxFrame | None:
     return None
 
 
-def _document(source: BinaryIO) -> Mapping[str, Any]:
-    raw = source.read().removeprefix(BOM)
+def _document(raw: bytes) -> Mapping[str, Any]:
+    raw = raw.removeprefix(BOM)
     try:
         doc = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
-        raise ImportFormatError(line=1, reason="not valid UTF-8") from None
+        raise ImportFormatError(line=1, unit=None, reason="not valid UTF-8") from None
     except json.JSONDecodeError as exc:
         raise ImportFormatError(
             line=exc.lineno, reason=f"not valid JSON: {exc.msg} (column {exc.colno})"
         ) from None
     except (RecursionError, ValueError) as exc:
-        raise ImportFormatError(line=1, reason=f"not valid JSON: {json_trouble(exc)}") from None
+        raise ImportFormatError(
+            line=1, unit=None, reason=f"not valid JSON: {json_trouble(exc)}"
+        ) from None
     if not isinstance(doc, dict):
-        raise ImportFormatError(line=1, reason=f"expected a COCO JSON object, got {kind(doc)}")
+        raise ImportFormatError(
+            line=1, unit=None, reason=f"expected a COCO JSON object, got {kind(doc)}"
+        )
     return doc
 
 
 def _categories(raw: Any) -> dict[Any, str]:
     if not isinstance(raw, list):
-        raise ImportFormatError(line=1, field="categories", reason="must be a list")
+        raise ImportFormatError(line=1, unit=None, field="categories", reason="must be a list")
     out = {}
     for k, category in enumerate(raw):
         if not isinstance(category, Mapping) or not isinstance(category.get("name"), str):
             raise ImportFormatError(
-                line=1, field=f"categories[{k}]", reason="must be an object with a name"
+                line=1, unit=None, field=f"categories[{k}]", reason="must be an object with a name"
             )
-        out[_id(category.get("id"), line=1, field=f"categories[{k}].id")] = category["name"]
+        out[_id(category.get("id"), line=None, field=f"categories[{k}].id")] = category["name"]
     return out
 
 
-def _id(value: Any, *, line: int, field: str) -> Any:
+def _id(value: Any, *, line: int | None, field: str) -> Any:
     """An id the file gives (COCO's are numbers; a text is taken too), refused when it is a
-    list or an object, which cannot name anything."""
+    list or an object, which cannot name anything; ``line`` is the image it is of (None: of
+    the document's lists)."""
     if isinstance(value, list | Mapping):
         raise ImportFormatError(
-            line=line, field=field, reason=f"must be a number or a text, got {kind(value)}"
+            line=line or 1,
+            unit="image" if line else None,
+            field=field,
+            reason=f"must be a number or a text, got {kind(value)}",
         )
     return value
 
@@ -196,10 +343,13 @@ def _id(value: Any, *, line: int, field: str) -> Any:
 def _image_id(number: int, image: Any) -> Any:
     if not isinstance(image, Mapping):
         raise ImportFormatError(
-            line=number, field="images", reason=f"an image must be an object, got {kind(image)}"
+            line=number,
+            unit="image",
+            field="images",
+            reason=f"an image must be an object, got {kind(image)}",
         )
     if "id" not in image:
-        raise ImportFormatError(line=number, field="id", reason="missing")
+        raise ImportFormatError(line=number, unit="image", field="id", reason="missing")
     return _id(image["id"], line=number, field="id")
 
 
@@ -210,11 +360,14 @@ def _box(
     where = f"annotations[{k}]"
     bbox = ann.get("bbox")
     if not isinstance(bbox, list) or len(bbox) != 4:
-        raise ImportFormatError(line=number, field=f"{where}.bbox", reason="must be [x, y, w, h]")
+        raise ImportFormatError(
+            line=number, unit="image", field=f"{where}.bbox", reason="must be [x, y, w, h]"
+        )
     label = categories.get(_id(ann.get("category_id"), line=number, field=f"{where}.category_id"))
     if label is None:
         raise ImportFormatError(
             line=number,
+            unit="image",
             field=f"{where}.category_id",
             reason=f"{ann.get('category_id')!r} is not one of the file's categories",
         )

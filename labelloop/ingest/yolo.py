@@ -34,7 +34,7 @@ import math
 import zipfile
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
 
@@ -113,7 +113,6 @@ class YoloImporter(BoxesImporter):
         self.media_roots = tuple(media_roots)
         self.stored_at = stored_at
         self.cut = 0  # boxes reaching past the image's edge, cut at it (see notes())
-        self.unlabeled_eval = 0  # val/test images without a label, come to the pool
 
     def notes(self) -> list[str]:
         """What did not come in as the files hold it (after reading)."""
@@ -124,22 +123,16 @@ class YoloImporter(BoxesImporter):
                 f"{self.cut:,} {boxes} past the image's edge and came in cut at it, "
                 "as YOLO tools cut them"
             )
-        if self.unlabeled_eval:
-            n = self.unlabeled_eval
-            images, have = ("image", "has") if n == 1 else ("images", "have")
-            found.append(
-                f"{n:,} validation or test {images} {have} no label and came into the pool, to "
-                "be labeled: an eval item measures the model by its label"
-            )
         return found
 
     def read(self, source: BinaryIO) -> Iterator[ItemIn]:
         """Yield one ItemIn per image a zip names."""
-        self.suggested = self.cut = self.unlabeled_eval = 0
+        self.suggested = self.cut = self.unlabeled_eval = self.last = 0
         dataset = ZipFiles(open_zip(source))
         layout = dataset_layout(dataset)
         listed = listed_images(dataset, layout)
         images = zip_images(dataset, listed)
+        self.members = images if self.stored_at is not None else ()  # else: paths listed
         prefix = ""
         if self.stored_at is not None:
             held = set(dataset.files)
@@ -147,6 +140,7 @@ class YoloImporter(BoxesImporter):
             if missing is not None:
                 raise ImportFormatError(
                     line=images.index(missing) + 1,
+                    unit="image",
                     reason=f"'{missing[:200]}' is not in the zip, which holds images: a zip "
                     "with images holds every image its lists name",
                 )
@@ -158,7 +152,8 @@ class YoloImporter(BoxesImporter):
     def read_folder(self, folder: Path, *, root: Path) -> Iterator[ItemIn]:
         """Yield one ItemIn per image file under ``folder``, which lies under the media root
         ``root`` (payloads hold paths under it; ids are paths within the folder)."""
-        self.suggested = self.cut = self.unlabeled_eval = 0
+        self.suggested = self.cut = self.unlabeled_eval = self.last = 0
+        self.members = ()
         dataset = FolderFiles(folder.resolve())
         inner = dataset.top.relative_to(root.resolve()).as_posix()
         layout = dataset_layout(dataset)
@@ -198,7 +193,7 @@ class YoloImporter(BoxesImporter):
                 _check_pixels(lines, prefix + image, roots=roots, file=found)
                 for _, box in lines:
                     (scored if "score" in box else boxes).append(box)
-            item = self._image(
+            yield self._image(
                 number,
                 prefix + image,
                 external_id=image,
@@ -208,10 +203,6 @@ class YoloImporter(BoxesImporter):
                 frame=NORMALIZED,
                 split=split,
             )
-            if item.split == "eval" and item.label is None:
-                self.unlabeled_eval += 1
-                item = replace(item, split="pool")
-            yield item
 
     def _boxes(
         self, text: str, names: dict[int, str], *, file: str
@@ -316,17 +307,19 @@ def zip_images_to_store(source: BinaryIO) -> ZipImages | None:
         return None
     twice = next((path for path, n in Counter(dataset.files).items() if n > 1), None)
     if twice is not None:
-        raise ImportFormatError(file=twice, line=1, reason="is in the zip twice")
+        raise ImportFormatError(
+            file=twice, line=1, unit=None, in_zip=True, reason="is in the zip twice"
+        )
     listed = listed_images(dataset, dataset_layout(dataset))
     present = set(held)
     wanted = [image for image in listed if image in present] if listed else held
     if len(wanted) > MAX_STORED_IMAGES:
         raise ImportFormatError(
-            line=1, reason=f"more than {MAX_STORED_IMAGES:,} images in one zip; split it"
+            line=1, unit=None, reason=f"more than {MAX_STORED_IMAGES:,} images in one zip; split it"
         )
     declared = sum(dataset.archive.getinfo(path).file_size for path in wanted)
     if declared > MAX_STORED_BYTES:
-        raise ImportFormatError(line=1, reason=_TOO_LARGE)
+        raise ImportFormatError(line=1, unit=None, reason=_TOO_LARGE)
     return ZipImages(dataset=dataset, paths=tuple(wanted), declared=declared)
 
 
@@ -350,11 +343,11 @@ def store_images(images: ZipImages, dest: Path) -> int:
         except OSError as exc:
             reason = exc.strerror or type(exc).__name__
             raise ImportFormatError(
-                file=path, line=1, reason=f"cannot be stored ({reason})"
+                file=path, line=1, unit=None, in_zip=True, reason=f"cannot be stored ({reason})"
             ) from None
         total += images.dataset.extract(path, target, limit=MAX_IMAGE_BYTES)
         if total > MAX_STORED_BYTES:
-            raise ImportFormatError(file=path, line=1, reason=_TOO_LARGE)
+            raise ImportFormatError(file=path, line=1, unit=None, in_zip=True, reason=_TOO_LARGE)
     return len(images.paths)
 
 

@@ -95,13 +95,19 @@ class DatasetFiles:
     files: list[str]
     what: str
     """The dataset as errors name it."""
+    in_zip: bool = False
+    """Whether its files are a zip's members, as errors name them."""
 
     def read(self, path: str, limit: int) -> bytes:
         """The file at ``path``; one larger than ``limit`` bytes is refused."""
         data = self.head(path, limit + 1)
         if len(data) > limit:
             raise ImportFormatError(
-                file=path, line=1, reason=f"larger than {limit >> 20} MiB; refused"
+                file=path,
+                line=1,
+                unit=None,
+                in_zip=self.in_zip,
+                reason=f"larger than {limit >> 20} MiB; refused",
             )
         return data
 
@@ -134,14 +140,17 @@ class FolderFiles(DatasetFiles):
         try:
             if not file.resolve().is_relative_to(self.top):
                 raise ImportFormatError(
-                    file=path, line=1, reason="a link to a file out of the folder is refused"
+                    file=path,
+                    line=1,
+                    unit=None,
+                    reason="a link to a file out of the folder is refused",
                 )
             with file.open("rb") as raw:
                 return raw.read(size)
         except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop (Python < 3.13)
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "a link loop"
             raise ImportFormatError(
-                file=path, line=1, reason=f"cannot be read ({reason})"
+                file=path, line=1, unit=None, reason=f"cannot be read ({reason})"
             ) from None
 
     def inside(self, base: str, raw: str) -> str | None:
@@ -172,6 +181,7 @@ class ZipFiles(DatasetFiles):
     """A zip's files in its order; a name that climbs out of it, or a link, is refused."""
 
     what = "the zip"
+    in_zip = True
 
     def __init__(self, archive: zipfile.ZipFile) -> None:
         self.archive = archive
@@ -182,22 +192,34 @@ class ZipFiles(DatasetFiles):
             try:
                 check_relative(info.filename, kind=None)
             except LabelloopError as exc:
-                shown = exc.message.removeprefix("media path ")
-                raise ImportFormatError(line=1, reason=f"zip member {shown}") from None
+                said = f"media path '{info.filename[:200]}': "
+                raise ImportFormatError(
+                    file=info.filename,
+                    line=1,
+                    unit=None,
+                    in_zip=True,
+                    reason=exc.message.removeprefix(said),
+                ) from None
             if not is_clutter(info.filename):
                 self.files.append(info.filename)
 
     def head(self, path: str, size: int) -> bytes:
         info = self.archive.getinfo(path)
         if stat.S_ISLNK(info.external_attr >> 16):
-            raise ImportFormatError(file=path, line=1, reason="a link is refused")
+            raise ImportFormatError(
+                file=path, line=1, unit=None, in_zip=True, reason="a link is refused"
+            )
         try:
             with self.archive.open(info) as raw:
                 return raw.read(size)
         except ZIP_ERRORS as exc:
             detail = str(exc) or "it is cut short"  # EOFError says nothing
             raise ImportFormatError(
-                file=path, line=1, reason=f"cannot be read from the zip ({detail[:200]})"
+                file=path,
+                line=1,
+                unit=None,
+                in_zip=True,
+                reason=f"cannot be read from the zip ({detail[:200]})",
             ) from None
 
     def inside(self, base: str, raw: str) -> str | None:
@@ -216,7 +238,9 @@ class ZipFiles(DatasetFiles):
         its size."""
         info = self.archive.getinfo(path)
         if stat.S_ISLNK(info.external_attr >> 16):
-            raise ImportFormatError(file=path, line=1, reason="a link is refused")
+            raise ImportFormatError(
+                file=path, line=1, unit=None, in_zip=True, reason="a link is refused"
+            )
         written = 0
         try:
             with self.archive.open(info) as raw, dest.open("xb") as out:
@@ -224,18 +248,26 @@ class ZipFiles(DatasetFiles):
                     written += len(chunk)
                     if written > limit:
                         raise ImportFormatError(
-                            file=path, line=1, reason=f"larger than {limit >> 20} MiB; refused"
+                            file=path,
+                            line=1,
+                            unit=None,
+                            in_zip=True,
+                            reason=f"larger than {limit >> 20} MiB; refused",
                         )
                     out.write(chunk)
         except ZIP_ERRORS as exc:
             if isinstance(exc, OSError) and exc.filename is not None:  # writing it
                 reason = exc.strerror or "it cannot be written"
                 raise ImportFormatError(
-                    file=path, line=1, reason=f"cannot be stored ({reason})"
+                    file=path, line=1, unit=None, in_zip=True, reason=f"cannot be stored ({reason})"
                 ) from None
             detail = str(exc) or "it is cut short"
             raise ImportFormatError(
-                file=path, line=1, reason=f"cannot be read from the zip ({detail[:200]})"
+                file=path,
+                line=1,
+                unit=None,
+                in_zip=True,
+                reason=f"cannot be read from the zip ({detail[:200]})",
             ) from None
         return written
 
@@ -245,7 +277,7 @@ def open_zip(source: BinaryIO) -> zipfile.ZipFile:
         return zipfile.ZipFile(source)
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
         raise ImportFormatError(
-            line=1, reason=f"not a zip file ({exc}): a YOLO file is a zip of a dataset"
+            line=1, unit=None, reason=f"not a zip file ({exc}): a YOLO file is a zip of a dataset"
         ) from None
 
 
@@ -268,6 +300,7 @@ def class_names(dataset: DatasetFiles) -> dict[int, str]:
             return _listed_names(name, read_text(name, dataset.read(name, MAX_TEXT_BYTES)))
     raise ImportFormatError(
         line=1,
+        unit=None,
         reason="no class names: a YOLO dataset names them in data.yaml ('names'), "
         "classes.txt or obj.names at its top",
     )
@@ -468,6 +501,7 @@ def zip_images(dataset: ZipFiles, listed: dict[str, set[str]]) -> list[str]:
     if not found:
         raise ImportFormatError(
             line=1,
+            unit=None,
             reason="the zip names no images: list them in a file that data.yaml's 'train' "
             "names (one image path under the media root a line), as the export writes",
         )
@@ -508,6 +542,8 @@ def label_files(dataset: DatasetFiles, images: list[str], lists: Iterable[str]) 
             raise ImportFormatError(
                 file=path,
                 line=1,
+                unit=None,
+                in_zip=dataset.in_zip,
                 reason=f"both '{claimed[path]}' and '{image}' would take these labels: name "
                 "images apart by more than their suffix",
             )
@@ -523,6 +559,8 @@ def label_files(dataset: DatasetFiles, images: list[str], lists: Iterable[str]) 
             raise ImportFormatError(
                 file=path,
                 line=1,
+                unit=None,
+                in_zip=dataset.in_zip,
                 reason="a label file with no image: YOLO names a label file after its image "
                 "(images/a.jpg: labels/a.txt)",
             )

@@ -407,7 +407,9 @@ def create_app(
             )
         body: dict[str, Any] = {"error": type(exc).__name__, "detail": exc.message}
         if isinstance(exc, ImportFormatError):  # where, for a script to point at the record
-            body.update(line=exc.line, field=exc.field, file=exc.file, reason=exc.reason)
+            body.update(
+                line=exc.line, unit=exc.unit, field=exc.field, file=exc.file, reason=exc.reason
+            )
         return JSONResponse(body, status_code=exc.status, headers=headers)
 
     @app.exception_handler(pages.LoginRequired)

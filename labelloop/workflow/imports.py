@@ -15,6 +15,7 @@ from labelloop.errors import ImportFormatError, LabelloopError, SchemaError
 from labelloop.govern.permissions import Permission
 from labelloop.ingest import HfDatasetsImporter, make_importer
 from labelloop.ingest.boxes import placed
+from labelloop.ingest.coco import CocoImporter, is_coco_zip, is_zip
 from labelloop.ingest.formats import import_refusal
 from labelloop.ingest.images import ImageFolderImporter
 from labelloop.ingest.imaging import image_size
@@ -66,6 +67,9 @@ class ImportReport:
     notes: tuple[str, ...] = ()
     """What the file held that did not come in as labels, and what was held out, in sentences
     (the format's own: Prodigy's rejected answers, doccano's relations)."""
+    unit: str = "line"
+    """What the numbers of ``duplicate_lines`` and ``kept_lines`` count: "line", or "image"
+    (the images of a COCO file or a YOLO zip, in their order)."""
 
 
 def import_items(
@@ -109,6 +113,11 @@ def import_items(
 
     ``near``: the folder the file lies in; under a media root, a COCO file's images are
     looked for there too (see ``CocoImporter``).
+
+    A zip (``yolo``, or ``coco``: a COCO file zipped with its images) has its images stored
+    under the first media root before its records are read; a zip given as ``yolo`` that holds
+    a ``.json`` and no YOLO class names is read as ``coco``. Errors on a zip's records name
+    the zip member and the image (see ``BoxesImporter.named``).
     """
     ctx.require(Permission.IMPORT)
     if answers and fmt != "label_studio":
@@ -122,7 +131,10 @@ def import_items(
     refused = import_refusal(fmt, ctx.schema) if label_field else None
     if refused is not None:  # CSV and spans: every labeled record would fail on its cell
         raise refused
-    if fmt == YoloImporter.format and ctx.schema.data_type != "table":
+    if fmt == YoloImporter.format and is_coco_zip(source):  # a .zip of a COCO file's export
+        fmt = CocoImporter.format
+    zipped = fmt in BOXES_FORMATS and is_zip(source)  # a zip whose images are stored first
+    if zipped and ctx.schema.data_type != "table":
         with batches.no_import_running(db, ctx.id) as alone:
             if alone:  # no other import may be naming a leftover's files meanwhile
                 uploads.clear_leftovers(db, ctx.id, roots=media_roots, slug=ctx.slug)
@@ -143,7 +155,7 @@ def import_items(
             )
         else:
             options = _importer_options(ctx, fmt, locals())
-            if fmt == YoloImporter.format:  # a zip of a dataset with its images: stored first
+            if zipped:  # a zip of a dataset with its images: they are stored first
                 if stage:
                     stage("storing images")
                 stored = uploads.store_zip_images(source, roots=media_roots, slug=ctx.slug)
@@ -176,6 +188,10 @@ def import_items(
                 answers=answers,
                 upload_folder=stored_at,
             )
+        except ImportFormatError as exc:
+            uploads.discard(stored)
+            named = getattr(importer, "named", None)  # zip members and images, as the file has
+            raise (named(exc) if callable(named) else exc) from None
         except BaseException:
             uploads.discard(stored)  # nothing half-written: the images go with the import
             raise
@@ -185,6 +201,8 @@ def import_items(
             )
             if n and report.n_items:
                 report = replace(report, notes=(*report.notes, _not_kept_note(n)))
+        if fmt in BOXES_FORMATS:  # records numbered by image, not by line
+            report = replace(report, unit="image")
         return _with_notes(report, importer)
 
 
@@ -408,8 +426,14 @@ def _image_payload(
         reason = exc.message if said else f"{named}: {exc.message}"
         if upload_folder and relative.startswith(upload_folder + "/"):
             # the folder it was stored in goes with the failed import: the zip's name it is
-            member = relative.removeprefix(upload_folder + "/")
-            reason = f"zip member '{member[:200]}'" + reason.removeprefix(named)
+            raise ImportFormatError(
+                line=record.line,
+                unit="image",
+                field=path_field,
+                file=relative.removeprefix(upload_folder + "/"),
+                in_zip=True,
+                reason=reason.removeprefix(named + ": "),
+            ) from None
         raise ImportFormatError(line=record.line, field=path_field, reason=reason) from None
     if kind != "image":
         return {kind: relative}, file_hash(found)

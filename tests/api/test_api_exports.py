@@ -366,8 +366,9 @@ def test_a_yolo_zip_with_its_images_uploads_its_val_split_as_eval_items(
     assert site.post("/api/projects", json={"slug": "street2", "schema": BOXES}).status_code == 201
     back = site.post("/api/projects/street2/imports", files={"file": ("s.yolo.zip", got.content)})
     assert back.status_code == 422  # the uploaded images are street's: street2 may not name them
-    detail = back.json()["detail"]  # line 1 is street.png, the media root's own: it may
-    assert detail.startswith("line 2: media path 'uploads/street/")
+    detail = back.json()["detail"]  # image 1 is street.png, the media root's own: it may
+    assert detail.startswith("image 2: media path 'uploads/street/")
+    assert (back.json()["line"], back.json()["unit"], back.json()["file"]) == (2, "image", None)
     assert detail.endswith(
         "lies in another project's uploaded images (uploads/ under the media "
         "root), which only that project's items may name"
@@ -391,14 +392,14 @@ def test_a_yolo_zip_with_its_images_uploads_its_val_split_as_eval_items(
             {"data.yaml": "val: /etc\nnames: [car, person]\n"},
             "data.yaml line 1: 'val' '/etc' leads out of the zip",
         ),
-        ({"../evil.png": _png(1)}, "line 1: zip member '../evil.png': '..' is refused"),
+        ({"../evil.png": _png(1)}, "zip member '../evil.png': '..' is refused"),
         (
             {"images/val/c.png": b"\x89PNG\r\n\x1a\nnot an image"},
-            "line 3: zip member 'images/val/c.png': cannot be read as an image",
+            "zip member 'images/val/c.png', image 3: cannot be read as an image",
         ),
         (
             {"images/val/c.png": b"\x89PNG\r\n\x1a\n" + bytes(65 << 20)},
-            "images/val/c.png line 1: larger than 64 MiB",
+            "zip member 'images/val/c.png': larger than 64 MiB",
         ),
     ],
 )

@@ -93,7 +93,7 @@ def test_a_bad_label_line_refuses_the_whole_folder_naming_file_and_line(
     (top / "labels" / "train" / "c.txt").write_text("0 0.5 0.5 0.2 0.2\n")
     (top / "labels" / "train" / "d.txt").write_text("")
     (line,) = _errors(cli("import", "street", str(top), code=1))
-    assert line.startswith("error: labels/train/d.txt line 1: a label file with no image")
+    assert line.startswith("error: labels/train/d.txt: a label file with no image")
 
 
 def test_a_yolo_folder_must_lie_under_a_media_root_and_fit_the_project(

@@ -139,3 +139,65 @@ def test_undoing_an_uploaded_zip_on_the_project_page_says_its_images_were_delete
     assert not stored.exists()
     assert set(uploads.iterdir()) == before if before else not uploads.exists()
     page.close()
+
+
+def test_a_coco_export_zip_uploads_on_the_project_page(
+    site: tuple[str, Path], browser: Any, tmp_path: Path
+) -> None:
+    """CVAT's COCO export, zipped: annotations/instances_default.json and images/; a bad one
+    is refused naming the zip member and the image, storing nothing."""
+    url, home = site
+    uploads = home / "media" / "uploads" / SLUG
+    before = set(uploads.iterdir()) if uploads.exists() else set()
+    doc = {
+        "images": [
+            {"id": 1, "file_name": "f.png", "width": 80, "height": 60},
+            {"id": 2, "file_name": "<img src=x>.png", "width": 80, "height": 60},
+        ],
+        "annotations": [
+            {"id": 1, "image_id": 1, "category_id": 2, "bbox": [4, 5, 20, 30]},
+            {"id": 2, "image_id": 2, "category_id": 1, "bbox": [10, 10, 30, 20]},
+        ],
+        "categories": [{"id": 1, "name": "car"}, {"id": 2, "name": "person"}],
+    }
+    good, bad = tmp_path / "cvat.zip", tmp_path / "broken.zip"
+    with zipfile.ZipFile(good, "w") as archive:
+        archive.writestr("annotations/instances_default.json", json.dumps(doc))
+        archive.writestr("images/f.png", _png(30))
+        archive.writestr("images/<img src=x>.png", _png(50))
+    doc["annotations"][1]["bbox"] = [1, 2]
+    with zipfile.ZipFile(bad, "w") as archive:
+        archive.writestr("annotations/instances_default.json", json.dumps(doc))
+        archive.writestr("images/f.png", _png(31))
+        archive.writestr("images/<img src=x>.png", _png(51))
+
+    page = browser.new_page()
+    login(page, url, f"/p/{SLUG}")
+    assert "CVAT" in page.inner_text("#import-coco-hint")
+    page.set_input_files("#import-file", str(bad))
+    page.click("#import-submit")
+    said = _message(page, "import-result", "zip member")
+    assert (
+        "zip member 'annotations/instances_default.json', image 2, field "
+        "'annotations[1].bbox': must be [x, y, w, h]" in said
+    )
+    assert (set(uploads.iterdir()) if uploads.exists() else set()) == before
+
+    pool = int(page.inner_text("#stat-pool"))
+    page.set_input_files("#import-file", str(good))
+    page.click("#import-submit")
+    said = _message(page, "import-result", "Imported")
+    assert said.startswith("Imported 2 items, 2 with labels")
+    page.wait_for_function(
+        f"() => document.getElementById('stat-pool').textContent === '{pool + 2}'"
+    )
+    assert page.evaluate("() => window.__xss") is None
+    (stored,) = set(uploads.iterdir()) - before
+    assert sorted(p.name for p in stored.rglob("*.png")) == ["<img src=x>.png", "f.png"]
+
+    # The same zip again: its duplicates are counted by image.
+    page.set_input_files("#import-file", str(good))
+    page.click("#import-submit")
+    said = _message(page, "import-result", "duplicates skipped")
+    assert "2 duplicates skipped (images 1, 2)" in said
+    page.close()

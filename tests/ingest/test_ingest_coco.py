@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -74,33 +75,33 @@ def test_annotations_become_box_labels_and_scored_ones_pre_annotations() -> None
     ("doc", "message"),
     [
         (b"{not json", "line 1: not valid JSON"),
-        (b"[]", "line 1: expected a COCO JSON object, got list"),
-        (_doc(images=None), "line 1, field 'images': missing or not a list"),
+        (b"[]", "expected a COCO JSON object, got list"),
+        (_doc(images=None), "field 'images': missing or not a list"),
         (
             _doc(annotations=[{"image_id": 2, "category_id": 8, "bbox": [0, 0, 1, 1]}]),
-            "line 2, field 'annotations[0].category_id': 8 is not one of the file's categories",
+            "image 2, field 'annotations[0].category_id': 8 is not one of the file's categories",
         ),
         (
             _doc(annotations=[{"image_id": 3, "category_id": 7, "bbox": [0, 0, 1]}]),
-            "line 3, field 'annotations[0].bbox': must be [x, y, w, h]",
+            "image 3, field 'annotations[0].bbox': must be [x, y, w, h]",
         ),
-        (_doc(images=[{"id": 1, "file_name": ""}]), "line 1, field 'file_name'"),
-        (_doc(images=[{"file_name": "a.png"}]), "line 1, field 'id': missing"),
+        (_doc(images=[{"id": 1, "file_name": ""}]), "image 1, field 'file_name'"),
+        (_doc(images=[{"file_name": "a.png"}]), "image 1, field 'id': missing"),
         (
             _doc(images=[{"id": 1, "file_name": "a.png"}, {"id": [2], "file_name": "b.png"}]),
-            "line 2, field 'id': must be a number or a text, got list",
+            "image 2, field 'id': must be a number or a text, got list",
         ),
         (
             _doc(annotations=[{"image_id": {"id": 1}, "category_id": 7, "bbox": [0, 0, 1, 1]}]),
-            "line 1, field 'annotations[0].image_id': must be a number or a text, got object",
+            "field 'annotations[0].image_id': must be a number or a text, got object",
         ),
         (
             _doc(categories=[*CATEGORIES, {"id": [3], "name": "bus"}]),
-            "line 1, field 'categories[2].id': must be a number or a text, got list",
+            "field 'categories[2].id': must be a number or a text, got list",
         ),
         (
             _doc(annotations=[{"image_id": 3, "category_id": [7], "bbox": [0, 0, 1, 1]}]),
-            "line 3, field 'annotations[0].category_id': must be a number or a text, got list",
+            "image 3, field 'annotations[0].category_id': must be a number or a text, got list",
         ),
     ],
 )
@@ -205,7 +206,7 @@ def test_cli_imports_coco_checks_boxes_against_the_image_and_exports_it_back(
 ) -> None:
     too_wide = _doc(annotations=[{"image_id": 2, "category_id": 7, "bbox": [35, 0, 10, 5]}])
     refused = cli("import", "street", _write(tmp_path, too_wide), "--format", "coco", code=1)
-    assert "line 2" in refused.output and "past the image width (40)" in refused.output
+    assert "image 2: " in refused.output and "past the image width (40)" in refused.output
     done = json.loads(
         cli("import", "street", _write(tmp_path, _doc()), "--format", "coco", "--json").output
     )
@@ -279,7 +280,7 @@ def test_cli_refuses_an_image_that_shows_turned_rather_than_stretch_its_boxes(
     refused = cli("import", "street", _write(tmp_path, doc), "--format", "coco", code=1)
     assert "Traceback" not in refused.output
     assert (
-        "line 1: 'set/a.png': the file gives its size as 30×40 but the image is 40×30 pixels: "
+        "image 1: 'set/a.png': the file gives its size as 30×40 but the image is 40×30 pixels: "
         "it appears turned" in " ".join(refused.output.split())
     )
     assert "imported" not in refused.output
@@ -298,7 +299,7 @@ def test_cli_refuses_coco_file_names_outside_the_media_root(
     raw["images"][1]["file_name"] = hostile
     Path(path).write_text(json.dumps(raw))
     refused = cli("import", "street", path, "--format", "coco", code=1)
-    assert "line 2, field 'file_name'" in refused.output
+    assert "image 2, field 'file_name'" in refused.output
     assert "imported" not in refused.output
 
 
@@ -349,3 +350,22 @@ def test_cli_finds_a_coco_file_s_images_where_cvat_exports_them(
     assert stored.prediction["objects"] == [
         {"x": 5.0, "y": 6.0, "w": 10.0, "h": 12.0, "label": "car"}
     ]
+
+
+def test_cli_imports_a_coco_zip_as_the_page_does(cli: Any, tmp_path: Path) -> None:
+    """A .zip of CVAT's COCO export (its JSON and images/) given to the CLI is read as COCO, its
+    images stored under the media root, as the page's upload reads it."""
+    media = tmp_path / "home" / "media"
+    doc = _doc(
+        images=[{"id": 1, "file_name": "frame_0.png", "width": 40, "height": 30}],
+        annotations=[{"image_id": 1, "category_id": 7, "bbox": [5, 6, 10, 12]}],
+    )
+    zipped = tmp_path / "cvat.zip"
+    with zipfile.ZipFile(zipped, "w") as archive:
+        archive.writestr("annotations/instances_default.json", json.dumps(doc))
+        archive.writestr("images/frame_0.png", (media / "set" / "a.png").read_bytes())
+    done = json.loads(cli("import", "street", str(zipped), "--json").output)
+    assert done["items"] == 1
+    assert not any("beside the COCO file" in note for note in done.get("notes", []))
+    (kept,) = (media / "uploads" / "street").rglob("*.png")
+    assert kept.relative_to(media).parts[-2:] == ("images", "frame_0.png")

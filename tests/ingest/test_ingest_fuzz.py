@@ -249,8 +249,12 @@ def check(
         assert len(exc.message) <= 1_300, f"a message of {len(exc.message):,} characters"
         if isinstance(exc, ImportFormatError):
             assert 1 <= exc.line <= records
-            assert exc.message.startswith(f"{exc.file} line {exc.line}" if exc.file else "line")
-            assert exc.reason.strip()
+            assert exc.reason.strip() and exc.message.endswith(exc.reason)
+            where = exc.message.removesuffix(exc.reason)
+            assert exc.unit in ("line", "image", None)
+            assert exc.unit is None or f"{exc.unit} {exc.line}" in where, exc.message[:300]
+            assert exc.file is None or where.startswith((exc.file, f"zip member '{exc.file}'"))
+            assert where or not exc.file, exc.message[:300]
         else:
             assert FILE_LEVEL.search(exc.message), f"names no record: {exc.message[:300]}"
         assert state(lab, ctx) == before, "a refused import changed the store"

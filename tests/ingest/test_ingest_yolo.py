@@ -256,7 +256,7 @@ def test_a_label_file_of_more_boxes_than_an_image_holds_names_its_line(tmp_path:
 @pytest.mark.parametrize(
     ("files", "message"),
     [
-        ({"images/a.png": ""}, "line 1: no class names: a YOLO dataset names them in data.yaml"),
+        ({"images/a.png": ""}, "no class names: a YOLO dataset names them in data.yaml"),
         ({"data.yaml": "names: [car\n"}, "data.yaml line 2: not valid YAML: expected ',' or ']'"),
         ({"data.yaml": "- car\n"}, "data.yaml line 1: must be a mapping (names: ...)"),
         ({"data.yaml": "nc: 2\n"}, "data.yaml line 1: no 'names': the class names"),
@@ -269,11 +269,11 @@ def test_a_label_file_of_more_boxes_than_an_image_holds_names_its_line(tmp_path:
         ({"classes.txt": "car\n\nperson\n"}, "classes.txt line 2: a blank line: each line"),
         (
             {"data.yaml": NAMES, "labels/z.txt": "0 .5 .5 .1 .1\n"},
-            "labels/z.txt line 1: a label file with no image: YOLO names a label file after its",
+            "labels/z.txt: a label file with no image: YOLO names a label file after its",
         ),
         (
             {"data.yaml": NAMES, "images/b.png": "", "images/b.jpg": "", "labels/b.txt": ""},
-            "labels/b.txt line 1: both 'images/b.jpg' and 'images/b.png' would take these labels",
+            "labels/b.txt: both 'images/b.jpg' and 'images/b.png' would take these labels",
         ),
     ],
 )
@@ -320,7 +320,7 @@ def test_a_text_beside_flat_images_is_a_label_file_only_when_it_starts_as_one(
     )
     assert [(r.external_id, len(r.label["objects"])) for r in _folder(top)] == [("a.png", 1)]
     (top / "b.txt").write_bytes(b"\xef\xbb\xbf\n 1 0.5 0.5 0.2 0.2\n")  # its image is gone
-    with pytest.raises(ImportFormatError, match="^b.txt line 1: a label file with no image"):
+    with pytest.raises(ImportFormatError, match="^b.txt: a label file with no image"):
         _folder(top)
 
 
@@ -349,9 +349,7 @@ def test_a_label_file_linked_out_of_the_folder_is_refused(tmp_path: Path) -> Non
     os.symlink(secret, top / "labels" / "a.txt")
     with pytest.raises(ImportFormatError) as caught:
         list(YoloImporter(control="objects").read_folder(top, root=tmp_path / "media"))
-    assert caught.value.message == (
-        "labels/a.txt line 1: a link to a file out of the folder is refused"
-    )
+    assert caught.value.message == ("labels/a.txt: a link to a file out of the folder is refused")
 
 
 def test_a_huge_label_file_is_refused_unread(tmp_path: Path) -> None:
@@ -359,7 +357,7 @@ def test_a_huge_label_file_is_refused_unread(tmp_path: Path) -> None:
     (top / "labels").mkdir()
     with (top / "labels" / "a.txt").open("wb") as out:
         out.truncate(MAX_LABEL_BYTES + 1)
-    with pytest.raises(ImportFormatError, match=r"^labels/a.txt line 1: larger than 1 MiB"):
+    with pytest.raises(ImportFormatError, match=r"^labels/a.txt: larger than 1 MiB"):
         _folder(top)
 
 
@@ -390,7 +388,7 @@ def test_a_zip_without_lists_names_its_images_by_its_image_files() -> None:
         {"classes.txt": "car\n", "set/images/a.png": b"png", "set/labels/a.txt": "0 .5 .5 1 1"}
     )
     assert [(r.payload["image"], bool(r.label)) for r in records] == [("set/images/a.png", True)]
-    with pytest.raises(ImportFormatError, match="^line 1: the zip names no images"):
+    with pytest.raises(ImportFormatError, match="^the zip names no images"):
         _read_zip({"classes.txt": "car\n", "labels/a.txt": ""})
 
 
@@ -414,8 +412,9 @@ def test_what_macos_leaves_in_a_zip_is_left_alone() -> None:
 
 @pytest.mark.parametrize("name", ["../evil.txt", "/abs/evil.txt", "a\\..\\evil.txt"])
 def test_a_zip_member_out_of_the_zip_is_refused(name: str) -> None:
-    with pytest.raises(ImportFormatError, match="^line 1: zip member "):
+    with pytest.raises(ImportFormatError, match="^zip member ") as refused:
         _read_zip({"classes.txt": "car\n", name: "x"})
+    assert (refused.value.file, refused.value.unit, refused.value.in_zip) == (name, None, True)
 
 
 def test_a_zip_link_is_refused() -> None:
@@ -427,7 +426,7 @@ def test_a_zip_link_is_refused() -> None:
         link.external_attr = 0o120777 << 16
         archive.writestr(link, "/etc/passwd")
     out.seek(0)
-    with pytest.raises(ImportFormatError, match="^a.txt line 1: a link is refused"):
+    with pytest.raises(ImportFormatError, match="^zip member 'a.txt': a link is refused"):
         list(YoloImporter().read(out))
 
 
@@ -439,7 +438,7 @@ def test_a_zip_bomb_is_refused_at_the_limit() -> None:
         archive.writestr("b.txt", b"0" * (MAX_LABEL_BYTES * 50))  # 50 MiB of zeros
     assert len(out.getvalue()) < 200_000
     out.seek(0)
-    with pytest.raises(ImportFormatError, match="^b.txt line 1: larger than 1 MiB"):
+    with pytest.raises(ImportFormatError, match="^zip member 'b.txt': larger than 1 MiB"):
         list(YoloImporter().read(out))
 
 
@@ -476,11 +475,13 @@ def test_a_corrupt_zip_member_is_refused_naming_it(
 ) -> None:
     with pytest.raises(ImportFormatError) as caught:
         list(YoloImporter().read(_corrupt_zip(compression, cut=cut)))
-    assert caught.value.message.startswith(f"a.txt line 1: cannot be read from the zip ({detail}")
+    assert caught.value.message.startswith(
+        f"zip member 'a.txt': cannot be read from the zip ({detail}"
+    )
 
 
-def test_what_is_no_zip_is_refused_on_line_one() -> None:
-    with pytest.raises(ImportFormatError, match="^line 1: not a zip file"):
+def test_what_is_no_zip_is_refused_as_a_whole() -> None:
+    with pytest.raises(ImportFormatError, match="^not a zip file"):
         list(YoloImporter().read(io.BytesIO(b"0 0.5 0.5 1 1\n")))
 
 
@@ -797,7 +798,7 @@ def test_a_zip_with_images_must_hold_every_image_its_lists_name(tmp_path: Path) 
     assert _store(_zip(files), tmp_path / "u") == 1
     with pytest.raises(ImportFormatError) as caught:
         _read_zip(files, stored_at="u")
-    assert caught.value.message.startswith("line 2: 'images/b.png' is not in the zip")
+    assert caught.value.message.startswith("image 2: 'images/b.png' is not in the zip")
 
 
 def test_a_hostile_zip_of_images_is_refused_naming_the_member(tmp_path: Path) -> None:
@@ -807,7 +808,7 @@ def test_a_hostile_zip_of_images_is_refused_naming_the_member(tmp_path: Path) ->
         archive.writestr("images/a.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * (65 << 20))
     assert len(bomb.getvalue()) < 1 << 20
     bomb.seek(0)
-    with pytest.raises(ImportFormatError, match=r"^images/a.png line 1: larger than 64 MiB"):
+    with pytest.raises(ImportFormatError, match=r"^zip member 'images/a.png': larger than 64 MiB"):
         _store(bomb, tmp_path / "bomb")
     twice = io.BytesIO()
     with zipfile.ZipFile(twice, "w") as archive, pytest.warns(UserWarning, match="Duplicate"):
@@ -815,7 +816,7 @@ def test_a_hostile_zip_of_images_is_refused_naming_the_member(tmp_path: Path) ->
         archive.writestr("a.png", _png_bytes())
         archive.writestr("a.png", _png_bytes(shade=99))
     twice.seek(0)
-    with pytest.raises(ImportFormatError, match=r"^a.png line 1: is in the zip twice"):
+    with pytest.raises(ImportFormatError, match=r"^zip member 'a.png': is in the zip twice"):
         _store(twice, tmp_path / "twice")
     link = io.BytesIO()
     with zipfile.ZipFile(link, "w") as archive:
@@ -824,14 +825,16 @@ def test_a_hostile_zip_of_images_is_refused_naming_the_member(tmp_path: Path) ->
         info.external_attr = 0o120777 << 16
         archive.writestr(info, "/etc/passwd")
     link.seek(0)
-    with pytest.raises(ImportFormatError, match=r"^a.png line 1: a link is refused"):
+    with pytest.raises(ImportFormatError, match=r"^zip member 'a.png': a link is refused"):
         _store(link, tmp_path / "link")
-    with pytest.raises(ImportFormatError, match=r"^line 1: zip member '\.\./a.png'"):
+    with pytest.raises(ImportFormatError, match=r"^zip member '\.\./a.png': '\.\.' is refused$"):
         _store(_zip({"classes.txt": "car\n", "../a.png": _png_bytes()}), tmp_path / "up")
     assert not (tmp_path / "a.png").exists()
     corrupt = _corrupt_zip(zipfile.ZIP_DEFLATED, cut=False)
     data = corrupt.getvalue().replace(b"a.txt", b"a.png").replace(b"train.txt", b"train.tx_")
-    with pytest.raises(ImportFormatError, match=r"^a.png line 1: cannot be read from the zip"):
+    with pytest.raises(
+        ImportFormatError, match=r"^zip member 'a.png': cannot be read from the zip"
+    ):
         _store(io.BytesIO(data), tmp_path / "corrupt")
 
 
@@ -886,6 +889,7 @@ def test_an_image_name_out_of_the_zip_is_refused_before_anything_is_stored(
 ) -> None:
     dest = tmp_path / "media" / "uploads" / "p" / "stamp"
     files = {"classes.txt": "car\n", "images/ok.png": _png_bytes(), name: _png_bytes()}
-    with pytest.raises(ImportFormatError, match="^line 1: zip member "):
+    with pytest.raises(ImportFormatError, match="^zip member ") as refused:
         _store(_zip(files), dest)
+    assert (refused.value.file, refused.value.unit) == (name, None)
     assert [p for p in tmp_path.rglob("*")] == []

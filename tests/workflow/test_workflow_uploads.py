@@ -523,5 +523,25 @@ def test_a_bad_image_in_an_uploaded_zip_is_named_as_the_zip_names_it(
         imports.import_items(
             lab.db, ctx, zipped, fmt="yolo", filename="cars.zip", media_roots=(media,)
         )
-    assert refused.value.message == f"line 2: zip member 'images/my scan.png': {why}"
+    assert refused.value.message == f"zip member 'images/my scan.png', image 2: {why}"
+    assert (refused.value.file, refused.value.line) == ("images/my scan.png", 2)
     assert stored(media) == []
+
+
+def test_a_record_of_a_zip_the_import_refuses_is_named_as_its_member(street: Any) -> None:
+    """The import's own checks of a record (here: its id, the image's path in the zip, names
+    another item) said "line 3", the image's order in the zip."""
+    lab, ctx, media = street
+    upload(lab, ctx, media, {"train/a": 10, "train/b": 20})
+    before = stored(media)
+    with pytest.raises(ImportFormatError) as refused:
+        upload(lab, ctx, media, {"train/c": 30, "train/d": 40, "train/b": 50}, name="more.zip")
+    assert refused.value.message.startswith(
+        "zip member 'images/train/b.png', image 3: id 'images/train/b.png' already names item #"
+    )
+    assert (refused.value.file, refused.value.line, refused.value.unit) == (
+        "images/train/b.png",
+        3,
+        "image",
+    )
+    assert stored(media) == before  # the refused zip's images went with it

@@ -201,7 +201,10 @@ def import_file(
     annotations: Annotated[bool, Form()] = False,
     progress_key: Annotated[str | None, Form(pattern=KEY_PATTERN)] = None,
 ) -> dict[str, Any]:
-    """Import an uploaded file; all records or none. ``update_labels``: items already here take
+    """Import an uploaded file; all records or none. A ``.zip`` is a YOLO dataset, or a COCO
+    file with its images (as CVAT, Label Studio and Roboflow export it), the images stored under
+    the first media root. ``duplicate_lines`` and ``kept_lines`` count what ``unit`` says: lines,
+    or images (a COCO file's or a zip's, in order). ``update_labels``: items already here take
     the file's labels unless people labeled them here (``updated``, ``kept``). ``annotations``
     (a Label Studio file): every annotator's answer comes in as their member's, and labels
     resolve by the project's rules. ``progress_key`` (8-64 letters, digits, ``-``, ``_``):
@@ -238,6 +241,7 @@ def import_file(
         "labeled": report.n_labeled,
         "duplicates": report.n_duplicates,
         "duplicate_lines": list(report.duplicate_lines[:100]),
+        "unit": report.unit,
         "split": report.split,
         "eval": report.n_eval,
         "updated": report.n_updated,

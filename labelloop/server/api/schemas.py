@@ -185,7 +185,16 @@ class ErrorOut(BaseModel):
         "ImportFormatError, TooManyAttempts, ..."
     )
     detail: str = Field(description="What happened, in a sentence naming the record or field.")
-    line: int | None = Field(default=None, description="A refused import: the record's line.")
+    line: int | None = Field(
+        default=None, description="A refused import: the record's number (a line, or an image)."
+    )
+    unit: str | None = Field(
+        default=None,
+        description="A refused import: what ``line`` counts, ``line`` or ``image`` (the images of "
+        "a COCO file or a zip, in order); null when a whole file is refused.",
+    )
     field: str | None = Field(default=None, description="A refused import: the field.")
-    file: str | None = Field(default=None, description="A refused import: the file in a zip.")
+    file: str | None = Field(
+        default=None, description="A refused import: the file (a zip's member)."
+    )
     reason: str | None = Field(default=None, description="A refused import: what is wrong.")

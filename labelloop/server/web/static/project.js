@@ -470,7 +470,7 @@
       const lines = (r.duplicate_lines || []).slice(0, 10);
       if (lines.length) {
         const more = r.duplicates > lines.length ? ", …" : "";
-        text += ` (${plural(lines.length, "line")} ${lines.join(", ")}${more})`;
+        text += ` (${plural(lines.length, r.unit || "line")} ${lines.join(", ")}${more})`;
       }
     }
     if (r.updated) text += `; ${fmt(r.updated)} ${plural(r.updated, "item")} already here took the file's label`;
@@ -479,7 +479,7 @@
       const more = r.kept > lines.length ? ", …" : "";
       text +=
         `; ${fmt(r.kept)} ${plural(r.kept, "item")} kept their own: people labeled them here, ` +
-        `are at work on them, or they are gold checks (${plural(lines.length, "line")} ${lines.join(", ")}${more})`;
+        `are at work on them, or they are gold checks (${plural(lines.length, r.unit || "line")} ${lines.join(", ")}${more})`;
     }
     for (const note of r.notes || []) text += `; ${note}`;
     return text;
