@@ -87,9 +87,14 @@ def _cut(text: str, limit: int) -> str:
 
 
 class SchemaError(LabelloopError):
-    """A project schema or an annotation value does not fit the schema."""
+    """A project schema or an annotation value does not fit the schema. ``unknown`` says the
+    value names a control or label the schema lacks: one added since may be in a newer version."""
 
     status = 422
+
+    def __init__(self, message: str, *, unknown: bool = False) -> None:
+        super().__init__(message)
+        self.unknown = unknown
 
 
 class ControlsRefused(LabelloopError):

@@ -43,7 +43,7 @@ def validate_value(
     for key in value:
         if key not in names:
             known = ", ".join(c.name for c in schema.controls)
-            raise SchemaError(f"{key!r} is not a control; controls are: {known}")
+            raise SchemaError(f"{key!r} is not a control; controls are: {known}", unknown=True)
     target = schema.target
     result: dict[str, Any] = {}
     for control in schema.controls:
@@ -258,13 +258,17 @@ def _resolve(control: Control, raw: str) -> str:
     folded = [label for label in control.labels if label.casefold() == name.casefold()]
     if len(folded) == 1:
         return folded[0]
-    raise SchemaError(f"{control.name}: {name!r} is not one of {', '.join(control.labels)}")
+    raise SchemaError(
+        f"{control.name}: {name!r} is not one of {', '.join(control.labels)}", unknown=True
+    )
 
 
 def _check_label(control: Control, label: str) -> None:
     """Raise unless ``label`` is exactly one of the control's labels."""
     if label not in control.labels:
-        raise SchemaError(f"{control.name}: {label!r} is not one of {', '.join(control.labels)}")
+        raise SchemaError(
+            f"{control.name}: {label!r} is not one of {', '.join(control.labels)}", unknown=True
+        )
 
 
 NOTHING = {"spans": "no spans", "boxes": "no boxes", "multi_choice": "no labels"}

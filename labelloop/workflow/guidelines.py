@@ -19,14 +19,14 @@ from labelloop.govern.guidelines import (
     text_sha256,
 )
 from labelloop.govern.permissions import Permission
-from labelloop.schema.values import value_words
+from labelloop.schema.values import validate_value, value_words
 from labelloop.store import audit
 from labelloop.store import projects as store_projects
 from labelloop.store import review as store_review
 from labelloop.store.db import MAX_ID, Database
 from labelloop.store.tables import AUTO
 from labelloop.workflow.projects import ProjectContext
-from labelloop.workflow.values import checked_on_item, find_item, item_name
+from labelloop.workflow.values import checked, checked_on_item, find_item, item_name
 
 MAX_BODY_CHARS = 100_000
 """The longest guideline a project keeps: a long handbook fits; a pasted data dump does not."""
@@ -275,6 +275,9 @@ def pin_example(
     """
     ctx.require(Permission.MANAGE_PROJECT)
     note = _note(note)
+    given = None
+    if value is not None:
+        ctx, given = checked(db, ctx, value)
     with db.write(project_id=ctx.id) as conn:
         row = find_item(conn, ctx, item_id=item_id, external_id=external_id)
         if store_review.gold_of(conn, row["id"]) is not None:
@@ -282,7 +285,7 @@ def pin_example(
                 f"item {item_name(row)} is a gold check: as an example its answer would show to "
                 "the annotators it checks; pick another item"
             )
-        if value is None:
+        if given is None:
             resolved = store_review.item_label_of(conn, row["id"])
             if resolved is None or resolved["resolution"] == AUTO:
                 raise Unprocessable(
@@ -290,10 +293,8 @@ def pin_example(
                     + ("only the model's label" if resolved is not None else "no label yet")
                     + ": say which label it is an example of"
                 )
-            value = resolved["value"]
-        clean = checked_on_item(
-            conn, ctx, _validated(ctx, value), row["id"], payload=row["payload"]
-        )
+            given = validate_value(ctx.schema, resolved["value"])
+        clean = checked_on_item(conn, ctx, given, row["id"], payload=row["payload"])
         label = _shown_label(ctx, clean, row["payload"])
         current = _current(conn, ctx, base_version)
         latest = int(current["version"]) if current is not None else 0
@@ -402,12 +403,6 @@ def _republish(conn: Any, ctx: ProjectContext, current: Any, summary: str) -> in
         author_id=ctx.actor_id,
         change_summary=summary,
     )
-
-
-def _validated(ctx: ProjectContext, value: Mapping[str, Any]) -> dict[str, Any]:
-    from labelloop.schema import validate_value
-
-    return validate_value(ctx.schema, value)
 
 
 def _note(note: str) -> str:

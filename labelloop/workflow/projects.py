@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from labelloop.errors import Conflict, LabelloopError, NotFound, PermissionDenied, SchemaError
@@ -178,6 +178,21 @@ def access(db: Database, slug: str, user: User, permission: Permission) -> Proje
     )
     ctx.require(permission)
     return ctx
+
+
+def with_stored_schema(db: Database, ctx: ProjectContext) -> ProjectContext | None:
+    """``ctx`` with the project's schema as stored, when that is newer than the one this
+    process's memo gave it (a label added by another process or server, which the memo shows
+    only when it runs out); else None. The project's memo entries are forgotten then, so the
+    requests after this one see the new version too. One read, made only on a refusal."""
+    with db.read() as conn:
+        row = store_projects.by_id(conn, ctx.id)
+    if row is None or int(row["schema_version"]) <= ctx.schema_version:
+        return None
+    db.memo.forget(lambda key: isinstance(key, tuple) and key[:2] == ("access", ctx.slug))
+    schema, settings = _compiled(db, row)
+    version = int(row["schema_version"])
+    return replace(ctx, schema=schema, schema_version=version, settings=settings)
 
 
 def system_context(db: Database, slug: str) -> ProjectContext:

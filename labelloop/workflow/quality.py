@@ -42,7 +42,7 @@ from labelloop.workflow.features import FeatureCache
 from labelloop.workflow.imports import _label_text
 from labelloop.workflow.projects import ProjectContext
 from labelloop.workflow.review import LIVE, is_expert, resolve
-from labelloop.workflow.values import checked_on_item, find_item, item_name
+from labelloop.workflow.values import checked, checked_on_item, find_item, item_name
 
 _flights = SingleFlight()
 
@@ -113,7 +113,9 @@ def set_gold(
     """Mark a pool item as gold with its known answer (a manager's act), audited. Without
     ``value`` the answer is the item's label, as spans or boxes reviewed before are."""
     ctx.require(Permission.MANAGE_PROJECT)
-    clean = None if value is None else validate_value(ctx.schema, value)
+    clean = None
+    if value is not None:
+        ctx, clean = checked(db, ctx, value)
     with db.write(project_id=ctx.id) as conn:
         row = find_item(conn, ctx, item_id=item_id, external_id=external_id)
         if clean is None:

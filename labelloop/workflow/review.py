@@ -22,7 +22,7 @@ from labelloop.errors import (
 )
 from labelloop.govern.guidelines import version_at
 from labelloop.govern.permissions import Permission
-from labelloop.schema import ProjectSchema, ProjectSettings, validate_value
+from labelloop.schema import ProjectSchema, ProjectSettings
 from labelloop.schema.values import value_words
 from labelloop.store import audit
 from labelloop.store import items as store_items
@@ -36,7 +36,7 @@ from labelloop.store.users import now
 from labelloop.workflow import review_leases as leases
 from labelloop.workflow.imports import _label_text
 from labelloop.workflow.projects import ProjectContext
-from labelloop.workflow.values import checked_on_item
+from labelloop.workflow.values import checked, checked_on_item
 
 VERDICTS = ("accept", "reject", "fix", "escalate")
 STATUS_AFTER = {"accept": "accepted", "reject": "rejected", "fix": "fixed", "escalate": "escalated"}
@@ -793,7 +793,7 @@ def review_annotation(
     if verdict == "fix":
         if value is None:
             raise LabelloopError("a fix needs the corrected value")
-        corrected = validate_value(ctx.schema, value)
+        ctx, corrected = checked(db, ctx, value)
     with db.write(project_id=ctx.id) as conn:
         row = store_tasks.get_annotation(conn, annotation_id)
         if row is not None:
@@ -915,7 +915,7 @@ def adjudicate(
     """The expert tier decides an item's final label, whatever its annotations said."""
     ctx.require(Permission.REVIEW)
     _require_expert(ctx)
-    clean = validate_value(ctx.schema, value)
+    ctx, clean = checked(db, ctx, value)
     note = (comment or "").strip()[:MAX_COMMENT] or None
     target = ctx.schema.target.name
     label = _label_text(clean.get(target))

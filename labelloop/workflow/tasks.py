@@ -8,7 +8,6 @@ from typing import Any
 
 from labelloop.errors import Conflict, NotFound, Unprocessable
 from labelloop.govern.permissions import Permission
-from labelloop.schema import validate_value
 from labelloop.store import audit
 from labelloop.store import batches as store_batches
 from labelloop.store import items as store_items
@@ -21,7 +20,7 @@ from labelloop.store.users import now
 from labelloop.workflow import review, seeding
 from labelloop.workflow.projects import ProjectContext
 from labelloop.workflow.status import learner_state
-from labelloop.workflow.values import checked_on_item
+from labelloop.workflow.values import checked, checked_on_item
 
 MAX_ACTIVE_MS = 24 * 3600 * 1000
 
@@ -356,7 +355,7 @@ def submit(
     ``current_guideline_version`` the newest, for the page to catch up with.
     """
     ctx.require(Permission.ANNOTATE)
-    clean = validate_value(ctx.schema, value)
+    ctx, clean = checked(db, ctx, value)
     if not 0 <= active_ms <= MAX_ACTIVE_MS:
         raise Unprocessable(f"active_ms must be between 0 and {MAX_ACTIVE_MS:,} (a day)")
     with db.write(project_id=ctx.id) as conn:
@@ -536,7 +535,7 @@ def edit(
     item's answers disagree sends them to review or the expert tier and withdraws the label;
     one that makes them agree again ends the disagreement (``workflow.review.agree_again``)."""
     ctx.require(Permission.ANNOTATE)
-    clean = validate_value(ctx.schema, value)
+    ctx, clean = checked(db, ctx, value)
     with db.write(project_id=ctx.id) as conn:
         row = store_tasks.get_annotation(conn, annotation_id)
         if row is None or row["project_id"] != ctx.id or row["user_id"] != ctx.user.id:

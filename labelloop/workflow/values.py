@@ -1,18 +1,38 @@
-"""Annotation values checked against the item they answer (spans inside its text, boxes inside
-its image), for every path that stores a value: submit, edit, review fix, adjudication, gold."""
+"""Annotation values checked against the project's schema and the item they answer (spans inside
+its text, boxes inside its image), for every path that stores a value: submit, edit, review fix,
+adjudication, gold, guideline example."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from labelloop.errors import Conflict, LabelloopError, NotFound
+from labelloop.errors import Conflict, LabelloopError, NotFound, SchemaError
 from labelloop.schema import validate_value
 from labelloop.schema.project import STRUCTURED_TYPES
 from labelloop.store import items as store_items
 from labelloop.store import review as store_review
 from labelloop.store import tasks as store_tasks
-from labelloop.workflow.projects import ProjectContext
+from labelloop.store.db import Database
+from labelloop.workflow.projects import ProjectContext, with_stored_schema
+
+
+def checked(
+    db: Database, ctx: ProjectContext, value: Mapping[str, Any]
+) -> tuple[ProjectContext, dict[str, Any]]:
+    """``value`` checked against the project's schema, and the project as it was checked by.
+
+    A value naming a control or label that the schema this process holds in memory lacks is
+    checked once more by the schema as stored: a label added by another process (``labelloop
+    projects add-label`` beside the server) or another server is taken at once, recorded under
+    its schema version, instead of refused for the memo's few seconds."""
+    try:
+        return ctx, validate_value(ctx.schema, value)
+    except SchemaError as exc:
+        stored = with_stored_schema(db, ctx) if exc.unknown else None
+        if stored is None:
+            raise
+    return stored, validate_value(stored.schema, value)
 
 
 def checked_on_item(

@@ -7,6 +7,9 @@ import json
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
+
+from labelloop.cli import app
 
 LABELS = "/api/projects/sent/labels"
 TASKS = "/api/projects/sent/tasks"
@@ -103,3 +106,53 @@ def test_only_managers_add_labels(api: Any, role: str, status: int) -> None:
     assert api.post(LABELS, role, json={"label": "refund"}).status_code == status
     assert api.get("/api/projects/sent", "admin").json()["schema_version"] == 1
     assert api.post(LABELS, "admin", json={"label": "refund"}).status_code == 201
+
+
+def _added_beside(api: Any, tmp_path: Any, label: str) -> None:
+    """``labelloop projects add-label`` run beside the server: its own process's database
+    handle, so the server's memo of the project is not told."""
+    env = {"LABELLOOP_HOME": str(tmp_path / "cli"), "LABELLOOP_DATABASE_URL": api.lab.db.url}
+    done = CliRunner().invoke(app, ["projects", "add-label", "sent", label], env=env)
+    assert done.exit_code == 0, (done.output, done.exception)
+
+
+def test_a_label_added_beside_the_server_is_taken_at_once(
+    api: Any, tmp_path: Any, no_labelloop_env: None
+) -> None:
+    settings = {"review_policy": "all"}
+    assert api.client.patch(
+        "/api/projects/sent/settings", headers=api.auth("manager"), json=settings
+    ).is_success
+    given = _answer(api, "negative")  # waits for review; the reviewer has the project in mind
+    assert api.get("/api/projects/sent/reviews/summary", "reviewer").json()["schema_version"] == 1
+    task = api.post(f"{TASKS}/next", "annotator", json={"held": []}).json()["task"]
+    assert task["schema_version"] == 1
+
+    # A submit with the label added meanwhile is taken, under the new schema version, not
+    # refused until the server's memo of the project runs out; the pages hear of it at once.
+    _added_beside(api, tmp_path, "refund")
+    value = {"value": {"sentiment": "refund"}, "active_ms": 10}
+    done = api.post(f"{TASKS}/{task['assignment_id']}/submit", "annotator", json=value)
+    assert done.status_code == 200, done.text
+    assert api.get("/api/projects/sent/status", "annotator").json()["schema_version"] == 2
+    # So is a reviewer's fix with a label added after that.
+    assert api.get("/api/projects/sent/reviews/summary", "reviewer").json()["schema_version"] == 2
+    _added_beside(api, tmp_path, "warranty")
+    fix = {"verdict": "fix", "value": {"sentiment": "warranty"}}
+    fixed = api.post(f"/api/projects/sent/reviews/{given['annotation_id']}", "reviewer", json=fix)
+    assert fixed.status_code == 200, fixed.text
+    params = {"format": "jsonl", "annotations": "true"}
+    rows = api.get("/api/projects/sent/export", "manager", params=params).text.splitlines()
+    answers = {r["answer_id"]: r for r in map(json.loads, rows)}
+    taken = answers[done.json()["annotation_id"]]
+    assert (taken["answer"], taken["schema_version"]) == ("refund", 2)
+    assert answers[given["annotation_id"]]["label"] == "warranty"
+
+    # A label the project does not have is refused still, naming the labels it has.
+    task = api.post(f"{TASKS}/next", "annotator", json={"held": []}).json()["task"]
+    value = {"value": {"sentiment": "gift"}, "active_ms": 10}
+    refused = api.post(f"{TASKS}/{task['assignment_id']}/submit", "annotator", json=value)
+    assert refused.status_code == 422
+    assert refused.json()["detail"] == (
+        "sentiment: 'gift' is not one of negative, neutral, positive, refund, warranty"
+    )

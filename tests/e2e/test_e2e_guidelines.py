@@ -4,12 +4,24 @@ moment is told, reads the new rules, and their next label records the new versio
 from __future__ import annotations
 
 import json
+import re
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import answer_served, login, page_fetch, phone, wait_answer, wait_task
+from tests.e2e.conftest import (
+    _schema,
+    answer_served,
+    login,
+    make_reviews,
+    page_fetch,
+    phone,
+    wait_answer,
+    wait_task,
+    write_jsonl,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -324,3 +336,118 @@ def test_e2e_a_label_added_mid_review_fixes_the_answer_on_screen_with_its_key(
     assert problems == [] and mgr_problems == [] and ann_problems == []
     for c in (context, ann_context, mgr_context):
         c.close()
+
+
+# Records, as each item shows, the labels its label bar offers at that moment.
+_RECORD_SHOWN = """() => {
+    window.__shown = [];
+    const app = document.getElementById('label-app');
+    new MutationObserver(() => {
+        const last = window.__shown[window.__shown.length - 1];
+        if (app.dataset.state !== 'task' || (last && last.id === app.dataset.assignmentId)) return;
+        window.__shown.push({
+            id: app.dataset.assignmentId,
+            labels: [...document.querySelectorAll('button.label-btn')].map(b => b.dataset.label),
+        });
+    }).observe(app, {attributes: true, attributeFilter: ['data-assignment-id', 'data-state']});
+}"""
+
+
+def _until(page: Any, done: Any, what: str, timeout_s: float = 15) -> None:
+    """Let the page run (its polls, the routes' handlers) until ``done()``."""
+    deadline = time.monotonic() + timeout_s
+    while not done():
+        assert time.monotonic() < deadline, f"never happened: {what}"
+        page.wait_for_timeout(50)
+
+
+def test_e2e_a_label_added_as_the_next_item_comes_is_on_it_as_it_shows(
+    server: Any, browser: Any, tmp_path: Path
+) -> None:
+    slug = "late-labels"
+    server.cli("projects", "create", slug, "--schema", str(_schema(tmp_path / "s.json", "Late")))
+    pool, _ = make_reviews(n_pool=12, n_eval=0, seed=3)
+    rows = [{k: v for k, v in r.items() if k != "label"} for r in pool]
+    server.cli("import", slug, str(write_jsonl(tmp_path / "pool.jsonl", rows)), "--id-field", "id")
+    name, password = ("jade", "jade-password-123")
+    server.cli("users", "add", name, "--password-stdin", stdin=password + "\n")
+    server.cli("projects", "member", slug, name, "annotator")
+
+    context, page, problems = phone(browser, WIDTH)
+    served: list[Any] = []  # the page's leases: the item shown, then each prefetched next one
+    page.on("response", lambda r: served.append(r) if r.url.endswith("/tasks/next") else None)
+    # What happens to the page's next reads of the project's labels, and of its next lease.
+    reads: list[str] = []
+    held: list[tuple[Any, Any]] = []
+    leases: list[str] = []
+    held_lease: list[Any] = []
+
+    def labels_read(route: Any) -> None:
+        way = reads.pop(0) if reads else "pass"
+        if way == "fail":  # the network dropped it
+            route.abort()
+        elif way == "hold":  # answered as the server had it then, delivered late
+            held.append((route, route.fetch()))
+        else:
+            route.continue_()
+
+    def lease(route: Any) -> None:
+        if leases and leases.pop(0) == "hold":
+            held_lease.append(route)
+        else:
+            route.continue_()
+
+    # A manager adds the labels through the API: the server serves them from the next request.
+    mgr_context, mgr, mgr_problems = phone(browser, WIDTH)
+    login(mgr, server.url, f"/p/{slug}")
+
+    def add_label(label: str) -> None:
+        status, done = page_fetch(mgr, "POST", f"/api/projects/{slug}/labels", {"label": label})
+        assert status == 201, done
+
+    page.route(re.compile(rf"/api/projects/{slug}$"), labels_read)
+    page.route(re.compile(rf"/api/projects/{slug}/tasks/next$"), lease)
+    login(page, server.url, f"/p/{slug}/label", username=name, password=password)
+    first = wait_task(page)
+    page.evaluate(_RECORD_SHOWN)
+    _until(page, lambda: len(served) >= 2, "the next item prefetched")
+
+    # A label is added after the next item was leased; the page hears of it from its status
+    # poll, but its read of the labels is lost on the way.
+    reads.append("fail")
+    add_label("refund")
+    _until(page, lambda: not reads, "the page's read of the new labels")
+    page.keyboard.press("1")
+    page.keyboard.press("Enter")
+    second = wait_task(page, other_than=first)
+    shown = page.evaluate("() => window.__shown")
+    # The prefetched item shows with the label already on its bar, not at the next poll.
+    assert shown[-1]["id"] == second and "refund" in shown[-1]["labels"], shown
+    assert page.inner_text("#schema-news") == "New label: refund (key 4)"
+
+    # The next item is leased after two more labels came, while the page's read of the first
+    # of them is still on its way (it left before the second existed).
+    leases.append("hold")
+    page.keyboard.press("1")
+    page.keyboard.press("Enter")
+    third = wait_task(page, other_than=second)
+    _until(page, lambda: bool(held_lease), "the next lease asked for")
+    reads.append("hold")
+    add_label("warranty")
+    _until(page, lambda: bool(held), "the page's read of 'warranty'")
+    add_label("gift")
+    leased = len(served)
+    held_lease.pop().continue_()
+    _until(page, lambda: len(served) > leased, "the next item prefetched")
+    page.keyboard.press("1")
+    page.keyboard.press("Enter")  # its labels are read first: the read on its way is old
+    route, answer = held.pop()
+    route.fulfill(response=answer)
+    fourth = wait_task(page, other_than=third)
+    shown = page.evaluate("() => window.__shown")
+    assert shown[-1]["id"] == fourth, shown
+    assert {"refund", "warranty", "gift"} <= set(shown[-1]["labels"]), shown
+    assert page.locator("button[data-label='gift'] kbd").inner_text() == "6"
+    assert problems == [] and mgr_problems == []
+    mgr_context.close()
+    context.close()

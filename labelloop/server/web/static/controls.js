@@ -155,14 +155,19 @@
   /**
    * Follow the project's schema while a page is open (a manager adds labels to a live project).
    * `notice(version)`, with the version a served task or answer or a poll names, reads the
-   * project detail with `read()` when it is newer than the page's (once, however many ask
-   * meanwhile) and settles once it is drawn, waits, or could not be read (asked again with the
-   * next version named). `use(found)` draws it: at once when only choice labels are new or
-   * `busy()` says no work is in a widget (spans, boxes); else with `useWaiting()`, called as
-   * the next item is shown, as drawing a widget again takes its marks and their undo history.
+   * project detail with `read()` when the newest version named so far is newer than the page's
+   * (once, however many ask meanwhile) and settles once it is drawn, waits, or could not be read
+   * (read again at the next notice, whatever version that names: a page about to show an item
+   * awaits `notice` with the item's version, so it shows the newest labels it has heard of, not
+   * only the item's). A read that was already under way when a newer version was named may
+   * predate it: it is followed by one more. `use(found)` draws it: at once when only choice
+   * labels are new or `busy()` says no work is in a widget (spans, boxes); else with
+   * `useWaiting()`, called as the next item is shown, as drawing a widget again takes its
+   * marks and their undo history.
    */
   function schemaWatch({ version, list, read, busy, use }) {
-    const seen = { version: Number(version) || 0, fetching: null, waiting: null };
+    const seen = { version: Number(version) || 0, named: 0, fetching: null, waiting: null };
+    const known = () => (seen.waiting ? seen.waiting.schema_version : seen.version);
     const apply = (found) => {
       seen.waiting = null;
       seen.version = found.schema_version;
@@ -174,18 +179,24 @@
       if (widgetGains && busy()) seen.waiting = found;
       else apply(found);
     };
+    const fetchOnce = () => {
+      if (!seen.fetching) {
+        seen.fetching = read()
+          .then(take, () => undefined)
+          .finally(() => {
+            seen.fetching = null;
+          });
+      }
+      return seen.fetching;
+    };
     return {
       notice(now) {
-        const known = seen.waiting ? seen.waiting.schema_version : seen.version;
-        if (!(now > known)) return Promise.resolve();
-        if (!seen.fetching) {
-          seen.fetching = read()
-            .then(take, () => undefined)
-            .finally(() => {
-              seen.fetching = null;
-            });
-        }
-        return seen.fetching;
+        if (Number(now) > seen.named) seen.named = Number(now);
+        if (!(seen.named > known())) return Promise.resolve();
+        const late = seen.fetching !== null; // it may have been sent before this version existed
+        return fetchOnce().then(() => {
+          if (late && seen.named > known()) return fetchOnce();
+        });
       },
       useWaiting() {
         if (seen.waiting) apply(seen.waiting);
