@@ -14,7 +14,7 @@ from labelloop.store.db import lower_text
 from labelloop.store.tables import annotation, flag, gold_answer, item, item_label, user
 from labelloop.store.tasks import verdict_status
 from labelloop.store.wordindex import in_index
-from labelloop.store.words import Term, in_file_names, pattern
+from labelloop.store.words import Term, in_file_names, pattern, sql_term
 
 STATUSES = ("all", "unlabeled", "labeled", "auto", "in_review", "escalated", "flagged", "gold")
 """What ``status`` may ask for: ``unlabeled`` has no resolved label (gold checks aside),
@@ -139,7 +139,7 @@ def holds_terms(conn: Connection, content: Any, terms: Sequence[Term]) -> list[A
             where.append(lowered.contains(term.text, autoescape=True))
         elif conn.dialect.name == "sqlite":
             where.extend(content.contains(w, autoescape=True) for w in term.words if w.isascii())
-            where.append(func.labelloop_holds(pattern(term, postgres=False), content) == 1)
+            where.append(func.labelloop_holds(sql_term(term), content) == 1)
         else:
             where.extend(lowered.contains(w, autoescape=True) for w in term.words)
             where.append(lowered.regexp_match(pattern(term, postgres=True)))
