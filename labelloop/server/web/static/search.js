@@ -29,6 +29,7 @@
     result: null, // the last search's JSON
     selected: new Set(), // item ids ticked
     busy: false,
+    asked: 0, // searches started: only the latest one's answer is shown
   };
 
   const plural = (n, word) => `${n.toLocaleString()} ${n === 1 ? word : word + "s"}`;
@@ -145,22 +146,30 @@
     history.replaceState(null, "", url);
   }
 
+  // A search asked meanwhile supersedes this one: a slow "More like this" (the first one
+  // computes the pool's features) must not replace the words searched after it.
   async function load(params) {
+    const ticket = ++state.asked;
     state.busy = true;
+    renderSendButton();
     el.summary.textContent = "Searching…";
     try {
       const query = new URLSearchParams({ ...params, limit: String(LIMIT) });
       const result = await api("GET", `${base}/search?${query}`, undefined, { loginOn401: true });
+      if (ticket !== state.asked) return null;
       el.messages.replaceChildren();
       render(result);
       return result;
     } catch (err) {
+      if (ticket !== state.asked) return null;
       say(el.messages, "error", err.detail || String(err));
       el.summary.textContent = "The search failed.";
       return null;
     } finally {
-      state.busy = false;
-      renderSendButton();
+      if (ticket === state.asked) {
+        state.busy = false;
+        renderSendButton();
+      }
     }
   }
 
