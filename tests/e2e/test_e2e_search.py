@@ -124,8 +124,8 @@ def test_e2e_a_slow_more_like_this_does_not_replace_a_later_word_search(
     server: Any, browser: Any
 ) -> None:
     """The first "More like this" after a start computes the pool's features (13 s on 36,000
-    tweets): a word search made meanwhile showed its results, then the late "like" list
-    replaced them, under the words still in the box."""
+    tweets), saying only "Searching…": a word search made meanwhile showed its results, then
+    the late "like" list replaced them, under the words still in the box."""
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
     _login(page, server, f"/p/{server.main}/search")
@@ -138,6 +138,10 @@ def test_e2e_a_slow_more_like_this_does_not_replace_a_later_word_search(
     page.keyboard.press("m")
     page.wait_for_function("() => document.querySelector('#results-summary').textContent")
     assert page.inner_text("#results-summary") == "Searching…"
+    page.wait_for_function(  # still nothing after two seconds: it says why
+        "() => document.querySelector('#results-summary').textContent.includes('a while')"
+    )
+    assert "the first “More like this” after a start" in page.inner_text("#results-summary")
     page.fill("#search-q", "worst")
     page.press("#search-q", "Enter")
     page.wait_for_function(

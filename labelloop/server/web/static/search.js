@@ -8,6 +8,11 @@
   const page = JSON.parse($("search-data").textContent);
   const base = "/api/projects/" + encodeURIComponent(page.slug);
   const LIMIT = 20;
+  const SLOW_MS = 2000;
+  // The first "More like this" after the server starts (or after an import) computes the
+  // features of every pool item: tens of seconds on a large pool, with no sign of life else.
+  const SLOW_LIKE =
+    "Searching… the first “More like this” after a start or an import measures every pool item, which takes a while on a large pool; the next ones answer at once.";
 
   const el = {
     form: $("search-form"),
@@ -153,6 +158,11 @@
     state.busy = true;
     renderSendButton();
     el.summary.textContent = "Searching…";
+    const slow = params.like
+      ? setTimeout(() => {
+          if (ticket === state.asked) el.summary.textContent = SLOW_LIKE;
+        }, SLOW_MS)
+      : null;
     try {
       const query = new URLSearchParams({ ...params, limit: String(LIMIT) });
       const result = await api("GET", `${base}/search?${query}`, undefined, { loginOn401: true });
@@ -166,6 +176,7 @@
       el.summary.textContent = "The search failed.";
       return null;
     } finally {
+      clearTimeout(slow);
       if (ticket === state.asked) {
         state.busy = false;
         renderSendButton();
