@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from labelloop.cli.common import _open, _run, annotator_cell, counted, fitted, named_item, out
-from labelloop.store.words import SYNTAX
+from labelloop.store.words import SYNTAX, Term, first_match
 
 
 def quality(
@@ -248,7 +248,7 @@ def items(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """List a project's items with their labels and answers, filtered; --show ITEM traces one."""
-    from labelloop.workflow import browse
+    from labelloop.workflow import browse, seeding
 
     _, db = _open()
 
@@ -280,7 +280,8 @@ def items(
         shown = _Shown(spans, str(found["item"]["data"].get("text", "")))
         (_print_own_trace if "answers" in found else _print_trace)(found, shown)
     else:
-        (_print_own_answers if found.get("mine") else _print_items)(found)
+        terms = seeding.search_terms(words) if words and words.strip() else ()
+        (_print_own_answers if found.get("mine") else _print_items)(found, terms)
 
 
 def _seen_by(db: Any, slug: str, username: str | None) -> Any:
@@ -305,11 +306,26 @@ def _shown_name(row: dict[str, Any]) -> str:
     return escape(str(row["external_id"] or f"#{row['id']}"))
 
 
-def _excerpt(row: dict[str, Any]) -> str:
-    return escape(row["text"][:80] + ("…" if len(row["text"]) > 80 or row["truncated"] else ""))
+EXCERPT = 80
+"""Characters of an item's content a list shows."""
 
 
-def _print_own_answers(page: dict[str, Any]) -> None:
+def _excerpt(row: dict[str, Any], terms: tuple[Term, ...] = ()) -> str:
+    """What a list shows of an item: its first ``EXCERPT`` characters, or when the words
+    searched for lie further on, the words from a little before the first match."""
+    text = row["text"]
+    at = first_match(text, terms) if terms else None
+    start = 0
+    if at is not None and at > EXCERPT // 2:
+        start = at - EXCERPT // 4
+        space = text.find(" ", start, at)  # begin at a word
+        start = space + 1 if space >= 0 else start
+    end = start + EXCERPT
+    more = end < len(text) or row["truncated"]
+    return escape(("…" if start else "") + text[start:end] + ("…" if more else ""))
+
+
+def _print_own_answers(page: dict[str, Any], terms: tuple[Term, ...] = ()) -> None:
     """My answers: each item with the member's own answer, the verdict on it and when."""
     from labelloop.workflow import browse
 
@@ -322,7 +338,7 @@ def _print_own_answers(page: dict[str, Any]) -> None:
             escape(_label_words(r["label"])),
             browse.STATE_WORDS[r["state"]],
             (r["answered_at"] or "")[:16].replace("T", " "),
-            _excerpt(r),
+            _excerpt(r, terms),
         )
     out.print(fitted(table))
     _print_counted(page, "answer")
@@ -334,7 +350,7 @@ def _print_counted(page: dict[str, Any], what: str) -> None:
     out.print(f"{counted(page['total'], what)}; showing {first:,}-{last:,}")
 
 
-def _print_items(page: dict[str, Any]) -> None:
+def _print_items(page: dict[str, Any], terms: tuple[Term, ...] = ()) -> None:
     table = Table(box=None, pad_edge=False)
     for column in ("item", "split", "label", "how", "answers", "flags", "content"):
         table.add_column(column, overflow="fold")
@@ -353,7 +369,7 @@ def _print_items(page: dict[str, Any]) -> None:
             escape(how),
             escape(answers or "—"),
             escape(", ".join(_words(kind) for kind in r["flags"])),
-            _excerpt(r),
+            _excerpt(r, terms),
         )
     out.print(fitted(table))
     _print_counted(page, "item")
@@ -567,10 +583,11 @@ def search(
     table = Table(box=None, pad_edge=False)
     for column in ("item", *(("similarity",) if like else ()), "state", "content"):
         table.add_column(column, overflow="fold")
+    terms = seeding.search_terms(found["q"]) if like is None else ()
     for hit in found["items"]:
         state = "labeled" if hit["labeled"] else "in the queue" if hit["queued"] else ""
         if like is None:
-            table.add_row(_shown_name(hit), state, _excerpt(hit))
+            table.add_row(_shown_name(hit), state, _excerpt(hit, terms))
             continue
         similarity = "same text" if hit["same_text"] else f"{_floored(hit['score']):.3f}"
         table.add_row(_shown_name(hit), similarity, state, _excerpt(hit))

@@ -256,3 +256,21 @@ def text_holds(text: str, terms: tuple[Term, ...]) -> bool:
         elif _regex(sql_term(term)).search(lowered) is None:
             return False
     return True
+
+
+def first_match(text: str, terms: tuple[Term, ...]) -> int | None:
+    """Where in ``text`` the earliest match of any of ``terms`` begins (None without one):
+    what a list shows of a long hit. Counted in the lower-cased text, the same place but for
+    the few letters lower-casing lengthens."""
+    lowered = text.lower()
+    starts = [
+        lowered.find(term.text) if term.anywhere else _found_at(_regex(sql_term(term)), lowered)
+        for term in terms
+    ]
+    found = [at for at in starts if at >= 0]
+    return min(found) if found else None
+
+
+def _found_at(regex: re.Pattern[str], text: str) -> int:
+    match = regex.search(text)
+    return -1 if match is None else match.start()
