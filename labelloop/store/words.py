@@ -12,11 +12,11 @@ words (Korean) matches anywhere, as a part of a word.
 
 Matching runs in the database (:func:`labelloop.store.browse.holds_terms`): a regular
 expression built here, PostgreSQL's own (``~`` over ``lower()``) or Python's (a function
-registered on each SQLite connection), both with the same word characters; a table row's
-fields are matched in Python with the same expression. An index narrows the items the
-expression reads first (on SQLite an FTS5 table of :func:`index_words`, queried by
-:func:`index_query`; on PostgreSQL a GIN index of each item's words,
-:mod:`labelloop.store.wordindex`), and never decides a match alone.
+registered on each SQLite connection, handed the term as :func:`sql_term` writes it), both
+with the same word characters; a table row's fields are matched in Python with the same
+expression. An index narrows the items the expression reads first (on SQLite an FTS5 table
+of :func:`index_words`, queried by :func:`index_query`; on PostgreSQL a GIN index of each
+item's words, :mod:`labelloop.store.wordindex`), and never decides a match alone.
 """
 
 from __future__ import annotations
