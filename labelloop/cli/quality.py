@@ -248,7 +248,7 @@ def items(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """List a project's items with their labels and answers, filtered; --show ITEM traces one."""
-    from labelloop.workflow import browse, seeding
+    from labelloop.workflow import browse
 
     _, db = _open()
 
@@ -280,8 +280,7 @@ def items(
         shown = _Shown(spans, str(found["item"]["data"].get("text", "")))
         (_print_own_trace if "answers" in found else _print_trace)(found, shown)
     else:
-        terms = seeding.search_terms(words) if words and words.strip() else ()
-        (_print_own_answers if found.get("mine") else _print_items)(found, terms)
+        (_print_own_answers if found.get("mine") else _print_items)(found)
 
 
 def _seen_by(db: Any, slug: str, username: str | None) -> Any:
@@ -325,7 +324,7 @@ def _excerpt(row: dict[str, Any], terms: tuple[Term, ...] = ()) -> str:
     return escape(("…" if start else "") + text[start:end] + ("…" if more else ""))
 
 
-def _print_own_answers(page: dict[str, Any], terms: tuple[Term, ...] = ()) -> None:
+def _print_own_answers(page: dict[str, Any]) -> None:
     """My answers: each item with the member's own answer, the verdict on it and when."""
     from labelloop.workflow import browse
 
@@ -338,7 +337,7 @@ def _print_own_answers(page: dict[str, Any], terms: tuple[Term, ...] = ()) -> No
             escape(_label_words(r["label"])),
             browse.STATE_WORDS[r["state"]],
             (r["answered_at"] or "")[:16].replace("T", " "),
-            _excerpt(r, terms),
+            _excerpt(r),
         )
     out.print(fitted(table))
     _print_counted(page, "answer")
@@ -350,7 +349,7 @@ def _print_counted(page: dict[str, Any], what: str) -> None:
     out.print(f"{counted(page['total'], what)}; showing {first:,}-{last:,}")
 
 
-def _print_items(page: dict[str, Any], terms: tuple[Term, ...] = ()) -> None:
+def _print_items(page: dict[str, Any]) -> None:
     table = Table(box=None, pad_edge=False)
     for column in ("item", "split", "label", "how", "answers", "flags", "content"):
         table.add_column(column, overflow="fold")
@@ -369,7 +368,7 @@ def _print_items(page: dict[str, Any], terms: tuple[Term, ...] = ()) -> None:
             escape(how),
             escape(answers or "—"),
             escape(", ".join(_words(kind) for kind in r["flags"])),
-            _excerpt(r, terms),
+            _excerpt(r),
         )
     out.print(fitted(table))
     _print_counted(page, "item")

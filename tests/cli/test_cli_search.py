@@ -128,8 +128,7 @@ def test_like_reads_the_embeddings_the_learner_stored_and_says_so(
 def test_search_shows_each_hit_where_it_holds_the_words(cli: Any, tmp_path: Path) -> None:
     """A hit showed its first 80 characters, so a tweet asking for a refund at its end read
     "@united for an early flt, I think a call is appropriate. Yes, reviewed and nada …" with
-    no refund in sight; it now shows the words around the first match (and so does
-    ``labelloop items --words``)."""
+    no refund in sight; it now shows the words around the first match."""
     small_project(cli, tmp_path)
     late = (
         "@united for an early flt, I think a call is appropriate. Yes, reviewed and nada on "
@@ -141,5 +140,3 @@ def test_search_shows_each_hit_where_it_holds_the_words(cli: Any, tmp_path: Path
     assert "…" in shown.split("late", 1)[1][:5]  # it says the text begins before
     early = " ".join(cli("search", "s", "united").stdout.split())
     assert "@united for an early flt" in early  # a match near the start shows the start
-    listed = " ".join(cli("items", "s", "--words", "refund").stdout.split())  # as the Items page
-    assert "waiting on my REFUND from" in listed
