@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from labelloop.cli.common import _open, _run, annotator_cell, counted, fitted, named_item, out
-from labelloop.store.words import SYNTAX
+from labelloop.store.words import SYNTAX, Term, first_match
 
 
 def quality(
@@ -308,8 +308,23 @@ def _shown_name(row: dict[str, Any]) -> str:
     return escape(str(row["external_id"] or f"#{row['id']}"))
 
 
-def _excerpt(row: dict[str, Any]) -> str:
-    return escape(row["text"][:80] + ("…" if len(row["text"]) > 80 or row["truncated"] else ""))
+EXCERPT = 80
+"""Characters of an item's content a list shows."""
+
+
+def _excerpt(row: dict[str, Any], terms: tuple[Term, ...] = ()) -> str:
+    """What a list shows of an item: its first ``EXCERPT`` characters, or when the words
+    searched for lie further on, the words from a little before the first match."""
+    text = row["text"]
+    at = first_match(text, terms) if terms else None
+    start = 0
+    if at is not None and at > EXCERPT // 2:
+        start = at - EXCERPT // 4
+        space = text.find(" ", start, at)  # begin at a word
+        start = space + 1 if space >= 0 else start
+    end = start + EXCERPT
+    more = end < len(text) or row["truncated"]
+    return escape(("…" if start else "") + text[start:end] + ("…" if more else ""))
 
 
 def _print_own_answers(page: dict[str, Any], kind: str) -> None:
@@ -562,10 +577,11 @@ def search(
     table = Table(box=None, pad_edge=False)
     for column in ("item", *(("similarity",) if like else ()), "state", "content"):
         table.add_column(column, overflow="fold")
+    terms = seeding.search_terms(found["q"]) if like is None else ()
     for hit in found["items"]:
         state = "labeled" if hit["labeled"] else "in the queue" if hit["queued"] else ""
         if like is None:
-            table.add_row(_shown_name(hit), state, _excerpt(hit))
+            table.add_row(_shown_name(hit), state, _excerpt(hit, terms))
             continue
         similarity = "same text" if hit["same_text"] else f"{_floored(hit['score']):.3f}"
         table.add_row(_shown_name(hit), similarity, state, _excerpt(hit))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from labelloop.store.db import lower_text
 from labelloop.store.tables import annotation, flag, gold_answer, item, item_label, user
 from labelloop.store.tasks import verdict_status
 from labelloop.store.wordindex import in_index
-from labelloop.store.words import Term, in_file_names, pattern
+from labelloop.store.words import Term, in_file_names, pattern, sql_term
 
 STATUSES = ("all", "unlabeled", "labeled", "auto", "in_review", "escalated", "flagged", "gold")
 """What ``status`` may ask for: ``unlabeled`` has no resolved label (gold checks aside),
@@ -129,8 +130,9 @@ def holds_terms(conn: Connection, content: Any, terms: Sequence[Term]) -> list[A
     else a regular expression, with a LIKE of each word before it, as it is cheaper.
 
     SQLite's LIKE ignores the case of ASCII letters only, so there it filters by the term's
-    ASCII words (every text that holds the word in any case passes it, but for a Kelvin sign
-    in place of a "k") and the Python call that lower-cases and matches runs on what passed.
+    ASCII words and its words without case (every text that holds the word in any case
+    passes it, but for a Kelvin sign in place of a "k") and the Python call that lower-cases
+    and matches runs on what passed.
     """
     lowered = lower_text(content)
     where: list[Any] = []
@@ -138,12 +140,21 @@ def holds_terms(conn: Connection, content: Any, terms: Sequence[Term]) -> list[A
         if term.anywhere:
             where.append(lowered.contains(term.text, autoescape=True))
         elif conn.dialect.name == "sqlite":
-            where.extend(content.contains(w, autoescape=True) for w in term.words if w.isascii())
-            where.append(func.labelloop_holds(pattern(term, postgres=False), content) == 1)
+            where.extend(content.contains(w, autoescape=True) for w in term.words if _caseless(w))
+            where.append(func.labelloop_holds(sql_term(term), content) == 1)
         else:
             where.extend(lowered.contains(w, autoescape=True) for w in term.words)
             where.append(lowered.regexp_match(pattern(term, postgres=True)))
     return where
+
+
+def _caseless(word: str) -> bool:
+    """Whether SQLite's LIKE finds ``word`` in every text whose lower case holds it: ASCII, or
+    no character with a case (an emoji, a symbol; not "ⓐ" nor "ⅻ") and no mark (lower-casing
+    "İ" makes the dot one), so a text holds it as it is."""
+    return word.isascii() or all(
+        c.lower() == c == c.upper() and unicodedata.category(c)[0] != "M" for c in word
+    )
 
 
 def content_of(data_type: str) -> Any:

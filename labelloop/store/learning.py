@@ -88,6 +88,17 @@ def items_of(
     return list(conn.execute(q).mappings())
 
 
+def ids_of(conn: Connection, project_id: int, split: str) -> list[int]:
+    """The ids of the items :func:`items_of` lists, alone: a third of its time on a large
+    pool, for a reader that looks their rows up elsewhere (the feature cache)."""
+    q = (
+        select(item.c.id)
+        .where(item.c.project_id == project_id, item.c.split == split, ~withdrawn(item.c.id))
+        .order_by(item.c.id)
+    )
+    return [int(i) for i in conn.execute(q).scalars()]
+
+
 def values_of(conn: Connection, project_id: int, split: str) -> list[RowMapping]:
     """Every item of a split with its content, imported prediction and resolved value (None when
     unlabeled), in id order: what a spans or boxes round learns from."""

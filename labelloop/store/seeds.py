@@ -94,12 +94,6 @@ def pool_items(conn: Connection, *, project_id: int, item_ids: Sequence[int]) ->
     return list(conn.execute(q).mappings())
 
 
-def pool_item_ids(conn: Connection, project_id: int) -> set[int]:
-    """Ids of the project's pool items (to tell them from eval items in a feature matrix)."""
-    q = select(item.c.id).where(item.c.project_id == project_id, item.c.split == "pool")
-    return {int(i) for i in conn.execute(q).scalars()}
-
-
 def find_item(conn: Connection, *, project_id: int, item_id: int) -> RowMapping | None:
     q = select(item.c.id, item.c.external_id, item.c.split).where(
         item.c.id == item_id, item.c.project_id == project_id

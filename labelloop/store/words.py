@@ -12,11 +12,11 @@ words (Korean) matches anywhere, as a part of a word.
 
 Matching runs in the database (:func:`labelloop.store.browse.holds_terms`): a regular
 expression built here, PostgreSQL's own (``~`` over ``lower()``) or Python's (a function
-registered on each SQLite connection), both with the same word characters; a table row's
-fields are matched in Python with the same expression. An index narrows the items the
-expression reads first (on SQLite an FTS5 table of :func:`index_words`, queried by
-:func:`index_query`; on PostgreSQL a GIN index of each item's words,
-:mod:`labelloop.store.wordindex`), and never decides a match alone.
+registered on each SQLite connection, handed the term as :func:`sql_term` writes it), both
+with the same word characters; a table row's fields are matched in Python with the same
+expression. An index narrows the items the expression reads first (on SQLite an FTS5 table
+of :func:`index_words`, queried by :func:`index_query`; on PostgreSQL a GIN index of each
+item's words, :mod:`labelloop.store.wordindex`), and never decides a match alone.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import sys
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 from labelloop.errors import LabelloopError
 
@@ -200,14 +200,21 @@ def pattern(term: Term, *, postgres: bool) -> str:
     """The regular expression a lower-cased text matches when it holds ``term``.
 
     A word character next to the term's own word characters means the match is inside a
-    longer word; the phrase's words may be parted by any run of other characters.
+    longer word; the phrase's words may be parted by any run of other characters. Python's
+    expression looks behind the first word only once it has found it: led by a look-behind, it
+    was tried at every position of every text (ten times the cost of finding the word).
     """
     word = ("[[:alnum:]_" if postgres else "[\\w") + _mark_ranges() + "]"
     other = ("[^[:alnum:]_" if postgres else "[^\\w") + _mark_ranges() + "]+"
-    body = other.join(re.escape(w) if not postgres else _pg_escape(w) for w in term.words)
-    before = f"(?<!{word})" if is_word_char(term.text[0]) else ""
+    escape = _pg_escape if postgres else re.escape
+    words = [escape(w) for w in term.words]
+    if is_word_char(term.text[0]):
+        if postgres:
+            words[0] = f"(?<!{word})" + words[0]
+        else:
+            words[0] += f"(?<!{word}{words[0]})"
     after = f"(?!{word})" if is_word_char(term.text[-1]) and not term.prefix else ""
-    return before + body + after
+    return other.join(words) + after
 
 
 def _pg_escape(text: str) -> str:
@@ -216,16 +223,27 @@ def _pg_escape(text: str) -> str:
     return "".join("\\" + c if c.isascii() and not (c.isalnum() or c == "_") else c for c in text)
 
 
-@cache
-def _compiled(expression: str) -> re.Pattern[str]:
-    return re.compile(expression)
+def sql_term(term: Term) -> str:
+    """``term`` as the SQLite function ``labelloop_holds`` takes it (:func:`holds`): SQLite
+    hands the function a new Python string of its argument for every item it reads, and an
+    expression of every combining mark is 8 KB to decode and hash each time."""
+    return ("*" if term.prefix else " ") + " ".join(term.words)
 
 
-def holds(pattern_text: str, text: str | None) -> bool | None:
-    """Whether ``text``, lower-cased, matches ``pattern_text`` (the SQLite function's body)."""
+@lru_cache(maxsize=64)
+def _regex(key: str) -> re.Pattern[str]:
+    """The compiled expression of the term :func:`sql_term` made ``key`` of (the last few
+    kept: each is a large one, and a server sees any number of different queries)."""
+    term = Term(words=tuple(key[1:].split(" ")), prefix=key[0] == "*")
+    return re.compile(pattern(term, postgres=False))
+
+
+def holds(key: str, text: str | None) -> bool | None:
+    """Whether ``text``, lower-cased, holds the term :func:`sql_term` made ``key`` of (the
+    SQLite function's body)."""
     if text is None:
         return None
-    return _compiled(pattern_text).search(text.lower()) is not None
+    return _regex(key).search(text.lower()) is not None
 
 
 def text_holds(text: str, terms: tuple[Term, ...]) -> bool:
@@ -235,6 +253,24 @@ def text_holds(text: str, terms: tuple[Term, ...]) -> bool:
         if term.anywhere:
             if term.text not in lowered:
                 return False
-        elif _compiled(pattern(term, postgres=False)).search(lowered) is None:
+        elif _regex(sql_term(term)).search(lowered) is None:
             return False
     return True
+
+
+def first_match(text: str, terms: tuple[Term, ...]) -> int | None:
+    """Where in ``text`` the earliest match of any of ``terms`` begins (None without one):
+    what a list shows of a long hit. Counted in the lower-cased text, the same place but for
+    the few letters lower-casing lengthens."""
+    lowered = text.lower()
+    starts = [
+        lowered.find(term.text) if term.anywhere else _found_at(_regex(sql_term(term)), lowered)
+        for term in terms
+    ]
+    found = [at for at in starts if at >= 0]
+    return min(found) if found else None
+
+
+def _found_at(regex: re.Pattern[str], text: str) -> int:
+    match = regex.search(text)
+    return -1 if match is None else match.start()

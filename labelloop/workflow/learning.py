@@ -421,6 +421,22 @@ class RoundRows:
         return int(self.y.shape[0])
 
 
+def feature_rows(
+    db: Database, ctx: ProjectContext, cache: FeatureCache, ids: list[int]
+) -> list[dict[str, Any]]:
+    """Rows ``{"id", "payload"}`` of the items ``ids`` as a featurizer reads them (media
+    through :func:`readable_payloads`); every payload is read and decoded again only when the
+    ids changed (:meth:`FeatureCache.with_payloads`). Rounds and "More like this" read them
+    here, so they share one matrix."""
+
+    def load() -> Mapping[int, Any]:
+        with db.read() as conn:
+            payloads = store_learning.payloads_of(conn, ctx.id)
+        return readable_payloads(ctx.schema.data_type, payloads, cache.media_roots)
+
+    return cache.with_payloads(ctx.id, ids, load)
+
+
 def round_rows(db: Database, ctx: ProjectContext, cache: FeatureCache) -> RoundRows:
     """The rows and labels of a choice round: what the learner trains on, and what a model file
     is trained on the same way."""
@@ -433,11 +449,6 @@ def round_rows(db: Database, ctx: ProjectContext, cache: FeatureCache) -> RoundR
             if r["label"]
         ]
 
-    def load() -> Mapping[int, Any]:
-        with db.read() as conn:
-            payloads = store_learning.payloads_of(conn, ctx.id)
-        return readable_payloads(ctx.schema.data_type, payloads, cache.media_roots)
-
     def classes_of(rows: list[Any]) -> np.ndarray:
         return np.array(
             [index.get(r["label"], MISSING) if r["label"] else MISSING for r in rows],
@@ -445,7 +456,7 @@ def round_rows(db: Database, ctx: ProjectContext, cache: FeatureCache) -> RoundR
         )
 
     return RoundRows(
-        rows=cache.with_payloads(ctx.id, [int(r["id"]) for r in pool_rows + eval_rows], load),
+        rows=feature_rows(db, ctx, cache, [int(r["id"]) for r in pool_rows + eval_rows]),
         y=classes_of(pool_rows),
         eval_y=classes_of(eval_rows),
         eval_cohorts=tuple(tag_text(r["tag"]) for r in eval_rows),

@@ -26,7 +26,6 @@ from labelloop.store import tasks as store_tasks
 from labelloop.store.db import Database
 from labelloop.store.words import SYNTAX, Term, parse_query, text_holds
 from labelloop.workflow.features import FALLBACK_FEATURIZER, FeatureCache
-from labelloop.workflow.media import MEDIA_TYPES, readable_payloads
 from labelloop.workflow.projects import ProjectContext
 
 MAX_LIMIT = 100
@@ -192,25 +191,22 @@ def _like(
     from labelloop.learn import most_similar
     from labelloop.learn.featurize import caches_per_item
     from labelloop.learn.similarity import is_blank, same_text, similarities, told_apart
+    from labelloop.workflow.learning import feature_rows
 
     with db.read() as conn:
         origin = store_seeds.find_item(conn, project_id=ctx.id, item_id=like)
         if origin is None:
             raise NotFound(f"no item {like} in project '{ctx.slug}'")
-        rows: list[Any] = store_learning.items_of(conn, ctx.id, "pool")
-        n_pool = len(rows)
+        ids = store_learning.ids_of(conn, ctx.id, "pool")
+        n_pool = len(ids)
         # The rows a round featurizes (pool, labeled eval items), so searches and rounds share
         # one cached matrix; an unlabeled eval item asked about joins them.
-        rows += [
-            r
-            for r in store_learning.items_of(conn, ctx.id, "eval")
+        ids += [
+            int(r["id"])
+            for r in store_learning.items_of(conn, ctx.id, "eval", payloads=False)
             if r["label"] or int(r["id"]) == like
         ]
-    if ctx.schema.data_type in MEDIA_TYPES:  # files are read only through the media-root check
-        found = readable_payloads(
-            ctx.schema.data_type, {int(r["id"]): r["payload"] for r in rows}, cache.media_roots
-        )
-        rows = [{"id": r["id"], "label": r["label"], "payload": found[int(r["id"])]} for r in rows]
+    rows = feature_rows(db, ctx, cache, ids)
     wanted = ctx.settings.featurizer
     features = None
     if caches_per_item(wanted):  # only embeddings already computed: a search never waits

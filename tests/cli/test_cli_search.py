@@ -123,3 +123,20 @@ def test_like_reads_the_embeddings_the_learner_stored_and_says_so(
     assert found["by"] == "fake"
     shown = cli("search", "s", "--like", "a").stdout
     assert shown.startswith("items most like a, by fake similarity\n")
+
+
+def test_search_shows_each_hit_where_it_holds_the_words(cli: Any, tmp_path: Path) -> None:
+    """A hit showed its first 80 characters, so a tweet asking for a refund at its end read
+    "@united for an early flt, I think a call is appropriate. Yes, reviewed and nada …" with
+    no refund in sight; it now shows the words around the first match."""
+    small_project(cli, tmp_path)
+    late = (
+        "@united for an early flt, I think a call is appropriate. Yes, reviewed and nada on "
+        "the voucher, still waiting on my REFUND from last week, thanks for nothing"
+    )
+    _import(cli, tmp_path, [{"id": "late", "text": late}, *WORDY])
+    shown = " ".join(cli("search", "s", "refund").stdout.split())
+    assert "waiting on my REFUND from" in shown and "@united for an early" not in shown
+    assert "…" in shown.split("late", 1)[1][:5]  # it says the text begins before
+    early = " ".join(cli("search", "s", "united").stdout.split())
+    assert "@united for an early flt" in early  # a match near the start shows the start

@@ -118,3 +118,42 @@ def test_e2e_search_results_show_hostile_text_as_text(server: Any, browser: Any)
     page.wait_for_timeout(300)
     assert page.evaluate("typeof window.__xss") == "undefined"
     context.close()
+
+
+def test_e2e_a_slow_more_like_this_does_not_replace_a_later_word_search(
+    server: Any, browser: Any
+) -> None:
+    """The first "More like this" after a start computes the pool's features (13 s on 36,000
+    tweets), saying only "Searching…": a word search made meanwhile showed its results, then
+    the late "like" list replaced them, under the words still in the box."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    _login(page, server, f"/p/{server.main}/search")
+    page.keyboard.type("refund")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#results li.hit")
+    held: list[Any] = []
+    page.route("**/search?like=*", lambda route: held.append(route))
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("m")
+    page.wait_for_function("() => document.querySelector('#results-summary').textContent")
+    assert page.inner_text("#results-summary") == "Searching…"
+    page.wait_for_function(  # still nothing after two seconds: it says why
+        "() => document.querySelector('#results-summary').textContent.includes('a while')"
+    )
+    assert "the first “More like this” after a start" in page.inner_text("#results-summary")
+    page.fill("#search-q", "worst")
+    page.press("#search-q", "Enter")
+    page.wait_for_function(
+        "() => document.querySelector('#results-summary').textContent.includes('worst')"
+    )
+    words = _hits(page)
+    assert words and all("worst" in h["text"].lower() for h in words)
+    assert held, "the like request was not held"
+    with page.expect_response("**/search?like=*"):
+        held[0].continue_()
+    page.wait_for_timeout(300)  # the late answer is handled
+    assert _hits(page) == words
+    assert page.is_hidden("#like-banner")
+    assert "worst" in page.inner_text("#results-summary") and "q=worst" in page.url
+    context.close()

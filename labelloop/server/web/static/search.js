@@ -8,6 +8,11 @@
   const page = JSON.parse($("search-data").textContent);
   const base = "/api/projects/" + encodeURIComponent(page.slug);
   const LIMIT = 20;
+  const SLOW_MS = 2000;
+  // The first "More like this" after the server starts (or after an import) computes the
+  // features of every pool item: tens of seconds on a large pool, with no sign of life else.
+  const SLOW_LIKE =
+    "Searching… the first “More like this” after a start or an import measures every pool item, which takes a while on a large pool; the next ones answer at once.";
 
   const el = {
     form: $("search-form"),
@@ -29,6 +34,7 @@
     result: null, // the last search's JSON
     selected: new Set(), // item ids ticked
     busy: false,
+    asked: 0, // searches started: only the latest one's answer is shown
   };
 
   const plural = (n, word) => `${n.toLocaleString()} ${n === 1 ? word : word + "s"}`;
@@ -145,22 +151,36 @@
     history.replaceState(null, "", url);
   }
 
+  // A search asked meanwhile supersedes this one: a slow "More like this" (the first one
+  // computes the pool's features) must not replace the words searched after it.
   async function load(params) {
+    const ticket = ++state.asked;
     state.busy = true;
+    renderSendButton();
     el.summary.textContent = "Searching…";
+    const slow = params.like
+      ? setTimeout(() => {
+          if (ticket === state.asked) el.summary.textContent = SLOW_LIKE;
+        }, SLOW_MS)
+      : null;
     try {
       const query = new URLSearchParams({ ...params, limit: String(LIMIT) });
       const result = await api("GET", `${base}/search?${query}`, undefined, { loginOn401: true });
+      if (ticket !== state.asked) return null;
       el.messages.replaceChildren();
       render(result);
       return result;
     } catch (err) {
+      if (ticket !== state.asked) return null;
       say(el.messages, "error", err.detail || String(err));
       el.summary.textContent = "The search failed.";
       return null;
     } finally {
-      state.busy = false;
-      renderSendButton();
+      clearTimeout(slow);
+      if (ticket === state.asked) {
+        state.busy = false;
+        renderSendButton();
+      }
     }
   }
 
