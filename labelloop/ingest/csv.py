@@ -20,6 +20,7 @@ from labelloop.ingest.records import (
     decode_line,
     iso_utc,
     json_bytes,
+    names_listed,
 )
 from labelloop.schema.project import STRUCTURED_TYPES
 
@@ -159,7 +160,7 @@ class CsvImporter(TextImporter):
         text_column = self.text_field
         if text_column not in seen and self.fallback_field in seen:
             text_column = self.fallback_field  # a labelloop export: the content is "text"
-        for field in (text_column, self.id_field):
+        for field in (text_column, self.id_field, self.label_field, self.prediction_field):
             if field is not None and field not in seen:
                 also = ""
                 if field == text_column and self.fallback_field is not None:
@@ -175,7 +176,7 @@ class CsvImporter(TextImporter):
 def columns_are(header: Sequence[str]) -> str:
     """The columns a header names, for an error about a column it lacks; a header of one column
     holding ';' or a tab is most likely a file separated by those, which is said."""
-    said = f"columns are: {', '.join(header)}"
+    said = f"columns are: {names_listed(header)}"
     if len(header) == 1:
         mark = next((m for m in (";", "\t") if m in header[0]), None)
         if mark is not None:

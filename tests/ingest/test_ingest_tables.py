@@ -62,7 +62,7 @@ def test_jsonl_rows_keep_numbers_and_refuse_nested_values() -> None:
     assert (exc.line, exc.field) == (4, "pH")
     assert "got a list" in exc.reason or "list" in exc.reason
     exc = error("jsonl", b'{"a": 1}\n{"b": 2}\n', columns=("a",))
-    assert (exc.line, exc.field, exc.reason) == (2, "a", "missing")
+    assert (exc.line, exc.field, exc.reason) == (2, "a", "missing; the record has: b")
 
 
 def test_parquet_rows_are_read_with_row_numbers() -> None:
@@ -158,7 +158,11 @@ def test_a_row_nested_under_text_or_row_is_read_when_the_columns_are_not_on_top(
 def test_a_text_cell_too_much_for_python_to_parse_is_a_text_not_a_row(inner: bytes) -> None:
     data = b'external_id,text\na,"{""colour"": ' + inner + b'}"\n'
     exc = error("csv", data, columns=("colour",), id_field="external_id")
-    assert (exc.line, exc.field, exc.reason) == (2, "colour", "missing")
+    assert (exc.line, exc.field, exc.reason) == (
+        2,
+        "colour",
+        "missing; the record has: external_id, text",
+    )
 
 
 def test_a_damaged_parquet_page_is_a_clear_error() -> None:
