@@ -165,8 +165,8 @@ class TextImporter:
                 raise ImportFormatError(
                     line=line,
                     field=name,
-                    reason=f"the {option} field is in no record of the file; "
-                    f"{fields_are(names, first=True)}",
+                    reason=f"the {option} field is in no record of the file (for a file "
+                    f"without {option}s, leave it out); {fields_are(names, first=True)}",
                 )
 
     @staticmethod

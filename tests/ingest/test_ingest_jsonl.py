@@ -204,7 +204,8 @@ def test_a_label_field_in_no_record_is_refused_naming_the_fields_there_are() -> 
     exc = error(data, label_field="label")
     assert (exc.line, exc.field) == (1, "label")
     assert exc.reason == (
-        "the label field is in no record of the file; the first record has: text, lable"
+        "the label field is in no record of the file (for a file without labels, leave it out); "
+        "the first record has: text, lable"
     )
     # records not labeled yet may lack it, as long as one holds it
     first, second = read(

@@ -107,8 +107,8 @@ def test_a_file_no_record_of_which_holds_the_predictions_field_is_refused(
     got = _upload(client, "ner", [{"text": TEXT, "preds": {}}, {"text": "Bo stayed in Oslo"}])
     assert got.status_code == 422, got.text
     assert got.json()["detail"] == (
-        "line 1, field 'predictions': the pre-annotation field is in no record of the file; "
-        "the first record has: text, preds"
+        "line 1, field 'predictions': the pre-annotation field is in no record of the file "
+        "(for a file without pre-annotations, leave it out); the first record has: text, preds"
     )
     assert _upload(client, "ner", [{"text": TEXT}], prediction_field="").status_code == 201
 
