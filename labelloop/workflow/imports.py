@@ -676,9 +676,9 @@ def _unread_labels_note(n: int) -> str:
     labels said only "0 with labels", as if it had none."""
     them = "1 duplicate carries a label" if n == 1 else f"{n:,} duplicates carry labels"
     return (
-        f"{them} not read: items already here keep their own; to give them the file's labels, "
-        'import it again with --update-labels (on the page: "Update labels of items already '
-        'here")'
+        f"{them} not read: the item a duplicate repeats (already here, or earlier in the file) "
+        "keeps its own; to give items already here the file's labels, import it again with "
+        '--update-labels (on the page: "Update labels of items already here")'
     )
 
 

@@ -190,7 +190,7 @@ def test_e2e_admin_manages_from_the_browser(
     unread = _message(page, "import-result", "not read")
     assert unread.startswith(
         "Imported 0 items, 3 duplicates skipped (lines 1, 2, 3); 3 duplicates carry labels not "
-        "read: items already here keep their own"
+        "read: the item a duplicate repeats (already here, or earlier in the file) keeps its own"
     )
     # A Parquet file has rows, not lines: its duplicates are named by row.
     pq = pytest.importorskip("pyarrow.parquet")

@@ -172,9 +172,10 @@ def test_a_file_imported_again_for_its_labels_says_they_were_not_read(lab: Any) 
     report = _import(lab, ctx, [rows[0], rows[1], {**rows[2], "label": ""}])
     assert (report.n_items, report.n_labeled, report.n_duplicates) == (0, 0, 3)
     assert report.notes == (
-        "2 duplicates carry labels not read: items already here keep their own; to give them "
-        "the file's labels, import it again with --update-labels (on the page: \"Update labels "
-        'of items already here")',
+        "2 duplicates carry labels not read: the item a duplicate repeats (already here, or "
+        "earlier in the file) keeps its own; to give items already here the file's labels, "
+        'import it again with --update-labels (on the page: "Update labels of items already '
+        'here")',
     )
     assert _labels(lab, ctx) == {}
     updated = _import(lab, ctx, rows[:2], update_labels=True)
