@@ -244,7 +244,7 @@ class ParquetTableImporter(_TableRecords):
         for field in (self.id_field,):
             if field is not None and field not in names:
                 raise ImportFormatError(
-                    line=1, field=field, reason=f"no such column; columns are: {', '.join(names)}"
+                    line=1, field=field, reason=f"no such column; {columns_are(names)}"
                 )
         for number, record in parquet_records(file):
             yield self._item(number, record)

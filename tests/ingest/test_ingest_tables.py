@@ -198,3 +198,20 @@ def test_a_file_separated_by_semicolons_or_tabs_is_read_as_such() -> None:
     # commas stay the delimiter of a header they separate, whatever its names hold
     (row,) = read("csv", b'"a;b",c\n1,2\n')
     assert row.payload == {"row": {"a;b": "1", "c": "2"}}
+
+
+def test_a_missing_column_of_a_wide_parquet_file_lists_the_first_columns_only() -> None:
+    # a file of 5,000 columns gave an error 5,000 names long
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    from labelloop.ingest.parquet import ParquetImporter
+
+    sink = io.BytesIO()
+    pq.write_table(pa.table({f"c{i}": [i] for i in range(5000)}), sink)
+    exc = error("parquet", sink.getvalue(), columns=("text",))
+    assert (exc.line, exc.field) == (1, "text")
+    assert exc.reason.endswith("c28, c29 and 4,970 more")
+    with pytest.raises(ImportFormatError) as caught:
+        list(ParquetImporter(text_field="text").read(io.BytesIO(sink.getvalue())))
+    assert caught.value.reason.endswith("c29 and 4,970 more")
