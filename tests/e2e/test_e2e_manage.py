@@ -192,21 +192,6 @@ def test_e2e_admin_manages_from_the_browser(
         "Imported 0 items, 3 duplicates skipped (lines 1, 2, 3); 3 duplicates carry labels not "
         "read: the item a duplicate repeats (already here, or earlier in the file) keeps its own"
     )
-    # A Parquet file has rows, not lines: its duplicates are named by row.
-    pq = pytest.importorskip("pyarrow.parquet")
-    pa = pytest.importorskip("pyarrow")
-    rows = tmp_path / "again.parquet"
-    table = {
-        "id": ["n2", "n1"],
-        "text": [GOOD_ROWS[1]["text"], GOOD_ROWS[0]["text"]],
-        "label": pa.array([None, None], type=pa.string()),
-    }
-    pq.write_table(pa.table(table), rows)
-    page.set_input_files("#import-file", str(rows))
-    page.click("#import-submit")
-    assert _message(page, "import-result", "rows") == (
-        "Imported 0 items, 2 duplicates skipped (rows 1, 2)"
-    )
     page.set_input_files("#import-file", str(newer))
     page.check("#import-update-labels")
     page.click("#import-submit")

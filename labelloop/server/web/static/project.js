@@ -437,8 +437,7 @@
 
   // ---------------------------------------------------------------- import
 
-  // ``at``: what a duplicate's number counts, "row" for a Parquet file (which has no lines).
-  function importSummary(r, at = "line") {
+  function importSummary(r) {
     const what = r.split === "eval" ? "eval item" : "item";
     let text = `Imported ${fmt(r.items)} ${plural(r.items, what)}`;
     if (r.labeled) text += `, ${fmt(r.labeled)} with labels`;
@@ -447,7 +446,7 @@
       const lines = (r.duplicate_lines || []).slice(0, 10);
       if (lines.length) {
         const more = r.duplicates > lines.length ? ", …" : "";
-        text += ` (${plural(lines.length, at)} ${lines.join(", ")}${more})`;
+        text += ` (${plural(lines.length, "line")} ${lines.join(", ")}${more})`;
       }
     }
     if (r.updated) text += `; ${fmt(r.updated)} ${plural(r.updated, "item")} already here took the file's label`;
@@ -592,8 +591,7 @@
           }
           progress(1);
           finish("done");
-          const parquet = (el.format.value || file.name.toLowerCase().split(".").pop()) === "parquet";
-          if (report) say(el.result, "info", importSummary(report, parquet ? "row" : "line"));
+          if (report) say(el.result, "info", importSummary(report));
           else say(el.result, "info", "Imported.");
           el.file.value = ""; // the same file again would only add duplicates
           Promise.all([refreshCounts(), loadImports()]).catch((err) =>
