@@ -118,6 +118,17 @@ def _run(fn: Callable[[], T]) -> T:
         raise typer.Exit(1) from None
 
 
+@contextmanager
+def on_ctrl_c(said: str) -> Iterator[None]:
+    """Ctrl-C in the block says ``said`` (what stopping left behind) on stderr and exits 130:
+    the progress bar went with it, and nothing else told whether anything was written."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        err.print(f"stopped: {said}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(130) from None
+
+
 def with_model(slug: str, doing: str, work: Callable[[Database, Any, Any], T]) -> T:
     """Run ``work(db, ctx, cache)`` on project SLUG with the feature cache a model reads,
     showing ``doing`` while it trains (as the local operator); an error is one line."""

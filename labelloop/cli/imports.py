@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from labelloop.cli.common import _open, _run, counted, counted_bar, fitted, out
+from labelloop.cli.common import _open, _run, counted, counted_bar, fitted, on_ctrl_c, out
 
 
 def imports_list(slug: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
@@ -90,7 +90,11 @@ def imports_undo(
                 progress=removed,
             )
 
-    done = _run(go)
+    with on_ctrl_c(
+        f"import {batch} of {slug} may be undone in part: `labelloop imports list {slug}` says "
+        f"so ('being undone'), and `labelloop imports undo {slug} {batch}` finishes it"
+    ):
+        done = _run(go)
     if as_json:
         typer.echo(json.dumps(done))
         return

@@ -21,6 +21,7 @@ from labelloop.cli.common import (
     counted_bar,
     err,
     fitted,
+    on_ctrl_c,
     out,
     under_review,
     with_model,
@@ -351,7 +352,8 @@ def import_(
                 near=file.parent,
             )
 
-    report = _run(go)
+    with on_ctrl_c(f"nothing was imported into {slug}: an import comes in whole or not at all"):
+        report = _run(go)
     summary = {
         "items": report.n_items,
         "labeled": report.n_labeled,

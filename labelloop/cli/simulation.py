@@ -471,7 +471,13 @@ def _sim_read(
             items = importer.read_folder(file)
         else:
             items = importer.read(stack.enter_context(file.open("rb")))
-        for item in _hinted(items, text_field if data_type == "text" else None):
+        hinted = _hinted(
+            items,
+            text_field if data_type == "text" else None,
+            label_field=label_field,
+            name=file.name,
+        )
+        for item in hinted:
             if item.label is None:
                 unlabeled += 1
                 continue
@@ -513,14 +519,23 @@ def _sim_read(
     }
 
 
-def _hinted(items: Iterator[Any], text_field: str | None) -> Iterator[Any]:
-    """``items``, a file without ``text_field`` told how its rows replay (a table project's)."""
+def _hinted(
+    items: Iterator[Any], text_field: str | None, *, label_field: str, name: str
+) -> Iterator[Any]:
+    """``items``, a file without ``text_field`` told how its rows replay (a table project's),
+    and one without ``label_field`` that simulate needs labels from it."""
     from labelloop.errors import ImportFormatError
 
     try:
         yield from items
     except ImportFormatError as exc:
-        no_column = "no such column" in exc.reason or exc.reason == "missing"
+        if exc.field == label_field and exc.reason.startswith("the label field is in no record"):
+            has = exc.reason.rsplit("; ", 1)[-1]  # "the first record has: ..."
+            raise LabelloopError(
+                f"no record of {name} has a label in field '{label_field}' (see --label-field); "
+                f"{has}"
+            ) from None
+        no_column = "no such column" in exc.reason or exc.reason.startswith("missing")
         if text_field is None or exc.field != text_field or exc.line != 1 or not no_column:
             raise
         raise LabelloopError(

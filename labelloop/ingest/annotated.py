@@ -23,6 +23,7 @@ from labelloop.ingest.records import (
     MAX_TEXT_CHARS,
     TextImporter,
     checked_metadata,
+    fields_are,
     id_as_written,
 )
 from labelloop.kinds import kind
@@ -133,7 +134,8 @@ class AnnotatedImporter(TextImporter):
         raise ImportFormatError(
             line=line,
             field=keys[0],
-            reason=f"missing; a {self.tool} record holds its text in {fields}",
+            reason=f"missing; a {self.tool} record holds its text in {fields}; "
+            f"{fields_are(record)}",
         )
 
     @property

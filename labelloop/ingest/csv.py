@@ -1,4 +1,5 @@
-"""CSV (comma-separated, header row, RFC 4180 quoting) in and out."""
+"""CSV (comma-separated, header row, RFC 4180 quoting) in and out; in, also separated by
+semicolons or tabs, as the header row shows."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import re
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
+from itertools import chain
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
 
@@ -20,6 +22,7 @@ from labelloop.ingest.records import (
     decode_line,
     iso_utc,
     json_bytes,
+    names_listed,
 )
 from labelloop.schema.project import STRUCTURED_TYPES
 
@@ -112,7 +115,10 @@ class CsvImporter(TextImporter):
             # Raise the process-wide limit only as far as needed, so a text just over our own limit
             # gets our clear message rather than the csv module's.
             csv.field_size_limit(self.max_text_chars + 1)
-        reader = csv.reader(_decoded_lines(source), strict=True)
+        lines = _decoded_lines(source)
+        first = next(lines, None)
+        heading = () if first is None else (first,)
+        reader = csv.reader(chain(heading, lines), delimiter=delimiter_of(first or ""), strict=True)
         header = self._header(reader)
         width = len(header)
         exported = is_export_header(header)
@@ -159,7 +165,7 @@ class CsvImporter(TextImporter):
         text_column = self.text_field
         if text_column not in seen and self.fallback_field in seen:
             text_column = self.fallback_field  # a labelloop export: the content is "text"
-        for field in (text_column, self.id_field):
+        for field in (text_column, self.id_field, self.label_field, self.prediction_field):
             if field is not None and field not in seen:
                 also = ""
                 if field == text_column and self.fallback_field is not None:
@@ -172,10 +178,31 @@ class CsvImporter(TextImporter):
         return header
 
 
+DELIMITERS = (",", ";", "\t")
+"""What separates a CSV file's cells: commas, or the semicolons a spreadsheet writes where the
+decimal mark is a comma, or tabs (a .tsv file, a spreadsheet's "Text (tab delimited)")."""
+
+
+def delimiter_of(header: str) -> str:
+    """The delimiter of a file whose first line is ``header``: a comma, unless the header reads
+    as one column by commas and as several by ';' or a tab (the most columns win)."""
+    best, most = ",", 1
+    for mark in DELIMITERS:
+        try:
+            width = len(next(csv.reader([header], delimiter=mark, strict=True), []))
+        except csv.Error:  # a quoted name running on past the line: read as commas
+            width = 0
+        if width > most or (mark == "," and width > 1):
+            best, most = mark, width
+            if mark == ",":
+                break  # comma-separated as it should be: nothing else is looked for
+    return best
+
+
 def columns_are(header: Sequence[str]) -> str:
     """The columns a header names, for an error about a column it lacks; a header of one column
     holding ';' or a tab is most likely a file separated by those, which is said."""
-    said = f"columns are: {', '.join(header)}"
+    said = f"columns are: {names_listed(header)}"
     if len(header) == 1:
         mark = next((m for m in (";", "\t") if m in header[0]), None)
         if mark is not None:

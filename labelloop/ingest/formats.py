@@ -73,6 +73,7 @@ _SUFFIXES = {
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
     ".csv": "csv",
+    ".tsv": "csv",  # read separated by tabs, as its header shows
     ".parquet": "parquet",
     ".conll": "conll",
     ".zip": "yolo",

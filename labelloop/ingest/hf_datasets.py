@@ -32,6 +32,7 @@ from labelloop.ingest.records import (
     NOT_SCALAR,
     TextImporter,
     json_scalar,
+    names_listed,
     object_in_cell,
 )
 from labelloop.kinds import kind
@@ -177,7 +178,9 @@ class HfDatasetsImporter(TextImporter):
         for field in (self.text_field, self.id_field, self.label_field, self.prediction_field):
             if field is not None and field not in features:
                 raise ImportFormatError(
-                    line=1, field=field, reason=f"no such column; columns are: {', '.join(names)}"
+                    line=1,
+                    field=field,
+                    reason=f"no such column; columns are: {names_listed(names)}",
                 )
         self._class_columns = [
             name

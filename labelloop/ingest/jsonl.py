@@ -46,6 +46,7 @@ class JsonlImporter(TextImporter):
                 _not_a_tools_own(line, record)
                 first = False
             yield self._item(line, record)
+        self.check_fields_found()
 
 
 _TOOLS = {"prodigy": "Prodigy", "doccano": "doccano"}

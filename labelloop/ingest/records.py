@@ -6,7 +6,7 @@ import json
 import math
 import re
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any, BinaryIO, ClassVar
@@ -59,6 +59,8 @@ class TextImporter:
         self.label_field = label_field
         self.prediction_field = prediction_field
         self.max_text_chars = max_text_chars
+        self._first: tuple[int, tuple[str, ...]] | None = None  # (line, fields) of the first record
+        self._found: set[str] = set()  # the label and pre-annotation fields some record holds
 
     def read(self, source: BinaryIO) -> Iterator[ItemIn]:
         """Yield one ItemIn per record of ``source``."""
@@ -83,7 +85,9 @@ class TextImporter:
                 if self.fallback_field
                 else ""
             )
-            raise ImportFormatError(line=line, field=field, reason=f"missing{also}")
+            raise ImportFormatError(
+                line=line, field=field, reason=f"missing{also}; {fields_are(record)}"
+            )
         text = self._checked_text(line, field, text)
         external_id, label, prediction = self._id_label_prediction(line, record)
         skip = (field, self.id_field, self.label_field, self.prediction_field)
@@ -119,7 +123,12 @@ class TextImporter:
         """The record's id, label and pre-annotation, each None when its field is not asked for."""
         external_id = None
         if self.id_field is not None:
-            external_id = self._external_id(line, record.get(self.id_field, ABSENT))
+            if self.id_field not in record:
+                raise ImportFormatError(
+                    line=line, field=self.id_field, reason=f"missing; {fields_are(record)}"
+                )
+            external_id = self._external_id(line, record[self.id_field])
+        self._tally_fields(line, record)
         label = None
         if self.label_field is not None:
             label = record.get(self.label_field)
@@ -131,6 +140,34 @@ class TextImporter:
             if isinstance(prediction, str):  # a CSV cell holds the pre-annotation as JSON text
                 prediction = _json_cell(line, self.prediction_field, prediction)
         return external_id, label, prediction
+
+    def _tally_fields(self, line: int, record: Mapping[str, Any]) -> None:
+        """Note the first record's fields and which of the label and pre-annotation fields any
+        record holds, for :meth:`check_fields_found`."""
+        if self._first is None:
+            self._first = (line, tuple(str(k) for k in record))
+        for name in (self.label_field, self.prediction_field):
+            if name is not None and name in record:
+                self._found.add(name)
+
+    def check_fields_found(self) -> None:
+        """Refuse a file none of whose records holds the label (or pre-annotation) field asked
+        for, as a misspelt name: its records would all come in without one, unnoticed. A record
+        may lack the field (not labeled yet); the whole file cannot."""
+        if self._first is None:
+            return
+        line, names = self._first
+        for option, name in (
+            ("label", self.label_field),
+            ("pre-annotation", self.prediction_field),
+        ):
+            if name is not None and name not in self._found:
+                raise ImportFormatError(
+                    line=line,
+                    field=name,
+                    reason=f"the {option} field is in no record of the file (for a file "
+                    f"without {option}s, leave it out); {fields_are(names, first=True)}",
+                )
 
     @staticmethod
     def _blank_label(label: Any) -> bool:
@@ -147,6 +184,25 @@ class TextImporter:
                 line=line, field=field, reason=f"must be a string or integer, got {kind(value)}"
             )
         return checked_id(line, field, str(value))
+
+
+MAX_NAMES_SHOWN = 30
+"""Field names an error lists at most (a file may have thousands of columns)."""
+
+
+def names_listed(names: Iterable[Any]) -> str:
+    """``names`` joined for an error message, the first :data:`MAX_NAMES_SHOWN` of them (each cut
+    to 60 characters), with how many more there are."""
+    shown = [str(n) if len(str(n)) <= 60 else str(n)[:59] + "…" for n in names]
+    more = len(shown) - MAX_NAMES_SHOWN
+    listed = ", ".join(shown[:MAX_NAMES_SHOWN]) or "none"
+    return listed + (f" and {more:,} more" if more > 0 else "")
+
+
+def fields_are(record: Iterable[Any], *, first: bool = False) -> str:
+    """The fields a record has, for an error about one it lacks (``first``: the file's first
+    record, when the error names its line)."""
+    return f"{'the first record' if first else 'the record'} has: {names_listed(record)}"
 
 
 def checked_id(line: int, field: str | None, external_id: str) -> str:
@@ -384,8 +440,27 @@ def decode_line(raw: bytes, line: int) -> str:
     except UnicodeDecodeError as exc:
         byte = raw[exc.start]
         raise ImportFormatError(
-            line=line, reason=f"not valid UTF-8 (byte 0x{byte:02x} at column {exc.start + 1})"
+            line=line,
+            reason=f"not valid UTF-8 (byte 0x{byte:02x} at column {exc.start + 1})"
+            + _encoding_hint(raw, line, exc.start),
         ) from None
+
+
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
+def _encoding_hint(raw: bytes, line: int, at: int) -> str:
+    """What the file most likely is, and what to do, for a line that is not UTF-8: UTF-16 (a
+    spreadsheet's "Unicode text"), or a one-byte encoding (Latin-1, Windows-1252), whose
+    character there is shown."""
+    save = '; labelloop reads UTF-8: save the file as UTF-8 (in a spreadsheet: "CSV UTF-8")'
+    if line == 1 and raw.startswith(UTF16_BOMS):
+        return f": the file is UTF-16{save}"
+    try:
+        char = raw[at : at + 1].decode("cp1252")
+    except UnicodeDecodeError:  # 0x81, 0x8d, 0x8f, 0x90, 0x9d: no Windows-1252 either
+        return save
+    return f": {char!r} in Latin-1 or Windows-1252{save}"
 
 
 def iso_utc(value: datetime) -> str:

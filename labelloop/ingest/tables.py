@@ -30,6 +30,7 @@ from labelloop.ingest.records import (
     NOT_SCALAR,
     TextImporter,
     checked_metadata,
+    fields_are,
     json_scalar,
 )
 from labelloop.kinds import as_number, kind
@@ -81,7 +82,10 @@ class _TableRecords(TextImporter):
         for name in names:
             value = source.get(name, _ABSENT)
             if value is _ABSENT:
-                raise ImportFormatError(line=line, field=name, reason="missing")
+                where = f" (in its {nested_in!r})" if nested_in is not None else ""
+                raise ImportFormatError(
+                    line=line, field=name, reason=f"missing{where}; {fields_are(source)}"
+                )
             row[name] = self._cell(line, name, value)
             self._tally(line, name, row[name])
         if not row:
@@ -240,7 +244,7 @@ class ParquetTableImporter(_TableRecords):
         for field in (self.id_field,):
             if field is not None and field not in names:
                 raise ImportFormatError(
-                    line=1, field=field, reason=f"no such column; columns are: {', '.join(names)}"
+                    line=1, field=field, reason=f"no such column; {columns_are(names)}"
                 )
         for number, record in parquet_records(file):
             yield self._item(number, record)

@@ -37,7 +37,21 @@ def upgrade(db: Database, revision: str = "head") -> None:
     later ones now find nothing left to do.
     """
     cfg = alembic_config(db)
+    if revision == "head" and _at_head(db, cfg):
+        return  # nothing to do: no turn to wait for (on SQLite, behind a running import)
     with db.alone(MIGRATION_LOCK) as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
         conn.commit()
+
+
+def _at_head(db: Database, cfg: Config) -> bool:
+    """Whether the database is at the newest schema already, read without taking a turn: on
+    SQLite the turn is the writer lock, which an import holds while it runs, so every command
+    (``labelloop status``, ``imports list``) waited silently for the import to end."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    with db.read() as conn:
+        current = set(MigrationContext.configure(conn).get_current_heads())
+    return current == set(ScriptDirectory.from_config(cfg).get_heads())

@@ -484,6 +484,7 @@ def _import_records(
     n_items = n_labeled = n_eval = n_own_eval = 0
     hold_out = ctx.settings.eval_fraction if split == "pool" else 0.0
     duplicates: list[int] = []
+    labeled_duplicates = 0  # duplicates whose label was not read (no update_labels)
     resized: list[str] = []  # images whose file is not the size the import file gives
     relabel: dict[str, tuple[int, dict[str, Any]]] = {}  # content hash -> (line, label value)
     firsts: dict[str, tuple[int, str | None]] = {}  # new in this file: hash -> (line, label)
@@ -571,6 +572,8 @@ def _import_records(
                     if found is not None:
                         _one_label(record, digest, found, relabel, firsts, label_field, target)
                         relabel[digest] = (record.line, found)
+                elif record.label is not None:
+                    labeled_duplicates += 1
                 continue
             seen.add(digest)
             if note is not None:  # told only for an image that comes in
@@ -687,7 +690,19 @@ def _import_records(
             *_resized_notes(resized),
             *((_held_out_note(n_eval, n_labeled, hold_out),) if n_eval else ()),
             *((_own_eval_note(n_own_eval, n_items),) if n_own_eval else ()),
+            *((_unread_labels_note(labeled_duplicates),) if labeled_duplicates else ()),
         ),
+    )
+
+
+def _unread_labels_note(n: int) -> str:
+    """A duplicate's label is not read without ``update_labels``: a file imported again for its
+    labels said only "0 with labels", as if it had none."""
+    them = "1 duplicate carries a label" if n == 1 else f"{n:,} duplicates carry labels"
+    return (
+        f"{them} not read: the item a duplicate repeats (already here, or earlier in the file) "
+        "keeps its own; to give items already here the file's labels, import it again with "
+        '--update-labels (on the page: "Update labels of items already here")'
     )
 
 

@@ -149,3 +149,53 @@ def test_an_undo_stopped_half_way_is_listed_and_finished_from_the_terminal(
     said = cli("imports", "undo", "s", "1").stdout
     assert said.strip() == "import 1 ('big.jsonl') undone: 7 items removed, with 0 imported labels"
     assert json.loads(cli("imports", "list", "s", "--json").stdout) == []
+
+
+def test_ctrl_c_during_an_import_says_nothing_was_imported(
+    cli: Any, tmp_path: Path, monkeypatch: Any
+) -> None:
+    # Ctrl-C took the progress bar away and printed nothing: was half the file in?
+    from labelloop.cli import projects as cli_projects
+
+    small_project(cli, tmp_path)
+    read = cli_projects._ProgressReader.readline
+    seen = []
+
+    def interrupted(self: Any, limit: int = -1) -> bytes:
+        seen.append(1)
+        if len(seen) > 2500:  # past the first chunk of records written
+            raise KeyboardInterrupt
+        return read(self, limit)
+
+    monkeypatch.setattr(cli_projects._ProgressReader, "readline", interrupted)
+    stopped = cli(
+        "import", "s", _file(tmp_path, "big.jsonl", [f"t {i}" for i in range(3000)]), code=130
+    )
+    assert stopped.stderr.strip() == (
+        "stopped: nothing was imported into s: an import comes in whole or not at all"
+    )
+    monkeypatch.undo()
+    assert json.loads(cli("imports", "list", "s", "--json").stdout) == []
+    assert json.loads(cli("status", "s", "--json").stdout)["counts"]["pool"] == 0
+
+
+def test_imports_list_answers_while_an_import_holds_the_database(cli: Any, tmp_path: Path) -> None:
+    # every command waited its turn at the (done) migrations behind a running import, so
+    # `imports list` or `status` beside a ten-minute import said nothing for ten minutes
+    import threading
+
+    from labelloop.store.db import Database
+
+    small_project(cli, tmp_path)
+    cli("import", "s", _file(tmp_path, "a.jsonl", ["one", "two"]))
+    importer = Database(cli.db_url)
+    answered: list[Any] = []
+    with importer.write():  # what a running import holds, in another process
+        asking = threading.Thread(
+            target=lambda: answered.append(cli("imports", "list", "s", "--json")), daemon=True
+        )
+        asking.start()
+        asking.join(timeout=30)
+        assert answered, "imports list waited for the import to end"
+    importer.dispose()
+    assert [b["items"] for b in json.loads(answered[0].stdout)] == [2]

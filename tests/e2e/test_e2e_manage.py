@@ -183,6 +183,15 @@ def test_e2e_admin_manages_from_the_browser(
         ),
         encoding="utf-8",
     )
+    # Without "Update labels" the file's labels are not read, and the summary says so (it
+    # said "0 items, 3 duplicates skipped", as if the file held no labels).
+    page.set_input_files("#import-file", str(newer))
+    page.click("#import-submit")
+    unread = _message(page, "import-result", "not read")
+    assert unread.startswith(
+        "Imported 0 items, 3 duplicates skipped (lines 1, 2, 3); 3 duplicates carry labels not "
+        "read: the item a duplicate repeats (already here, or earlier in the file) keeps its own"
+    )
     page.set_input_files("#import-file", str(newer))
     page.check("#import-update-labels")
     page.click("#import-submit")
@@ -205,6 +214,15 @@ def test_e2e_admin_manages_from_the_browser(
         encoding="utf-8",
     )
     page.uncheck("#import-update-labels")
+    # The label field still names "label", which no record of this file holds: refused, as a
+    # misspelt name would bring every record in unlabeled; cleared, the file comes in.
+    page.set_input_files("#import-file", str(wrong))
+    page.click("#import-submit")
+    assert _message(page, "import-result", "Nothing") == (
+        "Nothing was imported: line 1, field 'label': the label field is in no record of the "
+        "file (for a file without labels, leave it out); the first record has: id, text"
+    )
+    page.fill("#import-label-field", "")
     page.set_input_files("#import-file", str(wrong))
     page.click("#import-submit")
     assert _message(page, "import-result", "Imported 2") == "Imported 2 items"

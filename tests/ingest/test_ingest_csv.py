@@ -67,9 +67,13 @@ def test_missing_text_column_lists_the_columns() -> None:
     assert exc.reason == "no such column; columns are: a, b, c"
 
 
-def test_missing_id_column_is_an_error_missing_label_column_is_not() -> None:
-    assert error(b"text\nx\n", id_field="id").field == "id"
-    (item,) = read(b"text\nx\n", label_field="label")
+def test_a_missing_id_label_or_prediction_column_is_named_with_the_columns_there_are() -> None:
+    # a misspelt --label-field brought every row in unlabeled, and said nothing
+    for option in ("id_field", "label_field", "prediction_field"):
+        exc = error(b"text,lable\nx,positive\n", **{option: "label"})
+        assert (exc.line, exc.field) == (1, "label")
+        assert exc.reason == "no such column; columns are: text, lable"
+    (item,) = read(b"text,label\nx,\n", label_field="label")  # an empty cell: not labeled yet
     assert item.label is None
 
 
@@ -77,7 +81,17 @@ def test_bad_utf8_byte_names_the_line() -> None:
     data = b"text\nfine\nbad \xe9 byte\nfine\n"
     exc = error(data)
     assert exc.line == 3
-    assert exc.reason == "not valid UTF-8 (byte 0xe9 at column 5)"
+    assert exc.reason == (
+        "not valid UTF-8 (byte 0xe9 at column 5): 'é' in Latin-1 or Windows-1252; labelloop "
+        'reads UTF-8: save the file as UTF-8 (in a spreadsheet: "CSV UTF-8")'
+    )
+
+
+def test_a_utf16_file_is_told_to_be_saved_as_utf8() -> None:
+    # a spreadsheet's "Unicode text" is UTF-16: its first byte was all the error said
+    exc = error("text\nhello\n".encode("utf-16"))
+    assert exc.line == 1
+    assert exc.reason.startswith("not valid UTF-8 (byte 0xff at column 1): the file is UTF-16;")
 
 
 def test_bad_utf8_inside_a_multiline_field_names_the_physical_line() -> None:

@@ -136,3 +136,8 @@ def test_ingest_is_pure() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_tsv_file_is_read_as_csv_separated_by_tabs() -> None:
+    # a .tsv (Label Studio imports one) could not be told from its name
+    assert importer_for_path("reviews.TSV") == "csv"

@@ -71,11 +71,11 @@ def test_null_label_means_unlabeled() -> None:
         ),
         (b"[1, 2]", "expected a JSON object, got list", None),
         (b'"text"', "expected a JSON object, got string", None),
-        (b'{"txt": "a"}', "missing", "text"),
+        (b'{"txt": "a"}', "missing; the record has: txt", "text"),
         (b'{"text": 5}', "must be a string, got number", "text"),
         (b'{"text": "  \\n "}', "empty text", "text"),
         (b'{"text": "a", "x": NaN}', "not valid JSON: NaN is not allowed", None),
-        (b'{"text": "a"}', "missing", "id"),
+        (b'{"text": "a"}', "missing; the record has: text", "id"),
         (b'{"text": "a", "id": 1.5}', "must be a string or integer, got number", "id"),
         (b'{"text": "a", "id": true}', "must be a string or integer, got boolean", "id"),
         (b'{"text": "a", "id": ""}', "empty id", "id"),
@@ -91,8 +91,8 @@ def test_bad_utf8_byte_names_line_and_column() -> None:
     data = b'{"text": "one"}\n{"text": "two"}\n{"text": "thr\xffee"}\n{"text": "four"}\n'
     exc = error(data)
     assert exc.line == 3
-    assert exc.reason == "not valid UTF-8 (byte 0xff at column 14)"
-    assert str(exc) == "line 3: not valid UTF-8 (byte 0xff at column 14)"
+    assert exc.reason.startswith("not valid UTF-8 (byte 0xff at column 14): 'ÿ' in Latin-1")
+    assert str(exc).startswith("line 3: not valid UTF-8 (byte 0xff at column 14)")
 
 
 def test_text_over_the_limit_is_refused_with_its_size() -> None:
@@ -196,3 +196,27 @@ def test_another_tools_export_is_refused_naming_the_format_that_reads_it() -> No
     # A labelloop record that merely has a field of such a name is read as it is.
     (item,) = read(lines({"text": "hi", "entities": ["Ada"], "_input_hash": 1}))
     assert item.metadata == {"entities": ["Ada"], "_input_hash": 1}
+
+
+def test_a_label_field_in_no_record_is_refused_naming_the_fields_there_are() -> None:
+    # a misspelt --label-field brought every record in unlabeled, and said nothing
+    data = lines({"text": "one", "lable": "pos"}, {"text": "two", "lable": "neg"})
+    exc = error(data, label_field="label")
+    assert (exc.line, exc.field) == (1, "label")
+    assert exc.reason == (
+        "the label field is in no record of the file (for a file without labels, leave it out); "
+        "the first record has: text, lable"
+    )
+    # records not labeled yet may lack it, as long as one holds it
+    first, second = read(
+        lines({"text": "one"}, {"text": "two", "label": "neg"}), label_field="label"
+    )
+    assert (first.label, second.label) == (None, "neg")
+
+
+def test_a_missing_text_field_lists_the_fields_of_the_record() -> None:
+    exc = error(lines({"body": "x", "lbl": "positive"}))
+    assert (exc.line, exc.field) == (1, "text")
+    assert exc.reason == "missing; the record has: body, lbl"
+    wide = {f"c{i}": i for i in range(40)}
+    assert error(lines(wide)).reason.endswith("c29 and 10 more")

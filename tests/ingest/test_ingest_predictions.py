@@ -94,9 +94,23 @@ def test_predicted_spans_and_choice_come_back_as_the_tasks_suggestion(
 
 
 def test_an_item_without_predictions_offers_none(lab: Lab, client: Any) -> None:
-    assert _upload(client, "ner", [{"text": TEXT}]).status_code == 201
+    # one record lacks the field, the other holds null: neither is a pre-annotation
+    rows = [{"text": TEXT}, {"text": "Bo stayed in Oslo", "predictions": None}]
+    assert _upload(client, "ner", rows).status_code == 201
     task = _next(lab, client, "ner")
     assert not (task["suggestion"] or {}).get("value")
+
+
+def test_a_file_no_record_of_which_holds_the_predictions_field_is_refused(
+    lab: Lab, client: Any
+) -> None:
+    got = _upload(client, "ner", [{"text": TEXT, "preds": {}}, {"text": "Bo stayed in Oslo"}])
+    assert got.status_code == 422, got.text
+    assert got.json()["detail"] == (
+        "line 1, field 'predictions': the pre-annotation field is in no record of the file "
+        "(for a file without pre-annotations, leave it out); the first record has: text, preds"
+    )
+    assert _upload(client, "ner", [{"text": TEXT}], prediction_field="").status_code == 201
 
 
 def test_image_sizes_are_stored_and_predicted_boxes_are_offered(lab: Lab, client: Any) -> None:

@@ -497,3 +497,16 @@ def test_without_a_schema_the_task_says_what_it_holds() -> None:
     assert tasks[1]["spans"][0]["label"] == "ORG"
     items = read(jsonl(tasks), None)
     assert [i.label for i in items] == ["pos", [{"start": 0, "end": 5, "label": "ORG"}]]
+
+
+def test_a_task_without_its_text_lists_the_fields_it_has() -> None:
+    # the error said where Prodigy keeps the text, not what this file used instead
+    with pytest.raises(ImportFormatError) as caught:
+        read([{"body": "Great", "label": "positive", "answer": "accept"}], SENTIMENT)
+    assert (caught.value.line, caught.value.field) == (1, "text")
+    assert caught.value.reason == (
+        "missing; a Prodigy record holds its text in 'text'; the record has: body, label, answer"
+    )
+    task = {"body": "Great", "label": "positive", "answer": "accept"}
+    (item,) = read([task], SENTIMENT, text_field="body")
+    assert (item.payload, item.label) == ({"text": "Great"}, "positive")

@@ -62,7 +62,7 @@ def test_jsonl_rows_keep_numbers_and_refuse_nested_values() -> None:
     assert (exc.line, exc.field) == (4, "pH")
     assert "got a list" in exc.reason or "list" in exc.reason
     exc = error("jsonl", b'{"a": 1}\n{"b": 2}\n', columns=("a",))
-    assert (exc.line, exc.field, exc.reason) == (2, "a", "missing")
+    assert (exc.line, exc.field, exc.reason) == (2, "a", "missing; the record has: b")
 
 
 def test_parquet_rows_are_read_with_row_numbers() -> None:
@@ -158,7 +158,11 @@ def test_a_row_nested_under_text_or_row_is_read_when_the_columns_are_not_on_top(
 def test_a_text_cell_too_much_for_python_to_parse_is_a_text_not_a_row(inner: bytes) -> None:
     data = b'external_id,text\na,"{""colour"": ' + inner + b'}"\n'
     exc = error("csv", data, columns=("colour",), id_field="external_id")
-    assert (exc.line, exc.field, exc.reason) == (2, "colour", "missing")
+    assert (exc.line, exc.field, exc.reason) == (
+        2,
+        "colour",
+        "missing; the record has: external_id, text",
+    )
 
 
 def test_a_damaged_parquet_page_is_a_clear_error() -> None:
@@ -172,18 +176,42 @@ def test_a_damaged_parquet_page_is_a_clear_error() -> None:
     assert exc.line == 1 and exc.reason.startswith("unreadable Parquet")
 
 
-@pytest.mark.parametrize("fmt", ["csv", "csv-text"])
-def test_a_file_separated_by_semicolons_is_named_as_such(fmt: str) -> None:
-    """A spreadsheet saved as CSV where the decimal mark is a comma separates columns by ';':
-    the error listed one column, "wine_id;alcohol", and left the user to guess why."""
-    data = b"wine_id;alcohol;colour\nw1;13,2;red\n"
-    if fmt == "csv":
-        exc = error("csv", data, id_field="wine_id")
-    else:
-        from labelloop.ingest.csv import CsvImporter
+def test_a_file_separated_by_semicolons_or_tabs_is_read_as_such() -> None:
+    """A spreadsheet saved as CSV where the decimal mark is a comma separates columns by ';',
+    and a .tsv file by tabs: both were refused (one column, "wine_id;alcohol"), to be saved
+    again by commas; the header row now shows what separates the cells."""
+    from labelloop.ingest.csv import CsvImporter
 
-        with pytest.raises(ImportFormatError) as info:
-            list(CsvImporter(text_field="colour").read(io.BytesIO(data)))
-        exc = info.value
-    assert exc.line == 1
-    assert "separated by ';'" in exc.reason and "commas" in exc.reason
+    for mark in (b";", b"\t"):
+        data = mark.join([b"wine_id", b"alcohol", b"colour"]) + b"\n"
+        data += mark.join([b"w1", b"13,2", b'"red\nwine"']) + b"\n"
+        (row,) = read("csv", data, id_field="wine_id")
+        assert (row.external_id, row.payload) == (
+            "w1",
+            {"row": {"alcohol": "13,2", "colour": "red\nwine"}},
+        )
+        (text,) = CsvImporter(text_field="colour").read(io.BytesIO(data))
+        assert (text.payload, text.metadata) == (
+            {"text": "red\nwine"},
+            {"wine_id": "w1", "alcohol": "13,2"},
+        )
+    # commas stay the delimiter of a header they separate, whatever its names hold
+    (row,) = read("csv", b'"a;b",c\n1,2\n')
+    assert row.payload == {"row": {"a;b": "1", "c": "2"}}
+
+
+def test_a_missing_column_of_a_wide_parquet_file_lists_the_first_columns_only() -> None:
+    # a file of 5,000 columns gave an error 5,000 names long
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    from labelloop.ingest.parquet import ParquetImporter
+
+    sink = io.BytesIO()
+    pq.write_table(pa.table({f"c{i}": [i] for i in range(5000)}), sink)
+    exc = error("parquet", sink.getvalue(), columns=("text",))
+    assert (exc.line, exc.field) == (1, "text")
+    assert exc.reason.endswith("c28, c29 and 4,970 more")
+    with pytest.raises(ImportFormatError) as caught:
+        list(ParquetImporter(text_field="text").read(io.BytesIO(sink.getvalue())))
+    assert caught.value.reason.endswith("c29 and 4,970 more")

@@ -162,3 +162,21 @@ def test_only_items_of_the_split_imported_into_are_updated(lab: Any) -> None:
     assert (report.n_items, report.n_duplicates, report.n_updated) == (0, 4, 0)
     report = _import(lab, ctx, newer, update_labels=True, split="eval")
     assert report.n_updated == 4
+
+
+def test_a_file_imported_again_for_its_labels_says_they_were_not_read(lab: Any) -> None:
+    # it said "0 with labels, 3 duplicates skipped", as if the file held no labels
+    ctx = lab.project()
+    rows = make_rows(3, labeled=True)
+    lab.import_rows(ctx, [{k: v for k, v in r.items() if k != "label"} for r in rows])
+    report = _import(lab, ctx, [rows[0], rows[1], {**rows[2], "label": ""}])
+    assert (report.n_items, report.n_labeled, report.n_duplicates) == (0, 0, 3)
+    assert report.notes == (
+        "2 duplicates carry labels not read: the item a duplicate repeats (already here, or "
+        "earlier in the file) keeps its own; to give items already here the file's labels, "
+        'import it again with --update-labels (on the page: "Update labels of items already '
+        'here")',
+    )
+    assert _labels(lab, ctx) == {}
+    updated = _import(lab, ctx, rows[:2], update_labels=True)
+    assert updated.n_updated == 2 and updated.notes == ()

@@ -42,7 +42,8 @@ def _import(lab: Lab, ctx: Any, rows: list[dict[str, Any]], **fields: str) -> No
 def _spans_project(lab: Lab, *, predicted: list[dict[str, Any]] | None) -> Any:
     projects.create_project(lab.db, "ents", SPANS_SCHEMA, actor=lab.admin)
     ctx = lab.ctx("ents", lab.admin)
-    row: dict[str, Any] = {"id": "t1", "text": TEXT}
+    # without pre-annotations the field holds null: a field no record holds refuses the file
+    row: dict[str, Any] = {"id": "t1", "text": TEXT, "predictions": None}
     if predicted is not None:
         row["predictions"] = {"entities": predicted}
     _import(lab, ctx, [row], prediction_field="predictions")
