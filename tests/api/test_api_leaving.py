@@ -21,6 +21,12 @@ def _next(api: Any, role: str, held: list[int]) -> dict[str, Any]:
     return task
 
 
+def _submit(api: Any, task: dict[str, Any]) -> Any:
+    """The annotator's answer to ``task``, as the labeling page sends it."""
+    path = f"{BASE}/tasks/{task['assignment_id']}/submit"
+    return api.post(path, "annotator", json={"value": {"sentiment": "neutral"}})
+
+
 def _ends(api: Any, assignment_id: int) -> Any:
     with api.lab.db.read() as conn:
         q = select(assignment.c.lease_expires_at).where(assignment.c.id == assignment_id)
@@ -33,11 +39,7 @@ def test_leaving_gives_back_ones_own_leases_and_the_next_annotator_gets_them(api
     theirs = _next(api, "reviewer", [])  # overlap 1: an item the annotator does not hold
     assert theirs["item"]["id"] not in {shown["item"]["id"], prefetched["item"]["id"]}
     answered = _next(api, "annotator", [shown["assignment_id"], prefetched["assignment_id"]])
-    done = api.post(
-        f"{BASE}/tasks/{answered['assignment_id']}/submit",
-        "annotator",
-        json={"value": {"sentiment": "neutral"}},
-    )
+    done = _submit(api, answered)
     assert done.status_code == 200, done.text
     before = _ends(api, theirs["assignment_id"])
 
@@ -60,11 +62,7 @@ def test_leaving_gives_back_ones_own_leases_and_the_next_annotator_gets_them(api
         prefetched["item"]["id"],
     }
     # ... and the page that comes back is told its item is someone else's now.
-    late = api.post(
-        f"{BASE}/tasks/{shown['assignment_id']}/submit",
-        "annotator",
-        json={"value": {"sentiment": "neutral"}},
-    )
+    late = _submit(api, shown)
     assert late.status_code == 409
     assert "another annotator has the item now" in late.json()["detail"]
 
@@ -78,11 +76,7 @@ def test_a_page_that_comes_back_takes_its_item_again_while_nobody_else_did(api: 
     }
     again = api.post(f"{BASE}/tasks/{shown['assignment_id']}/renew", "annotator")
     assert again.status_code == 200, again.text
-    late = api.post(
-        f"{BASE}/tasks/{prefetched['assignment_id']}/submit",
-        "annotator",
-        json={"value": {"sentiment": "neutral"}},
-    )
+    late = _submit(api, prefetched)
     assert late.status_code == 200, late.text
     assert late.json()["item_id"] == prefetched["item"]["id"]
     # The lease taken again is not served to anyone else.
