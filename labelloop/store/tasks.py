@@ -380,6 +380,40 @@ def extend_lease(conn: Connection, assignment_id: int, *, until: datetime) -> No
     )
 
 
+def end_leases(
+    conn: Connection,
+    *,
+    project_id: int,
+    user_id: int,
+    assignment_ids: Sequence[int],
+    spare: str,
+    at: datetime,
+) -> list[int]:
+    """Make those of ``assignment_ids`` that are the user's live leases in the project run out
+    at ``at``, but for leases served as ``spare`` (a rework, the annotator's own to come back
+    to); the ids ended. A lease ended so is one that ran out: its item is open to others at
+    once, and its user's submit or renew takes it again while nobody else did."""
+    if not assignment_ids:
+        return []
+    mine = (
+        select(assignment.c.id)
+        .where(
+            assignment.c.id.in_(list(assignment_ids)),
+            assignment.c.project_id == project_id,
+            assignment.c.user_id == user_id,
+            live(assignment.c, at),
+            assignment.c.strategy.is_distinct_from(spare),
+        )
+        .with_for_update()  # PostgreSQL: a submit of one of them finishes first
+    )
+    ended = sorted(conn.execute(mine).scalars())
+    if ended:
+        conn.execute(
+            update(assignment).where(assignment.c.id.in_(ended)).values(lease_expires_at=at)
+        )
+    return ended
+
+
 def release_other_leases(conn: Connection, *, item_id: int, user_id: int, keep: int) -> None:
     """End a user's leases of an item but ``keep``: a page that asked for work while its lease
     had run out may have been served the same item again."""

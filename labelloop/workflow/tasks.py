@@ -13,6 +13,7 @@ from labelloop.store import batches as store_batches
 from labelloop.store import items as store_items
 from labelloop.store import learning as store_learning
 from labelloop.store import projects as store_projects
+from labelloop.store import review as store_review
 from labelloop.store import seeds as store_seeds
 from labelloop.store import tasks as store_tasks
 from labelloop.store.db import Database
@@ -336,6 +337,26 @@ def renew(db: Database, ctx: ProjectContext, assignment_id: int) -> dict[str, An
         until = max(lease["lease_expires_at"], longest)  # a lease taken again ends at ``longest``
         store_tasks.extend_lease(conn, assignment_id, until=until)
     return {"assignment_id": lease["id"], "lease_expires_at": until.isoformat()}
+
+
+def release(db: Database, ctx: ProjectContext, assignment_ids: Sequence[int]) -> dict[str, Any]:
+    """Give back those of ``assignment_ids`` that are the caller's unanswered leases in the
+    project (the labeling page's item on screen and the one it prefetched, as it is left), so
+    others are served them at once rather than when they run out. A lease sent back for rework
+    stays. ``released``: the ids given back; anyone else's, and answered ones, are left as they
+    are. A page that comes back takes its item again while nobody else did, as after a lease
+    ran out (a renew, or a submit)."""
+    ctx.require(Permission.ANNOTATE)
+    with db.write() as conn:  # leases take row locks only, never the audit chain
+        released = store_tasks.end_leases(
+            conn,
+            project_id=ctx.id,
+            user_id=ctx.user.id,
+            assignment_ids=assignment_ids,
+            spare=store_review.REWORK,
+            at=now(),
+        )
+    return {"released": released}
 
 
 def submit(

@@ -71,6 +71,7 @@ REQUESTS: dict[tuple[str, str], dict[str, Any]] = {
     ("GET", "/api/projects/{slug}/imports/progress"): {"params": {"key": "a-key-sent-with-upload"}},
     ("GET", "/p/{slug}/search"): {"params": {"q": "number"}},
     ("POST", "/api/projects/{slug}/tasks/next"): {"json": {}},
+    ("POST", "/api/projects/{slug}/tasks/release"): {"json": {"assignment_ids": [1]}},
     ("POST", "/api/projects/{slug}/alerts/{kind}/acknowledge"): {"json": {"note": "on it"}},
     ("DELETE", "/api/projects/{slug}/alerts/{kind}/acknowledge"): {},
     ("POST", "/api/projects/{slug}/tasks/{assignment_id}/submit"): {
@@ -329,6 +330,9 @@ REFERENCES = (
         _body(external_id=None, value=VALUE),
     ),
     Reference("POST", P + "/tasks/next", "held", "assignment", _body(held=[None])),
+    Reference(
+        "POST", P + "/tasks/release", "assignment_ids", "assignment", _body(assignment_ids=[None])
+    ),
     Reference("GET", "/p/{slug}/adjudicate", "item", "item", _query(item=None)),
     Reference("GET", "/p/{slug}/search", "like", "item", _query(like=None)),
 )

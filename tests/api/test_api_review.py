@@ -378,3 +378,27 @@ def test_the_annotator_table_shows_the_median_active_time(rapi: ReviewApi) -> No
     cells = [c.split("</td>", 1)[0] for c in row.split("<td>")[1:]]
     assert cells[:2] == ["3", "4.0"]
     assert "Median active s" in page
+
+
+def test_leaving_the_labeling_page_keeps_an_item_sent_back_for_rework(rapi: ReviewApi) -> None:
+    """The labeling page gives its leases back as it is left; an item a reviewer sent back is
+    its annotator's to come back to, for the project's rework_hours, and stays theirs."""
+    mine = rapi.in_review("positive")
+    rejected = rapi.call(
+        "POST",
+        f"{_base()}/reviews/{mine['annotation_id']}",
+        "reviewer",
+        json={"verdict": "reject", "comment": "read it again"},
+    )
+    assert rejected.status_code == 200, rejected.text
+    rework = rapi.call("POST", f"{_base()}/tasks/next", "annotator", json={}).json()["task"]
+    assert rework["rework"]["comment"] == "read it again"
+    fresh = rapi.call(
+        "POST", f"{_base()}/tasks/next", "annotator", json={"held": [rework["assignment_id"]]}
+    ).json()["task"]
+    ids = [rework["assignment_id"], fresh["assignment_id"]]
+    left = rapi.call("POST", f"{_base()}/tasks/release", "annotator", json={"assignment_ids": ids})
+    assert left.json() == {"released": [fresh["assignment_id"]]}
+    again = rapi.call("POST", f"{_base()}/tasks/next", "annotator", json={}).json()["task"]
+    assert again["assignment_id"] == rework["assignment_id"]
+    assert again["lease_expires_at"] == rework["lease_expires_at"]

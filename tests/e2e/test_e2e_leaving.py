@@ -45,14 +45,14 @@ def slow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, 
         yield url, gate, home
 
 
-def _project(home: Path, tmp_path: Path, slug: str, *, note: bool = False) -> None:
+def _project(home: Path, tmp_path: Path, slug: str, *, note: bool = False, n: int = 8) -> None:
     controls: list[dict[str, Any]] = [{"name": "sentiment", "type": "choice", "labels": LABELS}]
     if note:
         controls.append({"name": "note", "type": "text", "max_chars": 12000})
     schema = {"name": slug.title(), "data": {"type": "text", "field": "text"}, "controls": controls}
     (tmp_path / "schema.json").write_text(json.dumps(schema))
     run_cli(home, "projects", "create", slug, "--schema", str(tmp_path / "schema.json"))
-    rows = [{"id": f"r{i}", "text": f"{slug} pool text number {i}"} for i in range(8)]
+    rows = [{"id": f"r{i}", "text": f"{slug} pool text number {i}"} for i in range(n)]
     run_cli(
         home, "import", slug, str(write_jsonl(tmp_path / "pool.jsonl", rows)), "--id-field", "id"
     )
@@ -202,3 +202,122 @@ def test_e2e_log_out_waits_for_answers_on_their_way(
     page.wait_for_url("**/login*")
     assert _answers_of(home, answered) == 2
     page.context.close()
+
+
+def _live_leases(home: Path, username: str) -> list[int]:
+    """The items ``username`` holds a live lease on."""
+    from sqlalchemy import select
+
+    from labelloop.store.db import Database
+    from labelloop.store.tables import assignment, user
+    from labelloop.store.users import now
+
+    db = Database(f"sqlite:///{home / 'labelloop.db'}")
+    try:
+        with db.read() as conn:
+            q = (
+                select(assignment.c.item_id)
+                .join(user, user.c.id == assignment.c.user_id)
+                .where(
+                    user.c.username == username,
+                    assignment.c.state == "leased",
+                    assignment.c.lease_expires_at > now(),
+                )
+            )
+            return sorted(conn.execute(q).scalars())
+    finally:
+        db.dispose()
+
+
+def test_e2e_a_page_left_gives_its_items_to_the_next_annotator_at_once(
+    slow: tuple[str, Path, Path], browser: Any, tmp_path: Path
+) -> None:
+    """The labeling page held the item on screen and the one it prefetched for the whole lease
+    (10 minutes) after its annotator left it, so another annotator had nothing to label
+    meanwhile. A page left gives both back; one its annotator comes back to leases again."""
+    url, _, home = slow
+    _project(home, tmp_path, "handback", n=2)  # both items: the one shown, the one prefetched
+    for name in ("anna", "bert"):
+        run_cli(home, "users", "add", name, "--password-stdin", stdin=PASSWORD + "\n")
+        run_cli(home, "projects", "member", "handback", name, "annotator")
+    anna = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    login(anna, url, "/p/handback/label", username="anna")
+    wait_task(anna)
+    deadline = time.monotonic() + 15
+    while len(_live_leases(home, "anna")) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    held = _live_leases(home, "anna")
+    assert len(held) == 2  # the item on screen and the prefetched one
+
+    anna.click("#my-answers-link")  # she leaves the page
+    anna.wait_for_url("**/items*")
+    deadline = time.monotonic() + 10
+    while _live_leases(home, "anna") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _live_leases(home, "anna") == []
+
+    bert = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    login(bert, url, "/p/handback/label", username="bert")
+    wait_task(bert, timeout_ms=10000)  # at once, not when her leases would have run out
+    assert _live_leases(home, "bert") == held  # and the prefetched one too
+
+    anna.go_back()  # from the browser's cache or not: nothing of bert's is shown to her
+    anna.locator("#label-app[data-state=empty]").wait_for(timeout=15000)
+    assert _live_leases(home, "anna") == []
+    assert _live_leases(home, "bert") == held
+    anna.context.close()
+    bert.context.close()
+
+
+def test_e2e_a_page_back_from_the_browsers_cache_leases_again(
+    slow: tuple[str, Path, Path], browser: Any, tmp_path: Path
+) -> None:
+    """A page the browser kept in its back-forward cache gave its items back as it was left;
+    shown again, it takes the item on screen again while nobody else has it, or tells its
+    annotator that someone does and moves on, rather than answering on a lease given back.
+    (Chromium under Playwright keeps no page in that cache: the events are sent as it would.)"""
+    url, _, home = slow
+    _project(home, tmp_path, "cached", n=2)
+    for name in ("cara", "dirk"):
+        run_cli(home, "users", "add", name, "--password-stdin", stdin=PASSWORD + "\n")
+        run_cli(home, "projects", "member", "cached", name, "annotator")
+    cara = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    login(cara, url, "/p/cached/label", username="cara")
+    shown = wait_task(cara)
+    deadline = time.monotonic() + 15
+    while len(_live_leases(home, "cara")) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    both = _live_leases(home, "cara")
+    assert len(both) == 2
+
+    def cached(event: str) -> None:
+        cara.evaluate(f"dispatchEvent(new PageTransitionEvent('{event}', {{persisted: true}}))")
+
+    cached("pagehide")
+    deadline = time.monotonic() + 10
+    while _live_leases(home, "cara") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _live_leases(home, "cara") == []
+    cached("pageshow")  # nobody took them meanwhile: both are hers again
+    deadline = time.monotonic() + 10
+    while _live_leases(home, "cara") != both and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _live_leases(home, "cara") == both
+    assert cara.get_attribute("#label-app", "data-assignment-id") == shown
+
+    cached("pagehide")
+    deadline = time.monotonic() + 10
+    while _live_leases(home, "cara") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    dirk = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    login(dirk, url, "/p/cached/label", username="dirk")
+    wait_task(dirk, timeout_ms=10000)
+    deadline = time.monotonic() + 15
+    while _live_leases(home, "dirk") != both and time.monotonic() < deadline:
+        time.sleep(0.1)
+    cached("pageshow")  # dirk has both now: she is told, and shown none of his
+    cara.locator("#messages", has_text="another annotator has the item now").wait_for()
+    cara.locator("#label-app[data-state=empty]").wait_for(timeout=15000)
+    assert _live_leases(home, "cara") == []
+    cara.context.close()
+    dirk.context.close()

@@ -46,6 +46,12 @@ class NextIn(Body):
     held: list[Id] = Field(default_factory=list, max_length=20)
 
 
+class ReleaseIn(Body):
+    """The tasks a labeling page gives back as it is left (those it shows and prefetched)."""
+
+    assignment_ids: list[Id] = Field(max_length=20)
+
+
 class SubmitIn(Body):
     """An answer for a task (submit) or a new value for one's annotation (edit)."""
 

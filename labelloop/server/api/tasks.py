@@ -14,7 +14,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from labelloop.govern.permissions import Permission
 from labelloop.server.api.deps import CurrentUser, DbDep, current_user, refuse_undeclared_query
-from labelloop.server.api.schemas import Id, NextIn, SubmitIn
+from labelloop.server.api.schemas import Id, NextIn, ReleaseIn, SubmitIn
 from labelloop.store.db import Database
 from labelloop.workflow import projects, review, tasks
 
@@ -131,6 +131,17 @@ async def submit(request: Request) -> JSONResponse:
         return _told(ctx, answered)
 
     return JSONResponse(await _hot(db, work))
+
+
+@router.post("/tasks/release")
+def release(slug: str, body: ReleaseIn, db: DbDep, user: CurrentUser) -> dict[str, Any]:
+    """Give back the caller's unanswered leases among ``assignment_ids`` (the labeling page,
+    as it is left): their items go to the next annotator at once, not when the leases run out;
+    the caller may still take one again while nobody else did. ``released``: the ids given
+    back; anyone else's, answered ones and rework leases are left as they are."""
+    return tasks.release(
+        db, projects.access(db, slug, user, Permission.ANNOTATE), body.assignment_ids
+    )
 
 
 @router.post("/tasks/{assignment_id}/skip")

@@ -965,6 +965,9 @@
   // Lease the item after the one on screen so the next submit shows it without waiting.
   function prefetch() {
     if (state.next || state.prefetching || !state.current) return state.prefetching;
+    // Its lease given back as the page was left: taken again first, or it could come back as
+    // the prefetched item.
+    if (state.current.givenBack) return null;
     const forId = state.current.assignment_id;
     const p = fetchTask()
       .then((task) => {
@@ -1016,12 +1019,15 @@
     const task = state.current;
     const leaseMs = (settings.lease_minutes || 10) * 60000;
     if (state.mode !== "task" || !task || task.renewing || !clock.visible) return;
-    if (performance.now() - clock.lastActivity >= IDLE_MS) return;
-    if (Date.now() - (task.fetchedAt || 0) < leaseMs / 3) return;
+    const given = task.givenBack; // as the page was left: taken again before anything else
+    if (!given && performance.now() - clock.lastActivity >= IDLE_MS) return;
+    if (!given && Date.now() - (task.fetchedAt || 0) < leaseMs / 3) return;
     task.renewing = true;
     try {
       await api("POST", `/tasks/${task.assignment_id}/renew`);
       task.fetchedAt = Date.now();
+      task.givenBack = false;
+      if (given && state.current === task && state.mode === "task") prefetch();
     } catch (err) {
       if (!(err instanceof ApiError) || err.status !== 409) return; // tried again next tick
       // Someone else has the item now: say so and show the next one for real.
@@ -1156,6 +1162,27 @@
     form.addEventListener("submit", (e) => leaveAfterSending(e, () => form.submit()));
   }
 
+  /** POST `body` (JSON text, or undefined) to `path` as a keepalive request, which outlives
+   * the page; false when the browser refuses it at once (over its budget). */
+  function sendPastThePage(path, body) {
+    try {
+      fetch(base + path, {
+        method: "POST",
+        keepalive: true,
+        credentials: "same-origin",
+        headers: {
+          Accept: "application/json",
+          "Content-Type": "application/json",
+          "X-CSRF-Token": L.csrf,
+        },
+        body,
+      }).catch(() => undefined);
+      return true;
+    } catch (_) {
+      return false;
+    }
+  }
+
   /** Send what is still on its way as keepalive requests, oldest first, while they fit the
    * browser's budget; what does not fit waits in this browser for the page's next visit. */
   function sendOnLeaving() {
@@ -1166,24 +1193,9 @@
       const size = body === undefined ? 0 : new TextEncoder().encode(body).length;
       if (size <= room) {
         room -= size;
-        try {
-          fetch(base + sent.path, {
-            method: "POST",
-            keepalive: true,
-            credentials: "same-origin",
-            headers: {
-              Accept: "application/json",
-              "Content-Type": "application/json",
-              "X-CSRF-Token": L.csrf,
-            },
-            body,
-          }).catch(() => undefined);
-          continue;
-        } catch (_) {
-          // refused at once (over the browser's budget after all): kept below
-        }
+        if (sendPastThePage(sent.path, body)) continue;
       }
-      kept.push(sent);
+      kept.push(sent); // refused at once (over the browser's budget after all)
     }
     if (!kept.length) return;
     try {
@@ -1193,8 +1205,29 @@
       // storage full or off: the browser's prompt was the last word
     }
   }
+
+  // A page left (closed, navigated away from; not a mere switch to another tab) gives back the
+  // item on screen and the prefetched one, so the next annotator is served them at once rather
+  // than when their leases run out. Those with an answer on its way stay leased for it.
+  function giveBack() {
+    const ids = [state.current, state.next]
+      .filter((task) => task && !state.inflight.has(task.assignment_id))
+      .map((task) => task.assignment_id);
+    if (!ids.length) return;
+    sendPastThePage("/tasks/release", JSON.stringify({ assignment_ids: ids }));
+    if (state.current) state.current.givenBack = true; // taken again if the page comes back
+    state.next = null;
+  }
+
   window.addEventListener("pagehide", () => {
     if (state.inflight.size) sendOnLeaving();
+    giveBack();
+  });
+
+  // Back from the browser's back-forward cache: the item on screen is taken again (or, taken
+  // by someone else meanwhile, the next one is shown), then the one after it is leased again.
+  window.addEventListener("pageshow", (e) => {
+    if (e.persisted) keepLease();
   });
 
   /** Send the answers an earlier visit could not (too large to go as the page closed); one the
