@@ -56,9 +56,20 @@
   const clock = (iso) => iso.slice(11, 19);
   let shownAt = $("dashboard-at").dataset.at;
   let pending = null;
+  let again = false; // asked while a fetch was under way (an acknowledgement): one more after
 
   function refresh() {
-    pending = pending || load().finally(() => (pending = null));
+    if (pending) {
+      again = true;
+      return pending;
+    }
+    pending = load().finally(() => {
+      pending = null;
+      if (again) {
+        again = false;
+        refresh();
+      }
+    });
     return pending;
   }
 
