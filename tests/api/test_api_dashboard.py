@@ -3,6 +3,7 @@ refused, outsiders learn nothing; the page shows the figures the JSON holds."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -299,8 +300,6 @@ def test_labels_resolved_within_seconds_of_serving_read_under_a_minute(page: Pag
 def test_the_open_dashboard_fetches_the_sections_its_page_draws(page: Page) -> None:
     # /p/SLUG/dashboard-figures: the page's sections as a reload draws them, for those who
     # read the dashboard only, its hostile texts escaped as on the page.
-    import re
-
     lab = page.lab
     ctx = lab.project("sent", review_policy="all")
     lab.import_rows(ctx, lab.rows(40))
