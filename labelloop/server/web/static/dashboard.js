@@ -7,10 +7,10 @@
 (() => {
   "use strict";
 
-  const REFRESH_MS = 30000;
   const $ = (id) => document.getElementById(id);
   const updated = $("dashboard-updated");
   if (!updated) return;
+  const REFRESH_MS = 1000 * (Number(updated.dataset.everyS) || 30); // as the page says it
   const { detailOf } = window.labelloop;
   const slug = updated.dataset.slug;
   const figuresUrl =
