@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, exists, func, select, union, update
+from sqlalchemy import Connection, and_, case, exists, func, select, union, update
 
 from labelloop.store.review import LIVE_STATES, PENDING_STATES, REWORK
 from labelloop.store.tables import (
@@ -98,35 +98,53 @@ def waiting(conn: Connection, project_id: int, *, at: datetime) -> dict[str, dic
     - ``escalated``: items at the expert tier since they were escalated;
     - ``rework``: items rejected in review and leased back to their annotator, since then.
     """
-    labeled = exists().where(item_label.c.item_id == item.c.id)
-    annotated = exists().where(
-        annotation.c.item_id == item.c.id, annotation.c.status.in_(LIVE_STATES)
-    )
-    leased = exists().where(
-        assignment.c.item_id == item.c.id,
-        assignment.c.state == "leased",
-        assignment.c.lease_expires_at > at,
-    )
-    work = and_(item.c.project_id == project_id, item.c.split == "pool", _not_gold(item.c.id))
-    to_label = (
-        select(func.count(), func.min(import_batch.c.created_at))
-        .select_from(item.outerjoin(import_batch, import_batch.c.id == item.c.import_batch_id))
-        .where(work, ~labeled, ~annotated, ~leased)
-    )
-    pending = exists().where(
-        annotation.c.item_id == item.c.id, annotation.c.status.in_(PENDING_STATES)
-    )
-    first_annotation = (
-        select(func.min(annotation.c.created_at))
-        .where(annotation.c.item_id == item.c.id, annotation.c.status.in_(LIVE_STATES))
-        .scalar_subquery()
-    )
-    overlap_items = (
-        select(first_annotation.label("since"))
-        .where(work, ~labeled, annotated, ~pending)
+    # The items to label and those waiting for another annotator are both the pool's
+    # unlabeled items: one pass over them counts both (a pass each, anti-joins of the whole
+    # pool, were the dashboard's two costliest statements), the project's live annotations and
+    # live leases read once each, grouped per item, beside it.
+    per_item = (
+        select(
+            annotation.c.item_id,
+            func.min(annotation.c.created_at).label("first"),
+            func.count(case((annotation.c.status.in_(PENDING_STATES), 1))).label("pending"),
+        )
+        .where(annotation.c.project_id == project_id, annotation.c.status.in_(LIVE_STATES))
+        .group_by(annotation.c.item_id)
         .subquery()
     )
-    overlap = select(func.count(), func.min(overlap_items.c.since))
+    leases = (
+        select(assignment.c.item_id)
+        .where(
+            assignment.c.project_id == project_id,
+            assignment.c.state == "leased",
+            assignment.c.lease_expires_at > at,
+        )
+        .distinct()
+        .subquery()
+    )
+    annotated = per_item.c.item_id.is_not(None)
+    to_label = and_(~annotated, leases.c.item_id.is_(None))
+    for_another = and_(annotated, per_item.c.pending == 0)
+    unlabeled = (
+        select(
+            func.count(case((to_label, 1))),
+            func.min(case((to_label, import_batch.c.created_at))),
+            func.count(case((for_another, 1))),
+            func.min(case((for_another, per_item.c.first))),
+        )
+        .select_from(
+            item.outerjoin(import_batch, import_batch.c.id == item.c.import_batch_id)
+            .outerjoin(per_item, per_item.c.item_id == item.c.id)
+            .outerjoin(leases, leases.c.item_id == item.c.id)
+        )
+        .where(
+            item.c.project_id == project_id,
+            item.c.split == "pool",
+            _not_gold(item.c.id),
+            ~exists().where(item_label.c.item_id == item.c.id),
+        )
+    )
+    n_label, label_since, n_overlap, overlap_since = conn.execute(unlabeled).one()
     in_review = select(func.count(), func.min(annotation.c.created_at)).where(
         annotation.c.project_id == project_id, annotation.c.status == "in_review"
     )
@@ -141,10 +159,11 @@ def waiting(conn: Connection, project_id: int, *, at: datetime) -> dict[str, dic
         assignment.c.state == "leased",
         assignment.c.lease_expires_at > at,
     )
-    out = {}
+    out = {
+        "label": {"waiting": int(n_label), "since": label_since},
+        "overlap": {"waiting": int(n_overlap), "since": overlap_since},
+    }
     for key, q in (
-        ("label", to_label),
-        ("overlap", overlap),
         ("review", in_review),
         ("escalated", escalated),
         ("rework", rework),

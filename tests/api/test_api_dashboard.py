@@ -3,6 +3,7 @@ refused, outsiders learn nothing; the page shows the figures the JSON holds."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -294,3 +295,41 @@ def test_labels_resolved_within_seconds_of_serving_read_under_a_minute(page: Pag
     html = " ".join(_get(page, "/p/sent/dashboard").text.split())
     assert 'id="stat-turnaround">under 1 min<' in html
     assert "median; 90% within under 1 min" not in html and "0 min" not in html
+
+
+def test_the_open_dashboard_fetches_the_sections_its_page_draws(page: Page) -> None:
+    # /p/SLUG/dashboard-figures: the page's sections as a reload draws them, for those who
+    # read the dashboard only, its hostile texts escaped as on the page.
+    lab = page.lab
+    ctx = lab.project("sent", review_policy="all")
+    lab.import_rows(ctx, lab.rows(40))
+    lab.train(ctx)
+    lab.label_next(ctx, n=4)
+    evil = [{"id": f"e{i}", "text": f"<script>alert({i})</script> refund {i}"} for i in range(5)]
+    lab.import_rows(ctx, evil, filename="<img src=x onerror=alert(1)>.jsonl")
+    figures = _get(page, "/p/sent/dashboard-figures?days=7")
+    assert figures.status_code == 200 and figures.headers["cache-control"] == "no-store"
+    drawn = _get(page, "/p/sent/dashboard?days=7").text
+
+    def sections(html: str) -> dict[str, str]:
+        found = re.findall(
+            r'(<section class="section"[^>]* id="([a-z]+-section)".*?</section>)', html, re.S
+        )
+        return {key: " ".join(markup.split()) for markup, key in found}
+
+    fetched = sections(figures.text)
+    assert len(fetched) == 8 and "<html" not in figures.text
+    at = re.compile(r"up to \d{4}-\d\d-\d\d \d\d:\d\d UTC|data-at=\"[^\"]+\"")
+    assert at.sub("", " ".join(figures.text.split())).count("data-alerts=") == 1
+    assert {k: at.sub("", v) for k, v in fetched.items()} == {
+        k: at.sub("", v) for k, v in sections(drawn).items()
+    }
+    assert "Review holds the work: 4 annotations wait" in fetched["waits-section"]
+    assert "<img src=x" not in figures.text and "<script>" not in figures.text
+    assert "&lt;img src=x onerror=alert(1)&gt;.jsonl" in fetched["drift-section"]
+
+    ann = lab.member("sent", "ann", "annotator")
+    assert _get(page, "/p/sent/dashboard-figures", user=ann.user).status_code == 403
+    assert _get(page, "/p/sent/dashboard-figures", user=lab.user("stranger")).status_code == 404
+    gone = page.client.get("/p/sent/dashboard-figures", headers={"cookie": ""})
+    assert gone.status_code in (302, 303, 307) and "/login" in gone.headers["location"]

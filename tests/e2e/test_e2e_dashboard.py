@@ -302,41 +302,53 @@ def _counting(page: Any, server: Any, slug: str) -> Any:
     return row if row.locator("[data-alerts]").count() else None
 
 
-def test_e2e_manager_acknowledges_an_alert_on_a_phone(
-    server: Any, browser: Any, tmp_path: Path
-) -> None:
-    # A project where every label is reviewed; alice labels, review falls behind: a backlog.
+def _sentiment_project(
+    server: Any, folder: Path, slug: str, name: str, *, seed: int, **settings: Any
+) -> dict[str, str]:
+    """A sentiment project of 20 reviews made with the CLI; each text's true class."""
     schema = {
-        "name": "Acknowledged",
+        "name": name,
         "data": {"type": "text", "field": "text"},
         "controls": [
             {"name": "sentiment", "type": "choice", "labels": list(server.labels), "target": True}
         ],
-        "settings": {"review_policy": "all", "retrain_every": 1},
+        "settings": settings,
     }
-    (tmp_path / "acks.json").write_text(json.dumps(schema))
+    (folder / f"{slug}.json").write_text(json.dumps(schema))
+    server.cli("projects", "create", slug, "--schema", str(folder / f"{slug}.json"))
+    pool, _ = make_reviews(n_pool=20, n_eval=0, seed=seed)
+    server.cli("import", slug, str(write_jsonl(folder / f"{slug}.jsonl", pool)), "--id-field", "id")
+    return {r["text"]: r["label"] for r in pool}
+
+
+def _answer(page: Any, slug: str, truth: dict[str, str], n: int, *, active_ms: int) -> None:
+    """Lease and rightly answer ``n`` items through the API, as the page's user."""
+    for _ in range(n):
+        task = _until("the first round's queue", lambda: _next_task(page, slug))
+        value = {"sentiment": truth[task["item"]["data"]["text"]]}
+        done = page_fetch(
+            page,
+            "POST",
+            f"/api/projects/{slug}/tasks/{task['assignment_id']}/submit",
+            {"value": value, "active_ms": active_ms},
+        )
+        assert done[0] == 200, done
+
+
+def test_e2e_manager_acknowledges_an_alert_on_a_phone(
+    server: Any, browser: Any, tmp_path: Path
+) -> None:
+    # A project where every label is reviewed; alice labels, review falls behind: a backlog.
     server.cli("users", "add", MANAGER[0], "--password-stdin", stdin=MANAGER[1] + "\n")
-    server.cli("projects", "create", "acks", "--schema", str(tmp_path / "acks.json"))
-    server.cli("projects", "member", "acks", MANAGER[0], "manager")
-    pool, _ = make_reviews(n_pool=20, n_eval=0, seed=7)
-    server.cli(
-        "import", "acks", str(write_jsonl(tmp_path / "acks.jsonl", pool)), "--id-field", "id"
+    truth = _sentiment_project(
+        server, tmp_path, "acks", "Acknowledged", seed=7, review_policy="all", retrain_every=1
     )
-    truth = {r["text"]: r["label"] for r in pool}
+    server.cli("projects", "member", "acks", MANAGER[0], "manager")
 
     desk = browser.new_context(viewport={"width": 1280, "height": 900})
     alice = desk.new_page()
     login(alice, server.url, "/")
-    for _ in range(4):
-        task = _until("the first round's queue", lambda: _next_task(alice, "acks"))
-        value = {"sentiment": truth[task["item"]["data"]["text"]]}
-        done = page_fetch(
-            alice,
-            "POST",
-            f"/api/projects/acks/tasks/{task['assignment_id']}/submit",
-            {"value": value, "active_ms": 900},
-        )
-        assert done[0] == 200, done
+    _answer(alice, "acks", truth, 4, active_ms=900)
     desk.close()
 
     context, page, problems = phone(browser)
@@ -387,4 +399,67 @@ def test_e2e_manager_acknowledges_an_alert_on_a_phone(
     )
     assert _projects_row(page, server, "acks").locator("[data-alerts]").count() == 1
     assert problems == []
+    context.close()
+
+
+def _shown(page: Any, state: str) -> None:
+    """The tab hidden or shown again, as the browser tells the page."""
+    page.evaluate(
+        """(state) => {
+            Object.defineProperty(document, 'visibilityState', {value: state, configurable: true});
+            document.dispatchEvent(new Event('visibilitychange'));
+        }""",
+        state,
+    )
+
+
+def test_e2e_the_open_dashboard_follows_the_team(server: Any, browser: Any, tmp_path: Path) -> None:
+    # A team lead keeps the dashboard open on a second screen while labels come in through
+    # the API: its figures follow without a reload, the sections nothing changed in stay as
+    # they are (a table opened stays open), and it says when it was last updated.
+    truth = _sentiment_project(server, tmp_path, "live", "Followed", seed=5)
+
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    fetched: list[str] = []
+    page.on("request", lambda r: fetched.append(r.url) if "/dashboard-figures" in r.url else None)
+    login(page, server.url, "/p/live/dashboard")
+    assert page.inner_text("#people-table tbody") == "No annotations in these days."
+    assert page.inner_text("#dashboard-updated").startswith("Updated ")
+    page.click("#pace-section summary")  # the per-day table, opened
+    page.evaluate("() => { window.drawnDrift = document.getElementById('drift-section'); }")
+
+    _answer(page, "live", truth, 2, active_ms=1200)
+
+    # Hidden, the page asks nothing; shown again, it fetches the figures at once (as every
+    # 30 s while shown).
+    _shown(page, "hidden")
+    page.wait_for_timeout(500)
+    assert fetched == []
+    _shown(page, "visible")
+    page.wait_for_selector(f"#people-table tr[data-user='{server.username}']")
+    assert len(fetched) == 1 and fetched[0].endswith("/p/live/dashboard-figures?days=30")
+    row = page.locator(f"#people-table tr[data-user='{server.username}'] td").first
+    assert row.inner_text() == "2"
+    today = page.locator("#throughput-table tbody tr").first
+    assert today.locator("td").first.inner_text() == "2"  # resolved today
+    assert today.is_visible()  # the table opened before stays open
+    assert page.inner_text("#stat-rate") != "—"
+    assert page.evaluate("() => window.drawnDrift === document.getElementById('drift-section')")
+    updated = page.inner_text("#dashboard-updated")
+    at = page.get_attribute("#dashboard-at", "data-at")
+    assert updated == f"Updated {at[11:19]} UTC; again every 30 s while shown.", updated
+    assert page.inner_text("#dashboard-at").endswith(f"up to {at[:16].replace('T', ' ')} UTC")
+
+    # What it drew reads as the page opened afresh does.
+    followed = {
+        s: page.inner_text(s) for s in ("#pace-section", "#waits-section", "#people-section")
+    }
+    page.reload()
+    page.click("#pace-section summary")
+    assert {s: page.inner_text(s) for s in followed} == followed
+    assert errors == []
     context.close()

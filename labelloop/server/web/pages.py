@@ -365,13 +365,28 @@ def dashboard_page(
     slug: str, request: Request, db: DbDep, days: int = insight.DEFAULT_DAYS
 ) -> Response:
     """Throughput, where work waits, the backlog forecast, drift and alerts."""
+    return _dashboard(request, db, slug, days, "dashboard.html")
+
+
+@router.get("/p/{slug}/dashboard-figures", response_class=HTMLResponse)
+def dashboard_figures(
+    slug: str, request: Request, db: DbDep, days: int = insight.DEFAULT_DAYS
+) -> Response:
+    """The dashboard's sections, drawn as the page draws them: the open page fetches them
+    every 30 s while shown and puts each one that changed in place of its own, so it follows
+    the team's work and reads as on a reload."""
+    return _dashboard(request, db, slug, days, "dashboard_figures.html")
+
+
+def _dashboard(request: Request, db: Any, slug: str, days: int, name: str) -> Response:
+    """The dashboard page, or its figures alone (``name``), over the last ``days`` days."""
     user, csrf = _page_user(request, db)
     ctx = projects.access(db, slug, user, Permission.VIEW_INSIGHT)
     count_report(request.app.state.reports, user.id)  # computes the report as its API twin
     days = max(1, min(days, insight.MAX_DAYS))
     return _render(
         request,
-        "dashboard.html",
+        name,
         user=user,
         csrf=csrf,
         project=_detail(db, ctx),

@@ -138,19 +138,5 @@ window.labelloop.alerts = (() => {
     list.replaceChildren(...items);
   }
 
-  // The dashboard: its server-drawn list becomes the same list, with the buttons; after a
-  // change the page is drawn anew (the alert history below says who acknowledged what).
-  const data = document.getElementById("alerts-data");
-  const list = document.getElementById("alerts-list");
-  if (data && list) {
-    const d = JSON.parse(data.textContent);
-    fill(list, d.alerts, {
-      base: "/api/projects/" + encodeURIComponent(d.slug),
-      me: d.me,
-      canUndoAny: d.can_undo_any,
-      onChange: async () => location.reload(),
-    });
-  }
-
   return { fill, ago };
 })();
