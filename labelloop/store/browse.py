@@ -141,10 +141,7 @@ def _first_picked(project_id: int, pick: Pick) -> Any:
     where: list[ColumnElement[bool]] = [
         annotation.c.project_id == project_id,
         assignment.c.strategy == pick.strategy,
-        annotation.c.id
-        == select(func.min(first.c.id))
-        .where(first.c.item_id == annotation.c.item_id)
-        .scalar_subquery(),
+        ~exists().where(first.c.item_id == annotation.c.item_id, first.c.id < annotation.c.id),
     ]
     if pick.reason is not None:
         where.append(assignment.c.reason == pick.reason)
