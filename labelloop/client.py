@@ -620,17 +620,20 @@ class Project:
         resolution: str | None = None,
         split: str | None = None,
         q: str | None = None,
+        picked_by: str | None = None,
         newest_first: bool = False,
         limit: int = 50,
         offset: int = 0,
     ) -> dict[str, Any]:
         """A page of the project's items with their labels, answers and open flags, filtered
-        (``total``, ``items``; ``q``: words, read as :meth:`search` reads them); reviewers and
-        managers. To an annotator, My answers (``mine``):
+        (``total``, ``items``; ``q``: words, read as :meth:`search` reads them; ``picked_by``:
+        how the item was first served, e.g. ``margin``, ``control``, ``search:ana``); reviewers
+        and managers. To an annotator, My answers (``mine``):
         the items they answered with their own answer, its ``state`` (``no_verdict``,
         ``accepted``, ``fixed``, ``rejected``; what ``status`` filters by) and ``refusal``."""
         params: dict[str, Any] = {"status": status, "limit": limit, "offset": offset}
         given = {"label": label, "annotator": annotator, "resolution": resolution}
+        given["picked_by"] = picked_by
         params.update({k: v for k, v in {**given, "split": split, "q": q}.items() if v})
         if newest_first:
             params["order"] = "newest"

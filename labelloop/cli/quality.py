@@ -229,6 +229,13 @@ def items(
     words: Annotated[
         str | None, typer.Option(help=f"Words the content holds, all of them: {SYNTAX}.")
     ] = None,
+    picked_by: Annotated[
+        str | None,
+        typer.Option(
+            help="How the item was first served: a strategy (margin, ...), control, search "
+            "or search:USER, spot_check, import."
+        ),
+    ] = None,
     newest: Annotated[
         bool, typer.Option("--newest", help="The latest decided label first.")
     ] = False,
@@ -271,6 +278,7 @@ def items(
             resolution=resolution,
             split=split,
             q=words,
+            picked_by=picked_by,
             newest_first=newest,
             limit=limit,
             offset=offset,

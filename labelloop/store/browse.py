@@ -12,7 +12,17 @@ from sqlalchemy import ColumnElement, Connection, exists, func, select
 from sqlalchemy.orm import aliased
 
 from labelloop.store.db import lower_text
-from labelloop.store.tables import annotation, flag, gold_answer, item, item_label, user
+from labelloop.store.tables import (
+    annotation,
+    assignment,
+    flag,
+    gold_answer,
+    item,
+    item_label,
+    model_version,
+    seed_pick,
+    user,
+)
 from labelloop.store.tasks import verdict_status
 from labelloop.store.wordindex import in_index
 from labelloop.store.words import Term, in_file_names, pattern, sql_term
@@ -34,6 +44,18 @@ _CONTENT_KEYS = {"image": "image", "audio": "audio"}
 
 
 @dataclass(frozen=True)
+class Pick:
+    """How an item was picked: the selection record (strategy, and its reason when given) of
+    the task behind its first answer, as its trace shows it; ``seeded_by`` keeps the items a
+    seed pick of that user's sent to the queue (a search, or an auto-label spot check)."""
+
+    strategy: str
+    reason: str | None = None
+    not_reason: str | None = None
+    seeded_by: int | None = None
+
+
+@dataclass(frozen=True)
 class Filters:
     """What a browse asks for; ``None`` leaves a filter out. The item's content must hold every
     one of ``terms`` (:mod:`labelloop.store.words`, as the pool search matches them);
@@ -47,6 +69,7 @@ class Filters:
     annotator_id: int | None = None
     terms: Sequence[Term] = ()
     with_gold: bool = False
+    picked: Pick | None = None
 
 
 def _answer_in(project_id: int, states: Sequence[str]) -> ColumnElement[bool]:
@@ -104,8 +127,62 @@ def _where(
                 annotation.c.item_id == item.c.id, annotation.c.user_id == f.annotator_id
             )
         )
+    if f.picked is not None:
+        where.append(item.c.id.in_(_first_picked(project_id, f.picked)))
     where.extend(holds_words(conn, data_type, f.terms))
     return where
+
+
+def _first_picked(project_id: int, pick: Pick) -> Any:
+    """The items whose first answer came from a task picked as ``pick`` says: read from the
+    project's answers (far fewer than its items), so the list's one condition is on the item's
+    id, whatever the pool's size."""
+    first = aliased(annotation)
+    where: list[ColumnElement[bool]] = [
+        annotation.c.project_id == project_id,
+        assignment.c.strategy == pick.strategy,
+        ~exists().where(first.c.item_id == annotation.c.item_id, first.c.id < annotation.c.id),
+    ]
+    if pick.reason is not None:
+        where.append(assignment.c.reason == pick.reason)
+    if pick.not_reason is not None:
+        where.append(func.coalesce(assignment.c.reason, "") != pick.not_reason)
+    if pick.seeded_by is not None:
+        where.append(
+            exists().where(
+                seed_pick.c.item_id == annotation.c.item_id,
+                seed_pick.c.project_id == project_id,
+                seed_pick.c.created_by == pick.seeded_by,
+            )
+        )
+    return (
+        select(annotation.c.item_id)
+        .join(assignment, assignment.c.id == annotation.c.assignment_id)
+        .where(*where)
+    )
+
+
+def pickers(conn: Connection, project_id: int) -> dict[str, list[str]]:
+    """What picked the project's items, for the Items page's choices: the ``strategies`` its
+    rounds recorded (oldest first) and the users whose seed picks sent items to the queue
+    (``seeders``, by name)."""
+    rounds = (
+        select(model_version.c.strategy, func.min(model_version.c.version).label("first"))
+        .where(model_version.c.project_id == project_id)
+        .group_by(model_version.c.strategy)
+        .order_by("first")
+    )
+    seeders = (
+        select(user.c.username)
+        .distinct()
+        .join(seed_pick, seed_pick.c.created_by == user.c.id)
+        .where(seed_pick.c.project_id == project_id)
+        .order_by(user.c.username)
+    )
+    return {
+        "strategies": [str(r[0]) for r in conn.execute(rounds)],
+        "seeders": [str(r[0]) for r in conn.execute(seeders)],
+    }
 
 
 def holds_words(

@@ -37,7 +37,11 @@ from labelloop.workflow.review import (
     trace_times,
 )
 from labelloop.workflow.seeding import (
+    CHECK_STRATEGY,
+    CONTROL_REASON,
+    CONTROL_STRATEGY,
     MAX_TEXT_CHARS,
+    SEARCH_STRATEGY,
     search_terms,
     shown_text,
     shows_terms,
@@ -65,6 +69,13 @@ RESOLUTIONS = (
     "adjudicated",
     "auto",
 )
+PICKED_BY_PEOPLE = {
+    SEARCH_STRATEGY: "a search",
+    CHECK_STRATEGY: "an auto-label spot check",
+}
+"""``picked_by`` values of items people sent to the queue; ``VALUE:USER`` keeps one user's."""
+PICKED_BY = {"control": "random control", **PICKED_BY_PEOPLE, store_review.IMPORTED: "an import"}
+"""``picked_by`` values besides the strategies of the project's rounds, in words."""
 MAX_LIMIT = 200
 MAX_OFFSET = 1_000_000_000
 """Past any project's items, so pages reach every one (a deep page costs the database about
@@ -82,6 +93,7 @@ def list_items(
     resolution: str | None = None,
     annotator: str | None = None,
     q: str | None = None,
+    picked_by: str | None = None,
     newest_first: bool = False,
     limit: int = 50,
     offset: int = 0,
@@ -91,21 +103,23 @@ def list_items(
     ``status`` is one of :data:`STATUSES`; ``label`` is the resolved label of the target
     control; ``annotator`` a username (an item they answered; a name nobody answered with finds
     nothing); ``q`` words the item's content holds, read as the pool search reads them (whole
-    words in any case, ``refund*`` prefixes, "quoted phrases": :func:`search_terms`). Gold
-    checks are listed (``status=gold``) to the expert tier only: to anyone else they are not
+    words in any case, ``refund*`` prefixes, "quoted phrases": :func:`search_terms`);
+    ``picked_by`` how the item was first served (:func:`picked_by_choices`). Gold checks are
+    listed (``status=gold``) to the expert tier only: to anyone else they are not
     there, as they must look like any other item when served. Reviewers and managers; to an
     annotator this is My answers (:func:`own_answers`).
     """
     status = status or "all"  # an empty filter, as a form sends it, is no filter
     split, label, resolution = split or None, label or None, resolution or None
     annotator = (annotator or "").strip() or None
+    picked_by = (picked_by or "").strip() or None
     _paged(limit, offset)
     terms = search_terms(q) if q is not None and q.strip() else ()
     if not ctx.allows(Permission.REVIEW):
-        if split is not None or resolution is not None:
+        if split is not None or resolution is not None or picked_by is not None:
             raise LabelloopError(
-                "your answers are filtered by status, label and words; split and resolution "
-                "are for reviewers"
+                "your answers are filtered by status, label and words; split, resolution and "
+                "picked by are for reviewers"
             )
         if annotator is not None and annotator.lower() != ctx.user.username.lower():
             raise PermissionDenied("you see your own answers only: leave annotator out")
@@ -140,6 +154,11 @@ def list_items(
             if found is None:
                 return _page([], 0, limit=limit, offset=offset)
             annotator_id = int(found["id"])
+        picked = None
+        if picked_by is not None:
+            picked = _pick(conn, ctx, picked_by)
+            if picked is None:
+                return _page([], 0, limit=limit, offset=offset)
         filters = store_browse.Filters(
             status=status,
             split=split,
@@ -149,6 +168,7 @@ def list_items(
             annotator_id=annotator_id,
             terms=terms,
             with_gold=expert,
+            picked=picked,
         )
         rows, total = store_browse.browse(
             conn,
@@ -165,6 +185,46 @@ def list_items(
         {**_row(r, target.name, expert=expert), "reviewing": held.get(int(r["id"]))} for r in rows
     ]
     return _page(listed, total, limit=limit, offset=offset)
+
+
+def picked_by_choices(db: Database, ctx: ProjectContext) -> list[dict[str, str]]:
+    """What ``picked_by`` may ask for in the project, each ``value`` with its ``text``: the
+    strategies its rounds recorded (and its strategy setting), random control, a search (and
+    each user's who sent items to the queue from one), a spot check, an import."""
+    with db.read() as conn:
+        found = store_browse.pickers(conn, ctx.id)
+    strategies = list(dict.fromkeys([*found["strategies"], ctx.settings.strategy]))
+    choices = [{"value": s, "text": f"{s} (the model's ranking)"} for s in strategies]
+    for value, text in PICKED_BY.items():
+        choices.append({"value": value, "text": text})
+        if value == SEARCH_STRATEGY:
+            choices += [
+                {"value": f"{value}:{u}", "text": f"{text} by {u}"} for u in found["seeders"]
+            ]
+    return choices
+
+
+def _pick(conn: Any, ctx: ProjectContext, picked_by: str) -> store_browse.Pick | None:
+    """``picked_by`` as the store reads it; None when it names a user nobody is (nothing was
+    picked by them). A value the project never records is refused, naming those it does."""
+    value, _, who = picked_by.partition(":")
+    found = store_browse.pickers(conn, ctx.id)
+    strategies = {*found["strategies"], ctx.settings.strategy}
+    if (value not in strategies and value not in PICKED_BY) or (
+        picked_by.count(":") and value not in PICKED_BY_PEOPLE
+    ):
+        allowed = [*sorted(strategies), *PICKED_BY, *(f"{p}:USER" for p in PICKED_BY_PEOPLE)]
+        raise LabelloopError(
+            f"picked_by must be one of {', '.join(allowed)}; got {picked_by[:60]!r}"
+        )
+    if value == "control":
+        return store_browse.Pick(strategy=CONTROL_STRATEGY, reason=CONTROL_REASON)
+    if value == CONTROL_STRATEGY:  # the random strategy's own picks, not the control's
+        return store_browse.Pick(strategy=value, not_reason=CONTROL_REASON)
+    if not who.strip():
+        return store_browse.Pick(strategy=value)
+    user = store_users.by_name(conn, who.strip())
+    return None if user is None else store_browse.Pick(strategy=value, seeded_by=int(user["id"]))
 
 
 def _paged(limit: int, offset: int) -> None:

@@ -421,7 +421,7 @@ def test_a_misspelt_query_parameter_is_422_naming_it(api: Any) -> None:
     misspelt = api.get(f"{BASE}/items?stauts=labeled&split=pool")
     assert _assert_json_error(misspelt, 422) == (
         "query: unknown query parameter 'stauts'; this route takes: "
-        "status, split, label, resolution, annotator, q, order, limit, offset"
+        "status, split, label, resolution, annotator, q, picked_by, order, limit, offset"
     )
     assert misspelt.json()["error"] == "ValidationError"
     both = api.get(f"{BASE}/tasks/idle?stauts=labeled&limt=5", "annotator")

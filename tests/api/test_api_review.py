@@ -350,12 +350,13 @@ def test_the_items_list_filters_and_refuses_in_words(rapi: ReviewApi) -> None:
         "status=gold": "status must be one of all, unlabeled",  # a reviewer is no expert
         "split=train": "split must be one of pool, eval",
         "resolution=vote": "resolution must be one of imported",
+        "picked_by=rework": "picked_by must be one of ",
     }
     for query, message in cases.items():
         response = rapi.call("GET", f"{_base()}/items?{query}", "reviewer")
         assert response.status_code == 400, (query, response.text)
         assert response.json()["detail"].startswith(message)
-    for query in ("limit=0", "limit=201", "offset=-1", "order=oldest"):
+    for query in ("limit=0", "limit=201", "offset=-1", "order=oldest", "picked_by=" + "x" * 151):
         assert rapi.call("GET", f"{_base()}/items?{query}", "reviewer").status_code == 422
 
 

@@ -235,6 +235,9 @@ def test_a_reviewer_fixes_a_label_and_the_export_says_who(sqlite_api: Any) -> No
     assert reviewing.items(status="labeled", newest_first=True, limit=2)["total"] == 4
     (answer,) = reviewing.item_trace(found["id"])["annotations"]
     assert answer["user"] == "annotator" and answer["selection"]["reason"]
+    picked_by = answer["selection"]["strategy"]  # the model's: nobody seeded, no controls
+    assert {r["id"] for r in reviewing.items(picked_by=picked_by)["items"]} == set(given)
+    assert reviewing.items(picked_by="search")["total"] == 0
     # The annotator's items are their own answers, each with the verdict on it.
     mine = labeling.items(newest_first=True)
     assert mine["mine"] is True

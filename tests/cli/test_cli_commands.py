@@ -650,6 +650,10 @@ def test_items_lists_labels_by_filter_and_shows_one_trace(
     assert trace[2].startswith('label: {"sentiment": "neutral"} (imported, ')  # then its time
     result = cli("items", project, "--status", "done", code=1)
     assert _one_error_line(result).startswith("error: status must be one of all, unlabeled")
+    imported = json.loads(cli("items", project, "--picked-by", "import", "--json").stdout)
+    assert imported["total"] == 0  # labels came with the file: no answer was served
+    result = cli("items", project, "--picked-by", "rework", code=1)
+    assert _one_error_line(result).startswith("error: picked_by must be one of ")
     assert "no item 'r9' here" in _one_error_line(cli("items", project, "--show", "r9", code=1))
 
 

@@ -331,3 +331,53 @@ def test_a_star_alone_is_the_pool_searchs_clear_error_on_items_and_my_answers(la
         with pytest.raises(LabelloopError, match="control characters"):
             browse.list_items(lab.db, who, q="cat\x00")
         assert browse.list_items(lab.db, who, q="   ")["total"] >= 1  # blank: no filter
+
+
+def test_picked_by_finds_the_items_each_way_of_picking_first_served(lab: Any) -> None:
+    """A manager's search seeds, another member's "more like this" seeds, random controls and
+    the model's own ranking: each item is listed under the way its first answer was served, as
+    its trace says, with what it was labeled."""
+    from labelloop.workflow import seeding
+
+    ctx = lab.project("pick", random_share=0.4)
+    lab.import_rows(ctx, lab.rows(40))
+    lab.train(ctx)
+    ana = lab.member("pick", "ana", "manager")
+    cy = lab.member("pick", "cy", "reviewer")
+    bob = lab.member("pick", "bob", "annotator")
+    hits = [h["id"] for h in seeding.search(lab.db, ana, q="number")["items"]]
+    seeding.send_to_queue(lab.db, ana, hits[:2], query="number")
+    seeding.send_to_queue(lab.db, cy, hits[2:3], like=hits[0])
+    seeding._coin.seed(5)
+    served = lab.label_next(bob, n=14)
+    first_by: dict[str, set[int]] = {}
+    for t in served:
+        s = t["selection"]
+        way = "control" if s["reason"] == seeding.CONTROL_REASON else s["strategy"]
+        first_by.setdefault(way, set()).add(t["item"]["id"])
+    assert first_by["search"] == set(hits[:3])
+    assert first_by["control"] and first_by["diversity"]  # the seed gives both some items
+
+    def ids(picked_by: str, who: Any = ana) -> set[int]:
+        page = browse.list_items(lab.db, who, picked_by=picked_by, limit=200)
+        assert page["total"] == len(page["items"])
+        return _ids(page)
+
+    assert ids("search") == set(hits[:3])
+    assert ids("search:ana") == ids("search:ANA ") == set(hits[:2])
+    assert ids("search:cy", cy) == set(hits[2:3])
+    assert ids("search:bob") == ids("search:nobody") == set()  # no error, as annotator=nobody
+    assert ids("control") == first_by["control"]
+    assert ids("diversity") == first_by["diversity"]
+    assert ids("spot_check") == ids("import") == set()
+    page = browse.list_items(lab.db, ana, picked_by="search:ana", status="labeled")
+    assert {r["label"] for r in page["items"]} <= set(CLASSES) and page["total"] == 2
+    choices = {c["value"] for c in browse.picked_by_choices(lab.db, ana)}
+    assert {"diversity", "control", "search", "search:ana", "search:cy", "import"} <= choices
+    for bad in ("rework", "margn", "control:ana", "diversity:ana"):
+        with pytest.raises(LabelloopError) as caught:
+            browse.list_items(lab.db, ana, picked_by=bad)
+        assert caught.value.message.startswith("picked_by must be one of ")
+        assert "search:USER" in caught.value.message
+    with pytest.raises(LabelloopError, match="picked by are for reviewers"):
+        browse.list_items(lab.db, bob, picked_by="search")

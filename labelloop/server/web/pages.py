@@ -395,6 +395,10 @@ def _dashboard(request: Request, db: Any, slug: str, days: int, name: str) -> Re
     )
 
 
+ITEMS_FILTERS = ("status", "split", "label", "resolution", "annotator", "picked_by", "q", "order")
+"""The Items page's filters, as its address names them."""
+
+
 @router.get("/p/{slug}/items", response_class=HTMLResponse)
 def items_page(slug: str, request: Request, db: DbDep) -> Response:
     """Every item with its label, filtered and paged, and one item's whole trace beside them.
@@ -432,12 +436,10 @@ def items_page(slug: str, request: Request, db: DbDep) -> Response:
             "state_words": browse.STATE_WORDS,
             "splits": list(browse.SPLITS),
             "resolutions": list(browse.RESOLUTIONS),
+            "picks": [] if mine else browse.picked_by_choices(db, ctx),
             "expert": expert,
             "max_offset": browse.MAX_OFFSET,
-            "filters": {
-                key: query.get(key, "")[:200]
-                for key in ("status", "split", "label", "resolution", "annotator", "q", "order")
-            },
+            "filters": {key: query.get(key, "")[:200] for key in ITEMS_FILTERS},
             "offset": query.get("offset", "0")[:10],
             "open": query.get("item", "")[:20],
         },

@@ -18,7 +18,7 @@
   const LIMIT = 50;
   const FILTERS = page.mine
     ? ["status", "label", "order", "q"]
-    : ["status", "label", "annotator", "resolution", "split", "order", "q"];
+    : ["status", "label", "annotator", "picked_by", "resolution", "split", "order", "q"];
   const STATES = page.state_words; // an answer's state as its annotator is told it
 
   const el = {
@@ -142,7 +142,14 @@
     if (row.reviewing) tags.push([`on ${row.reviewing.user}'s review page`, "badge-muted"]);
     for (const [text, kind] of tags) name.append(" ", node("span", "badge " + kind, text));
     tr.append(name, contentCell(row), ...(page.mine ? ownCells(row) : itemCells(row)));
-    tr.addEventListener("dblclick", () => openTrace(row.id));
+    tr.addEventListener("click", (e) => {
+      // A tap or click anywhere on the row opens its trace, but not one on a control of its own
+      // (the id's button opens it itself) nor one that ends selecting the row's words to copy.
+      if (e.target.closest("a, button, input, select, textarea, label")) return;
+      const selected = window.getSelection();
+      if (selected && !selected.isCollapsed && tr.contains(selected.anchorNode)) return;
+      openTrace(row.id);
+    });
     return tr;
   }
 
