@@ -126,16 +126,15 @@ class Database:
 
     def _make_engine(self, url: str) -> Engine:
         if not self.is_sqlite:
-            return create_engine(
+            engine = create_engine(
                 url,
                 pool_size=20,
                 max_overflow=20,
                 pool_pre_ping=True,
                 json_deserializer=load_json,
-                # Times and dates in SQL (a day's bucket, CURRENT_TIMESTAMP) are UTC's, as on
-                # SQLite, whatever time zone the database was set up with.
-                connect_args={"options": "-c timezone=UTC"},
             )
+            event.listen(engine, "connect", _in_utc)
+            return engine
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -571,6 +570,21 @@ def _set_priority(tid: int, nice: int, policy: int) -> None:
     if os.sched_getscheduler(tid) != policy:
         os.sched_setscheduler(tid, policy, os.sched_param(0))
     os.setpriority(os.PRIO_PROCESS, tid, nice)
+
+
+def _in_utc(dbapi_connection: Any, _record: Any) -> None:
+    """Set a new PostgreSQL connection's time zone to UTC: times and dates in SQL (a day's
+    bucket, CURRENT_TIMESTAMP) are UTC's, as on SQLite, whatever time zone the database was set
+    up with. A SET, not the connection's startup ``options``, which would replace those of the
+    URL or PGOPTIONS (a team's ``search_path``), and which PgBouncer refuses."""
+    autocommit = dbapi_connection.autocommit
+    dbapi_connection.autocommit = True
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("SET TIME ZONE 'UTC'")
+    finally:
+        cursor.close()
+        dbapi_connection.autocommit = autocommit
 
 
 UNREACHABLE: tuple[type[Exception], ...] = (OperationalError, InterfaceError)

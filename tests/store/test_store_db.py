@@ -256,3 +256,28 @@ def test_times_read_back_in_utc_whatever_time_zone_the_database_has(lab: Any) ->
         with db.read() as conn:
             hour = conn.execute(text("SELECT EXTRACT(HOUR FROM CURRENT_TIMESTAMP)")).scalar_one()
         assert int(hour) == now().hour
+
+
+@pytest.mark.postgres
+def test_connection_options_in_the_url_and_pgoptions_are_kept(
+    pg_cluster: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A team that keeps labelloop's tables in a schema of their own names it in the URL
+    # (?options=-csearch_path=...) or in PGOPTIONS: the connections' UTC time zone replaced
+    # those options, so labelloop read and wrote another schema's tables (or none).
+    url = pg_cluster.create_database()
+    monkeypatch.setenv("PGOPTIONS", "-c lock_timeout=1234")
+    from_env = Database(url)
+    in_url = Database(url + "?options=-c%20statement_timeout%3D4321")
+    try:
+        for db, setting, value in (
+            (from_env, "lock_timeout", "1234ms"),
+            (in_url, "statement_timeout", "4321ms"),
+        ):
+            with db.read() as conn:
+                assert conn.exec_driver_sql(f"SHOW {setting}").scalar_one() == value
+                assert conn.exec_driver_sql("SHOW timezone").scalar_one() == "UTC"
+    finally:
+        from_env.dispose()
+        in_url.dispose()
+        pg_cluster.drop_database(url)
