@@ -398,6 +398,16 @@ def test_e2e_manager_acknowledges_an_alert_on_a_phone(
         "() => document.querySelector('#alerts li[data-kind=backlog] [data-action=acknowledge]')"
     )
     assert _projects_row(page, server, "acks").locator("[data-alerts]").count() == 1
+
+    # Acknowledged on the dashboard itself, it shows so there at once, the note form gone.
+    page.goto(server.url + "/p/acks/dashboard")
+    item = page.locator("#alerts li[data-kind=backlog]")
+    item.locator("[data-action=acknowledge]").click()
+    item.locator("input[name=note]").fill(NOTE)
+    item.locator("button[type=submit]").click()
+    acked = page.locator("#alerts li[data-kind=backlog][data-acknowledged] .alert-ack")
+    assert acked.inner_text() == f"acknowledged by mia just now: {NOTE}"
+    assert page.locator("#alerts .alert-ack-form:visible").count() == 0
     assert problems == []
     context.close()
 

@@ -37,8 +37,10 @@
     });
   }
 
-  // A note being typed to acknowledge an alert is not swept away: that section waits.
-  const busy = (here) => [...here.querySelectorAll(".alert-ack-form")].some((f) => !f.hidden);
+  // A note being typed to acknowledge an alert is not swept away: that section waits. One being
+  // sent (its button disabled until the server answers) is what the fresh section shows.
+  const typing = (f) => !f.hidden && !f.querySelector("button[type=submit]").disabled;
+  const busy = (here) => [...here.querySelectorAll(".alert-ack-form")].some(typing);
 
   function put(fresh) {
     const here = $(fresh.id);
