@@ -436,6 +436,9 @@ def test_e2e_the_open_dashboard_follows_the_team(server: Any, browser: Any, tmp_
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     fetched: list[str] = []
     page.on("request", lambda r: fetched.append(r.url) if "/dashboard-figures" in r.url else None)
+    # The page's timers run only as the test moves its clock: 30 s pass when the test says so.
+    page.clock.install(time=time.time() - 60)
+    page.clock.pause_at(time.time())
     login(page, server.url, "/p/live/dashboard")
     assert page.inner_text("#people-table tbody") == "No annotations in these days."
     assert page.inner_text("#dashboard-updated").startswith("Updated ")
@@ -447,7 +450,10 @@ def test_e2e_the_open_dashboard_follows_the_team(server: Any, browser: Any, tmp_
     # Hidden, the page asks nothing; shown again, it fetches the figures at once (as every
     # 30 s while shown).
     _shown(page, "hidden")
-    page.wait_for_timeout(500)
+    page.clock.run_for(31_000)  # an update's time passes while hidden
+    # A request sent after it arrives after any the page sent meanwhile: there was none.
+    with page.expect_request("**/static/app.css?after"):
+        page.evaluate("() => { fetch('/static/app.css?after'); }")
     assert fetched == []
     _shown(page, "visible")
     page.wait_for_selector(f"#people-table tr[data-user='{server.username}']")
@@ -471,5 +477,11 @@ def test_e2e_the_open_dashboard_follows_the_team(server: Any, browser: Any, tmp_
     page.reload()
     page.click("#pace-section summary")
     assert {s: page.inner_text(s) for s in followed} == followed
+
+    # Signed out meanwhile (in another tab), it says so, not "Updated" at a time long past.
+    context.clear_cookies()
+    page.clock.run_for(31_000)  # the next update, while shown
+    page.locator("#dashboard-updated.message-error").wait_for()
+    assert "signed out" in page.inner_text("#dashboard-updated")
     assert errors == []
     context.close()

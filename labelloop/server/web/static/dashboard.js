@@ -82,10 +82,10 @@
       // DOMParser builds an inert document: nothing in it runs or loads.
       const page = new DOMParser().parseFromString(await res.text(), "text/html");
       const at = page.getElementById("dashboard-at");
-      for (const fresh of [at, ...page.querySelectorAll("section[id]")]) {
-        if (fresh) put(fresh);
-      }
-      shownAt = at ? at.dataset.at : shownAt;
+      // Signed out meanwhile: the answer is the login form, which holds no figures.
+      if (res.redirected || !at) throw new Error("you are signed out; reload the page to sign in");
+      for (const fresh of [at, ...page.querySelectorAll("section[id]")]) put(fresh);
+      shownAt = at.dataset.at;
       updated.textContent = `Updated ${clock(shownAt)} UTC; ${every}.`;
       updated.classList.remove("message-error");
     } catch (err) {
