@@ -229,6 +229,22 @@ def _live_leases(home: Path, username: str) -> list[int]:
         db.dispose()
 
 
+def _labeling(
+    browser: Any, url: str, home: Path, slug: str, name: str
+) -> tuple[Any, str, list[int]]:
+    """``name``'s labeling page of ``slug`` once it shows an item and has leased the next one:
+    the page, the task shown and the items leased (the one on screen and the prefetched one)."""
+    page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    login(page, url, f"/p/{slug}/label", username=name)
+    shown = wait_task(page)
+    deadline = time.monotonic() + 15
+    while len(_live_leases(home, name)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    leased = _live_leases(home, name)
+    assert len(leased) == 2
+    return page, shown, leased
+
+
 def test_e2e_a_page_left_gives_its_items_to_the_next_annotator_at_once(
     slow: tuple[str, Path, Path], browser: Any, tmp_path: Path
 ) -> None:
@@ -240,14 +256,7 @@ def test_e2e_a_page_left_gives_its_items_to_the_next_annotator_at_once(
     for name in ("anna", "bert"):
         run_cli(home, "users", "add", name, "--password-stdin", stdin=PASSWORD + "\n")
         run_cli(home, "projects", "member", "handback", name, "annotator")
-    anna = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
-    login(anna, url, "/p/handback/label", username="anna")
-    wait_task(anna)
-    deadline = time.monotonic() + 15
-    while len(_live_leases(home, "anna")) < 2 and time.monotonic() < deadline:
-        time.sleep(0.1)
-    held = _live_leases(home, "anna")
-    assert len(held) == 2  # the item on screen and the prefetched one
+    anna, _, held = _labeling(browser, url, home, "handback", "anna")
 
     anna.click("#my-answers-link")  # she leaves the page
     anna.wait_for_url("**/items*")
@@ -281,14 +290,7 @@ def test_e2e_a_page_back_from_the_browsers_cache_leases_again(
     for name in ("cara", "dirk"):
         run_cli(home, "users", "add", name, "--password-stdin", stdin=PASSWORD + "\n")
         run_cli(home, "projects", "member", "cached", name, "annotator")
-    cara = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
-    login(cara, url, "/p/cached/label", username="cara")
-    shown = wait_task(cara)
-    deadline = time.monotonic() + 15
-    while len(_live_leases(home, "cara")) < 2 and time.monotonic() < deadline:
-        time.sleep(0.1)
-    both = _live_leases(home, "cara")
-    assert len(both) == 2
+    cara, shown, both = _labeling(browser, url, home, "cached", "cara")
 
     def cached(event: str) -> None:
         cara.evaluate(f"dispatchEvent(new PageTransitionEvent('{event}', {{persisted: true}}))")
@@ -354,13 +356,7 @@ def test_e2e_a_reload_keeps_the_lease_of_the_item_it_shows(
     _project(home, tmp_path, "reloaded", n=4)
     run_cli(home, "users", "add", "eve", "--password-stdin", stdin=PASSWORD + "\n")
     run_cli(home, "projects", "member", "reloaded", "eve", "annotator")
-    eve = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
-    login(eve, url, "/p/reloaded/label", username="eve")
-    first = wait_task(eve)
-    deadline = time.monotonic() + 15
-    while len(_live_leases(home, "eve")) < 2 and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert len(_live_leases(home, "eve")) == 2
+    eve, first, _ = _labeling(browser, url, home, "reloaded", "eve")
 
     gate.write_text("hold release", encoding="utf-8")  # the give-back is slow on the network
     try:
