@@ -370,3 +370,24 @@ def test_e2e_a_reload_keeps_the_lease_of_the_item_it_shows(
     assert not _lease_live(home, first)
     assert _lease_live(home, shown)
     eve.context.close()
+
+
+def test_e2e_log_out_gives_the_pages_items_to_the_next_annotator(
+    slow: tuple[str, Path, Path], browser: Any, tmp_path: Path
+) -> None:
+    """Log out on the labeling page ended the session before the page, as it went, gave back its
+    items: the give-back was refused as signed out, and the item on screen and the prefetched
+    one stayed leased for the whole lease (10 minutes). They are given back, then the user is
+    signed out."""
+    url, _, home = slow
+    _project(home, tmp_path, "goodnight", n=3)
+    run_cli(home, "users", "add", "gus", "--password-stdin", stdin=PASSWORD + "\n")
+    run_cli(home, "projects", "member", "goodnight", "gus", "annotator")
+    gus, _, _ = _labeling(browser, url, home, "goodnight", "gus")
+    gus.click(".logout-form button")
+    gus.wait_for_url("**/login*")
+    deadline = time.monotonic() + 10
+    while _live_leases(home, "gus") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _live_leases(home, "gus") == []
+    gus.context.close()

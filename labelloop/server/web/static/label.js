@@ -1174,7 +1174,14 @@
     leaveAfterSending(e, () => location.assign(link.href));
   });
   for (const form of document.querySelectorAll("form.logout-form")) {
-    form.addEventListener("submit", (e) => leaveAfterSending(e, () => form.submit()));
+    // Signed out, the page could give nothing back as it goes: it gives its items back first.
+    const signOut = () => givenBackFirst().then(() => form.submit());
+    form.addEventListener("submit", (e) => {
+      leaveAfterSending(e, signOut);
+      if (e.defaultPrevented) return;
+      e.preventDefault();
+      signOut();
+    });
   }
 
   /** POST `body` (JSON text, or undefined) to `path` as a keepalive request, which outlives
@@ -1224,10 +1231,14 @@
   // A page left (closed, navigated away from; not a mere switch to another tab) gives back the
   // item on screen and the prefetched one, so the next annotator is served them at once rather
   // than when their leases run out. Those with an answer on its way stay leased for it.
-  function giveBack() {
-    const ids = [state.current, state.next]
-      .filter((task) => task && !state.inflight.has(task.assignment_id))
+  function toGiveBack() {
+    return [state.current, state.next]
+      .filter((task) => task && !task.givenBack && !state.inflight.has(task.assignment_id))
       .map((task) => task.assignment_id);
+  }
+
+  function giveBack() {
+    const ids = toGiveBack();
     if (!ids.length) return;
     sendPastThePage("/tasks/release", JSON.stringify({ assignment_ids: ids }));
     try {
@@ -1237,6 +1248,19 @@
     }
     if (state.current) state.current.givenBack = true; // taken again if the page comes back
     state.next = null;
+  }
+
+  /** Give the page's items back and settle once the server has them (or after 2 s), before a
+   * step that ends the session. */
+  function givenBackFirst() {
+    const ids = toGiveBack();
+    if (!ids.length) return Promise.resolve();
+    const asked = api("POST", "/tasks/release", { assignment_ids: ids }).then(() => {
+      if (state.current) state.current.givenBack = true;
+      state.next = null;
+    });
+    const waited = new Promise((resolve) => setTimeout(resolve, 2000));
+    return Promise.race([asked, waited]).catch(() => undefined);
   }
 
   window.addEventListener("pagehide", () => {
