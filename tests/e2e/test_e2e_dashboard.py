@@ -478,6 +478,24 @@ def test_e2e_the_open_dashboard_follows_the_team(server: Any, browser: Any, tmp_
     page.click("#pace-section summary")
     assert {s: page.inner_text(s) for s in followed} == followed
 
+    # An update slower than 30 s is not followed at once by another, round after round: the
+    # one that fell due while it was on its way is skipped.
+    held: list[Any] = []
+    page.route("**/dashboard-figures*", lambda route: held.append(route))
+    fetched.clear()
+    page.clock.run_for(31_000)
+    deadline = time.monotonic() + 10
+    while not held and time.monotonic() < deadline:
+        page.wait_for_timeout(50)  # lets Playwright hand over the held request
+    page.clock.run_for(31_000)  # the next update falls due
+    at = page.get_attribute("#dashboard-at", "data-at")
+    held[0].continue_()
+    page.wait_for_function(f"() => document.getElementById('dashboard-at').dataset.at !== '{at}'")
+    with page.expect_request("**/static/app.css?later"):
+        page.evaluate("() => { fetch('/static/app.css?later'); }")
+    assert len(fetched) == 1, fetched
+    page.unroute("**/dashboard-figures*")
+
     # Signed out meanwhile (in another tab), it says so, not "Updated" at a time long past.
     context.clear_cookies()
     page.clock.run_for(31_000)  # the next update, while shown

@@ -95,8 +95,10 @@
   }
 
   showAlerts();
+  // An update still on its way when the next falls due (a slow server) is not followed by
+  // another at once: that one is skipped, not queued.
   setInterval(() => {
-    if (document.visibilityState === "visible") refresh();
+    if (document.visibilityState === "visible" && !pending) refresh();
   }, REFRESH_MS);
   document.addEventListener("visibilitychange", () => {
     if (document.visibilityState === "visible") refresh();
