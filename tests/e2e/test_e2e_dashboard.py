@@ -398,6 +398,16 @@ def test_e2e_manager_acknowledges_an_alert_on_a_phone(
         "() => document.querySelector('#alerts li[data-kind=backlog] [data-action=acknowledge]')"
     )
     assert _projects_row(page, server, "acks").locator("[data-alerts]").count() == 1
+
+    # Acknowledged on the dashboard itself, it shows so there at once, the note form gone.
+    page.goto(server.url + "/p/acks/dashboard")
+    item = page.locator("#alerts li[data-kind=backlog]")
+    item.locator("[data-action=acknowledge]").click()
+    item.locator("input[name=note]").fill(NOTE)
+    item.locator("button[type=submit]").click()
+    acked = page.locator("#alerts li[data-kind=backlog][data-acknowledged] .alert-ack")
+    assert acked.inner_text() == f"acknowledged by mia just now: {NOTE}"
+    assert page.locator("#alerts .alert-ack-form:visible").count() == 0
     assert problems == []
     context.close()
 
@@ -426,6 +436,9 @@ def test_e2e_the_open_dashboard_follows_the_team(server: Any, browser: Any, tmp_
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     fetched: list[str] = []
     page.on("request", lambda r: fetched.append(r.url) if "/dashboard-figures" in r.url else None)
+    # The page's timers run only as the test moves its clock: 30 s pass when the test says so.
+    page.clock.install(time=time.time() - 60)
+    page.clock.pause_at(time.time())
     login(page, server.url, "/p/live/dashboard")
     assert page.inner_text("#people-table tbody") == "No annotations in these days."
     assert page.inner_text("#dashboard-updated").startswith("Updated ")
@@ -437,7 +450,10 @@ def test_e2e_the_open_dashboard_follows_the_team(server: Any, browser: Any, tmp_
     # Hidden, the page asks nothing; shown again, it fetches the figures at once (as every
     # 30 s while shown).
     _shown(page, "hidden")
-    page.wait_for_timeout(500)
+    page.clock.run_for(31_000)  # an update's time passes while hidden
+    # A request sent after it arrives after any the page sent meanwhile: there was none.
+    with page.expect_request("**/static/app.css?after"):
+        page.evaluate("() => { fetch('/static/app.css?after'); }")
     assert fetched == []
     _shown(page, "visible")
     page.wait_for_selector(f"#people-table tr[data-user='{server.username}']")
@@ -461,5 +477,29 @@ def test_e2e_the_open_dashboard_follows_the_team(server: Any, browser: Any, tmp_
     page.reload()
     page.click("#pace-section summary")
     assert {s: page.inner_text(s) for s in followed} == followed
+
+    # An update slower than 30 s is not followed at once by another, round after round: the
+    # one that fell due while it was on its way is skipped.
+    held: list[Any] = []
+    page.route("**/dashboard-figures*", lambda route: held.append(route))
+    fetched.clear()
+    page.clock.run_for(31_000)
+    deadline = time.monotonic() + 10
+    while not held and time.monotonic() < deadline:
+        page.wait_for_timeout(50)  # lets Playwright hand over the held request
+    page.clock.run_for(31_000)  # the next update falls due
+    at = page.get_attribute("#dashboard-at", "data-at")
+    held[0].continue_()
+    page.wait_for_function(f"() => document.getElementById('dashboard-at').dataset.at !== '{at}'")
+    with page.expect_request("**/static/app.css?later"):
+        page.evaluate("() => { fetch('/static/app.css?later'); }")
+    assert len(fetched) == 1, fetched
+    page.unroute("**/dashboard-figures*")
+
+    # Signed out meanwhile (in another tab), it says so, not "Updated" at a time long past.
+    context.clear_cookies()
+    page.clock.run_for(31_000)  # the next update, while shown
+    page.locator("#dashboard-updated.message-error").wait_for()
+    assert "signed out" in page.inner_text("#dashboard-updated")
     assert errors == []
     context.close()

@@ -19,6 +19,7 @@ from tests.e2e.conftest import (
     PASSWORD,
     USERNAME,
     login,
+    page_fetch,
     run_cli,
     serving,
     wait_task,
@@ -229,6 +230,22 @@ def _live_leases(home: Path, username: str) -> list[int]:
         db.dispose()
 
 
+def _labeling(
+    browser: Any, url: str, home: Path, slug: str, name: str
+) -> tuple[Any, str, list[int]]:
+    """``name``'s labeling page of ``slug`` once it shows an item and has leased the next one:
+    the page, the task shown and the items leased (the one on screen and the prefetched one)."""
+    page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    login(page, url, f"/p/{slug}/label", username=name)
+    shown = wait_task(page)
+    deadline = time.monotonic() + 15
+    while len(_live_leases(home, name)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    leased = _live_leases(home, name)
+    assert len(leased) == 2
+    return page, shown, leased
+
+
 def test_e2e_a_page_left_gives_its_items_to_the_next_annotator_at_once(
     slow: tuple[str, Path, Path], browser: Any, tmp_path: Path
 ) -> None:
@@ -240,14 +257,7 @@ def test_e2e_a_page_left_gives_its_items_to_the_next_annotator_at_once(
     for name in ("anna", "bert"):
         run_cli(home, "users", "add", name, "--password-stdin", stdin=PASSWORD + "\n")
         run_cli(home, "projects", "member", "handback", name, "annotator")
-    anna = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
-    login(anna, url, "/p/handback/label", username="anna")
-    wait_task(anna)
-    deadline = time.monotonic() + 15
-    while len(_live_leases(home, "anna")) < 2 and time.monotonic() < deadline:
-        time.sleep(0.1)
-    held = _live_leases(home, "anna")
-    assert len(held) == 2  # the item on screen and the prefetched one
+    anna, _, held = _labeling(browser, url, home, "handback", "anna")
 
     anna.click("#my-answers-link")  # she leaves the page
     anna.wait_for_url("**/items*")
@@ -281,14 +291,7 @@ def test_e2e_a_page_back_from_the_browsers_cache_leases_again(
     for name in ("cara", "dirk"):
         run_cli(home, "users", "add", name, "--password-stdin", stdin=PASSWORD + "\n")
         run_cli(home, "projects", "member", "cached", name, "annotator")
-    cara = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
-    login(cara, url, "/p/cached/label", username="cara")
-    shown = wait_task(cara)
-    deadline = time.monotonic() + 15
-    while len(_live_leases(home, "cara")) < 2 and time.monotonic() < deadline:
-        time.sleep(0.1)
-    both = _live_leases(home, "cara")
-    assert len(both) == 2
+    cara, shown, both = _labeling(browser, url, home, "cached", "cara")
 
     def cached(event: str) -> None:
         cara.evaluate(f"dispatchEvent(new PageTransitionEvent('{event}', {{persisted: true}}))")
@@ -321,3 +324,105 @@ def test_e2e_a_page_back_from_the_browsers_cache_leases_again(
     assert _live_leases(home, "cara") == []
     cara.context.close()
     dirk.context.close()
+
+
+def _lease_live(home: Path, assignment_id: str | int) -> bool:
+    """Whether task ``assignment_id`` is still leased (not run out, not given back)."""
+    from sqlalchemy import select
+
+    from labelloop.store.db import Database
+    from labelloop.store.tables import assignment
+    from labelloop.store.users import now
+
+    db = Database(f"sqlite:///{home / 'labelloop.db'}")
+    try:
+        with db.read() as conn:
+            q = select(assignment.c.lease_expires_at).where(
+                assignment.c.id == int(assignment_id), assignment.c.state == "leased"
+            )
+            until = conn.execute(q).scalar()
+            return until is not None and until > now()
+    finally:
+        db.dispose()
+
+
+def test_e2e_a_reload_keeps_the_lease_of_the_item_it_shows(
+    slow: tuple[str, Path, Path], browser: Any, tmp_path: Path
+) -> None:
+    """A reload gives back the page's items as it is left. When that give-back reached the
+    server after the reloaded page had asked for its item, the page was served its old lease
+    again and then lost it: the item it showed was free for the next annotator, whose answer
+    made the first one's submit fail. The reloaded page's item stays leased to it."""
+    url, gate, home = slow
+    _project(home, tmp_path, "reloaded", n=4)
+    run_cli(home, "users", "add", "eve", "--password-stdin", stdin=PASSWORD + "\n")
+    run_cli(home, "projects", "member", "reloaded", "eve", "annotator")
+    eve, first, _ = _labeling(browser, url, home, "reloaded", "eve")
+
+    gate.write_text("hold release", encoding="utf-8")  # the give-back is slow on the network
+    try:
+        eve.reload()
+        shown = wait_task(eve)
+    finally:
+        gate.write_text("", encoding="utf-8")
+    deadline = time.monotonic() + 10  # the give-back arrives: the first item is free
+    while _lease_live(home, first) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _lease_live(home, first)
+    assert _lease_live(home, shown)
+    eve.context.close()
+
+
+def test_e2e_log_out_gives_the_pages_items_to_the_next_annotator(
+    slow: tuple[str, Path, Path], browser: Any, tmp_path: Path
+) -> None:
+    """Log out on the labeling page ended the session before the page, as it went, gave back its
+    items: the give-back was refused as signed out, and the item on screen and the prefetched
+    one stayed leased for the whole lease (10 minutes). They are given back, then the user is
+    signed out."""
+    url, _, home = slow
+    _project(home, tmp_path, "goodnight", n=3)
+    run_cli(home, "users", "add", "gus", "--password-stdin", stdin=PASSWORD + "\n")
+    run_cli(home, "projects", "member", "goodnight", "gus", "annotator")
+    gus, _, _ = _labeling(browser, url, home, "goodnight", "gus")
+    gus.click(".logout-form button")
+    gus.wait_for_url("**/login*")
+    deadline = time.monotonic() + 10
+    while _live_leases(home, "gus") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _live_leases(home, "gus") == []
+    gus.context.close()
+
+
+def test_e2e_a_reload_shows_the_item_sent_back_for_rework_again(
+    slow: tuple[str, Path, Path], browser: Any, tmp_path: Path
+) -> None:
+    """An item a reviewer sent back stays its annotator's (its lease is not given back as the
+    page is left): reloaded, the page shows it again, banner and all, not other work."""
+    url, _, home = slow
+    _project(home, tmp_path, "redo", n=4)
+    run_cli(home, "projects", "set", "redo", "review_policy=all")
+    run_cli(home, "users", "add", "hal", "--password-stdin", stdin=PASSWORD + "\n")
+    run_cli(home, "projects", "member", "redo", "hal", "annotator")
+    hal, shown, _ = _labeling(browser, url, home, "redo", "hal")
+    hal.keyboard.press("1")
+    hal.keyboard.press("Enter")
+    wait_task(hal, other_than=shown)
+
+    lead = browser.new_context().new_page()
+    login(lead, url, "/p/redo")
+    status, got = page_fetch(lead, "GET", "/api/projects/redo/reviews/next")
+    assert status == 200 and got["review"], got
+    answer = got["review"]["annotation"]["id"]
+    verdict = {"verdict": "reject", "comment": "look again"}
+    status, got = page_fetch(lead, "POST", f"/api/projects/redo/reviews/{answer}", verdict)
+    assert status == 200, got
+    lead.context.close()
+
+    hal.reload()  # the sent-back item comes first
+    hal.locator("#rework-banner:not([hidden])").wait_for(timeout=15000)
+    rework = wait_task(hal)
+    hal.reload()  # and again, as it is still hers
+    hal.locator("#rework-banner:not([hidden])").wait_for(timeout=15000)
+    assert wait_task(hal) == rework
+    hal.context.close()

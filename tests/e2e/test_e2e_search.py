@@ -134,6 +134,19 @@ def test_e2e_a_slow_more_like_this_does_not_replace_a_later_word_search(
     page.wait_for_selector("#results li.hit")
     held: list[Any] = []
     page.route("**/search?like=*", lambda route: held.append(route))
+    # Set once the page has read the like answer and run all it does with it (a task after).
+    page.evaluate(
+        """() => {
+            const text = Response.prototype.text;
+            Response.prototype.text = function () {
+                const read = text.call(this);
+                if (this.url.includes('like=')) {
+                    read.finally(() => setTimeout(() => { window.__likeHandled = true; }));
+                }
+                return read;
+            };
+        }"""
+    )
     page.keyboard.press("ArrowDown")
     page.keyboard.press("m")
     page.wait_for_function("() => document.querySelector('#results-summary').textContent")
@@ -152,7 +165,7 @@ def test_e2e_a_slow_more_like_this_does_not_replace_a_later_word_search(
     assert held, "the like request was not held"
     with page.expect_response("**/search?like=*"):
         held[0].continue_()
-    page.wait_for_timeout(300)  # the late answer is handled
+    page.wait_for_function("() => window.__likeHandled")  # the late answer is handled
     assert _hits(page) == words
     assert page.is_hidden("#like-banner")
     assert "worst" in page.inner_text("#results-summary") and "q=worst" in page.url

@@ -152,7 +152,12 @@ def test_a_coco_export_zip_uploads_on_the_project_page(
     doc = {
         "images": [
             {"id": 1, "file_name": "f.png", "width": 80, "height": 60},
-            {"id": 2, "file_name": "<img src=x>.png", "width": 80, "height": 60},
+            {
+                "id": 2,
+                "file_name": "<img src=x onerror=window.__xss=1>.png",
+                "width": 80,
+                "height": 60,
+            },
         ],
         "annotations": [
             {"id": 1, "image_id": 1, "category_id": 2, "bbox": [4, 5, 20, 30]},
@@ -164,12 +169,12 @@ def test_a_coco_export_zip_uploads_on_the_project_page(
     with zipfile.ZipFile(good, "w") as archive:
         archive.writestr("annotations/instances_default.json", json.dumps(doc))
         archive.writestr("images/f.png", _png(30))
-        archive.writestr("images/<img src=x>.png", _png(50))
+        archive.writestr("images/<img src=x onerror=window.__xss=1>.png", _png(50))
     doc["annotations"][1]["bbox"] = [1, 2]
     with zipfile.ZipFile(bad, "w") as archive:
         archive.writestr("annotations/instances_default.json", json.dumps(doc))
         archive.writestr("images/f.png", _png(31))
-        archive.writestr("images/<img src=x>.png", _png(51))
+        archive.writestr("images/<img src=x onerror=window.__xss=1>.png", _png(51))
 
     page = browser.new_page()
     login(page, url, f"/p/{SLUG}")
@@ -193,7 +198,10 @@ def test_a_coco_export_zip_uploads_on_the_project_page(
     )
     assert page.evaluate("() => window.__xss") is None
     (stored,) = set(uploads.iterdir()) - before
-    assert sorted(p.name for p in stored.rglob("*.png")) == ["<img src=x>.png", "f.png"]
+    assert sorted(p.name for p in stored.rglob("*.png")) == [
+        "<img src=x onerror=window.__xss=1>.png",
+        "f.png",
+    ]
 
     # The same zip again: its duplicates are counted by image.
     page.set_input_files("#import-file", str(good))

@@ -37,8 +37,10 @@
     });
   }
 
-  // A note being typed to acknowledge an alert is not swept away: that section waits.
-  const busy = (here) => [...here.querySelectorAll(".alert-ack-form")].some((f) => !f.hidden);
+  // A note being typed to acknowledge an alert is not swept away: that section waits. One being
+  // sent (its button disabled until the server answers) is what the fresh section shows.
+  const typing = (f) => !f.hidden && !f.querySelector("button[type=submit]").disabled;
+  const busy = (here) => [...here.querySelectorAll(".alert-ack-form")].some(typing);
 
   function put(fresh) {
     const here = $(fresh.id);
@@ -80,10 +82,10 @@
       // DOMParser builds an inert document: nothing in it runs or loads.
       const page = new DOMParser().parseFromString(await res.text(), "text/html");
       const at = page.getElementById("dashboard-at");
-      for (const fresh of [at, ...page.querySelectorAll("section[id]")]) {
-        if (fresh) put(fresh);
-      }
-      shownAt = at ? at.dataset.at : shownAt;
+      // Signed out meanwhile: the answer is the login form, which holds no figures.
+      if (res.redirected || !at) throw new Error("you are signed out; reload the page to sign in");
+      for (const fresh of [at, ...page.querySelectorAll("section[id]")]) put(fresh);
+      shownAt = at.dataset.at;
       updated.textContent = `Updated ${clock(shownAt)} UTC; ${every}.`;
       updated.classList.remove("message-error");
     } catch (err) {
@@ -93,8 +95,10 @@
   }
 
   showAlerts();
+  // An update still on its way when the next falls due (a slow server) is not followed by
+  // another at once: that one is skipped, not queued.
   setInterval(() => {
-    if (document.visibilityState === "visible") refresh();
+    if (document.visibilityState === "visible" && !pending) refresh();
   }, REFRESH_MS);
   document.addEventListener("visibilitychange", () => {
     if (document.visibilityState === "visible") refresh();

@@ -946,6 +946,7 @@
     if (state.current) held.push(state.current.assignment_id);
     if (state.next) held.push(state.next.assignment_id);
     for (const id of state.inflight.keys()) held.push(id);
+    for (const id of givenBefore) held.push(id);
     return held.slice(0, MAX_HELD);
   }
 
@@ -1116,6 +1117,20 @@
   // keepalive requests, which outlive the page (the server refuses a second answer for a task).
   const KEEPALIVE_BYTES = 60000; // browsers carry at most 64 KiB of keepalive bodies at once
   const UNSENT_KEY = "labelloop.unsent." + project.slug;
+  // The tasks this tab's page gave back as it was left (a reload, or Back to a page not kept in
+  // the browser's cache). Its give-back can reach the server after this page first asks for
+  // work; were they asked for again, the server would serve the old lease and then end it, and
+  // the item shown would be open to the next annotator. So this page holds them aside.
+  const GIVEN_KEY = "labelloop.given." + project.slug;
+  const givenBefore = (() => {
+    try {
+      const ids = JSON.parse(sessionStorage.getItem(GIVEN_KEY) || "[]");
+      sessionStorage.removeItem(GIVEN_KEY);
+      return Array.isArray(ids) ? ids.filter(Number.isInteger).slice(0, 2) : [];
+    } catch (_) {
+      return [];
+    }
+  })();
   const leaving = { to: null }; // where a link or Log out goes once the answers are stored
 
   function renderSending() {
@@ -1159,7 +1174,14 @@
     leaveAfterSending(e, () => location.assign(link.href));
   });
   for (const form of document.querySelectorAll("form.logout-form")) {
-    form.addEventListener("submit", (e) => leaveAfterSending(e, () => form.submit()));
+    // Signed out, the page could give nothing back as it goes: it gives its items back first.
+    const signOut = () => givenBackFirst().then(() => form.submit());
+    form.addEventListener("submit", (e) => {
+      leaveAfterSending(e, signOut);
+      if (e.defaultPrevented) return;
+      e.preventDefault();
+      signOut();
+    });
   }
 
   /** POST `body` (JSON text, or undefined) to `path` as a keepalive request, which outlives
@@ -1209,14 +1231,38 @@
   // A page left (closed, navigated away from; not a mere switch to another tab) gives back the
   // item on screen and the prefetched one, so the next annotator is served them at once rather
   // than when their leases run out. Those with an answer on its way stay leased for it.
-  function giveBack() {
-    const ids = [state.current, state.next]
-      .filter((task) => task && !state.inflight.has(task.assignment_id))
+  // An item sent back for rework stays its annotator's (the server keeps that lease): it is not
+  // given back, nor then held aside by the page loaded next.
+  function toGiveBack() {
+    return [state.current, state.next]
+      .filter((task) => task && !task.givenBack && !task.rework && !state.inflight.has(task.assignment_id))
       .map((task) => task.assignment_id);
+  }
+
+  function giveBack() {
+    const ids = toGiveBack();
     if (!ids.length) return;
     sendPastThePage("/tasks/release", JSON.stringify({ assignment_ids: ids }));
+    try {
+      sessionStorage.setItem(GIVEN_KEY, JSON.stringify(ids));
+    } catch (_) {
+      // storage off: a reload may be served the very lease it is giving back
+    }
     if (state.current) state.current.givenBack = true; // taken again if the page comes back
     state.next = null;
+  }
+
+  /** Give the page's items back and settle once the server has them (or after 2 s), before a
+   * step that ends the session. */
+  function givenBackFirst() {
+    const ids = toGiveBack();
+    if (!ids.length) return Promise.resolve();
+    const asked = api("POST", "/tasks/release", { assignment_ids: ids }).then(() => {
+      if (state.current) state.current.givenBack = true;
+      state.next = null;
+    });
+    const waited = new Promise((resolve) => setTimeout(resolve, 2000));
+    return Promise.race([asked, waited]).catch(() => undefined);
   }
 
   window.addEventListener("pagehide", () => {
@@ -1227,7 +1273,13 @@
   // Back from the browser's back-forward cache: the item on screen is taken again (or, taken
   // by someone else meanwhile, the next one is shown), then the one after it is leased again.
   window.addEventListener("pageshow", (e) => {
-    if (e.persisted) keepLease();
+    if (!e.persisted) return;
+    try {
+      sessionStorage.removeItem(GIVEN_KEY); // this page, not a new one, is back
+    } catch (_) {
+      // storage off: nothing was kept
+    }
+    keepLease();
   });
 
   /** Send the answers an earlier visit could not (too large to go as the page closed); one the
