@@ -19,7 +19,6 @@ from tests.e2e.conftest import (
     PASSWORD,
     USERNAME,
     login,
-    page_fetch,
     run_cli,
     serving,
     wait_task,
@@ -392,37 +391,3 @@ def test_e2e_log_out_gives_the_pages_items_to_the_next_annotator(
         time.sleep(0.1)
     assert _live_leases(home, "gus") == []
     gus.context.close()
-
-
-def test_e2e_a_reload_shows_the_item_sent_back_for_rework_again(
-    slow: tuple[str, Path, Path], browser: Any, tmp_path: Path
-) -> None:
-    """An item a reviewer sent back stays its annotator's (its lease is not given back as the
-    page is left): reloaded, the page shows it again, banner and all, not other work."""
-    url, _, home = slow
-    _project(home, tmp_path, "redo", n=4)
-    run_cli(home, "projects", "set", "redo", "review_policy=all")
-    run_cli(home, "users", "add", "hal", "--password-stdin", stdin=PASSWORD + "\n")
-    run_cli(home, "projects", "member", "redo", "hal", "annotator")
-    hal, shown, _ = _labeling(browser, url, home, "redo", "hal")
-    hal.keyboard.press("1")
-    hal.keyboard.press("Enter")
-    wait_task(hal, other_than=shown)
-
-    lead = browser.new_context().new_page()
-    login(lead, url, "/p/redo")
-    status, got = page_fetch(lead, "GET", "/api/projects/redo/reviews/next")
-    assert status == 200 and got["review"], got
-    answer = got["review"]["annotation"]["id"]
-    verdict = {"verdict": "reject", "comment": "look again"}
-    status, got = page_fetch(lead, "POST", f"/api/projects/redo/reviews/{answer}", verdict)
-    assert status == 200, got
-    lead.context.close()
-
-    hal.reload()  # the sent-back item comes first
-    hal.locator("#rework-banner:not([hidden])").wait_for(timeout=15000)
-    rework = wait_task(hal)
-    hal.reload()  # and again, as it is still hers
-    hal.locator("#rework-banner:not([hidden])").wait_for(timeout=15000)
-    assert wait_task(hal) == rework
-    hal.context.close()

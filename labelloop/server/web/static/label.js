@@ -1231,11 +1231,9 @@
   // A page left (closed, navigated away from; not a mere switch to another tab) gives back the
   // item on screen and the prefetched one, so the next annotator is served them at once rather
   // than when their leases run out. Those with an answer on its way stay leased for it.
-  // An item sent back for rework stays its annotator's (the server keeps that lease): it is not
-  // given back, nor then held aside by the page loaded next.
   function toGiveBack() {
     return [state.current, state.next]
-      .filter((task) => task && !task.givenBack && !task.rework && !state.inflight.has(task.assignment_id))
+      .filter((task) => task && !task.givenBack && !state.inflight.has(task.assignment_id))
       .map((task) => task.assignment_id);
   }
 
