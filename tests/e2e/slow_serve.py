@@ -1,8 +1,6 @@
 """``labelloop`` on a slow network: while the file ``SUBMIT_GATE`` names says ``hold``, answers
 (``POST …/submit``) wait before the server reads them, and one whose browser gave up on it
-meanwhile (the page closed and cancelled it) is lost, as on a network that never delivered it.
-While it says ``hold release``, the labeling page's give-back (``POST …/tasks/release``) waits
-so."""
+meanwhile (the page closed and cancelled it) is lost, as on a network that never delivered it."""
 
 from __future__ import annotations
 
@@ -20,21 +18,16 @@ WAIT_S = 60.0
 _create_app = server_app.create_app
 
 
-HELD = {"hold": "/submit", "hold release": "/tasks/release"}
-"""What the gate's word holds: requests whose path ends so."""
-
-
-def _holding(path: str) -> bool:
+def _holding() -> bool:
     try:
-        word = GATE.read_text(encoding="utf-8").strip()
+        return GATE.read_text(encoding="utf-8").strip() == "hold"
     except OSError:
         return False
-    return word in HELD and path.endswith(HELD[word])
 
 
 def _slow(inner: Any) -> Any:
     async def asgi(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or not scope["path"].endswith(tuple(HELD.values())):
+        if scope["type"] != "http" or not scope["path"].endswith("/submit"):
             await inner(scope, receive, send)
             return
         body, more = b"", True
@@ -45,7 +38,7 @@ def _slow(inner: Any) -> Any:
             body += message.get("body", b"")
             more = message.get("more_body", False)
         deadline = asyncio.get_running_loop().time() + WAIT_S
-        while _holding(scope["path"]) and asyncio.get_running_loop().time() < deadline:
+        while _holding() and asyncio.get_running_loop().time() < deadline:
             try:
                 message = await asyncio.wait_for(receive(), timeout=0.05)
             except TimeoutError:

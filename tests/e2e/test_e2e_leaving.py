@@ -325,53 +325,6 @@ def test_e2e_a_page_back_from_the_browsers_cache_leases_again(
     dirk.context.close()
 
 
-def _lease_live(home: Path, assignment_id: str | int) -> bool:
-    """Whether task ``assignment_id`` is still leased (not run out, not given back)."""
-    from sqlalchemy import select
-
-    from labelloop.store.db import Database
-    from labelloop.store.tables import assignment
-    from labelloop.store.users import now
-
-    db = Database(f"sqlite:///{home / 'labelloop.db'}")
-    try:
-        with db.read() as conn:
-            q = select(assignment.c.lease_expires_at).where(
-                assignment.c.id == int(assignment_id), assignment.c.state == "leased"
-            )
-            until = conn.execute(q).scalar()
-            return until is not None and until > now()
-    finally:
-        db.dispose()
-
-
-def test_e2e_a_reload_keeps_the_lease_of_the_item_it_shows(
-    slow: tuple[str, Path, Path], browser: Any, tmp_path: Path
-) -> None:
-    """A reload gives back the page's items as it is left. When that give-back reached the
-    server after the reloaded page had asked for its item, the page was served its old lease
-    again and then lost it: the item it showed was free for the next annotator, whose answer
-    made the first one's submit fail. The reloaded page's item stays leased to it."""
-    url, gate, home = slow
-    _project(home, tmp_path, "reloaded", n=4)
-    run_cli(home, "users", "add", "eve", "--password-stdin", stdin=PASSWORD + "\n")
-    run_cli(home, "projects", "member", "reloaded", "eve", "annotator")
-    eve, first, _ = _labeling(browser, url, home, "reloaded", "eve")
-
-    gate.write_text("hold release", encoding="utf-8")  # the give-back is slow on the network
-    try:
-        eve.reload()
-        shown = wait_task(eve)
-    finally:
-        gate.write_text("", encoding="utf-8")
-    deadline = time.monotonic() + 10  # the give-back arrives: the first item is free
-    while _lease_live(home, first) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not _lease_live(home, first)
-    assert _lease_live(home, shown)
-    eve.context.close()
-
-
 def test_e2e_log_out_gives_the_pages_items_to_the_next_annotator(
     slow: tuple[str, Path, Path], browser: Any, tmp_path: Path
 ) -> None:

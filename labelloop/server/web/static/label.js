@@ -946,7 +946,6 @@
     if (state.current) held.push(state.current.assignment_id);
     if (state.next) held.push(state.next.assignment_id);
     for (const id of state.inflight.keys()) held.push(id);
-    for (const id of givenBefore) held.push(id);
     return held.slice(0, MAX_HELD);
   }
 
@@ -1117,20 +1116,6 @@
   // keepalive requests, which outlive the page (the server refuses a second answer for a task).
   const KEEPALIVE_BYTES = 60000; // browsers carry at most 64 KiB of keepalive bodies at once
   const UNSENT_KEY = "labelloop.unsent." + project.slug;
-  // The tasks this tab's page gave back as it was left (a reload, or Back to a page not kept in
-  // the browser's cache). Its give-back can reach the server after this page first asks for
-  // work; were they asked for again, the server would serve the old lease and then end it, and
-  // the item shown would be open to the next annotator. So this page holds them aside.
-  const GIVEN_KEY = "labelloop.given." + project.slug;
-  const givenBefore = (() => {
-    try {
-      const ids = JSON.parse(sessionStorage.getItem(GIVEN_KEY) || "[]");
-      sessionStorage.removeItem(GIVEN_KEY);
-      return Array.isArray(ids) ? ids.filter(Number.isInteger).slice(0, 2) : [];
-    } catch (_) {
-      return [];
-    }
-  })();
   const leaving = { to: null }; // where a link or Log out goes once the answers are stored
 
   function renderSending() {
@@ -1241,11 +1226,6 @@
     const ids = toGiveBack();
     if (!ids.length) return;
     sendPastThePage("/tasks/release", JSON.stringify({ assignment_ids: ids }));
-    try {
-      sessionStorage.setItem(GIVEN_KEY, JSON.stringify(ids));
-    } catch (_) {
-      // storage off: a reload may be served the very lease it is giving back
-    }
     if (state.current) state.current.givenBack = true; // taken again if the page comes back
     state.next = null;
   }
@@ -1271,13 +1251,7 @@
   // Back from the browser's back-forward cache: the item on screen is taken again (or, taken
   // by someone else meanwhile, the next one is shown), then the one after it is leased again.
   window.addEventListener("pageshow", (e) => {
-    if (!e.persisted) return;
-    try {
-      sessionStorage.removeItem(GIVEN_KEY); // this page, not a new one, is back
-    } catch (_) {
-      // storage off: nothing was kept
-    }
-    keepLease();
+    if (e.persisted) keepLease();
   });
 
   /** Send the answers an earlier visit could not (too large to go as the page closed); one the
