@@ -572,8 +572,8 @@ def _import_records(
                     if found is not None:
                         _one_label(record, digest, found, relabel, firsts, label_field, target)
                         relabel[digest] = (record.line, found)
-                elif record.label is not None:
-                    labeled_duplicates += 1
+                elif record.label is not None and not (people is not None and record.answers):
+                    labeled_duplicates += 1  # an answer joining the item's answers was read
                 continue
             seen.add(digest)
             if note is not None:  # told only for an image that comes in
