@@ -8,6 +8,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
@@ -119,6 +120,47 @@ def _pg_bin(name: str) -> str | None:
     return str(candidate) if candidate.exists() else None
 
 
+# Stops the cluster and removes its directory once the test process is gone however it ended
+# (a run killed by a timeout never reaches the fixture's own stop). Run detached from the test
+# process's session, so a signal to its process group does not take the watch with it.
+_ORPHAN_WATCH = """
+import os, shutil, subprocess, sys, time
+pid, root, *stop = sys.argv[1:]
+
+
+def starting():
+    # initdb or pg_ctl start of this cluster, left running by the test process
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                args = f.read().split(b"\\0")
+        except OSError:
+            continue
+        if any(root.encode() in a for a in args) and any(
+            os.path.basename(a) in (b"initdb", b"pg_ctl") for a in args
+        ):
+            return True
+    return False
+
+
+while True:
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        break
+    except PermissionError:
+        pass
+    time.sleep(1)
+deadline = time.monotonic() + 90
+while starting() and time.monotonic() < deadline:
+    time.sleep(0.5)
+subprocess.run(stop, capture_output=True, check=False)
+shutil.rmtree(root, ignore_errors=True)
+"""
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -157,12 +199,12 @@ class PgCluster:
         ) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
 
+    @property
+    def stop_command(self) -> list[str]:
+        return [*self.as_postgres, self.pg_ctl, "-D", str(self.datadir), "-m", "immediate", "stop"]
+
     def stop(self) -> None:
-        subprocess.run(
-            [*self.as_postgres, self.pg_ctl, "-D", str(self.datadir), "-m", "immediate", "stop"],
-            capture_output=True,
-            check=False,
-        )
+        subprocess.run(self.stop_command, capture_output=True, check=False)
 
 
 @pytest.fixture(scope="session")
@@ -183,6 +225,17 @@ def pg_cluster() -> Iterator[PgCluster]:
     if as_postgres:
         shutil.chown(root, "postgres")
         shutil.chown(sockets, "postgres")
+    port = _free_port()
+    cluster = PgCluster(
+        port=port, datadir=datadir, as_postgres=as_postgres, pg_ctl=binaries["pg_ctl"] or "pg_ctl"
+    )
+    watch = subprocess.Popen(
+        [sys.executable, "-c", _ORPHAN_WATCH, str(os.getpid()), str(root), *cluster.stop_command],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     subprocess.run(
         [
             *as_postgres,
@@ -201,10 +254,6 @@ def pg_cluster() -> Iterator[PgCluster]:
         ],
         check=True,
         capture_output=True,
-    )
-    port = _free_port()
-    cluster = PgCluster(
-        port=port, datadir=datadir, as_postgres=as_postgres, pg_ctl=binaries["pg_ctl"] or "pg_ctl"
     )
     started = subprocess.run(
         [
@@ -231,6 +280,8 @@ def pg_cluster() -> Iterator[PgCluster]:
     try:
         yield cluster
     finally:
+        watch.kill()
+        watch.wait()
         cluster.stop()
         shutil.rmtree(root, ignore_errors=True)
 
