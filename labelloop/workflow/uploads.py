@@ -301,24 +301,31 @@ class WithoutOthers:
 def keep_only(folder: Path, *, named_as: str, kept: set[str]) -> int:
     """Delete the files under the upload folder ``folder`` (which items name ``named_as``)
     that are not in ``kept`` (items' paths), then the folders left empty, ``folder`` too.
-    Only regular files are deleted (a link is left, and what it leads to). Returns how many."""
+    Only regular files are deleted (a link is left, and what it leads to). Returns how many.
+
+    Each folder is walked and emptied through its open descriptor (``os.fwalk``), from
+    ``folder`` down: a folder swapped for a link meanwhile is not walked into, nor is
+    anything deleted where it leads."""
     removed = 0
-    for where, _, files in os.walk(folder, topdown=False):  # links to folders are not walked
+    for where, dirs, files, here in os.fwalk(folder, topdown=False):  # links are not walked
+        under = Path(where).relative_to(folder)
         for name in files:
-            path = Path(where, name)
-            if f"{named_as}/{path.relative_to(folder).as_posix()}" in kept:
+            if f"{named_as}/{(under / name).as_posix()}" in kept:
                 continue
             try:
-                if not stat.S_ISREG(path.lstat().st_mode):
+                if not stat.S_ISREG(os.stat(name, dir_fd=here, follow_symlinks=False).st_mode):
                     continue
-                path.unlink()
+                os.unlink(name, dir_fd=here)
             except FileNotFoundError:
                 continue
             except OSError as exc:
                 log.warning("cannot remove an uploaded image of %s: %s", named_as, exc.strerror)
                 continue
             removed += 1
-        _remove_if_empty(Path(where))
+        for name in dirs:
+            with contextlib.suppress(OSError):  # not empty, gone, or a link (rmdir follows none)
+                os.rmdir(name, dir_fd=here)
+    _remove_if_empty(folder)
     return removed
 
 
