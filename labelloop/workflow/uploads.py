@@ -91,9 +91,10 @@ def _opened_folder(roots: Sequence[Path], parts: Sequence[str]) -> Iterator[tupl
         When one of ``parts`` is a link or a file (nothing was stored).
     """
     root = first_root(roots)
-    root.mkdir(parents=True, exist_ok=True)  # the admin's root, made with the first upload
-    fds = [os.open(root, os.O_RDONLY | os.O_DIRECTORY)]
+    fds: list[int] = []
     try:
+        root.mkdir(parents=True, exist_ok=True)  # the admin's root, made with the first upload
+        fds.append(os.open(root, os.O_RDONLY | os.O_DIRECTORY))
         here = root
         for part in parts:
             here = here / part
@@ -105,10 +106,20 @@ def _opened_folder(roots: Sequence[Path], parts: Sequence[str]) -> Iterator[tupl
                 if here.is_symlink() or not here.is_dir():  # O_NOFOLLOW: ELOOP or ENOTDIR
                     raise _not_a_folder(root, here, doing="stored") from None
                 raise
+    except OSError as exc:
+        for fd in fds:
+            os.close(fd)
+        raise _cannot_store(root, exc) from None
+    try:
         yield here, fds[-1]
     finally:
         for fd in fds:
             os.close(fd)
+
+
+def _cannot_store(root: Path, exc: OSError) -> LabelloopError:
+    reason = exc.strerror or type(exc).__name__
+    return LabelloopError(f"the zip's images cannot be stored under {root}: {reason}")
 
 
 def _still_in_place(roots: Sequence[Path], parts: Sequence[str], folder: int) -> None:
@@ -163,15 +174,10 @@ def store_zip_images(source: BinaryIO, *, roots: Sequence[Path], slug: str) -> P
         with _opened_folder(roots, parts) as (parent, parent_fd):
             try:
                 os.mkdir(staging, dir_fd=parent_fd)  # a new name: nobody else's folder
-            except FileNotFoundError:  # its parent, left empty, was cleared meanwhile
-                if attempt < 2:
-                    continue
-                raise LabelloopError(f"the zip's images cannot be stored under {root}") from None
             except OSError as exc:
-                reason = exc.strerror or type(exc).__name__
-                raise LabelloopError(
-                    f"the zip's images cannot be stored under {root}: {reason}"
-                ) from None
+                if isinstance(exc, FileNotFoundError) and attempt < 2:
+                    continue  # its parent, left empty, was cleared meanwhile: made again
+                raise _cannot_store(root, exc) from None
             try:
                 folder = os.open(staging, FOLDER_FLAGS, dir_fd=parent_fd)
                 try:
@@ -183,10 +189,7 @@ def store_zip_images(source: BinaryIO, *, roots: Sequence[Path], slug: str) -> P
                 _still_in_place(roots, parts, parent_fd)
             except OSError as exc:
                 _discard_in((parent, parent_fd), staging)
-                reason = exc.strerror or type(exc).__name__
-                raise LabelloopError(
-                    f"the zip's images cannot be stored under {root}: {reason}"
-                ) from None
+                raise _cannot_store(root, exc) from None
             except BaseException:
                 _discard_in((parent, parent_fd), staging)
                 raise
