@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import Lab
+
 ROOT = Path(__file__).resolve().parents[1]
 PURE = ["schema", "learn", "ingest", "govern", "quality", "insight"]
 FORBIDDEN = [
@@ -113,3 +115,19 @@ def test_browser_tests_never_wait_on_a_promise_with_wait_for_function() -> None:
         if re.search(r"\bfetch\(|\.then\(|\bawait\b|\bPromise\b", m.group(1))
     ]
     assert found == []
+
+
+def test_a_project_s_status_loads_no_scikit_learn(sqlite_lab: Lab) -> None:
+    """`labelloop status` and a server's first status read counts and settings: the defaults
+    are known without the learner, whose scikit-learn import took most of a status's seconds."""
+    sqlite_lab.project("p")  # strategy margin, the default featurizer and model
+    code = (
+        "import sys\n"
+        "from labelloop.store.db import Database\n"
+        "from labelloop.workflow import projects, status\n"
+        f"db = Database({str(sqlite_lab.db.engine.url)!r})\n"
+        "found = status.status(db, projects.system_context(db, 'p'))\n"
+        "print(found['training']['error'], found['features'], 'sklearn' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["None", "None", "False"]

@@ -30,12 +30,14 @@ back (as a zip, or as a folder) with the same splits.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
 import zipfile
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
 
 import yaml
@@ -326,42 +328,55 @@ def zip_images_to_store(source: BinaryIO) -> ZipImages | None:
 _TOO_LARGE = f"the zip's images come to more than {MAX_STORED_BYTES >> 30} GiB; split it"
 
 
-def store_images(images: ZipImages, dest: Path) -> int:
-    """Write a zip's images (:func:`zip_images_to_store`) under ``dest`` at their paths in the
-    zip, for an import with ``stored_at`` to read them there; returns how many.
+def store_images(images: ZipImages, folder: int) -> int:
+    """Write a zip's images (:func:`zip_images_to_store`) in the folder open as ``folder`` (a
+    directory's file descriptor) at their paths in the zip, for an import with ``stored_at``
+    to read them there; returns how many.
 
     Each image is read with a size limit, counting the bytes (not the zip's word), and all of
-    them too; a link or a corrupt member is refused naming it. ``dest`` is made (with its
-    parents); its files stay as written when this fails: its caller removes the folder.
+    them too; a link or a corrupt member is refused naming it. The folders on the way are made
+    and opened from ``folder`` down and each file is created anew, none through a link: one
+    planted in the folder while it is written (by someone who can write there) leads nowhere.
+    Its files stay as written when this fails: its caller removes the folder.
     """
-    _make_folder(dest)
     total = 0
-    for path in images.paths:
-        target = dest / path
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            reason = exc.strerror or type(exc).__name__
-            raise ImportFormatError(
-                file=path, line=1, unit=None, in_zip=True, reason=f"cannot be stored ({reason})"
-            ) from None
-        total += images.dataset.extract(path, target, limit=MAX_IMAGE_BYTES)
-        if total > MAX_STORED_BYTES:
-            raise ImportFormatError(file=path, line=1, unit=None, in_zip=True, reason=_TOO_LARGE)
+    opened: dict[tuple[str, ...], int] = {(): folder}
+    try:
+        for path in images.paths:
+            *parts, name = PurePosixPath(path).parts
+            try:
+                here = _folder_in(opened, tuple(parts))
+            except OSError as exc:
+                reason = exc.strerror or type(exc).__name__
+                raise ImportFormatError(
+                    file=path, line=1, unit=None, in_zip=True, reason=f"cannot be stored ({reason})"
+                ) from None
+            total += images.dataset.extract(path, name, dir_fd=here, limit=MAX_IMAGE_BYTES)
+            if total > MAX_STORED_BYTES:
+                raise ImportFormatError(
+                    file=path, line=1, unit=None, in_zip=True, reason=_TOO_LARGE
+                )
+    finally:
+        for parts, fd in opened.items():
+            if parts:
+                os.close(fd)
     return len(images.paths)
 
 
-def _make_folder(dest: Path) -> None:
-    """Make ``dest`` and its parents. An empty parent may be removed meanwhile (by a clean-up of
-    empty upload folders, on another server too), between making it and ``dest`` in it: then
-    it is made again."""
-    for attempt in range(3):
-        try:
-            dest.mkdir(parents=True)
-            return
-        except FileNotFoundError:
-            if attempt == 2:
-                raise
+def _folder_in(opened: dict[tuple[str, ...], int], parts: tuple[str, ...]) -> int:
+    """The folder ``parts`` under ``opened[()]``, made where missing and opened without
+    following a link (a link there raises OSError); ``opened`` keeps the folders open."""
+    if parts in opened:
+        return opened[parts]
+    parent = _folder_in(opened, parts[:-1])
+    with contextlib.suppress(FileExistsError):
+        os.mkdir(parts[-1], dir_fd=parent)
+    opened[parts] = os.open(parts[-1], FOLDER_FLAGS, dir_fd=parent)
+    return opened[parts]
+
+
+FOLDER_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+"""``os.open`` flags of a folder opened to write in, refusing a link."""
 
 
 def _check_pixels(

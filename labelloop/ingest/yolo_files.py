@@ -5,11 +5,12 @@ or link leading out of the dataset."""
 from __future__ import annotations
 
 import lzma
+import os
 import posixpath
 import stat
 import zipfile
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import BinaryIO
@@ -232,10 +233,11 @@ class ZipFiles(DatasetFiles):
             return None
         return "" if found == "." else found
 
-    def extract(self, path: str, dest: Path, *, limit: int) -> int:
-        """Write the file at ``path`` to ``dest`` in chunks, counting the bytes read rather
-        than trusting the zip's directory; one larger than ``limit`` bytes is refused. Returns
-        its size."""
+    def extract(self, path: str, name: str, *, dir_fd: int, limit: int) -> int:
+        """Write the file at ``path`` to a new file ``name`` in the folder open as ``dir_fd``, in
+        chunks, counting the bytes read rather than trusting the zip's directory; one larger
+        than ``limit`` bytes is refused. Returns its size. The file is created, never opened
+        (nor a link followed) where something has that name already."""
         info = self.archive.getinfo(path)
         if stat.S_ISLNK(info.external_attr >> 16):
             raise ImportFormatError(
@@ -243,7 +245,7 @@ class ZipFiles(DatasetFiles):
             )
         written = 0
         try:
-            with self.archive.open(info) as raw, dest.open("xb") as out:
+            with self.archive.open(info) as raw, open(name, "xb", opener=_in(dir_fd)) as out:
                 while chunk := raw.read(1 << 20):
                     written += len(chunk)
                     if written > limit:
@@ -270,6 +272,15 @@ class ZipFiles(DatasetFiles):
                 reason=f"cannot be read from the zip ({detail[:200]})",
             ) from None
         return written
+
+
+def _in(dir_fd: int) -> Callable[[str, int], int]:
+    """An ``open`` opener of names in the folder open as ``dir_fd`` that follows no link."""
+
+    def opener(name: str, flags: int) -> int:
+        return os.open(name, flags | os.O_NOFOLLOW, 0o666, dir_fd=dir_fd)
+
+    return opener
 
 
 def open_zip(source: BinaryIO) -> zipfile.ZipFile:

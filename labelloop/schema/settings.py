@@ -21,6 +21,11 @@ DEFAULT_FEATURIZER = "tfidf"  # registered in labelloop.learn; validated lazily,
 DEFAULT_MODEL = "logistic_regression"
 DEFAULT_STRATEGY = "auto"  # labelloop.learn.DEFAULT_STRATEGY
 DEFAULT_DETECTOR = "imported_scores"  # labelloop.learn.boxes.DEFAULT_DETECTOR
+BUILT_IN_STRATEGIES = frozenset(
+    {"auto", "badge", "cluster_margin", "coreset", "density_weighted", "entropy"}
+    | {"least_confidence", "margin", "qbc_kl", "qbc_vote_entropy", "random", "typiclust"}
+)
+"""The strategies ``labelloop.learn`` registers, known without importing it (and scikit-learn)."""
 STORED = "stored"
 """Validation context key: the settings are a stored project's, read back (see _registered)."""
 
@@ -160,7 +165,7 @@ class ProjectSettings(BaseModel):
         plug-in since uninstalled, still opens, and its learner reports the name instead of
         training (``workflow.learning.settings_problem``)."""
         setting = str(info.field_name)
-        if value == _DEFAULTS[setting] or (info.context or {}).get(STORED):
+        if is_default(setting, value) or (info.context or {}).get(STORED):
             return value  # the defaults need no registry (and no scikit-learn)
         problem = registry_problem(setting, value)
         if problem is not None:
@@ -218,13 +223,30 @@ _DEFAULTS = {
 }
 
 
+def is_default(setting: str, name: str) -> bool:
+    """Whether ``name`` is the default ``setting`` of some data type, or a built-in strategy.
+    Those are registered whenever ``labelloop.learn`` is imported and a default featurizer is
+    fitted on the items, never cached per item (``tests/schema/test_schema_learning_settings.py``
+    checks both): known without the registries, so `labelloop status` and a server's first
+    status need no scikit-learn."""
+    if setting == "featurizer":
+        from labelloop.schema.project import DEFAULT_FEATURIZERS
+
+        return name == DEFAULT_FEATURIZER or name in DEFAULT_FEATURIZERS.values()
+    if setting == "strategy":
+        return name in BUILT_IN_STRATEGIES
+    return name == _DEFAULTS[setting]
+
+
 def registry_problem(setting: str, name: str) -> str | None:
     """Why ``name`` is no usable ``setting`` ("strategy", "detector", "featurizer" or "model")
     in this process, listing the registered names where there are some; ``None`` when it is.
 
     A featurizer must be registered and, when stacked, have parts that fit together; a model
-    must import as a scikit-learn classifier.
+    must import as a scikit-learn classifier. A default is, without importing them.
     """
+    if is_default(setting, name):
+        return None
     if setting == "detector":
         from labelloop.learn.boxes import DETECTORS
 

@@ -370,29 +370,37 @@ def unlabeled_in_batch(conn: Connection, batch_id: int) -> int:
 
 def batch_sample(conn: Connection, batch_id: int, *, limit: int) -> list[int]:
     """Up to ``limit`` item ids of one import batch, spread over it."""
-    return _spread(conn, item.c.import_batch_id == batch_id, limit=limit)
+    q = select(item.c.id).where(item.c.import_batch_id == batch_id).order_by(item.c.id)
+    return spread([i for (i,) in conn.execute(q)], limit=limit)
 
 
-def labeled_sample(
-    conn: Connection, project_id: int, *, before_batch: int, limit: int
-) -> list[int]:
-    """Up to ``limit`` ids of labeled pool items imported before batch ``before_batch`` (what
-    the model has learned from: auto labels left out), spread over them."""
-    where = and_(
-        item.c.project_id == project_id,
-        item.c.split == "pool",
-        item.c.import_batch_id < before_batch,
-        exists().where(item_label.c.item_id == item.c.id, item_label.c.resolution != AUTO),
+def labeled_by_batch(
+    conn: Connection, project_id: int, *, before_batch: int
+) -> list[tuple[int, int]]:
+    """Ids of labeled pool items imported before batch ``before_batch`` (what the model has
+    learned from: auto labels left out), each with its import batch, in id order.
+
+    The drift check compares each of the newest imports with the labeled items before it: one
+    read here serves them all (each a statement that looked at every labeled item before).
+    """
+    q = (
+        select(item.c.id, item.c.import_batch_id)
+        .where(
+            item.c.project_id == project_id,
+            item.c.split == "pool",
+            item.c.import_batch_id < before_batch,
+            exists().where(item_label.c.item_id == item.c.id, item_label.c.resolution != AUTO),
+        )
+        .order_by(item.c.id)
     )
-    return _spread(conn, where, limit=limit)
+    return [(int(i), int(b)) for i, b in conn.execute(q)]
 
 
-def _spread(conn: Connection, where: Any, *, limit: int) -> list[int]:
-    """``limit`` item ids under ``where`` spread evenly by rank over them."""
-    ids = [i for (i,) in conn.execute(select(item.c.id).where(where).order_by(item.c.id))]
+def spread(ids: Sequence[int], *, limit: int) -> list[int]:
+    """``limit`` of ``ids`` spread evenly by rank over them (all of them when they are fewer)."""
     if len(ids) > limit:
-        ids = [ids[k * len(ids) // limit] for k in range(limit)]
-    return ids
+        return [ids[k * len(ids) // limit] for k in range(limit)]
+    return list(ids)
 
 
 def payloads(conn: Connection, ids: Sequence[int]) -> list[dict[str, Any]]:

@@ -113,6 +113,13 @@ def report(
         began = store_insight.first_annotation(conn, ctx.id)
         last_label = store_insight.last_resolved(conn, ctx.id)
         batches = store_insight.batches(conn, ctx.id)
+        # The drift check's reference: the labeled items before the newest import, read once
+        # for every import it checks.
+        labeled = (
+            store_insight.labeled_by_batch(conn, ctx.id, before_batch=batches[-1]["id"])
+            if len(batches) >= 2
+            else []
+        )
         versions = store_learning.history(conn, ctx.id)
         history = store_insight.alert_history(conn, ctx.id, limit=ALERT_HISTORY)
         stored = store_insight.open_alerts(conn, [ctx.id]).get(ctx.id, [])
@@ -193,7 +200,7 @@ def report(
         "auto_labels": _auto_labels(
             counts["auto_labeled"], time_active, answers=ctx.settings.overlap
         ),
-        "drift": drift(db, ctx, cache=cache, batches=batches),
+        "drift": drift(db, ctx, cache=cache, batches=batches, labeled=labeled),
     }
     idle = last_label is not None and at - as_utc(last_label) > timedelta(days=IDLE_DAYS)
     names = {r["user_id"]: r["username"] for r in shared}
@@ -550,11 +557,17 @@ def _label_mix(
 
 
 def drift(
-    db: Database, ctx: ProjectContext, *, cache: Any | None, batches: list[dict[str, Any]]
+    db: Database,
+    ctx: ProjectContext,
+    *,
+    cache: Any | None,
+    batches: list[dict[str, Any]],
+    labeled: list[tuple[int, int]],
 ) -> dict[str, Any]:
     """Does the newest import look like the labeled items imported before it? A shifted one
     among the last few that still holds items to label is reported instead of a newer one
-    that looks ordinary."""
+    that looks ordinary. ``labeled``: the labeled items imported before the newest import,
+    as ``store.insight.labeled_by_batch`` reads them."""
     from labelloop.insight.drift import MIN_ROWS
 
     if len(batches) < 2:
@@ -566,7 +579,7 @@ def drift(
         }
     # A shifted import stays reported while it holds items to label, even after ordinary ones
     # came in: the newest few imports are checked, newest first.
-    newest = _batch_drift(db, ctx, cache, batches[-1])
+    newest = _batch_drift(db, ctx, cache, batches[-1], labeled=labeled)
     if newest.get("state") == "shifted":
         return newest
     for older in reversed(batches[-DRIFT_BATCHES:-1]):
@@ -575,16 +588,22 @@ def drift(
         with db.read() as conn:
             left = store_insight.unlabeled_in_batch(conn, older["id"])
         if left >= MIN_ROWS:
-            found = _batch_drift(db, ctx, cache, older)
+            found = _batch_drift(db, ctx, cache, older, labeled=labeled)
             if found.get("state") == "shifted":
                 return found
     return newest
 
 
 def _batch_drift(
-    db: Database, ctx: ProjectContext, cache: Any | None, newest: dict[str, Any]
+    db: Database,
+    ctx: ProjectContext,
+    cache: Any | None,
+    newest: dict[str, Any],
+    *,
+    labeled: list[tuple[int, int]],
 ) -> dict[str, Any]:
-    """Does this import look like the labeled items imported before it?"""
+    """Does this import look like the labeled items imported before it? ``labeled``: the
+    labeled items' ids with their import batch, in id order."""
     from labelloop.insight.drift import MIN_ROWS
 
     batch = {
@@ -595,9 +614,8 @@ def _batch_drift(
     }
     with db.read() as conn:
         new = store_insight.batch_sample(conn, newest["id"], limit=DRIFT_ROWS)
-        ref = store_insight.labeled_sample(
-            conn, ctx.id, before_batch=newest["id"], limit=DRIFT_ROWS
-        )
+    before = [i for i, b in labeled if b < newest["id"]]
+    ref = store_insight.spread(before, limit=DRIFT_ROWS)
     if len(new) < MIN_ROWS or len(ref) < MIN_ROWS:
         have = f"{len(ref):,} labeled before it and {len(new):,} in it"
         return {

@@ -43,7 +43,7 @@ from labelloop.workflow import label_issues
 from labelloop.workflow.features import FALLBACK_FEATURIZER, FeatureCache
 from labelloop.workflow.media import readable_payloads
 from labelloop.workflow.projects import ProjectContext, system_context
-from labelloop.workflow.status import note_learner
+from labelloop.workflow.status import note_learner, settings_problem
 
 log = logging.getLogger("labelloop.learner")
 STOP_SET_SIZE = 1000
@@ -78,25 +78,6 @@ __all__ = [
 STRATEGY_SETTING = "strategy_setting"
 """A choice round's params key: the project's strategy setting it ran with (the round itself
 records the name of what picked, e.g. its cold start's)."""
-ROUND_SETTINGS = {"choice": ("strategy", "featurizer", "model"), "boxes": ("detector",)}
-"""The settings naming code each kind of round runs (spans rounds name none); other target
-types train as ``choice``."""
-
-
-def settings_problem(ctx: ProjectContext) -> str | None:
-    """Why no round of the project can run in this process, or ``None``: its rounds use a
-    strategy, featurizer or model (choice targets) or a detector (boxes) that is not usable here.
-
-    Creation refuses such a name; a project stored before that check (or naming a plug-in since
-    uninstalled) still opens, and `labelloop status` and its page show this instead of a round.
-    """
-    kind = ctx.schema.target.type
-    settings = () if kind == "spans" else ROUND_SETTINGS.get(kind, ROUND_SETTINGS["choice"])
-    for setting in settings:
-        problem = registry_problem(setting, getattr(ctx.settings, setting))
-        if problem is not None:
-            return f"settings.{setting}: {problem}"
-    return None
 
 
 def classifier_problem(ctx: ProjectContext, needs: str) -> str | None:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from labelloop.govern.permissions import Permission
+from labelloop.schema.settings import is_default, registry_problem
 from labelloop.store import items as store_items
 from labelloop.store import learning as store_learning
 from labelloop.store import projects as store_projects
@@ -149,17 +150,39 @@ def _cohorts(found: dict[str, Any] | None) -> dict[str, Any] | None:
     return {**found, "note": " ".join(notes) or None}
 
 
+ROUND_SETTINGS = {"choice": ("strategy", "featurizer", "model"), "boxes": ("detector",)}
+"""The settings naming code each kind of round runs (spans rounds name none); other target
+types train as ``choice``."""
+
+
+def settings_problem(ctx: ProjectContext) -> str | None:
+    """Why no round of the project can run in this process, or ``None``: its rounds use a
+    strategy, featurizer or model (choice targets) or a detector (boxes) that is not usable here.
+
+    Creation refuses such a name; a project stored before that check (or naming a plug-in since
+    uninstalled) still opens, and `labelloop status` and its page show this instead of a round.
+    """
+    kind = ctx.schema.target.type
+    settings = () if kind == "spans" else ROUND_SETTINGS.get(kind, ROUND_SETTINGS["choice"])
+    for setting in settings:
+        problem = registry_problem(setting, getattr(ctx.settings, setting))
+        if problem is not None:
+            return f"settings.{setting}: {problem}"
+    return None
+
+
 def features(
     ctx: ProjectContext, counts: dict[str, int], features_dir: Path | None, *, noted: int | None
 ) -> Any:
     """Progress of the per-item features (embeddings) of the project's featurizer, or None:
     those in ``features_dir``, or the learner's ``noted`` count when it has more (it runs on
     another machine, with a data dir of its own)."""
+    name = ctx.settings.featurizer
+    if is_default("featurizer", name):
+        return None  # fitted on the items, not cached per item: known without scikit-learn
     from labelloop.learn.featurize import caches_per_item, missing_requirement
-    from labelloop.schema.settings import registry_problem
     from labelloop.workflow.features import FeatureCache
 
-    name = ctx.settings.featurizer
     if registry_problem("featurizer", name) is not None or not caches_per_item(name):
         return None  # an unusable featurizer: the training error says so
     total = counts["pool"] + counts["gold"] + counts["eval"]  # gold items have features too
@@ -181,8 +204,6 @@ def status(
 
     ``features_dir`` (the data dir's ``features`` folder) lets it count computed embeddings.
     """
-    from labelloop.workflow.learning import settings_problem  # numpy and the learner: lazily
-
     ctx.require(Permission.VIEW_PROJECT)
     with db.read() as conn:
         counts = store_items.counts(conn, ctx.id)

@@ -29,7 +29,7 @@ from typing import BinaryIO
 
 from labelloop.domain import ItemIn
 from labelloop.errors import InsufficientStorage, LabelloopError
-from labelloop.ingest.yolo import store_images, zip_images_to_store
+from labelloop.ingest.yolo import FOLDER_FLAGS, store_images, zip_images_to_store
 from labelloop.store import items as store_items
 from labelloop.store.db import Database
 
@@ -63,16 +63,85 @@ def real_folder(roots: Sequence[Path], parts: Sequence[str], *, doing: str) -> P
     for part in parts:
         here = here / part
         if here.is_symlink() or (here.exists() and not here.is_dir()):
-            shown = here.relative_to(root).as_posix()
-            what = "a symbolic link" if here.is_symlink() else "not a folder"
-            raise LabelloopError(
-                f"'{shown}' under the media root is {what}: uploaded images are stored and "
-                f"removed only in real folders under the media root, so nothing was {doing}; "
-                f"replace the {'link' if here.is_symlink() else 'file'} with a folder"
-            )
+            raise _not_a_folder(root, here, doing=doing)
     if not here.resolve().is_relative_to(root):  # a name of '..' (slugs and stamps have none)
         raise LabelloopError(f"'{'/'.join(parts)}' lies outside the media root")
     return here
+
+
+def _not_a_folder(root: Path, here: Path, *, doing: str) -> LabelloopError:
+    shown = here.relative_to(root).as_posix()
+    link = here.is_symlink()
+    return LabelloopError(
+        f"'{shown}' under the media root is {'a symbolic link' if link else 'not a folder'}: "
+        "uploaded images are stored and removed only in real folders under the media root, so "
+        f"nothing was {doing}; replace the {'link' if link else 'file'} with a folder"
+    )
+
+
+@contextlib.contextmanager
+def _opened_folder(roots: Sequence[Path], parts: Sequence[str]) -> Iterator[tuple[Path, int]]:
+    """The folder ``parts`` under the first media root (made where missing) and its open file
+    descriptor: each folder on the way is opened in the one before it without following a link,
+    so what is written in it stays there whatever is renamed or linked meanwhile.
+
+    Raises
+    ------
+    LabelloopError
+        When one of ``parts`` is a link or a file (nothing was stored).
+    """
+    root = first_root(roots)
+    fds: list[int] = []
+    try:
+        root.mkdir(parents=True, exist_ok=True)  # the admin's root, made with the first upload
+        fds.append(os.open(root, os.O_RDONLY | os.O_DIRECTORY))
+        here = root
+        for part in parts:
+            here = here / part
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(part, dir_fd=fds[-1])
+            try:
+                fds.append(os.open(part, FOLDER_FLAGS, dir_fd=fds[-1]))
+            except OSError:
+                if here.is_symlink() or not here.is_dir():  # O_NOFOLLOW: ELOOP or ENOTDIR
+                    raise _not_a_folder(root, here, doing="stored") from None
+                raise
+    except OSError as exc:
+        for fd in fds:
+            os.close(fd)
+        raise _cannot_store(root, exc) from None
+    try:
+        yield here, fds[-1]
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
+def _cannot_store(root: Path, exc: OSError) -> LabelloopError:
+    reason = exc.strerror or type(exc).__name__
+    return LabelloopError(f"the zip's images cannot be stored under {root}: {reason}")
+
+
+def _still_in_place(roots: Sequence[Path], parts: Sequence[str], folder: int) -> None:
+    """Refuse, as :func:`real_folder` does, when the path ``parts`` under the first media root
+    no longer leads to the folder open as ``folder`` without a link: it was moved away and
+    something else put in its place while an upload was written in it."""
+    root = first_root(roots)
+    held = os.fstat(folder)
+    here = root.joinpath(*parts)
+    try:
+        seen = os.lstat(here)
+        moved = (seen.st_dev, seen.st_ino) != (held.st_dev, held.st_ino)
+    except FileNotFoundError:
+        moved = True
+    if moved:
+        for k in range(1, len(parts) + 1):  # name the first part that is not a folder
+            if not stat.S_ISDIR(os.lstat(root.joinpath(*parts[:k])).st_mode):
+                raise _not_a_folder(root, root.joinpath(*parts[:k]), doing="stored")
+        raise LabelloopError(
+            f"'{'/'.join(parts)}' under the media root was moved while the zip's images were "
+            "stored in it; nothing was stored"
+        )
 
 
 def upload_parts(folder: str, slug: str) -> list[str] | None:
@@ -96,22 +165,44 @@ def store_zip_images(source: BinaryIO, *, roots: Sequence[Path], slug: str) -> P
     images = zip_images_to_store(source)
     if images is None:
         return None
-    parent = real_folder(roots, (UPLOADS, slug), doing="stored")
+    parts = (UPLOADS, slug)
+    real_folder(roots, parts, doing="stored")  # refused before the disk is looked at
     _check_room(root, images.declared)
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(3)
-    staging = parent / f".{stamp}.partial"
-    try:
-        store_images(images, staging)
-        final = parent / stamp
-        staging.rename(final)
-    except OSError as exc:
-        discard(staging)
-        reason = exc.strerror or type(exc).__name__
-        raise LabelloopError(f"the zip's images cannot be stored under {root}: {reason}") from None
-    except BaseException:
-        discard(staging)
-        raise
-    return final
+    staging = f".{stamp}.partial"
+    for attempt in range(3):
+        with _opened_folder(roots, parts) as (parent, parent_fd):
+            try:
+                os.mkdir(staging, dir_fd=parent_fd)  # a new name: nobody else's folder
+            except OSError as exc:
+                if isinstance(exc, FileNotFoundError) and attempt < 2:
+                    continue  # its parent, left empty, was cleared meanwhile: made again
+                raise _cannot_store(root, exc) from None
+            try:
+                folder = os.open(staging, FOLDER_FLAGS, dir_fd=parent_fd)
+                try:
+                    store_images(images, folder)
+                finally:
+                    os.close(folder)
+                os.rename(staging, stamp, src_dir_fd=parent_fd, dst_dir_fd=parent_fd)
+                staging = stamp
+                _still_in_place(roots, parts, parent_fd)
+            except OSError as exc:
+                _discard_in((parent, parent_fd), staging)
+                raise _cannot_store(root, exc) from None
+            except BaseException:
+                _discard_in((parent, parent_fd), staging)
+                raise
+            return parent / stamp
+    raise AssertionError("unreachable")
+
+
+def _discard_in(parent: tuple[Path, int], name: str) -> None:
+    """Remove the folder ``name`` of the folder open as ``parent`` (its path and descriptor):
+    its files, not where a link in it leads, wherever that folder was moved meanwhile; then
+    the folder at its path when left empty (rmdir follows no link)."""
+    shutil.rmtree(name, dir_fd=parent[1], ignore_errors=True)
+    _remove_if_empty(parent[0])
 
 
 def _check_room(root: Path, needed: int) -> None:
@@ -213,24 +304,31 @@ class WithoutOthers:
 def keep_only(folder: Path, *, named_as: str, kept: set[str]) -> int:
     """Delete the files under the upload folder ``folder`` (which items name ``named_as``)
     that are not in ``kept`` (items' paths), then the folders left empty, ``folder`` too.
-    Only regular files are deleted (a link is left, and what it leads to). Returns how many."""
+    Only regular files are deleted (a link is left, and what it leads to). Returns how many.
+
+    Each folder is walked and emptied through its open descriptor (``os.fwalk``), from
+    ``folder`` down: a folder swapped for a link meanwhile is not walked into, nor is
+    anything deleted where it leads."""
     removed = 0
-    for where, _, files in os.walk(folder, topdown=False):  # links to folders are not walked
+    for where, dirs, files, here in os.fwalk(folder, topdown=False):  # links are not walked
+        under = Path(where).relative_to(folder)
         for name in files:
-            path = Path(where, name)
-            if f"{named_as}/{path.relative_to(folder).as_posix()}" in kept:
+            if f"{named_as}/{(under / name).as_posix()}" in kept:
                 continue
             try:
-                if not stat.S_ISREG(path.lstat().st_mode):
+                if not stat.S_ISREG(os.stat(name, dir_fd=here, follow_symlinks=False).st_mode):
                     continue
-                path.unlink()
+                os.unlink(name, dir_fd=here)
             except FileNotFoundError:
                 continue
             except OSError as exc:
                 log.warning("cannot remove an uploaded image of %s: %s", named_as, exc.strerror)
                 continue
             removed += 1
-        _remove_if_empty(Path(where))
+        for name in dirs:
+            with contextlib.suppress(OSError):  # not empty, gone, or a link (rmdir follows none)
+                os.rmdir(name, dir_fd=here)
+    _remove_if_empty(folder)
     return removed
 
 

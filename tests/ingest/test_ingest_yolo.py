@@ -732,7 +732,14 @@ def _png_bytes(size: tuple[int, int] = (40, 20), shade: int = 10) -> bytes:
 def _store(source: io.BytesIO, dest: Path) -> int:
     """Store a zip's images under ``dest`` as an upload does; how many (0: none in it)."""
     images = zip_images_to_store(source)
-    return 0 if images is None else store_images(images, dest)
+    if images is None:
+        return 0
+    dest.mkdir(parents=True, exist_ok=True)
+    folder = os.open(dest, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        return store_images(images, folder)
+    finally:
+        os.close(folder)
 
 
 def test_a_zip_s_own_images_are_stored_and_read_from_where_they_were(tmp_path: Path) -> None:

@@ -98,3 +98,30 @@ def test_a_stored_schema_naming_an_unregistered_strategy_or_detector_still_reads
     assert (schema.settings["strategy"], schema.settings["detector"]) == ("foo", "yolo")
     settings = typed_settings(schema.settings, stored=True)
     assert (settings.strategy, settings.detector) == ("foo", "yolo")
+
+
+def test_what_a_status_takes_as_registered_without_the_learner_is() -> None:
+    """The defaults and built-in strategies that `labelloop status` takes as usable without
+    importing the learner are registered there, and no default featurizer caches per item (a
+    status would leave out its embeddings' progress)."""
+    from labelloop.learn import STRATEGIES
+    from labelloop.learn.boxes import DETECTORS
+    from labelloop.learn.featurize import FEATURIZERS, caches_per_item
+    from labelloop.learn.model import DEFAULT_MODEL
+    from labelloop.schema.project import DEFAULT_FEATURIZERS
+    from labelloop.schema.settings import BUILT_IN_STRATEGIES, DEFAULT_FEATURIZER, is_default
+
+    ours = {n for n, cls in STRATEGIES.items() if cls.__module__.startswith("labelloop.")}
+    assert ours == BUILT_IN_STRATEGIES
+    assert [n for n in STRATEGIES if is_default("strategy", n)] == sorted(
+        ours, key=list(STRATEGIES).index
+    )
+    featurizers = {DEFAULT_FEATURIZER, *DEFAULT_FEATURIZERS.values()}
+    assert [n for n in FEATURIZERS if is_default("featurizer", n)] == [
+        n for n in FEATURIZERS if n in featurizers
+    ]
+    assert featurizers <= set(FEATURIZERS)
+    assert not any(caches_per_item(n) for n in featurizers)
+    assert is_default("model", DEFAULT_MODEL) and not is_default("model", "sklearn.svm.LinearSVC")
+    assert [n for n in DETECTORS if is_default("detector", n)] != []
+    assert not is_default("featurizer", "minilm") and not is_default("strategy", "mine")

@@ -347,6 +347,46 @@ def test_an_upload_is_never_stored_through_a_linked_uploads_folder(
     assert batches.imports(lab.db, ctx) == []
 
 
+def test_a_link_swapped_in_while_images_are_written_gets_none_of_them(
+    street: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``uploads/SLUG`` checked, then moved away and replaced by a link (with the upload's
+    staging folder copied where it leads) while the images were written: they were written
+    through the link, outside the media root. The folder checked is the one written in, and
+    the upload is refused once the link is seen, with nothing stored where it leads."""
+    from labelloop.ingest.yolo_files import ZipFiles
+
+    lab, ctx, media = street
+    (media / "uploads" / "street").mkdir(parents=True)
+    elsewhere = tmp_path / "elsewhere"
+    extract = ZipFiles.extract
+    swapped: list[Path] = []
+    landed: list[Path] = []  # files found where the link leads, as each image is written
+
+    def racing(self: Any, *args: Any, **kwargs: Any) -> int:
+        if not swapped:  # the first image: another writer swaps the folder for a link
+            folder = media / "uploads" / "street"
+            (staging,) = folder.iterdir()
+            shutil.copytree(folder, elsewhere)  # the staging folder, as the link will show it
+            folder.rename(tmp_path / "moved")
+            folder.symlink_to(elsewhere, target_is_directory=True)
+            swapped.append(staging)
+        written = extract(self, *args, **kwargs)
+        landed.extend(p for p in elsewhere.rglob("*") if not p.is_dir())
+        return written
+
+    monkeypatch.setattr(ZipFiles, "extract", racing)
+    with pytest.raises(LabelloopError) as refused:
+        upload(lab, ctx, media, {"train/a": 10, "train/b": 20})
+    assert swapped
+    assert landed == []
+    assert [p for p in elsewhere.rglob("*") if not p.is_dir()] == []
+    assert refused.value.message.startswith(
+        "'uploads/street' under the media root is a symbolic link"
+    )
+    assert batches.imports(lab.db, ctx) == []
+
+
 @pytest.mark.parametrize("linked", ["uploads", "uploads/street", "stamp"])
 def test_an_undo_never_deletes_through_a_linked_uploads_folder(
     street: Any, tmp_path: Path, linked: str
