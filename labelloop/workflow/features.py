@@ -224,14 +224,15 @@ class FeatureCache:
         """Rows ``{"id", "payload"}`` for ``ids``, read through ``load`` only when they changed.
 
         Items are never edited, so the same ids mean the same content: a round in a project
-        whose items did not change skips reading and decoding every payload again.
+        whose items did not change skips reading and decoding every payload again. An id whose
+        item is gone by the time ``load`` reads (an import undone meanwhile) has no row.
         """
         memo = self._rows.get(project_id)
         if memo is not None and memo[0] == ids:
             return memo[1]
         payloads = load()
-        rows = [{"id": i, "payload": payloads[i]} for i in ids]
-        self._rows[project_id] = (ids, rows)
+        rows = [{"id": i, "payload": payloads[i]} for i in ids if i in payloads]
+        self._rows[project_id] = ([r["id"] for r in rows], rows)
         return rows
 
     def forget(self, project_id: int, item_ids: Sequence[int]) -> None:

@@ -207,6 +207,9 @@ def _like(
             if r["label"] or int(r["id"]) == like
         ]
     rows = feature_rows(db, ctx, cache, ids)
+    if len(rows) < len(ids):  # an import undone meanwhile: the pool's rows still come first
+        pool = set(ids[:n_pool])
+        n_pool = sum(r["id"] in pool for r in rows)
     wanted = ctx.settings.featurizer
     features = None
     if caches_per_item(wanted):  # only embeddings already computed: a search never waits
