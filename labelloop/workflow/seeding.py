@@ -23,8 +23,16 @@ from labelloop.store import audit
 from labelloop.store import learning as store_learning
 from labelloop.store import seeds as store_seeds
 from labelloop.store import tasks as store_tasks
+from labelloop.store.browse import FILE_CONTENT_KEYS
 from labelloop.store.db import Database
-from labelloop.store.words import SYNTAX, Term, parse_query, text_holds
+from labelloop.store.words import (
+    SYNTAX,
+    Term,
+    in_file_names,
+    match_spans,
+    parse_query,
+    text_holds,
+)
 from labelloop.workflow.features import FALLBACK_FEATURIZER, FeatureCache
 from labelloop.workflow.projects import ProjectContext
 
@@ -108,12 +116,33 @@ def _hit(row: Mapping[Any, Any], score: float | None = None) -> dict[str, Any]:
     }
 
 
+def found_spans(text: str, terms: tuple[Term, ...], *, data_type: str) -> list[list[int]]:
+    """Where a hit's shown ``text`` holds the words searched for, as ``[start, end)``
+    character ranges, matched as the search matched them (a file's path with its ``_`` as
+    spaces): what the page and the CLI highlight, so neither tokenizes on its own."""
+    if data_type in FILE_CONTENT_KEYS:
+        text, terms = text.replace("_", " "), in_file_names(terms)
+    return [[start, end] for start, end in match_spans(text, terms)]
+
+
+def cut_query(q: str) -> tuple[str, str | None]:
+    """The words a search reads of ``q``: its first MAX_QUERY_CHARS characters (spaces around
+    left out), and a note saying so when it was longer (None otherwise). Every surface (API,
+    client, CLI, page) accepts a longer query and shows this note."""
+    words = q.strip()
+    if len(words) <= MAX_QUERY_CHARS:
+        return words, None
+    note = f"searched the first {MAX_QUERY_CHARS} characters of the {len(words):,} typed"
+    return words[:MAX_QUERY_CHARS].strip(), note
+
+
 def search_terms(q: str) -> tuple[Term, ...]:
     """What a search by words asks for (:mod:`labelloop.store.words`): printable terms of the
-    query's first MAX_QUERY_CHARS characters. The pool search, the Items page and My answers
-    all read their words through here, so one query finds the same items everywhere."""
+    query's first MAX_QUERY_CHARS characters (:func:`cut_query`). The pool search, the Items
+    page and My answers all read their words through here, so one query finds the same items
+    everywhere."""
     _check_printable(q)
-    return parse_query(q.strip()[:MAX_QUERY_CHARS])
+    return parse_query(cut_query(q)[0])
 
 
 def _table_search(
@@ -160,7 +189,7 @@ def search(
         raise LabelloopError(f"offset must be between 0 and {MAX_OFFSET}")
     page = {"limit": limit, "offset": offset}
     if like is None:
-        query = (q or "").strip()[:MAX_QUERY_CHARS]
+        query, cut = cut_query(q or "")
         terms = search_terms(query)
         with db.read() as conn:
             if ctx.schema.data_type == "table":
@@ -178,9 +207,14 @@ def search(
             "mode": "text",
             "q": query,
             "syntax": SYNTAX,
+            "cut": cut is not None,
+            **({"note": cut} if cut else {}),
             "total": total,
             **page,
-            "items": [_hit(r) for r in rows],
+            "items": [
+                {**hit, "marks": found_spans(hit["text"], terms, data_type=ctx.schema.data_type)}
+                for hit in map(_hit, rows)
+            ],
         }
     return _like(db, ctx, like, cache=cache or FeatureCache(), **page)
 
@@ -318,7 +352,7 @@ def send_to_queue(
                 raise NotFound(f"no item {like} in project '{ctx.slug}'")
             reason = f"like item {_name(origin)}, found by {who}"
         else:
-            words = " ".join((query or "").split())
+            words = " ".join(cut_query(query or "")[0].split())
             shown = words if len(words) <= 120 else words[:119] + "…"
             reason = f"searched by {who} for '{shown}'"
         rows = store_seeds.pool_items(conn, project_id=ctx.id, item_ids=wanted)

@@ -175,3 +175,20 @@ def test_the_search_page_escapes_text_in_its_embedded_results(sqlite_api: Any) -
     label = client.get("/p/sent/label")
     assert 'href="/p/sent/search"' in label.text
     assert 'href="/p/sent/search"' in client.get("/p/sent").text
+
+
+def test_a_long_query_searches_its_first_200_characters_and_says_so(search_api: Any) -> None:
+    """The API and the client refused a query over 200 characters (422) that the CLI and the
+    page cut without a word; every surface now searches its first 200 and says so."""
+    from labelloop.client import Client
+
+    long_q = "refund" + " " * 300 + "nowhere"
+    r = search_api.get(SEARCH, "annotator", params={"q": long_q})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["total"] == 2 and body["cut"] is True and body["q"] == "refund"
+    assert "first 200 characters" in body["note"] and "313" in body["note"]
+    client = Client("http://testserver", search_api.tokens["annotator"], http=search_api.client)
+    assert client.project("sent").search(long_q)["note"] == body["note"]
+    short = search_api.get(SEARCH, "annotator", params={"q": "refund"}).json()
+    assert short["cut"] is False and "note" not in short

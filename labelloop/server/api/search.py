@@ -20,12 +20,15 @@ def search(
     db: DbDep,
     user: CurrentUser,
     features: FeaturesDep,
-    q: Annotated[str | None, Query(max_length=200)] = None,
+    q: str | None = None,
     like: Id | None = None,
     limit: Annotated[int, Query(ge=1, le=seeding.MAX_LIMIT)] = 20,
     offset: Annotated[int, Query(ge=0, le=seeding.MAX_OFFSET)] = 0,
 ) -> dict[str, Any]:
-    """Pool items containing every word of ``q``, or most like item ``like``; paginated."""
+    """Pool items containing every word of ``q``, or most like item ``like``; paginated.
+
+    A longer ``q`` than ``seeding.MAX_QUERY_CHARS`` is searched by its beginning; the answer
+    says so (``cut``, ``note``)."""
     ctx = projects.access(db, slug, user, Permission.ANNOTATE)
     return seeding.search(db, ctx, q=q, like=like, limit=limit, offset=offset, cache=features)
 

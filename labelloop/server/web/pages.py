@@ -454,7 +454,7 @@ def search_page(
     user, csrf = _page_user(request, db)
     ctx = projects.access(db, slug, user, Permission.ANNOTATE)
     initial, error = None, None
-    words = (q or "").strip()[: seeding.MAX_QUERY_CHARS]
+    words = (q or "").strip()
     if words or like is not None:
         try:
             initial = seeding.search(
@@ -474,7 +474,7 @@ def search_page(
         project=_detail(db, ctx),
         page={
             "slug": ctx.slug,
-            "q": words,
+            "q": initial["q"] if initial and initial["mode"] == "text" else words,
             "initial": initial,
             "error": error,
             "data_type": ctx.schema.data_type,
