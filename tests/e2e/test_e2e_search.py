@@ -30,7 +30,8 @@ def _hits(page: Any) -> list[dict[str, Any]]:
             checked: li.querySelector('input').checked,
             disabled: li.querySelector('input').disabled,
             badges: Array.from(li.querySelectorAll('.badge')).map(b => b.textContent),
-            elements: li.querySelector('.hit-text').children.length,
+            elements: li.querySelectorAll('.hit-text *:not(mark)').length,
+            marks: Array.from(li.querySelectorAll('.hit-text mark')).map(m => m.textContent),
         }))""",
     )
 
@@ -52,6 +53,7 @@ def test_e2e_search_select_by_keyboard_send_and_label_them_first(
     page.wait_for_selector("#results li.hit")
     hits = _hits(page)
     assert sorted(h["text"] for h in hits) == refunds[:20]
+    assert all(h["marks"] and {m.lower() for m in h["marks"]} == {"refund"} for h in hits)
     assert "items match" in page.inner_text("#results-summary")
     assert "q=REFUND" in page.url  # a reload or a shared link shows the same results
 
@@ -109,7 +111,17 @@ def test_e2e_search_results_show_hostile_text_as_text(server: Any, browser: Any)
     hits = _hits(page)
     assert [h["text"] for h in hits] == [server.hostile_texts[0]]
     assert hits[0]["elements"] == 0  # no <script> or <b> element was made from it
+    assert hits[0]["marks"] == ["<script>"]  # the words found are marked, as text
     assert page.input_value("#search-q") == "<script>"
+    # A query over 200 characters: its first 200 are searched, and the page says so.
+    page.fill("#search-q", "<script>" + " " * 250 + "nowhere")
+    page.keyboard.press("Enter")
+    page.wait_for_function(
+        "() => document.querySelector('#results-summary').textContent.includes('200')"
+    )
+    summary = page.inner_text("#results-summary")
+    assert "Searched the first 200 characters of the 265 typed." in summary
+    assert [h["text"] for h in _hits(page)] == [server.hostile_texts[0]]
     page.fill("#search-q", "onerror")
     page.keyboard.press("Enter")
     page.wait_for_function(
