@@ -235,6 +235,14 @@ class FeatureCache:
         self._rows[project_id] = ([r["id"] for r in rows], rows)
         return rows
 
+    def holds(self, project_id: int, ids: Sequence[int]) -> bool:
+        """Whether a matrix of exactly the items ``ids`` is in memory (of any featurizer):
+        features of them come at once, without reading or fitting anything."""
+        key = (len(ids), int(sum(ids)))
+        with self._guard:
+            kept = [f.key[1:] for (p, _), f in self._memory.items() if p == project_id]
+        return key in kept
+
     def forget(self, project_id: int, item_ids: Sequence[int]) -> None:
         """Drop what is kept of items removed from the project (an import undone): their
         stored per-item rows, which ``computed`` would count otherwise, and the matrices and

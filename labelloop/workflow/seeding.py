@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 import unicodedata
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -33,7 +34,7 @@ from labelloop.store.words import (
     parse_query,
     text_holds,
 )
-from labelloop.workflow.features import FALLBACK_FEATURIZER, FeatureCache
+from labelloop.workflow.features import FALLBACK_FEATURIZER, FeatureCache, Features
 from labelloop.workflow.projects import ProjectContext
 
 MAX_LIMIT = 100
@@ -173,12 +174,14 @@ def search(
     limit: int = 20,
     offset: int = 0,
     cache: FeatureCache | None = None,
+    wait: bool = True,
 ) -> dict[str, Any]:
     """Pool items by words in their text (every term of ``q``: whole words, ``refund*``
     prefixes, "quoted phrases", any case), or by similarity to an item.
 
     Only the project's own pool items are searched; the result says for each item whether it is
-    labeled already or waiting in the queue.
+    labeled already or waiting in the queue. ``wait=False``: a "like" search whose features
+    are not in memory yet answers ``preparing`` at once instead of fitting them.
     """
     ctx.require(Permission.ANNOTATE)
     if (q is None or not q.strip()) == (like is None):
@@ -216,21 +219,31 @@ def search(
                 for hit in map(_hit, rows)
             ],
         }
-    return _like(db, ctx, like, cache=cache or FeatureCache(), **page)
+    return _like(db, ctx, like, cache=cache or FeatureCache(), wait=wait, **page)
 
 
-def _like(
-    db: Database, ctx: ProjectContext, like: int, *, cache: FeatureCache, limit: int, offset: int
-) -> dict[str, Any]:
-    from labelloop.learn import most_similar
+@dataclass(frozen=True)
+class LikeFeatures:
+    """What "More like this" measures on: the rows a round featurizes (``rows``, the pool's
+    first ``n_pool``), their features and the featurizer that made them (``by``)."""
+
+    rows: list[dict[str, Any]]
+    n_pool: int
+    features: Features
+    by: str
+
+
+def like_features(
+    db: Database, ctx: ProjectContext, cache: FeatureCache, *, like: int | None, wait: bool = True
+) -> LikeFeatures | None:
+    """The features "More like this" ranks by, fitted when missing (the first call after a
+    start or an import: seconds on a large pool). With ``wait=False``, None instead of fitting
+    when no matrix of these rows is in memory (:class:`labelloop.workflow.warming.Warmer`
+    prepares it in the background)."""
     from labelloop.learn.featurize import caches_per_item
-    from labelloop.learn.similarity import is_blank, same_text, similarities, told_apart
     from labelloop.workflow.learning import feature_rows
 
     with db.read() as conn:
-        origin = store_seeds.find_item(conn, project_id=ctx.id, item_id=like)
-        if origin is None:
-            raise NotFound(f"no item {like} in project '{ctx.slug}'")
         ids = store_learning.ids_of(conn, ctx.id, "pool")
         n_pool = len(ids)
         # The rows a round featurizes (pool, labeled eval items), so searches and rounds share
@@ -240,6 +253,8 @@ def _like(
             for r in store_learning.items_of(conn, ctx.id, "eval", payloads=False)
             if r["label"] or int(r["id"]) == like
         ]
+    if not wait and not cache.holds(ctx.id, ids):
+        return None
     rows = feature_rows(db, ctx, cache, ids)
     if len(rows) < len(ids):  # an import undone meanwhile: the pool's rows still come first
         pool = set(ids[:n_pool])
@@ -257,12 +272,36 @@ def _like(
     if features is None:
         features = cache.get(ctx.id, FALLBACK_FEATURIZER, rows)
     assert features is not None
+    return LikeFeatures(rows=rows, n_pool=n_pool, features=features, by=by)
+
+
+def _like(
+    db: Database,
+    ctx: ProjectContext,
+    like: int,
+    *,
+    cache: FeatureCache,
+    limit: int,
+    offset: int,
+    wait: bool = True,
+) -> dict[str, Any]:
+    from labelloop.learn import most_similar
+    from labelloop.learn.similarity import is_blank, same_text, similarities, told_apart
+
+    with db.read() as conn:
+        origin = store_seeds.find_item(conn, project_id=ctx.id, item_id=like)
+    if origin is None:
+        raise NotFound(f"no item {like} in project '{ctx.slug}'")
+    page = {"limit": limit, "offset": offset}
+    measured = like_features(db, ctx, cache, like=like, wait=wait)
+    if measured is None:
+        return {**_like_head(origin, None), "preparing": True, "total": 0, **page, "items": []}
+    rows, n_pool, features, by = measured.rows, measured.n_pool, measured.features, measured.by
     where = np.flatnonzero(features.ids == like)
     if where.size == 0:
         raise NotFound(f"item {like} has no features in project '{ctx.slug}'")
     row = int(where[0])
     origin_text = shown_text(rows[row]["payload"])
-    page = {"limit": limit, "offset": offset}
     if is_blank(features.X, row):
         return {
             **_like_head(origin, by),
@@ -300,7 +339,7 @@ def _like(
     return {**_like_head(origin, by), "total": int(candidates.sum()), **page, "items": items}
 
 
-def _like_head(origin: Mapping[Any, Any], by: str) -> dict[str, Any]:
+def _like_head(origin: Mapping[Any, Any], by: str | None) -> dict[str, Any]:
     return {
         "mode": "like",
         "like": {"id": int(origin["id"]), "external_id": origin["external_id"]},

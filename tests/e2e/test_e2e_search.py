@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -181,4 +182,38 @@ def test_e2e_a_slow_more_like_this_does_not_replace_a_later_word_search(
     assert _hits(page) == words
     assert page.is_hidden("#like-banner")
     assert "worst" in page.inner_text("#results-summary") and "q=worst" in page.url
+
+    # Asked while the server prepares the pool's features, "More like this" says so and asks
+    # again until they are ready (here the server's first answer says it is preparing).
+    page.unroute("**/search?like=*")
+    answers: list[str] = []
+
+    def preparing_once(route: Any) -> None:
+        answers.append(route.request.url)
+        if len(answers) > 1:
+            route.continue_()
+            return
+        note = "preparing “More like this”: measuring 60 pool items (started 3 s ago)"
+        body = {
+            "mode": "like",
+            "like": {"id": 1, "external_id": None},
+            "by": None,
+            "preparing": True,
+            "total": 0,
+            "limit": 20,
+            "offset": 0,
+            "items": [],
+            "note": note,
+        }
+        route.fulfill(status=200, content_type="application/json", body=json.dumps(body))
+
+    page.route("**/search?like=*", preparing_once)
+    page.focus("#results li.hit")
+    page.keyboard.press("m")
+    page.wait_for_function(
+        "() => document.querySelector('#results-summary').textContent.startsWith('Preparing')"
+    )
+    assert "measuring 60 pool items" in page.inner_text("#results-summary")
+    page.wait_for_selector("#like-banner:not([hidden])")  # the next answer is the list
+    assert len(answers) == 2 and _hits(page)
     context.close()

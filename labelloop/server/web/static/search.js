@@ -9,6 +9,7 @@
   const base = "/api/projects/" + encodeURIComponent(page.slug);
   const LIMIT = 20;
   const SLOW_MS = 2000;
+  const PREPARING_POLL_MS = 1000;
   // The first "More like this" after the server starts (or after an import) computes the
   // features of every pool item: tens of seconds on a large pool, with no sign of life else.
   const SLOW_LIKE =
@@ -188,7 +189,16 @@
       : null;
     try {
       const query = new URLSearchParams({ ...params, limit: String(LIMIT) });
-      const result = await api("GET", `${base}/search?${query}`, undefined, { loginOn401: true });
+      let result = await api("GET", `${base}/search?${query}`, undefined, { loginOn401: true });
+      // The pool's features are being prepared (after a start or an import): say so and ask
+      // again until they are, unless another search was asked meanwhile.
+      while (result.preparing && ticket === state.asked) {
+        clearTimeout(slow);
+        el.summary.textContent = sentence(result.note);
+        await new Promise((resolve) => setTimeout(resolve, PREPARING_POLL_MS));
+        if (ticket !== state.asked) return null;
+        result = await api("GET", `${base}/search?${query}`, undefined, { loginOn401: true });
+      }
       if (ticket !== state.asked) return null;
       el.messages.replaceChildren();
       render(result);
