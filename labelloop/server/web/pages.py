@@ -34,6 +34,7 @@ from labelloop.workflow import (
     seeding,
     simulations,
     status,
+    warming,
 )
 from labelloop.workflow.accounts import User
 
@@ -455,17 +456,14 @@ def search_page(
     ctx = projects.access(db, slug, user, Permission.ANNOTATE)
     initial, error = None, None
     words = (q or "").strip()
-    if words or like is not None:
-        try:
-            initial = seeding.search(
-                db,
-                ctx,
-                q=words or None,
-                like=None if words else like,
-                cache=request.app.state.features,
-            )
-        except LabelloopError as exc:
-            error = exc.message
+    try:
+        if words:
+            initial = seeding.search(db, ctx, q=words)
+        elif like is not None:  # while its features are being prepared, the page asks again
+            warmer = request.app.state.warmer
+            initial = warming.search_like(db, ctx, warmer, like=like, limit=20, offset=0)
+    except LabelloopError as exc:
+        error = exc.message
     return _render(
         request,
         "search.html",

@@ -370,6 +370,7 @@
   // ---------------------------------------------------------------- start
 
   if (page.error) say(el.messages, "error", page.error);
-  if (page.initial) render(page.initial);
+  if (page.initial && page.initial.preparing) runLike(page.initial.like.id, 0);
+  else if (page.initial) render(page.initial);
   renderSendButton();
 })();
