@@ -560,3 +560,19 @@ def test_searches_ask_the_catalog_for_the_index_once_until_a_migration(lab: Lab)
         assert len(asked) == before + 1
     finally:
         event.remove(lab.db.engine, "before_cursor_execute", count)
+
+
+def test_the_marked_words_are_where_the_search_finds_them_on_tricky_texts() -> None:
+    """What the page and the CLI mark of a hit comes from the search's own matching: a text
+    the search finds has a mark for each term, around text that holds the term; others none."""
+    from labelloop.store.words import match_spans
+
+    for text in TRICKY:
+        for q in QUERIES:
+            terms = parse_query(q)
+            spans = match_spans(text, terms)
+            assert bool(spans) >= text_holds(text, terms), (text, q)
+            for term in terms:
+                if text_holds(text, (term,)):
+                    marked = [text[a:b] for a, b in match_spans(text, (term,))]
+                    assert any(text_holds(m, (term,)) for m in marked), (text, q, marked)
