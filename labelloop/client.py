@@ -871,7 +871,10 @@ class Project:
         self, q: str | None = None, *, like: int | None = None, limit: int = 20, offset: int = 0
     ) -> dict[str, Any]:
         """Pool items holding every term of ``q`` (whole words in any case, ``refund*``
-        prefixes, "quoted phrases"), or most like item ``like``."""
+        prefixes, "quoted phrases"; a longer ``q`` than 200 characters is searched by its first
+        200, and the answer says so in ``cut`` and ``note``), each with the ranges that matched
+        (``marks``); or most like item ``like`` (``preparing`` while the server measures the
+        pool after a start or an import: ask again)."""
         params = {"q": q, "like": like, "limit": limit, "offset": offset}
         return self._call("GET", "/search", params=params)
 

@@ -20,6 +20,7 @@ import pytest
 
 from labelloop.store.db import Database
 from labelloop.store.migrate import alembic_config, upgrade
+from labelloop.store.wordindex import forget_index
 
 # pytest-xdist's workers start with COLUMNS=80 and LINES=24 set, and rich fixes a console's width
 # when it is made with COLUMNS set: the CLI's console would stay 80 wide whatever width a test
@@ -351,6 +352,7 @@ def downgrade(db: Database, revision: str) -> None:
         cfg.attributes["connection"] = conn
         command.downgrade(cfg, revision)
         conn.commit()
+    forget_index()
 
 
 @pytest.fixture(params=ENGINES)

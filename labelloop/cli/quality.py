@@ -8,9 +8,10 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from labelloop.cli.common import _open, _run, annotator_cell, counted, fitted, named_item, out
-from labelloop.store.words import SYNTAX, Term, first_match
+from labelloop.store.words import SYNTAX
 
 
 def quality(
@@ -318,21 +319,31 @@ def _shown_name(row: dict[str, Any]) -> str:
 
 EXCERPT = 80
 """Characters of an item's content a list shows."""
+MATCH_STYLE = "bold underline"
+"""How a list marks the words a search found."""
 
 
-def _excerpt(row: dict[str, Any], terms: tuple[Term, ...] = ()) -> str:
+def _excerpt(row: dict[str, Any]) -> Text:
     """What a list shows of an item: its first ``EXCERPT`` characters, or when the words
-    searched for lie further on, the words from a little before the first match."""
-    text = row["text"]
-    at = first_match(text, terms) if terms else None
+    searched for lie further on, the words from a little before the first match; the matches
+    (``marks``, as the search found them) styled. Plain text, never read as markup."""
+    text, marks = row["text"], row.get("marks") or []
     start = 0
-    if at is not None and at > EXCERPT // 2:
+    if marks and marks[0][0] > EXCERPT // 2:
+        at = marks[0][0]
         start = at - EXCERPT // 4
         space = text.find(" ", start, at)  # begin at a word
         start = space + 1 if space >= 0 else start
     end = start + EXCERPT
     more = end < len(text) or row["truncated"]
-    return escape(("…" if start else "") + text[start:end] + ("…" if more else ""))
+    shown, done = Text("…" if start else ""), start
+    for low, high in marks:
+        low, high = max(low, done), min(high, end)
+        if low < high:
+            shown.append(text[done:low])
+            shown.append(text[low:high], style=MATCH_STYLE)
+            done = high
+    return shown.append(text[done:end] + ("…" if more else ""))
 
 
 def _print_own_answers(page: dict[str, Any], kind: str) -> None:
@@ -585,18 +596,19 @@ def search(
     table = Table(box=None, pad_edge=False)
     for column in ("item", *(("similarity",) if like else ()), "state", "content"):
         table.add_column(column, overflow="fold")
-    terms = seeding.search_terms(found["q"]) if like is None else ()
     for hit in found["items"]:
         state = "labeled" if hit["labeled"] else "in the queue" if hit["queued"] else ""
         if like is None:
-            table.add_row(_shown_name(hit), state, _excerpt(hit, terms))
+            table.add_row(_shown_name(hit), state, _excerpt(hit))
             continue
         similarity = "same text" if hit["same_text"] else f"{_floored(hit['score']):.3f}"
         table.add_row(_shown_name(hit), similarity, state, _excerpt(hit))
     if like is not None:  # as the search page says it: which features "like" is measured on
         origin = found["like"]["external_id"] or f"#{found['like']['id']}"
         out.print(f"items most like {escape(origin)}, by {found['by']} similarity", highlight=False)
-    if found.get("note"):
+    if found.get("cut"):  # a long query: which words were searched
+        out.print(f"{escape(found['note'])}: {escape(found['q'])}", highlight=False)
+    if found.get("note") and not found.get("cut"):
         out.print(escape(found["note"]))
     elif found["items"]:
         out.print(fitted(table))

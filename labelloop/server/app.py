@@ -48,6 +48,7 @@ from labelloop.store.db import UNREACHABLE, Database
 from labelloop.store.migrate import upgrade
 from labelloop.workflow.features import FeatureCache
 from labelloop.workflow.status import note_learner_starting
+from labelloop.workflow.warming import Warmer
 
 log = logging.getLogger("labelloop.server")
 WEB = Path(__file__).parent / "web"
@@ -349,6 +350,7 @@ def create_app(
             note_learner_starting(database)
             child = LearnerProcess(settings)
         app.state.learner = bg
+        app.state.warmer.ask_ahead()  # in the background: the server answers meanwhile
         yield
         if bg is not None:
             bg.stop()
@@ -370,6 +372,8 @@ def create_app(
     app.state.features = FeatureCache(
         settings.features_dir, media_roots=settings.media_root_paths
     )  # shared by learner and search
+    # "More like this" prepared after a start and an import, where a learner runs
+    app.state.warmer = Warmer(database, app.state.features, ahead=mode != "off")
     app.state.sessions = Sessions(
         settings.secret(), max_age_s=settings.session_max_age_s, secure=settings.secure_cookies
     )

@@ -39,7 +39,7 @@ ANSWER_STATES = ("all", "no_verdict", *VERDICTS)
 (waiting for review or never to be reviewed: its annotator is not told which), the others
 the verdict given."""
 
-_CONTENT_KEYS = {"image": "image", "audio": "audio"}
+FILE_CONTENT_KEYS = {"image": "image", "audio": "audio"}
 """The payload key holding what an item shows, by data type (text and HTML: ``text``)."""
 
 
@@ -193,12 +193,12 @@ def holds_words(
     image's or audio file's path with its ``_`` as spaces, :func:`in_file_names`)."""
     if not terms or data_type == "table":
         return []
-    if data_type in _CONTENT_KEYS:  # a file's path: its "_" parts words
+    if data_type in FILE_CONTENT_KEYS:  # a file's path: its "_" parts words
         terms = in_file_names(tuple(terms))
         content = func.replace(content_of(data_type), "_", " ")
     else:
         content = content_of(data_type)
-    key = _CONTENT_KEYS.get(data_type, "text")
+    key = FILE_CONTENT_KEYS.get(data_type, "text")
     return [*in_index(conn, terms, key=key, content=content), *holds_terms(conn, content, terms)]
 
 
@@ -236,7 +236,7 @@ def _caseless(word: str) -> bool:
 
 def content_of(data_type: str) -> Any:
     """The text an item of ``data_type`` is searched by: its text, or its file's path."""
-    return item.c.payload[_CONTENT_KEYS.get(data_type, "text")].as_string()
+    return item.c.payload[FILE_CONTENT_KEYS.get(data_type, "text")].as_string()
 
 
 def browse(

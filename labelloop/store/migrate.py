@@ -8,6 +8,7 @@ from alembic import command
 from alembic.config import Config
 
 from labelloop.store.db import Database
+from labelloop.store.wordindex import forget_index
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 MIGRATION_LOCK = 4 << 40  # the lock key migrations take turns on (PostgreSQL)
@@ -43,6 +44,7 @@ def upgrade(db: Database, revision: str = "head") -> None:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
         conn.commit()
+    forget_index()  # a migration may have built the search index (or dropped it, going back)
 
 
 def _at_head(db: Database, cfg: Config) -> bool:

@@ -36,6 +36,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, TSQUERY
 
+from labelloop.memo import Memo
 from labelloop.store.tables import item
 from labelloop.store.words import Term, index_query, is_word_char
 
@@ -56,8 +57,25 @@ _EDGE = "x"
 then begins (ends) the text only where the function cuts there, as it would in an item."""
 
 
+_KNOWN = Memo(ttl_s=60.0, max_items=1_000)
+"""Whether each database has the index, by URL: every search asked the catalog (one more
+round trip each). Migrations here forget it (:func:`forget_index`); one run by another process
+is seen within a minute."""
+
+
 def has_index(conn: Connection) -> bool:
-    """Whether the store has the index (SQLite with FTS5; PostgreSQL 14 or later)."""
+    """Whether the store has the index (SQLite with FTS5; PostgreSQL 14 or later); looked up
+    once a minute per database and process."""
+    key = conn.engine.url.render_as_string(hide_password=True)
+    return bool(_KNOWN.get(key, lambda: _look_up(conn)))
+
+
+def forget_index() -> None:
+    """Look the index up anew: migrations built or dropped it."""
+    _KNOWN.forget()
+
+
+def _look_up(conn: Connection) -> bool:
     if conn.dialect.name == "sqlite":
         q = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'item_words'"
         return conn.exec_driver_sql(q).first() is not None

@@ -258,19 +258,36 @@ def text_holds(text: str, terms: tuple[Term, ...]) -> bool:
     return True
 
 
-def first_match(text: str, terms: tuple[Term, ...]) -> int | None:
-    """Where in ``text`` the earliest match of any of ``terms`` begins (None without one):
-    what a list shows of a long hit. Counted in the lower-cased text, the same place but for
-    the few letters lower-casing lengthens."""
+def match_spans(text: str, terms: tuple[Term, ...]) -> list[tuple[int, int]]:
+    """Where in ``text`` the terms match, as the database matches them: sorted, merged
+    ``(start, end)`` character ranges of ``text`` (a ``refund*`` prefix spans its whole word).
+    What a list highlights of a hit, and where it begins showing a long one."""
     lowered = text.lower()
-    starts = [
-        lowered.find(term.text) if term.anywhere else _found_at(_regex(sql_term(term)), lowered)
-        for term in terms
-    ]
-    found = [at for at in starts if at >= 0]
-    return min(found) if found else None
-
-
-def _found_at(regex: re.Pattern[str], text: str) -> int:
-    match = regex.search(text)
-    return -1 if match is None else match.start()
+    at = list(range(len(text) + 1))
+    if len(lowered) != len(text):  # a letter lower-cases to two ("İ"): map back one by one
+        lowered, at = "", []
+        for n, c in enumerate(text):
+            low = c.lower()
+            lowered += low
+            at += [n] * len(low)
+        at.append(len(text))
+    spans = []
+    for term in terms:
+        if term.anywhere:
+            found = re.finditer(re.escape(term.text), lowered)
+        else:
+            found = _regex(sql_term(term)).finditer(lowered)
+        for match in found:
+            start, end = at[match.start()], at[match.end()]
+            if term.prefix:
+                while end < len(text) and is_word_char(text[end]):
+                    end += 1
+            if end > start:
+                spans.append((start, end))
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged

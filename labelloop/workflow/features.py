@@ -224,15 +224,24 @@ class FeatureCache:
         """Rows ``{"id", "payload"}`` for ``ids``, read through ``load`` only when they changed.
 
         Items are never edited, so the same ids mean the same content: a round in a project
-        whose items did not change skips reading and decoding every payload again.
+        whose items did not change skips reading and decoding every payload again. An id whose
+        item is gone by the time ``load`` reads (an import undone meanwhile) has no row.
         """
         memo = self._rows.get(project_id)
         if memo is not None and memo[0] == ids:
             return memo[1]
         payloads = load()
-        rows = [{"id": i, "payload": payloads[i]} for i in ids]
-        self._rows[project_id] = (ids, rows)
+        rows = [{"id": i, "payload": payloads[i]} for i in ids if i in payloads]
+        self._rows[project_id] = ([r["id"] for r in rows], rows)
         return rows
+
+    def holds(self, project_id: int, ids: Sequence[int]) -> bool:
+        """Whether a matrix of exactly the items ``ids`` is in memory (of any featurizer):
+        features of them come at once, without reading or fitting anything."""
+        key = (len(ids), int(sum(ids)))
+        with self._guard:
+            kept = [f.key[1:] for (p, _), f in self._memory.items() if p == project_id]
+        return key in kept
 
     def forget(self, project_id: int, item_ids: Sequence[int]) -> None:
         """Drop what is kept of items removed from the project (an import undone): their

@@ -408,7 +408,8 @@ def feature_rows(
     """Rows ``{"id", "payload"}`` of the items ``ids`` as a featurizer reads them (media
     through :func:`readable_payloads`); every payload is read and decoded again only when the
     ids changed (:meth:`FeatureCache.with_payloads`). Rounds and "More like this" read them
-    here, so they share one matrix."""
+    here, so they share one matrix. Items removed since their ids were read (an import undone
+    meanwhile) are left out, in the order of the rest."""
 
     def load() -> Mapping[int, Any]:
         with db.read() as conn:
@@ -436,8 +437,13 @@ def round_rows(db: Database, ctx: ProjectContext, cache: FeatureCache) -> RoundR
             dtype=np.int64,
         )
 
+    rows = feature_rows(db, ctx, cache, [int(r["id"]) for r in pool_rows + eval_rows])
+    if len(rows) < len(pool_rows) + len(eval_rows):  # an undo removed some meanwhile
+        present = {r["id"] for r in rows}
+        pool_rows = [r for r in pool_rows if int(r["id"]) in present]
+        eval_rows = [r for r in eval_rows if int(r["id"]) in present]
     return RoundRows(
-        rows=feature_rows(db, ctx, cache, [int(r["id"]) for r in pool_rows + eval_rows]),
+        rows=rows,
         y=classes_of(pool_rows),
         eval_y=classes_of(eval_rows),
         eval_cohorts=tuple(tag_text(r["tag"]) for r in eval_rows),

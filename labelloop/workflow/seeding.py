@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 import unicodedata
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -23,9 +24,17 @@ from labelloop.store import audit
 from labelloop.store import learning as store_learning
 from labelloop.store import seeds as store_seeds
 from labelloop.store import tasks as store_tasks
+from labelloop.store.browse import FILE_CONTENT_KEYS
 from labelloop.store.db import Database
-from labelloop.store.words import SYNTAX, Term, parse_query, text_holds
-from labelloop.workflow.features import FALLBACK_FEATURIZER, FeatureCache
+from labelloop.store.words import (
+    SYNTAX,
+    Term,
+    in_file_names,
+    match_spans,
+    parse_query,
+    text_holds,
+)
+from labelloop.workflow.features import FALLBACK_FEATURIZER, FeatureCache, Features
 from labelloop.workflow.projects import ProjectContext
 
 MAX_LIMIT = 100
@@ -108,12 +117,33 @@ def _hit(row: Mapping[Any, Any], score: float | None = None) -> dict[str, Any]:
     }
 
 
+def found_spans(text: str, terms: tuple[Term, ...], *, data_type: str) -> list[list[int]]:
+    """Where a hit's shown ``text`` holds the words searched for, as ``[start, end)``
+    character ranges, matched as the search matched them (a file's path with its ``_`` as
+    spaces): what the page and the CLI highlight, so neither tokenizes on its own."""
+    if data_type in FILE_CONTENT_KEYS:
+        text, terms = text.replace("_", " "), in_file_names(terms)
+    return [[start, end] for start, end in match_spans(text, terms)]
+
+
+def cut_query(q: str) -> tuple[str, str | None]:
+    """The words a search reads of ``q``: its first MAX_QUERY_CHARS characters (spaces around
+    left out), and a note saying so when it was longer (None otherwise). Every surface (API,
+    client, CLI, page) accepts a longer query and shows this note."""
+    words = q.strip()
+    if len(words) <= MAX_QUERY_CHARS:
+        return words, None
+    note = f"searched the first {MAX_QUERY_CHARS} characters of the {len(words):,} typed"
+    return words[:MAX_QUERY_CHARS].strip(), note
+
+
 def search_terms(q: str) -> tuple[Term, ...]:
     """What a search by words asks for (:mod:`labelloop.store.words`): printable terms of the
-    query's first MAX_QUERY_CHARS characters. The pool search, the Items page and My answers
-    all read their words through here, so one query finds the same items everywhere."""
+    query's first MAX_QUERY_CHARS characters (:func:`cut_query`). The pool search, the Items
+    page and My answers all read their words through here, so one query finds the same items
+    everywhere."""
     _check_printable(q)
-    return parse_query(q.strip()[:MAX_QUERY_CHARS])
+    return parse_query(cut_query(q)[0])
 
 
 def _table_search(
@@ -144,12 +174,14 @@ def search(
     limit: int = 20,
     offset: int = 0,
     cache: FeatureCache | None = None,
+    wait: bool = True,
 ) -> dict[str, Any]:
     """Pool items by words in their text (every term of ``q``: whole words, ``refund*``
     prefixes, "quoted phrases", any case), or by similarity to an item.
 
     Only the project's own pool items are searched; the result says for each item whether it is
-    labeled already or waiting in the queue.
+    labeled already or waiting in the queue. ``wait=False``: a "like" search whose features
+    are not in memory yet answers ``preparing`` at once instead of fitting them.
     """
     ctx.require(Permission.ANNOTATE)
     if (q is None or not q.strip()) == (like is None):
@@ -160,7 +192,7 @@ def search(
         raise LabelloopError(f"offset must be between 0 and {MAX_OFFSET}")
     page = {"limit": limit, "offset": offset}
     if like is None:
-        query = (q or "").strip()[:MAX_QUERY_CHARS]
+        query, cut = cut_query(q or "")
         terms = search_terms(query)
         with db.read() as conn:
             if ctx.schema.data_type == "table":
@@ -178,25 +210,40 @@ def search(
             "mode": "text",
             "q": query,
             "syntax": SYNTAX,
+            "cut": cut is not None,
+            **({"note": cut} if cut else {}),
             "total": total,
             **page,
-            "items": [_hit(r) for r in rows],
+            "items": [
+                {**hit, "marks": found_spans(hit["text"], terms, data_type=ctx.schema.data_type)}
+                for hit in map(_hit, rows)
+            ],
         }
-    return _like(db, ctx, like, cache=cache or FeatureCache(), **page)
+    return _like(db, ctx, like, cache=cache or FeatureCache(), wait=wait, **page)
 
 
-def _like(
-    db: Database, ctx: ProjectContext, like: int, *, cache: FeatureCache, limit: int, offset: int
-) -> dict[str, Any]:
-    from labelloop.learn import most_similar
+@dataclass(frozen=True)
+class LikeFeatures:
+    """What "More like this" measures on: the rows a round featurizes (``rows``, the pool's
+    first ``n_pool``), their features and the featurizer that made them (``by``)."""
+
+    rows: list[dict[str, Any]]
+    n_pool: int
+    features: Features
+    by: str
+
+
+def like_features(
+    db: Database, ctx: ProjectContext, cache: FeatureCache, *, like: int | None, wait: bool = True
+) -> LikeFeatures | None:
+    """The features "More like this" ranks by, fitted when missing (the first call after a
+    start or an import: seconds on a large pool). With ``wait=False``, None instead of fitting
+    when no matrix of these rows is in memory (:class:`labelloop.workflow.warming.Warmer`
+    prepares it in the background)."""
     from labelloop.learn.featurize import caches_per_item
-    from labelloop.learn.similarity import is_blank, same_text, similarities, told_apart
     from labelloop.workflow.learning import feature_rows
 
     with db.read() as conn:
-        origin = store_seeds.find_item(conn, project_id=ctx.id, item_id=like)
-        if origin is None:
-            raise NotFound(f"no item {like} in project '{ctx.slug}'")
         ids = store_learning.ids_of(conn, ctx.id, "pool")
         n_pool = len(ids)
         # The rows a round featurizes (pool, labeled eval items), so searches and rounds share
@@ -206,7 +253,12 @@ def _like(
             for r in store_learning.items_of(conn, ctx.id, "eval", payloads=False)
             if r["label"] or int(r["id"]) == like
         ]
+    if not wait and not cache.holds(ctx.id, ids):
+        return None
     rows = feature_rows(db, ctx, cache, ids)
+    if len(rows) < len(ids):  # an import undone meanwhile: the pool's rows still come first
+        pool = set(ids[:n_pool])
+        n_pool = sum(r["id"] in pool for r in rows)
     wanted = ctx.settings.featurizer
     features = None
     if caches_per_item(wanted):  # only embeddings already computed: a search never waits
@@ -220,12 +272,36 @@ def _like(
     if features is None:
         features = cache.get(ctx.id, FALLBACK_FEATURIZER, rows)
     assert features is not None
+    return LikeFeatures(rows=rows, n_pool=n_pool, features=features, by=by)
+
+
+def _like(
+    db: Database,
+    ctx: ProjectContext,
+    like: int,
+    *,
+    cache: FeatureCache,
+    limit: int,
+    offset: int,
+    wait: bool = True,
+) -> dict[str, Any]:
+    from labelloop.learn import most_similar
+    from labelloop.learn.similarity import is_blank, same_text, similarities, told_apart
+
+    with db.read() as conn:
+        origin = store_seeds.find_item(conn, project_id=ctx.id, item_id=like)
+    if origin is None:
+        raise NotFound(f"no item {like} in project '{ctx.slug}'")
+    page = {"limit": limit, "offset": offset}
+    measured = like_features(db, ctx, cache, like=like, wait=wait)
+    if measured is None:
+        return {**_like_head(origin, None), "preparing": True, "total": 0, **page, "items": []}
+    rows, n_pool, features, by = measured.rows, measured.n_pool, measured.features, measured.by
     where = np.flatnonzero(features.ids == like)
     if where.size == 0:
         raise NotFound(f"item {like} has no features in project '{ctx.slug}'")
     row = int(where[0])
     origin_text = shown_text(rows[row]["payload"])
-    page = {"limit": limit, "offset": offset}
     if is_blank(features.X, row):
         return {
             **_like_head(origin, by),
@@ -263,7 +339,7 @@ def _like(
     return {**_like_head(origin, by), "total": int(candidates.sum()), **page, "items": items}
 
 
-def _like_head(origin: Mapping[Any, Any], by: str) -> dict[str, Any]:
+def _like_head(origin: Mapping[Any, Any], by: str | None) -> dict[str, Any]:
     return {
         "mode": "like",
         "like": {"id": int(origin["id"]), "external_id": origin["external_id"]},
@@ -315,7 +391,7 @@ def send_to_queue(
                 raise NotFound(f"no item {like} in project '{ctx.slug}'")
             reason = f"like item {_name(origin)}, found by {who}"
         else:
-            words = " ".join((query or "").split())
+            words = " ".join(cut_query(query or "")[0].split())
             shown = words if len(words) <= 120 else words[:119] + "…"
             reason = f"searched by {who} for '{shown}'"
         rows = store_seeds.pool_items(conn, project_id=ctx.id, item_ids=wanted)

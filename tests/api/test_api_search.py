@@ -175,3 +175,52 @@ def test_the_search_page_escapes_text_in_its_embedded_results(sqlite_api: Any) -
     label = client.get("/p/sent/label")
     assert 'href="/p/sent/search"' in label.text
     assert 'href="/p/sent/search"' in client.get("/p/sent").text
+
+
+def test_a_long_query_searches_its_first_200_characters_and_says_so(search_api: Any) -> None:
+    """The API and the client refused a query over 200 characters (422) that the CLI and the
+    page cut without a word; every surface now searches its first 200 and says so."""
+    from labelloop.client import Client
+
+    long_q = "refund" + " " * 300 + "nowhere"
+    r = search_api.get(SEARCH, "annotator", params={"q": long_q})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["total"] == 2 and body["cut"] is True and body["q"] == "refund"
+    assert "first 200 characters" in body["note"] and "313" in body["note"]
+    client = Client("http://testserver", search_api.tokens["annotator"], http=search_api.client)
+    assert client.project("sent").search(long_q)["note"] == body["note"]
+    short = search_api.get(SEARCH, "annotator", params={"q": "refund"}).json()
+    assert short["cut"] is False and "note" not in short
+
+
+def test_more_like_this_says_it_is_preparing_instead_of_hanging(
+    search_api: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first "More like this" after a start fitted the pool's features inside the request
+    (11-17 s on 37,000 items) with no answer meanwhile; the warmer fits them in the background
+    and a search asked before they are ready answers "preparing" at once."""
+    import threading
+
+    from labelloop.workflow import warming
+
+    app = search_api.client.app
+    cache, release = app.state.features, threading.Event()
+    fit = cache.get
+
+    def slow_in_the_background(*args: Any, **kwargs: Any) -> Any:
+        if threading.current_thread().name == "labelloop-warmer":
+            assert release.wait(10)
+        return fit(*args, **kwargs)
+
+    monkeypatch.setattr(cache, "get", slow_in_the_background)
+    monkeypatch.setattr(warming, "ANSWER_WITHIN_S", 0.05)
+    origin = search_api.get(SEARCH, "annotator", params={"q": "refund"}).json()["items"][0]["id"]
+    waiting = search_api.get(SEARCH, "annotator", params={"like": origin}).json()
+    assert waiting["preparing"] is True and waiting["items"] == []
+    assert waiting["measuring"] >= 2 and "preparing “More like this”" in waiting["note"]
+    release.set()
+    project_id = search_api.lab.ctx("sent", search_api.lab.admin).id
+    assert app.state.warmer.ask((project_id, origin), lambda: None).wait(10)
+    ready = search_api.get(SEARCH, "annotator", params={"like": origin}).json()
+    assert "preparing" not in ready and ready["items"][0]["external_id"] == "r-2"

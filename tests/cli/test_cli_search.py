@@ -140,3 +140,31 @@ def test_search_shows_each_hit_where_it_holds_the_words(cli: Any, tmp_path: Path
     assert "…" in shown.split("late", 1)[1][:5]  # it says the text begins before
     early = " ".join(cli("search", "s", "united").stdout.split())
     assert "@united for an early flt" in early  # a match near the start shows the start
+
+
+def test_a_long_query_is_searched_by_its_first_200_characters_saying_so(
+    cli: Any, tmp_path: Path
+) -> None:
+    small_project(cli, tmp_path)
+    _import(cli, tmp_path, WORDY)
+    shown = " ".join(cli("search", "s", "refund*" + " " * 300 + "nowhere").stdout.split())
+    assert "searched the first 200 characters" in shown and "2 items" in shown
+
+
+def test_search_marks_the_words_it_found_and_keeps_markup_in_texts_as_text() -> None:
+    """The CLI showed hits without saying where the words were; the matches are now bold, and
+    brackets or a backslash in an item never read as rich markup."""
+    from rich.console import Console
+
+    from labelloop.cli.quality import _excerpt
+    from labelloop.store.words import parse_query
+    from labelloop.workflow.seeding import found_spans
+
+    text = "[b]not bold[/b] <script>x</script> C:\\\\REFUND\\ and refunds"
+    hit = {"text": text, "truncated": False}
+    hit["marks"] = found_spans(text, parse_query("refund*"), data_type="text")
+    console = Console(record=True, width=200, force_terminal=True, color_system="standard")
+    console.print(_excerpt(hit))
+    assert console.export_text().strip() == text
+    line = next(iter(console.render_lines(_excerpt(hit), new_lines=False)))
+    assert "".join(s.text for s in line if s.style and s.style.bold) == "REFUNDrefunds"

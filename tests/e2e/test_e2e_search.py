@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,8 @@ def _hits(page: Any) -> list[dict[str, Any]]:
             checked: li.querySelector('input').checked,
             disabled: li.querySelector('input').disabled,
             badges: Array.from(li.querySelectorAll('.badge')).map(b => b.textContent),
-            elements: li.querySelector('.hit-text').children.length,
+            elements: li.querySelectorAll('.hit-text *:not(mark)').length,
+            marks: Array.from(li.querySelectorAll('.hit-text mark')).map(m => m.textContent),
         }))""",
     )
 
@@ -52,6 +54,7 @@ def test_e2e_search_select_by_keyboard_send_and_label_them_first(
     page.wait_for_selector("#results li.hit")
     hits = _hits(page)
     assert sorted(h["text"] for h in hits) == refunds[:20]
+    assert all(h["marks"] and {m.lower() for m in h["marks"]} == {"refund"} for h in hits)
     assert "items match" in page.inner_text("#results-summary")
     assert "q=REFUND" in page.url  # a reload or a shared link shows the same results
 
@@ -109,7 +112,17 @@ def test_e2e_search_results_show_hostile_text_as_text(server: Any, browser: Any)
     hits = _hits(page)
     assert [h["text"] for h in hits] == [server.hostile_texts[0]]
     assert hits[0]["elements"] == 0  # no <script> or <b> element was made from it
+    assert hits[0]["marks"] == ["<script>"]  # the words found are marked, as text
     assert page.input_value("#search-q") == "<script>"
+    # A query over 200 characters: its first 200 are searched, and the page says so.
+    page.fill("#search-q", "<script>" + " " * 250 + "nowhere")
+    page.keyboard.press("Enter")
+    page.wait_for_function(
+        "() => document.querySelector('#results-summary').textContent.includes('200')"
+    )
+    summary = page.inner_text("#results-summary")
+    assert "Searched the first 200 characters of the 265 typed." in summary
+    assert [h["text"] for h in _hits(page)] == [server.hostile_texts[0]]
     page.fill("#search-q", "onerror")
     page.keyboard.press("Enter")
     page.wait_for_function(
@@ -169,4 +182,38 @@ def test_e2e_a_slow_more_like_this_does_not_replace_a_later_word_search(
     assert _hits(page) == words
     assert page.is_hidden("#like-banner")
     assert "worst" in page.inner_text("#results-summary") and "q=worst" in page.url
+
+    # Asked while the server prepares the pool's features, "More like this" says so and asks
+    # again until they are ready (here the server's first answer says it is preparing).
+    page.unroute("**/search?like=*")
+    answers: list[str] = []
+
+    def preparing_once(route: Any) -> None:
+        answers.append(route.request.url)
+        if len(answers) > 1:
+            route.continue_()
+            return
+        note = "preparing “More like this”: measuring 60 pool items (started 3 s ago)"
+        body = {
+            "mode": "like",
+            "like": {"id": 1, "external_id": None},
+            "by": None,
+            "preparing": True,
+            "total": 0,
+            "limit": 20,
+            "offset": 0,
+            "items": [],
+            "note": note,
+        }
+        route.fulfill(status=200, content_type="application/json", body=json.dumps(body))
+
+    page.route("**/search?like=*", preparing_once)
+    page.focus("#results li.hit")
+    page.keyboard.press("m")
+    page.wait_for_function(
+        "() => document.querySelector('#results-summary').textContent.startsWith('Preparing')"
+    )
+    assert "measuring 60 pool items" in page.inner_text("#results-summary")
+    page.wait_for_selector("#like-banner:not([hidden])")  # the next answer is the list
+    assert len(answers) == 2 and _hits(page)
     context.close()

@@ -462,6 +462,7 @@ def test_postgresql_without_the_word_index_reads_every_item(pg_lab: Lab) -> None
         for key in ("text", "image", "audio"):
             conn.exec_driver_sql(f"DROP INDEX ix_item_words_{key}")
         conn.exec_driver_sql("DROP FUNCTION labelloop_words(text)")
+    wordindex.forget_index()  # as a migration does
     ctx = lab.project()
     lab.import_rows(ctx, [{"id": "z1", "text": "a Zebra here"}, *make_rows(5)])
     assert seeding.search(lab.db, ctx, q="zebra*")["total"] == 1
@@ -532,3 +533,46 @@ def test_postgresql_can_answer_a_search_from_its_word_index(
         compiled = count.compile(dialect=conn.dialect)
         plan = conn.exec_driver_sql("EXPLAIN " + compiled.string, compiled.params).scalars()
         assert index in "\n".join(plan)
+
+
+def test_searches_ask_the_catalog_for_the_index_once_until_a_migration(lab: Lab) -> None:
+    """Every word search asked the catalog whether the index exists (one more query each);
+    it is looked up once per database, and again after a migration."""
+    from sqlalchemy import event
+
+    asked: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if "to_regprocedure" in statement or "sqlite_master" in statement:
+            asked.append(statement)
+
+    ctx = lab.project()
+    lab.import_rows(ctx, [{"id": "z1", "text": "a Zebra here"}, *make_rows(5)])
+    event.listen(lab.db.engine, "before_cursor_execute", count)
+    try:
+        for q in ("zebra", "zebra*", '"a zebra"'):
+            assert seeding.search(lab.db, ctx, q=q)["total"] == 1
+        assert len(asked) <= 1, asked
+        before = len(asked)
+        wordindex.forget_index()  # as a migration that builds or drops the index does
+        for _ in range(2):
+            assert seeding.search(lab.db, ctx, q="zebra")["total"] == 1
+        assert len(asked) == before + 1
+    finally:
+        event.remove(lab.db.engine, "before_cursor_execute", count)
+
+
+def test_the_marked_words_are_where_the_search_finds_them_on_tricky_texts() -> None:
+    """What the page and the CLI mark of a hit comes from the search's own matching: a text
+    the search finds has a mark for each term, around text that holds the term; others none."""
+    from labelloop.store.words import match_spans
+
+    for text in TRICKY:
+        for q in QUERIES:
+            terms = parse_query(q)
+            spans = match_spans(text, terms)
+            assert bool(spans) >= text_holds(text, terms), (text, q)
+            for term in terms:
+                if text_holds(text, (term,)):
+                    marked = [text[a:b] for a, b in match_spans(text, (term,))]
+                    assert any(text_holds(m, (term,)) for m in marked), (text, q, marked)

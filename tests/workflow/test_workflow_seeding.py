@@ -16,7 +16,7 @@ from sqlalchemy import select
 from labelloop.errors import LabelloopError, NotFound, PermissionDenied
 from labelloop.learn import make_featurizer
 from labelloop.store.tables import assignment, audit_event, seed_pick
-from labelloop.workflow import seeding, status, tasks
+from labelloop.workflow import batches, seeding, status, tasks
 from labelloop.workflow.features import FeatureCache, FeatureFiles
 from labelloop.workflow.learning import due, prepare_features, train
 
@@ -798,3 +798,37 @@ def test_a_serve_on_another_machine_counts_the_embeddings_its_learner_computed(
     lab.import_rows(ctx, lab.rows(5, start=500))  # new items: not computed yet, anywhere
     info = status.status(lab.db, ctx, features_dir=serve)["features"]
     assert (info["computed"], info["total"]) == (25, 30)
+
+
+class _UndoBetweenReads(FeatureCache):
+    """A cache whose first payload read comes after an import is undone: what happens when an
+    undo's slices land between the ids a search or a round reads and their texts."""
+
+    def __init__(self, lab: Any, ctx: Any, batch_id: int) -> None:
+        super().__init__()
+        self.undo: Any = lambda: batches.undo(lab.db, ctx, batch_id)
+
+    def with_payloads(self, project_id: int, ids: list[int], load: Any) -> Any:
+        if self.undo is not None:
+            undo, self.undo = self.undo, None
+            undo()
+        return super().with_payloads(project_id, ids, load)
+
+
+def test_more_like_this_and_rounds_skip_items_an_undo_removed_meanwhile(lab: Any) -> None:
+    """An import undone while "More like this" read the pool answered HTTP 500 (the ids read
+    first named items whose texts were gone a moment later), and a round failed the same way."""
+    ctx = lab.project()
+    lab.import_rows(ctx, lab.rows(40))
+    lab.import_rows(ctx, RARE, filename="rare.jsonl")
+    late_rows = [{"id": f"late-{i}", "text": f"angry refund number {i}"} for i in range(5)]
+    late = lab.import_rows(ctx, late_rows, filename="late.jsonl")
+    origin = lab_item_id(lab, ctx, "rare-2")
+    found = seeding.search(
+        lab.db, ctx, like=origin, limit=50, cache=_UndoBetweenReads(lab, ctx, late.batch_id)
+    )
+    assert "rare-1" in _ids(found) and not any(i.startswith("late-") for i in _ids(found))
+    again = lab.import_rows(ctx, [{"id": "late-9", "text": "angry refund"}], filename="again.jsonl")
+    train(lab.db, ctx, cache=_UndoBetweenReads(lab, ctx, again.batch_id))
+    task = tasks.next_task(lab.db, ctx)
+    assert task is not None and task["item"]["external_id"] != "late-9"

@@ -110,8 +110,14 @@ async def get_features(request: Request) -> Any:
     return request.app.state.features
 
 
+async def get_warmer(request: Request) -> Any:
+    """The process's "More like this" warmer (a Warmer), over its feature cache."""
+    return request.app.state.warmer
+
+
 DbDep = Annotated[Database, Depends(get_db)]
 FeaturesDep = Annotated[Any, Depends(get_features)]
+WarmerDep = Annotated[Any, Depends(get_warmer)]
 CurrentUser = Annotated[User, Depends(current_user)]
 AdminUser = Annotated[User, Depends(admin_user)]
 ReportUser = Annotated[User, Depends(report_user)]

@@ -235,6 +235,8 @@ def import_file(
             update_labels=update_labels,
             answers=annotations,
         )
+    if report.n_items:  # "More like this" measures the new items now, not when first asked
+        request.app.state.warmer.ask_ahead([ctx.id])
     return {
         "batch_id": report.batch_id,
         "items": report.n_items,

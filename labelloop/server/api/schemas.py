@@ -106,7 +106,7 @@ class SeedsIn(Body):
     """Found pool items to send to the front of the queue, and how they were found."""
 
     item_ids: list[Id] = Field(min_length=1, max_length=200)
-    query: str | None = Field(default=None, max_length=200)
+    query: str | None = None  # the words searched: a longer query is cut as the search cuts it
     like: Id | None = None
 
 

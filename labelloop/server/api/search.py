@@ -7,9 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from labelloop.govern.permissions import Permission
-from labelloop.server.api.deps import CurrentUser, DbDep, FeaturesDep
+from labelloop.server.api.deps import CurrentUser, DbDep, WarmerDep
 from labelloop.server.api.schemas import Id, SeedsIn
-from labelloop.workflow import projects, seeding
+from labelloop.workflow import projects, seeding, warming
 
 router = APIRouter(prefix="/api/projects/{slug}", tags=["search"])
 
@@ -19,15 +19,21 @@ def search(
     slug: str,
     db: DbDep,
     user: CurrentUser,
-    features: FeaturesDep,
-    q: Annotated[str | None, Query(max_length=200)] = None,
+    warmer: WarmerDep,
+    q: str | None = None,
     like: Id | None = None,
     limit: Annotated[int, Query(ge=1, le=seeding.MAX_LIMIT)] = 20,
     offset: Annotated[int, Query(ge=0, le=seeding.MAX_OFFSET)] = 0,
 ) -> dict[str, Any]:
-    """Pool items containing every word of ``q``, or most like item ``like``; paginated."""
+    """Pool items containing every word of ``q``, or most like item ``like``; paginated.
+
+    A longer ``q`` than ``seeding.MAX_QUERY_CHARS`` is searched by its beginning; the answer
+    says so (``cut``, ``note``). A "like" search asked while the pool's features are being
+    prepared (after a start or an import) answers ``preparing`` instead of waiting."""
     ctx = projects.access(db, slug, user, Permission.ANNOTATE)
-    return seeding.search(db, ctx, q=q, like=like, limit=limit, offset=offset, cache=features)
+    if like is not None and not (q or "").strip():  # never waits long for the pool's features
+        return warming.search_like(db, ctx, warmer, like=like, limit=limit, offset=offset)
+    return seeding.search(db, ctx, q=q, like=like, limit=limit, offset=offset)
 
 
 @router.post("/seeds", status_code=201)

@@ -34,6 +34,7 @@ from labelloop.workflow import (
     seeding,
     simulations,
     status,
+    warming,
 )
 from labelloop.workflow.accounts import User
 
@@ -454,18 +455,15 @@ def search_page(
     user, csrf = _page_user(request, db)
     ctx = projects.access(db, slug, user, Permission.ANNOTATE)
     initial, error = None, None
-    words = (q or "").strip()[: seeding.MAX_QUERY_CHARS]
-    if words or like is not None:
-        try:
-            initial = seeding.search(
-                db,
-                ctx,
-                q=words or None,
-                like=None if words else like,
-                cache=request.app.state.features,
-            )
-        except LabelloopError as exc:
-            error = exc.message
+    words = (q or "").strip()
+    try:
+        if words:
+            initial = seeding.search(db, ctx, q=words)
+        elif like is not None:  # while its features are being prepared, the page asks again
+            warmer = request.app.state.warmer
+            initial = warming.search_like(db, ctx, warmer, like=like, limit=20, offset=0)
+    except LabelloopError as exc:
+        error = exc.message
     return _render(
         request,
         "search.html",
@@ -474,7 +472,7 @@ def search_page(
         project=_detail(db, ctx),
         page={
             "slug": ctx.slug,
-            "q": words,
+            "q": initial["q"] if initial and initial["mode"] == "text" else words,
             "initial": initial,
             "error": error,
             "data_type": ctx.schema.data_type,

@@ -1,5 +1,5 @@
 // The pool search page: words or "more like this", pick hits by keyboard, send them to the queue.
-// Item text is untrusted: it only ever reaches the DOM through textContent.
+// Item text is untrusted: it only ever reaches the DOM through text nodes and textContent.
 (() => {
   "use strict";
 
@@ -9,6 +9,7 @@
   const base = "/api/projects/" + encodeURIComponent(page.slug);
   const LIMIT = 20;
   const SLOW_MS = 2000;
+  const PREPARING_POLL_MS = 1000;
   // The first "More like this" after the server starts (or after an import) computes the
   // features of every pool item: tens of seconds on a large pool, with no sign of life else.
   const SLOW_LIKE =
@@ -48,6 +49,26 @@
     return span;
   }
 
+  // The text as nodes, the ranges the server matched in <mark> (its [start, end) count
+  // characters, code points, as Array.from splits a string); never parsed as HTML.
+  function marked(text, marks) {
+    const chars = Array.from(text);
+    const nodes = [];
+    let done = 0;
+    for (const [start, end] of marks) {
+      if (start < done || end <= start) continue;
+      if (start > done) nodes.push(document.createTextNode(chars.slice(done, start).join("")));
+      const mark = document.createElement("mark");
+      mark.textContent = chars.slice(start, end).join("");
+      nodes.push(mark);
+      done = end;
+    }
+    if (done < chars.length) nodes.push(document.createTextNode(chars.slice(done).join("")));
+    return nodes;
+  }
+
+  const sentence = (note) => note.charAt(0).toUpperCase() + note.slice(1) + ".";
+
   // Rounded down: 0.9999 (the same words, another text) must not read 1.000.
   const shownScore = (score) => (Math.floor(score * 1000) / 1000).toFixed(3);
 
@@ -85,7 +106,8 @@
     else if (hit.queued) head.append(badge("in the queue", "badge-warn"));
     const text = document.createElement("span");
     text.className = "hit-text";
-    text.textContent = hit.text + (hit.truncated ? "…" : "");
+    text.append(...marked(hit.text, hit.marks || []));
+    if (hit.truncated) text.append("…");
     body.append(head, text);
     if (page.data_type === "image") {
       // a small picture of the image item (served from the media roots, like the item itself)
@@ -124,13 +146,15 @@
       el.summary.textContent = result.items.length
         ? `Most similar ${first}–${last} of ${plural(result.total, "pool item")}.`
         : result.note
-          ? result.note.charAt(0).toUpperCase() + result.note.slice(1) + "."
+          ? sentence(result.note)
           : "No other pool item has anything in common with it.";
     } else {
       el.likeBanner.hidden = true;
-      el.summary.textContent = result.total
-        ? `${plural(result.total, "item")} ${result.total === 1 ? "matches" : "match"} “${result.q}”; showing ${first}–${last}.`
-        : `No pool item matches “${result.q}” (${result.syntax}).`;
+      el.summary.textContent =
+        (result.total
+          ? `${plural(result.total, "item")} ${result.total === 1 ? "matches" : "match"} “${result.q}”; showing ${first}–${last}.`
+          : `No pool item matches “${result.q}” (${result.syntax}).`) +
+        (result.cut ? " " + sentence(result.note) : "");
     }
     el.prev.disabled = result.offset === 0;
     el.next.disabled = result.offset + result.items.length >= result.total;
@@ -165,7 +189,16 @@
       : null;
     try {
       const query = new URLSearchParams({ ...params, limit: String(LIMIT) });
-      const result = await api("GET", `${base}/search?${query}`, undefined, { loginOn401: true });
+      let result = await api("GET", `${base}/search?${query}`, undefined, { loginOn401: true });
+      // The pool's features are being prepared (after a start or an import): say so and ask
+      // again until they are, unless another search was asked meanwhile.
+      while (result.preparing && ticket === state.asked) {
+        clearTimeout(slow);
+        el.summary.textContent = sentence(result.note);
+        await new Promise((resolve) => setTimeout(resolve, PREPARING_POLL_MS));
+        if (ticket !== state.asked) return null;
+        result = await api("GET", `${base}/search?${query}`, undefined, { loginOn401: true });
+      }
       if (ticket !== state.asked) return null;
       el.messages.replaceChildren();
       render(result);
@@ -337,6 +370,7 @@
   // ---------------------------------------------------------------- start
 
   if (page.error) say(el.messages, "error", page.error);
-  if (page.initial) render(page.initial);
+  if (page.initial && page.initial.preparing) runLike(page.initial.like.id, 0);
+  else if (page.initial) render(page.initial);
   renderSendButton();
 })();
