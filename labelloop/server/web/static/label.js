@@ -699,14 +699,7 @@
 
   function choose(control, label) {
     if (state.mode !== "task" && state.mode !== "edit") return;
-    if (control.type === "multi_choice") {
-      const chosen = Array.isArray(state.values[control.name]) ? state.values[control.name] : [];
-      state.values[control.name] = chosen.includes(label)
-        ? chosen.filter((l) => l !== label)
-        : chosen.concat([label]);
-    } else {
-      state.values[control.name] = label;
-    }
+    state.values[control.name] = L.controls.pressed(control, state.values[control.name], label);
     renderPressed();
     const now = state.values[control.name];
     // a screen reader hears the change
@@ -796,7 +789,7 @@
       table.className = "keys";
       const tbody = document.createElement("tbody");
       if (isChoice(c)) {
-        h.textContent = c.name + (c.type === "multi_choice" ? " (toggle any)" : " (choose one)");
+        h.textContent = L.controls.choiceHeading(c);
         c.labels.forEach((label, i) => {
           const key = ownKey(c, i);
           addRow(tbody, key ? [key] : ["—"], label, (c.descriptions || {})[label]);
@@ -1659,7 +1652,8 @@
     const hit = hotkeyHit(hotkey);
     if (hit) {
       e.preventDefault();
-      choose(hit.control, hit.label);
+      // a held key picks once: its repeats would clear the label again, then pick it, ...
+      if (!e.repeat) choose(hit.control, hit.label);
     }
   });
 

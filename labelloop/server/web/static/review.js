@@ -483,7 +483,7 @@
       const table = node("table", "keys");
       const tbody = node("tbody");
       if (isChoice(c)) {
-        h.textContent = c.name + (c.type === "multi_choice" ? " (toggle any)" : " (choose one)");
+        h.textContent = L.controls.choiceHeading(c);
         c.labels.forEach((label, i) => {
           const key = L.controls.ownKey(c, i, hotkeys); // an earlier control may have the key
           addRow(tbody, key ? [key] : ["—"], label);
@@ -551,14 +551,7 @@
 
   function choose(control, label) {
     if (!editing()) return;
-    if (control.type === "multi_choice") {
-      const now = Array.isArray(state.values[control.name]) ? state.values[control.name] : [];
-      state.values[control.name] = now.includes(label)
-        ? now.filter((l) => l !== label)
-        : [...now, label];
-    } else {
-      state.values[control.name] = label;
-    }
+    state.values[control.name] = L.controls.pressed(control, state.values[control.name], label);
     renderPressed();
   }
 
