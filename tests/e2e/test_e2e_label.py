@@ -425,6 +425,12 @@ def test_e2e_suggestion_is_preselected_only_when_the_model_is_sure_enough(
     # Just below it: pre-selected, so agreeing costs one key.
     assert reload_at(confidence - 0.01) == (label, confidence)
     assert _pressed(page) == [label]
+    # Its key takes the suggestion (it does not clear it); the same key again clears it.
+    key = page.get_attribute(f".label-btn[data-label='{label}']", "aria-keyshortcuts")
+    page.keyboard.press(key)
+    assert _pressed(page) == [label]
+    page.keyboard.press(key)
+    assert _pressed(page) == []
 
     # Changed while the page is open: the next item follows the project's setting, no reload.
     for floor, expect_pressed in ((1.0, False), (0.0, True)):

@@ -97,6 +97,7 @@
   const state = {
     view: null, // what the API returned for the item on screen
     values: {}, // control name -> label or [labels] (the choice controls of a fix or decision)
+    chosenHere: new Set(), // the controls whose label the reviewer pressed on this answer
     pending: null, // null | "reject" | "fix"
     fixFrom: null, // while fixing: the answer the fix started from, as valueToSend() gave it
     skip: [], // annotation ids (review) or item ids (adjudicate) passed over with N
@@ -551,13 +552,16 @@
 
   function choose(control, label) {
     if (!editing()) return;
-    state.values[control.name] = L.controls.pressed(control, state.values[control.name], label);
+    const mine = state.chosenHere.has(control.name);
+    state.values[control.name] = L.controls.pressed(control, state.values[control.name], label, mine);
+    state.chosenHere.add(control.name);
     renderPressed();
   }
 
   /** Put `value` (control name -> value) into every control: choice buttons and widgets. */
   function showValue(value) {
     state.values = JSON.parse(JSON.stringify(value || {}));
+    state.chosenHere = new Set();
     renderPressed();
     if (!state.view) return;
     const item = state.view.item || {};
