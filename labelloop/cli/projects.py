@@ -140,7 +140,7 @@ def projects_set(
     random_share, stop_changed, preselect_suggestion, preselect_confidence,
     auto_label_confidence, auto_label_min_accuracy, review_policy, review_share,
     qualification_items, qualification_accept_rate, escalate_to, gold_rate,
-    contradiction_threshold, rework_hours.
+    contradiction_threshold, rework_hours, backlog_alert_min.
     """
     from labelloop.workflow import projects
 

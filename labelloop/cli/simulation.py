@@ -223,7 +223,7 @@ def simulate(
             }
             title = f"Active learning on {file.name}"
             try:
-                written = _sim_write(folder.staging, result, data, title=title)
+                written = _sim_write(folder.staging, data, title=title)
             except OSError as exc:  # disk full, say: nothing reaches --out
                 raise LabelloopError(
                     f"cannot write to --out {out_dir}: {exc.strerror or exc}"
@@ -590,12 +590,12 @@ def _sim_features(
         raise LabelloopError(f"featurizer '{name}' cannot run here: {exc}") from None
 
 
-def _sim_write(out_dir: Path, result: Any, data: dict[str, Any], *, title: str) -> list[str]:
+def _sim_write(out_dir: Path, data: dict[str, Any], *, title: str) -> list[str]:
     """results.json, curves.html and (with matplotlib) curves.png; the names written."""
     from labelloop.insight import curves, simtable
 
     (out_dir / "results.json").write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
-    chart = simtable.chart(result, data, title=title)
+    chart = simtable.chart(data, title=title)
     curves.write_html(out_dir / "curves.html", chart)
     written = ["results.json", "curves.html"]
     try:

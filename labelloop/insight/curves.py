@@ -24,10 +24,31 @@ PALETTE = (
 """Colours of the strategies in order (matplotlib's tab10, colour-blind friendlier first)."""
 METRIC_NAMES = {"accuracy": "Accuracy", "macro_f1": "Macro-F1"}
 
-WIDTH, HEIGHT = 820, 460
-LEFT, RIGHT, TOP, BOTTOM = 64, 84, 16, 48  # the reference lines' labels sit in the right margin
-LABEL_GAP = 13
-"""Least vertical distance, in SVG units, between two reference labels (11 px text)."""
+
+@dataclass(frozen=True)
+class Layout:
+    """One drawing of a chart: its SVG size and margins, in SVG units, and its text sizes."""
+
+    name: str
+    width: int
+    height: int
+    left: int
+    right: int
+    top: int
+    bottom: int
+    refs_inside: bool
+    """Reference labels above their lines inside the plot, else in the right margin."""
+    label_gap: int
+    """Least vertical distance between two reference labels."""
+    x_ticks: int
+
+
+WIDE = Layout("wide", 820, 460, 64, 84, 16, 48, refs_inside=False, label_gap=13, x_ticks=6)
+"""The desktop drawing: 11 and 12 unit text, read at about its size from 820 px wide."""
+NARROW = Layout("narrow", 360, 300, 62, 20, 18, 42, refs_inside=True, label_gap=15, x_ticks=4)
+"""The phone drawing (pages under 860 px): 13 and 14 unit text that stays 11 px or more down to
+a 390 px screen, where the wide one's shrank to 5 px; its reference labels sit inside the plot."""
+LAYOUTS = (WIDE, NARROW)
 
 
 @dataclass(frozen=True)
@@ -131,7 +152,7 @@ def _ticks(lo: float, hi: float, n: int = 6) -> list[float]:
     return ticks
 
 
-def _spread(ys: list[float], gap: float = LABEL_GAP) -> list[float]:
+def _spread(ys: list[float], gap: float) -> list[float]:
     """Heights for labels of lines at ``ys`` (top to bottom, as the references are drawn), each
     at its line unless that would put it within ``gap`` of the one above: 98% of full data lies
     a few pixels under full data, and their labels would print over each other."""
@@ -141,46 +162,48 @@ def _spread(ys: list[float], gap: float = LABEL_GAP) -> list[float]:
     return placed
 
 
-def _svg(chart: Chart, metric: str) -> tuple[str, dict[str, object]]:
-    """The SVG of one metric and the numbers the page script needs to read it."""
+def _svg(chart: Chart, metric: str, layout: Layout = WIDE) -> str:
+    """The SVG of one metric drawn in ``layout``."""
+    lay = layout
     curves = chart.curves[metric]
-    x_max = max((int(c.n_labels.max()) for c in curves if c.n_labels.size), default=1)
-    x_min = min((int(c.n_labels.min()) for c in curves if c.n_labels.size), default=0)
+    x_min, x_max = _x_range(chart, metric)
     y_lo, y_hi = _y_range(chart, metric)
-    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    plot_w, plot_h = lay.width - lay.left - lay.right, lay.height - lay.top - lay.bottom
+    right, bottom = lay.width - lay.right, lay.height - lay.bottom
 
     def sx(v: float) -> float:
-        return LEFT + (v - x_min) / max(1, x_max - x_min) * plot_w
+        return lay.left + (v - x_min) / max(1, x_max - x_min) * plot_w
 
     def sy(v: float) -> float:
-        return TOP + (1 - (v - y_lo) / (y_hi - y_lo)) * plot_h
+        return lay.top + (1 - (v - y_lo) / (y_hi - y_lo)) * plot_h
 
     parts = [
-        f'<svg class="chart" data-metric="{metric}" viewBox="0 0 {WIDTH} {HEIGHT}" '
+        f'<svg class="chart {lay.name}" data-metric="{metric}" data-left="{lay.left}" '
+        f'data-plot-width="{plot_w}" viewBox="0 0 {lay.width} {lay.height}" '
         f'role="img" aria-label="{html.escape(METRIC_NAMES.get(metric, metric))} learning curves">'
     ]
     for t in _ticks(y_lo, y_hi):
         y = sy(t)
         parts.append(
-            f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" '
-            f'y2="{y:.1f}"/><text class="tick" x="{LEFT - 6}" y="{y + 4:.1f}" '
+            f'<line class="grid" x1="{lay.left}" x2="{right}" y1="{y:.1f}" '
+            f'y2="{y:.1f}"/><text class="tick" x="{lay.left - 6}" y="{y + 4:.1f}" '
             f'text-anchor="end">{t:.2f}</text>'
         )
-    for t in _ticks(x_min, x_max):
+    for t in _ticks(x_min, x_max, lay.x_ticks):
         if t < x_min:
             continue
         x = sx(t)
         parts.append(
-            f'<line class="grid" x1="{x:.1f}" x2="{x:.1f}" y1="{TOP}" '
-            f'y2="{HEIGHT - BOTTOM}"/><text class="tick" x="{x:.1f}" '
-            f'y="{HEIGHT - BOTTOM + 16}" text-anchor="middle">{int(t):,}</text>'
+            f'<line class="grid" x1="{x:.1f}" x2="{x:.1f}" y1="{lay.top}" '
+            f'y2="{bottom}"/><text class="tick" x="{x:.1f}" '
+            f'y="{bottom + 16}" text-anchor="middle">{int(t):,}</text>'
         )
     parts.append(
-        f'<text class="axis" x="{LEFT + plot_w / 2:.0f}" y="{HEIGHT - 8}" '
+        f'<text class="axis" x="{lay.left + plot_w / 2:.0f}" y="{lay.height - 8}" '
         'text-anchor="middle">labels</text>'
     )
     parts.append(
-        f'<text class="axis" transform="translate(16 {TOP + plot_h / 2:.0f}) '
+        f'<text class="axis" transform="translate(16 {lay.top + plot_h / 2:.0f}) '
         f'rotate(-90)" text-anchor="middle">test '
         f"{html.escape(METRIC_NAMES.get(metric, metric).lower())}</text>"
     )
@@ -189,12 +212,20 @@ def _svg(chart: Chart, metric: str) -> tuple[str, dict[str, object]]:
         (level * full, f"{level:.0%} of full", "ref") for level in chart.levels
     ]
     shown = sorted((sy(value), label, cls) for value, label, cls in refs if y_lo <= value <= y_hi)
-    for (y, label, cls), at in zip(shown, _spread([y for y, _, _ in shown]), strict=True):
+    on_top = []  # labels inside the plot go over every line, each on a white halo
+    for (y, label, cls), at in zip(
+        shown, _spread([y for y, _, _ in shown], lay.label_gap), strict=True
+    ):
         parts.append(
-            f'<line class="{cls}" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" '
-            f'y2="{y:.1f}"/><text class="reflabel" x="{WIDTH - RIGHT + 6}" '
-            f'y="{at + 4:.1f}">{label}</text>'
+            f'<line class="{cls}" x1="{lay.left}" x2="{right}" y1="{y:.1f}" y2="{y:.1f}"/>'
         )
+        if lay.refs_inside:
+            on_top.append(
+                f'<text class="reflabel" x="{right - 4}" y="{at - 4:.1f}" '
+                f'text-anchor="end">{label}</text>'
+            )
+        else:
+            parts.append(f'<text class="reflabel" x="{right + 6}" y="{at + 4:.1f}">{label}</text>')
     for i, c in enumerate(curves):
         name = html.escape(c.strategy, quote=True)
         upper = [f"{sx(x):.1f},{sy(v):.1f}" for x, v in zip(c.n_labels, c.high, strict=True)]
@@ -205,17 +236,32 @@ def _svg(chart: Chart, metric: str) -> tuple[str, dict[str, object]]:
             f'<polygon class="band" points="{" ".join(upper + lower[::-1])}"/>'
             f'<polyline class="line" points="{" ".join(line)}"/></g>'
         )
+    parts.extend(on_top)
     parts.append(
-        f'<line class="cursor" x1="0" x2="0" y1="{TOP}" y2="{HEIGHT - BOTTOM}" '
-        'visibility="hidden"/>'
+        f'<line class="cursor" x1="0" x2="0" y1="{lay.top}" y2="{bottom}" visibility="hidden"/>'
     )
-    parts.append(f'<rect class="hit" x="{LEFT}" y="{TOP}" width="{plot_w}" height="{plot_h}"/>')
+    parts.append(
+        f'<rect class="hit" x="{lay.left}" y="{lay.top}" width="{plot_w}" height="{plot_h}"/>'
+    )
     parts.append("</svg>")
-    geometry = {
+    return "".join(parts)
+
+
+def _x_range(chart: Chart, metric: str) -> tuple[int, int]:
+    curves = chart.curves[metric]
+    x_max = max((int(c.n_labels.max()) for c in curves if c.n_labels.size), default=1)
+    x_min = min((int(c.n_labels.min()) for c in curves if c.n_labels.size), default=0)
+    return x_min, x_max
+
+
+def _geometry(chart: Chart, metric: str) -> dict[str, object]:
+    """The numbers the page script needs to read a metric's SVGs (each says its own margins)."""
+    curves = chart.curves[metric]
+    x_min, x_max = _x_range(chart, metric)
+    full = chart.full[metric]
+    return {
         "x0": x_min,
         "x1": x_max,
-        "left": LEFT,
-        "width": plot_w,
         "series": [
             {
                 "name": c.strategy,
@@ -229,7 +275,6 @@ def _svg(chart: Chart, metric: str) -> tuple[str, dict[str, object]]:
         ],
         "full": round(full, 4),
     }
-    return "".join(parts), geometry
 
 
 _STYLE = """
@@ -243,6 +288,9 @@ padding:3px 10px;margin:0 6px 6px 0;cursor:pointer}
 .sw{display:inline-block;width:12px;height:3px;margin:0 6px 3px 0;vertical-align:middle}
 .wrap{position:relative}.chart{width:100%;height:auto;display:block}
 .grid{stroke:#e5e5e5}.tick,.reflabel{font-size:11px;fill:#666}.axis{font-size:12px;fill:#333}
+.narrow .tick,.narrow .reflabel{font-size:13px}.narrow .axis{font-size:14px}
+svg.narrow{display:none;max-width:480px}
+.narrow .reflabel{paint-order:stroke;stroke:#fff;stroke-width:4px}
 .ref{stroke:#888;stroke-dasharray:5 4}.ref.full{stroke:#333;stroke-dasharray:none}
 .band{fill:var(--c);opacity:.12}.line{fill:none;stroke:var(--c);stroke-width:2}
 .series.off{display:none}.cursor{stroke:#999}.hit{fill:transparent}
@@ -252,6 +300,7 @@ padding:6px 8px;font-size:12px;box-shadow:0 1px 4px rgba(0,0,0,.15);display:none
 td,th{border-bottom:1px solid #ddd;padding:4px 10px;text-align:right}
 td{white-space:pre-line}.text{text-align:left}
 @media (max-width:600px){body{margin:16px}td{white-space:pre}}
+@media (max-width:860px){svg.wide{display:none}svg.narrow{display:block}}
 """
 
 _SCRIPT = """
@@ -280,10 +329,11 @@ _SCRIPT = """
     });});
   document.querySelectorAll('svg.chart').forEach(function(svg){
     var g = data.geometry[svg.getAttribute('data-metric')], cursor = svg.querySelector('.cursor');
+    var left = +svg.getAttribute('data-left'), width = +svg.getAttribute('data-plot-width');
     svg.addEventListener('mousemove', function(ev){
       var box = svg.getBoundingClientRect(), scale = box.width / svg.viewBox.baseVal.width;
       var px = (ev.clientX - box.left) / scale;
-      var x = g.x0 + (px - g.left) / g.width * (g.x1 - g.x0);
+      var x = g.x0 + (px - left) / width * (g.x1 - g.x0);
       var rows = [], best = null;
       g.series.forEach(function(s){
         if (hidden[s.name] || !s.x.length) return;
@@ -295,15 +345,15 @@ _SCRIPT = """
           s.low[i].toFixed(3) + '\\u2013' + s.high[i].toFixed(3) + ')</span></div>');
       });
       if (best === null){ tip.style.display = 'none'; return; }
-      var cx = g.left + (best - g.x0) / Math.max(1, g.x1 - g.x0) * g.width;
+      var cx = left + (best - g.x0) / Math.max(1, g.x1 - g.x0) * width;
       cursor.setAttribute('x1', cx); cursor.setAttribute('x2', cx);
       cursor.setAttribute('visibility', 'visible');
       tip.innerHTML = '<b>' + best.toLocaleString() + ' labels</b> (full data ' +
         g.full.toFixed(3) + ')' + rows.join('');
       tip.style.display = 'block';
-      var left = cx * scale + 12;
-      if (left + tip.offsetWidth > box.width) left = cx * scale - tip.offsetWidth - 12;
-      tip.style.left = left + 'px'; tip.style.top = '8px';
+      var at = cx * scale + 12;
+      if (at + tip.offsetWidth > box.width) at = cx * scale - tip.offsetWidth - 12;
+      tip.style.left = at + 'px'; tip.style.top = '8px';
     });
     svg.addEventListener('mouseleave', function(){
       tip.style.display = 'none'; cursor.setAttribute('visibility', 'hidden');});
@@ -318,8 +368,8 @@ def render_html(chart: Chart) -> str:
     metrics = [m for m in chart.curves if chart.curves[m]]
     svgs, geometry = [], {}
     for metric in metrics:
-        svg, geometry[metric] = _svg(chart, metric)
-        svgs.append(svg)
+        geometry[metric] = _geometry(chart, metric)
+        svgs.extend(_svg(chart, metric, layout) for layout in LAYOUTS)
     names = [c.strategy for c in chart.curves[metrics[0]]] if metrics else []
     payload = json.dumps({"metrics": metrics, "geometry": geometry})
     # Strategy names are text: "<", ">" and "&" as JSON escapes can neither end the script

@@ -258,7 +258,10 @@ def bottleneck(stages: Sequence[Stage]) -> dict[str, Any] | None:
 
 
 def backlogs(
-    stages: Sequence[Stage], *, after: Sequence[str] = ("label", "overlap")
+    stages: Sequence[Stage],
+    *,
+    after: Sequence[str] = ("label", "overlap"),
+    at_least: int = 1,
 ) -> list[dict[str, Any]]:
     """The stages past ``after`` where work waits and more arrived than was cleared over the
     window: each a backlog that grows, with its sentence ("Review: 148 annotations wait, …").
@@ -266,11 +269,17 @@ def backlogs(
     ``after`` is labeling (active learning never means to empty the pool) and the wait for
     another annotator: labeling's own work in progress, served from the same queue, which grows
     by every first answer to an item under overlap. Review, the expert tier and rework remain.
+    A stage is a backlog only when ``at_least`` wait there and what waits is more than a day's
+    work at the stage's pace over the window: three annotations in review, or fewer than its
+    reviewers clear a day, are the everyday flow.
     """
     out = []
     for stage in stages:
         row = _row(stage)
-        if stage.key in after or not stage.waiting or not row["growing"]:
+        if stage.key in after or stage.waiting < max(at_least, 1) or not row["growing"]:
+            continue
+        days = _days_to_clear(stage)
+        if days is not None and days < 1:
             continue
         out.append({**row, "sentence": f"{row['name']}: {_describe(row)}"})
     return out

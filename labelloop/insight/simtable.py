@@ -1,17 +1,17 @@
 """A simulation's summary table and chart: the terminal, the HTML file and the project page
 show the same cells.
 
-PURE: reads a :class:`~labelloop.learn.simulate.Simulation` and its
-:func:`~labelloop.learn.simreport.to_json` figures; writes nothing.
+PURE: reads a simulation's :func:`~labelloop.learn.simreport.to_json` figures; writes nothing.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from labelloop.insight.curves import Chart
-from labelloop.learn import simreport
-from labelloop.learn.simulate import Simulation
+from labelloop.learn.simreport import MeanCurve
 
 TEXT_COLUMNS = (0, 5)
 """Columns of :func:`summary_rows` holding words (the others hold numbers)."""
@@ -60,17 +60,28 @@ def summary_rows(data: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
-def chart(result: Simulation, data: dict[str, Any], *, title: str) -> Chart:
-    """The learning curves (accuracy and macro-F1, mean and range over seeds) with the table."""
+def chart(data: dict[str, Any], *, title: str) -> Chart:
+    """The learning curves (accuracy and macro-F1, mean and range over seeds) with the table,
+    from the :func:`~labelloop.learn.simreport.to_json` figures alone: a simulation stored
+    long ago is drawn as a new one is."""
     return Chart(
         title=title,
         subtitle=(
-            f"{len(result.runs)} seeds, batch {result.batch_size}, budget {result.budget}, "
+            f"{len(data['seeds'])} seeds, batch {data['batch_size']}, budget {data['budget']}, "
             f"featurizer {data['featurizer']}; {data['n_pool']:,} pool / {data['n_test']:,} test"
         ),
         curves={
-            m: simreport.mean_curves(result, metric=m, up_to=result.budget)
-            for m in ("accuracy", "macro_f1")
+            metric: [
+                MeanCurve(
+                    c["strategy"],
+                    np.asarray(c["n_labels"], dtype=np.int64),
+                    np.asarray(c["mean"], dtype=np.float64),
+                    np.asarray(c["low"], dtype=np.float64),
+                    np.asarray(c["high"], dtype=np.float64),
+                )
+                for c in data["curves"][metric]
+            ]
+            for metric in ("accuracy", "macro_f1")
         },
         full={"accuracy": data["full_accuracy"], "macro_f1": data["full_macro_f1"]},
         table=summary_rows(data),

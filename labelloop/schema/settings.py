@@ -213,6 +213,12 @@ class ProjectSettings(BaseModel):
     rework_hours: int = Field(
         default=24, ge=1, description="How long a rejected item waits for its annotator."
     )
+    backlog_alert_min: int = Field(
+        default=10,
+        ge=1,
+        description="Annotations a growing review, expert or rework backlog holds (and a day's"
+        " work at its pace) before it is an alert.",
+    )
 
 
 _DEFAULTS = {

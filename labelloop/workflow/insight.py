@@ -181,7 +181,7 @@ def report(
         ),
         "stages": flow.stage_table(stages),
         "bottleneck": flow.bottleneck(stages),
-        "backlogs": flow.backlogs(stages),
+        "backlogs": flow.backlogs(stages, at_least=ctx.settings.backlog_alert_min),
         "forecast": forecasts,
         "label_mix": _label_mix(
             resolved if regions is None else _region_counts(regions, ctx.schema.target.name),

@@ -48,6 +48,7 @@ LIVE_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "rework_hours",
         ),
     ),
+    ("Alerts", ("backlog_alert_min",)),
 )
 """The live settings by what they steer, as the project page's Settings panel groups them."""
 LIVE_SETTINGS = tuple(name for _, names in LIVE_GROUPS for name in names)

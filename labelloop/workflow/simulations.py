@@ -302,10 +302,11 @@ def chart(db: Database, ctx: ProjectContext, sim_id: int) -> str:
         row = store_sims.get(conn, ctx.id, sim_id, chart=True)
     if row is None:
         raise NotFound(f"no simulation #{sim_id} in project '{ctx.slug}'")
-    if row["chart"] is None:
+    page = _chart_of(row, ctx)
+    if page is None:
         state = view(row, ctx)["state"]
         raise NotFound(f"simulation #{sim_id} has no chart: it is {state}")
-    return str(row["chart"])
+    return page
 
 
 def cancel(db: Database, ctx: ProjectContext, sim_id: int) -> dict[str, Any]:
@@ -348,7 +349,7 @@ def finished(
         row = store_sims.get(conn, ctx.id, sim_id, chart=True)
     if row is None:
         raise NotFound(f"no simulation #{sim_id} in project '{ctx.slug}'")
-    return view(row, ctx), row["result"], row["chart"]
+    return view(row, ctx), row["result"], _chart_of(row, ctx)
 
 
 def run_next(db: Database, cache: FeatureCache, *, stop: threading.Event | None = None) -> bool:
@@ -432,7 +433,6 @@ def _replay(
 ) -> tuple[dict[str, Any], str]:
     from concurrent.futures.process import BrokenProcessPool
 
-    from labelloop.insight import curves, simtable
     from labelloop.learn import make_model, make_strategy, simoptions, simreport
     from labelloop.learn import simulate as sim
     from labelloop.learn.model import model_label
@@ -490,10 +490,27 @@ def _replay(
         **simreport.to_json(result),
     }
     report("drawing the chart", 1, 1, force=True)
-    page = curves.render_html(
-        simtable.chart(result, data, title=f"Active learning on the labels of {ctx.name}")
-    )
-    return data, page
+    return data, _page(data, ctx)
+
+
+def _page(data: dict[str, Any], ctx: ProjectContext) -> str:
+    """The chart page of a simulation's stored figures, drawn with today's page."""
+    from labelloop.insight import curves, simtable
+
+    chart = simtable.chart(data, title=f"Active learning on the labels of {ctx.name}")
+    return curves.render_html(chart)
+
+
+def _chart_of(row: Any, ctx: ProjectContext) -> str | None:
+    """A finished simulation's chart: drawn again from its figures, so one stored before the
+    page changed (text 5 px high on a phone) reads as a new one does; the page stored with it
+    when its figures cannot draw one (``None`` until it is done)."""
+    if row["chart"] is None:
+        return None
+    try:
+        return _page(dict(row["result"]), ctx)
+    except (KeyError, TypeError, ValueError):
+        return str(row["chart"])
 
 
 class SimulationRunner:

@@ -161,7 +161,7 @@ def test_the_projects_list_and_the_dashboard_show_who_acknowledged(page: Page) -
     from labelloop.workflow import acknowledgements, insight
 
     lab = page.lab
-    ctx = lab.project("sent", review_policy="all")
+    ctx = lab.project("sent", review_policy="all", backlog_alert_min=1)
     lab.import_rows(ctx, lab.rows(30))
     lab.train(ctx)
     go_idle(lab)  # three labels, four days ago, all in review

@@ -13,7 +13,7 @@ from tests.conftest import Lab, make_rows
 def test_the_dashboard_in_the_terminal_and_as_json(cli: Any) -> None:
     cli("init")
     lab = Lab(Database(cli.db_url))
-    ctx = lab.project("p", review_policy="all")
+    ctx = lab.project("p", review_policy="all", backlog_alert_min=1)
     lab.import_rows(ctx, make_rows(40))
     lab.train(ctx)
     lab.label_next(ctx, n=10, active_ms=2500)
@@ -41,7 +41,7 @@ def test_the_dashboard_in_the_terminal_and_as_json(cli: Any) -> None:
 def test_alerts_are_acknowledged_and_taken_back_from_the_terminal(cli: Any) -> None:
     cli("init")
     lab = Lab(Database(cli.db_url))
-    ctx = lab.project("p", review_policy="all")
+    ctx = lab.project("p", review_policy="all", backlog_alert_min=1)
     lab.import_rows(ctx, make_rows(30))
     lab.train(ctx)
     lab.label_next(ctx, n=6)  # review falls behind: a backlog (no learner ran to store it)

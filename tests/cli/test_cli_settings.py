@@ -36,7 +36,7 @@ def test_set_refuses_in_one_line_and_changes_nothing(cli: Any, tmp_path: Any) ->
         "random_share, stop_changed, preselect_suggestion, preselect_confidence, "
         "auto_label_confidence, auto_label_min_accuracy, review_policy, review_share, "
         "qualification_items, qualification_accept_rate, escalate_to, gold_rate, "
-        "contradiction_threshold, rework_hours",
+        "contradiction_threshold, rework_hours, backlog_alert_min",
         ("strategy=margin", "batch_size=0"): "error: settings.batch_size: input should be "
         "greater than or equal to 1",
     }

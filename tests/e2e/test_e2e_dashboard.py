@@ -341,7 +341,14 @@ def test_e2e_manager_acknowledges_an_alert_on_a_phone(
     # A project where every label is reviewed; alice labels, review falls behind: a backlog.
     server.cli("users", "add", MANAGER[0], "--password-stdin", stdin=MANAGER[1] + "\n")
     truth = _sentiment_project(
-        server, tmp_path, "acks", "Acknowledged", seed=7, review_policy="all", retrain_every=1
+        server,
+        tmp_path,
+        "acks",
+        "Acknowledged",
+        seed=7,
+        review_policy="all",
+        retrain_every=1,
+        backlog_alert_min=1,
     )
     server.cli("projects", "member", "acks", MANAGER[0], "manager")
 

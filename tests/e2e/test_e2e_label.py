@@ -110,6 +110,21 @@ def test_e2e_keyboard_labeling_drives_the_loop(
     first_model = _shown(page)["model"]
     labeler = Labeler(page, server, screenshots)
 
+    # The chosen label's key again clears the single choice, and the empty answer is refused
+    # with the usual message: the item stays.
+    first, key = server.labels[0], labeler.keys[server.labels[0]]
+    page.keyboard.press(key)
+    assert _pressed(page) == [first]
+    page.keyboard.press(key)
+    assert _pressed(page) == []
+    unsent = page.get_attribute("#label-app", "data-assignment-id")
+    page.keyboard.press("Enter")
+    page.wait_for_function(
+        "() => document.getElementById('messages').textContent.includes('Choose a label')"
+    )
+    assert page.get_attribute("#label-app", "data-assignment-id") == unsent
+    assert _pressed(page) == []
+
     # The learner retrains in the background every 5 labels; the page shows the new version.
     labeler.label(5)
     page.wait_for_function(
@@ -150,6 +165,7 @@ def test_e2e_keyboard_labeling_drives_the_loop(
     for label, key in labeler.keys.items():
         assert label in sheet_text
         assert key in sheet_text
+    assert "its key again clears it" in sheet_text.lower()
     page.keyboard.press("Escape")
     sheet.wait_for(state="hidden")
 
@@ -409,6 +425,12 @@ def test_e2e_suggestion_is_preselected_only_when_the_model_is_sure_enough(
     # Just below it: pre-selected, so agreeing costs one key.
     assert reload_at(confidence - 0.01) == (label, confidence)
     assert _pressed(page) == [label]
+    # Its key takes the suggestion (it does not clear it); the same key again clears it.
+    key = page.get_attribute(f".label-btn[data-label='{label}']", "aria-keyshortcuts")
+    page.keyboard.press(key)
+    assert _pressed(page) == [label]
+    page.keyboard.press(key)
+    assert _pressed(page) == []
 
     # Changed while the page is open: the next item follows the project's setting, no reload.
     for floor, expect_pressed in ((1.0, False), (0.0, True)):

@@ -147,3 +147,25 @@ def test_the_signed_in_name_reads_whole_beside_a_long_project_name_on_a_phone(
     assert project is not None and project["width"] > 0
     assert problems == []
     context.close()
+
+
+SMALL_TARGETS = """() => [...document.querySelectorAll(
+        '#swagger-ui :is(button, select, .opblock-summary, a.nostyle)'
+    )].filter((n) => n.getClientRects().length)
+    .map((n) => [n.className || n.tagName, Math.round(n.getBoundingClientRect().height)])
+    .filter(([, h]) => h < %d)"""
+"""What a finger presses on the API docs, shorter than the height it is formatted with."""
+
+
+def test_the_api_docs_buttons_are_finger_sized_on_a_phone(server: Any, browser: Any) -> None:
+    # Swagger UI's own style drew its buttons, selects, tabs and arrows 14 to 36 px tall.
+    context, page, problems = phone(browser, WIDTH)
+    page.goto(server.url + "/docs")  # open to anyone, as the API's description is
+    page.locator("#swagger-ui .opblock-summary").first.click()
+    page.get_by_role("button", name="Try it out").first.click()
+    page.get_by_role("button", name="Execute").first.wait_for()
+    small = sorted({tuple(target) for target in page.evaluate(SMALL_TARGETS % FINGER)})
+    assert small == [], f"targets under {FINGER} px (class, height): {small}"
+    _fits(page)
+    assert problems == []
+    context.close()

@@ -34,7 +34,8 @@ def chart(name: str = "margin") -> Chart:
 def test_html_is_self_contained_and_draws_every_series() -> None:
     page = render_html(chart())
     assert not EXTERNAL.search(page)
-    assert page.count("<svg") == 2 and page.count("<polyline") == 4  # 2 metrics x 2 strategies
+    # 2 metrics, each drawn for a desk and a phone, x 2 strategies
+    assert page.count("<svg") == 4 and page.count("<polyline") == 8
     data = json.loads(re.search(r'id="chart-data">(.*?)</script>', page, re.S).group(1))
     assert data["metrics"] == ["accuracy", "macro_f1"]
     margin = data["geometry"]["accuracy"]["series"][1]
@@ -48,7 +49,8 @@ def test_reference_labels_sit_in_the_margin_apart_from_each_other() -> None:
     x = np.array([20, 30, 40, 50])
     low = MeanCurve("margin", x, np.array([0.1, 0.5, 0.8, 0.9]), np.full(4, 0.1), np.full(4, 0.9))
     stretched = dataclasses.replace(chart(), curves={"accuracy": [low], "macro_f1": [low]})
-    svg = render_html(stretched).split('data-metric="accuracy" viewBox', 1)[1].split("</svg>")[0]
+    page = render_html(stretched)
+    svg = page.split('class="chart wide" data-metric="accuracy"', 1)[1].split("</svg>")[0]
     lines = {
         label: float(y)
         for y, label in re.findall(
@@ -68,6 +70,14 @@ def test_reference_labels_sit_in_the_margin_apart_from_each_other() -> None:
     assert all(b - a >= 12 for a, b in zip(ys, ys[1:], strict=False))  # 11 px text, no overlap
     assert lines["98% of full"] - lines["full data"] < 12  # the lines alone would collide
     assert labels["full data"][1] < labels["98% of full"][1] < labels["95% of full"][1]
+    # The phone's drawing has no margin to spare: its labels sit inside, right-aligned, apart.
+    svg = page.split('class="chart narrow" data-metric="accuracy"', 1)[1].split("</svg>")[0]
+    inside = re.findall(r'class="reflabel" x="([\d.]+)" y="([\d.]+)" text-anchor="end">', svg)
+    assert len(inside) == 3
+    right_edge = max(float(x) for x in re.findall(r'x2="([\d.]+)"', svg))
+    assert all(float(x) < right_edge for x, _ in inside)
+    ys = sorted(float(y) for _, y in inside)
+    assert all(b - a >= 14 for a, b in zip(ys, ys[1:], strict=False))  # 13 px text
 
 
 def test_html_escapes_names_in_markup_and_in_the_data() -> None:

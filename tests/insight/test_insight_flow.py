@@ -12,6 +12,7 @@ import pytest
 
 from labelloop.insight.flow import (
     Stage,
+    backlogs,
     bottleneck,
     forecast,
     per_day,
@@ -375,3 +376,14 @@ def test_model_progress_without_a_newer_model_or_on_another_eval_set() -> None:
     assert got is not None and (got["from_version"], got["to_version"]) == (3, 4)
     assert got["sentence"].endswith("(Since v3, measured on the current eval set.)")
     assert got["points"] == 5.0
+
+
+def test_a_backlog_is_work_enough_to_matter_at_the_stages_pace() -> None:
+    def growing(waiting: int, cleared: int) -> list[str]:
+        stage = Stage("review", "Review", "annotations", waiting, 600.0, cleared + 5, cleared, 7)
+        return [b["key"] for b in backlogs([stage], at_least=10)]
+
+    assert growing(3, 0) == []  # three waiting: the everyday flow, whatever the pace
+    assert growing(10, 0) == ["review"]  # nobody reviews: ten wait without end
+    assert growing(30, 70) == ["review"]  # three days of work at 10 a day
+    assert growing(12, 140) == []  # reviewers clear 20 a day: less than a day's work

@@ -389,6 +389,7 @@ def test_settings_defaults() -> None:
         "gold_rate": 0.0,
         "contradiction_threshold": 0.8,
         "rework_hours": 24,
+        "backlog_alert_min": 10,
     }
     schema = parse_schema({**schema_with(), "settings": {"budget": 300, "stop_kappa": 1}})
     assert schema.settings["budget"] == 300

@@ -79,17 +79,22 @@ def test_review_that_does_not_keep_up_is_the_bottleneck_until_it_clears(lab: Lab
     neck = found["bottleneck"]
     assert neck["key"] == "review" and neck["growing"]
     assert "6 annotations wait" in neck["sentence"]
+    # Six in review are the everyday flow, not yet a backlog to alert on (backlog_alert_min 10).
+    assert found["alerts"] == []
+    lab.label_next(ctx, n=4)
+    found = insight.report(lab.db, ctx, days=7)
     assert [a["kind"] for a in found["alerts"]] == ["backlog"]
-    # A reviewer accepts all six: review no longer holds anything.
+    assert "Review: 10 annotations wait" in found["alerts"][0]["message"]
+    # A reviewer accepts all ten: review no longer holds anything.
     reviewer = lab.member("r", "rita", "reviewer")
-    for _ in range(6):
+    for _ in range(10):
         task = review.next_review(lab.db, reviewer)
         review.review_annotation(lab.db, reviewer, task["annotation"]["id"], verdict="accept")
     found = insight.report(lab.db, ctx, days=7)
     stages = {s["key"]: s for s in found["stages"]}
-    assert stages["review"]["waiting"] == 0 and stages["review"]["cleared"] == 6
+    assert stages["review"]["waiting"] == 0 and stages["review"]["cleared"] == 10
     assert found["bottleneck"]["key"] == "label"
-    assert found["throughput"]["reviews"][-1] == 6
+    assert found["throughput"]["reviews"][-1] == 10
     assert "backlog" not in [a["kind"] for a in found["alerts"]]
 
 
@@ -274,7 +279,7 @@ def test_gold_checks_wait_in_no_stage(lab: Lab) -> None:
 
 
 def test_the_expert_tier_counts_items_sent_up_and_decided(lab: Lab) -> None:
-    ctx = lab.project("adj", overlap=2, resolution="adjudication")
+    ctx = lab.project("adj", overlap=2, resolution="adjudication", backlog_alert_min=4)
     lab.import_rows(ctx, make_rows(30))
     lab.train(ctx)
     _label_as(lab, lab.member("adj", "ann", "annotator"), 4)
@@ -433,7 +438,7 @@ def test_the_learner_stores_alerts_and_resolves_them(
     from labelloop.store.tables import alert
     from labelloop.workflow.learning import Learner
 
-    ctx = lab.project("st", review_policy="all")
+    ctx = lab.project("st", review_policy="all", backlog_alert_min=1)
     lab.import_rows(ctx, make_rows(30))
     learner = Learner(lab.db)
     learner.run_once()  # the first round; nothing waits yet

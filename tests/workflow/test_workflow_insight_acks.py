@@ -18,7 +18,7 @@ NOTE = "retraining on Monday"
 
 def _backlog(lab: Lab, slug: str = "ack", *, stored: bool = True) -> Any:
     """A project whose review falls behind (a backlog alert), stored as the learner would."""
-    ctx = lab.project(slug, review_policy="all")
+    ctx = lab.project(slug, review_policy="all", backlog_alert_min=1)
     lab.import_rows(ctx, make_rows(30))
     lab.train(ctx)
     lab.label_next(ctx, n=6)
@@ -177,7 +177,7 @@ def test_a_check_that_read_before_an_alert_was_acknowledged_does_not_resolve_it(
     in between (stored as it was acknowledged) was not in what the learner read: it stays open
     and acknowledged, rather than being resolved and coming back as a new one that needs
     attention again."""
-    ctx = lab.project("ack", review_policy="all")
+    ctx = lab.project("ack", review_policy="all", backlog_alert_min=1)
     lab.import_rows(ctx, make_rows(30))
     lab.train(ctx)
     rita = lab.member(ctx.slug, "rita", "reviewer")

@@ -130,7 +130,7 @@ def test_a_mistyped_setting_lists_what_a_live_project_can_change(lab: Any, ready
         "retrain_every, queue_size, budget, random_share, stop_changed, preselect_suggestion, "
         "preselect_confidence, auto_label_confidence, auto_label_min_accuracy, review_policy, "
         "review_share, qualification_items, qualification_accept_rate, escalate_to, gold_rate, "
-        "contradiction_threshold, rework_hours"
+        "contradiction_threshold, rework_hours, backlog_alert_min"
     )
 
 

@@ -92,6 +92,21 @@ def test_a_request_is_replayed_by_the_learner_into_figures_a_manager_reads(
     assert page.startswith("<!doctype html>") and "<svg" in page
     assert "Active learning on the labels of Review sentiment" in page
     assert 'data-series="random"' in page and 'data-series="margin"' in page
+    assert 'class="chart narrow"' in page  # the phone's drawing, with text it can read
+
+    # A simulation stored before the page changed is drawn again from its figures; one whose
+    # figures cannot draw a chart keeps the page stored with it.
+    old_page = "<!doctype html><p>the page of an earlier release</p>"
+    with lab.db.write() as conn:
+        conn.execute(
+            update(simulation).where(simulation.c.id == asked["id"]).values(chart=old_page)
+        )
+    assert simulations.chart(lab.db, manager, asked["id"]) == page
+    with lab.db.write() as conn:
+        conn.execute(
+            update(simulation).where(simulation.c.id == asked["id"]).values(result={"seeds": [1]})
+        )
+    assert simulations.chart(lab.db, manager, asked["id"]) == old_page
 
 
 def test_the_defaults_are_random_and_the_project_batch(lab: Any) -> None:

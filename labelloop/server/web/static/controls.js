@@ -120,6 +120,26 @@
     return hit && hit.control === c ? key : undefined;
   }
 
+  /**
+   * Choice control `c`'s answer after its label `label` is pressed (key or click), given the
+   * answer `now`: a multi_choice label toggles in or out; a choice label is chosen, or, when it
+   * is the one chosen already and `mine` (the person chose it on this page, rather than finding
+   * it preselected or saved), cleared, so a keyboard alone can take a single choice back while
+   * pressing a suggested label's key still takes the suggestion.
+   */
+  function pressed(c, now, label, mine) {
+    if (c.type === "multi_choice") {
+      const chosen = Array.isArray(now) ? now : [];
+      return chosen.includes(label) ? chosen.filter((l) => l !== label) : chosen.concat([label]);
+    }
+    return now === label && mine ? null : label;
+  }
+
+  /** The key sheet's heading of choice control `c`, saying how its keys behave. */
+  function choiceHeading(c) {
+    return c.name + (c.type === "multi_choice" ? " (toggle any)" : " (choose one; its key again clears it)");
+  }
+
   /** The labels the project detail `found` has that the controls of `list` lack, in order,
    * as [{control, label}]. */
   function addedLabels(list, found) {
@@ -236,6 +256,8 @@
     choiceFieldset,
     widgetFieldset,
     ownKey,
+    pressed,
+    choiceHeading,
     addedLabels,
     takeLabels,
     announceLabels,

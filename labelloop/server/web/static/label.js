@@ -212,6 +212,7 @@
     // the change goes back there, to the items page with that query.
     returnTo: null,
     values: {}, // control name -> label (choice) or [labels] (multi_choice)
+    chosenHere: new Set(), // the controls whose label the annotator pressed on this item
     // assignment id -> {path, body} of each submit or skip on its way to the server
     inflight: new Map(),
     pending: Promise.resolve(), // settles when every submit so far has settled
@@ -506,6 +507,7 @@
     state.current = task;
     state.editing = null;
     state.values = values ? copyValues(values) : initialValues(task.suggestion);
+    state.chosenHere = new Set();
     state.widgetValues = values ? Object.assign({}, values) : reworkDrawn(task.rework);
     setMode("task");
     app.dataset.assignmentId = String(task.assignment_id);
@@ -551,6 +553,7 @@
     useWaitingSchema(); // after the leased item's answer was kept from the widgets it was made in
     state.editing = annotation;
     state.values = copyValues(annotation.value);
+    state.chosenHere = new Set();
     setMode("edit");
     // A reviewer's verdict keeps the answer as it was: say so, as a change would be refused.
     if (annotation.refusal) {
@@ -699,14 +702,9 @@
 
   function choose(control, label) {
     if (state.mode !== "task" && state.mode !== "edit") return;
-    if (control.type === "multi_choice") {
-      const chosen = Array.isArray(state.values[control.name]) ? state.values[control.name] : [];
-      state.values[control.name] = chosen.includes(label)
-        ? chosen.filter((l) => l !== label)
-        : chosen.concat([label]);
-    } else {
-      state.values[control.name] = label;
-    }
+    const mine = state.chosenHere.has(control.name);
+    state.values[control.name] = L.controls.pressed(control, state.values[control.name], label, mine);
+    state.chosenHere.add(control.name);
     renderPressed();
     const now = state.values[control.name];
     // a screen reader hears the change
@@ -796,7 +794,7 @@
       table.className = "keys";
       const tbody = document.createElement("tbody");
       if (isChoice(c)) {
-        h.textContent = c.name + (c.type === "multi_choice" ? " (toggle any)" : " (choose one)");
+        h.textContent = L.controls.choiceHeading(c);
         c.labels.forEach((label, i) => {
           const key = ownKey(c, i);
           addRow(tbody, key ? [key] : ["—"], label, (c.descriptions || {})[label]);
@@ -1659,7 +1657,8 @@
     const hit = hotkeyHit(hotkey);
     if (hit) {
       e.preventDefault();
-      choose(hit.control, hit.label);
+      // a held key picks once: its repeats would clear the label again, then pick it, ...
+      if (!e.repeat) choose(hit.control, hit.label);
     }
   });
 

@@ -97,6 +97,7 @@
   const state = {
     view: null, // what the API returned for the item on screen
     values: {}, // control name -> label or [labels] (the choice controls of a fix or decision)
+    chosenHere: new Set(), // the controls whose label the reviewer pressed on this answer
     pending: null, // null | "reject" | "fix"
     fixFrom: null, // while fixing: the answer the fix started from, as valueToSend() gave it
     skip: [], // annotation ids (review) or item ids (adjudicate) passed over with N
@@ -483,7 +484,7 @@
       const table = node("table", "keys");
       const tbody = node("tbody");
       if (isChoice(c)) {
-        h.textContent = c.name + (c.type === "multi_choice" ? " (toggle any)" : " (choose one)");
+        h.textContent = L.controls.choiceHeading(c);
         c.labels.forEach((label, i) => {
           const key = L.controls.ownKey(c, i, hotkeys); // an earlier control may have the key
           addRow(tbody, key ? [key] : ["—"], label);
@@ -551,20 +552,16 @@
 
   function choose(control, label) {
     if (!editing()) return;
-    if (control.type === "multi_choice") {
-      const now = Array.isArray(state.values[control.name]) ? state.values[control.name] : [];
-      state.values[control.name] = now.includes(label)
-        ? now.filter((l) => l !== label)
-        : [...now, label];
-    } else {
-      state.values[control.name] = label;
-    }
+    const mine = state.chosenHere.has(control.name);
+    state.values[control.name] = L.controls.pressed(control, state.values[control.name], label, mine);
+    state.chosenHere.add(control.name);
     renderPressed();
   }
 
   /** Put `value` (control name -> value) into every control: choice buttons and widgets. */
   function showValue(value) {
     state.values = JSON.parse(JSON.stringify(value || {}));
+    state.chosenHere = new Set();
     renderPressed();
     if (!state.view) return;
     const item = state.view.item || {};
