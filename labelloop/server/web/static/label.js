@@ -1026,6 +1026,7 @@
     const task = state.current;
     const leaseMs = (settings.lease_minutes || 10) * 60000;
     if (state.mode !== "task" || !task || task.renewing || !clock.visible) return;
+    if (leaving.gone) return; // left: its timers take nothing back until it is shown again
     const given = task.givenBack; // as the page was left: taken again before anything else
     if (!given && performance.now() - clock.lastActivity >= IDLE_MS) return;
     if (!given && Date.now() - (task.fetchedAt || 0) < leaseMs / 3) return;
