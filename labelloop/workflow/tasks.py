@@ -117,7 +117,8 @@ def _task(row: Mapping[str, Any], guideline_version: int, *, schema_version: int
 def next_task(
     db: Database, ctx: ProjectContext, *, held: Sequence[int] = ()
 ) -> dict[str, Any] | None:
-    """Lease the user's next item: a live lease they hold first, else the best queued item.
+    """Lease the user's next item: a live lease they hold first (its end moved to a full lease
+    from now, see ``store.tasks.serve_again``), else the best queued item.
 
     ``held`` lists assignments the client already shows or has prefetched, so asking again
     returns the item after them. ``None`` means the queue has nothing for this user right now.
@@ -128,7 +129,7 @@ def next_task(
     with db.write() as conn:  # leases take row locks only, never the audit chain
         # A lease the user holds is served again (a reloaded page shows its item again) with a
         # new end: the old page's give-back, arriving late, names the old one and ends nothing.
-        gone: list[int] = []  # given back or renewed since it was read
+        gone: list[int] = []  # changed by another request since read (given back, renewed)
         while (
             lease := store_tasks.held_lease(
                 conn, project_id=ctx.id, user_id=ctx.user.id, exclude=[*held, *gone], at=at
