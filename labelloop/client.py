@@ -304,6 +304,18 @@ class Task:
         """Flag the item as ambiguous for the guideline's authors; it stays leased to answer."""
         return self.project.flag(self.assignment_id, note)
 
+    def renew(self) -> str:
+        """Keep the item leased for another ``lease_minutes`` from now (see
+        :meth:`Project.renew`); its new ``lease_expires_at``, which this task now holds."""
+        self.lease_expires_at = self.project.renew(self.assignment_id)["lease_expires_at"]
+        return self.lease_expires_at
+
+    def release(self) -> bool:
+        """Give the item back unanswered, for others to be served now (see
+        :meth:`Project.release`); whether it was given back. Unlike :meth:`skip`, it may be
+        served to this user again."""
+        return self.project.release([self]) == [self.assignment_id]
+
 
 class Project:
     """One project's API, as the client's user may use it (their role decides; a route their
@@ -572,6 +584,26 @@ class Project:
         """Give a leased task back; its item is not served to this user again."""
         self._call("POST", f"/tasks/{assignment_id}/skip")
 
+    def renew(self, assignment_id: int) -> dict[str, Any]:
+        """Keep a leased task for another ``lease_minutes`` from now (never shorter), as the
+        labeling page does while its annotator works. A lease that ran out is taken again
+        while nobody else took the item; :class:`ApiError` 409 says when someone did. The
+        answer's ``lease_expires_at`` is the lease's new end (:meth:`release` names it)."""
+        return self._call("POST", f"/tasks/{assignment_id}/renew")
+
+    def release(self, tasks: Iterable[Task]) -> list[int]:
+        """Give back leased tasks unanswered (at most 20), as the labeling page does when it
+        is left: their items are served to others now, not when the leases run out, and to
+        this user again while nobody else took them. Each is named with the end it was last
+        given (:attr:`Task.lease_expires_at`): one served again or renewed elsewhere since (a
+        reloaded page, another script) stays leased, as do answered tasks and items sent back
+        for rework. The assignment ids given back."""
+        leases = [
+            {"assignment_id": t.assignment_id, "lease_expires_at": t.lease_expires_at}
+            for t in tasks
+        ]
+        return list(self._call("POST", "/tasks/release", json={"leases": leases})["released"])
+
     def flag(self, assignment_id: int, note: str = "") -> dict[str, Any]:
         """Flag a leased task's item as ambiguous, with a note for the guideline's authors."""
         return self._call("POST", f"/tasks/{assignment_id}/flag", json={"note": note})
@@ -677,10 +709,14 @@ class Project:
         ``lease_minutes``; 409 when another reviewer has it now or you gave it back."""
         return self._call("POST", f"/reviews/leases/{item_id}/renew")
 
-    def release_review(self, item_id: int) -> bool:
+    def release_review(self, item_id: int, *, lease_expires_at: str | None = None) -> bool:
         """Give back the item :meth:`next_review` served, for another reviewer; whether it
-        was leased to you."""
-        return bool(self._call("POST", f"/reviews/leases/{item_id}/release")["released"])
+        was leased to you. With ``lease_expires_at`` (the end :meth:`next_review` or the last
+        :meth:`renew_review` gave), only while it still ends then: a lease served to you again
+        since (another page or script) stays."""
+        body = None if lease_expires_at is None else {"lease_expires_at": lease_expires_at}
+        path = f"/reviews/leases/{item_id}/release"
+        return bool(self._call("POST", path, json=body)["released"])
 
     def review(
         self,

@@ -43,17 +43,21 @@ def take(
     at: datetime,
     until: datetime,
 ) -> bool:
-    """Lease an item to a reviewer at ``tier`` until ``until`` (a live lease of theirs on it
-    keeps its end), giving back their other leases at that tier in the project: a reviewer
-    holds the one item their page shows. False, and nothing changed, when another reviewer
-    holds it; a lease that ran out is anyone's."""
+    """Lease an item to a reviewer at ``tier`` until ``until``, giving back their other leases
+    at that tier in the project: a reviewer holds the one item their page shows. A live lease of
+    theirs on it ends then too, or keeps a later end: served again (a reloaded page), its end
+    moves, so a give-back naming the old end, from the page before, ends nothing. False, and
+    nothing changed, when another reviewer holds it; a lease that ran out is anyone's."""
     row = conn.execute(select(review_lease).where(review_lease.c.item_id == item_id)).first()
     if row is not None and row.user_id != user_id and row.lease_expires_at > at:
         return False
     release_all(conn, user_id=user_id, project_id=project_id, tier=tier, keep=item_id)
     if row is not None and row.user_id == user_id and row.lease_expires_at > at:
+        ends = max(until, row.lease_expires_at)
         conn.execute(
-            update(review_lease).where(review_lease.c.item_id == item_id).values(tier=tier)
+            update(review_lease)
+            .where(review_lease.c.item_id == item_id)
+            .values(tier=tier, lease_expires_at=ends)
         )
         return True
     if row is not None:
@@ -104,10 +108,20 @@ def extend(
     conn.execute(update(review_lease).where(*where).values(lease_expires_at=until))
 
 
-def release(conn: Connection, *, project_id: int, item_id: int, user_id: int) -> bool:
-    """Give back a reviewer's lease on an item; whether they held one."""
-    q = delete(review_lease).where(*_theirs(project_id, item_id, user_id))
-    return bool(conn.execute(q).rowcount)
+def release(
+    conn: Connection,
+    *,
+    project_id: int,
+    item_id: int,
+    user_id: int,
+    ends: datetime | None = None,
+) -> bool:
+    """Give back a reviewer's lease on an item (with ``ends``, only while it ends then: the end
+    the page giving it back was told); whether they held one so."""
+    where = _theirs(project_id, item_id, user_id)
+    if ends is not None:
+        where = (*where, review_lease.c.lease_expires_at == ends)
+    return bool(conn.execute(delete(review_lease).where(*where)).rowcount)
 
 
 def release_all(

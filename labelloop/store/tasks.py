@@ -380,33 +380,54 @@ def extend_lease(conn: Connection, assignment_id: int, *, until: datetime) -> No
     )
 
 
+def serve_again(conn: Connection, lease: Mapping[str, Any], *, until: datetime) -> datetime | None:
+    """Serve a user's live ``lease`` (a row read in this transaction) to them again until
+    ``until``, later than it ended: a give-back naming it as an earlier page knew it
+    (:func:`end_leases`) matches nothing. One that ends later already keeps its end (a rework
+    lease lasts hours, and no give-back ends it). The new end; None when the lease changed
+    meanwhile (given back, renewed, submitted): ask again."""
+    ends = max(until, lease["lease_expires_at"])
+    done = conn.execute(
+        update(assignment)
+        .where(
+            assignment.c.id == lease["id"],
+            assignment.c.state == ACTIVE,
+            assignment.c.lease_expires_at == lease["lease_expires_at"],
+        )
+        .values(lease_expires_at=ends)
+    )
+    return ends if done.rowcount == 1 else None
+
+
 def end_leases(
     conn: Connection,
     *,
     project_id: int,
     user_id: int,
-    assignment_ids: Sequence[int],
+    leases: Mapping[int, datetime],
     spare: str,
     at: datetime,
 ) -> list[int]:
-    """Make those of ``assignment_ids`` that are the user's live leases in the project run out
-    at ``at``, but for leases served as ``spare`` (a rework, the annotator's own to come back
-    to); the ids ended. A lease ended so is one that ran out: its item is open to others at
+    """Make those of ``leases`` (assignment id -> when the caller knew it to end) that are the
+    user's live leases in the project, and still end then, run out at ``at``, but for leases
+    served as ``spare`` (a rework, the annotator's own to come back to); the ids ended. A lease
+    served again since (a reloaded page, :func:`serve_again`) or renewed ends later than its
+    sender knew: it stays. A lease ended so is one that ran out: its item is open to others at
     once, and its user's submit or renew takes it again while nobody else did."""
-    if not assignment_ids:
+    if not leases:
         return []
     mine = (
-        select(assignment.c.id)
+        select(assignment.c.id, assignment.c.lease_expires_at)
         .where(
-            assignment.c.id.in_(list(assignment_ids)),
+            assignment.c.id.in_(list(leases)),
             assignment.c.project_id == project_id,
             assignment.c.user_id == user_id,
             live(assignment.c, at),
             assignment.c.strategy.is_distinct_from(spare),
         )
-        .with_for_update()  # PostgreSQL: a submit of one of them finishes first
+        .with_for_update()  # PostgreSQL: a submit or a serve of one of them finishes first
     )
-    ended = sorted(conn.execute(mine).scalars())
+    ended = sorted(i for i, ends in conn.execute(mine) if ends == leases[i])
     if ended:
         conn.execute(
             update(assignment).where(assignment.c.id.in_(ended)).values(lease_expires_at=at)

@@ -36,7 +36,8 @@ def lease_first(
     """Lease the caller the first candidate no one else holds: (what, item id, when the lease
     ends); None, with the caller's leases at ``tier`` given back, when none is left.
 
-    A live lease of the caller's keeps its end (the page renews it). PostgreSQL: an item whose
+    A live lease of the caller's ends a full lease from now, or later (see
+    ``store.review_leases.take``). PostgreSQL: an item whose
     writers are at work is passed, not waited for, as the labeling queue passes it.
     """
     at = now()
@@ -87,14 +88,17 @@ def renew(db: Database, ctx: ProjectContext, item_id: int) -> dict[str, Any]:
     return {"item_id": item_id, "lease_expires_at": until.isoformat()}
 
 
-def release(db: Database, ctx: ProjectContext, item_id: int) -> dict[str, Any]:
+def release(
+    db: Database, ctx: ProjectContext, item_id: int, *, ends: datetime | None = None
+) -> dict[str, Any]:
     """Give back the caller's review lease on an item (the page left it): the next reviewer's
-    queue serves it. ``released`` says whether the caller held one."""
+    queue serves it. With ``ends`` (the end the page was last told), a lease served again since
+    (the page reloaded) stays. ``released`` says whether the caller held one so."""
     ctx.require(Permission.REVIEW)
     with db.write() as conn:
         _in_project(conn, ctx, item_id)
         released = store_leases.release(
-            conn, project_id=ctx.id, item_id=item_id, user_id=ctx.user.id
+            conn, project_id=ctx.id, item_id=item_id, user_id=ctx.user.id, ends=ends
         )
     return {"item_id": item_id, "released": released}
 

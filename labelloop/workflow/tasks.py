@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from labelloop.errors import Conflict, NotFound, Unprocessable
@@ -117,7 +117,8 @@ def _task(row: Mapping[str, Any], guideline_version: int, *, schema_version: int
 def next_task(
     db: Database, ctx: ProjectContext, *, held: Sequence[int] = ()
 ) -> dict[str, Any] | None:
-    """Lease the user's next item: a live lease they hold first, else the best queued item.
+    """Lease the user's next item: a live lease they hold first (its end moved to a full lease
+    from now, see ``store.tasks.serve_again``), else the best queued item.
 
     ``held`` lists assignments the client already shows or has prefetched, so asking again
     returns the item after them. ``None`` means the queue has nothing for this user right now.
@@ -126,13 +127,27 @@ def next_task(
     settings = ctx.settings
     at = now()
     with db.write() as conn:  # leases take row locks only, never the audit chain
-        lease = store_tasks.held_lease(
-            conn, project_id=ctx.id, user_id=ctx.user.id, exclude=held, at=at
-        )
-        if lease is not None:
+        # A lease the user holds is served again (a reloaded page shows its item again) with a
+        # new end: the old page's give-back, arriving late, names the old one and ends nothing.
+        gone: list[int] = []  # changed by another request since read (given back, renewed)
+        while (
+            lease := store_tasks.held_lease(
+                conn, project_id=ctx.id, user_id=ctx.user.id, exclude=[*held, *gone], at=at
+            )
+        ) is not None:
+            until = at + timedelta(minutes=settings.lease_minutes)
+            ends = store_tasks.serve_again(conn, lease, until=until)
+            if ends is None:
+                gone.append(lease["id"])
+                continue
             guideline_version = store_projects.newest_guideline_version(conn, ctx.id)
             return review.with_rework(
-                conn, _task(lease, guideline_version, schema_version=ctx.schema_version)
+                conn,
+                _task(
+                    {**lease, "lease_expires_at": ends},
+                    guideline_version,
+                    schema_version=ctx.schema_version,
+                ),
             )
         passed: list[int] = []
         while True:
@@ -339,20 +354,21 @@ def renew(db: Database, ctx: ProjectContext, assignment_id: int) -> dict[str, An
     return {"assignment_id": lease["id"], "lease_expires_at": until.isoformat()}
 
 
-def release(db: Database, ctx: ProjectContext, assignment_ids: Sequence[int]) -> dict[str, Any]:
-    """Give back those of ``assignment_ids`` that are the caller's unanswered leases in the
-    project (the labeling page's item on screen and the one it prefetched, as it is left), so
-    others are served them at once rather than when they run out. A lease sent back for rework
-    stays. ``released``: the ids given back; anyone else's, and answered ones, are left as they
-    are. A page that comes back takes its item again while nobody else did, as after a lease
-    ran out (a renew, or a submit)."""
+def release(db: Database, ctx: ProjectContext, leases: Mapping[int, datetime]) -> dict[str, Any]:
+    """Give back those of ``leases`` (assignment id -> the end its page was last told) that
+    are the caller's unanswered leases in the project and still end then (the labeling page's
+    item on screen and the one it prefetched, as it is left), so others are served them at
+    once rather than when they run out. A lease served again since (the page reloaded, another
+    tab) or renewed stays, as does a lease sent back for rework. ``released``: the ids given
+    back; anyone else's, and answered ones, are left as they are. A page that comes back takes
+    its item again while nobody else did, as after a lease ran out (a renew, or a submit)."""
     ctx.require(Permission.ANNOTATE)
     with db.write() as conn:  # leases take row locks only, never the audit chain
         released = store_tasks.end_leases(
             conn,
             project_id=ctx.id,
             user_id=ctx.user.id,
-            assignment_ids=assignment_ids,
+            leases=leases,
             spare=store_review.REWORK,
             at=now(),
         )

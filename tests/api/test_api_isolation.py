@@ -71,7 +71,9 @@ REQUESTS: dict[tuple[str, str], dict[str, Any]] = {
     ("GET", "/api/projects/{slug}/imports/progress"): {"params": {"key": "a-key-sent-with-upload"}},
     ("GET", "/p/{slug}/search"): {"params": {"q": "number"}},
     ("POST", "/api/projects/{slug}/tasks/next"): {"json": {}},
-    ("POST", "/api/projects/{slug}/tasks/release"): {"json": {"assignment_ids": [1]}},
+    ("POST", "/api/projects/{slug}/tasks/release"): {
+        "json": {"leases": [{"assignment_id": 1, "lease_expires_at": "2026-01-01T00:00:00Z"}]}
+    },
     ("POST", "/api/projects/{slug}/alerts/{kind}/acknowledge"): {"json": {"note": "on it"}},
     ("DELETE", "/api/projects/{slug}/alerts/{kind}/acknowledge"): {},
     ("POST", "/api/projects/{slug}/tasks/{assignment_id}/submit"): {
@@ -234,8 +236,13 @@ def id_fields(app: Any) -> set[tuple[str, str, str]]:
         for param in dependant.body_params:
             for model in get_args(param.field_info.annotation) or (param.field_info.annotation,):
                 if isinstance(model, type) and issubclass(model, BaseModel):
-                    properties = model.model_json_schema()["properties"]
-                    names += [name for name, schema in properties.items() if holds_id(schema)]
+                    full = model.model_json_schema()  # a nested body's ids are in its $defs
+                    defs = {f"#/$defs/{k}": json.dumps(v) for k, v in full.get("$defs", {}).items()}
+                    for name, schema in full["properties"].items():
+                        text = json.dumps(schema)
+                        text += "".join(d for ref, d in defs.items() if f'"{ref}"' in text)
+                        if f'"maximum": {MAX_ID}' in text:
+                            names.append(name)
         found |= {(m, route.path, n) for m in route.methods - {"HEAD"} for n in names}
     return found
 
@@ -259,7 +266,24 @@ def _fill(value: Any, world: World, some_id: int) -> Any:
     """A template value with the id put in: None is the id, "own item" an item of 'sent'."""
     if isinstance(value, list):
         return [_fill(v, world, some_id) for v in value]
+    if isinstance(value, dict):
+        filled = {k: _fill(v, world, some_id) for k, v in value.items()}
+        if filled.get("lease_expires_at") == "its end":  # the secret lease's end, as if known
+            filled["lease_expires_at"] = _lease_end(world, filled["assignment_id"])
+        return filled
     return some_id if value is None else world.own_item if value == "own item" else value
+
+
+def _lease_end(world: World, assignment_id: int) -> str:
+    """When an assignment's lease ends (the end tasks/next told its holder); any time for none."""
+    from sqlalchemy import select
+
+    from labelloop.store.tables import assignment
+
+    with world.lab.db.read() as conn:
+        q = select(assignment.c.lease_expires_at).where(assignment.c.id == assignment_id)
+        ends = conn.execute(q).scalar_one_or_none()
+    return ends.isoformat() if ends is not None else "2026-01-01T00:00:00+00:00"
 
 
 def _query(**params: Any) -> Fill:
@@ -331,7 +355,11 @@ REFERENCES = (
     ),
     Reference("POST", P + "/tasks/next", "held", "assignment", _body(held=[None])),
     Reference(
-        "POST", P + "/tasks/release", "assignment_ids", "assignment", _body(assignment_ids=[None])
+        "POST",
+        P + "/tasks/release",
+        "leases",
+        "assignment",
+        _body(leases=[{"assignment_id": None, "lease_expires_at": "its end"}]),
     ),
     Reference("GET", "/p/{slug}/adjudicate", "item", "item", _query(item=None)),
     Reference("GET", "/p/{slug}/search", "like", "item", _query(like=None)),
@@ -732,6 +760,9 @@ def _same(got: Any, unknown: Any, *, says: str, nobody: str) -> bool:
         body = response.json()
         if isinstance(body, dict) and isinstance(body.get("detail"), str):
             return {**body, "detail": aside(body["detail"], said)}
+        if isinstance(body, dict) and isinstance(body.get("task"), dict):
+            # a lease served again ends later each time (the same task, served at another time)
+            return {**body, "task": {**body["task"], "lease_expires_at": "<>"}}
         return body
 
     return got.status_code == unknown.status_code and plain(got, says) == plain(unknown, nobody)

@@ -27,6 +27,12 @@ def _submit(api: Any, task: dict[str, Any]) -> Any:
     return api.post(path, "annotator", json={"value": {"sentiment": "neutral"}})
 
 
+def _release(api: Any, role: str, tasks: list[dict[str, Any]]) -> Any:
+    """Give back ``tasks`` as a page that was served them does: each with the end it was told."""
+    leases = [{k: t[k] for k in ("assignment_id", "lease_expires_at")} for t in tasks]
+    return api.post(f"{BASE}/tasks/release", role, json={"leases": leases})
+
+
 def _ends(api: Any, assignment_id: int) -> Any:
     with api.lab.db.read() as conn:
         q = select(assignment.c.lease_expires_at).where(assignment.c.id == assignment_id)
@@ -44,11 +50,7 @@ def test_leaving_gives_back_ones_own_leases_and_the_next_annotator_gets_them(api
     before = _ends(api, theirs["assignment_id"])
 
     ids = [shown, prefetched, theirs, answered]
-    released = api.post(
-        f"{BASE}/tasks/release",
-        "annotator",
-        json={"assignment_ids": [t["assignment_id"] for t in ids]},
-    )
+    released = _release(api, "annotator", ids)
     assert released.status_code == 200, released.text
     mine = sorted([shown["assignment_id"], prefetched["assignment_id"]])
     assert released.json() == {"released": mine}
@@ -71,9 +73,7 @@ def test_a_page_that_comes_back_takes_its_item_again_while_nobody_else_did(api: 
     shown = _next(api, "annotator", [])
     prefetched = _next(api, "annotator", [shown["assignment_id"]])
     ids = [shown["assignment_id"], prefetched["assignment_id"]]
-    assert api.post(f"{BASE}/tasks/release", "annotator", json={"assignment_ids": ids}).json() == {
-        "released": sorted(ids)
-    }
+    assert _release(api, "annotator", [shown, prefetched]).json() == {"released": sorted(ids)}
     again = api.post(f"{BASE}/tasks/{shown['assignment_id']}/renew", "annotator")
     assert again.status_code == 200, again.text
     late = _submit(api, prefetched)
@@ -87,15 +87,32 @@ def test_a_page_that_comes_back_takes_its_item_again_while_nobody_else_did(api: 
 def test_no_one_gives_back_leases_in_a_project_they_are_no_member_of(api: Any) -> None:
     shown = _next(api, "annotator", [])
     before = _ends(api, shown["assignment_id"])
-    body = {"assignment_ids": [shown["assignment_id"]]}
     # 'outsider' manages 'other' only: 'sent' is a project they cannot see
-    assert api.post(f"{BASE}/tasks/release", "outsider", json=body).status_code == 404
+    assert _release(api, "outsider", [shown]).status_code == 404
+    body = {"leases": [{k: shown[k] for k in ("assignment_id", "lease_expires_at")}]}
     # ... and in their own project, another project's lease is no lease of theirs
     elsewhere = api.post("/api/projects/other/tasks/release", "outsider", json=body)
     assert elsewhere.status_code == 200, elsewhere.text
     assert elsewhere.json() == {"released": []}
     assert _ends(api, shown["assignment_id"]) == before
-    too_many = api.post(
-        f"{BASE}/tasks/release", "annotator", json={"assignment_ids": list(range(1, 22))}
-    )
+    too_many = _release(api, "annotator", [shown] * 21)
     assert too_many.status_code == 422
+    unnamed = {"leases": [{"assignment_id": shown["assignment_id"]}]}
+    assert api.post(f"{BASE}/tasks/release", "annotator", json=unnamed).status_code == 422
+
+
+def test_a_reloaded_page_keeps_its_item_when_the_old_page_gives_it_back_late(api: Any) -> None:
+    shown = _next(api, "annotator", [])
+    again = _next(api, "annotator", [])  # the page reloaded: it shows the same item again
+    assert again["assignment_id"] == shown["assignment_id"]
+    assert again["lease_expires_at"] > shown["lease_expires_at"]
+    # The old page's give-back reaches the server after the reload was served: it names the
+    # lease as the old page knew it, which is no longer the lease.
+    stale = _release(api, "annotator", [shown])
+    assert stale.status_code == 200, stale.text
+    assert stale.json() == {"released": []}
+    other = _next(api, "reviewer", [])
+    assert other["item"]["id"] != shown["item"]["id"]
+    # The reloaded page, left in turn, gives it back.
+    assert _release(api, "annotator", [again]).json() == {"released": [again["assignment_id"]]}
+    assert _next(api, "reviewer", [other["assignment_id"]])["item"]["id"] == shown["item"]["id"]

@@ -397,8 +397,8 @@ def test_leaving_the_labeling_page_keeps_an_item_sent_back_for_rework(rapi: Revi
     fresh = rapi.call(
         "POST", f"{_base()}/tasks/next", "annotator", json={"held": [rework["assignment_id"]]}
     ).json()["task"]
-    ids = [rework["assignment_id"], fresh["assignment_id"]]
-    left = rapi.call("POST", f"{_base()}/tasks/release", "annotator", json={"assignment_ids": ids})
+    leases = [{k: t[k] for k in ("assignment_id", "lease_expires_at")} for t in (rework, fresh)]
+    left = rapi.call("POST", f"{_base()}/tasks/release", "annotator", json={"leases": leases})
     assert left.json() == {"released": [fresh["assignment_id"]]}
     again = rapi.call("POST", f"{_base()}/tasks/next", "annotator", json={}).json()["task"]
     assert again["assignment_id"] == rework["assignment_id"]

@@ -97,9 +97,12 @@ def test_two_reviewers_are_served_different_answers_until_one_decides(team: Team
     assert rita is not None and remy is not None
     assert rita["item"]["id"] != remy["item"]["id"]
     assert rita["lease_expires_at"] > now().isoformat()
-    # Asked again (a reload), each is shown what they hold.
+    # Asked again (a reload), each is shown what they hold, its lease a full one from then.
     assert team.next_review("rita")["annotation"]["id"] == rita["annotation"]["id"]
-    assert team.next_review("remy")["annotation"]["id"] == remy["annotation"]["id"]
+    reloaded = team.next_review("remy")
+    assert reloaded["annotation"]["id"] == remy["annotation"]["id"]
+    assert reloaded["lease_expires_at"] > remy["lease_expires_at"]
+    remy = reloaded
     # The items list and the item's view say who has each on their page.
     listed = team.ok("GET", "/items", "manager", params={"status": "in_review"})["items"]
     assert {r["id"]: r["reviewing"]["user"] for r in listed} == {
@@ -260,3 +263,24 @@ def test_a_reviewer_made_an_annotator_gives_back_their_answer(team: Team) -> Non
     assert made.status_code == 200, made.text
     remy = team.next_review("remy")
     assert remy is not None and remy["item"]["id"] == rita["item"]["id"]
+
+
+def test_a_reloaded_review_page_keeps_its_answer_when_the_old_page_gives_it_back_late(
+    team: Team,
+) -> None:
+    team.answer("ana")
+    shown = team.next_review("rita")
+    assert shown is not None
+    again = team.next_review("rita")  # the page reloaded: the same answer, served again
+    assert again["annotation"]["id"] == shown["annotation"]["id"]
+    assert again["lease_expires_at"] > shown["lease_expires_at"]
+    # The old page's give-back reaches the server after the reload was served: it names the
+    # lease as the old page knew it, which is no longer the lease.
+    path = f"/reviews/leases/{shown['item']['id']}/release"
+    stale = team.ok("POST", path, "rita", json={"lease_expires_at": shown["lease_expires_at"]})
+    assert stale["released"] is False
+    assert team.next_review("remy") is None  # the one answer waiting is on rita's page
+    # The reloaded page, left in turn, gives it back.
+    left = team.ok("POST", path, "rita", json={"lease_expires_at": again["lease_expires_at"]})
+    assert left["released"] is True
+    assert team.next_review("remy")["item"]["id"] == shown["item"]["id"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -207,6 +208,10 @@ def test_a_reviewer_fixes_a_label_and_the_export_says_who(sqlite_api: Any) -> No
     assert reviewing.renew_review(held["item"]["id"])["lease_expires_at"]
     other = project.next_review()
     assert other is not None and other["item"]["id"] != held["item"]["id"]
+    again = project.next_review()  # served again (another page): the lease's end moved
+    assert again is not None and again["item"]["id"] == other["item"]["id"]
+    told = other["lease_expires_at"]
+    assert project.release_review(other["item"]["id"], lease_expires_at=told) is False
     assert project.release_review(other["item"]["id"]) is True
     assert project.release_review(other["item"]["id"]) is False
     verdicts = {}
@@ -603,3 +608,27 @@ def test_a_manager_simulates_strategies_and_exports_eval_answers_from_a_script(
     task.submit(lab.truth(task.data["text"]))
     answers = list(manager.export_rows(annotations=True))
     assert [(a["item_id"], a["annotator"]) for a in answers] == [(task.item_id, "annotator")]
+
+
+def test_a_script_renews_and_gives_back_its_leases(sqlite_api: Any) -> None:
+    project = client_for(sqlite_api, "annotator").project(sqlite_api.slug)
+    first = project.next_task()
+    assert first is not None
+    second = project.next_task(held=[first.assignment_id])
+    assert second is not None
+    told = first.lease_expires_at
+    assert first.renew() > told and first.lease_expires_at > told
+    # Named with the end it had before the renew (another copy of the script), it stays.
+    assert project.release([dataclasses.replace(first, lease_expires_at=told)]) == []
+    assert project.release([first, second]) == sorted([first.assignment_id, second.assignment_id])
+    # Given back: another annotator is served one of them now ...
+    other = client_for(sqlite_api, "reviewer").project(sqlite_api.slug).next_task()
+    assert other is not None and other.item_id in {first.item_id, second.item_id}
+    taken, free = (first, second) if other.item_id == first.item_id else (second, first)
+    with pytest.raises(ApiError) as raised:
+        taken.renew()
+    assert raised.value.status == 409 and "another annotator" in raised.value.detail
+    # ... and the other one this script takes again, while nobody else has it.
+    assert free.renew() > told
+    assert free.release() is True
+    assert free.release() is False  # given back already

@@ -344,3 +344,39 @@ def test_e2e_log_out_gives_the_pages_items_to_the_next_annotator(
         time.sleep(0.1)
     assert _live_leases(home, "gus") == []
     gus.context.close()
+
+
+def test_e2e_an_item_fetched_ahead_that_lands_after_the_page_was_left_is_given_back(
+    slow: tuple[str, Path, Path], browser: Any, tmp_path: Path
+) -> None:
+    """The item the page asks for ahead, still on its way when the page was left, stayed leased
+    for the whole lease: the page gave back only what it had. It gives it back as it lands.
+    (Chromium under Playwright keeps no page in the back-forward cache: the events are sent as
+    it would.)"""
+    url, _, home = slow
+    _project(home, tmp_path, "late", n=3)
+    run_cli(home, "users", "add", "lena", "--password-stdin", stdin=PASSWORD + "\n")
+    run_cli(home, "projects", "member", "late", "lena", "annotator")
+    page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    ahead: list[Any] = []
+
+    def hold_the_one_ahead(route: Any) -> None:
+        if (route.request.post_data_json or {}).get("held"):  # after the item shown
+            ahead.append(route)
+        else:
+            route.continue_()
+
+    page.route("**/api/projects/late/tasks/next", hold_the_one_ahead)
+    login(page, url, "/p/late/label", username="lena")
+    wait_task(page)
+    deadline = time.monotonic() + 10
+    while not ahead and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
+    assert len(ahead) == 1 and len(_live_leases(home, "lena")) == 1
+    page.evaluate("dispatchEvent(new PageTransitionEvent('pagehide', {persisted: true}))")
+    ahead[0].continue_()  # it reaches the server, which leases it, after the page was left
+    deadline = time.monotonic() + 10
+    while _live_leases(home, "lena") and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
+    assert _live_leases(home, "lena") == []
+    page.context.close()

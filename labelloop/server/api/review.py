@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
-from pydantic import Field
+from pydantic import AwareDatetime, Field
 
 from labelloop.govern.permissions import Permission
 from labelloop.server.api.deps import CurrentUser, DbDep
@@ -23,6 +23,12 @@ class VerdictIn(Body):
     value: dict[str, Any] | None = None
     comment: str | None = Field(default=None, max_length=2000)
     seen: dict[str, Any] | None = None  # the answer's value as shown to the reviewer
+
+
+class ReleaseLeaseIn(Body):
+    """The review lease as the page giving it back knows it: the end it was last told."""
+
+    lease_expires_at: AwareDatetime | None = None
 
 
 class AdjudicateIn(Body):
@@ -62,11 +68,16 @@ def renew_lease(slug: str, item_id: Id, db: DbDep, user: CurrentUser) -> dict[st
 
 
 @router.post("/reviews/leases/{item_id}/release")
-def release_lease(slug: str, item_id: Id, db: DbDep, user: CurrentUser) -> dict[str, Any]:
-    """Give back the caller's review lease on an item (the review page does on leaving): the
-    next reviewer's queue serves it. ``released`` says whether the caller held one."""
+def release_lease(
+    slug: str, item_id: Id, db: DbDep, user: CurrentUser, body: ReleaseLeaseIn | None = None
+) -> dict[str, Any]:
+    """Give back the caller's review lease on an item (the review page, as it is left): the
+    next reviewer's queue serves it. With ``lease_expires_at`` (the end the page was told), a
+    lease served again since (the page reloaded) stays. ``released`` says whether the caller
+    held one so."""
     ctx = projects.access(db, slug, user, Permission.REVIEW)
-    return review_leases.release(db, ctx, item_id)
+    ends = body.lease_expires_at if body is not None else None
+    return review_leases.release(db, ctx, item_id, ends=ends)
 
 
 @router.post("/reviews/{annotation_id}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from labelloop.ingest.records import nul_at
 from labelloop.store.db import MAX_ID
@@ -46,10 +46,19 @@ class NextIn(Body):
     held: list[Id] = Field(default_factory=list, max_length=20)
 
 
-class ReleaseIn(Body):
-    """The tasks a labeling page gives back as it is left (those it shows and prefetched)."""
+class LeaseIn(Body):
+    """A task's lease as its holder knows it: the ``lease_expires_at`` that tasks/next (or the
+    last renew) answered for it."""
 
-    assignment_ids: list[Id] = Field(max_length=20)
+    assignment_id: Id
+    lease_expires_at: AwareDatetime
+
+
+class ReleaseIn(Body):
+    """The tasks a labeling page gives back as it is left (those it shows and prefetched), each
+    with the end it was told: a lease served again since (the page reloaded) stays."""
+
+    leases: list[LeaseIn] = Field(max_length=20)
 
 
 class SubmitIn(Body):

@@ -135,13 +135,14 @@ async def submit(request: Request) -> JSONResponse:
 
 @router.post("/tasks/release")
 def release(slug: str, body: ReleaseIn, db: DbDep, user: CurrentUser) -> dict[str, Any]:
-    """Give back the caller's unanswered leases among ``assignment_ids`` (the labeling page,
-    as it is left): their items go to the next annotator at once, not when the leases run out;
-    the caller may still take one again while nobody else did. ``released``: the ids given
-    back; anyone else's, answered ones and rework leases are left as they are."""
-    return tasks.release(
-        db, projects.access(db, slug, user, Permission.ANNOTATE), body.assignment_ids
-    )
+    """Give back the caller's unanswered leases among ``leases`` (the labeling page, as it is
+    left), each named with the ``lease_expires_at`` its holder was last told: their items go to
+    the next annotator at once, not when the leases run out; the caller may still take one
+    again while nobody else did. ``released``: the ids given back; anyone else's, answered
+    ones, rework leases and leases served again or renewed since (their end moved: a reloaded
+    page shows the item) are left as they are."""
+    leases = {lease.assignment_id: lease.lease_expires_at for lease in body.leases}
+    return tasks.release(db, projects.access(db, slug, user, Permission.ANNOTATE), leases)
 
 
 @router.post("/tasks/{assignment_id}/skip")

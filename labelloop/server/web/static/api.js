@@ -69,6 +69,35 @@ window.labelloop = (() => {
     return data;
   }
 
+  /** Bytes of keepalive bodies a page may send as it goes: browsers carry at most 64 KiB of
+   * them at once, and refuse a request past that. */
+  const KEEPALIVE_BYTES = 60000;
+
+  /** The size of a request body (JSON text) in bytes, as the keepalive budget counts it. */
+  const bodyBytes = (body) => (body === undefined ? 0 : new TextEncoder().encode(body).length);
+
+  /**
+   * POST `body` (JSON text, or undefined) to `path` as a keepalive request, which outlives the
+   * page, with the X-CSRF-Token header api() sends; nothing waits for its answer. False when
+   * the browser refuses it at once (over its keepalive budget).
+   */
+  function sendPastThePage(path, body) {
+    const headers = { Accept: "application/json", "X-CSRF-Token": csrf };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    try {
+      fetch(path, {
+        method: "POST",
+        keepalive: true,
+        credentials: "same-origin",
+        headers,
+        body,
+      }).catch(() => undefined);
+      return true;
+    } catch (_) {
+      return false;
+    }
+  }
+
   /** Show one message (kind: info | error) in a role="alert" box, replacing what was there. */
   function say(box, kind, text) {
     const message = document.createElement("div");
@@ -341,6 +370,9 @@ window.labelloop = (() => {
     ApiError,
     detailOf,
     api,
+    KEEPALIVE_BYTES,
+    bodyBytes,
+    sendPastThePage,
     say,
     notify,
     node,

@@ -951,6 +951,12 @@
     const data = await api("POST", "/tasks/next", { held: heldIds() });
     const task = data ? data.task : null;
     if (task) task.fetchedAt = Date.now();
+    // Asked for before the page was left and answered after (a prefetch on its way as it
+    // went): given back at once, as the rest were, and taken again if the page comes back.
+    if (task && leaving.gone && !state.inflight.has(task.assignment_id)) {
+      sendPastThePage("/tasks/release", JSON.stringify({ leases: [leaseOf(task)] }));
+      task.givenBack = true;
+    }
     return task;
   }
 
@@ -969,6 +975,7 @@
     const forId = state.current.assignment_id;
     const p = fetchTask()
       .then((task) => {
+        if (task && task.givenBack) return; // it landed after the page was left
         if (task && task.assignment_id !== forId && !state.inflight.has(task.assignment_id)) {
           if (state.current && state.current.assignment_id === task.assignment_id) return;
           state.next = task;
@@ -1017,12 +1024,14 @@
     const task = state.current;
     const leaseMs = (settings.lease_minutes || 10) * 60000;
     if (state.mode !== "task" || !task || task.renewing || !clock.visible) return;
+    if (leaving.gone) return; // left: its timers take nothing back until it is shown again
     const given = task.givenBack; // as the page was left: taken again before anything else
     if (!given && performance.now() - clock.lastActivity >= IDLE_MS) return;
     if (!given && Date.now() - (task.fetchedAt || 0) < leaseMs / 3) return;
     task.renewing = true;
     try {
-      await api("POST", `/tasks/${task.assignment_id}/renew`);
+      const renewed = await api("POST", `/tasks/${task.assignment_id}/renew`);
+      task.lease_expires_at = renewed.lease_expires_at; // a give-back names the lease so
       task.fetchedAt = Date.now();
       task.givenBack = false;
       if (given && state.current === task && state.mode === "task") prefetch();
@@ -1112,9 +1121,10 @@
   // While any is, the status line counts them, the browser asks before the page is left, the
   // page's own links and Log out wait for them, and a page left anyway sends them once more as
   // keepalive requests, which outlive the page (the server refuses a second answer for a task).
-  const KEEPALIVE_BYTES = 60000; // browsers carry at most 64 KiB of keepalive bodies at once
   const UNSENT_KEY = "labelloop.unsent." + project.slug;
-  const leaving = { to: null }; // where a link or Log out goes once the answers are stored
+  // where a link or Log out goes once the answers are stored; and whether the page was left
+  // (pagehide) and not shown again since
+  const leaving = { to: null, gone: false };
 
   function renderSending() {
     const n = state.inflight.size;
@@ -1167,35 +1177,18 @@
     });
   }
 
-  /** POST `body` (JSON text, or undefined) to `path` as a keepalive request, which outlives
-   * the page; false when the browser refuses it at once (over its budget). */
-  function sendPastThePage(path, body) {
-    try {
-      fetch(base + path, {
-        method: "POST",
-        keepalive: true,
-        credentials: "same-origin",
-        headers: {
-          Accept: "application/json",
-          "Content-Type": "application/json",
-          "X-CSRF-Token": L.csrf,
-        },
-        body,
-      }).catch(() => undefined);
-      return true;
-    } catch (_) {
-      return false;
-    }
-  }
+  /** POST `body` (JSON text, or undefined) to `path` (of this project's API) as a keepalive
+   * request, which outlives the page; false when the browser refuses it at once. */
+  const sendPastThePage = (path, body) => L.sendPastThePage(base + path, body);
 
   /** Send what is still on its way as keepalive requests, oldest first, while they fit the
    * browser's budget; what does not fit waits in this browser for the page's next visit. */
   function sendOnLeaving() {
-    let room = KEEPALIVE_BYTES;
+    let room = L.KEEPALIVE_BYTES;
     const kept = [];
     for (const sent of state.inflight.values()) {
       const body = sent.body === undefined ? undefined : JSON.stringify(sent.body);
-      const size = body === undefined ? 0 : new TextEncoder().encode(body).length;
+      const size = L.bodyBytes(body);
       if (size <= room) {
         room -= size;
         if (sendPastThePage(sent.path, body)) continue;
@@ -1214,16 +1207,23 @@
   // A page left (closed, navigated away from; not a mere switch to another tab) gives back the
   // item on screen and the prefetched one, so the next annotator is served them at once rather
   // than when their leases run out. Those with an answer on its way stay leased for it.
+  // Each lease is named with the end the server last gave it: one served again since (the page
+  // reloaded and asked for work before this give-back arrived) ends later, and stays.
+  const leaseOf = (task) => ({
+    assignment_id: task.assignment_id,
+    lease_expires_at: task.lease_expires_at,
+  });
+
   function toGiveBack() {
     return [state.current, state.next]
       .filter((task) => task && !task.givenBack && !state.inflight.has(task.assignment_id))
-      .map((task) => task.assignment_id);
+      .map(leaseOf);
   }
 
   function giveBack() {
-    const ids = toGiveBack();
-    if (!ids.length) return;
-    sendPastThePage("/tasks/release", JSON.stringify({ assignment_ids: ids }));
+    const leases = toGiveBack();
+    if (!leases.length) return;
+    sendPastThePage("/tasks/release", JSON.stringify({ leases }));
     if (state.current) state.current.givenBack = true; // taken again if the page comes back
     state.next = null;
   }
@@ -1231,9 +1231,9 @@
   /** Give the page's items back and settle once the server has them (or after 2 s), before a
    * step that ends the session. */
   function givenBackFirst() {
-    const ids = toGiveBack();
-    if (!ids.length) return Promise.resolve();
-    const asked = api("POST", "/tasks/release", { assignment_ids: ids }).then(() => {
+    const leases = toGiveBack();
+    if (!leases.length) return Promise.resolve();
+    const asked = api("POST", "/tasks/release", { leases }).then(() => {
       if (state.current) state.current.givenBack = true;
       state.next = null;
     });
@@ -1242,6 +1242,7 @@
   }
 
   window.addEventListener("pagehide", () => {
+    leaving.gone = true; // an item asked for meanwhile is given back as it lands
     if (state.inflight.size) sendOnLeaving();
     giveBack();
   });
@@ -1249,6 +1250,7 @@
   // Back from the browser's back-forward cache: the item on screen is taken again (or, taken
   // by someone else meanwhile, the next one is shown), then the one after it is leased again.
   window.addEventListener("pageshow", (e) => {
+    leaving.gone = false;
     if (e.persisted) keepLease();
   });
 

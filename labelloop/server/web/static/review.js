@@ -617,10 +617,19 @@
   // The page renews the lease every third of it while the tab is visible and the reviewer did
   // something within a lease; a verdict, a decision or N gives it back (the server's part), and
   // so does leaving the page. A page left alone lets it run out, for another reviewer to take.
-  const lease = { item: null, renewedAt: 0, renewing: false, lastActivity: Date.now() };
+  // `ends`: the lease's end as the server last told it; the give-back names it, so a lease
+  // served again since (the page reloaded before the give-back arrived) stays.
+  const lease = {
+    item: null,
+    ends: null,
+    renewedAt: 0,
+    renewing: false,
+    lastActivity: Date.now(),
+  };
 
   function holdLease(view) {
     lease.item = view && view.lease_expires_at ? view.item.id : null;
+    lease.ends = lease.item === null ? null : view.lease_expires_at;
     lease.renewedAt = Date.now();
   }
 
@@ -631,7 +640,8 @@
     if (Date.now() - lease.renewedAt < LEASE_MS / 3) return;
     lease.renewing = true;
     try {
-      await api("POST", `/reviews/leases/${encodeURIComponent(item)}/renew`);
+      const renewed = await api("POST", `/reviews/leases/${encodeURIComponent(item)}/renew`);
+      if (lease.item === item) lease.ends = renewed.lease_expires_at;
       lease.renewedAt = Date.now();
     } catch (err) {
       if (!(err instanceof ApiError) || err.status !== 409) return; // tried again next tick
@@ -657,17 +667,9 @@
   function releaseLease() {
     if (lease.item === null) return;
     const path = `/reviews/leases/${encodeURIComponent(lease.item)}/release`;
+    const body = JSON.stringify({ lease_expires_at: lease.ends });
     lease.item = null;
-    try {
-      fetch(base + path, {
-        method: "POST",
-        keepalive: true,
-        credentials: "same-origin",
-        headers: { Accept: "application/json", "X-CSRF-Token": L.csrf },
-      }).catch(() => undefined);
-    } catch (_) {
-      // the lease runs out instead
-    }
+    L.sendPastThePage(base + path, body); // refused at once: the lease runs out instead
   }
 
   for (const type of ["keydown", "pointerdown", "pointermove", "wheel", "scroll", "touchstart"]) {
