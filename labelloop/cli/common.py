@@ -43,6 +43,12 @@ _CONTROLS = {
 """Control characters -> what is printed instead; line breaks and tabs stay."""
 
 
+def printable(text: str) -> str:
+    """``text`` with its control characters as their stand-ins, character for character (so
+    offsets into it still hold): for a ``Text`` made by hand, which ``Terminal`` does not see."""
+    return text.translate(_CONTROLS)
+
+
 class Terminal(Console):
     """A console that prints control characters in text as visible stand-ins.
 
@@ -53,7 +59,7 @@ class Terminal(Console):
     """
 
     def render_str(self, text: str, **options: Any) -> Text:
-        return super().render_str(text.translate(_CONTROLS), **options)
+        return super().render_str(printable(text), **options)
 
 
 out = Terminal()

@@ -10,7 +10,16 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from labelloop.cli.common import _open, _run, annotator_cell, counted, fitted, named_item, out
+from labelloop.cli.common import (
+    _open,
+    _run,
+    annotator_cell,
+    counted,
+    fitted,
+    named_item,
+    out,
+    printable,
+)
 from labelloop.store.words import SYNTAX
 
 
@@ -327,7 +336,7 @@ def _excerpt(row: dict[str, Any]) -> Text:
     """What a list shows of an item: its first ``EXCERPT`` characters, or when the words
     searched for lie further on, the words from a little before the first match; the matches
     (``marks``, as the search found them) styled. Plain text, never read as markup."""
-    text, marks = row["text"], row.get("marks") or []
+    text, marks = printable(row["text"]), row.get("marks") or []
     start = 0
     if marks and marks[0][0] > EXCERPT // 2:
         at = marks[0][0]
