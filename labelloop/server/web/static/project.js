@@ -461,25 +461,31 @@
 
   // ---------------------------------------------------------------- import
 
+  /** " (rows 3, 4, …)": the first numbers of `numbers`, of `total`, as the import counts them. */
+  function numbered(r, numbers, total) {
+    const shown = (numbers || []).slice(0, 10);
+    if (!shown.length) return "";
+    const more = total > shown.length ? ", …" : "";
+    return ` (${plural(shown.length, r.unit || "line")} ${shown.join(", ")}${more})`;
+  }
+
   function importSummary(r) {
     const what = r.split === "eval" ? "eval item" : "item";
     let text = `Imported ${fmt(r.items)} ${plural(r.items, what)}`;
     if (r.labeled) text += `, ${fmt(r.labeled)} with labels`;
-    if (r.duplicates) {
+    if (r.nothing_new) {
+      // nothing came in and no import is listed: said so, not as "Imported 0 items"
+      text = r.nothing_new.charAt(0).toUpperCase() + r.nothing_new.slice(1);
+      text += numbered(r, r.duplicate_lines, r.duplicates);
+    } else if (r.duplicates) {
       text += `, ${fmt(r.duplicates)} ${plural(r.duplicates, "duplicate")} skipped`;
-      const lines = (r.duplicate_lines || []).slice(0, 10);
-      if (lines.length) {
-        const more = r.duplicates > lines.length ? ", …" : "";
-        text += ` (${plural(lines.length, r.unit || "line")} ${lines.join(", ")}${more})`;
-      }
+      text += numbered(r, r.duplicate_lines, r.duplicates);
     }
     if (r.updated) text += `; ${fmt(r.updated)} ${plural(r.updated, "item")} already here took the file's label`;
     if (r.kept) {
-      const lines = (r.kept_lines || []).slice(0, 10);
-      const more = r.kept > lines.length ? ", …" : "";
       text +=
         `; ${fmt(r.kept)} ${plural(r.kept, "item")} kept their own: people labeled them here, ` +
-        `are at work on them, or they are gold checks (${plural(lines.length, r.unit || "line")} ${lines.join(", ")}${more})`;
+        `are at work on them, or they are gold checks${numbered(r, r.kept_lines, r.kept)}`;
     }
     for (const note of r.notes || []) text += `; ${note}`;
     return text;
