@@ -116,9 +116,13 @@ class CsvImporter(TextImporter):
             # gets our clear message rather than the csv module's.
             csv.field_size_limit(self.max_text_chars + 1)
         lines = _decoded_lines(source)
-        first = next(lines, None)
-        heading = () if first is None else (first,)
-        reader = csv.reader(chain(heading, lines), delimiter=delimiter_of(first or ""), strict=True)
+        first = next(lines, "")
+        blank = [first]  # an empty file (nothing, a BOM, blank lines) holds no records, as an
+        while not blank[-1].strip():  # empty JSONL file does; else line 1 is no header
+            if (line := next(lines, None)) is None:
+                return
+            blank.append(line)
+        reader = csv.reader(chain(blank, lines), delimiter=delimiter_of(first), strict=True)
         header = self._header(reader)
         width = len(header)
         exported = is_export_header(header)

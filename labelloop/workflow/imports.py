@@ -651,7 +651,7 @@ def _import_records(
             people.join()
             n_labeled += people.n_labeled
         if n_items == 0 and not duplicates:
-            raise LabelloopError(f"'{filename}' holds no records")
+            raise LabelloopError(f"'{filename}' is empty: it holds no records")
         updated, kept = _update_labels(conn, ctx, relabel, split) if relabel else (0, [])
         joined = people is not None and (people.counts["answers"] or people.counts["skips"])
         if n_items == 0 and not updated and not joined:  # nothing changed: no import to list
