@@ -15,7 +15,7 @@ from labelloop.errors import ImportFormatError, LabelloopError, SchemaError
 from labelloop.govern.permissions import Permission
 from labelloop.ingest import HfDatasetsImporter, make_importer
 from labelloop.ingest.boxes import placed
-from labelloop.ingest.coco import CocoImporter, is_coco_zip, is_zip
+from labelloop.ingest.coco import CocoImporter, check_zip, is_coco_zip, is_zip
 from labelloop.ingest.formats import import_refusal, record_unit
 from labelloop.ingest.images import ImageFolderImporter
 from labelloop.ingest.imaging import image_size
@@ -148,6 +148,8 @@ def import_items(
     if fmt == YoloImporter.format and is_coco_zip(source):  # a .zip of a COCO file's export
         fmt = CocoImporter.format
     zipped = fmt in BOXES_FORMATS and is_zip(source)  # a zip whose images are stored first
+    if zipped and fmt == CocoImporter.format:  # its JSON's sizes, before an image is stored
+        check_zip(source, name=filename)
     if zipped and ctx.schema.data_type != "table":
         with batches.no_import_running(db, ctx.id) as alone:
             if alone:  # no other import may be naming a leftover's files meanwhile
