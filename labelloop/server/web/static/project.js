@@ -660,6 +660,7 @@
     const result = $("imports-result");
     const found = await api("GET", base + "/imports");
     const cell = (text) => node("td", "", text);
+    const heads = table.tHead.rows[0].cells;
     const rows = found.map((b) => {
       const tr = document.createElement("tr");
       tr.dataset.batch = String(b.id);
@@ -742,9 +743,11 @@
         }
       });
       undo.append(button);
+      const file = cell(b.filename);
+      file.className = "cell-file";
       tr.append(
         cell(String(b.id)),
-        cell(b.filename),
+        file,
         cell(b.split),
         cell(b.by || "local operator"),
         cell(b.at.slice(0, 16).replace("T", " ")),
@@ -753,6 +756,11 @@
         cell(fmt(b.touched)),
         undo,
       );
+      // each cell named by its column's heading, which a phone shows beside it (app.css)
+      [...tr.cells].forEach((td, i) => {
+        const heading = heads[i].textContent.trim();
+        if (heading) td.dataset.label = heading;
+      });
       return tr;
     });
     table.tBodies[0].replaceChildren(...rows);
