@@ -138,7 +138,8 @@ def test_e2e_a_file_imported_again_says_nothing_new_and_the_undo_button_shows(
     fits = """() => {
         const wrap = document.querySelector('#imports-card .table-wrap');
         const undo = wrap.querySelector('tbody tr button').getBoundingClientRect();
-        return [wrap.scrollWidth - wrap.clientWidth, undo.right <= wrap.getBoundingClientRect().right];
+        const right = wrap.getBoundingClientRect().right;
+        return [wrap.scrollWidth - wrap.clientWidth, undo.right <= right];
     }"""
     assert page.evaluate(fits) == [0, True]
     page.locator("#imports-card").screenshot(path=str(screenshots / "imports-1300.png"))
