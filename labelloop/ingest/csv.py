@@ -108,6 +108,8 @@ class CsvImporter(TextImporter):
     """
 
     format: ClassVar[str] = "csv"
+    delimiter = ","
+    """What separates the cells of the file read last (see :func:`delimiter_of`)."""
 
     def read(self, source: BinaryIO) -> Iterator[ItemIn]:
         """Yield one ItemIn per data row of ``source``; blank lines are skipped."""
@@ -122,7 +124,8 @@ class CsvImporter(TextImporter):
             if (line := next(lines, None)) is None:
                 return
             blank.append(line)
-        reader = csv.reader(chain(blank, lines), delimiter=delimiter_of(first), strict=True)
+        self.delimiter = delimiter_of(first)
+        reader = csv.reader(chain(blank, lines), delimiter=self.delimiter, strict=True)
         header = self._header(reader)
         width = len(header)
         exported = is_export_header(header)
