@@ -227,8 +227,9 @@ def _not_kept_note(n: int) -> str:
 
 
 def _with_notes(report: ImportReport, importer: object) -> ImportReport:
-    """``report`` with the sentences of an importer that tells what did not come in as labels."""
-    notes = getattr(importer, "notes", None)
+    """``report`` with the sentences of an importer that tells what did not come in as labels
+    (none when nothing came in: they would speak of records not imported)."""
+    notes = None if report.nothing_new else getattr(importer, "notes", None)
     return replace(report, notes=report.notes + tuple(notes())) if callable(notes) else report
 
 
