@@ -74,11 +74,12 @@ class ImportReport(TypedDict):
     ``eval``: items of a pool import held out for the eval split (the project's
     ``eval_fraction``, or the file's own validation split); with ``update_labels``, items
     already here that took the file's label (``updated``) and labels people gave here that
-    were kept (``kept``, at ``kept_lines``; both count what ``unit`` says, ``line`` or
-    ``image``); ``notes``: what the file held that did not come
-    in as labels (Prodigy's rejected answers, doccano's relations)."""
+    were kept (``kept``, at ``kept_lines``; both count what ``unit`` says: ``line``, ``row``,
+    ``image``, ``file`` or ``task``); ``notes``: what the file held that did not come
+    in as labels (Prodigy's rejected answers, doccano's relations). An import that brought
+    nothing new is not kept: ``batch_id`` is None and ``nothing_new`` says so."""
 
-    batch_id: int
+    batch_id: int | None
     items: int
     labeled: int
     duplicates: int
@@ -90,6 +91,7 @@ class ImportReport(TypedDict):
     kept: int
     kept_lines: list[int]
     notes: list[str]
+    nothing_new: str | None
 
 
 class Submission(TypedDict):

@@ -367,33 +367,32 @@ def import_(
         summary.update(updated=report.n_updated, kept=report.n_kept)
     if report.notes:
         summary["notes"] = list(report.notes)
+    if report.nothing_new:
+        summary["nothing_new"] = report.nothing_new
     if as_json:
         typer.echo(json.dumps(summary))
         return
     where = report.split
     if report.n_eval:
         where = f"{report.n_items - report.n_eval:,} pool, {report.n_eval:,} eval"
-    out.print(
-        f"imported {counted(report.n_items, 'item')} into {slug} ({where})"
-        f", {report.n_labeled:,} with labels, {counted(report.n_duplicates, 'duplicate')} skipped"
-    )
+    if report.nothing_new:
+        out.print(f"{report.nothing_new} ({slug}); no import was recorded")
+    else:
+        out.print(
+            f"imported {counted(report.n_items, 'item')} into {slug} ({where}), "
+            f"{report.n_labeled:,} with labels, {counted(report.n_duplicates, 'duplicate')} skipped"
+        )
     for note in report.notes:
         out.print(note, highlight=False, markup=False)
     if report.duplicate_lines:
         shown = ", ".join(str(n) for n in report.duplicate_lines[:10])
         many = len(report.duplicate_lines) > 1
-        used = format or (importer_for_folder(file) if file.is_dir() else file.suffix.lower())
-        if used == "hf_datasets":
-            what = "texts at rows" if many else "text at row"
-        elif file.is_dir():
-            what = "images at files" if many else "image at file"
-        elif used in ("coco", "yolo", ".zip"):
-            what = "images at records" if many else "image at record"
+        shown_as = projects.system_context(db, slug).schema.data_type
+        noun = {"image": "image", "audio": "audio file", "table": "row"}.get(shown_as, "text")
+        if noun.split()[-1] == report.unit:  # "duplicate rows 3, 4": the numbers count them
+            what = f"{noun}s" if many else noun
         else:
-            shown_as = projects.system_context(db, slug).schema.data_type
-            noun = {"image": "image", "audio": "audio file", "table": "row"}.get(shown_as, "text")
-            at = "row" if used in ("parquet", ".parquet") else "line"  # Parquet has no lines
-            what = f"{noun}s at {at}s" if many else f"{noun} at {at}"
+            what = f"{noun}s at {report.unit}s" if many else f"{noun} at {report.unit}"
         out.print(
             f"duplicate {what} {shown} (already in the project or earlier in the file)"
             + (" ..." if report.n_duplicates > 10 else "")
@@ -405,7 +404,7 @@ def import_(
             f"{counted(report.n_kept, 'item')} kept their own (people labeled them here, are at "
             "work on them, or they are gold checks)"
             + (
-                f": {'lines' if report.n_kept > 1 else 'line'} {lines}"
+                f": {report.unit}{'s' if report.n_kept > 1 else ''} {lines}"
                 + (" ..." if report.n_kept > 10 else "")
                 if report.kept_lines
                 else ""

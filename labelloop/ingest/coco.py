@@ -12,11 +12,14 @@ turned), it refuses the image rather than stretch its boxes.
 
 A COCO file may come zipped with its images, as CVAT, Label Studio and Roboflow export it (one
 ``.json`` and the images, beside it or in an ``images`` folder beside its folder; Roboflow's,
-one per split folder, ``train/``, ``valid/``, ``test/``, whose validation and test images come
+one per split folder, ``train/``, ``valid/``, ``test/``; CVAT's, one per subset,
+``annotations/instances_<subset>.json`` with ``images/<subset>/``; validation and test images come
 in as eval items): the import stores the zip's images under a media root first (``stored_at``)
 and looks each ``file_name`` up among them as a file beside the JSON is looked up (see
-:meth:`CocoImporter.where`). Errors name the zip member and the image as the file numbers it:
-``zip member 'annotations.json', image 3``.
+:meth:`CocoImporter.where`). A zip whose COCO files declare more than
+:data:`MAX_DOCUMENTS_BYTES` together, or pack suspiciously tight, is refused unread. Errors
+name the zip member and the image as the file numbers it: ``zip member 'annotations.json',
+image 3``.
 """
 
 from __future__ import annotations
@@ -46,6 +49,12 @@ from labelloop.schema.values import is_number
 
 MAX_DOCUMENT_BYTES = 512 << 20
 """A zipped COCO file's size at most (COCO's own train2017 boxes take some 450 MiB)."""
+MAX_DOCUMENTS_BYTES = 640 << 20
+"""A zip's COCO files together at most, uncompressed (one per split folder: COCO's own train
+and val boxes fit); each is parsed whole, so more is refused before any is read."""
+MAX_DOCUMENT_RATIO = 100
+"""How many times its compressed size a zipped COCO file of over 1 MiB may declare: JSON packs
+some 5 to 20 times; more is a zip bomb, refused before it is read."""
 
 
 class CocoImporter(BoxesImporter):
@@ -76,6 +85,7 @@ class CocoImporter(BoxesImporter):
         self.near = near
         self.stored_at = stored_at
         self.found_near: dict[str, int] = {}  # folder -> images whose file_name was found there
+        self.subset: str | None = None  # a CVAT subset's file: its images are in images/<it>/
 
     def notes(self) -> list[str]:
         """What did not come in as the file holds it (after reading)."""
@@ -97,12 +107,13 @@ class CocoImporter(BoxesImporter):
             yield from self._records(source.read())
             return
         dataset = ZipFiles(open_zip(source))
-        members = document_members(dataset)
+        members = checked_documents(dataset, name="the zip")
         for member in members:
             raw = dataset.read(member, MAX_DOCUMENT_BYTES)
             self.documents.append((member, self.last))
             if self.stored_at is not None:
                 self.near = PurePosixPath(self.stored_at, member).parent.as_posix()
+            self.subset = _subset_of(member)
             split = _split_of(member) if len(members) > 1 else None
             try:
                 yield from self._records(raw, before=self.last, split=split)
@@ -195,7 +206,9 @@ class CocoImporter(BoxesImporter):
         except LabelloopError:
             return file_name
         top = PurePosixPath(self.near)
-        folders = (top, top.parent / "images")
+        folders = [top, top.parent / "images"]
+        if self.subset is not None:  # CVAT's images/<subset>/ beside annotations/
+            folders.append(top.parent / "images" / self.subset)
         beside = [(folder, (folder / file_name).as_posix()) for folder in folders]
         zipped = self.stored_at is not None
         tried = [*beside, (None, file_name)] if zipped else [(None, file_name), *beside]
@@ -252,6 +265,47 @@ def is_coco_zip(source: BinaryIO) -> bool:
     return any(_is_json(f) for f in files) and not any(PurePosixPath(f).name in yolo for f in files)
 
 
+def check_zip(source: BinaryIO, *, name: str) -> None:
+    """Refuse a COCO zip named ``name`` whose COCO files declare more than
+    :data:`MAX_DOCUMENTS_BYTES` together, or more than :data:`MAX_DOCUMENT_RATIO` times their
+    compressed size, before any is read or any image stored. Read again from its start."""
+    try:
+        checked_documents(ZipFiles(open_zip(source)), name=f"'{name[:200]}'")
+    finally:
+        source.seek(0)
+
+
+def checked_documents(dataset: ZipFiles, *, name: str) -> list[str]:
+    """The zip's COCO files (:func:`document_members`), their declared sizes checked (see
+    :func:`check_zip`); ``name`` names the zip in the refusal."""
+    members = document_members(dataset)
+    infos = [dataset.archive.getinfo(member) for member in members]
+    total = sum(info.file_size for info in infos)
+    if total > MAX_DOCUMENTS_BYTES:
+        raise ImportFormatError(
+            line=1,
+            unit=None,
+            reason=f"{name} holds {_mib(total)} of COCO JSON uncompressed ({len(infos):,} "
+            f"files); at most {_mib(MAX_DOCUMENTS_BYTES)} is read from one zip: split it",
+        )
+    for info in infos:
+        packed = max(info.compress_size, 1)
+        if info.file_size > 1 << 20 and info.file_size > MAX_DOCUMENT_RATIO * packed:
+            raise ImportFormatError(
+                file=info.filename,
+                line=1,
+                unit=None,
+                in_zip=True,
+                reason=f"declares {_mib(info.file_size)} of JSON packed into {packed:,} bytes "
+                f"in {name}, over {MAX_DOCUMENT_RATIO} times its size: refused unread",
+            )
+    return members
+
+
+def _mib(n: int) -> str:
+    return f"{n / (1 << 20):,.1f} MiB" if n >= 1 << 20 else f"{n:,} bytes"
+
+
 def document_members(dataset: ZipFiles) -> list[str]:
     """The zip's COCO files (``.json``), in its order: one, or one per split folder, as
     Roboflow exports them (``train/``, ``valid/``, ``test/``); an error when it holds none, or
@@ -268,15 +322,30 @@ def document_members(dataset: ZipFiles) -> list[str]:
         line=1,
         unit=None,
         reason=f"the zip holds {len(found):,} JSON files ({shown}): a COCO zip holds one, or "
-        "one in each split folder (train/, valid/, test/), with its images",
+        "one in each split folder (train/, valid/, test/) or per CVAT subset "
+        "(annotations/instances_train.json, ...), with its images",
     )
 
 
 def _split_of(member: str) -> str | None:
-    """The split a COCO file in a split folder (Roboflow's ``valid/_annotations.coco.json``)
-    puts its images in: the pool for training, eval for validation and test; else None."""
+    """The split a COCO file in a split folder (Roboflow's ``valid/_annotations.coco.json``) or
+    of a CVAT subset (``annotations/instances_val.json``) puts its images in: the pool for
+    training (CVAT's ``default`` subset too), eval for validation and test; else None."""
     key = SPLIT_FOLDERS.get(PurePosixPath(member).parent.name.lower())
+    subset = _subset_of(member)
+    if key is None and subset is not None:
+        key = "train" if subset == "default" else SPLIT_FOLDERS.get(subset)
     return SPLIT_KEYS[key] if key else None
+
+
+def _subset_of(member: str) -> str | None:
+    """The CVAT subset a COCO file named ``instances_<subset>.json`` holds, whose images CVAT
+    puts in ``images/<subset>/``; else None."""
+    stem = PurePosixPath(member).stem.lower()
+    return stem.removeprefix(CVAT_PREFIX) if stem.startswith(CVAT_PREFIX) else None
+
+
+CVAT_PREFIX = "instances_"
 
 
 def _is_json(path: str) -> bool:

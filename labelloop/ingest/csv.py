@@ -108,6 +108,8 @@ class CsvImporter(TextImporter):
     """
 
     format: ClassVar[str] = "csv"
+    delimiter = ","
+    """What separates the cells of the file read last (see :func:`delimiter_of`)."""
 
     def read(self, source: BinaryIO) -> Iterator[ItemIn]:
         """Yield one ItemIn per data row of ``source``; blank lines are skipped."""
@@ -116,9 +118,14 @@ class CsvImporter(TextImporter):
             # gets our clear message rather than the csv module's.
             csv.field_size_limit(self.max_text_chars + 1)
         lines = _decoded_lines(source)
-        first = next(lines, None)
-        heading = () if first is None else (first,)
-        reader = csv.reader(chain(heading, lines), delimiter=delimiter_of(first or ""), strict=True)
+        first = next(lines, "")
+        blank = [first]  # an empty file (nothing, a BOM, blank lines) holds no records, as an
+        while not blank[-1].strip():  # empty JSONL file does; else line 1 is no header
+            if (line := next(lines, None)) is None:
+                return
+            blank.append(line)
+        self.delimiter = delimiter_of(first)
+        reader = csv.reader(chain(blank, lines), delimiter=self.delimiter, strict=True)
         header = self._header(reader)
         width = len(header)
         exported = is_export_header(header)

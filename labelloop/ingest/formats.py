@@ -13,6 +13,7 @@ from labelloop.ingest.csv import CsvExporter, CsvImporter
 from labelloop.ingest.csv import refusal as csv_refusal
 from labelloop.ingest.doccano import DoccanoExporter, DoccanoImporter
 from labelloop.ingest.hf_datasets import HfDatasetsImporter, is_saved_dataset
+from labelloop.ingest.images import ImageFolderImporter
 from labelloop.ingest.jsonl import JsonlExporter, JsonlImporter
 from labelloop.ingest.label_studio import LabelStudioExporter, LabelStudioImporter
 from labelloop.ingest.parquet import ParquetImporter
@@ -81,6 +82,26 @@ _SUFFIXES = {
 _AMBIGUOUS = {".json": ("coco", "label_studio")}
 """Suffixes several formats share: a COCO document and a Label Studio export are both .json; only
 their content tells them apart (an object, an array), and a name is all this sees."""
+
+
+RECORD_UNITS = {
+    CsvImporter.format: "row",
+    ParquetImporter.format: "row",
+    HfDatasetsImporter.format: "row",
+    CocoImporter.format: "image",
+    YoloImporter.format: "image",
+    ImageFolderImporter.format: "file",
+    LabelStudioImporter.format: "task",
+}
+"""What an import's record numbers count, by format, where not the lines of a text file (JSONL,
+CoNLL, doccano, Prodigy): a CSV's and a Parquet file's rows, the images of a COCO file or a zip,
+the files of a folder, the tasks of a Label Studio export."""
+
+
+def record_unit(format: str) -> str:
+    """The word for what the record numbers of an import in ``format`` count: "line", "row",
+    "image", "file" or "task" (see :data:`RECORD_UNITS`)."""
+    return RECORD_UNITS.get(format, "line")
 
 
 def make_importer(format: str, **options: Any) -> Importer:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import re
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, BinaryIO, ClassVar
@@ -195,15 +196,47 @@ def _blank(value: Any) -> bool:
     return isinstance(value, str) and not value.strip()
 
 
+DECIMAL_COMMA = re.compile(r"[+-]?[0-9]+,[0-9]+")
+"""A number written with a decimal comma ("3,5"), as a spreadsheet writes it where the comma is
+the decimal mark, and then separates its cells by semicolons (pandas' ``decimal=","``)."""
+
+
 class CsvTableImporter(_TableRecords, CsvImporter):
     """CSV with a header row; each data row becomes one table item.
 
     A table project's CSV export (its row columns, then labelloop's export columns) reads back
     as it was written: the leading columns are the row (a "row." put in front of a name taken
-    off again), labelloop's columns are read as the fields of any other file.
+    off again), labelloop's columns are read as the fields of any other file. In a file
+    separated by semicolons a cell such as "3,5" is the number 3.5, and the notes say so.
     """
 
     format: ClassVar[str] = "csv"
+
+    def read(self, source: BinaryIO) -> Iterator[ItemIn]:
+        """Yield one ItemIn per data row of ``source`` (see the class)."""
+        self._commas: dict[str, tuple[int, int, str]] = {}  # column -> (count, first line, cell)
+        return super().read(source)
+
+    def _cell(self, line: int, name: str, value: Any) -> Any:
+        if self.delimiter == ";" and isinstance(value, str):
+            written = value.strip()
+            if DECIMAL_COMMA.fullmatch(written):
+                count, first, text = self._commas.get(name, (0, line, written))
+                self._commas[name] = (count + 1, first, text)
+                return float(written.replace(",", "."))
+        return super()._cell(line, name, value)
+
+    def notes(self) -> list[str]:
+        """The columns whose decimal commas were read as numbers, and those of
+        :meth:`_TableRecords.notes`."""
+        said = []
+        for name, (count, line, text) in getattr(self, "_commas", {}).items():
+            commas = "1 decimal comma was" if count == 1 else f"{count:,} decimal commas were"
+            said.append(
+                f"column '{name}': {commas} read as numbers (line {line}: '{text[:40]}' as "
+                f"{float(text.replace(',', '.')):g}), as the file is separated by semicolons"
+            )
+        return said + super().notes()
 
     def _header(self, reader: Any) -> list[str]:
         header = super()._header(reader)

@@ -15,8 +15,8 @@ from labelloop.errors import ImportFormatError, LabelloopError, SchemaError
 from labelloop.govern.permissions import Permission
 from labelloop.ingest import HfDatasetsImporter, make_importer
 from labelloop.ingest.boxes import placed
-from labelloop.ingest.coco import CocoImporter, is_coco_zip, is_zip
-from labelloop.ingest.formats import import_refusal
+from labelloop.ingest.coco import CocoImporter, check_zip, is_coco_zip, is_zip
+from labelloop.ingest.formats import import_refusal, record_unit
 from labelloop.ingest.images import ImageFolderImporter
 from labelloop.ingest.imaging import image_size
 from labelloop.ingest.media import MEDIA_SUFFIXES, file_hash, resolve_media, root_of
@@ -28,6 +28,7 @@ from labelloop.ingest.yolo import YoloImporter
 from labelloop.ingest.yolo_files import is_yolo_folder
 from labelloop.store import audit
 from labelloop.store import autolabel as store_autolabel
+from labelloop.store import batches as store_batches
 from labelloop.store import items as store_items
 from labelloop.store.db import Database, chain_key
 from labelloop.store.tables import AUTO
@@ -50,9 +51,11 @@ wrote (see :meth:`Database.analyze`)."""
 @dataclass(frozen=True)
 class ImportReport:
     """What an import did. With ``update_labels``: ``n_updated`` items already here took the
-    file's label, ``n_kept`` kept the label people gave them here (``kept_lines``)."""
+    file's label, ``n_kept`` kept the label people gave them here (``kept_lines``).
+    ``batch_id`` is None when the import brought nothing new (see :attr:`nothing_new`): no
+    empty import is listed to undo."""
 
-    batch_id: int
+    batch_id: int | None
     n_items: int
     n_labeled: int
     n_duplicates: int
@@ -68,8 +71,19 @@ class ImportReport:
     """What the file held that did not come in as labels, and what was held out, in sentences
     (the format's own: Prodigy's rejected answers, doccano's relations)."""
     unit: str = "line"
-    """What the numbers of ``duplicate_lines`` and ``kept_lines`` count: "line", or "image"
-    (the images of a COCO file or a YOLO zip, in their order)."""
+    """What the numbers of ``duplicate_lines`` and ``kept_lines`` count: "line", "row" (a CSV,
+    a Parquet file, a dataset), "image" (the images of a COCO file or a YOLO zip, in their
+    order), "file" (a folder's) or "task" (see ``ingest.formats.record_unit``)."""
+
+    @property
+    def nothing_new(self) -> str | None:
+        """The sentence for an import that brought nothing, every record already being in the
+        project; None for one that brought items, labels or answers."""
+        if self.batch_id is not None:
+            return None
+        if self.n_duplicates == 1:
+            return "nothing new: the 1 record was already in the project"
+        return f"nothing new: all {self.n_duplicates:,} records were already in the project"
 
 
 def import_items(
@@ -134,6 +148,8 @@ def import_items(
     if fmt == YoloImporter.format and is_coco_zip(source):  # a .zip of a COCO file's export
         fmt = CocoImporter.format
     zipped = fmt in BOXES_FORMATS and is_zip(source)  # a zip whose images are stored first
+    if zipped and fmt == CocoImporter.format:  # its JSON's sizes, before an image is stored
+        check_zip(source, name=filename)
     if zipped and ctx.schema.data_type != "table":
         with batches.no_import_running(db, ctx.id) as alone:
             if alone:  # no other import may be naming a leftover's files meanwhile
@@ -201,8 +217,6 @@ def import_items(
             )
             if n and report.n_items:
                 report = replace(report, notes=(*report.notes, _not_kept_note(n)))
-        if fmt in BOXES_FORMATS:  # records numbered by image, not by line
-            report = replace(report, unit="image")
         return _with_notes(report, importer)
 
 
@@ -213,8 +227,9 @@ def _not_kept_note(n: int) -> str:
 
 
 def _with_notes(report: ImportReport, importer: object) -> ImportReport:
-    """``report`` with the sentences of an importer that tells what did not come in as labels."""
-    notes = getattr(importer, "notes", None)
+    """``report`` with the sentences of an importer that tells what did not come in as labels
+    (none when nothing came in: they would speak of records not imported)."""
+    notes = None if report.nothing_new else getattr(importer, "notes", None)
     return replace(report, notes=report.notes + tuple(notes())) if callable(notes) else report
 
 
@@ -639,43 +654,49 @@ def _import_records(
             people.join()
             n_labeled += people.n_labeled
         if n_items == 0 and not duplicates:
-            raise LabelloopError(f"'{filename}' holds no records")
+            raise LabelloopError(f"'{filename}' is empty: it holds no records")
         updated, kept = _update_labels(conn, ctx, relabel, split) if relabel else (0, [])
-        store_items.update_batch(
-            conn,
-            batch_id,
-            n_items=n_items,
-            n_labeled=n_labeled,
-            n_duplicates=len(duplicates),
-            **({"upload_folder": None} if upload_folder and not n_items else {}),  # none kept
-        )
-        audit.record(
-            db,
-            conn,
-            action="import",
-            actor_id=ctx.actor_id,
-            project_id=ctx.id,
-            subject=f"import_batch:{batch_id}",
-            payload={
-                "filename": filename,
-                "format": fmt,
-                "split": split,
-                "items": n_items,
-                "labeled": n_labeled,
-                "duplicates": len(duplicates),
-                **({"eval": n_eval + n_own_eval} if n_eval + n_own_eval else {}),
-                **({"updated": updated, "kept": len(kept)} if update_labels else {}),
-                **(
-                    {"answers": people.counts["answers"], "skips": people.counts["skips"]}
-                    if people is not None
-                    else {}
-                ),
-            },
-        )
+        joined = people is not None and (people.counts["answers"] or people.counts["skips"])
+        if n_items == 0 and not updated and not joined:  # nothing changed: no import to list
+            store_batches.drop(conn, ctx.id, batch_id)
+            kept_as = None
+        else:
+            kept_as = batch_id
+            store_items.update_batch(
+                conn,
+                batch_id,
+                n_items=n_items,
+                n_labeled=n_labeled,
+                n_duplicates=len(duplicates),
+                **({"upload_folder": None} if upload_folder and not n_items else {}),  # none kept
+            )
+            audit.record(
+                db,
+                conn,
+                action="import",
+                actor_id=ctx.actor_id,
+                project_id=ctx.id,
+                subject=f"import_batch:{batch_id}",
+                payload={
+                    "filename": filename,
+                    "format": fmt,
+                    "split": split,
+                    "items": n_items,
+                    "labeled": n_labeled,
+                    "duplicates": len(duplicates),
+                    **({"eval": n_eval + n_own_eval} if n_eval + n_own_eval else {}),
+                    **({"updated": updated, "kept": len(kept)} if update_labels else {}),
+                    **(
+                        {"answers": people.counts["answers"], "skips": people.counts["skips"]}
+                        if people is not None
+                        else {}
+                    ),
+                },
+            )
     if n_items >= ANALYZE_AFTER:
         store_items.analyze_after_import(db)
     return ImportReport(
-        batch_id=batch_id,
+        batch_id=kept_as,
         n_items=n_items,
         n_labeled=n_labeled,
         n_duplicates=len(duplicates),
@@ -685,6 +706,7 @@ def _import_records(
         n_kept=len(kept),
         kept_lines=tuple(kept[:1000]),
         n_eval=n_eval + n_own_eval,
+        unit=record_unit(fmt),
         notes=(
             *(people.notes(n_items) if people is not None else ()),
             *_resized_notes(resized),

@@ -235,6 +235,62 @@ def test_a_huge_coco_file_in_a_zip_is_refused_before_it_is_read(
     assert body["detail"] == "zip member 'a.json': larger than 1 MiB; refused"
 
 
+def test_coco_files_too_large_together_are_refused_naming_the_zip_and_sizes(
+    street: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each split folder's COCO file was read up to 512 MiB: a zip of several made the server
+    parse them all."""
+    from labelloop.ingest import coco as coco_module
+
+    monkeypatch.setattr(coco_module, "MAX_DOCUMENTS_BYTES", 1000)
+    api, media = street
+    doc = coco(["a.png"], info={"note": "x" * 600})
+    members = {"train/_annotations.coco.json": doc, "valid/_annotations.coco.json": doc}
+    body = _refused(api, media, zipped({**members, "train/a.png": png(10)}))
+    assert body["detail"] == (
+        f"'export.zip' holds {2 * len(doc):,} bytes of COCO JSON uncompressed (2 files); at "
+        "most 1,000 bytes is read from one zip: split it"
+    )
+
+
+def test_a_coco_file_packed_like_a_zip_bomb_is_refused_unread(street: Any) -> None:
+    api, media = street
+    doc = coco(["a.png"], info={"note": " " * (4 << 20)})
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("a.json", doc)
+        archive.writestr("a.png", png(10))
+    body = _refused(api, media, out.getvalue())
+    assert body["detail"].startswith("zip member 'a.json': declares 4.0 MiB of JSON packed into ")
+    assert body["detail"].endswith(
+        " bytes in 'export.zip', over 100 times its size: refused unread"
+    )
+
+
+def test_cvat_s_coco_zip_of_subsets_brings_val_images_as_eval_items(street: Any) -> None:
+    """CVAT exports one COCO file per subset, its images in images/<subset>/; it was refused
+    for holding several JSON files."""
+    api, media = street
+    members = {
+        "annotations/instances_default.json": coco(["a.png"]),
+        "annotations/instances_train.json": coco(["b.png"]),
+        "annotations/instances_val.json": coco(["c.png"]),
+        "images/default/a.png": png(10),
+        "images/train/b.png": png(20),
+        "images/val/c.png": png(30),
+    }
+    sent = upload(api, zipped(members))
+    assert sent.status_code == 201, sent.text
+    assert (sent.json()["items"], sent.json()["labeled"], sent.json()["eval"]) == (3, 3, 1)
+    evals = api.get("/api/projects/street/items", params={"split": "eval"}).json()["items"]
+    assert [item["external_id"] for item in evals] == ["c.png"]
+    assert [p.split("/", 3)[3] for p in stored(media)] == [
+        "images/default/a.png",
+        "images/train/b.png",
+        "images/val/c.png",
+    ]
+
+
 def test_roboflow_s_coco_zip_brings_its_valid_and_test_images_as_eval_items(street: Any) -> None:
     """Roboflow exports a COCO file per split folder, each beside its images."""
     api, media = street
@@ -300,5 +356,6 @@ def test_a_zip_of_several_coco_files_outside_split_folders_is_refused_naming_the
     body = _refused(api, media, zipped(members))
     assert body["detail"] == (
         "the zip holds 2 JSON files ('a.json', 'b.json'): a COCO zip holds one, or one in each "
-        "split folder (train/, valid/, test/), with its images"
+        "split folder (train/, valid/, test/) or per CVAT subset "
+        "(annotations/instances_train.json, ...), with its images"
     )

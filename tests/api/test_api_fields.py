@@ -68,6 +68,13 @@ def test_csv_and_parquet_rows_upload_into_a_table_project(client: Any) -> None:
     got = _upload(http, auth, "loans", "more.parquet", sink.getvalue())
     assert got.status_code == 201, got.text
     assert got.json()["items"] == 2
+    # Duplicates are numbered as the file counts its records: a Parquet file's and a CSV's rows
+    sink = io.BytesIO()
+    pq.write_table(pa.table({"amount": [5, 450], "purpose": ["tv", None]}), sink)
+    again = _upload(http, auth, "loans", "again.parquet", sink.getvalue()).json()
+    assert (again["items"], again["duplicate_lines"], again["unit"]) == (1, [2], "row")
+    again = _upload(http, auth, "loans", "again.csv", csv, id_field="id", label_field="risk")
+    assert (again.json()["duplicate_lines"], again.json()["unit"]) == ([2, 3], "row")
     http.train("loans")
     task = http.post("/api/projects/loans/tasks/next", json={}, headers=auth).json()["task"]
     assert set(task["item"]["data"]) == {"row"}

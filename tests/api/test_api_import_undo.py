@@ -67,6 +67,25 @@ def test_a_manager_lists_and_undoes_an_import(api: Any) -> None:
     assert gone.json()["detail"] == f"project 'sent' has no import {batch}"
 
 
+def test_a_file_whose_records_are_all_here_already_lists_no_import_to_undo(api: Any) -> None:
+    """Importing a file again listed an import of "0 items" with an Undo button."""
+    _upload(api)
+    again = api.post(
+        "/api/projects/sent/imports",
+        role="manager",
+        files={"file": ("wrong.jsonl", WRONG, "application/x-ndjson")},
+    )
+    assert again.status_code == 201, again.text
+    said = again.json()
+    assert (said["batch_id"], said["items"], said["duplicates"]) == (None, 0, 4)
+    assert said["nothing_new"] == "nothing new: all 4 records were already in the project"
+    assert (said["duplicate_lines"], said["unit"]) == ([1, 2, 3, 4], "line")
+    listed = api.get("/api/projects/sent/imports", role="manager").json()
+    assert [b["items"] for b in listed] == [4, 9, 30]  # no empty import to undo
+    events = api.get("/api/projects/sent/audit", params={"action": "import"}).json()
+    assert len(events) == 3  # nothing changed: nothing to audit
+
+
 @pytest.mark.parametrize(
     ("role", "status"), [("annotator", 403), ("reviewer", 403), ("outsider", 404)]
 )

@@ -75,4 +75,4 @@ def test_duplicates_are_named_images_and_rows_not_texts(cli: Any, tmp_path: Path
     rows = tmp_path / "rows.csv"
     rows.write_text("a,b\n1,2\n1,2\n1,2\n")
     out = " ".join(cli("import", "rows", str(rows)).stdout.split())
-    assert "duplicate rows at lines 3, 4 (already in the project" in out
+    assert "duplicate rows 3, 4 (already in the project" in out  # a CSV's rows, not its lines

@@ -103,3 +103,49 @@ def test_e2e_the_page_counts_the_records_checked_until_the_summary(
     assert page.inner_text("#import-progress-text") == "100%"
     assert problems == []
     context.close()
+
+
+def test_e2e_a_file_imported_again_says_nothing_new_and_the_undo_button_shows(
+    gated: tuple[str, Path], browser: Any, tmp_path: Path, screenshots: Path
+) -> None:
+    """A file imported again listed an import of "0 items" to undo; at 1300 px the Imports
+    table scrolled sideways to show its Undo buttons."""
+    url, gate = gated
+    gate.write_text("1000000", encoding="utf-8")  # this test's imports never wait
+    rows = [{"id": f"a{i}", "text": f"A review named again_{i}_with_a_long_name"} for i in range(3)]
+    file = write_jsonl(tmp_path / "reviews_exported_from_the_old_tool_2026-12-07.jsonl", rows)
+    context = browser.new_context(viewport={"width": 1300, "height": 900})
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    login(page, url, f"/p/{SLUG}")
+    listed = page.locator("#imports-table tbody tr", has_text=file.name)
+    for said in ("Imported 3 items", "Nothing new: all 3 records were already in the project"):
+        page.set_input_files("#import-file", str(file))
+        page.fill("#import-id-field", "id")
+        page.click("#import-submit")
+        page.wait_for_function(
+            "(said) => document.querySelector('#import-result .message')"
+            "?.textContent.startsWith(said)",
+            arg=said,
+            timeout=20000,
+        )
+    assert page.inner_text("#import-result .message") == (
+        "Nothing new: all 3 records were already in the project (lines 1, 2, 3)"
+    )
+    page.wait_for_function("() => !document.getElementById('imports-table').hidden")
+    assert listed.count() == 1  # no empty import listed to undo
+    fits = """() => {
+        const wrap = document.querySelector('#imports-card .table-wrap');
+        const undo = wrap.querySelector('tbody tr button').getBoundingClientRect();
+        const right = wrap.getBoundingClientRect().right;
+        return [wrap.scrollWidth - wrap.clientWidth, undo.right <= right];
+    }"""
+    assert page.evaluate(fits) == [0, True]
+    page.locator("#imports-card").screenshot(path=str(screenshots / "imports-1300.png"))
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
+    assert page.evaluate(fits) == [0, True]  # every row's Undo shows on a phone too
+    page.locator("#imports-card").screenshot(path=str(screenshots / "imports-390.png"))
+    assert problems == []
+    context.close()

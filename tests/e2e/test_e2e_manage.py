@@ -189,8 +189,9 @@ def test_e2e_admin_manages_from_the_browser(
     page.click("#import-submit")
     unread = _message(page, "import-result", "not read")
     assert unread.startswith(
-        "Imported 0 items, 3 duplicates skipped (lines 1, 2, 3); 3 duplicates carry labels not "
-        "read: the item a duplicate repeats (already here, or earlier in the file) keeps its own"
+        "Nothing new: all 3 records were already in the project (lines 1, 2, 3); 3 duplicates "
+        "carry labels not read: the item a duplicate repeats (already here, or earlier in the "
+        "file) keeps its own"
     )
     page.set_input_files("#import-file", str(newer))
     page.check("#import-update-labels")

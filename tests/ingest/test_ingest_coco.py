@@ -263,7 +263,8 @@ def test_cli_scales_the_boxes_of_an_image_declared_at_another_size_and_says_so(
         {"x": 1.0, "y": 2.0, "w": 3.0, "h": 4.0, "label": "person"}
     ]
     shown = cli("import", "street", path, "--format", "coco").output
-    assert "2 duplicates skipped" in shown
+    assert "nothing new: all 2 records were already in the project (street)" in shown
+    assert "came in as pre-annotations" not in shown  # nothing came in
     assert "80×60" not in shown  # skipped, a.png had nothing scaled
 
 

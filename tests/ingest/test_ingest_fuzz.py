@@ -181,7 +181,7 @@ options = st.fixed_dictionaries(
 FILE_LEVEL = re.compile(
     "|".join(
         [
-            r"^'.*' holds no records$",
+            r"^'.*' is empty: it holds no records$",
             r"^unknown import format",
             r"^table rows cannot be read from",
             r"^a (COCO|YOLO) file can only be imported into an image project",
@@ -261,7 +261,9 @@ def check(
         return exc
     after = state(lab, ctx)
     assert len(after["item"]) - len(before["item"]) == report.n_items
-    assert len(after["import_batch"]) == len(before["import_batch"]) + 1
+    listed = report.batch_id is not None  # an import of nothing new is not listed
+    assert (report.nothing_new is None) == listed == bool(report.n_items or report.n_updated)
+    assert len(after["import_batch"]) == len(before["import_batch"]) + listed
     with lab.db.read() as conn:
         for table in (item, item_label, import_batch):
             for row in conn.execute(select(table).where(table.c.project_id == ctx.id)):

@@ -186,9 +186,10 @@ def test_a_file_separated_by_semicolons_or_tabs_is_read_as_such() -> None:
         data = mark.join([b"wine_id", b"alcohol", b"colour"]) + b"\n"
         data += mark.join([b"w1", b"13,2", b'"red\nwine"']) + b"\n"
         (row,) = read("csv", data, id_field="wine_id")
+        alcohol = 13.2 if mark == b";" else "13,2"  # a decimal comma, where ';' separates
         assert (row.external_id, row.payload) == (
             "w1",
-            {"row": {"alcohol": "13,2", "colour": "red\nwine"}},
+            {"row": {"alcohol": alcohol, "colour": "red\nwine"}},
         )
         (text,) = CsvImporter(text_field="colour").read(io.BytesIO(data))
         assert (text.payload, text.metadata) == (
@@ -215,3 +216,21 @@ def test_a_missing_column_of_a_wide_parquet_file_lists_the_first_columns_only() 
     with pytest.raises(ImportFormatError) as caught:
         list(ParquetImporter(text_field="text").read(io.BytesIO(sink.getvalue())))
     assert caught.value.reason.endswith("c29 and 4,970 more")
+
+
+def test_a_semicolon_csv_reads_decimal_commas_as_numbers_and_says_so() -> None:
+    """A spreadsheet where the decimal mark is a comma writes "3,5" in a file separated by
+    semicolons: the column came in as text, which the model read as categories."""
+    data = b"name;price;code\nkettle;3,5;007\nlamp;12,25;1,2\nfan;4;x\n"
+    importer = make_table_importer("csv")
+    rows = [r.payload["row"] for r in importer.read(io.BytesIO(data))]
+    assert [r["price"] for r in rows] == [3.5, 12.25, "4"]
+    assert [r["code"] for r in rows] == ["007", 1.2, "x"]
+    assert (
+        "column 'price': 2 decimal commas were read as numbers (line 2: '3,5' as 3.5), as the "
+        "file is separated by semicolons"
+    ) in importer.notes()
+    # A comma-separated file has no decimal commas: a quoted "3,5" stays as it is.
+    plain = make_table_importer("csv")
+    rows = [r.payload["row"] for r in plain.read(io.BytesIO(b'name,price\nkettle,"3,5"\n'))]
+    assert rows == [{"name": "kettle", "price": "3,5"}] and plain.notes() == []

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from labelloop.errors import ImportFormatError
+from labelloop.errors import ImportFormatError, LabelloopError
 from labelloop.store import db as db_module
 from labelloop.store.db import Database
 from labelloop.store.tables import audit_event, import_batch, item, item_label
@@ -150,6 +150,17 @@ def test_reimporting_a_file_adds_only_the_new_records(lab: Any) -> None:
     assert (report.n_items, report.n_duplicates) == (2, 10)
     assert report.duplicate_lines == tuple(range(1, 11))
     assert _written(lab.db)["item"] == 12
+
+
+@pytest.mark.parametrize("raw", [b"", b"\xef\xbb\xbf", b"\xef\xbb\xbf \r\n\n\t\n"])
+def test_an_empty_csv_is_said_to_be_empty_naming_it(lab: Any, raw: bytes) -> None:
+    """A CSV holding only a byte order mark (or blank lines) was refused for its missing
+    header row."""
+    ctx = lab.project()
+    with pytest.raises(LabelloopError) as caught:
+        imports.import_items(lab.db, ctx, io.BytesIO(raw), fmt="csv", filename="sheet.csv")
+    assert caught.value.message == "'sheet.csv' is empty: it holds no records"
+    assert _written(lab.db)["import_batch"] == 0
 
 
 def test_imported_labels_are_normalized_and_become_resolved_labels(lab: Any) -> None:

@@ -120,9 +120,10 @@ def test_a_partly_duplicate_upload_keeps_only_the_new_items_files(street: Any) -
     nothing = upload(lab, ctx, media, {"train/a": 10})
     assert (nothing.n_items, nothing.n_duplicates) == (0, 1)
     assert len({p.split("/")[2] for p in stored(media)}) == 2  # its folder is gone whole
+    assert nothing.batch_id is None  # nothing new: no import is listed to undo
     with lab.db.read() as conn:
-        q = select(import_batch.c.upload_folder).where(import_batch.c.id == nothing.batch_id)
-        assert conn.execute(q).scalar_one() is None
+        q = select(import_batch.c.upload_folder).where(import_batch.c.upload_folder.is_not(None))
+        assert len(conn.execute(q).all()) == 2
 
 
 def _age(path: Path, seconds: float) -> None:

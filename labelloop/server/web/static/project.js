@@ -461,25 +461,31 @@
 
   // ---------------------------------------------------------------- import
 
+  /** " (rows 3, 4, …)": the first numbers of `numbers`, of `total`, as the import counts them. */
+  function numbered(r, numbers, total) {
+    const shown = (numbers || []).slice(0, 10);
+    if (!shown.length) return "";
+    const more = total > shown.length ? ", …" : "";
+    return ` (${plural(shown.length, r.unit || "line")} ${shown.join(", ")}${more})`;
+  }
+
   function importSummary(r) {
     const what = r.split === "eval" ? "eval item" : "item";
     let text = `Imported ${fmt(r.items)} ${plural(r.items, what)}`;
     if (r.labeled) text += `, ${fmt(r.labeled)} with labels`;
-    if (r.duplicates) {
+    if (r.nothing_new) {
+      // nothing came in and no import is listed: said so, not as "Imported 0 items"
+      text = r.nothing_new.charAt(0).toUpperCase() + r.nothing_new.slice(1);
+      text += numbered(r, r.duplicate_lines, r.duplicates);
+    } else if (r.duplicates) {
       text += `, ${fmt(r.duplicates)} ${plural(r.duplicates, "duplicate")} skipped`;
-      const lines = (r.duplicate_lines || []).slice(0, 10);
-      if (lines.length) {
-        const more = r.duplicates > lines.length ? ", …" : "";
-        text += ` (${plural(lines.length, r.unit || "line")} ${lines.join(", ")}${more})`;
-      }
+      text += numbered(r, r.duplicate_lines, r.duplicates);
     }
     if (r.updated) text += `; ${fmt(r.updated)} ${plural(r.updated, "item")} already here took the file's label`;
     if (r.kept) {
-      const lines = (r.kept_lines || []).slice(0, 10);
-      const more = r.kept > lines.length ? ", …" : "";
       text +=
         `; ${fmt(r.kept)} ${plural(r.kept, "item")} kept their own: people labeled them here, ` +
-        `are at work on them, or they are gold checks (${plural(lines.length, r.unit || "line")} ${lines.join(", ")}${more})`;
+        `are at work on them, or they are gold checks${numbered(r, r.kept_lines, r.kept)}`;
     }
     for (const note of r.notes || []) text += `; ${note}`;
     return text;
@@ -654,6 +660,7 @@
     const result = $("imports-result");
     const found = await api("GET", base + "/imports");
     const cell = (text) => node("td", "", text);
+    const heads = table.tHead.rows[0].cells;
     const rows = found.map((b) => {
       const tr = document.createElement("tr");
       tr.dataset.batch = String(b.id);
@@ -736,9 +743,11 @@
         }
       });
       undo.append(button);
+      const file = cell(b.filename);
+      file.className = "cell-file";
       tr.append(
         cell(String(b.id)),
-        cell(b.filename),
+        file,
         cell(b.split),
         cell(b.by || "local operator"),
         cell(b.at.slice(0, 16).replace("T", " ")),
@@ -747,6 +756,11 @@
         cell(fmt(b.touched)),
         undo,
       );
+      // each cell named by its column's heading, which a phone shows beside it (app.css)
+      [...tr.cells].forEach((td, i) => {
+        const heading = heads[i].textContent.trim();
+        if (heading) td.dataset.label = heading;
+      });
       return tr;
     });
     table.tBodies[0].replaceChildren(...rows);
