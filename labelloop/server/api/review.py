@@ -155,10 +155,10 @@ def list_items(
     """Every item of the project with its label, answers and open flags, filtered (status,
     split, label, resolution, annotator, words: ``q`` in the query language of ``/search``,
     a longer one searched by its beginning and said so as ``/search`` says it: ``cut``,
-    ``note``) and paged; ``picked_by`` how the item was first served, as its trace says (a strategy such
-    as ``margin``, ``control``, ``search`` or ``search:USER``, ``spot_check``, ``import``);
-    ``order=newest`` puts the latest decided label first. Reviewers and managers; gold checks
-    only to the expert tier.
+    ``note``) and paged; ``picked_by`` how the item was first served, as its trace says (a
+    strategy such as ``margin``, ``control``, ``search`` or ``search:USER``, ``spot_check``,
+    ``import``); ``order=newest`` puts the latest decided label first. Reviewers and managers;
+    gold checks only to the expert tier.
 
     To an annotator, My answers (``mine``: true): the items they answered, each with their own
     newest answer only (value, ``state``: ``no_verdict``, ``accepted``, ``fixed`` or
