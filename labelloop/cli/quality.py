@@ -377,6 +377,9 @@ def _print_own_answers(page: dict[str, Any], kind: str) -> None:
 
 
 def _print_counted(page: dict[str, Any], what: str) -> None:
+    """How many were found, and which words were searched when a long query was cut."""
+    if page.get("cut"):
+        out.print(f"{escape(page['note'])}: {escape(page['q'])}", highlight=False)
     first = page["offset"] + 1 if page["total"] else 0
     last = page["offset"] + len(page["items"])
     out.print(f"{counted(page['total'], what)}; showing {first:,}-{last:,}")
@@ -615,8 +618,6 @@ def search(
     if like is not None:  # as the search page says it: which features "like" is measured on
         origin = found["like"]["external_id"] or f"#{found['like']['id']}"
         out.print(f"items most like {escape(origin)}, by {found['by']} similarity", highlight=False)
-    if found.get("cut"):  # a long query: which words were searched
-        out.print(f"{escape(found['note'])}: {escape(found['q'])}", highlight=False)
     if found.get("note") and not found.get("cut"):
         out.print(escape(found["note"]))
     elif found["items"]:

@@ -301,6 +301,8 @@ td,th{border-bottom:1px solid #ddd;padding:4px 10px;text-align:right}
 td{white-space:pre-line}.text{text-align:left}
 @media (max-width:600px){body{margin:16px}td{white-space:pre}}
 @media (max-width:860px){svg.wide{display:none}svg.narrow{display:block}}
+@media (pointer:coarse),(max-width:600px){.tabs button,.legend button{min-height:44px;
+padding:6px 14px;margin:0 8px 8px 0}}
 """
 
 _SCRIPT = """

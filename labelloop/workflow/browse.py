@@ -45,6 +45,7 @@ from labelloop.workflow.seeding import (
     search_terms,
     shown_text,
     shows_terms,
+    words_said,
 )
 from labelloop.workflow.tasks import edit_refusal
 from labelloop.workflow.values import find_item, item_name
@@ -107,14 +108,16 @@ def list_items(
     ``picked_by`` how the item was first served (:func:`picked_by_choices`). Gold checks are
     listed (``status=gold``) to the expert tier only: to anyone else they are not
     there, as they must look like any other item when served. Reviewers and managers; to an
-    annotator this is My answers (:func:`own_answers`).
+    annotator this is My answers (:func:`own_answers`). With ``q``, the answer says which
+    words were searched as the pool search says it (``q``, ``cut``, ``note``).
     """
     status = status or "all"  # an empty filter, as a form sends it, is no filter
     split, label, resolution = split or None, label or None, resolution or None
     annotator = (annotator or "").strip() or None
     picked_by = (picked_by or "").strip() or None
     _paged(limit, offset)
-    terms = search_terms(q) if q is not None and q.strip() else ()
+    said = words_said(q) if q is not None and q.strip() else {}
+    terms = search_terms(said["q"]) if said else ()
     if not ctx.allows(Permission.REVIEW):
         if split is not None or resolution is not None or picked_by is not None:
             raise LabelloopError(
@@ -123,7 +126,7 @@ def list_items(
             )
         if annotator is not None and annotator.lower() != ctx.user.username.lower():
             raise PermissionDenied("you see your own answers only: leave annotator out")
-        return own_answers(
+        mine = own_answers(
             db,
             ctx,
             state=status,
@@ -133,6 +136,7 @@ def list_items(
             limit=limit,
             offset=offset,
         )
+        return {**mine, **said}
     ctx.require(Permission.REVIEW)
     expert = is_expert(ctx)
     _one_of("status", status, STATUSES if expert else tuple(s for s in STATUSES if s != "gold"))
@@ -152,13 +156,13 @@ def list_items(
         if annotator is not None:
             found = store_users.by_name(conn, annotator)
             if found is None:
-                return _page([], 0, limit=limit, offset=offset)
+                return {**_page([], 0, limit=limit, offset=offset), **said}
             annotator_id = int(found["id"])
         picked = None
         if picked_by is not None:
             picked = _pick(conn, ctx, picked_by)
             if picked is None:
-                return _page([], 0, limit=limit, offset=offset)
+                return {**_page([], 0, limit=limit, offset=offset), **said}
         filters = store_browse.Filters(
             status=status,
             split=split,
@@ -184,7 +188,7 @@ def list_items(
     listed = [
         {**_row(r, target.name, expert=expert), "reviewing": held.get(int(r["id"]))} for r in rows
     ]
-    return _page(listed, total, limit=limit, offset=offset)
+    return {**_page(listed, total, limit=limit, offset=offset), **said}
 
 
 def picked_by_choices(db: Database, ctx: ProjectContext) -> list[dict[str, str]]:

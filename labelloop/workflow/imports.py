@@ -205,11 +205,13 @@ def import_items(
                 upload_folder=stored_at,
             )
         except ImportFormatError as exc:
-            uploads.discard(stored)
+            uploads.discard(stored_at, roots=media_roots, slug=ctx.slug)
             named = getattr(importer, "named", None)  # zip members and images, as the file has
             raise (named(exc) if callable(named) else exc) from None
         except BaseException:
-            uploads.discard(stored)  # nothing half-written: the images go with the import
+            uploads.discard(
+                stored_at, roots=media_roots, slug=ctx.slug
+            )  # nothing half-written: the images go with the import
             raise
         if stored is not None:  # duplicates' images are here already: only the new items' stay
             n = uploads.remove_unnamed(

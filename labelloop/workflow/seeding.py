@@ -137,6 +137,13 @@ def cut_query(q: str) -> tuple[str, str | None]:
     return words[:MAX_QUERY_CHARS].strip(), note
 
 
+def words_said(q: str) -> dict[str, Any]:
+    """How an answer says which words it searched for: ``q`` as searched (:func:`cut_query`),
+    ``cut`` and, when cut, its ``note``; the pool search and the Items list answer alike."""
+    query, note = cut_query(q)
+    return {"q": query, "cut": note is not None, **({"note": note} if note else {})}
+
+
 def search_terms(q: str) -> tuple[Term, ...]:
     """What a search by words asks for (:mod:`labelloop.store.words`): printable terms of the
     query's first MAX_QUERY_CHARS characters (:func:`cut_query`). The pool search, the Items
@@ -192,8 +199,8 @@ def search(
         raise LabelloopError(f"offset must be between 0 and {MAX_OFFSET}")
     page = {"limit": limit, "offset": offset}
     if like is None:
-        query, cut = cut_query(q or "")
-        terms = search_terms(query)
+        said = words_said(q or "")
+        terms = search_terms(said["q"])
         with db.read() as conn:
             if ctx.schema.data_type == "table":
                 rows, total = _table_search(conn, ctx, terms, limit=limit, offset=offset)
@@ -208,10 +215,8 @@ def search(
                 )
         return {
             "mode": "text",
-            "q": query,
+            **said,
             "syntax": SYNTAX,
-            "cut": cut is not None,
-            **({"note": cut} if cut else {}),
             "total": total,
             **page,
             "items": [

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import re
 import secrets
@@ -79,11 +80,50 @@ def _not_a_folder(root: Path, here: Path, *, doing: str) -> LabelloopError:
     )
 
 
+def _open_down(root: Path, parts: Sequence[str], *, make: bool, doing: str) -> list[int]:
+    """The open descriptors of ``root`` and of each folder ``parts`` under it, each opened in
+    the one before it without following a link (made first where missing when ``make``): what
+    is done in the last stays there whatever is renamed or linked meanwhile. The caller closes
+    them.
+
+    Raises
+    ------
+    LabelloopError
+        When one of ``parts`` is a link or a file (nothing was ``doing``, stored or removed).
+    OSError
+        When a folder cannot be made or opened (FileNotFoundError: one is missing).
+    """
+    fds = [os.open(root, os.O_RDONLY | os.O_DIRECTORY)]
+    here = root
+    try:
+        for part in parts:
+            here = here / part
+            if make:
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(part, dir_fd=fds[-1])
+            try:
+                fds.append(os.open(part, FOLDER_FLAGS, dir_fd=fds[-1]))
+            except FileNotFoundError:
+                raise
+            except OSError:
+                if here.is_symlink() or not here.is_dir():  # O_NOFOLLOW: ELOOP or ENOTDIR
+                    raise _not_a_folder(root, here, doing=doing) from None
+                raise
+    except BaseException:
+        _close(fds)
+        raise
+    return fds
+
+
+def _close(fds: Iterable[int]) -> None:
+    for fd in fds:
+        os.close(fd)
+
+
 @contextlib.contextmanager
 def _opened_folder(roots: Sequence[Path], parts: Sequence[str]) -> Iterator[tuple[Path, int]]:
     """The folder ``parts`` under the first media root (made where missing) and its open file
-    descriptor: each folder on the way is opened in the one before it without following a link,
-    so what is written in it stays there whatever is renamed or linked meanwhile.
+    descriptor, held while the upload's images are written in it (:func:`_open_down`).
 
     Raises
     ------
@@ -91,30 +131,43 @@ def _opened_folder(roots: Sequence[Path], parts: Sequence[str]) -> Iterator[tupl
         When one of ``parts`` is a link or a file (nothing was stored).
     """
     root = first_root(roots)
-    fds: list[int] = []
     try:
         root.mkdir(parents=True, exist_ok=True)  # the admin's root, made with the first upload
-        fds.append(os.open(root, os.O_RDONLY | os.O_DIRECTORY))
-        here = root
-        for part in parts:
-            here = here / part
-            with contextlib.suppress(FileExistsError):
-                os.mkdir(part, dir_fd=fds[-1])
-            try:
-                fds.append(os.open(part, FOLDER_FLAGS, dir_fd=fds[-1]))
-            except OSError:
-                if here.is_symlink() or not here.is_dir():  # O_NOFOLLOW: ELOOP or ENOTDIR
-                    raise _not_a_folder(root, here, doing="stored") from None
-                raise
+        fds = _open_down(root, parts, make=True, doing="stored")
     except OSError as exc:
-        for fd in fds:
-            os.close(fd)
         raise _cannot_store(root, exc) from None
     try:
-        yield here, fds[-1]
+        yield root.joinpath(*parts), fds[-1]
     finally:
-        for fd in fds:
-            os.close(fd)
+        _close(fds)
+
+
+@contextlib.contextmanager
+def _held_folder(roots: Sequence[Path], parts: Sequence[str], *, doing: str) -> Iterator[list[int]]:
+    """The descriptors of the first media root and of the folders ``parts`` under it
+    (:func:`_open_down`), held while files are deleted in the last: empty when it is missing.
+
+    Raises
+    ------
+    LabelloopError
+        When one of ``parts`` is a link or a file (nothing was ``doing``).
+    """
+    try:
+        fds = _open_down(first_root(roots), parts, make=False, doing=doing)
+    except FileNotFoundError:
+        fds = []
+    try:
+        yield fds
+    finally:
+        _close(fds)
+
+
+def _remove_if_left_empty(fds: Sequence[int], parts: Sequence[str]) -> None:
+    """Remove the held folder ``parts[-1]`` (``fds`` from :func:`_held_folder`) from the one
+    it lies in when it is empty; rmdir follows no link."""
+    if len(fds) >= 2:
+        with contextlib.suppress(OSError):  # not empty (or gone already)
+            os.rmdir(parts[-1], dir_fd=fds[-2])
 
 
 def _cannot_store(root: Path, exc: OSError) -> LabelloopError:
@@ -199,9 +252,9 @@ def store_zip_images(source: BinaryIO, *, roots: Sequence[Path], slug: str) -> P
 
 def _discard_in(parent: tuple[Path, int], name: str) -> None:
     """Remove the folder ``name`` of the folder open as ``parent`` (its path and descriptor):
-    its files, not where a link in it leads, wherever that folder was moved meanwhile; then
-    the folder at its path when left empty (rmdir follows no link)."""
-    shutil.rmtree(name, dir_fd=parent[1], ignore_errors=True)
+    its files, not where a link in it leads, wherever that folder was moved meanwhile
+    (:func:`keep_only`); then the folder at its path when left empty (rmdir follows no link)."""
+    keep_only(parent[1], name, named_as=name, kept=set())
     _remove_if_empty(parent[0])
 
 
@@ -237,12 +290,22 @@ def relative_to_root(folder: Path, roots: Sequence[Path]) -> str:
     return folder.relative_to(first_root(roots)).as_posix()
 
 
-def discard(folder: Path | None) -> None:
-    """Remove a stored upload's folder (when its import failed), and its project's uploads
-    folder when that is left empty."""
-    if folder is not None:
-        shutil.rmtree(folder, ignore_errors=True)
-        _remove_if_empty(folder.parent)
+def discard(folder: str | None, *, roots: Sequence[Path], slug: str) -> None:
+    """Remove the files of a stored upload's ``folder`` (as items would name it: its import
+    failed) and the folders left empty, its project's uploads folder too, walked from the
+    media root down without following a link (:func:`keep_only`): a link swapped in for one
+    of them since the upload gets nothing deleted where it leads."""
+    parts = upload_parts(folder, slug) if folder is not None and roots else None
+    if parts is None:
+        return
+    try:
+        with _held_folder(roots, parts[:2], doing="removed") as fds:
+            if fds:
+                keep_only(fds[-1], parts[2], named_as=str(folder), kept=set())
+                _remove_if_left_empty(fds, parts[:2])
+    except (LabelloopError, OSError) as exc:
+        shown = exc.message if isinstance(exc, LabelloopError) else exc.strerror
+        log.warning("the uploaded images of the failed import in %s were kept: %s", folder, shown)
 
 
 def checked_path(found: Path, relative: str, *, roots: Sequence[Path], slug: str) -> str:
@@ -301,34 +364,53 @@ class WithoutOthers:
             yield record
 
 
-def keep_only(folder: Path, *, named_as: str, kept: set[str]) -> int:
-    """Delete the files under the upload folder ``folder`` (which items name ``named_as``)
-    that are not in ``kept`` (items' paths), then the folders left empty, ``folder`` too.
-    Only regular files are deleted (a link is left, and what it leads to). Returns how many.
+def keep_only(parent: int, name: str, *, named_as: str, kept: set[str]) -> int:
+    """Delete the files under the upload folder ``name`` of the folder open as ``parent``
+    (items name it ``named_as``) that are not in ``kept`` (items' paths), then the folders
+    left empty, ``name`` too. Only regular files are deleted (a link is left, and what it leads
+    to). Returns how many.
 
     Each folder is walked and emptied through its open descriptor (``os.fwalk``), from
-    ``folder`` down: a folder swapped for a link meanwhile is not walked into, nor is
-    anything deleted where it leads."""
+    ``name`` down: a folder swapped for a link meanwhile is not walked into, nor is
+    anything deleted where it leads. Storing, an undo, a failed import and a clean-up of
+    crashed uploads all delete through here."""
     removed = 0
-    for where, dirs, files, here in os.fwalk(folder, topdown=False):  # links are not walked
-        under = Path(where).relative_to(folder)
-        for name in files:
-            if f"{named_as}/{(under / name).as_posix()}" in kept:
+    try:
+        for where, dirs, files, here in os.fwalk(name, topdown=False, dir_fd=parent):
+            removed += _remove_unkept(
+                here, files, under=Path(where).relative_to(name), named_as=named_as, kept=kept
+            )
+            for folder in dirs:
+                with contextlib.suppress(
+                    OSError
+                ):  # not empty, gone, or a link (rmdir follows none)
+                    os.rmdir(folder, dir_fd=here)
+    except FileNotFoundError:  # gone already
+        return removed
+    with contextlib.suppress(OSError):
+        os.rmdir(name, dir_fd=parent)
+    return removed
+
+
+def _remove_unkept(
+    here: int, files: list[str], *, under: Path, named_as: str, kept: set[str]
+) -> int:
+    """Delete the regular ``files`` of the folder open as ``here`` (``under`` the upload
+    folder items name ``named_as``) that are not in ``kept``; how many went."""
+    removed = 0
+    for file in files:
+        if f"{named_as}/{(under / file).as_posix()}" in kept:
+            continue
+        try:
+            if not stat.S_ISREG(os.stat(file, dir_fd=here, follow_symlinks=False).st_mode):
                 continue
-            try:
-                if not stat.S_ISREG(os.stat(name, dir_fd=here, follow_symlinks=False).st_mode):
-                    continue
-                os.unlink(name, dir_fd=here)
-            except FileNotFoundError:
-                continue
-            except OSError as exc:
-                log.warning("cannot remove an uploaded image of %s: %s", named_as, exc.strerror)
-                continue
-            removed += 1
-        for name in dirs:
-            with contextlib.suppress(OSError):  # not empty, gone, or a link (rmdir follows none)
-                os.rmdir(name, dir_fd=here)
-    _remove_if_empty(folder)
+            os.unlink(file, dir_fd=here)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            log.warning("cannot remove an uploaded image of %s: %s", named_as, exc.strerror)
+            continue
+        removed += 1
     return removed
 
 
@@ -342,17 +424,17 @@ def remove_unnamed(
     parts = upload_parts(folder, slug)
     if parts is None:
         return 0  # not an upload folder of this project: never touched
+    with db.read() as conn:
+        named = store_items.images_under(conn, project_id, folder)
     try:
-        path = real_folder(roots, parts, doing="removed")
+        with _held_folder(roots, parts[:2], doing="removed") as fds:
+            if not fds:
+                return 0
+            removed = keep_only(fds[-1], parts[2], named_as=folder, kept=named)
+            _remove_if_left_empty(fds, parts[:2])
     except LabelloopError as exc:  # made a link since the undo checked it
         log.warning("the uploaded images of %s were kept: %s", folder, exc.message)
         return 0
-    if not path.is_dir():
-        return 0
-    with db.read() as conn:
-        named = store_items.images_under(conn, project_id, folder)
-    removed = keep_only(path, named_as=folder, kept=named)
-    _remove_if_empty(path.parent)
     return removed
 
 
@@ -363,40 +445,55 @@ def clear_leftovers(
     stamp folder no import records, whose newest file is older than :data:`STALE_AFTER_S`,
     the files no item of the project names; then the folders left empty (``uploads/SLUG``
     too). Returns how many files went. Refused, as storing is, while ``uploads/`` or
-    ``uploads/SLUG`` is a symbolic link (:func:`real_folder`)."""
+    ``uploads/SLUG`` is a symbolic link; ``uploads/SLUG`` is held open from the media root
+    down while its folders are emptied (:func:`keep_only`), so a link swapped in meanwhile
+    gets nothing deleted where it leads."""
     if not roots:
         return 0
-    parent = real_folder(roots, (UPLOADS, slug), doing="stored")
+    parts = (UPLOADS, slug)
     try:
-        entries = [e for e in parent.iterdir() if _LEFTOVER.fullmatch(e.name)]
-    except OSError:  # no uploads yet
+        with _held_folder(roots, parts, doing="stored") as fds:
+            if not fds:  # no uploads yet
+                return 0
+            parent = fds[-1]
+            names = [n for n in os.listdir(parent) if _LEFTOVER.fullmatch(n)]
+            with db.read() as conn:
+                recorded = store_items.upload_folders(conn, project_id)
+            before = (time.time() if now is None else now) - STALE_AFTER_S
+            removed = 0
+            for name in names:
+                folder = f"{UPLOADS}/{slug}/{name}"
+                if folder in recorded or _newest(parent, name) >= before:
+                    continue  # an upload may be running: its import not committed
+                with db.read() as conn:
+                    named = store_items.images_under(conn, project_id, folder)
+                removed += keep_only(parent, name, named_as=folder, kept=named)
+            _remove_if_left_empty(fds, parts)
+    except OSError as exc:  # the upload itself says why it cannot store there
+        log.warning(
+            "crashed uploads' leftovers in %s/%s were not cleared: %s", UPLOADS, slug, exc.strerror
+        )
         return 0
-    with db.read() as conn:
-        recorded = store_items.upload_folders(conn, project_id)
-    before = (time.time() if now is None else now) - STALE_AFTER_S
-    removed = 0
-    for entry in entries:
-        folder = f"{UPLOADS}/{slug}/{entry.name}"
-        if folder in recorded or entry.is_symlink() or not entry.is_dir():
-            continue
-        if _newest(entry) >= before:  # an upload may be running: its import not committed
-            continue
-        with db.read() as conn:
-            named = store_items.images_under(conn, project_id, folder)
-        removed += keep_only(entry, named_as=folder, kept=named)
-    _remove_if_empty(parent)
     if removed:
         log.info("cleared %d files crashed uploads left in %s/%s", removed, UPLOADS, slug)
     return removed
 
 
-def _newest(folder: Path) -> float:
-    """The newest change time (mtime) of ``folder`` and of anything under it."""
-    newest = folder.lstat().st_mtime
-    for where, dirs, files in os.walk(folder):
-        for name in (*dirs, *files):
+def _newest(parent: int, name: str) -> float:
+    """The newest change time (mtime) of the folder ``name`` of the folder open as
+    ``parent`` and of anything under it; infinitely new (never cleared) when it is a link, a
+    file or gone."""
+    try:
+        seen = os.stat(name, dir_fd=parent, follow_symlinks=False)
+    except OSError:
+        return math.inf
+    if not stat.S_ISDIR(seen.st_mode):
+        return math.inf
+    newest = seen.st_mtime
+    for _, dirs, files, here in os.fwalk(name, dir_fd=parent):  # links are not walked
+        for entry in (*dirs, *files):
             try:
-                newest = max(newest, os.lstat(os.path.join(where, name)).st_mtime)
+                newest = max(newest, os.stat(entry, dir_fd=here, follow_symlinks=False).st_mtime)
             except OSError:
                 continue
     return newest

@@ -194,6 +194,27 @@ def test_a_long_query_searches_its_first_200_characters_and_says_so(search_api: 
     assert short["cut"] is False and "note" not in short
 
 
+def test_the_items_list_searches_a_long_query_as_the_pool_search_does(search_api: Any) -> None:
+    """The Items list (and My answers) answered a query over 200 characters with a 422 while
+    the pool search cut it and said so; both now answer alike, with the same note."""
+    from labelloop.client import Client
+
+    long_q = "refund" + " " * 300 + "nowhere"
+    searched = search_api.get(SEARCH, "annotator", params={"q": long_q}).json()
+    r = search_api.get("/api/projects/sent/items", "reviewer", params={"q": long_q})
+    assert r.status_code == 200, r.text
+    listed = r.json()
+    assert [i["external_id"] for i in listed["items"]] == ["r-1", "r-2"]
+    assert listed["cut"] is True and listed["q"] == "refund"
+    assert listed["note"] == searched["note"]
+    client = Client("http://testserver", search_api.tokens["reviewer"], http=search_api.client)
+    assert client.project("sent").items(q=long_q)["note"] == searched["note"]
+    mine = search_api.get("/api/projects/sent/items", "annotator", params={"q": long_q})
+    assert mine.status_code == 200 and mine.json()["note"] == searched["note"]
+    short = search_api.get("/api/projects/sent/items", "reviewer", params={"q": "refund"}).json()
+    assert short["cut"] is False and "note" not in short
+
+
 def test_more_like_this_says_it_is_preparing_instead_of_hanging(
     search_api: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

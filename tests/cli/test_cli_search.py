@@ -149,6 +149,8 @@ def test_a_long_query_is_searched_by_its_first_200_characters_saying_so(
     _import(cli, tmp_path, WORDY)
     shown = " ".join(cli("search", "s", "refund*" + " " * 300 + "nowhere").stdout.split())
     assert "searched the first 200 characters" in shown and "2 items" in shown
+    listed = cli("items", "s", "--words", "refund*" + " " * 300 + "nowhere").stdout
+    assert "searched the first 200 characters of the 314 typed: refund*" in " ".join(listed.split())
 
 
 def test_search_marks_the_words_it_found_and_keeps_markup_in_texts_as_text() -> None:

@@ -84,6 +84,16 @@ PAIR_SCHEMA = {  # two choice controls that list no hotkeys: the defaults number
     ],
 }
 
+PREFILLED_SCHEMA = {  # the pair and a multi-choice, each pre-filled by an imported prediction
+    **PAIR_SCHEMA,
+    "name": "Prefilled",
+    "controls": [
+        *PAIR_SCHEMA["controls"],
+        {"name": "c", "type": "multi_choice", "labels": ["t", "u", "v"]},
+    ],
+    "settings": {"preselect_suggestion": True},
+}
+
 PRICES_SCHEMA = {
     "name": "Prices",
     "data": {"type": "table", "field": "row"},
@@ -138,7 +148,7 @@ def fields_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FieldsSe
         ("photos", {**SNAPS_SCHEMA, "name": "Photos", "settings": {}}),
         ("pair", PAIR_SCHEMA),
         ("legacy", PAIR_SCHEMA),
-        ("prefilled", {**PAIR_SCHEMA, "settings": {"preselect_suggestion": True}}),
+        ("prefilled", PREFILLED_SCHEMA),
         ("clicked", {**PAIR_SCHEMA, "name": "Clicked"}),
         ("tabbed", {**PAIR_SCHEMA, "name": "Tabbed"}),
         ("mixed-clips", {**CLIPS_SCHEMA, "name": "Clips by mouse and keys"}),
@@ -261,7 +271,8 @@ def fields_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FieldsSe
         "import",
         "prefilled",
         _write(
-            work / "prefilled.jsonl", json.dumps({"text": "both", "pred": {"a": "q", "b": "s"}})
+            work / "prefilled.jsonl",
+            json.dumps({"text": "both", "pred": {"a": "q", "b": "s", "c": ["t", "u"]}}),
         ),
         "--predictions-field",
         "pred",
@@ -761,24 +772,41 @@ def test_every_choice_control_takes_its_imported_label(
     fields_server: FieldsServer, browser: Any
 ) -> None:
     """A pre-annotation of a choice that is not the target is pre-selected and marked too, as
-    the target's is: the answer records both as offered."""
+    the target's is: the answer records both as offered. A pre-selected multi-choice label's
+    key keeps it on its first press, as a single choice's does (it was toggled off), and
+    clears it on the next; the key sheet says so."""
     server = fields_server
     page = _open(browser, server, "prefilled")
     wait_task(page)
-    assert [b[1] for b in _buttons(page) if b[3]] == ["q", "s"]
+    pressed = lambda: [b[1] for b in _buttons(page) if b[3]]  # noqa: E731
+    assert pressed() == ["q", "s", "t", "u"]
     tagged = page.eval_on_selector_all(
         ".label-btn",
         "bs => bs.filter(b => !b.querySelector('.label-tag').hidden).map(b => b.dataset.label)",
     )
-    assert tagged == ["q", "s"]
+    assert tagged == ["q", "s", "t", "u"]
+    keys = {b[1]: b[2] for b in _buttons(page)}
+    page.keyboard.press(keys["t"])
+    assert pressed() == ["q", "s", "t", "u"]  # agreed with, not taken out
+    page.keyboard.press(keys["t"])
+    assert pressed() == ["q", "s", "u"]  # pressed again: cleared
+    page.keyboard.press(keys["v"])
+    page.keyboard.press(keys["v"])  # one not pre-selected toggles in and out, as before
+    assert pressed() == ["q", "s", "u"]
+    page.keyboard.press("?")
+    sheet = " ".join(page.text_content("#shortcuts").split())
+    assert "c (toggle any; a pre-selected label's key keeps it, pressed again clears it)" in sheet
+    page.keyboard.press("Escape")
     page.keyboard.press("Enter")
     latest = _latest(page, server, "prefilled")
-    assert latest["value"] == {"a": "q", "b": "s"}
+    assert latest["value"] == {"a": "q", "b": "s", "c": ["u"]}
     trace = page.request.get(
         f"{server.url}/api/projects/prefilled/items/{latest['item']['id']}/review"
     ).json()
     (answer,) = trace["annotations"]
-    assert answer["suggestion"]["outcome"] == {"a": {"accepted": True}, "b": {"accepted": True}}
+    outcome = answer["suggestion"]["outcome"]
+    assert outcome["a"] == {"accepted": True} and outcome["b"] == {"accepted": True}
+    assert outcome["c"]["accepted"] is False
     page.close()
 
 

@@ -234,8 +234,16 @@ def test_an_annotator_finds_an_answer_and_changes_it(
     )
     assert page.inner_text("#items-messages").startswith("a * ends a word: refund* finds refund")
 
-    # Found by its words; Enter opens it, E opens it on the labeling page.
+    # A query over 200 characters: its first 200 are searched, said as the search page says it
+    # (the box took 200 characters and cut the rest without a word).
     text, label = answered[0]
+    page.fill("#f-q", text + " " * 250 + "nowhere")
+    page.keyboard.press("Enter")
+    typed = len(text) + 257
+    cut = f"1 answer; showing 1–1. Searched the first 200 characters of the {typed:,} typed."
+    assert _summary(page, "1 answer; showing 1–1. Searched") == cut
+
+    # Found by its words; Enter opens it, E opens it on the labeling page.
     page.fill("#f-q", text)
     page.keyboard.press("Enter")
     assert _summary(page, "1 answer") == "1 answer; showing 1–1."

@@ -444,7 +444,11 @@ def test_review_page_by_keyboard(team: Team, browser: Any, screenshots: Path) ->
     page.locator("#messages", has_text="The fix changes nothing yet").wait_for()
     assert page.get_attribute("#review-app", "data-annotation-id") == third
     assert page.is_visible("#fix-panel")
-    fixed_to = next(x for x in LABELS if x != by_id[third]["value"]["sentiment"])
+    # The answer's own label's key keeps it (as on the labeling page), it does not clear it.
+    saved = by_id[third]["value"]["sentiment"]
+    page.keyboard.press(str(LABELS.index(saved) + 1))
+    assert page.get_attribute(f'.label-btn[data-label="{saved}"]', "aria-pressed") == "true"
+    fixed_to = next(x for x in LABELS if x != saved)
     page.keyboard.press(str(LABELS.index(fixed_to) + 1))
     assert page.get_attribute(f'.label-btn[data-label="{fixed_to}"]', "aria-pressed") == "true"
     page.keyboard.press("Enter")

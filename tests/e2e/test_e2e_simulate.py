@@ -121,6 +121,11 @@ def test_e2e_manager_simulates_strategies_on_the_projects_labels(
     assert width <= 390, f"the chart's page scrolls sideways at 390 px ({width} px)"
     # Its axis and reference lettering stays readable there (it shrank with the chart to 5 px).
     assert chart.evaluate(TEXT_PX) >= 11
+    # Its metric and legend buttons are touch targets there (they were 27 px tall).
+    tall = chart.eval_on_selector_all(
+        ".tabs button, .legend button", "bs => bs.map(b => b.getBoundingClientRect().height)"
+    )
+    assert len(tall) >= 3 and min(tall) >= 40, tall
     chart.close()
 
     # "Use" makes margin the project's strategy: the header and the API say so at once.

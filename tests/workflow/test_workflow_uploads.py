@@ -419,6 +419,70 @@ def test_an_undo_never_deletes_through_a_linked_uploads_folder(
     assert batches.undo(lab.db, ctx, done.batch_id, media_roots=(media,))["files"] == 2
 
 
+def _swap_for_a_link(media: Path, tmp_path: Path) -> Path:
+    """Move ``uploads/street`` away and link a copy of it in its place (another writer in the
+    media root); returns where the link leads."""
+    folder = media / "uploads" / "street"
+    elsewhere = tmp_path / "elsewhere"
+    shutil.copytree(folder, elsewhere)  # what the link shows: the same upload folders
+    shutil.copytree(folder, tmp_path / "copied")  # what the test expects to find there
+    folder.rename(tmp_path / "moved")
+    folder.symlink_to(elsewhere, target_is_directory=True)
+    return elsewhere
+
+
+def _files(folder: Path) -> list[str]:
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+
+
+@pytest.mark.parametrize("removal", ["failed import", "leftovers"])
+def test_a_link_swapped_in_before_a_clean_up_gets_nothing_deleted(
+    street: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, removal: str
+) -> None:
+    """``uploads/street`` swapped for a link after an upload was stored (its import then
+    failed) or after a clean-up of crashed uploads looked at it: the folder was removed, or
+    emptied, by its path, through the link, outside the media root. Nothing where the link
+    leads is deleted now."""
+    lab, ctx, media = street
+    swapped: list[Path] = []
+    if removal == "failed import":
+        store = uploads.store_zip_images
+
+        def storing(*args: Any, **kwargs: Any) -> Any:
+            stored = store(*args, **kwargs)
+            swapped.append(_swap_for_a_link(media, tmp_path))
+            return stored
+
+        monkeypatch.setattr(uploads, "store_zip_images", storing)
+        bad = io.BytesIO()
+        with zipfile.ZipFile(bad, "w") as archive:
+            archive.writestr("data.yaml", YAML)
+            archive.writestr("images/train/a.png", png(10))
+            archive.writestr("labels/train/a.txt", "7 0.5 0.5 0.5 0.5\n")  # no class 7
+        bad.seek(0)
+        with pytest.raises(ImportFormatError):
+            imports.import_items(
+                lab.db, ctx, bad, fmt="yolo", filename="bad.zip", media_roots=(media,)
+            )
+    else:
+        crashed = media / "uploads" / "street" / ".20260101-000000-abcdef.partial"
+        (crashed / "images").mkdir(parents=True)
+        (crashed / "images" / "x.png").write_bytes(png(1))
+        _age(crashed, 2 * DAY)
+        images_under = store_items.images_under
+
+        def reading(*args: Any, **kwargs: Any) -> Any:
+            if not swapped:  # the clean-up looked at the folder: now it is a link
+                swapped.append(_swap_for_a_link(media, tmp_path))
+            return images_under(*args, **kwargs)
+
+        monkeypatch.setattr(store_items, "images_under", reading)
+        uploads.clear_leftovers(lab.db, ctx.id, roots=(media,), slug="street")
+    (elsewhere,) = swapped
+    assert _files(elsewhere) and _files(elsewhere) == _files(tmp_path / "copied")
+    assert (media / "mine.png").is_file()
+
+
 class _Paused:
     """An import's ``stage``: holds it inside its transaction, its files read and its rows
     written but not committed ("saving"), until ``go`` is set (or a few seconds passed, so a

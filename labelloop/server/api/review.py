@@ -146,18 +146,19 @@ def list_items(
     label: Annotated[str | None, Query(max_length=200)] = None,
     resolution: Annotated[str | None, Query(max_length=20)] = None,
     annotator: Annotated[str | None, Query(max_length=100)] = None,
-    q: Annotated[str | None, Query(max_length=200)] = None,
+    q: str | None = None,
     picked_by: Annotated[str | None, Query(max_length=150)] = None,
     order: Literal["id", "newest"] = "id",
     limit: Annotated[int, Query(ge=1, le=browse.MAX_LIMIT)] = 50,
     offset: Annotated[int, Query(ge=0, le=browse.MAX_OFFSET)] = 0,
 ) -> dict[str, Any]:
     """Every item of the project with its label, answers and open flags, filtered (status,
-    split, label, resolution, annotator, words: ``q`` in the query language of ``/search``)
-    and paged; ``picked_by`` how the item was first served, as its trace says (a strategy such
-    as ``margin``, ``control``, ``search`` or ``search:USER``, ``spot_check``, ``import``);
-    ``order=newest`` puts the latest decided label first. Reviewers and managers; gold checks
-    only to the expert tier.
+    split, label, resolution, annotator, words: ``q`` in the query language of ``/search``,
+    a longer one searched by its beginning and said so as ``/search`` says it: ``cut``,
+    ``note``) and paged; ``picked_by`` how the item was first served, as its trace says (a
+    strategy such as ``margin``, ``control``, ``search`` or ``search:USER``, ``spot_check``,
+    ``import``); ``order=newest`` puts the latest decided label first. Reviewers and managers;
+    gold checks only to the expert tier.
 
     To an annotator, My answers (``mine``: true): the items they answered, each with their own
     newest answer only (value, ``state``: ``no_verdict``, ``accepted``, ``fixed`` or

@@ -440,7 +440,8 @@ def items_page(slug: str, request: Request, db: DbDep) -> Response:
             "picks": [] if mine else browse.picked_by_choices(db, ctx),
             "expert": expert,
             "max_offset": browse.MAX_OFFSET,
-            "filters": {key: query.get(key, "")[:200] for key in ITEMS_FILTERS},
+            # the words whole: the list says how much of a long query it searched
+            "filters": {k: query.get(k, "")[: None if k == "q" else 200] for k in ITEMS_FILTERS},
             "offset": query.get("offset", "0")[:10],
             "open": query.get("item", "")[:20],
         },

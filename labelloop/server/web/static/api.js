@@ -147,6 +147,9 @@ window.labelloop = (() => {
 
   const plural = (n, word, many = word + "s") => `${n.toLocaleString()} ${n === 1 ? word : many}`;
 
+  /** A note the server words in lower case ("searched the first 200 characters …") as a sentence. */
+  const sentence = (note) => note.charAt(0).toUpperCase() + note.slice(1) + ".";
+
   /** Spans of `text` as their labels and the words they cover: person “Ada Lovelace”, place
    * “London”. Offsets count code points, as the server does; long words are cut at 40. */
   function spansText(spans, text) {
@@ -377,6 +380,7 @@ window.labelloop = (() => {
     notify,
     node,
     plural,
+    sentence,
     spansText,
     valueText,
     answerText,

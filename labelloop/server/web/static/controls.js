@@ -122,22 +122,35 @@
 
   /**
    * Choice control `c`'s answer after its label `label` is pressed (key or click), given the
-   * answer `now`: a multi_choice label toggles in or out; a choice label is chosen, or, when it
-   * is the one chosen already and `mine` (the person chose it on this page, rather than finding
-   * it preselected or saved), cleared, so a keyboard alone can take a single choice back while
-   * pressing a suggested label's key still takes the suggestion.
+   * answer `now`: a choice label is chosen, a multi_choice label toggles in or out. A label
+   * that is in the answer already is taken out (cleared) only when `mine`, the person pressed
+   * it on this page; one found preselected or saved is kept by its first press, as agreeing
+   * with a suggestion costs one key, and cleared by the next.
    */
   function pressed(c, now, label, mine) {
     if (c.type === "multi_choice") {
       const chosen = Array.isArray(now) ? now : [];
-      return chosen.includes(label) ? chosen.filter((l) => l !== label) : chosen.concat([label]);
+      if (!chosen.includes(label)) return chosen.concat([label]);
+      return mine ? chosen.filter((l) => l !== label) : chosen;
     }
     return now === label && mine ? null : label;
   }
 
+  /**
+   * Press label `label` of choice control `c` in `values` (control name -> answer), where
+   * `pressedHere` (a Set, emptied for each new answer shown) holds the labels the person pressed
+   * on this page: the labeling page and the review page's fix mode keep one rule.
+   */
+  function press(values, pressedHere, c, label) {
+    const key = JSON.stringify([c.name, label]);
+    values[c.name] = pressed(c, values[c.name], label, pressedHere.has(key));
+    pressedHere.add(key);
+  }
+
   /** The key sheet's heading of choice control `c`, saying how its keys behave. */
   function choiceHeading(c) {
-    return c.name + (c.type === "multi_choice" ? " (toggle any)" : " (choose one; its key again clears it)");
+    const kept = "a pre-selected label's key keeps it, pressed again clears it";
+    return c.name + (c.type === "multi_choice" ? ` (toggle any; ${kept})` : " (choose one; its key again clears it)");
   }
 
   /** The labels the project detail `found` has that the controls of `list` lack, in order,
@@ -256,7 +269,7 @@
     choiceFieldset,
     widgetFieldset,
     ownKey,
-    pressed,
+    press,
     choiceHeading,
     addedLabels,
     takeLabels,

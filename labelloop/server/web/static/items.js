@@ -11,7 +11,7 @@
 
   const { api, say, node, plural, valueText, answerText, thumbnails, utcText, changedText, actionText, underText } =
     window.labelloop;
-  const { commandKey, altChord } = window.labelloop;
+  const { commandKey, altChord, sentence } = window.labelloop;
   const $ = (id) => document.getElementById(id);
   const page = JSON.parse($("items-data").textContent);
   const base = "/api/projects/" + encodeURIComponent(page.slug);
@@ -173,6 +173,8 @@
         : result.items.length
           ? `${plural(result.total, what)}; showing ${first.toLocaleString()}–${last.toLocaleString()}.`
           : `${plural(result.total, what)}; none this far on (go back a page).`;
+      // a long query: which of its words were searched, as the search page says it
+      if (result.cut) el.summary.textContent += " " + sentence(result.note);
       el.prev.disabled = result.offset === 0;
       el.next.disabled = last >= result.total || result.offset + LIMIT > page.max_offset;
       el.app.dataset.state = "ready";

@@ -212,7 +212,7 @@
     // the change goes back there, to the items page with that query.
     returnTo: null,
     values: {}, // control name -> label (choice) or [labels] (multi_choice)
-    chosenHere: new Set(), // the controls whose label the annotator pressed on this item
+    chosenHere: new Set(), // the labels (of a control) the annotator pressed on this item
     // assignment id -> {path, body} of each submit or skip on its way to the server
     inflight: new Map(),
     pending: Promise.resolve(), // settles when every submit so far has settled
@@ -702,9 +702,7 @@
 
   function choose(control, label) {
     if (state.mode !== "task" && state.mode !== "edit") return;
-    const mine = state.chosenHere.has(control.name);
-    state.values[control.name] = L.controls.pressed(control, state.values[control.name], label, mine);
-    state.chosenHere.add(control.name);
+    L.controls.press(state.values, state.chosenHere, control, label);
     renderPressed();
     const now = state.values[control.name];
     // a screen reader hears the change

@@ -97,7 +97,7 @@
   const state = {
     view: null, // what the API returned for the item on screen
     values: {}, // control name -> label or [labels] (the choice controls of a fix or decision)
-    chosenHere: new Set(), // the controls whose label the reviewer pressed on this answer
+    chosenHere: new Set(), // the labels (of a control) the reviewer pressed on this answer
     pending: null, // null | "reject" | "fix"
     fixFrom: null, // while fixing: the answer the fix started from, as valueToSend() gave it
     skip: [], // annotation ids (review) or item ids (adjudicate) passed over with N
@@ -552,9 +552,7 @@
 
   function choose(control, label) {
     if (!editing()) return;
-    const mine = state.chosenHere.has(control.name);
-    state.values[control.name] = L.controls.pressed(control, state.values[control.name], label, mine);
-    state.chosenHere.add(control.name);
+    L.controls.press(state.values, state.chosenHere, control, label);
     renderPressed();
   }
 

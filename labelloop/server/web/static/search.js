@@ -3,7 +3,7 @@
 (() => {
   "use strict";
 
-  const { api, say } = window.labelloop;
+  const { api, say, sentence } = window.labelloop;
   const $ = (id) => document.getElementById(id);
   const page = JSON.parse($("search-data").textContent);
   const base = "/api/projects/" + encodeURIComponent(page.slug);
@@ -66,8 +66,6 @@
     if (done < chars.length) nodes.push(document.createTextNode(chars.slice(done).join("")));
     return nodes;
   }
-
-  const sentence = (note) => note.charAt(0).toUpperCase() + note.slice(1) + ".";
 
   // Rounded down: 0.9999 (the same words, another text) must not read 1.000.
   const shownScore = (score) => (Math.floor(score * 1000) / 1000).toFixed(3);
