@@ -69,34 +69,6 @@ def _minilm_project(tmp_path: Path) -> tuple[Path, Path]:
     return home, work
 
 
-def test_the_project_page_counts_embeddings_as_they_are_computed(
-    tmp_path: Path, browser: Any
-) -> None:
-    home, work = _minilm_project(tmp_path)
-    pool, _ = make_reviews(n_pool=40, n_eval=0, seed=3)
-    rows = [{"id": r["id"], "text": r["text"]} for r in pool]
-    run_cli(home, "import", "meaning", str(write_jsonl(work / "p.jsonl", rows)), "--id-field", "id")
-
-    # The server alone computes nothing; the page is open before a learner starts.
-    with serving(home, "serve", env={"LABELLOOP_LEARNER": "off"}) as url:
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        login(page, url, "/p/meaning")
-        assert page.inner_text("#features-line") == (
-            "0 of 40 items computed in the background; rounds use tfidf until they are all done."
-        )
-        fill = "document.getElementById('features-progress-fill').style.width"
-        assert page.evaluate(fill) == "0%"
-        with _worker(home):
-            page.wait_for_function(
-                "() => document.getElementById('features-line').textContent"
-                " === '40 of 40 items computed.'",
-                timeout=180000,
-            )
-        assert page.evaluate(fill) == "100%"
-        assert page.get_attribute("#features-progress", "aria-valuenow") == "100.0"
-        page.close()
-
-
 TFIDF_ROUND = """
 from labelloop.cli.common import _open
 from labelloop.workflow import learning, projects
@@ -109,10 +81,11 @@ learning.train(db, ctx, cache=FeatureCache(settings.features_dir), wait_for_feat
 """The background learner's round while the embeddings are not computed: it trains on tfidf."""
 
 
-def test_the_model_card_follows_the_round_on_the_finished_embeddings(
+def test_the_page_counts_embeddings_as_computed_and_the_card_follows_the_round_on_them(
     tmp_path: Path, browser: Any
 ) -> None:
-    # The card kept saying "on tfidf features" after the embeddings finished, until a reload.
+    # The card kept saying "on tfidf features" after the embeddings finished, until a reload;
+    # the count of embeddings computed stayed at what the page was opened with.
     home, work = _minilm_project(tmp_path)
     pool, _ = make_reviews(n_pool=40, n_eval=0, seed=5)
     rows = [{**r, "label": r["label"] if i < 20 else None} for i, r in enumerate(pool)]
@@ -120,12 +93,25 @@ def test_the_model_card_follows_the_round_on_the_finished_embeddings(
     run_cli(home, "import", "meaning", path, "--id-field", "id", "--label-field", "label")
     subprocess.run([sys.executable, "-c", TFIDF_ROUND], env=_env(home), check=True)
 
+    # The server alone computes nothing; the page is open before a learner starts.
     with serving(home, "serve", env={"LABELLOOP_LEARNER": "off"}) as url:
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         login(page, url, "/p/meaning")
+        assert page.inner_text("#features-line") == (
+            "0 of 40 items computed in the background; rounds use tfidf until they are all done."
+        )
+        fill = "document.getElementById('features-progress-fill').style.width"
+        assert page.evaluate(fill) == "0%"
         sub = page.inner_text("#stat-model-sub")
         assert page.inner_text("#stat-model") == "v1" and " on tfidf features, 20 labels" in sub
         with _worker(home):
+            page.wait_for_function(
+                "() => document.getElementById('features-line').textContent"
+                " === '40 of 40 items computed.'",
+                timeout=180000,
+            )
+            assert page.evaluate(fill) == "100%"
+            assert page.get_attribute("#features-progress", "aria-valuenow") == "100.0"
             page.wait_for_function(
                 "() => document.getElementById('stat-model-sub').textContent"
                 ".includes(' on minilm features, 20 labels')",
