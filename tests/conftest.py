@@ -108,6 +108,23 @@ def jsonl(rows: Iterable[Mapping[str, Any] | str]) -> io.BytesIO:
     return io.BytesIO(("\n".join(lines) + "\n").encode())
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _cheap_password_hashes() -> Iterator[None]:
+    """Passwords hashed in the test process use argon2 at its lowest cost. The default (3
+    passes over 64 MiB, a tenth of a second or more a hash) is what keeps a stolen hash from
+    being guessed; the suite hashes thousands of test passwords. A hash carries its own cost,
+    so servers started by the browser tests check these cheaply too; what they hash
+    themselves (a sign-in for a name nobody has) keeps the default."""
+    from argon2 import PasswordHasher
+
+    from labelloop.workflow import accounts
+
+    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(accounts, "_hasher", lambda: cheap)
+        yield
+
+
 # --------------------------------------------------------------------------------------------
 # The throwaway PostgreSQL cluster
 # --------------------------------------------------------------------------------------------
