@@ -60,7 +60,6 @@ class Warmer:
         """Prepare the matrices of ``project_ids`` (every project: after the server starts;
         one: after an import into it), unless the warmer only answers searches."""
         from labelloop.store import projects as store_projects
-        from labelloop.workflow.learning import system_context_by_id
 
         if not self.ahead:
             return
@@ -68,7 +67,18 @@ class Warmer:
             with self.db.read() as conn:
                 project_ids = store_projects.all_ids(conn)
         for project_id in project_ids:
-            self.ask((project_id, None), lambda p=project_id: system_context_by_id(self.db, p))
+            self.ask((project_id, None), lambda p=project_id: self._with_pool(p))
+
+    def _with_pool(self, project_id: int) -> ProjectContext | None:
+        """The project to prepare ahead, or None when its pool holds no item (just created,
+        or every import undone): nothing to measure, and no error to log at every start."""
+        from labelloop.store import learning as store_learning
+        from labelloop.workflow.learning import system_context_by_id
+
+        with self.db.read() as conn:
+            if not store_learning.ids_of(conn, project_id, "pool"):
+                return None
+        return system_context_by_id(self.db, project_id)
 
     def since_s(self, job: Job) -> float | None:
         """Seconds since ``job`` was asked for, while it is pending."""
