@@ -332,17 +332,19 @@ def _split_of(member: str) -> str | None:
     of a CVAT subset (``annotations/instances_val.json``) puts its images in: the pool for
     training (CVAT's ``default`` subset too), eval for validation and test; else None."""
     key = SPLIT_FOLDERS.get(PurePosixPath(member).parent.name.lower())
-    subset = _subset_of(member)
-    if key is None and subset is not None:
+    subset = (_subset_of(member) or "").lower()
+    if key is None and subset:
         key = "train" if subset == "default" else SPLIT_FOLDERS.get(subset)
     return SPLIT_KEYS[key] if key else None
 
 
 def _subset_of(member: str) -> str | None:
     """The CVAT subset a COCO file named ``instances_<subset>.json`` holds, whose images CVAT
-    puts in ``images/<subset>/``; else None."""
-    stem = PurePosixPath(member).stem.lower()
-    return stem.removeprefix(CVAT_PREFIX) if stem.startswith(CVAT_PREFIX) else None
+    puts in ``images/<subset>/``, in its own case (CVAT offers ``Train``, ``Validation``,
+    ``Test``); else None."""
+    stem = PurePosixPath(member).stem
+    found = stem.lower().startswith(CVAT_PREFIX)
+    return stem[len(CVAT_PREFIX) :] if found else None
 
 
 CVAT_PREFIX = "instances_"

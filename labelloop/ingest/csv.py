@@ -110,6 +110,9 @@ class CsvImporter(TextImporter):
     format: ClassVar[str] = "csv"
     delimiter = ","
     """What separates the cells of the file read last (see :func:`delimiter_of`)."""
+    spans_lines = False
+    """Whether a record of the file read last spans lines (a quoted cell holding a line
+    break): its records' numbers, the lines they start on, are then no row numbers."""
 
     def read(self, source: BinaryIO) -> Iterator[ItemIn]:
         """Yield one ItemIn per data row of ``source``; blank lines are skipped."""
@@ -118,6 +121,7 @@ class CsvImporter(TextImporter):
             # gets our clear message rather than the csv module's.
             csv.field_size_limit(self.max_text_chars + 1)
         lines = _decoded_lines(source)
+        self.spans_lines = False
         first = next(lines, "")
         blank = [first]  # an empty file (nothing, a BOM, blank lines) holds no records, as an
         while not blank[-1].strip():  # empty JSONL file does; else line 1 is no header
@@ -139,6 +143,7 @@ class CsvImporter(TextImporter):
                 raise ImportFormatError(line=start, reason=_csv_reason(exc)) from None
             if not row or (len(row) == 1 and width > 1 and not row[0].strip()):
                 continue
+            self.spans_lines = self.spans_lines or reader.line_num > start
             if len(row) != width:
                 raise ImportFormatError(
                     line=start, reason=f"expected {width} columns as in the header, got {len(row)}"

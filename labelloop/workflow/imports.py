@@ -219,6 +219,8 @@ def import_items(
             )
             if n and report.n_items:
                 report = replace(report, notes=(*report.notes, _not_kept_note(n)))
+        if report.unit == "row" and getattr(importer, "spans_lines", False):
+            report = replace(report, unit="line")  # a CSV's cell over lines: numbers are lines
         return _with_notes(report, importer)
 
 

@@ -97,6 +97,9 @@ def release(
     ctx.require(Permission.REVIEW)
     with db.write() as conn:
         _in_project(conn, ctx, item_id)
+        # after a serve of it under way (a reloaded page) moves its end: never between its
+        # read of the lease and its move, which would find none left
+        store_tasks.lock_item(db, conn, item_id)
         released = store_leases.release(
             conn, project_id=ctx.id, item_id=item_id, user_id=ctx.user.id, ends=ends
         )

@@ -37,13 +37,19 @@ class Warmer:
         self.ahead = ahead  # prepare after a start and an import; else only when asked
         self._pending: dict[Job, tuple[Callable[[], ProjectContext | None], threading.Event]] = {}
         self._started: dict[Job, float] = {}
+        self._running: Job | None = None
+        # asked again while it runs (an import meanwhile): run once more after, on its items
+        self._again: dict[Job, tuple[Callable[[], ProjectContext | None], threading.Event]] = {}
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
     def ask(self, job: Job, context: Callable[[], ProjectContext | None]) -> threading.Event:
         """Prepare ``job``'s matrix (``context`` gives its project) unless it is asked for
-        already; the event is set once it is ready (or failed)."""
+        already (while it runs, it runs again after: the pool may have changed since it read
+        it); the event is set once it is ready (or failed)."""
         with self._lock:
+            if job == self._running:
+                return self._again.setdefault(job, (context, threading.Event()))[1]
             if job in self._pending:
                 return self._pending[job][1]
             done = threading.Event()
@@ -60,7 +66,6 @@ class Warmer:
         """Prepare the matrices of ``project_ids`` (every project: after the server starts;
         one: after an import into it), unless the warmer only answers searches."""
         from labelloop.store import projects as store_projects
-        from labelloop.workflow.learning import system_context_by_id
 
         if not self.ahead:
             return
@@ -68,7 +73,18 @@ class Warmer:
             with self.db.read() as conn:
                 project_ids = store_projects.all_ids(conn)
         for project_id in project_ids:
-            self.ask((project_id, None), lambda p=project_id: system_context_by_id(self.db, p))
+            self.ask((project_id, None), lambda p=project_id: self._with_pool(p))
+
+    def _with_pool(self, project_id: int) -> ProjectContext | None:
+        """The project to prepare ahead, or None when its pool holds no item (just created,
+        or every import undone): nothing to measure, and no error to log at every start."""
+        from labelloop.store import learning as store_learning
+        from labelloop.workflow.learning import system_context_by_id
+
+        with self.db.read() as conn:
+            if not store_learning.ids_of(conn, project_id, "pool"):
+                return None
+        return system_context_by_id(self.db, project_id)
 
     def since_s(self, job: Job) -> float | None:
         """Seconds since ``job`` was asked for, while it is pending."""
@@ -86,6 +102,7 @@ class Warmer:
                     self._thread = None
                     return
                 job, (context, done) = next(iter(self._pending.items()))
+                self._running = job
             try:
                 ctx = context()
                 if ctx is not None:
@@ -95,8 +112,13 @@ class Warmer:
                 log.exception("preparing 'More like this' for project %s failed", job[0])
             finally:
                 with self._lock:
+                    self._running = None
                     del self._pending[job]
-                    del self._started[job]
+                    if job in self._again:
+                        self._pending[job] = self._again.pop(job)
+                        self._started[job] = time.monotonic()
+                    else:
+                        del self._started[job]
                 done.set()
 
 

@@ -291,6 +291,30 @@ def test_cvat_s_coco_zip_of_subsets_brings_val_images_as_eval_items(street: Any)
     ]
 
 
+def test_cvat_s_subsets_named_as_its_task_page_offers_them_bring_their_images(
+    street: Any,
+) -> None:
+    """CVAT's task page offers the subsets Train, Validation and Test, and its export keeps
+    their case (annotations/instances_Train.json, images/Train/); their images were looked
+    for in images/train/ and not found."""
+    api, media = street
+    members = {
+        "annotations/instances_Train.json": coco(["a.png"]),
+        "annotations/instances_Validation.json": coco(["b.png"]),
+        "images/Train/a.png": png(10),
+        "images/Validation/b.png": png(20),
+    }
+    sent = upload(api, zipped(members))
+    assert sent.status_code == 201, sent.text
+    assert (sent.json()["items"], sent.json()["labeled"], sent.json()["eval"]) == (2, 2, 1)
+    evals = api.get("/api/projects/street/items", params={"split": "eval"}).json()["items"]
+    assert [item["external_id"] for item in evals] == ["b.png"]
+    assert [p.split("/", 3)[3] for p in stored(media)] == [
+        "images/Train/a.png",
+        "images/Validation/b.png",
+    ]
+
+
 def test_roboflow_s_coco_zip_brings_its_valid_and_test_images_as_eval_items(street: Any) -> None:
     """Roboflow exports a COCO file per split folder, each beside its images."""
     api, media = street

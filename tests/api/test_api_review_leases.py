@@ -284,3 +284,20 @@ def test_a_reloaded_review_page_keeps_its_answer_when_the_old_page_gives_it_back
     left = team.ok("POST", path, "rita", json={"lease_expires_at": again["lease_expires_at"]})
     assert left["released"] is True
     assert team.next_review("remy")["item"]["id"] == shown["item"]["id"]
+
+
+def test_a_give_back_naming_an_end_past_the_calendar_is_refused_in_words(team: Team) -> None:
+    """A give-back naming its lease's end as a time past year 9999 in UTC answered HTTP 500;
+    it is refused as any malformed field is, and the lease stays."""
+    team.answer("ana")
+    shown = team.next_review("rita")
+    assert shown is not None
+    path = f"/reviews/leases/{shown['item']['id']}/release"
+    late = {"lease_expires_at": "9999-12-31T23:59:59-14:00"}
+    got = team.call("POST", path, "rita", json=late)
+    assert got.status_code == 422, got.text
+    assert "lease_expires_at" in got.text
+    leases = [{"assignment_id": 1, "lease_expires_at": late["lease_expires_at"]}]
+    got = team.call("POST", "/tasks/release", "ana", json={"leases": leases})
+    assert got.status_code == 422, got.text
+    assert team.next_review("remy") is None  # rita's page still holds it

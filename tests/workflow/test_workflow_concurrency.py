@@ -174,3 +174,46 @@ def test_eight_reviewers_at_once_are_served_eight_different_answers(lab: Any) ->
         t.join(timeout=120)
     assert errors == []
     assert len(shown) == 8 and len(set(shown.values())) == 8
+
+
+def test_a_reloaded_review_page_keeps_its_answer_when_the_old_page_gives_it_back_meanwhile(
+    lab: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The old review page's give-back arriving while the reloaded page is being served the
+    same answer again: on PostgreSQL it deleted the lease the reload was moving, and the
+    reload answered with an error (no lease left to name)."""
+    from datetime import datetime
+
+    from labelloop.store import review_leases as store_leases
+    from labelloop.workflow import review, review_leases
+
+    ctx = lab.project(review_policy="all")
+    lab.import_rows(ctx, lab.rows(30))
+    lab.train(ctx)
+    lab.label_next(lab.member("sent", "ann", "annotator"), n=1)
+    rita = lab.member("sent", "rita", "reviewer")
+    shown = review.next_review(lab.db, rita)
+    assert shown is not None
+    item_id, told = shown["item"]["id"], datetime.fromisoformat(shown["lease_expires_at"])
+    gave_back: list[dict[str, Any]] = []
+    release_all = store_leases.release_all
+
+    def old_page_leaves(*args: Any, **kwargs: Any) -> None:  # while the reload is served
+        left = threading.Thread(
+            target=lambda: gave_back.append(review_leases.release(lab.db, rita, item_id, ends=told))
+        )
+        left.start()
+        left.join(timeout=1)  # it waits for the reload, or is done (the race)
+        release_all(*args, **kwargs)
+
+    monkeypatch.setattr(store_leases, "release_all", old_page_leaves)
+    again = review.next_review(lab.db, rita)
+    monkeypatch.setattr(store_leases, "release_all", release_all)
+    assert again is not None and again["item"]["id"] == item_id
+    for _ in range(100):
+        if gave_back:
+            break
+        threading.Event().wait(0.1)
+    assert gave_back == [{"item_id": item_id, "released": False}]
+    remy = lab.member("sent", "remy", "reviewer")
+    assert review.next_review(lab.db, remy) is None  # the answer is on rita's reloaded page

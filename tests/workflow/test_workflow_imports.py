@@ -152,6 +152,24 @@ def test_reimporting_a_file_adds_only_the_new_records(lab: Any) -> None:
     assert _written(lab.db)["item"] == 12
 
 
+def test_a_csv_with_a_text_over_several_lines_numbers_its_duplicates_by_line(
+    sqlite_lab: Any,
+) -> None:
+    """A CSV's duplicates are numbered by the line their record starts on, as its errors are;
+    they were called rows, which they are only while every row is one line: after a text of
+    three lines, 'row 6' was the spreadsheet's row 4."""
+    ctx = sqlite_lab.project()
+    raw = b'text\n"one\ntwo\nthree"\nsecond\nsecond\n'
+    report = imports.import_items(
+        sqlite_lab.db, ctx, io.BytesIO(raw), fmt="csv", filename="sheet.csv"
+    )
+    assert (report.n_items, report.duplicate_lines, report.unit) == (2, (6,), "line")
+    flat = imports.import_items(
+        sqlite_lab.db, ctx, io.BytesIO(b"text\nthird\nthird\n"), fmt="csv", filename="b.csv"
+    )
+    assert (flat.n_items, flat.duplicate_lines, flat.unit) == (1, (3,), "row")
+
+
 @pytest.mark.parametrize("raw", [b"", b"\xef\xbb\xbf", b"\xef\xbb\xbf \r\n\n\t\n"])
 def test_an_empty_csv_is_said_to_be_empty_naming_it(lab: Any, raw: bytes) -> None:
     """A CSV holding only a byte order mark (or blank lines) was refused for its missing

@@ -204,8 +204,9 @@ def import_file(
     """Import an uploaded file; all records or none. A ``.zip`` is a YOLO dataset, or a COCO
     file with its images (as CVAT, Label Studio and Roboflow export it), the images stored under
     the first media root. ``duplicate_lines`` and ``kept_lines`` count what ``unit`` says: lines,
-    rows (CSV, Parquet), images (a COCO file's or a zip's, in order), files or tasks. An import
-    that brings nothing new is not kept: ``batch_id`` is null and ``nothing_new`` says so.
+    rows (CSV, Parquet; a CSV's lines where a cell spans lines), images (a COCO file's or a
+    zip's, in order), files or tasks. An import that brings nothing new is not kept:
+    ``batch_id`` is null and ``nothing_new`` says so.
     ``update_labels``: items already here take the file's labels unless people labeled them
     here (``updated``, ``kept``). ``annotations``
     (a Label Studio file): every annotator's answer comes in as their member's, and labels

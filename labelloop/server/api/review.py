@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
 from labelloop.govern.permissions import Permission
 from labelloop.server.api.deps import CurrentUser, DbDep
-from labelloop.server.api.schemas import Body, Id
+from labelloop.server.api.schemas import Body, Id, LeaseEnd
 from labelloop.workflow import browse, projects, review, review_leases
 
 router = APIRouter(prefix="/api/projects/{slug}", tags=["review"])
@@ -28,7 +28,7 @@ class VerdictIn(Body):
 class ReleaseLeaseIn(Body):
     """The review lease as the page giving it back knows it: the end it was last told."""
 
-    lease_expires_at: AwareDatetime | None = None
+    lease_expires_at: LeaseEnd | None = None
 
 
 class AdjudicateIn(Body):

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from labelloop.ingest.records import nul_at
 from labelloop.store.db import MAX_ID
@@ -13,6 +22,18 @@ from labelloop.workflow.acknowledgements import MAX_ACK_NOTE_CHARS
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 """A row id as a request names it (item, assignment, annotation). Out of range is a 422 naming
 the parameter, where it used to overflow in the database driver (a 500)."""
+
+
+def _in_utc(value: datetime) -> datetime:
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("lies past the calendar's end in UTC") from None
+
+
+LeaseEnd = Annotated[AwareDatetime, AfterValidator(_in_utc)]
+"""When a lease ends, as a page was told it: with its time zone, and a time stored in UTC (one
+past year 9999 there was a 500 where it was looked up)."""
 
 
 class Body(BaseModel):
@@ -51,7 +72,7 @@ class LeaseIn(Body):
     last renew) answered for it."""
 
     assignment_id: Id
-    lease_expires_at: AwareDatetime
+    lease_expires_at: LeaseEnd
 
 
 class ReleaseIn(Body):
