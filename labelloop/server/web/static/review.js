@@ -550,9 +550,9 @@
     schemaSeen.useWaiting();
   }
 
-  function choose(control, label) {
+  function choose(control, label, clicked = false) {
     if (!editing()) return;
-    L.controls.press(state.values, state.chosenHere, control, label);
+    L.controls.press(state.values, state.chosenHere, control, label, clicked);
     renderPressed();
   }
 
