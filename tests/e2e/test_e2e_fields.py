@@ -793,6 +793,12 @@ def test_every_choice_control_takes_its_imported_label(
     page.keyboard.press(keys["v"])
     page.keyboard.press(keys["v"])  # one not pre-selected toggles in and out, as before
     assert pressed() == ["q", "s", "u"]
+    # A click on a pressed multi-choice label takes it out at once: nobody clicks a pressed
+    # toggle to agree with it (the first click did nothing).
+    page.click(".label-btn[data-control='c'][data-label='u']")
+    assert pressed() == ["q", "s"]
+    page.click(".label-btn[data-control='c'][data-label='u']")
+    assert pressed() == ["q", "s", "u"]
     page.keyboard.press("?")
     sheet = " ".join(page.text_content("#shortcuts").split())
     assert "c (toggle any; a pre-selected label's key keeps it, pressed again clears it)" in sheet

@@ -696,3 +696,65 @@ def test_a_reviewer_whose_lease_ran_out_is_told_another_took_the_answer(
     mgr.close()
     assert not errors, errors
     context.close()
+
+
+def _live_review_leases(team: Team, slug: str) -> list[int]:
+    """The items of project ``slug`` a review page holds leased now."""
+    from sqlalchemy import select
+
+    from labelloop.store.db import Database
+    from labelloop.store.tables import project, review_lease
+    from labelloop.store.users import now
+
+    db = Database(f"sqlite:///{team.server.home / 'labelloop.db'}")
+    try:
+        with db.read() as conn:
+            held = select(review_lease.c.item_id).where(
+                review_lease.c.project_id
+                == select(project.c.id).where(project.c.slug == slug).scalar_subquery(),
+                review_lease.c.lease_expires_at > now(),
+            )
+            return sorted(int(r[0]) for r in conn.execute(held))
+    finally:
+        db.dispose()
+
+
+@pytest.mark.browser
+def test_an_answer_served_after_the_review_page_was_left_is_given_back(
+    team: Team, browser: Any
+) -> None:
+    """The next answer the review page asked for (N), still on its way as the page was left,
+    stayed leased to the reviewer for the whole lease: the page gave back only what it showed,
+    and other reviewers' queues passed the item by. It is given back as it lands, as the
+    labeling page gives back an item it fetched ahead. (Chromium under Playwright keeps no page
+    in the back-forward cache: the event is sent as it would be.)"""
+    _small_project(team, "gone", _schema("Gone", review_policy="all"))
+    _submit_as(team, "a1", "gone", 2)
+    page = browser.new_context(viewport={"width": 1280, "height": 860}).new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    held: list[Any] = []
+
+    def hold_the_next(route: Any) -> None:
+        if "skip=" in route.request.url:  # the answer after the one shown
+            held.append(route)
+        else:
+            route.continue_()
+
+    page.route("**/api/projects/gone/reviews/next*", hold_the_next)
+    _sign_in(page, team, "/p/gone/review", "rev", PASSWORD)
+    first = _wait_state(page, "review", key="itemId")
+    assert _live_review_leases(team, "gone") == [int(first)]
+    page.keyboard.press("n")
+    deadline = time.monotonic() + 10
+    while not held and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
+    assert len(held) == 1
+    page.evaluate("dispatchEvent(new PageTransitionEvent('pagehide', {persisted: true}))")
+    held[0].continue_()  # the server leases the next answer's item after the page was left
+    deadline = time.monotonic() + 10
+    while _live_review_leases(team, "gone") and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
+    assert _live_review_leases(team, "gone") == []
+    assert not errors, errors
+    page.context.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -187,11 +188,12 @@ def test_e2e_a_slow_more_like_this_does_not_replace_a_later_word_search(
     # again until they are ready (here the server's first answer says it is preparing).
     page.unroute("**/search?like=*")
     answers: list[str] = []
+    later: list[Any] = []
 
     def preparing_once(route: Any) -> None:
         answers.append(route.request.url)
         if len(answers) > 1:
-            route.continue_()
+            later.append(route)  # the list, once the annotator typed meanwhile
             return
         note = "preparing “More like this”: measuring 60 pool items (started 3 s ago)"
         body = {
@@ -214,6 +216,20 @@ def test_e2e_a_slow_more_like_this_does_not_replace_a_later_word_search(
         "() => document.querySelector('#results-summary').textContent.startsWith('Preparing')"
     )
     assert "measuring 60 pool items" in page.inner_text("#results-summary")
+    # Meanwhile the annotator starts typing other words: the list, when it comes, leaves the
+    # keyboard in the box (it took it to the first hit, where the next letters ticked every
+    # hit or asked for "More like this" again).
+    page.fill("#search-q", "")
+    page.focus("#search-q")
+    page.keyboard.type("bro")
+    deadline = time.monotonic() + 10
+    while not later and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
+    later[0].continue_()
     page.wait_for_selector("#like-banner:not([hidden])")  # the next answer is the list
     assert len(answers) == 2 and _hits(page)
+    page.keyboard.type("ke")
+    assert page.evaluate("document.activeElement.id") == "search-q"
+    assert page.input_value("#search-q") == "broke"
+    assert not any(h["checked"] for h in _hits(page))
     context.close()

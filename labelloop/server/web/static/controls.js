@@ -45,8 +45,8 @@
    * A choice control's fieldset: one button per label with its hotkey. The first control to
    * declare a key gets it in `hotkeys` (key -> {control, label}) and only its button shows the
    * key (a project stored before shared keys were refused may list one twice);
-   * `onChoose(control, label)` runs on a click. `suggestTag` adds the hidden "suggested" tag
-   * the labeling page shows.
+   * `onChoose(control, label, true)` runs on a click. `suggestTag` adds the hidden "suggested"
+   * tag the labeling page shows.
    */
   function choiceFieldset(c, { hotkeys, onChoose, suggestTag = false }) {
     const fieldset = node("fieldset", "control");
@@ -73,7 +73,7 @@
         tag.hidden = true;
         button.append(tag);
       }
-      button.addEventListener("click", () => onChoose(c, label));
+      button.addEventListener("click", () => onChoose(c, label, true));
       // A click leaves the keyboard focus where it was, as the pages' other buttons do: a
       // clicked label kept it, on the next items too, so Space (an audio item's play key)
       // pressed that label again instead of playing.
@@ -139,11 +139,14 @@
   /**
    * Press label `label` of choice control `c` in `values` (control name -> answer), where
    * `pressedHere` (a Set, emptied for each new answer shown) holds the labels the person pressed
-   * on this page: the labeling page and the review page's fix mode keep one rule.
+   * on this page: the labeling page and the review page's fix mode keep one rule. A click
+   * (`clicked`) on a multi_choice label always toggles it: nobody clicks a pressed toggle to
+   * agree with it.
    */
-  function press(values, pressedHere, c, label) {
+  function press(values, pressedHere, c, label, clicked = false) {
     const key = JSON.stringify([c.name, label]);
-    values[c.name] = pressed(c, values[c.name], label, pressedHere.has(key));
+    const toggles = clicked && c.type === "multi_choice";
+    values[c.name] = pressed(c, values[c.name], label, toggles || pressedHere.has(key));
     pressedHere.add(key);
   }
 

@@ -700,9 +700,9 @@
     return L.controls.choiceFieldset(c, { hotkeys, onChoose: choose, suggestTag: true });
   }
 
-  function choose(control, label) {
+  function choose(control, label, clicked = false) {
     if (state.mode !== "task" && state.mode !== "edit") return;
-    L.controls.press(state.values, state.chosenHere, control, label);
+    L.controls.press(state.values, state.chosenHere, control, label, clicked);
     renderPressed();
     const now = state.values[control.name];
     // a screen reader hears the change

@@ -550,9 +550,9 @@
     schemaSeen.useWaiting();
   }
 
-  function choose(control, label) {
+  function choose(control, label, clicked = false) {
     if (!editing()) return;
-    L.controls.press(state.values, state.chosenHere, control, label);
+    L.controls.press(state.values, state.chosenHere, control, label, clicked);
     renderPressed();
   }
 
@@ -617,12 +617,14 @@
   // so does leaving the page. A page left alone lets it run out, for another reviewer to take.
   // `ends`: the lease's end as the server last told it; the give-back names it, so a lease
   // served again since (the page reloaded before the give-back arrived) stays.
+  // `gone`: the page was left (pagehide) and not shown again since.
   const lease = {
     item: null,
     ends: null,
     renewedAt: 0,
     renewing: false,
     lastActivity: Date.now(),
+    gone: false,
   };
 
   function holdLease(view) {
@@ -682,8 +684,12 @@
     keepLease(); // back after a while: take the lease again before the next key
     if (state.view) refreshCounts();
   });
-  window.addEventListener("pagehide", releaseLease);
+  window.addEventListener("pagehide", () => {
+    lease.gone = true; // an answer asked for meanwhile is given back as it lands
+    releaseLease();
+  });
   window.addEventListener("pageshow", (e) => {
+    lease.gone = false;
     if (e.persisted) load(); // back from the browser's cache: its item was given back
   });
   setInterval(keepLease, LEASE_CHECK_MS);
@@ -740,6 +746,9 @@
       refreshCounts();
       if (!view) return showEmpty();
       holdLease(view);
+      // Asked for before the page was left and answered after: given back at once, as the
+      // one shown was (the page asks again if it is shown again).
+      if (lease.gone) releaseLease();
       await catchUpSchema(view.schema_version);
       show(view);
       warnHeld(view);

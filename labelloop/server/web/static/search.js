@@ -235,7 +235,8 @@
     }
     remember({ like: String(id) });
     const result = await load({ like: String(id), offset: String(offset) });
-    if (result && offset === 0) focusHit(0);
+    // to the first hit, unless the person went on typing in a box while it was prepared
+    if (result && offset === 0 && !typing(document.activeElement)) focusHit(0);
   }
 
   // ---------------------------------------------------------------- sending
