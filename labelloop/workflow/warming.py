@@ -4,7 +4,8 @@
 changed (TF-IDF over 37,000 tweets: 11-17 s). The server asks :class:`Warmer` to fit it after it
 starts and after an import; a search that comes before the matrix is ready waits a moment
 (``ANSWER_WITHIN_S``, enough for a small pool) and then answers ``preparing``, with how many
-items are being measured and for how long, and the page asks again.
+items are being measured and for how long, and the page asks again. A fit that failed is
+said once, as an error with its reason, instead of ``preparing`` again at every ask.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from labelloop.errors import Unprocessable
 from labelloop.store.db import Database
 from labelloop.workflow.features import FeatureCache
 from labelloop.workflow.projects import ProjectContext
@@ -40,6 +42,7 @@ class Warmer:
         self._running: Job | None = None
         # asked again while it runs (an import meanwhile): run once more after, on its items
         self._again: dict[Job, tuple[Callable[[], ProjectContext | None], threading.Event]] = {}
+        self._failed: dict[Job, str] = {}  # why the last fit of a job failed, until told
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
@@ -92,6 +95,11 @@ class Warmer:
             started = self._started.get(job)
         return None if started is None else time.monotonic() - started
 
+    def failure(self, job: Job) -> str | None:
+        """Why the last fit of ``job`` failed, once: the next ask fits it again."""
+        with self._lock:
+            return self._failed.pop(job, None)
+
     def _run(self) -> None:
         from labelloop.learn.threads import one_thread
         from labelloop.workflow.seeding import like_features
@@ -103,15 +111,21 @@ class Warmer:
                     return
                 job, (context, done) = next(iter(self._pending.items()))
                 self._running = job
+            failed = None
             try:
                 ctx = context()
                 if ctx is not None:
                     with one_thread():
                         like_features(self.db, ctx, self.cache, like=job[1])
-            except Exception:  # a search asked later fits it itself and says what failed
+            except Exception as exc:  # the search waiting for it says why, once
                 log.exception("preparing 'More like this' for project %s failed", job[0])
+                failed = str(exc) or type(exc).__name__
             finally:
                 with self._lock:
+                    if failed is None:
+                        self._failed.pop(job, None)
+                    else:
+                        self._failed[job] = failed
                     self._running = None
                     del self._pending[job]
                     if job in self._again:
@@ -132,7 +146,10 @@ def search_like(
     offset: int,
 ) -> dict[str, Any]:
     """ "More like this" for a request: from the matrix in memory, else once the warmer fitted
-    it within ``ANSWER_WITHIN_S``, else ``preparing`` (how many items and for how long)."""
+    it within ``ANSWER_WITHIN_S``, else ``preparing`` (how many items and for how long).
+
+    Raises Unprocessable with the reason when the fit asked for failed (said once: the next
+    search fits again), so nobody is told "preparing" forever."""
     from labelloop.store import learning as store_learning
     from labelloop.workflow import seeding
 
@@ -141,10 +158,12 @@ def search_like(
     if not found.get("preparing"):
         return found
     job = (ctx.id, like)  # once the first is fitted, the others of the project come at once
+    _raise_failure(warmer, job)  # failed after the last answer said "preparing"
     if warmer.ask(job, lambda: ctx).wait(ANSWER_WITHIN_S):
         found = seeding.search(db, ctx, cache=warmer.cache, wait=False, **kwargs)
         if not found.get("preparing"):
             return found
+        _raise_failure(warmer, job)
     since = warmer.since_s(job) or 0.0
     with db.read() as conn:
         n = len(store_learning.ids_of(conn, ctx.id, "pool"))
@@ -155,3 +174,13 @@ def search_like(
         "note": f"preparing “More like this”: measuring {n:,} pool items "
         f"(started {since:.0f} s ago); it answers at once when ready",
     }
+
+
+def _raise_failure(warmer: Warmer, job: Job) -> None:
+    """Unprocessable with the reason the last fit of ``job`` failed, if it did."""
+    reason = warmer.failure(job)
+    if reason is not None:
+        raise Unprocessable(
+            f"“More like this” could not be prepared: {reason.rstrip('.')}. "
+            "Try again, or search by words."
+        )

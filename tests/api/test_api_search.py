@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from typing import Any
 
 import pytest
@@ -245,3 +246,43 @@ def test_more_like_this_says_it_is_preparing_instead_of_hanging(
     assert app.state.warmer.ask((project_id, origin), lambda: None).wait(10)
     ready = search_api.get(SEARCH, "annotator", params={"like": origin}).json()
     assert "preparing" not in ready and ready["items"][0]["external_id"] == "r-2"
+
+
+def test_more_like_this_says_why_when_its_features_cannot_be_prepared(
+    search_api: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When fitting the pool's features failed every time, "More like this" answered
+    "preparing" forever and the page asked again every second, each ask fitting again; the
+    search after a failed fit now answers a 422 saying why, once."""
+    import threading
+
+    from labelloop.workflow import warming
+
+    app = search_api.client.app
+    cache, release = app.state.features, threading.Event()
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        if threading.current_thread().name == "labelloop-warmer":
+            assert release.wait(10)
+        raise ValueError("the pool's texts could not be read")
+
+    monkeypatch.setattr(cache, "get", broken)
+    monkeypatch.setattr(warming, "ANSWER_WITHIN_S", 0.05)
+    origin = search_api.get(SEARCH, "annotator", params={"q": "refund"}).json()["items"][0]["id"]
+    waiting = search_api.get(SEARCH, "annotator", params={"like": origin}).json()
+    assert waiting["preparing"] is True  # the fit is under way
+    release.set()
+    project_id = search_api.lab.ctx("sent", search_api.lab.admin).id
+    deadline = time.monotonic() + 10
+    while app.state.warmer.since_s((project_id, origin)) is not None:
+        assert time.monotonic() < deadline, "the fit never ended"
+        time.sleep(0.02)
+    failed = search_api.get(SEARCH, "annotator", params={"like": origin})
+    assert failed.status_code == 422, failed.text
+    detail = failed.json()["detail"]
+    assert "could not be prepared" in detail and "the pool's texts could not be read" in detail
+    assert detail.count("could not be read") == 1
+    # Asked again, it fits again (the failure was said once) and says why again at once.
+    monkeypatch.setattr(warming, "ANSWER_WITHIN_S", 5.0)
+    again = search_api.get(SEARCH, "annotator", params={"like": origin})
+    assert again.status_code == 422 and "could not be read" in again.json()["detail"]
