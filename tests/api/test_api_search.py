@@ -195,6 +195,20 @@ def test_a_long_query_searches_its_first_200_characters_and_says_so(search_api: 
     assert short["cut"] is False and "note" not in short
 
 
+def test_reloading_a_long_search_keeps_the_whole_query_in_the_box(search_api: Any) -> None:
+    """Reloading (or sharing) a search over 200 characters put only its first 200 back in the
+    box, so the next Enter searched less than was typed; the box keeps the whole query (as the
+    Items page does), and the sentence under it says only the first 200 were searched."""
+    long_q = "refund" + " " * 300 + "<nowhere>"
+    page = _signed_in(search_api).get("/p/sent/search", params={"q": long_q})
+    assert page.status_code == 200
+    embedded = _embedded(page)
+    assert embedded["q"] == long_q.strip()
+    assert f'value="refund{" " * 300}&lt;nowhere&gt;"' in page.text
+    assert embedded["initial"]["cut"] is True and embedded["initial"]["q"] == "refund"
+    assert "first 200 characters" in embedded["initial"]["note"]
+
+
 def test_the_items_list_searches_a_long_query_as_the_pool_search_does(search_api: Any) -> None:
     """The Items list (and My answers) answered a query over 200 characters with a 422 while
     the pool search cut it and said so; both now answer alike, with the same note."""

@@ -473,7 +473,7 @@ def search_page(
         project=_detail(db, ctx),
         page={
             "slug": ctx.slug,
-            "q": initial["q"] if initial and initial["mode"] == "text" else words,
+            "q": words,  # whole: the results say how much of a long query they searched
             "initial": initial,
             "error": error,
             "data_type": ctx.schema.data_type,

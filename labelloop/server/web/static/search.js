@@ -33,6 +33,7 @@
 
   const state = {
     result: null, // the last search's JSON
+    words: page.q, // the words of the last word search, whole (a long one is searched cut)
     selected: new Set(), // item ids ticked
     busy: false,
     asked: 0, // searches started: only the latest one's answer is shown
@@ -222,9 +223,10 @@
       el.q.focus();
       return;
     }
-    if (!state.result || state.result.mode !== "text" || state.result.q !== words) {
+    if (!state.result || state.result.mode !== "text" || state.words !== words) {
       state.selected.clear();
     }
+    state.words = words;
     remember({ q: words });
     load({ q: words, offset: String(offset) });
   }
@@ -363,7 +365,7 @@
     if (!result) return;
     const offset = Math.max(0, result.offset + direction * LIMIT);
     if (result.mode === "like") runLike(result.like.id, offset);
-    else runText(result.q, offset);
+    else runText(state.words, offset);
   }
 
   // ---------------------------------------------------------------- start
