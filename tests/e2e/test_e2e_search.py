@@ -216,6 +216,11 @@ def test_e2e_a_slow_more_like_this_does_not_replace_a_later_word_search(
         "() => document.querySelector('#results-summary').textContent.startsWith('Preparing')"
     )
     assert "measuring 60 pool items" in page.inner_text("#results-summary")
+    # The words' hits it replaces are gone meanwhile: ticked then, they were sent to the
+    # queue credited to "like" the item asked about.
+    assert _hits(page) == [] and page.is_disabled("#send-btn")
+    page.keyboard.press("a")  # select all: nothing left to tick
+    assert _hits(page) == [] and page.is_disabled("#send-btn")
     # Meanwhile the annotator starts typing other words: the list, when it comes, leaves the
     # keyboard in the box (it took it to the first hit, where the next letters ticked every
     # hit or asked for "More like this" again).

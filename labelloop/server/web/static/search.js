@@ -216,6 +216,19 @@
     }
   }
 
+  // A new search (not another page of this one) takes the old hits away while it is asked:
+  // ticked meanwhile (a "More like this" may be prepared for a while), they were sent to the
+  // queue credited to the new search.
+  function forget() {
+    state.selected.clear();
+    state.result = null;
+    el.results.replaceChildren();
+    el.likeBanner.hidden = true;
+    el.prev.disabled = true;
+    el.next.disabled = true;
+    renderSendButton();
+  }
+
   function runText(q, offset) {
     const words = q.trim();
     if (!words) {
@@ -223,18 +236,14 @@
       el.q.focus();
       return;
     }
-    if (!state.result || state.result.mode !== "text" || state.words !== words) {
-      state.selected.clear();
-    }
+    if (!state.result || state.result.mode !== "text" || state.words !== words) forget();
     state.words = words;
     remember({ q: words });
     load({ q: words, offset: String(offset) });
   }
 
   async function runLike(id, offset) {
-    if (!state.result || state.result.mode !== "like" || state.result.like.id !== id) {
-      state.selected.clear();
-    }
+    if (!state.result || state.result.mode !== "like" || state.result.like.id !== id) forget();
     remember({ like: String(id) });
     const result = await load({ like: String(id), offset: String(offset) });
     // to the first hit, unless the person went on typing in a box while it was prepared
