@@ -237,4 +237,28 @@ def test_e2e_a_slow_more_like_this_does_not_replace_a_later_word_search(
     assert page.evaluate("document.activeElement.id") == "search-q"
     assert page.input_value("#search-q") == "broke"
     assert not any(h["checked"] for h in _hits(page))
+
+    # When the features cannot be prepared, the server's error (after "preparing") is shown
+    # and the page stops asking (it said "Preparing" forever, asking every second).
+    page.unroute("**/search?like=*")
+    asked: list[str] = []
+    failed = "“More like this” could not be prepared: out of memory. Try again, or search by words."
+
+    def preparing_then_failed(route: Any) -> None:
+        asked.append(route.request.url)
+        if len(asked) == 1:
+            preparing_once(route)
+        else:
+            body = json.dumps({"detail": failed})
+            route.fulfill(status=422, content_type="application/json", body=body)
+
+    answers.clear()
+    page.route("**/search?like=*", preparing_then_failed)
+    page.focus("#results li.hit")
+    page.keyboard.press("m")
+    page.wait_for_function(
+        "() => document.querySelector('#results-summary').textContent === 'The search failed.'"
+    )
+    assert failed in page.inner_text("#search-messages") and len(asked) == 2
+    assert _hits(page) == [] and page.is_disabled("#send-btn")
     context.close()
