@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from labelloop.memo import Memo
-from tests.e2e.conftest import login, page_fetch, phone, wait_task, wide_elements
+from tests.e2e.conftest import desk, login, page_fetch, phone, wait_task, wide_elements
 
 pytestmark = pytest.mark.browser
 
@@ -127,6 +127,34 @@ def test_an_items_id_opens_its_trace_under_a_finger_on_a_phone(server: Any, brow
     page.mouse.click(opener["x"] + opener["width"] / 2, opener["y"] + opener["height"] - 3)
     page.wait_for_selector("#item-trace:not([hidden])")
     _fits(page)
+    assert problems == []
+    context.close()
+
+
+SMALL_BUTTONS = """() => [...document.querySelectorAll('.btn-small')]
+    .filter((n) => n.getClientRects().length)
+    .map((n) => [n.textContent.trim(), Math.round(n.getBoundingClientRect().height)])"""
+"""Every small button on screen: its words and height."""
+
+
+def test_small_buttons_are_finger_sized_on_a_phone_and_unchanged_on_a_desk(
+    server: Any, browser: Any
+) -> None:
+    # The Imports table's Undo (and every other small button) was 32 px tall on a phone.
+    context, page, problems = phone(browser, WIDTH)
+    login(page, server.url, f"/p/{server.main}")
+    page.wait_for_selector("#imports-table:not([hidden]) tbody tr button")
+    undo = _size(page, "#imports-table tbody tr button")
+    assert undo["height"] >= FINGER, undo
+    small = page.evaluate(SMALL_BUTTONS)
+    assert small and all(h >= FINGER for _, h in small), small
+    _fits(page)
+    assert problems == []
+    context.close()
+    context, page, problems = desk(browser)
+    login(page, server.url, f"/p/{server.main}")
+    page.wait_for_selector("#imports-table:not([hidden]) tbody tr button")
+    assert _size(page, "#imports-table tbody tr button")["height"] < FINGER  # desk: compact
     assert problems == []
     context.close()
 
