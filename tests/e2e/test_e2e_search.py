@@ -127,7 +127,7 @@ def test_e2e_search_results_show_hostile_text_as_text(server: Any, browser: Any)
     page.fill("#search-q", "onerror")
     page.keyboard.press("Enter")
     page.wait_for_function(
-        "() => document.querySelector('#results .hit-text').textContent.includes('onerror')"
+        "() => document.querySelector('#results .hit-text')?.textContent.includes('onerror')"
     )
     page.wait_for_timeout(300)
     assert page.evaluate("typeof window.__xss") == "undefined"
