@@ -74,3 +74,30 @@ def test_an_import_while_the_pool_is_being_measured_is_measured_too(
     with sqlite_lab.db.read() as conn:
         pool = store_learning.ids_of(conn, ctx.id, "pool")
     assert len(pool) > 12 and cache.holds(ctx.id, pool)
+
+
+def test_a_failed_fit_is_told_once_and_a_fit_that_works_forgets_it(
+    sqlite_lab: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fit that failed left searches saying "preparing" forever; the warmer keeps why, for the
+    next search to say once, and forgets it once a fit of the same job works."""
+    ctx = sqlite_lab.project()
+    sqlite_lab.import_rows(ctx, sqlite_lab.rows(12))
+    cache = FeatureCache()
+    warmer = Warmer(sqlite_lab.db, cache)
+    fit = cache.get
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise MemoryError("no room for the matrix")
+
+    monkeypatch.setattr(cache, "get", broken)
+    warmer.ask_ahead([ctx.id])
+    _settled(warmer, ctx.id)
+    assert warmer.failure((ctx.id, None)) == "no room for the matrix"
+    assert warmer.failure((ctx.id, None)) is None  # told once
+    warmer.ask_ahead([ctx.id])
+    _settled(warmer, ctx.id)
+    monkeypatch.setattr(cache, "get", fit)
+    warmer.ask_ahead([ctx.id])
+    _settled(warmer, ctx.id)
+    assert warmer.failure((ctx.id, None)) is None  # the fit that worked forgot the one before
