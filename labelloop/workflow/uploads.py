@@ -121,9 +121,10 @@ def _close(fds: Iterable[int]) -> None:
 
 
 @contextlib.contextmanager
-def _opened_folder(roots: Sequence[Path], parts: Sequence[str]) -> Iterator[tuple[Path, int]]:
-    """The folder ``parts`` under the first media root (made where missing) and its open file
-    descriptor, held while the upload's images are written in it (:func:`_open_down`).
+def _opened_folder(roots: Sequence[Path], parts: Sequence[str]) -> Iterator[tuple[Path, list[int]]]:
+    """The folder ``parts`` under the first media root (made where missing) and the open file
+    descriptors of the root and of each folder down to it, held while the upload's images are
+    written in the last (:func:`_open_down`).
 
     Raises
     ------
@@ -137,7 +138,7 @@ def _opened_folder(roots: Sequence[Path], parts: Sequence[str]) -> Iterator[tupl
     except OSError as exc:
         raise _cannot_store(root, exc) from None
     try:
-        yield root.joinpath(*parts), fds[-1]
+        yield root.joinpath(*parts), fds
     finally:
         _close(fds)
 
@@ -224,7 +225,8 @@ def store_zip_images(source: BinaryIO, *, roots: Sequence[Path], slug: str) -> P
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(3)
     staging = f".{stamp}.partial"
     for attempt in range(3):
-        with _opened_folder(roots, parts) as (parent, parent_fd):
+        with _opened_folder(roots, parts) as (parent, fds):
+            parent_fd = fds[-1]
             try:
                 os.mkdir(staging, dir_fd=parent_fd)  # a new name: nobody else's folder
             except OSError as exc:
@@ -241,21 +243,21 @@ def store_zip_images(source: BinaryIO, *, roots: Sequence[Path], slug: str) -> P
                 staging = stamp
                 _still_in_place(roots, parts, parent_fd)
             except OSError as exc:
-                _discard_in((parent, parent_fd), staging)
+                _discard_in(fds, parts, staging)
                 raise _cannot_store(root, exc) from None
             except BaseException:
-                _discard_in((parent, parent_fd), staging)
+                _discard_in(fds, parts, staging)
                 raise
             return parent / stamp
     raise AssertionError("unreachable")
 
 
-def _discard_in(parent: tuple[Path, int], name: str) -> None:
-    """Remove the folder ``name`` of the folder open as ``parent`` (its path and descriptor):
-    its files, not where a link in it leads, wherever that folder was moved meanwhile
-    (:func:`keep_only`); then the folder at its path when left empty (rmdir follows no link)."""
-    keep_only(parent[1], name, named_as=name, kept=set())
-    _remove_if_empty(parent[0])
+def _discard_in(fds: Sequence[int], parts: Sequence[str], name: str) -> None:
+    """Remove the folder ``name`` of the held folder ``parts[-1]`` (``fds`` from
+    :func:`_opened_folder`): its files, not where a link in it leads, wherever that folder was
+    moved meanwhile (:func:`keep_only`); then that folder when left empty."""
+    keep_only(fds[-1], name, named_as=name, kept=set())
+    _remove_if_left_empty(fds, parts)
 
 
 def _check_room(root: Path, needed: int) -> None:
@@ -497,8 +499,3 @@ def _newest(parent: int, name: str) -> float:
             except OSError:
                 continue
     return newest
-
-
-def _remove_if_empty(folder: Path) -> None:
-    with contextlib.suppress(OSError):  # not empty (or gone already)
-        folder.rmdir()
