@@ -281,9 +281,11 @@ def phone(
     return _watched(context, confirms)
 
 
-def desk(browser: Any, *, confirms: list[str] | None = None) -> tuple[Any, Any, list[str]]:
-    """A desk-wide page (1280 x 900), its context and problems, as :func:`phone`."""
-    return _watched(browser.new_context(viewport={"width": 1280, "height": 900}), confirms)
+def desk(
+    browser: Any, width: int = 1280, *, confirms: list[str] | None = None
+) -> tuple[Any, Any, list[str]]:
+    """A desk-wide page (``width`` x 900), its context and problems, as :func:`phone`."""
+    return _watched(browser.new_context(viewport={"width": width, "height": 900}), confirms)
 
 
 def _watched(context: Any, confirms: list[str] | None) -> tuple[Any, Any, list[str]]:

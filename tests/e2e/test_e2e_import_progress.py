@@ -16,6 +16,7 @@ from tests.e2e.conftest import (
     PASSWORD,
     USERNAME,
     _schema,
+    desk,
     login,
     run_cli,
     serving,
@@ -67,10 +68,7 @@ def test_e2e_the_page_counts_the_records_checked_until_the_summary(
         {"id": f"b{i}", "text": f"Bulk review <b>{i}</b>: the kettle works."} for i in range(N_ROWS)
     ]
     file = write_jsonl(tmp_path / "bulk.jsonl", rows)
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    problems: list[str] = []
-    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    context, page, problems = desk(browser)
     login(page, url, f"/p/{SLUG}")
     page.set_input_files("#import-file", str(file))
     page.fill("#import-id-field", "id")
@@ -114,10 +112,7 @@ def test_e2e_a_file_imported_again_says_nothing_new_and_the_undo_button_shows(
     gate.write_text("1000000", encoding="utf-8")  # this test's imports never wait
     rows = [{"id": f"a{i}", "text": f"A review named again_{i}_with_a_long_name"} for i in range(3)]
     file = write_jsonl(tmp_path / "reviews_exported_from_the_old_tool_2026-12-07.jsonl", rows)
-    context = browser.new_context(viewport={"width": 1300, "height": 900})
-    page = context.new_page()
-    problems: list[str] = []
-    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    context, page, problems = desk(browser, 1300)
     login(page, url, f"/p/{SLUG}")
     listed = page.locator("#imports-table tbody tr", has_text=file.name)
     for said in ("Imported 3 items", "Nothing new: all 3 records were already in the project"):
