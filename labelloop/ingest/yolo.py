@@ -34,7 +34,6 @@ import contextlib
 import math
 import os
 import zipfile
-from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -307,10 +306,15 @@ def zip_images_to_store(source: BinaryIO) -> ZipImages | None:
     held = [path for path in dataset.files if is_image(path)]
     if not held:
         return None
-    twice = next((path for path, n in Counter(dataset.files).items() if n > 1), None)
-    if twice is not None:
+    first: dict[str, str] = {}  # each path as it is stored -> the name the zip first gave it
+    for path in dataset.files:
+        stored = PurePosixPath(path).as_posix()  # "a/./b.png" and "a//b.png" are "a/b.png"
+        if stored not in first:
+            first[stored] = path
+            continue
+        also = "" if first[stored] == path else f" (as '{first[stored][:200]}')"
         raise ImportFormatError(
-            file=twice, line=1, unit=None, in_zip=True, reason="is in the zip twice"
+            file=path, line=1, unit=None, in_zip=True, reason=f"is in the zip twice{also}"
         )
     listed = listed_images(dataset, dataset_layout(dataset))
     present = set(held)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import zipfile
 from dataclasses import replace
 from pathlib import Path
@@ -825,6 +826,13 @@ def test_a_hostile_zip_of_images_is_refused_naming_the_member(tmp_path: Path) ->
     twice.seek(0)
     with pytest.raises(ImportFormatError, match=r"^zip member 'a.png': is in the zip twice"):
         _store(twice, tmp_path / "twice")
+    # Two names of one path (a "." or a doubled "/" in one of them) are the same file too.
+    for other in ("images/./a.png", "images//a.png"):
+        files = {"classes.txt": "car\n", "images/a.png": _png_bytes(), other: _png_bytes()}
+        said = rf"^zip member '{re.escape(other)}': is in the zip twice \(as 'images/a.png'\)"
+        with pytest.raises(ImportFormatError, match=said):
+            _store(_zip(files), tmp_path / "same")
+        assert not (tmp_path / "same").exists()
     link = io.BytesIO()
     with zipfile.ZipFile(link, "w") as archive:
         archive.writestr("classes.txt", "car\n")
