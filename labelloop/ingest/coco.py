@@ -66,7 +66,8 @@ class CocoImporter(BoxesImporter):
     folder beside its folder, as CVAT and Datumaro lay out a COCO export
     (``annotations/instances_default.json`` and ``images/``). ``stored_at`` is the folder under
     a media root a zip's images were stored in: the zip's folders lie there, and a
-    ``file_name`` is looked for among them first."""
+    ``file_name`` is looked for among them first. ``filename``: the file's own name, which says
+    when it is a CVAT subset's (``instances_val.json``, whose images are in ``images/val/``)."""
 
     format: ClassVar[str] = "coco"
     tool: ClassVar[str] = "COCO"
@@ -79,11 +80,13 @@ class CocoImporter(BoxesImporter):
         media_roots: Sequence[Path] = (),
         near: str | None = None,
         stored_at: str | None = None,
+        filename: str | None = None,
     ) -> None:
         super().__init__(control=control, target=target)
         self.media_roots = tuple(media_roots)
         self.near = near
         self.stored_at = stored_at
+        self.filename = filename
         self.found_near: dict[str, int] = {}  # folder -> images whose file_name was found there
         self.subset: str | None = None  # a CVAT subset's file: its images are in images/<it>/
 
@@ -104,6 +107,7 @@ class CocoImporter(BoxesImporter):
         self.found_near = {}
         self.documents = []
         if not is_zip(source):
+            self.subset = _subset_of(self.filename) if self.filename else None
             yield from self._records(source.read())
             return
         dataset = ZipFiles(open_zip(source))

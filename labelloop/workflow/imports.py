@@ -244,6 +244,7 @@ def _importer_options(ctx: ProjectContext, fmt: str, given: dict[str, Any]) -> d
         roots = {"media_roots": tuple(given["media_roots"])}
         if fmt == "coco":  # a COCO file's images may lie beside it, as CVAT exports them
             roots["near"] = _under_root(given["near"], given["media_roots"])
+            roots["filename"] = given["filename"]
         return _boxes_options(ctx, fmt) | roots
     options = {key: given[key] for key in ("text_field", "id_field", "label_field")}
     if given["fallback"] is not None:

@@ -319,16 +319,22 @@ def test_json_too_much_for_python_is_refused(value: bytes, reason: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("json_in", "images_in"),
-    [("set/annotations", "set/images"), ("set", "set")],
-    ids=["cvat", "beside"],
+    ("json_in", "images_in", "name"),
+    [
+        ("set/annotations", "set/images", "instances_default.json"),
+        ("set", "set", "instances_default.json"),
+        ("set/annotations", "set/images/Train", "instances_Train.json"),
+    ],
+    ids=["cvat", "beside", "cvat-subset"],
 )
 def test_cli_finds_a_coco_file_s_images_where_cvat_exports_them(
-    cli: Any, tmp_path: Path, json_in: str, images_in: str
+    cli: Any, tmp_path: Path, json_in: str, images_in: str, name: str
 ) -> None:
     """CVAT's "COCO 1.0" export names each image by its name alone ("frame_0.png"), in an
     images/ folder beside annotations/instances_default.json: unzipped under the media root,
-    its import was refused ("media path 'frame_0.png': no such file under the media roots")."""
+    its import was refused ("media path 'frame_0.png': no such file under the media roots").
+    An export of several subsets puts each one's images in images/<subset>/, which a subset's
+    file imported alone (instances_Train.json) was not read from."""
     media = tmp_path / "home" / "media"
     (media / images_in).mkdir(parents=True, exist_ok=True)
     (media / "set" / "a.png").rename(media / images_in / "frame_0.png")
@@ -336,7 +342,7 @@ def test_cli_finds_a_coco_file_s_images_where_cvat_exports_them(
         images=[{"id": 1, "file_name": "frame_0.png", "width": 40, "height": 30}],
         annotations=[{"image_id": 1, "category_id": 7, "bbox": [5, 6, 10, 12]}],
     )
-    path = media / json_in / "instances_default.json"
+    path = media / json_in / name
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(doc))
     done = json.loads(cli("import", "street", str(path), "--format", "coco", "--json").output)
