@@ -128,13 +128,20 @@ def found_spans(text: str, terms: tuple[Term, ...], *, data_type: str) -> list[l
 
 def cut_query(q: str) -> tuple[str, str | None]:
     """The words a search reads of ``q``: its first MAX_QUERY_CHARS characters (spaces around
-    left out), and a note saying so when it was longer (None otherwise). Every surface (API,
-    client, CLI, page) accepts a longer query and shows this note."""
+    left out), less a word the cut falls inside when another word comes before it (searched,
+    its start would find words it is not), and a note saying so when it was longer (None
+    otherwise). Every surface (API, client, CLI, page) accepts a longer query and shows this
+    note."""
     words = q.strip()
     if len(words) <= MAX_QUERY_CHARS:
         return words, None
+    head = words[:MAX_QUERY_CHARS]
     note = f"searched the first {MAX_QUERY_CHARS} characters of the {len(words):,} typed"
-    return words[:MAX_QUERY_CHARS].strip(), note
+    inside = not (head[-1].isspace() or words[MAX_QUERY_CHARS].isspace())  # a word cut in two
+    if inside and len(head.split()) > 1:
+        head = head.rsplit(maxsplit=1)[0]
+        note += ", less the word cut there"
+    return head.strip(), note
 
 
 def words_said(q: str) -> dict[str, Any]:

@@ -151,6 +151,10 @@ def test_a_long_query_is_searched_by_its_first_200_characters_saying_so(
     assert "searched the first 200 characters" in shown and "2 items" in shown
     listed = cli("items", "s", "--words", "refund*" + " " * 300 + "nowhere").stdout
     assert "searched the first 200 characters of the 314 typed: refund*" in " ".join(listed.split())
+    # A word the 200th character cuts in two is left out, not searched as the start of a word.
+    cut = " ".join(cli("search", "s", "refund* " + "z" * 300).stdout.split())
+    assert "2 items" in cut
+    assert "searched the first 200 characters of the 308 typed, less the word cut there" in cut
 
 
 def test_search_marks_the_words_it_found_and_keeps_markup_in_texts_as_text() -> None:
