@@ -233,6 +233,10 @@ END $$
 """
 
 
+def _dbname(url: str) -> str:
+    return url.rsplit("/", 1)[1].split("?", 1)[0]
+
+
 @dataclass
 class PgCluster:
     port: int
@@ -241,6 +245,7 @@ class PgCluster:
     pg_ctl: str
     clean: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
     """By template: its schema print and the emptied copies of it ready for a test."""
+    uses: int = 0
 
     def url(self, dbname: str = "postgres") -> str:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{dbname}"
@@ -262,12 +267,17 @@ class PgCluster:
         if there is one (several times cheaper than a new copy and its first connections),
         else a new copy; returns its SQLAlchemy URL."""
         spare = self.clean.get(template, ("", []))[1]
-        return self.url(spare.pop()) if spare else self.create_database(template=template)
+        if not spare:
+            return self.create_database(template=template)
+        # Each use its own URL, as each new copy had: what the product remembers by URL (a
+        # drift measure, whether the search index exists) is not taken for the new use's.
+        self.uses += 1
+        return f"{self.url(spare.pop())}?application_name=use{self.uses}"
 
     def give_back(self, url: str, template: str) -> None:
         """Empty a copy of ``template`` for the next test, or drop it if its schema changed.
         Whatever still holds a connection to it is cut off first, as a drop would."""
-        name = url.rsplit("/", 1)[1]
+        name = _dbname(url)
         try:
             with self._connect(name) as conn:
                 conn.execute(
@@ -294,7 +304,7 @@ class PgCluster:
     def drop_database(self, url: str) -> None:
         """Drop a test's database (each is a few MB; a session makes a hundred)."""
         with self._connect() as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+            conn.execute(f'DROP DATABASE IF EXISTS "{_dbname(url)}" WITH (FORCE)')
 
     @property
     def stop_command(self) -> list[str]:

@@ -597,7 +597,7 @@ def world(
         upgrade(db)
     else:
         cluster = request.getfixturevalue("pg_cluster")
-        db = Database(cluster.create_database(template=request.getfixturevalue("pg_migrated")))
+        db = Database(cluster.copy(request.getfixturevalue("pg_migrated")))
     media = home / "media"
     media.mkdir()
     (media / "plain.png").write_bytes(_png(40))
@@ -634,7 +634,9 @@ def world(
         yield made
     db.dispose()
     if request.param != "sqlite":
-        request.getfixturevalue("pg_cluster").drop_database(db.url)
+        request.getfixturevalue("pg_cluster").give_back(
+            db.url, request.getfixturevalue("pg_migrated")
+        )
 
 
 # --------------------------------------------------------------------------------------------
