@@ -590,12 +590,12 @@ def test_a_search_does_not_wait_for_a_background_slice(
     from labelloop.store import learning as store_learning
     from labelloop.workflow import features as features_mod
 
-    started = threading.Event()
+    started, answered = threading.Event(), threading.Event()
     slow = FakeEmbedding.transform
 
     def slowly(self: Any, payloads: Any) -> Any:
         started.set()
-        time.sleep(1.0)
+        answered.wait(5.0)  # the slice holds still until the search has answered (or 5 s)
         return slow(self, payloads)
 
     monkeypatch.setattr(FakeEmbedding, "transform", slowly)
@@ -612,7 +612,8 @@ def test_a_search_does_not_wait_for_a_background_slice(
     assert started.wait(5)
     t0 = time.monotonic()
     assert cache.get(ctx.id, tfidf_fake, rows, budget_s=0) is None  # not there yet: TF-IDF
-    assert time.monotonic() - t0 < 0.5  # and answered at once, not after the slice's 3 s
+    assert time.monotonic() - t0 < 0.5  # and answered at once, not after the slice's 5 s
+    answered.set()
     background.join()
     assert cache.get(ctx.id, tfidf_fake, rows, budget_s=0) is not None
 
