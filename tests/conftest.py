@@ -223,7 +223,7 @@ BEGIN
              AND c.relname <> 'alembic_version'
   LOOP
     IF t.big THEN
-      EXECUTE format('TRUNCATE %s', t.name);
+      EXECUTE format('TRUNCATE %s CASCADE', t.name);
     ELSE
       EXECUTE format('DELETE FROM %s', t.name);
     END IF;
