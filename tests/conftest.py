@@ -185,24 +185,117 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+# What a database's schema is: its tables, columns, defaults, constraints, triggers, functions,
+# schemas, extensions and migration. A copy of the template shows the template's (CREATE DATABASE
+# keeps the objects' ids); any DDL a test ran shows as a change.
+_SCHEMA_PRINT = """
+SELECT md5(concat_ws('|',
+  (SELECT string_agg(concat_ws(':', c.oid, c.relname, c.relkind, c.relnatts), ',' ORDER BY c.oid)
+   FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace),
+  (SELECT string_agg(concat_ws(':', a.attrelid, a.attname, a.atttypid, a.attnotnull,
+                               a.attisdropped), ',' ORDER BY a.attrelid, a.attnum)
+   FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+   WHERE c.relnamespace = 'public'::regnamespace),
+  (SELECT string_agg(oid::text, ',' ORDER BY oid) FROM pg_attrdef),
+  (SELECT string_agg(oid::text, ',' ORDER BY oid) FROM pg_constraint),
+  (SELECT string_agg(oid::text, ',' ORDER BY oid) FROM pg_trigger),
+  (SELECT string_agg(oid::text, ',' ORDER BY oid) FROM pg_proc
+   WHERE pronamespace = 'public'::regnamespace),
+  (SELECT string_agg(oid::text, ',' ORDER BY oid) FROM pg_namespace),
+  (SELECT string_agg(oid::text, ',' ORDER BY oid) FROM pg_extension),
+  (SELECT count(*) FROM pg_db_role_setting),
+  (SELECT string_agg(version_num, ',') FROM alembic_version)
+))
+"""
+
+# Empties a used copy of the template: every table but alembic_version (foreign keys and the
+# other triggers held off meanwhile), each sequence back at its start. DELETE costs a fraction of
+# TRUNCATE's new files on the small tables tests leave; a big table is truncated (no dead rows
+# for the next test to scan).
+_EMPTY = """
+DO $$
+DECLARE t record;
+BEGIN
+  SET LOCAL session_replication_role = replica;
+  FOR t IN SELECT c.oid::regclass AS name, pg_relation_size(c.oid) > 1048576 AS big
+           FROM pg_class c
+           WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r'
+             AND c.relname <> 'alembic_version'
+  LOOP
+    IF t.big THEN
+      EXECUTE format('TRUNCATE %s CASCADE', t.name);
+    ELSE
+      EXECUTE format('DELETE FROM %s', t.name);
+    END IF;
+  END LOOP;
+  PERFORM setval(seqrelid, seqstart, false) FROM pg_sequence;
+END $$
+"""
+
+
+def _dbname(url: str) -> str:
+    return url.rsplit("/", 1)[1].split("?", 1)[0]
+
+
 @dataclass
 class PgCluster:
     port: int
     datadir: Path
     as_postgres: list[str]
     pg_ctl: str
+    clean: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
+    """By template: its schema print and the emptied copies of it ready for a test."""
+    uses: int = 0
 
     def url(self, dbname: str = "postgres") -> str:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{dbname}"
 
-    def create_database(self, *, template: str | None = None) -> str:
-        """A new empty database (or a copy of ``template``); returns its SQLAlchemy URL."""
+    def _connect(self, dbname: str = "postgres") -> Any:
         import psycopg
 
+        return psycopg.connect(
+            f"host=127.0.0.1 port={self.port} user=postgres dbname={dbname}", autocommit=True
+        )
+
+    def keep_as_template(self, name: str) -> None:
+        """Let :meth:`copy` hand out emptied used copies of database ``name``."""
+        with self._connect(name) as conn:
+            self.clean[name] = (conn.execute(_SCHEMA_PRINT).fetchone()[0], [])
+
+    def copy(self, template: str) -> str:
+        """A database holding what ``template`` holds: a used copy emptied by :meth:`give_back`
+        if there is one (several times cheaper than a new copy and its first connections),
+        else a new copy; returns its SQLAlchemy URL."""
+        spare = self.clean.get(template, ("", []))[1]
+        if not spare:
+            return self.create_database(template=template)
+        # Each use its own URL, as each new copy had: what the product remembers by URL (a
+        # drift measure, whether the search index exists) is not taken for the new use's.
+        self.uses += 1
+        return f"{self.url(spare.pop())}?application_name=use{self.uses}"
+
+    def give_back(self, url: str, template: str) -> None:
+        """Empty a copy of ``template`` for the next test, or drop it if its schema changed.
+        Whatever still holds a connection to it is cut off first, as a drop would."""
+        name = _dbname(url)
+        try:
+            with self._connect(name) as conn:
+                conn.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+                if conn.execute(_SCHEMA_PRINT).fetchone()[0] == self.clean[template][0]:
+                    conn.execute(_EMPTY)
+                    self.clean[template][1].append(name)
+                    return
+        except Exception:  # noqa: BLE001 - whatever went wrong, a drop makes it right
+            pass
+        self.drop_database(url)
+
+    def create_database(self, *, template: str | None = None) -> str:
+        """A new empty database (or a copy of ``template``); returns its SQLAlchemy URL."""
         name = f"t_{uuid.uuid4().hex[:16]}"
-        with psycopg.connect(
-            f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres", autocommit=True
-        ) as conn:
+        with self._connect() as conn:
             conn.execute(
                 f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")
             )
@@ -210,12 +303,8 @@ class PgCluster:
 
     def drop_database(self, url: str) -> None:
         """Drop a test's database (each is a few MB; a session makes a hundred)."""
-        import psycopg
-
-        with psycopg.connect(
-            f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres", autocommit=True
-        ) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+        with self._connect() as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{_dbname(url)}" WITH (FORCE)')
 
     @property
     def stop_command(self) -> list[str]:
@@ -318,7 +407,9 @@ def pg_migrated(pg_cluster: PgCluster) -> str:
     database = Database(url)
     upgrade(database)
     database.dispose()
-    return url.rsplit("/", 1)[1]
+    name = url.rsplit("/", 1)[1]
+    pg_cluster.keep_as_template(name)
+    return name
 
 
 @pytest.fixture(scope="session")
@@ -347,17 +438,22 @@ def _open(request: pytest.FixtureRequest, engine: str, tmp_path: Path, *, copy: 
         upgrade(database)
         return database
     cluster: PgCluster = request.getfixturevalue("pg_cluster")
-    if copy:  # CREATE DATABASE ... TEMPLATE is several times faster than migrating anew
-        return Database(cluster.create_database(template=request.getfixturevalue("pg_migrated")))
+    if copy:  # a copy of the migrated database is several times faster than migrating anew
+        return Database(cluster.copy(request.getfixturevalue("pg_migrated")))
     database = Database(cluster.create_database())
     upgrade(database)
     return database
 
 
-def _close(request: pytest.FixtureRequest, database: Database) -> None:
+def _close(request: pytest.FixtureRequest, database: Database, *, copy: bool) -> None:
     database.dispose()
-    if not database.is_sqlite:
-        request.getfixturevalue("pg_cluster").drop_database(database.url)
+    if database.is_sqlite:
+        return
+    cluster: PgCluster = request.getfixturevalue("pg_cluster")
+    if copy:
+        cluster.give_back(database.url, request.getfixturevalue("pg_migrated"))
+    else:
+        cluster.drop_database(database.url)
 
 
 def downgrade(db: Database, revision: str) -> None:
@@ -377,7 +473,7 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
     """A fresh migrated store, once on SQLite and once on PostgreSQL."""
     database = _open(request, request.param, tmp_path, copy=True)
     yield database
-    _close(request, database)
+    _close(request, database, copy=True)
 
 
 @pytest.fixture(params=ENGINES)
@@ -385,7 +481,7 @@ def fresh_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
     """An empty database migrated by ``upgrade`` in this very test (no template copy)."""
     database = _open(request, request.param, tmp_path, copy=False)
     yield database
-    _close(request, database)
+    _close(request, database, copy=False)
 
 
 @pytest.fixture

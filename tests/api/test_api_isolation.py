@@ -394,6 +394,7 @@ class World:
     own_after: dict[str, Any] = field(default_factory=dict)  # and once they held everything
     seen: dict[str, Any] = field(default_factory=dict)  # the admin's view of them at the start
     cookies: dict[str, str] = field(default_factory=dict)
+    state_queries: list[tuple[str, str]] = field(default_factory=list)  # see secret_state
 
     def call(self, who: str, method: str, url: str, **kw: Any) -> Any:
         headers = {"Authorization": f"Bearer {self.tokens[who]}"}
@@ -596,7 +597,7 @@ def world(
         upgrade(db)
     else:
         cluster = request.getfixturevalue("pg_cluster")
-        db = Database(cluster.create_database(template=request.getfixturevalue("pg_migrated")))
+        db = Database(cluster.copy(request.getfixturevalue("pg_migrated")))
     media = home / "media"
     media.mkdir()
     (media / "plain.png").write_bytes(_png(40))
@@ -633,7 +634,9 @@ def world(
         yield made
     db.dispose()
     if request.param != "sqlite":
-        request.getfixturevalue("pg_cluster").drop_database(db.url)
+        request.getfixturevalue("pg_cluster").give_back(
+            db.url, request.getfixturevalue("pg_migrated")
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -655,23 +658,36 @@ BY_OWNER: dict[str, Callable[[Any, World], Any]] = {
 
 
 def secret_state(world: World) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of the secret projects and of their people, by table."""
+    """Every row of the secret projects and of their people, by table, as the database driver
+    reads it (the sweeps read it after each step: SQLAlchemy's typing of every value, JSON
+    decoded, cost most of a sweep's time, and told no change the raw values do not)."""
+    with world.lab.db.read() as conn:
+        if not world.state_queries:
+            world.state_queries = _state_queries(world, conn.dialect)
+        return {
+            name: [tuple(row) for row in conn.exec_driver_sql(query)]
+            for name, query in world.state_queries
+        }
+
+
+def _state_queries(world: World, dialect: Any) -> list[tuple[str, str]]:
+    """The SQL that reads each table's rows of the secret projects and their people."""
     from sqlalchemy import select
 
     from labelloop.store.tables import metadata
 
-    state = {}
-    with world.lab.db.read() as conn:
-        for table in metadata.sorted_tables:
-            if "project_id" in table.c:
-                where = table.c.project_id.in_(world.secret_projects)
-            elif table.name in BY_OWNER:
-                where = BY_OWNER[table.name](table, world)
-            else:
-                pytest.fail(f"table '{table.name}': say in BY_OWNER how its rows belong to whom")
-            rows = conn.execute(select(table).where(where).order_by(*table.primary_key))
-            state[table.name] = [tuple(row) for row in rows]
-    return state
+    queries = []
+    for table in metadata.sorted_tables:
+        if "project_id" in table.c:
+            where = table.c.project_id.in_(world.secret_projects)
+        elif table.name in BY_OWNER:
+            where = BY_OWNER[table.name](table, world)
+        else:
+            pytest.fail(f"table '{table.name}': say in BY_OWNER how its rows belong to whom")
+        query = select(table).where(where).order_by(*table.primary_key)
+        compiled = query.compile(dialect=dialect, compile_kwargs={"literal_binds": True})
+        queries.append((table.name, str(compiled)))
+    return queries
 
 
 def admin_view(world: World) -> dict[str, Any]:
