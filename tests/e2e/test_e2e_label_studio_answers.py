@@ -1,9 +1,13 @@
 """A manager uploads a Label Studio export labeled by three annotators on the project page with
 'Each annotator's answer' checked; the Quality page then shows their agreement and each one's
-answers, and an item's trace says its answers came from the import."""
+answers, and an item's trace says its answers came from the import. Ticked in the export, that
+box gives a row per answer in the JSONL and CSV downloads and every answer in the Label Studio
+one (one server and project for both: each took ten seconds to make)."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -17,6 +21,11 @@ from tests.workflow.test_workflow_label_studio_answers import overlap_export
 pytestmark = pytest.mark.browser
 
 SLUG = "moved"
+BOXES = {
+    "name": "Street",
+    "data": {"type": "image", "field": "image"},
+    "controls": [{"name": "objects", "type": "boxes", "labels": ["car", "person"]}],
+}
 
 
 def moving_project(tmp_path: Path) -> tuple[Path, Path]:
@@ -36,11 +45,18 @@ def moving_project(tmp_path: Path) -> tuple[Path, Path]:
     return home, exported
 
 
-def test_the_quality_page_shows_the_imported_agreement(tmp_path: Path, browser: Any) -> None:
+def test_the_quality_page_shows_the_imported_agreement_and_the_export_each_answer(
+    tmp_path: Path, browser: Any, screenshots: Path
+) -> None:
     home, exported = moving_project(tmp_path)
+    boxes = exported.with_name("boxes.json")
+    boxes.write_text(json.dumps(BOXES))
+    run_cli(home, "projects", "create", "street", "--schema", str(boxes))
 
     with serving(home, "serve", env={"LABELLOOP_LEARNER": "off"}) as url:
         page = browser.new_page(viewport={"width": 1280, "height": 900})
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
         login(page, url, f"/p/{SLUG}")
         assert page.locator("#import-annotations-box").is_hidden()
         page.set_input_files("#import-file", str(exported))
@@ -66,4 +82,62 @@ def test_the_quality_page_shows_the_imported_agreement(tmp_path: Path, browser: 
         page.wait_for_selector("#trace-body .trace-answer-head")
         trace = page.inner_text("#trace-body")
         assert "from an import: answered in Label Studio (annotation 5); import 1:" in trace
+
+        _the_export_gives_a_row_per_answer_when_asked(page, url, screenshots)
+        assert errors == []
         page.close()
+
+
+def _the_export_gives_a_row_per_answer_when_asked(page: Any, url: str, screenshots: Path) -> None:
+    """A manager ticks "Each annotator's answer" in the project page's export: the JSONL and CSV
+    downloads give a row per answer, the Label Studio one a task with every answer; a boxes
+    project's COCO and YOLO files step aside."""
+    page.goto(f"{url}/p/{SLUG}")
+    jsonl, csv_link = page.locator("#export-jsonl"), page.locator("#export-csv")
+    studio = page.locator("#export-label-studio")
+    assert jsonl.get_attribute("href").endswith("/export?format=jsonl")
+    assert studio.is_visible()
+
+    page.check("#export-answers")
+    assert jsonl.get_attribute("href").endswith("/export?format=jsonl&annotations=true")
+    assert csv_link.get_attribute("href").endswith("/export?format=csv&annotations=true")
+    assert studio.get_attribute("href").endswith("format=label_studio&annotations=true")
+    fetch = (
+        "(u) => fetch(u).then(async r => [r.headers.get('content-disposition'), await r.text()])"
+    )
+    disposition, body = page.evaluate(fetch, jsonl.get_attribute("href"))
+    assert f'filename="{SLUG}.answers.jsonl"' in disposition
+    rows = [json.loads(line) for line in body.splitlines()]
+    assert len(rows) == 8, "8 answers came in; the skip is none"
+    assert {r["annotator"] for r in rows} == {"ana", "ben", "cy@example.com"}
+    assert all(r["strategy"] == "import" for r in rows)
+    _, body = page.evaluate(fetch, csv_link.get_attribute("href"))
+    table = list(csv.DictReader(io.StringIO(body)))
+    assert [(r["answer_id"], r["annotator"]) for r in table] == [
+        (str(r["answer_id"]), r["annotator"]) for r in rows
+    ]
+
+    _, body = page.evaluate(fetch, studio.get_attribute("href"))
+    tasks = json.loads(body)
+    assert [len(t["annotations"]) for t in tasks] == [3, 3, 2]
+    assert [a["id"] for t in tasks for a in t["annotations"]] == [r["answer_id"] for r in rows]
+
+    page.uncheck("#export-answers")
+    assert jsonl.get_attribute("href").endswith("/export?format=jsonl")
+    assert studio.is_visible()
+    _, body = page.evaluate(fetch, jsonl.get_attribute("href"))
+    assert len(body.splitlines()) == 3, "a row per labeled item again"
+
+    # A boxes project's COCO and YOLO files hold one label per image: they step aside.
+    page.goto(f"{url}/p/street")
+    coco, yolo = page.locator("#export-coco"), page.locator("#export-yolo")
+    assert coco.is_visible() and yolo.is_visible()
+    page.check("#export-answers")
+    assert coco.is_hidden() and yolo.is_hidden()
+    page.locator(".export-card").screenshot(path=str(screenshots / "export-answers.png"))
+    shown = page.eval_on_selector_all(
+        ".export-card a:not([hidden]):not(#export-model)", "as => as.map(a => a.id)"
+    )
+    assert shown == ["export-jsonl", "export-label-studio"]
+    page.uncheck("#export-answers")
+    assert coco.is_visible() and coco.get_attribute("href").endswith("?format=coco")
