@@ -14,14 +14,22 @@ import csv
 import io
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import SCHEMA
-from tests.e2e.conftest import PASSWORD, USERNAME, _schema, login, run_cli, serving, write_jsonl
+from tests.e2e.conftest import (
+    PASSWORD,
+    USERNAME,
+    Server,
+    _schema,
+    login,
+    run_cli,
+    serving,
+    write_jsonl,
+)
 from tests.workflow.test_workflow_label_studio_answers import overlap_export
 
 pytestmark = pytest.mark.browser
@@ -51,17 +59,10 @@ def moving_project(tmp_path: Path) -> tuple[Path, Path]:
     return home, exported
 
 
-@dataclass
-class Site:
-    url: str
-    home: Path
-    exported: Path
-
-
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Path]]:
     """:func:`moving_project` (its export not imported yet), the boxes project 'street' and the
-    project 'team' of three unlabeled reviews, on a server without a learner."""
+    project 'team' of three unlabeled reviews, on a server without a learner; and the export."""
     home, exported = moving_project(tmp_path_factory.mktemp("moved"))
     boxes = exported.with_name("boxes.json")
     boxes.write_text(json.dumps(BOXES))
@@ -72,13 +73,14 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     team_rows = write_jsonl(exported.with_name("r.jsonl"), rows)
     run_cli(home, "import", "team", str(team_rows), "--id-field", "id")
     with serving(home, "serve", env={"LABELLOOP_LEARNER": "off"}) as url:
-        yield Site(url=url, home=home, exported=exported)
+        yield Server(url=url, home=home), exported
 
 
 def test_the_quality_page_shows_the_imported_agreement_and_the_export_each_answer(
-    site: Site, browser: Any, screenshots: Path
+    site: tuple[Server, Path], browser: Any, screenshots: Path
 ) -> None:
-    url, exported = site.url, site.exported
+    server, exported = site
+    url = server.url
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -170,10 +172,13 @@ def _the_export_gives_a_row_per_answer_when_asked(page: Any, url: str, screensho
     assert coco.is_visible() and coco.get_attribute("href").endswith("?format=coco")
 
 
-def test_without_a_learner_the_labeling_and_project_pages_say_so(site: Site, browser: Any) -> None:
-    assert "No learner has run on this database" in run_cli(site.home, "status", "team")
+def test_without_a_learner_the_labeling_and_project_pages_say_so(
+    site: tuple[Server, Path], browser: Any
+) -> None:
+    server = site[0]
+    assert "No learner has run on this database" in server.cli("status", "team")
     page = browser.new_page(viewport={"width": 1280, "height": 900})
-    login(page, site.url, "/p/team/label")
+    login(page, server.url, "/p/team/label")
     page.wait_for_function(
         "() => document.getElementById('label-app').dataset.state === 'empty'"
         " && document.body.innerText.includes('no learner is running')",
@@ -183,6 +188,6 @@ def test_without_a_learner_the_labeling_and_project_pages_say_so(site: Site, bro
     assert "The 3 items left wait for a learner" in said and "labelloop worker" in said
     assert "preparing more" not in said
 
-    page.goto(site.url + "/p/team")
+    page.goto(server.url + "/p/team")
     assert "No learner has run on this database" in page.inner_text("#learner-down")
     page.close()
