@@ -69,16 +69,19 @@ def _minilm_project(tmp_path: Path) -> tuple[Path, Path]:
     return home, work
 
 
-TFIDF_ROUND = """
-from labelloop.cli.common import _open
-from labelloop.workflow import learning, projects
-from labelloop.workflow.features import FeatureCache
+def _tfidf_round(home: Path) -> None:
+    """The background learner's round while the embeddings are not computed: it trains on
+    tfidf. Run here, as the learner would, without a new interpreter importing labelloop."""
+    from labelloop.store.db import Database
+    from labelloop.workflow import learning, projects
+    from labelloop.workflow.features import FeatureCache
 
-settings, db = _open()
-ctx = projects.system_context(db, "meaning")
-learning.train(db, ctx, cache=FeatureCache(settings.features_dir), wait_for_features=False)
-"""
-"""The background learner's round while the embeddings are not computed: it trains on tfidf."""
+    db = Database(f"sqlite:///{home / 'labelloop.db'}")
+    try:
+        ctx = projects.system_context(db, "meaning")
+        learning.train(db, ctx, cache=FeatureCache(home / "features"), wait_for_features=False)
+    finally:
+        db.dispose()
 
 
 def test_the_page_counts_embeddings_as_computed_and_the_card_follows_the_round_on_them(
@@ -91,7 +94,7 @@ def test_the_page_counts_embeddings_as_computed_and_the_card_follows_the_round_o
     rows = [{**r, "label": r["label"] if i < 20 else None} for i, r in enumerate(pool)]
     path = str(write_jsonl(work / "p.jsonl", rows))
     run_cli(home, "import", "meaning", path, "--id-field", "id", "--label-field", "label")
-    subprocess.run([sys.executable, "-c", TFIDF_ROUND], env=_env(home), check=True)
+    _tfidf_round(home)
 
     # The server alone computes nothing; the page is open before a learner starts.
     with serving(home, "serve", env={"LABELLOOP_LEARNER": "off"}) as url:

@@ -4,14 +4,26 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import make_reviews, write_jsonl
+from tests.e2e.admin_only import admin_only
+from tests.e2e.conftest import Server, make_reviews, write_jsonl
 
 pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A server holding the admin alone, without a learner: this test reads what the project
+    page and the status say of a featurizer, not what a learner computes (see
+    test_e2e_features_progress.py for that)."""
+    with admin_only(tmp_path_factory, learner=False) as live:
+        yield live
+
 
 SLUG = "both"
 HINT = "featurizer 'tfidf+minilm' needs: pip install 'labelloop[embeddings]' torch==2.13.0"

@@ -41,6 +41,132 @@ def _summary(page: Any, starts: str) -> str:
     return page.inner_text("#items-summary")
 
 
+# The tests that need no queue come first: meanwhile the server's learner makes its first
+# round on the 150 reviews, which the tests after them wait for.
+
+
+def _hostile_rows_stay_text(page: Any, server: Any, what: str) -> str:
+    """The hostile project's rows show each text as text, and so does the first one's trace
+    once it is opened; its item id."""
+    n = len(server.hostile_texts)
+    assert _summary(page, f"{n} {what}") == f"{n} {what}; showing 1–{n}."
+    cells = page.eval_on_selector_all(
+        "#items-rows .items-text", "cs => cs.map(c => [c.textContent, c.children.length])"
+    )
+    assert sorted(text for text, _ in cells) == sorted(server.hostile_texts)
+    assert all(children == 0 for _, children in cells)
+    page.locator("#items-rows tr:first-child .link-button").click()
+    item_id = page.get_attribute("#items-rows tr:first-child", "data-item-id")
+    page.wait_for_function(
+        "(id) => document.getElementById('item-trace').dataset.itemId === id", arg=item_id
+    )
+    assert page.locator("#trace-body .trace-text").inner_text() in server.hostile_texts
+    assert page.locator("#trace-body script, #trace-body img, #trace-body b").count() == 0
+    return item_id
+
+
+def test_hostile_item_text_stays_text_on_the_items_page(server: Any, browser: Any) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True)
+    page = context.new_page()
+    login(page, server.url, f"/p/{server.hostile}/items")
+    _hostile_rows_stay_text(page, server, "items")
+    page.wait_for_timeout(300)  # an onerror handler would have fired by now
+    assert page.evaluate("typeof window.__xss") == "undefined"
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    context.close()
+
+
+MENU_FITS = """(id) => {
+    const select = document.getElementById(id);
+    const style = getComputedStyle(select);
+    const pen = document.createElement('canvas').getContext('2d');
+    pen.font = style.font;
+    const widest = Math.max(...[...select.options].map((o) => pen.measureText(o.text).width));
+    const room = select.clientWidth - parseFloat(style.paddingLeft) - 24; // the menu's arrow
+    return [widest, room];
+}"""
+
+
+def test_a_phone_lists_the_items_a_search_seeded_and_a_tap_opens_one(
+    server: Any, browser: Any, tmp_path: Any
+) -> None:
+    """A manager sends two search hits to the queue, they are answered; on a phone the Items
+    page lists just those under "a search by alice", a tap on a row (not only on its small id)
+    opens its trace saying why it was picked, and no menu's words are cut off."""
+    import json
+
+    from tests.e2e.conftest import make_reviews, write_jsonl
+
+    slug = "picks"
+    schema = {
+        "name": "Picks",
+        "data": {"type": "text", "field": "text"},
+        "controls": [
+            {"name": "sentiment", "type": "choice", "labels": list(server.labels), "target": True}
+        ],
+    }
+    (tmp_path / "picks.json").write_text(json.dumps(schema))
+    server.cli("projects", "create", slug, "--schema", str(tmp_path / "picks.json"))
+    pool, _ = make_reviews(n_pool=12, n_eval=0, seed=5)
+    server.cli("import", slug, str(write_jsonl(tmp_path / "p.jsonl", pool)), "--id-field", "id")
+
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
+    )
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    login(page, server.url, f"/p/{slug}/items")
+    status, found = page_fetch(page, "GET", f"/api/projects/{slug}/items?limit=3")
+    assert status == 200, found
+    seeded = [r["id"] for r in found["items"][:2]]
+    status, sent = page_fetch(
+        page, "POST", f"/api/projects/{slug}/seeds", {"item_ids": seeded, "query": "great"}
+    )
+    assert status == 201 and sent["added"] == seeded, sent
+    answered = [answer_served(page, slug, lambda t: {"sentiment": server.labels[0]})]
+    answered.append(answer_served(page, slug, lambda t: {"sentiment": server.labels[1]}))
+    assert sorted(t["item"]["id"] for t in answered) == sorted(seeded)
+
+    page.reload()
+    assert _summary(page, "12 items") == "12 items; showing 1–12."
+    for menu in ("f-order", "f-picked_by"):
+        widest, room = page.evaluate(MENU_FITS, menu)
+        assert widest <= room, f"#{menu}'s words need {widest:.0f} px, it has {room:.0f}"
+    page.select_option("#f-picked_by", "search:alice")
+    assert _summary(page, "2 items") == "2 items; showing 1–2."
+    assert parse_qs(urlsplit(page.url).query)["picked_by"] == ["search:alice"]
+    assert {
+        int(i)
+        for i in page.eval_on_selector_all("#items-rows tr", "rs => rs.map(r => r.dataset.itemId)")
+    } == set(seeded)
+
+    first = page.get_attribute("#items-rows tr:first-child", "data-item-id")
+    page.tap(f"#items-rows tr[data-item-id='{first}'] .items-answers")  # not the id's button
+    page.wait_for_function(
+        "(id) => document.getElementById('item-trace').dataset.itemId === id", arg=first
+    )
+    trace = " ".join(page.inner_text("#item-trace").split())
+    assert "why picked: search: searched by alice for 'great'" in trace
+    page.click("#trace-close")
+    # Dragging over a row's words to copy them opens nothing.
+    words = page.locator(f"#items-rows tr[data-item-id='{first}'] .items-text")
+    words.scroll_into_view_if_needed()
+    box = words.bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + 4, box["y"] + 8)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] - 4, box["y"] + 8, steps=5)
+    page.mouse.up()
+    selected = "() => getSelection().anchorNode.parentElement.closest('tr').dataset.itemId"
+    assert page.evaluate(selected) == first and page.evaluate("() => String(getSelection())")
+    page.wait_for_timeout(300)
+    assert page.is_hidden("#item-trace")
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
+    assert not problems
+    context.close()
+
+
 def test_find_items_by_filter_and_read_one_trace(server: Any, browser: Any) -> None:
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
@@ -124,37 +250,6 @@ def test_find_items_by_filter_and_read_one_trace(server: Any, browser: Any) -> N
         "#items-messages"
     )
     assert errors == []
-    context.close()
-
-
-def _hostile_rows_stay_text(page: Any, server: Any, what: str) -> str:
-    """The hostile project's rows show each text as text, and so does the first one's trace
-    once it is opened; its item id."""
-    n = len(server.hostile_texts)
-    assert _summary(page, f"{n} {what}") == f"{n} {what}; showing 1–{n}."
-    cells = page.eval_on_selector_all(
-        "#items-rows .items-text", "cs => cs.map(c => [c.textContent, c.children.length])"
-    )
-    assert sorted(text for text, _ in cells) == sorted(server.hostile_texts)
-    assert all(children == 0 for _, children in cells)
-    page.locator("#items-rows tr:first-child .link-button").click()
-    item_id = page.get_attribute("#items-rows tr:first-child", "data-item-id")
-    page.wait_for_function(
-        "(id) => document.getElementById('item-trace').dataset.itemId === id", arg=item_id
-    )
-    assert page.locator("#trace-body .trace-text").inner_text() in server.hostile_texts
-    assert page.locator("#trace-body script, #trace-body img, #trace-body b").count() == 0
-    return item_id
-
-
-def test_hostile_item_text_stays_text_on_the_items_page(server: Any, browser: Any) -> None:
-    context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True)
-    page = context.new_page()
-    login(page, server.url, f"/p/{server.hostile}/items")
-    _hostile_rows_stay_text(page, server, "items")
-    page.wait_for_timeout(300)  # an onerror handler would have fired by now
-    assert page.evaluate("typeof window.__xss") == "undefined"
-    assert page.evaluate("document.documentElement.scrollWidth") <= 390
     context.close()
 
 
@@ -301,95 +396,4 @@ def test_hostile_text_stays_text_in_my_answers_on_a_phone(
     page.wait_for_timeout(300)  # an onerror handler would have fired by now
     assert page.evaluate("() => typeof window.__xss") == "undefined"
     assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
-    context.close()
-
-
-MENU_FITS = """(id) => {
-    const select = document.getElementById(id);
-    const style = getComputedStyle(select);
-    const pen = document.createElement('canvas').getContext('2d');
-    pen.font = style.font;
-    const widest = Math.max(...[...select.options].map((o) => pen.measureText(o.text).width));
-    const room = select.clientWidth - parseFloat(style.paddingLeft) - 24; // the menu's arrow
-    return [widest, room];
-}"""
-
-
-def test_a_phone_lists_the_items_a_search_seeded_and_a_tap_opens_one(
-    server: Any, browser: Any, tmp_path: Any
-) -> None:
-    """A manager sends two search hits to the queue, they are answered; on a phone the Items
-    page lists just those under "a search by alice", a tap on a row (not only on its small id)
-    opens its trace saying why it was picked, and no menu's words are cut off."""
-    import json
-
-    from tests.e2e.conftest import make_reviews, write_jsonl
-
-    slug = "picks"
-    schema = {
-        "name": "Picks",
-        "data": {"type": "text", "field": "text"},
-        "controls": [
-            {"name": "sentiment", "type": "choice", "labels": list(server.labels), "target": True}
-        ],
-    }
-    (tmp_path / "picks.json").write_text(json.dumps(schema))
-    server.cli("projects", "create", slug, "--schema", str(tmp_path / "picks.json"))
-    pool, _ = make_reviews(n_pool=12, n_eval=0, seed=5)
-    server.cli("import", slug, str(write_jsonl(tmp_path / "p.jsonl", pool)), "--id-field", "id")
-
-    context = browser.new_context(
-        viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
-    )
-    page = context.new_page()
-    problems: list[str] = []
-    page.on("pageerror", lambda exc: problems.append(str(exc)))
-    login(page, server.url, f"/p/{slug}/items")
-    status, found = page_fetch(page, "GET", f"/api/projects/{slug}/items?limit=3")
-    assert status == 200, found
-    seeded = [r["id"] for r in found["items"][:2]]
-    status, sent = page_fetch(
-        page, "POST", f"/api/projects/{slug}/seeds", {"item_ids": seeded, "query": "great"}
-    )
-    assert status == 201 and sent["added"] == seeded, sent
-    answered = [answer_served(page, slug, lambda t: {"sentiment": server.labels[0]})]
-    answered.append(answer_served(page, slug, lambda t: {"sentiment": server.labels[1]}))
-    assert sorted(t["item"]["id"] for t in answered) == sorted(seeded)
-
-    page.reload()
-    assert _summary(page, "12 items") == "12 items; showing 1–12."
-    for menu in ("f-order", "f-picked_by"):
-        widest, room = page.evaluate(MENU_FITS, menu)
-        assert widest <= room, f"#{menu}'s words need {widest:.0f} px, it has {room:.0f}"
-    page.select_option("#f-picked_by", "search:alice")
-    assert _summary(page, "2 items") == "2 items; showing 1–2."
-    assert parse_qs(urlsplit(page.url).query)["picked_by"] == ["search:alice"]
-    assert {
-        int(i)
-        for i in page.eval_on_selector_all("#items-rows tr", "rs => rs.map(r => r.dataset.itemId)")
-    } == set(seeded)
-
-    first = page.get_attribute("#items-rows tr:first-child", "data-item-id")
-    page.tap(f"#items-rows tr[data-item-id='{first}'] .items-answers")  # not the id's button
-    page.wait_for_function(
-        "(id) => document.getElementById('item-trace').dataset.itemId === id", arg=first
-    )
-    trace = " ".join(page.inner_text("#item-trace").split())
-    assert "why picked: search: searched by alice for 'great'" in trace
-    page.click("#trace-close")
-    # Dragging over a row's words to copy them opens nothing.
-    words = page.locator(f"#items-rows tr[data-item-id='{first}'] .items-text")
-    words.scroll_into_view_if_needed()
-    box = words.bounding_box()
-    assert box is not None
-    page.mouse.move(box["x"] + 4, box["y"] + 8)
-    page.mouse.down()
-    page.mouse.move(box["x"] + box["width"] - 4, box["y"] + 8, steps=5)
-    page.mouse.up()
-    selected = "() => getSelection().anchorNode.parentElement.closest('tr').dataset.itemId"
-    assert page.evaluate(selected) == first and page.evaluate("() => String(getSelection())")
-    page.wait_for_timeout(300)
-    assert page.is_hidden("#item-trace")
-    assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
-    assert not problems
     context.close()

@@ -5,14 +5,24 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import page_fetch, wide_elements
+from tests.e2e.admin_only import admin_only
+from tests.e2e.conftest import Server, page_fetch, wide_elements
 
 pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A server holding the admin alone: these tests make their own project."""
+    with admin_only(tmp_path_factory) as live:
+        yield live
+
 
 SLUG = "news-topics"
 NAME = "News <topics> of the QuarterlyEditorialDeskNewsroomArchive"

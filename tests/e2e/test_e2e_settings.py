@@ -4,14 +4,25 @@ changed; the API and CLI read the same; a wrong value changes nothing; annotator
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import login, page_fetch, wide_elements
+from tests.e2e.admin_only import admin_only
+from tests.e2e.conftest import Server, login, page_fetch, wide_elements
 
 pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A server holding the admin alone, without a learner: the settings panel saves and
+    shows what a manager changes; no round is needed for that."""
+    with admin_only(tmp_path_factory, learner=False) as live:
+        yield live
+
 
 SLUG = "tuning"
 ANNOTATOR = ("erin", "erin-password-123")

@@ -36,7 +36,9 @@ def gated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path,
     gate = work / "gate"
     gate.write_text("0", encoding="utf-8")
     path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
-    env = {"IMPORT_GATE": str(gate), "PYTHONPATH": path}
+    # No learner: these pages show what an import or its undo did, and a learner's rounds
+    # on the thousands of items here would only take the CPU and the server's lock.
+    env = {"IMPORT_GATE": str(gate), "PYTHONPATH": path, "LABELLOOP_LEARNER": "off"}
     with serving(home, "serve", env=env, module="tests.e2e.gated_serve") as url:
         yield url, gate, home
 
