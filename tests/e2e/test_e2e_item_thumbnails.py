@@ -4,6 +4,7 @@ still walked by keyboard, and a phone-wide page does not scroll sideways."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -48,9 +49,9 @@ def thumbs_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         picture = Image.new("RGB", (w, h), (235, 238, 242))
         ImageDraw.Draw(picture).rectangle((20, 40, 140, 110), fill=(200, 40, 40))
         picture.save(folder / name)
-    run_cli(
-        home, "projects", "create", SLUG, "--schema", str(_schema(home / "s.json", mixed=False))
-    )
+    schema = home / "s.json"
+    schema.write_text(json.dumps(_schema(mixed=False)), encoding="utf-8")
+    run_cli(home, "projects", "create", SLUG, "--schema", str(schema))
     run_cli(home, "import", SLUG, str(folder))
     run_cli(home, "projects", "member", SLUG, ANNOTATOR, "annotator")
     with serving(home, "serve") as url:
