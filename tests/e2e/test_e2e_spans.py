@@ -43,6 +43,8 @@ LONG_PARTS = 66
 """Paragraphs of the long text, six sentences each (about 25,000 characters in all)."""
 RTL_TWO = "التقى محمد بالوزير في الرياض. ثم سافر إلى القاهرة يوم الإثنين."
 """Two Arabic sentences."""
+STATUS_POLL_MS = 4000
+"""How often the labeling page asks for the project's status (label.js)."""
 CUES = {"name": "cues", "type": "spans", "labels": ["praise", "complaint"], "hotkeys": ["k", "j"]}
 
 
@@ -165,14 +167,23 @@ def _stock_spans(stock: Stock, work: Path) -> None:
 
 
 def _open(
-    browser: Any, server: SpansServer, slug: str, *, width: int = 1200, touch: bool = False
+    browser: Any,
+    server: SpansServer,
+    slug: str,
+    *,
+    width: int = 1200,
+    touch: bool = False,
+    clock: bool = False,
 ) -> Any:
-    """A signed-in page on the labeling page of ``slug`` with its item on screen."""
+    """A signed-in page on the labeling page of ``slug`` with its item on screen; with
+    ``clock``, on Playwright's clock (its time flows, and ``page.clock.run_for`` moves it on)."""
     viewport = {"width": width, "height": 900}
     page = signed_in(browser, server.url, viewport=viewport, has_touch=touch).new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.errors = errors
+    if clock:
+        page.clock.install()
     page.goto(f"{server.url}/p/{slug}/label")
     page.wait_for_function(
         "() => document.getElementById('label-app').dataset.state === 'task'", timeout=30000
@@ -564,7 +575,7 @@ def test_choice_and_spans_together_at_phone_width(
 def test_a_spans_label_added_mid_item_comes_with_the_next_item_and_the_marks_stay(
     spans_server: SpansServer, browser: Any
 ) -> None:
-    page = _open(browser, spans_server, "grow", width=390)
+    page = _open(browser, spans_server, "grow", width=390, clock=True)
     page.keyboard.press("2")  # topic: politics
     page.keyboard.press("ArrowRight")
     page.keyboard.press("Shift+ArrowRight")
@@ -580,6 +591,7 @@ def test_a_spans_label_added_mid_item_comes_with_the_next_item_and_the_marks_sta
                           document.querySelector('meta[name=csrf-token]').content},
                 body: JSON.stringify({label: 'org', control: 'entities'})}).then(r => r.json())"""
         )
+        page.clock.run_for(STATUS_POLL_MS)  # the next poll now, not up to 4 s later
     assert added["hotkey"] == "3"  # the first number key no control uses
     page.wait_for_timeout(300)  # the detail read is drawn (or kept for the next item) at once
     assert page.get_attribute("#label-app", "data-assignment-id") == first
@@ -622,6 +634,7 @@ def test_a_spans_label_added_mid_item_comes_with_the_next_item_and_the_marks_sta
                       document.querySelector('meta[name=csrf-token]').content},
             body: JSON.stringify({label: 'event', control: 'entities'})})"""
     )
+    page.clock.run_for(STATUS_POLL_MS)
     page.wait_for_selector(".span-label-btn[data-label=event]", state="attached", timeout=15000)
     pressable = page.eval_on_selector_all(
         "#controls button.label-btn, #controls .span-label-btn",
