@@ -5,7 +5,6 @@ what the API stored."""
 
 from __future__ import annotations
 
-import json
 import struct
 import time
 import zlib
@@ -16,7 +15,9 @@ from typing import Any
 import pytest
 from PIL import Image, ImageDraw
 
-from tests.e2e.conftest import PASSWORD, USERNAME, login, run_cli, serving, write_jsonl
+from tests.e2e.conftest import USERNAME, serving, write_jsonl
+from tests.e2e.sessions import signed_in_page
+from tests.e2e.stock import Stock, stocked
 
 pytestmark = pytest.mark.browser
 
@@ -67,7 +68,7 @@ def _png(path: Path, rects: list[tuple[int, int, int, int, tuple[int, int, int]]
     )
 
 
-def _schema(path: Path, *, mixed: bool = False, pair: bool = False) -> Path:
+def _schema(*, mixed: bool = False, pair: bool = False) -> dict[str, Any]:
     boxes: dict[str, Any] = {"name": "objects", "type": "boxes", "labels": OBJECTS}
     controls: list[dict[str, Any]] = [boxes]
     if pair:
@@ -76,23 +77,27 @@ def _schema(path: Path, *, mixed: bool = False, pair: bool = False) -> Path:
         keys = {"hotkeys": ["1", "2"]}
         scene = {"name": "scene", "type": "choice", "labels": ["indoor", "outdoor"], **keys}
         controls = [{**scene, "target": True}, {**boxes, "hotkeys": ["1", "2", "3"]}]
-    schema = {
+    return {
         "name": "Street objects" if not mixed else "Scenes and objects",
         "data": {"type": "image", "field": "image"},
         "controls": controls,
         "guideline": "Draw a tight box around every car, person and sign.",
     }
-    path.write_text(json.dumps(schema), encoding="utf-8")
-    return path
 
 
 @pytest.fixture(scope="module")
-def boxes_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Six image projects under the default media root: five fed from image folders, one
-    from JSONL with predicted boxes."""
+def boxes_server(tmp_path_factory: pytest.TempPathFactory, sqlite_migrated: Path) -> Iterator[str]:
+    """Six image projects under the default media root, with their first queues: five fed from
+    image folders, one from JSONL with predicted boxes."""
     home = tmp_path_factory.mktemp("labelloop-boxes")
-    run_cli(home, "init")
-    run_cli(home, "users", "add", USERNAME, "--admin", "--password-stdin", stdin=PASSWORD + "\n")
+    with stocked(home, sqlite_migrated) as stock:
+        _stock_boxes(stock, home)
+    with serving(home, "serve") as url:
+        yield url
+
+
+def _stock_boxes(stock: Stock, home: Path) -> None:
+    stock.user(USERNAME, admin=True)
     folder = home / "media" / "street"
     folder.mkdir(parents=True)
     for i in range(6):
@@ -126,31 +131,15 @@ def boxes_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         (ZOOM, False, False, photos),
         (PAIR, False, True, folder),
     ):
-        schema = _schema(home / f"{slug}.json", mixed=mixed, pair=pair)
-        run_cli(home, "projects", "create", slug, "--schema", str(schema))
-        run_cli(home, "import", slug, str(source))
-    schema = _schema(home / f"{PREBOXED}.json", mixed=False)
-    run_cli(home, "projects", "create", PREBOXED, "--schema", str(schema))
+        stock.project(slug, _schema(mixed=mixed, pair=pair))
+        stock.add(slug, source)
+    stock.project(PREBOXED, _schema())
     rows = [
         {"id": item, "image": f"street/scene{i}.png", "predicted": {"objects": boxes}}
         for i, (item, boxes) in enumerate(PREDICTED.items())
     ]
-    jsonl = home / "predicted.jsonl"
-    write_jsonl(jsonl, rows)
-    run_cli(
-        home,
-        "import",
-        PREBOXED,
-        str(jsonl),
-        "--text-field",
-        "image",
-        "--id-field",
-        "id",
-        "--predictions-field",
-        "predicted",
-    )
-    with serving(home, "serve") as url:
-        yield url
+    jsonl = write_jsonl(home / "predicted.jsonl", rows)
+    stock.add(PREBOXED, jsonl, text_field="image", id_field="id", prediction_field="predicted")
 
 
 def _wait_stage(page: Any, *, other_than: str = "") -> str:
@@ -230,8 +219,9 @@ def _stored(page: Any, url: str, slug: str, item_id: str) -> dict[str, Any]:
 
 
 def test_boxes_by_mouse(boxes_server: str, browser: Any, screenshots: Path) -> None:
-    page = browser.new_page(viewport={"width": 1200, "height": 900})
-    login(page, boxes_server, f"/p/{BOXES}/label")
+    page = signed_in_page(
+        browser, boxes_server, f"/p/{BOXES}/label", viewport={"width": 1200, "height": 900}
+    )
     _wait_stage(page)
     item = page.text_content("#item-id")
     stage = Stage(page)
@@ -339,8 +329,9 @@ def test_boxes_by_mouse(boxes_server: str, browser: Any, screenshots: Path) -> N
 
 
 def test_boxes_by_keyboard_alone(boxes_server: str, browser: Any) -> None:
-    page = browser.new_page(viewport={"width": 1200, "height": 900})
-    login(page, boxes_server, f"/p/{BOXES}/label")
+    page = signed_in_page(
+        browser, boxes_server, f"/p/{BOXES}/label", viewport={"width": 1200, "height": 900}
+    )
     assignment = _wait_stage(page)
     item = page.text_content("#item-id")
     sheet = page.text_content("#shortcuts-body")
@@ -468,8 +459,9 @@ def test_boxes_by_keyboard_alone(boxes_server: str, browser: Any) -> None:
 
 
 def test_choice_and_boxes_in_one_project(boxes_server: str, browser: Any) -> None:
-    page = browser.new_page(viewport={"width": 1200, "height": 900})
-    login(page, boxes_server, f"/p/{MIXED}/label")
+    page = signed_in_page(
+        browser, boxes_server, f"/p/{MIXED}/label", viewport={"width": 1200, "height": 900}
+    )
     _wait_stage(page)
     item = page.text_content("#item-id")
     assert item == HOSTILE_NAME  # shown as text, never as markup
@@ -535,11 +527,14 @@ def _tap_settled(page: Any, selector: str) -> None:
 
 
 def test_boxes_by_touch_at_phone_width(boxes_server: str, browser: Any, screenshots: Path) -> None:
-    context = browser.new_context(
-        viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True
+    page = signed_in_page(
+        browser,
+        boxes_server,
+        f"/p/{BOXES}/label",
+        viewport={"width": 390, "height": 844},
+        has_touch=True,
+        is_mobile=True,
     )
-    page = context.new_page()
-    login(page, boxes_server, f"/p/{BOXES}/label")
     assignment = _wait_stage(page)
     item = page.text_content("#item-id")
     assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
@@ -594,7 +589,7 @@ def test_boxes_by_touch_at_phone_width(boxes_server: str, browser: Any, screensh
     [stored] = _stored(page, boxes_server, BOXES, str(item))["objects"]
     assert stored["label"] == "sign"
     _close(stored, tol, x=30, y=20, w=120, h=100)
-    context.close()
+    page.context.close()
 
 
 def _plain(box: dict[str, Any]) -> dict[str, Any]:
@@ -602,8 +597,9 @@ def _plain(box: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_suggested_boxes_accepted_with_one_key(boxes_server: str, browser: Any) -> None:
-    page = browser.new_page(viewport={"width": 1200, "height": 900})
-    login(page, boxes_server, f"/p/{PREBOXED}/label")
+    page = signed_in_page(
+        browser, boxes_server, f"/p/{PREBOXED}/label", viewport={"width": 1200, "height": 900}
+    )
     assignment = _wait_stage(page)
     item = str(page.text_content("#item-id"))
     predicted = PREDICTED[item]
@@ -639,8 +635,9 @@ def test_suggested_boxes_accepted_with_one_key(boxes_server: str, browser: Any) 
 def test_a_pinned_boxes_example_shows_its_boxes_on_the_thumbnail(
     boxes_server: str, browser: Any
 ) -> None:
-    page = browser.new_page(viewport={"width": 390, "height": 844})
-    login(page, boxes_server, f"/p/{PREBOXED}/label")
+    page = signed_in_page(
+        browser, boxes_server, f"/p/{PREBOXED}/label", viewport={"width": 390, "height": 844}
+    )
     boxes = [{k: v for k, v in b.items() if k != "score"} for b in PREDICTED["p1"]]
     pinned = page.evaluate(
         """([slug, boxes]) => window.labelloop.api('POST',
@@ -698,8 +695,7 @@ def test_a_pinned_boxes_example_shows_its_boxes_on_the_thumbnail(
 def test_answers_of_several_boxes_read_boxes_not_boxs(boxes_server: str, browser: Any) -> None:
     """The Items list, My answers, the item's trace and the rework banner put an answer in
     words with one helper: two boxes read "2 boxes", as the review page says, not "2 boxs"."""
-    page = browser.new_page()
-    login(page, boxes_server, f"/p/{BOXES}/items")
+    page = signed_in_page(browser, boxes_server, f"/p/{BOXES}/items")
     box = {"x": 1, "y": 2, "w": 3, "h": 4}
     words = page.evaluate(
         """(box) => [
@@ -716,8 +712,9 @@ def test_answers_of_several_boxes_read_boxes_not_boxs(boxes_server: str, browser
 def test_redo_puts_back_what_undo_took_until_the_boxes_change(
     boxes_server: str, browser: Any
 ) -> None:
-    page = browser.new_page(viewport={"width": 1200, "height": 900})
-    login(page, boxes_server, f"/p/{BOXES}/label")
+    page = signed_in_page(
+        browser, boxes_server, f"/p/{BOXES}/label", viewport={"width": 1200, "height": 900}
+    )
     _wait_stage(page)
     item = str(page.text_content("#item-id"))
     assert "Redo what Ctrl+Z took back" in str(page.text_content("#shortcuts-body"))
@@ -770,8 +767,9 @@ def test_a_large_image_zooms_until_its_pixels_are_four_screen_pixels(
     """A panorama fitted into the stage at a fifth of its size zooms by keyboard to 4 screen
     pixels per image pixel, around the middle of the view; a box drawn there is stored in the
     image's own pixels."""
-    page = browser.new_page(viewport={"width": 1200, "height": 900})
-    login(page, boxes_server, f"/p/{WIDE}/label")
+    page = signed_in_page(
+        browser, boxes_server, f"/p/{WIDE}/label", viewport={"width": 1200, "height": 900}
+    )
     _wait_stage(page)
     item = str(page.text_content("#item-id"))
     assert str(page.get_attribute(".boxes-image", "src")).endswith("/media")  # not a thumbnail
@@ -822,8 +820,9 @@ def test_ctrl_wheel_zooms_around_the_pointer_and_a_plain_wheel_scrolls(
     """Ctrl+wheel (a trackpad pinch too) zooms keeping the image point under the pointer there,
     a notch a step as + does, up to 4 screen pixels per image pixel, never the page; a plain
     wheel scrolls the zoomed image and zooms nothing."""
-    page = browser.new_page(viewport={"width": 1200, "height": 900})
-    login(page, boxes_server, f"/p/{ZOOM}/label")
+    page = signed_in_page(
+        browser, boxes_server, f"/p/{ZOOM}/label", viewport={"width": 1200, "height": 900}
+    )
     _wait_stage(page)
     page.evaluate(
         """() => { window.__wheels = [];
@@ -886,8 +885,9 @@ def test_space_or_middle_drag_pans_and_a_box_drawn_after_lands_on_its_pixels(
 ) -> None:
     """Space+drag and a middle-button drag pan the zoomed image, even starting on a box, and
     draw nothing; a box drawn after zooming and panning is stored in the image's own pixels."""
-    page = browser.new_page(viewport={"width": 1200, "height": 900})
-    login(page, boxes_server, f"/p/{ZOOM}/label")
+    page = signed_in_page(
+        browser, boxes_server, f"/p/{ZOOM}/label", viewport={"width": 1200, "height": 900}
+    )
     _wait_stage(page)
     item = str(page.text_content("#item-id"))
     for _ in range(5):
@@ -938,8 +938,7 @@ def test_space_or_middle_drag_pans_and_a_box_drawn_after_lands_on_its_pixels(
 def _open_pair(browser: Any, url: str) -> tuple[Any, str, Callable[[str], Stage]]:
     """The labeling page of the project with two boxes controls, both images loaded: the page,
     its item, and a way to scroll to a stage (its selector) and map its pixels."""
-    page = browser.new_page(viewport={"width": 1200, "height": 900})
-    login(page, url, f"/p/{PAIR}/label")
+    page = signed_in_page(browser, url, f"/p/{PAIR}/label", viewport={"width": 1200, "height": 900})
     page.wait_for_function(
         """() => document.getElementById('label-app').dataset.state === 'task'
             && [...document.querySelectorAll('.boxes-stage')].filter(

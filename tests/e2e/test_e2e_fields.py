@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import math
 import sqlite3
-import struct
-import wave
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +11,10 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import PASSWORD, USERNAME, login, run_cli, serving, wait_task
+from tests.e2e.conftest import USERNAME, serving, wait_task, write_jsonl
+from tests.e2e.sessions import signed_in_page
+from tests.e2e.stock import Stock, stocked
+from tests.learn.test_learn_featurize_audio import write_tone
 
 pytestmark = pytest.mark.browser
 
@@ -94,6 +94,11 @@ PREFILLED_SCHEMA = {  # the pair and a multi-choice, each pre-filled by an impor
     "settings": {"preselect_suggestion": True},
 }
 
+WIDE_ROWS_SCHEMA = {
+    "name": "Wide rows",
+    "data": {"type": "table", "field": "row"},
+    "controls": [{"name": "cls", "type": "choice", "labels": ["a", "b"], "target": True}],
+}
 PRICES_SCHEMA = {
     "name": "Prices",
     "data": {"type": "table", "field": "row"},
@@ -112,32 +117,25 @@ class FieldsServer:
     wines: dict[str, dict[str, Any]]  # external id -> row
 
 
-def _tone(path: Path, *, hz: float, seconds: float = CLIP_SECONDS, rate: int = 8000) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    frames = b"".join(
-        struct.pack("<h", int(0.3 * 32767 * math.sin(2 * math.pi * hz * i / rate)))
-        for i in range(int(rate * seconds))
-    )
-    with wave.open(str(path), "wb") as clip:
-        clip.setnchannels(1)
-        clip.setsampwidth(2)
-        clip.setframerate(rate)
-        clip.writeframes(frames)
-
-
-def _write(path: Path, text: str) -> str:
-    path.write_text(text, encoding="utf-8")
-    return str(path)
-
-
 @pytest.fixture(scope="module")
-def fields_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FieldsServer]:
-    """Three projects made with the CLI (wine rows, hostile HTML, WAV clips) and a live server."""
+def fields_server(
+    tmp_path_factory: pytest.TempPathFactory, sqlite_migrated: Path
+) -> Iterator[FieldsServer]:
+    """The projects (wine rows, hostile HTML, WAV clips, images, ...) with their first queues,
+    and a live server."""
     home = tmp_path_factory.mktemp("labelloop-fields")
     work = tmp_path_factory.mktemp("fields-data")
-    run_cli(home, "init")
-    run_cli(home, "users", "add", USERNAME, "--admin", "--password-stdin", stdin=PASSWORD + "\n")
-    run_cli(home, "users", "add", ANNOTATOR, "--password-stdin", stdin=PASSWORD + "\n")
+    with stocked(home, sqlite_migrated) as stock:
+        wines = _stock_fields(stock, home, work)
+    _share_keys_as_before(home / "labelloop.db", "legacy")
+    with serving(home, "serve") as url:
+        yield FieldsServer(url=url, home=home, wines=wines)
+
+
+def _stock_fields(stock: Stock, home: Path, work: Path) -> dict[str, dict[str, Any]]:
+    """Make the module's users, projects and items; the wine rows by external id."""
+    stock.user(USERNAME, admin=True)
+    stock.user(ANNOTATOR)
     for slug, schema in (
         ("wines", WINE_SCHEMA),
         ("pages", PAGES_SCHEMA),
@@ -155,15 +153,10 @@ def fields_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FieldsSe
         ("rated", {**WINE_SCHEMA, "name": "Rated by mouse"}),
         ("heard", {**CLIPS_SCHEMA, "name": "Clips reviewed", "settings": {"review_policy": "all"}}),
         ("prices", PRICES_SCHEMA),
+        ("own", {**WINE_SCHEMA, "name": "Own rows", "settings": {"review_policy": "all"}}),
+        ("widerows", WIDE_ROWS_SCHEMA),
     ):
-        run_cli(
-            home,
-            "projects",
-            "create",
-            slug,
-            "--schema",
-            _write(work / f"{slug}.json", json.dumps(schema)),
-        )
+        stock.project(slug, schema)
     from sklearn.datasets import load_wine
 
     wine = load_wine()
@@ -173,22 +166,8 @@ def fields_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FieldsSe
     for i in range(0, 178, 6):
         lines.append(f"w{i}," + ",".join(f"{v:g}" for v in wine.data[i]))
         wines[f"w{i}"] = {n: f"{wine.data[i][names.index(n)]:g}" for n in WINE_COLUMNS}
-    run_cli(
-        home,
-        "import",
-        "wines",
-        _write(work / "wines.csv", "\n".join(lines) + "\n"),
-        "--id-field",
-        "id",
-    )
-    run_cli(
-        home,
-        "import",
-        "prices",
-        _write(work / "prices.jsonl", "".join(json.dumps(p) + "\n" for p in PRICES)),
-        "--id-field",
-        "id",
-    )
+    stock.add("wines", _file(work / "wines.csv", "\n".join(lines) + "\n"), id_field="id")
+    stock.add("prices", write_jsonl(work / "prices.jsonl", PRICES), id_field="id")
     graded = [
         {
             "id": f"g{i}",
@@ -198,15 +177,8 @@ def fields_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FieldsSe
         }
         for i in range(5)
     ]
-    run_cli(
-        home,
-        "import",
-        "graded",
-        _write(work / "graded.jsonl", "".join(json.dumps(g) + "\n" for g in graded)),
-        "--id-field",
-        "id",
-        "--predictions-field",
-        "pred",
+    stock.add(
+        "graded", write_jsonl(work / "graded.jsonl", graded), id_field="id", prediction_field="pred"
     )
     wide = {
         "id": "w1",
@@ -219,67 +191,51 @@ def fields_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FieldsSe
         + "x = 1; " * 60
         + "</pre>",
     }
-    run_cli(
-        home,
-        "import",
-        "wide",
-        _write(work / "wide.jsonl", json.dumps(wide) + "\n"),
-        "--id-field",
-        "id",
-        "--text-field",
-        "body",
-    )
+    stock.add("wide", write_jsonl(work / "wide.jsonl", [wide]), id_field="id", text_field="body")
     pages = [{"id": f"p{i}", "body": body} for i, body in enumerate(HOSTILE_PAGES)]
-    run_cli(
-        home,
-        "import",
-        "pages",
-        _write(work / "pages.jsonl", "".join(json.dumps(p) + "\n" for p in pages)),
-        "--id-field",
-        "id",
-        "--text-field",
-        "body",
-    )
+    stock.add("pages", write_jsonl(work / "pages.jsonl", pages), id_field="id", text_field="body")
     for i, hz in enumerate((220, 260, 1800, 2100)):
-        _tone(home / "media" / "clips" / f"clip{i}.wav", hz=hz)
-    run_cli(home, "import", "clips", str(home / "media" / "clips"))
-    run_cli(home, "import", "mixed-clips", str(home / "media" / "clips"))
-    run_cli(home, "import", "heard", str(home / "media" / "clips"))
-    run_cli(home, "projects", "member", "heard", ANNOTATOR, "annotator")
-    run_cli(home, "import", "rated", _write(work / "rated.csv", "\n".join(lines[:5]) + "\n"))
-    run_cli(home, "projects", "member", "pages", ANNOTATOR, "annotator")
+        write_tone(
+            home / "media" / "clips" / f"clip{i}.wav", hz=hz, seconds=CLIP_SECONDS, volume=0.3
+        )
+    for slug in ("clips", "mixed-clips", "heard"):
+        stock.add(slug, home / "media" / "clips")
+    stock.member("heard", ANNOTATOR, "annotator")
+    stock.add("rated", _file(work / "rated.csv", "\n".join(lines[:5]) + "\n"))
+    stock.member("pages", ANNOTATOR, "annotator")
     from PIL import Image
 
     for i, shade in enumerate((30, 220)):
         (home / "media" / "snaps").mkdir(parents=True, exist_ok=True)
         Image.new("L", (24, 16), shade).save(home / "media" / "snaps" / f"s{i}.png")
-    run_cli(home, "import", "snaps", str(home / "media" / "snaps"))
+    stock.add("snaps", home / "media" / "snaps")
     (home / "media" / "photos").mkdir(parents=True, exist_ok=True)
     Image.new("RGB", (900, 600), (90, 140, 200)).save(home / "media" / "photos" / "p0.png")
-    run_cli(home, "import", "photos", str(home / "media" / "photos"))
-    run_cli(home, "projects", "member", "snaps", ANNOTATOR, "annotator")
-    texts = "".join(json.dumps({"text": f"question {i}"}) + "\n" for i in range(3))
+    stock.add("photos", home / "media" / "photos")
+    stock.member("snaps", ANNOTATOR, "annotator")
     for slug in ("pair", "legacy"):
-        run_cli(home, "import", slug, _write(work / f"{slug}.jsonl", texts))
-    clicked = "".join(json.dumps({"text": f"clicked {i}"}) + "\n" for i in range(8))
-    run_cli(home, "import", "clicked", _write(work / "clicked.jsonl", clicked))
-    tabbed = "".join(json.dumps({"text": f"tabbed {i}"}) + "\n" for i in range(4))
-    run_cli(home, "import", "tabbed", _write(work / "tabbed.jsonl", tabbed))
-    _share_keys_as_before(home / "labelloop.db", "legacy")
-    run_cli(
-        home,
-        "import",
-        "prefilled",
-        _write(
-            work / "prefilled.jsonl",
-            json.dumps({"text": "both", "pred": {"a": "q", "b": "s", "c": ["t", "u"]}}),
-        ),
-        "--predictions-field",
-        "pred",
+        stock.add(slug, write_jsonl(work / f"{slug}.jsonl", _texts("question", 3)))
+    stock.add("clicked", write_jsonl(work / "clicked.jsonl", _texts("clicked", 8)))
+    stock.add("tabbed", write_jsonl(work / "tabbed.jsonl", _texts("tabbed", 4)))
+    prefilled = {"text": "both", "pred": {"a": "q", "b": "s", "c": ["t", "u"]}}
+    stock.add(
+        "prefilled", write_jsonl(work / "prefilled.jsonl", [prefilled]), prediction_field="pred"
     )
+    own = [{"id": f"o{i}", **{c: 10 + i for c in WINE_COLUMNS}} for i in range(2)]
+    stock.add("own", write_jsonl(work / "own.jsonl", own), id_field="id")
+    header = ",".join(f"f{j}" for j in range(200))
+    body = "\n".join(",".join(str(i * 1000 + j) for j in range(200)) for i in range(3))
+    stock.add("widerows", _file(work / "w.csv", f"{header}\n{body}\n"))
+    return wines
 
-    with serving(home, "serve") as url:
-        yield FieldsServer(url=url, home=home, wines=wines)
+
+def _file(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _texts(prefix: str, n: int) -> list[dict[str, Any]]:
+    return [{"text": f"{prefix} {i}"} for i in range(n)]
 
 
 def _share_keys_as_before(db: Path, slug: str) -> None:
@@ -302,10 +258,10 @@ def _open(
     user: str = USERNAME,
     view: str = "label",
 ) -> Any:
-    context = browser.new_context(viewport={"width": width, "height": 900 if width > 600 else 844})
-    page = context.new_page()
-    login(page, server.url, f"/p/{slug}/{view}", username=user)
-    return page
+    viewport = {"width": width, "height": 900 if width > 600 else 844}
+    return signed_in_page(
+        browser, server.url, f"/p/{slug}/{view}", username=user, viewport=viewport
+    )
 
 
 def _latest(page: Any, server: FieldsServer, slug: str) -> dict[str, Any]:
@@ -981,24 +937,11 @@ def test_a_key_two_controls_share_shows_only_where_it_works(
 
 
 def test_the_review_page_says_why_answers_waiting_are_not_served(
-    fields_server: FieldsServer, browser: Any, tmp_path: Path
+    fields_server: FieldsServer, browser: Any
 ) -> None:
     """A manager who labeled the rows themselves opened Review and read 'Nothing waits for
     review right now' beside '2 waiting': no one reviews their own answers, and nothing said so."""
     server = fields_server
-    schema = {**WINE_SCHEMA, "name": "Own rows", "settings": {"review_policy": "all"}}
-    run_cli(
-        server.home,
-        "projects",
-        "create",
-        "own",
-        "--schema",
-        _write(tmp_path / "s.json", json.dumps(schema)),
-    )
-    rows = "".join(
-        json.dumps({"id": f"o{i}", **{c: 10 + i for c in WINE_COLUMNS}}) + "\n" for i in range(2)
-    )
-    run_cli(server.home, "import", "own", _write(tmp_path / "own.jsonl", rows), "--id-field", "id")
     _answer_all(_open(browser, server, "own"), keys=("1", "2"))
     review = _open(browser, server, "own", view="review", width=390)
     review.wait_for_selector("#empty-own", state="visible", timeout=15000)
@@ -1010,29 +953,11 @@ def test_the_review_page_says_why_answers_waiting_are_not_served(
     review.close()
 
 
-def test_a_row_of_many_fields_pages_by_keyboard(
-    fields_server: FieldsServer, browser: Any, tmp_path: Path
-) -> None:
+def test_a_row_of_many_fields_pages_by_keyboard(fields_server: FieldsServer, browser: Any) -> None:
     """A row of 200 fields shows 13 in its box at 1280 px; no key scrolled the box, so a keyboard
     labeler saw fields 14 to 200 never. PageDown and PageUp page through it, and once at its end
     the page scrolls as before."""
     server = fields_server
-    schema = {
-        "name": "Wide rows",
-        "data": {"type": "table", "field": "row"},
-        "controls": [{"name": "cls", "type": "choice", "labels": ["a", "b"], "target": True}],
-    }
-    run_cli(
-        server.home,
-        "projects",
-        "create",
-        "widerows",
-        "--schema",
-        _write(tmp_path / "s.json", json.dumps(schema)),
-    )
-    header = ",".join(f"f{j}" for j in range(200))
-    body = "\n".join(",".join(str(i * 1000 + j) for j in range(200)) for i in range(3))
-    run_cli(server.home, "import", "widerows", _write(tmp_path / "w.csv", f"{header}\n{body}\n"))
     page = _open(browser, server, "widerows", width=1280)
     wait_task(page)
 
@@ -1078,8 +1003,7 @@ def test_the_import_form_asks_for_what_the_project_reads(
     which rows never use: a user typed a column's name there. It asks for none now and says
     what a row is; an image project's asks for the field holding each path."""
     server = fields_server
-    page = browser.new_context(viewport={"width": 1200, "height": 900}).new_page()
-    login(page, server.url, "/p/wines")
+    page = signed_in_page(browser, server.url, "/p/wines", viewport={"width": 1200, "height": 900})
     assert page.is_hidden("#import-text-field")
     intro = page.inner_text("#import-form p.muted")
     assert "CSV, JSON Lines or Parquet" in intro and "row" in intro and "Texts" not in intro
@@ -1091,8 +1015,7 @@ def test_the_import_form_asks_for_what_the_project_reads(
     page.wait_for_function("() => document.getElementById('import-form').dataset.state === 'done'")
     assert page.inner_text("#import-result") == "Imported 1 item"
     page.close()
-    page = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
-    login(page, server.url, "/p/snaps")
+    page = signed_in_page(browser, server.url, "/p/snaps", viewport={"width": 390, "height": 844})
     assert page.inner_text("label.field:has(#import-text-field) > span").startswith("Path field")
     page.close()
 
@@ -1133,8 +1056,7 @@ def test_a_parquet_file_without_its_suffix_uploads_with_the_format_chosen(
     server = fields_server
     part = tmp_path / "part-00000"
     pq.write_table(pa.table({"id": ["p9"], "price": [9.5], "total": [1.0], "ratio": [0.5]}), part)
-    page = browser.new_page()
-    login(page, server.url, "/p/prices")
+    page = signed_in_page(browser, server.url, "/p/prices")
     page.set_input_files("#import-file", str(part))
     page.fill("#import-id-field", "id")
     page.select_option("#import-format", "parquet")
@@ -1152,8 +1074,8 @@ def test_an_items_trace_shows_a_row_as_its_fields(
     """The Items page's trace of a table row showed it as raw JSON, {"alcohol":"13.2",...},
     where the labeling page shows its fields as a two-column table."""
     server = fields_server
-    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
-    login(page, server.url, "/p/wines/items")
+    viewport = {"width": 1280, "height": 900}
+    page = signed_in_page(browser, server.url, "/p/wines/items", viewport=viewport)
     page.get_by_role("button", name="w0", exact=True).click()
     page.wait_for_selector(".trace-text .row-table")
     row = page.evaluate(

@@ -8,19 +8,22 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import PASSWORD, USERNAME, login, run_cli, serving
+from tests.e2e.conftest import USERNAME, serving
+from tests.e2e.sessions import signed_in_page
+from tests.e2e.stock import learn_once, stocked
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
-def digits_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def digits_server(tmp_path_factory: pytest.TempPathFactory, sqlite_migrated: Path) -> Iterator[str]:
     """`labelloop demo --dataset digits` on a fresh data dir, with alice as site admin."""
     home = tmp_path_factory.mktemp("labelloop-digits")
-    run_cli(home, "init")
-    run_cli(home, "users", "add", USERNAME, "--admin", "--password-stdin", stdin=PASSWORD + "\n")
+    with stocked(home, sqlite_migrated, first_rounds=False) as stock:
+        stock.user(USERNAME, admin=True)
     with serving(home, "demo", "--dataset", "digits", "--no-browser") as url:
         assert len(list((home / "media" / "sklearn-digits").glob("*.png"))) == 1797
+        learn_once(home)  # the first queue, without waiting for the server's learner to start
         yield url
 
 
@@ -58,8 +61,9 @@ def test_label_digit_images_by_keyboard(
     from sklearn.datasets import load_digits
 
     target = load_digits().target
-    page = browser.new_page(viewport={"width": 1200, "height": 900})
-    login(page, digits_server, "/p/digits/label")
+    page = signed_in_page(
+        browser, digits_server, "/p/digits/label", viewport={"width": 1200, "height": 900}
+    )
     shown = _wait_image(page)
     page.screenshot(path=str(screenshots / "label-image.png"))
     for _ in range(4):
@@ -83,9 +87,8 @@ def test_label_digit_images_by_keyboard(
 
 def test_pool_search_shows_image_thumbnails(digits_server: str, browser: Any) -> None:
     """'More like this' from a digit lists similar images, each with its picture as a thumbnail."""
-    page = browser.new_page(viewport={"width": 1200, "height": 900})
-    login(page, digits_server, "/p/digits/search")
-    page.goto(digits_server + "/p/digits/search?like=5")
+    viewport = {"width": 1200, "height": 900}
+    page = signed_in_page(browser, digits_server, "/p/digits/search?like=5", viewport=viewport)
     page.wait_for_selector("#results li.hit img.hit-thumb")
     page.wait_for_function(
         "() => [...document.querySelectorAll('img.hit-thumb')].every(i => i.complete)"

@@ -5,22 +5,22 @@ still walked by keyboard, and a phone-wide page does not scroll sideways."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from PIL import Image, ImageDraw
 
 from tests.e2e.conftest import (
-    PASSWORD,
     USERNAME,
     answer_served,
     login,
     phone,
-    run_cli,
     serving,
     wait_task,
     wide_elements,
 )
+from tests.e2e.stock import stocked
 from tests.e2e.test_e2e_boxes import _schema
 
 pytestmark = pytest.mark.browser
@@ -35,24 +35,22 @@ ANSWER = [  # inside every image above, so it fits whichever item is served
 
 
 @pytest.fixture(scope="module")
-def thumbs_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A boxes project of three images of different shapes, alice its admin, ann an annotator."""
+def thumbs_server(tmp_path_factory: pytest.TempPathFactory, sqlite_migrated: Path) -> Iterator[str]:
+    """A boxes project of three images of different shapes with its first queue, alice its
+    admin, ann an annotator."""
     home = tmp_path_factory.mktemp("labelloop-thumbs")
-    run_cli(home, "init")
-    run_cli(home, "users", "add", USERNAME, "--admin", "--password-stdin", stdin=PASSWORD + "\n")
-    stdin = ANNOTATOR_PASSWORD + "\n"
-    run_cli(home, "users", "add", ANNOTATOR, "--password-stdin", stdin=stdin)
-    folder = home / "media" / "street"
-    folder.mkdir(parents=True)
-    for name, (w, h) in SIZES.items():
-        picture = Image.new("RGB", (w, h), (235, 238, 242))
-        ImageDraw.Draw(picture).rectangle((20, 40, 140, 110), fill=(200, 40, 40))
-        picture.save(folder / name)
-    run_cli(
-        home, "projects", "create", SLUG, "--schema", str(_schema(home / "s.json", mixed=False))
-    )
-    run_cli(home, "import", SLUG, str(folder))
-    run_cli(home, "projects", "member", SLUG, ANNOTATOR, "annotator")
+    with stocked(home, sqlite_migrated) as stock:
+        stock.user(USERNAME, admin=True)
+        stock.user(ANNOTATOR, ANNOTATOR_PASSWORD)
+        folder = home / "media" / "street"
+        folder.mkdir(parents=True)
+        for name, (w, h) in SIZES.items():
+            picture = Image.new("RGB", (w, h), (235, 238, 242))
+            ImageDraw.Draw(picture).rectangle((20, 40, 140, 110), fill=(200, 40, 40))
+            picture.save(folder / name)
+        stock.project(SLUG, _schema(mixed=False))
+        stock.add(SLUG, folder)
+        stock.member(SLUG, ANNOTATOR, "annotator")
     with serving(home, "serve") as url:
         yield url
 

@@ -4,7 +4,6 @@ the API holds the verdicts and the corrected values; item text stays text."""
 
 from __future__ import annotations
 
-import json
 import re
 import struct
 import time
@@ -17,15 +16,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import (
-    PASSWORD,
-    USERNAME,
-    login,
-    run_cli,
-    serving,
-    wait_task,
-    write_jsonl,
-)
+from tests.e2e.conftest import PASSWORD, USERNAME, run_cli, serving, wait_task, write_jsonl
+from tests.e2e.sessions import signed_in, signed_in_page
+from tests.e2e.stock import Stock, stocked
 
 pytestmark = pytest.mark.browser
 
@@ -77,13 +70,25 @@ class ReviewServer:
     home: Path
 
 
+MOVED = "objs-moved"  # project: one boxes control, every annotation reviewed
+
+
 @pytest.fixture(scope="module")
-def review_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReviewServer]:
-    """A spans project and a boxes project made with the CLI, both reviewing every answer."""
+def review_server(
+    tmp_path_factory: pytest.TempPathFactory, sqlite_migrated: Path
+) -> Iterator[ReviewServer]:
+    """Spans projects and boxes projects, all reviewing every answer, with their first
+    queues."""
     home = tmp_path_factory.mktemp("labelloop-review-types")
-    run_cli(home, "init")
-    run_cli(home, "users", "add", USERNAME, "--admin", "--password-stdin", stdin=PASSWORD + "\n")
-    run_cli(home, "users", "add", ANNOTATOR, "--password-stdin", stdin=PASSWORD + "\n")
+    with stocked(home, sqlite_migrated) as stock:
+        _stock_review(stock, home)
+    with serving(home, "serve") as url:
+        yield ReviewServer(url=url, home=home)
+
+
+def _stock_review(stock: Stock, home: Path) -> None:
+    stock.user(USERNAME, admin=True)
+    stock.user(ANNOTATOR)
     schemas = {
         SPANS: {
             "name": "Entities <reviewed>",
@@ -97,6 +102,12 @@ def review_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReviewSe
             "controls": [{"name": "objects", "type": "boxes", "labels": ["car", "person", "sign"]}],
             "settings": {"review_policy": "all"},
         },
+        MOVED: {
+            "name": "Objects moved in review",
+            "data": {"type": "image", "field": "image"},
+            "controls": [{"name": "objects", "type": "boxes", "labels": ["car", "person"]}],
+            "settings": {"review_policy": "all"},
+        },
     }
     schemas[SENT_BACK] = {**schemas[SPANS], "name": "Entities sent back"}
     schemas[EXPERT] = {
@@ -108,25 +119,23 @@ def review_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReviewSe
         ],
     }
     for slug, schema in schemas.items():
-        path = home / f"{slug}.json"
-        path.write_text(json.dumps(schema), encoding="utf-8")
-        run_cli(home, "projects", "create", slug, "--schema", str(path))
-        run_cli(home, "projects", "member", slug, ANNOTATOR, "annotator")
+        stock.project(slug, schema)
+        stock.member(slug, ANNOTATOR, "annotator")
     rows = [{"id": "hostile", "text": HOSTILE_TEXT}, {"id": "fixme", "text": FIX_TEXT}]
-    jsonl = home / "texts.jsonl"
-    write_jsonl(jsonl, rows)
-    run_cli(home, "import", SPANS, str(jsonl), "--id-field", "id")
-    jsonl = home / "expert.jsonl"
-    jsonl.write_text(json.dumps({"id": "unsure", "text": FIX_TEXT}) + "\n", encoding="utf-8")
-    run_cli(home, "import", EXPERT, str(jsonl), "--id-field", "id")
-    run_cli(home, "import", SENT_BACK, str(jsonl), "--id-field", "id")
+    stock.add(SPANS, write_jsonl(home / "texts.jsonl", rows), id_field="id")
+    jsonl = write_jsonl(home / "expert.jsonl", [{"id": "unsure", "text": FIX_TEXT}])
+    stock.add(EXPERT, jsonl, id_field="id")
+    stock.add(SENT_BACK, jsonl, id_field="id")
     folder = home / "media" / "street"
     folder.mkdir(parents=True)
     _png(folder / "one.png", (20, 30, 60, 40))
     _png(folder / "two.png", (100, 50, 50, 80))
-    run_cli(home, "import", BOXES, str(folder))
-    with serving(home, "serve") as url:
-        yield ReviewServer(url=url, home=home)
+    stock.add(BOXES, folder)
+    folder = home / "media" / "street-moved"
+    folder.mkdir(parents=True)
+    _png(folder / "five.png", (60, 40, 50, 30))
+    _png(folder / "six.png", (60, 40, 50, 31))  # another file: not a duplicate
+    stock.add(MOVED, folder)
 
 
 def _client(url: str, username: str) -> httpx.Client:
@@ -206,11 +215,11 @@ def test_review_spans_fix_by_keyboard_and_accept(
     submitted = _annotate(url, SPANS, lambda item: {"entities": answers[item["external_id"]]})
     assert set(submitted) == {"hostile", "fixme"}
 
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context = signed_in(browser, url, viewport={"width": 1280, "height": 900})
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    login(page, url, f"/p/{SPANS}/review")
+    page.goto(url + f"/p/{SPANS}/review")
     assert not page.is_visible("text=has no choice control")
 
     seen: set[str] = set()
@@ -286,8 +295,9 @@ def test_a_comment_written_first_is_sent_by_one_click_on_reject(
     url = review_server.url
     wrong = [_span(FIX_TEXT, "Charles Babbage", "place")]
     submitted = _annotate(url, SENT_BACK, lambda item: {"entities": wrong})
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
-    login(page, url, f"/p/{SENT_BACK}/review")
+    page = signed_in_page(
+        browser, url, f"/p/{SENT_BACK}/review", viewport={"width": 1280, "height": 900}
+    )
     _wait_review(page)
     # With a fix open, the comment was written for the fix: the first click leaves the fix for
     # the reject and sends nothing yet.
@@ -302,8 +312,9 @@ def test_a_comment_written_first_is_sent_by_one_click_on_reject(
     page.close()
     # Without a fix open, one click on Reject sends the comment written first.
     second = _annotate(url, SENT_BACK, lambda item: {"entities": wrong})
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
-    login(page, url, f"/p/{SENT_BACK}/review")
+    page = signed_in_page(
+        browser, url, f"/p/{SENT_BACK}/review", viewport={"width": 1280, "height": 900}
+    )
     _wait_review(page)
     page.fill("#review-comment", "Charles Babbage is a person")
     page.click("#reject-btn")
@@ -344,11 +355,11 @@ def test_review_boxes_fix_by_keyboard_and_accept(
     submitted = {Path(k).name: v for k, v in _annotate(url, BOXES, answer).items()}
     assert set(submitted) == set(answers)
 
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context = signed_in(browser, url, viewport={"width": 1280, "height": 900})
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    login(page, url, f"/p/{BOXES}/review")
+    page.goto(url + f"/p/{BOXES}/review")
     current = ""
     for _ in range(2):
         current = _wait_review(page, other_than=current)
@@ -397,37 +408,17 @@ def test_accept_after_moving_a_box_in_a_fix_keeps_the_fix(
 ) -> None:
     """A reviewer who opened a fix, dragged a box into place with the mouse and then clicked
     Accept had the annotator's answer accepted as it was: the moved box was dropped unsaid."""
-    url, home = review_server.url, review_server.home
-    slug = "objs-moved"
-    schema = home / f"{slug}.json"
-    schema.write_text(
-        json.dumps(
-            {
-                "name": "Objects moved in review",
-                "data": {"type": "image", "field": "image"},
-                "controls": [{"name": "objects", "type": "boxes", "labels": ["car", "person"]}],
-                "settings": {"review_policy": "all"},
-            }
-        ),
-        encoding="utf-8",
-    )
-    run_cli(home, "projects", "create", slug, "--schema", str(schema))
-    run_cli(home, "projects", "member", slug, ANNOTATOR, "annotator")
-    folder = home / "media" / "street-moved"
-    folder.mkdir(parents=True)
-    _png(folder / "five.png", (60, 40, 50, 30))
-    _png(folder / "six.png", (60, 40, 50, 31))  # another file: not a duplicate
-    run_cli(home, "import", slug, str(folder))
+    url, slug = review_server.url, MOVED
     first = [{"x": 20, "y": 40, "w": 50, "h": 30, "label": "car"}]  # 40 px left of the car
     answered = {
         Path(k).name: v for k, v in _annotate(url, slug, lambda _: {"objects": first}).items()
     }
 
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context = signed_in(browser, url, viewport={"width": 1280, "height": 900})
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    login(page, url, f"/p/{slug}/review")
+    page.goto(url + f"/p/{slug}/review")
     moved: dict[str, list[dict[str, Any]]] = {}
     current = ""
     for _ in range(2):
@@ -485,11 +476,11 @@ def test_sent_back_boxes_come_back_drawn_to_be_fixed(
         )
         assert sent.status_code == 200, sent.text
 
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context = signed_in(browser, url, username=ANNOTATOR, viewport={"width": 1280, "height": 900})
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    login(page, url, f"/p/{BOXES}/label", username=ANNOTATOR)
+    page.goto(url + f"/p/{BOXES}/label")
     shown = wait_task(page)
     page.wait_for_selector("#item-text .boxes-stage[data-ready='true']")
     assert page.is_visible("#rework-banner")
@@ -533,11 +524,11 @@ def test_adjudicate_spans_and_rating_by_keyboard(
         )
         assert sent.status_code == 200, sent.text
 
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context = signed_in(browser, url, viewport={"width": 1280, "height": 900})
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    login(page, url, f"/p/{EXPERT}/adjudicate")
+    page.goto(url + f"/p/{EXPERT}/adjudicate")
     page.wait_for_function(
         """() => document.getElementById('review-app').dataset.state === 'item'
             && document.querySelector('#item-text .spans-text')""",

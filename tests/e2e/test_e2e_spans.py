@@ -16,7 +16,9 @@ from typing import Any
 import pytest
 
 from labelloop.schema.tokens import tokenize
-from tests.e2e.conftest import PASSWORD, USERNAME, login, run_cli, serving
+from tests.e2e.conftest import USERNAME, serving, write_jsonl
+from tests.e2e.sessions import signed_in, signed_in_page
+from tests.e2e.stock import Stock, stocked
 from tests.schema.token_texts import EMOJI_TEXTS, TEXTS
 
 pytestmark = pytest.mark.browser
@@ -41,6 +43,8 @@ LONG_PARTS = 66
 """Paragraphs of the long text, six sentences each (about 25,000 characters in all)."""
 RTL_TWO = "التقى محمد بالوزير في الرياض. ثم سافر إلى القاهرة يوم الإثنين."
 """Two Arabic sentences."""
+STATUS_POLL_MS = 4000
+"""How often the labeling page asks for the project's status (label.js)."""
 CUES = {"name": "cues", "type": "spans", "labels": ["praise", "complaint"], "hotkeys": ["k", "j"]}
 
 
@@ -70,160 +74,117 @@ class SpansServer:
     home: Path
 
 
-def _write(path: Path, data: Any) -> Path:
-    if isinstance(data, list):
-        path.write_text("".join(json.dumps(r) + "\n" for r in data), encoding="utf-8")
-    else:
-        path.write_text(json.dumps(data), encoding="utf-8")
-    return path
+SPANS_SCHEMA = {
+    "name": "People and places",
+    "data": {"type": "text", "field": "text"},
+    "controls": [ENTITIES],
+    "guideline": "Mark every person, place and organisation.",
+}
+MIXED_SCHEMA = {
+    "name": "News topics and entities",
+    "data": {"type": "text", "field": "text"},
+    "controls": [
+        {
+            "name": "topic",
+            "type": "choice",
+            "labels": ["sport", "politics"],
+            "hotkeys": ["1", "2"],
+            "target": True,
+        },
+        {"name": "entities", "type": "spans", "labels": ["person", "place"], "hotkeys": ["q", "w"]},
+    ],
+}
 
 
 @pytest.fixture(scope="module")
-def spans_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SpansServer]:
-    """Four one-item projects made with the CLI (spans; spans with predictions; choice + spans)."""
+def spans_server(
+    tmp_path_factory: pytest.TempPathFactory, sqlite_migrated: Path
+) -> Iterator[SpansServer]:
+    """One-item projects (spans; spans with predictions; choice + spans; ...) with their first
+    queues, and a live server."""
     home = tmp_path_factory.mktemp("labelloop-spans")
     work = tmp_path_factory.mktemp("labelloop-spans-data")
-    run_cli(home, "init")
-    run_cli(home, "users", "add", USERNAME, "--admin", "--password-stdin", stdin=PASSWORD + "\n")
-    spans_schema = _write(
-        work / "spans.json",
-        {
-            "name": "People and places",
-            "data": {"type": "text", "field": "text"},
-            "controls": [ENTITIES],
-            "guideline": "Mark every person, place and organisation.",
-        },
-    )
-    mixed_schema = _write(
-        work / "mixed.json",
-        {
-            "name": "News topics and entities",
-            "data": {"type": "text", "field": "text"},
-            "controls": [
-                {
-                    "name": "topic",
-                    "type": "choice",
-                    "labels": ["sport", "politics"],
-                    "hotkeys": ["1", "2"],
-                    "target": True,
-                },
-                {
-                    "name": "entities",
-                    "type": "spans",
-                    "labels": ["person", "place"],
-                    "hotkeys": ["q", "w"],
-                },
-            ],
-        },
-    )
-    for slug in ("kbd", "mouse", "pred", "fix", "touch", "trace", "conll"):
-        run_cli(home, "projects", "create", slug, "--schema", str(spans_schema))
-    nested_schema = _write(
-        work / "nested.json",
+    with stocked(home, sqlite_migrated) as stock:
+        _stock_spans(stock, work)
+    with serving(home, "serve") as url:
+        yield SpansServer(url=url, home=home)
+
+
+def _stock_spans(stock: Stock, work: Path) -> None:
+    stock.user(USERNAME, admin=True)
+    more = (("long", _long_text()), ("rtl2", RTL_TWO), ("emoji", EMOJI_TEXTS[0]))
+    for slug in ("kbd", "mouse", "pred", "fix", "touch", "trace", "conll", "marks", "rtl"):
+        stock.project(slug, SPANS_SCHEMA)
+    for slug, _ in more:
+        stock.project(slug, SPANS_SCHEMA)
+    stock.project(
+        "nested",
         {
             "name": "Nested entities",
             "data": {"type": "text", "field": "text"},
             "controls": [{**ENTITIES, "overlap": True}],
         },
     )
-    run_cli(home, "projects", "create", "nested", "--schema", str(nested_schema))
-    two_schema = _write(
-        work / "two.json",
+    stock.project(
+        "two",
         {
             "name": "Entities and cues",
             "data": {"type": "text", "field": "text"},
             "controls": [ENTITIES, CUES],
         },
     )
-    run_cli(home, "projects", "create", "two", "--schema", str(two_schema))
-    run_cli(home, "projects", "create", "marks", "--schema", str(spans_schema))
-    texts = (("touch", MOUSE_TEXT), ("nested", NESTED_TEXT), ("two", TWO_TEXT))
-    run_cli(home, "projects", "create", "rtl", "--schema", str(spans_schema))
-    more = (("long", _long_text()), ("rtl2", RTL_TWO), ("emoji", EMOJI_TEXTS[0]))
-    for slug, _ in more:
-        run_cli(home, "projects", "create", slug, "--schema", str(spans_schema))
-    for slug, text in (*texts, ("marks", MARKS_TEXT), ("rtl", RTL_TEXT), *more):
-        rows = [{"id": f"{slug}1", "text": text}]
-        run_cli(home, "import", slug, str(_write(work / f"{slug}.jsonl", rows)), "--id-field", "id")
-    run_cli(home, "projects", "create", "mixed", "--schema", str(mixed_schema))
-    run_cli(home, "projects", "create", "grow", "--schema", str(mixed_schema))
-    grow = [{"id": f"g{i}", "text": text} for i, text in enumerate((MIXED_TEXT, MOUSE_TEXT))]
-    run_cli(home, "import", "grow", str(_write(work / "g.jsonl", grow)), "--id-field", "id")
-    noted_schema = _write(
-        work / "noted.json",
+    for slug in ("mixed", "grow"):
+        stock.project(slug, MIXED_SCHEMA)
+    stock.project(
+        "undo",
         {
             "name": "Entities with a note",
             "data": {"type": "text", "field": "text"},
             "controls": [ENTITIES, {"name": "note", "type": "text", "max_chars": 200}],
         },
     )
-    run_cli(home, "projects", "create", "undo", "--schema", str(noted_schema))
-    run_cli(
-        home,
-        "import",
-        "undo",
-        str(_write(work / "u.jsonl", [{"id": "u1", "text": KEYBOARD_TEXT}])),
-        "--id-field",
-        "id",
-    )
-    run_cli(
-        home,
-        "import",
-        "kbd",
-        str(_write(work / "k.jsonl", [{"id": "k1", "text": KEYBOARD_TEXT}])),
-        "--id-field",
-        "id",
-    )
-    run_cli(
-        home,
-        "import",
-        "mouse",
-        str(_write(work / "m.jsonl", [{"id": "m1", "text": MOUSE_TEXT}])),
-        "--id-field",
-        "id",
-    )
-    run_cli(
-        home,
-        "import",
-        "mixed",
-        str(_write(work / "x.jsonl", [{"id": "x1", "text": MIXED_TEXT}])),
-        "--id-field",
-        "id",
-    )
+    texts = (("touch", MOUSE_TEXT), ("nested", NESTED_TEXT), ("two", TWO_TEXT))
+    for slug, text in (*texts, ("marks", MARKS_TEXT), ("rtl", RTL_TEXT), *more):
+        rows = [{"id": f"{slug}1", "text": text}]
+        stock.add(slug, write_jsonl(work / f"{slug}.jsonl", rows), id_field="id")
+    grow = [{"id": f"g{i}", "text": text} for i, text in enumerate((MIXED_TEXT, MOUSE_TEXT))]
+    stock.add("grow", write_jsonl(work / "g.jsonl", grow), id_field="id")
+    for slug, row in (
+        ("undo", {"id": "u1", "text": KEYBOARD_TEXT}),
+        ("kbd", {"id": "k1", "text": KEYBOARD_TEXT}),
+        ("mouse", {"id": "m1", "text": MOUSE_TEXT}),
+        ("mixed", {"id": "x1", "text": MIXED_TEXT}),
+    ):
+        stock.add(slug, write_jsonl(work / f"{slug}.jsonl", [row]), id_field="id")
     predicted = [
         {**_span(PREDICTED_TEXT, "Ada Lovelace", "person"), "score": 0.83},
         {**_span(PREDICTED_TEXT, "Paris", "place"), "score": 0.61},
     ]
     pred_rows = [{"id": "p1", "text": PREDICTED_TEXT, "pred": {"entities": predicted}}]
     for slug in ("pred", "fix", "trace"):
-        run_cli(
-            home,
-            "import",
-            slug,
-            str(_write(work / f"{slug}.jsonl", pred_rows)),
-            "--id-field",
-            "id",
-            "--predictions-field",
-            "pred",
-        )
-    with serving(home, "serve") as url:
-        yield SpansServer(url=url, home=home)
+        jsonl = write_jsonl(work / f"{slug}.jsonl", pred_rows)
+        stock.add(slug, jsonl, id_field="id", prediction_field="pred")
 
 
 def _open(
-    browser: Any, server: SpansServer, slug: str, *, width: int = 1200, touch: bool = False
+    browser: Any,
+    server: SpansServer,
+    slug: str,
+    *,
+    width: int = 1200,
+    touch: bool = False,
+    clock: bool = False,
 ) -> Any:
-    """A signed-in page on the labeling page of ``slug`` with its item on screen."""
+    """A signed-in page on the labeling page of ``slug`` with its item on screen; with
+    ``clock``, on Playwright's clock (its time flows, and ``page.clock.run_for`` moves it on)."""
     viewport = {"width": width, "height": 900}
-    if touch:
-        page = browser.new_context(viewport=viewport, has_touch=True).new_page()
-    else:
-        page = browser.new_page(viewport=viewport)
+    page = signed_in(browser, server.url, viewport=viewport, has_touch=touch).new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.errors = errors
-    path = f"/p/{slug}/label"
-    login(page, server.url, path)
+    if clock:
+        page.clock.install()
+    page.goto(f"{server.url}/p/{slug}/label")
     page.wait_for_function(
         "() => document.getElementById('label-app').dataset.state === 'task'", timeout=30000
     )
@@ -547,8 +508,7 @@ def test_a_conll_file_uploads_from_the_project_page_with_the_format_chosen(
         "Ada\tB-person\nLovelace\tI-person\nwrote\tO\n\n",
         encoding="utf-8",
     )
-    page = browser.new_page()
-    login(page, spans_server.url, "/p/conll")
+    page = signed_in_page(browser, spans_server.url, "/p/conll")
     accepted = (page.get_attribute("#import-file", "accept") or "").split(",")
     assert ".conll" in accepted and ".txt" in accepted
     page.set_input_files("#import-file", str(dev))
@@ -615,7 +575,7 @@ def test_choice_and_spans_together_at_phone_width(
 def test_a_spans_label_added_mid_item_comes_with_the_next_item_and_the_marks_stay(
     spans_server: SpansServer, browser: Any
 ) -> None:
-    page = _open(browser, spans_server, "grow", width=390)
+    page = _open(browser, spans_server, "grow", width=390, clock=True)
     page.keyboard.press("2")  # topic: politics
     page.keyboard.press("ArrowRight")
     page.keyboard.press("Shift+ArrowRight")
@@ -631,6 +591,7 @@ def test_a_spans_label_added_mid_item_comes_with_the_next_item_and_the_marks_sta
                           document.querySelector('meta[name=csrf-token]').content},
                 body: JSON.stringify({label: 'org', control: 'entities'})}).then(r => r.json())"""
         )
+        page.clock.run_for(STATUS_POLL_MS)  # the next poll now, not up to 4 s later
     assert added["hotkey"] == "3"  # the first number key no control uses
     page.wait_for_timeout(300)  # the detail read is drawn (or kept for the next item) at once
     assert page.get_attribute("#label-app", "data-assignment-id") == first
@@ -673,6 +634,7 @@ def test_a_spans_label_added_mid_item_comes_with_the_next_item_and_the_marks_sta
                       document.querySelector('meta[name=csrf-token]').content},
             body: JSON.stringify({label: 'event', control: 'entities'})})"""
     )
+    page.clock.run_for(STATUS_POLL_MS)
     page.wait_for_selector(".span-label-btn[data-label=event]", state="attached", timeout=15000)
     pressable = page.eval_on_selector_all(
         "#controls button.label-btn, #controls .span-label-btn",

@@ -14,7 +14,9 @@ from typing import Any
 import pytest
 
 from tests.conftest import Lab, make_rows
-from tests.e2e.conftest import PASSWORD, login, run_cli, serving
+from tests.e2e.conftest import PASSWORD, serving
+from tests.e2e.sessions import signed_in
+from tests.e2e.stock import stocked
 
 pytestmark = pytest.mark.browser
 
@@ -43,14 +45,12 @@ def _answer(lab: Lab, who: Any, label: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def traced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Traced]:
-    from labelloop.store.db import Database
+def traced(tmp_path_factory: pytest.TempPathFactory, sqlite_migrated: Path) -> Iterator[Traced]:
     from labelloop.workflow import guidelines, review, tasks
 
     home = tmp_path_factory.mktemp("labelloop-trace")
-    run_cli(home, "init")
-    db = Database(f"sqlite:///{home / 'labelloop.db'}")
-    try:
+    with stocked(home, sqlite_migrated, first_rounds=False) as stock:
+        db = stock.db
         lab = Lab(db)
         lab.user(REVIEWER, password=PASSWORD)
         ctx = lab.project(SLUG, overlap=2, review_policy="all")
@@ -80,8 +80,6 @@ def traced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Traced]:
             value={"sentiment": "positive"},
             comment="praise",
         )
-    finally:
-        db.dispose()
     with serving(home, "serve") as url:
         yield Traced(
             url,
@@ -97,11 +95,12 @@ def traced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Traced]:
 def test_each_verdict_follows_the_answer_it_judged_with_times_in_utc(
     traced: Traced, browser: Any
 ) -> None:
-    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    viewport = {"width": 1280, "height": 1000}
+    context = signed_in(browser, traced.url, username=REVIEWER, viewport=viewport)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    login(page, traced.url, f"/p/{SLUG}/items?item={traced.item_id}", username=REVIEWER)
+    page.goto(traced.url + f"/p/{SLUG}/items?item={traced.item_id}")
     page.wait_for_function(
         "(id) => document.getElementById('item-trace').dataset.itemId === id",
         arg=str(traced.item_id),
@@ -151,11 +150,12 @@ def test_a_reviewer_is_told_an_answer_predates_the_guideline_and_why_it_was_pick
     """ann answered under v1; v2 was published before rita reviews it: the review page and the
     Items page say "guideline v1 (v2 now)", and the review page says why the item was picked,
     as the trace does."""
-    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    viewport = {"width": 1280, "height": 1000}
+    context = signed_in(browser, traced.url, username=REVIEWER, viewport=viewport)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    login(page, traced.url, f"/p/{SLUG}/review", username=REVIEWER)
+    page.goto(traced.url + f"/p/{SLUG}/review")
     page.wait_for_selector("#review-app[data-state='review']")
     meta = page.inner_text("#review-meta")
     assert "guideline v1 (v2 now)" in meta, meta
@@ -179,11 +179,12 @@ def test_the_review_page_says_when_an_answer_was_changed_and_under_which_guideli
 ) -> None:
     """ann changed her answer under v2 before anyone reviewed it: the reviewer is shown the
     changed value and told when it changed and under which guideline, as the Items page says."""
-    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    viewport = {"width": 1280, "height": 1000}
+    context = signed_in(browser, traced.url, username=REVIEWER, viewport=viewport)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    login(page, traced.url, f"/p/{SLUG}/review", username=REVIEWER)
+    page.goto(traced.url + f"/p/{SLUG}/review")
     page.wait_for_selector("#review-app[data-state='review']")
     seen = set()
     while "changed at" not in (was := page.inner_text("#review-meta")):
@@ -228,11 +229,12 @@ def test_a_changed_answer_and_each_verdict_say_their_time_and_guideline(
     """ann answered under v1 and changed her answer under v2: the Items page says when she
     answered, then "changed at … (guideline v2)", never v2 beside the first time; each verdict
     says the guideline it was given under; the history says what happened in words."""
-    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    viewport = {"width": 1280, "height": 1000}
+    context = signed_in(browser, traced.url, username=REVIEWER, viewport=viewport)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    login(page, traced.url, f"/p/{SLUG}/items?item={traced.changed_id}", username=REVIEWER)
+    page.goto(traced.url + f"/p/{SLUG}/items?item={traced.changed_id}")
     page.wait_for_function(
         "(id) => document.getElementById('item-trace').dataset.itemId === id",
         arg=str(traced.changed_id),

@@ -12,7 +12,9 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import PASSWORD, USERNAME, login, run_cli, serving
+from tests.e2e.conftest import PASSWORD, USERNAME, serving
+from tests.e2e.sessions import signed_in, signed_in_page
+from tests.e2e.stock import stocked
 
 pytestmark = pytest.mark.browser
 
@@ -24,18 +26,18 @@ class WnutServer:
 
 
 @pytest.fixture(scope="module")
-def wnut_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WnutServer]:
+def wnut_server(
+    tmp_path_factory: pytest.TempPathFactory, sqlite_migrated: Path
+) -> Iterator[WnutServer]:
     """The demo project with 40 tweets labeled as WNUT tags them and a trained span model."""
     from labelloop.demo import load_wnut, setup_wnut_demo
     from labelloop.govern.permissions import Permission
-    from labelloop.store.db import Database
     from labelloop.workflow import accounts, projects, tasks
     from labelloop.workflow.learning import train
 
     home = tmp_path_factory.mktemp("labelloop-wnut")
-    run_cli(home, "init")
-    db = Database(f"sqlite:///{home / 'labelloop.db'}")
-    try:
+    with stocked(home, sqlite_migrated, first_rounds=False) as stock:
+        db = stock.db
         setup_wnut_demo(db, eval_size=200)
         alice = accounts.create_user(db, USERNAME, PASSWORD, is_admin=True)
         ctx = projects.access(db, "entities", alice, Permission.VIEW_PROJECT)
@@ -47,8 +49,6 @@ def wnut_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WnutServer
             value = {"entities": truth[task["item"]["data"]["text"]]}
             tasks.submit(db, ctx, task["assignment_id"], value, active_ms=900)
         train(db, ctx)
-    finally:
-        db.dispose()
     with serving(home, "serve") as url:
         yield WnutServer(url=url, home=home)
 
@@ -74,11 +74,11 @@ def _wait_task(page: Any) -> None:
 def test_the_span_model_picks_explains_and_prefills(
     wnut_server: WnutServer, browser: Any, screenshots: Path
 ) -> None:
-    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    viewport = {"width": 1200, "height": 900}
+    page = signed_in(browser, wnut_server.url, viewport=viewport).new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
-    path = "/p/entities/label"
-    login(page, wnut_server.url, path)
+    page.goto(wnut_server.url + "/p/entities/label")
     _wait_task(page)
 
     api = f"{wnut_server.url}/api/projects/entities"
@@ -124,8 +124,8 @@ def test_the_span_model_picks_explains_and_prefills(
 
 
 def test_the_project_page_plots_span_f1(wnut_server: WnutServer, browser: Any) -> None:
-    page = browser.new_page(viewport={"width": 1200, "height": 900})
-    login(page, wnut_server.url, "/p/entities")
+    viewport = {"width": 1200, "height": 900}
+    page = signed_in_page(browser, wnut_server.url, "/p/entities", viewport=viewport)
     svg = page.wait_for_selector("#learning-curve svg")
     assert "Eval span F1 by number of training labels" in (svg.get_attribute("aria-label") or "")
     assert page.locator("#learning-curve circle.point").count() == 1  # v2; v1 had no model

@@ -13,7 +13,9 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from tests.e2e.conftest import PASSWORD, USERNAME, login, page_fetch, run_cli, serving
+from tests.e2e.conftest import USERNAME, page_fetch, serving
+from tests.e2e.sessions import signed_in_page
+from tests.e2e.stock import stocked
 
 pytestmark = pytest.mark.browser
 
@@ -26,14 +28,14 @@ SCHEMA = {
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+def site(
+    tmp_path_factory: pytest.TempPathFactory, sqlite_migrated: Path
+) -> Iterator[tuple[str, Path]]:
     """A boxes project on a fresh data dir, served without a learner."""
     home = tmp_path_factory.mktemp("labelloop-yolo")
-    run_cli(home, "init")
-    run_cli(home, "users", "add", USERNAME, "--admin", "--password-stdin", stdin=PASSWORD + "\n")
-    schema = home / "schema.json"
-    schema.write_text(json.dumps(SCHEMA))
-    run_cli(home, "projects", "create", SLUG, "--schema", str(schema))
+    with stocked(home, sqlite_migrated, first_rounds=False) as stock:
+        stock.user(USERNAME, admin=True)
+        stock.project(SLUG, SCHEMA)
     with serving(home, "serve", env={"LABELLOOP_LEARNER": "off"}) as url:
         yield url, home
 
@@ -74,8 +76,7 @@ def test_a_yolo_zip_with_images_and_a_val_split_uploads_on_the_project_page(
     site: tuple[str, Path], browser: Any, tmp_path: Path
 ) -> None:
     url, home = site
-    page = browser.new_page()
-    login(page, url, f"/p/{SLUG}")
+    page = signed_in_page(browser, url, f"/p/{SLUG}")
     assert "val" in page.inner_text("#import-yolo-hint")
     page.set_input_files("#import-file", str(_dataset_zip(tmp_path / "cars.zip")))
     page.click("#import-submit")
@@ -121,8 +122,7 @@ def test_undoing_an_uploaded_zip_on_the_project_page_says_its_images_were_delete
         for name, shade in (("d", 200), ("e", 220)):
             archive.writestr(f"images/{name}.png", _png(shade))
             archive.writestr(f"labels/{name}.txt", "1 0.5 0.5 0.5 0.5\n")
-    page = browser.new_page()
-    login(page, url, f"/p/{SLUG}")
+    page = signed_in_page(browser, url, f"/p/{SLUG}")
     page.set_input_files("#import-file", str(zipped))
     page.click("#import-submit")
     _message(page, "import-result", "Imported")
@@ -177,8 +177,7 @@ def test_a_coco_export_zip_uploads_on_the_project_page(
         archive.writestr("images/f.png", _png(31))
         archive.writestr("images/<img src=x onerror=window.__xss=1>.png", _png(51))
 
-    page = browser.new_page()
-    login(page, url, f"/p/{SLUG}")
+    page = signed_in_page(browser, url, f"/p/{SLUG}")
     assert "CVAT" in page.inner_text("#import-coco-hint")
     page.set_input_files("#import-file", str(bad))
     page.click("#import-submit")

@@ -1,0 +1,127 @@
+"""A browser test's data dir, stocked in the test process with the workflow functions the CLI's
+commands call, each project's first round already run.
+
+``run_cli`` builds the whole command line anew (about 0.3 s) and checks the migrations on each
+call: a module that made a dozen projects spent most of its setup there. And a project's first
+item waited for the server's learner, a process at idle priority, which on a loaded machine took
+10 to 15 s just to start: the first rounds run here instead, as `labelloop worker` runs them. The
+CLI's own tests cover the commands; the learner started with the server still runs every round
+after the first.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tests.e2e.conftest import PASSWORD
+
+
+@dataclass
+class Stock:
+    """The data dir's store, open in this process while its server is not running."""
+
+    db: Any
+    settings: Any
+
+    def user(self, name: str, password: str = PASSWORD, *, admin: bool = False) -> None:
+        """Add a user, as `labelloop users add NAME [--admin] --password-stdin`."""
+        from labelloop.workflow import accounts
+
+        accounts.create_user(self.db, name, password, is_admin=admin)
+
+    def project(self, slug: str, schema: Mapping[str, Any]) -> None:
+        """Create a project, as `labelloop projects create SLUG --schema FILE`."""
+        from labelloop.workflow import projects
+
+        projects.create_project(self.db, slug, schema, actor=None)
+
+    def member(self, slug: str, name: str, role: str) -> None:
+        """Give a user a role, as `labelloop projects member SLUG NAME ROLE`."""
+        from labelloop.workflow import projects
+
+        projects.set_member(self.db, projects.system_context(self.db, slug), name, role)
+
+    def add(self, slug: str, source: Path, **options: Any) -> Any:
+        """Import a file or a folder of media, as `labelloop import SLUG SOURCE` with
+        ``options`` (``id_field``, ``text_field``, ``prediction_field``, ``split``, ...)."""
+        from labelloop.ingest import importer_for_path
+        from labelloop.workflow import imports, projects
+
+        ctx = projects.system_context(self.db, slug)
+        roots = self.settings.media_root_paths
+        if source.is_dir():
+            fmt = imports.folder_format(ctx, source, labels_from_folders=False)
+            return imports.import_folder(
+                self.db, ctx, source, media_roots=roots, fmt=fmt, **options
+            )
+        with source.open("rb") as raw:
+            return imports.import_items(
+                self.db,
+                ctx,
+                raw,
+                fmt=options.pop("fmt", None) or importer_for_path(source.name),
+                filename=source.name,
+                media_roots=roots,
+                near=source.parent,
+                **options,
+            )
+
+    def first_rounds(self) -> None:
+        """Each project's first round, which makes its first queue, as a server's learner
+        would run it once started (its alerts are left to that learner)."""
+        from labelloop.store import projects as store_projects
+        from labelloop.workflow.features import FeatureCache
+        from labelloop.workflow.learning import due, system_context_by_id, train
+
+        roots = self.settings.media_root_paths
+        cache = FeatureCache(self.settings.features_dir, media_roots=roots)
+        with self.db.read() as conn:
+            ids = store_projects.all_ids(conn)
+        for project_id in ids:
+            ctx = system_context_by_id(self.db, project_id)
+            if ctx is not None and due(self.db, project_id):
+                train(self.db, ctx, cache=cache, wait_for_features=False)
+
+
+def learn_once(home: Path) -> None:
+    """One pass of the learner over the projects of the data dir ``home``, in this process,
+    taking each project's training lock as the server's own learner does: for a server already
+    running, whose learner is slow to start on a loaded machine."""
+    from labelloop.config import get_settings
+    from labelloop.store.db import Database
+    from labelloop.workflow.features import FeatureCache
+    from labelloop.workflow.learning import Learner
+
+    settings = get_settings(home=home)
+    db = Database(settings.db_url)
+    try:
+        cache = FeatureCache(settings.features_dir, media_roots=settings.media_root_paths)
+        Learner(db, cache=cache).run_once()
+    finally:
+        db.dispose()
+
+
+@contextmanager
+def stocked(home: Path, migrated: Path, *, first_rounds: bool = True) -> Iterator[Stock]:
+    """The data dir ``home`` with a copy of the migrated store ``migrated`` (the
+    ``sqlite_migrated`` fixture), as `labelloop init` leaves it; at the block's end each
+    project's first round (unless not ``first_rounds``) and the store closed, for a server."""
+    from labelloop.config import get_settings
+    from labelloop.store.db import Database
+
+    settings = get_settings(home=home)
+    settings.ensure_home()
+    shutil.copyfile(migrated, home / "labelloop.db")
+    db = Database(settings.db_url)
+    try:
+        stock = Stock(db=db, settings=settings)
+        yield stock
+        if first_rounds:
+            stock.first_rounds()
+    finally:
+        db.dispose()
