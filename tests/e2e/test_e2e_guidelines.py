@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import (
+    COUNTS_MS,
+    STATUS_POLL_MS,
     _schema,
     answer_served,
     login,
@@ -36,8 +38,6 @@ NEW_GUIDELINE = (
 # A label of the longest kind (100 characters) in one word, with markup that must stay text.
 NEW_LABEL = "refund<b>now</b>" + "x" * 84
 SUMMARY = "Sarcasm is negative <img src=x onerror=alert(1)>"
-STATUS_POLL_MS = 4000  # label.js: how often the labeling page reads the project's status
-COUNTS_MS = 15000  # review.js: how often the review page reads its counts and the labels
 
 
 def _inert(page: Any, selector: str) -> dict[str, Any]:
