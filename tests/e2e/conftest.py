@@ -354,7 +354,7 @@ def wait_task(page: Any, *, other_than: str = "", timeout_ms: int = 60000) -> st
     return page.get_attribute("#label-app", "data-assignment-id")
 
 
-def _first_rounds(home: Path) -> None:
+def first_rounds(home: Path) -> None:
     """One pass of the learner over ``home``'s projects, in this process: the cold-start round
     the server's learner would otherwise run first after it starts."""
     from labelloop.config import get_settings
@@ -417,7 +417,7 @@ def _reviews_home(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[
         "--id-field",
         "id",
     )
-    _first_rounds(home)
+    first_rounds(home)
     return home, {r["text"]: r["label"] for r in pool}
 
 
