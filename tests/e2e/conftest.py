@@ -8,6 +8,7 @@ import os
 import random
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -42,6 +43,10 @@ HOSTILE_TEXTS = (
     "<img src=x onerror=window.__xss=1>",
 )
 LABELS = ("negative", "neutral", "positive")
+# The pages' timers a test brings on with the page's clock (``page.clock.fast_forward``) instead
+# of waiting them out: label.js reads the project's status, review.js its counts and labels.
+STATUS_POLL_MS = 4000
+COUNTS_MS = 15000
 
 # Review templates with a distinct vocabulary per class, so a dozen labels teach the model something
 # measurable; a few carry a clause in another class's words, so it is not trivially perfect.
@@ -226,13 +231,27 @@ def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
     raise AssertionError(f"labelloop serve did not become healthy:\n{log.read_text()}")
 
 
+def _children(pid: int) -> list[int]:
+    """The processes ``pid`` started that still run (Linux; none known elsewhere)."""
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
 @contextmanager
 def serving(
-    home: Path, *args: str, env: dict[str, str] | None = None, module: str = "labelloop"
+    home: Path,
+    *args: str,
+    env: dict[str, str] | None = None,
+    module: str = "labelloop",
+    finish_rounds: bool = True,
 ) -> Iterator[str]:
     """Run ``labelloop *args --port N`` on ``home`` (with ``env`` added to its environment)
     until the block ends; its URL once healthy. ``module`` is what ``python -m`` runs: a test's
-    own wrapper of the CLI that hooks into the server."""
+    own wrapper of the CLI that hooks into the server. Without ``finish_rounds`` the server's
+    learner is stopped at once as the block ends, not after the round it runs (for a data dir
+    nothing reads afterwards)."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     log = home / f"{args[0]}.log"
@@ -247,6 +266,9 @@ def serving(
         _wait_healthy(url, proc, log)
         yield url
     finally:
+        if not finish_rounds:
+            for child in _children(proc.pid):
+                os.kill(child, signal.SIGKILL)
         proc.terminate()
         try:
             proc.wait(timeout=10)
@@ -332,10 +354,27 @@ def wait_task(page: Any, *, other_than: str = "", timeout_ms: int = 60000) -> st
     return page.get_attribute("#label-app", "data-assignment-id")
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """Two projects made with the CLI (reviews to learn from, hostile texts) and a live server."""
-    home = tmp_path_factory.mktemp("labelloop-home")
+def first_rounds(home: Path) -> None:
+    """One pass of the learner over ``home``'s projects, in this process: the cold-start round
+    the server's learner would otherwise run first after it starts."""
+    from labelloop.config import get_settings
+    from labelloop.store.db import Database
+    from labelloop.workflow.learning import FeatureCache, Learner
+
+    settings = get_settings(home=home)
+    db = Database(settings.db_url)
+    try:
+        cache = FeatureCache(settings.features_dir, media_roots=settings.media_root_paths)
+        Learner(db, cache=cache).run_once()
+    finally:
+        db.dispose()
+
+
+@pytest.fixture(scope="session")
+def _reviews_home(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    """The data behind :func:`server`, made once per test process with the CLI, its first round
+    trained; and each pool text's true class. Each module's server runs on a copy of it."""
+    home = tmp_path_factory.mktemp("labelloop-home-made")
     work = tmp_path_factory.mktemp("labelloop-data")
     run_cli(home, "init")
     run_cli(home, "users", "add", USERNAME, "--admin", "--password-stdin", stdin=PASSWORD + "\n")
@@ -378,9 +417,24 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "--id-field",
         "id",
     )
+    first_rounds(home)
+    return home, {r["text"]: r["label"] for r in pool}
 
-    with serving(home, "serve") as url:
-        yield Server(url=url, home=home, truth={r["text"]: r["label"] for r in pool})
+
+@pytest.fixture(scope="module")
+def server(
+    tmp_path_factory: pytest.TempPathFactory, _reviews_home: tuple[Path, dict[str, str]]
+) -> Iterator[Server]:
+    """Two projects made with the CLI (reviews to learn from, with the learner's cold-start
+    round done, and hostile texts) and a live server on a data dir of this module's own."""
+    made, truth = _reviews_home
+    home = tmp_path_factory.mktemp("labelloop-home")
+    # The store is closed: its file and write-ahead log are all there is; locks are per process.
+    shutil.copytree(
+        made, home, dirs_exist_ok=True, ignore=shutil.ignore_patterns("*.lock", "*-shm")
+    )
+    with serving(home, "serve", finish_rounds=False) as url:
+        yield Server(url=url, home=home, truth=truth)
 
 
 def _chromium() -> Path:

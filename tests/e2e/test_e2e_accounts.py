@@ -15,6 +15,7 @@ pytestmark = pytest.mark.browser
 LONG = "x" * 60 + "@" + "y" * 39
 """The longest name a user may have (100 characters, one word)."""
 BOB = "bob-password-123"
+EMPTY_POLL_MS = 2000  # label.js: how often a page with nothing to show asks for work
 
 
 @pytest.fixture(scope="module")
@@ -136,13 +137,22 @@ def test_e2e_a_member_taken_out_while_labeling_is_told_once(site: str, browser: 
     login(admin, site, "/")
     context = browser.new_context(viewport={"width": 390, "height": 900})
     page = context.new_page()
+    page.clock.install()  # to bring the page's asks on, below
+
+    def ask() -> None:
+        """The page's next ask for work, brought on with its clock, and its answer."""
+        with page.expect_response(lambda r: r.url.endswith("/api/projects/acc/tasks/next")):
+            page.clock.fast_forward(EMPTY_POLL_MS)
+
     login(page, site, "/p/acc/label", username="bob", password=BOB)
-    page.wait_for_function("() => document.getElementById('label-app').dataset.state")
+    page.wait_for_function("() => document.getElementById('label-app').dataset.state === 'empty'")
     assert page_fetch(admin, "DELETE", "/api/projects/acc/members/bob")[0] == 200
     try:
         said = page.locator(".message-error", has_text="no project 'acc'")
+        ask()
         said.first.wait_for(timeout=5000)
-        page.wait_for_timeout(4500)  # two more asks, each refused
+        for _ in range(3):  # two more asks, each refused (the third comes once those are told)
+            ask()
         assert said.count() == 1
     finally:
         page_fetch(

@@ -6,7 +6,6 @@ the version's diff, and unpins it (once after someone else changed the guideline
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +14,18 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import LABELS, login, phone, run_cli, serving, wait_task, wide_elements
+from tests.e2e.conftest import (
+    LABELS,
+    STATUS_POLL_MS,
+    first_rounds,
+    login,
+    phone,
+    run_cli,
+    serving,
+    wait_task,
+    wide_elements,
+    write_jsonl,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -44,12 +54,20 @@ class Site:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    """Overrides the e2e server: the project needs review of every label, which is fixed when a
-    project is created, so the test makes its own through the API (no CLI call per step)."""
+    """Overrides the e2e server: project 'pins' (review of every label) with the two items and
+    gus as its annotator, its queue built before the server starts."""
     home = tmp_path_factory.mktemp("examples-home")
     name, password = ADMIN
     run_cli(home, "users", "add", name, "--admin", "--password-stdin", stdin=password + "\n")
-    with serving(home, "serve") as url:
+    name, password = ANNOTATOR
+    run_cli(home, "users", "add", name, "--password-stdin", stdin=password + "\n")
+    (home / "pins.json").write_text(json.dumps(_schema()))
+    run_cli(home, "projects", "create", SLUG, "--schema", str(home / "pins.json"))
+    run_cli(home, "projects", "member", SLUG, name, "annotator")
+    rows = [{"id": k, "text": v} for k, v in TEXTS.items()]
+    run_cli(home, "import", SLUG, str(write_jsonl(home / "items.jsonl", rows)), "--id-field", "id")
+    first_rounds(home)
+    with serving(home, "serve", finish_rounds=False) as url:
         yield Site(url=url, home=home)
 
 
@@ -69,31 +87,6 @@ def _schema() -> dict[str, Any]:
         "guideline": "# Review sentiment\n\nLabel the reviewer's opinion of the product.\n",
         "settings": {"review_policy": "all", "retrain_every": 100},
     }
-
-
-def _project(url: str, token: str) -> httpx.Client:
-    """Project 'pins' with the two items and gus as its annotator; the admin's API client."""
-    api = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
-    name, password = ANNOTATOR
-    for method, path, body in (
-        ("POST", "/api/users", {"username": name, "password": password}),
-        ("POST", "/api/projects", {"slug": SLUG, "schema": _schema()}),
-        ("PUT", f"/api/projects/{SLUG}/members", {"username": name, "role": "annotator"}),
-    ):
-        done = api.request(method, path, json=body)
-        assert done.is_success, done.text
-    rows = "".join(json.dumps({"id": k, "text": v}) + "\n" for k, v in TEXTS.items())
-    imported = api.post(
-        f"/api/projects/{SLUG}/imports",
-        files={"file": ("items.jsonl", rows.encode(), "application/x-ndjson")},
-        data={"id_field": "id"},
-    )
-    assert imported.status_code == 201, imported.text
-    deadline = time.monotonic() + 30
-    while api.get(f"/api/projects/{SLUG}/status").json()["model"] is None:
-        assert time.monotonic() < deadline, "the learner built no queue"
-        time.sleep(0.1)
-    return api
 
 
 def _panel(page: Any) -> list[dict[str, Any]]:
@@ -126,10 +119,12 @@ def test_e2e_a_pinned_example_reaches_the_annotator_and_is_unpinned(
     mgr_context, mgr, mgr_problems = phone(browser, WIDTH, confirms=asked)
     login(mgr, server.url, "/", username=ADMIN[0], password=ADMIN[1])
     token = mgr.evaluate("() => window.labelloop.api('POST', '/api/tokens', {name: 'e2e'})")
-    api = _project(server.url, token["token"])
+    headers = {"Authorization": f"Bearer {token['token']}"}
+    api = httpx.Client(base_url=server.url, headers=headers, timeout=30)
 
     # The annotator labels under v1: no examples yet. They flag the item, then label it.
     ann_context, ann, ann_problems = phone(browser, WIDTH)
+    ann.clock.install()  # to bring the page's status poll on, below
     login(ann, server.url, f"/p/{SLUG}/label", username=ANNOTATOR[0], password=ANNOTATOR[1])
     shown = wait_task(ann)
     assert ann.is_hidden("#guideline-examples")
@@ -203,6 +198,7 @@ def test_e2e_a_pinned_example_reaches_the_annotator_and_is_unpinned(
         json={"external_id": other, "value": {"sentiment": "positive"}, "note": OTHER_NOTE},
     )
     assert done.status_code == 201 and done.json()["version"] == 3, done.text
+    ann.clock.fast_forward(STATUS_POLL_MS)
     ann.wait_for_function(
         "() => document.getElementById('guideline-version-label').textContent === 'v3'",
         timeout=15000,

@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import (
+    COUNTS_MS,
+    STATUS_POLL_MS,
     _schema,
     answer_served,
     login,
@@ -72,6 +74,7 @@ def test_e2e_a_published_guideline_reaches_the_annotator_and_their_label(
 
     # The annotator is labeling under v1.
     ann_context, ann, ann_problems = phone(browser, WIDTH)
+    ann.clock.install()  # to bring the page's status poll on, below
     login(ann, server.url, f"/p/{server.main}/label", username=name, password=password)
     wait_task(ann)
     assert ann.inner_text("#guideline-version-label") == "v1"
@@ -121,7 +124,9 @@ def test_e2e_a_published_guideline_reaches_the_annotator_and_their_label(
     assert mgr.locator("#guideline-diff-box").is_hidden()
     assert _fits(mgr)
 
-    # The annotator is told without leaving the item, and the panel holds the new rules.
+    # The annotator is told without leaving the item, at the page's next status poll, and the
+    # panel holds the new rules.
+    ann.clock.fast_forward(STATUS_POLL_MS)
     ann.wait_for_function(
         "() => document.getElementById('guideline-news').textContent.length > 0", timeout=15000
     )
@@ -195,6 +200,7 @@ def test_e2e_a_label_added_mid_session_shows_on_the_open_page_with_its_key(
     name, password = ("hugo", "hugo-password-123")
     _annotator(server, name, password)
     context, page, problems = phone(browser, WIDTH)
+    page.clock.install()  # to bring the page's status poll on, below
     login(page, server.url, f"/p/{server.main}/label", username=name, password=password)
     first = wait_task(page)
     page.keyboard.press("2")  # neutral, chosen before the label is added and not yet submitted
@@ -221,8 +227,9 @@ def test_e2e_a_label_added_mid_session_shows_on_the_open_page_with_its_key(
     mgr.wait_for_selector("#labels-result .message-error")
     assert "already has the label" in mgr.inner_text("#labels-result")
 
-    # The open page draws its button with its key, no reload, on the item it shows: the
-    # annotator's place and their choice on it stay.
+    # The open page draws its button with its key at its next status poll, no reload, on the
+    # item it shows: the annotator's place and their choice on it stay.
+    page.clock.fast_forward(STATUS_POLL_MS)
     added = page.locator(f"button[data-label='{NEW_LABEL}']")
     added.wait_for(timeout=15000)
     assert page.inner_text("#schema-news") == f"New label: {NEW_LABEL} (key 4)"
@@ -282,6 +289,7 @@ def test_e2e_a_label_added_mid_review_fixes_the_answer_on_screen_with_its_key(
 
     # The reviewer has the review page open on the first answer.
     context, page, problems = phone(browser, WIDTH)
+    page.clock.install()  # to bring the page's poll of its counts and labels on, below
     login(page, server.url, f"/p/{slug}/review")
     page.wait_for_function("() => document.getElementById('review-app').dataset.state === 'review'")
     first = page.get_attribute("#review-app", "data-item-id")
@@ -290,8 +298,9 @@ def test_e2e_a_label_added_mid_review_fixes_the_answer_on_screen_with_its_key(
     assert status == 201, done
     key = done["hotkey"]
 
-    # Within the page's poll the button is drawn on the answer on screen, the fix kept.
-    page.locator("button[data-label='gift']").wait_for(timeout=20000)
+    # At the page's next poll the button is drawn on the answer on screen, the fix kept.
+    page.clock.fast_forward(COUNTS_MS)
+    page.locator("button[data-label='gift']").wait_for(timeout=15000)
     assert page.get_attribute("#review-app", "data-item-id") == first
     assert page.get_attribute("#review-app", "data-pending") == "fix"
     assert page.locator("button[data-label='gift'] kbd").inner_text() == key
@@ -405,6 +414,7 @@ def test_e2e_a_label_added_as_the_next_item_comes_is_on_it_as_it_shows(
         status, done = page_fetch(mgr, "POST", f"/api/projects/{slug}/labels", {"label": label})
         assert status == 201, done
 
+    page.clock.install()  # to bring the page's status poll on, below
     page.route(re.compile(rf"/api/projects/{slug}$"), labels_read)
     page.route(re.compile(rf"/api/projects/{slug}/tasks/next$"), lease)
     login(page, server.url, f"/p/{slug}/label", username=name, password=password)
@@ -416,6 +426,7 @@ def test_e2e_a_label_added_as_the_next_item_comes_is_on_it_as_it_shows(
     # poll, but its read of the labels is lost on the way.
     reads.append("fail")
     add_label("refund")
+    page.clock.fast_forward(STATUS_POLL_MS)
     _until(page, lambda: not reads, "the page's read of the new labels")
     page.keyboard.press("1")
     page.keyboard.press("Enter")
@@ -434,6 +445,7 @@ def test_e2e_a_label_added_as_the_next_item_comes_is_on_it_as_it_shows(
     _until(page, lambda: bool(held_lease), "the next lease asked for")
     reads.append("hold")
     add_label("warranty")
+    page.clock.fast_forward(STATUS_POLL_MS)
     _until(page, lambda: bool(held), "the page's read of 'warranty'")
     add_label("gift")
     leased = len(served)

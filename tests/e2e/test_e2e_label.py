@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import make_reviews, page_fetch, wait_answer
+from tests.e2e.conftest import STATUS_POLL_MS, make_reviews, page_fetch, wait_answer
 
 pytestmark = pytest.mark.browser
 
@@ -102,6 +102,7 @@ def test_e2e_keyboard_labeling_drives_the_loop(
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.clock.install()  # to bring the page's status poll on, below
     _login(page, server, f"/p/{server.main}/label")
     _wait_task(page, timeout_ms=60000)  # the learner's cold-start round, on a busy machine
     page.wait_for_function(
@@ -125,8 +126,19 @@ def test_e2e_keyboard_labeling_drives_the_loop(
     assert page.get_attribute("#label-app", "data-assignment-id") == unsent
     assert _pressed(page) == []
 
-    # The learner retrains in the background every 5 labels; the page shows the new version.
+    # The learner retrains in the background every 5 labels; the page shows the new version
+    # at its next status poll once the round is stored (on a busy machine it takes a while).
     labeler.label(5)
+    wait_answer(
+        page,
+        """(first) => fetch(location.pathname.replace('/p/', '/api/projects/')
+                .replace('/label', '/models')).then(r => r.json())
+            .then(ms => ms.some(m => 'v' + m.version !== first))""",
+        first_model,
+        timeout_ms=60000,
+        every_ms=250,
+    )
+    page.clock.fast_forward(STATUS_POLL_MS)
     page.wait_for_function(
         "(first) => document.getElementById('model-version').textContent !== first",
         arg=first_model,

@@ -18,6 +18,7 @@ from tests.e2e.conftest import (
     LABELS,
     PASSWORD,
     USERNAME,
+    first_rounds,
     login,
     run_cli,
     serving,
@@ -37,25 +38,43 @@ def slow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, 
     work = tmp_path_factory.mktemp("labelloop-data")
     run_cli(home, "init")
     run_cli(home, "users", "add", USERNAME, "--admin", "--password-stdin", stdin=PASSWORD + "\n")
+    # Each test's project, made before the server starts, with its cold-start round done here.
+    for slug, (n, note, annotators) in PROJECTS.items():
+        _project(home, work, slug, n=n, note=note)
+        for name in annotators:
+            run_cli(home, "users", "add", name, "--password-stdin", stdin=PASSWORD + "\n")
+            run_cli(home, "projects", "member", slug, name, "annotator")
+    first_rounds(home)
     gate = work / "gate"
     gate.write_text("", encoding="utf-8")
     path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
     env = {"SUBMIT_GATE": str(gate), "PYTHONPATH": path}
-    with serving(home, "serve", env=env, module="tests.e2e.slow_serve") as url:
+    with serving(home, "serve", env=env, module="tests.e2e.slow_serve", finish_rounds=False) as url:
         yield url, gate, home
 
 
-def _project(home: Path, tmp_path: Path, slug: str, *, note: bool = False, n: int = 8) -> None:
+PROJECTS = {  # each test's project: its items, whether it has a text control, its annotators
+    "closing": (8, False, ()),
+    "waiting": (8, False, ()),
+    "long": (8, True, ()),
+    "signout": (8, False, ()),
+    "handback": (2, False, ("anna", "bert")),  # both items: the one shown, the one prefetched
+    "cached": (2, False, ("cara", "dirk")),
+    "goodnight": (3, False, ("gus",)),
+    "late": (3, False, ("lena",)),
+}
+
+
+def _project(home: Path, tmp_path: Path, slug: str, *, note: bool, n: int) -> None:
     controls: list[dict[str, Any]] = [{"name": "sentiment", "type": "choice", "labels": LABELS}]
     if note:
         controls.append({"name": "note", "type": "text", "max_chars": 12000})
     schema = {"name": slug.title(), "data": {"type": "text", "field": "text"}, "controls": controls}
-    (tmp_path / "schema.json").write_text(json.dumps(schema))
-    run_cli(home, "projects", "create", slug, "--schema", str(tmp_path / "schema.json"))
+    (tmp_path / f"{slug}.json").write_text(json.dumps(schema))
+    run_cli(home, "projects", "create", slug, "--schema", str(tmp_path / f"{slug}.json"))
     rows = [{"id": f"r{i}", "text": f"{slug} pool text number {i}"} for i in range(n)]
-    run_cli(
-        home, "import", slug, str(write_jsonl(tmp_path / "pool.jsonl", rows)), "--id-field", "id"
-    )
+    pool = write_jsonl(tmp_path / f"{slug}.jsonl", rows)
+    run_cli(home, "import", slug, str(pool), "--id-field", "id")
 
 
 def _answers_of(home: Path, assignment_ids: list[int]) -> int:
@@ -75,12 +94,11 @@ def _answers_of(home: Path, assignment_ids: list[int]) -> int:
 
 
 def _answer_while_slow(
-    browser: Any, slow: tuple[str, Path, Path], tmp_path: Path, slug: str, n: int
+    browser: Any, slow: tuple[str, Path, Path], slug: str, n: int
 ) -> tuple[Any, list[int]]:
     """A labeling page with ``n`` answers given on it still on their way; the page and the
     answered assignment ids."""
     url, gate, home = slow
-    _project(home, tmp_path, slug)
     page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
     login(page, url, f"/p/{slug}/label")
     shown = wait_task(page)
@@ -99,12 +117,12 @@ def _answer_while_slow(
 
 
 def test_e2e_closing_the_page_with_answers_on_their_way_asks_and_still_delivers_them(
-    slow: tuple[str, Path, Path], browser: Any, tmp_path: Path
+    slow: tuple[str, Path, Path], browser: Any
 ) -> None:
     """Answers go in the background; a page closed while some were still on their way (a slow
     network) lost them without a word."""
     _, gate, home = slow
-    page, answered = _answer_while_slow(browser, slow, tmp_path, "closing", 3)
+    page, answered = _answer_while_slow(browser, slow, "closing", 3)
     assert _answers_of(home, answered) == 0  # still on their way
     dialogs: list[str] = []
 
@@ -126,12 +144,12 @@ def test_e2e_closing_the_page_with_answers_on_their_way_asks_and_still_delivers_
 
 
 def test_e2e_the_pages_links_wait_for_answers_on_their_way(
-    slow: tuple[str, Path, Path], browser: Any, tmp_path: Path
+    slow: tuple[str, Path, Path], browser: Any
 ) -> None:
     """My answers and the other links of the labeling page left at once, answers still on
     their way with it."""
     _, gate, home = slow
-    page, answered = _answer_while_slow(browser, slow, tmp_path, "waiting", 2)
+    page, answered = _answer_while_slow(browser, slow, "waiting", 2)
     here = page.url
     dialogs: list[str] = []
     page.on("dialog", lambda d: (dialogs.append(d.type), d.dismiss()))
@@ -147,12 +165,11 @@ def test_e2e_the_pages_links_wait_for_answers_on_their_way(
 
 
 def test_e2e_answers_beyond_the_keepalive_budget_go_on_the_next_visit(
-    slow: tuple[str, Path, Path], browser: Any, tmp_path: Path
+    slow: tuple[str, Path, Path], browser: Any
 ) -> None:
     """The browser carries at most 64 KB of requests past a closing page: long answers beyond
     that are kept in the browser and sent when the labeling page is next opened."""
     url, gate, home = slow
-    _project(home, tmp_path, "long", note=True)
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
     login(page, url, "/p/long/label")
@@ -188,11 +205,11 @@ def test_e2e_answers_beyond_the_keepalive_budget_go_on_the_next_visit(
 
 
 def test_e2e_log_out_waits_for_answers_on_their_way(
-    slow: tuple[str, Path, Path], browser: Any, tmp_path: Path
+    slow: tuple[str, Path, Path], browser: Any
 ) -> None:
     """Log out on the labeling page signed out at once, answers still on their way with it."""
     url, gate, home = slow
-    page, answered = _answer_while_slow(browser, slow, tmp_path, "signout", 2)
+    page, answered = _answer_while_slow(browser, slow, "signout", 2)
     here = page.url
     page.click(".logout-form button")
     page.locator("#sending-text", has_text="you leave once they are stored").wait_for()
@@ -246,16 +263,12 @@ def _labeling(
 
 
 def test_e2e_a_page_left_gives_its_items_to_the_next_annotator_at_once(
-    slow: tuple[str, Path, Path], browser: Any, tmp_path: Path
+    slow: tuple[str, Path, Path], browser: Any
 ) -> None:
     """The labeling page held the item on screen and the one it prefetched for the whole lease
     (10 minutes) after its annotator left it, so another annotator had nothing to label
     meanwhile. A page left gives both back; one its annotator comes back to leases again."""
     url, _, home = slow
-    _project(home, tmp_path, "handback", n=2)  # both items: the one shown, the one prefetched
-    for name in ("anna", "bert"):
-        run_cli(home, "users", "add", name, "--password-stdin", stdin=PASSWORD + "\n")
-        run_cli(home, "projects", "member", "handback", name, "annotator")
     anna, _, held = _labeling(browser, url, home, "handback", "anna")
 
     anna.click("#my-answers-link")  # she leaves the page
@@ -279,17 +292,13 @@ def test_e2e_a_page_left_gives_its_items_to_the_next_annotator_at_once(
 
 
 def test_e2e_a_page_back_from_the_browsers_cache_leases_again(
-    slow: tuple[str, Path, Path], browser: Any, tmp_path: Path
+    slow: tuple[str, Path, Path], browser: Any
 ) -> None:
     """A page the browser kept in its back-forward cache gave its items back as it was left;
     shown again, it takes the item on screen again while nobody else has it, or tells its
     annotator that someone does and moves on, rather than answering on a lease given back.
     (Chromium under Playwright keeps no page in that cache: the events are sent as it would.)"""
     url, _, home = slow
-    _project(home, tmp_path, "cached", n=2)
-    for name in ("cara", "dirk"):
-        run_cli(home, "users", "add", name, "--password-stdin", stdin=PASSWORD + "\n")
-        run_cli(home, "projects", "member", "cached", name, "annotator")
     cara, shown, both = _labeling(browser, url, home, "cached", "cara")
 
     def cached(event: str) -> None:
@@ -326,16 +335,13 @@ def test_e2e_a_page_back_from_the_browsers_cache_leases_again(
 
 
 def test_e2e_log_out_gives_the_pages_items_to_the_next_annotator(
-    slow: tuple[str, Path, Path], browser: Any, tmp_path: Path
+    slow: tuple[str, Path, Path], browser: Any
 ) -> None:
     """Log out on the labeling page ended the session before the page, as it went, gave back its
     items: the give-back was refused as signed out, and the item on screen and the prefetched
     one stayed leased for the whole lease (10 minutes). They are given back, then the user is
     signed out."""
     url, _, home = slow
-    _project(home, tmp_path, "goodnight", n=3)
-    run_cli(home, "users", "add", "gus", "--password-stdin", stdin=PASSWORD + "\n")
-    run_cli(home, "projects", "member", "goodnight", "gus", "annotator")
     gus, _, _ = _labeling(browser, url, home, "goodnight", "gus")
     gus.click(".logout-form button")
     gus.wait_for_url("**/login*")
@@ -347,16 +353,13 @@ def test_e2e_log_out_gives_the_pages_items_to_the_next_annotator(
 
 
 def test_e2e_an_item_fetched_ahead_that_lands_after_the_page_was_left_is_given_back(
-    slow: tuple[str, Path, Path], browser: Any, tmp_path: Path
+    slow: tuple[str, Path, Path], browser: Any
 ) -> None:
     """The item the page asks for ahead, still on its way when the page was left, stayed leased
     for the whole lease: the page gave back only what it had. It gives it back as it lands.
     (Chromium under Playwright keeps no page in the back-forward cache: the events are sent as
     it would.)"""
     url, _, home = slow
-    _project(home, tmp_path, "late", n=3)
-    run_cli(home, "users", "add", "lena", "--password-stdin", stdin=PASSWORD + "\n")
-    run_cli(home, "projects", "member", "late", "lena", "annotator")
     page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
     ahead: list[Any] = []
 

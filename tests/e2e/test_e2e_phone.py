@@ -4,12 +4,10 @@ phone can read, and what a finger presses there is finger-sized."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
 
-from labelloop.memo import Memo
 from tests.e2e.conftest import desk, login, page_fetch, phone, wait_task, wide_elements
 
 pytestmark = pytest.mark.browser
@@ -20,15 +18,21 @@ BOB = ("bob", "bob-password-123")
 
 
 @pytest.fixture(scope="module")
-def reviewed(server: Any) -> Any:
+def reviewed(server: Any, browser: Any) -> Any:
     """The reviews project sends every answer to review; bob annotates there."""
-    server.cli("projects", "set", server.main, "review_policy=all")
     server.cli("users", "add", BOB[0], "--password-stdin", stdin=BOB[1] + "\n")
     server.cli("projects", "member", server.main, BOB[0], "annotator")
-    # The CLI writes the database beside the server, which sees a change made by another
-    # process once its memo of the project runs out; a page the module's first test opened has
-    # just filled it, and bob's answer would otherwise come in under the old policy, unreviewed.
-    time.sleep(Memo().ttl_s + 0.5)
+    # The policy is set through the server's API, as the Settings panel does: the CLI writes
+    # the database beside the server, which would see the change only once its memo of the
+    # project runs out (a page the module's first test opened has just filled it).
+    context, page, problems = desk(browser)
+    login(page, server.url, "/")
+    status, body = page_fetch(
+        page, "PATCH", f"/api/projects/{server.main}/settings", {"review_policy": "all"}
+    )
+    assert status == 200, body
+    assert problems == []
+    context.close()
     return server
 
 

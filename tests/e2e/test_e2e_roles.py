@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import answer_served, login, page_fetch, wait_task
+from tests.e2e.conftest import STATUS_POLL_MS, answer_served, login, page_fetch, wait_task
 
 ANNOTATOR, ANNOTATOR_PASSWORD = "ann", "ann-labels-carefully"
 HEAVY = re.compile(r"/api/projects/[^/?]+/(gain|dashboard|quality|coverage)(\?|$)")
@@ -51,6 +51,7 @@ def test_an_annotators_pages_load_cleanly_and_offer_nothing_they_cannot_read(
     server.cli("projects", "member", server.main, ANNOTATOR, "annotator")
     context, page, problems, called = _watched(browser)
     slug = server.main
+    page.clock.install()  # to bring the pages' timers on, below
 
     login(page, server.url, f"/p/{slug}/label", username=ANNOTATOR, password=ANNOTATOR_PASSWORD)
     wait_task(page)
@@ -61,7 +62,8 @@ def test_an_annotators_pages_load_cleanly_and_offer_nothing_they_cannot_read(
     assert page.is_visible("#guideline-text")
     for _ in range(2):
         answer_served(page, slug, lambda t: {"sentiment": server.truth[t["item"]["data"]["text"]]})
-    page.wait_for_timeout(4500)  # the status line's poll runs at least once
+    with page.expect_response(lambda r: r.url.endswith(f"/api/projects/{slug}/status")):
+        page.clock.fast_forward(STATUS_POLL_MS)  # the status line's poll runs at least once
 
     page.click("#my-answers-link")
     page.wait_for_url(re.compile(rf".*/p/{slug}/items\?.*"))
@@ -90,7 +92,8 @@ def test_an_annotators_pages_load_cleanly_and_offer_nothing_they_cannot_read(
         "#members-panel",
     ):
         assert page.locator(absent).count() == 0, absent
-    page.wait_for_timeout(1500)
+    page.clock.run_for(20000)  # its timers (the status poll every 15 s) run...
+    page.wait_for_timeout(500)  # ...and what they ask for is sent
 
     page.goto(f"{server.url}/p/{slug}/search?q=kettle")
     page.wait_for_load_state("networkidle")
@@ -105,12 +108,15 @@ def test_a_managers_project_page_asks_for_its_reports_once_and_says_when_refused
     server: Any, browser: Any
 ) -> None:
     context, page, problems, called = _watched(browser)
+    page.clock.install()  # to let a minute of the page's timers run, below
     login(page, server.url, f"/p/{server.main}")
     page.wait_for_function(
         "() => !document.getElementById('gain-sentence').textContent.startsWith('Measuring')",
         timeout=60000,
     )
-    page.wait_for_timeout(6000)  # a page that polled its reports would ask again meanwhile
+    # A page that polled its reports would ask again within a minute of its timers...
+    page.clock.run_for(60000)
+    page.wait_for_timeout(1000)  # ...and have sent it by now
     heavy = [p for p in called if HEAVY.search("/" + p)]
     assert len(heavy) == 2, heavy  # the gain and the dashboard's alerts, once each
     assert problems == []
