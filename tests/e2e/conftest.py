@@ -245,13 +245,14 @@ def serving(
     *args: str,
     env: dict[str, str] | None = None,
     module: str = "labelloop",
-    finish_rounds: bool = True,
 ) -> Iterator[str]:
     """Run ``labelloop *args --port N`` on ``home`` (with ``env`` added to its environment)
     until the block ends; its URL once healthy. ``module`` is what ``python -m`` runs: a test's
-    own wrapper of the CLI that hooks into the server. Without ``finish_rounds`` the server's
-    learner is stopped at once as the block ends, not after the round it runs (for a data dir
-    nothing reads afterwards)."""
+    own wrapper of the CLI that hooks into the server. The server's learner is stopped at once
+    as the block ends, not after the round it runs (up to 15 s at its idle priority on a busy
+    machine): a round's results come in one transaction, so none is left half-written, and the
+    tests of the learner process itself (tests/api/test_api_learner_process.py) stop it as
+    `labelloop serve` does."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     log = home / f"{args[0]}.log"
@@ -266,9 +267,8 @@ def serving(
         _wait_healthy(url, proc, log)
         yield url
     finally:
-        if not finish_rounds:
-            for child in _children(proc.pid):
-                os.kill(child, signal.SIGKILL)
+        for child in _children(proc.pid):
+            os.kill(child, signal.SIGKILL)
         proc.terminate()
         try:
             proc.wait(timeout=10)
@@ -433,7 +433,7 @@ def server(
     shutil.copytree(
         made, home, dirs_exist_ok=True, ignore=shutil.ignore_patterns("*.lock", "*-shm")
     )
-    with serving(home, "serve", finish_rounds=False) as url:
+    with serving(home, "serve") as url:
         yield Server(url=url, home=home, truth=truth)
 
 

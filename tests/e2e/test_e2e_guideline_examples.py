@@ -67,7 +67,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     rows = [{"id": k, "text": v} for k, v in TEXTS.items()]
     run_cli(home, "import", SLUG, str(write_jsonl(home / "items.jsonl", rows)), "--id-field", "id")
     first_rounds(home)
-    with serving(home, "serve", finish_rounds=False) as url:
+    with serving(home, "serve") as url:
         yield Site(url=url, home=home)
 
 

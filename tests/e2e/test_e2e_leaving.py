@@ -49,7 +49,7 @@ def slow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, 
     gate.write_text("", encoding="utf-8")
     path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
     env = {"SUBMIT_GATE": str(gate), "PYTHONPATH": path}
-    with serving(home, "serve", env=env, module="tests.e2e.slow_serve", finish_rounds=False) as url:
+    with serving(home, "serve", env=env, module="tests.e2e.slow_serve") as url:
         yield url, gate, home
 
 

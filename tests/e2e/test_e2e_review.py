@@ -73,7 +73,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Any:
     home = tmp_path_factory.mktemp("review-home")
     live = LiveServer(url="", home=home)
     live.cli("users", "add", ADMIN, "--admin", "--password-stdin", stdin=PASSWORD + "\n")
-    with serving(home, "serve", finish_rounds=False) as url:
+    with serving(home, "serve") as url:
         live.url = url
         yield live
 
