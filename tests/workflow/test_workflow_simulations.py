@@ -65,6 +65,12 @@ def _claim(lab: Any, sim_id: int) -> None:
         assert store_sims.claim(conn, sim_id)
 
 
+def _replay_here(lab: Any, ctx: Any, asked: dict[str, Any], **kwargs: Any) -> None:
+    """Replay a claimed simulation in this process, not in the learner's worker processes."""
+    run = simulations.run
+    run(lab.db, FeatureCache(), asked["id"], ctx.id, asked["options"], in_processes=False, **kwargs)
+
+
 def test_a_request_is_replayed_by_the_learner_into_figures_a_manager_reads(
     lab: Any, manager: Any
 ) -> None:
@@ -271,15 +277,8 @@ def test_a_cancel_during_the_replay_stops_it_at_its_next_progress_write(
             # a manager presses cancel on the page while the second round runs
             simulations.cancel(lab.db, manager, asked["id"])
 
-    simulations.run(
-        lab.db,
-        FeatureCache(),
-        asked["id"],
-        manager.id,
-        asked["options"],
-        progress=hook,
-        in_processes=False,  # the cancel through worker processes: the test after next
-    )
+    # Through worker processes: test_a_cancel_from_another_thread_ends_the_replay_without_figures.
+    _replay_here(lab, manager, asked, progress=hook)
     replaying = [s for s in seen if s[0].startswith("replaying")]
     assert len(replaying) == 2, seen  # nothing was replayed past the cancel's round
     assert replaying[0][0] == "replaying 2 strategies × 2 seeds"
@@ -303,15 +302,7 @@ def test_the_page_reads_the_labels_and_featurizing_phases_with_their_totals(
         view = simulations.get(lab.db, manager, asked["id"])
         shown.append((view["phase"], view["done"], view["total"], view["percent"]))
 
-    simulations.run(
-        lab.db,
-        FeatureCache(),
-        asked["id"],
-        manager.id,
-        asked["options"],
-        progress=hook,
-        in_processes=False,
-    )
+    _replay_here(lab, manager, asked, progress=hook)
     assert ("reading the labels", 0, n, 0.0) in shown, shown
     assert (f"featurizing {n:,} labeled items", 0, n, 0.0) in shown, shown
     assert all(total for phase, _, total, _ in shown if phase.startswith("featurizing")), shown
@@ -339,9 +330,7 @@ def test_the_page_reads_the_featurizing_done_while_the_replay_starts(
         return real(*args, **kwargs)
 
     monkeypatch.setattr(sim, "simulate", starting)
-    simulations.run(
-        lab.db, FeatureCache(), asked["id"], manager.id, asked["options"], in_processes=False
-    )
+    _replay_here(lab, manager, asked)
     assert seen == [(f"featurizing {n:,} labeled items", n, n)]
     assert simulations.get(lab.db, manager, asked["id"])["state"] == "done"
 
