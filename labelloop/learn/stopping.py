@@ -94,22 +94,38 @@ def agreement(a: NDArray[np.int64], b: NDArray[np.int64]) -> float:
     return kappa if math.isfinite(kappa) else 0.0
 
 
-def successive_kappas(history: Sequence[RoundSummary]) -> list[float]:
+def successive_kappas(history: Sequence[RoundSummary], *, last: int | None = None) -> list[float]:
     """Cohen's kappa of each trained round's stop-set predictions against the previous one's.
 
     Rounds without a model (empty ``stop_predictions``) are skipped; a pair whose stop sets
     differ in size is not comparable and gets NaN.
+
+    Parameters
+    ----------
+    history : sequence of RoundSummary, oldest first
+    last : int, optional
+        Only the newest ``last`` pairs: a rule that reads no further back judges every round
+        of a long history, and each kappa costs milliseconds.
 
     Returns
     -------
     list of float
         One per pair of successive trained rounds, oldest first.
     """
-    trained = [np.asarray(r.stop_predictions) for r in history if len(r.stop_predictions)]
+    trained = [r.stop_predictions for r in history if len(r.stop_predictions)]
+    if last is not None:
+        trained = trained[max(0, len(trained) - last - 1) :]
+    trained = [np.asarray(predictions) for predictions in trained]
     return [
         agreement(prev, cur) if prev.shape == cur.shape else math.nan
         for prev, cur in zip(trained, trained[1:], strict=False)
     ]
+
+
+def _window(window: int) -> int | None:
+    """The kappas a rule of ``window`` comparisons reads: ``None`` (all) for a window below one,
+    which reads them all."""
+    return window if window >= 1 else None
 
 
 def labels_to_change(
@@ -266,7 +282,8 @@ class StabilizingPredictions:
         return replace(decision, reason=reason, more_labels=more)
 
     def _evaluate(self, history: Sequence[RoundSummary]) -> StopDecision:
-        kappas = self.kappas(history)
+        # The newest window is all it reads: a longer run of stable rounds stops as well.
+        kappas = successive_kappas(history, last=_window(self.window))
         if not kappas:
             return StopDecision(self.name, False, None, "needs two trained rounds")
         latest = kappas[-1]
@@ -420,7 +437,7 @@ class KappaAverage:
         self.window = window
 
     def evaluate(self, history: Sequence[RoundSummary]) -> StopDecision:
-        kappas = successive_kappas(history)
+        kappas = successive_kappas(history, last=_window(self.window))  # none before counts
         since = next((i + 1 for i in range(len(kappas) - 1, -1, -1) if math.isnan(kappas[i])), 0)
         recent = kappas[since:][-self.window :]
         more, estimate = change_estimate(history)

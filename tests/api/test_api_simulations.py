@@ -11,6 +11,7 @@ import pytest
 from labelloop.server.api.simulations import CHART_POLICY
 from labelloop.workflow import projects, simulations
 from labelloop.workflow.features import FeatureCache
+from tests.simreplay import replay_here
 
 SIMS = "/api/projects/sent/simulations"
 FAST = {"strategies": ["random", "margin"], "seeds": 2, "budget": 40, "batch": 10}
@@ -18,13 +19,17 @@ HOSTILE = "</title><script>alert('pwned')</script> & \"quotes\""
 
 
 def _learner(api: Any) -> bool:
-    """Play the learner: replay the oldest queued simulation."""
+    """Play the learner: replay the oldest queued simulation (in this process: see ``sims``)."""
     return simulations.run_next(api.lab.db, FeatureCache())
 
 
 @pytest.fixture
-def sims(api: Any) -> Any:
-    """The API fixture with 60 labeled pool items more in 'sent' (69 labels with its eval's)."""
+def sims(api: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The API fixture with 60 labeled pool items more in 'sent' (69 labels with its eval's).
+
+    Replays run in the test's process: the learner's worker processes are asserted in
+    tests/workflow/test_workflow_simulations.py; here, the API around the replay."""
+    replay_here(monkeypatch)
     lab = api.lab
     rows = lab.rows(60, start=2000, prefix="lab", labeled=True)
     lab.import_rows(lab.ctx("sent", lab.admin), rows, labeled=True, filename="labeled.jsonl")
@@ -65,6 +70,7 @@ def test_a_site_admin_may_ask_too_and_the_options_default(sims: Any) -> None:
     assert options["batch"] == sims.lab.ctx("sent", sims.lab.admin).settings.batch_size
 
 
+@pytest.mark.parametrize("db", ["sqlite"], indirect=True)  # the page is drawn whatever the store
 def test_a_hostile_project_name_is_inert_in_the_chart(sims: Any) -> None:
     lab = sims.lab
     schema = {
@@ -101,27 +107,25 @@ def test_a_second_request_waits_for_the_first(sims: Any) -> None:
     assert sims.post(SIMS, "manager", json=FAST).status_code == 202
 
 
-@pytest.mark.parametrize(
-    ("body", "status", "names"),
-    [
-        ({"seeds": 0}, 422, "seeds must be between 1 and 10, not 0"),
-        ({"budget": 20}, 422, "budget 20 leaves nothing to query"),
-        ({"batch": 5000}, 422, "batch must be between 1 and 1000"),
-        ({"max_seconds": 1}, 422, "max_seconds must be between 10 and 3600"),
-        ({"strategies": ["psychic"]}, 422, "unknown strategy 'psychic'"),
-        ({"strategies": []}, 422, "strategies names no strategy"),
-        ({"strategies": "random"}, 422, "strategies:"),
-        ({"seeds": "lots"}, 422, "seeds:"),
-        ({"seeds": 10**12}, 422, "seeds:"),
-    ],
-)
-def test_bad_bodies_are_4xx_naming_the_option(
-    sims: Any, body: dict[str, Any], status: int, names: str
-) -> None:
-    r = sims.post(SIMS, "manager", json={**FAST, **body})
-    assert r.status_code == status, r.text
-    assert names in r.json()["detail"]
-    assert sims.get(SIMS, "manager").json() == []
+BAD_BODIES: list[tuple[dict[str, Any], int, str]] = [
+    ({"seeds": 0}, 422, "seeds must be between 1 and 10, not 0"),
+    ({"budget": 20}, 422, "budget 20 leaves nothing to query"),
+    ({"batch": 5000}, 422, "batch must be between 1 and 1000"),
+    ({"max_seconds": 1}, 422, "max_seconds must be between 10 and 3600"),
+    ({"strategies": ["psychic"]}, 422, "unknown strategy 'psychic'"),
+    ({"strategies": []}, 422, "strategies names no strategy"),
+    ({"strategies": "random"}, 422, "strategies:"),
+    ({"seeds": "lots"}, 422, "seeds:"),
+    ({"seeds": 10**12}, 422, "seeds:"),
+]
+
+
+def test_bad_bodies_are_4xx_naming_the_option(sims: Any) -> None:
+    for body, status, names in BAD_BODIES:  # one project for them all: none changes it
+        r = sims.post(SIMS, "manager", json={**FAST, **body})
+        assert r.status_code == status, (body, r.text)
+        assert names in r.json()["detail"], (body, r.text)
+        assert sims.get(SIMS, "manager").json() == []
 
 
 def test_too_few_labels_is_a_422_naming_the_count(api: Any) -> None:
@@ -130,12 +134,12 @@ def test_too_few_labels_is_a_422_naming_the_count(api: Any) -> None:
     assert r.json()["detail"] == "9 labeled items are too few to simulate; need at least 40"
 
 
-@pytest.mark.parametrize("sim_id", ["0", "-1", "99999999999999999999", "abc"])
-def test_out_of_range_ids_are_422(sims: Any, sim_id: str) -> None:
-    for path, call in (("", "get"), ("/chart", "get"), ("/cancel", "post")):
-        r = getattr(sims, call)(f"{SIMS}/{sim_id}{path}", "manager")
-        assert r.status_code == 422, (path, r.text)
-        assert "sim_id" in r.json()["detail"]
+def test_out_of_range_ids_are_422(sims: Any) -> None:
+    for sim_id in ("0", "-1", "99999999999999999999", "abc"):
+        for path, call in (("", "get"), ("/chart", "get"), ("/cancel", "post")):
+            r = getattr(sims, call)(f"{SIMS}/{sim_id}{path}", "manager")
+            assert r.status_code == 422, (sim_id, path, r.text)
+            assert "sim_id" in r.json()["detail"]
 
 
 def test_another_projects_simulation_is_not_found_through_this_project(sims: Any) -> None:

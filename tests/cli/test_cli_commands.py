@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -34,9 +35,15 @@ settings:
 
 
 @pytest.fixture
-def cli(tmp_path: Path, no_labelloop_env: None) -> Any:
-    """Runs `labelloop ...` in-process with LABELLOOP_HOME in tmp_path; asserts the exit code."""
+def cli(tmp_path: Path, no_labelloop_env: None, sqlite_migrated: Path) -> Any:
+    """Runs `labelloop ...` in-process with LABELLOOP_HOME in tmp_path; asserts the exit code.
+
+    The home's database is a copy of the suite's migrated one, as a command would leave it
+    (each command still brings it up to date); the init and team-mode tests empty the home.
+    """
     env = {"LABELLOOP_HOME": str(tmp_path / "home"), "COLUMNS": "60"}
+    (tmp_path / "home").mkdir()
+    shutil.copyfile(sqlite_migrated, tmp_path / "home" / "labelloop.db")
 
     def run(*args: str, code: int = 0, stdin: str | None = None, **extra_env: str) -> Any:
         result = CliRunner().invoke(app, list(args), input=stdin, env={**env, **extra_env})
@@ -88,6 +95,7 @@ def _one_error_line(result: Any) -> str:
 
 
 def test_init_creates_the_database_in_the_home(cli: Any) -> None:
+    shutil.rmtree(cli.home)  # an empty home, not the fixture's copy of a migrated store
     result = cli("init")
     assert (cli.home / "labelloop.db").is_file()
     assert str(cli.home) in result.stdout.replace("\n", "")
@@ -607,6 +615,7 @@ def test_the_installed_command_runs_as_a_process(tmp_path: Path) -> None:
 
 @pytest.mark.postgres
 def test_team_mode_database_url(cli: Any, pg_cluster: Any, tmp_path: Path) -> None:
+    shutil.rmtree(cli.home)  # an empty home: nothing may go to the SQLite default there
     url = pg_cluster.create_database()
     cli("init", LABELLOOP_DATABASE_URL=url)
     schema = tmp_path / "schema.yaml"

@@ -684,12 +684,13 @@ def test_project_json_prints_the_simulation_as_the_api_shows_it(
     assert view == {**_simulations(topics)[0], "outputs": view["outputs"]}
 
 
-def test_project_progress_feeds_the_bar(
+def test_project_progress_feeds_the_bar_with_the_labels_and_featurizing_counted_from_the_start(
     cli: Any, tmp_path: Path, topics: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from rich.progress import Progress, TaskID
 
     from labelloop.cli import simulation
+    from labelloop.workflow import simulations
 
     phases: list[tuple[str, int | None]] = []
 
@@ -697,19 +698,6 @@ def test_project_progress_feeds_the_bar(
         def update(self, task_id: TaskID, **kwargs: Any) -> None:
             phases.append((kwargs.get("description", ""), kwargs.get("total")))
             super().update(task_id, **kwargs)
-
-    monkeypatch.setattr(simulation, "_bar", lambda: Recording(transient=True))
-    cli("simulate", "--project", "topics", *FAST, "--out", str(tmp_path / "o"))
-    names = list(dict.fromkeys(p for p, _ in phases))
-    assert names[:2] == ["reading the labels", "featurizing 200 labeled items"]
-    assert "replaying 2 strategies × 2 seeds" in names and names[-1] == "drawing the chart"
-    assert any(total for p, total in phases if p.startswith("replaying"))
-
-
-def test_project_bar_counts_the_labels_and_the_featurizing_from_the_start(
-    cli: Any, tmp_path: Path, topics: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from labelloop.workflow import simulations
 
     seen: list[tuple[str, int, int]] = []
     run = simulations.run
@@ -721,10 +709,16 @@ def test_project_bar_counts_the_labels_and_the_featurizing_from_the_start(
 
         run(*args, progress=hook, **kwargs)
 
+    monkeypatch.setattr(simulation, "_bar", lambda: Recording(transient=True))
     monkeypatch.setattr(simulations, "run", recording)
     cli("simulate", "--project", "topics", *FAST, "--out", str(tmp_path / "o"))
-    phases = list(dict.fromkeys(phase for phase, _, _ in seen))
-    assert phases[:2] == ["reading the labels", "featurizing 200 labeled items"]
+    names = list(dict.fromkeys(p for p, _ in phases))
+    assert names[:2] == ["reading the labels", "featurizing 200 labeled items"]
+    assert "replaying 2 strategies × 2 seeds" in names and names[-1] == "drawing the chart"
+    assert any(total for p, total in phases if p.startswith("replaying"))
+
+    phases_seen = list(dict.fromkeys(phase for phase, _, _ in seen))
+    assert phases_seen[:2] == ["reading the labels", "featurizing 200 labeled items"]
     # The bar shows "x/200" rather than "0/?" while the labels are read and featurized.
     assert [(d, t) for p, d, t in seen if p == "reading the labels"][0] == (0, 200)
     assert [(d, t) for p, d, t in seen if p.startswith("featurizing")] == [(0, 200), (200, 200)]

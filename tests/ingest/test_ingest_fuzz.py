@@ -301,7 +301,7 @@ def check_import(
 
 
 @pytest.mark.parametrize("kind", ["text", "body", "ner", "html", "table", "image", "audio"])
-@fuzz(30)
+@fuzz(15)
 @given(data=st.data())
 def test_jsonl(sqlite_lab: Lab, media: Path, kind: str, data: st.DataObject) -> None:
     raw = data.draw(records(kind).map(jsonl_file).flatmap(mangled))
@@ -309,7 +309,7 @@ def test_jsonl(sqlite_lab: Lab, media: Path, kind: str, data: st.DataObject) -> 
 
 
 @pytest.mark.parametrize("kind", ["text", "body", "html", "table", "image"])
-@fuzz(30)
+@fuzz(15)
 @given(data=st.data())
 def test_csv(sqlite_lab: Lab, media: Path, kind: str, data: st.DataObject) -> None:
     raw = csv_file(data.draw(records(kind)), ragged=data.draw(st.booleans()))
@@ -318,7 +318,7 @@ def test_csv(sqlite_lab: Lab, media: Path, kind: str, data: st.DataObject) -> No
 
 
 @pytest.mark.parametrize("kind", ["ner", "text"])
-@fuzz(30)
+@fuzz(15)
 @given(data=st.data())
 def test_conll(sqlite_lab: Lab, media: Path, kind: str, data: st.DataObject) -> None:
     raw = data.draw(conll_file().flatmap(mangled))
@@ -327,7 +327,7 @@ def test_conll(sqlite_lab: Lab, media: Path, kind: str, data: st.DataObject) -> 
 
 
 @pytest.mark.parametrize("kind", ["image", "text"])
-@fuzz(30)
+@fuzz(15)
 @given(data=st.data())
 def test_coco(sqlite_lab: Lab, media: Path, kind: str, data: st.DataObject) -> None:
     doc = data.draw(coco_doc().flatmap(lambda d: near(d, 4)))
@@ -338,7 +338,7 @@ def test_coco(sqlite_lab: Lab, media: Path, kind: str, data: st.DataObject) -> N
 
 
 @pytest.mark.parametrize("kind", ["image", "text"])
-@fuzz(30)
+@fuzz(15)
 @given(data=st.data())
 def test_yolo(sqlite_lab: Lab, media: Path, kind: str, data: st.DataObject) -> None:
     raw = data.draw(yolo_zip())
@@ -348,7 +348,7 @@ def test_yolo(sqlite_lab: Lab, media: Path, kind: str, data: st.DataObject) -> N
 
 
 @pytest.mark.parametrize("kind", ["text", "ner", "html", "image", "audio"])
-@fuzz(30)
+@fuzz(15)
 @given(data=st.data())
 def test_label_studio(sqlite_lab: Lab, media: Path, kind: str, data: st.DataObject) -> None:
     tasks = data.draw(st.lists(ls_task(kind).flatmap(near), max_size=4))
@@ -360,7 +360,7 @@ def test_label_studio(sqlite_lab: Lab, media: Path, kind: str, data: st.DataObje
 
 
 @pytest.mark.parametrize("kind", ["text", "body", "ner", "html"])
-@fuzz(30)
+@fuzz(15)
 @given(data=st.data())
 def test_doccano(sqlite_lab: Lab, media: Path, kind: str, data: st.DataObject) -> None:
     rows = data.draw(st.lists(doccano_line(kind).flatmap(near), min_size=1, max_size=6))
@@ -372,7 +372,7 @@ def test_doccano(sqlite_lab: Lab, media: Path, kind: str, data: st.DataObject) -
 
 
 @pytest.mark.parametrize("kind", ["text", "body", "ner", "html"])
-@fuzz(30)
+@fuzz(15)
 @given(data=st.data())
 def test_prodigy(sqlite_lab: Lab, media: Path, kind: str, data: st.DataObject) -> None:
     tasks = data.draw(st.lists(prodigy_task(kind).flatmap(near), min_size=1, max_size=6))
@@ -385,7 +385,7 @@ def test_prodigy(sqlite_lab: Lab, media: Path, kind: str, data: st.DataObject) -
     check_import(sqlite_lab, kind, raw, fmt="prodigy", media=media, **given)
 
 
-@fuzz(30)
+@fuzz(15)
 @given(data=st.data())
 def test_parquet(sqlite_lab: Lab, media: Path, data: st.DataObject) -> None:
     import pyarrow as pa
@@ -403,7 +403,7 @@ def test_parquet(sqlite_lab: Lab, media: Path, data: st.DataObject) -> None:
     check_import(sqlite_lab, "table", raw, fmt="parquet", media=media, **given)
 
 
-@fuzz(30)
+@fuzz(15)
 @given(data=st.data())
 def test_hf_datasets_arrow(sqlite_lab: Lab, media: Path, data: st.DataObject) -> None:
     """One Arrow file of a dataset saved with save_to_disk, its label a ClassLabel column."""
@@ -434,7 +434,7 @@ FORMATS = (
 
 
 @pytest.mark.parametrize("kind", sorted(SCHEMAS))
-@fuzz(20)
+@fuzz(10)
 @given(data=st.data())
 def test_random_bytes(sqlite_lab: Lab, media: Path, kind: str, data: st.DataObject) -> None:
     """Any bytes, in any format, into any project."""
@@ -468,7 +468,7 @@ def random_folder(media: Path, data: st.DataObject) -> Path:
 
 
 @pytest.mark.parametrize("kind", ["image", "audio"])
-@fuzz(25)
+@fuzz(12)
 @given(data=st.data())
 def test_folder(sqlite_lab: Lab, media: Path, kind: str, data: st.DataObject) -> None:
     """A folder of files of any name (UTF-8 or not) and content, labeled by subfolder."""
@@ -490,7 +490,7 @@ def test_folder(sqlite_lab: Lab, media: Path, kind: str, data: st.DataObject) ->
     )
 
 
-@fuzz(25)
+@fuzz(12)
 @given(data=st.data())
 def test_yolo_folder(sqlite_lab: Lab, media: Path, data: st.DataObject) -> None:
     """A YOLO folder: class names, images of any name and content, and label files (good,
@@ -521,7 +521,7 @@ def test_yolo_folder(sqlite_lab: Lab, media: Path, data: st.DataObject) -> None:
     )
 
 
-@fuzz(20)
+@fuzz(10)
 @given(data=st.data())
 def test_hf_datasets_folder(sqlite_lab: Lab, media: Path, data: st.DataObject) -> None:
     """A folder save_to_disk wrote (one dataset, or splits), then one of its files broken."""

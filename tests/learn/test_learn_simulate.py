@@ -329,8 +329,10 @@ def test_an_error_in_a_worker_process_stops_the_other_seeds_and_reaches_the_call
 
 def test_max_seconds_bounds_worker_processes_too(data) -> None:
     X, y = data
+    # One worker process for both seeds (a second would start the same code again, for seconds).
     sim = simulate(X, y, classes=CLASSES, strategies={"random": make_strategy("random")},
-                   seeds=[0, 1], budget=300, batch_size=10, max_seconds=0.0, jobs=2)  # fmt: skip
+                   seeds=[0, 1], budget=300, batch_size=10, max_seconds=0.0,
+                   in_processes=True)  # fmt: skip
     assert sim.timed_out and sim.runs == ()
 
 

@@ -19,9 +19,13 @@ from labelloop.workflow import projects, quality, simulations
 from labelloop.workflow.features import FeatureCache
 from labelloop.workflow.learning import Learner
 from tests.conftest import TAGS_SCHEMA
+from tests.simreplay import replay_here
 
 FAST: dict[str, Any] = {"strategies": "random,margin", "seeds": 2, "budget": 40, "batch": 10}
 """Options that replay in a second or two on the fixture's 69 labels."""
+SQLITE_ONLY = pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+"""For what the replay decides whatever the store: the store's part of a replay (claim,
+progress, cancel, figures) is asserted on both by the other tests."""
 
 
 def noisy(rows: list[dict[str, Any]], *, every: int = 7) -> list[dict[str, Any]]:
@@ -59,6 +63,12 @@ def _events(lab: Any, action: str) -> list[Any]:
 def _claim(lab: Any, sim_id: int) -> None:
     with lab.db.write() as conn:
         assert store_sims.claim(conn, sim_id)
+
+
+def _replay_here(lab: Any, ctx: Any, asked: dict[str, Any], **kwargs: Any) -> None:
+    """Replay a claimed simulation in this process, not in the learner's worker processes."""
+    run = simulations.run
+    run(lab.db, FeatureCache(), asked["id"], ctx.id, asked["options"], in_processes=False, **kwargs)
 
 
 def test_a_request_is_replayed_by_the_learner_into_figures_a_manager_reads(
@@ -118,29 +128,27 @@ def test_the_defaults_are_random_and_the_project_batch(lab: Any) -> None:
     assert asked["options"]["batch"] == 7
 
 
-@pytest.mark.parametrize(
-    ("options", "message"),
-    [
-        ({"seeds": 0}, "seeds must be between 1 and 10, not 0"),
-        ({"seeds": 11}, "seeds must be between 1 and 10, not 11"),
-        ({"batch": 0}, "batch must be between 1 and 1000, not 0"),
-        ({"max_seconds": 5}, "max_seconds must be between 10 and 3600, not 5"),
-        (
-            {"budget": 20},
-            "budget 20 leaves nothing to query: every strategy starts from 20 random labels; "
-            "the least budget is 21",
-        ),
-        ({"strategies": "random,psychic"}, "unknown strategy 'psychic'; known strategies: "),
-        ({"strategies": " , "}, "strategies names no strategy"),
-    ],
-)
-def test_bad_options_are_refused_at_once_naming_the_option(
-    lab: Any, manager: Any, options: dict[str, Any], message: str
-) -> None:
-    with pytest.raises(LabelloopError) as caught:
-        simulations.request(lab.db, manager, **{**FAST, **options})
-    assert caught.value.message.startswith(message), caught.value.message
-    assert simulations.recent(lab.db, manager) == []  # nothing was queued
+BAD_OPTIONS: list[tuple[dict[str, Any], str]] = [
+    ({"seeds": 0}, "seeds must be between 1 and 10, not 0"),
+    ({"seeds": 11}, "seeds must be between 1 and 10, not 11"),
+    ({"batch": 0}, "batch must be between 1 and 1000, not 0"),
+    ({"max_seconds": 5}, "max_seconds must be between 10 and 3600, not 5"),
+    (
+        {"budget": 20},
+        "budget 20 leaves nothing to query: every strategy starts from 20 random labels; "
+        "the least budget is 21",
+    ),
+    ({"strategies": "random,psychic"}, "unknown strategy 'psychic'; known strategies: "),
+    ({"strategies": " , "}, "strategies names no strategy"),
+]
+
+
+def test_bad_options_are_refused_at_once_naming_the_option(lab: Any, manager: Any) -> None:
+    for options, message in BAD_OPTIONS:  # one project for them all: none changes it
+        with pytest.raises(LabelloopError) as caught:
+            simulations.request(lab.db, manager, **{**FAST, **options})
+        assert caught.value.message.startswith(message), (options, caught.value.message)
+        assert simulations.recent(lab.db, manager) == []  # nothing was queued
 
 
 def test_too_few_labels_are_refused_at_once(lab: Any) -> None:
@@ -176,8 +184,9 @@ def test_one_class_only_is_refused(lab: Any) -> None:
         simulations.request(lab.db, ctx, **FAST)
 
 
-def test_gold_answers_are_not_labels(lab: Any) -> None:
+def test_gold_answers_are_not_labels(lab: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """Two 'neutral' labels, one of them on a gold check: one is left, which cannot be split."""
+    replay_here(monkeypatch)
     ctx = lab.project()
     rows = [r for r in lab.rows(90, labeled=True) if r["label"] != "neutral"]
     neutral = [
@@ -268,9 +277,8 @@ def test_a_cancel_during_the_replay_stops_it_at_its_next_progress_write(
             # a manager presses cancel on the page while the second round runs
             simulations.cancel(lab.db, manager, asked["id"])
 
-    simulations.run(
-        lab.db, FeatureCache(), asked["id"], manager.id, asked["options"], progress=hook
-    )
+    # Through worker processes: test_a_cancel_from_another_thread_ends_the_replay_without_figures.
+    _replay_here(lab, manager, asked, progress=hook)
     replaying = [s for s in seen if s[0].startswith("replaying")]
     assert len(replaying) == 2, seen  # nothing was replayed past the cancel's round
     assert replaying[0][0] == "replaying 2 strategies × 2 seeds"
@@ -294,21 +302,21 @@ def test_the_page_reads_the_labels_and_featurizing_phases_with_their_totals(
         view = simulations.get(lab.db, manager, asked["id"])
         shown.append((view["phase"], view["done"], view["total"], view["percent"]))
 
-    simulations.run(
-        lab.db, FeatureCache(), asked["id"], manager.id, asked["options"], progress=hook
-    )
+    _replay_here(lab, manager, asked, progress=hook)
     assert ("reading the labels", 0, n, 0.0) in shown, shown
     assert (f"featurizing {n:,} labeled items", 0, n, 0.0) in shown, shown
     assert all(total for phase, _, total, _ in shown if phase.startswith("featurizing")), shown
     assert simulations.get(lab.db, manager, asked["id"])["state"] == "done"
 
 
+@SQLITE_ONLY
 def test_the_page_reads_the_featurizing_done_while_the_replay_starts(
     lab: Any, manager: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Starting the replay's worker processes takes seconds: the page must not read "0 / n"
     # featurized all that while, though the features were ready (progress is throttled to a
-    # write a second, and featurizing a small project takes less).
+    # write a second, and featurizing a small project takes less). The row is read as
+    # simulate() is called, before any worker starts, so the replay may run here.
     from labelloop.learn import simulate as sim
 
     asked = simulations.request(lab.db, manager, **FAST)
@@ -322,11 +330,12 @@ def test_the_page_reads_the_featurizing_done_while_the_replay_starts(
         return real(*args, **kwargs)
 
     monkeypatch.setattr(sim, "simulate", starting)
-    simulations.run(lab.db, FeatureCache(), asked["id"], manager.id, asked["options"])
+    _replay_here(lab, manager, asked)
     assert seen == [(f"featurizing {n:,} labeled items", n, n)]
     assert simulations.get(lab.db, manager, asked["id"])["state"] == "done"
 
 
+@SQLITE_ONLY
 def test_a_cancel_from_another_thread_ends_the_replay_without_figures(
     lab: Any, manager: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -438,6 +447,9 @@ def test_the_learner_replays_queued_simulations_and_outlives_a_broken_one(
         return real(*args, **kwargs)
 
     monkeypatch.setattr(sim, "simulate", first_breaks)
+    # Replayed in this process: run_next's worker processes are asserted by the first test,
+    # and a replay's worker processes started from a thread by the CLI's and browser tests.
+    replay_here(monkeypatch)
     other = lab.project("other")
     lab.import_rows(other, lab.rows(60, labeled=True), labeled=True)
     broken = simulations.request(lab.db, manager, **FAST)  # the oldest: replayed first
@@ -485,7 +497,11 @@ def test_another_projects_simulation_is_not_found_here(lab: Any, manager: Any) -
     assert simulations.get(lab.db, other, theirs["id"])["state"] == "queued"
 
 
-def test_the_replay_learns_with_the_projects_own_model(lab: Any) -> None:
+@SQLITE_ONLY
+def test_the_replay_learns_with_the_projects_own_model(
+    lab: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    replay_here(monkeypatch)
     ctx = lab.project(model="sklearn.naive_bayes.ComplementNB")
     lab.import_rows(ctx, noisy(lab.rows(60, labeled=True)), labeled=True)
     asked = simulations.request(lab.db, ctx, **FAST)
@@ -505,7 +521,11 @@ def test_the_page_form_offers_a_batch_the_request_takes(lab: Any) -> None:
     assert asked["options"]["batch"] == simulations.MAX_BATCH
 
 
-def test_a_budget_over_what_each_seed_can_label_is_capped_and_said(lab: Any, manager: Any) -> None:
+@SQLITE_ONLY
+def test_a_budget_over_what_each_seed_can_label_is_capped_and_said(
+    lab: Any, manager: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    replay_here(monkeypatch)
     asked = simulations.request(lab.db, manager, **{**FAST, "budget": 5000})
     assert asked["options"]["budget"] == 5000  # as asked
     assert simulations.run_next(lab.db, FeatureCache()) is True
