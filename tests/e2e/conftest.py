@@ -355,8 +355,10 @@ def wait_task(page: Any, *, other_than: str = "", timeout_ms: int = 60000) -> st
 
 
 def first_rounds(home: Path) -> None:
-    """One pass of the learner over ``home``'s projects, in this process: the cold-start round
-    the server's learner would otherwise run first after it starts."""
+    """One pass of the learner over ``home``'s projects, in this process, taking each project's
+    training lock as the server's own learner does: the cold-start round the server's learner
+    (a process at idle priority, slow to start on a loaded machine) would otherwise run first;
+    the server may be running already."""
     from labelloop.config import get_settings
     from labelloop.store.db import Database
     from labelloop.workflow.learning import FeatureCache, Learner

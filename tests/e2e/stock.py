@@ -88,24 +88,6 @@ class Stock:
                 train(self.db, ctx, cache=cache, wait_for_features=False)
 
 
-def learn_once(home: Path) -> None:
-    """One pass of the learner over the projects of the data dir ``home``, in this process,
-    taking each project's training lock as the server's own learner does: for a server already
-    running, whose learner is slow to start on a loaded machine."""
-    from labelloop.config import get_settings
-    from labelloop.store.db import Database
-    from labelloop.workflow.features import FeatureCache
-    from labelloop.workflow.learning import Learner
-
-    settings = get_settings(home=home)
-    db = Database(settings.db_url)
-    try:
-        cache = FeatureCache(settings.features_dir, media_roots=settings.media_root_paths)
-        Learner(db, cache=cache).run_once()
-    finally:
-        db.dispose()
-
-
 @contextmanager
 def stocked(home: Path, migrated: Path, *, first_rounds: bool = True) -> Iterator[Stock]:
     """The data dir ``home`` with a copy of the migrated store ``migrated`` (the

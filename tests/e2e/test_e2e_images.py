@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import USERNAME, serving
+from tests.e2e.conftest import USERNAME, first_rounds, serving
 from tests.e2e.sessions import signed_in_page
-from tests.e2e.stock import learn_once, stocked
+from tests.e2e.stock import stocked
 
 pytestmark = pytest.mark.browser
 
@@ -23,7 +23,7 @@ def digits_server(tmp_path_factory: pytest.TempPathFactory, sqlite_migrated: Pat
         stock.user(USERNAME, admin=True)
     with serving(home, "demo", "--dataset", "digits", "--no-browser") as url:
         assert len(list((home / "media" / "sklearn-digits").glob("*.png"))) == 1797
-        learn_once(home)  # the first queue, without waiting for the server's learner to start
+        first_rounds(home)  # the first queue, without waiting for the server's learner to start
         yield url
 
 
