@@ -377,7 +377,10 @@ def test_e2e_an_item_fetched_ahead_that_lands_after_the_page_was_left_is_given_b
         page.wait_for_timeout(50)
     assert len(ahead) == 1 and len(_live_leases(home, "lena")) == 1
     page.evaluate("dispatchEvent(new PageTransitionEvent('pagehide', {persisted: true}))")
-    ahead[0].continue_()  # it reaches the server, which leases it, after the page was left
+    # It reaches the server, which leases it, after the page was left (its answer awaited:
+    # until then the leases read empty once the page gave back the one it showed).
+    with page.expect_response(lambda response: response.request == ahead[0].request):
+        ahead[0].continue_()
     deadline = time.monotonic() + 10
     while _live_leases(home, "lena") and time.monotonic() < deadline:
         page.wait_for_timeout(50)

@@ -753,7 +753,10 @@ def test_an_answer_served_after_the_review_page_was_left_is_given_back(
         page.wait_for_timeout(50)
     assert len(held) == 1
     page.evaluate("dispatchEvent(new PageTransitionEvent('pagehide', {persisted: true}))")
-    held[0].continue_()  # the server leases the next answer's item after the page was left
+    # The server leases the next answer's item after the page was left (its answer awaited:
+    # until then the leases read empty once the page gave back the one it showed).
+    with page.expect_response(lambda response: "skip=" in response.url):
+        held[0].continue_()
     deadline = time.monotonic() + 10
     while _live_review_leases(team, "gone") and time.monotonic() < deadline:
         page.wait_for_timeout(50)
