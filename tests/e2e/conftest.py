@@ -613,3 +613,15 @@ def wait_answer(
         if time.monotonic() > deadline:
             raise AssertionError(f"the page never answered truthily within {timeout_ms} ms")
         page.wait_for_timeout(every_ms)
+
+
+def left_while_held(page: Any, held: list[Any]) -> Any:
+    """Once the page's ``page.route`` handler has held one request (appended to ``held``), leave
+    the page as the browser does (pagehide; one kept in the back-forward cache, which Chromium
+    under Playwright keeps none in); what was held."""
+    deadline = time.monotonic() + 10
+    while not held and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
+    assert len(held) == 1
+    page.evaluate("dispatchEvent(new PageTransitionEvent('pagehide', {persisted: true}))")
+    return held[0]

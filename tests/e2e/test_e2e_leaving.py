@@ -19,6 +19,7 @@ from tests.e2e.conftest import (
     PASSWORD,
     USERNAME,
     first_rounds,
+    left_while_held,
     login,
     run_cli,
     serving,
@@ -62,6 +63,8 @@ PROJECTS = {  # each test's project: its items, whether it has a text control, i
     "cached": (2, False, ("cara", "dirk")),
     "goodnight": (3, False, ("gus",)),
     "late": (3, False, ("lena",)),
+    "renewed": (3, False, ("rosa",)),
+    "retaken": (3, False, ("remy",)),
 }
 
 
@@ -385,4 +388,52 @@ def test_e2e_an_item_fetched_ahead_that_lands_after_the_page_was_left_is_given_b
     while _live_leases(home, "lena") and time.monotonic() < deadline:
         page.wait_for_timeout(50)
     assert _live_leases(home, "lena") == []
+    page.context.close()
+
+
+@pytest.mark.parametrize(
+    ("slug", "name", "server_first"), [("renewed", "rosa", True), ("retaken", "remy", False)]
+)
+def test_e2e_a_renewal_that_lands_after_the_page_was_left_gives_the_item_back(
+    slow: tuple[str, Path, Path], browser: Any, slug: str, name: str, server_first: bool
+) -> None:
+    """A renewal of the item on screen, on its way as the page was left, moved the lease's end
+    before the give-back arrived, which named the end the page had: nothing was given back and
+    the item stayed leased to its annotator for the whole lease. Arriving after the give-back,
+    it took the item again (as after a lease ran out). It is given back as the renewal's answer
+    lands. (Chromium under Playwright keeps no page in the back-forward cache: the event is
+    sent as it would be.)"""
+    url, _, home = slow
+    page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    held: list[tuple[Any, Any]] = []
+
+    def hold(route: Any) -> None:  # its answer (the server renewed), or the request itself
+        held.append((route, route.fetch() if server_first else None))
+
+    page.route(f"**/api/projects/{slug}/tasks/*/renew", hold)
+    page.clock.install()  # to bring the renewal on, below
+    login(page, url, f"/p/{slug}/label", username=name)
+    wait_task(page)
+    deadline = time.monotonic() + 15
+    while len(_live_leases(home, name)) < 2 and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
+    assert len(_live_leases(home, name)) == 2  # the item shown and the one fetched ahead
+    page.clock.fast_forward(200_000)  # a third of the lease since the item was fetched
+    page.mouse.move(300, 300)  # and its annotator at work
+    page.clock.fast_forward(5000)  # the page's next look at its lease
+    route, renewed = left_while_held(page, held)
+    if not server_first:  # the give-back lands first, the renewal then takes the item again
+        deadline = time.monotonic() + 10
+        while _live_leases(home, name) and time.monotonic() < deadline:
+            page.wait_for_timeout(50)
+        assert _live_leases(home, name) == []
+    with page.expect_response(lambda response: response.request == route.request):
+        if server_first:
+            route.fulfill(response=renewed)
+        else:
+            route.continue_()
+    deadline = time.monotonic() + 10
+    while _live_leases(home, name) and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
+    assert _live_leases(home, name) == []
     page.context.close()

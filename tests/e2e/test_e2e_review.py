@@ -20,7 +20,7 @@ import pytest
 from sklearn.metrics import cohen_kappa_score
 from statsmodels.stats.inter_rater import aggregate_raters, fleiss_kappa
 
-from tests.e2e.conftest import run_cli, serving
+from tests.e2e.conftest import left_while_held, run_cli, serving
 
 LABELS = ("negative", "neutral", "positive")
 WORDS = {
@@ -748,11 +748,7 @@ def test_an_answer_served_after_the_review_page_was_left_is_given_back(
     first = _wait_state(page, "review", key="itemId")
     assert _live_review_leases(team, "gone") == [int(first)]
     page.keyboard.press("n")
-    deadline = time.monotonic() + 10
-    while not held and time.monotonic() < deadline:
-        page.wait_for_timeout(50)
-    assert len(held) == 1
-    page.evaluate("dispatchEvent(new PageTransitionEvent('pagehide', {persisted: true}))")
+    left_while_held(page, held)
     # The server leases the next answer's item after the page was left (its answer awaited:
     # until then the leases read empty once the page gave back the one it showed).
     with page.expect_response(lambda response: "skip=" in response.url):
@@ -761,5 +757,42 @@ def test_an_answer_served_after_the_review_page_was_left_is_given_back(
     while _live_review_leases(team, "gone") and time.monotonic() < deadline:
         page.wait_for_timeout(50)
     assert _live_review_leases(team, "gone") == []
+    assert not errors, errors
+    page.context.close()
+
+
+@pytest.mark.browser
+def test_a_renewal_that_lands_after_the_review_page_was_left_gives_the_item_back(
+    team: Team, browser: Any
+) -> None:
+    """A renewal of the review page's lease, on its way as the page was left, moved the
+    lease's end before the give-back arrived, which named the end the page had: nothing was
+    given back and other reviewers' queues passed the item by for the whole lease. It is given
+    back as the renewal's answer lands, as an answer served after leaving is. (Chromium under
+    Playwright keeps no page in the back-forward cache: the event is sent as it would be.)"""
+    _small_project(team, "renewed", _schema("Renewed", review_policy="all", lease_minutes=1))
+    _submit_as(team, "a1", "renewed", 2)
+    page = browser.new_context(viewport={"width": 1280, "height": 860}).new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    held: list[tuple[Any, Any]] = []
+
+    def hold_the_answer(route: Any) -> None:  # the server renews; the page hears of it later
+        held.append((route, route.fetch()))
+
+    page.route("**/api/projects/renewed/reviews/leases/*/renew", hold_the_answer)
+    page.clock.install()  # to bring the renewal on, below
+    _sign_in(page, team, "/p/renewed/review", "rev", PASSWORD)
+    first = _wait_state(page, "review", key="itemId")
+    assert _live_review_leases(team, "renewed") == [int(first)]
+    page.mouse.move(300, 300)  # the reviewer at work
+    page.clock.run_for(25000)  # a third of the lease: the page renews it
+    route, renewed = left_while_held(page, held)
+    with page.expect_response(lambda response: response.request == route.request):
+        route.fulfill(response=renewed)
+    deadline = time.monotonic() + 10
+    while _live_review_leases(team, "renewed") and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
+    assert _live_review_leases(team, "renewed") == []
     assert not errors, errors
     page.context.close()

@@ -949,13 +949,18 @@
     const data = await api("POST", "/tasks/next", { held: heldIds() });
     const task = data ? data.task : null;
     if (task) task.fetchedAt = Date.now();
-    // Asked for before the page was left and answered after (a prefetch on its way as it
-    // went): given back at once, as the rest were, and taken again if the page comes back.
-    if (task && leaving.gone && !state.inflight.has(task.assignment_id)) {
-      sendPastThePage("/tasks/release", JSON.stringify({ leases: [leaseOf(task)] }));
-      task.givenBack = true;
-    }
+    if (task) givenBackIfLeft(task); // a prefetch on its way as the page went
     return task;
+  }
+
+  /** Give back `task`, leased (or renewed) by a request sent before the page was left and
+   * answered after, at once with the end the server just gave, as the rest were given back;
+   * taken again if the page comes back. Whether it was given back. */
+  function givenBackIfLeft(task) {
+    if (!leaving.gone || state.inflight.has(task.assignment_id)) return false;
+    sendPastThePage("/tasks/release", JSON.stringify({ leases: [leaseOf(task)] }));
+    task.givenBack = true;
+    return true;
   }
 
   // A prefetched lease that is about to run out is not worth showing: its submit would fail.
@@ -1032,9 +1037,13 @@
       task.lease_expires_at = renewed.lease_expires_at; // a give-back names the lease so
       task.fetchedAt = Date.now();
       task.givenBack = false;
+      // On its way as the page was left: the give-back named the end it moved (or reached
+      // the server first, and this renewal took the lease again).
+      if (givenBackIfLeft(task)) return;
       if (given && state.current === task && state.mode === "task") prefetch();
     } catch (err) {
       if (!(err instanceof ApiError) || err.status !== 409) return; // tried again next tick
+      if (leaving.gone) return; // someone else's now: the page shows the next when shown again
       // Someone else has the item now: say so and show the next one for real.
       if (state.current !== task || state.mode !== "task" || state.busy) return;
       showMessage(err.detail + " — here is the next item.", "warn");

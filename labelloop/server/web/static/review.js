@@ -641,7 +641,10 @@
     lease.renewing = true;
     try {
       const renewed = await api("POST", `/reviews/leases/${encodeURIComponent(item)}/renew`);
-      if (lease.item === item) lease.ends = renewed.lease_expires_at;
+      // On its way as the page was left: the give-back named the end it moved. Given back
+      // again with the end it gave, as an answer served after leaving is.
+      if (lease.gone) giveBack(item, renewed.lease_expires_at);
+      else if (lease.item === item) lease.ends = renewed.lease_expires_at;
       lease.renewedAt = Date.now();
     } catch (err) {
       if (!(err instanceof ApiError) || err.status !== 409) return; // tried again next tick
@@ -666,9 +669,14 @@
   /** Give the item on screen back as the page goes: the next reviewer's queue serves it. */
   function releaseLease() {
     if (lease.item === null) return;
-    const path = `/reviews/leases/${encodeURIComponent(lease.item)}/release`;
-    const body = JSON.stringify({ lease_expires_at: lease.ends });
+    giveBack(lease.item, lease.ends);
     lease.item = null;
+  }
+
+  /** Give back the lease on `item` while it still ends at `ends`, past the page's end. */
+  function giveBack(item, ends) {
+    const path = `/reviews/leases/${encodeURIComponent(item)}/release`;
+    const body = JSON.stringify({ lease_expires_at: ends });
     L.sendPastThePage(base + path, body); // refused at once: the lease runs out instead
   }
 
