@@ -161,13 +161,16 @@ CONTROL_SEARCHES = [
 ]
 
 
-def test_control_characters_in_a_search_are_refused_naming_them(lab: Any, seeded: Any) -> None:
+def test_control_characters_in_a_search_are_refused_naming_them(
+    lab: Any, seeded: Any, subtests: pytest.Subtests
+) -> None:
     """A NUL used to cut the LIKE pattern short: the search matched every item."""
     for q, named in CONTROL_SEARCHES:  # each in turn on one project: a refused one writes nothing
         found = re.escape(f"control characters (found {named})")
-        with pytest.raises(LabelloopError, match=found):
+        with subtests.test(q=q, asked="search"), pytest.raises(LabelloopError, match=found):
             seeding.search(lab.db, seeded, q=q)
-        with pytest.raises(LabelloopError, match=re.escape(named)):
+        named_it = re.escape(named)
+        with subtests.test(q=q, asked="queue"), pytest.raises(LabelloopError, match=named_it):
             seeding.send_to_queue(lab.db, seeded, [1], query=q)
         with lab.db.read() as conn:
             assert conn.execute(select(seed_pick.c.id)).first() is None, q
