@@ -233,9 +233,9 @@ BEGIN
 END $$
 """
 
-_OTHER_SESSIONS = (
-    "SELECT count(*) FROM pg_stat_activity"
-    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+_OTHER_SESSIONS = (  # a client's: autovacuum may well start on the emptied tables
+    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+    " AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
 )
 
 
