@@ -209,9 +209,9 @@ SELECT md5(concat_ws('|',
 """
 
 # Empties a used copy of the template: every table but alembic_version (foreign keys and the
-# other triggers held off meanwhile), each sequence back at its start. DELETE costs a fraction of
-# TRUNCATE's new files on the small tables tests leave; a big table is truncated (no dead rows
-# for the next test to scan).
+# other triggers held off meanwhile), each sequence back at its start, no large object. DELETE
+# costs a fraction of TRUNCATE's new files on the small tables tests leave; a big table is
+# truncated (no dead rows for the next test to scan).
 _EMPTY = """
 DO $$
 DECLARE t record;
@@ -229,8 +229,14 @@ BEGIN
     END IF;
   END LOOP;
   PERFORM setval(seqrelid, seqstart, false) FROM pg_sequence;
+  PERFORM lo_unlink(oid) FROM pg_largeobject_metadata;
 END $$
 """
+
+_OTHER_SESSIONS = (  # a client's: autovacuum may well start on the emptied tables
+    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+    " AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+)
 
 
 def _dbname(url: str) -> str:
@@ -280,14 +286,17 @@ class PgCluster:
         name = _dbname(url)
         try:
             with self._connect(name) as conn:
+                # Each cut-off session is waited for (up to 5 s): one still ending could write
+                # after the emptying, or hold the locks the next test asks for.
                 conn.execute(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity"
                     " WHERE datname = current_database() AND pid <> pg_backend_pid()"
                 )
                 if conn.execute(_SCHEMA_PRINT).fetchone()[0] == self.clean[template][0]:
                     conn.execute(_EMPTY)
-                    self.clean[template][1].append(name)
-                    return
+                    if not conn.execute(_OTHER_SESSIONS).fetchone()[0]:  # none came back
+                        self.clean[template][1].append(name)
+                        return
         except Exception:  # noqa: BLE001 - whatever went wrong, a drop makes it right
             pass
         self.drop_database(url)

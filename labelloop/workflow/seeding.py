@@ -30,6 +30,7 @@ from labelloop.store.words import (
     SYNTAX,
     Term,
     in_file_names,
+    is_word_char,
     match_spans,
     parse_query,
     text_holds,
@@ -137,10 +138,15 @@ def cut_query(q: str) -> tuple[str, str | None]:
         return words, None
     head = words[:MAX_QUERY_CHARS]
     note = f"searched the first {MAX_QUERY_CHARS} characters of the {len(words):,} typed"
-    inside = not (head[-1].isspace() or words[MAX_QUERY_CHARS].isspace())  # a word cut in two
-    if inside and len(head.split()) > 1:
-        head = head.rsplit(maxsplit=1)[0]
-        note += ", less the word cut there"
+    if is_word_char(head[-1]) and is_word_char(words[MAX_QUERY_CHARS]):  # a word cut in two
+        end = len(head)
+        while end and is_word_char(head[end - 1]):
+            end -= 1
+        # Only the cut word's characters go: a word before it, even joined by punctuation
+        # ("ab,cd"), is whole. Punctuation on either side of the cut cuts no word.
+        if any(is_word_char(c) for c in head[:end]):
+            head = head[:end]
+            note += ", less the word cut there"
     return head.strip(), note
 
 

@@ -59,7 +59,7 @@ MALFORMED_BODIES = [
 ]
 
 
-def test_malformed_bodies_are_422_json(sqlite_api: Any) -> None:
+def test_malformed_bodies_are_422_json(sqlite_api: Any, subtests: pytest.Subtests) -> None:
     for body in MALFORMED_BODIES:
         task = _task(sqlite_api)
         response = sqlite_api.post(
@@ -68,7 +68,8 @@ def test_malformed_bodies_are_422_json(sqlite_api: Any) -> None:
             content=body,
             headers={"content-type": "application/json"},
         )
-        _assert_json_error(response, 422)
+        with subtests.test(body=body):
+            _assert_json_error(response, 422)
 
 
 def test_a_malformed_next_body_is_422_json(sqlite_api: Any) -> None:
@@ -132,10 +133,12 @@ UNKNOWN_THINGS = [
 ]
 
 
-def test_unknown_things_are_404_json(sqlite_api: Any) -> None:
+def test_unknown_things_are_404_json(sqlite_api: Any, subtests: pytest.Subtests) -> None:
     for method, path in UNKNOWN_THINGS:
         headers = sqlite_api.auth("admin")
-        _assert_json_error(sqlite_api.client.request(method, path, headers=headers, json={}), 404)
+        response = sqlite_api.client.request(method, path, headers=headers, json={})
+        with subtests.test(method=method, path=path):
+            _assert_json_error(response, 404)
 
 
 def test_unknown_task_is_404_and_wrong_method_is_405_json(sqlite_api: Any) -> None:
@@ -361,11 +364,14 @@ NUL_PATHS = [
 ]
 
 
-def test_a_nul_in_a_path_or_query_is_400_on_every_store(api: Any) -> None:
+def test_a_nul_in_a_path_or_query_is_400_on_every_store(
+    api: Any, subtests: pytest.Subtests
+) -> None:
     """PostgreSQL refuses NUL in a query parameter: these were 500s there."""
     for path in NUL_PATHS:
-        detail = _assert_json_error(api.get(path), 400)
-        assert detail == "the request's path or query holds a NUL character (U+0000)", path
+        with subtests.test(path=path):
+            detail = _assert_json_error(api.get(path), 400)
+            assert detail == "the request's path or query holds a NUL character (U+0000)"
 
 
 def test_a_field_the_body_does_not_take_is_422_naming_it(api: Any) -> None:

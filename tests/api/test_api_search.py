@@ -122,16 +122,20 @@ def test_status_names_the_featurizer_and_model(search_api: Any) -> None:
     assert info["model"]["featurizer"] == "tfidf"
 
 
-def test_a_nul_in_the_search_is_refused_instead_of_matching_the_pool(search_api: Any) -> None:
+def test_a_nul_in_the_search_is_refused_instead_of_matching_the_pool(
+    search_api: Any, subtests: pytest.Subtests
+) -> None:
     for q in ("\x00", "refund\x00"):  # a NUL alone, a word then a NUL
-        r = search_api.get(SEARCH, "annotator", params={"q": q})
-        assert r.status_code == 400, r.text
-        assert "NUL character (U+0000)" in r.json()["detail"]  # refused before any route
-        hit = search_api.get(SEARCH, "annotator", params={"q": "refund"}).json()["items"][0]
-        sent = search_api.post(SEEDS, "annotator", json={"item_ids": [hit["id"]], "query": q})
-        assert sent.status_code == 422 and "U+0000" in sent.json()["detail"]  # JSON body: 422
-        again = search_api.get(SEARCH, "annotator", params={"q": "refund"}).json()["items"]
-        assert not any(h["queued"] for h in again), q
+        with subtests.test(q=q):
+            r = search_api.get(SEARCH, "annotator", params={"q": q})
+            assert r.status_code == 400, r.text
+            assert "NUL character (U+0000)" in r.json()["detail"]  # refused before any route
+            hit = search_api.get(SEARCH, "annotator", params={"q": "refund"}).json()["items"][0]
+            body = {"item_ids": [hit["id"]], "query": q}
+            sent = search_api.post(SEEDS, "annotator", json=body)
+            assert sent.status_code == 422 and "U+0000" in sent.json()["detail"]  # a JSON body
+            again = search_api.get(SEARCH, "annotator", params={"q": "refund"}).json()["items"]
+            assert not any(h["queued"] for h in again)
 
 
 def _signed_in(sqlite_api: Any) -> Any:

@@ -267,6 +267,9 @@ def serving(
         _wait_healthy(url, proc, log)
         yield url
     finally:
+        from tests.e2e.sessions import forget
+
+        forget(url)  # a later server may get the port: its sessions are not this one's
         for child in _children(proc.pid):
             os.kill(child, signal.SIGKILL)
         proc.terminate()

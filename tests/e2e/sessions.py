@@ -37,6 +37,15 @@ def signed_in(
     return context
 
 
+def forget(url: str) -> None:
+    """Forget the sessions of the server at ``url``, which stops: a server started later on the
+    same port (another data dir, another secret key) would refuse them, and its pages would
+    open on the sign-in form."""
+    for states in list(_STATES.values()):
+        for key in [key for key in states if key[0] == url]:
+            del states[key]
+
+
 def signed_in_page(browser: Any, url: str, path: str, **options: Any) -> Any:
     """A page of a new :func:`signed_in` context (``options``) open on ``path``."""
     page = signed_in(browser, url, **options).new_page()

@@ -41,8 +41,9 @@ def _summary(page: Any, starts: str) -> str:
     return page.inner_text("#items-summary")
 
 
-# The tests that need no queue come first: meanwhile the server's learner makes its first
-# round on the 150 reviews, which the tests after them wait for.
+# The tests that need no queue come first. (The server fixture's first round on the 150
+# reviews is made before its server starts, in the test process: the tests after them no
+# longer wait for the server's learner to make it.)
 
 
 def _hostile_rows_stay_text(page: Any, server: Any, what: str) -> str:

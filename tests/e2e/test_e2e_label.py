@@ -104,7 +104,7 @@ def test_e2e_keyboard_labeling_drives_the_loop(
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.clock.install()  # to bring the page's status poll on, below
     _login(page, server, f"/p/{server.main}/label")
-    _wait_task(page, timeout_ms=60000)  # the learner's cold-start round, on a busy machine
+    _wait_task(page, timeout_ms=60000)  # the first queue, made before the server started
     page.wait_for_function(
         "() => document.getElementById('model-version').textContent.startsWith('v')"
     )
@@ -238,7 +238,8 @@ def test_e2e_phone_width_has_no_horizontal_scroll(
         assert box is not None
         assert box["x"] >= 0 and box["x"] + box["width"] <= 390
         assert box["height"] >= 44  # a comfortable tap target
-    # The first round trains in the background: on a loaded machine it takes a while.
+    # The model's version, once the page's status names it (the first round is made before the
+    # server starts; the page reads it with its status).
     page.wait_for_function(
         "() => document.getElementById('model-version').textContent.startsWith('v')",
         timeout=90_000,

@@ -125,3 +125,41 @@ def test_make_stopping_builds_with_parameters_and_rejects_unknown_names() -> Non
         match="budget, eval_plateau, kappa_average, settled_predictions, stabilizing_predictions",
     ):
         make_stopping("patience")
+
+
+def test_the_kappa_rules_decide_on_their_window_as_on_the_whole_history(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """They compute only the newest ``window`` kappas: each decision is the one every kappa
+    of the history gives (stop-set changes and untrained rounds anywhere)."""
+    from labelloop.learn import stopping
+
+    rng = np.random.default_rng(7)
+    histories = []
+    for _ in range(150):
+        rounds, predictions = [], BASE[:40]
+        for version in range(1, int(rng.integers(1, 10))):
+            kind = rng.random()
+            if kind < 0.15:
+                shown = np.array([], dtype=np.int64)  # no model this round
+            else:
+                if kind < 0.25:  # a new stop set
+                    predictions = BASE[: int(rng.integers(30, 50))]
+                predictions = flipped(predictions, int(rng.integers(0, 2)), int(rng.integers(40)))
+                shown = predictions
+            rounds.append(RoundSummary(version, 10 * version, shown))
+        histories.append(rounds)
+    rules = [
+        rule(threshold=threshold, window=window)
+        for rule, windows in (
+            (StabilizingPredictions, range(5)),
+            (stopping.KappaAverage, (1, 2, 4)),
+        )
+        for threshold in (0.9, 0.99)
+        for window in windows
+    ]
+    windowed = [[rule.evaluate(h) for rule in rules] for h in histories]
+    every = stopping.successive_kappas
+    monkeypatch.setattr(stopping, "successive_kappas", lambda history, last=None: every(history))
+    for history, decisions in zip(histories, windowed, strict=True):
+        assert decisions == [rule.evaluate(history) for rule in rules], history

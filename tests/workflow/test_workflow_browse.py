@@ -152,12 +152,13 @@ WRONG_FILTERS = [
 
 
 def test_wrong_filters_are_refused_naming_what_may_be_asked(
-    lab: Any, browsed: dict[str, Any]
+    lab: Any, browsed: dict[str, Any], subtests: pytest.Subtests
 ) -> None:
-    for filters, message in WRONG_FILTERS:
-        with pytest.raises(LabelloopError) as caught:
+    for filters, message in WRONG_FILTERS:  # each checked and, if it fails, named
+        with subtests.test(filters=filters), pytest.raises(LabelloopError) as caught:
             browse.list_items(lab.db, browsed["rev"], **filters)
-        assert caught.value.message.startswith(message), filters
+        with subtests.test(filters=filters):
+            assert caught.value.message.startswith(message), caught.value.message
 
 
 def test_an_annotator_browses_their_own_answers_only(lab: Any, browsed: dict[str, Any]) -> None:

@@ -161,13 +161,35 @@ CONTROL_SEARCHES = [
 ]
 
 
-def test_control_characters_in_a_search_are_refused_naming_them(lab: Any, seeded: Any) -> None:
+LEAD = "a " * 98
+"""196 characters of words: what follows it is cut at the 200th character."""
+CUTS = [
+    (LEAD + "refuel", LEAD, True),  # 'refu' would be searched as a word it is not
+    (LEAD + "ab,cdef", LEAD + "ab,", True),  # 'ab' before the punctuation is whole
+    (LEAD + "abcd.more", LEAD + "abcd", False),  # cut at the punctuation: no word cut
+    (LEAD + "abc.def", LEAD + "abc.", False),
+    (LEAD + "ab  cd", LEAD + "ab", False),
+    ("x" * 250, "x" * 200, False),  # one word alone is kept, cut
+]
+
+
+def test_a_long_query_leaves_out_only_the_word_its_cut_falls_inside() -> None:
+    for typed, searched, less in CUTS:
+        query, note = seeding.cut_query(typed)
+        assert query == searched.strip(), typed[190:]
+        assert note is not None and note.endswith(", less the word cut there") == less, note
+
+
+def test_control_characters_in_a_search_are_refused_naming_them(
+    lab: Any, seeded: Any, subtests: pytest.Subtests
+) -> None:
     """A NUL used to cut the LIKE pattern short: the search matched every item."""
     for q, named in CONTROL_SEARCHES:  # each in turn on one project: a refused one writes nothing
         found = re.escape(f"control characters (found {named})")
-        with pytest.raises(LabelloopError, match=found):
+        with subtests.test(q=q, asked="search"), pytest.raises(LabelloopError, match=found):
             seeding.search(lab.db, seeded, q=q)
-        with pytest.raises(LabelloopError, match=re.escape(named)):
+        named_it = re.escape(named)
+        with subtests.test(q=q, asked="queue"), pytest.raises(LabelloopError, match=named_it):
             seeding.send_to_queue(lab.db, seeded, [1], query=q)
         with lab.db.read() as conn:
             assert conn.execute(select(seed_pick.c.id)).first() is None, q

@@ -143,11 +143,14 @@ BAD_OPTIONS: list[tuple[dict[str, Any], str]] = [
 ]
 
 
-def test_bad_options_are_refused_at_once_naming_the_option(lab: Any, manager: Any) -> None:
+def test_bad_options_are_refused_at_once_naming_the_option(
+    lab: Any, manager: Any, subtests: pytest.Subtests
+) -> None:
     for options, message in BAD_OPTIONS:  # one project for them all: none changes it
-        with pytest.raises(LabelloopError) as caught:
+        with subtests.test(options=options), pytest.raises(LabelloopError) as caught:
             simulations.request(lab.db, manager, **{**FAST, **options})
-        assert caught.value.message.startswith(message), (options, caught.value.message)
+        with subtests.test(options=options):
+            assert caught.value.message.startswith(message), caught.value.message
         assert simulations.recent(lab.db, manager) == []  # nothing was queued
 
 
