@@ -232,11 +232,15 @@ def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
 
 
 def _children(pid: int) -> list[int]:
-    """The processes ``pid`` started that still run (Linux; none known elsewhere)."""
-    try:
-        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        return []
+    """The processes ``pid`` started that still run, from any of its threads (the server's
+    watch thread starts a learner again after one died); Linux, none known elsewhere."""
+    found = []
+    for thread in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found += [int(c) for c in (thread / "children").read_text().split()]
+        except OSError:  # the thread ended meanwhile
+            continue
+    return found
 
 
 @contextmanager
