@@ -16,6 +16,7 @@ from numpy.typing import NDArray
 from sklearn.metrics import cohen_kappa_score
 
 from labelloop.domain import RoundSummary, StopDecision
+from labelloop.errors import SchemaError
 from labelloop.learn.registry import Registry
 
 
@@ -433,11 +434,13 @@ class KappaAverage:
     name: ClassVar[str] = "kappa_average"
 
     def __init__(self, threshold: float = 0.99, window: int = 3) -> None:
+        if window < 1:  # a mean of no kappas says nothing
+            raise SchemaError(f"kappa_average averages a window of at least 1 round, got {window}")
         self.threshold = threshold
         self.window = window
 
     def evaluate(self, history: Sequence[RoundSummary]) -> StopDecision:
-        kappas = successive_kappas(history, last=_window(self.window))  # none before counts
+        kappas = successive_kappas(history, last=self.window)  # none before counts
         since = next((i + 1 for i in range(len(kappas) - 1, -1, -1) if math.isnan(kappas[i])), 0)
         recent = kappas[since:][-self.window :]
         more, estimate = change_estimate(history)

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from labelloop.domain import RoundSummary
+from labelloop.errors import SchemaError
 from labelloop.learn import EvalPlateau, KappaAverage, StabilizingPredictions, make_stopping
 from labelloop.learn.stopping import agreement, labels_for_gain, labels_to_change
 
@@ -146,3 +147,6 @@ def test_an_estimate_beyond_the_items_left_says_labeling_them_all_would_not_do_i
 def test_criteria_are_built_by_name_with_parameters() -> None:
     assert make_stopping("eval_plateau", window=2, min_gain=0.01).evaluate(plateau_history()[:6])
     assert make_stopping("kappa_average", threshold=0.5, window=1).evaluate(kappa_history()).stop
+    # A window of no rounds is refused as it is made (it failed on its first judgement).
+    with pytest.raises(SchemaError, match="window of at least 1 round, got 0"):
+        make_stopping("kappa_average", window=0)
