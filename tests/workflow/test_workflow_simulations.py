@@ -338,7 +338,6 @@ def test_the_page_reads_the_featurizing_done_while_the_replay_starts(
     assert simulations.get(lab.db, manager, asked["id"])["state"] == "done"
 
 
-@SQLITE_ONLY
 def test_a_cancel_from_another_thread_ends_the_replay_without_figures(
     lab: Any, manager: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
