@@ -53,7 +53,9 @@ def test_planted_wrong_labels_are_flagged_for_a_second_look(lab: Any) -> None:
     assert model["relabel_suggestions"] == len(by_item)
     with lab.db.read() as conn:
         trained = conn.execute(
-            select(audit_event.c.payload).where(audit_event.c.action == "model.train")
+            select(audit_event.c.payload)
+            .where(audit_event.c.action == "model.train")
+            .order_by(audit_event.c.id)
         ).all()
     assert sorted(trained[-1][0]["relabel_flagged"]) == sorted(by_item)
 
