@@ -11,7 +11,7 @@ a list of names for a multi_choice control, a string stays as it is, and -1 (the
 library's "no label") or null means unlabeled. ``prediction_field`` names a column of
 pre-annotations (a class id, a name, or control name -> value). The other columns are kept as
 metadata, ClassLabel ids as names too. Image, audio and video columns are refused: an image
-dataset is imported as a folder of image files. Errors name the 1-based row number (as "line")
+dataset is imported as a folder of image files. Errors name the 1-based row number ("row 3")
 and the column.
 """
 
@@ -31,9 +31,11 @@ from labelloop.ingest.records import (
     MAX_TEXT_CHARS,
     NOT_SCALAR,
     TextImporter,
+    in_rows,
     json_scalar,
     names_listed,
     object_in_cell,
+    said_of_rows,
 )
 from labelloop.kinds import kind
 
@@ -95,10 +97,17 @@ class HfDatasetsImporter(TextImporter):
             reader = pa.ipc.open_stream(source)
         except (pa.ArrowException, OSError) as exc:
             raise ImportFormatError(
-                line=1, reason=f"not an Arrow file of a saved Hugging Face dataset: {exc}"
+                line=1,
+                unit=None,
+                reason=f"not an Arrow file of a saved Hugging Face dataset: {exc}",
             ) from None
         features = features_of(reader.schema)
         self._check_columns(features)
+        yield from in_rows(self._arrow_rows(reader, features))
+
+    def _arrow_rows(self, reader: Any, features: Mapping[str, Any]) -> Iterator[ItemIn]:
+        import pyarrow as pa
+
         number = 0
         try:
             for batch in reader:
@@ -121,11 +130,14 @@ class HfDatasetsImporter(TextImporter):
         self._check_columns(features)
         if sized is not None:
             sized(dataset.num_rows)
-        number = 0
-        for table in dataset.with_format("arrow").iter(batch_size=self.batch_rows):
-            for record in table.to_pylist():
-                number += 1
-                yield self._row(number, record, features)
+        rows = (
+            record
+            for table in dataset.with_format("arrow").iter(batch_size=self.batch_rows)
+            for record in table.to_pylist()
+        )
+        yield from in_rows(
+            self._row(number, record, features) for number, record in enumerate(rows, 1)
+        )
 
     def _dataset(self, folder: Path) -> Any:
         """The saved dataset (the chosen split of a DatasetDict), memory-mapped."""
@@ -162,6 +174,11 @@ class HfDatasetsImporter(TextImporter):
             )
         return loaded
 
+    def named(self, exc: ImportFormatError) -> ImportFormatError:
+        """``exc`` said of its row, as the import's own checks of a record (its label, its id)
+        number it as a line."""
+        return said_of_rows(exc)
+
     def _check_columns(self, features: Mapping[str, Any]) -> None:
         """Refuse media columns and asked-for columns the dataset does not have, before row 1."""
         names = list(features)
@@ -170,6 +187,7 @@ class HfDatasetsImporter(TextImporter):
             if media is not None:
                 raise ImportFormatError(
                     line=1,
+                    unit=None,
                     field=name,
                     reason=f"a column of type {media}; datasets of images (or audio) are not "
                     "imported from Arrow: save the files into a folder under a media root and "
@@ -179,6 +197,7 @@ class HfDatasetsImporter(TextImporter):
             if field is not None and field not in features:
                 raise ImportFormatError(
                     line=1,
+                    unit=None,
                     field=field,
                     reason=f"no such column; columns are: {names_listed(names)}",
                 )

@@ -5,7 +5,7 @@ column the text, others the id, the label and the pre-annotations, the rest meta
 ``datasets`` wrote keeps its features in the schema, so a ``ClassLabel`` id becomes its class
 name (with the datasets library installed); elsewhere a label is read as the column holds it.
 Table projects read Parquet rows with ``tables.ParquetTableImporter`` instead. Errors name the
-1-based row number (as "line") and the column.
+1-based row number ("row 3") and the column.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any, BinaryIO, ClassVar
 
 from labelloop.domain import ItemIn
 from labelloop.ingest.hf_datasets import HfDatasetsImporter
+from labelloop.ingest.records import in_rows
 from labelloop.ingest.tables import open_parquet, parquet_records
 
 
@@ -29,8 +30,7 @@ class ParquetImporter(HfDatasetsImporter):
         file = open_parquet(source)
         features = _features(file.schema_arrow)
         self._check_columns(features)
-        for number, record in parquet_records(file):
-            yield self._row(number, record, features)
+        yield from in_rows(self._row(n, record, features) for n, record in parquet_records(file))
 
 
 def _features(schema: Any) -> Mapping[str, Any]:

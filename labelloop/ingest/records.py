@@ -190,6 +190,23 @@ MAX_NAMES_SHOWN = 30
 """Field names an error lists at most (a file may have thousands of columns)."""
 
 
+def said_of_rows(exc: ImportFormatError) -> ImportFormatError:
+    """``exc`` as a table file without lines (Parquet, a saved Hugging Face dataset) numbers
+    its records: "row 3", not "line 3". Its errors about the whole file name no number."""
+    if exc.unit != "line" or exc.file is not None:
+        return exc
+    return exc.within(None, unit="row", in_zip=False)
+
+
+def in_rows(records: Iterable[ItemIn]) -> Iterator[ItemIn]:
+    """``records`` of a table file without lines, an error numbering one said of its row
+    (:func:`said_of_rows`)."""
+    try:
+        yield from records
+    except ImportFormatError as exc:
+        raise said_of_rows(exc) from None
+
+
 def names_listed(names: Iterable[Any]) -> str:
     """``names`` joined for an error message, the first :data:`MAX_NAMES_SHOWN` of them (each cut
     to 60 characters), with how many more there are."""

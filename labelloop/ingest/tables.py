@@ -32,7 +32,9 @@ from labelloop.ingest.records import (
     TextImporter,
     checked_metadata,
     fields_are,
+    in_rows,
     json_scalar,
+    said_of_rows,
 )
 from labelloop.kinds import as_number, kind
 
@@ -177,14 +179,15 @@ class _TableRecords(TextImporter):
             )
         return said
 
-    def _check_names(self, line: int, names: Sequence[str]) -> None:
-        """The file's fields hold every asked-for column (or a nested row) and the label field."""
+    def _check_names(self, line: int, names: Sequence[str], *, unit: str | None = "line") -> None:
+        """The file's fields hold every asked-for column (or a nested row) and the label field
+        (an error names ``line`` counting ``unit``; None: a file of no lines, Parquet)."""
         have = set(names)
         nested = any(field in have for field in NESTED_ROW_FIELDS)
         for name in (*(() if nested else self.columns), self.label_field):
             if name is not None and name not in have:
                 raise ImportFormatError(
-                    line=line, field=name, reason=f"no such column; {columns_are(names)}"
+                    line=line, unit=unit, field=name, reason=f"no such column; {columns_are(names)}"
                 )
 
 
@@ -269,18 +272,22 @@ class ParquetTableImporter(_TableRecords):
 
     format: ClassVar[str] = "parquet"
 
+    def named(self, exc: ImportFormatError) -> ImportFormatError:
+        """``exc`` said of its row, as the import's own checks of a record (its label, its id)
+        number it as a line."""
+        return said_of_rows(exc)
+
     def read(self, source: BinaryIO) -> Iterator[ItemIn]:
         """Yield one ItemIn per row of the Parquet file ``source``."""
         file = open_parquet(source)
         names = list(file.schema_arrow.names)
-        self._check_names(1, names)
+        self._check_names(1, names, unit=None)
         for field in (self.id_field,):
             if field is not None and field not in names:
                 raise ImportFormatError(
-                    line=1, field=field, reason=f"no such column; {columns_are(names)}"
+                    line=1, unit=None, field=field, reason=f"no such column; {columns_are(names)}"
                 )
-        for number, record in parquet_records(file):
-            yield self._item(number, record)
+        yield from in_rows(self._item(number, record) for number, record in parquet_records(file))
 
 
 def open_parquet(source: BinaryIO) -> Any:
@@ -294,7 +301,7 @@ def open_parquet(source: BinaryIO) -> Any:
     try:
         return pq.ParquetFile(source)
     except (pa.ArrowException, OSError) as exc:
-        raise ImportFormatError(line=1, reason=f"not a Parquet file: {exc}") from None
+        raise ImportFormatError(line=1, unit=None, reason=f"not a Parquet file: {exc}") from None
 
 
 def parquet_records(file: Any) -> Iterator[tuple[int, dict[str, Any]]]:

@@ -323,22 +323,25 @@ def import_hf_dataset(
     )
     name = folder.name or str(folder)
     with batches.importing(db, ctx.id):
-        report = _import_records(
-            db,
-            ctx,
-            importer.read_folder(folder, sized=total),
-            fmt=importer.format,
-            filename=f"{name}[{hf_split}]" if hf_split else name,
-            path_field=text_field,
-            id_field=id_field,
-            unique_ids=True,
-            label_field=label_field,
-            prediction_field=prediction_field,
-            split=split,
-            progress=progress,
-            media_roots=(),
-            update_labels=update_labels,
-        )
+        try:
+            report = _import_records(
+                db,
+                ctx,
+                importer.read_folder(folder, sized=total),
+                fmt=importer.format,
+                filename=f"{name}[{hf_split}]" if hf_split else name,
+                path_field=text_field,
+                id_field=id_field,
+                unique_ids=True,
+                label_field=label_field,
+                prediction_field=prediction_field,
+                split=split,
+                progress=progress,
+                media_roots=(),
+                update_labels=update_labels,
+            )
+        except ImportFormatError as exc:  # the import's own checks of a row, said of its row
+            raise importer.named(exc) from None
     return _with_notes(report, importer)
 
 

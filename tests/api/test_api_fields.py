@@ -154,4 +154,4 @@ def test_a_parquet_file_of_markup_uploads_into_an_html_project(client: Any) -> N
     assert (got.json()["items"], got.json()["labeled"]) == (2, 1)
     bad = _upload(http, auth, "mails", "more.parquet", sink.getvalue(), text_field="text")
     assert bad.status_code == 422
-    assert bad.json()["detail"].startswith("line 1, field 'text': no such column; columns are:")
+    assert bad.json()["detail"].startswith("field 'text': no such column; columns are:")

@@ -168,10 +168,10 @@ def test_import_errors_name_the_row_and_column_and_write_nothing(
     split = ("--hf-split", "train")
     (line,) = _errors(cli("import", "moods", str(saved), *split, "--text-field", "body", code=1))
     assert line == (
-        "error: line 1, field 'body': no such column; columns are: uid, text, mood, topics, lang"
+        "error: field 'body': no such column; columns are: uid, text, mood, topics, lang"
     )
     (line,) = _errors(cli("import", "moods", str(saved), *split, "--label-field", "lang", code=1))
-    assert line.startswith("error: line 1, field 'lang': ") and "'en'" in line
+    assert line.startswith("error: row 1, field 'lang': ") and "'en'" in line
     (line,) = _errors(cli("import", "moods", str(tmp_path / "nothing"), *split, code=1))
     assert "--hf-split is for a saved Hugging Face dataset" in line
     status = json.loads(cli("status", "moods", "--json").stdout)["counts"]

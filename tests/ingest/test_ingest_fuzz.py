@@ -251,7 +251,7 @@ def check(
             assert 1 <= exc.line <= records
             assert exc.reason.strip() and exc.message.endswith(exc.reason)
             where = exc.message.removesuffix(exc.reason)
-            assert exc.unit in ("line", "image", None)
+            assert exc.unit in ("line", "row", "image", None)
             assert exc.unit is None or f"{exc.unit} {exc.line}" in where, exc.message[:300]
             assert exc.file is None or where.startswith((exc.file, f"zip member '{exc.file}'"))
             assert where or not exc.file, exc.message[:300]

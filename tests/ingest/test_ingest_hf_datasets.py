@@ -182,7 +182,7 @@ def test_a_bad_value_names_its_row_and_column(tmp_path: Path) -> None:
     with pytest.raises(ImportFormatError) as info:
         _read(folder)
     assert (info.value.line, info.value.field) == (3, "text")
-    assert info.value.message == "line 3, field 'text': must be a string, got null"
+    assert info.value.message == "row 3, field 'text': must be a string, got null"
 
     numbers = _save(
         tmp_path / "numbers",
@@ -191,7 +191,7 @@ def test_a_bad_value_names_its_row_and_column(tmp_path: Path) -> None:
     )
     with pytest.raises(ImportFormatError) as info:
         _read(numbers)
-    assert info.value.message == "line 1, field 'text': must be a string, got number"
+    assert info.value.message == "row 1, field 'text': must be a string, got number"
 
 
 def test_a_binary_column_cannot_be_metadata_and_is_named(tmp_path: Path) -> None:
