@@ -269,13 +269,6 @@ class StabilizingPredictions:
         self.threshold = threshold
         self.window = window
 
-    def kappas(self, history: Sequence[RoundSummary]) -> list[float]:
-        """Kappa of each trained round against the previous trained round, oldest first.
-
-        A pair whose stop sets differ in size is not comparable and gets NaN.
-        """
-        return successive_kappas(history)
-
     def evaluate(self, history: Sequence[RoundSummary]) -> StopDecision:
         decision = self._evaluate(history)
         more, estimate = change_estimate(history)
