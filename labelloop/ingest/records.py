@@ -207,6 +207,16 @@ def in_rows(records: Iterable[ItemIn]) -> Iterator[ItemIn]:
         raise said_of_rows(exc) from None
 
 
+class RowsNamed:
+    """What the importers of table files without lines share (Parquet, a saved Hugging Face
+    dataset): the import's own checks of a record (its label, its id), which number it as a
+    line, are said of its row, as the importer's own errors are (:func:`in_rows`)."""
+
+    def named(self, exc: ImportFormatError) -> ImportFormatError:
+        """``exc`` said of its row (:func:`said_of_rows`)."""
+        return said_of_rows(exc)
+
+
 def names_listed(names: Iterable[Any]) -> str:
     """``names`` joined for an error message, the first :data:`MAX_NAMES_SHOWN` of them (each cut
     to 60 characters), with how many more there are."""

@@ -29,12 +29,12 @@ from labelloop.ingest.jsonl import JsonlImporter
 from labelloop.ingest.records import (
     MAX_TEXT_CHARS,
     NOT_SCALAR,
+    RowsNamed,
     TextImporter,
     checked_metadata,
     fields_are,
     in_rows,
     json_scalar,
-    said_of_rows,
 )
 from labelloop.kinds import as_number, kind
 
@@ -267,15 +267,10 @@ class JsonlTableImporter(_TableRecords, JsonlImporter):
     format: ClassVar[str] = "jsonl"
 
 
-class ParquetTableImporter(_TableRecords):
+class ParquetTableImporter(RowsNamed, _TableRecords):
     """Parquet files (needs pyarrow); read in batches, errors name the 1-based row number."""
 
     format: ClassVar[str] = "parquet"
-
-    def named(self, exc: ImportFormatError) -> ImportFormatError:
-        """``exc`` said of its row, as the import's own checks of a record (its label, its id)
-        number it as a line."""
-        return said_of_rows(exc)
 
     def read(self, source: BinaryIO) -> Iterator[ItemIn]:
         """Yield one ItemIn per row of the Parquet file ``source``."""
