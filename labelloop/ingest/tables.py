@@ -173,9 +173,9 @@ class _TableRecords(TextImporter):
             )
             shown = text if len(text) <= 40 else text[:39] + "…"
             said.append(
-                f"column '{name}' holds numbers but {cells} not (line {line}: '{shown}'), so the "
-                f"model reads it as categories, not as numbers: correct or empty {them}, undo "
-                "this import and import the file again"
+                f"column '{name}' holds numbers but {cells} not ({self.unit} {line}: "
+                f"'{shown}'), so the model reads it as categories, not as numbers: correct or "
+                f"empty {them}, undo this import and import the file again"
             )
         return said
 
