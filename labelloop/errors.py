@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 
 class LabelloopError(Exception):
     """Base of every error labelloop reports to a user; ``status`` is the HTTP status it maps to."""
@@ -22,6 +24,11 @@ class ImportFormatError(LabelloopError):
     member too large, a link). ``in_zip``: ``file`` is a member of an uploaded zip, and the
     message says so.
 
+    ``cites``: another record the reason names (the earlier one of a clash), by its number
+    counted as ``line`` is, or by its name; ``reason`` is then a function of how it is named
+    ("line 2", "row 2"), so that however the error is said again (:meth:`within`) the record
+    it cites is named as its own is.
+
     The reason and the field often quote the file (a label, a key), which can be megabytes
     long: each is cut in its middle to a few hundred characters, so the message stays one
     readable line."""
@@ -32,12 +39,17 @@ class ImportFormatError(LabelloopError):
         self,
         *,
         line: int,
-        reason: str,
+        reason: str | Callable[[str], str],
         field: str | None = None,
         file: str | None = None,
         unit: str | None = "line",
         in_zip: bool = False,
+        cites: int | str | None = None,
     ) -> None:
+        self._given = reason  # for within(): a function of the cited record, when one is
+        self.cites = cites
+        if callable(reason):
+            reason = reason(cites if isinstance(cites, str) else f"{unit or 'record'} {cites}")
         reason = _cut(reason, 1_000)
         field = _cut(field, 200) if field is not None else None
         file = _cut(file, 300) if file is not None else None
@@ -65,16 +77,19 @@ class ImportFormatError(LabelloopError):
         unit: str | None = None,
         in_zip: bool = True,
         line: int | None = None,
+        cites: int | str | None = None,
     ) -> ImportFormatError:
         """The same error said of ``file`` (a zip's member), its number ``line`` counting
-        ``unit`` (by default, as this one's do)."""
+        ``unit`` (by default, as this one's do), and the record it cites numbered ``cites``
+        (by default, as this one does) in the same unit."""
         return ImportFormatError(
             line=self.line if line is None else line,
-            reason=self.reason,
+            reason=self._given,
             field=self.field,
             file=file,
             unit=unit or self.unit,
             in_zip=in_zip,
+            cites=self.cites if cites is None else cites,
         )
 
 

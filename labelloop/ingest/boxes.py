@@ -46,11 +46,12 @@ class BoxesImporter:
             return exc
         found = self._document_of(exc.line)
         if exc.unit == "line" and exc.file is None:
+            cites = self._cited(exc.cites, found)
             if exc.line <= len(self.members):
-                return exc.within(self.members[exc.line - 1], unit="image")
+                return exc.within(self.members[exc.line - 1], unit="image", cites=cites)
             if found is None:
                 return exc.within(None, unit="image", in_zip=False)
-            return exc.within(found[0], unit="image", line=found[1])
+            return exc.within(found[0], unit="image", line=found[1], cites=cites)
         own = {member for member, _ in self.documents}
         if found is not None and exc.unit == "image" and exc.in_zip and exc.file not in own:
             return ImportFormatError(  # an image of the zip a COCO file's image names
@@ -62,6 +63,22 @@ class BoxesImporter:
                 reason=f"zip member '{exc.file}': {exc.reason}",
             )
         return exc
+
+    def _cited(self, cites: int | str | None, found: tuple[str, int] | None) -> int | str | None:
+        """The earlier image an error cites (numbered ``cites`` among the records) as the error
+        names its own (in ``found``, a zipped COCO file): with the zip member it is, or
+        numbered as its zipped COCO file numbers it, and with that file when it is another."""
+        if not isinstance(cites, int):
+            return cites
+        if cites <= len(self.members):
+            return f"image {cites} (zip member '{self.members[cites - 1][:200]}')"
+        place = self._document_of(cites)
+        if place is None:
+            return cites
+        member, number = place
+        if found is not None and member == found[0]:
+            return number
+        return f"image {number} of zip member '{member[:200]}'"
 
     def _document_of(self, line: int) -> tuple[str, int] | None:
         """The zipped COCO file record ``line`` is an image of, and its number there."""

@@ -30,12 +30,12 @@ from labelloop.errors import ImportFormatError, LabelloopError
 from labelloop.ingest.records import (
     MAX_TEXT_CHARS,
     NOT_SCALAR,
+    RowsNamed,
     TextImporter,
     in_rows,
     json_scalar,
     names_listed,
     object_in_cell,
-    said_of_rows,
 )
 from labelloop.kinds import kind
 
@@ -54,7 +54,7 @@ def is_saved_dataset(folder: Path) -> bool:
     return any((folder / name).is_file() for name in MARKERS)
 
 
-class HfDatasetsImporter(TextImporter):
+class HfDatasetsImporter(RowsNamed, TextImporter):
     """Reads a Hugging Face dataset saved on disk (a folder) or one Arrow file of it."""
 
     format: ClassVar[str] = "hf_datasets"
@@ -173,11 +173,6 @@ class HfDatasetsImporter(TextImporter):
                 "leave out --hf-split"
             )
         return loaded
-
-    def named(self, exc: ImportFormatError) -> ImportFormatError:
-        """``exc`` said of its row, as the import's own checks of a record (its label, its id)
-        number it as a line."""
-        return said_of_rows(exc)
 
     def _check_columns(self, features: Mapping[str, Any]) -> None:
         """Refuse media columns and asked-for columns the dataset does not have, before row 1."""

@@ -40,6 +40,9 @@ class TextImporter:
     """Base of the importers of text records; subclasses turn a file into mappings per line."""
 
     format: ClassVar[str]
+    unit: ClassVar[str] = "line"
+    """What a note naming one of its records calls its number, as its errors do (a text
+    file's lines; the rows of a file without lines, :class:`RowsNamed`)."""
 
     def __init__(
         self,
@@ -190,12 +193,17 @@ MAX_NAMES_SHOWN = 30
 """Field names an error lists at most (a file may have thousands of columns)."""
 
 
+ROW = "row"
+"""What a table file without lines (Parquet, a saved Hugging Face dataset) numbers its records
+as, in errors and notes alike: "row 3", not "line 3"."""
+
+
 def said_of_rows(exc: ImportFormatError) -> ImportFormatError:
-    """``exc`` as a table file without lines (Parquet, a saved Hugging Face dataset) numbers
-    its records: "row 3", not "line 3". Its errors about the whole file name no number."""
+    """``exc`` as a table file without lines numbers its records (:data:`ROW`). Its errors
+    about the whole file name no number."""
     if exc.unit != "line" or exc.file is not None:
         return exc
-    return exc.within(None, unit="row", in_zip=False)
+    return exc.within(None, unit=ROW, in_zip=False)
 
 
 def in_rows(records: Iterable[ItemIn]) -> Iterator[ItemIn]:
@@ -205,6 +213,19 @@ def in_rows(records: Iterable[ItemIn]) -> Iterator[ItemIn]:
         yield from records
     except ImportFormatError as exc:
         raise said_of_rows(exc) from None
+
+
+class RowsNamed:
+    """What the importers of table files without lines share (Parquet, a saved Hugging Face
+    dataset): the import's own checks of a record (its label, its id), which number it as a
+    line, are said of its row, as the importer's own errors are (:func:`in_rows`), and so are
+    its notes."""
+
+    unit: ClassVar[str] = ROW
+
+    def named(self, exc: ImportFormatError) -> ImportFormatError:
+        """``exc`` said of its row (:func:`said_of_rows`)."""
+        return said_of_rows(exc)
 
 
 def names_listed(names: Iterable[Any]) -> str:

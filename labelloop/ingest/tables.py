@@ -29,12 +29,12 @@ from labelloop.ingest.jsonl import JsonlImporter
 from labelloop.ingest.records import (
     MAX_TEXT_CHARS,
     NOT_SCALAR,
+    RowsNamed,
     TextImporter,
     checked_metadata,
     fields_are,
     in_rows,
     json_scalar,
-    said_of_rows,
 )
 from labelloop.kinds import as_number, kind
 
@@ -173,9 +173,9 @@ class _TableRecords(TextImporter):
             )
             shown = text if len(text) <= 40 else text[:39] + "…"
             said.append(
-                f"column '{name}' holds numbers but {cells} not (line {line}: '{shown}'), so the "
-                f"model reads it as categories, not as numbers: correct or empty {them}, undo "
-                "this import and import the file again"
+                f"column '{name}' holds numbers but {cells} not ({self.unit} {line}: "
+                f"'{shown}'), so the model reads it as categories, not as numbers: correct or "
+                f"empty {them}, undo this import and import the file again"
             )
         return said
 
@@ -267,15 +267,10 @@ class JsonlTableImporter(_TableRecords, JsonlImporter):
     format: ClassVar[str] = "jsonl"
 
 
-class ParquetTableImporter(_TableRecords):
+class ParquetTableImporter(RowsNamed, _TableRecords):
     """Parquet files (needs pyarrow); read in batches, errors name the 1-based row number."""
 
     format: ClassVar[str] = "parquet"
-
-    def named(self, exc: ImportFormatError) -> ImportFormatError:
-        """``exc`` said of its row, as the import's own checks of a record (its label, its id)
-        number it as a line."""
-        return said_of_rows(exc)
 
     def read(self, source: BinaryIO) -> Iterator[ItemIn]:
         """Yield one ItemIn per row of the Parquet file ``source``."""

@@ -817,8 +817,11 @@ def _one_label(
         raise ImportFormatError(
             line=record.line,
             field=label_field,
-            reason=f"labels the same content as line {earlier} differently ('{label}', not "
-            f"'{other}'); a file gives each item one label",
+            cites=earlier,
+            reason=lambda cited: (
+                f"labels the same content as {cited} differently "
+                f"('{label}', not '{other}'); a file gives each item one label"
+            ),
         )
 
 
@@ -887,13 +890,20 @@ class _Ids:
             raise self._error(record, f"already names item #{item_id} of this project")
         first = self.lines.setdefault(external_id, record.line)
         if first != record.line:
-            raise self._error(record, f"is also the id of line {first}")
+            raise self._error(record, "is also the id of", cites=first)
 
-    def _error(self, record: ItemIn, where: str) -> ImportFormatError:
+    def _error(self, record: ItemIn, where: str, *, cites: int | None = None) -> ImportFormatError:
+        """The error of ``record``'s id, ``where`` it is already, followed by the record
+        numbered ``cites`` when it is another of the file (named as the error names its own)."""
+        said = f"id '{record.external_id}' {where}"
+        rest = ", with other content; an id names one item"
+        if cites is None:
+            return ImportFormatError(line=record.line, field=self.field, reason=said + rest)
         return ImportFormatError(
             line=record.line,
             field=self.field,
-            reason=f"id '{record.external_id}' {where}, with other content; an id names one item",
+            cites=cites,
+            reason=lambda cited: f"{said} {cited}{rest}",
         )
 
 

@@ -59,6 +59,14 @@ def test_a_bad_parquet_row_names_itself_and_nothing_comes_in(cli: Any, tmp_path:
     assert "Traceback" not in failed.output
     # A Parquet file has rows, not lines: the import's own check of a label says so too.
     assert failed.stderr.strip() == "error: row 3, field 'label': c: 'c' is not one of a, b"
+    # ... and so does one naming another row: the one whose id it repeats.
+    frame = pd.DataFrame({"id": ["x", "y", "x"], "text": ["fine", "also fine", "odd one"]})
+    frame.to_parquet(tmp_path / "twice.parquet")
+    failed = cli("import", "s", str(tmp_path / "twice.parquet"), "--id-field", "id", code=1)
+    assert failed.stderr.strip() == (
+        "error: row 3, field 'id': id 'x' is also the id of row 1, with other content; an id "
+        "names one item"
+    )
     (tmp_path / "notes.parquet").write_bytes(b"id,text\n1,hello\n")
     failed = cli("import", "s", str(tmp_path / "notes.parquet"), code=1)
     assert failed.stderr.startswith("error: not a Parquet file")

@@ -26,11 +26,18 @@ SCHEMA = {
 }
 
 
-def _png(path: Path, shade: int, *, noise: int = 0) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+def _png_bytes(shade: int, *, noise: int = 0) -> bytes:
+    """An 8×8 grey PNG."""
     pixels = np.full((8, 8), shade, dtype=np.uint8)
     pixels[0, 0] = noise  # distinct bytes per file
-    Image.fromarray(pixels, mode="L").save(path, format="PNG")
+    out = io.BytesIO()
+    Image.fromarray(pixels, mode="L").save(out, format="PNG")
+    return out.getvalue()
+
+
+def _png(path: Path, shade: int, *, noise: int = 0) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(_png_bytes(shade, noise=noise))
 
 
 @pytest.fixture
@@ -161,6 +168,146 @@ def test_a_yolo_box_too_small_for_its_image_names_the_label_file_and_line(shapes
         imports.import_items(
             lab.db, ctx, zipped, fmt="yolo", filename="d.zip", media_roots=(media,)
         )
+
+
+def _coco(images: list[tuple[str, str | None, int]]) -> bytes:
+    """A COCO document of 8×8 images (file name, external id or None, the category of its
+    one box: 1 or 2)."""
+    return json.dumps(
+        {
+            "images": [
+                {"id": k, "file_name": name, "width": 8, "height": 8}
+                | ({"external_id": named} if named else {})
+                for k, (name, named, _) in enumerate(images, 1)
+            ],
+            "annotations": [
+                {"image_id": k, "category_id": category, "bbox": [1, 1, 2, 2]}
+                for k, (_, _, category) in enumerate(images, 1)
+            ],
+            "categories": [{"id": 1, "name": "dot"}, {"id": 2, "name": "ring"}],
+        }
+    ).encode()
+
+
+def _zip(members: dict[str, bytes | int]) -> bytes:
+    """A zip of ``members``, an 8×8 PNG of that shade for each given a number."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, _png_bytes(data) if isinstance(data, int) else data)
+    return out.getvalue()
+
+
+def test_an_error_citing_an_earlier_image_names_it_as_it_names_its_own(
+    shapes: Any, subtests: pytest.Subtests
+) -> None:
+    """A COCO or YOLO image whose id an earlier image has, or which labels the same picture
+    otherwise, names that image as the error names its own: by its number among the images
+    (it was "line 1" where the error itself said "image 2"), counted in its COCO file when
+    the zip holds several, and with the zip member it is."""
+    lab, _, media = shapes
+    boxes = {**SCHEMA, "controls": [{"name": "b", "type": "boxes", "labels": ["dot", "ring"]}]}
+    projects.create_project(lab.db, "dots", boxes, actor=lab.admin)
+    ctx = lab.ctx("dots", lab.admin)
+    _png(media / "c" / "a.png", 10)
+    _png(media / "c" / "b.png", 10)  # a's picture again
+    _png(media / "c" / "d.png", 99)
+    train, valid = "train/_annotations.coco.json", "valid/_annotations.coco.json"
+    yaml = b"path: .\ntrain: images/train\nnames: {0: dot, 1: ring}\n"
+    clash = "id 'x' is also the id of {}, with other content; an id names one item"
+    relabel = "labels the same content as {} differently ('regions:"
+    cases = [  # (name, format, file, update labels, its error begins)
+        (
+            "coco id",
+            "coco",
+            _coco([("c/a.png", "x", 1), ("c/d.png", "x", 1)]),
+            False,
+            "image 2: " + clash.format("image 1"),
+        ),
+        (
+            "coco label",
+            "coco",
+            _coco([("c/a.png", None, 1), ("c/b.png", None, 2)]),
+            True,
+            "image 2: " + relabel.format("image 1"),
+        ),
+        (
+            "coco zip id",
+            "coco",
+            _zip(
+                {
+                    "annotations/instances_default.json": _coco(
+                        [("a.png", "x", 1), ("b.png", "x", 1)]
+                    ),
+                    "images/a.png": 10,
+                    "images/b.png": 20,
+                }
+            ),
+            False,
+            "zip member 'annotations/instances_default.json', image 2: " + clash.format("image 1"),
+        ),
+        (
+            "coco zip of splits id",
+            "coco",
+            _zip(
+                {
+                    train: _coco([("a.png", "x", 1)]),
+                    "train/a.png": 10,
+                    valid: _coco([("q.png", None, 1), ("b.png", "x", 1)]),
+                    "valid/q.png": 30,
+                    "valid/b.png": 20,
+                }
+            ),
+            False,
+            f"zip member '{valid}', image 2: " + clash.format(f"image 1 of zip member '{train}'"),
+        ),
+        (
+            "coco zip of splits label",
+            "coco",
+            _zip(
+                {
+                    train: _coco([("a.png", None, 1)]),
+                    "train/a.png": 10,
+                    valid: _coco([("q.png", None, 1), ("b.png", None, 2)]),
+                    "valid/q.png": 30,
+                    "valid/b.png": 10,
+                }
+            ),
+            True,
+            f"zip member '{valid}', image 2: " + relabel.format(f"image 1 of zip member '{train}'"),
+        ),
+        (
+            "yolo zip label",
+            "yolo",
+            _zip(
+                {
+                    "data.yaml": yaml,
+                    "images/train/a.png": 10,
+                    "labels/train/a.txt": b"0 0.5 0.5 0.5 0.5\n",
+                    "images/train/b.png": 10,
+                    "labels/train/b.txt": b"1 0.5 0.5 0.5 0.5\n",
+                }
+            ),
+            True,
+            "zip member 'images/train/b.png', image 2: "
+            + relabel.format("image 1 (zip member 'images/train/a.png')"),
+        ),
+    ]
+    for name, fmt, data, update_labels, said in cases:
+        with subtests.test(case=name):
+            zipped = data.startswith(b"PK")
+            with pytest.raises(ImportFormatError) as caught:
+                imports.import_items(
+                    lab.db,
+                    ctx,
+                    io.BytesIO(data),
+                    fmt=fmt,
+                    filename="d.zip" if zipped else "d.json",
+                    media_roots=(media,),
+                    update_labels=update_labels,
+                )
+            assert caught.value.message.startswith(said)
+    assert lab_items(lab, ctx) == []
 
 
 def test_a_fake_image_in_a_folder_aborts_the_import_naming_the_file(shapes: Any) -> None:

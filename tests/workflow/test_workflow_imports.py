@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -115,6 +117,92 @@ def test_an_id_repeated_in_one_file_names_both_lines_and_writes_nothing(
         "an id names one item"
     )
     assert _written(lab.db) == before
+
+
+TABLE_SCHEMA = {
+    "name": "Readings",
+    "data": {"type": "table", "field": "row", "columns": ["a", "b"]},
+    "controls": [
+        {"name": "sentiment", "type": "choice", "labels": ["negative", "positive"], "target": True}
+    ],
+}
+
+
+def _import_as(
+    lab: Any, ctx: Any, fmt: str, rows: list[dict[str, Any]], folder: Path, **options: Any
+) -> Any:
+    """``rows`` imported as a file (a saved dataset: "hf") in ``fmt``, ids and labels read."""
+    options = {"id_field": "id", "label_field": "label", **options}
+    if fmt == "hf":
+        datasets = pytest.importorskip("datasets")
+        datasets.Dataset.from_list(rows).save_to_disk(str(folder / "saved"))
+        return imports.import_hf_dataset(lab.db, ctx, folder / "saved", **options)
+    sink = io.BytesIO()
+    if fmt == "parquet":
+        pa = pytest.importorskip("pyarrow")
+        pytest.importorskip("pyarrow.parquet").write_table(pa.Table.from_pylist(rows), sink)
+    elif fmt == "csv":
+        text = io.StringIO()
+        writer = csv.DictWriter(text, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+        sink.write(text.getvalue().encode())
+    else:
+        sink = lab.jsonl(rows)
+    sink.seek(0)
+    return imports.import_items(lab.db, ctx, sink, fmt=fmt, filename=f"f.{fmt}", **options)
+
+
+def _other(row: dict[str, Any], **changed: Any) -> dict[str, Any]:
+    """``row``'s fields with other content (and ``changed``)."""
+    content = {"text": row["text"] + " more"} if "text" in row else {"a": row["a"] + 10}
+    return content | changed
+
+
+CITING = [  # (data type, format, how an error names the third record and the first)
+    ("text", "jsonl", "line 3", "line 1"),
+    ("text", "csv", "line 4", "line 2"),  # the header is line 1
+    ("text", "parquet", "row 3", "row 1"),
+    ("text", "hf", "row 3", "row 1"),
+    ("table", "csv", "line 4", "line 2"),
+    ("table", "parquet", "row 3", "row 1"),
+]
+
+
+def test_an_error_citing_another_record_names_it_as_it_names_its_own(
+    lab: Any, tmp_path: Path, subtests: pytest.Subtests
+) -> None:
+    """A record whose id an earlier record has, or which labels the same content otherwise,
+    names that record as the error names its own: a Parquet file's and a saved dataset's rows
+    were said to clash with "line 1" where the error itself said "row 3"."""
+    text = lab.project()
+    projects.create_project(lab.db, "readings", TABLE_SCHEMA, actor=lab.admin)
+    table = lab.ctx("readings", lab.admin)
+    for n, (data, fmt, own, cited) in enumerate(CITING):
+        ctx = text if data == "text" else table
+        # (id, content, label) of three records: each case's contents are new to the project
+        rows = [
+            {"id": id, "label": label}
+            | ({"text": f"words {n} {content}"} if data == "text" else {"a": content, "b": n})
+            for id, content, label in (("a", 1, "negative"), ("b", 2, "positive"))
+        ]
+        again = [*rows, rows[0] | _other(rows[0], label="positive")]
+        relabeled = [*rows, rows[0] | {"id": "c", "label": "positive"}]
+        with subtests.test(data=data, fmt=fmt, error="id"):
+            with pytest.raises(ImportFormatError) as caught:
+                _import_as(lab, ctx, fmt, again, tmp_path / f"id{n}")
+            assert caught.value.message == (
+                f"{own}, field 'id': id 'a' is also the id of {cited}, with other content; "
+                "an id names one item"
+            )
+        with subtests.test(data=data, fmt=fmt, error="label"):
+            with pytest.raises(ImportFormatError) as caught:
+                _import_as(lab, ctx, fmt, relabeled, tmp_path / f"label{n}", update_labels=True)
+            assert caught.value.message == (
+                f"{own}, field 'label': labels the same content as {cited} differently "
+                "('positive', not 'negative'); a file gives each item one label"
+            )
+    assert _written(lab.db)["item"] == 0
 
 
 def test_an_id_already_in_the_project_is_refused_unless_the_content_is_too(lab: Any) -> None:

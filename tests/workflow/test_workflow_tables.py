@@ -381,6 +381,19 @@ def test_a_number_column_with_a_word_in_it_is_named_in_the_import_summary(
         lab.db, ctx, io.BytesIO(fixed), fmt="csv", filename="l.csv", id_field="id"
     )
     assert (again.n_items, again.notes) == (40, ())
+    # A Parquet file's cells are named by their row (they were said to be on a "line")
+    pa = pytest.importorskip("pyarrow")
+    rows = list(csv.DictReader(io.StringIO(body.decode())))
+    sink = io.BytesIO()
+    pytest.importorskip("pyarrow.parquet").write_table(pa.Table.from_pylist(rows), sink)
+    sink.seek(0)
+    parquet = imports.import_items(
+        lab.db, _table_project(lab, "loans2"), sink, fmt="parquet", filename="l.parquet"
+    )
+    assert [note.split(", so")[0] for note in parquet.notes] == [
+        "column 'amount' holds numbers but 2 cells that are not (row 8: 'thirteen')",
+        "column 'rate' holds numbers but 1 cell that is not (row 20: 'n/a')",
+    ]
 
 
 def _table_project(lab: Lab, slug: str, **data: Any) -> Any:
