@@ -64,21 +64,23 @@ def worker(
     import threading
 
     from labelloop.workflow.learning import FeatureCache, Learner
+    from labelloop.workflow.shutdown import stopped_as_interrupt
 
     settings, db = _open()
     out.print(f"labelloop worker on {db.engine.url!r}")
     cache = FeatureCache(settings.features_dir, media_roots=settings.media_root_paths)
     learner = Learner(db, poll_s=settings.learner_poll_s, cache=cache)
-    signal.signal(signal.SIGTERM, lambda *_: learner.stop())
     if parent_pid is not None:
 
         def watch_parent() -> None:  # a server killed hard must not leave its learner behind
-            while os.getppid() == parent_pid and not learner.stopped:
+            while os.getppid() == parent_pid:
                 time.sleep(1)
-            learner.stop()
+            os.kill(os.getpid(), signal.SIGTERM)  # stops as the server's own stop does
 
         threading.Thread(target=watch_parent, daemon=True).start()
-    with contextlib.suppress(KeyboardInterrupt):
+    # SIGTERM (the server stopping, a service manager) ends a round at once, as Ctrl+C does:
+    # nothing of it is written; a round already writing its results finishes them first.
+    with stopped_as_interrupt(), contextlib.suppress(KeyboardInterrupt):
         learner.run_forever()
 
 
