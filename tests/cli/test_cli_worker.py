@@ -103,3 +103,64 @@ def test_sigterm_ends_a_round_at_once_and_leaves_nothing_of_it(
         child.wait()
     assert took < 2.0 and child.returncode == 0, (took, child.returncode)
     assert _rounds(lab, ctx.id) == ([(1, 30)], 1, 20, 0)  # the 20 unlabeled items queued
+
+
+def test_a_server_killed_hard_takes_its_learner_along_mid_round(
+    sqlite_lab: Lab, tmp_path: Path, no_labelloop_env: None
+) -> None:
+    """A server killed hard (SIGKILL, the out-of-memory killer) sends its learner nothing: the
+    learner, seeing its parent gone, stops as if the server had stopped it, mid-round too."""
+    import signal
+
+    lab = sqlite_lab
+    ctx = lab.project("slow", model="tests.slowfit.SlowFit")
+    lab.import_rows(ctx, make_rows(30, labeled=True), labeled=True)
+    mark = tmp_path / "fitting"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LABELLOOP_")}
+    env.update(
+        LABELLOOP_HOME=str(tmp_path / "home"),
+        LABELLOOP_DATABASE_URL=lab.db.url,
+        PYTHONPATH=os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]),
+        SLOWFIT_S="60",
+        SLOWFIT_MARK=str(mark),
+    )
+    server = subprocess.Popen(  # stands in for `labelloop serve`: starts a worker, then waits
+        [
+            sys.executable,
+            "-c",
+            "import os, subprocess, sys, time\n"
+            "cmd = [sys.executable, '-m', 'labelloop', 'worker', '--parent-pid']\n"
+            "cmd.append(str(os.getpid()))\n"
+            "print(subprocess.Popen(cmd).pid, flush=True)\n"
+            "time.sleep(600)\n",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        learner = int(server.stdout.readline())
+        _within(60, mark.exists, server)
+        server.send_signal(signal.SIGKILL)
+        server.wait()
+        started = time.monotonic()
+        while _alive(learner) and time.monotonic() - started < 10:
+            time.sleep(0.05)
+        took = time.monotonic() - started
+    finally:
+        server.kill()
+        server.wait()
+        if _alive(learner):
+            os.kill(learner, signal.SIGKILL)
+    assert took < 3.0, took  # it looks for its server every second
+    assert _rounds(lab, ctx.id) == ([], 0, 0, 0)
+
+
+def _alive(pid: int) -> bool:
+    """Whether the process runs (a zombie waiting for its new parent to reap it has ended)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
