@@ -53,11 +53,17 @@ def spawn_worker(settings: Settings) -> subprocess.Popen[bytes]:
 def _normal_priority(pid: int) -> None:
     """Give a learner that is stopping normal CPU priority back, where the system allows it
     (root, or RLIMIT_NICE): at idle priority on a busy machine even its way out waits for a
-    core. Only its main thread (the one that stops) is raised."""
-    with contextlib.suppress(OSError):  # not allowed here, or gone meanwhile
-        if hasattr(os, "SCHED_IDLE"):
-            os.sched_setscheduler(pid, os.SCHED_OTHER, os.sched_param(0))
-        os.setpriority(os.PRIO_PROCESS, pid, 0)
+    core (the round it leaves, a simulation it tells to stop). On Linux a priority is a
+    thread's: each of its threads is raised."""
+    try:
+        threads = [int(t) for t in os.listdir(f"/proc/{pid}/task")]
+    except OSError:
+        threads = [pid]
+    for tid in threads:
+        with contextlib.suppress(OSError):  # not allowed here, or gone meanwhile
+            if hasattr(os, "SCHED_IDLE"):
+                os.sched_setscheduler(tid, os.SCHED_OTHER, os.sched_param(0))
+            os.setpriority(os.PRIO_PROCESS, tid, 0)
 
 
 def stop_worker(child: subprocess.Popen[bytes]) -> None:

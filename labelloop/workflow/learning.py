@@ -942,23 +942,19 @@ class Learner:
         failover) is tried again after PASS_RETRY_S: the worker used to exit on it, and
         learning stopped for good while the servers came back by themselves.
 
-        A KeyboardInterrupt (Ctrl+C, or SIGTERM to `labelloop worker`) ends it at once, in a
-        round too: nothing of that round is written (see :mod:`labelloop.workflow.shutdown`)."""
+        `labelloop worker` stops it at once on SIGTERM, in a round too (see
+        :mod:`labelloop.workflow.shutdown`); ``stop()`` ends it after the round."""
         self.simulations.start()
         threading.Thread(target=self._beating, name="labelloop-learner-beat", daemon=True).start()
-        try:
-            while not self._stop.is_set():
-                try:
-                    ran = self.run_once()
-                except Exception:
-                    log.exception("learner pass failed; next try in %g s", PASS_RETRY_S)
-                    self._stop.wait(PASS_RETRY_S)
-                    continue
-                if ran == 0:
-                    self._stop.wait(self.poll_s)
-        finally:  # interrupted: a simulation in progress says it stopped, the beats end
-            self._stop.set()
-            self.simulations.stop()
+        while not self._stop.is_set():
+            try:
+                ran = self.run_once()
+            except Exception:
+                log.exception("learner pass failed; next try in %g s", PASS_RETRY_S)
+                self._stop.wait(PASS_RETRY_S)
+                continue
+            if ran == 0:
+                self._stop.wait(self.poll_s)
 
     def _beating(self) -> None:
         """Note every BEAT_EVERY_S that this learner runs, from a thread of its own (a round

@@ -1,22 +1,23 @@
 """A process asked to stop (`kill`'s SIGTERM, a service manager's, a server stopping its learner,
 a closed terminal, Ctrl+C) stops at once, wherever its work is, except inside writes that only
-make sense together.
+make sense together (:func:`whole`).
 
 The learner's rounds read a snapshot and fit outside any transaction, and write their results at
 the end: cut anywhere before that, a round leaves nothing behind (an open transaction rolls
-back). A stop used to wait for the round to end, at the idle priority rounds run at: on a busy
-machine the server waited 15 s for its learner and then killed it.
+back, on SQLite as on PostgreSQL, when the process ends). A stop used to wait for the round to
+end, at the idle priority rounds run at: on a busy machine the server waited 15 s for its
+learner and then killed it.
 """
 
 from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
-__all__ = ["STOP_SIGNALS", "stopped_as_interrupt", "whole"]
+__all__ = ["STOP_SIGNALS", "stopped_as_interrupt", "stopped_by_signals", "whole"]
 
 STOP_SIGNALS = tuple(
     getattr(signal, n) for n in ("SIGTERM", "SIGHUP", "SIGINT") if hasattr(signal, n)
@@ -25,41 +26,46 @@ STOP_SIGNALS = tuple(
 
 
 class _Held:
-    """How deep the main thread is in :func:`whole` blocks, and whether a stop came meanwhile."""
+    """How deep the main thread is in :func:`whole` blocks, and the stop that waits for them."""
 
     depth = 0
-    asked = False
+    stop: Callable[[], None] | None = None
 
 
 _held = _Held()
 
 
-def _interrupt() -> None:
-    _held.asked = False
-    raise KeyboardInterrupt
-
-
 @contextmanager
-def stopped_as_interrupt() -> Iterator[None]:
-    """While the block runs, the signals of STOP_SIGNALS stop it as Ctrl-C does (a
-    KeyboardInterrupt), at once or, inside :func:`whole`, as that ends; so the caller can
-    say so in the store, or stop cleanly, rather than be killed where it stands."""
+def stopped_by_signals(stop: Callable[[], None]) -> Iterator[None]:
+    """While the block runs, the signals of STOP_SIGNALS call ``stop`` in the main thread,
+    wherever it is: at once or, inside :func:`whole`, as that ends. ``stop`` raises or ends
+    the process."""
 
-    def interrupt(signum: int, frame: Any) -> None:
+    def handle(signum: int, frame: Any) -> None:
         if _held.depth:
-            _held.asked = True
+            _held.stop = stop
         else:
-            _interrupt()
+            stop()
 
     if threading.current_thread() is not threading.main_thread():
         yield  # only the main thread may take signals
         return
-    before = {sig: signal.signal(sig, interrupt) for sig in STOP_SIGNALS}
+    before = {sig: signal.signal(sig, handle) for sig in STOP_SIGNALS}
     try:
         yield
     finally:
         for sig, handler in before.items():
             signal.signal(sig, handler)
+
+
+def _interrupt() -> None:
+    raise KeyboardInterrupt
+
+
+def stopped_as_interrupt() -> AbstractContextManager[None]:
+    """:func:`stopped_by_signals` raising a KeyboardInterrupt, as Ctrl-C does: the caller can
+    say so in the store rather than leave a row running nobody runs."""
+    return stopped_by_signals(_interrupt)
 
 
 @contextmanager
@@ -75,5 +81,6 @@ def whole() -> Iterator[None]:
         yield
     finally:
         _held.depth -= 1
-        if not _held.depth and _held.asked:
-            _interrupt()
+        if not _held.depth and (stop := _held.stop) is not None:
+            _held.stop = None
+            stop()

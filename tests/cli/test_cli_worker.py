@@ -76,7 +76,8 @@ def test_sigterm_ends_a_round_at_once_and_leaves_nothing_of_it(
     """The stop used to wait for the round to end (at idle priority, behind a busy server's
     requests): the server gave up after 15 s and killed its learner, and a service manager's
     stop took as long. Now the round is cut where it stands, as if it had not started, and the
-    next worker trains the project as usual."""
+    next worker trains the project as usual. The fit here turns an interrupt into an error of
+    its own, as libraries can: that must neither keep the worker going nor record a failure."""
     ctx = lab.project("slow", model="tests.slowfit.SlowFit")
     lab.import_rows(ctx, make_rows(30, labeled=True), labeled=True)
     lab.import_rows(ctx, make_rows(20, start=100), filename="more.jsonl")
