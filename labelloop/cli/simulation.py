@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import signal
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,6 +18,7 @@ from rich.table import Table
 from labelloop.cli.common import _open, _run, err, out, shown_progress
 from labelloop.cli.outputs import OutputFolder
 from labelloop.errors import LabelloopError
+from labelloop.workflow.shutdown import stopped_as_interrupt
 
 FILE_ONLY = {
     "label_field": "--label-field",
@@ -32,27 +31,6 @@ FILE_ONLY = {
 """Options that say how to read FILE: a project has its own labels, texts and featurizer."""
 FOLLOW_S = 0.5
 """How often ``--project`` reads the progress of a simulation a running learner took first."""
-STOP_SIGNALS = tuple(getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n))
-"""Signals that end the command (`kill`, a closed terminal) and so cancel its simulation."""
-
-
-@contextlib.contextmanager
-def _stopped_as_interrupt() -> Iterator[None]:
-    """While the block runs, SIGTERM and SIGHUP stop it as Ctrl-C does (a KeyboardInterrupt),
-    so the caller can say so in the store rather than leave a row running nobody runs."""
-
-    def interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    if threading.current_thread() is not threading.main_thread():
-        yield  # only the main thread may take signals
-        return
-    before = {sig: signal.signal(sig, interrupt) for sig in STOP_SIGNALS}
-    try:
-        yield
-    finally:
-        for sig, handler in before.items():
-            signal.signal(sig, handler)
 
 
 def simulate(
@@ -352,7 +330,7 @@ def _simulate_project(
                 names=PROJECT_OPTIONS,
             )
             try:
-                with _stopped_as_interrupt():
+                with stopped_as_interrupt():
                     replay(project, sim)
             except KeyboardInterrupt:  # Ctrl-C: the row says cancelled rather than go stale
                 with contextlib.suppress(LabelloopError):

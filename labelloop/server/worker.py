@@ -7,6 +7,7 @@ runs the same `labelloop worker` loop that team mode runs, against the same data
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import subprocess
@@ -21,6 +22,7 @@ WATCH_S = 1.0  # how often the server looks whether its learner is still there
 RESPAWN_FIRST_S = 5.0  # the wait before starting a learner that died...
 RESPAWN_MAX_S = 300.0  # ...twice as long each time it dies again within STEADY_S, up to this
 STEADY_S = 60.0  # a learner that ran this long died of something new: the wait starts over
+STOP_WAIT_S = 15.0  # a learner asked to stop is killed after this (it stops in a second or so)
 
 
 def _low_priority() -> None:
@@ -48,13 +50,31 @@ def spawn_worker(settings: Settings) -> subprocess.Popen[bytes]:
     )
 
 
+def _normal_priority(pid: int) -> None:
+    """Give a learner that is stopping normal CPU priority back, where the system allows it
+    (root, or RLIMIT_NICE): at idle priority on a busy machine even its way out waits for a
+    core (the round it leaves, a simulation it tells to stop). On Linux a priority is a
+    thread's: each of its threads is raised."""
+    try:
+        threads = [int(t) for t in os.listdir(f"/proc/{pid}/task")]
+    except OSError:
+        threads = [pid]
+    for tid in threads:
+        with contextlib.suppress(OSError):  # not allowed here, or gone meanwhile
+            if hasattr(os, "SCHED_IDLE"):
+                os.sched_setscheduler(tid, os.SCHED_OTHER, os.sched_param(0))
+            os.setpriority(os.PRIO_PROCESS, tid, 0)
+
+
 def stop_worker(child: subprocess.Popen[bytes]) -> None:
-    """Ask the worker to finish its round, then make sure it is gone."""
+    """Stop the worker (SIGTERM: it ends a round in progress at once, writing nothing of it),
+    then make sure it is gone: killed if it is still there after STOP_WAIT_S."""
     if child.poll() is not None:
         return
+    _normal_priority(child.pid)
     child.terminate()
     try:
-        child.wait(timeout=15)
+        child.wait(timeout=STOP_WAIT_S)
     except subprocess.TimeoutExpired:
         child.kill()
         child.wait()

@@ -25,6 +25,8 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.sparse import csr_matrix, issparse
 
+from labelloop.workflow.shutdown import whole
+
 log = logging.getLogger("labelloop.learner")
 CHUNK = 512
 """Items computed and written per part; progress advances in these steps."""
@@ -93,8 +95,9 @@ class FeatureFiles:
             return
         self.folder.mkdir(parents=True, exist_ok=True)
         name = f"{time.time_ns():020d}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        self._save(f"{name}.X.npy", np.asarray(X))
-        self._save(f"{name}.ids.npy", ids)
+        with whole():  # a stopped worker leaves no rows without their ids, nor a .tmp file
+            self._save(f"{name}.X.npy", np.asarray(X))
+            self._save(f"{name}.ids.npy", ids)
 
     def _save(self, filename: str, array: NDArray[Any]) -> None:
         assert self.folder is not None
@@ -128,7 +131,7 @@ class FeatureFiles:
             except FileNotFoundError:
                 continue
             if len(parts) > MAX_PARTS:
-                self._merge(names, parts)
+                self._rewrite(names, parts)  # merged into one
             return parts
         raise RuntimeError(f"feature files under {self.folder} kept changing while read")
 
@@ -157,19 +160,21 @@ class FeatureFiles:
         if not gone:
             return 0
         left = [(i[~h], X[~h]) for (i, X), h in zip(parts, hit, strict=True) if (~h).any()]
-        if left:
-            self.append(np.concatenate([i for i, _ in left]), np.concatenate([X for _, X in left]))
-        for name in names:
-            (self.folder / f"{name}.ids.npy").unlink(missing_ok=True)
-            (self.folder / f"{name}.X.npy").unlink(missing_ok=True)
+        self._rewrite(names, left)
         return gone
 
-    def _merge(self, names: list[str], parts: list[tuple[NDArray[Any], NDArray[Any]]]) -> None:
+    def _rewrite(self, names: list[str], parts: list[tuple[NDArray[Any], NDArray[Any]]]) -> None:
+        """Write ``parts`` as one part, then delete the parts ``names``; a stop waits for both,
+        or the rows would be counted twice."""
         assert self.folder is not None
-        self.append(np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]))
-        for name in names:
-            (self.folder / f"{name}.ids.npy").unlink(missing_ok=True)
-            (self.folder / f"{name}.X.npy").unlink(missing_ok=True)
+        with whole():
+            if parts:
+                self.append(
+                    np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+                )
+            for name in names:
+                (self.folder / f"{name}.ids.npy").unlink(missing_ok=True)
+                (self.folder / f"{name}.X.npy").unlink(missing_ok=True)
 
 
 def _safe(version: str) -> str:

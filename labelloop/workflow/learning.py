@@ -43,6 +43,7 @@ from labelloop.workflow import label_issues
 from labelloop.workflow.features import FALLBACK_FEATURIZER, FeatureCache
 from labelloop.workflow.media import readable_payloads
 from labelloop.workflow.projects import ProjectContext, system_context
+from labelloop.workflow.shutdown import whole
 from labelloop.workflow.status import note_learner, settings_problem
 
 log = logging.getLogger("labelloop.learner")
@@ -626,48 +627,52 @@ def _save(
     }
     with db.read() as conn:  # outside the project's lock: it reads every lease of the project
         queue = started_first(conn, ctx, queue)
-    with db.write(project_id=ctx.id) as conn:
-        mv_id = store_learning.save_round(
-            conn,
-            project_id=ctx.id,
-            version={
-                "version": version,
-                "n_train": outcome.n_train,
-                "strategy": outcome.strategy,
-                "featurizer": outcome.featurizer,
-                "model": outcome.model,
-                "params": outcome.params,
-                "metrics": outcome.metrics,
-                "cohort_metrics": outcome.cohort_metrics,
-                "stop_predictions": [int(v) for v in outcome.stop_predictions.tolist()],
-                "stopping": stopping,
-                "train_seconds": time.perf_counter() - started,
-            },
-            queue=queue[:QUEUE_SLICE],
-        )
-        store_learning.clear_round_failure(conn, ctx.id)  # failing rounds, if any, are over
-        relabel_flagged = store_review.add_label_issues(  # under "flagged", back to review
-            conn, ctx.id, issues, to_review=ctx.settings.review_policy == "flagged"
-        )
-        cleared = label_issues.close(conn, stale)  # and out of review again when stale
-        audit.record(
-            db,
-            conn,
-            action="model.train",
-            actor_id=None,
-            project_id=ctx.id,
-            subject=f"model_version:{version}",
-            payload={
-                "n_train": outcome.n_train,
-                "strategy": outcome.strategy,
-                "metrics": outcome.metrics,
-                "relabel_flagged": relabel_flagged,
-                "relabel_closed": cleared["closed"],
-                "relabel_returned": cleared["returned"],
-            },
-        )
-    _finish_queues(db, ctx.id, mv_id, queue[QUEUE_SLICE:])
-    log.info("project %s: model version %s (%s labels)", ctx.slug, version, outcome.n_train)
+    # The model version with the first queue slice, the rest of the queue, then the old queues
+    # pruned: a stop signal (SIGTERM to `labelloop worker`) that comes meanwhile takes effect
+    # once they are all written, so a stopped worker never leaves a queue cut short.
+    with whole():
+        with db.write(project_id=ctx.id) as conn:
+            mv_id = store_learning.save_round(
+                conn,
+                project_id=ctx.id,
+                version={
+                    "version": version,
+                    "n_train": outcome.n_train,
+                    "strategy": outcome.strategy,
+                    "featurizer": outcome.featurizer,
+                    "model": outcome.model,
+                    "params": outcome.params,
+                    "metrics": outcome.metrics,
+                    "cohort_metrics": outcome.cohort_metrics,
+                    "stop_predictions": [int(v) for v in outcome.stop_predictions.tolist()],
+                    "stopping": stopping,
+                    "train_seconds": time.perf_counter() - started,
+                },
+                queue=queue[:QUEUE_SLICE],
+            )
+            store_learning.clear_round_failure(conn, ctx.id)  # failing rounds, if any, are over
+            relabel_flagged = store_review.add_label_issues(  # under "flagged", back to review
+                conn, ctx.id, issues, to_review=ctx.settings.review_policy == "flagged"
+            )
+            cleared = label_issues.close(conn, stale)  # and out of review again when stale
+            audit.record(
+                db,
+                conn,
+                action="model.train",
+                actor_id=None,
+                project_id=ctx.id,
+                subject=f"model_version:{version}",
+                payload={
+                    "n_train": outcome.n_train,
+                    "strategy": outcome.strategy,
+                    "metrics": outcome.metrics,
+                    "relabel_flagged": relabel_flagged,
+                    "relabel_closed": cleared["closed"],
+                    "relabel_returned": cleared["returned"],
+                },
+            )
+        _finish_queues(db, ctx.id, mv_id, queue[QUEUE_SLICE:])
+        log.info("project %s: model version %s (%s labels)", ctx.slug, version, outcome.n_train)
     return version
 
 
@@ -935,7 +940,10 @@ class Learner:
 
         A pass that fails outside any project (the database away a moment: a restart, a
         failover) is tried again after PASS_RETRY_S: the worker used to exit on it, and
-        learning stopped for good while the servers came back by themselves."""
+        learning stopped for good while the servers came back by themselves.
+
+        `labelloop worker` stops it at once on SIGTERM, in a round too (see
+        :mod:`labelloop.workflow.shutdown`); ``stop()`` ends it after the round."""
         self.simulations.start()
         threading.Thread(target=self._beating, name="labelloop-learner-beat", daemon=True).start()
         while not self._stop.is_set():
@@ -965,10 +973,6 @@ class Learner:
             target=self.run_forever, name="labelloop-learner", daemon=True
         )
         self._thread.start()
-
-    @property
-    def stopped(self) -> bool:
-        return self._stop.is_set()
 
     def stop(self) -> None:
         self._stop.set()

@@ -1,0 +1,167 @@
+"""`labelloop worker` asked to stop (SIGTERM: `labelloop serve` stopping its learner, systemd,
+Docker, Kubernetes) stops at once, in the middle of a round too, leaving nothing of that round."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from labelloop.server.worker import stop_worker
+from labelloop.store import learning as store_learning
+from tests.conftest import Lab, make_rows
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _worker(lab: Lab, home: Path, *, fit_s: float, mark: Path) -> subprocess.Popen[bytes]:
+    """`labelloop worker` on the test's database, each fit of its rounds ``fit_s`` long."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LABELLOOP_")}
+    env.update(
+        LABELLOOP_HOME=str(home),
+        LABELLOOP_DATABASE_URL=lab.db.url,
+        PYTHONPATH=os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]),
+        SLOWFIT_S=str(fit_s),
+        SLOWFIT_MARK=str(mark),
+    )
+    return subprocess.Popen(
+        [sys.executable, "-m", "labelloop", "worker"],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+    )
+
+
+def _within(seconds: float, done: Any, child: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + seconds
+    while not done():
+        assert child.poll() is None, f"the worker exited ({child.returncode})"
+        assert time.monotonic() < deadline, "the worker did not get there in time"
+        time.sleep(0.05)
+
+
+def _stopped(child: subprocess.Popen[bytes]) -> float:
+    """Stop the worker as the server does (SIGTERM, SIGKILL 15 s later); the seconds it took."""
+    started = time.monotonic()
+    stop_worker(child)
+    return time.monotonic() - started
+
+
+def _rounds(lab: Lab, project_id: int) -> tuple[list[tuple[int, int]], int, int, int]:
+    """The project's model versions (version, labels trained on), its audit rows of rounds, its
+    queue entries and its recorded round failures."""
+    from sqlalchemy import func, select
+
+    from labelloop.store.tables import audit_event, queue_entry, round_failure
+
+    def count(table: Any, *where: Any) -> int:
+        return int(conn.execute(select(func.count()).select_from(table).where(*where)).scalar_one())
+
+    with lab.db.read() as conn:
+        versions = [(v["version"], v["n_train"]) for v in store_learning.history(conn, project_id)]
+        return (
+            versions,
+            count(audit_event, audit_event.c.action == "model.train"),
+            count(queue_entry),
+            count(round_failure, round_failure.c.project_id == project_id),
+        )
+
+
+def test_sigterm_ends_a_round_at_once_and_leaves_nothing_of_it(
+    lab: Lab, tmp_path: Path, no_labelloop_env: None
+) -> None:
+    """The stop used to wait for the round to end (at idle priority, behind a busy server's
+    requests): the server gave up after 15 s and killed its learner, and a service manager's
+    stop took as long. Now the round is cut where it stands, as if it had not started, and the
+    next worker trains the project as usual. The fit here turns an interrupt into an error of
+    its own, as libraries can: that must neither keep the worker going nor record a failure."""
+    ctx = lab.project("slow", model="tests.slowfit.SlowFit")
+    lab.import_rows(ctx, make_rows(30, labeled=True), labeled=True)
+    lab.import_rows(ctx, make_rows(20, start=100), filename="more.jsonl")
+    home, mark = tmp_path / "home", tmp_path / "fitting"
+
+    child = _worker(lab, home, fit_s=60, mark=mark)
+    try:
+        _within(60, mark.exists, child)  # the round is fitting its model
+        took = _stopped(child)
+    finally:
+        child.kill()
+        child.wait()
+    assert took < 2.0 and child.returncode == 0, (took, child.returncode)
+    assert _rounds(lab, ctx.id) == ([], 0, 0, 0)  # no model version, audit row, queue, failure
+    assert not any(p.name.endswith(".tmp") for p in home.rglob("*"))
+
+    mark.unlink()
+    child = _worker(lab, home, fit_s=0, mark=mark)
+    try:
+        _within(60, lambda: _rounds(lab, ctx.id)[0], child)
+        took = _stopped(child)  # now waiting between rounds
+    finally:
+        child.kill()
+        child.wait()
+    assert took < 2.0 and child.returncode == 0, (took, child.returncode)
+    assert _rounds(lab, ctx.id) == ([(1, 30)], 1, 20, 0)  # the 20 unlabeled items queued
+
+
+def test_a_server_killed_hard_takes_its_learner_along_mid_round(
+    sqlite_lab: Lab, tmp_path: Path, no_labelloop_env: None
+) -> None:
+    """A server killed hard (SIGKILL, the out-of-memory killer) sends its learner nothing: the
+    learner, seeing its parent gone, stops as if the server had stopped it, mid-round too."""
+    import signal
+
+    lab = sqlite_lab
+    ctx = lab.project("slow", model="tests.slowfit.SlowFit")
+    lab.import_rows(ctx, make_rows(30, labeled=True), labeled=True)
+    mark = tmp_path / "fitting"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LABELLOOP_")}
+    env.update(
+        LABELLOOP_HOME=str(tmp_path / "home"),
+        LABELLOOP_DATABASE_URL=lab.db.url,
+        PYTHONPATH=os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]),
+        SLOWFIT_S="60",
+        SLOWFIT_MARK=str(mark),
+    )
+    server = subprocess.Popen(  # stands in for `labelloop serve`: starts a worker, then waits
+        [
+            sys.executable,
+            "-c",
+            "import os, subprocess, sys, time\n"
+            "cmd = [sys.executable, '-m', 'labelloop', 'worker', '--parent-pid']\n"
+            "cmd.append(str(os.getpid()))\n"
+            "print(subprocess.Popen(cmd).pid, flush=True)\n"
+            "time.sleep(600)\n",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        learner = int(server.stdout.readline())
+        _within(60, mark.exists, server)
+        server.send_signal(signal.SIGKILL)
+        server.wait()
+        started = time.monotonic()
+        while _alive(learner) and time.monotonic() - started < 10:
+            time.sleep(0.05)
+        took = time.monotonic() - started
+    finally:
+        server.kill()
+        server.wait()
+        if _alive(learner):
+            os.kill(learner, signal.SIGKILL)
+    assert took < 3.0, took  # it looks for its server every second
+    assert _rounds(lab, ctx.id) == ([], 0, 0, 0)
+
+
+def _alive(pid: int) -> bool:
+    """Whether the process runs (a zombie waiting for its new parent to reap it has ended)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
