@@ -110,6 +110,7 @@ def demo(
     """Create a demo project from real data and serve it.
 
     The data: tweets (sentiment), digit images, wine rows or entities in tweets (--dataset).
+    A new project's first items to label are chosen before it is served.
     """
     from labelloop.demo import setup_demo, setup_digits_demo, setup_wine_demo, setup_wnut_demo
 
