@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -118,6 +119,7 @@ def one_run(code: Path, dataset: str, n_items: int) -> dict[str, Any]:
         model = json.loads(status.stdout)["model"]
     finally:
         stop_process(proc, "labelloop demo")
+        shutil.rmtree(home, ignore_errors=True)
     return {
         "label_at_s": round(label_at, 2),
         "first_items_s": round(first_items, 2),
