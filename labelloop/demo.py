@@ -73,6 +73,8 @@ class DemoInfo:
     n_eval: int
     featurizer: str = "tfidf"
     """The project's featurizer (a project made before keeps its own)."""
+    created: bool = False
+    """Whether this call made the project (its account may be older: another demo's)."""
 
 
 def dataset_path() -> Path:
@@ -181,6 +183,7 @@ def _create(
         n_pool=n_pool,
         n_eval=n_eval,
         featurizer=ctx.settings.featurizer,
+        created=True,
     )
 
 

@@ -181,6 +181,13 @@ def counted_bar() -> Progress:
     )
 
 
+def _elapsed() -> Progress:
+    """Progress of work that counts nothing as it goes: a spinner and the time it has taken."""
+    from rich.progress import SpinnerColumn, TimeElapsedColumn
+
+    return shown_progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+
+
 def _counting() -> Progress:
     """Progress of work whose size is not known up front: a spinner and a count."""
     from rich.progress import SpinnerColumn, TimeElapsedColumn

@@ -11,8 +11,9 @@ from typing import Annotated, Any
 
 import typer
 
-from labelloop.cli.common import _fail, _open, _progress, _run, out
+from labelloop.cli.common import _elapsed, _fail, _open, _progress, _run, on_ctrl_c, out
 from labelloop.config import Settings, get_settings
+from labelloop.store.db import Database
 
 
 def serve(
@@ -124,6 +125,7 @@ def demo(
     """Create a demo project from real data and serve it.
 
     The data: tweets (sentiment), digit images, wine rows or entities in tweets (--dataset).
+    A new project's first items to label are chosen before it is served.
     """
     from labelloop.demo import setup_demo, setup_digits_demo, setup_wine_demo, setup_wnut_demo
 
@@ -148,15 +150,19 @@ def demo(
             return setup_demo(db, progress=report, **options)
 
         info = _run(build)
-    if info.password:
+    if info.created:
         what = {"digits": "images", "wine": "wines"}.get(dataset, "tweets")
         out.print(
             f"demo project '{info.slug}': {info.n_pool:,} {what} to label, {info.n_eval:,} held out"
         )
-        out.print(
-            f"sign in as [bold]{info.username}[/bold] with password "
-            f"[bold]{info.password}[/bold] (shown once)"
-        )
+        if info.password:
+            out.print(
+                f"sign in as [bold]{info.username}[/bold] with password "
+                f"[bold]{info.password}[/bold] (shown once)"
+            )
+        else:  # the account an earlier demo on this data dir made
+            out.print(f"sign in as {info.username} with the password shown when it was made")
+        _first_queue(settings, db, slug=info.slug, dataset=dataset, what=what)
     else:
         out.print(f"demo project '{info.slug}' already exists; sign in as {info.username}")
         if featurizer is not None and featurizer != info.featurizer:
@@ -172,3 +178,23 @@ def demo(
             webbrowser.open(url)
 
     _serve(settings, on_ready=ready)
+
+
+def _first_queue(settings: Settings, db: Database, *, slug: str, dataset: str, what: str) -> None:
+    """Run a new demo project's first round here, before serving: the labeling page, opened at
+    once, finds a queue of picks with their reasons instead of waiting for the learner process
+    to start and run it at idle priority. That learner then finds no round due."""
+    stopped = (
+        f"the project is made; `labelloop demo --dataset {dataset}` serves it, and its learner "
+        f"chooses the first {what}"
+    )
+    with on_ctrl_c(stopped), _elapsed() as progress:
+        progress.add_task(f"choosing the first {what} to label", total=None)
+        # Imported under the spinner: scikit-learn takes a second to load.
+        from labelloop.workflow.learning import FeatureCache, Learner
+        from labelloop.workflow.projects import system_context
+
+        cache = FeatureCache(settings.features_dir, media_roots=settings.media_root_paths)
+        ran = Learner(db, cache=cache).first_round(system_context(db, slug).id)
+    if not ran:  # the learner said why in the log, and tries again as the server runs
+        out.print(f"the first {what} are not chosen yet; the learner goes on as the server runs")

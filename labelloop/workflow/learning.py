@@ -825,6 +825,13 @@ class Learner:
                 log.exception("learning for project %s failed", project_id)
         return ran
 
+    def first_round(self, project_id: int) -> bool:
+        """Run the project's round now when one is due and no other learner holds it (the
+        demo's first queue, made before its server starts); whether one ran. Its features and
+        alerts are left to the learner that serves the project, which finds no round due."""
+        with self.db.exclusive(TRAINING_LOCKS + project_id) as mine:
+            return bool(mine and self._round(project_id))
+
     def _round(self, project_id: int) -> int:
         """Train the project when a round is due; 1 when one ran."""
         waiting = self._retry_at.get(project_id)

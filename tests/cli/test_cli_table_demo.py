@@ -8,6 +8,13 @@ from typing import Any
 
 import pytest
 
+from labelloop.cli import serving
+from labelloop.config import Settings
+from labelloop.govern.permissions import Permission
+from labelloop.store.db import Database
+from labelloop.workflow import accounts, projects, tasks
+from labelloop.workflow.learning import Learner
+
 SCHEMA = {
     "name": "Flowers",
     "data": {"type": "table", "field": "row", "columns": ["petal_length", "colour"]},
@@ -15,14 +22,48 @@ SCHEMA = {
 }
 
 
-def test_wine_demo_builds_a_table_project_with_an_eval_split(cli: Any) -> None:
+def test_wine_demo_builds_a_table_project_with_an_eval_split(
+    cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    served: list[list[dict[str, Any]]] = []
+
+    def first_page(settings: Settings, on_ready: Any = None) -> None:
+        """What the labeling page, opened as the server starts, is served: ten asks at once."""
+        db = Database(settings.db_url)
+        try:
+            admin = accounts.user_by_name(db, "admin")
+            assert admin is not None
+            ctx = projects.access(db, "wine", admin, Permission.ANNOTATE)
+            tasks_now: list[dict[str, Any]] = []
+            for _ in range(10):
+                task = tasks.next_task(db, ctx, held=[t["assignment_id"] for t in tasks_now])
+                if task is not None:
+                    tasks_now.append(task)
+            served.append(tasks_now)
+        finally:
+            db.dispose()
+
+    monkeypatch.setattr(serving, "_serve", first_page)
     out = cli("demo", "--dataset", "wine", "--no-browser").output
     assert "demo project 'wine': 128 wines to label, 50 held out" in out
-    assert cli.served == [1]
+    # The first round ran before serving: a full queue, each pick with the cold start's reason.
+    [first] = served
+    assert len({t["item"]["id"] for t in first}) == 10
+    assert all(t["selection"]["reason"].startswith("typical of a group") for t in first)
     status = json.loads(cli("status", "wine", "--json").output)
     assert status["counts"]["pool"] == 128
+    assert (status["model"]["version"], status["model"]["cold_start"]) == (1, True)
+    # The server's learner finds that round done: nothing due, no second round.
+    db = Database(cli.db_url)
+    try:
+        assert Learner(db).run_once() == 0
+    finally:
+        db.dispose()
+    assert json.loads(cli("status", "wine", "--json").output)["model"]["version"] == 1
     again = cli("demo", "--dataset", "wine", "--no-browser").output
     assert "already exists" in again
+    assert len(served) == 2  # served as it was: no round of its own
+    assert json.loads(cli("status", "wine", "--json").output)["model"]["version"] == 1
 
 
 def test_the_demo_takes_a_featurizer_the_data_can_use_and_leaves_nothing_otherwise(

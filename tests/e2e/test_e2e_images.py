@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import USERNAME, first_rounds, serving
+from tests.e2e.conftest import USERNAME, serving
 from tests.e2e.sessions import signed_in_page
 from tests.e2e.stock import stocked
 
@@ -17,20 +17,19 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module")
 def digits_server(tmp_path_factory: pytest.TempPathFactory, sqlite_migrated: Path) -> Iterator[str]:
-    """`labelloop demo --dataset digits` on a fresh data dir, with alice as site admin."""
+    """`labelloop demo --dataset digits` on a fresh data dir, with alice as site admin: served
+    with its first queue, which the demo makes before it serves."""
     home = tmp_path_factory.mktemp("labelloop-digits")
     with stocked(home, sqlite_migrated, first_rounds=False) as stock:
         stock.user(USERNAME, admin=True)
     with serving(home, "demo", "--dataset", "digits", "--no-browser") as url:
         assert len(list((home / "media" / "sklearn-digits").glob("*.png"))) == 1797
-        first_rounds(home)  # the first queue, without waiting for the server's learner to start
         yield url
 
 
 def _wait_image(page: Any, *, other_than: str = "") -> dict[str, Any]:
-    """Wait for a new leased item whose image has loaded; its assignment, alt text and size.
-    The first waits for the demo's cold-start round over 1,797 images: as long as wait_task
-    allows, for two loaded workers on two cores."""
+    """Wait for a new leased item whose image has loaded; its assignment, alt text and size
+    (as long as wait_task allows, for two loaded workers on two cores)."""
     page.wait_for_function(
         """(prev) => {
             const app = document.getElementById('label-app');
