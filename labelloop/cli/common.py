@@ -140,13 +140,15 @@ def with_model(slug: str, doing: str, work: Callable[[Database, Any, Any], T]) -
     showing ``doing`` while it trains (as the local operator); an error is one line."""
     from labelloop.workflow import projects
     from labelloop.workflow.features import FeatureCache
+    from labelloop.workflow.shutdown import stopped_as_interrupt
 
     settings, db = _open()
 
     def go() -> T:
         ctx = projects.system_context(db, slug)
         cache = FeatureCache(settings.features_dir, media_roots=settings.media_root_paths)
-        with _counting() as progress:
+        # a Ctrl-C while a round writes its model and queue waits for those writes
+        with stopped_as_interrupt(), _counting() as progress:
             progress.add_task(doing, total=None)
             return work(db, ctx, cache)
 

@@ -14,6 +14,7 @@ import typer
 from labelloop.cli.common import _elapsed, _fail, _open, _progress, _run, on_ctrl_c, out
 from labelloop.config import Settings, get_settings
 from labelloop.store.db import Database
+from labelloop.workflow.shutdown import stopped_as_interrupt
 
 
 def serve(
@@ -188,7 +189,8 @@ def _first_queue(settings: Settings, db: Database, *, slug: str, dataset: str, w
         f"the project is made; `labelloop demo --dataset {dataset}` serves it, and its learner "
         f"chooses the first {what}"
     )
-    with on_ctrl_c(stopped), _elapsed() as progress:
+    # stopped_as_interrupt: a Ctrl-C while the round writes its queue waits for the writes
+    with on_ctrl_c(stopped), stopped_as_interrupt(), _elapsed() as progress:
         progress.add_task(f"choosing the first {what} to label", total=None)
         # Imported under the spinner: scikit-learn takes a second to load.
         from labelloop.workflow.learning import FeatureCache, Learner
