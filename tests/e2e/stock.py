@@ -4,9 +4,9 @@ commands call, each project's first round already run.
 ``run_cli`` builds the whole command line anew (about 0.3 s) and checks the migrations on each
 call: a module that made a dozen projects spent most of its setup there. And a project's first
 item waited for the server's learner, a process at idle priority, which on a loaded machine took
-10 to 15 s just to start: the first rounds run here instead, as `labelloop worker` runs them. The
-CLI's own tests cover the commands; the learner started with the server still runs every round
-after the first.
+10 to 15 s just to start: one pass of that learner runs here instead (each project's first
+round, its features and its alerts, as `labelloop worker` runs them). The CLI's own tests cover
+the commands; the learner started with the server still runs every round after the first.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.e2e import conftest
 from tests.e2e.conftest import PASSWORD
 
 
@@ -71,28 +72,13 @@ class Stock:
                 **options,
             )
 
-    def first_rounds(self) -> None:
-        """Each project's first round, which makes its first queue, as a server's learner
-        would run it once started (its alerts are left to that learner)."""
-        from labelloop.store import projects as store_projects
-        from labelloop.workflow.features import FeatureCache
-        from labelloop.workflow.learning import due, system_context_by_id, train
-
-        roots = self.settings.media_root_paths
-        cache = FeatureCache(self.settings.features_dir, media_roots=roots)
-        with self.db.read() as conn:
-            ids = store_projects.all_ids(conn)
-        for project_id in ids:
-            ctx = system_context_by_id(self.db, project_id)
-            if ctx is not None and due(self.db, project_id):
-                train(self.db, ctx, cache=cache, wait_for_features=False)
-
 
 @contextmanager
 def stocked(home: Path, migrated: Path, *, first_rounds: bool = True) -> Iterator[Stock]:
     """The data dir ``home`` with a copy of the migrated store ``migrated`` (the
-    ``sqlite_migrated`` fixture), as `labelloop init` leaves it; at the block's end each
-    project's first round (unless not ``first_rounds``) and the store closed, for a server."""
+    ``sqlite_migrated`` fixture), as `labelloop init` leaves it; at the block's end the store
+    closed and, unless not ``first_rounds``, one pass of the server's learner over it
+    (:func:`tests.e2e.conftest.first_rounds`): each project's first queue and its alerts."""
     from labelloop.config import get_settings
     from labelloop.store.db import Database
 
@@ -101,9 +87,8 @@ def stocked(home: Path, migrated: Path, *, first_rounds: bool = True) -> Iterato
     shutil.copyfile(migrated, home / "labelloop.db")
     db = Database(settings.db_url)
     try:
-        stock = Stock(db=db, settings=settings)
-        yield stock
-        if first_rounds:
-            stock.first_rounds()
+        yield Stock(db=db, settings=settings)
     finally:
         db.dispose()
+    if first_rounds:
+        conftest.first_rounds(home)
