@@ -12,11 +12,13 @@ the commands; the learner started with the server still runs every round after t
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from tests.e2e import conftest
 from tests.e2e.conftest import PASSWORD
@@ -92,3 +94,28 @@ def stocked(home: Path, migrated: Path, *, first_rounds: bool = True) -> Iterato
         db.dispose()
     if first_rounds:
         conftest.first_rounds(home)
+
+
+@dataclass
+class Served:
+    """A stocked data dir's live server: its URL and the data dir."""
+
+    url: str
+    home: Path
+
+
+@contextmanager
+def serving_stocked(
+    tmp_path_factory: pytest.TempPathFactory,
+    migrated: Path,
+    stock: Callable[[Stock, Path], object],
+    *,
+    name: str,
+) -> Iterator[Served]:
+    """A new data dir (a folder named after ``name``) stocked by ``stock(store, home)`` with
+    each project's first round run, and `labelloop serve` on it until the block ends."""
+    home = tmp_path_factory.mktemp(f"labelloop-{name}")
+    with stocked(home, migrated) as store:
+        stock(store, home)
+    with conftest.serving(home, "serve") as url:
+        yield Served(url=url, home=home)
