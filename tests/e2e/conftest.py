@@ -364,9 +364,13 @@ def wait_task(page: Any, *, other_than: str = "", timeout_ms: int = 60000) -> st
 def first_rounds(home: Path) -> None:
     """One pass of the learner over ``home``'s projects, in this process, taking each project's
     training lock as the server's own learner does: the cold-start round the server's learner
-    (a process at idle priority, slow to start on a loaded machine) would otherwise run first;
-    the server may be running already."""
+    (a process at idle priority, slow to start on a loaded machine) would otherwise run first,
+    with the features and alerts of that pass; the server may be running already. A round
+    that failed fails the fixture here, naming the project, rather than a test later waiting
+    for an item that never comes."""
     from labelloop.config import get_settings
+    from labelloop.store import learning as store_learning
+    from labelloop.store import projects as store_projects
     from labelloop.store.db import Database
     from labelloop.workflow.learning import FeatureCache, Learner
 
@@ -375,8 +379,15 @@ def first_rounds(home: Path) -> None:
     try:
         cache = FeatureCache(settings.features_dir, media_roots=settings.media_root_paths)
         Learner(db, cache=cache).run_once()
+        with db.read() as conn:
+            failed = {
+                store_projects.by_id(conn, project_id)["slug"]: failure["error"]
+                for project_id in store_projects.all_ids(conn)
+                if (failure := store_learning.round_failure_of(conn, project_id)) is not None
+            }
     finally:
         db.dispose()
+    assert not failed, f"a first round failed (project: error): {failed}"
 
 
 @pytest.fixture(scope="session")

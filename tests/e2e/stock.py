@@ -4,20 +4,23 @@ commands call, each project's first round already run.
 ``run_cli`` builds the whole command line anew (about 0.3 s) and checks the migrations on each
 call: a module that made a dozen projects spent most of its setup there. And a project's first
 item waited for the server's learner, a process at idle priority, which on a loaded machine took
-10 to 15 s just to start: the first rounds run here instead, as `labelloop worker` runs them. The
-CLI's own tests cover the commands; the learner started with the server still runs every round
-after the first.
+10 to 15 s just to start: one pass of that learner runs here instead (each project's first
+round, its features and its alerts, as `labelloop worker` runs them). The CLI's own tests cover
+the commands; the learner started with the server still runs every round after the first.
 """
 
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from tests.e2e import conftest
 from tests.e2e.conftest import PASSWORD
 
 
@@ -71,28 +74,13 @@ class Stock:
                 **options,
             )
 
-    def first_rounds(self) -> None:
-        """Each project's first round, which makes its first queue, as a server's learner
-        would run it once started (its alerts are left to that learner)."""
-        from labelloop.store import projects as store_projects
-        from labelloop.workflow.features import FeatureCache
-        from labelloop.workflow.learning import due, system_context_by_id, train
-
-        roots = self.settings.media_root_paths
-        cache = FeatureCache(self.settings.features_dir, media_roots=roots)
-        with self.db.read() as conn:
-            ids = store_projects.all_ids(conn)
-        for project_id in ids:
-            ctx = system_context_by_id(self.db, project_id)
-            if ctx is not None and due(self.db, project_id):
-                train(self.db, ctx, cache=cache, wait_for_features=False)
-
 
 @contextmanager
 def stocked(home: Path, migrated: Path, *, first_rounds: bool = True) -> Iterator[Stock]:
     """The data dir ``home`` with a copy of the migrated store ``migrated`` (the
-    ``sqlite_migrated`` fixture), as `labelloop init` leaves it; at the block's end each
-    project's first round (unless not ``first_rounds``) and the store closed, for a server."""
+    ``sqlite_migrated`` fixture), as `labelloop init` leaves it; at the block's end the store
+    closed and, unless not ``first_rounds``, one pass of the server's learner over it
+    (:func:`tests.e2e.conftest.first_rounds`): each project's first queue and its alerts."""
     from labelloop.config import get_settings
     from labelloop.store.db import Database
 
@@ -101,9 +89,33 @@ def stocked(home: Path, migrated: Path, *, first_rounds: bool = True) -> Iterato
     shutil.copyfile(migrated, home / "labelloop.db")
     db = Database(settings.db_url)
     try:
-        stock = Stock(db=db, settings=settings)
-        yield stock
-        if first_rounds:
-            stock.first_rounds()
+        yield Stock(db=db, settings=settings)
     finally:
         db.dispose()
+    if first_rounds:
+        conftest.first_rounds(home)
+
+
+@dataclass
+class Served:
+    """A stocked data dir's live server: its URL and the data dir."""
+
+    url: str
+    home: Path
+
+
+@contextmanager
+def serving_stocked(
+    tmp_path_factory: pytest.TempPathFactory,
+    migrated: Path,
+    stock: Callable[[Stock, Path], object],
+    *,
+    name: str,
+) -> Iterator[Served]:
+    """A new data dir (a folder named after ``name``) stocked by ``stock(store, home)`` with
+    each project's first round run, and `labelloop serve` on it until the block ends."""
+    home = tmp_path_factory.mktemp(f"labelloop-{name}")
+    with stocked(home, migrated) as store:
+        stock(store, home)
+    with conftest.serving(home, "serve") as url:
+        yield Served(url=url, home=home)

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from PIL import Image, ImageDraw
 
-from tests.e2e.conftest import USERNAME, serving, write_jsonl
+from tests.e2e.conftest import USERNAME, write_jsonl
 from tests.e2e.sessions import signed_in_page
-from tests.e2e.stock import Stock, stocked
+from tests.e2e.stock import Stock, serving_stocked
 
 pytestmark = pytest.mark.browser
 
@@ -89,11 +89,8 @@ def _schema(*, mixed: bool = False, pair: bool = False) -> dict[str, Any]:
 def boxes_server(tmp_path_factory: pytest.TempPathFactory, sqlite_migrated: Path) -> Iterator[str]:
     """Six image projects under the default media root, with their first queues: five fed from
     image folders, one from JSONL with predicted boxes."""
-    home = tmp_path_factory.mktemp("labelloop-boxes")
-    with stocked(home, sqlite_migrated) as stock:
-        _stock_boxes(stock, home)
-    with serving(home, "serve") as url:
-        yield url
+    with serving_stocked(tmp_path_factory, sqlite_migrated, _stock_boxes, name="boxes") as served:
+        yield served.url
 
 
 def _stock_boxes(stock: Stock, home: Path) -> None:

@@ -16,11 +16,10 @@ from tests.e2e.conftest import (
     answer_served,
     login,
     phone,
-    serving,
     wait_task,
     wide_elements,
 )
-from tests.e2e.stock import stocked
+from tests.e2e.stock import Stock, serving_stocked
 from tests.e2e.test_e2e_boxes import _schema
 
 pytestmark = pytest.mark.browser
@@ -38,21 +37,22 @@ ANSWER = [  # inside every image above, so it fits whichever item is served
 def thumbs_server(tmp_path_factory: pytest.TempPathFactory, sqlite_migrated: Path) -> Iterator[str]:
     """A boxes project of three images of different shapes with its first queue, alice its
     admin, ann an annotator."""
-    home = tmp_path_factory.mktemp("labelloop-thumbs")
-    with stocked(home, sqlite_migrated) as stock:
-        stock.user(USERNAME, admin=True)
-        stock.user(ANNOTATOR, ANNOTATOR_PASSWORD)
-        folder = home / "media" / "street"
-        folder.mkdir(parents=True)
-        for name, (w, h) in SIZES.items():
-            picture = Image.new("RGB", (w, h), (235, 238, 242))
-            ImageDraw.Draw(picture).rectangle((20, 40, 140, 110), fill=(200, 40, 40))
-            picture.save(folder / name)
-        stock.project(SLUG, _schema(mixed=False))
-        stock.add(SLUG, folder)
-        stock.member(SLUG, ANNOTATOR, "annotator")
-    with serving(home, "serve") as url:
-        yield url
+    with serving_stocked(tmp_path_factory, sqlite_migrated, _stock_thumbs, name="thumbs") as served:
+        yield served.url
+
+
+def _stock_thumbs(stock: Stock, home: Path) -> None:
+    stock.user(USERNAME, admin=True)
+    stock.user(ANNOTATOR, ANNOTATOR_PASSWORD)
+    folder = home / "media" / "street"
+    folder.mkdir(parents=True)
+    for name, (w, h) in SIZES.items():
+        picture = Image.new("RGB", (w, h), (235, 238, 242))
+        ImageDraw.Draw(picture).rectangle((20, 40, 140, 110), fill=(200, 40, 40))
+        picture.save(folder / name)
+    stock.project(SLUG, _schema(mixed=False))
+    stock.add(SLUG, folder)
+    stock.member(SLUG, ANNOTATOR, "annotator")
 
 
 @pytest.fixture(scope="module")

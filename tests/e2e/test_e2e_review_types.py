@@ -9,16 +9,16 @@ import struct
 import time
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.e2e.conftest import PASSWORD, USERNAME, run_cli, serving, wait_task, write_jsonl
+from tests.e2e.conftest import PASSWORD, USERNAME, run_cli, wait_task, write_jsonl
 from tests.e2e.sessions import signed_in, signed_in_page
-from tests.e2e.stock import Stock, stocked
+from tests.e2e.stock import Served, Stock, serving_stocked
+from tests.e2e.test_e2e_spans import ENTITIES, _span
 
 pytestmark = pytest.mark.browser
 
@@ -27,20 +27,9 @@ SPANS = "ents"  # project: one spans control, every annotation reviewed
 BOXES = "objs"  # project: one boxes control, every annotation reviewed
 EXPERT = "expert"  # project: spans and a rating, escalated to the expert tier
 SENT_BACK = "sentback"  # project: as SPANS, its one answer rejected with a comment
-ENTITIES = {
-    "name": "entities",
-    "type": "spans",
-    "labels": ["person", "place", "org"],
-    "hotkeys": ["p", "l", "o"],
-}
 HOSTILE_TEXT = "<script>window.__xss=1</script> Ada Lovelace met <b>Zoë</b> in Paris."
 FIX_TEXT = "Charles Babbage lived in London."
 WIDTH, HEIGHT = 200, 150
-
-
-def _span(text: str, words: str, label: str) -> dict[str, Any]:
-    start = text.index(words)
-    return {"start": start, "end": start + len(words), "label": label}
 
 
 def _png(path: Path, rect: tuple[int, int, int, int]) -> None:
@@ -64,26 +53,19 @@ def _png(path: Path, rect: tuple[int, int, int, int]) -> None:
     )
 
 
-@dataclass
-class ReviewServer:
-    url: str
-    home: Path
-
-
 MOVED = "objs-moved"  # project: one boxes control, every annotation reviewed
 
 
 @pytest.fixture(scope="module")
 def review_server(
     tmp_path_factory: pytest.TempPathFactory, sqlite_migrated: Path
-) -> Iterator[ReviewServer]:
+) -> Iterator[Served]:
     """Spans projects and boxes projects, all reviewing every answer, with their first
     queues."""
-    home = tmp_path_factory.mktemp("labelloop-review-types")
-    with stocked(home, sqlite_migrated) as stock:
-        _stock_review(stock, home)
-    with serving(home, "serve") as url:
-        yield ReviewServer(url=url, home=home)
+    with serving_stocked(
+        tmp_path_factory, sqlite_migrated, _stock_review, name="review-types"
+    ) as served:
+        yield served
 
 
 def _stock_review(stock: Stock, home: Path) -> None:
@@ -202,7 +184,7 @@ def _detail(url: str, slug: str, item_id: int) -> dict[str, Any]:
 
 
 def test_review_spans_fix_by_keyboard_and_accept(
-    review_server: ReviewServer, browser: Any, screenshots: Path
+    review_server: Served, browser: Any, screenshots: Path
 ) -> None:
     url = review_server.url
     answers = {
@@ -288,7 +270,7 @@ def test_review_spans_fix_by_keyboard_and_accept(
 
 
 def test_a_comment_written_first_is_sent_by_one_click_on_reject(
-    review_server: ReviewServer, browser: Any
+    review_server: Served, browser: Any
 ) -> None:
     """A reviewer who typed the comment and then clicked Reject saw the comment box turn red
     and nothing sent: the click only opened the reject it was meant to send."""
@@ -341,7 +323,7 @@ def _boxes(page: Any) -> list[dict[str, Any]]:
 
 
 def test_review_boxes_fix_by_keyboard_and_accept(
-    review_server: ReviewServer, browser: Any, screenshots: Path
+    review_server: Served, browser: Any, screenshots: Path
 ) -> None:
     url = review_server.url
     answers = {
@@ -404,7 +386,7 @@ def test_review_boxes_fix_by_keyboard_and_accept(
 
 
 def test_accept_after_moving_a_box_in_a_fix_keeps_the_fix(
-    review_server: ReviewServer, browser: Any
+    review_server: Served, browser: Any
 ) -> None:
     """A reviewer who opened a fix, dragged a box into place with the mouse and then clicked
     Accept had the annotator's answer accepted as it was: the moved box was dropped unsaid."""
@@ -450,9 +432,7 @@ def test_accept_after_moving_a_box_in_a_fix_keeps_the_fix(
     assert six["label"]["value"] == {"objects": first}
 
 
-def test_sent_back_boxes_come_back_drawn_to_be_fixed(
-    review_server: ReviewServer, browser: Any
-) -> None:
+def test_sent_back_boxes_come_back_drawn_to_be_fixed(review_server: Served, browser: Any) -> None:
     """A rejected boxes answer returns to its annotator with their boxes drawn (Label Studio
     users fix a rejected annotation, they do not redraw it), under the reviewer's comment; the
     fixed answer replaces the rejected one."""
@@ -511,7 +491,7 @@ def test_sent_back_boxes_come_back_drawn_to_be_fixed(
 
 
 def test_adjudicate_spans_and_rating_by_keyboard(
-    review_server: ReviewServer, browser: Any, screenshots: Path
+    review_server: Served, browser: Any, screenshots: Path
 ) -> None:
     url = review_server.url
     first = {"entities": [_span(FIX_TEXT, "London", "person")], "sure": 1}

@@ -9,16 +9,15 @@ import json
 import re
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from labelloop.schema.tokens import tokenize
-from tests.e2e.conftest import USERNAME, serving, write_jsonl
+from tests.e2e.conftest import USERNAME, write_jsonl
 from tests.e2e.sessions import signed_in, signed_in_page
-from tests.e2e.stock import Stock, stocked
+from tests.e2e.stock import Served, Stock, serving_stocked
 from tests.schema.token_texts import EMOJI_TEXTS, TEXTS
 
 pytestmark = pytest.mark.browser
@@ -68,12 +67,6 @@ def _token_index(text: str, word: str) -> int:
     return [text[s:e] for s, e in tokenize(text)].index(word)
 
 
-@dataclass
-class SpansServer:
-    url: str
-    home: Path
-
-
 SPANS_SCHEMA = {
     "name": "People and places",
     "data": {"type": "text", "field": "text"},
@@ -99,18 +92,14 @@ MIXED_SCHEMA = {
 @pytest.fixture(scope="module")
 def spans_server(
     tmp_path_factory: pytest.TempPathFactory, sqlite_migrated: Path
-) -> Iterator[SpansServer]:
+) -> Iterator[Served]:
     """One-item projects (spans; spans with predictions; choice + spans; ...) with their first
     queues, and a live server."""
-    home = tmp_path_factory.mktemp("labelloop-spans")
-    work = tmp_path_factory.mktemp("labelloop-spans-data")
-    with stocked(home, sqlite_migrated) as stock:
-        _stock_spans(stock, work)
-    with serving(home, "serve") as url:
-        yield SpansServer(url=url, home=home)
+    with serving_stocked(tmp_path_factory, sqlite_migrated, _stock_spans, name="spans") as served:
+        yield served
 
 
-def _stock_spans(stock: Stock, work: Path) -> None:
+def _stock_spans(stock: Stock, home: Path) -> None:
     stock.user(USERNAME, admin=True)
     more = (("long", _long_text()), ("rtl2", RTL_TWO), ("emoji", EMOJI_TEXTS[0]))
     for slug in ("kbd", "mouse", "pred", "fix", "touch", "trace", "conll", "marks", "rtl"):
@@ -146,29 +135,29 @@ def _stock_spans(stock: Stock, work: Path) -> None:
     texts = (("touch", MOUSE_TEXT), ("nested", NESTED_TEXT), ("two", TWO_TEXT))
     for slug, text in (*texts, ("marks", MARKS_TEXT), ("rtl", RTL_TEXT), *more):
         rows = [{"id": f"{slug}1", "text": text}]
-        stock.add(slug, write_jsonl(work / f"{slug}.jsonl", rows), id_field="id")
+        stock.add(slug, write_jsonl(home / f"{slug}.jsonl", rows), id_field="id")
     grow = [{"id": f"g{i}", "text": text} for i, text in enumerate((MIXED_TEXT, MOUSE_TEXT))]
-    stock.add("grow", write_jsonl(work / "g.jsonl", grow), id_field="id")
+    stock.add("grow", write_jsonl(home / "g.jsonl", grow), id_field="id")
     for slug, row in (
         ("undo", {"id": "u1", "text": KEYBOARD_TEXT}),
         ("kbd", {"id": "k1", "text": KEYBOARD_TEXT}),
         ("mouse", {"id": "m1", "text": MOUSE_TEXT}),
         ("mixed", {"id": "x1", "text": MIXED_TEXT}),
     ):
-        stock.add(slug, write_jsonl(work / f"{slug}.jsonl", [row]), id_field="id")
+        stock.add(slug, write_jsonl(home / f"{slug}.jsonl", [row]), id_field="id")
     predicted = [
         {**_span(PREDICTED_TEXT, "Ada Lovelace", "person"), "score": 0.83},
         {**_span(PREDICTED_TEXT, "Paris", "place"), "score": 0.61},
     ]
     pred_rows = [{"id": "p1", "text": PREDICTED_TEXT, "pred": {"entities": predicted}}]
     for slug in ("pred", "fix", "trace"):
-        jsonl = write_jsonl(work / f"{slug}.jsonl", pred_rows)
+        jsonl = write_jsonl(home / f"{slug}.jsonl", pred_rows)
         stock.add(slug, jsonl, id_field="id", prediction_field="pred")
 
 
 def _open(
     browser: Any,
-    server: SpansServer,
+    server: Served,
     slug: str,
     *,
     width: int = 1200,
@@ -208,7 +197,7 @@ def _status(page: Any) -> str:
     return page.inner_text(".spans-status")
 
 
-def _stored(page: Any, server: SpansServer, slug: str) -> dict[str, Any]:
+def _stored(page: Any, server: Served, slug: str) -> dict[str, Any]:
     """The signed-in user's latest annotation in ``slug``, once the page's submit is stored."""
     page.wait_for_function(
         "() => ['empty', 'task'].includes(document.getElementById('label-app').dataset.state)"
@@ -247,7 +236,7 @@ def _tok(page: Any, word: str) -> Any:
 
 
 def test_spans_by_keyboard_alone_with_a_flag(
-    spans_server: SpansServer, browser: Any, screenshots: Path
+    spans_server: Served, browser: Any, screenshots: Path
 ) -> None:
     page = _open(browser, spans_server, "kbd")
     text = KEYBOARD_TEXT
@@ -377,7 +366,7 @@ def test_spans_by_keyboard_alone_with_a_flag(
     page.close()
 
 
-def test_spans_by_mouse(spans_server: SpansServer, browser: Any) -> None:
+def test_spans_by_mouse(spans_server: Served, browser: Any) -> None:
     page = _open(browser, spans_server, "mouse")
     text = MOUSE_TEXT
 
@@ -410,7 +399,7 @@ def test_spans_by_mouse(spans_server: SpansServer, browser: Any) -> None:
 
 
 def test_predicted_spans_are_prefilled_and_item_text_stays_text(
-    spans_server: SpansServer, browser: Any
+    spans_server: Served, browser: Any
 ) -> None:
     page = _open(browser, spans_server, "pred")
     text = PREDICTED_TEXT
@@ -441,7 +430,7 @@ def test_predicted_spans_are_prefilled_and_item_text_stays_text(
 
 
 def test_an_accepted_and_a_changed_suggestion_show_in_the_trace_and_the_export(
-    spans_server: SpansServer, browser: Any
+    spans_server: Served, browser: Any
 ) -> None:
     page = _open(browser, spans_server, "trace")
     text = PREDICTED_TEXT
@@ -495,7 +484,7 @@ def test_an_accepted_and_a_changed_suggestion_show_in_the_trace_and_the_export(
 
 
 def test_a_conll_file_uploads_from_the_project_page_with_the_format_chosen(
-    spans_server: SpansServer, browser: Any, tmp_path: Path
+    spans_server: Served, browser: Any, tmp_path: Path
 ) -> None:
     """The import form's file picker and Format list knew no CoNLL, though the project page
     offers "Download CoNLL" and the CLI imports it: a .conll file, or one named .txt, could not
@@ -532,7 +521,7 @@ def test_a_conll_file_uploads_from_the_project_page_with_the_format_chosen(
 
 
 def test_choice_and_spans_together_at_phone_width(
-    spans_server: SpansServer, browser: Any, screenshots: Path
+    spans_server: Served, browser: Any, screenshots: Path
 ) -> None:
     page = _open(browser, spans_server, "mixed", width=390)
     text = MIXED_TEXT
@@ -573,7 +562,7 @@ def test_choice_and_spans_together_at_phone_width(
 
 
 def test_a_spans_label_added_mid_item_comes_with_the_next_item_and_the_marks_stay(
-    spans_server: SpansServer, browser: Any
+    spans_server: Served, browser: Any
 ) -> None:
     page = _open(browser, spans_server, "grow", width=390, clock=True)
     page.keyboard.press("2")  # topic: politics
@@ -645,7 +634,7 @@ def test_a_spans_label_added_mid_item_comes_with_the_next_item_and_the_marks_sta
     page.close()
 
 
-def test_words_marked_over_a_suggestion_replace_it(spans_server: SpansServer, browser: Any) -> None:
+def test_words_marked_over_a_suggestion_replace_it(spans_server: Served, browser: Any) -> None:
     page = _open(browser, spans_server, "fix")
     text = PREDICTED_TEXT
     assert [t[3] for t in _tags(page)] == [True, True]
@@ -676,7 +665,7 @@ def test_words_marked_over_a_suggestion_replace_it(spans_server: SpansServer, br
     page.close()
 
 
-def test_spans_by_touch_taps_at_phone_width(spans_server: SpansServer, browser: Any) -> None:
+def test_spans_by_touch_taps_at_phone_width(spans_server: Served, browser: Any) -> None:
     page = _open(browser, spans_server, "touch", width=390, touch=True)
     text = MOUSE_TEXT
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
@@ -707,9 +696,7 @@ def test_spans_by_touch_taps_at_phone_width(spans_server: SpansServer, browser: 
     page.context.close()
 
 
-def test_nested_spans_where_the_control_allows_overlap(
-    spans_server: SpansServer, browser: Any
-) -> None:
+def test_nested_spans_where_the_control_allows_overlap(spans_server: Served, browser: Any) -> None:
     page = _open(browser, spans_server, "nested")
     text = NESTED_TEXT
 
@@ -738,9 +725,7 @@ def test_nested_spans_where_the_control_allows_overlap(
     page.close()
 
 
-def test_two_spans_controls_each_mark_their_own_copy(
-    spans_server: SpansServer, browser: Any
-) -> None:
+def test_two_spans_controls_each_mark_their_own_copy(spans_server: Served, browser: Any) -> None:
     page = _open(browser, spans_server, "two")
     text = TWO_TEXT
     assert page.locator(".spans-text").count() == 2
@@ -774,7 +759,7 @@ def test_two_spans_controls_each_mark_their_own_copy(
 
 
 def test_a_word_with_combining_marks_is_one_word_on_the_page_as_on_the_server(
-    spans_server: SpansServer, browser: Any
+    spans_server: Served, browser: Any
 ) -> None:
     page = _open(browser, spans_server, "marks")
     text = MARKS_TEXT
@@ -806,7 +791,7 @@ def test_a_word_with_combining_marks_is_one_word_on_the_page_as_on_the_server(
 
 
 def test_a_right_to_left_text_reads_from_the_right_and_the_arrows_follow_it(
-    spans_server: SpansServer, browser: Any
+    spans_server: Served, browser: Any
 ) -> None:
     page = _open(browser, spans_server, "rtl")
     text = RTL_TEXT
@@ -874,7 +859,7 @@ def _line(page: Any, at: int) -> list[int]:
 
 
 def test_a_long_text_is_crossed_by_sentence_paragraph_line_and_screen(
-    spans_server: SpansServer, browser: Any
+    spans_server: Served, browser: Any
 ) -> None:
     page = _open(browser, spans_server, "long")
     text = _long_text()
@@ -970,7 +955,7 @@ def test_a_long_text_is_crossed_by_sentence_paragraph_line_and_screen(
 
 
 def test_in_a_right_to_left_text_ctrl_left_goes_on_to_the_next_sentence(
-    spans_server: SpansServer, browser: Any
+    spans_server: Served, browser: Any
 ) -> None:
     page = _open(browser, spans_server, "rtl2")
     text = RTL_TWO
@@ -994,7 +979,7 @@ def test_in_a_right_to_left_text_ctrl_left_goes_on_to_the_next_sentence(
 
 
 def test_an_emoji_is_one_word_on_the_page_as_on_the_server(
-    spans_server: SpansServer, browser: Any
+    spans_server: Served, browser: Any
 ) -> None:
     page = _open(browser, spans_server, "emoji")
     text = EMOJI_TEXTS[0]
@@ -1039,7 +1024,7 @@ def test_an_emoji_is_one_word_on_the_page_as_on_the_server(
 
 
 def test_ctrl_z_takes_back_span_changes_and_ctrl_y_puts_them_back(
-    spans_server: SpansServer, browser: Any
+    spans_server: Served, browser: Any
 ) -> None:
     """As for boxes: Ctrl+Z undoes a mark, relabel or removal, Ctrl+Shift+Z and Ctrl+Y redo it
     until the spans change again; in the note field Ctrl+Z stays the field's own."""
