@@ -8,8 +8,9 @@ process or a new import recomputes nothing that was already done. A stacked feat
 (``tfidf+minilm``) is computed part by part, each part as above, and its blocks put side by side.
 
 A learner killed hard (SIGKILL: the out-of-memory killer, a power cut) in the middle of a part
-leaves a ``.tmp`` file or a rows file without its ids file, which nothing reads: the learner
-removes them as it starts and every :data:`TIDY_EVERY_S` after (:meth:`FeatureCache.tidy`).
+leaves a ``.tmp`` file or a rows file without its ids file, which nothing reads, and in a merge
+the parts it already copied: the learner removes them as it starts and every
+:data:`TIDY_EVERY_S` after (:meth:`FeatureCache.tidy`).
 """
 
 from __future__ import annotations
@@ -149,6 +150,34 @@ class FeatureFiles:
                 found.append(path)
         return sorted(found)
 
+    def superseded(self) -> list[Path]:
+        """The files of whole parts each row of which a newer part holds too (ids file first):
+        what a merge killed before it deleted the parts it replaced leaves, every row twice."""
+        if self.folder is None:
+            return []
+        names, held = [], []
+        for name in self._names():
+            try:
+                held.append(np.load(self.folder / f"{name}.ids.npy", allow_pickle=False))
+            except (FileNotFoundError, ValueError):
+                continue
+            names.append(name)
+        if len(names) < 2:
+            return []
+        ids = np.concatenate(held)
+        part = np.repeat(np.arange(len(held)), [len(h) for h in held])
+        # The newest part holding each id: ``part`` ascends, so the last of each id's run.
+        order = np.lexsort((part, ids))
+        last = np.r_[ids[order][1:] != ids[order][:-1], True]
+        newest = np.empty_like(part)
+        newest[order] = part[order][last][np.cumsum(np.r_[0, last[:-1]])]
+        found = []
+        for i, name in enumerate(names):
+            mine = part == i
+            if mine.any() and (newest[mine] > i).all():
+                found += [self.folder / f"{name}.ids.npy", self.folder / f"{name}.X.npy"]
+        return found
+
     def load(self) -> tuple[NDArray[np.int64], NDArray[Any] | None]:
         """Every stored row once (the first copy of an id wins); ``X`` is None when empty."""
         parts = list(self._parts) if self.folder is None else self._read_parts()
@@ -282,21 +311,33 @@ class FeatureCache:
 
     def tidy(self, *, now: float | None = None) -> int:
         """Remove what learners killed hard left in every project's stored rows
-        (:meth:`FeatureFiles.leftovers`), saying so in the learner's log; the bytes freed."""
+        (:meth:`FeatureFiles.leftovers`, :meth:`FeatureFiles.superseded`), saying so in the
+        learner's log; the bytes freed. A folder this process computes or merges in right now
+        is left for the next time."""
         if self.root is None or not self.root.is_dir():
             return 0
         freed = 0
         for folder in sorted(f for p in self.root.iterdir() if p.is_dir() for f in p.iterdir()):
             if not folder.is_dir():
                 continue
-            gone, size = 0, 0
-            for path in FeatureFiles(folder).leftovers(now=now):
-                try:
-                    bytes_ = path.stat().st_size
-                    path.unlink()
-                except FileNotFoundError:
-                    continue
-                gone, size = gone + 1, size + bytes_
+            files = FeatureFiles(folder)
+            project = int(folder.parent.name) if folder.parent.name.isdigit() else -1
+            busy = [self._lock((project, f"{use}:{folder}")) for use in ("files", "merge")]
+            taken = [lock for lock in busy if lock.acquire(blocking=False)]
+            try:
+                if len(taken) < len(busy):
+                    continue  # this process computes or merges there now: next time
+                gone, size = 0, 0
+                for path in files.superseded() + files.leftovers(now=now):
+                    try:
+                        bytes_ = path.stat().st_size
+                        path.unlink()
+                    except FileNotFoundError:
+                        continue
+                    gone, size = gone + 1, size + bytes_
+            finally:
+                for lock in taken:
+                    lock.release()
             if gone:
                 from labelloop.workflow.uploads import size_text
 

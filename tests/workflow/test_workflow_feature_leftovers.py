@@ -40,8 +40,23 @@ def held(out, array, **kwargs):
         ready.touch()
         time.sleep(600)
 
-np.save = held
-FeatureFiles(folder).append(np.arange(1000, 1003), np.ones((3, 384), dtype=np.float32))
+if hold_at:
+    np.save = held
+    FeatureFiles(folder).append(np.arange(1000, 1003), np.ones((3, 384), dtype=np.float32))
+else:  # a merge, held once its merged part is whole, before it deletes the parts it replaced
+    from labelloop.workflow import features
+
+    features.MAX_PARTS = 2
+    files = FeatureFiles(folder)
+    for i in range(3):
+        files.append(np.array([i]), np.full((1, 384), float(i), dtype=np.float32))
+
+    def unlink(path, missing_ok=False):
+        ready.touch()
+        time.sleep(600)
+
+    Path.unlink = unlink
+    files.load()
 """
 
 
@@ -59,7 +74,8 @@ def _held_writer(
     folder: Path, *, hold_at: int, started: list[subprocess.Popen[bytes]]
 ) -> subprocess.Popen[bytes]:
     """A process appending a part to ``folder``, held inside the write after its
-    ``hold_at``-th file (1: the rows' .tmp, 2: the ids' .tmp once the rows are renamed)."""
+    ``hold_at``-th file (1: the rows' .tmp, 2: the ids' .tmp once the rows are renamed), or
+    with ``hold_at=0`` merging three parts, held before it deletes them."""
     ready = folder.parent / f"ready-{len(started)}"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen(
@@ -149,3 +165,21 @@ def test_a_leftover_of_a_writer_gone_from_here_is_kept_while_fresh(tmp_path: Pat
     assert [p.exists() for p in planted] == [False, False, True]  # not named as parts are
     assert files.ids().tolist() == [1]
     assert cache.tidy(now=time.time() + features.STALE_AFTER_S + 1) == 0  # whole parts stay
+
+
+def test_a_merge_killed_before_it_deleted_the_parts_it_replaced_leaves_no_row_twice(
+    tmp_path: Path, writers: list[subprocess.Popen[bytes]], caplog: pytest.LogCaptureFixture
+) -> None:
+    folder = tmp_path / "features" / "1" / "v"
+    _killed(_held_writer(folder, hold_at=0, started=writers))
+    files = FeatureFiles(folder)
+    assert files.count() == 6 and len(list(folder.glob("*.ids.npy"))) == 4  # each row twice
+    files.append(np.array([7]), np.zeros((1, 384), dtype=np.float32))  # a part since
+    before = files.load()
+    with caplog.at_level(logging.INFO, logger="labelloop.learner"):
+        assert FeatureCache(tmp_path / "features").tidy() > 3 * 384 * 4
+    assert files.count() == 4 and len(list(folder.glob("*.ids.npy"))) == 2
+    after = files.load()
+    assert after[0].tolist() == before[0].tolist() == [0, 1, 2, 7]
+    assert np.array_equal(after[1], before[1])
+    assert "removed 6 feature file(s) a stopped learner left in 1/v" in caplog.text
