@@ -16,6 +16,7 @@ the parts it already copied: the learner removes them as it starts and every
 from __future__ import annotations
 
 import logging
+import math
 import os
 import re
 import threading
@@ -150,11 +151,13 @@ class FeatureFiles:
                 found.append(path)
         return sorted(found)
 
-    def superseded(self) -> list[Path]:
-        """The files of whole parts each row of which a newer part holds too (ids file first):
-        what a merge killed before it deleted the parts it replaced leaves, every row twice."""
+    def superseded(self, *, now: float | None = None) -> list[Path]:
+        """The files of whole parts each row of which newer parts made :data:`FRESH_S` ago
+        hold too (ids file first): what a merge killed before it deleted the parts it
+        replaced leaves, every row twice. A merge still running deletes them itself."""
         if self.folder is None:
             return []
+        now = time.time() if now is None else now
         names, held = [], []
         for name in self._names():
             try:
@@ -171,10 +174,15 @@ class FeatureFiles:
         last = np.r_[ids[order][1:] != ids[order][:-1], True]
         newest = np.empty_like(part)
         newest[order] = part[order][last][np.cumsum(np.r_[0, last[:-1]])]
+        made = np.array([_made_s(name) for name in names])
         found = []
         for i, name in enumerate(names):
             mine = part == i
-            if mine.any() and (newest[mine] > i).all():
+            if (
+                mine.any()
+                and (newest[mine] > i).all()
+                and now - made[newest[mine]].max() >= FRESH_S
+            ):
                 found += [self.folder / f"{name}.ids.npy", self.folder / f"{name}.X.npy"]
         return found
 
@@ -254,6 +262,13 @@ def part_name() -> str:
     return f"{time.time_ns():020d}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
 
+def _made_s(name: str) -> float:
+    """When the part ``name`` was started (seconds since the epoch); a name not made by
+    :func:`part_name` counts as made just now."""
+    found = PART_NAME.fullmatch(name)
+    return int(found["ns"]) / 1e9 if found else math.inf
+
+
 def _may_run(pid: int, since_ns: int) -> bool:
     """Whether process ``pid`` of this machine may be the one that named a part at
     ``since_ns``: it runs and (where Linux tells) started before then, not a later process
@@ -328,7 +343,7 @@ class FeatureCache:
                 if len(taken) < len(busy):
                     continue  # this process computes or merges there now: next time
                 gone, size = 0, 0
-                for path in files.superseded() + files.leftovers(now=now):
+                for path in files.superseded(now=now) + files.leftovers(now=now):
                     try:
                         bytes_ = path.stat().st_size
                         path.unlink()
