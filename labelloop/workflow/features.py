@@ -347,7 +347,10 @@ class FeatureCache:
                     try:
                         bytes_ = path.stat().st_size
                         path.unlink()
-                    except FileNotFoundError:
+                    except FileNotFoundError:  # gone meanwhile
+                        continue
+                    except OSError as exc:  # a read-only disk, say: learning goes on
+                        log.warning("could not remove feature file %s: %s", path, exc.strerror)
                         continue
                     gone, size = gone + 1, size + bytes_
             finally:
