@@ -359,8 +359,8 @@ class FeatureCache:
             if gone:
                 from labelloop.workflow.uploads import size_text
 
-                log.info(
-                    "removed %d feature file(s) a stopped learner left in %s: %s freed",
+                log.warning(  # shown by default: a learner was killed, out of memory say
+                    "removed %d feature file(s) a learner killed hard left in %s: %s freed",
                     gone,
                     folder.relative_to(self.root),
                     size_text(size),

@@ -127,7 +127,7 @@ def test_a_learner_starting_removes_what_writers_killed_mid_part_left_but_not_a_
 
     cache = FeatureCache(tmp_path / "features")
     learner = Learner(sqlite_db, poll_s=0.05, cache=cache)
-    with caplog.at_level(logging.INFO, logger="labelloop.learner"):
+    with caplog.at_level(logging.WARNING, logger="labelloop.learner"):
         learner.start()
         try:
             deadline = time.monotonic() + 10
@@ -139,7 +139,7 @@ def test_a_learner_starting_removes_what_writers_killed_mid_part_left_but_not_a_
     assert _names(folder) - whole == {n for n in _names(folder) if n.endswith(".tmp")}
     assert len(_names(folder) - whole) == 1, "the live writer's file went"
     assert files.ids().tolist() == [1, 2]
-    assert "removed 3 feature file(s) a stopped learner left in 1/minilm-l6-v2-1" in caplog.text
+    assert "removed 3 feature file(s) a learner killed hard left in 1/minilm-l6-v2-1" in caplog.text
     assert "KiB freed" in caplog.text
 
     _killed(live)  # once its writer is gone, its file goes at the next look
@@ -178,10 +178,10 @@ def test_a_merge_killed_before_it_deleted_the_parts_it_replaced_leaves_no_row_tw
     before = files.load()
     cache = FeatureCache(tmp_path / "features")
     assert cache.tidy() == 0  # a merge that may still be running deletes them itself
-    with caplog.at_level(logging.INFO, logger="labelloop.learner"):
+    with caplog.at_level(logging.WARNING, logger="labelloop.learner"):
         assert cache.tidy(now=time.time() + features.FRESH_S + 1) > 3 * 384 * 4
     assert files.count() == 4 and len(list(folder.glob("*.ids.npy"))) == 2
     after = files.load()
     assert after[0].tolist() == before[0].tolist() == [0, 1, 2, 7]
     assert np.array_equal(after[1], before[1])
-    assert "removed 6 feature file(s) a stopped learner left in 1/v" in caplog.text
+    assert "removed 6 feature file(s) a learner killed hard left in 1/v" in caplog.text
