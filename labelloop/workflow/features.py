@@ -6,11 +6,17 @@ time (``cache_per_item``: sentence embeddings) compute each item once, in chunks
 rows under ``LABELLOOP_HOME/features/<project id>/<featurizer version>/`` so a restart, a second
 process or a new import recomputes nothing that was already done. A stacked featurizer
 (``tfidf+minilm``) is computed part by part, each part as above, and its blocks put side by side.
+
+A learner killed hard (SIGKILL: the out-of-memory killer, a power cut) in the middle of a part
+leaves a ``.tmp`` file or a rows file without its ids file, which nothing reads, and in a merge
+the parts it already copied: the learner removes them as it starts and every
+:data:`TIDY_EVERY_S` after (:meth:`FeatureCache.tidy`).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import os
 import re
 import threading
@@ -34,6 +40,18 @@ MAX_PARTS = 256
 """More parts than this are merged into one when loaded."""
 FALLBACK_FEATURIZER = "tfidf"
 """What rounds and occasional readers use while a featurizer's per-item rows are missing."""
+PART_NAME = re.compile(r"(?P<ns>\d{20})-(?P<pid>\d+)-[0-9a-f]{8}")
+"""A part's name: when it was started (ns), by which process, and a random part."""
+_LEFTOVER = re.compile(r"\.(?P<tmp>.+)\.(X|ids)\.npy\.tmp|(?P<rows>.+)\.X\.npy")
+"""What a part's write leaves when cut: a file being written, or rows whose ids file is not."""
+FRESH_S = 600.0
+"""How long since its last write a leftover of a writer no longer running here is kept: a
+writer in another process namespace (a container sharing the data dir) may still be at it. A
+``.tmp`` file grows while written; a rows file gets its ids file within a moment."""
+STALE_AFTER_S = 24 * 3600.0
+"""Leftovers this old go whoever's name they carry (a pid taken again, as a container's is)."""
+TIDY_EVERY_S = 3600.0
+"""How often a running learner looks for leftovers again (those too fresh at its start)."""
 
 
 @dataclass
@@ -94,7 +112,7 @@ class FeatureFiles:
             self._parts.append((ids, np.asarray(X)))
             return
         self.folder.mkdir(parents=True, exist_ok=True)
-        name = f"{time.time_ns():020d}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        name = part_name()
         with whole():  # a stopped worker leaves no rows without their ids, nor a .tmp file
             self._save(f"{name}.X.npy", np.asarray(X))
             self._save(f"{name}.ids.npy", ids)
@@ -105,6 +123,68 @@ class FeatureFiles:
         with tmp.open("wb") as out:
             np.save(out, array, allow_pickle=False)
         tmp.replace(self.folder / filename)
+
+    def leftovers(self, *, now: float | None = None) -> list[Path]:
+        """Files a writer killed hard left (a ``.tmp`` file, a rows file without its ids file)
+        whose writer cannot be writing them any more: it no longer runs on this machine and
+        they were last written :data:`FRESH_S` ago, or they are :data:`STALE_AFTER_S` old."""
+        if self.folder is None or not self.folder.is_dir():
+            return []
+        now = time.time() if now is None else now
+        found = []
+        for path in self.folder.iterdir():
+            match = _LEFTOVER.fullmatch(path.name)
+            if match is None:
+                continue
+            name = match["tmp"] or match["rows"]
+            part = PART_NAME.fullmatch(name)
+            if part is None:
+                continue  # not named by this code: not ours to remove
+            if match["rows"] and (self.folder / f"{name}.ids.npy").exists():
+                continue  # a whole part
+            try:
+                age = now - path.stat().st_mtime
+            except FileNotFoundError:  # renamed or merged away meanwhile
+                continue
+            pid, started_ns = int(part["pid"]), int(part["ns"])
+            if age >= STALE_AFTER_S or (age >= FRESH_S and not _may_run(pid, started_ns)):
+                found.append(path)
+        return sorted(found)
+
+    def superseded(self, *, now: float | None = None) -> list[Path]:
+        """The files of whole parts each row of which newer parts made :data:`FRESH_S` ago
+        hold too (ids file first): what a merge killed before it deleted the parts it
+        replaced leaves, every row twice. A merge still running deletes them itself."""
+        if self.folder is None:
+            return []
+        now = time.time() if now is None else now
+        names, held = [], []
+        for name in self._names():
+            try:
+                held.append(np.load(self.folder / f"{name}.ids.npy", allow_pickle=False))
+            except (FileNotFoundError, ValueError):
+                continue
+            names.append(name)
+        if len(names) < 2:
+            return []
+        ids = np.concatenate(held)
+        part = np.repeat(np.arange(len(held)), [len(h) for h in held])
+        # The newest part holding each id: ``part`` ascends, so the last of each id's run.
+        order = np.lexsort((part, ids))
+        last = np.r_[ids[order][1:] != ids[order][:-1], True]
+        newest = np.empty_like(part)
+        newest[order] = part[order][last][np.cumsum(np.r_[0, last[:-1]])]
+        made = np.array([_made_s(name) for name in names])
+        found = []
+        for i, name in enumerate(names):
+            mine = part == i
+            if (
+                mine.any()
+                and (newest[mine] > i).all()
+                and now - made[newest[mine]].max() >= FRESH_S
+            ):
+                found += [self.folder / f"{name}.ids.npy", self.folder / f"{name}.X.npy"]
+        return found
 
     def load(self) -> tuple[NDArray[np.int64], NDArray[Any] | None]:
         """Every stored row once (the first copy of an id wins); ``X`` is None when empty."""
@@ -177,6 +257,43 @@ class FeatureFiles:
                 (self.folder / f"{name}.X.npy").unlink(missing_ok=True)
 
 
+def part_name() -> str:
+    """A new part's name (:data:`PART_NAME`): unique, in the order written."""
+    return f"{time.time_ns():020d}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+def _made_s(name: str) -> float:
+    """When the part ``name`` was started (seconds since the epoch); a name not made by
+    :func:`part_name` counts as made just now."""
+    found = PART_NAME.fullmatch(name)
+    return int(found["ns"]) / 1e9 if found else math.inf
+
+
+def _may_run(pid: int, since_ns: int) -> bool:
+    """Whether process ``pid`` of this machine may be the one that named a part at
+    ``since_ns``: it runs and (where Linux tells) started before then, not a later process
+    given the same pid."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        pass
+    except OverflowError:
+        return False
+    try:
+        ticks = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+        boot = next(
+            int(line.split()[1])
+            for line in Path("/proc/stat").read_text().splitlines()
+            if line.startswith("btime ")
+        )
+    except (OSError, ValueError, IndexError, StopIteration):
+        return True  # not Linux, or gone meanwhile: assume it may
+    started = boot + ticks / os.sysconf("SC_CLK_TCK")
+    return started <= since_ns / 1e9 + 1  # btime is in whole seconds
+
+
 def _safe(version: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", version)[:100] or "_"
 
@@ -206,6 +323,50 @@ class FeatureCache:
     def _lock(self, key: tuple[int, str]) -> threading.Lock:
         with self._guard:
             return self._locks.setdefault(key, threading.Lock())
+
+    def tidy(self, *, now: float | None = None) -> int:
+        """Remove what learners killed hard left in every project's stored rows
+        (:meth:`FeatureFiles.leftovers`, :meth:`FeatureFiles.superseded`), saying so in the
+        learner's log; the bytes freed. A folder this process computes or merges in right now
+        is left for the next time."""
+        if self.root is None or not self.root.is_dir():
+            return 0
+        freed = 0
+        for folder in sorted(f for p in self.root.iterdir() if p.is_dir() for f in p.iterdir()):
+            if not folder.is_dir():
+                continue
+            files = FeatureFiles(folder)
+            project = int(folder.parent.name) if folder.parent.name.isdigit() else -1
+            busy = [self._lock((project, f"{use}:{folder}")) for use in ("files", "merge")]
+            taken = [lock for lock in busy if lock.acquire(blocking=False)]
+            try:
+                if len(taken) < len(busy):
+                    continue  # this process computes or merges there now: next time
+                gone, size = 0, 0
+                for path in files.superseded(now=now) + files.leftovers(now=now):
+                    try:
+                        bytes_ = path.stat().st_size
+                        path.unlink()
+                    except FileNotFoundError:  # gone meanwhile
+                        continue
+                    except OSError as exc:  # a read-only disk, say: learning goes on
+                        log.warning("could not remove feature file %s: %s", path, exc.strerror)
+                        continue
+                    gone, size = gone + 1, size + bytes_
+            finally:
+                for lock in taken:
+                    lock.release()
+            if gone:
+                from labelloop.workflow.uploads import size_text
+
+                log.warning(  # shown by default: a learner was killed, out of memory say
+                    "removed %d feature file(s) a learner killed hard left in %s: %s freed",
+                    gone,
+                    folder.relative_to(self.root),
+                    size_text(size),
+                )
+            freed += size
+        return freed
 
     def files(self, project_id: int, featurizer_name: str) -> FeatureFiles:
         """The stored rows of a per-item featurizer for a project.

@@ -40,7 +40,7 @@ from labelloop.store import tasks as store_tasks
 from labelloop.store.db import Database
 from labelloop.store.users import now
 from labelloop.workflow import label_issues
-from labelloop.workflow.features import FALLBACK_FEATURIZER, FeatureCache
+from labelloop.workflow.features import FALLBACK_FEATURIZER, TIDY_EVERY_S, FeatureCache
 from labelloop.workflow.media import readable_payloads
 from labelloop.workflow.projects import ProjectContext, system_context
 from labelloop.workflow.shutdown import whole
@@ -949,12 +949,19 @@ class Learner:
         failover) is tried again after PASS_RETRY_S: the worker used to exit on it, and
         learning stopped for good while the servers came back by themselves.
 
+        It first removes the feature files a learner killed hard left, and looks again every
+        TIDY_EVERY_S (:meth:`FeatureCache.tidy`).
+
         `labelloop worker` stops it at once on SIGTERM, in a round too (see
         :mod:`labelloop.workflow.shutdown`); ``stop()`` ends it after the round."""
         self.simulations.start()
         threading.Thread(target=self._beating, name="labelloop-learner-beat", daemon=True).start()
+        tidy_at = 0.0
         while not self._stop.is_set():
             try:
+                if time.monotonic() >= tidy_at:  # what a learner killed hard left on disk
+                    tidy_at = time.monotonic() + TIDY_EVERY_S
+                    self.cache.tidy()
                 ran = self.run_once()
             except Exception:
                 log.exception("learner pass failed; next try in %g s", PASS_RETRY_S)
