@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image, ImageDraw
 
 from tests.e2e import conftest
 from tests.e2e.conftest import PASSWORD
@@ -119,3 +120,16 @@ def serving_stocked(
         stock(store, home)
     with conftest.serving(home, "serve") as url:
         yield Served(url=url, home=home)
+
+
+def picture(
+    path: Path,
+    size: tuple[int, int],
+    rects: list[tuple[int, int, int, int, tuple[int, int, int]]],
+) -> None:
+    """Write an RGB PNG of ``size``: a light background with filled rectangles (x, y, w, h, rgb)."""
+    image = Image.new("RGB", size, (235, 238, 242))
+    draw = ImageDraw.Draw(image)
+    for x, y, w, h, rgb in rects:
+        draw.rectangle((x, y, x + w - 1, y + h - 1), fill=rgb)
+    image.save(path, format="PNG")

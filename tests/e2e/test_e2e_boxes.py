@@ -5,9 +5,7 @@ what the API stored."""
 
 from __future__ import annotations
 
-import struct
 import time
-import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +15,7 @@ from PIL import Image, ImageDraw
 
 from tests.e2e.conftest import USERNAME, write_jsonl
 from tests.e2e.sessions import signed_in_page
-from tests.e2e.stock import Stock, serving_stocked
+from tests.e2e.stock import Stock, picture, serving_stocked
 
 pytestmark = pytest.mark.browser
 
@@ -49,23 +47,7 @@ PREDICTED = {  # item -> a detector's boxes, with scores
 
 def _png(path: Path, rects: list[tuple[int, int, int, int, tuple[int, int, int]]]) -> None:
     """Write an RGB PNG of WIDTH x HEIGHT: a light background with filled rectangles."""
-    rows = [bytearray([235, 238, 242] * WIDTH) for _ in range(HEIGHT)]
-    for x, y, w, h, rgb in rects:
-        for row in rows[y : y + h]:
-            row[3 * x : 3 * (x + w)] = bytes(rgb) * w
-    raw = b"".join(b"\x00" + bytes(row) for row in rows)
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-    header = struct.pack(">IIBBBBB", WIDTH, HEIGHT, 8, 2, 0, 0, 0)
-    path.write_bytes(
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(raw))
-        + chunk(b"IEND", b"")
-    )
+    picture(path, (WIDTH, HEIGHT), rects)
 
 
 def _schema(*, mixed: bool = False, pair: bool = False) -> dict[str, Any]:

@@ -5,9 +5,7 @@ the API holds the verdicts and the corrected values; item text stays text."""
 from __future__ import annotations
 
 import re
-import struct
 import time
-import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +15,7 @@ import pytest
 
 from tests.e2e.conftest import PASSWORD, USERNAME, run_cli, wait_task, write_jsonl
 from tests.e2e.sessions import signed_in, signed_in_page
-from tests.e2e.stock import Served, Stock, serving_stocked
+from tests.e2e.stock import Served, Stock, picture, serving_stocked
 from tests.e2e.test_e2e_spans import ENTITIES, _span
 
 pytestmark = pytest.mark.browser
@@ -34,23 +32,7 @@ WIDTH, HEIGHT = 200, 150
 
 def _png(path: Path, rect: tuple[int, int, int, int]) -> None:
     """An RGB PNG of WIDTH x HEIGHT with one dark rectangle (x, y, w, h)."""
-    x, y, w, h = rect
-    rows = [bytearray([235, 238, 242] * WIDTH) for _ in range(HEIGHT)]
-    for row in rows[y : y + h]:
-        row[3 * x : 3 * (x + w)] = bytes([40, 60, 160]) * w
-    raw = b"".join(b"\x00" + bytes(row) for row in rows)
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-    header = struct.pack(">IIBBBBB", WIDTH, HEIGHT, 8, 2, 0, 0, 0)
-    path.write_bytes(
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(raw))
-        + chunk(b"IEND", b"")
-    )
+    picture(path, (WIDTH, HEIGHT), [(*rect, (40, 60, 160))])
 
 
 MOVED = "objs-moved"  # project: one boxes control, every annotation reviewed
