@@ -26,6 +26,7 @@ from labelloop.ingest.records import check_storable, storable
 from labelloop.ingest.tables import make_table_importer
 from labelloop.ingest.yolo import YoloImporter
 from labelloop.ingest.yolo_files import is_yolo_folder
+from labelloop.schema.values import value_words
 from labelloop.store import audit
 from labelloop.store import autolabel as store_autolabel
 from labelloop.store import batches as store_batches
@@ -510,7 +511,7 @@ def _import_records(
     labeled_duplicates = 0  # duplicates whose label was not read (no update_labels)
     resized: list[str] = []  # images whose file is not the size the import file gives
     relabel: dict[str, tuple[int, dict[str, Any]]] = {}  # content hash -> (line, label value)
-    firsts: dict[str, tuple[int, str | None]] = {}  # new in this file: hash -> (line, label)
+    firsts: dict[str, tuple[int, Any]] = {}  # new in this file: hash -> (line, target's value)
     own = (media_roots if uploads_of is None else uploads_of, ctx.slug)
     if stage:
         stage("checking records")
@@ -609,7 +610,7 @@ def _import_records(
                 n_labeled += int(value is not None)
             ready = people.prepare(record, payload) if people is not None else []
             if update_labels:
-                firsts[digest] = (record.line, _label_text(value[target.name]) if value else None)
+                firsts[digest] = (record.line, value[target.name] if value else None)
             row: dict[str, object] = {
                 "project_id": ctx.id,
                 "external_id": record.external_id,
@@ -803,26 +804,47 @@ def _one_label(
     digest: str,
     value: dict[str, Any],
     relabel: dict[str, tuple[int, dict[str, Any]]],
-    firsts: dict[str, tuple[int, str | None]],
+    firsts: dict[str, tuple[int, Any]],
     label_field: str | None,
     target: Any,
 ) -> None:
     """Refuse a record labeling the same content as an earlier line of the file differently."""
-    label = _label_text(value[target.name])
+    mine = value[target.name]
     if digest in relabel:
-        earlier, other = relabel[digest][0], _label_text(relabel[digest][1][target.name])
+        earlier, other = relabel[digest][0], relabel[digest][1][target.name]
     else:
         earlier, other = firsts.get(digest, (0, None))
-    if other is not None and other != label:
+    if other is not None and _label_text(other) != _label_text(mine):
+        told = _labels_told(target.type, mine, other)
         raise ImportFormatError(
             line=record.line,
             field=label_field,
             cites=earlier,
             reason=lambda cited: (
-                f"labels the same content as {cited} differently "
-                f"('{label}', not '{other}'); a file gives each item one label"
+                f"labels the same content as {cited} differently{told}; a file gives each item "
+                "one label"
             ),
         )
+
+
+LABEL_WORDS = 60
+"""Characters of a label an error quotes: boxes and spans are said by their count and labels
+("2 boxes: car, person"), which a file of many cuts short."""
+
+
+def _labels_told(control_type: str, mine: Any, other: Any) -> str:
+    """Two different labels of the same content as an error quotes them, as a user would know
+    them (not the digest regions are compared by): the same boxes or spans placed otherwise
+    are said so, and labels that differ only past what is quoted are left out."""
+    said = [value_words(control_type, value) for value in (mine, other)]
+    if said[0] == said[1]:  # the same labels, the regions elsewhere
+        return f" ('{_cut_words(said[0])}' in both, placed otherwise)"
+    shown = [_cut_words(words) for words in said]
+    return f" ('{shown[0]}', not '{shown[1]}')" if shown[0] != shown[1] else ""
+
+
+def _cut_words(words: str) -> str:
+    return words if len(words) <= LABEL_WORDS else words[: LABEL_WORDS - 1] + "…"
 
 
 def _update_labels(

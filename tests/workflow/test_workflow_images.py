@@ -189,6 +189,13 @@ def _coco(images: list[tuple[str, str | None, int]]) -> bytes:
     ).encode()
 
 
+def _moved(document: bytes) -> bytes:
+    """A COCO document with its last image's box moved."""
+    doc = json.loads(document)
+    doc["annotations"][-1]["bbox"] = [3, 3, 2, 2]
+    return json.dumps(doc).encode()
+
+
 def _zip(members: dict[str, bytes | int]) -> bytes:
     """A zip of ``members``, an 8×8 PNG of that shade for each given a number."""
     out = io.BytesIO()
@@ -215,7 +222,10 @@ def test_an_error_citing_an_earlier_image_names_it_as_it_names_its_own(
     train, valid = "train/_annotations.coco.json", "valid/_annotations.coco.json"
     yaml = b"path: .\ntrain: images/train\nnames: {0: dot, 1: ring}\n"
     clash = "id 'x' is also the id of {}, with other content; an id names one item"
-    relabel = "labels the same content as {} differently ('regions:"
+    relabel = (  # the label said as a user knows it: it was a digest ('regions:e90bf…')
+        "labels the same content as {} differently ('1 box: ring', not '1 box: dot'); "
+        "a file gives each item one label"
+    )
     cases = [  # (name, format, file, update labels, its error begins)
         (
             "coco id",
@@ -230,6 +240,14 @@ def test_an_error_citing_an_earlier_image_names_it_as_it_names_its_own(
             _coco([("c/a.png", None, 1), ("c/b.png", None, 2)]),
             True,
             "image 2: " + relabel.format("image 1"),
+        ),
+        (
+            "coco label placed otherwise",
+            "coco",
+            _moved(_coco([("c/a.png", None, 1), ("c/b.png", None, 1)])),
+            True,
+            "image 2: labels the same content as image 1 differently ('1 box: dot' in both, "
+            "placed otherwise); a file gives each item one label",
         ),
         (
             "coco zip id",
