@@ -160,11 +160,14 @@ ASPECT = 0.01
 its import file declares for its boxes to be scaled to it: a resized copy keeps its shape."""
 
 
-def placed(record: ItemIn, size: Mapping[str, Any]) -> tuple[ItemIn, str | None]:
+def placed(
+    record: ItemIn, size: Mapping[str, Any], *, named: str | None = None
+) -> tuple[ItemIn, str | None]:
     """``record`` with the boxes of its label and pre-annotation scaled from its frame to the
     image's ``size`` (``{"width", "height"}`` of the real file), and a sentence for the import
     report when the file declared another size than the image has and boxes were scaled
-    (else ``None``).
+    (else ``None``). The sentence and errors name the image ``named`` (by default, its path
+    in quotes: an uploaded zip's image is named as its member, not where it was stored).
 
     A declared size of another shape than the image is refused when the record has boxes:
     scaled, they would be stretched (a photo declared 4000×3000 that shows 3000×4000, its EXIF
@@ -177,9 +180,9 @@ def placed(record: ItemIn, size: Mapping[str, Any]) -> tuple[ItemIn, str | None]
         return record, None
     if (frame.width, frame.height) == (width, height):
         return record, None
-    path = str(record.payload.get("image", ""))[:200]
+    named = named or f"'{str(record.payload.get('image', ''))[:200]}'"
     told = (
-        f"'{path}': the file gives its size as {_size(frame)} but the image is "
+        f"{named}: the file gives its size as {_size(frame)} but the image is "
         f"{width}×{height} pixels"
     )
     if frame.declared and not _same_shape(frame, width, height):

@@ -191,7 +191,9 @@ class YoloImporter(BoxesImporter):
             if found is not None:
                 text = read_text(found, dataset.read(found, MAX_LABEL_BYTES))
                 lines = list(self._boxes(text, names, file=found))
-                _check_pixels(lines, prefix + image, roots=roots, file=found)
+                # an uploaded zip's image is named as its member, not where it was stored
+                shown = image if self.members else prefix + image
+                _check_pixels(lines, prefix + image, roots=roots, file=found, shown=shown)
                 for _, box in lines:
                     (scored if "score" in box else boxes).append(box)
             yield self._image(
@@ -384,11 +386,17 @@ FOLDER_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
 
 
 def _check_pixels(
-    lines: list[tuple[int, dict[str, Any]]], image: str, *, roots: tuple[Path, ...], file: str
+    lines: list[tuple[int, dict[str, Any]]],
+    image: str,
+    *,
+    roots: tuple[Path, ...],
+    file: str,
+    shown: str,
 ) -> None:
     """Refuse a box narrower or shorter than the 0.01 pixel the store holds a box to, on the
-    size of ``image`` under ``roots``: the store would refuse it naming the image, not the
-    label file's line. An image that cannot be read is left for the import to name."""
+    size of ``image`` under ``roots`` (named ``shown``): the store would refuse it naming the
+    image, not the label file's line. An image that cannot be read is left for the import to
+    name."""
     tiny = [(line, box) for line, box in lines if min(box["w"], box["h"]) < TINY]
     if not tiny or not roots:
         return
@@ -404,7 +412,7 @@ def _check_pixels(
                 file=file,
                 line=line,
                 reason=f"the box is {w:.2g}×{h:.2g} pixels on its {width}×{height} image "
-                f"('{image[:200]}'); a box must be at least 0.01 pixel wide and tall",
+                f"('{shown[:200]}'); a box must be at least 0.01 pixel wide and tall",
             )
 
 

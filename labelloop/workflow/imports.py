@@ -425,6 +425,15 @@ def folder_format(ctx: ProjectContext, folder: Path, *, labels_from_folders: boo
     return ImageFolderImporter.format
 
 
+def _member(payload: Mapping[str, Any], upload_folder: str | None) -> str | None:
+    """How errors and notes name an image an uploaded zip held: as the member the user sent,
+    not the folder it was stored in (None for an image that was not in the zip)."""
+    path = str(payload.get("image", ""))
+    if not upload_folder or not path.startswith(upload_folder + "/"):
+        return None
+    return f"zip member '{path.removeprefix(upload_folder + '/')[:200]}'"
+
+
 def _image_payload(
     record: ItemIn,
     *,
@@ -580,7 +589,7 @@ def _import_records(
                     uploads_of=own,
                     upload_folder=upload_folder,
                 )
-                record, note = placed(record, payload)
+                record, note = placed(record, payload, named=_member(payload, upload_folder))
             else:
                 payload, digest = stored_payload(
                     data_type, record.payload, line=record.line, field=path_field

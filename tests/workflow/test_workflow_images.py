@@ -328,6 +328,79 @@ def test_an_error_citing_an_earlier_image_names_it_as_it_names_its_own(
     assert lab_items(lab, ctx) == []
 
 
+def _sized(shade: int, width: int, height: int) -> bytes:
+    out = io.BytesIO()
+    Image.new("L", (width, height), shade).save(out, format="PNG")
+    return out.getvalue()
+
+
+def test_an_image_of_a_zip_is_named_as_its_member_not_where_it_was_stored(
+    shapes: Any, subtests: pytest.Subtests
+) -> None:
+    """A zip's images are stored under uploads/SLUG/STAMP/ before their records are read: an
+    error or a note on one named that folder ('uploads/dots/20261207-…/train/a.png'), which the
+    user never saw, rather than the zip member they sent ('train/a.png')."""
+    lab, _, media = shapes
+    boxes = {**SCHEMA, "controls": [{"name": "b", "type": "boxes", "labels": ["dot"]}]}
+    projects.create_project(lab.db, "dots", boxes, actor=lab.admin)
+    ctx = lab.ctx("dots", lab.admin)
+    coco = "train/_annotations.coco.json"
+
+    def sized(width: int, height: int) -> bytes:  # a COCO file of one image of that size
+        return json.dumps(
+            {
+                "images": [{"id": 1, "file_name": "a.png", "width": width, "height": height}],
+                "annotations": [{"image_id": 1, "category_id": 1, "bbox": [1, 1, 2, 2]}],
+                "categories": [{"id": 1, "name": "dot"}],
+            }
+        ).encode()
+
+    yolo = {"data.yaml": b"names: [dot]\n", "images/a.png": 10}
+    cases = [  # (name, format, zip, its error; None: it imports, its note said)
+        (
+            "coco zip turned image",
+            "coco",
+            {coco: sized(8, 16), "train/a.png": _sized(10, 16, 8)},
+            f"zip member '{coco}', image 1: zip member 'train/a.png': the file gives its size "
+            "as 8×16 but the image is 16×8 pixels: it appears turned",
+        ),
+        (
+            "coco zip image of another shape",
+            "coco",
+            {coco: sized(8, 8), "train/a.png": _sized(10, 16, 8)},
+            f"zip member '{coco}', image 1: zip member 'train/a.png': the file gives its size "
+            "as 8×8 but the image is 16×8 pixels, of another shape",
+        ),
+        (
+            "yolo zip box too small",
+            "yolo",
+            yolo | {"labels/a.txt": b"0 0.5 0.5 0.0001 0.2\n"},
+            "labels/a.txt line 1: the box is 0.0008×1.6 pixels on its 8×8 image "
+            "('images/a.png'); a box must be at least 0.01 pixel wide and tall",
+        ),
+        (
+            "coco zip image resized",
+            "coco",
+            {coco: sized(8, 8), "train/a.png": _sized(10, 16, 16)},
+            None,
+        ),
+    ]
+    for name, fmt, members, said in cases:
+        with subtests.test(case=name):
+            source = io.BytesIO(_zip(members))
+            options = {"fmt": fmt, "filename": "d.zip", "media_roots": (media,)}
+            if said is None:
+                report = imports.import_items(lab.db, ctx, source, **options)
+                assert report.notes == (
+                    "zip member 'train/a.png': the file gives its size as 8×8 but the image "
+                    "is 16×16 pixels; its boxes were scaled to the image",
+                )
+                continue
+            with pytest.raises(ImportFormatError) as caught:
+                imports.import_items(lab.db, ctx, source, **options)
+            assert caught.value.message.startswith(said), caught.value.message
+
+
 def test_a_fake_image_in_a_folder_aborts_the_import_naming_the_file(shapes: Any) -> None:
     lab, ctx, media = shapes
     _png(media / "b" / "a.png", 10)
