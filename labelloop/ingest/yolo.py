@@ -133,7 +133,7 @@ class YoloImporter(BoxesImporter):
         layout = dataset_layout(dataset)
         listed = listed_images(dataset, layout)
         images = zip_images(dataset, listed)
-        self.members = images if self.stored_at is not None else ()  # else: paths listed
+        self.members, self.zipped = images, self.stored_at is not None  # else: paths listed
         prefix = ""
         if self.stored_at is not None:
             held = set(dataset.files)
@@ -154,16 +154,18 @@ class YoloImporter(BoxesImporter):
         """Yield one ItemIn per image file under ``folder``, which lies under the media root
         ``root`` (payloads hold paths under it; ids are paths within the folder)."""
         self.suggested = self.cut = self.unlabeled_eval = self.last = 0
-        self.members = ()
         dataset = FolderFiles(folder.resolve())
         inner = dataset.top.relative_to(root.resolve()).as_posix()
         layout = dataset_layout(dataset)
+        images = [p for p in dataset.files if is_image(p)]
+        prefix = "" if inner == "." else inner + "/"
+        self.members, self.zipped = [prefix + image for image in images], False
         yield from self._items(
             dataset,
-            [p for p in dataset.files if is_image(p)],
+            images,
             layout=layout,
             listed=listed_images(dataset, layout),
-            prefix="" if inner == "." else inner + "/",
+            prefix=prefix,
             roots=(root,),
         )
 
@@ -184,7 +186,7 @@ class YoloImporter(BoxesImporter):
             splits = [split or "pool" for split in splits]
         for number, (image, split) in enumerate(zip(images, splits, strict=True), 1):
             if not image.isascii():
-                check_utf8(number, prefix + image)
+                check_utf8(number, prefix + image, unit="image")
             found = labels.get(image)
             boxes: list[dict[str, Any]] = []
             scored: list[dict[str, Any]] = []
@@ -192,7 +194,7 @@ class YoloImporter(BoxesImporter):
                 text = read_text(found, dataset.read(found, MAX_LABEL_BYTES))
                 lines = list(self._boxes(text, names, file=found))
                 # an uploaded zip's image is named as its member, not where it was stored
-                shown = image if self.members else prefix + image
+                shown = image if self.zipped else prefix + image
                 _check_pixels(lines, prefix + image, roots=roots, file=found, shown=shown)
                 for _, box in lines:
                     (scored if "score" in box else boxes).append(box)

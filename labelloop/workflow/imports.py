@@ -390,23 +390,26 @@ def import_folder(
         records, base=root, roots=media_roots, slug=ctx.slug, kind=ctx.schema.data_type
     )
     with batches.importing(db, ctx.id):
-        report = _import_records(
-            db,
-            ctx,
-            mine,
-            fmt=importer.format,
-            filename=folder.name or str(folder),
-            path_field=None,
-            id_field=None,
-            unique_ids=False,  # its ids are paths within the folder: sibling folders share some
-            label_field="folder" if labels_from_folders else None,
-            prediction_field=None,
-            split=split,
-            progress=progress,
-            media_roots=(root,),
-            update_labels=update_labels,
-            uploads_of=media_roots,
-        )
+        try:
+            report = _import_records(
+                db,
+                ctx,
+                mine,
+                fmt=importer.format,
+                filename=folder.name or str(folder),
+                path_field=None,  # the importer names the file (see its ``named``)
+                id_field=None,
+                unique_ids=False,  # its ids are paths within the folder: siblings share some
+                label_field="folder" if labels_from_folders else None,
+                prediction_field=None,
+                split=split,
+                progress=progress,
+                media_roots=(root,),
+                update_labels=update_labels,
+                uploads_of=media_roots,
+            )
+        except ImportFormatError as exc:  # a file said as the report numbers it, by its path
+            raise importer.named(exc) from None
     if mine.left_out:
         n = mine.left_out
         images, were = ("image", "was") if n == 1 else ("images", "were")
@@ -467,6 +470,8 @@ def _image_payload(
                 in_zip=True,
                 reason=reason.removeprefix(named + ": "),
             ) from None
+        if path_field is None:  # the file is the record, which the importer names itself
+            reason = reason.removeprefix(named + ": ")
         raise ImportFormatError(line=record.line, field=path_field, reason=reason) from None
     if kind != "image":
         return {kind: relative}, file_hash(found)
@@ -601,7 +606,7 @@ def _import_records(
                 if people is not None and record.answers:  # they join the item's answers
                     people.repeat(record, payload, digest)
                 if update_labels and record.label is not None:
-                    found = _value(ctx, record, payload, label_field, path_field=path_field)
+                    found = _value(ctx, record, payload, label_field)
                     if found is not None:
                         _one_label(record, digest, found, relabel, firsts, label_field, target)
                         relabel[digest] = (record.line, found)
@@ -615,7 +620,7 @@ def _import_records(
                 ids.check(record)
             value = None
             if record.label is not None:
-                value = _value(ctx, record, payload, label_field, path_field=path_field)
+                value = _value(ctx, record, payload, label_field)
                 n_labeled += int(value is not None)
             ready = people.prepare(record, payload) if people is not None else []
             if update_labels:
@@ -645,9 +650,7 @@ def _import_records(
                     prediction = prediction_value(ctx.schema, record.prediction, payload)
                 except SchemaError as exc:
                     raise ImportFormatError(
-                        line=record.line,
-                        field=prediction_field,
-                        reason=_named(payload.get(data_type), path_field) + exc.message,
+                        line=record.line, field=prediction_field, reason=exc.message
                     ) from None
                 if prediction:
                     row["prediction"] = prediction
@@ -785,27 +788,14 @@ def _resized_notes(notes: list[str]) -> list[str]:
     ]
 
 
-def _named(path: Any, path_field: str | None) -> str:
-    """How an error names a folder's file: by its path, as no field of a record names it."""
-    return f"'{path}': " if path_field is None else ""
-
-
 def _value(
-    ctx: ProjectContext,
-    record: ItemIn,
-    payload: Any,
-    label_field: str | None,
-    *,
-    path_field: str | None,
+    ctx: ProjectContext, record: ItemIn, payload: Any, label_field: str | None
 ) -> dict[str, Any] | None:
     """A record's label as every control's value, checked against the schema."""
     try:
         return imported_value(ctx.schema, record.label, payload, target=ctx.schema.target)
     except SchemaError as exc:
-        where = _named(payload.get(ctx.schema.data_type), path_field)
-        raise ImportFormatError(
-            line=record.line, field=label_field, reason=where + exc.message
-        ) from None
+        raise ImportFormatError(line=record.line, field=label_field, reason=exc.message) from None
 
 
 def _one_label(
