@@ -428,13 +428,13 @@ def folder_format(ctx: ProjectContext, folder: Path, *, labels_from_folders: boo
     return ImageFolderImporter.format
 
 
-def _member(payload: Mapping[str, Any], upload_folder: str | None) -> str | None:
-    """How errors and notes name an image an uploaded zip held: as the member the user sent,
-    not the folder it was stored in (None for an image that was not in the zip)."""
-    path = str(payload.get("image", ""))
+def _member(path: str, upload_folder: str | None) -> str | None:
+    """The zip member an image stored at ``path`` was, for errors and notes to name it as the
+    user sent it, not by the folder an uploaded zip's images were stored in (None for an
+    image that was not in the zip)."""
     if not upload_folder or not path.startswith(upload_folder + "/"):
         return None
-    return f"zip member '{path.removeprefix(upload_folder + '/')[:200]}'"
+    return path.removeprefix(upload_folder + "/")
 
 
 def _image_payload(
@@ -460,13 +460,14 @@ def _image_payload(
     except LabelloopError as exc:
         said = exc.message.startswith("media path")  # resolve_media's errors name it
         reason = exc.message if said else f"{named}: {exc.message}"
-        if upload_folder and relative.startswith(upload_folder + "/"):
+        member = _member(relative, upload_folder)
+        if member is not None:
             # the folder it was stored in goes with the failed import: the zip's name it is
             raise ImportFormatError(
                 line=record.line,
                 unit="image",
                 field=path_field,
-                file=relative.removeprefix(upload_folder + "/"),
+                file=member,
                 in_zip=True,
                 reason=reason.removeprefix(named + ": "),
             ) from None
@@ -594,7 +595,9 @@ def _import_records(
                     uploads_of=own,
                     upload_folder=upload_folder,
                 )
-                record, note = placed(record, payload, named=_member(payload, upload_folder))
+                member = _member(str(payload.get("image", "")), upload_folder)
+                shown = None if member is None else f"zip member '{member[:200]}'"
+                record, note = placed(record, payload, named=shown)
             else:
                 payload, digest = stored_payload(
                     data_type, record.payload, line=record.line, field=path_field
