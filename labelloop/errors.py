@@ -20,9 +20,10 @@ class ImportFormatError(LabelloopError):
     and the file of a source made of several (a YOLO folder's label files, a zip's members).
 
     ``unit`` says what ``line`` counts: "line" (a text file's lines), "image" (the images of a
-    COCO document or a zip, in their order), or None when the whole file is refused (a zip
-    member too large, a link). ``in_zip``: ``file`` is a member of an uploaded zip, and the
-    message says so.
+    COCO document or a zip, in their order), "file" (a folder's), or None when the whole file
+    is refused (a zip member too large, a link). ``in_zip``: ``file`` is a member of an
+    uploaded zip, and the message says so. A ``file`` that is the record itself, a folder's
+    image, follows its number: "file 3 ('cats/a.png')".
 
     ``cites``: another record the reason names (the earlier one of a clash), by its number
     counted as ``line`` is, or by its name; ``reason`` is then a function of how it is named
@@ -56,7 +57,9 @@ class ImportFormatError(LabelloopError):
         named = (f"zip member '{file}'" if in_zip else file) if file else None
         if unit is None:
             where = named
-        elif named and (in_zip or unit != "line"):
+        elif named and not in_zip and unit != "line":  # a folder's file, the record itself
+            where = f"{unit} {line} ('{file}')"
+        elif named and in_zip:
             where = f"{named}, {unit} {line}"
         else:
             where = (f"{named} " if named else "") + f"{unit} {line}"

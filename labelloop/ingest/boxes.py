@@ -31,7 +31,11 @@ class BoxesImporter:
         self.target = target or control
         self.suggested = 0  # images whose boxes came in as pre-annotations
         self.unlabeled_eval = 0  # val/test images without a label, come to the pool
-        self.members: Sequence[str] = ()  # a zip's images read: the member each record is
+        # The image file each record is, as the user has it: a member of an uploaded zip
+        # (``zipped``: its images stored), else a path under the media root (a YOLO folder's
+        # image, or one a zip of label files names).
+        self.members: Sequence[str] = ()
+        self.zipped = False
         self.documents: list[tuple[str, int]] = []  # a zip's COCO files: records before each
         self.last = 0  # the number of the record read last
 
@@ -39,16 +43,17 @@ class BoxesImporter:
         """``exc`` as this file counts its records, when it is the import's own check of the
         record read last (its image file, its label against the schema), which names it by
         its number as a line, or an image of the zip by its place among the records: said of
-        the image, and of the zip member the image is (a YOLO zip's) or is in (a zipped COCO
-        file, its image numbered as the file numbers it). Any other error is returned as it
-        is."""
+        the image, and of the file the image is (a YOLO zip's member, a YOLO folder's image)
+        or is in (a zipped COCO file, its image numbered as the file numbers it). Any other
+        error is returned as it is."""
         if exc.line != self.last:
             return exc
         found = self._document_of(exc.line)
         if exc.unit == "line" and exc.file is None:
             cites = self._cited(exc.cites, found)
             if exc.line <= len(self.members):
-                return exc.within(self.members[exc.line - 1], unit="image", cites=cites)
+                member = self.members[exc.line - 1]
+                return exc.within(member, unit="image", in_zip=self.zipped, cites=cites)
             if found is None:
                 return exc.within(None, unit="image", in_zip=False)
             return exc.within(found[0], unit="image", line=found[1], cites=cites)
@@ -66,12 +71,14 @@ class BoxesImporter:
 
     def _cited(self, cites: int | str | None, found: tuple[str, int] | None) -> int | str | None:
         """The earlier image an error cites (numbered ``cites`` among the records) as the error
-        names its own (in ``found``, a zipped COCO file): with the zip member it is, or
-        numbered as its zipped COCO file numbers it, and with that file when it is another."""
+        names its own (in ``found``, a zipped COCO file): with the file it is (a zip member),
+        or numbered as its zipped COCO file numbers it, and with that file when it is
+        another."""
         if not isinstance(cites, int):
             return cites
         if cites <= len(self.members):
-            return f"image {cites} (zip member '{self.members[cites - 1][:200]}')"
+            zipped = "zip member " if self.zipped else ""
+            return f"image {cites} ({zipped}'{self.members[cites - 1][:200]}')"
         place = self._document_of(cites)
         if place is None:
             return cites
@@ -160,11 +167,14 @@ ASPECT = 0.01
 its import file declares for its boxes to be scaled to it: a resized copy keeps its shape."""
 
 
-def placed(record: ItemIn, size: Mapping[str, Any]) -> tuple[ItemIn, str | None]:
+def placed(
+    record: ItemIn, size: Mapping[str, Any], *, named: str | None = None
+) -> tuple[ItemIn, str | None]:
     """``record`` with the boxes of its label and pre-annotation scaled from its frame to the
     image's ``size`` (``{"width", "height"}`` of the real file), and a sentence for the import
     report when the file declared another size than the image has and boxes were scaled
-    (else ``None``).
+    (else ``None``). The sentence and errors name the image ``named`` (by default, its path
+    in quotes: an uploaded zip's image is named as its member, not where it was stored).
 
     A declared size of another shape than the image is refused when the record has boxes:
     scaled, they would be stretched (a photo declared 4000×3000 that shows 3000×4000, its EXIF
@@ -177,9 +187,9 @@ def placed(record: ItemIn, size: Mapping[str, Any]) -> tuple[ItemIn, str | None]
         return record, None
     if (frame.width, frame.height) == (width, height):
         return record, None
-    path = str(record.payload.get("image", ""))[:200]
+    named = named or f"'{str(record.payload.get('image', ''))[:200]}'"
     told = (
-        f"'{path}': the file gives its size as {_size(frame)} but the image is "
+        f"{named}: the file gives its size as {_size(frame)} but the image is "
         f"{width}×{height} pixels"
     )
     if frame.declared and not _same_shape(frame, width, height):

@@ -90,7 +90,7 @@ RECORD_UNITS = {
     HfDatasetsImporter.format: "row",
     CocoImporter.format: "image",
     YoloImporter.format: "image",
-    ImageFolderImporter.format: "file",
+    ImageFolderImporter.format: ImageFolderImporter.unit,  # as its errors number them
     LabelStudioImporter.format: "task",
 }
 """What an import's record numbers count, by format, where not the lines of a text file (JSONL,

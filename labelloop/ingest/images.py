@@ -22,6 +22,8 @@ class ImageFolderImporter:
     """
 
     format: ClassVar[str] = "folder"
+    unit: ClassVar[str] = "file"
+    """What its errors and the import's report number its records as: "file 3"."""
 
     def __init__(
         self, *, folder: Path, root: Path, labels_from_folders: bool = False, kind: str = "image"
@@ -30,6 +32,18 @@ class ImageFolderImporter:
         self.root = root
         self.labels_from_folders = labels_from_folders
         self.kind = kind
+        self.paths: list[str] = []  # the files read, in order: the path under the root of each
+
+    def named(self, exc: ImportFormatError) -> ImportFormatError:
+        """``exc``, the import's own check of a file it numbers as a line, said of the file as
+        the report numbers it, with its path ("file 3 ('cats/a.png')"), and so is the file it
+        cites (the earlier one of a clash). Any other error is returned as it is."""
+        if exc.unit != "line" or exc.file is not None or not 0 < exc.line <= len(self.paths):
+            return exc
+        cites = exc.cites
+        if isinstance(cites, int) and 0 < cites <= len(self.paths):
+            cites = f"{self.unit} {cites} ('{self.paths[cites - 1][:200]}')"
+        return exc.within(self.paths[exc.line - 1], unit=self.unit, in_zip=False, cites=cites)
 
     def read(self, source: BinaryIO | None = None) -> Iterator[ItemIn]:
         """Yield one ItemIn per image file; ``source`` is unused (the folder is the source)."""
@@ -42,10 +56,12 @@ class ImageFolderImporter:
             and not p.is_dir()
             and not is_clutter(p.relative_to(top).as_posix())  # macOS's ._a.png beside a.png
         )
+        self.paths = []
         for number, path in enumerate(files, 1):
             relative = path.relative_to(self.root).as_posix()
             if not relative.isascii():
-                check_utf8(number, relative)
+                check_utf8(number, relative, unit=self.unit)
+            self.paths.append(relative)
             label = None
             inner = path.relative_to(top).parts
             if self.labels_from_folders and len(inner) >= 2:
@@ -58,13 +74,13 @@ class ImageFolderImporter:
             )
 
 
-def check_utf8(number: int, relative: str) -> None:
+def check_utf8(number: int, relative: str, *, unit: str) -> None:
     """Refuse a path whose name is not UTF-8 (Python holds its bad bytes as lone surrogates,
-    which no store takes), naming the file as well as it can be shown."""
+    which no store takes), naming the file, numbered in ``unit``, as well as it can be shown."""
     try:
         relative.encode("utf-8")
     except UnicodeEncodeError:
         shown = relative.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
         raise ImportFormatError(
-            line=number, reason=f"'{shown}': the name is not UTF-8 text; rename it"
+            line=number, unit=unit, reason=f"'{shown}': the name is not UTF-8 text; rename it"
         ) from None

@@ -133,7 +133,7 @@ class YoloImporter(BoxesImporter):
         layout = dataset_layout(dataset)
         listed = listed_images(dataset, layout)
         images = zip_images(dataset, listed)
-        self.members = images if self.stored_at is not None else ()  # else: paths listed
+        self.members, self.zipped = images, self.stored_at is not None  # else: paths listed
         prefix = ""
         if self.stored_at is not None:
             held = set(dataset.files)
@@ -154,16 +154,18 @@ class YoloImporter(BoxesImporter):
         """Yield one ItemIn per image file under ``folder``, which lies under the media root
         ``root`` (payloads hold paths under it; ids are paths within the folder)."""
         self.suggested = self.cut = self.unlabeled_eval = self.last = 0
-        self.members = ()
         dataset = FolderFiles(folder.resolve())
         inner = dataset.top.relative_to(root.resolve()).as_posix()
         layout = dataset_layout(dataset)
+        images = [p for p in dataset.files if is_image(p)]
+        prefix = "" if inner == "." else inner + "/"
+        self.members, self.zipped = [prefix + image for image in images], False
         yield from self._items(
             dataset,
-            [p for p in dataset.files if is_image(p)],
+            images,
             layout=layout,
             listed=listed_images(dataset, layout),
-            prefix="" if inner == "." else inner + "/",
+            prefix=prefix,
             roots=(root,),
         )
 
@@ -184,14 +186,16 @@ class YoloImporter(BoxesImporter):
             splits = [split or "pool" for split in splits]
         for number, (image, split) in enumerate(zip(images, splits, strict=True), 1):
             if not image.isascii():
-                check_utf8(number, prefix + image)
+                check_utf8(number, prefix + image, unit="image")
             found = labels.get(image)
             boxes: list[dict[str, Any]] = []
             scored: list[dict[str, Any]] = []
             if found is not None:
                 text = read_text(found, dataset.read(found, MAX_LABEL_BYTES))
                 lines = list(self._boxes(text, names, file=found))
-                _check_pixels(lines, prefix + image, roots=roots, file=found)
+                # an uploaded zip's image is named as its member, not where it was stored
+                shown = image if self.zipped else prefix + image
+                _check_pixels(lines, prefix + image, roots=roots, file=found, shown=shown)
                 for _, box in lines:
                     (scored if "score" in box else boxes).append(box)
             yield self._image(
@@ -384,11 +388,17 @@ FOLDER_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
 
 
 def _check_pixels(
-    lines: list[tuple[int, dict[str, Any]]], image: str, *, roots: tuple[Path, ...], file: str
+    lines: list[tuple[int, dict[str, Any]]],
+    image: str,
+    *,
+    roots: tuple[Path, ...],
+    file: str,
+    shown: str,
 ) -> None:
     """Refuse a box narrower or shorter than the 0.01 pixel the store holds a box to, on the
-    size of ``image`` under ``roots``: the store would refuse it naming the image, not the
-    label file's line. An image that cannot be read is left for the import to name."""
+    size of ``image`` under ``roots`` (named ``shown``): the store would refuse it naming the
+    image, not the label file's line. An image that cannot be read is left for the import to
+    name."""
     tiny = [(line, box) for line, box in lines if min(box["w"], box["h"]) < TINY]
     if not tiny or not roots:
         return
@@ -404,7 +414,7 @@ def _check_pixels(
                 file=file,
                 line=line,
                 reason=f"the box is {w:.2g}×{h:.2g} pixels on its {width}×{height} image "
-                f"('{image[:200]}'); a box must be at least 0.01 pixel wide and tall",
+                f"('{shown[:200]}'); a box must be at least 0.01 pixel wide and tall",
             )
 
 

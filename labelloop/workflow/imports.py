@@ -26,6 +26,7 @@ from labelloop.ingest.records import check_storable, storable
 from labelloop.ingest.tables import make_table_importer
 from labelloop.ingest.yolo import YoloImporter
 from labelloop.ingest.yolo_files import is_yolo_folder
+from labelloop.schema.values import value_words
 from labelloop.store import audit
 from labelloop.store import autolabel as store_autolabel
 from labelloop.store import batches as store_batches
@@ -389,23 +390,26 @@ def import_folder(
         records, base=root, roots=media_roots, slug=ctx.slug, kind=ctx.schema.data_type
     )
     with batches.importing(db, ctx.id):
-        report = _import_records(
-            db,
-            ctx,
-            mine,
-            fmt=importer.format,
-            filename=folder.name or str(folder),
-            path_field=None,
-            id_field=None,
-            unique_ids=False,  # its ids are paths within the folder: sibling folders share some
-            label_field="folder" if labels_from_folders else None,
-            prediction_field=None,
-            split=split,
-            progress=progress,
-            media_roots=(root,),
-            update_labels=update_labels,
-            uploads_of=media_roots,
-        )
+        try:
+            report = _import_records(
+                db,
+                ctx,
+                mine,
+                fmt=importer.format,
+                filename=folder.name or str(folder),
+                path_field=None,  # the importer names the file (see its ``named``)
+                id_field=None,
+                unique_ids=False,  # its ids are paths within the folder: siblings share some
+                label_field="folder" if labels_from_folders else None,
+                prediction_field=None,
+                split=split,
+                progress=progress,
+                media_roots=(root,),
+                update_labels=update_labels,
+                uploads_of=media_roots,
+            )
+        except ImportFormatError as exc:  # a file said as the report numbers it, by its path
+            raise importer.named(exc) from None
     if mine.left_out:
         n = mine.left_out
         images, were = ("image", "was") if n == 1 else ("images", "were")
@@ -422,6 +426,15 @@ def folder_format(ctx: ProjectContext, folder: Path, *, labels_from_folders: boo
     if boxes and not labels_from_folders and is_yolo_folder(folder):
         return YoloImporter.format
     return ImageFolderImporter.format
+
+
+def _member(path: str, upload_folder: str | None) -> str | None:
+    """The zip member an image stored at ``path`` was, for errors and notes to name it as the
+    user sent it, not by the folder an uploaded zip's images were stored in (None for an
+    image that was not in the zip)."""
+    if not upload_folder or not path.startswith(upload_folder + "/"):
+        return None
+    return path.removeprefix(upload_folder + "/")
 
 
 def _image_payload(
@@ -447,16 +460,19 @@ def _image_payload(
     except LabelloopError as exc:
         said = exc.message.startswith("media path")  # resolve_media's errors name it
         reason = exc.message if said else f"{named}: {exc.message}"
-        if upload_folder and relative.startswith(upload_folder + "/"):
+        member = _member(relative, upload_folder)
+        if member is not None:
             # the folder it was stored in goes with the failed import: the zip's name it is
             raise ImportFormatError(
                 line=record.line,
                 unit="image",
                 field=path_field,
-                file=relative.removeprefix(upload_folder + "/"),
+                file=member,
                 in_zip=True,
                 reason=reason.removeprefix(named + ": "),
             ) from None
+        if path_field is None:  # the file is the record, which the importer names itself
+            reason = reason.removeprefix(named + ": ")
         raise ImportFormatError(line=record.line, field=path_field, reason=reason) from None
     if kind != "image":
         return {kind: relative}, file_hash(found)
@@ -510,7 +526,7 @@ def _import_records(
     labeled_duplicates = 0  # duplicates whose label was not read (no update_labels)
     resized: list[str] = []  # images whose file is not the size the import file gives
     relabel: dict[str, tuple[int, dict[str, Any]]] = {}  # content hash -> (line, label value)
-    firsts: dict[str, tuple[int, str | None]] = {}  # new in this file: hash -> (line, label)
+    firsts: dict[str, tuple[int, Any]] = {}  # new in this file: hash -> (line, target's value)
     own = (media_roots if uploads_of is None else uploads_of, ctx.slug)
     if stage:
         stage("checking records")
@@ -579,7 +595,9 @@ def _import_records(
                     uploads_of=own,
                     upload_folder=upload_folder,
                 )
-                record, note = placed(record, payload)
+                member = _member(str(payload.get("image", "")), upload_folder)
+                shown = None if member is None else f"zip member '{member[:200]}'"
+                record, note = placed(record, payload, named=shown)
             else:
                 payload, digest = stored_payload(
                     data_type, record.payload, line=record.line, field=path_field
@@ -591,7 +609,7 @@ def _import_records(
                 if people is not None and record.answers:  # they join the item's answers
                     people.repeat(record, payload, digest)
                 if update_labels and record.label is not None:
-                    found = _value(ctx, record, payload, label_field, path_field=path_field)
+                    found = _value(ctx, record, payload, label_field)
                     if found is not None:
                         _one_label(record, digest, found, relabel, firsts, label_field, target)
                         relabel[digest] = (record.line, found)
@@ -605,11 +623,11 @@ def _import_records(
                 ids.check(record)
             value = None
             if record.label is not None:
-                value = _value(ctx, record, payload, label_field, path_field=path_field)
+                value = _value(ctx, record, payload, label_field)
                 n_labeled += int(value is not None)
             ready = people.prepare(record, payload) if people is not None else []
             if update_labels:
-                firsts[digest] = (record.line, _label_text(value[target.name]) if value else None)
+                firsts[digest] = (record.line, value[target.name] if value else None)
             row: dict[str, object] = {
                 "project_id": ctx.id,
                 "external_id": record.external_id,
@@ -635,9 +653,7 @@ def _import_records(
                     prediction = prediction_value(ctx.schema, record.prediction, payload)
                 except SchemaError as exc:
                     raise ImportFormatError(
-                        line=record.line,
-                        field=prediction_field,
-                        reason=_named(payload.get(data_type), path_field) + exc.message,
+                        line=record.line, field=prediction_field, reason=exc.message
                     ) from None
                 if prediction:
                     row["prediction"] = prediction
@@ -775,27 +791,14 @@ def _resized_notes(notes: list[str]) -> list[str]:
     ]
 
 
-def _named(path: Any, path_field: str | None) -> str:
-    """How an error names a folder's file: by its path, as no field of a record names it."""
-    return f"'{path}': " if path_field is None else ""
-
-
 def _value(
-    ctx: ProjectContext,
-    record: ItemIn,
-    payload: Any,
-    label_field: str | None,
-    *,
-    path_field: str | None,
+    ctx: ProjectContext, record: ItemIn, payload: Any, label_field: str | None
 ) -> dict[str, Any] | None:
     """A record's label as every control's value, checked against the schema."""
     try:
         return imported_value(ctx.schema, record.label, payload, target=ctx.schema.target)
     except SchemaError as exc:
-        where = _named(payload.get(ctx.schema.data_type), path_field)
-        raise ImportFormatError(
-            line=record.line, field=label_field, reason=where + exc.message
-        ) from None
+        raise ImportFormatError(line=record.line, field=label_field, reason=exc.message) from None
 
 
 def _one_label(
@@ -803,26 +806,47 @@ def _one_label(
     digest: str,
     value: dict[str, Any],
     relabel: dict[str, tuple[int, dict[str, Any]]],
-    firsts: dict[str, tuple[int, str | None]],
+    firsts: dict[str, tuple[int, Any]],
     label_field: str | None,
     target: Any,
 ) -> None:
     """Refuse a record labeling the same content as an earlier line of the file differently."""
-    label = _label_text(value[target.name])
+    mine = value[target.name]
     if digest in relabel:
-        earlier, other = relabel[digest][0], _label_text(relabel[digest][1][target.name])
+        earlier, other = relabel[digest][0], relabel[digest][1][target.name]
     else:
         earlier, other = firsts.get(digest, (0, None))
-    if other is not None and other != label:
+    if other is not None and _label_text(other) != _label_text(mine):
+        told = _labels_told(target.type, mine, other)
         raise ImportFormatError(
             line=record.line,
             field=label_field,
             cites=earlier,
             reason=lambda cited: (
-                f"labels the same content as {cited} differently "
-                f"('{label}', not '{other}'); a file gives each item one label"
+                f"labels the same content as {cited} differently{told}; a file gives each item "
+                "one label"
             ),
         )
+
+
+LABEL_WORDS = 60
+"""Characters of a label an error quotes: boxes and spans are said by their count and labels
+("2 boxes: car, person"), which a file of many cuts short."""
+
+
+def _labels_told(control_type: str, mine: Any, other: Any) -> str:
+    """Two different labels of the same content as an error quotes them, as a user would know
+    them (not the digest regions are compared by): the same boxes or spans placed otherwise
+    are said so, and labels that differ only past what is quoted are left out."""
+    said = [value_words(control_type, value) for value in (mine, other)]
+    if said[0] == said[1]:  # the same labels, the regions elsewhere
+        return f" ('{_cut_words(said[0])}' in both, placed otherwise)"
+    shown = [_cut_words(words) for words in said]
+    return f" ('{shown[0]}', not '{shown[1]}')" if shown[0] != shown[1] else ""
+
+
+def _cut_words(words: str) -> str:
+    return words if len(words) <= LABEL_WORDS else words[: LABEL_WORDS - 1] + "…"
 
 
 def _update_labels(

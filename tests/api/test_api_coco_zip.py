@@ -223,6 +223,26 @@ def test_an_image_of_the_zip_that_is_no_image_is_refused_naming_the_member(stree
     assert (body["file"], body["line"], body["unit"]) == ("a.json", 2, "image")
 
 
+def test_an_image_of_the_zip_of_another_shape_is_named_as_its_member(street: Any) -> None:
+    """Not as where the zip's images were stored ('uploads/street/20261207-…/train/a.png'),
+    which the user never saw."""
+    api, media = street
+    members = {
+        "train/_annotations.coco.json": coco(["a.png"]),  # declared 40×20
+        "train/a.png": png(10, (20, 40)),
+    }
+    body = _refused(api, media, zipped(members))
+    assert body["detail"].startswith(
+        "zip member 'train/_annotations.coco.json', image 1: zip member 'train/a.png': the file "
+        "gives its size as 40×20 but the image is 20×40 pixels: it appears turned"
+    ), body["detail"]
+    assert (body["file"], body["line"], body["unit"]) == (
+        "train/_annotations.coco.json",
+        1,
+        "image",
+    )
+
+
 def test_a_huge_coco_file_in_a_zip_is_refused_before_it_is_read(
     street: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

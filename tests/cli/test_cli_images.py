@@ -50,6 +50,13 @@ def test_import_a_folder_with_labels_from_subfolders(cli: Any, tmp_path: Path) -
     assert json.loads(done.output)["items"] == 2
     assert json.loads(done.output)["labeled"] == 2
     assert json.loads(done.output)["duplicates"] == 1
+    # the same folder for its labels: dog/c.png is cat/a.png's picture, labeled otherwise;
+    # its files are named as the summary numbers them ("line 3" before), with their paths
+    args = ("import", "pets", str(folder), "--labels-from-folders", "--update-labels")
+    assert " ".join(cli(*args, code=1).stderr.split()) == (
+        "error: file 3 ('pets/dog/c.png'), field 'folder': labels the same content as file 1 "
+        "('pets/cat/a.png') differently ('dog', not 'cat'); a file gives each item one label"
+    )
     shown = json.loads(cli("items", "pets", "--json").output)["items"][0]
     trace = cli("items", "pets", "--show", f"#{shown['id']}").output.splitlines()
     assert trace[1] == f"  {shown['text']}" and shown["text"].endswith("a.png")  # its file

@@ -251,9 +251,11 @@ def check(
             assert 1 <= exc.line <= records
             assert exc.reason.strip() and exc.message.endswith(exc.reason)
             where = exc.message.removesuffix(exc.reason)
-            assert exc.unit in ("line", "row", "image", None)
+            assert exc.unit in ("line", "row", "image", "file", None)
             assert exc.unit is None or f"{exc.unit} {exc.line}" in where, exc.message[:300]
-            assert exc.file is None or where.startswith((exc.file, f"zip member '{exc.file}'"))
+            assert exc.file is None or where.startswith(
+                (exc.file, f"zip member '{exc.file}'", f"{exc.unit} {exc.line} ('{exc.file}')")
+            )  # a folder's file is the record: "file 3 ('f/a.png')"
             assert where or not exc.file, exc.message[:300]
         else:
             assert FILE_LEVEL.search(exc.message), f"names no record: {exc.message[:300]}"

@@ -517,7 +517,7 @@ def test_an_image_name_that_is_not_utf8_names_the_file(tmp_path: Path) -> None:
     with pytest.raises(ImportFormatError) as caught:
         _folder(top)
     assert caught.value.message == (
-        "line 2: 'd/images/caf\ufffd.png': the name is not UTF-8 text; rename it"
+        "image 2: 'd/images/caf\ufffd.png': the name is not UTF-8 text; rename it"
     )
 
 

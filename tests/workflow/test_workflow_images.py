@@ -94,7 +94,7 @@ def test_a_subfolder_that_is_no_label_aborts_the_import_naming_the_file(shapes: 
             lab.db, ctx, media / "f", media_roots=(media,), labels_from_folders=True
         )
     assert caught.value.message == (
-        "line 1, field 'folder': 'f/bird/b.png': shape: 'bird' is not one of dark, light"
+        "file 1 ('f/bird/b.png'), field 'folder': shape: 'bird' is not one of dark, light"
     )
 
 
@@ -189,6 +189,13 @@ def _coco(images: list[tuple[str, str | None, int]]) -> bytes:
     ).encode()
 
 
+def _moved(document: bytes) -> bytes:
+    """A COCO document with its last image's box moved."""
+    doc = json.loads(document)
+    doc["annotations"][-1]["bbox"] = [3, 3, 2, 2]
+    return json.dumps(doc).encode()
+
+
 def _zip(members: dict[str, bytes | int]) -> bytes:
     """A zip of ``members``, an 8×8 PNG of that shade for each given a number."""
     out = io.BytesIO()
@@ -215,7 +222,10 @@ def test_an_error_citing_an_earlier_image_names_it_as_it_names_its_own(
     train, valid = "train/_annotations.coco.json", "valid/_annotations.coco.json"
     yaml = b"path: .\ntrain: images/train\nnames: {0: dot, 1: ring}\n"
     clash = "id 'x' is also the id of {}, with other content; an id names one item"
-    relabel = "labels the same content as {} differently ('regions:"
+    relabel = (  # the label said as a user knows it: it was a digest ('regions:e90bf…')
+        "labels the same content as {} differently ('1 box: ring', not '1 box: dot'); "
+        "a file gives each item one label"
+    )
     cases = [  # (name, format, file, update labels, its error begins)
         (
             "coco id",
@@ -230,6 +240,14 @@ def test_an_error_citing_an_earlier_image_names_it_as_it_names_its_own(
             _coco([("c/a.png", None, 1), ("c/b.png", None, 2)]),
             True,
             "image 2: " + relabel.format("image 1"),
+        ),
+        (
+            "coco label placed otherwise",
+            "coco",
+            _moved(_coco([("c/a.png", None, 1), ("c/b.png", None, 1)])),
+            True,
+            "image 2: labels the same content as image 1 differently ('1 box: dot' in both, "
+            "placed otherwise); a file gives each item one label",
         ),
         (
             "coco zip id",
@@ -310,6 +328,165 @@ def test_an_error_citing_an_earlier_image_names_it_as_it_names_its_own(
     assert lab_items(lab, ctx) == []
 
 
+def _sized(shade: int, width: int, height: int) -> bytes:
+    out = io.BytesIO()
+    Image.new("L", (width, height), shade).save(out, format="PNG")
+    return out.getvalue()
+
+
+def test_an_image_of_a_zip_is_named_as_its_member_not_where_it_was_stored(
+    shapes: Any, subtests: pytest.Subtests
+) -> None:
+    """A zip's images are stored under uploads/SLUG/STAMP/ before their records are read: an
+    error or a note on one named that folder ('uploads/dots/20261207-…/train/a.png'), which the
+    user never saw, rather than the zip member they sent ('train/a.png')."""
+    lab, _, media = shapes
+    boxes = {**SCHEMA, "controls": [{"name": "b", "type": "boxes", "labels": ["dot"]}]}
+    projects.create_project(lab.db, "dots", boxes, actor=lab.admin)
+    ctx = lab.ctx("dots", lab.admin)
+    coco = "train/_annotations.coco.json"
+
+    def sized(width: int, height: int) -> bytes:  # a COCO file of one image of that size
+        return json.dumps(
+            {
+                "images": [{"id": 1, "file_name": "a.png", "width": width, "height": height}],
+                "annotations": [{"image_id": 1, "category_id": 1, "bbox": [1, 1, 2, 2]}],
+                "categories": [{"id": 1, "name": "dot"}],
+            }
+        ).encode()
+
+    yolo = {"data.yaml": b"names: [dot]\n", "images/a.png": 10}
+    cases = [  # (name, format, zip, its error; None: it imports, its note said)
+        (
+            "coco zip turned image",
+            "coco",
+            {coco: sized(8, 16), "train/a.png": _sized(10, 16, 8)},
+            f"zip member '{coco}', image 1: zip member 'train/a.png': the file gives its size "
+            "as 8×16 but the image is 16×8 pixels: it appears turned",
+        ),
+        (
+            "coco zip image of another shape",
+            "coco",
+            {coco: sized(8, 8), "train/a.png": _sized(10, 16, 8)},
+            f"zip member '{coco}', image 1: zip member 'train/a.png': the file gives its size "
+            "as 8×8 but the image is 16×8 pixels, of another shape",
+        ),
+        (
+            "yolo zip box too small",
+            "yolo",
+            yolo | {"labels/a.txt": b"0 0.5 0.5 0.0001 0.2\n"},
+            "labels/a.txt line 1: the box is 0.0008×1.6 pixels on its 8×8 image "
+            "('images/a.png'); a box must be at least 0.01 pixel wide and tall",
+        ),
+        (
+            "coco zip image resized",
+            "coco",
+            {coco: sized(8, 8), "train/a.png": _sized(10, 16, 16)},
+            None,
+        ),
+    ]
+    for name, fmt, members, said in cases:
+        with subtests.test(case=name):
+            source = io.BytesIO(_zip(members))
+            options = {"fmt": fmt, "filename": "d.zip", "media_roots": (media,)}
+            if said is None:
+                report = imports.import_items(lab.db, ctx, source, **options)
+                assert report.notes == (
+                    "zip member 'train/a.png': the file gives its size as 8×8 but the image "
+                    "is 16×16 pixels; its boxes were scaled to the image",
+                )
+                continue
+            with pytest.raises(ImportFormatError) as caught:
+                imports.import_items(lab.db, ctx, source, **options)
+            assert caught.value.message.startswith(said), caught.value.message
+
+
+def test_a_folder_s_file_is_named_as_the_summary_numbers_it_with_its_path(
+    shapes: Any, subtests: pytest.Subtests
+) -> None:
+    """An error on a folder's file said "line 3" where the summary counts the folder's files
+    (a YOLO folder's images): it names "file 3 ('f/c.png')" ("image 3" in a YOLO folder, or
+    a zip of label files naming images under the media root), and the file a clash cites
+    alike (it said only "line 1")."""
+    lab, ctx, media = shapes
+    boxes = {**SCHEMA, "controls": [{"name": "b", "type": "boxes", "labels": ["dot", "ring"]}]}
+    projects.create_project(lab.db, "dots", boxes, actor=lab.admin)
+    dots = lab.ctx("dots", lab.admin)
+    _png(media / "f" / "dark" / "a.png", 10)
+    _png(media / "f" / "light" / "a.png", 10)  # dark/a.png's picture again
+    (media / "f" / "light" / "c.png").write_text("hello")
+    _png(media / "y" / "images" / "a.png", 20)
+    _png(media / "y" / "images" / "b.png", 20)  # a.png's picture again
+    (media / "y" / "labels").mkdir()
+    (media / "y" / "data.yaml").write_text("names: [dot, ring]\n")
+    (media / "y" / "labels" / "a.txt").write_text("0 0.5 0.5 0.2 0.2\n")
+    (media / "y" / "labels" / "b.txt").write_text("1 0.5 0.5 0.2 0.2\n")
+    _png(media / "z" / "images" / "a.png", 30)
+    (media / "z" / "images" / "b.png").write_text("hello")
+    labels_only = _zip(
+        {
+            "data.yaml": b"names: [dot, ring]\ntrain: images.txt\n",
+            "images.txt": b"./z/images/a.png\n./z/images/b.png\n",
+            "z/labels/a.txt": b"0 0.5 0.5 0.2 0.2\n",
+        }
+    )
+    relabel = "labels the same content as {} differently ({}); a file gives each item one label"
+    cases = [  # (name, project, folder or zip, format, options, the error)
+        (
+            "folder image",
+            ctx,
+            "f",
+            "folder",
+            {},
+            "file 3 ('f/light/c.png'): not a JPEG, PNG or WebP file",
+        ),
+        (
+            "folder labels",
+            ctx,
+            "f",
+            "folder",
+            {"labels_from_folders": True, "update_labels": True},
+            "file 2 ('f/light/a.png'), field 'folder': "
+            + relabel.format("file 1 ('f/dark/a.png')", "'light', not 'dark'"),
+        ),
+        (
+            "yolo folder labels",
+            dots,
+            "y",
+            "yolo",
+            {"update_labels": True},
+            "image 2 ('y/images/b.png'): "
+            + relabel.format("image 1 ('y/images/a.png')", "'1 box: ring', not '1 box: dot'"),
+        ),
+        (
+            "yolo zip of label files",
+            dots,
+            labels_only,
+            "yolo",
+            {},
+            "image 2 ('z/images/b.png'): not a JPEG, PNG or WebP file",
+        ),
+    ]
+    for name, project, source, fmt, options, said in cases:
+        with subtests.test(case=name):
+            with pytest.raises(ImportFormatError) as caught:
+                if isinstance(source, bytes):
+                    imports.import_items(
+                        lab.db,
+                        project,
+                        io.BytesIO(source),
+                        fmt=fmt,
+                        filename="d.zip",
+                        media_roots=(media,),
+                        **options,
+                    )
+                else:
+                    imports.import_folder(
+                        lab.db, project, media / source, media_roots=(media,), fmt=fmt, **options
+                    )
+            assert caught.value.message == said
+
+
 def test_a_fake_image_in_a_folder_aborts_the_import_naming_the_file(shapes: Any) -> None:
     lab, ctx, media = shapes
     _png(media / "b" / "a.png", 10)
@@ -348,8 +525,8 @@ def test_a_file_name_that_is_not_utf8_aborts_the_import_naming_the_file(shapes: 
         out.write((media / "c" / "a.png").read_bytes() + b"more")
     with pytest.raises(ImportFormatError) as caught:
         imports.import_folder(lab.db, ctx, media / "c", media_roots=(media,))
-    assert (
-        caught.value.message == "line 2: 'c/caf\ufffd.png': the name is not UTF-8 text; rename it"
+    assert (  # its number counts the folder's files, as the summary's do
+        caught.value.message == "file 2: 'c/caf\ufffd.png': the name is not UTF-8 text; rename it"
     )
     from labelloop.store import items as store_items
 

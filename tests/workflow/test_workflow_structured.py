@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import update
 
+from labelloop.errors import ImportFormatError
 from labelloop.learn.spans import CrfSpanModel
 from labelloop.store.tables import item
 from labelloop.workflow import imports, projects, status, tasks
@@ -411,3 +412,44 @@ def test_a_choice_project_with_spans_gets_span_suggestions_too(lab: Lab) -> None
         seen += 1
         tasks.skip(lab.db, ctx, task["assignment_id"])
     assert seen == 6
+
+
+def test_spans_labeling_a_text_twice_differently_are_said_by_their_labels(
+    lab: Lab, spans_project: Any, subtests: pytest.Subtests
+) -> None:
+    """A file labeling the same text twice differently quotes both labels as a user knows
+    them (they were digests, 'regions:9f3…'): a text's spans by count and labels, cut short
+    when many, and the same spans placed otherwise said so."""
+    text = "Anna flew to Paris"
+    anna, paris = (
+        {"start": 0, "end": 4, "label": "person"},
+        {"start": 13, "end": 18, "label": "city"},
+    )
+    many = [{"start": k, "end": k + 1, "label": "city"} for k in range(18)]
+    cases = [  # (name, the first line's spans, the second's, the error's quote)
+        ("other labels", [anna], [paris], "('1 span: city', not '1 span: person')"),
+        (
+            "placed otherwise",
+            [anna],
+            [anna | {"end": 3}],
+            "('1 span: person' in both, placed otherwise)",
+        ),
+        ("many", [anna], many, f"('18 spans: {'city, ' * 8}c…', not '1 span: person')"),
+    ]
+    for name, first, second, quoted in cases:
+        with subtests.test(case=name):
+            rows = [{"text": text, "label": first}, {"text": text, "label": second}]
+            with pytest.raises(ImportFormatError) as caught:
+                imports.import_items(
+                    lab.db,
+                    spans_project,
+                    _jsonl(rows),
+                    fmt="jsonl",
+                    filename="items.jsonl",
+                    label_field="label",
+                    update_labels=True,
+                )
+            assert caught.value.message == (
+                f"line 2, field 'label': labels the same content as line 1 differently {quoted}; "
+                "a file gives each item one label"
+            )
