@@ -46,7 +46,10 @@ POLL_S = 1.0  # how often Project.tasks asks again while the queue waits for the
 class ApiError(LabelloopError):
     """The API refused a request: ``status`` (HTTP), ``kind`` (the body's ``error``, e.g.
     ``PermissionDenied``) and ``detail`` (the server's sentence), and which request it was.
-    A refused import also says where: ``line`` (the record's 1-based line) and ``field``."""
+    A refused import also says where: ``line`` (the record's 1-based number, counting what
+    ``unit`` says: ``line``, ``row``, ``task`` or ``image``), ``field``, and ``cites``: the
+    number of the earlier record it clashes with (the same id, the same content labeled
+    otherwise)."""
 
     def __init__(
         self,
@@ -58,6 +61,8 @@ class ApiError(LabelloopError):
         path: str,
         line: int | None = None,
         field: str | None = None,
+        unit: str | None = None,
+        cites: int | str | None = None,
     ) -> None:
         super().__init__(f"{status} {kind}: {detail} ({method} {path})")
         self.status = status
@@ -67,6 +72,8 @@ class ApiError(LabelloopError):
         self.path = path
         self.line = line
         self.field = field
+        self.unit = unit
+        self.cites = cites
 
 
 class ImportReport(TypedDict):
@@ -987,5 +994,5 @@ def _raise_for(response: httpx.Response, method: str, path: str) -> None:
     if isinstance(body, dict) and "error" in body:
         kind, detail = str(body["error"]), str(body.get("detail", ""))
         if isinstance(body.get("line"), int):
-            where = {"line": body["line"], "field": body.get("field")}
+            where = {key: body.get(key) for key in ("line", "field", "unit", "cites")}
     raise ApiError(response.status_code, kind, detail, method=method, path=path, **where)

@@ -412,7 +412,12 @@ def create_app(
         body: dict[str, Any] = {"error": type(exc).__name__, "detail": exc.message}
         if isinstance(exc, ImportFormatError):  # where, for a script to point at the record
             body.update(
-                line=exc.line, unit=exc.unit, field=exc.field, file=exc.file, reason=exc.reason
+                line=exc.line,
+                unit=exc.unit,
+                field=exc.field,
+                file=exc.file,
+                reason=exc.reason,
+                cites=exc.cites,
             )
         return JSONResponse(body, status_code=exc.status, headers=headers)
 

@@ -75,6 +75,15 @@ def test_csv_and_parquet_rows_upload_into_a_table_project(client: Any) -> None:
     assert (again["items"], again["duplicate_lines"], again["unit"]) == (1, [2], "row")
     again = _upload(http, auth, "loans", "again.csv", csv, id_field="id", label_field="risk")
     assert (again.json()["duplicate_lines"], again.json()["unit"]) == ([2, 3], "row")
+    # A row clashing with an earlier one names it, for a script too
+    sink = io.BytesIO()
+    ids = {"id": ["a", "b", "a"], "amount": [1, 2, 3], "purpose": ["x", "y", "z"]}
+    pq.write_table(pa.table(ids), sink)
+    clash = _upload(http, auth, "loans", "clash.parquet", sink.getvalue(), id_field="id")
+    assert clash.status_code == 422
+    said = clash.json()
+    assert said["detail"].startswith("row 3, field 'id': id 'a' is also the id of row 1,")
+    assert (said["line"], said["unit"], said["cites"]) == (3, "row", 1)
     http.train("loans")
     task = http.post("/api/projects/loans/tasks/next", json={}, headers=auth).json()["task"]
     assert set(task["item"]["data"]) == {"row"}

@@ -162,6 +162,10 @@ def test_a_malformed_record_names_its_line_and_imports_nothing(api: Any) -> None
     before = project.status()["counts"]
     records = [{"id": "new-1", "text": "great news"}, {"id": "new-2", "text": "awful day"}]
     records.append({"id": "new-3", "body": "no text field here"})
+    clash = [*records[:2], {"id": "new-1", "text": "other news"}]
+    with pytest.raises(ApiError) as raised:
+        project.import_records(iter(clash), id_field="id")
+    assert (raised.value.line, raised.value.unit, raised.value.cites) == (3, "line", 1)
     with pytest.raises(ApiError) as raised:
         project.import_records(iter(records), id_field="id")
     error = raised.value

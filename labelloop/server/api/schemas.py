@@ -222,12 +222,21 @@ class ErrorOut(BaseModel):
     )
     detail: str = Field(description="What happened, in a sentence naming the record or field.")
     line: int | None = Field(
-        default=None, description="A refused import: the record's number (a line, or an image)."
+        default=None,
+        description="A refused import: the record's number (a line, a row, a task or an image).",
     )
     unit: str | None = Field(
         default=None,
-        description="A refused import: what ``line`` counts, ``line`` or ``image`` (the images of "
-        "a COCO file or a zip, in order); null when a whole file is refused.",
+        description="A refused import: what ``line`` counts: ``line`` (a JSONL or CSV file's), "
+        "``row`` (a Parquet file's, a saved Hugging Face dataset's), ``task`` (a Label Studio "
+        "export's) or ``image`` (the images of a COCO file or a zip, in order); null when a "
+        "whole file is refused.",
+    )
+    cites: int | str | None = Field(
+        default=None,
+        description="A refused import whose record clashes with an earlier one (the same id, "
+        "the same content labeled otherwise): that record's number, counted as ``line`` is, or "
+        "its name when it is in another file of a zip.",
     )
     field: str | None = Field(default=None, description="A refused import: the field.")
     file: str | None = Field(
