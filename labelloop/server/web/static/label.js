@@ -1372,8 +1372,12 @@
     }
     state.busy = true;
     try {
-      await api("PUT", "/annotations/" + state.editing.annotation_id, answerBody(value, clock.take()));
-      showMessage("Change saved.", "info", { timeout: 2500 });
+      const saved = await api(
+        "PUT",
+        "/annotations/" + state.editing.annotation_id,
+        answerBody(value, clock.take()),
+      );
+      showMessage(saved && saved.unchanged ? "Kept as it was." : "Change saved.", "info", { timeout: 2500 });
       scheduleStatus();
       resume();
     } catch (err) {
