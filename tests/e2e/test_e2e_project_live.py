@@ -192,21 +192,19 @@ def _poll(page: Any) -> None:
     page.wait_for_timeout(300)
 
 
+def _create(server: Any, tmp_path: Any, slug: str, name: str) -> None:
+    """A project of one two-label choice control, made with the CLI, for rounds written in."""
+    schema = tmp_path / f"{slug}.json"
+    control = {"name": "tone", "type": "choice", "labels": ["a", "b"]}
+    body = {"name": name, "data": {"type": "text", "field": "text"}, "controls": [control]}
+    schema.write_text(json.dumps(body), encoding="utf-8")
+    run_cli(server.home, "projects", "create", slug, "--schema", str(schema))
+
+
 def test_the_eval_card_and_models_table_read_the_same_before_and_after_a_poll(
     server: Any, browser: Any, tmp_path: Any
 ) -> None:
-    schema = tmp_path / "ties.json"
-    schema.write_text(
-        json.dumps(
-            {
-                "name": "Ties",
-                "data": {"type": "text", "field": "text"},
-                "controls": [{"name": "tone", "type": "choice", "labels": ["a", "b"]}],
-            }
-        ),
-        encoding="utf-8",
-    )
-    run_cli(server.home, "projects", "create", TIES, "--schema", str(schema))
+    _create(server, tmp_path, TIES, "Ties")
     _write_round(server, 1, {"accuracy": 0.8125, "macro_f1": 0.3125, "n_eval": 16.0})
 
     context = browser.new_context(viewport={"width": 1280, "height": 900})
@@ -287,18 +285,7 @@ def test_the_learning_curve_axis_reads_the_values_its_lines_stand_at(
     """A model at 0.263 puts the axis between 0.2 and 0.3: its lines read 0.20, 0.22, ... 0.30,
     evenly, not 0.20, 0.23, 0.25, 0.28 (quarter steps rounded to two digits)."""
     slug = "axis"
-    schema = tmp_path / "axis.json"
-    schema.write_text(
-        json.dumps(
-            {
-                "name": "Axis",
-                "data": {"type": "text", "field": "text"},
-                "controls": [{"name": "tone", "type": "choice", "labels": ["a", "b"]}],
-            }
-        ),
-        encoding="utf-8",
-    )
-    run_cli(server.home, "projects", "create", slug, "--schema", str(schema))
+    _create(server, tmp_path, slug, "Axis")
     _write_round(server, 1, {"accuracy": 0.263, "macro_f1": 0.2, "n_eval": 57.0}, slug=slug)
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
