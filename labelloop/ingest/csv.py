@@ -145,9 +145,7 @@ class CsvImporter(TextImporter):
                 continue
             self.spans_lines = self.spans_lines or reader.line_num > start
             if len(row) != width:
-                raise ImportFormatError(
-                    line=start, reason=f"expected {width} columns as in the header, got {len(row)}"
-                )
+                raise ImportFormatError(line=start, reason=_width_reason(header, row))
             cells = [unguard_cell(cell) for cell in row] if exported else row
             yield self._item(start, self._record(header, cells))
 
@@ -445,3 +443,12 @@ _CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "suggestion_value": _optional_json,
     "suggestion_source": _optional_json,
 }
+
+
+def _width_reason(header: list[str], row: list[str]) -> str:
+    """Why a row of another width than the header is refused; a short row names the header's
+    fields it has no cells for (its last ones: a record cut short, or a missing separator)."""
+    said = f"expected {len(header)} columns as in the header, got {len(row)}"
+    if len(row) >= len(header):
+        return said
+    return f"{said}: no cell for {', '.join(repr(name) for name in header[len(row) :])}"

@@ -85,7 +85,13 @@ def most_similar(
         return np.empty(0, dtype=np.intp), np.empty(0, dtype=np.float64)
     ranked = (similarities(X, row, chunk=chunk) if scores is None else scores).copy()
     ranked[~eligible] = -np.inf
-    top = np.argpartition(-ranked, k - 1)[:k] if k < n_rows else np.arange(n_rows)
+    if k < n_rows:
+        # Every row as like the query as the k-th best, not the k that argpartition happens to
+        # keep of a tie: the lowest rows of a tie come first at every k (pages continue).
+        kth = ranked[np.argpartition(-ranked, k - 1)[k - 1]]
+        top = np.flatnonzero(ranked >= kth)
+    else:
+        top = np.arange(n_rows)
     order = np.lexsort((top, -ranked[top]))
     picked = top[order][:k]
     return picked.astype(np.intp), ranked[picked]

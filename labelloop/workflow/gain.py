@@ -127,8 +127,8 @@ def _waiting(
         how = (
             f"{share:.0%} of served items are random controls"
             if share
-            else "random_share is 0: set it, e.g. `labelloop projects set "
-            f"{ctx.slug} random_share=0.05`"
+            else "random_share is 0: set it on the project page's Settings panel, or with "
+            f"labelloop projects set {ctx.slug} random_share=0.05"
         )
         return (
             f"needs {least} random-control labels of two classes at least, has "

@@ -571,11 +571,11 @@ def drift(
     from labelloop.insight.drift import MIN_ROWS
 
     if len(batches) < 2:
-        so_far = "one import so far" if batches else "no import yet"
+        so_far = "one pool import so far" if batches else "no pool import yet"
         return {
             "state": "one_import",
-            "sentence": "Each new import is compared with the labeled items imported before "
-            f"it; this project has {so_far}.",
+            "sentence": "Each new import into the pool is compared with the labeled items "
+            f"imported before it (eval imports are not); this project has {so_far}.",
         }
     # A shifted import stays reported while it holds items to label, even after ordinary ones
     # came in: the newest few imports are checked, newest first.

@@ -570,7 +570,8 @@ def edit(
     The new value is judged as a submit of it would be (``workflow.review.after_edit``): the
     checks run again and the review policy may send it to review. A change that makes the
     item's answers disagree sends them to review or the expert tier and withdraws the label;
-    one that makes them agree again ends the disagreement (``workflow.review.agree_again``)."""
+    one that makes them agree again ends the disagreement (``workflow.review.agree_again``).
+    A value saved as it was is no change: the answer stays as it is (``unchanged``)."""
     ctx.require(Permission.ANNOTATE)
     ctx, clean = checked(db, ctx, value)
     with db.write(project_id=ctx.id) as conn:
@@ -587,6 +588,18 @@ def edit(
         clean = checked_on_item(conn, ctx, clean, row["item_id"])
         newest = store_projects.newest_guideline_version(conn, ctx.id) or None
         shown = _shown_version(ctx, guideline_version, newest=newest)
+        if clean == row["value"]:
+            # Saved as it was (Enter on an answer gone back to, its label's key that keeps
+            # it): no change, so nothing is judged again, re-stamped or audited.
+            label = store_review.item_label_of(conn, row["item_id"])
+            return {
+                "annotation_id": annotation_id,
+                "item_id": row["item_id"],
+                "resolution": label["resolution"] if label is not None else None,
+                "guideline_version": row["guideline_version"],
+                "current_guideline_version": newest,
+                "unchanged": True,
+            }
         store_tasks.update_annotation(
             conn,
             annotation_id,
@@ -619,4 +632,5 @@ def edit(
         "resolution": resolution,
         "guideline_version": shown,
         "current_guideline_version": newest,
+        "unchanged": False,
     }

@@ -65,7 +65,7 @@ def test_the_dashboard_page_shows_pace_waits_forecast_drift_and_people(page: Pag
     assert "Review holds the work: 7 annotations wait" in html
     assert 'data-kind="backlog"' in html
     assert 'id="forecast-pool"' in html and "the 39 left take about 39 days" in html
-    assert "this project has one import so far" in html
+    assert "this project has one pool import so far" in html
     assert '<tr data-user="admin">' in html
     assert html.count('class="bars-bar"') == 7  # a bar per day of the chart
 

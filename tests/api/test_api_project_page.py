@@ -363,6 +363,10 @@ def test_the_model_cards_the_open_page_fetches_are_the_ones_it_was_drawn_with(
     mine = _cards(page, lab.users["ann"])
     assert mine.status_code == 200
     assert 'id="stat-model">v2</span>' in mine.text and 'id="stat-accuracy">' in mine.text
+    # The macro F1 is not the annotator's to read: their card says what the accuracy is on,
+    # not "macro F1 —" beside a manager's "macro F1 0.812" for the same model.
+    sub = re.search(r'id="stat-accuracy-sub">([^<]*)<', mine.text)
+    assert sub and sub.group(1) == "on the held-out eval items", sub
     assert 'id="models-table"' not in mine.text and "models-data" not in mine.text
 
     assert _cards(page, lab.user("stranger")).status_code == 404

@@ -29,7 +29,7 @@ def test_the_dashboard_in_the_terminal_and_as_json(cli: Any) -> None:
     assert "Review holds the work: 9 annotations wait" in said
     assert "Another annotator" not in said  # overlap 1: items in review wait for no one else
     assert "The pool: At 1 label a day (the last day), the 39 left take about 39 days" in said
-    assert "this project has one import so far" in said
+    assert "this project has one pool import so far" in said
     assert "Needs attention" in said
     body = json.loads(cli("dashboard", "p", "--json").stdout)
     assert body["window_days"] == 30 and body["throughput"]["annotations"][-1] == 10

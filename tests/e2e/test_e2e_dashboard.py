@@ -176,7 +176,7 @@ def test_e2e_manager_reads_the_dashboard(
     assert row.locator("th").inner_text() == server.username
     assert row.locator("td").first.inner_text() == str(N_LABELED)
     assert row.locator("svg.spark rect").count() == 1  # one day with labels: today
-    assert page.inner_text("#drift-sentence").endswith("this project has one import so far.")
+    assert page.inner_text("#drift-sentence").endswith("this project has one pool import so far.")
     for width, name in zip(WIDTHS, ("dashboard.png", "dashboard-mobile.png"), strict=True):
         _fits(page, width)
         page.screenshot(path=str(screenshots / name), full_page=True)

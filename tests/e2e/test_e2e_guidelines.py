@@ -463,3 +463,34 @@ def test_e2e_a_label_added_as_the_next_item_comes_is_on_it_as_it_shows(
     assert problems == [] and mgr_problems == []
     mgr_context.close()
     context.close()
+
+
+def test_e2e_enter_submits_after_a_click_on_the_guideline_fold(server: Any, browser: Any) -> None:
+    """A click folds the guideline panel and leaves the focus on its heading: the label's key
+    and Enter then label and submit, as the page's keys say, rather than Enter folding the
+    panel open again. Reached with Tab, Enter on the heading still folds it."""
+    name, password = ("ivy", "ivy-password-123")
+    _annotator(server, name, password)
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    login(page, server.url, f"/p/{server.main}/label", username=name, password=password)
+    first = wait_task(page)
+    fold = page.locator("#label-app .guideline summary")
+    fold.click()
+    shut = page.evaluate("() => !document.querySelector('#label-app .guideline').open")
+    assert shut
+    page.keyboard.press("1")
+    page.keyboard.press("Enter")
+    wait_task(page, other_than=first)  # submitted: the next item is on screen
+    assert page.evaluate("() => !document.querySelector('#label-app .guideline').open") == shut
+
+    page.evaluate("() => document.activeElement.blur()")
+    for _ in range(30):  # Tab to the fold, as a keyboard user does
+        page.keyboard.press("Tab")
+        if page.evaluate("() => document.activeElement.tagName === 'SUMMARY'"):
+            break
+    second = page.get_attribute("#label-app", "data-assignment-id")
+    page.keyboard.press("Enter")
+    assert page.evaluate("() => document.querySelector('#label-app .guideline').open")
+    assert page.get_attribute("#label-app", "data-assignment-id") == second
+    context.close()

@@ -168,6 +168,55 @@ def test_a_phone_lists_the_items_a_search_seeded_and_a_tap_opens_one(
     context.close()
 
 
+def test_a_long_tag_beside_an_item_id_leaves_a_phone_room_for_the_text(
+    server: Any, browser: Any, tmp_path: Any, annotator: str
+) -> None:
+    """An item on a reviewer's page carries "on alice's review page" beside its id. On a phone
+    the tag wraps under the id rather than widening the Item column of every row to its
+    length, which pushed the texts out of the table's view."""
+    import json
+
+    from tests.e2e.conftest import make_reviews, write_jsonl
+
+    slug = "tagged"
+    schema = {
+        "name": "Tagged",
+        "data": {"type": "text", "field": "text"},
+        "controls": [{"name": "sentiment", "type": "choice", "labels": list(server.labels)}],
+        "settings": {"review_policy": "all"},
+    }
+    (tmp_path / "tagged.json").write_text(json.dumps(schema))
+    server.cli("projects", "create", slug, "--schema", str(tmp_path / "tagged.json"))
+    pool, _ = make_reviews(n_pool=6, n_eval=0, seed=7)
+    server.cli("import", slug, str(write_jsonl(tmp_path / "t.jsonl", pool)), "--id-field", "id")
+    server.cli("projects", "member", slug, annotator, "annotator")
+    labeling = browser.new_context()
+    labeler = labeling.new_page()
+    login(labeler, server.url, f"/p/{slug}/label", username=annotator, password=ANNOTATOR_PASSWORD)
+    wait_task(labeler)  # the learner's first queue
+    answer_served(labeler, slug, lambda t: {"sentiment": server.labels[0]})
+    labeling.close()
+    context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True)
+    page = context.new_page()
+    login(page, server.url, f"/p/{slug}/items")
+    status, got = page_fetch(page, "GET", f"/api/projects/{slug}/reviews/next")
+    assert status == 200 and got["review"], got
+    page.reload()
+    _summary(page, "6 items")
+    tag = page.locator("#items-rows .items-id .badge", has_text="review page")
+    assert tag.count() == 1
+    widths = page.evaluate(
+        """() => {
+          const wrap = document.querySelector('#items-rows').closest('.table-wrap');
+          const id = document.querySelector('#items-rows .items-id').getBoundingClientRect();
+          return [id.width, wrap.clientWidth];
+        }"""
+    )
+    assert widths[0] <= widths[1] / 3, widths  # the Item column; the text beside it has the rest
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
+    context.close()
+
+
 def test_find_items_by_filter_and_read_one_trace(server: Any, browser: Any) -> None:
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()

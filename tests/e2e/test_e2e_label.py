@@ -161,6 +161,15 @@ def test_e2e_keyboard_labeling_drives_the_loop(
     assert page.get_attribute("#label-app", "data-assignment-id") == current
     labeler.chosen[earlier["id"]] = changed
 
+    # Back to it again and Enter as it is: kept as it was, said so, not stored as a change.
+    page.keyboard.press("Backspace")
+    page.wait_for_function("() => document.getElementById('label-app').dataset.state === 'edit'")
+    assert _pressed(page) == [changed]
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => document.getElementById('label-app').dataset.state === 'task'")
+    assert "Kept as it was." in page.inner_text("#messages")
+    assert page.get_attribute("#label-app", "data-assignment-id") == current
+
     labeler.label(N_LABELS - len(labeler.chosen))
     assert len(labeler.chosen) == N_LABELS
     assert labeler.screenshot is not None, "no item with a model suggestion was served"

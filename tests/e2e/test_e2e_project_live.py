@@ -143,9 +143,11 @@ def _write_round(
     model: str = "logreg",
     right: tuple[int, int] = (10, 3),
     stopping: dict[str, Any] | None = None,
+    slug: str = TIES,
 ) -> None:
-    """A model version of the ties project as a round stores it, trained on ``version`` labels,
-    with its figures per cohort: ``right`` of the 10 eval items of cohorts north and south."""
+    """A model version of the ties project (or ``slug``'s) as a round stores it, trained on
+    ``version`` labels, with its figures per cohort: ``right`` of the 10 eval items of cohorts
+    north and south."""
     import numpy as np
     from sqlalchemy import select
 
@@ -163,7 +165,7 @@ def _write_round(
     db = Database(f"sqlite:///{server.home / 'labelloop.db'}")
     try:
         with db.write() as conn:
-            pid = conn.execute(select(project.c.id).where(project.c.slug == TIES)).scalar_one()
+            pid = conn.execute(select(project.c.id).where(project.c.slug == slug)).scalar_one()
             row = {
                 "version": version,
                 "n_train": version,
@@ -190,21 +192,19 @@ def _poll(page: Any) -> None:
     page.wait_for_timeout(300)
 
 
+def _create(server: Any, tmp_path: Any, slug: str, name: str) -> None:
+    """A project of one two-label choice control, made with the CLI, for rounds written in."""
+    schema = tmp_path / f"{slug}.json"
+    control = {"name": "tone", "type": "choice", "labels": ["a", "b"]}
+    body = {"name": name, "data": {"type": "text", "field": "text"}, "controls": [control]}
+    schema.write_text(json.dumps(body), encoding="utf-8")
+    run_cli(server.home, "projects", "create", slug, "--schema", str(schema))
+
+
 def test_the_eval_card_and_models_table_read_the_same_before_and_after_a_poll(
     server: Any, browser: Any, tmp_path: Any
 ) -> None:
-    schema = tmp_path / "ties.json"
-    schema.write_text(
-        json.dumps(
-            {
-                "name": "Ties",
-                "data": {"type": "text", "field": "text"},
-                "controls": [{"name": "tone", "type": "choice", "labels": ["a", "b"]}],
-            }
-        ),
-        encoding="utf-8",
-    )
-    run_cli(server.home, "projects", "create", TIES, "--schema", str(schema))
+    _create(server, tmp_path, TIES, "Ties")
     _write_round(server, 1, {"accuracy": 0.8125, "macro_f1": 0.3125, "n_eval": 16.0})
 
     context = browser.new_context(viewport={"width": 1280, "height": 900})
@@ -276,4 +276,30 @@ def test_the_eval_card_and_models_table_read_the_same_before_and_after_a_poll(
     assert _card_and_table(page) == polled and _markup(page) == drawn
     assert page.evaluate("window.__xss") is None
     assert problems == []
+    context.close()
+
+
+def test_the_learning_curve_axis_reads_the_values_its_lines_stand_at(
+    server: Any, browser: Any, tmp_path: Any
+) -> None:
+    """A model at 0.263 puts the axis between 0.2 and 0.3: its lines read 0.20, 0.22, ... 0.30,
+    evenly, not 0.20, 0.23, 0.25, 0.28 (quarter steps rounded to two digits)."""
+    slug = "axis"
+    _create(server, tmp_path, slug, "Axis")
+    _write_round(server, 1, {"accuracy": 0.263, "macro_f1": 0.2, "n_eval": 57.0}, slug=slug)
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    login(page, server.url, f"/p/{slug}", username=server.username, password=server.password)
+    ticks = page.eval_on_selector_all(
+        "#learning-curve svg text[text-anchor=end]",
+        "ts => ts.map((t) => [t.textContent, Number(t.getAttribute('y'))])",
+    )
+    values = [float(v) for v, _ in ticks]
+    assert values[0] == 0.2 and values[-1] == 0.3, ticks
+    steps = {round(b - a, 6) for a, b in zip(values, values[1:], strict=False)}
+    assert len(steps) == 1, ticks  # every step the same
+    # each label sits where its value is: the value is linear in the line's height
+    (v0, y0), (v1, y1) = (values[0], ticks[0][1]), (values[-1], ticks[-1][1])
+    for v, (_, y) in zip(values, ticks, strict=True):
+        assert abs(y0 + (v - v0) * (y1 - y0) / (v1 - v0) - y) < 0.5, ticks
     context.close()

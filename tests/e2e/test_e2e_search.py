@@ -59,6 +59,11 @@ def test_e2e_search_select_by_keyboard_send_and_label_them_first(
     assert "items match" in page.inner_text("#results-summary")
     assert "q=REFUND" in page.url  # a reload or a shared link shows the same results
 
+    # Ctrl+Enter with nothing ticked says what to do rather than nothing.
+    page.keyboard.press("Control+Enter")
+    page.wait_for_selector("#search-messages .message-info")
+    assert "Nothing is selected" in page.inner_text("#search-messages")
+
     # Down arrow into the results, Space ticks, Down, Space; Ctrl+Enter sends.
     page.keyboard.press("ArrowDown")
     page.keyboard.press("Space")
@@ -68,7 +73,9 @@ def test_e2e_search_select_by_keyboard_send_and_label_them_first(
     assert page.inner_text("#send-btn").startswith("Send 2 to queue")
     page.screenshot(path=str(screenshots / "search.png"), full_page=True)
     page.keyboard.press("Control+Enter")
-    page.wait_for_selector("#search-messages .message-info")
+    page.wait_for_function(
+        "() => document.getElementById('search-messages').textContent.includes('Sent ')"
+    )
     message = page.inner_text("#search-messages")
     assert "Sent 2 items" in message and "searched by alice for 'REFUND'" in message
     sent = _hits(page)[:2]

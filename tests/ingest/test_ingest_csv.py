@@ -55,6 +55,12 @@ def test_line_is_the_physical_start_line_after_a_multiline_field() -> None:
     assert items[0].payload["text"] == "first line\nsecond line\nthird line"
 
 
+def test_a_short_row_names_the_fields_it_has_no_cells_for() -> None:
+    exc = error(b"id,text,label\nf1,fine,a\nf2\n", id_field="id")
+    assert exc.line == 3
+    assert exc.reason == "expected 3 columns as in the header, got 1: no cell for 'text', 'label'"
+
+
 def test_empty_text_after_multiline_field_names_its_line() -> None:
     data = b'text,n\n"a\nb",1\n" ",2\n'
     exc = error(data)

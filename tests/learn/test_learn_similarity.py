@@ -38,3 +38,18 @@ def test_only_candidates_and_at_most_k() -> None:
 def test_out_of_range_query_row() -> None:
     with pytest.raises(IndexError):
         most_similar(ROWS, 6, 1)
+
+
+def test_tied_rows_come_lowest_first_whatever_k_is() -> None:
+    """Many rows as like the query as each other (texts that differ only in numbers the
+    features drop): the first k are the lowest rows of the tie at every k, so a page of the
+    search continues the one before without repeating or skipping any."""
+    rng = np.random.default_rng(3)
+    tied = np.tile([1.0, 1.0, 0.0], (40, 1))
+    others = rng.random((40, 3)) * [0.2, 1.0, 1.0]  # all less like the query than the tie
+    X = np.vstack([[[1.0, 1.0, 0.0]], others[:20], tied, others[20:]])
+    full, _ = most_similar(X, 0, X.shape[0])
+    assert full[:40].tolist() == list(range(21, 61))
+    for k in (1, 2, 3, 7, 20, 39, 40, 41):
+        idx, _ = most_similar(X, 0, k)
+        assert idx.tolist() == full[:k].tolist(), k

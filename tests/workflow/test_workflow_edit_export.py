@@ -46,6 +46,32 @@ def test_previous_then_edit_changes_the_resolved_label_and_audits_it(lab: Any, r
     assert status.status(lab.db, ready)["counts"]["annotations"] == 2
 
 
+def test_saving_an_earlier_answer_unchanged_changes_nothing(lab: Any, ready: Any) -> None:
+    """Going back to an answer and pressing Enter on it as it was (or its key, which keeps a
+    chosen label) is no change: the label stays, the answer keeps the guideline version it was
+    made under, and no review policy turned on since sends it to review."""
+    from labelloop.workflow import guidelines, projects
+
+    ann = lab.member("sent", "ann", "annotator")
+    (done,) = lab.label_next(ann, n=1)
+    earlier = tasks.previous(lab.db, ann)
+    item_id, value = earlier["item"]["id"], earlier["value"]
+    before = status.status(lab.db, ready)["counts"]["labeled"]
+    guidelines.edit(lab.db, ready, "Label the attitude. Sarcasm is negative.", "sarcasm")
+    projects.change_settings(lab.db, ready, {"review_policy": "all"})
+    with lab.db.read() as conn:
+        events = len(chain_rows(conn, ready.id))
+    kept = tasks.edit(lab.db, ann, earlier["annotation_id"], value, active_ms=300)
+    assert (kept["guideline_version"], kept["current_guideline_version"]) == (1, 2)
+    assert kept["resolution"] is not None
+    assert _label_of(lab.db, item_id) == value["sentiment"]
+    assert status.status(lab.db, ready)["counts"]["labeled"] == before
+    with lab.db.read() as conn:
+        assert len(chain_rows(conn, ready.id)) == events  # nothing to audit
+    mine = tasks.own_annotation(lab.db, ann, earlier["annotation_id"])
+    assert mine["value"] == value and mine["refusal"] is None
+
+
 def test_nobody_edits_someone_elses_annotation(lab: Any, ready: Any) -> None:
     a = lab.member("sent", "a", "annotator")
     b = lab.member("sent", "b", "annotator")

@@ -50,7 +50,8 @@ def test_without_controls_or_eval_items_it_says_what_is_missing(lab: Any) -> Non
     assert found["state"] == "waiting" and found["n_control"] == 0
     assert found["reason"] == (
         "needs 10 random-control labels of two classes at least, has 0; random_share is 0: "
-        "set it, e.g. `labelloop projects set sent random_share=0.05`"
+        "set it on the project page's Settings panel, or with "
+        "labelloop projects set sent random_share=0.05"
     )
     plain = lab.project("plain")
     lab.import_rows(plain, lab.rows(20))

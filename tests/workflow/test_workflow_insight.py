@@ -103,6 +103,14 @@ def test_a_new_import_unlike_the_labeled_items_is_reported_with_its_words(lab: L
     lab.import_rows(ctx, make_rows(90, labeled=True), labeled=True, filename="first.jsonl")
     found = insight.report(lab.db, ctx, days=7)
     assert found["drift"]["state"] == "one_import"
+    # A held-out eval import is a second import on the Imports list, not one drift compares:
+    # the sentence says which imports it counts, so it does not read as a miscount.
+    lab.import_rows(ctx, make_rows(30, start=900, labeled=True), labeled=True, split="eval")
+    found = insight.report(lab.db, ctx, days=7)
+    assert found["drift"]["state"] == "one_import"
+    assert found["drift"]["sentence"].endswith(
+        "(eval imports are not); this project has one pool import so far."
+    )
     lab.import_rows(ctx, make_rows(60, start=500), filename="like.jsonl")
     found = insight.report(lab.db, ctx, days=7)
     assert found["drift"]["state"] == "similar", found["drift"]
@@ -401,7 +409,7 @@ def test_items_without_text_leave_the_drift_unmeasured_not_the_page_broken(lab: 
 
 def test_one_item_left_and_no_import_read_right(lab: Lab) -> None:
     ctx = lab.project("w1")
-    assert "this project has no import yet" in insight.report(lab.db, ctx)["drift"]["sentence"]
+    assert "this project has no pool import yet" in insight.report(lab.db, ctx)["drift"]["sentence"]
     lab.import_rows(ctx, make_rows(6))
     lab.train(ctx)
     served = lab.label_next(ctx, n=5)

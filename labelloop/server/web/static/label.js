@@ -1372,8 +1372,12 @@
     }
     state.busy = true;
     try {
-      await api("PUT", "/annotations/" + state.editing.annotation_id, answerBody(value, clock.take()));
-      showMessage("Change saved.", "info", { timeout: 2500 });
+      const saved = await api(
+        "PUT",
+        "/annotations/" + state.editing.annotation_id,
+        answerBody(value, clock.take()),
+      );
+      showMessage(saved && saved.unchanged ? "Kept as it was." : "Change saved.", "info", { timeout: 2500 });
       scheduleStatus();
       resume();
     } catch (err) {
@@ -1592,13 +1596,35 @@
     return /^(INPUT|TEXTAREA|SELECT)$/.test(node.tagName);
   }
 
+  // The link or button a pointer last pressed, until Tab moves the focus on (see onOther).
+  let clicked = null;
+  document.addEventListener(
+    "pointerdown",
+    (e) => {
+      clicked = e.target instanceof Element ? e.target.closest("a, button, summary") : null;
+    },
+    true,
+  );
+  document.addEventListener("focusin", (e) => {
+    if (e.target !== clicked) clicked = null;
+  });
+  document.addEventListener(
+    "keydown",
+    (e) => {
+      if (e.key === "Tab") clicked = null;
+    },
+    true,
+  );
+
   document.addEventListener("keydown", (e) => {
     if (e.defaultPrevented || L.commandKey(e) || e.isComposing) return;
     if (typingIn(e.target)) return;
     const key = e.key;
-    // Enter and Space on a link or another button keep their usual meaning.
+    // Enter and Space on a link or another button reached by keyboard keep their usual
+    // meaning. One only clicked (the guideline's fold, "Read it") keeps the focus: there Enter
+    // submits, as the page's keys say, rather than clicking it again.
     const other = e.target instanceof Element && e.target.closest("a, button, summary");
-    const onOther = other && !other.matches(".label-btn, [data-pass-keys]");
+    const onOther = other && !other.matches(".label-btn, [data-pass-keys]") && other !== clicked;
 
     // Widgets see each key first, in control order; a widget that handles it ends it here.
     if ((state.mode === "task" || state.mode === "edit") && !state.busy) {

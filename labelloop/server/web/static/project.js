@@ -930,7 +930,11 @@
       role: "img",
       "aria-label": `Eval ${metricName} by number of training labels, ${points.length} model versions`,
     });
-    const ticks = 4;
+    // Lines at steps two digits read exactly (0.02, 0.05, 0.1 or 0.2), so each label names the
+    // value its line stands at: quarters of 0.1 would read 0.20, 0.23, 0.25, 0.28.
+    const tenths = Math.round((hi - lo) * 10);
+    const step = tenths <= 1 ? 0.02 : tenths <= 3 ? 0.05 : tenths <= 6 || tenths % 2 ? 0.1 : 0.2;
+    const ticks = Math.max(1, Math.round((hi - lo) / step));
     for (let i = 0; i <= ticks; i += 1) {
       const a = lo + ((hi - lo) * i) / ticks;
       svg.append(make("line", { class: "grid", x1: pad.left, x2: W - pad.right, y1: y(a), y2: y(a) }));

@@ -254,7 +254,11 @@
 
   async function send() {
     const result = state.result;
-    if (!result || state.selected.size === 0 || state.busy) return;
+    if (!result || state.busy) return;
+    if (state.selected.size === 0) {
+      say(el.messages, "info", "Nothing is selected: Space selects the item in focus, A selects them all.");
+      return;
+    }
     const body = { item_ids: Array.from(state.selected) };
     if (result.mode === "like") body.like = result.like.id;
     else body.query = result.q;
