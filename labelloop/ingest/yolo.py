@@ -130,25 +130,26 @@ class YoloImporter(BoxesImporter):
         """Yield one ItemIn per image a zip names."""
         self.suggested = self.cut = self.unlabeled_eval = self.last = 0
         dataset = ZipFiles(open_zip(source))
-        layout = dataset_layout(dataset)
-        listed = listed_images(dataset, layout)
-        images = zip_images(dataset, listed)
-        self.members, self.zipped = images, self.stored_at is not None  # else: paths listed
-        prefix = ""
-        if self.stored_at is not None:
-            held = set(dataset.files)
-            missing = next((image for image in images if image not in held), None)
-            if missing is not None:
-                raise ImportFormatError(
-                    line=images.index(missing) + 1,
-                    unit="image",
-                    reason=f"'{missing[:200]}' is not in the zip, which holds images: a zip "
-                    "with images holds every image its lists name",
-                )
-            prefix = self.stored_at + "/"
-        yield from self._items(
-            dataset, images, layout=layout, listed=listed, prefix=prefix, roots=self.media_roots
-        )
+        with dataset.named():
+            layout = dataset_layout(dataset)
+            listed = listed_images(dataset, layout)
+            images = zip_images(dataset, listed)
+            self.members, self.zipped = images, self.stored_at is not None  # else: paths listed
+            prefix = ""
+            if self.stored_at is not None:
+                held = set(dataset.files)
+                missing = next((image for image in images if image not in held), None)
+                if missing is not None:
+                    raise ImportFormatError(
+                        line=images.index(missing) + 1,
+                        unit="image",
+                        reason=f"'{missing[:200]}' is not in the zip, which holds images: a zip "
+                        "with images holds every image its lists name",
+                    )
+                prefix = self.stored_at + "/"
+            yield from self._items(
+                dataset, images, layout=layout, listed=listed, prefix=prefix, roots=self.media_roots
+            )
 
     def read_folder(self, folder: Path, *, root: Path) -> Iterator[ItemIn]:
         """Yield one ItemIn per image file under ``folder``, which lies under the media root
@@ -320,7 +321,8 @@ def zip_images_to_store(source: BinaryIO) -> ZipImages | None:
         raise ImportFormatError(
             file=path, line=1, unit=None, in_zip=True, reason=f"is in the zip twice{also}"
         )
-    listed = listed_images(dataset, dataset_layout(dataset))
+    with dataset.named():
+        listed = listed_images(dataset, dataset_layout(dataset))
     present = set(held)
     wanted = [image for image in listed if image in present] if listed else held
     if len(wanted) > MAX_STORED_IMAGES:

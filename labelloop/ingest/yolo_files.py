@@ -4,13 +4,14 @@ or link leading out of the dataset."""
 
 from __future__ import annotations
 
+import contextlib
 import lzma
 import os
 import posixpath
 import stat
 import zipfile
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import BinaryIO
@@ -124,6 +125,18 @@ class DatasetFiles:
     def is_folder(self, path: str) -> bool:
         """Whether ``path`` (relative to the top, "" the top) holds files of the dataset."""
         return not path or any(f.startswith(path + "/") for f in self.files)
+
+    @contextlib.contextmanager
+    def named(self) -> Iterator[None]:
+        """Errors met reading the dataset that name one of its files (a label file's line,
+        data.yaml's) name it as the zip's member, as the zip's own errors do; a folder's
+        file is named by its path."""
+        try:
+            yield
+        except ImportFormatError as exc:
+            if not self.in_zip or exc.file is None or exc.in_zip:
+                raise
+            raise exc.within(exc.file) from None
 
 
 class FolderFiles(DatasetFiles):

@@ -197,8 +197,16 @@ class FeatureFiles:
         return ids, X[first]
 
     def _read_parts(self) -> list[tuple[NDArray[np.int64], NDArray[Any]]]:
+        names, parts = self._listed_parts()
+        if len(parts) > MAX_PARTS:
+            self._rewrite(names, parts)  # merged into one
+        return parts
+
+    def _listed_parts(self) -> tuple[list[str], list[tuple[NDArray[np.int64], NDArray[Any]]]]:
+        """The whole parts' names and their (ids, rows), listed again when another process
+        merges or tidies parts away between the listing and the reading."""
         assert self.folder is not None
-        for _attempt in range(3):  # another process may merge parts while we list them
+        for _attempt in range(3):
             names = self._names()
             try:
                 parts = [
@@ -210,9 +218,7 @@ class FeatureFiles:
                 ]
             except FileNotFoundError:
                 continue
-            if len(parts) > MAX_PARTS:
-                self._rewrite(names, parts)  # merged into one
-            return parts
+            return names, parts
         raise RuntimeError(f"feature files under {self.folder} kept changing while read")
 
     def drop(self, ids: NDArray[np.int64]) -> int:
@@ -227,14 +233,7 @@ class FeatureFiles:
             return gone
         if not self.folder.is_dir():
             return 0
-        names = self._names()
-        parts = [
-            (
-                np.load(self.folder / f"{n}.ids.npy", allow_pickle=False),
-                np.load(self.folder / f"{n}.X.npy", allow_pickle=False),
-            )
-            for n in names
-        ]
+        names, parts = self._listed_parts()
         hit = [np.isin(i, ids) for i, _ in parts]
         gone = int(sum(h.sum() for h in hit))
         if not gone:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from itertools import groupby
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
 from labelloop.domain import ItemIn
 from labelloop.errors import ImportFormatError, LabelloopError, SchemaError
@@ -526,7 +527,9 @@ def _import_records(
     labeled_duplicates = 0  # duplicates whose label was not read (no update_labels)
     resized: list[str] = []  # images whose file is not the size the import file gives
     relabel: dict[str, tuple[int, dict[str, Any]]] = {}  # content hash -> (line, label value)
-    firsts: dict[str, tuple[int, Any]] = {}  # new in this file: hash -> (line, target's value)
+    # new in this file: hash -> (line, its target label as a clash says it), not the label
+    # itself: a boxes label is long, and a file holds every record's
+    firsts: dict[str, tuple[int, _Said]] = {}
     own = (media_roots if uploads_of is None else uploads_of, ctx.slug)
     if stage:
         stage("checking records")
@@ -626,8 +629,8 @@ def _import_records(
                 value = _value(ctx, record, payload, label_field)
                 n_labeled += int(value is not None)
             ready = people.prepare(record, payload) if people is not None else []
-            if update_labels:
-                firsts[digest] = (record.line, value[target.name] if value else None)
+            if update_labels and value and value[target.name] is not None:
+                firsts[digest] = (record.line, _said(target.type, value[target.name]))
             row: dict[str, object] = {
                 "project_id": ctx.id,
                 "external_id": record.external_id,
@@ -806,18 +809,23 @@ def _one_label(
     digest: str,
     value: dict[str, Any],
     relabel: dict[str, tuple[int, dict[str, Any]]],
-    firsts: dict[str, tuple[int, Any]],
+    firsts: dict[str, tuple[int, _Said]],
     label_field: str | None,
     target: Any,
 ) -> None:
     """Refuse a record labeling the same content as an earlier line of the file differently."""
-    mine = value[target.name]
     if digest in relabel:
         earlier, other = relabel[digest][0], relabel[digest][1][target.name]
+        if other is None:
+            return
+        said = _said(target.type, other)
+    elif digest in firsts:
+        earlier, said = firsts[digest]
     else:
-        earlier, other = firsts.get(digest, (0, None))
-    if other is not None and _label_text(other) != _label_text(mine):
-        told = _labels_told(target.type, mine, other)
+        return
+    mine = _said(target.type, value[target.name])
+    if said.text != mine.text:
+        told = _labels_told(mine, said)
         raise ImportFormatError(
             line=record.line,
             field=label_field,
@@ -834,19 +842,35 @@ LABEL_WORDS = 60
 ("2 boxes: car, person"), which a file of many cuts short."""
 
 
-def _labels_told(control_type: str, mine: Any, other: Any) -> str:
+class _Said(NamedTuple):
+    """A target label as a clash compares and quotes it, made once per record."""
+
+    text: str
+    """What labels are compared by (:func:`_label_text`: a digest for boxes and spans, and
+    for a long text)."""
+    words: str
+    """As a user knows it (not the digest), cut to :data:`LABEL_WORDS`."""
+    whole: int
+    """A hash of the uncut words: the same boxes placed otherwise are told from labels that
+    differ only past the cut."""
+
+
+def _said(control_type: str, value: Any) -> _Said:
+    text, words = str(_label_text(value)), value_words(control_type, value)
+    if len(text) > 64:
+        text = "sha256:" + hashlib.sha256(text.encode()).hexdigest()[:40]
+    shown = words if len(words) <= LABEL_WORDS else words[: LABEL_WORDS - 1] + "…"
+    # a file's labels repeat ("5 boxes: car, person, ..."): one string for them all
+    return _Said(text, sys.intern(shown), hash(words))
+
+
+def _labels_told(mine: _Said, other: _Said) -> str:
     """Two different labels of the same content as an error quotes them, as a user would know
     them (not the digest regions are compared by): the same boxes or spans placed otherwise
     are said so, and labels that differ only past what is quoted are left out."""
-    said = [value_words(control_type, value) for value in (mine, other)]
-    if said[0] == said[1]:  # the same labels, the regions elsewhere
-        return f" ('{_cut_words(said[0])}' in both, placed otherwise)"
-    shown = [_cut_words(words) for words in said]
-    return f" ('{shown[0]}', not '{shown[1]}')" if shown[0] != shown[1] else ""
-
-
-def _cut_words(words: str) -> str:
-    return words if len(words) <= LABEL_WORDS else words[: LABEL_WORDS - 1] + "…"
+    if mine.whole == other.whole:  # the same labels, the regions elsewhere
+        return f" ('{mine.words}' in both, placed otherwise)"
+    return f" ('{mine.words}', not '{other.words}')" if mine.words != other.words else ""
 
 
 def _update_labels(

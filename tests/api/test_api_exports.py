@@ -284,7 +284,7 @@ def test_a_bad_yolo_upload_is_a_422_naming_the_file_and_line(site: Any) -> None:
     body = refused.json()
     assert (body["file"], body["line"]) == ("street.txt", 2)
     assert body["detail"] == (
-        "street.txt line 2: class 3 has no name (the dataset names classes 0 to 1)"
+        "zip member 'street.txt', line 2: class 3 has no name (the dataset names classes 0 to 1)"
     )
     assert len(site.get("/api/projects/street/imports").json()) == 1  # nothing half-written
 
@@ -383,14 +383,17 @@ def test_a_yolo_zip_with_its_images_uploads_its_val_split_as_eval_items(
 @pytest.mark.parametrize(
     ("change", "detail"),
     [
-        ({"labels/val/c.txt": "7 0.5 0.5 0.2 0.2\n"}, "labels/val/c.txt line 1: class 7 has no"),
+        (
+            {"labels/val/c.txt": "7 0.5 0.5 0.2 0.2\n"},
+            "zip member 'labels/val/c.txt', line 1: class 7 has no",
+        ),
         (
             {"data.yaml": "path: ../../etc\nnames: [car, person]\n"},
-            "data.yaml line 1: 'path' '../../etc' leads out of the zip",
+            "zip member 'data.yaml', line 1: 'path' '../../etc' leads out of the zip",
         ),
         (
             {"data.yaml": "val: /etc\nnames: [car, person]\n"},
-            "data.yaml line 1: 'val' '/etc' leads out of the zip",
+            "zip member 'data.yaml', line 1: 'val' '/etc' leads out of the zip",
         ),
         ({"../evil.png": _png(1)}, "zip member '../evil.png': '..' is refused"),
         (

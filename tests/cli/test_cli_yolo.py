@@ -91,6 +91,14 @@ def test_a_bad_label_line_refuses_the_whole_folder_naming_file_and_line(
     ]
     status = json.loads(cli("status", "street", "--json").stdout)
     assert status["counts"]["pool"] == 0  # a and b, read before it, were not kept either
+    zipped = tmp_path / "cars.zip"  # the same dataset zipped: its file named as a zip member
+    with zipfile.ZipFile(zipped, "w") as archive:
+        for path in sorted(p for p in top.rglob("*") if p.is_file()):
+            archive.write(path, path.relative_to(top).as_posix())
+    assert _errors(cli("import", "street", str(zipped), "--format", "yolo", code=1)) == [
+        "error: zip member 'labels/train/c.txt', line 2: w 1.2 is outside 0..1: YOLO boxes are "
+        "in fractions of the image"
+    ]
     (top / "labels" / "train" / "c.txt").write_text("0 0.5 0.5 0.2 0.2\n")
     (top / "labels" / "train" / "d.txt").write_text("")
     (line,) = _errors(cli("import", "street", str(top), code=1))
@@ -229,7 +237,7 @@ def test_a_data_yaml_path_out_of_the_dataset_refuses_the_import_naming_the_key(
         archive.writestr("data.yaml", "path: ..\nnames: [car, person]\n")
         archive.write(top / "images" / "val" / "v.png", "images/v.png")
     (line,) = _errors(cli("import", "street", str(zipped), code=1))
-    assert line.startswith("error: data.yaml line 1: 'path' '..' leads out of the zip")
+    assert line.startswith("error: zip member 'data.yaml', line 1: 'path' '..' leads out of the")
     assert not (tmp_path / "home" / "media" / "uploads" / "street").exists()
     assert json.loads(cli("status", "street", "--json").stdout)["counts"]["pool"] == 0
 

@@ -196,18 +196,28 @@ def test_boxes_beside_a_target_of_another_control_are_pre_annotations(tmp_path: 
         (b"0 0.5 0.5 0.2 0.2\n\xff\n", "labels/a.txt", 2, "not valid UTF-8"),
     ],
 )
+@pytest.mark.parametrize("zipped", [False, True], ids=["folder", "zip"])
 def test_a_bad_label_line_names_the_file_and_line(
-    tmp_path: Path, label: str | bytes, file: str, line: int, reason: str
+    tmp_path: Path, label: str | bytes, file: str, line: int, reason: str, zipped: bool
 ) -> None:
-    top = _dataset(tmp_path / "d", {"data.yaml": "names: [car, person, dog]\n", "images/a.png": ""})
-    (top / "labels").mkdir()
-    target = top / "labels" / "a.txt"
-    target.write_bytes(label if isinstance(label, bytes) else label.encode())
+    files: dict[str, str | bytes] = {
+        "data.yaml": "names: [car, person, dog]\n",
+        "labels/a.txt": label,
+    }
     with pytest.raises(ImportFormatError) as caught:
-        _folder(top)
+        if zipped:  # a zip of label files: its images are paths under a media root
+            _read_zip({**files, "images/a.png": b""})
+        else:
+            top = _dataset(tmp_path / "d", {"images/a.png": ""})
+            for name, data in files.items():
+                (top / name).parent.mkdir(exist_ok=True)
+                (top / name).write_bytes(data if isinstance(data, bytes) else data.encode())
+            _folder(top)
     assert (caught.value.file, caught.value.line) == (file, line)
     assert reason in caught.value.reason
-    assert caught.value.message.startswith(f"{file} line {line}: ")
+    # a zip's label file is named as its other files are: as its member
+    where = f"zip member '{file}', line {line}" if zipped else f"{file} line {line}"
+    assert caught.value.message.startswith(f"{where}: ")
 
 
 def test_a_box_too_small_for_its_image_names_the_label_line(tmp_path: Path) -> None:
@@ -235,7 +245,7 @@ def test_a_zip_box_too_small_for_its_image_names_the_label_line(tmp_path: Path) 
         "street/labels/a.txt": "1 .5 .5 .5 1e-9",
     }
     with pytest.raises(
-        ImportFormatError, match=r"^street/labels/a.txt line 1: the box is 20×2e-08"
+        ImportFormatError, match=r"^zip member 'street/labels/a.txt', line 1: the box is 20×2e-08"
     ):
         _read_zip(files, media_roots=(tmp_path,))
     assert len(_read_zip(files)) == 1  # with no media root, it is left to the import to measure
@@ -379,8 +389,12 @@ def test_a_zip_names_its_images_in_lists_under_the_media_root() -> None:
 def test_a_list_line_climbing_out_of_the_zip_names_the_list_and_line() -> None:
     with pytest.raises(ImportFormatError) as caught:
         _read_zip({"data.yaml": NAMES + "train: images.txt\n", "images.txt": "a.png\n../b.png"})
-    assert caught.value.message == "images.txt line 2: media path '../b.png': '..' is refused"
-    with pytest.raises(ImportFormatError, match="^images.txt line 1: .*absolute paths"):
+    assert caught.value.message == (
+        "zip member 'images.txt', line 2: media path '../b.png': '..' is refused"
+    )
+    with pytest.raises(
+        ImportFormatError, match="^zip member 'images.txt', line 1: .*absolute paths"
+    ):
         _read_zip({"data.yaml": NAMES + "train: images.txt\n", "images.txt": "/etc/a.png"})
 
 
@@ -721,7 +735,7 @@ def test_a_zip_data_yaml_path_out_of_the_zip_is_refused(yaml_text: str, reason: 
     with pytest.raises(ImportFormatError) as caught:
         _read_zip(files)
     line = (NAMES + yaml_text).count("\n")  # the key is on the last line
-    assert caught.value.message.startswith(f"data.yaml line {line}: {reason}")
+    assert caught.value.message.startswith(f"zip member 'data.yaml', line {line}: {reason}")
 
 
 def _png_bytes(size: tuple[int, int] = (40, 20), shade: int = 10) -> bytes:

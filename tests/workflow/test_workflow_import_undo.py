@@ -321,3 +321,33 @@ def test_forgotten_items_leave_the_stored_features(tmp_path: Any) -> None:
     memory = FeatureFiles(None)
     memory.append(np.array([5, 6]), np.eye(2))
     assert memory.drop(np.array([6])) == 1 and memory.ids().tolist() == [5]
+
+
+def test_an_undo_racing_another_workers_merge_forgets_the_rows_all_the_same(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "1" / "v"
+    files = FeatureFiles(folder)
+    for i in (1, 2, 3):
+        files.append(np.array([i]), np.full((1, 2), float(i), dtype=np.float32))
+    listed = FeatureFiles._names
+    merged: list[bool] = []
+
+    def list_then_merge(self: FeatureFiles) -> list[str]:
+        names = listed(self)
+        if not merged:  # another worker merges right after the undo listed the parts
+            merged.append(True)
+            other = FeatureFiles(folder)
+            parts = [
+                (np.load(folder / f"{n}.ids.npy"), np.load(folder / f"{n}.X.npy")) for n in names
+            ]
+            other._rewrite(names, parts)
+        return names
+
+    monkeypatch.setattr(FeatureFiles, "_names", list_then_merge)
+    FeatureCache(tmp_path).forget(1, [2])
+    monkeypatch.undo()
+    assert merged, "the merge did not run between listing and reading"
+    ids, X = files.load()
+    assert ids.tolist() == [1, 3] and files.count() == 2
+    assert X is not None and X[:, 0].tolist() == [1.0, 3.0]

@@ -427,14 +427,22 @@ def test_spans_labeling_a_text_twice_differently_are_said_by_their_labels(
     )
     many = [{"start": k, "end": k + 1, "label": "city"} for k in range(18)]
     cases = [  # (name, the first line's spans, the second's, the error's quote)
-        ("other labels", [anna], [paris], "('1 span: city', not '1 span: person')"),
+        ("other labels", [anna], [paris], " ('1 span: city', not '1 span: person')"),
         (
             "placed otherwise",
             [anna],
             [anna | {"end": 3}],
-            "('1 span: person' in both, placed otherwise)",
+            " ('1 span: person' in both, placed otherwise)",
         ),
-        ("many", [anna], many, f"('18 spans: {'city, ' * 8}c…', not '1 span: person')"),
+        ("many", [anna], many, f" ('18 spans: {'city, ' * 8}c…', not '1 span: person')"),
+        # labels that differ only past what is quoted: not said to be the same, placed otherwise
+        ("past the cut", many, [*many[:-1], many[-1] | {"label": "person"}], ""),
+        (
+            "many placed otherwise",
+            many[:5] + many[6:],
+            many[:6] + many[7:],
+            f" ('17 spans: {'city, ' * 8}c…' in both, placed otherwise)",
+        ),
     ]
     for name, first, second, quoted in cases:
         with subtests.test(case=name):
@@ -450,6 +458,6 @@ def test_spans_labeling_a_text_twice_differently_are_said_by_their_labels(
                     update_labels=True,
                 )
             assert caught.value.message == (
-                f"line 2, field 'label': labels the same content as line 1 differently {quoted}; "
+                f"line 2, field 'label': labels the same content as line 1 differently{quoted}; "
                 "a file gives each item one label"
             )
