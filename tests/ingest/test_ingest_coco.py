@@ -170,6 +170,13 @@ def test_coco_export_needs_a_boxes_control() -> None:
     text = {"name": "t", "controls": [{"name": "c", "type": "choice", "labels": ["a", "b"]}]}
     with pytest.raises(LabelloopError, match="COCO export needs a boxes control"):
         make_exporter("coco", schema=parse_schema(text))
+    # the way out names every format that holds the project's controls, and none that refuses it
+    spans = {"name": "s", "controls": [{"name": "e", "type": "spans", "labels": ["a"]}]}
+    with pytest.raises(LabelloopError) as refused:
+        make_exporter("coco", schema=parse_schema(spans))
+    assert str(refused.value).endswith(
+        "export jsonl, conll, label_studio, doccano or prodigy instead"
+    )
     assert isinstance(make_exporter("coco"), CocoExporter)
 
 
