@@ -34,7 +34,7 @@ def imports_list(slug: str, as_json: Annotated[bool, typer.Option("--json")] = F
             str(b["id"]),
             escape(b["filename"]),
             b["format"],
-            b["split"],
+            _split_cell(b),
             escape(b["by"] or "(local operator)"),
             b["at"][:16].replace("T", " "),
             f"{b['items']:,}",
@@ -44,6 +44,14 @@ def imports_list(slug: str, as_json: Annotated[bool, typer.Option("--json")] = F
             _undo_cell(b),
         )
     out.print(fitted(table, drop=("Dupes", "Touched", "Format", "By", "Split", "Labeled")))
+
+
+def _split_cell(b: dict[str, Any]) -> str:
+    """The split an import was made into, and how many of a pool import's items are eval
+    items (a dataset's val and test images), as the project page's Imports table says it."""
+    if b["split"] == "pool" and b.get("eval_now"):
+        return f"pool, {b['eval_now']:,} eval"
+    return str(b["split"])
 
 
 def _undo_cell(b: dict[str, Any]) -> str:

@@ -326,10 +326,12 @@ def import_(
                     update_labels=update_labels,
                     fmt=read_as,
                 )
-        if labels_from_folders:
-            raise LabelloopError("--labels-from-folders needs a folder of images")
         if not file.is_file():
-            raise LabelloopError(f"no file at {file}")
+            raise LabelloopError(f"no {'folder' if labels_from_folders else 'file'} at {file}")
+        if labels_from_folders:
+            raise LabelloopError(
+                f"--labels-from-folders needs a folder of images; {file} is a file"
+            )
         fmt = format or importer_for_path(file.name)
         ctx = projects.system_context(db, slug)
         with _progress() as progress, file.open("rb") as raw:

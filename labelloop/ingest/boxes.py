@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from labelloop.domain import AnswerRecord, BoxFrame, ExportRecord, ItemIn
-from labelloop.errors import ImportFormatError, LabelloopError
+from labelloop.errors import ControlsRefused, ImportFormatError, LabelloopError
 from labelloop.schema.values import is_number
 
 if TYPE_CHECKING:
@@ -157,9 +157,8 @@ def boxes_control(schema: ProjectSchema | None, tool: str) -> tuple[str, tuple[s
     for control in schema.controls:
         if control.type == "boxes":
             return control.name, control.labels
-    raise LabelloopError(
-        f"{tool} export needs a boxes control; export jsonl or csv for this project"
-    )
+    # make_exporter adds the formats that hold the project's controls
+    raise ControlsRefused(f"{tool} export needs a boxes control; this project has none")
 
 
 ASPECT = 0.01

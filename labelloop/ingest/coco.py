@@ -174,8 +174,11 @@ class CocoImporter(BoxesImporter):
             )
         boxes: list[dict[str, Any]] = []
         scored: list[dict[str, Any]] = []
+        frame = _declared(image)
         for k, ann in annotations:
             box = _box(number, k, ann, categories)
+            if frame is not None:
+                _inside(number, k, box, frame)
             (scored if "score" in box else boxes).append(box)
         external_id = image.get("external_id")
         try:
@@ -194,7 +197,7 @@ class CocoImporter(BoxesImporter):
             boxes=boxes,
             scored=scored,
             labeled=bool(boxes) or image.get("labeled") is True,
-            frame=_declared(image),
+            frame=frame,
         )
 
     def where(self, number: int, file_name: str) -> str:
@@ -451,6 +454,23 @@ def _box(
     if ann.get("score") is not None:
         box["score"] = ann["score"]
     return box
+
+
+def _inside(number: int, k: int, box: Mapping[str, Any], frame: BoxFrame) -> None:
+    """Refuse a box that ends past the size its image declares, naming the annotation: checked
+    later against the image file, it would be named by its place among the image's boxes
+    (``objects[3]``), which a COCO file does not show (0.5 px allowed, as there)."""
+    x, y, w, h = (box[key] for key in ("x", "y", "w", "h"))
+    if not all(is_number(v) for v in (x, y, w, h)):
+        return  # the schema's check names what is not a number
+    for end, side, name in ((x + w, frame.width, "width"), (y + h, frame.height, "height")):
+        if end > side + 0.5:
+            raise ImportFormatError(
+                line=number,
+                unit="image",
+                field=f"annotations[{k}].bbox",
+                reason=f"box ends past the image {name} ({side:g})",
+            )
 
 
 class CocoExporter:

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
 
 from labelloop.domain import ExportRecord, ItemIn
-from labelloop.errors import ImportFormatError, LabelloopError
+from labelloop.errors import ControlsRefused, ImportFormatError, LabelloopError
 from labelloop.ingest.records import MAX_TEXT_CHARS, bounded_lines, checked_id, decode_line
 from labelloop.schema.tokens import spans_to_tags, tags_to_spans, tokenize
 
@@ -133,9 +133,8 @@ def _spans_control(schema: ProjectSchema | None) -> str | None:
         return schema.target.name
     names = [c.name for c in schema.controls if c.type == "spans"]
     if not names:
-        raise LabelloopError(
-            "CoNLL export needs a spans control; this project has none (use jsonl or csv)"
-        )
+        # make_exporter adds the formats that hold the project's controls
+        raise ControlsRefused("CoNLL export needs a spans control; this project has none")
     return names[0]
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Connection,
     RowMapping,
     Select,
+    case,
     delete,
     exists,
     func,
@@ -98,7 +99,8 @@ def listing(conn: Connection, project_id: int, *, at: datetime) -> list[dict[str
     gold, pinned, picked or flagged; ``held``: those or auto-labeled; ``leased``: items
     served and not answered, whose leases an undo releases; ``upload_folder``: where an
     uploaded zip's images were stored for it, under the first media root; ``undoing``: an
-    undo began removing its items and has not finished, ``items_now`` of them are left)."""
+    undo began removing its items and has not finished, ``items_now`` of them are left;
+    ``eval_now`` of its items are eval items, as a pool import of a dataset's val images makes)."""
     q = (
         select(import_batch, user.c.username)
         .outerjoin(user, user.c.id == import_batch.c.user_id)
@@ -120,11 +122,18 @@ def listing(conn: Connection, project_id: int, *, at: datetime) -> list[dict[str
     )
     leased = {int(b): int(n) for b, n in conn.execute(live) if b is not None}
     present = (
-        select(item.c.import_batch_id, func.count())
+        select(
+            item.c.import_batch_id,
+            func.count(),
+            func.coalesce(func.sum(case((item.c.split == "eval", 1), else_=0)), 0),
+        )
         .where(item.c.project_id == project_id)
         .group_by(item.c.import_batch_id)
     )
-    now_there = {int(b): int(n) for b, n in conn.execute(present) if b is not None}
+    counts = [(b, int(n), int(e)) for b, n, e in conn.execute(present) if b is not None]
+    now_there = {int(b): n for b, n, _ in counts}
+    # a YOLO or COCO dataset imported into the pool brings its val and test images as eval items
+    held_out = {int(b): e for b, _, e in counts}
     return [
         {
             "id": int(r["id"]),
@@ -137,6 +146,7 @@ def listing(conn: Connection, project_id: int, *, at: datetime) -> list[dict[str
             "labeled": int(r["n_labeled"]),
             "duplicates": int(r["n_duplicates"]),
             "items_now": now_there.get(int(r["id"]), 0),
+            "eval_now": held_out.get(int(r["id"]), 0),
             "touched": touched.get(int(r["id"]), 0),
             "held": held.get(int(r["id"]), 0),
             "leased": leased.get(int(r["id"]), 0),

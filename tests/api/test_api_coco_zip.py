@@ -194,7 +194,8 @@ def test_a_member_climbing_out_of_the_zip_is_refused_by_name(street: Any) -> Non
                 ["a.png", "b.png"],
                 annotations=[{"image_id": 2, "category_id": 1, "bbox": [30, 0, 20, 5]}],
             ),
-            "zip member 'a.json', image 2: ",
+            "zip member 'a.json', image 2, field 'annotations[0].bbox': box ends past the image "
+            "width (40)",
         ),
     ],
     ids=["json", "not-object", "utf8", "deep", "category", "bbox", "missing", "outside"],

@@ -150,6 +150,21 @@ def test_a_budget_leads_the_finish_cards(page: Page) -> None:
     assert "15 labels to the budget · about 3 days" in html and "35 items left" in html
 
 
+def test_the_pool_done_card_says_days_as_a_person_would(page: Page) -> None:
+    """The card said "about 1 days" for 1.2 days and "1 items left · about 0 days" for the last
+    item of a pool labeled at 10 a day."""
+    lab = page.lab
+    ctx = lab.project("sent")
+    lab.import_rows(ctx, lab.rows(11))
+    lab.train(ctx)
+    lab.label_next(ctx, n=5)  # 5 a day, 6 left: 1.2 days
+    html = " ".join(_get(page, "/p/sent/dashboard").text.split())
+    assert "6 items left · about 1 day</span>" in html
+    lab.label_next(ctx, n=5)  # 10 a day, 1 left
+    html = " ".join(_get(page, "/p/sent/dashboard").text.split())
+    assert "1 item left · under a day</span>" in html  # "1 items left · about 0 days" before
+
+
 @pytest.mark.parametrize(
     ("role", "status"), [("reviewer", 200), ("annotator", 403), ("outsider", 404)]
 )

@@ -303,6 +303,11 @@ def test_a_boxes_project_says_only_its_budget_can_stop_it(page: Page, tmp_path: 
     assert 'id="stop-unjudged"' in html
     assert "(settled_predictions) need one whose predictions can be compared" in html
     assert "only the label budget can recommend stopping, and none is set" in html
+    # the Eval card said "needs labeled eval items", and with them "the current model was not
+    # measured on them", as if a round would; it says what the dashboard says, drawn or fetched
+    unmeasured = "the rounds of a boxes project measure no eval score"
+    assert unmeasured in _drawn(html, "eval-card")
+    assert unmeasured in _drawn(_cards(page, lab.admin, "pets").text, "eval-card")
     model = status.status(lab.db, ctx)["model"]  # GET /api/projects/pets/status
     assert model["stopping"] == [] and "detector imported_scores" in model["stop_note"]
 

@@ -65,6 +65,24 @@ def test_import_a_folder_with_labels_from_subfolders(cli: Any, tmp_path: Path) -
     assert "not under a media root" in refused.output
 
 
+def test_labels_from_folders_names_a_folder_that_is_not_there(cli: Any, tmp_path: Path) -> None:
+    """A mistyped folder was refused as '--labels-from-folders needs a folder of images', as if
+    the flag were the mistake; the path is what is missing."""
+    schema = tmp_path / "pets.json"
+    schema.write_text(json.dumps(SCHEMA))
+    cli("init")
+    cli("projects", "create", "pets", "--schema", str(schema))
+    missing = tmp_path / "home" / "media" / "pest"
+    refused = cli("import", "pets", str(missing), "--labels-from-folders", code=1)
+    assert " ".join(refused.stderr.split()) == f"error: no folder at {missing}"
+    records = tmp_path / "pets.jsonl"
+    records.write_text('{"path": "pets/a.png"}\n')
+    refused = cli("import", "pets", str(records), "--labels-from-folders", code=1)
+    assert " ".join(refused.stderr.split()) == (
+        f"error: --labels-from-folders needs a folder of images; {records} is a file"
+    )
+
+
 def test_duplicates_are_named_images_and_rows_not_texts(cli: Any, tmp_path: Path) -> None:
     """An image or a table row imported again was reported as 'duplicate texts at lines ...'."""
     schema = tmp_path / "pets.json"

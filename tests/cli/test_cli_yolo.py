@@ -185,6 +185,10 @@ def test_a_yolo_folder_s_val_split_comes_in_as_eval_and_exports_back_as_val(
     assert "1 of the 4 items came in as eval items, as the file holds them out" in said
     counts = json.loads(cli("status", "street", "--json").stdout)["counts"]
     assert (counts["pool"], counts["eval"], counts["eval_labeled"]) == (3, 1, 1)
+    # the imports list said split "pool" for it, as if all 4 had come into the pool
+    [listed] = json.loads(cli("imports", "list", "street", "--json").stdout)
+    assert (listed["split"], listed["items"], listed["eval_now"]) == ("pool", 4, 1)
+    assert "pool, 1 eval" in cli("imports", "list", "street").stdout
     out = tmp_path / "street.yolo.zip"
     done = cli("export", "street", "--format", "yolo", "-o", str(out))
     assert "exported 2 labeled items" in done.stdout

@@ -520,6 +520,11 @@ def test_boxes_by_touch_at_phone_width(boxes_server: str, browser: Any, screensh
     stage = Stage(page)
     assert stage.left >= 0 and stage.left + WIDTH * stage.scale <= 390
 
+    # the hint under the stage named Shift, Ctrl+wheel and Space, none of which a phone has
+    hint = page.text_content(".boxes-hint")
+    assert "Ctrl" not in hint and "Space" not in hint and "Shift" not in hint
+    assert "with Pan on, a drag scrolls the zoomed image" in hint
+
     page.tap(".boxes-label[data-label='sign']")
     page.wait_for_selector(".boxes-label[data-label='sign'][aria-pressed=true]")
     _touch_drag(page, stage.at(50, 50), stage.at(150, 120))

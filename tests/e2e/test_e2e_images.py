@@ -10,7 +10,7 @@ import pytest
 
 from tests.e2e.conftest import USERNAME, serving
 from tests.e2e.sessions import signed_in_page
-from tests.e2e.stock import stocked
+from tests.e2e.stock import Stock, picture, serving_stocked, stocked
 
 pytestmark = pytest.mark.browser
 
@@ -98,4 +98,62 @@ def test_pool_search_shows_image_thumbnails(digits_server: str, browser: Any) ->
     )
     assert thumbs and all("/thumbnail?size=96" in t["src"] for t in thumbs)
     assert all(t["w"] > 0 for t in thumbs)  # a real picture came back, not a broken image
+    page.close()
+
+
+ICONS = {"icon.png": (64, 48), "photo.png": (1600, 1200)}
+
+
+@pytest.fixture(scope="module")
+def icons_server(tmp_path_factory: pytest.TempPathFactory, sqlite_migrated: Path) -> Iterator[str]:
+    """An image project of a 64x48 icon and a 1600x1200 photo, alice its admin."""
+
+    def stock_icons(stock: Stock, home: Path) -> None:
+        stock.user(USERNAME, admin=True)
+        folder = home / "media" / "icons"
+        folder.mkdir(parents=True)
+        for name, size in ICONS.items():
+            picture(folder / name, size, [(4, 4, size[0] // 2, size[1] // 2, (200, 40, 40))])
+        schema = {
+            "name": "Icons",
+            "data": {"type": "image", "field": "path"},
+            "controls": [{"name": "c", "type": "choice", "labels": ["a", "b"], "target": True}],
+        }
+        stock.project("icons", schema)
+        stock.add("icons", folder)
+
+    with serving_stocked(tmp_path_factory, sqlite_migrated, stock_icons, name="icons") as served:
+        yield served.url
+
+
+def test_a_small_image_fills_the_item_box_and_a_large_one_shows_whole(
+    icons_server: str, browser: Any
+) -> None:
+    """A 64x48 picture showed at 64x48 in a box some 850 px wide, and a large photo was 60% of
+    the view high in a box that scrolls past 50%, its bottom cut off under "More below"; each
+    now fills the box's width or half the view's height, whichever comes first, whole."""
+    page = signed_in_page(
+        browser, icons_server, "/p/icons/label", viewport={"width": 1280, "height": 800}
+    )
+    seen = set()
+    assignment = ""
+    for _ in ICONS:
+        shown = _wait_image(page, other_than=assignment)
+        assignment = shown["assignment"]
+        box = page.evaluate(
+            """() => {
+                const img = document.querySelector('#item-text img.item-image');
+                const text = document.getElementById('item-text');
+                const r = img.getBoundingClientRect();
+                return {w: r.width, h: r.height, boxW: text.clientWidth,
+                        scroll: text.scrollHeight - text.clientHeight};
+            }"""
+        )
+        assert box["scroll"] <= 1, box  # the whole picture, nothing below to scroll to
+        assert box["h"] == pytest.approx(400, abs=2), box  # half of the 800 px view
+        assert box["w"] == pytest.approx(box["h"] * 4 / 3, abs=2), box  # its shape kept
+        seen.add(shown["id"])
+        page.keyboard.press("1")
+        page.keyboard.press("Enter")
+    assert seen == set(ICONS)
     page.close()

@@ -102,7 +102,18 @@ def spans_server(
 def _stock_spans(stock: Stock, home: Path) -> None:
     stock.user(USERNAME, admin=True)
     more = (("long", _long_text()), ("rtl2", RTL_TWO), ("emoji", EMOJI_TEXTS[0]))
-    for slug in ("kbd", "mouse", "pred", "fix", "touch", "trace", "conll", "marks", "rtl"):
+    for slug in (
+        "kbd",
+        "mouse",
+        "pred",
+        "fix",
+        "touch",
+        "trace",
+        "conll",
+        "marks",
+        "rtl",
+        "relabel",
+    ):
         stock.project(slug, SPANS_SCHEMA)
     for slug, _ in more:
         stock.project(slug, SPANS_SCHEMA)
@@ -140,6 +151,7 @@ def _stock_spans(stock: Stock, home: Path) -> None:
     stock.add("grow", write_jsonl(home / "g.jsonl", grow), id_field="id")
     for slug, row in (
         ("undo", {"id": "u1", "text": KEYBOARD_TEXT}),
+        ("relabel", {"id": "r1", "text": KEYBOARD_TEXT}),
         ("kbd", {"id": "k1", "text": KEYBOARD_TEXT}),
         ("mouse", {"id": "m1", "text": MOUSE_TEXT}),
         ("mixed", {"id": "x1", "text": MIXED_TEXT}),
@@ -661,6 +673,40 @@ def test_words_marked_over_a_suggestion_replace_it(spans_server: Served, browser
     page.keyboard.press("Enter")
     stored = _stored(page, spans_server, "fix")
     assert stored["value"] == {"entities": [ada, {**paris, "label": "person"}]}
+    assert page.errors == []
+    page.close()
+
+
+def test_a_label_key_on_the_words_of_a_span_relabels_it(spans_server: Served, browser: Any) -> None:
+    """With the word cursor back on a marked word, as a reviewer's fix or a second thought
+    comes to it, a label key was refused ("Spans may not overlap ...; remove or change 'place'
+    first"); on exactly a span's words it now relabels that span, as when it is selected."""
+    page = _open(browser, spans_server, "relabel")
+    text = KEYBOARD_TEXT
+    for _ in range(_token_index(text, "London") + 1):
+        page.keyboard.press("ArrowRight")
+    page.keyboard.press("o")  # London marked as an organisation by mistake
+    page.keyboard.press("Escape")
+    page.keyboard.press("Control+Home")
+    for _ in range(_token_index(text, "London")):
+        page.keyboard.press("ArrowRight")  # the word cursor back on London
+    page.keyboard.press("l")
+    london = _span(text, "London", "place")
+    assert _tags(page) == [(london["start"], london["end"], "place", False)]
+    assert "overlap" not in _status(page)
+    page.keyboard.press("Control+z")  # one change, taken back in one step
+    assert _tags(page) == [(london["start"], london["end"], "org", False)]
+    page.keyboard.press("Control+y")
+    # words that only part of a span covers are still refused, naming the span
+    page.keyboard.press("Escape")
+    page.keyboard.press("Control+Home")
+    for _ in range(_token_index(text, "in")):
+        page.keyboard.press("ArrowRight")
+    page.keyboard.press("Shift+ArrowRight")  # "in London"
+    page.keyboard.press("p")
+    assert "remove or change “place” first" in _status(page)
+    page.keyboard.press("Enter")
+    assert _stored(page, spans_server, "relabel")["value"] == {"entities": [london]}
     assert page.errors == []
     page.close()
 

@@ -86,6 +86,10 @@ def test_a_yolo_zip_with_images_and_a_val_split_uploads_on_the_project_page(
     page.wait_for_function("() => document.getElementById('stat-eval').textContent === '1'")
     assert page.inner_text("#stat-pool") == "2"
     assert page.evaluate("() => window.__xss") is None
+    # the Imports table said split "pool" for it, beside the eval card's 1
+    row = page.locator("#imports-table tbody tr", has_text="cars.zip")
+    row.wait_for()
+    assert row.locator("td").nth(2).inner_text() == "pool, 1 eval"
 
     (stamp,) = (home / "media" / "uploads" / SLUG).iterdir()
     assert (stamp / "images" / "val" / "<img src=x>.png").read_bytes() == _png(140)

@@ -85,6 +85,20 @@ def test_annotations_become_box_labels_and_scored_ones_pre_annotations() -> None
             _doc(annotations=[{"image_id": 3, "category_id": 7, "bbox": [0, 0, 1]}]),
             "image 3, field 'annotations[0].bbox': must be [x, y, w, h]",
         ),
+        (
+            # named by its box's place among the image's boxes before ('objects[1]')
+            _doc(annotations=[{"image_id": 1, "category_id": 7, "bbox": [35, 0, 10, 5]}]),
+            "image 1, field 'annotations[0].bbox': box ends past the image width (40)",
+        ),
+        (
+            _doc(
+                annotations=[
+                    {"image_id": 1, "category_id": 7, "bbox": [1, 2, 10, 5]},
+                    {"image_id": 1, "category_id": 9, "bbox": [0, 20, 5, 10.6]},
+                ]
+            ),
+            "image 1, field 'annotations[1].bbox': box ends past the image height (30)",
+        ),
         (_doc(images=[{"id": 1, "file_name": ""}]), "image 1, field 'file_name'"),
         (_doc(images=[{"file_name": "a.png"}]), "image 1, field 'id': missing"),
         (
@@ -170,6 +184,13 @@ def test_coco_export_needs_a_boxes_control() -> None:
     text = {"name": "t", "controls": [{"name": "c", "type": "choice", "labels": ["a", "b"]}]}
     with pytest.raises(LabelloopError, match="COCO export needs a boxes control"):
         make_exporter("coco", schema=parse_schema(text))
+    # the way out names every format that holds the project's controls, and none that refuses it
+    spans = {"name": "s", "controls": [{"name": "e", "type": "spans", "labels": ["a"]}]}
+    with pytest.raises(LabelloopError) as refused:
+        make_exporter("coco", schema=parse_schema(spans))
+    assert str(refused.value).endswith(
+        "export jsonl, conll, label_studio, doccano or prodigy instead"
+    )
     assert isinstance(make_exporter("coco"), CocoExporter)
 
 

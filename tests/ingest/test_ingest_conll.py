@@ -143,6 +143,17 @@ def test_export_refuses_a_project_without_spans() -> None:
     )
     with pytest.raises(LabelloopError, match="needs a spans control"):
         make_exporter("conll", schema=schema)
+    # a boxes project is told the formats that hold boxes; CSV refuses them
+    boxes = parse_schema(
+        {
+            "name": "b",
+            "data": {"type": "image", "field": "path"},
+            "controls": [{"name": "o", "type": "boxes", "labels": ["car"]}],
+        }
+    )
+    with pytest.raises(LabelloopError) as refused:
+        make_exporter("conll", schema=boxes)
+    assert str(refused.value).endswith("export jsonl, coco, label_studio or yolo instead")
 
 
 def test_the_file_suffix_names_the_format() -> None:

@@ -101,6 +101,7 @@ def test_undo_removes_the_import_its_queue_entries_leases_and_labels(lab: Lab) -
         "labeled": 12,
         "duplicates": 0,
         "items_now": 20,
+        "eval_now": 0,
         "touched": 0,
         "held": 0,
         "leased": 1,

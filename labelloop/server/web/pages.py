@@ -244,6 +244,7 @@ def project_page(slug: str, request: Request, db: DbDep) -> Response:
         settings_form=settings_form(ctx),
         model_file=_model_file(ctx, models),
         box_labels=box_labels(ctx),
+        target=ctx.schema.target.type,
     )
 
 
@@ -281,6 +282,7 @@ def project_model_cards(slug: str, request: Request, db: DbDep) -> Response:
         request,
         "project_model.html",
         status=status.status(db, ctx),
+        target=ctx.schema.target.type,
         models=figured(status.models(db, ctx)) if can_insight else None,
     )
 

@@ -347,12 +347,17 @@ window.labelloop = (() => {
     const img = document.createElement("img");
     img.className = "item-image";
     const data = (item && item.data) || {};
-    img.classList.toggle("is-tiny", isTinyImage(data.width, data.height));
-    img.addEventListener(
-      "load",
-      () => img.classList.toggle("is-tiny", isTinyImage(img.naturalWidth, img.naturalHeight)),
-      { once: true },
-    );
+    // A photo smaller than the box (a 64x48 icon) is scaled up to fill it, as the boxes stage
+    // does: the CSS sizes it from its shape, so it fits the box's width and half the view's height.
+    const size = (width, height) => {
+      img.classList.toggle("is-tiny", isTinyImage(width, height));
+      const w = Number(width) || 0;
+      const h = Number(height) || 0;
+      img.classList.toggle("is-fitted", w > 0 && h > 0);
+      if (w > 0 && h > 0) img.style.setProperty("--image-ratio", String(w / h));
+    };
+    size(data.width, data.height);
+    img.addEventListener("load", () => size(img.naturalWidth, img.naturalHeight), { once: true });
     img.src = src;
     img.alt = item.external_id ? String(item.external_id) : "item " + item.id;
     return img;

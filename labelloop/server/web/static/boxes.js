@@ -177,9 +177,12 @@
     removeBtn.type = "button";
     removeBtn.title = "Delete the selected box (Delete)";
     const hint = node("span", "boxes-hint muted small");
-    hint.textContent =
-      "Drag on the image to draw a box (Shift+drag: over another box); drag a box to move it, " +
-      "its corners to resize. Ctrl+wheel zooms at the pointer; Space+drag pans.";
+    // A touch screen has no Shift, Ctrl+wheel or Space: its hint names the buttons instead.
+    hint.textContent = window.matchMedia("(pointer: coarse)").matches
+      ? "Drag on the image to draw a box; drag a box to move it, its corners to resize. " +
+        "− and + zoom; with Pan on, a drag scrolls the zoomed image."
+      : "Drag on the image to draw a box (Shift+drag: over another box); drag a box to move " +
+        "it, its corners to resize. Ctrl+wheel zooms at the pointer; Space+drag pans.";
     // Pan: while zoomed, a drag (one finger on a phone) scrolls the image instead of drawing.
     const panBtn = keepFocus(node("button", "btn btn-small boxes-pan", "Pan"));
     panBtn.type = "button";

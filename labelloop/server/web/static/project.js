@@ -748,7 +748,8 @@
       tr.append(
         cell(String(b.id)),
         file,
-        cell(b.split),
+        // a pool import of a dataset brings its val and test images as eval items
+        cell(b.split === "pool" && b.eval_now ? `pool, ${fmt(b.eval_now)} eval` : b.split),
         cell(b.by || "local operator"),
         cell(b.at.slice(0, 16).replace("T", " ")),
         cell(items),

@@ -296,7 +296,7 @@
       const rows = [];
       this.labels.forEach((label, i) => {
         const key = this.hotkeys[i];
-        const note = i ? "" : "a label key marks the selection, or relabels the selected span";
+        const note = i ? "" : "a label key marks the selection, or relabels the selected span (or the span it is)";
         rows.push({ keys: [key || "—"], what: label, note });
       });
       rows.push({
@@ -500,7 +500,17 @@
         this.say(`Active label: ${label}. Select words to mark them.`);
         return;
       }
-      this.add(this.tokens[range[0]].s, this.tokens[range[1]].e, label);
+      const s = this.tokens[range[0]].s;
+      const e = this.tokens[range[1]].e;
+      // Words that are one span exactly: the key relabels it, as when the span is selected
+      // (where spans may not overlap, a second span over them would be refused).
+      const same = this.control.overlap ? null : this.spans.find((o) => o.s === s && o.e === e);
+      if (same) {
+        this.pick(same);
+        this.applyLabel(label);
+        return;
+      }
+      this.add(s, e, label);
     }
 
     /** Mark [s, e) as `label`; from the keyboard the new span stays selected, for a quick fix. */
