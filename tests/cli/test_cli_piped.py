@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from labelloop.cli import app
+from tests.cli.conftest import small_project
 
 # wider than any terminal the tests might run in, so rich would have to break it
 _FOLDER = "a-folder-with-a-name-long-enough-to-pass-the-width-of-any-terminal-" * 3
@@ -32,23 +33,13 @@ def test_a_sentence_piped_to_a_script_is_never_broken_across_lines(
         f"labelloop data in {home} (database sqlite:///{home / 'labelloop.db'})"
     ]
 
-    schema = tmp_path / _FOLDER / "schema.json"
-    schema.write_text(
-        json.dumps(
-            {
-                "name": "S",
-                "data": {"type": "text", "field": "text"},
-                "controls": [{"name": "c", "type": "choice", "labels": ["a", "b"]}],
-            }
-        )
-    )
-    run("projects", "create", "s", "--schema", str(schema))
+    small_project(run, tmp_path)  # a project s of labels a and b in control c
     rows = [{"text": f"the text of review number {i}", "c": "ab"[i % 2]} for i in range(12)]
     data = tmp_path / _FOLDER / "reviews-from-the-first-week-of-the-year.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in rows + rows[:11]))
     said = run("import", "s", str(data), "--label-field", "c").stdout.splitlines()
     assert said[0] == "imported 12 items into s (pool), 12 with labels, 11 duplicates skipped"
-    assert said[1].startswith("11 duplicates carry labels not read: ") and said[1].endswith(
+    assert said[1].startswith("11 duplicates carry labels not used: ") and said[1].endswith(
         '(on the page: "Update labels of items already here")'
     )
     assert said[2] == (
