@@ -61,6 +61,20 @@ class Terminal(Console):
     def render_str(self, text: str, **options: Any) -> Text:
         return super().render_str(printable(text), **options)
 
+    @property
+    def soft_wrap(self) -> bool:
+        """Whether a printed sentence stays one line: always when the output is not a terminal.
+
+        Rich breaks lines at the console's width, 80 when a pipe or a log gives it none; a
+        script or a CI log reading the output would find a path or a message split in two.
+        A table (or a cell in it) still wraps to the width, so it stays a table.
+        """
+        return self._soft_wrap or not self.is_terminal
+
+    @soft_wrap.setter
+    def soft_wrap(self, value: bool) -> None:
+        self._soft_wrap = value
+
 
 out = Terminal()
 err = Terminal(stderr=True)

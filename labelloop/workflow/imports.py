@@ -611,12 +611,13 @@ def _import_records(
                     progress(n_items + len(duplicates))
                 if people is not None and record.answers:  # they join the item's answers
                     people.repeat(record, payload, digest)
-                if update_labels and record.label is not None:
-                    found = _value(ctx, record, payload, label_field)
-                    if found is not None:
-                        _one_label(record, digest, found, relabel, firsts, label_field, target)
-                        relabel[digest] = (record.line, found)
-                elif record.label is not None and not (people is not None and record.answers):
+                # checked as a new record's is: a label not in the schema is a mistake in the
+                # file whether or not the item is here, and refuses it naming the line
+                found = None if record.label is None else _value(ctx, record, payload, label_field)
+                if found is not None and update_labels:
+                    _one_label(record, digest, found, relabel, firsts, label_field, target)
+                    relabel[digest] = (record.line, found)
+                elif found is not None and not (people is not None and record.answers):
                     labeled_duplicates += 1  # an answer joining the item's answers was read
                 continue
             seen.add(digest)
@@ -745,11 +746,11 @@ def _import_records(
 
 
 def _unread_labels_note(n: int) -> str:
-    """A duplicate's label is not read without ``update_labels``: a file imported again for its
-    labels said only "0 with labels", as if it had none."""
+    """A duplicate's label, checked as any record's, is not used without ``update_labels``: a
+    file imported again for its labels said only "0 with labels", as if it had none."""
     them = "1 duplicate carries a label" if n == 1 else f"{n:,} duplicates carry labels"
     return (
-        f"{them} not read: the item a duplicate repeats (already here, or earlier in the file) "
+        f"{them} not used: the item a duplicate repeats (already here, or earlier in the file) "
         "keeps its own; to give items already here the file's labels, import it again with "
         '--update-labels (on the page: "Update labels of items already here")'
     )

@@ -118,6 +118,23 @@ def test_a_csv_upload_with_a_bad_label_names_the_record(sqlite_api: Any) -> None
     assert _counts(sqlite_api) == before
 
 
+def test_a_label_not_in_the_schema_refuses_an_upload_of_items_already_here(
+    sqlite_api: Any,
+) -> None:
+    # without update_labels it came in, as "2 duplicates carry labels not read"
+    rows = [{"text": f"already here {i}", "label": "positive"} for i in range(2)]
+    first = _upload(sqlite_api, [json.dumps(r) for r in rows], label_field="label")
+    assert first.status_code == 201, first.text
+    before = _counts(sqlite_api)
+    again = [json.dumps({**r, "label": "rose"}) for r in rows]
+    for update in ("false", "true"):
+        response = _upload(sqlite_api, again, label_field="label", update_labels=update)
+        assert _assert_json_error(response, 422) == (
+            "line 1, field 'label': sentiment: 'rose' is not one of negative, neutral, positive"
+        )
+    assert _counts(sqlite_api) == before
+
+
 def test_an_unknown_format_is_a_4xx_json(sqlite_api: Any) -> None:
     response = _upload(sqlite_api, ["whatever"], name="data.xlsx")
     assert 400 <= response.status_code < 500

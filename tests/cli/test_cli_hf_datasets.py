@@ -91,7 +91,7 @@ def test_import_a_saved_dataset_dict_split_by_split(cli: Any, tmp_path: Path, sa
         "batch_id": 1,
         # the duplicate row's label is not the item's: the first row's is
         "notes": [
-            "1 duplicate carries a label not read: the item a duplicate repeats (already here, "
+            "1 duplicate carries a label not used: the item a duplicate repeats (already here, "
             "or earlier in the file) keeps its own; to give items already here the file's "
             'labels, import it again with --update-labels (on the page: "Update labels of '
             'items already here")'

@@ -199,3 +199,22 @@ def test_imports_list_answers_while_an_import_holds_the_database(cli: Any, tmp_p
         assert answered, "imports list waited for the import to end"
     importer.dispose()
     assert [b["items"] for b in json.loads(answered[0].stdout)] == [2]
+
+
+def test_a_label_not_in_the_schema_refuses_a_file_of_items_already_here(
+    cli: Any, tmp_path: Path
+) -> None:
+    # it came in, saying "5 duplicates carry labels not read", where a new record's is refused
+    small_project(cli, tmp_path)
+    rows = [{"text": f"text {i}", "c": "ab"[i % 2]} for i in range(5)]
+    first = tmp_path / "first.jsonl"
+    first.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    cli("import", "s", str(first), "--label-field", "c")
+    again = tmp_path / "again.jsonl"
+    again.write_text("".join(json.dumps({**r, "c": "rose"}) + "\n" for r in rows))
+    for update in ((), ("--update-labels",)):
+        refused = cli("import", "s", str(again), "--label-field", "c", *update, code=1)
+        assert refused.stderr == "error: line 1, field 'c': c: 'rose' is not one of a, b\n"
+        assert refused.stdout == ""
+    listed = json.loads(cli("imports", "list", "s", "--json").stdout)
+    assert [(b["filename"], b["labeled"]) for b in listed] == [("first.jsonl", 5)]

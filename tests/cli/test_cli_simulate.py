@@ -922,7 +922,8 @@ def test_an_80_column_terminal_gets_the_stopping_rules_in_a_table_of_their_own(
     tmp_path: Path, no_labelloop_env: None
 ) -> None:
     data = write_jsonl(tmp_path / "t.jsonl", two_topics(120))
-    env = {"LABELLOOP_HOME": str(tmp_path / "home"), "COLUMNS": "80"}
+    # TTY_COMPATIBLE: a terminal, where sentences wrap too (piped, they stay one line)
+    env = {"LABELLOOP_HOME": str(tmp_path / "home"), "COLUMNS": "80", "TTY_COMPATIBLE": "1"}
     args = ["simulate", str(data), "--seeds", "1", "--budget", "40", "--out", str(tmp_path / "o")]
     result = CliRunner().invoke(app, [*args, "--strategies", "random,qbc_vote_entropy"], env=env)
     assert result.exit_code == 0, result.output

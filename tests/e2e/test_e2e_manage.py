@@ -193,16 +193,32 @@ def test_e2e_admin_manages_from_the_browser(
         ),
         encoding="utf-8",
     )
-    # Without "Update labels" the file's labels are not read, and the summary says so (it
+    # Without "Update labels" the file's labels are not used, and the summary says so (it
     # said "0 items, 3 duplicates skipped", as if the file held no labels).
     page.set_input_files("#import-file", str(newer))
     page.click("#import-submit")
-    unread = _message(page, "import-result", "not read")
+    unread = _message(page, "import-result", "not used")
     assert unread.startswith(
         "Nothing new: all 3 records were already in the project (lines 1, 2, 3); 3 duplicates "
-        "carry labels not read: the item a duplicate repeats (already here, or earlier in the "
+        "carry labels not used: the item a duplicate repeats (already here, or earlier in the "
         "file) keeps its own"
     )
+    # A label not in the schema refuses the file, though every record of it is here already
+    # (it came in as "3 duplicates carry labels not read"), with "Update labels" or without.
+    weather = tmp_path / "news-weather.jsonl"
+    weather.write_text(newer.read_text().replace('"tech"', '"weather"'), encoding="utf-8")
+    for update in (False, True):
+        page.set_input_files("#import-file", str(weather))
+        page.set_checked("#import-update-labels", update)
+        page.click("#import-submit")
+        page.wait_for_function(
+            "() => document.getElementById('import-form').dataset.state === 'error'"
+        )
+        assert _message(page, "import-result", "Nothing") == (
+            "Nothing was imported: line 1, field 'label': topic: 'weather' is not one of "
+            "business, sport, tech, politics"
+        )
+    assert _counts(page) == {"labeled": "2", "pool": "5", "remaining": "3", "eval": "0"}
     page.set_input_files("#import-file", str(newer))
     page.check("#import-update-labels")
     page.click("#import-submit")

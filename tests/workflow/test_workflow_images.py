@@ -135,7 +135,7 @@ def test_images_of_another_size_than_a_coco_file_gives_are_told_up_to_ten(shapes
         "... and 1 more image whose file is not the size the import file gives; its boxes "
         "were scaled to the image too"
     )
-    assert report.notes[-1].startswith("1 duplicate carries a label not read")  # image 12
+    assert report.notes[-1].startswith("1 duplicate carries a label not used")  # image 12
 
 
 def test_a_yolo_box_too_small_for_its_image_names_the_label_file_and_line(shapes: Any) -> None:

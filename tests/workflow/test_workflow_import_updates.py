@@ -100,15 +100,30 @@ def test_an_auto_label_gives_way_to_a_newer_exports_label(lab: Any, tmp_path: An
         assert counts(conn, ctx.id)["auto_labeled"] == 0
 
 
-def test_a_bad_label_on_a_duplicate_still_refuses_the_whole_file(lab: Any) -> None:
+@pytest.mark.parametrize("update_labels", [False, True])
+def test_a_bad_label_on_a_duplicate_still_refuses_the_whole_file(
+    lab: Any, update_labels: bool
+) -> None:
+    # A label not in the schema is a mistake in the file, whether or not its record is new:
+    # without update_labels the file came in, saying "1 duplicate carries a label not read"
     ctx = lab.project()
     rows = make_rows(3)
     lab.import_rows(ctx, rows)
-    bad = [{**rows[0], "label": "negative"}, {**rows[1], "label": "furious"}]
+    new = {"id": "doc-99", "text": "great great doc number 99", "label": "positive"}
+    bad = [{**rows[0], "label": "negative"}, new, {**rows[1], "label": "furious"}]
     with pytest.raises(ImportFormatError) as caught:
-        _import(lab, ctx, bad, update_labels=True)
-    assert caught.value.line == 2 and "furious" in caught.value.reason
+        _import(lab, ctx, bad, update_labels=update_labels)
+    assert caught.value.line == 3 and caught.value.field == "label"
+    assert caught.value.reason == "sentiment: 'furious' is not one of negative, neutral, positive"
     assert _labels(lab, ctx) == {}  # nothing written
+    with lab.db.engine.connect() as conn:
+        assert counts(conn, ctx.id)["pool"] == 3
+
+    # a record repeating an earlier line of the file is held to the same rule
+    again = [new, {**new, "id": "doc-100", "label": "furious"}]
+    with pytest.raises(ImportFormatError) as caught:
+        _import(lab, ctx, again, update_labels=update_labels)
+    assert caught.value.line == 2 and "'furious' is not one of" in caught.value.reason
 
 
 def test_items_people_are_at_work_on_keep_their_own(lab: Any) -> None:
@@ -164,7 +179,7 @@ def test_only_items_of_the_split_imported_into_are_updated(lab: Any) -> None:
     assert report.n_updated == 4
 
 
-def test_a_file_imported_again_for_its_labels_says_they_were_not_read(lab: Any) -> None:
+def test_a_file_imported_again_for_its_labels_says_they_were_not_used(lab: Any) -> None:
     # it said "0 with labels, 3 duplicates skipped", as if the file held no labels
     ctx = lab.project()
     rows = make_rows(3, labeled=True)
@@ -172,7 +187,7 @@ def test_a_file_imported_again_for_its_labels_says_they_were_not_read(lab: Any) 
     report = _import(lab, ctx, [rows[0], rows[1], {**rows[2], "label": ""}])
     assert (report.n_items, report.n_labeled, report.n_duplicates) == (0, 0, 3)
     assert report.notes == (
-        "2 duplicates carry labels not read: the item a duplicate repeats (already here, or "
+        "2 duplicates carry labels not used: the item a duplicate repeats (already here, or "
         "earlier in the file) keeps its own; to give items already here the file's labels, "
         'import it again with --update-labels (on the page: "Update labels of items already '
         'here")',

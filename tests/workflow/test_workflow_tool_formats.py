@@ -105,7 +105,7 @@ def test_a_prodigy_text_several_annotators_labeled_is_one_item(lab: Lab) -> None
     data = "\n".join(json.dumps(t) for t in tasks)
     report = _import(lab, ctx, data, "prodigy")
     assert (report.n_items, report.n_labeled, report.duplicate_lines) == (2, 1, (2, 4))
-    assert report.notes[0].startswith("2 duplicates carry labels not read")  # b's answers
+    assert report.notes[0].startswith("2 duplicates carry labels not used")  # b's answers
     assert report.notes[1:] == (
         "1 rejected answer came in unlabeled (metadata prodigy_answer): a reject says only "
         "what an item is not",
