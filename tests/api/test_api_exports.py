@@ -108,6 +108,8 @@ def test_the_project_page_offers_the_formats_the_controls_fit(site: Any) -> None
     assert 'id="export-yolo"' not in mood and 'value="yolo"' not in mood
     assert 'id="export-coco"' not in ents and 'id="export-csv"' not in ents
     assert 'id="export-csv"' in mood and 'id="export-coco"' not in mood
+    assert 'id="export-images"' in street  # YOLO and COCO with the images
+    assert 'id="export-images"' not in mood and 'id="export-images"' not in ents
     assert all('id="import-prediction-field"' in html for html in (street, ents, mood))
     for html in (street, ents, mood):  # every control fits Label Studio's JSON
         assert 'id="export-label-studio"' in html and 'value="label_studio"' in html
