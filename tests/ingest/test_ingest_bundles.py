@@ -6,8 +6,8 @@ import io
 import zipfile
 from pathlib import Path
 
-from labelloop.domain import ExportRecord
 from labelloop.ingest.bundles import ImageNames, bundled
+from labelloop.ingest.conformance import sample_record
 
 
 def test_images_sharing_a_base_name_get_unique_names_in_their_split_folder() -> None:
@@ -34,30 +34,6 @@ def test_image_names_hold_no_folder_hidden_name_or_character_a_system_refuses() 
     assert names.name("/etc/..png", item_id=5, split="pool") == "images/train/item_5.png"
 
 
-def _record(item_id: int, text: str) -> ExportRecord:
-    return ExportRecord(
-        item_id=item_id,
-        external_id=None,
-        text=text,
-        label=[],
-        resolution="single",
-        annotator="ann",
-        annotated_at=None,
-        active_ms=None,
-        guideline_version=None,
-        schema_version=1,
-        model_version=None,
-        suggestion=None,
-        suggestion_confidence=None,
-        strategy=None,
-        score=None,
-        rank=None,
-        reason=None,
-        metadata={},
-        value={"objects": []},
-    )
-
-
 def test_bundled_copies_each_image_and_leaves_out_the_ones_without_a_file(
     tmp_path: Path,
 ) -> None:
@@ -66,7 +42,9 @@ def test_bundled_copies_each_image_and_leaves_out_the_ones_without_a_file(
     files = {"x/a.png": tmp_path / "a.png", "y/a.png": tmp_path / "b.png"}
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as archive:
-        given = [_record(1, "x/a.png"), _record(2, "gone.png"), _record(3, "y/a.png")]
+        given = [
+            sample_record(n, text) for n, text in ((1, "x/a.png"), (2, "gone.png"), (3, "y/a.png"))
+        ]
         passed = list(bundled(given, archive, files=lambda r: files.get(str(r.text))))
     assert [(r.item_id, r.text) for r in passed] == [
         (1, "images/train/a.png"),
