@@ -10,6 +10,7 @@ export never holds more than one image's bytes at once.
 from __future__ import annotations
 
 import re
+import shutil
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
@@ -72,7 +73,11 @@ def bundled(
             continue
         name = names.name(str(record.text), item_id=record.item_id, split=record.split)
         try:
-            archive.write(found, name, compress_type=zipfile.ZIP_STORED)
+            # a file dated before 1980 (a copy that kept no date) is dated 1980, not refused
+            info = zipfile.ZipInfo.from_file(found, name, strict_timestamps=False)
+            info.compress_type = zipfile.ZIP_STORED
+            with found.open("rb") as image, archive.open(info, "w") as member:
+                shutil.copyfileobj(image, member, 1 << 20)
         except OSError as exc:  # gone or unreadable since it was checked
             raise LabelloopError(
                 f"item {record.item_id} ('{str(record.text)[:200]}'): its image cannot be read "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import zipfile
 from pathlib import Path
 
@@ -39,6 +40,7 @@ def test_bundled_copies_each_image_and_leaves_out_the_ones_without_a_file(
 ) -> None:
     (tmp_path / "a.png").write_bytes(b"first")
     (tmp_path / "b.png").write_bytes(b"second")
+    os.utime(tmp_path / "b.png", (0, 0))  # 1970, before any zip date: kept as 1980
     files = {"x/a.png": tmp_path / "a.png", "y/a.png": tmp_path / "b.png"}
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as archive:
