@@ -469,3 +469,16 @@ def test_an_export_with_images_names_the_items_whose_image_is_gone(
         "item 1: media path 'street.png': no such file under the media roots"
     )
     assert site.get("/api/projects/street/export", params={"format": "coco"}).status_code == 200
+
+
+def test_the_client_downloads_an_export_with_its_images(site: Any, tmp_path: Path) -> None:
+    from labelloop.client import Client
+
+    token = site.headers["Authorization"].removeprefix("Bearer ")
+    street = Client("http://testserver", token, http=site).project("street")
+    out = street.export(tmp_path / "street.yolo.zip", format="yolo", images=True)
+    with zipfile.ZipFile(out) as archive:
+        assert (
+            archive.read("images/train/street.png") == (tmp_path / "media/street.png").read_bytes()
+        )
+        assert archive.read("labels/train/street.txt")
