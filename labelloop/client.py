@@ -498,14 +498,18 @@ class Project:
         auto: bool = True,
         split: str = "pool",
         annotations: bool = False,
+        images: bool = False,
     ) -> Path:
         """Write every labeled item with its provenance to ``path`` (``jsonl``, ``csv``,
         ``coco``, ``yolo`` (a zip), ``conll``, ``label_studio``, ``doccano`` or ``prodigy``), as
         it downloads; the file appears whole or not at all. ``auto=False`` leaves the model's
         auto labels out; ``split="eval"`` writes the labeled eval items instead of the pool's;
         ``annotations=True`` writes every answer instead (a row each in ``jsonl`` or ``csv``, a
-        task per answered item in ``label_studio``)."""
+        task per answered item in ``label_studio``); ``images=True`` (``yolo``, ``coco``) a zip
+        holding each item's image too."""
         params = _export_params(format, auto=auto, split=split, annotations=annotations)
+        if images:
+            params["images"] = "true"
         return self._download(f"{self._base}/export", Path(path), params=params)
 
     def export_rows(

@@ -442,17 +442,25 @@ def export(
             "label beside it; label_studio, a task per answered item with every answer."
         ),
     ] = False,
+    images: Annotated[
+        bool,
+        typer.Option(
+            help="yolo or coco: a zip holding each item's image too (images/train/, "
+            "images/val/), to import into another project or tool."
+        ),
+    ] = False,
 ) -> None:
     """Export the labeled items (or eval items) with provenance, or every answer (--annotations)."""
     from labelloop.workflow import export as wf_export
     from labelloop.workflow import projects
 
-    _, db = _open()
+    settings, db = _open()
 
     def go() -> int:
         ctx = projects.system_context(db, slug)
         with _whole_file(output) as sink, _counting() as progress:
-            task = progress.add_task(f"exporting {slug}", total=None)
+            doing = f"exporting {slug}" + (" with its images" if images else "")
+            task = progress.add_task(doing, total=None)
             return wf_export.export(
                 db,
                 ctx,
@@ -462,6 +470,8 @@ def export(
                 auto=auto,
                 split=split,
                 annotations=annotations,
+                images=images,
+                media_roots=settings.media_root_paths,
             )
 
     n = _run(go)
@@ -471,10 +481,12 @@ def export(
             what = "answer" if split == "pool" else "eval answer"
         out.print(f"exported {counted(n, what)} to {output}", highlight=False)
     if split == "pool":
-        _say_eval_left(db, slug, fmt=format, annotations=annotations)
+        _say_eval_left(db, slug, fmt=format, annotations=annotations, images=images)
 
 
-def _say_eval_left(db: Any, slug: str, *, fmt: str, annotations: bool) -> None:
+def _say_eval_left(
+    db: Any, slug: str, *, fmt: str, annotations: bool, images: bool = False
+) -> None:
     """Tell that the eval items' labels (or, for an answers export, the answers to them) are
     not in a pool export, and how to get them (or, for a format that holds its splits, that
     they are in it as its validation images)."""
@@ -497,10 +509,11 @@ def _say_eval_left(db: Any, slug: str, *, fmt: str, annotations: bool) -> None:
         return
     with db.read() as conn:
         n_eval = store_items.counts(conn, ctx.id)["eval_labeled"]
-    if n_eval and holds_splits(fmt):
+    if n_eval and holds_splits(fmt, images=images):
+        where = "val.txt" if fmt == "yolo" else "images/val/"
         err.print(
             f"{counted(n_eval, 'labeled eval item')} (held out to measure the model) "
-            f"{'is' if n_eval == 1 else 'are'} in it as its validation images (val.txt), and "
+            f"{'is' if n_eval == 1 else 'are'} in it as its validation images ({where}), and "
             "import back as eval items",
             highlight=False,
             soft_wrap=True,

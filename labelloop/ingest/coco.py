@@ -25,14 +25,18 @@ image 3``.
 from __future__ import annotations
 
 import json
+import zipfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
+from itertools import groupby
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO, ClassVar
 
 from labelloop.domain import BoxFrame, ExportRecord, ItemIn
 from labelloop.errors import ImportFormatError, LabelloopError, NotFound
 from labelloop.ingest.boxes import BoxesImporter, boxes_control
+from labelloop.ingest.bundles import IMAGE_FOLDERS, ImageFiles, bundled
 from labelloop.ingest.media import check_relative, resolve_media
 from labelloop.ingest.records import BOM, checked_id, json_trouble
 from labelloop.ingest.yolo_files import (
@@ -484,6 +488,33 @@ class CocoExporter:
 
     def write(self, records: Iterable[ExportRecord], sink: BinaryIO) -> None:
         """Write ``records`` to ``sink`` as one COCO document (annotation ids from 1)."""
+        sink.write(json.dumps(self._document(records), ensure_ascii=False).encode("utf-8"))
+
+    def write_with_images(
+        self, records: Iterable[ExportRecord], sink: BinaryIO, *, files: ImageFiles
+    ) -> None:
+        """Write ``records`` to ``sink`` as a zip with each item's image (see
+        :mod:`~labelloop.ingest.bundles`), as CVAT's "COCO 1.0" lays out its subsets: the
+        pool's images in ``images/train/`` with ``annotations/instances_train.json``, the eval
+        items' in ``images/val/`` with ``annotations/instances_val.json``; a ``file_name`` is
+        the image's name in its subset's folder."""
+        with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            named = bundled(records, archive, files=files)
+            groups = groupby(named, key=lambda record: record.split)
+            # the images pass into the zip as each document is read off them
+            docs = {
+                split: self._document(replace(r, text=PurePosixPath(r.text).name) for r in group)
+                for split, group in groups
+            }
+            # the pool's document even when empty: with two, the importer reads the subsets
+            # as splits, so an export of eval items imports back as eval items
+            docs.setdefault("pool", self._document(()))
+            for split, doc in docs.items():
+                member = f"annotations/{CVAT_PREFIX}{IMAGE_FOLDERS[split]}.json"
+                archive.writestr(member, json.dumps(doc, ensure_ascii=False))
+
+    def _document(self, records: Iterable[ExportRecord]) -> dict[str, Any]:
+        """``records`` as one COCO document (annotation ids from 1)."""
         labels = list(self.labels)
         images: list[dict[str, Any]] = []
         annotations: list[dict[str, Any]] = []
@@ -509,7 +540,7 @@ class CocoExporter:
                         "iscrowd": 0,
                     }
                 )
-        doc = {
+        return {
             "info": {
                 "description": "labelloop export",
                 "date_created": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -521,4 +552,3 @@ class CocoExporter:
                 for i, name in enumerate(labels, 1)
             ],
         }
-        sink.write(json.dumps(doc, ensure_ascii=False).encode("utf-8"))

@@ -4,13 +4,16 @@ spirit of scikit-learn's ``check_estimator``): a new format is tested by running
 from __future__ import annotations
 
 import io
+import tempfile
+import zipfile
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from labelloop.domain import AnswerRecord, ExportRecord, ItemIn
 from labelloop.errors import ImportFormatError
-from labelloop.ingest.protocols import AnswersExporter, Exporter, Importer
+from labelloop.ingest.protocols import AnswersExporter, Exporter, ImagesExporter, Importer
 
 GARBAGE = (b"\xff\xfe\x00garbage", b"{", b"\x00\x01\x02\n\n\x03", b'a\tb\tc\n,,,\n"')
 """Inputs no format reads: each must end in ImportFormatError, never another exception."""
@@ -106,6 +109,29 @@ def check_exporter(name: str, cls: Callable[[], Any]) -> None:
         exporter.write_answers(_stream(answers, pulled, key="answer_id"), sink)
         assert pulled == [1, 2, 3], f"{name}: answers read {pulled}"
         assert sink.getvalue(), f"{name}: three answers wrote nothing"
+    if isinstance(exporter, ImagesExporter):  # with the images: a zip holding each one's file
+        _check_images(name, exporter)
+
+
+def _check_images(name: str, exporter: Any) -> None:
+    """An exporter with images reads its records once, as they come, and writes a zip
+    holding each record's image once, in an ``images`` folder, leaving out a record ``files``
+    gives no file for."""
+    records = [sample_record(n, f"shots/{n}/a.png") for n in (1, 2, 3)]
+    with tempfile.TemporaryDirectory() as folder:
+        files = {}
+        for record in records[:2]:
+            files[record.item_id] = Path(folder, f"{record.item_id}.png")
+            files[record.item_id].write_bytes(b"image %d" % record.item_id)
+        pulled: list[int] = []
+        sink = _Sink()
+        exporter.write_with_images(
+            _stream(records, pulled), sink, files=lambda r: files.get(r.item_id)
+        )
+    assert pulled == [1, 2, 3], f"{name}: records read {pulled}"
+    with zipfile.ZipFile(io.BytesIO(sink.getvalue())) as archive:
+        held = sorted(archive.read(n) for n in archive.namelist() if n.startswith("images/"))
+    assert held == [b"image 1", b"image 2"], f"{name}: the zip's images are {held}"
 
 
 def _stream(records: list[Any], pulled: list[int], *, key: str = "item_id") -> Iterator[Any]:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import BinaryIO, ClassVar, Protocol, runtime_checkable
 
 from labelloop.domain import AnswerRecord, ExportRecord, ItemIn
@@ -36,4 +37,21 @@ class AnswersExporter(Exporter, Protocol):
 
     def write_answers(self, records: Iterable[AnswerRecord], sink: BinaryIO) -> None:
         """Write every answer record to ``sink``, streaming; the caller owns the sink."""
+        ...
+
+
+@runtime_checkable
+class ImagesExporter(Exporter, Protocol):
+    """An exporter that also writes a zip holding each item's image (``labelloop export
+    --images``), as :mod:`~labelloop.ingest.bundles` lays it out."""
+
+    def write_with_images(
+        self,
+        records: Iterable[ExportRecord],
+        sink: BinaryIO,
+        *,
+        files: Callable[[ExportRecord], Path | None],
+    ) -> None:
+        """Write ``records`` with the images ``files`` gives (a record without one is left
+        out) to ``sink`` as a zip, streaming; the caller owns the sink."""
         ...

@@ -44,6 +44,7 @@ import yaml
 from labelloop.domain import BoxFrame, ExportRecord, ItemIn
 from labelloop.errors import ImportFormatError, LabelloopError
 from labelloop.ingest.boxes import BoxesImporter, boxes_control, recorded_size
+from labelloop.ingest.bundles import ImageFiles, bundled
 from labelloop.ingest.images import check_utf8
 from labelloop.ingest.imaging import image_size
 from labelloop.ingest.media import resolve_media
@@ -460,32 +461,45 @@ class YoloExporter:
         """Write ``records`` to ``sink`` as a zip: a label file per image, ``images.txt``
         listing the pool's images and ``val.txt`` the eval items' (when there are any), and
         ``data.yaml`` (the classes in the schema's order; without a schema, as met)."""
+        with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            self._write_into(records, archive)
+
+    def write_with_images(
+        self, records: Iterable[ExportRecord], sink: BinaryIO, *, files: ImageFiles
+    ) -> None:
+        """Write ``records`` to ``sink`` as a zip with each item's image (see
+        :mod:`~labelloop.ingest.bundles`): ``images/train/`` the pool's, ``images/val/`` the
+        eval items', their label files in ``labels/train/`` and ``labels/val/``, the lists and
+        ``data.yaml`` as :meth:`write` writes them."""
+        with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            self._write_into(bundled(records, archive, files=files), archive)
+
+    def _write_into(self, records: Iterable[ExportRecord], archive: zipfile.ZipFile) -> None:
         labels = list(self.labels)
         lists: dict[str, list[str]] = {"pool": [], "eval": []}
         written: dict[str, int] = {}  # label file -> the item it holds
-        with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            for record in records:
-                image = str(record.text)
-                path = label_path(image)
-                if path in written or path in (IMAGE_LIST, EVAL_LIST):
-                    other = f"item {written[path]}" if path in written else "an image list"
-                    raise LabelloopError(
-                        f"item {record.item_id} ('{image[:200]}') would write {path}, as "
-                        f"{other} does: YOLO names a label file after its image"
-                    )
-                written[path] = record.item_id
-                boxes = record.value.get(self.control) or ()
-                size = recorded_size(record, "YOLO", unit="fractions") if boxes else (1.0, 1.0)
-                archive.writestr(path, "".join(_line_of(box, labels, size=size) for box in boxes))
-                lists["eval" if record.split == "eval" else "pool"].append(f"./{image}\n")
-            if lists["pool"]:
-                archive.writestr(IMAGE_LIST, "".join(lists["pool"]))
-            if lists["eval"]:
-                archive.writestr(EVAL_LIST, "".join(lists["eval"]))
-            archive.writestr(
-                "data.yaml",
-                _data_yaml_text(labels, pool=bool(lists["pool"]), val=bool(lists["eval"])),
-            )
+        for record in records:
+            image = str(record.text)
+            path = label_path(image)
+            if path in written or path in (IMAGE_LIST, EVAL_LIST):
+                other = f"item {written[path]}" if path in written else "an image list"
+                raise LabelloopError(
+                    f"item {record.item_id} ('{image[:200]}') would write {path}, as "
+                    f"{other} does: YOLO names a label file after its image"
+                )
+            written[path] = record.item_id
+            boxes = record.value.get(self.control) or ()
+            size = recorded_size(record, "YOLO", unit="fractions") if boxes else (1.0, 1.0)
+            archive.writestr(path, "".join(_line_of(box, labels, size=size) for box in boxes))
+            lists["eval" if record.split == "eval" else "pool"].append(f"./{image}\n")
+        if lists["pool"]:
+            archive.writestr(IMAGE_LIST, "".join(lists["pool"]))
+        if lists["eval"]:
+            archive.writestr(EVAL_LIST, "".join(lists["eval"]))
+        archive.writestr(
+            "data.yaml",
+            _data_yaml_text(labels, pool=bool(lists["pool"]), val=bool(lists["eval"])),
+        )
 
 
 def _line_of(box: dict[str, Any], labels: list[str], *, size: tuple[float, float]) -> str:

@@ -3,22 +3,25 @@ its review and its item's label, streamed."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from itertools import chain
+from pathlib import Path
 from typing import Any, BinaryIO, Generic, NamedTuple, TypeVar
 
 from labelloop.domain import DECIDED, AnswerRecord, ExportRecord
-from labelloop.errors import LabelloopError
+from labelloop.errors import LabelloopError, Unprocessable
 from labelloop.govern.guidelines import version_at
 from labelloop.govern.permissions import Permission
 from labelloop.ingest import EXPORTERS, make_exporter
-from labelloop.ingest.protocols import AnswersExporter
+from labelloop.ingest.media import resolve_media
+from labelloop.ingest.protocols import AnswersExporter, ImagesExporter
 from labelloop.ingest.records import json_bytes
 from labelloop.store import audit
 from labelloop.store import export as store_export
 from labelloop.store import projects as store_projects
 from labelloop.store.db import Database
 from labelloop.store.tables import AUTO
+from labelloop.workflow import uploads
 from labelloop.workflow.imports import SPLITS
 from labelloop.workflow.projects import ProjectContext
 from labelloop.workflow.review import suggestion_sources
@@ -219,6 +222,7 @@ def with_span_text(value: Mapping[str, Any], controls: list[str], text: str) -> 
 R = TypeVar("R")  # the records counted: ExportRecord or AnswerRecord
 
 PROGRESS_EVERY = 5000  # rows between progress reports
+IMAGES_PROGRESS_EVERY = 50  # images between progress reports: each is a file copied
 
 
 def export(
@@ -231,6 +235,8 @@ def export(
     auto: bool = True,
     split: str = "pool",
     annotations: bool = False,
+    images: bool = False,
+    media_roots: Sequence[Path] = (),
 ) -> int:
     """Write the project's labeled items to ``sink``; returns the row count, audited.
     ``auto=False`` leaves the model's labels (auto-label runs) out; ``split="eval"`` writes
@@ -242,7 +248,15 @@ def export(
     that hold them (:class:`AnswersExporter`: a row each in JSONL and CSV, a task per answered
     item with every answer in Label Studio's).
 
-    ``progress`` is called with the rows read so far, every ``PROGRESS_EVERY`` rows and at the end.
+    ``images=True`` writes a zip holding each item's image too, read from under ``media_roots``
+    as the item's own project may read it (:class:`ImageFiles`), in the formats that lay one
+    out (:class:`ImagesExporter`: YOLO and COCO, see :mod:`~labelloop.ingest.bundles`); the
+    eval items come with a pool export, as the dataset's validation images. An item whose
+    image cannot be read (gone from the media root) refuses the export, naming it, as the
+    zip would bring its label without its image.
+
+    ``progress`` is called with the rows read so far, every ``PROGRESS_EVERY`` rows
+    (``IMAGES_PROGRESS_EVERY`` with images) and at the end.
     """
     ctx.require(Permission.EXPORT)
     if split not in SPLITS:
@@ -262,11 +276,22 @@ def export(
         exporter.write_answers(answers, sink)
         n = answers.n
     else:
+        if images and not isinstance(exporter, ImagesExporter):
+            held = sorted(f for f, c in EXPORTERS.items() if hasattr(c, "write_with_images"))
+            raise LabelloopError(
+                f"an export with its images (images) is a {' or '.join(held)} zip; "
+                f"{fmt} holds no images"
+            )
         rows = records(db, ctx, auto=auto, split=split)
-        if split == "pool" and holds_splits(fmt):  # the eval items as the dataset's val
+        if split == "pool" and holds_splits(fmt, images=images):  # eval: the dataset's val
             rows = chain(rows, records(db, ctx, auto=auto, split="eval"))
-        counted = _Counter(rows, progress)
-        exporter.write(counted, sink)
+        counted = _Counter(rows, progress, every=IMAGES_PROGRESS_EVERY if images else None)
+        if isinstance(exporter, ImagesExporter) and images:
+            files = ImageFiles(ctx, media_roots)
+            exporter.write_with_images(counted, sink, files=files)
+            files.check()
+        else:
+            exporter.write(counted, sink)
         n = counted.n
     with db.write(project_id=ctx.id) as conn:
         audit.record(
@@ -282,29 +307,78 @@ def export(
                 **({} if auto else {"auto": False}),
                 **({} if split == "pool" else {"split": split}),
                 **({"annotations": True} if annotations else {}),
+                **({"images": True} if images else {}),
             },
         )
     return n
 
 
-def holds_splits(fmt: str) -> bool:
-    """Whether an export in ``fmt`` holds the eval items beside the pool's (see export)."""
-    return bool(getattr(EXPORTERS.get(fmt), "holds_splits", False))
+def holds_splits(fmt: str, *, images: bool = False) -> bool:
+    """Whether an export in ``fmt`` (``images``: with its images) holds the eval items beside
+    the pool's (see export)."""
+    return images or bool(getattr(EXPORTERS.get(fmt), "holds_splits", False))
+
+
+class ImageFiles:
+    """Each exported item's image file, found as the item's own project may read it: under
+    a media root (no ``..``, no link out of it), and in the uploaded images of no other project
+    (the rules serving and imports keep). Counts the items whose image cannot be read and keeps
+    why for the first ten; :meth:`check` then refuses the export naming them."""
+
+    SHOWN = 10
+
+    def __init__(self, ctx: ProjectContext, roots: Sequence[Path]) -> None:
+        self.slug = ctx.slug
+        self.roots = tuple(roots)
+        self.n_unreadable = 0
+        self.unreadable: list[str] = []
+
+    def __call__(self, record: ExportRecord) -> Path | None:
+        path = str(record.text)
+        try:
+            found, _ = resolve_media(path, self.roots, kind="image")
+            uploads.checked_path(found, path, roots=self.roots, slug=self.slug)
+        except LabelloopError as exc:
+            self.n_unreadable += 1
+            if len(self.unreadable) < self.SHOWN:
+                self.unreadable.append(f"item {record.item_id}: {exc.message}")
+            return None
+        return found
+
+    def check(self) -> None:
+        """Refuse the export when an item's image could not be read, naming the items."""
+        n = self.n_unreadable
+        if not n:
+            return
+        more = " ..." if n > len(self.unreadable) else ""
+        items, its = ("item", "its") if n == 1 else ("items", "their")
+        raise Unprocessable(
+            f"{n:,} {items} of the export cannot bring {its} "
+            f"image, so no export with images was written: {'; '.join(self.unreadable)}{more}. "
+            "Put the files back under the media root, or export without the images"
+        )
 
 
 class _Counter(Generic[R]):
     """Passes records through while counting them."""
 
-    def __init__(self, source: Iterator[R], progress: Callable[[int], None] | None) -> None:
+    def __init__(
+        self,
+        source: Iterator[R],
+        progress: Callable[[int], None] | None,
+        *,
+        every: int | None = None,
+    ) -> None:
         self.source = source
         self.progress = progress
+        self.every = every or PROGRESS_EVERY
         self.n = 0
 
     def __iter__(self) -> Iterator[R]:
         report = self.progress
         for record in self.source:
             self.n += 1
-            if report is not None and self.n % PROGRESS_EVERY == 0:
+            if report is not None and self.n % self.every == 0:
                 report(self.n)
             yield record
         if report is not None:

@@ -108,6 +108,8 @@ def test_the_project_page_offers_the_formats_the_controls_fit(site: Any) -> None
     assert 'id="export-yolo"' not in mood and 'value="yolo"' not in mood
     assert 'id="export-coco"' not in ents and 'id="export-csv"' not in ents
     assert 'id="export-csv"' in mood and 'id="export-coco"' not in mood
+    assert 'id="export-images"' in street  # YOLO and COCO with the images
+    assert 'id="export-images"' not in mood and 'id="export-images"' not in ents
     assert all('id="import-prediction-field"' in html for html in (street, ents, mood))
     for html in (street, ents, mood):  # every control fits Label Studio's JSON
         assert 'id="export-label-studio"' in html and 'value="label_studio"' in html
@@ -417,3 +419,66 @@ def test_a_bad_yolo_zip_of_images_stores_nothing_and_names_the_file(
     assert refused.json()["detail"].startswith(detail)
     assert _uploads(tmp_path) == []  # nothing half-written
     assert len(site.get("/api/projects/street/imports").json()) == 1
+
+
+@pytest.mark.parametrize("fmt", ["yolo", "coco"])
+def test_an_export_with_images_uploads_into_another_project_with_the_same_boxes(
+    site: Any, tmp_path: Path, fmt: str
+) -> None:
+    done = site.post(
+        "/api/projects/street/imports", files={"file": ("cars.zip", _yolo_zip(DATASET))}
+    )
+    assert done.status_code == 201, done.text
+    got = site.get("/api/projects/street/export", params={"format": fmt, "images": "true"})
+    assert got.status_code == 200, got.text
+    assert got.headers["content-type"] == "application/zip"
+    assert f'filename="street.{fmt}.zip"' in got.headers["content-disposition"]
+    with zipfile.ZipFile(io.BytesIO(got.content)) as archive:
+        images = sorted(n for n in archive.namelist() if n.startswith("images/"))
+        assert images == [f"images/train/{n}.png" for n in ("a", "b", "street")] + [
+            "images/val/c.png"
+        ]
+        assert archive.read("images/val/c.png") == DATASET["images/val/c.png"]
+    assert site.post("/api/projects", json={"slug": "street2", "schema": BOXES}).status_code == 201
+    upload = {"file": (f"street.{fmt}.zip", got.content)}
+    back = site.post("/api/projects/street2/imports", files=upload)
+    assert back.status_code == 201, back.text
+    assert (back.json()["items"], back.json()["labeled"], back.json()["eval"]) == (4, 4, 1)
+
+    def labels(slug: str) -> list[tuple[str, bytes, Any]]:
+        rows = []
+        for split in ("pool", "eval"):
+            out = site.get(f"/api/projects/{slug}/export", params={"split": split}).text
+            for row in map(json.loads, out.splitlines()):
+                image = (tmp_path / "media" / row["text"]).read_bytes()
+                rows.append((split, image, row["value"]))
+        return sorted(rows, key=repr)
+
+    assert labels("street2") == labels("street")
+    assert {p.split("/")[0] for p in _uploads(tmp_path)} == {"street", "street2"}
+
+
+def test_an_export_with_images_names_the_items_whose_image_is_gone(
+    site: Any, tmp_path: Path
+) -> None:
+    (tmp_path / "media" / "street.png").unlink()
+    got = site.get("/api/projects/street/export", params={"format": "coco", "images": "true"})
+    assert got.status_code == 422
+    assert got.json()["detail"].startswith(
+        "1 item of the export cannot bring its image, so no export with images was written: "
+        "item 1: media path 'street.png': no such file under the media roots"
+    )
+    assert site.get("/api/projects/street/export", params={"format": "coco"}).status_code == 200
+
+
+def test_the_client_downloads_an_export_with_its_images(site: Any, tmp_path: Path) -> None:
+    from labelloop.client import Client
+
+    token = site.headers["Authorization"].removeprefix("Bearer ")
+    street = Client("http://testserver", token, http=site).project("street")
+    out = street.export(tmp_path / "street.yolo.zip", format="yolo", images=True)
+    with zipfile.ZipFile(out) as archive:
+        assert (
+            archive.read("images/train/street.png") == (tmp_path / "media/street.png").read_bytes()
+        )
+        assert archive.read("labels/train/street.txt")

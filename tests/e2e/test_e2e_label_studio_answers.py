@@ -171,6 +171,19 @@ def _the_export_gives_a_row_per_answer_when_asked(page: Any, url: str, screensho
     page.uncheck("#export-answers")
     assert coco.is_visible() and coco.get_attribute("href").endswith("?format=coco")
 
+    # "With the images" makes the COCO and YOLO downloads zips holding each item's image.
+    page.check("#export-images")
+    assert coco.get_attribute("href").endswith("?format=coco&images=true")
+    assert yolo.get_attribute("href").endswith("?format=yolo&images=true")
+    assert page.locator("#export-jsonl").get_attribute("href").endswith("?format=jsonl")
+    status, disposition = page.evaluate(
+        "(u) => fetch(u).then(r => [r.status, r.headers.get('content-disposition')])",
+        coco.get_attribute("href"),
+    )
+    assert (status, 'filename="street.coco.zip"' in disposition) == (200, True)
+    page.uncheck("#export-images")
+    assert coco.get_attribute("href").endswith("?format=coco")
+
 
 def test_without_a_learner_the_labeling_and_project_pages_say_so(
     site: tuple[Server, Path], browser: Any

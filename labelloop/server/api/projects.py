@@ -322,18 +322,23 @@ def undo_import(
 @router.get("/{slug}/export")
 def export(
     slug: str,
+    request: Request,
     db: DbDep,
     user: CurrentUser,
     format: Annotated[str, Query()] = "jsonl",
     auto: Annotated[bool, Query()] = True,
     split: Annotated[str, Query()] = "pool",
     annotations: Annotated[bool, Query()] = False,
+    images: Annotated[bool, Query()] = False,
 ) -> StreamingResponse:
     """Download every labeled item with its provenance; ``auto=false`` leaves the model's
     labels (auto-label runs) out; ``split=eval`` gives the labeled eval items instead;
     ``annotations=true`` gives every answer instead: a row each (jsonl, csv) with its review,
-    gold check and the item's label, or a task per answered item (label_studio)."""
+    gold check and the item's label, or a task per answered item (label_studio);
+    ``images=true`` (yolo, coco) a zip holding each item's image too, which imports into
+    another project as an uploaded zip does."""
     ctx = projects.access(db, slug, user, Permission.EXPORT)
+    roots = request.app.state.settings.media_root_paths
     media = {
         "csv": "text/csv",
         "coco": "application/json",
@@ -342,9 +347,19 @@ def export(
         "yolo": "application/zip",
     }.get(format, "application/x-ndjson")
     suffix = ("answers." if annotations else "") + export_suffix(format)
+    if images:
+        media, suffix = "application/zip", f"{format}.zip"
     return _download(
         lambda sink: wf_export.export(
-            db, ctx, sink, fmt=format, auto=auto, split=split, annotations=annotations
+            db,
+            ctx,
+            sink,
+            fmt=format,
+            auto=auto,
+            split=split,
+            annotations=annotations,
+            images=images,
+            media_roots=roots,
         ),
         media_type=media,
         filename=f"{ctx.slug}.{suffix}",

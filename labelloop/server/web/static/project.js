@@ -405,10 +405,13 @@
 
   // The downloads leave the model's labels out while that box is ticked; with "Each
   // annotator's answer" ticked, JSONL and CSV give a row per answer, Label Studio a task with
-  // every answer, and the formats that hold one label per item are hidden.
+  // every answer, and the formats that hold one label per item are hidden. "With the images"
+  // makes YOLO and COCO a zip holding each item's image.
   const noAuto = $("export-no-auto");
   const answers = $("export-answers");
+  const withImages = $("export-images");
   const ROWS = new Set(["export-jsonl", "export-csv", "export-label-studio"]);
+  const BUNDLES = new Set(["export-yolo", "export-coco"]);
   function exportLinks() {
     document.querySelectorAll(".export-card a[id^='export-']:not(#export-model)").forEach((a) => {
       const url = new URL(a.href, window.location.href);
@@ -417,12 +420,15 @@
       const perAnswer = answers && answers.checked;
       if (perAnswer && ROWS.has(a.id)) url.searchParams.set("annotations", "true");
       else url.searchParams.delete("annotations");
+      if (withImages && withImages.checked && BUNDLES.has(a.id)) url.searchParams.set("images", "true");
+      else url.searchParams.delete("images");
       a.hidden = Boolean(perAnswer) && !ROWS.has(a.id);
       a.href = url.pathname + url.search;
     });
   }
   if (noAuto) noAuto.addEventListener("change", exportLinks);
   if (answers) answers.addEventListener("change", exportLinks);
+  if (withImages) withImages.addEventListener("change", exportLinks);
 
   // ---------------------------------------------------------------- progress counts
 

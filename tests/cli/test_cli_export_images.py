@@ -1,0 +1,159 @@
+"""`labelloop export SLUG --format yolo|coco --images`: a project built from an uploaded zip
+moves to another project as a zip holding its images, which that project stores as its own."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+SCHEMA = {
+    "name": "Street",
+    "data": {"type": "image", "field": "image"},
+    "controls": [{"name": "objects", "type": "boxes", "labels": ["car", "person"]}],
+}
+
+
+def _png(shade: int, size: tuple[int, int] = (40, 20)) -> bytes:
+    out = io.BytesIO()
+    Image.new("L", size, shade).save(out, format="PNG")
+    return out.getvalue()
+
+
+DATASET: dict[str, str | bytes] = {
+    "data.yaml": "path: .\ntrain: images/train\nval: images/val\nnames: {0: car, 1: person}\n",
+    "images/train/a.png": _png(10),
+    "images/train/north/a.png": _png(20, (50, 30)),  # the same base name in another folder
+    "images/train/b.png": _png(40),  # no label file: unlabeled, not exported
+    "images/val/c.png": _png(30),
+    "labels/train/a.txt": "0 0.5 0.5 0.5 0.5\n1 0.25 0.25 0.2 0.3\n",
+    "labels/train/north/a.txt": "1 0.5 0.5 0.4 0.4\n",
+    "labels/val/c.txt": "1 0.5 0.5 0.25 0.5\n",
+}
+
+
+def _project(cli: Any, tmp_path: Path, slug: str) -> None:
+    path = tmp_path / f"{slug}.json"
+    path.write_text(json.dumps(SCHEMA))
+    cli("projects", "create", slug, "--schema", str(path))
+
+
+def _uploaded(cli: Any, tmp_path: Path, slug: str = "a") -> None:
+    """Project ``slug`` built from an uploaded YOLO zip with its images."""
+    cli("init")
+    _project(cli, tmp_path, slug)
+    zipped = tmp_path / "cars.zip"
+    with zipfile.ZipFile(zipped, "w") as archive:
+        for name, data in DATASET.items():
+            archive.writestr(name, data)
+    done = json.loads(cli("import", slug, str(zipped), "--json").stdout)
+    assert (done["items"], done["labeled"], done["eval"]) == (4, 3, 1)
+
+
+def _labels(cli: Any, slug: str, media: Path) -> list[tuple[str, bytes, Any]]:
+    """A project's exported labels, each with its split and its image's bytes (the paths
+    differ between projects: each holds its own copy)."""
+    rows = []
+    for split in ("pool", "eval"):
+        out = cli("export", slug, "--split", split).stdout
+        for row in map(json.loads, out.splitlines()):
+            assert row["text"].startswith(f"uploads/{slug}/")
+            rows.append((split, (media / row["text"]).read_bytes(), row["value"]))
+    return sorted(rows, key=repr)
+
+
+@pytest.mark.parametrize("fmt", ["yolo", "coco"])
+def test_an_export_with_images_imports_into_another_project_with_the_same_boxes(
+    cli: Any, tmp_path: Path, fmt: str
+) -> None:
+    _uploaded(cli, tmp_path)
+    media = tmp_path / "home" / "media"
+    out = tmp_path / f"a.{fmt}.zip"
+    said = cli("export", "a", "--format", fmt, "--images", "-o", str(out))
+    assert f"exported 3 labeled items to {out}" in said.stdout
+    assert "in it as its validation images" in said.stderr
+    with zipfile.ZipFile(out) as archive:
+        names = archive.namelist()
+        images = sorted(n for n in names if n.endswith(".png"))
+        assert images[2] == "images/val/c.png"
+        assert images[0] == "images/train/a.png" and images[1].startswith("images/train/a_")
+        assert {archive.read(n) for n in images} == {
+            DATASET[f"images/{p}"] for p in ("train/a.png", "train/north/a.png", "val/c.png")
+        }
+        assert all(not n.startswith(("/", "..")) and "/../" not in n for n in names)
+        if fmt == "coco":
+            assert "annotations/instances_train.json" in names
+            assert "annotations/instances_val.json" in names
+        else:
+            assert {"data.yaml", "images.txt", "val.txt", "labels/val/c.txt"} <= set(names)
+
+    _project(cli, tmp_path, "b")
+    back = json.loads(cli("import", "b", str(out), "--format", fmt, "--json").stdout)
+    assert (back["items"], back["labeled"], back["eval"]) == (3, 3, 1)
+    assert _labels(cli, "b", media) == _labels(cli, "a", media)
+    stored = {p.name for p in (media / "uploads" / "b").rglob("*.png")}
+    assert len(stored) == 3  # b's own copy, under its own uploads folder
+
+
+def test_an_export_with_images_of_the_eval_items_imports_back_as_eval_items(
+    cli: Any, tmp_path: Path
+) -> None:
+    _uploaded(cli, tmp_path)
+    out = tmp_path / "a.coco.zip"
+    cli("export", "a", "--format", "coco", "--images", "--split", "eval", "-o", str(out))
+    _project(cli, tmp_path, "b")
+    back = json.loads(cli("import", "b", str(out), "--json").stdout)
+    assert (back["items"], back["labeled"], back["eval"]) == (1, 1, 1)
+
+
+def test_an_item_whose_image_is_gone_refuses_the_export_naming_it(cli: Any, tmp_path: Path) -> None:
+    _uploaded(cli, tmp_path)
+    media = tmp_path / "home" / "media"
+    gone = next((media / "uploads" / "a").rglob("c.png"))
+    gone.unlink()
+    out = tmp_path / "a.yolo.zip"
+    refused = cli("export", "a", "--format", "yolo", "--images", "-o", str(out), code=1)
+    assert "Traceback" not in refused.output
+    said = " ".join(refused.stderr.split())
+    shown = gone.relative_to(media).as_posix()
+    assert "1 item of the export cannot bring its image, so no export with images was " in said
+    assert f"media path '{shown}': no such file under the media roots" in said
+    assert not out.exists() and not list(tmp_path.glob(".a.yolo.zip.*"))  # nothing half-written
+    plain = cli("export", "a", "--format", "yolo", "-o", str(out))  # the labels still export
+    assert "exported 3 labeled items" in plain.stdout
+
+
+def test_an_export_with_images_reads_no_other_project_s_uploaded_images(
+    cli: Any, tmp_path: Path
+) -> None:
+    """An item whose file became a link into another project's uploads (after its import)
+    refuses the export: a project's export brings only its own images."""
+    _uploaded(cli, tmp_path)
+    media = tmp_path / "home" / "media"
+    (media / "own.png").write_bytes(_png(90))
+    link = media / "link.png"
+    link.symlink_to(media / "own.png")
+    _project(cli, tmp_path, "b")
+    row = {"image": "link.png", "label": [{"x": 1, "y": 1, "w": 5, "h": 5, "label": "car"}]}
+    data = tmp_path / "b.jsonl"
+    data.write_text(json.dumps(row) + "\n")
+    cli("import", "b", str(data), "--label-field", "label")
+    link.unlink()
+    link.symlink_to(next((media / "uploads" / "a").rglob("c.png")))
+    out = tmp_path / "b.coco.zip"
+    refused = cli("export", "b", "--format", "coco", "--images", "-o", str(out), code=1)
+    said = " ".join(refused.stderr.split())
+    assert "media path 'link.png': lies in another project's uploaded images" in said
+    assert not out.exists()
+
+
+def test_images_go_only_with_yolo_and_coco(cli: Any, tmp_path: Path) -> None:
+    _uploaded(cli, tmp_path)
+    refused = cli("export", "a", "--format", "jsonl", "--images", code=1)
+    said = " ".join(refused.stderr.split())
+    assert "an export with its images (images) is a coco or yolo zip; jsonl holds no images" in said
