@@ -243,13 +243,38 @@ def test_e2e_a_user_signs_in_and_is_made_a_member_with_their_name_in_another_cas
     page.fill("#username", "dora")
     page.fill("#password", "not-her-password")
     page.click("#login-submit")
-    page.wait_for_url("**/login?**error=refused**")
+    page.locator(".notice-error").wait_for()
     refused = page.locator("main").inner_text()
     page.fill("#username", "nobody-at-all")
     page.fill("#password", BOB)
-    page.click("#login-submit")
-    page.wait_for_url("**/login?**error=refused**")
+    with page.expect_navigation():  # the refusal before is still on screen until then
+        page.click("#login-submit")
+    page.locator(".notice-error").wait_for()
     assert page.locator("main").inner_text() == refused  # the name's case tells nothing more
     login(page, site, "/p/acc", username="DORA", password=BOB)
     assert page.locator(".user-name").inner_text() == "Dora"
     fresh.close()
+
+
+def test_e2e_after_a_wrong_password_only_the_password_is_typed_again(
+    site: str, browser: Any
+) -> None:
+    """A wrong password brings the form back with the name still in it and the cursor in the
+    password field: typing the right password and pressing Enter signs in, onto the page
+    asked for, and nothing typed shows in the address."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(site + "/p/acc")
+    page.fill("#username", "bob")
+    page.fill("#password", "not-bobs-password")
+    page.click("#login-submit")
+    page.locator(".notice-error").wait_for()
+    assert "wrong username or password" in page.locator(".notice-error").inner_text()
+    assert page.input_value("#username") == "bob"
+    assert "bob" not in page.url and "not-bobs" not in page.url
+    assert page.evaluate("document.activeElement.id") == "password"
+    page.keyboard.type(BOB)
+    page.keyboard.press("Enter")
+    page.wait_for_url(site + "/p/acc")
+    assert page.locator(".user-name").inner_text() == "bob"
+    context.close()
