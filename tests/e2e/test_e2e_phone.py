@@ -108,6 +108,11 @@ def test_answers_to_review_and_adjudicate_are_finger_sized_on_a_phone(
     _fits(page)
     # Pressing it here makes it the final label to decide.
     assert _size(page, "#others .ann-label")["height"] >= FINGER
+    # Its flags read as every page writes them ("too fast"), not capitalised.
+    kinds = page.eval_on_selector_all(
+        "#flag-list .flag-kind", "spans => spans.map(s => [s.textContent, s.innerText])"
+    )
+    assert kinds and all(shown == text for text, shown in kinds), kinds
     assert problems == [] and bob_problems == []
     bob_context.close()
     context.close()
