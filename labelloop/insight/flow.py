@@ -43,6 +43,9 @@ class Stage:
     """How many left the stage in the window."""
     window_days: int
     """The window ``arrived`` and ``cleared`` were counted over, in days (e.g. 7)."""
+    in_progress: int = 0
+    """How many are being worked on right now (labeling: items leased to someone), counted
+    apart from ``waiting``: they do not wait, but are not done either."""
 
 
 # --- throughput and time --------------------------------------------------------------------
@@ -289,12 +292,11 @@ def _describe(row: Mapping[str, Any]) -> str:
     """What waits in a stage and how it moved: "9 annotations wait, the oldest for 2 days; in
     the last 7 days 10 arrived and 1 was cleared."."""
     n, unit = row["waiting"], row["unit"]
-    if row["oldest"] is None:
-        wait = f"{_count(n, unit)} {'waits' if n == 1 else 'wait'}"
-    elif n == 1:
-        wait = f"{_count(n, unit)} waits, for {row['oldest']}"
-    else:
-        wait = f"{_count(n, unit)} wait, the oldest for {row['oldest']}"
+    wait = f"{_count(n, unit)} {'waits' if n == 1 else 'wait'}"
+    if busy := row["in_progress"]:
+        wait += f" ({busy:,} more {'is' if busy == 1 else 'are'} being labeled now)"
+    if row["oldest"] is not None:
+        wait += f", for {row['oldest']}" if n == 1 else f", the oldest for {row['oldest']}"
     arrived = _flow(row["arrived"], "arrived", "arrived")
     cleared = _flow(row["cleared"], "was cleared", "were cleared")
     window = _count(row["window_days"], "days", one="day")
@@ -304,12 +306,16 @@ def _describe(row: Mapping[str, Any]) -> str:
 def _row(stage: Stage) -> dict[str, Any]:
     days = _days_to_clear(stage)
     oldest = _finite(stage.oldest_s)
+    waiting_text = _count(stage.waiting, stage.unit)
+    if stage.in_progress:
+        waiting_text += f", {stage.in_progress:,} more being labeled now"
     return {
         "key": stage.key,
         "name": stage.name,
         "unit": stage.unit,
         "waiting": stage.waiting,
-        "waiting_text": _count(stage.waiting, stage.unit),
+        "in_progress": stage.in_progress,
+        "waiting_text": waiting_text,
         "oldest_s": oldest,
         "oldest": None if oldest is None else _age(oldest),
         "arrived": stage.arrived,

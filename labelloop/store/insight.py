@@ -91,7 +91,8 @@ def waiting(conn: Connection, project_id: int, *, at: datetime) -> dict[str, dic
     """What waits where right now, each with the time the oldest one started waiting.
 
     - ``label``: pool items (gold checks aside) with no resolved label, no live annotation and
-      no live lease, waiting since their import;
+      no live lease, waiting since their import; its ``in_progress`` counts those with a live
+      lease instead (being labeled now: they do not wait, but are still left to label);
     - ``overlap``: such items with a live annotation but no resolved label and nothing in review,
       waiting for another annotator since their first annotation;
     - ``review``: annotations in review since they were submitted;
@@ -124,6 +125,7 @@ def waiting(conn: Connection, project_id: int, *, at: datetime) -> dict[str, dic
     )
     annotated = per_item.c.item_id.is_not(None)
     to_label = and_(~annotated, leases.c.item_id.is_(None))
+    being_labeled = and_(~annotated, leases.c.item_id.is_not(None))
     for_another = and_(annotated, per_item.c.pending == 0)
     unlabeled = (
         select(
@@ -131,6 +133,7 @@ def waiting(conn: Connection, project_id: int, *, at: datetime) -> dict[str, dic
             func.min(case((to_label, import_batch.c.created_at))),
             func.count(case((for_another, 1))),
             func.min(case((for_another, per_item.c.first))),
+            func.count(case((being_labeled, 1))),
         )
         .select_from(
             item.outerjoin(import_batch, import_batch.c.id == item.c.import_batch_id)
@@ -144,7 +147,7 @@ def waiting(conn: Connection, project_id: int, *, at: datetime) -> dict[str, dic
             ~exists().where(item_label.c.item_id == item.c.id),
         )
     )
-    n_label, label_since, n_overlap, overlap_since = conn.execute(unlabeled).one()
+    n_label, label_since, n_overlap, overlap_since, n_leased = conn.execute(unlabeled).one()
     in_review = select(func.count(), func.min(annotation.c.created_at)).where(
         annotation.c.project_id == project_id, annotation.c.status == "in_review"
     )
@@ -160,7 +163,7 @@ def waiting(conn: Connection, project_id: int, *, at: datetime) -> dict[str, dic
         assignment.c.lease_expires_at > at,
     )
     out = {
-        "label": {"waiting": int(n_label), "since": label_since},
+        "label": {"waiting": int(n_label), "since": label_since, "in_progress": int(n_leased)},
         "overlap": {"waiting": int(n_overlap), "since": overlap_since},
     }
     for key, q in (

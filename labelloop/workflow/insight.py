@@ -358,6 +358,7 @@ def _stages(
                 arrived=arrived[key],
                 cleared=cleared[key],
                 window_days=window_days,
+                in_progress=w.get("in_progress", 0),
             )
         )
     return out

@@ -70,6 +70,32 @@ def test_the_dashboard_page_shows_pace_waits_forecast_drift_and_people(page: Pag
     assert html.count('class="bars-bar"') == 7  # a bar per day of the chart
 
 
+def test_items_being_labeled_now_are_counted_beside_those_that_wait(page: Page) -> None:
+    """An item leased to someone right now does not wait, and the dashboard says how many
+    such there are beside the count that waits: the two add up to the items left on the same
+    page and on the project page."""
+    from labelloop.workflow import tasks
+
+    lab = page.lab
+    ctx = lab.project("sent")
+    lab.import_rows(ctx, lab.rows(40))
+    lab.train(ctx)
+    lab.label_next(ctx, n=3)
+    for name in ("ann", "bea"):
+        assert tasks.next_task(lab.db, lab.member("sent", name, "annotator")) is not None
+    body = _get(page, "/api/projects/sent/dashboard").json()
+    stages = {s["key"]: s for s in body["stages"]}
+    assert (stages["label"]["waiting"], stages["label"]["in_progress"]) == (35, 2)
+    assert stages["label"]["waiting_text"] == "35 items, 2 more being labeled now"
+    assert body["forecast"]["pool"]["remaining"] == 37
+    html = " ".join(_get(page, "/p/sent/dashboard").text.split())
+    assert "Labeling holds the work: 35 items wait (2 more are being labeled now)," in html
+    assert "<td>35 items, 2 more being labeled now</td>" in html
+    assert "37 items left" in html
+    project = " ".join(_get(page, "/p/sent").text.split())
+    assert 'id="stat-remaining">37<' in project and 'id="stat-leased">2<' in project
+
+
 def test_item_text_and_file_names_reach_the_page_escaped(page: Page) -> None:
     lab = page.lab
     ctx = lab.project("sent")

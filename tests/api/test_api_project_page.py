@@ -438,3 +438,47 @@ def test_the_open_page_fetches_the_stop_card_and_eval_by_cohort_table_it_was_dra
             assert cohorts is None and "bank" not in cards and "airline" not in cards
             assert 'class="reasons"' not in judged
     assert _cards(page, lab.user("stranger")).status_code == 404
+
+
+FORMAT_NAMES = {
+    "jsonl": "JSONL",
+    "csv": "CSV",
+    "parquet": "Parquet",
+    "conll": "CoNLL",
+    "coco": "COCO",
+    "yolo": "YOLO",
+    "label_studio": "Label Studio",
+    "doccano": "doccano",
+    "prodigy": "Prodigy",
+}
+
+
+@pytest.mark.parametrize(
+    ("data", "control"),
+    [
+        ({"type": "text", "field": "text"}, {"type": "choice", "labels": ["a", "b"]}),
+        ({"type": "text", "field": "text"}, {"type": "spans", "labels": ["PER", "LOC"]}),
+        (
+            {"type": "table", "field": "row", "columns": ["amount"]},
+            {"type": "choice", "labels": ["a", "b"]},
+        ),
+        ({"type": "image", "field": "image"}, {"type": "boxes", "labels": ["cat", "dog"]}),
+        ({"type": "audio", "field": "audio"}, {"type": "choice", "labels": ["a", "b"]}),
+    ],
+    ids=["text", "spans", "table", "boxes", "audio"],
+)
+def test_the_import_card_names_every_format_its_menu_and_file_picker_offer(
+    page: Page, data: dict[str, Any], control: dict[str, Any]
+) -> None:
+    from labelloop.workflow import projects
+
+    schema = {"name": "Formats", "data": data, "controls": [{"name": "c", **control}]}
+    projects.create_project(page.lab.db, "formats", schema, actor=page.lab.admin)
+    form = page.html("formats").split('id="import-form"', 1)[1].split("</form>", 1)[0]
+    said = " ".join(re.sub(r"<[^>]+>", "", p) for p in re.findall(r"<p [^>]*>(.*?)</p>", form))
+    menu = re.search(r'<select id="import-format".*?</select>', form, re.S).group(0)
+    offered = [FORMAT_NAMES[v] for v in re.findall(r'<option value="(\w+)"', menu)]
+    accept = re.search(r'id="import-file"[^>]*accept="([^"]*)"', form).group(1).split(",")
+    offered += ["TSV"] if ".tsv" in accept else []
+    offered += ["zip"] if ".zip" in accept else []
+    assert offered and [name for name in offered if name not in said] == []

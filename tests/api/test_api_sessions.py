@@ -128,18 +128,59 @@ def test_login_without_the_form_token_fails(web: Any, token: str) -> None:
 
 
 def test_a_wrong_password_fails_with_the_same_message_as_an_unknown_user(web: Any) -> None:
-    places = []
+    said = []
     for user, password in (("pat", "wrong password"), ("nobody", PASSWORD)):
-        token = _login_form(web.client)
-        response = web.client.post(
-            "/login", data={"username": user, "password": password, "csrf_token": token}
-        )
-        assert response.status_code == 303
-        places.append(response.headers["location"])
-    assert places[0] == places[1]
+        page = _attempt(web.client, user, password)
+        assert page.startswith("refused:")
+        said.append(re.search(r'role="alert">([^<]*)<', page).group(1))
+    assert said[0] == said[1]
+    assert "wrong username or password" in said[0]
     assert SESSION_COOKIE not in web.client.cookies
-    page = web.client.get(places[0]).text
-    assert "wrong username or password" in page
+
+
+def _form_field(page: str, name: str) -> str:
+    found = re.search(rf'name="{name}"[^>]*?value="([^"]*)"', page)
+    assert found, f"the sign-in form has no {name} value"
+    return html.unescape(found.group(1))
+
+
+def test_a_refused_sign_in_comes_back_with_the_name_typed_and_nothing_in_the_address(
+    web: Any,
+) -> None:
+    """After a wrong password the form comes back (401) with the name filled in, escaped,
+    the cursor in the password field, and the page asked for kept; the typed words are in no
+    address, so a password typed into the name field lands in no log or history. The right
+    password on that form signs in and lands on the page asked for."""
+    name = '<script>alert("pat")</script>'
+    token = _login_form(web.client)
+    refused = web.client.post(
+        "/login",
+        data={"username": name, "password": "wrong", "csrf_token": token, "next": NEXT},
+    )
+    assert refused.status_code == 401 and "location" not in refused.headers
+    assert "wrong username or password" in refused.text
+    assert "<script>alert" not in refused.text
+    assert _form_field(refused.text, "username") == name
+    assert re.search(r'<input type="password"[^>]*autofocus', refused.text)
+    assert _form_field(refused.text, "next") == NEXT
+
+    token = _login_form(web.client)
+    form = web.client.post(
+        "/login",
+        data={"username": "pat", "password": "wrong", "csrf_token": token, "next": NEXT},
+    ).text
+    assert _form_field(form, "username") == "pat"
+    signed = web.client.post(
+        "/login",
+        data={
+            "username": _form_field(form, "username"),
+            "password": PASSWORD,
+            "csrf_token": _form_field(form, "csrf_token"),
+            "next": _form_field(form, "next"),
+        },
+    )
+    assert signed.status_code == 303 and signed.headers["location"] == NEXT
+    assert SESSION_COOKIE in web.client.cookies
 
 
 def test_the_sign_in_page_shows_only_its_own_sentences(web: Any) -> None:
@@ -252,12 +293,19 @@ class Clock:
 
 
 def _attempt(client: Any, user: str, password: str) -> str:
+    """Where a sign-in sends the browser, or ``refused`` / ``throttled`` when it answers with
+    the form again (401 / 429) and that form's message."""
     token = _login_form(client)
     response = client.post(
         "/login", data={"username": user, "password": password, "csrf_token": token}
     )
-    assert response.status_code == 303
-    return response.headers["location"]
+    if response.status_code == 303:
+        return response.headers["location"]
+    assert (response.status_code, _form_field(response.text, "username")) in {
+        (401, user),
+        (429, user),
+    }
+    return {401: "refused", 429: "throttled"}[response.status_code] + ":" + response.text
 
 
 def test_guessing_a_password_is_slowed_per_name_and_address(web: Any) -> None:
@@ -271,11 +319,11 @@ def test_guessing_a_password_is_slowed_per_name_and_address(web: Any) -> None:
     web.client.app.state.sign_ins = SignInThrottle(clock=clock)
     for name in ("pat", "nobody"):
         for _ in range(10):
-            assert "error=refused" in _attempt(web.client, name, "guess-123456")
+            assert _attempt(web.client, name, "guess-123456").startswith("refused:")
             clock.now += 30
-    assert "error=throttled" in _attempt(web.client, "PAT", PASSWORD)  # any spelling of it
+    assert _attempt(web.client, "PAT", PASSWORD).startswith("throttled:")  # any spelling of it
     assert SESSION_COOKIE not in web.client.cookies
-    page = web.client.get(_attempt(web.client, "nobody", "guess-123456")).text
+    page = _attempt(web.client, "nobody", "guess-123456")
     assert "too many failed sign-ins for this name from here" in page
 
     web.lab.user("sam", password=PASSWORD)  # someone else is not held up by it

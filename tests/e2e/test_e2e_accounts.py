@@ -217,6 +217,15 @@ def test_e2e_a_site_admin_makes_another_one_and_takes_it_back(site: str, browser
     context.close()
 
 
+def _refused(page: Any, username: str, password: str) -> str:
+    """Sign in on the form shown with a name and password it refuses; what it says then."""
+    page.fill("#username", username)
+    page.fill("#password", password)
+    with page.expect_navigation():  # a refusal before is still on screen until then
+        page.click("#login-submit")
+    return str(page.locator(".notice-error").inner_text())
+
+
 def test_e2e_a_user_signs_in_and_is_made_a_member_with_their_name_in_another_case(
     site: str, browser: Any
 ) -> None:
@@ -240,16 +249,30 @@ def test_e2e_a_user_signs_in_and_is_made_a_member_with_their_name_in_another_cas
     fresh = browser.new_context(viewport={"width": 1280, "height": 900})
     page = fresh.new_page()
     page.goto(site + "/p/acc")
-    page.fill("#username", "dora")
-    page.fill("#password", "not-her-password")
-    page.click("#login-submit")
-    page.wait_for_url("**/login?**error=refused**")
+    _refused(page, "dora", "not-her-password")
     refused = page.locator("main").inner_text()
-    page.fill("#username", "nobody-at-all")
-    page.fill("#password", BOB)
-    page.click("#login-submit")
-    page.wait_for_url("**/login?**error=refused**")
+    _refused(page, "nobody-at-all", BOB)
     assert page.locator("main").inner_text() == refused  # the name's case tells nothing more
     login(page, site, "/p/acc", username="DORA", password=BOB)
     assert page.locator(".user-name").inner_text() == "Dora"
     fresh.close()
+
+
+def test_e2e_after_a_wrong_password_only_the_password_is_typed_again(
+    site: str, browser: Any
+) -> None:
+    """A wrong password brings the form back with the name still in it and the cursor in the
+    password field: typing the right password and pressing Enter signs in, onto the page
+    asked for, and nothing typed shows in the address."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(site + "/p/acc")
+    assert "wrong username or password" in _refused(page, "bob", "not-bobs-password")
+    assert page.input_value("#username") == "bob"
+    assert "bob" not in page.url and "not-bobs" not in page.url
+    assert page.evaluate("document.activeElement.id") == "password"
+    page.keyboard.type(BOB)
+    page.keyboard.press("Enter")
+    page.wait_for_url(site + "/p/acc")
+    assert page.locator(".user-name").inner_text() == "bob"
+    context.close()

@@ -161,10 +161,13 @@ def test_e2e_manager_reads_the_dashboard(
     assert page.inner_text("#stat-rate") == f"{N_LABELED:.1f}"  # labeling began today
     remaining = len(server.truth) - N_LABELED
     assert report["counts"]["remaining"] == remaining
-    # Waiting to be labeled: all but the labeled ones and those the labeling page still holds.
-    waiting = remaining - report["counts"]["leased"]
+    # Waiting to be labeled: all but the labeled ones and those the labeling page still holds,
+    # which the row counts beside them, so the two add up to the items left.
+    leased = report["counts"]["leased"]
+    waiting = remaining - leased
     labeling = page.locator("#stages-table tr[data-stage='label'] td")
-    assert labeling.first.inner_text() == f"{waiting} items"
+    busy = f", {leased} more being labeled now" if leased else ""
+    assert labeling.first.inner_text() == f"{waiting} items{busy}"
     assert page.inner_text("#bottleneck").startswith("Labeling holds the work:")
     finish = report["forecast"]["pool"]["finish"]
     assert page.inner_text("#forecast-pool") == (

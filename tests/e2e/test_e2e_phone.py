@@ -36,6 +36,30 @@ def reviewed(server: Any, browser: Any) -> Any:
     return server
 
 
+LINE_STARTS = """(selector) => {
+    const lines = new Map(); // a line's top -> its leftmost character and the text from there
+    const box = document.querySelector(selector);
+    const walker = document.createTreeWalker(box, NodeFilter.SHOW_TEXT);
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+        for (let i = 0; i < n.data.length; i++) {
+            if (!n.data[i].trim()) continue;
+            const range = document.createRange();
+            range.setStart(n, i);
+            range.setEnd(n, i + 1);
+            const rect = range.getClientRects()[0];
+            if (!rect) continue;
+            const top = Math.round(rect.top + rect.height / 2);
+            const line = [...lines.keys()].find((t) => Math.abs(t - top) < rect.height / 2);
+            const seen = line === undefined ? undefined : lines.get(line);
+            if (!seen || rect.left < seen.left)
+                lines.set(line ?? top, { left: rect.left, text: n.data.slice(i).trim() });
+        }
+    }
+    return [...lines.entries()].sort((a, b) => a[0] - b[0]).map((e) => e[1].text);
+}"""
+"""The text each line of the element ``selector`` starts with, top to bottom."""
+
+
 def _fits(page: Any) -> None:
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= WIDTH, f"the page scrolls sideways ({width} px): {wide_elements(page)}"
@@ -94,6 +118,10 @@ def test_answers_to_review_and_adjudicate_are_finger_sized_on_a_phone(
     _fits(page)
     # Pressing bob's answer starts a fix from it.
     assert _size(page, "#others .ann-label")["height"] >= FINGER
+    # "by bob · 0.4 s active · guideline v1" wraps, but no line starts with its separator.
+    page.wait_for_selector("#under-review:not([hidden])")
+    starts = page.evaluate(LINE_STARTS, "#under-review .under-review-line")
+    assert len(starts) >= 2 and not [s for s in starts if s.startswith("·")], starts
 
     answer = page.get_attribute("#others li.ann", "data-annotation-id")
     status, body = page_fetch(
@@ -108,6 +136,11 @@ def test_answers_to_review_and_adjudicate_are_finger_sized_on_a_phone(
     _fits(page)
     # Pressing it here makes it the final label to decide.
     assert _size(page, "#others .ann-label")["height"] >= FINGER
+    # Its flags read as every page writes them ("too fast"), not capitalised.
+    kinds = page.eval_on_selector_all(
+        "#flag-list .flag-kind", "spans => spans.map(s => [s.textContent, s.innerText])"
+    )
+    assert kinds and all(shown == text for text, shown in kinds), kinds
     assert problems == [] and bob_problems == []
     bob_context.close()
     context.close()

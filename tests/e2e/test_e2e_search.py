@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -268,4 +269,47 @@ def test_e2e_a_slow_more_like_this_does_not_replace_a_later_word_search(
     )
     assert failed in page.inner_text("#search-messages") and len(asked) == 2
     assert _hits(page) == [] and page.is_disabled("#send-btn")
+    context.close()
+
+
+def test_e2e_space_on_a_hit_that_cannot_be_sent_says_why(server: Any, browser: Any) -> None:
+    """Space on a hit whose box is greyed out (labeled already, or in the queue) says why it
+    cannot be ticked, as Ctrl+Enter with nothing ticked says what to do."""
+    from tests.e2e.conftest import page_fetch
+
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    _login(page, server, f"/p/{server.main}/label")
+    status, body = page_fetch(page, "POST", f"/api/projects/{server.main}/tasks/next", {})
+    assert status == 200, body
+    task = body["task"]
+    answer = {"value": {"sentiment": server.truth[task["item"]["data"]["text"]]}}
+    done = page_fetch(
+        page, "POST", f"/api/projects/{server.main}/tasks/{task['assignment_id']}/submit", answer
+    )
+    assert done[0] == 200, done
+    text = task["item"]["data"]["text"]
+    page.goto(f"{server.url}/p/{server.main}/search?q={urllib.parse.quote(text)}")
+    page.wait_for_selector("#results li.hit")
+    page.locator(f"#results li.hit[data-item-id='{task['item']['id']}']").focus()
+    page.keyboard.press("Space")
+    said = page.locator("#search-messages .message-info")
+    said.wait_for()
+    assert said.inner_text().startswith("This item is labeled already")
+
+    page.fill("#search-q", "manual")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#results li.hit")
+    page.locator("#results li.hit:not(.is-labeled):not(.is-queued)").first.focus()
+    page.keyboard.press("Space")
+    page.keyboard.press("Control+Enter")
+    page.wait_for_function(
+        "() => document.getElementById('search-messages').textContent.includes('Sent ')"
+    )
+    page.locator("#results li.hit.is-queued").first.focus()
+    page.keyboard.press("Space")
+    page.wait_for_function(
+        "() => document.getElementById('search-messages').textContent"
+        ".startsWith('This item is in the queue already')"
+    )
     context.close()

@@ -281,6 +281,23 @@ def test_bottleneck_sentence_in_the_singular() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("waiting", "busy", "table", "sentence"),
+    [
+        (221, 2, "221 items, 2 more being labeled now", "221 items wait (2 more are being"),
+        (1, 1, "1 item, 1 more being labeled now", "1 item waits (1 more is being"),
+        (1_200, 0, "1,200 items", "1,200 items wait, the oldest"),
+    ],
+)
+def test_items_being_labeled_now_are_named_beside_those_that_wait(
+    waiting: int, busy: int, table: str, sentence: str
+) -> None:
+    stage = labeling(waiting=waiting, in_progress=busy, cleared=0)
+    assert stage_table([stage])[0]["waiting_text"] == table
+    assert stage_table([stage])[0]["in_progress"] == busy
+    assert worst([stage])["sentence"].startswith(f"Labeling holds the work: {sentence}")
+
+
 def test_stage_table_one_row_per_stage_with_ages_in_words() -> None:
     stages = [
         labeling(oldest_s=59.0),
@@ -303,6 +320,7 @@ def test_stage_table_one_row_per_stage_with_ages_in_words() -> None:
         "name": "Labeling",
         "unit": "items",
         "waiting": 500,
+        "in_progress": 0,
         "waiting_text": "500 items",
         "oldest_s": 59.0,
         "oldest": "less than a minute",

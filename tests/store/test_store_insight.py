@@ -36,6 +36,8 @@ def test_items_to_label_and_waiting_for_another_are_counted_apart(lab: Lab) -> N
     leasers = [lab.member("w", f"u{k}", "annotator") for k in range(6)]
     leased = [tasks.next_task(lab.db, who)["item"]["id"] for who in leasers]
     expired = next(i for i in leased if i not in answered)
+    # and one more is at work on an item nobody answered yet: it is being labeled now
+    taken = tasks.next_task(lab.db, lab.member("w", "sol", "annotator"))["item"]["id"]
     assert set(resolved) <= set(answered)
     in_review = answered[-1]
     oldest = next(i for i in answered if i not in resolved and i != in_review)
@@ -60,9 +62,17 @@ def test_items_to_label_and_waiting_for_another_are_counted_apart(lab: Lab) -> N
         waiting = store_insight.waiting(conn, ctx.id, at=now())
         imported = conn.execute(select(func.min(import_batch.c.created_at))).scalar_one()
         pool = {i for (i,) in conn.execute(select(item.c.id))}
-    to_label = pool - set(first_ids) - set(answered) - (set(leased) - {expired})
-    assert len(to_label) >= 25
-    assert waiting["label"] == {"waiting": len(to_label), "since": imported}
+    live = set(leased) - {expired} | {taken}
+    to_label = pool - set(first_ids) - set(answered) - live
+    assert len(to_label) >= 25 and expired in to_label
+    # a live lease on an item nobody answered yet: being labeled now, counted beside
+    being_labeled = live - set(answered)
+    assert being_labeled
+    assert waiting["label"] == {
+        "waiting": len(to_label),
+        "since": imported,
+        "in_progress": len(being_labeled),
+    }
     overlap = set(answered) - set(resolved) - {in_review}
     assert oldest in overlap and len(overlap) >= 2
     assert waiting["overlap"] == {"waiting": len(overlap), "since": oldest_answer}

@@ -134,10 +134,25 @@ this site's sign-in page."""
 
 @router.get("/login", response_class=HTMLResponse)
 def login_page(request: Request, next: str | None = None, error: str | None = None) -> Response:
+    return _login_form(request, next=_safe_next(next), error=LOGIN_ERRORS.get(error or ""))
+
+
+def _login_form(
+    request: Request, *, next: str, error: str | None, username: str = "", status_code: int = 200
+) -> HTMLResponse:
+    """The sign-in form with a fresh CSRF token; ``username`` fills the name field (and puts the
+    cursor in the password field) when a sign-in from this site's own form was refused."""
     sessions = request.app.state.sessions
     token = sessions.new_login_token()
-    said = LOGIN_ERRORS.get(error or "")
-    page = _render(request, "login.html", next=_safe_next(next), error=said, login_csrf=token)
+    page = _render(
+        request,
+        "login.html",
+        status_code=status_code,
+        next=next,
+        error=error,
+        username=username,
+        login_csrf=token,
+    )
     sessions.set_login_cookie(page, token)
     return page
 
@@ -151,6 +166,9 @@ def login(
     csrf_token: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = "/",
 ) -> Response:
+    """Sign in. A refusal answers with the form itself, the name kept, never with an address
+    holding what was typed (a password typed into the name field would land in logs and
+    history); a form that did not come from this site gets no name back, only a fresh form."""
     sessions = request.app.state.sessions
     target = _safe_next(next)
     if not sessions.check_login_token(request, csrf_token):
@@ -162,10 +180,15 @@ def login(
             client_address(request),
             lambda: accounts.authenticate(db, username, password),
         )
-    except AuthenticationFailed:
-        return RedirectResponse(f"/login?next={quote(target)}&error=refused", status_code=303)
-    except TooManyAttempts:
-        return RedirectResponse(f"/login?next={quote(target)}&error=throttled", status_code=303)
+    except (AuthenticationFailed, TooManyAttempts) as refused:
+        throttled = isinstance(refused, TooManyAttempts)
+        return _login_form(
+            request,
+            next=target,
+            error=LOGIN_ERRORS["throttled" if throttled else "refused"],
+            username=username,
+            status_code=429 if throttled else 401,
+        )
     response = RedirectResponse(target, status_code=303)
     sessions.issue(response, user.id, generation=user.session_generation)
     return response

@@ -20,6 +20,8 @@
   const settings = project.settings || schema.settings || {};
   const dataType = (schema.data && schema.data.type) || "text";
   const dataField = (schema.data && schema.data.field) || "text";
+  // Between the parts of a line: the no-break space keeps the dot with the text before it.
+  const SEP = "\u00a0· ";
   const { isChoice, targetOf } = L.controls;
   const { actionText, changedText, underText } = L; // shared with the Items page (api.js)
   const allControls = schema.controls || [];
@@ -329,7 +331,7 @@
       if (a.corrected_value) {
         body.append(node("span", "ann-fixed", "fixed to " + labelOf(a.corrected_value)));
       }
-      body.append(node("span", "muted small", " · " + seconds(a.active_ms)));
+      body.append(node("span", "muted small", SEP + seconds(a.active_ms)));
       const detail = fullText(a.corrected_value || a.value, item);
       if (detail && detail !== labelOf(a.corrected_value || a.value)) {
         body.append(node("p", "ann-detail muted small", detail));
@@ -418,7 +420,8 @@
     if (a.guideline_version) parts.push(guidelineText(a.guideline_version, view.guideline_version));
     // The label the model suggested, and the spans, boxes or values pre-filled with it.
     if (a.suggestion) parts.push(a.suggestion.sentence);
-    el.reviewMeta.textContent = " · " + parts.join(" · ");
+    // One run of text with "by NAME": a line wraps after a separator, never before one.
+    el.reviewMeta.textContent = parts.map((part) => SEP + part).join("");
     const why = pickedText(a.selection);
     el.reviewWhy.textContent = why;
     el.reviewWhy.hidden = !why;

@@ -76,6 +76,8 @@
     li.className = "hit";
     li.dataset.itemId = String(hit.id);
     li.tabIndex = -1; // the arrow keys move focus between rows
+    li.classList.toggle("is-labeled", Boolean(hit.labeled));
+    li.classList.toggle("is-queued", Boolean(hit.queued) && !hit.labeled);
     const label = document.createElement("label");
     label.className = "hit-label";
     const box = document.createElement("input");
@@ -302,7 +304,13 @@
 
   function toggle(row) {
     const box = row.querySelector("input.hit-check");
-    if (box && !box.disabled) box.click();
+    if (!box) return;
+    if (!box.disabled) box.click();
+    // A greyed-out box says nothing by itself: say why this one cannot be ticked.
+    else if (row.classList.contains("is-labeled"))
+      say(el.messages, "info", "This item is labeled already: there is nothing to send to the queue.");
+    else if (row.classList.contains("is-queued"))
+      say(el.messages, "info", "This item is in the queue already: it comes on the labeling page in its turn.");
   }
 
   function typing(node) {
