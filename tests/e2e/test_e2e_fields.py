@@ -1006,7 +1006,7 @@ def test_the_import_form_asks_for_what_the_project_reads(
     page = signed_in_page(browser, server.url, "/p/wines", viewport={"width": 1200, "height": 900})
     assert page.is_hidden("#import-text-field")
     intro = page.inner_text("#import-form p.muted")
-    assert "CSV, JSON Lines or Parquet" in intro and "row" in intro and "Texts" not in intro
+    assert "A JSONL, CSV, TSV or Parquet file, a row per record" in intro and "Texts" not in intro
     rows = tmp_path / "more.csv"
     rows.write_text("id," + ",".join(WINE_COLUMNS) + "\nx1,13,2,5,900\n", encoding="utf-8")
     page.set_input_files("#import-file", str(rows))
