@@ -263,6 +263,11 @@ def export(
         raise LabelloopError(f"split '{split[:20]}' is not one of {', '.join(SPLITS)}")
     exporter = make_exporter(fmt, schema=ctx.schema)
     if annotations:
+        if images:  # no format holds both: written without them, the images would be missed
+            raise LabelloopError(
+                "every annotator's answers (annotations) come without the images (images): "
+                "export the answers, and the images with a yolo or coco export, apart"
+            )
         if not isinstance(exporter, AnswersExporter):
             rows_of = sorted(f for f, c in EXPORTERS.items() if hasattr(c, "write_answers"))
             raise LabelloopError(

@@ -115,14 +115,24 @@ class FeatureFiles:
         name = part_name()
         with whole():  # a stopped worker leaves no rows without their ids, nor a .tmp file
             self._save(f"{name}.X.npy", np.asarray(X))
-            self._save(f"{name}.ids.npy", ids)
+            try:
+                self._save(f"{name}.ids.npy", ids)
+            except BaseException:  # a full disk, say: no rows without their ids
+                (self.folder / f"{name}.X.npy").unlink(missing_ok=True)
+                raise
 
     def _save(self, filename: str, array: NDArray[Any]) -> None:
+        """Write ``array`` as ``filename``, whole or not at all: a write that fails (a full
+        disk) removes its ``.tmp`` file, which the learner, still running, would keep."""
         assert self.folder is not None
         tmp = self.folder / f".{filename}.tmp"
-        with tmp.open("wb") as out:
-            np.save(out, array, allow_pickle=False)
-        tmp.replace(self.folder / filename)
+        try:
+            with tmp.open("wb") as out:
+                np.save(out, array, allow_pickle=False)
+            tmp.replace(self.folder / filename)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
 
     def leftovers(self, *, now: float | None = None) -> list[Path]:
         """Files a writer killed hard left (a ``.tmp`` file, a rows file without its ids file)

@@ -39,7 +39,8 @@ _held = _Held()
 def stopped_by_signals(stop: Callable[[], None]) -> Iterator[None]:
     """While the block runs, the signals of STOP_SIGNALS call ``stop`` in the main thread,
     wherever it is: at once or, inside :func:`whole`, as that ends. ``stop`` raises or ends
-    the process."""
+    the process. A signal the process was started ignoring stays ignored: `nohup` (SIGHUP),
+    a shell's ``&`` (SIGINT), a server under it whose learner inherits that."""
 
     def handle(signum: int, frame: Any) -> None:
         if _held.depth:
@@ -50,7 +51,8 @@ def stopped_by_signals(stop: Callable[[], None]) -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield  # only the main thread may take signals
         return
-    before = {sig: signal.signal(sig, handle) for sig in STOP_SIGNALS}
+    taken = [sig for sig in STOP_SIGNALS if signal.getsignal(sig) is not signal.SIG_IGN]
+    before = {sig: signal.signal(sig, handle) for sig in taken}
     try:
         yield
     finally:

@@ -157,3 +157,14 @@ def test_images_go_only_with_yolo_and_coco(cli: Any, tmp_path: Path) -> None:
     refused = cli("export", "a", "--format", "jsonl", "--images", code=1)
     said = " ".join(refused.stderr.split())
     assert "an export with its images (images) is a coco or yolo zip; jsonl holds no images" in said
+
+
+def test_every_answer_does_not_come_with_the_images(cli: Any, tmp_path: Path) -> None:
+    """--annotations writes every answer, in formats that hold no images: with --images too
+    the export is refused, rather than written without the images it was asked for."""
+    _uploaded(cli, tmp_path)
+    out = tmp_path / "a.zip"
+    refused = cli("export", "a", "--annotations", "--images", "-o", str(out), code=1)
+    said = " ".join(refused.stderr.split())
+    assert "every annotator's answers (annotations) come without the images" in said
+    assert not out.exists()

@@ -4,6 +4,7 @@ Docker, Kubernetes) stops at once, in the middle of a round too, leaving nothing
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -17,8 +18,16 @@ from tests.conftest import Lab, make_rows
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _worker(lab: Lab, home: Path, *, fit_s: float, mark: Path) -> subprocess.Popen[bytes]:
-    """`labelloop worker` on the test's database, each fit of its rounds ``fit_s`` long."""
+def _worker(
+    lab: Lab, home: Path, *, fit_s: float, mark: Path, ignored: tuple[int, ...] = ()
+) -> subprocess.Popen[bytes]:
+    """`labelloop worker` on the test's database, each fit of its rounds ``fit_s`` long,
+    started with the signals ``ignored`` ignored (as `nohup` or a shell's `&` start it)."""
+
+    def ignore() -> None:
+        for sig in ignored:
+            signal.signal(sig, signal.SIG_IGN)
+
     env = {k: v for k, v in os.environ.items() if not k.startswith("LABELLOOP_")}
     env.update(
         LABELLOOP_HOME=str(home),
@@ -32,6 +41,7 @@ def _worker(lab: Lab, home: Path, *, fit_s: float, mark: Path) -> subprocess.Pop
         env=env,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
+        preexec_fn=ignore if ignored else None,
     )
 
 
@@ -104,6 +114,29 @@ def test_sigterm_ends_a_round_at_once_and_leaves_nothing_of_it(
         child.wait()
     assert took < 2.0 and child.returncode == 0, (took, child.returncode)
     assert _rounds(lab, ctx.id) == ([(1, 30)], 1, 20, 0)  # the 20 unlabeled items queued
+
+
+def test_a_worker_started_with_nohup_goes_on_when_its_terminal_closes(
+    lab: Lab, tmp_path: Path, no_labelloop_env: None
+) -> None:
+    """`nohup labelloop serve &` (or `nohup labelloop worker &`) ignores SIGHUP, and so does
+    the learner it starts: closing the terminal stopped the learner with code 0, as if the
+    server had asked, so the server never started it again and learning stopped for good."""
+    ctx = lab.project("slow", model="tests.slowfit.SlowFit")
+    lab.import_rows(ctx, make_rows(30, labeled=True), labeled=True)
+    home, mark = tmp_path / "home", tmp_path / "fitting"
+    child = _worker(lab, home, fit_s=60, mark=mark, ignored=(signal.SIGHUP, signal.SIGINT))
+    try:
+        _within(60, mark.exists, child)
+        for sig in (signal.SIGHUP, signal.SIGINT):  # the terminal closes; a Ctrl+C there
+            child.send_signal(sig)
+            time.sleep(1.0)
+            assert child.poll() is None, f"the worker exited ({child.returncode})"
+        took = _stopped(child)  # SIGTERM still stops it at once
+    finally:
+        child.kill()
+        child.wait()
+    assert took < 2.0 and child.returncode == 0, (took, child.returncode)
 
 
 def test_a_server_killed_hard_takes_its_learner_along_mid_round(

@@ -185,3 +185,37 @@ def test_a_merge_killed_before_it_deleted_the_parts_it_replaced_leaves_no_row_tw
     assert after[0].tolist() == before[0].tolist() == [0, 1, 2, 7]
     assert np.array_equal(after[1], before[1])
     assert "removed 6 feature file(s) a learner killed hard left in 1/v" in caplog.text
+
+
+def test_a_part_whose_write_fails_leaves_nothing_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk stops a part's write half-way: the learner that goes on running (and tries
+    again each round) left each time a .tmp file, or rows without their ids, that its own
+    clean-up keeps as a live writer's for a day."""
+    folder = tmp_path / "features" / "1" / "minilm"
+    files = FeatureFiles(folder)
+    files.append(np.arange(3), np.zeros((3, 4), dtype=np.float32))
+    before = sorted(p.name for p in folder.iterdir())
+    real = np.save
+
+    def full(out: object, array: np.ndarray, **kwargs: object) -> None:
+        real(out, array[:1], **kwargs)  # some bytes written, then the disk is full
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(np, "save", full)
+    with pytest.raises(OSError, match="No space left"):
+        files.append(np.arange(3, 6), np.ones((3, 4), dtype=np.float32))
+    calls = []
+
+    def ids_full(out: object, array: np.ndarray, **kwargs: object) -> None:
+        calls.append(1)
+        if len(calls) == 2:  # the rows written whole, their ids not
+            raise OSError(28, "No space left on device")
+        real(out, array, **kwargs)
+
+    monkeypatch.setattr(np, "save", ids_full)
+    with pytest.raises(OSError, match="No space left"):
+        files.append(np.arange(3, 6), np.ones((3, 4), dtype=np.float32))
+    assert sorted(p.name for p in folder.iterdir()) == before
+    assert files.count() == 3
