@@ -15,7 +15,8 @@ from labelloop.cli.common import _open, _run, out, under_review
 def init() -> None:
     """Create the data dir and the database (LABELLOOP_HOME, LABELLOOP_DATABASE_URL)."""
     settings, db = _open()
-    out.print(f"labelloop data in {settings.home} (database {db.engine.url!r})")
+    # escape: a folder's name may hold rich markup ("[old]"), which would be styled or dropped
+    out.print(escape(f"labelloop data in {settings.home} (database {db.engine.url!r})"))
 
 
 def users_add(

@@ -64,3 +64,12 @@ def test_a_sentence_piped_to_a_script_is_never_broken_across_lines(
 
     listed = json.loads(run("imports", "list", "s", "--json").stdout)
     assert listed[0]["filename"] == data.name and listed[0]["duplicates"] == 11
+
+
+def test_a_data_dir_named_like_markup_is_said_as_it_is_named(
+    tmp_path: Path, no_labelloop_env: None
+) -> None:
+    home = tmp_path / "[bold]labels[/bold] [old]"
+    result = CliRunner().invoke(app, ["init"], env={"LABELLOOP_HOME": str(home)})
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith(f"labelloop data in {home} (database")
