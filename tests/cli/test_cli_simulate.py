@@ -846,6 +846,12 @@ def test_a_stopped_command_cancels_the_simulation_rather_than_leave_it_running(
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("LABELLOOP_")}
     env["LABELLOOP_HOME"] = str(tmp_path / "home")
+
+    def in_a_terminal() -> None:
+        """Signals as a terminal's command has them, though the tests run under `nohup`
+        (a signal started ignored stays ignored: `nohup labelloop simulate` goes on)."""
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)
+
     for sig in (signal.SIGTERM, signal.SIGHUP):
         args = ("--strategies", "all", "--seeds", "3", "--budget", "150", "--max-seconds", "60")
         proc = subprocess.Popen(
@@ -854,6 +860,7 @@ def test_a_stopped_command_cancels_the_simulation_rather_than_leave_it_running(
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
+            preexec_fn=in_a_terminal,
         )
         try:
             deadline = time.monotonic() + 60
