@@ -172,7 +172,10 @@ def _the_export_gives_a_row_per_answer_when_asked(page: Any, url: str, screensho
     assert coco.is_visible() and coco.get_attribute("href").endswith("?format=coco")
 
     # "With the images" makes the COCO and YOLO downloads zips holding each item's image.
+    assert (coco.inner_text(), yolo.inner_text()) == ("Download COCO JSON", "Download YOLO zip")
     page.check("#export-images")
+    said = (coco.inner_text(), yolo.inner_text())
+    assert said == ("Download COCO zip with the images", "Download YOLO zip with the images")
     assert coco.get_attribute("href").endswith("?format=coco&images=true")
     assert yolo.get_attribute("href").endswith("?format=yolo&images=true")
     assert page.locator("#export-jsonl").get_attribute("href").endswith("?format=jsonl")
@@ -183,6 +186,7 @@ def _the_export_gives_a_row_per_answer_when_asked(page: Any, url: str, screensho
     assert (status, 'filename="street.coco.zip"' in disposition) == (200, True)
     page.uncheck("#export-images")
     assert coco.get_attribute("href").endswith("?format=coco")
+    assert (coco.inner_text(), yolo.inner_text()) == ("Download COCO JSON", "Download YOLO zip")
 
 
 def test_without_a_learner_the_labeling_and_project_pages_say_so(

@@ -420,8 +420,15 @@
       const perAnswer = answers && answers.checked;
       if (perAnswer && ROWS.has(a.id)) url.searchParams.set("annotations", "true");
       else url.searchParams.delete("annotations");
-      if (withImages && withImages.checked && BUNDLES.has(a.id)) url.searchParams.set("images", "true");
+      const bundled = Boolean(withImages && withImages.checked && BUNDLES.has(a.id));
+      if (bundled) url.searchParams.set("images", "true");
       else url.searchParams.delete("images");
+      // The button says what it downloads: "Download COCO JSON" is a zip with its images then.
+      if (BUNDLES.has(a.id)) {
+        if (!a.dataset.label) a.dataset.label = a.textContent;
+        const format = a.dataset.label.replace(/ (JSON|zip)$/, "");
+        a.textContent = bundled ? `${format} zip with the images` : a.dataset.label;
+      }
       a.hidden = Boolean(perAnswer) && !ROWS.has(a.id);
       a.href = url.pathname + url.search;
     });
