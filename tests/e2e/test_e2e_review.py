@@ -700,6 +700,15 @@ def test_a_reviewer_whose_lease_ran_out_is_told_another_took_the_answer(
     context.close()
 
 
+def _review_leases_once_given_back(team: Team, slug: str, page: Any) -> list[int]:
+    """The review leases of project ``slug``, read again until none is left or 10 s passed
+    (a give-back is a request of its own, after the page has gone)."""
+    deadline = time.monotonic() + 10
+    while (held := _live_review_leases(team, slug)) and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
+    return held
+
+
 def _live_review_leases(team: Team, slug: str) -> list[int]:
     """The items of project ``slug`` a review page holds leased now."""
     from sqlalchemy import select
@@ -753,10 +762,7 @@ def test_an_answer_served_after_the_review_page_was_left_is_given_back(
     # until then the leases read empty once the page gave back the one it showed).
     with page.expect_response(lambda response: "skip=" in response.url):
         held[0].continue_()
-    deadline = time.monotonic() + 10
-    while _live_review_leases(team, "gone") and time.monotonic() < deadline:
-        page.wait_for_timeout(50)
-    assert _live_review_leases(team, "gone") == []
+    assert _review_leases_once_given_back(team, "gone", page) == []
     assert not errors, errors
     page.context.close()
 
@@ -790,9 +796,6 @@ def test_a_renewal_that_lands_after_the_review_page_was_left_gives_the_item_back
     route, renewed = left_while_held(page, held)
     with page.expect_response(lambda response: response.request == route.request):
         route.fulfill(response=renewed)
-    deadline = time.monotonic() + 10
-    while _live_review_leases(team, "renewed") and time.monotonic() < deadline:
-        page.wait_for_timeout(50)
-    assert _live_review_leases(team, "renewed") == []
+    assert _review_leases_once_given_back(team, "renewed", page) == []
     assert not errors, errors
     page.context.close()
