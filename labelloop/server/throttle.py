@@ -202,14 +202,18 @@ def count_report(throttle: ReportThrottle, user_id: int) -> None:
         raise _refusal(reason, wait, in_minutes=False)
 
 
-def _refusal(reason: str, wait_s: float, *, in_minutes: bool) -> TooManyAttempts:
-    """The 429 of a limit: ``reason``, and when to try again (``Retry-After``)."""
+def try_again_in(wait_s: float, *, in_minutes: bool) -> str:
+    """When a refused caller may try again, in words: "try again in 10 minutes"."""
     n, unit = (
         (max(1, math.ceil(wait_s / 60)), "minute") if in_minutes else (math.ceil(wait_s), "second")
     )
+    return f"try again in {n} {unit}{'s' if n > 1 else ''}"
+
+
+def _refusal(reason: str, wait_s: float, *, in_minutes: bool) -> TooManyAttempts:
+    """The 429 of a limit: ``reason``, and when to try again (``Retry-After``)."""
     return TooManyAttempts(
-        f"{reason}; try again in {n} {unit}{'s' if n > 1 else ''}",
-        retry_after_s=math.ceil(wait_s),
+        f"{reason}; {try_again_in(wait_s, in_minutes=in_minutes)}", retry_after_s=math.ceil(wait_s)
     )
 
 

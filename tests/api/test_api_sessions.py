@@ -323,8 +323,14 @@ def test_guessing_a_password_is_slowed_per_name_and_address(web: Any) -> None:
             clock.now += 30
     assert _attempt(web.client, "PAT", PASSWORD).startswith("throttled:")  # any spelling of it
     assert SESSION_COOKIE not in web.client.cookies
-    page = _attempt(web.client, "nobody", "guess-123456")
-    assert "too many failed sign-ins for this name from here" in page
+    token = _login_form(web.client)  # nobody's first failure was at 1300: 10 minutes to wait
+    refused = web.client.post(
+        "/login", data={"username": "nobody", "password": "guess-123456", "csrf_token": token}
+    )
+    assert refused.status_code == 429 and refused.headers["retry-after"] == "600"
+    assert "too many failed sign-ins for this name from here; try again in 10 minutes" in (
+        refused.text
+    )
 
     web.lab.user("sam", password=PASSWORD)  # someone else is not held up by it
     assert _attempt(web.client, "sam", PASSWORD) == "/"

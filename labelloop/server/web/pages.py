@@ -21,7 +21,7 @@ from labelloop.ingest.formats import export_formats
 from labelloop.server.api.deps import DbDep, session_user
 from labelloop.server.api.schemas import Id
 from labelloop.server.auth import csrf_ok
-from labelloop.server.throttle import client_address, count_report, guarded
+from labelloop.server.throttle import client_address, count_report, guarded, try_again_in
 from labelloop.server.web.settings_form import settings_form
 from labelloop.workflow import (
     accounts,
@@ -132,16 +132,30 @@ code, never the words: a link with words of someone else's choosing in it would 
 this site's sign-in page."""
 
 
+def throttled_sign_in(throttled: TooManyAttempts) -> str:
+    """What a throttled sign-in's form says: the refusal and how long to wait."""
+    return "too many failed sign-ins for this name from here; " + try_again_in(
+        throttled.retry_after_s, in_minutes=True
+    )
+
+
 @router.get("/login", response_class=HTMLResponse)
 def login_page(request: Request, next: str | None = None, error: str | None = None) -> Response:
     return _login_form(request, next=_safe_next(next), error=LOGIN_ERRORS.get(error or ""))
 
 
 def _login_form(
-    request: Request, *, next: str, error: str | None, username: str = "", status_code: int = 200
+    request: Request,
+    *,
+    next: str,
+    error: str | None,
+    username: str = "",
+    status_code: int = 200,
+    retry_after_s: int | None = None,
 ) -> HTMLResponse:
     """The sign-in form with a fresh CSRF token; ``username`` fills the name field (and puts the
-    cursor in the password field) when a sign-in from this site's own form was refused."""
+    cursor in the password field) when a sign-in from this site's own form was refused;
+    ``retry_after_s`` says when a throttled one may try again (``Retry-After``)."""
     sessions = request.app.state.sessions
     token = sessions.new_login_token()
     page = _render(
@@ -154,6 +168,8 @@ def _login_form(
         login_csrf=token,
     )
     sessions.set_login_cookie(page, token)
+    if retry_after_s is not None:
+        page.headers["Retry-After"] = str(retry_after_s)
     return page
 
 
@@ -180,14 +196,18 @@ def login(
             client_address(request),
             lambda: accounts.authenticate(db, username, password),
         )
-    except (AuthenticationFailed, TooManyAttempts) as refused:
-        throttled = isinstance(refused, TooManyAttempts)
+    except AuthenticationFailed:
+        return _login_form(
+            request, next=target, error=LOGIN_ERRORS["refused"], username=username, status_code=401
+        )
+    except TooManyAttempts as throttled:
         return _login_form(
             request,
             next=target,
-            error=LOGIN_ERRORS["throttled" if throttled else "refused"],
+            error=throttled_sign_in(throttled),
             username=username,
-            status_code=429 if throttled else 401,
+            status_code=429,
+            retry_after_s=throttled.retry_after_s,
         )
     response = RedirectResponse(target, status_code=303)
     sessions.issue(response, user.id, generation=user.session_generation)
