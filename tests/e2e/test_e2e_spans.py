@@ -114,6 +114,7 @@ def _stock_spans(stock: Stock, home: Path) -> None:
         "rtl",
         "relabel",
         "dragkeys",
+        "statline",
     ):
         stock.project(slug, SPANS_SCHEMA)
     for slug, _ in more:
@@ -156,6 +157,7 @@ def _stock_spans(stock: Stock, home: Path) -> None:
         ("kbd", {"id": "k1", "text": KEYBOARD_TEXT}),
         ("mouse", {"id": "m1", "text": MOUSE_TEXT}),
         ("dragkeys", {"id": "d1", "text": MOUSE_TEXT}),
+        ("statline", {"id": "s1", "text": MOUSE_TEXT}),
         ("mixed", {"id": "x1", "text": MIXED_TEXT}),
     ):
         stock.add(slug, write_jsonl(home / f"{slug}.jsonl", [row]), id_field="id")
@@ -450,6 +452,19 @@ def test_a_span_drawn_with_the_mouse_is_selected_for_the_keys(
     assert stored["value"] == {
         "entities": [_span(text, "Grace Hopper", "place"), {**geneva, "label": "place"}]
     }
+    assert page.errors == []
+    page.close()
+
+
+def test_the_status_line_names_the_span_f1_a_spans_project_is_measured_by(
+    spans_server: Served, browser: Any
+) -> None:
+    """Until a round measured one, the chip of a spans project read "eval acc –", a figure
+    its rounds never measure; it names span F1, as the project page does, from the start."""
+    page = _open(browser, spans_server, "statline")
+    page.wait_for_function("() => document.getElementById('model-version').textContent !== '–'")
+    assert "eval span F1 –" in page.inner_text("#status-line")
+    assert "eval acc" not in page.inner_text("#status-line")
     assert page.errors == []
     page.close()
 
