@@ -357,6 +357,15 @@ def test_on_a_laptop_screen_the_label_bar_and_the_boxes_are_beside_the_image(
 
     line = page.inner_text("#status-line")
     assert "model" in line and "eval" not in line
+
+    # At a phone's width the panel follows the image, in one column, nothing wider than it.
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.wait_for_function(
+        "() => document.querySelector('.boxes-labels').getBoundingClientRect().top"
+        " >= document.querySelector('.boxes-canvas').getBoundingClientRect().bottom"
+    )
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    assert rect(".boxes-labels")["top"] < rect(".guideline")["top"]
     page.close()
 
 
