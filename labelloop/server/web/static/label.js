@@ -1600,9 +1600,11 @@
       renderPickedBy(); // the item shown may come from that round
     }
     el.modelVersion.textContent = version;
-    el.modelVersion.title = model
-      ? `${model.model} trained on ${model.n_train} labels` + (model.cold_start ? " (cold start)" : "")
-      : "the learner trains once there are items";
+    el.modelVersion.title = !model
+      ? "the learner trains once there are items"
+      : model.cold_start
+        ? `no model trained yet: ${version} is a cold start, on ${model.n_train} labels`
+        : `${model.model} trained on ${model.n_train} labels`;
     const metrics = (model && model.metrics) || {};
     const acc = evalMetric ? metrics[evalMetric.key] : undefined;
     el.evalAccuracy.textContent = typeof acc === "number" ? acc.toFixed(3) : "–";
