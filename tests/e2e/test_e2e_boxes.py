@@ -30,6 +30,7 @@ ZOOM = "zoom"  # project: one boxes control, photos far larger than the stage
 ZOOM_SIZE = (3000, 2000)
 PAIR = "pair"  # project: two boxes controls on the same image
 PAIR_CONTROLS = {"vehicles": ["car", "bus"], "people": ["adult", "child"]}
+LAPTOP = "laptop"  # project: one boxes control, labeled on a 1280 x 800 screen
 OBJECTS = ["car", "person", "sign"]
 
 
@@ -105,6 +106,7 @@ def _stock_boxes(stock: Stock, home: Path) -> None:
         photo.save(photos / f"photo{i}.png")
     for slug, mixed, pair, source in (
         (BOXES, False, False, folder),
+        (LAPTOP, False, False, folder),
         (MIXED, True, False, odd),
         (WIDE, False, False, wide),
         (ZOOM, False, False, photos),
@@ -304,6 +306,66 @@ def test_boxes_by_mouse(boxes_server: str, browser: Any, screenshots: Path) -> N
         person,
     )
     assert page.inner_text("#trace-body .thumb-legend") == "person"
+    page.close()
+
+
+def test_on_a_laptop_screen_the_label_bar_and_the_boxes_are_beside_the_image(
+    boxes_server: str, browser: Any, screenshots: Path
+) -> None:
+    """At 1280 x 800 the label bar (which key is which label) sat below the image, under the
+    fold, and each box drawn pushed the list further down: they are beside the image now,
+    a long list scrolling by itself with the box just drawn in sight, and nothing of it needs
+    the page scrolled. The stats line shows no eval chip: boxes rounds measure no eval score,
+    and its dash never filled."""
+    page = signed_in_page(
+        browser, boxes_server, f"/p/{LAPTOP}/label", viewport={"width": 1280, "height": 800}
+    )
+    _wait_stage(page)
+    stage = Stage(page)
+    for i in range(8):
+        x, y = 20 + 90 * (i % 4), 20 + 140 * (i // 4)
+        _drag(page, stage.at(x, y), stage.at(x + 40, y + 40))
+    assert len(_boxes(page)) == 8
+    page.screenshot(path=str(screenshots / "boxes-laptop.png"))
+
+    def rect(selector: str) -> dict[str, float]:
+        return page.eval_on_selector(
+            selector,
+            "e => { const r = e.getBoundingClientRect(); return {top: r.top,"
+            " bottom: r.bottom, left: r.left, right: r.right}; }",
+        )
+
+    assert page.evaluate("scrollY") == 0
+    image, bar = rect(".boxes-canvas"), rect(".boxes-labels")
+    for selector in (".boxes-canvas", ".boxes-labels", ".boxes-list", "#submit-btn"):
+        shown = rect(selector)
+        assert shown["top"] >= 0 and shown["bottom"] <= 800, (selector, shown)
+    assert bar["left"] >= image["right"]  # beside the image, not under it
+    newest = rect(".boxes-item.is-selected")  # the box just drawn, at the end of the list
+    inside = rect(".boxes-list")
+    assert newest["top"] >= inside["top"] - 0.5 and newest["bottom"] <= inside["bottom"] + 0.5
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+
+    # The label keys still act on the selected box, and the first row scrolls back in sight.
+    page.keyboard.press("2")
+    assert _boxes(page)[7]["label"] == "person"
+    page.keyboard.press("]")  # from the last box on to the first
+    assert _boxes(page)[0]["selected"]
+    first, inside = rect(".boxes-item.is-selected"), rect(".boxes-list")
+    assert first["top"] >= inside["top"] - 0.5 and first["bottom"] <= inside["bottom"] + 0.5
+    assert page.evaluate("scrollY") == 0
+
+    line = page.inner_text("#status-line")
+    assert "model" in line and "eval" not in line
+
+    # At a phone's width the panel follows the image, in one column, nothing wider than it.
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.wait_for_function(
+        "() => document.querySelector('.boxes-labels').getBoundingClientRect().top"
+        " >= document.querySelector('.boxes-canvas').getBoundingClientRect().bottom"
+    )
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    assert rect(".boxes-labels")["top"] < rect(".guideline")["top"]
     page.close()
 
 

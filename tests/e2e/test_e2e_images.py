@@ -157,3 +157,37 @@ def test_a_small_image_fills_the_item_box_and_a_large_one_shows_whole(
         page.keyboard.press("Enter")
     assert seen == set(ICONS)
     page.close()
+
+
+def test_the_search_boxes_of_an_image_project_say_they_search_file_paths(
+    icons_server: str, browser: Any
+) -> None:
+    """The Items page's and the pool search's boxes suggested text searches ('e.g. refund*
+    "money back"') in a project of pictures, which have no text: their words are those of
+    each file's path, which the boxes, their help and a search that finds nothing now say,
+    and such a word finds the picture."""
+    viewport = {"width": 1280, "height": 800}
+    page = signed_in_page(browser, icons_server, "/p/icons/items", viewport=viewport)
+    page.wait_for_function("() => document.querySelectorAll('#items-rows tr').length === 2")
+    help_line = page.inner_text("#items-syntax")
+    assert "refund" not in page.get_attribute("#f-q", "placeholder") + help_line
+    assert "path" in help_line and "Words of the file's path" in page.inner_text(".items-words")
+    page.fill("#f-q", "photo")
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => document.querySelectorAll('#items-rows tr').length === 1")
+    assert "photo.png" in page.inner_text("#items-rows")
+
+    page.goto(icons_server + "/p/icons/search?q=icons")  # the folder's name finds both
+    page.wait_for_selector("#results li.hit")
+    assert page.locator("#results li.hit").count() == 2
+    help_line = page.inner_text("#search-syntax")
+    assert "refund" not in page.get_attribute("#search-q", "placeholder") + help_line
+    assert "path" in help_line
+    page.fill("#search-q", "beach")
+    page.keyboard.press("Enter")
+    page.wait_for_function(
+        "() => document.getElementById('results-summary').textContent.startsWith('No pool')"
+    )
+    missed = page.inner_text("#results-summary")
+    assert "file path" in missed and "refund" not in missed
+    page.close()

@@ -109,6 +109,15 @@ def test_e2e_keyboard_labeling_drives_the_loop(
         "() => document.getElementById('model-version').textContent.startsWith('v')"
     )
     first_model = _shown(page)["model"]
+    # The first queue came from the cold-start round, before any model: the card said "Picked
+    # by model v1" beside a reason saying no model picked it; it names no model now.
+    page.wait_for_function(
+        "() => document.getElementById('why-model').textContent !== 'v1'", timeout=10000
+    )
+    assert page.inner_text("#why-model") == f"none ({first_model} was a cold start)"
+    # nor does the status line's model chip ("none (cold start) trained on 0 labels (cold start)")
+    title = page.get_attribute("#model-version", "title")
+    assert title == f"no model trained yet: {first_model} is a cold start, on 0 labels"
     labeler = Labeler(page, server, screenshots)
 
     # The chosen label's key again clears the single choice, and the empty answer is refused

@@ -113,6 +113,8 @@ def _stock_spans(stock: Stock, home: Path) -> None:
         "marks",
         "rtl",
         "relabel",
+        "dragkeys",
+        "statline",
     ):
         stock.project(slug, SPANS_SCHEMA)
     for slug, _ in more:
@@ -154,6 +156,8 @@ def _stock_spans(stock: Stock, home: Path) -> None:
         ("relabel", {"id": "r1", "text": KEYBOARD_TEXT}),
         ("kbd", {"id": "k1", "text": KEYBOARD_TEXT}),
         ("mouse", {"id": "m1", "text": MOUSE_TEXT}),
+        ("dragkeys", {"id": "d1", "text": MOUSE_TEXT}),
+        ("statline", {"id": "s1", "text": MOUSE_TEXT}),
         ("mixed", {"id": "x1", "text": MIXED_TEXT}),
     ):
         stock.add(slug, write_jsonl(home / f"{slug}.jsonl", [row]), id_field="id")
@@ -203,6 +207,13 @@ def _tags(page: Any) -> list[tuple[int, int, str, bool]]:
                                   t.dataset.label, t.classList.contains('is-suggested')])""",
         )
     ]
+
+
+def _selected(page: Any) -> list[int]:
+    """Where the selected spans start (in code points): one at most, none when none is."""
+    return page.eval_on_selector_all(
+        ".spans-text .span-tag.is-selected", "ts => ts.map(t => Number(t.dataset.start))"
+    )
 
 
 def _status(page: Any) -> str:
@@ -406,6 +417,54 @@ def test_spans_by_mouse(spans_server: Served, browser: Any) -> None:
     assert stored["value"] == {
         "entities": [_span(text, "Grace Hopper", "person"), _span(text, "Paris", "org")]
     }
+    assert page.errors == []
+    page.close()
+
+
+def test_a_span_drawn_with_the_mouse_is_selected_for_the_keys(
+    spans_server: Served, browser: Any
+) -> None:
+    """A span marked by a drag was left unselected: a label key next only changed the active
+    label and Delete did nothing, where a span marked by keyboard takes both. Now the dragged
+    span is the selected one, as a keyboard-made span is; a label button still only picks the
+    label for the next span."""
+    page = _open(browser, spans_server, "dragkeys")
+    text = MOUSE_TEXT
+    geneva = _span(text, "Geneva", "person")
+    _drag(page, _tok(page, "Geneva"), _tok(page, "Geneva"))
+    assert _selected(page) == [geneva["start"]]
+    page.keyboard.press("l")  # relabels the span just drawn
+    assert _tags(page) == [(geneva["start"], geneva["end"], "place", False)]
+
+    paris = _span(text, "Paris", "place")
+    _drag(page, _tok(page, "Paris"), _tok(page, "Paris"))
+    assert _selected(page) == [paris["start"]]
+    page.keyboard.press("Delete")  # removes the span just drawn, not another
+    assert _tags(page) == [(geneva["start"], geneva["end"], "place", False)]
+
+    _drag(page, _tok(page, "Grace"), _tok(page, "Hopper"))
+    page.click(".span-label-btn[data-label=org]")  # the next label: the new span keeps its own
+    assert _selected(page) == []
+    assert _tags(page)[0] == (0, len("Grace Hopper"), "place", False)
+
+    page.keyboard.press("Enter")
+    stored = _stored(page, spans_server, "dragkeys")
+    assert stored["value"] == {
+        "entities": [_span(text, "Grace Hopper", "place"), {**geneva, "label": "place"}]
+    }
+    assert page.errors == []
+    page.close()
+
+
+def test_the_status_line_names_the_span_f1_a_spans_project_is_measured_by(
+    spans_server: Served, browser: Any
+) -> None:
+    """Until a round measured one, the chip of a spans project read "eval acc –", a figure
+    its rounds never measure; it names span F1, as the project page does, from the start."""
+    page = _open(browser, spans_server, "statline")
+    page.wait_for_function("() => document.getElementById('model-version').textContent !== '–'")
+    line = " ".join(page.inner_text("#status-line").split())  # the chips' parts, one space apart
+    assert "eval span F1 –" in line and "eval acc" not in line
     assert page.errors == []
     page.close()
 

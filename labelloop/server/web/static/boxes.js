@@ -337,6 +337,7 @@
 
     function render() {
       layer.replaceChildren();
+      const listScroll = list.scrollTop; // emptying the list below would scroll it to its top
       list.replaceChildren();
       if (st.natW) {
         st.boxes.forEach((b, i) => {
@@ -410,6 +411,8 @@
         li.append(pick, del);
         list.append(li);
       });
+      list.scrollTop = listScroll;
+      showInList(list.children[st.selected]);
       empty.hidden = st.boxes.length > 0;
       const sel = st.boxes[st.selected];
       for (const b of labelButtons) {
@@ -433,6 +436,16 @@
       stage.classList.toggle("is-grabbing", !!st.drag && st.drag.mode === "pan");
       stage.dataset.zoom = String(st.zoom);
       stage.dataset.selected = String(st.selected);
+    }
+
+    /** Scroll the list of boxes (which scrolls by itself beside the image, boxes.css) so the
+     *  selected box's row is in it; the page itself does not move. */
+    function showInList(row) {
+      if (!row || list.scrollHeight <= list.clientHeight) return;
+      const shown = list.getBoundingClientRect();
+      const at = row.getBoundingClientRect();
+      if (at.top < shown.top) list.scrollTop -= shown.top - at.top;
+      else if (at.bottom > shown.bottom) list.scrollTop += at.bottom - shown.bottom;
     }
 
     // ------------------------------------------------------------ edits

@@ -84,6 +84,8 @@
     progressText: $("progress-text"),
     remainingText: $("remaining-text"),
     modelVersion: $("model-version"),
+    evalChip: $("eval-chip"),
+    evalName: $("eval-name"),
     evalAccuracy: $("eval-accuracy"),
     stopHint: $("stop-hint"),
     training: $("training-text"),
@@ -406,8 +408,12 @@
     el.suggestion.hidden = false;
   }
 
+  let shownPick = null; // the selection record of the item shown (renderWhy)
+  const coldRounds = new Set(); // model versions the status said were cold starts
+
   function renderWhy(selection) {
     if (!selection || (!selection.reason && !selection.strategy)) {
+      shownPick = null;
       el.why.hidden = true;
       return;
     }
@@ -417,15 +423,31 @@
       selection.rank === null || selection.rank === undefined ? "–" : "#" + (selection.rank + 1);
     el.whyScore.textContent =
       typeof selection.score === "number" ? selection.score.toFixed(3) : "–";
-    const fromQueue = selection.rank !== null && selection.rank !== undefined;
-    el.whyModel.textContent =
-      selection.model_version === null || selection.model_version === undefined
-        ? "–"
-        : fromQueue
-          ? "v" + selection.model_version
-          : `no (v${selection.model_version} was current)`; // a search pick or a random control
+    shownPick = selection;
+    renderPickedBy();
     el.why.dataset.strategy = selection.strategy || "";
     el.why.hidden = false;
+  }
+
+  /** The "Picked by model" line of the item shown: the version whose round queued it, or no
+   *  model at all where that round was a cold start (it ran before there were labels to train
+   *  one on, as the status says of that version), or a search pick or random control. */
+  function renderPickedBy() {
+    const selection = shownPick;
+    const version = selection ? selection.model_version : null;
+    const fromQueue = selection && selection.rank !== null && selection.rank !== undefined;
+    const cold = fromQueue && coldRounds.has(version);
+    el.whyModel.textContent =
+      version === null || version === undefined
+        ? "–"
+        : !fromQueue
+          ? `no (v${version} was current)` // a search pick or a random control
+          : cold
+            ? `none (v${version} was a cold start)`
+            : "v" + version;
+    el.whyModel.title = cold
+      ? `Queued in round v${version}, before there were enough labels to train a model on`
+      : "";
   }
 
   /** A sent-back item: who rejected the answer, their whole comment and the answer itself
@@ -1530,6 +1552,14 @@
 
   let statusTimer = null;
   let shownVersion = null;
+  // The eval figure the project's rounds measure, named as the project page names it: span F1
+  // (exact match) for spans; none for boxes, whose rounds measure no eval score, so no chip.
+  const EVAL_METRICS = { spans: { key: "span_f1", name: "eval span F1" }, boxes: null };
+  const targetType = target ? target.type : "";
+  const evalMetric =
+    targetType in EVAL_METRICS ? EVAL_METRICS[targetType] : { key: "accuracy", name: "eval acc" };
+  el.evalChip.hidden = !evalMetric;
+  if (evalMetric) el.evalName.textContent = evalMetric.name;
 
   function scheduleStatus() {
     if (statusTimer) clearTimeout(statusTimer);
@@ -1565,16 +1595,19 @@
     const version = model ? "v" + model.version : "none yet";
     if (shownVersion !== null && shownVersion !== version) flash(el.modelVersion);
     shownVersion = version;
+    if (model && model.cold_start && !coldRounds.has(model.version)) {
+      coldRounds.add(model.version);
+      renderPickedBy(); // the item shown may come from that round
+    }
     el.modelVersion.textContent = version;
-    el.modelVersion.title = model
-      ? `${model.model} trained on ${model.n_train} labels` + (model.cold_start ? " (cold start)" : "")
-      : "the learner trains once there are items";
+    el.modelVersion.title = !model
+      ? "the learner trains once there are items"
+      : model.cold_start
+        ? `no model trained yet: ${version} is a cold start, on ${model.n_train} labels`
+        : `${model.model} trained on ${model.n_train} labels`;
     const metrics = (model && model.metrics) || {};
-    // A spans project measures span F1 (exact match) instead of accuracy.
-    const spanF1 = typeof metrics.accuracy !== "number" && typeof metrics.span_f1 === "number";
-    const acc = spanF1 ? metrics.span_f1 : metrics.accuracy;
+    const acc = evalMetric ? metrics[evalMetric.key] : undefined;
     el.evalAccuracy.textContent = typeof acc === "number" ? acc.toFixed(3) : "–";
-    el.evalAccuracy.previousSibling.textContent = spanF1 ? "eval span F1 " : "eval acc ";
     el.stopHint.hidden = !data.stop_recommended;
     const training = data.training;
     if (training && typeof training.retrain_every === "number") {

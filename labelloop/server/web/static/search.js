@@ -40,6 +40,8 @@
   };
 
   const plural = (n, word) => `${n.toLocaleString()} ${n === 1 ? word : word + "s"}`;
+  // Words find an image or audio item by its file's path, the only words it has.
+  const inFiles = page.data_type === "image" || page.data_type === "audio";
 
   // ---------------------------------------------------------------- rendering
 
@@ -154,7 +156,10 @@
       el.summary.textContent =
         (result.total
           ? `${plural(result.total, "item")} ${result.total === 1 ? "matches" : "match"} “${result.q}”; showing ${first}–${last}.`
-          : `No pool item matches “${result.q}” (${result.syntax}).`) +
+          : inFiles
+            ? `No pool item's file path holds “${result.q}” (whole words of its folders and ` +
+              "name, in any case; img* for words starting with img)."
+            : `No pool item matches “${result.q}” (${result.syntax}).`) +
         (result.cut ? " " + sentence(result.note) : "");
     }
     el.prev.disabled = result.offset === 0;

@@ -513,8 +513,8 @@
       this.add(s, e, label);
     }
 
-    /** Mark [s, e) as `label`; from the keyboard the new span stays selected, for a quick fix. */
-    add(s, e, label, { select = true } = {}) {
+    /** Mark [s, e) as `label`; the new span stays selected, for a quick fix. */
+    add(s, e, label) {
       const span = { s, e, label, suggested: false };
       // Words marked over a suggestion replace it (where spans may not overlap).
       const replaced = this.control.overlap
@@ -530,8 +530,8 @@
       this.spans = kept;
       this.spans.push(span);
       this.spans.sort(byPosition);
-      this.selected = select ? span : null;
-      this.fresh = select;
+      this.selected = span;
+      this.fresh = true;
       this.cursor = -1;
       this.anchor = -1;
       this.render();
@@ -828,15 +828,13 @@
       return a <= b ? [a, b] : [b, a];
     }
 
-    /** Mark the words touching [lo, hi) with the active label (a mouse or touch selection). */
+    /** Mark the words touching [lo, hi) with the active label (a mouse or touch selection);
+     *  the new span is selected as one made by keyboard is, so a label key relabels it and
+     *  Delete removes it, while a click on a label button only picks the next active label. */
     markRange(lo, hi) {
       const words = this.tokensIn(lo, hi);
       if (!words) return false;
-      this.selected = null;
-      // A pointer-made span is not selected: clicking a label next only picks the active label.
-      return this.add(this.tokens[words[0]].s, this.tokens[words[1]].e, this.active, {
-        select: false,
-      });
+      return this.add(this.tokens[words[0]].s, this.tokens[words[1]].e, this.active);
     }
 
     pieceAt(x, y) {
