@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -437,3 +438,35 @@ def test_a_worker_whose_parent_died_while_it_started_up_stops_too(tmp_path: Path
     )
     assert worker.stderr == ""  # it left by its watch (exit 1), not by an error
     assert worker.returncode == 1 and time.monotonic() - started < 30
+
+
+def test_a_worker_takes_sigterm_though_the_process_that_started_it_blocked_it(
+    tmp_path: Path,
+) -> None:
+    """`labelloop worker` blocks its stop signals (a thread of its own waits for them), and a
+    started program inherits the blocked set: its replay's worker processes kept SIGTERM
+    blocked, so a service manager's SIGTERM to the whole group left them running."""
+    root = str(Path(__file__).resolve().parents[2])
+    code = (
+        "import os, time\n"
+        "from labelloop.learn.simulate import _start_worker\n"
+        "_start_worker(None, None, None, os.getppid())\n"
+        "print('started', flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    worker = subprocess.Popen(
+        [sys.executable, "-c", code],
+        env={**os.environ, "PYTHONPATH": root},
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM}),
+    )
+    try:
+        assert worker.stdout is not None and worker.stdout.readline().strip() == "started"
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=10)
+    finally:
+        worker.kill()
+        worker.wait()
+    assert worker.returncode == -signal.SIGTERM
