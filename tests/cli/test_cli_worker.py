@@ -15,6 +15,7 @@ from typing import Any
 from labelloop.server.worker import stop_worker
 from labelloop.store import learning as store_learning
 from tests.conftest import Lab, make_rows
+from tests.processes import in_group, running
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -181,29 +182,19 @@ def test_a_worker_stopped_during_a_simulation_says_so_and_leaves_no_process_behi
     child = _worker(lab, home, fit_s=60, mark=mark)
     try:
         _within(90, replaying, child)
-        group = [p for p in _group(child.pid) if p != child.pid]
+        group = [p for p in in_group(child.pid) if p != child.pid]
         assert group, "the replay runs in worker processes"
         took = _stopped(child)
         deadline = time.monotonic() + 10
-        while [p for p in group if _alive(p)] and time.monotonic() < deadline:
+        while [p for p in group if running(p)] and time.monotonic() < deadline:
             time.sleep(0.1)
-        left = [p for p in group if _alive(p)]
+        left = [p for p in group if running(p)]
     finally:
         _gone(child)
     assert took < 2.0 and child.returncode == 0, (took, child.returncode)
     view = simulations.get(lab.db, ctx, asked["id"])
     assert view["state"] == "failed" and view["error"] == simulations.LEARNER_STOPPED
     assert not left, "processes the worker started outlived it"
-
-
-def _group(pgid: int) -> list[int]:
-    """The processes of process group ``pgid``."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError, IndexError, ValueError):
-            if int(stat.read_text().rsplit(")", 1)[1].split()[2]) == pgid:
-                found.append(int(stat.parent.name))
-    return found
 
 
 def test_a_worker_started_with_nohup_goes_on_when_its_terminal_closes(
@@ -269,22 +260,13 @@ def test_a_server_killed_hard_takes_its_learner_along_mid_round(
         server.send_signal(signal.SIGKILL)
         server.wait()
         started = time.monotonic()
-        while _alive(learner) and time.monotonic() - started < 10:
+        while running(learner) and time.monotonic() - started < 10:
             time.sleep(0.05)
         took = time.monotonic() - started
     finally:
         server.kill()
         server.wait()
-        if _alive(learner):
+        if running(learner):
             os.kill(learner, signal.SIGKILL)
     assert took < 3.0, took  # it looks for its server every second
     assert _rounds(lab, ctx.id) == ([], 0, 0, 0)
-
-
-def _alive(pid: int) -> bool:
-    """Whether the process runs (a zombie waiting for its new parent to reap it has ended)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"

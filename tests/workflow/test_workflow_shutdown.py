@@ -22,6 +22,7 @@ from labelloop.workflow import learning
 from labelloop.workflow.features import FeatureFiles
 from labelloop.workflow.shutdown import LEAVING_S, stopped_as_interrupt
 from tests.conftest import Lab, make_rows
+from tests.processes import running
 
 
 def _stop_on_first_call(monkeypatch: pytest.MonkeyPatch, owner: Any, name: str) -> None:
@@ -217,21 +218,12 @@ def test_a_signal_ignored_at_start_stays_ignored_and_a_forked_child_takes_signal
     forked = int(line)
     os.kill(forked, signal.SIGTERM)
     deadline = time.monotonic() + 5
-    while _running(forked) and time.monotonic() < deadline:
+    while running(forked) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not _running(forked), "the forked child kept SIGTERM blocked"
+    assert not running(forked), "the forked child kept SIGTERM blocked"
     child.send_signal(signal.SIGHUP)
     time.sleep(0.5)
     assert child.poll() is None, f"SIGHUP ended it ({child.returncode})"
     child.send_signal(signal.SIGTERM)
     took = _ended(child)
     assert took < 2.0 and child.returncode == 0, (took, child.returncode)
-
-
-def _running(pid: int) -> bool:
-    """Whether the process runs (a zombie its parent has not reaped yet has ended)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
