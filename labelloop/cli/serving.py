@@ -81,23 +81,23 @@ def worker(
             with contextlib.suppress(Exception):  # e.g. interrupted in the middle of a write
                 stream.flush()
 
-    exit_on_signals(leaving)  # first: the threads started below inherit its blocked signals
-    from labelloop.workflow.learning import FeatureCache, Learner
+    with exit_on_signals(leaving):  # first: the threads started in it inherit its blocked signals
+        from labelloop.workflow.learning import FeatureCache, Learner
 
-    settings, db = _open()
-    out.print(f"labelloop worker on {db.engine.url!r}")
-    cache = FeatureCache(settings.features_dir, media_roots=settings.media_root_paths)
-    learner = Learner(db, poll_s=settings.learner_poll_s, cache=cache)
+        settings, db = _open()
+        out.print(f"labelloop worker on {db.engine.url!r}")
+        cache = FeatureCache(settings.features_dir, media_roots=settings.media_root_paths)
+        learner = Learner(db, poll_s=settings.learner_poll_s, cache=cache)
 
-    if parent_pid is not None:
+        if parent_pid is not None:
 
-        def watch_parent() -> None:  # a server killed hard must not leave its learner behind
-            while os.getppid() == parent_pid:
-                time.sleep(1)
-            os.kill(os.getpid(), signal.SIGTERM)  # stops as the server's own stop does
+            def watch_parent() -> None:  # a server killed hard must not leave its learner behind
+                while os.getppid() == parent_pid:
+                    time.sleep(1)
+                os.kill(os.getpid(), signal.SIGTERM)  # stops as the server's own stop does
 
-        threading.Thread(target=watch_parent, daemon=True).start()
-    learner.run_forever()
+            threading.Thread(target=watch_parent, daemon=True).start()
+        learner.run_forever()
 
 
 def demo(

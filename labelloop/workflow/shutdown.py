@@ -39,6 +39,8 @@ STOP_SIGNALS = tuple(
 """Signals that stop a command or a worker as Ctrl-C does."""
 LEAVING_S = 2.0
 """How long :func:`exit_on_signals` gives ``leaving`` (a database away, a stream that blocks)."""
+WAKE_S = 0.25
+"""How often its signal thread looks whether the block ended (it waits for signals meanwhile)."""
 
 
 class _Held:
@@ -101,31 +103,36 @@ def stopped_as_interrupt() -> AbstractContextManager[None]:
     return stopped_by_signals(_interrupt)
 
 
-def exit_on_signals(leaving: Callable[[], None]) -> None:
-    """From now on, a signal of STOP_SIGNALS ends the process with code 0 at once, wherever its
-    threads are (inside a long native call too), after ``leaving()`` (LEAVING_S at most); while
-    :func:`whole` blocks are open (in any thread), as the last one ends. A signal the process
-    was started ignoring stays ignored (`nohup`'s SIGHUP, a shell's ``&``'s SIGINT).
+@contextmanager
+def exit_on_signals(leaving: Callable[[], None]) -> Iterator[None]:
+    """While the block runs, a signal of STOP_SIGNALS ends the process with code 0 at once,
+    wherever its threads are (inside a long native call too), after ``leaving()`` (LEAVING_S at
+    most); while :func:`whole` blocks are open (in any thread), as the last one ends. A signal
+    the process was started ignoring stays ignored (`nohup`'s SIGHUP, a shell's ``&``'s SIGINT).
 
-    Call it in the main thread before any other thread starts: the signals are blocked here,
+    Enter it in the main thread before any other thread starts: the signals are blocked here,
     threads take the blocked set of the thread that starts them, and one thread of its own
     waits for them. A signal that reached any other thread would wait for its handler there,
     or for the main thread. A child process inherits the blocked set too: a forked one gets
     the signals back as it starts; one started from a program (exec) keeps them blocked until
-    it unblocks them itself, as the simulation's worker processes do.
+    it unblocks them itself, as the simulation's worker processes do. As the block ends (a
+    command that failed, run in-process by a test) the signals are the main thread's again.
     """
     if threading.current_thread() is not threading.main_thread():
-        raise RuntimeError("exit_on_signals must be called in the main thread")
+        raise RuntimeError("exit_on_signals must be entered in the main thread")
     taken = {sig for sig in STOP_SIGNALS if signal.getsignal(sig) is not signal.SIG_IGN}
     if not taken:
+        yield
         return
     before = signal.pthread_sigmask(signal.SIG_BLOCK, taken)
-    _held.every_thread = True
+    held, ended = _held, threading.Event()
+    held.every_thread = True
 
     def forked() -> None:  # a forked child has no signal thread: it takes signals as before
         global _held
-        _held = _Held()
-        signal.pthread_sigmask(signal.SIG_SETMASK, before)
+        if _held is held and not ended.is_set():
+            _held = _Held()
+            signal.pthread_sigmask(signal.SIG_SETMASK, before)
 
     os.register_at_fork(after_in_child=forked)
 
@@ -136,11 +143,19 @@ def exit_on_signals(leaving: Callable[[], None]) -> None:
         os._exit(0)
 
     def wait() -> None:
-        while True:
-            signal.sigwait(taken)
-            _arrive(leave)
+        while not ended.is_set():
+            if signal.sigtimedwait(taken, WAKE_S) is not None:
+                _arrive(leave)
 
-    threading.Thread(target=wait, name="labelloop-stop-signals", daemon=True).start()
+    waiter = threading.Thread(target=wait, name="labelloop-stop-signals", daemon=True)
+    waiter.start()
+    try:
+        yield
+    finally:
+        ended.set()
+        waiter.join()
+        held.every_thread = False
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
 
 
 @contextmanager

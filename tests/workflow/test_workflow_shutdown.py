@@ -94,19 +94,25 @@ def leaving():
     time.sleep(float(os.environ.get("LEAVING_TAKES_S", "0")))
 
 
-exit_on_signals(leaving)
+with exit_on_signals(leaving):
 """
 
 
 def _started(
-    tmp_path: Path, body: str, *, ignored: tuple[int, ...] = (), leaving_s: float = 0.0
+    tmp_path: Path,
+    body: str,
+    *,
+    after: str = "",
+    ignored: tuple[int, ...] = (),
+    leaving_s: float = 0.0,
 ) -> tuple[subprocess.Popen[str], str]:
-    """A Python process that calls ``exit_on_signals`` (its ``leaving`` touches ``left``, then
-    takes ``leaving_s``), then runs ``body``, which prints a line once it is where a test stops
-    it; with that line. Started with the signals ``ignored`` ignored, in a process group of its
-    own."""
+    """A Python process that runs ``body`` in ``exit_on_signals`` (its ``leaving`` touches
+    ``left``, then takes ``leaving_s``), then ``after``; one of them prints a line once it is
+    where a test stops it: with that line. Started with the signals ``ignored`` ignored, in a
+    process group of its own."""
     script = tmp_path / "stopped.py"
-    script.write_text(SCRIPT + textwrap.dedent(body))
+    inside = textwrap.indent(textwrap.dedent(body), "    ")
+    script.write_text(SCRIPT + inside + "\n" + textwrap.dedent(after))
 
     def ignore() -> None:
         for sig in ignored:
@@ -195,6 +201,16 @@ def test_what_is_done_on_leaving_does_not_hold_the_stop_for_long(tmp_path: Path)
     took = _ended(child)
     assert child.returncode == 0 and took < LEAVING_S + 2.0, (took, child.returncode)
     assert (tmp_path / "left").exists()
+
+
+def test_once_the_block_ends_a_stop_signal_is_the_process_s_own_again(tmp_path: Path) -> None:
+    """`labelloop worker` run in-process (a test's CliRunner) whose database was away left the
+    stop signals blocked in that process, and a thread that ended it with code 0 on Ctrl-C."""
+    child, _ = _started(tmp_path, "pass", after='print("started", flush=True)\ntime.sleep(60)\n')
+    child.send_signal(signal.SIGTERM)
+    took = _ended(child)
+    assert child.returncode == -signal.SIGTERM and took < 2.0, (took, child.returncode)
+    assert not (tmp_path / "left").exists()
 
 
 def test_a_signal_ignored_at_start_stays_ignored_and_a_forked_child_takes_signals(
