@@ -66,36 +66,37 @@ def worker(
     import sys
     import threading
 
-    from labelloop.workflow.learning import FeatureCache, Learner
-    from labelloop.workflow.shutdown import stopped_by_signals
+    from labelloop.workflow.shutdown import exit_on_signals
 
-    settings, db = _open()
-    out.print(f"labelloop worker on {db.engine.url!r}")
-    cache = FeatureCache(settings.features_dir, media_roots=settings.media_root_paths)
-    learner = Learner(db, poll_s=settings.learner_poll_s, cache=cache)
+    learner: Learner | None = None
 
-    def stop_now() -> None:
-        """Leave at once, mid-round too: the round's open transaction rolls back as the
-        connection closes and nothing of it was written yet (a round writing its results
-        finishes them first, see ``shutdown.whole``). Not by an exception, which a library
-        can turn into an error of its own that a step's error handling then logs and goes on
-        from. A simulation in progress is told first, so its page says it stopped (the
-        learner's own stop would set an event this thread may be inside the lock of)."""
-        learner.simulations.stop()
+    def leaving() -> None:
+        """On a stop signal, the process ends at once, mid-round too: the round's open
+        transaction rolls back as the connection closes and nothing of it was written yet (a
+        round writing its results finishes them first, see ``shutdown.whole``). A simulation
+        in progress is marked stopped first, so its page says so."""
+        if learner is not None:
+            learner.simulations.abandon()
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(Exception):  # e.g. interrupted in the middle of a write
                 stream.flush()
-        os._exit(0)
 
-    if parent_pid is not None:
+    with exit_on_signals(leaving):  # first: the threads started in it inherit its blocked signals
+        from labelloop.workflow.learning import FeatureCache, Learner
 
-        def watch_parent() -> None:  # a server killed hard must not leave its learner behind
-            while os.getppid() == parent_pid:
-                time.sleep(1)
-            os.kill(os.getpid(), signal.SIGTERM)  # stops as the server's own stop does
+        settings, db = _open()
+        out.print(f"labelloop worker on {db.engine.url!r}")
+        cache = FeatureCache(settings.features_dir, media_roots=settings.media_root_paths)
+        learner = Learner(db, poll_s=settings.learner_poll_s, cache=cache)
 
-        threading.Thread(target=watch_parent, daemon=True).start()
-    with stopped_by_signals(stop_now):  # SIGTERM: the server stopping, a service manager
+        if parent_pid is not None:
+
+            def watch_parent() -> None:  # a server killed hard must not leave its learner behind
+                while os.getppid() == parent_pid:
+                    time.sleep(1)
+                os.kill(os.getpid(), signal.SIGTERM)  # stops as the server's own stop does
+
+            threading.Thread(target=watch_parent, daemon=True).start()
         learner.run_forever()
 
 

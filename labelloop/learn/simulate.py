@@ -109,13 +109,16 @@ TICKS_PER_MESSAGE = 10
 
 def _start_worker(job: SeedJob, ticks: Any, abort: Any, parent: int) -> None:
     """Keep the job in the worker; leave Ctrl-C to the parent, which tells workers to stop;
-    end the worker when the parent is gone.
+    take the other signals as a process of its own does (a started program inherits the signals
+    its parent blocks, and `labelloop worker` blocks its stop signals to wait for them in a
+    thread: SIGTERM would not end this worker); end the worker when the parent is gone.
 
     ``parent`` is the pid the parent gave, not ``os.getppid()`` read here: a parent killed
     while this worker was still importing has already handed it to another process, and a
     watch started from that pid would never see a change.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_SETMASK, ())
     _WORKER.update(job=job, ticks=ticks, abort=abort)
     threading.Thread(target=_exit_when_orphaned, args=(parent,), daemon=True).start()
 

@@ -352,14 +352,23 @@ def finished(
     return view(row, ctx), row["result"], _chart_of(row, ctx)
 
 
-def run_next(db: Database, cache: FeatureCache, *, stop: threading.Event | None = None) -> bool:
-    """Claim the oldest queued simulation and replay it; False when none was waiting."""
+def run_next(
+    db: Database,
+    cache: FeatureCache,
+    *,
+    stop: threading.Event | None = None,
+    claimed: Callable[[int], None] | None = None,
+) -> bool:
+    """Claim the oldest queued simulation and replay it; False when none was waiting.
+    ``claimed(id)`` is told which one, before its replay starts."""
     with db.read() as conn:
         row = store_sims.oldest_queued(conn)
     if row is None:
         return False
     if not claim(db, int(row["id"])):
         return True  # another learner took it: look again at once
+    if claimed is not None:
+        claimed(int(row["id"]))
     run(db, cache, int(row["id"]), int(row["project_id"]), dict(row["options"]), stop=stop)
     return True
 
@@ -522,14 +531,18 @@ class SimulationRunner:
         self.poll_s = poll_s
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.replaying: int | None = None
+        """The simulation this runner replays, if any."""
 
     def run_forever(self) -> None:
         while not self._stop.is_set():
             try:
-                busy = run_next(self.db, self.cache, stop=self._stop)
+                busy = run_next(self.db, self.cache, stop=self._stop, claimed=self._claimed)
             except Exception:  # the database was away a moment: try again later
                 log.exception("simulation runner failed")
                 busy = False
+            finally:
+                self.replaying = None
             if not busy:
                 self._stop.wait(self.poll_s)
 
@@ -541,6 +554,21 @@ class SimulationRunner:
             target=self.run_forever, name="labelloop-simulations", daemon=True
         )
         self._thread.start()
+
+    def _claimed(self, sim_id: int) -> None:
+        self.replaying = sim_id
+
+    def abandon(self) -> None:
+        """Mark the simulation in progress failed, for a learner that ends now (a stop signal):
+        it used to be told to stop and waited for, up to 5 s, before the learner ended."""
+        sim_id = self.replaying
+        if sim_id is None:
+            return
+        try:
+            with self.db.write() as conn:
+                store_sims.finish(conn, sim_id, state="failed", error=LEARNER_STOPPED)
+        except Exception:  # the database away: it reads failed once its heartbeat is STALE_S old
+            log.warning("could not mark simulation %s stopped", sim_id, exc_info=True)
 
     def stop(self) -> None:
         """Stop; a replay in progress fails at its next progress report (within a second or

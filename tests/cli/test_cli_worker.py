@@ -3,6 +3,7 @@ Docker, Kubernetes) stops at once, in the middle of a round too, leaving nothing
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -14,15 +15,24 @@ from typing import Any
 from labelloop.server.worker import stop_worker
 from labelloop.store import learning as store_learning
 from tests.conftest import Lab, make_rows
+from tests.processes import in_group, running
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _worker(
-    lab: Lab, home: Path, *, fit_s: float, mark: Path, ignored: tuple[int, ...] = ()
+    lab: Lab,
+    home: Path,
+    *,
+    fit_s: float,
+    mark: Path,
+    ignored: tuple[int, ...] = (),
+    native: bool = False,
 ) -> subprocess.Popen[bytes]:
-    """`labelloop worker` on the test's database, each fit of its rounds ``fit_s`` long,
-    started with the signals ``ignored`` ignored (as `nohup` or a shell's `&` start it)."""
+    """`labelloop worker` on the test's database, each fit of its rounds ``fit_s`` long (in
+    one native call with ``native``: see tests/slowfit.py), started with the signals
+    ``ignored`` ignored (as `nohup` or a shell's `&` start it), in a process group of its
+    own (:func:`_gone` ends what is left of it)."""
 
     def ignore() -> None:
         for sig in ignored:
@@ -35,6 +45,7 @@ def _worker(
         PYTHONPATH=os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]),
         SLOWFIT_S=str(fit_s),
         SLOWFIT_MARK=str(mark),
+        SLOWFIT_NATIVE="1" if native else "0",
     )
     return subprocess.Popen(
         [sys.executable, "-m", "labelloop", "worker"],
@@ -42,7 +53,15 @@ def _worker(
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         preexec_fn=ignore if ignored else None,
+        process_group=0,
     )
+
+
+def _gone(child: subprocess.Popen[bytes]) -> None:
+    """Kill the worker and whatever of its process group is left (a native fit's `sleep`)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(child.pid, signal.SIGKILL)
+    child.wait()
 
 
 def _within(seconds: float, done: Any, child: subprocess.Popen[bytes]) -> None:
@@ -116,6 +135,68 @@ def test_sigterm_ends_a_round_at_once_and_leaves_nothing_of_it(
     assert _rounds(lab, ctx.id) == ([(1, 30)], 1, 20, 0)  # the 20 unlabeled items queued
 
 
+def test_two_stop_signals_during_a_long_native_fit_end_the_worker_at_once(
+    lab: Lab, tmp_path: Path, no_labelloop_env: None
+) -> None:
+    """A stop waited for a native call to return (a large scikit-learn or numpy fit, many
+    seconds): Python runs its signal handlers between the main thread's bytecodes only, so the
+    server killed its learner 15 s later. SIGTERM with SIGHUP right behind it (systemd with
+    ``SendSIGHUP=yes``) did so even in a plain ``time.sleep``, most times: the kernel could hand
+    both to another thread, which only noted them for the main thread, asleep meanwhile."""
+    ctx = lab.project("slow", model="tests.slowfit.SlowFit")
+    lab.import_rows(ctx, make_rows(30, labeled=True), labeled=True)
+    home, mark = tmp_path / "home", tmp_path / "fitting"
+    child = _worker(lab, home, fit_s=40, mark=mark, native=True)
+    try:
+        _within(60, mark.exists, child)  # inside the native call (tests/slowfit.py)
+        started = time.monotonic()
+        child.send_signal(signal.SIGTERM)
+        child.send_signal(signal.SIGHUP)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            child.wait(timeout=20)
+        took = time.monotonic() - started
+    finally:
+        _gone(child)
+    assert took < 2.0 and child.returncode == 0, (took, child.returncode)
+    assert _rounds(lab, ctx.id) == ([], 0, 0, 0)
+
+
+def test_a_worker_stopped_during_a_simulation_says_so_and_leaves_no_process_behind(
+    sqlite_lab: Lab, tmp_path: Path, no_labelloop_env: None
+) -> None:
+    """A worker stopped while it replays a simulation ends at once with the simulation marked
+    failed (it used to wait up to 5 s for the replay to notice; see
+    tests/workflow/test_workflow_simulations.py). The replay's worker processes, started with
+    the worker's stop signals blocked, end with it rather than run on."""
+    from labelloop.workflow import simulations
+
+    lab = sqlite_lab
+    ctx = lab.project("slow", model="tests.slowfit.SlowFit")
+    lab.import_rows(ctx, make_rows(60, labeled=True), labeled=True)
+    asked = simulations.request(lab.db, ctx, strategies="random", seeds=2, budget=40, batch=10)
+    home, mark = tmp_path / "home", tmp_path / "fitting"
+
+    def replaying() -> bool:
+        return str(simulations.get(lab.db, ctx, asked["id"])["phase"]).startswith("replaying")
+
+    child = _worker(lab, home, fit_s=60, mark=mark)
+    try:
+        _within(90, replaying, child)
+        group = [p for p in in_group(child.pid) if p != child.pid]
+        assert group, "the replay runs in worker processes"
+        took = _stopped(child)
+        deadline = time.monotonic() + 10
+        while [p for p in group if running(p)] and time.monotonic() < deadline:
+            time.sleep(0.1)
+        left = [p for p in group if running(p)]
+    finally:
+        _gone(child)
+    assert took < 2.0 and child.returncode == 0, (took, child.returncode)
+    view = simulations.get(lab.db, ctx, asked["id"])
+    assert view["state"] == "failed" and view["error"] == simulations.LEARNER_STOPPED
+    assert not left, "processes the worker started outlived it"
+
+
 def test_a_worker_started_with_nohup_goes_on_when_its_terminal_closes(
     lab: Lab, tmp_path: Path, no_labelloop_env: None
 ) -> None:
@@ -179,22 +260,13 @@ def test_a_server_killed_hard_takes_its_learner_along_mid_round(
         server.send_signal(signal.SIGKILL)
         server.wait()
         started = time.monotonic()
-        while _alive(learner) and time.monotonic() - started < 10:
+        while running(learner) and time.monotonic() - started < 10:
             time.sleep(0.05)
         took = time.monotonic() - started
     finally:
         server.kill()
         server.wait()
-        if _alive(learner):
+        if running(learner):
             os.kill(learner, signal.SIGKILL)
     assert took < 3.0, took  # it looks for its server every second
     assert _rounds(lab, ctx.id) == ([], 0, 0, 0)
-
-
-def _alive(pid: int) -> bool:
-    """Whether the process runs (a zombie waiting for its new parent to reap it has ended)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -19,6 +20,7 @@ from labelloop.learn.replay import Curve, initial_labels, label_grid, make_split
 from labelloop.learn.simreport import curve_auc, labels_to_reach, mean_curves, summarize, to_json
 from labelloop.learn.simulate import simulate
 from labelloop.learn.stopping import StabilizingPredictions
+from tests.processes import running
 
 CLASSES = ("sports", "cooking")
 
@@ -377,14 +379,6 @@ if __name__ == "__main__":
 """
 
 
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().split(")")[-1].split()[0] != "Z"  # a zombie has stopped
-    except FileNotFoundError:
-        return False
-
-
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
 def test_worker_processes_stop_when_the_process_that_started_them_is_killed(
     tmp_path: Path,
@@ -404,14 +398,14 @@ def test_worker_processes_stop_when_the_process_that_started_them_is_killed(
     try:
         assert parent.stdout is not None
         workers = [int(p) for p in parent.stdout.readline().split()]
-        assert len(workers) == 2 and all(_alive(p) for p in workers)
+        assert len(workers) == 2 and all(running(p) for p in workers)
     finally:
         parent.kill()
         parent.wait()
     deadline = time.monotonic() + 30
-    while any(_alive(p) for p in workers) and time.monotonic() < deadline:
+    while any(running(p) for p in workers) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert not any(_alive(p) for p in workers), "worker processes outlived their parent"
+    assert not any(running(p) for p in workers), "worker processes outlived their parent"
 
 
 def test_a_worker_whose_parent_died_while_it_started_up_stops_too(tmp_path: Path) -> None:
@@ -437,3 +431,35 @@ def test_a_worker_whose_parent_died_while_it_started_up_stops_too(tmp_path: Path
     )
     assert worker.stderr == ""  # it left by its watch (exit 1), not by an error
     assert worker.returncode == 1 and time.monotonic() - started < 30
+
+
+def test_a_worker_takes_sigterm_though_the_process_that_started_it_blocked_it(
+    tmp_path: Path,
+) -> None:
+    """`labelloop worker` blocks its stop signals (a thread of its own waits for them), and a
+    started program inherits the blocked set: its replay's worker processes kept SIGTERM
+    blocked, so a service manager's SIGTERM to the whole group left them running."""
+    root = str(Path(__file__).resolve().parents[2])
+    code = (
+        "import os, time\n"
+        "from labelloop.learn.simulate import _start_worker\n"
+        "_start_worker(None, None, None, os.getppid())\n"
+        "print('started', flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    worker = subprocess.Popen(
+        [sys.executable, "-c", code],
+        env={**os.environ, "PYTHONPATH": root},
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM}),
+    )
+    try:
+        assert worker.stdout is not None and worker.stdout.readline().strip() == "started"
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=10)
+    finally:
+        worker.kill()
+        worker.wait()
+    assert worker.returncode == -signal.SIGTERM

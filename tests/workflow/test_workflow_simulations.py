@@ -386,6 +386,43 @@ def test_a_learner_that_stops_fails_its_simulation_with_a_reason(lab: Any, manag
     assert view["error"] == "the learner stopped during the simulation; run it again"
 
 
+def test_a_learner_that_ends_at_once_marks_its_simulation_stopped_first(
+    lab: Any, manager: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`labelloop worker` on a stop signal told its simulation to stop and waited up to 5 s
+    for the replay's next report; it now marks the simulation failed itself, at once, though
+    the replay is inside a long step that reports nothing."""
+    from labelloop.learn import simulate as sim
+
+    replaying, release = threading.Event(), threading.Event()
+
+    def long_step(*args: Any, **kwargs: Any) -> Any:
+        replaying.set()
+        release.wait(30)
+        raise RuntimeError("released")
+
+    monkeypatch.setattr(sim, "simulate", long_step)
+    replay_here(monkeypatch)
+    asked = simulations.request(lab.db, manager, **FAST)
+    runner = simulations.SimulationRunner(lab.db, FeatureCache(), poll_s=0.05)
+    runner.start()
+    try:
+        assert replaying.wait(30)
+        assert runner.replaying == asked["id"]
+        started = time.monotonic()
+        runner.abandon()
+        assert time.monotonic() - started < 1.0
+        view = simulations.get(lab.db, manager, asked["id"])
+        assert view["state"] == "failed" and view["error"] == simulations.LEARNER_STOPPED
+    finally:
+        release.set()
+        runner.stop()
+    view = simulations.get(lab.db, manager, asked["id"])  # the replay's own end changes nothing
+    assert view["state"] == "failed" and view["error"] == simulations.LEARNER_STOPPED
+    assert runner.replaying is None
+    runner.abandon()  # nothing in progress: nothing to do
+
+
 def test_a_running_simulation_whose_learner_went_quiet_reads_failed(lab: Any, manager: Any) -> None:
     asked = simulations.request(lab.db, manager, **FAST)
     _claim(lab, asked["id"])
