@@ -799,3 +799,70 @@ def test_a_renewal_that_lands_after_the_review_page_was_left_gives_the_item_back
     assert _review_leases_once_given_back(team, "renewed", page) == []
     assert not errors, errors
     page.context.close()
+
+
+@pytest.mark.browser
+def test_the_review_page_says_when_the_items_other_answer_disagrees(
+    team: Team, browser: Any
+) -> None:
+    """Under overlap each answer comes to review on its own: a reviewer accepting a1's answer
+    and then a2's contrary one left a tie that the earlier answer won, with nothing on the page
+    to say the two disagreed. The answer's card now names the other answer and its state."""
+    admin_token = _http_token(team.server.url, ADMIN, PASSWORD)
+    with httpx.Client(
+        base_url=team.server.url, headers={"Authorization": f"Bearer {admin_token}"}, timeout=30
+    ) as admin:
+        schema = _schema("Split answers", overlap=2, review_policy="all")
+        made = admin.post("/api/projects", json={"slug": "split", "schema": schema})
+        assert made.status_code == 201, made.text
+        _stock(
+            admin,
+            team,
+            "split",
+            roles={"a1": "annotator", "a2": "annotator", "rev": "reviewer"},
+            n=4,
+        )
+        _wait_queue(admin, "split")
+    ours = _submit_as(team, "a1", "split", 2)
+    theirs = []
+    with team.client("a2") as http:
+        for i in range(2):
+            task = http.post("/api/projects/split/tasks/next", json={}).json()["task"]
+            truth = team.truth[task["item"]["external_id"]]
+            said = truth if i else next(x for x in LABELS if x != truth)  # the first one differs
+            r = http.post(
+                f"/api/projects/split/tasks/{task['assignment_id']}/submit",
+                json={"value": {"sentiment": said}, "active_ms": 3000},
+            )
+            assert r.status_code == 200, r.text
+            theirs.append({**r.json(), "said": said})
+    assert [t["item_id"] for t in theirs] == [o["item_id"] for o in ours]
+    split, agreed = ours[0]["item_id"], ours[1]["item_id"]
+    truth = ours[0]["value"]["sentiment"]
+
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    _sign_in(page, team, "/p/split/review", "rev", PASSWORD)
+    shown: dict[tuple[str, int], str] = {}
+    previous = None
+    for _ in range(4):
+        previous = _wait_state(page, "review", other_than=previous)
+        who = page.text_content("#review-annotator") or ""
+        item = int(page.get_attribute("#review-app", "data-item-id") or 0)
+        note = page.locator("#review-disagrees")
+        shown[(who, item)] = note.inner_text() if note.is_visible() else ""
+        page.keyboard.press("a")  # accepted, each as it comes: a1's first
+    _wait_state(page, "empty")
+    assert not errors, errors
+    context.close()
+
+    other_said = theirs[0]["said"]
+    assert shown[("a1", split)].startswith(f"It disagrees with a2's {other_said} (in review):")
+    assert shown[("a2", split)].startswith(f"It disagrees with a1's {truth} (accepted):")
+    assert "two tied: the earlier one" in shown[("a2", split)]
+    assert shown[("a1", agreed)] == shown[("a2", agreed)] == ""
+    with team.client("rev") as http:
+        label = http.get(f"/api/projects/split/items/{split}/review").json()["label"]
+    assert (label["label"], label["resolution"]) == (truth, "tie")  # what the note said

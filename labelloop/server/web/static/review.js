@@ -49,6 +49,7 @@
     reviewMeta: $("review-meta"),
     reviewWhy: $("review-why"),
     reviewRework: $("review-rework"),
+    reviewDisagrees: $("review-disagrees"),
     currentLabel: $("current-label"),
     fixPanel: $("fix-panel"),
     controls: $("controls"),
@@ -426,6 +427,36 @@
     el.reviewWhy.textContent = why;
     el.reviewWhy.hidden = !why;
     el.reviewRework.hidden = !a.rework;
+    const others = disagreeing(view);
+    el.reviewDisagrees.textContent = others.length
+      ? `It disagrees with ${others.join(", ")}: ` +
+        (app.dataset.resolution === "adjudication"
+          ? "the expert tier decides the label."
+          : "accepting both leaves the label to the majority (two tied: the earlier one).") +
+        " Fix (F) or reject (R) this one if it is wrong, or escalate (E) for the expert tier."
+      : "";
+    el.reviewDisagrees.hidden = !others.length;
+  }
+
+  /** The item's other answers whose target differs from the one under review, as "ann's
+   * barolo (accepted)": under overlap each answer is reviewed on its own, and one judged alone
+   * may be accepted beside another it contradicts. Spans and boxes are compared region by region
+   * by the quality report, not here. */
+  function disagreeing(view) {
+    const a = view.annotation;
+    if (!target || target.type === "spans" || target.type === "boxes") return [];
+    const key = (value) => {
+      const v = value ? value[target.name] : null;
+      return JSON.stringify(Array.isArray(v) ? [...v].sort() : v === undefined ? null : v);
+    };
+    const mine = key(a.value);
+    return (view.annotations || [])
+      .filter((o) => o.id !== a.id && o.status !== "rejected")
+      .filter((o) => key(o.corrected_value || o.value) !== mine)
+      .map((o) => {
+        const said = labelOf(o.corrected_value || o.value) || "no answer";
+        return `${o.user}'s ${said} (${o.status.replace(/_/g, " ")})`;
+      });
   }
 
   /** The guideline an answer was made under, and the one now when it changed since: an answer
