@@ -866,3 +866,52 @@ def test_the_review_page_says_when_the_items_other_answer_disagrees(
     with team.client("rev") as http:
         label = http.get(f"/api/projects/split/items/{split}/review").json()["label"]
     assert (label["label"], label["resolution"]) == (truth, "tie")  # what the note said
+
+
+@pytest.mark.browser
+def test_the_review_page_shows_the_guideline_the_answer_was_made_under(
+    team: Team, browser: Any
+) -> None:
+    """The card says "guideline v1 (v2 now)", to judge an answer by the rules its annotator
+    was shown; the page had no guideline at all to read them in. Its side panel holds that
+    version's text, and the next answer's own."""
+    admin_token = _http_token(team.server.url, ADMIN, PASSWORD)
+    with httpx.Client(
+        base_url=team.server.url, headers={"Authorization": f"Bearer {admin_token}"}, timeout=30
+    ) as admin:
+        schema = {**_schema("Rules", review_policy="all"), "guideline": "Rule one <b>only</b>."}
+        made = admin.post("/api/projects", json={"slug": "rules", "schema": schema})
+        assert made.status_code == 201, made.text
+        _stock(admin, team, "rules", roles={"a1": "annotator", "rev": "reviewer"}, n=4)
+        _wait_queue(admin, "rules")
+        (old,) = _submit_as(team, "a1", "rules", 1)
+        body = {"body": "Rule two: sarcasm is negative.", "summary": "sarcasm", "base_version": 1}
+        published = admin.post("/api/projects/rules/guidelines", json=body)
+        assert published.status_code == 201, published.text
+        (new,) = _submit_as(team, "a1", "rules", 1)
+
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    _sign_in(page, team, "/p/rules/review", "rev", PASSWORD)
+    seen: dict[str, tuple[str, str, int]] = {}
+    shown = None
+    for _ in range(2):
+        shown = _wait_state(page, "review", other_than=shown)
+        if page.get_attribute("#guideline", "open") is None:
+            page.click("#guideline summary")
+        page.wait_for_function(
+            "() => document.getElementById('guideline-text').textContent.includes('Rule')"
+        )
+        version = page.inner_text("#guideline-version-label")
+        text = page.inner_text("#guideline-text")
+        seen[shown] = (version, text, page.locator("#guideline-text b").count())
+        page.keyboard.press("a")
+    _wait_state(page, "empty")
+    assert not errors, errors
+    context.close()
+
+    # The markup in the text shows as text, as on the labeling page.
+    assert seen[str(old["annotation_id"])] == ("v1 (v2 now)", "Rule one <b>only</b>.", 0)
+    assert seen[str(new["annotation_id"])] == ("v2", "Rule two: sarcasm is negative.", 0)

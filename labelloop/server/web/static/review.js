@@ -50,6 +50,9 @@
     reviewWhy: $("review-why"),
     reviewRework: $("review-rework"),
     reviewDisagrees: $("review-disagrees"),
+    guideline: $("guideline"),
+    guidelineVersion: $("guideline-version-label"),
+    guidelineText: $("guideline-text"),
     currentLabel: $("current-label"),
     fixPanel: $("fix-panel"),
     controls: $("controls"),
@@ -436,6 +439,30 @@
         " Fix (F) or reject (R) this one if it is wrong, or escalate (E) for the expert tier."
       : "";
     el.reviewDisagrees.hidden = !others.length;
+    showGuideline(a.guideline_version || view.guideline_version, view.guideline_version);
+  }
+
+  const guidelines = new Map(); // version -> its text as safe HTML, read once
+  let guidelineShown = 0;
+
+  /** The guideline the answer under review was made under, in the side panel: the reviewer
+   * judges it by the rules its annotator was shown, an older version than the newest maybe. */
+  async function showGuideline(made, now) {
+    if (!el.guideline || !made) return;
+    el.guidelineVersion.textContent = guidelineText(made, now).replace("guideline ", "");
+    if (made === guidelineShown) return;
+    guidelineShown = made;
+    try {
+      if (!guidelines.has(made)) {
+        const found = await api("GET", "/guidelines/" + encodeURIComponent(made));
+        guidelines.set(made, found.html || '<p class="muted">This project has no guideline yet.</p>');
+      }
+    } catch (err) {
+      guidelineShown = 0; // read again with the next answer shown
+      report(err);
+      return;
+    }
+    if (guidelineShown === made) el.guidelineText.innerHTML = guidelines.get(made);
   }
 
   /** The item's other answers whose target differs from the one under review, as "ann's
