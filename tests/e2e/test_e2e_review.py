@@ -874,7 +874,7 @@ def test_the_review_page_shows_the_guideline_the_answer_was_made_under(
 ) -> None:
     """The card says "guideline v1 (v2 now)", to judge an answer by the rules its annotator
     was shown; the page had no guideline at all to read them in. Its side panel holds that
-    version's text, and the next answer's own."""
+    version's text, and the next answer's own; the expert tier's page the newest."""
     admin_token = _http_token(team.server.url, ADMIN, PASSWORD)
     with httpx.Client(
         base_url=team.server.url, headers={"Authorization": f"Bearer {admin_token}"}, timeout=30
@@ -882,7 +882,13 @@ def test_the_review_page_shows_the_guideline_the_answer_was_made_under(
         schema = {**_schema("Rules", review_policy="all"), "guideline": "Rule one <b>only</b>."}
         made = admin.post("/api/projects", json={"slug": "rules", "schema": schema})
         assert made.status_code == 201, made.text
-        _stock(admin, team, "rules", roles={"a1": "annotator", "rev": "reviewer"}, n=4)
+        _stock(
+            admin,
+            team,
+            "rules",
+            roles={"a1": "annotator", "rev": "reviewer", "mgr": "manager"},
+            n=4,
+        )
         _wait_queue(admin, "rules")
         (old,) = _submit_as(team, "a1", "rules", 1)
         body = {"body": "Rule two: sarcasm is negative.", "summary": "sarcasm", "base_version": 1}
@@ -907,11 +913,24 @@ def test_the_review_page_shows_the_guideline_the_answer_was_made_under(
         version = page.inner_text("#guideline-version-label")
         text = page.inner_text("#guideline-text")
         seen[shown] = (version, text, page.locator("#guideline-text b").count())
-        page.keyboard.press("a")
+        page.keyboard.press("a" if shown == str(old["annotation_id"]) else "e")  # v2's: escalated
     _wait_state(page, "empty")
+    context.close()
+
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    page = context.new_page()
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    _sign_in(page, team, "/p/rules/adjudicate", "mgr", PASSWORD)
+    _wait_state(page, "item", key="itemId")
+    page.click("#guideline summary")
+    page.wait_for_function(
+        "() => document.getElementById('guideline-text').textContent.includes('Rule')"
+    )
+    decides_by = (page.inner_text("#guideline-version-label"), page.inner_text("#guideline-text"))
     assert not errors, errors
     context.close()
 
     # The markup in the text shows as text, as on the labeling page.
     assert seen[str(old["annotation_id"])] == ("v1 (v2 now)", "Rule one <b>only</b>.", 0)
     assert seen[str(new["annotation_id"])] == ("v2", "Rule two: sarcasm is negative.", 0)
+    assert decides_by == ("v2", "Rule two: sarcasm is negative.")

@@ -446,7 +446,8 @@
   let guidelineShown = 0;
 
   /** The guideline the answer under review was made under, in the side panel: the reviewer
-   * judges it by the rules its annotator was shown, an older version than the newest maybe. */
+   * judges it by the rules its annotator was shown, an older version than the newest maybe.
+   * The expert tier decides by the newest. */
   async function showGuideline(made, now) {
     if (!el.guideline || !made) return;
     el.guidelineVersion.textContent = guidelineText(made, now).replace("guideline ", "");
@@ -853,6 +854,7 @@
       showValue(view.annotation.value);
     } else {
       setState("item");
+      showGuideline(view.guideline_version, view.guideline_version); // the rules it decides by
       showValue(view.label ? view.label.value : majority(view));
       if (view.label) {
         const l = view.label;
