@@ -381,17 +381,24 @@ def _submit_as(team: Team, who: str, slug: str, n: int) -> list[dict[str, Any]]:
     return out
 
 
-def _small_project(team: Team, slug: str, schema: dict[str, Any]) -> None:
-    """A project of six items made by the admin, with a1 to label, rev to review and mgr to
-    manage, once the learner has built its queue."""
+def _small_project(
+    team: Team,
+    slug: str,
+    schema: dict[str, Any],
+    *,
+    roles: dict[str, str] | None = None,
+    n: int = 6,
+) -> None:
+    """A project of ``n`` items made by the admin, with ``roles`` (by default a1 to label, rev
+    to review and mgr to manage), once the learner has built its queue."""
     admin_token = _http_token(team.server.url, ADMIN, PASSWORD)
     with httpx.Client(
         base_url=team.server.url, headers={"Authorization": f"Bearer {admin_token}"}, timeout=30
     ) as admin:
         made = admin.post("/api/projects", json={"slug": slug, "schema": schema})
         assert made.status_code == 201, made.text
-        roles = {"a1": "annotator", "rev": "reviewer", "mgr": "manager"}
-        _stock(admin, team, slug, roles=roles, n=6)
+        roles = roles or {"a1": "annotator", "rev": "reviewer", "mgr": "manager"}
+        _stock(admin, team, slug, roles=roles, n=n)
         _wait_queue(admin, slug)
 
 
@@ -808,21 +815,9 @@ def test_the_review_page_says_when_the_items_other_answer_disagrees(
     """Under overlap each answer comes to review on its own: a reviewer accepting a1's answer
     and then a2's contrary one left a tie that the earlier answer won, with nothing on the page
     to say the two disagreed. The answer's card now names the other answer and its state."""
-    admin_token = _http_token(team.server.url, ADMIN, PASSWORD)
-    with httpx.Client(
-        base_url=team.server.url, headers={"Authorization": f"Bearer {admin_token}"}, timeout=30
-    ) as admin:
-        schema = _schema("Split answers", overlap=2, review_policy="all")
-        made = admin.post("/api/projects", json={"slug": "split", "schema": schema})
-        assert made.status_code == 201, made.text
-        _stock(
-            admin,
-            team,
-            "split",
-            roles={"a1": "annotator", "a2": "annotator", "rev": "reviewer"},
-            n=4,
-        )
-        _wait_queue(admin, "split")
+    schema = _schema("Split answers", overlap=2, review_policy="all")
+    roles = {"a1": "annotator", "a2": "annotator", "rev": "reviewer"}
+    _small_project(team, "split", schema, roles=roles, n=4)
     ours = _submit_as(team, "a1", "split", 2)
     theirs = []
     with team.client("a2") as http:
@@ -875,26 +870,14 @@ def test_the_review_page_shows_the_guideline_the_answer_was_made_under(
     """The card says "guideline v1 (v2 now)", to judge an answer by the rules its annotator
     was shown; the page had no guideline at all to read them in. Its side panel holds that
     version's text, and the next answer's own; the expert tier's page the newest."""
-    admin_token = _http_token(team.server.url, ADMIN, PASSWORD)
-    with httpx.Client(
-        base_url=team.server.url, headers={"Authorization": f"Bearer {admin_token}"}, timeout=30
-    ) as admin:
-        schema = {**_schema("Rules", review_policy="all"), "guideline": "Rule one <b>only</b>."}
-        made = admin.post("/api/projects", json={"slug": "rules", "schema": schema})
-        assert made.status_code == 201, made.text
-        _stock(
-            admin,
-            team,
-            "rules",
-            roles={"a1": "annotator", "rev": "reviewer", "mgr": "manager"},
-            n=4,
-        )
-        _wait_queue(admin, "rules")
-        (old,) = _submit_as(team, "a1", "rules", 1)
+    schema = {**_schema("Rules", review_policy="all"), "guideline": "Rule one <b>only</b>."}
+    _small_project(team, "rules", schema, n=4)
+    (old,) = _submit_as(team, "a1", "rules", 1)
+    with team.client("mgr") as http:
         body = {"body": "Rule two: sarcasm is negative.", "summary": "sarcasm", "base_version": 1}
-        published = admin.post("/api/projects/rules/guidelines", json=body)
+        published = http.post("/api/projects/rules/guidelines", json=body)
         assert published.status_code == 201, published.text
-        (new,) = _submit_as(team, "a1", "rules", 1)
+    (new,) = _submit_as(team, "a1", "rules", 1)
 
     context = browser.new_context(viewport={"width": 1280, "height": 860})
     page = context.new_page()
