@@ -563,6 +563,8 @@ def test_adjudication_page_by_keyboard(team: Team, browser: Any, screenshots: Pa
     page.wait_for_selector("#kappa-heatmap")
     assert page.locator("#kappa-heatmap .hm-cell").count() == 9
     assert page.locator("#annotator-table tbody tr").count() == 3
+    # answers, the ones sent back among them: not "labels" beside the per-label table's
+    assert page.inner_text("#annotator-table thead th >> nth=1") == "Answers"
     page.screenshot(path=str(screenshots / "quality.png"), full_page=True)
     context.close()
     with team.client("mgr") as http:
