@@ -844,8 +844,13 @@ def test_the_review_page_says_when_the_items_other_answer_disagrees(
     _sign_in(page, team, "/p/split/review", "rev", PASSWORD)
     shown: dict[tuple[str, int], str] = {}
     previous = None
-    for _ in range(4):
+    for n in range(4):
         previous = _wait_state(page, "review", other_than=previous)
+        if n == 0:  # two items wait, and four answers: the count is of answers, and says so
+            page.wait_for_function(
+                "() => document.getElementById('waiting-count').textContent === '4'"
+            )
+            assert " ".join(page.inner_text("#waiting-chip").split()) == "4 answers waiting"
         who = page.text_content("#review-annotator") or ""
         item = int(page.get_attribute("#review-app", "data-item-id") or 0)
         note = page.locator("#review-disagrees")
