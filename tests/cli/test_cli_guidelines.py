@@ -11,10 +11,8 @@ from typing import Any
 from typer.testing import CliRunner
 
 from labelloop.cli import app
-from labelloop.store.db import Database
 from labelloop.workflow import tasks
-from tests.cli.conftest import small_project
-from tests.conftest import Lab, make_rows
+from tests.cli.conftest import small_project, trained_project
 
 RULES = "# Rules\n\nLabel **a** for praise.\n"
 RULES_V3 = "# Rules\n\nLabel **a** for praise.\nLabel **b** for complaints.\n"
@@ -192,13 +190,8 @@ def test_history_tells_a_text_changed_after_it_was_published(cli: Any, tmp_path:
 def test_history_counts_answers_where_two_annotators_give_one_label(cli: Any) -> None:
     """Under overlap 2 two answers make one label: the history says answers, so beside the
     status's labeled count its number is not read as labels the status does not have."""
-    cli("init")
-    lab = Lab(Database(cli.db_url))
-    ctx = lab.project("p", overlap=2)
-    lab.import_rows(ctx, make_rows(6))
-    lab.train(ctx)
-    for name in ("ann", "bob"):
-        who = lab.member("p", name, "annotator")
+    lab, _, ann = trained_project(cli, overlap=2)
+    for who in (ann, lab.member("p", "bob", "annotator")):
         task = tasks.next_task(lab.db, who)
         assert task is not None
         tasks.submit(lab.db, who, task["assignment_id"], {"sentiment": "positive"}, active_ms=900)

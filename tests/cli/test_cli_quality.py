@@ -5,20 +5,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from labelloop.store.db import Database
 from labelloop.workflow import review, tasks
-from tests.conftest import Lab, make_rows
+from tests.cli.conftest import trained_project
 
 
 def test_the_annotator_table_counts_answers_with_the_one_sent_back(cli: Any) -> None:
     """ann's answer sent back and answered again is two answers but one label given: the
     table said "labels 2" beside a per-label count of 1, two words for one thing."""
-    cli("init")
-    lab = Lab(Database(cli.db_url))
-    ctx = lab.project("p", review_policy="all")
-    lab.import_rows(ctx, make_rows(6))
-    lab.train(ctx)
-    ann = lab.member("p", "ann", "annotator")
+    lab, _, ann = trained_project(cli, review_policy="all")
     rita = lab.member("p", "rita", "reviewer")
     task = tasks.next_task(lab.db, ann)
     assert task is not None
