@@ -757,7 +757,7 @@ class Project:
     # Guidelines
 
     def guidelines(self) -> list[dict[str, Any]]:
-        """Every guideline version, newest first: author, date, summary, labels made under it."""
+        """Every guideline version, newest first: author, date, summary, answers made under it."""
         return self._call("GET", "/guidelines")
 
     def guideline(self, version: int | None = None) -> dict[str, Any]:

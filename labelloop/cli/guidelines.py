@@ -39,7 +39,7 @@ def guidelines_show(
 
 
 def guidelines_history(slug: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """List every guideline version, newest first: text hash, when, who, labels made, why."""
+    """List every guideline version, newest first: text hash, when, who, answers made, why."""
     from labelloop.govern.guidelines import SHORT_HASH, text_state
     from labelloop.workflow import guidelines, projects
 
@@ -49,11 +49,11 @@ def guidelines_history(slug: str, as_json: Annotated[bool, typer.Option("--json"
         typer.echo(json.dumps(versions))
         return
     for v in versions:
-        labels = f"{v['annotations']:,} {'label' if v['annotations'] == 1 else 'labels'}"
+        answers = f"{v['annotations']:,} {'answer' if v['annotations'] == 1 else 'answers'}"
         line = (
             f"v{v['version']}  sha256:{v['sha256'][:SHORT_HASH]}  "
             f"{v['created_at'][:16].replace('T', ' ')}  "
-            f"{escape(v['author'] or LOCAL)}  {labels}  {escape(v['summary'])}"
+            f"{escape(v['author'] or LOCAL)}  {answers}  {escape(v['summary'])}"
         )
         recorded = v["recorded_sha256"]
         if text_state(v["sha256"], recorded) == "changed":

@@ -127,7 +127,7 @@ def _print_quality(info: dict[str, Any]) -> None:
     people = Table(title="Annotators")
     for col in (
         "annotator",
-        "labels",
+        "answers",
         "median s",
         "agree",
         "gold",

@@ -321,7 +321,7 @@ def test_agreement_says_how_many_of_the_items_it_compares_are_gold_checks(page: 
     assert report["agreement"]["overall"]["n_items_compared"] == 4
     assert report["gold"] == {"items": 1, "compared": 1}
     html = " ".join(_get(page, "/p/sent/quality").text.split())
-    assert "2 annotators, 8 labels, 1 of the items a gold check" in html
+    assert "2 annotators, 8 answers, 1 of the items a gold check" in html
 
 
 def test_labels_resolved_within_seconds_of_serving_read_under_a_minute(page: Page) -> None:

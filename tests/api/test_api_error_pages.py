@@ -50,6 +50,14 @@ def test_a_page_the_role_may_not_open_says_so_and_leads_back(
     assert title == "You can't open this page"
     assert detail == f"your role in project 'sent' does not allow {needs}"
     assert links == ["/p/sent", "/"]
+    # and who to ask: the refusal alone left an annotator with nowhere to turn
+    said = re.search(
+        r'<p class="muted" id="error-help">(.*?)</p>', _page(api, f"/p/sent/{view}").text
+    )
+    assert said and html.unescape(said.group(1)) == (
+        "You are an annotator of Review sentiment: a manager of the project can give you another"
+        " role, from the Members panel of its page."
+    )
 
 
 def test_a_missing_project_or_page_is_a_page_not_found(api: Any) -> None:

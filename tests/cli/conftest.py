@@ -10,6 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from labelloop.cli import app, serving
+from labelloop.store.db import Database
+from tests.conftest import Lab, make_rows
 
 
 @pytest.fixture
@@ -43,3 +45,14 @@ def small_project(cli: Any, tmp_path: Path, slug: str = "s") -> None:
     )
     cli("init")
     cli("projects", "create", slug, "--schema", str(schema))
+
+
+def trained_project(cli: Any, **settings: Any) -> tuple[Lab, Any, Any]:
+    """A fresh data dir with a project "p" of ten items with a model, and its annotator ann:
+    the lab, the admin's context and ann's."""
+    cli("init")
+    lab = Lab(Database(cli.db_url))
+    ctx = lab.project("p", **settings)
+    lab.import_rows(ctx, make_rows(10))
+    lab.train(ctx)
+    return lab, ctx, lab.member("p", "ann", "annotator")

@@ -11,7 +11,8 @@ from typing import Any
 from typer.testing import CliRunner
 
 from labelloop.cli import app
-from tests.cli.conftest import small_project
+from labelloop.workflow import tasks
+from tests.cli.conftest import small_project, trained_project
 
 RULES = "# Rules\n\nLabel **a** for praise.\n"
 RULES_V3 = "# Rules\n\nLabel **a** for praise.\nLabel **b** for complaints.\n"
@@ -54,7 +55,7 @@ def test_set_history_show_and_diff(cli: Any, tmp_path: Path) -> None:
 
     lines = cli("guidelines", "history", "s").stdout.splitlines()
     assert [line.split("  ")[0] for line in lines] == ["v3", "v2", "v1"]
-    assert lines[0].endswith("(local operator)  0 labels  complaints")
+    assert lines[0].endswith("(local operator)  0 answers  complaints")
     # each version's text hash, short: v1 is the empty guideline of a schema without one
     assert [line.split("  ")[1] for line in lines] == [
         f"sha256:{_sha256(text)[:12]}" for text in (RULES_V3, RULES, "")
@@ -184,3 +185,17 @@ def test_history_tells_a_text_changed_after_it_was_published(cli: Any, tmp_path:
     v2 = cli("guidelines", "history", "s").stdout.splitlines()[0]
     assert v2.startswith(f"v2  sha256:{_sha256('Anything goes.')[:12]}  ")
     assert v2.endswith(f"text changed since published (recorded sha256:{_sha256(RULES)[:12]})")
+
+
+def test_history_counts_answers_where_two_annotators_give_one_label(cli: Any) -> None:
+    """Under overlap 2 two answers make one label: the history says answers, so beside the
+    status's labeled count its number is not read as labels the status does not have."""
+    lab, _, ann = trained_project(cli, overlap=2)
+    for who in (ann, lab.member("p", "bob", "annotator")):
+        task = tasks.next_task(lab.db, who)
+        assert task is not None
+        tasks.submit(lab.db, who, task["assignment_id"], {"sentiment": "positive"}, active_ms=900)
+    status = json.loads(cli("status", "p", "--json").stdout)
+    assert status["counts"]["labeled"] == 1
+    (line,) = cli("guidelines", "history", "p").stdout.splitlines()
+    assert "  2 answers  initial guideline" in line and "labels" not in line

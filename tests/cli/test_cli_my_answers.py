@@ -10,6 +10,7 @@ from typing import Any
 
 from labelloop.store.db import Database
 from labelloop.workflow import guidelines, review, tasks
+from tests.cli.conftest import trained_project
 from tests.conftest import Lab, make_rows
 
 
@@ -17,17 +18,6 @@ def _answer(lab: Lab, who: Any, label: str) -> dict[str, Any]:
     task = tasks.next_task(lab.db, who)
     assert task is not None
     return tasks.submit(lab.db, who, task["assignment_id"], {"sentiment": label}, active_ms=1500)
-
-
-def _trained(cli: Any, **settings: Any) -> tuple[Lab, Any, Any]:
-    """A project "p" of ten items with a model, and its annotator ann: the lab, the admin's
-    context and ann's."""
-    cli("init")
-    lab = Lab(Database(cli.db_url))
-    ctx = lab.project("p", **settings)
-    lab.import_rows(ctx, make_rows(10))
-    lab.train(ctx)
-    return lab, ctx, lab.member("p", "ann", "annotator")
 
 
 def test_an_annotators_items_are_their_own_answers_in_the_terminal(cli: Any) -> None:
@@ -124,7 +114,7 @@ def test_a_changed_answer_says_when_it_changed_and_under_which_guideline(cli: An
     """ann answers under v1; v2 is published and she changes her answer under it: the trace
     says when she answered and when she changed it, with v2 beside the change, never v2
     beside the first answer's time; a verdict given before v2 says v1."""
-    lab, ctx, ann = _trained(cli)
+    lab, ctx, ann = trained_project(cli)
     given = _answer(lab, ann, "positive")
     guidelines.edit(lab.db, ctx, "Sarcasm is negative.", "sarcasm")
     tasks.edit(lab.db, ann, given["annotation_id"], {"sentiment": "negative"})
@@ -153,7 +143,7 @@ def test_a_changed_answer_says_when_it_changed_and_under_which_guideline(cli: An
 
 def test_the_items_list_says_states_in_words(cli: Any) -> None:
     """An answer waiting for review is "in review" in the terminal's list, as on the page."""
-    lab, _, ann = _trained(cli, review_policy="all")
+    lab, _, ann = trained_project(cli, review_policy="all")
     _answer(lab, ann, "positive")
     listed = " ".join(cli("items", "p", "--status", "in_review").stdout.split())
     assert "ann (in review)" in listed and "in_review" not in listed
@@ -228,7 +218,7 @@ def test_an_items_trace_in_the_terminal_lists_its_history_with_each_guideline_ve
 ) -> None:
     """An answer given under v1 and changed under v2: the answer says v2 (its value is the
     change's), and the history says what was given under which version, as the page does."""
-    lab, ctx, ann = _trained(cli)
+    lab, ctx, ann = trained_project(cli)
     given = _answer(lab, ann, "positive")
     guidelines.edit(lab.db, ctx, "Sarcasm is negative.", "sarcasm is negative")
     tasks.edit(lab.db, ann, given["annotation_id"], {"sentiment": "negative"}, guideline_version=2)

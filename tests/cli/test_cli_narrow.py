@@ -72,7 +72,7 @@ def test_every_table_command_keeps_its_headers_whole_at_80_columns(cli: Any) -> 
     for header in ("Sure at least", "Unlabeled", "Right on eval", "Would be labeled"):
         assert header in coverage
     quality = _at(cli, 80, "quality", "p").stdout
-    for header in ("annotator", "labels", "agree", "rejected", "flags"):
+    for header in ("annotator", "answers", "agree", "rejected", "flags"):
         assert header in quality
     items = _at(cli, 60, "items", "p").stdout
     for header in ("item", "split", "label", "answers", "content"):

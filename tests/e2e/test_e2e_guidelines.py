@@ -106,7 +106,7 @@ def test_e2e_a_published_guideline_reaches_the_annotator_and_their_label(
     mgr.wait_for_selector("#guideline-history li[data-version='2']")
     newest = mgr.locator("#guideline-history li").first
     assert newest.get_attribute("data-version") == "2"
-    assert SUMMARY in newest.inner_text() and "0 labels made under it" in newest.inner_text()
+    assert SUMMARY in newest.inner_text() and "0 answers made under it" in newest.inner_text()
     shown = newest.locator(".guideline-hash")
     assert shown.inner_text() == "sha256:" + shown.get_attribute("title").split(": ")[1][:12]
     assert "changed after it was published" not in newest.inner_text()

@@ -381,17 +381,24 @@ def _submit_as(team: Team, who: str, slug: str, n: int) -> list[dict[str, Any]]:
     return out
 
 
-def _small_project(team: Team, slug: str, schema: dict[str, Any]) -> None:
-    """A project of six items made by the admin, with a1 to label, rev to review and mgr to
-    manage, once the learner has built its queue."""
+def _small_project(
+    team: Team,
+    slug: str,
+    schema: dict[str, Any],
+    *,
+    roles: dict[str, str] | None = None,
+    n: int = 6,
+) -> None:
+    """A project of ``n`` items made by the admin, with ``roles`` (by default a1 to label, rev
+    to review and mgr to manage), once the learner has built its queue."""
     admin_token = _http_token(team.server.url, ADMIN, PASSWORD)
     with httpx.Client(
         base_url=team.server.url, headers={"Authorization": f"Bearer {admin_token}"}, timeout=30
     ) as admin:
         made = admin.post("/api/projects", json={"slug": slug, "schema": schema})
         assert made.status_code == 201, made.text
-        roles = {"a1": "annotator", "rev": "reviewer", "mgr": "manager"}
-        _stock(admin, team, slug, roles=roles, n=6)
+        roles = roles or {"a1": "annotator", "rev": "reviewer", "mgr": "manager"}
+        _stock(admin, team, slug, roles=roles, n=n)
         _wait_queue(admin, slug)
 
 
@@ -556,6 +563,8 @@ def test_adjudication_page_by_keyboard(team: Team, browser: Any, screenshots: Pa
     page.wait_for_selector("#kappa-heatmap")
     assert page.locator("#kappa-heatmap .hm-cell").count() == 9
     assert page.locator("#annotator-table tbody tr").count() == 3
+    # answers, the ones sent back among them: not "labels" beside the per-label table's
+    assert page.inner_text("#annotator-table thead th >> nth=1") == "Answers"
     page.screenshot(path=str(screenshots / "quality.png"), full_page=True)
     context.close()
     with team.client("mgr") as http:
@@ -799,3 +808,119 @@ def test_a_renewal_that_lands_after_the_review_page_was_left_gives_the_item_back
     assert _review_leases_once_given_back(team, "renewed", page) == []
     assert not errors, errors
     page.context.close()
+
+
+@pytest.mark.browser
+def test_the_review_page_says_when_the_items_other_answer_disagrees(
+    team: Team, browser: Any
+) -> None:
+    """Under overlap each answer comes to review on its own: a reviewer accepting a1's answer
+    and then a2's contrary one left a tie that the earlier answer won, with nothing on the page
+    to say the two disagreed. The answer's card now names the other answer and its state."""
+    schema = _schema("Split answers", overlap=2, review_policy="all")
+    roles = {"a1": "annotator", "a2": "annotator", "rev": "reviewer"}
+    _small_project(team, "split", schema, roles=roles, n=4)
+    ours = _submit_as(team, "a1", "split", 2)
+    theirs = []
+    with team.client("a2") as http:
+        for i in range(2):
+            task = http.post("/api/projects/split/tasks/next", json={}).json()["task"]
+            truth = team.truth[task["item"]["external_id"]]
+            said = truth if i else next(x for x in LABELS if x != truth)  # the first one differs
+            r = http.post(
+                f"/api/projects/split/tasks/{task['assignment_id']}/submit",
+                json={"value": {"sentiment": said}, "active_ms": 3000},
+            )
+            assert r.status_code == 200, r.text
+            theirs.append({**r.json(), "said": said})
+    assert [t["item_id"] for t in theirs] == [o["item_id"] for o in ours]
+    split, agreed = ours[0]["item_id"], ours[1]["item_id"]
+    truth = ours[0]["value"]["sentiment"]
+
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    _sign_in(page, team, "/p/split/review", "rev", PASSWORD)
+    shown: dict[tuple[str, int], str] = {}
+    previous = None
+    for n in range(4):
+        previous = _wait_state(page, "review", other_than=previous)
+        if n == 0:  # two items wait, and four answers: the count is of answers, and says so
+            page.wait_for_function(
+                "() => document.getElementById('waiting-count').textContent === '4'"
+            )
+            assert " ".join(page.inner_text("#waiting-chip").split()) == "4 answers waiting"
+        who = page.text_content("#review-annotator") or ""
+        item = int(page.get_attribute("#review-app", "data-item-id") or 0)
+        note = page.locator("#review-disagrees")
+        shown[(who, item)] = note.inner_text() if note.is_visible() else ""
+        page.keyboard.press("a")  # accepted, each as it comes: a1's first
+    _wait_state(page, "empty")
+    assert not errors, errors
+    context.close()
+
+    other_said = theirs[0]["said"]
+    assert shown[("a1", split)].startswith(f"It disagrees with a2's {other_said} (in review):")
+    assert shown[("a2", split)].startswith(f"It disagrees with a1's {truth} (accepted):")
+    assert "two tied: the earlier one" in shown[("a2", split)]
+    assert shown[("a1", agreed)] == shown[("a2", agreed)] == ""
+    with team.client("rev") as http:
+        label = http.get(f"/api/projects/split/items/{split}/review").json()["label"]
+    assert (label["label"], label["resolution"]) == (truth, "tie")  # what the note said
+
+
+@pytest.mark.browser
+def test_the_review_page_shows_the_guideline_the_answer_was_made_under(
+    team: Team, browser: Any
+) -> None:
+    """The card says "guideline v1 (v2 now)", to judge an answer by the rules its annotator
+    was shown; the page had no guideline at all to read them in. Its side panel holds that
+    version's text, and the next answer's own; the expert tier's page the newest."""
+    schema = {**_schema("Rules", review_policy="all"), "guideline": "Rule one <b>only</b>."}
+    _small_project(team, "rules", schema, n=4)
+    (old,) = _submit_as(team, "a1", "rules", 1)
+    with team.client("mgr") as http:
+        body = {"body": "Rule two: sarcasm is negative.", "summary": "sarcasm", "base_version": 1}
+        published = http.post("/api/projects/rules/guidelines", json=body)
+        assert published.status_code == 201, published.text
+    (new,) = _submit_as(team, "a1", "rules", 1)
+
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    _sign_in(page, team, "/p/rules/review", "rev", PASSWORD)
+    seen: dict[str, tuple[str, str, int]] = {}
+    shown = None
+    for _ in range(2):
+        shown = _wait_state(page, "review", other_than=shown)
+        if page.get_attribute("#guideline", "open") is None:
+            page.click("#guideline summary")
+        page.wait_for_function(
+            "() => document.getElementById('guideline-text').textContent.includes('Rule')"
+        )
+        version = page.inner_text("#guideline-version-label")
+        text = page.inner_text("#guideline-text")
+        seen[shown] = (version, text, page.locator("#guideline-text b").count())
+        page.keyboard.press("a" if shown == str(old["annotation_id"]) else "e")  # v2's: escalated
+    _wait_state(page, "empty")
+    context.close()
+
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    page = context.new_page()
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    _sign_in(page, team, "/p/rules/adjudicate", "mgr", PASSWORD)
+    _wait_state(page, "item", key="itemId")
+    page.click("#guideline summary")
+    page.wait_for_function(
+        "() => document.getElementById('guideline-text').textContent.includes('Rule')"
+    )
+    decides_by = (page.inner_text("#guideline-version-label"), page.inner_text("#guideline-text"))
+    assert not errors, errors
+    context.close()
+
+    # The markup in the text shows as text, as on the labeling page.
+    assert seen[str(old["annotation_id"])] == ("v1 (v2 now)", "Rule one <b>only</b>.", 0)
+    assert seen[str(new["annotation_id"])] == ("v2", "Rule two: sarcasm is negative.", 0)
+    assert decides_by == ("v2", "Rule two: sarcasm is negative.")

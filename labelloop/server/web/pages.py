@@ -96,7 +96,8 @@ def error_page(
 
 
 def _project_of(db: Any, path: str, user: User | None) -> dict[str, str] | None:
-    """The project a ``/p/SLUG/...`` path names, if ``user`` may see it: the way back."""
+    """The project a ``/p/SLUG/...`` path names, if ``user`` may see it: the way back, and
+    their role there (who to ask, on a page the role does not open)."""
     parts = path.split("/")
     if user is None or len(parts) < 3 or parts[1] != "p" or not parts[2]:
         return None
@@ -104,7 +105,7 @@ def _project_of(db: Any, path: str, user: User | None) -> dict[str, str] | None:
         ctx = projects.access(db, parts[2], user, Permission.VIEW_PROJECT)
     except LabelloopError:
         return None
-    return {"slug": ctx.slug, "name": ctx.name}
+    return {"slug": ctx.slug, "name": ctx.name, "role": ctx.role or ""}
 
 
 def _safe_next(target: str | None) -> str:

@@ -59,7 +59,7 @@
       " · ",
       when,
       " · ",
-      node("span", "guideline-labels", plural(v.annotations, "label") + " made under it"),
+      node("span", "guideline-labels", plural(v.annotations, "answer") + " made under it"),
     );
     // The text's hash, short; the full one and the recorded one are in the API's history.
     const hash = node("code", "guideline-hash", "sha256:" + v.sha256.slice(0, 12));

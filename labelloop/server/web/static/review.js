@@ -49,6 +49,10 @@
     reviewMeta: $("review-meta"),
     reviewWhy: $("review-why"),
     reviewRework: $("review-rework"),
+    reviewDisagrees: $("review-disagrees"),
+    guideline: $("guideline"),
+    guidelineVersion: $("guideline-version-label"),
+    guidelineText: $("guideline-text"),
     currentLabel: $("current-label"),
     fixPanel: $("fix-panel"),
     controls: $("controls"),
@@ -426,6 +430,61 @@
     el.reviewWhy.textContent = why;
     el.reviewWhy.hidden = !why;
     el.reviewRework.hidden = !a.rework;
+    const others = disagreeing(view);
+    el.reviewDisagrees.textContent = others.length
+      ? `It disagrees with ${others.join(", ")}: ` +
+        (app.dataset.resolution === "adjudication"
+          ? "the expert tier decides the label."
+          : "accepting both leaves the label to the majority (two tied: the earlier one).") +
+        " Fix (F) or reject (R) this one if it is wrong, or escalate (E) for the expert tier."
+      : "";
+    el.reviewDisagrees.hidden = !others.length;
+    showGuideline(a.guideline_version || view.guideline_version, view.guideline_version);
+  }
+
+  const guidelines = new Map(); // version -> its text as safe HTML, read once
+  let guidelineShown = 0;
+
+  /** The guideline the answer under review was made under, in the side panel: the reviewer
+   * judges it by the rules its annotator was shown, an older version than the newest maybe.
+   * The expert tier decides by the newest. */
+  async function showGuideline(made, now) {
+    if (!el.guideline || !made) return;
+    el.guidelineVersion.textContent = guidelineText(made, now).replace("guideline ", "");
+    if (made === guidelineShown) return;
+    guidelineShown = made;
+    try {
+      if (!guidelines.has(made)) {
+        const found = await api("GET", "/guidelines/" + encodeURIComponent(made));
+        guidelines.set(made, found.html || '<p class="muted">This project has no guideline yet.</p>');
+      }
+    } catch (err) {
+      guidelineShown = 0; // read again with the next answer shown
+      report(err);
+      return;
+    }
+    if (guidelineShown === made) el.guidelineText.innerHTML = guidelines.get(made);
+  }
+
+  /** The item's other answers whose target differs from the one under review, as "ann's
+   * barolo (accepted)": under overlap each answer is reviewed on its own, and one judged alone
+   * may be accepted beside another it contradicts. Spans and boxes are compared region by region
+   * by the quality report, not here. */
+  function disagreeing(view) {
+    const a = view.annotation;
+    if (!target || target.type === "spans" || target.type === "boxes") return [];
+    const key = (value) => {
+      const v = value ? value[target.name] : null;
+      return JSON.stringify(Array.isArray(v) ? [...v].sort() : v === undefined ? null : v);
+    };
+    const mine = key(a.value);
+    return (view.annotations || [])
+      .filter((o) => o.id !== a.id && o.status !== "rejected")
+      .filter((o) => key(o.corrected_value || o.value) !== mine)
+      .map((o) => {
+        const said = labelOf(o.corrected_value || o.value) || "no answer";
+        return `${o.user}'s ${said} (${o.status.replace(/_/g, " ")})`;
+      });
   }
 
   /** The guideline an answer was made under, and the one now when it changed since: an answer
@@ -795,6 +854,7 @@
       showValue(view.annotation.value);
     } else {
       setState("item");
+      showGuideline(view.guideline_version, view.guideline_version); // the rules it decides by
       showValue(view.label ? view.label.value : majority(view));
       if (view.label) {
         const l = view.label;
