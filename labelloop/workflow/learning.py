@@ -806,9 +806,11 @@ class Learner:
         self.simulations = SimulationRunner(db, self.cache, poll_s=max(poll_s, 1.0))
 
     def run_once(self) -> int:
-        """One pass over the projects; returns how many rounds ran."""
+        """One pass over the projects; returns how many rounds ran. Projects without a queue
+        go first: a project made while others train has its first items chosen at the next
+        pass, not after every other project's round and slice of embeddings."""
         with self.db.read() as conn:
-            ids = store_projects.all_ids(conn)
+            ids = store_learning.projects_untrained_first(conn)
         ran = 0
         for project_id in ids:
             if self._stop.is_set():

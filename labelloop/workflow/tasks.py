@@ -209,7 +209,9 @@ def idle(db: Database, ctx: ProjectContext) -> dict[str, Any]:
     just queued some: ask again), ``unqueued``
     (such items wait for a round that is not due yet: more labels start it), ``leased`` (every
     remaining item is leased to someone else right now) or ``waiting`` (the rest are being
-    labeled, wait for another annotator or review, or the caller skipped them). ``remaining``
+    labeled, wait for another annotator or review, or the caller skipped them). With ``open``
+    and ``unqueued``, ``learner`` says whether a learner runs and ``first`` whether the
+    project's first round, which chooses its first items, is still to come. ``remaining``
     counts the unlabeled pool items and ``leased_to_others`` those leased to someone else; gold
     items are checks, not work, and count in neither.
     """
@@ -253,6 +255,7 @@ def idle(db: Database, ctx: ProjectContext) -> dict[str, Any]:
     if state in ("open", "unqueued"):  # items wait for a queue: is anyone making one?
         with db.read() as conn:
             found["learner"] = learner_state(store_learning.last_beat(conn))["running"]
+            found["first"] = store_learning.latest(conn, ctx.id) is None
     return found
 
 

@@ -616,6 +616,13 @@
               "`labelloop serve` without LABELLOOP_LEARNER=off). ",
           ];
         }
+        if (why.state === "open" && why.first) {
+          return [
+            "Choosing the first items to label…",
+            `The learner is reading the ${items(n)} to choose the first ones worth labeling; ` +
+              "they appear here by themselves as soon as it is done. ",
+          ];
+        }
         if (why.state === "open") {
           return ["No items in the queue right now — the model is preparing more.", ""];
         }
