@@ -204,7 +204,8 @@ def next_task(
 def idle(db: Database, ctx: ProjectContext) -> dict[str, Any]:
     """Why :func:`next_task` has no item for the caller, for the labeling page to say so.
 
-    ``state`` is ``done`` (every pool item is labeled), ``open`` (items the caller may label
+    ``state`` is ``empty`` (the pool holds no item yet: nothing was imported), ``done`` (every
+    pool item is labeled), ``open`` (items the caller may label
     are not in the newest queue: the learner's next round, due now, ranks them; or a round has
     just queued some: ask again), ``unqueued``
     (such items wait for a round that is not due yet: more labels start it), ``leased`` (every
@@ -220,6 +221,7 @@ def idle(db: Database, ctx: ProjectContext) -> dict[str, Any]:
     overlap = review.max_overlap(ctx.settings)
     with db.read() as conn:
         remaining = store_items.n_to_label(conn, ctx.id)
+        empty = remaining <= 0 and store_learning.n_items(conn, ctx.id) == 0
         leased = store_tasks.leased_to_others(conn, project_id=ctx.id, user_id=ctx.user.id, at=at)
         # Looking for an open item reads every pool item when there is none (~90 ms at 100,000):
         # skip it when the counts already settle the answer.
@@ -238,7 +240,11 @@ def idle(db: Database, ctx: ProjectContext) -> dict[str, Any]:
             )
             is not None
         )
-    state = idle_state(remaining=remaining, leased_to_others=leased, open_item=open_item)
+    state = (
+        "empty"
+        if empty
+        else idle_state(remaining=remaining, leased_to_others=leased, open_item=open_item)
+    )
     if state == "open":
         from labelloop.workflow import learning  # scikit-learn: not loaded with the serving path
 
