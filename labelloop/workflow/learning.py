@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -850,7 +851,16 @@ class Learner:
             ctx = system_context_by_id(self.db, project_id)
             if ctx is None or self._cannot_train(ctx):
                 return 0
-            with one_thread():  # small fits are ~10x slower threaded
+            with self.db.read() as conn:
+                first = store_learning.latest(conn, project_id) is None
+            # A project's first round runs at normal priority where allowed: its annotators
+            # have nothing to label until it ends, and on a busy machine the learner's idle
+            # priority left it waiting for a free core (seconds to minutes) as the demo's
+            # first round, run in the foreground, never did.
+            with (
+                self.db.normal_priority() if first else contextlib.nullcontext(),
+                one_thread(),  # small fits are ~10x slower threaded
+            ):
                 version = train(self.db, ctx, cache=self.cache, wait_for_features=False)
         except Exception as exc:  # the embeddings below still get their slice
             self._failed(project_id, exc)

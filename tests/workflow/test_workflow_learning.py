@@ -357,6 +357,54 @@ def test_a_new_project_gets_its_first_items_before_older_projects_rounds(
     assert trained == ["fresh", "sent"]
 
 
+_NICED_LEARNER = """
+import os, sys, threading
+from labelloop.server.worker import _low_priority
+_low_priority()  # as the learner child starts
+from labelloop.store.db import Database
+from labelloop.workflow import learning
+real, seen = learning.train, []
+def noted(db, ctx, **kw):
+    tid = threading.get_native_id()
+    idle = os.sched_getscheduler(tid) == os.SCHED_IDLE
+    seen.append(f"{ctx.slug}:{os.getpriority(os.PRIO_PROCESS, tid)}:{'idle' if idle else 'normal'}")
+    return real(db, ctx, **kw)
+learning.train = noted
+db = Database(sys.argv[1])
+learning.Learner(db).run_once()
+tid = threading.get_native_id()
+print(*seen, os.getpriority(os.PRIO_PROCESS, tid))
+db.dispose()
+"""
+
+
+def test_a_new_projects_first_round_runs_at_normal_priority(sqlite_lab: Any) -> None:
+    """The learner child runs at the lowest priority; on a busy machine a new project's first
+    round waited for a free core while its annotators had nothing to label (13-32 s for 38,000
+    tweets where it takes 4). Where allowed, a first round runs at normal priority; later
+    rounds, which a served queue covers, stay at the learner's own."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    if os.geteuid() != 0:
+        pytest.skip("raising a thread's priority back needs root (or RLIMIT_NICE)")
+    lab = sqlite_lab
+    old, _, _ = _first_round(lab, 12)
+    lab.import_rows(old, lab.rows(4, start=100), filename="more.jsonl")  # a round is due
+    _age_rounds(lab, old, seconds=60)
+    lab.import_rows(lab.project("fresh"), lab.rows(8))
+    out = subprocess.run(
+        [sys.executable, "-c", _NICED_LEARNER, lab.db.url],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[2],
+    ).stdout.split()
+    assert out == ["fresh:0:normal", "sent:19:idle", "19"]
+
+
 def test_items_imported_after_a_skip_are_served_at_once(lab: Any) -> None:
     """A solo annotator skipped an item and labeled the rest; items imported then waited for
     retrain_every labels that could never come, while the page said a model was coming."""
