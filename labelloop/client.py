@@ -573,9 +573,10 @@ class Project:
             deadline = time.monotonic() + wait_s
 
     def idle(self) -> dict[str, Any]:
-        """Why there is no task: ``state`` is ``done``, ``leased``, ``waiting``, ``open`` (the
-        model's next round, which is due, queues more) or ``unqueued`` (a round that more
-        labels start); ``remaining`` and ``leased_to_others`` count."""
+        """Why there is no task: ``state`` is ``empty`` (nothing imported yet), ``done``,
+        ``leased``, ``waiting``, ``open`` (the model's next round, which is due, queues more;
+        ``first`` when it is the project's first) or ``unqueued`` (a round that more labels
+        start); ``remaining`` and ``leased_to_others`` count."""
         return self._call("GET", "/tasks/idle")
 
     def submit(

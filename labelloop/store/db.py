@@ -216,6 +216,18 @@ class Database:
                     _set_priority(*restore)
             self._depth -= 1
 
+    @contextmanager
+    def normal_priority(self) -> Iterator[None]:
+        """Run the block in this thread at normal CPU priority, where a low-priority process
+        (the learner child) is allowed to raise it back (see :meth:`_normal_priority`): work a
+        person waits on, such as a new project's first items."""
+        restore = self._normal_priority()
+        try:
+            yield
+        finally:
+            if restore is not None:
+                _set_priority(*restore)
+
     def _normal_priority(self) -> tuple[int, int, int] | None:
         """Run this thread at normal CPU priority while it holds the writer lock.
 

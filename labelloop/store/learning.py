@@ -28,6 +28,7 @@ from labelloop.store.tables import (
     item_label,
     learner_beat,
     model_version,
+    project,
     queue_entry,
     round_failure,
 )
@@ -156,6 +157,14 @@ def last_import(conn: Connection, project_id: int) -> int | None:
     )
     found = conn.execute(q).scalar_one_or_none()
     return None if found is None else int(found)
+
+
+def projects_untrained_first(conn: Connection) -> list[int]:
+    """Every project's id, those without a model version (no queue yet) first, each part in id
+    order: the learner's order of work in a pass."""
+    trained = select(model_version.c.id).where(model_version.c.project_id == project.c.id)
+    q = select(project.c.id).order_by(trained.exists(), project.c.id)
+    return [int(i) for i in conn.execute(q).scalars()]
 
 
 def latest(conn: Connection, project_id: int) -> RowMapping | None:

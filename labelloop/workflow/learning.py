@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -806,9 +807,11 @@ class Learner:
         self.simulations = SimulationRunner(db, self.cache, poll_s=max(poll_s, 1.0))
 
     def run_once(self) -> int:
-        """One pass over the projects; returns how many rounds ran."""
+        """One pass over the projects; returns how many rounds ran. Projects without a queue
+        go first: a project made while others train has its first items chosen at the next
+        pass, not after every other project's round and slice of embeddings."""
         with self.db.read() as conn:
-            ids = store_projects.all_ids(conn)
+            ids = store_learning.projects_untrained_first(conn)
         ran = 0
         for project_id in ids:
             if self._stop.is_set():
@@ -848,7 +851,16 @@ class Learner:
             ctx = system_context_by_id(self.db, project_id)
             if ctx is None or self._cannot_train(ctx):
                 return 0
-            with one_thread():  # small fits are ~10x slower threaded
+            with self.db.read() as conn:
+                first = store_learning.latest(conn, project_id) is None
+            # A project's first round runs at normal priority where allowed: its annotators
+            # have nothing to label until it ends, and on a busy machine the learner's idle
+            # priority left it waiting for a free core (seconds to minutes) as the demo's
+            # first round, run in the foreground, never did.
+            with (
+                self.db.normal_priority() if first else contextlib.nullcontext(),
+                one_thread(),  # small fits are ~10x slower threaded
+            ):
                 version = train(self.db, ctx, cache=self.cache, wait_for_features=False)
         except Exception as exc:  # the embeddings below still get their slice
             self._failed(project_id, exc)

@@ -469,8 +469,14 @@ def next_candidate(
     skip_locked: bool,
     passed: Sequence[int] = (),
 ) -> Mapping[Any, Any] | None:
-    """What to serve next: a seed pick first, else (at ``random_share``) a random control item,
-    else the model's best-ranked queue entry."""
+    """What to serve next: a seed pick first, else the model's best-ranked queue entry, or, at
+    ``random_share``, a random control item in its place.
+
+    A control only ever takes a queue pick's place: with no queue yet (a new project before its
+    first round) or none left for this user, nothing is served, as without controls. The
+    labeling page used to wait there while now and then, on the coin, a random item came up
+    alone, so controls were far more than ``random_share`` of what was served.
+    """
     common: dict[str, Any] = {
         "project_id": project_id,
         "user_id": user_id,
@@ -483,12 +489,13 @@ def next_candidate(
     if seed is not None:
         strategy = CHECK_STRATEGY if seed["spot_check"] else SEARCH_STRATEGY
         return _entry(seed, strategy=strategy, reason=seed["reason"])
+    queued = store_tasks.next_candidate(conn, **common)
     share = ctx.settings.random_share
-    if share > 0 and _coin.random() < share:
+    if queued is not None and share > 0 and _coin.random() < share:
         picked = _random_item(conn, common)
         if picked is not None:
             return _entry(picked, strategy=CONTROL_STRATEGY, reason=CONTROL_REASON)
-    return store_tasks.next_candidate(conn, **common)
+    return queued
 
 
 def _random_item(conn: Any, common: dict[str, Any]) -> Mapping[Any, Any] | None:

@@ -204,12 +204,15 @@ def next_task(
 def idle(db: Database, ctx: ProjectContext) -> dict[str, Any]:
     """Why :func:`next_task` has no item for the caller, for the labeling page to say so.
 
-    ``state`` is ``done`` (every pool item is labeled), ``open`` (items the caller may label
+    ``state`` is ``empty`` (the pool holds no item yet: nothing was imported), ``done`` (every
+    pool item is labeled), ``open`` (items the caller may label
     are not in the newest queue: the learner's next round, due now, ranks them; or a round has
     just queued some: ask again), ``unqueued``
     (such items wait for a round that is not due yet: more labels start it), ``leased`` (every
     remaining item is leased to someone else right now) or ``waiting`` (the rest are being
-    labeled, wait for another annotator or review, or the caller skipped them). ``remaining``
+    labeled, wait for another annotator or review, or the caller skipped them). With ``open``
+    and ``unqueued``, ``learner`` says whether a learner runs and ``first`` whether the
+    project's first round, which chooses its first items, is still to come. ``remaining``
     counts the unlabeled pool items and ``leased_to_others`` those leased to someone else; gold
     items are checks, not work, and count in neither.
     """
@@ -218,6 +221,7 @@ def idle(db: Database, ctx: ProjectContext) -> dict[str, Any]:
     overlap = review.max_overlap(ctx.settings)
     with db.read() as conn:
         remaining = store_items.n_to_label(conn, ctx.id)
+        empty = remaining <= 0 and store_learning.n_items(conn, ctx.id) == 0
         leased = store_tasks.leased_to_others(conn, project_id=ctx.id, user_id=ctx.user.id, at=at)
         # Looking for an open item reads every pool item when there is none (~90 ms at 100,000):
         # skip it when the counts already settle the answer.
@@ -236,7 +240,11 @@ def idle(db: Database, ctx: ProjectContext) -> dict[str, Any]:
             )
             is not None
         )
-    state = idle_state(remaining=remaining, leased_to_others=leased, open_item=open_item)
+    state = (
+        "empty"
+        if empty
+        else idle_state(remaining=remaining, leased_to_others=leased, open_item=open_item)
+    )
     if state == "open":
         from labelloop.workflow import learning  # scikit-learn: not loaded with the serving path
 
@@ -253,6 +261,7 @@ def idle(db: Database, ctx: ProjectContext) -> dict[str, Any]:
     if state in ("open", "unqueued"):  # items wait for a queue: is anyone making one?
         with db.read() as conn:
             found["learner"] = learner_state(store_learning.last_beat(conn))["running"]
+            found["first"] = store_learning.latest(conn, ctx.id) is None
     return found
 
 

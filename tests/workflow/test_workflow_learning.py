@@ -245,7 +245,7 @@ def test_the_learner_polls_on_after_the_database_was_away(lab: Any, monkeypatch:
 
     ctx = lab.project()
     lab.import_rows(ctx, lab.rows(6))
-    real, asked = learning.store_projects.all_ids, []
+    real, asked = learning.store_learning.projects_untrained_first, []
 
     def away_once(conn: Any) -> list[int]:
         asked.append(1)
@@ -253,7 +253,7 @@ def test_the_learner_polls_on_after_the_database_was_away(lab: Any, monkeypatch:
             raise OperationalError("SELECT id FROM project", {}, Exception("shutting down"))
         return real(conn)
 
-    monkeypatch.setattr(learning.store_projects, "all_ids", away_once)
+    monkeypatch.setattr(learning.store_learning, "projects_untrained_first", away_once)
     monkeypatch.setattr(learning, "PASS_RETRY_S", 0.05)
     learner = learning.Learner(lab.db, poll_s=0.05)
     learner.start()
@@ -332,6 +332,79 @@ def _first_round(lab: Any, n: int, **settings: Any) -> tuple[Any, Any, Any]:
     return ctx, learner, lab.member("sent", "ann", "annotator")
 
 
+def test_a_new_project_gets_its_first_items_before_older_projects_rounds(
+    lab: Any, monkeypatch: Any
+) -> None:
+    """A project made while others train waited, its page saying the first items were being
+    chosen, until the learner had gone through every older project's round in id order (each
+    minutes long on a large pool): a pass now chooses new projects' first items first."""
+    from labelloop.workflow import learning
+
+    old, learner, _ = _first_round(lab, 12)
+    lab.import_rows(old, lab.rows(4, start=100), filename="more.jsonl")  # a round is due
+    _age_rounds(lab, old, seconds=60)
+    new = lab.project("fresh")
+    lab.import_rows(new, lab.rows(8))
+    trained: list[str] = []
+    real = learning.train
+
+    def noted(db: Any, ctx: Any, **kw: Any) -> int:
+        trained.append(ctx.slug)
+        return real(db, ctx, **kw)
+
+    monkeypatch.setattr(learning, "train", noted)
+    assert learner.run_once() == 2
+    assert trained == ["fresh", "sent"]
+
+
+_NICED_LEARNER = """
+import os, sys, threading
+from labelloop.server.worker import _low_priority
+_low_priority()  # as the learner child starts
+from labelloop.store.db import Database
+from labelloop.workflow import learning
+real, seen = learning.train, []
+def noted(db, ctx, **kw):
+    tid = threading.get_native_id()
+    idle = os.sched_getscheduler(tid) == os.SCHED_IDLE
+    seen.append(f"{ctx.slug}:{os.getpriority(os.PRIO_PROCESS, tid)}:{'idle' if idle else 'normal'}")
+    return real(db, ctx, **kw)
+learning.train = noted
+db = Database(sys.argv[1])
+learning.Learner(db).run_once()
+tid = threading.get_native_id()
+print(*seen, os.getpriority(os.PRIO_PROCESS, tid))
+db.dispose()
+"""
+
+
+def test_a_new_projects_first_round_runs_at_normal_priority(sqlite_lab: Any) -> None:
+    """The learner child runs at the lowest priority; on a busy machine a new project's first
+    round waited for a free core while its annotators had nothing to label (13-32 s for 38,000
+    tweets where it takes 4). Where allowed, a first round runs at normal priority; later
+    rounds, which a served queue covers, stay at the learner's own."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    if os.geteuid() != 0:
+        pytest.skip("raising a thread's priority back needs root (or RLIMIT_NICE)")
+    lab = sqlite_lab
+    old, _, _ = _first_round(lab, 12)
+    lab.import_rows(old, lab.rows(4, start=100), filename="more.jsonl")  # a round is due
+    _age_rounds(lab, old, seconds=60)
+    lab.import_rows(lab.project("fresh"), lab.rows(8))
+    out = subprocess.run(
+        [sys.executable, "-c", _NICED_LEARNER, lab.db.url],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[2],
+    ).stdout.split()
+    assert out == ["fresh:0:normal", "sent:19:idle", "19"]
+
+
 def test_items_imported_after_a_skip_are_served_at_once(lab: Any) -> None:
     """A solo annotator skipped an item and labeled the rest; items imported then waited for
     retrain_every labels that could never come, while the page said a model was coming."""
@@ -350,6 +423,7 @@ def test_items_imported_after_a_skip_are_served_at_once(lab: Any) -> None:
         "remaining": 3,
         "leased_to_others": 0,
         "learner": False,
+        "first": False,  # a new import waits for a round, not the project's first
     }
     assert learner.run_once() == 1
     task = tasks.next_task(lab.db, ann)
@@ -397,6 +471,7 @@ def test_idle_does_not_promise_a_round_that_is_not_coming(lab: Any) -> None:
         "remaining": 5,
         "leased_to_others": 0,
         "learner": False,  # run_once here: no learner runs (see test_a_running_learner_…)
+        "first": False,
     }
 
 
@@ -450,6 +525,7 @@ def test_a_running_learner_is_told_and_one_gone_quiet_is_not(lab: Any, monkeypat
         "remaining": 6,
         "leased_to_others": 0,
         "learner": False,
+        "first": True,
     }
 
     learner = learning.Learner(lab.db, poll_s=0.05)

@@ -364,12 +364,35 @@ def test_random_controls_cover_the_pool_and_then_run_out(
 ) -> None:
     ctx = lab.project("tiny", random_share=0.5)
     lab.import_rows(ctx, lab.rows(12))
+    lab.train(ctx)
     monkeypatch.setattr(seeding, "_coin", AlwaysHeads(1))
     ann = lab.member("tiny", "ann", "annotator")
-    served = lab.label_next(ann, n=12)  # before any model: only controls can be served
+    served = lab.label_next(ann, n=12)
     assert {t["selection"]["strategy"] for t in served} == {"random"}
     assert len({t["item"]["id"] for t in served}) == 12
     assert tasks.next_task(lab.db, ann) is None
+
+
+def test_before_the_first_round_nothing_is_served_not_a_stray_control(
+    lab: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new project waits for its first queue: the labeling page used to say so while, on a
+    coin of ``random_share`` per ask, a random item came up alone, so controls were all that
+    was served then. Controls take queue picks' places only; the page says the first items
+    are being chosen, of how many (and, before any import, that there are none yet, where it
+    said everything was labeled)."""
+    ctx = lab.project("new", random_share=0.5)
+    ann = lab.member("new", "ann", "annotator")
+    assert tasks.idle(lab.db, ann)["state"] == "empty"  # not "everything is labeled"
+    lab.import_rows(ctx, lab.rows(30))
+    monkeypatch.setattr(seeding, "_coin", AlwaysHeads(1))
+    assert [tasks.next_task(lab.db, ann) for _ in range(5)] == [None] * 5
+    why = tasks.idle(lab.db, ann)
+    assert (why["state"], why["first"], why["remaining"]) == ("open", True, 30)
+    lab.train(ctx)
+    assert tasks.idle(lab.db, ann)["first"] is False
+    served = lab.label_next(ann, n=3)  # the queue is there: controls take picks' places now
+    assert {t["selection"]["strategy"] for t in served} == {"random"}
 
 
 # -- featurizer and model settings --------------------------------------------------------

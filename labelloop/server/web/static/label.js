@@ -610,6 +610,12 @@
     const n = why.remaining || 0;
     const items = (k) => `${k.toLocaleString()} ${k === 1 ? "item" : "items"}`;
     switch (why.state) {
+      case "empty":
+        return [
+          "No items to label yet.",
+          "Once items are imported into this project, the learner chooses the first ones to " +
+            "label and they appear here. ",
+        ];
       case "done":
         return ["Everything is labeled.", "Every item to label in the pool has a label. "];
       case "leased":
@@ -636,6 +642,13 @@
             (n === 1 ? "The 1 item left waits" : `The ${items(n)} left wait`) +
               " for a learner to queue them; a manager starts one (`labelloop worker`, or " +
               "`labelloop serve` without LABELLOOP_LEARNER=off). ",
+          ];
+        }
+        if (why.state === "open" && why.first) {
+          return [
+            "Choosing the first items to label…",
+            `The learner is reading the ${items(n)} to choose the first ones worth labeling; ` +
+              "they appear here by themselves as soon as it is done. ",
           ];
         }
         if (why.state === "open") {
@@ -1097,7 +1110,9 @@
       }
       if (state.mode !== "empty") return;
       polls += 1;
-      if (polls % EXPLAIN_EVERY === 0) explainEmpty(); // the reason changes slowly; asking costs
+      // The reason changes slowly and asking costs, except in an empty project: its first
+      // import turns "no items yet" into "choosing the first items" within seconds.
+      if (polls % EXPLAIN_EVERY === 0 || el.empty.dataset.idle === "empty") explainEmpty();
       state.emptyTimer = setTimeout(poll, EMPTY_POLL_MS);
     }, EMPTY_POLL_MS);
   }
