@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from labelloop.errors import LabelloopError, NotFound
+from labelloop.ingest import media
 from labelloop.ingest.images import ImageFolderImporter
-from labelloop.ingest.media import resolve_media, root_of, sniff_image
+from labelloop.ingest.media import open_media, resolve_media, root_of, sniff_image
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 
@@ -104,3 +106,51 @@ def test_folder_importer_labels_by_subfolder(root: Path) -> None:
     assert by_path["fake.png"] is None  # top level: no label; its bytes are checked on import
     assert "dogs/notes.txt" not in by_path
     assert [r.line for r in got] == list(range(1, len(got) + 1))
+
+
+def test_open_media_reads_the_file_it_checked(root: Path) -> None:
+    file, found, kind = open_media("inside.png", [root])
+    with file:
+        assert (found, kind, file.read()) == ((root / "cats" / "a.png").resolve(), "image/png", PNG)
+
+
+@pytest.mark.parametrize("swapped", ["file", "folder"])
+def test_a_link_swapped_in_after_the_check_is_not_followed(
+    root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, swapped: str
+) -> None:
+    """Someone who can write under the root puts a link out of it in place of the file (or of
+    its folder) between the check and the open: nothing out of the root is read."""
+    secret = tmp_path / "elsewhere"
+    secret.mkdir()
+    (secret / "a.png").write_bytes(PNG + b"secret")
+    checked = resolve_media
+
+    def then_swapped(path: str, roots: list[Path], *, kind: str = "image") -> tuple[Path, str]:
+        found = checked(path, roots, kind=kind)
+        if swapped == "file":
+            (root / "cats" / "a.png").unlink()
+            (root / "cats" / "a.png").symlink_to(secret / "a.png")
+        else:
+            (root / "cats").rename(root / "was")
+            (root / "cats").symlink_to(secret)
+        return found
+
+    monkeypatch.setattr(media, "resolve_media", then_swapped)
+    with pytest.raises(LabelloopError, match="media path 'cats/a.png': changed while it was read"):
+        open_media("cats/a.png", [root])
+
+
+def test_a_named_pipe_in_a_files_place_is_refused_without_waiting(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checked = resolve_media
+
+    def then_a_pipe(path: str, roots: list[Path], *, kind: str = "image") -> tuple[Path, str]:
+        found = checked(path, roots, kind=kind)
+        (root / "cats" / "a.png").unlink()
+        os.mkfifo(root / "cats" / "a.png")
+        return found
+
+    monkeypatch.setattr(media, "resolve_media", then_a_pipe)
+    with pytest.raises(LabelloopError, match="changed while it was read"):
+        open_media("cats/a.png", [root])
