@@ -215,3 +215,57 @@ def test_an_export_within_what_one_upload_takes_warns_of_nothing(cli: Any, tmp_p
     _uploaded(cli, tmp_path)
     said = cli("export", "a", "--format", "yolo", "--images", "-o", str(tmp_path / "a.zip"))
     assert "warning" not in said.stderr
+
+
+def _ids(cli: Any, slug: str) -> list[tuple[str, Any]]:
+    """Each labeled item's id with its boxes, pool and eval."""
+    rows = []
+    for split in ("pool", "eval"):
+        for row in map(json.loads, cli("export", slug, "--split", split).stdout.splitlines()):
+            rows.append((row["external_id"], row["value"]))
+    return sorted(rows, key=repr)
+
+
+def test_a_yolo_export_with_images_imports_back_with_the_items_ids(
+    cli: Any, tmp_path: Path
+) -> None:
+    """Two images named alike are renamed apart in the zip; each item comes back with its id
+    all the same, uploaded as a zip or imported unzipped as a folder."""
+    _uploaded(cli, tmp_path)
+    out = tmp_path / "a.yolo.zip"
+    cli("export", "a", "--format", "yolo", "--images", "-o", str(out))
+    _project(cli, tmp_path, "b")
+    cli("import", "b", str(out))
+    assert {i for i, _ in _ids(cli, "a")} == {
+        "images/train/a.png",
+        "images/train/north/a.png",
+        "images/val/c.png",
+    }
+    assert _ids(cli, "b") == _ids(cli, "a")
+    media = tmp_path / "home" / "media"
+    with zipfile.ZipFile(out) as archive:
+        archive.extractall(media / "moved")
+    _project(cli, tmp_path, "c")
+    cli("import", "c", str(media / "moved"), "--format", "yolo")
+    assert _ids(cli, "c") == _ids(cli, "a")
+
+
+def test_a_yolo_export_of_labels_imports_back_with_the_items_ids(cli: Any, tmp_path: Path) -> None:
+    cli("init")
+    _project(cli, tmp_path, "a")
+    media = tmp_path / "home" / "media"
+    (media / "ydata" / "images").mkdir(parents=True)
+    rows = []
+    for n in (1, 2):
+        (media / "ydata" / "images" / f"{n}.png").write_bytes(_png(10 * n))
+        box = {"x": 1, "y": 1, "w": 5 * n, "h": 5, "label": "car"}
+        rows.append({"id": f"car-{n}", "image": f"ydata/images/{n}.png", "label": [box]})
+    data = tmp_path / "a.jsonl"
+    data.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    cli("import", "a", str(data), "--id-field", "id", "--label-field", "label")
+    out = tmp_path / "a.yolo.zip"
+    cli("export", "a", "--format", "yolo", "-o", str(out))
+    _project(cli, tmp_path, "b")
+    cli("import", "b", str(out))
+    assert [i for i, _ in _ids(cli, "b")] == ["car-1", "car-2"]
+    assert _ids(cli, "b") == _ids(cli, "a")
