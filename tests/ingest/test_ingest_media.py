@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from labelloop.errors import LabelloopError, NotFound
+from labelloop.errors import ImportFormatError, LabelloopError, NotFound
 from labelloop.ingest import media
 from labelloop.ingest.images import ImageFolderImporter
 from labelloop.ingest.media import open_media, resolve_media, root_of, sniff_image
@@ -154,3 +154,40 @@ def test_a_named_pipe_in_a_files_place_is_refused_without_waiting(
     monkeypatch.setattr(media, "resolve_media", then_a_pipe)
     with pytest.raises(LabelloopError, match="changed while it was read"):
         open_media("cats/a.png", [root])
+
+
+def test_a_folder_import_walks_in_path_order_and_keeps_no_path_in_memory(tmp_path: Path) -> None:
+    """Files come in the order of their sorted paths (a folder's files at its name), and the
+    importer holds a folder's names at a time, not every path: 6,000 images in 60 folders
+    are read in well under what their paths take."""
+    import tracemalloc
+
+    top = tmp_path / "media" / "shots"
+    for n in range(60):
+        (top / f"{n:02d}-folder-with-a-longish-name-to-take-room").mkdir(parents=True)
+        for k in range(100):
+            (top / f"{n:02d}-folder-with-a-longish-name-to-take-room" / f"{k}.png").touch()
+    for name in ("a.png", "a", "a.png.d", "b.PNG", "._b.png"):
+        (top / name).mkdir() if "." not in name or name.endswith(".d") else (top / name).touch()
+    (top / "a" / "z.png").touch()
+    (top / "a.png.d" / "y.png").touch()
+    importer = ImageFolderImporter(folder=top, root=tmp_path / "media")
+    tracemalloc.start()
+    n = sum(1 for _ in importer.read())
+    held = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    paths = [record.payload["image"].removeprefix("shots/") for record in importer.read()]
+    assert n == len(paths) == 6_004
+    expected = sorted(p for p in top.rglob("*") if p.suffix.lower() == ".png" and p.is_file())
+    assert paths == [p.relative_to(top).as_posix() for p in expected if p.name != "._b.png"]
+    assert paths[:4] == ["00-folder-with-a-longish-name-to-take-room/0.png", *paths[1:4]]
+    assert paths.index("a/z.png") < paths.index("a.png") < paths.index("a.png.d/y.png")
+    assert held < sum(len(p) for p in paths) // 2, held  # the paths' characters alone take more
+
+
+def test_a_folder_import_names_the_file_of_an_error_and_the_one_it_cites(root: Path) -> None:
+    importer = ImageFolderImporter(folder=root, root=root)
+    records = list(importer.read())
+    assert [r.payload["image"] for r in records][:2] == ["cats/a.png", "escape.png"]
+    clash = ImportFormatError(line=3, reason=lambda cited: f"is {cited} again", cites=1)
+    assert importer.named(clash).message == ("file 3 ('fake.png'): is file 1 ('cats/a.png') again")
