@@ -15,7 +15,6 @@ from labelloop.govern.guidelines import version_at
 from labelloop.govern.permissions import Permission
 from labelloop.ingest import EXPORTERS, make_exporter
 from labelloop.ingest import yolo as uploaded  # the limits of one uploaded zip
-from labelloop.ingest.media import open_media
 from labelloop.ingest.protocols import AnswersExporter, ImagesExporter
 from labelloop.ingest.records import json_bytes
 from labelloop.store import audit
@@ -23,7 +22,7 @@ from labelloop.store import export as store_export
 from labelloop.store import projects as store_projects
 from labelloop.store.db import Database
 from labelloop.store.tables import AUTO
-from labelloop.workflow import uploads
+from labelloop.workflow import media, uploads
 from labelloop.workflow.imports import SPLITS
 from labelloop.workflow.projects import ProjectContext
 from labelloop.workflow.review import suggestion_sources
@@ -352,15 +351,9 @@ class ImageFiles:
         self.n_bytes = 0
 
     def __call__(self, record: ExportRecord) -> BinaryIO | None:
-        path = str(record.text)
         try:
-            file, found, _ = open_media(path, self.roots, kind="image")
+            file, _, _ = media.open_project_media(str(record.text), self.roots, slug=self.slug)
         except LabelloopError as exc:
-            return self._unreadable(record, exc)
-        try:
-            uploads.checked_path(found, path, roots=self.roots, slug=self.slug)
-        except LabelloopError as exc:
-            file.close()
             return self._unreadable(record, exc)
         self.n_images += 1
         self.n_bytes += os.fstat(file.fileno()).st_size
