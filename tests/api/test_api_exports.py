@@ -109,6 +109,7 @@ def test_the_project_page_offers_the_formats_the_controls_fit(site: Any) -> None
     assert 'id="export-coco"' not in ents and 'id="export-csv"' not in ents
     assert 'id="export-csv"' in mood and 'id="export-coco"' not in mood
     assert 'id="export-images"' in street  # YOLO and COCO with the images
+    assert "an upload takes at most 500,000 images or 8.0 GiB in one zip: a larger one" in street
     assert 'id="export-images"' not in mood and 'id="export-images"' not in ents
     assert all('id="import-prediction-field"' in html for html in (street, ents, mood))
     for html in (street, ents, mood):  # every control fits Label Studio's JSON
