@@ -484,6 +484,7 @@ class YoloExporter:
         labels = list(self.labels)
         lists: dict[str, list[str]] = {"pool": [], "eval": []}
         ids: dict[str, str] = {}  # image -> its item's id
+        taken: set[str] = set()  # an id given twice would refuse the import: the first has it
         written: dict[str, int] = {}  # label file -> the item it holds
         for record in records:
             image = str(record.text)
@@ -499,8 +500,9 @@ class YoloExporter:
             size = recorded_size(record, "YOLO", unit="fractions") if boxes else (1.0, 1.0)
             archive.writestr(path, "".join(_line_of(box, labels, size=size) for box in boxes))
             lists["eval" if record.split == "eval" else "pool"].append(f"./{image}\n")
-            if record.external_id is not None:
+            if record.external_id is not None and record.external_id not in taken:
                 ids[image] = record.external_id
+                taken.add(record.external_id)  # ids of two folders imported apart may repeat
         if lists["pool"]:
             archive.writestr(IMAGE_LIST, "".join(lists["pool"]))
         if lists["eval"]:

@@ -962,3 +962,18 @@ def test_a_bad_ids_file_is_refused_naming_it(ids: str, reason: str) -> None:
         _read_zip(files)
     assert str(caught.value).startswith("zip member 'labelloop_ids.json'")
     assert reason in str(caught.value)
+
+
+def test_an_id_two_items_share_is_written_for_the_first_only() -> None:
+    """Two folders imported apart may give two items one id ("a.png"): the ids file names it
+    for the first, and the second comes back with its path, rather than refusing the import."""
+    records = [
+        replace(_record(n, f"{folder}/a.png", []), external_id="a.png")
+        for n, folder in ((1, "cats"), (2, "dogs"))
+    ]
+    sink = io.BytesIO()
+    YoloExporter().write(records, sink)
+    with zipfile.ZipFile(sink) as archive:
+        assert json.loads(archive.read("labelloop_ids.json")) == {"cats/a.png": "a.png"}
+    back = list(YoloImporter(control="boxes").read(io.BytesIO(sink.getvalue())))
+    assert [r.external_id for r in back] == ["a.png", "dogs/a.png"]
