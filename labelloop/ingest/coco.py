@@ -488,7 +488,7 @@ class CocoExporter:
 
     def write(self, records: Iterable[ExportRecord], sink: BinaryIO) -> None:
         """Write ``records`` to ``sink`` as one COCO document (annotation ids from 1)."""
-        (doc,) = self._numbered([self._document(records)])
+        (doc,) = self._numbered([self._document(records, ids=set())])
         sink.write(json.dumps(doc, ensure_ascii=False).encode("utf-8"))
 
     def write_with_images(
@@ -502,14 +502,17 @@ class CocoExporter:
         with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             named = bundled(records, archive, files=files)
             groups = groupby(named, key=lambda record: record.split)
+            ids: set[str] = set()
             # the images pass into the zip as each document is read off them
             docs = {
-                split: self._document(replace(r, text=PurePosixPath(r.text).name) for r in group)
+                split: self._document(
+                    (replace(r, text=PurePosixPath(r.text).name) for r in group), ids=ids
+                )
                 for split, group in groups
             }
             # the pool's document even when empty: with two, the importer reads the subsets
             # as splits, so an export of eval items imports back as eval items
-            docs.setdefault("pool", self._document(()))
+            docs.setdefault("pool", self._document((), ids=ids))
             for split, doc in zip(docs, self._numbered(list(docs.values())), strict=True):
                 member = f"annotations/{CVAT_PREFIX}{IMAGE_FOLDERS[split]}.json"
                 archive.writestr(member, json.dumps(doc, ensure_ascii=False))
@@ -531,9 +534,11 @@ class CocoExporter:
             doc["categories"] = categories
         return docs
 
-    def _document(self, records: Iterable[ExportRecord]) -> dict[str, Any]:
+    def _document(self, records: Iterable[ExportRecord], *, ids: set[str]) -> dict[str, Any]:
         """``records`` as one COCO document (annotation ids from 1), each annotation's
-        ``category_id`` its label until :meth:`_numbered` numbers them."""
+        ``category_id`` its label until :meth:`_numbered` numbers them. An image's
+        ``external_id`` is its item's id unless ``ids`` (those written so far) holds it: two
+        folders imported apart may give two items one id, which would refuse the import."""
         images: list[dict[str, Any]] = []
         annotations: list[dict[str, Any]] = []
         for record in records:
@@ -541,7 +546,10 @@ class CocoExporter:
             for key in ("width", "height"):
                 if isinstance(record.payload.get(key), int):
                     image[key] = record.payload[key]
-            image["external_id"] = record.external_id
+            if record.external_id not in ids:  # else the import reads the file name
+                image["external_id"] = record.external_id
+                if record.external_id is not None:
+                    ids.add(record.external_id)
             image["labeled"] = True
             images.append(image)
             for box in record.value.get(self.control) or ():

@@ -438,3 +438,18 @@ def test_without_a_schema_categories_are_numbered_by_name_in_every_file() -> Non
     one = io.BytesIO()
     CocoExporter().write(records[::-1], one)
     assert json.loads(one.getvalue())["categories"] == docs[0]["categories"]
+
+
+def test_an_id_two_items_share_is_written_for_the_first_only() -> None:
+    """Two folders imported apart may give two items one id: the second image is left to be
+    named by its file, rather than refusing the import for an id given twice."""
+    from dataclasses import replace
+
+    records = [replace(_record(n, []), external_id="a.png") for n in (1, 2)]
+    sink = io.BytesIO()
+    CocoExporter().write(records, sink)
+    images = json.loads(sink.getvalue())["images"]
+    assert [i.get("external_id") for i in images] == ["a.png", None]
+    assert "external_id" not in images[1]
+    back = list(CocoImporter(control="boxes").read(io.BytesIO(sink.getvalue())))
+    assert [r.external_id for r in back] == ["a.png", "img/2.png"]
