@@ -51,9 +51,9 @@ def item_thumbnail(
         try:
             data, content_type = thumbnail(file, size)
         except (OSError, ValueError, Image.DecompressionBombError) as exc:  # truncated, a bomb
-            raise LabelloopError(
-                f"item {item_id}: cannot read the image ({unreadable(exc, path)})"
-            ) from None
+            # Pillow names an open file by its repr: the file's name is said instead
+            reason = unreadable(exc, path).replace(repr(file), f"'{path.name}'")
+            raise LabelloopError(f"item {item_id}: cannot read the image ({reason})") from None
     suffix = next(s for s, t in _TYPES.items() if t == content_type)
     folder.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, suffix=".part")
