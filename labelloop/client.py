@@ -23,6 +23,7 @@ import io
 import json
 import os
 import time
+import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -506,7 +507,8 @@ class Project:
         auto labels out; ``split="eval"`` writes the labeled eval items instead of the pool's;
         ``annotations=True`` writes every answer instead (a row each in ``jsonl`` or ``csv``, a
         task per answered item in ``label_studio``); ``images=True`` (``yolo``, ``coco``) a zip
-        holding each item's image too."""
+        holding each item's image too, with a ``UserWarning`` when it holds more than one upload
+        takes (another project then refuses it as an upload; the warning says what to do)."""
         params = _export_params(format, auto=auto, split=split, annotations=annotations)
         if images:
             params["images"] = "true"
@@ -538,6 +540,8 @@ class Project:
                 for block in r.iter_bytes():
                     out.write(block)
             part.replace(path)
+            for said in r.headers.get_list("x-labelloop-warning"):  # the export's, see export
+                warnings.warn(f"{path.name}: {said}", UserWarning, stacklevel=3)
         finally:
             part.unlink(missing_ok=True)
         return path

@@ -455,6 +455,7 @@ def export(
     from labelloop.workflow import projects
 
     settings, db = _open()
+    warnings: list[str] = []  # told after the progress bar, which would hide them
 
     def go() -> int:
         ctx = projects.system_context(db, slug)
@@ -472,6 +473,7 @@ def export(
                 annotations=annotations,
                 images=images,
                 media_roots=settings.media_root_paths,
+                warn=warnings.append,
             )
 
     n = _run(go)
@@ -480,6 +482,8 @@ def export(
         if annotations:
             what = "answer" if split == "pool" else "eval answer"
         out.print(f"exported {counted(n, what)} to {output}", highlight=False)
+    for warning in warnings:
+        err.print(f"warning: {warning}", highlight=False, soft_wrap=True)
     if split == "pool":
         _say_eval_left(db, slug, fmt=format, annotations=annotations, images=images)
 

@@ -9,13 +9,16 @@ export never holds more than one image's bytes at once.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import time
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from itertools import chain, count
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
+from typing import BinaryIO
 
 from labelloop.domain import ExportRecord
 from labelloop.errors import LabelloopError
@@ -24,9 +27,9 @@ IMAGE_FOLDERS = {"pool": "train", "eval": "val"}
 """labelloop's split -> the subset folder its images lie in (``images/<it>/``), as the
 importers read it back: ``train`` to the pool, ``val`` as eval items."""
 
-ImageFiles = Callable[[ExportRecord], Path | None]
-"""The checked file of a record's image, or None where it cannot be read (the caller, who
-checked it, keeps why)."""
+ImageFiles = Callable[[ExportRecord], BinaryIO | None]
+"""A record's image file, opened and checked (what was opened is what was checked), or None
+where it cannot be read (the caller, who checked it, keeps why); :func:`bundled` closes it."""
 
 _UNSAFE = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]')
 """Characters no file name in the zip keeps: controls, and those Windows refuses."""
@@ -65,7 +68,8 @@ def bundled(
 ) -> Iterator[ExportRecord]:
     """``records`` with each item's image written into ``archive`` as it passes (stored as it
     is: images are compressed already) under its name there, which becomes the record's
-    ``text``. A record whose image ``files`` does not give is left out; the caller says why."""
+    ``text``; each file ``files`` opens is closed once copied. A record whose image ``files``
+    does not give is left out; the caller says why."""
     names = ImageNames()
     for record in records:
         found = files(record)
@@ -73,14 +77,28 @@ def bundled(
             continue
         name = names.name(str(record.text), item_id=record.item_id, split=record.split)
         try:
-            # a file dated before 1980 (a copy that kept no date) is dated 1980, not refused
-            info = zipfile.ZipInfo.from_file(found, name, strict_timestamps=False)
-            info.compress_type = zipfile.ZIP_STORED
-            with found.open("rb") as image, archive.open(info, "w") as member:
-                shutil.copyfileobj(image, member, 1 << 20)
-        except OSError as exc:  # gone or unreadable since it was checked
+            with found as image:
+                held = os.fstat(image.fileno())
+                info = zipfile.ZipInfo(name, date_time=_zip_time(held.st_mtime))
+                info.file_size = held.st_size  # a large one is then written as ZIP64
+                info.external_attr = (held.st_mode & 0xFFFF) << 16
+                info.compress_type = zipfile.ZIP_STORED  # images are compressed already
+                with archive.open(info, "w") as member:
+                    shutil.copyfileobj(image, member, 1 << 20)
+        except OSError as exc:  # unreadable since it was opened
             raise LabelloopError(
                 f"item {record.item_id} ('{str(record.text)[:200]}'): its image cannot be read "
                 f"({exc.strerror or exc})"
             ) from None
         yield replace(record, text=name)
+
+
+def _zip_time(seconds: float) -> tuple[int, int, int, int, int, int]:
+    """A file's time as a zip dates it: one before 1980 (a copy that kept no date) as 1980, one
+    past 2107 as 2107, not refused."""
+    when = time.localtime(seconds)[:6]
+    if when[0] < 1980:
+        return (1980, 1, 1, 0, 0, 0)
+    if when[0] > 2107:
+        return (2107, 12, 31, 23, 59, 59)
+    return (when[0], when[1], when[2], when[3], when[4], when[5])

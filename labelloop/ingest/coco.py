@@ -488,7 +488,8 @@ class CocoExporter:
 
     def write(self, records: Iterable[ExportRecord], sink: BinaryIO) -> None:
         """Write ``records`` to ``sink`` as one COCO document (annotation ids from 1)."""
-        sink.write(json.dumps(self._document(records), ensure_ascii=False).encode("utf-8"))
+        (doc,) = self._numbered([self._document(records, ids=set())])
+        sink.write(json.dumps(doc, ensure_ascii=False).encode("utf-8"))
 
     def write_with_images(
         self, records: Iterable[ExportRecord], sink: BinaryIO, *, files: ImageFiles
@@ -497,25 +498,47 @@ class CocoExporter:
         :mod:`~labelloop.ingest.bundles`), as CVAT's "COCO 1.0" lays out its subsets: the
         pool's images in ``images/train/`` with ``annotations/instances_train.json``, the eval
         items' in ``images/val/`` with ``annotations/instances_val.json``; a ``file_name`` is
-        the image's name in its subset's folder."""
+        the image's name in its subset's folder. Both files number the categories alike."""
         with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             named = bundled(records, archive, files=files)
             groups = groupby(named, key=lambda record: record.split)
+            ids: set[str] = set()
             # the images pass into the zip as each document is read off them
             docs = {
-                split: self._document(replace(r, text=PurePosixPath(r.text).name) for r in group)
+                split: self._document(
+                    (replace(r, text=PurePosixPath(r.text).name) for r in group), ids=ids
+                )
                 for split, group in groups
             }
             # the pool's document even when empty: with two, the importer reads the subsets
             # as splits, so an export of eval items imports back as eval items
-            docs.setdefault("pool", self._document(()))
-            for split, doc in docs.items():
+            docs.setdefault("pool", self._document((), ids=ids))
+            for split, doc in zip(docs, self._numbered(list(docs.values())), strict=True):
                 member = f"annotations/{CVAT_PREFIX}{IMAGE_FOLDERS[split]}.json"
                 archive.writestr(member, json.dumps(doc, ensure_ascii=False))
 
-    def _document(self, records: Iterable[ExportRecord]) -> dict[str, Any]:
-        """``records`` as one COCO document (annotation ids from 1)."""
-        labels = list(self.labels)
+    def _numbered(self, docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """``docs`` (of :meth:`_document`, each annotation's ``category_id`` its label) with
+        their categories numbered from 1 alike in all of them: in the schema's order of the
+        control's labels, or without a schema in name order, so a label keeps its id in every
+        file of an export and in every export."""
+        met = {a["category_id"] for doc in docs for a in doc["annotations"]}
+        labels = [*self.labels, *sorted(met.difference(self.labels))]
+        number = {label: n for n, label in enumerate(labels, 1)}
+        categories = [
+            {"id": number[name], "name": name, "supercategory": self.control} for name in labels
+        ]
+        for doc in docs:
+            for annotation in doc["annotations"]:
+                annotation["category_id"] = number[annotation["category_id"]]
+            doc["categories"] = categories
+        return docs
+
+    def _document(self, records: Iterable[ExportRecord], *, ids: set[str]) -> dict[str, Any]:
+        """``records`` as one COCO document (annotation ids from 1), each annotation's
+        ``category_id`` its label until :meth:`_numbered` numbers them. An image's
+        ``external_id`` is its item's id unless ``ids`` (those written so far) holds it: two
+        folders imported apart may give two items one id, which would refuse the import."""
         images: list[dict[str, Any]] = []
         annotations: list[dict[str, Any]] = []
         for record in records:
@@ -523,18 +546,19 @@ class CocoExporter:
             for key in ("width", "height"):
                 if isinstance(record.payload.get(key), int):
                     image[key] = record.payload[key]
-            image["external_id"] = record.external_id
+            if record.external_id not in ids:  # else the import reads the file name
+                image["external_id"] = record.external_id
+                if record.external_id is not None:
+                    ids.add(record.external_id)
             image["labeled"] = True
             images.append(image)
             for box in record.value.get(self.control) or ():
-                if box["label"] not in labels:
-                    labels.append(box["label"])  # only without a schema: labels as met
                 x, y, w, h = box["x"], box["y"], box["w"], box["h"]
                 annotations.append(
                     {
                         "id": len(annotations) + 1,
                         "image_id": record.item_id,
-                        "category_id": labels.index(box["label"]) + 1,
+                        "category_id": box["label"],
                         "bbox": [x, y, w, h],
                         "area": round(w * h, 4),
                         "iscrowd": 0,
@@ -547,8 +571,5 @@ class CocoExporter:
             },
             "images": images,
             "annotations": annotations,
-            "categories": [
-                {"id": i, "name": name, "supercategory": self.control}
-                for i, name in enumerate(labels, 1)
-            ],
+            "categories": [],
         }

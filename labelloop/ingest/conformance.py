@@ -9,7 +9,7 @@ import zipfile
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from labelloop.domain import AnswerRecord, ExportRecord, ItemIn
 from labelloop.errors import ImportFormatError
@@ -116,19 +116,24 @@ def check_exporter(name: str, cls: Callable[[], Any]) -> None:
 def _check_images(name: str, exporter: Any) -> None:
     """An exporter with images reads its records once, as they come, and writes a zip
     holding each record's image once, in an ``images`` folder, leaving out a record ``files``
-    gives no file for."""
+    gives no file for, and closing each file it was given."""
     records = [sample_record(n, f"shots/{n}/a.png") for n in (1, 2, 3)]
+    opened: list[BinaryIO] = []
     with tempfile.TemporaryDirectory() as folder:
-        files = {}
-        for record in records[:2]:
-            files[record.item_id] = Path(folder, f"{record.item_id}.png")
-            files[record.item_id].write_bytes(b"image %d" % record.item_id)
+
+        def files(record: Any) -> BinaryIO | None:
+            if record.item_id > 2:
+                return None
+            path = Path(folder, f"{record.item_id}.png")
+            path.write_bytes(b"image %d" % record.item_id)
+            opened.append(path.open("rb"))
+            return opened[-1]
+
         pulled: list[int] = []
         sink = _Sink()
-        exporter.write_with_images(
-            _stream(records, pulled), sink, files=lambda r: files.get(r.item_id)
-        )
+        exporter.write_with_images(_stream(records, pulled), sink, files=files)
     assert pulled == [1, 2, 3], f"{name}: records read {pulled}"
+    assert all(file.closed for file in opened), f"{name}: an image file was left open"
     with zipfile.ZipFile(io.BytesIO(sink.getvalue())) as archive:
         held = sorted(archive.read(n) for n in archive.namelist() if n.startswith("images/"))
     assert held == [b"image 1", b"image 2"], f"{name}: the zip's images are {held}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import BinaryIO
 
 from labelloop.errors import LabelloopError
 from labelloop.pictures import as_shown, transparent, unreadable
@@ -38,8 +39,9 @@ def image_size(path: Path) -> dict[str, int]:
     return {"width": int(width), "height": int(height)}
 
 
-def thumbnail(path: Path, size: int) -> tuple[bytes, str]:
-    """A thumbnail of at most ``size`` pixels a side, upright, and its content type.
+def thumbnail(path: Path | BinaryIO, size: int) -> tuple[bytes, str]:
+    """A thumbnail of at most ``size`` pixels a side, upright, and its content type, of the
+    image at ``path`` or in the open file ``path``.
 
     Pictures with transparency become PNG, the rest JPEG.
     """

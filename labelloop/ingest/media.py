@@ -9,8 +9,11 @@ ever read from a path a client sent.
 from __future__ import annotations
 
 import hashlib
+import os
+import stat
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import BinaryIO
 
 from labelloop.errors import LabelloopError, NotFound
 
@@ -113,6 +116,60 @@ def resolve_media(path: str, roots: Sequence[Path], *, kind: str = "image") -> t
             raise LabelloopError(f"media path '{path[:200]}': not {_KIND_NAMES[kind]}")
         return found, content_type
     raise NotFound(f"media path '{path[:200]}': no such file under the media roots")
+
+
+NO_LINK = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+"""``os.open`` flags of a media file or folder on the way to it: no link followed, and no wait
+on a named pipe put in a file's place (it is then refused as no file)."""
+
+
+def open_media(
+    path: str, roots: Sequence[Path], *, kind: str = "image"
+) -> tuple[BinaryIO, Path, str]:
+    """The file a stored path names under the first root holding it, opened, with its resolved
+    path and the content type of the bytes opened.
+
+    The path is checked as :func:`resolve_media` checks it, then opened folder by folder from
+    its root down along the path it resolved to, none through a link: a link put in place of a
+    folder or of the file after the check (by someone who can write under the root) makes the
+    open fail, so what is read is the file that was checked. A caller that checks the resolved
+    path further (another project's uploads) checks what it reads.
+
+    Raises
+    ------
+    LabelloopError, NotFound
+        As :func:`resolve_media`; or the file changed between the check and the open.
+    """
+    found, _ = resolve_media(path, roots, kind=kind)
+    base = next(b for b in (Path(r).resolve() for r in roots) if found.is_relative_to(b))
+    *folders, name = found.relative_to(base).parts
+    try:
+        here = os.open(base, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            for part in folders:
+                inner = os.open(part, NO_LINK | os.O_DIRECTORY, dir_fd=here)
+                os.close(here)
+                here = inner
+            fd = os.open(name, NO_LINK, dir_fd=here)
+        finally:
+            os.close(here)
+    except OSError as exc:  # a link (ELOOP, ENOTDIR) or a file gone since the check
+        raise LabelloopError(
+            f"media path '{path[:200]}': changed while it was read ({exc.strerror or exc}); refused"
+        ) from None
+    file = os.fdopen(fd, "rb")
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise LabelloopError(f"media path '{path[:200]}': changed while it was read; refused")
+        content_type = _SNIFFERS[kind](file.read(16))
+        if content_type is None:
+            raise LabelloopError(f"media path '{path[:200]}': not {_KIND_NAMES[kind]}")
+        os.set_blocking(fd, True)
+        file.seek(0)
+    except BaseException:
+        file.close()
+        raise
+    return file, found, content_type
 
 
 def root_of(folder: Path, roots: Sequence[Path]) -> Path:

@@ -24,13 +24,16 @@ read, and a text beside images that does not start as a label file (a README) is
 
 Out: a zip of the label files at those places, ``data.yaml`` naming the classes in the schema's
 order, ``images.txt`` listing the pool's images (``train``) and ``val.txt`` the eval items'
-(``val``): unzipped into the media root, it is a dataset YOLO tools train on, and it imports
-back (as a zip, or as a folder) with the same splits.
+(``val``), and ``labelloop_ids.json`` each image's item id (read back in, so the items keep
+their ids; a dataset without it keeps its path ids): unzipped into the media root, it is a
+dataset YOLO tools train on, and it imports back (as a zip, or as a folder) with the same
+splits.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import os
 import zipfile
@@ -50,6 +53,7 @@ from labelloop.ingest.imaging import image_size
 from labelloop.ingest.media import resolve_media
 from labelloop.ingest.yolo_files import (
     EVAL_LIST,
+    IDS_FILE,
     IMAGE_LIST,
     MAX_LABEL_BYTES,
     DatasetFiles,
@@ -58,6 +62,7 @@ from labelloop.ingest.yolo_files import (
     ZipFiles,
     class_names,
     dataset_layout,
+    exported_ids,
     is_class_number,
     is_image,
     label_files,
@@ -182,6 +187,7 @@ class YoloImporter(BoxesImporter):
         roots: tuple[Path, ...],
     ) -> Iterator[ItemIn]:
         names = class_names(dataset)
+        ids = exported_ids(dataset)
         labels = label_files(dataset, images, layout.lists)
         splits = [split_of(image, layout, listed) for image in images]
         if any(splits):  # a dataset with splits: what none names is trained on
@@ -203,7 +209,7 @@ class YoloImporter(BoxesImporter):
             yield self._image(
                 number,
                 prefix + image,
-                external_id=image,
+                external_id=ids.get(image, image),
                 boxes=boxes,
                 scored=scored,
                 labeled=found is not None and (bool(boxes) or not scored),
@@ -477,6 +483,8 @@ class YoloExporter:
     def _write_into(self, records: Iterable[ExportRecord], archive: zipfile.ZipFile) -> None:
         labels = list(self.labels)
         lists: dict[str, list[str]] = {"pool": [], "eval": []}
+        ids: dict[str, str] = {}  # image -> its item's id
+        taken: set[str] = set()  # an id given twice would refuse the import: the first has it
         written: dict[str, int] = {}  # label file -> the item it holds
         for record in records:
             image = str(record.text)
@@ -492,6 +500,9 @@ class YoloExporter:
             size = recorded_size(record, "YOLO", unit="fractions") if boxes else (1.0, 1.0)
             archive.writestr(path, "".join(_line_of(box, labels, size=size) for box in boxes))
             lists["eval" if record.split == "eval" else "pool"].append(f"./{image}\n")
+            if record.external_id is not None and record.external_id not in taken:
+                ids[image] = record.external_id
+                taken.add(record.external_id)  # ids of two folders imported apart may repeat
         if lists["pool"]:
             archive.writestr(IMAGE_LIST, "".join(lists["pool"]))
         if lists["eval"]:
@@ -500,6 +511,8 @@ class YoloExporter:
             "data.yaml",
             _data_yaml_text(labels, pool=bool(lists["pool"]), val=bool(lists["eval"])),
         )
+        if ids:
+            archive.writestr(IDS_FILE, json.dumps(ids, ensure_ascii=False, indent=0))
 
 
 def _line_of(box: dict[str, Any], labels: list[str], *, size: tuple[float, float]) -> str:
@@ -532,6 +545,7 @@ def _data_yaml_text(labels: list[str], *, pool: bool, val: bool) -> str:
     head = (
         "# labelloop export. Unzipped into the media root, each label file lies where YOLO\n"
         "# tools look for its image's labels; images.txt lists the pool's images (train),\n"
-        "# val.txt the eval items' (held out to measure the model).\n"
+        "# val.txt the eval items' (held out to measure the model); labelloop_ids.json\n"
+        "# names each image's item id, which labelloop imports it back with.\n"
     )
     return head + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)

@@ -5,6 +5,7 @@ or link leading out of the dataset."""
 from __future__ import annotations
 
 import contextlib
+import json
 import lzma
 import os
 import posixpath
@@ -20,7 +21,7 @@ import yaml
 
 from labelloop.errors import ImportFormatError, LabelloopError
 from labelloop.ingest.media import IMAGE_SUFFIXES, check_relative, is_clutter
-from labelloop.ingest.records import BOM
+from labelloop.ingest.records import BOM, MAX_ID_CHARS
 
 YAML_FILES = ("data.yaml", "data.yml")
 NAMES_FILES = ("classes.txt", "obj.names")
@@ -46,6 +47,9 @@ IMAGE_LIST = "images.txt"
 """The image list of the pool's items an export writes and its ``data.yaml`` names."""
 EVAL_LIST = "val.txt"
 """The image list of the eval items an export writes, named by its ``data.yaml``'s ``val``."""
+IDS_FILE = "labelloop_ids.json"
+"""The file at the top of a labelloop export naming each image's item id where it came from
+(an object: image, as the dataset names it -> id), so it imports back with the same ids."""
 MAX_LABEL_BYTES = 1 << 20
 """A label file's size at most (1,000 boxes take some 40 KB)."""
 MAX_TEXT_BYTES = 64 << 20
@@ -607,3 +611,29 @@ def _real(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def exported_ids(dataset: DatasetFiles) -> dict[str, str]:
+    """Image -> its item's id, as a labelloop export's :data:`IDS_FILE` names them (none
+    without it: a dataset from elsewhere keeps its path ids). One that is not an object of
+    texts, or an id blank or too long, is refused naming the file and the image."""
+    if IDS_FILE not in dataset.files:
+        return {}
+
+    def refused(reason: str) -> ImportFormatError:
+        return ImportFormatError(
+            file=IDS_FILE, line=1, unit=None, in_zip=dataset.in_zip, reason=reason
+        )
+
+    try:
+        found = json.loads(read_text(IDS_FILE, dataset.read(IDS_FILE, MAX_TEXT_BYTES)))
+    except json.JSONDecodeError as exc:
+        raise refused(f"not valid JSON ({exc.msg}, line {exc.lineno})") from None
+    if not isinstance(found, dict):
+        raise refused("must be an object: each image -> its item's id")
+    for image, item_id in found.items():
+        if not isinstance(item_id, str) or not item_id.strip() or len(item_id) > MAX_ID_CHARS:
+            raise refused(
+                f"the id of '{image[:200]}' must be a text of 1 to {MAX_ID_CHARS:,} characters"
+            )
+    return found

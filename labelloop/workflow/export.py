@@ -3,6 +3,7 @@ its review and its item's label, streamed."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from itertools import chain
 from pathlib import Path
@@ -13,7 +14,7 @@ from labelloop.errors import LabelloopError, Unprocessable
 from labelloop.govern.guidelines import version_at
 from labelloop.govern.permissions import Permission
 from labelloop.ingest import EXPORTERS, make_exporter
-from labelloop.ingest.media import resolve_media
+from labelloop.ingest import yolo as uploaded  # the limits of one uploaded zip
 from labelloop.ingest.protocols import AnswersExporter, ImagesExporter
 from labelloop.ingest.records import json_bytes
 from labelloop.store import audit
@@ -21,7 +22,7 @@ from labelloop.store import export as store_export
 from labelloop.store import projects as store_projects
 from labelloop.store.db import Database
 from labelloop.store.tables import AUTO
-from labelloop.workflow import uploads
+from labelloop.workflow import media, uploads
 from labelloop.workflow.imports import SPLITS
 from labelloop.workflow.projects import ProjectContext
 from labelloop.workflow.review import suggestion_sources
@@ -237,6 +238,7 @@ def export(
     annotations: bool = False,
     images: bool = False,
     media_roots: Sequence[Path] = (),
+    warn: Callable[[str], None] | None = None,
 ) -> int:
     """Write the project's labeled items to ``sink``; returns the row count, audited.
     ``auto=False`` leaves the model's labels (auto-label runs) out; ``split="eval"`` writes
@@ -254,6 +256,10 @@ def export(
     eval items come with a pool export, as the dataset's validation images. An item whose
     image cannot be read (gone from the media root) refuses the export, naming it, as the
     zip would bring its label without its image.
+
+    ``warn`` is told what the user should know of the file written: a zip with images past
+    what one labelloop upload takes (:meth:`ImageFiles.notes`), which another project refuses
+    as an upload, and how to import it all the same.
 
     ``progress`` is called with the rows read so far, every ``PROGRESS_EVERY`` rows
     (``IMAGES_PROGRESS_EVERY`` with images) and at the end.
@@ -295,6 +301,8 @@ def export(
             files = ImageFiles(ctx, media_roots)
             exporter.write_with_images(counted, sink, files=files)
             files.check()
+            for note in files.notes(fmt) if warn is not None else ():
+                warn(note)
         else:
             exporter.write(counted, sink)
         n = counted.n
@@ -325,10 +333,12 @@ def holds_splits(fmt: str, *, images: bool = False) -> bool:
 
 
 class ImageFiles:
-    """Each exported item's image file, found as the item's own project may read it: under
-    a media root (no ``..``, no link out of it), and in the uploaded images of no other project
+    """Each exported item's image file, opened as the item's own project may read it: under a
+    media root (no ``..``, no link out of it, none swapped in since the check: see
+    :func:`~labelloop.ingest.media.open_media`), and in the uploaded images of no other project
     (the rules serving and imports keep). Counts the items whose image cannot be read and keeps
-    why for the first ten; :meth:`check` then refuses the export naming them."""
+    why for the first ten; :meth:`check` then refuses the export naming them. Counts the
+    images and bytes it gives too, for :meth:`notes`."""
 
     SHOWN = 10
 
@@ -337,18 +347,43 @@ class ImageFiles:
         self.roots = tuple(roots)
         self.n_unreadable = 0
         self.unreadable: list[str] = []
+        self.n_images = 0
+        self.n_bytes = 0
 
-    def __call__(self, record: ExportRecord) -> Path | None:
-        path = str(record.text)
+    def __call__(self, record: ExportRecord) -> BinaryIO | None:
         try:
-            found, _ = resolve_media(path, self.roots, kind="image")
-            uploads.checked_path(found, path, roots=self.roots, slug=self.slug)
+            file, _, _ = media.open_project_media(str(record.text), self.roots, slug=self.slug)
         except LabelloopError as exc:
-            self.n_unreadable += 1
-            if len(self.unreadable) < self.SHOWN:
-                self.unreadable.append(f"item {record.item_id}: {exc.message}")
-            return None
-        return found
+            return self._unreadable(record, exc)
+        self.n_images += 1
+        self.n_bytes += os.fstat(file.fileno()).st_size
+        return file
+
+    def _unreadable(self, record: ExportRecord, exc: LabelloopError) -> None:
+        self.n_unreadable += 1
+        if len(self.unreadable) < self.SHOWN:
+            self.unreadable.append(f"item {record.item_id}: {exc.message}")
+
+    def notes(self, fmt: str) -> list[str]:
+        """What the user is told about a zip of ``fmt`` written with these images: one past
+        what a labelloop upload takes in one zip (see :func:`zip_images_to_store`) is refused
+        as an upload, and how to bring it in all the same."""
+        most, most_bytes = uploaded.MAX_STORED_IMAGES, uploaded.MAX_STORED_BYTES
+        if self.n_images <= most and self.n_bytes <= most_bytes:
+            return []
+        how = (
+            "labelloop import SLUG FOLDER --format yolo"
+            if fmt == "yolo"
+            else "labelloop import SLUG FOLDER/annotations/instances_train.json --format coco, "
+            "and instances_val.json with --split eval"
+        )
+        n, size = self.n_images, uploads.size_text
+        return [
+            f"the zip holds {n:,} image{'s' if n > 1 else ''} ({size(self.n_bytes)}), more than "
+            f"a labelloop upload takes in one zip ({most:,} images, {size(most_bytes)}): "
+            f"uploaded to a project it is refused. Unzip it under a media root and import it "
+            f"from there ({how})"
+        ]
 
     def check(self) -> None:
         """Refuse the export when an item's image could not be read, naming the items."""

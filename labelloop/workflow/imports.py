@@ -510,7 +510,9 @@ def _import_records(
     images were stored, recorded on the import when it brings items.
 
     An id read from the file names one item: a record whose content is new but whose id an
-    earlier line or an item of the project already has aborts the import. A record whose
+    earlier line or an item of the project already has aborts the import, once the record's
+    label and pre-annotation are checked (a malformed one is refused for what is wrong in it,
+    which a new id would not mend). A record whose
     content is already there is skipped first, so importing a file again adds nothing. Without
     ``unique_ids`` (a folder import) ids are not checked.
     """
@@ -623,8 +625,6 @@ def _import_records(
             seen.add(digest)
             if note is not None:  # told only for an image that comes in
                 resized.append(note)
-            if ids is not None:
-                ids.check(record)
             value = None
             if record.label is not None:
                 value = _value(ctx, record, payload, label_field)
@@ -661,6 +661,8 @@ def _import_records(
                     ) from None
                 if prediction:
                     row["prediction"] = prediction
+            if ids is not None:  # after the record's own checks: what is wrong in it comes first
+                ids.check(record)
             rows.append(row)
             labels.append(value)
             if people is not None:

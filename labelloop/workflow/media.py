@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from labelloop.errors import LabelloopError, NotFound
 from labelloop.govern.permissions import Permission
-from labelloop.ingest.media import MEDIA_SUFFIXES, resolve_media
+from labelloop.ingest.media import MEDIA_SUFFIXES, open_media, resolve_media
 from labelloop.pictures import NAMED
 from labelloop.store import items as store_items
 from labelloop.store.db import Database
@@ -21,10 +21,11 @@ log = logging.getLogger("labelloop.media")
 
 def item_media(
     db: Database, ctx: ProjectContext, item_id: int, *, roots: Sequence[Path]
-) -> tuple[Path, str]:
-    """The file of a media item of this project and its content type (refused paths: 4xx,
-    among them a file in another project's uploaded images, which an item imported before
-    imports refused them may name)."""
+) -> tuple[BinaryIO, Path, str]:
+    """The file of a media item of this project, opened (:func:`open_project_media`), its
+    resolved path and its content type (refused paths: 4xx, among them a file in another
+    project's uploaded images, which an item imported before imports refused them may name).
+    The caller closes the file."""
     ctx.require(Permission.VIEW_PROJECT)
     kind = ctx.schema.data_type
     with db.read() as conn:
@@ -32,10 +33,24 @@ def item_media(
     if row is None or kind not in MEDIA_SUFFIXES:
         raise NotFound(f"no image or audio item {item_id} in project '{ctx.slug}'")
     payload = row["payload"] or {}
-    path = str(payload.get(kind) or "")
-    found, content_type = resolve_media(path, roots, kind=kind)
-    uploads.checked_path(found, path, roots=roots, slug=ctx.slug)  # another project's upload
-    return found, content_type
+    return open_project_media(str(payload.get(kind) or ""), roots, slug=ctx.slug, kind=kind)
+
+
+def open_project_media(
+    path: str, roots: Sequence[Path], *, slug: str, kind: str = "image"
+) -> tuple[BinaryIO, Path, str]:
+    """The media file an item of project ``slug`` names by ``path``, opened, with its resolved
+    path and content type: found under the media roots and opened without following a link
+    (:func:`~labelloop.ingest.media.open_media`), then refused when what was opened lies in
+    another project's uploaded images. Serving, thumbnails and exports read items' files
+    through this one door."""
+    file, found, content_type = open_media(path, roots, kind=kind)
+    try:
+        uploads.checked_path(found, path, roots=roots, slug=slug)
+    except BaseException:
+        file.close()
+        raise
+    return file, found, content_type
 
 
 def absolute_payloads(

@@ -38,20 +38,22 @@ def item_thumbnail(
         raise LabelloopError(f"size must be from 1 to {MAX_THUMBNAIL}")
     if ctx.schema.data_type != "image":
         raise NotFound(f"no image item {item_id} in project '{ctx.slug}'")
-    path, _ = media.item_media(db, ctx, item_id, roots=roots)
-    stat = path.stat()
-    key = hashlib.sha256(f"{path}\0{stat.st_mtime_ns}\0{stat.st_size}\0{size}".encode()).hexdigest()
-    folder = cache_dir / key[:2]
-    for suffix, content_type in _TYPES.items():
-        cached = folder / (key + suffix)
-        if cached.is_file():
-            return cached.read_bytes(), content_type, key
-    try:
-        data, content_type = thumbnail(path, size)
-    except (OSError, ValueError, Image.DecompressionBombError) as exc:  # truncated, a bomb
-        raise LabelloopError(
-            f"item {item_id}: cannot read the image ({unreadable(exc, path)})"
-        ) from None
+    file, path, _ = media.item_media(db, ctx, item_id, roots=roots)
+    with file:
+        stat = os.fstat(file.fileno())  # of the file opened, which was checked
+        key = f"{path}\0{stat.st_mtime_ns}\0{stat.st_size}\0{size}"
+        key = hashlib.sha256(key.encode()).hexdigest()
+        folder = cache_dir / key[:2]
+        for suffix, content_type in _TYPES.items():
+            cached = folder / (key + suffix)
+            if cached.is_file():
+                return cached.read_bytes(), content_type, key
+        try:
+            data, content_type = thumbnail(file, size)
+        except (OSError, ValueError, Image.DecompressionBombError) as exc:  # truncated, a bomb
+            # Pillow names an open file by its repr: the file's name is said instead
+            reason = unreadable(exc, path).replace(repr(file), f"'{path.name}'")
+            raise LabelloopError(f"item {item_id}: cannot read the image ({reason})") from None
     suffix = next(s for s, t in _TYPES.items() if t == content_type)
     folder.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, suffix=".part")

@@ -90,3 +90,32 @@ def test_the_served_task_is_the_clip_and_its_file_comes_with_an_audio_type(
     back = client.get(f"/api/projects/{SLUG}/annotations/previous", headers=auth).json()
     assert back["annotation"]["value"] == value
     assert json.dumps(back).count("a hum") >= 1
+
+
+@pytest.mark.parametrize(
+    ("asked", "status", "part"),
+    [
+        ("bytes=10-", 206, slice(10, None)),
+        ("bytes=-5", 206, slice(-5, None)),
+        ("bytes=0-0", 206, slice(0, 1)),
+        ("bytes=5-2", 200, slice(None)),  # not a range: the whole file
+        ("bytes=0-1,4-5", 200, slice(None)),  # several: the whole file
+        ("items=0-9", 200, slice(None)),
+    ],
+)
+def test_a_range_is_answered_with_its_bytes_and_anything_else_with_the_file(
+    audio_api: Any, asked: str, status: int, part: slice
+) -> None:
+    client, tokens, media = audio_api
+    auth = {"Authorization": f"Bearer {tokens['annotator']}"}
+    task = client.post(f"/api/projects/{SLUG}/tasks/next", json={}, headers=auth).json()["task"]
+    url = f"/api/projects/{SLUG}/items/{task['item']['id']}/media"
+    whole = (media / "more" / "x.wav").read_bytes()
+    got = client.get(url, headers={**auth, "Range": asked})
+    assert (got.status_code, got.content) == (status, whole[part])
+    assert got.headers["content-length"] == str(len(whole[part]))
+    past = client.get(url, headers={**auth, "Range": f"bytes={len(whole)}-"})
+    assert past.status_code == 416
+    assert past.headers["content-range"] == f"bytes */{len(whole)}"
+    stale = client.get(url, headers={**auth, "Range": "bytes=10-", "If-Range": '"other"'})
+    assert (stale.status_code, stale.content) == (200, whole)

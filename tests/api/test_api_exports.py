@@ -109,6 +109,7 @@ def test_the_project_page_offers_the_formats_the_controls_fit(site: Any) -> None
     assert 'id="export-coco"' not in ents and 'id="export-csv"' not in ents
     assert 'id="export-csv"' in mood and 'id="export-coco"' not in mood
     assert 'id="export-images"' in street  # YOLO and COCO with the images
+    assert "an upload takes at most 500,000 images or 8.0 GiB in one zip: a larger one" in street
     assert 'id="export-images"' not in mood and 'id="export-images"' not in ents
     assert all('id="import-prediction-field"' in html for html in (street, ents, mood))
     for html in (street, ents, mood):  # every control fits Label Studio's JSON
@@ -482,3 +483,29 @@ def test_the_client_downloads_an_export_with_its_images(site: Any, tmp_path: Pat
             archive.read("images/train/street.png") == (tmp_path / "media/street.png").read_bytes()
         )
         assert archive.read("labels/train/street.txt")
+
+
+def test_an_export_past_what_one_upload_takes_says_so_in_a_header(
+    site: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from labelloop.client import Client
+    from labelloop.ingest import yolo
+
+    params = {"format": "yolo", "images": "true"}
+    assert (
+        "x-labelloop-warning" not in site.get("/api/projects/street/export", params=params).headers
+    )
+    monkeypatch.setattr(yolo, "MAX_STORED_BYTES", 100)  # street.png is larger
+    got = site.get("/api/projects/street/export", params=params)
+    assert got.status_code == 200
+    said = got.headers["x-labelloop-warning"]
+    assert said.startswith("the zip holds 1 image (")
+    assert "(500,000 images, 100 bytes): uploaded to a project it is refused" in said
+    assert site.post("/api/projects", json={"slug": "street2", "schema": BOXES}).status_code == 201
+    back = site.post("/api/projects/street2/imports", files={"file": ("s.zip", got.content)})
+    assert back.status_code == 422 and "more than" in back.text  # as the warning said
+
+    token = site.headers["Authorization"].removeprefix("Bearer ")
+    street = Client("http://testserver", token, http=site).project("street")
+    with pytest.warns(UserWarning, match="street.yolo.zip: the zip holds 1 image"):
+        street.export(tmp_path / "street.yolo.zip", format="yolo", images=True)

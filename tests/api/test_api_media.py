@@ -135,6 +135,37 @@ def test_hostile_stored_paths_are_refused_with_json(media_api: Any, hostile: str
     assert b"root:" not in got.content
 
 
+def test_a_link_swapped_in_after_the_check_serves_nothing_from_elsewhere(
+    media_api: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Between the check and the read, someone who can write under the media root puts a
+    link out of it in the image's place: the image and its thumbnail send nothing of it."""
+    from labelloop.ingest import media
+
+    client, ids, tokens = media_api
+    checked = media.resolve_media
+    cat = tmp_path / "media" / "set" / "cat.png"
+
+    def then_swapped(path: str, roots: Any, *, kind: str = "image") -> Any:
+        found = checked(path, roots, kind=kind)
+        if not cat.is_symlink():
+            cat.rename(cat.with_name("was.png"))
+            cat.symlink_to(tmp_path / "outside.png")
+        return found
+
+    monkeypatch.setattr(media, "resolve_media", then_swapped)
+    for url in ("media", "thumbnail"):
+        if cat.is_symlink():  # the file back in place, to be swapped again
+            cat.unlink()
+            cat.with_name("was.png").rename(cat)
+        got = client.get(
+            f"/api/projects/{SLUG}/items/{ids['cat']}/{url}",
+            headers={"Authorization": f"Bearer {tokens['annotator']}"},
+        )
+        assert got.status_code == 400, url
+        assert "media path 'set/cat.png': changed while it was read" in got.json()["detail"]
+
+
 def test_an_unknown_item_is_not_found(media_api: Any) -> None:
     client, _, tokens = media_api
     assert _get(client, tokens, "admin", 999_999).status_code == 404

@@ -40,6 +40,7 @@ def thumbs(sqlite_lab: Lab, tmp_path: Path) -> Iterator[tuple[Any, dict[str, int
     (media / "set" / "wide.jpg").write_bytes(_image((800, 400), fmt="JPEG"))
     (media / "set" / "glass.png").write_bytes(_image((300, 600), mode="RGBA"))
     (media / "set" / "renamed.png").write_text("just text\n")
+    (media / "set" / "cut.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)  # no picture
     (tmp_path / "outside.png").write_bytes(_image((64, 64)))
     (media / "set" / "link.png").symlink_to(tmp_path / "outside.png")
     projects.create_project(lab.db, SLUG, IMAGE_SCHEMA, actor=lab.admin)
@@ -56,8 +57,8 @@ def thumbs(sqlite_lab: Lab, tmp_path: Path) -> Iterator[tuple[Any, dict[str, int
         id_field="id",
         media_roots=(media,),
     )
-    planted = _plant(lab, ctx.id, [{"image": h} for h in HOSTILE])
-    ids = {"wide": 1, "glass": 2, **dict(zip(HOSTILE, planted, strict=True))}
+    planted = _plant(lab, ctx.id, [{"image": h} for h in [*HOSTILE, "set/cut.png"]])
+    ids = {"wide": 1, "glass": 2, **dict(zip([*HOSTILE, "cut"], planted, strict=True))}
     lab.member(SLUG, "annotator", "annotator")
     lab.user("outsider")
     tokens = {n: create_token(lab.db, n) for n in ("admin", "annotator", "outsider")}
@@ -153,6 +154,15 @@ def test_hostile_stored_paths_are_refused(thumbs: Any, hostile: str) -> None:
     assert got.headers["content-type"].startswith("application/json")
     assert b"root:" not in got.content
     assert not (home / "thumbnails").exists() or not list((home / "thumbnails").rglob("*.*"))
+
+
+def test_an_image_that_cannot_be_read_is_named_by_its_file(thumbs: Any) -> None:
+    _, ids, get, _ = thumbs
+    got = get("admin", ids["cut"])
+    assert got.status_code == 400
+    assert got.json()["detail"] == (
+        f"item {ids['cut']}: cannot read the image (cannot identify image file 'cut.png')"
+    )
 
 
 def test_a_text_project_has_no_thumbnails(sqlite_lab: Lab, thumbs: Any) -> None:

@@ -168,3 +168,104 @@ def test_every_answer_does_not_come_with_the_images(cli: Any, tmp_path: Path) ->
     said = " ".join(refused.stderr.split())
     assert "every annotator's answers (annotations) come without the images" in said
     assert not out.exists()
+
+
+@pytest.mark.parametrize("fmt", ["yolo", "coco"])
+def test_an_export_past_what_one_upload_takes_says_so_and_how_to_import_it(
+    cli: Any, tmp_path: Path, fmt: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A zip with more images than one upload takes (the limits shrunk here, to 2 images) is
+    written with a warning saying another project refuses it as an upload, and the way the
+    warning gives (unzipped under a media root, imported from there) brings it in whole."""
+    from labelloop.ingest import yolo
+
+    _uploaded(cli, tmp_path)
+    monkeypatch.setattr(yolo, "MAX_STORED_IMAGES", 2)
+    media = tmp_path / "home" / "media"
+    out = tmp_path / f"a.{fmt}.zip"
+    said = cli("export", "a", "--format", fmt, "--images", "-o", str(out))
+    warned = " ".join(said.stderr.split())
+    assert "warning: the zip holds 3 images (" in warned
+    assert "more than a labelloop upload takes in one zip (2 images, 8.0 GiB)" in warned
+    assert "uploaded to a project it is refused. Unzip it under a media root" in warned
+    _project(cli, tmp_path, "b")
+    refused = cli("import", "b", str(out), code=1)
+    assert "more than 2 images in one zip" in " ".join(refused.stderr.split())
+
+    with zipfile.ZipFile(out) as archive:
+        archive.extractall(media / "moved")
+    if fmt == "yolo":
+        assert "labelloop import SLUG FOLDER --format yolo" in warned
+        cli("import", "b", str(media / "moved"), "--format", "yolo")
+    else:
+        assert "instances_train.json --format coco, and instances_val.json with --split" in warned
+        found = media / "moved" / "annotations"
+        cli("import", "b", str(found / "instances_train.json"), "--format", "coco")
+        cli("import", "b", str(found / "instances_val.json"), "--format", "coco", "--split", "eval")
+    rows = []
+    for slug in ("a", "b"):
+        for split in ("pool", "eval"):
+            for row in map(json.loads, cli("export", slug, "--split", split).stdout.splitlines()):
+                rows.append((slug, split, (media / row["text"]).read_bytes(), row["value"]))
+    mine = sorted((r[1:] for r in rows if r[0] == "a"), key=repr)
+    assert sorted((r[1:] for r in rows if r[0] == "b"), key=repr) == mine
+
+
+def test_an_export_within_what_one_upload_takes_warns_of_nothing(cli: Any, tmp_path: Path) -> None:
+    _uploaded(cli, tmp_path)
+    said = cli("export", "a", "--format", "yolo", "--images", "-o", str(tmp_path / "a.zip"))
+    assert "warning" not in said.stderr
+
+
+def _ids(cli: Any, slug: str) -> list[tuple[str, Any]]:
+    """Each labeled item's id with its boxes, pool and eval."""
+    rows = []
+    for split in ("pool", "eval"):
+        for row in map(json.loads, cli("export", slug, "--split", split).stdout.splitlines()):
+            rows.append((row["external_id"], row["value"]))
+    return sorted(rows, key=repr)
+
+
+def test_a_yolo_export_with_images_imports_back_with_the_items_ids(
+    cli: Any, tmp_path: Path
+) -> None:
+    """Two images named alike are renamed apart in the zip; each item comes back with its id
+    all the same, uploaded as a zip or imported unzipped as a folder."""
+    _uploaded(cli, tmp_path)
+    out = tmp_path / "a.yolo.zip"
+    cli("export", "a", "--format", "yolo", "--images", "-o", str(out))
+    _project(cli, tmp_path, "b")
+    cli("import", "b", str(out))
+    assert {i for i, _ in _ids(cli, "a")} == {
+        "images/train/a.png",
+        "images/train/north/a.png",
+        "images/val/c.png",
+    }
+    assert _ids(cli, "b") == _ids(cli, "a")
+    media = tmp_path / "home" / "media"
+    with zipfile.ZipFile(out) as archive:
+        archive.extractall(media / "moved")
+    _project(cli, tmp_path, "c")
+    cli("import", "c", str(media / "moved"), "--format", "yolo")
+    assert _ids(cli, "c") == _ids(cli, "a")
+
+
+def test_a_yolo_export_of_labels_imports_back_with_the_items_ids(cli: Any, tmp_path: Path) -> None:
+    cli("init")
+    _project(cli, tmp_path, "a")
+    media = tmp_path / "home" / "media"
+    (media / "ydata" / "images").mkdir(parents=True)
+    rows = []
+    for n in (1, 2):
+        (media / "ydata" / "images" / f"{n}.png").write_bytes(_png(10 * n))
+        box = {"x": 1, "y": 1, "w": 5 * n, "h": 5, "label": "car"}
+        rows.append({"id": f"car-{n}", "image": f"ydata/images/{n}.png", "label": [box]})
+    data = tmp_path / "a.jsonl"
+    data.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    cli("import", "a", str(data), "--id-field", "id", "--label-field", "label")
+    out = tmp_path / "a.yolo.zip"
+    cli("export", "a", "--format", "yolo", "-o", str(out))
+    _project(cli, tmp_path, "b")
+    cli("import", "b", str(out))
+    assert [i for i, _ in _ids(cli, "b")] == ["car-1", "car-2"]
+    assert _ids(cli, "b") == _ids(cli, "a")

@@ -6,6 +6,7 @@ import io
 import os
 import zipfile
 from pathlib import Path
+from typing import Any
 
 from labelloop.ingest.bundles import ImageNames, bundled
 from labelloop.ingest.conformance import sample_record
@@ -47,7 +48,15 @@ def test_bundled_copies_each_image_and_leaves_out_the_ones_without_a_file(
         given = [
             sample_record(n, text) for n, text in ((1, "x/a.png"), (2, "gone.png"), (3, "y/a.png"))
         ]
-        passed = list(bundled(given, archive, files=lambda r: files.get(str(r.text))))
+        opened: list[Any] = []
+
+        def opening(record: Any) -> Any:
+            found = files.get(str(record.text))
+            opened.extend([] if found is None else [found.open("rb")])
+            return opened[-1] if found is not None else None
+
+        passed = list(bundled(given, archive, files=opening))
+    assert len(opened) == 2 and all(file.closed for file in opened)
     assert [(r.item_id, r.text) for r in passed] == [
         (1, "images/train/a.png"),
         (3, "images/train/a_3.png"),

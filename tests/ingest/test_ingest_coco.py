@@ -6,6 +6,7 @@ import io
 import json
 import zipfile
 from pathlib import Path
+from tempfile import TemporaryDirectory
 from typing import Any
 
 import pytest
@@ -397,3 +398,58 @@ def test_cli_imports_a_coco_zip_as_the_page_does(cli: Any, tmp_path: Path) -> No
     assert not any("beside the COCO file" in note for note in done.get("notes", []))
     (kept,) = (media / "uploads" / "street").rglob("*.png")
     assert kept.relative_to(media).parts[-2:] == ("images", "frame_0.png")
+
+
+def test_without_a_schema_categories_are_numbered_by_name_in_every_file() -> None:
+    """Without a project's labels to number them by, categories are numbered in name order:
+    the same label has the same id in an export's two files, and in every export."""
+    from dataclasses import replace
+
+    def record(item_id: int, labels: list[str], split: str) -> ExportRecord:
+        boxes = [{"x": 1, "y": 1, "w": 2, "h": 2, "label": label} for label in labels]
+        return replace(_record(item_id, []), value={"boxes": boxes}, split=split)
+
+    records = [record(1, ["person"], "pool"), record(2, ["truck", "car"], "eval")]
+    with TemporaryDirectory() as folder:
+        for r in records:
+            Path(folder, f"{r.item_id}.png").write_bytes(b"png")
+        sink = io.BytesIO()
+        CocoExporter().write_with_images(
+            records,
+            sink,
+            files=lambda r: Path(folder, f"{r.item_id}.png").open("rb"),  # noqa: SIM115 (bundled closes it)
+        )
+    with zipfile.ZipFile(sink) as archive:
+        docs = [
+            json.loads(archive.read(f"annotations/instances_{s}.json")) for s in ("train", "val")
+        ]
+    for doc in docs:
+        assert [(c["id"], c["name"]) for c in doc["categories"]] == [
+            (1, "car"),
+            (2, "person"),
+            (3, "truck"),
+        ]
+    named = {c["id"]: c["name"] for c in docs[0]["categories"]}
+    assert [named[a["category_id"]] for d in docs for a in d["annotations"]] == [
+        "person",
+        "truck",
+        "car",
+    ]
+    one = io.BytesIO()
+    CocoExporter().write(records[::-1], one)
+    assert json.loads(one.getvalue())["categories"] == docs[0]["categories"]
+
+
+def test_an_id_two_items_share_is_written_for_the_first_only() -> None:
+    """Two folders imported apart may give two items one id: the second image is left to be
+    named by its file, rather than refusing the import for an id given twice."""
+    from dataclasses import replace
+
+    records = [replace(_record(n, []), external_id="a.png") for n in (1, 2)]
+    sink = io.BytesIO()
+    CocoExporter().write(records, sink)
+    images = json.loads(sink.getvalue())["images"]
+    assert [i.get("external_id") for i in images] == ["a.png", None]
+    assert "external_id" not in images[1]
+    back = list(CocoImporter(control="boxes").read(io.BytesIO(sink.getvalue())))
+    assert [r.external_id for r in back] == ["a.png", "img/2.png"]

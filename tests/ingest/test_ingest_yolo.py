@@ -4,6 +4,7 @@ file refused naming the file and line."""
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 import zipfile
@@ -565,7 +566,12 @@ def test_the_exporter_writes_label_files_an_image_list_and_names_in_schema_order
         "street/b.txt",
         "images.txt",
         "data.yaml",
+        "labelloop_ids.json",
     ]
+    assert json.loads(archive.read("labelloop_ids.json")) == {
+        "street/images/a.png": "doc-1",
+        "street/b.png": "doc-2",
+    }
     assert archive.read("street/labels/a.txt") == b"1 0.500000 0.500000 0.500000 0.500000\n"
     assert archive.read("street/b.txt") == b""
     assert archive.read("images.txt") == b"./street/images/a.png\n./street/b.png\n"
@@ -922,3 +928,52 @@ def test_an_image_name_out_of_the_zip_is_refused_before_anything_is_stored(
         _store(_zip(files), dest)
     assert (refused.value.file, refused.value.unit) == (name, None)
     assert [p for p in tmp_path.rglob("*")] == []
+
+
+def test_labelloop_s_ids_file_gives_the_images_their_items_ids() -> None:
+    files: dict[str, str | bytes] = {
+        "data.yaml": NAMES + "train: images.txt\n",
+        "images.txt": "./images/a.png\n./images/b.png\n",
+        "labels/a.txt": "0 0.5 0.5 0.2 0.2\n",
+        "labels/b.txt": "",
+    }
+    assert [r.external_id for r in _read_zip(files)] == ["images/a.png", "images/b.png"]
+    named = {**files, "labelloop_ids.json": '{"images/a.png": "car-1", "gone.png": "x"}'}
+    assert [r.external_id for r in _read_zip(named)] == ["car-1", "images/b.png"]
+
+
+@pytest.mark.parametrize(
+    ("ids", "reason"),
+    [
+        ("[1, 2]", "must be an object: each image -> its item's id"),
+        ('{"images/a.png": 7}', "the id of 'images/a.png' must be a text of 1 to 200 characters"),
+        ('{"images/a.png": " "}', "the id of 'images/a.png' must be a text"),
+        ('{"images/a.png": "x"', "not valid JSON"),
+    ],
+)
+def test_a_bad_ids_file_is_refused_naming_it(ids: str, reason: str) -> None:
+    files: dict[str, str | bytes] = {
+        "data.yaml": NAMES + "train: images.txt\n",
+        "images.txt": "./images/a.png\n",
+        "labels/a.txt": "",
+        "labelloop_ids.json": ids,
+    }
+    with pytest.raises(ImportFormatError) as caught:
+        _read_zip(files)
+    assert str(caught.value).startswith("zip member 'labelloop_ids.json'")
+    assert reason in str(caught.value)
+
+
+def test_an_id_two_items_share_is_written_for_the_first_only() -> None:
+    """Two folders imported apart may give two items one id ("a.png"): the ids file names it
+    for the first, and the second comes back with its path, rather than refusing the import."""
+    records = [
+        replace(_record(n, f"{folder}/a.png", []), external_id="a.png")
+        for n, folder in ((1, "cats"), (2, "dogs"))
+    ]
+    sink = io.BytesIO()
+    YoloExporter().write(records, sink)
+    with zipfile.ZipFile(sink) as archive:
+        assert json.loads(archive.read("labelloop_ids.json")) == {"cats/a.png": "a.png"}
+    back = list(YoloImporter(control="boxes").read(io.BytesIO(sink.getvalue())))
+    assert [r.external_id for r in back] == ["a.png", "dogs/a.png"]

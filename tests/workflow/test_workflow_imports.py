@@ -220,6 +220,22 @@ def test_an_id_already_in_the_project_is_refused_unless_the_content_is_too(lab: 
     assert (again.n_items, again.n_duplicates) == (0, 2)
 
 
+def test_a_record_with_a_taken_id_and_a_bad_label_is_refused_for_its_label(lab: Any) -> None:
+    """Uploaded again with a record changed and malformed, a file is refused for what is wrong
+    in the record, which a new id would not mend; with its label right, for its id."""
+    ctx = lab.project()
+    lab.import_rows(ctx, [{"id": "a", "text": "one two", "label": "positive"}], labeled=True)
+    changed = [{"id": "a", "text": "one two", "label": "positive"}, {"id": "a", "text": "three"}]
+    with pytest.raises(ImportFormatError) as caught:
+        lab.import_rows(ctx, [changed[0], {**changed[1], "label": "great"}], labeled=True)
+    assert caught.value.message.startswith("line 2, field 'label': ")
+    assert "'great'" in caught.value.message and "already names" not in caught.value.message
+    with pytest.raises(ImportFormatError) as caught:
+        lab.import_rows(ctx, [changed[0], {**changed[1], "label": "negative"}], labeled=True)
+    assert caught.value.message.startswith("line 2, field 'id': id 'a' already names item #1")
+    assert _written(lab.db)["item"] == 1
+
+
 def test_duplicates_in_one_file_are_reported_not_doubled(lab: Any) -> None:
     ctx = lab.project()
     rows = lab.rows(10)

@@ -296,8 +296,10 @@ def test_an_item_naming_another_project_s_upload_is_not_served(street: Any) -> N
     assert refused.value.status == 400
     assert "lies in another project's uploaded images" in refused.value.message
     (own,) = item_ids(lab, ctx)
-    found, content_type = wf_media.item_media(lab.db, ctx, own, roots=(media,))
-    assert (found, content_type) == ((media / a).resolve(), "image/png")
+    file, found, content_type = wf_media.item_media(lab.db, ctx, own, roots=(media,))
+    with file:
+        assert (found, content_type) == ((media / a).resolve(), "image/png")
+        assert file.read() == (media / a).read_bytes()
 
 
 def item_ids(lab: Lab, ctx: Any) -> list[int]:
@@ -594,7 +596,9 @@ def test_an_undo_never_deletes_a_file_an_import_still_writing_names(street: Any)
     for item_id in item_ids(lab, ctx):  # every item's image is there
         from labelloop.workflow import media as wf_media
 
-        assert wf_media.item_media(lab.db, ctx, item_id, roots=(media,))[0].is_file()
+        file, found, _ = wf_media.item_media(lab.db, ctx, item_id, roots=(media,))
+        with file:
+            assert found.is_file()
 
 
 def _noise() -> bytes:

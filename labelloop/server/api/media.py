@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import os
+from collections.abc import Iterator
+from email.utils import formatdate
+from typing import Annotated, BinaryIO
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import Response, StreamingResponse
 
 from labelloop.govern.permissions import Permission
 from labelloop.ingest.imaging import MAX_THUMBNAIL
@@ -17,21 +20,77 @@ router = APIRouter(prefix="/api/projects/{slug}", tags=["media"])
 
 
 @router.get("/items/{item_id}/media")
-def item_media(
-    slug: str, item_id: Id, request: Request, db: DbDep, user: CurrentUser
-) -> FileResponse:
+def item_media(slug: str, item_id: Id, request: Request, db: DbDep, user: CurrentUser) -> Response:
     """The item's image or audio file from its media root, with its sniffed content type.
 
-    Range requests are answered with 206 and the asked bytes, so an audio player can seek.
+    The file sent is the one opened and checked (:func:`media.item_media`), never the path
+    opened again. A range request (``Range: bytes=A-B``, one range) is answered with 206 and
+    the asked bytes, so an audio player can seek; any other gets the whole file.
     """
     ctx = projects.access(db, slug, user, Permission.VIEW_PROJECT)
     roots = request.app.state.settings.media_root_paths
-    path, content_type = media.item_media(db, ctx, item_id, roots=roots)
-    return FileResponse(
-        path,
+    file, _, content_type = media.item_media(db, ctx, item_id, roots=roots)
+    headers = {"Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff"}
+    try:
+        held = os.fstat(file.fileno())
+        tag = f'"{held.st_mtime_ns:x}-{held.st_size:x}"'
+        headers |= {
+            "Accept-Ranges": "bytes",
+            "ETag": tag,
+            "Last-Modified": formatdate(held.st_mtime, usegmt=True),
+        }
+        asked = request.headers.get("range")
+        if_range = request.headers.get("if-range")
+        span = None if if_range not in (None, tag) else _range(asked, held.st_size)
+        if span == "unsatisfiable":
+            file.close()
+            headers["Content-Range"] = f"bytes */{held.st_size}"
+            return Response(status_code=416, headers=headers)
+        start, end = span if isinstance(span, tuple) else (0, held.st_size)
+        if isinstance(span, tuple):
+            headers["Content-Range"] = f"bytes {start}-{end - 1}/{held.st_size}"
+        headers["Content-Length"] = str(end - start)
+    except BaseException:
+        file.close()
+        raise
+    return StreamingResponse(
+        _bytes(file, start, end),
+        status_code=206 if isinstance(span, tuple) else 200,
         media_type=content_type,
-        headers={"Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff"},
+        headers=headers,
     )
+
+
+def _range(asked: str | None, size: int) -> tuple[int, int] | str | None:
+    """The bytes [start, end) one ``Range: bytes=…`` header asks of a file of ``size`` bytes;
+    None to send it whole (no range, several, or one that does not parse: a server may ignore
+    them), "unsatisfiable" for one that starts past its end."""
+    if asked is None or not asked.startswith("bytes=") or "," in asked:
+        return None
+    first, dash, last = asked.removeprefix("bytes=").strip().partition("-")
+    if not dash or not (first.isdigit() or last.isdigit()):
+        return None
+    if not first.isdigit():  # the last N bytes
+        start, end = max(size - int(last), 0), size
+    else:
+        start, end = int(first), size
+        if last.isdigit():
+            if int(last) < start:
+                return None
+            end = min(int(last) + 1, size)
+    if start >= size:
+        return "unsatisfiable"
+    return start, end
+
+
+def _bytes(file: BinaryIO, start: int, end: int) -> Iterator[bytes]:
+    """Bytes ``start`` to ``end`` of an open file, which is closed after."""
+    with file:
+        file.seek(start)
+        left = end - start
+        while left > 0 and (block := file.read(min(1 << 16, left))):
+            left -= len(block)
+            yield block
 
 
 @router.get("/items/{item_id}/thumbnail")

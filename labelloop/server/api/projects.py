@@ -4,7 +4,7 @@ export, model file."""
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import nullcontext
 from pathlib import PurePath
 from typing import Annotated, Any, BinaryIO, cast
@@ -349,6 +349,7 @@ def export(
     suffix = ("answers." if annotations else "") + export_suffix(format)
     if images:
         media, suffix = "application/zip", f"{format}.zip"
+    warnings: list[str] = []
     return _download(
         lambda sink: wf_export.export(
             db,
@@ -360,9 +361,11 @@ def export(
             annotations=annotations,
             images=images,
             media_roots=roots,
+            warn=warnings.append,
         ),
         media_type=media,
         filename=f"{ctx.slug}.{suffix}",
+        warnings=warnings,
     )
 
 
@@ -380,10 +383,15 @@ def model_file(slug: str, db: DbDep, user: CurrentUser, features: FeaturesDep) -
 
 
 def _download(
-    write: Callable[[BinaryIO], object], *, media_type: str, filename: str
+    write: Callable[[BinaryIO], object],
+    *,
+    media_type: str,
+    filename: str,
+    warnings: Sequence[str] = (),
 ) -> StreamingResponse:
     """What ``write`` writes, as an attachment: spooled first (to disk past 16 MB), so an error
-    is an error response, never a truncated download."""
+    is an error response, never a truncated download; what ``warnings`` holds once it is
+    written goes in ``X-Labelloop-Warning`` headers (one each)."""
     spool = tempfile.SpooledTemporaryFile(max_size=16 * 1024**2)  # noqa: SIM115 (closed below)
     try:
         write(cast(BinaryIO, spool))
@@ -397,8 +405,16 @@ def _download(
             while block := spool.read(1 << 16):
                 yield block
 
-    return StreamingResponse(
+    response = StreamingResponse(
         chunks(),
         media_type=media_type,
         headers={"content-disposition": f'attachment; filename="{filename}"'},
     )
+    for warning in warnings:  # a header holds Latin-1 on one line
+        said = " ".join(warning.split()).encode("latin-1", "replace").decode("latin-1")
+        response.headers.append(WARNING_HEADER, said)
+    return response
+
+
+WARNING_HEADER = "X-Labelloop-Warning"
+"""A download's header telling what the user should know of the file (see export)."""

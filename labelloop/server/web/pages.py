@@ -17,6 +17,7 @@ from labelloop.errors import (
 )
 from labelloop.govern.guidelines import render_markdown
 from labelloop.govern.permissions import Permission
+from labelloop.ingest import yolo
 from labelloop.ingest.formats import export_formats
 from labelloop.server.api.deps import DbDep, session_user
 from labelloop.server.api.schemas import Id
@@ -37,6 +38,7 @@ from labelloop.workflow import (
     warming,
 )
 from labelloop.workflow.accounts import User
+from labelloop.workflow.uploads import size_text
 
 router = APIRouter(include_in_schema=False)
 
@@ -265,6 +267,7 @@ def project_page(slug: str, request: Request, db: DbDep) -> Response:
         models=models,
         can_export=ctx.allows(Permission.EXPORT),
         export_formats=export_formats(ctx.schema),
+        upload_limit=f"{yolo.MAX_STORED_IMAGES:,} images or {size_text(yolo.MAX_STORED_BYTES)}",
         # a spans or boxes target (or unusable settings): the coverage button could only fail
         coverage_problem=classifier_problem(ctx, "measured for a single-label classifier only"),
         can_annotate=ctx.allows(Permission.ANNOTATE),
