@@ -93,6 +93,7 @@ def _print_quality(info: dict[str, Any]) -> None:
     by_model = f", {closed} closed by the model" if closed else ""
     head.add_row("flags", f"{flags['open']} open of {flags['total']}{by_model}")
     out.print(fitted(head))
+    out.print(f"Agreement compares {info['agreement_of']}.")
     raters = a["pairwise"]["raters"]
     if len(raters) >= 2:
         pairs = Table(title="Cohen's kappa per pair")

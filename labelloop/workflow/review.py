@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -42,6 +42,7 @@ VERDICTS = ("accept", "reject", "fix", "escalate")
 STATUS_AFTER = {"accept": "accepted", "reject": "rejected", "fix": "fixed", "escalate": "escalated"}
 LIVE = store_review.LIVE_STATES
 PENDING = store_review.PENDING_STATES
+ANSWERED = store_review.ANSWER_STATES
 DS_ITEMS = 5000  # Dawid–Skene learns annotator reliability from this many recent items
 MAX_COMMENT = 2000
 
@@ -355,6 +356,20 @@ def needs_review(
     if policy == "qualification":
         return not qualified(conn, ctx, ctx.user.id if user_id is None else user_id)
     return False  # "disagreements" is decided when the item has all its annotations
+
+
+def first_answers(
+    rows: Iterable[Mapping[str, Any]], given: Callable[[Mapping[str, Any]], bool]
+) -> dict[tuple[int, int], Mapping[str, Any]]:
+    """Each annotator's first answer to each item that is ``given`` (has a value to compare),
+    by (user id, item id), from ``rows`` oldest first: the independent judgement agreement
+    between annotators measures, before review had a say (a rework of a rejected answer, a
+    reviewer's fix or the expert tier's decision does not replace it)."""
+    out: dict[tuple[int, int], Mapping[str, Any]] = {}
+    for r in rows:
+        if r["status"] in ANSWERED and given(r):
+            out.setdefault((r["user_id"], r["item_id"]), r)
+    return out
 
 
 def qualified(conn: Any, ctx: ProjectContext, user_id: int) -> bool:
