@@ -605,3 +605,45 @@ def test_e2e_the_unreachable_message_goes_once_the_server_answers(
     assert sent.value.status == 200
     unreachable.wait_for(state="detached")
     context.close()
+
+
+def test_e2e_answers_waiting_for_review_are_said_on_the_status_line(
+    server: Any, browser: Any, tmp_path: Path
+) -> None:
+    """With every answer reviewed, labels count only once reviewed: after two answers the
+    labeling page's status line says they are answered and in review, and that the next model
+    waits for reviewed labels, instead of a "0 / 3 labeled" that looks stuck."""
+    slug = _choice_project(server, tmp_path, "reviewed", "Reviewed", review_policy="all")
+    pool = [{"id": f"r{i}", "text": f"reviewed pool text number {i}"} for i in range(3)]
+    (tmp_path / "pool.jsonl").write_text("".join(json.dumps(r) + "\n" for r in pool))
+    server.cli("import", slug, str(tmp_path / "pool.jsonl"), "--id-field", "id")
+    server.cli("users", "add", "dora", "--password-stdin", stdin="dora-password-123\n")
+    server.cli("projects", "member", slug, "dora", "annotator")
+    dora = server.cli("tokens", "create", "dora").strip().splitlines()[-1]
+    for _ in range(2):
+        deadline = time.monotonic() + 30
+        while (task := _as(server, dora, "POST", f"/api/projects/{slug}/tasks/next", {}))[
+            "task"
+        ] is None and time.monotonic() < deadline:
+            time.sleep(0.2)  # the learner's cold-start round makes the first queue
+        _as(
+            server,
+            dora,
+            "POST",
+            f"/api/projects/{slug}/tasks/{task['task']['assignment_id']}/submit",
+            {"value": {"sentiment": server.labels[0]}, "active_ms": 1000},
+        )
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    _login(page, server, f"/p/{slug}/label")
+    page.wait_for_function(
+        "() => document.getElementById('progress-text').textContent.includes('in review')",
+        timeout=15000,
+    )
+    assert page.inner_text("#progress-text") == "0 / 3 labeled · 2 answered, in review"
+    page.wait_for_function(
+        "() => document.getElementById('training-text').textContent.includes('reviewed')",
+        timeout=15000,
+    )
+    assert "more reviewed label" in page.inner_text("#training-text")
+    context.close()

@@ -710,3 +710,20 @@ def test_a_project_file_may_name_the_expert_tier_in_any_case(sqlite_lab: Any) ->
     assert wf_review.next_adjudication(lab.db, dana) is None  # the tier's page opens
     with pytest.raises(PermissionDenied):
         wf_review.next_adjudication(lab.db, rev)
+
+
+def test_the_status_counts_answers_waiting_for_review_and_another_annotator(lab: Any) -> None:
+    """Under review and overlap an answer is not yet a label: an annotator who answered 3 items
+    sees 0 labeled, and the status says the 3 are answered and in review; once accepted and
+    waiting only for a second annotator, they wait for another answer, not for review."""
+    _setup(lab, overlap=2, review_policy="all")
+    ann = lab.member("sent", "ann", "annotator")
+    rita = lab.member("sent", "rita", "reviewer")
+    given = [_take(lab, ann) for _ in range(3)]
+    counts = status.status(lab.db, ann)["counts"]
+    assert counts["labeled"] == 0
+    assert (counts["awaiting_label"], counts["awaiting_review"]) == (3, 3)
+    for g in given:
+        wf_review.review_annotation(lab.db, rita, g["annotation_id"], verdict="accept")
+    counts = status.status(lab.db, ann)["counts"]
+    assert (counts["labeled"], counts["awaiting_label"], counts["awaiting_review"]) == (0, 3, 0)
