@@ -68,6 +68,7 @@ def projects_create(
     manager: Annotated[str | None, typer.Option(help="User who becomes its manager.")] = None,
 ) -> None:
     """Create a project from a schema file."""
+    from labelloop.schema.settings import resolution_note
     from labelloop.workflow import projects
 
     _, db = _open()
@@ -81,6 +82,9 @@ def projects_create(
 
     _run(go)
     out.print(f"project {slug} created")
+    note = _run(lambda: resolution_note(projects.system_context(db, slug).settings))
+    if note is not None:
+        out.print(f"note: {note}.", highlight=False, markup=False)
 
 
 def projects_list() -> None:

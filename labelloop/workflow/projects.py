@@ -11,7 +11,7 @@ from labelloop.govern.guidelines import text_sha256
 from labelloop.govern.permissions import ROLES, Permission, role_allows
 from labelloop.schema import ProjectSchema, ProjectSettings, parse_schema
 from labelloop.schema.project import check_featurizer_reads, with_label
-from labelloop.schema.settings import registry_problem, typed_settings
+from labelloop.schema.settings import registry_problem, resolution_note, typed_settings
 from labelloop.store import audit
 from labelloop.store import projects as store_projects
 from labelloop.store import review_leases as store_leases
@@ -302,6 +302,15 @@ def visible_settings(ctx: ProjectContext) -> dict[str, Any]:
     the labeling ones to an annotator (not the auto-label thresholds, the expert tier's names,
     the gold rate or the qualification bar they are measured against)."""
     return _readable(ctx, ctx.settings.model_dump())
+
+
+def settings_notes(ctx: ProjectContext) -> dict[str, str]:
+    """Setting -> what its reader should know of it as the project has it (resolution
+    dawid_skene where items get too few answers for it), to those who read every setting."""
+    if not ctx.allows(Permission.VIEW_INSIGHT):
+        return {}
+    note = resolution_note(ctx.settings)
+    return {} if note is None else {"resolution": note}
 
 
 def visible_schema(ctx: ProjectContext) -> dict[str, Any]:

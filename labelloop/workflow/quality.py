@@ -31,6 +31,7 @@ from labelloop.quality import (
 from labelloop.quality.checks import too_fast_one
 from labelloop.schema import validate_value
 from labelloop.schema.project import STRUCTURED_TYPES
+from labelloop.schema.settings import resolution_note
 from labelloop.store import audit
 from labelloop.store import projects as store_projects
 from labelloop.store import review as store_review
@@ -394,6 +395,7 @@ def _report(
         "settings": {
             "review_policy": ctx.settings.review_policy,
             "resolution": ctx.settings.resolution,
+            "resolution_note": resolution_note(ctx.settings),
             "overlap": ctx.settings.overlap,
             "double_label_share": ctx.settings.double_label_share,
             "gold_rate": ctx.settings.gold_rate,

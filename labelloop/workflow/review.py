@@ -23,6 +23,7 @@ from labelloop.errors import (
 from labelloop.govern.guidelines import version_at
 from labelloop.govern.permissions import Permission
 from labelloop.schema import ProjectSchema, ProjectSettings
+from labelloop.schema.settings import DAWID_SKENE_FROM
 from labelloop.schema.values import value_words
 from labelloop.store import audit
 from labelloop.store import items as store_items
@@ -598,7 +599,7 @@ def _resolve(
         if live[0]["status"] in ("accepted", "fixed"):
             how = "reviewed"
             decided_by = _last_reviewer(rows.conn, item_id, live[0]["id"])
-    elif settings.resolution == "dawid_skene" and len(live) >= 3:
+    elif settings.resolution == "dawid_skene" and len(live) >= DAWID_SKENE_FROM:
         chosen_label = _dawid_skene_label(rows.dawid_skene(ctx), item_id, labels)
         how = "dawid_skene"
     else:

@@ -95,3 +95,26 @@ def test_only_managers_and_site_admins_see_the_panel(page: Page, role: str) -> N
     html = _html(page, other)
     assert 'id="settings-panel"' not in html and 'id="settings-data"' not in html
     assert "/static/settings.js" not in html
+
+
+def test_dawid_skene_under_overlap_2_is_said_where_the_setting_is_shown(page: Page) -> None:
+    """Dawid–Skene decides an item from 3 answers up: a project created with it and overlap 2
+    is not refused (an import may bring 3 answers an item), but its manager reads, beside the
+    fixed setting, on the Quality page and in the API, that the majority decides its items."""
+    page.lab.project(SLUG, overlap=2, resolution="dawid_skene")
+    text = " ".join(_html(page, page.lab.admin).split())
+    note = re.search(r'<p class="setting-note" id="fixed-resolution-note">(.*?)</p>', text)
+    assert note and "with overlap 2 an item gets at most 2 answers here" in note.group(1)
+    assert "the majority decides each" in note.group(1)
+    response = Response()
+    page.app.state.sessions.issue(response, page.lab.admin.id)
+    cookie = {"cookie": response.headers["set-cookie"].split(";", 1)[0]}
+    detail = page.client.get(f"/api/projects/{SLUG}", headers=cookie).json()
+    assert "from 3 answers up" in detail["settings_notes"]["resolution"]
+    quality = page.client.get(f"/p/{SLUG}/quality", headers=cookie).text
+    assert 'id="resolution-note"' in quality
+
+
+def test_a_resolution_that_applies_as_set_has_no_note(page: Page) -> None:
+    page.lab.project(SLUG, overlap=3, resolution="dawid_skene")
+    assert 'id="fixed-resolution-note"' not in _html(page, page.lab.admin)

@@ -83,6 +83,9 @@ def project_detail(slug: str, db: DbDep, user: CurrentUser) -> dict[str, Any]:
         "target": ctx.schema.target.name,
         # An annotator reads the settings their labeling applies only (projects.visible_settings)
         "settings": projects.visible_settings(ctx),
+        # a setting that cannot apply as set (resolution dawid_skene under overlap 2), said
+        # where the project is created and read rather than refused (see resolution_note)
+        "settings_notes": projects.settings_notes(ctx),
         "guideline": {
             **guideline,
             "html": render_markdown(guideline["body"]),

@@ -8,7 +8,7 @@ from typing import Any
 
 from labelloop.govern.permissions import Permission
 from labelloop.schema.settings import ProjectSettings
-from labelloop.workflow.projects import LIVE_GROUPS, ProjectContext
+from labelloop.workflow.projects import LIVE_GROUPS, ProjectContext, settings_notes
 
 FIXED_SHOWN = ("overlap", "double_label_share", "resolution", "featurizer", "model")
 """The settings fixed at creation that a manager weighing the live ones needs to see: how many
@@ -29,8 +29,14 @@ def settings_form(ctx: ProjectContext) -> dict[str, Any] | None:
     groups = [
         {"id": title.lower(), "title": title, "fields": shown} for title, shown in fields.items()
     ]
+    notes = settings_notes(ctx)
     fixed = [
-        {"name": name, "label": _label(name), "text": _text(values[name]) or "none"}
+        {
+            "name": name,
+            "label": _label(name),
+            "text": _text(values[name]) or "none",
+            "note": notes.get(name),
+        }
         for name in FIXED_SHOWN
     ]
     # What settings.js needs to tell a changed field and send its value with the right type.
