@@ -8,7 +8,7 @@ from typing import Any
 
 from labelloop.errors import Conflict, LabelloopError, NotFound, PermissionDenied, SchemaError
 from labelloop.govern.guidelines import text_sha256
-from labelloop.govern.permissions import ROLES, Permission, role_allows
+from labelloop.govern.permissions import ROLES, Permission, refusal, role_allows
 from labelloop.schema import ProjectSchema, ProjectSettings, parse_schema
 from labelloop.schema.project import check_featurizer_reads, with_label
 from labelloop.schema.settings import registry_problem, resolution_note, typed_settings
@@ -85,9 +85,7 @@ class ProjectContext:
 
     def require(self, permission: Permission) -> None:
         if not self.allows(permission):
-            raise PermissionDenied(
-                f"your role in project '{self.slug}' does not allow {permission.value}"
-            )
+            raise PermissionDenied(refusal(self.role, permission, project=self.slug))
 
 
 def _compiled(db: Database, row: Any) -> tuple[ProjectSchema, ProjectSettings]:
