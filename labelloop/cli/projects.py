@@ -68,7 +68,6 @@ def projects_create(
     manager: Annotated[str | None, typer.Option(help="User who becomes its manager.")] = None,
 ) -> None:
     """Create a project from a schema file."""
-    from labelloop.schema.settings import resolution_note
     from labelloop.workflow import projects
 
     _, db = _open()
@@ -82,8 +81,8 @@ def projects_create(
 
     _run(go)
     out.print(f"project {slug} created")
-    note = _run(lambda: resolution_note(projects.system_context(db, slug).settings))
-    if note is not None:
+    notes = _run(lambda: projects.settings_notes(db, projects.system_context(db, slug)))
+    for note in notes.values():
         out.print(f"note: {note}.", highlight=False, markup=False)
 
 
@@ -175,6 +174,10 @@ def projects_set(
         old, new = json.dumps(before.get(key)), json.dumps(after.get(key))
         said = f"{old} -> {new}" if old != new else f"{new} (unchanged)"
         out.print(f"{slug}: {key} {said}", highlight=False)
+    notes = _run(lambda: projects.settings_notes(db, projects.system_context(db, slug)))
+    for key in changes:
+        if key in notes:
+            out.print(f"note: {notes[key]}.", highlight=False, markup=False)
 
 
 def projects_add_label(

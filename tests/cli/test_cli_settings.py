@@ -135,3 +135,14 @@ def test_create_says_when_dawid_skene_cannot_apply_under_the_overlap(
     assert "project ds created" in said
     assert "note: resolution dawid_skene decides an item from 3 answers up" in said
     assert "create the project with overlap 3 or more" in said
+
+
+def test_set_notes_an_expert_tier_name_not_yet_a_member(cli: Any, tmp_path: Any) -> None:
+    small_project(cli, tmp_path)
+    cli("users", "add", "dana")
+    said = " ".join(cli("projects", "set", "s", 'escalate_to=["dana"]').stdout.split())
+    assert 's: escalate_to [] -> ["dana"]' in said
+    assert "note: 'dana' is not a member of project 's' yet" in said
+    cli("projects", "member", "s", "dana", "reviewer")
+    again = cli("projects", "set", "s", 'escalate_to=["dana"]').stdout
+    assert "note:" not in again
