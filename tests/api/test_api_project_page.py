@@ -492,15 +492,9 @@ def test_reviewers_read_the_members_panel_and_only_managers_change_it(page: Page
     lab.member(SLUG, "rev", "reviewer")
     lab.member(SLUG, "ann", "annotator")
 
-    def drawn(who: Any) -> str:
-        response = Response()
-        page.app.state.sessions.issue(response, who.id)
-        cookie = response.headers["set-cookie"].split(";", 1)[0]
-        got = page.client.get(f"/p/{SLUG}", headers={"cookie": cookie})
-        assert got.status_code == 200
-        return got.text
-
-    manager, reviewer, annotator = (drawn(lab.users[n]) for n in ("admin", "rev", "ann"))
+    manager, reviewer, annotator = (
+        page.get_as(lab.users[n], f"/p/{SLUG}").text for n in ("admin", "rev", "ann")
+    )
     assert 'id="members-table"' in manager and 'id="member-form"' in manager
     assert 'id="members-table"' in reviewer and 'id="member-form"' not in reviewer
     assert 'aria-label="Remove"' not in reviewer

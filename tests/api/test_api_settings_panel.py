@@ -8,7 +8,6 @@ import re
 from typing import Any
 
 import pytest
-from starlette.responses import Response
 
 from labelloop.schema.settings import ProjectSettings
 from labelloop.workflow.projects import LIVE_GROUPS, LIVE_SETTINGS
@@ -16,12 +15,7 @@ from tests.api.conftest import SLUG, Page
 
 
 def _html(page: Page, user: Any) -> str:
-    response = Response()
-    page.app.state.sessions.issue(response, user.id)
-    cookie = response.headers["set-cookie"].split(";", 1)[0]
-    got = page.client.get(f"/p/{SLUG}", headers={"cookie": cookie})
-    assert got.status_code == 200
-    return got.text
+    return str(page.get_as(user, f"/p/{SLUG}").text)
 
 
 def _settings_data(html: str) -> dict[str, Any]:
@@ -111,12 +105,9 @@ def test_dawid_skene_under_overlap_2_is_said_where_the_setting_is_shown(page: Pa
     note = re.search(r'<p class="setting-note" id="fixed-resolution-note">(.*?)</p>', text)
     assert note and "with overlap 2 an item gets at most 2 answers here" in note.group(1)
     assert "the majority decides each" in note.group(1)
-    response = Response()
-    page.app.state.sessions.issue(response, page.lab.admin.id)
-    cookie = {"cookie": response.headers["set-cookie"].split(";", 1)[0]}
-    detail = page.client.get(f"/api/projects/{SLUG}", headers=cookie).json()
+    detail = page.get_as(page.lab.admin, f"/api/projects/{SLUG}").json()
     assert "from 3 answers up" in detail["settings_notes"]["resolution"]
-    quality = page.client.get(f"/p/{SLUG}/quality", headers=cookie).text
+    quality = page.get_as(page.lab.admin, f"/p/{SLUG}/quality").text
     assert 'id="resolution-note"' in quality
 
 
