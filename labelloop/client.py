@@ -518,8 +518,9 @@ class Project:
         self, *, auto: bool = True, split: str = "pool", annotations: bool = False
     ) -> Iterator[dict[str, Any]]:
         """Every labeled item as a dict (a row of the JSONL export: ``item_id``, ``label``,
-        ``value``, ``annotator``, ``resolution``, ...), parsed as the download arrives;
-        ``auto``, ``split`` and ``annotations`` (a row per answer) as for :meth:`export`."""
+        ``value``, ``annotator``, ``annotators``, ``guideline_versions``, ``resolution``, ...),
+        parsed as the download arrives; ``auto``, ``split`` and ``annotations`` (a row per
+        answer) as for :meth:`export`."""
         params = _export_params("jsonl", auto=auto, split=split, annotations=annotations)
         with self.client.stream("GET", f"{self._base}/export", params=params) as r:
             for line in r.iter_lines():

@@ -172,7 +172,12 @@ class ExportRecord:
     ``decided_guideline_version`` is the guideline version in force when a reviewer or the
     expert tier's adjudicator decided the label (the newest published by then): the decider's
     own, beside the annotator's ``guideline_version`` (None: no one decided it, or before any
-    version was published). It comes last.
+    version was published). It comes after them.
+
+    ``annotators`` names every annotator whose answer stands behind the label (its item's live
+    answers, oldest first; ``annotator`` is the first of them) and ``guideline_versions`` the
+    version each answered under, in the same order (empty: no one answered, as for an imported
+    or auto label). They come last.
     """
 
     item_id: int
@@ -201,6 +206,8 @@ class ExportRecord:
     suggestion_source: Mapping[str, str] | None = None
     changed_at: datetime | None = None
     decided_guideline_version: int | None = None
+    annotators: tuple[str, ...] = ()
+    guideline_versions: tuple[int | None, ...] = ()
     payload: Mapping[str, Any] = field(default_factory=dict)
     split: str = "pool"
 

@@ -81,6 +81,9 @@ def projects_create(
 
     _run(go)
     out.print(f"project {slug} created")
+    notes = _run(lambda: projects.settings_notes(db, projects.system_context(db, slug)))
+    for note in notes.values():
+        out.print(f"note: {note}.", highlight=False, markup=False)
 
 
 def projects_list() -> None:
@@ -171,6 +174,10 @@ def projects_set(
         old, new = json.dumps(before.get(key)), json.dumps(after.get(key))
         said = f"{old} -> {new}" if old != new else f"{new} (unchanged)"
         out.print(f"{slug}: {key} {said}", highlight=False)
+    notes = _run(lambda: projects.settings_notes(db, projects.system_context(db, slug)))
+    for key in changes:
+        if key in notes:
+            out.print(f"note: {notes[key]}.", highlight=False, markup=False)
 
 
 def projects_add_label(

@@ -93,6 +93,7 @@ def _print_quality(info: dict[str, Any]) -> None:
     by_model = f", {closed} closed by the model" if closed else ""
     head.add_row("flags", f"{flags['open']} open of {flags['total']}{by_model}")
     out.print(fitted(head))
+    out.print(f"Agreement compares {info['agreement_of']}.")
     raters = a["pairwise"]["raters"]
     if len(raters) >= 2:
         pairs = Table(title="Cohen's kappa per pair")
@@ -382,7 +383,10 @@ def _print_counted(page: dict[str, Any], what: str) -> None:
         out.print(f"{escape(page['note'])}: {escape(page['q'])}", highlight=False)
     first = page["offset"] + 1 if page["total"] else 0
     last = page["offset"] + len(page["items"])
-    out.print(f"{counted(page['total'], what)}; showing {first:,}-{last:,}")
+    # both splits listed: how many are eval items (the project's "labeled" counts the pool's)
+    splits = page.get("by_split") or {}
+    split = f" ({splits['pool']:,} pool, {splits['eval']:,} eval)" if len(splits) > 1 else ""
+    out.print(f"{counted(page['total'], what)}{split}; showing {first:,}-{last:,}")
 
 
 def _print_items(page: dict[str, Any], kind: str) -> None:

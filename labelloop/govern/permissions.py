@@ -52,3 +52,35 @@ def role_allows(role: str | None, permission: Permission, *, is_admin: bool = Fa
     if role is None:
         return False
     return permission in ROLE_PERMISSIONS.get(role, frozenset())
+
+
+DOING: Mapping[Permission, str] = MappingProxyType(
+    {
+        Permission.VIEW_PROJECT: "opening the project",
+        Permission.ANNOTATE: "labeling its items",
+        Permission.REVIEW: "reviewing answers",
+        Permission.IMPORT: "importing items",
+        Permission.EXPORT: "exporting its labels",
+        Permission.MANAGE_PROJECT: "changing the project (settings, labels, guideline)",
+        Permission.MANAGE_MEMBERS: "giving and taking roles",
+        Permission.VIEW_AUDIT: "reading the audit log",
+        Permission.VIEW_INSIGHT: "reading its reports, team and model",
+    }
+)
+"""Each permission as a refusal says it to a person."""
+
+
+def roles_allowing(permission: Permission) -> tuple[str, ...]:
+    """The roles that grant ``permission``, least trusted first."""
+    return tuple(r for r in ROLES if permission in ROLE_PERMISSIONS[r])
+
+
+def refusal(role: str | None, permission: Permission, *, project: str) -> str:
+    """Why a member with ``role`` is refused ``permission`` in ``project``, in words, with the
+    roles that may (the permission's name in brackets, for a script to match)."""
+    who = " and ".join(f"{r}s" for r in roles_allowing(permission)) or "site admins"
+    yours = f" ({role})" if role else ""
+    return (
+        f"your role in project '{project}'{yours} does not allow {DOING[permission]} "
+        f"[{permission.value}]: {who} may"
+    )

@@ -38,19 +38,22 @@ _GUARDED = re.compile("'*[" + re.escape("".join(FORMULA_STARTS)) + "]")
 _DECISION_COLUMNS = ("decided_by", "decided_at", "annotated_value")
 _SUGGESTED_COLUMNS = ("suggestion_value", "suggestion_source")
 _CHANGED_COLUMNS = ("changed_at", "decided_guideline_version")
+_BEHIND_COLUMNS = ("annotators", "guideline_versions")
 EXPORT_HEADERS = frozenset(
     tuple(c for c in EXPORT_COLUMNS if c not in left_out)
     for left_out in (
         (),
-        _CHANGED_COLUMNS[1:],
-        _CHANGED_COLUMNS,
-        (*_SUGGESTED_COLUMNS, *_CHANGED_COLUMNS),
-        (*_DECISION_COLUMNS, *_SUGGESTED_COLUMNS, *_CHANGED_COLUMNS),
+        _BEHIND_COLUMNS,
+        (*_CHANGED_COLUMNS[1:], *_BEHIND_COLUMNS),
+        (*_CHANGED_COLUMNS, *_BEHIND_COLUMNS),
+        (*_SUGGESTED_COLUMNS, *_CHANGED_COLUMNS, *_BEHIND_COLUMNS),
+        (*_DECISION_COLUMNS, *_SUGGESTED_COLUMNS, *_CHANGED_COLUMNS, *_BEHIND_COLUMNS),
     )
 )
-"""Headers of labelloop CSV exports: today's, and those before ``decided_guideline_version``,
-``changed_at``, the suggested values and the decision columns were added, so an export written
-by an earlier version still reads back unguarded."""
+"""Headers of labelloop CSV exports: today's, and those before ``annotators`` and
+``guideline_versions``, ``decided_guideline_version``, ``changed_at``, the suggested values and
+the decision columns were added, so an export written by an earlier version still reads back
+unguarded."""
 _TABLE_TAILS = tuple(tuple(c for c in header if c != "text") for header in EXPORT_HEADERS)
 """What follows a table export's row columns: the export columns but ``text``."""
 ROW_PREFIX = "row."
@@ -248,7 +251,8 @@ def refusal(control: Control) -> ControlsRefused:
 class CsvExporter:
     """Writes a header of the export columns and one row per record, safe to open in a spreadsheet.
 
-    A multi_choice label is joined with "|", metadata and the value of every control (and the
+    A multi_choice label is joined with "|", the annotators behind a label and their guideline
+    versions are JSON arrays, metadata and the value of every control (and the
     annotator's own value, when a review changed it, and the suggested values with their
     sources, when any were offered; else empty cells) are JSON objects,
     timestamps are ISO 8601 UTC, and text cells starting with =, +, -, @, tab or CR (after any
@@ -442,6 +446,8 @@ _CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "annotated_value": _optional_json,
     "suggestion_value": _optional_json,
     "suggestion_source": _optional_json,
+    "annotators": _json,
+    "guideline_versions": _json,
 }
 
 

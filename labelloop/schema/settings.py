@@ -229,6 +229,31 @@ _DEFAULTS = {
 }
 
 
+DAWID_SKENE_FROM = 3
+"""Answers an item needs before Dawid–Skene decides it (``workflow.review.resolve``); with
+fewer, the majority does."""
+
+
+def resolution_note(settings: ProjectSettings) -> str | None:
+    """What a project whose items get fewer answers than its resolution needs should be told,
+    where the setting is made and shown; None when the resolution applies as set.
+
+    Such a project is not refused: an import of another tool's answers (a Label Studio file
+    with three annotators' answers per item) brings the answers the overlap does not.
+    """
+    if settings.resolution != "dawid_skene" or settings.overlap >= DAWID_SKENE_FROM:
+        return None
+    most = settings.overlap + (1 if settings.double_label_share and settings.overlap == 1 else 0)
+    answers = f"{most} answer{'' if most == 1 else 's'}"
+    return (
+        f"resolution dawid_skene decides an item from {DAWID_SKENE_FROM} answers up, and with "
+        f"overlap {settings.overlap} an item gets at most {answers} here: the majority decides "
+        f"each (a tie is flagged), and Dawid–Skene only items an import brings "
+        f"{DAWID_SKENE_FROM} or more answers for. For Dawid–Skene, create the project with "
+        f"overlap {DAWID_SKENE_FROM} or more"
+    )
+
+
 def is_default(setting: str, name: str) -> bool:
     """Whether ``name`` is the default ``setting`` of some data type, or a built-in strategy.
     Those are registered whenever ``labelloop.learn`` is imported and a default featurizer is

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -249,8 +249,9 @@ def browse(
     offset: int,
     newest_first: bool = False,
     row_filter: Any = None,
-) -> tuple[list[dict[str, Any]], int]:
-    """A page of the project's items that pass ``filters``, and how many pass in all.
+) -> tuple[list[dict[str, Any]], int, dict[str, int]]:
+    """A page of the project's items that pass ``filters``, how many pass in all, and how many
+    of those are in each split (pool, eval: the pool's count is the project page's).
 
     Each row: id, external_id, split, payload, the resolved label (value, resolution,
     decided_at, decided_by), ``answers`` (annotator and status of each, oldest first),
@@ -285,14 +286,17 @@ def browse(
         .order_by(*order)
     )
     if row_filter is None:
-        count = select(func.count()).select_from(labeled).where(*where)
-        total = int(conn.execute(count).scalar_one())
+        count = (select(item.c.split, func.count()).select_from(labeled).where(*where)).group_by(
+            item.c.split
+        )
+        by_split = {str(split): int(n) for split, n in conn.execute(count)}
         rows = [dict(r) for r in conn.execute(q.limit(limit).offset(offset)).mappings()]
     else:
         passed = [dict(r) for r in conn.execute(q).mappings() if row_filter(r)]
-        total, rows = len(passed), passed[offset : offset + limit]
+        by_split = dict(Counter(str(r["split"]) for r in passed))
+        rows = passed[offset : offset + limit]
     _add_answers_and_flags(conn, project_id, rows, with_gold=filters.with_gold)
-    return rows, total
+    return rows, sum(by_split.values()), by_split
 
 
 def _add_answers_and_flags(

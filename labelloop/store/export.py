@@ -91,6 +91,28 @@ def labeled_rows(
     yield from conn.execution_options(yield_per=2000).execute(q).mappings()
 
 
+def label_answers(
+    conn: Connection, project_id: int, *, split: str = "pool"
+) -> Iterator[RowMapping]:
+    """The live answers behind the labels of ``split`` (``item_id``, the annotator's
+    ``username``, the ``guideline_version`` answered under), in the order of
+    :func:`labeled_rows`' items, each item's oldest first."""
+    q = (
+        select(annotation.c.item_id, user.c.username, annotation.c.guideline_version)
+        .select_from(annotation)
+        .join(item_label, item_label.c.item_id == annotation.c.item_id)
+        .join(item, item.c.id == annotation.c.item_id)
+        .join(user, user.c.id == annotation.c.user_id)
+        .where(
+            annotation.c.project_id == project_id,
+            item.c.split == split,
+            annotation.c.status.in_(LIVE_STATES),
+        )
+        .order_by(annotation.c.item_id, annotation.c.id)
+    )
+    yield from conn.execution_options(yield_per=2000).execute(q).mappings()
+
+
 def n_answers(conn: Connection, project_id: int, *, split: str) -> int:
     """How many answers :func:`answer_rows` gives for ``split``: every answer to its items."""
     q = (

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, case, exists, func, select, union, update
 
-from labelloop.store.review import LIVE_STATES, PENDING_STATES, REWORK
+from labelloop.store.review import ANSWER_STATES, LIVE_STATES, PENDING_STATES, REWORK
 from labelloop.store.tables import (
     AUTO,
     alert,
@@ -31,14 +31,14 @@ NOT_PEOPLES = ("imported", AUTO)
 
 
 def shared_annotations(conn: Connection, project_id: int, since: datetime) -> list[dict[str, Any]]:
-    """The live annotations since ``since`` of items two annotators or more labeled in that
-    time, with their values and whether the item is a gold check (``gold``): what agreement is
-    computed from (decoding every annotation's value would cost a single-annotator project most
-    of the dashboard's time)."""
+    """The answers since ``since`` (those sent back for rework included) of items two
+    annotators or more answered in that time, with their values and whether the item is a gold
+    check (``gold``): what agreement is computed from (decoding every annotation's value would
+    cost a single-annotator project most of the dashboard's time)."""
     recent = and_(
         annotation.c.project_id == project_id,
         annotation.c.created_at >= since,
-        annotation.c.status.in_(LIVE_STATES),
+        annotation.c.status.in_(ANSWER_STATES),
     )
     shared = (
         select(annotation.c.item_id)

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, delete, exists, func, select
+from sqlalchemy import Connection, RowMapping, case, delete, exists, func, select
 
 from labelloop.store import highwater, wordindex
 from labelloop.store.db import Database, insert_many, new_id
 from labelloop.store.learning import n_items, pool_labels
+from labelloop.store.review import LIVE_STATES, PENDING_STATES
 from labelloop.store.tables import (
     AUTO,
     annotation,
@@ -201,7 +202,10 @@ def counts(conn: Connection, project_id: int) -> dict[str, int]:
     derived. ``pool`` counts the items to label, so gold checks (``gold``, see
     :func:`n_gold_checks`) are left out of it and of ``remaining``. ``labeled`` counts the
     labels people gave or imported, ``auto_labeled`` those the model gave in auto-label runs;
-    ``remaining`` is what neither labeled; items of an import being undone count nowhere."""
+    ``remaining`` is what neither labeled; items of an import being undone count nowhere.
+    ``awaiting_label`` counts the pool's items answered but not labeled yet (gold checks
+    aside), ``awaiting_review`` those of them with an answer waiting for a reviewer or the
+    expert tier (the rest wait for another annotator's answer)."""
     per_split = (
         select(item.c.split, func.count())
         .where(item.c.project_id == project_id)
@@ -233,6 +237,7 @@ def counts(conn: Connection, project_id: int) -> dict[str, int]:
             assignment.c.lease_expires_at > now(),
         )
     ).scalar_one()
+    awaiting_label, awaiting_review = _awaiting(conn, project_id)
     gold = n_gold_checks(conn, project_id)
     going = withdrawn(conn, project_id)  # an import's items being undone: no longer counted
     pool = int(by_split.get("pool", 0)) - gold - going.get("pool", (0, 0))[0]
@@ -247,7 +252,28 @@ def counts(conn: Connection, project_id: int) -> dict[str, int]:
         "remaining": pool - labeled - auto_labeled,
         "annotations": int(n_annotations),
         "leased": int(leased),
+        "awaiting_label": awaiting_label,
+        "awaiting_review": awaiting_review,
     }
+
+
+def _awaiting(conn: Connection, project_id: int) -> tuple[int, int]:
+    """Pool items answered but not labeled yet, and those of them with an answer in review
+    (under review or overlap an answer is not a label: a labeling page says so)."""
+    pending = case((annotation.c.status.in_(PENDING_STATES), annotation.c.item_id))
+    q = (
+        select(func.count(func.distinct(annotation.c.item_id)), func.count(func.distinct(pending)))
+        .select_from(annotation.join(item, item.c.id == annotation.c.item_id))
+        .where(
+            annotation.c.project_id == project_id,
+            annotation.c.status.in_(LIVE_STATES),
+            item.c.split == "pool",
+            ~exists().where(item_label.c.item_id == annotation.c.item_id),
+            ~exists().where(gold_answer.c.item_id == annotation.c.item_id),
+        )
+    )
+    answered, in_review = conn.execute(q).one()
+    return int(answered), int(in_review)
 
 
 def update_batch(conn: Connection, batch_id: int, **values: Any) -> None:

@@ -42,6 +42,9 @@ from labelloop.store.users import now
 
 LIVE_STATES = ("submitted", "in_review", "escalated", "accepted", "fixed", "adjudicated")
 """Annotation states that count towards an item's label (``rejected`` ones were sent back)."""
+ANSWER_STATES = (*LIVE_STATES, "rejected")
+"""Every answer an annotator gave, those a reviewer sent back included: what agreement between
+annotators compares (each one's first answer to an item, before review had a say)."""
 PENDING_STATES = ("in_review", "escalated")
 """Live states still waiting for a reviewer or the expert tier."""
 REWORK = "rework"

@@ -174,7 +174,7 @@ def list_items(
             with_gold=expert,
             picked=picked,
         )
-        rows, total = store_browse.browse(
+        rows, total, by_split = store_browse.browse(
             conn,
             project_id=ctx.id,
             data_type=ctx.schema.data_type,
@@ -188,7 +188,8 @@ def list_items(
     listed = [
         {**_row(r, target.name, expert=expert), "reviewing": held.get(int(r["id"]))} for r in rows
     ]
-    return {**_page(listed, total, limit=limit, offset=offset), **said}
+    # the pool's count is the project page's "labeled"; eval items are listed beside them
+    return {**_page(listed, total, limit=limit, offset=offset), "by_split": by_split, **said}
 
 
 def picked_by_choices(db: Database, ctx: ProjectContext) -> list[dict[str, str]]:

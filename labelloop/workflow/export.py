@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from itertools import chain
+from itertools import chain, groupby
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, BinaryIO, Generic, NamedTuple, TypeVar
 
@@ -44,10 +45,11 @@ def records(
     naming the run and its confidence; ``auto=False`` leaves auto labels out. An annotated
     label carries what its annotation was offered: ``suggestion_value`` (control -> value, spans
     with their text) and ``suggestion_source`` (control -> ``model`` or ``import``), and
-    ``changed_at`` when its annotator last changed it."""
+    ``changed_at`` when its annotator last changed it; ``annotators`` and
+    ``guideline_versions`` name every answer behind the label."""
     shape = _Shape(ctx)
     target = shape.target
-    for row, times in _rows(db, ctx, store_export.labeled_rows, auto=auto, split=split):
+    for (row, behind), times in _rows(db, ctx, _labels_with_answers, auto=auto, split=split):
         payload = row["payload"]
         # A fix or adjudication replaces the annotator's answer; keep it beside the label.
         annotated = row["annotation_value"]
@@ -88,9 +90,26 @@ def records(
                 if row["resolution"] in DECIDED
                 else None
             ),
+            annotators=tuple(a["username"] for a in behind),
+            guideline_versions=tuple(a["guideline_version"] for a in behind),
             payload=payload,
             split=split,
         )
+
+
+def _labels_with_answers(
+    conn: Any, project_id: int, *, auto: bool, split: str
+) -> Iterator[tuple[Any, list[Any]]]:
+    """Each labeled row of ``split`` with the live answers behind its label, read alongside it
+    (both in item order) rather than a query per item."""
+    answers = groupby(
+        store_export.label_answers(conn, project_id, split=split), key=itemgetter("item_id")
+    )
+    item_id, behind = next(answers, (None, iter(())))
+    for row in store_export.labeled_rows(conn, project_id, auto=auto, split=split):
+        while item_id is not None and item_id < row["item_id"]:
+            item_id, behind = next(answers, (None, iter(())))
+        yield row, list(behind) if item_id == row["item_id"] else []
 
 
 def answer_records(

@@ -458,7 +458,7 @@ def _progress(
 
 def _agreement(ctx: ProjectContext, rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Krippendorff's alpha of the target control over the window's items labeled twice or more
-    (each annotator's latest live answer), or None while fewer than two annotators overlap.
+    (each annotator's first answer, before review), or None while fewer than two annotators overlap.
 
     Gold checks two annotators answered are compared too: their answers are as independent as
     any (in a project without overlap they may be all it has), and ``n_gold`` says how many."""
@@ -468,18 +468,25 @@ def _agreement(ctx: ProjectContext, rows: list[dict[str, Any]]) -> dict[str, Any
         krippendorff_alpha,
         reliability_of,
     )
-    from labelloop.store.review import LIVE_STATES
+    from labelloop.workflow.review import first_answers
 
     target = ctx.schema.target
     if target.type not in ("choice", "multi_choice", "rating"):
         return {"n_items": 0, "n_gold": 0, "items": "", "alpha": None, "per_user": {}}
-    answers = []
-    for r in sorted(rows, key=lambda r: as_utc(r["created_at"])):
-        value = (r["value"] or {}).get(target.name)
-        if r["status"] in LIVE_STATES and value is not None:
-            answer = json.dumps(sorted(value) if isinstance(value, list) else value)
-            answers.append((r["user_id"], r["item_id"], answer))
-    ratings = reliability_of(answers, min_raters=2)
+
+    def answer(r: Mapping[str, Any]) -> Any:
+        return (r["value"] or {}).get(target.name)
+
+    first = first_answers(
+        sorted(rows, key=lambda r: as_utc(r["created_at"])), lambda r: answer(r) is not None
+    )
+    ratings = reliability_of(
+        (
+            (u, i, json.dumps(sorted(answer(r)) if isinstance(answer(r), list) else answer(r)))
+            for (u, i), r in first.items()
+        ),
+        min_raters=2,
+    )
     if not ratings.items:
         return {"n_items": 0, "n_gold": 0, "items": "", "alpha": None, "per_user": {}}
     try:

@@ -8,10 +8,10 @@ from typing import Any
 
 from labelloop.errors import Conflict, LabelloopError, NotFound, PermissionDenied, SchemaError
 from labelloop.govern.guidelines import text_sha256
-from labelloop.govern.permissions import ROLES, Permission, role_allows
+from labelloop.govern.permissions import ROLES, Permission, refusal, role_allows
 from labelloop.schema import ProjectSchema, ProjectSettings, parse_schema
 from labelloop.schema.project import check_featurizer_reads, with_label
-from labelloop.schema.settings import registry_problem, typed_settings
+from labelloop.schema.settings import registry_problem, resolution_note, typed_settings
 from labelloop.store import audit
 from labelloop.store import projects as store_projects
 from labelloop.store import review_leases as store_leases
@@ -85,9 +85,7 @@ class ProjectContext:
 
     def require(self, permission: Permission) -> None:
         if not self.allows(permission):
-            raise PermissionDenied(
-                f"your role in project '{self.slug}' does not allow {permission.value}"
-            )
+            raise PermissionDenied(refusal(self.role, permission, project=self.slug))
 
 
 def _compiled(db: Database, row: Any) -> tuple[ProjectSchema, ProjectSettings]:
@@ -120,8 +118,8 @@ def create_project(db: Database, slug: str, schema_source: Any, *, actor: User |
             raise Conflict(f"project '{slug}' already exists")
         stored = schema.to_dict()
         tier = (stored.get("settings") or {}).get("escalate_to")
-        if tier:  # a file may name them in any case; the tier compares names as created
-            stored["settings"]["escalate_to"] = _as_created(_named(conn, tier))
+        if tier:  # checked as `projects set` checks it (see expert_tier)
+            stored["settings"]["escalate_to"] = expert_tier(conn, tier)
         pid = store_projects.insert_project(
             conn,
             slug=slug,
@@ -304,6 +302,30 @@ def visible_settings(ctx: ProjectContext) -> dict[str, Any]:
     return _readable(ctx, ctx.settings.model_dump())
 
 
+def settings_notes(db: Database, ctx: ProjectContext) -> dict[str, str]:
+    """Setting -> what its reader should know of it as the project has it, to those who read
+    every setting: resolution dawid_skene where items get too few answers for it, and the
+    expert tier's names who are no members (yet) of the project."""
+    if not ctx.allows(Permission.VIEW_INSIGHT):
+        return {}
+    notes = {}
+    note = resolution_note(ctx.settings)
+    if note is not None:
+        notes["resolution"] = note
+    if ctx.settings.escalate_to:
+        with db.read() as conn:
+            members = {m["username"] for m in store_users.members(conn, ctx.id)}
+        outside = [n for n in ctx.settings.escalate_to if n not in members]
+        if outside:
+            listed = ", ".join(repr(n) for n in outside[:5])
+            notes["escalate_to"] = (
+                f"{listed} {'is not a member' if len(outside) == 1 else 'are not members'} of "
+                f"project '{ctx.slug}' yet: the expert tier counts them once they are given a role "
+                "(managers are in it always)"
+            )
+    return notes
+
+
 def visible_schema(ctx: ProjectContext) -> dict[str, Any]:
     """The project's schema as the caller may read it: its settings as ``visible_settings``."""
     schema = ctx.schema.to_dict()
@@ -340,28 +362,21 @@ def _named(conn: Any, names: list[str]) -> dict[str, Any]:
 
 
 def _as_created(found: dict[str, Any]) -> list[str]:
-    """The names :func:`_named` looked up as their users were created, once each; a name no
-    user has yet is kept as typed (a project file may name its tier before the users exist)."""
-    return list(dict.fromkeys(row["username"] if row else n for n, row in found.items()))
+    """The names :func:`_named` looked up as their users were created, once each."""
+    return list(dict.fromkeys(row["username"] for row in found.values() if row is not None))
 
 
-def _expert_tier(conn: Any, ctx: ProjectContext, names: list[str]) -> list[str]:
-    """The expert tier's names (typed in any case) as the users were created: they must name
-    members of the project, as a typo, or someone who cannot open the project, would make a
-    tier of no one."""
+def expert_tier(conn: Any, names: list[str]) -> list[str]:
+    """The expert tier's names (typed in any case) as the users were created, checked alike
+    when a project is created and when its settings change: a name no user has is refused (a
+    typo would leave the tier without the expert meant). A user who is no member yet is kept:
+    the tier counts them once they are one (``review.is_expert``), so a project file may name
+    its tier before its members are added, and :func:`settings_notes` says who is not yet."""
     found = _named(conn, names)
     unknown = [n for n, row in found.items() if row is None]
     if unknown:
         listed = ", ".join(repr(n[:100]) for n in unknown[:5])
         raise SchemaError(f"settings.escalate_to: no user named {listed}")
-    members = {m["id"] for m in store_users.members(conn, ctx.id)}
-    outside = [n for n, row in found.items() if row is not None and row["id"] not in members]
-    if outside:
-        listed = ", ".join(repr(n[:100]) for n in outside[:5])
-        raise SchemaError(
-            f"settings.escalate_to: {listed} {'is' if len(outside) == 1 else 'are'} not a member "
-            f"of project '{ctx.slug}'; add them to it first"
-        )
     return _as_created(found)
 
 
@@ -396,7 +411,7 @@ def change_settings(db: Database, ctx: ProjectContext, changes: dict[str, Any]) 
         if problem is not None:
             raise SchemaError(f"settings.strategy: {problem}")
         if "escalate_to" in changes:
-            after["escalate_to"] = _expert_tier(conn, ctx, after["escalate_to"])
+            after["escalate_to"] = expert_tier(conn, after["escalate_to"])
         changed = {k: {"from": before[k], "to": after[k]} for k in changes if before[k] != after[k]}
         if changed:
             store_projects.set_schema(conn, ctx.id, {**schema, "settings": after})

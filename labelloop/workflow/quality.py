@@ -31,6 +31,7 @@ from labelloop.quality import (
 from labelloop.quality.checks import too_fast_one
 from labelloop.schema import validate_value
 from labelloop.schema.project import STRUCTURED_TYPES
+from labelloop.schema.settings import resolution_note
 from labelloop.store import audit
 from labelloop.store import projects as store_projects
 from labelloop.store import review as store_review
@@ -41,10 +42,16 @@ from labelloop.workflow import label_issues as issue_flags
 from labelloop.workflow.features import FeatureCache
 from labelloop.workflow.imports import _label_text
 from labelloop.workflow.projects import ProjectContext
-from labelloop.workflow.review import LIVE, is_expert, resolve
+from labelloop.workflow.review import LIVE, first_answers, is_expert, resolve
 from labelloop.workflow.values import checked, checked_on_item, find_item, item_name
 
 _flights = SingleFlight()
+
+AGREEMENT_OF = (
+    "each annotator's first answer to an item, as given before review: a rework of a "
+    "rejected answer, a reviewer's fix or the expert tier's decision does not replace it"
+)
+"""What the agreement figures compare, as the Quality page and `labelloop quality` say it."""
 
 FLAG_KINDS = ("disagreement", "model_contradicts", "label_issue", "gold_wrong", "too_fast")
 MAX_WEEKS = 26
@@ -388,6 +395,7 @@ def _report(
         "settings": {
             "review_policy": ctx.settings.review_policy,
             "resolution": ctx.settings.resolution,
+            "resolution_note": resolution_note(ctx.settings),
             "overlap": ctx.settings.overlap,
             "double_label_share": ctx.settings.double_label_share,
             "gold_rate": ctx.settings.gold_rate,
@@ -395,6 +403,7 @@ def _report(
         "labels": list(ctx.schema.target.labels) if regions else cats,
         "labels_given": _given(rows, target, regions=regions),
         "cohort_field": cohort_field,
+        "agreement_of": AGREEMENT_OF,
         "agreement": agreement["report"],
         "over_time": agreement["weeks"],
         "by_guideline": agreement["guidelines"],
@@ -418,6 +427,10 @@ def _latest_live(rows: Sequence[Mapping[str, Any]]) -> dict[tuple[int, int], Map
     return out
 
 
+def _labeled(row: Mapping[str, Any]) -> bool:
+    return row["label"] is not None
+
+
 def _agreement(
     rows: Sequence[Mapping[str, Any]],
     cats: Sequence[str],
@@ -427,13 +440,13 @@ def _agreement(
     seed: int,
     regions: bool,
 ) -> dict[str, Any]:
-    latest = _latest_live(rows)
+    first = first_answers(rows, _labeled)
     ratings = reliability_of(
-        ((u, i, r["label"]) for (u, i), r in latest.items()), cats, min_raters=2
+        ((u, i, r["label"]) for (u, i), r in first.items()), cats, min_raters=2
     )
     R, raters, items = ratings.R, ratings.raters, ratings.items
     per_item: dict[int, list[Mapping[str, Any]]] = defaultdict(list)
-    for r in latest.values():
+    for r in first.values():
         per_item[r["item_id"]].append(r)
     rater_names = {r["user_id"]: r["username"] for r in rows}
     cohort_of = [cohort_tag(per_item[i][0]["meta"], cohort_field) for i in items]
@@ -548,12 +561,13 @@ def _region_agreement(
 ) -> dict[str, Any]:
     """Per label of a spans or boxes target: the regions of that label in the items two or
     more annotators answered, and Krippendorff's alpha of whether they marked the very same
-    regions of it, item by item (an item where nobody marked one agrees too)."""
-    latest = _latest_live(rows)
+    regions of it, item by item (an item where nobody marked one agrees too), in their first
+    answers."""
+    first = first_answers(rows, _labeled)
     out: dict[str, Any] = {}
     for label in labels:
         ratings = reliability_of(
-            ((u, i, _marked(r["value"], target, label)) for (u, i), r in latest.items()),
+            ((u, i, _marked(r["value"], target, label)) for (u, i), r in first.items()),
             min_raters=2,
         )
         given = ratings.R[~np.isnan(ratings.R)].astype(int)

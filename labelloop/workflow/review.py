@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,6 +23,7 @@ from labelloop.errors import (
 from labelloop.govern.guidelines import version_at
 from labelloop.govern.permissions import Permission
 from labelloop.schema import ProjectSchema, ProjectSettings
+from labelloop.schema.settings import DAWID_SKENE_FROM
 from labelloop.schema.values import value_words
 from labelloop.store import audit
 from labelloop.store import items as store_items
@@ -42,6 +43,7 @@ VERDICTS = ("accept", "reject", "fix", "escalate")
 STATUS_AFTER = {"accept": "accepted", "reject": "rejected", "fix": "fixed", "escalate": "escalated"}
 LIVE = store_review.LIVE_STATES
 PENDING = store_review.PENDING_STATES
+ANSWERED = store_review.ANSWER_STATES
 DS_ITEMS = 5000  # Dawid–Skene learns annotator reliability from this many recent items
 MAX_COMMENT = 2000
 
@@ -357,6 +359,20 @@ def needs_review(
     return False  # "disagreements" is decided when the item has all its annotations
 
 
+def first_answers(
+    rows: Iterable[Mapping[str, Any]], given: Callable[[Mapping[str, Any]], bool]
+) -> dict[tuple[int, int], Mapping[str, Any]]:
+    """Each annotator's first answer to each item that is ``given`` (has a value to compare),
+    by (user id, item id), from ``rows`` oldest first: the independent judgement agreement
+    between annotators measures, before review had a say (a rework of a rejected answer, a
+    reviewer's fix or the expert tier's decision does not replace it)."""
+    out: dict[tuple[int, int], Mapping[str, Any]] = {}
+    for r in rows:
+        if r["status"] in ANSWERED and given(r):
+            out.setdefault((r["user_id"], r["item_id"]), r)
+    return out
+
+
 def qualified(conn: Any, ctx: ProjectContext, user_id: int) -> bool:
     """Whether an annotator has passed qualification: enough reviewed items, enough accepted."""
     settings = ctx.settings
@@ -583,7 +599,7 @@ def _resolve(
         if live[0]["status"] in ("accepted", "fixed"):
             how = "reviewed"
             decided_by = _last_reviewer(rows.conn, item_id, live[0]["id"])
-    elif settings.resolution == "dawid_skene" and len(live) >= 3:
+    elif settings.resolution == "dawid_skene" and len(live) >= DAWID_SKENE_FROM:
         chosen_label = _dawid_skene_label(rows.dawid_skene(ctx), item_id, labels)
         how = "dawid_skene"
     else:

@@ -89,7 +89,12 @@ def test_an_alert_the_learner_has_not_stored_is_acknowledged_from_what_is_shown(
 @pytest.mark.parametrize(
     ("role", "status", "detail"),
     [
-        ("annotator", 403, "your role in project 'sent' does not allow review"),
+        (
+            "annotator",
+            403,
+            "your role in project 'sent' (annotator) does not allow reviewing answers [review]: "
+            "reviewers and managers may",
+        ),
         ("outsider", 404, "no project 'sent' that you are a member of"),
     ],
 )

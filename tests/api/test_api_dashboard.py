@@ -322,6 +322,7 @@ def test_agreement_says_how_many_of_the_items_it_compares_are_gold_checks(page: 
     assert report["gold"] == {"items": 1, "compared": 1}
     html = " ".join(_get(page, "/p/sent/quality").text.split())
     assert "2 annotators, 8 answers, 1 of the items a gold check" in html
+    assert "first answer to an item, as given before review" in html
 
 
 def test_labels_resolved_within_seconds_of_serving_read_under_a_minute(page: Page) -> None:

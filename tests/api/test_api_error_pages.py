@@ -41,14 +41,19 @@ def _error(response: Any, status: int) -> tuple[str, str, list[str]]:
 
 @pytest.mark.parametrize(
     ("view", "needs"),
-    [("quality", "view_insight"), ("dashboard", "view_insight"), ("review", "review")],
+    [
+        ("quality", "reading its reports, team and model [view_insight]: reviewers and managers"),
+        ("dashboard", "reading its reports, team and model [view_insight]: reviewers and managers"),
+        ("review", "reviewing answers [review]: reviewers and managers"),
+    ],
 )
 def test_a_page_the_role_may_not_open_says_so_and_leads_back(
     api: Any, view: str, needs: str
 ) -> None:
+    """The refusal says in words what the role may not do and which roles may."""
     title, detail, links = _error(_page(api, f"/p/sent/{view}"), 403)
     assert title == "You can't open this page"
-    assert detail == f"your role in project 'sent' does not allow {needs}"
+    assert detail == f"your role in project 'sent' (annotator) does not allow {needs} may"
     assert links == ["/p/sent", "/"]
     # and who to ask: the refusal alone left an annotator with nowhere to turn
     said = re.search(
@@ -181,7 +186,8 @@ def test_the_api_keeps_its_json_errors_whatever_the_client_accepts(api: Any) -> 
     assert denied.status_code == 403
     assert denied.json() == {
         "error": "PermissionDenied",
-        "detail": "your role in project 'sent' does not allow view_insight",
+        "detail": "your role in project 'sent' (annotator) does not allow reading its reports,"
+        " team and model [view_insight]: reviewers and managers may",
     }
     missing = _page(api, "/api/nope")
     assert missing.status_code == 404

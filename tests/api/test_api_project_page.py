@@ -482,3 +482,21 @@ def test_the_import_card_names_every_format_its_menu_and_file_picker_offer(
     offered += ["TSV"] if ".tsv" in accept else []
     offered += ["zip"] if ".zip" in accept else []
     assert offered and [name for name in offered if name not in said] == []
+
+
+def test_reviewers_read_the_members_panel_and_only_managers_change_it(page: Page) -> None:
+    """The README says reviewers read the team and the API gives it to them: their project page
+    has the Members panel, read-only (no form to give a role); an annotator's has none."""
+    lab = page.lab
+    lab.project(SLUG)
+    lab.member(SLUG, "rev", "reviewer")
+    lab.member(SLUG, "ann", "annotator")
+
+    manager, reviewer, annotator = (
+        page.get_as(lab.users[n], f"/p/{SLUG}").text for n in ("admin", "rev", "ann")
+    )
+    assert 'id="members-table"' in manager and 'id="member-form"' in manager
+    assert 'id="members-table"' in reviewer and 'id="member-form"' not in reviewer
+    assert 'aria-label="Remove"' not in reviewer
+    assert "a manager of the project gives and takes roles" in reviewer
+    assert 'id="members-panel"' not in annotator

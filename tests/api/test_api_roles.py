@@ -53,7 +53,10 @@ def test_an_annotator_is_refused_what_only_reviewers_and_managers_read(
     assert refused.headers["content-type"].startswith("application/json")
     body = refused.json()
     assert set(body) == {"error", "detail"} and body["error"] == "PermissionDenied"
-    assert body["detail"] == f"your role in project '{SLUG}' does not allow view_insight"
+    assert body["detail"] == (
+        f"your role in project '{SLUG}' (annotator) does not allow reading its reports, team"
+        " and model [view_insight]: reviewers and managers may"
+    )
     for role in ("manager", "reviewer", "admin"):
         allowed = roles.get(BASE + route, role)
         assert allowed.status_code == 200, (route, role, allowed.text)

@@ -8,7 +8,6 @@ import re
 from typing import Any
 
 import pytest
-from starlette.responses import Response
 
 from labelloop.schema.settings import ProjectSettings
 from labelloop.workflow.projects import LIVE_GROUPS, LIVE_SETTINGS
@@ -16,12 +15,7 @@ from tests.api.conftest import SLUG, Page
 
 
 def _html(page: Page, user: Any) -> str:
-    response = Response()
-    page.app.state.sessions.issue(response, user.id)
-    cookie = response.headers["set-cookie"].split(";", 1)[0]
-    got = page.client.get(f"/p/{SLUG}", headers={"cookie": cookie})
-    assert got.status_code == 200
-    return got.text
+    return str(page.get_as(user, f"/p/{SLUG}").text)
 
 
 def _settings_data(html: str) -> dict[str, Any]:
@@ -39,7 +33,9 @@ def test_every_setting_says_what_it_does_and_every_live_one_has_a_group() -> Non
 
 
 def test_a_manager_gets_the_form_with_the_projects_values(page: Page) -> None:
-    page.lab.project(SLUG, review_policy="share", budget=300, escalate_to=["dana", "<b>eve</b>"])
+    for name in ("dana", "eve"):
+        page.lab.user(name)
+    page.lab.project(SLUG, review_policy="share", budget=300, escalate_to=["dana", "eve"])
     html = _html(page, page.lab.admin)
     fields = {f["name"]: f for f in _settings_data(html)["fields"]}
     assert list(fields) == list(LIVE_SETTINGS)
@@ -61,7 +57,10 @@ def test_a_manager_gets_the_form_with_the_projects_values(page: Page) -> None:
     assert 'min="0.0" max="0.5"' in text  # random_share's range, from the model
     assert '<option value="share" selected>share</option>' in text
     assert '<option value="auto">auto (default)</option>' in text  # the registered strategies
-    assert 'value="dana, &lt;b&gt;eve&lt;/b&gt;"' in text  # names escaped
+    assert 'value="dana, eve"' in text
+    # named before they were given a role: the panel says the tier counts them once they are
+    note = re.search(r'<p class="setting-note" id="setting-escalate_to-note">(.*?)</p>', text)
+    assert note and "&#39;dana&#39;, &#39;eve&#39; are not members of project" in note.group(1)
     assert (
         '<p class="setting-hint" id="setting-random_share-hint">Share of served items picked at '
         "random: the control for what active learning bought. From 0 to 0.5.</p>"
@@ -95,3 +94,23 @@ def test_only_managers_and_site_admins_see_the_panel(page: Page, role: str) -> N
     html = _html(page, other)
     assert 'id="settings-panel"' not in html and 'id="settings-data"' not in html
     assert "/static/settings.js" not in html
+
+
+def test_dawid_skene_under_overlap_2_is_said_where_the_setting_is_shown(page: Page) -> None:
+    """Dawid–Skene decides an item from 3 answers up: a project created with it and overlap 2
+    is not refused (an import may bring 3 answers an item), but its manager reads, beside the
+    fixed setting, on the Quality page and in the API, that the majority decides its items."""
+    page.lab.project(SLUG, overlap=2, resolution="dawid_skene")
+    text = " ".join(_html(page, page.lab.admin).split())
+    note = re.search(r'<p class="setting-note" id="fixed-resolution-note">(.*?)</p>', text)
+    assert note and "with overlap 2 an item gets at most 2 answers here" in note.group(1)
+    assert "the majority decides each" in note.group(1)
+    detail = page.get_as(page.lab.admin, f"/api/projects/{SLUG}").json()
+    assert "from 3 answers up" in detail["settings_notes"]["resolution"]
+    quality = page.get_as(page.lab.admin, f"/p/{SLUG}/quality").text
+    assert 'id="resolution-note"' in quality
+
+
+def test_a_resolution_that_applies_as_set_has_no_note(page: Page) -> None:
+    page.lab.project(SLUG, overlap=3, resolution="dawid_skene")
+    assert 'id="fixed-resolution-note"' not in _html(page, page.lab.admin)

@@ -102,6 +102,7 @@ def test_a_script_creates_imports_labels_until_a_model_trains_and_exports(
         assert row["resolution"] == "single"
         assert row["active_ms"] == 1200
         assert row["guideline_version"] == g["task"].guideline_version == 1
+        assert (row["annotators"], row["guideline_versions"]) == (["annotator"], [1])
         assert row["model_version"] == g["task"].selection["model_version"]
         assert row["strategy"] == g["task"].selection["strategy"]
 

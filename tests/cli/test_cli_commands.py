@@ -664,6 +664,11 @@ def test_items_lists_labels_by_filter_and_shows_one_trace(
     result = cli("items", project, "--picked-by", "rework", code=1)
     assert _one_error_line(result).startswith("error: picked_by must be one of ")
     assert "no item 'r9' here" in _one_error_line(cli("items", project, "--show", "r9", code=1))
+    held_out = _write_jsonl(tmp_path / "e.jsonl", [{**_rows(6)[5], "id": "e5"}])
+    cli("import", project, str(held_out), "--id-field", "id", "--label-field", "label",
+        "--split", "eval")  # fmt: skip
+    labeled = " ".join(cli("items", project, "--status", "labeled").stdout.split())
+    assert labeled.endswith("5 items (4 pool, 1 eval); showing 1-5")  # status says 4 labeled
 
 
 def test_items_show_prints_a_table_rows_fields_as_typed(cli: Any, tmp_path: Path) -> None:

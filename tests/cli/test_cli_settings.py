@@ -112,3 +112,37 @@ def test_add_label_is_a_new_schema_version_audited_and_refused_in_one_line(
     assert "(local operator)  schema.label.add  project:s  " in lines[0]
     assert '"label": "d"' in lines[0] and '"schema_version": {"from": 2, "to": 3}' in lines[0]
     assert lines[1] == "audit chain of project 's': 3 events, intact"
+
+
+def test_create_says_when_dawid_skene_cannot_apply_under_the_overlap(
+    cli: Any, tmp_path: Any
+) -> None:
+    """Created with resolution dawid_skene and overlap 2 the project is made (an import may
+    bring 3 answers an item), and the command says the majority will decide its items."""
+    schema = tmp_path / "ds.json"
+    schema.write_text(
+        json.dumps(
+            {
+                "name": "DS",
+                "data": {"type": "text", "field": "text"},
+                "controls": [{"name": "c", "type": "choice", "labels": ["a", "b"]}],
+                "settings": {"overlap": 2, "resolution": "dawid_skene"},
+            }
+        )
+    )
+    cli("init")
+    said = " ".join(cli("projects", "create", "ds", "--schema", str(schema)).output.split())
+    assert "project ds created" in said
+    assert "note: resolution dawid_skene decides an item from 3 answers up" in said
+    assert "create the project with overlap 3 or more" in said
+
+
+def test_set_notes_an_expert_tier_name_not_yet_a_member(cli: Any, tmp_path: Any) -> None:
+    small_project(cli, tmp_path)
+    cli("users", "add", "dana")
+    said = " ".join(cli("projects", "set", "s", 'escalate_to=["dana"]').stdout.split())
+    assert 's: escalate_to [] -> ["dana"]' in said
+    assert "note: 'dana' is not a member of project 's' yet" in said
+    cli("projects", "member", "s", "dana", "reviewer")
+    again = cli("projects", "set", "s", 'escalate_to=["dana"]').stdout
+    assert "note:" not in again

@@ -248,7 +248,8 @@ def test_e2e_manager_reads_the_dashboard(
     assert response.headers["content-type"].startswith("text/html")
     assert page.inner_text("h1") == "You can't open this page"
     assert page.inner_text("#error-detail") == (
-        f"your role in project '{slug}' does not allow view_insight"
+        f"your role in project '{slug}' (annotator) does not allow reading its reports, team"
+        " and model [view_insight]: reviewers and managers may"
     )
     answer_served(
         page, slug, lambda task: {"sentiment": server.truth[task["item"]["data"]["text"]]}

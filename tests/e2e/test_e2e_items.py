@@ -229,7 +229,14 @@ def test_find_items_by_filter_and_read_one_trace(server: Any, browser: Any) -> N
     page.goto(server.url + f"/p/{server.main}")
     page.click("#items-link")
     page.wait_for_url(server.url + f"/p/{server.main}/items")
-    assert _summary(page, "150 items") == "150 items; showing 1–50."  # 120 pool + 30 eval
+    # both splits are listed, and the summary says so: the project page counts the pool's only
+    assert _summary(page, "150 items") == "150 items (120 pool, 30 eval); showing 1–50."
+    page.select_option("#f-status", "labeled")
+    assert _summary(page, "33 items") == "33 items (3 pool, 30 eval); showing 1–33."
+    page.select_option("#f-split", "pool")
+    assert _summary(page, "3 items") == "3 items; showing 1–3."
+    page.select_option("#f-split", "")
+    page.select_option("#f-status", "all")
 
     # Only what alice answered, newest label first: the last answer on top.
     page.fill("#f-annotator", server.username)

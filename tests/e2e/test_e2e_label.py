@@ -313,6 +313,13 @@ def _as(server: Any, token: str, method: str, path: str, body: Any = None) -> An
         return json.load(response)
 
 
+def _annotator_token(server: Any, slug: str, name: str) -> str:
+    """A new annotator of ``slug`` named ``name``, and an API token of theirs."""
+    server.cli("users", "add", name, "--password-stdin", stdin=f"{name}-password-123\n")
+    server.cli("projects", "member", slug, name, "annotator")
+    return str(server.cli("tokens", "create", name).strip().splitlines()[-1])
+
+
 def _choice_project(server: Any, tmp_path: Path, slug: str, name: str, **settings: Any) -> str:
     """A new text project on the live server with the reviews' labels as one choice control."""
     schema = {
@@ -517,9 +524,7 @@ def test_e2e_an_open_page_keeps_its_lease_and_a_late_answer_counts(
     rows = [{"id": f"l{i}", "text": f"lease pool text number {i}"} for i in range(6)]
     (tmp_path / "pool.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     server.cli("import", slug, str(tmp_path / "pool.jsonl"), "--id-field", "id")
-    server.cli("users", "add", "dora", "--password-stdin", stdin="dora-password-123\n")
-    server.cli("projects", "member", slug, "dora", "annotator")
-    dora = server.cli("tokens", "create", "dora").strip().splitlines()[-1]
+    dora = _annotator_token(server, slug, "dora")
 
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
@@ -604,4 +609,44 @@ def test_e2e_the_unreachable_message_goes_once_the_server_answers(
         page.keyboard.press("Enter")
     assert sent.value.status == 200
     unreachable.wait_for(state="detached")
+    context.close()
+
+
+def test_e2e_answers_waiting_for_review_are_said_on_the_status_line(
+    server: Any, browser: Any, tmp_path: Path
+) -> None:
+    """With every answer reviewed, labels count only once reviewed: after two answers the
+    labeling page's status line says they are answered and in review, and that the next model
+    waits for reviewed labels, instead of a "0 / 3 labeled" that looks stuck."""
+    slug = _choice_project(server, tmp_path, "reviewed", "Reviewed", review_policy="all")
+    pool = [{"id": f"r{i}", "text": f"reviewed pool text number {i}"} for i in range(3)]
+    (tmp_path / "pool.jsonl").write_text("".join(json.dumps(r) + "\n" for r in pool))
+    server.cli("import", slug, str(tmp_path / "pool.jsonl"), "--id-field", "id")
+    nina = _annotator_token(server, slug, "nina")
+    for _ in range(2):
+        deadline = time.monotonic() + 30
+        while (task := _as(server, nina, "POST", f"/api/projects/{slug}/tasks/next", {}))[
+            "task"
+        ] is None and time.monotonic() < deadline:
+            time.sleep(0.2)  # the learner's cold-start round makes the first queue
+        _as(
+            server,
+            nina,
+            "POST",
+            f"/api/projects/{slug}/tasks/{task['task']['assignment_id']}/submit",
+            {"value": {"sentiment": server.labels[0]}, "active_ms": 1000},
+        )
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    _login(page, server, f"/p/{slug}/label")
+    page.wait_for_function(
+        "() => document.getElementById('progress-text').textContent.includes('in review')",
+        timeout=15000,
+    )
+    assert page.inner_text("#progress-text") == "0 / 3 labeled · 2 answered, in review"
+    page.wait_for_function(
+        "() => document.getElementById('training-text').textContent.includes('reviewed')",
+        timeout=15000,
+    )
+    assert "more reviewed label" in page.inner_text("#training-text")
     context.close()

@@ -343,7 +343,8 @@ def test_e2e_admin_manages_from_the_browser(
     )
     page.goto(server.url + f"/p/{SLUG}/quality")
     assert page.inner_text("#error-detail") == (
-        f"your role in project '{SLUG}' does not allow view_insight"
+        f"your role in project '{SLUG}' (annotator) does not allow reading its reports, team"
+        " and model [view_insight]: reviewers and managers may"
     )
     page.click("#error-project")
     page.wait_for_url(server.url + f"/p/{SLUG}")

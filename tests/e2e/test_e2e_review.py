@@ -302,10 +302,15 @@ def test_three_annotators_and_a_reviewer_through_overlap_review_rework_adjudicat
             assert sorted(live) == ["a1", "a2", "a3"], ext
 
         # The agreement figures against the reference implementations.
-        final = {(w, ext): answer for w, _, ext, _, answer, _ in log}  # the last answer counts
+        # Each annotator's first answer counts, as given before review: a rework does not
+        # replace it (agreement is of the annotators' independent judgements).
+        first: dict[tuple[str, str], str] = {}
+        for w, _, ext, _, answer, _ in log:
+            first.setdefault((w, ext), answer)
+        assert any(first[(w, ext)] != answer for w, _, ext, rework, answer, _ in log if rework)
         exts = sorted(item_ids)
         R = np.array(
-            [[LABELS.index(final[(w, ext)]) for ext in exts] for w in ("a1", "a2", "a3")],
+            [[LABELS.index(first[(w, ext)]) for ext in exts] for w in ("a1", "a2", "a3")],
             dtype=float,
         )
         report = http.get("/api/projects/team/quality").json()

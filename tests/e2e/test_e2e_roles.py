@@ -138,3 +138,18 @@ def test_a_managers_project_page_asks_for_its_reports_once_and_says_when_refused
     page.goto(f"{server.url}/p/{server.main}/dashboard")
     assert "Too many requests" in page.inner_text("h1")
     context.close()
+
+
+def test_a_reviewers_project_page_lists_the_team_read_only(server: Any, browser: Any) -> None:
+    """Reviewers read the team (the README says so, and GET /members answers them): the project
+    page lists the members and their roles, with no form to give a role and no Remove."""
+    server.cli("users", "add", "rev", "--password-stdin", stdin="rev-reads-the-team\n")
+    server.cli("projects", "member", server.main, "rev", "reviewer")
+    context, page, problems, _ = _watched(browser)
+    login(page, server.url, f"/p/{server.main}", username="rev", password="rev-reads-the-team")
+    page.wait_for_selector("#members-table tr[data-username='rev']")
+    assert page.inner_text("#members-table tr[data-username='rev']").split() == ["rev", "reviewer"]
+    assert page.locator("#member-form").count() == 0
+    assert page.locator("#members-table button").count() == 0
+    assert problems == []
+    context.close()

@@ -71,3 +71,19 @@ def test_govern_is_pure() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_refusal_says_in_words_what_and_which_roles_may() -> None:
+    """A refused call named only an internal permission ("does not allow view_insight"); it
+    says what that is and who may, for every permission."""
+    from labelloop.govern.permissions import DOING, refusal
+
+    assert set(DOING) == set(Permission)
+    said = refusal("annotator", Permission.VIEW_INSIGHT, project="wine")
+    assert said == (
+        "your role in project 'wine' (annotator) does not allow reading its reports, team and "
+        "model [view_insight]: reviewers and managers may"
+    )
+    assert refusal("reviewer", Permission.EXPORT, project="wine").endswith(
+        "exporting its labels [export]: managers may"
+    )

@@ -206,7 +206,7 @@ def test_csv_decision_columns_come_last_with_an_empty_cell_for_no_other_answer()
     decided = datetime(2024, 5, 2, 9, 0, tzinfo=UTC)
     fixed = record(1, decided_by="=rita", decided_at=decided, annotated_value={"s": "neg"})
     rows = list(csv.reader(io.StringIO(export(CsvExporter(), [fixed, record(2)]).decode())))
-    assert rows[0][-7:-4] == ["decided_by", "decided_at", "annotated_value"]
+    assert rows[0][-9:-6] == ["decided_by", "decided_at", "annotated_value"]
     cells, plain = (dict(zip(rows[0], row, strict=True)) for row in rows[1:])
     assert cells["decided_by"] == "'=rita"  # guarded like any text
     assert cells["decided_at"] == "2024-05-02T09:00:00+00:00"
@@ -220,7 +220,7 @@ def test_a_csv_export_from_before_the_decision_columns_still_reads_back_unguarde
     data = export(CsvExporter(), [record(1, text="@JetBlue hi", label="-1")])
     rows = list(csv.reader(io.StringIO(data.decode(), newline="")))
     old = io.StringIO()
-    csv.writer(old).writerows(row[:-7] for row in rows)
+    csv.writer(old).writerows(row[:-9] for row in rows)
     importer = CsvImporter(text_field="text", id_field="external_id", label_field="label")
     (item,) = importer.read(io.BytesIO(old.getvalue().encode()))
     assert (item.payload["text"], item.label) == ("@JetBlue hi", "-1")
@@ -238,18 +238,21 @@ def test_csv_suggested_values_come_last_and_an_export_from_before_them_reads_bac
     )
     data = export(CsvExporter(), [offered, record(2)])
     rows = list(csv.reader(io.StringIO(data.decode(), newline="")))
-    assert rows[0][-4:] == [
+    assert rows[0][-6:] == [
         "suggestion_value",
         "suggestion_source",
         "changed_at",
         "decided_guideline_version",
+        "annotators",
+        "guideline_versions",
     ]
     cells, plain = (dict(zip(rows[0], row, strict=True)) for row in rows[1:])
     assert json.loads(cells["suggestion_value"]) == {"s": {"label": "=neg", "score": 0.7}}
     assert json.loads(cells["suggestion_source"]) == {"s": "import"}
     assert (plain["suggestion_value"], plain["suggestion_source"]) == ("", "")
     importer = CsvImporter(text_field="text", id_field="external_id", label_field="label")
-    for cut in (1, 2, 4):  # before the decider's guideline version, changed_at, suggestions
+    # before the answers behind the label, the decider's guideline version, changed_at, suggestions
+    for cut in (2, 3, 4, 6):
         old = io.StringIO()
         csv.writer(old).writerows(row[:-cut] for row in rows[:2])
         (item,) = importer.read(io.BytesIO(old.getvalue().encode()))

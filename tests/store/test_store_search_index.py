@@ -274,7 +274,7 @@ def test_file_names_are_found_through_the_index_as_by_reading_them(
     def found(q: str) -> list[str]:
         terms = seeding.search_terms(q)
         with lab.db.read() as conn:
-            rows, _ = store_browse.browse(
+            rows, _, _ = store_browse.browse(
                 conn,
                 project_id=ctx.id,
                 data_type=data_type,

@@ -381,3 +381,18 @@ def test_picked_by_finds_the_items_each_way_of_picking_first_served(lab: Any) ->
         assert "search:USER" in caught.value.message
     with pytest.raises(LabelloopError, match="picked by are for reviewers"):
         browse.list_items(lab.db, bob, picked_by="search")
+
+
+def test_the_labeled_filter_says_how_many_are_eval_items(lab: Any, ready: Any) -> None:
+    """Listing every labeled item lists the labeled eval items too: 18 against the project
+    page's 3 labeled read as a mistake, so the answer counts each split, and its pool count is
+    the project page's."""
+    from labelloop.workflow import status
+
+    lab.label_next(ready, n=3)
+    found = browse.list_items(lab.db, ready, status="labeled")
+    assert found["total"] == 18
+    assert found["by_split"] == {"pool": 3, "eval": 15}
+    assert found["by_split"]["pool"] == status.status(lab.db, ready)["counts"]["labeled"]
+    pool_only = browse.list_items(lab.db, ready, status="labeled", split="pool")
+    assert (pool_only["total"], pool_only["by_split"]) == (3, {"pool": 3})

@@ -355,8 +355,8 @@ def test_a_label_the_expert_tier_decided_otherwise_keeps_the_answer_and_why_it_w
 @pytest.mark.parametrize("fmt", ["jsonl", "csv"])
 def test_an_answer_changed_after_it_was_given_exports_when(lab: Any, ready: Any, fmt: str) -> None:
     """``annotated_at`` stays when the answer was given; ``changed_at``, the column before the
-    decider's guideline version, says when its annotator changed it (from the audit's edit
-    event), and is empty for the others."""
+    decider's guideline version (and the answers behind the label), says when its annotator
+    changed it (from the audit's edit event), and is empty for the others."""
     ann = lab.member("sent", "ann", "annotator")
     first, second = lab.label_next(ann, n=2)
     earlier = tasks.previous(lab.db, ann, before=tasks.previous(lab.db, ann)["annotation_id"])
@@ -365,10 +365,39 @@ def test_an_answer_changed_after_it_was_given_exports_when(lab: Any, ready: Any,
     with lab.db.read() as conn:
         edited_at = chain_rows(conn, ready.id)[-1]["at"]
     rows = {str(r["item_id"]): r for r in _export(lab, ready, fmt)}
-    assert EXPORT_COLUMNS[-2:] == ("changed_at", "decided_guideline_version")
+    assert EXPORT_COLUMNS[-4:-2] == ("changed_at", "decided_guideline_version")
     changed, unchanged = rows[str(first["item"]["id"])], rows[str(second["item"]["id"])]
     assert changed["label"] == new
     at = datetime.fromisoformat(changed["changed_at"])
     assert at.replace(tzinfo=None) == edited_at.replace(tzinfo=None)
     assert datetime.fromisoformat(changed["annotated_at"]) < at
     assert unchanged["changed_at"] in (None, "")
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_a_label_two_annotators_agreed_on_names_both_and_their_guideline_versions(
+    lab: Any, fmt: str
+) -> None:
+    """ann answers under v1, the guideline moves to v2, bob gives the same answer under it: the
+    label's row keeps ``annotator`` (the first answer's, as before) and names every annotator
+    behind the label with the guideline version each answered under."""
+    from labelloop.workflow import guidelines
+
+    ctx = lab.project(overlap=2)
+    lab.import_rows(ctx, lab.rows(4))
+    lab.train(ctx)
+    ann, bob = (lab.member("sent", n, "annotator") for n in ("ann", "bob"))
+    (task,) = lab.label_next(ann, n=1)
+    guidelines.edit(lab.db, ctx, "Sarcasm is negative.", "sarcasm is negative")
+    again = tasks.next_task(lab.db, bob)
+    assert again["item"]["id"] == task["item"]["id"]
+    value = {"sentiment": lab.truth(task["item"]["data"]["text"])}
+    tasks.submit(lab.db, bob, again["assignment_id"], value, active_ms=50, guideline_version=2)
+    (row,) = _export(lab, ctx, fmt)
+    assert row["resolution"] == "consensus"
+    assert (row["annotator"], str(row["guideline_version"])) == ("ann", "1")
+    if fmt == "csv":
+        row = {k: json.loads(row[k]) for k in ("annotators", "guideline_versions")}
+    assert row["annotators"] == ["ann", "bob"]
+    assert row["guideline_versions"] == [1, 2]
+    assert EXPORT_COLUMNS[-2:] == ("annotators", "guideline_versions")

@@ -221,6 +221,7 @@ def test_no_one_reviews_or_adjudicates_their_own_work(sqlite_lab: Any) -> None:
 
 def test_escalation_reaches_the_expert_tier_only(sqlite_lab: Any) -> None:
     lab = sqlite_lab
+    lab.user("expert")  # the tier names a user; a project file may name them before their role
     _setup(lab, review_policy="all", escalate_to=["expert"])
     ann = lab.member("sent", "ann", "annotator")
     rev = lab.member("sent", "rev", "reviewer")
@@ -699,14 +700,59 @@ def test_a_page_of_flags_is_full_for_a_reviewer_and_pages_on_with_offset(sqlite_
 
 def test_a_project_file_may_name_the_expert_tier_in_any_case(sqlite_lab: Any) -> None:
     """Sign-in takes a name in any case; so does the tier a project file names at creation,
-    before its members exist to be checked: it is kept as the users were created."""
+    before they are members: it is kept as the users were created."""
     lab = sqlite_lab
     lab.user("dana")
-    ctx = _setup(lab, n=4, escalate_to=["DANA", "dana", "nobody-yet"])
-    assert ctx.settings.escalate_to == ["dana", "nobody-yet"]
+    ctx = _setup(lab, n=4, escalate_to=["DANA", "dana"])
+    assert ctx.settings.escalate_to == ["dana"]
     dana = lab.member("sent", "dana", "reviewer")
     rev = lab.member("sent", "rev", "reviewer")
     assert wf_review.is_expert(dana) and not wf_review.is_expert(rev)
     assert wf_review.next_adjudication(lab.db, dana) is None  # the tier's page opens
     with pytest.raises(PermissionDenied):
         wf_review.next_adjudication(lab.db, rev)
+
+
+def test_the_status_counts_answers_waiting_for_review_and_another_annotator(lab: Any) -> None:
+    """Under review and overlap an answer is not yet a label: an annotator who answered 3 items
+    sees 0 labeled, and the status says the 3 are answered and in review; once accepted and
+    waiting only for a second annotator, they wait for another answer, not for review."""
+    _setup(lab, overlap=2, review_policy="all")
+    ann = lab.member("sent", "ann", "annotator")
+    rita = lab.member("sent", "rita", "reviewer")
+    given = [_take(lab, ann) for _ in range(3)]
+    counts = status.status(lab.db, ann)["counts"]
+    assert counts["labeled"] == 0
+    assert (counts["awaiting_label"], counts["awaiting_review"]) == (3, 3)
+    for g in given:
+        wf_review.review_annotation(lab.db, rita, g["annotation_id"], verdict="accept")
+    counts = status.status(lab.db, ann)["counts"]
+    assert (counts["labeled"], counts["awaiting_label"], counts["awaiting_review"]) == (0, 3, 0)
+
+
+def test_the_expert_tier_is_checked_alike_at_creation_and_when_set(lab: Any) -> None:
+    """A project created naming a non-member in escalate_to was accepted, and projects set
+    refused the same value: one check now serves both. A name no user has is refused by both
+    with one message; a user not yet a member is kept by both, and the project says so
+    until they are given a role, when the tier counts them."""
+    from labelloop.workflow import projects
+
+    lab.user("dana")
+    with pytest.raises(LabelloopError) as at_creation:
+        lab.project("typo", escalate_to=["dnaa"])
+    ctx = lab.project(escalate_to=["dana"])
+    with pytest.raises(LabelloopError) as when_set:
+        projects.change_settings(lab.db, ctx, {"escalate_to": ["dnaa"]})
+    assert (
+        at_creation.value.message
+        == when_set.value.message
+        == ("settings.escalate_to: no user named 'dnaa'")
+    )
+    after = projects.change_settings(lab.db, ctx, {"escalate_to": ["dana"], "rework_hours": 48})
+    assert after["escalate_to"] == ["dana"]
+    ctx = lab.ctx("sent", lab.admin)
+    note = projects.settings_notes(lab.db, ctx)["escalate_to"]
+    assert note.startswith("'dana' is not a member of project 'sent' yet")
+    dana = lab.member("sent", "dana", "reviewer")
+    assert wf_review.is_expert(dana)
+    assert "escalate_to" not in projects.settings_notes(lab.db, lab.ctx("sent", lab.admin))

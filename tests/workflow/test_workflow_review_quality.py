@@ -455,3 +455,55 @@ def test_agreement_by_guideline_version_compares_items_answered_under_one_versio
     shown = captured.get()
     assert "Agreement by guideline version" in shown
     assert "1 item answered under more than one version" in shown
+
+
+def test_agreement_measures_first_answers_not_the_reworks_review_asked_for(
+    sqlite_lab: Any,
+) -> None:
+    """Two annotators disagree on half the items; a reviewer rejects bob's answers there and bob
+    reworks them to agree. Agreement between annotators is of their independent first answers:
+    the Quality page (overall and by guideline version) and the dashboard still read 50%,
+    not the 100% the reworks would make of it."""
+    from labelloop.workflow import insight
+
+    lab = sqlite_lab
+    ctx = lab.project(overlap=2, review_policy="all")
+    lab.import_rows(ctx, lab.rows(8))
+    lab.train(ctx)
+    ann, bob = (lab.member("sent", n, "annotator") for n in ("ann", "bob"))
+    rita = lab.member("sent", "rita", "reviewer")
+    wrong = {}
+    for k in range(4):
+        for who in (ann, bob):
+            task = tasks.next_task(lab.db, who)
+            truth = lab.truth(task["item"]["data"]["text"])
+            given = truth if who is ann or k % 2 else next(c for c in CLASSES if c != truth)
+            done = tasks.submit(
+                lab.db, who, task["assignment_id"], {"sentiment": given}, active_ms=900
+            )
+            if given != truth:
+                wrong[done["annotation_id"]] = truth
+    assert len(wrong) == 2
+    for annotation_id in wrong:
+        wf_review.review_annotation(
+            lab.db, rita, annotation_id, verdict="reject", comment="read it again"
+        )
+    for _ in wrong:  # the reworks agree with ann
+        task = tasks.next_task(lab.db, bob)
+        assert task["selection"]["strategy"] == "rework"
+        truth = lab.truth(task["item"]["data"]["text"])
+        tasks.submit(lab.db, bob, task["assignment_id"], {"sentiment": truth}, active_ms=900)
+
+    found = quality.report(lab.db, ctx, n_boot=0)
+    assert found["agreement"]["overall"]["n_items_compared"] == 4
+    assert found["agreement"]["overall"]["percent"]["value"] == pytest.approx(0.5)
+    (v1,) = found["by_guideline"]["versions"]
+    assert v1["n_items_compared"] == 4 and v1["percent"]["value"] == pytest.approx(0.5)
+    assert insight.report(lab.db, ctx, days=7)["agreement"]["n_items"] == 4
+    assert insight.report(lab.db, ctx, days=7)["agreement"]["alpha"] < 0.5
+    from labelloop.cli.common import out
+    from labelloop.cli.quality import _print_quality
+
+    with out.capture() as captured:
+        _print_quality(found)
+    assert "first answer to an item, as given before review" in " ".join(captured.get().split())

@@ -222,7 +222,7 @@ def test_only_a_single_choice_target_can_be_replayed(lab: Any) -> None:
 @pytest.mark.parametrize("role", ["annotator", "reviewer"])
 def test_only_managers_ask_for_or_cancel_a_simulation(lab: Any, manager: Any, role: str) -> None:
     member = lab.member("sent", f"a-{role}", role)
-    with pytest.raises(PermissionDenied, match="does not allow manage_project"):
+    with pytest.raises(PermissionDenied, match=r"\[manage_project\]: managers may"):
         simulations.request(lab.db, member, **FAST)
     asked = simulations.request(lab.db, manager, **FAST)
     with pytest.raises(PermissionDenied):

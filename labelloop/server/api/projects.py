@@ -83,6 +83,9 @@ def project_detail(slug: str, db: DbDep, user: CurrentUser) -> dict[str, Any]:
         "target": ctx.schema.target.name,
         # An annotator reads the settings their labeling applies only (projects.visible_settings)
         "settings": projects.visible_settings(ctx),
+        # what a setting does not do as set (resolution dawid_skene under overlap 2, a tier
+        # naming non-members), said where the project is read rather than refused
+        "settings_notes": projects.settings_notes(db, ctx),
         "guideline": {
             **guideline,
             "html": render_markdown(guideline["body"]),

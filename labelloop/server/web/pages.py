@@ -288,7 +288,7 @@ def project_page(slug: str, request: Request, db: DbDep) -> Response:
         autolabel_confidence=ctx.settings.auto_label_confidence if can_autolabel else None,
         guideline_body=projects.guideline(db, ctx)["body"] if can_edit_guideline else None,
         simulate=simulations.form(ctx),
-        settings_form=settings_form(ctx),
+        settings_form=settings_form(db, ctx),
         model_file=_model_file(ctx, models),
         box_labels=box_labels(ctx),
         target=ctx.schema.target.type,

@@ -8,29 +8,38 @@ from typing import Any
 
 from labelloop.govern.permissions import Permission
 from labelloop.schema.settings import ProjectSettings
-from labelloop.workflow.projects import LIVE_GROUPS, ProjectContext
+from labelloop.store.db import Database
+from labelloop.workflow.projects import LIVE_GROUPS, ProjectContext, settings_notes
 
 FIXED_SHOWN = ("overlap", "double_label_share", "resolution", "featurizer", "model")
 """The settings fixed at creation that a manager weighing the live ones needs to see: how many
 answers an item gets and how they combine, and the features and model rounds compare across."""
 
 
-def settings_form(ctx: ProjectContext) -> dict[str, Any] | None:
+def settings_form(db: Database, ctx: ProjectContext) -> dict[str, Any] | None:
     """The panel's groups of fields with their current values, and the fixed settings shown
     read-only; ``None`` for a caller who may not change them."""
     if not ctx.allows(Permission.MANAGE_PROJECT):
         return None
     values = ctx.settings.model_dump()
     props = _properties()
+    notes = settings_notes(db, ctx)
     fields = {
-        title: [_field(name, props[name], values[name]) for name in names]
+        title: [
+            {**_field(name, props[name], values[name]), "note": notes.get(name)} for name in names
+        ]
         for title, names in LIVE_GROUPS
     }
     groups = [
         {"id": title.lower(), "title": title, "fields": shown} for title, shown in fields.items()
     ]
     fixed = [
-        {"name": name, "label": _label(name), "text": _text(values[name]) or "none"}
+        {
+            "name": name,
+            "label": _label(name),
+            "text": _text(values[name]) or "none",
+            "note": notes.get(name),
+        }
         for name in FIXED_SHOWN
     ]
     # What settings.js needs to tell a changed field and send its value with the right type.

@@ -168,11 +168,18 @@
       const first = result.total ? result.offset + 1 : 0;
       const last = result.offset + result.items.length;
       const what = page.mine ? "answer" : "item";
+      // Both splits listed: say how many are eval items, as the project page counts the
+      // pool's labels only (57 labeled here against its 19 read as a mistake).
+      const splits = result.by_split || {};
+      const split =
+        splits.eval && !params.get("split")
+          ? ` (${(splits.pool || 0).toLocaleString()} pool, ${splits.eval.toLocaleString()} eval)`
+          : "";
       el.summary.textContent = !result.total
         ? `No ${what} matches these filters.`
         : result.items.length
-          ? `${plural(result.total, what)}; showing ${first.toLocaleString()}–${last.toLocaleString()}.`
-          : `${plural(result.total, what)}; none this far on (go back a page).`;
+          ? `${plural(result.total, what)}${split}; showing ${first.toLocaleString()}–${last.toLocaleString()}.`
+          : `${plural(result.total, what)}${split}; none this far on (go back a page).`;
       // a long query: which of its words were searched, as the search page says it
       if (result.cut) el.summary.textContent += " " + sentence(result.note);
       el.prev.disabled = result.offset === 0;

@@ -1602,9 +1602,19 @@
     const pct = pool ? (100 * done) / pool : 0;
     el.progressBar.style.width = pct.toFixed(2) + "%";
     el.progress.setAttribute("aria-valuenow", pct.toFixed(1));
+    // Under review or overlap an answer is a label only once reviewed (or answered again):
+    // say where the answers are, or a page of 10 answers reads "0 labeled" as if stuck.
+    const inReview = c.awaiting_review || 0;
+    const forAnother = Math.max(0, (c.awaiting_label || 0) - inReview);
+    const answered = [];
+    if (inReview) answered.push(`${inReview.toLocaleString()} answered, in review`);
+    if (forAnother) {
+      answered.push(`${forAnother.toLocaleString()} waiting for another answer`);
+    }
     el.progressText.textContent =
       `${done.toLocaleString()} / ${pool.toLocaleString()} labeled` +
-      (byModel ? ` (${byModel.toLocaleString()} by the model)` : "");
+      (byModel ? ` (${byModel.toLocaleString()} by the model)` : "") +
+      (answered.length ? ` · ${answered.join(" · ")}` : "");
     el.remainingText.textContent = `${(c.remaining || 0).toLocaleString()} remaining`;
     const model = data.model;
     const version = model ? "v" + model.version : "none yet";
@@ -1630,7 +1640,9 @@
       el.training.textContent =
         training.due || left <= 0
           ? "training a new model…"
-          : `next model in ${left} label${left === 1 ? "" : "s"}`;
+          : inReview
+            ? `next model after ${left} more reviewed label${left === 1 ? "" : "s"}`
+            : `next model in ${left} label${left === 1 ? "" : "s"}`;
     } else {
       el.training.textContent = "";
     }

@@ -784,10 +784,11 @@
 
   // ---------------------------------------------------------------- members
 
+  // Managers change the team; reviewers read it (no form, no Remove buttons).
   function setupMembers() {
-    const form = $("member-form");
-    if (!form) return;
     const table = $("members-table");
+    if (!table) return;
+    const form = $("member-form");
     const body = table.tBodies[0];
     const status = $("members-status");
     const username = $("member-username");
@@ -835,7 +836,8 @@
         badge.className = `badge role-badge role-${m.role}`;
         badge.textContent = m.role;
         r.append(badge);
-        tr.append(name, r, removeCell(m));
+        tr.append(name, r);
+        if (form) tr.append(removeCell(m));
         return tr;
       });
       body.replaceChildren(...rows);
@@ -844,7 +846,7 @@
         rows.length === 0 ? "No members yet." : `${fmt(rows.length)} ${plural(rows.length, "member")}`;
     }
 
-    form.addEventListener("submit", async (event) => {
+    form?.addEventListener("submit", async (event) => {
       event.preventDefault();
       const who = username.value.trim();
       if (!who) {
