@@ -580,7 +580,7 @@ def status(slug: str, as_json: Annotated[bool, typer.Option("--json")] = False) 
             "model",
             f"v{model['version']} {model['model']}"
             + (f" on {model['featurizer']}" if model["featurizer"] else "")
-            + f", {model['n_train']} labels",
+            + f", {model['n_train']:,} {'label' if model['n_train'] == 1 else 'labels'}",
         )
         n_eval = c["eval_labeled"]
         if metrics:

@@ -66,6 +66,8 @@ class Chart:
     """Optional summary table, header row first, shown under the chart as plain text."""
     text_columns: Sequence[int] = (0,)
     """Columns of ``table`` aligned left (the others hold numbers and align right)."""
+    verdict: str = ""
+    """Optional sentence on which strategy did best, shown under the subtitle."""
 
 
 def colour(i: int) -> str:
@@ -405,11 +407,14 @@ def render_html(chart: Chart) -> str:
             )
             + "</tbody></table></div>"
         )
+    said = chart.verdict[:1].upper() + chart.verdict[1:]  # a sentence, as the project page says it
+    verdict = f'<p class="verdict">{html.escape(said)}.</p>' if said else ""
     return (
         '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{html.escape(chart.title)}</title><style>{_STYLE}</style></head><body>"
         f'<h1>{html.escape(chart.title)}</h1><p class="sub">{html.escape(chart.subtitle)}</p>'
+        f"{verdict}"
         f'<div class="tabs">{tabs}</div><div class="legend">{legend}</div>'
         f'<div class="wrap">{"".join(svgs)}<div id="tip"></div></div>{table}'
         '<p class="sub">Lines: mean over seeds; bands: lowest to highest seed. Dashed: shares '

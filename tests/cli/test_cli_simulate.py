@@ -98,6 +98,11 @@ def test_simulate_prints_the_table_and_writes_the_charts(cli: Any, tmp_path: Pat
     assert results["n_records"] == 500 and results["classes"] == ["cooking", "sports"]
     by_name = {s["strategy"]: s for s in results["strategies"]}
     assert by_name["margin"]["reached_95"] == 2
+    # which strategy to choose is said in words, as a project's simulation says it
+    best = results["best"]
+    assert re.match(r"margin has the best learning curve|no strategy learned faster", best)
+    assert best in " ".join(text.split())
+    assert f'<p class="verdict">{best[0].upper()}{best[1:]}.</p>' in page
 
 
 def test_json_output_and_csv_input(cli: Any, tmp_path: Path) -> None:
