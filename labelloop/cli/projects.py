@@ -606,7 +606,8 @@ def status(slug: str, as_json: Annotated[bool, typer.Option("--json")] = False) 
         table.add_row(
             "re-check",
             f"{issues:,} {'label' if issues == 1 else 'labels'} the model contradicts, flagged "
-            "for a second look (label issues in `labelloop quality`)",
+            f"for a second look (`labelloop items {slug} --status flagged` lists them, "
+            "`--show ITEM` the model's guess)",
         )
     out.print(table)  # no headers: rich wraps the long sentences itself
     if model and model["cohorts"]:

@@ -102,7 +102,12 @@ def test_status_counts_every_open_label_issue_as_the_quality_report_does(
     # The scan's flags count too; the round's the scan's model now agrees with closed.
     assert info["model"]["relabel_suggestions"] > 0
     assert issues == info["model"]["relabel_suggestions"] + scan["flagged"] - scan["closed"]
-    assert f"{issues} labels the model contradicts, flagged" in cli("status", "sent").stdout
+    said = " ".join(cli("status", "sent").stdout.replace("│", " ").split())
+    assert f"{issues} labels the model contradicts, flagged" in said
+    # ...and names the command that lists them (`labelloop quality` only counts them)
+    assert "(`labelloop items sent --status flagged` lists them" in said
+    listed = json.loads(cli("items", "sent", "--status", "flagged", "--json").stdout)
+    assert listed["total"] >= issues
 
 
 def test_status_says_where_the_eval_metric_will_come_from(cli: Any, tmp_path: Path) -> None:
