@@ -593,6 +593,8 @@ def status(slug: str, as_json: Annotated[bool, typer.Option("--json")] = False) 
             )
         else:
             table.add_row("eval", f"{n_eval:,} labeled items; this model was not measured on them")
+        if model["stop_sentence"]:  # the verdict the project page and the API lead with
+            table.add_row("STOP recommended", model["stop_sentence"])
         for d in model["stopping"]:
             table.add_row("stop?" if not d["stop"] else "STOP recommended", d["reason"])
         if model["stop_note"]:

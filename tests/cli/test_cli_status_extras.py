@@ -72,6 +72,28 @@ def test_status_says_how_many_labels_would_change_the_model(cli: Any, tmp_path: 
     assert f"{info['open_label_issues']} labels the model contradicts, flagged" in out
 
 
+def test_status_leads_with_the_stop_verdict_the_project_page_and_api_give(
+    cli: Any, tmp_path: Path
+) -> None:
+    # The page and the API said "The label budget is spent, though by its other rules the
+    # model is still learning."; the terminal listed the rules' rows without that verdict.
+    cli("init")
+    (tmp_path / "schema.json").write_text(json.dumps(SCHEMA))
+    cli("projects", "create", "sent", "--schema", str(tmp_path / "schema.json"))
+    cli("projects", "set", "sent", "budget=6")
+    _import(cli, tmp_path, make_rows(60), labeled=False)
+    _train("sent")
+    _import(cli, tmp_path, make_rows(8, start=1000, prefix="lab", labeled=True), labeled=True)
+    _train("sent")
+    model = json.loads(cli("status", "sent", "--json").stdout)["model"]
+    assert model["stop_sentence"] == (
+        "The label budget is spent, though by its other rules the model is still learning."
+    )
+    said = " ".join(cli("status", "sent").stdout.replace("│", " ").split())
+    assert f"STOP recommended {model['stop_sentence']}" in said
+    assert "label budget of 6 reached (8 labels)" in said
+
+
 def _planted(n: int, *, start: int) -> list[dict[str, Any]]:
     """``n`` labeled rows, every eighth (from the sixth) filed under a wrong class."""
     rows = make_rows(n, start=start, prefix="lab", labeled=True)
