@@ -606,16 +606,14 @@ def _table(head: list[str], rows: list[list[str]], *, seeds: int) -> Any:
     """
     from rich.console import Group
 
-    from labelloop.insight.simtable import TEXT_COLUMNS
+    from labelloop.insight.simtable import TEXT_COLUMNS, not_reached_note
 
     stopping = head.index("stopping")
     apart = out.width < WIDE
     table = Table(
         title="labels to reach a share of full-data accuracy "
         f"(mean of {seeds} seed{'' if seeds == 1 else 's'})",
-        caption="not reached (k/n): k of n seeds reached the level within the budget"
-        if any("not reached (" in cell for row in rows for cell in row)
-        else None,
+        caption=not_reached_note(rows) or None,
     )
     shown = [i for i in range(len(head)) if not (apart and i == stopping)]
     names = max(len(head[0]), *(len(row[0]) for row in rows))  # strategy names stay whole

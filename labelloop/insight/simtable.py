@@ -15,6 +15,8 @@ from labelloop.learn.simreport import MeanCurve
 
 TEXT_COLUMNS = (0, 5)
 """Columns of :func:`summary_rows` holding words (the others hold numbers)."""
+NOT_REACHED = "not reached (k/n): k of n seeds reached the level within the budget"
+"""What a "not reached (1/2)" cell means; said under every table that holds one."""
 AUC_TIE = 0.001
 """Learning-curve AUCs closer than this are read as a tie."""
 
@@ -62,6 +64,11 @@ def summary_rows(data: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
+def not_reached_note(rows: list[list[str]]) -> str:
+    """:data:`NOT_REACHED` when a cell of :func:`summary_rows` reads "not reached (k/n)"."""
+    return NOT_REACHED if any("not reached (" in cell for row in rows for cell in row) else ""
+
+
 def best_strategy(data: dict[str, Any]) -> str | None:
     """One sentence from the :func:`~labelloop.learn.simreport.to_json` figures: which strategy
     learned fastest (learning-curve AUC), against random; the file's replay and a project's say
@@ -96,6 +103,7 @@ def chart(data: dict[str, Any], *, title: str) -> Chart:
     """The learning curves (accuracy and macro-F1, mean and range over seeds) with the table,
     from the :func:`~labelloop.learn.simreport.to_json` figures alone: a simulation stored
     long ago is drawn as a new one is."""
+    rows = summary_rows(data)
     return Chart(
         title=title,
         subtitle=(
@@ -116,7 +124,8 @@ def chart(data: dict[str, Any], *, title: str) -> Chart:
             for metric in ("accuracy", "macro_f1")
         },
         full={"accuracy": data["full_accuracy"], "macro_f1": data["full_macro_f1"]},
-        table=summary_rows(data),
+        table=rows,
         text_columns=TEXT_COLUMNS,
         verdict=best_strategy(data) or "",
+        caption=not_reached_note(rows),
     )
