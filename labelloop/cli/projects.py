@@ -591,7 +591,7 @@ def status(slug: str, as_json: Annotated[bool, typer.Option("--json")] = False) 
             "model",
             f"v{model['version']} {model['model']}"
             + (f" on {model['featurizer']}" if model["featurizer"] else "")
-            + f", {model['n_train']} labels",
+            + f", {model['n_train']:,} {'label' if model['n_train'] == 1 else 'labels'}",
         )
         n_eval = c["eval_labeled"]
         if metrics:
@@ -604,6 +604,8 @@ def status(slug: str, as_json: Annotated[bool, typer.Option("--json")] = False) 
             )
         else:
             table.add_row("eval", f"{n_eval:,} labeled items; this model was not measured on them")
+        if model["stop_sentence"]:  # the verdict the project page and the API lead with
+            table.add_row("STOP recommended", model["stop_sentence"])
         for d in model["stopping"]:
             table.add_row("stop?" if not d["stop"] else "STOP recommended", d["reason"])
         if model["stop_note"]:
@@ -617,7 +619,8 @@ def status(slug: str, as_json: Annotated[bool, typer.Option("--json")] = False) 
         table.add_row(
             "re-check",
             f"{issues:,} {'label' if issues == 1 else 'labels'} the model contradicts, flagged "
-            "for a second look (label issues in `labelloop quality`)",
+            f"for a second look (`labelloop items {slug} --status flagged` lists them, "
+            "`--show ITEM` the model's guess)",
         )
     out.print(table)  # no headers: rich wraps the long sentences itself
     if model and model["cohorts"]:

@@ -579,31 +579,63 @@ def search(
     ] = None,
     limit: Annotated[int, typer.Option(min=1, max=100)] = 20,
     offset: Annotated[int, typer.Option(min=0, max=10_000)] = 0,
+    send: Annotated[
+        bool,
+        typer.Option(
+            "--send",
+            help="Send the items shown, those not labeled or queued yet, to the front of the "
+            "queue, as the search page's Ctrl+Enter does (audited).",
+        ),
+    ] = False,
+    as_user: Annotated[
+        str | None,
+        typer.Option(
+            "--as",
+            metavar="USER",
+            help="Search and send as member USER: the labeling page says 'searched by USER'.",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Search the pool by words, or for items like one, as the search page does.
 
-    Finds a rare class's first examples; send them to the front of the queue from the search
-    page or with POST /api/projects/SLUG/seeds.
+    Finds a rare class's first examples; --send puts them at the front of the queue, as the
+    search page and POST /api/projects/SLUG/seeds do.
     """
-    from labelloop.workflow import projects, seeding
+    from labelloop.workflow import seeding
     from labelloop.workflow.features import FeatureCache
     from labelloop.workflow.values import find_item
 
     settings, db = _open()
+    origin: list[int] = []
 
     def go() -> dict[str, Any]:
-        ctx = projects.system_context(db, slug)
+        ctx = _seen_by(db, slug, as_user)
         if like is None:
-            return seeding.search(db, ctx, q=query, limit=limit, offset=offset)
-        with db.read() as conn:
-            named = {"item_id": None, "external_id": None, **named_item(like)}
-            origin = int(find_item(conn, ctx, **named)["id"])
-        # the embeddings the learner stored: a search never computes them
-        cache = FeatureCache(settings.features_dir, media_roots=settings.media_root_paths)
-        return seeding.search(
-            db, ctx, q=query, like=origin, limit=limit, offset=offset, cache=cache
-        )
+            found = seeding.search(db, ctx, q=query, limit=limit, offset=offset)
+        else:
+            with db.read() as conn:
+                named = {"item_id": None, "external_id": None, **named_item(like)}
+                origin.append(int(find_item(conn, ctx, **named)["id"]))
+            # the embeddings the learner stored: a search never computes them
+            cache = FeatureCache(settings.features_dir, media_roots=settings.media_root_paths)
+            found = seeding.search(
+                db, ctx, q=query, like=origin[0], limit=limit, offset=offset, cache=cache
+            )
+        if send:
+            fresh = [h["id"] for h in found["items"] if not h["labeled"] and not h["queued"]]
+            found["sent"] = (
+                seeding.send_to_queue(
+                    db,
+                    ctx,
+                    fresh,
+                    query=None if origin else query,
+                    like=origin[0] if origin else None,
+                )
+                if fresh
+                else None
+            )
+        return found
 
     found = _run(go)
     if as_json:
@@ -627,6 +659,16 @@ def search(
     elif found["items"]:
         out.print(fitted(table))
     _print_counted(found, "item")
+    if send:
+        sent = found["sent"]
+        if sent is None:
+            out.print("nothing sent: every item shown is labeled or in the queue already")
+        else:
+            out.print(
+                f"sent {counted(len(sent['added']), 'item')} to the front of the queue "
+                f'("{escape(sent["reason"])}"); the labeling page serves them next',
+                highlight=False,
+            )
 
 
 def _floored(score: float) -> float:

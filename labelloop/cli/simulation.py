@@ -106,6 +106,7 @@ def simulate(
     """Replay active learning on a labeled file or a project's labels, to choose a strategy."""
     from concurrent.futures.process import BrokenProcessPool
 
+    from labelloop.insight.simtable import best_strategy
     from labelloop.learn import simoptions, simreport
     from labelloop.learn import simulate as sim
 
@@ -199,6 +200,7 @@ def simulate(
                 **info,
                 **simreport.to_json(result),
             }
+            data["best"] = best_strategy(data)
             title = f"Active learning on {file.name}"
             try:
                 written = _sim_write(folder.staging, data, title=title)
@@ -229,6 +231,8 @@ def simulate(
         f"full-data accuracy {data['full_accuracy']:.3f} on {data['n_test']:,} test records"
     )
     out.print(note, highlight=False)
+    if data["best"]:
+        out.print(data["best"], highlight=False)
     if result.timed_out:
         out.print(
             f"[yellow]stopped at --max-seconds {max_seconds:g}:[/yellow] {len(result.runs)} of "
@@ -602,16 +606,14 @@ def _table(head: list[str], rows: list[list[str]], *, seeds: int) -> Any:
     """
     from rich.console import Group
 
-    from labelloop.insight.simtable import TEXT_COLUMNS
+    from labelloop.insight.simtable import TEXT_COLUMNS, not_reached_note
 
     stopping = head.index("stopping")
     apart = out.width < WIDE
     table = Table(
         title="labels to reach a share of full-data accuracy "
         f"(mean of {seeds} seed{'' if seeds == 1 else 's'})",
-        caption="not reached (k/n): k of n seeds reached the level within the budget"
-        if any("not reached (" in cell for row in rows for cell in row)
-        else None,
+        caption=not_reached_note(rows) or None,
     )
     shown = [i for i in range(len(head)) if not (apart and i == stopping)]
     names = max(len(head[0]), *(len(row[0]) for row in rows))  # strategy names stay whole

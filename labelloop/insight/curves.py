@@ -66,6 +66,10 @@ class Chart:
     """Optional summary table, header row first, shown under the chart as plain text."""
     text_columns: Sequence[int] = (0,)
     """Columns of ``table`` aligned left (the others hold numbers and align right)."""
+    verdict: str = ""
+    """Optional sentence on which strategy did best, shown under the subtitle."""
+    caption: str = ""
+    """Optional note on the table's cells, shown under it."""
 
 
 def colour(i: int) -> str:
@@ -405,13 +409,18 @@ def render_html(chart: Chart) -> str:
             )
             + "</tbody></table></div>"
         )
+    said = chart.verdict[:1].upper() + chart.verdict[1:]  # a sentence, as the project page says it
+    verdict = f'<p class="verdict">{html.escape(said)}.</p>' if said else ""
+    caption = f'<p class="sub">{html.escape(chart.caption)}</p>' if chart.caption else ""
     return (
         '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{html.escape(chart.title)}</title><style>{_STYLE}</style></head><body>"
         f'<h1>{html.escape(chart.title)}</h1><p class="sub">{html.escape(chart.subtitle)}</p>'
+        f"{verdict}"
         f'<div class="tabs">{tabs}</div><div class="legend">{legend}</div>'
         f'<div class="wrap">{"".join(svgs)}<div id="tip"></div></div>{table}'
+        f"{caption}"
         '<p class="sub">Lines: mean over seeds; bands: lowest to highest seed. Dashed: shares '
         "of the accuracy of a model trained on the whole pool. Click a strategy to hide it.</p>"
         f'<script type="application/json" id="chart-data">{payload}</script>'

@@ -39,8 +39,6 @@ MAX_WORKERS = 2
 STALE_S = 300.0
 """A running simulation whose learner wrote nothing for this long has stopped with it."""
 PROGRESS_EVERY_S = 1.0
-AUC_TIE = 0.001
-"""Learning-curve AUCs closer than this are read as a tie."""
 LEARNER_STOPPED = "the learner stopped during the simulation; run it again"
 ACTIVE = store_sims.ACTIVE
 """States of a simulation not ended yet (queued, running)."""
@@ -223,7 +221,7 @@ def view(row: Any, ctx: ProjectContext) -> dict[str, Any]:
 
 def summary(result: dict[str, Any]) -> dict[str, Any]:
     """The figures a manager reads: the table's rows, the data it came from, and a verdict."""
-    from labelloop.insight.simtable import summary_rows
+    from labelloop.insight.simtable import best_strategy, summary_rows
 
     head, *rows = summary_rows(result)
     n_seeds, asked = len(result["seeds"]), len(result["seeds_requested"])
@@ -251,34 +249,6 @@ def summary(result: dict[str, Any]) -> dict[str, Any]:
         "seeds": n_seeds,
         "full_accuracy": result["full_accuracy"],
     }
-
-
-def best_strategy(result: dict[str, Any]) -> str | None:
-    """One sentence: which strategy learned fastest (learning-curve AUC), against random."""
-    entries = [e for e in result["strategies"] if e["auc"] is not None]
-    control = next((e for e in entries if e["strategy"] == "random"), None)
-    others = [e for e in entries if e is not control]
-    if not others:
-        return None
-    top = max(others, key=lambda e: e["auc"])
-    if control is None:
-        return f"{top['strategy']} has the best learning curve (AUC {top['auc']:.3f})"
-    if top["auc"] <= control["auc"] + AUC_TIE:
-        return (
-            f"no strategy learned faster than random on these labels (random: AUC "
-            f"{control['auc']:.3f}; the closest, {top['strategy']}: {top['auc']:.3f})"
-        )
-    sentence = (
-        f"{top['strategy']} has the best learning curve: AUC {top['auc']:.3f} against "
-        f"{control['auc']:.3f} for random"
-    )
-    mine, theirs = top.get("labels_to_98"), control.get("labels_to_98")
-    if mine and theirs:
-        sentence += (
-            f"; it reaches 98% of full-data accuracy with {mine:,.0f} labels, "
-            f"random with {theirs:,.0f}"
-        )
-    return sentence
 
 
 def get(db: Database, ctx: ProjectContext, sim_id: int) -> dict[str, Any]:

@@ -62,6 +62,11 @@ def test_search_like_an_item_never_shows_different_texts_as_the_same(
     _import(cli, tmp_path, rows)
     shown = cli("search", "s", "--like", "r-1").stdout
     assert "r-2" in shown and "1.000" not in shown
+    sent = json.loads(
+        cli("search", "s", "--like", "r-1", "--limit", "1", "--send", "--json").stdout
+    )
+    assert sent["sent"]["reason"] == "like item r-1, found by (local)"
+    assert sent["sent"]["added"] == [sent["items"][0]["id"]]
     alone = cli("search", "s", "--like", "z-1").stdout
     assert "has no words the project's vocabulary knows" in " ".join(alone.split())
 
@@ -174,3 +179,25 @@ def test_search_marks_the_words_it_found_and_keeps_markup_in_texts_as_text() -> 
     assert console.export_text().strip() == text
     line = next(iter(console.render_lines(_excerpt(hit), new_lines=False)))
     assert "".join(s.text for s in line if s.style and s.style.bold) == "REFUNDrefunds"
+
+
+def test_search_send_puts_the_hits_at_the_front_of_the_queue_as_the_page_does(
+    cli: Any, tmp_path: Path
+) -> None:
+    # Found items could be sent to the queue from the search page or the API only; a user
+    # seeding a rare class from the terminal had to leave it.
+    small_project(cli, tmp_path)
+    _import(cli, tmp_path, WORDY)
+    cli("users", "add", "ana")  # a random password is printed
+    cli("projects", "member", "s", "ana", "annotator")
+    said = " ".join(cli("search", "s", "refund*", "--send", "--as", "ana").stdout.split())
+    assert "sent 2 items to the front of the queue (\"searched by ana for 'refund*'\")" in said
+    after = json.loads(cli("search", "s", "refund*", "--json").stdout)
+    assert [(h["external_id"], h["queued"]) for h in after["items"]] == [("b", True), ("c", True)]
+    again = cli("search", "s", "refund*", "--send", "--as", "ana").stdout
+    assert "nothing sent: every item shown is labeled or in the queue already" in again
+    mine = json.loads(cli("search", "s", "cat", "--send", "--json").stdout)  # the operator's
+    assert mine["sent"]["reason"] == "searched by (local) for 'cat'"
+    assert mine["sent"]["added"] == [h["id"] for h in mine["items"]]
+    refused = cli("search", "s", "cat", "--send", "--as", "nobody", code=1)
+    assert "no user named 'nobody'" in refused.output

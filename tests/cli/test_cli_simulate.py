@@ -98,6 +98,13 @@ def test_simulate_prints_the_table_and_writes_the_charts(cli: Any, tmp_path: Pat
     assert results["n_records"] == 500 and results["classes"] == ["cooking", "sports"]
     by_name = {s["strategy"]: s for s in results["strategies"]}
     assert by_name["margin"]["reached_95"] == 2
+    # which strategy to choose is said in words, as a project's simulation says it
+    best = results["best"]
+    assert re.match(r"margin has the best learning curve|no strategy learned faster", best)
+    # ...with how many of the seeds, replayed on the same splits, bear the lead out
+    assert best.startswith("no strategy") or re.search(r"\(ahead in [12] of 2 seeds\)$", best)
+    assert best in " ".join(text.split())
+    assert f'<p class="verdict">{best[0].upper()}{best[1:]}.</p>' in page
 
 
 def test_json_output_and_csv_input(cli: Any, tmp_path: Path) -> None:
@@ -974,3 +981,35 @@ def test_a_files_bar_shows_its_total_from_the_start(
     assert all(total for _, _, total in shown), [s for s in shown if not s[2]]
     replay = [s for s in shown if s[0].startswith("simulating")]
     assert replay[0][1] == 0 and replay[-1][1] == replay[-1][2]
+
+
+def test_a_level_only_some_seeds_reached_is_explained_in_the_chart_as_in_the_terminal() -> None:
+    # "not reached (1/2)" was explained under the terminal's table only: the HTML chart and
+    # the project page showed the cell without saying what 1/2 counts.
+    from labelloop.insight.curves import render_html
+    from labelloop.insight.simtable import NOT_REACHED, chart, summary_rows
+    from labelloop.learn import TfidfFeaturizer, make_strategy
+    from labelloop.learn.simreport import to_json
+    from labelloop.learn.simulate import simulate
+
+    rows = two_topics(200)
+    payloads = [{"text": r["text"]} for r in rows]
+    X = TfidfFeaturizer().fit(payloads).transform(payloads)
+    y = np.asarray([r["label"] == "sports" for r in rows], dtype=np.int64)
+    sim = simulate(
+        X,
+        y,
+        classes=("cooking", "sports"),
+        strategies={"random": make_strategy("random")},
+        seeds=[0, 1],
+        budget=40,
+        batch_size=10,
+    )
+    data = {**to_json(sim), "featurizer": "tfidf"}
+    page = render_html(chart(data, title="t"))
+    (entry,) = data["strategies"]
+    assert entry["reached_95"] in (0, 2) and NOT_REACHED not in page  # nothing to explain
+    # The one seed that reached 95% past the other's budget: as a seed of the tweets did.
+    entry.update(labels_to_95=None, reached_95=1)
+    assert summary_rows(data)[1][1] == "not reached (1/2)"
+    assert f'<p class="sub">{NOT_REACHED}</p>' in render_html(chart(data, title="t"))

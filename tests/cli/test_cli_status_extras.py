@@ -39,6 +39,13 @@ def _train(slug: str) -> None:
         db.dispose()
 
 
+def _project(cli: Any, tmp_path: Path) -> None:
+    """A fresh data dir holding the single-choice project 'sent'."""
+    cli("init")
+    (tmp_path / "schema.json").write_text(json.dumps(SCHEMA))
+    cli("projects", "create", "sent", "--schema", str(tmp_path / "schema.json"))
+
+
 def _import(cli: Any, tmp_path: Path, rows: list[dict[str, Any]], *, labeled: bool) -> None:
     path = tmp_path / "rows.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -47,9 +54,7 @@ def _import(cli: Any, tmp_path: Path, rows: list[dict[str, Any]], *, labeled: bo
 
 
 def test_status_says_how_many_labels_would_change_the_model(cli: Any, tmp_path: Path) -> None:
-    cli("init")
-    (tmp_path / "schema.json").write_text(json.dumps(SCHEMA))
-    cli("projects", "create", "sent", "--schema", str(tmp_path / "schema.json"))
+    _project(cli, tmp_path)
     _import(cli, tmp_path, make_rows(120), labeled=False)
     _train("sent")
     start = 1000
@@ -72,6 +77,26 @@ def test_status_says_how_many_labels_would_change_the_model(cli: Any, tmp_path: 
     assert f"{info['open_label_issues']} labels the model contradicts, flagged" in out
 
 
+def test_status_leads_with_the_stop_verdict_the_project_page_and_api_give(
+    cli: Any, tmp_path: Path
+) -> None:
+    # The page and the API said "The label budget is spent, though by its other rules the
+    # model is still learning."; the terminal listed the rules' rows without that verdict.
+    _project(cli, tmp_path)
+    cli("projects", "set", "sent", "budget=6")
+    _import(cli, tmp_path, make_rows(60), labeled=False)
+    _train("sent")
+    _import(cli, tmp_path, make_rows(8, start=1000, prefix="lab", labeled=True), labeled=True)
+    _train("sent")
+    model = json.loads(cli("status", "sent", "--json").stdout)["model"]
+    assert model["stop_sentence"] == (
+        "The label budget is spent, though by its other rules the model is still learning."
+    )
+    said = " ".join(cli("status", "sent").stdout.replace("│", " ").split())
+    assert f"STOP recommended {model['stop_sentence']}" in said
+    assert "label budget of 6 reached (8 labels)" in said
+
+
 def _planted(n: int, *, start: int) -> list[dict[str, Any]]:
     """``n`` labeled rows, every eighth (from the sixth) filed under a wrong class."""
     rows = make_rows(n, start=start, prefix="lab", labeled=True)
@@ -85,9 +110,7 @@ def test_status_counts_every_open_label_issue_as_the_quality_report_does(
 ) -> None:
     # The round flags its own re-label list; wrong labels that arrive after it are flagged
     # only by the scan. Status said the round's number while the Quality page said the total.
-    cli("init")
-    (tmp_path / "schema.json").write_text(json.dumps(SCHEMA))
-    cli("projects", "create", "sent", "--schema", str(tmp_path / "schema.json"))
+    _project(cli, tmp_path)
     _import(cli, tmp_path, make_rows(60), labeled=False)
     _import(cli, tmp_path, _planted(48, start=1000), labeled=True)
     _train("sent")
@@ -102,13 +125,16 @@ def test_status_counts_every_open_label_issue_as_the_quality_report_does(
     # The scan's flags count too; the round's the scan's model now agrees with closed.
     assert info["model"]["relabel_suggestions"] > 0
     assert issues == info["model"]["relabel_suggestions"] + scan["flagged"] - scan["closed"]
-    assert f"{issues} labels the model contradicts, flagged" in cli("status", "sent").stdout
+    said = " ".join(cli("status", "sent").stdout.replace("│", " ").split())
+    assert f"{issues} labels the model contradicts, flagged" in said
+    # ...and names the command that lists them (`labelloop quality` only counts them)
+    assert "(`labelloop items sent --status flagged` lists them" in said
+    listed = json.loads(cli("items", "sent", "--status", "flagged", "--json").stdout)
+    assert listed["total"] >= issues
 
 
 def test_status_says_where_the_eval_metric_will_come_from(cli: Any, tmp_path: Path) -> None:
-    cli("init")
-    (tmp_path / "schema.json").write_text(json.dumps(SCHEMA))
-    cli("projects", "create", "sent", "--schema", str(tmp_path / "schema.json"))
+    _project(cli, tmp_path)
     _import(cli, tmp_path, make_rows(40), labeled=False)
     _train("sent")  # cold start, no eval items
     assert "no labeled eval items (import some with --split eval)" in cli("status", "sent").stdout
@@ -135,9 +161,7 @@ def test_status_says_where_the_eval_metric_will_come_from(cli: Any, tmp_path: Pa
 def test_status_shows_the_eval_by_cohort_worst_first(cli: Any, tmp_path: Path) -> None:
     # eval items tagged {"cohort": ...}: "airline" labeled as their words say, "[bank]" (a name
     # rich would read as markup) labeled with the next class, so the model misses every one
-    cli("init")
-    (tmp_path / "schema.json").write_text(json.dumps(SCHEMA))
-    cli("projects", "create", "sent", "--schema", str(tmp_path / "schema.json"))
+    _project(cli, tmp_path)
     _import(cli, tmp_path, make_rows(60, labeled=True), labeled=True)
     classes = SCHEMA["controls"][0]["labels"]
     good = [{**r, "cohort": "airline"} for r in make_rows(12, start=500, prefix="a", labeled=True)]

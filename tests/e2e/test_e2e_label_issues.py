@@ -89,6 +89,14 @@ def test_the_quality_page_counts_only_the_labels_the_newest_model_doubts(
         page.goto(f"{url}/p/{SLUG}")
         said = page.inner_text("#stop-relabel")
         assert "2 labels the model contradicts are flagged for a second look" in said
+        # ...and it leads to them: the Quality page it named only counted them.
+        page.click("#stop-relabel-link")
+        page.wait_for_selector("#items-rows tr")
+        assert page.input_value("#f-status") == "flagged"
+        shown = page.eval_on_selector_all(
+            "#items-rows tr", "rows => rows.map(r => r.cells[0].innerText.trim())"
+        )
+        assert sorted(shown) == sorted([rows[2]["id"], rows[5]["id"]])
 
         _train(home)  # the next round: its model agrees with both labels
 

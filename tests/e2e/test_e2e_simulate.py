@@ -93,6 +93,10 @@ def test_e2e_manager_simulates_strategies_on_the_projects_labels(
         "150 labeled items, 3 classes, featurizer tfidf, model LogisticRegression; each seed"
     )
     assert note.endswith("Mean of 2 seeds.")
+    # a "not reached (1/3)" cell is explained on the page, as under the terminal's table
+    assert "“not reached (1/3)”: only 1 of the 3 seeds reached it within the budget" in (
+        page.inner_text("#simulate-panel")
+    )
     assert re.search(
         r"best learning curve|learned faster than random", page.inner_text("#simulate-best")
     )
