@@ -39,6 +39,7 @@ from labelloop.store import projects as store_projects
 from labelloop.store import review as store_review
 from labelloop.store import tasks as store_tasks
 from labelloop.store.db import Database
+from labelloop.store.tables import COLD_START_MODEL
 from labelloop.store.users import now
 from labelloop.workflow import label_issues
 from labelloop.workflow.features import FALLBACK_FEATURIZER, TIDY_EVERY_S, FeatureCache
@@ -541,7 +542,7 @@ def _choice_round(
         n_train=n_train,
         strategy=result.strategy,
         featurizer=featurizer,
-        model="none (cold start)" if result.model is None else model_label(result.model),
+        model=COLD_START_MODEL if result.model is None else model_label(result.model),
         params={**result.params, STRATEGY_SETTING: settings.strategy},
         metrics=result.metrics,
         stop_predictions=result.stop_predictions,

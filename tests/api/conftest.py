@@ -16,11 +16,12 @@ class Page:
     def __init__(self, lab: Any, client: Any, app: Any) -> None:
         self.lab, self.client, self.app = lab, client, app
 
-    def html(self, slug: str = SLUG) -> str:
+    def html(self, slug: str = SLUG, part: str = "") -> str:
+        """The project's page, or its ``part`` (``/label``, ...), whitespace folded."""
         response = Response()
         self.app.state.sessions.issue(response, self.lab.admin.id)
         cookie = response.headers["set-cookie"].split(";", 1)[0]
-        page = self.client.get(f"/p/{slug}", headers={"cookie": cookie})
+        page = self.client.get(f"/p/{slug}{part}", headers={"cookie": cookie})
         assert page.status_code == 200
         return " ".join(page.text.split())
 

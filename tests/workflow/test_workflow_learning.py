@@ -424,6 +424,7 @@ def test_items_imported_after_a_skip_are_served_at_once(lab: Any) -> None:
         "leased_to_others": 0,
         "learner": False,
         "first": False,  # a new import waits for a round, not the project's first
+        "blocked": None,
     }
     assert learner.run_once() == 1
     task = tasks.next_task(lab.db, ann)
@@ -472,6 +473,7 @@ def test_idle_does_not_promise_a_round_that_is_not_coming(lab: Any) -> None:
         "leased_to_others": 0,
         "learner": False,  # run_once here: no learner runs (see test_a_running_learner_…)
         "first": False,
+        "blocked": None,
     }
 
 
@@ -526,6 +528,7 @@ def test_a_running_learner_is_told_and_one_gone_quiet_is_not(lab: Any, monkeypat
         "leased_to_others": 0,
         "learner": False,
         "first": True,
+        "blocked": None,
     }
 
     learner = learning.Learner(lab.db, poll_s=0.05)
