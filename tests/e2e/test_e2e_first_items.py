@@ -24,7 +24,7 @@ from tests.e2e.stock import stocked
 pytestmark = pytest.mark.browser
 
 FIRST_ITEMS_S = 60.0
-"""The bound: the learner process starts at idle priority, which on a loaded machine takes
+"""The bound: on a loaded machine (other tests beside) starting the learner process takes
 seconds more than the round itself."""
 
 SCHEMA = {
