@@ -16,14 +16,17 @@ class Page:
     def __init__(self, lab: Any, client: Any, app: Any) -> None:
         self.lab, self.client, self.app = lab, client, app
 
-    def html(self, slug: str = SLUG, part: str = "") -> str:
-        """The project's page, or its ``part`` (``/label``, ...), whitespace folded."""
+    def html(self, slug: str = SLUG) -> str:
+        return " ".join(self.get_as(self.lab.admin, f"/p/{slug}").text.split())
+
+    def get_as(self, user: Any, path: str) -> Any:
+        """``path`` as ``user`` reads it signed in (their session cookie), checked to be a 200."""
         response = Response()
-        self.app.state.sessions.issue(response, self.lab.admin.id)
+        self.app.state.sessions.issue(response, user.id)
         cookie = response.headers["set-cookie"].split(";", 1)[0]
-        page = self.client.get(f"/p/{slug}{part}", headers={"cookie": cookie})
-        assert page.status_code == 200
-        return " ".join(page.text.split())
+        got = self.client.get(path, headers={"cookie": cookie})
+        assert got.status_code == 200, (path, got.status_code, got.text[:200])
+        return got
 
 
 @pytest.fixture

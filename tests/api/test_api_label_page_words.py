@@ -12,6 +12,11 @@ IMAGE_SCHEMA = {
 }
 
 
+def _label_page(page: Page, slug: str) -> str:
+    """Project ``slug``'s labeling page as its admin reads it, whitespace folded."""
+    return " ".join(page.get_as(page.lab.admin, f"/p/{slug}/label").text.split())
+
+
 def _flag_example(html: str) -> str:
     start = html.index('id="flag-note"')
     found = html[start : html.index(">", start)]
@@ -25,10 +30,10 @@ def test_the_flag_note_example_fits_the_data_type(page: Page) -> None:
     lab = page.lab
     lab.project("sent")
     projects.create_project(lab.db, "street", IMAGE_SCHEMA, actor=lab.admin)
-    assert _flag_example(page.html("sent", "/label")) == (
+    assert _flag_example(_label_page(page, "sent")) == (
         "e.g. sarcastic, or two products in one review"
     )
-    assert _flag_example(page.html("street", "/label")) == (
+    assert _flag_example(_label_page(page, "street")) == (
         "e.g. too dark to tell, or a car half out of the frame"
     )
 
@@ -37,6 +42,6 @@ def test_the_empty_state_says_nothing_before_the_server_said_why(page: Page) -> 
     """Its first words were "No item for you right now.", shown for a second on a new
     project before the page had asked why; they are neutral until it has."""
     page.lab.project("sent")
-    html = page.html("sent", "/label")
+    html = _label_page(page, "sent")
     assert '<p class="empty-title" id="empty-title">Looking for an item for you…</p>' in html
     assert "No item for you right now." not in html
