@@ -258,7 +258,9 @@ class Task:
     """An item leased to this client's user from the project's queue, and why it was picked.
 
     ``data`` is the item's payload (``data["text"]`` for a text project) and ``selection`` the
-    model's reason (``strategy``, ``score``, ``rank``, ``model_version``, ``reason``);
+    model's reason (``strategy``, ``score``, ``rank``, ``model_version``, ``reason``, and
+    ``picked_by``: which model picked it in words, "v3" or "none (v1 was a cold start)" where
+    ``cold_start`` says no model was trained yet);
     ``suggestion`` is the model's (or an import's) pre-annotation, if any. ``raw`` is the API's
     whole answer. Answer it with :meth:`submit` or :meth:`skip` before the lease expires.
     """
@@ -581,7 +583,8 @@ class Project:
         """Why there is no task: ``state`` is ``empty`` (nothing imported yet), ``done``,
         ``leased``, ``waiting``, ``open`` (the model's next round, which is due, queues more;
         ``first`` when it is the project's first) or ``unqueued`` (a round that more labels
-        start); ``remaining`` and ``leased_to_others`` count."""
+        start, unless ``blocked`` says why the project's settings stop every round);
+        ``remaining`` and ``leased_to_others`` count."""
         return self._call("GET", "/tasks/idle")
 
     def submit(

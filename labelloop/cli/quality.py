@@ -20,7 +20,10 @@ from labelloop.cli.common import (
     out,
     printable,
 )
-from labelloop.store.words import SYNTAX
+from labelloop.store.words import FILE_SYNTAX, SYNTAX
+
+QUERY_HELP = f"{SYNTAX}. An image or audio project searches its files' paths: {FILE_SYNTAX}"
+"""How a search by words reads, for each data type, as the pages say it under the box."""
 
 
 def quality(
@@ -238,7 +241,7 @@ def items(
     ] = None,
     split: Annotated[str | None, typer.Option(help="pool or eval.")] = None,
     words: Annotated[
-        str | None, typer.Option(help=f"Words the content holds, all of them: {SYNTAX}.")
+        str | None, typer.Option(help=f"Words the content holds, all of them: {QUERY_HELP}.")
     ] = None,
     picked_by: Annotated[
         str | None,
@@ -517,6 +520,8 @@ def _print_answer(
     if why["strategy"] == "import":  # given in another tool, brought by an import
         came = f"from an import: {why['reason']}"
     suggested = a["suggestion"]["sentence"] if a["suggestion"] else "no suggestion shown"
+    # which model picked the item, as the labeling page and the Items page say it
+    model = f"picked by model: {why['picked_by']}" if why.get("picked_by") else "no model yet"
     made = a["guideline_version"]
     newer = f" (v{now} now)" if now and made and now > made else ""
     when = _utc(a["created_at"])
@@ -525,7 +530,7 @@ def _print_answer(
     out.print(
         f"{who}: {escape(shown(a['value']))} ({state}), "
         f"{when}, {a['active_ms'] / 1000:.1f} s, "
-        f"guideline v{a['guideline_version']}{newer}, model v{a['model_version']}; "
+        f"guideline v{a['guideline_version']}{newer}, {model}; "
         f"{escape(suggested)}; {escape(came)}",
         highlight=False,
         soft_wrap=True,
@@ -571,7 +576,7 @@ def search(
     slug: str,
     query: Annotated[
         str | None,
-        typer.Argument(help=f"Words every found item holds: {SYNTAX}."),
+        typer.Argument(help=f"Words every found item holds: {QUERY_HELP}."),
     ] = None,
     like: Annotated[
         str | None,
@@ -658,6 +663,8 @@ def search(
         out.print(escape(found["note"]))
     elif found["items"]:
         out.print(fitted(table))
+    elif like is None:  # nothing found: how the words were read in this project
+        out.print(escape(f"No pool item matches: {found['syntax']}."), highlight=False)
     _print_counted(found, "item")
     if send:
         sent = found["sent"]

@@ -60,6 +60,14 @@ def worker(
     parent_pid: Annotated[
         int | None, typer.Option(hidden=True, help="Stop when this process is gone.")
     ] = None,
+    low_priority: Annotated[
+        bool,
+        typer.Option(
+            "--low-priority",
+            hidden=True,
+            help="Lower to the lowest CPU priority after the start (the server's learner).",
+        ),
+    ] = False,
 ) -> None:
     """Run the learner alone (team mode: serve with LABELLOOP_LEARNER=off, run workers beside)."""
     import signal
@@ -87,7 +95,9 @@ def worker(
         settings, db = _open()
         out.print(f"labelloop worker on {db.engine.url!r}")
         cache = FeatureCache(settings.features_dir, media_roots=settings.media_root_paths)
-        learner = Learner(db, poll_s=settings.learner_poll_s, cache=cache)
+        learner = Learner(
+            db, poll_s=settings.learner_poll_s, cache=cache, low_priority=low_priority
+        )
 
         if parent_pid is not None:
 
@@ -185,7 +195,7 @@ def demo(
 def _first_queue(settings: Settings, db: Database, *, slug: str, dataset: str, what: str) -> None:
     """Run a new demo project's first round here, before serving: the labeling page, opened at
     once, finds a queue of picks with their reasons instead of waiting for the learner process
-    to start and run it at idle priority. That learner then finds no round due."""
+    to start and run it. That learner then finds no round due."""
     stopped = (
         f"the project is made; `labelloop demo --dataset {dataset}` serves it, and its learner "
         f"chooses the first {what}"

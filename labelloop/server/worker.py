@@ -7,7 +7,6 @@ runs the same `labelloop worker` loop that team mode runs, against the same data
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import subprocess
@@ -16,6 +15,7 @@ import threading
 import time
 
 from labelloop.config import Settings
+from labelloop.store.db import set_process_priority
 
 log = logging.getLogger("labelloop.server")
 WATCH_S = 1.0  # how often the server looks whether its learner is still there
@@ -25,45 +25,24 @@ STEADY_S = 60.0  # a learner that ran this long died of something new: the wait 
 STOP_WAIT_S = 15.0  # a learner asked to stop is killed after this (it stops in a second or so)
 
 
-def _low_priority() -> None:
-    """Lowest CPU priority for the learner: nice 19 and, on Linux, the idle scheduling class,
-    so a waking request handler takes the core at once instead of after the learner's slice.
-    Its writes run at normal priority (``Database`` raises it while holding the writer lock).
-    """
-    os.nice(19)
-    if hasattr(os, "SCHED_IDLE"):
-        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-
-
 def spawn_worker(settings: Settings) -> subprocess.Popen[bytes]:
-    """Start `labelloop worker` for this server's database, at a lower CPU priority."""
+    """Start `labelloop worker` for this server's database. It starts at normal CPU priority
+    (on a busy machine, loading Python and scikit-learn at the lowest took many seconds before
+    any new project's first items) and lowers itself before work no one waits on
+    (``--low-priority``): training takes only the CPU serving leaves idle."""
     env = dict(os.environ)
     env["LABELLOOP_HOME"] = str(settings.home)
     env["LABELLOOP_DATABASE_URL"] = settings.db_url
     env["LABELLOOP_MEDIA_ROOTS"] = os.pathsep.join(str(p) for p in settings.media_root_paths)
     return subprocess.Popen(
-        [sys.executable, "-m", "labelloop", "worker", "--parent-pid", str(os.getpid())],
+        [
+            *(sys.executable, "-m", "labelloop", "worker"),
+            *("--parent-pid", str(os.getpid()), "--low-priority"),
+        ],
         env=env,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
-        preexec_fn=_low_priority,  # training takes only the CPU serving leaves idle
     )
-
-
-def _normal_priority(pid: int) -> None:
-    """Give a learner that is stopping normal CPU priority back, where the system allows it
-    (root, or RLIMIT_NICE): at idle priority on a busy machine even its way out waits for a
-    core (the round it leaves, a simulation it tells to stop). On Linux a priority is a
-    thread's: each of its threads is raised."""
-    try:
-        threads = [int(t) for t in os.listdir(f"/proc/{pid}/task")]
-    except OSError:
-        threads = [pid]
-    for tid in threads:
-        with contextlib.suppress(OSError):  # not allowed here, or gone meanwhile
-            if hasattr(os, "SCHED_IDLE"):
-                os.sched_setscheduler(tid, os.SCHED_OTHER, os.sched_param(0))
-            os.setpriority(os.PRIO_PROCESS, tid, 0)
 
 
 def stop_worker(child: subprocess.Popen[bytes]) -> None:
@@ -71,7 +50,9 @@ def stop_worker(child: subprocess.Popen[bytes]) -> None:
     then make sure it is gone: killed if it is still there after STOP_WAIT_S."""
     if child.poll() is not None:
         return
-    _normal_priority(child.pid)
+    # At the lowest priority on a busy machine even its way out waits for a core (the round
+    # it leaves, a simulation it tells to stop): normal again where the system allows it.
+    set_process_priority(child.pid, lowest=False)
     child.terminate()
     try:
         child.wait(timeout=STOP_WAIT_S)

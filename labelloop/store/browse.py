@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, exists, func, select
+from sqlalchemy import ColumnElement, Connection, case, exists, func, select
 from sqlalchemy.orm import aliased
 
 from labelloop.store.db import lower_text
@@ -23,9 +23,9 @@ from labelloop.store.tables import (
     seed_pick,
     user,
 )
-from labelloop.store.tasks import verdict_status
+from labelloop.store.tasks import cold_start, verdict_status
 from labelloop.store.wordindex import in_index
-from labelloop.store.words import Term, in_file_names, pattern, sql_term
+from labelloop.store.words import FILE_SYNTAX, SYNTAX, Term, in_file_names, pattern, sql_term
 
 STATUSES = ("all", "unlabeled", "labeled", "auto", "in_review", "escalated", "flagged", "gold")
 """What ``status`` may ask for: ``unlabeled`` has no resolved label (gold checks aside),
@@ -41,6 +41,12 @@ the verdict given."""
 
 FILE_CONTENT_KEYS = {"image": "image", "audio": "audio"}
 """The payload key holding what an item shows, by data type (text and HTML: ``text``)."""
+
+
+def query_syntax(data_type: str) -> str:
+    """How a search by words reads in a project of ``data_type``, in one line: an image or
+    audio project's searches its files' paths (as the pages' hint under the box says it)."""
+    return FILE_SYNTAX if data_type in FILE_CONTENT_KEYS else SYNTAX
 
 
 @dataclass(frozen=True)
@@ -164,10 +170,16 @@ def _first_picked(project_id: int, pick: Pick) -> Any:
 
 def pickers(conn: Connection, project_id: int) -> dict[str, list[str]]:
     """What picked the project's items, for the Items page's choices: the ``strategies`` its
-    rounds recorded (oldest first) and the users whose seed picks sent items to the queue
+    rounds recorded (oldest first), ``cold`` those of them only cold-start rounds recorded (no
+    model ranked their picks), and the users whose seed picks sent items to the queue
     (``seeders``, by name)."""
+    trained = func.max(case((cold_start(), 0), else_=1))
     rounds = (
-        select(model_version.c.strategy, func.min(model_version.c.version).label("first"))
+        select(
+            model_version.c.strategy,
+            func.min(model_version.c.version).label("first"),
+            trained.label("trained"),
+        )
         .where(model_version.c.project_id == project_id)
         .group_by(model_version.c.strategy)
         .order_by("first")
@@ -179,8 +191,10 @@ def pickers(conn: Connection, project_id: int) -> dict[str, list[str]]:
         .where(seed_pick.c.project_id == project_id)
         .order_by(user.c.username)
     )
+    found = list(conn.execute(rounds))
     return {
-        "strategies": [str(r[0]) for r in conn.execute(rounds)],
+        "strategies": [str(r[0]) for r in found],
+        "cold": [str(r[0]) for r in found if not r[2]],
         "seeders": [str(r[0]) for r in conn.execute(seeders)],
     }
 

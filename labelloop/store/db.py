@@ -216,6 +216,13 @@ class Database:
                     _set_priority(*restore)
             self._depth -= 1
 
+    def lower_priority(self) -> None:
+        """Run this process at the lowest CPU priority from now on (the learner child once it
+        has started: training takes only the CPU serving leaves idle); its writes, and work a
+        person waits on (:meth:`normal_priority`), are raised back where the system allows it."""
+        set_process_priority(os.getpid(), lowest=True)
+        self._niced = True
+
     @contextmanager
     def normal_priority(self) -> Iterator[None]:
         """Run the block in this thread at normal CPU priority, where a low-priority process
@@ -231,9 +238,10 @@ class Database:
     def _normal_priority(self) -> tuple[int, int, int] | None:
         """Run this thread at normal CPU priority while it holds the writer lock.
 
-        The learner child runs at the lowest priority (nice 19, idle scheduling class); on a
-        busy machine it could be left without CPU while holding the lock, and every annotator's
-        request would wait behind it (priority inversion). Where the system allows raising it
+        The learner child runs at the lowest priority once started (nice 19, idle scheduling
+        class: :meth:`lower_priority`); on a busy machine it could be left without CPU while
+        holding the lock, and every annotator's request would wait behind it (priority
+        inversion). Where the system allows raising it
         back (root, or RLIMIT_NICE), the write runs at priority 0 in the normal class; returns
         (thread, old priority, old class) to restore, else None.
         """
@@ -575,6 +583,27 @@ def new_id(result: CursorResult[Any]) -> int:
     if key is None:
         raise RuntimeError("the statement inserted no row")
     return int(key[0])
+
+
+def set_process_priority(pid: int, *, lowest: bool) -> None:
+    """Every thread of process ``pid`` at the lowest CPU priority (nice 19 and, on Linux, the
+    idle scheduling class, so a waking request handler takes the core at once instead of after
+    the learner's slice) or back at normal (nice 0, the normal class; raising it needs root or
+    RLIMIT_NICE). On Linux a priority is a thread's: each is set; one not allowed, or gone
+    meanwhile, is left as it is."""
+    try:
+        threads = [int(t) for t in os.listdir(f"/proc/{pid}/task")]
+    except OSError:
+        threads = [pid]
+    idle = getattr(os, "SCHED_IDLE", None)
+    for tid in threads:
+        try:
+            if idle is not None:
+                _set_priority(tid, 19 if lowest else 0, idle if lowest else os.SCHED_OTHER)
+            else:
+                os.setpriority(os.PRIO_PROCESS, tid, 19 if lowest else 0)
+        except OSError:
+            continue
 
 
 def _set_priority(tid: int, nice: int, policy: int) -> None:

@@ -16,9 +16,11 @@ from labelloop.store.tables import (
     gold_answer,
     item,
     item_label,
+    model_version,
     review,
     user,
 )
+from labelloop.store.tasks import cold_start
 
 
 def labeled_rows(
@@ -32,7 +34,8 @@ def labeled_rows(
 
     A label the expert tier decided otherwise than every answer comes from none of them: its
     row has the item's first live answer (who answered what, when, under which guideline, and
-    the selection that picked the item), as a label a reviewer fixed has the answer it fixed."""
+    the selection that picked the item), as a label a reviewer fixed has the answer it fixed.
+    ``cold_start`` says whether the round that queued the item trained no model."""
     decider = user.alias("decider")
     first = annotation.alias("first_answer")
     first_answer = (
@@ -71,6 +74,7 @@ def labeled_rows(
             assignment.c.score,
             assignment.c.rank,
             assignment.c.reason,
+            cold_start(),
             item_label.c.confidence,
             item_label.c.auto_run_id,
             auto_label_run.c.confidence.label("threshold"),
@@ -81,6 +85,7 @@ def labeled_rows(
         .outerjoin(annotation, annotation.c.id == answer_id)
         .outerjoin(user, user.c.id == annotation.c.user_id)
         .outerjoin(assignment, assignment.c.id == annotation.c.assignment_id)
+        .outerjoin(model_version, model_version.c.id == assignment.c.model_version_id)
         .outerjoin(decider, decider.c.id == item_label.c.decided_by)
         .outerjoin(auto_label_run, auto_label_run.c.id == item_label.c.auto_run_id)
         .where(item_label.c.project_id == project_id, item.c.split == split)
@@ -131,7 +136,8 @@ def answer_rows(
     of it (a rejected one too; skips and leases are no answers): who gave it, its latest
     verdict (``verdict``, ``review_tier``, ``reviewed_by``, ``reviewed_at``,
     ``review_comment``), the value its latest fix set (``fixed_value``), how its item was
-    served (``strategy``) and why it was picked (``reason``), the item's gold answer
+    served (``strategy``, ``rank``) and why it was picked (``reason``; ``cold_start``: by a
+    round that trained no model), the item's gold answer
     (``gold_value``) and resolved label (``label_value``, ``resolution``; ``auto=False`` leaves
     an auto label out)."""
     reviewer = user.alias("reviewer")
@@ -160,7 +166,9 @@ def answer_rows(
             annotation.c.suggestion,
             annotation.c.suggestion_confidence,
             assignment.c.strategy,
+            assignment.c.rank,
             assignment.c.reason,
+            cold_start(),
             review.c.verdict,
             review.c.tier.label("review_tier"),
             review.c.comment.label("review_comment"),
@@ -175,6 +183,7 @@ def answer_rows(
         .join(item, item.c.id == annotation.c.item_id)
         .join(user, user.c.id == annotation.c.user_id)
         .outerjoin(assignment, assignment.c.id == annotation.c.assignment_id)
+        .outerjoin(model_version, model_version.c.id == assignment.c.model_version_id)
         .outerjoin(review, review.c.id == latest)
         .outerjoin(reviewer, reviewer.c.id == review.c.reviewer_id)
         .outerjoin(gold_answer, gold_answer.c.item_id == item.c.id)

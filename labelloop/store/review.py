@@ -37,7 +37,7 @@ from labelloop.store.tables import (
     review,
     user,
 )
-from labelloop.store.tasks import holds, lease_stmt
+from labelloop.store.tasks import cold_start, holds, lease_stmt
 from labelloop.store.users import now
 
 LIVE_STATES = ("submitted", "in_review", "escalated", "accepted", "fixed", "adjudicated")
@@ -487,7 +487,9 @@ def corrected_value() -> Any:
 
 
 def _annotations_select() -> Select[Any]:
-    """Annotations with their annotator, latest correction and the selection that served them."""
+    """Annotations with their annotator, latest correction and the selection that served them
+    (``served_as``, ``picked_because``, ``picked_rank``: None off the queue, and whether the
+    round that queued it was a ``cold_start``)."""
     return (
         select(
             annotation,
@@ -495,9 +497,12 @@ def _annotations_select() -> Select[Any]:
             corrected_value().label("corrected_value"),
             assignment.c.strategy.label("served_as"),
             assignment.c.reason.label("picked_because"),
+            assignment.c.rank.label("picked_rank"),
+            cold_start(),
         )
         .join(user, user.c.id == annotation.c.user_id)
         .outerjoin(assignment, assignment.c.id == annotation.c.assignment_id)
+        .outerjoin(model_version, model_version.c.id == assignment.c.model_version_id)
     )
 
 

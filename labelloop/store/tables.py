@@ -213,6 +213,11 @@ model_version = Table(
     UniqueConstraint("project_id", "version", name="uq_model_version_project_version"),
 )
 
+COLD_START_MODEL = "none (cold start)"
+"""``model_version.model`` of a cold-start round: it queued items before there were labels to
+train a model on (its ``stopping`` says ``cold_start`` too; this column is read without decoding
+that JSON, on the serving path and per exported row)."""
+
 queue_entry = Table(
     "queue_entry",
     metadata,

@@ -25,6 +25,7 @@ from labelloop.store import highwater
 from labelloop.store.batches import withdrawn
 from labelloop.store.db import Database, fetch, insert, insert_many, run
 from labelloop.store.tables import (
+    COLD_START_MODEL,
     annotation,
     assignment,
     audit_event,
@@ -53,6 +54,12 @@ def current_round(conn: Connection, project_id: int) -> RowMapping | None:
     return conn.execute(q).mappings().first()
 
 
+def cold_start(versions: Any = model_version) -> Any:
+    """Whether the model version (``versions``: the table or an alias of it, outer-joined: None
+    where there is none) was a cold start, whose queue no model ranked."""
+    return (versions.c.model == COLD_START_MODEL).label("cold_start")
+
+
 # The serving path runs these on every request: each statement is built once, with bind
 # parameters, so SQLAlchemy's compiled cache is hit without rebuilding the expression.
 
@@ -60,8 +67,16 @@ def current_round(conn: Connection, project_id: int) -> RowMapping | None:
 @cache
 def _held_lease_stmt(n_exclude: int) -> Select[Any]:
     q = (
-        select(assignment, item.c.external_id, item.c.payload, item.c.meta, item.c.prediction)
+        select(
+            assignment,
+            item.c.external_id,
+            item.c.payload,
+            item.c.meta,
+            item.c.prediction,
+            cold_start(),
+        )
         .join(item, item.c.id == assignment.c.item_id)
+        .outerjoin(model_version, model_version.c.id == assignment.c.model_version_id)
         .where(
             assignment.c.project_id == bindparam("project_id"),
             assignment.c.user_id == bindparam("user_id"),
@@ -180,6 +195,7 @@ def _candidate_stmt(skip_locked: bool) -> Select[Any]:
             queue_entry,
             model_version.c.version.label("model_version"),
             model_version.c.strategy,
+            cold_start(),
             item.c.external_id,
             item.c.payload,
             item.c.meta,

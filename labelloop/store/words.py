@@ -37,6 +37,12 @@ SYNTAX = (
     "phrase; Chinese, Japanese, Korean or Thai words match anywhere"
 )
 """The query syntax in one line, as the search page, the CLI's help and errors say it."""
+FILE_SYNTAX = (
+    "whole words of each file's path, its folders and its name, in any case: beach finds "
+    'beach/img_04.jpg, not beaches; img* for words starting with img; img_04 or "img 04" for '
+    "words in a row; Chinese, Japanese, Korean or Thai words match anywhere in a name"
+)
+"""The same for an image or audio project, whose search reads its files' paths."""
 
 _UNSPACED = (
     (0x0E00, 0x0FFF),  # Thai, Lao, Tibetan

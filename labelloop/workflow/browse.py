@@ -77,6 +77,10 @@ PICKED_BY_PEOPLE = {
 """``picked_by`` values of items people sent to the queue; ``VALUE:USER`` keeps one user's."""
 PICKED_BY = {"control": "random control", **PICKED_BY_PEOPLE, store_review.IMPORTED: "an import"}
 """``picked_by`` values besides the strategies of the project's rounds, in words."""
+MODEL_PICKS = "the model's ranking"
+COLD_PICKS = "a cold start's picks, before any model"
+"""How a strategy of the project's rounds is said among the ``picked_by`` choices: a model's
+ranking, or one only cold-start rounds used, which no model ranked (``status.picked_by``)."""
 MAX_LIMIT = 200
 MAX_OFFSET = 1_000_000_000
 """Past any project's items, so pages reach every one (a deep page costs the database about
@@ -199,7 +203,10 @@ def picked_by_choices(db: Database, ctx: ProjectContext) -> list[dict[str, str]]
     with db.read() as conn:
         found = store_browse.pickers(conn, ctx.id)
     strategies = list(dict.fromkeys([*found["strategies"], ctx.settings.strategy]))
-    choices = [{"value": s, "text": f"{s} (the model's ranking)"} for s in strategies]
+    choices = [
+        {"value": s, "text": f"{s} ({COLD_PICKS if s in found['cold'] else MODEL_PICKS})"}
+        for s in strategies
+    ]
     for value, text in PICKED_BY.items():
         choices.append({"value": value, "text": text})
         if value == SEARCH_STRATEGY:

@@ -27,6 +27,7 @@ from labelloop.workflow import media, uploads
 from labelloop.workflow.imports import SPLITS
 from labelloop.workflow.projects import ProjectContext
 from labelloop.workflow.review import suggestion_sources
+from labelloop.workflow.status import picked_by
 
 CONTENT_KEYS = {"text": "text", "image": "image", "audio": "audio", "html": "html", "table": "row"}
 """Data type -> the payload key exported as ``text``: the text, the media path under its root,
@@ -76,7 +77,7 @@ def records(
             strategy=row["strategy"],
             score=row["score"],
             rank=row["rank"],
-            reason=auto.get("reason", row["reason"]),
+            reason=auto.get("reason", why_picked(row)),
             metadata=row["meta"],
             value=value,
             decided_by=row["decided_by_name"],
@@ -158,7 +159,7 @@ def answer_records(
             suggestion=row["suggestion"],
             suggestion_confidence=row["suggestion_confidence"],
             metadata=row["meta"],
-            reason=row["reason"],
+            reason=why_picked(row),
             reviewed_guideline_version=(
                 version_at(times.published, row["reviewed_at"])
                 if row["reviewed_at"] is not None
@@ -217,6 +218,18 @@ def _same(answer: Any, label: Any) -> bool:
     if isinstance(answer, list) and isinstance(label, list):
         return sorted(map(json_bytes, answer)) == sorted(map(json_bytes, label))
     return bool(answer == label)
+
+
+def why_picked(row: Mapping[str, Any]) -> str | None:
+    """An export row's ``reason``: the sentence the labeling page showed of why the item was
+    picked, and, where the round that queued it trained no model (a cold start), which model
+    picked it as the labeling page said it ("picked by model: none (v1 was a cold start)"):
+    the ``model_version`` beside it names that round, not a model."""
+    reason = row["reason"]
+    if row["rank"] is None or not row["cold_start"]:
+        return reason
+    said = f"picked by model: {picked_by(row['model_version'], queued=True, cold_start=True)}"
+    return f"{reason}; {said}" if reason else said
 
 
 def _auto_fields(row: Mapping[str, Any], label: Any) -> dict[str, Any]:

@@ -39,6 +39,7 @@ from labelloop.store import projects as store_projects
 from labelloop.store import review as store_review
 from labelloop.store import tasks as store_tasks
 from labelloop.store.db import Database
+from labelloop.store.tables import COLD_START_MODEL
 from labelloop.store.users import now
 from labelloop.workflow import label_issues
 from labelloop.workflow.features import FALLBACK_FEATURIZER, TIDY_EVERY_S, FeatureCache
@@ -541,7 +542,7 @@ def _choice_round(
         n_train=n_train,
         strategy=result.strategy,
         featurizer=featurizer,
-        model="none (cold start)" if result.model is None else model_label(result.model),
+        model=COLD_START_MODEL if result.model is None else model_label(result.model),
         params={**result.params, STRATEGY_SETTING: settings.strategy},
         metrics=result.metrics,
         stop_predictions=result.stop_predictions,
@@ -791,10 +792,19 @@ class Learner:
     """The background learner of `labelloop serve`: retrains every project when a round is due."""
 
     def __init__(
-        self, db: Database, *, poll_s: float = 0.5, cache: FeatureCache | None = None
+        self,
+        db: Database,
+        *,
+        poll_s: float = 0.5,
+        cache: FeatureCache | None = None,
+        low_priority: bool = False,
     ) -> None:
         self.db = db
         self.poll_s = poll_s
+        # Lower the process to the lowest priority before work no one waits on (the server's
+        # child: it starts at normal priority, so its start and a new project's first round
+        # are not left waiting for a free core on a busy machine).
+        self._lower = low_priority
         self.cache = cache or FeatureCache()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -853,6 +863,8 @@ class Learner:
                 return 0
             with self.db.read() as conn:
                 first = store_learning.latest(conn, project_id) is None
+            if not first:
+                self._lowered()
             # A project's first round runs at normal priority where allowed: its annotators
             # have nothing to label until it ends, and on a busy machine the learner's idle
             # priority left it waiting for a free core (seconds to minutes) as the demo's
@@ -946,8 +958,15 @@ class Learner:
             log.error("project %s cannot train: %s", ctx.slug, problem)
         return True
 
+    def _lowered(self) -> None:
+        """From now on at the lowest CPU priority, if asked to (``low_priority``): once."""
+        if self._lower:
+            self._lower = False
+            self.db.lower_priority()
+
     def _features(self, project_id: int) -> int:
         """One slice of the project's missing per-item features; 1 when there was work."""
+        self._lowered()  # no one waits on embeddings: rounds use TF-IDF meanwhile
         ctx = system_context_by_id(self.db, project_id)
         if ctx is None:
             return 0
@@ -975,6 +994,7 @@ class Learner:
                     tidy_at = time.monotonic() + TIDY_EVERY_S
                     self.cache.tidy()
                 ran = self.run_once()
+                self._lowered()  # its start is over: simulations, later passes
             except Exception:
                 log.exception("learner pass failed; next try in %g s", PASS_RETRY_S)
                 self._stop.wait(PASS_RETRY_S)

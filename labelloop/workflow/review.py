@@ -37,6 +37,7 @@ from labelloop.store.users import now
 from labelloop.workflow import review_leases as leases
 from labelloop.workflow.imports import _label_text
 from labelloop.workflow.projects import ProjectContext
+from labelloop.workflow.status import picked_by
 from labelloop.workflow.values import checked, checked_on_item
 
 VERDICTS = ("accept", "reject", "fix", "escalate")
@@ -1082,7 +1083,15 @@ def answer_facts(
     """What a trace tells of one answer (a row of ``store.review.item_annotations``): its
     value, time, guideline and model version, the suggestion shown and why it was served.
     ``changed_at`` is when its annotator last changed it (``store.audit.change_times``; None:
-    never): the value and ``guideline_version`` are then the change's, not ``created_at``'s."""
+    never): the value and ``guideline_version`` are then the change's, not ``created_at``'s.
+    The selection's ``cold_start`` and ``picked_by`` say which model picked the item, as the
+    labeling page said it (``workflow.status.picked_by``)."""
+    queued = a["picked_rank"] is not None
+    cold = queued and bool(a["cold_start"])
+    picks = {
+        "cold_start": cold,
+        "picked_by": picked_by(a["model_version"], queued=queued, cold_start=cold),
+    }
     return {
         "value": a["value"],
         "active_ms": a["active_ms"],
@@ -1090,8 +1099,8 @@ def answer_facts(
         "model_version": a["model_version"],
         "suggestion": suggestion_facts(a, schema),
         "rework": a["served_as"] == store_review.REWORK,
-        # Why the item was served to them: the strategy and its sentence.
-        "selection": {"strategy": a["served_as"], "reason": a["picked_because"]},
+        # Why the item was served to them: the strategy, its sentence and which model picked it.
+        "selection": {"strategy": a["served_as"], "reason": a["picked_because"], **picks},
         "created_at": iso_time(a["created_at"]),
         "changed_at": iso_time(changed_at),
     }

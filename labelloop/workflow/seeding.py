@@ -24,10 +24,9 @@ from labelloop.store import audit
 from labelloop.store import learning as store_learning
 from labelloop.store import seeds as store_seeds
 from labelloop.store import tasks as store_tasks
-from labelloop.store.browse import FILE_CONTENT_KEYS
+from labelloop.store.browse import FILE_CONTENT_KEYS, query_syntax
 from labelloop.store.db import Database
 from labelloop.store.words import (
-    SYNTAX,
     Term,
     in_file_names,
     is_word_char,
@@ -229,7 +228,7 @@ def search(
         return {
             "mode": "text",
             **said,
-            "syntax": SYNTAX,
+            "syntax": query_syntax(ctx.schema.data_type),
             "total": total,
             **page,
             "items": [

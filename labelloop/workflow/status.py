@@ -41,6 +41,20 @@ NO_FEATURES = "none"
 """The featurizer a boxes round records: the detector reads the images itself."""
 
 
+def picked_by(version: int | None, *, queued: bool, cold_start: bool) -> str | None:
+    """Which model picked an item served while model version ``version`` was current, in the
+    words the labeling page, the Items page's trace, ``labelloop items`` and the exports use:
+    ``v3`` (that round's model ranked it), ``none (v1 was a cold start)`` (a ``queued`` pick of
+    a round that ran before there were labels to train a model on) or ``no (v3 was current)``
+    (a search pick or a random control, which no model ranked); None with no version (nothing
+    had been queued yet, or an import brought the answer)."""
+    if version is None:
+        return None
+    if not queued:
+        return f"no (v{version} was current)"
+    return f"none (v{version} was a cold start)" if cold_start else f"v{version}"
+
+
 def learner_of(ctx: ProjectContext) -> tuple[str, str]:
     """The features and model the project's rounds fit: the settings' for a choice target; a
     spans target's CRF on its token features and a boxes target's detector, which the

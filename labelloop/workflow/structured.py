@@ -26,6 +26,7 @@ from labelloop.learn.spans import (
 )
 from labelloop.store import learning as store_learning
 from labelloop.store.db import Database
+from labelloop.store.tables import COLD_START_MODEL
 from labelloop.workflow.features import FeatureCache
 from labelloop.workflow.learning import (
     FALLBACK_FEATURIZER,
@@ -181,7 +182,7 @@ def _spans_cold_start(
         n_train=len(pool_rows) - len(candidates),
         strategy="diversity",
         featurizer=FALLBACK_FEATURIZER,
-        model="none (cold start)",
+        model=COLD_START_MODEL,
         params={},
         metrics={},
         stop_predictions=np.empty(0, dtype=np.int64),

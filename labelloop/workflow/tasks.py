@@ -20,7 +20,7 @@ from labelloop.store.db import Database
 from labelloop.store.users import now
 from labelloop.workflow import review, seeding
 from labelloop.workflow.projects import ProjectContext
-from labelloop.workflow.status import learner_state
+from labelloop.workflow.status import learner_state, picked_by, settings_problem
 from labelloop.workflow.values import checked, checked_on_item
 
 MAX_ACTIVE_MS = 24 * 3600 * 1000
@@ -90,8 +90,12 @@ def offered_record(row: Mapping[str, Any]) -> dict[str, Any]:
 def _task(row: Mapping[str, Any], guideline_version: int, *, schema_version: int) -> dict[str, Any]:
     """A leased item as the labeling page shows it. ``guideline_version`` is the project's
     guideline as the item is served: a page showing an older one fetches the new rules; and
-    ``schema_version`` its labels: a page built on an older one redraws them first."""
+    ``schema_version`` its labels: a page built on an older one redraws them first. The
+    selection's ``cold_start`` says whether the round that queued the item trained no model,
+    and ``picked_by`` which model picked it, in words (``workflow.status.picked_by``)."""
     suggestion = suggestion_of(row)
+    queued = row["rank"] is not None  # a search pick or a random control has no rank
+    cold = queued and bool(row.get("cold_start"))
     return {
         "assignment_id": row["id"],
         "item": {
@@ -106,6 +110,8 @@ def _task(row: Mapping[str, Any], guideline_version: int, *, schema_version: int
             "rank": row["rank"],
             "model_version": row["model_version"],
             "reason": row["reason"],
+            "cold_start": cold,
+            "picked_by": picked_by(row["model_version"], queued=queued, cold_start=cold),
         },
         "suggestion": suggestion,
         "lease_expires_at": row["lease_expires_at"].isoformat(),
@@ -212,7 +218,10 @@ def idle(db: Database, ctx: ProjectContext) -> dict[str, Any]:
     remaining item is leased to someone else right now) or ``waiting`` (the rest are being
     labeled, wait for another annotator or review, or the caller skipped them). With ``open``
     and ``unqueued``, ``learner`` says whether a learner runs and ``first`` whether the
-    project's first round, which chooses its first items, is still to come. ``remaining``
+    project's first round, which chooses its first items, is still to come, and ``blocked``
+    why no round of the project can run at all (its settings name a strategy, featurizer, model
+    or detector this server cannot use: more labels start none), None when rounds can run.
+    ``remaining``
     counts the unlabeled pool items and ``leased_to_others`` those leased to someone else; gold
     items are checks, not work, and count in neither.
     """
@@ -262,6 +271,7 @@ def idle(db: Database, ctx: ProjectContext) -> dict[str, Any]:
         with db.read() as conn:
             found["learner"] = learner_state(store_learning.last_beat(conn))["running"]
             found["first"] = store_learning.latest(conn, ctx.id) is None
+        found["blocked"] = settings_problem(ctx)
     return found
 
 

@@ -37,12 +37,17 @@ def _png(path: Path, shade: int) -> None:
     Image.fromarray(np.full((6, 6), shade, dtype=np.uint8), mode="L").save(path, format="PNG")
 
 
-def test_import_a_folder_with_labels_from_subfolders(cli: Any, tmp_path: Path) -> None:
+def _pets(cli: Any, tmp_path: Path) -> Path:
+    """The image project 'pets', made with the CLI; the folder under its media root for it."""
     schema = tmp_path / "pets.json"
     schema.write_text(json.dumps(SCHEMA))
     cli("init")
     cli("projects", "create", "pets", "--schema", str(schema))
-    folder = tmp_path / "home" / "media" / "pets"
+    return tmp_path / "home" / "media" / "pets"
+
+
+def test_import_a_folder_with_labels_from_subfolders(cli: Any, tmp_path: Path) -> None:
+    folder = _pets(cli, tmp_path)
     _png(folder / "cat" / "a.png", 10)
     _png(folder / "dog" / "b.png", 200)
     (folder / "dog" / "c.png").write_bytes((folder / "cat" / "a.png").read_bytes())
@@ -101,3 +106,20 @@ def test_duplicates_are_named_images_and_rows_not_texts(cli: Any, tmp_path: Path
     rows.write_text("a,b\n1,2\n1,2\n1,2\n")
     out = " ".join(cli("import", "rows", str(rows)).stdout.split())
     assert "duplicate rows 3, 4 (already in the project" in out  # a CSV's rows, not its lines
+
+
+def test_search_in_an_image_project_says_it_reads_file_paths(cli: Any, tmp_path: Path) -> None:
+    """The CLI explained every search with refund examples while the pages of an image project
+    say it searches file paths; its help and a search that finds nothing say so per data type."""
+    folder = _pets(cli, tmp_path)
+    _png(folder / "beach" / "img_04.png", 10)
+    _png(folder / "park" / "img_05.png", 200)
+    cli("import", "pets", str(folder))
+    found = json.loads(cli("search", "pets", "beach", "--json").output)
+    assert [h["text"] for h in found["items"]] == ["pets/beach/img_04.png"]
+    assert found["syntax"].startswith("whole words of each file's path")
+    none = " ".join(cli("search", "pets", "refund").output.split())
+    assert "No pool item matches: whole words of each file's path, its folders and its name" in none
+    assert "refund*" not in none
+    shown = " ".join(cli("search", "--help").stdout.replace("│", " ").split())
+    assert "refund*" in shown and "An image or audio project searches its files' paths" in shown

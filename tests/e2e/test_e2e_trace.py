@@ -169,6 +169,8 @@ def test_a_reviewer_is_told_an_answer_predates_the_guideline_and_why_it_was_pick
     )
     trace = " ".join(page.inner_text("#item-trace").split())
     assert "guideline v1 (v2 now)" in trace
+    # v1 was the cold start, which trained no model: the trace said "model v1"
+    assert "guideline v1 (v2 now) · picked by model: none (v1 was a cold start)" in trace
     assert why in trace  # the same sentence as the trace's
     assert not errors
     context.close()

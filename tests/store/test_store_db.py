@@ -112,10 +112,9 @@ def test_in_memory_databases_have_nothing_to_checkpoint() -> None:
 
 _NICED_WRITER = """
 import os, sys, threading
-from labelloop.server.worker import _low_priority
-_low_priority()  # as the learner child starts
 from labelloop.store.db import Database, insert_many
 db = Database(f"sqlite:///{sys.argv[1]}")
+db.lower_priority()  # as the learner child does once started
 tid = threading.get_native_id()
 idle = {os.SCHED_IDLE: "idle", os.SCHED_OTHER: "normal"}
 with db.write() as conn:
@@ -127,8 +126,9 @@ db.dispose()
 
 
 def test_a_low_priority_process_holds_the_writer_lock_at_normal_priority(tmp_path: Path) -> None:
-    """The learner child runs at nice 19 in the idle class but must not keep annotators waiting
-    for the lock while the machine is busy: where allowed, its writes run at normal priority."""
+    """The learner child runs at nice 19 in the idle class once started (it lowers itself after
+    its Database is made) but must not keep annotators waiting for the lock while the machine
+    is busy: where allowed, its writes run at normal priority."""
     if os.geteuid() != 0:
         pytest.skip("raising a thread's priority back needs root (or RLIMIT_NICE)")
     out = subprocess.run(

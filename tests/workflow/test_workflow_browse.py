@@ -177,9 +177,9 @@ def test_the_item_trace_says_why_the_item_was_served(lab: Any, browsed: dict[str
     done = browsed["by_bob"][0]
     detail = review.item_detail(lab.db, browsed["rev"], done["item_id"])
     (answer,) = detail["annotations"]
+    served = done["task"]["selection"]  # the trace says which model picked it as the page did
     assert answer["selection"] == {
-        "strategy": done["task"]["selection"]["strategy"],
-        "reason": done["task"]["selection"]["reason"],
+        k: served[k] for k in ("strategy", "reason", "cold_start", "picked_by")
     }
     assert answer["selection"]["reason"]
 

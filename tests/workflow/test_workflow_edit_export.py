@@ -26,6 +26,15 @@ def _label_of(db: Any, item_id: int) -> str:
         ).scalar_one()
 
 
+def _why_picked(task: dict[str, Any]) -> str:
+    """The export's ``reason`` of an item served as ``task``: the labeling page's sentence, and
+    for a cold-start round's pick which model picked it, as the page said it."""
+    picked = task["selection"]
+    if not picked["cold_start"]:
+        return str(picked["reason"])
+    return f"{picked['reason']}; picked by model: {picked['picked_by']}"
+
+
 def test_previous_then_edit_changes_the_resolved_label_and_audits_it(lab: Any, ready: Any) -> None:
     ann = lab.member("sent", "ann", "annotator")
     first, second = lab.label_next(ann, n=2)
@@ -132,7 +141,7 @@ def test_export_has_one_row_per_labeled_item_with_provenance(
         assert str(row["active_ms"]) == "777"
         assert str(row["model_version"]) == str(task["selection"]["model_version"])
         assert row["strategy"] == task["selection"]["strategy"]
-        assert row["reason"] == task["selection"]["reason"]
+        assert row["reason"] == _why_picked(task)
         assert row["resolution"] == "single"
     margin = [r for r in rows if r["strategy"] == "margin"]
     assert len(margin) == 3 and all(r["suggestion"] for r in margin)
@@ -344,10 +353,7 @@ def test_a_label_the_expert_tier_decided_otherwise_keeps_the_answer_and_why_it_w
         {"sentiment": given},
         "1",
     )
-    assert (row["strategy"], row["reason"]) == (
-        task["selection"]["strategy"],
-        task["selection"]["reason"],
-    )
+    assert (row["strategy"], row["reason"]) == (task["selection"]["strategy"], _why_picked(task))
     assert row["strategy"] and row["reason"]
     assert datetime.fromisoformat(row["annotated_at"]) < datetime.fromisoformat(row["decided_at"])
 

@@ -357,10 +357,69 @@ def test_a_new_project_gets_its_first_items_before_older_projects_rounds(
     assert trained == ["fresh", "sent"]
 
 
+def _one_pass_in_a_process(lab: Any, script: str) -> list[str]:
+    """Project 'sent' with a round due and a new project 'fresh', then one learner pass by
+    ``script`` run in a process of its own (priorities are a process's threads'): its words."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    old, _, _ = _first_round(lab, 12)
+    lab.import_rows(old, lab.rows(4, start=100), filename="more.jsonl")  # a round is due
+    _age_rounds(lab, old, seconds=60)
+    lab.import_rows(lab.project("fresh"), lab.rows(8))
+    return subprocess.run(
+        [sys.executable, "-c", script, lab.db.url],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[2],
+    ).stdout.split()
+
+
+_LEARNER_CHILD = """
+import os, sys, threading
+from labelloop.store.db import Database
+from labelloop.workflow import learning
+def priority(tid):
+    idle = os.sched_getscheduler(tid) == os.SCHED_IDLE
+    return f"{os.getpriority(os.PRIO_PROCESS, tid)}:{'idle' if idle else 'normal'}"
+real, seen = learning.train, []
+def noted(db, ctx, **kw):
+    seen.append(f"{ctx.slug}:{priority(threading.get_native_id())}")
+    return real(db, ctx, **kw)
+learning.train = noted
+started, done = threading.Event(), threading.Event()
+def other():  # a thread started before the learner lowers itself (a simulation's)
+    other.tid = threading.get_native_id()
+    started.set()
+    done.wait()
+threading.Thread(target=other, daemon=True).start()
+started.wait()
+db = Database(sys.argv[1])
+learning.Learner(db, low_priority=True).run_once()  # as the server's learner child
+print(*seen, priority(threading.get_native_id()), priority(other.tid))
+done.set()
+db.dispose()
+"""
+
+
+def test_the_learner_child_starts_at_normal_priority_and_lowers_itself_after(
+    sqlite_lab: Any,
+) -> None:
+    """The server's learner child started at the lowest priority: on a busy machine loading
+    Python and scikit-learn took many seconds before a new project's first round could start
+    (which then ran at normal priority only where raising it back is allowed). It starts at
+    normal priority and lowers itself, every thread, before work no one waits on: a later
+    round, embeddings, simulations."""
+    out = _one_pass_in_a_process(sqlite_lab, _LEARNER_CHILD)
+    assert out == ["fresh:0:normal", "sent:19:idle", "19:idle", "19:idle"]
+
+
 _NICED_LEARNER = """
 import os, sys, threading
-from labelloop.server.worker import _low_priority
-_low_priority()  # as the learner child starts
+from labelloop.store.db import set_process_priority
+set_process_priority(os.getpid(), lowest=True)  # as the learner child was once it started
 from labelloop.store.db import Database
 from labelloop.workflow import learning
 real, seen = learning.train, []
@@ -379,29 +438,15 @@ db.dispose()
 
 
 def test_a_new_projects_first_round_runs_at_normal_priority(sqlite_lab: Any) -> None:
-    """The learner child runs at the lowest priority; on a busy machine a new project's first
-    round waited for a free core while its annotators had nothing to label (13-32 s for 38,000
-    tweets where it takes 4). Where allowed, a first round runs at normal priority; later
-    rounds, which a served queue covers, stay at the learner's own."""
+    """The learner child runs at the lowest priority once started; on a busy machine a new
+    project's first round waited for a free core while its annotators had nothing to label
+    (13-32 s for 38,000 tweets where it takes 4). Where allowed, a first round runs at normal
+    priority; later rounds, which a served queue covers, stay at the learner's own."""
     import os
-    import subprocess
-    import sys
-    from pathlib import Path
 
     if os.geteuid() != 0:
         pytest.skip("raising a thread's priority back needs root (or RLIMIT_NICE)")
-    lab = sqlite_lab
-    old, _, _ = _first_round(lab, 12)
-    lab.import_rows(old, lab.rows(4, start=100), filename="more.jsonl")  # a round is due
-    _age_rounds(lab, old, seconds=60)
-    lab.import_rows(lab.project("fresh"), lab.rows(8))
-    out = subprocess.run(
-        [sys.executable, "-c", _NICED_LEARNER, lab.db.url],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=Path(__file__).resolve().parents[2],
-    ).stdout.split()
+    out = _one_pass_in_a_process(sqlite_lab, _NICED_LEARNER)
     assert out == ["fresh:0:normal", "sent:19:idle", "19"]
 
 
@@ -424,6 +469,7 @@ def test_items_imported_after_a_skip_are_served_at_once(lab: Any) -> None:
         "leased_to_others": 0,
         "learner": False,
         "first": False,  # a new import waits for a round, not the project's first
+        "blocked": None,
     }
     assert learner.run_once() == 1
     task = tasks.next_task(lab.db, ann)
@@ -472,6 +518,7 @@ def test_idle_does_not_promise_a_round_that_is_not_coming(lab: Any) -> None:
         "leased_to_others": 0,
         "learner": False,  # run_once here: no learner runs (see test_a_running_learner_…)
         "first": False,
+        "blocked": None,
     }
 
 
@@ -526,6 +573,7 @@ def test_a_running_learner_is_told_and_one_gone_quiet_is_not(lab: Any, monkeypat
         "leased_to_others": 0,
         "learner": False,
         "first": True,
+        "blocked": None,
     }
 
     learner = learning.Learner(lab.db, poll_s=0.05)

@@ -324,6 +324,7 @@ def test_idle_says_why_the_queue_has_nothing_for_the_caller(lab: Any) -> None:
         "leased_to_others": 0,
         "learner": False,
         "first": False,
+        "blocked": None,
     }
     lab.train(ctx)
     assert tasks.next_task(lab.db, b) is not None

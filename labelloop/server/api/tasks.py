@@ -105,7 +105,7 @@ async def next_task(request: Request) -> JSONResponse:
 def idle(slug: str, db: DbDep, user: CurrentUser) -> dict[str, Any]:
     """Why ``tasks/next`` has no item for the caller: nothing imported yet, everything labeled,
     the rest leased to others, waiting for others or review, or open but not yet queued (the
-    project's first items being chosen, when ``first``)."""
+    project's first items being chosen, when ``first``; ``blocked``: why no round can run)."""
     return tasks.idle(db, projects.access(db, slug, user, Permission.ANNOTATE))
 
 

@@ -252,7 +252,9 @@
         a.guideline_version
           ? `guideline v${a.guideline_version}` + (now > a.guideline_version ? ` (v${now} now)` : "")
           : "no guideline version",
-        a.model_version ? `model v${a.model_version}` : "no model yet",
+        // which model picked the item, in the server's words (as the labeling page said it):
+        // "v3", "none (v1 was a cold start)", "no (v3 was current)" for a search pick
+        a.selection && a.selection.picked_by ? `picked by model: ${a.selection.picked_by}` : "no model yet",
       ].join(" · "),
       a.suggestion ? a.suggestion.sentence : "no suggestion shown", // by whom, and taken or not
     ];

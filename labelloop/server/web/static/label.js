@@ -408,12 +408,8 @@
     el.suggestion.hidden = false;
   }
 
-  let shownPick = null; // the selection record of the item shown (renderWhy)
-  const coldRounds = new Set(); // model versions the status said were cold starts
-
   function renderWhy(selection) {
     if (!selection || (!selection.reason && !selection.strategy)) {
-      shownPick = null;
       el.why.hidden = true;
       return;
     }
@@ -423,29 +419,19 @@
       selection.rank === null || selection.rank === undefined ? "–" : "#" + (selection.rank + 1);
     el.whyScore.textContent =
       typeof selection.score === "number" ? selection.score.toFixed(3) : "–";
-    shownPick = selection;
-    renderPickedBy();
+    renderPickedBy(selection);
     el.why.dataset.strategy = selection.strategy || "";
     el.why.hidden = false;
   }
 
-  /** The "Picked by model" line of the item shown: the version whose round queued it, or no
-   *  model at all where that round was a cold start (it ran before there were labels to train
-   *  one on, as the status says of that version), or a search pick or random control. */
-  function renderPickedBy() {
-    const selection = shownPick;
-    const version = selection ? selection.model_version : null;
-    const fromQueue = selection && selection.rank !== null && selection.rank !== undefined;
-    const cold = fromQueue && coldRounds.has(version);
-    el.whyModel.textContent =
-      version === null || version === undefined
-        ? "–"
-        : !fromQueue
-          ? `no (v${version} was current)` // a search pick or a random control
-          : cold
-            ? `none (v${version} was a cold start)`
-            : "v" + version;
-    el.whyModel.title = cold
+  /** The "Picked by model" line of the item shown, in the words the server sends with each pick
+   *  (as the Items page's trace says it): the version whose round queued it, "none (v1 was a
+   *  cold start)" where that round ran before there were labels to train a model on, or "no (v3
+   *  was current)" for a search pick or a random control. */
+  function renderPickedBy(selection) {
+    const version = selection.model_version;
+    el.whyModel.textContent = selection.picked_by || "–";
+    el.whyModel.title = selection.cold_start
       ? `Queued in round v${version}, before there were enough labels to train a model on`
       : "";
   }
@@ -599,11 +585,20 @@
     state.current = null;
     keysToPage();
     useWaitingSchema();
+    // Neutral words until the server has said why there is nothing (explainEmpty): a new
+    // project's page read "No item for you right now." for a second before "Choosing the first
+    // items to label…".
+    el.emptyTitle.textContent = LOOKING;
+    el.emptyDetail.textContent = "";
+    delete el.empty.dataset.idle;
     setMode("empty");
     delete app.dataset.assignmentId;
     startEmptyPoll();
     explainEmpty();
   }
+
+  const LOOKING = "Looking for an item for you…"; // until tasks/idle answers
+  const NO_ITEM = "No item for you right now.";
 
   // What the empty page says, by the server's reason (tasks.idle): [title, detail].
   function idleText(why) {
@@ -654,13 +649,23 @@
         if (why.state === "open") {
           return ["No items in the queue right now — the model is preparing more.", ""];
         }
+        if (why.blocked) {
+          // No round can run whatever is labeled: saying "more labels start it" would send
+          // annotators labeling for nothing.
+          return [
+            why.first ? "The first items cannot be chosen." : "Nothing queued for you right now.",
+            (n === 1 ? "The 1 item left waits" : `The ${items(n)} left wait`) +
+              ` for a training round, and the project's settings stop every round (${why.blocked}); ` +
+              "a manager of the project fixes that setting, more labels do not. ",
+          ];
+        }
         return [
           "Nothing queued for you right now.",
           (n === 1 ? "The 1 item left waits" : `The ${items(n)} left wait`) +
             " for the model's next training round to queue them; more labels start it. ",
         ];
       default:
-        return ["No item for you right now.", ""];
+        return [NO_ITEM, ""];
     }
   }
 
@@ -669,7 +674,9 @@
     try {
       why = await api("GET", "/tasks/idle");
     } catch (_err) {
-      return; // the page keeps its last words; the poll goes on
+      // The page keeps its last words, or says no more than the server did; the poll goes on.
+      if (state.mode === "empty" && !el.empty.dataset.idle) el.emptyTitle.textContent = NO_ITEM;
+      return;
     }
     if (state.mode !== "empty") return;
     const [title, detail] = idleText(why);
@@ -1620,10 +1627,6 @@
     const version = model ? "v" + model.version : "none yet";
     if (shownVersion !== null && shownVersion !== version) flash(el.modelVersion);
     shownVersion = version;
-    if (model && model.cold_start && !coldRounds.has(model.version)) {
-      coldRounds.add(model.version);
-      renderPickedBy(); // the item shown may come from that round
-    }
     el.modelVersion.textContent = version;
     el.modelVersion.title = !model
       ? "the learner trains once there are items"

@@ -157,8 +157,7 @@
         (result.total
           ? `${plural(result.total, "item")} ${result.total === 1 ? "matches" : "match"} “${result.q}”; showing ${first}–${last}.`
           : inFiles
-            ? `No pool item's file path holds “${result.q}” (whole words of its folders and ` +
-              "name, in any case; img* for words starting with img)."
+            ? `No pool item's file path holds “${result.q}” (${result.syntax}).`
             : `No pool item matches “${result.q}” (${result.syntax}).`) +
         (result.cut ? " " + sentence(result.note) : "");
     }
