@@ -88,6 +88,19 @@ def test_every_export_column_is_documented_in_the_readme() -> None:
     assert not missing, f"README does not document the export columns: {', '.join(missing)}"
 
 
+def test_every_strategy_an_item_can_be_served_under_is_documented_in_the_readme() -> None:
+    # Cold-start picks of a margin project were served as `diversity`, which the README's
+    # list of strategies did not name.
+    from labelloop.learn import STRATEGIES
+    from labelloop.learn.round import COLD_START_STRATEGY
+
+    readme = (ROOT / "README.md").read_text()
+    picks = readme[readme.index("2. **The model picks.**") : readme.index("3. **It says when")]
+    names = [*STRATEGIES.names(), COLD_START_STRATEGY]
+    missing = [name for name in names if f"`{name}`" not in picks]
+    assert not missing, f"README does not document the strategies: {', '.join(missing)}"
+
+
 def test_every_cli_command_is_documented_in_the_readme() -> None:
     from typer.main import get_command
 

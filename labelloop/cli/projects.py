@@ -604,11 +604,14 @@ def status(slug: str, as_json: Annotated[bool, typer.Option("--json")] = False) 
             )
         else:
             table.add_row("eval", f"{n_eval:,} labeled items; this model was not measured on them")
-        if model["stop_sentence"]:  # the verdict the project page and the API lead with
-            table.add_row("STOP recommended", model["stop_sentence"])
+        verdict = info["stop_verdict"]  # what the project page and the API lead with
+        if verdict["state"] == "stop":
+            table.add_row("STOP recommended", verdict["sentence"])
+        else:
+            table.add_row("stop?", f"{verdict['head']} {verdict['sentence']}")
         for d in model["stopping"]:
             table.add_row("stop?" if not d["stop"] else "STOP recommended", d["reason"])
-        if model["stop_note"]:
+        if model["stop_note"] and verdict["state"] != "unjudged":  # else the verdict said it
             table.add_row("stop?", model["stop_note"])
         if model["more_labels"] is not None:
             table.add_row("more labels", model["more_labels_sentence"])

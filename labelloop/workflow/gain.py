@@ -77,7 +77,7 @@ def _measure(
     index: dict[str, int],
 ) -> dict[str, Any]:
     from labelloop.learn import make_model
-    from labelloop.learn.gain import active_learning_gain
+    from labelloop.learn.gain import INTERVAL_COVERS, active_learning_gain
 
     picked = controls + policy  # the policy's in the order it served them
     X, used = cache.stored_or_refitted(
@@ -103,6 +103,7 @@ def _measure(
         "policy_score": None if found.same is None else round(found.same, 4),
         "difference": None if found.difference is None else round(found.difference, 4),
         "interval": None if found.interval is None else [round(v, 4) for v in found.interval],
+        "interval_covers": INTERVAL_COVERS,
         "labels_to_match": None
         if found.labels_to_match is None
         else round(found.labels_to_match, 1),
@@ -145,7 +146,7 @@ def _labels(n: float) -> str:
 
 def _sentence(found: Any) -> str:
     """The comparison in one sentence; differences in percentage points."""
-    from labelloop.learn.gain import METRIC_NAMES
+    from labelloop.learn.gain import INTERVAL_COVERS, METRIC_NAMES
 
     n = found.n_control
     measure = METRIC_NAMES[found.metric]
@@ -158,7 +159,7 @@ def _sentence(found: Any) -> str:
     same = (
         f"the strategy's first {n:,} reach {found.same:.1%} "
         f"({100 * found.difference:+.1f} points, 95% interval {100 * low:+.1f} to "
-        f"{100 * high:+.1f})"
+        f"{100 * high:+.1f} {INTERVAL_COVERS})"
     )
     if low <= 0 <= high:
         return f"{head}; {same}: no clear difference yet."

@@ -80,6 +80,54 @@ def _stop_sentence(decisions: list[dict[str, Any]]) -> str | None:
     return "The label budget is spent."
 
 
+def stop_verdict(found: dict[str, Any]) -> dict[str, str]:
+    """The project page's answer to "Stop labeling?" for a ``status`` (either view): its
+    ``state`` (``all_labeled``, ``no_model``, ``stop``, ``no_round``, ``unjudged``,
+    ``cold_start`` or ``learning``), ``head`` (bold on the page) and ``sentence``, so the page,
+    the API and the CLI say the same."""
+    counts, model, training = found["counts"], found["model"], found["training"]
+    if counts["pool"] and counts["remaining"] <= 0:
+        auto = counts.get("auto_labeled")
+        by_model = f" ({auto:,} labeled by the model)" if auto else ""
+        return {
+            "state": "all_labeled",
+            "head": "Everything is labeled.",
+            "sentence": f"No item of the pool is left to label{by_model}.",
+        }
+    if training.get("error"):
+        return {
+            "state": "no_model",
+            "head": "No model trains here",
+            "sentence": "until the model setting names one this server has; stopping cannot "
+            "be judged meanwhile.",
+        }
+    if found["stop_recommended"]:
+        said = model.get("stop_sentence") or "More labels are unlikely to change the model much."
+        return {"state": "stop", "head": "Stopping is recommended.", "sentence": said}
+    if model is None:
+        return {
+            "state": "no_round",
+            "head": "No round yet.",
+            "sentence": "The learner's first round, which needs no labels, picks typical items "
+            "to label first; it runs within seconds of an import while a learner runs "
+            "(labelloop serve starts one; with LABELLOOP_LEARNER=off or in team mode, "
+            "labelloop worker).",
+        }
+    if model.get("stop_note"):
+        return {"state": "unjudged", "head": "Keep labeling.", "sentence": model["stop_note"]}
+    if model["cold_start"]:
+        return {
+            "state": "cold_start",
+            "head": "Keep labeling.",
+            "sentence": "Whether to stop is judged once models have trained on your labels.",
+        }
+    return {
+        "state": "learning",
+        "head": "Keep labeling.",
+        "sentence": "The model is still learning from new labels.",
+    }
+
+
 def _unjudged_note(row: Any, decisions: list[dict[str, Any]]) -> str | None:
     """Why a boxes round's stopping rules say nothing, or None for other rounds: they compare
     a model's stop-set predictions between rounds, and a detector's boxes are not compared."""
@@ -272,7 +320,8 @@ def status(
             "learner": learner_state(beat),
         },
     }
-    return found if ctx.allows(Permission.VIEW_INSIGHT) else _as_annotator(found)
+    shown = found if ctx.allows(Permission.VIEW_INSIGHT) else _as_annotator(found)
+    return {**shown, "stop_verdict": stop_verdict(shown)}
 
 
 ANNOTATOR_MODEL = ("version", "model", "n_train", "cold_start", "created_at")

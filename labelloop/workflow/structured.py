@@ -18,6 +18,7 @@ from labelloop.learn.boxes import (
     rank_by_confidence,
     suggested_boxes,
 )
+from labelloop.learn.round import COLD_START_STRATEGY
 from labelloop.learn.spans import (
     CrfSpanModel,
     rank_by_uncertainty,
@@ -180,7 +181,7 @@ def _spans_cold_start(
         ]
     return RoundOutcome(
         n_train=len(pool_rows) - len(candidates),
-        strategy="diversity",
+        strategy=COLD_START_STRATEGY,
         featurizer=FALLBACK_FEATURIZER,
         model=COLD_START_MODEL,
         params={},

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import re
+from html import unescape
 from pathlib import Path
 from typing import Any
 
@@ -500,3 +501,29 @@ def test_reviewers_read_the_members_panel_and_only_managers_change_it(page: Page
     assert 'aria-label="Remove"' not in reviewer
     assert "a manager of the project gives and takes roles" in reviewer
     assert 'id="members-panel"' not in annotator
+
+
+def test_the_api_gives_the_stop_verdict_the_page_shows(page: Page) -> None:
+    # The page said "Keep labeling. The model is still learning from new labels." while the
+    # API's only sentence, model.stop_sentence, was null unless stopping was recommended.
+    lab = page.lab
+    ctx = lab.project(SLUG)
+    ann = lab.member(SLUG, "ann", "annotator")
+    lab.import_rows(ctx, lab.rows(40))
+
+    def both(user: Any) -> tuple[dict[str, str], str]:
+        said = page.get_as(user, f"/api/projects/{SLUG}/status").json()["stop_verdict"]
+        html = unescape(" ".join(page.get_as(user, f"/p/{SLUG}").text.split()))
+        assert f"<strong>{said['head']}</strong> {said['sentence']}</p>" in html
+        return said, html
+
+    said, _ = both(lab.admin)
+    assert said["state"] == "no_round" and said["head"] == "No round yet."
+    lab.train(ctx)
+    said, _ = both(lab.admin)
+    assert (said["state"], said["sentence"]) == ("cold_start", COLD_STOP)
+    lab.label_next(ann, n=9)
+    lab.train(ctx)
+    for user in (lab.admin, ann):
+        said, html = both(user)
+        assert said == {"state": "learning", "head": "Keep labeling.", "sentence": LEARNING}

@@ -75,6 +75,11 @@ def test_status_says_how_many_labels_would_change_the_model(cli: Any, tmp_path: 
     assert f"About {more:,} more {plural} would change 1% of the model's predictions." in out
     assert info["open_label_issues"] == model["relabel_suggestions"] >= 3  # no other flags yet
     assert f"{info['open_label_issues']} labels the model contradicts, flagged" in out
+    # The page's "Keep labeling." verdict, which the terminal and the API did not give.
+    verdict = info["stop_verdict"]
+    assert verdict["sentence"] == "The model is still learning from new labels."
+    said = " ".join(out.replace("│", " ").split())
+    assert f"stop? Keep labeling. {verdict['sentence']}" in said
 
 
 def test_status_leads_with_the_stop_verdict_the_project_page_and_api_give(

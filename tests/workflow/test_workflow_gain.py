@@ -40,6 +40,8 @@ def test_the_gain_compares_equal_numbers_of_labels_on_the_eval_items(lab: Any) -
     assert found["difference"] == pytest.approx(at_same - found["control_score"], abs=1e-3)
     low, high = found["interval"]
     assert low <= found["difference"] <= high
+    assert (low + high) / 2 == pytest.approx(found["difference"], abs=1e-3)  # around it
+    assert found["interval_covers"] in found["sentence"]
     assert found["sentence"].startswith(f"{found['n_control']} labels picked at random reach")
 
 
@@ -86,17 +88,20 @@ def test_the_sentence_claims_a_saving_only_for_a_clear_difference() -> None:
 
     assert said((0.01, 0.09), 50) == (
         "100 labels picked at random reach 60.0% eval accuracy; the strategy's first 100 reach "
-        "65.0% (+5.0 points, 95% interval +1.0 to +9.0), and it reached the random labels' "
+        "65.0% (+5.0 points, 95% interval +1.0 to +9.0 over other draws of both label sets and "
+        "the eval items), and it reached the random labels' "
         "accuracy with 50 labels: 2.0× fewer."
     )
     assert said((0.01, 0.09), 98).endswith("with 98 labels: as many.")
     assert said((0.01, 0.09), 50, metric="macro_f1") == (
         "100 labels picked at random reach 60.0% eval macro-F1 (the eval classes are "
         "imbalanced); the strategy's first 100 reach 65.0% (+5.0 points, 95% interval +1.0 to "
-        "+9.0), and it reached the random labels' macro-F1 with 50 labels: 2.0× fewer."
+        "+9.0 over other draws of both label sets and the eval items), and it reached the "
+        "random labels' macro-F1 with 50 labels: 2.0× fewer."
     )
     assert said((-0.02, 0.09), None).endswith(
-        "(+5.0 points, 95% interval -2.0 to +9.0): no clear difference yet."
+        "(+5.0 points, 95% interval -2.0 to +9.0 over other draws of both label sets and the "
+        "eval items): no clear difference yet."
     )
     assert said((-0.09, -0.01), None).endswith(": the random labels did better.")
     assert said((0.01, 0.09), None, n_policy=1).endswith(
