@@ -99,3 +99,39 @@ def test_imported_labels_wait_only_under_the_flagged_policy_and_need_a_reviewer(
         issues.second_look(lab.db, rev, some, verdict="fix", value={"sentiment": "<b>x</b>"})
     issues.second_look(lab.db, rev, some, verdict="keep")  # still possible from the flag list
     assert some not in {f["item_id"] for f in wf_review.flags(lab.db, rev, kind="label_issue")}
+
+
+def test_the_cli_keeps_or_fixes_a_flagged_imported_label(
+    sqlite_lab: Any, no_labelloop_env: None
+) -> None:
+    from typer.testing import CliRunner
+
+    from labelloop.cli import app
+
+    lab = sqlite_lab
+    ctx, _ = _flipped_import(lab)
+    lab.member("sent", "rev", "reviewer")
+    lab.member("sent", "ann", "annotator")
+    env = {"LABELLOOP_DATABASE_URL": lab.db.url, "COLUMNS": "200"}
+
+    def run(*args: str, code: int = 0) -> str:
+        result = CliRunner().invoke(app, list(args), env=env)
+        assert result.exit_code == code, (args, result.output, result.exception)
+        return result.output
+
+    first, second, *_ = sorted(
+        f["external_id"] for f in wf_review.flags(lab.db, ctx, kind="label_issue")
+    )
+    with lab.db.read() as conn:
+        from labelloop.workflow.values import find_item
+
+        text = find_item(conn, ctx, item_id=None, external_id=first)["payload"]["text"]
+    truth = lab.truth(text)
+    assert "--as" in run("second-look", "sent", first, "fix", truth, code=1)
+    refused = run("second-look", "sent", first, "keep", "--as", "ann", code=1)
+    assert "(annotator) does not allow reviewing" in refused
+    said = run("second-look", "sent", first, "fix", truth, "--as", "rev")
+    assert f"imported label fixed as '{truth}'" in said
+    assert "imported label kept" in run("second-look", "sent", second, "keep", "--as", "rev")
+    assert "nothing was recorded" in run("second-look", "sent", second, "keep", code=1)
+    assert "no item 'nope'" in run("second-look", "sent", "nope", "keep", code=1)
