@@ -12,41 +12,12 @@ import pytest
 
 from tests.conftest import SCHEMA, make_rows
 from tests.e2e.conftest import PASSWORD, USERNAME, login, run_cli, serving, write_jsonl
+from tests.e2e.test_e2e_label_issues import SLUG as ISSUES_SLUG
+from tests.e2e.test_e2e_label_issues import _flag_as_an_early_round
 
 pytestmark = pytest.mark.browser
 
-SLUG = "imported"
-
-
-def _flag(home: Path, external_ids: list[str]) -> None:
-    """label_issue flags on the imported labels of ``external_ids``, as a scan raises them."""
-    from labelloop.cli.common import _open
-    from labelloop.config import get_settings
-    from labelloop.store import review as store_review
-    from labelloop.workflow import projects
-
-    _, db = _open(get_settings(home=home))
-    try:
-        ctx = projects.system_context(db, SLUG)
-        with db.read() as conn:
-            sources = [
-                store_review.items_by_external(conn, project_id=ctx.id, external_id=e)[0]
-                for e in external_ids
-            ]
-        found = [
-            {
-                "item_id": int(s["id"]),
-                "annotation_id": None,
-                "user_id": None,
-                "note": "labeled 'positive' but the model is 0.91 sure it is 'negative'",
-                "score": 0.05,
-            }
-            for s in sources
-        ]
-        with db.write() as conn:
-            store_review.add_label_issues(conn, ctx.id, found, to_review=True)
-    finally:
-        db.dispose()
+SLUG = ISSUES_SLUG  # the project the label-issue walk's helper flags labels in
 
 
 def test_the_review_page_keeps_a_flagged_imported_label(tmp_path: Path, browser: Any) -> None:
@@ -60,13 +31,13 @@ def test_the_review_page_keeps_a_flagged_imported_label(tmp_path: Path, browser:
     rows = make_rows(12, labeled=True)
     data = write_jsonl(work / "tweets.jsonl", rows)
     run_cli(home, "import", SLUG, str(data), "--id-field", "id", "--label-field", "label")
-    _flag(home, [rows[2]["id"], rows[5]["id"]])
+    _flag_as_an_early_round(home, [rows[2]["id"], rows[5]["id"]])
 
     with serving(home, "serve", env={"LABELLOOP_LEARNER": "off"}) as url:
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         login(page, url, f"/p/{SLUG}/review")
         page.wait_for_selector("#review-annotator:has-text('an import of tweets.jsonl')")
-        assert "0.91 sure" in page.inner_text("#review-meta")
+        assert "0.55 sure it is 'neutral'" in page.inner_text("#review-meta")
         shown = "document.getElementById('review-app').dataset.itemId"
         first = page.get_attribute("#review-app", "data-item-id")
         page.keyboard.press("n")  # passed by: the other one comes
