@@ -33,9 +33,8 @@ def _flipped_import(lab: Any, *, policy: str = "flagged") -> tuple[Any, set[str]
 
 
 def test_flagged_imported_labels_wait_in_review_and_a_reviewer_keeps_or_fixes_them(
-    sqlite_lab: Any,
+    lab: Any,
 ) -> None:
-    lab = sqlite_lab
     ctx, flipped = _flipped_import(lab)
     rev = lab.member("sent", "rev", "reviewer")
     waiting = wf_review.summary(lab.db, rev)["imported_labels"]
