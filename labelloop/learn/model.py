@@ -12,7 +12,8 @@ from scipy.sparse import csr_matrix, issparse
 from scipy.special import expit, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin, clone, is_classifier
 from sklearn.calibration import CalibratedClassifierCV
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import LogisticRegression, SGDClassifier
+from sklearn.model_selection import StratifiedKFold
 
 from labelloop.errors import LabelloopError, SchemaError
 from labelloop.learn.threads import one_thread
@@ -156,23 +157,42 @@ class DecisionSoftmax(ClassifierMixin, BaseEstimator):
         return np.asarray(self.classes_[self.predict_proba(X).argmax(axis=1)])
 
 
-def with_probabilities(model: Any, y: NDArray[np.int64]) -> Any:
-    """``model`` itself when it has ``predict_proba``, else a calibrated wrapper around it.
+def fitted_to_log_loss(model: Any) -> bool:
+    """Whether ``model``'s probabilities come from minimising log loss (logistic regression,
+    SGD with ``loss="log_loss"``) or from a calibration already, so that how sure it is can be
+    taken at its word. Others' (``NearestCentroid``'s softmax of distances, naive Bayes, trees,
+    neighbours) rank well but are not probabilities: 1.00 where the truth is a coin flip."""
+    if isinstance(model, LogisticRegression | CalibratedClassifierCV):
+        return True
+    return isinstance(model, SGDClassifier) and model.loss == "log_loss"
+
+
+def with_probabilities(model: Any, y: NDArray[np.int64], *, calibrate: bool = False) -> Any:
+    """``model`` itself when it has ``predict_proba``, else a calibrated wrapper around it;
+    with ``calibrate``, a calibrated wrapper around every model whose probabilities are not
+    :func:`fitted_to_log_loss`, for a use that reads them as probabilities (label issues).
 
     Sigmoid (Platt) calibration with stratified cross-validation when every labeled class has at
-    least two labels; :class:`DecisionSoftmax` before that.
+    least two labels; before that the model's own probabilities, or :class:`DecisionSoftmax`.
     """
-    if hasattr(model, "predict_proba"):
+    if hasattr(model, "predict_proba") and not (calibrate and not fitted_to_log_loss(model)):
         return model
     smallest = int(np.bincount(np.asarray(y))[np.unique(y)].min()) if len(y) else 0
     if smallest >= 2:
-        return CalibratedClassifierCV(
-            model, method="sigmoid", cv=min(CALIBRATION_FOLDS, smallest), ensemble=False
-        )
-    return DecisionSoftmax(model)
+        folds: Any = min(CALIBRATION_FOLDS, smallest)
+        if calibrate:  # rows in import order (sorted by a score, a date) would bias the folds
+            folds = StratifiedKFold(n_splits=folds, shuffle=True, random_state=0)
+        return CalibratedClassifierCV(model, method="sigmoid", cv=folds, ensemble=False)
+    return model if hasattr(model, "predict_proba") else DecisionSoftmax(model)
 
 
-def fit_model(model: Any, X: NDArray[np.floating] | csr_matrix, y: NDArray[np.int64]) -> Any:
+def fit_model(
+    model: Any,
+    X: NDArray[np.floating] | csr_matrix,
+    y: NDArray[np.int64],
+    *,
+    calibrate: bool = False,
+) -> Any:
     """Fit a fresh clone of ``model`` with BLAS and OpenMP limited to one thread.
 
     One thread keeps a background training round from starving the web server's threads and
@@ -187,6 +207,8 @@ def fit_model(model: Any, X: NDArray[np.floating] | csr_matrix, y: NDArray[np.in
     X : ndarray or csr_matrix of shape (n_train, n_features)
     y : ndarray of shape (n_train,)
         Class indices into ``Pool.classes``.
+    calibrate : bool
+        Calibrate the probabilities of every model not :func:`fitted_to_log_loss` too.
 
     Returns
     -------
@@ -198,7 +220,7 @@ def fit_model(model: Any, X: NDArray[np.floating] | csr_matrix, y: NDArray[np.in
     ModelFitError
         When the classifier's own fit fails on ``X`` (dense-only models on sparse rows).
     """
-    estimator = with_probabilities(clone(model), np.asarray(y))
+    estimator = with_probabilities(clone(model), np.asarray(y), calibrate=calibrate)
     with one_thread():
         if compactable(estimator, X):
             fit_on_present_columns(estimator, X, np.asarray(y))

@@ -181,7 +181,9 @@ def check_labels(
     y : ndarray of shape (n_labeled,)
         Their class indices (into ``classes``), aligned with ``y_labeled_idx``.
     model : scikit-learn classifier
-        Template, cloned per fold; needs ``predict_proba``.
+        Template, cloned per fold; one whose probabilities are not fitted to log loss
+        (:func:`~labelloop.learn.model.fitted_to_log_loss`), or that has none, is calibrated
+        (Platt scaling, cross-validated within the fold).
     rng : numpy.random.Generator
         Seeds the folds and the sample of at most ``max_rows`` rows.
     classes : sequence of str, optional
@@ -225,7 +227,9 @@ def check_labels(
     )
     pred_probs = np.zeros((rows.shape[0], checkable.shape[0]))
     for train, test in folds.split(np.zeros(rows.shape[0]), given):
-        member = fit_model(model, X[rows[train]], given[train])
+        # Confident learning reads these as probabilities: a model whose own are not (a
+        # softmax of distances says 1.00 at a coin flip) is calibrated within the fold.
+        member = fit_model(model, X[rows[train]], given[train], calibrate=True)
         pred_probs[test] = predict_proba_chunked(
             member, X[rows[test]], n_classes=checkable.shape[0]
         )

@@ -26,6 +26,7 @@ from labelloop.schema import ProjectSchema, ProjectSettings
 from labelloop.schema.settings import DAWID_SKENE_FROM
 from labelloop.schema.values import value_words
 from labelloop.store import audit
+from labelloop.store import imported_issues as store_imported
 from labelloop.store import items as store_items
 from labelloop.store import projects as store_projects
 from labelloop.store import review as store_review
@@ -34,6 +35,7 @@ from labelloop.store import tasks as store_tasks
 from labelloop.store.db import Database
 from labelloop.store.tables import AUTO
 from labelloop.store.users import now
+from labelloop.workflow import imported_issues
 from labelloop.workflow import review_leases as leases
 from labelloop.workflow.imports import _label_text
 from labelloop.workflow.projects import ProjectContext
@@ -985,14 +987,27 @@ def adjudicate(
 # ------------------------------------------------------------------------------ reading
 
 
-def next_review(db: Database, ctx: ProjectContext, *, skip: Sequence[int] = ()) -> dict | None:
+def next_review(
+    db: Database,
+    ctx: ProjectContext,
+    *,
+    skip: Sequence[int] = (),
+    skip_items: Sequence[int] = (),
+) -> dict | None:
     """The next annotation waiting for review that the caller did not make (None: queue empty),
     leased to them with its item (``lease_expires_at``): another reviewer is served another one.
 
-    The item the caller holds comes first, unless ``skip`` (annotations passed over) leaves it
-    out; taking another gives it back.
+    Once no answer waits, under the review policy ``flagged``, an imported label the model
+    contradicts is served the same way: ``annotation`` is None and ``imported_label`` says what
+    the label is, why it is doubted and where it came from (see
+    :mod:`labelloop.workflow.imported_issues`).
+
+    The item the caller holds comes first, unless ``skip`` (annotations passed over) or
+    ``skip_items`` (imported labels passed over, by item) leaves it out; taking another gives
+    it back.
     """
     ctx.require(Permission.REVIEW)
+    served_imported: list[bool] = [False]
 
     def candidate(conn: Any, at: datetime, passed: Sequence[int]) -> tuple[int, int] | None:
         found = store_review.review_candidates(
@@ -1005,6 +1020,16 @@ def next_review(db: Database, ctx: ProjectContext, *, skip: Sequence[int] = ()) 
             at=at,
             limit=1,
         )
+        served_imported[0] = not found and ctx.settings.review_policy == "flagged"
+        if served_imported[0]:
+            found = store_imported.candidates(
+                conn,
+                project_id=ctx.id,
+                reviewer_id=ctx.user.id,
+                passed=[*passed, *skip_items],
+                at=at,
+                limit=1,
+            )
         return found[0] if found else None
 
     leased = leases.lease_first(db, ctx, tier=leases.REVIEW, candidate=candidate)
@@ -1013,8 +1038,15 @@ def next_review(db: Database, ctx: ProjectContext, *, skip: Sequence[int] = ()) 
     pick, item_id, ends = leased
     with db.read() as conn:
         view = _item_view(conn, ctx, item_id, expert=is_expert(ctx))
-        view["annotation"] = next(a for a in view["annotations"] if a["id"] == pick)
-        view["waiting"] = store_review.status_counts(conn, ctx.id).get("in_review", 0)
+        if served_imported[0]:
+            flagged = store_imported.of_item(conn, project_id=ctx.id, item_id=item_id)
+            view["annotation"] = None
+            view["imported_label"] = imported_issues.facts(flagged) if flagged else None
+        else:
+            view["annotation"] = next(a for a in view["annotations"] if a["id"] == pick)
+        view["waiting"] = store_review.status_counts(conn, ctx.id).get(
+            "in_review", 0
+        ) + imported_issues.waiting(conn, ctx)
     view["lease_expires_at"] = ends.isoformat()
     return view
 
@@ -1378,12 +1410,15 @@ def summary(db: Database, ctx: ProjectContext) -> dict[str, Any]:
         escalated = store_review.n_escalated_items(conn, ctx.id)
         open_flags = store_review.open_flag_counts(conn, ctx.id)
         held = leases.held_by_others(conn, ctx)
+        imported = imported_issues.waiting(conn, ctx)
     if not is_expert(ctx):
         open_flags.pop("gold_wrong", None)
     return {
         "policy": ctx.settings.review_policy,
         "resolution": ctx.settings.resolution,
         "in_review": counts.get("in_review", 0),
+        # imported labels the model contradicts, waiting for a second look (policy "flagged")
+        "imported_labels": imported,
         "escalated_items": escalated,
         # Of those, what another reviewer has on their page right now: their queues pass it by.
         "leased_to_others": held,

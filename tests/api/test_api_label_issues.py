@@ -76,3 +76,50 @@ def test_a_round_that_agrees_with_doubted_labels_clears_them_everywhere(sqlite_a
     assert flag["open"] is False
     assert flag["resolved_note"].startswith("closed by the learner (model v3): it now agrees with")
     assert [a["status"] for a in trace["annotations"]] == ["submitted"]
+
+
+def test_a_flagged_imported_label_is_served_for_review_and_kept_or_fixed_over_http(
+    sqlite_api: Any,
+) -> None:
+    """Labels imported with a file, some flipped, a scan flags them: reviews/next serves one
+    (no answer, the imported label with its file), second-look keeps or fixes it, the queue
+    passes one by with skip_item, and an annotator cannot decide one."""
+    from labelloop.workflow import quality
+
+    api, lab = sqlite_api, sqlite_api.lab
+    ctx = lab.ctx("sent", lab.admin)
+    projects.change_settings(lab.db, ctx, {"review_policy": "flagged"})
+    rows = lab.rows(45, start=100, labeled=True)
+    classes = ("negative", "neutral", "positive")
+    for k in range(3, 45, 7):
+        rows[k]["label"] = classes[(classes.index(rows[k]["label"]) + 1) % 3]
+    lab.import_rows(ctx, rows, labeled=True, filename="tweets.jsonl")
+    assert quality.scan(lab.db, ctx)["flagged"] >= 3
+
+    summary = api.get(f"{BASE}/reviews/summary", "reviewer").json()
+    assert summary["imported_labels"] >= 3
+    served = api.get(f"{BASE}/reviews/next", "reviewer").json()["review"]
+    assert served["annotation"] is None
+    assert served["imported_label"]["filename"] == "tweets.jsonl"
+    first = served["item"]["id"]
+    passed = api.get(f"{BASE}/reviews/next?skip_item={first}", "reviewer").json()["review"]
+    assert passed["item"]["id"] != first
+
+    refused = api.post(f"{BASE}/items/{first}/second-look", "annotator", json={"verdict": "keep"})
+    assert refused.status_code == 403
+    truth = lab.truth(served["item"]["data"]["text"])
+    fixed = api.post(
+        f"{BASE}/items/{first}/second-look",
+        "reviewer",
+        json={"verdict": "fix", "value": {"sentiment": truth}},
+    )
+    assert fixed.status_code == 200, fixed.text
+    assert fixed.json()["resolution"] == "reviewed"
+    again = api.post(f"{BASE}/items/{first}/second-look", "reviewer", json={"verdict": "keep"})
+    assert again.status_code == 409 and "nothing was recorded" in again.json()["detail"]
+    kept = api.post(
+        f"{BASE}/items/{passed['item']['id']}/second-look", "reviewer", json={"verdict": "keep"}
+    )
+    assert kept.status_code == 200, kept.text
+    after = api.get(f"{BASE}/reviews/summary", "reviewer").json()["imported_labels"]
+    assert after == summary["imported_labels"] - 2

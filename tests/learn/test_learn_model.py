@@ -144,3 +144,24 @@ def test_a_logistic_regression_subclass_sees_every_column() -> None:
     X, y, rows = sparse_texts(2)
     fitted = fit_model(_WidthRecorder(), X[rows], y[rows])
     assert fitted.fitted_width_ == X.shape[1]
+
+
+def test_probabilities_read_as_probabilities_are_calibrated_unless_fitted_to_log_loss() -> None:
+    """For a use that reads how sure a model is (label issues), a softmax of distances is
+    calibrated; logistic regression's own probabilities are kept, and the round's model is
+    not wrapped at all."""
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.neighbors import NearestCentroid
+
+    X = np.r_[np.arange(0, 150, 10), np.arange(100, 250, 10)].astype(float)[:, None]
+    y = np.r_[np.zeros(15, dtype=np.int64), np.ones(15, dtype=np.int64)]
+    checked = fit_model(NearestCentroid(), X, y, calibrate=True)
+    assert isinstance(checked, CalibratedClassifierCV)
+    # where the classes overlap the raw model says 0.88 either way; plain readings stay plain
+    overlap, plain = (
+        checked.predict_proba(np.array([[100.0], [140.0]])),
+        checked.predict_proba(np.array([[0.0]])),
+    )
+    assert overlap.max() < 0.75 and plain[0, 0] > 0.9
+    assert isinstance(fit_model(NearestCentroid(), X, y), NearestCentroid)
+    assert isinstance(fit_model(LogisticRegression(), X, y, calibrate=True), LogisticRegression)

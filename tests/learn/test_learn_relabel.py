@@ -5,6 +5,7 @@ from typing import Any
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
+from sklearn.neighbors import NearestCentroid
 
 from labelloop.learn import relabel_candidates
 from labelloop.learn.relabel import beats_majority, check_labels, contradicted
@@ -200,3 +201,27 @@ def test_two_class_suggestions_are_at_least_two_to_one() -> None:
     assert min(guesses(coin)) < 0.6  # flagged on a near coin flip under the old rule
     assert guesses(sure) and min(guesses(sure)) >= 0.67  # 2/3, printed to two decimals
     assert set(sure.indices.tolist()) < set(coin.indices.tolist())
+
+
+def _low_and_high() -> tuple[np.ndarray, np.ndarray]:
+    """30 readings on one scale, 15 'low' at 0..140 and 15 'high' at 100..240, all right: the
+    five of each in 100..140 are a coin flip to anyone, the rest plain."""
+    x = np.r_[np.arange(0, 150, 10), np.arange(100, 250, 10)].astype(float)[:, None]
+    return x, np.r_[np.zeros(15, dtype=np.int64), np.ones(15, dtype=np.int64)]
+
+
+def test_a_model_whose_probabilities_are_not_calibrated_flags_no_right_label() -> None:
+    """NearestCentroid's probabilities are a softmax of distances, 0.94 'low' at a reading of
+    100 labeled 'high' where the two classes overlap: taken at its word, it flagged right
+    labels in the overlap as likely errors. Calibrated within the fold, it flags none of the
+    right labels, and still finds the two flipped at the far ends, and only them."""
+    x, y = _low_and_high()
+    rows = np.arange(30)
+    for seed in range(3):
+        found = check_labels(x, rows, y, NearestCentroid(), rng=np.random.default_rng(seed))
+        assert found.suggestions.indices.tolist() == []
+    flipped = y.copy()
+    flipped[[0, 29]] = 1 - flipped[[0, 29]]  # a reading of 0 called 'high', 240 'low'
+    for seed in range(3):
+        found = check_labels(x, rows, flipped, NearestCentroid(), rng=np.random.default_rng(seed))
+        assert sorted(found.suggestions.indices.tolist()) == [0, 29]

@@ -317,12 +317,14 @@ def test_a_label_studio_export_keeps_the_annotators_answer_and_stars_the_decider
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "csv"])
-def test_a_single_label_has_no_other_answer_or_decider(lab: Any, ready: Any, fmt: str) -> None:
+def test_a_single_label_is_decided_by_its_one_annotator(lab: Any, ready: Any, fmt: str) -> None:
+    """ann's one answer decided the label: the export names her as its decider, as a reviewed
+    or adjudicated label names its reviewer, and has no other answer beside it."""
     ann = lab.member("sent", "ann", "annotator")
     lab.label_next(ann, n=1)
     (row,) = _export(lab, ready, fmt)
-    assert (row["resolution"], row["annotator"]) == ("single", "ann")
-    assert row["annotated_value"] in (None, "") and row["decided_by"] in (None, "")
+    assert (row["resolution"], row["annotator"], row["decided_by"]) == ("single", "ann", "ann")
+    assert row["annotated_value"] in (None, "")
     assert row["decided_at"]
 
 

@@ -11,7 +11,7 @@ from pydantic import Field
 from labelloop.govern.permissions import Permission
 from labelloop.server.api.deps import CurrentUser, DbDep
 from labelloop.server.api.schemas import Body, Id, LeaseEnd
-from labelloop.workflow import browse, projects, review, review_leases
+from labelloop.workflow import browse, imported_issues, projects, review, review_leases
 
 router = APIRouter(prefix="/api/projects/{slug}", tags=["review"])
 
@@ -50,12 +50,16 @@ def next_review(
     db: DbDep,
     user: CurrentUser,
     skip: SkipQuery = [],  # noqa: B006 (FastAPI copies)
+    skip_item: SkipQuery = [],  # noqa: B006 (FastAPI copies)
 ) -> dict[str, Any]:
     """The next annotation to review (not the caller's own), leased to the caller with its item
     until ``lease_expires_at`` so that other reviewers are served other answers; ``review`` is
-    null when none waits that no one else holds. ``skip``: annotations passed over."""
+    null when none waits that no one else holds. ``skip``: annotations passed over. Under the
+    review policy ``flagged``, once no answer waits, an imported label the model contradicts
+    comes instead: ``annotation`` null, ``imported_label`` the label, the model's doubt and its
+    file (``skip_item``: such items passed over); ``POST items/{id}/second-look`` decides it."""
     ctx = projects.access(db, slug, user, Permission.REVIEW)
-    return {"review": review.next_review(db, ctx, skip=skip)}
+    return {"review": review.next_review(db, ctx, skip=skip, skip_items=skip_item)}
 
 
 @router.post("/reviews/leases/{item_id}/renew")
@@ -98,6 +102,25 @@ def give_verdict(
         value=body.value,
         comment=body.comment,
         seen=body.seen,
+    )
+
+
+class SecondLookIn(Body):
+    verdict: Literal["keep", "fix"]
+    value: dict[str, Any] | None = None
+    comment: str | None = Field(default=None, max_length=2000)
+
+
+@router.post("/items/{item_id}/second-look")
+def second_look(
+    slug: str, item_id: Id, body: SecondLookIn, db: DbDep, user: CurrentUser
+) -> dict[str, Any]:
+    """Keep or fix (with the value) an imported label flagged as a likely error: the flag
+    closes, a fix is the reviewer's answer and the label theirs (``reviewed``); audited. A 409
+    when the flag was closed meanwhile."""
+    ctx = projects.access(db, slug, user, Permission.REVIEW)
+    return imported_issues.second_look(
+        db, ctx, item_id, verdict=body.verdict, value=body.value, comment=body.comment
     )
 
 

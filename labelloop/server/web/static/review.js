@@ -107,6 +107,7 @@
     pending: null, // null | "reject" | "fix"
     fixFrom: null, // while fixing: the answer the fix started from, as valueToSend() gave it
     skip: [], // annotation ids (review) or item ids (adjudicate) passed over with N
+    skipItems: [], // items of imported labels (review) passed over with N
     busy: false,
     emptyTimer: null,
   };
@@ -403,6 +404,30 @@
     const value = p.new || p.value;
     const set = value && typeof value === "object" ? " " + fullText(value, item) : "";
     return `${actor} ${what}${set}${underText(p)}`;
+  }
+
+  /** What is under review: an annotator's answer, or an imported label the model doubts (it has
+   *  a value, and no annotator to send it back to). */
+  function underReview() {
+    const view = state.view;
+    return view.annotation || view.imported_label;
+  }
+
+  /** An imported label the model contradicts, served once no answer waits: the label, where it
+   *  came from and the model's doubt; the reviewer keeps it (A) or fixes it (F). */
+  function renderImported(view) {
+    const l = view.imported_label;
+    el.reviewLabel.textContent = labelOf(l.value);
+    if (el.reviewValues) el.reviewValues.replaceChildren();
+    el.reviewAnnotator.textContent = l.filename ? `an import of ${l.filename}` : "an import";
+    el.reviewMeta.textContent = SEP + "imported label" + (l.note ? SEP + l.note : "");
+    el.reviewWhy.hidden = true;
+    el.reviewRework.hidden = true;
+    el.reviewDisagrees.textContent =
+      "The model contradicts this imported label. Keep it with accept (A), or fix it (F): the " +
+      "fix is your answer. It has no annotator to send it back to or escalate from.";
+    el.reviewDisagrees.hidden = false;
+    showGuideline(view.guideline_version, view.guideline_version);
   }
 
   function renderUnderReview(view) {
@@ -782,13 +807,17 @@
     stopEmptyPoll();
     state.emptyTimer = setTimeout(() => {
       state.skip = []; // items passed over come back once the queue is otherwise empty
+      state.skipItems = [];
       load();
     }, EMPTY_POLL_MS);
   }
 
-  function queryOf(skip) {
-    if (!skip.length) return "";
-    return "?" + skip.slice(-200).map((id) => "skip=" + encodeURIComponent(id)).join("&");
+  function queryOf(skip, skipItems = []) {
+    const pairs = [
+      ...skip.slice(-200).map((id) => "skip=" + encodeURIComponent(id)),
+      ...skipItems.slice(-200).map((id) => "skip_item=" + encodeURIComponent(id)),
+    ];
+    return pairs.length ? "?" + pairs.join("&") : "";
   }
 
   /** Clear the card for the next answer or item: no pending verdict, pin form or comment. */
@@ -806,7 +835,7 @@
     try {
       let view;
       if (mode === "review") {
-        view = (await api("GET", "/reviews/next" + queryOf(state.skip))).review;
+        view = (await api("GET", "/reviews/next" + queryOf(state.skip, state.skipItems))).review;
       } else if (app.dataset.item) {
         view = await api("GET", `/items/${encodeURIComponent(app.dataset.item)}/review`);
         delete app.dataset.item; // after this one, the queue
@@ -849,9 +878,10 @@
     renderItem(view);
     if (mode === "review") {
       setState("review");
-      app.dataset.annotationId = String(view.annotation.id);
-      renderUnderReview(view);
-      showValue(view.annotation.value);
+      app.dataset.annotationId = view.annotation ? String(view.annotation.id) : "";
+      if (view.annotation) renderUnderReview(view);
+      else renderImported(view);
+      showValue(underReview().value);
     } else {
       setState("item");
       showGuideline(view.guideline_version, view.guideline_version); // the rules it decides by
@@ -920,7 +950,7 @@
   async function refreshCounts() {
     try {
       const s = await api("GET", "/reviews/summary");
-      const waiting = mode === "review" ? s.in_review : s.escalated_items;
+      const waiting = mode === "review" ? s.in_review + (s.imported_labels || 0) : s.escalated_items;
       const others = s.leased_to_others || {};
       const held = (mode === "review" ? others.in_review : others.escalated_items) || 0;
       el.waiting.textContent = String(waiting);
@@ -959,10 +989,11 @@
   }
 
   function verdict(kind, extra = {}) {
-    const id = state.view.annotation.id;
     const comment = el.comment.value.trim();
     // Shown while the next item is already on screen: the confirmation names its item.
     const item = el.itemId.textContent;
+    if (!state.view.annotation) return secondLook(kind, extra, comment, item);
+    const id = state.view.annotation.id;
     const done = {
       accept: `Accepted item ${item}.`,
       reject: `Sent item ${item} back to its annotator.`,
@@ -976,6 +1007,19 @@
         api("POST", `/reviews/${id}`, { verdict: kind, comment: comment || null, seen, ...extra }),
       done,
     );
+  }
+
+  /** Keep or fix an imported label the model doubts; it has no annotator to reject to and no
+   *  answer to escalate. */
+  function secondLook(kind, extra, comment, item) {
+    if (kind !== "accept" && kind !== "fix") {
+      showMessage("An imported label has no annotator: keep it (A) or fix it (F).", "warn", 4000);
+      return;
+    }
+    const body = { verdict: kind === "accept" ? "keep" : "fix", comment: comment || null, ...extra };
+    const done = kind === "accept" ? `Kept item ${item}'s imported label.` : `Fixed item ${item}.`;
+    const id = encodeURIComponent(state.view.item.id);
+    return act(() => api("POST", `/items/${id}/second-look`, body), done);
   }
 
   /** Accept what is shown: a fix opened and changed is what the reviewer accepts (a mouse user
@@ -1003,7 +1047,7 @@
   function startFix() {
     if (state.pending === "fix") return;
     setPending("fix");
-    showValue(state.view ? state.view.annotation.value : {}); // the widgets draw editable
+    showValue(state.view ? underReview().value : {}); // the widgets draw editable
     state.fixFrom = JSON.stringify(valueToSend()); // the answer as the fix starts from it
     if (document.activeElement instanceof HTMLElement) document.activeElement.blur();
   }
@@ -1012,7 +1056,7 @@
   function cancelFix() {
     if (state.pending !== "fix") return;
     setPending(null);
-    if (state.view && mode === "review") showValue(state.view.annotation.value);
+    if (state.view && mode === "review") showValue(underReview().value);
   }
 
   function sendFix() {
@@ -1052,7 +1096,8 @@
 
   function next() {
     if (!state.view || state.busy) return;
-    state.skip.push(mode === "review" ? state.view.annotation.id : state.view.item.id);
+    if (mode === "review" && !state.view.annotation) state.skipItems.push(state.view.item.id);
+    else state.skip.push(mode === "review" ? state.view.annotation.id : state.view.item.id);
     load();
   }
 
@@ -1066,7 +1111,7 @@
 
   function shownAnswer() {
     if (!state.view) return null;
-    return state.pending === "fix" ? valueToSend() : state.view.annotation.value;
+    return state.pending === "fix" ? valueToSend() : underReview().value;
   }
 
   function openPin() {

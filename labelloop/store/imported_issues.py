@@ -1,0 +1,90 @@
+"""Label issues on imported labels: the open ``label_issue`` flags on items whose label an
+import brought (no answer behind it), which wait in the review queue for a second look."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, case, func, select
+
+from labelloop.store import review_leases
+from labelloop.store.tables import flag, import_batch, item, item_label
+
+IMPORTED = "imported"
+"""The resolution of a label an import brought."""
+
+
+def _open_on_imported() -> Any:
+    return (
+        select(flag.c.id, flag.c.item_id)
+        .join(item_label, item_label.c.item_id == flag.c.item_id)
+        .where(
+            flag.c.kind == "label_issue",
+            flag.c.resolved_at.is_(None),
+            item_label.c.resolution == IMPORTED,
+        )
+    )
+
+
+def candidates(
+    conn: Connection,
+    *,
+    project_id: int,
+    reviewer_id: int,
+    passed: Sequence[int] = (),
+    at: datetime,
+    limit: int,
+) -> list[tuple[int, int]]:
+    """(flag id, item id) of open label issues on imported labels, oldest flag first, on items
+    no other reviewer has leased at ``at``; an item leased to the reviewer comes first.
+    ``passed`` lists items to leave out."""
+    mine = review_leases.leased_to(flag.c.item_id, reviewer_id, at)
+    q = _open_on_imported().where(
+        flag.c.project_id == project_id,
+        ~review_leases.leased_to_others(flag.c.item_id, reviewer_id, at),
+    )
+    if passed:
+        q = q.where(flag.c.item_id.not_in(list(passed)))
+    q = q.order_by(case((mine, 0), else_=1), flag.c.id).limit(limit)
+    return [(int(f), int(i)) for f, i in conn.execute(q)]
+
+
+def count(conn: Connection, project_id: int) -> int:
+    """How many imported labels wait for a second look."""
+    found = _open_on_imported().where(flag.c.project_id == project_id).subquery()
+    q = select(func.count(func.distinct(found.c.item_id)))
+    return int(conn.execute(q).scalar_one())
+
+
+def of_item(conn: Connection, *, project_id: int, item_id: int) -> dict[str, Any] | None:
+    """The item's open label issue on its imported label, with the label (``value``,
+    ``label``) and where it came from (``batch_id``, ``filename``, ``decided_by``); None when
+    there is none."""
+    q = (
+        select(
+            flag.c.id,
+            flag.c.note,
+            flag.c.score,
+            item_label.c.value,
+            item_label.c.label,
+            item_label.c.decided_by,
+            item.c.import_batch_id.label("batch_id"),
+            import_batch.c.filename,
+        )
+        .join(item_label, item_label.c.item_id == flag.c.item_id)
+        .join(item, item.c.id == flag.c.item_id)
+        .outerjoin(import_batch, import_batch.c.id == item.c.import_batch_id)
+        .where(
+            flag.c.project_id == project_id,
+            flag.c.item_id == item_id,
+            flag.c.kind == "label_issue",
+            flag.c.resolved_at.is_(None),
+            item_label.c.resolution == IMPORTED,
+        )
+        .order_by(flag.c.id)
+        .limit(1)
+    )
+    row = conn.execute(q).mappings().first()
+    return dict(row) if row is not None else None

@@ -1,0 +1,136 @@
+"""A flagged imported label waits in the review queue under the review policy ``flagged``, and
+a reviewer keeps or fixes it, as a flagged answer is reviewed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from labelloop.errors import Conflict, LabelloopError
+from labelloop.store.audit import chain_rows
+from labelloop.workflow import export, guidelines, quality
+from labelloop.workflow import imported_issues as issues
+from labelloop.workflow import review as wf_review
+
+CLASSES = ("negative", "neutral", "positive")
+
+
+def _flipped_import(lab: Any, *, policy: str = "flagged") -> tuple[Any, set[str]]:
+    """45 labeled items imported, every seventh label flipped, and a label-error scan run: the
+    admin's context and the ids of the flipped items."""
+    ctx = lab.project(review_policy=policy)
+    rows = lab.rows(45, labeled=True)
+    flipped = set()
+    for k, row in enumerate(rows):
+        if k % 7 == 3:  # two of each class
+            row["label"] = CLASSES[(CLASSES.index(row["label"]) + 1) % 3]
+            flipped.add(row["id"])
+    lab.import_rows(ctx, rows, labeled=True, filename="tweets.jsonl")
+    found = quality.scan(lab.db, ctx)
+    assert found["flagged"] >= 4, found
+    return ctx, flipped
+
+
+def test_flagged_imported_labels_wait_in_review_and_a_reviewer_keeps_or_fixes_them(
+    lab: Any,
+) -> None:
+    ctx, flipped = _flipped_import(lab)
+    rev = lab.member("sent", "rev", "reviewer")
+    waiting = wf_review.summary(lab.db, rev)["imported_labels"]
+    assert waiting >= 4
+
+    # Served as an answer in review is: the label, why it is doubted and where it came from.
+    view = wf_review.next_review(lab.db, rev)
+    assert view is not None and view["annotation"] is None
+    shown = view["imported_label"]
+    assert shown["filename"] == "tweets.jsonl" and "says" in shown["note"]
+    assert view["item"]["external_id"] in flipped
+    truth = lab.truth(view["item"]["data"]["text"])
+    assert shown["label"] != truth
+    guidelines.edit(lab.db, ctx, "Label the author's attitude.", "v2")
+    fixed = issues.second_look(
+        lab.db, rev, view["item"]["id"], verdict="fix", value={"sentiment": truth}
+    )
+    assert (fixed["label"], fixed["resolution"]) == (truth, "reviewed")
+    with pytest.raises(Conflict):  # the flag is closed: a second verdict records nothing
+        issues.second_look(lab.db, rev, view["item"]["id"], verdict="keep")
+
+    # The fix is rev's answer under the guideline in force; the export says rev decided it.
+    detail = wf_review.item_detail(lab.db, rev, view["item"]["id"])
+    (answer,) = detail["annotations"]
+    assert (answer["user"], answer["guideline_version"]) == ("rev", 2)
+    assert (detail["label"]["label"], detail["label"]["resolution"]) == (truth, "reviewed")
+    row = next(r for r in export.records(lab.db, ctx) if r.item_id == view["item"]["id"])
+    assert (row.label, row.decided_by, row.annotators) == (truth, "rev", ("rev",))
+    with lab.db.read() as conn:
+        event = chain_rows(conn, ctx.id)[-1]
+    assert event["action"] == "review.imported_label.fix"
+    assert event["payload"]["imported"] == {"sentiment": shown["label"]}
+    assert event["payload"]["filename"] == "tweets.jsonl"
+
+    # Kept: the flag closes as a person's decision, and the next scan does not raise it again.
+    kept = wf_review.next_review(lab.db, rev)
+    assert kept is not None and kept["item"]["id"] != view["item"]["id"]
+    issues.second_look(lab.db, rev, kept["item"]["id"], verdict="keep", comment="sarcasm")
+    assert wf_review.summary(lab.db, rev)["imported_labels"] == waiting - 2
+    assert kept["item"]["id"] not in quality.scan(lab.db, ctx)["items"]
+    label = wf_review.item_detail(lab.db, rev, kept["item"]["id"])["label"]
+    assert label["resolution"] == "imported"  # the import's label, as it came
+
+
+def test_imported_labels_wait_only_under_the_flagged_policy_and_need_a_reviewer(
+    sqlite_lab: Any,
+) -> None:
+    lab = sqlite_lab
+    ctx, _ = _flipped_import(lab, policy="none")
+    rev = lab.member("sent", "rev", "reviewer")
+    ann = lab.member("sent", "ann", "annotator")
+    assert wf_review.next_review(lab.db, rev) is None
+    assert wf_review.summary(lab.db, rev)["imported_labels"] == 0
+    flagged = {f["item_id"] for f in wf_review.flags(lab.db, rev, kind="label_issue")}
+    some = min(flagged)
+    with pytest.raises(LabelloopError):  # an annotator gives no second look
+        issues.second_look(lab.db, ann, some, verdict="keep")
+    with pytest.raises(LabelloopError, match="verdict"):
+        issues.second_look(lab.db, rev, some, verdict="accept")
+    with pytest.raises(LabelloopError, match="is not one of"):  # a label the schema lacks
+        issues.second_look(lab.db, rev, some, verdict="fix", value={"sentiment": "<b>x</b>"})
+    issues.second_look(lab.db, rev, some, verdict="keep")  # still possible from the flag list
+    assert some not in {f["item_id"] for f in wf_review.flags(lab.db, rev, kind="label_issue")}
+
+
+def test_the_cli_keeps_or_fixes_a_flagged_imported_label(
+    sqlite_lab: Any, no_labelloop_env: None
+) -> None:
+    from typer.testing import CliRunner
+
+    from labelloop.cli import app
+
+    lab = sqlite_lab
+    ctx, _ = _flipped_import(lab)
+    lab.member("sent", "rev", "reviewer")
+    lab.member("sent", "ann", "annotator")
+    env = {"LABELLOOP_DATABASE_URL": lab.db.url, "COLUMNS": "200"}
+
+    def run(*args: str, code: int = 0) -> str:
+        result = CliRunner().invoke(app, list(args), env=env)
+        assert result.exit_code == code, (args, result.output, result.exception)
+        return result.output
+
+    first, second, *_ = sorted(
+        f["external_id"] for f in wf_review.flags(lab.db, ctx, kind="label_issue")
+    )
+    with lab.db.read() as conn:
+        from labelloop.workflow.values import find_item
+
+        text = find_item(conn, ctx, item_id=None, external_id=first)["payload"]["text"]
+    truth = lab.truth(text)
+    assert "--as" in run("second-look", "sent", first, "fix", truth, code=1)
+    refused = run("second-look", "sent", first, "keep", "--as", "ann", code=1)
+    assert "(annotator) does not allow reviewing" in refused
+    said = run("second-look", "sent", first, "fix", truth, "--as", "rev")
+    assert f"imported label fixed as '{truth}'" in said
+    assert "imported label kept" in run("second-look", "sent", second, "keep", "--as", "rev")
+    assert "nothing was recorded" in run("second-look", "sent", second, "keep", code=1)
+    assert "no item 'nope'" in run("second-look", "sent", "nope", "keep", code=1)
