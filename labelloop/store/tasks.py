@@ -706,3 +706,9 @@ def queue_remaining(conn: Connection, model_version_id: int, *, overlap: int, at
         taken < overlap,
     )
     return int(conn.execute(q, {"at": at}).scalar_one())
+
+
+def any_served(conn: Connection, project_id: int) -> bool:
+    """Whether the project ever leased an item to anyone (its first queue has been served)."""
+    q = select(exists().where(assignment.c.project_id == project_id))
+    return bool(conn.execute(q).scalar_one())

@@ -217,8 +217,8 @@ def idle(db: Database, ctx: ProjectContext) -> dict[str, Any]:
     (such items wait for a round that is not due yet: more labels start it), ``leased`` (every
     remaining item is leased to someone else right now) or ``waiting`` (the rest are being
     labeled, wait for another annotator or review, or the caller skipped them). With ``open``
-    and ``unqueued``, ``learner`` says whether a learner runs and ``first`` whether the
-    project's first round, which chooses its first items, is still to come, and ``blocked``
+    and ``unqueued``, ``learner`` says whether a learner runs, ``first`` whether the project's
+    first items are still to come (no round yet, or none of its picks served yet), and ``blocked``
     why no round of the project can run at all (its settings name a strategy, featurizer, model
     or detector this server cannot use: more labels start none), None when rounds can run.
     ``remaining``
@@ -270,7 +270,11 @@ def idle(db: Database, ctx: ProjectContext) -> dict[str, Any]:
     if state in ("open", "unqueued"):  # items wait for a queue: is anyone making one?
         with db.read() as conn:
             found["learner"] = learner_state(store_learning.last_beat(conn))["running"]
-            found["first"] = store_learning.latest(conn, ctx.id) is None
+            # A first round writes its model version before the rest of its queue: until anyone
+            # has been served, the page still waits for the first items, not for "more".
+            found["first"] = store_learning.latest(
+                conn, ctx.id
+            ) is None or not store_tasks.any_served(conn, ctx.id)
         found["blocked"] = settings_problem(ctx)
     return found
 

@@ -158,7 +158,12 @@ def test_density_weighted_pick_shows_its_score_components(lab: Any) -> None:
     uncertainty, density = (float(v) for v in found.groups())
     # The score is the product the reason shows (beta = 1), up to the reason's rounding.
     assert abs(selection["score"] - uncertainty * density) <= 0.011
-    assert set(selection) == {"strategy", "score", "rank", "model_version", "reason"}
+    assert set(selection) == {
+        *("strategy", "score", "rank", "model_version", "reason"),
+        *("cold_start", "picked_by"),
+    }
+    assert selection["cold_start"] is False
+    assert selection["picked_by"] == f"v{selection['model_version']}"
 
 
 def test_a_model_that_cannot_learn_from_the_features_is_named_in_the_failure(

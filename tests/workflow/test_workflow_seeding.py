@@ -390,9 +390,9 @@ def test_before_the_first_round_nothing_is_served_not_a_stray_control(
     why = tasks.idle(lab.db, ann)
     assert (why["state"], why["first"], why["remaining"]) == ("open", True, 30)
     lab.train(ctx)
-    assert tasks.idle(lab.db, ann)["first"] is False
     served = lab.label_next(ann, n=3)  # the queue is there: controls take picks' places now
     assert {t["selection"]["strategy"] for t in served} == {"random"}
+    assert tasks.idle(lab.db, ann)["first"] is False  # its first items have been served
 
 
 # -- featurizer and model settings --------------------------------------------------------
