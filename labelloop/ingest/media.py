@@ -98,6 +98,22 @@ def resolve_media(path: str, roots: Sequence[Path], *, kind: str = "image") -> t
     NotFound
         No root holds the file.
     """
+    found = _found(path, roots, kind=kind)
+    try:
+        with found.open("rb") as file:
+            content_type = _SNIFFERS[kind](file.read(16))
+    except OSError as exc:
+        raise LabelloopError(
+            f"media path '{path[:200]}': cannot be read ({exc.strerror or exc})"
+        ) from None
+    if content_type is None:
+        raise LabelloopError(f"media path '{path[:200]}': not {_KIND_NAMES[kind]}")
+    return found, content_type
+
+
+def _found(path: str, roots: Sequence[Path], *, kind: str) -> Path:
+    """The resolved file a stored path names under the first root holding it, checked as
+    :func:`resolve_media` says, not opened."""
     relative = check_relative(path, kind=kind)
     for root in roots:
         base = Path(root).resolve()
@@ -105,16 +121,11 @@ def resolve_media(path: str, roots: Sequence[Path], *, kind: str = "image") -> t
             found = (base / relative).resolve()
             if not found.is_relative_to(base):
                 raise LabelloopError(f"media path '{path[:200]}': resolves outside the media root")
-            if not found.is_file():
-                continue
-            with found.open("rb") as file:
-                content_type = _SNIFFERS[kind](file.read(16))
+            if found.is_file():
+                return found
         except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop (Python < 3.13)
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "a symlink loop"
             raise LabelloopError(f"media path '{path[:200]}': cannot be read ({reason})") from None
-        if content_type is None:
-            raise LabelloopError(f"media path '{path[:200]}': not {_KIND_NAMES[kind]}")
-        return found, content_type
     raise NotFound(f"media path '{path[:200]}': no such file under the media roots")
 
 
@@ -140,7 +151,7 @@ def open_media(
     LabelloopError, NotFound
         As :func:`resolve_media`; or the file changed between the check and the open.
     """
-    found, _ = resolve_media(path, roots, kind=kind)
+    found = _found(path, roots, kind=kind)  # not opened here: a pipe put in its place would hang
     base = next(b for b in (Path(r).resolve() for r in roots) if found.is_relative_to(b))
     *folders, name = found.relative_to(base).parts
     try:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from pathlib import Path
 from typing import BinaryIO, ClassVar, Protocol, runtime_checkable
 
 from labelloop.domain import AnswerRecord, ExportRecord, ItemIn
@@ -50,8 +49,9 @@ class ImagesExporter(Exporter, Protocol):
         records: Iterable[ExportRecord],
         sink: BinaryIO,
         *,
-        files: Callable[[ExportRecord], Path | None],
+        files: Callable[[ExportRecord], BinaryIO | None],
     ) -> None:
-        """Write ``records`` with the images ``files`` gives (a record without one is left
-        out) to ``sink`` as a zip, streaming; the caller owns the sink."""
+        """Write ``records`` with the images ``files`` gives, opened (a record without one is
+        left out; each is closed once copied), to ``sink`` as a zip, streaming; the caller owns
+        the sink."""
         ...

@@ -14,11 +14,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from labelloop.errors import Conflict, LabelloopError, NotFound
+from labelloop.errors import Conflict, LabelloopError
 from labelloop.govern.permissions import Permission
 from labelloop.store import audit
 from labelloop.store import imported_issues as store_imported
-from labelloop.store import items as store_items
 from labelloop.store import projects as store_projects
 from labelloop.store import review as store_review
 from labelloop.store import tasks as store_tasks
@@ -79,10 +78,7 @@ def second_look(
         ctx, clean = checked(db, ctx, value)
     note = (comment or "").strip()[:MAX_COMMENT] or None
     with db.write(project_id=ctx.id) as conn:
-        if not db.is_sqlite:  # PostgreSQL: wait for the item's other writers
-            store_tasks.lock_item(db, conn, item_id)
-        if store_items.get_item(conn, project_id=ctx.id, item_id=item_id) is None:
-            raise NotFound(f"no item {item_id} in project '{ctx.slug}'")
+        leases.hold_item(db, conn, ctx, item_id)
         flagged = store_imported.of_item(conn, project_id=ctx.id, item_id=item_id)
         if flagged is None:
             raise Conflict(

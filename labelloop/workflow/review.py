@@ -939,9 +939,7 @@ def adjudicate(
     target = ctx.schema.target.name
     label = _label_text(clean.get(target))
     with db.write(project_id=ctx.id) as conn:
-        _lock(db, conn, item_id)
-        if store_items.get_item(conn, project_id=ctx.id, item_id=item_id) is None:
-            raise NotFound(f"no item {item_id} in project '{ctx.slug}'")
+        leases.hold_item(db, conn, ctx, item_id)
         if store_review.gold_of(conn, item_id) is not None:
             raise Conflict(f"item {item_id} is a gold item; change its gold answer instead")
         _not_own_work(conn, ctx, item_id)

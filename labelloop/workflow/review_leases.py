@@ -75,8 +75,7 @@ def renew(db: Database, ctx: ProjectContext, item_id: int) -> dict[str, Any]:
     ctx.require(Permission.REVIEW)
     at = now()
     with db.write() as conn:
-        _in_project(conn, ctx, item_id)
-        store_tasks.lock_item(db, conn, item_id)
+        hold_item(db, conn, ctx, item_id)
         ends = store_leases.expiry(conn, project_id=ctx.id, item_id=item_id, user_id=ctx.user.id)
         if ends is None:
             refuse_if_taken(conn, ctx, item_id, at=at)
@@ -96,10 +95,9 @@ def release(
     (the page reloaded) stays. ``released`` says whether the caller held one so."""
     ctx.require(Permission.REVIEW)
     with db.write() as conn:
-        _in_project(conn, ctx, item_id)
         # after a serve of it under way (a reloaded page) moves its end: never between its
         # read of the lease and its move, which would find none left
-        store_tasks.lock_item(db, conn, item_id)
+        hold_item(db, conn, ctx, item_id)
         released = store_leases.release(
             conn, project_id=ctx.id, item_id=item_id, user_id=ctx.user.id, ends=ends
         )
@@ -130,7 +128,10 @@ def refuse_if_taken(
     )
 
 
-def _in_project(conn: Any, ctx: ProjectContext, item_id: int) -> None:
+def hold_item(db: Database, conn: Any, ctx: ProjectContext, item_id: int) -> None:
+    """Wait for the item's other writers (PostgreSQL; SQLite has one writer) and refuse an item
+    that is not in the caller's project: the start of every review write on one item."""
+    store_tasks.lock_item(db, conn, item_id)
     if store_items.get_item(conn, project_id=ctx.id, item_id=item_id) is None:
         raise NotFound(f"no item {item_id} in project '{ctx.slug}'")
 

@@ -117,12 +117,26 @@ def exit_on_signals(leaving: Callable[[], None]) -> Iterator[None]:
     the signals back as it starts; one started from a program (exec) keeps them blocked until
     it unblocks them itself, as the simulation's worker processes do. As the block ends (a
     command that failed, run in-process by a test) the signals are the main thread's again.
+    Where no thread can wait for signals (macOS has no ``sigtimedwait``), handlers in the
+    main thread take them, as :func:`stopped_by_signals` does: the stop then waits out a
+    native call.
     """
     if threading.current_thread() is not threading.main_thread():
         raise RuntimeError("exit_on_signals must be entered in the main thread")
     taken = {sig for sig in STOP_SIGNALS if signal.getsignal(sig) is not signal.SIG_IGN}
     if not taken:
         yield
+        return
+
+    def leave() -> None:
+        going = threading.Thread(target=leaving, name="labelloop-leaving", daemon=True)
+        going.start()
+        going.join(LEAVING_S)
+        os._exit(0)
+
+    if not hasattr(signal, "sigtimedwait"):  # macOS: no thread can wait for signals there
+        with stopped_by_signals(leave):  # handlers, in the main thread, between its bytecodes
+            yield
         return
     before = signal.pthread_sigmask(signal.SIG_BLOCK, taken)
     held, ended = _held, threading.Event()
@@ -135,12 +149,6 @@ def exit_on_signals(leaving: Callable[[], None]) -> Iterator[None]:
             signal.pthread_sigmask(signal.SIG_SETMASK, before)
 
     os.register_at_fork(after_in_child=forked)
-
-    def leave() -> None:
-        going = threading.Thread(target=leaving, name="labelloop-leaving", daemon=True)
-        going.start()
-        going.join(LEAVING_S)
-        os._exit(0)
 
     def wait() -> None:
         while not ended.is_set():

@@ -119,3 +119,19 @@ def test_a_range_is_answered_with_its_bytes_and_anything_else_with_the_file(
     assert past.headers["content-range"] == f"bytes */{len(whole)}"
     stale = client.get(url, headers={**auth, "Range": "bytes=10-", "If-Range": '"other"'})
     assert (stale.status_code, stale.content) == (200, whole)
+
+
+@pytest.mark.parametrize(
+    "asked",
+    [b"bytes=\xb2-", b"bytes=1-" + b"9" * 5000, b"bytes=-"],
+    ids=["superscript", "huge", "empty"],
+)
+def test_a_range_that_does_not_parse_gets_the_whole_file_not_a_server_error(
+    audio_api: Any, asked: bytes
+) -> None:
+    client, tokens, media = audio_api
+    auth = {"Authorization": f"Bearer {tokens['annotator']}"}
+    task = client.post(f"/api/projects/{SLUG}/tasks/next", json={}, headers=auth).json()["task"]
+    url = f"/api/projects/{SLUG}/items/{task['item']['id']}/media"
+    got = client.get(url, headers={**auth, "Range": asked})
+    assert (got.status_code, got.content) == (200, (media / "more" / "x.wav").read_bytes())

@@ -92,6 +92,9 @@ REQUESTS: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/projects/{slug}/items/{item_id}/adjudicate"): {
         "json": {"value": VALUE, "comment": "final"}
     },
+    ("POST", "/api/projects/{slug}/items/{item_id}/second-look"): {
+        "json": {"verdict": "fix", "value": VALUE, "comment": "it is wrong"}
+    },
     ("PUT", "/api/projects/{slug}/gold"): {"json": {"external_id": "doc-1", "value": VALUE}},
     ("DELETE", "/api/projects/{slug}/gold/{item_id}"): {},
     ("POST", "/api/projects/{slug}/guidelines"): {"json": {"body": "Be kind.", "summary": "kind"}},
@@ -337,6 +340,7 @@ REFERENCES = (
         lambda w, who, v: ({"item_id": w.own_item}, {"params": {"base_version": v}}),
     ),
     Reference("GET", P + "/reviews/next", "skip", "annotation", _query(skip=[None])),
+    Reference("GET", P + "/reviews/next", "skip_item", "item", _query(skip_item=[None])),
     Reference("GET", P + "/adjudications/next", "skip", "item", _query(skip=[None])),
     Reference("GET", P + "/search", "like", "item", _query(like=None)),
     Reference("GET", P + "/audit", "before", "event", _query(before=None)),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -123,9 +124,9 @@ def test_a_link_swapped_in_after_the_check_is_not_followed(
     secret = tmp_path / "elsewhere"
     secret.mkdir()
     (secret / "a.png").write_bytes(PNG + b"secret")
-    checked = resolve_media
+    checked = media._found
 
-    def then_swapped(path: str, roots: list[Path], *, kind: str = "image") -> tuple[Path, str]:
+    def then_swapped(path: str, roots: list[Path], *, kind: str = "image") -> Path:
         found = checked(path, roots, kind=kind)
         if swapped == "file":
             (root / "cats" / "a.png").unlink()
@@ -135,7 +136,7 @@ def test_a_link_swapped_in_after_the_check_is_not_followed(
             (root / "cats").symlink_to(secret)
         return found
 
-    monkeypatch.setattr(media, "resolve_media", then_swapped)
+    monkeypatch.setattr(media, "_found", then_swapped)
     with pytest.raises(LabelloopError, match="media path 'cats/a.png': changed while it was read"):
         open_media("cats/a.png", [root])
 
@@ -143,17 +144,45 @@ def test_a_link_swapped_in_after_the_check_is_not_followed(
 def test_a_named_pipe_in_a_files_place_is_refused_without_waiting(
     root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    checked = resolve_media
+    checked = media._found
 
-    def then_a_pipe(path: str, roots: list[Path], *, kind: str = "image") -> tuple[Path, str]:
+    def then_a_pipe(path: str, roots: list[Path], *, kind: str = "image") -> Path:
         found = checked(path, roots, kind=kind)
         (root / "cats" / "a.png").unlink()
         os.mkfifo(root / "cats" / "a.png")
         return found
 
-    monkeypatch.setattr(media, "resolve_media", then_a_pipe)
+    monkeypatch.setattr(media, "_found", then_a_pipe)
     with pytest.raises(LabelloopError, match="changed while it was read"):
         open_media("cats/a.png", [root])
+
+
+def test_a_pipe_in_a_files_place_as_it_is_checked_does_not_hang_the_open(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A named pipe put in the file's place just after the check saw a file: open_media used
+    to open it by path first (to sniff it), which waits for a writer that never comes, and
+    the request's thread hung there for good."""
+    pipe = root / "cats" / "b.png"
+    os.mkfifo(pipe)
+    is_file = Path.is_file
+    monkeypatch.setattr(Path, "is_file", lambda p: p == pipe or is_file(p))
+    outcome: list[BaseException | None] = []
+
+    def run() -> None:
+        try:
+            open_media("cats/b.png", [root])[0].close()
+            outcome.append(None)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    opening = threading.Thread(target=run, daemon=True)
+    opening.start()
+    opening.join(5)
+    if opening.is_alive():  # let the hung open go
+        os.close(os.open(pipe, os.O_WRONLY | os.O_NONBLOCK))
+    assert outcome and isinstance(outcome[0], LabelloopError), outcome
+    assert "changed while it was read" in outcome[0].message
 
 
 def test_a_folder_import_walks_in_path_order_and_keeps_no_path_in_memory(tmp_path: Path) -> None:

@@ -105,14 +105,15 @@ def _started(
     after: str = "",
     ignored: tuple[int, ...] = (),
     leaving_s: float = 0.0,
+    before: str = "",
 ) -> tuple[subprocess.Popen[str], str]:
     """A Python process that runs ``body`` in ``exit_on_signals`` (its ``leaving`` touches
     ``left``, then takes ``leaving_s``), then ``after``; one of them prints a line once it is
     where a test stops it: with that line. Started with the signals ``ignored`` ignored, in a
-    process group of its own."""
+    process group of its own; ``before`` runs first."""
     script = tmp_path / "stopped.py"
     inside = textwrap.indent(textwrap.dedent(body), "    ")
-    script.write_text(SCRIPT + inside + "\n" + textwrap.dedent(after))
+    script.write_text(textwrap.dedent(before) + SCRIPT + inside + "\n" + textwrap.dedent(after))
 
     def ignore() -> None:
         for sig in ignored:
@@ -200,6 +201,22 @@ def test_what_is_done_on_leaving_does_not_hold_the_stop_for_long(tmp_path: Path)
     child.send_signal(signal.SIGTERM)
     took = _ended(child)
     assert child.returncode == 0 and took < LEAVING_S + 2.0, (took, child.returncode)
+    assert (tmp_path / "left").exists()
+
+
+def test_where_no_thread_can_wait_for_signals_a_stop_still_ends_the_process(
+    tmp_path: Path,
+) -> None:
+    """macOS has no sigtimedwait: the signal thread died there at once, the stop signals stayed
+    blocked, and a SIGTERM never ended `labelloop worker` (its server killed it 15 s later)."""
+    child, _ = _started(
+        tmp_path,
+        'print("started", flush=True)\ntime.sleep(60)\n',
+        before="import signal\ndel signal.sigtimedwait\n",
+    )
+    child.send_signal(signal.SIGTERM)
+    took = _ended(child)
+    assert child.returncode == 0 and took < 2.0, (took, child.returncode)
     assert (tmp_path / "left").exists()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from email.utils import formatdate
 from typing import Annotated, BinaryIO
@@ -65,16 +66,17 @@ def _range(asked: str | None, size: int) -> tuple[int, int] | str | None:
     """The bytes [start, end) one ``Range: bytes=…`` header asks of a file of ``size`` bytes;
     None to send it whole (no range, several, or one that does not parse: a server may ignore
     them), "unsatisfiable" for one that starts past its end."""
-    if asked is None or not asked.startswith("bytes=") or "," in asked:
+    # ASCII digits only: str.isdigit() passes '²', which int() refuses, and a 5,000-digit
+    # number, which int() refuses too; either would end the request in a 500.
+    one = re.fullmatch(r"bytes=[ \t]*([0-9]{0,18})-([0-9]{0,18})[ \t]*", asked or "")
+    if one is None or not any(one.groups()):
         return None
-    first, dash, last = asked.removeprefix("bytes=").strip().partition("-")
-    if not dash or not (first.isdigit() or last.isdigit()):
-        return None
-    if not first.isdigit():  # the last N bytes
+    first, last = one.groups()
+    if not first:  # the last N bytes
         start, end = max(size - int(last), 0), size
     else:
         start, end = int(first), size
-        if last.isdigit():
+        if last:
             if int(last) < start:
                 return None
             end = min(int(last) + 1, size)
