@@ -143,7 +143,7 @@ def test_a_link_swapped_in_after_the_check_serves_nothing_from_elsewhere(
     from labelloop.ingest import media
 
     client, ids, tokens = media_api
-    checked = media.resolve_media
+    checked = media._found  # where open_media finds the file it then opens itself
     cat = tmp_path / "media" / "set" / "cat.png"
 
     def then_swapped(path: str, roots: Any, *, kind: str = "image") -> Any:
@@ -153,7 +153,7 @@ def test_a_link_swapped_in_after_the_check_serves_nothing_from_elsewhere(
             cat.symlink_to(tmp_path / "outside.png")
         return found
 
-    monkeypatch.setattr(media, "resolve_media", then_swapped)
+    monkeypatch.setattr(media, "_found", then_swapped)
     for url in ("media", "thumbnail"):
         if cat.is_symlink():  # the file back in place, to be swapped again
             cat.unlink()
