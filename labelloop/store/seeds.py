@@ -133,18 +133,26 @@ def n_pending(conn: Connection, project_id: int) -> int:
 # The serving path: both statements are built once with bind parameters.
 
 
+def _served_with() -> tuple[Any, ...]:
+    """What a seed pick or a random control is served with, as a queue entry is: its item's
+    content and the newest model version (whose queue it is served beside)."""
+    return (
+        item.c.external_id,
+        item.c.payload,
+        item.c.meta,
+        item.c.prediction,
+        newest_version(model_version.c.id).label("model_version_id"),
+        newest_version(model_version.c.version).label("model_version"),
+    )
+
+
 @cache
 def _seed_stmt(skip_locked: bool) -> Select[Any]:
     q = (
         select(
             seed_pick.c.item_id,
             seed_pick.c.reason,
-            item.c.external_id,
-            item.c.payload,
-            item.c.meta,
-            item.c.prediction,
-            newest_version(model_version.c.id).label("model_version_id"),
-            newest_version(model_version.c.version).label("model_version"),
+            *_served_with(),
             exists().where(auto_label_check.c.item_id == seed_pick.c.item_id).label("spot_check"),
         )
         .join(item, item.c.id == seed_pick.c.item_id)
@@ -181,15 +189,7 @@ def id_range(conn: Connection, project_id: int) -> tuple[int, int] | None:
 
 @cache
 def _open_item_stmt(skip_locked: bool) -> Select[Any]:
-    q = select(
-        item.c.id.label("item_id"),
-        item.c.external_id,
-        item.c.payload,
-        item.c.meta,
-        item.c.prediction,
-        newest_version(model_version.c.id).label("model_version_id"),
-        newest_version(model_version.c.version).label("model_version"),
-    ).where(
+    q = select(item.c.id.label("item_id"), *_served_with()).where(
         item.c.project_id == bindparam("project_id"),
         item.c.split == "pool",
         item.c.id >= bindparam("low"),
