@@ -29,7 +29,8 @@ REVIEW, EXPERT = 1, 2
 What = TypeVar("What")
 Candidate = Callable[[Any, datetime, Sequence[int]], tuple[What, int] | None]
 """Reads the best candidate at a time, leaving out the items passed: (what, item id) or None;
-``what`` is whatever the queue serves the item as (an answer, an imported label)."""
+``what`` is the queue's own word for what it serves (the review queue's answer id, None for
+an imported label), which :func:`lease_first` hands back with the lease."""
 
 
 def lease_first(
