@@ -318,15 +318,8 @@ class Database:
                 if got:
                     lock.release()
             return
-        with self.engine.connect() as conn:
-            got = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar())
-            conn.commit()
-            try:
-                yield got
-            finally:
-                if got:
-                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
-                    conn.commit()
+        with self.gate(key, alone=True) as got:  # PostgreSQL: a session advisory lock
+            yield got
 
     @contextmanager
     def gate(self, key: int, *, alone: bool, wait: bool = False) -> Iterator[bool]:

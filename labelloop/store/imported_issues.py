@@ -16,9 +16,11 @@ IMPORTED = "imported"
 """The resolution of a label an import brought."""
 
 
-def _open_on_imported() -> Any:
+def _open_on_imported(*columns: Any) -> Any:
+    """``columns`` of the open label issues on imported labels, their flags joined to their
+    labels: what waits for a second look, alike for the queue, its count and one item."""
     return (
-        select(flag.c.id, flag.c.item_id)
+        select(*columns)
         .join(item_label, item_label.c.item_id == flag.c.item_id)
         .where(
             flag.c.kind == "label_issue",
@@ -41,7 +43,7 @@ def candidates(
     no other reviewer has leased at ``at``; an item leased to the reviewer comes first.
     ``passed`` lists items to leave out."""
     mine = review_leases.leased_to(flag.c.item_id, reviewer_id, at)
-    q = _open_on_imported().where(
+    q = _open_on_imported(flag.c.id, flag.c.item_id).where(
         flag.c.project_id == project_id,
         ~review_leases.leased_to_others(flag.c.item_id, reviewer_id, at),
     )
@@ -53,7 +55,7 @@ def candidates(
 
 def count(conn: Connection, project_id: int) -> int:
     """How many imported labels wait for a second look."""
-    found = _open_on_imported().where(flag.c.project_id == project_id).subquery()
+    found = _open_on_imported(flag.c.item_id).where(flag.c.project_id == project_id).subquery()
     q = select(func.count(func.distinct(found.c.item_id)))
     return int(conn.execute(q).scalar_one())
 
@@ -63,7 +65,7 @@ def of_item(conn: Connection, *, project_id: int, item_id: int) -> dict[str, Any
     ``label``) and where it came from (``batch_id``, ``filename``, ``decided_by``); None when
     there is none."""
     q = (
-        select(
+        _open_on_imported(
             flag.c.id,
             flag.c.note,
             flag.c.score,
@@ -73,16 +75,9 @@ def of_item(conn: Connection, *, project_id: int, item_id: int) -> dict[str, Any
             item.c.import_batch_id.label("batch_id"),
             import_batch.c.filename,
         )
-        .join(item_label, item_label.c.item_id == flag.c.item_id)
         .join(item, item.c.id == flag.c.item_id)
         .outerjoin(import_batch, import_batch.c.id == item.c.import_batch_id)
-        .where(
-            flag.c.project_id == project_id,
-            flag.c.item_id == item_id,
-            flag.c.kind == "label_issue",
-            flag.c.resolved_at.is_(None),
-            item_label.c.resolution == IMPORTED,
-        )
+        .where(flag.c.project_id == project_id, flag.c.item_id == item_id)
         .order_by(flag.c.id)
         .limit(1)
     )

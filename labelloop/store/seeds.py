@@ -21,7 +21,7 @@ from labelloop.store.batches import withdrawn
 from labelloop.store.browse import holds_words
 from labelloop.store.db import insert_many
 from labelloop.store.tables import auto_label_check, item, item_label, model_version, seed_pick
-from labelloop.store.tasks import first_open, newest_version, open_conditions
+from labelloop.store.tasks import first_open, first_servable, newest_version
 from labelloop.store.users import now
 from labelloop.store.words import Term
 
@@ -133,30 +133,34 @@ def n_pending(conn: Connection, project_id: int) -> int:
 # The serving path: both statements are built once with bind parameters.
 
 
+def _served_with() -> tuple[Any, ...]:
+    """What a seed pick or a random control is served with, as a queue entry is: its item's
+    content and the newest model version (whose queue it is served beside)."""
+    return (
+        item.c.external_id,
+        item.c.payload,
+        item.c.meta,
+        item.c.prediction,
+        newest_version(model_version.c.id).label("model_version_id"),
+        newest_version(model_version.c.version).label("model_version"),
+    )
+
+
 @cache
 def _seed_stmt(skip_locked: bool) -> Select[Any]:
-    mine, taken, resolved = open_conditions(seed_pick.c.item_id)
     q = (
         select(
             seed_pick.c.item_id,
             seed_pick.c.reason,
-            item.c.external_id,
-            item.c.payload,
-            item.c.meta,
-            item.c.prediction,
-            newest_version(model_version.c.id).label("model_version_id"),
-            newest_version(model_version.c.version).label("model_version"),
+            *_served_with(),
             exists().where(auto_label_check.c.item_id == seed_pick.c.item_id).label("spot_check"),
         )
         .join(item, item.c.id == seed_pick.c.item_id)
-        .where(seed_pick.c.project_id == bindparam("project_id"), ~mine, ~resolved)
-        .where(taken < bindparam("overlap"))
-        .order_by(seed_pick.c.id)
-        .limit(1)
+        .where(seed_pick.c.project_id == bindparam("project_id"))
     )
-    if skip_locked:
-        q = q.with_for_update(skip_locked=True, of=seed_pick)
-    return q
+    return first_servable(
+        q, seed_pick.c.item_id, order_by=seed_pick.c.id, lock=seed_pick, skip_locked=skip_locked
+    )
 
 
 def next_seed(
@@ -185,32 +189,13 @@ def id_range(conn: Connection, project_id: int) -> tuple[int, int] | None:
 
 @cache
 def _open_item_stmt(skip_locked: bool) -> Select[Any]:
-    mine, taken, resolved = open_conditions(item.c.id)
-    q = (
-        select(
-            item.c.id.label("item_id"),
-            item.c.external_id,
-            item.c.payload,
-            item.c.meta,
-            item.c.prediction,
-            newest_version(model_version.c.id).label("model_version_id"),
-            newest_version(model_version.c.version).label("model_version"),
-        )
-        .where(
-            item.c.project_id == bindparam("project_id"),
-            item.c.split == "pool",
-            item.c.id >= bindparam("low"),
-            item.c.id <= bindparam("high"),
-            ~mine,
-            ~resolved,
-        )
-        .where(taken < bindparam("overlap"))
-        .order_by(item.c.id)
-        .limit(1)
+    q = select(item.c.id.label("item_id"), *_served_with()).where(
+        item.c.project_id == bindparam("project_id"),
+        item.c.split == "pool",
+        item.c.id >= bindparam("low"),
+        item.c.id <= bindparam("high"),
     )
-    if skip_locked:
-        q = q.with_for_update(skip_locked=True, of=item)
-    return q
+    return first_servable(q, item.c.id, order_by=item.c.id, lock=item, skip_locked=skip_locked)
 
 
 def first_open_item(

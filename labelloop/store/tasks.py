@@ -139,6 +139,17 @@ def open_conditions(item_id: Any) -> tuple[Any, Any, Any]:
     return mine, taken, resolved
 
 
+def first_servable(
+    q: Select[Any], item_id: Any, *, order_by: Any, lock: Any, skip_locked: bool
+) -> Select[Any]:
+    """The first row of ``q`` by ``order_by`` whose item (named by ``item_id``) the user may be
+    served (:func:`open_conditions`, against the ``overlap``). With ``skip_locked``
+    (PostgreSQL) it locks its row of ``lock`` and passes rows another request has locked."""
+    mine, taken, resolved = open_conditions(item_id)
+    q = q.where(~mine, ~resolved, taken < bindparam("overlap")).order_by(order_by).limit(1)
+    return q.with_for_update(skip_locked=True, of=lock) if skip_locked else q
+
+
 def started(conn: Connection, *, project_id: int, overlap: int, at: datetime) -> list[RowMapping]:
     """The items some annotator holds (answered, or leased live) that are still open to another
     under ``overlap``, oldest first: each with ``taken`` (how many hold it) and the selection
@@ -189,7 +200,6 @@ def newest_version(column: Any) -> Any:
 
 @cache
 def _candidate_stmt(skip_locked: bool) -> Select[Any]:
-    mine, taken, resolved = open_conditions(queue_entry.c.item_id)
     q = (
         select(
             queue_entry,
@@ -203,16 +213,15 @@ def _candidate_stmt(skip_locked: bool) -> Select[Any]:
         )
         .join(model_version, model_version.c.id == queue_entry.c.model_version_id)
         .join(item, item.c.id == queue_entry.c.item_id)
-        .where(
-            queue_entry.c.model_version_id == newest_version(model_version.c.id), ~mine, ~resolved
-        )
-        .where(taken < bindparam("overlap"))
-        .order_by(queue_entry.c.rank)
-        .limit(1)
+        .where(queue_entry.c.model_version_id == newest_version(model_version.c.id))
     )
-    if skip_locked:
-        q = q.with_for_update(skip_locked=True, of=queue_entry)
-    return q
+    return first_servable(
+        q,
+        queue_entry.c.item_id,
+        order_by=queue_entry.c.rank,
+        lock=queue_entry,
+        skip_locked=skip_locked,
+    )
 
 
 def next_candidate(

@@ -243,27 +243,15 @@ def scan(
     present = counts[counts > 0]
     k = int(min(folds, present.min())) if len(present) else 0
     if len(present) < 2 or k < 2:
-        return {
-            "checked": len(rows),
-            "flagged": 0,
-            "items": [],
-            "closed": 0,
-            "closed_items": [],
-            "reason": "needs at least two labels of each of two classes",
-        }
+        return _nothing_flagged(len(rows), "needs at least two labels of each of two classes")
     proba = _cross_val_proba(ctx, rows, y, k, cache or FeatureCache())
     from labelloop.learn.relabel import beats_majority, contradicted  # scikit-learn: lazily
 
     if not beats_majority(y, proba):
         common = classes[int(np.bincount(y).argmax())]
-        return {
-            "checked": len(rows),
-            "flagged": 0,
-            "items": [],
-            "closed": 0,
-            "closed_items": [],
-            "reason": f"the cross-validated model is no better than always answering '{common}'",
-        }
+        return _nothing_flagged(
+            len(rows), f"the cross-validated model is no better than always answering '{common}'"
+        )
     # As a round's re-label suggestions: a confident contradiction, not a weak model's guess.
     sure = contradicted(y, proba)
     issues = np.flatnonzero(label_issues(y, proba) & sure)
@@ -309,6 +297,18 @@ def scan(
         "items": flagged_ids,
         "closed": len(cleared["closed"]),
         "closed_items": cleared["closed"],
+    }
+
+
+def _nothing_flagged(checked: int, reason: str) -> dict[str, Any]:
+    """What a scan that judged no label answers: ``checked`` labels read, and why not."""
+    return {
+        "checked": checked,
+        "flagged": 0,
+        "items": [],
+        "closed": 0,
+        "closed_items": [],
+        "reason": reason,
     }
 
 

@@ -1005,9 +1005,10 @@ def next_review(
     it back.
     """
     ctx.require(Permission.REVIEW)
-    served_imported: list[bool] = [False]
 
-    def candidate(conn: Any, at: datetime, passed: Sequence[int]) -> tuple[int, int] | None:
+    def candidate(conn: Any, at: datetime, passed: Sequence[int]) -> tuple[int | None, int] | None:
+        """(annotation id, item id) of the answer to review next; once none waits, under the
+        review policy ``flagged``, (None, item id) of an imported label to look at again."""
         found = store_review.review_candidates(
             conn,
             project_id=ctx.id,
@@ -1018,30 +1019,32 @@ def next_review(
             at=at,
             limit=1,
         )
-        served_imported[0] = not found and ctx.settings.review_policy == "flagged"
-        if served_imported[0]:
-            found = store_imported.candidates(
-                conn,
-                project_id=ctx.id,
-                reviewer_id=ctx.user.id,
-                passed=[*passed, *skip_items],
-                at=at,
-                limit=1,
-            )
-        return found[0] if found else None
+        if found:
+            return found[0]
+        if ctx.settings.review_policy != "flagged":
+            return None
+        flagged = store_imported.candidates(
+            conn,
+            project_id=ctx.id,
+            reviewer_id=ctx.user.id,
+            passed=[*passed, *skip_items],
+            at=at,
+            limit=1,
+        )
+        return (None, flagged[0][1]) if flagged else None
 
     leased = leases.lease_first(db, ctx, tier=leases.REVIEW, candidate=candidate)
     if leased is None:
         return None
-    pick, item_id, ends = leased
+    answer_id, item_id, ends = leased
     with db.read() as conn:
         view = _item_view(conn, ctx, item_id, expert=is_expert(ctx))
-        if served_imported[0]:
-            flagged = store_imported.of_item(conn, project_id=ctx.id, item_id=item_id)
+        if answer_id is None:
+            imported = store_imported.of_item(conn, project_id=ctx.id, item_id=item_id)
             view["annotation"] = None
-            view["imported_label"] = imported_issues.facts(flagged) if flagged else None
+            view["imported_label"] = imported_issues.facts(imported) if imported else None
         else:
-            view["annotation"] = next(a for a in view["annotations"] if a["id"] == pick)
+            view["annotation"] = next(a for a in view["annotations"] if a["id"] == answer_id)
         view["waiting"] = store_review.status_counts(conn, ctx.id).get(
             "in_review", 0
         ) + imported_issues.waiting(conn, ctx)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from labelloop.errors import Conflict, NotFound
 from labelloop.govern.permissions import Permission
@@ -26,15 +26,19 @@ from labelloop.workflow.values import item_name
 REVIEW, EXPERT = 1, 2
 """The tiers a lease is taken at: a reviewer's page holds one item of each."""
 
-Candidate = Callable[[Any, datetime, Sequence[int]], tuple[int, int] | None]
-"""Reads the best candidate at a time, leaving out the items passed: (what, item id) or None."""
+What = TypeVar("What")
+Candidate = Callable[[Any, datetime, Sequence[int]], tuple[What, int] | None]
+"""Reads the best candidate at a time, leaving out the items passed: (what, item id) or None;
+``what`` is the queue's own word for what it serves (the review queue's answer id, None for
+an imported label), which :func:`lease_first` hands back with the lease."""
 
 
 def lease_first(
-    db: Database, ctx: ProjectContext, *, tier: int, candidate: Candidate
-) -> tuple[int, int, datetime] | None:
+    db: Database, ctx: ProjectContext, *, tier: int, candidate: Candidate[What]
+) -> tuple[What, int, datetime] | None:
     """Lease the caller the first candidate no one else holds: (what, item id, when the lease
-    ends); None, with the caller's leases at ``tier`` given back, when none is left.
+    ends), ``what`` as the candidate gave it; None, with the caller's leases at ``tier`` given
+    back, when none is left.
 
     A live lease of the caller's ends a full lease from now, or later (see
     ``store.review_leases.take``). PostgreSQL: an item whose

@@ -281,3 +281,15 @@ def test_connection_options_in_the_url_and_pgoptions_are_kept(
         from_env.dispose()
         in_url.dispose()
         pg_cluster.drop_database(url)
+
+
+def test_a_key_held_exclusive_is_refused_to_a_second_holder_until_let_go(db: Database) -> None:
+    """Two workers never train one project at once: while one holds its key the other is told
+    no, a key of another project is free, and once let go the key is anyone's again."""
+    with db.exclusive(77) as first:
+        with db.exclusive(77) as second:
+            assert (first, second) == (True, False)
+        with db.exclusive(78) as other:
+            assert other
+    with db.exclusive(77) as again:
+        assert again
