@@ -9,7 +9,7 @@ import re
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -217,11 +217,37 @@ class Database:
             self._depth -= 1
 
     def lower_priority(self) -> None:
-        """Run this process at the lowest CPU priority from now on (the learner child once it
-        has started: training takes only the CPU serving leaves idle); its writes, and work a
-        person waits on (:meth:`normal_priority`), are raised back where the system allows it."""
-        set_process_priority(os.getpid(), lowest=True)
+        """Run this thread at the lowest CPU priority from now on (the learner's simulations:
+        they take only the CPU serving leaves idle); its writes, and work a person waits on
+        (:meth:`normal_priority`), are raised back where the system allows it."""
+        if PER_THREAD_PRIORITY:
+            set_thread_priority(threading.get_native_id(), lowest=True)
+            self._niced = True
+
+    @contextmanager
+    def lowest_priority(self) -> Iterator[None]:
+        """Run the block in this thread at the lowest CPU priority (the learner's later rounds,
+        embeddings and checks: no one waits on them), then the thread back at its own where the
+        system allows raising it (root, RLIMIT_NICE); where it does not, the thread stays at the
+        lowest, as :meth:`lower_priority` leaves it. The block's writes run at normal priority
+        meanwhile (:meth:`_normal_priority`).
+
+        The learner used to lower its whole process after its first pass: the passes that
+        look for a new project then ran at idle priority too, and on a machine whose cores
+        were busy a project made meanwhile waited a minute or more for its first items before
+        its (raised) first round could even start."""
+        if not PER_THREAD_PRIORITY:
+            yield
+            return
+        tid = threading.get_native_id()
+        old = os.getpriority(os.PRIO_PROCESS, tid), os.sched_getscheduler(tid)
+        set_thread_priority(tid, lowest=True)
         self._niced = True
+        try:
+            yield
+        finally:
+            with suppress(PermissionError):  # not allowed here: it stays at the lowest
+                _set_priority(tid, *old)
 
     @contextmanager
     def normal_priority(self) -> Iterator[None]:
@@ -245,7 +271,7 @@ class Database:
         back (root, or RLIMIT_NICE), the write runs at priority 0 in the normal class; returns
         (thread, old priority, old class) to restore, else None.
         """
-        if not self._niced:
+        if not self._niced or not PER_THREAD_PRIORITY:
             return None
         tid = threading.get_native_id()
         old = os.getpriority(os.PRIO_PROCESS, tid)
@@ -578,6 +604,11 @@ def new_id(result: CursorResult[Any]) -> int:
     return int(key[0])
 
 
+PER_THREAD_PRIORITY = hasattr(os, "sched_getscheduler") and os.path.isdir("/proc/self/task")
+"""Whether a thread's CPU priority can be set on its own (Linux): where not, the learner stays
+at its process's priority."""
+
+
 def set_process_priority(pid: int, *, lowest: bool) -> None:
     """Every thread of process ``pid`` at the lowest CPU priority (nice 19 and, on Linux, the
     idle scheduling class, so a waking request handler takes the core at once instead of after
@@ -588,15 +619,21 @@ def set_process_priority(pid: int, *, lowest: bool) -> None:
         threads = [int(t) for t in os.listdir(f"/proc/{pid}/task")]
     except OSError:
         threads = [pid]
-    idle = getattr(os, "SCHED_IDLE", None)
     for tid in threads:
         try:
-            if idle is not None:
-                _set_priority(tid, 19 if lowest else 0, idle if lowest else os.SCHED_OTHER)
-            else:
-                os.setpriority(os.PRIO_PROCESS, tid, 19 if lowest else 0)
+            set_thread_priority(tid, lowest=lowest)
         except OSError:
             continue
+
+
+def set_thread_priority(tid: int, *, lowest: bool) -> None:
+    """One thread at the lowest CPU priority or back at normal, as :func:`set_process_priority`
+    sets each; raises OSError where it is not allowed, or the thread is gone."""
+    idle = getattr(os, "SCHED_IDLE", None)
+    if idle is not None:
+        _set_priority(tid, 19 if lowest else 0, idle if lowest else os.SCHED_OTHER)
+    else:
+        os.setpriority(os.PRIO_PROCESS, tid, 19 if lowest else 0)
 
 
 def _set_priority(tid: int, nice: int, policy: int) -> None:

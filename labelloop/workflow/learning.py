@@ -801,9 +801,10 @@ class Learner:
     ) -> None:
         self.db = db
         self.poll_s = poll_s
-        # Lower the process to the lowest priority before work no one waits on (the server's
-        # child: it starts at normal priority, so its start and a new project's first round
-        # are not left waiting for a free core on a busy machine).
+        # Work no one waits on (later rounds, embeddings, checks, simulations) runs at the
+        # lowest priority (the server's child); the passes that look for work, and a new
+        # project's first round, at normal priority: on a busy machine they are not left
+        # waiting for a free core while a new project's annotators have nothing to label.
         self._lower = low_priority
         self.cache = cache or FeatureCache()
         self._stop = threading.Event()
@@ -814,7 +815,9 @@ class Learner:
         self._retry_at: dict[int, tuple[float, tuple[Any, ...]]] = {}
         from labelloop.workflow.simulations import SimulationRunner  # it builds on this module
 
-        self.simulations = SimulationRunner(db, self.cache, poll_s=max(poll_s, 1.0))
+        self.simulations = SimulationRunner(
+            db, self.cache, poll_s=max(poll_s, 1.0), low_priority=low_priority
+        )
 
     def run_once(self) -> int:
         """One pass over the projects; returns how many rounds ran. Projects without a queue
@@ -863,14 +866,12 @@ class Learner:
                 return 0
             with self.db.read() as conn:
                 first = store_learning.latest(conn, project_id) is None
-            if not first:
-                self._lowered()
-            # A project's first round runs at normal priority where allowed: its annotators
-            # have nothing to label until it ends, and on a busy machine the learner's idle
-            # priority left it waiting for a free core (seconds to minutes) as the demo's
-            # first round, run in the foreground, never did.
+            # A project's first round runs at normal priority (where allowed, in a learner
+            # started at the lowest): its annotators have nothing to label until it ends, and
+            # on a busy machine an idle priority left it waiting for a free core (seconds to
+            # minutes) as the demo's first round, run in the foreground, never did.
             with (
-                self.db.normal_priority() if first else contextlib.nullcontext(),
+                self.db.normal_priority() if first else self._low(),
                 one_thread(),  # small fits are ~10x slower threaded
             ):
                 version = train(self.db, ctx, cache=self.cache, wait_for_features=False)
@@ -880,7 +881,7 @@ class Learner:
         self._retry_at.pop(project_id, None)
         if version % SCAN_EVERY == 0:
             try:
-                with one_thread():
+                with self._low(), one_thread():
                     scan_label_issues(self.db, ctx, self.cache)
             except Exception:  # the round is saved; only the scan is lost
                 log.exception("label-issue scan for project %s failed", project_id)
@@ -940,7 +941,7 @@ class Learner:
         if ctx is None:
             return
         try:
-            with one_thread():
+            with self._low(), one_thread():
                 refresh_alerts(self.db, ctx, cache=self.cache)
         except Exception:  # the round is saved; only this check is lost
             log.exception("alert check for project %s failed", project_id)
@@ -958,19 +959,18 @@ class Learner:
             log.error("project %s cannot train: %s", ctx.slug, problem)
         return True
 
-    def _lowered(self) -> None:
-        """From now on at the lowest CPU priority, if asked to (``low_priority``): once."""
-        if self._lower:
-            self._lower = False
-            self.db.lower_priority()
+    def _low(self) -> contextlib.AbstractContextManager[None]:
+        """The block at the lowest CPU priority, if asked to (``low_priority``), this thread
+        back at normal after it (where the system allows: :meth:`Database.lowest_priority`)."""
+        return self.db.lowest_priority() if self._lower else contextlib.nullcontext()
 
     def _features(self, project_id: int) -> int:
         """One slice of the project's missing per-item features; 1 when there was work."""
-        self._lowered()  # no one waits on embeddings: rounds use TF-IDF meanwhile
         ctx = system_context_by_id(self.db, project_id)
         if ctx is None:
             return 0
-        return int(prepare_features(self.db, ctx, self.cache, budget_s=FEATURE_SLICE_S))
+        with self._low():  # no one waits on embeddings: rounds use TF-IDF meanwhile
+            return int(prepare_features(self.db, ctx, self.cache, budget_s=FEATURE_SLICE_S))
 
     def run_forever(self) -> None:
         """Poll and train until ``stop()``; `labelloop worker` runs this in the foreground.
@@ -994,7 +994,6 @@ class Learner:
                     tidy_at = time.monotonic() + TIDY_EVERY_S
                     self.cache.tidy()
                 ran = self.run_once()
-                self._lowered()  # its start is over: simulations, later passes
             except Exception:
                 log.exception("learner pass failed; next try in %g s", PASS_RETRY_S)
                 self._stop.wait(PASS_RETRY_S)

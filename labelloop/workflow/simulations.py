@@ -495,16 +495,26 @@ def _chart_of(row: Any, ctx: ProjectContext) -> str | None:
 class SimulationRunner:
     """The learner's second thread: replays queued simulations one at a time, beside rounds."""
 
-    def __init__(self, db: Database, cache: FeatureCache, *, poll_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        db: Database,
+        cache: FeatureCache,
+        *,
+        poll_s: float = 1.0,
+        low_priority: bool = False,
+    ) -> None:
         self.db = db
         self.cache = cache
         self.poll_s = poll_s
+        self._lower = low_priority  # the server's learner: replays take only idle CPU
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.replaying: int | None = None
         """The simulation this runner replays, if any."""
 
     def run_forever(self) -> None:
+        if self._lower:
+            self.db.lower_priority()  # this thread, and the replay processes it starts
         while not self._stop.is_set():
             try:
                 busy = run_next(self.db, self.cache, stop=self._stop, claimed=self._claimed)

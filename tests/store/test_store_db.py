@@ -114,31 +114,45 @@ _NICED_WRITER = """
 import os, sys, threading
 from labelloop.store.db import Database, insert_many
 db = Database(f"sqlite:///{sys.argv[1]}")
-db.lower_priority()  # as the learner child does once started
 tid = threading.get_native_id()
 idle = {os.SCHED_IDLE: "idle", os.SCHED_OTHER: "normal"}
-with db.write() as conn:
-    inside = os.getpriority(os.PRIO_PROCESS, tid), idle[os.sched_getscheduler(tid)]
-after = os.getpriority(os.PRIO_PROCESS, tid), idle[os.sched_getscheduler(tid)]
-print(*inside, *after)
+def now():
+    return f"{os.getpriority(os.PRIO_PROCESS, tid)}:{idle[os.sched_getscheduler(tid)]}"
+if sys.argv[2] == "block":  # the learner's later rounds, embeddings, alerts
+    with db.lowest_priority():
+        low = now()
+        with db.write() as conn:
+            inside = now()
+        print(low, inside, now())
+    print(now())
+else:  # the learner's simulations thread, from its start
+    db.lower_priority()
+    with db.write() as conn:
+        inside = now()
+    print(inside, now())
 db.dispose()
 """
 
 
 def test_a_low_priority_process_holds_the_writer_lock_at_normal_priority(tmp_path: Path) -> None:
-    """The learner child runs at nice 19 in the idle class once started (it lowers itself after
-    its Database is made) but must not keep annotators waiting for the lock while the machine
-    is busy: where allowed, its writes run at normal priority."""
+    """The learner's work no one waits on runs at nice 19 in the idle class, but must not keep
+    annotators waiting for the lock while the machine is busy: where allowed, its writes run at
+    normal priority."""
     if os.geteuid() != 0:
         pytest.skip("raising a thread's priority back needs root (or RLIMIT_NICE)")
-    out = subprocess.run(
-        [sys.executable, "-c", _NICED_WRITER, str(tmp_path / "nice.db")],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=Path(__file__).resolve().parents[2],
-    ).stdout.split()
-    assert out == ["0", "normal", "19", "idle"]
+
+    def run(how: str) -> list[str]:
+        return subprocess.run(
+            [sys.executable, "-c", _NICED_WRITER, str(tmp_path / "nice.db"), how],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=Path(__file__).resolve().parents[2],
+        ).stdout.split()
+
+    assert run("thread") == ["0:normal", "19:idle"]
+    # a block at the lowest priority: its write raised, the thread back at normal after it
+    assert run("block") == ["19:idle", "0:normal", "19:idle", "0:normal"]
 
 
 def test_the_driver_fast_path_stores_and_reads_what_sqlalchemy_does(sqlite_lab: Any) -> None:

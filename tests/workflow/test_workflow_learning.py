@@ -380,40 +380,54 @@ def _one_pass_in_a_process(lab: Any, script: str) -> list[str]:
 _LEARNER_CHILD = """
 import os, sys, threading
 from labelloop.store.db import Database
-from labelloop.workflow import learning
+from labelloop.workflow import learning, simulations
 def priority(tid):
     idle = os.sched_getscheduler(tid) == os.SCHED_IDLE
     return f"{os.getpriority(os.PRIO_PROCESS, tid)}:{'idle' if idle else 'normal'}"
-real, seen = learning.train, []
-def noted(db, ctx, **kw):
+real_train, real_due, seen = learning.train, learning.due, []
+def trained(db, ctx, **kw):
     seen.append(f"{ctx.slug}:{priority(threading.get_native_id())}")
-    return real(db, ctx, **kw)
-learning.train = noted
-started, done = threading.Event(), threading.Event()
-def other():  # a thread started before the learner lowers itself (a simulation's)
-    other.tid = threading.get_native_id()
-    started.set()
-    done.wait()
-threading.Thread(target=other, daemon=True).start()
-started.wait()
+    return real_train(db, ctx, **kw)
+def looked(db, project_id, **kw):
+    seen.append(f"due:{priority(threading.get_native_id())}")
+    return real_due(db, project_id, **kw)
+learning.train, learning.due = trained, looked
 db = Database(sys.argv[1])
-learning.Learner(db, low_priority=True).run_once()  # as the server's learner child
-print(*seen, priority(threading.get_native_id()), priority(other.tid))
-done.set()
+learner = learning.Learner(db, low_priority=True)  # as the server's learner child
+learner.run_once()
+def replayed(db, cache, *, stop, **kw):
+    seen.append(f"simulations:{priority(threading.get_native_id())}")
+    stop.set()
+    return False
+simulations.run_next = replayed
+learner.simulations.start()
+learner.simulations._thread.join(10)
+print(*seen, priority(threading.get_native_id()))
 db.dispose()
 """
 
 
-def test_the_learner_child_starts_at_normal_priority_and_lowers_itself_after(
+def test_the_learner_child_looks_for_work_at_normal_priority_and_does_the_rest_at_the_lowest(
     sqlite_lab: Any,
 ) -> None:
-    """The server's learner child started at the lowest priority: on a busy machine loading
-    Python and scikit-learn took many seconds before a new project's first round could start
-    (which then ran at normal priority only where raising it back is allowed). It starts at
-    normal priority and lowers itself, every thread, before work no one waits on: a later
-    round, embeddings, simulations."""
+    """The server's learner child lowered its whole process after its first pass: the passes
+    that look for a new project then ran at idle priority too, and with every core busy a
+    project made meanwhile got no first items for a minute or more. It looks for work and runs
+    a new project's first round at normal priority; a later round, embeddings and simulations
+    run at the lowest, the learner's thread back at normal after each where the system allows
+    raising it (root), else staying at the lowest as before."""
+    import os
+
     out = _one_pass_in_a_process(sqlite_lab, _LEARNER_CHILD)
-    assert out == ["fresh:0:normal", "sent:19:idle", "19:idle", "19:idle"]
+    back = "0:normal" if os.geteuid() == 0 else "19:idle"
+    assert out == [
+        "due:0:normal",  # the new project, first
+        "fresh:0:normal",  # its first round
+        f"due:{back}",  # the next project is looked at after fresh's embeddings and alerts
+        "sent:19:idle",  # a later round
+        "simulations:19:idle",
+        back,  # the learner's thread after the pass
+    ]
 
 
 _NICED_LEARNER = """
