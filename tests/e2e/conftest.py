@@ -218,7 +218,9 @@ def _schema(path: Path, name: str) -> Path:
 
 
 def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 30
+    """Wait for ``url`` to answer healthy. `labelloop demo` chooses its first items before it
+    serves: with every core busy that took over 30 s for the digits, hence 90."""
+    deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise AssertionError(f"labelloop serve exited early:\n{log.read_text()}")
