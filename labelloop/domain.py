@@ -154,9 +154,10 @@ class ExportRecord:
     ``annotator`` is who annotated (None: imported; for a label the expert tier decided
     otherwise than every answer, the item's first answer's, with the selection that picked it);
     ``decided_by`` and ``decided_at`` are who resolved the label and when (the reviewer of a
-    reviewed label, the adjudicator, the importer; None for a label the annotations decided on
-    their own). ``annotated_value`` is every control's value as the annotator gave it, when a
-    review fix or adjudication made the label differ from it (None: the same, or no annotation).
+    reviewed label, the adjudicator, the importer, the one annotator of a ``single`` label;
+    None for a label several answers decided by a rule). ``annotated_value`` is every control's
+    value as the annotator gave it, when a review fix or adjudication made the label differ
+    from it (None: the same, or no annotation).
     The three come last so a CSV export's earlier columns keep their places.
 
     ``suggestion_value`` maps controls to what the annotator was offered (an import's

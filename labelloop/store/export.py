@@ -20,7 +20,7 @@ from labelloop.store.tables import (
     review,
     user,
 )
-from labelloop.store.tasks import cold_start
+from labelloop.store.tasks import cold_start, decider_id
 
 
 def labeled_rows(
@@ -28,9 +28,9 @@ def labeled_rows(
 ) -> Iterator[RowMapping]:
     """Items of ``split`` with a resolved label, in id order; ``username`` is the annotator's,
     ``decided_by_name`` the user's who decided the label (a reviewer, adjudicator or importer,
-    or who applied an auto-label run: then ``confidence``, ``auto_run_id``, the run's
-    ``threshold`` and ``run_model_version`` say how sure which model was). ``auto=False``
-    leaves the model's labels out.
+    the one annotator of a ``single`` label, or who applied an auto-label run: then
+    ``confidence``, ``auto_run_id``, the run's ``threshold`` and ``run_model_version`` say how
+    sure which model was). ``auto=False`` leaves the model's labels out.
 
     A label the expert tier decided otherwise than every answer comes from none of them: its
     row has the item's first live answer (who answered what, when, under which guideline, and
@@ -86,7 +86,7 @@ def labeled_rows(
         .outerjoin(user, user.c.id == annotation.c.user_id)
         .outerjoin(assignment, assignment.c.id == annotation.c.assignment_id)
         .outerjoin(model_version, model_version.c.id == assignment.c.model_version_id)
-        .outerjoin(decider, decider.c.id == item_label.c.decided_by)
+        .outerjoin(decider, decider.c.id == decider_id())
         .outerjoin(auto_label_run, auto_label_run.c.id == item_label.c.auto_run_id)
         .where(item_label.c.project_id == project_id, item.c.split == split)
         .order_by(item.c.id)

@@ -37,7 +37,7 @@ from labelloop.store.tables import (
     review,
     user,
 )
-from labelloop.store.tasks import cold_start, holds, lease_stmt
+from labelloop.store.tasks import cold_start, decider_id, holds, lease_stmt
 from labelloop.store.users import now
 
 LIVE_STATES = ("submitted", "in_review", "escalated", "accepted", "fixed", "adjudicated")
@@ -797,7 +797,8 @@ def own_reviews(
 def item_label_of(conn: Connection, item_id: int) -> dict[str, Any] | None:
     q = (
         select(item_label, user.c.username.label("decided_by_name"))
-        .outerjoin(user, user.c.id == item_label.c.decided_by)
+        .select_from(item_label)
+        .outerjoin(user, user.c.id == decider_id())
         .where(item_label.c.item_id == item_id)
     )
     row = conn.execute(q).mappings().first()

@@ -80,7 +80,7 @@ def records(
             reason=auto.get("reason", why_picked(row)),
             metadata=row["meta"],
             value=value,
-            decided_by=_decider(row),
+            decided_by=row["decided_by_name"],
             decided_at=row["decided_at"],
             annotated_value=annotated,
             suggestion_value=suggested,
@@ -96,15 +96,6 @@ def records(
             payload=payload,
             split=split,
         )
-
-
-def _decider(row: Mapping[str, Any]) -> str | None:
-    """Who decided a label: the user the label names (a reviewer, the adjudicator, the importer
-    or who applied an auto-label run), else for a ``single`` label the one annotator whose
-    answer decided it, as for every other rule that names the decision's maker."""
-    if row["decided_by_name"] is None and row["resolution"] == "single":
-        return row["username"]
-    return row["decided_by_name"]
 
 
 def _labels_with_answers(

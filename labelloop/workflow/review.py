@@ -599,9 +599,11 @@ def _resolve(
     if len(live) == 1:
         chosen_label = labels[0]
         how = "single"
+        decided_by = live[0]["user_id"]  # one answer decided it: its annotator's decision
         if live[0]["status"] in ("accepted", "fixed"):
             how = "reviewed"
-            decided_by = _last_reviewer(rows.conn, item_id, live[0]["id"])
+            # accepted with no verdict: a reviewer's own fix of an imported label, theirs
+            decided_by = _last_reviewer(rows.conn, item_id, live[0]["id"]) or decided_by
     elif settings.resolution == "dawid_skene" and len(live) >= DAWID_SKENE_FROM:
         chosen_label = _dawid_skene_label(rows.dawid_skene(ctx), item_id, labels)
         how = "dawid_skene"
