@@ -557,6 +557,17 @@ def update_annotation(conn: Connection, annotation_id: int, **values: Any) -> No
     )
 
 
+def add_active_ms(conn: Connection, annotation_id: int, active_ms: int, *, most: int) -> None:
+    """Add ``active_ms`` to an answer's active time (at most ``most`` in all), leaving its
+    ``updated_at`` as it was: time spent on an answer kept as it was is no change of it."""
+    total = annotation.c.active_ms + active_ms
+    conn.execute(
+        update(annotation)
+        .where(annotation.c.id == annotation_id)
+        .values(active_ms=case((total > most, most), else_=total))
+    )
+
+
 def item_annotations(conn: Connection, item_id: int) -> list[RowMapping]:
     q = select(annotation).where(annotation.c.item_id == item_id).order_by(annotation.c.id)
     return list(conn.execute(q).mappings())

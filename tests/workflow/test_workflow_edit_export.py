@@ -15,7 +15,7 @@ from labelloop.domain import EXPORT_COLUMNS
 from labelloop.errors import NotFound, PermissionDenied, SchemaError
 from labelloop.store import review as store_review
 from labelloop.store.audit import chain_rows
-from labelloop.store.tables import item_label
+from labelloop.store.tables import annotation, item_label
 from labelloop.workflow import browse, export, imports, status, tasks
 from labelloop.workflow import review as wf_review
 
@@ -80,6 +80,28 @@ def test_saving_an_earlier_answer_unchanged_changes_nothing(lab: Any, ready: Any
         assert len(chain_rows(conn, ready.id)) == events  # nothing to audit
     mine = tasks.own_annotation(lab.db, ann, earlier["annotation_id"])
     assert mine["value"] == value and mine["refusal"] is None
+
+
+def test_the_time_spent_on_an_answer_kept_as_it_was_counts(lab: Any, ready: Any) -> None:
+    """ann goes back to her answer, looks at it for 300 ms and keeps it: the time she worked
+    counts in its active time, as a change's would, and the answer is not stamped as changed
+    (no changed_at, its updated_at as it was)."""
+    ann = lab.member("sent", "ann", "annotator")
+    (done,) = lab.label_next(ann, n=1, active_ms=1500)
+    earlier = tasks.previous(lab.db, ann)
+    with lab.db.read() as conn:
+        before = conn.execute(
+            select(annotation.c.updated_at).where(annotation.c.id == earlier["annotation_id"])
+        ).scalar_one()
+    kept = tasks.edit(lab.db, ann, earlier["annotation_id"], earlier["value"], active_ms=300)
+    assert kept["unchanged"] is True
+    (row,) = _export(lab, ready, "jsonl")
+    assert (row["active_ms"], row["changed_at"]) == (1800, None)
+    with lab.db.read() as conn:
+        after = conn.execute(
+            select(annotation.c.updated_at).where(annotation.c.id == earlier["annotation_id"])
+        ).scalar_one()
+    assert after == before
 
 
 def test_nobody_edits_someone_elses_annotation(lab: Any, ready: Any) -> None:
