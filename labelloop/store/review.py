@@ -45,6 +45,15 @@ LIVE_STATES = ("submitted", "in_review", "escalated", "accepted", "fixed", "adju
 ANSWER_STATES = (*LIVE_STATES, "rejected")
 """Every answer an annotator gave, those a reviewer sent back included: what agreement between
 annotators compares (each one's first answer to an item, before review had a say)."""
+
+
+def independent() -> Any:
+    """Whether an answer is its annotator's own judgement of the item, which agreement between
+    annotators compares: every answer but a reviewer's fix of an imported label (a second
+    look, :mod:`labelloop.workflow.imported_issues`), the one answer given on no assignment."""
+    return annotation.c.assignment_id.is_not(None)
+
+
 PENDING_STATES = ("in_review", "escalated")
 """Live states still waiting for a reviewer or the expert tier."""
 REWORK = "rework"
@@ -909,6 +918,7 @@ def annotation_rows(conn: Connection, project_id: int) -> list[dict[str, Any]]:
             annotation.c.active_ms,
             annotation.c.created_at,
             annotation.c.guideline_version,
+            independent().label("independent"),
             item.c.meta,
             item_label.c.label.label("resolved"),
             item_label.c.resolution,

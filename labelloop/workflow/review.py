@@ -368,10 +368,12 @@ def first_answers(
     """Each annotator's first answer to each item that is ``given`` (has a value to compare),
     by (user id, item id), from ``rows`` oldest first: the independent judgement agreement
     between annotators measures, before review had a say (a rework of a rejected answer, a
-    reviewer's fix or the expert tier's decision does not replace it)."""
+    reviewer's fix or the expert tier's decision does not replace it). A reviewer's fix of an
+    imported label is their decision, not an answer of theirs to compare (``independent``
+    False: see :func:`~labelloop.store.review.independent`)."""
     out: dict[tuple[int, int], Mapping[str, Any]] = {}
     for r in rows:
-        if r["status"] in ANSWERED and given(r):
+        if r["status"] in ANSWERED and r["independent"] and given(r):
             out.setdefault((r["user_id"], r["item_id"]), r)
     return out
 
