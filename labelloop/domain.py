@@ -143,6 +143,22 @@ answers on their own, an import or the model."""
 
 
 @dataclass(frozen=True, slots=True)
+class LabelAnswer:
+    """One live answer behind an exported label, as its annotator gave it (or last changed
+    it): who, every control's ``value`` (spans with their ``text``), when it was given, the
+    time spent on it and the guideline and schema version it stands under. The formats of
+    other tools write one such answer per annotator where they hold several (Label Studio's
+    annotations)."""
+
+    annotator: str
+    value: Mapping[str, Any]
+    answered_at: datetime | None
+    active_ms: int | None
+    guideline_version: int | None
+    schema_version: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class ExportRecord:
     """One labeled item as exported: its label and where the label came from.
 
@@ -179,6 +195,10 @@ class ExportRecord:
     answers, oldest first; ``annotator`` is the first of them) and ``guideline_versions`` the
     version each answered under, in the same order (empty: no one answered, as for an imported
     or auto label). They come last.
+
+    ``answers`` holds those answers whole (:class:`LabelAnswer`, in the same order), for the
+    formats of other tools that hold each annotator's own answer; like ``payload`` and
+    ``split`` it is no column.
     """
 
     item_id: int
@@ -211,10 +231,13 @@ class ExportRecord:
     guideline_versions: tuple[int | None, ...] = ()
     payload: Mapping[str, Any] = field(default_factory=dict)
     split: str = "pool"
+    answers: tuple[LabelAnswer, ...] = ()
 
 
 EXPORT_COLUMNS: Sequence[str] = tuple(
-    name for name in ExportRecord.__dataclass_fields__ if name not in ("payload", "split")
+    name
+    for name in ExportRecord.__dataclass_fields__
+    if name not in ("payload", "split", "answers")
 )
 
 

@@ -19,8 +19,10 @@ Record numbers count tasks in file order; errors name the task's number, its id 
 
 Out: a task per labeled item with ``data`` (the content under the schema's data field; a media
 path as ``/data/local-files/?d=PATH``), ``meta`` (the item's metadata and the label's provenance,
-:func:`~labelloop.ingest.provenance.label_provenance`) and one annotation whose ``result`` holds
-every control's value, which the importer reads back to the same values. With every answer
+:func:`~labelloop.ingest.provenance.label_provenance`) and one annotation per annotator behind
+the label, each their own answer, whose ``result`` holds every control's value; where an answer
+is not the label, the label is starred as ground truth (an answer that is it, else the
+decider's own annotation), which the importer reads back to the same values. With every answer
 (:meth:`LabelStudioExporter.write_answers`), a task per answered item holding each answer that
 counts as its annotator's annotation, which the importer with ``answers`` reads back as theirs.
 An annotator's annotation carries the guideline and schema version it was made under and why
@@ -678,7 +680,9 @@ class LabelStudioExporter:
                 prediction["model_version"] = f"labelloop-v{record.model_version}"
             task["predictions"] = [prediction]
             return task
-        if record.annotator and record.annotated_value is not None:
+        if record.answers:
+            task["annotations"] = self._answers_behind(record)
+        elif record.annotator and record.annotated_value is not None:
             # A reviewer's fix or the expert tier's decision changed the answer: the annotator's
             # own answer stays theirs, and the label is the decider's, starred as ground truth
             # (the label a Label Studio import reads back).
@@ -710,6 +714,39 @@ class LabelStudioExporter:
         if suggested is not None:
             task["predictions"] = [suggested]
         return task
+
+    def _answers_behind(self, record: ExportRecord) -> list[dict[str, Any]]:
+        """One annotation per annotator behind the label, each their own answer (value, time,
+        lead time, versions; the selection that picked the item on the label's own answer),
+        as Label Studio holds an item several annotators answered. Where an answer is not the
+        label, the label is starred as ground truth (what a Label Studio import reads back):
+        the first answer that is the label, else, when a reviewer's fix or the expert tier's
+        decision made it, the decider's own annotation."""
+        annotations = []
+        for answer in record.answers:
+            made_under = {
+                "guideline_version": answer.guideline_version,
+                "schema_version": answer.schema_version,
+            }
+            versions = {k: v for k, v in made_under.items() if v is not None}
+            if answer.annotator == record.annotator:  # the answer the label's row is of
+                versions = answer_versions(record) | versions
+            annotations.append(
+                self._annotation(
+                    record,
+                    answer.value,
+                    by=answer.annotator,
+                    at=answer.answered_at,
+                    active_ms=answer.active_ms,
+                    versions=versions,
+                )
+            )
+        same = [k for k, a in enumerate(record.answers) if a.value == record.value]
+        if record.annotated_value is not None or not same:
+            annotations.append(self._decided(record))
+        elif len(same) < len(annotations):
+            annotations[same[0]]["ground_truth"] = True
+        return annotations
 
     def _decided(self, record: ExportRecord) -> dict[str, Any]:
         """The label as its reviewer or adjudicator decided it, starred as ground truth, with

@@ -100,10 +100,19 @@ def label_answers(
     conn: Connection, project_id: int, *, split: str = "pool"
 ) -> Iterator[RowMapping]:
     """The live answers behind the labels of ``split`` (``item_id``, the annotator's
-    ``username``, the ``guideline_version`` answered under), in the order of
-    :func:`labeled_rows`' items, each item's oldest first."""
+    ``username``, the ``guideline_version`` and ``schema_version`` answered under, the
+    answer's ``value``, when it was given, ``answered_at``, and its ``active_ms``), in the order
+    of :func:`labeled_rows`' items, each item's oldest first."""
     q = (
-        select(annotation.c.item_id, user.c.username, annotation.c.guideline_version)
+        select(
+            annotation.c.item_id,
+            user.c.username,
+            annotation.c.guideline_version,
+            annotation.c.schema_version,
+            annotation.c.value,
+            annotation.c.created_at.label("answered_at"),
+            annotation.c.active_ms,
+        )
         .select_from(annotation)
         .join(item_label, item_label.c.item_id == annotation.c.item_id)
         .join(item, item.c.id == annotation.c.item_id)

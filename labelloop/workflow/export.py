@@ -10,7 +10,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any, BinaryIO, Generic, NamedTuple, TypeVar
 
-from labelloop.domain import DECIDED, AnswerRecord, ExportRecord
+from labelloop.domain import DECIDED, AnswerRecord, ExportRecord, LabelAnswer
 from labelloop.errors import LabelloopError, Unprocessable
 from labelloop.govern.guidelines import version_at
 from labelloop.govern.permissions import Permission
@@ -47,7 +47,8 @@ def records(
     label carries what its annotation was offered: ``suggestion_value`` (control -> value, spans
     with their text) and ``suggestion_source`` (control -> ``model`` or ``import``), and
     ``changed_at`` when its annotator last changed it; ``annotators`` and
-    ``guideline_versions`` name every answer behind the label."""
+    ``guideline_versions`` name every answer behind the label, and ``answers`` holds each of
+    them as its annotator gave it."""
     shape = _Shape(ctx)
     target = shape.target
     for (row, behind), times in _rows(db, ctx, _labels_with_answers, auto=auto, split=split):
@@ -95,6 +96,17 @@ def records(
             guideline_versions=tuple(a["guideline_version"] for a in behind),
             payload=payload,
             split=split,
+            answers=tuple(
+                LabelAnswer(
+                    annotator=a["username"],
+                    value=shape.spanned(payload, a["value"])[0],
+                    answered_at=a["answered_at"],
+                    active_ms=a["active_ms"],
+                    guideline_version=a["guideline_version"],
+                    schema_version=a["schema_version"],
+                )
+                for a in behind
+            ),
         )
 
 
