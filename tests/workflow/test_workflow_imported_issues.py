@@ -3,8 +3,6 @@ a reviewer keeps or fixes it, as a flagged answer is reviewed."""
 
 from __future__ import annotations
 
-import io
-import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,7 +10,7 @@ import pytest
 
 from labelloop.errors import Conflict, LabelloopError
 from labelloop.store.audit import chain_rows
-from labelloop.workflow import export, guidelines, imports, insight, quality
+from labelloop.workflow import export, guidelines, insight, quality
 from labelloop.workflow import imported_issues as issues
 from labelloop.workflow import review as wf_review
 
@@ -150,7 +148,7 @@ def test_a_reviewers_fix_of_an_imported_label_is_no_annotation_agreement_compare
     Label Studio and joins the item. rev's fix is a reviewer's decision, not an independent
     annotation: agreement between annotators (the Quality page, the dashboard) compares no
     item of it, and rev's agreement with the resolved label counts none."""
-    from tests.workflow.test_workflow_label_studio_answers import answer
+    from tests.workflow.test_workflow_label_studio_answers import _import, answer
 
     ctx, _ = _flipped_import(lab)
     rev = lab.member("sent", "rev", "reviewer")
@@ -162,14 +160,7 @@ def test_a_reviewers_fix_of_an_imported_label_is_no_annotation_agreement_compare
     issues.second_look(lab.db, rev, view["item"]["id"], verdict="fix", value={"sentiment": truth})
     other = CLASSES[(CLASSES.index(truth) + 1) % 3]
     joined = [{"id": 900, "data": {"text": text}, "annotations": [answer("ana", other, at=_now())]}]
-    imports.import_items(
-        lab.db,
-        ctx,
-        io.BytesIO(json.dumps(joined).encode()),
-        fmt="label_studio",
-        filename="ls.json",
-        answers=True,
-    )
+    _import(lab, ctx, joined, answers=True)
     detail = wf_review.item_detail(lab.db, ctx, view["item"]["id"])
     assert sorted(a["user"] for a in detail["annotations"]) == ["ana", "rev"]
 
