@@ -143,6 +143,22 @@ answers on their own, an import or the model."""
 
 
 @dataclass(frozen=True, slots=True)
+class LabelAnswer:
+    """One live answer behind an exported label, as its annotator gave it (or last changed
+    it): who, every control's ``value`` (spans with their ``text``), when it was given, the
+    time spent on it and the guideline and schema version it stands under. The formats of
+    other tools write one such answer per annotator where they hold several (Label Studio's
+    annotations)."""
+
+    annotator: str
+    value: Mapping[str, Any]
+    answered_at: datetime | None
+    active_ms: int | None
+    guideline_version: int | None
+    schema_version: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class ExportRecord:
     """One labeled item as exported: its label and where the label came from.
 
@@ -154,9 +170,10 @@ class ExportRecord:
     ``annotator`` is who annotated (None: imported; for a label the expert tier decided
     otherwise than every answer, the item's first answer's, with the selection that picked it);
     ``decided_by`` and ``decided_at`` are who resolved the label and when (the reviewer of a
-    reviewed label, the adjudicator, the importer; None for a label the annotations decided on
-    their own). ``annotated_value`` is every control's value as the annotator gave it, when a
-    review fix or adjudication made the label differ from it (None: the same, or no annotation).
+    reviewed label, the adjudicator, the importer, the one annotator of a ``single`` label;
+    None for a label several answers decided by a rule). ``annotated_value`` is every control's
+    value as the annotator gave it, when a review fix or adjudication made the label differ
+    from it (None: the same, or no annotation).
     The three come last so a CSV export's earlier columns keep their places.
 
     ``suggestion_value`` maps controls to what the annotator was offered (an import's
@@ -178,6 +195,10 @@ class ExportRecord:
     answers, oldest first; ``annotator`` is the first of them) and ``guideline_versions`` the
     version each answered under, in the same order (empty: no one answered, as for an imported
     or auto label). They come last.
+
+    ``answers`` holds those answers whole (:class:`LabelAnswer`, in the same order), for the
+    formats of other tools that hold each annotator's own answer; like ``payload`` and
+    ``split`` it is no column.
     """
 
     item_id: int
@@ -210,10 +231,13 @@ class ExportRecord:
     guideline_versions: tuple[int | None, ...] = ()
     payload: Mapping[str, Any] = field(default_factory=dict)
     split: str = "pool"
+    answers: tuple[LabelAnswer, ...] = ()
 
 
 EXPORT_COLUMNS: Sequence[str] = tuple(
-    name for name in ExportRecord.__dataclass_fields__ if name not in ("payload", "split")
+    name
+    for name in ExportRecord.__dataclass_fields__
+    if name not in ("payload", "split", "answers")
 )
 
 

@@ -15,10 +15,12 @@ Out: one example per labeled item: ``id`` (its external id, else labelloop's ite
 ``text``, ``label`` (label names for a choice or multi_choice target, triples for spans), the
 item's metadata and the label's provenance (:func:`~labelloop.ingest.provenance.label_provenance`:
 ``annotator``, ``annotated_at``, ``guideline_version``, ``schema_version``, ``strategy``,
-``reason``) as further fields, which doccano keeps as the example's metadata; a metadata field
-named like one of doccano's three goes under ``meta``, and provenance the item's metadata
-already names goes under ``labelloop``. Read back, those fields are the item's metadata, as
-any other field.
+``reason``, and every annotator behind the label with their versions, ``annotators`` and
+``guideline_versions``: a doccano file has no field of its own for several annotators, whose
+labels doccano exports a file per user) as further fields, which doccano keeps as the
+example's metadata; a metadata field named like one of doccano's three goes under ``meta``,
+and provenance the item's metadata already names goes under ``labelloop``. Read back, those
+fields are the item's metadata, as any other field.
 """
 
 from __future__ import annotations

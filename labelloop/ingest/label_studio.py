@@ -19,8 +19,10 @@ Record numbers count tasks in file order; errors name the task's number, its id 
 
 Out: a task per labeled item with ``data`` (the content under the schema's data field; a media
 path as ``/data/local-files/?d=PATH``), ``meta`` (the item's metadata and the label's provenance,
-:func:`~labelloop.ingest.provenance.label_provenance`) and one annotation whose ``result`` holds
-every control's value, which the importer reads back to the same values. With every answer
+:func:`~labelloop.ingest.provenance.label_provenance`) and one annotation per annotator behind
+the label, each their own answer, whose ``result`` holds every control's value; where an answer
+is not the label, the label is starred as ground truth (an answer that is it, else the
+decider's own annotation), which the importer reads back to the same values. With every answer
 (:meth:`LabelStudioExporter.write_answers`), a task per answered item holding each answer that
 counts as its annotator's annotation, which the importer with ``answers`` reads back as theirs.
 An annotator's annotation carries the guideline and schema version it was made under and why
@@ -45,7 +47,7 @@ from operator import attrgetter
 from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
-from labelloop.domain import AnswerIn, AnswerRecord, ExportRecord, ItemIn
+from labelloop.domain import AnswerIn, AnswerRecord, ExportRecord, ItemIn, LabelAnswer
 from labelloop.errors import ImportFormatError, LabelloopError, SchemaError
 from labelloop.ingest.boxes import recorded_size
 from labelloop.ingest.json_array import MAX_ELEMENT_CHARS, array_elements
@@ -678,38 +680,57 @@ class LabelStudioExporter:
                 prediction["model_version"] = f"labelloop-v{record.model_version}"
             task["predictions"] = [prediction]
             return task
-        if record.annotator and record.annotated_value is not None:
-            # A reviewer's fix or the expert tier's decision changed the answer: the annotator's
-            # own answer stays theirs, and the label is the decider's, starred as ground truth
-            # (the label a Label Studio import reads back).
-            task["annotations"] = [
-                self._annotation(
-                    record,
-                    record.annotated_value,
-                    by=record.annotator,
-                    at=record.annotated_at,
-                    active_ms=record.active_ms,
-                    versions=answer_versions(record),
-                ),
-                self._decided(record),
-            ]
-        elif not record.annotator and record.resolution == "adjudicated":
+        answers = record.answers or _row_answer(record)
+        if answers:
+            task["annotations"] = self._answers_behind(record, answers)
+        elif record.resolution == "adjudicated":  # decided with no answer behind it
             task["annotations"] = [self._decided(record)]
-        else:
+        else:  # no one answered it here (an imported label)
             task["annotations"] = [
                 self._annotation(
-                    record,
-                    None,
-                    by=record.annotator,
-                    at=record.annotated_at,
-                    active_ms=record.active_ms,
-                    versions=answer_versions(record) if record.annotator else None,
+                    record, None, by=None, at=record.annotated_at, active_ms=record.active_ms
                 )
             ]
         suggested = self._suggested(record)
         if suggested is not None:
             task["predictions"] = [suggested]
         return task
+
+    def _answers_behind(
+        self, record: ExportRecord, answers: tuple[LabelAnswer, ...]
+    ) -> list[dict[str, Any]]:
+        """One annotation per annotator behind the label (``answers``), each their own answer
+        (value, time, lead time, versions; the selection that picked the item on the label's
+        own answer), as Label Studio holds an item several annotators answered. Where an answer
+        is not the label, the label is starred as ground truth (what a Label Studio import
+        reads back): the first answer that is the label, else, when a reviewer's fix or the
+        expert tier's decision made it, the decider's own annotation (the annotators' answers
+        stay theirs)."""
+        annotations = []
+        for answer in answers:
+            made_under = {
+                "guideline_version": answer.guideline_version,
+                "schema_version": answer.schema_version,
+            }
+            versions = {k: v for k, v in made_under.items() if v is not None}
+            if answer.annotator == record.annotator:  # the answer the label's row is of
+                versions = answer_versions(record) | versions
+            annotations.append(
+                self._annotation(
+                    record,
+                    answer.value,
+                    by=answer.annotator,
+                    at=answer.answered_at,
+                    active_ms=answer.active_ms,
+                    versions=versions,
+                )
+            )
+        same = [k for k, a in enumerate(answers) if a.value == record.value]
+        if record.annotated_value is not None or not same:
+            annotations.append(self._decided(record))
+        elif len(same) < len(annotations):
+            annotations[same[0]]["ground_truth"] = True
+        return annotations
 
     def _decided(self, record: ExportRecord) -> dict[str, Any]:
         """The label as its reviewer or adjudicator decided it, starred as ground truth, with
@@ -822,6 +843,25 @@ class LabelStudioExporter:
                     result["score"] = scored[k]
                 out.append({**result, "value": region})
         return out
+
+
+def _row_answer(record: ExportRecord) -> tuple[LabelAnswer, ...]:
+    """The label's own answer, for a record that names its annotator but not the answers
+    behind the label (one a plug-in built): as they gave it, else the label; none without an
+    annotator."""
+    if not record.annotator:
+        return ()
+    given = record.annotated_value if record.annotated_value is not None else record.value
+    return (
+        LabelAnswer(
+            annotator=record.annotator,
+            value=given,
+            answered_at=record.annotated_at,
+            active_ms=record.active_ms,
+            guideline_version=record.guideline_version,
+            schema_version=record.schema_version,
+        ),
+    )
 
 
 def _write_tasks(tasks: Iterable[dict[str, Any]], sink: BinaryIO) -> None:

@@ -18,7 +18,9 @@ Out: one accepted task per labeled item: ``text`` (an HTML item: ``html`` too), 
 item's metadata with its id and the label's provenance,
 :func:`~labelloop.ingest.provenance.label_provenance`: annotator, annotated_at, guideline and
 schema version, strategy and reason), the annotator as ``_annotator_id`` and ``_session_id`` and
-the time as ``_timestamp`` (Unix seconds), which Prodigy's review and progress read, a choice
+the time as ``_timestamp`` (Unix seconds), which Prodigy's review and progress read, every
+annotator behind the label as ``sessions`` (as Prodigy's review recipe names the sessions
+behind an example; read back, it is left out when it repeats the ``annotators`` in meta), a choice
 task's ``options`` (the control's labels in schema order), ``accept`` and ``config``, or a
 ner_manual task's ``tokens`` and ``spans`` (a spans_manual task where the control lets spans
 overlap), which ``prodigy db-in`` loads as they are.
@@ -97,6 +99,8 @@ class ProdigyImporter(AnnotatedImporter):
             # a task labelloop wrote names its annotator in meta already: kept once
             if record.get(key) is not None and record[key] != written:
                 metadata[name] = record[key]
+        if "sessions" in record and record["sessions"] == _labelloop_annotator(meta, "annotators"):
+            del metadata["sessions"]  # labelloop's export named them in meta already: once
         external_id = None
         if self.id_field is not None:
             external_id = self._task_id(line, record, metadata)
@@ -234,6 +238,8 @@ class ProdigyExporter(AnnotatedExporter):
             task["_annotator_id"] = task["_session_id"] = record.annotator
             if record.annotated_at is not None:
                 task["_timestamp"] = _unix_seconds(record.annotated_at)
+        if record.annotators:  # every annotator behind it, as Prodigy's review writes them
+            task["sessions"] = list(record.annotators)
         type, labels = self._target(record)
         if type in ("choice", "multi_choice"):
             chosen = [record.label] if type == "choice" else list(record.label or ())
@@ -256,13 +262,14 @@ class ProdigyExporter(AnnotatedExporter):
         return task
 
 
-def _labelloop_annotator(meta: Any) -> Any:
-    """The annotator labelloop's export wrote in a task's ``meta`` (put aside when the item's
-    own metadata has an ``annotator``, :func:`put_aside`), or None."""
+def _labelloop_annotator(meta: Any, name: str = "annotator") -> Any:
+    """The annotator (``name``: or the ``annotators``) labelloop's export wrote in a task's
+    ``meta`` (put aside when the item's own metadata has that name, :func:`put_aside`), or
+    None."""
     if not isinstance(meta, Mapping):
         return None
-    aside = put_aside(meta, "annotator")
-    return aside if aside is not None else meta.get("annotator")
+    aside = put_aside(meta, name)
+    return aside if aside is not None else meta.get(name)
 
 
 def _unix_seconds(at: datetime) -> int:

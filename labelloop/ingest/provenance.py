@@ -3,7 +3,8 @@ Prodigy) carry it beside the label: who annotated it and when, under which guide
 version, and why its item was picked, so a team that moves its labels keeps that trail.
 
 The names are the columns of labelloop's own export (``annotator``, ``annotated_at``,
-``guideline_version``, ``schema_version``, ``strategy``, ``reason``; for a label a reviewer or
+``guideline_version``, ``schema_version``, ``strategy``, ``reason``, ``annotators`` and
+``guideline_versions`` when anyone here answered; for a label a reviewer or
 adjudicator decided, ``decided_by``, ``decided_at``, ``decided_guideline_version``); what
 labelloop does not know (an imported label has no annotator) is left out rather than written
 as null.
@@ -26,7 +27,8 @@ PROVENANCE_KEY = "labelloop"
 
 def label_provenance(record: ExportRecord) -> dict[str, Any]:
     """The label's provenance: who annotated, when, under which guideline and schema version,
-    and the selection that picked its item (``strategy``, ``reason``); an auto label's
+    and the selection that picked its item (``strategy``, ``reason``), and every annotator
+    behind the label with their guideline versions (:func:`behind`); an auto label's
     ``reason`` names its run and ``model_version`` the model that gave it. A label no one
     annotated here (imported, auto) has no ``annotated_at``: the export's time for it is when
     labelloop took it in."""
@@ -34,10 +36,23 @@ def label_provenance(record: ExportRecord) -> dict[str, Any]:
         "annotator": record.annotator,
         "annotated_at": _when(record.annotated_at if record.annotator else None),
         **answer_versions(record),
+        **behind(record),
     }
     if record.resolution == "auto":
         found["model_version"] = record.model_version  # the model's label, not a person's
     return _known(found) | decision_provenance(record)
+
+
+def behind(record: ExportRecord) -> dict[str, Any]:
+    """Every annotator whose answer stands behind the label and the guideline version each
+    answered under (``annotators``, ``guideline_versions``, as labelloop's own export writes
+    them); nothing for a label no one here answered."""
+    if not record.annotators:
+        return {}
+    return {
+        "annotators": list(record.annotators),
+        "guideline_versions": list(record.guideline_versions),
+    }
 
 
 def decision_provenance(record: ExportRecord) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from labelloop.store.tables import (
     seed_pick,
     user,
 )
-from labelloop.store.tasks import cold_start, verdict_status
+from labelloop.store.tasks import cold_start, decider_id, verdict_status
 from labelloop.store.wordindex import in_index
 from labelloop.store.words import FILE_SYNTAX, SYNTAX, Term, in_file_names, pattern, sql_term
 
@@ -295,7 +295,7 @@ def browse(
             _is_gold().label("gold"),
         )
         .select_from(labeled)
-        .outerjoin(decider, decider.c.id == item_label.c.decided_by)
+        .outerjoin(decider, decider.c.id == decider_id())
         .where(*where)
         .order_by(*order)
     )

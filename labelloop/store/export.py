@@ -20,7 +20,7 @@ from labelloop.store.tables import (
     review,
     user,
 )
-from labelloop.store.tasks import cold_start
+from labelloop.store.tasks import cold_start, decider_id
 
 
 def labeled_rows(
@@ -28,9 +28,9 @@ def labeled_rows(
 ) -> Iterator[RowMapping]:
     """Items of ``split`` with a resolved label, in id order; ``username`` is the annotator's,
     ``decided_by_name`` the user's who decided the label (a reviewer, adjudicator or importer,
-    or who applied an auto-label run: then ``confidence``, ``auto_run_id``, the run's
-    ``threshold`` and ``run_model_version`` say how sure which model was). ``auto=False``
-    leaves the model's labels out.
+    the one annotator of a ``single`` label, or who applied an auto-label run: then
+    ``confidence``, ``auto_run_id``, the run's ``threshold`` and ``run_model_version`` say how
+    sure which model was). ``auto=False`` leaves the model's labels out.
 
     A label the expert tier decided otherwise than every answer comes from none of them: its
     row has the item's first live answer (who answered what, when, under which guideline, and
@@ -86,7 +86,7 @@ def labeled_rows(
         .outerjoin(user, user.c.id == annotation.c.user_id)
         .outerjoin(assignment, assignment.c.id == annotation.c.assignment_id)
         .outerjoin(model_version, model_version.c.id == assignment.c.model_version_id)
-        .outerjoin(decider, decider.c.id == item_label.c.decided_by)
+        .outerjoin(decider, decider.c.id == decider_id())
         .outerjoin(auto_label_run, auto_label_run.c.id == item_label.c.auto_run_id)
         .where(item_label.c.project_id == project_id, item.c.split == split)
         .order_by(item.c.id)
@@ -100,10 +100,19 @@ def label_answers(
     conn: Connection, project_id: int, *, split: str = "pool"
 ) -> Iterator[RowMapping]:
     """The live answers behind the labels of ``split`` (``item_id``, the annotator's
-    ``username``, the ``guideline_version`` answered under), in the order of
-    :func:`labeled_rows`' items, each item's oldest first."""
+    ``username``, the ``guideline_version`` and ``schema_version`` answered under, the
+    answer's ``value``, when it was given, ``answered_at``, and its ``active_ms``), in the order
+    of :func:`labeled_rows`' items, each item's oldest first."""
     q = (
-        select(annotation.c.item_id, user.c.username, annotation.c.guideline_version)
+        select(
+            annotation.c.item_id,
+            user.c.username,
+            annotation.c.guideline_version,
+            annotation.c.schema_version,
+            annotation.c.value,
+            annotation.c.created_at.label("answered_at"),
+            annotation.c.active_ms,
+        )
         .select_from(annotation)
         .join(item_label, item_label.c.item_id == annotation.c.item_id)
         .join(item, item.c.id == annotation.c.item_id)

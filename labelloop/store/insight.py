@@ -12,7 +12,13 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, case, exists, func, select, union, update
 
-from labelloop.store.review import ANSWER_STATES, LIVE_STATES, PENDING_STATES, REWORK
+from labelloop.store.review import (
+    ANSWER_STATES,
+    LIVE_STATES,
+    PENDING_STATES,
+    REWORK,
+    independent,
+)
 from labelloop.store.tables import (
     AUTO,
     alert,
@@ -39,6 +45,7 @@ def shared_annotations(conn: Connection, project_id: int, since: datetime) -> li
         annotation.c.project_id == project_id,
         annotation.c.created_at >= since,
         annotation.c.status.in_(ANSWER_STATES),
+        independent(),  # a reviewer's fix of an imported label is no annotator's answer
     )
     shared = (
         select(annotation.c.item_id)
@@ -54,6 +61,7 @@ def shared_annotations(conn: Connection, project_id: int, since: datetime) -> li
             annotation.c.value,
             annotation.c.created_at,
             annotation.c.status,
+            independent().label("independent"),
             gold_answer.c.item_id.is_not(None).label("gold"),
         )
         .select_from(

@@ -37,7 +37,7 @@ from labelloop.store.tables import (
     review,
     user,
 )
-from labelloop.store.tasks import cold_start, holds, lease_stmt
+from labelloop.store.tasks import cold_start, decider_id, holds, lease_stmt
 from labelloop.store.users import now
 
 LIVE_STATES = ("submitted", "in_review", "escalated", "accepted", "fixed", "adjudicated")
@@ -45,6 +45,15 @@ LIVE_STATES = ("submitted", "in_review", "escalated", "accepted", "fixed", "adju
 ANSWER_STATES = (*LIVE_STATES, "rejected")
 """Every answer an annotator gave, those a reviewer sent back included: what agreement between
 annotators compares (each one's first answer to an item, before review had a say)."""
+
+
+def independent() -> Any:
+    """Whether an answer is its annotator's own judgement of the item, which agreement between
+    annotators compares: every answer but a reviewer's fix of an imported label (a second
+    look, :mod:`labelloop.workflow.imported_issues`), the one answer given on no assignment."""
+    return annotation.c.assignment_id.is_not(None)
+
+
 PENDING_STATES = ("in_review", "escalated")
 """Live states still waiting for a reviewer or the expert tier."""
 REWORK = "rework"
@@ -797,7 +806,8 @@ def own_reviews(
 def item_label_of(conn: Connection, item_id: int) -> dict[str, Any] | None:
     q = (
         select(item_label, user.c.username.label("decided_by_name"))
-        .outerjoin(user, user.c.id == item_label.c.decided_by)
+        .select_from(item_label)
+        .outerjoin(user, user.c.id == decider_id())
         .where(item_label.c.item_id == item_id)
     )
     row = conn.execute(q).mappings().first()
@@ -908,6 +918,7 @@ def annotation_rows(conn: Connection, project_id: int) -> list[dict[str, Any]]:
             annotation.c.active_ms,
             annotation.c.created_at,
             annotation.c.guideline_version,
+            independent().label("independent"),
             item.c.meta,
             item_label.c.label.label("resolved"),
             item_label.c.resolution,

@@ -60,6 +60,20 @@ def cold_start(versions: Any = model_version) -> Any:
     return (versions.c.model == COLD_START_MODEL).label("cold_start")
 
 
+def decider_id(labels: Any = item_label) -> Any:
+    """Who decided a label (``labels``: the table or an alias of it): the user it records,
+    else, for a ``single`` label decided before the one annotator was recorded as its decider,
+    that annotator (read from the label's answer only for such rows)."""
+    answer = annotation.alias("deciding_answer")  # the outer query may join annotation too
+    answerer = (
+        select(answer.c.user_id).where(answer.c.id == labels.c.annotation_id).scalar_subquery()
+    )
+    return func.coalesce(
+        labels.c.decided_by,
+        case((labels.c.resolution == "single", answerer)),
+    )
+
+
 # The serving path runs these on every request: each statement is built once, with bind
 # parameters, so SQLAlchemy's compiled cache is hit without rebuilding the expression.
 
@@ -549,6 +563,17 @@ def update_annotation(conn: Connection, annotation_id: int, **values: Any) -> No
         update(annotation)
         .where(annotation.c.id == annotation_id)
         .values(updated_at=now(), **values)
+    )
+
+
+def add_active_ms(conn: Connection, annotation_id: int, active_ms: int, *, most: int) -> None:
+    """Add ``active_ms`` to an answer's active time (at most ``most`` in all), leaving its
+    ``updated_at`` as it was: time spent on an answer kept as it was is no change of it."""
+    total = annotation.c.active_ms + active_ms
+    conn.execute(
+        update(annotation)
+        .where(annotation.c.id == annotation_id)
+        .values(active_ms=case((total > most, most), else_=total))
     )
 
 

@@ -10,7 +10,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any, BinaryIO, Generic, NamedTuple, TypeVar
 
-from labelloop.domain import DECIDED, AnswerRecord, ExportRecord
+from labelloop.domain import DECIDED, AnswerRecord, ExportRecord, LabelAnswer
 from labelloop.errors import LabelloopError, Unprocessable
 from labelloop.govern.guidelines import version_at
 from labelloop.govern.permissions import Permission
@@ -47,7 +47,8 @@ def records(
     label carries what its annotation was offered: ``suggestion_value`` (control -> value, spans
     with their text) and ``suggestion_source`` (control -> ``model`` or ``import``), and
     ``changed_at`` when its annotator last changed it; ``annotators`` and
-    ``guideline_versions`` name every answer behind the label."""
+    ``guideline_versions`` name every answer behind the label, and ``answers`` holds each of
+    them as its annotator gave it."""
     shape = _Shape(ctx)
     target = shape.target
     for (row, behind), times in _rows(db, ctx, _labels_with_answers, auto=auto, split=split):
@@ -80,7 +81,7 @@ def records(
             reason=auto.get("reason", why_picked(row)),
             metadata=row["meta"],
             value=value,
-            decided_by=_decider(row),
+            decided_by=row["decided_by_name"],
             decided_at=row["decided_at"],
             annotated_value=annotated,
             suggestion_value=suggested,
@@ -95,16 +96,18 @@ def records(
             guideline_versions=tuple(a["guideline_version"] for a in behind),
             payload=payload,
             split=split,
+            answers=tuple(
+                LabelAnswer(
+                    annotator=a["username"],
+                    value=shape.spanned(payload, a["value"])[0],
+                    answered_at=a["answered_at"],
+                    active_ms=a["active_ms"],
+                    guideline_version=a["guideline_version"],
+                    schema_version=a["schema_version"],
+                )
+                for a in behind
+            ),
         )
-
-
-def _decider(row: Mapping[str, Any]) -> str | None:
-    """Who decided a label: the user the label names (a reviewer, the adjudicator, the importer
-    or who applied an auto-label run), else for a ``single`` label the one annotator whose
-    answer decided it, as for every other rule that names the decision's maker."""
-    if row["decided_by_name"] is None and row["resolution"] == "single":
-        return row["username"]
-    return row["decided_by_name"]
 
 
 def _labels_with_answers(

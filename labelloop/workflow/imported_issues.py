@@ -5,7 +5,9 @@ to review; a label an import brought has no answer to send, so its flag waits in
 queue itself (:func:`labelloop.workflow.review.next_review` serves it once no answer waits).
 The reviewer keeps the label, which closes the flag as a person's decision (a later model does
 not flag it again), or fixes it: the fix is the reviewer's own answer under the guideline
-version in force, and the label becomes ``reviewed``, decided by them. Either way the imported
+version in force, and the label becomes ``reviewed``, decided by them. Given on no assignment,
+the fix is a reviewer's decision, not an annotation: agreement between annotators leaves it out
+(:func:`~labelloop.store.review.independent`). Either way the imported
 label and where it came from (its import batch and file) stay in the audit event.
 """
 

@@ -616,11 +616,13 @@ def _annotators(
         times = [r["active_ms"] for r in mine if r["active_ms"]]
         live = [r for r in mine if r["status"] in LIVE]
         # Agreement with the resolved label, where the label was not simply this annotation
-        # and is no tie (labeled with the earliest answer, it tells nobody who was right).
+        # and is no tie (labeled with the earliest answer, it tells nobody who was right); a
+        # reviewer's fix of an imported label is their decision, no answer to check.
         checked = [
             r
             for r in live
-            if r["resolved"] is not None
+            if r["independent"]
+            and r["resolved"] is not None
             and r["gold"] is None
             and r["resolution"] != "tie"
             and not (r["resolution"] == "single" and r["resolved_from"] == r["id"])

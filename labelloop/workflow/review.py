@@ -368,10 +368,12 @@ def first_answers(
     """Each annotator's first answer to each item that is ``given`` (has a value to compare),
     by (user id, item id), from ``rows`` oldest first: the independent judgement agreement
     between annotators measures, before review had a say (a rework of a rejected answer, a
-    reviewer's fix or the expert tier's decision does not replace it)."""
+    reviewer's fix or the expert tier's decision does not replace it). A reviewer's fix of an
+    imported label is their decision, not an answer of theirs to compare (``independent``
+    False: see :func:`~labelloop.store.review.independent`)."""
     out: dict[tuple[int, int], Mapping[str, Any]] = {}
     for r in rows:
-        if r["status"] in ANSWERED and given(r):
+        if r["status"] in ANSWERED and r["independent"] and given(r):
             out.setdefault((r["user_id"], r["item_id"]), r)
     return out
 
@@ -599,9 +601,11 @@ def _resolve(
     if len(live) == 1:
         chosen_label = labels[0]
         how = "single"
+        decided_by = live[0]["user_id"]  # one answer decided it: its annotator's decision
         if live[0]["status"] in ("accepted", "fixed"):
             how = "reviewed"
-            decided_by = _last_reviewer(rows.conn, item_id, live[0]["id"])
+            # accepted with no verdict: a reviewer's own fix of an imported label, theirs
+            decided_by = _last_reviewer(rows.conn, item_id, live[0]["id"]) or decided_by
     elif settings.resolution == "dawid_skene" and len(live) >= DAWID_SKENE_FROM:
         chosen_label = _dawid_skene_label(rows.dawid_skene(ctx), item_id, labels)
         how = "dawid_skene"

@@ -594,7 +594,8 @@ def edit(
     checks run again and the review policy may send it to review. A change that makes the
     item's answers disagree sends them to review or the expert tier and withdraws the label;
     one that makes them agree again ends the disagreement (``workflow.review.agree_again``).
-    A value saved as it was is no change: the answer stays as it is (``unchanged``)."""
+    A value saved as it was is no change: the answer stays as it is (``unchanged``), but for
+    ``active_ms``, which counts in its active time as a change's does."""
     ctx.require(Permission.ANNOTATE)
     ctx, clean = checked(db, ctx, value)
     with db.write(project_id=ctx.id) as conn:
@@ -613,7 +614,10 @@ def edit(
         shown = _shown_version(ctx, guideline_version, newest=newest)
         if clean == row["value"]:
             # Saved as it was (Enter on an answer gone back to, its label's key that keeps
-            # it): no change, so nothing is judged again, re-stamped or audited.
+            # it): no change, so nothing is judged again, re-stamped or audited; the time
+            # spent looking at it again is work, and counts in its active time.
+            if active_ms > 0:
+                store_tasks.add_active_ms(conn, annotation_id, active_ms, most=MAX_ACTIVE_MS)
             label = store_review.item_label_of(conn, row["item_id"])
             return {
                 "annotation_id": annotation_id,

@@ -264,7 +264,7 @@ def test_find_items_by_filter_and_read_one_trace(server: Any, browser: Any) -> N
     assert f"{server.username} answered {last['answer']}" in trace
     assert "guideline v1" in trace and "3.2 s active" in trace
     assert f"why picked: {last['selection']['strategy']}: {last['selection']['reason']}" in trace
-    assert f"{last['answer']} · single at " in trace
+    assert f"{last['answer']} · single by {server.username} at " in trace  # her answer decided
     # The history says which guideline the answer was given under, as its audit event does.
     assert f"labeled it {last['answer']} (guideline v1) {server.username}" in trace
 

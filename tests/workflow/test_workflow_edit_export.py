@@ -9,13 +9,14 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from labelloop.domain import EXPORT_COLUMNS
 from labelloop.errors import NotFound, PermissionDenied, SchemaError
+from labelloop.store import review as store_review
 from labelloop.store.audit import chain_rows
-from labelloop.store.tables import item_label
-from labelloop.workflow import export, imports, status, tasks
+from labelloop.store.tables import annotation, item_label
+from labelloop.workflow import browse, export, imports, status, tasks
 from labelloop.workflow import review as wf_review
 
 
@@ -79,6 +80,28 @@ def test_saving_an_earlier_answer_unchanged_changes_nothing(lab: Any, ready: Any
         assert len(chain_rows(conn, ready.id)) == events  # nothing to audit
     mine = tasks.own_annotation(lab.db, ann, earlier["annotation_id"])
     assert mine["value"] == value and mine["refusal"] is None
+
+
+def test_the_time_spent_on_an_answer_kept_as_it_was_counts(lab: Any, ready: Any) -> None:
+    """ann goes back to her answer, looks at it for 300 ms and keeps it: the time she worked
+    counts in its active time, as a change's would, and the answer is not stamped as changed
+    (no changed_at, its updated_at as it was)."""
+    ann = lab.member("sent", "ann", "annotator")
+    (done,) = lab.label_next(ann, n=1, active_ms=1500)
+    earlier = tasks.previous(lab.db, ann)
+    with lab.db.read() as conn:
+        before = conn.execute(
+            select(annotation.c.updated_at).where(annotation.c.id == earlier["annotation_id"])
+        ).scalar_one()
+    kept = tasks.edit(lab.db, ann, earlier["annotation_id"], earlier["value"], active_ms=300)
+    assert kept["unchanged"] is True
+    (row,) = _export(lab, ready, "jsonl")
+    assert (row["active_ms"], row["changed_at"]) == (1800, None)
+    with lab.db.read() as conn:
+        after = conn.execute(
+            select(annotation.c.updated_at).where(annotation.c.id == earlier["annotation_id"])
+        ).scalar_one()
+    assert after == before
 
 
 def test_nobody_edits_someone_elses_annotation(lab: Any, ready: Any) -> None:
@@ -326,6 +349,36 @@ def test_a_single_label_is_decided_by_its_one_annotator(lab: Any, ready: Any, fm
     assert (row["resolution"], row["annotator"], row["decided_by"]) == ("single", "ann", "ann")
     assert row["annotated_value"] in (None, "")
     assert row["decided_at"]
+
+
+def test_a_single_label_records_its_annotator_as_decider_and_older_ones_read_so(
+    lab: Any, ready: Any
+) -> None:
+    """The label ann's one answer decided records her as its decider when it is decided (the
+    Items list and the item's label say so, not only the export); a label decided before that
+    was recorded, with no decider stored, reads as hers all the same."""
+    ann = lab.member("sent", "ann", "annotator")
+    first, second = lab.label_next(ann, n=2)
+    with lab.db.read() as conn:
+        stored = conn.execute(
+            select(item_label.c.decided_by).where(item_label.c.item_id == first["item"]["id"])
+        ).scalar_one()
+    assert stored == ann.user.id
+    with lab.db.write() as conn:  # as a label decided before the decider was recorded
+        conn.execute(
+            update(item_label)
+            .where(item_label.c.item_id == second["item"]["id"])
+            .values(decided_by=None)
+        )
+    page = browse.list_items(lab.db, ready, limit=200)
+    rows = {r["id"]: r for r in page["items"]}
+    for task in (first, second):
+        row = rows[task["item"]["id"]]
+        assert (row["resolution"], row["decided_by"]) == ("single", "ann")
+        with lab.db.read() as conn:
+            assert store_review.item_label_of(conn, task["item"]["id"])["decided_by_name"] == "ann"
+    exported = {r["item_id"]: r for r in _export(lab, ready, "jsonl")}
+    assert exported[second["item"]["id"]]["decided_by"] == "ann"
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "csv"])

@@ -3,17 +3,22 @@ a reviewer keeps or fixes it, as a flagged answer is reviewed."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from labelloop.errors import Conflict, LabelloopError
 from labelloop.store.audit import chain_rows
-from labelloop.workflow import export, guidelines, quality
+from labelloop.workflow import export, guidelines, insight, quality
 from labelloop.workflow import imported_issues as issues
 from labelloop.workflow import review as wf_review
 
 CLASSES = ("negative", "neutral", "positive")
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _flipped_import(lab: Any, *, policy: str = "flagged") -> tuple[Any, set[str]]:
@@ -134,3 +139,32 @@ def test_the_cli_keeps_or_fixes_a_flagged_imported_label(
     assert "imported label kept" in run("second-look", "sent", second, "keep", "--as", "rev")
     assert "nothing was recorded" in run("second-look", "sent", second, "keep", code=1)
     assert "no item 'nope'" in run("second-look", "sent", "nope", "keep", code=1)
+
+
+def test_a_reviewers_fix_of_an_imported_label_is_no_annotation_agreement_compares(
+    lab: Any,
+) -> None:
+    """rev fixes a flagged imported label; later ana's answer to the same text comes in from
+    Label Studio and joins the item. rev's fix is a reviewer's decision, not an independent
+    annotation: agreement between annotators (the Quality page, the dashboard) compares no
+    item of it, and rev's agreement with the resolved label counts none."""
+    from tests.workflow.test_workflow_label_studio_answers import _import, answer
+
+    ctx, _ = _flipped_import(lab)
+    rev = lab.member("sent", "rev", "reviewer")
+    lab.member("sent", "ana", "annotator")
+    view = wf_review.next_review(lab.db, rev)
+    assert view is not None
+    text = view["item"]["data"]["text"]
+    truth = lab.truth(text)
+    issues.second_look(lab.db, rev, view["item"]["id"], verdict="fix", value={"sentiment": truth})
+    other = CLASSES[(CLASSES.index(truth) + 1) % 3]
+    joined = [{"id": 900, "data": {"text": text}, "annotations": [answer("ana", other, at=_now())]}]
+    _import(lab, ctx, joined, answers=True)
+    detail = wf_review.item_detail(lab.db, ctx, view["item"]["id"])
+    assert sorted(a["user"] for a in detail["annotations"]) == ["ana", "rev"]
+
+    found = quality.report(lab.db, ctx, n_boot=0)
+    assert found["agreement"]["overall"]["n_items"] == 0
+    assert {a["username"]: a["n_compared"] for a in found["annotators"]}["rev"] == 0
+    assert insight.report(lab.db, ctx)["agreement"]["n_items"] == 0

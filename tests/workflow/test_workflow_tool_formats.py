@@ -249,3 +249,76 @@ def test_each_exported_label_says_the_guideline_version_it_was_made_under(
     assert _labels(lab, moved) == truth
     rows = [json.loads(line) for line in _export(lab, moved, "jsonl").decode().splitlines()]
     assert {r["external_id"]: r["metadata"]["guideline_version"] for r in rows} == under
+
+
+def _three_answered(lab: Lab) -> Any:
+    """One item that ann and bob label positive and cy negative (overlap 3): its label is the
+    consensus, positive, with three annotators behind it."""
+    from labelloop.workflow import tasks
+
+    ctx = lab.project(overlap=3)
+    lab.import_rows(ctx, [{"id": "x", "text": "great service"}])
+    lab.train(ctx)
+    for name, given in (("ann", "positive"), ("bob", "positive"), ("cy", "negative")):
+        who = lab.member("sent", name, "annotator")
+        task = tasks.next_task(lab.db, who)
+        assert task is not None and task["item"]["external_id"] == "x"
+        tasks.submit(lab.db, who, task["assignment_id"], {"sentiment": given}, active_ms=900)
+    (row,) = [json.loads(line) for line in _export(lab, ctx, "jsonl").splitlines()]
+    assert (row["label"], row["resolution"], row["annotators"]) == (
+        "positive",
+        "consensus",
+        ["ann", "bob", "cy"],
+    )
+    return ctx
+
+
+def test_label_studio_holds_an_annotation_per_annotator_behind_a_label(lab: Lab) -> None:
+    """The Label Studio export of a label three annotators gave holds each one's own answer as
+    their annotation (cy's negative too, not the label under her name), the first answer that
+    is the label starred as ground truth; imported back the label is the same, and with every
+    answer each annotator's answer comes in as theirs."""
+    ctx = _three_answered(lab)
+    (task,) = json.loads(_export(lab, ctx, "label_studio"))
+    said = [
+        (a["created_username"], a["result"][0]["value"]["choices"], a["ground_truth"])
+        for a in task["annotations"]
+    ]
+    assert said == [
+        ("ann", ["positive"], True),
+        ("bob", ["positive"], False),
+        ("cy", ["negative"], False),
+    ]
+    assert all(a["guideline_version"] == 1 and a["lead_time"] == 0.9 for a in task["annotations"])
+    assert task["meta"]["annotators"] == ["ann", "bob", "cy"]
+
+    moved = _project(lab, "moved", {"name": "sentiment", "type": "choice", "labels": lab.classes})
+    _import(lab, moved, json.dumps([task]), "label_studio")
+    assert _labels(lab, moved) == {"x": "positive"}
+    again = _project(lab, "again", {"name": "sentiment", "type": "choice", "labels": lab.classes})
+    for name in ("ann", "bob", "cy"):
+        lab.member("again", name, "annotator")
+    _import(lab, again, json.dumps([task]), "label_studio", answers=True)
+    (row,) = [json.loads(line) for line in _export(lab, again, "jsonl").splitlines()]
+    assert (row["label"], row["annotators"]) == ("positive", ["ann", "bob", "cy"])
+
+
+@pytest.mark.parametrize("fmt", ["doccano", "prodigy"])
+def test_doccano_and_prodigy_name_every_annotator_behind_a_label(lab: Lab, fmt: str) -> None:
+    """doccano's example and Prodigy's task name all three annotators and their guideline
+    versions, as labelloop's own export does (Prodigy also as the sessions behind the task, as
+    its review recipe writes them); imported back, the label is the same."""
+    ctx = _three_answered(lab)
+    (example,) = [json.loads(line) for line in _export(lab, ctx, fmt).splitlines()]
+    trail = example if fmt == "doccano" else example["meta"]
+    assert (trail["annotators"], trail["guideline_versions"]) == (["ann", "bob", "cy"], [1, 1, 1])
+    if fmt == "prodigy":
+        assert example["sessions"] == ["ann", "bob", "cy"]
+        assert example["_annotator_id"] == "ann"
+    moved = _project(lab, "moved", {"name": "sentiment", "type": "choice", "labels": lab.classes})
+    _import(
+        lab, moved, json.dumps(example), fmt, **({"id_field": "id"} if fmt == "prodigy" else {})
+    )
+    assert _labels(lab, moved) == {"x": "positive"}
+    (back,) = [json.loads(line) for line in _export(lab, moved, "jsonl").splitlines()]
+    assert "sessions" not in back["metadata"]  # named once, as the annotators in meta
