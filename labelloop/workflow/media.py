@@ -9,8 +9,8 @@ from typing import Any, BinaryIO
 
 from labelloop.errors import LabelloopError, NotFound
 from labelloop.govern.permissions import Permission
-from labelloop.ingest.media import MEDIA_SUFFIXES, open_media, resolve_media
-from labelloop.pictures import NAMED
+from labelloop.ingest.media import MEDIA_SUFFIXES, open_media, resolve_media, root_of
+from labelloop.pictures import MEDIA_ROOT, NAMED
 from labelloop.store import items as store_items
 from labelloop.store.db import Database
 from labelloop.workflow import uploads
@@ -56,12 +56,13 @@ def open_project_media(
 def absolute_payloads(
     payloads: Mapping[int, Mapping[str, Any]], roots: Sequence[Path]
 ) -> dict[int, dict[str, Any]]:
-    """Image (or audio) payloads with the checked absolute file path, and the item's id and
-    stored path for messages (:data:`~labelloop.pictures.NAMED`); a refused or missing file
-    gives None.
+    """Image (or audio) payloads with the checked absolute file path, the media root it lies
+    under (:data:`~labelloop.pictures.MEDIA_ROOT`) and the item's id and stored path for
+    messages (:data:`~labelloop.pictures.NAMED`); a refused or missing file gives None.
 
-    The featurizer then reads only files that passed the same root check as serving, and a
-    file that vanished becomes a blank row instead of failing the round.
+    The featurizer then reads only files that passed the same root check as serving, opened
+    under their root as serving opens them (a link or a named pipe put in a file's place since
+    is refused), and a file that vanished becomes a blank row instead of failing the round.
     """
     out: dict[int, dict[str, Any]] = {}
     for item_id, payload in payloads.items():
@@ -69,11 +70,16 @@ def absolute_payloads(
         relative = str(payload.get(kind) or "")
         try:
             found, _ = resolve_media(relative, roots, kind=kind)
+            root = root_of(found, roots)  # where the featurizer opens it, as serving does
         except LabelloopError as exc:
             log.warning("item %s: %s", item_id, exc.message)
             out[item_id] = {kind: None}
         else:  # a file the learner cannot read is named by its item, not its place on disk
-            out[item_id] = {kind: str(found), NAMED: f"item {item_id} ('{relative[:200]}')"}
+            out[item_id] = {
+                kind: str(found),
+                NAMED: f"item {item_id} ('{relative[:200]}')",
+                MEDIA_ROOT: str(root),
+            }
     return out
 
 
