@@ -9,7 +9,7 @@ from typing import Any, BinaryIO
 
 from labelloop.errors import LabelloopError, NotFound
 from labelloop.govern.permissions import Permission
-from labelloop.ingest.media import MEDIA_SUFFIXES, open_media, resolve_media, root_of
+from labelloop.ingest.media import MEDIA_SUFFIXES, open_media, root_of
 from labelloop.pictures import MEDIA_ROOT, NAMED
 from labelloop.store import items as store_items
 from labelloop.store.db import Database
@@ -54,13 +54,14 @@ def open_project_media(
 
 
 def absolute_payloads(
-    payloads: Mapping[int, Mapping[str, Any]], roots: Sequence[Path]
+    payloads: Mapping[int, Mapping[str, Any]], roots: Sequence[Path], *, slug: str
 ) -> dict[int, dict[str, Any]]:
     """Image (or audio) payloads with the checked absolute file path, the media root it lies
     under (:data:`~labelloop.pictures.MEDIA_ROOT`) and the item's id and stored path for
     messages (:data:`~labelloop.pictures.NAMED`); a refused or missing file gives None.
 
-    The featurizer then reads only files that passed the same root check as serving, opened
+    The featurizer then reads only files of project ``slug`` that passed the same checks as
+    serving (:func:`open_project_media`: none in another project's uploaded images), opened
     under their root as serving opens them (a link or a named pipe put in a file's place since
     is refused), and a file that vanished becomes a blank row instead of failing the round.
     """
@@ -69,7 +70,8 @@ def absolute_payloads(
         kind = "audio" if "audio" in payload else "image"
         relative = str(payload.get(kind) or "")
         try:
-            found, _ = resolve_media(relative, roots, kind=kind)
+            file, found, _ = open_project_media(relative, roots, slug=slug, kind=kind)
+            file.close()
             root = root_of(found, roots)  # where the featurizer opens it, as serving does
         except LabelloopError as exc:
             log.warning("item %s: %s", item_id, exc.message)
@@ -88,9 +90,11 @@ MEDIA_TYPES = ("image", "audio")
 
 
 def readable_payloads(
-    data_type: str, payloads: Mapping[int, Mapping[str, Any]], roots: Sequence[Path]
+    ctx: ProjectContext, payloads: Mapping[int, Mapping[str, Any]], roots: Sequence[Path]
 ) -> Mapping[int, Mapping[str, Any]]:
-    """The payloads a featurizer may read: media files through :func:`absolute_payloads`, any
-    other data type as it is. Rounds and searches read items through this one door, so both
-    build the same rows (the feature cache shares them)."""
-    return absolute_payloads(payloads, roots) if data_type in MEDIA_TYPES else payloads
+    """The payloads of the project's items a featurizer may read: media files through
+    :func:`absolute_payloads`, any other data type as it is. Rounds and searches read items
+    through this one door, so both build the same rows (the feature cache shares them)."""
+    if ctx.schema.data_type not in MEDIA_TYPES:
+        return payloads
+    return absolute_payloads(payloads, roots, slug=ctx.slug)

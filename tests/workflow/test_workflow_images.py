@@ -674,7 +674,8 @@ def test_the_served_order_of_images_follows_the_models_margin(
 
     with lab.db.read() as conn:
         pool = store_learning.items_of(conn, ctx.id, "pool")
-    payloads = absolute_payloads({int(r["id"]): r["payload"] for r in pool}, (media,))
+    raw = {int(r["id"]): r["payload"] for r in pool}
+    payloads = absolute_payloads(raw, (media,), slug=ctx.slug)
     X = PixelFeaturizer().fit_transform([payloads[int(r["id"])] for r in pool])
     names = [r["payload"]["image"] for r in pool]
     is_labeled = np.array([n in labeled for n in names])
@@ -939,12 +940,10 @@ def test_the_learner_reads_an_image_as_serving_does_not_what_was_put_in_its_plac
     from labelloop.workflow.media import readable_payloads
     from tests.media_swaps import outcome_of, pipe_seen_as_file
 
-    _, _, media = shapes
+    _, ctx, media = shapes
     _png(media / "p" / "a.png", 10)
     _png(media / "p" / "b.png", 20)
-    payloads = readable_payloads(
-        "image", {1: {"image": "p/a.png"}, 2: {"image": "p/b.png"}}, (media,)
-    )
+    payloads = readable_payloads(ctx, {1: {"image": "p/a.png"}, 2: {"image": "p/b.png"}}, (media,))
     target = media / "p" / "b.png"
     target.unlink()
     if swapped == "link":
@@ -964,16 +963,15 @@ def test_the_learner_hears_no_clip_put_in_anothers_place(shapes: Any, tmp_path: 
     """An audio clip swapped for a link out of the media root after the learner checked it was
     read all the same; it is a clip the learner cannot read, as a missing one."""
     from labelloop.learn import AudioFeaturizer
-    from labelloop.workflow.media import readable_payloads
+    from labelloop.workflow.media import absolute_payloads
     from tests.learn.test_learn_featurize_audio import write_tone
 
     _, _, media = shapes
     write_tone(media / "s" / "a.wav", hz=300, seconds=0.2, volume=0.1)
     write_tone(media / "s" / "b.wav", hz=300, seconds=0.2, volume=0.1)
     loud = write_tone(tmp_path / "loud.wav", hz=2000, seconds=0.5, volume=0.9)
-    payloads = readable_payloads(
-        "audio", {1: {"audio": "s/a.wav"}, 2: {"audio": "s/b.wav"}}, (media,)
-    )
+    raw = {1: {"audio": "s/a.wav"}, 2: {"audio": "s/b.wav"}}
+    payloads = absolute_payloads(raw, (media,), slug="clips")
     (media / "s" / "b.wav").unlink()
     (media / "s" / "b.wav").symlink_to(loud)
     X = AudioFeaturizer(n_bands=4, n_name_features=16).fit_transform(list(payloads.values()))
@@ -981,3 +979,26 @@ def test_the_learner_hears_no_clip_put_in_anothers_place(shapes: Any, tmp_path: 
         [payloads[1], {**payloads[2], "audio": None}]
     )
     assert np.allclose(X[:, :8], heard[:, :8])  # b's sound part: as a clip not read
+
+
+def test_the_learner_reads_no_image_of_another_project_s_uploads(
+    shapes: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An item imported before imports refused another project's uploaded images may name
+    one: serving refuses it, and the learner read its pixels all the same. The learner reads
+    it as a missing image (a blank row), and the log names the item."""
+    from labelloop.learn import make_featurizer
+    from labelloop.workflow.media import readable_payloads
+
+    _, ctx, media = shapes
+    _png(media / "p" / "a.png", 10)
+    _png(media / "uploads" / "other" / "b.png", 250)
+    _png(media / "uploads" / ctx.slug / "c.png", 250)
+    raw = {1: {"image": "p/a.png"}, 2: {"image": "uploads/other/b.png"}}
+    raw[3] = {"image": f"uploads/{ctx.slug}/c.png"}
+    with caplog.at_level(logging.WARNING, logger="labelloop"):
+        payloads = readable_payloads(ctx, raw, (media,))
+    assert "item 2: media path 'uploads/other/b.png': lies in another project's" in caplog.text
+    X = make_featurizer("pixels").fit_transform([payloads[k] for k in (1, 2, 3)])
+    assert X[1].max() == 0.0  # blank: nothing of the other project's picture
+    assert X[2].mean() > 0.9  # the project's own upload is read
