@@ -151,7 +151,15 @@ def open_media(
         As :func:`resolve_media`; or the file changed between the check and the open.
     """
     found, base = _found(path, roots, kind=kind)  # not opened: a pipe put there would hang
-    *folders, name = found.relative_to(base).parts
+    file, content_type = _opened(found.relative_to(base).parts, base, path=path, kind=kind)
+    return file, found, content_type
+
+
+def _opened(parts: Sequence[str], base: Path, *, path: str, kind: str) -> tuple[BinaryIO, str]:
+    """The file at ``parts`` under the root ``base``, opened folder by folder none through a
+    link (see :func:`open_media`), a regular file of ``kind`` by its first bytes, and its
+    content type; errors name it by ``path``."""
+    *folders, name = parts
     try:
         here = os.open(base, os.O_RDONLY | os.O_DIRECTORY)
         try:
@@ -182,22 +190,26 @@ def open_media(
     except BaseException:
         file.close()
         raise
-    return file, found, content_type
+    return file, content_type
 
 
 def open_under(path: str | Path, root: str | Path, *, kind: str = "image") -> BinaryIO:
-    """The file at ``path`` under the media root ``root`` (relative to it, or absolute as
-    :func:`open_media` found it: the learner's payloads hold both), opened by
-    :func:`open_media` under that root, so a reader handed a path long after its check (the
-    learner) reads what serving would: a link or a named pipe put there since is refused."""
-    given, top = str(path), os.path.join(root, "")
-    if os.path.isabs(given):
-        if not given.startswith(top):  # the learner's root is resolved, as its path is
-            top = os.path.join(Path(root).resolve(), "")
-        if not given.startswith(top):
-            raise LabelloopError(f"media path '{Path(given).name[:200]}': outside the media root")
-        given = given.removeprefix(top)
-    return open_media(given, [Path(root)], kind=kind)[0]
+    """The file at ``path`` under the media root ``root``, opened as :func:`open_media` opens
+    it: a relative path found as it finds one, an absolute one (where it found the file: the
+    learner's payloads hold that, resolved) opened along it from the root, so a reader handed
+    a path long after its check (the learner) reads what serving would: a link or a named pipe
+    put there since is refused."""
+    given = str(path)
+    if not os.path.isabs(given):
+        return open_media(given, [Path(root)], kind=kind)[0]
+    top = os.path.join(root, "")
+    if not given.startswith(top):  # the learner's root is resolved, as its path is
+        top = os.path.join(Path(root).resolve(), "")
+    if not given.startswith(top):
+        raise LabelloopError(f"media path '{Path(given).name[:200]}': outside the media root")
+    relative = given.removeprefix(top)
+    parts = check_relative(relative, kind=kind).parts  # no '..': the walk only goes down
+    return _opened(parts, Path(top), path=relative, kind=kind)[0]
 
 
 def root_of(folder: Path, roots: Sequence[Path]) -> Path:

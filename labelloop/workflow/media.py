@@ -9,7 +9,7 @@ from typing import Any, BinaryIO
 
 from labelloop.errors import LabelloopError, NotFound
 from labelloop.govern.permissions import Permission
-from labelloop.ingest.media import MEDIA_SUFFIXES, open_media, root_of
+from labelloop.ingest.media import MEDIA_SUFFIXES, open_media
 from labelloop.pictures import MEDIA_ROOT, NAMED
 from labelloop.store import items as store_items
 from labelloop.store.db import Database
@@ -66,17 +66,20 @@ def absolute_payloads(
     is refused), and a file that vanished becomes a blank row instead of failing the round.
     """
     out: dict[int, dict[str, Any]] = {}
+    bases = [Path(root).resolve() for root in roots]  # once, not again for every item
     for item_id, payload in payloads.items():
         kind = "audio" if "audio" in payload else "image"
         relative = str(payload.get(kind) or "")
+        out[item_id] = {kind: None}
         try:
             file, found, _ = open_project_media(relative, roots, slug=slug, kind=kind)
             file.close()
-            root = root_of(found, roots)  # where the featurizer opens it, as serving does
         except LabelloopError as exc:
             log.warning("item %s: %s", item_id, exc.message)
-            out[item_id] = {kind: None}
-        else:  # a file the learner cannot read is named by its item, not its place on disk
+            continue
+        # where the featurizer opens it, as serving does (none: a root moved meanwhile)
+        root = next((base for base in bases if found.is_relative_to(base)), None)
+        if root is not None:  # a file the learner cannot read is named by its item
             out[item_id] = {
                 kind: str(found),
                 NAMED: f"item {item_id} ('{relative[:200]}')",

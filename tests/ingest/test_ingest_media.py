@@ -9,7 +9,7 @@ import pytest
 from labelloop.errors import ImportFormatError, LabelloopError, NotFound
 from labelloop.ingest import media
 from labelloop.ingest.images import ImageFolderImporter
-from labelloop.ingest.media import open_media, resolve_media, root_of, sniff_image
+from labelloop.ingest.media import open_media, open_under, resolve_media, root_of, sniff_image
 from tests.media_swaps import outcome_of, pipe_seen_as_file, swap_after_check
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
@@ -196,3 +196,25 @@ def test_a_folder_import_names_the_file_of_an_error_and_the_one_it_cites(root: P
     assert [r.payload["image"] for r in records][:2] == ["cats/a.png", "escape.png"]
     clash = ImportFormatError(line=3, reason=lambda cited: f"is {cited} again", cites=1)
     assert importer.named(clash).message == ("file 3 ('fake.png'): is file 1 ('cats/a.png') again")
+
+
+def test_open_under_reads_a_found_file_and_nothing_a_path_climbs_or_links_to(
+    root: Path, tmp_path: Path
+) -> None:
+    """The learner holds each file's path as open_media found it (absolute) and its root, and
+    opens it long after: only down from the root, through no link."""
+    found = open_media("cats/a.png", [root])[1]
+    with open_under(found, root) as file:
+        assert file.read() == PNG
+    with open_under("cats/a.png", root) as file:  # relative: found as open_media finds it
+        assert file.read() == PNG
+    refused = [
+        (f"{root}/cats/../../secret.png", "'..' is refused"),
+        (str(tmp_path / "secret.png"), "outside the media root"),
+        (f"{root}/escape.png", "changed while it was read"),  # a link, not followed
+    ]
+    for path, why in refused:
+        with pytest.raises(LabelloopError) as caught:
+            open_under(path, root)
+        assert why in caught.value.message, path
+        assert str(tmp_path) not in caught.value.message
