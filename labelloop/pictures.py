@@ -13,6 +13,11 @@ NAMED = "named"
 """The payload key by which the learner's media payloads, which hold the file's full path, name
 their item for messages users see: its id and its path under the media root."""
 
+MEDIA_ROOT = "media_root"
+"""The payload key by which the learner's media payloads hold the media root their file was
+found under, for a featurizer to open the file there as serving does
+(:func:`~labelloop.ingest.media.open_under`), not by its full path."""
+
 _WIDE_GREY = ("I", "I;16", "I;16B", "I;16L", "I;16N")
 """Pillow's modes of a 16-bit grey PNG, whose values run to 65,535."""
 
@@ -49,9 +54,15 @@ def on_white(img: Any) -> Any:
     return Image.alpha_composite(white, rgba).convert("RGB")
 
 
-def unreadable(exc: BaseException, path: Path, *, named: str | None = None) -> str:
+def unreadable(
+    exc: BaseException, path: Path, *, named: str | None = None, opened: object = None
+) -> str:
     """Why Pillow could not read ``path``, for a message users see: its own words with the
     file named as ``named`` (by default its name) where it wrote the server's full path (a
-    media root's place on disk is the server's business), at most 200 characters."""
+    media root's place on disk is the server's business), or the file ``opened`` there by its
+    repr (how Pillow names an open file), at most 200 characters."""
+    shown = path.name if named is None else named
     reason = str(exc) or type(exc).__name__
-    return reason.replace(str(path), path.name if named is None else named)[:200]
+    if opened is not None:
+        reason = reason.replace(repr(opened), f"'{shown}'")
+    return reason.replace(str(path), shown)[:200]

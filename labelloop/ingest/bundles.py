@@ -75,9 +75,9 @@ def bundled(
         found = files(record)
         if found is None:
             continue
-        name = names.name(str(record.text), item_id=record.item_id, split=record.split)
-        try:
-            with found as image:
+        with found as image:  # closed however the record ends, refused or copied
+            name = names.name(str(record.text), item_id=record.item_id, split=record.split)
+            try:
                 held = os.fstat(image.fileno())
                 info = zipfile.ZipInfo(name, date_time=_zip_time(held.st_mtime))
                 info.file_size = held.st_size  # a large one is then written as ZIP64
@@ -85,11 +85,11 @@ def bundled(
                 info.compress_type = zipfile.ZIP_STORED  # images are compressed already
                 with archive.open(info, "w") as member:
                     shutil.copyfileobj(image, member, 1 << 20)
-        except OSError as exc:  # unreadable since it was opened
-            raise LabelloopError(
-                f"item {record.item_id} ('{str(record.text)[:200]}'): its image cannot be read "
-                f"({exc.strerror or exc})"
-            ) from None
+            except OSError as exc:  # unreadable since it was opened
+                raise LabelloopError(
+                    f"item {record.item_id} ('{str(record.text)[:200]}'): its image cannot be "
+                    f"read ({exc.strerror or exc})"
+                ) from None
         yield replace(record, text=name)
 
 

@@ -16,8 +16,10 @@ _TRANSPOSED = (5, 6, 7, 8)
 """EXIF orientations that turn the picture by 90 degrees, so width and height swap on screen."""
 
 
-def image_size(path: Path) -> dict[str, int]:
-    """``{"width", "height"}`` of an image as a browser shows it (EXIF orientation applied).
+def image_size(path: Path, *, opened: BinaryIO | None = None) -> dict[str, int]:
+    """``{"width", "height"}`` of an image as a browser shows it (EXIF orientation applied): of
+    the file at ``path``, or read from ``opened``, the file opened there (by
+    :func:`~labelloop.ingest.media.open_media`: what was checked is what is read).
 
     Boxes are drawn and checked in these pixels, and the learner reads the same file, so a file
     Pillow cannot open or decode (not an image past its first bytes, a decompression bomb, or
@@ -28,14 +30,15 @@ def image_size(path: Path) -> dict[str, int]:
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(path) as img:
+        with Image.open(path if opened is None else opened) as img:
             width, height = img.size
             if img.getexif().get(0x0112) in _TRANSPOSED:
                 width, height = height, width
             img.draft(img.mode, (max(1, img.width // 8), max(1, img.height // 8)))
             img.load()
     except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as exc:
-        raise LabelloopError(f"cannot be read as an image ({unreadable(exc, path)})") from None
+        reason = unreadable(exc, path, opened=opened)
+        raise LabelloopError(f"cannot be read as an image ({reason})") from None
     return {"width": int(width), "height": int(height)}
 
 

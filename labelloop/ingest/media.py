@@ -8,6 +8,7 @@ ever read from a path a client sent.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import stat
@@ -88,7 +89,8 @@ def check_relative(path: str, *, kind: str | None = "image") -> PurePosixPath:
 
 
 def resolve_media(path: str, roots: Sequence[Path], *, kind: str = "image") -> tuple[Path, str]:
-    """The file a stored path names under the first root holding it, and its content type.
+    """The file a stored path names under the first root holding it, and its content type: the
+    file opened and checked as :func:`open_media` opens it, then closed.
 
     Raises
     ------
@@ -98,22 +100,14 @@ def resolve_media(path: str, roots: Sequence[Path], *, kind: str = "image") -> t
     NotFound
         No root holds the file.
     """
-    found = _found(path, roots, kind=kind)
-    try:
-        with found.open("rb") as file:
-            content_type = _SNIFFERS[kind](file.read(16))
-    except OSError as exc:
-        raise LabelloopError(
-            f"media path '{path[:200]}': cannot be read ({exc.strerror or exc})"
-        ) from None
-    if content_type is None:
-        raise LabelloopError(f"media path '{path[:200]}': not {_KIND_NAMES[kind]}")
+    file, found, content_type = open_media(path, roots, kind=kind)
+    file.close()
     return found, content_type
 
 
-def _found(path: str, roots: Sequence[Path], *, kind: str) -> Path:
+def _found(path: str, roots: Sequence[Path], *, kind: str) -> tuple[Path, Path]:
     """The resolved file a stored path names under the first root holding it, checked as
-    :func:`resolve_media` says, not opened."""
+    :func:`resolve_media` says, not opened, and that root (resolved)."""
     relative = check_relative(path, kind=kind)
     for root in roots:
         base = Path(root).resolve()
@@ -122,7 +116,7 @@ def _found(path: str, roots: Sequence[Path], *, kind: str) -> Path:
             if not found.is_relative_to(base):
                 raise LabelloopError(f"media path '{path[:200]}': resolves outside the media root")
             if found.is_file():
-                return found
+                return found, base
         except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop (Python < 3.13)
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "a symlink loop"
             raise LabelloopError(f"media path '{path[:200]}': cannot be read ({reason})") from None
@@ -132,6 +126,11 @@ def _found(path: str, roots: Sequence[Path], *, kind: str) -> Path:
 NO_LINK = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
 """``os.open`` flags of a media file or folder on the way to it: no link followed, and no wait
 on a named pipe put in a file's place (it is then refused as no file)."""
+
+
+_CHANGED = {errno.ELOOP, errno.ENOTDIR, errno.ENOENT, errno.ENXIO}
+"""What ``os.open`` says of a link put in place of a folder or of the file, or of a file gone
+since its check."""
 
 
 def open_media(
@@ -151,9 +150,16 @@ def open_media(
     LabelloopError, NotFound
         As :func:`resolve_media`; or the file changed between the check and the open.
     """
-    found = _found(path, roots, kind=kind)  # not opened here: a pipe put in its place would hang
-    base = next(b for b in (Path(r).resolve() for r in roots) if found.is_relative_to(b))
-    *folders, name = found.relative_to(base).parts
+    found, base = _found(path, roots, kind=kind)  # not opened: a pipe put there would hang
+    file, content_type = _opened(found.relative_to(base).parts, base, path=path, kind=kind)
+    return file, found, content_type
+
+
+def _opened(parts: Sequence[str], base: Path, *, path: str, kind: str) -> tuple[BinaryIO, str]:
+    """The file at ``parts`` under the root ``base``, opened folder by folder none through a
+    link (see :func:`open_media`), a regular file of ``kind`` by its first bytes, and its
+    content type; errors name it by ``path``."""
+    *folders, name = parts
     try:
         here = os.open(base, os.O_RDONLY | os.O_DIRECTORY)
         try:
@@ -164,7 +170,11 @@ def open_media(
             fd = os.open(name, NO_LINK, dir_fd=here)
         finally:
             os.close(here)
-    except OSError as exc:  # a link (ELOOP, ENOTDIR) or a file gone since the check
+    except OSError as exc:
+        if exc.errno not in _CHANGED:  # no permission, too many open files: said as it is
+            raise LabelloopError(
+                f"media path '{path[:200]}': cannot be read ({exc.strerror or exc})"
+            ) from None
         raise LabelloopError(
             f"media path '{path[:200]}': changed while it was read ({exc.strerror or exc}); refused"
         ) from None
@@ -180,7 +190,26 @@ def open_media(
     except BaseException:
         file.close()
         raise
-    return file, found, content_type
+    return file, content_type
+
+
+def open_under(path: str | Path, root: str | Path, *, kind: str = "image") -> BinaryIO:
+    """The file at ``path`` under the media root ``root``, opened as :func:`open_media` opens
+    it: a relative path found as it finds one, an absolute one (where it found the file: the
+    learner's payloads hold that, resolved) opened along it from the root, so a reader handed
+    a path long after its check (the learner) reads what serving would: a link or a named pipe
+    put there since is refused."""
+    given = str(path)
+    if not os.path.isabs(given):
+        return open_media(given, [Path(root)], kind=kind)[0]
+    top = os.path.join(root, "")
+    if not given.startswith(top):  # the learner's root is resolved, as its path is
+        top = os.path.join(Path(root).resolve(), "")
+    if not given.startswith(top):
+        raise LabelloopError(f"media path '{Path(given).name[:200]}': outside the media root")
+    relative = given.removeprefix(top)
+    parts = check_relative(relative, kind=kind).parts  # no '..': the walk only goes down
+    return _opened(parts, Path(top), path=relative, kind=kind)[0]
 
 
 def root_of(folder: Path, roots: Sequence[Path]) -> Path:
@@ -197,13 +226,11 @@ def root_of(folder: Path, roots: Sequence[Path]) -> Path:
     )
 
 
-def file_hash(path: Path) -> str:
-    """Hex sha256 of a file's bytes, so the same image imported twice is a duplicate."""
-    digest = hashlib.sha256()
-    with path.open("rb") as file:
-        for chunk in iter(lambda: file.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+def file_hash(file: BinaryIO) -> str:
+    """Hex sha256 of an open file's bytes (read from its start), so the same image imported
+    twice is a duplicate."""
+    file.seek(0)
+    return hashlib.file_digest(file, "sha256").hexdigest()
 
 
 def is_clutter(path: str) -> bool:

@@ -50,7 +50,7 @@ from labelloop.ingest.boxes import BoxesImporter, boxes_control, recorded_size
 from labelloop.ingest.bundles import ImageFiles, bundled
 from labelloop.ingest.images import check_utf8
 from labelloop.ingest.imaging import image_size
-from labelloop.ingest.media import resolve_media
+from labelloop.ingest.media import open_media
 from labelloop.ingest.yolo_files import (
     EVAL_LIST,
     IDS_FILE,
@@ -412,7 +412,9 @@ def _check_pixels(
     if not tiny or not roots:
         return
     try:
-        size = image_size(resolve_media(image, roots, kind="image")[0])
+        opened, found, _ = open_media(image, roots, kind="image")
+        with opened:
+            size = image_size(found, opened=opened)
     except LabelloopError:
         return
     width, height = size["width"], size["height"]

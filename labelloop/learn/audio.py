@@ -14,7 +14,7 @@ from __future__ import annotations
 import wave
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar, Self
+from typing import Any, BinaryIO, ClassVar, Self
 
 import numpy as np
 from numpy.typing import NDArray
@@ -22,22 +22,27 @@ from sklearn.base import BaseEstimator
 from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.preprocessing import StandardScaler
 
+from labelloop.errors import LabelloopError
 from labelloop.learn.featurize import register_featurizer
+from labelloop.pictures import MEDIA_ROOT
 
 MAX_SECONDS = 120.0
 """Only the first two minutes of a clip are analysed, bounding the work per item."""
 FRAME = 2048
 
 
-def read_wav(path: str | Path, *, max_seconds: float = MAX_SECONDS) -> tuple[NDArray[Any], int]:
-    """A WAV file's samples as mono floats in [-1, 1] and its sample rate.
+def read_wav(
+    path: str | Path | BinaryIO, *, max_seconds: float = MAX_SECONDS
+) -> tuple[NDArray[Any], int]:
+    """A WAV file's samples (of the file at ``path``, or the file opened) as mono floats in
+    [-1, 1] and its sample rate.
 
     Returns
     -------
     samples : ndarray of shape (n_samples,)
     rate : int
     """
-    with wave.open(str(path), "rb") as clip:
+    with wave.open(str(path) if isinstance(path, str | Path) else path, "rb") as clip:
         rate = clip.getframerate()
         width = clip.getsampwidth()
         channels = clip.getnchannels()
@@ -81,6 +86,20 @@ def sound_features(samples: NDArray[Any], rate: int, *, n_bands: int) -> NDArray
     return out
 
 
+def _opened(path: str, root: str | None) -> BinaryIO | None:
+    """The clip at ``path``, opened: under the learner's media ``root`` as serving opens it (no
+    link followed, no named pipe waited on: :func:`~labelloop.ingest.media.open_under`), so
+    what was checked under the root is what is heard; without a root only an absolute path,
+    never one read from the working directory (None)."""
+    if root is not None:
+        from labelloop.ingest.media import open_under
+
+        return open_under(path, root, kind="audio")
+    if not Path(path).is_absolute() or not Path(path).is_file():
+        return None
+    return open(path, "rb")  # noqa: SIM115 - the caller closes it
+
+
 @register_featurizer("audio")
 class AudioFeaturizer(BaseEstimator):
     """Standardised sound features of WAV clips and hashed n-grams of the clip's path.
@@ -116,12 +135,14 @@ class AudioFeaturizer(BaseEstimator):
             path = payload.get(self.field)
             if not isinstance(path, str) or not path.lower().endswith(".wav"):
                 continue
-            if not Path(path).is_absolute() or not Path(path).is_file():
-                continue
             try:
-                samples, rate = read_wav(path)
-            except (OSError, EOFError, ValueError, RuntimeError, wave.Error):  # broken files
-                continue
+                opened = _opened(path, payload.get(MEDIA_ROOT))
+                if opened is None:
+                    continue
+                with opened:
+                    samples, rate = read_wav(opened)
+            except (LabelloopError, OSError, EOFError, ValueError, RuntimeError, wave.Error):
+                continue  # refused or broken files
             rows[i] = sound_features(samples, rate, n_bands=self.n_bands)
         return rows
 

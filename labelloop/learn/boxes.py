@@ -32,8 +32,11 @@ class BoxPool:
     """The items of a boxes project one round sees; row ``i`` of every field is item ``i``.
 
     ``payloads`` hold each image's absolute ``"image"`` path (and ``width``/``height`` when
-    known); ``imported`` the pre-annotated boxes of the target control (``None``: none
-    imported); ``labeled`` the resolved boxes (``None``: not labeled yet).
+    known) and the media root it was found under (``"media_root"``): open it with
+    :func:`~labelloop.ingest.media.open_under` (as serving does, refusing a link or a named
+    pipe put in its place since), not by its path; ``imported`` the pre-annotated boxes of
+    the target control (``None``: none imported); ``labeled`` the resolved boxes (``None``:
+    not labeled yet).
     """
 
     item_ids: NDArray[np.int64]

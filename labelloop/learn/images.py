@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib.util
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar, Self
+from typing import Any, BinaryIO, ClassVar, Self
 
 import numpy as np
 from numpy.typing import NDArray
@@ -23,7 +23,7 @@ from sklearn.base import BaseEstimator
 
 from labelloop.errors import LabelloopError
 from labelloop.learn.featurize import register_featurizer
-from labelloop.pictures import NAMED
+from labelloop.pictures import MEDIA_ROOT, NAMED
 
 
 def load_image(
@@ -56,16 +56,16 @@ def load_image(
 
 def _read_file(path: Path, root: str | None, *, what: str) -> NDArray[np.float64]:
     """The pixels of the file at ``path``; errors name it as ``what``, never by ``path``."""
-    if root is not None:
-        base = Path(root).resolve()
-        path = (base / path).resolve()
-        if not path.is_relative_to(base):
-            raise LabelloopError(f"{what} is outside the media root")
-    if not path.is_file():
-        raise LabelloopError(f"no {what}")
     from labelloop.pictures import as_shown, on_white, unreadable
 
     if path.suffix.lower() == ".npy":
+        if root is not None:
+            base = Path(root).resolve()
+            path = (base / path).resolve()
+            if not path.is_relative_to(base):
+                raise LabelloopError(f"{what} is outside the media root")
+        if not path.is_file():
+            raise LabelloopError(f"no {what}")
         try:
             return _unit_scale(np.load(path, allow_pickle=False))
         except (OSError, ValueError) as exc:  # cut short, not an array, pickled objects
@@ -74,11 +74,35 @@ def _read_file(path: Path, root: str | None, *, what: str) -> NDArray[np.float64
         raise LabelloopError("reading image files needs Pillow: pip install pillow")
     from PIL import Image
 
+    opened = _opened(path, root, what=what)
     try:
-        with Image.open(path) as image:
+        with Image.open(path if opened is None else opened) as image:
             return _unit_scale(np.asarray(on_white(as_shown(image)).convert("L")))
     except (OSError, ValueError, Image.DecompressionBombError) as exc:  # cut short, not an image
-        raise LabelloopError(f"{what} cannot be read: {unreadable(exc, path)}") from None
+        reason = unreadable(exc, path, opened=opened)
+        raise LabelloopError(f"{what} cannot be read: {reason}") from None
+    finally:
+        if opened is not None:
+            opened.close()
+
+
+def _opened(path: Path, root: str | None, *, what: str) -> BinaryIO | None:
+    """The image file at ``path`` under a media ``root``, opened as serving opens it (no link
+    followed, no named pipe waited on: :func:`~labelloop.ingest.media.open_under`), so what
+    was checked under the root is what is read; without a root, None (read by its path)."""
+    if root is None:
+        if not path.is_file():
+            raise LabelloopError(f"no {what}")
+        return None
+    from labelloop.errors import NotFound
+    from labelloop.ingest.media import open_under
+
+    try:
+        return open_under(path, root, kind="image")
+    except NotFound:
+        raise LabelloopError(f"no {what}") from None
+    except LabelloopError as exc:
+        raise LabelloopError(f"{what} is refused: {exc.message}") from None
 
 
 def _unit_scale(pixels: NDArray[Any]) -> NDArray[np.float64]:
@@ -136,7 +160,8 @@ class _ImageFeaturizer(BaseEstimator):
         blank = np.zeros(size)
         out = []
         for payload in payloads:
-            image = load_image(payload.get(self.field), root=self.root, named=payload.get(NAMED))
+            root = payload.get(MEDIA_ROOT) or self.root  # the learner's: where it was checked
+            image = load_image(payload.get(self.field), root=root, named=payload.get(NAMED))
             out.append(blank if image is None or image.size == 0 else to_grey(image, size))
         return out
 

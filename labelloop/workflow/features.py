@@ -31,6 +31,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.sparse import csr_matrix, issparse
 
+from labelloop.workflow.projects import ProjectContext
 from labelloop.workflow.shutdown import whole
 
 log = logging.getLogger("labelloop.learner")
@@ -489,26 +490,20 @@ class FeatureCache:
         return self._build(project_id, featurizer_name, rows, ids, 0, None)
 
     def stored_or_refitted(
-        self,
-        project_id: int,
-        featurizer_name: str,
-        rows: Sequence[Mapping[Any, Any]],
-        *,
-        data_type: str,
+        self, ctx: ProjectContext, featurizer_name: str, rows: Sequence[Mapping[Any, Any]]
     ) -> tuple[Any, str]:
-        """Features of ``rows`` (``id`` and stored ``payload``; media read under the cache's
-        roots) for an occasional reader (the label-error scan, a simulation), and the
-        featurizer that made them: :meth:`stored`, or while per-item embeddings are still
-        being computed the featurizer's refitted part, or TF-IDF, so it never waits."""
+        """Features of ``rows`` (``id`` and stored ``payload`` of the project's items; media
+        read under the cache's roots as a round reads them) for an occasional reader (the
+        label-error scan, a simulation), and the featurizer that made them: :meth:`stored`,
+        or while per-item embeddings are still being computed the featurizer's refitted part,
+        or TF-IDF, so it never waits."""
         from labelloop.learn import make_featurizer
         from labelloop.learn.featurize import caches_per_item, fit_rows, parts_of
         from labelloop.workflow.media import readable_payloads
 
-        found = readable_payloads(
-            data_type, {int(r["id"]): r["payload"] for r in rows}, self.media_roots
-        )
+        found = readable_payloads(ctx, {int(r["id"]): r["payload"] for r in rows}, self.media_roots)
         rows = [{"id": int(r["id"]), "payload": found[int(r["id"])]} for r in rows]
-        X = self.stored(project_id, featurizer_name, rows)
+        X = self.stored(ctx.id, featurizer_name, rows)
         if X is not None:
             return X, featurizer_name
         name = next(

@@ -80,9 +80,7 @@ def _measure(
     from labelloop.learn.gain import INTERVAL_COVERS, active_learning_gain
 
     picked = controls + policy  # the policy's in the order it served them
-    X, used = cache.stored_or_refitted(
-        ctx.id, ctx.settings.featurizer, picked + evals, data_type=ctx.schema.data_type
-    )
+    X, used = cache.stored_or_refitted(ctx, ctx.settings.featurizer, picked + evals)
     n = len(picked)
     is_control = np.zeros(n, dtype=bool)
     is_control[: len(controls)] = True

@@ -20,7 +20,7 @@ from labelloop.ingest.coco import CocoImporter, check_zip, is_coco_zip, is_zip
 from labelloop.ingest.formats import import_refusal, record_unit
 from labelloop.ingest.images import ImageFolderImporter
 from labelloop.ingest.imaging import image_size
-from labelloop.ingest.media import MEDIA_SUFFIXES, file_hash, resolve_media, root_of
+from labelloop.ingest.media import MEDIA_SUFFIXES, file_hash, open_media, root_of
 from labelloop.ingest.payloads import stored_payload
 from labelloop.ingest.predictions import imported_value, prediction_value
 from labelloop.ingest.records import check_storable, storable
@@ -453,13 +453,17 @@ def _image_payload(
     name them as the zip does."""
     relative = str(record.payload.get(kind, record.payload.get("text")))
     named = f"media path '{relative[:200]}'"
-    try:
-        found, _ = resolve_media(relative, roots, kind=kind)
-        relative = uploads.checked_path(found, relative, roots=uploads_of[0], slug=uploads_of[1])
-        if kind == "image":  # a file the learner, the thumbnails and the box checks could not read
-            size = image_size(found)
+    try:  # read as serving reads it: a link or a named pipe put in its place is refused
+        file, found, _ = open_media(relative, roots, kind=kind)
+        with file:
+            relative = uploads.checked_path(
+                found, relative, roots=uploads_of[0], slug=uploads_of[1]
+            )
+            # a file the learner, the thumbnails and the box checks could not read
+            size = image_size(found, opened=file) if kind == "image" else {}
+            digest = file_hash(file)
     except LabelloopError as exc:
-        said = exc.message.startswith("media path")  # resolve_media's errors name it
+        said = exc.message.startswith("media path")  # open_media's errors name it
         reason = exc.message if said else f"{named}: {exc.message}"
         member = _member(relative, upload_folder)
         if member is not None:
@@ -475,9 +479,7 @@ def _image_payload(
         if path_field is None:  # the file is the record, which the importer names itself
             reason = reason.removeprefix(named + ": ")
         raise ImportFormatError(line=record.line, field=path_field, reason=reason) from None
-    if kind != "image":
-        return {kind: relative}, file_hash(found)
-    return {"image": relative, **size}, file_hash(found)
+    return {kind: relative, **size}, digest
 
 
 def _import_records(

@@ -661,9 +661,7 @@ def _shift(
             X = fit_rows(featurizer, [r["payload"] for r in rows])
             names = [str(t) for t in featurizer.vectorizer_.get_feature_names_out()]
         else:
-            X, _ = cache.stored_or_refitted(
-                ctx.id, ctx.settings.featurizer, rows, data_type=ctx.schema.data_type
-            )
+            X, _ = cache.stored_or_refitted(ctx, ctx.settings.featurizer, rows)
     except ValueError as exc:  # e.g. HTML items that hold images and no text
         return {
             "state": "cannot_compare",

@@ -417,7 +417,7 @@ def feature_rows(
     def load() -> Mapping[int, Any]:
         with db.read() as conn:
             payloads = store_learning.payloads_of(conn, ctx.id)
-        return readable_payloads(ctx.schema.data_type, payloads, cache.media_roots)
+        return readable_payloads(ctx, payloads, cache.media_roots)
 
     return cache.with_payloads(ctx.id, ids, load)
 

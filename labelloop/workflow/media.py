@@ -9,8 +9,8 @@ from typing import Any, BinaryIO
 
 from labelloop.errors import LabelloopError, NotFound
 from labelloop.govern.permissions import Permission
-from labelloop.ingest.media import MEDIA_SUFFIXES, open_media, resolve_media
-from labelloop.pictures import NAMED
+from labelloop.ingest.media import MEDIA_SUFFIXES, open_media
+from labelloop.pictures import MEDIA_ROOT, NAMED
 from labelloop.store import items as store_items
 from labelloop.store.db import Database
 from labelloop.workflow import uploads
@@ -54,26 +54,37 @@ def open_project_media(
 
 
 def absolute_payloads(
-    payloads: Mapping[int, Mapping[str, Any]], roots: Sequence[Path]
+    payloads: Mapping[int, Mapping[str, Any]], roots: Sequence[Path], *, slug: str
 ) -> dict[int, dict[str, Any]]:
-    """Image (or audio) payloads with the checked absolute file path, and the item's id and
-    stored path for messages (:data:`~labelloop.pictures.NAMED`); a refused or missing file
-    gives None.
+    """Image (or audio) payloads with the checked absolute file path, the media root it lies
+    under (:data:`~labelloop.pictures.MEDIA_ROOT`) and the item's id and stored path for
+    messages (:data:`~labelloop.pictures.NAMED`); a refused or missing file gives None.
 
-    The featurizer then reads only files that passed the same root check as serving, and a
-    file that vanished becomes a blank row instead of failing the round.
+    The featurizer then reads only files of project ``slug`` that passed the same checks as
+    serving (:func:`open_project_media`: none in another project's uploaded images), opened
+    under their root as serving opens them (a link or a named pipe put in a file's place since
+    is refused), and a file that vanished becomes a blank row instead of failing the round.
     """
     out: dict[int, dict[str, Any]] = {}
+    bases = [Path(root).resolve() for root in roots]  # once, not again for every item
     for item_id, payload in payloads.items():
         kind = "audio" if "audio" in payload else "image"
         relative = str(payload.get(kind) or "")
+        out[item_id] = {kind: None}
         try:
-            found, _ = resolve_media(relative, roots, kind=kind)
+            file, found, _ = open_project_media(relative, roots, slug=slug, kind=kind)
+            file.close()
         except LabelloopError as exc:
             log.warning("item %s: %s", item_id, exc.message)
-            out[item_id] = {kind: None}
-        else:  # a file the learner cannot read is named by its item, not its place on disk
-            out[item_id] = {kind: str(found), NAMED: f"item {item_id} ('{relative[:200]}')"}
+            continue
+        # where the featurizer opens it, as serving does (none: a root moved meanwhile)
+        root = next((base for base in bases if found.is_relative_to(base)), None)
+        if root is not None:  # a file the learner cannot read is named by its item
+            out[item_id] = {
+                kind: str(found),
+                NAMED: f"item {item_id} ('{relative[:200]}')",
+                MEDIA_ROOT: str(root),
+            }
     return out
 
 
@@ -82,9 +93,11 @@ MEDIA_TYPES = ("image", "audio")
 
 
 def readable_payloads(
-    data_type: str, payloads: Mapping[int, Mapping[str, Any]], roots: Sequence[Path]
+    ctx: ProjectContext, payloads: Mapping[int, Mapping[str, Any]], roots: Sequence[Path]
 ) -> Mapping[int, Mapping[str, Any]]:
-    """The payloads a featurizer may read: media files through :func:`absolute_payloads`, any
-    other data type as it is. Rounds and searches read items through this one door, so both
-    build the same rows (the feature cache shares them)."""
-    return absolute_payloads(payloads, roots) if data_type in MEDIA_TYPES else payloads
+    """The payloads of the project's items a featurizer may read: media files through
+    :func:`absolute_payloads`, any other data type as it is. Rounds and searches read items
+    through this one door, so both build the same rows (the feature cache shares them)."""
+    if ctx.schema.data_type not in MEDIA_TYPES:
+        return payloads
+    return absolute_payloads(payloads, roots, slug=ctx.slug)

@@ -323,9 +323,7 @@ def _cross_val_proba(
 
     from labelloop.learn import default_model
 
-    X, _ = cache.stored_or_refitted(
-        ctx.id, ctx.settings.featurizer, rows, data_type=ctx.schema.data_type
-    )
+    X, _ = cache.stored_or_refitted(ctx, ctx.settings.featurizer, rows)
     cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=ctx.id)
     present = np.unique(y)
     proba = cross_val_predict(default_model(), X, y, cv=cv, method="predict_proba")

@@ -426,7 +426,7 @@ def _replay(
     wanted = str(options.get("featurizer") or ctx.settings.featurizer)
     featurizing = f"featurizing {len(rows):,} labeled items"
     report(featurizing, 0, len(rows), force=True)
-    X, used = cache.stored_or_refitted(ctx.id, wanted, rows, data_type=ctx.schema.data_type)
+    X, used = cache.stored_or_refitted(ctx, wanted, rows)
     # Written at once: the replay's worker processes take seconds to start, and the page
     # should not read "0 / n" featurized all that while.
     report(featurizing, len(rows), len(rows), force=True)

@@ -204,7 +204,7 @@ def boxes_round(
         pool_rows = store_learning.values_of(conn, ctx.id, "pool")
     raw = {int(r["id"]): dict(r["payload"] or {}) for r in pool_rows}
     if getattr(detector, "reads_images", True):  # paths checked under the media roots
-        for item_id, checked in absolute_payloads(raw, cache.media_roots).items():
+        for item_id, checked in absolute_payloads(raw, cache.media_roots, slug=ctx.slug).items():
             raw[item_id].update(checked)
     item_ids = np.array([int(r["id"]) for r in pool_rows], dtype=np.int64)
     labeled = [_target_value(r, target.name) for r in pool_rows]

@@ -51,8 +51,7 @@ def item_thumbnail(
         try:
             data, content_type = thumbnail(file, size)
         except (OSError, ValueError, Image.DecompressionBombError) as exc:  # truncated, a bomb
-            # Pillow names an open file by its repr: the file's name is said instead
-            reason = unreadable(exc, path).replace(repr(file), f"'{path.name}'")
+            reason = unreadable(exc, path, opened=file)
             raise LabelloopError(f"item {item_id}: cannot read the image ({reason})") from None
     suffix = next(s for s, t in _TYPES.items() if t == content_type)
     folder.mkdir(parents=True, exist_ok=True)

@@ -5,8 +5,11 @@ from __future__ import annotations
 import io
 import os
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from labelloop.ingest.bundles import ImageNames, bundled
 from labelloop.ingest.conformance import sample_record
@@ -64,3 +67,19 @@ def test_bundled_copies_each_image_and_leaves_out_the_ones_without_a_file(
     with zipfile.ZipFile(out) as archive:
         assert archive.read("images/train/a_3.png") == b"second"
         assert archive.getinfo("images/train/a.png").compress_type == zipfile.ZIP_STORED
+
+
+def test_an_image_opened_for_a_record_it_cannot_name_is_closed(tmp_path: Path) -> None:
+    """A record refused before its image was copied (no folder of the zip holds its split)
+    left the image opened for it to the garbage collector: it is closed as the export stops."""
+    (tmp_path / "a.png").write_bytes(b"first")
+    opened: list[Any] = []
+
+    def opening(record: Any) -> Any:
+        opened.append((tmp_path / "a.png").open("rb"))
+        return opened[-1]
+
+    gold = replace(sample_record(1, "x/a.png"), split="gold")
+    with zipfile.ZipFile(io.BytesIO(), "w") as archive, pytest.raises(KeyError):
+        list(bundled([gold], archive, files=opening))
+    assert len(opened) == 1 and opened[0].closed

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import threading
 from pathlib import Path
 
 import pytest
@@ -11,7 +9,8 @@ import pytest
 from labelloop.errors import ImportFormatError, LabelloopError, NotFound
 from labelloop.ingest import media
 from labelloop.ingest.images import ImageFolderImporter
-from labelloop.ingest.media import open_media, resolve_media, root_of, sniff_image
+from labelloop.ingest.media import open_media, open_under, resolve_media, root_of, sniff_image
+from tests.media_swaps import outcome_of, pipe_seen_as_file, swap_after_check
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 
@@ -126,7 +125,7 @@ def test_a_link_swapped_in_after_the_check_is_not_followed(
     (secret / "a.png").write_bytes(PNG + b"secret")
     checked = media._found
 
-    def then_swapped(path: str, roots: list[Path], *, kind: str = "image") -> Path:
+    def then_swapped(path: str, roots: list[Path], *, kind: str = "image") -> tuple[Path, Path]:
         found = checked(path, roots, kind=kind)
         if swapped == "file":
             (root / "cats" / "a.png").unlink()
@@ -144,15 +143,7 @@ def test_a_link_swapped_in_after_the_check_is_not_followed(
 def test_a_named_pipe_in_a_files_place_is_refused_without_waiting(
     root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    checked = media._found
-
-    def then_a_pipe(path: str, roots: list[Path], *, kind: str = "image") -> Path:
-        found = checked(path, roots, kind=kind)
-        (root / "cats" / "a.png").unlink()
-        os.mkfifo(root / "cats" / "a.png")
-        return found
-
-    monkeypatch.setattr(media, "_found", then_a_pipe)
+    swap_after_check(monkeypatch, root / "cats" / "a.png", to=None)
     with pytest.raises(LabelloopError, match="changed while it was read"):
         open_media("cats/a.png", [root])
 
@@ -164,25 +155,10 @@ def test_a_pipe_in_a_files_place_as_it_is_checked_does_not_hang_the_open(
     to open it by path first (to sniff it), which waits for a writer that never comes, and
     the request's thread hung there for good."""
     pipe = root / "cats" / "b.png"
-    os.mkfifo(pipe)
-    is_file = Path.is_file
-    monkeypatch.setattr(Path, "is_file", lambda p: p == pipe or is_file(p))
-    outcome: list[BaseException | None] = []
-
-    def run() -> None:
-        try:
-            open_media("cats/b.png", [root])[0].close()
-            outcome.append(None)
-        except BaseException as exc:
-            outcome.append(exc)
-
-    opening = threading.Thread(target=run, daemon=True)
-    opening.start()
-    opening.join(5)
-    if opening.is_alive():  # let the hung open go
-        os.close(os.open(pipe, os.O_WRONLY | os.O_NONBLOCK))
-    assert outcome and isinstance(outcome[0], LabelloopError), outcome
-    assert "changed while it was read" in outcome[0].message
+    pipe_seen_as_file(monkeypatch, pipe)
+    outcome = outcome_of(lambda: open_media("cats/b.png", [root])[0].close(), pipe=pipe)
+    assert isinstance(outcome, LabelloopError), outcome
+    assert "changed while it was read" in outcome.message
 
 
 def test_a_folder_import_walks_in_path_order_and_keeps_no_path_in_memory(tmp_path: Path) -> None:
@@ -220,3 +196,25 @@ def test_a_folder_import_names_the_file_of_an_error_and_the_one_it_cites(root: P
     assert [r.payload["image"] for r in records][:2] == ["cats/a.png", "escape.png"]
     clash = ImportFormatError(line=3, reason=lambda cited: f"is {cited} again", cites=1)
     assert importer.named(clash).message == ("file 3 ('fake.png'): is file 1 ('cats/a.png') again")
+
+
+def test_open_under_reads_a_found_file_and_nothing_a_path_climbs_or_links_to(
+    root: Path, tmp_path: Path
+) -> None:
+    """The learner holds each file's path as open_media found it (absolute) and its root, and
+    opens it long after: only down from the root, through no link."""
+    found = open_media("cats/a.png", [root])[1]
+    with open_under(found, root) as file:
+        assert file.read() == PNG
+    with open_under("cats/a.png", root) as file:  # relative: found as open_media finds it
+        assert file.read() == PNG
+    refused = [
+        (f"{root}/cats/../../secret.png", "'..' is refused"),
+        (str(tmp_path / "secret.png"), "outside the media root"),
+        (f"{root}/escape.png", "changed while it was read"),  # a link, not followed
+    ]
+    for path, why in refused:
+        with pytest.raises(LabelloopError) as caught:
+            open_under(path, root)
+        assert why in caught.value.message, path
+        assert str(tmp_path) not in caught.value.message

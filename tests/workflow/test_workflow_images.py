@@ -138,19 +138,25 @@ def test_images_of_another_size_than_a_coco_file_gives_are_told_up_to_ten(shapes
     assert report.notes[-1].startswith("1 duplicate carries a label not used")  # image 12
 
 
-def test_a_yolo_box_too_small_for_its_image_names_the_label_file_and_line(shapes: Any) -> None:
-    lab, _, media = shapes
+def _cars(lab: Lab, top: Path, labels: dict[str, tuple[int, str]]) -> Any:
+    """A project "cars" with a boxes control, and a YOLO dataset of it at ``top``: each image
+    of ``labels`` (name: its shade, its label file's text) and the list naming them."""
     boxes = {**SCHEMA, "controls": [{"name": "objects", "type": "boxes", "labels": ["car"]}]}
     projects.create_project(lab.db, "cars", boxes, actor=lab.admin)
-    ctx = lab.ctx("cars", lab.admin)
-    top = media / "d"
-    _png(top / "images" / "a.png", 10)
-    _png(top / "images" / "b.png", 200)
-    (top / "labels").mkdir()
+    (top / "labels").mkdir(parents=True)
     (top / "data.yaml").write_text("names: [car]\ntrain: images.txt\n")
-    (top / "images.txt").write_text("./images/a.png\n./images/b.png\n")
-    (top / "labels" / "a.txt").write_text("0 0.5 0.5 0.2 0.2\n")
-    (top / "labels" / "b.txt").write_text("0 0.5 0.5 0.2 0.2\n\n0 0.5 0.5 0.0001 0.2\n")
+    (top / "images.txt").write_text("".join(f"./images/{name}.png\n" for name in labels))
+    for name, (shade, text) in labels.items():
+        _png(top / "images" / f"{name}.png", shade)
+        (top / "labels" / f"{name}.txt").write_text(text)
+    return lab.ctx("cars", lab.admin)
+
+
+def test_a_yolo_box_too_small_for_its_image_names_the_label_file_and_line(shapes: Any) -> None:
+    lab, _, media = shapes
+    top = media / "d"
+    tiny = "0 0.5 0.5 0.2 0.2\n\n0 0.5 0.5 0.0001 0.2\n"
+    ctx = _cars(lab, top, {"a": (10, "0 0.5 0.5 0.2 0.2\n"), "b": (200, tiny)})
     said = (
         "labels/b.txt line 3: the box is 0.0008×1.6 pixels on its 8×8 image ('d/images/b.png'); "
         "a box must be at least 0.01 pixel wide and tall"
@@ -668,7 +674,8 @@ def test_the_served_order_of_images_follows_the_models_margin(
 
     with lab.db.read() as conn:
         pool = store_learning.items_of(conn, ctx.id, "pool")
-    payloads = absolute_payloads({int(r["id"]): r["payload"] for r in pool}, (media,))
+    raw = {int(r["id"]): r["payload"] for r in pool}
+    payloads = absolute_payloads(raw, (media,), slug=ctx.slug)
     X = PixelFeaturizer().fit_transform([payloads[int(r["id"])] for r in pool])
     names = [r["payload"]["image"] for r in pool]
     is_labeled = np.array([n in labeled for n in names])
@@ -841,3 +848,157 @@ def test_a_failed_round_is_tried_again_at_once_when_the_pool_changes(shapes: Any
     batches.undo(lab.db, ctx, bad.batch_id)
     assert learner.run_once() >= 1  # the pool changed: at once
     assert status.status(lab.db, ctx)["training"]["failure"] is None
+
+
+def _secret(tmp_path: Path) -> Path:
+    """A 40×30 white PNG outside the media root."""
+    secret = tmp_path / "secret.png"
+    Image.new("L", (40, 30), 255).save(secret)
+    return secret
+
+
+@pytest.mark.parametrize("swapped", ["pipe", "link"])
+def test_an_image_swapped_just_after_its_check_is_refused_by_the_import(
+    shapes: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, swapped: str
+) -> None:
+    """A named pipe put in an image's place just after the import checked it hung the import
+    for good (it opened the path again to read the size and hash, waiting for a writer that
+    never comes); a link out of the media root put there was followed, and the item was stored
+    with the size and bytes of a file outside the root. The import reads the file it checked,
+    as serving does, and refuses it naming the file; nothing is written."""
+    from labelloop.store import items as store_items
+    from tests.media_swaps import outcome_of, swap_after_check
+
+    lab, ctx, media = shapes
+    _png(media / "p" / "a.png", 10)
+    _png(media / "p" / "b.png", 20)
+    target = media / "p" / "b.png"
+    swap_after_check(monkeypatch, target, to=None if swapped == "pipe" else _secret(tmp_path))
+    outcome = outcome_of(
+        lambda: imports.import_folder(lab.db, ctx, media / "p", media_roots=(media,)), pipe=target
+    )
+    assert isinstance(outcome, ImportFormatError), outcome
+    assert outcome.message.startswith("file 2 ('p/b.png'): changed while it was read")
+    assert str(tmp_path) not in outcome.message
+    with lab.db.read() as conn:
+        assert store_items.counts(conn, ctx.id).get("pool", 0) == 0  # nothing half-written
+
+
+def test_a_pipe_in_a_yolo_or_coco_image_s_place_does_not_hang_the_import(
+    shapes: Any, monkeypatch: pytest.MonkeyPatch, subtests: pytest.Subtests
+) -> None:
+    """A YOLO import reads an image's size to check its tiny boxes, and a COCO file's import
+    looks for each image beside the file: both opened the path again after its check, and a
+    named pipe put there hung the import. The import is refused, naming the image."""
+    from tests.media_swaps import outcome_of, swap_after_check
+
+    lab, _, media = shapes
+    top = media / "d"
+    ctx = _cars(lab, top, {"a": (10, "0 0.5 0.5 0.0001 0.2\n")})  # its size is read
+    _png(media / "c" / "images" / "a.png", 10)
+    coco = _coco([("a.png", None, 1)])
+    (media / "c" / "annotations").mkdir()
+    cases = [
+        (
+            "yolo",
+            top / "images" / "a.png",
+            lambda: imports.import_folder(lab.db, ctx, top, media_roots=(media,), fmt="yolo"),
+            "image 1 ('d/images/a.png'): ",
+        ),
+        (
+            "coco",
+            media / "c" / "images" / "a.png",
+            lambda: imports.import_items(
+                lab.db,
+                ctx,
+                io.BytesIO(coco),
+                fmt="coco",
+                filename="c.json",
+                media_roots=(media,),
+                near=media / "c" / "annotations",
+            ),
+            "image 1, field 'file_name': media path 'a.png': ",  # found nowhere else
+        ),
+    ]
+    for name, target, run, said in cases:
+        with subtests.test(case=name), monkeypatch.context() as patched:
+            swap_after_check(patched, target, to=None)
+            outcome = outcome_of(run, pipe=target)
+            assert isinstance(outcome, ImportFormatError), outcome
+            assert outcome.message.startswith(said), outcome.message
+
+
+@pytest.mark.parametrize("swapped", ["pipe", "link"])
+def test_the_learner_reads_an_image_as_serving_does_not_what_was_put_in_its_place(
+    shapes: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, swapped: str
+) -> None:
+    """The learner checked an image under its media root, then read it by its path: a link
+    out of the root put in its place meanwhile was followed (the model learned a file outside
+    the root), and a named pipe hung the round. It reads the file as serving does, and the
+    round fails naming the item, not the server's folders."""
+    from labelloop.learn import make_featurizer
+    from labelloop.workflow.media import readable_payloads
+    from tests.media_swaps import outcome_of, pipe_seen_as_file
+
+    _, ctx, media = shapes
+    _png(media / "p" / "a.png", 10)
+    _png(media / "p" / "b.png", 20)
+    payloads = readable_payloads(ctx, {1: {"image": "p/a.png"}, 2: {"image": "p/b.png"}}, (media,))
+    target = media / "p" / "b.png"
+    target.unlink()
+    if swapped == "link":
+        target.symlink_to(_secret(tmp_path))
+    else:
+        pipe_seen_as_file(monkeypatch, target)
+    outcome = outcome_of(
+        lambda: make_featurizer("pixels").fit_transform(list(payloads.values())), pipe=target
+    )
+    assert isinstance(outcome, LabelloopError), outcome
+    said = "image file of item 2 ('p/b.png') is refused: media path 'p/b.png': "
+    assert outcome.message.startswith(said), outcome.message
+    assert str(tmp_path) not in outcome.message
+
+
+def test_the_learner_hears_no_clip_put_in_anothers_place(shapes: Any, tmp_path: Path) -> None:
+    """An audio clip swapped for a link out of the media root after the learner checked it was
+    read all the same; it is a clip the learner cannot read, as a missing one."""
+    from labelloop.learn import AudioFeaturizer
+    from labelloop.workflow.media import absolute_payloads
+    from tests.learn.test_learn_featurize_audio import write_tone
+
+    _, _, media = shapes
+    write_tone(media / "s" / "a.wav", hz=300, seconds=0.2, volume=0.1)
+    write_tone(media / "s" / "b.wav", hz=300, seconds=0.2, volume=0.1)
+    loud = write_tone(tmp_path / "loud.wav", hz=2000, seconds=0.5, volume=0.9)
+    raw = {1: {"audio": "s/a.wav"}, 2: {"audio": "s/b.wav"}}
+    payloads = absolute_payloads(raw, (media,), slug="clips")
+    (media / "s" / "b.wav").unlink()
+    (media / "s" / "b.wav").symlink_to(loud)
+    X = AudioFeaturizer(n_bands=4, n_name_features=16).fit_transform(list(payloads.values()))
+    heard = AudioFeaturizer(n_bands=4, n_name_features=16).fit_transform(
+        [payloads[1], {**payloads[2], "audio": None}]
+    )
+    assert np.allclose(X[:, :8], heard[:, :8])  # b's sound part: as a clip not read
+
+
+def test_the_learner_reads_no_image_of_another_project_s_uploads(
+    shapes: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An item imported before imports refused another project's uploaded images may name
+    one: serving refuses it, and the learner read its pixels all the same. The learner reads
+    it as a missing image (a blank row), and the log names the item."""
+    from labelloop.learn import make_featurizer
+    from labelloop.workflow.media import readable_payloads
+
+    _, ctx, media = shapes
+    _png(media / "p" / "a.png", 10)
+    _png(media / "uploads" / "other" / "b.png", 250)
+    _png(media / "uploads" / ctx.slug / "c.png", 250)
+    raw = {1: {"image": "p/a.png"}, 2: {"image": "uploads/other/b.png"}}
+    raw[3] = {"image": f"uploads/{ctx.slug}/c.png"}
+    with caplog.at_level(logging.WARNING, logger="labelloop"):
+        payloads = readable_payloads(ctx, raw, (media,))
+    assert "item 2: media path 'uploads/other/b.png': lies in another project's" in caplog.text
+    X = make_featurizer("pixels").fit_transform([payloads[k] for k in (1, 2, 3)])
+    assert X[1].max() == 0.0  # blank: nothing of the other project's picture
+    assert X[2].mean() > 0.9  # the project's own upload is read
