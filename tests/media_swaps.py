@@ -21,14 +21,38 @@ def swap_after_check(monkeypatch: pytest.MonkeyPatch, target: Path, *, to: Path 
     checked = media._found  # where labelloop finds a file it then opens
     wanted = target.resolve()
 
-    def then_swapped(path: str, roots: list[Path], *, kind: str = "image") -> tuple[Path, Path]:
+    def then_swapped(
+        path: str, roots: list[Path], *, kind: str | None = "image"
+    ) -> tuple[Path, Path]:
         found = checked(path, roots, kind=kind)
-        if found[0] == wanted and not target.is_symlink() and target.is_file():
-            target.unlink()
-            os.mkfifo(target) if to is None else target.symlink_to(to)
+        if found[0] == wanted:
+            _swap(target, to=to)
         return found
 
     monkeypatch.setattr(media, "_found", then_swapped)
+
+
+def swap_once_resolved(monkeypatch: pytest.MonkeyPatch, target: Path, *, to: Path | None) -> None:
+    """Once labelloop has resolved ``target`` (its check that the file lies where it may be
+    read), put a named pipe in its place (``to`` None) or a link to ``to``: a swap at the worst
+    moment for any reader that checks a file by its path before it opens it."""
+    resolve = Path.resolve
+    wanted = resolve(target)
+
+    def then_swapped(path: Path, strict: bool = False) -> Path:
+        found = resolve(path, strict)
+        if found == wanted:
+            _swap(target, to=to)
+        return found
+
+    monkeypatch.setattr(Path, "resolve", then_swapped)
+
+
+def _swap(target: Path, *, to: Path | None) -> None:
+    """Put a named pipe (``to`` None) or a link to ``to`` in place of the file ``target``, once."""
+    if not target.is_symlink() and target.is_file():
+        target.unlink()
+        os.mkfifo(target) if to is None else target.symlink_to(to)
 
 
 def pipe_seen_as_file(monkeypatch: pytest.MonkeyPatch, pipe: Path) -> None:

@@ -3,7 +3,8 @@
 A stored path is relative to a media root. It is refused when it is absolute, climbs with
 ``..``, resolves (through symlinks) outside its root, or is not a file of the item's kind by both
 its suffix and its first bytes (images: JPEG, PNG, WebP; audio: WAV, MP3, Ogg, FLAC). Nothing is
-ever read from a path a client sent.
+ever read from a path a client sent. Other files under a root (a YOLO folder's label files and
+``data.yaml``) are opened the same way, as of no kind.
 """
 
 from __future__ import annotations
@@ -65,6 +66,8 @@ def sniff_audio(head: bytes) -> str | None:
 
 _SNIFFERS = {"image": sniff_image, "audio": sniff_audio}
 _KIND_NAMES = {"image": "a JPEG, PNG or WebP file", "audio": "a WAV, MP3, Ogg or FLAC file"}
+ANY_CONTENT = "application/octet-stream"
+"""The content type :func:`open_media` gives a file opened as of any kind: its bytes unread."""
 
 
 def check_relative(path: str, *, kind: str | None = "image") -> PurePosixPath:
@@ -105,7 +108,7 @@ def resolve_media(path: str, roots: Sequence[Path], *, kind: str = "image") -> t
     return found, content_type
 
 
-def _found(path: str, roots: Sequence[Path], *, kind: str) -> tuple[Path, Path]:
+def _found(path: str, roots: Sequence[Path], *, kind: str | None) -> tuple[Path, Path]:
     """The resolved file a stored path names under the first root holding it, checked as
     :func:`resolve_media` says, not opened, and that root (resolved)."""
     relative = check_relative(path, kind=kind)
@@ -134,10 +137,12 @@ since its check."""
 
 
 def open_media(
-    path: str, roots: Sequence[Path], *, kind: str = "image"
+    path: str, roots: Sequence[Path], *, kind: str | None = "image"
 ) -> tuple[BinaryIO, Path, str]:
     """The file a stored path names under the first root holding it, opened, with its resolved
-    path and the content type of the bytes opened.
+    path and the content type of the bytes opened; with ``kind`` None, a regular file of any
+    kind (a YOLO folder's label file, its ``data.yaml``), its content type
+    :data:`ANY_CONTENT`.
 
     The path is checked as :func:`resolve_media` checks it, then opened folder by folder from
     its root down along the path it resolved to, none through a link: a link put in place of a
@@ -155,10 +160,12 @@ def open_media(
     return file, found, content_type
 
 
-def _opened(parts: Sequence[str], base: Path, *, path: str, kind: str) -> tuple[BinaryIO, str]:
+def _opened(
+    parts: Sequence[str], base: Path, *, path: str, kind: str | None
+) -> tuple[BinaryIO, str]:
     """The file at ``parts`` under the root ``base``, opened folder by folder none through a
-    link (see :func:`open_media`), a regular file of ``kind`` by its first bytes, and its
-    content type; errors name it by ``path``."""
+    link (see :func:`open_media`), a regular file of ``kind`` by its first bytes (of any kind:
+    ``kind`` None), and its content type; errors name it by ``path``."""
     *folders, name = parts
     try:
         here = os.open(base, os.O_RDONLY | os.O_DIRECTORY)
@@ -182,10 +189,12 @@ def _opened(parts: Sequence[str], base: Path, *, path: str, kind: str) -> tuple[
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise LabelloopError(f"media path '{path[:200]}': changed while it was read; refused")
+        os.set_blocking(fd, True)
+        if kind is None:
+            return file, ANY_CONTENT
         content_type = _SNIFFERS[kind](file.read(16))
         if content_type is None:
             raise LabelloopError(f"media path '{path[:200]}': not {_KIND_NAMES[kind]}")
-        os.set_blocking(fd, True)
         file.seek(0)
     except BaseException:
         file.close()

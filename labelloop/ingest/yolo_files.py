@@ -19,8 +19,8 @@ from typing import BinaryIO
 
 import yaml
 
-from labelloop.errors import ImportFormatError, LabelloopError
-from labelloop.ingest.media import IMAGE_SUFFIXES, check_relative, is_clutter
+from labelloop.errors import ImportFormatError, LabelloopError, NotFound
+from labelloop.ingest.media import IMAGE_SUFFIXES, check_relative, is_clutter, open_media
 from labelloop.ingest.records import BOM, MAX_ID_CHARS
 
 YAML_FILES = ("data.yaml", "data.yml")
@@ -154,22 +154,21 @@ class FolderFiles(DatasetFiles):
         self.files = sorted(path for path in found if not is_clutter(path))
 
     def head(self, path: str, size: int) -> bytes:
-        file = self.top / path
+        """Read as an image is (:func:`open_media`, the folder its root): a named pipe or a
+        link put in the file's place (or a folder's) since the folder was listed is refused,
+        not waited on nor followed, and only what was opened is read."""
         try:
-            if not file.resolve().is_relative_to(self.top):
-                raise ImportFormatError(
-                    file=path,
-                    line=1,
-                    unit=None,
-                    reason="a link to a file out of the folder is refused",
-                )
-            with file.open("rb") as raw:
+            with open_media(path, [self.top], kind=None)[0] as raw:
                 return raw.read(size)
-        except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop (Python < 3.13)
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "a link loop"
-            raise ImportFormatError(
-                file=path, line=1, unit=None, reason=f"cannot be read ({reason})"
-            ) from None
+        except NotFound:  # listed as a file, and none there now (a pipe, a folder, gone)
+            reason = "changed while it was read; refused"
+        except LabelloopError as exc:
+            reason = exc.message.removeprefix(f"media path '{path[:200]}': ")
+            if self.inside("", path) is None:  # said as the folder's other paths out of it are
+                reason = "a link to a file out of the folder is refused"
+        except OSError as exc:
+            reason = f"cannot be read ({exc.strerror or exc})"
+        raise ImportFormatError(file=path, line=1, unit=None, reason=reason)
 
     def inside(self, base: str, raw: str) -> str | None:
         """Resolved on disk: a link out of the folder leads out of it."""

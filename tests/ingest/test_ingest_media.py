@@ -218,3 +218,28 @@ def test_open_under_reads_a_found_file_and_nothing_a_path_climbs_or_links_to(
             open_under(path, root)
         assert why in caught.value.message, path
         assert str(tmp_path) not in caught.value.message
+
+
+def test_a_file_of_any_kind_is_opened_as_an_image_is(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A YOLO folder's label file is no image: opened as of no kind, it is read as it is, and
+    a link out of the root or a named pipe put in its place is refused as an image's is."""
+    (root / "cats" / "a.txt").write_text("0 0.5 0.5 0.2 0.2\n")
+    file, found, kind = open_media("cats/a.txt", [root], kind=None)
+    with file:
+        assert (found.name, kind, file.read()) == (
+            "a.txt",
+            media.ANY_CONTENT,
+            b"0 0.5 0.5 0.2 0.2\n",
+        )
+    with pytest.raises(LabelloopError, match="not an image file"):
+        open_media("cats/a.txt", [root])  # an image is still one by its name and bytes
+    with pytest.raises(LabelloopError, match="resolves outside the media root"):
+        open_media("escape.png", [root], kind=None)
+    swap_after_check(monkeypatch, root / "cats" / "a.txt", to=None)
+    outcome = outcome_of(
+        lambda: open_media("cats/a.txt", [root], kind=None), pipe=root / "cats" / "a.txt"
+    )
+    assert isinstance(outcome, LabelloopError)
+    assert outcome.message == "media path 'cats/a.txt': changed while it was read; refused"

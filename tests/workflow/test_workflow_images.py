@@ -929,6 +929,39 @@ def test_a_pipe_in_a_yolo_or_coco_image_s_place_does_not_hang_the_import(
 
 
 @pytest.mark.parametrize("swapped", ["pipe", "link"])
+@pytest.mark.parametrize("name", ["labels/a.txt", "data.yaml"])
+def test_a_yolo_folder_s_text_file_swapped_after_its_check_is_refused(
+    shapes: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, swapped: str, name: str
+) -> None:
+    """A YOLO folder's label files and data.yaml were read by their path once checked: a named
+    pipe put in one's place just after the check hung the import for good, and a link out of
+    the media root put there was followed (its boxes, its class names came in). They are read
+    as images are, and the import is refused naming the file; nothing is written."""
+    from labelloop.store import items as store_items
+    from tests.media_swaps import outcome_of, swap_once_resolved
+
+    lab, ctx, media = shapes
+    top = media / "d"
+    ctx = _cars(lab, top, {"a": (10, "0 0.5 0.5 0.2 0.2\n")})
+    secret = tmp_path / "secret.txt"  # what the file it replaces could hold
+    secret.write_text("names: [car]\n" if name == "data.yaml" else "0 0.1 0.1 0.1 0.1\n")
+    target = top / name
+    swap_once_resolved(monkeypatch, target, to=None if swapped == "pipe" else secret)
+    outcome = outcome_of(
+        lambda: imports.import_folder(lab.db, ctx, top, media_roots=(media,), fmt="yolo"),
+        pipe=target,
+    )
+    assert isinstance(outcome, ImportFormatError), outcome
+    said = {
+        "pipe": "changed while it was read; refused",
+        "link": "a link to a file out of the folder is refused",
+    }
+    assert outcome.message == f"{name}: {said[swapped]}"
+    with lab.db.read() as conn:
+        assert store_items.counts(conn, ctx.id).get("pool", 0) == 0  # nothing half-written
+
+
+@pytest.mark.parametrize("swapped", ["pipe", "link"])
 def test_the_learner_reads_an_image_as_serving_does_not_what_was_put_in_its_place(
     shapes: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, swapped: str
 ) -> None:
