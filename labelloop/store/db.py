@@ -112,10 +112,12 @@ class Database:
         self._writer_file: int | None = None
         self._depth = 0
         self._checkpoints: threading.Event | None = None  # set: the checkpoint thread stops
-        self._niced = (  # e.g. the learner child
+        self._niced = PER_THREAD_PRIORITY and (  # e.g. the learner child
             os.getpriority(os.PRIO_PROCESS, 0) > 0 or os.sched_getscheduler(0) == os.SCHED_IDLE
         )
         self._checkpointer: threading.Thread | None = None
+        self._watcher: sqlite3.Connection | None = None  # see changes()
+        self._watch_lock = threading.Lock()
         self.engine: Engine = self._make_engine(url)
 
     @property
@@ -454,8 +456,32 @@ class Database:
         self._checkpoints = None
         self._checkpointer = None
 
+    def changes(self) -> object | None:
+        """A token that differs once a write was committed to the database, by any connection
+        of any process, since it was last taken; None where that cannot be told (an in-memory
+        database). The learner skips its per-project checks while it stays the same: polling
+        every project twice a second cost an idle learner 6% of a core with two projects, and
+        grew with each project.
+
+        SQLite: ``PRAGMA data_version`` on a connection of its own that never writes (the value
+        moves with every other connection's commit). PostgreSQL: the current snapshot, which
+        moves as writing transactions start and end (read-only ones take no transaction id)."""
+        if not self.is_sqlite:
+            with self.engine.connect() as conn:
+                return conn.exec_driver_sql("SELECT txid_current_snapshot()::text").scalar()
+        if self._path is None:
+            return None
+        with self._watch_lock:
+            if self._watcher is None:
+                self._watcher = sqlite3.connect(self._path, check_same_thread=False)
+            return self._watcher.execute("PRAGMA data_version").fetchone()[0]
+
     def dispose(self) -> None:
         self.stop_checkpoints()
+        with self._watch_lock:
+            if self._watcher is not None:
+                self._watcher.close()
+                self._watcher = None
         self.engine.dispose()
         if self._writer_file is not None:
             os.close(self._writer_file)

@@ -6,7 +6,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,6 +64,10 @@ APPEND_SLICE = 200  # entries added per transaction after that (about a millisec
 PRUNE_SLICE = 500  # old entries deleted per transaction (deleting is cheaper than inserting)
 WRITE_PAUSE_S = 0.005  # between slices, so waiting annotators' writes get the lock first
 PASS_RETRY_S = 5.0  # after a learner pass fails outside any project (the database away)
+QUIET_PASS_S = 2.0
+"""While nothing was written to the database, the learner looks at every project this often
+rather than at every poll: what changes meanwhile without a write (a lease running out, a
+round's rest ending) waits for it."""
 __all__ = [
     "FeatureCache",
     "Learner",
@@ -184,10 +188,15 @@ def queue_serves(db: Database, ctx: ProjectContext) -> bool:
 
 
 def prepare_features(
-    db: Database, ctx: ProjectContext, cache: FeatureCache, *, budget_s: float
+    db: Database,
+    ctx: ProjectContext,
+    cache: FeatureCache,
+    *,
+    budget_s: float,
+    computing: Callable[[], contextlib.AbstractContextManager[Any]] = contextlib.nullcontext,
 ) -> bool:
     """Compute a project's missing per-item features for about ``budget_s`` seconds (one chunk
-    at least).
+    at least), inside ``computing()`` (the learner's lowest priority) when there are any.
 
     Returns whether there was work to do, so the learner comes straight back for the next slice
     instead of sleeping. Rounds meanwhile train on TF-IDF; annotators are never kept waiting.
@@ -205,11 +214,12 @@ def prepare_features(
         if noted != computed:  # computed by a round that waited, or by a learner before
             _note_features(db, ctx, name, computed)
         return False
-    with db.read() as conn:
-        rows = store_learning.items_of(conn, ctx.id, "pool")
-        rows += store_learning.items_of(conn, ctx.id, "eval")
-    cache.prepare(ctx.id, name, rows, budget_s=budget_s)  # at least one chunk
-    _note_features(db, ctx, name, cache.computed(ctx.id, name))
+    with computing():
+        with db.read() as conn:
+            rows = store_learning.items_of(conn, ctx.id, "pool")
+            rows += store_learning.items_of(conn, ctx.id, "eval")
+        cache.prepare(ctx.id, name, rows, budget_s=budget_s)  # at least one chunk
+        _note_features(db, ctx, name, cache.computed(ctx.id, name))
     return True
 
 
@@ -969,8 +979,12 @@ class Learner:
         ctx = system_context_by_id(self.db, project_id)
         if ctx is None:
             return 0
-        with self._low():  # no one waits on embeddings: rounds use TF-IDF meanwhile
-            return int(prepare_features(self.db, ctx, self.cache, budget_s=FEATURE_SLICE_S))
+        # no one waits on embeddings: rounds use TF-IDF meanwhile
+        return int(
+            prepare_features(
+                self.db, ctx, self.cache, budget_s=FEATURE_SLICE_S, computing=self._low
+            )
+        )
 
     def run_forever(self) -> None:
         """Poll and train until ``stop()``; `labelloop worker` runs this in the foreground.
@@ -983,17 +997,24 @@ class Learner:
         It first removes the feature files a learner killed hard left, and looks again every
         TIDY_EVERY_S (:meth:`FeatureCache.tidy`).
 
+        A pass comes at each poll after work or a write to the database (a label, an import, a
+        new project: :meth:`Database.changes`), else every QUIET_PASS_S.
+
         `labelloop worker` stops it at once on SIGTERM, in a round too (see
         :mod:`labelloop.workflow.shutdown`); ``stop()`` ends it after the round."""
         self.simulations.start()
         threading.Thread(target=self._beating, name="labelloop-learner-beat", daemon=True).start()
         tidy_at = 0.0
+        ran, seen, full_at = 0, None, 0.0  # seen: the database's changes at the last pass
         while not self._stop.is_set():
             try:
                 if time.monotonic() >= tidy_at:  # what a learner killed hard left on disk
                     tidy_at = time.monotonic() + TIDY_EVERY_S
                     self.cache.tidy()
-                ran = self.run_once()
+                changed = self.db.changes()
+                if ran or changed is None or changed != seen or time.monotonic() >= full_at:
+                    seen, full_at = changed, time.monotonic() + QUIET_PASS_S
+                    ran = self.run_once()
             except Exception:
                 log.exception("learner pass failed; next try in %g s", PASS_RETRY_S)
                 self._stop.wait(PASS_RETRY_S)

@@ -492,6 +492,11 @@ def _chart_of(row: Any, ctx: ProjectContext) -> str | None:
         return str(row["chart"])
 
 
+QUIET_LOOK_S = 10.0
+"""How often the runner looks for a queued simulation while nothing is written meanwhile (one
+stuck in another learner's hands is taken over only after minutes anyway)."""
+
+
 class SimulationRunner:
     """The learner's second thread: replays queued simulations one at a time, beside rounds."""
 
@@ -513,11 +518,18 @@ class SimulationRunner:
         """The simulation this runner replays, if any."""
 
     def run_forever(self) -> None:
+        """Replay the queued simulations, one after the other. While nothing was written to the
+        database it looks for one only every QUIET_LOOK_S (a replay is queued by a write)."""
         if self._lower:
             self.db.lower_priority()  # this thread, and the replay processes it starts
+        seen, look_at = None, 0.0  # the database's changes when it last looked
         while not self._stop.is_set():
             try:
-                busy = run_next(self.db, self.cache, stop=self._stop, claimed=self._claimed)
+                changed = self.db.changes()
+                busy = False
+                if changed is None or changed != seen or time.monotonic() >= look_at:
+                    seen, look_at = changed, time.monotonic() + QUIET_LOOK_S
+                    busy = run_next(self.db, self.cache, stop=self._stop, claimed=self._claimed)
             except Exception:  # the database was away a moment: try again later
                 log.exception("simulation runner failed")
                 busy = False
