@@ -56,7 +56,7 @@ def test_items_it_learned_do_not_keep_it_from_stopping_once_the_rest_settled() -
 def test_the_unseen_items_must_stay_settled_and_that_is_a_parameter() -> None:
     history = small_pool()
     # The unseen items settle from 350 labels: held over a fifth more labels (350 * 1.2 = 420)
-    # it stops at 420; asking for at most 0.5% changed waits for 360 (0 changed): 360 * 1.4 = 504, so 510.
+    # it stops at 420; at most 0.5% changed waits for 360 (none changed): 360 * 1.4 = 504, so 510.
     assert fired_at(history)[0] == 490
     assert [
         r.n_labeled
