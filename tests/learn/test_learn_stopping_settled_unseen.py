@@ -8,27 +8,27 @@ from labelloop.learn import SettledPredictions
 BASE = np.arange(1000, dtype=np.int64) % 3
 
 
-def small_pool(*, until: int = 600, masks: bool = True) -> list[RoundSummary]:
-    """Rounds every 10 labels from 100. The stop set is 40% of the pool, so each round 4 of its
-    items get labeled (positions 0, 1, 2, ... in turn) and the model, which had them wrong,
-    now predicts their labels; until 300 labels it also still changes 6 items it has not seen
-    a round (positions 999, 998, ... in turn), and from then on none."""
+def small_pool(*, masks: bool = True, learning_until: int = 300) -> list[RoundSummary]:
+    """Rounds every 10 labels from 100 to 600. The stop set is 40% of the pool, so each round 4
+    of its items get labeled (positions 0, 1, 2, ... in turn) and the model, which had them
+    wrong, now predicts their labels; until ``learning_until`` labels it also still changes 6
+    items it has not seen a round (positions 999, 998, ... in turn), and from then on none."""
     history, preds = [], BASE.copy()
-    for version, n in enumerate(range(100, until + 1, 10), start=1):
+    for version, n in enumerate(range(100, 601, 10), start=1):
         r = version - 1
         labeled = np.zeros(1000, dtype=bool)
         labeled[: 4 * r] = True
         if r:
             preds = preds.copy()
             preds[4 * (r - 1) : 4 * r] = (BASE[4 * (r - 1) : 4 * r] + 1) % 3
-            if n <= 300:
+            if n <= learning_until:
                 preds[1000 - 6 * r : 1006 - 6 * r] = (BASE[1000 - 6 * r : 1006 - 6 * r] + 1) % 3
         history.append(RoundSummary(version, n, preds, stop_labeled=labeled if masks else None))
     return history
 
 
-def fired_at(history: list[RoundSummary]) -> list[int]:
-    rule = SettledPredictions()
+def fired_at(history: list[RoundSummary], rule: SettledPredictions | None = None) -> list[int]:
+    rule = rule or SettledPredictions()
     return [r.n_labeled for k, r in enumerate(history) if rule.evaluate(history[: k + 1]).stop]
 
 
@@ -58,29 +58,12 @@ def test_the_unseen_items_must_stay_settled_and_that_is_a_parameter() -> None:
     # The unseen items settle from 350 labels: held over a fifth more labels (350 * 1.2 = 420)
     # it stops at 420; at most 0.5% changed waits for 360 (none changed): 360 * 1.4 = 504, so 510.
     assert fired_at(history)[0] == 490
-    assert [
-        r.n_labeled
-        for k, r in enumerate(history)
-        if SettledPredictions(hold=0.2).evaluate(history[: k + 1]).stop
-    ][0] == 420
-    assert [
-        r.n_labeled
-        for k, r in enumerate(history)
-        if SettledPredictions(unseen_changed=0.005).evaluate(history[: k + 1]).stop
-    ][0] == 510
+    assert fired_at(history, SettledPredictions(hold=0.2))[0] == 420
+    assert fired_at(history, SettledPredictions(unseen_changed=0.005))[0] == 510
 
 
 def test_unseen_items_still_changing_keep_it_labeling() -> None:
     # The same pool, but the unseen items keep changing 6 a round to the end: 600 vs 500, 60 of
     # the 800 not labeled yet (7.5%).
-    history, preds = [], BASE.copy()
-    for version, n in enumerate(range(100, 601, 10), start=1):
-        r = version - 1
-        labeled = np.zeros(1000, dtype=bool)
-        labeled[: 4 * r] = True
-        if r:
-            preds = preds.copy()
-            preds[4 * (r - 1) : 4 * r] = (BASE[4 * (r - 1) : 4 * r] + 1) % 3
-            preds[1000 - 6 * r : 1006 - 6 * r] = (BASE[1000 - 6 * r : 1006 - 6 * r] + 1) % 3
-        history.append(RoundSummary(version, n, preds, stop_labeled=labeled))
+    history = small_pool(learning_until=600)
     assert fired_at(history) == []
