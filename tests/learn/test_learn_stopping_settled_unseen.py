@@ -27,9 +27,12 @@ def small_pool(*, masks: bool = True, learning_until: int = 300) -> list[RoundSu
     return history
 
 
-def fired_at(history: list[RoundSummary], rule: SettledPredictions | None = None) -> list[int]:
+def fired_at(history: list[RoundSummary], rule: SettledPredictions | None = None) -> int | None:
+    """The labels of the first round where the rule says stop, or None."""
     rule = rule or SettledPredictions()
-    return [r.n_labeled for k, r in enumerate(history) if rule.evaluate(history[: k + 1]).stop]
+    return next(
+        (r.n_labeled for k, r in enumerate(history) if rule.evaluate(history[: k + 1]).stop), None
+    )
 
 
 def test_items_it_learned_do_not_keep_it_from_stopping_once_the_rest_settled() -> None:
@@ -37,7 +40,7 @@ def test_items_it_learned_do_not_keep_it_from_stopping_once_the_rest_settled() -
     # The labeled items alone change 4 per round: 490 against 400 labels, 36 of 1,000 (3.6%),
     # so on every stop-set item the predictions never settle, as on 3,000 tweets.
     unmarked = small_pool(masks=False)
-    assert fired_at(unmarked) == []
+    assert fired_at(unmarked) is None
     assert (
         "3.6% changed, κ = 0.945; more than 1.75% changed"
         in SettledPredictions().evaluate(unmarked[: (490 - 100) // 10 + 1]).reason
@@ -45,7 +48,7 @@ def test_items_it_learned_do_not_keep_it_from_stopping_once_the_rest_settled() -
     # On the items not labeled yet: 340 vs 280 still changed 12 of 904 (1.3%), 350 vs 290 6 of
     # 900 (0.7%), later rounds none. It stops once every round since 1/1.4 of the labels passed:
     # at 490 (since 350), not at 480 (since 340).
-    assert fired_at(history)[0] == 490
+    assert fired_at(history) == 490
     decision = SettledPredictions().evaluate(history[: (490 - 100) // 10 + 1])
     assert decision.stop
     assert "at 490 labels vs 400: 3.6% changed" in decision.reason
@@ -57,13 +60,13 @@ def test_the_unseen_items_must_stay_settled_and_that_is_a_parameter() -> None:
     history = small_pool()
     # The unseen items settle from 350 labels: held over a fifth more labels (350 * 1.2 = 420)
     # it stops at 420; at most 0.5% changed waits for 360 (none changed): 360 * 1.4 = 504, so 510.
-    assert fired_at(history)[0] == 490
-    assert fired_at(history, SettledPredictions(hold=0.2))[0] == 420
-    assert fired_at(history, SettledPredictions(unseen_changed=0.005))[0] == 510
+    assert fired_at(history) == 490
+    assert fired_at(history, SettledPredictions(hold=0.2)) == 420
+    assert fired_at(history, SettledPredictions(unseen_changed=0.005)) == 510
 
 
 def test_unseen_items_still_changing_keep_it_labeling() -> None:
     # The same pool, but the unseen items keep changing 6 a round to the end: 600 vs 500, 60 of
     # the 800 not labeled yet (7.5%).
     history = small_pool(learning_until=600)
-    assert fired_at(history) == []
+    assert fired_at(history) is None
