@@ -47,7 +47,7 @@ from labelloop.learn.simulate import simulate  # noqa: E402
 # at ~1,200 labels and movies/TF-IDF's at ~3,600, so 1.5x needs ~1,800 and ~5,400.
 TRACKS = (
     "digits:pixels:1300,sms:tfidf:600,sms:minilm:400,trec:tfidf:3000,trec:minilm:3000,"
-    "movies:tfidf:6000,movies:minilm:3500,tweets:minilm:3000"
+    "movies:tfidf:6000,movies:minilm:3500,tweets:minilm:3000,tweets:tfidf:1500:3000"
 )
 # (label, parameters of SettledPredictions); min_rounds stays the rule's default
 VARIANTS: tuple[tuple[str, dict[str, float]], ...] = (
