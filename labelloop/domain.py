@@ -119,6 +119,10 @@ class RoundSummary:
     n_unlabeled: int | None = None
     """Pool items still unlabeled after this round's labels (``None``: not known); an estimate
     of labels more is never larger."""
+    stop_labeled: NDArray[np.bool_] | None = None
+    """Which stop-set items (aligned with ``stop_predictions``) the round's model was trained on
+    (``None``: not known). A model learning an item's label changes its prediction there
+    whenever it had the item wrong, which says nothing of the items it has not seen."""
 
 
 @dataclass(frozen=True)

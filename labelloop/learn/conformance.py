@@ -155,7 +155,9 @@ def check_strategy(strategy_cls: Callable[[], Any]) -> None:
             _check_selection(sel, blank, batch_size, f"{who} (cold start, no labels)")
 
 
-def _fixture_history() -> list[RoundSummary]:
+def _fixture_history(*, marked: bool) -> list[RoundSummary]:
+    """A converging history; ``marked``: the rounds say which stop-set items they trained on
+    (a growing share), as a project's and a simulation's do, where older histories do not."""
     rng = np.random.default_rng(5)
     base = rng.integers(0, 3, size=200)
     history = [RoundSummary(0, 10, np.empty(0, dtype=np.int64))]
@@ -164,7 +166,10 @@ def _fixture_history() -> list[RoundSummary]:
         predictions = base.copy()
         predictions[:flips] = (predictions[:flips] + 1) % 3
         metrics = {"accuracy": accuracy[version - 1]}
-        history.append(RoundSummary(version, 10 + 50 * version, predictions, metrics))
+        labeled = np.arange(200) < 10 * version if marked else None
+        history.append(
+            RoundSummary(version, 10 + 50 * version, predictions, metrics, None, labeled)
+        )
     return history
 
 
@@ -193,29 +198,35 @@ def check_stopping(criterion_factory: Callable[[], Any]) -> None:
 
     ``criterion_factory`` is the class (built without arguments) or any callable returning a
     configured criterion. Checked: a non-empty ``name``; a well-formed :class:`StopDecision`
-    for an empty history, a cold-start-only history and every prefix of a converging one; and
-    purity: the same decision for an equal history, the history left unmodified.
+    for an empty history, a cold-start-only history and every prefix of a converging one, with
+    and without the rounds' ``stop_labeled``; and purity: the same decision for an equal
+    history, the history left unmodified.
     """
     criterion = criterion_factory()
     who = getattr(criterion_factory, "__qualname__", repr(criterion_factory))
     name = getattr(criterion, "name", None)
     _require(isinstance(name, str) and bool(name), f"{who}: needs a non-empty str 'name'")
-    history = _fixture_history()
-    for end in range(len(history) + 1):
-        prefix = history[:end]
-        decision = criterion.evaluate(prefix)
-        _check_decision(decision, str(name), f"{who} ({end} rounds)")
-        fresh = criterion_factory().evaluate(list(prefix))
-        _require(decision == fresh, f"{who}: decision depends on more than the history")
-    copy = [RoundSummary(r.model_version, r.n_labeled, r.stop_predictions.copy()) for r in history]
-    criterion.evaluate(history)
-    _require(
-        all(
-            np.array_equal(a.stop_predictions, b.stop_predictions)
-            for a, b in zip(history, copy, strict=True)
-        ),
-        f"{who}: evaluate modified the history",
-    )
+    for marked in (False, True):
+        history = _fixture_history(marked=marked)
+        for end in range(len(history) + 1):
+            prefix = history[:end]
+            decision = criterion.evaluate(prefix)
+            _check_decision(decision, str(name), f"{who} ({end} rounds)")
+            fresh = criterion_factory().evaluate(list(prefix))
+            _require(decision == fresh, f"{who}: decision depends on more than the history")
+        copy = [
+            (r.stop_predictions.copy(), None if r.stop_labeled is None else r.stop_labeled.copy())
+            for r in history
+        ]
+        criterion.evaluate(history)
+        _require(
+            all(
+                np.array_equal(r.stop_predictions, predictions)
+                and (labeled is None or np.array_equal(r.stop_labeled, labeled))
+                for r, (predictions, labeled) in zip(history, copy, strict=True)
+            ),
+            f"{who}: evaluate modified the history",
+        )
 
 
 def check_featurizer(featurizer_cls: Callable[[], Any]) -> None:

@@ -262,6 +262,7 @@ def _replay(
                 stop_predictions=proba[stop_rows].argmax(axis=1).astype(np.int64),
                 eval_metrics={"accuracy": accuracy, "macro_f1": macro_f1},
                 n_unlabeled=n_pool - int(rows.shape[0]),
+                stop_labeled=labeled[stop_rows],
             )
         )
         for criterion in stopping:

@@ -354,6 +354,7 @@ class RoundOutcome:
     n_unlabeled: int | None = None
     cohort_metrics: dict[str, Any] | None = None
     n_auto: int = 0  # pool items the model labeled in auto-label runs
+    stop_labeled: list[int] | None = None  # stop-set positions the model was trained on
 
 
 def train(
@@ -564,6 +565,7 @@ def _choice_round(
         feature_problem=feature_problem,
         n_unlabeled=n_pool - n_train - int(data.auto.sum()),
         n_auto=int(data.auto.sum()),
+        stop_labeled=np.flatnonzero(y[stop_rows] != MISSING).tolist(),
         cohort_metrics=cohort_metrics(
             eval_y, result.eval_predictions, data.eval_cohorts, n_classes=len(classes)
         ),
@@ -592,6 +594,7 @@ def _save(
             n_labeled=h["n_train"],
             stop_predictions=np.asarray(h["stop_predictions"], dtype=np.int64),
             eval_metrics=h["metrics"],
+            stop_labeled=_stop_mask(h["stopping"].get("stop_labeled"), len(h["stop_predictions"])),
         )
         for h in history
         # rounds on other features (tfidf standing in while embeddings were computed) are
@@ -606,6 +609,7 @@ def _save(
                 stop_predictions=outcome.stop_predictions,
                 eval_metrics=outcome.metrics,
                 n_unlabeled=outcome.n_unlabeled,
+                stop_labeled=_stop_mask(outcome.stop_labeled, len(outcome.stop_predictions)),
             )
         )
     decisions = [criterion.evaluate(summaries) for criterion in _criteria(settings) if summaries]
@@ -619,6 +623,7 @@ def _save(
         "last_import": last_import,
         "n_auto": outcome.n_auto,
         "stop_set": [int(i) for i in outcome.stop_ids],
+        "stop_labeled": outcome.stop_labeled,
         "decisions": [
             {
                 "criterion": d.criterion,
@@ -779,6 +784,19 @@ def stop_set(history: list[Any], item_ids: np.ndarray, project_id: int) -> list[
         return []
     rows = choose_stop_set(len(item_ids), np.random.default_rng(project_id), size=STOP_SET_SIZE)
     return [int(item_ids[r]) for r in rows]
+
+
+def _stop_mask(positions: list[int] | None, size: int) -> np.ndarray | None:
+    """The stop-set items a round trained on, as stored (their positions), as a mask of ``size``;
+    None for rounds saved before rounds kept them, or whose positions do not fit the set."""
+    if positions is None:
+        return None
+    mask = np.zeros(size, dtype=bool)
+    index = np.asarray(positions, dtype=np.int64)
+    if index.size and (index.min() < 0 or index.max() >= size):
+        return None
+    mask[index] = True
+    return mask
 
 
 def _criteria(settings: Any) -> list[Any]:

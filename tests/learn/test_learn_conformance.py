@@ -75,4 +75,9 @@ def test_stopping_check_catches_a_criterion_with_hidden_state() -> None:
 def test_fixture_history_is_plain_round_summaries() -> None:
     from labelloop.learn.conformance import _fixture_history
 
-    assert all(isinstance(r, RoundSummary) for r in _fixture_history())
+    for marked in (False, True):
+        history = _fixture_history(marked=marked)
+        assert all(isinstance(r, RoundSummary) for r in history)
+        # the marked one says which stop-set items each trained round learned; the other not
+        trained = [r for r in history if len(r.stop_predictions)]
+        assert all((r.stop_labeled is not None) == marked for r in trained)

@@ -184,6 +184,21 @@ def test_the_settled_rule_takes_the_projects_changed_share_and_kappa(lab: Any) -
     assert "changed, κ =" in decision["reason"] and "≥ 0" in decision["reason"]
 
 
+def test_a_round_keeps_the_stop_set_items_it_trained_on(lab: Any, ready: Any) -> None:
+    # On a pool of 60 the stop set is the whole pool, so the 10 items labeled are in it; the
+    # settled rule tells their changed predictions from the rest's by what the round kept.
+    ann = lab.member("sent", "ann", "annotator")
+    served = lab.label_next(ann, n=10)
+    lab.train(ready)
+    with lab.db.read() as conn:
+        rows = conn.execute(select(model_version).order_by(model_version.c.version)).mappings()
+        cold, newest = [r["stopping"] for r in rows]
+    stop_set = newest["stop_set"]
+    assert len(stop_set) == 60 and cold["stop_labeled"] == []
+    trained_on = {stop_set[k] for k in newest["stop_labeled"]}
+    assert trained_on == {task["item"]["id"] for task in served}
+
+
 def test_a_project_with_default_settings_judges_stopping_as_simulate_does() -> None:
     # The schema cannot import the rule (no scikit-learn at CLI start-up), so the defaults are
     # written twice; `labelloop simulate` and the benchmarks use the rule's own. They must agree.
