@@ -21,6 +21,9 @@ ALLOWED_LABELLOOP = (
     "labelloop.schema.tokens",  # the one tokenizer spans are snapped to (no schema parsing)
     "labelloop.kinds",  # what reads as a number in a table cell, as the import judges it
     "labelloop.pictures",  # a picture as the browser shows it (Pillow imported when used)
+    # the one safe opener of media files (no link followed, no pipe waited on): the standard
+    # library and labelloop.errors only, as test_the_media_opener_learn_uses_is_pure checks
+    "labelloop.ingest.media",
 )
 # Optional extras (embeddings, image files): imported inside the functions that need them only.
 OPTIONAL_LAZY = {
@@ -142,3 +145,25 @@ def test_learn_imports_only_pure_dependencies() -> None:
                 assert root in stdlib or root in ALLOWED_ROOTS, f"{path.name} imports {name}"
                 if root == "labelloop":
                     assert name.startswith(ALLOWED_LABELLOOP), f"{path.name} imports {name}"
+
+
+def test_the_media_opener_learn_uses_is_pure() -> None:
+    """The featurizers read images and audio through labelloop.ingest.media's opener, as serving
+    and imports do; that module must stay as pure as learn itself to be allowed there."""
+    import sys
+
+    from labelloop.ingest import media
+
+    tree = ast.parse(Path(media.__file__).read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module]
+        else:
+            continue
+        for name in names:
+            assert name.split(".")[0] in sys.stdlib_module_names or name in (
+                "__future__",
+                "labelloop.errors",
+            ), f"labelloop/ingest/media.py imports {name}"
