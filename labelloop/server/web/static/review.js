@@ -480,6 +480,8 @@
     guidelineShown = made;
     try {
       if (!guidelines.has(made)) {
+        // not the last version's text under this version's name while this one is read
+        el.guidelineText.innerHTML = `<p class="muted">Reading guideline v${Number(made)}…</p>`;
         const found = await api("GET", "/guidelines/" + encodeURIComponent(made));
         guidelines.set(made, found.html || '<p class="muted">This project has no guideline yet.</p>');
       }
