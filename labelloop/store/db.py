@@ -223,8 +223,9 @@ class Database:
         they take only the CPU serving leaves idle); its writes, and work a person waits on
         (:meth:`normal_priority`), are raised back where the system allows it."""
         if PER_THREAD_PRIORITY:
-            set_thread_priority(threading.get_native_id(), lowest=True)
-            self._niced = True
+            with suppress(OSError):  # a sandbox refusing it: the thread runs as it was
+                set_thread_priority(threading.get_native_id(), lowest=True)
+                self._niced = True
 
     @contextmanager
     def lowest_priority(self) -> Iterator[None]:
@@ -243,7 +244,11 @@ class Database:
             return
         tid = threading.get_native_id()
         old = os.getpriority(os.PRIO_PROCESS, tid), os.sched_getscheduler(tid)
-        set_thread_priority(tid, lowest=True)
+        try:
+            set_thread_priority(tid, lowest=True)
+        except OSError:  # a sandbox refusing it: the block runs as the thread was
+            yield
+            return
         self._niced = True
         try:
             yield
