@@ -363,6 +363,18 @@ def wait_task(page: Any, *, other_than: str = "", timeout_ms: int = 60000) -> st
     return page.get_attribute("#label-app", "data-assignment-id")
 
 
+def admin_and_project(tmp_path: Path, slug: str, schema: dict[str, Any]) -> tuple[Path, Path]:
+    """A data dir (its home) with the admin and project ``slug`` made from ``schema`` by the
+    CLI, and a work folder for the test's files: both under ``tmp_path``."""
+    home, work = tmp_path / "home", tmp_path / "work"
+    work.mkdir()
+    run_cli(home, "init")
+    run_cli(home, "users", "add", USERNAME, "--admin", "--password-stdin", stdin=PASSWORD + "\n")
+    (work / "schema.json").write_text(json.dumps(schema))
+    run_cli(home, "projects", "create", slug, "--schema", str(work / "schema.json"))
+    return home, work
+
+
 def first_rounds(home: Path) -> None:
     """One pass of the learner over ``home``'s projects, in this process, taking each project's
     training lock as the server's own learner does: the cold-start round the server's learner

@@ -11,7 +11,13 @@ from typing import Any
 import pytest
 
 from tests.conftest import SCHEMA, make_rows
-from tests.e2e.conftest import PASSWORD, USERNAME, login, run_cli, serving, write_jsonl
+from tests.e2e.conftest import (
+    admin_and_project,
+    login,
+    run_cli,
+    serving,
+    write_jsonl,
+)
 from tests.e2e.test_e2e_label_issues import SLUG as ISSUES_SLUG
 from tests.e2e.test_e2e_label_issues import _flag_as_an_early_round
 
@@ -21,12 +27,7 @@ SLUG = ISSUES_SLUG  # the project the label-issue walk's helper flags labels in
 
 
 def test_the_review_page_keeps_a_flagged_imported_label(tmp_path: Path, browser: Any) -> None:
-    home, work = tmp_path / "home", tmp_path / "work"
-    work.mkdir()
-    run_cli(home, "init")
-    run_cli(home, "users", "add", USERNAME, "--admin", "--password-stdin", stdin=PASSWORD + "\n")
-    (work / "schema.json").write_text(json.dumps(SCHEMA))
-    run_cli(home, "projects", "create", SLUG, "--schema", str(work / "schema.json"))
+    home, work = admin_and_project(tmp_path, SLUG, SCHEMA)
     run_cli(home, "projects", "set", SLUG, "review_policy=flagged")
     rows = make_rows(12, labeled=True)
     data = write_jsonl(work / "tweets.jsonl", rows)

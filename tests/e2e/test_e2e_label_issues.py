@@ -4,14 +4,19 @@ them, the project page stops asking for a second look, and the item's trace says
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import SCHEMA, make_rows
-from tests.e2e.conftest import PASSWORD, USERNAME, login, run_cli, serving, write_jsonl
+from tests.e2e.conftest import (
+    admin_and_project,
+    login,
+    run_cli,
+    serving,
+    write_jsonl,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -70,12 +75,7 @@ def _badge(page: Any) -> str:
 def test_the_quality_page_counts_only_the_labels_the_newest_model_doubts(
     tmp_path: Path, browser: Any
 ) -> None:
-    home, work = tmp_path / "home", tmp_path / "work"
-    work.mkdir()
-    run_cli(home, "init")
-    run_cli(home, "users", "add", USERNAME, "--admin", "--password-stdin", stdin=PASSWORD + "\n")
-    (work / "schema.json").write_text(json.dumps(SCHEMA))
-    run_cli(home, "projects", "create", SLUG, "--schema", str(work / "schema.json"))
+    home, work = admin_and_project(tmp_path, SLUG, SCHEMA)
     rows = make_rows(60, labeled=True)
     data = write_jsonl(work / "labeled.jsonl", rows)
     run_cli(home, "import", SLUG, str(data), "--id-field", "id", "--label-field", "label")

@@ -21,10 +21,9 @@ import pytest
 
 from tests.conftest import SCHEMA
 from tests.e2e.conftest import (
-    PASSWORD,
-    USERNAME,
     Server,
     _schema,
+    admin_and_project,
     login,
     run_cli,
     serving,
@@ -45,12 +44,7 @@ BOXES = {
 def moving_project(tmp_path: Path) -> tuple[Path, Path]:
     """A data dir (its home) with the admin, project SLUG and its three annotators as members,
     and the Label Studio export of their answers (not imported yet)."""
-    home, work = tmp_path / "home", tmp_path / "work"
-    work.mkdir()
-    run_cli(home, "init")
-    run_cli(home, "users", "add", USERNAME, "--admin", "--password-stdin", stdin=PASSWORD + "\n")
-    (work / "schema.json").write_text(json.dumps(SCHEMA))
-    run_cli(home, "projects", "create", SLUG, "--schema", str(work / "schema.json"))
+    home, work = admin_and_project(tmp_path, SLUG, SCHEMA)
     for name in ("ana", "ben", "cy@example.com"):
         run_cli(home, "users", "add", name)
         run_cli(home, "projects", "member", SLUG, name, "annotator")
