@@ -8,6 +8,7 @@ import os
 import re
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from functools import cache
@@ -633,6 +634,26 @@ def new_id(result: CursorResult[Any]) -> int:
     if key is None:
         raise RuntimeError("the statement inserted no row")
     return int(key[0])
+
+
+class Quiet:
+    """When a poller looks again: at once after a write to the database (any connection, any
+    process: :meth:`Database.changes`), else every ``every_s`` (what changes without a write, a
+    lease running out, waits for that)."""
+
+    def __init__(self, db: Database, every_s: float) -> None:
+        self.db = db
+        self.every_s = every_s
+        self._seen: object | None = None  # the database's changes when it last looked
+        self._at = 0.0  # when it looks again without a write
+
+    def look(self, *, busy: bool = False) -> bool:
+        """Whether to look now (always after work: ``busy``); noted as looked when so."""
+        changed = self.db.changes()
+        if busy or changed is None or changed != self._seen or time.monotonic() >= self._at:
+            self._seen, self._at = changed, time.monotonic() + self.every_s
+            return True
+        return False
 
 
 PER_THREAD_PRIORITY = hasattr(os, "sched_getscheduler") and os.path.isdir("/proc/self/task")

@@ -38,7 +38,7 @@ from labelloop.store import learning as store_learning
 from labelloop.store import projects as store_projects
 from labelloop.store import review as store_review
 from labelloop.store import tasks as store_tasks
-from labelloop.store.db import Database
+from labelloop.store.db import Database, Quiet
 from labelloop.store.tables import COLD_START_MODEL
 from labelloop.store.users import now
 from labelloop.workflow import label_issues
@@ -1023,15 +1023,13 @@ class Learner:
         self.simulations.start()
         threading.Thread(target=self._beating, name="labelloop-learner-beat", daemon=True).start()
         tidy_at = 0.0
-        ran, seen, full_at = 0, None, 0.0  # seen: the database's changes at the last pass
+        ran, quiet = 0, Quiet(self.db, QUIET_PASS_S)
         while not self._stop.is_set():
             try:
                 if time.monotonic() >= tidy_at:  # what a learner killed hard left on disk
                     tidy_at = time.monotonic() + TIDY_EVERY_S
                     self.cache.tidy()
-                changed = self.db.changes()
-                if ran or changed is None or changed != seen or time.monotonic() >= full_at:
-                    seen, full_at = changed, time.monotonic() + QUIET_PASS_S
+                if quiet.look(busy=bool(ran)):
                     ran = self.run_once()
             except Exception:
                 log.exception("learner pass failed; next try in %g s", PASS_RETRY_S)

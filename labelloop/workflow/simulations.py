@@ -21,7 +21,7 @@ from labelloop.errors import Conflict, LabelloopError, NotFound, Unprocessable
 from labelloop.govern.permissions import Permission
 from labelloop.store import audit
 from labelloop.store import simulations as store_sims
-from labelloop.store.db import Database
+from labelloop.store.db import Database, Quiet
 from labelloop.store.users import now
 from labelloop.workflow.features import FeatureCache
 from labelloop.workflow.projects import ProjectContext
@@ -522,13 +522,11 @@ class SimulationRunner:
         database it looks for one only every QUIET_LOOK_S (a replay is queued by a write)."""
         if self._lower:
             self.db.lower_priority()  # this thread, and the replay processes it starts
-        seen, look_at = None, 0.0  # the database's changes when it last looked
+        quiet = Quiet(self.db, QUIET_LOOK_S)
         while not self._stop.is_set():
             try:
-                changed = self.db.changes()
                 busy = False
-                if changed is None or changed != seen or time.monotonic() >= look_at:
-                    seen, look_at = changed, time.monotonic() + QUIET_LOOK_S
+                if quiet.look():
                     busy = run_next(self.db, self.cache, stop=self._stop, claimed=self._claimed)
             except Exception:  # the database was away a moment: try again later
                 log.exception("simulation runner failed")
