@@ -77,7 +77,10 @@ def _measure(page: Any) -> list[dict[str, Any]]:
     """Press "What could the model label now?"; each row's figures and its last cell."""
     page.evaluate("document.getElementById('coverage-wrap').hidden = true")
     page.click("#coverage-measure")
-    page.wait_for_selector("#coverage-wrap:not([hidden])", timeout=30000)
+    # The request trains and scores in the server (seconds when alone); with the whole suite's
+    # workers, browsers and servers on two cores it once took past 30 s. It waits on nothing
+    # of the learner's: the learner is another process and the server's feature locks are its own.
+    page.wait_for_selector("#coverage-wrap:not([hidden])", timeout=90000)
     rows = page.eval_on_selector_all(
         "#coverage-table tbody tr",
         """trs => trs.map(tr => ({
