@@ -65,7 +65,8 @@ def worker(
         typer.Option(
             "--low-priority",
             hidden=True,
-            help="Lower to the lowest CPU priority after the start (the server's learner).",
+            help="Later rounds, embeddings and checks at the lowest CPU priority (the server's "
+            "learner); new projects' first rounds at normal.",
         ),
     ] = False,
 ) -> None:

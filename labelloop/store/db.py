@@ -220,64 +220,26 @@ class Database:
             self._depth -= 1
 
     def lower_priority(self) -> None:
-        """Run this thread at the lowest CPU priority from now on (the learner's simulations:
-        they take only the CPU serving leaves idle); its writes, and work a person waits on
-        (:meth:`normal_priority`), are raised back where the system allows it."""
+        """Run this thread at the lowest CPU priority from now on (the learner's later rounds,
+        embeddings, checks and simulations: they take only the CPU serving leaves idle); its
+        writes are raised back where the system allows it (:meth:`_normal_priority`). For good:
+        where raising is not allowed (any user but root, without RLIMIT_NICE), a thread lowered
+        for a while stayed at the lowest, so work someone waits on runs on a thread never
+        lowered."""
         if PER_THREAD_PRIORITY:
             with suppress(OSError):  # a sandbox refusing it: the thread runs as it was
                 set_thread_priority(threading.get_native_id(), lowest=True)
                 self._niced = True
 
-    @contextmanager
-    def lowest_priority(self) -> Iterator[None]:
-        """Run the block in this thread at the lowest CPU priority (the learner's later rounds,
-        embeddings and checks: no one waits on them), then the thread back at its own where the
-        system allows raising it (root, RLIMIT_NICE); where it does not, the thread stays at the
-        lowest, as :meth:`lower_priority` leaves it. The block's writes run at normal priority
-        meanwhile (:meth:`_normal_priority`).
-
-        The learner used to lower its whole process after its first pass: the passes that
-        look for a new project then ran at idle priority too, and on a machine whose cores
-        were busy a project made meanwhile waited a minute or more for its first items before
-        its (raised) first round could even start."""
-        if not PER_THREAD_PRIORITY:
-            yield
-            return
-        tid = threading.get_native_id()
-        old = os.getpriority(os.PRIO_PROCESS, tid), os.sched_getscheduler(tid)
-        try:
-            set_thread_priority(tid, lowest=True)
-        except OSError:  # a sandbox refusing it: the block runs as the thread was
-            yield
-            return
-        self._niced = True
-        try:
-            yield
-        finally:
-            with suppress(PermissionError):  # not allowed here: it stays at the lowest
-                _set_priority(tid, *old)
-
-    @contextmanager
-    def normal_priority(self) -> Iterator[None]:
-        """Run the block in this thread at normal CPU priority, where a low-priority process
-        (the learner child) is allowed to raise it back (see :meth:`_normal_priority`): work a
-        person waits on, such as a new project's first items."""
-        restore = self._normal_priority()
-        try:
-            yield
-        finally:
-            if restore is not None:
-                _set_priority(*restore)
-
     def _normal_priority(self) -> tuple[int, int, int] | None:
         """Run this thread at normal CPU priority while it holds the writer lock.
 
-        The learner child runs at the lowest priority once started (nice 19, idle scheduling
-        class: :meth:`lower_priority`); on a busy machine it could be left without CPU while
-        holding the lock, and every annotator's request would wait behind it (priority
-        inversion). Where the system allows raising it
-        back (root, or RLIMIT_NICE), the write runs at priority 0 in the normal class; returns
-        (thread, old priority, old class) to restore, else None.
+        The learner child's working threads run at the lowest priority (nice 19, idle
+        scheduling class: :meth:`lower_priority`); on a busy machine one could be left without
+        CPU while holding the lock, and every annotator's request would wait behind it
+        (priority inversion). Where the system allows raising it back (root, or RLIMIT_NICE),
+        the write runs at priority 0 in the normal class; returns (thread, old priority, old
+        class) to restore, else None.
         """
         if not self._niced or not PER_THREAD_PRIORITY:
             return None

@@ -159,12 +159,12 @@ def last_import(conn: Connection, project_id: int) -> int | None:
     return None if found is None else int(found)
 
 
-def projects_untrained_first(conn: Connection) -> list[int]:
-    """Every project's id, those without a model version (no queue yet) first, each part in id
-    order: the learner's order of work in a pass."""
+def projects_untrained_first(conn: Connection) -> list[tuple[int, bool]]:
+    """Every project's id and whether it has a model version (a queue), those without first,
+    each part in id order: the learner's order of work in a pass."""
     trained = select(model_version.c.id).where(model_version.c.project_id == project.c.id)
-    q = select(project.c.id).order_by(trained.exists(), project.c.id)
-    return [int(i) for i in conn.execute(q).scalars()]
+    q = select(project.c.id, trained.exists()).order_by(trained.exists(), project.c.id)
+    return [(int(i), bool(has)) for i, has in conn.execute(q)]
 
 
 def latest(conn: Connection, project_id: int) -> RowMapping | None:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
+import math
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,6 +65,9 @@ PRUNE_SLICE = 500  # old entries deleted per transaction (deleting is cheaper th
 WRITE_PAUSE_S = 0.005  # between slices, so waiting annotators' writes get the lock first
 PASS_RETRY_S = 5.0  # after a learner pass fails outside any project (the database away)
 QUIET_PASS_S = 2.0
+ALL, FIRST, LATER = "all", "first", "later"
+"""What a learner pass runs (:meth:`Learner.run_once`): everything, or the share of one of the
+two threads of a learner started at the lowest priority."""
 """While nothing was written to the database, the learner looks at every project this often
 rather than at every poll: what changes meanwhile without a write (a lease running out, a
 round's rest ending) waits for it."""
@@ -193,10 +196,9 @@ def prepare_features(
     cache: FeatureCache,
     *,
     budget_s: float,
-    computing: Callable[[], contextlib.AbstractContextManager[Any]] = contextlib.nullcontext,
 ) -> bool:
     """Compute a project's missing per-item features for about ``budget_s`` seconds (one chunk
-    at least), inside ``computing()`` (the learner's lowest priority) when there are any.
+    at least).
 
     Returns whether there was work to do, so the learner comes straight back for the next slice
     instead of sleeping. Rounds meanwhile train on TF-IDF; annotators are never kept waiting.
@@ -214,12 +216,11 @@ def prepare_features(
         if noted != computed:  # computed by a round that waited, or by a learner before
             _note_features(db, ctx, name, computed)
         return False
-    with computing():
-        with db.read() as conn:
-            rows = store_learning.items_of(conn, ctx.id, "pool")
-            rows += store_learning.items_of(conn, ctx.id, "eval")
-        cache.prepare(ctx.id, name, rows, budget_s=budget_s)  # at least one chunk
-        _note_features(db, ctx, name, cache.computed(ctx.id, name))
+    with db.read() as conn:
+        rows = store_learning.items_of(conn, ctx.id, "pool")
+        rows += store_learning.items_of(conn, ctx.id, "eval")
+    cache.prepare(ctx.id, name, rows, budget_s=budget_s)  # at least one chunk
+    _note_features(db, ctx, name, cache.computed(ctx.id, name))
     return True
 
 
@@ -830,13 +831,14 @@ class Learner:
         self.db = db
         self.poll_s = poll_s
         # Work no one waits on (later rounds, embeddings, checks, simulations) runs at the
-        # lowest priority (the server's child); the passes that look for work, and a new
-        # project's first round, at normal priority: on a busy machine they are not left
-        # waiting for a free core while a new project's annotators have nothing to label.
+        # lowest priority (the server's child) on threads lowered once; new projects' first
+        # rounds on a thread of their own at normal priority: on a busy machine a new
+        # project's annotators are not left with nothing to label while it waits for a core.
         self._lower = low_priority
         self.cache = cache or FeatureCache()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._firsts: threading.Thread | None = None
         self._reported: dict[int, str] = {}  # project id -> the settings problem logged
         self._alerted: dict[int, float] = {}  # project id -> when its alerts were last stored
         # project id -> no round before (after failures), unless the items differ from then
@@ -847,24 +849,36 @@ class Learner:
             db, self.cache, poll_s=max(poll_s, 1.0), low_priority=low_priority
         )
 
-    def run_once(self) -> int:
+    def run_once(self, *, rounds: str = ALL) -> int:
         """One pass over the projects; returns how many rounds ran. Projects without a queue
         go first: a project made while others train has its first items chosen at the next
-        pass, not after every other project's round and slice of embeddings."""
+        pass, not after every other project's round and slice of embeddings.
+
+        ``rounds`` shares the work between the two threads of a learner at the lowest
+        priority: FIRST runs only the first rounds of projects without a queue, LATER the
+        rest, leaving such a project to FIRST until its first round failed or cannot run
+        (it then gets its embeddings and alerts): holding its lock at the lowest priority on
+        a busy machine would keep its first round waiting."""
         with self.db.read() as conn:
-            ids = store_learning.projects_untrained_first(conn)
+            projects = store_learning.projects_untrained_first(conn)
         ran = 0
-        for project_id in ids:
+        for project_id, has_queue in projects:
             if self._stop.is_set():
                 break
+            waiting = project_id in self._retry_at or project_id in self._reported
+            if (rounds == FIRST and has_queue) or (
+                rounds == LATER and not has_queue and not waiting
+            ):
+                continue
             try:
                 with self.db.exclusive(TRAINING_LOCKS + project_id) as mine:
                     if not mine:
                         continue
-                    trained = self._round(project_id)
+                    trained = 0 if rounds == LATER and not has_queue else self._round(project_id)
                     ran += trained
-                    ran += self._features(project_id)
-                    self._alerts(project_id, trained=bool(trained))
+                    if rounds != FIRST:
+                        ran += self._features(project_id)
+                        self._alerts(project_id, trained=bool(trained))
             except Exception:  # a broken project must not stop learning for the others
                 log.exception("learning for project %s failed", project_id)
         return ran
@@ -892,16 +906,7 @@ class Learner:
             ctx = system_context_by_id(self.db, project_id)
             if ctx is None or self._cannot_train(ctx):
                 return 0
-            with self.db.read() as conn:
-                first = store_learning.latest(conn, project_id) is None
-            # A project's first round runs at normal priority (where allowed, in a learner
-            # started at the lowest): its annotators have nothing to label until it ends, and
-            # on a busy machine an idle priority left it waiting for a free core (seconds to
-            # minutes) as the demo's first round, run in the foreground, never did.
-            with (
-                self.db.normal_priority() if first else self._low(),
-                one_thread(),  # small fits are ~10x slower threaded
-            ):
+            with one_thread():  # small fits are ~10x slower threaded
                 version = train(self.db, ctx, cache=self.cache, wait_for_features=False)
         except Exception as exc:  # the embeddings below still get their slice
             self._failed(project_id, exc)
@@ -909,7 +914,7 @@ class Learner:
         self._retry_at.pop(project_id, None)
         if version % SCAN_EVERY == 0:
             try:
-                with self._low(), one_thread():
+                with one_thread():
                     scan_label_issues(self.db, ctx, self.cache)
             except Exception:  # the round is saved; only the scan is lost
                 log.exception("label-issue scan for project %s failed", project_id)
@@ -969,7 +974,7 @@ class Learner:
         if ctx is None:
             return
         try:
-            with self._low(), one_thread():
+            with one_thread():
                 refresh_alerts(self.db, ctx, cache=self.cache)
         except Exception:  # the round is saved; only this check is lost
             log.exception("alert check for project %s failed", project_id)
@@ -987,22 +992,13 @@ class Learner:
             log.error("project %s cannot train: %s", ctx.slug, problem)
         return True
 
-    def _low(self) -> contextlib.AbstractContextManager[None]:
-        """The block at the lowest CPU priority, if asked to (``low_priority``), this thread
-        back at normal after it (where the system allows: :meth:`Database.lowest_priority`)."""
-        return self.db.lowest_priority() if self._lower else contextlib.nullcontext()
-
     def _features(self, project_id: int) -> int:
         """One slice of the project's missing per-item features; 1 when there was work."""
         ctx = system_context_by_id(self.db, project_id)
         if ctx is None:
             return 0
         # no one waits on embeddings: rounds use TF-IDF meanwhile
-        return int(
-            prepare_features(
-                self.db, ctx, self.cache, budget_s=FEATURE_SLICE_S, computing=self._low
-            )
-        )
+        return int(prepare_features(self.db, ctx, self.cache, budget_s=FEATURE_SLICE_S))
 
     def run_forever(self) -> None:
         """Poll and train until ``stop()``; `labelloop worker` runs this in the foreground.
@@ -1018,11 +1014,31 @@ class Learner:
         A pass comes at each poll after work or a write to the database (a label, an import, a
         new project: :meth:`Database.changes`), else every QUIET_PASS_S.
 
+        Started at the lowest priority (``low_priority``), this thread lowers itself for good
+        and runs everything but new projects' first rounds, which a thread of their own runs
+        at normal priority: their annotators have nothing to label until one ends. (The
+        learner used to lower a thread for its work and raise it back after; where raising
+        is not allowed, as for any user but root, the thread then stayed at the lowest, and
+        on a busy machine a project made later waited minutes for its first items.)
+
         `labelloop worker` stops it at once on SIGTERM, in a round too (see
         :mod:`labelloop.workflow.shutdown`); ``stop()`` ends it after the round."""
         self.simulations.start()
         threading.Thread(target=self._beating, name="labelloop-learner-beat", daemon=True).start()
-        tidy_at = 0.0
+        if not self._lower:
+            self._passes(ALL)
+            return
+        self._firsts = threading.Thread(
+            target=self._passes, args=(FIRST,), name="labelloop-learner-first", daemon=True
+        )
+        self._firsts.start()
+        self.db.lower_priority()
+        self._passes(LATER)
+
+    def _passes(self, rounds: str) -> None:
+        """Passes of ``rounds`` (:meth:`run_once`) until ``stop()``, tidying the feature files
+        unless only first rounds are run."""
+        tidy_at = math.inf if rounds == FIRST else 0.0
         ran, quiet = 0, Quiet(self.db, QUIET_PASS_S)
         while not self._stop.is_set():
             try:
@@ -1030,7 +1046,7 @@ class Learner:
                     tidy_at = time.monotonic() + TIDY_EVERY_S
                     self.cache.tidy()
                 if quiet.look(busy=bool(ran)):
-                    ran = self.run_once()
+                    ran = self.run_once(rounds=rounds)
             except Exception:
                 log.exception("learner pass failed; next try in %g s", PASS_RETRY_S)
                 self._stop.wait(PASS_RETRY_S)
@@ -1059,5 +1075,6 @@ class Learner:
     def stop(self) -> None:
         self._stop.set()
         self.simulations.stop()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
+        for thread in (self._thread, self._firsts):
+            if thread is not None:
+                thread.join(timeout=30)
