@@ -48,6 +48,24 @@ def swap_once_resolved(monkeypatch: pytest.MonkeyPatch, target: Path, *, to: Pat
     monkeypatch.setattr(Path, "resolve", then_swapped)
 
 
+def swap_once_seen(monkeypatch: pytest.MonkeyPatch, target: Path, *, to: Path | None) -> None:
+    """Once labelloop has seen ``target`` is a file (the check a reader makes just before it
+    opens one, with or without a media root), put a named pipe in its place (``to`` None) or a
+    link to ``to``."""
+    is_file = Path.is_file
+    wanted = target.resolve()
+    done: list[Path] = []
+
+    def then_swapped(path: Path) -> bool:
+        seen = is_file(path)
+        if not done and path.absolute() == wanted:
+            done.append(path)
+            _swap(target, to=to)
+        return seen
+
+    monkeypatch.setattr(Path, "is_file", then_swapped)
+
+
 def _swap(target: Path, *, to: Path | None) -> None:
     """Put a named pipe (``to`` None) or a link to ``to`` in place of the file ``target``, once."""
     if not target.is_symlink() and target.is_file():

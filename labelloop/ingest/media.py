@@ -114,16 +114,23 @@ def _found(path: str, roots: Sequence[Path], *, kind: str | None) -> tuple[Path,
     relative = check_relative(path, kind=kind)
     for root in roots:
         base = Path(root).resolve()
-        try:
-            found = (base / relative).resolve()
-            if not found.is_relative_to(base):
-                raise LabelloopError(f"media path '{path[:200]}': resolves outside the media root")
-            if found.is_file():
-                return found, base
-        except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop (Python < 3.13)
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "a symlink loop"
-            raise LabelloopError(f"media path '{path[:200]}': cannot be read ({reason})") from None
+        found, is_file = _resolved(base / relative, path=path)
+        if not found.is_relative_to(base):
+            raise LabelloopError(f"media path '{path[:200]}': resolves outside the media root")
+        if is_file:
+            return found, base
     raise NotFound(f"media path '{path[:200]}': no such file under the media roots")
+
+
+def _resolved(target: Path, *, path: str) -> tuple[Path, bool]:
+    """``target`` through its links and whether that is a regular file (neither opened: a
+    pipe would hang), or an error naming it by ``path``."""
+    try:
+        found = target.resolve()
+        return found, found.is_file()
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop (Python < 3.13)
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "a symlink loop"
+        raise LabelloopError(f"media path '{path[:200]}': cannot be read ({reason})") from None
 
 
 NO_LINK = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
@@ -202,13 +209,25 @@ def _opened(
     return file, content_type
 
 
-def open_under(path: str | Path, root: str | Path, *, kind: str = "image") -> BinaryIO:
+def open_under(
+    path: str | Path, root: str | Path | None, *, kind: str | None = "image"
+) -> BinaryIO:
     """The file at ``path`` under the media root ``root``, opened as :func:`open_media` opens
     it: a relative path found as it finds one, an absolute one (where it found the file: the
     learner's payloads hold that, resolved) opened along it from the root, so a reader handed
     a path long after its check (the learner) reads what serving would: a link or a named pipe
-    put there since is refused."""
+    put there since is refused.
+
+    Without a root (a file a library user names by its own path), the path is resolved where
+    it lies now and opened along what it resolved to from the top of the disk, as
+    :func:`open_media` opens a file: a link or a named pipe put in its place after is refused,
+    and a pipe there already is no file (:class:`NotFound`), never waited on."""
     given = str(path)
+    if root is None:
+        found, is_file = _resolved(Path(given), path=given)
+        if not is_file:
+            raise NotFound(f"media path '{given[:200]}': no such file")
+        return _opened(found.parts[1:], Path(found.anchor), path=given, kind=kind)[0]
     if not os.path.isabs(given):
         return open_media(given, [Path(root)], kind=kind)[0]
     top = os.path.join(root, "")
