@@ -22,9 +22,9 @@ def swap_after_check(monkeypatch: pytest.MonkeyPatch, target: Path, *, to: Path 
     wanted = target.resolve()
 
     def then_swapped(
-        path: str, roots: list[Path], *, kind: str | None = "image"
+        path: str, roots: list[Path], *, kind: str | None = "image", listed: bool = False
     ) -> tuple[Path, Path]:
-        found = checked(path, roots, kind=kind)
+        found = checked(path, roots, kind=kind, listed=listed)
         if found[0] == wanted:
             _swap(target, to=to)
         return found
