@@ -22,9 +22,9 @@ def swap_after_check(monkeypatch: pytest.MonkeyPatch, target: Path, *, to: Path 
     wanted = target.resolve()
 
     def then_swapped(
-        path: str, roots: list[Path], *, kind: str | None = "image"
+        path: str, roots: list[Path], *, kind: str | None = "image", listed: bool = False
     ) -> tuple[Path, Path]:
-        found = checked(path, roots, kind=kind)
+        found = checked(path, roots, kind=kind, listed=listed)
         if found[0] == wanted:
             _swap(target, to=to)
         return found
@@ -46,6 +46,24 @@ def swap_once_resolved(monkeypatch: pytest.MonkeyPatch, target: Path, *, to: Pat
         return found
 
     monkeypatch.setattr(Path, "resolve", then_swapped)
+
+
+def swap_once_seen(monkeypatch: pytest.MonkeyPatch, target: Path, *, to: Path | None) -> None:
+    """Once labelloop has seen ``target`` is a file (the check a reader makes just before it
+    opens one, with or without a media root), put a named pipe in its place (``to`` None) or a
+    link to ``to``."""
+    is_file = Path.is_file
+    wanted = target.resolve()
+    done: list[Path] = []
+
+    def then_swapped(path: Path) -> bool:
+        seen = is_file(path)
+        if not done and path.absolute() == wanted:
+            done.append(path)
+            _swap(target, to=to)
+        return seen
+
+    monkeypatch.setattr(Path, "is_file", then_swapped)
 
 
 def _swap(target: Path, *, to: Path | None) -> None:

@@ -16,10 +16,11 @@ _TRANSPOSED = (5, 6, 7, 8)
 """EXIF orientations that turn the picture by 90 degrees, so width and height swap on screen."""
 
 
-def image_size(path: Path, *, opened: BinaryIO | None = None) -> dict[str, int]:
-    """``{"width", "height"}`` of an image as a browser shows it (EXIF orientation applied): of
-    the file at ``path``, or read from ``opened``, the file opened there (by
-    :func:`~labelloop.ingest.media.open_media`: what was checked is what is read).
+def image_size(path: Path, *, opened: BinaryIO) -> dict[str, int]:
+    """``{"width", "height"}`` of an image as a browser shows it (EXIF orientation applied),
+    read from ``opened``, the file at ``path`` opened there (by
+    :func:`~labelloop.ingest.media.open_media`: what was checked is what is read, never the
+    file found again by its path).
 
     Boxes are drawn and checked in these pixels, and the learner reads the same file, so a file
     Pillow cannot open or decode (not an image past its first bytes, a decompression bomb, or
@@ -30,7 +31,7 @@ def image_size(path: Path, *, opened: BinaryIO | None = None) -> dict[str, int]:
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(path if opened is None else opened) as img:
+        with Image.open(opened) as img:
             width, height = img.size
             if img.getexif().get(0x0112) in _TRANSPOSED:
                 width, height = height, width
@@ -42,9 +43,9 @@ def image_size(path: Path, *, opened: BinaryIO | None = None) -> dict[str, int]:
     return {"width": int(width), "height": int(height)}
 
 
-def thumbnail(path: Path | BinaryIO, size: int) -> tuple[bytes, str]:
+def thumbnail(file: BinaryIO, size: int) -> tuple[bytes, str]:
     """A thumbnail of at most ``size`` pixels a side, upright, and its content type, of the
-    image at ``path`` or in the open file ``path``.
+    image in the open ``file`` (opened by :func:`~labelloop.ingest.media.open_media`).
 
     Pictures with transparency become PNG, the rest JPEG.
     """
@@ -52,7 +53,7 @@ def thumbnail(path: Path | BinaryIO, size: int) -> tuple[bytes, str]:
 
     if not 1 <= size <= MAX_THUMBNAIL:
         raise ValueError(f"thumbnail size must be from 1 to {MAX_THUMBNAIL}")
-    with Image.open(path) as img:
+    with Image.open(file) as img:
         img.draft("RGB", (size, size))  # JPEG: decode at a reduced scale, much faster
         upright = as_shown(img)
         upright.thumbnail((size, size))

@@ -70,12 +70,14 @@ ANY_CONTENT = "application/octet-stream"
 """The content type :func:`open_media` gives a file opened as of any kind: its bytes unread."""
 
 
-def check_relative(path: str, *, kind: str | None = "image") -> PurePosixPath:
+def check_relative(path: str, *, kind: str | None = "image", listed: bool = False) -> PurePosixPath:
     """``path`` as a clean relative path, or a LabelloopError saying why it is refused; with
-    ``kind`` None, a path of any file (not only of a media file)."""
+    ``kind`` None, a path of any file (not only of a media file). A backslash, a folder's
+    separator where the path may have been written (Windows), is refused, but in a path
+    ``listed`` from a folder on this disk, where it is a character of a name like any other."""
     if not isinstance(path, str) or not path.strip():
         raise LabelloopError("media path: must be a non-empty string")
-    if "\x00" in path or "\\" in path:
+    if "\x00" in path or ("\\" in path and not listed):
         raise LabelloopError(f"media path '{path[:200]}': contains a NUL or a backslash")
     pure = PurePosixPath(path)
     if pure.is_absolute() or PureWindowsPath(path).drive:
@@ -108,22 +110,32 @@ def resolve_media(path: str, roots: Sequence[Path], *, kind: str = "image") -> t
     return found, content_type
 
 
-def _found(path: str, roots: Sequence[Path], *, kind: str | None) -> tuple[Path, Path]:
-    """The resolved file a stored path names under the first root holding it, checked as
-    :func:`resolve_media` says, not opened, and that root (resolved)."""
-    relative = check_relative(path, kind=kind)
+def _found(
+    path: str, roots: Sequence[Path], *, kind: str | None, listed: bool = False
+) -> tuple[Path, Path]:
+    """The resolved file a stored path (or a ``listed`` one: :func:`check_relative`) names
+    under the first root holding it, checked as :func:`resolve_media` says, not opened, and
+    that root (resolved)."""
+    relative = check_relative(path, kind=kind, listed=listed)
     for root in roots:
         base = Path(root).resolve()
-        try:
-            found = (base / relative).resolve()
-            if not found.is_relative_to(base):
-                raise LabelloopError(f"media path '{path[:200]}': resolves outside the media root")
-            if found.is_file():
-                return found, base
-        except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop (Python < 3.13)
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "a symlink loop"
-            raise LabelloopError(f"media path '{path[:200]}': cannot be read ({reason})") from None
+        found, is_file = _resolved(base / relative, path=path)
+        if not found.is_relative_to(base):
+            raise LabelloopError(f"media path '{path[:200]}': resolves outside the media root")
+        if is_file:
+            return found, base
     raise NotFound(f"media path '{path[:200]}': no such file under the media roots")
+
+
+def _resolved(target: Path, *, path: str) -> tuple[Path, bool]:
+    """``target`` through its links and whether that is a regular file (neither opened: a
+    pipe would hang), or an error naming it by ``path``."""
+    try:
+        found = target.resolve()
+        return found, found.is_file()
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop (Python < 3.13)
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "a symlink loop"
+        raise LabelloopError(f"media path '{path[:200]}': cannot be read ({reason})") from None
 
 
 NO_LINK = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
@@ -137,12 +149,13 @@ since its check."""
 
 
 def open_media(
-    path: str, roots: Sequence[Path], *, kind: str | None = "image"
+    path: str, roots: Sequence[Path], *, kind: str | None = "image", listed: bool = False
 ) -> tuple[BinaryIO, Path, str]:
     """The file a stored path names under the first root holding it, opened, with its resolved
     path and the content type of the bytes opened; with ``kind`` None, a regular file of any
     kind (a YOLO folder's label file, its ``data.yaml``), its content type
-    :data:`ANY_CONTENT`.
+    :data:`ANY_CONTENT`. A path ``listed`` from a folder may hold a backslash
+    (:func:`check_relative`).
 
     The path is checked as :func:`resolve_media` checks it, then opened folder by folder from
     its root down along the path it resolved to, none through a link: a link put in place of a
@@ -155,7 +168,9 @@ def open_media(
     LabelloopError, NotFound
         As :func:`resolve_media`; or the file changed between the check and the open.
     """
-    found, base = _found(path, roots, kind=kind)  # not opened: a pipe put there would hang
+    found, base = _found(
+        path, roots, kind=kind, listed=listed
+    )  # not opened: a pipe put there would hang
     file, content_type = _opened(found.relative_to(base).parts, base, path=path, kind=kind)
     return file, found, content_type
 
@@ -202,13 +217,25 @@ def _opened(
     return file, content_type
 
 
-def open_under(path: str | Path, root: str | Path, *, kind: str = "image") -> BinaryIO:
+def open_under(
+    path: str | Path, root: str | Path | None, *, kind: str | None = "image"
+) -> BinaryIO:
     """The file at ``path`` under the media root ``root``, opened as :func:`open_media` opens
     it: a relative path found as it finds one, an absolute one (where it found the file: the
     learner's payloads hold that, resolved) opened along it from the root, so a reader handed
     a path long after its check (the learner) reads what serving would: a link or a named pipe
-    put there since is refused."""
+    put there since is refused.
+
+    Without a root (a file a library user names by its own path), the path is resolved where
+    it lies now and opened along what it resolved to from the top of the disk, as
+    :func:`open_media` opens a file: a link or a named pipe put in its place after is refused,
+    and a pipe there already is no file (:class:`NotFound`), never waited on."""
     given = str(path)
+    if root is None:
+        found, is_file = _resolved(Path(given), path=given)
+        if not is_file:
+            raise NotFound(f"media path '{given[:200]}': no such file")
+        return _opened(found.parts[1:], Path(found.anchor), path=given, kind=kind)[0]
     if not os.path.isabs(given):
         return open_media(given, [Path(root)], kind=kind)[0]
     top = os.path.join(root, "")

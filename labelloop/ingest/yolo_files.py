@@ -156,9 +156,11 @@ class FolderFiles(DatasetFiles):
     def head(self, path: str, size: int) -> bytes:
         """Read as an image is (:func:`open_media`, the folder its root): a named pipe or a
         link put in the file's place (or a folder's) since the folder was listed is refused,
-        not waited on nor followed, and only what was opened is read."""
+        not waited on nor followed, and only what was opened is read. Every path read is one
+        the folder listed, whose names may hold a backslash (a label file matched to its
+        image by name, a note beside images)."""
         try:
-            with open_media(path, [self.top], kind=None)[0] as raw:
+            with open_media(path, [self.top], kind=None, listed=True)[0] as raw:
                 return raw.read(size)
         except NotFound:  # listed as a file, and none there now (a pipe, a folder, gone)
             reason = "changed while it was read; refused"

@@ -42,7 +42,10 @@ def read_wav(
     samples : ndarray of shape (n_samples,)
     rate : int
     """
-    with wave.open(str(path) if isinstance(path, str | Path) else path, "rb") as clip:
+    if isinstance(path, str | Path):  # opened as serving opens a clip: see _opened
+        with _opened(str(path), None) as opened:
+            return read_wav(opened, max_seconds=max_seconds)
+    with wave.open(path, "rb") as clip:
         rate = clip.getframerate()
         width = clip.getsampwidth()
         channels = clip.getnchannels()
@@ -86,18 +89,13 @@ def sound_features(samples: NDArray[Any], rate: int, *, n_bands: int) -> NDArray
     return out
 
 
-def _opened(path: str, root: str | None) -> BinaryIO | None:
-    """The clip at ``path``, opened: under the learner's media ``root`` as serving opens it (no
-    link followed, no named pipe waited on: :func:`~labelloop.ingest.media.open_under`), so
-    what was checked under the root is what is heard; without a root only an absolute path,
-    never one read from the working directory (None)."""
-    if root is not None:
-        from labelloop.ingest.media import open_under
+def _opened(path: str, root: str | None) -> BinaryIO:
+    """The clip at ``path``, opened as serving opens it (no link followed, no named pipe waited
+    on: :func:`~labelloop.ingest.media.open_under`): under the learner's media ``root``, so
+    what was checked there is what is heard, or without one where its own path leads."""
+    from labelloop.ingest.media import open_under
 
-        return open_under(path, root, kind="audio")
-    if not Path(path).is_absolute() or not Path(path).is_file():
-        return None
-    return open(path, "rb")  # noqa: SIM115 - the caller closes it
+    return open_under(path, root, kind="audio")
 
 
 @register_featurizer("audio")
@@ -135,11 +133,11 @@ class AudioFeaturizer(BaseEstimator):
             path = payload.get(self.field)
             if not isinstance(path, str) or not path.lower().endswith(".wav"):
                 continue
+            root = payload.get(MEDIA_ROOT)
+            if root is None and not Path(path).is_absolute():
+                continue  # never a clip read from the working directory
             try:
-                opened = _opened(path, payload.get(MEDIA_ROOT))
-                if opened is None:
-                    continue
-                with opened:
+                with _opened(path, root) as opened:
                     samples, rate = read_wav(opened)
             except (LabelloopError, OSError, EOFError, ValueError, RuntimeError, wave.Error):
                 continue  # refused or broken files

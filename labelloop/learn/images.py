@@ -58,47 +58,37 @@ def _read_file(path: Path, root: str | None, *, what: str) -> NDArray[np.float64
     """The pixels of the file at ``path``; errors name it as ``what``, never by ``path``."""
     from labelloop.pictures import as_shown, on_white, unreadable
 
-    if path.suffix.lower() == ".npy":
-        if root is not None:
-            base = Path(root).resolve()
-            path = (base / path).resolve()
-            if not path.is_relative_to(base):
-                raise LabelloopError(f"{what} is outside the media root")
-        if not path.is_file():
-            raise LabelloopError(f"no {what}")
-        try:
-            return _unit_scale(np.load(path, allow_pickle=False))
-        except (OSError, ValueError) as exc:  # cut short, not an array, pickled objects
-            raise LabelloopError(f"{what} cannot be read: {unreadable(exc, path)}") from None
-    if importlib.util.find_spec("PIL") is None:
+    array = path.suffix.lower() == ".npy"
+    if not array and importlib.util.find_spec("PIL") is None:
         raise LabelloopError("reading image files needs Pillow: pip install pillow")
-    from PIL import Image
+    opened = _opened(path, root, what=what, kind=None if array or root is None else "image")
+    with opened:
+        if array:
+            try:
+                return _unit_scale(np.load(opened, allow_pickle=False))
+            except (OSError, ValueError, EOFError) as exc:  # cut short, not an array, pickled
+                reason = unreadable(exc, path, opened=opened)
+                raise LabelloopError(f"{what} cannot be read: {reason}") from None
+        from PIL import Image
 
-    opened = _opened(path, root, what=what)
-    try:
-        with Image.open(path if opened is None else opened) as image:
-            return _unit_scale(np.asarray(on_white(as_shown(image)).convert("L")))
-    except (OSError, ValueError, Image.DecompressionBombError) as exc:  # cut short, not an image
-        reason = unreadable(exc, path, opened=opened)
-        raise LabelloopError(f"{what} cannot be read: {reason}") from None
-    finally:
-        if opened is not None:
-            opened.close()
+        try:
+            with Image.open(opened) as image:
+                return _unit_scale(np.asarray(on_white(as_shown(image)).convert("L")))
+        except (OSError, ValueError, Image.DecompressionBombError) as exc:  # cut short
+            reason = unreadable(exc, path, opened=opened)
+            raise LabelloopError(f"{what} cannot be read: {reason}") from None
 
 
-def _opened(path: Path, root: str | None, *, what: str) -> BinaryIO | None:
-    """The image file at ``path`` under a media ``root``, opened as serving opens it (no link
-    followed, no named pipe waited on: :func:`~labelloop.ingest.media.open_under`), so what
-    was checked under the root is what is read; without a root, None (read by its path)."""
-    if root is None:
-        if not path.is_file():
-            raise LabelloopError(f"no {what}")
-        return None
+def _opened(path: Path, root: str | None, *, what: str, kind: str | None) -> BinaryIO:
+    """The file at ``path``, under a media ``root`` or (none) where its own path leads, opened
+    as serving opens an image (no link followed, no named pipe waited on:
+    :func:`~labelloop.ingest.media.open_under`), so what was checked is what is read; ``kind``
+    None: a file of any kind (an array, a picture Pillow reads that serving does not)."""
     from labelloop.errors import NotFound
     from labelloop.ingest.media import open_under
 
     try:
-        return open_under(path, root, kind="image")
+        return open_under(path, root, kind=kind)
     except NotFound:
         raise LabelloopError(f"no {what}") from None
     except LabelloopError as exc:

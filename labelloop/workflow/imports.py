@@ -461,7 +461,10 @@ def _image_payload(
             )
             # a file the learner, the thumbnails and the box checks could not read
             size = image_size(found, opened=file) if kind == "image" else {}
-            digest = file_hash(file)
+            try:
+                digest = file_hash(file)
+            except OSError as exc:  # the disk failed, a network share went away, mid-read
+                raise LabelloopError(f"{named}: cannot be read ({exc.strerror or exc})") from None
     except LabelloopError as exc:
         said = exc.message.startswith("media path")  # open_media's errors name it
         reason = exc.message if said else f"{named}: {exc.message}"

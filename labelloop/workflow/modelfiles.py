@@ -18,7 +18,7 @@ from typing import IO, Any, BinaryIO
 import numpy as np
 
 from labelloop import __version__
-from labelloop.errors import ImportFormatError, LabelloopError, Unprocessable
+from labelloop.errors import ImportFormatError, LabelloopError, NotFound, Unprocessable
 from labelloop.govern.permissions import Permission
 from labelloop.store import audit
 from labelloop.store import learning as store_learning
@@ -205,7 +205,7 @@ def read_items(
     into the model's project: a table's columns, sanitized HTML, or an image's path (relative to
     the current folder) in ``text_field``. A bad record raises an error naming its line."""
     from labelloop.ingest import make_importer
-    from labelloop.ingest.media import sniff_audio, sniff_image
+    from labelloop.ingest.media import open_under, sniff_audio, sniff_image
     from labelloop.ingest.payloads import stored_payload
     from labelloop.ingest.tables import make_table_importer
 
@@ -220,12 +220,17 @@ def read_items(
         if data_type in MEDIA_TYPES:
             kind = "audio" if data_type == "audio" else "image"
             found = Path(str(record.payload.get(kind) or record.payload.get("text") or ""))
-            if not found.is_file():
+            try:  # as serving opens a file: a named pipe or a link put there since is refused
+                with open_under(found, None, kind=None) as head:
+                    start = head.read(64)
+            except NotFound:
                 raise ImportFormatError(
                     line=record.line, field=text_field, reason=f"no file at {found}"
-                )
-            with found.open("rb") as head:
-                start = head.read(64)
+                ) from None
+            except LabelloopError as exc:
+                raise ImportFormatError(
+                    line=record.line, field=text_field, reason=exc.message
+                ) from None
             if (sniff_audio if kind == "audio" else sniff_image)(start) is None:
                 raise ImportFormatError(
                     line=record.line,

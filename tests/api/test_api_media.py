@@ -146,8 +146,8 @@ def test_a_link_swapped_in_after_the_check_serves_nothing_from_elsewhere(
     checked = media._found  # where open_media finds the file it then opens itself
     cat = tmp_path / "media" / "set" / "cat.png"
 
-    def then_swapped(path: str, roots: Any, *, kind: str = "image") -> Any:
-        found = checked(path, roots, kind=kind)
+    def then_swapped(path: str, roots: Any, **options: Any) -> Any:
+        found = checked(path, roots, **options)
         if not cat.is_symlink():
             cat.rename(cat.with_name("was.png"))
             cat.symlink_to(tmp_path / "outside.png")

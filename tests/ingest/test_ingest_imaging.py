@@ -12,10 +12,21 @@ from PIL import Image
 from sqlalchemy import select
 
 from labelloop.errors import ImportFormatError, LabelloopError
-from labelloop.ingest.imaging import image_size, thumbnail
+from labelloop.ingest import imaging
 from labelloop.store.tables import item
 from labelloop.workflow import imports, projects
 from tests.conftest import Lab
+
+
+def image_size(path: Path) -> dict[str, int]:
+    """The size of the image at ``path``, read from the file opened (as every reader does)."""
+    with path.open("rb") as opened:
+        return imaging.image_size(path, opened=opened)
+
+
+def thumbnail(path: Path, size: int) -> tuple[bytes, str]:
+    with path.open("rb") as opened:
+        return imaging.thumbnail(opened, size)
 
 
 def test_sizes_of_png_jpeg_and_webp(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -125,8 +126,8 @@ def test_a_link_swapped_in_after_the_check_is_not_followed(
     (secret / "a.png").write_bytes(PNG + b"secret")
     checked = media._found
 
-    def then_swapped(path: str, roots: list[Path], *, kind: str = "image") -> tuple[Path, Path]:
-        found = checked(path, roots, kind=kind)
+    def then_swapped(path: str, roots: list[Path], **options: Any) -> tuple[Path, Path]:
+        found = checked(path, roots, **options)
         if swapped == "file":
             (root / "cats" / "a.png").unlink()
             (root / "cats" / "a.png").symlink_to(secret / "a.png")

@@ -336,6 +336,30 @@ def test_a_text_beside_flat_images_is_a_label_file_only_when_it_starts_as_one(
         _folder(top)
 
 
+def test_a_label_file_whose_name_holds_a_backslash_is_read_as_any_other(tmp_path: Path) -> None:
+    """A backslash is a character of a file name here, not a folder's separator: a label file
+    named with one stopped the import of the whole folder ("contains a NUL or a backslash"),
+    even a note beside the images that is no label file. It is matched to its image by name
+    as any label file is, a note is left alone, and one no image has is refused as any is."""
+    top = _dataset(
+        tmp_path / "d",
+        {
+            "obj.names": "car\nperson\n",
+            "a.png": "",
+            "a.txt": "0 0.5 0.5 0.2 0.2\n",
+            "b\\c.png": "",
+            "b\\c.txt": "1 0.5 0.5 0.2 0.2\n",
+            "notes\\2024.txt": "exported from the camera\n",
+        },
+    )
+    found = [(r.external_id, r.label["objects"][0]["label"]) for r in _folder(top)]
+    assert found == [("a.png", "car"), ("b\\c.png", "person")]
+    (top / "d\\e.txt").write_text("0 0.5 0.5 0.2 0.2\n")  # its image is gone
+    with pytest.raises(ImportFormatError) as caught:
+        _folder(top)
+    assert caught.value.message.startswith("d\\e.txt: a label file with no image")
+
+
 def test_what_macos_leaves_in_a_folder_is_left_alone(tmp_path: Path) -> None:
     top = _dataset(
         tmp_path / "d",

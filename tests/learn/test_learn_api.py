@@ -148,3 +148,24 @@ def test_learn_imports_only_pure_dependencies() -> None:
                 assert root in stdlib or root in ALLOWED_ROOTS, f"{path.name} imports {name}"
                 if root == "labelloop":
                     assert name.startswith(ALLOWED_LABELLOOP), f"{path.name} imports {name}"
+
+
+def test_the_safe_opener_loads_no_importer() -> None:
+    """The learner's first image or clip imports labelloop.ingest.media: that loaded the whole
+    ingest room (every importer, YAML and NumPy), half a second of a round."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, labelloop.ingest.media\n"
+        "print(' '.join(sorted(m for m in sys.modules if m.startswith('labelloop'))),"
+        " 'yaml' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == [
+        "labelloop",
+        "labelloop.errors",
+        "labelloop.ingest",
+        "labelloop.ingest.media",
+        "False",
+    ]

@@ -8,7 +8,9 @@ import wave
 from pathlib import Path
 
 import numpy as np
+import pytest
 
+from labelloop.errors import LabelloopError
 from labelloop.learn import AudioFeaturizer
 from labelloop.learn.audio import read_wav, sound_features
 
@@ -62,3 +64,34 @@ def test_unreadable_or_relative_clips_get_zero_sound_rows(tmp_path: Path) -> Non
     assert not np.allclose(sound[0], sound[1])
     assert np.allclose(sound[1], sound[2]) and np.allclose(sound[2], sound[3])
     assert np.allclose(f.transform(payloads), X)
+
+
+@pytest.mark.parametrize("swapped", ["pipe", "link"])
+@pytest.mark.parametrize("reader", ["featurizer", "read_wav"])
+def test_a_clip_named_by_its_own_path_is_not_heard_once_swapped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, swapped: str, reader: str
+) -> None:
+    """A clip named by its absolute path (no media root: a library user's own files) was
+    checked to be a file and then opened by its path: a named pipe put in its place meanwhile
+    hung the featurizer for good, and a link put there was followed. It is opened as serving
+    opens a clip now: the featurizer hears it as a clip it cannot read, read_wav refuses it."""
+    from tests.media_swaps import outcome_of, pipe_seen_as_file, swap_once_seen
+
+    quiet = write_tone(tmp_path / "clips" / "a.wav", hz=300, seconds=0.2, volume=0.1)
+    target = write_tone(tmp_path / "clips" / "b.wav", hz=300, seconds=0.2, volume=0.1)
+    loud = write_tone(tmp_path / "loud.wav", hz=2000, seconds=0.5, volume=0.9)
+    if swapped == "link":
+        swap_once_seen(monkeypatch, target, to=loud)
+    else:
+        target.unlink()
+        pipe_seen_as_file(monkeypatch, target)
+    f = AudioFeaturizer(n_bands=4, n_name_features=16)
+    payloads = [{"audio": str(quiet)}, {"audio": str(target)}]
+    if reader == "read_wav":
+        outcome = outcome_of(lambda: read_wav(target), pipe=target)
+        assert isinstance(outcome, LabelloopError), outcome
+        assert "changed while it was read" in outcome.message
+        return
+    X = outcome_of(lambda: f.fit_transform(payloads), pipe=target)
+    unread = f.fit_transform([payloads[0], {"audio": None}])
+    assert isinstance(X, np.ndarray) and np.allclose(X[:, :8], unread[:, :8])

@@ -38,7 +38,7 @@ def test_paths_are_read_under_the_media_root_only(tmp_path: Path) -> None:
     np.save(tmp_path / "a.npy", np.eye(4, dtype=np.uint8) * 255)
     f = PixelFeaturizer(size=(4, 4), root=str(tmp_path)).fit([])
     assert np.allclose(f.transform([{"image": "a.npy"}])[0], np.eye(4).ravel())
-    with pytest.raises(LabelloopError, match="outside the media root") as refused:
+    with pytest.raises(LabelloopError, match="'..' is refused") as refused:
         f.transform([{"image": "../elsewhere.npy"}])
     assert str(tmp_path) not in refused.value.message  # the root's place on disk is not shown
     with pytest.raises(LabelloopError, match="no image file 'missing.npy'"):
@@ -175,3 +175,43 @@ def test_digits_are_learnable_from_either_representation(featurizer: Any) -> Non
     X = featurizer.fit_transform(payloads)
     model = LogisticRegression(max_iter=2000).fit(X[:1000], digits.target[:1000])
     assert model.score(X[1000:], digits.target[1000:]) > 0.85
+
+
+def _write_image(path: Path, shade: int) -> None:
+    """A 4x4 grey image at ``path``: an array for ``.npy``, a PNG otherwise."""
+    pixels = np.full((4, 4), shade, dtype=np.uint8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix == ".npy":
+        np.save(path, pixels)
+    else:
+        from PIL import Image
+
+        Image.fromarray(pixels).save(path)
+
+
+@pytest.mark.parametrize("swapped", ["pipe", "link"])
+@pytest.mark.parametrize(("name", "rooted"), [("a.npy", True), ("a.npy", False), ("a.png", False)])
+def test_an_image_file_swapped_just_after_its_check_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, swapped: str, name: str, rooted: bool
+) -> None:
+    """An array under a media root, and any image file named by its own path, was checked
+    and then read by its path: a named pipe put in its place meanwhile hung the featurizer for
+    good, and a link put there was followed (out of the media root, for an array under one).
+    Each is opened as serving opens an image now, and refused naming the file."""
+    from tests.media_swaps import outcome_of, pipe_seen_as_file, swap_once_seen
+
+    media = tmp_path / "media"
+    target = media / name
+    _write_image(target, 10)
+    secret = tmp_path / f"secret{target.suffix}"
+    _write_image(secret, 250)
+    if swapped == "link":
+        swap_once_seen(monkeypatch, target, to=secret)
+    else:
+        target.unlink()
+        pipe_seen_as_file(monkeypatch, target)
+    value, root = (name, str(media)) if rooted else (str(target), None)
+    outcome = outcome_of(lambda: load_image(value, root=root), pipe=target)
+    assert isinstance(outcome, LabelloopError), outcome  # not the secret's pixels
+    said = f"image file '{value}' is refused: media path '{value}': changed while it was read"
+    assert outcome.message.startswith(said), outcome.message

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import json
+import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -110,3 +113,62 @@ def test_the_first_model_tells_low_tones_from_high_ones(sqlite_lab: Lab, tmp_pat
         latest = store_learning.history(conn, ctx.id)[-1]
     assert latest["featurizer"] == "audio"
     assert latest["metrics"]["accuracy"] == 1.0
+
+
+class _FailingPartway:
+    """An opened file whose reads fail with an I/O error once ``after`` bytes were read, as a
+    disk or a network share failing in the middle of a file does."""
+
+    def __init__(self, file: Any, *, after: int) -> None:
+        self.file, self.after, self.read_so_far = file, after, 0
+
+    def read(self, size: int = -1) -> bytes:
+        if self.read_so_far >= self.after:
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+        data = self.file.read(size if size >= 0 else self.after)
+        self.read_so_far += len(data)
+        return data
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.file, name)
+
+    def __enter__(self) -> _FailingPartway:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.file.close()
+
+
+def test_a_file_that_fails_to_read_partway_aborts_the_import_naming_it(
+    sqlite_lab: Lab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A clip whose disk failed halfway through the import's read of it (its hash, which
+    finds a clip imported twice) ended the import in a traceback; the import is refused naming
+    the file and the reason, and nothing is written."""
+    from labelloop.store import items as store_items
+
+    lab = sqlite_lab
+    media = tmp_path / "media"
+    write_tone(media / "s" / "a.wav", hz=300, seconds=0.2, volume=0.5)
+    write_tone(media / "s" / "b.wav", hz=900, seconds=0.2, volume=0.5)
+    projects.create_project(lab.db, "tones", SCHEMA, actor=lab.admin)
+    ctx = lab.ctx("tones", lab.admin)
+    opened = imports.open_media
+
+    def failing(path: str, roots: Any, *, kind: str | None = "image") -> Any:
+        file, found, content_type = opened(path, roots, kind=kind)
+        if found.name == "b.wav":
+            file = _FailingPartway(file, after=found.stat().st_size // 2)
+        return file, found, content_type
+
+    monkeypatch.setattr(imports, "open_media", failing)
+    with pytest.raises(ImportFormatError) as caught:
+        imports.import_folder(lab.db, ctx, media / "s", media_roots=(media,))
+    assert caught.value.message == "file 2 ('s/b.wav'): cannot be read (Input/output error)"
+    with lab.db.read() as conn:
+        assert store_items.counts(conn, ctx.id).get("pool", 0) == 0  # nothing half-written

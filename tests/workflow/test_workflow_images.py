@@ -928,6 +928,18 @@ def test_a_pipe_in_a_yolo_or_coco_image_s_place_does_not_hang_the_import(
             assert outcome.message.startswith(said), outcome.message
 
 
+def test_a_yolo_folder_with_a_backslash_in_a_text_s_name_imports(shapes: Any) -> None:
+    """A note beside a YOLO dataset's images whose name holds a backslash (legal in a file
+    name here) stopped the whole import, as if the name were no name; it is read as any text
+    beside images is, and left alone: it is no label file."""
+    lab, _, media = shapes
+    top = media / "d"
+    ctx = _cars(lab, top, {"a": (10, "0 0.5 0.5 0.2 0.2\n")})
+    (top / "images" / "notes\\2024.txt").write_text("taken on the ring road\n")
+    report = imports.import_folder(lab.db, ctx, top, media_roots=(media,), fmt="yolo")
+    assert (report.n_items, report.n_labeled) == (1, 1)
+
+
 @pytest.mark.parametrize("swapped", ["pipe", "link"])
 @pytest.mark.parametrize("name", ["labels/a.txt", "data.yaml"])
 def test_a_yolo_folder_s_text_file_swapped_after_its_check_is_refused(

@@ -143,3 +143,40 @@ def test_embeddings_come_from_the_cache_once_computed_and_tfidf_stands_in_before
     predicted = after.predict([r["text"] for r in eval_rows])
     hits = sum(p == r["label"] for p, r in zip(predicted, eval_rows, strict=True))
     assert hits / 9 == pytest.approx(after.info["metrics"]["accuracy"], abs=1e-4)
+
+
+@pytest.mark.parametrize("swapped", ["pipe", "link"])
+def test_an_image_a_record_names_is_read_as_it_was_checked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, swapped: str
+) -> None:
+    """`labelloop model predict` checked that a record's image was a file, then opened it by
+    its path: a named pipe put in its place meanwhile hung the prediction for good, and a link
+    put there was read instead. It is opened as serving opens an image, and refused naming the
+    record's line."""
+    from PIL import Image
+
+    from labelloop.errors import ImportFormatError
+    from labelloop.learn.exported import ProjectModel
+    from tests.media_swaps import outcome_of, pipe_seen_as_file, swap_once_seen
+
+    model = ProjectModel(
+        featurizer=None, estimator=None, classes=("x", "y"), info={"data_type": "image"}
+    )
+    target = tmp_path / "new" / "a.png"
+    target.parent.mkdir()
+    Image.new("L", (4, 4), 10).save(target)
+    secret = tmp_path / "secret.png"
+    Image.new("L", (4, 4), 250).save(secret)
+    if swapped == "link":
+        swap_once_seen(monkeypatch, target, to=secret)
+    else:
+        target.unlink()
+        pipe_seen_as_file(monkeypatch, target)
+    records = io.BytesIO(f'{{"path": "{target}"}}\n'.encode())
+    outcome = outcome_of(
+        lambda: list(modelfiles.read_items(model, records, fmt="jsonl", text_field="path")),
+        pipe=target,
+    )
+    assert isinstance(outcome, ImportFormatError), outcome
+    said = f"line 1, field 'path': media path '{target}': changed while it was read"
+    assert outcome.message.startswith(said), outcome.message
