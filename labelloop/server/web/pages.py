@@ -24,6 +24,7 @@ from labelloop.server.api.schemas import Id
 from labelloop.server.auth import LoginRefusal, csrf_ok
 from labelloop.server.throttle import client_address, count_report, guarded, try_again_in
 from labelloop.server.web.settings_form import settings_form
+from labelloop.sizes import size_text
 from labelloop.workflow import (
     accounts,
     browse,
@@ -38,7 +39,6 @@ from labelloop.workflow import (
     warming,
 )
 from labelloop.workflow.accounts import User
-from labelloop.workflow.uploads import size_text
 
 router = APIRouter(include_in_schema=False)
 
