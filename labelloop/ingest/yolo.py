@@ -74,6 +74,7 @@ from labelloop.ingest.yolo_files import (
     zip_images,
 )
 from labelloop.schema.values import BOX_DIGITS, MAX_REGIONS
+from labelloop.sizes import size_text
 
 if TYPE_CHECKING:
     from labelloop.schema import ProjectSchema
@@ -338,11 +339,13 @@ def zip_images_to_store(source: BinaryIO) -> ZipImages | None:
         )
     declared = sum(dataset.archive.getinfo(path).file_size for path in wanted)
     if declared > MAX_STORED_BYTES:
-        raise ImportFormatError(line=1, unit=None, reason=_TOO_LARGE)
+        raise ImportFormatError(line=1, unit=None, reason=_too_large())
     return ZipImages(dataset=dataset, paths=tuple(wanted), declared=declared)
 
 
-_TOO_LARGE = f"the zip's images come to more than {MAX_STORED_BYTES >> 30} GiB; split it"
+def _too_large() -> str:
+    """Why a zip's images are refused for their size, naming the limit in effect."""
+    return f"the zip's images come to more than {size_text(MAX_STORED_BYTES)}; split it"
 
 
 def store_images(images: ZipImages, folder: int) -> int:
@@ -371,7 +374,7 @@ def store_images(images: ZipImages, folder: int) -> int:
             total += images.dataset.extract(path, name, dir_fd=here, limit=MAX_IMAGE_BYTES)
             if total > MAX_STORED_BYTES:
                 raise ImportFormatError(
-                    file=path, line=1, unit=None, in_zip=True, reason=_TOO_LARGE
+                    file=path, line=1, unit=None, in_zip=True, reason=_too_large()
                 )
     finally:
         for parts, fd in opened.items():

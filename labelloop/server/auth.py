@@ -12,6 +12,10 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 SESSION_COOKIE = "labelloop_session"
 LOGIN_CSRF_COOKIE = "labelloop_login_csrf"
+LOGIN_REFUSAL_COOKIE = "labelloop_login_refusal"
+LOGIN_REFUSAL_MAX_AGE_S = 60
+"""How long a refused sign-in's note waits for the sign-in page it redirects to: that page is
+asked for at once; a note left over is not shown on a later visit."""
 CSRF_HEADER = "x-csrf-token"
 
 
@@ -22,6 +26,17 @@ class Session:
     generation: int = 0
 
 
+@dataclass(frozen=True)
+class LoginRefusal:
+    """A refused sign-in, for the sign-in page its POST redirects to (Post/Redirect/Get): the
+    error's code, the name typed, and for a throttled one the seconds to wait. Never the
+    password."""
+
+    error: str
+    username: str
+    retry_after_s: int | None = None
+
+
 class Sessions:
     """Issues and reads session cookies. Only the user's generation is kept server-side, on the
     user row every request reads anyway (``accounts.user_for_session`` checks it)."""
@@ -29,6 +44,7 @@ class Sessions:
     def __init__(self, secret: str, *, max_age_s: int, secure: bool = False) -> None:
         self._signer = URLSafeTimedSerializer(secret, salt="labelloop-session")
         self._login = URLSafeTimedSerializer(secret, salt="labelloop-login")
+        self._refusal = URLSafeTimedSerializer(secret, salt="labelloop-login-refusal")
         self.max_age_s = max_age_s
         self.secure = secure
 
@@ -91,6 +107,34 @@ class Sessions:
         except BadSignature:
             return False
         return hmac.compare_digest(str(nonce), submitted)
+
+    def set_login_refusal(self, response: Response, refusal: LoginRefusal) -> None:
+        """Note ``refusal`` in a signed cookie only the sign-in page reads, for a short while."""
+        note = [refusal.error, refusal.username, refusal.retry_after_s]
+        response.set_cookie(
+            LOGIN_REFUSAL_COOKIE,
+            self._refusal.dumps(note),
+            max_age=LOGIN_REFUSAL_MAX_AGE_S,
+            httponly=True,
+            samesite="lax",
+            secure=self.secure,
+            path="/login",
+        )
+
+    def login_refusal(self, request: Request) -> LoginRefusal | None:
+        """The refused sign-in noted for this browser, if one is (``set_login_refusal``)."""
+        raw = request.cookies.get(LOGIN_REFUSAL_COOKIE)
+        if not raw:
+            return None
+        try:
+            error, username, wait = self._refusal.loads(raw, max_age=LOGIN_REFUSAL_MAX_AGE_S)
+        except (BadSignature, ValueError, TypeError):
+            return None
+        return LoginRefusal(str(error), str(username), None if wait is None else int(wait))
+
+    def clear_login_refusal(self, response: Response) -> None:
+        """Forget the note once shown, so the page reloaded is a fresh form."""
+        response.delete_cookie(LOGIN_REFUSAL_COOKIE, path="/login")
 
 
 def csrf_ok(session: Session, request: Request, form_token: str | None = None) -> bool:

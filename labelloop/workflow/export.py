@@ -18,12 +18,13 @@ from labelloop.ingest import EXPORTERS, make_exporter
 from labelloop.ingest import yolo as uploaded  # the limits of one uploaded zip
 from labelloop.ingest.protocols import AnswersExporter, ImagesExporter
 from labelloop.ingest.records import json_bytes
+from labelloop.sizes import size_text
 from labelloop.store import audit
 from labelloop.store import export as store_export
 from labelloop.store import projects as store_projects
 from labelloop.store.db import Database
 from labelloop.store.tables import AUTO
-from labelloop.workflow import media, uploads
+from labelloop.workflow import media
 from labelloop.workflow.imports import SPLITS
 from labelloop.workflow.projects import ProjectContext
 from labelloop.workflow.review import suggestion_sources
@@ -421,7 +422,7 @@ class ImageFiles:
             else "labelloop import SLUG FOLDER/annotations/instances_train.json --format coco, "
             "and instances_val.json with --split eval"
         )
-        n, size = self.n_images, uploads.size_text
+        n, size = self.n_images, size_text
         return [
             f"the zip holds {n:,} image{'s' if n > 1 else ''} ({size(self.n_bytes)}), more than "
             f"a labelloop upload takes in one zip ({most:,} images, {size(most_bytes)}): "

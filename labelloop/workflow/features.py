@@ -31,6 +31,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.sparse import csr_matrix, issparse
 
+from labelloop.sizes import size_text
 from labelloop.workflow.projects import ProjectContext
 from labelloop.workflow.shutdown import whole
 
@@ -367,8 +368,6 @@ class FeatureCache:
                 for lock in taken:
                     lock.release()
             if gone:
-                from labelloop.workflow.uploads import size_text
-
                 log.warning(  # shown by default: a learner was killed, out of memory say
                     "removed %d feature file(s) a learner killed hard left in %s: %s freed",
                     gone,

@@ -31,6 +31,7 @@ from typing import BinaryIO
 from labelloop.domain import ItemIn
 from labelloop.errors import InsufficientStorage, LabelloopError
 from labelloop.ingest.yolo import FOLDER_FLAGS, store_images, zip_images_to_store
+from labelloop.sizes import size_text
 from labelloop.store import items as store_items
 from labelloop.store.db import Database
 
@@ -273,18 +274,6 @@ def _check_room(root: Path, needed: int) -> None:
             f"{size_text(free)} free ({size_text(DISK_RESERVE)} of it is kept free); "
             "nothing was stored: free some space or split the zip"
         )
-
-
-def size_text(n: int) -> str:
-    """A byte count as people read it: 512 bytes, 3.4 MiB, 12.0 GiB."""
-    if n < 1024:
-        return f"{n:,} bytes"
-    value = float(n)
-    for unit in ("KiB", "MiB", "GiB", "TiB"):
-        value /= 1024
-        if value < 1024 or unit == "TiB":
-            break
-    return f"{value:,.1f} {unit}"
 
 
 def relative_to_root(folder: Path, roots: Sequence[Path]) -> str:

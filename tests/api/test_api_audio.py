@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import time
 from collections.abc import Iterator
+from email.utils import formatdate
 from pathlib import Path
 from typing import Any
 
@@ -135,3 +138,41 @@ def test_a_range_that_does_not_parse_gets_the_whole_file_not_a_server_error(
     url = f"/api/projects/{SLUG}/items/{task['item']['id']}/media"
     got = client.get(url, headers={**auth, "Range": asked})
     assert (got.status_code, got.content) == (200, (media / "more" / "x.wav").read_bytes())
+
+
+def test_if_range_with_the_files_date_gets_the_range_and_any_other_the_whole_file(
+    audio_api: Any,
+) -> None:
+    """If-Range (RFC 9110 §13.1.5) names the file as the client last had it, by its ETag or
+    its Last-Modified date: the range is served only while that is the file's (the date
+    exactly, and only for a file last changed at least a second ago; a weak tag never);
+    anything else gets the whole file, as a changed file would be."""
+    client, tokens, media = audio_api
+    auth = {"Authorization": f"Bearer {tokens['annotator']}"}
+    task = client.post(f"/api/projects/{SLUG}/tasks/next", json={}, headers=auth).json()["task"]
+    url = f"/api/projects/{SLUG}/items/{task['item']['id']}/media"
+    clip = media / "more" / "x.wav"
+    whole = clip.read_bytes()
+    an_hour_ago = time.time() - 3600
+    os.utime(clip, (an_hour_ago, an_hour_ago))
+    first = client.get(url, headers=auth).headers
+    assert first["last-modified"] == formatdate(an_hour_ago, usegmt=True)
+
+    def ranged(if_range: str) -> tuple[int, bytes]:
+        got = client.get(url, headers={**auth, "Range": "bytes=10-", "If-Range": if_range})
+        return got.status_code, got.content
+
+    assert ranged(first["last-modified"]) == (206, whole[10:])
+    assert ranged(first["etag"]) == (206, whole[10:])
+    for other in (
+        formatdate(an_hour_ago - 1, usegmt=True),  # older
+        formatdate(an_hour_ago + 1, usegmt=True),  # newer
+        "W/" + first["etag"],
+        "not a date",
+        first["last-modified"][:-4],
+    ):
+        assert ranged(other) == (200, whole), other
+
+    just_now = time.time() + 30  # changed within the second the answer is dated: a weak date
+    os.utime(clip, (just_now, just_now))
+    assert ranged(client.get(url, headers=auth).headers["last-modified"]) == (200, whole)

@@ -74,6 +74,22 @@ def test_an_import_takes_a_file_past_the_limit(sqlite_api: Any, small_limit: Non
     assert done.status_code == 201 and done.json()["items"] == 100, done.text
 
 
+def test_an_import_past_the_upload_limit_is_refused_naming_the_limit(
+    sqlite_api: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from labelloop.server.api import projects
+
+    monkeypatch.setattr(projects, "MAX_UPLOAD_BYTES", 3 * 1024)
+    slug = f"/api/projects/{sqlite_api.slug}"
+    before = sqlite_api.get(f"{slug}/status").json()["counts"]
+    rows = "".join(json.dumps({"text": f"imported row {i} " + "x" * 80}) + "\n" for i in range(40))
+    files = {"file": ("more.jsonl", rows.encode(), "application/x-ndjson")}
+    refused = sqlite_api.post(f"{slug}/imports", "manager", files=files)
+    assert refused.status_code == 400
+    assert refused.json()["detail"] == "the file is larger than 3.0 KiB"
+    assert sqlite_api.get(f"{slug}/status").json()["counts"] == before
+
+
 def test_a_page_form_past_the_limit_is_an_error_page(sqlite_api: Any, small_limit: None) -> None:
     form = {"username": "annotator", "password": "p" * LIMIT, "csrf_token": "x"}
     page = sqlite_api.client.post("/login", data=form, headers={"accept": "text/html"})

@@ -82,7 +82,8 @@ def test_a_deactivated_users_token_and_copied_cookie_stop_at_once(sqlite_api: An
     assert _me(sqlite_api.client, cookie=cookie) == 401
     assert _me(sqlite_api.client, token=token) == 401
     refused = _sign_in(sqlite_api.client, "pat", PASSWORD)
-    assert refused.status_code == 401 and "account is deactivated" in refused.text
+    assert refused.status_code == 303 and refused.headers["location"] == "/login?next=/"
+    assert "account is deactivated" in sqlite_api.client.get(refused.headers["location"]).text
     assert sqlite_api.post("/api/users/admin/deactivate").status_code == 409
     listed = {u["username"]: u["is_active"] for u in sqlite_api.get("/api/users").json()}
     assert listed["pat"] is False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 import re
 import time
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 import pytest
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
-from labelloop.server.auth import SESSION_COOKIE
+from labelloop.server.auth import LOGIN_REFUSAL_COOKIE, SESSION_COOKIE
 
 PASSWORD = "correct horse battery"
 NEXT = "/api/projects/sent/tasks/next"
@@ -144,31 +145,43 @@ def _form_field(page: str, name: str) -> str:
     return html.unescape(found.group(1))
 
 
-def test_a_refused_sign_in_comes_back_with_the_name_typed_and_nothing_in_the_address(
+def test_a_refused_sign_in_is_sent_back_to_the_form_with_the_name_typed_and_no_password(
     web: Any,
 ) -> None:
-    """After a wrong password the form comes back (401) with the name filled in, escaped,
-    the cursor in the password field, and the page asked for kept; the typed words are in no
-    address, so a password typed into the name field lands in no log or history. The right
-    password on that form signs in and lands on the page asked for."""
+    """After a wrong password the browser is sent back (303) to the sign-in page, which says
+    why with the name filled in, escaped, the cursor in the password field, and the page asked
+    for kept; the typed words are in no address (a password typed into the name field lands
+    in no log or history) and the password in no cookie. Reloading that page sends nothing
+    again and shows a fresh form. The right password on the form signs in and lands on the
+    page asked for."""
     name = '<script>alert("pat")</script>'
     token = _login_form(web.client)
     refused = web.client.post(
         "/login",
-        data={"username": name, "password": "wrong", "csrf_token": token, "next": NEXT},
+        data={"username": name, "password": "wrong-Sesame", "csrf_token": token, "next": NEXT},
     )
-    assert refused.status_code == 401 and "location" not in refused.headers
-    assert "wrong username or password" in refused.text
-    assert "<script>alert" not in refused.text
-    assert _form_field(refused.text, "username") == name
-    assert re.search(r'<input type="password"[^>]*autofocus', refused.text)
-    assert _form_field(refused.text, "next") == NEXT
+    assert refused.status_code == 303
+    back = refused.headers["location"]
+    assert back == f"/login?next={NEXT}"
+    noted = refused.cookies.get(LOGIN_REFUSAL_COOKIE)
+    said = URLSafeTimedSerializer("test", salt="labelloop-login-refusal").loads(noted)
+    assert "wrong-Sesame" not in json.dumps(said) and name in said
+    page = web.client.get(back)
+    assert page.status_code == 200
+    assert "wrong username or password" in page.text
+    assert "<script>alert" not in page.text
+    assert _form_field(page.text, "username") == name
+    assert re.search(r'<input type="password"[^>]*autofocus', page.text)
+    assert _form_field(page.text, "next") == NEXT
+    again = web.client.get(back)  # the page reloaded: a fresh form
+    assert 'role="alert"' not in again.text and _form_field(again.text, "username") == ""
 
     token = _login_form(web.client)
-    form = web.client.post(
+    web.client.post(
         "/login",
         data={"username": "pat", "password": "wrong", "csrf_token": token, "next": NEXT},
-    ).text
+    )
+    form = web.client.get(back).text
     assert _form_field(form, "username") == "pat"
     signed = web.client.post(
         "/login",
@@ -181,6 +194,24 @@ def test_a_refused_sign_in_comes_back_with_the_name_typed_and_nothing_in_the_add
     )
     assert signed.status_code == 303 and signed.headers["location"] == NEXT
     assert SESSION_COOKIE in web.client.cookies
+
+
+def test_a_refusal_noted_by_another_key_or_long_ago_is_not_shown(web: Any) -> None:
+    """The sign-in page says only what this server noted, and only just after: a forged or
+    stale note shows a plain form."""
+
+    class Aged(TimestampSigner):
+        def get_timestamp(self) -> int:
+            return int(time.time()) - 120
+
+    for secret, signer in (("not-the-key", TimestampSigner), ("test", Aged)):
+        note = URLSafeTimedSerializer(secret, salt="labelloop-login-refusal", signer=signer)
+        web.client.cookies.set(
+            LOGIN_REFUSAL_COOKIE, note.dumps(["refused", "pat", None]), path="/login"
+        )
+        page = web.client.get("/login").text
+        assert 'role="alert"' not in page and _form_field(page, "username") == ""
+        web.client.cookies.clear()
 
 
 def test_the_sign_in_page_shows_only_its_own_sentences(web: Any) -> None:
@@ -293,19 +324,20 @@ class Clock:
 
 
 def _attempt(client: Any, user: str, password: str) -> str:
-    """Where a sign-in sends the browser, or ``refused`` / ``throttled`` when it answers with
-    the form again (401 / 429) and that form's message."""
+    """Where a sign-in sends the browser, or ``refused:`` / ``throttled:`` and the sign-in
+    page it is sent back to instead (the name kept on it)."""
     token = _login_form(client)
     response = client.post(
         "/login", data={"username": user, "password": password, "csrf_token": token}
     )
-    if response.status_code == 303:
-        return response.headers["location"]
-    assert (response.status_code, _form_field(response.text, "username")) in {
-        (401, user),
-        (429, user),
-    }
-    return {401: "refused", 429: "throttled"}[response.status_code] + ":" + response.text
+    assert response.status_code == 303
+    where = response.headers["location"]
+    if where != "/login?next=/":
+        return where
+    page = client.get(where)
+    assert page.status_code == 200 and _form_field(page.text, "username") == user
+    said = re.search(r'role="alert">([^<]*)<', page.text).group(1)
+    return ("throttled:" if said.startswith("too many") else "refused:") + page.text
 
 
 def test_guessing_a_password_is_slowed_per_name_and_address(web: Any) -> None:
@@ -323,14 +355,8 @@ def test_guessing_a_password_is_slowed_per_name_and_address(web: Any) -> None:
             clock.now += 30
     assert _attempt(web.client, "PAT", PASSWORD).startswith("throttled:")  # any spelling of it
     assert SESSION_COOKIE not in web.client.cookies
-    token = _login_form(web.client)  # nobody's first failure was at 1300: 10 minutes to wait
-    refused = web.client.post(
-        "/login", data={"username": "nobody", "password": "guess-123456", "csrf_token": token}
-    )
-    assert refused.status_code == 429 and refused.headers["retry-after"] == "600"
-    assert "too many failed sign-ins for this name from here; try again in 10 minutes" in (
-        refused.text
-    )
+    refused = _attempt(web.client, "nobody", "guess-123456")  # its first failure was at 1300
+    assert "too many failed sign-ins for this name from here; try again in 10 minutes" in refused
 
     web.lab.user("sam", password=PASSWORD)  # someone else is not held up by it
     assert _attempt(web.client, "sam", PASSWORD) == "/"

@@ -276,3 +276,28 @@ def test_e2e_after_a_wrong_password_only_the_password_is_typed_again(
     page.wait_for_url(site + "/p/acc")
     assert page.locator(".user-name").inner_text() == "bob"
     context.close()
+
+
+def test_e2e_reloading_the_page_after_a_wrong_password_sends_nothing_again(
+    site: str, browser: Any
+) -> None:
+    """A refused sign-in lands on the sign-in page by an address of its own (no password in
+    it), so reloading that page asks for the form again: the browser neither offers to send
+    the form again nor sends the password a second time."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.goto(site + "/p/acc")
+    assert "wrong username or password" in _refused(page, "bob", "not-bobs-password")
+    assert page.url == site + "/login?next=/p/acc"
+    sent: list[str] = []
+    page.on("request", lambda request: sent.append(f"{request.method} {request.url}"))
+    page.reload()
+    assert [s for s in sent if "/login" in s] == [f"GET {site}/login?next=/p/acc"]
+    assert dialogs == []
+    page.fill("#password", BOB)  # the form reloaded still signs in, onto the page asked for
+    page.fill("#username", "bob")
+    page.click("#login-submit")
+    page.wait_for_url(site + "/p/acc")
+    context.close()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
+import time
 from collections.abc import Iterator
 from email.utils import formatdate
 from typing import Annotated, BinaryIO
@@ -34,15 +36,14 @@ def item_media(slug: str, item_id: Id, request: Request, db: DbDep, user: Curren
     headers = {"Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff"}
     try:
         held = os.fstat(file.fileno())
-        tag = f'"{held.st_mtime_ns:x}-{held.st_size:x}"'
         headers |= {
             "Accept-Ranges": "bytes",
-            "ETag": tag,
+            "ETag": f'"{held.st_mtime_ns:x}-{held.st_size:x}"',
             "Last-Modified": formatdate(held.st_mtime, usegmt=True),
         }
         asked = request.headers.get("range")
-        if_range = request.headers.get("if-range")
-        span = None if if_range not in (None, tag) else _range(asked, held.st_size)
+        fresh = _if_range_holds(request.headers.get("if-range"), headers, held.st_mtime)
+        span = _range(asked, held.st_size) if fresh else None
         if span == "unsatisfiable":
             file.close()
             headers["Content-Range"] = f"bytes */{held.st_size}"
@@ -60,6 +61,18 @@ def item_media(slug: str, item_id: Id, request: Request, db: DbDep, user: Curren
         media_type=content_type,
         headers=headers,
     )
+
+
+def _if_range_holds(if_range: str | None, headers: dict[str, str], mtime: float) -> bool:
+    """Whether a range may be served under ``If-Range`` (RFC 9110 §13.1.5): none sent, the
+    file's ETag (a weak tag never matches), or its Last-Modified date exactly, once the file
+    last changed at least a second before now (only then is a date a strong validator: a file
+    changed within its second may change again in it). Anything else gets the whole file."""
+    if if_range is None:
+        return True
+    if if_range == headers["Last-Modified"]:
+        return math.floor(time.time()) - mtime >= 1
+    return if_range == headers["ETag"]
 
 
 def _range(asked: str | None, size: int) -> tuple[int, int] | str | None:

@@ -20,6 +20,7 @@ from labelloop.ingest.formats import export_suffix
 from labelloop.server.api.deps import AdminUser, CurrentUser, DbDep, FeaturesDep, ReportUser
 from labelloop.server.api.schemas import Id, LabelIn, MemberIn, ProjectIn, SettingsIn
 from labelloop.server.import_progress import KEY_PATTERN, ImportProgress
+from labelloop.sizes import size_text
 from labelloop.workflow import (
     auditing,
     batches,
@@ -219,7 +220,7 @@ def import_file(
     filename = PurePath(file.filename or "upload").name
     fmt = format or importer_for_path(filename)
     if file.size is not None and file.size > MAX_UPLOAD_BYTES:
-        raise LabelloopError("the file is larger than 2 GiB")
+        raise LabelloopError(f"the file is larger than {size_text(MAX_UPLOAD_BYTES)}")
     registry: ImportProgress = request.app.state.import_progress
     with (
         registry.tracking(user.id, ctx.id, progress_key) if progress_key else nullcontext()

@@ -21,9 +21,10 @@ from labelloop.ingest import yolo
 from labelloop.ingest.formats import export_formats
 from labelloop.server.api.deps import DbDep, session_user
 from labelloop.server.api.schemas import Id
-from labelloop.server.auth import csrf_ok
+from labelloop.server.auth import LoginRefusal, csrf_ok
 from labelloop.server.throttle import client_address, count_report, guarded, try_again_in
 from labelloop.server.web.settings_form import settings_form
+from labelloop.sizes import size_text
 from labelloop.workflow import (
     accounts,
     browse,
@@ -38,7 +39,6 @@ from labelloop.workflow import (
     warming,
 )
 from labelloop.workflow.accounts import User
-from labelloop.workflow.uploads import size_text
 
 router = APIRouter(include_in_schema=False)
 
@@ -124,55 +124,49 @@ def api_docs(request: Request) -> HTMLResponse:
     return _render(request, "apidocs.html")
 
 
+THROTTLED = "too many failed sign-ins for this name from here"
 LOGIN_ERRORS = {
     "expired": "the form expired; please try again",
     "refused": accounts.LOGIN_REFUSED,
-    "throttled": "too many failed sign-ins for this name from here; wait a few minutes and "
-    "try again",
+    "throttled": f"{THROTTLED}; wait a few minutes and try again",
 }
 """What the sign-in page says for each ``error`` its address may carry. The address names a
 code, never the words: a link with words of someone else's choosing in it would show them on
 this site's sign-in page."""
 
 
-def throttled_sign_in(throttled: TooManyAttempts) -> str:
-    """What a throttled sign-in's form says: the refusal and how long to wait."""
-    return "too many failed sign-ins for this name from here; " + try_again_in(
-        throttled.retry_after_s, in_minutes=True
-    )
+def _refusal_text(refused: LoginRefusal) -> str | None:
+    """What the sign-in page says after a refused sign-in: why, and for a throttled one how
+    long to wait."""
+    if refused.retry_after_s is not None:
+        return f"{THROTTLED}; {try_again_in(refused.retry_after_s, in_minutes=True)}"
+    return LOGIN_ERRORS.get(refused.error)
 
 
 @router.get("/login", response_class=HTMLResponse)
 def login_page(request: Request, next: str | None = None, error: str | None = None) -> Response:
-    return _login_form(request, next=_safe_next(next), error=LOGIN_ERRORS.get(error or ""))
+    """The sign-in form; the page a refused sign-in is sent back to says why once, with the
+    name typed (noted by :func:`login`), and shows a fresh form when reloaded."""
+    sessions = request.app.state.sessions
+    refused = sessions.login_refusal(request)
+    if refused is None:
+        return _login_form(request, next=_safe_next(next), error=LOGIN_ERRORS.get(error or ""))
+    page = _login_form(
+        request, next=_safe_next(next), error=_refusal_text(refused), username=refused.username
+    )
+    sessions.clear_login_refusal(page)
+    return page
 
 
-def _login_form(
-    request: Request,
-    *,
-    next: str,
-    error: str | None,
-    username: str = "",
-    status_code: int = 200,
-    retry_after_s: int | None = None,
-) -> HTMLResponse:
+def _login_form(request: Request, *, next: str, error: str | None, username: str = "") -> Response:
     """The sign-in form with a fresh CSRF token; ``username`` fills the name field (and puts the
-    cursor in the password field) when a sign-in from this site's own form was refused;
-    ``retry_after_s`` says when a throttled one may try again (``Retry-After``)."""
+    cursor in the password field) when a sign-in from this site's own form was refused."""
     sessions = request.app.state.sessions
     token = sessions.new_login_token()
     page = _render(
-        request,
-        "login.html",
-        status_code=status_code,
-        next=next,
-        error=error,
-        username=username,
-        login_csrf=token,
+        request, "login.html", next=next, error=error, username=username, login_csrf=token
     )
     sessions.set_login_cookie(page, token)
-    if retry_after_s is not None:
-        page.headers["Retry-After"] = str(retry_after_s)
     return page
 
 
@@ -185,13 +179,15 @@ def login(
     csrf_token: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = "/",
 ) -> Response:
-    """Sign in. A refusal answers with the form itself, the name kept, never with an address
-    holding what was typed (a password typed into the name field would land in logs and
-    history); a form that did not come from this site gets no name back, only a fresh form."""
+    """Sign in. A refusal redirects (303) to the sign-in page, which says why and keeps the
+    name (noted in a short-lived signed cookie, never in the address: a password typed into
+    the name field would land in logs and history), so reloading that page sends no password
+    again; a form that did not come from this site gets no name back, only a fresh form."""
     sessions = request.app.state.sessions
     target = _safe_next(next)
+    back = f"/login?next={quote(target)}"
     if not sessions.check_login_token(request, csrf_token):
-        return RedirectResponse(f"/login?next={quote(target)}&error=expired", status_code=303)
+        return RedirectResponse(back + "&error=expired", status_code=303)
     try:
         user = guarded(
             request.app.state.sign_ins,
@@ -200,20 +196,15 @@ def login(
             lambda: accounts.authenticate(db, username, password),
         )
     except AuthenticationFailed:
-        return _login_form(
-            request, next=target, error=LOGIN_ERRORS["refused"], username=username, status_code=401
-        )
+        refused = LoginRefusal("refused", username)
     except TooManyAttempts as throttled:
-        return _login_form(
-            request,
-            next=target,
-            error=throttled_sign_in(throttled),
-            username=username,
-            status_code=429,
-            retry_after_s=throttled.retry_after_s,
-        )
-    response = RedirectResponse(target, status_code=303)
-    sessions.issue(response, user.id, generation=user.session_generation)
+        refused = LoginRefusal("throttled", username, throttled.retry_after_s)
+    else:
+        response = RedirectResponse(target, status_code=303)
+        sessions.issue(response, user.id, generation=user.session_generation)
+        return response
+    response = RedirectResponse(back, status_code=303)
+    sessions.set_login_refusal(response, refused)
     return response
 
 
