@@ -7,7 +7,8 @@ The reviewer keeps the label, which closes the flag as a person's decision (a la
 not flag it again), or fixes it: the fix is the reviewer's own answer under the guideline
 version in force, and the label becomes ``reviewed``, decided by them. Given on no assignment,
 the fix is a reviewer's decision, not an annotation: agreement between annotators leaves it out
-(:func:`~labelloop.store.review.independent`). Either way the imported
+(:func:`~labelloop.store.review.independent`), and answers that join the item later neither
+outvote it nor take it away (:func:`labelloop.workflow.review.resolve`). Either way the imported
 label and where it came from (its import batch and file) stay in the audit event.
 """
 
