@@ -145,6 +145,11 @@ DECIDED: Sequence[str] = ("reviewed", "adjudicated")
 """Resolutions of a label a person decided (a reviewer, the expert tier's adjudicator), not the
 answers on their own, an import or the model."""
 
+MAX_COMMENT_CHARS = 2_000
+"""The longest comment a reviewer's decision keeps (a verdict's, an adjudication's, a second
+look's): the API refuses a longer one, the review pages' fields stop there, and the workflow
+cuts one that comes another way (the CLI) to it."""
+
 
 @dataclass(frozen=True, slots=True)
 class LabelAnswer:

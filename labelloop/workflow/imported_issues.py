@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from labelloop.domain import MAX_COMMENT_CHARS
 from labelloop.errors import Conflict, LabelloopError
 from labelloop.govern.permissions import Permission
 from labelloop.store import audit
@@ -32,7 +33,6 @@ from labelloop.workflow.projects import ProjectContext
 from labelloop.workflow.values import checked, checked_on_item
 
 VERDICTS = ("keep", "fix")
-MAX_COMMENT = 2000
 
 
 def waiting(conn: Any, ctx: ProjectContext) -> int:
@@ -79,7 +79,7 @@ def second_look(
     clean: dict[str, Any] | None = None
     if verdict == "fix" and value is not None:
         ctx, clean = checked(db, ctx, value)
-    note = (comment or "").strip()[:MAX_COMMENT] or None
+    note = (comment or "").strip()[:MAX_COMMENT_CHARS] or None
     with db.write(project_id=ctx.id) as conn:
         leases.hold_item(db, conn, ctx, item_id)
         flagged = store_imported.of_item(conn, project_id=ctx.id, item_id=item_id)

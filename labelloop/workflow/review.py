@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from labelloop.domain import MAX_COMMENT_CHARS
 from labelloop.errors import (
     AnswerChanged,
     Conflict,
@@ -48,7 +49,6 @@ LIVE = store_review.LIVE_STATES
 PENDING = store_review.PENDING_STATES
 ANSWERED = store_review.ANSWER_STATES
 DS_ITEMS = 5000  # Dawid–Skene learns annotator reliability from this many recent items
-MAX_COMMENT = 2000
 
 # Salts keep the deterministic draws of different decisions independent of each other.
 _DOUBLE, _SHARE, _GOLD = 1, 2, 3
@@ -875,7 +875,7 @@ def review_annotation(
     ctx.require(Permission.REVIEW)
     if verdict not in VERDICTS:
         raise LabelloopError(f"verdict '{verdict[:20]}' is not one of {', '.join(VERDICTS)}")
-    note = (comment or "").strip()[:MAX_COMMENT] or None
+    note = (comment or "").strip()[:MAX_COMMENT_CHARS] or None
     if verdict == "reject" and note is None:
         raise LabelloopError("a rejection needs a comment that tells the annotator what to change")
     corrected = None
@@ -1005,7 +1005,7 @@ def adjudicate(
     ctx.require(Permission.REVIEW)
     _require_expert(ctx)
     ctx, clean = checked(db, ctx, value)
-    note = (comment or "").strip()[:MAX_COMMENT] or None
+    note = (comment or "").strip()[:MAX_COMMENT_CHARS] or None
     target = ctx.schema.target.name
     label = _label_text(clean.get(target))
     with db.write(project_id=ctx.id) as conn:
