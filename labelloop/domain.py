@@ -145,14 +145,20 @@ DECIDED: Sequence[str] = ("reviewed", "adjudicated")
 """Resolutions of a label a person decided (a reviewer, the expert tier's adjudicator), not the
 answers on their own, an import or the model."""
 
+MAX_COMMENT_CHARS = 2_000
+"""The longest comment a reviewer's decision keeps (a verdict's, an adjudication's, a second
+look's): the API refuses a longer one, the review pages' fields stop there, and the workflow
+cuts one that comes another way (the CLI) to it."""
+
 
 @dataclass(frozen=True, slots=True)
 class LabelAnswer:
     """One live answer behind an exported label, as its annotator gave it (or last changed
     it): who, every control's ``value`` (spans with their ``text``), when it was given, the
-    time spent on it and the guideline and schema version it stands under. The formats of
-    other tools write one such answer per annotator where they hold several (Label Studio's
-    annotations)."""
+    time spent on it, the guideline and schema version it stands under, and how and why the
+    item was served to its annotator (``strategy``, ``reason``: their own assignment's
+    selection; None for an answer given on none). The formats of other tools write one such
+    answer per annotator where they hold several (Label Studio's annotations)."""
 
     annotator: str
     value: Mapping[str, Any]
@@ -160,6 +166,8 @@ class LabelAnswer:
     active_ms: int | None
     guideline_version: int | None
     schema_version: int | None
+    strategy: str | None = None
+    reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

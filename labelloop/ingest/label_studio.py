@@ -700,21 +700,14 @@ class LabelStudioExporter:
         self, record: ExportRecord, answers: tuple[LabelAnswer, ...]
     ) -> list[dict[str, Any]]:
         """One annotation per annotator behind the label (``answers``), each their own answer
-        (value, time, lead time, versions; the selection that picked the item on the label's
-        own answer), as Label Studio holds an item several annotators answered. Where an answer
+        (value, time, lead time, versions, and the selection that served the item to them), as
+        Label Studio holds an item several annotators answered. Where an answer
         is not the label, the label is starred as ground truth (what a Label Studio import
         reads back): the first answer that is the label, else, when a reviewer's fix or the
         expert tier's decision made it, the decider's own annotation (the annotators' answers
         stay theirs)."""
         annotations = []
         for answer in answers:
-            made_under = {
-                "guideline_version": answer.guideline_version,
-                "schema_version": answer.schema_version,
-            }
-            versions = {k: v for k, v in made_under.items() if v is not None}
-            if answer.annotator == record.annotator:  # the answer the label's row is of
-                versions = answer_versions(record) | versions
             annotations.append(
                 self._annotation(
                     record,
@@ -722,7 +715,7 @@ class LabelStudioExporter:
                     by=answer.annotator,
                     at=answer.answered_at,
                     active_ms=answer.active_ms,
-                    versions=versions,
+                    versions=answer_versions(answer),
                 )
             )
         same = [k for k, a in enumerate(answers) if a.value == record.value]
@@ -860,6 +853,8 @@ def _row_answer(record: ExportRecord) -> tuple[LabelAnswer, ...]:
             active_ms=record.active_ms,
             guideline_version=record.guideline_version,
             schema_version=record.schema_version,
+            strategy=record.strategy,
+            reason=record.reason,
         ),
     )
 

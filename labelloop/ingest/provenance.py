@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from itertools import count
 from typing import Any
 
-from labelloop.domain import DECIDED, AnswerRecord, ExportRecord
+from labelloop.domain import DECIDED, AnswerRecord, ExportRecord, LabelAnswer
 from labelloop.ingest.records import iso_utc
 
 PROVENANCE_KEY = "labelloop"
@@ -70,7 +70,7 @@ def decision_provenance(record: ExportRecord) -> dict[str, Any]:
     )
 
 
-def answer_versions(record: ExportRecord | AnswerRecord) -> dict[str, Any]:
+def answer_versions(record: ExportRecord | AnswerRecord | LabelAnswer) -> dict[str, Any]:
     """What an answer was made under and why its item was served: ``guideline_version``,
     ``schema_version``, ``strategy`` and ``reason``, those it has."""
     return _known(

@@ -101,8 +101,10 @@ def label_answers(
 ) -> Iterator[RowMapping]:
     """The live answers behind the labels of ``split`` (``item_id``, the annotator's
     ``username``, the ``guideline_version`` and ``schema_version`` answered under, the
-    answer's ``value``, when it was given, ``answered_at``, and its ``active_ms``), in the order
-    of :func:`labeled_rows`' items, each item's oldest first."""
+    answer's ``value``, when it was given, ``answered_at``, and its ``active_ms``), with the
+    selection that served the item to each annotator (``strategy``, ``rank``, ``reason``,
+    ``model_version``, ``cold_start``, as :func:`answer_rows` gives them), in the order of
+    :func:`labeled_rows`' items, each item's oldest first."""
     q = (
         select(
             annotation.c.item_id,
@@ -112,11 +114,18 @@ def label_answers(
             annotation.c.value,
             annotation.c.created_at.label("answered_at"),
             annotation.c.active_ms,
+            annotation.c.model_version,
+            assignment.c.strategy,
+            assignment.c.rank,
+            assignment.c.reason,
+            cold_start(),
         )
         .select_from(annotation)
         .join(item_label, item_label.c.item_id == annotation.c.item_id)
         .join(item, item.c.id == annotation.c.item_id)
         .join(user, user.c.id == annotation.c.user_id)
+        .outerjoin(assignment, assignment.c.id == annotation.c.assignment_id)
+        .outerjoin(model_version, model_version.c.id == assignment.c.model_version_id)
         .where(
             annotation.c.project_id == project_id,
             item.c.split == split,

@@ -54,6 +54,12 @@ def independent() -> Any:
     return annotation.c.assignment_id.is_not(None)
 
 
+def given_independently(row: Mapping[str, Any]) -> bool:
+    """:func:`independent` of an annotation read with its ``assignment_id``: resolving an item
+    counts only such answers as votes."""
+    return row["assignment_id"] is not None
+
+
 PENDING_STATES = ("in_review", "escalated")
 """Live states still waiting for a reviewer or the expert tier."""
 REWORK = "rework"
@@ -878,10 +884,12 @@ def item_history(
 
 def live_votes(conn: Connection, project_id: int, *, limit_items: int) -> list[dict[str, Any]]:
     """(item, annotator, effective value) of live annotations on recently labeled multi-annotated
-    items: the matrix Dawid–Skene estimates annotator reliability from."""
+    items: the matrix Dawid–Skene estimates annotator reliability from (annotators' own
+    answers only, :func:`independent`)."""
+    votes = and_(annotation.c.status.in_(LIVE_STATES), independent())
     multi = (
         select(annotation.c.item_id)
-        .where(annotation.c.project_id == project_id, annotation.c.status.in_(LIVE_STATES))
+        .where(annotation.c.project_id == project_id, votes)
         .group_by(annotation.c.item_id)
         .having(func.count() >= 2)
         .order_by(annotation.c.item_id.desc())
@@ -895,8 +903,7 @@ def live_votes(conn: Connection, project_id: int, *, limit_items: int) -> list[d
             annotation.c.value,
             corrected_value().label("corrected_value"),
         )
-        .where(annotation.c.item_id.in_(select(multi.c.item_id)))
-        .where(annotation.c.status.in_(LIVE_STATES))
+        .where(annotation.c.item_id.in_(select(multi.c.item_id)), votes)
         .order_by(annotation.c.id)
     )
     return [dict(r) for r in conn.execute(q).mappings()]

@@ -49,7 +49,7 @@ def records(
     with their text) and ``suggestion_source`` (control -> ``model`` or ``import``), and
     ``changed_at`` when its annotator last changed it; ``annotators`` and
     ``guideline_versions`` name every answer behind the label, and ``answers`` holds each of
-    them as its annotator gave it."""
+    them as its annotator gave it, with why the item was served to them."""
     shape = _Shape(ctx)
     target = shape.target
     for (row, behind), times in _rows(db, ctx, _labels_with_answers, auto=auto, split=split):
@@ -105,6 +105,8 @@ def records(
                     active_ms=a["active_ms"],
                     guideline_version=a["guideline_version"],
                     schema_version=a["schema_version"],
+                    strategy=a["strategy"],
+                    reason=why_picked(a),
                 )
                 for a in behind
             ),

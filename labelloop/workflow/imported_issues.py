@@ -7,7 +7,8 @@ The reviewer keeps the label, which closes the flag as a person's decision (a la
 not flag it again), or fixes it: the fix is the reviewer's own answer under the guideline
 version in force, and the label becomes ``reviewed``, decided by them. Given on no assignment,
 the fix is a reviewer's decision, not an annotation: agreement between annotators leaves it out
-(:func:`~labelloop.store.review.independent`). Either way the imported
+(:func:`~labelloop.store.review.independent`), and answers that join the item later neither
+outvote it nor take it away (:func:`labelloop.workflow.review.resolve`). Either way the imported
 label and where it came from (its import batch and file) stay in the audit event.
 """
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from labelloop.domain import MAX_COMMENT_CHARS
 from labelloop.errors import Conflict, LabelloopError
 from labelloop.govern.permissions import Permission
 from labelloop.store import audit
@@ -31,7 +33,6 @@ from labelloop.workflow.projects import ProjectContext
 from labelloop.workflow.values import checked, checked_on_item
 
 VERDICTS = ("keep", "fix")
-MAX_COMMENT = 2000
 
 
 def waiting(conn: Any, ctx: ProjectContext) -> int:
@@ -78,7 +79,7 @@ def second_look(
     clean: dict[str, Any] | None = None
     if verdict == "fix" and value is not None:
         ctx, clean = checked(db, ctx, value)
-    note = (comment or "").strip()[:MAX_COMMENT] or None
+    note = (comment or "").strip()[:MAX_COMMENT_CHARS] or None
     with db.write(project_id=ctx.id) as conn:
         leases.hold_item(db, conn, ctx, item_id)
         flagged = store_imported.of_item(conn, project_id=ctx.id, item_id=item_id)

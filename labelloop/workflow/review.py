@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from labelloop.domain import MAX_COMMENT_CHARS
 from labelloop.errors import (
     AnswerChanged,
     Conflict,
@@ -48,7 +49,6 @@ LIVE = store_review.LIVE_STATES
 PENDING = store_review.PENDING_STATES
 ANSWERED = store_review.ANSWER_STATES
 DS_ITEMS = 5000  # Dawid–Skene learns annotator reliability from this many recent items
-MAX_COMMENT = 2000
 
 # Salts keep the deterministic draws of different decisions independent of each other.
 _DOUBLE, _SHARE, _GOLD = 1, 2, 3
@@ -409,7 +409,10 @@ def resolve(
     Dawid–Skene for three or more when the project says so; a disagreement goes to the expert
     tier when ``resolution`` is ``adjudication``. Gold items and adjudicated labels are never
     changed by annotators; a label the model gave (an auto-label run) gives way to the first
-    person's answer. Returns how it was resolved, or None.
+    person's answer. A reviewer's fix of an imported label (a second look,
+    :mod:`labelloop.workflow.imported_issues`) is no vote but the label's answer: it stays the
+    label (``reviewed``) whatever answers come after it, whose own disagreement still goes to
+    review or the expert tier as the project says. Returns how it was resolved, or None.
     ``known`` carries the item's ``gold`` value and current label ``resolution`` (None: none)
     when the caller read them in this transaction.
     """
@@ -575,28 +578,25 @@ def _resolve(
         rows.unlabel(item_id)
         resolution = None
     # oldest first by when it was given (answers an import joined later are written later)
-    live = sorted(
+    given = sorted(
         (a for a in rows.annotations(item_id) if a["status"] in LIVE), key=lambda a: a["created_at"]
     )
-    if not live or any(a["status"] in PENDING for a in live):
-        return None
-    if len(live) < needed_labels(settings, item_id):
+    live = [a for a in given if store_review.given_independently(a)]
+    fix = next((a for a in reversed(given) if not store_review.given_independently(a)), None)
+    if fix is not None:
+        # A reviewer's fix of the imported label is the label's answer, not one more vote:
+        # later answers neither outvote it nor take it away (agreement leaves it out alike);
+        # their own disagreement still goes where the project sends a disagreement.
+        if _complete(settings, item_id, live):
+            _send_on(rows, ctx, item_id, live, [_target_label(ctx, a) for a in live])
+        return _fix_stands(rows, ctx, item_id, fix, resolution=resolution)
+    if not _complete(settings, item_id, live):
         return None
     values = [_effective(a) for a in live]
     labels = [_label_text(v.get(target)) for v in values]
-    if len(set(labels)) > 1:
-        if not _disagreement_known(rows.flags(item_id)):
-            _flag_disagreement(rows, ctx, item_id, live, labels)
-            if settings.review_policy in ("disagreements", "flagged"):
-                fresh = [a["id"] for a in live if a["status"] == "submitted"]
-                if fresh:
-                    rows.set_status(fresh, "in_review")
-                    _withdraw_label(rows, item_id, resolution)
-                    return None
-        if settings.resolution == "adjudication":
-            rows.set_status([a["id"] for a in live], "escalated")
-            _withdraw_label(rows, item_id, resolution)
-            return None
+    if _send_on(rows, ctx, item_id, live, labels):
+        _withdraw_label(rows, item_id, resolution)
+        return None
     decided_by = None
     if len(live) == 1:
         chosen_label = labels[0]
@@ -604,7 +604,6 @@ def _resolve(
         decided_by = live[0]["user_id"]  # one answer decided it: its annotator's decision
         if live[0]["status"] in ("accepted", "fixed"):
             how = "reviewed"
-            # accepted with no verdict: a reviewer's own fix of an imported label, theirs
             decided_by = _last_reviewer(rows.conn, item_id, live[0]["id"]) or decided_by
     elif settings.resolution == "dawid_skene" and len(live) >= DAWID_SKENE_FROM:
         chosen_label = _dawid_skene_label(rows.dawid_skene(ctx), item_id, labels)
@@ -632,6 +631,70 @@ def _resolve(
         decided_by=decided_by,
     )
     return how
+
+
+def _complete(settings: ProjectSettings, item_id: int, live: Sequence[Mapping[str, Any]]) -> bool:
+    """Whether an item's live answers are all it needs and none waits for review."""
+    if not live or any(a["status"] in PENDING for a in live):
+        return False
+    return len(live) >= needed_labels(settings, item_id)
+
+
+def _target_label(ctx: ProjectContext, a: Mapping[str, Any]) -> str | None:
+    """The label an answer gives the project's target, as it counts (:func:`_effective`)."""
+    return _label_text(_effective(a).get(ctx.schema.target.name))
+
+
+def _send_on(
+    rows: _Rows,
+    ctx: ProjectContext,
+    item_id: int,
+    live: Sequence[Mapping[str, Any]],
+    labels: Sequence[str | None],
+) -> bool:
+    """Send the item's ``live`` answers where the project sends a disagreement when their
+    ``labels`` differ: flagged the first time, to review under ``disagreements`` or
+    ``flagged``, to the expert tier under ``adjudication``. Whether they now wait there."""
+    if len(set(labels)) < 2:
+        return False
+    settings = ctx.settings
+    if not _disagreement_known(rows.flags(item_id)):
+        _flag_disagreement(rows, ctx, item_id, live, labels)
+        if settings.review_policy in ("disagreements", "flagged"):
+            fresh = [a["id"] for a in live if a["status"] == "submitted"]
+            if fresh:
+                rows.set_status(fresh, "in_review")
+                return True
+    if settings.resolution == "adjudication":
+        rows.set_status([a["id"] for a in live], "escalated")
+        return True
+    return False
+
+
+def _fix_stands(
+    rows: _Rows,
+    ctx: ProjectContext,
+    item_id: int,
+    fix: Mapping[str, Any],
+    *,
+    resolution: str | None,
+) -> str | None:
+    """Keep a reviewer's ``fix`` of the item's imported label as its label (``reviewed``,
+    decided by them), written again only where it is not (``resolution``: the label's now)."""
+    if resolution == "reviewed":
+        return None
+    value = _effective(fix)
+    rows.label(
+        item_id,
+        project_id=ctx.id,
+        replace=resolution is not None,
+        value=value,
+        label=_label_text(value.get(ctx.schema.target.name)),
+        resolution="reviewed",
+        annotation_id=fix["id"],
+        decided_by=fix["user_id"],
+    )
+    return "reviewed"
 
 
 def _withdraw_label(rows: _Rows, item_id: int, resolution: str | None) -> None:
@@ -664,12 +727,15 @@ def agree_again(conn: Any, ctx: ProjectContext, item_id: int) -> None:
     submitted unless it was reworked or has other open flags. A reviewer's escalation stands.
     ``resolve`` then labels the item by consensus.
     """
-    target = ctx.schema.target.name
     flags_now = store_review.flags_of(conn, item_id)
     if not any(f["kind"] == "disagreement" and f["resolved_at"] is None for f in flags_now):
         return
-    live = [a for a in store_review.item_annotations(conn, item_id) if a["status"] in LIVE]
-    if len({_label_text(_effective(a).get(target)) for a in live}) > 1:
+    live = [
+        a
+        for a in store_review.item_annotations(conn, item_id)
+        if a["status"] in LIVE and store_review.given_independently(a)
+    ]
+    if len({_target_label(ctx, a) for a in live}) > 1:
         return
     store_review.resolve_flags(conn, item_id=item_id, kinds=["disagreement"], by=None)
     still_flagged = {
@@ -809,7 +875,7 @@ def review_annotation(
     ctx.require(Permission.REVIEW)
     if verdict not in VERDICTS:
         raise LabelloopError(f"verdict '{verdict[:20]}' is not one of {', '.join(VERDICTS)}")
-    note = (comment or "").strip()[:MAX_COMMENT] or None
+    note = (comment or "").strip()[:MAX_COMMENT_CHARS] or None
     if verdict == "reject" and note is None:
         raise LabelloopError("a rejection needs a comment that tells the annotator what to change")
     corrected = None
@@ -939,7 +1005,7 @@ def adjudicate(
     ctx.require(Permission.REVIEW)
     _require_expert(ctx)
     ctx, clean = checked(db, ctx, value)
-    note = (comment or "").strip()[:MAX_COMMENT] or None
+    note = (comment or "").strip()[:MAX_COMMENT_CHARS] or None
     target = ctx.schema.target.name
     label = _label_text(clean.get(target))
     with db.write(project_id=ctx.id) as conn:

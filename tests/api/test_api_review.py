@@ -285,6 +285,34 @@ def test_bad_verdicts_are_clear_json_errors(rapi: ReviewApi) -> None:
     assert again.status_code == 409 and again.json()["error"] == "Conflict"
 
 
+def test_a_reviewers_comment_has_one_limit_in_the_api_and_on_both_pages(rapi: ReviewApi) -> None:
+    """A verdict's, an adjudication's and a second look's comment stop at the same length: the
+    API refuses one character more, keeps a comment of exactly that, and the comment field of
+    the review and adjudication pages lets no more be typed."""
+    from labelloop.domain import MAX_COMMENT_CHARS
+    from labelloop.workflow import review
+
+    longest, over = "x" * MAX_COMMENT_CHARS, "x" * (MAX_COMMENT_CHARS + 1)
+    done = rapi.in_review()
+    verdict = f"{_base()}/reviews/{done['annotation_id']}"
+    for path, body in (
+        (verdict, {"verdict": "accept"}),
+        (f"{_base()}/items/1/adjudicate", {"value": {"sentiment": "positive"}}),
+        (f"{_base()}/items/1/second-look", {"verdict": "keep"}),
+    ):
+        refused = rapi.call("POST", path, "manager", json={**body, "comment": over})
+        assert refused.status_code == 422, (path, refused.text)
+        assert f"at most {MAX_COMMENT_CHARS} characters" in refused.json()["detail"]
+    kept = rapi.call("POST", verdict, "reviewer", json={"verdict": "accept", "comment": longest})
+    assert kept.status_code == 200, kept.text
+    ctx = rapi.lab.ctx(SLUG, rapi.lab.admin)
+    (said,) = review.item_detail(rapi.lab.db, ctx, done["item_id"])["reviews"]
+    assert said["comment"] == longest
+    for page, role in (("review", "reviewer"), ("adjudicate", "manager")):
+        html = rapi.page(f"/p/{SLUG}/{page}", role).text
+        assert f'id="review-comment" rows="2" maxlength="{MAX_COMMENT_CHARS}"' in html, page
+
+
 def test_quality_json_and_gold_over_http(rapi: ReviewApi) -> None:
     put = rapi.call(
         "PUT",

@@ -7,9 +7,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from labelloop.errors import Conflict, LabelloopError
 from labelloop.store.audit import chain_rows
+from labelloop.store.review import insert_flags, live_votes
+from labelloop.store.tables import item
 from labelloop.workflow import export, guidelines, insight, quality
 from labelloop.workflow import imported_issues as issues
 from labelloop.workflow import review as wf_review
@@ -168,3 +171,114 @@ def test_a_reviewers_fix_of_an_imported_label_is_no_annotation_agreement_compare
     assert found["agreement"]["overall"]["n_items"] == 0
     assert {a["username"]: a["n_compared"] for a in found["annotators"]}["rev"] == 0
     assert insight.report(lab.db, ctx)["agreement"]["n_items"] == 0
+
+
+TEXT = "the service was fine I guess"
+
+
+def _fixed_label(lab: Any, **settings: Any) -> tuple[Any, int]:
+    """One item imported labeled ``negative``, flagged as a likely error (as a label-error scan
+    flags it) and fixed to ``positive`` by the reviewer rev; ana and ben annotate. The admin's
+    context and the item's id."""
+    ctx = lab.project(**{"review_policy": "flagged", **settings})
+    rev = lab.member("sent", "rev", "reviewer")
+    lab.member("sent", "ana", "annotator")
+    lab.member("sent", "ben", "annotator")
+    lab.import_rows(ctx, [{"id": "t1", "text": TEXT, "label": "negative"}], labeled=True)
+    with lab.db.write(project_id=ctx.id) as conn:
+        item_id = int(conn.execute(select(item.c.id)).scalar_one())
+        flag = {"project_id": ctx.id, "item_id": item_id, "kind": "label_issue", "score": 0.1}
+        insert_flags(conn, [{**flag, "note": "cross-validated model says positive (0.91)"}])
+    fixed = issues.second_look(lab.db, rev, item_id, verdict="fix", value={"sentiment": "positive"})
+    assert (fixed["label"], fixed["resolution"]) == ("positive", "reviewed")
+    return ctx, item_id
+
+
+def _join(lab: Any, ctx: Any, **labels: str) -> None:
+    """The members' answers to the item (``ana="neutral"``, ...) come in from Label Studio."""
+    from tests.workflow.test_workflow_label_studio_answers import _import, answer
+
+    given = [
+        answer(who, label, at=_now(), ann_id=k) for k, (who, label) in enumerate(labels.items())
+    ]
+    _import(lab, ctx, [{"id": 900, "data": {"text": TEXT}, "annotations": given}], answers=True)
+
+
+def _state(lab: Any, ctx: Any, item_id: int) -> tuple[Any, dict[str, str], list[str]]:
+    """The item's label (label, resolution, who decided it; None: no label), each answer's
+    status by its annotator, and whose answers are flagged as disagreeing."""
+    detail = wf_review.item_detail(lab.db, ctx, item_id)
+    label = detail["label"]
+    shown = (label["label"], label["resolution"], label["decided_by"]) if label else None
+    statuses = {a["user"]: a["status"] for a in detail["annotations"]}
+    disagreeing = sorted(f["user"] for f in detail["flags"] if f["kind"] == "disagreement")
+    return shown, statuses, disagreeing
+
+
+@pytest.mark.parametrize(
+    ("joined", "ben_status"),
+    [({"ana": "neutral"}, None), ({"ana": "negative", "ben": "negative"}, "submitted")],
+    ids=["one-answer-against-it", "two-agreeing-answers-against-it"],
+)
+def test_a_reviewers_fix_of_an_imported_label_stays_the_label_when_answers_join(
+    lab: Any, joined: dict[str, str], ben_status: str | None
+) -> None:
+    """rev's fix is the label's answer, not a vote: ana's later answer does not tie with it
+    (before: a disagreement, the label withdrawn, ana's answer sent to review), and two
+    answers for the imported label do not outvote it 2:1. Nothing waits for review, and rev's
+    fix is compared with nobody, as agreement between annotators leaves it out."""
+    ctx, item_id = _fixed_label(lab)
+    _join(lab, ctx, **joined)
+    label, statuses, disagreeing = _state(lab, ctx, item_id)
+    assert label == ("positive", "reviewed", "rev")
+    assert statuses == {"rev": "accepted", "ana": "submitted"} | (
+        {"ben": ben_status} if ben_status else {}
+    )
+    assert disagreeing == []
+    assert wf_review.next_review(lab.db, lab.member("sent", "rita", "reviewer")) is None
+    shared = len(joined) > 1  # an item two annotators answered
+    with lab.db.read() as conn:  # Dawid–Skene learns annotators' reliability without it too
+        voters = {v["user_id"] for v in live_votes(conn, ctx.id, limit_items=10)}
+    assert len(voters) == (2 if shared else 0)
+    found = quality.report(lab.db, ctx, n_boot=0)
+    assert found["agreement"]["overall"]["n_items"] == (1 if shared else 0)
+
+
+def test_answers_that_join_a_fixed_label_and_disagree_go_where_the_project_sends_them(
+    lab: Any,
+) -> None:
+    """ana and ben disagree with each other after rev fixed the imported label: under the
+    review policy ``flagged`` their disagreement (theirs alone, not rev's) goes to review; the
+    label stays rev's meanwhile, and stays when a reviewer accepts either answer."""
+    ctx, item_id = _fixed_label(lab)
+    _join(lab, ctx, ana="neutral", ben="negative")
+    label, statuses, disagreeing = _state(lab, ctx, item_id)
+    assert label == ("positive", "reviewed", "rev")
+    assert statuses == {"rev": "accepted", "ana": "in_review", "ben": "in_review"}
+    assert disagreeing == ["ana", "ben"]
+
+    rita = lab.member("sent", "rita", "reviewer")
+    for _ in range(2):
+        view = wf_review.next_review(lab.db, rita)
+        assert view is not None and view["annotation"] is not None
+        wf_review.review_annotation(lab.db, rita, view["annotation"]["id"], verdict="accept")
+    label, statuses, _ = _state(lab, ctx, item_id)
+    assert label == ("positive", "reviewed", "rev")
+    assert statuses == {"rev": "accepted", "ana": "accepted", "ben": "accepted"}
+
+
+def test_under_adjudication_a_disagreement_after_a_fix_goes_to_the_expert_tier(
+    lab: Any,
+) -> None:
+    """With no review policy and ``resolution: adjudication``, ana's and ben's disagreement
+    goes to the expert tier; rev's fix stays the label until the expert decides."""
+    ctx, item_id = _fixed_label(lab, review_policy="none", resolution="adjudication")
+    _join(lab, ctx, ana="neutral", ben="negative")
+    label, statuses, _ = _state(lab, ctx, item_id)
+    assert label == ("positive", "reviewed", "rev")
+    assert statuses == {"rev": "accepted", "ana": "escalated", "ben": "escalated"}
+
+    wf_review.adjudicate(lab.db, ctx, item_id, {"sentiment": "neutral"})
+    label, statuses, _ = _state(lab, ctx, item_id)
+    assert label == ("neutral", "adjudicated", "admin")
+    assert statuses == {"rev": "accepted", "ana": "adjudicated", "ben": "adjudicated"}

@@ -303,6 +303,49 @@ def test_label_studio_holds_an_annotation_per_annotator_behind_a_label(lab: Lab)
     assert (row["label"], row["annotators"]) == ("positive", ["ann", "bob", "cy"])
 
 
+def test_each_annotators_label_studio_annotation_says_why_the_item_was_served_to_them(
+    lab: Lab,
+) -> None:
+    """ann is served x from the cold-start queue; ben's answer to it comes in from Label Studio
+    (overlap 2: the two resolve its label). In the Label Studio export each one's annotation
+    says how and why the item reached them, as the answers export says it of their answer (ben's
+    is the import, not ann's pick); imported back, the label is the same, and with every answer
+    both are its annotators again."""
+    from labelloop.workflow import tasks
+    from tests.workflow.test_workflow_label_studio_answers import answer
+
+    ctx = lab.project(overlap=2)
+    lab.import_rows(ctx, [{"id": "x", "text": "great service"}])
+    lab.train(ctx)
+    ann = lab.member("sent", "ann", "annotator")
+    lab.member("sent", "ben", "annotator")
+    task = tasks.next_task(lab.db, ann)
+    assert task is not None and task["item"]["external_id"] == "x"
+    tasks.submit(lab.db, ann, task["assignment_id"], {"sentiment": "positive"}, active_ms=900)
+    joined = {"id": 7, "data": {"text": "great service"}}
+    joined["annotations"] = [answer("ben", "positive", ann_id=31)]
+    _import(lab, ctx, json.dumps([joined]), "label_studio", answers=True)
+
+    (task_out,) = json.loads(_export(lab, ctx, "label_studio"))
+    served = {a["created_username"]: (a["strategy"], a["reason"]) for a in task_out["annotations"]}
+    answered = {r.annotator: (r.strategy, r.reason) for r in export.answer_records(lab.db, ctx)}
+    assert served == answered
+    assert served["ben"][0] == "import"
+    assert served["ben"][1].startswith("answered in Label Studio (annotation 31)")
+    assert served["ann"][0] != "import" and served["ann"][1]
+    assert task_out["meta"]["annotators"] == ["ann", "ben"]
+
+    moved = _project(lab, "moved", {"name": "sentiment", "type": "choice", "labels": lab.classes})
+    _import(lab, moved, json.dumps([task_out]), "label_studio")
+    assert _labels(lab, moved) == {"x": "positive"}
+    again = _project(lab, "again", {"name": "sentiment", "type": "choice", "labels": lab.classes})
+    for name in ("ann", "ben"):
+        lab.member("again", name, "annotator")
+    _import(lab, again, json.dumps([task_out]), "label_studio", answers=True)
+    (row,) = [json.loads(line) for line in _export(lab, again, "jsonl").splitlines()]
+    assert (row["label"], sorted(row["annotators"])) == ("positive", ["ann", "ben"])
+
+
 @pytest.mark.parametrize("fmt", ["doccano", "prodigy"])
 def test_doccano_and_prodigy_name_every_annotator_behind_a_label(lab: Lab, fmt: str) -> None:
     """doccano's example and Prodigy's task name all three annotators and their guideline

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from pydantic import Field
 
+from labelloop.domain import MAX_COMMENT_CHARS
 from labelloop.govern.permissions import Permission
 from labelloop.server.api.deps import CurrentUser, DbDep
 from labelloop.server.api.schemas import Body, Id, LeaseEnd
@@ -21,7 +22,7 @@ SkipQuery = Annotated[list[Id], Query(max_length=200)]
 class VerdictIn(Body):
     verdict: str = Field(max_length=10)
     value: dict[str, Any] | None = None
-    comment: str | None = Field(default=None, max_length=2000)
+    comment: str | None = Field(default=None, max_length=MAX_COMMENT_CHARS)
     seen: dict[str, Any] | None = None  # the answer's value as shown to the reviewer
 
 
@@ -33,7 +34,7 @@ class ReleaseLeaseIn(Body):
 
 class AdjudicateIn(Body):
     value: dict[str, Any]
-    comment: str | None = Field(default=None, max_length=2000)
+    comment: str | None = Field(default=None, max_length=MAX_COMMENT_CHARS)
 
 
 @router.get("/reviews/summary")
@@ -108,7 +109,7 @@ def give_verdict(
 class SecondLookIn(Body):
     verdict: Literal["keep", "fix"]
     value: dict[str, Any] | None = None
-    comment: str | None = Field(default=None, max_length=2000)
+    comment: str | None = Field(default=None, max_length=MAX_COMMENT_CHARS)
 
 
 @router.post("/items/{item_id}/second-look")

@@ -9,6 +9,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from labelloop.domain import MAX_COMMENT_CHARS
 from labelloop.errors import (
     AuthenticationFailed,
     LabelloopError,
@@ -370,6 +371,7 @@ def review_page(slug: str, request: Request, db: DbDep) -> Response:
         project=_detail(db, ctx),
         can_adjudicate=review.is_expert(ctx),
         can_pin=ctx.allows(Permission.MANAGE_PROJECT),
+        max_comment=MAX_COMMENT_CHARS,
     )
 
 
@@ -380,7 +382,13 @@ def adjudicate_page(slug: str, request: Request, db: DbDep, item: Id | None = No
     if not review.is_expert(ctx):
         raise PermissionDenied(f"only managers and the expert tier of '{ctx.slug}' adjudicate")
     return _render(
-        request, "adjudicate.html", user=user, csrf=csrf, project=_detail(db, ctx), item=item
+        request,
+        "adjudicate.html",
+        user=user,
+        csrf=csrf,
+        project=_detail(db, ctx),
+        item=item,
+        max_comment=MAX_COMMENT_CHARS,
     )
 
 
