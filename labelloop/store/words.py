@@ -89,15 +89,16 @@ _TOKEN = re.compile(
 without its closing one quotes the rest of the query), or a word."""
 
 
-def parse_query(q: str) -> tuple[Term, ...]:
+def parse_query(q: str, *, files: bool = False) -> tuple[Term, ...]:
     """The terms of a query, at most ``MAX_TERMS`` of at most ``MAX_TERM_CHARS`` characters.
 
-    Raises ``LabelloopError`` for a query with no term, or a ``*`` that ends no word.
+    Raises ``LabelloopError`` for a query with no term, or a ``*`` that ends no word; ``files``:
+    the query searches files' paths (an image or audio project), as that error explains it.
     """
     terms: list[Term] = []
     for found in _TOKEN.finditer(q):
         phrase, word = found.groups()
-        term = _term((phrase or "").split() if word is None else [word])
+        term = _term((phrase or "").split() if word is None else [word], files=files)
         if term is not None:
             terms.append(term)
         if len(terms) == MAX_TERMS:
@@ -107,7 +108,7 @@ def parse_query(q: str) -> tuple[Term, ...]:
     return tuple(terms)
 
 
-def _term(words: list[str]) -> Term | None:
+def _term(words: list[str], *, files: bool) -> Term | None:
     if not words:
         return None
     text = " ".join(words)[:MAX_TERM_CHARS].lower()
@@ -115,7 +116,9 @@ def _term(words: list[str]) -> Term | None:
     text = text.rstrip("*").rstrip()
     if not text:
         raise LabelloopError(
-            "a * ends a word: refund* finds refund, refunds and refunded (" + SYNTAX + ")"
+            "a * ends a word: img* finds img, imgs and img2 (" + FILE_SYNTAX + ")"
+            if files
+            else "a * ends a word: refund* finds refund, refunds and refunded (" + SYNTAX + ")"
         )
     anywhere = any(_unspaced(c) for c in text)
     return Term(words=tuple(text.split(" ")), prefix=stars > 0 and not anywhere, anywhere=anywhere)

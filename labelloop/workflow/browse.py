@@ -121,7 +121,7 @@ def list_items(
     picked_by = (picked_by or "").strip() or None
     _paged(limit, offset)
     said = words_said(q) if q is not None and q.strip() else {}
-    terms = search_terms(said["q"]) if said else ()
+    terms = search_terms(said["q"], ctx.schema.data_type) if said else ()
     if not ctx.allows(Permission.REVIEW):
         if split is not None or resolution is not None or picked_by is not None:
             raise LabelloopError(

@@ -156,13 +156,14 @@ def words_said(q: str) -> dict[str, Any]:
     return {"q": query, "cut": note is not None, **({"note": note} if note else {})}
 
 
-def search_terms(q: str) -> tuple[Term, ...]:
+def search_terms(q: str, data_type: str) -> tuple[Term, ...]:
     """What a search by words asks for (:mod:`labelloop.store.words`): printable terms of the
     query's first MAX_QUERY_CHARS characters (:func:`cut_query`). The pool search, the Items
     page and My answers all read their words through here, so one query finds the same items
-    everywhere."""
+    everywhere; a project of ``data_type`` image or audio searches its files' paths, as its
+    errors say."""
     _check_printable(q)
-    return parse_query(cut_query(q)[0])
+    return parse_query(cut_query(q)[0], files=data_type in FILE_CONTENT_KEYS)
 
 
 def _table_search(
@@ -212,7 +213,7 @@ def search(
     page = {"limit": limit, "offset": offset}
     if like is None:
         said = words_said(q or "")
-        terms = search_terms(said["q"])
+        terms = search_terms(said["q"], ctx.schema.data_type)
         with db.read() as conn:
             if ctx.schema.data_type == "table":
                 rows, total = _table_search(conn, ctx, terms, limit=limit, offset=offset)

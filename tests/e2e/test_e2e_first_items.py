@@ -112,6 +112,13 @@ def test_a_project_made_and_filled_while_serving_gets_its_first_picks_promptly(
         seen = page.evaluate("() => window.__titles")
         assert set(seen) <= {"No items to label yet.", "Choosing the first items to label…"}, seen
         assert page.text_content("#why-model") == "none (v1 was a cold start)"
+        # The stats line's chip read "model v1" beside that reason: v1 is the round that
+        # picked the first items, and it says there is no model yet, as the reason does.
+        page.wait_for_function(
+            "() => document.getElementById('model-version').textContent === 'v1'"
+        )
+        line = " ".join(page.inner_text("#status-line").split())
+        assert "round v1 · no model yet" in line and "model v1" not in line, line
 
         # The item shown stays leased while three others are labeled and v2 is trained; a page
         # opened then (another tab) is served it again, never having seen v1 as current: it
@@ -142,5 +149,7 @@ def test_a_project_made_and_filled_while_serving_gets_its_first_picks_promptly(
         )
         assert other.get_attribute("#label-app", "data-assignment-id") == str(shown)
         assert other.text_content("#why-model") == "none (v1 was a cold start)"
+        line = " ".join(other.inner_text("#status-line").split())
+        assert "model v2" in line and "no model yet" not in line, line  # v2 is a trained model
         other.close()
         page.close()

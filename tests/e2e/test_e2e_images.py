@@ -191,3 +191,29 @@ def test_the_search_boxes_of_an_image_project_say_they_search_file_paths(
     missed = page.inner_text("#results-summary")
     assert "file path" in missed and "refund" not in missed
     page.close()
+
+
+def test_a_lone_star_in_an_image_project_is_explained_with_a_file_names_words(
+    icons_server: str, browser: Any
+) -> None:
+    """A search for a lone * in a project of pictures was refused with the text projects'
+    explanation ('refund* finds refund, refunds and refunded'), though its searches read the
+    words of file paths: the pool search and the Items page now explain it with those."""
+    viewport = {"width": 1280, "height": 800}
+    page = signed_in_page(browser, icons_server, "/p/icons/search", viewport=viewport)
+    page.fill("#search-q", "*")
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => document.getElementById('search-messages').textContent")
+    said = page.inner_text("#search-messages")
+    assert said.startswith("a * ends a word: img* finds img") and "refund" not in said, said
+    assert "file's path" in said
+
+    page.goto(icons_server + "/p/icons/items")
+    page.wait_for_function("() => document.querySelectorAll('#items-rows tr').length === 2")
+    page.fill("#f-q", "*")
+    page.keyboard.press("Enter")
+    page.wait_for_function(
+        "() => document.getElementById('items-app').dataset.state === 'error'", timeout=30000
+    )
+    assert page.inner_text("#items-messages") == said
+    page.close()

@@ -169,7 +169,7 @@ def _compare(
         _scan(m)
         for q, found in indexed.items():
             assert found == _found(lab, ctx, q), q
-    terms = {seeding.search_terms(q) for q in indexed}
+    terms = {seeding.search_terms(q, "text") for q in indexed}
     return sum(1 for total, _ in indexed.values() if total), len(narrowed & terms)
 
 
@@ -272,7 +272,7 @@ def test_file_names_are_found_through_the_index_as_by_reading_them(
     queries = ["cat", "CAT_01", "cat_0*", '"pets cat"', "ünï", "png", "01", "b", "__b", "dogs/"]
 
     def found(q: str) -> list[str]:
-        terms = seeding.search_terms(q)
+        terms = seeding.search_terms(q, "text")
         with lab.db.read() as conn:
             rows, _, _ = store_browse.browse(
                 conn,
@@ -294,7 +294,7 @@ def test_file_names_are_found_through_the_index_as_by_reading_them(
 def _indexed_ids(db: Database, q: str) -> set[int]:
     """The items the index of texts finds for the words ``q`` (in any project)."""
     with db.read() as conn:
-        terms = seeding.search_terms(q)
+        terms = seeding.search_terms(q, "text")
         where = store_browse.in_index(
             conn, terms, key="text", content=store_browse.content_of("text")
         )
@@ -412,7 +412,7 @@ def test_without_the_index_the_search_reads_every_item(without_index: Lab) -> No
     lab.import_rows(ctx, [{"id": "z1", "text": "a Zebra here"}, *make_rows(5)])
     assert seeding.search(lab.db, ctx, q="zebra*")["total"] == 1
     with lab.db.read() as conn:
-        terms = seeding.search_terms("zebra")
+        terms = seeding.search_terms("zebra", "text")
         assert (
             store_browse.in_index(conn, terms, key="text", content=store_browse.content_of("text"))
             == []
@@ -467,7 +467,7 @@ def test_postgresql_without_the_word_index_reads_every_item(pg_lab: Lab) -> None
     lab.import_rows(ctx, [{"id": "z1", "text": "a Zebra here"}, *make_rows(5)])
     assert seeding.search(lab.db, ctx, q="zebra*")["total"] == 1
     with lab.db.read() as conn:
-        terms = seeding.search_terms("zebra")
+        terms = seeding.search_terms("zebra", "text")
         content = store_browse.content_of("text")
         assert store_browse.in_index(conn, terms, key="text", content=content) == []
 
@@ -528,7 +528,7 @@ def test_postgresql_can_answer_a_search_from_its_word_index(
     lab.import_rows(ctx, make_rows(50))
     with lab.db.read() as conn:
         conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
-        where = holds_words(conn, data_type, seeding.search_terms(q))
+        where = holds_words(conn, data_type, seeding.search_terms(q, data_type))
         count = select(func.count()).select_from(item).where(*where)
         compiled = count.compile(dialect=conn.dialect)
         plan = conn.exec_driver_sql("EXPLAIN " + compiled.string, compiled.params).scalars()

@@ -84,6 +84,8 @@
     progressText: $("progress-text"),
     remainingText: $("remaining-text"),
     modelVersion: $("model-version"),
+    modelName: $("model-name"),
+    modelNone: $("model-none"),
     evalChip: $("eval-chip"),
     evalName: $("eval-name"),
     evalAccuracy: $("eval-accuracy"),
@@ -1628,6 +1630,11 @@
     if (shownVersion !== null && shownVersion !== version) flash(el.modelVersion);
     shownVersion = version;
     el.modelVersion.textContent = version;
+    // A cold-start round ranks the first items without a model: its version names the round,
+    // in the words the item's reason uses ("no model yet"), not a model that does not exist.
+    const cold = Boolean(model && model.cold_start);
+    el.modelName.textContent = cold ? "round" : "model";
+    el.modelNone.hidden = !cold;
     el.modelVersion.title = !model
       ? "the learner trains once there are items"
       : model.cold_start
