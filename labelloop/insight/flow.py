@@ -232,22 +232,21 @@ def stage_table(stages: Sequence[Stage]) -> list[dict[str, Any]]:
 def bottleneck(stages: Sequence[Stage]) -> dict[str, Any] | None:
     """The stage where work waits longest at the current pace, or None when nothing waits.
 
-    The expected wait is ``waiting / (cleared / window_days)`` days; a stage where work waits
-    and none was cleared waits without end and ranks first. Ties go to the stage with more
-    waiting, then to the one with the older work, then to the earlier stage.
+    The expected wait is ``waiting / (cleared / window_days)`` days. A stage that cleared none
+    over the window has no pace to divide by: it is taken to clear one in the time its oldest
+    has waited (``window_days`` at most, and when the age is unknown), the most its record
+    allows, so its waiting work takes ``waiting * min(oldest, window_days)`` days. One item
+    rejected an hour ago is an hour's work and never outranks a pile that takes days, while 217
+    annotations with no verdict for 2 days take 434. Ties go to the stage with more waiting,
+    then to the one with the older work, then to the earlier stage.
     """
     waiting = [stage for stage in stages if stage.waiting > 0]
     if not waiting:
         return None
 
     def rank(stage: Stage) -> tuple[float, int, float]:
-        days = _days_to_clear(stage)
         oldest = _finite(stage.oldest_s)
-        return (
-            math.inf if days is None else days,
-            stage.waiting,
-            -1.0 if oldest is None else oldest,
-        )
+        return (_expected_days(stage), stage.waiting, -1.0 if oldest is None else oldest)
 
     row = _row(max(waiting, key=rank))  # max keeps the first of equals
     return {
@@ -324,6 +323,18 @@ def _row(stage: Stage) -> dict[str, Any]:
         "days_to_clear": None if days is None else round(days, 1),
         "growing": stage.arrived > stage.cleared,
     }
+
+
+def _expected_days(stage: Stage) -> float:
+    """Days the waiting work takes to clear: at the window's pace, or, where none was cleared,
+    at one in the time the oldest has waited (the window at most): see :func:`bottleneck`."""
+    days = _days_to_clear(stage)
+    if days is not None:
+        return days
+    window = max(stage.window_days, 0)
+    oldest = _finite(stage.oldest_s)
+    waited = window if oldest is None else min(max(oldest, 0.0) / 86_400.0, window)
+    return stage.waiting * waited
 
 
 def _days_to_clear(stage: Stage) -> float | None:

@@ -70,21 +70,29 @@ def test_review_that_does_not_keep_up_is_the_bottleneck_until_it_clears(lab: Lab
     ctx = lab.project("r", review_policy="all")
     lab.import_rows(ctx, make_rows(30))
     lab.train(ctx)
-    lab.label_next(ctx, n=6)
+    served = lab.label_next(ctx, n=6)
+    found = insight.report(lab.db, ctx, days=7)
+    # Six answers a moment old with no verdict yet are a moment's work: labeling holds it.
+    assert found["bottleneck"]["key"] == "label"
+    _move_back(lab, [t["item"]["id"] for t in served], days=3)
     found = insight.report(lab.db, ctx, days=7)
     stages = {s["key"]: s for s in found["stages"]}
     assert stages["review"]["waiting"] == 6 and stages["review"]["arrived"] == 6
     assert stages["review"]["cleared"] == 0
     assert stages["label"]["waiting"] == 24 and stages["label"]["cleared"] == 6
+    # Labeling began 3 days ago: 24 items at 6 in 4 days take 16 days; 6 answers with no
+    # verdict for 3 days, at one in those 3 days at most, take 18.
+    assert stages["label"]["days_to_clear"] == 16.0
     neck = found["bottleneck"]
     assert neck["key"] == "review" and neck["growing"]
-    assert "6 annotations wait" in neck["sentence"]
+    assert "6 annotations wait, the oldest for 3 days" in neck["sentence"]
     # Six in review are the everyday flow, not yet a backlog to alert on (backlog_alert_min 10).
     assert found["alerts"] == []
     lab.label_next(ctx, n=4)
     found = insight.report(lab.db, ctx, days=7)
     assert [a["kind"] for a in found["alerts"]] == ["backlog"]
     assert "Review: 10 annotations wait" in found["alerts"][0]["message"]
+    assert found["bottleneck"]["key"] == "review"
     # A reviewer accepts all ten: review no longer holds anything.
     reviewer = lab.member("r", "rita", "reviewer")
     for _ in range(10):
@@ -96,6 +104,31 @@ def test_review_that_does_not_keep_up_is_the_bottleneck_until_it_clears(lab: Lab
     assert found["bottleneck"]["key"] == "label"
     assert found["throughput"]["reviews"][-1] == 10
     assert "backlog" not in [a["kind"] for a in found["alerts"]]
+
+
+def test_one_item_sent_back_is_not_the_bottleneck_over_answers_waiting_for_review(
+    lab: Lab,
+) -> None:
+    """One answer rejected a moment ago, none redone yet, beside seven waiting for a verdict:
+    review holds the work (7 at the 1 verdict a day given), not rework, which was named while
+    a stage that cleared nothing ranked first."""
+    ctx = lab.project("rj", review_policy="all")
+    lab.import_rows(ctx, make_rows(30))
+    lab.train(ctx)
+    lab.label_next(ctx, n=8)
+    reviewer = lab.member("rj", "rita", "reviewer")
+    task = review.next_review(lab.db, reviewer)
+    review.review_annotation(
+        lab.db, reviewer, task["annotation"]["id"], verdict="reject", comment="no"
+    )
+    found = insight.report(lab.db, ctx, days=7)
+    stages = {s["key"]: s for s in found["stages"]}
+    assert (stages["rework"]["waiting"], stages["rework"]["cleared"]) == (1, 0)
+    assert (stages["review"]["waiting"], stages["review"]["cleared"]) == (7, 1)
+    assert (stages["label"]["waiting"], stages["label"]["cleared"]) == (22, 8)
+    neck = found["bottleneck"]
+    assert neck["key"] == "review" and neck["days_to_clear"] == 7.0
+    assert neck["sentence"].startswith("Review holds the work: 7 annotations wait")
 
 
 def test_a_new_import_unlike_the_labeled_items_is_reported_with_its_words(lab: Lab) -> None:
