@@ -44,8 +44,11 @@ class Stage:
     window_days: int
     """The window ``arrived`` and ``cleared`` were counted over, in days (e.g. 7)."""
     in_progress: int = 0
-    """How many are being worked on right now (labeling: items leased to someone), counted
-    apart from ``waiting``: they do not wait, but are not done either."""
+    """How many are being worked on right now (held by a live lease: an item leased to an
+    annotator, an answer whose item a reviewer holds), counted apart from ``waiting``: they do
+    not wait, but are not done either."""
+    doing: str = "being labeled"
+    """What working on one is called, after "2 more are": ``"being reviewed"``, ..."""
 
 
 # --- throughput and time --------------------------------------------------------------------
@@ -248,14 +251,15 @@ def bottleneck(stages: Sequence[Stage]) -> dict[str, Any] | None:
         oldest = _finite(stage.oldest_s)
         return (_expected_days(stage), stage.waiting, -1.0 if oldest is None else oldest)
 
-    row = _row(max(waiting, key=rank))  # max keeps the first of equals
+    neck = max(waiting, key=rank)  # max keeps the first of equals
+    row = _row(neck)
     return {
         "key": row["key"],
         "name": row["name"],
         "waiting": row["waiting"],
         "days_to_clear": row["days_to_clear"],
         "growing": row["growing"],
-        "sentence": f"{row['name']} holds the work: {_describe(row)}",
+        "sentence": f"{row['name']} holds the work: {_describe(row, doing=neck.doing)}",
     }
 
 
@@ -283,17 +287,17 @@ def backlogs(
         days = _days_to_clear(stage)
         if days is not None and days < 1:
             continue
-        out.append({**row, "sentence": f"{row['name']}: {_describe(row)}"})
+        out.append({**row, "sentence": f"{row['name']}: {_describe(row, doing=stage.doing)}"})
     return out
 
 
-def _describe(row: Mapping[str, Any]) -> str:
+def _describe(row: Mapping[str, Any], *, doing: str) -> str:
     """What waits in a stage and how it moved: "9 annotations wait, the oldest for 2 days; in
     the last 7 days 10 arrived and 1 was cleared."."""
     n, unit = row["waiting"], row["unit"]
     wait = f"{_count(n, unit)} {'waits' if n == 1 else 'wait'}"
     if busy := row["in_progress"]:
-        wait += f" ({busy:,} more {'is' if busy == 1 else 'are'} being labeled now)"
+        wait += f" ({busy:,} more {'is' if busy == 1 else 'are'} {doing} now)"
     if row["oldest"] is not None:
         wait += f", for {row['oldest']}" if n == 1 else f", the oldest for {row['oldest']}"
     arrived = _flow(row["arrived"], "arrived", "arrived")
@@ -307,7 +311,7 @@ def _row(stage: Stage) -> dict[str, Any]:
     oldest = _finite(stage.oldest_s)
     waiting_text = _count(stage.waiting, stage.unit)
     if stage.in_progress:
-        waiting_text += f", {stage.in_progress:,} more being labeled now"
+        waiting_text += f", {stage.in_progress:,} more {stage.doing} now"
     return {
         "key": stage.key,
         "name": stage.name,

@@ -330,6 +330,18 @@ def test_items_being_labeled_now_are_named_beside_those_that_wait(
     assert worst([stage])["sentence"].startswith(f"Labeling holds the work: {sentence}")
 
 
+def test_work_in_progress_is_named_by_what_the_stage_does() -> None:
+    held = review(in_progress=2, doing="being reviewed")
+    assert stage_table([held])[0]["waiting_text"] == "120 annotations, 2 more being reviewed now"
+    assert worst([held])["sentence"].startswith(
+        "Review holds the work: 120 annotations wait (2 more are being reviewed now), the oldest"
+    )
+    # as a backlog too; the work in progress does not wait, nor count towards the days
+    (grown,) = backlogs([held])
+    assert grown["sentence"].startswith("Review: 120 annotations wait (2 more are being reviewed")
+    assert grown["days_to_clear"] == 42.0
+
+
 def test_stage_table_one_row_per_stage_with_ages_in_words() -> None:
     stages = [
         labeling(oldest_s=59.0),
