@@ -10,6 +10,7 @@ from labelloop.cli import (
     common,
     dashboard,
     guidelines,
+    imported_issues,
     imports,
     models,
     projects,
@@ -69,7 +70,7 @@ app.command()(serving.worker)
 app.command()(quality.quality)
 app.command()(quality.items)
 app.command()(quality.search)
-app.command("second-look")(quality.second_look)
+app.command("second-look")(imported_issues.second_look)
 app.command()(projects.gain)
 app.command()(dashboard.dashboard)
 app.command()(dashboard.coverage)

@@ -308,47 +308,6 @@ def items(
         (_print_own_answers if found.get("mine") else _print_items)(found, kind[0])
 
 
-def second_look(
-    slug: str,
-    item: str,
-    verdict: Annotated[str, typer.Argument(help="keep or fix")],
-    label: Annotated[str | None, typer.Argument(help="The label a fix sets.")] = None,
-    as_user: Annotated[
-        str | None,
-        typer.Option("--as", metavar="USER", help="The reviewer deciding (a fix is theirs)."),
-    ] = None,
-    comment: Annotated[str | None, typer.Option(help="Why, kept with the audit event.")] = None,
-) -> None:
-    """Keep or fix an imported label of SLUG flagged as a likely error (ITEM: id or #number)."""
-    from labelloop.errors import LabelloopError
-    from labelloop.workflow import imported_issues
-    from labelloop.workflow.values import find_item
-
-    _, db = _open()
-
-    def go() -> dict[str, Any]:
-        ctx = _seen_by(db, slug, as_user)
-        target = ctx.schema.target
-        if (label is None) == (verdict == "fix"):
-            raise LabelloopError("a fix names the LABEL it sets; keep takes none")
-        with db.read() as conn:
-            item_id = int(
-                find_item(conn, ctx, **{"item_id": None, "external_id": None, **named_item(item)})[
-                    "id"
-                ]
-            )
-        value = None
-        if label is not None:
-            value = {target.name: label.split("|") if target.type == "multi_choice" else label}
-        return imported_issues.second_look(
-            db, ctx, item_id, verdict=verdict, value=value, comment=comment
-        )
-
-    done = _run(go)
-    how = "kept" if done["verdict"] == "keep" else "fixed"
-    out.print(f"item {escape(item)}: imported label {how} as '{escape(str(done['label']))}'")
-
-
 def _seen_by(db: Any, slug: str, username: str | None) -> Any:
     """Project SLUG as member USERNAME sees it (``--as``); without one, as the local operator,
     who sees everything."""

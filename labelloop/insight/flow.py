@@ -44,8 +44,11 @@ class Stage:
     window_days: int
     """The window ``arrived`` and ``cleared`` were counted over, in days (e.g. 7)."""
     in_progress: int = 0
-    """How many are being worked on right now (labeling: items leased to someone), counted
-    apart from ``waiting``: they do not wait, but are not done either."""
+    """How many are being worked on right now (held by a live lease: an item leased to an
+    annotator, an answer whose item a reviewer holds), counted apart from ``waiting``: they do
+    not wait, but are not done either."""
+    doing: str = "being labeled"
+    """What working on one is called, after "2 more are": ``"being reviewed"``, ..."""
 
 
 # --- throughput and time --------------------------------------------------------------------
@@ -232,31 +235,31 @@ def stage_table(stages: Sequence[Stage]) -> list[dict[str, Any]]:
 def bottleneck(stages: Sequence[Stage]) -> dict[str, Any] | None:
     """The stage where work waits longest at the current pace, or None when nothing waits.
 
-    The expected wait is ``waiting / (cleared / window_days)`` days; a stage where work waits
-    and none was cleared waits without end and ranks first. Ties go to the stage with more
-    waiting, then to the one with the older work, then to the earlier stage.
+    The expected wait is ``waiting / (cleared / window_days)`` days. A stage that cleared none
+    over the window has no pace to divide by: it is taken to clear one in the time its oldest
+    has waited (``window_days`` at most, and when the age is unknown), the most its record
+    allows, so its waiting work takes ``waiting * min(oldest, window_days)`` days. One item
+    rejected an hour ago is an hour's work and never outranks a pile that takes days, while 217
+    annotations with no verdict for 2 days take 434. Ties go to the stage with more waiting,
+    then to the one with the older work, then to the earlier stage.
     """
     waiting = [stage for stage in stages if stage.waiting > 0]
     if not waiting:
         return None
 
     def rank(stage: Stage) -> tuple[float, int, float]:
-        days = _days_to_clear(stage)
         oldest = _finite(stage.oldest_s)
-        return (
-            math.inf if days is None else days,
-            stage.waiting,
-            -1.0 if oldest is None else oldest,
-        )
+        return (_expected_days(stage), stage.waiting, -1.0 if oldest is None else oldest)
 
-    row = _row(max(waiting, key=rank))  # max keeps the first of equals
+    neck = max(waiting, key=rank)  # max keeps the first of equals
+    row = _row(neck)
     return {
         "key": row["key"],
         "name": row["name"],
         "waiting": row["waiting"],
         "days_to_clear": row["days_to_clear"],
         "growing": row["growing"],
-        "sentence": f"{row['name']} holds the work: {_describe(row)}",
+        "sentence": f"{row['name']} holds the work: {_describe(row, doing=neck.doing)}",
     }
 
 
@@ -284,17 +287,17 @@ def backlogs(
         days = _days_to_clear(stage)
         if days is not None and days < 1:
             continue
-        out.append({**row, "sentence": f"{row['name']}: {_describe(row)}"})
+        out.append({**row, "sentence": f"{row['name']}: {_describe(row, doing=stage.doing)}"})
     return out
 
 
-def _describe(row: Mapping[str, Any]) -> str:
+def _describe(row: Mapping[str, Any], *, doing: str) -> str:
     """What waits in a stage and how it moved: "9 annotations wait, the oldest for 2 days; in
     the last 7 days 10 arrived and 1 was cleared."."""
     n, unit = row["waiting"], row["unit"]
     wait = f"{_count(n, unit)} {'waits' if n == 1 else 'wait'}"
     if busy := row["in_progress"]:
-        wait += f" ({busy:,} more {'is' if busy == 1 else 'are'} being labeled now)"
+        wait += f" ({busy:,} more {'is' if busy == 1 else 'are'} {doing} now)"
     if row["oldest"] is not None:
         wait += f", for {row['oldest']}" if n == 1 else f", the oldest for {row['oldest']}"
     arrived = _flow(row["arrived"], "arrived", "arrived")
@@ -308,7 +311,7 @@ def _row(stage: Stage) -> dict[str, Any]:
     oldest = _finite(stage.oldest_s)
     waiting_text = _count(stage.waiting, stage.unit)
     if stage.in_progress:
-        waiting_text += f", {stage.in_progress:,} more being labeled now"
+        waiting_text += f", {stage.in_progress:,} more {stage.doing} now"
     return {
         "key": stage.key,
         "name": stage.name,
@@ -324,6 +327,18 @@ def _row(stage: Stage) -> dict[str, Any]:
         "days_to_clear": None if days is None else round(days, 1),
         "growing": stage.arrived > stage.cleared,
     }
+
+
+def _expected_days(stage: Stage) -> float:
+    """Days the waiting work takes to clear: at the window's pace, or, where none was cleared,
+    at one in the time the oldest has waited (the window at most): see :func:`bottleneck`."""
+    days = _days_to_clear(stage)
+    if days is not None:
+        return days
+    window = max(stage.window_days, 0)
+    oldest = _finite(stage.oldest_s)
+    waited = window if oldest is None else min(max(oldest, 0.0) / 86_400.0, window)
+    return stage.waiting * waited
 
 
 def _days_to_clear(stage: Stage) -> float | None:

@@ -60,15 +60,18 @@ def count(conn: Connection, project_id: int) -> int:
     return int(conn.execute(q).scalar_one())
 
 
-def of_item(conn: Connection, *, project_id: int, item_id: int) -> dict[str, Any] | None:
-    """The item's open label issue on its imported label, with the label (``value``,
-    ``label``) and where it came from (``batch_id``, ``filename``, ``decided_by``); None when
-    there is none."""
-    q = (
+def _described(project_id: int) -> Any:
+    """The open label issues on the project's imported labels, oldest flag first, each with its
+    item, the label (``value``, ``label``) and where it came from (``batch_id``, ``filename``,
+    ``decided_by``)."""
+    return (
         _open_on_imported(
             flag.c.id,
+            flag.c.item_id,
+            item.c.external_id,
             flag.c.note,
             flag.c.score,
+            flag.c.created_at,
             item_label.c.value,
             item_label.c.label,
             item_label.c.decided_by,
@@ -77,9 +80,26 @@ def of_item(conn: Connection, *, project_id: int, item_id: int) -> dict[str, Any
         )
         .join(item, item.c.id == flag.c.item_id)
         .outerjoin(import_batch, import_batch.c.id == item.c.import_batch_id)
-        .where(flag.c.project_id == project_id, flag.c.item_id == item_id)
+        .where(flag.c.project_id == project_id)
         .order_by(flag.c.id)
-        .limit(1)
     )
+
+
+def of_item(conn: Connection, *, project_id: int, item_id: int) -> dict[str, Any] | None:
+    """The item's open label issue on its imported label, as :func:`listed` gives each; None
+    when there is none."""
+    q = _described(project_id).where(flag.c.item_id == item_id).limit(1)
     row = conn.execute(q).mappings().first()
     return dict(row) if row is not None else None
+
+
+def listed(conn: Connection, project_id: int) -> list[dict[str, Any]]:
+    """Every imported label of the project waiting for a second look, oldest flag first, once
+    per item (its oldest open flag)."""
+    seen: set[int] = set()
+    out = []
+    for row in conn.execute(_described(project_id)).mappings():
+        if row["item_id"] not in seen:
+            seen.add(row["item_id"])
+            out.append(dict(row))
+    return out

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, case, exists, func, select, union, update
 
+from labelloop.store import review_leases
 from labelloop.store.review import (
     ANSWER_STATES,
     LIVE_STATES,
@@ -29,6 +30,7 @@ from labelloop.store.tables import (
     item,
     item_label,
     review,
+    review_lease,
     user,
 )
 
@@ -96,16 +98,21 @@ def _not_gold(item_id: Any) -> Any:
 
 
 def waiting(conn: Connection, project_id: int, *, at: datetime) -> dict[str, dict[str, Any]]:
-    """What waits where right now, each with the time the oldest one started waiting.
+    """What waits where right now, each with the time the oldest one started waiting, and what
+    is being worked on there now (``in_progress``: held by a live lease, so it does not wait,
+    but is not done either; ``since`` is the oldest of those that wait).
 
     - ``label``: pool items (gold checks aside) with no resolved label, no live annotation and
-      no live lease, waiting since their import; its ``in_progress`` counts those with a live
-      lease instead (being labeled now: they do not wait, but are still left to label);
+      no live lease, waiting since their import; in progress: leased to an annotator;
     - ``overlap``: such items with a live annotation but no resolved label and nothing in review,
-      waiting for another annotator since their first annotation;
-    - ``review``: annotations in review since they were submitted;
-    - ``escalated``: items at the expert tier since they were escalated;
-    - ``rework``: items rejected in review and leased back to their annotator, since then.
+      waiting for another annotator since their first annotation; in progress: leased to one;
+    - ``review``: annotations in review since they were submitted; in progress: those whose
+      item a reviewer holds;
+    - ``escalated``: items at the expert tier since they were escalated; in progress: those an
+      expert holds;
+    - ``rework``: items rejected in review and leased back to their annotator, since then. That
+      lease is the wait (the item is theirs until it runs out), so none is counted in progress,
+      and the item counts in no other stage.
     """
     # The items to label and those waiting for another annotator are both the pool's
     # unlabeled items: one pass over them counts both (a pass each, anti-joins of the whole
@@ -122,26 +129,34 @@ def waiting(conn: Connection, project_id: int, *, at: datetime) -> dict[str, dic
         .subquery()
     )
     leases = (
-        select(assignment.c.item_id)
+        select(
+            assignment.c.item_id,
+            func.count(case((assignment.c.strategy == REWORK, 1))).label("rework"),
+        )
         .where(
             assignment.c.project_id == project_id,
             assignment.c.state == "leased",
             assignment.c.lease_expires_at > at,
         )
-        .distinct()
+        .group_by(assignment.c.item_id)
         .subquery()
     )
     annotated = per_item.c.item_id.is_not(None)
-    to_label = and_(~annotated, leases.c.item_id.is_(None))
-    being_labeled = and_(~annotated, leases.c.item_id.is_not(None))
-    for_another = and_(annotated, per_item.c.pending == 0)
+    free = leases.c.item_id.is_(None)
+    # An item back with its annotator waits in rework, not here, whoever else holds it.
+    held = and_(leases.c.item_id.is_not(None), leases.c.rework == 0)
+    to_label = and_(~annotated, free)
+    being_labeled = and_(~annotated, held)
+    for_another = and_(annotated, per_item.c.pending == 0, free)
+    another_at_work = and_(annotated, per_item.c.pending == 0, held)
     unlabeled = (
         select(
             func.count(case((to_label, 1))),
             func.min(case((to_label, import_batch.c.created_at))),
+            func.count(case((being_labeled, 1))),
             func.count(case((for_another, 1))),
             func.min(case((for_another, per_item.c.first))),
-            func.count(case((being_labeled, 1))),
+            func.count(case((another_at_work, 1))),
         )
         .select_from(
             item.outerjoin(import_batch, import_batch.c.id == item.c.import_batch_id)
@@ -155,13 +170,20 @@ def waiting(conn: Connection, project_id: int, *, at: datetime) -> dict[str, dic
             ~exists().where(item_label.c.item_id == item.c.id),
         )
     )
-    n_label, label_since, n_overlap, overlap_since, n_leased = conn.execute(unlabeled).one()
-    in_review = select(func.count(), func.min(annotation.c.created_at)).where(
-        annotation.c.project_id == project_id, annotation.c.status == "in_review"
-    )
-    escalated = select(
-        func.count(func.distinct(annotation.c.item_id)), func.min(annotation.c.updated_at)
-    ).where(annotation.c.project_id == project_id, annotation.c.status == "escalated")
+    row = conn.execute(unlabeled).one()
+    out = {
+        "label": {"waiting": int(row[0]), "since": row[1], "in_progress": int(row[2])},
+        "overlap": {"waiting": int(row[3]), "since": row[4], "in_progress": int(row[5])},
+    }
+    # An answer in review, an item at the expert tier: a reviewer at that tier holding the
+    # item works on it now.
+    for key, counted, stamp, state, tier in (
+        ("review", annotation.c.id, annotation.c.created_at, "in_review", 1),
+        ("escalated", annotation.c.item_id, annotation.c.updated_at, "escalated", 2),
+    ):
+        q = _held_or_waiting(counted, stamp, state, project_id=project_id, tier=tier, at=at)
+        n, since, busy = conn.execute(q).one()
+        out[key] = {"waiting": int(n), "since": since, "in_progress": int(busy)}
     rework = select(
         func.count(func.distinct(assignment.c.item_id)), func.min(assignment.c.leased_at)
     ).where(
@@ -170,18 +192,26 @@ def waiting(conn: Connection, project_id: int, *, at: datetime) -> dict[str, dic
         assignment.c.state == "leased",
         assignment.c.lease_expires_at > at,
     )
-    out = {
-        "label": {"waiting": int(n_label), "since": label_since, "in_progress": int(n_leased)},
-        "overlap": {"waiting": int(n_overlap), "since": overlap_since},
-    }
-    for key, q in (
-        ("review", in_review),
-        ("escalated", escalated),
-        ("rework", rework),
-    ):
-        n, since = conn.execute(q).one()
-        out[key] = {"waiting": int(n), "since": since}
+    n, since = conn.execute(rework).one()
+    out["rework"] = {"waiting": int(n), "since": since, "in_progress": 0}
     return out
+
+
+def _held_or_waiting(
+    counted: Any, stamp: Any, state: str, *, project_id: int, tier: int, at: datetime
+) -> Any:
+    """How many distinct ``counted`` of the project's annotations in ``state`` wait, the oldest
+    ``stamp`` among those, and how many are on items a reviewer at ``tier`` holds now."""
+    held = exists().where(
+        review_lease.c.item_id == annotation.c.item_id,
+        review_lease.c.tier == tier,
+        review_leases.live(at),
+    )
+    return select(
+        func.count(func.distinct(case((~held, counted)))),
+        func.min(case((~held, stamp))),
+        func.count(func.distinct(case((held, counted)))),
+    ).where(annotation.c.project_id == project_id, annotation.c.status == state)
 
 
 def arrivals(conn: Connection, project_id: int, since: datetime) -> dict[str, int]:

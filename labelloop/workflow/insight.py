@@ -336,16 +336,16 @@ def _stages(
         "rework": s.review_policy != "none",
     }
     names = {
-        "label": ("Labeling", "items"),
-        "overlap": ("Another annotator", "items"),
-        "review": ("Review", "annotations"),
-        "escalated": ("Expert tier", "items"),
-        "rework": ("Back with the annotator", "items"),
+        "label": ("Labeling", "items", "being labeled"),
+        "overlap": ("Another annotator", "items", "being labeled"),
+        "review": ("Review", "annotations", "being reviewed"),
+        "escalated": ("Expert tier", "items", "being decided"),
+        "rework": ("Back with the annotator", "items", "being redone"),
     }
     out = []
-    for key, (name, unit) in names.items():
+    for key, (name, unit, doing) in names.items():
         w = waiting[key]
-        if not (uses[key] or w["waiting"]):
+        if not (uses[key] or w["waiting"] or w["in_progress"]):
             continue
         since = w["since"]
         out.append(
@@ -358,7 +358,8 @@ def _stages(
                 arrived=arrived[key],
                 cleared=cleared[key],
                 window_days=window_days,
-                in_progress=w.get("in_progress", 0),
+                in_progress=w["in_progress"],
+                doing=doing,
             )
         )
     return out

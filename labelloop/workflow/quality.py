@@ -416,15 +416,6 @@ def _report(
     }
 
 
-def _latest_live(rows: Sequence[Mapping[str, Any]]) -> dict[tuple[int, int], Mapping[str, Any]]:
-    """Each annotator's latest live annotation per item (a rework replaces the rejected one)."""
-    out: dict[tuple[int, int], Mapping[str, Any]] = {}
-    for r in rows:
-        if r["status"] in LIVE and r["label"] is not None:
-            out[(r["user_id"], r["item_id"])] = r
-    return out
-
-
 def _labeled(row: Mapping[str, Any]) -> bool:
     return row["label"] is not None
 
@@ -529,13 +520,14 @@ def _regions(value: Mapping[str, Any] | None, target: str) -> list[Mapping[str, 
 
 
 def _given(rows: Sequence[Mapping[str, Any]], target: str, *, regions: bool) -> dict[str, int]:
-    """How often each label was given in the annotators' latest answers (each region counts)."""
-    latest = _latest_live(rows).values()
+    """How often each label was given, over every answer the annotator table counts: one sent
+    back for rework is an answer its annotator gave, with its label, and so is the answer that
+    redid it (a spans or boxes answer gives each of its regions' labels)."""
     if regions:
         return dict(
-            Counter(str(g.get("label")) for r in latest for g in _regions(r["value"], target))
+            Counter(str(g.get("label")) for r in rows for g in _regions(r["value"], target))
         )
-    return dict(Counter(r["label"] for r in latest))
+    return dict(Counter(r["label"] for r in rows if r["label"] is not None))
 
 
 def _region_names(value: Mapping[str, Any] | None, target: str) -> list[str]:

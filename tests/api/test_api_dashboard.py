@@ -365,7 +365,9 @@ def test_the_open_dashboard_fetches_the_sections_its_page_draws(page: Page) -> N
     assert {k: at.sub("", v) for k, v in fetched.items()} == {
         k: at.sub("", v) for k, v in sections(drawn).items()
     }
-    assert "Review holds the work: 4 annotations wait" in fetched["waits-section"]
+    # four answers a moment old in review are a moment's work: labeling holds it
+    assert "Labeling holds the work: 41 items wait" in fetched["waits-section"]
+    assert "<td>4 annotations</td>" in fetched["waits-section"]
     assert "<img src=x" not in figures.text and "<script>" not in figures.text
     assert "&lt;img src=x onerror=alert(1)&gt;.jsonl" in fetched["drift-section"]
 

@@ -56,3 +56,28 @@ def trained_project(cli: Any, **settings: Any) -> tuple[Lab, Any, Any]:
     lab.import_rows(ctx, make_rows(10))
     lab.train(ctx)
     return lab, ctx, lab.member("p", "ann", "annotator")
+
+
+def flag_label(cli: Any, external_id: str, note: str, *, slug: str = "sent") -> None:
+    """Flag the label of item ``external_id`` as a likely error, with ``note``, as a round or
+    a scan would (the label's probability 0.3), not sending it to review."""
+    from labelloop.store import review as store_review
+    from labelloop.workflow import projects
+
+    db = Database(cli.db_url)
+    try:
+        ctx = projects.system_context(db, slug)
+        with db.write() as conn:
+            (row,) = store_review.items_by_external(
+                conn, project_id=ctx.id, external_id=external_id
+            )
+            found = {
+                "item_id": row["id"],
+                "annotation_id": None,
+                "user_id": None,
+                "note": note,
+                "score": 0.3,
+            }
+            store_review.add_label_issues(conn, ctx.id, [found], to_review=False)
+    finally:
+        db.dispose()

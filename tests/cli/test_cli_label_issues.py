@@ -8,9 +8,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from labelloop.store import review as store_review
 from labelloop.store.db import Database
 from labelloop.workflow import learning, projects
+from tests.cli.conftest import flag_label
 from tests.conftest import SCHEMA, make_rows
 
 
@@ -18,26 +18,6 @@ def _train(cli: Any) -> None:
     db = Database(cli.db_url)
     try:
         learning.train(db, projects.system_context(db, "sent"))
-    finally:
-        db.dispose()
-
-
-def _flag_as_an_early_round(cli: Any, external_id: str) -> None:
-    db = Database(cli.db_url)
-    try:
-        ctx = projects.system_context(db, "sent")
-        with db.write() as conn:
-            (row,) = store_review.items_by_external(
-                conn, project_id=ctx.id, external_id=external_id
-            )
-            found = {
-                "item_id": row["id"],
-                "annotation_id": None,
-                "user_id": None,
-                "note": "labeled 'positive' but the model is 0.55 sure it is 'neutral'",
-                "score": 0.3,
-            }
-            store_review.add_label_issues(conn, ctx.id, [found], to_review=False)
     finally:
         db.dispose()
 
@@ -53,7 +33,8 @@ def test_status_quality_and_the_trace_say_the_learner_closed_a_stale_flag(
     data.write_text("".join(json.dumps(r) + "\n" for r in rows))
     cli("import", "sent", str(data), "--id-field", "id", "--label-field", "label")
     _train(cli)
-    _flag_as_an_early_round(cli, "doc-2")  # labeled positive, rightly
+    # as an early round would: labeled positive, rightly
+    flag_label(cli, "doc-2", "labeled 'positive' but the model is 0.55 sure it is 'neutral'")
     assert "1 label the model contradicts, flagged" in cli("status", "sent").stdout
 
     _train(cli)

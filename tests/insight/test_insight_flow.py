@@ -246,18 +246,50 @@ def test_review_holds_the_work_when_reviewers_clear_less_than_labelers() -> None
     assert worst([labeling(waiting=5000), review()])["key"] == "label"  # 50 > 42 days
 
 
-def test_a_stage_where_nothing_was_cleared_comes_first() -> None:
-    rework = Stage("rework", "Rework", "annotations", 2, 600.0, 2, 0, 7)
-    result = bottleneck([labeling(), review(), rework])
-    assert result is not None and result["key"] == "rework" and result["days_to_clear"] is None
-    # between two stuck stages: the larger pile, then the older work
-    stuck_review = review(cleared=0)
-    assert worst([rework, stuck_review])["key"] == "review"
-    older = Stage("escalated", "Escalated", "annotations", 120, 9 * DAY, 5, 0, 7)
-    assert worst([stuck_review, older])["key"] == "escalated"
-    twin = dataclasses.replace(older, key="twin")
-    assert worst([older, twin])["key"] == "escalated"  # a full tie: the earlier stage
-    assert worst([twin, older])["key"] == "twin"
+def test_one_rejected_item_does_not_outrank_the_pile_waiting_for_review() -> None:
+    """One item rejected two hours ago, none cleared from rework yet, beside 217 annotations
+    waiting in review: review holds the work. Rework was named while a stage that cleared
+    nothing ranked first whatever waited there."""
+    rework = Stage("rework", "Back with the annotator", "items", 1, 2 * 3600.0, 1, 0, 7)
+    piled = review(waiting=217, arrived=260, cleared=155)  # 217 at 22 a day: 9.8 days
+    result = worst([labeling(), piled, rework])
+    assert result["key"] == "review" and result["days_to_clear"] == 9.8
+    assert result["sentence"].startswith("Review holds the work: 217 annotations wait")
+    # reviewers who would clear the pile in less than the two hours the item waited: rework
+    fast = review(waiting=217, arrived=260, cleared=217 * 7 * 24)  # 217 in an hour
+    assert worst([fast, rework])["key"] == "rework"
+
+
+def test_a_stage_that_clears_nothing_holds_the_work_by_its_pile_and_its_age() -> None:
+    """With nothing cleared in the window, a stage's work takes a day per item for each day its
+    oldest has waited (the 7-day window at most): the slower stage is named."""
+    # 217 annotations in review with no verdict for 2 days: 434 days against labeling's 5
+    stuck = review(waiting=217, oldest_s=2 * DAY, cleared=0)
+    assert worst([labeling(), stuck])["key"] == "review"
+    # three items rejected 6 days ago and never redone: 18 days against review's 4
+    rework = Stage("rework", "Back with the annotator", "items", 3, 6 * DAY, 3, 0, 7)
+    keeping_up = review(waiting=40, arrived=70, cleared=70)  # 40 at 10 a day: 4 days
+    result = worst([labeling(), keeping_up, rework])
+    assert result["key"] == "rework" and result["days_to_clear"] is None
+    assert result["sentence"] == (
+        "Back with the annotator holds the work: 3 items wait, the oldest for 6 days; "
+        "in the last 7 days 3 arrived and none were cleared."
+    )
+    # the age counts up to the window: 3 items 30 days old are 21 days, not 90
+    old = dataclasses.replace(rework, oldest_s=30 * DAY)
+    assert worst([review(waiting=100, cleared=35), old])["key"] == "rework"  # 20 < 21
+    assert worst([review(waiting=110, cleared=35), old])["key"] == "review"  # 22 > 21
+    # an unknown age counts as the whole window
+    unknown = dataclasses.replace(rework, oldest_s=None)
+    assert worst([review(waiting=100, cleared=35), unknown])["key"] == "rework"
+    # between two stages that take as long: the larger pile, then the older work
+    twin = Stage("escalated", "Expert tier", "items", 9, 2 * DAY, 9, 0, 7)
+    assert worst([rework, twin])["key"] == "escalated"  # 18 days each, 9 > 3 waiting
+    older = dataclasses.replace(old, key="older", oldest_s=40 * DAY)  # 21 days each
+    assert worst([old, older])["key"] == "older"
+    same = dataclasses.replace(rework, key="same")
+    assert worst([rework, same])["key"] == "rework"  # a full tie: the earlier stage
+    assert worst([same, rework])["key"] == "same"
 
 
 def test_nothing_waiting_is_no_bottleneck() -> None:
@@ -296,6 +328,18 @@ def test_items_being_labeled_now_are_named_beside_those_that_wait(
     assert stage_table([stage])[0]["waiting_text"] == table
     assert stage_table([stage])[0]["in_progress"] == busy
     assert worst([stage])["sentence"].startswith(f"Labeling holds the work: {sentence}")
+
+
+def test_work_in_progress_is_named_by_what_the_stage_does() -> None:
+    held = review(in_progress=2, doing="being reviewed")
+    assert stage_table([held])[0]["waiting_text"] == "120 annotations, 2 more being reviewed now"
+    assert worst([held])["sentence"].startswith(
+        "Review holds the work: 120 annotations wait (2 more are being reviewed now), the oldest"
+    )
+    # as a backlog too; the work in progress does not wait, nor count towards the days
+    (grown,) = backlogs([held])
+    assert grown["sentence"].startswith("Review: 120 annotations wait (2 more are being reviewed")
+    assert grown["days_to_clear"] == 42.0
 
 
 def test_stage_table_one_row_per_stage_with_ages_in_words() -> None:
@@ -339,8 +383,10 @@ def test_stage_table_one_row_per_stage_with_ages_in_words() -> None:
     assert [r["growing"] for r in rows] == [False, True, False, False, False]
     assert rows[3]["oldest_s"] is None  # NaN is no age
     assert as_json(rows) == rows
-    # the bottleneck reads the same row
-    assert worst(stages)["days_to_clear"] == rows[1]["days_to_clear"]
+    # the bottleneck reads the same row: the second opinion's 7 days (review's 120, a minute
+    # old with none cleared, are two hours' work)
+    neck = worst(stages)
+    assert neck["key"] == "overlap" and neck["days_to_clear"] == rows[4]["days_to_clear"] == 7.0
 
 
 def test_model_progress_from_the_model_in_use_when_the_window_began() -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from labelloop.errors import Conflict, LabelloopError
+from labelloop.errors import Conflict, LabelloopError, PermissionDenied
 from labelloop.store.audit import chain_rows
 from labelloop.store.review import insert_flags, live_votes
 from labelloop.store.tables import item
@@ -106,6 +106,54 @@ def test_imported_labels_wait_only_under_the_flagged_policy_and_need_a_reviewer(
         issues.second_look(lab.db, rev, some, verdict="fix", value={"sentiment": "<b>x</b>"})
     issues.second_look(lab.db, rev, some, verdict="keep")  # still possible from the flag list
     assert some not in {f["item_id"] for f in wf_review.flags(lab.db, rev, kind="label_issue")}
+
+
+def test_the_flagged_imported_labels_are_listed_with_the_scan_s_suggestion(lab: Any) -> None:
+    """What a scan flagged, listed for reviewers in the order the review queue serves it: the
+    imported label, and the class the model says instead, at least 0.5 sure (its rule)."""
+    ctx, flipped = _flipped_import(lab)
+    rev = lab.member("sent", "rev", "reviewer")
+    found = issues.flagged(lab.db, rev)
+    assert found["in_review_queue"] is True
+    listed = found["items"]
+    assert len(listed) == wf_review.summary(lab.db, rev)["imported_labels"] >= 4
+    assert {r["external_id"] for r in listed} <= {
+        f["external_id"] for f in wf_review.flags(lab.db, rev, kind="label_issue")
+    }
+    for r in listed:
+        assert r["suggestion"] in CLASSES and r["suggestion"] != r["label"]
+        assert r["confidence"] >= 0.5 and f"says {r['suggestion']} (" in r["note"]
+        assert r["filename"] == "tweets.jsonl"
+    flipped_listed = [r for r in listed if r["external_id"] in flipped]
+    assert flipped_listed  # a planted flip, its true class the suggestion
+    for r in flipped_listed:
+        truth = next(t for t in lab.rows(45) if t["id"] == r["external_id"])["text"]
+        assert r["suggestion"] == lab.truth(truth)
+    served = wf_review.next_review(lab.db, rev)
+    assert served is not None and served["item"]["id"] == listed[0]["item_id"]
+    with pytest.raises(PermissionDenied):
+        issues.flagged(lab.db, lab.member("sent", "ann", "annotator"))
+    issues.second_look(lab.db, rev, listed[0]["item_id"], verdict="keep")
+    assert [r["item_id"] for r in issues.flagged(lab.db, rev)["items"]] == [
+        r["item_id"] for r in listed[1:]
+    ]
+
+
+@pytest.mark.parametrize(
+    ("note", "guessed"),
+    [
+        ("labeled 'ham' but the model is 0.97 sure it is 'spam'", ("spam", 0.97)),
+        ("labeled 'ham' but the model is 1 sure it is 'it's spam'", ("it's spam", 1.0)),
+        ("cross-validated model says spam (0.81)", ("spam", 0.81)),
+        ("cross-validated model says eggs (0.81)", (None, None)),  # no label of the project
+        ("a note in other words", (None, None)),
+        (None, (None, None)),
+    ],
+)
+def test_the_suggestion_is_read_from_the_notes_label_issues_are_written_with(
+    note: str | None, guessed: tuple[str | None, float | None]
+) -> None:
+    assert issues.guess(note, ["ham", "spam", "it's spam"]) == guessed
 
 
 def test_the_cli_keeps_or_fixes_a_flagged_imported_label(

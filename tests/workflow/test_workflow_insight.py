@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from labelloop.errors import PermissionDenied
 from labelloop.store.tables import annotation, item, item_label
 from labelloop.store.users import now
-from labelloop.workflow import insight, review
+from labelloop.workflow import insight, review, tasks
 from tests.conftest import Lab, make_rows
 
 
@@ -70,21 +70,29 @@ def test_review_that_does_not_keep_up_is_the_bottleneck_until_it_clears(lab: Lab
     ctx = lab.project("r", review_policy="all")
     lab.import_rows(ctx, make_rows(30))
     lab.train(ctx)
-    lab.label_next(ctx, n=6)
+    served = lab.label_next(ctx, n=6)
+    found = insight.report(lab.db, ctx, days=7)
+    # Six answers a moment old with no verdict yet are a moment's work: labeling holds it.
+    assert found["bottleneck"]["key"] == "label"
+    _move_back(lab, [t["item"]["id"] for t in served], days=3)
     found = insight.report(lab.db, ctx, days=7)
     stages = {s["key"]: s for s in found["stages"]}
     assert stages["review"]["waiting"] == 6 and stages["review"]["arrived"] == 6
     assert stages["review"]["cleared"] == 0
     assert stages["label"]["waiting"] == 24 and stages["label"]["cleared"] == 6
+    # Labeling began 3 days ago: 24 items at 6 in 4 days take 16 days; 6 answers with no
+    # verdict for 3 days, at one in those 3 days at most, take 18.
+    assert stages["label"]["days_to_clear"] == 16.0
     neck = found["bottleneck"]
     assert neck["key"] == "review" and neck["growing"]
-    assert "6 annotations wait" in neck["sentence"]
+    assert "6 annotations wait, the oldest for 3 days" in neck["sentence"]
     # Six in review are the everyday flow, not yet a backlog to alert on (backlog_alert_min 10).
     assert found["alerts"] == []
     lab.label_next(ctx, n=4)
     found = insight.report(lab.db, ctx, days=7)
     assert [a["kind"] for a in found["alerts"]] == ["backlog"]
     assert "Review: 10 annotations wait" in found["alerts"][0]["message"]
+    assert found["bottleneck"]["key"] == "review"
     # A reviewer accepts all ten: review no longer holds anything.
     reviewer = lab.member("r", "rita", "reviewer")
     for _ in range(10):
@@ -96,6 +104,39 @@ def test_review_that_does_not_keep_up_is_the_bottleneck_until_it_clears(lab: Lab
     assert found["bottleneck"]["key"] == "label"
     assert found["throughput"]["reviews"][-1] == 10
     assert "backlog" not in [a["kind"] for a in found["alerts"]]
+
+
+def _reviewed(lab: Lab, slug: str, *, answers: int) -> tuple[Any, Any, dict[str, Any]]:
+    """A project of 30 items reviewing every answer, ``answers`` given, and reviewer rita
+    holding the first on her page: the project, rita and what her page shows."""
+    ctx = lab.project(slug, review_policy="all")
+    lab.import_rows(ctx, make_rows(30))
+    lab.train(ctx)
+    lab.label_next(ctx, n=answers)
+    rita = lab.member(slug, "rita", "reviewer")
+    held = review.next_review(lab.db, rita)
+    assert held is not None
+    return ctx, rita, held
+
+
+def test_one_item_sent_back_is_not_the_bottleneck_over_answers_waiting_for_review(
+    lab: Lab,
+) -> None:
+    """One answer rejected a moment ago, none redone yet, beside seven waiting for a verdict:
+    review holds the work (7 at the 1 verdict a day given), not rework, which was named while
+    a stage that cleared nothing ranked first."""
+    ctx, reviewer, task = _reviewed(lab, "rj", answers=8)
+    review.review_annotation(
+        lab.db, reviewer, task["annotation"]["id"], verdict="reject", comment="no"
+    )
+    found = insight.report(lab.db, ctx, days=7)
+    stages = {s["key"]: s for s in found["stages"]}
+    assert (stages["rework"]["waiting"], stages["rework"]["cleared"]) == (1, 0)
+    assert (stages["review"]["waiting"], stages["review"]["cleared"]) == (7, 1)
+    assert (stages["label"]["waiting"], stages["label"]["cleared"]) == (22, 8)
+    neck = found["bottleneck"]
+    assert neck["key"] == "review" and neck["days_to_clear"] == 7.0
+    assert neck["sentence"].startswith("Review holds the work: 7 annotations wait")
 
 
 def test_a_new_import_unlike_the_labeled_items_is_reported_with_its_words(lab: Lab) -> None:
@@ -256,8 +297,6 @@ def _label_as(
     lab: Lab, who: Any, n: int, *, answer: Callable[[str], str] = lambda truth: truth
 ) -> None:
     """``who`` takes and answers ``n`` served items: ``answer`` of each item's true class."""
-    from labelloop.workflow import tasks
-
     for _ in range(n):
         task = tasks.next_task(lab.db, who)
         value = {"sentiment": answer(lab.truth(task["item"]["data"]["text"]))}
@@ -304,6 +343,56 @@ def test_the_expert_tier_counts_items_sent_up_and_decided(lab: Lab) -> None:
     # the second answers cleared the stage of another annotator: the items went up, as a
     # disagreement goes on to review under a review policy
     assert _stages(found)["overlap"] == (0, 4, 4)
+
+
+def _in_flight(found: dict[str, Any]) -> dict[str, tuple[int, int]]:
+    return {s["key"]: (s["waiting"], s["in_progress"]) for s in found["stages"]}
+
+
+def test_answers_a_reviewer_holds_are_in_progress_and_a_rework_is_no_one_s_labeling(
+    lab: Lab,
+) -> None:
+    """Only labeling counted the work held now: an answer on a reviewer's page read as waiting
+    for review, and an item sent back to its annotator as "being labeled now" too."""
+    ctx, rita, held = _reviewed(lab, "ip", answers=4)
+    assert _in_flight(insight.report(lab.db, ctx, days=7))["review"] == (3, 1)
+    review.review_annotation(lab.db, rita, held["annotation"]["id"], verdict="reject", comment="x")
+    review.next_review(lab.db, rita)  # the next answer is on her page
+    assert tasks.next_task(lab.db, lab.member("ip", "ann", "annotator")) is not None
+    found = insight.report(lab.db, ctx, days=7)
+    # 30 items: 4 answered (one sent back), 1 on ann's page, 25 to label
+    assert _in_flight(found) == {
+        "label": (25, 1),
+        "review": (2, 1),
+        "escalated": (0, 0),
+        "rework": (1, 0),
+    }
+    stages = {s["key"]: s for s in found["stages"]}
+    assert stages["review"]["waiting_text"] == "2 annotations, 1 more being reviewed now"
+    assert stages["label"]["waiting_text"] == "25 items, 1 more being labeled now"
+
+
+def test_items_another_annotator_or_an_expert_holds_are_in_progress(lab: Lab) -> None:
+    ctx = lab.project("ipx", overlap=2, resolution="adjudication")
+    lab.import_rows(ctx, make_rows(30))
+    lab.train(ctx)
+    ann = lab.member("ipx", "ann", "annotator")
+    _label_as(lab, ann, 4)
+    _label_as(lab, lab.member("ipx", "bob", "annotator"), 4, answer=WRONG)
+    _label_as(lab, ann, 2)  # two wait for a second answer
+    found = insight.report(lab.db, ctx, days=7)
+    assert _in_flight(found)["overlap"] == (2, 0) and _in_flight(found)["escalated"] == (4, 0)
+    assert review.next_adjudication(lab.db, ctx) is not None  # the admin, a manager, holds one
+    second = tasks.next_task(lab.db, lab.member("ipx", "cy", "annotator"))
+    with lab.db.read() as conn:
+        answered = {i for (i,) in conn.execute(select(annotation.c.item_id))}
+    assert second is not None and second["item"]["id"] in answered  # ann's, for a second
+    found = insight.report(lab.db, ctx, days=7)
+    # 30 items: 4 at the expert tier, 2 answered once, 24 to label
+    assert _in_flight(found) == {"label": (24, 0), "overlap": (1, 1), "escalated": (3, 1)}
+    stages = {s["key"]: s for s in found["stages"]}
+    assert stages["overlap"]["waiting_text"] == "1 item, 1 more being labeled now"
+    assert stages["escalated"]["waiting_text"] == "3 items, 1 more being decided now"
 
 
 def test_items_whose_second_answer_went_to_review_cleared_the_second_annotator(

@@ -191,6 +191,10 @@ def test_review_figures_and_flags_per_annotator_and_label(sqlite_lab: Any) -> No
     report = quality.report(lab.db, rev, n_boot=0)
     row = report["annotators"][0]
     assert (row["reviewed"], row["accepted"], row["rejected"], row["fixed"]) == (4, 2, 1, 1)
+    # the rejected answer (positive) is an answer ann gave: both tables count her four, as the
+    # flags per label count its too-fast flag under positive
+    assert report["labels_given"] == {"negative": 2, "neutral": 1, "positive": 1}
+    assert sum(report["labels_given"].values()) == row["labels"] == 4
     assert row["rejection_rate"] == 0.25
     assert row["flags"] == {"too_fast": 4}
     assert report["flags"]["by_label"] == {
