@@ -112,13 +112,15 @@ def serving_stocked(
     stock: Callable[[Stock, Path], object],
     *,
     name: str,
+    learner: bool = True,
 ) -> Iterator[Served]:
     """A new data dir (a folder named after ``name``) stocked by ``stock(store, home)`` with
-    each project's first round run, and `labelloop serve` on it until the block ends."""
+    each project's first round run, and `labelloop serve` on it (with a learner if
+    ``learner``) until the block ends."""
     home = tmp_path_factory.mktemp(f"labelloop-{name}")
     with stocked(home, migrated) as store:
         stock(store, home)
-    with conftest.serving(home, "serve") as url:
+    with conftest.serving(home, "serve", learner=learner) as url:
         yield Served(url=url, home=home)
 
 
