@@ -50,7 +50,8 @@ def slow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, 
     gate.write_text("", encoding="utf-8")
     path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
     env = {"SUBMIT_GATE": str(gate), "PYTHONPATH": path}
-    with serving(home, "serve", env=env, module="tests.e2e.slow_serve") as url:
+    # No learner: each project's first queue holds all its items, and no test waits for a round.
+    with serving(home, "serve", env=env, module="tests.e2e.slow_serve", learner=False) as url:
         yield url, gate, home
 
 
