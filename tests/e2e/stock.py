@@ -6,7 +6,8 @@ call: a module that made a dozen projects spent most of its setup there. And a p
 item waited for the server's learner, a process at idle priority, which on a loaded machine took
 10 to 15 s just to start: one pass of that learner runs here instead (each project's first
 round, its features and its alerts, as `labelloop worker` runs them). The CLI's own tests cover
-the commands; the learner started with the server still runs every round after the first.
+the commands; the learner started with the server still runs every round after the first, unless
+the module serves without one (``serving_stocked(..., learner=False)``: its tests need none).
 """
 
 from __future__ import annotations
