@@ -22,6 +22,5 @@ def admin_only(
     home = tmp_path_factory.mktemp("labelloop-home")
     run_cli(home, "init")
     run_cli(home, "users", "add", USERNAME, "--admin", "--password-stdin", stdin=PASSWORD + "\n")
-    env = None if learner else {"LABELLOOP_LEARNER": "off"}
-    with serving(home, "serve", env=env) as url:
+    with serving(home, "serve", learner=learner) as url:
         yield Server(url=url, home=home)

@@ -251,21 +251,27 @@ def serving(
     *args: str,
     env: dict[str, str] | None = None,
     module: str = "labelloop",
+    learner: bool = True,
 ) -> Iterator[str]:
     """Run ``labelloop *args --port N`` on ``home`` (with ``env`` added to its environment)
     until the block ends; its URL once healthy. ``module`` is what ``python -m`` runs: a test's
-    own wrapper of the CLI that hooks into the server. The server's learner is stopped at once
-    as the block ends, not after the round it runs (up to 15 s at its idle priority on a busy
-    machine): a round's results come in one transaction, so none is left half-written, and the
-    tests of the learner process itself (tests/api/test_api_learner_process.py) stop it as
-    `labelloop serve` does."""
+    own wrapper of the CLI that hooks into the server. Without ``learner`` the server runs none
+    (LABELLOOP_LEARNER=off), for tests that need no round, first queue or simulation of it: an
+    idle learner still costs its start and a look at the store every fraction of a second, and
+    one that trains on what the tests label costs far more.
+
+    The server's learner is stopped at once as the block ends, not after the round it runs (up
+    to 15 s at its idle priority on a busy machine): a round's results come in one transaction,
+    so none is left half-written, and the tests of the learner process itself
+    (tests/api/test_api_learner_process.py) stop it as `labelloop serve` does."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     log = home / f"{args[0]}.log"
+    off = {} if learner else {"LABELLOOP_LEARNER": "off"}
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", module, *args, "--port", str(port)],
-            env={**_env(home), **(env or {})},
+            env={**_env(home), **off, **(env or {})},
             stdout=out,
             stderr=subprocess.STDOUT,
         )
@@ -456,18 +462,29 @@ def _reviews_home(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[
 
 
 @pytest.fixture(scope="module")
+def learner() -> bool:
+    """Whether the module's :func:`server` runs a learner. A module whose tests need no round
+    after the one the data was made with (no new model, no first queue of a project they make)
+    overrides this fixture with one that is False: see :func:`serving`."""
+    return True
+
+
+@pytest.fixture(scope="module")
 def server(
-    tmp_path_factory: pytest.TempPathFactory, _reviews_home: tuple[Path, dict[str, str]]
+    tmp_path_factory: pytest.TempPathFactory,
+    _reviews_home: tuple[Path, dict[str, str]],
+    learner: bool,
 ) -> Iterator[Server]:
     """Two projects made with the CLI (reviews to learn from, with the learner's cold-start
-    round done, and hostile texts) and a live server on a data dir of this module's own."""
+    round done, and hostile texts) and a live server on a data dir of this module's own, with
+    a learner if ``learner``."""
     made, truth = _reviews_home
     home = tmp_path_factory.mktemp("labelloop-home")
     # The store is closed: its file and write-ahead log are all there is; locks are per process.
     shutil.copytree(
         made, home, dirs_exist_ok=True, ignore=shutil.ignore_patterns("*.lock", "*-shm")
     )
-    with serving(home, "serve") as url:
+    with serving(home, "serve", learner=learner) as url:
         yield Server(url=url, home=home, truth=truth)
 
 

@@ -6,7 +6,8 @@ call: a module that made a dozen projects spent most of its setup there. And a p
 item waited for the server's learner, a process at idle priority, which on a loaded machine took
 10 to 15 s just to start: one pass of that learner runs here instead (each project's first
 round, its features and its alerts, as `labelloop worker` runs them). The CLI's own tests cover
-the commands; the learner started with the server still runs every round after the first.
+the commands; the learner started with the server still runs every round after the first, unless
+the module serves without one (``serving_stocked(..., learner=False)``: its tests need none).
 """
 
 from __future__ import annotations
@@ -112,13 +113,15 @@ def serving_stocked(
     stock: Callable[[Stock, Path], object],
     *,
     name: str,
+    learner: bool = True,
 ) -> Iterator[Served]:
     """A new data dir (a folder named after ``name``) stocked by ``stock(store, home)`` with
-    each project's first round run, and `labelloop serve` on it until the block ends."""
+    each project's first round run, and `labelloop serve` on it (with a learner if
+    ``learner``) until the block ends."""
     home = tmp_path_factory.mktemp(f"labelloop-{name}")
     with stocked(home, migrated) as store:
         stock(store, home)
-    with conftest.serving(home, "serve") as url:
+    with conftest.serving(home, "serve", learner=learner) as url:
         yield Served(url=url, home=home)
 
 

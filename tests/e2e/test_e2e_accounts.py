@@ -34,7 +34,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     run_cli(home, "users", "add", "bob", "--password-stdin", stdin=BOB + "\n")
     for name in (LONG, "bob"):
         run_cli(home, "projects", "member", "acc", name, "annotator")
-    with serving(home, "serve", env={"LABELLOOP_LEARNER": "off"}) as url:
+    with serving(home, "serve", learner=False) as url:
         yield url
 
 

@@ -36,7 +36,8 @@ class Site:
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     """The test schema's auto-label project (tests.conftest.auto_project) with a manager and a
-    reviewer who sign in with passwords, and a live server on it."""
+    reviewer who sign in with passwords, and a live server on it without a learner: auto-labels
+    are the model's that project trained, and spot checks go to the front of its queue."""
     from labelloop.store.db import Database
     from tests.conftest import N_CLEAR, N_MIXED, Lab, auto_project
 
@@ -51,7 +52,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             lab.member(SLUG, name, role)
     finally:
         db.dispose()
-    with serving(home, "serve") as url:
+    with serving(home, "serve", learner=False) as url:
         yield Site(url=url, pool=60 + N_CLEAR + N_MIXED, labeled=60)
 
 

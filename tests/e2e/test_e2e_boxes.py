@@ -71,8 +71,11 @@ def _schema(*, mixed: bool = False, pair: bool = False) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def boxes_server(tmp_path_factory: pytest.TempPathFactory, sqlite_migrated: Path) -> Iterator[str]:
     """Six image projects under the default media root, with their first queues: five fed from
-    image folders, one from JSONL with predicted boxes."""
-    with serving_stocked(tmp_path_factory, sqlite_migrated, _stock_boxes, name="boxes") as served:
+    image folders, one from JSONL with predicted boxes; no learner, as no test waits for a
+    round (the suggested boxes are the JSONL's)."""
+    with serving_stocked(
+        tmp_path_factory, sqlite_migrated, _stock_boxes, name="boxes", learner=False
+    ) as served:
         yield served.url
 
 
@@ -133,7 +136,7 @@ def _wait_stage(page: Any, *, other_than: str = "") -> str:
                 && stage && stage.dataset.ready === 'true';
         }""",
         arg=other_than,
-        timeout=90000,  # the first waits for the learner's first round, slow on a loaded machine
+        timeout=90000,  # the first waits for the page, its script and image: slow when loaded
     )
     return str(page.get_attribute("#label-app", "data-assignment-id"))
 

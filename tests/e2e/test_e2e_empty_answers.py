@@ -99,7 +99,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     image = answers[2]
     said = run_cli(home, "gold", "set", IMAGES, f"#{image['item_id']}")
     assert " ".join(said.split()) == f"item {image['name']} is gold: no boxes"
-    with serving(home, "serve") as url:
+    with serving(home, "serve", learner=False) as url:  # its models trained above
         yield Site(
             url=url,
             home=home,

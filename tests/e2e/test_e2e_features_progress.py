@@ -97,7 +97,7 @@ def test_the_page_counts_embeddings_as_computed_and_the_card_follows_the_round_o
     _tfidf_round(home)
 
     # The server alone computes nothing; the page is open before a learner starts.
-    with serving(home, "serve", env={"LABELLOOP_LEARNER": "off"}) as url:
+    with serving(home, "serve", learner=False) as url:
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         login(page, url, "/p/meaning")
         assert page.inner_text("#features-line") == (

@@ -122,13 +122,14 @@ def fields_server(
     tmp_path_factory: pytest.TempPathFactory, sqlite_migrated: Path
 ) -> Iterator[FieldsServer]:
     """The projects (wine rows, hostile HTML, WAV clips, images, ...) with their first queues,
-    and a live server."""
+    each holding all its items, and a live server without a learner: no test waits for a
+    round, and one polling and training on eighteen projects only took the CPU."""
     home = tmp_path_factory.mktemp("labelloop-fields")
     work = tmp_path_factory.mktemp("fields-data")
     with stocked(home, sqlite_migrated) as stock:
         wines = _stock_fields(stock, home, work)
     _share_keys_as_before(home / "labelloop.db", "legacy")
-    with serving(home, "serve") as url:
+    with serving(home, "serve", learner=False) as url:
         yield FieldsServer(url=url, home=home, wines=wines)
 
 

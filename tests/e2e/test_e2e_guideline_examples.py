@@ -55,7 +55,9 @@ class Site:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     """Overrides the e2e server: project 'pins' (review of every label) with the two items and
-    gus as its annotator, its queue built before the server starts."""
+    gus as its annotator, its queue built before the server starts, and no learner: pins and
+    guidelines need no round, and the item the test imports later is queued as the learner
+    would queue it (``first_rounds``)."""
     home = tmp_path_factory.mktemp("examples-home")
     name, password = ADMIN
     run_cli(home, "users", "add", name, "--admin", "--password-stdin", stdin=password + "\n")
@@ -67,7 +69,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     rows = [{"id": k, "text": v} for k, v in TEXTS.items()]
     run_cli(home, "import", SLUG, str(write_jsonl(home / "items.jsonl", rows)), "--id-field", "id")
     first_rounds(home)
-    with serving(home, "serve") as url:
+    with serving(home, "serve", learner=False) as url:
         yield Site(url=url, home=home)
 
 
@@ -264,6 +266,7 @@ def test_e2e_a_pinned_example_reaches_the_annotator_and_is_unpinned(
         data={"id_field": "id"},
     )
     assert added.status_code == 201, added.text
+    first_rounds(server.home)  # the learner's pass that queues it
     ann.reload()
     wait_task(ann)
     ann.keyboard.press("!")

@@ -16,6 +16,7 @@ from tests.e2e.conftest import (
     STATUS_POLL_MS,
     _schema,
     answer_served,
+    first_rounds,
     login,
     make_reviews,
     page_fetch,
@@ -26,6 +27,15 @@ from tests.e2e.conftest import (
 )
 
 pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def learner() -> bool:
+    """The server runs no learner: guidelines and labels reach the pages with no
+    round: the items served are the reviews' first queue, and the late-labels project's, made
+    here as the learner would make it (``first_rounds``)."""
+    return False
+
 
 WIDTH = 390
 ANNOTATOR = ("gina", "gina-password-123")
@@ -381,6 +391,7 @@ def test_e2e_a_label_added_as_the_next_item_comes_is_on_it_as_it_shows(
     name, password = ("jade", "jade-password-123")
     server.cli("users", "add", name, "--password-stdin", stdin=password + "\n")
     server.cli("projects", "member", slug, name, "annotator")
+    first_rounds(server.home)  # the project's first queue
 
     context, page, problems = phone(browser, WIDTH)
     served: list[Any] = []  # the page's leases: the item shown, then each prefetched next one

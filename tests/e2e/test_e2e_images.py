@@ -18,11 +18,12 @@ pytestmark = pytest.mark.browser
 @pytest.fixture(scope="module")
 def digits_server(tmp_path_factory: pytest.TempPathFactory, sqlite_migrated: Path) -> Iterator[str]:
     """`labelloop demo --dataset digits` on a fresh data dir, with alice as site admin: served
-    with its first queue, which the demo makes before it serves."""
+    with its first queue, which the demo makes before it serves, and no learner: four answers
+    need no round, and "More like this" reads the features the demo's queue was made with."""
     home = tmp_path_factory.mktemp("labelloop-digits")
     with stocked(home, sqlite_migrated, first_rounds=False) as stock:
         stock.user(USERNAME, admin=True)
-    with serving(home, "demo", "--dataset", "digits", "--no-browser") as url:
+    with serving(home, "demo", "--dataset", "digits", "--no-browser", learner=False) as url:
         assert len(list((home / "media" / "sklearn-digits").glob("*.png"))) == 1797
         yield url
 
@@ -106,7 +107,7 @@ ICONS = {"icon.png": (64, 48), "photo.png": (1600, 1200)}
 
 @pytest.fixture(scope="module")
 def icons_server(tmp_path_factory: pytest.TempPathFactory, sqlite_migrated: Path) -> Iterator[str]:
-    """An image project of a 64x48 icon and a 1600x1200 photo, alice its admin."""
+    """An image project of a 64x48 icon and a 1600x1200 photo, alice its admin; no learner."""
 
     def stock_icons(stock: Stock, home: Path) -> None:
         stock.user(USERNAME, admin=True)
@@ -122,7 +123,9 @@ def icons_server(tmp_path_factory: pytest.TempPathFactory, sqlite_migrated: Path
         stock.project("icons", schema)
         stock.add("icons", folder)
 
-    with serving_stocked(tmp_path_factory, sqlite_migrated, stock_icons, name="icons") as served:
+    with serving_stocked(
+        tmp_path_factory, sqlite_migrated, stock_icons, name="icons", learner=False
+    ) as served:
         yield served.url
 
 

@@ -44,8 +44,8 @@ def gated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]
     path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
     # No learner: these pages show what an import or its undo did, and a learner's rounds
     # on the thousands of items here would only take the CPU and the server's lock.
-    env = {"IMPORT_GATE": str(gate), "PYTHONPATH": path, "LABELLOOP_LEARNER": "off"}
-    with serving(home, "serve", env=env, module="tests.e2e.gated_serve") as url:
+    env = {"IMPORT_GATE": str(gate), "PYTHONPATH": path}
+    with serving(home, "serve", env=env, module="tests.e2e.gated_serve", learner=False) as url:
         yield url, gate
 
 

@@ -34,7 +34,7 @@ def test_the_review_page_keeps_a_flagged_imported_label(tmp_path: Path, browser:
     run_cli(home, "import", SLUG, str(data), "--id-field", "id", "--label-field", "label")
     _flag_as_an_early_round(home, [rows[2]["id"], rows[5]["id"]])
 
-    with serving(home, "serve", env={"LABELLOOP_LEARNER": "off"}) as url:
+    with serving(home, "serve", learner=False) as url:
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         login(page, url, f"/p/{SLUG}/review")
         page.wait_for_selector("#review-annotator:has-text('an import of tweets.jsonl')")

@@ -36,8 +36,10 @@ ANSWER = [  # inside every image above, so it fits whichever item is served
 @pytest.fixture(scope="module")
 def thumbs_server(tmp_path_factory: pytest.TempPathFactory, sqlite_migrated: Path) -> Iterator[str]:
     """A boxes project of three images of different shapes with its first queue, alice its
-    admin, ann an annotator."""
-    with serving_stocked(tmp_path_factory, sqlite_migrated, _stock_thumbs, name="thumbs") as served:
+    admin, ann an annotator; no learner, as thumbnails need no round after the first."""
+    with serving_stocked(
+        tmp_path_factory, sqlite_migrated, _stock_thumbs, name="thumbs", learner=False
+    ) as served:
         yield served.url
 
 

@@ -12,11 +12,19 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.e2e.conftest import answer_served, login, page_fetch, wait_task
+from tests.e2e.conftest import answer_served, first_rounds, login, page_fetch, wait_task
 
 ANNOTATOR, ANNOTATOR_PASSWORD = "ann", "ann-labels-carefully"
 
 pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def learner() -> bool:
+    """The server runs no learner: no test waits for a round: the items listed are
+    the reviews' first queue, and the tagged project's, made here as the learner would make it
+    (``first_rounds``)."""
+    return False
 
 
 def _label_some(page: Any, slug: str, truth: dict[str, str], n: int) -> list[dict[str, Any]]:
@@ -190,10 +198,11 @@ def test_a_long_tag_beside_an_item_id_leaves_a_phone_room_for_the_text(
     pool, _ = make_reviews(n_pool=6, n_eval=0, seed=7)
     server.cli("import", slug, str(write_jsonl(tmp_path / "t.jsonl", pool)), "--id-field", "id")
     server.cli("projects", "member", slug, annotator, "annotator")
+    first_rounds(server.home)  # the project's first queue
     labeling = browser.new_context()
     labeler = labeling.new_page()
     login(labeler, server.url, f"/p/{slug}/label", username=annotator, password=ANNOTATOR_PASSWORD)
-    wait_task(labeler)  # the learner's first queue
+    wait_task(labeler)
     answer_served(labeler, slug, lambda t: {"sentiment": server.labels[0]})
     labeling.close()
     context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True)

@@ -82,7 +82,7 @@ def test_the_quality_page_counts_only_the_labels_the_newest_model_doubts(
     _train(home)  # every label is right and this model agrees: nothing to flag
     doubted = _flag_as_an_early_round(home, [rows[2]["id"], rows[5]["id"]])  # both positive
 
-    with serving(home, "serve", env={"LABELLOOP_LEARNER": "off"}) as url:
+    with serving(home, "serve", learner=False) as url:
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         login(page, url, f"/p/{SLUG}/quality")
         assert _badge(page) == "label issue 2 (2 open)"

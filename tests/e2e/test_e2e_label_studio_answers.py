@@ -66,7 +66,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Pat
     rows = [{"id": f"r{i}", "text": f"review number {i} of the shop"} for i in range(3)]
     team_rows = write_jsonl(exported.with_name("r.jsonl"), rows)
     run_cli(home, "import", "team", str(team_rows), "--id-field", "id")
-    with serving(home, "serve", env={"LABELLOOP_LEARNER": "off"}) as url:
+    with serving(home, "serve", learner=False) as url:
         yield Server(url=url, home=home), exported
 
 

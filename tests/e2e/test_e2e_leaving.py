@@ -5,7 +5,6 @@ and one the browser cancels meanwhile never arrives."""
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Iterator
@@ -16,41 +15,41 @@ import pytest
 
 from tests.e2e.conftest import (
     LABELS,
-    PASSWORD,
     USERNAME,
-    first_rounds,
     left_while_held,
     login,
-    run_cli,
     serving,
     wait_task,
     write_jsonl,
 )
+from tests.e2e.stock import Stock, stocked
 
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def slow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, Path]]:
+def slow(
+    tmp_path_factory: pytest.TempPathFactory, sqlite_migrated: Path
+) -> Iterator[tuple[str, Path, Path]]:
     """A server whose answers wait while the gate file says ``hold``: its URL, the gate and its
     home."""
     home = tmp_path_factory.mktemp("labelloop-home")
     work = tmp_path_factory.mktemp("labelloop-data")
-    run_cli(home, "init")
-    run_cli(home, "users", "add", USERNAME, "--admin", "--password-stdin", stdin=PASSWORD + "\n")
     # Each test's project, made before the server starts, with its cold-start round done here.
-    for slug, (n, note, annotators) in PROJECTS.items():
-        _project(home, work, slug, n=n, note=note)
-        for name in annotators:
-            run_cli(home, "users", "add", name, "--password-stdin", stdin=PASSWORD + "\n")
-            run_cli(home, "projects", "member", slug, name, "annotator")
-    first_rounds(home)
+    with stocked(home, sqlite_migrated) as stock:
+        stock.user(USERNAME, admin=True)
+        for slug, (n, note, annotators) in PROJECTS.items():
+            _project(stock, work, slug, n=n, note=note)
+            for name in annotators:
+                stock.user(name)
+                stock.member(slug, name, "annotator")
     gate = work / "gate"
     gate.write_text("", encoding="utf-8")
     path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
     env = {"SUBMIT_GATE": str(gate), "PYTHONPATH": path}
-    with serving(home, "serve", env=env, module="tests.e2e.slow_serve") as url:
+    # No learner: each project's first queue holds all its items, and no test waits for a round.
+    with serving(home, "serve", env=env, module="tests.e2e.slow_serve", learner=False) as url:
         yield url, gate, home
 
 
@@ -68,16 +67,16 @@ PROJECTS = {  # each test's project: its items, whether it has a text control, i
 }
 
 
-def _project(home: Path, tmp_path: Path, slug: str, *, note: bool, n: int) -> None:
+def _project(stock: Stock, tmp_path: Path, slug: str, *, note: bool, n: int) -> None:
     controls: list[dict[str, Any]] = [{"name": "sentiment", "type": "choice", "labels": LABELS}]
     if note:
         controls.append({"name": "note", "type": "text", "max_chars": 12000})
-    schema = {"name": slug.title(), "data": {"type": "text", "field": "text"}, "controls": controls}
-    (tmp_path / f"{slug}.json").write_text(json.dumps(schema))
-    run_cli(home, "projects", "create", slug, "--schema", str(tmp_path / f"{slug}.json"))
+    stock.project(
+        slug,
+        {"name": slug.title(), "data": {"type": "text", "field": "text"}, "controls": controls},
+    )
     rows = [{"id": f"r{i}", "text": f"{slug} pool text number {i}"} for i in range(n)]
-    pool = write_jsonl(tmp_path / f"{slug}.jsonl", rows)
-    run_cli(home, "import", slug, str(pool), "--id-field", "id")
+    stock.add(slug, write_jsonl(tmp_path / f"{slug}.jsonl", rows), id_field="id")
 
 
 def _answers_of(home: Path, assignment_ids: list[int]) -> int:

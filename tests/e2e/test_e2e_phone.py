@@ -12,6 +12,14 @@ from tests.e2e.conftest import desk, login, page_fetch, phone, wait_task, wide_e
 
 pytestmark = pytest.mark.browser
 
+
+@pytest.fixture(scope="module")
+def learner() -> bool:
+    """The server runs no learner: these pages are measured on the queue and model its data
+    was made with, and one item answered needs no round."""
+    return False
+
+
 WIDTH = 390
 FINGER = 40  # px: the smallest touch target these pages give a main action
 BOB = ("bob", "bob-password-123")

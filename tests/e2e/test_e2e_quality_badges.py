@@ -10,6 +10,7 @@ import pytest
 
 from tests.e2e.conftest import (
     answer_served,
+    first_rounds,
     login,
     make_reviews,
     page_fetch,
@@ -18,6 +19,13 @@ from tests.e2e.conftest import (
 )
 
 pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def learner() -> bool:
+    """The server runs no learner: the badges need only the first queue of the
+    project the test makes, made here as the learner would make it (``first_rounds``)."""
+    return False
 
 
 def test_flag_badges_keep_their_words_together(server: Any, browser: Any, tmp_path: Any) -> None:
@@ -31,10 +39,11 @@ def test_flag_badges_keep_their_words_together(server: Any, browser: Any, tmp_pa
     server.cli("projects", "create", slug, "--schema", str(tmp_path / "badges.json"))
     pool, _ = make_reviews(n_pool=8, n_eval=0, seed=11)
     server.cli("import", slug, str(write_jsonl(tmp_path / "b.jsonl", pool)), "--id-field", "id")
+    first_rounds(server.home)  # the project's first queue
     context = browser.new_context(viewport={"width": 1000, "height": 800})
     page = context.new_page()
     login(page, server.url, f"/p/{slug}/label")
-    wait_task(page)  # the learner's first queue
+    wait_task(page)
     for _ in range(3):  # answered in a blink: each raises a "too fast" flag
         answer_served(page, slug, lambda t: {"sentiment": server.labels[0]}, active_ms=50)
     status, got = page_fetch(page, "POST", f"/api/projects/{slug}/tasks/next", {})

@@ -20,7 +20,7 @@ import pytest
 from sklearn.metrics import cohen_kappa_score
 from statsmodels.stats.inter_rater import aggregate_raters, fleiss_kappa
 
-from tests.e2e.conftest import left_while_held, run_cli, serving
+from tests.e2e.conftest import first_rounds, left_while_held, run_cli, serving
 
 LABELS = ("negative", "neutral", "positive")
 WORDS = {
@@ -69,11 +69,13 @@ class LiveServer:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    """Overrides the e2e server: this module needs no pre-made projects, only a fresh site."""
+    """Overrides the e2e server: this module needs no pre-made projects, only a fresh site, and
+    no learner: its projects retrain every 100 labels, so no round comes after the first, which
+    :func:`_first_queue` makes."""
     home = tmp_path_factory.mktemp("review-home")
     live = LiveServer(url="", home=home)
     live.cli("users", "add", ADMIN, "--admin", "--password-stdin", stdin=PASSWORD + "\n")
-    with serving(home, "serve") as url:
+    with serving(home, "serve", learner=False) as url:
         live.url = url
         yield live
 
@@ -141,8 +143,7 @@ def team(server: Any) -> Team:
         roles = {"a1": "annotator", "a2": "annotator", "a3": "annotator"}
         roles.update({"rev": "reviewer", "mgr": "manager"})
         _stock(admin, out, slug, roles=roles, n=12 if slug == "team" else 9)
-    for slug in projects:
-        _wait_queue(admin, slug)
+    _first_queue(admin, server, *projects)
     admin.close()
     return out
 
@@ -163,12 +164,12 @@ def _stock(admin: httpx.Client, team: Team, slug: str, *, roles: dict[str, str],
     team.truth.update({r["id"]: r["label"] for r in rows})
 
 
-def _wait_queue(admin: httpx.Client, slug: str) -> None:
-    """Wait for the learner in the server to build the project's first queue."""
-    deadline = time.monotonic() + 60
-    while admin.get(f"/api/projects/{slug}/status").json()["model"] is None:
-        assert time.monotonic() < deadline, "the learner built no queue"
-        time.sleep(0.1)
+def _first_queue(admin: httpx.Client, server: Any, *slugs: str) -> None:
+    """Each project's first queue, made by one pass of the learner in the test process as the
+    server's learner would make it (``first_rounds``); the status names its round."""
+    first_rounds(server.home)
+    for slug in slugs:
+        assert admin.get(f"/api/projects/{slug}/status").json()["model"] is not None, slug
 
 
 # ------------------------------------------------------------------------------ concurrent clients
@@ -395,7 +396,7 @@ def _small_project(
     n: int = 6,
 ) -> None:
     """A project of ``n`` items made by the admin, with ``roles`` (by default a1 to label, rev
-    to review and mgr to manage), once the learner has built its queue."""
+    to review and mgr to manage), with its first queue."""
     admin_token = _http_token(team.server.url, ADMIN, PASSWORD)
     with httpx.Client(
         base_url=team.server.url, headers={"Authorization": f"Bearer {admin_token}"}, timeout=30
@@ -404,7 +405,7 @@ def _small_project(
         assert made.status_code == 201, made.text
         roles = roles or {"a1": "annotator", "rev": "reviewer", "mgr": "manager"}
         _stock(admin, team, slug, roles=roles, n=n)
-        _wait_queue(admin, slug)
+        _first_queue(admin, team.server, slug)
 
 
 @pytest.mark.browser

@@ -13,7 +13,14 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import PASSWORD, USERNAME, run_cli, wait_task, write_jsonl
+from tests.e2e.conftest import (
+    PASSWORD,
+    USERNAME,
+    first_rounds,
+    run_cli,
+    wait_task,
+    write_jsonl,
+)
 from tests.e2e.sessions import signed_in, signed_in_page
 from tests.e2e.stock import Served, Stock, picture, serving_stocked
 from tests.e2e.test_e2e_spans import ENTITIES, _span
@@ -42,10 +49,11 @@ MOVED = "objs-moved"  # project: one boxes control, every annotation reviewed
 def review_server(
     tmp_path_factory: pytest.TempPathFactory, sqlite_migrated: Path
 ) -> Iterator[Served]:
-    """Spans projects and boxes projects, all reviewing every answer, with their first
-    queues."""
+    """Spans projects and boxes projects, all reviewing every answer, with their first queues
+    (each holding every item), and no learner: reviews need no round, and the one test that
+    imports more images queues them as the learner would (``first_rounds``)."""
     with serving_stocked(
-        tmp_path_factory, sqlite_migrated, _stock_review, name="review-types"
+        tmp_path_factory, sqlite_migrated, _stock_review, name="review-types", learner=False
     ) as served:
         yield served
 
@@ -123,7 +131,7 @@ def _annotate(url: str, slug: str, answer: Any) -> dict[str, dict[str, Any]]:
     """The annotator answers every item of ``slug`` through the API: external id -> submit."""
     out: dict[str, dict[str, Any]] = {}
     with _client(url, ANNOTATOR) as http:
-        deadline = time.monotonic() + 90  # the learner's first round, on a loaded machine too
+        deadline = time.monotonic() + 90  # slack for a server on a loaded machine
         while True:
             task = http.post(f"/api/projects/{slug}/tasks/next", json={}).json()["task"]
             if task is None:
@@ -423,6 +431,7 @@ def test_sent_back_boxes_come_back_drawn_to_be_fixed(review_server: Served, brow
     folder.mkdir(parents=True)
     _png(folder / "three.png", (30, 40, 50, 30))
     run_cli(review_server.home, "import", BOXES, str(folder))
+    first_rounds(review_server.home)  # the learner's pass that queues the new image
     first = [{"x": 30, "y": 40, "w": 40, "h": 30, "label": "car"}]  # too narrow
     answered = _annotate(url, BOXES, lambda item: {"objects": first})
     three = next(v for k, v in answered.items() if Path(k).name == "three.png")

@@ -18,6 +18,13 @@ HEAVY = re.compile(r"/api/projects/[^/?]+/(gain|dashboard|quality|coverage)(\?|$
 pytestmark = pytest.mark.browser
 
 
+@pytest.fixture(scope="module")
+def learner() -> bool:
+    """The server runs no learner: what each role's pages show and ask for is read on the
+    queue and cold-start model the data was made with; two answers need no round."""
+    return False
+
+
 def _watched(browser: Any) -> tuple[Any, Any, list[str], list[str]]:
     """A desktop page, what went wrong on it (failed requests, error answers, script and
     console errors) and the API paths it called."""

@@ -15,6 +15,13 @@ from tests.e2e.conftest import wait_task
 pytestmark = pytest.mark.browser
 
 
+@pytest.fixture(scope="module")
+def learner() -> bool:
+    """The server runs no learner: searches, sends to the queue and "More like this" need no
+    round, and the items labeled after the searched ones come from the first queue."""
+    return False
+
+
 def _login(page: Any, server: Any, path: str) -> None:
     page.goto(server.url + path)
     assert "/login" in page.url

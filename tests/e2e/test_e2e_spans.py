@@ -94,8 +94,10 @@ def spans_server(
     tmp_path_factory: pytest.TempPathFactory, sqlite_migrated: Path
 ) -> Iterator[Served]:
     """One-item projects (spans; spans with predictions; choice + spans; ...) with their first
-    queues, and a live server."""
-    with serving_stocked(tmp_path_factory, sqlite_migrated, _stock_spans, name="spans") as served:
+    queues, and a live server without a learner: no test waits for a round."""
+    with serving_stocked(
+        tmp_path_factory, sqlite_migrated, _stock_spans, name="spans", learner=False
+    ) as served:
         yield served
 
 

@@ -80,7 +80,7 @@ def traced(tmp_path_factory: pytest.TempPathFactory, sqlite_migrated: Path) -> I
             value={"sentiment": "positive"},
             comment="praise",
         )
-    with serving(home, "serve") as url:
+    with serving(home, "serve", learner=False) as url:  # the traces need no round
         yield Traced(
             url,
             home,

@@ -29,7 +29,8 @@ class WnutServer:
 def wnut_server(
     tmp_path_factory: pytest.TempPathFactory, sqlite_migrated: Path
 ) -> Iterator[WnutServer]:
-    """The demo project with 40 tweets labeled as WNUT tags them and a trained span model."""
+    """The demo project with 40 tweets labeled as WNUT tags them and a trained span model,
+    served without a learner: the tests read that model (v2), which no round replaces."""
     from labelloop.demo import load_wnut, setup_wnut_demo
     from labelloop.govern.permissions import Permission
     from labelloop.workflow import accounts, projects, tasks
@@ -49,7 +50,7 @@ def wnut_server(
             value = {"entities": truth[task["item"]["data"]["text"]]}
             tasks.submit(db, ctx, task["assignment_id"], value, active_ms=900)
         train(db, ctx)
-    with serving(home, "serve") as url:
+    with serving(home, "serve", learner=False) as url:
         yield WnutServer(url=url, home=home)
 
 

@@ -36,7 +36,7 @@ def site(
     with stocked(home, sqlite_migrated, first_rounds=False) as stock:
         stock.user(USERNAME, admin=True)
         stock.project(SLUG, SCHEMA)
-    with serving(home, "serve", env={"LABELLOOP_LEARNER": "off"}) as url:
+    with serving(home, "serve", learner=False) as url:
         yield url, home
 
 
