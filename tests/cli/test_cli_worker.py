@@ -106,24 +106,15 @@ def test_sigterm_ends_a_round_at_once_and_leaves_nothing_of_it(
     requests): the server gave up after 15 s and killed its learner, and a service manager's
     stop took as long. Now the round is cut where it stands, as if it had not started, and the
     next worker trains the project as usual. The fit here turns an interrupt into an error of
-    its own, as libraries can: that must neither keep the worker going nor record a failure.
-
-    The first worker starts as `nohup labelloop serve &` (or `nohup labelloop worker &`) starts
-    the learner, SIGHUP and SIGINT ignored: closing the terminal stopped the learner with code
-    0, as if the server had asked, so the server never started it again and learning stopped
-    for good. Those leave it fitting; SIGTERM still stops it at once."""
+    its own, as libraries can: that must neither keep the worker going nor record a failure."""
     ctx = lab.project("slow", model="tests.slowfit.SlowFit")
     lab.import_rows(ctx, make_rows(30, labeled=True), labeled=True)
     lab.import_rows(ctx, make_rows(20, start=100), filename="more.jsonl")
     home, mark = tmp_path / "home", tmp_path / "fitting"
 
-    child = _worker(lab, home, fit_s=60, mark=mark, ignored=(signal.SIGHUP, signal.SIGINT))
+    child = _worker(lab, home, fit_s=60, mark=mark)
     try:
         _within(60, mark.exists, child)  # the round is fitting its model
-        for sig in (signal.SIGHUP, signal.SIGINT):  # the terminal closes; a Ctrl+C there
-            child.send_signal(sig)
-            time.sleep(1.0)
-            assert child.poll() is None, f"the worker exited ({child.returncode})"
         took = _stopped(child)
     finally:
         child.kill()
@@ -204,6 +195,29 @@ def test_a_worker_stopped_during_a_simulation_says_so_and_leaves_no_process_behi
     view = simulations.get(lab.db, ctx, asked["id"])
     assert view["state"] == "failed" and view["error"] == simulations.LEARNER_STOPPED
     assert not left, "processes the worker started outlived it"
+
+
+def test_a_worker_started_with_nohup_goes_on_when_its_terminal_closes(
+    lab: Lab, tmp_path: Path, no_labelloop_env: None
+) -> None:
+    """`nohup labelloop serve &` (or `nohup labelloop worker &`) ignores SIGHUP, and so does
+    the learner it starts: closing the terminal stopped the learner with code 0, as if the
+    server had asked, so the server never started it again and learning stopped for good."""
+    ctx = lab.project("slow", model="tests.slowfit.SlowFit")
+    lab.import_rows(ctx, make_rows(30, labeled=True), labeled=True)
+    home, mark = tmp_path / "home", tmp_path / "fitting"
+    child = _worker(lab, home, fit_s=60, mark=mark, ignored=(signal.SIGHUP, signal.SIGINT))
+    try:
+        _within(60, mark.exists, child)
+        for sig in (signal.SIGHUP, signal.SIGINT):  # the terminal closes; a Ctrl+C there
+            child.send_signal(sig)
+            time.sleep(1.0)
+            assert child.poll() is None, f"the worker exited ({child.returncode})"
+        took = _stopped(child)  # SIGTERM still stops it at once
+    finally:
+        child.kill()
+        child.wait()
+    assert took < 2.0 and child.returncode == 0, (took, child.returncode)
 
 
 def test_a_server_killed_hard_takes_its_learner_along_mid_round(
