@@ -65,12 +65,12 @@ PRUNE_SLICE = 500  # old entries deleted per transaction (deleting is cheaper th
 WRITE_PAUSE_S = 0.005  # between slices, so waiting annotators' writes get the lock first
 PASS_RETRY_S = 5.0  # after a learner pass fails outside any project (the database away)
 QUIET_PASS_S = 2.0
-ALL, FIRST, LATER = "all", "first", "later"
-"""What a learner pass runs (:meth:`Learner.run_once`): everything, or the share of one of the
-two threads of a learner started at the lowest priority."""
 """While nothing was written to the database, the learner looks at every project this often
 rather than at every poll: what changes meanwhile without a write (a lease running out, a
 round's rest ending) waits for it."""
+ALL, FIRST, LATER = "all", "first", "later"
+"""What a learner pass runs (:meth:`Learner.run_once`): everything, or the share of one of the
+two threads of a learner started at the lowest priority."""
 __all__ = [
     "FeatureCache",
     "Learner",
