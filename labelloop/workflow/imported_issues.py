@@ -64,7 +64,8 @@ def flagged(db: Database, ctx: ProjectContext) -> dict[str, Any]:
     """The imported labels waiting for a second look (reviewers, as on the Review page), oldest
     flag first: each item, its label, the model's suggestion and how sure it is (``confidence``)
     and where the label came from. ``in_review_queue``: whether the review queue serves them
-    (the review policy ``flagged``)."""
+    (the review policy ``flagged``). ``labelloop second-look SLUG --json`` prints it and
+    ``GET /api/projects/SLUG/second-look`` answers it."""
     from labelloop.insight.flow import as_utc
 
     ctx.require(Permission.REVIEW)
