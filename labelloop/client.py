@@ -714,6 +714,13 @@ class Project:
             params["kind"] = kind
         return self._call("GET", "/flags", params=params)["flags"]
 
+    def second_looks(self) -> dict[str, Any]:
+        """The imported labels flagged as likely errors that wait for a second look (reviewers),
+        oldest flag first, as ``labelloop second-look SLUG --json`` lists them: ``items``, each
+        with its label, the model's ``suggestion`` and ``confidence`` and its file;
+        ``in_review_queue`` whether the review queue serves them."""
+        return self._call("GET", "/second-look")
+
     def my_reviews(self, *, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
         """A page of the reviewers' verdicts on your own answers, newest first."""
         found = self._call("GET", "/reviews/mine", params={"limit": limit, "offset": offset})

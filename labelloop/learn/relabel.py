@@ -105,6 +105,9 @@ class LabelCheck:
         Whether the model's out-of-fold guess is the row's own label. Between the two (another
         class guessed, without confidence) the model is unsure: a caller that withdraws earlier
         suspicions only where the model agrees does not see them flicker at the threshold.
+    guesses : tuple of (str, float), length n_suggestions
+        Per suggestion, the class the model says instead (its name in ``classes``) and its
+        out-of-fold probability, as its reason says them.
     """
 
     suggestions: Selection
@@ -112,6 +115,7 @@ class LabelCheck:
     p_given: NDArray[np.floating] = field(default_factory=lambda: np.empty(0))
     contradicted: NDArray[np.bool_] = field(default_factory=lambda: np.empty(0, dtype=bool))
     agrees: NDArray[np.bool_] = field(default_factory=lambda: np.empty(0, dtype=bool))
+    guesses: tuple[tuple[str, float], ...] = ()
 
 
 def relabel_candidates(
@@ -203,10 +207,10 @@ def check_labels(
     LabelCheck
         ``suggestions.indices`` are rows of ``X``; ``suggestions.scores`` are
         ``1 - p(given label)`` out of fold; each reason reads "labeled 'ham' but the model is
-        0.97 sure it is 'spam'". ``rows``, ``p_given``, ``contradicted`` and ``agrees``
-        describe every row judged, from the same out-of-fold probabilities (no second
-        cross-validation), so a caller can tell which earlier suspicions the model no longer
-        holds.
+        0.97 sure it is 'spam'", and ``guesses`` holds ('spam', 0.97) as data. ``rows``,
+        ``p_given``, ``contradicted`` and ``agrees`` describe every row judged, from the same
+        out-of-fold probabilities (no second cross-validation), so a caller can tell which
+        earlier suspicions the model no longer holds.
     """
     from cleanlab.filter import find_label_issues  # heavy (pandas): only when asked
 
@@ -247,10 +251,10 @@ def check_labels(
     issues = issues[sure][:max_items]
     names = [classes[c] if classes is not None else str(c) for c in checkable]
     guess = pred_probs[issues].argmax(axis=1)
+    guesses = tuple((names[g], float(pred_probs[i, g])) for i, g in zip(issues, guess, strict=True))
     reasons = tuple(
-        f"labeled '{names[given[i]]}' but the model is {pred_probs[i, g]:.2f} sure it is "
-        f"'{names[g]}'"
-        for i, g in zip(issues, guess, strict=True)
+        f"labeled '{names[given[i]]}' but the model is {p:.2f} sure it is '{name}'"
+        for i, (name, p) in zip(issues, guesses, strict=True)
     )
     p_given = pred_probs[np.arange(rows.shape[0]), given]
     return LabelCheck(
@@ -259,4 +263,5 @@ def check_labels(
         p_given=p_given,
         contradicted=contradicted(given, pred_probs, **rule),
         agrees=pred_probs.argmax(axis=1) == given,
+        guesses=guesses,
     )

@@ -62,7 +62,8 @@ def count(conn: Connection, project_id: int) -> int:
 
 def _described(project_id: int) -> Any:
     """The open label issues on the project's imported labels, oldest flag first, each with its
-    item, the label (``value``, ``label``) and where it came from (``batch_id``, ``filename``,
+    item, the label (``value``, ``label``), the model's guess (``suggestion``,
+    ``suggestion_confidence``) and where the label came from (``batch_id``, ``filename``,
     ``decided_by``)."""
     return (
         _open_on_imported(
@@ -71,6 +72,8 @@ def _described(project_id: int) -> Any:
             item.c.external_id,
             flag.c.note,
             flag.c.score,
+            flag.c.suggestion,
+            flag.c.suggestion_confidence,
             flag.c.created_at,
             item_label.c.value,
             item_label.c.label,

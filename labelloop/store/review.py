@@ -291,7 +291,8 @@ def label_issue_known(conn: Connection, item_ids: Iterable[int]) -> set[int]:
 def add_label_issues(
     conn: Connection, project_id: int, found: Sequence[dict[str, Any]], *, to_review: bool
 ) -> list[int]:
-    """Flag each of ``found`` (``item_id``, ``annotation_id``, ``user_id``, ``note``, ``score``)
+    """Flag each of ``found`` (``item_id``, ``annotation_id``, ``user_id``, ``note``, ``score``,
+    and the label the model says instead as ``suggestion`` with its ``suggestion_confidence``)
     as a likely label error unless :func:`label_issue_known` (a reviewer who kept the label is
     not asked again); ``to_review`` sends the flagged annotations back to review. Returns the
     items flagged. One statement reads the old flags, one writes the new: this runs inside the

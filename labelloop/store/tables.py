@@ -335,6 +335,10 @@ flag = Table(
     Column("kind", String(30), nullable=False),
     Column("note", Text, nullable=False, server_default=""),
     Column("score", Float, nullable=True),
+    # A label_issue's guess: the label the model says instead and its probability (NULL on
+    # other kinds, and where the note named no label of the project before revision 0028).
+    Column("suggestion", String(200), nullable=True),
+    Column("suggestion_confidence", Float, nullable=True),
     Column("created_at", TS, nullable=False),
     Column("resolved_at", TS, nullable=True),
     Column("resolved_by", ForeignKey("user.id", ondelete="SET NULL"), nullable=True),

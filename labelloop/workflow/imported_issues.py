@@ -14,8 +14,7 @@ label and where it came from (its import batch and file) stay in the audit event
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from labelloop.domain import MAX_COMMENT_CHARS
@@ -46,7 +45,8 @@ def waiting(conn: Any, ctx: ProjectContext) -> int:
 
 def facts(flagged: Mapping[str, Any]) -> dict[str, Any]:
     """What a reviewer is shown of a flagged imported label: the label, why the model doubts
-    it, and where it came from."""
+    it (the label it says instead, ``suggestion``, and how sure it is, ``confidence``), and
+    where it came from."""
     return {
         "flag_id": int(flagged["id"]),
         "value": flagged["value"],
@@ -55,56 +55,35 @@ def facts(flagged: Mapping[str, Any]) -> dict[str, Any]:
         "score": flagged["score"],
         "import_batch": flagged["batch_id"],
         "filename": flagged["filename"],
+        "suggestion": flagged["suggestion"],
+        "confidence": flagged["suggestion_confidence"],
     }
-
-
-GUESSES = (
-    # a round's re-label suggestion (labelloop.learn.relabel.check_labels)
-    re.compile(r"the model is (?P<p>[01](?:\.\d+)?) sure it is '(?P<label>.*)'$", re.S),
-    # a label-error scan's (labelloop.workflow.quality.scan)
-    re.compile(r"model says (?P<label>.*) \((?P<p>[01](?:\.\d+)?)\)$", re.S),
-)
-"""The notes a label issue is written with, and where each says what the model guesses."""
-
-
-def guess(note: str | None, labels: Sequence[str]) -> tuple[str | None, float | None]:
-    """The label the model suggests instead, and how sure it is, as a label issue's note says
-    them; (None, None) for a note that names no label of ``labels``."""
-    for pattern in GUESSES:
-        found = pattern.search(note or "")
-        if found is not None and found["label"] in labels:
-            return found["label"], float(found["p"])
-    return None, None
 
 
 def flagged(db: Database, ctx: ProjectContext) -> dict[str, Any]:
     """The imported labels waiting for a second look (reviewers, as on the Review page), oldest
     flag first: each item, its label, the model's suggestion and how sure it is (``confidence``)
     and where the label came from. ``in_review_queue``: whether the review queue serves them
-    (the review policy ``flagged``)."""
+    (the review policy ``flagged``). ``labelloop second-look SLUG --json`` prints it and
+    ``GET /api/projects/SLUG/second-look`` answers it."""
     from labelloop.insight.flow import as_utc
 
     ctx.require(Permission.REVIEW)
     with db.read() as conn:
         rows = store_imported.listed(conn, ctx.id)
-    labels = list(ctx.schema.target.labels)
-    out = []
-    for row in rows:
-        suggestion, confidence = guess(row["note"], labels)
-        out.append(
-            {
-                "item_id": int(row["item_id"]),
-                "external_id": row["external_id"],
-                **facts(row),
-                "suggestion": suggestion,
-                "confidence": confidence,
-                "flagged_at": as_utc(row["created_at"]).isoformat(),
-            }
-        )
+    items = [
+        {
+            "item_id": int(row["item_id"]),
+            "external_id": row["external_id"],
+            **facts(row),
+            "flagged_at": as_utc(row["created_at"]).isoformat(),
+        }
+        for row in rows
+    ]
     return {
         "project": ctx.slug,
         "in_review_queue": ctx.settings.review_policy == "flagged",
-        "items": out,
+        "items": items,
     }
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from labelloop.domain import MISSING, Pool, RoundSummary, Selection
+from labelloop.domain import MISSING, Pool, RoundSummary
 from labelloop.errors import LabelloopError, SchemaError
 from labelloop.insight.cohorts import COHORT_FIELD, per_cohort, tag_text
 from labelloop.learn import (
@@ -274,14 +274,26 @@ def scan_label_issues(db: Database, ctx: ProjectContext, cache: FeatureCache) ->
         )
 
 
-def _relabel_rows(found: Selection | None, item_ids: np.ndarray) -> list[dict[str, Any]]:
-    """A round's re-label suggestions as JSON: item, sentence and suspicion (1 - p(label))."""
+def _relabel_rows(found: LabelCheck | None, item_ids: np.ndarray) -> list[dict[str, Any]]:
+    """A round's re-label suggestions as JSON: item, sentence, suspicion (1 - p(label)) and the
+    label the model says instead with its probability."""
     if found is None:
         return []
+    picked = found.suggestions
     return [
-        {"item_id": int(item_ids[row]), "reason": reason, "score": round(float(score), 4)}
-        for row, score, reason in zip(
-            found.indices.tolist(), found.scores.tolist(), found.reasons, strict=True
+        {
+            "item_id": int(item_ids[row]),
+            "reason": reason,
+            "score": round(float(score), 4),
+            "suggestion": label,
+            "suggestion_confidence": round(p, 4),
+        }
+        for row, score, reason, (label, p) in zip(
+            picked.indices.tolist(),
+            picked.scores.tolist(),
+            picked.reasons,
+            found.guesses,
+            strict=True,
         )
     ]
 
@@ -316,6 +328,8 @@ def _label_issues(db: Database, rows: list[dict[str, Any]]) -> list[dict[str, An
             "user_id": src["user_id"],
             "note": r["reason"],
             "score": 1.0 - r["score"],  # like the scan's flags: p(given label)
+            "suggestion": r["suggestion"],
+            "suggestion_confidence": r["suggestion_confidence"],
         }
         for r in rows
         if (src := sources.get(r["item_id"])) is not None and r["item_id"] not in seen
@@ -561,7 +575,7 @@ def _choice_round(
         cold_start=result.cold_start,
         stop_ids=stop_ids,
         queue=queue,
-        relabel=_relabel_rows(result.relabel, pool.item_ids),
+        relabel=_relabel_rows(result.label_check, pool.item_ids),
         judged=_judged(result.label_check, pool),
         feature_problem=feature_problem,
         n_unlabeled=n_pool - n_train - int(data.auto.sum()),

@@ -261,17 +261,20 @@ def scan(
         for i in agrees.tolist()
     }
     stale = issue_flags.stale(db, ctx.id, judged, closer="a label-error scan's model")
-    found = [
-        {
-            "item_id": rows[i]["id"],
-            "annotation_id": rows[i]["annotation_id"],
-            "user_id": rows[i]["user_id"],
-            "note": f"cross-validated model says {classes[int(proba[i].argmax())]} "
-            f"({proba[i].max():.2f})",
-            "score": float(proba[i, y[i]]),
-        }
-        for i in issues.tolist()
-    ]
+    found = []
+    for i in issues.tolist():
+        guess, p = classes[int(proba[i].argmax())], float(proba[i].max())
+        found.append(
+            {
+                "item_id": rows[i]["id"],
+                "annotation_id": rows[i]["annotation_id"],
+                "user_id": rows[i]["user_id"],
+                "note": f"cross-validated model says {guess} ({p:.2f})",
+                "score": float(proba[i, y[i]]),
+                "suggestion": guess,
+                "suggestion_confidence": round(p, 4),
+            }
+        )
     with db.write(project_id=ctx.id) as conn:
         flagged_ids = store_review.add_label_issues(
             conn, ctx.id, found, to_review=ctx.settings.review_policy == "flagged"

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from labelloop.store import review as store_review
 from labelloop.workflow import projects
 
@@ -78,15 +80,12 @@ def test_a_round_that_agrees_with_doubted_labels_clears_them_everywhere(sqlite_a
     assert [a["status"] for a in trace["annotations"]] == ["submitted"]
 
 
-def test_a_flagged_imported_label_is_served_for_review_and_kept_or_fixed_over_http(
-    sqlite_api: Any,
-) -> None:
-    """Labels imported with a file, some flipped, a scan flags them: reviews/next serves one
-    (no answer, the imported label with its file), second-look keeps or fixes it, the queue
-    passes one by with skip_item, and an annotator cannot decide one."""
+def _flag_flipped_imports(api: Any) -> None:
+    """Under the review policy ``flagged``, 45 labels imported with tweets.jsonl, every seventh
+    flipped, and a label-error scan that flags at least three."""
     from labelloop.workflow import quality
 
-    api, lab = sqlite_api, sqlite_api.lab
+    lab = api.lab
     ctx = lab.ctx("sent", lab.admin)
     projects.change_settings(lab.db, ctx, {"review_policy": "flagged"})
     rows = lab.rows(45, start=100, labeled=True)
@@ -95,6 +94,16 @@ def test_a_flagged_imported_label_is_served_for_review_and_kept_or_fixed_over_ht
         rows[k]["label"] = classes[(classes.index(rows[k]["label"]) + 1) % 3]
     lab.import_rows(ctx, rows, labeled=True, filename="tweets.jsonl")
     assert quality.scan(lab.db, ctx)["flagged"] >= 3
+
+
+def test_a_flagged_imported_label_is_served_for_review_and_kept_or_fixed_over_http(
+    sqlite_api: Any,
+) -> None:
+    """Labels imported with a file, some flipped, a scan flags them: reviews/next serves one
+    (no answer, the imported label with its file), second-look keeps or fixes it, the queue
+    passes one by with skip_item, and an annotator cannot decide one."""
+    api, lab = sqlite_api, sqlite_api.lab
+    _flag_flipped_imports(api)
 
     summary = api.get(f"{BASE}/reviews/summary", "reviewer").json()
     assert summary["imported_labels"] >= 3
@@ -123,3 +132,52 @@ def test_a_flagged_imported_label_is_served_for_review_and_kept_or_fixed_over_ht
     assert kept.status_code == 200, kept.text
     after = api.get(f"{BASE}/reviews/summary", "reviewer").json()["imported_labels"]
     assert after == summary["imported_labels"] - 2
+
+
+def test_the_second_look_list_over_http_is_the_cli_s_and_the_client_s_for_reviewers_only(
+    sqlite_api: Any, no_labelloop_env: None
+) -> None:
+    """``GET second-look`` answers what ``labelloop second-look SLUG --json`` prints, and the
+    client's ``second_looks()`` the same; an annotator gets a 403, and a member of another
+    project finds no project (404), as a reviewer of 'sent' asking for 'other' does."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from labelloop.cli import app
+    from labelloop.client import ApiError, Client
+
+    api, lab = sqlite_api, sqlite_api.lab
+    _flag_flipped_imports(api)
+
+    got = api.get(f"{BASE}/second-look", "reviewer")
+    assert got.status_code == 200, got.text
+    listed = got.json()
+    assert listed["in_review_queue"] is True and len(listed["items"]) >= 3
+    served = api.get(f"{BASE}/reviews/next", "reviewer").json()["review"]
+    first = listed["items"][0]
+    assert first["item_id"] == served["item"]["id"]  # the order the queue serves them in
+    assert (first["filename"], first["suggestion"]) == (
+        "tweets.jsonl",
+        served["imported_label"]["suggestion"],
+    )
+    assert first["suggestion"] != first["label"] and first["confidence"] >= 0.5
+
+    env = {"LABELLOOP_DATABASE_URL": lab.db.url}
+    printed = CliRunner().invoke(
+        app, ["second-look", "sent", "--json", "--as", "reviewer"], env=env
+    )
+    assert printed.exit_code == 0, printed.output
+    assert json.loads(printed.stdout) == listed
+    project = Client("http://testserver", api.tokens["reviewer"], http=api.client).project("sent")
+    assert project.second_looks() == listed
+
+    refused = api.get(f"{BASE}/second-look", "annotator")
+    assert refused.status_code == 403 and "does not allow reviewing" in refused.json()["detail"]
+    annotator = Client("http://testserver", api.tokens["annotator"], http=api.client)
+    with pytest.raises(ApiError) as raised:
+        annotator.project("sent").second_looks()
+    assert (raised.value.status, raised.value.kind) == (403, "PermissionDenied")
+    assert api.get(f"{BASE}/second-look", "outsider").status_code == 404
+    elsewhere = api.get("/api/projects/other/second-look", "reviewer")
+    assert elsewhere.status_code == 404 and elsewhere.json()["error"] == "NotFound"

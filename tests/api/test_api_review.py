@@ -150,6 +150,13 @@ ROUTES: dict[str, Route] = {
         200,
     ),
     "flags": ("GET", lambda a, s: f"{_base(s)}/flags", lambda a: None, MEMBERS[:3], 200),
+    "second looks": (
+        "GET",
+        lambda a, s: f"{_base(s)}/second-look",
+        lambda a: None,
+        MEMBERS[:3],
+        200,
+    ),
     "quality": (
         "GET",
         lambda a, s: f"{_base(s)}/quality?n_boot=0",

@@ -58,9 +58,17 @@ def trained_project(cli: Any, **settings: Any) -> tuple[Lab, Any, Any]:
     return lab, ctx, lab.member("p", "ann", "annotator")
 
 
-def flag_label(cli: Any, external_id: str, note: str, *, slug: str = "sent") -> None:
-    """Flag the label of item ``external_id`` as a likely error, with ``note``, as a round or
-    a scan would (the label's probability 0.3), not sending it to review."""
+def flag_label(
+    cli: Any,
+    external_id: str,
+    note: str,
+    *,
+    guess: tuple[str, float] | None = None,
+    slug: str = "sent",
+) -> None:
+    """Flag the label of item ``external_id`` as a likely error, with ``note`` and the label the
+    model says instead with its probability (``guess``), as a round or a scan would (the
+    label's probability 0.3), not sending it to review."""
     from labelloop.store import review as store_review
     from labelloop.workflow import projects
 
@@ -77,6 +85,8 @@ def flag_label(cli: Any, external_id: str, note: str, *, slug: str = "sent") -> 
                 "user_id": None,
                 "note": note,
                 "score": 0.3,
+                "suggestion": guess[0] if guess else None,
+                "suggestion_confidence": guess[1] if guess else None,
             }
             store_review.add_label_issues(conn, ctx.id, [found], to_review=False)
     finally:

@@ -135,6 +135,14 @@ def test_the_check_tells_what_it_thought_of_every_row_it_judged() -> None:
         X, labeled, noisy[labeled], LogisticRegression(), rng=np.random.default_rng(0)
     )
     assert same.indices.tolist() == found.suggestions.indices.tolist()
+    # each suggestion's guess as data: the other class (classes unnamed: its index), as its
+    # reason says it
+    assert len(found.guesses) == len(found.suggestions.indices) > 0
+    for row, (label, p), reason in zip(
+        found.suggestions.indices, found.guesses, found.suggestions.reasons, strict=True
+    ):
+        assert label == str(1 - noisy[row]) and p >= 0.5
+        assert reason.endswith(f"the model is {p:.2f} sure it is '{label}'")
 
 
 def test_rows_the_check_could_not_judge_are_left_out() -> None:

@@ -339,3 +339,55 @@ def test_table_rows_imported_before_0027_are_duplicates_of_the_same_rows_in_any_
     downgrade(db, "0022")
     with db.read() as conn:
         assert dict(conn.execute(text("SELECT id, content_hash FROM item")).all()) == before
+
+
+def test_label_issues_raised_before_0028_keep_the_model_s_suggestion_after_the_upgrade(
+    empty_db: Database,
+) -> None:
+    """Flags raised before the suggestion was stored with them said it in their notes only:
+    after the upgrade the second look's list shows each as the note said it, a note naming no
+    label of the project (or another kind of flag) gets none, and going back keeps the notes."""
+    from labelloop.store.users import now
+    from labelloop.workflow import imported_issues
+
+    db = empty_db
+    upgrade(db, "0027")
+    lab = _lab_of_old_release(db)
+    ctx = lab.project()
+    rows = [{"id": f"t{k}", "text": f"text number {k}", "label": "neutral"} for k in range(1, 5)]
+    lab.import_rows(ctx, rows, labeled=True, filename="old.jsonl")
+    notes = {  # as that release's rounds and scans wrote them (its columns only)
+        "t1": ("label_issue", "labeled 'neutral' but the model is 0.97 sure it is 'negative'"),
+        "t2": ("label_issue", "cross-validated model says positive (0.81)"),
+        "t3": ("label_issue", "cross-validated model says eggs (0.66)"),
+        "t4": ("model_contradicts", "model says positive (0.91)"),
+    }
+    with db.write() as conn:
+        ids = dict(conn.execute(text("SELECT external_id, id FROM item")).all())
+        for external_id, (kind, note) in notes.items():
+            conn.execute(
+                text(
+                    "INSERT INTO flag (project_id, item_id, kind, note, score, created_at) "
+                    "VALUES (:p, :i, :kind, :note, 0.1, :at)"
+                ),
+                {"p": ctx.id, "i": ids[external_id], "kind": kind, "note": note, "at": now()},
+            )
+
+    upgrade(db)
+    listed = imported_issues.flagged(db, ctx)["items"]
+    assert [(r["external_id"], r["suggestion"], r["confidence"]) for r in listed] == [
+        ("t1", "negative", 0.97),
+        ("t2", "positive", 0.81),
+        ("t3", None, None),
+    ]
+    with db.read() as conn:
+        other = conn.execute(
+            text("SELECT suggestion FROM flag WHERE kind = 'model_contradicts'")
+        ).scalar_one()
+    assert other is None
+
+    downgrade(db, "0027")
+    assert {"suggestion", "suggestion_confidence"}.isdisjoint(_columns(db, "flag"))
+    with db.read() as conn:
+        kept = conn.execute(text("SELECT note FROM flag ORDER BY id")).scalars().all()
+    assert kept == [note for _, note in notes.values()]

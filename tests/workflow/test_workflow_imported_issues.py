@@ -139,21 +139,69 @@ def test_the_flagged_imported_labels_are_listed_with_the_scan_s_suggestion(lab: 
     ]
 
 
-@pytest.mark.parametrize(
-    ("note", "guessed"),
-    [
-        ("labeled 'ham' but the model is 0.97 sure it is 'spam'", ("spam", 0.97)),
-        ("labeled 'ham' but the model is 1 sure it is 'it's spam'", ("it's spam", 1.0)),
-        ("cross-validated model says spam (0.81)", ("spam", 0.81)),
-        ("cross-validated model says eggs (0.81)", (None, None)),  # no label of the project
-        ("a note in other words", (None, None)),
-        (None, (None, None)),
-    ],
-)
-def test_the_suggestion_is_read_from_the_notes_label_issues_are_written_with(
-    note: str | None, guessed: tuple[str | None, float | None]
+def test_a_round_s_flags_on_imported_labels_are_listed_with_the_round_s_suggestion(
+    lab: Any,
 ) -> None:
-    assert issues.guess(note, ["ham", "spam", "it's spam"]) == guessed
+    """A training round flags flipped imported labels (its re-label suggestions): the list
+    gives each the class the round's model says instead and how sure it is, as its note says."""
+    ctx = lab.project(review_policy="flagged")
+    rows = lab.rows(45, labeled=True)
+    flipped = {}
+    for k, row in enumerate(rows):
+        if k % 7 == 3:
+            flipped[row["id"]] = row["label"]
+            row["label"] = CLASSES[(CLASSES.index(row["label"]) + 1) % 3]
+    lab.import_rows(ctx, rows, labeled=True, filename="tweets.jsonl")
+    lab.train(ctx)
+    listed = issues.flagged(lab.db, lab.member("sent", "rev", "reviewer"))["items"]
+    assert {r["external_id"] for r in listed} & set(flipped), listed
+    for r in listed:
+        assert r["suggestion"] in CLASSES and r["suggestion"] != r["label"]
+        assert r["confidence"] >= 0.5
+        assert r["note"].endswith(f"{r['confidence']:.2f} sure it is '{r['suggestion']}'")
+        if r["external_id"] in flipped:
+            assert r["suggestion"] == flipped[r["external_id"]]
+
+
+def test_the_list_shows_the_suggestion_the_flag_holds_not_one_read_from_its_note(
+    sqlite_lab: Any,
+) -> None:
+    """The suggestion is the flag's own data: a note in other words still shows it, and a note
+    that names a label shows none when the flag holds none."""
+    lab = sqlite_lab
+    ctx = lab.project()
+    rows = [
+        {"id": "t1", "text": "awful", "label": "positive"},
+        {"id": "t2", "text": "lovely", "label": "negative"},
+    ]
+    lab.import_rows(ctx, rows, labeled=True)
+    with lab.db.write(project_id=ctx.id) as conn:
+        ids = dict(conn.execute(select(item.c.external_id, item.c.id)).all())
+        flag = {"project_id": ctx.id, "kind": "label_issue", "score": 0.1}
+        insert_flags(
+            conn,
+            [
+                {
+                    **flag,
+                    "item_id": ids["t1"],
+                    "note": "the model doubts this label",
+                    "suggestion": "negative",
+                    "suggestion_confidence": 0.8734,
+                },
+                {
+                    **flag,
+                    "item_id": ids["t2"],
+                    "note": "cross-validated model says positive (0.91)",
+                    "suggestion": None,
+                    "suggestion_confidence": None,
+                },
+            ],
+        )
+    listed = issues.flagged(lab.db, ctx)["items"]
+    assert [(r["external_id"], r["suggestion"], r["confidence"]) for r in listed] == [
+        ("t1", "negative", 0.8734),
+        ("t2", None, None),
+    ]
 
 
 def test_the_cli_keeps_or_fixes_a_flagged_imported_label(

@@ -106,6 +106,16 @@ def give_verdict(
     )
 
 
+@router.get("/second-look")
+def second_looks(slug: str, db: DbDep, user: CurrentUser) -> dict[str, Any]:
+    """The imported labels flagged as likely errors that wait for a second look, oldest flag
+    first (the order ``reviews/next`` serves them in), as ``labelloop second-look SLUG --json``
+    lists them: each item, its label, the model's ``suggestion`` and ``confidence``, its file;
+    ``in_review_queue`` whether the review queue serves them."""
+    ctx = projects.access(db, slug, user, Permission.REVIEW)
+    return imported_issues.flagged(db, ctx)
+
+
 class SecondLookIn(Body):
     verdict: Literal["keep", "fix"]
     value: dict[str, Any] | None = None
