@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-from numpy.typing import NDArray
-from scipy.sparse import csr_matrix
+if TYPE_CHECKING:  # array types name the fields only: importing domain loads no numpy
+    import numpy as np
+    from numpy.typing import NDArray
+    from scipy.sparse import csr_matrix
 
 MISSING = -1
 """``Pool.y`` value for "no resolved label yet" (scikit-activeml's convention)."""
@@ -149,6 +150,11 @@ MAX_COMMENT_CHARS = 2_000
 """The longest comment a reviewer's decision keeps (a verdict's, an adjudication's, a second
 look's): the API refuses a longer one, the review pages' fields stop there, and the workflow
 cuts one that comes another way (the CLI) to it."""
+
+NO_PREDICTION = "no prediction for this image yet"
+"""The reason a boxes round records for an image its detector predicted nothing for: no model
+ranked it (the queue puts it after every image with a prediction), so the pages say no model
+picked it (``workflow.status.picked_by``)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ from typing import Any, ClassVar, Protocol, Self, runtime_checkable
 import numpy as np
 from numpy.typing import NDArray
 
+from labelloop.domain import NO_PREDICTION
 from labelloop.learn.registry import Registry
 
 AGGREGATES = ("min", "mean")
@@ -175,7 +176,7 @@ def rank_by_confidence(
             )
         else:
             utility.append(0.0)
-            reasons.append("no prediction for this image yet")
+            reasons.append(NO_PREDICTION)
     return BoxRanking(
         rows=np.asarray(order, dtype=np.intp),
         scores=np.asarray(utility, dtype=np.float64),

@@ -243,7 +243,8 @@ def why_picked(row: Mapping[str, Any]) -> str | None:
     reason = row["reason"]
     if row["rank"] is None or not row["cold_start"]:
         return reason
-    said = f"picked by model: {picked_by(row['model_version'], queued=True, cold_start=True)}"
+    model = picked_by(row["model_version"], queued=True, cold_start=True, reason=reason)
+    said = f"picked by model: {model}"
     return f"{reason}; {said}" if reason else said
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from labelloop.errors import LabelloopError, NotFound
+from labelloop.errors import NotFound, Unprocessable
 from labelloop.govern.permissions import Permission
 from labelloop.store import audit
 from labelloop.store import review as store_review
@@ -15,6 +15,8 @@ from labelloop.workflow.projects import ProjectContext
 
 AMBIGUOUS = "ambiguous"
 MAX_NOTE_CHARS = 2_000
+"""The longest note on a flag: the API and the workflow refuse a longer one, and the labeling
+page's note field, which the server renders with it, lets no more be typed."""
 
 
 def flag_task(
@@ -81,7 +83,7 @@ def _flag_own(
 def _note(note: str) -> str:
     clean = (note or "").strip()
     if len(clean) > MAX_NOTE_CHARS:
-        raise LabelloopError(f"note: {len(clean):,} characters; the limit is {MAX_NOTE_CHARS:,}")
+        raise Unprocessable(f"note: {len(clean):,} characters; the limit is {MAX_NOTE_CHARS:,}")
     return clean
 
 

@@ -35,7 +35,8 @@ MAX_EXAMPLES = 200
 """Examples one guideline version holds: enough for every label of a large schema, few enough
 that the labeling page shows them all."""
 MAX_NOTE_CHARS = 2000
-"""The longest note on an example: a paragraph on why the item is labeled so."""
+"""The longest note on an example: a paragraph on why the item is labeled so. The review page's
+pin note field, which the server renders with it, lets no more be typed."""
 EXCERPT_CHARS = 400
 """How much of an example's text the guideline shows (the whole item is one click away)."""
 

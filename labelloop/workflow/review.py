@@ -1193,7 +1193,9 @@ def answer_facts(
     cold = queued and bool(a["cold_start"])
     picks = {
         "cold_start": cold,
-        "picked_by": picked_by(a["model_version"], queued=queued, cold_start=cold),
+        "picked_by": picked_by(
+            a["model_version"], queued=queued, cold_start=cold, reason=a["picked_because"]
+        ),
     }
     return {
         "value": a["value"],

@@ -8,6 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from labelloop.domain import NO_PREDICTION
 from labelloop.govern.permissions import Permission
 from labelloop.schema.settings import is_default, registry_problem
 from labelloop.store import items as store_items
@@ -41,18 +42,26 @@ NO_FEATURES = "none"
 """The featurizer a boxes round records: the detector reads the images itself."""
 
 
-def picked_by(version: int | None, *, queued: bool, cold_start: bool) -> str | None:
+def picked_by(
+    version: int | None, *, queued: bool, cold_start: bool, reason: str | None
+) -> str | None:
     """Which model picked an item served while model version ``version`` was current, in the
     words the labeling page, the Items page's trace, ``labelloop items`` and the exports use:
     ``v3`` (that round's model ranked it), ``none (v1 was a cold start)`` (a ``queued`` pick of
-    a round that ran before there were labels to train a model on) or ``no (v3 was current)``
-    (a search pick or a random control, which no model ranked); None with no version (nothing
-    had been queued yet, or an import brought the answer)."""
+    a round that ran before there were labels to train a model on), ``none (v3 had no
+    prediction for it)`` (a boxes round's pick, ``reason`` :data:`NO_PREDICTION`, of an image its
+    detector predicted nothing for, queued after every image it ranked) or ``no (v3 was
+    current)`` (a search pick or a random control, which no model ranked); None with no version
+    (nothing had been queued yet, or an import brought the answer)."""
     if version is None:
         return None
     if not queued:
         return f"no (v{version} was current)"
-    return f"none (v{version} was a cold start)" if cold_start else f"v{version}"
+    if cold_start:
+        return f"none (v{version} was a cold start)"
+    if reason == NO_PREDICTION:
+        return f"none (v{version} had no prediction for it)"
+    return f"v{version}"
 
 
 def learner_of(ctx: ProjectContext) -> tuple[str, str]:

@@ -111,7 +111,9 @@ def _task(row: Mapping[str, Any], guideline_version: int, *, schema_version: int
             "model_version": row["model_version"],
             "reason": row["reason"],
             "cold_start": cold,
-            "picked_by": picked_by(row["model_version"], queued=queued, cold_start=cold),
+            "picked_by": picked_by(
+                row["model_version"], queued=queued, cold_start=cold, reason=row["reason"]
+            ),
         },
         "suggestion": suggestion,
         "lease_expires_at": row["lease_expires_at"].isoformat(),

@@ -24,6 +24,7 @@ HOSTILE_NAME = "<img src=x onerror=window.__xss=1>.png"  # a file name is untrus
 BOXES = "boxes"  # project: one boxes control (the learned one)
 MIXED = "mixed"  # project: a scene choice (learned) and a boxes control
 PREBOXED = "preboxed"  # project: one boxes control, items imported with predicted boxes
+PARTLY = "partly"  # project: one boxes control, one of its two images with predicted boxes
 WIDE = "wide"  # project: one boxes control, one image far larger than the stage
 WIDE_SIZE = (6000, 400)
 ZOOM = "zoom"  # project: one boxes control, photos far larger than the stage
@@ -70,9 +71,9 @@ def _schema(*, mixed: bool = False, pair: bool = False) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def boxes_server(tmp_path_factory: pytest.TempPathFactory, sqlite_migrated: Path) -> Iterator[str]:
-    """Six image projects under the default media root, with their first queues: five fed from
-    image folders, one from JSONL with predicted boxes; no learner, as no test waits for a
-    round (the suggested boxes are the JSONL's)."""
+    """Eight image projects under the default media root, with their first queues: six fed from
+    image folders, two from JSONL with predicted boxes (for one image of the second); no
+    learner, as no test waits for a round (the suggested boxes are the JSONL's)."""
     with serving_stocked(
         tmp_path_factory, sqlite_migrated, _stock_boxes, name="boxes", learner=False
     ) as served:
@@ -124,6 +125,10 @@ def _stock_boxes(stock: Stock, home: Path) -> None:
     ]
     jsonl = write_jsonl(home / "predicted.jsonl", rows)
     stock.add(PREBOXED, jsonl, text_field="image", id_field="id", prediction_field="predicted")
+    stock.project(PARTLY, _schema())
+    rows = [{"id": "bare", "image": "street/scene2.png"}, {**rows[0], "id": "guessed"}]
+    jsonl = write_jsonl(home / "partly.jsonl", rows)
+    stock.add(PARTLY, jsonl, text_field="image", id_field="id", prediction_field="predicted")
 
 
 def _wait_stage(page: Any, *, other_than: str = "") -> str:
@@ -678,6 +683,26 @@ def test_suggested_boxes_accepted_with_one_key(boxes_server: str, browser: Any) 
     page.keyboard.press("Enter")  # the last item: the page then waits for more
     stored = _stored(page, boxes_server, PREBOXED, item)
     assert stored == {"objects": [{**_plain(predicted[0]), "x": predicted[0]["x"] - 1}]}
+    page.close()
+
+
+def test_an_image_without_a_prediction_says_no_model_picked_it(
+    boxes_server: str, browser: Any
+) -> None:
+    """The image the detector predicted nothing for read "Picked by model v1" beside "no
+    prediction for this image yet": v1's ranking put it after the one image it had boxes for,
+    and no model ranked it."""
+    page = signed_in_page(browser, boxes_server, f"/p/{PARTLY}/label")
+    assignment = _wait_stage(page)
+    assert page.text_content("#item-id") == "guessed"
+    assert page.text_content("#why-reason") == "lowest box confidence 0.42 of 2 predicted boxes"
+    assert page.text_content("#why-model") == "v1"
+    page.click("#skip-btn")
+    _wait_stage(page, other_than=assignment)
+    assert page.text_content("#item-id") == "bare"
+    assert page.text_content("#why-reason") == "no prediction for this image yet"
+    assert page.text_content("#why-strategy") == "box_confidence"
+    assert page.text_content("#why-model") == "none (v1 had no prediction for it)"
     page.close()
 
 

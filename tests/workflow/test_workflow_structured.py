@@ -17,7 +17,7 @@ from sqlalchemy import update
 from labelloop.errors import ImportFormatError
 from labelloop.learn.spans import CrfSpanModel
 from labelloop.store.tables import item
-from labelloop.workflow import imports, projects, status, tasks
+from labelloop.workflow import imports, projects, review, status, tasks
 from labelloop.workflow.features import FeatureCache
 from labelloop.workflow.learning import train
 from tests.conftest import Lab
@@ -239,7 +239,10 @@ def test_boxes_queue_puts_the_least_confident_predictions_first(lab: Lab, tmp_pa
     served = []
     while (task := tasks.next_task(lab.db, ctx)) is not None:
         served.append(task)
-        tasks.skip(lab.db, ctx, task["assignment_id"])
+        if task["item"]["external_id"] == "i2":
+            tasks.submit(lab.db, ctx, task["assignment_id"], {"objects": []}, active_ms=900)
+        else:
+            tasks.skip(lab.db, ctx, task["assignment_id"])
     order = [t["item"]["external_id"] for t in served]
     assert order == ["i1", "i3", "i0", "i4", "i2"]
     first = served[0]
@@ -247,6 +250,13 @@ def test_boxes_queue_puts_the_least_confident_predictions_first(lab: Lab, tmp_pa
     assert first["selection"]["score"] == pytest.approx(0.69)
     assert [b["score"] for b in first["suggestion"]["value"]["objects"]] == [0.95, 0.31, 1]
     assert served[-1]["selection"]["reason"] == "no prediction for this image yet"
+    # the detector had boxes for the others, not for it: no model picked it
+    assert [t["selection"]["picked_by"] for t in served] == [
+        *["v1"] * 4,
+        "none (v1 had no prediction for it)",
+    ]
+    (answer,) = review.item_detail(lab.db, ctx, served[-1]["item"]["id"])["annotations"]
+    assert answer["selection"]["picked_by"] == "none (v1 had no prediction for it)"  # its trace
     found = status.status(lab.db, ctx)
     assert found["model"]["strategy"] == "box_confidence"
     # The project page and `labelloop status` say what ranks the images, where they said the

@@ -29,6 +29,7 @@ from labelloop.sizes import size_text
 from labelloop.workflow import (
     accounts,
     browse,
+    flags,
     guidelines,
     insight,
     projects,
@@ -347,6 +348,7 @@ def label_page(slug: str, request: Request, db: DbDep) -> Response:
         csrf=csrf,
         project=_detail(db, ctx, examples=True),
         my_answers=_my_answers_link(ctx),
+        max_flag_note=flags.MAX_NOTE_CHARS,
     )
 
 
@@ -372,6 +374,7 @@ def review_page(slug: str, request: Request, db: DbDep) -> Response:
         can_adjudicate=review.is_expert(ctx),
         can_pin=ctx.allows(Permission.MANAGE_PROJECT),
         max_comment=MAX_COMMENT_CHARS,
+        max_pin_note=guidelines.MAX_NOTE_CHARS,
     )
 
 

@@ -387,7 +387,7 @@
 
   ns.widgets.text = {
     create(control) {
-      const limit = control.max_chars || 2000;
+      const limit = control.max_chars; // the schema gives every text control its limit
       const single = limit <= SINGLE_LINE_CHARS;
       const element = make("div", "text-answer");
       const field = single ? document.createElement("input") : document.createElement("textarea");

@@ -428,8 +428,9 @@
 
   /** The "Picked by model" line of the item shown, in the words the server sends with each pick
    *  (as the Items page's trace says it): the version whose round queued it, "none (v1 was a
-   *  cold start)" where that round ran before there were labels to train a model on, or "no (v3
-   *  was current)" for a search pick or a random control. */
+   *  cold start)" where that round ran before there were labels to train a model on, "none (v3
+   *  had no prediction for it)" for an image a boxes round's detector predicted nothing for, or
+   *  "no (v3 was current)" for a search pick or a random control. */
   function renderPickedBy(selection) {
     const version = selection.model_version;
     el.whyModel.textContent = selection.picked_by || "–";
