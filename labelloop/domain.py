@@ -163,8 +163,10 @@ class LabelAnswer:
     it): who, every control's ``value`` (spans with their ``text``), when it was given, the
     time spent on it, the guideline and schema version it stands under, and how and why the
     item was served to its annotator (``strategy``, ``reason``: their own assignment's
-    selection; None for an answer given on none). The formats of other tools write one such
-    answer per annotator where they hold several (Label Studio's annotations)."""
+    selection; None for an answer given on none), and the answer's own id (``answer_id``, as the
+    answers export writes it; None where a plug-in built the record). The formats of other
+    tools write one such answer per annotator where they hold several (Label Studio's
+    annotations)."""
 
     annotator: str
     value: Mapping[str, Any]
@@ -174,6 +176,7 @@ class LabelAnswer:
     schema_version: int | None
     strategy: str | None = None
     reason: str | None = None
+    answer_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -603,6 +603,17 @@ class Lab:
             served.append(task)
         return served
 
+    def reject_next(self, reviewer: Any, *, n: int) -> None:
+        """``reviewer`` sends the next ``n`` answers waiting for review back for rework."""
+        from labelloop.workflow import review
+
+        for _ in range(n):
+            held = review.next_review(self.db, reviewer)
+            assert held is not None, "no answer waits for review"
+            review.review_annotation(
+                self.db, reviewer, held["annotation"]["id"], verdict="reject", comment="redo"
+            )
+
 
 @pytest.fixture
 def lab(db: Database) -> Lab:

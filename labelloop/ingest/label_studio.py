@@ -20,9 +20,10 @@ Record numbers count tasks in file order; errors name the task's number, its id 
 Out: a task per labeled item with ``data`` (the content under the schema's data field; a media
 path as ``/data/local-files/?d=PATH``), ``meta`` (the item's metadata and the label's provenance,
 :func:`~labelloop.ingest.provenance.label_provenance`) and one annotation per annotator behind
-the label, each their own answer, whose ``result`` holds every control's value; where an answer
-is not the label, the label is starred as ground truth (an answer that is it, else the
-decider's own annotation), which the importer reads back to the same values. With every answer
+the label, each their own answer (with its ``id``), whose ``result`` holds every control's
+value; where an answer is not the label, the label is starred as ground truth (an answer that
+is it, else the decider's own annotation), which the importer reads back to the same values.
+With every answer
 (:meth:`LabelStudioExporter.write_answers`), a task per answered item holding each answer that
 counts as its annotator's annotation, which the importer with ``answers`` reads back as theirs.
 An annotator's annotation carries the guideline and schema version it was made under and why
@@ -31,10 +32,13 @@ keys of its own, and a reviewer's or adjudicator's starred one the guideline ver
 when they decided. Label Studio's import keeps a task's ``meta`` but only its own keys of an
 annotation (``result``, ``completed_by``, ``lead_time``, ...): the task's ``meta`` is where the
 provenance lives on in Label Studio. A label's task holds its label's provenance there
-(``decided_by``, ``decided_at`` and ``decided_guideline_version`` for a decided one); an
-answers task holds ``answers``, each answer's provenance keyed by its annotation's ``id``
-(:func:`~labelloop.ingest.provenance.answers_provenance`), under ``labelloop`` when the item's
-own metadata has an ``answers``.
+(``decided_by``, ``decided_at`` and ``decided_guideline_version`` for a decided one), and both
+a label's task and an answers task hold ``answers``: each annotator's answer's provenance in
+the order of their annotations, named by its annotation's ``id`` and its ``annotator``, with
+the guideline and schema version and why the item was served to them (``strategy``,
+``reason``: :func:`~labelloop.ingest.provenance.answers_provenance`); under ``labelloop`` when
+the item's own metadata has an ``answers``. labelloop's import keeps the whole ``meta`` as the
+item's metadata and reads none of it back as answers or selections.
 """
 
 from __future__ import annotations
@@ -640,15 +644,7 @@ class LabelStudioExporter:
         task["meta"] = with_provenance(answers[0].metadata, ours)
         task["annotations"] = []
         for answer in answers:
-            annotation = self._annotation(
-                answer,
-                answer.value,
-                by=answer.annotator,
-                at=answer.answered_at,
-                active_ms=answer.active_ms,
-                versions=answer_versions(answer),
-            )
-            annotation["id"] = answer.answer_id
+            annotation = self._answered(answer, answer)
             if answer.changed_at is not None:
                 annotation["updated_at"] = iso_utc(answer.changed_at)
             task["annotations"].append(annotation)
@@ -670,6 +666,8 @@ class LabelStudioExporter:
     def _task(self, record: ExportRecord) -> dict[str, Any]:
         task = self._item_task(record)
         ours = label_provenance(record)
+        if record.answers:  # each annotation's own keys of ours, which Label Studio drops
+            ours["answers"] = answers_provenance(record.answers)
         if ours:  # the one place of a task a Label Studio import keeps beside its data
             task["meta"] = with_provenance(record.metadata, ours)
         if record.resolution == "auto":  # the model's label: a prediction, not an annotation
@@ -706,24 +704,30 @@ class LabelStudioExporter:
         reads back): the first answer that is the label, else, when a reviewer's fix or the
         expert tier's decision made it, the decider's own annotation (the annotators' answers
         stay theirs)."""
-        annotations = []
-        for answer in answers:
-            annotations.append(
-                self._annotation(
-                    record,
-                    answer.value,
-                    by=answer.annotator,
-                    at=answer.answered_at,
-                    active_ms=answer.active_ms,
-                    versions=answer_versions(answer),
-                )
-            )
+        annotations = [self._answered(record, answer) for answer in answers]
         same = [k for k, a in enumerate(answers) if a.value == record.value]
         if record.annotated_value is not None or not same:
             annotations.append(self._decided(record))
         elif len(same) < len(annotations):
             annotations[same[0]]["ground_truth"] = True
         return annotations
+
+    def _answered(
+        self, record: ExportRecord | AnswerRecord, answer: AnswerRecord | LabelAnswer
+    ) -> dict[str, Any]:
+        """``answer`` to ``record``'s item as its annotator's annotation (see
+        :meth:`_annotation`), with the answer's ``id`` when it has one."""
+        annotation = self._annotation(
+            record,
+            answer.value,
+            by=answer.annotator,
+            at=answer.answered_at,
+            active_ms=answer.active_ms,
+            versions=answer_versions(answer),
+        )
+        if answer.answer_id is not None:
+            annotation["id"] = answer.answer_id
+        return annotation
 
     def _decided(self, record: ExportRecord) -> dict[str, Any]:
         """The label as its reviewer or adjudicator decided it, starred as ground truth, with

@@ -83,17 +83,20 @@ def answer_versions(record: ExportRecord | AnswerRecord | LabelAnswer) -> dict[s
     )
 
 
-def answers_provenance(answers: Iterable[AnswerRecord]) -> list[dict[str, Any]]:
+def answers_provenance(answers: Iterable[AnswerRecord | LabelAnswer]) -> list[dict[str, Any]]:
     """Each answer's provenance, in order: ``id`` (the answer's, as the export writes it),
-    ``annotator``, ``annotated_at``, ``changed_at`` when its annotator changed it, and what it was
-    made under and why its item was served (:func:`answer_versions`)."""
+    ``annotator``, ``annotated_at``, ``changed_at`` when its annotator changed it (an answers
+    export's), and what it was made under and why its item was served
+    (:func:`answer_versions`)."""
     return [
         _known(
             {
                 "id": answer.answer_id,
                 "annotator": answer.annotator,
-                "annotated_at": iso_utc(answer.answered_at),
-                "changed_at": _when(answer.changed_at),
+                "annotated_at": _when(answer.answered_at),
+                "changed_at": _when(answer.changed_at)
+                if isinstance(answer, AnswerRecord)
+                else None,
             }
         )
         | answer_versions(answer)

@@ -45,8 +45,8 @@ class Stage:
     """The window ``arrived`` and ``cleared`` were counted over, in days (e.g. 7)."""
     in_progress: int = 0
     """How many are being worked on right now (held by a live lease: an item leased to an
-    annotator, an answer whose item a reviewer holds), counted apart from ``waiting``: they do
-    not wait, but are not done either."""
+    annotator, an answer whose item a reviewer holds, a rejected item its annotator took up
+    again), counted apart from ``waiting``: they do not wait, but are not done either."""
     doing: str = "being labeled"
     """What working on one is called, after "2 more are": ``"being reviewed"``, ..."""
 

@@ -99,7 +99,8 @@ def labeled_rows(
 def label_answers(
     conn: Connection, project_id: int, *, split: str = "pool"
 ) -> Iterator[RowMapping]:
-    """The live answers behind the labels of ``split`` (``item_id``, the annotator's
+    """The live answers behind the labels of ``split`` (``item_id``, the answer's own id,
+    ``answer_id``, the annotator's
     ``username``, the ``guideline_version`` and ``schema_version`` answered under, the
     answer's ``value``, when it was given, ``answered_at``, and its ``active_ms``), with the
     selection that served the item to each annotator (``strategy``, ``rank``, ``reason``,
@@ -108,6 +109,7 @@ def label_answers(
     q = (
         select(
             annotation.c.item_id,
+            annotation.c.id.label("answer_id"),
             user.c.username,
             annotation.c.guideline_version,
             annotation.c.schema_version,

@@ -97,7 +97,9 @@ def _not_gold(item_id: Any) -> Any:
     return ~exists().where(gold_answer.c.item_id == item_id)
 
 
-def waiting(conn: Connection, project_id: int, *, at: datetime) -> dict[str, dict[str, Any]]:
+def waiting(
+    conn: Connection, project_id: int, *, at: datetime, taken_up_since: datetime
+) -> dict[str, dict[str, Any]]:
     """What waits where right now, each with the time the oldest one started waiting, and what
     is being worked on there now (``in_progress``: held by a live lease, so it does not wait,
     but is not done either; ``since`` is the oldest of those that wait).
@@ -110,9 +112,11 @@ def waiting(conn: Connection, project_id: int, *, at: datetime) -> dict[str, dic
       item a reviewer holds;
     - ``escalated``: items at the expert tier since they were escalated; in progress: those an
       expert holds;
-    - ``rework``: items rejected in review and leased back to their annotator, since then. That
-      lease is the wait (the item is theirs until it runs out), so none is counted in progress,
-      and the item counts in no other stage.
+    - ``rework``: items rejected in review and leased back to their annotator, since then; the
+      item counts in no other stage. That lease lasts hours and no give-back ends it, so it is
+      the wait, not the work: in progress are those whose annotator took the lease up (was
+      served it or renewed it, ``store.review.take_up``) since ``taken_up_since``, as a lease of
+      that length would hold them.
     """
     # The items to label and those waiting for another annotator are both the pool's
     # unlabeled items: one pass over them counts both (a pass each, anti-joins of the whole
@@ -184,17 +188,50 @@ def waiting(conn: Connection, project_id: int, *, at: datetime) -> dict[str, dic
         q = _held_or_waiting(counted, stamp, state, project_id=project_id, tier=tier, at=at)
         n, since, busy = conn.execute(q).one()
         out[key] = {"waiting": int(n), "since": since, "in_progress": int(busy)}
-    rework = select(
-        func.count(func.distinct(assignment.c.item_id)), func.min(assignment.c.leased_at)
-    ).where(
-        assignment.c.project_id == project_id,
-        assignment.c.strategy == REWORK,
-        assignment.c.state == "leased",
-        assignment.c.lease_expires_at > at,
-    )
-    n, since = conn.execute(rework).one()
-    out["rework"] = {"waiting": int(n), "since": since, "in_progress": 0}
+    out["rework"] = _rework(conn, project_id, at=at, taken_up_since=taken_up_since)
     return out
+
+
+def _rework(
+    conn: Connection, project_id: int, *, at: datetime, taken_up_since: datetime
+) -> dict[str, Any]:
+    """The items back with their annotators (see :func:`waiting`): an item is being redone
+    when one of its live rework leases was taken up since ``taken_up_since``."""
+    # A rework lease's leased_at is its rejection's time until its annotator takes it up.
+    sent = (
+        select(func.max(review.c.created_at))
+        .join(annotation, annotation.c.id == review.c.annotation_id)
+        .where(
+            annotation.c.item_id == assignment.c.item_id,
+            annotation.c.user_id == assignment.c.user_id,
+            review.c.verdict == "reject",
+        )
+        .scalar_subquery()
+    )
+    taken_up = and_(assignment.c.leased_at > sent, assignment.c.leased_at > taken_up_since)
+    per_item = (
+        select(
+            func.max(case((taken_up, 1), else_=0)).label("busy"),
+            func.min(func.coalesce(sent, assignment.c.leased_at)).label("sent"),
+        )
+        .where(
+            assignment.c.project_id == project_id,
+            assignment.c.strategy == REWORK,
+            assignment.c.state == "leased",
+            assignment.c.lease_expires_at > at,
+        )
+        .group_by(assignment.c.item_id)
+        .subquery()
+    )
+    waits = per_item.c.busy == 0
+    n, since, busy = conn.execute(
+        select(
+            func.count(case((waits, 1))),
+            func.min(case((waits, per_item.c.sent))),
+            func.count(case((~waits, 1))),
+        )
+    ).one()
+    return {"waiting": int(n), "since": since, "in_progress": int(busy)}
 
 
 def _held_or_waiting(

@@ -136,6 +136,14 @@ def insert_assignment(conn: Connection, **values: Any) -> int:
     return insert(conn, lease_stmt(conn.dialect.name == "sqlite"), values)
 
 
+def take_up(conn: Connection, assignment_id: int, *, at: datetime) -> None:
+    """Record that a rework lease's annotator has its item on their page at ``at`` (served or
+    renewed): its ``leased_at``, until then the time it was sent back, moves to ``at``. The
+    lease itself keeps its end (the item stays theirs for the hours a rework is given); the
+    dashboard counts the item as being redone for a lease's length after (``store.insight``)."""
+    conn.execute(update(assignment).where(assignment.c.id == assignment_id).values(leased_at=at))
+
+
 def rework_lease(conn: Connection, assignment_id: int) -> RowMapping | None:
     """The rejected annotation (and its latest review) a rework lease was made for."""
     q = (
@@ -664,7 +672,8 @@ def unlabel(conn: Connection, item_id: int) -> None:
 
 
 def insert_review(conn: Connection, **values: Any) -> int:
-    return new_id(conn.execute(review.insert().values(created_at=now(), **values)))
+    """A verdict, made now unless ``created_at`` says when."""
+    return new_id(conn.execute(review.insert().values({"created_at": now(), **values})))
 
 
 def item_reviews(conn: Connection, item_id: int) -> list[dict[str, Any]]:

@@ -107,6 +107,7 @@ def records(
                     schema_version=a["schema_version"],
                     strategy=a["strategy"],
                     reason=why_picked(a),
+                    answer_id=a["answer_id"],
                 )
                 for a in behind
             ),

@@ -912,6 +912,7 @@ def review_annotation(
                 raise LabelloopError(
                     "the fix is the answer as given: change the value, or accept the answer"
                 )
+        at = now()  # the verdict's time is also the rework lease's: it has not been taken up
         review_id = store_review.insert_review(
             conn,
             annotation_id=annotation_id,
@@ -920,12 +921,13 @@ def review_annotation(
             corrected_value=corrected,
             comment=note,
             tier=tier,
+            created_at=at,
         )
         store_review.set_status(conn, [annotation_id], STATUS_AFTER[verdict])
         leases.give_back(conn, ctx, item_id)
         rework = None
         if verdict == "reject":
-            rework = _send_back(conn, ctx, row, note or "")
+            rework = _send_back(conn, ctx, row, note or "", at=at)
         if verdict != "escalate":
             store_review.resolve_annotation_flags(conn, row, by=ctx.user.id or None)
         resolution = None if verdict == "escalate" else resolve(conn, ctx, item_id)
@@ -958,8 +960,9 @@ def review_annotation(
     }
 
 
-def _send_back(conn: Any, ctx: ProjectContext, row: Any, comment: str) -> int:
-    """Lease the item back to its annotator with the reviewer's comment as the reason.
+def _send_back(conn: Any, ctx: ProjectContext, row: Any, comment: str, *, at: datetime) -> int:
+    """Lease the item back to its annotator with the reviewer's comment as the reason, leased
+    ``at`` the rejection's time (until they take it up: ``store.review.take_up``).
 
     The rejected annotation's assignment stops counting, and its label (if it had become the
     item's) is withdrawn; when the annotator does not come back before the lease ends, the item
@@ -972,7 +975,6 @@ def _send_back(conn: Any, ctx: ProjectContext, row: Any, comment: str) -> int:
     original = (
         store_tasks.get_assignment(conn, row["assignment_id"]) if row["assignment_id"] else None
     )
-    at = now()
     return store_review.insert_assignment(
         conn,
         project_id=ctx.id,

@@ -148,6 +148,7 @@ def next_task(
             if ends is None:
                 gone.append(lease["id"])
                 continue
+            _taken_up(conn, lease, at=at)
             guideline_version = store_projects.newest_guideline_version(conn, ctx.id)
             return review.with_rework(
                 conn,
@@ -366,6 +367,13 @@ def _relet(conn: Any, ctx: ProjectContext, row: Mapping[str, Any]) -> None:
     store_tasks.release_other_leases(conn, item_id=item_id, user_id=user_id, keep=row["id"])
 
 
+def _taken_up(conn: Any, lease: Mapping[str, Any], *, at: datetime) -> None:
+    """A rework lease served or renewed is being redone now: the dashboard counts it so for
+    a lease's length (its own end is hours away, and no give-back ends it)."""
+    if lease["strategy"] == store_review.REWORK:
+        store_review.take_up(conn, lease["id"], at=at)
+
+
 def renew(db: Database, ctx: ProjectContext, assignment_id: int) -> dict[str, Any]:
     """Keep the caller's lease for another ``lease_minutes`` from now (never shorter: a rework
     lease lasts hours); the labeling page calls this while its annotator works on the item. A
@@ -376,6 +384,7 @@ def renew(db: Database, ctx: ProjectContext, assignment_id: int) -> dict[str, An
         longest = now() + timedelta(minutes=ctx.settings.lease_minutes)
         until = max(lease["lease_expires_at"], longest)  # a lease taken again ends at ``longest``
         store_tasks.extend_lease(conn, assignment_id, until=until)
+        _taken_up(conn, lease, at=now())
     return {"assignment_id": lease["id"], "lease_expires_at": until.isoformat()}
 
 

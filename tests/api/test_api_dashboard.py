@@ -96,6 +96,26 @@ def test_items_being_labeled_now_are_counted_beside_those_that_wait(page: Page) 
     assert 'id="stat-remaining">37<' in project and 'id="stat-leased">2<' in project
 
 
+def test_items_back_with_their_annotator_on_their_page_are_being_redone(page: Page) -> None:
+    """An item rejected in review waits for its annotator until they take it up; then it is
+    counted as being redone, not as waiting, in the JSON and on the page."""
+    from labelloop.workflow import tasks
+
+    lab = page.lab
+    ctx = lab.project("sent", review_policy="all")
+    lab.import_rows(ctx, lab.rows(10))
+    lab.train(ctx)
+    lab.label_next(ctx, n=3)
+    lab.reject_next(lab.member("sent", "rita", "reviewer"), n=2)
+    assert tasks.next_task(lab.db, ctx)["selection"]["strategy"] == "rework"
+    body = _get(page, "/api/projects/sent/dashboard").json()
+    stages = {s["key"]: s for s in body["stages"]}
+    assert (stages["rework"]["waiting"], stages["rework"]["in_progress"]) == (1, 1)
+    assert stages["rework"]["waiting_text"] == "1 item, 1 more being redone now"
+    html = " ".join(_get(page, "/p/sent/dashboard").text.split())
+    assert "<td>1 item, 1 more being redone now</td>" in html
+
+
 def test_item_text_and_file_names_reach_the_page_escaped(page: Page) -> None:
     lab = page.lab
     ctx = lab.project("sent")

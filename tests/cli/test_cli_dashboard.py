@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from labelloop.store.db import Database
-from labelloop.workflow import review
+from labelloop.workflow import review, tasks
 from tests.conftest import Lab, make_rows
 
 
@@ -147,6 +147,11 @@ def test_one_waiting_item_is_named_in_the_singular(cli: Any) -> None:
     lab.label_next(ctx, n=2)
     said = " ".join(cli("dashboard", "p").stdout.split())
     assert "│ Labeling │ 1 item │" in said and "│ Review │ 2 annotations │" in said
+    # both sent back, and the first on the admin's page again: being redone, not waiting
+    lab.reject_next(lab.member("p", "rita", "reviewer"), n=2)
+    assert tasks.next_task(lab.db, ctx) is not None
+    said = " ".join(cli("dashboard", "p").stdout.split())
+    assert "│ Back with the annotator │ 1 item, 1 more being redone now │" in said
 
 
 def test_the_terminal_says_which_labels_its_pace_leaves_out(cli: Any) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from labelloop.domain import ExportRecord, ItemIn
+from labelloop.domain import ExportRecord, ItemIn, LabelAnswer
 from labelloop.errors import ImportFormatError, LabelloopError
 from labelloop.ingest import json_array, make_exporter, make_importer
 from labelloop.ingest.label_studio import LabelStudioExporter, LabelStudioImporter
@@ -807,6 +807,79 @@ def test_a_fixed_labels_versions_are_its_annotators_and_the_deciders_answer_has_
     assert (own["created_username"], own["guideline_version"]) == ("ann", 2)
     assert decided["created_username"] == "rita" and "guideline_version" not in decided
     assert task["meta"]["guideline_version"] == 2
+
+
+def test_why_each_annotator_was_served_the_item_lives_on_in_the_tasks_meta() -> None:
+    """Label Studio's import drops an annotation's keys of ours, the strategy and reason among
+    them: the task's meta holds each annotation's, by its id and annotator, beside the label's
+    own provenance, and labelloop's import keeps it as the item's metadata."""
+    at = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
+    picked = "the model was torn between neutral (40%) and positive (38%)"
+    answers = (
+        LabelAnswer("ann", {"sentiment": "neutral"}, at, 4200, 1, 1, "margin", picked, 31),
+        LabelAnswer("bob", {"sentiment": "positive"}, at, 900, 2, 1, "random", "a control", 32),
+    )
+    record = _record(
+        1,
+        {"sentiment": "neutral"},
+        "fine",
+        strategy="margin",
+        reason=picked,
+        resolution="reviewed",
+        decided_by="rita",
+        answers=answers,
+        annotators=("ann", "bob"),
+        guideline_versions=(1, 2),
+        metadata={"source": "app"},
+    )
+    (task,) = _write(SENTIMENT, [record])
+    own = {
+        "source": "app",
+        **PROVENANCE,
+        "strategy": "margin",
+        "reason": picked,
+        "annotators": ["ann", "bob"],
+        "guideline_versions": [1, 2],
+        "decided_by": "rita",
+    }
+    assert {k: v for k, v in task["meta"].items() if k != "answers"} == own  # as before
+    assert task["meta"]["answers"] == [
+        {
+            "id": 31,
+            "annotator": "ann",
+            "annotated_at": "2024-05-01T10:00:00+00:00",
+            "guideline_version": 1,
+            "schema_version": 1,
+            "strategy": "margin",
+            "reason": picked,
+        },
+        {
+            "id": 32,
+            "annotator": "bob",
+            "annotated_at": "2024-05-01T10:00:00+00:00",
+            "guideline_version": 2,
+            "schema_version": 1,
+            "strategy": "random",
+            "reason": "a control",
+        },
+    ]
+    ann, bob = task["annotations"]  # ann's is the label: starred
+    assert [(a["id"], a["created_username"]) for a in (ann, bob)] == [(31, "ann"), (32, "bob")]
+    assert ann["ground_truth"] and not bob["ground_truth"]
+    # Label Studio keeps the meta and drops our keys of the annotations: so reads labelloop
+    for annotation in task["annotations"]:
+        for key in ("strategy", "reason", "guideline_version", "schema_version"):
+            del annotation[key]
+    (item,) = LabelStudioImporter(schema=SENTIMENT).read(io.BytesIO(json.dumps([task]).encode()))
+    assert item.label == {"sentiment": "neutral"}
+    assert item.metadata == {**task["meta"], "label_studio_annotator": "ann"}
+    importer = LabelStudioImporter(schema=SENTIMENT, answers=True)
+    (item,) = importer.read(io.BytesIO(json.dumps([task]).encode()))
+    assert [(a.shown, a.value, a.source_id) for a in item.answers] == [
+        ("ann", {"sentiment": "neutral"}, "31"),
+        ("bob", {"sentiment": "positive"}, "32"),
+    ]
+    assert item.metadata["answers"] == task["meta"]["answers"]
 
 
 def test_provenance_the_items_meta_names_already_goes_under_labelloop() -> None:

@@ -1,17 +1,21 @@
-"""Where work waits, as the dashboard counts it on SQLite and on PostgreSQL: the items to label
-and those waiting for another annotator, each with the time the oldest one began to wait."""
+"""Where work waits, as the dashboard counts it on SQLite and on PostgreSQL: the items to label,
+those waiting for another annotator and those back with their annotator, each with the time the
+oldest one began to wait, and beside them those being worked on now."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select, update
 
 from labelloop.store import insight as store_insight
-from labelloop.store.tables import annotation, assignment, import_batch, item
+from labelloop.store.tables import annotation, assignment, import_batch, item, review
 from labelloop.store.users import now
 from labelloop.workflow import quality, tasks
 from tests.conftest import Lab, make_rows
+
+LEASE = timedelta(minutes=10)
 
 
 def test_items_to_label_and_waiting_for_another_are_counted_apart(lab: Lab) -> None:
@@ -61,7 +65,8 @@ def test_items_to_label_and_waiting_for_another_are_counted_apart(lab: Lab) -> N
             .values(created_at=oldest_answer)
         )
     with lab.db.read() as conn:
-        waiting = store_insight.waiting(conn, ctx.id, at=now())
+        at = now()
+        waiting = store_insight.waiting(conn, ctx.id, at=at, taken_up_since=at - LEASE)
         imported = conn.execute(select(func.min(import_batch.c.created_at))).scalar_one()
         pool = {i for (i,) in conn.execute(select(item.c.id))}
     to_label = pool - set(first_ids) - set(answered) - live
@@ -83,3 +88,41 @@ def test_items_to_label_and_waiting_for_another_are_counted_apart(lab: Lab) -> N
         "in_progress": len(overlap & live),
     }
     assert waiting["review"]["waiting"] == 1
+
+
+def _rework(lab: Lab, project_id: int, *, at: datetime) -> dict[str, Any]:
+    with lab.db.read() as conn:
+        found = store_insight.waiting(conn, project_id, at=at, taken_up_since=at - LEASE)
+    return found["rework"]
+
+
+def test_a_rejected_item_is_being_redone_while_its_annotator_has_it_up(lab: Lab) -> None:
+    ctx = lab.project("rw", review_policy="all")
+    lab.import_rows(ctx, make_rows(20))
+    lab.train(ctx)
+    ann = lab.member("rw", "ann", "annotator")
+    for _ in range(2):
+        task = tasks.next_task(lab.db, ann)
+        tasks.submit(lab.db, ann, task["assignment_id"], {"sentiment": "neutral"}, active_ms=1500)
+    lab.reject_next(lab.member("rw", "rita", "reviewer"), n=2)
+    with lab.db.read() as conn:
+        first, second = [
+            at for (at,) in conn.execute(select(review.c.created_at).order_by(review.c.id))
+        ]
+    assert _rework(lab, ctx.id, at=now()) == {"waiting": 2, "since": first, "in_progress": 0}
+    # ann's page shows the first one again: it is being redone, and no longer waits
+    redo = tasks.next_task(lab.db, ann)
+    assert redo["selection"]["strategy"] == "rework"
+    at = now()
+    assert _rework(lab, ctx.id, at=at) == {"waiting": 1, "since": second, "in_progress": 1}
+    with lab.db.read() as conn:
+        label = store_insight.waiting(conn, ctx.id, at=at, taken_up_since=at - LEASE)["label"]
+    assert (label["waiting"], label["in_progress"]) == (18, 0)  # nobody's labeling
+    # a page left alone a lease's length ago holds nothing: the item waits since it was rejected
+    later = now() + LEASE + timedelta(seconds=1)
+    assert _rework(lab, ctx.id, at=later) == {"waiting": 2, "since": first, "in_progress": 0}
+    tasks.renew(lab.db, ann, redo["assignment_id"])  # the page in use keeps it being redone
+    assert _rework(lab, ctx.id, at=now())["in_progress"] == 1
+    # the rework goes back to review: one item is left to redo
+    tasks.submit(lab.db, ann, redo["assignment_id"], {"sentiment": "positive"}, active_ms=900)
+    assert _rework(lab, ctx.id, at=now()) == {"waiting": 1, "since": second, "in_progress": 0}

@@ -339,6 +339,64 @@ def test_a_label_studio_export_keeps_the_annotators_answer_and_stars_the_decider
     assert (back["label"], back["metadata"]["label_studio_annotator"]) == (truth, "rita")
 
 
+def test_label_studio_keeps_why_each_annotator_was_served_the_item_in_the_tasks_meta(
+    lab: Any,
+) -> None:
+    """bob is served an item by the queue, ann gets it back from review to redo: both answers
+    stand behind the label. Label Studio drops an annotation's keys of ours, so the task's
+    meta says for each annotation (by its id and annotator) why its annotator was served the
+    item, and an import of the file into labelloop keeps that as the item's metadata."""
+    ctx = lab.project(overlap=2, review_policy="all")
+    lab.import_rows(ctx, lab.rows(4))
+    lab.train(ctx)
+    ann, bob = (lab.member("sent", n, "annotator") for n in ("ann", "bob"))
+    rita = lab.member("sent", "rita", "reviewer")
+    first = tasks.next_task(lab.db, ann)
+    right = {"sentiment": lab.truth(first["item"]["data"]["text"])}
+    wrong = {"sentiment": _wrong(right["sentiment"])}
+    sent_back = tasks.submit(lab.db, ann, first["assignment_id"], wrong, active_ms=50)
+    served = tasks.next_task(lab.db, bob)
+    assert served["item"]["id"] == first["item"]["id"]
+    tasks.submit(lab.db, bob, served["assignment_id"], right, active_ms=50)
+    wf_review.review_annotation(
+        lab.db, rita, sent_back["annotation_id"], verdict="reject", comment="read it again"
+    )
+    redo = tasks.next_task(lab.db, ann)
+    tasks.submit(lab.db, ann, redo["assignment_id"], right, active_ms=50)
+    for _ in range(2):
+        held = wf_review.next_review(lab.db, rita)
+        wf_review.review_annotation(lab.db, rita, held["annotation"]["id"], verdict="accept")
+
+    sink = io.BytesIO()
+    export.export(lab.db, ctx, sink, fmt="label_studio")
+    (task,) = json.loads(sink.getvalue())
+    meta = task["meta"]
+    # the label's own provenance stays as it was: bob's, the first answer behind it
+    assert (meta["annotator"], meta["strategy"], meta["reason"]) == (
+        "bob",
+        served["selection"]["strategy"],
+        _why_picked(served),
+    )
+    assert meta["annotators"] == ["bob", "ann"]
+    why = [(a["id"], a["annotator"], a["strategy"], a["reason"]) for a in meta["answers"]]
+    assert why == [
+        (a["id"], a["created_username"], a["strategy"], a["reason"]) for a in task["annotations"]
+    ]
+    assert [w[1:] for w in why] == [
+        ("bob", served["selection"]["strategy"], _why_picked(served)),
+        ("ann", "rework", _why_picked(redo)),
+    ]
+    assert _why_picked(redo).startswith("sent back by rita: read it again")
+
+    copy = lab.project("copy")
+    imports.import_items(
+        lab.db, copy, io.BytesIO(sink.getvalue()), fmt="label_studio", filename="sent.json"
+    )
+    (back,) = _export(lab, copy, "jsonl")
+    assert back["label"] == right["sentiment"]
+    assert back["metadata"]["answers"] == meta["answers"]
+
+
 @pytest.mark.parametrize("fmt", ["jsonl", "csv"])
 def test_a_single_label_is_decided_by_its_one_annotator(lab: Any, ready: Any, fmt: str) -> None:
     """ann's one answer decided the label: the export names her as its decider, as a reviewed

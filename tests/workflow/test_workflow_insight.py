@@ -428,6 +428,11 @@ def test_rejected_items_wait_back_with_their_annotator(lab: Lab) -> None:
     found = insight.report(lab.db, ctx, days=7)
     assert _stages(found)["rework"] == (2, 2, 0)
     assert sum(s["waiting"] for s in found["stages"]) == found["counts"]["remaining"] == 28
+    assert tasks.next_task(lab.db, annotator)["selection"]["strategy"] == "rework"
+    found = insight.report(lab.db, ctx, days=7)  # one is on ann's page: being redone
+    assert _in_flight(found)["rework"] == (1, 1)
+    stages = {s["key"]: s for s in found["stages"]}
+    assert stages["rework"]["waiting_text"] == "1 item, 1 more being redone now"
     _label_as(lab, annotator, 1)  # a rework lease comes first
     assert _stages(insight.report(lab.db, ctx, days=7))["rework"] == (1, 2, 1)
 
