@@ -127,8 +127,10 @@ def _listed(page: Any, item_id: int) -> str:
 
 def _says_none(trace: str) -> bool:
     """Whether a trace says "none" of an answer; "picked by model: none (v1 was a cold
-    start)" says it of the model that picked the item, not of the answer."""
-    return re.search(r"\bnone\b(?! \(v\d+ was a cold start\))", trace) is not None
+    start)" or "none (v1 had no prediction for it)" says it of the model that picked the item,
+    not of the answer."""
+    picked = r"\(v\d+ (?:was a cold start|had no prediction for it)\)"
+    return re.search(rf"\bnone\b(?! {picked})", trace) is not None
 
 
 def test_a_manager_reads_no_spans_no_labels_and_no_boxes(site: Site, browser: Any) -> None:
