@@ -4,6 +4,7 @@ next, which a new copy per test guaranteed by construction."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -75,6 +76,12 @@ def test_a_used_copy_comes_back_as_a_new_copy_would(
     held.execute("SELECT pg_advisory_lock(42)")
     held.execute("SELECT lo_create(0)")
     used = _state(pg_cluster, url)
+    deadline = time.monotonic() + 10
+    while used["sessions"][0] > 1 and time.monotonic() < deadline:
+        # The disposed pool's connections are closed; their server processes may still be
+        # on their way out (seen on a loaded machine), and are not what this test is about.
+        time.sleep(0.05)
+        used = _state(pg_cluster, url)
     assert sum(used["rows"].values()) > 0 and used["locks"][0] == 1
     assert used["large objects"][0] == 1 and used["sessions"][0] == 1
     try:
