@@ -11,16 +11,17 @@ unlabeled: doccano writes one for every example no one labeled. ``relations`` ar
 (labelloop has no relations); every other field (``Comments``, the example's metadata) is the
 item's metadata.
 
-Out: one example per labeled item: ``id`` (its external id, else labelloop's item id),
-``text``, ``label`` (label names for a choice or multi_choice target, triples for spans), the
-item's metadata and the label's provenance (:func:`~labelloop.ingest.provenance.label_provenance`:
+Out: one example per labeled item: ``id`` (its external id, else labelloop's item id), ``text``,
+``label`` (label names for a choice or multi_choice target, triples for spans), the item's
+metadata and the label's provenance (:func:`~labelloop.ingest.provenance.label_provenance`:
 ``annotator``, ``annotated_at``, ``guideline_version``, ``schema_version``, ``strategy``,
 ``reason``, and every annotator behind the label with their versions, ``annotators`` and
-``guideline_versions``: a doccano file has no field of its own for several annotators, whose
-labels doccano exports a file per user) as further fields, which doccano keeps as the
-example's metadata; a metadata field named like one of doccano's three goes under ``meta``,
-and provenance the item's metadata already names goes under ``labelloop``. Read back, those
-fields are the item's metadata, as any other field.
+``guideline_versions``, and each one's answer with why it was served to them, ``answers``: a
+doccano file has no field of its own for several annotators, whose labels doccano exports a file
+per user) as further fields, which doccano keeps as the example's metadata; a metadata field
+named like one of doccano's three goes under ``meta``, and provenance the item's metadata
+already names goes under ``labelloop``. Read back, those fields are the item's metadata, as any
+other field.
 """
 
 from __future__ import annotations

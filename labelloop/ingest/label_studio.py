@@ -665,9 +665,7 @@ class LabelStudioExporter:
 
     def _task(self, record: ExportRecord) -> dict[str, Any]:
         task = self._item_task(record)
-        ours = label_provenance(record)
-        if record.answers:  # each annotation's own keys of ours, which Label Studio drops
-            ours["answers"] = answers_provenance(record.answers)
+        ours = label_provenance(record)  # with each annotation's keys, which Label Studio drops
         if ours:  # the one place of a task a Label Studio import keeps beside its data
             task["meta"] = with_provenance(record.metadata, ours)
         if record.resolution == "auto":  # the model's label: a prediction, not an annotation

@@ -17,7 +17,8 @@ item. Prodigy has no id field: ``id_field`` names a field of the task or of its 
 Out: one accepted task per labeled item: ``text`` (an HTML item: ``html`` too), ``meta`` (the
 item's metadata with its id and the label's provenance,
 :func:`~labelloop.ingest.provenance.label_provenance`: annotator, annotated_at, guideline and
-schema version, strategy and reason), the annotator as ``_annotator_id`` and ``_session_id`` and
+schema version, strategy and reason, and each answer behind it with its own, ``answers``), the
+annotator as ``_annotator_id`` and ``_session_id`` and
 the time as ``_timestamp`` (Unix seconds), which Prodigy's review and progress read, every
 annotator behind the label as ``sessions`` (as Prodigy's review recipe names the sessions
 behind an example; read back, it is left out when it repeats the ``annotators`` in meta), a choice

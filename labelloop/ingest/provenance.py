@@ -4,10 +4,10 @@ version, and why its item was picked, so a team that moves its labels keeps that
 
 The names are the columns of labelloop's own export (``annotator``, ``annotated_at``,
 ``guideline_version``, ``schema_version``, ``strategy``, ``reason``, ``annotators`` and
-``guideline_versions`` when anyone here answered; for a label a reviewer or
-adjudicator decided, ``decided_by``, ``decided_at``, ``decided_guideline_version``); what
-labelloop does not know (an imported label has no annotator) is left out rather than written
-as null.
+``guideline_versions`` when anyone here answered, and ``answers``, each answer's own; for a
+label a reviewer or adjudicator decided, ``decided_by``, ``decided_at``,
+``decided_guideline_version``); what labelloop does not know (an imported label has no
+annotator) is left out rather than written as null.
 """
 
 from __future__ import annotations
@@ -27,16 +27,18 @@ PROVENANCE_KEY = "labelloop"
 
 def label_provenance(record: ExportRecord) -> dict[str, Any]:
     """The label's provenance: who annotated, when, under which guideline and schema version,
-    and the selection that picked its item (``strategy``, ``reason``), and every annotator
-    behind the label with their guideline versions (:func:`behind`); an auto label's
-    ``reason`` names its run and ``model_version`` the model that gave it. A label no one
-    annotated here (imported, auto) has no ``annotated_at``: the export's time for it is when
-    labelloop took it in."""
+    and the selection that picked its item (``strategy``, ``reason``), every annotator
+    behind the label with their guideline versions (:func:`behind`), and each of their answers'
+    own provenance as ``answers`` (:func:`answers_provenance`: the reason each annotator was
+    served the item, not only the label's); an auto label's ``reason`` names its run and
+    ``model_version`` the model that gave it. A label no one annotated here (imported, auto)
+    has no ``annotated_at``: the export's time for it is when labelloop took it in."""
     found = {
         "annotator": record.annotator,
         "annotated_at": _when(record.annotated_at if record.annotator else None),
         **answer_versions(record),
         **behind(record),
+        "answers": answers_provenance(record.answers) or None,
     }
     if record.resolution == "auto":
         found["model_version"] = record.model_version  # the model's label, not a person's

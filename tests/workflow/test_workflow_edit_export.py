@@ -339,13 +339,14 @@ def test_a_label_studio_export_keeps_the_annotators_answer_and_stars_the_decider
     assert (back["label"], back["metadata"]["label_studio_annotator"]) == (truth, "rita")
 
 
-def test_label_studio_keeps_why_each_annotator_was_served_the_item_in_the_tasks_meta(
-    lab: Any,
-) -> None:
+@pytest.mark.parametrize("fmt", ["label_studio", "doccano", "prodigy"])
+def test_a_tools_file_keeps_why_each_annotator_was_served_the_item(lab: Any, fmt: str) -> None:
     """bob is served an item by the queue, ann gets it back from review to redo: both answers
-    stand behind the label. Label Studio drops an annotation's keys of ours, so the task's
-    meta says for each annotation (by its id and annotator) why its annotator was served the
-    item, and an import of the file into labelloop keeps that as the item's metadata."""
+    stand behind the label. The file for another tool says for each answer (by its id and
+    annotator) why its annotator was served the item, where that tool keeps it (Label
+    Studio drops an annotation's keys of ours: the task's meta; a Prodigy task's meta; a
+    doccano example's own fields), and an import of the file into labelloop keeps that as the
+    item's metadata."""
     ctx = lab.project(overlap=2, review_policy="all")
     lab.import_rows(ctx, lab.rows(4))
     lab.train(ctx)
@@ -357,20 +358,22 @@ def test_label_studio_keeps_why_each_annotator_was_served_the_item_in_the_tasks_
     sent_back = tasks.submit(lab.db, ann, first["assignment_id"], wrong, active_ms=50)
     served = tasks.next_task(lab.db, bob)
     assert served["item"]["id"] == first["item"]["id"]
-    tasks.submit(lab.db, bob, served["assignment_id"], right, active_ms=50)
+    bobs = tasks.submit(lab.db, bob, served["assignment_id"], right, active_ms=50)
     wf_review.review_annotation(
         lab.db, rita, sent_back["annotation_id"], verdict="reject", comment="read it again"
     )
     redo = tasks.next_task(lab.db, ann)
-    tasks.submit(lab.db, ann, redo["assignment_id"], right, active_ms=50)
+    redone = tasks.submit(lab.db, ann, redo["assignment_id"], right, active_ms=50)
     for _ in range(2):
         held = wf_review.next_review(lab.db, rita)
         wf_review.review_annotation(lab.db, rita, held["annotation"]["id"], verdict="accept")
 
     sink = io.BytesIO()
-    export.export(lab.db, ctx, sink, fmt="label_studio")
-    (task,) = json.loads(sink.getvalue())
-    meta = task["meta"]
+    export.export(lab.db, ctx, sink, fmt=fmt)
+    (task,) = (
+        json.loads(sink.getvalue()) if fmt == "label_studio" else [json.loads(sink.getvalue())]
+    )
+    meta = task if fmt == "doccano" else task["meta"]
     # the label's own provenance stays as it was: bob's, the first answer behind it
     assert (meta["annotator"], meta["strategy"], meta["reason"]) == (
         "bob",
@@ -379,9 +382,12 @@ def test_label_studio_keeps_why_each_annotator_was_served_the_item_in_the_tasks_
     )
     assert meta["annotators"] == ["bob", "ann"]
     why = [(a["id"], a["annotator"], a["strategy"], a["reason"]) for a in meta["answers"]]
-    assert why == [
-        (a["id"], a["created_username"], a["strategy"], a["reason"]) for a in task["annotations"]
-    ]
+    if fmt == "label_studio":  # named as the annotations are
+        assert why == [
+            (a["id"], a["created_username"], a["strategy"], a["reason"])
+            for a in task["annotations"]
+        ]
+    assert [w[0] for w in why] == [bobs["annotation_id"], redone["annotation_id"]]
     assert [w[1:] for w in why] == [
         ("bob", served["selection"]["strategy"], _why_picked(served)),
         ("ann", "rework", _why_picked(redo)),
@@ -389,9 +395,7 @@ def test_label_studio_keeps_why_each_annotator_was_served_the_item_in_the_tasks_
     assert _why_picked(redo).startswith("sent back by rita: read it again")
 
     copy = lab.project("copy")
-    imports.import_items(
-        lab.db, copy, io.BytesIO(sink.getvalue()), fmt="label_studio", filename="sent.json"
-    )
+    imports.import_items(lab.db, copy, io.BytesIO(sink.getvalue()), fmt=fmt, filename="sent.json")
     (back,) = _export(lab, copy, "jsonl")
     assert back["label"] == right["sentiment"]
     assert back["metadata"]["answers"] == meta["answers"]
