@@ -226,17 +226,14 @@ def check_labels(
         return LabelCheck(empty_selection())
     rows, given = rows[keep], np.searchsorted(checkable, y[keep])  # compact class indices
     n_folds = int(min(cv, np.bincount(given).min()))
-    folds = StratifiedKFold(
-        n_splits=max(2, n_folds), shuffle=True, random_state=int(rng.integers(2**31 - 1))
+    pred_probs = out_of_fold_proba(
+        model,
+        X[rows],
+        given,
+        folds=max(2, n_folds),
+        n_classes=checkable.shape[0],
+        random_state=int(rng.integers(2**31 - 1)),
     )
-    pred_probs = np.zeros((rows.shape[0], checkable.shape[0]))
-    for train, test in folds.split(np.zeros(rows.shape[0]), given):
-        # Confident learning reads these as probabilities: a model whose own are not (a
-        # softmax of distances says 1.00 at a coin flip) is calibrated within the fold.
-        member = fit_model(model, X[rows[train]], given[train], calibrate=True)
-        pred_probs[test] = predict_proba_chunked(
-            member, X[rows[test]], n_classes=checkable.shape[0]
-        )
     if not beats_majority(given, pred_probs):
         return LabelCheck(empty_selection())
     issues = find_label_issues(
@@ -265,3 +262,41 @@ def check_labels(
         agrees=pred_probs.argmax(axis=1) == given,
         guesses=guesses,
     )
+
+
+def out_of_fold_proba(
+    model: Any,
+    X: NDArray[np.floating] | csr_matrix,
+    y: NDArray[np.int64],
+    *,
+    folds: int,
+    random_state: int,
+    n_classes: int | None = None,
+) -> NDArray[np.float64]:
+    """Each row's class probabilities from a clone of ``model`` fitted on the other folds.
+
+    Parameters
+    ----------
+    model : scikit-learn classifier
+        The project's model (its ``model`` setting), left untouched.
+    X : ndarray or csr_matrix of shape (n_rows, n_features)
+    y : ndarray of shape (n_rows,)
+        Class indices; every class present needs ``folds`` rows at least.
+    folds : int
+        Stratified folds, shuffled with ``random_state``.
+    n_classes : int, optional
+        Width of the output; defaults to ``y.max() + 1``.
+
+    Returns
+    -------
+    ndarray of shape (n_rows, n_classes)
+        Confident learning reads these as probabilities: a model whose own are not (a softmax
+        of distances says 1.00 at a coin flip) is calibrated within the fold.
+    """
+    width = int(y.max()) + 1 if n_classes is None else n_classes
+    split = StratifiedKFold(n_splits=folds, shuffle=True, random_state=random_state)
+    proba = np.zeros((y.shape[0], width))
+    for train, test in split.split(np.zeros(y.shape[0]), y):
+        member = fit_model(model, X[train], y[train], calibrate=True)
+        proba[test] = predict_proba_chunked(member, X[test], n_classes=width)
+    return proba

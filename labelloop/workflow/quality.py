@@ -230,7 +230,8 @@ def scan(
     contradicts, by the round's rule (:func:`labelloop.learn.relabel.contradicted`); new flags
     feed the review queue when the project reviews flagged items.
 
-    The model reads the project's own features (image and audio files under the cache's media
+    The model is the project's own (its ``model`` setting, as the learner's rounds fit it)
+    and reads the project's own features (image and audio files under the cache's media
     roots). Embeddings come from ``cache`` once every labeled item has them; until then a
     featurizer with per-item embeddings gives way to its refitted part or TF-IDF, so a scan
     never waits for them."""
@@ -322,17 +323,20 @@ def _cross_val_proba(
     folds: int,
     cache: FeatureCache,
 ) -> np.ndarray:
-    from sklearn.model_selection import StratifiedKFold, cross_val_predict
-
-    from labelloop.learn import default_model
+    """Out-of-fold probabilities of the project's own model (its ``model`` setting), as a
+    learner round's check of the labels reads them."""
+    from labelloop.learn import make_model
+    from labelloop.learn.relabel import out_of_fold_proba
 
     X, _ = cache.stored_or_refitted(ctx, ctx.settings.featurizer, rows)
-    cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=ctx.id)
-    present = np.unique(y)
-    proba = cross_val_predict(default_model(), X, y, cv=cv, method="predict_proba")
-    full = np.zeros((len(y), len(ctx.schema.target.labels)))
-    full[:, present] = proba
-    return full
+    return out_of_fold_proba(
+        make_model(ctx.settings.model),
+        X,
+        y,
+        folds=folds,
+        n_classes=len(ctx.schema.target.labels),
+        random_state=ctx.id,
+    )
 
 
 # ------------------------------------------------------------------------------ the report

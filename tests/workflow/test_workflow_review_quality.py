@@ -335,6 +335,45 @@ def test_a_scan_whose_model_learned_nothing_flags_nothing_and_says_why(lab: Any)
     assert found["reason"].startswith("the cross-validated model is no better than always")
 
 
+@pytest.mark.parametrize(
+    ("model", "learns"),
+    [("logistic_regression", True), ("sklearn.dummy.DummyClassifier", False)],
+)
+def test_a_scan_judges_labels_with_the_projects_own_model(
+    sqlite_lab: Any, model: str, learns: bool
+) -> None:
+    """The same labels (a few of them wrong), scanned in a project whose ``model`` setting
+    learns from the text and in one whose model only ever answers the label priors: the scan
+    fits the project's model, so only the first finds the wrong labels, and the second says
+    its model does no better than the most common label."""
+    lab = sqlite_lab
+    ctx = lab.project(model=model)
+    rows = lab.rows(45, labeled=True)
+    planted = {r["id"] for r in rows[3::7]}  # two of each class
+    lab.import_rows(
+        ctx,
+        [
+            {**r, "label": CLASSES[(CLASSES.index(r["label"]) + 1) % 3]}
+            if r["id"] in planted
+            else r
+            for r in rows
+        ],
+        labeled=True,
+    )
+    found = quality.scan(lab.db, ctx)
+    assert found["checked"] == 45
+    if learns:
+        with lab.db.read() as conn:
+            flagged = conn.execute(
+                select(item.c.external_id).where(item.c.id.in_(found["items"]))
+            ).scalars()
+            external = set(flagged)
+        assert len(external & planted) >= 3 and len(external - planted) <= 2, (external, planted)
+    else:
+        assert found["flagged"] == 0
+        assert found["reason"].startswith("the cross-validated model is no better than always")
+
+
 def test_agreement_on_spans_is_reported_per_entity_label(sqlite_lab: Any) -> None:
     """Two annotators mark every text; they agree on each city and differ on two people."""
     lab = sqlite_lab
