@@ -172,9 +172,7 @@ def measure(url: str, n: int, a: argparse.Namespace, *, postgres: bool) -> dict[
         with db.read() as conn:
             for _ in range(WAITING_CALLS):
                 t0 = time.perf_counter()
-                at = now()
-                lease = timedelta(minutes=ctx.settings.lease_minutes)
-                store_insight.waiting(conn, ctx.id, at=at, taken_up_since=at - lease)
+                store_insight.waiting(conn, ctx.id, at=now())
                 stages.append(time.perf_counter() - t0)
         row["waiting_ms"] = round(1000 * statistics.median(stages), 1)
         if postgres:

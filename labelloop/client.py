@@ -619,7 +619,8 @@ class Project:
         this user again while nobody else took them. Each is named with the end it was last
         given (:attr:`Task.lease_expires_at`): one served again or renewed elsewhere since (a
         reloaded page, another script) stays leased, as do answered tasks and items sent back
-        for rework. The assignment ids given back."""
+        for rework (those wait for this user again, no longer being redone). The assignment
+        ids given back."""
         leases = [
             {"assignment_id": t.assignment_id, "lease_expires_at": t.lease_expires_at}
             for t in tasks

@@ -97,9 +97,7 @@ def _not_gold(item_id: Any) -> Any:
     return ~exists().where(gold_answer.c.item_id == item_id)
 
 
-def waiting(
-    conn: Connection, project_id: int, *, at: datetime, taken_up_since: datetime
-) -> dict[str, dict[str, Any]]:
+def waiting(conn: Connection, project_id: int, *, at: datetime) -> dict[str, dict[str, Any]]:
     """What waits where right now, each with the time the oldest one started waiting, and what
     is being worked on there now (``in_progress``: held by a live lease, so it does not wait,
     but is not done either; ``since`` is the oldest of those that wait).
@@ -113,10 +111,10 @@ def waiting(
     - ``escalated``: items at the expert tier since they were escalated; in progress: those an
       expert holds;
     - ``rework``: items rejected in review and leased back to their annotator, since then; the
-      item counts in no other stage. That lease lasts hours and no give-back ends it, so it is
-      the wait, not the work: in progress are those whose annotator took the lease up (was
-      served it or renewed it, ``store.review.take_up``) since ``taken_up_since``, as a lease of
-      that length would hold them.
+      item counts in no other stage. That lease lasts hours and a give-back leaves it theirs, so
+      it is the wait, not the work: in progress are those their annotator has on their page
+      (served or renewed within a lease's length and not given back since,
+      ``store.review.take_up``).
     """
     # The items to label and those waiting for another annotator are both the pool's
     # unlabeled items: one pass over them counts both (a pass each, anti-joins of the whole
@@ -188,31 +186,18 @@ def waiting(
         q = _held_or_waiting(counted, stamp, state, project_id=project_id, tier=tier, at=at)
         n, since, busy = conn.execute(q).one()
         out[key] = {"waiting": int(n), "since": since, "in_progress": int(busy)}
-    out["rework"] = _rework(conn, project_id, at=at, taken_up_since=taken_up_since)
+    out["rework"] = _rework(conn, project_id, at=at)
     return out
 
 
-def _rework(
-    conn: Connection, project_id: int, *, at: datetime, taken_up_since: datetime
-) -> dict[str, Any]:
+def _rework(conn: Connection, project_id: int, *, at: datetime) -> dict[str, Any]:
     """The items back with their annotators (see :func:`waiting`): an item is being redone
-    when one of its live rework leases was taken up since ``taken_up_since``."""
-    # A rework lease's leased_at is its rejection's time until its annotator takes it up.
-    sent = (
-        select(func.max(review.c.created_at))
-        .join(annotation, annotation.c.id == review.c.annotation_id)
-        .where(
-            annotation.c.item_id == assignment.c.item_id,
-            annotation.c.user_id == assignment.c.user_id,
-            review.c.verdict == "reject",
-        )
-        .scalar_subquery()
-    )
-    taken_up = and_(assignment.c.leased_at > sent, assignment.c.leased_at > taken_up_since)
+    when one of its live rework leases is taken up at ``at``; the others wait since their
+    lease was made (its ``leased_at``), when the answer was rejected."""
     per_item = (
         select(
-            func.max(case((taken_up, 1), else_=0)).label("busy"),
-            func.min(func.coalesce(sent, assignment.c.leased_at)).label("sent"),
+            func.count(case((assignment.c.taken_up_until > at, 1))).label("busy"),
+            func.min(assignment.c.leased_at).label("sent"),
         )
         .where(
             assignment.c.project_id == project_id,

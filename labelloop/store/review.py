@@ -136,12 +136,14 @@ def insert_assignment(conn: Connection, **values: Any) -> int:
     return insert(conn, lease_stmt(conn.dialect.name == "sqlite"), values)
 
 
-def take_up(conn: Connection, assignment_id: int, *, at: datetime) -> None:
-    """Record that a rework lease's annotator has its item on their page at ``at`` (served or
-    renewed): its ``leased_at``, until then the time it was sent back, moves to ``at``. The
-    lease itself keeps its end (the item stays theirs for the hours a rework is given); the
-    dashboard counts the item as being redone for a lease's length after (``store.insight``)."""
-    conn.execute(update(assignment).where(assignment.c.id == assignment_id).values(leased_at=at))
+def take_up(conn: Connection, assignment_id: int, *, until: datetime) -> None:
+    """Record that a rework lease's annotator has its item on their page until ``until`` (a
+    lease's length from when they were served it or renewed it): the dashboard counts it as
+    being redone till then (``store.insight``), or till their page gives it back
+    (``store.tasks.end_leases``). The lease keeps its end (the item stays theirs for the hours a
+    rework is given) and its ``leased_at``, the time it was sent back."""
+    q = update(assignment).where(assignment.c.id == assignment_id).values(taken_up_until=until)
+    conn.execute(q)
 
 
 def rework_lease(conn: Connection, assignment_id: int) -> RowMapping | None:

@@ -254,6 +254,9 @@ assignment = Table(
     Column("suggestion", String(200), nullable=True),
     Column("suggestion_confidence", Float, nullable=True),
     Column("suggestion_value", JSON, nullable=True),  # suggested spans/boxes by control
+    # A rework lease's item is on its annotator's page until then (a lease's length from when
+    # it was served or renewed; the moment the page gave it back): being redone, not waiting.
+    Column("taken_up_until", TS, nullable=True),
     Index("ix_assignment_item_state", "item_id", "state"),
     Index("ix_assignment_user_state", "project_id", "user_id", "state"),
 )

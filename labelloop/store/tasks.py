@@ -448,28 +448,38 @@ def end_leases(
     at: datetime,
 ) -> list[int]:
     """Make those of ``leases`` (assignment id -> when the caller knew it to end) that are the
-    user's live leases in the project, and still end then, run out at ``at``, but for leases
-    served as ``spare`` (a rework, the annotator's own to come back to); the ids ended. A lease
-    served again since (a reloaded page, :func:`serve_again`) or renewed ends later than its
-    sender knew: it stays. A lease ended so is one that ran out: its item is open to others at
-    once, and its user's submit or renew takes it again while nobody else did."""
+    user's live leases in the project, and still end then, run out at ``at``; the ids ended. A
+    lease served again since (a reloaded page, :func:`serve_again`) or renewed ends later than
+    its sender knew: it stays. A lease ended so is one that ran out: its item is open to others
+    at once, and its user's submit or renew takes it again while nobody else did.
+
+    A lease served as ``spare`` (a rework, the annotator's own to come back to) stays theirs,
+    but is no longer taken up from ``at`` (``store.review.take_up``): its item waits for them
+    again rather than being redone."""
     if not leases:
         return []
     mine = (
-        select(assignment.c.id, assignment.c.lease_expires_at)
+        select(assignment.c.id, assignment.c.lease_expires_at, assignment.c.strategy)
         .where(
             assignment.c.id.in_(list(leases)),
             assignment.c.project_id == project_id,
             assignment.c.user_id == user_id,
             live(assignment.c, at),
-            assignment.c.strategy.is_distinct_from(spare),
         )
         .with_for_update()  # PostgreSQL: a submit or a serve of one of them finishes first
     )
-    ended = sorted(i for i, ends in conn.execute(mine) if ends == leases[i])
+    named = [(i, strategy) for i, ends, strategy in conn.execute(mine) if ends == leases[i]]
+    ended = sorted(i for i, strategy in named if strategy != spare)
     if ended:
         conn.execute(
             update(assignment).where(assignment.c.id.in_(ended)).values(lease_expires_at=at)
+        )
+    put_down = [i for i, strategy in named if strategy == spare]
+    if put_down:
+        conn.execute(
+            update(assignment)
+            .where(assignment.c.id.in_(put_down), assignment.c.taken_up_until > at)
+            .values(taken_up_until=at)
         )
     return ended
 

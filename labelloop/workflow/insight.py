@@ -105,12 +105,7 @@ def report(
             regions = store_throughput.resolved_values_per_day(conn, ctx.id, first_day)
         spans = store_throughput.turnaround_spans(conn, ctx.id, first_day)
         verdicts = store_throughput.reviews_per_day(conn, ctx.id, first_day)
-        waiting = store_insight.waiting(
-            conn,
-            ctx.id,
-            at=at,
-            taken_up_since=at - timedelta(minutes=ctx.settings.lease_minutes),
-        )
+        waiting = store_insight.waiting(conn, ctx.id, at=at)
         arrived = store_insight.arrivals(conn, ctx.id, stage_since)
         cleared = store_insight.departures(conn, ctx.id, stage_since)
         last_active = store_insight.last_active(conn, ctx.id)

@@ -148,7 +148,7 @@ def next_task(
             if ends is None:
                 gone.append(lease["id"])
                 continue
-            _taken_up(conn, lease, at=at)
+            _taken_up(conn, lease, until=until)
             guideline_version = store_projects.newest_guideline_version(conn, ctx.id)
             return review.with_rework(
                 conn,
@@ -367,11 +367,12 @@ def _relet(conn: Any, ctx: ProjectContext, row: Mapping[str, Any]) -> None:
     store_tasks.release_other_leases(conn, item_id=item_id, user_id=user_id, keep=row["id"])
 
 
-def _taken_up(conn: Any, lease: Mapping[str, Any], *, at: datetime) -> None:
-    """A rework lease served or renewed is being redone now: the dashboard counts it so for
-    a lease's length (its own end is hours away, and no give-back ends it)."""
+def _taken_up(conn: Any, lease: Mapping[str, Any], *, until: datetime) -> None:
+    """A rework lease served or renewed is being redone until ``until``, a lease's length from
+    now, or until its page gives it back: the dashboard counts it so (its own end is hours
+    away, and a give-back leaves it the annotator's)."""
     if lease["strategy"] == store_review.REWORK:
-        store_review.take_up(conn, lease["id"], at=at)
+        store_review.take_up(conn, lease["id"], until=until)
 
 
 def renew(db: Database, ctx: ProjectContext, assignment_id: int) -> dict[str, Any]:
@@ -385,7 +386,7 @@ def renew(db: Database, ctx: ProjectContext, assignment_id: int) -> dict[str, An
         longest = at + timedelta(minutes=ctx.settings.lease_minutes)
         until = max(lease["lease_expires_at"], longest)  # a lease taken again ends at ``longest``
         store_tasks.extend_lease(conn, assignment_id, until=until)
-        _taken_up(conn, lease, at=at)
+        _taken_up(conn, lease, until=longest)
     return {"assignment_id": lease["id"], "lease_expires_at": until.isoformat()}
 
 
@@ -394,9 +395,11 @@ def release(db: Database, ctx: ProjectContext, leases: Mapping[int, datetime]) -
     are the caller's unanswered leases in the project and still end then (the labeling page's
     item on screen and the one it prefetched, as it is left), so others are served them at
     once rather than when they run out. A lease served again since (the page reloaded, another
-    tab) or renewed stays, as does a lease sent back for rework. ``released``: the ids given
-    back; anyone else's, and answered ones, are left as they are. A page that comes back takes
-    its item again while nobody else did, as after a lease ran out (a renew, or a submit)."""
+    tab) or renewed stays. A lease sent back for rework stays the caller's too, but its item
+    is no longer being redone: it waits for them again on the dashboard until they are served
+    it or renew it. ``released``: the ids given back; anyone else's, and answered ones, are left
+    as they are. A page that comes back takes its item again while nobody else did, as after a
+    lease ran out (a renew, or a submit)."""
     ctx.require(Permission.ANNOTATE)
     with db.write() as conn:  # leases take row locks only, never the audit chain
         released = store_tasks.end_leases(

@@ -98,8 +98,10 @@ def test_items_being_labeled_now_are_counted_beside_those_that_wait(page: Page) 
 
 def test_items_back_with_their_annotator_on_their_page_are_being_redone(page: Page) -> None:
     """An item rejected in review waits for its annotator until they take it up; then it is
-    counted as being redone, not as waiting, in the JSON and on the page."""
+    counted as being redone, not as waiting, in the JSON and on the page, until their page
+    gives it back."""
     from labelloop.workflow import tasks
+    from labelloop.workflow.accounts import create_token
 
     lab = page.lab
     ctx = lab.project("sent", review_policy="all")
@@ -107,13 +109,25 @@ def test_items_back_with_their_annotator_on_their_page_are_being_redone(page: Pa
     lab.train(ctx)
     lab.label_next(ctx, n=3)
     lab.reject_next(lab.member("sent", "rita", "reviewer"), n=2)
-    assert tasks.next_task(lab.db, ctx)["selection"]["strategy"] == "rework"
+    redo = tasks.next_task(lab.db, ctx)
+    assert redo["selection"]["strategy"] == "rework"
     body = _get(page, "/api/projects/sent/dashboard").json()
     stages = {s["key"]: s for s in body["stages"]}
     assert (stages["rework"]["waiting"], stages["rework"]["in_progress"]) == (1, 1)
     assert stages["rework"]["waiting_text"] == "1 item, 1 more being redone now"
     html = " ".join(_get(page, "/p/sent/dashboard").text.split())
     assert "<td>1 item, 1 more being redone now</td>" in html
+    # the labeling page left gives it back: it waits for its annotator again, at once
+    lease = {"assignment_id": redo["assignment_id"], "lease_expires_at": redo["lease_expires_at"]}
+    token = {"Authorization": f"Bearer {create_token(lab.db, 'admin')}"}
+    gone = page.client.post(
+        "/api/projects/sent/tasks/release", json={"leases": [lease]}, headers=token
+    )
+    assert gone.status_code == 200 and gone.json() == {"released": []}
+    body = _get(page, "/api/projects/sent/dashboard").json()
+    stages = {s["key"]: s for s in body["stages"]}
+    assert (stages["rework"]["waiting"], stages["rework"]["in_progress"]) == (2, 0)
+    assert stages["rework"]["waiting_text"] == "2 items"
 
 
 def test_item_text_and_file_names_reach_the_page_escaped(page: Page) -> None:

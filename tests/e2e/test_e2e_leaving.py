@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,8 @@ def slow(
             for name in annotators:
                 stock.user(name)
                 stock.member(slug, name, "annotator")
+        stock.user(REVIEWER)
+        stock.member("redo", REVIEWER, "reviewer")
     gate = work / "gate"
     gate.write_text("", encoding="utf-8")
     path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
@@ -64,16 +66,20 @@ PROJECTS = {  # each test's project: its items, whether it has a text control, i
     "late": (3, False, ("lena",)),
     "renewed": (3, False, ("rosa",)),
     "retaken": (3, False, ("remy",)),
+    "redo": (3, False, ("rhea",)),
 }
+SETTINGS = {"redo": {"review_policy": "all"}}  # a project's settings, where not the defaults
+REVIEWER = "ravi"  # of "redo"
 
 
 def _project(stock: Stock, tmp_path: Path, slug: str, *, note: bool, n: int) -> None:
     controls: list[dict[str, Any]] = [{"name": "sentiment", "type": "choice", "labels": LABELS}]
     if note:
         controls.append({"name": "note", "type": "text", "max_chars": 12000})
+    data = {"type": "text", "field": "text"}
+    settings = SETTINGS.get(slug, {})
     stock.project(
-        slug,
-        {"name": slug.title(), "data": {"type": "text", "field": "text"}, "controls": controls},
+        slug, {"name": slug.title(), "data": data, "controls": controls, "settings": settings}
     )
     rows = [{"id": f"r{i}", "text": f"{slug} pool text number {i}"} for i in range(n)]
     stock.add(slug, write_jsonl(tmp_path / f"{slug}.jsonl", rows), id_field="id")
@@ -435,4 +441,63 @@ def test_e2e_a_renewal_that_lands_after_the_page_was_left_gives_the_item_back(
     while _live_leases(home, name) and time.monotonic() < deadline:
         page.wait_for_timeout(50)
     assert _live_leases(home, name) == []
+    page.context.close()
+
+
+def _rework_stage(home: Path, slug: str, *, reject: bool = False) -> tuple[str, int | None]:
+    """What the dashboard says waits back with the annotators; with ``reject``, once a reviewer
+    sent back the answer waiting for review (waited for: answers go in the background), and
+    the item sent back."""
+    from labelloop.govern.permissions import Permission
+    from labelloop.store.db import Database
+    from labelloop.workflow import accounts, insight, projects, review
+
+    db = Database(f"sqlite:///{home / 'labelloop.db'}")
+    try:
+        reviewer = accounts.user_by_name(db, REVIEWER)
+        assert reviewer is not None
+        ctx = projects.access(db, slug, reviewer, Permission.VIEW_PROJECT)
+        sent = None
+        if reject:
+            held = _until(lambda: review.next_review(db, ctx))
+            assert held, "no answer came to review"
+            answer = held["annotation"]["id"]
+            sent = review.review_annotation(db, ctx, answer, verdict="reject", comment="redo")
+        stages = {s["key"]: s for s in insight.report(db, ctx, days=7)["stages"]}
+        return stages["rework"]["waiting_text"], sent and sent["item_id"]
+    finally:
+        db.dispose()
+
+
+def _until(check: Callable[[], object], *, seconds: float = 10) -> object:
+    """``check()`` once it is truthy (the server hears of a page left in the background)."""
+    deadline = time.monotonic() + seconds
+    while not (found := check()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return found
+
+
+def test_e2e_a_rework_left_waits_for_its_annotator_again_at_once(
+    slow: tuple[str, Path, Path], browser: Any
+) -> None:
+    """An item sent back for rework counted as being redone for a whole lease after its
+    annotator left the labeling page. Leaving ends it at once; the item stays theirs."""
+    url, _, home = slow
+    page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    login(page, url, "/p/redo/label", username="rhea")
+    wait_task(page)
+    page.keyboard.press("1")
+    page.keyboard.press("Enter")
+    waits, redo = _rework_stage(home, "redo", reject=True)
+    assert waits == "1 item"
+    page.click("#my-answers-link")  # she leaves, and comes back to the item sent back
+    assert _until(lambda: _live_leases(home, "rhea") == [redo])
+    page.goto(f"{url}/p/redo/label")
+    page.locator("#rework-banner").wait_for()  # with the reviewer's note
+    being_redone = "0 items, 1 more being redone now"
+    assert _until(lambda: _rework_stage(home, "redo")[0] == being_redone)
+
+    page.click("#my-answers-link")  # she leaves it
+    assert _until(lambda: _rework_stage(home, "redo")[0] == "1 item")
+    assert _live_leases(home, "rhea") == [redo]  # still hers, for nobody else
     page.context.close()

@@ -65,8 +65,7 @@ def test_items_to_label_and_waiting_for_another_are_counted_apart(lab: Lab) -> N
             .values(created_at=oldest_answer)
         )
     with lab.db.read() as conn:
-        at = now()
-        waiting = store_insight.waiting(conn, ctx.id, at=at, taken_up_since=at - LEASE)
+        waiting = store_insight.waiting(conn, ctx.id, at=now())
         imported = conn.execute(select(func.min(import_batch.c.created_at))).scalar_one()
         pool = {i for (i,) in conn.execute(select(item.c.id))}
     to_label = pool - set(first_ids) - set(answered) - live
@@ -92,7 +91,7 @@ def test_items_to_label_and_waiting_for_another_are_counted_apart(lab: Lab) -> N
 
 def _rework(lab: Lab, project_id: int, *, at: datetime) -> dict[str, Any]:
     with lab.db.read() as conn:
-        found = store_insight.waiting(conn, project_id, at=at, taken_up_since=at - LEASE)
+        found = store_insight.waiting(conn, project_id, at=at)
     return found["rework"]
 
 
@@ -116,7 +115,7 @@ def test_a_rejected_item_is_being_redone_while_its_annotator_has_it_up(lab: Lab)
     at = now()
     assert _rework(lab, ctx.id, at=at) == {"waiting": 1, "since": second, "in_progress": 1}
     with lab.db.read() as conn:
-        label = store_insight.waiting(conn, ctx.id, at=at, taken_up_since=at - LEASE)["label"]
+        label = store_insight.waiting(conn, ctx.id, at=at)["label"]
     assert (label["waiting"], label["in_progress"]) == (18, 0)  # nobody's labeling
     # a page left alone a lease's length ago holds nothing: the item waits since it was rejected
     later = now() + LEASE + timedelta(seconds=1)
@@ -126,3 +125,39 @@ def test_a_rejected_item_is_being_redone_while_its_annotator_has_it_up(lab: Lab)
     # the rework goes back to review: one item is left to redo
     tasks.submit(lab.db, ann, redo["assignment_id"], {"sentiment": "positive"}, active_ms=900)
     assert _rework(lab, ctx.id, at=now()) == {"waiting": 1, "since": second, "in_progress": 0}
+
+
+def test_a_rejected_item_given_back_waits_for_its_annotator_again_at_once(lab: Lab) -> None:
+    """Leaving the labeling page (its give-back) ends "being redone" then, not a lease's length
+    later; the item stays its annotator's, served to them and to nobody else."""
+    ctx = lab.project("rw", review_policy="all")
+    lab.import_rows(ctx, make_rows(4))
+    lab.train(ctx)
+    ann, bob = (lab.member("rw", name, "annotator") for name in ("ann", "bob"))
+    task = tasks.next_task(lab.db, ann)
+    tasks.submit(lab.db, ann, task["assignment_id"], {"sentiment": "neutral"}, active_ms=1500)
+    lab.reject_next(lab.member("rw", "rita", "reviewer"), n=1)
+    with lab.db.read() as conn:
+        rejected = conn.execute(select(review.c.created_at)).scalar_one()
+    redo = tasks.next_task(lab.db, ann)
+    assert redo["selection"]["strategy"] == "rework"
+    assert _rework(lab, ctx.id, at=now())["in_progress"] == 1
+
+    ends = datetime.fromisoformat(redo["lease_expires_at"])
+    assert tasks.release(lab.db, ann, {redo["assignment_id"]: ends}) == {"released": []}
+    assert _rework(lab, ctx.id, at=now()) == {"waiting": 1, "since": rejected, "in_progress": 0}
+    # still ann's: bob is served the other three items, and then nothing
+    served = []
+    while (given := tasks.next_task(lab.db, bob)) is not None and len(served) < 4:
+        tasks.submit(lab.db, bob, given["assignment_id"], {"sentiment": "neutral"}, active_ms=9)
+        served.append(given["item"]["id"])
+    assert len(served) == 3 and redo["item"]["id"] not in served
+    # ann back on the page (a renew, as the page shown again sends): being redone again
+    tasks.renew(lab.db, ann, redo["assignment_id"])
+    assert _rework(lab, ctx.id, at=now())["in_progress"] == 1
+    tasks.release(lab.db, ann, {redo["assignment_id"]: ends})
+    assert tasks.next_task(lab.db, ann)["assignment_id"] == redo["assignment_id"]
+    assert _rework(lab, ctx.id, at=now()) == {"waiting": 0, "since": None, "in_progress": 1}
+    # a skip lets the item go: back with nobody, it is no longer redone nor waits there
+    tasks.skip(lab.db, ann, redo["assignment_id"])
+    assert _rework(lab, ctx.id, at=now()) == {"waiting": 0, "since": None, "in_progress": 0}

@@ -391,3 +391,59 @@ def test_label_issues_raised_before_0028_keep_the_model_s_suggestion_after_the_u
     with db.read() as conn:
         kept = conn.execute(text("SELECT note FROM flag ORDER BY id")).scalars().all()
     assert kept == [note for _, note in notes.values()]
+
+
+def test_rework_leases_taken_up_before_0029_are_being_redone_as_before_after_the_upgrade(
+    lab: Lab,
+) -> None:
+    """Before 0029 a rework lease's leased_at moved to when its annotator was last served it or
+    renewed it: after the upgrade the dashboard counts the same items as being redone and the
+    same as waiting since their rejection, and going back writes leased_at as before."""
+    from datetime import datetime, timedelta
+
+    from sqlalchemy import select
+
+    from labelloop.store import insight as store_insight
+    from labelloop.store.tables import assignment
+    from labelloop.store.users import now
+    from labelloop.workflow import tasks
+
+    db = lab.db
+    ctx = lab.project("rw", review_policy="all")
+    lab.import_rows(ctx, make_rows(6))
+    lab.train(ctx)
+    ann = lab.member("rw", "ann", "annotator")
+    lab.label_next(ann, n=3)
+    lab.reject_next(lab.member("rw", "rita", "reviewer"), n=3)
+    on_page = tasks.next_task(db, ann)["assignment_id"]  # taken up, still on ann's page
+    left = tasks.next_task(db, ann, held=[on_page])  # taken up, then given back
+    tasks.release(
+        db, ann, {left["assignment_id"]: datetime.fromisoformat(left["lease_expires_at"])}
+    )
+    rework = assignment.c.strategy == "rework"
+
+    def leases(*columns: object) -> dict[int, tuple[object, ...]]:
+        with db.read() as conn:
+            found = conn.execute(select(assignment.c.id, *columns).where(rework))
+            return {i: tuple(rest) for i, *rest in found}
+
+    def stage(at: datetime) -> dict[str, object]:
+        with db.read() as conn:
+            return store_insight.waiting(conn, ctx.id, at=at)["rework"]
+
+    before, at = leases(assignment.c.leased_at, assignment.c.taken_up_until), now()
+    counted = stage(at)
+    assert (counted["waiting"], counted["in_progress"]) == (2, 1)
+
+    downgrade(db, "0028")
+    assert "taken_up_until" not in _columns(db, "assignment")
+    taken_up = before[on_page][1] - timedelta(minutes=10)  # as that release wrote it
+    assert leases(assignment.c.leased_at) == {
+        i: (taken_up if i == on_page else sent,) for i, (sent, _) in before.items()
+    }
+
+    upgrade(db)
+    assert stage(at) == counted
+    after = leases(assignment.c.leased_at, assignment.c.taken_up_until)
+    assert after[on_page] == before[on_page]
+    assert {i: sent for i, (sent, _) in after.items()} == {i: s for i, (s, _) in before.items()}

@@ -140,8 +140,9 @@ def release(slug: str, body: ReleaseIn, db: DbDep, user: CurrentUser) -> dict[st
     left), each named with the ``lease_expires_at`` its holder was last told: their items go to
     the next annotator at once, not when the leases run out; the caller may still take one
     again while nobody else did. ``released``: the ids given back; anyone else's, answered
-    ones, rework leases and leases served again or renewed since (their end moved: a reloaded
-    page shows the item) are left as they are."""
+    ones and leases served again or renewed since (their end moved: a reloaded page shows the
+    item) are left as they are. A rework lease stays the caller's, its item no longer being
+    redone but waiting for them again on the dashboard."""
     leases = {lease.assignment_id: lease.lease_expires_at for lease in body.leases}
     return tasks.release(db, projects.access(db, slug, user, Permission.ANNOTATE), leases)
 
