@@ -708,7 +708,9 @@ class Project:
         self, *, kind: str | None = None, open_only: bool = True, limit: int = 200, offset: int = 0
     ) -> list[dict[str, Any]]:
         """A page of the flags on the project's items, newest first (reviewers and managers):
-        ``kind`` e.g. ``ambiguous`` or ``label_issue``; ``open_only=False`` adds resolved ones."""
+        ``kind`` e.g. ``ambiguous`` or ``label_issue``; ``open_only=False`` adds resolved ones.
+        A flag the model raised carries the label it suggests, ``suggestion``, and its
+        probability, ``confidence`` (both ``None`` on other flags)."""
         params: dict[str, Any] = {"open": open_only, "limit": limit, "offset": offset}
         if kind:
             params["kind"] = kind

@@ -243,7 +243,8 @@ def list_flags(
     offset: Annotated[int, Query(ge=0, le=browse.MAX_OFFSET)] = 0,
 ) -> dict[str, Any]:
     """A page of the flags on the project's items (raised by the automated checks and by
-    annotators), newest first."""
+    annotators), newest first; one the model raised carries the label it suggests,
+    ``suggestion``, and its probability, ``confidence`` (null on the others)."""
     ctx = projects.access(db, slug, user, Permission.REVIEW)
     flags = review.flags(db, ctx, kind=kind, open_only=open, limit=limit, offset=offset)
     return {"flags": flags}
