@@ -682,7 +682,8 @@ class Project:
         """A page of the project's items with their labels, answers and open flags, filtered
         (``total``, ``items``; ``q``: words, read as :meth:`search` reads them, a long one cut
         and said so in ``cut`` and ``note``; ``picked_by``:
-        how the item was first served, e.g. ``margin``, ``control``, ``search:ana``); reviewers
+        how the item was first served, e.g. ``margin``, ``control``, ``search:ana``,
+        ``no_prediction``); reviewers
         and managers. To an annotator, My answers (``mine``):
         the items they answered with their own answer, its ``state`` (``no_verdict``,
         ``accepted``, ``fixed``, ``rejected``; what ``status`` filters by) and ``refusal``."""

@@ -247,7 +247,8 @@ def items(
         str | None,
         typer.Option(
             help="How the item was first served: a strategy (margin, ...), control, search "
-            "or search:USER, spot_check, import."
+            "or search:USER, spot_check, import; no_prediction (boxes: an image the detector "
+            "predicted nothing for)."
         ),
     ] = None,
     newest: Annotated[

@@ -191,7 +191,8 @@ def list_items(
     a longer one searched by its beginning and said so as ``/search`` says it: ``cut``,
     ``note``) and paged; ``picked_by`` how the item was first served, as its trace says (a
     strategy such as ``margin``, ``control``, ``search`` or ``search:USER``, ``spot_check``,
-    ``import``); ``order=newest`` puts the latest decided label first. Reviewers and managers;
+    ``import``; in a boxes project ``no_prediction``, the images no model ranked);
+    ``order=newest`` puts the latest decided label first. Reviewers and managers;
     gold checks only to the expert tier.
 
     To an annotator, My answers (``mine``: true): the items they answered, each with their own
