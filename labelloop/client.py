@@ -683,7 +683,8 @@ class Project:
         """A page of the project's items with their labels, answers and open flags, filtered
         (``total``, ``items``; ``q``: words, read as :meth:`search` reads them, a long one cut
         and said so in ``cut`` and ``note``; ``picked_by``:
-        how the item was first served, e.g. ``margin``, ``control``, ``search:ana``); reviewers
+        how the item was first served, e.g. ``margin``, ``control``, ``search:ana``,
+        ``no_prediction``); reviewers
         and managers. To an annotator, My answers (``mine``):
         the items they answered with their own answer, its ``state`` (``no_verdict``,
         ``accepted``, ``fixed``, ``rejected``; what ``status`` filters by) and ``refusal``."""
@@ -709,7 +710,9 @@ class Project:
         self, *, kind: str | None = None, open_only: bool = True, limit: int = 200, offset: int = 0
     ) -> list[dict[str, Any]]:
         """A page of the flags on the project's items, newest first (reviewers and managers):
-        ``kind`` e.g. ``ambiguous`` or ``label_issue``; ``open_only=False`` adds resolved ones."""
+        ``kind`` e.g. ``ambiguous`` or ``label_issue``; ``open_only=False`` adds resolved ones.
+        A flag the model raised carries the label it suggests, ``suggestion``, and its
+        probability, ``confidence`` (both ``None`` on other flags)."""
         params: dict[str, Any] = {"open": open_only, "limit": limit, "offset": offset}
         if kind:
             params["kind"] = kind

@@ -247,7 +247,8 @@ def items(
         str | None,
         typer.Option(
             help="How the item was first served: a strategy (margin, ...), control, search "
-            "or search:USER, spot_check, import."
+            "or search:USER, spot_check, import; no_prediction (boxes: an image the detector "
+            "predicted nothing for)."
         ),
     ] = None,
     newest: Annotated[
@@ -421,6 +422,15 @@ def _print_items(page: dict[str, Any], kind: str) -> None:
     _print_counted(page, "item")
 
 
+def _flag_words(f: dict[str, Any]) -> str:
+    """What a flag says: the label the model suggests and how sure it is, from the flag's data
+    where it holds one (the note that raised it says no more), else its note."""
+    if f.get("suggestion") is None:
+        return str(f["note"] or "")
+    sure = f" ({f['confidence']:.2f})" if f.get("confidence") is not None else ""
+    return f"model says: {f['suggestion']}{sure}"
+
+
 def _words(name: str) -> str:
     """A state, resolution or flag kind as the Items page says it: "in review", not "in_review"."""
     return name.replace("_", " ")
@@ -478,7 +488,7 @@ def _print_trace(d: dict[str, Any], shown: _Shown) -> None:
                 _print_review(r, shown)
     for f in d["flags"]:
         state = "open" if f["open"] else "resolved"
-        said = f"flag {f['kind']} ({state}): {escape(f['note'] or '')}"
+        said = f"flag {f['kind']} ({state}): {escape(_flag_words(f))}"
         if f["resolved_note"]:  # the model closed it, and says why
             said += f"; {escape(f['resolved_note'])}"
         out.print(said, highlight=False)

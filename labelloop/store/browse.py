@@ -51,11 +51,12 @@ def query_syntax(data_type: str) -> str:
 
 @dataclass(frozen=True)
 class Pick:
-    """How an item was picked: the selection record (strategy, and its reason when given) of
-    the task behind its first answer, as its trace shows it; ``seeded_by`` keeps the items a
-    seed pick of that user's sent to the queue (a search, or an auto-label spot check)."""
+    """How an item was picked: the selection record (strategy, and its reason when given; any
+    strategy when None) of the task behind its first answer, as its trace shows it;
+    ``seeded_by`` keeps the items a seed pick of that user's sent to the queue (a search, or an
+    auto-label spot check)."""
 
-    strategy: str
+    strategy: str | None
     reason: str | None = None
     not_reason: str | None = None
     seeded_by: int | None = None
@@ -146,9 +147,10 @@ def _first_picked(project_id: int, pick: Pick) -> Any:
     first = aliased(annotation)
     where: list[ColumnElement[bool]] = [
         annotation.c.project_id == project_id,
-        assignment.c.strategy == pick.strategy,
         ~exists().where(first.c.item_id == annotation.c.item_id, first.c.id < annotation.c.id),
     ]
+    if pick.strategy is not None:
+        where.append(assignment.c.strategy == pick.strategy)
     if pick.reason is not None:
         where.append(assignment.c.reason == pick.reason)
     if pick.not_reason is not None:

@@ -238,8 +238,24 @@ def items_by_external(
 # ------------------------------------------------------------------------------ flags
 
 
+CONFIDENCE_DIGITS = 4
+"""Decimals a flag keeps of the probability of the label the model suggests, whichever check
+raised it (a submitted answer's, a round's or a label-error scan's)."""
+
+
 def insert_flags(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    insert_many(conn, flag, [{"created_at": now(), "note": "", **r} for r in rows])
+    """Write flags (``project_id``, ``item_id``, ``kind`` and the other columns); each row may
+    leave out the model's ``suggestion`` and ``suggestion_confidence``, which one rounds here."""
+    insert_many(conn, flag, [_flag_row(r) for r in rows])
+
+
+def _flag_row(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A flag to insert: the columns a check may leave out filled in (rows written together
+    need the same keys), the model's probability to :data:`CONFIDENCE_DIGITS` decimals."""
+    full = {"created_at": now(), "note": "", "suggestion": None, **row}
+    p = full.get("suggestion_confidence")
+    full["suggestion_confidence"] = None if p is None else round(float(p), CONFIDENCE_DIGITS)
+    return full
 
 
 def raise_user_flag(conn: Connection, **row: Any) -> tuple[int, bool]:

@@ -338,8 +338,10 @@ flag = Table(
     Column("kind", String(30), nullable=False),
     Column("note", Text, nullable=False, server_default=""),
     Column("score", Float, nullable=True),
-    # A label_issue's guess: the label the model says instead and its probability (NULL on
-    # other kinds, and where the note named no label of the project before revision 0028).
+    # The model's word on a label_issue or model_contradicts flag: the label it says instead and
+    # its probability, to 4 decimals (NULL on other kinds, on a label_issue whose note named no
+    # label of the project before revision 0028, and on a model_contradicts flag raised before
+    # its check wrote them).
     Column("suggestion", String(200), nullable=True),
     Column("suggestion_confidence", Float, nullable=True),
     Column("created_at", TS, nullable=False),

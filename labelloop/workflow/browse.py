@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from labelloop.domain import NO_PREDICTION
 from labelloop.errors import LabelloopError, NotFound, PermissionDenied
 from labelloop.govern.permissions import Permission
 from labelloop.schema import ProjectSchema
@@ -77,6 +78,10 @@ PICKED_BY_PEOPLE = {
 """``picked_by`` values of items people sent to the queue; ``VALUE:USER`` keeps one user's."""
 PICKED_BY = {"control": "random control", **PICKED_BY_PEOPLE, store_review.IMPORTED: "an import"}
 """``picked_by`` values besides the strategies of the project's rounds, in words."""
+NO_PREDICTION_PICKS = "no_prediction"
+"""``picked_by`` of the images a boxes round queued after all it ranked, as its detector
+predicted nothing for them: their trace says "none (v3 had no prediction for it)", so they are
+no strategy's ranking (``status.picked_by``)."""
 MODEL_PICKS = "the model's ranking"
 COLD_PICKS = "a cold start's picks, before any model"
 """How a strategy of the project's rounds is said among the ``picked_by`` choices: a model's
@@ -207,6 +212,8 @@ def picked_by_choices(db: Database, ctx: ProjectContext) -> list[dict[str, str]]
         {"value": s, "text": f"{s} ({COLD_PICKS if s in found['cold'] else MODEL_PICKS})"}
         for s in strategies
     ]
+    if _unranked(ctx):
+        choices.append({"value": NO_PREDICTION_PICKS, "text": "none (no prediction for it)"})
     for value, text in PICKED_BY.items():
         choices.append({"value": value, "text": text})
         if value == SEARCH_STRATEGY:
@@ -222,10 +229,9 @@ def _pick(conn: Any, ctx: ProjectContext, picked_by: str) -> store_browse.Pick |
     value, _, who = picked_by.partition(":")
     found = store_browse.pickers(conn, ctx.id)
     strategies = {*found["strategies"], ctx.settings.strategy}
-    if (value not in strategies and value not in PICKED_BY) or (
-        picked_by.count(":") and value not in PICKED_BY_PEOPLE
-    ):
-        allowed = [*sorted(strategies), *PICKED_BY, *(f"{p}:USER" for p in PICKED_BY_PEOPLE)]
+    known = [*sorted(strategies), *_unranked(ctx), *PICKED_BY]
+    if value not in known or (picked_by.count(":") and value not in PICKED_BY_PEOPLE):
+        allowed = [*known, *(f"{p}:USER" for p in PICKED_BY_PEOPLE)]
         raise LabelloopError(
             f"picked_by must be one of {', '.join(allowed)}; got {picked_by[:60]!r}"
         )
@@ -233,10 +239,20 @@ def _pick(conn: Any, ctx: ProjectContext, picked_by: str) -> store_browse.Pick |
         return store_browse.Pick(strategy=CONTROL_STRATEGY, reason=CONTROL_REASON)
     if value == CONTROL_STRATEGY:  # the random strategy's own picks, not the control's
         return store_browse.Pick(strategy=value, not_reason=CONTROL_REASON)
+    if value == NO_PREDICTION_PICKS:
+        return store_browse.Pick(strategy=None, reason=NO_PREDICTION)
+    if value in strategies:  # the ones its model ranked, as their traces say
+        return store_browse.Pick(strategy=value, not_reason=NO_PREDICTION)
     if not who.strip():
         return store_browse.Pick(strategy=value)
     user = store_users.by_name(conn, who.strip())
     return None if user is None else store_browse.Pick(strategy=value, seeded_by=int(user["id"]))
+
+
+def _unranked(ctx: ProjectContext) -> tuple[str, ...]:
+    """The ``picked_by`` values of picks no model ranked that the project's rounds make: a
+    boxes project's images without a prediction (:data:`NO_PREDICTION_PICKS`)."""
+    return (NO_PREDICTION_PICKS,) if ctx.schema.target.type == "boxes" else ()
 
 
 def _paged(limit: int, offset: int) -> None:

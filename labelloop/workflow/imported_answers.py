@@ -52,7 +52,7 @@ class _Ready:
     updated_at: datetime
     active_ms: int
     source_id: str | None
-    flags: tuple[tuple[str, str, float | None], ...] = ()  # what the checks found
+    flags: tuple[review.Found, ...] = ()  # what the checks found
 
     @property
     def rank(self) -> tuple[bool, datetime, datetime]:
@@ -321,15 +321,13 @@ class AnswerImport:
                     "item_id": item_id,
                     "annotation_id": ids[lease_id],
                     "user_id": r.user_id,
-                    "kind": kind,
-                    "note": note,
-                    "score": score,
+                    **f._asdict(),
                 }
                 for lease_id, (item_id, r) in found.items()
-                for kind, note, score in r.flags
+                for f in r.flags
             ],
         )
-        self.flagged.update({i: tuple(k for k, _, _ in r.flags) for i, (_, r) in found.items()})
+        self.flagged.update({i: tuple(f.kind for f in r.flags) for i, (_, r) in found.items()})
 
     def _review_pick(self, fresh: set[int]) -> Callable[[Mapping[str, Any]], bool] | None:
         """Which answers resolving sends to review first, where the project's policy sends an

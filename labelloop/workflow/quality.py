@@ -273,7 +273,7 @@ def scan(
                 "note": f"cross-validated model says {guess} ({p:.2f})",
                 "score": float(proba[i, y[i]]),
                 "suggestion": guess,
-                "suggestion_confidence": round(p, 4),
+                "suggestion_confidence": p,
             }
         )
     with db.write(project_id=ctx.id) as conn:

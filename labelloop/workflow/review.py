@@ -11,7 +11,7 @@ import hashlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from labelloop.domain import MAX_COMMENT_CHARS
 from labelloop.errors import (
@@ -198,7 +198,7 @@ def after_edit(db: Database, conn: Any, ctx: ProjectContext, row: Mapping[Any, A
     judged = [
         f
         for f in _checks(ctx, row["value"], row, text="", active_ms=0, gold=None)
-        if f[0] not in FIRST_ANSWER_CHECKS
+        if f.kind not in FIRST_ANSWER_CHECKS
     ]
     open_kinds = {
         f["kind"]
@@ -206,15 +206,15 @@ def after_edit(db: Database, conn: Any, ctx: ProjectContext, row: Mapping[Any, A
         if f["annotation_id"] == annotation_id and f["resolved_at"] is None
     }
     rechecked = set(ANSWER_CHECKS) - set(FIRST_ANSWER_CHECKS)
-    stale = (open_kinds & rechecked) - {kind for kind, _, _ in judged}
+    stale = (open_kinds & rechecked) - {f.kind for f in judged}
     if stale:
         store_review.resolve_flags(
             conn, item_id=item_id, annotation_id=annotation_id, kinds=sorted(stale), by=None
         )
     _raise_flags(
-        db, conn, ctx, item_id, annotation_id, [f for f in judged if f[0] not in open_kinds]
+        db, conn, ctx, item_id, annotation_id, [f for f in judged if f.kind not in open_kinds]
     )
-    kinds = sorted(((open_kinds - stale) | {kind for kind, _, _ in judged}) & set(ANSWER_CHECKS))
+    kinds = sorted(((open_kinds - stale) | {f.kind for f in judged}) & set(ANSWER_CHECKS))
     status = str(row["status"])
     if status != "submitted" or store_review.gold_of(conn, item_id) is not None:
         return status
@@ -228,6 +228,17 @@ def after_edit(db: Database, conn: Any, ctx: ProjectContext, row: Mapping[Any, A
     current = store_review.item_label_of(conn, item_id)
     _withdraw_label(_Rows(conn), item_id, current["resolution"] if current is not None else None)
     return "in_review"
+
+
+class Found(NamedTuple):
+    """A flag an answer earns by the checks, as the flag row's fields: for the model's
+    contradiction also the label the model suggests and its probability, kept as data."""
+
+    kind: str
+    note: str
+    score: float | None
+    suggestion: str | None = None
+    suggestion_confidence: float | None = None
 
 
 _ONE = {"table": "a row", "image": "an image", "audio": "a clip"}
@@ -249,18 +260,18 @@ def _checks(
     text: str,
     active_ms: int,
     gold: Mapping[str, Any] | None,
-) -> list[tuple[str, str, float | None]]:
-    """The flags (kind, note, score) an answer ``value`` earns: too fast for ``text`` (when
-    ``active_ms`` is known), against the model's confident ``suggestion`` that ``shown`` (the
-    lease or the annotation) records, or wrong on a ``gold`` item."""
+) -> list[Found]:
+    """The flags an answer ``value`` earns: too fast for ``text`` (when ``active_ms`` is
+    known), against the model's confident ``suggestion`` that ``shown`` (the lease or the
+    annotation) records, or wrong on a ``gold`` item."""
     from labelloop.workflow import quality  # numpy-backed checks, off the import path
 
     target = ctx.schema.target
     label = _label_text(value.get(target.name))
-    found: list[tuple[str, str, float | None]] = []
+    found: list[Found] = []
     if active_ms > 0 and quality.is_too_fast(active_ms, len(text)):
         what = f"{len(text):,} characters" if text else _ONE.get(ctx.schema.data_type, "an item")
-        found.append(("too_fast", f"{active_ms / 1000:.1f} s for {what}", None))
+        found.append(Found("too_fast", f"{active_ms / 1000:.1f} s for {what}", None))
     suggestion, confidence = shown["suggestion"], shown["suggestion_confidence"]
     if (
         suggestion is not None
@@ -275,9 +286,12 @@ def _checks(
         )
     ):
         note = f"model says {suggestion} ({confidence:.2f})"
-        found.append(("model_contradicts", note, float(confidence)))
+        p = float(confidence)
+        found.append(
+            Found("model_contradicts", note, p, suggestion=suggestion, suggestion_confidence=p)
+        )
     if gold is not None and _label_text(gold.get(target.name)) != label:
-        found.append(("gold_wrong", "answer differs from the gold answer", None))
+        found.append(Found("gold_wrong", "answer differs from the gold answer", None))
     return found
 
 
@@ -286,11 +300,11 @@ _NOTHING_SHOWN = {"suggestion": None, "suggestion_confidence": None}
 
 def imported_checks(
     ctx: ProjectContext, value: Mapping[str, Any], *, payload: Mapping[str, Any], active_ms: int
-) -> list[tuple[str, str, float | None]]:
-    """The flags (kind, note, score) an answer made in another tool earns by the checks an
-    answer given here goes through: too fast for its item (when the tool says how long it
-    took: ``active_ms`` above 0). Not the model's contradiction, as no suggestion of a
-    labelloop model was shown to it, nor gold, as the tool's items were no checks here."""
+) -> list[Found]:
+    """The flags an answer made in another tool earns by the checks an answer given here goes
+    through: too fast for its item (when the tool says how long it took: ``active_ms`` above
+    0). Not the model's contradiction, as no suggestion of a labelloop model was shown to it,
+    nor gold, as the tool's items were no checks here."""
     text = _reading(ctx.schema.data_type, payload)
     return _checks(ctx, value, _NOTHING_SHOWN, text=text, active_ms=active_ms, gold=None)
 
@@ -301,7 +315,7 @@ def _raise_flags(
     ctx: ProjectContext,
     item_id: int,
     annotation_id: int,
-    found: Sequence[tuple[str, str, float | None]],
+    found: Sequence[Found],
 ) -> list[str]:
     """Flag the caller's annotation with ``found`` (from ``_checks``), audited; the kinds."""
     flags = [
@@ -310,14 +324,12 @@ def _raise_flags(
             "item_id": item_id,
             "annotation_id": annotation_id,
             "user_id": ctx.user.id or None,
-            "kind": kind,
-            "note": note,
-            "score": score,
+            **f._asdict(),
         }
-        for kind, note, score in found
+        for f in found
     ]
     store_review.insert_flags(conn, flags)
-    kinds = [kind for kind, _, _ in found]
+    kinds = [f.kind for f in found]
     if flags:
         audit.record(
             db,
@@ -1351,17 +1363,7 @@ def _item_view(conn: Any, ctx: ProjectContext, item_id: int, *, expert: bool) ->
             else None
         ),
         "flags": [
-            {
-                "id": f["id"],
-                "kind": f["kind"],
-                "note": f["note"],
-                "score": f["score"],
-                "user": f["username"],
-                "annotation_id": f["annotation_id"],
-                "open": f["resolved_at"] is None,
-                "resolved_note": f["resolved_note"],  # why the model closed it, if it did
-                "created_at": iso_time(f["created_at"]),
-            }
+            _flag_facts(f)
             for f in store_review.flags_of(conn, item_id)
             if expert or f["kind"] != "gold_wrong"
         ],
@@ -1525,18 +1527,25 @@ def flags(
             offset=max(offset, 0),
         )
     return [
-        {
-            "id": f["id"],
-            "item_id": f["item_id"],
-            "external_id": f["external_id"],
-            "annotation_id": f["annotation_id"],
-            "user": f["username"],
-            "kind": f["kind"],
-            "note": f["note"],
-            "score": f["score"],
-            "open": f["resolved_at"] is None,
-            "resolved_note": f["resolved_note"],
-            "created_at": iso_time(f["created_at"]),
-        }
-        for f in rows
+        {"item_id": f["item_id"], "external_id": f["external_id"], **_flag_facts(f)} for f in rows
     ]
+
+
+def _flag_facts(f: Mapping[str, Any]) -> dict[str, Any]:
+    """A flag (read with its raiser's ``username``) as the flag list and an item's trace show
+    it: what and who raised it, on which answer, whether it is open (and why the model closed
+    it, if it did), and the label the model suggests with its ``confidence`` (null on flags
+    that hold none)."""
+    return {
+        "id": f["id"],
+        "kind": f["kind"],
+        "note": f["note"],
+        "score": f["score"],
+        "suggestion": f["suggestion"],
+        "confidence": f["suggestion_confidence"],
+        "user": f["username"],
+        "annotation_id": f["annotation_id"],
+        "open": f["resolved_at"] is None,
+        "resolved_note": f["resolved_note"],
+        "created_at": iso_time(f["created_at"]),
+    }

@@ -1,15 +1,21 @@
 """Flag as ambiguous over HTTP: only the task's annotator may flag it, non-members learn nothing,
-reviewers see the note in the flag list, and the task can still be submitted."""
+reviewers see the note in the flag list, and the task can still be submitted. An answer the model
+contradicts is flagged with the label the model suggested and its probability as data."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+from labelloop.client import Client
+from labelloop.workflow import projects
+
 BASE = "/api/projects/sent"
 
 
-def _lease(api: Any, role: str) -> dict[str, Any]:
-    response = api.post(f"{BASE}/tasks/next", role, json={"held": []})
+def _lease(api: Any, role: str, held: list[int] | None = None) -> dict[str, Any]:
+    response = api.post(f"{BASE}/tasks/next", role, json={"held": held or []})
     assert response.status_code == 200, response.text
     task = response.json()["task"]
     assert task is not None
@@ -108,3 +114,47 @@ def test_the_flag_list_pages_with_offset_and_refuses_a_page_size_out_of_range(
         assert bad.split("=")[0] in refused.text
     mine = api.get(f"{BASE}/reviews/mine?limit=0", "annotator")
     assert mine.status_code == 422
+
+
+def test_an_answer_the_model_contradicts_is_flagged_with_its_suggestion_as_data(api: Any) -> None:
+    lab = api.lab
+    ctx = lab.ctx("sent", lab.admin)
+    projects.change_settings(lab.db, ctx, {"contradiction_threshold": 0.5})
+    lab.label_next(ctx, n=18)
+    lab.train(ctx)
+    held: list[int] = []
+    for _ in range(10):  # the queue serves the model's doubts first: lease on to a guess
+        task = _lease(api, "annotator", held)
+        held.append(task["assignment_id"])
+        if task["suggestion"]["confidence"] >= 0.5:
+            break
+    else:
+        pytest.fail("the model was not 0.5 sure of any item it served")
+    shown = task["suggestion"]
+    other = next(c for c in ("negative", "neutral", "positive") if c != shown["label"])
+    done = api.post(
+        f"{BASE}/tasks/{task['assignment_id']}/submit",
+        "annotator",
+        json={"value": {"sentiment": other}, "active_ms": 4000},
+    )
+    assert done.status_code == 200, done.text
+    asked = api.post(f"{BASE}/tasks/{held[0]}/flag", "annotator", json={"note": "sarcasm?"})
+    assert asked.status_code == 200, asked.text
+
+    listed = api.get(f"{BASE}/flags", "reviewer").json()["flags"]
+
+    suggested = (shown["label"], round(shown["confidence"], 4))
+    by_kind = {f["kind"]: f for f in listed}
+    assert by_kind.keys() == {"model_contradicts", "ambiguous"}
+    contradicted = by_kind["model_contradicts"]
+    assert contradicted["item_id"] == task["item"]["id"]
+    assert (contradicted["suggestion"], contradicted["confidence"]) == suggested
+    # a person's flag holds no suggestion
+    assert (by_kind["ambiguous"]["suggestion"], by_kind["ambiguous"]["confidence"]) == (None, None)
+    trace = api.get(f"{BASE}/items/{task['item']['id']}/review", "reviewer").json()
+    assert [(f["kind"], f["suggestion"], f["confidence"]) for f in trace["flags"]] == [
+        ("model_contradicts", *suggested)
+    ]
+    reviewing = Client("http://testserver", api.tokens["reviewer"], http=api.client)
+    (through,) = reviewing.project("sent").flags(kind="model_contradicts")
+    assert (through["suggestion"], through["confidence"]) == suggested

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from PIL import Image, ImageDraw
 
-from tests.e2e.conftest import USERNAME, write_jsonl
+from tests.e2e.conftest import USERNAME, page_fetch, write_jsonl
 from tests.e2e.sessions import signed_in_page
 from tests.e2e.stock import Stock, picture, serving_stocked
 
@@ -691,7 +691,8 @@ def test_an_image_without_a_prediction_says_no_model_picked_it(
 ) -> None:
     """The image the detector predicted nothing for read "Picked by model v1" beside "no
     prediction for this image yet": v1's ranking put it after the one image it had boxes for,
-    and no model ranked it."""
+    and no model ranked it. Answered, the Items page's "picked by" lists it as its own choice,
+    not among the model's ranking."""
     page = signed_in_page(browser, boxes_server, f"/p/{PARTLY}/label")
     assignment = _wait_stage(page)
     assert page.text_content("#item-id") == "guessed"
@@ -703,6 +704,31 @@ def test_an_image_without_a_prediction_says_no_model_picked_it(
     assert page.text_content("#why-reason") == "no prediction for this image yet"
     assert page.text_content("#why-strategy") == "box_confidence"
     assert page.text_content("#why-model") == "none (v1 had no prediction for it)"
+    bare = page.get_attribute("#label-app", "data-assignment-id")
+    status, body = page_fetch(
+        page,
+        "POST",
+        f"/api/projects/{PARTLY}/tasks/{bare}/submit",
+        {"value": {"objects": []}, "active_ms": 1500},
+    )
+    assert status == 200, body
+
+    page.goto(f"{boxes_server}/p/{PARTLY}/items")
+    page.wait_for_selector("#items-rows tr")
+    choices = page.eval_on_selector_all("#f-picked_by option", "os => os.map(o => o.value)")
+    assert choices.index("box_confidence") < choices.index("no_prediction")
+    page.select_option("#f-picked_by", "no_prediction")
+    page.wait_for_function(
+        "() => document.getElementById('items-summary').textContent.startsWith('1 item;')"
+    )
+    shown = page.eval_on_selector_all(
+        "#items-rows tr", "rows => rows.map(r => r.cells[0].innerText.trim())"
+    )
+    assert shown == ["bare"]
+    page.select_option("#f-picked_by", "box_confidence")  # "guessed" was skipped: none
+    page.wait_for_function(
+        "() => document.getElementById('items-summary').textContent.startsWith('No item')"
+    )
     page.close()
 
 

@@ -1,6 +1,7 @@
 """Label issues an early model raised on right labels leave the pages once a later round's
 model agrees with those labels: the Quality page's count goes down and says the model closed
-them, the project page stops asking for a second look, and the item's trace says why."""
+them, the project page stops asking for a second look, and the item's trace says why. An answer
+the model contradicts comes to the Review page with the label the model suggested."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import SCHEMA, make_rows
+from tests.conftest import CLASSES, SCHEMA, make_rows, schema_with
 from tests.e2e.conftest import (
     admin_and_project,
     login,
@@ -109,4 +110,56 @@ def test_the_quality_page_counts_only_the_labels_the_newest_model_doubts(
         page.wait_for_selector("#trace-body table")
         trace = page.inner_text("#trace-body")
         assert "closed by the learner (model v2): it now agrees with 'positive'" in trace
+        page.close()
+
+
+def _answer_against_the_model(home: Path) -> dict[str, Any]:
+    """A new annotator's answer to the first item served, a label other than the one the model
+    suggests there; that suggestion (``label``, ``confidence``)."""
+    from labelloop.cli.common import _open
+    from labelloop.config import get_settings
+    from labelloop.govern.permissions import Permission
+    from labelloop.workflow import accounts, projects, tasks
+
+    _, db = _open(get_settings(home=home))
+    try:
+        user = accounts.create_user(db, "ann", None)
+        projects.set_member(db, projects.system_context(db, SLUG), "ann", "annotator")
+        ann = projects.access(db, SLUG, user, Permission.VIEW_PROJECT)
+        task = tasks.next_task(db, ann)
+        assert task is not None and task["suggestion"] is not None
+        shown = task["suggestion"]
+        other = next(c for c in CLASSES if c != shown["label"])
+        tasks.submit(db, ann, task["assignment_id"], {"sentiment": other}, active_ms=4000)
+    finally:
+        db.dispose()
+    return dict(shown)
+
+
+def test_the_review_page_shows_what_the_model_suggested_against_an_answer(
+    tmp_path: Path, browser: Any
+) -> None:
+    schema = schema_with(review_policy="flagged", contradiction_threshold=0.5)
+    home, work = admin_and_project(tmp_path, SLUG, schema)
+    labeled = write_jsonl(work / "labeled.jsonl", make_rows(60, labeled=True))
+    run_cli(home, "import", SLUG, str(labeled), "--id-field", "id", "--label-field", "label")
+    more = write_jsonl(work / "more.jsonl", make_rows(20, start=100))
+    run_cli(home, "import", SLUG, str(more), "--id-field", "id")
+    _train(home)
+    shown = _answer_against_the_model(home)
+    assert shown["confidence"] >= 0.5  # the model's guess, confident enough to contradict
+
+    with serving(home, "serve", learner=False) as url:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        login(page, url, f"/p/{SLUG}/review")
+        flag = page.locator("#flag-list .flag[data-kind='model_contradicts']")
+        flag.wait_for()
+        said = " ".join(flag.inner_text().split())
+        assert said == (
+            f"model contradicts ann: model says: {shown['label']} ({shown['confidence']:.2f})"
+        )
+        # the sentence that raised it is there on hover
+        assert flag.get_attribute("title") == (
+            f"model says {shown['label']} ({shown['confidence']:.2f})"
+        )
         page.close()

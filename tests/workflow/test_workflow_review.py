@@ -420,12 +420,14 @@ def test_low_model_agreement_and_flagged_policies(sqlite_lab: Any) -> None:
             lab.db, ann, task["assignment_id"], {"sentiment": "neutral"}, active_ms=5000
         )
 
-    assert with_suggestion("positive", 0.95)["resolution"] is None  # confidently contradicted
+    assert with_suggestion("positive", 0.951237)["resolution"] is None  # confidently contradicted
     assert with_suggestion("positive", 0.6)["resolution"] == "single"  # not confident
     assert with_suggestion("neutral", 0.99)["resolution"] == "single"  # agrees
     flags = wf_review.flags(lab.db, lab.ctx("sent", lab.admin))
     assert [f["kind"] for f in flags] == ["model_contradicts"]
     assert "positive (0.95)" in flags[0]["note"]
+    # the model's suggestion is kept as data, to 4 decimals as a label-error scan keeps it
+    assert (flags[0]["suggestion"], flags[0]["confidence"]) == ("positive", 0.9512)
 
 
 def test_flagged_policy_reviews_implausibly_fast_answers(sqlite_lab: Any) -> None:

@@ -191,7 +191,8 @@ def list_items(
     a longer one searched by its beginning and said so as ``/search`` says it: ``cut``,
     ``note``) and paged; ``picked_by`` how the item was first served, as its trace says (a
     strategy such as ``margin``, ``control``, ``search`` or ``search:USER``, ``spot_check``,
-    ``import``); ``order=newest`` puts the latest decided label first. Reviewers and managers;
+    ``import``; in a boxes project ``no_prediction``, the images no model ranked);
+    ``order=newest`` puts the latest decided label first. Reviewers and managers;
     gold checks only to the expert tier.
 
     To an annotator, My answers (``mine``: true): the items they answered, each with their own
@@ -243,7 +244,8 @@ def list_flags(
     offset: Annotated[int, Query(ge=0, le=browse.MAX_OFFSET)] = 0,
 ) -> dict[str, Any]:
     """A page of the flags on the project's items (raised by the automated checks and by
-    annotators), newest first."""
+    annotators), newest first; one the model raised carries the label it suggests,
+    ``suggestion``, and its probability, ``confidence`` (null on the others)."""
     ctx = projects.access(db, slug, user, Permission.REVIEW)
     flags = review.flags(db, ctx, kind=kind, open_only=open, limit=limit, offset=offset)
     return {"flags": flags}

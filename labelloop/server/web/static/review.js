@@ -244,6 +244,11 @@
     return s.startsWith("regions:") ? null : s;
   }
 
+  /** A model's probability as the page shows it after its label: " (0.93)", or nothing. */
+  function sureText(confidence) {
+    return typeof confidence === "number" ? ` (${confidence.toFixed(2)})` : "";
+  }
+
   function seconds(ms) {
     return typeof ms === "number" ? (ms / 1000).toFixed(1) + " s" : "–";
   }
@@ -305,7 +310,7 @@
     const predicted = p ? shownLabel(p.label) : null;
     if (predicted !== null) {
       const strong = node("strong", "", predicted);
-      const conf = typeof p.confidence === "number" ? ` (${p.confidence.toFixed(2)})` : "";
+      const conf = sureText(p.confidence);
       const version = p.model_version ? `, model v${p.model_version}` : "";
       el.prediction.replaceChildren(
         document.createTextNode("Model predicts "),
@@ -388,7 +393,16 @@
       li.dataset.kind = f.kind;
       li.append(node("span", "flag-kind", f.kind.replace(/_/g, " ")));
       const who = f.user ? f.user + ": " : "";
-      li.append(node("span", "flag-note", who + (f.note || "")));
+      const suggested = shownLabel(f.suggestion);
+      if (suggested === null) {
+        li.append(node("span", "flag-note", who + (f.note || "")));
+      } else {
+        // The label the model suggests, from the flag's data: the note that raised the flag says
+        // no more than it, and stays on hover.
+        const said = `model says: ${suggested}${sureText(f.confidence)}`;
+        li.append(node("span", "flag-note flag-suggestion", who + said));
+        li.title = f.note || "";
+      }
       if (f.resolved_note) li.append(node("span", "flag-note", "— " + f.resolved_note));
       el.flags.append(li);
     }
