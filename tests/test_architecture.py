@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from labelloop.store.db import Database
 from tests.conftest import Lab
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -72,14 +74,51 @@ def test_only_store_issues_sql() -> None:
         )
 
 
-def test_importing_the_app_does_no_work() -> None:
-    """No engine, settings, app or scikit-learn at import time: the CLI starts fast."""
-    code = (
-        "import sys, labelloop.cli, labelloop.server.app\n"
-        "print('sklearn' in sys.modules, 'uvicorn' in sys.modules)"
+def _loaded(code: str, modules: list[str], **env: str) -> list[str]:
+    """Which of ``modules`` a fresh Python process running ``code`` has loaded at its end."""
+    code += f"\nimport sys\nprint(','.join(m for m in {modules!r} if m in sys.modules))"
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, **env},
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["False", "False"]
+    return [m for m in out.stdout.splitlines()[-1].split(",") if m]
+
+
+def _command(*args: str) -> str:
+    """Code that runs ``labelloop ARGS`` in-process and fails unless the command succeeds."""
+    return (
+        "from labelloop.cli import app\n"
+        "try:\n"
+        f"    app({list(args)!r})\n"
+        "except SystemExit as stop:\n"
+        "    assert not stop.code, stop.code"
+    )
+
+
+def test_importing_the_app_does_no_work() -> None:
+    """No engine, settings, app, learner or migrations at import time: a server and every test's
+    server start about a second sooner without scikit-learn, SciPy and Alembic."""
+    heavy = ["sklearn", "scipy", "alembic", "uvicorn"]
+    assert _loaded("import labelloop.cli, labelloop.server.app", heavy) == []
+
+
+def test_the_command_s_help_loads_neither_settings_nor_the_store() -> None:
+    """`labelloop --help` answers before pydantic, SQLAlchemy and Alembic load: each command
+    opens the settings and the store only when it runs."""
+    assert _loaded(_command("--help"), ["pydantic", "sqlalchemy", "alembic"]) == []
+
+
+def test_a_command_on_a_sqlite_store_loads_neither_alembic_nor_postgresql(
+    sqlite_db: Database,
+) -> None:
+    """Every command and server checks the store's schema as it starts; Alembic is loaded only
+    when there is something to migrate, SQLAlchemy's PostgreSQL dialect only for PostgreSQL."""
+    url = str(sqlite_db.engine.url)
+    heavy = ["alembic", "sqlalchemy.dialects.postgresql"]
+    assert _loaded(_command("users", "list"), heavy, LABELLOOP_DATABASE_URL=url) == []
 
 
 def test_every_export_column_is_documented_in_the_readme() -> None:

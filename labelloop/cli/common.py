@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, BinaryIO, TypeVar
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
 import typer
 from rich.console import Console
@@ -23,10 +23,11 @@ from rich.progress import (
 from rich.table import Column, Table
 from rich.text import Text
 
-from labelloop.config import Settings, get_settings
 from labelloop.errors import LabelloopError
-from labelloop.store.db import Database, unreachable
-from labelloop.store.migrate import upgrade
+
+if TYPE_CHECKING:
+    from labelloop.config import Settings
+    from labelloop.store.db import Database
 
 
 def _control_picture(c: str) -> str:
@@ -86,6 +87,9 @@ _opened: list[Database] = []
 
 
 def _open(settings: Settings | None = None) -> tuple[Settings, Database]:
+    from labelloop.config import get_settings
+    from labelloop.store.db import Database
+
     settings = settings or get_settings()
     if settings.database_url is None:
         settings.ensure_home()
@@ -98,6 +102,9 @@ def _open(settings: Settings | None = None) -> tuple[Settings, Database]:
 def _migrated(db: Database) -> None:
     """Bring the database's tables up to date; one it cannot reach (a PostgreSQL server down, a
     database not made yet) is an error naming it, its password hidden, and the driver's why."""
+    from labelloop.store.db import unreachable
+    from labelloop.store.migrate import upgrade
+
     try:
         upgrade(db)
     except Exception as exc:

@@ -7,14 +7,16 @@ import os
 import time
 import webbrowser
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from labelloop.cli.common import _elapsed, _fail, _open, _progress, _run, on_ctrl_c, out
-from labelloop.config import Settings, get_settings
-from labelloop.store.db import Database
 from labelloop.workflow.shutdown import stopped_as_interrupt
+
+if TYPE_CHECKING:
+    from labelloop.config import Settings
+    from labelloop.store.db import Database
 
 
 def serve(
@@ -22,6 +24,8 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port (default 8765).")] = None,
 ) -> None:
     """Serve the web app and the API, with the learner in the background."""
+    from labelloop.config import get_settings
+
     settings, _ = _open(get_settings(host=host, port=port))
     _serve(settings)
 
@@ -140,6 +144,7 @@ def demo(
     The data: tweets (sentiment), digit images, wine rows or entities in tweets (--dataset).
     A new project's first items to label are chosen before it is served.
     """
+    from labelloop.config import get_settings
     from labelloop.demo import setup_demo, setup_digits_demo, setup_wine_demo, setup_wnut_demo
 
     settings, db = _open(get_settings(port=port))

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, case, exists, func, select
-from sqlalchemy.orm import aliased
 
 from labelloop.store.db import lower_text
 from labelloop.store.tables import (
@@ -144,7 +143,7 @@ def _first_picked(project_id: int, pick: Pick) -> Any:
     """The items whose first answer came from a task picked as ``pick`` says: read from the
     project's answers (far fewer than its items), so the list's one condition is on the item's
     id, whatever the pool's size."""
-    first = aliased(annotation)
+    first = annotation.alias("first_answer")
     where: list[ColumnElement[bool]] = [
         annotation.c.project_id == project_id,
         ~exists().where(first.c.item_id == annotation.c.item_id, first.c.id < annotation.c.id),
@@ -278,7 +277,7 @@ def browse(
     """
     where = _where(conn, project_id, data_type, filters)
     labeled = item.outerjoin(item_label, item_label.c.item_id == item.c.id)
-    decider = aliased(user)
+    decider = user.alias("decider")
     order = (
         (item_label.c.decided_at.is_(None), item_label.c.decided_at.desc(), item.c.id.desc())
         if newest_first

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
+    ARRAY,
     ColumnElement,
     Connection,
     Text,
@@ -34,7 +35,6 @@ from sqlalchemy import (
     table,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, TSQUERY
 
 from labelloop.memo import Memo
 from labelloop.store.tables import item
@@ -98,6 +98,8 @@ def in_index(
     if not terms or not has_index(conn):
         return []
     if conn.dialect.name != "sqlite":
+        from sqlalchemy.dialects.postgresql import TSQUERY
+
         lexemes = _pg_lexemes(conn, terms)
         if not lexemes:
             return []

@@ -29,7 +29,6 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.sparse import csr_matrix, issparse
 
 from labelloop.sizes import size_text
 from labelloop.workflow.projects import ProjectContext
@@ -520,6 +519,8 @@ class FeatureCache:
         progress: Callable[[int, int], None] | None,
     ) -> Any | None:
         """The matrix of ``rows``, part by part; ``None`` when a per-item part ran out of time."""
+        from scipy.sparse import csr_matrix, issparse
+
         from labelloop.learn import FEATURIZERS, make_featurizer
         from labelloop.learn.featurize import caches_per_item, fit_rows, parts_of
 

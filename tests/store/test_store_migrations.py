@@ -15,7 +15,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 
 from labelloop.store.db import Database
-from labelloop.store.migrate import described, upgrade
+from labelloop.store.migrate import alembic_config, described, head_revisions, upgrade
 from labelloop.store.tables import metadata
 from tests.conftest import ENGINES, Lab, PgCluster, downgrade, make_rows
 
@@ -49,6 +49,28 @@ def test_upgrade_twice_is_a_no_op(db: Database) -> None:
         from labelloop.store import users
 
         assert users.by_name(conn, "kept") is not None
+
+
+def test_the_newest_revision_is_the_one_alembic_finds(sqlite_db: Database) -> None:
+    """A store is taken as current, and not migrated, when it is at the revision read from the
+    migration files: that must be the head Alembic itself finds."""
+    from alembic.script import ScriptDirectory
+
+    heads = ScriptDirectory.from_config(alembic_config(sqlite_db)).get_heads()
+    assert head_revisions() == set(heads)
+
+
+def test_a_store_one_migration_behind_is_migrated(sqlite_db: Database) -> None:
+    before = _revision(sqlite_db)
+    downgrade(sqlite_db, "-1")
+    assert _revision(sqlite_db) != before
+    upgrade(sqlite_db)
+    assert _revision(sqlite_db) == before
+
+
+def _revision(db: Database) -> str:
+    with db.read() as conn:
+        return conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
 
 
 @pytest.fixture(params=ENGINES)

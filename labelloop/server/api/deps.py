@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 
@@ -76,10 +76,17 @@ def _query_names(dependant: Dependant) -> Iterator[str]:
 
 async def declared_query_only(request: Request) -> None:
     """Refuse (422) a query parameter an /api route does not declare, for every such route at
-    once (the app's dependency). Pages keep taking what a bookmark or their script adds."""
+    once (every router's first dependency, see :func:`make_router`). Pages keep taking what a
+    bookmark or their script adds."""
     route = request.scope["route"]
     if route.path.startswith("/api/"):
         refuse_undeclared_query(request, _query_names(route.dependant))
+
+
+def make_router(**options: Any) -> APIRouter:
+    """A router of the app: each of its routes first refuses an undeclared query parameter
+    (:func:`declared_query_only`), before its token is checked."""
+    return APIRouter(dependencies=[Depends(declared_query_only)], **options)
 
 
 def session_user(request: Request, db: Database) -> tuple[User, Session] | None:

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
 from pydantic import Field
 
 from labelloop.govern.permissions import Permission
-from labelloop.server.api.deps import CurrentUser, DbDep
+from labelloop.server.api.deps import CurrentUser, DbDep, make_router
 from labelloop.server.api.schemas import Body, Id
 from labelloop.workflow import flags, projects
 
-router = APIRouter(prefix="/api/projects/{slug}", tags=["flags"])
+router = make_router(prefix="/api/projects/{slug}", tags=["flags"])
 
 
 class FlagIn(Body):

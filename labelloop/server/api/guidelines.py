@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 from pydantic import Field
 
 from labelloop.govern.permissions import Permission
-from labelloop.server.api.deps import CurrentUser, DbDep
+from labelloop.server.api.deps import CurrentUser, DbDep, make_router
 from labelloop.server.api.schemas import Body, GuidelineIn, Id, PreviewIn
 from labelloop.workflow import guidelines, projects
 
-router = APIRouter(prefix="/api/projects/{slug}/guidelines", tags=["guidelines"])
+router = make_router(prefix="/api/projects/{slug}/guidelines", tags=["guidelines"])
 
 
 class ExampleIn(Body):

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import Path, Query, Response
 
 from labelloop.govern.permissions import Permission
-from labelloop.server.api.deps import CurrentUser, DbDep, FeaturesDep, ReportUser
+from labelloop.server.api.deps import CurrentUser, DbDep, FeaturesDep, ReportUser, make_router
 from labelloop.server.api.schemas import AcknowledgeIn, AutoLabelIn, Id, SpotCheckIn
 from labelloop.workflow import acknowledgements, insight, projects
 from labelloop.workflow import autolabel as wf_autolabel
 from labelloop.workflow import coverage as wf_coverage
 
-router = APIRouter(prefix="/api/projects/{slug}", tags=["insight"])
+router = make_router(prefix="/api/projects/{slug}", tags=["insight"])
 Kind = Annotated[str, Path(max_length=40)]
 
 

@@ -10,16 +10,16 @@ from collections.abc import Iterator
 from email.utils import formatdate
 from typing import Annotated, BinaryIO
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from labelloop.govern.permissions import Permission
 from labelloop.ingest.imaging import MAX_THUMBNAIL
-from labelloop.server.api.deps import CurrentUser, DbDep
+from labelloop.server.api.deps import CurrentUser, DbDep, make_router
 from labelloop.server.api.schemas import Id
 from labelloop.workflow import media, projects, thumbnails
 
-router = APIRouter(prefix="/api/projects/{slug}", tags=["media"])
+router = make_router(prefix="/api/projects/{slug}", tags=["media"])
 
 
 @router.get("/items/{item_id}/media")

@@ -9,7 +9,7 @@ from contextlib import nullcontext
 from pathlib import PurePath
 from typing import Annotated, Any, BinaryIO, cast
 
-from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi import File, Form, Query, Request, UploadFile
 from fastapi.responses import StreamingResponse
 
 from labelloop.errors import LabelloopError
@@ -17,7 +17,14 @@ from labelloop.govern.guidelines import render_markdown
 from labelloop.govern.permissions import Permission
 from labelloop.ingest import importer_for_path
 from labelloop.ingest.formats import export_suffix
-from labelloop.server.api.deps import AdminUser, CurrentUser, DbDep, FeaturesDep, ReportUser
+from labelloop.server.api.deps import (
+    AdminUser,
+    CurrentUser,
+    DbDep,
+    FeaturesDep,
+    ReportUser,
+    make_router,
+)
 from labelloop.server.api.schemas import Id, LabelIn, MemberIn, ProjectIn, SettingsIn
 from labelloop.server.import_progress import KEY_PATTERN, ImportProgress
 from labelloop.sizes import size_text
@@ -33,7 +40,7 @@ from labelloop.workflow import (
 )
 from labelloop.workflow import export as wf_export
 
-router = APIRouter(prefix="/api/projects", tags=["projects"])
+router = make_router(prefix="/api/projects", tags=["projects"])
 MAX_UPLOAD_BYTES = 2 * 1024**3
 
 

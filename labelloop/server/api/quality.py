@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 from pydantic import Field
 
 from labelloop.govern.permissions import Permission
-from labelloop.server.api.deps import CurrentUser, DbDep, FeaturesDep, ReportUser
+from labelloop.server.api.deps import CurrentUser, DbDep, FeaturesDep, ReportUser, make_router
 from labelloop.server.api.schemas import Body, Id
 from labelloop.workflow import projects, quality
 
-router = APIRouter(prefix="/api/projects/{slug}", tags=["quality"])
+router = make_router(prefix="/api/projects/{slug}", tags=["quality"])
 
 
 class GoldIn(Body):

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 from pydantic import Field
 
 from labelloop.domain import MAX_COMMENT_CHARS
 from labelloop.govern.permissions import Permission
-from labelloop.server.api.deps import CurrentUser, DbDep
+from labelloop.server.api.deps import CurrentUser, DbDep, make_router
 from labelloop.server.api.schemas import Body, Id, LeaseEnd
 from labelloop.workflow import browse, imported_issues, projects, review, review_leases
 
-router = APIRouter(prefix="/api/projects/{slug}", tags=["review"])
+router = make_router(prefix="/api/projects/{slug}", tags=["review"])
 
 SkipQuery = Annotated[list[Id], Query(max_length=200)]
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from labelloop.govern.permissions import Permission
-from labelloop.server.api.deps import CurrentUser, DbDep, WarmerDep
+from labelloop.server.api.deps import CurrentUser, DbDep, WarmerDep, make_router
 from labelloop.server.api.schemas import Id, SeedsIn
 from labelloop.workflow import projects, seeding, warming
 
-router = APIRouter(prefix="/api/projects/{slug}", tags=["search"])
+router = make_router(prefix="/api/projects/{slug}", tags=["search"])
 
 
 @router.get("/search")

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
 from labelloop.govern.permissions import Permission
-from labelloop.server.api.deps import CurrentUser, DbDep
+from labelloop.server.api.deps import CurrentUser, DbDep, make_router
 from labelloop.server.api.schemas import Id, SimulationIn
 from labelloop.workflow import projects, simulations
 
-router = APIRouter(prefix="/api/projects/{slug}/simulations", tags=["simulations"])
+router = make_router(prefix="/api/projects/{slug}/simulations", tags=["simulations"])
 
 CHART_POLICY = (
     "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "

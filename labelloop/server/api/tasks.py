@@ -6,19 +6,25 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from labelloop.govern.permissions import Permission
-from labelloop.server.api.deps import CurrentUser, DbDep, current_user, refuse_undeclared_query
+from labelloop.server.api.deps import (
+    CurrentUser,
+    DbDep,
+    current_user,
+    make_router,
+    refuse_undeclared_query,
+)
 from labelloop.server.api.schemas import Id, NextIn, ReleaseIn, SubmitIn
 from labelloop.store.db import Database
 from labelloop.workflow import projects, review, tasks
 
-router = APIRouter(prefix="/api/projects/{slug}", tags=["tasks"])
+router = make_router(prefix="/api/projects/{slug}", tags=["tasks"])
 
 
 T = TypeVar("T")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import Query, Request, Response
 
-from labelloop.server.api.deps import AdminUser, CurrentUser, DbDep
+from labelloop.server.api.deps import AdminUser, CurrentUser, DbDep, make_router
 from labelloop.server.api.schemas import (
     AdminIn,
     Id,
@@ -18,7 +18,7 @@ from labelloop.server.api.schemas import (
 from labelloop.server.throttle import client_address, guarded
 from labelloop.workflow import accounts, auditing
 
-router = APIRouter(prefix="/api", tags=["users"])
+router = make_router(prefix="/api", tags=["users"])
 
 
 @router.get("/me")

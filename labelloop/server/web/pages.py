@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Form, Request
+from fastapi import Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from labelloop.domain import MAX_COMMENT_CHARS
@@ -20,7 +20,7 @@ from labelloop.govern.guidelines import render_markdown
 from labelloop.govern.permissions import Permission
 from labelloop.ingest import yolo
 from labelloop.ingest.formats import export_formats
-from labelloop.server.api.deps import DbDep, session_user
+from labelloop.server.api.deps import DbDep, make_router, session_user
 from labelloop.server.api.schemas import Id
 from labelloop.server.auth import LoginRefusal, csrf_ok
 from labelloop.server.throttle import client_address, count_report, guarded, try_again_in
@@ -42,7 +42,7 @@ from labelloop.workflow import (
 )
 from labelloop.workflow.accounts import User
 
-router = APIRouter(include_in_schema=False)
+router = make_router(include_in_schema=False)
 
 
 class LoginRequired(Exception):
