@@ -608,18 +608,44 @@ class WatchedBrowser:
         return getattr(self._browser, name)
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[WatchedBrowser]:
-    """Debian's Chromium under Playwright (Playwright's own browser download is not used)."""
+@pytest.fixture(scope="session")
+def _chromium_launcher() -> Iterator[Callable[[], Any]]:
+    """What gives each module Debian's Chromium under Playwright (Playwright's own browser
+    download is not used): launched once per test process, as starting Playwright's driver and
+    the browser again for each module cost about a second of CPU; launched again if it died.
+
+    While Playwright runs, its event loop counts as running in the test process's main thread,
+    also between calls: a test that runs an event loop of its own (``asyncio.run``) does so in
+    a thread of its own."""
     sync_api = pytest.importorskip("playwright.sync_api")
     executable = _chromium()
     _api_queries()  # read once here: an event handler that takes seconds stalls the browser
     with sync_api.sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=str(executable), args=CHROMIUM_ARGS)
+        launched: Any = None
+
+        def connected() -> Any:
+            nonlocal launched
+            if launched is None or not launched.is_connected():
+                launched = p.chromium.launch(executable_path=str(executable), args=CHROMIUM_ARGS)
+            return launched
+
         try:
-            yield WatchedBrowser(launched)
+            yield connected
         finally:
-            launched.close()
+            if launched is not None:
+                launched.close()
+
+
+@pytest.fixture(scope="module")
+def browser(_chromium_launcher: Callable[[], Any]) -> Iterator[WatchedBrowser]:
+    """The browser for a module's tests; the contexts (pages, sessions) they leave open are
+    closed as the module ends, so none reaches the next module."""
+    launched = _chromium_launcher()
+    try:
+        yield WatchedBrowser(launched)
+    finally:
+        for context in launched.contexts if launched.is_connected() else []:
+            context.close()
 
 
 @pytest.fixture(autouse=True)
