@@ -342,11 +342,40 @@ def _watched(context: Any, confirms: list[str] | None) -> tuple[Any, Any, list[s
     return context, page, problems
 
 
+def sign_in(requests: Any, url: str, *, username: str = USERNAME, password: str = PASSWORD) -> None:
+    """Sign in to the server at ``url`` through ``requests`` (a Playwright APIRequestContext:
+    a context's ``request``, which shares its cookies) as the sign-in form does: fetch the form
+    for its CSRF token and cookie, post the name and password with it."""
+    form = requests.get(url + "/login").text()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form)
+    assert token is not None, f"no CSRF token on {url}/login"
+    signed = requests.post(
+        url + "/login",
+        form={"username": username, "password": password, "csrf_token": token.group(1)},
+        max_redirects=0,
+    )
+    assert (signed.status, signed.headers.get("location")) == (303, "/"), (
+        f"{username} was not signed in: {signed.status} to {signed.headers.get('location')}"
+    )
+
+
 def login(
     page: Any, url: str, path: str, *, username: str = USERNAME, password: str = PASSWORD
 ) -> None:
-    """Open ``path``, sign in on the form it shows, and land back on ``path``."""
+    """Sign ``page``'s context in (:func:`sign_in`) and open ``path``: one page load, where the
+    form took two and its typing; the tests of signing in use :func:`login_on_form`."""
+    sign_in(page.request, url, username=username, password=password)
+    opened = page.goto(url + path)
+    assert opened is not None and opened.url == url + path, f"{path} opened {page.url}"
+
+
+def login_on_form(
+    page: Any, url: str, path: str, *, username: str = USERNAME, password: str = PASSWORD
+) -> None:
+    """Open ``path`` signed out, get sent to the sign-in form, sign in on it, and land back on
+    ``path``."""
     page.goto(url + path)
+    assert "/login" in page.url, f"{path} opened {page.url}, not the sign-in form"
     page.fill("#username", username)
     page.fill("#password", password)
     page.click("#login-submit")
@@ -579,18 +608,44 @@ class WatchedBrowser:
         return getattr(self._browser, name)
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[WatchedBrowser]:
-    """Debian's Chromium under Playwright (Playwright's own browser download is not used)."""
+@pytest.fixture(scope="session")
+def _chromium_launcher() -> Iterator[Callable[[], Any]]:
+    """What gives each module Debian's Chromium under Playwright (Playwright's own browser
+    download is not used): launched once per test process, as starting Playwright's driver and
+    the browser again for each module cost about a second of CPU; launched again if it died.
+
+    While Playwright runs, its event loop counts as running in the test process's main thread,
+    also between calls: a test that runs an event loop of its own (``asyncio.run``) does so in
+    a thread of its own."""
     sync_api = pytest.importorskip("playwright.sync_api")
     executable = _chromium()
     _api_queries()  # read once here: an event handler that takes seconds stalls the browser
     with sync_api.sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=str(executable), args=CHROMIUM_ARGS)
+        launched: Any = None
+
+        def connected() -> Any:
+            nonlocal launched
+            if launched is None or not launched.is_connected():
+                launched = p.chromium.launch(executable_path=str(executable), args=CHROMIUM_ARGS)
+            return launched
+
         try:
-            yield WatchedBrowser(launched)
+            yield connected
         finally:
-            launched.close()
+            if launched is not None:
+                launched.close()
+
+
+@pytest.fixture(scope="module")
+def browser(_chromium_launcher: Callable[[], Any]) -> Iterator[WatchedBrowser]:
+    """The browser for a module's tests; the contexts (pages, sessions) they leave open are
+    closed as the module ends, so none reaches the next module."""
+    launched = _chromium_launcher()
+    try:
+        yield WatchedBrowser(launched)
+    finally:
+        for context in launched.contexts if launched.is_connected() else []:
+            context.close()
 
 
 @pytest.fixture(autouse=True)

@@ -1,9 +1,8 @@
-"""Browser contexts already signed in: each user signs in on the form once per browser and
-server, and later contexts start with that session's cookies, as a browser that stays signed in
-does.
+"""Browser contexts already signed in: each user signs in (conftest's sign_in, the form's
+requests) once per browser and server, and later contexts start with that session's cookies, as
+a browser that stays signed in does.
 
-A test that only needs a signed-in page spent a page load, a form and a redirect on each new
-context; signing in has tests of its own (tests/e2e/test_e2e_accounts.py).
+Signing in has tests of its own (tests/e2e/test_e2e_accounts.py).
 """
 
 from __future__ import annotations
@@ -11,7 +10,7 @@ from __future__ import annotations
 import weakref
 from typing import Any
 
-from tests.e2e.conftest import PASSWORD, USERNAME, login
+from tests.e2e.conftest import PASSWORD, USERNAME, sign_in
 
 _STATES: weakref.WeakKeyDictionary[Any, dict[tuple[str, str], Any]] = weakref.WeakKeyDictionary()
 
@@ -30,9 +29,7 @@ def signed_in(
     state = states.get((url, username))
     context = browser.new_context(storage_state=state, **context_options)
     if state is None:
-        page = context.new_page()
-        login(page, url, "/", username=username, password=password)
-        page.close()
+        sign_in(context.request, url, username=username, password=password)
         states[(url, username)] = context.storage_state()
     return context
 

@@ -9,7 +9,15 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import PASSWORD, USERNAME, login, page_fetch, run_cli, serving
+from tests.e2e.conftest import (
+    PASSWORD,
+    USERNAME,
+    login,
+    login_on_form,
+    page_fetch,
+    run_cli,
+    serving,
+)
 
 pytestmark = pytest.mark.browser
 LONG = "x" * 60 + "@" + "y" * 39
@@ -176,7 +184,7 @@ def test_e2e_a_user_added_without_a_password_is_given_one_shown_once(
     password = said.inner_text().rsplit(": ", 1)[1]
     context.close()
     fresh = browser.new_context(viewport={"width": 390, "height": 900})
-    login(fresh.new_page(), site, "/", username="cleo", password=password)
+    login_on_form(fresh.new_page(), site, "/", username="cleo", password=password)
     fresh.close()
 
 
@@ -253,7 +261,7 @@ def test_e2e_a_user_signs_in_and_is_made_a_member_with_their_name_in_another_cas
     refused = page.locator("main").inner_text()
     _refused(page, "nobody-at-all", BOB)
     assert page.locator("main").inner_text() == refused  # the name's case tells nothing more
-    login(page, site, "/p/acc", username="DORA", password=BOB)
+    login_on_form(page, site, "/p/acc", username="DORA", password=BOB)
     assert page.locator(".user-name").inner_text() == "Dora"
     fresh.close()
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.admin_only import admin_only
-from tests.e2e.conftest import Server, make_reviews, write_jsonl
+from tests.e2e.conftest import Server, login, make_reviews, write_jsonl
 
 pytestmark = pytest.mark.browser
 
@@ -57,11 +57,7 @@ def test_e2e_tfidf_minilm_project_shows_its_features_everywhere(
 
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
-    page.goto(server.url + f"/p/{SLUG}")
-    page.fill("#username", server.username)
-    page.fill("#password", server.password)
-    page.click("#login-submit")
-    page.wait_for_url(server.url + f"/p/{SLUG}")
+    login(page, server.url, f"/p/{SLUG}")
     assert page.inner_text("#featurizer-name") == "tfidf+minilm"
     info = page.evaluate(f"fetch('/api/projects/{SLUG}/status').then(r => r.json())")
     assert info["featurizer"] == "tfidf+minilm"

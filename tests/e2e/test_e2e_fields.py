@@ -563,6 +563,7 @@ def test_hostile_html_items_render_without_running(
         review.keyboard.press("a")
     assert reviewed == seen
     assert not errors
+    review.close()
 
 
 def test_audio_plays_pauses_and_seeks_by_keyboard(

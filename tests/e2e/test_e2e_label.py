@@ -13,21 +13,18 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import STATUS_POLL_MS, make_reviews, page_fetch, wait_answer
+from tests.e2e.conftest import (
+    STATUS_POLL_MS,
+    login,
+    login_on_form,
+    make_reviews,
+    page_fetch,
+    wait_answer,
+)
 
 pytestmark = pytest.mark.browser
 
 N_LABELS = 12
-
-
-def _login(page: Any, server: Any, path: str) -> None:
-    """Open ``path`` signed out, get sent to the login form, sign in, and land back on it."""
-    page.goto(server.url + path)
-    assert "/login" in page.url
-    page.fill("#username", server.username)
-    page.fill("#password", server.password)
-    page.click("#login-submit")
-    page.wait_for_url(server.url + path)
 
 
 def _wait_task(page: Any, *, other_than: str | None = None, timeout_ms: int = 20000) -> str:
@@ -103,7 +100,7 @@ def test_e2e_keyboard_labeling_drives_the_loop(
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.clock.install()  # to bring the page's status poll on, below
-    _login(page, server, f"/p/{server.main}/label")
+    login_on_form(page, server.url, f"/p/{server.main}/label")
     _wait_task(page, timeout_ms=60000)  # the first queue, made before the server started
     page.wait_for_function(
         "() => document.getElementById('model-version').textContent.startsWith('v')"
@@ -246,7 +243,7 @@ def test_e2e_phone_width_has_no_horizontal_scroll(
         viewport={"width": 390, "height": 844}, device_scale_factor=2, has_touch=True
     )
     page = context.new_page()
-    _login(page, server, f"/p/{server.main}/label")
+    login(page, server.url, f"/p/{server.main}/label")
     _wait_task(page)
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     for label in server.labels:
@@ -271,7 +268,7 @@ def test_e2e_hostile_item_text_stays_text(server: Any, browser: Any) -> None:
     page = context.new_page()
     dialogs: list[str] = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-    _login(page, server, f"/p/{server.hostile}/label")
+    login(page, server.url, f"/p/{server.hostile}/label")
     seen: set[str] = set()
     assignment = _wait_task(page)
     deadline = time.monotonic() + 20
@@ -376,7 +373,7 @@ def test_e2e_pages_say_why_nothing_is_served_and_where_the_metric_comes_from(
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    _login(page, server, f"/p/{slug}")
+    login(page, server.url, f"/p/{slug}")
     wait_answer(
         page,
         f"""() => fetch('/api/projects/{slug}/models').then(r => r.json())
@@ -433,7 +430,7 @@ def test_e2e_suggestion_is_preselected_only_when_the_model_is_sure_enough(
 
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
-    _login(page, server, f"/p/{slug}/label")
+    login(page, server.url, f"/p/{slug}/label")
     _wait_task(page, timeout_ms=60000)
 
     def suggested() -> tuple[str, float]:
@@ -529,7 +526,7 @@ def test_e2e_an_open_page_keeps_its_lease_and_a_late_answer_counts(
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
     page.clock.install()
-    _login(page, server, f"/p/{slug}/label")
+    login(page, server.url, f"/p/{slug}/label")
     first = int(_wait_task(page, timeout_ms=60000))
     # Twenty-odd seconds of work on a one-minute lease: the page renews it.
     page.mouse.move(200, 200)
@@ -581,7 +578,7 @@ def test_e2e_the_unreachable_message_goes_once_the_server_answers(
     server.cli("import", slug, str(tmp_path / "pool.jsonl"), "--id-field", "id")
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
-    _login(page, server, f"/p/{slug}/label")
+    login(page, server.url, f"/p/{slug}/label")
     first = _wait_task(page, timeout_ms=60000)
     unreachable = page.locator("#messages .message", has_text="could not be reached")
 
@@ -638,7 +635,7 @@ def test_e2e_answers_waiting_for_review_are_said_on_the_status_line(
         )
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
-    _login(page, server, f"/p/{slug}/label")
+    login(page, server.url, f"/p/{slug}/label")
     page.wait_for_function(
         "() => document.getElementById('progress-text').textContent.includes('in review')",
         timeout=15000,

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.admin_only import admin_only
-from tests.e2e.conftest import Server, page_fetch, wide_elements
+from tests.e2e.conftest import Server, login_on_form, page_fetch, wide_elements
 
 pytestmark = pytest.mark.browser
 
@@ -61,15 +61,6 @@ BAD_LINES = [
 ]
 
 
-def _login(page: Any, server: Any, path: str, username: str, password: str) -> None:
-    page.goto(server.url + path)
-    assert "/login" in page.url
-    page.fill("#username", username)
-    page.fill("#password", password)
-    page.click("#login-submit")
-    page.wait_for_url(server.url + path)
-
-
 def _counts(page: Any) -> dict[str, str]:
     return page.evaluate(
         """() => Object.fromEntries(['labeled', 'pool', 'remaining', 'eval'].map(
@@ -108,7 +99,7 @@ def test_e2e_admin_manages_from_the_browser(
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    _login(page, server, "/", server.username, server.password)
+    login_on_form(page, server.url, "/")
 
     # A broken schema: the server's error names the path of the problem; nothing is created.
     page.fill("#new-project-slug", SLUG)
@@ -282,7 +273,7 @@ def test_e2e_admin_manages_from_the_browser(
     # The annotator sees neither the panels nor New project, and the API refuses him too.
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
-    _login(page, server, "/", *ANNOTATOR)
+    login_on_form(page, server.url, "/", username=ANNOTATOR[0], password=ANNOTATOR[1])
     assert page.locator(f"#project-list a[href='/p/{SLUG}']").count() >= 1
     assert page.locator("#new-project-form").count() == 0
     assert page.locator("#users-panel").count() == 0
@@ -358,7 +349,7 @@ def _admin_offboards_bob(server: Any, browser: Any, bobs_page: Any) -> None:
     session stops at once, the new password does not sign him in; Reactivate lets him back."""
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
-    _login(page, server, "/", server.username, server.password)
+    login_on_form(page, server.url, "/")
     page.on("dialog", lambda dialog: dialog.accept())  # yes, deactivate; yes, a new password
     row = page.locator(f"#users-table tr[data-username='{ANNOTATOR[0]}']")
     row.get_by_role("button", name=f"Reset password: {ANNOTATOR[0]}").click()
@@ -404,7 +395,7 @@ def _admin_offboards_bob(server: Any, browser: Any, bobs_page: Any) -> None:
     assert change(fresh, own, "Password changed").startswith("Password changed.")
     assert page_fetch(bobs_page, "GET", "/api/me")[0] == 200  # this browser stays signed in
     later = browser.new_context(viewport={"width": 1280, "height": 800})
-    _login(later.new_page(), server, "/", ANNOTATOR[0], own)
+    login_on_form(later.new_page(), server.url, "/", username=ANNOTATOR[0], password=own)
     later.close()
 
 

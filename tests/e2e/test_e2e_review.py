@@ -20,7 +20,7 @@ import pytest
 from sklearn.metrics import cohen_kappa_score
 from statsmodels.stats.inter_rater import aggregate_raters, fleiss_kappa
 
-from tests.e2e.conftest import first_rounds, left_while_held, run_cli, serving
+from tests.e2e.conftest import first_rounds, left_while_held, login, run_cli, serving
 
 LABELS = ("negative", "neutral", "positive")
 WORDS = {
@@ -502,7 +502,7 @@ def test_review_page_by_keyboard(team: Team, browser: Any, screenshots: Path) ->
     context = browser.new_context(viewport={"width": 1280, "height": 860})
     page = context.new_page()
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    _sign_in(page, team, "/p/ui/label", "a1", PASSWORD)
+    login(page, team.server.url, "/p/ui/label", username="a1", password=PASSWORD)
     page.wait_for_selector("#rework-banner:not([hidden])", timeout=15000)
     assert page.get_attribute("#label-app", "data-assignment-id") == str(task["assignment_id"])
     assert page.text_content("#rework-reviewer") == "rev"
@@ -535,7 +535,7 @@ def test_adjudication_page_by_keyboard(team: Team, browser: Any, screenshots: Pa
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    _sign_in(page, team, "/p/ui/adjudicate", "mgr", PASSWORD)
+    login(page, team.server.url, "/p/ui/adjudicate", username="mgr", password=PASSWORD)
     # The review test may have escalated one earlier; decide every waiting item.
     decided = []
     while True:
@@ -595,7 +595,7 @@ def test_two_reviewer_pages_show_different_answers(team: Team, browser: Any) -> 
         context = browser.new_context(viewport={"width": 1280, "height": 860})
         page = context.new_page()
         page.on("pageerror", lambda exc: errors.append(str(exc)))
-        _sign_in(page, team, "/p/pair/review", who, PASSWORD)
+        login(page, team.server.url, "/p/pair/review", username=who, password=PASSWORD)
         pages[who] = page
     rev, mgr = pages["rev"], pages["mgr"]
     rev_item = _wait_state(rev, "review", key="itemId")
@@ -672,7 +672,7 @@ def test_a_reviewer_whose_lease_ran_out_is_told_another_took_the_answer(
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.clock.install()
-    _sign_in(page, team, "/p/lapse/review", "rev", PASSWORD)
+    login(page, team.server.url, "/p/lapse/review", username="rev", password=PASSWORD)
     first = _wait_state(page, "review", key="itemId")
     first_answer = page.get_attribute("#review-app", "data-annotation-id")
 
@@ -768,7 +768,7 @@ def test_an_answer_served_after_the_review_page_was_left_is_given_back(
             route.continue_()
 
     page.route("**/api/projects/gone/reviews/next*", hold_the_next)
-    _sign_in(page, team, "/p/gone/review", "rev", PASSWORD)
+    login(page, team.server.url, "/p/gone/review", username="rev", password=PASSWORD)
     first = _wait_state(page, "review", key="itemId")
     assert _live_review_leases(team, "gone") == [int(first)]
     page.keyboard.press("n")
@@ -803,7 +803,7 @@ def test_a_renewal_that_lands_after_the_review_page_was_left_gives_the_item_back
 
     page.route("**/api/projects/renewed/reviews/leases/*/renew", hold_the_answer)
     page.clock.install()  # to bring the renewal on, below
-    _sign_in(page, team, "/p/renewed/review", "rev", PASSWORD)
+    login(page, team.server.url, "/p/renewed/review", username="rev", password=PASSWORD)
     first = _wait_state(page, "review", key="itemId")
     assert _live_review_leases(team, "renewed") == [int(first)]
     page.mouse.move(300, 300)  # the reviewer at work
@@ -847,7 +847,7 @@ def test_the_review_page_says_when_the_items_other_answer_disagrees(
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    _sign_in(page, team, "/p/split/review", "rev", PASSWORD)
+    login(page, team.server.url, "/p/split/review", username="rev", password=PASSWORD)
     shown: dict[tuple[str, int], str] = {}
     previous = None
     for n in range(4):
@@ -896,7 +896,7 @@ def test_the_review_page_shows_the_guideline_the_answer_was_made_under(
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    _sign_in(page, team, "/p/rules/review", "rev", PASSWORD)
+    login(page, team.server.url, "/p/rules/review", username="rev", password=PASSWORD)
     seen: dict[str, tuple[str, str, int]] = {}
     shown = None
     for _ in range(2):
@@ -916,7 +916,7 @@ def test_the_review_page_shows_the_guideline_the_answer_was_made_under(
     context = browser.new_context(viewport={"width": 1280, "height": 860})
     page = context.new_page()
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    _sign_in(page, team, "/p/rules/adjudicate", "mgr", PASSWORD)
+    login(page, team.server.url, "/p/rules/adjudicate", username="mgr", password=PASSWORD)
     _wait_state(page, "item", key="itemId")
     page.click("#guideline summary")
     page.wait_for_function(

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import wait_task
+from tests.e2e.conftest import login, wait_task
 
 pytestmark = pytest.mark.browser
 
@@ -20,15 +20,6 @@ def learner() -> bool:
     """The server runs no learner: searches, sends to the queue and "More like this" need no
     round, and the items labeled after the searched ones come from the first queue."""
     return False
-
-
-def _login(page: Any, server: Any, path: str) -> None:
-    page.goto(server.url + path)
-    assert "/login" in page.url
-    page.fill("#username", server.username)
-    page.fill("#password", server.password)
-    page.click("#login-submit")
-    page.wait_for_url(server.url + path)
 
 
 def _hits(page: Any) -> list[dict[str, Any]]:
@@ -53,7 +44,7 @@ def test_e2e_search_select_by_keyboard_send_and_label_them_first(
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    _login(page, server, f"/p/{server.main}/search")
+    login(page, server.url, f"/p/{server.main}/search")
     refunds = sorted(t for t in server.truth if "refund" in t.lower())
     assert len(refunds) >= 3, "the generated reviews should mention refunds"
 
@@ -122,7 +113,7 @@ def test_e2e_search_select_by_keyboard_send_and_label_them_first(
 def test_e2e_search_results_show_hostile_text_as_text(server: Any, browser: Any) -> None:
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
-    _login(page, server, f"/p/{server.hostile}/search")
+    login(page, server.url, f"/p/{server.hostile}/search")
     page.goto(f"{server.url}/p/{server.hostile}/search?q=%3Cscript%3E")
     page.wait_for_selector("#results li.hit")
     hits = _hits(page)
@@ -157,7 +148,7 @@ def test_e2e_a_slow_more_like_this_does_not_replace_a_later_word_search(
     the late "like" list replaced them, under the words still in the box."""
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
-    _login(page, server, f"/p/{server.main}/search")
+    login(page, server.url, f"/p/{server.main}/search")
     page.keyboard.type("refund")
     page.keyboard.press("Enter")
     page.wait_for_selector("#results li.hit")
@@ -286,7 +277,7 @@ def test_e2e_space_on_a_hit_that_cannot_be_sent_says_why(server: Any, browser: A
 
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
-    _login(page, server, f"/p/{server.main}/label")
+    login(page, server.url, f"/p/{server.main}/label")
     status, body = page_fetch(page, "POST", f"/api/projects/{server.main}/tasks/next", {})
     assert status == 200, body
     task = body["task"]
