@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -342,12 +343,36 @@ def _watched(context: Any, confirms: list[str] | None) -> tuple[Any, Any, list[s
     return context, page, problems
 
 
+FORM_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+"""The sign-in form's CSRF token."""
+PAGE_CSRF = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
+"""A signed-in page's CSRF token, which the API asks of a request made with the session."""
+
+
+def api_token(url: str, username: str, password: str = PASSWORD) -> str:
+    """A new API token of ``username``'s, made as a person makes one: signed in on the form (its
+    CSRF token, then the name and password), then with that session's CSRF token."""
+    with httpx.Client(base_url=url, timeout=30) as http:
+        form = FORM_CSRF.search(http.get("/login").text)
+        assert form is not None, f"no CSRF token on {url}/login"
+        data = {"username": username, "password": password, "csrf_token": form.group(1)}
+        signed = http.post("/login", data=data)
+        assert signed.status_code == 303 and "error" not in signed.headers["location"]
+        page = PAGE_CSRF.search(http.get("/").text)
+        assert page is not None, f"{username}'s page holds no CSRF token"
+        made = http.post(
+            "/api/tokens", json={"name": "e2e"}, headers={"X-CSRF-Token": page.group(1)}
+        )
+        assert made.status_code == 201, made.text
+        return str(made.json()["token"])
+
+
 def sign_in(requests: Any, url: str, *, username: str = USERNAME, password: str = PASSWORD) -> None:
     """Sign in to the server at ``url`` through ``requests`` (a Playwright APIRequestContext:
     a context's ``request``, which shares its cookies) as the sign-in form does: fetch the form
     for its CSRF token and cookie, post the name and password with it."""
     form = requests.get(url + "/login").text()
-    token = re.search(r'name="csrf_token" value="([^"]+)"', form)
+    token = FORM_CSRF.search(form)
     assert token is not None, f"no CSRF token on {url}/login"
     signed = requests.post(
         url + "/login",

@@ -5,7 +5,6 @@ adjudication pages driven by the keyboard alone in real Chromium."""
 from __future__ import annotations
 
 import json
-import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -20,7 +19,7 @@ import pytest
 from sklearn.metrics import cohen_kappa_score
 from statsmodels.stats.inter_rater import aggregate_raters, fleiss_kappa
 
-from tests.e2e.conftest import first_rounds, left_while_held, login, run_cli, serving
+from tests.e2e.conftest import api_token, first_rounds, left_while_held, login, run_cli, serving
 
 LABELS = ("negative", "neutral", "positive")
 WORDS = {
@@ -80,23 +79,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Any:
         yield live
 
 
-def _http_token(url: str, username: str, password: str) -> str:
-    """Sign in through the login form and create an API token with the session."""
-    with httpx.Client(base_url=url, timeout=30) as http:
-        form = http.get("/login").text
-        login_csrf = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)  # type: ignore[union-attr]
-        signed = http.post(
-            "/login",
-            data={"username": username, "password": password, "csrf_token": login_csrf},
-        )
-        assert signed.status_code == 303 and "error" not in signed.headers["location"]
-        page = http.get("/").text
-        csrf = re.search(r'<meta name="csrf-token" content="([^"]+)"', page).group(1)  # type: ignore[union-attr]
-        made = http.post("/api/tokens", json={"name": "test"}, headers={"X-CSRF-Token": csrf})
-        assert made.status_code == 201, made.text
-        return str(made.json()["token"])
-
-
 @dataclass
 class Team:
     server: Any
@@ -122,7 +104,7 @@ def _schema(name: str, **settings: Any) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def team(server: Any) -> Team:
     """Users, tokens and two projects made through the API (the admin's) and the CLI."""
-    alice = _http_token(server.url, server.username, server.password)
+    alice = api_token(server.url, server.username, server.password)
     admin = httpx.Client(
         base_url=server.url, headers={"Authorization": f"Bearer {alice}"}, timeout=30
     )
@@ -397,7 +379,7 @@ def _small_project(
 ) -> None:
     """A project of ``n`` items made by the admin, with ``roles`` (by default a1 to label, rev
     to review and mgr to manage), with its first queue."""
-    admin_token = _http_token(team.server.url, ADMIN, PASSWORD)
+    admin_token = api_token(team.server.url, ADMIN, PASSWORD)
     with httpx.Client(
         base_url=team.server.url, headers={"Authorization": f"Bearer {admin_token}"}, timeout=30
     ) as admin:

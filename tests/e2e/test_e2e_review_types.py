@@ -14,8 +14,8 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import (
-    PASSWORD,
     USERNAME,
+    api_token,
     first_rounds,
     run_cli,
     wait_task,
@@ -112,18 +112,7 @@ def _stock_review(stock: Stock, home: Path) -> None:
 
 def _client(url: str, username: str) -> httpx.Client:
     """An API client holding a token made through the login form and a session."""
-    with httpx.Client(base_url=url, timeout=30) as http:
-        form = http.get("/login").text
-        login_csrf = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)  # type: ignore[union-attr]
-        http.post(
-            "/login", data={"username": username, "password": PASSWORD, "csrf_token": login_csrf}
-        )
-        page = http.get("/").text
-        csrf = re.search(r'<meta name="csrf-token" content="([^"]+)"', page).group(1)  # type: ignore[union-attr]
-        made = http.post("/api/tokens", json={"name": "e2e"}, headers={"X-CSRF-Token": csrf})
-        assert made.status_code == 201, made.text
-        token = made.json()["token"]
-    headers = {"Authorization": f"Bearer {token}"}
+    headers = {"Authorization": f"Bearer {api_token(url, username)}"}
     return httpx.Client(base_url=url, headers=headers, timeout=30)
 
 
