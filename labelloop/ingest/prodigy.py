@@ -18,13 +18,13 @@ Out: one accepted task per labeled item: ``text`` (an HTML item: ``html`` too), 
 item's metadata with its id and the label's provenance,
 :func:`~labelloop.ingest.provenance.label_provenance`: annotator, annotated_at, guideline and
 schema version, strategy and reason, and each answer behind it with its own, ``answers``), the
-annotator as ``_annotator_id`` and ``_session_id`` and
-the time as ``_timestamp`` (Unix seconds), which Prodigy's review and progress read, every
-annotator behind the label as ``sessions`` (as Prodigy's review recipe names the sessions
-behind an example; read back, it is left out when it repeats the ``annotators`` in meta), a choice
-task's ``options`` (the control's labels in schema order), ``accept`` and ``config``, or a
-ner_manual task's ``tokens`` and ``spans`` (a spans_manual task where the control lets spans
-overlap), which ``prodigy db-in`` loads as they are.
+annotator as ``_annotator_id`` and ``_session_id`` and the time as ``_timestamp`` (Unix
+seconds), which Prodigy's review and progress read, every annotator behind the label as
+``sessions`` (as Prodigy's review recipe names the sessions behind an example; read back, it is
+left out when it repeats the ``annotators`` in meta), a choice task's ``options`` (the control's
+labels in schema order), ``accept`` and ``config``, or a ner_manual task's ``tokens`` and
+``spans`` (a spans_manual task where the control lets spans overlap), which ``prodigy db-in``
+loads as they are.
 """
 
 from __future__ import annotations

@@ -382,8 +382,7 @@ def renew(db: Database, ctx: ProjectContext, assignment_id: int) -> dict[str, An
     ctx.require(Permission.ANNOTATE)
     with db.write() as conn:  # leases take row locks only, never the audit chain
         lease = _own_live_lease(db, conn, ctx, assignment_id)
-        at = now()
-        longest = at + timedelta(minutes=ctx.settings.lease_minutes)
+        longest = now() + timedelta(minutes=ctx.settings.lease_minutes)
         until = max(lease["lease_expires_at"], longest)  # a lease taken again ends at ``longest``
         store_tasks.extend_lease(conn, assignment_id, until=until)
         _taken_up(conn, lease, until=longest)
