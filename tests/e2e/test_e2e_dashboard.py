@@ -99,7 +99,7 @@ def test_e2e_manager_reads_the_dashboard(
 ) -> None:
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
-    page.set_default_timeout(10000)
+    page.set_default_timeout(30000)  # a page load on a loaded machine can take over 10 s
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
