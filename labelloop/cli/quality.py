@@ -246,9 +246,9 @@ def items(
     picked_by: Annotated[
         str | None,
         typer.Option(
-            help="How the item was first served: a strategy (margin, ...), control, search "
-            "or search:USER, spot_check, import; no_prediction (boxes: an image the detector "
-            "predicted nothing for)."
+            help="How the item was first served: a strategy (margin, ...; box_confidence in "
+            "a boxes project), control, search or search:USER, spot_check, import; "
+            "no_prediction (boxes: an image the detector predicted nothing for)."
         ),
     ] = None,
     newest: Annotated[

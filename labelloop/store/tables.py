@@ -339,9 +339,9 @@ flag = Table(
     Column("note", Text, nullable=False, server_default=""),
     Column("score", Float, nullable=True),
     # The model's word on a label_issue or model_contradicts flag: the label it says instead and
-    # its probability, to 4 decimals (NULL on other kinds, on a label_issue whose note named no
-    # label of the project before revision 0028, and on a model_contradicts flag raised before
-    # its check wrote them).
+    # its probability, to 4 decimals (NULL on other kinds and on a label_issue whose note named
+    # no label of the project before revision 0028; revision 0030 filled the model_contradicts
+    # flags raised before their check wrote them from the answers they were raised on).
     Column("suggestion", String(200), nullable=True),
     Column("suggestion_confidence", Float, nullable=True),
     Column("created_at", TS, nullable=False),

@@ -48,6 +48,7 @@ from labelloop.workflow.seeding import (
     shows_terms,
     words_said,
 )
+from labelloop.workflow.status import strategy_of
 from labelloop.workflow.tasks import edit_refusal
 from labelloop.workflow.values import find_item, item_name
 
@@ -203,11 +204,11 @@ def list_items(
 
 def picked_by_choices(db: Database, ctx: ProjectContext) -> list[dict[str, str]]:
     """What ``picked_by`` may ask for in the project, each ``value`` with its ``text``: the
-    strategies its rounds recorded (and its strategy setting), random control, a search (and
-    each user's who sent items to the queue from one), a spot check, an import."""
+    strategies its rounds recorded (and the one its next round will), random control, a search
+    (and each user's who sent items to the queue from one), a spot check, an import."""
     with db.read() as conn:
         found = store_browse.pickers(conn, ctx.id)
-    strategies = list(dict.fromkeys([*found["strategies"], ctx.settings.strategy]))
+    strategies = _strategies(ctx, found)
     choices = [
         {"value": s, "text": f"{s} ({COLD_PICKS if s in found['cold'] else MODEL_PICKS})"}
         for s in strategies
@@ -228,7 +229,7 @@ def _pick(conn: Any, ctx: ProjectContext, picked_by: str) -> store_browse.Pick |
     picked by them). A value the project never records is refused, naming those it does."""
     value, _, who = picked_by.partition(":")
     found = store_browse.pickers(conn, ctx.id)
-    strategies = {*found["strategies"], ctx.settings.strategy}
+    strategies = _strategies(ctx, found)
     known = [*sorted(strategies), *_unranked(ctx), *PICKED_BY]
     if value not in known or (picked_by.count(":") and value not in PICKED_BY_PEOPLE):
         allowed = [*known, *(f"{p}:USER" for p in PICKED_BY_PEOPLE)]
@@ -247,6 +248,13 @@ def _pick(conn: Any, ctx: ProjectContext, picked_by: str) -> store_browse.Pick |
         return store_browse.Pick(strategy=value)
     user = store_users.by_name(conn, who.strip())
     return None if user is None else store_browse.Pick(strategy=value, seeded_by=int(user["id"]))
+
+
+def _strategies(ctx: ProjectContext, found: Mapping[str, list[str]]) -> list[str]:
+    """The strategies the project's rounds recorded (``found`` by ``store_browse.pickers``),
+    oldest first, then the one its next round will record (``status.strategy_of``: a boxes
+    round's box confidence, not the ``strategy`` setting, which it does not use)."""
+    return list(dict.fromkeys([*found["strategies"], strategy_of(ctx)]))
 
 
 def _unranked(ctx: ProjectContext) -> tuple[str, ...]:

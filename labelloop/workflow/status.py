@@ -64,6 +64,22 @@ def picked_by(
     return f"v{version}"
 
 
+BOX_STRATEGY = "box_confidence"
+"""The strategy a boxes round records: its detector's confidence in its boxes ranks the images."""
+
+
+def strategy_of(ctx: ProjectContext) -> str:
+    """The strategy the project's rounds record for the items their model ranks: the setting's
+    for a choice target; a spans target's token entropy (its ``span_scoring``, mean or max) and
+    a boxes target's box confidence, which the ``strategy`` setting does not reach."""
+    kind = ctx.schema.target.type
+    if kind == "spans":
+        return f"{ctx.settings.span_scoring}_token_entropy"
+    if kind == "boxes":
+        return BOX_STRATEGY
+    return ctx.settings.strategy
+
+
 def learner_of(ctx: ProjectContext) -> tuple[str, str]:
     """The features and model the project's rounds fit: the settings' for a choice target; a
     spans target's CRF on its token features and a boxes target's detector, which the

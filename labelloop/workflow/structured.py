@@ -37,7 +37,7 @@ from labelloop.workflow.learning import (
 )
 from labelloop.workflow.media import absolute_payloads
 from labelloop.workflow.projects import ProjectContext
-from labelloop.workflow.status import NO_FEATURES, SPAN_FEATURES, SPAN_MODEL
+from labelloop.workflow.status import NO_FEATURES, SPAN_FEATURES, SPAN_MODEL, strategy_of
 
 log = logging.getLogger("labelloop.learner")
 MAX_REASON = 300
@@ -134,7 +134,7 @@ def spans_round(
     params = {k: v for k, v in model.get_params().items() if k != "labels"}
     return RoundOutcome(
         n_train=n_train,
-        strategy=f"{settings.span_scoring}_token_entropy",
+        strategy=strategy_of(ctx),
         featurizer=SPAN_FEATURES,
         model=SPAN_MODEL,
         params=params,
@@ -241,7 +241,7 @@ def boxes_round(
         queue.append(entry)
     return RoundOutcome(
         n_train=n_train,
-        strategy="box_confidence",
+        strategy=strategy_of(ctx),
         featurizer=NO_FEATURES,
         model=f"detector {settings.detector}",
         params={},

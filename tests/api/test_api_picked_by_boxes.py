@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from labelloop.workflow import imports, projects
+from labelloop.workflow import browse, imports, projects
 from labelloop.workflow.features import FeatureCache
 from labelloop.workflow.learning import train
 
@@ -91,4 +91,36 @@ def test_images_without_a_prediction_are_not_listed_as_the_models_picks(
     assert allowed.startswith("picked_by must be one of diversity, margin, control, ")
     assert "no_prediction" not in allowed and given == "'no_prediction'"
     offered = api.get(f"{BASE}/items?picked_by=nothing").json()["detail"]
-    assert offered.startswith("picked_by must be one of auto, box_confidence, no_prediction, ")
+    assert offered.startswith("picked_by must be one of box_confidence, no_prediction, control, ")
+
+
+def test_a_boxes_project_offers_the_strategy_its_rounds_record_not_the_setting(
+    api: Any,
+) -> None:
+    """Boxes rounds record ``box_confidence`` whatever the ``strategy`` setting says: from
+    before the first round, the Items page's choices, the API and ``labelloop items
+    --picked-by`` offer that, and refuse the setting's strategy, which no boxes round records."""
+    from typer.testing import CliRunner
+
+    from labelloop.cli import app
+
+    lab = api.lab
+    projects.create_project(lab.db, "boxes", BOXES_SCHEMA, actor=lab.admin)
+    ctx = lab.ctx("boxes", lab.admin)
+    assert ctx.settings.strategy == "auto"  # the setting, which a boxes round does not use
+
+    choices = [c["value"] for c in browse.picked_by_choices(lab.db, ctx)]  # the Items page's
+    assert choices[:2] == ["box_confidence", "no_prediction"] and "auto" not in choices
+    listed = api.get(f"{BASE}/items?picked_by=box_confidence")
+    assert listed.status_code == 200, listed.text
+    assert listed.json()["total"] == 0
+    refused = api.get(f"{BASE}/items?picked_by=auto")
+    assert refused.status_code == 400, refused.text
+    named = "picked_by must be one of box_confidence, no_prediction, control, "
+    assert refused.json()["detail"].startswith(named)
+    env = {"LABELLOOP_DATABASE_URL": lab.db.url}
+    printed = CliRunner().invoke(
+        app, ["items", "boxes", "--picked-by", "auto", "--as", "admin"], env=env
+    )
+    assert printed.exit_code == 1, printed.output
+    assert f"error: {named}" in printed.output

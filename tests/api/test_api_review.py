@@ -40,6 +40,13 @@ class ReviewApi:
         assert cookie.startswith(SESSION_COOKIE + "=")
         return self.client.get(path, headers={"cookie": cookie})
 
+    def reject(self, annotation: dict[str, Any], comment: str) -> None:
+        """The reviewer sends ``annotation`` back to its annotator with ``comment``."""
+        verdict = {"verdict": "reject", "comment": comment}
+        path = f"{_base()}/reviews/{annotation['annotation_id']}"
+        response = self.call("POST", path, "reviewer", json=verdict)
+        assert response.status_code == 200, response.text
+
     def in_review(self, answer: str = "neutral") -> dict[str, Any]:
         """A fresh annotation by the annotator, waiting for review."""
         task = tasks.next_task(self.lab.db, self.annotator)
@@ -249,13 +256,7 @@ def test_annotators_see_only_their_own_feedback(rapi: ReviewApi) -> None:
         lab.db, other, task["assignment_id"], {"sentiment": "negative"}, active_ms=3000
     )
     for annotation, comment in ((mine, "mine"), (theirs, "theirs")):
-        response = rapi.call(
-            "POST",
-            f"{_base()}/reviews/{annotation['annotation_id']}",
-            "reviewer",
-            json={"verdict": "reject", "comment": comment},
-        )
-        assert response.status_code == 200, response.text
+        rapi.reject(annotation, comment)
     seen = rapi.call("GET", f"{_base()}/reviews/mine", "annotator").json()["reviews"]
     assert [r["comment"] for r in seen] == ["mine"]
     # The rejected item comes back to its annotator with the comment.
@@ -419,14 +420,7 @@ def test_the_annotator_table_shows_the_median_active_time(rapi: ReviewApi) -> No
 def test_leaving_the_labeling_page_keeps_an_item_sent_back_for_rework(rapi: ReviewApi) -> None:
     """The labeling page gives its leases back as it is left; an item a reviewer sent back is
     its annotator's to come back to, for the project's rework_hours, and stays theirs."""
-    mine = rapi.in_review("positive")
-    rejected = rapi.call(
-        "POST",
-        f"{_base()}/reviews/{mine['annotation_id']}",
-        "reviewer",
-        json={"verdict": "reject", "comment": "read it again"},
-    )
-    assert rejected.status_code == 200, rejected.text
+    rapi.reject(rapi.in_review("positive"), "read it again")
     rework = rapi.call("POST", f"{_base()}/tasks/next", "annotator", json={}).json()["task"]
     assert rework["rework"]["comment"] == "read it again"
     fresh = rapi.call(
@@ -438,3 +432,44 @@ def test_leaving_the_labeling_page_keeps_an_item_sent_back_for_rework(rapi: Revi
     again = rapi.call("POST", f"{_base()}/tasks/next", "annotator", json={}).json()["task"]
     assert again["assignment_id"] == rework["assignment_id"]
     assert again["lease_expires_at"] == rework["lease_expires_at"]
+
+
+def test_an_item_sent_back_and_skipped_by_its_annotator_goes_to_another(
+    rapi: ReviewApi,
+) -> None:
+    """The annotator of a rejected answer who skips its rework ("I can't redo this") hands the
+    item back to the pool: the rejection stays on record, the dashboard stops counting it as
+    back with them at once, and the next annotator is served it, the skipper never again."""
+    from labelloop.workflow.accounts import create_token
+
+    rapi.lab.member(SLUG, "bea", "annotator")
+    rapi.tokens["bea"] = create_token(rapi.lab.db, "bea")
+
+    def back_with_annotator() -> tuple[int, int]:
+        body = rapi.call("GET", f"{_base()}/dashboard", "manager").json()
+        stage = {s["key"]: s for s in body["stages"]}["rework"]
+        return stage["waiting"], stage["in_progress"]
+
+    def next_task(role: str) -> dict[str, Any] | None:
+        served = rapi.call("POST", f"{_base()}/tasks/next", role, json={})
+        assert served.status_code == 200, served.text
+        return served.json()["task"]
+
+    rapi.reject(rapi.in_review("positive"), "read it again")
+    rework = next_task("annotator")
+    assert rework is not None and rework["selection"]["strategy"] == "rework"
+    item_id = rework["item"]["id"]
+    assert back_with_annotator() == (0, 1)
+
+    skipped = rapi.call("POST", f"{_base()}/tasks/{rework['assignment_id']}/skip", "annotator")
+    assert skipped.status_code == 200, skipped.text
+
+    assert back_with_annotator() == (0, 0)
+    trace = rapi.call("GET", f"{_base()}/items/{item_id}/review", "reviewer").json()
+    assert [(a["user"], a["status"]) for a in trace["annotations"]] == [("annotator", "rejected")]
+    assert [(r["verdict"], r["comment"]) for r in trace["reviews"]] == [("reject", "read it again")]
+    again = next_task("annotator")
+    assert again is not None and again["item"]["id"] != item_id
+    taken = next_task("bea")  # the queue's best open item, which the skipper was not served
+    assert taken is not None and taken["item"]["id"] == item_id
+    assert taken["selection"]["strategy"] != "rework" and "rework" not in taken

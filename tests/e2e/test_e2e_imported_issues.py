@@ -1,6 +1,7 @@
 """The Review page serves an imported label the model contradicts, under the review policy
-``flagged``, once no answer waits: it says where the label came from and why it is doubted, A
-keeps it and N passes it by, and the queue runs dry once each is decided."""
+``flagged``, once no answer waits: it says where the label came from and the label the model
+says instead (the note that raised the flag on hover), A keeps it and N passes it by, and the
+queue runs dry once each is decided."""
 
 from __future__ import annotations
 
@@ -38,7 +39,13 @@ def test_the_review_page_keeps_a_flagged_imported_label(tmp_path: Path, browser:
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         login(page, url, f"/p/{SLUG}/review")
         page.wait_for_selector("#review-annotator:has-text('an import of tweets.jsonl')")
-        assert "0.55 sure it is 'neutral'" in page.inner_text("#review-meta")
+        # what the model says instead, from the flag's data; the note that raised it on hover
+        meta = page.locator("#review-meta")
+        said = " ".join(meta.inner_text().split())
+        assert said.endswith("imported label · model says: neutral (0.55)"), said
+        assert meta.get_attribute("title") == (
+            "labeled 'positive' but the model is 0.55 sure it is 'neutral'"
+        )
         shown = "document.getElementById('review-app').dataset.itemId"
         first = page.get_attribute("#review-app", "data-item-id")
         page.keyboard.press("n")  # passed by: the other one comes

@@ -59,6 +59,8 @@ def _flag_as_an_early_round(home: Path, external_ids: list[str]) -> list[int]:
                 "user_id": None,
                 "note": "labeled 'positive' but the model is 0.55 sure it is 'neutral'",
                 "score": 0.3,
+                "suggestion": "neutral",  # as a round writes them beside its note
+                "suggestion_confidence": 0.55,
             }
             for i in ids
         ]
@@ -113,9 +115,9 @@ def test_the_quality_page_counts_only_the_labels_the_newest_model_doubts(
         page.close()
 
 
-def _answer_against_the_model(home: Path) -> dict[str, Any]:
+def _answer_against_the_model(home: Path) -> tuple[dict[str, Any], int]:
     """A new annotator's answer to the first item served, a label other than the one the model
-    suggests there; that suggestion (``label``, ``confidence``)."""
+    suggests there; that suggestion (``label``, ``confidence``) and the item's id."""
     from labelloop.cli.common import _open
     from labelloop.config import get_settings
     from labelloop.govern.permissions import Permission
@@ -133,10 +135,10 @@ def _answer_against_the_model(home: Path) -> dict[str, Any]:
         tasks.submit(db, ann, task["assignment_id"], {"sentiment": other}, active_ms=4000)
     finally:
         db.dispose()
-    return dict(shown)
+    return dict(shown), int(task["item"]["id"])
 
 
-def test_the_review_page_shows_what_the_model_suggested_against_an_answer(
+def test_the_review_page_and_the_trace_show_what_the_model_suggested_against_an_answer(
     tmp_path: Path, browser: Any
 ) -> None:
     schema = schema_with(review_policy="flagged", contradiction_threshold=0.5)
@@ -146,8 +148,9 @@ def test_the_review_page_shows_what_the_model_suggested_against_an_answer(
     more = write_jsonl(work / "more.jsonl", make_rows(20, start=100))
     run_cli(home, "import", SLUG, str(more), "--id-field", "id")
     _train(home)
-    shown = _answer_against_the_model(home)
+    shown, item_id = _answer_against_the_model(home)
     assert shown["confidence"] >= 0.5  # the model's guess, confident enough to contradict
+    raised = f"model says {shown['label']} ({shown['confidence']:.2f})"  # the flag's note
 
     with serving(home, "serve", learner=False) as url:
         page = browser.new_page(viewport={"width": 1280, "height": 900})
@@ -159,7 +162,14 @@ def test_the_review_page_shows_what_the_model_suggested_against_an_answer(
             f"model contradicts ann: model says: {shown['label']} ({shown['confidence']:.2f})"
         )
         # the sentence that raised it is there on hover
-        assert flag.get_attribute("title") == (
-            f"model says {shown['label']} ({shown['confidence']:.2f})"
-        )
+        assert flag.get_attribute("title") == raised
+
+        page.goto(f"{url}/p/{SLUG}/items?item={item_id}")
+        flags = page.locator("#trace-body .trace-part:has(h3:text-is('Flags')) tbody tr")
+        flags.first.wait_for()
+        assert flags.count() == 1
+        kind, note = (flags.locator("td").nth(k) for k in (0, 1))
+        assert kind.inner_text() == "model contradicts"
+        assert note.inner_text() == f"model says: {shown['label']} ({shown['confidence']:.2f})"
+        assert note.locator(".flag-suggestion").get_attribute("title") == raised
         page.close()

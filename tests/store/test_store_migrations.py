@@ -469,3 +469,55 @@ def test_rework_leases_taken_up_before_0029_are_being_redone_as_before_after_the
     after = leases(assignment.c.leased_at, assignment.c.taken_up_until)
     assert after[on_page] == before[on_page]
     assert {i: sent for i, (sent, _) in after.items()} == {i: s for i, (s, _) in before.items()}
+
+
+def test_contradictions_flagged_before_0030_show_the_suggestion_their_answer_was_shown(
+    lab: Lab,
+) -> None:
+    """A model_contradicts flag raised before its check wrote the model's label and probability
+    into the flag kept them in its note only: after the upgrade it has those of the suggestion
+    its answer records, to the flags' 4 decimals; other flags stay without one, and going back
+    keeps what was filled."""
+    from sqlalchemy import update
+
+    from labelloop.store.tables import assignment, flag
+    from labelloop.workflow import flags, review, tasks
+
+    db = lab.db
+    ctx = lab.project("mc", contradiction_threshold=0.5)
+    lab.import_rows(ctx, make_rows(6))
+    lab.train(ctx)
+    ann = lab.member("mc", "ann", "annotator")
+    guessed = {"positive": 0.9123456789, "negative": 0.6666666667}  # what the leases offered
+    for suggestion, p in guessed.items():
+        task = tasks.next_task(db, ann)
+        assert task is not None
+        with db.write() as conn:
+            conn.execute(
+                update(assignment)
+                .where(assignment.c.id == task["assignment_id"])
+                .values(suggestion=suggestion, suggestion_confidence=p)
+            )
+        flags.flag_task(db, ann, task["assignment_id"], note="sarcasm?")
+        tasks.submit(db, ann, task["assignment_id"], {"sentiment": "neutral"}, active_ms=4000)
+
+    def suggested() -> list[tuple[str, str | None, float | None]]:
+        listed = review.flags(db, ctx, open_only=False)
+        return sorted((f["kind"], f["suggestion"], f["confidence"]) for f in listed)
+
+    as_raised = [
+        ("ambiguous", None, None),
+        ("ambiguous", None, None),
+        ("model_contradicts", "negative", 0.6667),
+        ("model_contradicts", "positive", 0.9123),
+    ]
+    assert suggested() == as_raised
+    downgrade(db, "0029")
+    with db.write() as conn:  # as the release before wrote them
+        conn.execute(update(flag).values(suggestion=None, suggestion_confidence=None))
+
+    upgrade(db)
+    assert suggested() == as_raised
+
+    downgrade(db, "0029")
+    assert suggested() == as_raised

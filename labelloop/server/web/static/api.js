@@ -199,6 +199,26 @@ window.labelloop = (() => {
   /** Control name -> type of a schema's controls, for answerText. */
   const controlTypes = (controls) => Object.fromEntries((controls || []).map((c) => [c.name, c.type]));
 
+  /** A model label worth showing: a class name, not the digest of spans or boxes (else null). */
+  function shownLabel(label) {
+    if (label === null || label === undefined) return null;
+    const s = String(label);
+    return s.startsWith("regions:") ? null : s;
+  }
+
+  /** A model's probability as the pages show it after its label: " (0.93)", or nothing. */
+  function sureText(confidence) {
+    return typeof confidence === "number" ? ` (${confidence.toFixed(2)})` : "";
+  }
+
+  /** What the model says instead, from a flag's data (or a doubted import's): "model says:
+   * positive (0.93)"; null when it names no class, for the page to show the note that raised
+   * the flag, which says no more than this where it does. */
+  function modelSaysText(label, confidence) {
+    const shown = shownLabel(label);
+    return shown === null ? null : `model says: ${shown}${sureText(confidence)}`;
+  }
+
   /** A time of the API (ISO 8601, UTC) as the pages show it: "2024-05-02 12:47". */
   const utcText = (iso) => (iso ? iso.slice(0, 16).replace("T", " ") : "—");
 
@@ -391,6 +411,9 @@ window.labelloop = (() => {
     answerText,
     controlTypes,
     NOTHING,
+    shownLabel,
+    sureText,
+    modelSaysText,
     utcText,
     changedText,
     actionText,

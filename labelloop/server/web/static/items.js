@@ -11,7 +11,7 @@
 
   const { api, say, node, plural, valueText, answerText, thumbnails, utcText, changedText, actionText, underText } =
     window.labelloop;
-  const { commandKey, altChord, sentence } = window.labelloop;
+  const { commandKey, altChord, sentence, modelSaysText } = window.labelloop;
   const $ = (id) => document.getElementById(id);
   const page = JSON.parse($("items-data").textContent);
   const base = "/api/projects/" + encodeURIComponent(page.slug);
@@ -219,12 +219,26 @@
     const tbody = node("tbody");
     for (const cells of rows) {
       const r = node("tr");
-      for (const c of cells) r.append(node("td", "wrap", c));
+      for (const c of cells) {
+        const td = node("td", "wrap");
+        td.append(c); // text, or a node of its own
+        r.append(td);
+      }
       tbody.append(r);
     }
     t.append(thead, tbody);
     wrap.append(t);
     return wrap;
+  }
+
+  /** A flag's note in the trace: the label the model says instead, from the flag's data, with
+   * the note that raised the flag on hover; else the note. */
+  function flagNote(f) {
+    const said = modelSaysText(f.suggestion, f.confidence);
+    if (said === null) return f.note || "";
+    const span = node("span", "flag-suggestion", said);
+    span.title = f.note || "";
+    return span;
   }
 
   function part(title, content) {
@@ -343,7 +357,7 @@
     if (d.flags.length) {
       const rows = d.flags.map((f) => [
         f.kind.replaceAll("_", " "),
-        f.note || "",
+        flagNote(f),
         f.user || "the checks",
         f.open ? "open" : f.resolved_note || "resolved",
         when(f.created_at),

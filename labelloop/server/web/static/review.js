@@ -23,7 +23,8 @@
   // Between the parts of a line: the no-break space keeps the dot with the text before it.
   const SEP = "\u00a0· ";
   const { isChoice, targetOf } = L.controls;
-  const { actionText, changedText, underText } = L; // shared with the Items page (api.js)
+  // shared with the Items page (api.js)
+  const { actionText, changedText, underText, shownLabel, sureText, modelSaysText } = L;
   const allControls = schema.controls || [];
   const controls = allControls.filter(isChoice); // the page's own (choice) controls
   const target = targetOf(allControls);
@@ -237,18 +238,6 @@
     return (state.view && state.view.item) || {};
   }
 
-  /** A model label worth showing: a class name, not the digest of spans or boxes. */
-  function shownLabel(label) {
-    if (label === null || label === undefined) return null;
-    const s = String(label);
-    return s.startsWith("regions:") ? null : s;
-  }
-
-  /** A model's probability as the page shows it after its label: " (0.93)", or nothing. */
-  function sureText(confidence) {
-    return typeof confidence === "number" ? ` (${confidence.toFixed(2)})` : "";
-  }
-
   function seconds(ms) {
     return typeof ms === "number" ? (ms / 1000).toFixed(1) + " s" : "–";
   }
@@ -393,13 +382,11 @@
       li.dataset.kind = f.kind;
       li.append(node("span", "flag-kind", f.kind.replace(/_/g, " ")));
       const who = f.user ? f.user + ": " : "";
-      const suggested = shownLabel(f.suggestion);
-      if (suggested === null) {
+      const said = modelSaysText(f.suggestion, f.confidence);
+      if (said === null) {
         li.append(node("span", "flag-note", who + (f.note || "")));
       } else {
-        // The label the model suggests, from the flag's data: the note that raised the flag says
-        // no more than it, and stays on hover.
-        const said = `model says: ${suggested}${sureText(f.confidence)}`;
+        // The label the model suggests, from the flag's data; the note stays on hover.
         li.append(node("span", "flag-note flag-suggestion", who + said));
         li.title = f.note || "";
       }
@@ -434,7 +421,11 @@
     el.reviewLabel.textContent = labelOf(l.value);
     if (el.reviewValues) el.reviewValues.replaceChildren();
     el.reviewAnnotator.textContent = l.filename ? `an import of ${l.filename}` : "an import";
-    el.reviewMeta.textContent = SEP + "imported label" + (l.note ? SEP + l.note : "");
+    // The label the model says instead, from the flag's data; the note that raised it on hover.
+    const said = modelSaysText(l.suggestion, l.confidence);
+    const doubt = said || l.note;
+    el.reviewMeta.textContent = SEP + "imported label" + (doubt ? SEP + doubt : "");
+    el.reviewMeta.title = said ? l.note || "" : "";
     el.reviewWhy.hidden = true;
     el.reviewRework.hidden = true;
     el.reviewDisagrees.textContent =
@@ -465,6 +456,7 @@
     if (a.suggestion) parts.push(a.suggestion.sentence);
     // One run of text with "by NAME": a line wraps after a separator, never before one.
     el.reviewMeta.textContent = parts.map((part) => SEP + part).join("");
+    el.reviewMeta.title = "";
     const why = pickedText(a.selection);
     el.reviewWhy.textContent = why;
     el.reviewWhy.hidden = !why;
