@@ -6,6 +6,7 @@ its undo after each slice until the test has seen that count on the page
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -136,7 +137,9 @@ def test_e2e_two_imports_undone_side_by_side_each_say_their_own_progress(
     gated: tuple[str, Path, Path], browser: Any, tmp_path: Path
 ) -> None:
     """Undo pressed on a second import while the first one's undo ran was refused: both now
-    run, each saying how many of its items are gone on a line of its own, then its summary."""
+    run, each saying how many of its items are gone on a line of its own, then its summary.
+    The list the first undo's end fetches is answered here only after the second's: drawn
+    last, it put the second import back in the table, where it stayed."""
     url, gate, home = gated
     gate.write_text("0", encoding="utf-8")
     sizes = {"first.jsonl": SLICE + 10, "second.jsonl": SLICE + 20}
@@ -154,18 +157,39 @@ def test_e2e_two_imports_undone_side_by_side_each_say_their_own_progress(
         row = page.locator("#imports-table tbody tr", has_text=name)
         row.wait_for()
         ids[name] = row.get_attribute("data-batch")
+    held: list[tuple[Any, Any]] = []  # the first list fetched after this: its answer, kept back
+
+    def hold_first(route: Any) -> None:
+        if route.request.method != "GET" or held:
+            route.continue_()
+        else:
+            held.append((route, route.fetch()))
+
+    page.route(f"{url}/api/projects/{SLUG}/imports", hold_first)
     said = []
     for name, n in sizes.items():
         row = page.locator("#imports-table tbody tr", has_text=name)
         row.get_by_role("button", name="Undo import").click()
         said.append(f"Undoing import {ids[name]} ({name}): {SLICE:,} of {n:,} items removed…")
         _shows(page, *said)
+    ended = [
+        f"Import {ids[name]} ({name}) undone: {n:,} items removed." for name, n in sizes.items()
+    ]
+    gate.write_text(str(sizes["first.jsonl"]), encoding="utf-8")  # the first one ends
+    _shows(page, ended[0], said[1])
+    deadline = time.monotonic() + 30
+    while not held and time.monotonic() < deadline:
+        page.wait_for_timeout(100)  # the page fetches the list after the summary
+    assert held, "the page did not fetch the imports list after the first undo ended"
     gate.write_text(str(10 * SLICE), encoding="utf-8")
-    _shows(
-        page,
-        *[f"Import {ids[name]} ({name}) undone: {n:,} items removed." for name, n in sizes.items()],
-    )
+    _shows(page, *ended)
     for name in sizes:  # the list is fetched again after each summary
         page.locator("#imports-table tbody tr", has_text=name).wait_for(state="detached")
+    route, answer = held[0]
+    assert "second.jsonl" in answer.text()  # fetched while the second undo still ran
+    with page.expect_response(lambda r: r.url == f"{url}/api/projects/{SLUG}/imports"):
+        route.fulfill(response=answer)
+    page.wait_for_timeout(500)
+    assert page.locator("#imports-table tbody tr", has_text="second.jsonl").count() == 0
     assert problems == []
     context.close()

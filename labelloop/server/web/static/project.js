@@ -664,6 +664,8 @@
 
   // ---------------------------------------------------------------- imports and their undo
 
+  let importsAsked = 0; // lists fetched: only the newest one's answer is drawn
+
   // The project's imports, newest first; Undo asks first, saying how many items go. The server
   // refuses (409, saying what holds them) an import people worked on.
   async function loadImports() {
@@ -671,7 +673,11 @@
     if (!table) return;
     const status = $("imports-status");
     const result = $("imports-result");
+    const ticket = ++importsAsked;
     const found = await api("GET", base + "/imports");
+    // Two undos ending close together each fetch the list: an older answer arriving last must
+    // not put back the import the newer one no longer lists.
+    if (ticket !== importsAsked) return;
     const cell = (text) => node("td", "", text);
     const heads = table.tHead.rows[0].cells;
     const rows = found.map((b) => {
