@@ -3,7 +3,8 @@ Chromium: a project's name, its labels and their descriptions, its controls, met
 their values, cohorts, an item's id, an import's file name, the guideline and its change summary,
 a flag's note, a review's comment and a text answer. Each shows as the text it is on every page
 that shows it, to each role; no element is made of it and nothing in it runs (the security policy
-refuses nothing either: see the conftest's ``_no_refusals``)."""
+refuses nothing either: see the conftest's ``_no_refusals``). Each value ends in a direction
+override left open."""
 
 from __future__ import annotations
 
@@ -27,8 +28,9 @@ ANNOTATOR, REVIEWER = "ann", "rev"
 
 def hostile(tag: str) -> str:
     """Markup that makes an element of class ``pwn`` and sets ``window.__pwned`` if it is ever
-    parsed as HTML, named by ``tag`` so a page's text shows which value it is."""
-    return f'<b class="pwn">{tag}</b>"><img class="pwn" src=x onerror="window.__pwned=1">'
+    parsed as HTML, named by ``tag`` so a page's text shows which value it is, and a direction
+    override left open after it."""
+    return f'<b class="pwn">{tag}</b>"><img class="pwn" src=x onerror="window.__pwned=1">\u202e'
 
 
 LABELS = [hostile("LABEL"), "plain", "other"]
