@@ -54,7 +54,9 @@ class Settings(BaseSettings):
         return self.home / "features"
 
     def ensure_home(self) -> Path:
-        self.home.mkdir(parents=True, exist_ok=True)
+        """The data dir, made if missing readable by its owner alone: it holds every item,
+        label and password hash, and the key that signs sessions."""
+        self.home.mkdir(mode=0o700, parents=True, exist_ok=True)
         return self.home
 
     def secret(self) -> str:

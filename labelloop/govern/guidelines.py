@@ -97,14 +97,30 @@ def _renderer() -> MarkdownIt:
     return md
 
 
+_ITEM_PICTURE = re.compile(r"/api/projects/[\w-]+/items/\d+/(media|thumbnail)(\?size=\d+)?")
+_PLAIN_PATH = re.compile(r"[A-Za-z0-9_./-]+")
+
+
+def _own_picture(src: str) -> bool:
+    """Whether a scheme-less image URL is a picture labelloop serves and nothing more: an item's
+    media or thumbnail, a file under ``/static/``, or a plain path beside the page. The reader's
+    page fetches an image with their session, so one naming another API route (an export, a
+    model file, the next review) would run it as each reader; ``//`` names another site, ``%``
+    and ``..`` could lead anywhere."""
+    if _ITEM_PICTURE.fullmatch(src):
+        return True
+    if not _PLAIN_PATH.fullmatch(src) or ".." in src.split("/"):
+        return False
+    return src.startswith("/static/") or not src.startswith("/")
+
+
 def _image(self: Any, tokens: Any, idx: int, options: Any, env: Any) -> str:
     """An image on another site becomes a link to it: shown inline, every annotator's page
-    would fetch it from there (telling that site who reads the guideline, and when). Images
-    served by labelloop itself (relative URLs) show as images. A URL starting with ``//`` names
-    another site without a scheme (the browser takes the page's), so it is a link too."""
+    would fetch it from there (telling that site who reads the guideline, and when). Pictures
+    labelloop serves show as images (:func:`_own_picture`); any other URL is a link too."""
     token = tokens[idx]
     src = token.attrGet("src") or ""
-    if not _SCHEME.match(src) and not src.startswith("//"):
+    if not _SCHEME.match(src) and _own_picture(src):
         return str(self.image(tokens, idx, options, env))
     alt = self.renderInlineAsText(token.children or [], options, env) or src
     return f'<a href="{escapeHtml(src)}" rel="noopener noreferrer">{escapeHtml(alt)} (image)</a>'

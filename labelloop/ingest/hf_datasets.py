@@ -27,6 +27,7 @@ from typing import Any, BinaryIO, ClassVar
 
 from labelloop.domain import ItemIn
 from labelloop.errors import ImportFormatError, LabelloopError
+from labelloop.ingest.columnar import batch_records
 from labelloop.ingest.records import (
     MAX_TEXT_CHARS,
     NOT_SCALAR,
@@ -111,7 +112,7 @@ class HfDatasetsImporter(RowsNamed, TextImporter):
         number = 0
         try:
             for batch in reader:
-                for record in batch.to_pylist():
+                for record in batch_records(batch):
                     number += 1
                     yield self._row(number, record, features)
         except (pa.ArrowException, OSError) as exc:  # a damaged message is an OSError

@@ -19,6 +19,7 @@ from typing import Any, BinaryIO, ClassVar
 
 from labelloop.domain import ItemIn
 from labelloop.errors import ImportFormatError, LabelloopError
+from labelloop.ingest.columnar import batch_records, parquet_batches, text_columns
 from labelloop.ingest.csv import (
     CsvImporter,
     columns_are,
@@ -42,7 +43,6 @@ _ABSENT = object()
 NESTED_ROW_FIELDS = ("row", "text")
 """Fields that may hold a whole row as one object (labelloop's own exports write it as "text"),
 so an export imports back into a table project."""
-PARQUET_BATCH_ROWS = 2000
 PARQUET_HINT = "pip install 'labelloop[tables]' (pyarrow)"
 
 
@@ -294,20 +294,23 @@ def open_parquet(source: BinaryIO) -> Any:
     import pyarrow.parquet as pq
 
     try:
-        return pq.ParquetFile(source)
+        file = pq.ParquetFile(source)
+        texts = text_columns(file.schema_arrow)
+        return pq.ParquetFile(source, read_dictionary=texts) if texts else file
     except (pa.ArrowException, OSError) as exc:
         raise ImportFormatError(line=1, unit=None, reason=f"not a Parquet file: {exc}") from None
 
 
 def parquet_records(file: Any) -> Iterator[tuple[int, dict[str, Any]]]:
     """Each row of the Parquet ``file`` as a dict with its 1-based number, a batch of rows at a
-    time, so memory stays bounded; a damaged page is an error naming the row it stopped at."""
+    time, so memory stays bounded (:mod:`labelloop.ingest.columnar`); a damaged page is an
+    error naming the row it stopped at."""
     import pyarrow as pa
 
     number = 0
     try:
-        for batch in file.iter_batches(batch_size=PARQUET_BATCH_ROWS):
-            for record in batch.to_pylist():
+        for batch in parquet_batches(file):
+            for record in batch_records(batch):
                 number += 1
                 yield number, record
     except (pa.ArrowException, OSError) as exc:  # a damaged page is an OSError

@@ -68,7 +68,7 @@ page may frame it. A response that sets its own policy (the simulation chart) ke
 TOKEN_HELP = (
     "A token made with `labelloop tokens create NAME` or the projects page's API token box, sent "
     "as `Authorization: Bearer <token>`. A signed-in page's session cookie works too, with its "
-    "CSRF token on writes."
+    "CSRF token on writes, from labelloop's own pages only (another site's request is refused)."
 )
 ERRORS_HELP = (
     "Refused: 401 without a valid token, 403 where the caller's role does not allow it, 404 for "

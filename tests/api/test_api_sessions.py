@@ -455,3 +455,32 @@ def test_an_address_trying_many_names_is_refused_whatever_the_name() -> None:
     assert throttle.begin("name0", "10.0.0.9") > 0
     clock.now += 15 * 60 + 1
     assert throttle.begin("admin", "10.0.0.9") == 0
+
+
+def _exports(api: Any) -> int:
+    events = api.get("/api/projects/sent/audit", params={"limit": 1000}).json()
+    return sum(e["action"] == "export" for e in events)
+
+
+def test_another_sites_link_to_the_api_does_not_act_with_the_session(web: Any) -> None:
+    """A link or a script's navigation on another site is sent with the session cookie
+    (SameSite=Lax lets a top-level GET carry it), and some reads act: an export is audited as
+    its reader's, a model file is trained, the next review is leased. The browser says where a
+    request came from (Sec-Fetch-Site): one from another site reaches no API route with a
+    session; from labelloop's own pages, the address bar or a bookmark it does."""
+    from labelloop.workflow import projects
+
+    projects.set_member(web.lab.db, web.lab.ctx("sent", web.lab.admin), "pat", "manager")
+    _sign_in(web.client)
+    before = _exports(web)
+    for path in ("/api/projects/sent/export", "/api/me"):
+        refused = web.client.get(path, headers={"sec-fetch-site": "cross-site"})
+        assert refused.status_code == 403, (path, refused.status_code)
+        assert refused.json()["detail"].startswith("a request from another site")
+    assert _exports(web) == before
+    for site in ("same-origin", "none"):
+        got = web.client.get("/api/projects/sent/export", headers={"sec-fetch-site": site})
+        assert got.status_code == 200, (site, got.text)
+    assert _exports(web) == before + 2
+    token = {"sec-fetch-site": "cross-site", **web.auth("manager")}
+    assert web.client.get("/api/projects/sent/export", headers=token).status_code == 200

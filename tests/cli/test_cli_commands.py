@@ -101,6 +101,15 @@ def test_init_creates_the_database_in_the_home(cli: Any) -> None:
     assert str(cli.home) in result.stdout.replace("\n", "")
 
 
+def test_a_new_data_dir_is_its_owners_alone(cli: Any) -> None:
+    """The data dir holds every item, label and password hash (labelloop.db) and the key that
+    signs sessions: another account on the machine may not read any of it, whatever its umask."""
+    shutil.rmtree(cli.home)
+    cli("init")
+    assert cli.home.stat().st_mode & 0o777 == 0o700
+    assert (cli.home / "labelloop.db").is_file()
+
+
 def test_users_add_with_password_stdin_and_a_token_that_authenticates(cli: Any) -> None:
     from labelloop.store.db import Database
     from labelloop.workflow import accounts

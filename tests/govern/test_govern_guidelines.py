@@ -106,6 +106,41 @@ def test_an_image_on_another_site_without_a_scheme_is_a_link_too(src: str) -> No
     assert '<img src="/static/favicon.svg" alt="ours" />' in html
 
 
+@pytest.mark.parametrize(
+    "src",
+    [
+        "/api/projects/other/export",  # an export of another project, audited as the reader's
+        "/api/projects/sent/model",  # a model trained for each reader
+        "/api/projects/sent/reviews/next",  # a review leased to each reviewer who reads it
+        "../../api/projects/sent/adjudications/next",
+        "/%61pi/projects/other/export",  # the server reads %61 as "a"
+        "/static/../api/projects/other/export",
+        "/api/projects/sent/items/5/media/../../../export",
+    ],
+)
+def test_an_image_that_asks_labelloops_api_for_more_than_a_picture_is_a_link(src: str) -> None:
+    """A reader's page fetches a guideline's image with the reader's session: an image naming
+    an export, a model file or the next review would run it as each reader, in any project
+    they are in. Only an item's picture, labelloop's own files and paths beside the page are
+    shown inline; anything else becomes a link that names it."""
+    html = render_markdown(f"![the chart]({src})")
+    assert "<img" not in html
+    assert 'rel="noopener noreferrer">the chart (image)</a>' in html
+
+
+def test_an_items_picture_and_labelloops_own_files_stay_images() -> None:
+    shown = [
+        "/api/projects/sent/items/5/media",
+        "/api/projects/sent/items/5/thumbnail?size=96",
+        "/static/favicon.svg",
+        "cat.png",
+        "pictures/cat.png",
+    ]
+    html = render_markdown(" ".join(f"![{i}]({src})" for i, src in enumerate(shown)))
+    assert html.count("<img") == len(shown)
+    assert all(f'<img src="{src}" alt="{i}" />' in html for i, src in enumerate(shown))
+
+
 def test_the_version_in_force_is_the_newest_published_by_then() -> None:
     from datetime import UTC, datetime, timedelta
 

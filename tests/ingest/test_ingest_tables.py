@@ -176,6 +176,23 @@ def test_a_damaged_parquet_page_is_a_clear_error() -> None:
     assert exc.line == 1 and exc.reason.startswith("unreadable Parquet")
 
 
+def test_a_parquet_column_packed_a_thousandfold_is_refused_unread() -> None:
+    """Text compresses a few times; a column of rows that declares a hundred MiB in a few KiB
+    is refused naming the column and the row its rows start at, before any is read."""
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    sink = io.BytesIO()
+    rows = pa.array(["a" * (1 << 20)] * 100)
+    table = pa.table({"id": [f"r{i}" for i in range(100)], "note": rows})
+    pq.write_table(table, sink, compression="zstd", use_dictionary=False)
+    assert len(sink.getvalue()) < 1 << 20
+    exc = error("parquet", sink.getvalue(), id_field="id")
+    assert (exc.line, exc.field) == (1, "note")
+    assert exc.reason.startswith("the rows from here declare 100 MiB packed into")
+    assert exc.reason.endswith("over 100 times their size: refused unread")
+
+
 def test_a_file_separated_by_semicolons_or_tabs_is_read_as_such() -> None:
     """A spreadsheet saved as CSV where the decimal mark is a comma separates columns by ';',
     and a .tsv file by tabs: both were refused (one column, "wine_id;alcohol"), to be saved

@@ -599,3 +599,68 @@ def test_progress_counts_records_checked_new_or_here_already_and_stages_follow(
     assert said == ["checking records", 10, 20, 25, "saving"]
     run(make_rows(25))  # the same file again: nothing new, the count moves all the same
     assert said == ["checking records", 10, 20, 25, "saving"]
+
+
+_BOUNDED_IMPORT = """
+import json, resource, sys
+from labelloop.errors import LabelloopError
+from labelloop.store.db import Database
+from labelloop.workflow import imports, projects
+db = Database(sys.argv[1])
+ctx = projects.system_context(db, "sent")
+size = int(open("/proc/self/statm").read().split()[0]) * resource.getpagesize()
+limit = size + int(sys.argv[3])
+resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+try:
+    with open(sys.argv[2], "rb") as raw:
+        imports.import_items(db, ctx, raw, fmt="parquet", filename="small.parquet")
+except LabelloopError as exc:
+    print(json.dumps(exc.message))
+"""
+
+
+@pytest.mark.parametrize("dictionary", [True, False], ids=["one-text-repeated", "plain-pages"])
+def test_a_small_parquet_file_of_huge_cells_is_refused_in_bounded_memory(
+    sqlite_lab: Any, tmp_path: Path, dictionary: bool
+) -> None:
+    """A few KiB of Parquet can declare gigabytes of text: one long text its dictionary holds
+    once and every row repeats, or pages of one letter each that compress a thousandfold. The
+    import names the first row whose text is too long, in the memory of a few rows, and
+    writes nothing."""
+    import os
+    import subprocess
+    import sys
+
+    import labelloop
+
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    ctx = sqlite_lab.project("sent")
+    sqlite_lab.import_rows(ctx, make_rows(5))
+    before = _written(sqlite_lab.db)
+    rows, text = 2000, pa.array(["a" * (1 << 20)])  # 2 GiB of text once read
+    path = tmp_path / "small.parquet"
+    if dictionary:
+        column = pa.DictionaryArray.from_arrays(pa.array([0] * rows, pa.int32()), text)
+        table = pa.table({"id": [f"r{i}" for i in range(rows)], "text": column})
+        pq.write_table(table, path, compression="zstd")
+    else:  # a row group of one row each: the writer holds one text at a time
+        one = pa.schema([("id", pa.string()), ("text", pa.string())])
+        with pq.ParquetWriter(path, one, compression="zstd", use_dictionary=False) as out:
+            for i in range(rows):
+                out.write_table(pa.table({"id": [f"r{i}"], "text": text}, schema=one))
+    assert path.stat().st_size < 4 << 20
+    here = str(Path(labelloop.__file__).parents[1])  # the labelloop this test runs
+    done = subprocess.run(
+        [sys.executable, "-c", _BOUNDED_IMPORT, sqlite_lab.db.url, str(path), str(768 << 20)],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": here},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    refused = json.loads(done.stdout)
+    assert refused.startswith("row 1, field 'text':") and "1,048,576 characters" in refused
+    assert _written(sqlite_lab.db) == before

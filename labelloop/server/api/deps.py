@@ -41,6 +41,13 @@ async def current_user(request: Request, db: Annotated[Database, Depends(get_db)
             "no API token and no signed-in session: send 'Authorization: Bearer <token>' "
             "(labelloop tokens create NAME, or the projects page's API token box), or sign in"
         )
+    if request.headers.get("sec-fetch-site") == "cross-site":
+        # A link or script on another site navigates with the cookie (SameSite=Lax lets a
+        # top-level GET carry it), and some reads act: an export is audited, a review leased.
+        raise PermissionDenied(
+            "a request from another site reaches the API with a token only, not with a "
+            "signed-in session; open it from labelloop's pages"
+        )
     if request.method not in SAFE_METHODS and not csrf_ok(session, request):
         raise PermissionDenied("missing or wrong CSRF token; reload the page")
     user = accounts.user_for_session(db, session.user_id, session.generation)

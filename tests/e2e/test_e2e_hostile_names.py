@@ -1,0 +1,203 @@
+"""Markup in everything people type or files bring but the items' text, on every page, in real
+Chromium: a project's name, its labels and their descriptions, its controls, metadata fields and
+their values, cohorts, an item's id, an import's file name, the guideline and its change summary,
+a flag's note, a review's comment and a text answer. Each shows as the text it is on every page
+that shows it, to each role; no element is made of it and nothing in it runs (the security policy
+refuses nothing either: see the conftest's ``_no_refusals``). Each value ends in a direction
+override left open."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import USERNAME, serving
+from tests.e2e.sessions import signed_in
+from tests.e2e.stock import stocked
+
+pytestmark = pytest.mark.browser
+
+SLUG = "hx"
+ANNOTATOR, REVIEWER = "ann", "rev"
+
+
+def hostile(tag: str) -> str:
+    """Markup that makes an element of class ``pwn`` and sets ``window.__pwned`` if it is ever
+    parsed as HTML, named by ``tag`` so a page's text shows which value it is, and a direction
+    override left open after it."""
+    return f'<b class="pwn">{tag}</b>"><img class="pwn" src=x onerror="window.__pwned=1">\u202e'
+
+
+LABELS = [hostile("LABEL"), "plain", "other"]
+SCHEMA = {
+    "name": hostile("NAME"),
+    "data": {"type": "text", "field": "text"},
+    "controls": [
+        {
+            "name": "sentiment",
+            "type": "choice",
+            "labels": LABELS,
+            "descriptions": {LABELS[0]: hostile("DESCRIPTION")},
+            "target": True,
+        },
+        {"name": hostile("CONTROL"), "type": "text"},
+    ],
+    "guideline": f"# Rules\n\n{hostile('GUIDELINE')}\n\n[a prize](javascript:window.__pwned=1)\n",
+    "settings": {"review_policy": "all"},
+}
+PAGES = {  # each role's pages, and the values each shows among others
+    USERNAME: {
+        "/": ["NAME"],
+        f"/p/{SLUG}": ["NAME", "FILE", "GUIDELINE2", "SUMMARY", "LABEL"],
+        f"/p/{SLUG}/items": ["NAME", "EXTERNAL", "TEXT", "LABEL"],
+        f"/p/{SLUG}/quality": ["NAME"],
+        f"/p/{SLUG}/dashboard": ["NAME"],
+        f"/p/{SLUG}/adjudicate": ["NAME"],
+        f"/p/{SLUG}/search?q=plain": ["NAME", "TEXT"],
+    },
+    ANNOTATOR: {
+        f"/p/{SLUG}/label": [
+            *("NAME", "LABEL", "DESCRIPTION", "CONTROL", "GUIDELINE2", "COHORT", "FIELD")
+        ],
+        f"/p/{SLUG}/items": ["NAME", "LABEL", "TEXT"],
+    },
+    REVIEWER: {
+        f"/p/{SLUG}/review": ["NAME", "CONTROL", "ANSWER", "METADATA"],
+        f"/p/{SLUG}/items": ["NAME", "LABEL", "TEXT"],
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def url(tmp_path_factory: pytest.TempPathFactory, sqlite_migrated: Path) -> Iterator[str]:
+    """A project with markup in every name and note, answered, flagged and reviewed; a live
+    server without a learner (the first round is run here)."""
+    home = tmp_path_factory.mktemp("labelloop-hostile-names")
+    with stocked(home, sqlite_migrated, first_rounds=False) as stock:
+        _stock(stock.db, stock)
+    with serving(home, "serve", learner=False) as served:
+        yield served
+
+
+def _stock(db: Any, stock: Any) -> None:
+    from labelloop.govern.permissions import Permission
+    from labelloop.workflow import (
+        accounts,
+        flags,
+        guidelines,
+        imports,
+        learning,
+        projects,
+        review,
+        tasks,
+    )
+
+    stock.user(USERNAME, admin=True)
+    stock.project(SLUG, SCHEMA)
+    for name, role in ((ANNOTATOR, "annotator"), (REVIEWER, "reviewer")):
+        stock.user(name)
+        stock.member(SLUG, name, role)
+    admin = projects.system_context(db, SLUG)
+    rows = [
+        {
+            "id": hostile("EXTERNAL") if i == 0 else f"r{i}",
+            "text": f"{hostile('TEXT')} plain words {i}" if i % 2 == 0 else f"plain words {i}",
+            "cohort": hostile("COHORT"),
+            hostile("FIELD"): hostile("METADATA"),
+            **({"label": LABELS[i % 3]} if i >= 12 else {}),
+        }
+        for i in range(24)
+    ]
+    for part, split, label in ((rows[:12], "pool", None), (rows[12:], "eval", "label")):
+        imports.import_items(
+            db,
+            admin,
+            io.BytesIO("".join(json.dumps(r) + "\n" for r in part).encode()),
+            fmt="jsonl",
+            filename=f"{hostile('FILE')}.jsonl",
+            id_field="id",
+            label_field=label,
+            split=split,
+        )
+    learning.train(db, admin)
+    guidelines.edit(db, admin, f"# Rules\n\n{hostile('GUIDELINE2')}\n", hostile("SUMMARY"))
+
+    def ctx(name: str) -> Any:
+        return projects.access(db, SLUG, accounts.user_by_name(db, name), Permission.VIEW_PROJECT)
+
+    annotator, reviewer = ctx(ANNOTATOR), ctx(REVIEWER)
+    done = []
+    for n in range(4):
+        task = tasks.next_task(db, annotator)
+        assert task is not None
+        value = {"sentiment": LABELS[n % 3], hostile("CONTROL"): hostile("ANSWER")}
+        done.append(tasks.submit(db, annotator, task["assignment_id"], value, active_ms=900))
+    flags.flag_annotation(db, annotator, done[1]["annotation_id"], note=hostile("FLAG"))
+    review.review_annotation(
+        db, reviewer, done[0]["annotation_id"], verdict="reject", comment=hostile("COMMENT")
+    )
+
+
+def _shown(page: Any) -> dict[str, Any]:
+    return page.evaluate(
+        """() => ({
+            made: document.querySelectorAll('.pwn').length,
+            ran: window.__pwned || null,
+            text: document.body.innerText,
+            scripted: [...document.querySelectorAll('a[href]')]
+                .filter(a => /^\\s*javascript:/i.test(a.getAttribute('href'))).length,
+        })"""
+    )
+
+
+@pytest.mark.parametrize("who", list(PAGES))
+def test_markup_in_names_and_notes_shows_as_text_on_every_page(
+    url: str, browser: Any, who: str
+) -> None:
+    context = signed_in(browser, url, username=who, viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(f"{page.url}: {exc}"))
+    problems = []
+    for path, values in PAGES[who].items():
+        opened = page.goto(url + path)
+        assert opened is not None and opened.status == 200, (path, opened and opened.status)
+        page.wait_for_load_state("networkidle")
+        shown = _shown(page)
+        missing = [v for v in values if f'<b class="pwn">{v}</b>">' not in shown["text"]]
+        made = {k: v for k, v in shown.items() if k != "text"}
+        if made != {"made": 0, "ran": None, "scripted": 0} or missing:
+            problems.append(f"{path}: {made}; not shown as text: {missing}")
+    assert not problems, "\n".join(problems)
+    assert not errors
+    context.close()
+
+
+def test_every_items_trace_shows_markup_as_text(url: str, browser: Any) -> None:
+    """Each item's trace: its id and text, the answers with their labels and text, the comment
+    a reviewer sent one back with, the flag on another."""
+    context = signed_in(browser, url, viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(f"{url}/p/{SLUG}/items")
+    rows = page.locator("#items-rows tr")
+    rows.first.wait_for()
+    seen = ""
+    for i in range(rows.count()):
+        row = rows.nth(i)
+        row.locator(".link-button").click()
+        item_id = row.get_attribute("data-item-id")
+        page.wait_for_function(
+            "(id) => document.getElementById('item-trace').dataset.itemId === id", arg=item_id
+        )
+        page.wait_for_load_state("networkidle")
+        shown = _shown(page)
+        assert (shown["made"], shown["ran"], shown["scripted"]) == (0, None, 0), item_id
+        seen += page.inner_text("#item-trace")
+    for value in ("EXTERNAL", "TEXT", "ANSWER", "COMMENT", "FLAG", "LABEL"):
+        assert f'<b class="pwn">{value}</b>">' in seen, value
+    context.close()
