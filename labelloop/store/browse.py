@@ -22,7 +22,8 @@ from labelloop.store.tables import (
     seed_pick,
     user,
 )
-from labelloop.store.tasks import cold_start, decider_id, verdict_status
+from labelloop.store.tasks import answer_fate, cold_start, decider_id, verdict_status
+from labelloop.store.users import now
 from labelloop.store.wordindex import in_index
 from labelloop.store.words import FILE_SYNTAX, SYNTAX, Term, in_file_names, pattern, sql_term
 
@@ -387,11 +388,12 @@ def own_answers(
 
 def answers_shown(conn: Connection, annotation_ids: Sequence[int]) -> list[dict[str, Any]]:
     """What a row of My answers shows of each of these annotations (its item's id, external
-    id and payload; the value, status and when it was made), in the order given."""
+    id and payload; the value, status, fate and when it was made), in the order given."""
     q = select(
         annotation.c.id.label("annotation_id"),
         annotation.c.value,
         verdict_status().label("status"),
+        answer_fate(now()).label("fate"),
         annotation.c.created_at,
         item.c.id,
         item.c.external_id,

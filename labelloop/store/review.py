@@ -37,6 +37,7 @@ from labelloop.store.tables import (
     review,
     user,
 )
+from labelloop.store.tasks import REWORK as REWORK  # re-exported: the review room names it
 from labelloop.store.tasks import cold_start, decider_id, holds, lease_stmt
 from labelloop.store.users import now
 
@@ -62,8 +63,6 @@ def given_independently(row: Mapping[str, Any]) -> bool:
 
 PENDING_STATES = ("in_review", "escalated")
 """Live states still waiting for a reviewer or the expert tier."""
-REWORK = "rework"
-"""The strategy recorded on a lease that gives a rejected item back to its annotator."""
 IMPORTED = "import"
 """The strategy recorded on the assignment of an answer an import brought: the item was given
 to its annotator in the tool the file came from, not served here."""

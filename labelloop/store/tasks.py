@@ -40,6 +40,8 @@ from labelloop.store.tables import (
 from labelloop.store.users import now
 
 ACTIVE = "leased"
+REWORK = "rework"
+"""The strategy recorded on a lease that gives a rejected item back to its annotator."""
 ITEM_LOCKS = 2 << 40  # lock keys of items (audit chains use 1 << 40 + project id)
 
 
@@ -692,19 +694,64 @@ def verdict_status() -> Any:
     )
 
 
+def answer_fate(at: datetime) -> Any:
+    """What became of an annotation, as far as its annotator may change it, at ``at``: its
+    :func:`verdict_status`, but a rejected one's rework told apart: ``rejected`` while its
+    rework lease is live (the item is back with them), ``reworked`` once they answered the item
+    again, ``rework_skipped`` when they skipped the rework, ``rework_ran_out`` when its lease
+    ran out or was ended (either way the item went back to the queue for others)."""
+    later = annotation.alias("later")
+    again = exists().where(
+        later.c.item_id == annotation.c.item_id,
+        later.c.user_id == annotation.c.user_id,
+        later.c.id > annotation.c.id,
+    )
+    rework = (
+        (assignment.c.item_id == annotation.c.item_id)
+        & (assignment.c.user_id == annotation.c.user_id)
+        & (assignment.c.strategy == REWORK)
+    )
+    newest = (
+        select(assignment.c.state)
+        .where(rework)
+        .order_by(assignment.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    return case(
+        (annotation.c.status != "rejected", verdict_status()),
+        (again, "reworked"),
+        (exists().where(rework, live(assignment.c, at)), "rejected"),
+        (newest == "skipped", "rework_skipped"),
+        (newest.is_not(None), "rework_ran_out"),
+        else_="rejected",
+    )
+
+
 def verdict_statuses(conn: Connection, annotation_ids: Sequence[int]) -> dict[int, str]:
     """:func:`verdict_status` of each of ``annotation_ids``."""
-    q = select(annotation.c.id, verdict_status()).where(annotation.c.id.in_(list(annotation_ids)))
+    return _each(conn, verdict_status(), annotation_ids)
+
+
+def answer_fates(conn: Connection, annotation_ids: Sequence[int]) -> dict[int, str]:
+    """:func:`answer_fate` of each of ``annotation_ids``, now."""
+    return _each(conn, answer_fate(now()), annotation_ids)
+
+
+def _each(conn: Connection, column: Any, annotation_ids: Sequence[int]) -> dict[int, str]:
+    q = select(annotation.c.id, column).where(annotation.c.id.in_(list(annotation_ids)))
     return {int(i): str(s) for i, s in conn.execute(q)}
 
 
 def _own_annotations(project_id: int, user_id: int) -> Select[Any]:
     """A user's annotations in a project with the item each is on, as the labeling page shows
-    an earlier answer (``verdict_status``: :func:`verdict_status`)."""
+    an earlier answer (``verdict_status``: :func:`verdict_status`; ``fate``:
+    :func:`answer_fate`)."""
     return (
         select(
             annotation,
             verdict_status().label("verdict_status"),
+            answer_fate(now()).label("fate"),
             item.c.payload,
             item.c.external_id,
             item.c.meta,

@@ -406,7 +406,7 @@ def _own_row(r: Mapping[str, Any], target: str) -> dict[str, Any]:
         "value": r["value"],
         "state": _state(r["status"]),
         "answered_at": iso_time(r["created_at"]),
-        "refusal": edit_refusal(r["status"]),
+        "refusal": edit_refusal(r["fate"]),
     }
 
 
@@ -434,6 +434,7 @@ def own_trace(
         row = store_items.get_item(conn, project_id=ctx.id, item_id=item_id)
         reviews = store_review.item_reviews(conn, item_id)
         states = store_tasks.verdict_statuses(conn, [a["id"] for a in mine])
+        fates = store_tasks.answer_fates(conn, [a["id"] for a in mine])
         history = store_review.item_history(
             conn, project_id=ctx.id, item_id=item_id, actor_id=ctx.user.id
         )
@@ -442,7 +443,10 @@ def own_trace(
     return {
         "item": item_facts(row),
         "answers": [
-            _own_answer(a, reviews, ctx.schema, times=times, status=states[a["id"]]) for a in mine
+            _own_answer(
+                a, reviews, ctx.schema, times=times, status=states[a["id"]], fate=fates[a["id"]]
+            )
+            for a in mine
         ],
         "history": [
             {
@@ -463,16 +467,18 @@ def _own_answer(
     *,
     times: Mapping[str, Any],
     status: str,
+    fate: str,
 ) -> dict[str, Any]:
     """One of the caller's answers with the verdicts on it, in ``status`` as far as they go
-    (``store.tasks.verdict_status``). An escalation and the tier a verdict came from are the
+    (``store.tasks.verdict_status``), a change to it refused by its ``fate``
+    (``store.tasks.answer_fate``). An escalation and the tier a verdict came from are the
     reviewers' business (as in ``review.my_reviews``): either would tell that another
     annotator answered otherwise."""
     return {
         "annotation_id": a["id"],
         "corrected_value": a["corrected_value"] if status == "fixed" else None,
         "state": _state(status),
-        "refusal": edit_refusal(status),
+        "refusal": edit_refusal(fate),
         **answer_facts(a, schema, changed_at=times["changed"].get(a["id"])),
         "reviews": [
             {k: v for k, v in review_facts(r, published=times["published"]).items() if k != "tier"}

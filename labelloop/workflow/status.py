@@ -70,14 +70,21 @@ BOX_STRATEGY = "box_confidence"
 
 def strategy_of(ctx: ProjectContext) -> str:
     """The strategy the project's rounds record for the items their model ranks: the setting's
-    for a choice target; a spans target's token entropy (its ``span_scoring``, mean or max) and
-    a boxes target's box confidence, which the ``strategy`` setting does not reach."""
+    for a choice target, else :func:`target_strategy`. The status, the project page and
+    ``labelloop status`` name it."""
+    return target_strategy(ctx) or ctx.settings.strategy
+
+
+def target_strategy(ctx: ProjectContext) -> str | None:
+    """The strategy a spans target's rounds record (its token entropy, by its ``span_scoring``:
+    mean or max) or a boxes target's (box confidence), which the ``strategy`` setting does not
+    reach; None for a choice target, whose rounds record the setting."""
     kind = ctx.schema.target.type
     if kind == "spans":
         return f"{ctx.settings.span_scoring}_token_entropy"
     if kind == "boxes":
         return BOX_STRATEGY
-    return ctx.settings.strategy
+    return None
 
 
 def learner_of(ctx: ProjectContext) -> tuple[str, str]:
@@ -309,7 +316,7 @@ def status(
         "role": ctx.role,
         "counts": counts,
         "model": model,
-        "strategy": ctx.settings.strategy,
+        "strategy": strategy_of(ctx),  # what the rounds record; the setting is in the settings
         "featurizer": featurizer,
         "model_setting": model_setting,
         "random_share": ctx.settings.random_share,

@@ -520,14 +520,25 @@ EDIT_REFUSALS = {
         "A reviewer sent this answer back: the labeling page serves the item again with their "
         "note, and your new answer takes its place."
     ),
+    "reworked": "A reviewer sent this answer back, and your new answer took its place.",
+    "rework_skipped": (
+        "A reviewer sent this answer back, and you skipped redoing it: the item went back to "
+        "the queue for other annotators."
+    ),
+    "rework_ran_out": (
+        "A reviewer sent this answer back, and the time to redo it ran out: the item went back "
+        "to the queue for other annotators."
+    ),
 }
-"""Why :func:`edit` refuses an answer in each of these states: a reviewer's verdict was on
-the value as it was, and changing it would leave an "accepted" label nobody reviewed."""
+"""Why :func:`edit` refuses an answer in each of these fates (``store.tasks.answer_fate``): a
+reviewer's verdict was on the value as it was, and changing it would leave an "accepted" label
+nobody reviewed; a rejected one is told by what became of its rework."""
 
 
-def edit_refusal(status: str) -> str | None:
-    """The sentence :func:`edit` refuses an annotation in ``status`` with; None: it may change."""
-    return EDIT_REFUSALS.get(status)
+def edit_refusal(fate: str) -> str | None:
+    """The sentence :func:`edit` refuses an annotation in ``fate`` with
+    (``store.tasks.answer_fate``); None: it may change."""
+    return EDIT_REFUSALS.get(fate)
 
 
 def _earlier(row: Mapping[Any, Any]) -> dict[str, Any]:
@@ -544,7 +555,7 @@ def _earlier(row: Mapping[Any, Any]) -> dict[str, Any]:
         "value": row["value"],
         "suggestion": suggestion_of(row),
         "created_at": row["created_at"].isoformat(),
-        "refusal": edit_refusal(row["verdict_status"]),
+        "refusal": edit_refusal(row["fate"]),
     }
 
 
@@ -620,7 +631,7 @@ def edit(
             store_tasks.lock_item(db, conn, row["item_id"])
             row = store_tasks.get_annotation(conn, annotation_id)
             assert row is not None  # it goes only with its item, which the lock now holds
-        refusal = edit_refusal(store_tasks.verdict_statuses(conn, [annotation_id])[annotation_id])
+        refusal = edit_refusal(store_tasks.answer_fates(conn, [annotation_id])[annotation_id])
         if refusal is not None:
             raise Conflict(refusal)
         clean = checked_on_item(conn, ctx, clean, row["item_id"])

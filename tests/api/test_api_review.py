@@ -465,6 +465,13 @@ def test_an_item_sent_back_and_skipped_by_its_annotator_goes_to_another(
     assert skipped.status_code == 200, skipped.text
 
     assert back_with_annotator() == (0, 0)
+    # Their My answers row, and the labeling page opening it, say so: no longer "served again".
+    (mine,) = rapi.call("GET", f"{_base()}/items", "annotator").json()["items"]
+    path = f"{_base()}/annotations/{mine['annotation_id']}"
+    opened = rapi.call("GET", path, "annotator").json()["annotation"]
+    assert mine["state"] == "rejected"
+    assert mine["refusal"] == opened["refusal"] == tasks.EDIT_REFUSALS["rework_skipped"]
+    assert "you skipped redoing it: the item went back to the queue" in mine["refusal"]
     trace = rapi.call("GET", f"{_base()}/items/{item_id}/review", "reviewer").json()
     assert [(a["user"], a["status"]) for a in trace["annotations"]] == [("annotator", "rejected")]
     assert [(r["verdict"], r["comment"]) for r in trace["reviews"]] == [("reject", "read it again")]

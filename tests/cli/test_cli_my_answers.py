@@ -20,6 +20,17 @@ def _answer(lab: Lab, who: Any, label: str) -> dict[str, Any]:
     return tasks.submit(lab.db, who, task["assignment_id"], {"sentiment": label}, active_ms=1500)
 
 
+def _reviewed_in_full(cli: Any) -> tuple[Lab, Any, Any, Any]:
+    """A trained project 'p' whose every answer goes to review: its annotator ann and reviewer
+    rita."""
+    cli("init")
+    lab = Lab(Database(cli.db_url))
+    ctx = lab.project("p", review_policy="all")
+    lab.import_rows(ctx, make_rows(10))
+    lab.train(ctx)
+    return lab, ctx, lab.member("p", "ann", "annotator"), lab.member("p", "rita", "reviewer")
+
+
 def test_an_annotators_items_are_their_own_answers_in_the_terminal(cli: Any) -> None:
     cli("init")
     lab = Lab(Database(cli.db_url))
@@ -62,6 +73,27 @@ def test_an_annotators_items_are_their_own_answers_in_the_terminal(cli: Any) -> 
     assert "no user named 'nobody'" in cli("items", "p", "--as", "nobody", code=1).output
     lab.project("q")
     assert "'ann' is no member of a project 'q'" in cli("items", "q", "--as", "ann", code=1).output
+
+
+def test_a_skipped_rework_is_said_to_have_gone_back_to_the_queue_in_the_terminal(
+    cli: Any,
+) -> None:
+    """An annotator who skipped redoing an answer sent back is told, under their answer, that
+    the item went back to the queue, not that it will be served to them again."""
+    lab, _, ann, rita = _reviewed_in_full(cli)
+    ours = _answer(lab, ann, "positive")
+    review.review_annotation(lab.db, rita, ours["annotation_id"], verdict="reject", comment="no")
+    rework = tasks.next_task(lab.db, ann)
+    assert rework is not None and rework["item"]["id"] == ours["item_id"]
+    show = ("items", "p", "--as", "ann", "--show", f"#{ours['item_id']}")
+    assert "serves the item again" in " ".join(cli(*show).stdout.split())
+    tasks.skip(lab.db, ann, rework["assignment_id"])
+    said = " ".join(cli(*show).stdout.split())
+    assert (
+        "it cannot change: A reviewer sent this answer back, and you skipped redoing it: the "
+        "item went back to the queue for other annotators." in said
+    )
+    assert "serves the item again" not in said
 
 
 def test_a_trace_in_the_terminal_puts_each_verdict_under_the_answer_it_judged(cli: Any) -> None:
@@ -152,13 +184,7 @@ def test_the_items_list_says_states_in_words(cli: Any) -> None:
 def test_a_trace_says_why_the_expert_tier_decided_the_label(cli: Any) -> None:
     """rita escalates ann's answer and the manager decides otherwise with a note: the trace's
     label line carries the note, in the terminal and as the API's label ``note``."""
-    cli("init")
-    lab = Lab(Database(cli.db_url))
-    ctx = lab.project("p", review_policy="all")
-    lab.import_rows(ctx, make_rows(10))
-    lab.train(ctx)
-    ann = lab.member("p", "ann", "annotator")
-    rita = lab.member("p", "rita", "reviewer")
+    lab, ctx, ann, rita = _reviewed_in_full(cli)
     given = _answer(lab, ann, "neutral")
     review.review_annotation(lab.db, rita, given["annotation_id"], verdict="escalate")
     note = "a complaint about the airline is negative"

@@ -211,3 +211,32 @@ def test_e2e_a_manager_changes_live_settings_from_the_project_page(
         "preselect_confidence",
     }
     context.close()
+
+
+def test_e2e_a_spans_projects_header_keeps_the_strategy_its_rounds_record(
+    server: Any, browser: Any, tmp_path: Path
+) -> None:
+    """A spans round ranks by token entropy whatever the strategy setting says: the header
+    names that, before and after the manager saves another strategy in the panel."""
+    spans = {
+        "name": "Places",
+        "data": {"type": "text", "field": "text"},
+        "controls": [{"name": "entities", "type": "spans", "labels": ["city", "person"]}],
+    }
+    (tmp_path / "spans.json").write_text(json.dumps(spans))
+    server.cli("projects", "create", "places", "--schema", str(tmp_path / "spans.json"))
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    login(page, server.url, "/p/places")
+    assert page.inner_text("#strategy-setting") == "mean_token_entropy"
+    page.get_by_label("Strategy", exact=True).select_option("entropy")
+    page.click("#settings-save")
+    assert _result(page, "Saved") == "Saved: strategy auto → entropy"
+    assert page.inner_text("#strategy-setting") == "mean_token_entropy"
+    page.reload()
+    assert page.get_by_label("Strategy", exact=True).input_value() == "entropy"
+    assert page.inner_text("#strategy-setting") == "mean_token_entropy"
+    assert errors == []
+    context.close()

@@ -5,11 +5,15 @@ which items are gold checks; a reviewer's verdict keeps an answer as it was revi
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 
 from labelloop.errors import Conflict, LabelloopError, NotFound, PermissionDenied
+from labelloop.store.tables import assignment
+from labelloop.store.users import now
 from labelloop.workflow import browse, quality, review, tasks
 
 ROW_KEYS = {
@@ -251,6 +255,46 @@ def test_the_answer_to_a_rework_takes_the_rejected_ones_place(
     first, second = browse.own_trace(lab.db, ann, item_id=rejected["item_id"])["answers"]
     assert (first["state"], first["rework"], second["rework"]) == ("rejected", False, True)
     assert second["value"] == {"sentiment": again["answer"]}
+    assert first["refusal"] == tasks.EDIT_REFUSALS["reworked"]
+    assert "took its place" in first["refusal"] and "serves the item" not in first["refusal"]
+
+
+@pytest.mark.parametrize("how", ["skip", "run out"])
+def test_a_rework_skipped_or_run_out_says_the_item_went_back_to_the_queue(
+    lab: Any, reviewed: dict[str, Any], how: str
+) -> None:
+    """An answer sent back whose rework its annotator skipped, or let run out, is no longer
+    served to them again: My answers, its trace, the labeling page and a change all say the
+    item went back to the queue, and the answer stays as it was."""
+    ann = reviewed["ann"]
+    rejected = reviewed["done"][2]
+    item_id, annotation_id = rejected["item_id"], rejected["annotation_id"]
+
+    def told() -> set[str]:
+        row = _by_item(browse.list_items(lab.db, ann))[item_id]
+        assert row["state"] == "rejected"
+        (answer,) = browse.own_trace(lab.db, ann, item_id=item_id)["answers"]
+        opened = tasks.own_annotation(lab.db, ann, annotation_id)
+        with pytest.raises(Conflict) as caught:
+            tasks.edit(lab.db, ann, annotation_id, {"sentiment": _other(rejected["answer"])})
+        return {row["refusal"], answer["refusal"], opened["refusal"], caught.value.message}
+
+    rework = tasks.next_task(lab.db, ann)
+    assert rework is not None and rework["item"]["id"] == item_id
+    assert told() == {tasks.EDIT_REFUSALS["rejected"]}
+    if how == "skip":
+        tasks.skip(lab.db, ann, rework["assignment_id"])
+        fate = "rework_skipped"
+    else:
+        with lab.db.write() as conn:
+            ended = update(assignment).where(assignment.c.id == rework["assignment_id"])
+            conn.execute(ended.values(lease_expires_at=now() - timedelta(seconds=1)))
+        fate = "rework_ran_out"
+    (said,) = told()
+    assert said == tasks.EDIT_REFUSALS[fate]
+    assert "went back to the queue" in said and "serves the item" not in said
+    mine = _by_item(browse.list_items(lab.db, ann))[item_id]
+    assert mine["value"] == {"sentiment": rejected["answer"]}
 
 
 def test_my_answers_filter_by_label_and_words_newest_first_in_pages(lab: Any, ready: Any) -> None:

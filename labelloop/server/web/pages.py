@@ -285,6 +285,8 @@ def project_page(slug: str, request: Request, db: DbDep) -> Response:
         model_file=_model_file(ctx, models),
         box_labels=box_labels(ctx),
         target=ctx.schema.target.type,
+        # the header's strategy follows a saved setting only where the rounds record it
+        strategy_is_setting=status.target_strategy(ctx) is None,
     )
 
 

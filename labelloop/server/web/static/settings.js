@@ -114,10 +114,14 @@
     showDirty();
   }
 
-  // The page's header line names the strategy and the random control's share.
+  // The page's header line names the strategy and the random control's share. The strategy is
+  // the setting's only where the rounds record it (a choice target): a spans or boxes project's
+  // header names what its rounds record, which no setting changes.
   function showInHeader(after) {
     const strategy = $("strategy-setting");
-    if (strategy && typeof after.strategy === "string") strategy.textContent = after.strategy;
+    if (strategy && strategy.dataset.setting === "strategy" && typeof after.strategy === "string") {
+      strategy.textContent = after.strategy;
+    }
     const control = $("random-control");
     const share = $("random-share-setting");
     if (control && share && typeof after.random_share === "number") {
