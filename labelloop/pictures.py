@@ -6,6 +6,9 @@ share it without either loading the other's dependencies.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +20,15 @@ MEDIA_ROOT = "media_root"
 """The payload key by which the learner's media payloads hold the media root their file was
 found under, for a featurizer to open the file there as serving does
 (:func:`~labelloop.ingest.media.open_under`), not by its full path."""
+
+MAX_PIXELS = 100_000_000
+"""The most pixels an image labelloop reads may have (100 megapixels): more than a camera's photo
+or a page's scan, and well under Pillow's own refusal (about 179 million), below which a PNG of a
+few KiB that declares its size may still take over half a gigabyte to decode."""
+
+DECODE_BYTES = 512 * 2**20
+"""The decoded pixels one process's threads hold at once: a page of thumbnails of large images is
+made a few at a time (two of 50 megapixels, one of 100), small ones alongside as they come."""
 
 _WIDE_GREY = ("I", "I;16", "I;16B", "I;16L", "I;16N")
 """Pillow's modes of a 16-bit grey PNG, whose values run to 65,535."""
@@ -32,6 +44,50 @@ def as_shown(img: Any) -> Any:
     if upright.mode in _WIDE_GREY:
         return upright.convert("I").point(lambda v: v * (1 / 256)).convert("L")
     return upright
+
+
+@contextmanager
+def decoding(img: Any, *, draft: tuple[str, tuple[int, int]] | None = None) -> Iterator[None]:
+    """While ``img`` (opened, not yet decoded) is decoded and worked on: refused with a
+    ValueError saying its size when it has over :data:`MAX_PIXELS`, else holding its share of
+    :data:`DECODE_BYTES` (4 bytes a pixel, as Pillow stores colour; after ``draft``, a JPEG's
+    reduced scale), waiting for other threads' decodes to end when that share is taken."""
+    width, height = img.size
+    if width * height > MAX_PIXELS:
+        raise ValueError(
+            f"it is {width:,}×{height:,} pixels ({width * height / 1e6:,.0f} megapixels); "
+            f"labelloop reads images of at most {MAX_PIXELS // 1_000_000} megapixels"
+        )
+    if draft is not None:
+        img.draft(*draft)
+    with _DECODES.held(4 * img.width * img.height):
+        yield
+
+
+class _Budget:
+    """An amount shared by threads: each holds a part of it while it works, and waits while
+    what the others hold leaves too little."""
+
+    def __init__(self, total: int) -> None:
+        self._total = total
+        self._held = 0
+        self._changed = threading.Condition()
+
+    @contextmanager
+    def held(self, amount: int) -> Iterator[None]:
+        amount = min(amount, self._total)  # one larger than all of it waits to be alone
+        with self._changed:
+            self._changed.wait_for(lambda: self._held + amount <= self._total)
+            self._held += amount
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._held -= amount
+                self._changed.notify_all()
+
+
+_DECODES = _Budget(DECODE_BYTES)
 
 
 def transparent(img: Any) -> bool:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from labelloop.errors import LabelloopError
-from labelloop.pictures import as_shown, transparent, unreadable
+from labelloop.pictures import as_shown, decoding, transparent, unreadable
 
 MAX_THUMBNAIL = 512
 """The largest thumbnail side served; larger requests are refused."""
@@ -25,18 +25,20 @@ def image_size(path: Path, *, opened: BinaryIO) -> dict[str, int]:
     Boxes are drawn and checked in these pixels, and the learner reads the same file, so a file
     Pillow cannot open or decode (not an image past its first bytes, a decompression bomb, or
     cut short after a whole header: a copy that stopped) raises a LabelloopError saying why, for
-    the import to name it. The pixels are decoded to find the cut; a JPEG at an eighth of its
-    size, which reads every byte of it all the same.
+    the import to name it, as is one over :data:`~labelloop.pictures.MAX_PIXELS`. The pixels
+    are decoded to find the cut; a JPEG at an eighth of its size, which reads every byte of it
+    all the same.
     """
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(opened) as img:
             width, height = img.size
-            if img.getexif().get(0x0112) in _TRANSPOSED:
-                width, height = height, width
-            img.draft(img.mode, (max(1, img.width // 8), max(1, img.height // 8)))
-            img.load()
+            eighth = (max(1, width // 8), max(1, height // 8))
+            with decoding(img, draft=(img.mode, eighth)):  # a PNG's EXIF may follow its pixels
+                if img.getexif().get(0x0112) in _TRANSPOSED:
+                    width, height = height, width
+                img.load()
     except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as exc:
         reason = unreadable(exc, path, opened=opened)
         raise LabelloopError(f"cannot be read as an image ({reason})") from None
@@ -47,14 +49,15 @@ def thumbnail(file: BinaryIO, size: int) -> tuple[bytes, str]:
     """A thumbnail of at most ``size`` pixels a side, upright, and its content type, of the
     image in the open ``file`` (opened by :func:`~labelloop.ingest.media.open_media`).
 
-    Pictures with transparency become PNG, the rest JPEG.
+    Pictures with transparency become PNG, the rest JPEG; a picture over
+    :data:`~labelloop.pictures.MAX_PIXELS` raises a ValueError saying its size.
     """
     from PIL import Image
 
     if not 1 <= size <= MAX_THUMBNAIL:
         raise ValueError(f"thumbnail size must be from 1 to {MAX_THUMBNAIL}")
-    with Image.open(file) as img:
-        img.draft("RGB", (size, size))  # JPEG: decode at a reduced scale, much faster
+    # JPEG: decoded at a reduced scale, much faster
+    with Image.open(file) as img, decoding(img, draft=("RGB", (size, size))):
         upright = as_shown(img)
         upright.thumbnail((size, size))
         out = io.BytesIO()

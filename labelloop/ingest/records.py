@@ -245,6 +245,9 @@ def fields_are(record: Iterable[Any], *, first: bool = False) -> str:
 
 def checked_id(line: int, field: str | None, external_id: str) -> str:
     """A record's id, refused when blank or longer than :data:`MAX_ID_CHARS`."""
+    # A direction override or a zero-width space in an id is kept, unlike in a schema's names
+    # (labelloop.schema.names): ids are the data's own, matched as written when a file of the
+    # same records comes back and exported as they came.
     if not external_id.strip():
         raise ImportFormatError(line=line, field=field, reason="empty id")
     if len(external_id) > MAX_ID_CHARS:

@@ -56,7 +56,7 @@ def load_image(
 
 def _read_file(path: Path, root: str | None, *, what: str) -> NDArray[np.float64]:
     """The pixels of the file at ``path``; errors name it as ``what``, never by ``path``."""
-    from labelloop.pictures import as_shown, on_white, unreadable
+    from labelloop.pictures import as_shown, decoding, on_white, unreadable
 
     array = path.suffix.lower() == ".npy"
     if not array and importlib.util.find_spec("PIL") is None:
@@ -72,7 +72,7 @@ def _read_file(path: Path, root: str | None, *, what: str) -> NDArray[np.float64
         from PIL import Image
 
         try:
-            with Image.open(opened) as image:
+            with Image.open(opened) as image, decoding(image):
                 return _unit_scale(np.asarray(on_white(as_shown(image)).convert("L")))
         except (OSError, ValueError, Image.DecompressionBombError) as exc:  # cut short
             reason = unreadable(exc, path, opened=opened)

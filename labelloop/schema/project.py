@@ -11,6 +11,7 @@ import yaml
 
 from labelloop.errors import SchemaError
 from labelloop.kinds import kind
+from labelloop.schema.names import refuse_disguised
 from labelloop.schema.settings import DEFAULT_FEATURIZER, parse_settings
 
 SUPPORTED_DATA_TYPES: tuple[str, ...] = ("text", "image", "table", "audio", "html")
@@ -225,6 +226,8 @@ def parse_schema(source: str | bytes | Mapping[str, Any], *, stored: bool = Fals
                 f"controls[{i}].type: {control.type} needs data.type "
                 f"{' or '.join(allowed)}; this project's data is {data_type}"
             )
+    if not stored:  # a store may hold such names from before the check: they stay readable
+        _refuse_disguised_names(name, data_field, data_columns, controls)
     guideline = doc.get("guideline")
     if guideline is None:
         guideline = ""
@@ -241,6 +244,22 @@ def parse_schema(source: str | bytes | Mapping[str, Any], *, stored: bool = Fals
         ),
         data_columns=data_columns,
     )
+
+
+def _refuse_disguised_names(
+    name: str, data_field: str, data_columns: tuple[str, ...], controls: tuple[Control, ...]
+) -> None:
+    """Refuse a new schema's name, data field, column, control or label name that holds a
+    character that could disguise it (:func:`~labelloop.schema.names.refuse_disguised`). Label
+    descriptions and the guideline are free text and keep theirs."""
+    refuse_disguised(name, "name")
+    refuse_disguised(data_field, "data.field")
+    for i, column in enumerate(data_columns):
+        refuse_disguised(column, f"data.columns[{i}]")
+    for i, control in enumerate(controls):
+        refuse_disguised(control.name, f"controls[{i}].name")
+        for j, label in enumerate(control.labels):
+            refuse_disguised(label, f"controls[{i}].labels[{j}]")
 
 
 def check_featurizer_reads(schema: ProjectSchema) -> None:
@@ -595,6 +614,7 @@ def with_label(
     named = f"control '{found.name}', new label {_clipped(label)}"
     try:
         labels = _labels([*found.labels, label], "labels", multi=found.type == "multi_choice")
+        refuse_disguised(label, "label")  # the labels before it may be from before the check
     except SchemaError as exc:  # "labels[3]: why": the label is named here instead
         raise SchemaError(f"{named}: {str(exc).partition(': ')[2]}") from None
     if "\n" in description or len(description) > MAX_DESCRIPTION_CHARS:

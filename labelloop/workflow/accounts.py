@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -20,6 +19,7 @@ from labelloop.errors import (
     NotFound,
     PermissionDenied,
 )
+from labelloop.schema.names import disguising_at
 from labelloop.store import audit
 from labelloop.store import review_leases as store_leases
 from labelloop.store import users as store_users
@@ -143,12 +143,6 @@ def authenticate(db: Database, username: str, password: str) -> User:
     return _user(row)
 
 
-def disguising_char(text: str) -> str | None:
-    """The first control or formatting character in ``text`` (a line break, an escape sequence,
-    a direction override: what could disguise a name or note in a list or the terminal)."""
-    return next((c for c in text if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp")), None)
-
-
 def create_token(db: Database, username: str, name: str = "cli") -> str:
     """A new bearer token for a user; only its hash is stored, so it is shown once.
 
@@ -158,7 +152,7 @@ def create_token(db: Database, username: str, name: str = "cli") -> str:
     name = name.strip()
     if not name:
         raise LabelloopError("give the token a name: what it is for")
-    if disguising_char(name) is not None:
+    if disguising_at(name) is not None:
         raise LabelloopError("a token name cannot hold control or formatting characters")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with db.write() as conn:

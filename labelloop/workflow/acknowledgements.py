@@ -9,11 +9,11 @@ from typing import Any
 from labelloop.errors import Conflict, NotFound, PermissionDenied, Unprocessable
 from labelloop.govern.permissions import Permission
 from labelloop.insight.flow import as_utc
+from labelloop.schema.names import disguising_at
 from labelloop.store import audit
 from labelloop.store import insight as store_insight
 from labelloop.store.db import Database
 from labelloop.store.users import now as store_now
-from labelloop.workflow.accounts import disguising_char
 from labelloop.workflow.insight import ALERT_KINDS, STAGE_WINDOW, _acknowledgement, report
 from labelloop.workflow.projects import ProjectContext
 
@@ -132,10 +132,10 @@ def _ack_note(note: str | None) -> str:
         raise Unprocessable(
             f"the note has {len(clean):,} characters; at most {MAX_ACK_NOTE_CHARS:,}"
         )
-    bad = disguising_char(clean)
-    if bad is not None:
+    at = disguising_at(clean)
+    if at is not None:
         raise Unprocessable(
-            f"the note cannot hold control or formatting characters (found U+{ord(bad):04X})"
+            f"the note cannot hold control or formatting characters (found U+{ord(clean[at]):04X})"
         )
     return clean
 

@@ -50,9 +50,15 @@ def item_thumbnail(
                 return cached.read_bytes(), content_type, key
         try:
             data, content_type = thumbnail(file, size)
-        except (OSError, ValueError, Image.DecompressionBombError) as exc:  # truncated, a bomb
+        except (
+            OSError,
+            ValueError,
+            Image.DecompressionBombError,
+        ) as exc:  # cut short, a bomb, too large
             reason = unreadable(exc, path, opened=file)
-            raise LabelloopError(f"item {item_id}: cannot read the image ({reason})") from None
+            raise LabelloopError(
+                f"item {item_id} ('{path.name}'): cannot read the image ({reason})"
+            ) from None
     suffix = next(s for s, t in _TYPES.items() if t == content_type)
     folder.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, suffix=".part")

@@ -214,3 +214,31 @@ def test_a_token_name_that_could_disguise_itself_is_refused(
     refused = sqlite_api.post("/api/tokens", "annotator", json={"name": name})
     assert refused.status_code == 400 and detail in refused.json()["detail"]
     assert sqlite_api.get("/api/tokens", "annotator").json() == before
+
+
+DISGUISED = ["positive", "neg\u202eevitisop"]
+REFUSED_LABEL = (
+    "controls[0].labels[1]: 'neg\\u202eevitisop' holds U+202E (RIGHT-TO-LEFT OVERRIDE) at "
+    "character 4; names cannot hold control or formatting characters, which could make one "
+    "look like another"
+)
+"""What the CLI, the API and the new-project page all say of the label "neg", a right-to-left
+override and "evitisop", which shows as "negpositive"."""
+
+
+def test_a_schema_name_that_could_look_like_another_is_refused(sqlite_api: Any) -> None:
+    api = sqlite_api
+    body = {
+        "slug": "disguised",
+        "schema": {
+            "name": "New",
+            "controls": [{"name": "s", "type": "choice", "labels": DISGUISED}],
+        },
+    }
+    refused = api.post("/api/projects", json=body)
+    assert (refused.status_code, refused.json()["detail"]) == (422, REFUSED_LABEL)
+    assert "disguised" not in {p["slug"] for p in api.get("/api/projects").json()}
+    before = api.get(f"/api/projects/{SLUG}").json()["schema"]
+    added = api.post(f"/api/projects/{SLUG}/labels", json={"label": DISGUISED[1]})
+    assert added.status_code == 422 and "holds U+202E" in added.json()["detail"]
+    assert api.get(f"/api/projects/{SLUG}").json()["schema"] == before

@@ -13,6 +13,7 @@ from PIL import Image
 
 from tests.api.test_api_media import IMAGE_SCHEMA, SLUG, _plant
 from tests.conftest import Lab
+from tests.ingest.test_ingest_imaging import declared_png
 
 HOSTILE = ["../../etc/passwd", "/etc/passwd", "../outside.png", "set/link.png", "set/renamed.png"]
 
@@ -41,6 +42,7 @@ def thumbs(sqlite_lab: Lab, tmp_path: Path) -> Iterator[tuple[Any, dict[str, int
     (media / "set" / "glass.png").write_bytes(_image((300, 600), mode="RGBA"))
     (media / "set" / "renamed.png").write_text("just text\n")
     (media / "set" / "cut.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)  # no picture
+    declared_png(media / "set" / "huge.png", 12_000, 10_000)  # 120 megapixels, a few bytes
     (tmp_path / "outside.png").write_bytes(_image((64, 64)))
     (media / "set" / "link.png").symlink_to(tmp_path / "outside.png")
     projects.create_project(lab.db, SLUG, IMAGE_SCHEMA, actor=lab.admin)
@@ -57,8 +59,9 @@ def thumbs(sqlite_lab: Lab, tmp_path: Path) -> Iterator[tuple[Any, dict[str, int
         id_field="id",
         media_roots=(media,),
     )
-    planted = _plant(lab, ctx.id, [{"image": h} for h in [*HOSTILE, "set/cut.png"]])
-    ids = {"wide": 1, "glass": 2, **dict(zip([*HOSTILE, "cut"], planted, strict=True))}
+    bad = [*HOSTILE, "set/cut.png", "set/huge.png"]
+    planted = _plant(lab, ctx.id, [{"image": h} for h in bad])
+    ids = {"wide": 1, "glass": 2, **dict(zip([*HOSTILE, "cut", "huge"], planted, strict=True))}
     lab.member(SLUG, "annotator", "annotator")
     lab.user("outsider")
     tokens = {n: create_token(lab.db, n) for n in ("admin", "annotator", "outsider")}
@@ -156,13 +159,29 @@ def test_hostile_stored_paths_are_refused(thumbs: Any, hostile: str) -> None:
     assert not (home / "thumbnails").exists() or not list((home / "thumbnails").rglob("*.*"))
 
 
-def test_an_image_that_cannot_be_read_is_named_by_its_file(thumbs: Any) -> None:
-    _, ids, get, _ = thumbs
-    got = get("admin", ids["cut"])
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("cut", "cannot identify image file 'cut.png'"),
+        # a file that grew past the limit after its import, or stored before there was one:
+        # its thumbnail took over half a gigabyte per request
+        (
+            "huge",
+            "it is 12,000×10,000 pixels (120 megapixels); "
+            "labelloop reads images of at most 100 megapixels",
+        ),
+    ],
+)
+def test_an_image_that_cannot_be_read_is_named_by_its_file(
+    thumbs: Any, name: str, reason: str
+) -> None:
+    _, ids, get, home = thumbs
+    got = get("annotator", ids[name])
     assert got.status_code == 400
     assert got.json()["detail"] == (
-        f"item {ids['cut']}: cannot read the image (cannot identify image file 'cut.png')"
+        f"item {ids[name]} ('{name}.png'): cannot read the image ({reason})"
     )
+    assert not (home / "thumbnails").exists() or not list((home / "thumbnails").rglob("*.*"))
 
 
 def test_a_text_project_has_no_thumbnails(sqlite_lab: Lab, thumbs: Any) -> None:

@@ -1,6 +1,7 @@
 """What members typed or files held reaches the terminal as text, never as a command: escape
-sequences in an item's text or id, a project or label name, a flag note or a review comment
-print as visible stand-ins (ESC as "␛"), and brackets as typed."""
+sequences in an item's text or id, a project or label name (a store from before new names were
+refused them), a flag note or a review comment print as visible stand-ins (ESC as "␛"), and
+brackets as typed."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 
 from labelloop.cli.common import Terminal
+from tests.api.test_api_permissions import DISGUISED, REFUSED_LABEL
 
 CLEAR = "\x1b[2J\x1b[H"  # clear the screen, cursor home: earlier output gone
 TITLE = "\x1b]0;owned\x1b\\"  # an OSC sequence (window title; clipboard alike), ended by ST
@@ -30,9 +32,9 @@ def hostile(cli: Any, tmp_path: Path) -> Any:
     from labelloop.workflow import accounts, flags, learning, projects, review, tasks
 
     schema = {
-        "name": NAME,
+        "name": "Plain name",
         "data": {"type": "text", "field": "text"},
-        "controls": [{"name": "c", "type": "choice", "labels": LABELS, "target": True}],
+        "controls": [{"name": "c", "type": "choice", "labels": ["yes", "no"], "target": True}],
         "settings": {"review_policy": "all"},
     }
     (tmp_path / "s.json").write_text(json.dumps(schema))
@@ -40,6 +42,7 @@ def hostile(cli: Any, tmp_path: Path) -> Any:
     (tmp_path / "rows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     cli("init")
     cli("projects", "create", "esc", "--schema", str(tmp_path / "s.json"))
+    _named_before_the_check(Database(cli.db_url), "esc")
     cli("import", "esc", str(tmp_path / "rows.jsonl"), "--id-field", "id")
     cli("gold", "set", "esc", f"r11{TITLE}", LABELS[0])
     db = Database(cli.db_url)
@@ -58,6 +61,43 @@ def hostile(cli: Any, tmp_path: Path) -> Any:
     )
     cli.shown = "#" + str(done["item_id"])  # type: ignore[attr-defined]
     return cli
+
+
+def _named_before_the_check(db: Any, slug: str) -> None:
+    """The project's name and first label with escapes in them, as a store written before new
+    names were refused such characters holds them (they stay readable)."""
+    from sqlalchemy import select, update
+
+    from labelloop.store.tables import project
+
+    with db.write() as conn:
+        stored = conn.execute(select(project.c.schema).where(project.c.slug == slug)).scalar_one()
+        stored["name"] = NAME
+        stored["controls"][0]["labels"] = LABELS
+        conn.execute(update(project).where(project.c.slug == slug).values(name=NAME, schema=stored))
+
+
+@pytest.mark.parametrize(
+    ("schema", "said"),
+    [
+        (
+            {"name": NAME, "controls": [{"name": "c", "type": "choice", "labels": ["a"]}]},
+            "name: 'Plain \\x1b[2J\\x1b[Hname' holds U+001B (a control character) at character 7",
+        ),
+        (  # as the API and the new-project page say it
+            {"name": "P", "controls": [{"name": "s", "type": "choice", "labels": DISGUISED}]},
+            REFUSED_LABEL,
+        ),
+    ],
+)
+def test_a_new_name_that_could_disguise_itself_is_refused(
+    cli: Any, tmp_path: Path, schema: dict[str, Any], said: str
+) -> None:
+    (tmp_path / "s.json").write_text(json.dumps(schema))
+    cli("init")
+    refused = cli("projects", "create", "esc", "--schema", str(tmp_path / "s.json"), code=1)
+    assert said in " ".join(refused.output.split())
+    assert cli("projects", "list").stdout.strip() == ""
 
 
 @pytest.mark.parametrize(

@@ -3,8 +3,9 @@ Chromium: a project's name, its labels and their descriptions, its controls, met
 their values, cohorts, an item's id, an import's file name, the guideline and its change summary,
 a flag's note, a review's comment and a text answer. Each shows as the text it is on every page
 that shows it, to each role; no element is made of it and nothing in it runs (the security policy
-refuses nothing either: see the conftest's ``_no_refusals``). Each value ends in a direction
-override left open."""
+refuses nothing either: see the conftest's ``_no_refusals``). Each value but the names the schema
+gives ends in a direction override left open; a new schema's names are refused one (the
+project's, its labels' and its controls'), as the new-project page says."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from tests.api.test_api_permissions import DISGUISED, REFUSED_LABEL
 from tests.e2e.conftest import USERNAME, serving
 from tests.e2e.sessions import signed_in
 from tests.e2e.stock import stocked
@@ -26,16 +28,22 @@ SLUG = "hx"
 ANNOTATOR, REVIEWER = "ann", "rev"
 
 
-def hostile(tag: str) -> str:
+def hostile(tag: str, *, override: bool = True) -> str:
     """Markup that makes an element of class ``pwn`` and sets ``window.__pwned`` if it is ever
-    parsed as HTML, named by ``tag`` so a page's text shows which value it is, and a direction
-    override left open after it."""
-    return f'<b class="pwn">{tag}</b>"><img class="pwn" src=x onerror="window.__pwned=1">\u202e'
+    parsed as HTML, named by ``tag`` so a page's text shows which value it is, and (``override``)
+    a direction override left open after it."""
+    markup = f'<b class="pwn">{tag}</b>"><img class="pwn" src=x onerror="window.__pwned=1">'
+    return markup + ("\u202e" if override else "")
 
 
-LABELS = [hostile("LABEL"), "plain", "other"]
+def named(tag: str) -> str:
+    """A name the schema gives: markup, without the direction override a new one may not hold."""
+    return hostile(tag, override=False)
+
+
+LABELS = [named("LABEL"), "plain", "other"]
 SCHEMA = {
-    "name": hostile("NAME"),
+    "name": named("NAME"),
     "data": {"type": "text", "field": "text"},
     "controls": [
         {
@@ -45,7 +53,7 @@ SCHEMA = {
             "descriptions": {LABELS[0]: hostile("DESCRIPTION")},
             "target": True,
         },
-        {"name": hostile("CONTROL"), "type": "text"},
+        {"name": named("CONTROL"), "type": "text"},
     ],
     "guideline": f"# Rules\n\n{hostile('GUIDELINE')}\n\n[a prize](javascript:window.__pwned=1)\n",
     "settings": {"review_policy": "all"},
@@ -135,7 +143,7 @@ def _stock(db: Any, stock: Any) -> None:
     for n in range(4):
         task = tasks.next_task(db, annotator)
         assert task is not None
-        value = {"sentiment": LABELS[n % 3], hostile("CONTROL"): hostile("ANSWER")}
+        value = {"sentiment": LABELS[n % 3], named("CONTROL"): hostile("ANSWER")}
         done.append(tasks.submit(db, annotator, task["assignment_id"], value, active_ms=900))
     flags.flag_annotation(db, annotator, done[1]["annotation_id"], note=hostile("FLAG"))
     review.review_annotation(
@@ -200,4 +208,24 @@ def test_every_items_trace_shows_markup_as_text(url: str, browser: Any) -> None:
         seen += page.inner_text("#item-trace")
     for value in ("EXTERNAL", "TEXT", "ANSWER", "COMMENT", "FLAG", "LABEL"):
         assert f'<b class="pwn">{value}</b>">' in seen, value
+    context.close()
+
+
+def test_the_new_project_page_refuses_a_name_with_a_direction_override(
+    url: str, browser: Any
+) -> None:
+    """A label "neg", a right-to-left override and "evitisop" shows as "negpositive": the page
+    says which label holds what, in the words of the CLI and the API, and makes no project."""
+    context = signed_in(browser, url, viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(f"{url}/")
+    page.fill("#new-project-slug", "disguised")
+    controls = [{"name": "s", "type": "choice", "labels": DISGUISED}]
+    page.fill("#new-project-schema", json.dumps({"name": "New", "controls": controls}))
+    page.click("#new-project-submit")
+    result = page.locator("#new-project-result")
+    result.get_by_text("The project was not created").wait_for()
+    assert result.inner_text().strip() == f"The project was not created: {REFUSED_LABEL}"
+    assert page.url == f"{url}/"
+    assert page.goto(f"{url}/p/disguised").status == 404
     context.close()

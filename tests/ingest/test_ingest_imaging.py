@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import threading
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +17,7 @@ from labelloop.errors import ImportFormatError, LabelloopError
 from labelloop.ingest import imaging
 from labelloop.store.tables import item
 from labelloop.workflow import imports, projects
+from labelloop.workflow.projects import ProjectContext
 from tests.conftest import Lab
 
 
@@ -78,18 +81,90 @@ def test_an_unreadable_file_is_named_without_the_servers_folders(tmp_path: Path)
     assert str(tmp_path) not in refused.value.message
 
 
-def test_a_decompression_bomb_is_refused(tmp_path: Path) -> None:
-    """A PNG whose header claims 100,000 x 100,000 pixels: Pillow refuses to open it."""
+def declared_png(path: Path, width: int, height: int) -> Path:
+    """A PNG of a few bytes whose header declares ``width`` x ``height`` RGB pixels."""
 
     def chunk(tag: bytes, body: bytes) -> bytes:
         crc = zlib.crc32(tag + body).to_bytes(4, "big")
         return len(body).to_bytes(4, "big") + tag + body + crc
 
-    header = (100_000).to_bytes(4, "big") * 2 + bytes([8, 0, 0, 0, 0])
-    path = tmp_path / "bomb.png"
+    header = width.to_bytes(4, "big") + height.to_bytes(4, "big") + bytes([8, 2, 0, 0, 0])
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b""))
+    return path
+
+
+def test_a_decompression_bomb_is_refused(tmp_path: Path) -> None:
+    """A PNG whose header claims 100,000 x 100,000 pixels: Pillow refuses to open it."""
+    path = declared_png(tmp_path / "bomb.png", 100_000, 100_000)
     with pytest.raises(LabelloopError, match="cannot be read as an image"):
         image_size(path)
+
+
+def _digits(lab: Lab, tmp_path: Path) -> tuple[Path, ProjectContext]:
+    """A media root with one good image, ``set/a.png``, and an image project to import into."""
+    media = tmp_path / "media"
+    (media / "set").mkdir(parents=True)
+    Image.new("L", (40, 30), 10).save(media / "set" / "a.png")
+    schema = {
+        "name": "Digits",
+        "data": {"type": "image", "field": "image"},
+        "controls": [{"name": "digit", "type": "choice", "labels": ["0", "1"], "target": True}],
+    }
+    projects.create_project(lab.db, "digits", schema, actor=lab.admin)
+    return media, lab.ctx("digits", lab.admin)
+
+
+def test_an_image_over_a_hundred_megapixels_is_refused_naming_its_size(
+    sqlite_lab: Lab, tmp_path: Path
+) -> None:
+    """An image of 12,000 x 10,000 pixels is under Pillow's own refusal (about 179 million), so a
+    few KiB declaring it took over half a gigabyte to decode, once per thumbnail or round; the
+    import refuses it naming the file and its size, and stores nothing."""
+    media, ctx = _digits(sqlite_lab, tmp_path)
+    declared_png(media / "set" / "huge.png", 12_000, 10_000)
+    with pytest.raises(ImportFormatError) as refused:
+        imports.import_folder(sqlite_lab.db, ctx, media / "set", media_roots=(media,))
+    assert refused.value.message == (
+        "file 2 ('set/huge.png'): cannot be read as an image (it is 12,000×10,000 pixels "
+        "(120 megapixels); labelloop reads images of at most 100 megapixels)"
+    )
+    with sqlite_lab.db.read() as conn:
+        assert conn.execute(select(item.c.id)).first() is None
+    with pytest.raises(ValueError, match="120 megapixels"):
+        thumbnail(media / "set" / "huge.png", 128)
+
+
+def test_large_images_are_decoded_a_few_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A page of thumbnails of large images asks for them all at once, each in a thread of its
+    own: decoded together, six of 48 megapixels held over a gigabyte. Two at a time are let
+    decode (2 x 192 MB of pixels); the third waits for one of them to end."""
+    from PIL import ImageFile
+
+    paths = [declared_png(tmp_path / f"{n}.png", 8_000, 6_000) for n in range(6)]
+    inside, most, lock = 0, 0, threading.Lock()
+    three = threading.Barrier(3, timeout=1)  # three decodes at once: passed at once
+
+    def load(self: ImageFile.ImageFile) -> None:
+        nonlocal inside, most
+        with lock:
+            inside += 1
+            most = max(most, inside)
+        try:
+            three.wait()
+        except threading.BrokenBarrierError:
+            pass
+        finally:
+            with lock:
+                inside -= 1
+        raise OSError("not decoded in this test")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", load)
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        asked = [pool.submit(thumbnail, path, 128) for path in paths]
+    assert [str(one.exception()) for one in asked] == ["not decoded in this test"] * 6
+    assert most == 2
 
 
 def test_a_folder_import_stores_each_images_size(sqlite_lab: Lab, tmp_path: Path) -> None:
@@ -120,17 +195,8 @@ def test_an_image_pillow_cannot_read_aborts_the_import_naming_it(
     thumbnails and the box checks cannot read it: stored, it failed every training round of the
     project and let boxes past the image's edge through. The import refuses it, naming the file,
     and stores nothing, from a folder as from JSONL."""
-    media = tmp_path / "media"
-    (media / "set").mkdir(parents=True)
-    Image.new("L", (40, 30), 10).save(media / "set" / "a.png")
+    media, ctx = _digits(sqlite_lab, tmp_path)
     (media / "set" / "b cut.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"garbage" * 10)
-    schema = {
-        "name": "Digits",
-        "data": {"type": "image", "field": "image"},
-        "controls": [{"name": "digit", "type": "choice", "labels": ["0", "1"], "target": True}],
-    }
-    projects.create_project(sqlite_lab.db, "digits", schema, actor=sqlite_lab.admin)
-    ctx = sqlite_lab.ctx("digits", sqlite_lab.admin)
     with pytest.raises(ImportFormatError) as refused:
         imports.import_folder(sqlite_lab.db, ctx, media / "set", media_roots=(media,))
     assert refused.value.line == 2

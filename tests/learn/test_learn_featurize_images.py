@@ -60,6 +60,21 @@ def test_image_files_are_read_with_pillow(tmp_path: Path) -> None:
     assert np.isclose(grey[0, 0], 200 / 255) and grey[9, 9] == 0
 
 
+def test_an_image_over_a_hundred_megapixels_fails_the_round_naming_it(tmp_path: Path) -> None:
+    """A file that grew past the limit after its import is not decoded (over half a gigabyte
+    for a few KiB): the round fails naming the item and its file."""
+    from tests.ingest.test_ingest_imaging import declared_png
+
+    declared_png(tmp_path / "huge.png", 12_000, 10_000)
+    f = PixelFeaturizer(size=(4, 4), root=str(tmp_path)).fit([])
+    with pytest.raises(LabelloopError) as refused:
+        f.transform([{"image": "huge.png", "named": "item 7 ('huge.png')"}])
+    assert refused.value.message == (
+        "image file of item 7 ('huge.png') cannot be read: it is 12,000×10,000 pixels "
+        "(120 megapixels); labelloop reads images of at most 100 megapixels"
+    )
+
+
 def test_a_sixteen_bit_grey_png_is_read_as_dark_as_it_shows(tmp_path: Path) -> None:
     """A 16-bit grey PNG (a scanner's, a microscope's) is 15% grey where the browser shows it
     dark: the learner read it through Pillow's convert("L"), which clips 16-bit values at 255,

@@ -478,3 +478,73 @@ def test_a_label_past_the_number_keys_gets_no_key() -> None:
     )
     tenth = with_label(nine, "j").control("c")
     assert tenth.labels[-1] == "j" and len(tenth.hotkeys) == 9
+
+
+OVERRIDE = "\u202e"  # RIGHT-TO-LEFT OVERRIDE: "cat\u202edog" shows as "catgod"
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        (
+            {**schema_with(), "name": f"Pets{OVERRIDE}"},
+            "name: 'Pets\\u202e' holds U+202E (RIGHT-TO-LEFT OVERRIDE) at character 5",
+        ),
+        (
+            schema_with(name="\u2067animal"),
+            "controls[0].name: '\\u2067animal' holds U+2067 (RIGHT-TO-LEFT ISOLATE) at character 1",
+        ),
+        (
+            schema_with(labels=["cat", f"cat{OVERRIDE}god"]),
+            "controls[0].labels[1]: 'cat\\u202egod' holds U+202E (RIGHT-TO-LEFT OVERRIDE) "
+            "at character 4",
+        ),
+        (
+            schema_with(labels=["cat", "c\u200bat"]),
+            "controls[0].labels[1]: 'c\\u200bat' holds U+200B (ZERO WIDTH SPACE) at character 2",
+        ),
+        (
+            schema_with(labels=["cat", "c\u200dat"]),
+            "controls[0].labels[1]: 'c\\u200dat' holds U+200D (ZERO WIDTH JOINER) at character 2",
+        ),
+        (
+            {**schema_with(), "data": {"type": "text", "field": f"te{OVERRIDE}xt"}},
+            "data.field: 'te\\u202ext' holds U+202E (RIGHT-TO-LEFT OVERRIDE) at character 3",
+        ),
+        (
+            {**schema_with(), "data": {"type": "table", "columns": ["a", "b\u2066"]}},
+            "data.columns[1]: 'b\\u2066' holds U+2066 (LEFT-TO-RIGHT ISOLATE) at character 2",
+        ),
+    ],
+)
+def test_a_name_that_could_look_like_another_is_refused_naming_where(
+    source: object, message: str
+) -> None:
+    """A direction override, an isolate or a zero-width character in a name a schema gives makes
+    it look like another name, or like nothing, on every page, in exports and the terminal."""
+    assert error_of(source) == (
+        f"{message}; names cannot hold control or formatting characters, "
+        "which could make one look like another"
+    )
+
+
+def test_a_stored_schema_with_such_a_name_still_reads() -> None:
+    """A store written before the check may hold such names: the project still opens."""
+    source = schema_with(labels=["cat", f"cat{OVERRIDE}god"])
+    assert parse_schema(source, stored=True).controls[0].labels == ("cat", f"cat{OVERRIDE}god")
+
+
+def test_joiners_that_write_a_word_or_an_emoji_are_kept() -> None:
+    """Persian writes some words with a zero-width non-joiner, and an emoji of a person at a
+    laptop is two joined by a zero-width joiner: neither is refused."""
+    labels = ["می\u200cخواهم", "\U0001f469\u200d\U0001f4bb"]
+    assert parse_schema(schema_with(labels=labels)).controls[0].labels == tuple(labels)
+
+
+def test_a_label_added_later_is_refused_the_same_way_beside_stored_ones() -> None:
+    from labelloop.schema.project import with_label
+
+    stored = parse_schema(schema_with(labels=["a", f"b{OVERRIDE}"]), stored=True)
+    assert with_label(stored, "c").controls[0].labels == ("a", f"b{OVERRIDE}", "c")
+    with pytest.raises(SchemaError, match="holds U\\+202E .* at character 2"):
+        with_label(stored, f"d{OVERRIDE}")
