@@ -69,6 +69,20 @@ window.labelloop = (() => {
     return data;
   }
 
+  /**
+   * A page's fetches of one thing (a list, its counts) that two actions ending close together
+   * both ask for: each call of the function returned starts one and gives a check, true while
+   * no fetch of that thing started after it. An answer is drawn only while its check holds, so
+   * an older one arriving last cannot put back what the newer one no longer shows, to stay there.
+   */
+  function newestOnly() {
+    let asked = 0;
+    return () => {
+      const ticket = ++asked;
+      return () => ticket === asked;
+    };
+  }
+
   /** Bytes of keepalive bodies a page may send as it goes: browsers carry at most 64 KiB of
    * them at once, and refuse a request past that. */
   const KEEPALIVE_BYTES = 60000;
@@ -398,6 +412,7 @@ window.labelloop = (() => {
     ApiError,
     detailOf,
     api,
+    newestOnly,
     KEEPALIVE_BYTES,
     bodyBytes,
     sendPastThePage,
