@@ -70,10 +70,11 @@ window.labelloop = (() => {
   }
 
   /**
-   * A page's fetches of one thing (a list, its counts) that two actions ending close together
-   * both ask for: each call of the function returned starts one and gives a check, true while
-   * no fetch of that thing started after it. An answer is drawn only while its check holds, so
-   * an older one arriving last cannot put back what the newer one no longer shows, to stay there.
+   * Which answer is the newest of a thing a page fetches again after each action (a list, its
+   * counts): each call of the function returned starts a fetch and gives a check that holds
+   * while no later fetch of the same thing has started. Drawn only while its check holds, an
+   * older answer arriving last (two actions ended close together) cannot put back what the
+   * newer one no longer shows, where no timer would draw it again.
    */
   function newestOnly() {
     let asked = 0;

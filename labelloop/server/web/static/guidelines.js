@@ -82,8 +82,9 @@
     return li;
   }
 
-  // Two unpins ending close together each fetch the history and the examples: only the newest
-  // answer of each is drawn, or the older one would list again what the newer one took out.
+  // An unpin, a publish and an unpin refused (the guideline moved on) each fetch the history and
+  // the examples again: of two ending close together only the newest answer of each is drawn,
+  // or the older one would list again what the newer one took out.
   const historyAsked = newestOnly();
   async function loadHistory() {
     const newest = historyAsked();
