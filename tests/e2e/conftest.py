@@ -754,3 +754,35 @@ def left_while_held(page: Any, held: list[Any]) -> Any:
     assert len(held) == 1
     page.evaluate("dispatchEvent(new PageTransitionEvent('pagehide', {persisted: true}))")
     return held[0]
+
+
+class HeldAnswer:
+    """The server's answer to the first GET of ``url`` (a glob or pattern, as ``page.route``
+    takes) the page sends from now on, kept from the page until :meth:`release`: an older answer
+    that reaches the page after the newer ones it asked for since, as on a busy machine."""
+
+    def __init__(self, page: Any, url: str | re.Pattern[str]) -> None:
+        self.page = page
+        self.held: list[tuple[Any, Any]] = []
+        page.route(url, self._hold_first)
+
+    def _hold_first(self, route: Any) -> None:
+        if route.request.method != "GET" or self.held:
+            route.continue_()
+        else:
+            self.held.append((route, route.fetch()))
+
+    def text(self, what: str) -> str:
+        """The held answer's body, once the page asked for it (``what`` names what it fetches)."""
+        deadline = time.monotonic() + 30
+        while not self.held and time.monotonic() < deadline:
+            self.page.wait_for_timeout(100)
+        assert self.held, f"the page did not fetch {what}"
+        return str(self.held[0][1].text())
+
+    def release(self) -> None:
+        """Hand the held answer to the page, and give it the time to draw it."""
+        route, answer = self.held[0]
+        with self.page.expect_response(lambda r: r.request.url == route.request.url):
+            route.fulfill(response=answer)
+        self.page.wait_for_timeout(500)

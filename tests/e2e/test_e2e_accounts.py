@@ -4,7 +4,8 @@ width: every user's row and buttons stay in view, whatever the names."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from tests.e2e.conftest import (
     PASSWORD,
     USERNAME,
+    HeldAnswer,
     login,
     login_on_form,
     page_fetch,
@@ -308,4 +310,124 @@ def test_e2e_reloading_the_page_after_a_wrong_password_sends_nothing_again(
     page.fill("#username", "bob")
     page.click("#login-submit")
     page.wait_for_url(site + "/p/acc")
+    context.close()
+
+
+def test_e2e_two_tokens_revoked_close_together_both_stay_revoked(site: str, browser: Any) -> None:
+    """Each revoke fetches the token list again; the first one's list, answered here only after
+    the second's is drawn, offered again to revoke the second token, until a reload."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    login(page, site, "/")
+    for name in ("first-e2e", "second-e2e"):
+        assert page_fetch(page, "POST", "/api/tokens", {"name": name})[0] == 201
+    page.reload()
+    rows = {name: page.locator("#token-list li", has_text=name) for name in ("first", "second")}
+    rows["second"].get_by_role("button", name="Revoke the token second-e2e").wait_for()
+    held = HeldAnswer(page, f"{site}/api/tokens")
+    rows["first"].get_by_role("button", name="Revoke the token first-e2e").click()
+    assert '"revoked_at":null' in held.text("the tokens after the first revoke").replace(" ", "")
+    rows["second"].get_by_role("button", name="Revoke the token second-e2e").click()
+    page.locator("#token-list li.token-revoked", has_text="second-e2e").wait_for()
+    held.release()
+    for row in rows.values():
+        assert row.get_attribute("class") == "token-row token-revoked"
+        assert row.get_by_role("button").count() == 0
+    context.close()
+
+
+def _pressed_close_together(
+    page: Any,
+    table: str,
+    listed: str,
+    button: Callable[[str], str],
+    drawn: Callable[[Any, str], None],
+) -> dict[str, Any]:
+    """Press the button ``button(name)`` on bob's row of ``table``, and on the long name's once
+    the list fetched after it (at ``listed``) is on its way; that list's answer is held until the
+    second press's list is drawn (``drawn`` waits for it on the row), then handed to the page.
+    The two rows by name."""
+    rows = {name: page.locator(f"{table} tr[data-username='{name}']") for name in ("bob", LONG)}
+    rows[LONG].wait_for()
+    held = HeldAnswer(page, listed)
+    rows["bob"].get_by_role("button", name=button("bob")).click()
+    held.text(f"{listed} after bob's button")
+    rows[LONG].get_by_role("button", name=button(LONG)).click()
+    drawn(rows[LONG], LONG)
+    held.release()
+    return rows
+
+
+def test_e2e_two_users_made_admins_close_together_both_show_it(site: str, browser: Any) -> None:
+    """The users list, fetched after each change, answered for the first change only after the
+    second's was drawn: it showed the second user as no admin, offering Make admin again."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    login(page, site, "/")
+    page.on("dialog", lambda dialog: dialog.accept())
+    try:
+        rows = _pressed_close_together(
+            page,
+            "#users-table",
+            f"{site}/api/users",
+            lambda name: f"Make admin: {name}",
+            lambda row, name: row.get_by_role("button", name=f"Remove admin: {name}").wait_for(),
+        )
+        for name, row in rows.items():
+            assert row.locator(".badge", has_text="site admin").count() == 1, name
+            assert row.get_by_role("button", name=f"Make admin: {name}").count() == 0, name
+    finally:
+        for name in ("bob", LONG):
+            page_fetch(page, "PUT", f"/api/users/{name}/admin", {"is_admin": False})
+        context.close()
+
+
+def test_e2e_two_members_removed_close_together_both_leave_the_panel(
+    site: str, browser: Any
+) -> None:
+    """The members list, fetched after each removal, answered for the first only after the
+    second's was drawn: it listed the second member again, until a reload."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    login(page, site, "/p/acc")
+    try:
+        rows = _pressed_close_together(
+            page,
+            "#members-table",
+            f"{site}/api/projects/acc/members",
+            lambda name: f"Remove {name} from the project",
+            lambda row, _name: row.wait_for(state="detached"),
+        )
+        assert rows["bob"].count() == 0 and rows[LONG].count() == 0
+    finally:
+        for name in ("bob", LONG):
+            body = {"username": name, "role": "annotator"}
+            page_fetch(page, "PUT", "/api/projects/acc/members", body)
+        context.close()
+
+
+def test_e2e_the_audit_log_shows_the_last_filter_asked_for(site: str, browser: Any) -> None:
+    """A second action filtered for while the first one's events were on their way: the first
+    answer, arriving last, listed its events under the second action's name."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    login(page, site, "/")
+    assert page_fetch(page, "POST", "/api/tokens", {"name": "audited"})[0] == 201
+    page.locator("#site-audit tbody tr").first.wait_for()
+    held = HeldAnswer(page, re.compile(re.escape(site) + r"/api/audit\?"))
+    page.fill("#site-audit-action", "user.create")
+    page.press("#site-audit-action", "Enter")
+    assert "user.create" in held.text("the user.create events")
+    page.fill("#site-audit-action", "token.create")
+    page.press("#site-audit-action", "Enter")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#site-audit tbody tr')]"
+        ".every(r => r.dataset.action === 'token.create')"
+    )
+    held.release()
+    actions = page.eval_on_selector_all(
+        "#site-audit tbody tr", "rows => rows.map(r => r.dataset.action)"
+    )
+    assert actions and set(actions) == {"token.create"}
+    assert page.inner_text("#site-audit-status").endswith("of token.create.")
     context.close()

@@ -14,7 +14,15 @@ from typing import Any
 import pytest
 
 from tests.conftest import truth_of
-from tests.e2e.conftest import desk, login, page_fetch, run_cli, serving, wide_elements
+from tests.e2e.conftest import (
+    HeldAnswer,
+    desk,
+    login,
+    page_fetch,
+    run_cli,
+    serving,
+    wide_elements,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -423,4 +431,34 @@ def test_e2e_the_page_says_before_the_click_why_a_run_would_be_refused(
     assert button.is_enabled()
     _fits(page)
     assert problems == []
+    context.close()
+
+
+def test_e2e_a_run_spot_checked_then_undone_close_together_stays_undone(
+    site: Site, browser: Any
+) -> None:
+    """The spot check and the undo each fetch the runs again; the spot check's list, answered
+    here only after the undo's was drawn, showed the run standing again with its buttons."""
+    asked: list[str] = []
+    context, page, problems = desk(browser, confirms=asked)
+    page.set_default_timeout(15000)
+    login(page, site.url, f"/p/{SLUG}", username=MANAGER[0], password=MANAGER[1])
+    runs = page_fetch(page, "GET", f"/api/projects/{SLUG}/autolabel")[1]["runs"]
+    for standing in [r for r in runs if not r["undone_at"]]:  # the items theirs are free again
+        page_fetch(page, "DELETE", f"/api/projects/{SLUG}/autolabel/{standing['id']}")
+    body = {"confidence": 0.8, "min_accuracy": 0.8}
+    status, made = page_fetch(page, "POST", f"/api/projects/{SLUG}/autolabel", body)
+    assert status == 201, made
+    page.reload()
+    run = page.locator(f"#autolabel-run-list li[data-run-id='{made['run_id']}']")
+    run.get_by_role("button", name="Undo").wait_for()
+    held = HeldAnswer(page, f"{site.url}/api/projects/{SLUG}/autolabel")
+    run.get_by_role("button", name=re.compile("^Spot-check")).click()
+    assert '"undone_at":null' in held.text("the runs after the spot check").replace(" ", "")
+    run.get_by_role("button", name="Undo").click()
+    _shows(page, f"#autolabel-run-list li[data-run-id='{made['run_id']}']", "undone by")
+    held.release()
+    assert run.get_attribute("class") == "run-row run-undone"
+    assert run.get_by_role("button").count() == 0
+    assert len(asked) == 2 and problems == []
     context.close()

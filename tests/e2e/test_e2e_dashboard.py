@@ -7,6 +7,7 @@ it."""
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import (
+    HeldAnswer,
     answer_served,
     login,
     make_reviews,
@@ -325,10 +327,16 @@ def _sentiment_project(
     return {r["text"]: r["label"] for r in pool}
 
 
-def _answer(page: Any, slug: str, truth: dict[str, str], n: int, *, active_ms: int) -> None:
-    """Lease and rightly answer ``n`` items through the API, as the page's user."""
+def _answer(
+    page: Any, slug: str, truth: dict[str, str], n: int, *, active_ms: int, flag: str = ""
+) -> None:
+    """Lease and rightly answer ``n`` items through the API, as the page's user; with ``flag``,
+    each item is first flagged as ambiguous with that note."""
     for _ in range(n):
         task = _until("the first round's queue", lambda: _next_task(page, slug))
+        if flag:
+            flagged = f"/api/projects/{slug}/tasks/{task['assignment_id']}/flag"
+            assert page_fetch(page, "POST", flagged, {"note": flag})[0] == 200
         value = {"sentiment": truth[task["item"]["data"]["text"]]}
         done = page_fetch(
             page,
@@ -513,4 +521,44 @@ def test_e2e_the_open_dashboard_follows_the_team(server: Any, browser: Any, tmp_
     page.locator("#dashboard-updated.message-error").wait_for()
     assert "signed out" in page.inner_text("#dashboard-updated")
     assert errors == []
+    context.close()
+
+
+def test_e2e_two_alerts_acknowledged_close_together_both_show_it(
+    server: Any, browser: Any, tmp_path: Path
+) -> None:
+    """Each acknowledgement fetches the project's alerts again; the first one's list, answered
+    here only after the second's was drawn, offered again to acknowledge the second alert, until
+    a reload. Five answers wait for review, none reviewed (a backlog), each item flagged."""
+    truth = _sentiment_project(
+        server,
+        tmp_path,
+        "two-alerts",
+        "Two alerts",
+        seed=5,
+        review_policy="all",
+        backlog_alert_min=1,
+    )
+    context, page, problems = phone(browser)
+    login(page, server.url, "/p/two-alerts")
+    _answer(page, "two-alerts", truth, 5, active_ms=900, flag="sarcasm or not?")
+    page.reload()
+    kinds = ("backlog", "ambiguous")
+    items = {kind: page.locator(f"#attention-list li[data-kind={kind}]") for kind in kinds}
+    items["ambiguous"].wait_for()
+    held = HeldAnswer(
+        page, re.compile(re.escape(server.url) + r"/api/projects/two-alerts/dashboard\?")
+    )
+    for kind, item in items.items():
+        item.locator("[data-action=acknowledge]").click()
+        item.locator("button[type=submit]").click()
+        if kind == "backlog":  # the list it fetched, held, has the other one open
+            first = held.text("the alerts after the first acknowledgement")
+            assert '"acknowledged_at":null' in first.replace(" ", "")
+    page.locator("#attention-list li[data-kind=ambiguous][data-acknowledged]").wait_for()
+    held.release()
+    for kind, item in items.items():
+        assert item.get_attribute("data-acknowledged") == "true", kind
+        assert item.locator("[data-action=acknowledge]").count() == 0, kind
+    assert problems == []
     context.close()

@@ -14,6 +14,7 @@ import pytest
 from tests.e2e.conftest import (
     COUNTS_MS,
     STATUS_POLL_MS,
+    HeldAnswer,
     _schema,
     answer_served,
     first_rounds,
@@ -504,4 +505,39 @@ def test_e2e_enter_submits_after_a_click_on_the_guideline_fold(server: Any, brow
     page.keyboard.press("Enter")
     assert page.evaluate("() => document.querySelector('#label-app .guideline').open")
     assert page.get_attribute("#label-app", "data-assignment-id") == second
+    context.close()
+
+
+def test_e2e_the_diff_shown_is_the_last_one_opened(
+    server: Any, browser: Any, tmp_path: Path
+) -> None:
+    """A version's changes opened while another's were on their way: the first answer, arriving
+    last, showed v1's changes to v2 where v2's to v3 were asked for, until opened again."""
+    slug = "two-diffs"
+    server.cli("projects", "create", slug, "--schema", str(_schema(tmp_path / "s.json", "Diffs")))
+    context, page, problems = phone(browser, WIDTH)
+    login(page, server.url, f"/p/{slug}")
+    for version, rule in ((1, "Sarcasm is negative."), (2, "Shipping news is neutral.")):
+        body = page.input_value("#guideline-body") + f"\n{rule}\n"
+        published = {"body": body, "summary": rule, "base_version": version}
+        status, done = page_fetch(page, "POST", f"/api/projects/{slug}/guidelines", published)
+        assert status == 201, done
+        page.fill("#guideline-body", body)
+    page.reload()
+    page.wait_for_selector("#guideline-history li[data-version='3']")
+    held = HeldAnswer(page, re.compile(re.escape(server.url) + r"/api/.*/guidelines/diff\?"))
+    for version in (2, 3):
+        entry = page.locator(f"#guideline-history li[data-version='{version}']")
+        entry.get_by_role("button", name=f"Changes from v{version - 1}").click()
+        if version == 2:
+            assert "Sarcasm" in held.text("v2's changes")
+    page.wait_for_selector("#guideline-diff .diff-add")
+    held.release()
+    assert page.inner_text("#guideline-diff-title").startswith(
+        "Changes from v2 to v3: 2 lines added"
+    )
+    added = page.eval_on_selector_all("#guideline-diff .diff-add", "ls => ls.map(l => l.innerText)")
+    assert any("Shipping news" in line for line in added), added
+    assert not any("Sarcasm" in line for line in added), added
+    assert problems == []
     context.close()

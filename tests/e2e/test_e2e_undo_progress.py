@@ -6,7 +6,6 @@ its undo after each slice until the test has seen that count on the page
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,16 @@ from typing import Any
 import pytest
 
 from labelloop.workflow.batches import SLICE
-from tests.e2e.conftest import PASSWORD, USERNAME, _schema, login, run_cli, serving, write_jsonl
+from tests.e2e.conftest import (
+    PASSWORD,
+    USERNAME,
+    HeldAnswer,
+    _schema,
+    login,
+    run_cli,
+    serving,
+    write_jsonl,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -157,15 +165,7 @@ def test_e2e_two_imports_undone_side_by_side_each_say_their_own_progress(
         row = page.locator("#imports-table tbody tr", has_text=name)
         row.wait_for()
         ids[name] = row.get_attribute("data-batch")
-    held: list[tuple[Any, Any]] = []  # the first list fetched after this: its answer, kept back
-
-    def hold_first(route: Any) -> None:
-        if route.request.method != "GET" or held:
-            route.continue_()
-        else:
-            held.append((route, route.fetch()))
-
-    page.route(f"{url}/api/projects/{SLUG}/imports", hold_first)
+    held = HeldAnswer(page, f"{url}/api/projects/{SLUG}/imports")  # the first list fetched now
     said = []
     for name, n in sizes.items():
         row = page.locator("#imports-table tbody tr", has_text=name)
@@ -177,19 +177,13 @@ def test_e2e_two_imports_undone_side_by_side_each_say_their_own_progress(
     ]
     gate.write_text(str(sizes["first.jsonl"]), encoding="utf-8")  # the first one ends
     _shows(page, ended[0], said[1])
-    deadline = time.monotonic() + 30
-    while not held and time.monotonic() < deadline:
-        page.wait_for_timeout(100)  # the page fetches the list after the summary
-    assert held, "the page did not fetch the imports list after the first undo ended"
+    # fetched after the summary, while the second undo still ran
+    assert "second.jsonl" in held.text("the imports list after the first undo ended")
     gate.write_text(str(10 * SLICE), encoding="utf-8")
     _shows(page, *ended)
     for name in sizes:  # the list is fetched again after each summary
         page.locator("#imports-table tbody tr", has_text=name).wait_for(state="detached")
-    route, answer = held[0]
-    assert "second.jsonl" in answer.text()  # fetched while the second undo still ran
-    with page.expect_response(lambda r: r.url == f"{url}/api/projects/{SLUG}/imports"):
-        route.fulfill(response=answer)
-    page.wait_for_timeout(500)
+    held.release()
     assert page.locator("#imports-table tbody tr", has_text="second.jsonl").count() == 0
     assert problems == []
     context.close()

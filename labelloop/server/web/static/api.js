@@ -69,6 +69,21 @@ window.labelloop = (() => {
     return data;
   }
 
+  /**
+   * Which answer is the newest of a thing a page fetches again after each action (a list, its
+   * counts): each call of the function returned starts a fetch and gives a check that holds
+   * while no later fetch of the same thing has started. Drawn only while its check holds, an
+   * older answer arriving last (two actions ended close together) cannot put back what the
+   * newer one no longer shows, where no timer would draw it again.
+   */
+  function newestOnly() {
+    let asked = 0;
+    return () => {
+      const ticket = ++asked;
+      return () => ticket === asked;
+    };
+  }
+
   /** Bytes of keepalive bodies a page may send as it goes: browsers carry at most 64 KiB of
    * them at once, and refuse a request past that. */
   const KEEPALIVE_BYTES = 60000;
@@ -398,6 +413,7 @@ window.labelloop = (() => {
     ApiError,
     detailOf,
     api,
+    newestOnly,
     KEEPALIVE_BYTES,
     bodyBytes,
     sendPastThePage,

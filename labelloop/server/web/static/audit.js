@@ -3,7 +3,7 @@
 (() => {
   "use strict";
 
-  const { api, node } = window.labelloop;
+  const { api, newestOnly, node } = window.labelloop;
 
   function setup(panel) {
     const id = panel.id;
@@ -40,7 +40,11 @@
       return tr;
     }
 
+    // A filter asked for while the last one's events are on their way: only the newest answer
+    // is drawn, or the older one would list other events under the action asked for.
+    const eventsAsked = newestOnly();
     async function load() {
+      const newest = eventsAsked();
       const query = new URLSearchParams({ limit: "50" });
       const wanted = action.value.trim();
       if (wanted) query.set("action", wanted);
@@ -49,6 +53,7 @@
       status.textContent = "Loading…";
       try {
         const events = await api("GET", path);
+        if (!newest()) return;
         body.replaceChildren(...events.map(row));
         for (const e of events) seen.add(e.action);
         known.replaceChildren(...[...seen].sort().map((a) => Object.assign(node("option"), { value: a })));
@@ -57,6 +62,7 @@
           ? `The newest ${n} ${n === 1 ? "event" : "events"}${wanted ? ` of ${wanted}` : ""}.`
           : `No ${wanted || ""} events.`.replace("  ", " ");
       } catch (err) {
+        if (!newest()) return;
         status.textContent = `Could not read the audit log: ${err.message}`;
       }
     }

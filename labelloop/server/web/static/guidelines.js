@@ -12,7 +12,7 @@
   const pageData = $("page-data");
   if (!panel || !pageData) return;
   const page = JSON.parse(pageData.textContent);
-  const { api, node, say, ApiError } = window.labelloop;
+  const { api, newestOnly, node, say, ApiError } = window.labelloop;
   const E = window.labelloop.examples;
   const project = "/api/projects/" + encodeURIComponent(page.slug || "");
   const base = project + "/guidelines";
@@ -82,12 +82,19 @@
     return li;
   }
 
+  // An unpin, a publish and an unpin refused (the guideline moved on) each fetch the history and
+  // the examples again: of two ending close together only the newest answer of each is drawn,
+  // or the older one would list again what the newer one took out.
+  const historyAsked = newestOnly();
   async function loadHistory() {
+    const newest = historyAsked();
     try {
       const versions = await api("GET", base);
+      if (!newest()) return;
       el.history.replaceChildren(...versions.map(entry));
       el.historyStatus.textContent = plural(versions.length, "version") + ", newest first";
     } catch (err) {
+      if (!newest()) return;
       el.historyStatus.textContent = `Could not load the history: ${err.message}`;
     }
   }
@@ -103,7 +110,11 @@
     return node("span", "diff-line " + kind, line + "\n");
   }
 
+  // A second version's changes opened while the first one's are on their way: only the newest
+  // answer is drawn, or the older one would show under the newer one's heading.
+  const diffAsked = newestOnly();
   async function openDiff(version, button) {
+    const newest = diffAsked();
     opener = button;
     const from = version - 1;
     el.diffTitle.textContent = `Changes from v${from} to v${version}`;
@@ -112,6 +123,7 @@
     el.diffTitle.focus();
     try {
       const found = await api("GET", `${base}/diff?from=${from}&to=${version}`);
+      if (!newest()) return;
       const added = found.examples_added || [];
       const removed = found.examples_removed || [];
       const counts = [
@@ -129,6 +141,7 @@
         ...added.map((x) => exampleLine("+", x, "diff-add")),
       );
     } catch (err) {
+      if (!newest()) return;
       el.diff.replaceChildren(node("span", "notice-error", `Could not load the diff: ${err.message}`));
     }
   }
@@ -206,11 +219,14 @@
       : `No examples in v${version}.${how}`;
   }
 
-  /** The examples of `version` (the newest when not given); the version shown. */
+  const examplesAsked = newestOnly();
+  /** The examples of `version` (the newest when not given), shown unless asked for again
+   * meanwhile; the version answered. */
   async function loadExamples(version) {
+    const newest = examplesAsked();
     const query = version ? "?version=" + encodeURIComponent(version) : "";
     const found = await api("GET", `${base}/examples${query}`);
-    showExamples(found.version, found.examples);
+    if (newest()) showExamples(found.version, found.examples);
     return found.version;
   }
 
@@ -260,6 +276,8 @@
     if (version <= shownVersion) return;
     try {
       const changed = await api("GET", `${base}/diff?from=${shownVersion}&to=${version}`);
+      // Two unpins ending close together each follow: the later version, shown first, stays.
+      if (version <= shownVersion) return;
       if (changed.added === 0 && changed.removed === 0) showVersion(version);
     } catch (_err) {
       // the heading stays; the history below names the newest version

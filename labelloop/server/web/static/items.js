@@ -11,7 +11,7 @@
 
   const { api, say, node, plural, valueText, answerText, thumbnails, utcText, changedText, actionText, underText } =
     window.labelloop;
-  const { commandKey, altChord, sentence, modelSaysText } = window.labelloop;
+  const { commandKey, altChord, sentence, modelSaysText, newestOnly } = window.labelloop;
   const $ = (id) => document.getElementById(id);
   const page = JSON.parse($("items-data").textContent);
   const base = "/api/projects/" + encodeURIComponent(page.slug);
@@ -41,7 +41,7 @@
     result: null,
     open: null, // the item id whose trace is shown
     answer: null, // My answers: the open item's newest answer of the caller's
-    asked: 0, // the newest request, so a slow answer never overwrites a newer one
+    asked: newestOnly(), // lists fetched: a slow answer never overwrites a newer one
   };
 
   const narrow = window.matchMedia("(max-width: 900px)"); // items.css stacks the trace there
@@ -154,13 +154,13 @@
   }
 
   async function load({ focusFirst = false } = {}) {
-    const asked = ++state.asked;
+    const newest = state.asked();
     const params = new URLSearchParams({ ...filters(), limit: String(LIMIT), offset: String(state.offset) });
     el.app.dataset.state = "loading";
     el.summary.textContent = "Loading…";
     try {
       const result = await api("GET", `${base}/items?${params}`, undefined, { loginOn401: true });
-      if (asked !== state.asked) return;
+      if (!newest()) return;
       state.result = result;
       el.messages.replaceChildren();
       el.rows.replaceChildren(...result.items.map(renderRow));
@@ -188,7 +188,7 @@
       remember();
       if (focusFirst && el.rows.firstElementChild) el.rows.firstElementChild.focus();
     } catch (err) {
-      if (asked !== state.asked) return;
+      if (!newest()) return;
       say(el.messages, "error", err.message);
       el.summary.textContent = "";
       el.app.dataset.state = "error";

@@ -10,7 +10,7 @@
   const $ = (id) => document.getElementById(id);
   const pageData = $("page-data");
   const page = pageData ? JSON.parse(pageData.textContent) : {};
-  const { api, csrf, detailOf, node, say } = window.labelloop;
+  const { api, csrf, detailOf, newestOnly, node, say } = window.labelloop;
   const base = "/api/projects/" + encodeURIComponent(page.slug || "");
   const fmt = (n) => Number(n).toLocaleString("en-US");
   const plural = (n, word) => (n === 1 ? word : word + "s");
@@ -285,15 +285,20 @@
     await Promise.all([refreshCounts(), loadRuns()]).catch(() => {}); // the run is made either way
   }
 
-  // Every member sees the runs; managers may undo one.
+  // Every member sees the runs; managers may undo one. A spot check and an undo (or two undos)
+  // ending close together each fetch them: only the newest answer is drawn.
+  const runsAsked = newestOnly();
   async function loadRuns() {
     const box = $("autolabel-runs");
     if (!box) return;
+    const newest = runsAsked();
     try {
       const found = await api("GET", base + "/autolabel");
+      if (!newest()) return;
       $("autolabel-run-list").replaceChildren(...found.runs.map(runEntry));
       box.hidden = found.runs.length === 0;
     } catch (err) {
+      if (!newest()) return;
       tell($("autolabel-runs-status"), `Could not list the auto-label runs: ${err.message}`, true);
       box.hidden = false;
     }
@@ -664,7 +669,7 @@
 
   // ---------------------------------------------------------------- imports and their undo
 
-  let importsAsked = 0; // lists fetched: only the newest one's answer is drawn
+  const importsAsked = newestOnly();
 
   // The project's imports, newest first; Undo asks first, saying how many items go. The server
   // refuses (409, saying what holds them) an import people worked on.
@@ -673,11 +678,11 @@
     if (!table) return;
     const status = $("imports-status");
     const result = $("imports-result");
-    const ticket = ++importsAsked;
-    const found = await api("GET", base + "/imports");
     // Two undos ending close together each fetch the list: an older answer arriving last must
     // not put back the import the newer one no longer lists.
-    if (ticket !== importsAsked) return;
+    const newest = importsAsked();
+    const found = await api("GET", base + "/imports");
+    if (!newest()) return;
     const cell = (text) => node("td", "", text);
     const heads = table.tHead.rows[0].cells;
     const rows = found.map((b) => {
@@ -830,8 +835,13 @@
       return cell;
     }
 
+    // Two removals (or a role set beside one) ending close together each fetch the team: only
+    // the newest answer is drawn, or the older one would list again who was just removed.
+    const membersAsked = newestOnly();
     async function load() {
+      const newest = membersAsked();
       const members = await api("GET", base + "/members");
+      if (!newest()) return;
       const rows = members.map((m) => {
         const tr = document.createElement("tr");
         tr.dataset.username = m.username;
@@ -1002,12 +1012,17 @@
   }
 
   // Reviewers and managers: the dashboard's alerts and forecast, fetched after the page shows.
-  // An acknowledged alert stays listed, muted, with who acknowledged it (alerts.js).
+  // An acknowledged alert stays listed, muted, with who acknowledged it (alerts.js). Two
+  // acknowledgements ending close together each fetch them: only the newest answer is drawn,
+  // or the older one would offer again to acknowledge what the newer one shows acknowledged.
+  const attentionAsked = newestOnly();
   async function showAttention() {
     const status = $("attention-status");
     if (!status) return;
+    const newest = attentionAsked();
     try {
       const d = await api("GET", base + "/dashboard?days=7");
+      if (!newest()) return;
       window.labelloop.alerts.fill($("attention-list"), d.alerts, {
         base,
         me: page.me,
@@ -1028,6 +1043,7 @@
       if (d.forecast.budget) lines.unshift(said("The label budget", d.forecast.budget));
       $("attention-forecast").textContent = lines.join(" ");
     } catch (err) {
+      if (!newest()) return;
       status.textContent = `Could not check: ${err.message}`;
       status.hidden = false;
     }

@@ -5,7 +5,7 @@
   "use strict";
 
   const $ = (id) => document.getElementById(id);
-  const { api, node, say } = window.labelloop;
+  const { api, newestOnly, node, say } = window.labelloop;
   const fmt = (n) => Number(n).toLocaleString("en-US");
 
   // ---------------------------------------------------------------- new project
@@ -119,8 +119,13 @@
       return cell;
     }
 
+    // Two users' buttons pressed close together each fetch the list: only the newest answer
+    // is drawn, or the older one would show the first change undone (and offer it again).
+    const usersAsked = newestOnly();
     async function load() {
+      const newest = usersAsked();
       const users = await api("GET", "/api/users");
+      if (!newest()) return;
       const rows = users.map((u) => {
         const tr = document.createElement("tr");
         tr.dataset.username = u.username;

@@ -7,7 +7,7 @@
   const $ = (id) => document.getElementById(id);
   const pageData = $("page-data");
   const page = pageData ? JSON.parse(pageData.textContent) : {};
-  const { api, say, valueText } = window.labelloop;
+  const { api, newestOnly, say, valueText } = window.labelloop;
   const base = "/api/projects/" + encodeURIComponent(page.slug || "");
 
   // ---------------------------------------------------------------- sortable annotator table
@@ -90,13 +90,19 @@
     return valueText(value ? value[page.target] : null, undefined, page.target_type);
   }
 
+  // Two gold items removed (or one added beside) close together each fetch the list: only the
+  // newest answer is drawn, or the older one would list again an item no longer gold.
+  const goldAsked = newestOnly();
   async function loadGold() {
     if (!goldTable) return;
     const body = goldTable.tBodies[0];
+    const newest = goldAsked();
     let rows;
     try {
       rows = (await api("GET", base + "/gold")).gold;
+      if (!newest()) return;
     } catch (err) {
+      if (!newest()) return;
       say(goldResult, "error", String(err.detail || err.message));
       return;
     }

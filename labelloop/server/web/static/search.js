@@ -3,7 +3,7 @@
 (() => {
   "use strict";
 
-  const { api, say, sentence } = window.labelloop;
+  const { api, newestOnly, say, sentence } = window.labelloop;
   const $ = (id) => document.getElementById(id);
   const page = JSON.parse($("search-data").textContent);
   const base = "/api/projects/" + encodeURIComponent(page.slug);
@@ -36,7 +36,7 @@
     words: page.q, // the words of the last word search, whole (a long one is searched cut)
     selected: new Set(), // item ids ticked
     busy: false,
-    asked: 0, // searches started: only the latest one's answer is shown
+    asked: newestOnly(), // searches started: only the latest one's answer is shown
   };
 
   const plural = (n, word) => `${n.toLocaleString()} ${n === 1 ? word : word + "s"}`;
@@ -183,13 +183,13 @@
   // A search asked meanwhile supersedes this one: a slow "More like this" (the first one
   // computes the pool's features) must not replace the words searched after it.
   async function load(params) {
-    const ticket = ++state.asked;
+    const newest = state.asked();
     state.busy = true;
     renderSendButton();
     el.summary.textContent = "Searching…";
     const slow = params.like
       ? setTimeout(() => {
-          if (ticket === state.asked) el.summary.textContent = SLOW_LIKE;
+          if (newest()) el.summary.textContent = SLOW_LIKE;
         }, SLOW_MS)
       : null;
     try {
@@ -197,25 +197,25 @@
       let result = await api("GET", `${base}/search?${query}`, undefined, { loginOn401: true });
       // The pool's features are being prepared (after a start or an import): say so and ask
       // again until they are, unless another search was asked meanwhile.
-      while (result.preparing && ticket === state.asked) {
+      while (result.preparing && newest()) {
         clearTimeout(slow);
         el.summary.textContent = sentence(result.note);
         await new Promise((resolve) => setTimeout(resolve, PREPARING_POLL_MS));
-        if (ticket !== state.asked) return null;
+        if (!newest()) return null;
         result = await api("GET", `${base}/search?${query}`, undefined, { loginOn401: true });
       }
-      if (ticket !== state.asked) return null;
+      if (!newest()) return null;
       el.messages.replaceChildren();
       render(result);
       return result;
     } catch (err) {
-      if (ticket !== state.asked) return null;
+      if (!newest()) return null;
       say(el.messages, "error", err.detail || String(err));
       el.summary.textContent = "The search failed.";
       return null;
     } finally {
       clearTimeout(slow);
-      if (ticket === state.asked) {
+      if (newest()) {
         state.busy = false;
         renderSendButton();
       }

@@ -7,7 +7,7 @@
   const $ = (id) => document.getElementById(id);
   const form = $("token-form");
   if (!form) return;
-  const { api, node, say } = window.labelloop;
+  const { api, newestOnly, node, say } = window.labelloop;
   const name = $("token-name");
   const submit = $("token-submit");
   const shown = $("token-shown");
@@ -46,15 +46,21 @@
     return li;
   }
 
+  // Two tokens revoked close together each fetch the list: only the newest answer is drawn, or
+  // the older one would offer again to revoke a token the newer one shows revoked.
+  const tokensAsked = newestOnly();
   async function load() {
+    const newest = tokensAsked();
     try {
       const tokens = await api("GET", "/api/tokens", undefined, { loginOn401: true });
+      if (!newest()) return;
       list.replaceChildren(...tokens.map(entry));
       const valid = tokens.filter((t) => !t.revoked_at).length;
       status.textContent = tokens.length
         ? `${valid} valid, ${tokens.length - valid} revoked.`
         : "You have no tokens yet.";
     } catch (err) {
+      if (!newest()) return;
       status.textContent = `Could not list your tokens: ${err.message}`;
     }
   }
