@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from labelloop.cli.common import (
+    _fail,
     _open,
     _run,
     annotator_cell,
@@ -621,6 +622,8 @@ def search(
     from labelloop.workflow.features import FeatureCache
     from labelloop.workflow.values import find_item
 
+    if (query is None or not query.strip()) == (like is None):  # the API's words are q and like
+        _run(lambda: _fail("give QUERY (words to search for) or --like ITEM, one of them"))
     settings, db = _open()
     origin: list[int] = []
 
