@@ -107,7 +107,6 @@ class Database:
         self.is_sqlite = url.startswith("sqlite")
         self._write_lock = threading.RLock()
         self.memo = Memo()  # request-path lookups (tokens, roles); see labelloop.memo
-        self._named: dict[int, threading.Lock] = {}
         self._gates: dict[int, list[int]] = {}  # in-memory SQLite: key -> [sharers, alone]
         self._gate_turn = threading.Condition()
         self._writer_file: int | None = None
@@ -300,21 +299,14 @@ class Database:
 
     @contextmanager
     def exclusive(self, key: int) -> Iterator[bool]:
-        """Try to become the only holder of ``key`` (across processes on PostgreSQL).
+        """Try to become the only holder of ``key``, across processes: the gate ``key`` held
+        alone (:meth:`gate`).
 
         Yields whether it was obtained; the learner uses it so two workers never train the same
-        project at once. Held for the whole block, outside any write transaction.
+        project at once, those of two servers on one SQLite file too. Held for the whole block,
+        outside any write transaction.
         """
-        if self.is_sqlite:
-            lock = self._named.setdefault(key, threading.Lock())
-            got = lock.acquire(blocking=False)
-            try:
-                yield got
-            finally:
-                if got:
-                    lock.release()
-            return
-        with self.gate(key, alone=True) as got:  # PostgreSQL: a session advisory lock
+        with self.gate(key, alone=True) as got:
             yield got
 
     @contextmanager
