@@ -143,6 +143,8 @@ def test_tokens_list_and_revoke(cli: Any) -> None:
         "no token 99999999999999999999"
         in cli("tokens", "revoke", "99999999999999999999", code=1).output
     )
+    # the CLI revokes anyone's token: "no token 99999 of yours" said it looked at its own only
+    assert cli("tokens", "revoke", "99999", code=1).output.strip() == "error: no token 99999"
     assert "no user named 'zed'" in cli("tokens", "list", "zed", code=1).output
 
 
