@@ -90,7 +90,7 @@ def _open(settings: Settings | None = None) -> tuple[Settings, Database]:
     from labelloop.config import get_settings
     from labelloop.store.db import open_database
 
-    settings = settings or get_settings()
+    settings = settings or _run(get_settings)
     if settings.database_url is None:
         settings.ensure_home()
     db = _run(lambda: open_database(settings.db_url))

@@ -27,7 +27,7 @@ def serve(
     """Serve the web app and the API, with the learner in the background."""
     from labelloop.config import get_settings
 
-    settings, _ = _open(get_settings(host=host, port=port))
+    settings, _ = _open(_run(lambda: get_settings(host=host, port=port)))
     _serve(settings)
 
 
@@ -173,7 +173,7 @@ def demo(
     from labelloop.config import get_settings
     from labelloop.demo import setup_demo, setup_digits_demo, setup_wine_demo, setup_wnut_demo
 
-    settings, db = _open(get_settings(port=port))
+    settings, db = _open(_run(lambda: get_settings(port=port)))
     if dataset not in ("tweets", "digits", "wine", "wnut"):
         _run(lambda: _fail(f"unknown demo dataset '{dataset}'; known: tweets, digits, wine, wnut"))
     with _progress() as progress:
