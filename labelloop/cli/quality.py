@@ -197,6 +197,8 @@ def gold_list(slug: str, as_json: Annotated[bool, typer.Option("--json")] = Fals
     if as_json:
         typer.echo(json.dumps(rows, default=str))
         return
+    if not rows:  # an empty output read as a command that did nothing
+        out.print(f"No gold items yet: labelloop gold set {escape(slug)} ITEM LABEL marks one.")
     for r in rows:
         out.print(
             f"{escape(str(r['external_id'] or '#' + str(r['item_id'])))}"

@@ -542,7 +542,16 @@ def test_a_gold_check_is_not_an_item_remaining(cli: Any, project: str, tmp_path:
     rows[3].pop("label")  # r3 arrives unlabeled and becomes a gold check
     data = _write_jsonl(tmp_path / "d.jsonl", rows)
     cli("import", project, str(data), "--id-field", "id", "--label-field", "label")
+    none = cli("gold", "list", project).stdout.strip()  # it printed nothing at all
+    assert none == f"No gold items yet: labelloop gold set {project} ITEM LABEL marks one."
     assert "is gold" in cli("gold", "set", project, "r3", "neutral").stdout
+    assert cli("gold", "list", project).stdout.split() == [
+        "r3",
+        '{"sentiment":',
+        '"neutral"}',
+        "answered",
+        "0",
+    ]
     out = " ".join(cli("status", project).stdout.split())
     assert "│ labeled │ 3 (0 remaining)" in out and "│ gold checks │ 1 " in out
     counts = _status(cli)["counts"]
