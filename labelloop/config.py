@@ -6,8 +6,10 @@ import os
 import secrets
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from labelloop.errors import LabelloopError
 
 
 def default_home() -> Path:
@@ -22,7 +24,7 @@ class Settings(BaseSettings):
     home: Path = Field(default_factory=default_home)
     database_url: str | None = None
     host: str = "127.0.0.1"
-    port: int = 8765
+    port: int = Field(default=8765, ge=1, le=65535)
     secret_key: str | None = None
     session_max_age_s: int = 14 * 24 * 3600
     # Mark the session and sign-in cookies Secure (sent over HTTPS only): set it when users
@@ -72,5 +74,14 @@ class Settings(BaseSettings):
 
 
 def get_settings(**overrides: object) -> Settings:
-    """Build settings from the environment, with explicit overrides (CLI flags, tests) on top."""
-    return Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
+    """Build settings from the environment, with explicit overrides (CLI flags, tests) on top;
+    a variable that does not read as its setting is an error naming it."""
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise LabelloopError(
+            "; ".join(
+                f"LABELLOOP_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}, not {e['input']!r}"
+                for e in exc.errors()
+            )
+        ) from None

@@ -88,12 +88,12 @@ _opened: list[Database] = []
 
 def _open(settings: Settings | None = None) -> tuple[Settings, Database]:
     from labelloop.config import get_settings
-    from labelloop.store.db import Database
+    from labelloop.store.db import open_database
 
-    settings = settings or get_settings()
+    settings = settings or _run(get_settings)
     if settings.database_url is None:
         settings.ensure_home()
-    db = Database(settings.db_url)
+    db = _run(lambda: open_database(settings.db_url))
     _opened.append(db)
     _run(lambda: _migrated(db))
     return settings, db

@@ -609,8 +609,9 @@ def status(slug: str, as_json: Annotated[bool, typer.Option("--json")] = False) 
             table.add_row("STOP recommended", verdict["sentence"])
         else:
             table.add_row("stop?", f"{verdict['head']} {verdict['sentence']}")
-        for d in model["stopping"]:
-            table.add_row("stop?" if not d["stop"] else "STOP recommended", d["reason"])
+        for d in model["stopping"]:  # each rule named, as the project page's badge names it
+            said = f"{d['criterion']}: {d['reason']}"
+            table.add_row("stop?" if not d["stop"] else "STOP recommended", said)
         if model["stop_note"] and verdict["state"] != "unjudged":  # else the verdict said it
             table.add_row("stop?", model["stop_note"])
         if model["more_labels"] is not None:

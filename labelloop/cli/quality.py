@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from labelloop.cli.common import (
+    _fail,
     _open,
     _run,
     annotator_cell,
@@ -196,6 +197,8 @@ def gold_list(slug: str, as_json: Annotated[bool, typer.Option("--json")] = Fals
     if as_json:
         typer.echo(json.dumps(rows, default=str))
         return
+    if not rows:  # an empty output read as a command that did nothing
+        out.print(f"No gold items yet: labelloop gold set {escape(slug)} ITEM LABEL marks one.")
     for r in rows:
         out.print(
             f"{escape(str(r['external_id'] or '#' + str(r['item_id'])))}"
@@ -621,6 +624,8 @@ def search(
     from labelloop.workflow.features import FeatureCache
     from labelloop.workflow.values import find_item
 
+    if (query is None or not query.strip()) == (like is None):  # the API's words are q and like
+        _run(lambda: _fail("give QUERY (words to search for) or --like ITEM, one of them"))
     settings, db = _open()
     origin: list[int] = []
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import time
 import webbrowser
@@ -21,12 +22,12 @@ if TYPE_CHECKING:
 
 def serve(
     host: Annotated[str | None, typer.Option(help="Interface to bind (default 127.0.0.1).")] = None,
-    port: Annotated[int | None, typer.Option(help="Port (default 8765).")] = None,
+    port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port (default 8765).")] = None,
 ) -> None:
     """Serve the web app and the API, with the learner in the background."""
     from labelloop.config import get_settings
 
-    settings, _ = _open(get_settings(host=host, port=port))
+    settings, _ = _open(_run(lambda: get_settings(host=host, port=port)))
     _serve(settings)
 
 
@@ -35,6 +36,7 @@ def _serve(settings: Settings, *, on_ready: Callable[[], None] | None = None) ->
 
     from labelloop.server.app import create_app
 
+    _run(lambda: _free(settings.host, settings.port))
     url = f"http://{settings.host}:{settings.port}/"
     out.print(f"labelloop serving on [bold]{url}[/bold]  (Ctrl+C stops)")
     config = uvicorn.Config(
@@ -58,6 +60,30 @@ def _serve(settings: Settings, *, on_ready: Callable[[], None] | None = None) ->
 
         threading.Thread(target=wait_ready, daemon=True).start()
     server.run()
+
+
+def _free(host: str, port: int) -> None:
+    """Refuse, before saying it serves, an address the server could not listen on (a port in
+    use, a host this machine is not), which uvicorn answers with a log line and exit code 3."""
+    import socket
+
+    where = f"{host}:{port}"
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except (OSError, UnicodeError) as exc:
+        _fail(f"cannot serve on {where}: {getattr(exc, 'strerror', None) or exc}")
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds it
+        try:
+            sock.bind(address)
+        except OSError as exc:
+            taken = " (another labelloop or program serves there; choose another --port)"
+            _fail(
+                f"cannot serve on {where}: {exc.strerror or exc}"
+                f"{taken if exc.errno == errno.EADDRINUSE else ''}"
+            )
 
 
 def worker(
@@ -116,7 +142,7 @@ def worker(
 
 
 def demo(
-    port: Annotated[int | None, typer.Option(help="Port (default 8765).")] = None,
+    port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port (default 8765).")] = None,
     no_browser: Annotated[bool, typer.Option("--no-browser", help="Don't open a browser.")] = False,
     eval_size: Annotated[
         int | None,
@@ -147,7 +173,7 @@ def demo(
     from labelloop.config import get_settings
     from labelloop.demo import setup_demo, setup_digits_demo, setup_wine_demo, setup_wnut_demo
 
-    settings, db = _open(get_settings(port=port))
+    settings, db = _open(_run(lambda: get_settings(port=port)))
     if dataset not in ("tweets", "digits", "wine", "wnut"):
         _run(lambda: _fail(f"unknown demo dataset '{dataset}'; known: tweets, digits, wine, wnut"))
     with _progress() as progress:

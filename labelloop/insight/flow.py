@@ -164,8 +164,9 @@ def forecast(
         ``{"state": "done", "remaining": 0}`` when nothing remains; ``state`` "no_pace" with
         ``remaining`` and ``sentence`` when the days hold no label; else ``state``
         "forecast", ``remaining``, ``per_day``, ``per_day_low``, ``per_day_high`` (2 dp),
-        ``days`` (1 dp), ``finish``, ``finish_early``, ``finish_late`` (ISO dates or None),
-        ``based_on_days`` and ``sentence``.
+        ``days`` (1 dp), ``duration`` (the sentence's words for them: "about 3 days"),
+        ``finish``, ``finish_early``, ``finish_late`` (ISO dates or None), ``based_on_days``
+        and ``sentence``.
     """
     remaining = int(remaining)
     if remaining <= 0:
@@ -191,7 +192,7 @@ def forecast(
     early = _date_after(now, remaining / high)
     late = _date_after(now, remaining / low) if low > 0 else None
     take = "takes" if remaining == 1 else "take"
-    duration = "less than a day" if days < 1 else f"about {_count(round(days), 'days')}"
+    duration = "under a day" if days < 1 else f"about {_count(round(days), 'days')}"
     sentence = (
         f"At {_count(pace, 'labels')} a day (the last {_count(days_used.size, 'days', one='day')}"
         f"), {left} {take} {duration}"
@@ -214,6 +215,7 @@ def forecast(
         "per_day_low": round(low, 2),
         "per_day_high": round(high, 2),
         "days": round(days, 1),
+        "duration": duration,
         "finish": finish,
         "finish_early": early,
         "finish_late": late,

@@ -276,8 +276,9 @@ def _is_page(request: Request) -> bool:
 
 def _field_path(loc: Sequence[int | str]) -> str:
     """Where a validation error is, e.g. ``summary`` or ``query.limit``: a body's fields are
-    named without the leading "body" (and a field itself named ``body`` keeps its name)."""
-    parts = loc[1:] if loc and loc[0] == "body" else loc
+    named without the leading "body" (and a field itself named ``body`` keeps its name); the
+    body as a whole (not JSON, not an object) is ``body``."""
+    parts = loc[1:] if len(loc) > 1 and loc[0] == "body" else loc
     return ".".join(str(p) for p in parts)
 
 

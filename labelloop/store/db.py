@@ -30,11 +30,13 @@ from sqlalchemy import (
     select,
     text,
 )
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, InterfaceError, OperationalError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.pool import NullPool
 from sqlalchemy.sql.functions import FunctionElement
 
+from labelloop.errors import LabelloopError
 from labelloop.memo import Memo
 from labelloop.store.words import holds, index_words
 
@@ -107,7 +109,6 @@ class Database:
         self.is_sqlite = url.startswith("sqlite")
         self._write_lock = threading.RLock()
         self.memo = Memo()  # request-path lookups (tokens, roles); see labelloop.memo
-        self._named: dict[int, threading.Lock] = {}
         self._gates: dict[int, list[int]] = {}  # in-memory SQLite: key -> [sharers, alone]
         self._gate_turn = threading.Condition()
         self._writer_file: int | None = None
@@ -300,21 +301,14 @@ class Database:
 
     @contextmanager
     def exclusive(self, key: int) -> Iterator[bool]:
-        """Try to become the only holder of ``key`` (across processes on PostgreSQL).
+        """Try to become the only holder of ``key``, across processes: the gate ``key`` held
+        alone (:meth:`gate`).
 
         Yields whether it was obtained; the learner uses it so two workers never train the same
-        project at once. Held for the whole block, outside any write transaction.
+        project at once, those of two servers on one SQLite file too. Held for the whole block,
+        outside any write transaction.
         """
-        if self.is_sqlite:
-            lock = self._named.setdefault(key, threading.Lock())
-            got = lock.acquire(blocking=False)
-            try:
-                yield got
-            finally:
-                if got:
-                    lock.release()
-            return
-        with self.gate(key, alone=True) as got:  # PostgreSQL: a session advisory lock
+        with self.gate(key, alone=True) as got:
             yield got
 
     @contextmanager
@@ -675,6 +669,32 @@ def _in_utc(dbapi_connection: Any, _record: Any) -> None:
 UNREACHABLE: tuple[type[Exception], ...] = (OperationalError, InterfaceError)
 """The errors that say the database cannot be reached (its server down or restarting, the
 connection dropped), rather than that a statement is wrong."""
+
+
+def open_database(url: str) -> Database:
+    """The store at ``url``; a URL that is none, of a database other than SQLite or PostgreSQL,
+    or whose driver is not installed is an error naming it (its password hidden), not a
+    traceback."""
+    form = "postgresql+psycopg://user@host/db, or unset for SQLite in LABELLOOP_HOME"
+    try:
+        parsed = make_url(url)
+    except ArgumentError:  # not shown: what cannot be parsed cannot have its password hidden
+        raise LabelloopError(
+            f"LABELLOOP_DATABASE_URL is not a database URL; write it as {form}"
+        ) from None
+    shown = parsed.render_as_string(hide_password=True)
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise LabelloopError(
+            f"cannot open the database {shown}: labelloop keeps its data in SQLite or "
+            f"PostgreSQL ({form})"
+        )
+    try:
+        return Database(url)
+    except ImportError as exc:
+        raise LabelloopError(
+            f"cannot open the database {shown}: its driver '{exc.name}' is not installed "
+            "(PostgreSQL: pip install 'labelloop[postgres]', and a postgresql+psycopg:// URL)"
+        ) from None
 
 
 def unreachable(exc: BaseException) -> bool:

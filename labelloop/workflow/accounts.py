@@ -200,8 +200,10 @@ def revoke_token(db: Database, token_id: int, *, by: User | None = None) -> dict
     (``by`` None), anyone's. Audited."""
     with db.write() as conn:
         row = store_users.token_owner(conn, token_id)
-        if row is None or (by is not None and not by.is_admin and row["user_id"] != by.id):
-            raise NotFound(f"no token {token_id} of yours")  # another's is not even named
+        own_only = by is not None and not by.is_admin
+        if row is None or (own_only and row["user_id"] != by.id):
+            # another's is not even named; a site admin or the CLI may revoke anyone's
+            raise NotFound(f"no token {token_id}{' of yours' if own_only else ''}")
         if not store_users.revoke_token(conn, token_id):
             raise Conflict(f"token {token_id} ('{row['name']}') is revoked already")
         audit.record(

@@ -226,6 +226,28 @@ def test_the_pool_done_card_says_days_as_a_person_would(page: Page) -> None:
 
 
 @pytest.mark.parametrize(
+    ("rows", "labeled", "said"),
+    [(8, 5, "3 items left · under a day"), (53, 15, "38 items left · about 3 days")],
+)
+def test_the_pool_done_card_gives_the_forecasts_own_days(
+    page: Page, rows: int, labeled: int, said: str
+) -> None:
+    """The card rounded the days again from their one decimal, so 36,188 items at 15 a day
+    (2,412.53 days) read "about 2,412 days" on the card and "about 2,413 days" in the forecast
+    under it, as 38 at 15 a day read "about 2 days" and "about 3"; and 3 items at 5 a day read
+    "about 1 day" on the card, "less than a day" under it."""
+    lab = page.lab
+    ctx = lab.project("sent")
+    lab.import_rows(ctx, lab.rows(rows))
+    lab.train(ctx)
+    lab.label_next(ctx, n=labeled)
+    html = " ".join(_get(page, "/p/sent/dashboard").text.split())
+    assert f"{said}</span>" in html
+    words = said.split(" · ")[1]
+    assert f"the {rows - labeled} left take {words}" in html
+
+
+@pytest.mark.parametrize(
     ("role", "status"), [("reviewer", 200), ("annotator", 403), ("outsider", 404)]
 )
 def test_the_coverage_is_for_reviewers_and_managers(api: Any, role: str, status: int) -> None:

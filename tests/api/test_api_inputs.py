@@ -79,9 +79,12 @@ def test_a_malformed_next_body_is_422_json(sqlite_api: Any) -> None:
         content=b"{",
         headers={"content-type": "application/json"},
     )
-    _assert_json_error(response, 422)
+    # the body as a whole is named: the detail began ": Invalid JSON", naming nothing
+    assert _assert_json_error(response, 422).startswith("body: Invalid JSON")
+    response = sqlite_api.post(f"{BASE}/tasks/next", "annotator", json=["held"])
+    assert _assert_json_error(response, 422) == "body: Input should be an object"
     response = sqlite_api.post(f"{BASE}/tasks/next", "annotator", json={"held": ["x"]})
-    _assert_json_error(response, 422)
+    assert _assert_json_error(response, 422).startswith("held.0: ")
 
 
 def _upload(api: Any, lines: list[str], name: str = "more.jsonl", **form: str) -> Any:

@@ -176,6 +176,9 @@ def test_a_user_lists_and_revokes_their_own_tokens_and_no_one_elses(api: Any) ->
     laptop_id = mine[0]["id"]
     others = api.client.delete(f"/api/tokens/{laptop_id}", headers=api.auth("reviewer"))
     assert others.status_code == 404  # another user's token is not even named
+    assert others.json()["detail"] == f"no token {laptop_id} of yours"
+    nowhere = api.client.delete("/api/tokens/99999", headers=api.auth("admin"))
+    assert nowhere.json()["detail"] == "no token 99999"  # an admin's reach is every token
     assert api.get("/api/tokens", "reviewer", params={"username": "annotator"}).status_code == 403
     assert api.client.get("/api/me", headers=laptop).status_code == 200
     gone = api.client.delete(f"/api/tokens/{laptop_id}", headers=api.auth("annotator"))

@@ -152,6 +152,8 @@ def test_tokens_list_and_revoke(cli: Any) -> None:
         "no token 99999999999999999999"
         in cli("tokens", "revoke", "99999999999999999999", code=1).output
     )
+    # the CLI revokes anyone's token: "no token 99999 of yours" said it looked at its own only
+    assert cli("tokens", "revoke", "99999", code=1).output.strip() == "error: no token 99999"
     assert "no user named 'zed'" in cli("tokens", "list", "zed", code=1).output
 
 
@@ -549,7 +551,16 @@ def test_a_gold_check_is_not_an_item_remaining(cli: Any, project: str, tmp_path:
     rows[3].pop("label")  # r3 arrives unlabeled and becomes a gold check
     data = _write_jsonl(tmp_path / "d.jsonl", rows)
     cli("import", project, str(data), "--id-field", "id", "--label-field", "label")
+    none = cli("gold", "list", project).stdout.strip()  # it printed nothing at all
+    assert none == f"No gold items yet: labelloop gold set {project} ITEM LABEL marks one."
     assert "is gold" in cli("gold", "set", project, "r3", "neutral").stdout
+    assert cli("gold", "list", project).stdout.split() == [
+        "r3",
+        '{"sentiment":',
+        '"neutral"}',
+        "answered",
+        "0",
+    ]
     out = " ".join(cli("status", project).stdout.split())
     assert "│ labeled │ 3 (0 remaining)" in out and "│ gold checks │ 1 " in out
     counts = _status(cli)["counts"]

@@ -43,6 +43,18 @@ def test_search_finds_whole_words_prefixes_and_phrases(cli: Any, tmp_path: Path)
     assert "refund* finds refund" in refused.output
 
 
+def test_search_without_words_or_like_names_the_commands_own_arguments(
+    cli: Any, tmp_path: Path
+) -> None:
+    """It said "give either q (words to search for) or like (an item id)", the API's names."""
+    small_project(cli, tmp_path)
+    _import(cli, tmp_path, WORDY)
+    for args in ((), ("  ",), ("cat", "--like", "a")):
+        refused = cli("search", "s", *args, code=1)
+        assert "give QUERY (words to search for) or --like ITEM, one of them" in refused.output
+        assert " q " not in refused.output
+
+
 def test_search_help_says_the_query_syntax(cli: Any) -> None:
     shown = _help(cli, "search")
     assert "whole words in any case" in shown and "refund*" in shown

@@ -80,6 +80,9 @@ def test_status_says_how_many_labels_would_change_the_model(cli: Any, tmp_path: 
     assert verdict["sentence"] == "The model is still learning from new labels."
     said = " ".join(out.replace("│", " ").split())
     assert f"stop? Keep labeling. {verdict['sentence']}" in said
+    # each rule's row names the rule, as the project page does; it gave the reason alone
+    for d in model["stopping"]:
+        assert f"{d['criterion']}: {d['reason']}" in said
 
 
 def test_status_leads_with_the_stop_verdict_the_project_page_and_api_give(

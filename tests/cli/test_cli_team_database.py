@@ -40,3 +40,37 @@ def test_a_database_not_made_yet_is_named(
     (line,) = done.stderr.strip().splitlines()
     assert line.startswith(f"error: cannot reach the database {url}: connection failed: "), line
     assert line.endswith('FATAL: database "not_made_yet" does not exist'), line
+
+
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        (
+            "postgres:/labeler:s3cret@db/team:x",
+            "LABELLOOP_DATABASE_URL is not a database URL; write it as "
+            "postgresql+psycopg://user@host/db, or unset for SQLite in LABELLOOP_HOME",
+        ),
+        (
+            "mysql://labeler:s3cret@db/team",
+            "cannot open the database mysql://labeler:***@db/team: labelloop keeps its data in "
+            "SQLite or PostgreSQL (postgresql+psycopg://user@host/db, or unset for SQLite in "
+            "LABELLOOP_HOME)",
+        ),
+        (
+            "postgresql+pg8000://labeler:s3cret@db/team",
+            "cannot open the database postgresql+pg8000://labeler:***@db/team: its driver "
+            "'pg8000' is not installed (PostgreSQL: pip install 'labelloop[postgres]', and a "
+            "postgresql+psycopg:// URL)",
+        ),
+    ],
+)
+def test_a_url_labelloop_cannot_open_is_one_line(
+    tmp_path: Any, no_labelloop_env: None, url: str, said: str
+) -> None:
+    """Each ended in a traceback: SQLAlchemy's "Could not parse SQLAlchemy URL", or a
+    ModuleNotFoundError for MySQLdb, or for psycopg where labelloop[postgres] was not installed."""
+    for command in (("init",), ("status", "team")):
+        done = _run(tmp_path, url, *command)
+        assert done.exit_code == 1 and isinstance(done.exception, SystemExit), done.exception
+        assert done.stderr.strip().splitlines() == [f"error: {said}"]
+        assert "s3cret" not in done.output

@@ -588,7 +588,7 @@ def test_two_reviewer_pages_show_different_answers(team: Team, browser: Any) -> 
         "() => !document.getElementById('held-count').hidden"
         " && document.getElementById('waiting-count').textContent === '3'"
     )
-    assert mgr.text_content("#held-count") == "1 on other reviewers' pages"
+    assert mgr.text_content("#held-count") == "1 on another reviewer's page"
 
     mgr.keyboard.press("a")  # accept: the manager's next answer is not the one rev reads
     third = _wait_state(mgr, "review", other_than=mgr_item, key="itemId")
@@ -839,6 +839,11 @@ def test_the_review_page_says_when_the_items_other_answer_disagrees(
                 "() => document.getElementById('waiting-count').textContent === '4'"
             )
             assert " ".join(page.inner_text("#waiting-chip").split()) == "4 answers waiting"
+        if n == 3:  # the last one: "1 answers waiting" before
+            page.wait_for_function(
+                "() => document.getElementById('waiting-count').textContent === '1'"
+            )
+            assert " ".join(page.inner_text("#waiting-chip").split()) == "1 answer waiting"
         who = page.text_content("#review-annotator") or ""
         item = int(page.get_attribute("#review-app", "data-item-id") or 0)
         note = page.locator("#review-disagrees")

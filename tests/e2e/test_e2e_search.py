@@ -311,3 +311,33 @@ def test_e2e_space_on_a_hit_that_cannot_be_sent_says_why(server: Any, browser: A
         ".startsWith('This item is in the queue already')"
     )
     context.close()
+
+
+def test_e2e_select_all_is_offered_only_while_there_is_something_to_select(
+    server: Any, browser: Any
+) -> None:
+    """ "Select all" stayed clickable before any search, beside "No pool item matches", and once
+    every hit was ticked, where a click on it did nothing."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    login(page, server.url, f"/p/{server.main}/search")
+    assert page.is_disabled("#select-all-btn")  # nothing searched yet
+    page.fill("#search-q", "zzyzxnowhere")
+    page.keyboard.press("Enter")
+    page.wait_for_function(
+        "() => document.getElementById('results-summary').textContent.startsWith('No pool item')"
+    )
+    assert page.is_disabled("#select-all-btn")
+    page.fill("#search-q", "refund")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#results li.hit")
+    assert page.is_enabled("#select-all-btn")
+    page.click("#select-all-btn")
+    assert page.inner_text("#send-btn").startswith("Send ")
+    assert page.is_disabled("#select-all-btn")  # every hit that can be ticked is
+    page.locator("#results input.hit-check:not(:disabled)").first.click()  # one ticked off
+    assert page.is_enabled("#select-all-btn")
+    assert errors == []
+    context.close()

@@ -297,6 +297,37 @@ def test_a_key_held_exclusive_is_refused_to_a_second_holder_until_let_go(db: Dat
         assert again
 
 
+_TRY_KEY = """
+import sys
+from labelloop.store.db import Database
+db = Database(sys.argv[1])
+with db.exclusive(77) as got:
+    print(got)
+db.dispose()
+"""
+
+
+def test_a_key_held_exclusive_is_refused_to_another_process(db: Database) -> None:
+    """On SQLite the key was a lock of the process only, so the learners of two servers on one
+    data dir (two demos, a demo beside `labelloop serve`) trained one project at once and the
+    second failed its round on the model version the first had saved (an IntegrityError the
+    project page and `labelloop status` then showed)."""
+
+    def other_process() -> str:
+        url = db.engine.url.render_as_string(hide_password=False)
+        return subprocess.run(
+            [sys.executable, "-c", _TRY_KEY, url],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=Path(__file__).resolve().parents[2],
+        ).stdout.strip()
+
+    with db.exclusive(77) as mine:
+        assert mine and other_process() == "False"
+    assert other_process() == "True"
+
+
 def test_the_changes_token_moves_with_each_write_from_any_connection_and_only_then(
     db: Database,
 ) -> None:

@@ -61,8 +61,10 @@
     others: $("others"),
     history: $("history"),
     waiting: $("waiting-count"),
+    waitingNoun: $("waiting-noun"),
     held: $("held-count"),
     escalated: $("escalated-count"),
+    escalatedNoun: $("escalated-noun"),
     messages: $("messages"),
     schemaNews: $("schema-news"),
     sheet: $("shortcuts"),
@@ -961,12 +963,18 @@
       const waiting = mode === "review" ? s.in_review + (s.imported_labels || 0) : s.escalated_items;
       const others = s.leased_to_others || {};
       const held = (mode === "review" ? others.in_review : others.escalated_items) || 0;
+      // the count and its noun apart, so that the number stays one element a script reads
       el.waiting.textContent = String(waiting);
+      if (el.waitingNoun) el.waitingNoun.textContent = waiting === 1 ? "answer" : "answers";
       if (el.held) {
-        el.held.textContent = `${held} on other reviewers' pages`;
+        el.held.textContent =
+          held === 1 ? "1 on another reviewer's page" : `${held} on other reviewers' pages`;
         el.held.hidden = !held;
       }
-      if (el.escalated) el.escalated.textContent = String(s.escalated_items);
+      if (el.escalated) {
+        el.escalated.textContent = String(s.escalated_items);
+        el.escalatedNoun.textContent = s.escalated_items === 1 ? "item" : "items";
+      }
       explainEmpty(waiting, held);
       if (state.view) schemaSeen.notice(s.schema_version); // a label added meanwhile
     } catch (_err) {

@@ -169,6 +169,8 @@
   function renderSendButton() {
     const n = state.selected.size;
     el.send.disabled = n === 0 || state.busy;
+    // nothing left to select (no hits, or all labeled, queued or selected): a click did nothing
+    el.selectAll.disabled = !el.results.querySelector("input.hit-check:not(:disabled):not(:checked)");
     el.send.firstChild.textContent = n ? `Send ${n} to queue ` : "Send to queue ";
   }
 
