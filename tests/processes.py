@@ -27,3 +27,12 @@ def in_group(pgid: int) -> list[int]:
             if int(_fields(stat)[2]) == pgid:
                 found.append(int(stat.parent.name))
     return found
+
+
+# How long a process asked to stop "at once" may take, counted from the signal (or from its
+# parent's death): on a machine busy with other tests (two cores shared by three test workers,
+# their servers, learners and browsers) being scheduled and exiting can take seconds, while a
+# stop that waits for the work in hand (the 40 s and 60 s fits and sleeps these tests stop), for
+# a simulation's replay to notice (up to 5 s, as `labelloop worker` once did) or for a kill 15 s
+# later, or never comes, takes longer.
+AT_ONCE_S = 4.0

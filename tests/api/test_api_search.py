@@ -294,7 +294,7 @@ def test_more_like_this_says_why_when_its_features_cannot_be_prepared(
     assert waiting["preparing"] is True  # the fit is under way
     release.set()
     project_id = search_api.lab.ctx("sent", search_api.lab.admin).id
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30
     while app.state.warmer.since_s((project_id, origin)) is not None:
         assert time.monotonic() < deadline, "the fit never ended"
         time.sleep(0.02)

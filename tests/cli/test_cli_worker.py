@@ -15,7 +15,7 @@ from typing import Any
 from labelloop.server.worker import stop_worker
 from labelloop.store import learning as store_learning
 from tests.conftest import Lab, make_rows
-from tests.processes import in_group, running
+from tests.processes import AT_ONCE_S, in_group, running
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -119,7 +119,7 @@ def test_sigterm_ends_a_round_at_once_and_leaves_nothing_of_it(
     finally:
         child.kill()
         child.wait()
-    assert took < 2.0 and child.returncode == 0, (took, child.returncode)
+    assert took < AT_ONCE_S and child.returncode == 0, (took, child.returncode)
     assert _rounds(lab, ctx.id) == ([], 0, 0, 0)  # no model version, audit row, queue, failure
     assert not any(p.name.endswith(".tmp") for p in home.rglob("*"))
 
@@ -131,7 +131,7 @@ def test_sigterm_ends_a_round_at_once_and_leaves_nothing_of_it(
     finally:
         child.kill()
         child.wait()
-    assert took < 2.0 and child.returncode == 0, (took, child.returncode)
+    assert took < AT_ONCE_S and child.returncode == 0, (took, child.returncode)
     assert _rounds(lab, ctx.id) == ([(1, 30)], 1, 20, 0)  # the 20 unlabeled items queued
 
 
@@ -157,7 +157,7 @@ def test_two_stop_signals_during_a_long_native_fit_end_the_worker_at_once(
         took = time.monotonic() - started
     finally:
         _gone(child)
-    assert took < 2.0 and child.returncode == 0, (took, child.returncode)
+    assert took < AT_ONCE_S and child.returncode == 0, (took, child.returncode)
     assert _rounds(lab, ctx.id) == ([], 0, 0, 0)
 
 
@@ -194,7 +194,7 @@ def test_a_worker_stopped_during_a_simulation_says_so_and_leaves_no_process_behi
         left = [p for p in group if running(p)]
     finally:
         _gone(child)
-    assert took < 2.0 and child.returncode == 0, (took, child.returncode)
+    assert took < AT_ONCE_S and child.returncode == 0, (took, child.returncode)
     view = simulations.get(lab.db, ctx, asked["id"])
     assert view["state"] == "failed" and view["error"] == simulations.LEARNER_STOPPED
     assert not left, "processes the worker started outlived it"
@@ -220,7 +220,7 @@ def test_a_worker_started_with_nohup_goes_on_when_its_terminal_closes(
     finally:
         child.kill()
         child.wait()
-    assert took < 2.0 and child.returncode == 0, (took, child.returncode)
+    assert took < AT_ONCE_S and child.returncode == 0, (took, child.returncode)
 
 
 def test_a_server_killed_hard_takes_its_learner_along_mid_round(
@@ -263,7 +263,7 @@ def test_a_server_killed_hard_takes_its_learner_along_mid_round(
         server.send_signal(signal.SIGKILL)
         server.wait()
         started = time.monotonic()
-        while running(learner) and time.monotonic() - started < 10:
+        while running(learner) and time.monotonic() - started < 30:
             time.sleep(0.05)
         took = time.monotonic() - started
     finally:
@@ -271,5 +271,5 @@ def test_a_server_killed_hard_takes_its_learner_along_mid_round(
         server.wait()
         if running(learner):
             os.kill(learner, signal.SIGKILL)
-    assert took < 3.0, took  # it looks for its server every second
+    assert took < 1.0 + AT_ONCE_S, took  # it looks for its server every second
     assert _rounds(lab, ctx.id) == ([], 0, 0, 0)

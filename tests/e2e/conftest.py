@@ -748,7 +748,7 @@ def left_while_held(page: Any, held: list[Any]) -> Any:
     """Once the page's ``page.route`` handler has held one request (appended to ``held``), leave
     the page as the browser does (pagehide; one kept in the back-forward cache, which Chromium
     under Playwright keeps none in); what was held."""
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30
     while not held and time.monotonic() < deadline:
         page.wait_for_timeout(50)
     assert len(held) == 1

@@ -160,7 +160,7 @@ def test_e2e_a_member_taken_out_while_labeling_is_told_once(site: str, browser: 
     try:
         said = page.locator(".message-error", has_text="no project 'acc'")
         ask()
-        said.first.wait_for(timeout=5000)
+        said.first.wait_for(timeout=30000)
         for _ in range(3):  # two more asks, each refused (the third comes once those are told)
             ask()
         assert said.count() == 1

@@ -197,7 +197,7 @@ def _close(box: dict[str, Any], tol: float, **expected: float) -> None:
 
 def _stored(page: Any, url: str, slug: str, item_id: str) -> dict[str, Any]:
     """The caller's latest annotation once it is the one for ``item_id`` (submits are async)."""
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + 30
     while True:
         got = page.request.get(f"{url}/api/projects/{slug}/annotations/previous").json()
         annotation = got["annotation"]
@@ -500,7 +500,7 @@ def test_boxes_by_keyboard_alone(boxes_server: str, browser: Any) -> None:
     page.keyboard.press("Enter")  # saves the change and returns to the leased item
     _wait_stage(page, other_than="")
     assert page.get_attribute("#label-app", "data-assignment-id") == assignment
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + 30
     while _stored(page, boxes_server, BOXES, str(item))["objects"][0]["y"] != y + 10:
         assert time.monotonic() < deadline, "the changed box was not saved"
         time.sleep(0.2)

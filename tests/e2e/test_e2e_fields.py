@@ -665,7 +665,7 @@ def test_enter_submits_after_a_rating_clicked_with_the_mouse(
     page.click(".label-btn[data-label=c2]")
     page.click(".rating-btn[data-value='2']")
     page.keyboard.press("Enter")
-    wait_task(page, other_than=shown, timeout_ms=5000)
+    wait_task(page, other_than=shown, timeout_ms=30000)
     answer = _latest(page, server, "rated")
     assert ("#" + str(answer["item"]["id"]), answer["value"]) == (
         item,

@@ -333,8 +333,8 @@ def test_e2e_a_label_added_mid_review_fixes_the_answer_on_screen_with_its_key(
     assert status == 201, done
     key = done["hotkey"]
     page.evaluate("() => document.dispatchEvent(new Event('visibilitychange'))")
-    # (drawn in the fix panel, shown with F)
-    page.locator("button[data-label='gift2']").wait_for(state="attached", timeout=5000)
+    # (drawn in the fix panel, shown with F; short of the page's 15 s count and schema check)
+    page.locator("button[data-label='gift2']").wait_for(state="attached", timeout=10000)
     second = page.get_attribute("#review-app", "data-item-id")
     assert page.inner_text("#schema-news") == f"New label: gift2 (key {key})"
     page.keyboard.press("f")

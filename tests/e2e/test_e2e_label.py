@@ -109,7 +109,7 @@ def test_e2e_keyboard_labeling_drives_the_loop(
     # The first queue came from the cold-start round, before any model: the card said "Picked
     # by model v1" beside a reason saying no model picked it; it names no model now.
     page.wait_for_function(
-        "() => document.getElementById('why-model').textContent !== 'v1'", timeout=10000
+        "() => document.getElementById('why-model').textContent !== 'v1'", timeout=30000
     )
     assert page.inner_text("#why-model") == f"none ({first_model} was a cold start)"
     # nor does the status line's model chip ("none (cold start) trained on 0 labels (cold start)")
@@ -181,7 +181,7 @@ def test_e2e_keyboard_labeling_drives_the_loop(
     assert labeler.screenshot is not None, "no item with a model suggestion was served"
     page.wait_for_function(
         f"() => document.getElementById('progress-text').textContent.startsWith('{N_LABELS} /')",
-        timeout=10000,
+        timeout=30000,
     )
 
     # The shortcut sheet is generated from the schema: every label with its key.
@@ -271,7 +271,7 @@ def test_e2e_hostile_item_text_stays_text(server: Any, browser: Any) -> None:
     login(page, server.url, f"/p/{server.hostile}/label")
     seen: set[str] = set()
     assignment = _wait_task(page)
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60
     while len(seen) < len(server.hostile_texts) and time.monotonic() < deadline:
         shown = page.evaluate(
             """() => {

@@ -144,7 +144,7 @@ def test_e2e_closing_the_page_with_answers_on_their_way_asks_and_still_delivers_
     assert dialogs == ["beforeunload"]
     time.sleep(0.5)  # the closed page's first tries are cancelled and lost
     gate.write_text("", encoding="utf-8")  # the network is fast again
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + 30
     while _answers_of(home, answered) < 3 and time.monotonic() < deadline:
         time.sleep(0.1)
     assert _answers_of(home, answered) == 3  # each once: a second try is refused
@@ -197,7 +197,7 @@ def test_e2e_answers_beyond_the_keepalive_budget_go_on_the_next_visit(
         page.close(run_before_unload=True)
     time.sleep(0.5)
     gate.write_text("", encoding="utf-8")
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + 30
     while _answers_of(home, answered) < 2 and time.monotonic() < deadline:
         time.sleep(0.1)
     time.sleep(0.5)
@@ -262,7 +262,7 @@ def _labeling(
     page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
     login(page, url, f"/p/{slug}/label", username=name)
     shown = wait_task(page)
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + 30
     while len(_live_leases(home, name)) < 2 and time.monotonic() < deadline:
         time.sleep(0.1)
     leased = _live_leases(home, name)
@@ -281,14 +281,14 @@ def test_e2e_a_page_left_gives_its_items_to_the_next_annotator_at_once(
 
     anna.click("#my-answers-link")  # she leaves the page
     anna.wait_for_url("**/items*")
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30
     while _live_leases(home, "anna") and time.monotonic() < deadline:
         time.sleep(0.1)
     assert _live_leases(home, "anna") == []
 
     bert = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
     login(bert, url, "/p/handback/label", username="bert")
-    wait_task(bert, timeout_ms=10000)  # at once, not when her leases would have run out
+    wait_task(bert, timeout_ms=30000)  # at once, not when her leases run out (10 minutes)
     assert _live_leases(home, "bert") == held  # and the prefetched one too
 
     anna.go_back()  # from the browser's cache or not: nothing of bert's is shown to her
@@ -313,25 +313,25 @@ def test_e2e_a_page_back_from_the_browsers_cache_leases_again(
         cara.evaluate(f"dispatchEvent(new PageTransitionEvent('{event}', {{persisted: true}}))")
 
     cached("pagehide")
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30
     while _live_leases(home, "cara") and time.monotonic() < deadline:
         time.sleep(0.1)
     assert _live_leases(home, "cara") == []
     cached("pageshow")  # nobody took them meanwhile: both are hers again
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30
     while _live_leases(home, "cara") != both and time.monotonic() < deadline:
         time.sleep(0.1)
     assert _live_leases(home, "cara") == both
     assert cara.get_attribute("#label-app", "data-assignment-id") == shown
 
     cached("pagehide")
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30
     while _live_leases(home, "cara") and time.monotonic() < deadline:
         time.sleep(0.1)
     dirk = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
     login(dirk, url, "/p/cached/label", username="dirk")
-    wait_task(dirk, timeout_ms=10000)
-    deadline = time.monotonic() + 15
+    wait_task(dirk, timeout_ms=30000)
+    deadline = time.monotonic() + 30
     while _live_leases(home, "dirk") != both and time.monotonic() < deadline:
         time.sleep(0.1)
     cached("pageshow")  # dirk has both now: she is told, and shown none of his
@@ -353,7 +353,7 @@ def test_e2e_log_out_gives_the_pages_items_to_the_next_annotator(
     gus, _, _ = _labeling(browser, url, home, "goodnight", "gus")
     gus.click(".logout-form button")
     gus.wait_for_url("**/login*")
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30
     while _live_leases(home, "gus") and time.monotonic() < deadline:
         time.sleep(0.1)
     assert _live_leases(home, "gus") == []
@@ -380,7 +380,7 @@ def test_e2e_an_item_fetched_ahead_that_lands_after_the_page_was_left_is_given_b
     page.route("**/api/projects/late/tasks/next", hold_the_one_ahead)
     login(page, url, "/p/late/label", username="lena")
     wait_task(page)
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30
     while not ahead and time.monotonic() < deadline:
         page.wait_for_timeout(50)
     assert len(ahead) == 1 and len(_live_leases(home, "lena")) == 1
@@ -389,7 +389,7 @@ def test_e2e_an_item_fetched_ahead_that_lands_after_the_page_was_left_is_given_b
     # until then the leases read empty once the page gave back the one it showed).
     with page.expect_response(lambda response: response.request == ahead[0].request):
         ahead[0].continue_()
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30
     while _live_leases(home, "lena") and time.monotonic() < deadline:
         page.wait_for_timeout(50)
     assert _live_leases(home, "lena") == []
@@ -419,7 +419,7 @@ def test_e2e_a_renewal_that_lands_after_the_page_was_left_gives_the_item_back(
     page.clock.install()  # to bring the renewal on, below
     login(page, url, f"/p/{slug}/label", username=name)
     wait_task(page)
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + 30
     while len(_live_leases(home, name)) < 2 and time.monotonic() < deadline:
         page.wait_for_timeout(50)
     assert len(_live_leases(home, name)) == 2  # the item shown and the one fetched ahead
@@ -428,7 +428,7 @@ def test_e2e_a_renewal_that_lands_after_the_page_was_left_gives_the_item_back(
     page.clock.fast_forward(5000)  # the page's next look at its lease
     route, renewed = left_while_held(page, held)
     if not server_first:  # the give-back lands first, the renewal then takes the item again
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 30
         while _live_leases(home, name) and time.monotonic() < deadline:
             page.wait_for_timeout(50)
         assert _live_leases(home, name) == []
@@ -437,7 +437,7 @@ def test_e2e_a_renewal_that_lands_after_the_page_was_left_gives_the_item_back(
             route.fulfill(response=renewed)
         else:
             route.continue_()
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30
     while _live_leases(home, name) and time.monotonic() < deadline:
         page.wait_for_timeout(50)
     assert _live_leases(home, name) == []
@@ -469,7 +469,7 @@ def _rework_stage(home: Path, slug: str, *, reject: bool = False) -> tuple[str, 
         db.dispose()
 
 
-def _until(check: Callable[[], object], *, seconds: float = 10) -> object:
+def _until(check: Callable[[], object], *, seconds: float = 30) -> object:
     """``check()`` once it is truthy (the server hears of a page left in the background)."""
     deadline = time.monotonic() + seconds
     while not (found := check()) and time.monotonic() < deadline:

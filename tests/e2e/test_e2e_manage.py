@@ -82,7 +82,7 @@ def _message(page: Any, box: str, containing: str) -> str:
             return m !== null && m.textContent.includes(part);
         }""",
         arg=[box, containing],
-        timeout=10000,
+        timeout=30000,
     )
     return page.inner_text(f"#{box} .message")
 

@@ -50,7 +50,7 @@ def test_e2e_a_new_round_reaches_the_open_project_page(server: Any, browser: Any
     newer = _next_round(page, server, first["version"])
     # coming back to the tab (as the periodic check does) brings the new round in
     page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
-    page.wait_for_function(
+    page.wait_for_function(  # short of the 15 s timer, which would bring it in anyway
         "(v) => document.getElementById('stat-model').textContent === v",
         arg=f"v{newer['version']}",
         timeout=10000,
@@ -246,7 +246,7 @@ def test_the_eval_card_and_models_table_read_the_same_before_and_after_a_poll(
         stopping={"stop_recommended": True, "decisions": [budget]},
     )
     _poll(page)
-    page.wait_for_function(
+    page.wait_for_function(  # short of the 15 s timer, which would draw it anyway
         "() => document.querySelectorAll('#models-table tbody tr').length === 2", timeout=10000
     )
     polled = _card_and_table(page)

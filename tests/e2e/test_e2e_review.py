@@ -698,9 +698,9 @@ def test_a_reviewer_whose_lease_ran_out_is_told_another_took_the_answer(
 
 
 def _review_leases_once_given_back(team: Team, slug: str, page: Any) -> list[int]:
-    """The review leases of project ``slug``, read again until none is left or 10 s passed
+    """The review leases of project ``slug``, read again until none is left or 30 s passed
     (a give-back is a request of its own, after the page has gone)."""
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30
     while (held := _live_review_leases(team, slug)) and time.monotonic() < deadline:
         page.wait_for_timeout(50)
     return held

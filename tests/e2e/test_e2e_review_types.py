@@ -461,7 +461,7 @@ def test_sent_back_boxes_come_back_drawn_to_be_fixed(review_server: Served, brow
     )
     assert not errors, errors
     context.close()
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + 30
     while True:
         live = [a for a in _detail(url, BOXES, item_id)["annotations"] if a["status"] != "rejected"]
         if live or time.monotonic() > deadline:

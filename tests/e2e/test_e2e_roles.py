@@ -99,8 +99,9 @@ def test_an_annotators_pages_load_cleanly_and_offer_nothing_they_cannot_read(
         "#members-panel",
     ):
         assert page.locator(absent).count() == 0, absent
-    page.clock.run_for(20000)  # its timers (the status poll every 15 s) run...
-    page.wait_for_timeout(500)  # ...and what they ask for is sent
+    with page.expect_response(lambda r: r.url.endswith(f"/api/projects/{slug}/status")):
+        page.clock.run_for(20000)  # its timers (the status poll every 15 s) run...
+    page.wait_for_timeout(500)  # ...and what they ask for beside it is sent
 
     page.goto(f"{server.url}/p/{slug}/search?q=kettle")
     page.wait_for_load_state("networkidle")
@@ -122,7 +123,9 @@ def test_a_managers_project_page_asks_for_its_reports_once_and_says_when_refused
         timeout=60000,
     )
     # A page that polled its reports would ask again within a minute of its timers...
-    page.clock.run_for(60000)
+    status_url = f"/api/projects/{server.main}/status"
+    with page.expect_response(lambda r: r.url.endswith(status_url)):  # the 15 s poll ran
+        page.clock.run_for(60000)
     page.wait_for_timeout(1000)  # ...and have sent it by now
     heavy = [p for p in called if HEAVY.search("/" + p)]
     assert len(heavy) == 2, heavy  # the gain and the dashboard's alerts, once each

@@ -41,7 +41,7 @@ def _result(page: Any, containing: str) -> str:
             return m !== null && m.textContent.includes(part);
         }""",
         arg=containing,
-        timeout=10000,
+        timeout=30000,
     )
     return page.inner_text("#settings-result .message")
 

@@ -227,7 +227,7 @@ def _stored(page: Any, server: Served, slug: str) -> dict[str, Any]:
     page.wait_for_function(
         "() => ['empty', 'task'].includes(document.getElementById('label-app').dataset.state)"
     )
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         body = page.request.get(f"{server.url}/api/projects/{slug}/annotations/previous").json()
         if body["annotation"] is not None:
@@ -369,7 +369,7 @@ def test_spans_by_keyboard_alone_with_a_flag(
     page.wait_for_selector("#flag-chip", state="visible")
     page.keyboard.press("Enter")
     page.wait_for_function("() => document.getElementById('label-app').dataset.state !== 'edit'")
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         again = page.request.get(f"{spans_server.url}/api/projects/kbd/annotations/previous")
         if len(again.json()["annotation"]["value"]["entities"]) == 2:

@@ -109,7 +109,7 @@ def test_the_span_model_picks_explains_and_prefills(
     page.screenshot(path=str(screenshots / "spans-wnut.png"))
 
     page.keyboard.press("Enter")  # one key accepts the model's spans
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + 30
     stored = None
     while time.monotonic() < deadline:
         stored = page.request.get(f"{api}/annotations/previous").json()["annotation"]

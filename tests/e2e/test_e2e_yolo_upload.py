@@ -59,7 +59,7 @@ def _dataset_zip(path: Path) -> Path:
     return path
 
 
-def _message(page: Any, box: str, containing: str, *, timeout: int = 30000) -> str:
+def _message(page: Any, box: str, containing: str) -> str:
     """The text of the message shown in ``box`` once it contains ``containing``."""
     page.wait_for_function(
         """([box, part]) => {
@@ -67,7 +67,7 @@ def _message(page: Any, box: str, containing: str, *, timeout: int = 30000) -> s
             return m !== null && m.textContent.includes(part);
         }""",
         arg=[box, containing],
-        timeout=timeout,
+        timeout=30000,
     )
     return page.inner_text(f"#{box} .message")
 
@@ -138,7 +138,7 @@ def test_undoing_an_uploaded_zip_on_the_project_page_says_its_images_were_delete
     asked: list[str] = []
     page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept()))
     row.get_by_role("button", name="Undo import").click()
-    said = _message(page, "imports-result", "undone", timeout=10000)
+    said = _message(page, "imports-result", "undone")
     assert said.endswith("(more.zip) undone: 2 items removed. 2 stored image files deleted.")
     assert "and the image files the upload stored" in asked[0]
     assert not stored.exists()

@@ -20,7 +20,7 @@ from labelloop.learn.replay import Curve, initial_labels, label_grid, make_split
 from labelloop.learn.simreport import curve_auc, labels_to_reach, mean_curves, summarize, to_json
 from labelloop.learn.simulate import simulate
 from labelloop.learn.stopping import StabilizingPredictions
-from tests.processes import running
+from tests.processes import AT_ONCE_S, running
 
 CLASSES = ("sports", "cooking")
 
@@ -331,9 +331,9 @@ def test_an_error_in_a_worker_process_stops_the_other_seeds_and_reaches_the_call
         simulate(X, y, classes=CLASSES, strategies={"slow": strategy}, seeds=[0, 1, 2, 3],
                  budget=300, batch_size=10, jobs=2)  # fmt: skip
     # Seeds 1-3 would take about 28 s each; the other worker stops at its next round (a second)
-    # instead. Counted from the failure: starting the worker processes takes seconds more on a
-    # loaded machine, before it.
-    assert time.time() - float(failed_at.read_text()) < 10
+    # instead, and the workers end. Counted from the failure: starting the worker processes
+    # takes seconds more on a loaded machine, before it.
+    assert time.time() - float(failed_at.read_text()) < 15
 
 
 def test_max_seconds_bounds_worker_processes_too(data) -> None:
@@ -424,20 +424,21 @@ def test_a_worker_whose_parent_died_while_it_started_up_stops_too(tmp_path: Path
     code = (
         "import time\n"
         "from labelloop.learn.simulate import _start_worker\n"
+        "print(time.time(), flush=True)\n"
         f"_start_worker(None, None, None, {gone.pid})\n"
         "time.sleep(60)\n"
     )
-    started = time.monotonic()
     worker = subprocess.run(
         [sys.executable, "-c", code],
         env={**os.environ, "PYTHONPATH": root},
         cwd=tmp_path,
         capture_output=True,
         text=True,
-        timeout=50,
+        timeout=120,  # imports take seconds on a loaded machine; the sleep runs out in 60 s
     )
     assert worker.stderr == ""  # it left by its watch (exit 1), not by an error
-    assert worker.returncode == 1 and time.monotonic() - started < 30
+    # Counted from its watch's start, not from before its imports.
+    assert worker.returncode == 1 and time.time() - float(worker.stdout) < AT_ONCE_S
 
 
 def test_a_worker_takes_sigterm_though_the_process_that_started_it_blocked_it(
@@ -465,7 +466,7 @@ def test_a_worker_takes_sigterm_though_the_process_that_started_it_blocked_it(
     try:
         assert worker.stdout is not None and worker.stdout.readline().strip() == "started"
         worker.send_signal(signal.SIGTERM)
-        worker.wait(timeout=10)
+        worker.wait(timeout=30)  # the sleep would run on for 60 s
     finally:
         worker.kill()
         worker.wait()

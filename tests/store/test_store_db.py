@@ -34,7 +34,7 @@ def _write(db: Database, n: int) -> None:
             conn.execute(text("INSERT INTO blob_t (b) VALUES (randomblob(3000))"))
 
 
-def _until(check: object, seconds: float = 5.0) -> bool:
+def _until(check: object, seconds: float = 30.0) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if check():  # type: ignore[operator]

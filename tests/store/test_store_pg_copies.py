@@ -76,7 +76,7 @@ def test_a_used_copy_comes_back_as_a_new_copy_would(
     held.execute("SELECT pg_advisory_lock(42)")
     held.execute("SELECT lo_create(0)")
     used = _state(pg_cluster, url)
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30
     while used["sessions"][0] > 1 and time.monotonic() < deadline:
         # The disposed pool's connections are closed; their server processes may still be
         # on their way out (seen on a loaded machine), and are not what this test is about.

@@ -136,7 +136,7 @@ def test_annotators_answer_while_an_import_reads_its_file(lab: Any) -> None:
             )
         )
         submitting.start()
-        submitting.join(timeout=5)
+        submitting.join(timeout=30)  # the import goes on only once this test lets it
         assert answered, "the answer waited for the import to end"
     finally:
         upload.go.set()

@@ -130,7 +130,7 @@ def test_a_learner_starting_removes_what_writers_killed_mid_part_left_but_not_a_
     with caplog.at_level(logging.WARNING, logger="labelloop.learner"):
         learner.start()
         try:
-            deadline = time.monotonic() + 10
+            deadline = time.monotonic() + 30
             while _names(folder) & left and time.monotonic() < deadline:
                 time.sleep(0.05)
         finally:

@@ -590,7 +590,7 @@ def test_a_running_learner_is_told_and_one_gone_quiet_is_not(lab: Any, monkeypat
     learner = learning.Learner(lab.db, poll_s=0.05)
     learner.start()
     try:
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60  # its start, then its first round
         while not status.status(lab.db, ctx)["training"]["learner"]["running"]:
             assert time.monotonic() < deadline, "the learner never said it runs"
             time.sleep(0.05)

@@ -637,7 +637,7 @@ def test_a_search_does_not_wait_for_a_background_slice(
 
     def slowly(self: Any, payloads: Any) -> Any:
         started.set()
-        answered.wait(5.0)  # the slice holds still until the search has answered (or 5 s)
+        answered.wait(30.0)  # the slice holds still until the search has answered (or 30 s)
         return slow(self, payloads)
 
     monkeypatch.setattr(FakeEmbedding, "transform", slowly)
@@ -651,10 +651,10 @@ def test_a_search_does_not_wait_for_a_background_slice(
         target=cache.prepare, args=(ctx.id, tfidf_fake, rows), kwargs={"budget_s": 10.0}
     )
     background.start()
-    assert started.wait(5)
+    assert started.wait(30)
     t0 = time.monotonic()
     assert cache.get(ctx.id, tfidf_fake, rows, budget_s=0) is None  # not there yet: TF-IDF
-    assert time.monotonic() - t0 < 0.5  # and answered at once, not after the slice's 5 s
+    assert time.monotonic() - t0 < 3.0  # and answered at once, not after the slice's 30 s
     answered.set()
     background.join()
     assert cache.get(ctx.id, tfidf_fake, rows, budget_s=0) is not None

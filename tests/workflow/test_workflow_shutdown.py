@@ -22,7 +22,7 @@ from labelloop.workflow import learning
 from labelloop.workflow.features import FeatureFiles
 from labelloop.workflow.shutdown import LEAVING_S, stopped_as_interrupt
 from tests.conftest import Lab, make_rows
-from tests.processes import running
+from tests.processes import AT_ONCE_S, running
 
 
 def _stop_on_first_call(monkeypatch: pytest.MonkeyPatch, owner: Any, name: str) -> None:
@@ -131,7 +131,7 @@ def _started(
     return child, child.stdout.readline().strip()
 
 
-def _ended(child: subprocess.Popen[str], *, within: float = 10.0) -> float:
+def _ended(child: subprocess.Popen[str], *, within: float = 30.0) -> float:
     """Seconds until ``child`` ended (``within`` at most), then whatever is left of its group
     is killed."""
     started = time.monotonic()
@@ -161,13 +161,14 @@ def test_two_stop_signals_in_a_native_call_end_the_process_at_once(tmp_path: Pat
             left.unlink()
         child, _ = _started(tmp_path, body)
         mark = tmp_path / f"in{child.pid}"
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 30
         while not mark.exists() and time.monotonic() < deadline:
             time.sleep(0.01)
+        assert mark.exists(), "the process never got into its native call"
         child.send_signal(signal.SIGTERM)
         child.send_signal(signal.SIGHUP)
         took = _ended(child)
-        assert took < 2.0 and child.returncode == 0, (took, child.returncode)
+        assert took < AT_ONCE_S and child.returncode == 0, (took, child.returncode)
         assert (tmp_path / "left").exists()
 
 
@@ -190,7 +191,9 @@ def test_a_stop_waits_for_a_whole_block_of_any_thread(tmp_path: Path) -> None:
     )
     child.send_signal(signal.SIGTERM)
     took = _ended(child)
-    assert child.returncode == 0 and 0.5 < took < 5.0, (took, child.returncode)
+    # The block's second write shows the stop waited for it (a lower bound on ``took`` would
+    # count from the signal, which a loaded machine can send most of the block's second late).
+    assert child.returncode == 0 and took < 1.0 + AT_ONCE_S, (took, child.returncode)
     assert (tmp_path / "second").exists() and (tmp_path / "left").exists()
 
 
@@ -200,7 +203,7 @@ def test_what_is_done_on_leaving_does_not_hold_the_stop_for_long(tmp_path: Path)
     child, _ = _started(tmp_path, 'print("started", flush=True)\ntime.sleep(60)\n', leaving_s=60)
     child.send_signal(signal.SIGTERM)
     took = _ended(child)
-    assert child.returncode == 0 and took < LEAVING_S + 2.0, (took, child.returncode)
+    assert child.returncode == 0 and took < LEAVING_S + AT_ONCE_S, (took, child.returncode)
     assert (tmp_path / "left").exists()
 
 
@@ -216,7 +219,7 @@ def test_where_no_thread_can_wait_for_signals_a_stop_still_ends_the_process(
     )
     child.send_signal(signal.SIGTERM)
     took = _ended(child)
-    assert child.returncode == 0 and took < 2.0, (took, child.returncode)
+    assert child.returncode == 0 and took < AT_ONCE_S, (took, child.returncode)
     assert (tmp_path / "left").exists()
 
 
@@ -226,7 +229,7 @@ def test_once_the_block_ends_a_stop_signal_is_the_process_s_own_again(tmp_path: 
     child, _ = _started(tmp_path, "pass", after='print("started", flush=True)\ntime.sleep(60)\n')
     child.send_signal(signal.SIGTERM)
     took = _ended(child)
-    assert child.returncode == -signal.SIGTERM and took < 2.0, (took, child.returncode)
+    assert child.returncode == -signal.SIGTERM and took < AT_ONCE_S, (took, child.returncode)
     assert not (tmp_path / "left").exists()
 
 
@@ -250,7 +253,7 @@ def test_a_signal_ignored_at_start_stays_ignored_and_a_forked_child_takes_signal
     )
     forked = int(line)
     os.kill(forked, signal.SIGTERM)
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 30
     while running(forked) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not running(forked), "the forked child kept SIGTERM blocked"
@@ -259,4 +262,4 @@ def test_a_signal_ignored_at_start_stays_ignored_and_a_forked_child_takes_signal
     assert child.poll() is None, f"SIGHUP ended it ({child.returncode})"
     child.send_signal(signal.SIGTERM)
     took = _ended(child)
-    assert took < 2.0 and child.returncode == 0, (took, child.returncode)
+    assert took < AT_ONCE_S and child.returncode == 0, (took, child.returncode)

@@ -561,19 +561,22 @@ def test_an_undo_never_deletes_a_file_an_import_still_writing_names(street: Any)
     undo of that image's upload was between its commit and its deletions: the undo deleted
     the file, the import committed an item naming it, and the item had no image. The import
     now waits for the undo to end and finds the file gone, naming the line."""
+    import threading
+
     lab, ctx, media = street
     done = upload(lab, ctx, media, {"train/a": 10})
     (a,) = stored(media)
-    paused = _Paused()
+    paused, past_commit = _Paused(), threading.Event()
 
     class Forgetting:  # the undo, past its commit, waits for the import to reach the file
         def forget(self, project_id: int, ids: Any) -> None:
+            past_commit.set()
             paused.inside.wait(3)
 
     undoing, undone = _in_thread(
         lambda: batches.undo(lab.db, ctx, done.batch_id, cache=Forgetting(), media_roots=(media,))
     )
-    time.sleep(0.5)  # the undo holds the project's imports off
+    assert past_commit.wait(30)  # the undo holds the project's imports off
     importing, imported = _in_thread(
         lambda: imports.import_items(
             lab.db,
