@@ -133,10 +133,16 @@ def test_tokens_list_and_revoke(cli: Any) -> None:
     from labelloop.workflow import accounts
 
     cli("users", "add", "alice", "--password-stdin", stdin="a long password\n")
-    token = cli("tokens", "create", "alice", "--label", "notebook").stdout.strip()
+    token = cli("tokens", "create", "alice", "--name", "notebook").stdout.strip()
     cli("tokens", "create", "alice")
+    cli("tokens", "create", "alice", "--label", "script")  # the option's older spelling
     listed = json.loads(cli("tokens", "list", "alice", "--json").stdout)
-    assert [t["name"] for t in listed] == ["cli", "notebook"]
+    assert [t["name"] for t in listed] == ["script", "cli", "notebook"]
+    listed = listed[1:]
+    both = cli("tokens", "create", "alice", "--name", "a", "--label", "b", code=1).output
+    assert both.strip() == "error: give the token's name once, as --name"
+    shown = " ".join(cli("tokens", "create", "--help").output.split())
+    assert "--name TEXT" in shown and "--label" not in shown
     (line,) = [x for x in cli("tokens", "list", "alice").stdout.splitlines() if "notebook" in x]
     assert line.startswith(f"{listed[1]['id']}  notebook  made 20") and line.endswith("  valid")
     said = cli("tokens", "revoke", str(listed[1]["id"])).stdout.strip()
