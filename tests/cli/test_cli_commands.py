@@ -531,6 +531,35 @@ def test_a_csv_export_imports_back_as_it_was(cli: Any, project: str, tmp_path: P
     )
 
 
+def test_a_jsonl_export_comes_back_labeled_only_with_label_field(
+    cli: Any, project: str, tmp_path: Path
+) -> None:
+    """As the README says: without --label-field an export's items come in unlabeled, its
+    label and provenance kept as metadata; with the README's command, labeled, ids and all."""
+    data = _write_jsonl(tmp_path / "d.jsonl", _rows(4))
+    cli("import", project, str(data), "--id-field", "id", "--label-field", "label")
+    exported = tmp_path / "p.jsonl"
+    cli("export", project, "-o", str(exported))
+    schema = str(tmp_path / "schema.yaml")
+    for slug in ("bare", "labeled"):
+        cli("projects", "create", slug, "--schema", schema)
+    bare = " ".join(
+        cli("import", "bare", str(exported), "--id-field", "external_id").stdout.split()
+    )
+    assert "imported 4 items into bare (pool), 0 with labels" in bare
+    shown = json.loads(cli("items", "bare", "--show", "r1", "--json").stdout)
+    assert shown["label"] is None
+    assert shown["item"]["metadata"]["label"] == _rows(4)[1]["label"]
+    assert shown["item"]["metadata"]["resolution"] == "imported"
+    fields = ("--id-field", "external_id", "--label-field", "label")
+    said = " ".join(cli("import", "labeled", str(exported), *fields).stdout.split())
+    assert "imported 4 items into labeled (pool), 4 with labels" in said
+    back = [json.loads(line) for line in cli("export", "labeled").stdout.splitlines()]
+    assert sorted((r["external_id"], r["label"]) for r in back) == sorted(
+        (r["id"], r["label"]) for r in _rows(4)
+    )
+
+
 def test_export_to_stdout(cli: Any, project: str, tmp_path: Path) -> None:
     cli(
         "import",
