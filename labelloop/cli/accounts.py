@@ -114,13 +114,29 @@ def users_password(
 
 
 def tokens_create(
-    name: str, label: Annotated[str, typer.Option(help="Token name")] = "cli"
+    user: Annotated[str, typer.Argument(metavar="NAME", help="The user the token speaks for.")],
+    name: Annotated[
+        str | None,
+        typer.Option(
+            "--name",
+            metavar="TEXT",
+            help="The token's name in tokens list and the API's `name` (default cli).",
+        ),
+    ] = None,
+    label: Annotated[str | None, typer.Option("--label", hidden=True)] = None,
 ) -> None:
     """Create a bearer token for user NAME and print it (it is stored hashed, shown once)."""
+    from labelloop.errors import LabelloopError
     from labelloop.workflow import accounts
 
+    def go() -> str:
+        if name is not None and label is not None:  # --label: its older spelling, for scripts
+            raise LabelloopError("give the token's name once, as --name")
+        given = name if name is not None else label
+        return accounts.create_token(db, user, "cli" if given is None else given)
+
     _, db = _open()
-    typer.echo(_run(lambda: accounts.create_token(db, name, label)))
+    typer.echo(_run(go))
 
 
 def tokens_list(name: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:

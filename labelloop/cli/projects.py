@@ -132,7 +132,8 @@ def projects_set(
         list[str],
         typer.Argument(
             help="KEY=VALUE pairs, e.g. strategy=margin batch_size=20 budget=null (values "
-            "read as JSON: numbers, true/false, null; anything else is a name)."
+            "read as JSON: numbers, true/false, null; anything else is a name; a list, as "
+            "escalate_to=dana,omar, is names separated by commas, or a JSON list)."
         ),
     ],
     as_json: Annotated[bool, typer.Option("--json")] = False,
@@ -145,6 +146,9 @@ def projects_set(
     qualification_items, qualification_accept_rate, escalate_to, gold_rate,
     contradiction_threshold, rework_hours, backlog_alert_min.
     """
+    from typing import get_origin
+
+    from labelloop.schema.settings import ProjectSettings
     from labelloop.workflow import projects
 
     def parse() -> dict[str, Any]:
@@ -153,10 +157,16 @@ def projects_set(
             key, sep, raw = pair.partition("=")
             if not sep or not key.strip():
                 raise LabelloopError(f"'{pair}' is not KEY=VALUE, e.g. strategy=margin")
+            key = key.strip()
             try:  # numbers, true/false and null as JSON; anything else is a name
-                changes[key.strip()] = json.loads(raw)
+                value = json.loads(raw)
             except json.JSONDecodeError:
-                changes[key.strip()] = raw
+                value = raw
+            field = ProjectSettings.model_fields.get(key)
+            listed = field is not None and get_origin(field.annotation) is list
+            if listed and not isinstance(value, list):  # names have no commas: a,b is two
+                value = [name.strip() for name in raw.split(",") if name.strip()]
+            changes[key] = value
         return changes
 
     _, db = _open()

@@ -129,13 +129,22 @@ def lowest_vouched(
         ``confidence`` (None when none passed) with its ``eval_n``, ``eval_correct``,
         ``precision`` and ``interval``; ``short``: the figures of the confidence that fell short
         (None when every one tried passed, or none had enough items); ``tried``; ``need``, the
-        eval items a confidence needs to be tried (None for a floor of 1).
+        eval items a confidence needs to be tried (None for a floor of 1); ``n_eval``, the eval
+        items, and ``n_sure``, those the model is at least the lowest confidence sure of.
     """
     need = max(min_n, items_to_show(floor)) if floor < 1.0 else None
-    found: dict[str, Any] = {"confidence": None, "short": None, "tried": 0, "need": need}
-    if eval_proba is None or eval_y is None or len(eval_y) == 0 or need is None:
+    n_eval = 0 if eval_y is None else len(eval_y)
+    top = eval_proba.max(axis=1) if eval_proba is not None and n_eval else np.empty(0)
+    found: dict[str, Any] = {
+        "confidence": None,
+        "short": None,
+        "tried": 0,
+        "need": need,
+        "n_eval": n_eval,
+        "n_sure": int((top >= min(grid)).sum()),
+    }
+    if eval_proba is None or eval_y is None or n_eval == 0 or need is None:
         return found  # (no finite number of eval items proves a model never wrong)
-    top = eval_proba.max(axis=1)
     right = eval_proba.argmax(axis=1) == eval_y
     for threshold in sorted(grid, reverse=True):
         sure = top >= threshold

@@ -235,11 +235,20 @@ def _none_vouched(ctx: ProjectContext, vouched: dict[str, Any], floor: float) ->
     """Why no confidence could be chosen, with the figures of the one that fell short."""
     short = vouched["short"]
     if short is None:
-        need = vouched["need"]
+        # No confidence had the eval items to be tried: say how many there are, and how many
+        # the model is sure enough of, apart (plenty of eval items can be too few that sure).
+        need, n_eval, n_sure = vouched["need"], vouched["n_eval"], vouched["n_sure"]
+        have = (
+            f"project '{ctx.slug}' has no labeled eval items"
+            if n_eval == 0
+            else f"project '{ctx.slug}' has {n_eval} labeled eval item{'' if n_eval == 1 else 's'}"
+            f", and the model is at least 50% sure of {'all' if n_sure == n_eval else n_sure}"
+            f" of {'it' if n_eval == 1 else 'them'}"
+        )
         return (
-            f"project '{ctx.slug}' has too few labeled eval items to show its model right at "
-            f"least {floor:.1%} of the time at any confidence from 99% to 50%: that needs "
-            + (f"{need} at least that sure" if need is not None else "a model never wrong")
+            f"{have}; showing it right at least {floor:.1%} of the time at a confidence from "
+            "99% to 50% needs "
+            + (f"{need} it is at least that sure of" if need is not None else "a model never wrong")
             + " (label more items, so the model is surer, or more eval items; or lower "
             "auto_label_min_accuracy)"
         )

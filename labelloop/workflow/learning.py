@@ -46,7 +46,7 @@ from labelloop.workflow.features import FALLBACK_FEATURIZER, TIDY_EVERY_S, Featu
 from labelloop.workflow.media import readable_payloads
 from labelloop.workflow.projects import ProjectContext, system_context
 from labelloop.workflow.shutdown import whole
-from labelloop.workflow.status import note_learner, settings_problem
+from labelloop.workflow.status import STRATEGY_SETTING, note_learner, settings_problem
 
 log = logging.getLogger("labelloop.learner")
 STOP_SET_SIZE = 1000
@@ -83,11 +83,6 @@ __all__ = [
     "stop_set",
     "train",
 ]
-
-
-STRATEGY_SETTING = "strategy_setting"
-"""A choice round's params key: the project's strategy setting it ran with (the round itself
-records the name of what picked, e.g. its cold start's)."""
 
 
 def classifier_problem(ctx: ProjectContext, needs: str) -> str | None:

@@ -179,16 +179,17 @@ def load(source: str | Path | IO[bytes]) -> Any:
     where = source if isinstance(source, Path) else getattr(source, "name", "the file")
     if isinstance(source, Path) and not source.is_file():
         raise LabelloopError(f"no file at {source}")
+    what = "a model file is what `labelloop model export` writes, a project's model saved by joblib"
     try:
         found = joblib.load(source)
-    except Exception as exc:  # joblib raises whatever the bytes make pickle raise
+    except Exception:  # joblib raises whatever the bytes make pickle raise: its name tells nothing
         raise LabelloopError(
-            f"{where} is not a labelloop model file ({type(exc).__name__})"
+            f"{where} is not a labelloop model file: it holds no saved model ({what})"
         ) from None
     if not isinstance(found, ProjectModel) or found.format != FORMAT:
         raise LabelloopError(
-            f"{where} is not a labelloop model file "
-            f"(expected {FORMAT}, found {type(found).__name__})"
+            f"{where} is not a labelloop model file: it holds a {type(found).__name__}, not "
+            f"a {FORMAT} ({what})"
         )
     return found
 

@@ -176,6 +176,15 @@ def _unjudged_note(row: Any, decisions: list[dict[str, Any]]) -> str | None:
     )
 
 
+STRATEGY_SETTING = "strategy_setting"
+"""A choice round's params key: the project's strategy setting it ran with (the round itself
+records the name of what picked, e.g. its cold start's). The status shows it beside the
+classifier's parameters, not among them."""
+DEPRECATED = "deprecated"
+"""The value scikit-learn gives a parameter on its way out (LogisticRegression's ``penalty``
+since 1.8): it says nothing of the model, so the status leaves it out."""
+
+
 def _model(row: Any, *, cohorts: bool = False) -> dict[str, Any]:
     """A model version as the status and the learning curve show it; ``cohorts`` adds its eval
     figures per cohort (None when the eval items carry no cohort tag or it was not measured),
@@ -194,7 +203,10 @@ def _model(row: Any, *, cohorts: bool = False) -> dict[str, Any]:
         "strategy": row["strategy"],
         "featurizer": None if row["featurizer"] == NO_FEATURES else row["featurizer"],
         "model": row["model"],
-        "params": row["params"],
+        "params": {
+            k: v for k, v in row["params"].items() if k != STRATEGY_SETTING and v != DEPRECATED
+        },
+        "strategy_setting": row["params"].get(STRATEGY_SETTING),
         "metrics": row["metrics"],
         "stopping": decisions,
         "stop_recommended": bool(row["stopping"].get("stop_recommended")),

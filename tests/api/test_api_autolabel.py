@@ -68,7 +68,7 @@ def test_a_run_the_eval_items_do_not_vouch_for_is_refused_saying_why(auto: Any) 
     url = "/api/projects/auto/autolabel"
     got = auto.post(url, "manager", json={})
     assert got.status_code == 422
-    assert "has too few labeled eval items to show its model right" in got.json()["detail"]
+    assert "labeled eval items, and the model is at least 50% sure of" in got.json()["detail"]
     got = auto.post(url, "manager", json={"confidence": 0.99})
     assert got.status_code == 422
     assert "auto-labeling needs 30 at least" in got.json()["detail"]
@@ -121,7 +121,7 @@ def test_the_coverage_says_before_a_run_whether_the_eval_items_vouch_for_it(auto
         "need": 292,
         "ready": False,
     }
-    assert "that needs 292 at least that sure" in ahead["refusal"]
+    assert "needs 292 it is at least that sure of" in ahead["refusal"]
     refused = auto.post(url, "manager", json={})
     assert refused.status_code == 422 and refused.json()["detail"] == ahead["refusal"]
 

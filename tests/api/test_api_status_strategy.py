@@ -12,8 +12,10 @@ import pytest
 from typer.testing import CliRunner
 
 from labelloop.cli import app
+from labelloop.store.tables import COLD_START_MODEL
 from labelloop.workflow import projects
 from tests.api.conftest import Page
+from tests.conftest import make_rows
 
 SETTING = {"strategy": "entropy"}  # a choice target's strategy, which these rounds do not use
 BOXES = {
@@ -64,3 +66,21 @@ def test_a_choice_projects_header_follows_its_strategy_setting(page: Page) -> No
     assert page.get_as(page.lab.admin, "/api/projects/p/status").json()["strategy"] == "entropy"
     html = page.html("p")
     assert 'strategy: <span id="strategy-setting" data-setting="strategy">entropy</span>' in html
+
+
+def test_a_models_params_are_its_classifiers_and_the_strategy_setting_stands_apart(
+    page: Page,
+) -> None:
+    lab = page.lab
+    ctx = lab.project("p", strategy="entropy")
+    lab.import_rows(ctx, make_rows(30, labeled=True), labeled=True)
+    lab.import_rows(ctx, make_rows(20, start=100), filename="more.jsonl")
+    lab.train(ctx)
+    model = page.get_as(lab.admin, "/api/projects/p/status").json()["model"]
+    assert model["model"] != COLD_START_MODEL and model["params"], model
+    assert "strategy_setting" not in model["params"]
+    # scikit-learn's placeholder for a parameter on its way out says nothing of the model
+    assert "deprecated" not in model["params"].values()
+    assert model["strategy_setting"] == "entropy"
+    versions = page.get_as(lab.admin, "/api/projects/p/models").json()
+    assert versions[-1]["params"] == model["params"]  # the learning curve's, alike

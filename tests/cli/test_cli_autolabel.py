@@ -6,7 +6,8 @@ import json
 from typing import Any
 
 from labelloop.store.db import Database
-from tests.conftest import N_CLEAR, Lab, auto_project
+from tests.conftest import _WORDS as WORDS
+from tests.conftest import CLASSES, N_CLEAR, Lab, auto_project, truth_of
 
 
 def _said(result: Any) -> str:
@@ -17,7 +18,7 @@ def test_apply_list_and_undo_from_the_command_line(cli: Any) -> None:
     cli("init")
     auto_project(Lab(Database(cli.db_url)), "p")
     refused = cli("autolabel", "apply", "p", code=1).output
-    assert "that needs 292 at least that sure" in " ".join(refused.split())
+    assert "needs 292 it is at least that sure of" in " ".join(refused.split())
     chosen = json.loads(
         cli("autolabel", "apply", "p", "--min-accuracy", "0.75", "--dry-run", "--json").stdout
     )
@@ -58,3 +59,27 @@ def test_apply_list_and_undo_from_the_command_line(cli: Any) -> None:
     assert f"The model labeled {N_CLEAR - 5} items in auto-label runs." in said
     status = _said(cli("status", "p"))
     assert f"auto-labeled │ {N_CLEAR - 5} (the model's" in status
+
+
+def test_a_refusal_tells_the_eval_items_apart_from_those_the_model_is_sure_of(cli: Any) -> None:
+    # 300 labeled eval items are more than the 292 a 95% floor needs, but most mix negative and
+    # positive words: the model is at least 50% sure of fewer than 292, which is what falls short.
+    cli("init")
+    lab = Lab(Database(cli.db_url))
+    ctx = auto_project(lab, "p")
+    neg, pos = WORDS[CLASSES[0]], WORDS[CLASSES[2]]
+    mixed = [
+        {"id": f"hard-{i}", "text": t, "label": truth_of(t)}
+        for i in range(240)
+        for t in [f"{neg[i % 6]} {pos[(i + 1) % 6]} {neg[(i + 2) % 6]} {i}"]
+    ]
+    lab.import_rows(ctx, mixed, labeled=True, split="eval", filename="hard.jsonl")
+    said = " ".join(cli("autolabel", "apply", "p", "--dry-run", code=1).output.split())
+    assert "too few labeled eval items" not in said
+    assert "project 'p' has 300 labeled eval items, and the model is at least 50% sure of " in said
+    sure = int(said.split("at least 50% sure of ")[1].split(" of them;")[0])
+    assert 0 < sure < 292
+    assert (
+        "showing it right at least 95.0% of the time at a confidence from 99% to 50% needs 292 "
+        "it is at least that sure of (label more items"
+    ) in said

@@ -133,10 +133,16 @@ def test_tokens_list_and_revoke(cli: Any) -> None:
     from labelloop.workflow import accounts
 
     cli("users", "add", "alice", "--password-stdin", stdin="a long password\n")
-    token = cli("tokens", "create", "alice", "--label", "notebook").stdout.strip()
+    token = cli("tokens", "create", "alice", "--name", "notebook").stdout.strip()
     cli("tokens", "create", "alice")
+    cli("tokens", "create", "alice", "--label", "script")  # the option's older spelling
     listed = json.loads(cli("tokens", "list", "alice", "--json").stdout)
-    assert [t["name"] for t in listed] == ["cli", "notebook"]
+    assert [t["name"] for t in listed] == ["script", "cli", "notebook"]
+    listed = listed[1:]
+    both = cli("tokens", "create", "alice", "--name", "a", "--label", "b", code=1).output
+    assert both.strip() == "error: give the token's name once, as --name"
+    shown = " ".join(cli("tokens", "create", "--help").output.split())
+    assert "--name TEXT" in shown and "--label" not in shown
     (line,) = [x for x in cli("tokens", "list", "alice").stdout.splitlines() if "notebook" in x]
     assert line.startswith(f"{listed[1]['id']}  notebook  made 20") and line.endswith("  valid")
     said = cli("tokens", "revoke", str(listed[1]["id"])).stdout.strip()
@@ -522,6 +528,35 @@ def test_a_csv_export_imports_back_as_it_was(cli: Any, project: str, tmp_path: P
     back = [json.loads(line) for line in cli("export", "copy").stdout.splitlines()]
     assert sorted((r["external_id"], r["text"], r["label"]) for r in back) == sorted(
         (r["id"], r["text"], r["label"]) for r in rows
+    )
+
+
+def test_a_jsonl_export_comes_back_labeled_only_with_label_field(
+    cli: Any, project: str, tmp_path: Path
+) -> None:
+    """As the README says: without --label-field an export's items come in unlabeled, its
+    label and provenance kept as metadata; with the README's command, labeled, ids and all."""
+    data = _write_jsonl(tmp_path / "d.jsonl", _rows(4))
+    cli("import", project, str(data), "--id-field", "id", "--label-field", "label")
+    exported = tmp_path / "p.jsonl"
+    cli("export", project, "-o", str(exported))
+    schema = str(tmp_path / "schema.yaml")
+    for slug in ("bare", "labeled"):
+        cli("projects", "create", slug, "--schema", schema)
+    bare = " ".join(
+        cli("import", "bare", str(exported), "--id-field", "external_id").stdout.split()
+    )
+    assert "imported 4 items into bare (pool), 0 with labels" in bare
+    shown = json.loads(cli("items", "bare", "--show", "r1", "--json").stdout)
+    assert shown["label"] is None
+    assert shown["item"]["metadata"]["label"] == _rows(4)[1]["label"]
+    assert shown["item"]["metadata"]["resolution"] == "imported"
+    fields = ("--id-field", "external_id", "--label-field", "label")
+    said = " ".join(cli("import", "labeled", str(exported), *fields).stdout.split())
+    assert "imported 4 items into labeled (pool), 4 with labels" in said
+    back = [json.loads(line) for line in cli("export", "labeled").stdout.splitlines()]
+    assert sorted((r["external_id"], r["label"]) for r in back) == sorted(
+        (r["id"], r["label"]) for r in _rows(4)
     )
 
 

@@ -112,9 +112,9 @@ def test_coverage_in_the_terminal_and_as_json(cli: Any) -> None:
     )
     # Before anyone runs `labelloop autolabel apply`, the coverage says it would be refused, why.
     assert (
-        "labelloop autolabel apply p: not yet: project 'p' has too few labeled eval items to show "
-        "its model right at least 95.0% of the time at any confidence from 99% to 50%: that needs "
-        "292 at least that sure"
+        "labelloop autolabel apply p: not yet: project 'p' has no labeled eval items; showing it "
+        "right at least 95.0% of the time at a confidence from 99% to 50% needs 292 it is at "
+        "least that sure of"
     ) in " ".join(said.split())
     found = json.loads(cli("coverage", "p", "--json").stdout)
     assert found["n_unlabeled"] == 40 and found["rows"][0]["precision"] is None

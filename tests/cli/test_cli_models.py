@@ -85,7 +85,10 @@ def test_bad_input_gets_one_line_and_writes_nothing(cli: Any, tmp_path: Path) ->
     notes = tmp_path / "notes.joblib"
     notes.write_text("not a model")
     failed = cli("model", "predict", str(notes), str(broken), code=1)
-    assert failed.output.strip().startswith(f"error: {notes} is not a labelloop model file (")
+    assert " ".join(failed.output.split()) == (
+        f"error: {notes} is not a labelloop model file: it holds no saved model (a model file is "
+        "what `labelloop model export` writes, a project's model saved by joblib)"
+    )
     failed = cli("model", "predict", str(model), str(tmp_path / "missing.jsonl"), code=1)
     assert failed.output.strip() == f"error: no file at {tmp_path / 'missing.jsonl'}"
     (tmp_path / "pictures").mkdir()  # a folder of images is no file of records: say so

@@ -146,3 +146,18 @@ def test_set_notes_an_expert_tier_name_not_yet_a_member(cli: Any, tmp_path: Any)
     cli("projects", "member", "s", "dana", "reviewer")
     again = cli("projects", "set", "s", 'escalate_to=["dana"]').stdout
     assert "note:" not in again
+
+
+def test_set_takes_a_list_setting_as_names_separated_by_commas(cli: Any, tmp_path: Any) -> None:
+    small_project(cli, tmp_path)
+    cli("users", "add", "dana")
+    cli("users", "add", "omar")
+    said = " ".join(cli("projects", "set", "s", "escalate_to=dana").stdout.split())
+    assert 's: escalate_to [] -> ["dana"]' in said
+    said = " ".join(cli("projects", "set", "s", "escalate_to=dana, omar").stdout.split())
+    assert 's: escalate_to ["dana"] -> ["dana", "omar"]' in said
+    said = " ".join(cli("projects", "set", "s", "escalate_to=").stdout.split())
+    assert 's: escalate_to ["dana", "omar"] -> []' in said
+    refused = " ".join(cli("projects", "set", "s", "escalate_to=dana,dnaa", code=1).output.split())
+    assert "no user named 'dnaa'" in refused
+    assert "escalate_to ->" not in refused

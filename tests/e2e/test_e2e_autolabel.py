@@ -409,10 +409,13 @@ def test_e2e_the_page_says_before_the_click_why_a_run_would_be_refused(
     _measure(page)
     outlook = page.inner_text("#autolabel-outlook")
     assert outlook.startswith(
-        f"Not yet: project '{SLUG}' has too few labeled eval items to show its model right at "
-        "least 90.0% of the time at any confidence from 99% to 50%: that needs 139 at least "
-        "that sure"
+        f"Not yet: project '{SLUG}' has 100 labeled eval items, and the model is at least 50% "
+        "sure of "
     ), outlook
+    assert (
+        "; showing it right at least 90.0% of the time at a confidence from 99% to 50% needs 139 "
+        "it is at least that sure of"
+    ) in outlook
     button = page.locator("#autolabel-vouched")
     assert button.is_visible() and button.is_disabled()
     assert button.get_attribute("aria-describedby") == "autolabel-outlook"

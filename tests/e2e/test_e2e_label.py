@@ -332,6 +332,21 @@ def _choice_project(server: Any, tmp_path: Path, slug: str, name: str, **setting
     return slug
 
 
+def _labeling_new_project(
+    server: Any, browser: Any, tmp_path: Path, slug: str, n: int
+) -> tuple[Any, Any, str]:
+    """A new choice project ``slug`` of ``n`` texts, its labeling page open on its first item
+    (after the learner's cold-start round): the browser context, the page, the item's lease."""
+    _choice_project(server, tmp_path, slug, slug.title())
+    rows = [{"id": f"{slug}-{i}", "text": f"{slug} pool text number {i}"} for i in range(n)]
+    (tmp_path / "pool.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    server.cli("import", slug, str(tmp_path / "pool.jsonl"), "--id-field", "id")
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    login(page, server.url, f"/p/{slug}/label")
+    return context, page, _wait_task(page, timeout_ms=60000)
+
+
 def _empty_says(page: Any, state: str) -> str:
     """The empty labeling page's words once it has the server's reason ``state``."""
     page.wait_for_function(
@@ -572,14 +587,7 @@ def test_e2e_the_unreachable_message_goes_once_the_server_answers(
 ) -> None:
     """A submit sent while the server restarted said it could not be reached, and the message
     stayed on the page after the next submit went through, as if the server were still away."""
-    slug = _choice_project(server, tmp_path, "restarts", "Restarts")
-    rows = [{"id": f"r{i}", "text": f"restart pool text number {i}"} for i in range(6)]
-    (tmp_path / "pool.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    server.cli("import", slug, str(tmp_path / "pool.jsonl"), "--id-field", "id")
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    page = context.new_page()
-    login(page, server.url, f"/p/{slug}/label")
-    first = _wait_task(page, timeout_ms=60000)
+    context, page, first = _labeling_new_project(server, browser, tmp_path, "restarts", 6)
     unreachable = page.locator("#messages .message", has_text="could not be reached")
 
     page.route("**/api/**", lambda route: route.abort())  # the server is away
@@ -646,4 +654,23 @@ def test_e2e_answers_waiting_for_review_are_said_on_the_status_line(
         timeout=15000,
     )
     assert "more reviewed label" in page.inner_text("#training-text")
+    context.close()
+
+
+def test_e2e_the_choice_announcement_goes_when_the_next_item_is_shown(
+    server: Any, browser: Any, tmp_path: Path
+) -> None:
+    """A screen reader hears "sentiment: X" when a label is chosen; the next item, and an
+    earlier one gone back to, start with nothing in that live region, not the last choice."""
+    context, page, first = _labeling_new_project(server, browser, tmp_path, "news", 3)
+    page.keyboard.press("1")
+    assert page.text_content("#choice-news") == f"sentiment: {server.labels[0]}"
+    page.keyboard.press("Enter")
+    _wait_task(page, other_than=first)
+    assert page.text_content("#choice-news") == ""
+    page.keyboard.press("2")
+    assert page.text_content("#choice-news") == f"sentiment: {server.labels[1]}"
+    page.keyboard.press("Backspace")  # back to the first item, as answered
+    page.wait_for_function("() => document.getElementById('label-app').dataset.state === 'edit'")
+    assert page.text_content("#choice-news") == ""
     context.close()

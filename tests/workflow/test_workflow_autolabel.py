@@ -120,9 +120,11 @@ def test_without_a_confidence_the_lowest_the_eval_items_vouch_for_is_chosen(
     lab: Any, cache: FeatureCache
 ) -> None:
     ctx = _project(lab)
-    with pytest.raises(Unprocessable, match="has too few labeled eval items") as caught:
+    with pytest.raises(
+        Unprocessable, match="has 60 labeled eval items, and the model is at least 50% sure of"
+    ) as caught:
         autolabel.apply(lab.db, ctx, cache=cache)  # 60 eval items cannot show 95%: 292 can
-    assert "that needs 292 at least that sure" in caught.value.message
+    assert "needs 292 it is at least that sure of" in caught.value.message
     # Eval items drawn like the pool, mixed ones too: the model is unsure of them, and often
     # wrong. Trying the confidences surest first stops where they come in.
     neg, pos = lab.classes[0], lab.classes[2]

@@ -104,7 +104,7 @@ def test_anything_but_a_model_file_is_refused(tmp_path: Path) -> None:
     import joblib
 
     joblib.dump({"a": 1}, other)
-    with pytest.raises(LabelloopError, match="expected labelloop-project-model/1, found dict"):
+    with pytest.raises(LabelloopError, match="it holds a dict, not a labelloop-project-model/1 "):
         modelfiles.load(other)
 
 

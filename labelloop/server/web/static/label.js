@@ -302,6 +302,7 @@
 
   // The data type's renderer fills the item area; an unknown type is shown as text.
   function renderItem(item) {
+    el.choiceNews.textContent = ""; // the last item's choice, were it kept, is no news of this one
     el.text.replaceChildren();
     el.text.className = "item-text";
     el.text.dataset.type = dataType;
