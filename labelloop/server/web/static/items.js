@@ -305,7 +305,9 @@
       return body;
     }
     const text = item.data.text ?? item.data.image ?? item.data.audio ?? JSON.stringify(item.data.row ?? item.data);
-    body.push(node("p", "trace-text", String(text)));
+    const shown = node("p", "trace-text", String(text));
+    shown.dir = "auto"; // a right-to-left item reads right to left, as on the labeling page
+    body.push(shown);
     return body;
   }
 
