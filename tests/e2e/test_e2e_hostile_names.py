@@ -397,3 +397,32 @@ def test_the_audit_log_writes_a_direction_override_as_its_escape(url: str, brows
     assert any('"note":' in d and '\\u202e"' in d for d in details), details
     assert not [d for d in details if "\u202e" in d]
     context.close()
+
+
+def test_an_override_in_an_id_leaves_the_gold_message_in_order(url: str, browser: Any) -> None:
+    """Marking item "r3" and its override as gold: "is gold: plain." still reads from left to
+    right after the id. (Run last: it adds a gold item to the project the tests above read.)"""
+    context = signed_in(browser, url, viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(f"{url}/p/{SLUG}/quality")
+    page.fill("#gold-item", "r3\u202e")
+    page.select_option("#gold-label", "plain")
+    page.click("#gold-submit")
+    said = page.locator("#gold-result .message-text")
+    said.get_by_text("is gold").wait_for()
+    placed = said.evaluate(
+        """(message) => {
+            const after = message.lastChild;
+            const left = (i) => {
+                const range = document.createRange();
+                range.setStart(after, i);
+                range.setEnd(after, i + 1);
+                return range.getBoundingClientRect().left;
+            };
+            const word = after.data.indexOf('gold');
+            return { text: message.textContent, g: left(word), d: left(word + 3) };
+        }"""
+    )
+    assert placed["text"] == "Item r3\u202e is gold: plain."
+    assert placed["g"] < placed["d"], placed  # "gold", not "dlog"
+    context.close()
