@@ -338,14 +338,14 @@ def test_an_override_in_an_answer_leaves_the_words_after_it_in_order(
 
 
 def test_an_item_written_right_to_left_shows_right_to_left(url: str, browser: Any) -> None:
-    """On the labeling page and in the item's trace, its first (Hebrew) word is the rightmost and
-    its full stop the leftmost thing on its line."""
+    """On the labeling page, in the items table and in the item's trace, its first (Hebrew) word
+    is the rightmost and its full stop the leftmost thing on its line."""
     context = signed_in(browser, url, viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.goto(f"{url}/p/{RTL_SLUG}/items")
     page.locator("#items-rows tr .link-button").first.click()
     page.locator("#item-trace .trace-text").wait_for()
-    shown = [_reading(page, "#item-trace .trace-text")]
+    shown = [_reading(page, "#items-rows .items-text"), _reading(page, "#item-trace .trace-text")]
     context.close()
     context = signed_in(browser, url, username=ANNOTATOR, viewport={"width": 1280, "height": 900})
     page = context.new_page()
